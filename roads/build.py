@@ -1,0 +1,140 @@
+"""Compile a sample variant with gcc into the build cache.
+
+Sources are passed relative to the samples folder's parent, so gcc's diagnostics read
+``samples/layout.c:12:5: error: ...``, and ``-ffile-prefix-map`` keeps the checkout's
+absolute path out of the binary, so two clones build the same bytes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import command
+from .errors import CommandFailed, CommandTimeout, CompileError
+from .samples import Sample, Variant
+from .toolchain import gcc_version
+
+
+@dataclass(frozen=True)
+class Build:
+    """A compiled variant: where the binary is and what went into it."""
+
+    sample: str
+    variant: str
+    binary: Path
+    argv: tuple[str, ...]  # the gcc command as recorded (no machine-specific paths)
+    headers: tuple[str, ...]  # local headers it included, relative to the samples folder
+    compiled: bool  # False when an up-to-date binary was reused
+
+
+def gcc_argv(sample: Sample, variant: Variant, output: str, depfile: str) -> list[str]:
+    """The gcc command for one variant, as run from the samples folder's parent."""
+    folder = sample.directory.name
+    sources = [f"{folder}/{s}" for s in sample.sources]
+    return [
+        "gcc", *sample.flags, *variant.flags, f"-I{folder}", *sources, *sample.libs,
+        "-o", output, "-MMD", "-MF", depfile,
+        f"-ffile-prefix-map={sample.directory.parent}/=",
+    ]
+
+
+def recorded_argv(sample: Sample, variant: Variant) -> tuple[str, ...]:
+    """The gcc command as it is recorded in a capture and shown on the site."""
+    folder = sample.directory.name
+    return ("gcc", *sample.flags, *variant.flags, f"-I{folder}",
+            *(f"{folder}/{s}" for s in sample.sources), *sample.libs, "-o", sample.name)
+
+
+def parse_depfile(text: str) -> list[str]:
+    """The prerequisites of a Makefile rule as gcc -MMD writes it (escaped spaces kept)."""
+    body = text.replace("\\\n", " ")
+    _, _, deps = body.partition(": ")
+    out, word, escaped = [], "", False
+    for ch in deps:
+        if escaped:
+            word += ch
+            escaped = False
+        elif ch == "\\":
+            escaped = True
+        elif ch.isspace():
+            if word:
+                out.append(word)
+            word = ""
+        else:
+            word += ch
+    if word:
+        out.append(word)
+    return out
+
+
+def build_dir(cache: Path, sample: Sample, variant: Variant) -> Path:
+    """Where a variant's binary lives."""
+    return cache / "build" / sample.name / variant.name
+
+
+def source_digest(sample: Sample, variant: Variant, headers: tuple[str, ...]) -> str:
+    """Digest of what the binary depends on: sources, headers, flags, gcc."""
+    h = hashlib.sha256()
+    h.update(json.dumps([sample.flags, variant.flags, sample.libs, sample.sources,
+                         gcc_version()]).encode())
+    for rel in (*sample.sources, *headers):
+        h.update(rel.encode() + b"\0" + file_digest(sample.directory / rel).encode())
+    return h.hexdigest()
+
+
+def file_digest(path: Path) -> str:
+    """sha256 of a file, or 'missing'."""
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+    except FileNotFoundError:
+        return "missing"
+
+
+def compile_variant(sample: Sample, variant: Variant, cache: Path, timeout: float = 120) -> Build:
+    """Compile (or reuse) the binary of one variant; CompileError carries gcc's diagnostics."""
+    where = build_dir(cache, sample, variant)
+    binary = where / sample.name
+    stamp = where / "stamp.json"
+    try:
+        old = json.loads(stamp.read_text())
+        headers = tuple(old["headers"])
+        if old["digest"] == source_digest(sample, variant, headers) and binary.exists():
+            return Build(sample.name, variant.name, binary, recorded_argv(sample, variant),
+                         headers, compiled=False)
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
+    where.mkdir(parents=True, exist_ok=True)
+    partial = where / f".{sample.name}.{os.getpid()}.tmp"
+    depfile = where / f".{sample.name}.{os.getpid()}.d"
+    argv = gcc_argv(sample, variant, str(partial), str(depfile))
+    try:
+        command.run(argv, cwd=sample.directory.parent, timeout=timeout)
+    except (CommandFailed, CommandTimeout) as exc:
+        partial.unlink(missing_ok=True)
+        depfile.unlink(missing_ok=True)
+        raise CompileError(
+            f"gcc could not compile variant {variant.name!r}"
+            if isinstance(exc, CommandFailed) else exc.message,
+            sample=sample.name, command=list(recorded_argv(sample, variant)),
+            output=exc.output,
+        ) from None
+    deps = parse_depfile(depfile.read_text())
+    depfile.unlink()
+    folder = sample.directory
+    headers = []
+    for dep in deps:
+        path = (folder.parent / dep).resolve()
+        if path.suffix != ".c" and path.is_relative_to(folder):
+            headers.append(path.relative_to(folder).as_posix())
+    headers_t = tuple(sorted(set(headers)))
+    os.replace(partial, binary)
+    tmp_stamp = where / f".stamp.{os.getpid()}.tmp"
+    tmp_stamp.write_text(json.dumps({"digest": source_digest(sample, variant, headers_t),
+                                     "headers": headers_t}))
+    os.replace(tmp_stamp, stamp)
+    return Build(sample.name, variant.name, binary, recorded_argv(sample, variant), headers_t,
+                 compiled=True)

@@ -1,0 +1,226 @@
+"""Capture a sample: compile each variant, run it to its checkpoints, snapshot /proc.
+
+The result is one plain document (dicts, lists, ints, strings) per sample, ready to
+be frozen by ``freeze``. What a machine, a checkout or a run would make differ for
+no reason is normalised here: the build folder becomes ``/build``, device and inode
+numbers are zeroed, pids stay real but ``freeze`` compares them by order of
+appearance.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import asdict
+from pathlib import Path
+
+from . import command
+from .build import Build, compile_variant
+from .elf import read_elf
+from .errors import CaptureError, CommandTimeout, RoadsError, SampleError
+from .proc import Proc, SmapsEntry
+from .runner import RunResult, Stop, describe_status, launcher, run_program
+from .samples import Sample, Variant
+
+BUILD_ROOT = "/build"
+GDB_TIMEOUT = 60.0
+
+
+def normalise_path(path: str, build_dir: Path) -> str:
+    """A pathname with the checkout's build folder replaced by ``/build``."""
+    prefix = str(build_dir) + "/"
+    if path.startswith(prefix):
+        return BUILD_ROOT + "/" + path[len(prefix):]
+    return path
+
+
+def region_doc(entry: SmapsEntry, build_dir: Path) -> dict:
+    """One region of smaps as a frozen-capture object."""
+    m = entry.maps
+    return {
+        "start": m.start,
+        "end": m.end,
+        "perms": m.perms,
+        "offset": m.offset,
+        "dev": "00:00",
+        "inode": 0,
+        "pathname": normalise_path(m.pathname, build_dir),
+        "kb": dict(sorted(entry.kb.items())),
+        "vmflags": list(entry.vmflags),
+        "thp_eligible": entry.thp_eligible,
+    }
+
+
+def snapshot_process(stop: Stop, proc: Proc, build_dir: Path) -> dict:
+    """Everything recorded about one stopped process at one checkpoint."""
+    pid = stop.pid
+    regions = [region_doc(e, build_dir) for e in proc.smaps(pid)]
+    status = proc.status(pid)
+    auxv = proc.auxv(pid)
+    strings = {}
+    for entry in auxv:
+        if entry.name in ("AT_EXECFN", "AT_PLATFORM", "AT_BASE_PLATFORM") and entry.a_val:
+            try:
+                strings[entry.name] = proc.c_string(pid, entry.a_val, 4096)
+            except CaptureError:
+                pass
+    pagemaps = []
+    for name, start, length in stop.ranges:
+        pages = proc.pagemap(pid, start, start + max(length, 1))
+        pagemaps.append({
+            "name": name,
+            "start": start,
+            "length": length,
+            "pages": [
+                {
+                    "vaddr": p.vaddr,
+                    "present": p.present,
+                    "swapped": p.swapped,
+                    "file_or_shared": p.file_or_shared,
+                    "exclusive": p.exclusive,
+                    "soft_dirty": p.soft_dirty,
+                    "pfn": p.pfn,
+                }
+                for p in pages
+            ],
+        })
+    return {
+        "name": stop.name,
+        "seq": stop.seq,
+        "pid": pid,
+        "ppid": stop.ppid,
+        "exe": normalise_path(proc.exe(pid), build_dir),
+        "personality": proc.personality(pid).persona,
+        "regions": regions,
+        "status": _status_doc(status),
+        "auxv": [{"a_type": a.a_type, "name": a.name, "a_val": a.a_val} for a in auxv],
+        "auxv_strings": strings,
+        "addresses": [{"name": n, "value": v} for n, v in stop.addresses],
+        "pagemap": pagemaps,
+    }
+
+
+def _status_doc(status) -> dict:
+    out = {}
+    for key, value in asdict(status).items():
+        if value is not None:
+            out[key] = value
+    return out
+
+
+def run_variant(sample: Sample, variant: Variant, build: Build, cache: Path, proc: Proc) -> list[dict]:
+    """Run one compiled variant ``sample.runs`` times; one document per run."""
+    runs = []
+    for index in range(sample.runs):
+        snapshots_of: list[dict] = []
+
+        def snapshot(stop: Stop) -> dict:
+            doc = snapshot_process(stop, proc, build.binary.parent)
+            snapshots_of.append(doc)
+            return doc
+
+        result = run_program(
+            [f"./{build.binary.name}", *sample.args],
+            launcher_path=launcher(cache),
+            cwd=build.binary.parent,
+            env=dict(sample.env),
+            timeout=sample.timeout,
+            no_aslr=not sample.aslr,
+            max_processes=sample.limits.processes,
+            max_output=sample.limits.output,
+            address_space=sample.limits.address_space,
+            cpu_seconds=sample.limits.cpu,
+            snapshot=snapshot,
+            proc=proc,
+            label=f"{sample.name} ({variant.name})",
+        )
+        check_run(sample, variant, result)
+        runs.append(run_doc(sample, result, index))
+    return runs
+
+
+def check_run(sample: Sample, variant: Variant, result: RunResult) -> None:
+    """SampleError unless the run exited as declared and reached every checkpoint."""
+    label = f"{sample.name} ({variant.name})"
+    argv = [f"./{sample.name}", *sample.args]
+    output = (result.stdout + result.stderr) or None
+    main = result.main
+    if sample.expect_exit is not None and main.exit_code != sample.expect_exit:
+        raise SampleError(
+            f"ended with {describe_status(main.status)}, expected exit status {sample.expect_exit}",
+            sample=label, command=argv, output=output,
+        )
+    missing = [c for c in sample.checkpoints if c not in result.reached]
+    if missing:
+        reached = ", ".join(result.reached) or "none"
+        raise SampleError(
+            f"never reached checkpoint {', '.join(map(repr, missing))} "
+            f"(reached: {reached}; {describe_status(main.status)})",
+            sample=label, command=argv, output=output,
+        )
+
+
+def run_doc(sample: Sample, result: RunResult, index: int) -> dict:
+    """The frozen form of one run."""
+    return {
+        "index": index,
+        "aslr_requested": sample.aslr,
+        "personality": result.personality,
+        "aslr_disabled": result.aslr_disabled,
+        "pid": result.pid,
+        "exit_code": result.main.exit_code,
+        "signal": result.main.signal,
+        "status": describe_status(result.main.status),
+        "processes": [
+            {"pid": p.pid, "ppid": p.ppid, "exit_code": p.exit_code, "signal": p.signal}
+            for p in sorted(result.processes.values(), key=lambda p: p.pid)
+            if p.pid == result.pid or p.ppid != 0
+        ],
+        "stdout": result.stdout,
+        "stderr": result.stderr,
+        "checkpoints": result.snapshots,
+    }
+
+
+def gdb_transcript(sample: Sample, build: Build) -> dict:
+    """Run the sample's gdb script in batch mode against its binary; the transcript."""
+    assert sample.gdb is not None
+    script = sample.directory / sample.gdb
+    argv = ["gdb", "-batch", "-nx", "-q", "-x", str(script), f"./{build.binary.name}"]
+    try:
+        done = command.run(argv, cwd=build.binary.parent, timeout=GDB_TIMEOUT, check=False,
+                           env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "TERM": "dumb",
+                                "LANG": "C"})
+    except CommandTimeout as exc:
+        raise SampleError(exc.message, sample=sample.name, command=argv, output=exc.output) from None
+    text = done.stdout + done.stderr
+    text = text.replace(str(build.binary.parent) + "/", BUILD_ROOT + "/")
+    if done.returncode != 0:
+        raise SampleError(f"gdb script {sample.gdb} failed with status {done.returncode}",
+                          sample=sample.name, command=argv, output=text)
+    return {"script": sample.gdb, "transcript": text}
+
+
+def capture_sample(sample: Sample, cache: Path, proc: Proc | None = None) -> dict:
+    """Compile, run and snapshot every variant of ``sample``; the capture document body."""
+    proc = proc or Proc()
+    variants = {}
+    headers: set[str] = set()
+    for variant in sample.variants:
+        build = compile_variant(sample, variant, cache)
+        headers.update(build.headers)
+        try:
+            elf = read_elf(build.binary).to_dict()
+        except RoadsError as exc:
+            exc.sample = exc.sample or sample.name
+            raise
+        doc = {
+            "gcc_argv": list(build.argv),
+            "elf": elf,
+            "runs": run_variant(sample, variant, build, cache, proc),
+        }
+        if sample.gdb:
+            doc["gdb"] = gdb_transcript(sample, build)
+        variants[variant.name] = doc
+    return {"variants": variants, "headers": sorted(headers)}
+
+

@@ -1,0 +1,149 @@
+"""The ``roads`` command line: capture, check, show, run."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import shlex
+import shutil
+import sys
+from pathlib import Path
+
+from .errors import RoadsError
+from .project import Outcome, Project
+from .proc import Proc
+from .runner import Stop, describe_status, launcher, run_program
+from .show import address_space, format_table, to_json
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of ``roads``; returns the exit status."""
+    parser = argparse.ArgumentParser(prog="roads", description=__doc__)
+    parser.add_argument("--root", default=".", help="project folder (default: here)")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    cap = sub.add_parser("capture", help="compile, run and freeze samples that changed")
+    cap.add_argument("samples", nargs="*", metavar="SAMPLE")
+    cap.add_argument("--refresh", action="store_true", help="re-capture even if unchanged")
+    cap.add_argument("--jobs", "-j", type=int, default=None, help="workers (default: cores)")
+
+    sub.add_parser("check", help="exit 1 if any committed capture is stale or missing")
+
+    show = sub.add_parser("show", help="the address space of a running process")
+    show.add_argument("--pid", type=int, required=True)
+    show.add_argument("--json", action="store_true")
+
+    run = sub.add_parser("run", help="start a program, stop it after a delay, show its memory")
+    run.add_argument("--after", type=float, default=0.5, metavar="SECONDS")
+    run.add_argument("--json", action="store_true")
+    run.add_argument("--aslr", action="store_true", help="leave ASLR on (default: off)")
+    run.add_argument("program", nargs=argparse.REMAINDER)
+
+    args = parser.parse_args(argv)
+    logging.basicConfig(format="%(levelname)s: %(message)s", level=logging.INFO)
+    try:
+        return COMMANDS[args.command](args)
+    except RoadsError as exc:
+        print(f"roads: error: {exc.located()}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("roads: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        # The reader (``| head``) went away; that is not our failure.
+        sys.stderr.close()
+        return 0
+
+
+def cmd_capture(args) -> int:
+    project = Project(args.root)
+    tty = sys.stderr.isatty()
+    total = len(args.samples or project.samples)
+    done: list[Outcome] = []
+
+    def progress(outcome: Outcome) -> None:
+        done.append(outcome)
+        line = f"[{len(done)}/{total}] {outcome.sample}: {outcome.action} ({outcome.seconds:.2f} s)"
+        if tty and outcome.error is None:
+            print("\r\033[K" + line, end="", file=sys.stderr, flush=True)
+        else:
+            print(line, file=sys.stderr)
+
+    outcomes = project.capture(args.samples, refresh=args.refresh, jobs=args.jobs,
+                               progress=progress)
+    if tty:
+        print(file=sys.stderr)
+    failed = [o for o in outcomes if o.error]
+    for o in failed:
+        print(f"roads: error: {o.error.located()}", file=sys.stderr)
+    counts = {a: sum(1 for o in outcomes if o.action == a)
+              for a in ("captured", "unchanged", "fresh", "failed")}
+    print(", ".join(f"{n} {a}" for a, n in counts.items()), file=sys.stderr)
+    return 1 if failed else 0
+
+
+def cmd_check(args) -> int:
+    project = Project(args.root)
+    bad = 0
+    for f in project.check():
+        if f.state == "fresh":
+            print(f"{f.sample}: fresh")
+        else:
+            bad += 1
+            print(f"{f.sample}: {f.state}: {'; '.join(f.reasons)}")
+        for note in f.notes:
+            print(f"{f.sample}: note: {note}")
+    if bad:
+        print(f"{bad} capture(s) stale or missing; run: roads capture", file=sys.stderr)
+    return 1 if bad else 0
+
+
+def cmd_show(args) -> int:
+    space = address_space(args.pid, Proc())
+    if args.json:
+        print(json.dumps(to_json(space), indent=1, sort_keys=True))
+    else:
+        print(format_table(space))
+    return 0
+
+
+def cmd_run(args) -> int:
+    program = args.program[1:] if args.program[:1] == ["--"] else args.program
+    if not program:
+        print("roads: error: run needs a program: roads run [--after S] -- PROGRAM [ARGS]",
+              file=sys.stderr)
+        return 2
+    path = shutil.which(program[0])
+    if path is None:
+        print(f"roads: error: {program[0]}: no such program", file=sys.stderr)
+        return 1
+    cache = Path(args.root).resolve() / ".cache" / "roads"
+    spaces = []
+
+    def snap(stop: Stop):
+        spaces.append(address_space(stop.pid, Proc()))
+
+    result = run_program(
+        [path, *program[1:]], launcher_path=launcher(cache), cwd=Path.cwd(),
+        env=dict(os.environ), timeout=args.after + 30, no_aslr=not args.aslr,
+        max_output=64 << 20, snapshot=snap, stop_after=args.after, label=program[0],
+    )
+    if not spaces:
+        print(f"roads: {shlex.join(program)} ended ({describe_status(result.main.status)}) "
+              f"before {args.after:g} s", file=sys.stderr)
+        if result.stdout:
+            sys.stderr.write(result.stdout)
+        return 1
+    if args.json:
+        print(json.dumps(to_json(spaces[0]), indent=1, sort_keys=True))
+    else:
+        print(format_table(spaces[0]))
+    return 0
+
+
+COMMANDS = {"capture": cmd_capture, "check": cmd_check, "show": cmd_show, "run": cmd_run}
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,120 @@
+"""The one subprocess wrapper: every external program the engine runs goes through ``run``.
+
+Argument lists only (no shell), a timeout after which the whole process group is
+killed and reaped, and a missing executable turned into an error that says what
+to install.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import time
+from dataclasses import dataclass
+
+from .errors import CommandFailed, CommandTimeout, ToolMissing
+
+# Which Debian package brings each tool we call; used in "install X" messages.
+PACKAGES = {
+    "gcc": "gcc",
+    "cc": "gcc",
+    "dot": "graphviz",
+    "gdb": "gdb",
+    "readelf": "binutils",
+    "objdump": "binutils",
+    "pmap": "procps",
+    "chromium": "chromium",
+}
+
+
+@dataclass(frozen=True)
+class Completed:
+    """What a finished command left behind."""
+
+    argv: tuple[str, ...]
+    returncode: int
+    stdout: str
+    stderr: str
+    seconds: float
+
+
+def install_hint(tool: str) -> str:
+    """How to get ``tool`` on Debian or Ubuntu."""
+    package = PACKAGES.get(os.path.basename(tool), os.path.basename(tool))
+    return f"install it with: apt-get install {package}"
+
+
+def which(tool: str) -> str:
+    """The full path of ``tool``, or ToolMissing saying what to install."""
+    found = shutil.which(tool)
+    if found is None:
+        raise ToolMissing(f"{tool} not found on PATH; {install_hint(tool)}")
+    return found
+
+
+def kill_group(pgid: int) -> None:
+    """SIGKILL a whole process group, waking stopped members so none stays stopped."""
+    for sig in (signal.SIGKILL, signal.SIGCONT):
+        try:
+            os.killpg(pgid, sig)
+        except ProcessLookupError:
+            return
+        except PermissionError:
+            return
+
+
+def run(
+    argv: list[str],
+    *,
+    timeout: float = 60.0,
+    cwd: str | os.PathLike[str] | None = None,
+    env: dict[str, str] | None = None,
+    input: str | None = None,
+    check: bool = True,
+) -> Completed:
+    """Run ``argv`` to completion in its own process group and return its output.
+
+    On timeout the whole group is killed and CommandTimeout raised; with ``check``
+    a non-zero exit raises CommandFailed carrying stderr (or stdout).
+    """
+    which(argv[0])
+    started = time.perf_counter()
+    try:
+        proc = subprocess.Popen(
+            argv,
+            cwd=cwd,
+            env=env,
+            stdin=subprocess.PIPE if input is not None else subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            errors="replace",
+            process_group=0,
+        )
+    except FileNotFoundError as exc:
+        raise ToolMissing(f"{argv[0]} not found; {install_hint(argv[0])}", command=argv) from exc
+    try:
+        out, err = proc.communicate(input, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        kill_group(proc.pid)
+        out, err = proc.communicate()
+        raise CommandTimeout(
+            f"{os.path.basename(argv[0])} did not finish within {timeout:g} s and was killed",
+            command=argv,
+            output=err or out,
+        ) from None
+    except BaseException:
+        # Ctrl-C or any other interruption: leave nothing running or unreaped.
+        kill_group(proc.pid)
+        proc.wait()
+        raise
+    done = Completed(tuple(argv), proc.returncode, out, err, time.perf_counter() - started)
+    if check and proc.returncode != 0:
+        raise CommandFailed(
+            f"{os.path.basename(argv[0])} exited with status {proc.returncode}",
+            command=argv,
+            output=err or out,
+        )
+    return done

@@ -1,0 +1,98 @@
+"""The one small exception tree of the engine.
+
+Every error can say where it happened: the page that asked (when a page asked), the
+sample, the line, then the command and its output. ``RoadsError.located()`` puts
+those parts together in that order, so the CLI and the MkDocs side print the same
+message.
+"""
+
+from __future__ import annotations
+
+
+class RoadsError(Exception):
+    """Base of every error the engine raises on purpose."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        page: str | None = None,
+        sample: str | None = None,
+        line: int | None = None,
+        command: list[str] | None = None,
+        output: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.page = page
+        self.sample = sample
+        self.line = line
+        self.command = command
+        self.output = output
+
+    def at_page(self, page: str, line: int | None = None) -> "RoadsError":
+        """Return this error with the page (and line) that asked for it filled in."""
+        self.page = page
+        if line is not None and self.line is None:
+            self.line = line
+        return self
+
+    def located(self) -> str:
+        """The message with its location: page, sample, line, command, output tail."""
+        where = []
+        if self.page:
+            where.append(f"{self.page}:{self.line}" if self.line and not self.sample else self.page)
+        if self.sample:
+            where.append(f"sample {self.sample!r}")
+        head = ": ".join(where + [self.message]) if where else self.message
+        parts = [head]
+        if self.command:
+            parts.append("command: " + " ".join(self.command))
+        if self.output:
+            parts.append(_indent(tail(self.output)))
+        return "\n".join(parts)
+
+    def __str__(self) -> str:
+        return self.located()
+
+
+class ToolMissing(RoadsError):
+    """An external program (gcc, dot, gdb, ...) is not installed."""
+
+
+class CommandFailed(RoadsError):
+    """An external program ran and failed."""
+
+
+class CommandTimeout(RoadsError):
+    """An external program did not finish in time; its process group was killed."""
+
+
+class ConfigError(RoadsError):
+    """A sample manifest, page front matter or macro call is malformed."""
+
+
+class CompileError(RoadsError):
+    """gcc refused a sample; ``output`` holds its ``file:line: error:`` lines."""
+
+
+class SampleError(RoadsError):
+    """A sample ran but misbehaved: crashed, hung, flooded, forked too much, missed a checkpoint."""
+
+
+class ProcessGone(RoadsError):
+    """A process vanished while its /proc files were being read."""
+
+
+class CaptureError(RoadsError):
+    """A frozen capture is missing, corrupt, stale or of an unknown schema."""
+
+
+def tail(text: str, lines: int = 20, width: int = 400) -> str:
+    """The last ``lines`` lines of ``text``, each cut to ``width`` characters."""
+    rows = text.rstrip("\n").splitlines()[-lines:]
+    return "\n".join(r if len(r) <= width else r[:width] + " ..." for r in rows)
+
+
+def _indent(text: str) -> str:
+    return "\n".join("  | " + row for row in text.splitlines())

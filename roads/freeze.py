@@ -1,0 +1,138 @@
+"""Frozen captures: one versioned JSON document per sample, committed to the repository.
+
+Written deterministically (sorted keys, fixed layout, a newline at the end) and
+atomically (a temporary file in the same folder, then rename). A new capture that
+differs from the committed one only in what no run can hold still (real pids,
+physical frame numbers, figures shared with other processes such as Pss, and the
+random bits of addresses when a sample asks for ASLR) leaves the file untouched.
+"""
+
+from __future__ import annotations
+
+import copy
+import fcntl
+import hashlib
+import json
+import os
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from .errors import CaptureError
+
+SCHEMA = 1
+SUFFIX = ".json"
+# Counters of smaps that depend on which other processes share a page.
+VOLATILE_KB = re.compile(r"^(Pss.*|Shared_.*|Private_.*|Referenced)$")
+PID_FIELDS = ("pid", "ppid")
+ASLR_FIELDS = ("start", "end", "value", "a_val", "vaddr")
+PROCESS_IN_TEXT = re.compile(r"\b(process|LWP|Thread 0x[0-9a-f]+ \(LWP) (\d+)")
+HEX_IN_TEXT = re.compile(r"0x[0-9a-f]{4,}")
+
+
+def dumps(doc: dict) -> str:
+    """The canonical text of a document."""
+    return json.dumps(doc, indent=1, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+def digest(value: object) -> str:
+    """sha256 of a JSON value in canonical form."""
+    return hashlib.sha256(json.dumps(value, sort_keys=True).encode()).hexdigest()
+
+
+def load(path: Path) -> dict:
+    """Read and check a frozen capture; CaptureError if it is corrupt or of another schema."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise CaptureError(f"{path}: no capture") from None
+    try:
+        doc = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise CaptureError(f"{path}:{exc.lineno}: corrupt capture: {exc.msg}") from None
+    if not isinstance(doc, dict) or doc.get("schema") != SCHEMA:
+        found = doc.get("schema") if isinstance(doc, dict) else type(doc).__name__
+        raise CaptureError(f"{path}: capture schema {found!r}, this engine reads {SCHEMA}")
+    for key in ("sample", "inputs", "provenance", "variants"):
+        if key not in doc:
+            raise CaptureError(f"{path}: corrupt capture: no {key!r}")
+    return doc
+
+
+def write_if_changed(path: Path, doc: dict) -> bool:
+    """Write ``doc`` unless the file there already says the same; True if written."""
+    try:
+        old = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        old = None
+    if old is not None and stable(old) == stable(doc):
+        return False
+    write_atomic(path, dumps(doc))
+    return True
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Replace ``path`` with ``text`` so that no reader ever sees half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f".{path.name}.{os.getpid()}.{id(text):x}.tmp")
+    try:
+        with open(partial, "w", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(partial, path)
+    finally:
+        partial.unlink(missing_ok=True)
+
+
+@contextmanager
+def locked(lock_dir: Path, name: str) -> Iterator[None]:
+    """Hold an exclusive lock for ``name`` so two builds never capture it at once."""
+    lock_dir.mkdir(parents=True, exist_ok=True)
+    with open(lock_dir / f"{name}.lock", "w") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
+def stable(doc: dict) -> str:
+    """The part of a document that a re-capture is expected to reproduce, as text."""
+    doc = copy.deepcopy(doc)
+    pids: dict[int, int] = {}
+    frames: dict[int, int] = {}
+
+    def pid_of(value: int) -> int:
+        return pids.setdefault(value, len(pids) + 1)
+
+    def walk(node: object, aslr: bool) -> None:
+        if isinstance(node, dict):
+            if "aslr_requested" in node:
+                aslr = bool(node["aslr_requested"])
+            for key in sorted(node):
+                value = node[key]
+                if key in PID_FIELDS and isinstance(value, int):
+                    node[key] = pid_of(value)
+                elif key == "pfn" and isinstance(value, int):
+                    node[key] = frames.setdefault(value, len(frames) + 1)
+                elif key == "kb" and isinstance(value, dict):
+                    node[key] = {k: v for k, v in value.items() if not VOLATILE_KB.match(k)}
+                elif aslr and key in ASLR_FIELDS and isinstance(value, int):
+                    node[key] = value & 0xFFF
+                elif aslr and key in ("stdout", "stderr") and isinstance(value, str):
+                    node[key] = HEX_IN_TEXT.sub(lambda m: "0x…" + m.group(0)[-3:], value)
+                elif key == "transcript" and isinstance(value, str):
+                    node[key] = PROCESS_IN_TEXT.sub(lambda m: f"{m.group(1)} N", value)
+                elif key == "status" and isinstance(value, dict):
+                    node[key] = {k: v for k, v in value.items()
+                                 if k not in ("Pid", "PPid", "Tgid", "Ngid", "TracerPid")}
+                else:
+                    walk(value, aslr)
+        elif isinstance(node, list):
+            for item in node:
+                walk(item, aslr)
+
+    walk(doc, False)
+    return json.dumps(doc, sort_keys=True)

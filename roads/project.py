@@ -1,0 +1,259 @@
+"""A project: its samples, their frozen captures, and when each must be made again.
+
+This is what the command line and the site generator both use. Modes:
+
+``auto``     re-capture a sample when one of its inputs changed (the default);
+``refresh``  re-capture every sample asked for;
+``frozen``   never compile or execute: serve the committed captures, warn about
+             stale ones, fail on missing ones (for machines without Linux or gcc).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from . import freeze
+from .build import file_digest
+from .capture import capture_sample
+from .errors import CaptureError, ConfigError, RoadsError
+from .proc import Proc
+from .samples import MANIFEST, Sample, load_manifest
+from .toolchain import gcc_version_or_none, provenance
+
+log = logging.getLogger("roads")
+MODES = ("auto", "refresh", "frozen")
+# The engine files whose behaviour shapes a capture; editing one makes captures stale.
+ENGINE_FILES = ("launcher.c", "runner.py", "capture.py", "build.py", "proc.py", "elf.py",
+                "freeze.py", "samples.py")
+
+
+def engine_digest() -> str:
+    """Digest of the capture code itself (and the schema version)."""
+    h = hashlib.sha256(f"schema {freeze.SCHEMA}".encode())
+    here = Path(__file__).parent
+    for name in ENGINE_FILES:
+        h.update(name.encode() + b"\0" + (here / name).read_bytes())
+    return h.hexdigest()
+
+
+@dataclass(frozen=True)
+class Freshness:
+    """Whether a sample's committed capture matches its inputs, and if not, why."""
+
+    sample: str
+    state: str  # "fresh", "stale" or "missing"
+    reasons: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()  # differences that do not make it stale (e.g. a frozen build)
+
+
+@dataclass
+class Outcome:
+    """What ``capture`` did for one sample."""
+
+    sample: str
+    action: str  # "captured", "unchanged" (re-captured, same result), "fresh", "failed"
+    seconds: float = 0.0
+    error: RoadsError | None = None
+    reasons: tuple[str, ...] = field(default_factory=tuple)
+
+
+class Project:
+    """Samples in ``samples/``, captures in ``snapshots/``, build artefacts in ``.cache/roads``."""
+
+    def __init__(self, root: str | os.PathLike[str] = ".", *, samples: str = "samples",
+                 snapshots: str = "snapshots", cache: str = ".cache/roads",
+                 mode: str = "auto") -> None:
+        if mode not in MODES:
+            raise ConfigError(f"unknown capture mode {mode!r}; one of {', '.join(MODES)}")
+        self.root = Path(root).resolve()
+        self.samples_dir = self.root / samples
+        self.snapshots_dir = self.root / snapshots
+        self.cache_dir = self.root / cache
+        self.mode = mode
+        self._manifest: tuple[float, dict[str, Sample]] | None = None
+        self._engine = engine_digest()
+        self._gcc: str | None | bool = False  # False: not asked yet
+        self._docs: dict[str, tuple[tuple[int, int, int], dict]] = {}
+
+    # -- samples and inputs -----------------------------------------------------
+
+    @property
+    def samples(self) -> dict[str, Sample]:
+        """The manifest, re-read when it changed on disk (for long-running servers)."""
+        path = self.samples_dir / MANIFEST
+        try:
+            mtime = path.stat().st_mtime_ns
+        except FileNotFoundError:
+            raise ConfigError(f"{path}: no sample manifest") from None
+        if self._manifest is None or self._manifest[0] != mtime:
+            self._manifest = (mtime, load_manifest(self.samples_dir))
+        return self._manifest[1]
+
+    def sample(self, name: str) -> Sample:
+        """One sample by name, or ConfigError listing the known ones."""
+        try:
+            return self.samples[name]
+        except KeyError:
+            known = ", ".join(sorted(self.samples)) or "none"
+            raise ConfigError(f"no sample {name!r} in {self.samples_dir / MANIFEST} "
+                              f"(known: {known})", sample=name) from None
+
+    def gcc(self) -> str | None:
+        """gcc's version, asked once; None where there is no gcc or in frozen mode."""
+        if self._gcc is False:
+            self._gcc = None if self.mode == "frozen" else gcc_version_or_none()
+        return self._gcc  # type: ignore[return-value]
+
+    def read(self, name: str) -> dict:
+        """The committed capture of ``name``, parsed once per version of the file."""
+        path = self.snapshot_path(name)
+        try:
+            st = path.stat()
+        except FileNotFoundError:
+            raise CaptureError(f"{path}: no capture; run: roads capture {name}",
+                               sample=name) from None
+        key = (st.st_mtime_ns, st.st_size, st.st_ino)
+        cached = self._docs.get(name)
+        if cached is None or cached[0] != key:
+            cached = (key, freeze.load(path))
+            self._docs[name] = cached
+        return cached[1]
+
+    def snapshot_path(self, name: str) -> Path:
+        """Where the frozen capture of ``name`` lives."""
+        return self.snapshots_dir / f"{name}{freeze.SUFFIX}"
+
+    def inputs(self, sample: Sample, headers: list[str] | tuple[str, ...]) -> dict:
+        """Everything a capture of ``sample`` depends on, as recorded in its document."""
+        manifest = asdict(sample)
+        for key in ("directory", "title"):
+            manifest.pop(key)
+        files = {}
+        for rel in sorted({*sample.sources, *headers, *([sample.gdb] if sample.gdb else [])}):
+            files[rel] = file_digest(self.samples_dir / rel)
+        # Through JSON, so that tuples compare equal to the lists a loaded capture holds.
+        return json.loads(json.dumps({"engine": self._engine, "files": files,
+                                      "gcc": self.gcc(), "manifest": manifest}))
+
+    def freshness(self, name: str, doc: dict | None = None) -> Freshness:
+        """Compare the committed capture's recorded inputs with the current ones."""
+        sample = self.sample(name)
+        if doc is None:
+            try:
+                doc = self.read(name)
+            except CaptureError as exc:
+                if not self.snapshot_path(name).exists():
+                    return Freshness(name, "missing", (str(exc),))
+                return Freshness(name, "stale", (exc.message,))
+        old = doc["inputs"]
+        new = self.inputs(sample, doc.get("headers", []))
+        reasons, notes = [], []
+        for rel in sorted(set(old.get("files", {})) | set(new["files"])):
+            if old.get("files", {}).get(rel) != new["files"].get(rel):
+                reasons.append(f"{self.samples_dir.name}/{rel} changed")
+        if old.get("manifest") != new["manifest"]:
+            keys = sorted(k for k in new["manifest"]
+                          if old.get("manifest", {}).get(k) != new["manifest"][k])
+            reasons.append(f"{MANIFEST} entry changed ({', '.join(keys) or 'keys'})")
+        if old.get("engine") != new["engine"]:
+            reasons.append("the capture engine changed")
+        if new["gcc"] is None:
+            notes.append(f"captured with {old.get('gcc')}; gcc not consulted here")
+        elif old.get("gcc") != new["gcc"]:
+            reasons.append(f"gcc changed: captured with {old.get('gcc')}, now {new['gcc']}")
+        return Freshness(name, "stale" if reasons else "fresh", tuple(reasons), tuple(notes))
+
+    # -- capturing --------------------------------------------------------------
+
+    def capture_one(self, name: str, *, refresh: bool = False) -> Outcome:
+        """Capture ``name`` if it is stale (or always, with ``refresh``); write if changed."""
+        started = time.perf_counter()
+        sample = self.sample(name)
+        with freeze.locked(self.cache_dir / "locks", name):
+            fresh = None if refresh else self.freshness(name)
+            if fresh is not None and fresh.state == "fresh":
+                return Outcome(name, "fresh", time.perf_counter() - started)
+            body = capture_sample(sample, self.cache_dir, Proc())
+            doc = {
+                "schema": freeze.SCHEMA,
+                "sample": name,
+                "title": sample.title,
+                "inputs": self.inputs(sample, body["headers"]),
+                "provenance": provenance(),
+                **body,
+            }
+            doc["digest"] = freeze.digest(doc["inputs"])
+            written = freeze.write_if_changed(self.snapshot_path(name), doc)
+        reasons = fresh.reasons if fresh else ("refresh asked",)
+        return Outcome(name, "captured" if written else "unchanged",
+                       time.perf_counter() - started, reasons=reasons)
+
+    def capture(self, names: list[str] | None = None, *, refresh: bool = False,
+                jobs: int | None = None, progress=None) -> list[Outcome]:
+        """Capture several samples concurrently (one worker per core by default).
+
+        Failures do not stop the others; each comes back as an Outcome with its error.
+        """
+        if self.mode == "frozen":
+            raise ConfigError("frozen mode never captures; use auto or refresh")
+        names = sorted(self.samples) if not names else names
+        for name in names:
+            self.sample(name)
+        jobs = jobs or os.cpu_count() or 1
+
+        def one(name: str) -> Outcome:
+            started = time.perf_counter()
+            try:
+                outcome = self.capture_one(name, refresh=refresh or self.mode == "refresh")
+            except RoadsError as exc:
+                exc.sample = exc.sample or name
+                outcome = Outcome(name, "failed", time.perf_counter() - started, error=exc)
+            if progress:
+                progress(outcome)
+            return outcome
+
+        if jobs == 1 or len(names) == 1:
+            return [one(n) for n in names]
+        with ThreadPoolExecutor(max_workers=jobs) as pool:
+            return list(pool.map(one, names))
+
+    # -- reading, for figures -----------------------------------------------------
+
+    def load(self, name: str) -> dict:
+        """The capture of ``name`` as the current mode wants it.
+
+        auto/refresh: captured first when stale (refresh: once per Project). frozen:
+        the committed file as it is, a warning logged when it is stale.
+        """
+        self.sample(name)
+        if self.mode == "frozen":
+            doc = self.read(name)
+            fresh = self.freshness(name, doc)
+            if fresh.state != "fresh":
+                log.warning("capture of %r is stale: %s", name, "; ".join(fresh.reasons))
+            return doc
+        if self.mode == "refresh":
+            refreshed = getattr(self, "_refreshed", set())
+            if name not in refreshed:
+                self._raise(self.capture_one(name, refresh=True))
+                refreshed.add(name)
+                self._refreshed = refreshed
+        else:
+            self._raise(self.capture_one(name))
+        return self.read(name)
+
+    @staticmethod
+    def _raise(outcome: Outcome) -> None:
+        if outcome.error is not None:
+            raise outcome.error
+
+    def check(self) -> list[Freshness]:
+        """Freshness of every sample's committed capture, without running anything."""
+        return [self.freshness(name) for name in sorted(self.samples)]

@@ -1,0 +1,371 @@
+"""Run one program in the sandbox and stop it at its checkpoints.
+
+The process tree is started by a small C launcher (``launcher.c``), compiled once
+into the cache: it turns ASLR off with personality(2), sets resource limits, puts
+the program in a process group of its own, reaps every process of the run as a
+child subreaper, and counts the group against a process limit. This module reads
+the protocol lines of ``samples/roads.h`` and the launcher from one pipe, waits for
+each checkpointing process to be stopped, hands it to a snapshot callback, and
+resumes it. Whatever happens (a crash, a timeout, a flood of output, Ctrl-C) the
+group is killed and every process reaped before ``run_program`` returns or raises.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import selectors
+import signal
+import subprocess
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import command
+from .errors import ProcessGone, SampleError, tail
+from .proc import Proc
+
+LAUNCHER_SOURCE = Path(__file__).with_name("launcher.c")
+ADDR_NO_RANDOMIZE = 0x0040000
+# The sample sees its protocol pipe always as this descriptor, so that the
+# environment, and with it the stack layout, is the same in every run.
+CONTROL_FD = 3
+STOP_WAIT = 2.0
+
+
+@dataclass(frozen=True)
+class Stop:
+    """One process, stopped, at a named checkpoint: what a snapshot callback receives."""
+
+    pid: int
+    ppid: int
+    name: str
+    seq: int  # order of the checkpoint within the run, 0-based
+    addresses: tuple[tuple[str, int], ...]  # what this process recorded so far
+    ranges: tuple[tuple[str, int, int], ...]  # (name, start, length) to read pagemap for
+
+
+@dataclass
+class ProcessRecord:
+    """One process seen during a run."""
+
+    pid: int
+    ppid: int
+    status: int | None = None  # raw wait status when the launcher reaped it
+
+    @property
+    def exit_code(self) -> int | None:
+        """The exit status, when it exited normally."""
+        if self.status is not None and os.WIFEXITED(self.status):
+            return os.WEXITSTATUS(self.status)
+        return None
+
+    @property
+    def signal(self) -> int | None:
+        """The killing signal, when a signal ended it."""
+        if self.status is not None and os.WIFSIGNALED(self.status):
+            return os.WTERMSIG(self.status)
+        return None
+
+
+@dataclass
+class RunResult:
+    """Everything a run produced apart from the snapshots' own content."""
+
+    pid: int
+    personality: int | None
+    stdout: str
+    stderr: str
+    processes: dict[int, ProcessRecord]
+    snapshots: list = field(default_factory=list)
+    reached: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def main(self) -> ProcessRecord:
+        """The first process of the run."""
+        return self.processes[self.pid]
+
+    @property
+    def aslr_disabled(self) -> bool | None:
+        """Whether the personality the sample ran with had ADDR_NO_RANDOMIZE."""
+        if self.personality is None:
+            return None
+        return bool(self.personality & ADDR_NO_RANDOMIZE)
+
+
+def describe_status(status: int | None) -> str:
+    """'exit status 3' or 'killed by SIGSEGV' for a raw wait status."""
+    if status is None:
+        return "no exit status"
+    if os.WIFEXITED(status):
+        return f"exit status {os.WEXITSTATUS(status)}"
+    if os.WIFSIGNALED(status):
+        sig = os.WTERMSIG(status)
+        try:
+            return f"killed by {signal.Signals(sig).name}"
+        except ValueError:
+            return f"killed by signal {sig}"
+    return f"wait status {status:#x}"
+
+
+def launcher(cache: Path) -> Path:
+    """The compiled launcher, built into ``cache`` on first use (keyed by its source)."""
+    source = LAUNCHER_SOURCE.read_bytes()
+    digest = hashlib.sha256(source).hexdigest()[:16]
+    binary = cache / f"launcher-{digest}"
+    if not binary.exists():
+        cache.mkdir(parents=True, exist_ok=True)
+        partial = binary.with_name(f"{binary.name}.{os.getpid()}.tmp")
+        command.run(["gcc", "-O2", "-o", str(partial), str(LAUNCHER_SOURCE)], timeout=60)
+        os.replace(partial, binary)
+    return binary
+
+
+def run_program(
+    argv: list[str],
+    *,
+    launcher_path: Path,
+    cwd: Path,
+    env: dict[str, str],
+    timeout: float,
+    no_aslr: bool,
+    max_processes: int = 32,
+    max_output: int = 1 << 20,
+    address_space: int = 4 << 30,
+    cpu_seconds: int = 10,
+    snapshot: Callable[[Stop], object] | None = None,
+    stop_after: float | None = None,
+    proc: Proc | None = None,
+    label: str | None = None,
+) -> RunResult:
+    """Run ``argv`` (its first item a path relative to ``cwd``) to completion.
+
+    Each ``ROADS_CHECKPOINT`` stops its process; ``snapshot(stop)`` is called while it
+    is stopped and its return value collected in ``RunResult.snapshots``. With
+    ``stop_after``, the program is stopped after that many seconds, snapshotted once
+    as checkpoint ``"stopped"`` and then killed. Raises SampleError for a timeout, a
+    flood of output, a fork storm, or a program that cannot be executed.
+    """
+    proc = proc or Proc()
+    label = label or os.path.basename(argv[0])
+    read_fd, write_fd = os.pipe()
+    os.set_inheritable(write_fd, True)
+    full_env = dict(env)
+    full_env["ROADS_FD"] = str(CONTROL_FD)
+    started = time.monotonic()
+    try:
+        child = subprocess.Popen(
+            [str(launcher_path), str(write_fd), "1" if no_aslr else "0", str(cpu_seconds),
+             str(address_space), str(max_processes), "--", *argv],
+            cwd=cwd,
+            env=full_env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            pass_fds=(write_fd,),
+            process_group=0,
+        )
+    finally:
+        os.close(write_fd)
+    run = _Run(child, read_fd, proc, snapshot, label, argv)
+    try:
+        run.loop(started + timeout, max_output, timeout, stop_after, started)
+    except BaseException:
+        run.cleanup()
+        raise
+    run.cleanup()
+    result = run.result
+    result.seconds = time.monotonic() - started
+    if run.failed_exec is not None:
+        raise SampleError(
+            f"could not execute {argv[0]}: {os.strerror(run.failed_exec)}", sample=label,
+            command=argv,
+        )
+    return result
+
+
+class _Run:
+    """The state of one run while its pipes are being read."""
+
+    def __init__(self, child, read_fd, proc, snapshot, label, argv):
+        self.child = child
+        self.proc = proc
+        self.snapshot = snapshot
+        self.label = label
+        self.argv = argv
+        self.group: int | None = None
+        self.failed_exec: int | None = None
+        self.buffers = {"ctl": b"", "stdout": bytearray(), "stderr": bytearray()}
+        self.result = RunResult(pid=0, personality=None, stdout="", stderr="", processes={})
+        self.addresses: dict[int, list[tuple[str, int]]] = {}
+        self.ranges: dict[int, list[tuple[str, int, int]]] = {}
+        self.limit_hit: int | None = None
+        self.selector = selectors.DefaultSelector()
+        self.selector.register(read_fd, selectors.EVENT_READ, "ctl")
+        self.selector.register(child.stdout, selectors.EVENT_READ, "stdout")
+        self.selector.register(child.stderr, selectors.EVENT_READ, "stderr")
+        self.open = 3
+        self.output = 0
+        self.read_fd = read_fd
+
+    # -- the loop ---------------------------------------------------------------
+
+    def loop(self, deadline, max_output, timeout, stop_after, started):
+        stopped_once = False
+        while self.open:
+            now = time.monotonic()
+            if now >= deadline:
+                self.kill()
+                raise self.failure(f"did not finish within {timeout:g} s; killed")
+            wait = deadline - now
+            if stop_after is not None and not stopped_once:
+                wait = min(wait, max(0.0, started + stop_after - now))
+            events = self.selector.select(timeout=min(wait, 0.5))
+            if stop_after is not None and not stopped_once and time.monotonic() >= started + stop_after:
+                stopped_once = True
+                self.stop_and_snapshot()
+                self.kill()
+            for key, _ in events:
+                data = os.read(key.fd, 65536)
+                if not data:
+                    self.selector.unregister(key.fd)
+                    self.open -= 1
+                    continue
+                if key.data == "ctl":
+                    self.control(data)
+                else:
+                    self.output += len(data)
+                    if self.output > max_output:
+                        self.kill()
+                        raise self.failure(
+                            f"flooded its output: more than {max_output} bytes of stdout and "
+                            "stderr; killed"
+                        )
+                    self.buffers[key.data] += data
+            if self.limit_hit is not None:
+                raise self.failure(
+                    f"forked too much: more than {self.limit_hit} processes at once; killed"
+                )
+        self.child.wait()
+        self.result.stdout = self.buffers["stdout"].decode("utf-8", "replace")
+        self.result.stderr = self.buffers["stderr"].decode("utf-8", "replace")
+
+    def control(self, data: bytes) -> None:
+        lines = (self.buffers["ctl"] + data).split(b"\n")
+        self.buffers["ctl"] = lines.pop()
+        for raw in lines:
+            self.message(raw.decode("utf-8", "replace").split(" "))
+
+    def message(self, f: list[str]) -> None:
+        kind = f[0]
+        if kind == "S":
+            self.group = self.result.pid = int(f[1])
+            self.result.processes[self.group] = ProcessRecord(self.group, os.getpid())
+        elif kind == "P":
+            self.result.personality = int(f[2]) & 0xFFFFFFFF
+        elif kind == "F":
+            self.failed_exec = int(f[2])
+        elif kind == "X":
+            pid, status = int(f[1]), int(f[2])
+            self.result.processes.setdefault(pid, ProcessRecord(pid, 0)).status = status
+            if pid == self.group:
+                # The first process is gone: whatever it left running goes too.
+                self.kill()
+        elif kind == "L":
+            self.limit_hit = int(f[1])
+        elif kind in "CAR" and len(f) >= 4:
+            pid, ppid, name = int(f[1]), int(f[2]), f[3]
+            self.known(pid, ppid)
+            if kind == "A" and len(f) >= 5:
+                self.addresses[pid].append((name, int(f[4], 16)))
+            elif kind == "R" and len(f) >= 6:
+                self.ranges[pid].append((name, int(f[4], 16), int(f[5])))
+            elif kind == "C":
+                self.checkpoint(pid, ppid, name)
+
+    def known(self, pid: int, ppid: int) -> None:
+        """Remember a process; a forked child starts with its parent's records."""
+        if pid not in self.result.processes:
+            self.result.processes[pid] = ProcessRecord(pid, ppid)
+        if pid not in self.addresses:
+            self.addresses[pid] = list(self.addresses.get(ppid, ()))
+            self.ranges[pid] = list(self.ranges.get(ppid, ()))
+
+    def checkpoint(self, pid: int, ppid: int, name: str) -> None:
+        self.wait_stopped(pid, name)
+        stop = Stop(pid, ppid, name, len(self.result.reached), tuple(self.addresses[pid]),
+                    tuple(self.ranges[pid]))
+        self.result.reached.append(name)
+        try:
+            if self.snapshot is not None:
+                self.result.snapshots.append(self.snapshot(stop))
+        finally:
+            try:
+                os.kill(pid, signal.SIGCONT)
+            except ProcessLookupError:
+                pass
+
+    def stop_and_snapshot(self) -> None:
+        if self.group is None:
+            return
+        try:
+            os.kill(self.group, signal.SIGSTOP)
+        except ProcessLookupError:
+            return
+        stat = self.proc.stat(self.group)
+        self.known(self.group, stat.ppid)
+        self.checkpoint(self.group, stat.ppid, "stopped")
+
+    def wait_stopped(self, pid: int, name: str) -> None:
+        """Wait until ``pid`` has really stopped after announcing checkpoint ``name``."""
+        limit = time.monotonic() + STOP_WAIT
+        pause = 0.00005
+        while True:
+            try:
+                state = self.proc.stat(pid).state
+            except ProcessGone:
+                raise self.failure(f"process {pid} died at checkpoint {name!r}") from None
+            if state in ("T", "t"):
+                return
+            if state in ("Z", "X"):
+                raise self.failure(f"process {pid} died at checkpoint {name!r}")
+            if time.monotonic() > limit:
+                raise self.failure(f"process {pid} announced checkpoint {name!r} but never stopped")
+            time.sleep(pause)
+            pause = min(pause * 2, 0.005)
+
+    # -- endings ----------------------------------------------------------------
+
+    def kill(self) -> None:
+        if self.group is not None:
+            command.kill_group(self.group)
+
+    def cleanup(self) -> None:
+        """Kill what is left and reap it all: nothing stays stopped or unreaped."""
+        self.kill()
+        if self.child.poll() is None:
+            try:
+                self.child.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                command.kill_group(self.child.pid)
+                self.child.kill()
+                self.child.wait()
+        for key in list(self.selector.get_map().values()):
+            self.selector.unregister(key.fd)
+        self.selector.close()
+        self.child.stdout.close()
+        self.child.stderr.close()
+        try:
+            os.close(self.read_fd)
+        except OSError:
+            pass
+
+    def failure(self, message: str) -> SampleError:
+        out = (self.buffers["stdout"] + self.buffers["stderr"]).decode("utf-8", "replace")
+        where = f" (last checkpoint reached: {self.result.reached[-1]!r})" if self.result.reached else ""
+        return SampleError(message + where, sample=self.label, command=self.argv,
+                           output=tail(out) if out else None)
+
+

@@ -1,0 +1,103 @@
+/*
+ * roads.h: the sample protocol of All Roads To Memory.
+ *
+ * Two calls let a sample talk to the build that captures it:
+ *
+ *   ROADS_CHECKPOINT("name");            pause here; the build snapshots this process
+ *   ROADS_ADDRESS("name", pointer);      remember a pointer worth pointing at in a figure
+ *   ROADS_RANGE("name", pointer, bytes); ask for per-page pagemap bits of a range at
+ *                                        every later checkpoint of this process
+ *
+ * Under the build, the environment variable ROADS_FD names a pipe. Each call writes
+ * one line to it with a single write(2) (atomic for pipes below PIPE_BUF bytes, so
+ * forked children never interleave), and a checkpoint then stops the process with
+ * SIGSTOP; the build reads /proc while it is stopped and sends SIGCONT.
+ *
+ * Compiled by hand, without ROADS_FD, every call does nothing and the program runs
+ * as usual.
+ *
+ * Nothing here uses stdio or malloc: a sample that watches its heap being born must
+ * not have the protocol create the heap for it.
+ */
+#ifndef ROADS_H
+#define ROADS_H
+
+#include <signal.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+static int roads_fd(void)
+{
+    const char *s = getenv("ROADS_FD");
+    int fd = 0;
+    if (s == NULL || *s == '\0')
+        return -1;
+    for (; *s >= '0' && *s <= '9'; s++)
+        fd = fd * 10 + (*s - '0');
+    return *s == '\0' ? fd : -1;
+}
+
+static size_t roads_put_str(char *out, size_t at, size_t cap, const char *s)
+{
+    /* Names are single tokens on the wire: blanks and controls become '_'. */
+    for (; *s != '\0' && at + 1 < cap; s++)
+        out[at++] = (*s <= ' ' || *s == 0x7f) ? '_' : *s;
+    return at;
+}
+
+static size_t roads_put_num(char *out, size_t at, size_t cap, uintptr_t v, int base)
+{
+    char digits[2 * sizeof(uintptr_t) * 4];
+    int n = 0;
+    if (base == 16 && at + 2 < cap) {
+        out[at++] = '0';
+        out[at++] = 'x';
+    }
+    do {
+        digits[n++] = "0123456789abcdef"[v % (uintptr_t)base];
+        v /= (uintptr_t)base;
+    } while (v != 0);
+    while (n > 0 && at + 1 < cap)
+        out[at++] = digits[--n];
+    return at;
+}
+
+/* One line: "<kind> <pid> <ppid> <name>[ <hex> [<len>]]\n". */
+static void roads_send(char kind, const char *name, const void *p, size_t len, int has_p,
+                       int has_len)
+{
+    char line[512];
+    size_t at = 0;
+    int fd = roads_fd();
+    if (fd < 0)
+        return;
+    line[at++] = kind;
+    line[at++] = ' ';
+    at = roads_put_num(line, at, sizeof line, (uintptr_t)getpid(), 10);
+    line[at++] = ' ';
+    at = roads_put_num(line, at, sizeof line, (uintptr_t)getppid(), 10);
+    line[at++] = ' ';
+    at = roads_put_str(line, at, sizeof line - 64, name);
+    if (has_p) {
+        line[at++] = ' ';
+        at = roads_put_num(line, at, sizeof line, (uintptr_t)p, 16);
+    }
+    if (has_len) {
+        line[at++] = ' ';
+        at = roads_put_num(line, at, sizeof line, (uintptr_t)len, 10);
+    }
+    line[at++] = '\n';
+    if (write(fd, line, at) != (ssize_t)at)
+        return;
+    if (kind == 'C')
+        raise(SIGSTOP);
+}
+
+#define ROADS_CHECKPOINT(name) roads_send('C', (name), NULL, 0, 0, 0)
+#define ROADS_ADDRESS(name, pointer) roads_send('A', (name), (const void *)(pointer), 0, 1, 0)
+#define ROADS_RANGE(name, pointer, bytes) \
+    roads_send('R', (name), (const void *)(pointer), (size_t)(bytes), 1, 1)
+
+#endif /* ROADS_H */
