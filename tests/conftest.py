@@ -1,0 +1,96 @@
+"""Shared fixtures: scratch projects with real samples, and a guard against stray processes."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import textwrap
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+HEADER = REPO / "samples" / "roads.h"
+
+
+class ScratchProject:
+    """A throwaway project folder: ``samples/`` with roads.h, a manifest and C files."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.samples = root / "samples"
+        self.samples.mkdir(parents=True)
+        shutil.copy(HEADER, self.samples / "roads.h")
+        self.manifest = ""
+
+    def add(self, name: str, source: str, manifest: str = "") -> None:
+        """Add sample ``name`` with C ``source`` and manifest lines for its table."""
+        (self.samples / f"{name}.c").write_text(textwrap.dedent(source))
+        self.manifest += f"[{name}]\n{textwrap.dedent(manifest)}\n"
+        (self.samples / "samples.toml").write_text(self.manifest)
+
+    def project(self, mode: str = "auto"):
+        from roads.project import Project
+
+        return Project(self.root, mode=mode)
+
+
+@pytest.fixture
+def scratch(tmp_path: Path) -> ScratchProject:
+    return ScratchProject(tmp_path / "project")
+
+
+def _leftovers() -> set[tuple[int, str]]:
+    """Our stopped or zombie descendants (state T or Z), by pid and state."""
+    found = set()
+    me = os.getpid()
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = Path(entry.path, "stat").read_text()
+        except OSError:
+            continue
+        fields = stat[stat.rindex(")") + 2:].split()
+        state, ppid, pgrp = fields[0], int(fields[1]), int(fields[2])
+        if state in ("T", "Z") and (ppid == me or _descends(ppid, me)):
+            found.add((int(entry.name), state))
+    return found
+
+
+def _descends(pid: int, ancestor: int) -> bool:
+    for _ in range(64):
+        if pid <= 1:
+            return False
+        if pid == ancestor:
+            return True
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_text()
+        except OSError:
+            return False
+        pid = int(stat[stat.rindex(")") + 2:].split()[1])
+    return False
+
+
+@pytest.fixture
+def no_leftovers():
+    """Fail the test if it leaves any process of ours stopped or unreaped."""
+    before = _leftovers()
+    yield
+    after = _leftovers() - before
+    assert not after, f"processes left stopped or unreaped: {sorted(after)}"
+
+
+def group_members(pgid: int) -> list[int]:
+    """Live processes in process group ``pgid``."""
+    out = []
+    for entry in os.scandir("/proc"):
+        if entry.name.isdigit():
+            try:
+                stat = Path(entry.path, "stat").read_text()
+            except OSError:
+                continue
+            fields = stat[stat.rindex(")") + 2:].split()
+            if int(fields[2]) == pgid and fields[0] != "Z":
+                out.append(int(entry.name))
+    return out

@@ -1,0 +1,250 @@
+"""Every way a sample can misbehave gives one clear error and leaves nothing behind."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from roads.errors import CaptureError, CompileError, ConfigError, SampleError
+from tests.conftest import REPO
+
+pytestmark = [pytest.mark.gcc, pytest.mark.usefixtures("no_leftovers")]
+
+
+def capture_error(scratch, name):
+    with pytest.raises(Exception) as info:
+        scratch.project().capture_one(name)
+    assert not (scratch.root / "snapshots" / f"{name}.json").exists(), "nothing half-written"
+    return info.value
+
+
+def test_compile_error_names_sample_file_and_line(scratch):
+    scratch.add("broken", """\
+        #include "roads.h"
+        int main(void) {
+            return undeclared_thing;
+        }
+    """)
+    err = capture_error(scratch, "broken")
+    assert isinstance(err, CompileError)
+    text = err.located()
+    assert "sample 'broken'" in text
+    assert "samples/broken.c:3:" in text and "error:" in text
+    assert "undeclared_thing" in text
+    assert "command: gcc" in text
+
+
+def test_crash_reports_the_signal_and_output(scratch):
+    scratch.add("crash", """\
+        #include <stdio.h>
+        #include "roads.h"
+        int main(void) {
+            puts("about to crash");
+            fflush(stdout);
+            *(volatile int *)0 = 1;
+            return 0;
+        }
+    """)
+    err = capture_error(scratch, "crash")
+    assert isinstance(err, SampleError)
+    assert "killed by SIGSEGV" in str(err)
+    assert "about to crash" in str(err)
+
+
+def test_hang_is_killed_at_the_timeout(scratch):
+    scratch.add("hang", """\
+        #include "roads.h"
+        int main(void) {
+            ROADS_CHECKPOINT("started");
+            for (;;) {}
+        }
+    """, "timeout = 1\n")
+    started = time.monotonic()
+    err = capture_error(scratch, "hang")
+    assert time.monotonic() - started < 10
+    assert "did not finish within 1 s" in str(err)
+    assert "last checkpoint reached: 'started'" in str(err)
+
+
+def test_stopped_child_at_timeout_is_killed_and_reaped(scratch):
+    scratch.add("stopper", """\
+        #include <signal.h>
+        #include <unistd.h>
+        #include <sys/wait.h>
+        #include "roads.h"
+        int main(void) {
+            if (fork() == 0) {
+                raise(SIGSTOP);   /* stopped outside the protocol */
+                _exit(0);
+            }
+            wait(NULL);          /* never returns: the child stays stopped */
+            return 0;
+        }
+    """, "timeout = 1\n")
+    err = capture_error(scratch, "stopper")
+    assert "did not finish within 1 s" in str(err)
+
+
+def test_missed_checkpoint_is_named(scratch):
+    scratch.add("early", """\
+        #include "roads.h"
+        int main(void) {
+            ROADS_CHECKPOINT("one");
+            return 0;
+        }
+    """, 'checkpoints = ["one", "two"]\n')
+    err = capture_error(scratch, "early")
+    assert "never reached checkpoint 'two'" in str(err)
+    assert "reached: one" in str(err)
+
+
+def test_unexpected_exit_status(scratch):
+    scratch.add("three", """\
+        int main(void) { return 3; }
+    """)
+    err = capture_error(scratch, "three")
+    assert "ended with exit status 3, expected exit status 0" in str(err)
+
+
+def test_fork_storm_is_stopped(scratch):
+    scratch.add("storm", """\
+        #include <unistd.h>
+        int main(void) {
+            for (;;) {
+                fork();
+                usleep(2000);
+            }
+        }
+    """, "timeout = 20\n[storm.limits]\nprocesses = 16\n")
+    err = capture_error(scratch, "storm")
+    assert "forked too much: more than 16 processes" in str(err)
+
+
+def test_output_flood_is_cut(scratch):
+    scratch.add("flood", """\
+        #include <stdio.h>
+        int main(void) {
+            for (;;)
+                puts("all work and no play makes jack a dull boy");
+        }
+    """, "[flood.limits]\noutput = 100000\n")
+    err = capture_error(scratch, "flood")
+    assert "flooded its output: more than 100000 bytes" in str(err)
+    assert "dull boy" in str(err)
+
+
+def test_memory_limit_applies(scratch):
+    scratch.add("greedy", """\
+        #include <stdio.h>
+        #include <stdlib.h>
+        int main(void) {
+            void *p = malloc(512UL << 20);
+            printf("%s\\n", p ? "got it" : "refused");
+            return p == NULL;
+        }
+    """, "[greedy.limits]\naddress_space = 268435456\n")
+    err = capture_error(scratch, "greedy")
+    assert "refused" in str(err)
+
+
+def test_sources_outside_samples_are_refused(scratch):
+    (scratch.root / "evil.c").write_text("int main(void){return 0;}\n")
+    (scratch.samples / "samples.toml").write_text('[evil]\nsource = "../evil.c"\n')
+    with pytest.raises(ConfigError, match="outside the samples folder"):
+        scratch.project().samples
+
+
+def test_unknown_manifest_key_is_named(scratch):
+    scratch.add("ok", "int main(void){return 0;}\n", "timout = 3\n")
+    with pytest.raises(ConfigError, match=r"\[ok\] timout: unknown key"):
+        scratch.project().samples
+
+
+def test_corrupt_capture_is_an_error_with_its_line(scratch):
+    scratch.add("fine", "int main(void){return 0;}\n")
+    (scratch.root / "snapshots").mkdir()
+    (scratch.root / "snapshots" / "fine.json").write_text('{\n "schema": 1,\n oops\n}\n')
+    with pytest.raises(CaptureError, match=r"fine\.json:3: corrupt capture"):
+        scratch.project(mode="frozen").load("fine")
+
+
+def test_missing_capture_in_frozen_mode_is_an_error(scratch):
+    scratch.add("fine", "int main(void){return 0;}\n")
+    with pytest.raises(CaptureError, match="no capture; run: roads capture fine"):
+        scratch.project(mode="frozen").load("fine")
+
+
+def test_stale_capture_in_frozen_mode_warns(scratch, caplog):
+    scratch.add("fine", "int main(void){return 0;}\n")
+    scratch.project().capture_one("fine")
+    (scratch.samples / "fine.c").write_text("int main(void){return 0; }\n")
+    doc = scratch.project(mode="frozen").load("fine")
+    assert doc["sample"] == "fine"
+    assert "capture of 'fine' is stale: samples/fine.c changed" in caplog.text
+
+
+def test_interrupt_kills_and_reaps_the_run(scratch, tmp_path):
+    pidfile = tmp_path / "pid"
+    scratch.add("sleeper", """\
+        #include <stdio.h>
+        #include <stdlib.h>
+        #include <unistd.h>
+        #include "roads.h"
+        int main(void) {
+            FILE *f = fopen(getenv("PIDFILE"), "w");
+            fprintf(f, "%d\\n", (int)getpid());
+            fclose(f);
+            if (fork() == 0)
+                ROADS_CHECKPOINT("child-waits");   /* a child stopped at a checkpoint */
+            sleep(60);
+            return 0;
+        }
+    """, f'timeout = 120\nenv = {{ PIDFILE = "{pidfile}" }}\n')
+    code = ("import sys; from roads.project import Project; "
+            f"Project({str(scratch.root)!r}).capture_one('sleeper')")
+    child = subprocess.Popen([sys.executable, "-c", code], cwd=REPO, stderr=subprocess.PIPE,
+                             text=True)
+    try:
+        for _ in range(200):
+            if pidfile.exists() and pidfile.read_text().endswith("\n"):
+                break
+            time.sleep(0.05)
+        sample_pid = int(pidfile.read_text())
+        time.sleep(0.3)
+        child.send_signal(signal.SIGINT)
+        _, err = child.communicate(timeout=30)
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait()
+    assert "KeyboardInterrupt" in err
+    assert not Path(f"/proc/{sample_pid}").exists(), "the sample survived Ctrl-C"
+    assert not os.path.exists(scratch.root / "snapshots" / "sleeper.json")
+
+
+def test_two_builds_at_once_do_not_corrupt_captures(scratch):
+    scratch.add("twice", """\
+        #include <stdlib.h>
+        #include "roads.h"
+        int main(void) {
+            void *p = malloc(100);
+            ROADS_ADDRESS("p", p);
+            ROADS_CHECKPOINT("here");
+            return 0;
+        }
+    """)
+    code = ("from roads.project import Project; "
+            f"Project({str(scratch.root)!r}).capture_one('twice', refresh=True)")
+    procs = [subprocess.Popen([sys.executable, "-c", code], cwd=REPO) for _ in range(3)]
+    assert [p.wait(timeout=120) for p in procs] == [0, 0, 0]
+    doc = json.loads((scratch.root / "snapshots" / "twice.json").read_text())
+    assert doc["variants"]["default"]["runs"][0]["checkpoints"][0]["name"] == "here"
+    leftovers = [p.name for p in (scratch.root / "snapshots").iterdir() if p.name != "twice.json"]
+    assert leftovers == []
