@@ -269,10 +269,9 @@ class _Run:
             self.failed_exec = int(f[2])
         elif kind == "X":
             pid, status = int(f[1]), int(f[2])
+            # The run ends when every process of it has: a child may outlive its parent
+            # (and reach its own checkpoints); the timeout bounds the wait.
             self.result.processes.setdefault(pid, ProcessRecord(pid, 0)).status = status
-            if pid == self.group:
-                # The first process is gone: whatever it left running goes too.
-                self.kill()
         elif kind == "L":
             self.limit_hit = int(f[1])
         elif kind in "CAR" and len(f) >= 4:

@@ -1,0 +1,868 @@
+"""ELF files read into typed records, and linked to the regions they became at run time.
+
+Names follow the ELF specification (System V ABI, "Object Files" chapter, and its
+x86-64 supplement): ``e_*`` header fields, ``sh_*`` section headers, ``p_*``
+program headers, ``st_*`` symbols. Only ELF64 little-endian x86-64 files are
+accepted; the site explains that architecture and nothing else.
+
+Two halves:
+
+* ``read_elf(path)`` is the I/O edge: pyelftools parses the headers, and the
+  symbol table is read straight from its section bytes, since pyelftools'
+  per-symbol objects are too slow for a static glibc binary's two thousand symbols.
+* ``load_bias``, ``link_segments``, ``symbol_address`` and ``find_region`` are pure:
+  they take an ``ElfFile`` and the regions of ``/proc/PID/maps`` (any objects with
+  the attributes of ``roads.proc.MapsEntry``) and say which region came from which
+  ``PT_LOAD`` segment, and how.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import struct
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+from typing import Any, Protocol, Sequence
+
+from elftools.common.exceptions import ELFError
+from elftools.elf.elffile import ELFFile
+
+from .errors import CaptureError, ConfigError, RoadsError
+
+# The kernel's page size on x86-64; mmap works in whole pages of it.
+PAGE_SIZE = 4096
+
+# e_ident and header values that we accept (gABI "ELF Identification").
+_ELFMAG = b"\x7fELF"
+_ELFCLASS64 = 2
+_ELFDATA2LSB = 1
+_EM_X86_64 = 62
+_EHDR64_SIZE = 64
+
+# Section header flags (gABI "Sections", Figure 4-11, plus GNU and x86-64 extensions)
+# with readelf's one-letter key, in bit order since readelf prints lowest bit first.
+_SHF_LETTERS = (
+    (0x1, "W"),  # SHF_WRITE
+    (0x2, "A"),  # SHF_ALLOC
+    (0x4, "X"),  # SHF_EXECINSTR
+    (0x10, "M"),  # SHF_MERGE
+    (0x20, "S"),  # SHF_STRINGS
+    (0x40, "I"),  # SHF_INFO_LINK
+    (0x80, "L"),  # SHF_LINK_ORDER
+    (0x100, "O"),  # SHF_OS_NONCONFORMING
+    (0x200, "G"),  # SHF_GROUP
+    (0x400, "T"),  # SHF_TLS
+    (0x800, "C"),  # SHF_COMPRESSED
+    (0x200000, "R"),  # SHF_GNU_RETAIN
+    (0x10000000, "l"),  # SHF_X86_64_LARGE
+    (0x80000000, "E"),  # SHF_EXCLUDE
+)
+_SHF_MASKOS = 0x0FF00000
+_SHF_MASKPROC = 0xF0000000
+SHF_ALLOC = 0x2
+SHF_TLS = 0x400
+
+# Program header flags (gABI "Program Header", Figure 5-2).
+PF_X, PF_W, PF_R = 0x1, 0x2, 0x4
+
+# Symbol table entries (gABI "Symbol Table"): Elf64_Sym is st_name (Elf64_Word),
+# st_info, st_other (unsigned char), st_shndx (Elf64_Half), st_value (Elf64_Addr),
+# st_size (Elf64_Xword): 24 bytes.
+_ELF64_SYM = struct.Struct("<IBBHQQ")
+_SHN_LORESERVE = 0xFF00  # UND is 0; ABS, COMMON, XINDEX and the rest are >= this
+_STT_NAMES = {1: "STT_OBJECT", 2: "STT_FUNC", 6: "STT_TLS"}  # the only types we keep
+_STB_NAMES = {0: "STB_LOCAL", 1: "STB_GLOBAL", 2: "STB_WEAK", 10: "STB_GNU_UNIQUE"}
+
+# Dynamic section entries (gABI "Dynamic Section"): Elf64_Dyn is d_tag (Elf64_Sxword)
+# and d_un (Elf64_Xword).
+_ELF64_DYN = struct.Struct("<qQ")
+_DT_NULL, _DT_NEEDED, _DT_STRTAB = 0, 1, 5
+_DT_FLAGS_1 = 0x6FFFFFFB
+_DF_1_PIE = 0x08000000
+
+# Segment types that may only hold SHF_ALLOC sections in readelf's section to
+# segment mapping (binutils include/elf/internal.h, ELF_SECTION_IN_SEGMENT_1).
+_ALLOC_ONLY_SEGMENTS = frozenset(
+    {"PT_LOAD", "PT_DYNAMIC", "PT_GNU_EH_FRAME", "PT_GNU_STACK", "PT_GNU_RELRO", "PT_GNU_SFRAME"}
+)
+_U64 = (1 << 64) - 1
+
+
+# --------------------------------------------------------------------------- records
+
+
+@dataclass(frozen=True)
+class ElfHeader:
+    """The ELF header (``Elf64_Ehdr``), enumerations spelled as in the specification."""
+
+    ei_class: str  # 'ELFCLASS64'
+    ei_data: str  # 'ELFDATA2LSB'
+    ei_osabi: str  # 'ELFOSABI_SYSV'
+    e_type: str  # 'ET_EXEC', 'ET_DYN', ...
+    e_machine: str  # 'EM_X86_64'
+    e_entry: int
+    e_phoff: int
+    e_shoff: int
+    e_flags: int
+    e_ehsize: int
+    e_phentsize: int
+    e_phnum: int
+    e_shentsize: int
+    e_shnum: int
+    e_shstrndx: int
+
+
+@dataclass(frozen=True)
+class Section:
+    """One section header (``Elf64_Shdr``) with its name resolved."""
+
+    name: str
+    sh_type: str  # 'SHT_PROGBITS', 'SHT_NOBITS', ...
+    sh_flags: int
+    sh_addr: int
+    sh_offset: int
+    sh_size: int
+    sh_link: int
+    sh_info: int
+    sh_addralign: int
+    sh_entsize: int
+
+    @property
+    def flags(self) -> str:
+        """``sh_flags`` in readelf's key: ``"WA"`` for ``.data``, ``"AX"`` for ``.text``."""
+        return section_flags(self.sh_flags)
+
+
+@dataclass(frozen=True)
+class Segment:
+    """One program header (``Elf64_Phdr``) and the sections it holds."""
+
+    p_type: str  # 'PT_LOAD', 'PT_GNU_RELRO', ...
+    p_flags: int
+    p_offset: int
+    p_vaddr: int
+    p_paddr: int
+    p_filesz: int
+    p_memsz: int
+    p_align: int
+    sections: tuple[str, ...]  # readelf's "Section to Segment mapping"
+
+    @property
+    def flags(self) -> str:
+        """``p_flags`` as readelf prints them, three columns wide: ``"R E"``, ``"RW "``."""
+        return segment_flags(self.p_flags)
+
+    def congruent(self, modulus: int = PAGE_SIZE) -> bool:
+        """Whether ``p_offset ≡ p_vaddr (mod modulus)``.
+
+        The gABI requires it modulo ``p_align`` and, for ``PT_LOAD``, modulo the page
+        size: mmap can only map a file page at a page boundary, so a byte's place
+        within its page must be the same in the file and in memory.
+        """
+        if modulus <= 1:
+            return True
+        return self.p_offset % modulus == self.p_vaddr % modulus
+
+
+@dataclass(frozen=True)
+class Symbol:
+    """A defined function, object or thread-local symbol (``Elf64_Sym``)."""
+
+    name: str
+    st_value: int
+    st_size: int
+    type: str  # 'STT_FUNC', 'STT_OBJECT', 'STT_TLS'
+    bind: str  # 'STB_LOCAL', 'STB_GLOBAL', 'STB_WEAK', 'STB_GNU_UNIQUE'
+    section: str  # name of the section st_shndx points at
+
+
+@dataclass(frozen=True)
+class ElfFile:
+    """What the site shows of one executable."""
+
+    header: ElfHeader
+    sections: tuple[Section, ...]
+    segments: tuple[Segment, ...]
+    symbols: tuple[Symbol, ...]
+    symtab: str | None  # '.symtab', or '.dynsym' for a stripped file, or None
+    interp: str | None  # PT_INTERP: the program interpreter (ld.so) the kernel loads
+    needed: tuple[str, ...]  # DT_NEEDED: the shared libraries ld.so loads
+    is_pie: bool
+    is_static: bool
+
+    @property
+    def relro(self) -> Segment | None:
+        """The ``PT_GNU_RELRO`` segment, or None."""
+        return next((s for s in self.segments if s.p_type == "PT_GNU_RELRO"), None)
+
+    @property
+    def loads(self) -> tuple[Segment, ...]:
+        """The ``PT_LOAD`` segments, in program header order (ascending ``p_vaddr``)."""
+        return tuple(s for s in self.segments if s.p_type == "PT_LOAD")
+
+    def get_section(self, name: str) -> Section | None:
+        """The first section called ``name``, or None."""
+        return next((s for s in self.sections if s.name == name), None)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON data (ints, strings, lists), in a fixed order, for frozen captures."""
+        return {
+            "header": asdict(self.header),
+            "sections": [asdict(s) for s in self.sections],
+            "segments": [{**asdict(s), "sections": list(s.sections)} for s in self.segments],
+            "symbols": [asdict(s) for s in self.symbols],
+            "symtab": self.symtab,
+            "interp": self.interp,
+            "needed": list(self.needed),
+            "is_pie": self.is_pie,
+            "is_static": self.is_static,
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "ElfFile":
+        """The inverse of ``to_dict``; CaptureError if ``d`` is not such a record."""
+        try:
+            return cls(
+                header=ElfHeader(**d["header"]),
+                sections=tuple(Section(**s) for s in d["sections"]),
+                segments=tuple(
+                    Segment(**{**s, "sections": tuple(s["sections"])}) for s in d["segments"]
+                ),
+                symbols=tuple(Symbol(**s) for s in d["symbols"]),
+                symtab=d["symtab"],
+                interp=d["interp"],
+                needed=tuple(d["needed"]),
+                is_pie=d["is_pie"],
+                is_static=d["is_static"],
+            )
+        except (KeyError, TypeError, AttributeError) as exc:
+            raise CaptureError(f"malformed ELF record in capture: {exc!r}") from exc
+
+
+def section_flags(sh_flags: int) -> str:
+    """``sh_flags`` in readelf's one-letter key (``o``/``p``/``x``: OS, processor, unknown)."""
+    letters = []
+    rest = sh_flags
+    for bit, letter in _SHF_LETTERS:
+        if sh_flags & bit:
+            letters.append(letter)
+            rest &= ~bit
+    if rest & _SHF_MASKOS:
+        letters.append("o")
+    if rest & _SHF_MASKPROC:
+        letters.append("p")
+    if rest & ~(_SHF_MASKOS | _SHF_MASKPROC):
+        letters.append("x")
+    return "".join(letters)
+
+
+def segment_flags(p_flags: int) -> str:
+    """``p_flags`` as readelf's three-column ``Flg``: R, W, E or a space each."""
+    return (
+        ("R" if p_flags & PF_R else " ")
+        + ("W" if p_flags & PF_W else " ")
+        + ("E" if p_flags & PF_X else " ")
+    )
+
+
+def section_in_segment(section: Section, segment: Segment) -> bool:
+    """Whether readelf lists ``section`` under ``segment`` in its section to segment mapping.
+
+    A transcription of binutils' ``ELF_SECTION_IN_SEGMENT_STRICT`` (include/elf/internal.h)
+    together with readelf's ``ELF_TBSS_SPECIAL`` exclusion, so the mapping matches
+    ``readelf -l`` exactly: in particular ``.tbss`` belongs to ``PT_TLS`` but not to the
+    ``PT_LOAD`` that holds ``.tdata``, because it takes no room there.
+    """
+    is_tls = bool(section.sh_flags & SHF_TLS)
+    is_alloc = bool(section.sh_flags & SHF_ALLOC)
+    nobits = section.sh_type == "SHT_NOBITS"
+    p_type = segment.p_type
+    if is_tls and nobits and p_type != "PT_TLS":
+        return False  # ELF_TBSS_SPECIAL: .tbss occupies no space outside PT_TLS
+    if is_tls:
+        if p_type not in ("PT_TLS", "PT_GNU_RELRO", "PT_LOAD"):
+            return False
+    elif p_type in ("PT_TLS", "PT_PHDR"):
+        return False
+    if not is_alloc and p_type in _ALLOC_ONLY_SEGMENTS:
+        return False
+    size = section.sh_size
+    # The macro computes in unsigned 64-bit arithmetic: p_filesz - 1 wraps for 0.
+    if not nobits:
+        delta = section.sh_offset - segment.p_offset
+        if delta < 0 or delta > ((segment.p_filesz - 1) & _U64) or delta + size > segment.p_filesz:
+            return False
+    if is_alloc:
+        delta = section.sh_addr - segment.p_vaddr
+        if delta < 0 or delta > ((segment.p_memsz - 1) & _U64) or delta + size > segment.p_memsz:
+            return False
+    # No empty section at the very start or end of PT_DYNAMIC or PT_NOTE.
+    if p_type in ("PT_DYNAMIC", "PT_NOTE") and size == 0 and segment.p_memsz != 0:
+        inside_file = nobits or (
+            segment.p_offset < section.sh_offset < segment.p_offset + segment.p_filesz
+        )
+        inside_memory = not is_alloc or (
+            segment.p_vaddr < section.sh_addr < segment.p_vaddr + segment.p_memsz
+        )
+        return inside_file and inside_memory
+    return True
+
+
+# --------------------------------------------------------------------------- reading
+
+
+def read_elf(path: str | Path) -> ElfFile:
+    """Read the ELF file at ``path``: header, sections, segments, symbols, linkage.
+
+    Raises RoadsError naming the file when it is not an ELF64 little-endian x86-64
+    file, or is truncated.
+    """
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise RoadsError(f"{path}: cannot read ELF file: {exc.strerror}") from exc
+    _check_ident(path, data)
+    try:
+        elffile = ELFFile(io.BytesIO(data))
+        header = _header(elffile)
+        # Checked before pyelftools walks the tables, whose own errors are vaguer.
+        _need(path, data, header.e_phoff + header.e_phnum * header.e_phentsize,
+              "the program header table")
+        _need(path, data, header.e_shoff + header.e_shnum * header.e_shentsize,
+              "the section header table")
+        raw_sections = [(s.name, s.header) for s in elffile.iter_sections()]
+        raw_segments = [s.header for s in elffile.iter_segments()]
+    except (ELFError, struct.error, ValueError, UnicodeDecodeError) as exc:
+        raise RoadsError(f"{path}: malformed ELF file: {exc}") from exc
+    for name, h in raw_sections:
+        if h.sh_type != "SHT_NOBITS":
+            _need(path, data, h.sh_offset + h.sh_size, f"section {name or '(null)'}")
+    for number, h in enumerate(raw_segments):
+        _need(path, data, h.p_offset + h.p_filesz, f"segment {number} ({_enum(h.p_type)})")
+
+    sections = tuple(
+        Section(
+            name=name,
+            sh_type=_enum(h.sh_type),
+            sh_flags=h.sh_flags,
+            sh_addr=h.sh_addr,
+            sh_offset=h.sh_offset,
+            sh_size=h.sh_size,
+            sh_link=h.sh_link,
+            sh_info=h.sh_info,
+            sh_addralign=h.sh_addralign,
+            sh_entsize=h.sh_entsize,
+        )
+        for name, h in raw_sections
+    )
+    segments = []
+    for h in raw_segments:
+        bare = Segment(
+            p_type=_enum(h.p_type),
+            p_flags=h.p_flags,
+            p_offset=h.p_offset,
+            p_vaddr=h.p_vaddr,
+            p_paddr=h.p_paddr,
+            p_filesz=h.p_filesz,
+            p_memsz=h.p_memsz,
+            p_align=h.p_align,
+            sections=(),
+        )
+        # Section 0 is the null section header; readelf starts at 1 too.
+        names = tuple(s.name for s in sections[1:] if section_in_segment(s, bare))
+        segments.append(replace(bare, sections=names))
+
+    symtab, symbols = _symbols(path, data, sections)
+    interp = _interp(data, segments)
+    needed, flags_1 = _dynamic(path, data, segments)
+    # A PIE is ET_DYN that is an executable: either it asks for ld.so (PT_INTERP) or,
+    # for static-pie, it carries DF_1_PIE. A plain shared library has neither.
+    is_pie = header.e_type == "ET_DYN" and (interp is not None or bool(flags_1 & _DF_1_PIE))
+    # Static means an executable with no dynamic loader and no libraries: static-pie
+    # still has a PT_DYNAMIC (for its self-relocation) but no PT_INTERP, no DT_NEEDED.
+    is_executable = header.e_type == "ET_EXEC" or is_pie
+    is_static = is_executable and interp is None and not needed
+    return ElfFile(
+        header=header,
+        sections=sections,
+        segments=tuple(segments),
+        symbols=symbols,
+        symtab=symtab,
+        interp=interp,
+        needed=needed,
+        is_pie=is_pie,
+        is_static=is_static,
+    )
+
+
+def _check_ident(path: Path, data: bytes) -> None:
+    """Refuse, with the file named, anything but an ELF64 LSB x86-64 file."""
+    if data[:4] != _ELFMAG:
+        raise RoadsError(f"{path}: not an ELF file (no \\x7fELF magic)")
+    if len(data) < _EHDR64_SIZE:
+        raise RoadsError(
+            f"{path}: truncated ELF file: {len(data)} bytes, shorter than an ELF header"
+        )
+    ei_class, ei_data = data[4], data[5]
+    if ei_class != _ELFCLASS64:
+        bits = {1: "32-bit (ELFCLASS32)"}.get(ei_class, f"EI_CLASS {ei_class}")
+        raise RoadsError(f"{path}: {bits} ELF file; only 64-bit x86-64 ELF is supported")
+    if ei_data != _ELFDATA2LSB:
+        raise RoadsError(
+            f"{path}: big-endian or unknown byte order (EI_DATA {ei_data}); "
+            "only little-endian x86-64 ELF is supported"
+        )
+    (e_machine,) = struct.unpack_from("<H", data, 18)
+    if e_machine != _EM_X86_64:
+        raise RoadsError(
+            f"{path}: ELF file for machine {e_machine}, not x86-64 (EM_X86_64 = 62)"
+        )
+
+
+def _need(path: Path, data: bytes, end: int, what: str) -> None:
+    """Refuse a file too short to hold ``what``, which ends at file offset ``end``."""
+    if end > len(data):
+        raise RoadsError(
+            f"{path}: truncated ELF file: {what} ends at {end:#x}, "
+            f"the file has {len(data):#x} bytes"
+        )
+
+
+def _header(elffile: ELFFile) -> ElfHeader:
+    h = elffile.header
+    return ElfHeader(
+        ei_class=h.e_ident.EI_CLASS,
+        ei_data=h.e_ident.EI_DATA,
+        ei_osabi=_enum(h.e_ident.EI_OSABI),
+        e_type=_enum(h.e_type),
+        e_machine=_enum(h.e_machine),
+        e_entry=h.e_entry,
+        e_phoff=h.e_phoff,
+        e_shoff=h.e_shoff,
+        e_flags=h.e_flags,
+        e_ehsize=h.e_ehsize,
+        e_phentsize=h.e_phentsize,
+        e_phnum=h.e_phnum,
+        e_shentsize=h.e_shentsize,
+        e_shnum=h.e_shnum,
+        e_shstrndx=h.e_shstrndx,
+    )
+
+
+def _enum(value: str | int) -> str:
+    """pyelftools gives known enumeration values as names and unknown ones as ints."""
+    return value if isinstance(value, str) else f"{value:#x}"
+
+
+def _symbols(
+    path: Path, data: bytes, sections: tuple[Section, ...]
+) -> tuple[str | None, tuple[Symbol, ...]]:
+    """Defined, named FUNC/OBJECT/TLS symbols of .symtab, or of .dynsym if stripped."""
+    table = next((s for s in sections if s.sh_type == "SHT_SYMTAB"), None)
+    if table is None:
+        table = next((s for s in sections if s.sh_type == "SHT_DYNSYM"), None)
+    if table is None:
+        return None, ()
+    if table.sh_entsize != _ELF64_SYM.size or table.sh_size % _ELF64_SYM.size:
+        raise RoadsError(
+            f"{path}: symbol table {table.name} has entries of {table.sh_entsize} bytes, "
+            f"not {_ELF64_SYM.size}"
+        )
+    if not 0 < table.sh_link < len(sections):
+        raise RoadsError(f"{path}: symbol table {table.name} links to no string table")
+    strtab = sections[table.sh_link]
+    strings = data[strtab.sh_offset : strtab.sh_offset + strtab.sh_size]
+    raw = data[table.sh_offset : table.sh_offset + table.sh_size]
+    names = [s.name for s in sections]
+    symbols = []
+    for st_name, st_info, _st_other, st_shndx, st_value, st_size in _ELF64_SYM.iter_unpack(raw):
+        kind = _STT_NAMES.get(st_info & 0xF)
+        # st_shndx 0 is SHN_UNDEF; the reserved range holds SHN_ABS and SHN_COMMON,
+        # which name no section this file maps.
+        if kind is None or st_name == 0 or st_shndx == 0 or st_shndx >= _SHN_LORESERVE:
+            continue
+        end = strings.find(b"\0", st_name)
+        name = strings[st_name : end if end >= 0 else None].decode("utf-8", "replace")
+        if not name or st_shndx >= len(names):
+            continue
+        symbols.append(
+            Symbol(
+                name=name,
+                st_value=st_value,
+                st_size=st_size,
+                type=kind,
+                bind=_STB_NAMES.get(st_info >> 4, f"{st_info >> 4:#x}"),
+                section=names[st_shndx],
+            )
+        )
+    return table.name, tuple(symbols)
+
+
+def _interp(data: bytes, segments: list[Segment]) -> str | None:
+    """The path in PT_INTERP (gABI: a null-terminated path name), or None."""
+    seg = next((s for s in segments if s.p_type == "PT_INTERP"), None)
+    if seg is None:
+        return None
+    raw = data[seg.p_offset : seg.p_offset + seg.p_filesz]
+    return raw.split(b"\0", 1)[0].decode("utf-8", "replace")
+
+
+def _dynamic(path: Path, data: bytes, segments: list[Segment]) -> tuple[tuple[str, ...], int]:
+    """DT_NEEDED names and DT_FLAGS_1 from PT_DYNAMIC; ((), 0) if there is none.
+
+    Read from the segment rather than the .dynamic section so that a file without
+    section headers works too; DT_STRTAB is a virtual address, turned back into a
+    file offset through the PT_LOAD that holds it.
+    """
+    seg = next((s for s in segments if s.p_type == "PT_DYNAMIC"), None)
+    if seg is None:
+        return (), 0
+    raw = data[seg.p_offset : seg.p_offset + seg.p_filesz]
+    raw = raw[: len(raw) - len(raw) % _ELF64_DYN.size]
+    needed_offsets: list[int] = []
+    strtab_vaddr = None
+    flags_1 = 0
+    for d_tag, d_val in _ELF64_DYN.iter_unpack(raw):
+        if d_tag == _DT_NULL:
+            break
+        if d_tag == _DT_NEEDED:
+            needed_offsets.append(d_val)
+        elif d_tag == _DT_STRTAB:
+            strtab_vaddr = d_val
+        elif d_tag == _DT_FLAGS_1:
+            flags_1 = d_val
+    if not needed_offsets:
+        return (), flags_1
+    strtab = _file_offset(segments, strtab_vaddr) if strtab_vaddr is not None else None
+    if strtab is None:
+        raise RoadsError(f"{path}: DT_NEEDED entries but no DT_STRTAB inside a PT_LOAD")
+    names = []
+    for offset in needed_offsets:
+        start = strtab + offset
+        end = data.find(b"\0", start)
+        names.append(data[start : end if end >= 0 else None].decode("utf-8", "replace"))
+    return tuple(names), flags_1
+
+
+def _file_offset(segments: Sequence[Segment], vaddr: int) -> int | None:
+    for s in segments:
+        if s.p_type == "PT_LOAD" and s.p_vaddr <= vaddr < s.p_vaddr + s.p_filesz:
+            return s.p_offset + (vaddr - s.p_vaddr)
+    return None
+
+
+# --------------------------------------------------------------------------- linking
+
+
+class Region(Protocol):
+    """One line of ``/proc/PID/maps``, as ``roads.proc.MapsEntry`` holds it."""
+
+    @property
+    def start(self) -> int: ...
+    @property
+    def end(self) -> int: ...
+    @property
+    def perms(self) -> str: ...
+    @property
+    def offset(self) -> int: ...
+    @property
+    def inode(self) -> int: ...
+    @property
+    def pathname(self) -> str: ...
+
+
+@dataclass(frozen=True)
+class SegmentLink:
+    """How one ``PT_LOAD`` segment became regions of a running process.
+
+    All addresses are run-time addresses (the load bias added). ``regions`` are
+    indexes into the regions given to ``link_segments``, in address order.
+    """
+
+    index: int  # position of the PT_LOAD in ElfFile.segments
+    start: int  # page-aligned start of the segment in memory
+    end: int  # page-aligned end of p_memsz
+    file_end: int  # end of the pages that map file contents (== start if p_filesz is 0)
+    file_offset: int  # p_offset rounded down to a page: the file offset mapped at start
+    regions: tuple[int, ...]
+    relro: tuple[int, int] | None  # pages PT_GNU_RELRO makes read-only in this segment
+    relro_applied: bool  # those pages are already r--p
+    bss: tuple[int, int] | None  # the bytes [p_vaddr + p_filesz, p_vaddr + p_memsz)
+    bss_tail: int  # bss bytes in the last file page, zeroed by the loader
+    bss_pages: tuple[int, int] | None  # whole bss pages past the file: anonymous memory
+    shares_file_page_with: tuple[int, ...]  # other PT_LOADs mapping a same file page
+    congruent: bool  # p_offset ≡ p_vaddr (mod PAGE_SIZE)
+    notes: tuple[str, ...]
+
+
+def page_down(address: int) -> int:
+    """``address`` rounded down to a page boundary."""
+    return address & ~(PAGE_SIZE - 1)
+
+
+def page_up(address: int) -> int:
+    """``address`` rounded up to a page boundary."""
+    return (address + PAGE_SIZE - 1) & ~(PAGE_SIZE - 1)
+
+
+def _is_file(region: Region, exe_path: str) -> bool:
+    # maps appends " (deleted)" when the file was unlinked while mapped.
+    return region.pathname in (exe_path, exe_path + " (deleted)")
+
+
+def _is_anonymous(region: Region) -> bool:
+    return region.inode == 0 and region.pathname in ("", "[heap]")
+
+
+def load_bias(elf: ElfFile, regions: Sequence[Region], exe_path: str | os.PathLike[str]) -> int:
+    """The difference between run-time addresses and ``p_vaddr`` for this process.
+
+    0 for ET_EXEC, which is loaded where its program headers say. For ET_DYN (PIE,
+    static-pie) it is the start of the lowest region of ``exe_path`` that maps the
+    first PT_LOAD's file page (offset 0 in practice), minus that segment's page-aligned
+    ``p_vaddr``. ``exe_path`` is the path as ``maps`` shows it (symbolic links resolved).
+    """
+    if elf.header.e_type == "ET_EXEC":
+        return 0
+    exe_path = os.fspath(exe_path)
+    loads = elf.loads
+    if not loads:
+        raise RoadsError(f"{exe_path}: no PT_LOAD segment, so nothing of it is mapped")
+    first = loads[0]
+    offset = page_down(first.p_offset)
+    candidates = [r for r in regions if _is_file(r, exe_path) and r.offset == offset]
+    if not candidates:
+        raise RoadsError(
+            f"{exe_path}: no region in maps holds file offset {offset:#x} of it; "
+            "was the process started from another path?"
+        )
+    return min(r.start for r in candidates) - page_down(first.p_vaddr)
+
+
+def link_segments(
+    elf: ElfFile, regions: Sequence[Region], exe_path: str | os.PathLike[str], bias: int
+) -> list[SegmentLink]:
+    """Link every ``PT_LOAD`` of ``elf`` to the ``regions`` (maps lines) it became.
+
+    A region belongs to a segment when it overlaps the segment's pages and either
+    maps ``exe_path`` at the matching file offset, or is anonymous memory past the
+    file-backed pages (the bss). What the linking shows, in ``notes``:
+
+    * RELRO: ld.so (or a static binary's startup code) mprotects the pages covered by
+      ``PT_GNU_RELRO`` read-only after relocation, splitting the data segment, so
+      four PT_LOADs typically become five regions;
+    * packing: the linker lays segments out back to back in the file but on distinct
+      pages in memory, so one file page can be mapped by two segments and one file
+      offset appear twice in maps;
+    * bss (``p_memsz > p_filesz``): its first bytes are the zeroed tail of the last
+      file page; if it reaches further pages those are an anonymous ``rw-p`` region,
+      which may sit next to, or be merged into, ``[heap]``.
+    """
+    exe_path = os.fspath(exe_path)
+    relro = elf.relro
+    links = []
+    loads = [(i, s) for i, s in enumerate(elf.segments) if s.p_type == "PT_LOAD"]
+    for index, seg in loads:
+        links.append(_link_one(index, seg, loads, relro, regions, exe_path, bias))
+    return links
+
+
+def _link_one(
+    index: int,
+    seg: Segment,
+    loads: list[tuple[int, Segment]],
+    relro: Segment | None,
+    regions: Sequence[Region],
+    exe_path: str,
+    bias: int,
+) -> SegmentLink:
+    start = page_down(seg.p_vaddr + bias)
+    end = page_up(seg.p_vaddr + seg.p_memsz + bias)
+    file_end = page_up(seg.p_vaddr + seg.p_filesz + bias) if seg.p_filesz else start
+    file_offset = page_down(seg.p_offset)
+    notes: list[str] = []
+
+    congruent = seg.congruent(PAGE_SIZE)
+    notes.append(
+        f"p_offset {seg.p_offset:#x} ≡ p_vaddr {seg.p_vaddr:#x} (mod {PAGE_SIZE:#x}): "
+        + (
+            "the same offset within a page in file and memory"
+            if congruent
+            else "VIOLATED: mmap cannot map this"
+        )
+    )
+    linked = _regions_from(regions, exe_path, start, end, file_end, file_offset, notes)
+    relro_range, relro_applied = _relro_in(relro, bias, start, end, regions, linked, notes)
+    shared = _shared_file_pages(index, seg, loads, notes)
+
+    bss = bss_pages = None
+    bss_tail = 0
+    if seg.p_memsz > seg.p_filesz:
+        bss = (seg.p_vaddr + seg.p_filesz + bias, seg.p_vaddr + seg.p_memsz + bias)
+        bss_tail = max(0, min(file_end, bss[1]) - bss[0])
+        if bss_tail:
+            notes.append(
+                f"bss: its first {bss_tail:#x} bytes fill the end of the last file page, "
+                "zeroed by the loader"
+            )
+        if end > file_end:
+            bss_pages = (file_end, end)
+            notes.append(
+                f"bss: {end - file_end:#x} more bytes in whole pages {file_end:#x}-{end:#x}, "
+                "anonymous rw-p memory"
+            )
+
+    # Every page of the segment should be in some region; say so when one is not.
+    covered = sorted((max(regions[k].start, start), min(regions[k].end, end)) for k in linked)
+    cursor = start
+    for lo, hi in covered + [(end, end)]:
+        if lo > cursor:
+            notes.append(f"{cursor:#x}-{lo:#x} of this segment is not in maps")
+        cursor = max(cursor, hi)
+
+    return SegmentLink(
+        index=index,
+        start=start,
+        end=end,
+        file_end=file_end,
+        file_offset=file_offset,
+        regions=linked,
+        relro=relro_range,
+        relro_applied=relro_applied,
+        bss=bss,
+        bss_tail=bss_tail,
+        bss_pages=bss_pages,
+        shares_file_page_with=shared,
+        congruent=congruent,
+        notes=tuple(notes),
+    )
+
+
+def _regions_from(
+    regions: Sequence[Region],
+    exe_path: str,
+    start: int,
+    end: int,
+    file_end: int,
+    file_offset: int,
+    notes: list[str],
+) -> tuple[int, ...]:
+    """Indexes of the regions that came from the segment occupying [start, end)."""
+    linked = []
+    for k, r in enumerate(regions):
+        if r.end <= start or r.start >= end:
+            continue
+        if _is_file(r, exe_path):
+            # The file offset this region maps at the segment's first page must be
+            # the segment's own, or the region comes from elsewhere in the file.
+            if r.offset + (start - r.start) != file_offset:
+                continue
+            linked.append(k)
+            lo, hi = max(r.start, start), min(r.end, file_end)
+            notes.append(
+                f"region {k} {r.perms}: file offsets "
+                f"{file_offset + lo - start:#x}-{file_offset + hi - start:#x} "
+                f"at {lo:#x}-{hi:#x}"
+            )
+            if r.start < start or r.end > file_end:
+                notes.append(f"region {k} extends past this segment's file pages: merged")
+        elif _is_anonymous(r) and r.end > file_end:
+            linked.append(k)
+            label = r.pathname or "anonymous"
+            notes.append(f"region {k} {r.perms} {label} at {r.start:#x}-{r.end:#x}: bss pages")
+            if r.pathname == "[heap]" or r.end > end:
+                notes.append(
+                    f"region {k} holds the bss pages and more: the kernel merged them with "
+                    "the brk heap, which starts right after the bss when not randomised"
+                )
+    return tuple(linked)
+
+
+def _relro_in(
+    relro: Segment | None,
+    bias: int,
+    start: int,
+    end: int,
+    regions: Sequence[Region],
+    linked: tuple[int, ...],
+    notes: list[str],
+) -> tuple[tuple[int, int] | None, bool]:
+    """The pages of [start, end) that PT_GNU_RELRO covers, and whether they are r--p yet."""
+    if relro is None:
+        return None, False
+    # glibc's _dl_protect_relro rounds both ends down to a page: a partial last page
+    # stays writable.
+    lo = max(page_down(relro.p_vaddr + bias), start)
+    hi = min(page_down(relro.p_vaddr + relro.p_memsz + bias), end)
+    if lo >= hi:
+        return None, False
+    covering = [regions[k] for k in linked if regions[k].start < hi and regions[k].end > lo]
+    applied = bool(covering) and all(r.perms[:3] == "r--" for r in covering)
+    if applied:
+        split = ", splitting this segment's mapping" if (start, end) != (lo, hi) else ""
+        notes.append(
+            f"PT_GNU_RELRO: {lo:#x}-{hi:#x} made read-only (r--p) after relocation" + split
+        )
+    else:
+        notes.append(
+            f"PT_GNU_RELRO: {lo:#x}-{hi:#x} still writable: relocation is not done yet "
+            "(ld.so or the static startup code mprotects it before main)"
+        )
+    return (lo, hi), applied
+
+
+def _shared_file_pages(
+    index: int, seg: Segment, loads: list[tuple[int, Segment]], notes: list[str]
+) -> tuple[int, ...]:
+    """The other PT_LOADs that map one of this segment's file pages too."""
+    if not seg.p_filesz:
+        return ()
+    mine = (page_down(seg.p_offset), page_up(seg.p_offset + seg.p_filesz))
+    shared = []
+    for other_index, other in loads:
+        if other_index == index or not other.p_filesz:
+            continue
+        theirs = (page_down(other.p_offset), page_up(other.p_offset + other.p_filesz))
+        if mine[0] < theirs[1] and theirs[0] < mine[1]:
+            shared.append(other_index)
+            notes.append(
+                f"file page at offset {max(mine[0], theirs[0]):#x} is also mapped by segment "
+                f"{other_index}: the linker packs segments in the file but gives each its "
+                "own pages in memory"
+            )
+    return tuple(shared)
+
+
+def symbol_address(elf: ElfFile, name: str, bias: int) -> int:
+    """The run-time address of the symbol ``name``: ``st_value`` plus the load bias.
+
+    A name defined more than once (static functions of different files) must have
+    exactly one global or weak definition. ConfigError if the name is unknown,
+    ambiguous, or thread-local: a TLS symbol's ``st_value`` is an offset in each
+    thread's TLS block, not an address.
+    """
+    found = [s for s in elf.symbols if s.name == name]
+    if len(found) > 1:
+        found = [s for s in found if s.bind != "STB_LOCAL"] or found
+    if not found:
+        raise ConfigError(f"no symbol {name!r} in the ELF file ({elf.symtab or 'no symbol table'})")
+    if len(found) > 1:
+        where = ", ".join(f"{s.section}:{s.st_value:#x}" for s in found)
+        raise ConfigError(f"symbol {name!r} is defined {len(found)} times ({where})")
+    symbol = found[0]
+    if symbol.type == "STT_TLS":
+        raise ConfigError(
+            f"symbol {name!r} is thread-local: its st_value is an offset in each thread's "
+            "TLS block, not an address"
+        )
+    return symbol.st_value + bias
+
+
+def find_region(regions: Sequence[Region], address: int) -> int | None:
+    """The index of the region holding ``address``, or None if it is unmapped."""
+    for k, r in enumerate(regions):
+        if r.start <= address < r.end:
+            return k
+    return None
