@@ -25,6 +25,8 @@ SCHEMA = 1
 SUFFIX = ".json"
 # Counters of smaps that depend on which other processes share a page.
 VOLATILE_KB = re.compile(r"^(Pss.*|Shared_.*|Private_.*|Referenced)$")
+# Lines of /proc/PID/status that name pids or record a peak reached in passing.
+VOLATILE_STATUS = frozenset({"Pid", "PPid", "Tgid", "Ngid", "TracerPid", "VmPeak", "VmHWM"})
 PID_FIELDS = ("pid", "ppid")
 ASLR_FIELDS = ("start", "end", "value", "a_val", "vaddr")
 PROCESS_IN_TEXT = re.compile(r"\b(process|LWP|Thread 0x[0-9a-f]+ \(LWP) (\d+)")
@@ -113,21 +115,29 @@ def stable(doc: dict) -> str:
                 aslr = bool(node["aslr_requested"])
             for key in sorted(node):
                 value = node[key]
-                if key in PID_FIELDS and isinstance(value, int):
+                if aslr and key in ASLR_FIELDS and isinstance(value, int):
+                    # Randomised: only the shape of the space is expected to repeat (not
+                    # even the low 12 bits, which the kernel shifts for the stack).
+                    node[key] = None
+                elif aslr and key in ("kb", "status"):
+                    node[key] = None
+                elif key in PID_FIELDS and isinstance(value, int):
                     node[key] = pid_of(value)
                 elif key == "pfn" and isinstance(value, int):
                     node[key] = frames.setdefault(value, len(frames) + 1)
                 elif key == "kb" and isinstance(value, dict):
                     node[key] = {k: v for k, v in value.items() if not VOLATILE_KB.match(k)}
-                elif aslr and key in ASLR_FIELDS and isinstance(value, int):
-                    node[key] = value & 0xFFF
                 elif aslr and key in ("stdout", "stderr") and isinstance(value, str):
-                    node[key] = HEX_IN_TEXT.sub(lambda m: "0x…" + m.group(0)[-3:], value)
+                    node[key] = HEX_IN_TEXT.sub("0x…", value)
+                elif key == "addresses" and isinstance(value, list):
+                    # Threads record theirs in whatever order the scheduler lets them.
+                    walk(value, aslr)
+                    node[key] = sorted(value, key=lambda a: json.dumps(a, sort_keys=True))
                 elif key == "transcript" and isinstance(value, str):
                     node[key] = PROCESS_IN_TEXT.sub(lambda m: f"{m.group(1)} N", value)
                 elif key == "status" and isinstance(value, dict):
                     node[key] = {k: v for k, v in value.items()
-                                 if k not in ("Pid", "PPid", "Tgid", "Ngid", "TracerPid")}
+                                 if k not in VOLATILE_STATUS}
                 else:
                     walk(value, aslr)
         elif isinstance(node, list):

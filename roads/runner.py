@@ -17,6 +17,7 @@ import os
 import selectors
 import signal
 import subprocess
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -32,6 +33,7 @@ ADDR_NO_RANDOMIZE = 0x0040000
 # environment, and with it the stack layout, is the same in every run.
 CONTROL_FD = 3
 STOP_WAIT = 2.0
+_LAUNCHER_LOCK = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -115,11 +117,18 @@ def launcher(cache: Path) -> Path:
     source = LAUNCHER_SOURCE.read_bytes()
     digest = hashlib.sha256(source).hexdigest()[:16]
     binary = cache / f"launcher-{digest}"
-    if not binary.exists():
-        cache.mkdir(parents=True, exist_ok=True)
-        partial = binary.with_name(f"{binary.name}.{os.getpid()}.tmp")
-        command.run(["gcc", "-O2", "-o", str(partial), str(LAUNCHER_SOURCE)], timeout=60)
-        os.replace(partial, binary)
+    with _LAUNCHER_LOCK:
+        if not binary.exists():
+            cache.mkdir(parents=True, exist_ok=True)
+            # Another build may compile it at the same moment: each writes its own file
+            # and the rename makes one of them win whole.
+            partial = binary.with_name(f"{binary.name}.{os.getpid()}.tmp")
+            try:
+                command.run(["gcc", "-O2", "-o", str(partial), str(LAUNCHER_SOURCE)],
+                            timeout=60)
+                os.replace(partial, binary)
+            finally:
+                partial.unlink(missing_ok=True)
     return binary
 
 
