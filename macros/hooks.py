@@ -1,0 +1,180 @@
+"""MkDocs hooks for the page conventions; the rules themselves live in ``roads.pages``.
+
+Registered in mkdocs.yml under ``hooks:``. MkDocs runs hooks after the plugins, so
+the macros plugin has rendered a page before its Update Timeline is added here.
+
+- on_nav: checks every page's front matter (failing the build with a message that
+  names the file and the field) and, when mkdocs.yml has no ``nav:``, orders the
+  docs tree by weight as Hugo does.
+- on_page_markdown: puts the Update Timeline block on top of the page and dates the
+  page from its newest entry: the sitemap's <lastmod> and Material's "last update".
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import yaml
+from mkdocs.exceptions import PluginError
+from mkdocs.structure.files import File, Files
+from mkdocs.structure.nav import Navigation, Section
+from mkdocs.structure.pages import Page
+from mkdocs.utils.meta import YAML_RE, SafeLoader
+
+from roads.errors import RoadsError
+from roads.pages import PageMeta, format_date, order_by_weight, validate_front_matter, with_timeline
+
+
+class _Undated(str):
+    """The update date of a page without a timeline.
+
+    MkDocs stamps every page with the build date, which the sitemap prints as
+    <lastmod> and sitemap.xml.gz takes as its header time; both would change from
+    one build to the next. This value is false to the sitemap template (no
+    <lastmod>) and, when no page has a timeline, gives the gzip header the epoch
+    (``max()`` over the pages' dates feeds ``datetime.fromisoformat``).
+    """
+
+    def __new__(cls) -> _Undated:
+        return super().__new__(cls, "1970-01-01")
+
+    def __bool__(self) -> bool:
+        return False
+
+
+class _FrontMatterLoader(SafeLoader):
+    """MkDocs' YAML loader, except that an impossible date stays the text it was.
+
+    PyYAML raises a bare ValueError for ``2025-02-30``, with no key and no line; as
+    text, it reaches the schema check, which names the field.
+    """
+
+    def construct_yaml_timestamp(self, node):
+        try:
+            return super().construct_yaml_timestamp(node)
+        except ValueError:
+            return self.construct_scalar(node)
+
+
+_FrontMatterLoader.add_constructor(
+    "tag:yaml.org,2002:timestamp", _FrontMatterLoader.construct_yaml_timestamp
+)
+
+
+def on_nav(nav: Navigation, config, files: Files) -> Navigation:
+    """Check all front matter up front, then order the automatic nav by weight."""
+    metas = {
+        file.src_uri: _checked(_read_front_matter(file, config), file, config)
+        for file in files.documentation_pages()
+    }
+    if config.nav is None:
+        _order(nav.items, metas)
+        nav.pages[:] = _pages(nav.items)
+        _link_previous_and_next(nav.pages)
+    return nav
+
+
+def on_page_markdown(markdown: str, page: Page, config, files: Files) -> str:
+    """Add the Update Timeline block and date the page from its newest entry."""
+    meta = _checked(page.meta, page.file, config)
+    if meta.last_updated is None:
+        page.update_date = _Undated()
+        return markdown
+    page.update_date = meta.last_updated.isoformat()
+    # Material shows `revision_date` as the page's "last update" under the body.
+    page.meta["revision_date"] = format_date(meta.last_updated)
+    return with_timeline(markdown, meta.timeline)
+
+
+def _source_path(file: File, config) -> str:
+    """The page's path as the author sees it: relative to mkdocs.yml, e.g. docs/x.md."""
+    return os.path.relpath(file.abs_src_path, os.path.dirname(config.config_file_path))
+
+
+def _read_front_matter(file: File, config) -> dict:
+    """The page's YAML front matter, read the way MkDocs reads it, but loud on errors.
+
+    MkDocs silently drops front matter that is not valid YAML; here the build stops
+    with the line of the error.
+    """
+    match = YAML_RE.match(file.content_string)
+    if match is None:
+        return {}
+    try:
+        data = yaml.load(match.group(1), _FrontMatterLoader)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        # +2: the YAML starts on the line after the opening `---`, and marks count from 0.
+        line = mark.line + 2 if mark is not None else None
+        problem = getattr(exc, "problem", None) or str(exc)
+        where = f"{_source_path(file, config)}:{line}" if line else _source_path(file, config)
+        raise PluginError(f"{where}: front matter: not valid YAML: {problem}") from None
+    return data if data is not None else {}
+
+
+def _checked(meta: object, file: File, config) -> PageMeta:
+    try:
+        return validate_front_matter(meta, _source_path(file, config))
+    except RoadsError as exc:
+        raise PluginError(str(exc)) from None
+
+
+@dataclass(frozen=True)
+class _Sibling:
+    """A nav item seen through roads.pages.Weighted."""
+
+    item: object
+    weight: int | None
+    title: str
+    path: str
+
+
+def _order(items: list, metas: dict[str, PageMeta]) -> None:
+    """Sort ``items`` and every section below in place; an index page stays first.
+
+    A section takes the title and weight of its index page (Hugo's _index.md); with
+    Material's navigation.indexes the index must stay the section's first child.
+    """
+    for item in items:
+        if isinstance(item, Section):
+            _order(item.children, metas)
+            index = _index_page(item)
+            if index is not None:
+                item.title = metas[index.file.src_uri].title
+    indexes = [item for item in items if isinstance(item, Page) and item.is_index]
+    others = [_sibling(i, metas) for i in items if not any(i is index for index in indexes)]
+    items[:] = indexes + [sibling.item for sibling in order_by_weight(others)]
+
+
+def _sibling(item: Page | Section, metas: dict[str, PageMeta]) -> _Sibling:
+    # An automatic nav holds only pages and sections; links come from a `nav:` only.
+    if isinstance(item, Page):
+        meta = metas[item.file.src_uri]
+        return _Sibling(item, meta.weight, meta.title, item.file.src_uri)
+    index = _index_page(item)
+    weight = metas[index.file.src_uri].weight if index is not None else None
+    folders = [os.path.dirname(page.file.src_uri) for page in _pages(item.children)]
+    folder = os.path.commonpath(folders)
+    return _Sibling(item, weight, item.title, folder)
+
+
+def _index_page(section: Section) -> Page | None:
+    return next((c for c in section.children if isinstance(c, Page) and c.is_index), None)
+
+
+def _pages(items: list) -> list[Page]:
+    """Pages in nav order, depth first, as MkDocs lists them in ``nav.pages``."""
+    found: list[Page] = []
+    for item in items:
+        if isinstance(item, Page):
+            found.append(item)
+        elif isinstance(item, Section):
+            found.extend(_pages(item.children))
+    return found
+
+
+def _link_previous_and_next(pages: list[Page]) -> None:
+    for position, page in enumerate(pages):
+        page.previous_page = pages[position - 1] if position > 0 else None
+        page.next_page = pages[position + 1] if position + 1 < len(pages) else None

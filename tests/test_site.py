@@ -1,0 +1,274 @@
+"""The MkDocs side end to end: real mini-sites built with ``mkdocs build --strict``.
+
+Each mini-site is the fixture tree tests/minisite/docs under tmp_path, next to a copy
+of the project's own mkdocs.yml and a link to its macros package, so what is tested
+is the real configuration, macros module and hooks.
+"""
+
+from __future__ import annotations
+
+import calendar
+import datetime
+import gzip
+import os
+import re
+import shutil
+import struct
+import sys
+import xml.etree.ElementTree as ET
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+
+from roads.command import Completed, run
+
+ROOT = Path(__file__).resolve().parent.parent
+MINISITE = Path(__file__).resolve().parent / "minisite"
+SITEMAP_NS = {"sm": "http://www.sitemaps.org/schemas/sitemap/0.9"}
+BASE_URL = "https://example.org/all-roads-to-memory/"
+
+
+def make_project(tmp_path: Path, docs: Path | None = MINISITE / "docs") -> Path:
+    """A project folder: our mkdocs.yml, our macros package, and a docs tree."""
+    project = tmp_path / "project"
+    project.mkdir()
+    shutil.copy(ROOT / "mkdocs.yml", project / "mkdocs.yml")
+    (project / "macros").symlink_to(ROOT / "macros", target_is_directory=True)
+    if docs is not None:
+        shutil.copytree(docs, project / "docs")
+    return project
+
+
+def build(project: Path, site: Path | None = None, **env: str) -> Completed:
+    """``mkdocs build --strict`` of ``project`` into ``site`` (default project/site)."""
+    site = site or project / "site"
+    environ = {k: v for k, v in os.environ.items() if k != "SOURCE_DATE_EPOCH"}
+    environ.update({"NO_MKDOCS_2_WARNING": "1", **env})
+    config = str(project / "mkdocs.yml")
+    argv = [sys.executable, "-m", "mkdocs", "build", "--strict", "-f", config, "-d", str(site)]
+    return run(argv, cwd=project, env=environ, timeout=180, check=False)
+
+
+def built(project: Path, **env: str) -> Path:
+    """Build ``project`` and return its site folder; fail the test with mkdocs' output."""
+    done = build(project, **env)
+    assert done.returncode == 0, done.stderr
+    return project / "site"
+
+
+def write_page(project: Path, name: str, text: str) -> None:
+    path = project / "docs" / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+
+
+class NavLinks(HTMLParser):
+    """The page links of Material's primary navigation, in document order."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.depth = 0  # nesting of <nav> elements inside the primary one
+        self.hrefs: list[str] = []
+
+    def handle_starttag(self, tag, attrs):
+        attributes = dict(attrs)
+        classes = (attributes.get("class") or "").split()
+        if tag == "nav" and (self.depth or "md-nav--primary" in classes):
+            self.depth += 1
+        elif tag == "a" and self.depth and "md-nav__link" in classes:
+            href = attributes.get("href") or ""
+            if not href.startswith("#"):  # the current page's table of contents
+                self.hrefs.append(href)
+
+    def handle_endtag(self, tag):
+        if tag == "nav" and self.depth:
+            self.depth -= 1
+
+
+def nav_links(html: str) -> list[str]:
+    parser = NavLinks()
+    parser.feed(html)
+    return parser.hrefs
+
+
+def sitemap_lastmods(site: Path) -> dict[str, str | None]:
+    tree = ET.parse(site / "sitemap.xml")
+    found = {}
+    for url in tree.getroot().findall("sm:url", SITEMAP_NS):
+        loc = url.findtext("sm:loc", namespaces=SITEMAP_NS).removeprefix(BASE_URL)
+        found[loc] = url.findtext("sm:lastmod", namespaces=SITEMAP_NS)
+    return found
+
+
+def gzip_mtime(path: Path) -> int:
+    # RFC 1952: MTIME is the little-endian 32-bit word at offset 4 of the header.
+    return struct.unpack("<I", path.read_bytes()[4:8])[0]
+
+
+def epoch(day: str) -> int:
+    return calendar.timegm(datetime.date.fromisoformat(day).timetuple())
+
+
+def tree_bytes(site: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(site)): p.read_bytes() for p in sorted(site.rglob("*")) if p.is_file()}
+
+
+@pytest.fixture(scope="module")
+def minisite(tmp_path_factory) -> Path:
+    """The fixture mini-site, built once for the tests that only read it."""
+    return built(make_project(tmp_path_factory.mktemp("minisite")))
+
+
+# --- navigation ----------------------------------------------------------------------
+
+
+def test_nav_follows_weights(minisite):
+    assert nav_links((minisite / "index.html").read_text()) == [
+        ".",                    # the home page, first as its section's index
+        "hello/",               # 1
+        "memory/",              # 4: the section, with the weight of its index.md
+        "memory/vas/",          # 4 (1)
+        "memory/processes/",    # 4 (2)
+        "memory/mapping/",      # 4 (3)
+        "memory/alloc/",        # 4 (4)
+        "gdb/",                 # 5
+        "about/",               # 9, "About this site"
+        "a-errata/",            # 9, "Errata": same weight, ordered by title
+        "appendix/",            # no weight: after all weighted, by title
+        "extras/notes/",        # a section without index.md: no weight, title "Extras"
+        "zebra/",
+    ]  # fmt: skip
+
+
+def test_section_takes_the_title_of_its_index(minisite):
+    html = (minisite / "index.html").read_text()
+    link = r'<a href="memory/" class="md-nav__link[^"]*">\s*<span class="md-ellipsis">\s*([^<]*?)\s*<'
+    assert re.search(link, html).group(1) == "All Roads To Memory"
+
+
+def test_previous_and_next_follow_the_new_order(minisite):
+    html = (minisite / "memory" / "vas" / "index.html").read_text()
+    assert '<link rel="prev" href="../">' in html
+    assert '<link rel="next" href="../processes/">' in html
+
+
+def test_explicit_nav_is_left_as_written(tmp_path):
+    project = make_project(tmp_path)
+    config = project / "mkdocs.yml"
+    config.write_text(
+        config.read_text()
+        + "\nnav:\n  - zebra.md\n  - index.md\n  - hello.md\n"
+        + "\nnot_in_nav: |\n  /a*.md\n  /about.md\n  /gdb.md\n  /memory/\n  /extras/\n"
+    )
+    site = built(project)
+    assert nav_links((site / "index.html").read_text()) == ["zebra/", ".", "hello/"]
+
+
+# --- the Update Timeline block and dates -----------------------------------------------
+
+
+def test_timeline_in_the_original_style(minisite):
+    html = (minisite / "memory" / "index.html").read_text()
+    block = re.search(r'<h1>All Roads To Memory</h1>\s*<h2 id="update-timeline">(.*?)<p>The hub', html, re.S)
+    assert block, "the timeline must follow the title and precede the body"
+    paragraphs = re.sub(r'<a class="headerlink".*?</a>', "", block.group(1))
+    assert [line for line in paragraphs.splitlines() if line] == [
+        "Update Timeline</h2>",
+        "<p><strong><em>January 15, 2024 (first version)</em></strong></p>",
+        "<p><strong><em>June 30, 2024 (roadmap reordered)</em></strong></p>",
+        "<p><strong>March 2, 2025 (added the allocation page)</strong></p>",
+        "<hr />",
+    ]
+
+
+def test_last_update_is_shown_on_the_page(minisite):
+    html = (minisite / "memory" / "index.html").read_text()
+    aside = re.search(r'<aside class="md-source-file">(.*?)</aside>', html, re.S)
+    assert aside and "March 2, 2025" in aside.group(1)
+
+
+def test_page_without_timeline_has_no_block_and_no_date(minisite):
+    html = (minisite / "hello" / "index.html").read_text()
+    assert "Update Timeline" not in html
+    assert "md-source-file" not in html
+
+
+def test_sitemap_lastmod_is_the_newest_timeline_date(minisite):
+    lastmods = sitemap_lastmods(minisite)
+    assert lastmods["memory/"] == "2025-03-02"
+    assert lastmods["memory/alloc/"] == "2025-02-01"
+    undated = {loc for loc, day in lastmods.items() if day is None}
+    assert undated == set(lastmods) - {"memory/", "memory/alloc/"}
+    assert gzip.decompress((minisite / "sitemap.xml.gz").read_bytes()) == (minisite / "sitemap.xml").read_bytes()
+    assert gzip_mtime(minisite / "sitemap.xml.gz") == epoch("2025-03-02")
+
+
+def test_site_without_any_timeline_has_no_dates(tmp_path):
+    project = make_project(tmp_path, docs=None)
+    write_page(project, "index.md", "---\ntitle: Home\n---\n\nNo history yet.\n")
+    site = built(project)
+    assert sitemap_lastmods(site) == {"": None}
+    assert gzip_mtime(site / "sitemap.xml.gz") == 0
+
+
+def test_two_builds_are_byte_identical(tmp_path, minisite):
+    # Another build clock: whatever MkDocs would date from it must not show.
+    again = built(make_project(tmp_path), SOURCE_DATE_EPOCH=str(epoch("2001-09-09")))
+    first, second = tree_bytes(minisite), tree_bytes(again)
+    assert sorted(first) == sorted(second)
+    assert [name for name in first if first[name] != second[name]] == []
+
+
+# --- malformed front matter fails the build -----------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "front_matter", "message"),
+    [
+        ("hello.md", "weight: 1", "docs/hello.md: front matter: 'title' is required"),
+        ("hello.md", "title: Hello\nweight: x", "docs/hello.md: front matter: 'weight' must be an integer, got 'x'"),
+        ("hello.md", 'title: Hello\nweight: "3"', "docs/hello.md: front matter: 'weight' must be an integer, got '3'"),
+        (
+            "memory/vas.md",
+            "title: VAS\ntimeline:\n  - date: 2025-02-30\n    note: first version",
+            "docs/memory/vas.md: front matter: 'timeline[0].date' must be a date written YYYY-MM-DD, got '2025-02-30'",
+        ),
+        (
+            "memory/vas.md",
+            "title: VAS\ntimeline:\n  - date: 2025-03-01\n    note: b\n  - date: 2025-01-01\n    note: a",
+            "docs/memory/vas.md: front matter: 'timeline[1].date' 2025-01-01 is older than the entry before it",
+        ),
+        (
+            "hello.md",
+            "title: Hello\ntimeline:\n  - date: 2025-03-01",
+            "docs/hello.md: front matter: 'timeline[0].note' is required",
+        ),
+        ("hello.md", "title: Hello\nweight: [1", "docs/hello.md:4: front matter: not valid YAML"),
+    ],
+)
+def test_malformed_front_matter_fails_the_build(tmp_path, name, front_matter, message):
+    project = make_project(tmp_path)
+    write_page(project, name, f"---\n{front_matter}\n---\n\nBody.\n")
+    done = build(project)
+    assert done.returncode != 0
+    assert message in done.stderr
+
+
+def test_macro_error_fails_the_build(tmp_path):
+    project = make_project(tmp_path)
+    write_page(project, "hello.md", "---\ntitle: Hello\n---\n\n{{ no_such_macro() }}\n")
+    done = build(project)
+    assert done.returncode != 0
+    assert "no_such_macro" in done.stderr + done.stdout
+
+
+# --- the real site ---------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_real_site_builds_strict(tmp_path):
+    done = build(ROOT, site=tmp_path / "site")
+    assert done.returncode == 0, done.stderr
+    html = (tmp_path / "site" / "index.html").read_text()
+    assert "<p><strong>November 26, 2026 (first version)</strong></p>\n<hr />" in html
