@@ -1,0 +1,132 @@
+"""The address space of any running process, read from smaps and shown like ``pmap``.
+
+``address_space`` gathers a record; ``format_table`` and ``to_json`` present it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from .proc import Proc, SmapsEntry
+from .units import human_size
+
+
+@dataclass(frozen=True)
+class AddressSpace:
+    """One process's areas, in address order, as /proc/PID/smaps listed them."""
+
+    pid: int
+    name: str  # Name of /proc/PID/status (the kernel's comm, at most 15 characters)
+    cmdline: tuple[str, ...]
+    exe: str
+    regions: tuple[SmapsEntry, ...]
+
+    @property
+    def size(self) -> int:
+        """Bytes of virtual address space mapped, all areas together."""
+        return sum(region.maps.size for region in self.regions)
+
+    @property
+    def rss(self) -> int:
+        """Resident bytes, all areas together."""
+        return sum(region.rss for region in self.regions)
+
+    @property
+    def pss(self) -> int:
+        """Proportional set size in bytes, summed as smaps rounds it per area."""
+        return sum(region.pss for region in self.regions)
+
+
+def address_space(pid: int, proc: Proc | None = None) -> AddressSpace:
+    """Read the address space of ``pid`` (ProcessGone if it exits meanwhile)."""
+    proc = proc or Proc()
+    regions = proc.smaps(pid)
+    status = proc.status(pid)
+    return AddressSpace(
+        pid=pid,
+        name=status.Name,
+        cmdline=proc.cmdline(pid),
+        exe=proc.exe(pid),
+        regions=regions,
+    )
+
+
+_COLUMNS = ("start", "end", "size", "perms", "offset", "Rss", "Pss", "name")
+# Columns holding numbers are right-aligned; perms and name are text.
+_RIGHT = {"start", "end", "size", "offset", "Rss", "Pss"}
+
+
+def format_table(space: AddressSpace) -> str:
+    """A pmap-like table: one row per area and a total line."""
+    rows = [
+        (
+            f"{r.maps.start:x}",
+            f"{r.maps.end:x}",
+            human_size(r.maps.size),
+            r.maps.perms,
+            f"{r.maps.offset:08x}",
+            human_size(r.rss),
+            human_size(r.pss),
+            r.maps.pathname,
+        )
+        for r in space.regions
+    ]
+    areas = len(space.regions)
+    total = (
+        "",
+        "",
+        human_size(space.size),
+        "",
+        "",
+        human_size(space.rss),
+        human_size(space.pss),
+        f"total of {areas} area{'s' if areas != 1 else ''}",
+    )
+    table = [_COLUMNS, *rows, total]
+    widths = [max(len(row[i]) for row in table) for i in range(len(_COLUMNS))]
+
+    def line(row: tuple[str, ...]) -> str:
+        cells = [
+            cell.rjust(w) if column in _RIGHT else cell.ljust(w)
+            for column, cell, w in zip(_COLUMNS, row, widths)
+        ]
+        return "  ".join(cells).rstrip()
+
+    command = " ".join(space.cmdline) or space.name
+    heading = f"{space.pid}: {command}"
+    return "\n".join([heading, line(_COLUMNS), *(line(row) for row in rows), line(total)]) + "\n"
+
+
+def to_json(space: AddressSpace) -> dict[str, Any]:
+    """The address space as plain JSON data: integers in bytes, smaps lines in kB."""
+    return {
+        "pid": space.pid,
+        "name": space.name,
+        "cmdline": list(space.cmdline),
+        "exe": space.exe,
+        "size": space.size,
+        "rss": space.rss,
+        "pss": space.pss,
+        "regions": [_region(region) for region in space.regions],
+    }
+
+
+def _region(region: SmapsEntry) -> dict[str, Any]:
+    maps = region.maps
+    return {
+        "start": maps.start,
+        "end": maps.end,
+        "size": maps.size,
+        "perms": maps.perms,
+        "offset": maps.offset,
+        "dev": maps.dev,
+        "inode": maps.inode,
+        "path": maps.pathname,
+        "deleted": maps.deleted,
+        "rss": region.rss,
+        "pss": region.pss,
+        "smaps_kb": dict(sorted(region.kb.items())),
+        "vmflags": list(region.vmflags),
+        "thp_eligible": region.thp_eligible,
+    }
