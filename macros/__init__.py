@@ -5,6 +5,12 @@ functions that call into the engine, in a ``MACROS`` tuple, and its template
 variables in a ``VARIABLES`` mapping. Adding a macro is one line in its module's
 ``MACROS``; adding a module is one line in ``MODULES`` below.
 
+Every macro is registered through ``guard``: an engine error (a sample that does not
+compile, a missing checkpoint, a stale capture in frozen mode) is located at the
+page and line of the call. In ``mkdocs build --strict`` or under CI it fails the
+build; otherwise (``mkdocs serve``) it is logged and shown on the page in a red box,
+so the server stays up while the author fixes it.
+
 Pitfalls of the plugin worth knowing here:
 
 - An ImportError raised while importing this package is reported by the plugin as
@@ -16,14 +22,65 @@ Pitfalls of the plugin worth knowing here:
 
 from __future__ import annotations
 
+import functools
+import html
+import logging
+import os
+import re
+
+from roads.errors import RoadsError
+
 from . import figures
 
 MODULES = (figures,)
+log = logging.getLogger("mkdocs.plugins.roads")
 
 
 def define_env(env) -> None:
     """Register every module's macros and variables with the plugin."""
     for module in MODULES:
         for function in module.MACROS:
-            env.macro(function)
+            env.macro(guard(function, env), function.__name__)
         env.variables.update(getattr(module, "VARIABLES", {}))
+
+
+def guard(function, env):
+    """``function`` with its engine errors located at the calling page and line."""
+
+    @functools.wraps(function)
+    def call(*args, **kwargs):
+        try:
+            return function(*args, **kwargs)
+        except RoadsError as exc:
+            page = getattr(env, "page", None)
+            if page is not None:
+                src = f"{env.conf['docs_dir'].rstrip('/').rsplit('/', 1)[-1]}/{page.file.src_uri}"
+                exc.at_page(src, call_line(page.markdown or "", function.__name__, args))
+            if must_fail(env.conf):
+                raise
+            log.warning("%s", exc.located())
+            return error_box(exc)
+
+    return call
+
+
+def must_fail(conf) -> bool:
+    """Whether an error fails the build: ``--strict`` or a CI environment."""
+    return bool(conf.get("strict")) or bool(os.environ.get("CI"))
+
+
+def call_line(markdown: str, name: str, args: tuple) -> int | None:
+    """The 1-based line of the first call to ``name`` whose first argument matches."""
+    first = re.escape(str(args[0])) if args else ""
+    pattern = re.compile(rf"\b{re.escape(name)}\s*\(\s*['\"]{first}")
+    for number, line in enumerate(markdown.splitlines(), start=1):
+        if pattern.search(line):
+            return number
+    return None
+
+
+def error_box(exc: RoadsError) -> str:
+    """The error as a Material admonition, for pages built without --strict."""
+    body = html.escape(exc.located())
+    return (f'<div class="admonition failure"><p class="admonition-title">This figure could '
+            f'not be made</p><pre><code>{body}</code></pre></div>')

@@ -11,6 +11,7 @@ import shutil
 import sys
 from pathlib import Path
 
+from .changes import summarise
 from .errors import RoadsError
 from .project import Outcome, Project
 from .proc import Proc
@@ -29,7 +30,12 @@ def main(argv: list[str] | None = None) -> int:
     cap.add_argument("--refresh", action="store_true", help="re-capture even if unchanged")
     cap.add_argument("--jobs", "-j", type=int, default=None, help="workers (default: cores)")
 
-    sub.add_parser("check", help="exit 1 if any committed capture is stale or missing")
+    chk = sub.add_parser("check", help="exit 1 if any committed capture is stale or missing")
+    chk.add_argument("--toolchain", action="store_true",
+                     help="also fail when this machine's gcc differs from the captures'")
+
+    chg = sub.add_parser("changes", help="Markdown summary of captures that differ from REV")
+    chg.add_argument("--rev", default="HEAD")
 
     show = sub.add_parser("show", help="the address space of a running process")
     show.add_argument("--pid", type=int, required=True)
@@ -90,6 +96,8 @@ def cmd_check(args) -> int:
     for f in project.check():
         if f.state == "fresh":
             print(f"{f.sample}: fresh")
+        elif f.state == "toolchain" and not args.toolchain:
+            print(f"{f.sample}: note: {'; '.join(f.reasons)} (roads capture --refresh updates it)")
         else:
             bad += 1
             print(f"{f.sample}: {f.state}: {'; '.join(f.reasons)}")
@@ -98,6 +106,13 @@ def cmd_check(args) -> int:
     if bad:
         print(f"{bad} capture(s) stale or missing; run: roads capture", file=sys.stderr)
     return 1 if bad else 0
+
+
+def cmd_changes(args) -> int:
+    project = Project(args.root)
+    lines = summarise(project.root, project.snapshots_dir, args.rev)
+    print("\n".join(lines) if lines else "No capture changed.")
+    return 0
 
 
 def cmd_show(args) -> int:
@@ -143,7 +158,8 @@ def cmd_run(args) -> int:
     return 0
 
 
-COMMANDS = {"capture": cmd_capture, "check": cmd_check, "show": cmd_show, "run": cmd_run}
+COMMANDS = {"capture": cmd_capture, "check": cmd_check, "changes": cmd_changes,
+            "show": cmd_show, "run": cmd_run}
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -41,7 +41,7 @@ class RoadsError(Exception):
         """The message with its location: page, sample, line, command, output tail."""
         where = []
         if self.page:
-            where.append(f"{self.page}:{self.line}" if self.line and not self.sample else self.page)
+            where.append(f"{self.page}:{self.line}" if self.line else self.page)
         if self.sample:
             where.append(f"sample {self.sample!r}")
         head = ": ".join(where + [self.message]) if where else self.message

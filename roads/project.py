@@ -48,7 +48,9 @@ class Freshness:
     """Whether a sample's committed capture matches its inputs, and if not, why."""
 
     sample: str
-    state: str  # "fresh", "stale" or "missing"
+    # "fresh"; "stale" (the repository's inputs changed); "toolchain" (only this
+    # machine's gcc differs from the one that made it); or "missing"
+    state: str
     reasons: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()  # differences that do not make it stale (e.g. a frozen build)
 
@@ -167,7 +169,10 @@ class Project:
         if new["gcc"] is None:
             notes.append(f"captured with {old.get('gcc')}; gcc not consulted here")
         elif old.get("gcc") != new["gcc"]:
-            reasons.append(f"gcc changed: captured with {old.get('gcc')}, now {new['gcc']}")
+            toolchain = f"gcc differs: captured with {old.get('gcc')}, this machine has {new['gcc']}"
+            if not reasons:
+                return Freshness(name, "toolchain", (toolchain,), tuple(notes))
+            reasons.append(toolchain)
         return Freshness(name, "stale" if reasons else "fresh", tuple(reasons), tuple(notes))
 
     # -- capturing --------------------------------------------------------------
