@@ -10,7 +10,7 @@ appearance.
 from __future__ import annotations
 
 import os
-from dataclasses import asdict
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from . import command
@@ -100,11 +100,7 @@ def snapshot_process(stop: Stop, proc: Proc, build_dir: Path) -> dict:
 
 
 def _status_doc(status) -> dict:
-    out = {}
-    for key, value in asdict(status).items():
-        if value is not None:
-            out[key] = value
-    return out
+    return {key: value for key, value in vars(status).items() if value is not None}
 
 
 def run_variant(sample: Sample, variant: Variant, build: Build, cache: Path, proc: Proc) -> list[dict]:
@@ -208,16 +204,16 @@ def capture_sample(sample: Sample, cache: Path, proc: Proc | None = None) -> dic
     for variant in sample.variants:
         build = compile_variant(sample, variant, cache)
         headers.update(build.headers)
-        try:
-            elf = read_elf(build.binary).to_dict()
-        except RoadsError as exc:
-            exc.sample = exc.sample or sample.name
-            raise
-        doc = {
-            "gcc_argv": list(build.argv),
-            "elf": elf,
-            "runs": run_variant(sample, variant, build, cache, proc),
-        }
+        # The ELF analysis needs no process: it runs while the sample's run mostly waits.
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            elf = pool.submit(lambda: read_elf(build.binary).to_dict())
+            runs = run_variant(sample, variant, build, cache, proc)
+            try:
+                elf_doc = elf.result()
+            except RoadsError as exc:
+                exc.sample = exc.sample or sample.name
+                raise
+        doc = {"gcc_argv": list(build.argv), "elf": elf_doc, "runs": runs}
         if sample.gdb:
             doc["gdb"] = gdb_transcript(sample, build)
         variants[variant.name] = doc

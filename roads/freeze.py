@@ -34,8 +34,56 @@ HEX_IN_TEXT = re.compile(r"0x[0-9a-f]{4,}")
 
 
 def dumps(doc: dict) -> str:
-    """The canonical text of a document."""
-    return json.dumps(doc, indent=1, sort_keys=True, ensure_ascii=False) + "\n"
+    """The canonical text of a document.
+
+    Containers are indented one level per line down to the records (a region, a page,
+    an auxv entry), which stand on one line each: diffs of a re-capture read as one
+    changed line per changed region, and the C encoder writes those lines (Python's
+    json module falls back to its slow pure-Python encoder whenever indent is set).
+    """
+    out: list[str] = []
+    _write(doc, 0, out)
+    out.append("\n")
+    return "".join(out)
+
+
+def _compact(value: object) -> str:
+    return json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(", ", ": "))
+
+
+def _is_record(value: object) -> bool:
+    """A dict whose values are scalars, or lists and dicts of scalars only."""
+    if not isinstance(value, dict):
+        return False
+    for item in value.values():
+        if isinstance(item, dict):
+            if any(isinstance(v, (dict, list)) for v in item.values()):
+                return False
+        elif isinstance(item, list):
+            if any(isinstance(v, (dict, list)) for v in item):
+                return False
+    return True
+
+
+def _write(node: object, depth: int, out: list[str]) -> None:
+    pad = " " * (depth + 1)
+    if isinstance(node, dict) and node and not (_is_record(node) and depth > 0):
+        out.append("{\n")
+        keys = sorted(node)
+        for i, key in enumerate(keys):
+            out.append(f"{pad}{json.dumps(key, ensure_ascii=False)}: ")
+            _write(node[key], depth + 1, out)
+            out.append(",\n" if i < len(keys) - 1 else "\n")
+        out.append(" " * depth + "}")
+    elif isinstance(node, list) and node and any(isinstance(v, (dict, list)) for v in node):
+        out.append("[\n")
+        for i, item in enumerate(node):
+            out.append(pad)
+            _write(item, depth + 1, out)
+            out.append(",\n" if i < len(node) - 1 else "\n")
+        out.append(" " * depth + "]")
+    else:
+        out.append(_compact(node))
 
 
 def digest(value: object) -> str:
@@ -91,8 +139,12 @@ def write_atomic(path: Path, text: str) -> None:
 @contextmanager
 def locked(lock_dir: Path, name: str) -> Iterator[None]:
     """Hold an exclusive lock for ``name`` so two builds never capture it at once."""
-    lock_dir.mkdir(parents=True, exist_ok=True)
-    with open(lock_dir / f"{name}.lock", "w") as f:
+    try:
+        f = open(lock_dir / f"{name}.lock", "w")
+    except FileNotFoundError:
+        lock_dir.mkdir(parents=True, exist_ok=True)
+        f = open(lock_dir / f"{name}.lock", "w")
+    with f:
         fcntl.flock(f, fcntl.LOCK_EX)
         try:
             yield

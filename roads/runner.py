@@ -34,6 +34,7 @@ ADDR_NO_RANDOMIZE = 0x0040000
 CONTROL_FD = 3
 STOP_WAIT = 2.0
 _LAUNCHER_LOCK = threading.Lock()
+_LAUNCHERS: set[Path] = set()  # built and seen in this process
 
 
 @dataclass(frozen=True)
@@ -118,6 +119,8 @@ def launcher(cache: Path) -> Path:
     digest = hashlib.sha256(source).hexdigest()[:16]
     binary = cache / f"launcher-{digest}"
     with _LAUNCHER_LOCK:
+        if binary in _LAUNCHERS:
+            return binary
         if not binary.exists():
             cache.mkdir(parents=True, exist_ok=True)
             # Another build may compile it at the same moment: each writes its own file
@@ -129,6 +132,7 @@ def launcher(cache: Path) -> Path:
                 os.replace(partial, binary)
             finally:
                 partial.unlink(missing_ok=True)
+        _LAUNCHERS.add(binary)
     return binary
 
 
