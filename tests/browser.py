@@ -1,0 +1,53 @@
+"""Helpers for the browser tests: a built site served on localhost, and Chromium.
+
+The browser is Debian's Chromium driven by Playwright (no browser download at run
+time). Set CHROMIUM to use another binary (google-chrome on a GitHub runner).
+"""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import os
+import shutil
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]
+
+
+def chromium_path() -> str | None:
+    """The Chromium binary to drive, or None."""
+    for candidate in (os.environ.get("CHROMIUM"), "chromium", "chromium-browser",
+                      "google-chrome"):
+        if candidate and shutil.which(candidate):
+            return shutil.which(candidate)
+    return None
+
+
+def build_site(repo: Path, out: Path, mode: str = "frozen") -> None:
+    """``mkdocs build --strict`` of the real site into ``out``."""
+    env = {**os.environ, "ROADS_MODE": mode, "NO_MKDOCS_2_WARNING": "1"}
+    done = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict",
+                           "--site-dir", str(out)], cwd=repo, env=env, capture_output=True,
+                          text=True)
+    if done.returncode != 0:
+        raise AssertionError(f"mkdocs build failed:\n{done.stdout}\n{done.stderr}")
+
+
+class QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args) -> None:  # noqa: D102 - silence per-request lines
+        pass
+
+
+def serve(directory: Path):
+    """Serve ``directory`` on 127.0.0.1 (a free port); returns (server, base URL)."""
+    handler = functools.partial(QuietHandler, directory=str(directory))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, f"http://127.0.0.1:{server.server_address[1]}/"

@@ -1,0 +1,226 @@
+"""The built site in a real browser: navigation, timelines, diagrams in both palettes,
+links from diagrams to tables, search, console errors, broken links, phone width.
+
+Screenshots go to tests/artifacts/ for a person to look at.
+"""
+
+from __future__ import annotations
+
+import re
+import urllib.parse
+from pathlib import Path
+
+import pytest
+
+from tests.browser import CHROMIUM_ARGS, build_site, chromium_path, serve
+from tests.conftest import REPO
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+ARTIFACTS = REPO / "tests" / "artifacts"
+PHONE = {"width": 390, "height": 844}
+DESKTOP = {"width": 1280, "height": 900}
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory):
+    out = tmp_path_factory.mktemp("site")
+    build_site(REPO, out)
+    server, base = serve(out)
+    yield out, base
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    path = chromium_path()
+    if path is None:
+        pytest.skip("no Chromium: apt-get install chromium (./dev test does)")
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=path, args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+def pages_of(out: Path) -> list[str]:
+    """Every page of the built site, as a path relative to the site root."""
+    return sorted(str(p.relative_to(out)) for p in out.rglob("index.html")
+                  if "assets" not in p.parts and p.parent.name != "404")
+
+
+def open_page(browser, url: str, *, viewport=DESKTOP, scheme: str | None = None):
+    context = browser.new_context(viewport=viewport,
+                                  color_scheme="dark" if scheme == "slate" else "light")
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(url)
+    page.wait_for_load_state("networkidle")
+    if scheme:
+        page.evaluate(f"document.body.setAttribute('data-md-color-scheme', '{scheme}')")
+    return context, page, errors
+
+
+def test_navigation_follows_weights(site, browser):
+    out, base = site
+    context, page, _ = open_page(browser, base)
+    labels = page.eval_on_selector_all(
+        "nav.md-nav--primary > ul > li > a, nav.md-nav--primary > ul > li > label, "
+        "nav.md-nav--primary > ul > li > div > a",
+        "els => els.map(e => e.textContent.trim())")
+    context.close()
+    labels = [l for l in labels if l]
+    # The series' order from the content guide: weights 1, 4, 5, 9 after the home page.
+    wanted = ["Hello World, the file", "All Roads To Memory", "gdb sessions", "About this site"]
+    seen = [l for l in labels if l in wanted]
+    assert seen == wanted, labels
+
+
+def test_update_timeline_in_the_original_style(site, browser):
+    out, base = site
+    context, page, _ = open_page(browser, base + "hello-world/")
+    heading = page.locator("h2", has_text="Update Timeline")
+    assert heading.count() == 1
+    shape = page.evaluate("""() => {
+        const h = [...document.querySelectorAll('h2')].find(e => e.textContent.includes('Update Timeline'));
+        const out = [];
+        for (let e = h.nextElementSibling; e && e.tagName !== 'HR'; e = e.nextElementSibling)
+            out.push(e.innerHTML);
+        const hr = [...document.querySelectorAll('h2')].find(e => e.textContent.includes('Update Timeline'));
+        let n = hr; while (n && n.tagName !== 'HR') n = n.nextElementSibling;
+        return {entries: out, hr: !!n};
+    }""")
+    context.close()
+    assert shape["hr"], "no horizontal rule after the timeline"
+    entries = shape["entries"]
+    assert entries, "no timeline entries"
+    newest = entries[-1]
+    assert re.fullmatch(r"<strong>[A-Z][a-z]+ \d{1,2}, \d{4} \(.+\)</strong>", newest), newest
+    for older in entries[:-1]:
+        assert re.fullmatch(r"<strong><em>[A-Z][a-z]+ \d{1,2}, \d{4} \(.+\)</em></strong>", older)
+
+
+def diagram_pages(out: Path) -> list[str]:
+    return [p for p in pages_of(out) if 'class="roads-vas"' in (out / p).read_text()]
+
+
+def contrast(fg: tuple[float, ...], bg: tuple[float, ...]) -> float:
+    def lum(c):
+        def ch(v):
+            v /= 255
+            return v / 12.92 if v <= 0.03928 else ((v + 0.055) / 1.055) ** 2.4
+        r, g, b = (ch(x) for x in c[:3])
+        return 0.2126 * r + 0.7152 * g + 0.0722 * b
+    a, b = sorted((lum(fg), lum(bg)), reverse=True)
+    return (a + 0.05) / (b + 0.05)
+
+
+def rgb(text: str) -> tuple[float, ...]:
+    return tuple(float(x) for x in re.findall(r"[\d.]+", text)[:3])
+
+
+@pytest.mark.parametrize("scheme", ["default", "slate"])
+def test_every_diagram_is_visible_and_legible(site, browser, scheme):
+    out, base = site
+    pages = diagram_pages(out)
+    assert pages, "no page shows an address-space diagram"
+    ARTIFACTS.mkdir(exist_ok=True)
+    for rel in pages:
+        url = base + rel.removesuffix("index.html")
+        context, page, errors = open_page(browser, url, scheme=scheme)
+        svg = page.locator("svg.roads-vas").first
+        svg.scroll_into_view_if_needed()
+        box = svg.bounding_box()
+        assert box and box["width"] > 200 and box["height"] > 200, (rel, box)
+        # Address labels against the page background: WCAG contrast of at least 4.5.
+        colours = page.evaluate("""() => {
+            const t = document.querySelector('svg.roads-vas text');
+            const bg = getComputedStyle(document.querySelector('.md-main')).backgroundColor;
+            const body = getComputedStyle(document.body).backgroundColor;
+            return {text: getComputedStyle(t).fill, bg: bg === 'rgba(0, 0, 0, 0)' ? body : bg};
+        }""")
+        assert contrast(rgb(colours["text"]), rgb(colours["bg"])) >= 4.5, (rel, scheme, colours)
+        name = rel.replace("/", "_").removesuffix("_index.html") or "home"
+        svg.screenshot(path=str(ARTIFACTS / f"diagram-{name}-{scheme}.png"))
+        context.close()
+        assert not errors, (rel, errors)
+
+
+def test_clicking_a_region_reaches_its_table_row(site, browser):
+    out, base = site
+    rel = diagram_pages(out)[0]
+    context, page, _ = open_page(browser, base + rel.removesuffix("index.html"))
+    link = page.locator("svg.roads-vas a").first
+    href = link.get_attribute("href") or link.get_attribute("xlink:href")
+    assert href and href.startswith("#")
+    link.click()
+    page.wait_for_timeout(300)
+    assert urllib.parse.urlparse(page.url).fragment == href[1:]
+    row = page.locator(f"[id='{href[1:]}']")
+    assert row.count() == 1 and row.evaluate("e => e.tagName") == "TR"
+    assert row.is_visible()
+    context.close()
+
+
+def test_search_finds_the_mmap_threshold(site, browser):
+    out, base = site
+    context, page, _ = open_page(browser, base)
+    page.locator("label.md-search__icon, .md-search__input").first.click()
+    page.locator("input.md-search__input").fill("mmap threshold")
+    page.wait_for_selector(".md-search-result__item", timeout=10000)
+    hits = page.locator(".md-search-result__item a").evaluate_all("els => els.map(e => e.href)")
+    context.close()
+    assert any("dynamic-memory-allocation" in h for h in hits), hits
+
+
+def test_no_console_errors_and_no_broken_links(site, browser):
+    out, base = site
+    context = browser.new_context(viewport=DESKTOP)
+    broken = []
+    errors = {}
+    ids_of: dict[str, set[str]] = {}
+    links: list[tuple[str, str]] = []
+    for rel in pages_of(out):
+        page = context.new_page()
+        seen: list[str] = []
+        page.on("console", lambda m, s=seen: s.append(m.text) if m.type == "error" else None)
+        page.on("pageerror", lambda e, s=seen: s.append(str(e)))
+        url = base + rel.removesuffix("index.html")
+        page.goto(url)
+        page.wait_for_load_state("networkidle")
+        if seen:
+            errors[rel] = seen
+        ids_of[url] = set(page.eval_on_selector_all("[id]", "els => els.map(e => e.id)"))
+        for href in page.eval_on_selector_all("a[href]", "els => els.map(e => e.href)"):
+            if href.startswith(base):
+                links.append((url, href))
+        page.close()
+    for source, href in links:
+        target, _, fragment = href.partition("#")
+        if target not in ids_of:
+            path = out / urllib.parse.urlparse(target).path.lstrip("/")
+            if not (path.is_file() or (path / "index.html").is_file()):
+                broken.append((source, href))
+            continue
+        if fragment and urllib.parse.unquote(fragment) not in ids_of[target]:
+            broken.append((source, href))
+    context.close()
+    assert not errors, errors
+    assert not broken, broken[:20]
+
+
+def test_pages_fit_a_phone(site, browser):
+    out, base = site
+    ARTIFACTS.mkdir(exist_ok=True)
+    for rel in pages_of(out):
+        context, page, _ = open_page(browser, base + rel.removesuffix("index.html"),
+                                     viewport=PHONE)
+        overflow = page.evaluate(
+            "() => document.scrollingElement.scrollWidth - window.innerWidth")
+        name = rel.replace("/", "_").removesuffix("_index.html") or "home"
+        if rel in diagram_pages(out):
+            page.screenshot(path=str(ARTIFACTS / f"phone-{name}.png"), full_page=False)
+        context.close()
+        assert overflow <= 1, f"{rel} is {overflow}px wider than a phone"
