@@ -184,16 +184,17 @@ def gdb_transcript(sample: Sample, build: Build) -> dict:
     argv = ["gdb", "-batch", "-nx", "-q", "-x", str(script), f"./{build.binary.name}"]
     try:
         done = command.run(argv, cwd=build.binary.parent, timeout=GDB_TIMEOUT, check=False,
+                           merge_stderr=True,
                            env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "TERM": "dumb",
-                                "LANG": "C"})
+                                "LANG": "C", "HOME": str(build.binary.parent)})
     except CommandTimeout as exc:
         raise SampleError(exc.message, sample=sample.name, command=argv, output=exc.output) from None
-    text = done.stdout + done.stderr
-    text = text.replace(str(build.binary.parent) + "/", BUILD_ROOT + "/")
+    text = done.stdout.replace(str(build.binary.parent) + "/", BUILD_ROOT + "/")
     if done.returncode != 0:
         raise SampleError(f"gdb script {sample.gdb} failed with status {done.returncode}",
                           sample=sample.name, command=argv, output=text)
-    return {"script": sample.gdb, "transcript": text}
+    version = command.run(["gdb", "--version"], timeout=30).stdout.splitlines()[0]
+    return {"script": sample.gdb, "transcript": text, "version": version}
 
 
 def capture_sample(sample: Sample, cache: Path, proc: Proc | None = None) -> dict:

@@ -73,11 +73,13 @@ def run(
     env: dict[str, str] | None = None,
     input: str | None = None,
     check: bool = True,
+    merge_stderr: bool = False,
 ) -> Completed:
     """Run ``argv`` to completion in its own process group and return its output.
 
     On timeout the whole group is killed and CommandTimeout raised; with ``check``
-    a non-zero exit raises CommandFailed carrying stderr (or stdout).
+    a non-zero exit raises CommandFailed carrying stderr (or stdout). With
+    ``merge_stderr`` both streams arrive interleaved, in order, in ``stdout``.
     """
     which(argv[0])
     started = time.perf_counter()
@@ -88,7 +90,7 @@ def run(
             env=env,
             stdin=subprocess.PIPE if input is not None else subprocess.DEVNULL,
             stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
+            stderr=subprocess.STDOUT if merge_stderr else subprocess.PIPE,
             text=True,
             errors="replace",
             process_group=0,
@@ -110,7 +112,7 @@ def run(
         kill_group(proc.pid)
         proc.wait()
         raise
-    done = Completed(tuple(argv), proc.returncode, out, err, time.perf_counter() - started)
+    done = Completed(tuple(argv), proc.returncode, out, err or "", time.perf_counter() - started)
     if check and proc.returncode != 0:
         raise CommandFailed(
             f"{os.path.basename(argv[0])} exited with status {proc.returncode}",

@@ -83,6 +83,7 @@ class Project:
         self._engine = engine_digest()
         self._gcc: str | None | bool = False  # False: not asked yet
         self._docs: dict[str, tuple[tuple[int, int, int], dict]] = {}
+        self._warned: set[tuple] = set()
 
     # -- samples and inputs -----------------------------------------------------
 
@@ -241,7 +242,9 @@ class Project:
         if self.mode == "frozen":
             doc = self.read(name)
             fresh = self.freshness(name, doc)
-            if fresh.state != "fresh":
+            warned = (name, doc.get("digest"), fresh.reasons)
+            if fresh.state != "fresh" and warned not in self._warned:
+                self._warned.add(warned)  # once per build, not once per figure
                 log.warning("capture of %r is stale: %s", name, "; ".join(fresh.reasons))
             return doc
         if self.mode == "refresh":

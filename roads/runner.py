@@ -287,12 +287,20 @@ class _Run:
             self.result.processes.setdefault(pid, ProcessRecord(pid, 0)).status = status
         elif kind == "L":
             self.limit_hit = int(f[1])
-        elif kind in "CAR" and len(f) >= 4:
+        elif kind in "CARI" and len(f) >= 4:
             pid, ppid, name = int(f[1]), int(f[2]), f[3]
             self.known(pid, ppid)
-            if kind == "A" and len(f) >= 5:
+            if kind == "I":
+                # A new program image in this process (its start, or an execve): what
+                # the old image recorded points into memory that no longer exists.
+                self.addresses[pid] = []
+                self.ranges[pid] = []
+            elif kind == "A" and len(f) >= 5:
+                self.addresses[pid] = [a for a in self.addresses[pid] if a[0] != name]
                 self.addresses[pid].append((name, int(f[4], 16)))
             elif kind == "R" and len(f) >= 6:
+                # Recording a name again (a child after fork, say) replaces it.
+                self.ranges[pid] = [r for r in self.ranges[pid] if r[0] != name]
                 self.ranges[pid].append((name, int(f[4], 16), int(f[5])))
             elif kind == "C":
                 self.checkpoint(pid, ppid, name)

@@ -8,7 +8,9 @@
  *   ROADS_RANGE("name", pointer, bytes); ask for per-page pagemap bits of a range at
  *                                        every later checkpoint of this process
  *
- * Under the build, the environment variable ROADS_FD names a pipe. Each call writes
+ * Under the build, the environment variable ROADS_FD names a pipe. A constructor says
+ * "new image" when the program starts (and again after an execve), so that the build
+ * forgets what the process recorded before. Each call writes
  * one line to it with a single write(2) (atomic for pipes below PIPE_BUF bytes, so
  * forked children never interleave), and a checkpoint then stops the process with
  * SIGSTOP; the build reads /proc while it is stopped and sends SIGCONT.
@@ -93,6 +95,12 @@ static void roads_send(char kind, const char *name, const void *p, size_t len, i
         return;
     if (kind == 'C')
         raise(SIGSTOP);
+}
+
+/* Runs before main in every image that includes this header: at start and after execve. */
+__attribute__((constructor)) static void roads_image_started(void)
+{
+    roads_send('I', "image", NULL, 0, 0, 0);
 }
 
 #define ROADS_CHECKPOINT(name) roads_send('C', (name), NULL, 0, 0, 0)

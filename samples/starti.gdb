@@ -5,6 +5,8 @@ set confirm off
 set width 0
 # The checkpoints would stop the program under gdb too: make them no-ops here.
 unset environment ROADS_FD
+# Echo each command below, so that the transcript reads like the session it was.
+set trace-commands on
 
 # Stop before the first instruction runs: that is ld.so's _start, not ours.
 starti
