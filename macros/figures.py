@@ -7,4 +7,110 @@ to ``MACROS``.
 
 from __future__ import annotations
 
-MACROS: tuple = ()
+from roads.diagram import render_diagram
+from roads.regions import memory_map as analyse
+from roads.select import select
+from roads.table import render_table
+
+from roads import diff, elfmap, pageview, transcript, values
+from roads.provenance import caption_html, with_provenance
+
+from .project import project, svg_cache
+
+
+# --- memory map and address space ---------------------------------------------------
+
+
+def memory_map(sample: str, checkpoint: str | None = None, variant: str | None = None,
+               run: int = 0, pid: str | int | None = None) -> str:
+    """The memory-map table of one checkpoint of ``sample``, gaps included."""
+    chosen = select(project().load(sample), variant=variant, run=run, checkpoint=checkpoint, pid=pid)
+    return with_provenance(render_table(analyse(chosen)), chosen)
+
+
+def address_space(sample: str, checkpoint: str | None = None, variant: str | None = None,
+                  run: int = 0, pid: str | int | None = None, table: bool = True) -> str:
+    """The address-space diagram of one checkpoint of ``sample``; its boxes link to the
+    rows of the memory-map table of the same checkpoint. With ``table`` (the default)
+    that table follows, folded; pass ``table=False`` when the page shows
+    ``memory_map`` of the same checkpoint itself."""
+    chosen = select(project().load(sample), variant=variant, run=run, checkpoint=checkpoint, pid=pid)
+    mm = analyse(chosen)
+    figure = render_diagram(mm, cache_dir=svg_cache())
+    if table:
+        figure += ('\n<details class="roads-map-details"><summary>The same regions as a table'
+                   f'</summary>\n{render_table(mm)}\n</details>')
+    return with_provenance(figure, chosen)
+
+
+# --- ELF to memory, diffs, pages, gdb, values, provenance ---------------------------
+
+
+def elf_to_memory(sample: str, variant: str | None = None, checkpoint: str | None = None,
+                  run: int = 0, pid: str | int | None = None) -> str:
+    """The PT_LOAD segments of ``sample``'s executable beside the regions they became."""
+    chosen = select(project().load(sample), variant=variant, run=run, checkpoint=checkpoint, pid=pid)
+    figure = elfmap.render_elf_figure(elfmap.elf_map(chosen), cache_dir=svg_cache())
+    return with_provenance(figure, chosen)
+
+
+def map_diff(sample: str, before: str, after: str | None = None, variant: str | None = None,
+             run: int = 0, after_run: int | None = None, after_variant: str | None = None,
+             before_pid: str | int | None = None, after_pid: str | int | None = None,
+             unchanged: bool = False, resident: bool | None = None) -> str:
+    """What changed between two checkpoints (``before``, ``after``; after defaults to
+    the same name), two processes (``before_pid``, ``after_pid``) or two runs
+    (``run``, ``after_run``) or variants (``after_variant``) of ``sample``."""
+    doc = project().load(sample)
+    old = select(doc, variant=variant, run=run, checkpoint=before, pid=before_pid)
+    new = select(doc, variant=after_variant or old.variant,
+                 run=run if after_run is None else after_run,
+                 checkpoint=after or before, pid=after_pid)
+    changes = diff.diff_selections(old, new, resident=resident)
+    return with_provenance(diff.render_diff_figure(changes, cache_dir=svg_cache(),
+                                                   unchanged=unchanged), [old, new])
+
+
+def page_view(sample: str, range_name: str, checkpoint: str | None = None,
+              checkpoints: list | None = None, variant: str | None = None, run: int = 0,
+              pid: str | int | None = None) -> str:
+    """Present and exclusive bits and frames of each page of a ``ROADS_RANGE``, at one
+    ``checkpoint`` or side by side at several ``checkpoints`` (names, or [name, pid])."""
+    doc = project().load(sample)
+    specs = pageview.checkpoint_specs(checkpoints) if checkpoints is not None else [(checkpoint, pid)]
+    chosen = [select(doc, variant=variant, run=run, checkpoint=c, pid=p) for c, p in specs]
+    return with_provenance(pageview.render_page_view(chosen, range_name), chosen)
+
+
+def page_walk(sample: str, address_name: str, checkpoint: str | None = None,
+              variant: str | None = None, run: int = 0, pid: str | int | None = None) -> str:
+    """The 9/9/9/9/12 split of a recorded address, with its frame when captured."""
+    chosen = select(project().load(sample), variant=variant, run=run, checkpoint=checkpoint, pid=pid)
+    return with_provenance(pageview.render_page_walk(chosen, address_name), chosen)
+
+
+def gdb_session(sample: str, variant: str | None = None, language: str = "text") -> str:
+    """The transcript of the sample's gdb script, as a fenced code block."""
+    chosen = select(project().load(sample), variant=variant)
+    script = transcript.gdb_record(chosen)["script"]
+    return with_provenance(transcript.render_gdb_session(chosen, language), chosen,
+                           subject=f"gdb -batch -x {script}",
+                           aslr="ASLR off (gdb turns it off for the programs it starts)")
+
+
+def value(sample: str, what: str, variant: str | None = None, run: int = 0,
+          checkpoint: str | None = None, pid: str | int | None = None, fmt: str | None = None) -> str:
+    """One captured number, address or word, for prose (path language: roads.values)."""
+    return values.lookup(project().load(sample), what, variant=variant, run=run,
+                         checkpoint=checkpoint, pid=pid, fmt=fmt)
+
+
+def provenance(sample: str, variant: str | None = None, run: int = 0,
+               checkpoint: str | None = None, pid: str | int | None = None) -> str:
+    """The one-line provenance caption of one checkpoint of ``sample``, on its own."""
+    chosen = select(project().load(sample), variant=variant, run=run, checkpoint=checkpoint, pid=pid)
+    return caption_html(chosen)
+
+
+MACROS: tuple = (memory_map, address_space, elf_to_memory, map_diff, page_view, page_walk,
+                 gdb_session, value, provenance)

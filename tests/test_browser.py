@@ -168,7 +168,7 @@ def test_search_finds_the_mmap_threshold(site, browser):
     out, base = site
     context, page, _ = open_page(browser, base)
     page.locator("label.md-search__icon, .md-search__input").first.click()
-    page.locator("input.md-search__input").fill("mmap threshold")
+    page.locator("input.md-search__input").press_sequentially("mmap threshold", delay=20)
     page.wait_for_selector(".md-search-result__item", timeout=10000)
     hits = page.locator(".md-search-result__item a").evaluate_all("els => els.map(e => e.href)")
     context.close()

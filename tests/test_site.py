@@ -26,7 +26,7 @@ from roads.command import Completed, run
 ROOT = Path(__file__).resolve().parent.parent
 MINISITE = Path(__file__).resolve().parent / "minisite"
 SITEMAP_NS = {"sm": "http://www.sitemaps.org/schemas/sitemap/0.9"}
-BASE_URL = "https://example.org/all-roads-to-memory/"
+BASE_URL = "http://127.0.0.1:8000/"  # site_url when SITE_URL is not set
 
 
 def make_project(tmp_path: Path, docs: Path | None = MINISITE / "docs") -> Path:
@@ -35,6 +35,8 @@ def make_project(tmp_path: Path, docs: Path | None = MINISITE / "docs") -> Path:
     project.mkdir()
     shutil.copy(ROOT / "mkdocs.yml", project / "mkdocs.yml")
     (project / "macros").symlink_to(ROOT / "macros", target_is_directory=True)
+    # mkdocs.yml watches samples/ for `mkdocs serve`; the folder must exist.
+    (project / "samples").symlink_to(ROOT / "samples", target_is_directory=True)
     if docs is not None:
         shutil.copytree(docs, project / "docs")
     return project
@@ -43,7 +45,7 @@ def make_project(tmp_path: Path, docs: Path | None = MINISITE / "docs") -> Path:
 def build(project: Path, site: Path | None = None, **env: str) -> Completed:
     """``mkdocs build --strict`` of ``project`` into ``site`` (default project/site)."""
     site = site or project / "site"
-    environ = {k: v for k, v in os.environ.items() if k != "SOURCE_DATE_EPOCH"}
+    environ = {k: v for k, v in os.environ.items() if k not in ("SOURCE_DATE_EPOCH", "SITE_URL")}
     environ.update({"NO_MKDOCS_2_WARNING": "1", **env})
     config = str(project / "mkdocs.yml")
     argv = [sys.executable, "-m", "mkdocs", "build", "--strict", "-f", config, "-d", str(site)]

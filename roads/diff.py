@@ -1,0 +1,713 @@
+"""What changed between two memory maps: regions added, removed, grown, shrunk, moved.
+
+Two snapshots are compared region by region, and regions are matched by what
+they are, never by their line in ``maps``: the kernel merges adjacent anonymous
+mappings with the same permissions into one line and splits a mapping in two
+when part of it changes permissions, so the n-th line of one snapshot need not
+be the n-th of the other. Identity is the file (and, for an ELF object, where
+its offset 0 lies) for a file mapping, the kernel's name for ``[heap]``,
+``[stack]`` and the like, and the kind ``roads.regions`` gives anonymous memory.
+
+Two ways to compare:
+
+``lineage``  two checkpoints of one process, or a parent and its child after
+             fork: the address space is the same one, changed in place, so
+             matching regions overlap. A match that grows at its low end is
+             typically a new mmap merged into its neighbour.
+``runs``     two independent runs (ASLR) or variants: nothing overlaps; regions
+             pair up by file and file offset, or by kind and order, and a pair
+             that starts elsewhere has "moved". For those pairs, and for the
+             pointers both runs recorded, ``changed_bits`` says which address bits
+             differ: never the low 12 of a region, which starts on a page.
+
+Pure: selections in, records and HTML out.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from html import escape
+from typing import Sequence
+
+import graphviz
+
+from .diagram import COLOURS, FONT, FONT_SIZE, box_height
+from .errors import ConfigError
+from .regions import KINDS, MemoryMap, memory_map
+from .select import Region, Selection
+from .svg import inline, render
+from .table import hex_address
+from .units import human_size
+
+PAGE_BITS = 12
+# Order of the change words in tables: the most telling first.
+CHANGES = ("added", "removed", "moved", "grown", "shrunk", "split", "merged", "permissions",
+           "resident", "unchanged")
+# Border colour of a changed box in the diagram (the light scheme's; figures-more.css
+# sets both schemes' through the roads-change-* classes).
+CHANGE_COLOURS = {
+    "added": "#2e7d32",
+    "removed": "#c62828",
+    "moved": "#1565c0",
+    "grown": "#ef6c00",
+    "shrunk": "#ef6c00",
+    "split": "#00838f",
+    "merged": "#00838f",
+    "permissions": "#6a1b9a",
+    "resident": "#546e7a",
+}
+DIFF_BOX_WIDTH = 2.4  # inches, as dot wants them
+POINTS_PER_INCH = 72.0  # roads.diagram measures in points
+
+
+@dataclass(frozen=True)
+class Change:
+    """One group of matched regions and how it changed (``what``, words of CHANGES)."""
+
+    what: tuple[str, ...]
+    kind: str  # the region kind (roads.regions.KINDS) of the group
+    label: str  # what to call it: the file name, [heap], or the kind's label
+    before: tuple[Region, ...]
+    after: tuple[Region, ...]
+    added: tuple[tuple[int, int], ...] = ()  # address ranges mapped only after (lineage)
+    removed: tuple[tuple[int, int], ...] = ()  # address ranges mapped only before (lineage)
+    pointers_added: tuple[str, ...] = ()  # recorded names inside ``added``
+    pointers_removed: tuple[str, ...] = ()  # recorded names inside ``removed``
+    xor: int | None = None  # runs: start before XOR start after, for a moved pair
+
+    @property
+    def size_before(self) -> int:
+        return sum(r.size for r in self.before)
+
+    @property
+    def size_after(self) -> int:
+        return sum(r.size for r in self.after)
+
+    @property
+    def changed(self) -> bool:
+        return self.what != ("unchanged",)
+
+
+@dataclass(frozen=True)
+class PointerMove:
+    """A pointer both runs recorded, and which of its bits differ."""
+
+    name: str
+    before: int
+    after: int
+
+    @property
+    def xor(self) -> int:
+        return self.before ^ self.after
+
+
+@dataclass(frozen=True)
+class MapDiff:
+    """All the changes between ``before`` and ``after``, in address order of ``after``."""
+
+    before: MemoryMap
+    after: MemoryMap
+    mode: str  # "lineage" or "runs"
+    changes: tuple[Change, ...]
+    pointers: tuple[PointerMove, ...]  # runs: recorded in both
+
+    def of(self, word: str) -> tuple[Change, ...]:
+        """The changes that include ``word`` ("added", "grown", ...)."""
+        return tuple(c for c in self.changes if word in c.what)
+
+    @property
+    def randomized_bits(self) -> int:
+        """Runs: the union of the bits that differ in any moved region's start."""
+        mask = 0
+        for c in self.changes:
+            if c.xor:
+                mask |= c.xor
+        return mask
+
+
+# --------------------------------------------------------------------------- matching
+
+
+def diff_selections(before: Selection, after: Selection, *, mode: str | None = None,
+                    resident: bool | None = None) -> MapDiff:
+    """Compare two selected checkpoints.
+
+    ``mode`` defaults to "lineage" when both come from one run of one variant, else
+    "runs". ``resident`` also reports regions whose only change is their Rss; by
+    default only when both are the same process (demand paging shows there; between
+    a parent and its child the counts differ for reasons of no interest).
+    """
+    same_run = (before.sample, before.variant, before.run) == (after.sample, after.variant, after.run)
+    if mode is None:
+        mode = "lineage" if same_run else "runs"
+    if resident is None:
+        resident = same_run and before.snapshot.pid == after.snapshot.pid
+    if mode not in ("lineage", "runs"):
+        raise ConfigError(f"unknown diff mode {mode!r}; lineage or runs", sample=before.sample)
+    return diff_maps(memory_map(before), memory_map(after), mode=mode, resident=resident)
+
+
+def diff_maps(before: MemoryMap, after: MemoryMap, *, mode: str = "lineage",
+              resident: bool = False) -> MapDiff:
+    """Match the regions of two classified maps and describe each group's change."""
+    b_kinds = [c.kind for c in before.regions]
+    a_kinds = [c.kind for c in after.regions]
+    b_regions = [c.region for c in before.regions]
+    a_regions = [c.region for c in after.regions]
+    if mode == "lineage":
+        edges = _lineage_edges(b_regions, b_kinds, a_regions, a_kinds)
+    else:
+        edges = _runs_edges(b_regions, b_kinds, a_regions, a_kinds)
+
+    groups = _components(len(b_regions), len(a_regions), edges)
+    b_pointers = {a.name: a.value for a in before.selection.snapshot.addresses}
+    a_pointers = {a.name: a.value for a in after.selection.snapshot.addresses}
+    changes = []
+    for bs, as_ in groups:
+        kind = a_kinds[as_[0]] if as_ else b_kinds[bs[0]]
+        sample = (a_regions[as_[0]] if as_ else b_regions[bs[0]])
+        change = _describe(
+            [b_regions[k] for k in bs], [a_regions[k] for k in as_], kind, _label(sample, kind),
+            mode, resident, b_pointers, a_pointers,
+        )
+        changes.append(change)
+    changes.sort(key=_order_key)
+
+    moves: list[PointerMove] = []
+    if mode == "runs":
+        moves = [PointerMove(name, b_pointers[name], a_pointers[name])
+                 for name in a_pointers if name in b_pointers]
+    return MapDiff(before, after, mode, tuple(changes), tuple(moves))
+
+
+def _identity(region: Region, kind: str) -> tuple[str, str]:
+    """What a region is, apart from where: the file, the kernel's name, or the kind."""
+    if region.pathname.startswith("/"):
+        return ("file", region.pathname.removesuffix(" (deleted)"))
+    if region.pathname:
+        return ("named", region.pathname)
+    return ("anonymous", _family(kind))
+
+
+def _family(kind: str) -> str:
+    """Kinds that one anonymous region can move between as it changes: one family.
+
+    A thread stack and its guard, or an arena's used and reserved parts, are one
+    mapping split by permissions; mmap memory becomes "bss" when it lands next to
+    a data segment.
+    """
+    if kind in ("thread-stack", "guard"):
+        return "thread-stack"
+    if kind in ("mmap", "reserved", "bss", "lib-bss", "tls"):
+        return "mmap"
+    return kind
+
+
+def _lineage_edges(bs: list[Region], bk: list[str], as_: list[Region], ak: list[str]) -> set[tuple[int, int]]:
+    """Same identity and overlapping; for files also the same file base (start - offset)."""
+    edges = set()
+    for i, b in enumerate(bs):
+        for j, a in enumerate(as_):
+            if _identity(b, bk[i]) != _identity(a, ak[j]):
+                continue
+            if b.start < a.end and a.start < b.end:
+                if b.pathname.startswith("/") and b.start - b.offset != a.start - a.offset:
+                    continue
+                edges.add((i, j))
+    # A file mapping at another place (re-mapped, or loaded anew after execve):
+    # pair leftovers of one file by offset.
+    matched_b = {i for i, _ in edges}
+    matched_a = {j for _, j in edges}
+    for i, b in enumerate(bs):
+        if i in matched_b or not b.pathname.startswith("/"):
+            continue
+        for j, a in enumerate(as_):
+            if j not in matched_a and _identity(b, bk[i]) == _identity(a, ak[j]) \
+                    and a.offset == b.offset:
+                edges.add((i, j))
+                matched_a.add(j)
+                break
+    return edges
+
+
+def _runs_edges(bs: list[Region], bk: list[str], as_: list[Region], ak: list[str]) -> set[tuple[int, int]]:
+    """One to one: files by (file, offset, order), others by (identity, order)."""
+    def keys(regions: list[Region], kinds: list[str]) -> list[tuple]:
+        seen: dict[tuple, int] = {}
+        out = []
+        for r, k in zip(regions, kinds):
+            base = _identity(r, k) + ((r.offset,) if r.pathname.startswith("/") else ())
+            n = seen.get(base, 0)
+            seen[base] = n + 1
+            out.append(base + (n,))
+        return out
+
+    b_keys = keys(bs, bk)
+    a_index = {key: j for j, key in enumerate(keys(as_, ak))}
+    return {(i, a_index[key]) for i, key in enumerate(b_keys) if key in a_index}
+
+
+def _components(nb: int, na: int, edges: set[tuple[int, int]]) -> list[tuple[list[int], list[int]]]:
+    """Connected groups of the bipartite match graph, each as (before indexes, after indexes)."""
+    parent = list(range(nb + na))
+
+    def find(x: int) -> int:
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    for i, j in sorted(edges):
+        parent[find(i)] = find(nb + j)
+    groups: dict[int, tuple[list[int], list[int]]] = {}
+    for x in range(nb + na):
+        g = groups.setdefault(find(x), ([], []))
+        (g[0] if x < nb else g[1]).append(x if x < nb else x - nb)
+    return [(sorted(b), sorted(a)) for b, a in groups.values()]
+
+
+def _label(region: Region, kind: str) -> str:
+    if region.pathname.startswith("/"):
+        return region.filename
+    return region.pathname or KINDS[kind].label
+
+
+def _ranges_minus(these: Sequence[Region], those: Sequence[Region]) -> tuple[tuple[int, int], ...]:
+    """The address ranges of ``these`` not covered by ``those``, merged, in order."""
+    out: list[tuple[int, int]] = []
+    cuts = sorted((r.start, r.end) for r in those)
+    for r in sorted(these, key=lambda r: r.start):
+        pieces = [(r.start, r.end)]
+        for lo, hi in cuts:
+            pieces = [p for a, b in pieces for p in ((a, min(b, lo)), (max(a, hi), b)) if p[0] < p[1]]
+        for a, b in pieces:
+            if out and out[-1][1] == a:
+                out[-1] = (out[-1][0], b)
+            else:
+                out.append((a, b))
+    return tuple(out)
+
+
+def _inside(pointers: dict[str, int], ranges: Sequence[tuple[int, int]]) -> tuple[str, ...]:
+    return tuple(sorted(name for name, v in pointers.items() if any(lo <= v < hi for lo, hi in ranges)))
+
+
+def _describe(before: list[Region], after: list[Region], kind: str, label: str, mode: str,
+              resident: bool, b_pointers: dict[str, int], a_pointers: dict[str, int]) -> Change:
+    if not before:
+        ranges = tuple((r.start, r.end) for r in after)
+        return Change(("added",), kind, label, (), tuple(after), added=ranges,
+                      pointers_added=_inside(a_pointers, ranges))
+    if not after:
+        ranges = tuple((r.start, r.end) for r in before)
+        return Change(("removed",), kind, label, tuple(before), (), removed=ranges,
+                      pointers_removed=_inside(b_pointers, ranges))
+    what: list[str] = []
+    added = removed = ()
+    xor = None
+    if len(before) > 1 and len(after) > 1:
+        what += ["split", "merged"]
+    elif len(after) > 1:
+        what.append("split")
+    elif len(before) > 1:
+        what.append("merged")
+    size_b, size_a = sum(r.size for r in before), sum(r.size for r in after)
+    overlap = any(b.start < a.end and a.start < b.end for b in before for a in after)
+    if mode == "runs" or not overlap:
+        if before[0].start != after[0].start:
+            what.append("moved")
+            xor = before[0].start ^ after[0].start if mode == "runs" else None
+    else:
+        added = _ranges_minus(after, before)
+        removed = _ranges_minus(before, after)
+    if size_a > size_b:
+        what.append("grown")
+    elif size_a < size_b:
+        what.append("shrunk")
+    elif added or removed:
+        what.append("moved")  # the same size somewhere overlapping: mremap, say
+    if {r.perms for r in before} != {r.perms for r in after}:
+        what.append("permissions")
+    rss_b = sum(r.kb.get("Rss", 0) for r in before)
+    rss_a = sum(r.kb.get("Rss", 0) for r in after)
+    if not what and resident and rss_a != rss_b:
+        what.append("resident")
+    return Change(
+        tuple(what) or ("unchanged",), kind, label, tuple(before), tuple(after),
+        added=added, removed=removed,
+        pointers_added=_inside(a_pointers, added), pointers_removed=_inside(b_pointers, removed),
+        xor=xor,
+    )
+
+
+def _order_key(c: Change) -> tuple[int, int]:
+    anchor = c.after[0].start if c.after else c.before[0].start
+    return (anchor, 0 if c.after else 1)
+
+
+# --------------------------------------------------------------------------- bits
+
+
+def bit_ranges(mask: int) -> list[tuple[int, int]]:
+    """The set bits of ``mask`` as (low, high) runs, lowest first."""
+    runs: list[tuple[int, int]] = []
+    bit = 0
+    while mask >> bit:
+        if (mask >> bit) & 1:
+            low = bit
+            while (mask >> (bit + 1)) & 1:
+                bit += 1
+            runs.append((low, bit))
+        bit += 1
+    return runs
+
+
+def describe_bits(mask: int) -> str:
+    """``bits 12–39 (28 bits)``; ``no bit`` for 0."""
+    if not mask:
+        return "no bit"
+    runs = ", ".join(f"{lo}" if lo == hi else f"{lo}–{hi}" for lo, hi in bit_ranges(mask))
+    count = bin(mask).count("1")
+    word = "bit" if count == 1 else "bits"
+    return f"{word} {runs} ({count} {word})" if count > 1 else f"bit {runs}"
+
+
+# --------------------------------------------------------------------------- HTML
+
+
+def render_diff(diff: MapDiff, *, unchanged: bool = False) -> str:
+    """The diff as an HTML table (no blank lines), with the ASLR bit table for runs."""
+    b_sel, a_sel = diff.before.selection, diff.after.selection
+    shown = [c for c in diff.changes if unchanged or c.changed]
+    runs = diff.mode == "runs"
+    head = ["change", "region", _side_name(b_sel, a_sel, True), _side_name(b_sel, a_sel, False),
+            "bits that differ" if runs else "what"]
+    out = ['<div class="roads-diff">', "<table>",
+           "<thead><tr>" + "".join(f'<th scope="col">{escape(h)}</th>' for h in head) + "</tr></thead>",
+           "<tbody>"]
+    for group in (_by_object(shown) if runs else [[c] for c in shown]):
+        out.append(_change_row(group, runs))
+    if not shown:
+        out.append(f'<tr><td colspan="{len(head)}">no region changed</td></tr>')
+    out += ["</tbody>", "</table>"]
+    same = sum(1 for c in diff.changes if not c.changed)
+    notes = []
+    if same and not unchanged:
+        notes.append(f"{same} other region group{'s' if same != 1 else ''} unchanged.")
+    if any("grown" in c.what and c.added and c.after and c.added[0][0] == c.after[0].start
+           and not c.after[0].pathname for c in diff.changes):
+        notes.append("An anonymous region that grows at its low end is usually a new mmap "
+                     "placed right below it: the kernel merged the two, so maps shows one line.")
+    if runs:
+        notes.append(_bits_note(diff))
+    if notes:
+        out.append('<p class="roads-notes">' + " ".join(notes) + "</p>")
+    if runs and diff.pointers:
+        out += _pointer_table(diff)
+    out.append("</div>")
+    return "\n".join(out)
+
+
+def _side_name(b: Selection, a: Selection, before: bool) -> str:
+    s = b if before else a
+    if (b.variant, b.run) != (a.variant, a.run):
+        words = []
+        if b.variant != a.variant:
+            words.append(s.variant)
+        if b.run != a.run:
+            words.append(f"run {s.run}")
+        return ", ".join(words)
+    words = s.checkpoint_name
+    if s.shared_name or b.snapshot.pid != a.snapshot.pid:
+        words += f" ({s.role or 'process #' + str(s.ordinal)})"
+    return words if b.checkpoint_name != a.checkpoint_name or b.snapshot.pid != a.snapshot.pid \
+        else ("before" if before else "after")
+
+
+def _caption(diff: MapDiff) -> str:
+    b, a = diff.before.selection, diff.after.selection
+    return f"From {b.describe()} to {a.describe()}"
+
+
+def _by_object(changes: Sequence[Change]) -> list[list[Change]]:
+    """Runs: neighbouring changes of one file that moved by the same amount, as one row.
+
+    All the pieces of one ELF object move together, so one row says it once.
+    """
+    groups: list[list[Change]] = []
+    for c in changes:
+        last = groups[-1][-1] if groups else None
+        if last is not None and c.label == last.label and c.before and c.after \
+                and last.before and last.after and c.before[0].pathname.startswith("/") \
+                and _delta(c) == _delta(last) and c.what == last.what:
+            groups[-1].append(c)
+        else:
+            groups.append([c])
+    return groups
+
+
+def _delta(c: Change) -> int:
+    return c.after[0].start - c.before[0].start
+
+
+def _change_row(group: Sequence[Change], runs: bool) -> str:
+    c = group[0]
+    words = " ".join(f'<strong class="roads-change-{w}">{w}</strong>' for w in c.what)
+    kind = KINDS[c.kind]
+    label = escape(c.label)
+    if len(group) > 1:
+        label += f" ({len(group)} regions)"
+    region = (f'<span class="roads-swatch roads-kind-{c.kind}" aria-hidden="true"></span>'
+              f'<span title="{escape(kind.label)}">{label}</span>')
+    before = [r for g in group for r in g.before]
+    after = [r for g in group for r in g.after]
+    if runs:
+        last = _bits_cell(c)
+    else:
+        last = _what_cell(c)
+    cells = [words, region, _regions_cell(before), _regions_cell(after), last]
+    classes = " ".join(f"roads-change-{w}" for w in c.what)
+    return f'<tr class="{classes}">' + "".join(f"<td>{x}</td>" for x in cells) + "</tr>"
+
+
+def _regions_cell(regions: Sequence[Region]) -> str:
+    if not regions:
+        return '<span class="roads-muted">—</span>'
+    if len(regions) > 2:
+        size = human_size(sum(r.size for r in regions))
+        return (f"<code>{hex_address(regions[0].start)}</code>–<code>{hex_address(regions[-1].end)}</code> "
+                f"{size} in {len(regions)} pieces")
+    lines = []
+    for r in regions:
+        lines.append(f"<code>{hex_address(r.start)}</code>–<code>{hex_address(r.end)}</code> "
+                     f"{human_size(r.size)} <code>{escape(r.perms)}</code>")
+    return "<br>".join(lines)
+
+
+def _what_cell(c: Change) -> str:
+    parts = []
+    for lo, hi in c.added:
+        parts.append(f"+{human_size(hi - lo)} at <code>{hex_address(lo)}</code>–<code>{hex_address(hi)}</code>")
+    for lo, hi in c.removed:
+        parts.append(f"−{human_size(hi - lo)} at <code>{hex_address(lo)}</code>–<code>{hex_address(hi)}</code>")
+    if "permissions" in c.what:
+        perms_b = "/".join(r.perms for r in c.before)
+        perms_a = "/".join(r.perms for r in c.after)
+        parts.append(f"<code>{escape(perms_b)}</code> → <code>{escape(perms_a)}</code>")
+    if "resident" in c.what:
+        rss_b = sum(r.kb.get("Rss", 0) for r in c.before) * 1024
+        rss_a = sum(r.kb.get("Rss", 0) for r in c.after) * 1024
+        parts.append(f"Rss {human_size(rss_b)} → {human_size(rss_a)}")
+    if "moved" in c.what and c.before and c.after:
+        delta = c.after[0].start - c.before[0].start
+        sign = "+" if delta >= 0 else "−"
+        parts.append(f"moved by {sign}{abs(delta):#x}")
+    if c.pointers_added:
+        parts.append("holds " + ", ".join(f"<code>{escape(n)}</code>" for n in c.pointers_added))
+    if c.pointers_removed:
+        parts.append("held " + ", ".join(f"<code>{escape(n)}</code>" for n in c.pointers_removed))
+    return "<br>".join(parts)
+
+
+def _bits_cell(c: Change) -> str:
+    if c.xor is None:
+        return "" if c.before and c.after else _what_cell(c)
+    low = c.xor & ((1 << PAGE_BITS) - 1)
+    text = escape(describe_bits(c.xor))
+    return text if not low else f"<mark>{text}</mark>"
+
+
+def _bits_note(diff: MapDiff) -> str:
+    mask = diff.randomized_bits
+    if not mask:
+        return "No region moved: these runs were not randomised."
+    low = mask & ((1 << PAGE_BITS) - 1)
+    words = (f"Across all regions, {describe_bits(mask)} of the start address differ between "
+             "these two runs (a random bit can agree by chance, so more bits may be random)")
+    if not low:
+        words += "; the low 12 never do, since every region starts on a 4 KiB page."
+    else:
+        words += "; some of the low 12 bits too, which page-aligned starts cannot show: check the capture."
+    return words
+
+
+def _pointer_table(diff: MapDiff) -> list[str]:
+    b, a = diff.before.selection, diff.after.selection
+    head = ["recorded pointer", _side_name(b, a, True), _side_name(b, a, False), "bits that differ"]
+    out = ["<table>",
+           "<thead><tr>" + "".join(f'<th scope="col">{escape(h)}</th>' for h in head) + "</tr></thead>",
+           "<tbody>"]
+    sub_page = []
+    for p in diff.pointers:
+        bits = escape(describe_bits(p.xor))
+        if p.xor & ((1 << PAGE_BITS) - 1):
+            bits = f"<mark>{bits}</mark>"
+            sub_page.append(p)
+        out.append(f"<tr><td><code>{escape(p.name)}</code></td><td><code>{p.before:#x}</code></td>"
+                   f"<td><code>{p.after:#x}</code></td><td>{bits}</td></tr>")
+    out += ["</tbody>", "</table>"]
+    if sub_page:
+        names = ", ".join(f"<code>{escape(p.name)}</code>" for p in sub_page)
+        words = f"Marked: {names} also differ{'s' if len(sub_page) == 1 else ''} below bit 12, inside the page."
+        if all(_in_stack(b, p.before) and _in_stack(a, p.after) for p in sub_page):
+            words += (" The stack's region starts on a page like any other, but the kernel "
+                      "also moves the initial stack pointer down by a random amount (below "
+                      "8 KiB) before the program starts.")
+        out.append(f'<p class="roads-notes">{words}</p>')
+    return out
+
+
+def _in_stack(selection: Selection, address: int) -> bool:
+    region = selection.snapshot.region_at(address)
+    return region is not None and region.pathname == "[stack]"
+
+
+# --------------------------------------------------------------------------- diagram
+
+
+def figure_id(diff: MapDiff) -> str:
+    """The HTML id of a diff figure: both selections' slugs."""
+    b, a = diff.before.selection, diff.after.selection
+    tail = a.slug.removeprefix(f"{a.sample}-{a.variant}-") if a.sample == b.sample else a.slug
+    return f"diff-{b.slug}-to-{tail}"
+
+
+def _rows(diff: MapDiff, unchanged: bool) -> list[list[Change] | int]:
+    """Diagram rows, lowest address first: groups of changes, or a count of unchanged
+    groups folded into one row."""
+    groups = _by_object(diff.changes) if diff.mode == "runs" else [[c] for c in diff.changes]
+    rows: list[list[Change] | int] = []
+    for g in groups:
+        if g[0].changed or unchanged:
+            rows.append(g)
+        elif rows and isinstance(rows[-1], int):
+            rows[-1] += 1
+        else:
+            rows.append(1)
+    return rows
+
+
+def _box_label(group: Sequence[Change], regions: Sequence[Region]) -> str:
+    c = group[0]
+    title = c.label + (f" ({len(regions)} regions)" if len(regions) > 1 else "")
+    perms = "/".join(dict.fromkeys(r.perms for r in regions))
+    size = human_size(sum(r.size for r in regions))
+    span = f"{hex_address(regions[0].start)}-{hex_address(regions[-1].end)}"
+    return graphviz.nohtml("\\n".join(graphviz.escape(x) for x in (title, f"{size} · {perms}", span)))
+
+
+def _change_words(group: Sequence[Change], runs: bool) -> str:
+    c = group[0]
+    words = " + ".join(c.what)
+    if not runs:
+        grown = sum(hi - lo for g in group for lo, hi in g.added)
+        lost = sum(hi - lo for g in group for lo, hi in g.removed)
+        if grown:
+            words += f"\\n+{human_size(grown)}"
+        if lost:
+            words += f"\\n-{human_size(lost)}"
+    elif c.before and c.after and "moved" in c.what:
+        delta = c.after[0].start - c.before[0].start
+        words += f"\\nby {'+' if delta >= 0 else '-'}{abs(delta):#x}"
+    return words
+
+
+def build_graph(diff: MapDiff, *, unchanged: bool = False) -> graphviz.Digraph:
+    """The DOT graph of ``diff``: before on the left, after on the right, one row per
+    changed region group (highest address on top), unchanged stretches folded."""
+    fid = figure_id(diff)
+    runs = diff.mode == "runs"
+    b_sel, a_sel = diff.before.selection, diff.after.selection
+    g = graphviz.Digraph(name=fid)
+    g.attr("graph", id=f"{fid}-graph", rankdir="TB", newrank="true", ranksep="0.08",
+           nodesep="0.25", bgcolor="transparent", margin="0", pad="0.05",
+           fontname=FONT, fontsize=FONT_SIZE)
+    g.attr("node", fontname=FONT, fontsize=FONT_SIZE, margin="0.06,0.02", penwidth="0.8")
+    g.attr("edge", fontname=FONT, fontsize=FONT_SIZE, penwidth="0.8", arrowsize="0.6")
+
+    with g.subgraph() as row:
+        row.attr(rank="same")
+        for node, text in (("hl", _side_name(b_sel, a_sel, True)), ("hm", ""),
+                           ("hr", _side_name(b_sel, a_sel, False))):
+            row.node(node, label=graphviz.escape(text), shape="plaintext", width=f"{DIFF_BOX_WIDTH}",
+                     height="0.25", fontname=FONT, **{"class": "roads-diff-head"})
+        row.edge("hl", "hm", style="invis")
+        row.edge("hm", "hr", style="invis")
+    previous = ("hl", "hm", "hr")
+    for k, item in enumerate(reversed(_rows(diff, unchanged))):
+        left, mid, right = f"l{k}", f"m{k}", f"r{k}"
+        with g.subgraph() as row:
+            row.attr(rank="same")
+            if isinstance(item, int):
+                text = f"{item} region group{'s' if item != 1 else ''} unchanged"
+                for node in (left, right):
+                    row.node(node, label="⋮", shape="plaintext", width=f"{DIFF_BOX_WIDTH}",
+                             height="0.3", **{"class": "roads-diff-same"})
+                row.node(mid, label=graphviz.escape(text), shape="plaintext",
+                         **{"class": "roads-diff-same"})
+                row.edge(left, mid, style="invis")
+                row.edge(mid, right, style="invis")
+            else:
+                _row_nodes(row, item, left, mid, right, runs, fid)
+        for above, here in zip(previous, (left, mid, right)):
+            g.edge(above, here, style="invis", weight="100")
+        previous = (left, mid, right)
+    return g
+
+
+def _row_nodes(row, group: Sequence[Change], left: str, mid: str, right: str, runs: bool,
+               fid: str) -> None:
+    c = group[0]
+    before = [r for ch in group for r in ch.before]
+    after = [r for ch in group for r in ch.after]
+    word = c.what[0]
+    colour = CHANGE_COLOURS.get(word)
+    classes = ["roads-region", f"roads-kind-{c.kind}"] + [f"roads-change-{w}" for w in c.what]
+    for node, regions in ((left, before), (right, after)):
+        if not regions:
+            row.node(node, label="not mapped", shape="box", style="dashed", color="#999999",
+                     fontcolor="#777777", width=f"{DIFF_BOX_WIDTH}", height="0.36",
+                     fixedsize="true", **{"class": "roads-diff-empty"})
+            continue
+        size = sum(r.size for r in regions)
+        attrs = {"color": colour, "penwidth": "2.2"} if colour else {"color": "#555555"}
+        tooltip = "; ".join(f"{hex_address(r.start)}-{hex_address(r.end)} {r.perms} "
+                            f"{r.pathname or 'anonymous'}" for r in regions)
+        row.node(node, label=_box_label(group, regions), shape="box", style="filled",
+                 fillcolor=COLOURS.get(c.kind, COLOURS["other"]), width=f"{DIFF_BOX_WIDTH}",
+                 height=f"{max(box_height(size) / POINTS_PER_INCH, 0.5):.3f}", fixedsize="true",
+                 tooltip=graphviz.escape(tooltip), id=f"{fid}-{node}",
+                 **{"class": " ".join(classes)}, **attrs)
+    row.node(mid, label=_change_words(group, runs), shape="plaintext",
+             fontcolor=colour or "#555555",
+             **{"class": " ".join(["roads-diff-what"] + [f"roads-change-{w}" for w in c.what])})
+    edge_class = " ".join(f"roads-change-{w}" for w in c.what)
+    row.edge(left, mid, arrowhead="none", color=colour or "#999999",
+             style="solid" if c.before else "dashed", **{"class": edge_class})
+    row.edge(mid, right, color=colour or "#999999", style="solid" if c.after else "dashed",
+             **{"class": edge_class})
+
+
+def describe(diff: MapDiff) -> tuple[str, str]:
+    """Short label and long description of the diagram, for screen readers."""
+    b, a = diff.before.selection, diff.after.selection
+    changed = [c for c in diff.changes if c.changed]
+    short = f"Changes from {b.describe()} to {a.describe()}: {len(changed)} region groups changed"
+    parts = []
+    for c in reversed(changed):
+        parts.append(f"{c.label}: {', '.join(c.what)}")
+    return short, ("From the top: " + "; ".join(parts) + ".") if parts else "Nothing changed."
+
+
+def render_diff_figure(diff: MapDiff, *, cache_dir: str | os.PathLike[str] | None = None,
+                       unchanged: bool = False) -> str:
+    """The diff as a ``<figure>``: the diagram, then the table."""
+    fid = figure_id(diff)
+    short, long = describe(diff)
+    svg = inline(render(build_graph(diff, unchanged=unchanged).source, cache_dir),
+                 fid=fid, css_class="roads-vas roads-diff-svg", short=short, long=long)
+    return (f'<figure class="roads-figure roads-diff-figure" id="{fid}" data-search-exclude>\n{svg}'
+            f"{render_diff(diff, unchanged=unchanged)}\n"
+            f"<figcaption>{escape(_caption(diff))}: changed regions outlined in the colour of "
+            "their change; unchanged stretches folded.</figcaption>\n</figure>\n")

@@ -1,0 +1,257 @@
+"""roads.diagram: the address-space diagram, rendered by the real ``dot``."""
+
+from __future__ import annotations
+
+import re
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+
+from roads.diagram import (
+    COLOURS,
+    PALETTE_END,
+    PALETTE_START,
+    build_graph,
+    figure_id,
+    finish_svg,
+    palette_css,
+    render_diagram,
+    render_svg,
+)
+from roads.errors import ToolMissing
+from roads.regions import GAP_KINDS, KINDS, memory_map
+from roads.select import select
+from roads.table import hex_address, row_id
+from roads.units import human_size
+from tests.capture_docs import KERNEL_PAGES, fake_doc, region, snapshot
+
+REPO = Path(__file__).resolve().parent.parent
+SVG = "{http://www.w3.org/2000/svg}"
+XLINK = "{http://www.w3.org/1999/xlink}href"
+
+
+def svg_of(mm, cache_dir=None) -> ET.Element:
+    html = render_diagram(mm, cache_dir=cache_dir)
+    svg = html[html.index("<svg"):html.index("</svg>") + len("</svg>")]
+    return ET.fromstring(svg)
+
+
+def groups(root: ET.Element, cls: str) -> list[ET.Element]:
+    return [g for g in root.iter(f"{SVG}g") if cls in (g.get("class") or "").split()]
+
+
+def texts(element: ET.Element) -> list[str]:
+    return [t.text or "" for t in element.iter(f"{SVG}text")]
+
+
+@pytest.fixture(scope="module")
+def layout():
+    return memory_map(select(snapshot("layout"), variant="pie"))
+
+
+@pytest.fixture(scope="module")
+def layout_svg(layout):
+    return svg_of(layout)
+
+
+def test_dot_source_is_deterministic_and_needs_no_dot(layout):
+    one, two = build_graph(layout).source, build_graph(layout).source
+    assert one == two
+    # every region is a pinned box that links to its table row
+    for c in layout.regions:
+        assert f'href="#{row_id(layout.selection.slug, c.region.start)}"' in one
+
+
+@pytest.mark.dot
+def test_one_box_per_region_with_its_colour_class_and_link(layout, layout_svg):
+    boxes = groups(layout_svg, "roads-region")
+    assert len(boxes) == len(layout.regions)
+    slug = layout.selection.slug
+    by_id = {g.get("id"): g for g in boxes}
+    for c in layout.regions:
+        box = by_id[f"{figure_id(slug)}-{c.region.start:x}"]
+        assert f"roads-kind-{c.kind}" in box.get("class").split()
+        (link,) = box.iter(f"{SVG}a")
+        assert link.get(XLINK) == f"#{row_id(slug, c.region.start)}"
+
+
+@pytest.mark.dot
+def test_boxes_are_stacked_high_addresses_on_top(layout, layout_svg):
+    tops = []
+    for c in layout.regions:  # lowest address first
+        (box,) = [g for g in groups(layout_svg, "roads-region")
+                  if g.get("id").endswith(f"-{c.region.start:x}")]
+        points = next(box.iter(f"{SVG}polygon")).get("points")
+        ys = [float(p.split(",")[1]) for p in points.split()]
+        tops.append(min(ys))  # SVG y grows downwards
+    assert tops == sorted(tops, reverse=True)
+
+
+@pytest.mark.dot
+def test_gaps_are_labelled_breaks(layout_svg):
+    labels = {t for g in groups(layout_svg, "roads-gap") for t in texts(g)}
+    assert "~ 85.3 TiB unmapped ~" in labels
+    assert "~ 16.0 EiB non-canonical hole ~" in labels
+    assert "kernel space · 128.0 TiB" in labels
+    assert "~ 4 KiB unmapped ~" in labels
+
+
+@pytest.mark.dot
+def test_every_boundary_has_its_address(layout, layout_svg):
+    printed = {t for g in groups(layout_svg, "roads-addr") for t in texts(g)}
+    for band in layout.bands():
+        assert hex_address(band.start) in printed
+        assert hex_address(band.end) in printed
+    assert "2^64" in printed and "0x000000000000" in printed
+
+
+@pytest.mark.dot
+def test_recorded_addresses_and_symbols_are_arrows(layout, layout_svg):
+    placed = [p for p in layout.pointers if p.region is not None]
+    assert len(groups(layout_svg, "roads-arrow")) == len(placed)
+    labels = " ".join(t for g in groups(layout_svg, "roads-pointer") for t in texts(g))
+    for p in placed:
+        assert f"{p.name}" in labels and f"{p.address:#x}" in labels
+    assert "greeting (symbol)" in labels  # a symbol the sample did not record
+
+
+@pytest.mark.dot
+def test_screen_readers_get_a_title_and_a_description(layout, layout_svg):
+    assert layout_svg.get("role") == "img"
+    assert "layout (pie)" in layout_svg.get("aria-label")
+    title = layout_svg.find(f"{SVG}title")
+    desc = layout_svg.find(f"{SVG}desc")
+    assert title is not None and title.text == layout_svg.get("aria-label")
+    assert desc is not None and desc.get("id") == layout_svg.get("aria-describedby")
+    assert "[heap]" in desc.text and "non-canonical hole" in desc.text
+    assert list(layout_svg)[0] is title  # the first child names the image
+
+
+@pytest.mark.dot
+def test_ids_are_unique_and_prefixed(layout_svg, layout):
+    ids = [e.get("id") for e in layout_svg.iter() if e.get("id")]
+    assert len(ids) == len(set(ids))
+    prefix = figure_id(layout.selection.slug)
+    assert all(i.startswith(prefix) or i.startswith(f"a_{prefix}") for i in ids)
+
+
+@pytest.mark.dot
+def test_same_capture_renders_byte_identical(tmp_path, layout):
+    fresh = render_diagram(layout)
+    assert render_diagram(layout) == fresh
+    cached = render_diagram(layout, cache_dir=tmp_path)
+    assert cached == fresh
+    assert len(list(tmp_path.glob("*.svg"))) == 1
+    assert render_diagram(layout, cache_dir=tmp_path) == fresh
+    assert "Generated by graphviz" not in fresh and "<!--" not in fresh
+
+
+@pytest.mark.dot
+def test_a_cached_diagram_needs_no_dot(tmp_path, layout, monkeypatch):
+    first = render_diagram(layout, cache_dir=tmp_path)
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+    assert render_diagram(layout, cache_dir=tmp_path) == first
+
+
+def test_missing_dot_says_what_to_install(tmp_path, layout, monkeypatch):
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+    with pytest.raises(ToolMissing, match="apt-get install graphviz"):
+        render_diagram(layout, cache_dir=tmp_path)
+
+
+@pytest.mark.dot
+def test_angle_brackets_in_labels_stay_text():
+    weird = "/tmp/<td>&amp;\\n.dat"
+    regions = [region(0x7F0000000000, 0x7F0000001000, "r--p", weird), *KERNEL_PAGES]
+    mm = memory_map(select(fake_doc(regions, {"<p>": 0x7F0000000010})))
+    root = svg_of(mm)  # parses: nothing came out as markup
+    assert "<td>&amp;\\n.dat" in texts(root)
+    assert any(t.startswith("<p>") for t in texts(root))
+
+
+@pytest.mark.dot
+def test_guard_pages_and_wx_regions_stand_out():
+    threads = svg_of(memory_map(select(snapshot("threads"))))
+    guards = groups(threads, "roads-guard")
+    assert len(guards) == 2
+    assert all("no access" in " ".join(texts(g)) for g in guards)
+    regions = [region(0x7F0000000000, 0x7F0000001000, "rwxp"), *KERNEL_PAGES]
+    wx = svg_of(memory_map(select(fake_doc(regions))))
+    (box,) = groups(wx, "roads-wx")
+    assert "W+X" in " ".join(texts(box))
+
+
+@pytest.mark.dot
+def test_thread_diagram_shows_arena_and_thread_stacks():
+    mm = memory_map(select(snapshot("threads")))
+    html = render_diagram(mm)
+    assert html.count("roads-kind-thread-stack") >= 2
+    assert "roads-kind-arena" in html
+    big = human_size(next(c.region.size for c in mm.regions if c.kind == "thread-stack"))
+    assert f"thread stack · {big} · rw-p" in html or f"{big} · rw-p" in html
+
+
+def test_figures_css_holds_the_palette():
+    css = (REPO / "docs" / "stylesheets" / "figures.css").read_text()
+    start, end = css.index(PALETTE_START), css.index(PALETTE_END) + len(PALETTE_END) + 1
+    assert css[start:end] == palette_css(), "regenerate the palette block with palette_css()"
+    for kind in KINDS:
+        assert kind in COLOURS and f".roads-kind-{kind} " in css
+    for kind in GAP_KINDS:
+        assert f".roads-gap-{kind} " in css
+
+
+def test_legend_lists_the_kinds_shown(layout):
+    html = render_legend_only(layout)
+    for kind in {c.kind for c in layout.regions}:
+        assert f"roads-kind-{kind}" in html
+    assert "roads-kind-thread-stack" not in html
+
+
+def render_legend_only(mm) -> str:
+    from roads.diagram import legend
+
+    return legend(mm)
+
+
+@pytest.mark.dot
+def test_finish_svg_strips_what_would_change_between_graphviz_builds(layout):
+    raw = render_svg(build_graph(layout).source)
+    assert raw.startswith("<svg")
+    done = finish_svg(raw, layout)
+    assert not re.search(r"<title>b\d+", done)
+
+
+# --- the macros ------------------------------------------------------------------------
+
+
+@pytest.fixture
+def frozen(monkeypatch):
+    monkeypatch.setenv("ROADS_MODE", "frozen")
+    monkeypatch.delenv("ROADS_ROOT", raising=False)
+
+
+def test_memory_map_macro(frozen):
+    from macros import figures
+
+    html = figures.memory_map("layout", variant="nopie")
+    assert html.startswith('<div class="roads-map" id="map-layout-nopie-running">')
+    assert figures.memory_map in figures.MACROS
+
+
+@pytest.mark.dot
+def test_address_space_macro(frozen):
+    from macros import figures
+
+    html = figures.address_space("layout", variant="static")
+    assert 'id="vas-layout-static-running"' in html and "<svg" in html
+    assert 'href="#map-layout-static-running-400000"' in html
+
+
+def test_macro_errors_are_roads_errors(frozen):
+    from macros import figures
+    from roads.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="no checkpoint 'nowhere'"):
+        figures.memory_map("layout", checkpoint="nowhere")

@@ -1,0 +1,486 @@
+"""Figures, part 2: ELF to memory, checkpoint diffs, pages, gdb transcripts, values and
+provenance, rendered from the committed captures in snapshots/.
+
+The tests assert properties a re-capture on another machine keeps (the 200 KiB block
+comes and goes, the child's frame changes, the indices recombine), checked where
+possible against an independent oracle: the chunk header malloc wrote, the indices
+the pagewalk sample printed itself, Python-Markdown's own rendering of a fence.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import cache
+from pathlib import Path
+
+import markdown
+import pytest
+
+from roads import diff, elfmap, pageview, provenance, transcript, values
+from roads.errors import ConfigError
+from roads.project import Project
+from roads.select import Selection, select
+from roads.units import human_size
+
+ROOT = Path(__file__).resolve().parent.parent
+KIB = 1024
+PAGE = 4096
+
+
+@cache
+def doc(sample: str) -> dict:
+    return Project(ROOT, mode="frozen").read(sample)
+
+
+def sel(sample: str, **where) -> Selection:
+    return select(doc(sample), **where)
+
+
+def page_up(n: int) -> int:
+    return (n + PAGE - 1) & ~(PAGE - 1)
+
+
+# --------------------------------------------------------------------------- diff
+
+
+def threshold_step(before: str, after: str) -> diff.MapDiff:
+    return diff.diff_selections(sel("threshold", checkpoint=before), sel("threshold", checkpoint=after))
+
+
+def test_threshold_200k_block_mapped_then_unmapped() -> None:
+    header = sel("threshold", checkpoint="after-200k").snapshot.address("chunk-size-200k")
+    assert header & 0x2, "malloc's header says the block was mmapped (IS_MMAPPED)"
+    chunk = header & ~0x7  # the low bits are flags
+
+    mapped = threshold_step("after-100k", "after-200k")
+    changed = [c for c in mapped.changes if c.changed]
+    added = [r for c in changed for r in c.added]
+    assert sum(hi - lo for lo, hi in added) == chunk >= 200 * KIB
+    assert all(not c.removed for c in changed)
+    assert [c.pointers_added for c in changed if c.added] == [("block-200k",)]
+    assert all(c.kind == "mmap" for c in changed)  # anonymous memory, merged or not
+
+    unmapped = threshold_step("after-200k", "after-free")
+    changed = [c for c in unmapped.changes if c.changed]
+    removed = [r for c in changed for r in c.removed]
+    assert removed == added
+    assert [c.pointers_removed for c in changed if c.removed] == [("block-200k",)]
+    assert all(not c.added for c in changed)
+
+
+def test_threshold_second_200k_comes_from_the_heap() -> None:
+    again = threshold_step("after-free", "after-200k-again")
+    changed = [c for c in again.changes if c.changed and c.what != ("resident",)]
+    assert [c.label for c in changed] == ["[heap]"]
+    assert changed[0].what == ("grown",)
+    grown = sum(hi - lo for lo, hi in changed[0].added)
+    assert grown >= 200 * KIB - 132 * KIB  # the heap had 132 KiB, part of it free
+
+
+def test_diff_matches_by_identity_not_line_number() -> None:
+    # Growing the anonymous region shifts nothing else: every other region is unchanged,
+    # though the line numbers below it would have moved had a line been added.
+    mapped = threshold_step("after-100k", "after-200k")
+    regions = sel("threshold", checkpoint="after-100k").regions
+    unchanged = [r for c in mapped.changes if not c.changed for r in c.before]
+    assert len(unchanged) == len(regions) - 1
+
+
+def test_forkexec_exec_drops_heap_and_mapping() -> None:
+    child = sel("forkexec", checkpoint="child-before-exec")
+    execd = sel("forkexec", checkpoint="after-exec")
+    assert child.snapshot.pid == execd.snapshot.pid  # execve keeps the process
+    d = diff.diff_selections(child, execd)
+    assert "[heap]" in [c.label for c in d.of("removed")]
+    lost = {name for c in d.changes for name in c.pointers_removed}
+    assert {"heap-block", "mapping"} <= lost
+
+
+def test_parent_and_child_after_fork_have_the_same_map() -> None:
+    d = diff.diff_selections(sel("forkexec", checkpoint="before-fork"),
+                             sel("forkexec", checkpoint="child-before-exec"))
+    assert d.mode == "lineage"
+    assert [c for c in d.changes if c.changed] == []  # Rss differences are not reported
+
+
+def test_aslr_runs_move_everything_but_the_low_12_bits() -> None:
+    d = diff.diff_selections(sel("aslr", run=0), sel("aslr", run=1))
+    assert d.mode == "runs"
+    moved = d.of("moved")
+    files = [c for c in d.changes if c.before and c.before[0].pathname.startswith("/")]
+    assert files and all("moved" in c.what for c in files)
+    assert d.randomized_bits and d.randomized_bits & 0xFFF == 0
+    assert all(c.xor & 0xFFF == 0 for c in moved)
+    # vsyscall sits at a fixed address in the kernel half: never randomised.
+    assert [c.what for c in d.changes if c.label == "[vsyscall]"] == [("unchanged",)]
+    html = diff.render_diff(d)
+    assert "the low 12 never do" in html
+    # Pointers into page-aligned memory keep their low 12 bits; the stack pointer is
+    # also shifted within its page, and the table says so when it happened.
+    for p in d.pointers:
+        if p.name != "stack":
+            assert p.xor & 0xFFF == 0, p.name
+
+
+def test_aslr_off_runs_do_not_move() -> None:
+    d = diff.diff_selections(sel("aslr-off", run=0), sel("aslr-off", run=1))
+    assert d.of("moved") == () and d.randomized_bits == 0
+    assert "not randomised" in diff.render_diff(d)
+
+
+def test_bit_ranges() -> None:
+    assert diff.bit_ranges(0) == []
+    assert diff.bit_ranges(0b1011_0000) == [(4, 5), (7, 7)]
+    assert diff.describe_bits(0xFFF000) == "bits 12–23 (12 bits)"
+    assert diff.describe_bits(1 << 40) == "bit 40"
+
+
+# --------------------------------------------------------------------------- pages
+
+
+COW = [("before-fork", "parent"), ("parent-after-fork", "parent"), ("child-before-write", "child"),
+       ("child-after-write", "child"), ("parent-after-child-write", "parent")]
+
+
+def cow_pages(checkpoint: str, pid: str):
+    return pageview.page_range(sel("cow", checkpoint=checkpoint, pid=pid), "buffer").pages
+
+
+def test_cow_child_write_copies_one_page() -> None:
+    before = cow_pages("child-before-write", "child")
+    after = cow_pages("child-after-write", "child")
+    assert all(p.present for p in before + after)
+    assert [p.exclusive for p in before] == [False] * len(before)  # shared after fork
+    assert after[0].exclusive and not any(p.exclusive for p in after[1:])
+    if any(p.pfn is None for p in before + after):
+        pytest.skip("frame numbers hidden in this capture (no CAP_SYS_ADMIN)")
+    assert after[0].pfn != before[0].pfn
+    assert [p.pfn for p in after[1:]] == [p.pfn for p in before[1:]]
+    parent = cow_pages("parent-after-fork", "parent")
+    assert [p.pfn for p in parent] == [p.pfn for p in before]  # same frames as the child's
+
+
+def test_cow_page_view_marks_the_new_frame() -> None:
+    chosen = [sel("cow", checkpoint=c, pid=p) for c, p in COW]
+    html = pageview.render_page_view(chosen, "buffer")
+    rows = re.findall(r"<tr><td>(\d+)</td>(.*?)</tr>", html)
+    assert [int(k) for k, _ in rows] == [0, 1, 2, 3]
+    cells = [re.findall(r"<td[^>]*>(.*?)</td>", row) for _, row in rows]
+    # Columns: address, then (present, excl., frame) per checkpoint; column 4 is the
+    # child after its write.
+    child_after = slice(1 + 3 * 3, 1 + 3 * 4)
+    assert cells[0][child_after][1] == "<mark>1</mark>"
+    frames_hidden = "hidden" in html
+    assert ("<mark><code>" in cells[0][child_after][2]) is not frames_hidden
+    assert all("<mark>" not in c for row in cells[1:] for c in row[child_after])
+    # The parent, compared with its own column after fork: page 0 is exclusive again
+    # (the child took a copy), its frame unchanged.
+    parent_last = slice(1 + 3 * 4, 1 + 3 * 5)
+    assert cells[0][parent_last][1] == "<mark>1</mark>"
+    assert "<mark>" not in cells[0][parent_last][2]
+
+
+def test_zero_page_shared_after_reads() -> None:
+    reads = pageview.page_range(sel("demand", variant="anonymous", checkpoint="after-reads"), "range")
+    writes = pageview.page_range(sel("demand", variant="anonymous", checkpoint="after-writes"), "range")
+    if any(p.pfn is None for p in reads.pages if p.present):
+        pytest.skip("frame numbers hidden in this capture (no CAP_SYS_ADMIN)")
+    zero = pageview.zero_frames(reads.pages)
+    assert len(zero) == 1 and all(p.pfn in zero for p in reads.pages)
+    assert pageview.zero_frames(writes.pages) == frozenset()
+    html = pageview.render_page_view(
+        [sel("demand", variant="anonymous", checkpoint=c) for c in ("after-reads", "after-writes")],
+        "range")
+    assert html.count("zero page</td>") == len(reads.pages)
+
+
+def test_hidden_frames_are_said_so() -> None:
+    chosen = sel("cow", checkpoint="child-after-write")
+    hidden = {**chosen.checkpoint, "pagemap": [
+        {**r, "pages": [{**p, "pfn": None} for p in r["pages"]]} for r in chosen.checkpoint["pagemap"]]}
+    blind = Selection(chosen.sample, chosen.variant, chosen.run, hidden, chosen.doc)
+    html = pageview.render_page_view([blind], "buffer")
+    frames = [re.findall(r"<td[^>]*>(.*?)</td>", row)[-1]
+              for row in re.findall(r"<tr><td>\d+</td>(.*?)</tr>", html)]
+    assert frames == ["hidden"] * 4
+    assert "Frame numbers are hidden without CAP_SYS_ADMIN" in html
+    walk = pageview.render_page_walk(blind, "buffer")
+    assert "hidden without CAP_SYS_ADMIN" in walk and "physical address" not in walk
+
+
+@pytest.mark.parametrize("address", [0, 0x555555558040, 0x7FFFFFFFF000 - 1, 0xFFFFFFFFFF600000,
+                                     0x0000800000000000, (1 << 64) - 1])
+def test_split_recombines(address: int) -> None:
+    split = pageview.split_address(address)
+    assert split.recombine() == address
+    assert all(0 <= i < 512 for i in split.indices) and 0 <= split.offset < PAGE
+    assert split.canonical == (address < 1 << 47 or address >= 0xFFFF800000000000)
+
+
+def test_page_walk_agrees_with_the_sample_printout() -> None:
+    chosen = sel("pagewalk")
+    address = chosen.snapshot.address("answer")
+    split = pageview.split_address(address)
+    printed = dict(re.findall(r"^(PML4|PDPT|PD|PT) index\s+(\d+)$", chosen.run_doc["stdout"], re.M))
+    assert printed == {"PML4": str(split.pml4), "PDPT": str(split.pdpt), "PD": str(split.pd),
+                       "PT": str(split.pt)}
+    html = pageview.render_page_walk(chosen, "answer")
+    for index in split.indices:
+        assert f"<td>{index}</td>" in html
+    page = pageview.find_page(chosen, address)
+    assert page is not None and page.present
+    if page.pfn is not None:
+        assert f"{page.pfn * PAGE + split.offset:#x}" in html
+
+
+def test_page_walk_of_every_recorded_address_recombines() -> None:
+    for sample in ("layout", "threshold", "forkexec", "elf2maps"):
+        for a in sel(sample).addresses:
+            assert pageview.split_address(a.value).recombine() == a.value
+
+
+def test_page_errors_list_what_is_there() -> None:
+    with pytest.raises(ConfigError, match=r"no pagemap range 'nope' \(ranges: buffer\)"):
+        pageview.page_range(sel("cow"), "nope")
+    with pytest.raises(ConfigError, match=r"addresses: .*ranges:"):
+        pageview.render_page_walk(sel("layout"), "nope")
+    assert pageview.checkpoint_specs(["a", ["b", "child"]]) == [("a", None), ("b", "child")]
+    with pytest.raises(ConfigError):
+        pageview.checkpoint_specs([["a", "b", "c"]])
+
+
+# --------------------------------------------------------------------------- ELF
+
+
+def test_elf_to_memory_relro_split_and_small_bss() -> None:
+    em = elfmap.elf_map(sel("elf2maps", variant="small"))
+    assert len(em.links) == 4
+    regions = {k for link in em.links for k in link.regions}
+    assert len(regions) == 5  # four PT_LOADs, five regions: RELRO split the data
+    data = em.links[-1]
+    assert data.relro_applied and len(data.regions) == 2
+    offsets = [em.regions[k].region.offset for k in sorted(regions)]
+    assert len(offsets) - len(set(offsets)) == 1  # one file offset mapped twice
+    assert data.bss_tail > 0 and data.bss_pages is None
+    assert all(link.congruent for link in em.links)
+    label = elfmap._segment_label(em, data)
+    assert "(RELRO)" in label and ".bss" in label and "zeroed tail" in label
+
+
+def test_elf_to_memory_big_bss_gets_its_own_region() -> None:
+    em = elfmap.elf_map(sel("elf2maps", variant="bigbss"))
+    data = em.links[-1]
+    assert data.bss_pages is not None
+    anonymous = [em.regions[k] for k in data.regions if not em.regions[k].region.pathname]
+    assert [c.kind for c in anonymous] == ["bss"]
+    assert anonymous[0].region.start == data.bss_pages[0]
+
+
+def test_elf_to_memory_static_binary_has_no_bias() -> None:
+    em = elfmap.elf_map(sel("layout", variant="static"))
+    assert em.bias == 0
+    assert all(em.segment(l).p_vaddr >= 0x400000 for l in em.links)
+
+
+def test_elf_to_memory_congruence_shown() -> None:
+    em = elfmap.elf_map(sel("layout", variant="pie"))
+    for link in em.links:
+        seg = em.segment(link)
+        assert f"both end in ...{seg.p_offset % PAGE:03x}" in elfmap._segment_label(em, link)
+
+
+# --------------------------------------------------------------------------- gdb
+
+
+def test_fence_outlasts_backticks_and_markdown_escapes() -> None:
+    text = "before\n```\n<script>alert(1)</script> & ````\nafter\n"
+    block = transcript.fenced(text, "text")
+    assert block.startswith("`````text\n") and block.endswith("\n`````\n")
+    html = markdown.markdown(block, extensions=["pymdownx.superfences"])
+    assert "&lt;script&gt;" in html and "<script>" not in html
+    assert "after" in html and html.count("<pre") == 1  # not closed early
+
+
+def test_gdb_session_is_the_transcript() -> None:
+    chosen = sel("starti")
+    text = chosen.variant_doc["gdb"]["transcript"]
+    block = transcript.render_gdb_session(chosen)
+    body = block.split("\n", 1)[1].rsplit("\n", 2)[0]
+    assert body == text.strip("\n")
+    assert "Mapped address spaces" in body
+
+
+def test_gdb_session_missing_names_the_variants() -> None:
+    with pytest.raises(ConfigError, match="no gdb transcript"):
+        transcript.render_gdb_session(sel("layout"))
+    with pytest.raises(ValueError):
+        transcript.fenced("x", "text\n```")
+
+
+# --------------------------------------------------------------------------- values
+
+
+@pytest.mark.parametrize("sample, path, where, expected", [
+    ("voidmain", "exit_code", {}, "13"),
+    ("intmain", "exit_code", {}, "0"),
+    ("layout", "region:[heap].size", {"variant": "pie"}, "132 KiB"),
+    ("layout", "elf:e_type", {"variant": "pie"}, "ET_DYN"),
+    ("layout", "elf:e_type", {"variant": "nopie"}, "ET_EXEC"),
+    ("layout", "elf:segment:0.p_vaddr", {"variant": "nopie"}, "0x400000"),
+    ("layout", "provenance:page_size", {}, "4 KiB"),
+    ("layout", "count:loads", {"variant": "pie"}, "4"),
+    ("threshold", "region:[stack].start", {}, "0x7ffffffde000"),
+])
+def test_values_resolve(sample: str, path: str, where: dict, expected: str) -> None:
+    assert values.lookup(doc(sample), path, **where) == expected
+
+
+def test_value_addresses_and_formats() -> None:
+    d = doc("threshold")
+    block = sel("threshold", checkpoint="after-200k").snapshot.address("block-200k")
+    # Recorded at the second checkpoint: found without naming it.
+    assert values.lookup(d, "address:block-200k") == f"{block:#x}"
+    assert values.lookup(d, "address:block-200k", fmt="int") == str(block)
+    assert values.lookup(d, "address:block-200k.offset") == f"{block & 0xFFF:#x}"
+    assert block & 0xFFF == 0x10  # a page start plus the chunk header
+    assert values.lookup(d, "region:@block-200k.kind") == "anonymous mapping"
+    assert values.lookup(d, "count:regions") == str(len(sel("threshold").regions))
+    split = pageview.split_address(block)
+    assert [values.lookup(d, f"address:block-200k.{f}") for f in ("pml4", "pdpt", "pd", "pt")] \
+        == [str(i) for i in split.indices]
+    assert values.lookup(d, "region:[heap].size", fmt="hex") == "0x21000"
+    # The symbol table plus the load bias lands where the sample saw main.
+    assert values.lookup(doc("layout"), "symbol:main", variant="pie") == \
+        values.lookup(doc("layout"), "address:main", variant="pie")
+
+
+@pytest.mark.parametrize("path, message", [
+    ("address:nope", r"no recorded address 'nope' \(recorded: block-100k, chunk-size-100k"),
+    ("region:libc.so.6", r"5 regions match 'libc.so.6'; add #N to pick one: #0 0x"),
+    ("region:[heap].Bogus", r"no field 'Bogus'; fields: start, end, size"),
+    ("bogus", r"unknown value; a plain name is one of exit_code"),
+    ("nope:x", r"unknown prefix 'nope:'; prefixes: address:, symbol:, region:"),
+    ("count:things", r"count: is followed by regions"),
+    ("stdout", None),
+])
+def test_value_errors_name_sample_and_path(path: str, message: str | None) -> None:
+    if message is None:
+        with pytest.raises(ConfigError, match=r"'stdout'.*text, it has no hex form"):
+            values.lookup(doc("threshold"), path, fmt="hex")
+        return
+    with pytest.raises(ConfigError) as info:
+        values.lookup(doc("threshold"), path)
+    text = str(info.value)
+    assert text.startswith("sample 'threshold': value ") and repr(path) in text
+    assert re.search(message, text), text
+
+
+# --------------------------------------------------------------------------- provenance
+
+
+def test_provenance_caption_says_where_numbers_come_from() -> None:
+    chosen = sel("layout", variant="pie")
+    prov = chosen.provenance
+    text = provenance.caption(chosen)
+    for part in (prov["kernel"], prov["glibc"], prov["arch"], f"THP {prov['thp']}", "4 KiB pages",
+                 "-fPIE -pie", "checkpoint running", "(pie)"):
+        assert part in text, part
+    assert "ASLR off (personality ADDR_NO_RANDOMIZE, verified)" in text
+    assert "-Isamples" not in text and "layout.c" not in text
+
+
+def test_provenance_of_two_variants_gives_both_flags() -> None:
+    text = provenance.caption([sel("layout", variant="pie"), sel("layout", variant="nopie")])
+    assert "(pie vs nopie)" in text and "-fPIE -pie vs -O0 -g -fno-pie -no-pie" in text
+
+
+def test_provenance_aslr_on_and_runs() -> None:
+    text = provenance.caption(sel("aslr", run=1))
+    assert "ASLR on" in text and "run 1 of 2" in text and "NOT" not in text
+    both = provenance.caption([sel("aslr", run=0), sel("aslr", run=1)])
+    assert "runs 0 and 1" in both
+
+
+def test_provenance_flags_a_run_that_did_not_get_what_it_asked() -> None:
+    chosen = sel("aslr-off")
+    lying = {**chosen.checkpoint, "personality": 0}
+    odd = Selection(chosen.sample, chosen.variant, chosen.run, lying, chosen.doc)
+    assert "NOT turned off as asked" in provenance.caption(odd)
+    assert "roads-provenance-warning" in provenance.caption_html(odd)
+
+
+def test_with_provenance_is_its_own_html_block() -> None:
+    out = provenance.with_provenance("| a |\n|---|\n| 1 |\n\n\n", sel("layout"))
+    head, caption = out.split("\n\n")
+    assert head == "| a |\n|---|\n| 1 |" and caption.startswith('<p class="roads-provenance">')
+    html = markdown.markdown(out, extensions=["tables"])
+    assert "<table>" in html and 'class="roads-provenance"' in html
+
+
+def test_compiler_flags() -> None:
+    argv = ["gcc", "-O0", "-g", "-Isamples", "-I", "inc", "samples/x.c", "-o", "x", "-pthread"]
+    assert provenance.compiler_flags(argv) == ("-O0", "-g", "-pthread")
+
+
+# --------------------------------------------------------------------------- rendering
+
+
+@pytest.mark.dot
+def test_svg_figures_render_byte_identical(tmp_path: Path) -> None:
+    def figures(cache_dir: Path) -> list[str]:
+        return [
+            elfmap.render_elf_figure(elfmap.elf_map(sel("elf2maps", variant="bigbss")), cache_dir=cache_dir),
+            diff.render_diff_figure(threshold_step("after-100k", "after-200k"), cache_dir=cache_dir),
+            diff.render_diff_figure(diff.diff_selections(sel("aslr", run=0), sel("aslr", run=1)),
+                                    cache_dir=cache_dir),
+        ]
+
+    first = figures(tmp_path / "a")
+    again = figures(tmp_path / "b")  # a fresh cache: dot runs again
+    cached = figures(tmp_path / "a")
+    assert first == again == cached
+    for html in first:
+        assert "\n\n" not in html  # one HTML block for Markdown
+        assert html.count("<svg") == 1 and 'role="img"' in html and "<desc id=" in html
+        assert not re.search(r"/proc/\d+", html)  # no pid: it changes with every capture
+
+
+@pytest.mark.dot
+def test_diff_diagram_outlines_the_change(tmp_path: Path) -> None:
+    chunk = sel("threshold", checkpoint="after-200k").snapshot.address("chunk-size-200k") & ~0x7
+    html = diff.render_diff_figure(threshold_step("after-100k", "after-200k"), cache_dir=tmp_path)
+    svg = html.split("</svg>")[0]
+    # Before and after boxes of the grown region, outlined; the rest folded away.
+    assert svg.count('class="node roads-region roads-kind-mmap roads-change-grown"') == 2
+    assert "region groups unchanged" in svg and f"+{human_size(chunk)}" in svg
+    # Box heights grow with the logarithm of the size: a 1 GiB box is still small.
+    heights = [float(h) for h in re.findall(r"height=([0-9.]+)", diff.build_graph(
+        threshold_step("after-100k", "after-200k")).source)]
+    assert heights and max(heights) < 1.5
+
+
+@pytest.mark.dot
+def test_elf_figure_names_relro_and_bss(tmp_path: Path) -> None:
+    html = elfmap.render_elf_figure(elfmap.elf_map(sel("elf2maps", variant="bigbss")), cache_dir=tmp_path)
+    svg = html.replace("&#160;", " ")
+    for text in ("PT_LOAD #3", "RELRO", "bss pages", "program bss", "offset 0x2000 is mapped twice",
+                 "load bias 0x555555554000"):
+        assert text in svg, text
+
+
+def test_html_figures_render_byte_identical() -> None:
+    def figures() -> list[str]:
+        cow = [sel("cow", checkpoint=c, pid=p) for c, p in COW]
+        return [
+            pageview.render_page_view(cow, "buffer"),
+            pageview.render_page_walk(sel("pagewalk"), "answer"),
+            diff.render_diff(threshold_step("after-200k", "after-free")),
+            transcript.render_gdb_session(sel("starti")),
+            provenance.caption_html(cow),
+        ]
+
+    first, again = figures(), figures()
+    assert first == again
+    for html in first:
+        if not html.startswith("```"):  # HTML blocks: a blank line would end them
+            assert "\n\n" not in html.rstrip("\n")

@@ -1,0 +1,123 @@
+"""roads.table: the memory-map table, rendered from committed captures."""
+
+from __future__ import annotations
+
+import re
+from html.parser import HTMLParser
+
+import pytest
+
+from roads.regions import memory_map
+from roads.select import select
+from roads.table import COLUMNS, render_table, row_id
+from tests.capture_docs import KERNEL_PAGES, fake_doc, region, snapshot
+
+
+class Rows(HTMLParser):
+    """The rows of a table: (id, classes, the text of each cell)."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.rows: list[tuple[str | None, list[str], list[str]]] = []
+        self._cell: list[str] | None = None
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if tag == "tr":
+            self.rows.append((attrs.get("id"), (attrs.get("class") or "").split(), []))
+        elif tag in ("td", "th") and self.rows:
+            self._cell = []
+
+    def handle_endtag(self, tag):
+        if tag in ("td", "th") and self._cell is not None:
+            self.rows[-1][2].append("".join(self._cell).strip())
+            self._cell = None
+
+    def handle_data(self, data):
+        if self._cell is not None:
+            self._cell.append(data)
+
+
+def parse(html: str) -> Rows:
+    rows = Rows()
+    rows.feed(html)
+    return rows
+
+
+def region_rows(rows: Rows):
+    return [r for r in rows.rows if r[0] and "roads-gap" not in r[1]]
+
+
+@pytest.mark.parametrize("variant", ["pie", "nopie", "static"])
+def test_rows_are_the_regions_in_order(variant):
+    chosen = select(snapshot("layout"), variant=variant)
+    mm = memory_map(chosen)
+    rows = region_rows(parse(render_table(mm)))
+    assert [r[0] for r in rows] == [row_id(chosen.slug, r.start) for r in chosen.regions]
+    for (_, classes, cells), c in zip(rows, mm.regions):
+        r = c.region
+        assert f"roads-kind-{c.kind}" in classes
+        assert cells[0] == f"{r.start:012x}" and cells[1] == f"{r.end:012x}"
+        assert cells[3] == r.perms
+        assert cells[5] == c.label
+        assert len(cells) == len(COLUMNS)
+
+
+def test_row_ids_are_stable():
+    html = render_table(memory_map(select(snapshot("layout"), variant="pie")))
+    assert 'id="map-layout-pie-running-555555554000"' in html
+    assert 'id="map-layout-pie-running"' in html  # the table itself
+
+
+def test_sizes_permissions_and_smaps_counters():
+    chosen = select(snapshot("layout"), variant="nopie")
+    rows = region_rows(parse(render_table(memory_map(chosen))))
+    heap = next(cells for _, classes, cells in rows if "roads-kind-heap" in classes)
+    raw = next(r for r in chosen.checkpoint["regions"] if r["pathname"] == "[heap]")
+    assert heap[2] == "132 KiB"
+    assert heap[6] == "[heap]"
+    assert heap[7] == f"{raw['kb']['Rss']} KiB" and heap[8] == f"{raw['kb']['Pss']} KiB"
+
+
+def test_gaps_are_rows_with_their_sizes():
+    rows = parse(render_table(memory_map(select(snapshot("layout"), variant="pie")))).rows
+    gaps = {cells[3] for _, classes, cells in rows if "roads-gap" in classes}
+    assert "unmapped, 85.3 TiB" in gaps  # below 0x555555554000
+    assert "non-canonical hole, 16.0 EiB" in gaps
+    assert "kernel space, 128.0 TiB" in gaps
+    assert "unmapped, 4 KiB" in gaps  # the top page of user space is never mapped
+    bare = parse(render_table(memory_map(select(snapshot("layout"))), gaps=False)).rows
+    assert not [r for r in bare if "roads-gap" in r[1]]
+
+
+def test_pointers_are_listed_under_the_region_that_holds_them():
+    rows = parse(render_table(memory_map(select(snapshot("layout"), variant="pie")))).rows
+    holds = {}
+    for before, row in zip(rows, rows[1:]):
+        if "roads-holds" in row[1]:
+            holds[before[0]] = row[2][0]
+    text_row = row_id("layout-pie-running", 0x555555555000)
+    assert "main" in holds[text_row]
+    data = next(v for k, v in holds.items() if "initialized" in v)
+    assert "zeroed" in data and "greeting" in data and "(symbol)" in data
+
+
+def test_values_that_point_nowhere_are_noted():
+    html = render_table(memory_map(select(snapshot("threshold"), checkpoint="after-100k")))
+    note = re.search(r'<p class="roads-map-note">(.*?)</p>', html).group(1)
+    assert "chunk-size-100k" in note
+
+
+def test_text_is_escaped():
+    regions = [region(0x7F0000000000, 0x7F0000001000, "r--p", "/tmp/<b>a&b<i>.dat"), *KERNEL_PAGES]
+    html = render_table(memory_map(select(fake_doc(regions, {"<x>": 0x7F0000000010}))))
+    assert "<b>" not in html and "&lt;b&gt;a&amp;b&lt;i&gt;.dat" in html
+    assert "<x>" not in html and "&lt;x&gt;" in html
+    rows = region_rows(parse(html))
+    assert rows[0][2][6] == "<b>a&b<i>.dat"
+
+
+def test_fragment_has_no_blank_line():
+    # A blank line would end Markdown's raw HTML block in the middle of the table.
+    html = render_table(memory_map(select(snapshot("threads"))))
+    assert "\n\n" not in html

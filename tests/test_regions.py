@@ -1,0 +1,219 @@
+"""roads.regions: every region gets one kind; pointers land in the right regions."""
+
+from __future__ import annotations
+
+import pytest
+
+from roads.regions import (
+    ADDRESS_END,
+    KERNEL_START,
+    KINDS,
+    USER_END,
+    Band,
+    classify,
+    memory_map,
+)
+from roads.select import Snapshot, select, variant_names
+from tests.capture_docs import KERNEL_PAGES, SNAPSHOTS, fake_doc, region, snapshot
+
+EXE_PIECES = ["rodata", "text", "rodata", "relro", "data"]
+LIB_PIECES = ["lib-rodata", "lib-text", "lib-rodata", "lib-relro", "lib-data", "lib-bss"]
+
+
+def kinds_of(mm, owner: str) -> list[str]:
+    return [c.kind for c in mm.regions if c.owner == owner]
+
+
+def pointer_kinds(mm) -> dict[str, str]:
+    return {p.name: mm.regions[p.region].kind for p in mm.pointers if p.region is not None}
+
+
+@pytest.mark.parametrize("variant", ["pie", "nopie", "static"])
+def test_layout_pieces(variant):
+    mm = memory_map(select(snapshot("layout"), variant=variant))
+    kinds = [c.kind for c in mm.regions]
+    for kind in ("heap", "stack", "vdso", "vvar", "vsyscall", "mmap"):
+        assert kind in kinds
+    exe = kinds_of(mm, "layout")
+    if variant == "static":
+        assert exe == EXE_PIECES + ["bss"]  # a static binary's bss reaches past its file pages
+        assert not any(k.startswith("lib-") for k in kinds)
+    else:
+        assert exe == EXE_PIECES
+        # libc's bss is the anonymous region right after its data
+        assert kinds_of(mm, "libc.so.6") == LIB_PIECES
+        (bss,) = [c.region for c in mm.regions if c.kind == "lib-bss"]
+        assert bss.pathname == "" and bss.perms == "rw-p"
+        assert kinds_of(mm, "ld-linux-x86-64.so.2") == LIB_PIECES[:5]
+    assert pointer_kinds(mm) == {
+        "main": "text",
+        "literal": "rodata",  # a string literal is read-only data, not code
+        "initialized": "data",
+        "zeroed": "data",  # small .bss: the zeroed tail of the data page
+        "small-malloc": "heap",
+        "large-malloc": "mmap",  # above the mmap threshold: a mapping of its own
+        "local": "stack",
+        **({} if variant == "static" else {"greeting": "data"}),
+    }
+
+
+def test_load_addresses_with_aslr_off():
+    assert memory_map(select(snapshot("layout"), variant="pie")).bias == 0x555555554000
+    assert memory_map(select(snapshot("layout"), variant="nopie")).bias == 0
+    assert memory_map(select(snapshot("layout"), variant="nopie")).regions[0].region.start == 0x400000
+
+
+@pytest.mark.parametrize("variant", ["pie", "nopie", "static"])
+def test_relro_is_the_pt_gnu_relro_range(variant):
+    chosen = select(snapshot("layout"), variant=variant)
+    mm = memory_map(chosen)
+    relro = chosen.elf.relro
+    lo = (relro.p_vaddr + mm.bias) & ~0xFFF
+    hi = (relro.p_vaddr + relro.p_memsz + mm.bias) & ~0xFFF
+    (piece,) = [c.region for c in mm.regions if c.kind == "relro"]
+    assert (piece.start, piece.end, piece.perms) == (lo, hi, "r--p")
+
+
+def test_thread_stacks_guards_and_arenas():
+    mm = memory_map(select(snapshot("threads")))
+    kinds = [c.kind for c in mm.regions]
+    assert kinds.count("thread-stack") == 2
+    for k, c in enumerate(mm.regions):
+        if c.kind == "thread-stack":
+            below = mm.regions[k - 1]
+            assert below.kind == "guard" and below.region.perms == "---p"
+            assert below.region.end == c.region.start and below.region.size == 4096
+            assert c.region.size >= 1 << 20
+    arenas = [c.region for c in mm.regions if c.kind == "arena"]
+    assert len(arenas) == 4
+    for used, rest in zip(arenas[::2], arenas[1::2]):
+        assert used.start % (64 << 20) == 0 and used.perms == "rw-p"
+        assert rest.perms == "---p" and rest.end - used.start == 64 << 20
+    placed = pointer_kinds(mm)
+    assert placed["thread-1-local"] == placed["thread-2-local"] == "thread-stack"
+    assert placed["thread-1-malloc"] == placed["thread-2-malloc"] == "arena"
+    assert placed["main-local"] == "stack" and placed["main-malloc"] == "heap"
+
+
+def test_the_executable_mapped_again_is_a_file_mapping():
+    mm = memory_map(select(snapshot("demand"), variant="file", checkpoint="after-reads"))
+    exe = [c for c in mm.regions if c.owner == "demand"]
+    assert [c.kind for c in exe] == EXE_PIECES + ["file"]
+    page = mm.selection.snapshot.pagemap[0].start
+    assert mm.regions[mm.selection.snapshot.region_at(page).index].kind == "file"
+
+
+def test_bss_larger_than_a_page_is_its_own_region():
+    mm = memory_map(select(snapshot("elf2maps"), variant="bigbss"))
+    assert kinds_of(mm, "elf2maps") == EXE_PIECES + ["bss"]
+    (bss,) = [c.region for c in mm.regions if c.kind == "bss"]
+    assert bss.pathname == "" and bss.perms == "rw-p"
+
+
+def _all_selections():
+    for path in sorted(SNAPSHOTS.glob("*.json")):
+        doc = snapshot(path.stem)
+        for variant in variant_names(doc):
+            for run, run_doc in enumerate(doc["variants"][variant]["runs"]):
+                for k, c in enumerate(run_doc["checkpoints"]):
+                    same = [x for x in run_doc["checkpoints"] if x["name"] == c["name"]]
+                    yield doc, variant, run, c["name"], same.index(c)
+
+
+def test_every_region_of_every_capture_has_a_known_kind():
+    seen = 0
+    for doc, variant, run, name, ordinal in _all_selections():
+        mm = memory_map(select(doc, variant=variant, run=run, checkpoint=name, pid=ordinal))
+        for c in mm.regions:
+            assert c.kind in KINDS and c.kind != "other", (doc["sample"], variant, name, c)
+        if mm.selection.exe_matches_elf:
+            assert mm.bias is not None, (doc["sample"], variant, name)
+            assert "text" in [c.kind for c in mm.regions]
+        seen += 1
+    assert seen >= 3
+
+
+def test_bands_cover_the_whole_space_and_name_the_hole():
+    mm = memory_map(select(snapshot("layout")))
+    bands = mm.bands()
+    assert bands[0].start == 0 and bands[-1].end == ADDRESS_END
+    assert all(a.end == b.start for a, b in zip(bands, bands[1:]))
+    assert Band(USER_END, KERNEL_START, "hole") in bands
+    assert [b.kind for b in bands if b.region is None and b.start >= KERNEL_START] == ["kernel", "kernel"]
+    assert sum(b.size for b in bands if b.region is not None) == sum(c.region.size for c in mm.regions)
+    # User space is almost all empty.
+    assert mm.mapped / USER_END < 1e-4
+
+
+# --- fabricated edge cases -----------------------------------------------------------
+
+LIBFOO = "/usr/lib/libfoo.so.1"
+
+
+def test_library_pieces_without_vmflags_use_their_order():
+    regions = [
+        region(0x7F0000000000, 0x7F0000001000, "r--p", LIBFOO, 0, vmflags=()),
+        region(0x7F0000001000, 0x7F0000005000, "r-xp", LIBFOO, 0x1000, vmflags=()),
+        region(0x7F0000005000, 0x7F0000006000, "r--p", LIBFOO, 0x5000, vmflags=()),
+        region(0x7F0000006000, 0x7F0000007000, "r--p", LIBFOO, 0x6000, vmflags=()),
+        region(0x7F0000007000, 0x7F0000008000, "rw-p", LIBFOO, 0x7000, vmflags=()),
+    ]
+    snap = Snapshot.from_dict(fake_doc(regions)["variants"]["default"]["runs"][0]["checkpoints"][0])
+    classified, bias = classify(snap.regions)
+    assert bias is None
+    assert [c.kind for c in classified] == LIB_PIECES[:5]
+
+
+def test_unknown_executable_falls_back_to_permissions():
+    exe = "/build/fake"
+    regions = [
+        region(0x400000, 0x401000, "r--p", exe, 0, vmflags=("rd",)),
+        region(0x401000, 0x402000, "r-xp", exe, 0x1000, vmflags=("rd", "ex")),
+        region(0x402000, 0x403000, "r--p", exe, 0x2000, vmflags=("rd",)),
+        region(0x403000, 0x404000, "r--p", exe, 0x2000, vmflags=("rd", "ac")),
+        region(0x404000, 0x405000, "rw-p", exe, 0x3000),
+        *KERNEL_PAGES,
+    ]
+    mm = memory_map(select(fake_doc(regions)))  # the document holds no ELF record
+    assert [c.kind for c in mm.regions] == EXE_PIECES + ["vvar", "vdso", "stack", "vsyscall"]
+
+
+def test_recorded_names_mark_tls_and_thread_stacks():
+    regions = [
+        region(0x7F0000000000, 0x7F0000010000),  # no guard below: only a name can tell
+        region(0x7F0000020000, 0x7F0000023000),
+        region(0x7F0000030000, 0x7F0000031000),
+        *KERNEL_PAGES,
+    ]
+    mm = memory_map(select(fake_doc(regions, {
+        "thread-1-local": 0x7F0000000100,  # a local variable of a thread
+        "tls": 0x7F0000020010,  # a __thread variable
+        "other": 0x7F0000030010,
+    })))
+    assert [c.kind for c in mm.regions[:3]] == ["thread-stack", "tls", "mmap"]
+
+
+def test_tls_name_does_not_claim_a_merged_region():
+    regions = [region(0x7F0000020000, 0x7F0000123000), *KERNEL_PAGES]
+    mm = memory_map(select(fake_doc(regions, {"tls": 0x7F0000122010, "big-malloc": 0x7F0000020010})))
+    assert mm.regions[0].kind == "mmap"
+
+
+def test_arena_rules_need_the_64_mib_alignment():
+    base = 0x7FFFF0000000
+    regions = [
+        region(base, base + 0x21000),
+        region(base + 0x21000, base + (64 << 20), "---p"),
+        region(base + (64 << 20) + 0x1000, base + (64 << 20) + 0x22000),  # not aligned
+        region(base + (64 << 20) + 0x22000, base + (128 << 20), "---p"),
+        *KERNEL_PAGES,
+    ]
+    kinds = [c.kind for c in memory_map(select(fake_doc(regions))).regions[:4]]
+    assert kinds == ["arena", "arena", "mmap", "reserved"]
+
+
+def test_values_that_are_not_addresses_point_nowhere():
+    mm = memory_map(select(snapshot("threshold"), checkpoint="after-100k"))
+    stray = {p.name for p in mm.stray}
+    assert "chunk-size-100k" in stray
+    assert "block-100k" not in stray

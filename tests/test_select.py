@@ -1,0 +1,94 @@
+"""roads.select: picking a checkpoint of a capture, and the typed records over it."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from roads.errors import ConfigError
+from roads.select import Region, select, variant_names
+from tests.capture_docs import KERNEL_PAGES, fake_doc, region, snapshot
+
+
+def test_defaults_are_the_first_declared_variant_run_and_checkpoint():
+    doc = snapshot("layout")
+    chosen = select(doc)
+    # The document's keys are sorted (nopie, pie, static); the manifest declares pie first.
+    assert variant_names(doc) == ["pie", "nopie", "static"]
+    assert (chosen.sample, chosen.variant, chosen.run) == ("layout", "pie", 0)
+    assert chosen.checkpoint_name == "running"
+    assert chosen.slug == "layout-pie-running"
+
+
+def test_regions_are_frozen_records_named_after_proc_5():
+    chosen = select(snapshot("layout"), variant="nopie")
+    raw = chosen.checkpoint["regions"]
+    assert [(r.start, r.end, r.perms, r.offset, r.pathname) for r in chosen.regions] == [
+        (r["start"], r["end"], r["perms"], r["offset"], r["pathname"]) for r in raw
+    ]
+    first = chosen.regions[0]
+    assert first.size == first.end - first.start
+    assert first.rss() == raw[0]["kb"]["Rss"] * 1024
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        first.start = 0  # type: ignore[misc]
+    with pytest.raises(TypeError):
+        first.kb["Rss"] = 1  # type: ignore[index]
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "words"),
+    [
+        ({"variant": "arm"}, ["sample 'layout'", "no variant 'arm'", "pie, nopie, static"]),
+        ({"checkpoint": "nowhere"}, ["sample 'layout'", "no checkpoint 'nowhere'", "running"]),
+        ({"run": 4}, ["sample 'layout'", "no run 4"]),
+    ],
+)
+def test_mistakes_name_the_sample_and_list_what_is_there(kwargs, words):
+    with pytest.raises(ConfigError) as caught:
+        select(snapshot("layout"), **kwargs)
+    for word in words:
+        assert word in str(caught.value)
+
+
+def test_fork_demo_checkpoints_belong_to_parent_and_child():
+    doc = snapshot("forkexec")
+    parent = select(doc, checkpoint="before-fork")
+    child = select(doc, checkpoint="child-before-exec")
+    assert child.snapshot.ppid == parent.snapshot.pid
+    assert (parent.role, child.role) == ("parent", "child")
+    assert select(doc, checkpoint="after-exec", pid="child").snapshot.pid == child.snapshot.pid
+
+
+def _forked(name: str = "both") -> dict:
+    doc = fake_doc([], sample="fork")
+    common = {"exe": "/build/fork", "personality": 0, "addresses": [], "auxv": [],
+              "auxv_strings": {}, "status": {}, "pagemap": []}
+    doc["variants"]["default"]["runs"][0]["checkpoints"] = [
+        {"name": name, "seq": 0, "pid": 100, "ppid": 1, "regions": [region(0x1000, 0x2000)], **common},
+        {"name": name, "seq": 1, "pid": 101, "ppid": 100, "regions": [region(0x3000, 0x4000)], **common},
+    ]
+    return doc
+
+
+def test_same_checkpoint_in_two_processes_picked_by_role_or_ordinal():
+    doc = _forked()
+    assert select(doc).snapshot.pid == 100  # the run's first process by default
+    assert select(doc, pid="parent").snapshot.pid == 100
+    assert select(doc, pid="child").snapshot.pid == 101
+    assert select(doc, pid=1).snapshot.pid == 101
+    # Two figures of one page must not share row ids.
+    assert select(doc, pid="parent").slug != select(doc, pid="child").slug
+    with pytest.raises(ConfigError, match="pid is 'parent', 'child' or an ordinal 0 to 1"):
+        select(doc, pid=2)
+
+
+def test_snapshot_lookups():
+    chosen = select(fake_doc(KERNEL_PAGES, {"sp": 0x7FFFFFFFE000}))
+    snap = chosen.snapshot
+    assert snap.region_at(0x7FFFFFFFE000) == snap.regions[2]
+    assert snap.region_at(0x1000) is None
+    assert snap.address("sp") == 0x7FFFFFFFE000
+    with pytest.raises(ConfigError, match="recorded: sp"):
+        snap.address("nothing")
+    assert isinstance(snap.regions[0], Region)
