@@ -1,0 +1,863 @@
+"""The qualitative claims of the series' first pages, checked against the committed captures.
+
+Every sentence of docs/hello-world.md, docs/all-roads-to-memory/index.md,
+docs/all-roads-to-memory/virtual-address-space.md, docs/all-roads-to-memory/processes.md
+and docs/gdb-sessions.md that says something about what a capture shows ("four
+PT_LOAD segments became five regions", "void main exited with 13") has a test here.
+The pages print the numbers through macros; these tests make sure the words around
+the numbers stay true when the captures are made again on another machine.
+
+``CLAIMS`` lists them as (page, claim, test name), for the site to render.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from functools import cache
+from pathlib import Path
+
+from roads.elf import link_segments
+from roads.regions import KERNEL_START, TASK_SIZE, USER_END, memory_map
+from roads.select import Selection, select
+
+SNAPSHOTS = Path(__file__).resolve().parent.parent / "snapshots"
+
+HELLO = "docs/hello-world.md"
+HUB = "docs/all-roads-to-memory/index.md"
+VAS = "docs/all-roads-to-memory/virtual-address-space.md"
+PROC = "docs/all-roads-to-memory/processes.md"
+GDB = "docs/gdb-sessions.md"
+
+CLAIMS = [
+    # Hello World, the file
+    (HELLO, "The hello-world binary is a 64-bit little-endian ELF file for x86-64.",
+     "test_hello_is_elf64_x86_64"),
+    (HELLO, "The entry point in the ELF header is _start, not main.",
+     "test_entry_point_is_start_not_main"),
+    (HELLO, "The hello-world binary has four PT_LOAD segments: R, R E, R and RW.",
+     "test_hello_has_four_load_segments"),
+    (HELLO, "Besides .text, .rodata, .data and .bss it has the dynamic-linking tables "
+            ".dynamic, .got, .plt and .dynsym.",
+     "test_hello_sections"),
+    (HELLO, "gcc made a PIE without being asked: the hello world is one.",
+     "test_pie_is_gccs_default"),
+    (HELLO, "Its four PT_LOAD segments became five regions of the running process, because "
+            "RELRO split the data segment.",
+     "test_four_loads_become_five_regions"),
+    (HELLO, "One file offset is mapped twice, by two different regions.",
+     "test_one_file_offset_mapped_twice"),
+    (HELLO, "For every PT_LOAD, p_offset and p_vaddr leave the same remainder modulo 4096.",
+     "test_offset_congruent_to_vaddr"),
+    (HELLO, "The string literal lies in a read-only, non-executable region (.rodata), not in "
+            "the code.",
+     "test_string_literal_not_in_text"),
+    (HELLO, "The pointer variable that holds the literal's address lives in the writable data.",
+     "test_pointer_to_literal_is_in_data"),
+    (HELLO, "A small .bss fits in the last file-backed page: no extra region.",
+     "test_small_bss_adds_no_region"),
+    (HELLO, "A .bss larger than the rest of the last page gets an anonymous rw-p region of its own "
+            "right after the data.",
+     "test_big_bss_adds_anonymous_region"),
+    (HELLO, "The PIE build is ET_DYN with segments linked at 0; the -no-pie build is ET_EXEC "
+            "linked at a fixed address.",
+     "test_pie_is_dyn_nopie_is_exec"),
+    (HELLO, "With ASLR off the PIE was loaded at the kernel's default base for PIEs; the -no-pie "
+            "binary exactly where its program headers say.",
+     "test_load_addresses_with_aslr_off"),
+    (HELLO, "With ASLR off a PIE lands about two thirds of the way up the 47-bit user space.",
+     "test_pie_base_two_thirds_up"),
+    (HELLO, "The static build has no PT_INTERP and no DT_NEEDED, and no ld.so or libc.so is "
+            "mapped into it.",
+     "test_static_has_no_loader_and_no_libc"),
+    (HELLO, "The static build's map holds only the executable's pieces, an anonymous .bss "
+            "region, the heap, the large block's mapping, the stack and the kernel's pages.",
+     "test_static_map_composition"),
+    (HELLO, "The dynamic builds name ld-linux-x86-64.so.2 as their interpreter and need "
+            "libc.so.6.",
+     "test_dynamic_builds_need_ld_so_and_libc"),
+    (HELLO, "The static binary's code region is many times larger than the PIE's.",
+     "test_static_text_much_larger"),
+    (HELLO, "Each program header has sections inside it: .text in the R E PT_LOAD, .data and "
+            ".bss in the RW one.",
+     "test_sections_sit_in_segments"),
+    # All Roads To Memory (hub)
+    (HUB, "At its last checkpoint hello world has a heap, libc, ld.so, the stack, vdso and "
+          "vvar, and vsyscall.",
+     "test_hello_world_has_every_kind_of_region"),
+    # The virtual address space
+    (VAS, "The executable sits lowest, the heap right after it, then libraries and mmaps, "
+          "and the stack highest in user space.",
+     "test_region_order"),
+    (VAS, "The first pages of the address space are not mapped.",
+     "test_null_page_unmapped"),
+    (VAS, "Five regions come from the executable; both globals live in its rw-p region.",
+     "test_layout_executable_regions"),
+    (VAS, "With ASLR off the heap starts right after the executable; with it on, after a gap.",
+     "test_heap_after_executable"),
+    (VAS, "The heap is far larger than the small request.",
+     "test_heap_larger_than_request"),
+    (VAS, "The large block's region is larger than the request: the new mapping merged with "
+          "an anonymous region that was already there, right below libc.",
+     "test_large_malloc_region_merged"),
+    (VAS, "libc's data is followed by an anonymous region (its .bss); vvar and vdso lie above "
+          "libc, ld.so above them, the stack above all.",
+     "test_libraries_and_kernel_pages_order"),
+    (VAS, "[vsyscall] is execute-only.",
+     "test_vsyscall_execute_only"),
+    (VAS, "Drawn to scale on a picture 10,000 pixels tall, the largest region would be thinner "
+          "than a pixel.",
+     "test_not_drawable_to_scale"),
+    (VAS, "Most of the resident memory is file-backed pages.",
+     "test_rss_mostly_file_backed"),
+    (VAS, "The heap and the stack are terabytes apart, with libraries and mappings between.",
+     "test_heap_and_stack_terabytes_apart"),
+    (VAS, "User space ends one page below 2^47, and the top of [stack] is that address.",
+     "test_stack_ends_at_task_size"),
+    (VAS, "Every region but [vsyscall] lies below 2^47; [vsyscall] lies in the kernel half.",
+     "test_only_vsyscall_above_user_space"),
+    (VAS, "The regions together cover less than 0.01% of the 2^47 bytes of user space.",
+     "test_user_space_more_than_9999_percent_empty"),
+    (VAS, "The resident memory (VmRSS) is well under half of the virtual size (VmSize).",
+     "test_vsz_is_not_memory_use"),
+    (VAS, "The small malloc landed in [heap], the large one in an anonymous mapping of its own.",
+     "test_small_malloc_heap_large_malloc_mmap"),
+    (VAS, "libc.so.6 appears as five lines of maps.",
+     "test_libc_is_five_lines"),
+    (VAS, "With ASLR on, every recorded address differed between the two runs.",
+     "test_aslr_on_everything_moves"),
+    (VAS, "With ASLR on, the low 12 bits of every address but the stack's stayed the same; "
+          "the stack's changed too.",
+     "test_aslr_keeps_page_offsets"),
+    (VAS, "With ASLR off, the two runs printed exactly the same addresses.",
+     "test_aslr_off_runs_identical"),
+    (VAS, "The ASLR runs were verified randomized, the others verified not (personality).",
+     "test_aslr_state_verified"),
+    # Processes
+    (PROC, "argv, then envp, then the auxiliary vector, then the strings, from low to high "
+           "addresses, all inside [stack].",
+     "test_stack_top_order"),
+    (PROC, "The only shared library the hello world needs is libc.so.6.",
+     "test_hello_needs_only_libc"),
+    (PROC, "stacktop was run as ./stacktop one two.",
+     "test_stacktop_command_line"),
+    (PROC, "From the top down: the execve path, the environment strings, the argument strings, "
+           "the platform string, the 16 random bytes, auxv, envp, argv.",
+     "test_stack_top_detailed_order"),
+    (PROC, "main's local variable sits below argv.",
+     "test_local_below_argv"),
+    (PROC, "AT_PHDR points into the executable's first region, AT_BASE at the first page of ld.so, "
+           "AT_SYSINFO_EHDR at the vDSO.",
+     "test_auxv_pointers"),
+    (PROC, "AT_ENTRY is the executable's _start, not main.",
+     "test_at_entry_is_start"),
+    (PROC, "AT_EXECFN is the path given to execve, a string on the stack.",
+     "test_at_execfn_on_stack"),
+    (PROC, "The capture's auxv (read from /proc) holds what getauxval returned in the program.",
+     "test_auxv_matches_getauxval"),
+    (PROC, "void main printing hello, world exited with the number of characters it printed.",
+     "test_void_main_exit_13"),
+    (PROC, "int main printed the same line and exited with status 0.",
+     "test_int_main_exit_0"),
+    (PROC, "Between main and exit the call chain is exit ← __libc_start_call_main ← "
+           "__libc_start_main ← _start.",
+     "test_backtrace_start_to_exit"),
+    (PROC, "After fork the child has another pid and the very same map as its parent.",
+     "test_fork_copies_the_map"),
+    (PROC, "After execve the child keeps its pid and its parent.",
+     "test_exec_keeps_pid"),
+    (PROC, "After execve the heap and the anonymous mapping are gone: the old pointers point "
+           "nowhere.",
+     "test_exec_replaces_address_space"),
+    (PROC, "Before execve the parent's anonymous mapping had merged with the small anonymous "
+           "region below libc; after execve only that small region is there again.",
+     "test_mapping_merged_below_libc_then_small_again"),
+    (PROC, "After execve the executable, loader and libc are back at the same addresses "
+           "(randomisation off), with a fresh stack.",
+     "test_exec_same_addresses_aslr_off"),
+    (PROC, "The parent collected the exec'd child's exit status.",
+     "test_parent_collects_42"),
+    (PROC, "The parent's map is unchanged by the child's exec.",
+     "test_parent_unchanged_by_child_exec"),
+    # gdb sessions
+    (GDB, "At the first instruction the program counter is in ld.so's _start.",
+     "test_first_instruction_in_ld_so"),
+    (GDB, "At the first instruction only the executable, ld.so, the stack, vvar/vdso and "
+          "vsyscall are mapped: no libc, no heap.",
+     "test_first_instruction_regions"),
+    (GDB, "At the first instruction the executable has four lines, its data one rw-p line; "
+          "at main five, the data split into r--p and rw-p (RELRO).",
+     "test_exe_four_lines_then_five"),
+    (GDB, "ld.so's data is one rw-p line at the first instruction and two lines (r--p, rw-p) "
+          "at main.",
+     "test_ld_so_relro_split"),
+    (GDB, "libc appears between the first instruction and main, in five regions.",
+     "test_libc_appears_by_main"),
+    (GDB, "Anonymous regions appear by main, one right after libc's data.",
+     "test_anonymous_regions_appear_by_main"),
+    (GDB, "The heap does not exist at main; at exit it is the one new line.",
+     "test_heap_born_between_main_and_exit"),
+    (GDB, "Nothing is unmapped between main and exit: the map only grows.",
+     "test_map_only_grows"),
+    (GDB, "gdb's map at main is the same as the checkpoint's map at main.",
+     "test_gdb_and_checkpoint_agree"),
+    (GDB, "Under gdb the executable is at the same address as in the build's runs with ASLR "
+          "off, the default base for PIEs.",
+     "test_gdb_loads_pie_at_default_base"),
+    (HELLO, "The hello world prints hello, world and exits with status 0 (also under gdb).",
+     "test_starti_output"),
+]
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+@cache
+def doc(sample: str) -> dict:
+    return json.loads((SNAPSHOTS / f"{sample}.json").read_text())
+
+
+def sel(sample: str, **kw) -> Selection:
+    return select(doc(sample), **kw)
+
+
+def exe_regions(s: Selection):
+    return [r for r in s.regions if r.pathname == s.snapshot.exe]
+
+
+def named(s: Selection, suffix: str):
+    return [r for r in s.regions if r.pathname.endswith(suffix)]
+
+
+def pointer(s: Selection, name: str) -> int:
+    return s.snapshot.address(name)
+
+
+def region_of(s: Selection, name: str):
+    region = s.snapshot.region_at(pointer(s, name))
+    assert region is not None, f"{name} points into no region"
+    return region
+
+
+def symbol(s: Selection, name: str):
+    matches = [sym for sym in s.elf.symbols if sym.name == name]
+    assert matches, f"no symbol {name}"
+    return matches[0]
+
+
+# The hello world of the series: starti prints "hello, world" and is stopped under
+# gdb as well as at its checkpoints.
+HELLO_SAMPLE = "starti"
+
+
+def hello() -> Selection:
+    return sel(HELLO_SAMPLE, checkpoint="main")
+
+
+@cache
+def gdb_stops() -> list[dict]:
+    """The gdb transcript of starti cut at each ``info proc mappings``: for each stop,
+    the lines of the map as (start, end, offset, perms, objfile) and the text before it."""
+    text = doc(HELLO_SAMPLE)["variants"]["default"]["gdb"]["transcript"]
+    blocks = text.split("Mapped address spaces:")
+    stops = []
+    line = re.compile(r"^\s*(0x[0-9a-f]+)\s+(0x[0-9a-f]+)\s+0x[0-9a-f]+\s+(0x[0-9a-f]+)\s+"
+                      r"([-rwxsp]{4})\s*(.*)$")
+    for before, block in zip(blocks, blocks[1:]):
+        rows = []
+        for raw in block.splitlines():
+            m = line.match(raw)
+            if m:
+                rows.append((int(m[1], 16), int(m[2], 16), int(m[3], 16), m[4], m[5].strip()))
+            elif rows:
+                break
+        stops.append({"before": before, "rows": rows, "after": block})
+    assert len(stops) == 3, "expected three stops: starti, main, exit"
+    return stops
+
+
+def gdb_names(stop: dict) -> list[str]:
+    return [row[4] for row in stop["rows"]]
+
+
+# --------------------------------------------------------------------------- hello world
+
+
+def test_hello_is_elf64_x86_64():
+    h = hello().elf.header
+    assert (h.ei_class, h.ei_data, h.e_machine) == ("ELFCLASS64", "ELFDATA2LSB", "EM_X86_64")
+
+
+def test_entry_point_is_start_not_main():
+    s = hello()
+    entry = s.elf.header.e_entry
+    assert entry == symbol(s, "_start").st_value
+    assert entry != symbol(s, "main").st_value
+
+
+def test_hello_has_four_load_segments():
+    assert [seg.flags for seg in hello().elf.loads] == ["R  ", "R E", "R  ", "RW "]
+
+
+def test_hello_sections():
+    names = {section.name for section in hello().elf.sections}
+    assert {".text", ".rodata", ".data", ".bss", ".dynamic", ".got", ".plt", ".dynsym"} <= names
+
+
+def test_pie_is_gccs_default():
+    manifest = doc(HELLO_SAMPLE)["inputs"]["manifest"]
+    flags = manifest["flags"] + [f for v in manifest["variants"] for f in v["flags"]]
+    assert not any("pie" in flag.lower() for flag in flags)
+    assert hello().elf.is_pie and hello().elf.header.e_type == "ET_DYN"
+
+
+def test_four_loads_become_five_regions():
+    s = hello()
+    mm = memory_map(s)
+    links = link_segments(s.elf, s.regions, s.snapshot.exe, mm.bias)
+    assert len(links) == 4
+    assert sum(len(link.regions) for link in links) == 5
+    assert len(exe_regions(s)) == 5
+    data = links[-1]
+    assert len(data.regions) == 2 and data.relro_applied
+
+
+def test_one_file_offset_mapped_twice():
+    offsets = [r.offset for r in exe_regions(hello())]
+    assert len(offsets) - len(set(offsets)) == 1
+
+
+def test_offset_congruent_to_vaddr():
+    for sample, variant in (("starti", None), ("layout", "pie"), ("layout", "nopie"),
+                            ("layout", "static"), ("elf2maps", "small"), ("elf2maps", "bigbss")):
+        s = sel(sample, variant=variant)
+        assert all(seg.congruent(4096) for seg in s.elf.loads)
+
+
+def test_string_literal_not_in_text():
+    s = sel("layout", variant="pie")
+    region = region_of(s, "literal")
+    assert region.perms == "r--p" and region.pathname == s.snapshot.exe
+    rodata = s.elf.get_section(".rodata")
+    text = s.elf.get_section(".text")
+    bias = memory_map(s).bias
+    literal = pointer(s, "literal") - bias
+    assert rodata.sh_addr <= literal < rodata.sh_addr + rodata.sh_size
+    assert not text.sh_addr <= literal < text.sh_addr + text.sh_size
+
+
+def test_pointer_to_literal_is_in_data():
+    s = sel("layout", variant="pie")
+    mm = memory_map(s)
+    greeting = next(p for p in mm.pointers if p.name == "greeting")
+    region = s.regions[greeting.region]
+    assert region.perms == "rw-p" and region.pathname == s.snapshot.exe
+
+
+def test_small_bss_adds_no_region():
+    s = sel("elf2maps", variant="small")
+    assert region_of(s, "zeroed") == region_of(s, "initialized")
+    assert region_of(s, "zeroed").pathname == s.snapshot.exe
+    assert len(exe_regions(s)) == 5
+
+
+def test_big_bss_adds_anonymous_region():
+    small, big = sel("elf2maps", variant="small"), sel("elf2maps", variant="bigbss")
+    assert len(big.regions) == len(small.regions) + 1
+    end = big.snapshot.address("end")
+    bss = big.snapshot.region_at(end)
+    data = region_of(big, "initialized")
+    assert bss.pathname == "" and bss.perms == "rw-p" and bss.start == data.end
+    assert bss.size >= 1 << 20
+
+
+def test_pie_is_dyn_nopie_is_exec():
+    pie, nopie = sel("layout", variant="pie").elf, sel("layout", variant="nopie").elf
+    assert pie.header.e_type == "ET_DYN" and pie.is_pie and pie.loads[0].p_vaddr == 0
+    assert nopie.header.e_type == "ET_EXEC" and not nopie.is_pie and nopie.loads[0].p_vaddr > 0
+
+
+def test_load_addresses_with_aslr_off():
+    pie, nopie = sel("layout", variant="pie"), sel("layout", variant="nopie")
+    assert pie.run_doc["aslr_disabled"] and nopie.run_doc["aslr_disabled"]
+    assert exe_regions(pie)[0].start == 0x555555554000
+    assert exe_regions(sel("aslr-off"))[0].start == 0x555555554000
+    assert exe_regions(nopie)[0].start == nopie.elf.loads[0].p_vaddr == 0x400000
+
+
+def test_pie_base_two_thirds_up():
+    start = exe_regions(sel("layout", variant="pie"))[0].start
+    assert abs(start / 2**47 - 2 / 3) < 0.001
+
+
+def test_static_has_no_loader_and_no_libc():
+    s = sel("layout", variant="static")
+    assert s.elf.is_static and s.elf.interp is None and not s.elf.needed
+    assert not [r for r in s.regions if ".so" in r.pathname]
+
+
+def test_static_map_composition():
+    s = sel("layout", variant="static")
+    exe = exe_regions(s)
+    kernel_pages = {"[heap]", "[stack]", "[vvar]", "[vvar_vclock]", "[vdso]", "[vsyscall]"}
+    others = [r for r in s.regions if r not in exe and r.pathname not in kernel_pages]
+    assert all(r.pathname == "" for r in others) and len(others) == 2
+    bss, block = sorted(others, key=lambda r: r.start)
+    assert bss.start == exe[-1].end
+    assert block == region_of(s, "large-malloc")
+    assert named(s, "[heap]") and named(s, "[stack]")
+
+
+def test_dynamic_builds_need_ld_so_and_libc():
+    for variant in ("pie", "nopie"):
+        s = sel("layout", variant=variant)
+        assert s.elf.interp.endswith("ld-linux-x86-64.so.2")
+        assert "libc.so.6" in s.elf.needed
+        assert named(s, "/libc.so.6") and named(s, "/ld-linux-x86-64.so.2")
+
+
+def test_static_text_much_larger():
+    def text(variant):
+        s = sel("layout", variant=variant)
+        return next(r for r in exe_regions(s) if r.executable).size
+
+    assert text("static") >= 10 * text("pie")
+
+
+def test_sections_sit_in_segments():
+    loads = hello().elf.loads
+    code = next(seg for seg in loads if seg.flags == "R E")
+    data = next(seg for seg in loads if seg.flags == "RW ")
+    assert ".text" in code.sections
+    assert ".data" in data.sections and ".bss" in data.sections
+
+
+# --------------------------------------------------------------------------- the hub
+
+
+def test_hello_world_has_every_kind_of_region():
+    s = sel(HELLO_SAMPLE, checkpoint="before-exit")
+    names = {r.pathname.rsplit("/", 1)[-1] for r in s.regions}
+    for wanted in ("[heap]", "libc.so.6", "ld-linux-x86-64.so.2", "[stack]", "[vdso]",
+                   "[vvar]", "[vsyscall]"):
+        assert wanted in names, wanted
+
+
+# --------------------------------------------------------------------------- the VAS
+
+
+def layout() -> Selection:
+    return sel("layout", variant="pie")
+
+
+def test_region_order():
+    s = layout()
+    exe = exe_regions(s)
+    heap = named(s, "[heap]")[0]
+    libc = named(s, "/libc.so.6")
+    stack = named(s, "[stack]")[0]
+    assert max(r.end for r in exe) == heap.start
+    assert heap.end < min(r.start for r in libc)
+    user = [r for r in s.regions if r.end <= USER_END]
+    assert stack == max(user, key=lambda r: r.start)
+
+
+def test_null_page_unmapped():
+    for sample in ("layout", "starti", "stacktop"):
+        assert sel(sample).snapshot.region_at(0) is None
+        assert min(r.start for r in sel(sample).regions) >= 0x10000  # vm.mmap_min_addr
+
+
+def test_layout_executable_regions():
+    s = layout()
+    assert len(exe_regions(s)) == 5
+    assert region_of(s, "initialized") == region_of(s, "zeroed")
+    assert region_of(s, "initialized").perms == "rw-p"
+    assert region_of(s, "initialized").pathname == s.snapshot.exe
+
+
+def test_heap_after_executable():
+    s = layout()
+    assert named(s, "[heap]")[0].start == exe_regions(s)[-1].end
+    for run in (0, 1):
+        on = sel("aslr", run=run)
+        assert named(on, "[heap]")[0].start > exe_regions(on)[-1].end
+
+
+def test_heap_larger_than_request():
+    assert region_of(layout(), "small-malloc").size >= 100 * 64
+
+
+def test_large_malloc_region_merged():
+    s = layout()
+    large = region_of(s, "large-malloc")
+    libc = named(s, "/libc.so.6")[0]
+    assert large.end == libc.start
+    assert large.size > ((1 << 20) + 16 + 4095) // 4096 * 4096
+    # Without the 1 MiB malloc, the same libraries leave a smaller anonymous region there.
+    before = sel("elf2maps", variant="small")
+    below_libc = [r for r in before.regions
+                  if r.anonymous and r.end == named(before, "/libc.so.6")[0].start]
+    assert len(below_libc) == 1 and below_libc[0].perms == large.perms == "rw-p"
+    assert below_libc[0].end == large.end and large.start < below_libc[0].start
+
+
+def test_libraries_and_kernel_pages_order():
+    s = layout()
+    libc = named(s, "/libc.so.6")
+    data = libc[-1]
+    after = s.snapshot.region_at(data.end)
+    assert data.perms == "rw-p" and after is not None and after.anonymous and after.perms == "rw-p"
+    vdso, vvar = named(s, "[vdso]")[0], named(s, "[vvar]")[0]
+    ld_so = named(s, "/ld-linux-x86-64.so.2")
+    stack = named(s, "[stack]")[0]
+    assert libc[-1].end <= vvar.start < vdso.start < ld_so[0].start
+    assert ld_so[-1].end <= stack.start
+
+
+def test_vsyscall_execute_only():
+    assert named(layout(), "[vsyscall]")[0].perms == "--xp"
+
+
+def test_not_drawable_to_scale():
+    largest = max(r.size for r in layout().regions)
+    assert largest < 2**47 / 10_000
+
+
+def test_rss_mostly_file_backed():
+    status = layout().snapshot.status
+    assert status["RssFile"] * 2 > status["VmRSS"]
+
+
+def test_heap_and_stack_terabytes_apart():
+    s = layout()
+    heap, stack = named(s, "[heap]")[0], named(s, "[stack]")[0]
+    assert stack.start - heap.end > 1 << 40
+    between = [r for r in s.regions if heap.end <= r.start and r.end <= stack.start]
+    assert any(r.pathname.endswith("libc.so.6") for r in between)
+    assert any(r.anonymous for r in between)
+
+
+def test_stack_ends_at_task_size():
+    for sample in ("layout", "starti", "aslr-off"):
+        assert named(sel(sample), "[stack]")[0].end == TASK_SIZE == 0x7FFFFFFFF000
+
+
+def test_only_vsyscall_above_user_space():
+    s = layout()
+    above = [r for r in s.regions if r.end > USER_END]
+    assert [r.pathname for r in above] == ["[vsyscall]"]
+    assert above[0].start >= KERNEL_START
+
+
+def test_user_space_more_than_9999_percent_empty():
+    for sample in ("layout", "starti"):
+        mm = memory_map(sel(sample))
+        assert mm.mapped / 2**47 < 1e-4
+
+
+def test_vsz_is_not_memory_use():
+    status = layout().snapshot.status
+    assert status["VmRSS"] * 2 < status["VmSize"]
+
+
+def test_small_malloc_heap_large_malloc_mmap():
+    s = layout()
+    assert region_of(s, "small-malloc").pathname == "[heap]"
+    large = region_of(s, "large-malloc")
+    assert large.anonymous and large.size > 1 << 20
+
+
+def test_libc_is_five_lines():
+    assert len(named(layout(), "/libc.so.6")) == 5
+
+
+def aslr_values(sample: str, run: int) -> dict[str, int]:
+    return {a.name: a.value for a in sel(sample, run=run).addresses}
+
+
+def test_aslr_on_everything_moves():
+    one, two = aslr_values("aslr", 0), aslr_values("aslr", 1)
+    assert one.keys() == two.keys()
+    assert all(one[k] != two[k] for k in one)
+
+
+def test_aslr_keeps_page_offsets():
+    one, two = aslr_values("aslr", 0), aslr_values("aslr", 1)
+    for name in one:
+        if name != "stack":
+            assert one[name] % 4096 == two[name] % 4096, name
+    assert one["stack"] % 4096 != two["stack"] % 4096
+
+
+def test_aslr_off_runs_identical():
+    assert aslr_values("aslr-off", 0) == aslr_values("aslr-off", 1)
+    runs = doc("aslr-off")["variants"]["default"]["runs"]
+    assert runs[0]["stdout"] == runs[1]["stdout"]
+
+
+def test_aslr_state_verified():
+    for run in doc("aslr")["variants"]["default"]["runs"]:
+        assert run["aslr_requested"] and not run["aslr_disabled"]
+    assert doc("aslr")["provenance"]["randomize_va_space"] > 0
+    for run in doc("aslr-off")["variants"]["default"]["runs"]:
+        assert run["aslr_disabled"] and run["personality"] & 0x0040000
+
+
+# --------------------------------------------------------------------------- processes
+
+
+def stacktop() -> Selection:
+    return sel("stacktop")
+
+
+def test_stack_top_order():
+    s = stacktop()
+
+    def at(name: str) -> int:
+        return pointer(s, name)
+
+    assert at("argv") < at("envp") < at("auxv") < at("argv-0-string")
+    assert at("argv-0-string") < at("argv-last-string")
+    for name in ("argv", "envp", "auxv", "argv-0-string", "envp-0-string", "at-random",
+                 "at-execfn", "at-platform"):
+        assert region_of(s, name).pathname == "[stack]", name
+    strings = ("argv-0-string", "envp-0-string", "at-execfn", "at-platform", "at-random")
+    assert all(at(name) > at("auxv") for name in strings)
+
+
+def test_hello_needs_only_libc():
+    for sample in (HELLO_SAMPLE, "stacktop", "voidmain", "intmain"):
+        assert sel(sample).elf.needed == ("libc.so.6",), sample
+
+
+def test_stacktop_command_line():
+    manifest = doc("stacktop")["inputs"]["manifest"]
+    assert manifest["args"] == ["one", "two"]
+    assert stacktop().snapshot.auxv_strings["AT_EXECFN"] == "./stacktop"
+
+
+def test_stack_top_detailed_order():
+    s = stacktop()
+    top_down = ["at-execfn", "envp-0-string", "argv-last-string", "argv-0-string", "at-platform",
+                "at-random", "auxv", "envp", "argv", "local"]
+    values = [pointer(s, name) for name in top_down]
+    assert values == sorted(values, reverse=True)
+    assert pointer(s, "at-platform") - pointer(s, "at-random") >= 16
+
+
+def test_local_below_argv():
+    s = stacktop()
+    assert pointer(s, "local") < pointer(s, "argv")
+
+
+def test_auxv_pointers():
+    s = stacktop()
+    assert region_of(s, "at-phdr") == exe_regions(s)[0]
+    assert pointer(s, "at-base") == named(s, "/ld-linux-x86-64.so.2")[0].start
+    assert pointer(s, "at-sysinfo-ehdr") == named(s, "[vdso]")[0].start
+
+
+def test_at_entry_is_start():
+    s = stacktop()
+    bias = memory_map(s).bias
+    assert pointer(s, "at-entry") == symbol(s, "_start").st_value + bias
+    assert pointer(s, "at-entry") != symbol(s, "main").st_value + bias
+    assert region_of(s, "at-entry").executable
+
+
+def test_at_execfn_on_stack():
+    s = stacktop()
+    assert s.snapshot.auxv_strings["AT_EXECFN"].endswith("stacktop")
+    assert region_of(s, "at-execfn").pathname == "[stack]"
+
+
+def test_auxv_matches_getauxval():
+    s = stacktop()
+    auxv = {a.name: a.a_val for a in s.snapshot.auxv}
+    for name in ("at-phdr", "at-entry", "at-base", "at-random", "at-execfn", "at-platform",
+                 "at-sysinfo-ehdr"):
+        assert auxv[name.upper().replace("-", "_")] == pointer(s, name), name
+
+
+def test_void_main_exit_13():
+    run = sel("voidmain").run_doc
+    assert run["exit_code"] == 13 == len(run["stdout"])
+    assert run["stdout"] == "hello, world\n"
+
+
+def test_int_main_exit_0():
+    run = sel("intmain").run_doc
+    assert run["exit_code"] == 0 and run["stdout"] == "hello, world\n"
+    assert run["stdout"] == sel("voidmain").run_doc["stdout"]
+
+
+def test_backtrace_start_to_exit():
+    text = gdb_stops()[2]["after"]
+    frames = re.findall(r"^#(\d+)\s+(?:0x[0-9a-f]+ in )?(\S+)", text, re.M)
+    names = [name for _, name in frames]
+    assert len(names) == 4
+    assert "exit" in names[0]
+    assert names[1] == "__libc_start_call_main"
+    assert names[2].startswith("__libc_start_main")
+    assert names[3] == "_start"
+
+
+def forkexec(checkpoint: str) -> Selection:
+    return sel("forkexec", checkpoint=checkpoint)
+
+
+def ranges(s: Selection):
+    return [(r.start, r.end, r.perms, r.pathname) for r in s.regions]
+
+
+def test_fork_copies_the_map():
+    parent, child = forkexec("before-fork"), forkexec("child-before-exec")
+    assert child.snapshot.pid != parent.snapshot.pid
+    assert child.snapshot.ppid == parent.snapshot.pid
+    assert ranges(child) == ranges(parent)
+
+
+def test_exec_keeps_pid():
+    before, after = forkexec("child-before-exec"), forkexec("after-exec")
+    assert after.snapshot.pid == before.snapshot.pid
+    assert after.snapshot.ppid == before.snapshot.ppid
+
+
+def test_exec_replaces_address_space():
+    before, after = forkexec("child-before-exec"), forkexec("after-exec")
+    assert named(before, "[heap]") and not named(after, "[heap]")
+    mapping = pointer(before, "mapping")
+    assert before.snapshot.region_at(mapping) is not None
+    assert after.snapshot.region_at(mapping) is None
+    assert after.snapshot.region_at(pointer(before, "heap-block")) is None
+
+
+def test_mapping_merged_below_libc_then_small_again():
+    before, after = forkexec("child-before-exec"), forkexec("after-exec")
+    merged = region_of(before, "mapping")
+    assert merged.end == named(before, "/libc.so.6")[0].start
+    assert merged.start == pointer(before, "mapping")  # the mmap is the region's low end
+    small = after.snapshot.region_at(merged.end - 1)
+    assert small.anonymous and small.end == merged.end and small.size < merged.size
+    assert small.start > pointer(before, "mapping")
+
+
+def test_exec_same_addresses_aslr_off():
+    before, after = forkexec("child-before-exec"), forkexec("after-exec")
+    assert after.run_doc["aslr_disabled"]
+    for suffix in (before.snapshot.exe, "/ld-linux-x86-64.so.2", "/libc.so.6", "[stack]"):
+        assert [(r.start, r.end) for r in named(after, suffix)] == \
+               [(r.start, r.end) for r in named(before, suffix)], suffix
+    stack = named(after, "[stack]")[0]
+    assert stack.kb["Rss"] <= named(before, "[stack]")[0].kb["Rss"]
+
+
+def test_parent_collects_42():
+    run = forkexec("parent-after-wait").run_doc
+    assert re.search(r"\bstatus 42\b", run["stdout"])
+
+
+def test_parent_unchanged_by_child_exec():
+    assert ranges(forkexec("parent-after-wait")) == ranges(forkexec("before-fork"))
+
+
+# --------------------------------------------------------------------------- gdb
+
+
+def test_first_instruction_in_ld_so():
+    first = gdb_stops()[0]["before"]
+    assert re.search(r"in _start \(\) from \S*ld-linux-x86-64\.so\.2", first)
+
+
+def test_first_instruction_regions():
+    names = set(gdb_names(gdb_stops()[0]))
+    exe = doc(HELLO_SAMPLE)["variants"]["default"]["runs"][0]["checkpoints"][0]["exe"]
+    assert all(names), "no anonymous region yet"
+    kinds = {"exe" if n == exe else n.rsplit("/", 1)[-1] for n in names}
+    # [vvar_vclock] exists on recent kernels only.
+    assert kinds - {"[vvar_vclock]"} == {"exe", "ld-linux-x86-64.so.2", "[stack]", "[vdso]",
+                                         "[vvar]", "[vsyscall]"}
+
+
+def exe_rows(stop: dict) -> list[tuple]:
+    exe = doc(HELLO_SAMPLE)["variants"]["default"]["runs"][0]["checkpoints"][0]["exe"]
+    return [row for row in stop["rows"] if row[4] == exe]
+
+
+def test_exe_four_lines_then_five():
+    first, main, _ = gdb_stops()
+    assert len(exe_rows(first)) == 4 and len(exe_rows(main)) == 5
+    assert exe_rows(first)[-1][3] == "rw-p"
+    assert [row[3] for row in exe_rows(main)[-2:]] == ["r--p", "rw-p"]
+
+
+def test_ld_so_relro_split():
+    first, main, _ = gdb_stops()
+
+    def data(stop):
+        rows = [r for r in stop["rows"] if r[4].endswith("ld-linux-x86-64.so.2")]
+        return [r[3] for r in rows if r[3] != "r-xp"][1:]  # after the first r--p header page
+
+    assert data(first)[-1:] == ["rw-p"] and data(first).count("rw-p") == 1
+    assert data(main)[-2:] == ["r--p", "rw-p"]
+    assert len(data(main)) == len(data(first)) + 1
+
+
+def test_libc_appears_by_main():
+    first, main, _ = gdb_stops()
+    assert not any(n.endswith("libc.so.6") for n in gdb_names(first))
+    assert sum(n.endswith("libc.so.6") for n in gdb_names(main)) == 5
+
+
+def test_anonymous_regions_appear_by_main():
+    first, main, _ = gdb_stops()
+    assert "" not in gdb_names(first)
+    assert gdb_names(main).count("") >= 2
+    rows = main["rows"]
+    libc_data = [r for r in rows if r[4].endswith("libc.so.6")][-1]
+    after = next(r for r in rows if r[0] == libc_data[1])
+    assert libc_data[3] == "rw-p" and after[4] == "" and after[3] == "rw-p"
+
+
+def test_heap_born_between_main_and_exit():
+    _, main, exit_ = gdb_stops()
+    assert "[heap]" not in gdb_names(main) and "[heap]" in gdb_names(exit_)
+    new = set(exit_["rows"]) - set(main["rows"])
+    assert [row[4] for row in new] == ["[heap]"]
+    # The checkpoints, without gdb, say the same.
+    assert not named(sel(HELLO_SAMPLE, checkpoint="main"), "[heap]")
+    assert named(sel(HELLO_SAMPLE, checkpoint="before-exit"), "[heap]")
+
+
+def test_map_only_grows():
+    _, main, exit_ = gdb_stops()
+    assert set(main["rows"]) < set(exit_["rows"])
+
+
+def test_gdb_and_checkpoint_agree():
+    _, main, _ = gdb_stops()
+    gdb_map = [(r[0], r[1], r[3]) for r in main["rows"]]
+    checkpoint = [(r.start, r.end, r.perms) for r in sel(HELLO_SAMPLE, checkpoint="main").regions]
+    assert gdb_map == checkpoint
+
+
+def test_gdb_loads_pie_at_default_base():
+    first = gdb_stops()[0]
+    assert exe_rows(first)[0][0] == 0x555555554000
+    assert exe_rows(first)[0][0] == exe_regions(sel(HELLO_SAMPLE))[0].start
+
+
+def test_starti_output():
+    transcript = doc(HELLO_SAMPLE)["variants"]["default"]["gdb"]["transcript"]
+    assert "hello, world" in transcript and "exited normally" in transcript
+    assert sel(HELLO_SAMPLE).run_doc["stdout"] == "hello, world\n"
+    assert sel(HELLO_SAMPLE).run_doc["exit_code"] == 0
+
+
+def test_every_claim_has_its_test():
+    names = {name for name in globals() if name.startswith("test_")}
+    listed = [test for _, _, test in CLAIMS]
+    assert len(listed) == len(set(listed)), "a test listed twice"
+    assert set(listed) <= names, set(listed) - names
+    assert names - set(listed) == {"test_every_claim_has_its_test"}
