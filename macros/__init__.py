@@ -55,9 +55,12 @@ def guard(function, env):
             page = getattr(env, "page", None)
             if page is not None:
                 src = f"{env.conf['docs_dir'].rstrip('/').rsplit('/', 1)[-1]}/{page.file.src_uri}"
-                exc.at_page(src, call_line(page.markdown or "", function.__name__, args))
+                exc.at_page(src, call_line(source_of(page), function.__name__, args))
             if must_fail(env.conf):
-                raise
+                # One clear message, then stop: SystemExit passes through the macros
+                # plugin, which would otherwise wrap the error in its own traceback.
+                log.error("%s", exc.located())
+                raise SystemExit(1) from None
             log.warning("%s", exc.located())
             return error_box(exc)
 
@@ -67,6 +70,15 @@ def guard(function, env):
 def must_fail(conf) -> bool:
     """Whether an error fails the build: ``--strict`` or a CI environment."""
     return bool(conf.get("strict")) or bool(os.environ.get("CI"))
+
+
+def source_of(page) -> str:
+    """The page's Markdown file as written: line numbers then count the front matter."""
+    try:
+        with open(page.file.abs_src_path, encoding="utf-8-sig") as f:
+            return f.read()
+    except (OSError, TypeError):
+        return page.markdown or ""
 
 
 def call_line(markdown: str, name: str, args: tuple) -> int | None:
