@@ -31,6 +31,8 @@ PID_FIELDS = ("pid", "ppid")
 ASLR_FIELDS = ("start", "end", "value", "a_val", "vaddr")
 PROCESS_IN_TEXT = re.compile(r"\b(process|LWP|Thread 0x[0-9a-f]+ \(LWP) (\d+)")
 HEX_IN_TEXT = re.compile(r"0x[0-9a-f]{4,}")
+# Top-level keys that describe what went into a capture rather than what it observed.
+RECORDED_INPUTS = ("digest", "inputs", "provenance")
 
 
 def dumps(doc: dict) -> str:
@@ -118,8 +120,16 @@ def write_if_changed(path: Path, doc: dict) -> bool:
         old = None
     if old is not None and stable(old) == stable(doc):
         return False
+    if old is not None and stable(_observed(old)) == stable(_observed(doc)):
+        # Only the inputs moved (an engine edit, say), not what the runs observed: keep
+        # the old observations, pids and frames included, so the diff is the inputs.
+        doc = {**old, **{key: doc[key] for key in RECORDED_INPUTS if key in doc}}
     write_atomic(path, dumps(doc))
     return True
+
+
+def _observed(doc: dict) -> dict:
+    return {key: value for key, value in doc.items() if key not in RECORDED_INPUTS}
 
 
 def write_atomic(path: Path, text: str) -> None:

@@ -354,7 +354,7 @@ class _Run:
             if time.monotonic() > limit:
                 raise self.failure(f"process {pid} announced checkpoint {name!r} but never stopped")
             time.sleep(pause)
-            pause = min(pause * 2, 0.005)
+            pause = min(pause * 2, 0.001)
 
     # -- endings ----------------------------------------------------------------
 

@@ -163,3 +163,18 @@ def test_cli_capture_and_check(scratch):
     assert doc["provenance"]["kernel"] == os.uname().release
     assert doc["variants"]["default"]["gcc_argv"][0] == "gcc"
     assert str(scratch.root) not in json.dumps(doc), "checkout path leaked into the capture"
+
+
+def test_engine_change_rewrites_only_the_inputs(scratch):
+    scratch.add("engine", PROGRAM)
+    scratch.project().capture_one("engine")
+    path = scratch.root / "snapshots" / "engine.json"
+    before = path.read_text().splitlines()
+    project = scratch.project()
+    project._engine = "0" * 64  # as if the capture code had been edited
+    assert project.freshness("engine").reasons == ("the capture engine changed",)
+    assert project.capture_one("engine").action == "captured"
+    after = path.read_text().splitlines()
+    changed = [b for a, b in zip(before, after) if a != b]
+    assert len(before) == len(after)
+    assert len(changed) == 2 and all('"digest"' in c or '"engine"' in c for c in changed), changed
