@@ -31,17 +31,23 @@ import re
 from roads.errors import RoadsError
 
 from . import figures
+from .project import prefetch
 
 MODULES = (figures,)
 log = logging.getLogger("mkdocs.plugins.roads")
 
 
 def define_env(env) -> None:
-    """Register every module's macros and variables with the plugin."""
+    """Register every module's macros and variables, then bring stale captures up to date.
+
+    The plugin calls this once per build (and per rebuild under ``mkdocs serve``), before
+    any page renders: the one moment to capture all stale samples in parallel.
+    """
     for module in MODULES:
         for function in module.MACROS:
             env.macro(guard(function, env), function.__name__)
         env.variables.update(getattr(module, "VARIABLES", {}))
+    prefetch()
 
 
 def guard(function, env):

@@ -9,12 +9,14 @@ per (root, mode), so each capture is checked, and made if stale, once per build.
 from __future__ import annotations
 
 import functools
+import logging
 import os
 from pathlib import Path
 
 from roads.project import Project
 
 ROOT = Path(__file__).resolve().parent.parent
+log = logging.getLogger("mkdocs.plugins.roads")
 
 
 def project() -> Project:
@@ -30,3 +32,19 @@ def _project(root: str, mode: str) -> Project:
 def svg_cache() -> Path:
     """Where rendered diagrams are kept between builds."""
     return project().cache_dir / "svg"
+
+
+def prefetch() -> None:
+    """Before pages render: re-capture every stale sample at once, one worker per core.
+
+    Figure macros load captures page by page; a cold build would otherwise compile and
+    run the samples one after the other. Failures are left for the figure that asks for
+    the broken sample, which names its page and line. Frozen builds capture nothing.
+    """
+    shared = project()
+    if shared.mode == "frozen":
+        return
+    outcomes = shared.capture(refresh=shared.mode == "refresh")
+    made = [o.sample for o in outcomes if o.action in ("captured", "unchanged")]
+    if made:
+        log.info("re-captured %d sample(s): %s", len(made), ", ".join(made))

@@ -84,6 +84,7 @@ class Project:
         self._gcc: str | None | bool = False  # False: not asked yet
         self._docs: dict[str, tuple[tuple[int, int, int], dict]] = {}
         self._warned: set[tuple] = set()
+        self._refreshed: set[str] = set()  # re-captured by this Project in refresh mode
 
     # -- samples and inputs -----------------------------------------------------
 
@@ -197,6 +198,8 @@ class Project:
             }
             doc["digest"] = freeze.digest(doc["inputs"])
             written = freeze.write_if_changed(self.snapshot_path(name), doc)
+        if refresh:
+            self._refreshed.add(name)
         reasons = fresh.reasons if fresh else ("refresh asked",)
         return Outcome(name, "captured" if written else "unchanged",
                        time.perf_counter() - started, reasons=reasons)
@@ -248,11 +251,8 @@ class Project:
                 log.warning("capture of %r is stale: %s", name, "; ".join(fresh.reasons))
             return doc
         if self.mode == "refresh":
-            refreshed = getattr(self, "_refreshed", set())
-            if name not in refreshed:
+            if name not in self._refreshed:
                 self._raise(self.capture_one(name, refresh=True))
-                refreshed.add(name)
-                self._refreshed = refreshed
         else:
             self._raise(self.capture_one(name))
         return self.read(name)
