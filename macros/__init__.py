@@ -5,6 +5,12 @@ functions that call into the engine, in a ``MACROS`` tuple, and its template
 variables in a ``VARIABLES`` mapping. Adding a macro is one line in its module's
 ``MACROS``; adding a module is one line in ``MODULES`` below.
 
+A figure (a block of finished HTML: tables, diagrams) does not go through Markdown or
+the search index: ``guard`` leaves an empty placeholder ``<div>`` in the page and keeps
+the figure on the page object, and the ``on_post_page`` hook in ``hooks.py`` puts it
+in the final HTML. Parsing large inline SVGs as Markdown and indexing their labels for
+search cost more than drawing them.
+
 Every macro is registered through ``guard``: an engine error (a sample that does not
 compile, a missing checkpoint, a stale capture in frozen mode) is located at the
 page and line of the call. In ``mkdocs build --strict`` or under CI it fails the
@@ -44,19 +50,23 @@ def define_env(env) -> None:
     any page renders: the one moment to capture all stale samples in parallel.
     """
     for module in MODULES:
+        deferred = set(getattr(module, "FIGURES", ()))
         for function in module.MACROS:
-            env.macro(guard(function, env), function.__name__)
+            env.macro(guard(function, env, defer=function in deferred), function.__name__)
         env.variables.update(getattr(module, "VARIABLES", {}))
     prefetch()
 
 
-def guard(function, env):
-    """``function`` with its engine errors located at the calling page and line."""
+def guard(function, env, *, defer: bool = False):
+    """``function`` with its engine errors located at the calling page and line; with
+    ``defer``, its HTML kept on the page and a placeholder returned in its stead."""
 
     @functools.wraps(function)
     def call(*args, **kwargs):
         try:
-            return function(*args, **kwargs)
+            html_out = function(*args, **kwargs)
+            page = getattr(env, "page", None)
+            return defer_figure(page, html_out) if defer and page is not None else html_out
         except RoadsError as exc:
             page = getattr(env, "page", None)
             if page is not None:
@@ -71,6 +81,16 @@ def guard(function, env):
             return error_box(exc)
 
     return call
+
+
+FIGURES_ATTRIBUTE = "roads_figures"
+
+
+def defer_figure(page, html_out: str) -> str:
+    """Keep ``html_out`` on ``page`` and return the placeholder that stands for it."""
+    figures = page.__dict__.setdefault(FIGURES_ATTRIBUTE, [])
+    figures.append(html_out)
+    return f'\n\n<div data-roads-figure="{len(figures) - 1}"></div>\n\n'
 
 
 def must_fail(conf) -> bool:

@@ -114,3 +114,5 @@ def provenance(sample: str, variant: str | None = None, run: int = 0,
 
 MACROS: tuple = (memory_map, address_space, elf_to_memory, map_diff, page_view, page_walk,
                  gdb_session, value, provenance)
+# Block figures of finished HTML: they skip Markdown and the search index (see guard).
+FIGURES: tuple = (memory_map, address_space, elf_to_memory, map_diff, page_view, page_walk)

@@ -13,6 +13,7 @@ the macros plugin has rendered a page before its Update Timeline is added here.
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 
 import yaml
@@ -73,6 +74,17 @@ def on_nav(nav: Navigation, config, files: Files) -> Navigation:
         nav.pages[:] = _pages(nav.items)
         _link_previous_and_next(nav.pages)
     return nav
+
+
+_FIGURE = re.compile(r'<div data-roads-figure="(\d+)"></div>')
+
+
+def on_post_page(output: str, page: Page, config) -> str:
+    """Put the figures the macros kept aside (see ``macros.defer_figure``) in the page."""
+    figures = page.__dict__.get("roads_figures")
+    if not figures:
+        return output
+    return _FIGURE.sub(lambda m: figures[int(m.group(1))], output)
 
 
 def on_page_markdown(markdown: str, page: Page, config, files: Files) -> str:

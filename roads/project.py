@@ -85,6 +85,9 @@ class Project:
         self._docs: dict[str, tuple[tuple[int, int, int], dict]] = {}
         self._warned: set[tuple] = set()
         self._refreshed: set[str] = set()  # re-captured by this Project in refresh mode
+        # The file stats under which each capture was last found fresh: while none of
+        # them moves, it still is, and no input needs hashing again (serve rebuilds).
+        self._fresh_at: dict[str, tuple] = {}
 
     # -- samples and inputs -----------------------------------------------------
 
@@ -146,8 +149,28 @@ class Project:
         return json.loads(json.dumps({"engine": self._engine, "files": files,
                                       "gcc": self.gcc(), "manifest": manifest}))
 
+    def _stamp(self, name: str) -> tuple | None:
+        """Stats of a capture's file, its manifest and its input files; None if one is gone."""
+        sample = self.sample(name)
+        try:
+            doc = self.read(name)
+            paths = [self.snapshot_path(name), self.samples_dir / MANIFEST]
+            paths += [self.samples_dir / rel for rel in doc["inputs"].get("files", {})]
+            return tuple((str(p), st.st_mtime_ns, st.st_size, st.st_ino)
+                         for p in paths for st in (p.stat(),)) + (sample,)
+        except (OSError, CaptureError, KeyError, AttributeError):
+            return None
+
     def freshness(self, name: str, doc: dict | None = None) -> Freshness:
         """Compare the committed capture's recorded inputs with the current ones."""
+        fresh = self._freshness(name, doc)
+        if fresh.state == "fresh":
+            stamp = self._stamp(name)
+            if stamp is not None:
+                self._fresh_at[name] = stamp
+        return fresh
+
+    def _freshness(self, name: str, doc: dict | None) -> Freshness:
         sample = self.sample(name)
         if doc is None:
             try:
@@ -183,6 +206,8 @@ class Project:
         """Capture ``name`` if it is stale (or always, with ``refresh``); write if changed."""
         started = time.perf_counter()
         sample = self.sample(name)
+        if not refresh and name in self._fresh_at and self._stamp(name) == self._fresh_at[name]:
+            return Outcome(name, "fresh", time.perf_counter() - started)
         with freeze.locked(self.cache_dir / "locks", name):
             fresh = None if refresh else self.freshness(name)
             if fresh is not None and fresh.state == "fresh":
