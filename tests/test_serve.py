@@ -133,3 +133,15 @@ def test_ci_build_fails_even_without_strict(tmp_path):
                           env=env_for(root, CI="true"), capture_output=True, text=True)
     assert done.returncode != 0
     assert "never reached checkpoint 'here'" in done.stdout + done.stderr
+
+
+def test_figures_reach_the_page_but_not_the_search_index(tmp_path):
+    root = make_site(tmp_path / "site")
+    done = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict"], cwd=root,
+                          env=env_for(root), capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    html = (root / "site" / "index.html").read_text()
+    assert "data-roads-figure" not in html, "a placeholder was left in the page"
+    assert 'class="roads-map"' in html and "[heap]" in html
+    index = (root / "site" / "search" / "search_index.json").read_text()
+    assert "Some prose" in index and "[heap]" not in index
