@@ -1,0 +1,744 @@
+"""Site benchmarks: what the macros cost a MkDocs build, a cold build and `mkdocs serve`.
+
+Called by ``bench.py`` (``--only site``) as ``run(repeat)``. Every build runs in a
+throwaway copy of the repository (without .git, .venv, site, .cache), with this
+interpreter (``sys.executable -m mkdocs``), so docs/, samples/ and snapshots/ of the
+checkout are never touched. The two sides of each comparison run alternately and
+each figure is the median of ``repeat`` runs.
+
+1. warm rebuild of the real site vs the same pages with the macros plugin off
+   (``mkdocs build`` in a new process, and in-process rebuilds as ``serve`` does them);
+2. cold build (no .cache, no snapshots: auto mode captures everything) vs the plain
+   build plus the bare tool work: gcc for every sample variant, dot for every figure;
+3. ten demo pages with our macros vs the same pages with markdown-exec blocks that
+   compile, run and read /proc/PID/maps on every build;
+4. ``mkdocs serve``: save a page, or a sample's .c file, until the rebuilt page is served;
+5. scale: generated sites of 50, 100 and 200 pages, two figures each, vs plain;
+6. page weight of the real site: HTML per page, inline SVG per diagram.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import yaml
+
+from benchmarks.bench import REPO, median_time, paired, row
+from roads.build import gcc_argv
+from roads.project import Project
+from roads.select import select
+
+PY = sys.executable
+IGNORE = shutil.ignore_patterns(".git", ".venv", "site", "site-*", ".cache", ".pytest_cache",
+                                "__pycache__", "*.egg-info", "node_modules")
+PLAIN = "mkdocs-plain.yml"
+MDEXEC = "mkdocs-mdexec.yml"
+ERROR_BOX = '<p class="admonition-title">This figure could not be made</p>'  # macros.error_box
+FIGURE_SVG = re.compile(r'<svg class="(roads-[^"]*)".*?</svg>', re.S)
+# Ten one-process demos for the markdown-exec comparison (fork, gdb and ASLR demos left out).
+TEN = ("layout", "stacktop", "intmain", "voidmain", "elf2maps", "demand", "stackgrow", "brk",
+       "threshold", "threads", "pagewalk", "probe")
+SCALE = (50, 100, 200)
+SERVE_DEADLINE = 120.0  # seconds to wait for one rebuilt page
+POLL = 0.01  # seconds between two polls of the served page
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def copy_repo(prefix: str) -> Path:
+    """A throwaway copy of the repository tree (captures included, caches not)."""
+    root = Path(tempfile.mkdtemp(prefix=f"roads-site-{prefix}-"))
+    shutil.copytree(REPO, root / "repo", ignore=IGNORE, symlinks=True)
+    return root / "repo"
+
+
+def child_env(root: Path, **extra: str) -> dict[str, str]:
+    """Environment of a build in ``root``: its own macros and roads, auto mode, not CI."""
+    env = dict(os.environ)
+    for key in ("CI", "ROADS_ROOT", "SITE_URL", "ROADS_MODE"):
+        env.pop(key, None)
+    env["PYTHONPATH"] = str(root)
+    env["PYTHONDONTWRITEBYTECODE"] = "1"
+    env.update(extra)
+    return env
+
+
+def mkdocs_build(root: Path, config: str = "mkdocs.yml", site: str = "site", **env: str) -> None:
+    """``mkdocs build`` in a new process, as a user runs it (quiet, not strict)."""
+    done = subprocess.run([PY, "-m", "mkdocs", "build", "-q", "-f", config, "-d", site],
+                          cwd=root, env=child_env(root, **env), capture_output=True, text=True)
+    if done.returncode != 0:
+        tail = "\n".join((done.stdout + done.stderr).strip().splitlines()[-15:])
+        raise RuntimeError(f"mkdocs build -f {config} failed in {root}:\n{tail}")
+
+
+def builder(root: Path, config: str = "mkdocs.yml", site: str = "site", **env: str):
+    return lambda: mkdocs_build(root, config, site, **env)
+
+
+def plugin_name(entry) -> str:
+    return entry if isinstance(entry, str) else next(iter(entry))
+
+
+def write_config(root: Path, name: str, *, add: tuple = ()) -> str:
+    """A config that inherits mkdocs.yml with the macros plugin off (and ``add`` on)."""
+    from mkdocs.utils.yaml import yaml_load
+
+    with open(root / "mkdocs.yml", encoding="utf-8") as f:
+        base = yaml_load(f) or {}
+    plugins = [p for p in base.get("plugins", ["search"]) if plugin_name(p) != "macros"]
+    override = {"INHERIT": "mkdocs.yml", "plugins": plugins + list(add)}
+    (root / name).write_text(yaml.safe_dump(override, sort_keys=False), encoding="utf-8")
+    return name
+
+
+def replace_pages(root: Path, pages: dict[str, str]) -> None:
+    """Put ``pages`` in place of every Markdown page of docs/ (assets are kept)."""
+    docs = root / "docs"
+    for md in docs.rglob("*.md"):
+        md.unlink()
+    for rel, text in pages.items():
+        path = docs / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+
+
+def front(title: str, weight: int) -> str:
+    return f"---\ntitle: {json.dumps(title)}\nweight: {weight}\n---\n\n# {title}\n\n"
+
+
+def ms(seconds: float) -> str:
+    return f"{seconds * 1000:.0f} ms"
+
+
+def figures_made(site: Path) -> tuple[int, int]:
+    """(inline figure SVGs, error boxes) over every HTML page of a built site."""
+    svgs = boxes = 0
+    for page in site.rglob("*.html"):
+        text = page.read_text(encoding="utf-8", errors="replace")
+        svgs += len(FIGURE_SVG.findall(text))
+        boxes += text.count(ERROR_BOX)
+    return svgs, boxes
+
+
+def section(title: str, body, *args) -> None:
+    print(title)
+    try:
+        body(*args)
+    except Exception as exc:  # one broken comparison must not hide the others
+        print(f"  unavailable: {type(exc).__name__}: {exc}")
+        if os.environ.get("ROADS_BENCH_DEBUG"):
+            traceback.print_exc()
+    sys.stdout.flush()
+
+
+def remove(root: Path) -> None:
+    shutil.rmtree(root.parent, ignore_errors=True)
+
+
+# In-process builds, as `mkdocs serve` does them: one interpreter, configs loaded
+# again for every build. Prints JSON: {config: [seconds, ...]}.
+INPROC = r"""
+import json, logging, sys, time
+logging.disable(logging.WARNING)
+from mkdocs.commands.build import build
+from mkdocs.config import load_config
+
+configs, repeat = sys.argv[1].split(","), int(sys.argv[2])
+
+def once(name):
+    config = load_config(name, site_dir="site-inproc-" + name.replace(".", "-"))
+    config.plugins.on_startup(command="build", dirty=False)
+    try:
+        build(config)
+    finally:
+        config.plugins.on_shutdown()
+
+for name in configs:
+    once(name)  # warm: imports, caches
+times = {name: [] for name in configs}
+for _ in range(repeat):
+    for name in configs:
+        started = time.perf_counter()
+        once(name)
+        times[name].append(time.perf_counter() - started)
+print(json.dumps(times))
+"""
+
+# One profiled build of one config: the first in a new process ("first", imports
+# included, as `mkdocs build`), or a rebuild in the same process ("warm", as `serve`).
+# Prints JSON: cumulative seconds of the build's phases and own seconds per package.
+PROFILE = r"""
+import cProfile, json, logging, pstats, sys
+logging.disable(logging.WARNING)
+config_name, which, root = sys.argv[1], sys.argv[2], sys.argv[3]
+prof = cProfile.Profile()
+if which == "first":
+    prof.enable()
+from mkdocs.commands.build import build
+from mkdocs.config import load_config
+
+def once():
+    config = load_config(config_name, site_dir="site-profile")
+    config.plugins.on_startup(command="build", dirty=False)
+    try:
+        build(config)
+    finally:
+        config.plugins.on_shutdown()
+
+if which == "first":
+    once()
+    prof.disable()
+else:
+    once()
+    prof.runcall(once)
+stats = pstats.Stats(prof).stats
+PHASES = (
+    ("whole build", "/mkdocs/commands/build.py", "build"),
+    ("load mkdocs.yml", "/mkdocs/config/base.py", "load_config"),
+    ("macros plugin: on_config (imports macros, roads)", "mkdocs_macros/plugin.py", "on_config"),
+    ("macros plugin: on_page_markdown (renders macros)", "mkdocs_macros/plugin.py",
+     "on_page_markdown"),
+    ("  our macros (guard)", root + "/macros/__init__.py", "call"),
+    ("    Project.load (freshness of captures)", root + "/roads/project.py", "load"),
+    ("Markdown to HTML (Page.render)", "/mkdocs/structure/pages.py", "render"),
+    ("  md_in_html (raw HTML blocks)", "/markdown/extensions/md_in_html.py", "run"),
+    ("theme templates, per page (_build_page)", "/mkdocs/commands/build.py", "_build_page"),
+    ("  search index of pages (on_page_context)", "/material/plugins/search/plugin.py",
+     "on_page_context"),
+    ("search index written (on_post_build)", "/material/plugins/search/plugin.py", "on_post_build"),
+    ("macros plugin: on_post_build", "mkdocs_macros/plugin.py", "on_post_build"),
+)
+phases = {}
+for label, path, func in PHASES:
+    phases[label] = sum(v[3] for (fn, line, name), v in stats.items()
+                        if name == func and path in fn)
+def bucket(fn, name):
+    if fn.startswith(root + "/roads/"): return "roads (engine)"
+    if fn.startswith(root + "/macros/"): return "macros (site)"
+    for key, label in (("mkdocs_macros", "mkdocs-macros plugin"), ("/jinja2/", "jinja2"),
+                       ("/markdown/", "markdown"), ("/pymdownx/", "pymdown-extensions"),
+                       ("/material/", "material"), ("/mkdocs/", "mkdocs"),
+                       ("/html/parser.py", "html.parser (search)"), ("/yaml/", "yaml"),
+                       ("/elftools/", "pyelftools"), ("/graphviz/", "graphviz (python)"),
+                       ("/json/", "json"), ("/re/", "re"), ("importlib", "imports")):
+        if key in fn: return label
+    if fn == "~":
+        return "C: " + name.split(" of ")[0].strip("{}<>").replace("built-in method ", "")[:30]
+    return "other python"
+buckets = {}
+for (fn, line, name), v in stats.items():
+    key = bucket(fn, name)
+    buckets[key] = buckets.get(key, 0.0) + v[2]
+print(json.dumps({"phases": phases, "buckets": buckets}))
+"""
+
+
+def inproc(root: Path, configs: list[str], repeat: int) -> dict[str, list[float]]:
+    done = subprocess.run([PY, "-c", INPROC, ",".join(configs), str(repeat)],
+                          cwd=root, env=child_env(root), capture_output=True, text=True)
+    if done.returncode != 0:
+        raise RuntimeError("in-process build failed:\n" + done.stderr[-2000:])
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def profiled(root: Path, config: str, which: str) -> dict:
+    done = subprocess.run([PY, "-c", PROFILE, config, which, str(root)],
+                          cwd=root, env=child_env(root), capture_output=True, text=True)
+    if done.returncode != 0:
+        raise RuntimeError("profiled build failed:\n" + done.stderr[-2000:])
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+PROFILES = {"first": "a new process (mkdocs build)", "warm": "an in-process rebuild (serve)"}
+
+
+def print_profiles(root: Path, plain: str, kinds: tuple[str, ...] = ("first", "warm")) -> None:
+    """Where the macros' extra time goes: phases and packages, full minus plain."""
+    for which in kinds:
+        what = PROFILES[which]
+        full, bare = profiled(root, "mkdocs.yml", which), profiled(root, plain, which)
+        print(f"  profile of {what}, cumulative ms: macros off / on / difference")
+        for label, on in full["phases"].items():
+            off = bare["phases"].get(label, 0.0)
+            if on or off:
+                print(f"    {label:<52} {off * 1000:7.0f} {on * 1000:7.0f} "
+                      f"{(on - off) * 1000:+7.0f}")
+        diffs = {k: full["buckets"].get(k, 0.0) - bare["buckets"].get(k, 0.0)
+                 for k in set(full["buckets"]) | set(bare["buckets"])}
+        top = sorted(diffs.items(), key=lambda kv: -kv[1])[:8]
+        print("    own time added, by package: " + ", ".join(
+            f"{k} {v * 1000:+.0f}" for k, v in top))
+
+
+# --------------------------------------------------------------------------- 1. warm
+
+
+def bench_warm(repeat: int, keep: dict) -> None:
+    root = copy_repo("warm")
+    keep["warm"] = root
+    plain = write_config(root, PLAIN)
+    mkdocs_build(root)  # the first build fills the SVG cache (captures are committed)
+    mkdocs_build(root, plain, "site-plain")
+    svgs, boxes = figures_made(root / "site")
+    pages = len(list((root / "docs").rglob("*.md")))
+    full_t, plain_t = paired(builder(root), builder(root, plain, "site-plain"), repeat)
+    ratio = full_t / plain_t
+    row(f"plain mkdocs build, macros off ({pages} pages)", ms(plain_t), "new process")
+    row(f"warm mkdocs build, nothing changed ({svgs} figure SVGs)", ms(full_t),
+        f"ratio {ratio:.2f} (target ≤ 1.10)")
+    if boxes:
+        row("  figures that failed on the real site (error boxes)", f"{boxes}")
+    times = inproc(root, ["mkdocs.yml", plain], repeat)
+    f_in, p_in = statistics.median(times["mkdocs.yml"]), statistics.median(times[plain])
+    row("in-process rebuild, macros off (as serve does)", ms(p_in))
+    row("in-process rebuild, nothing changed", ms(f_in),
+        f"ratio {f_in / p_in:.2f} (target ≤ 1.10)")
+    row("  macro cost per rebuild (new process / in-process)",
+        f"{ms(full_t - plain_t)} / {ms(f_in - p_in)}")
+    if ratio > 1.10 or f_in / p_in > 1.10:
+        print_profiles(root, plain)
+
+
+# --------------------------------------------------------------------------- 2. cold
+
+
+DOT_RECORDER = """#!/bin/sh
+# Records each dot call (arguments and DOT source), then runs the real dot.
+n="$(date +%s%N)-$$"
+printf '%s\\n' "$@" > "{out}/$n.args"
+tee "{out}/$n.dot" | "{dot}" "$@"
+"""
+
+
+def bench_cold(repeat: int, keep: dict) -> None:
+    root = copy_repo("cold")
+    keep["cold"] = root
+    plain = write_config(root, PLAIN)
+    snapshots = root / "snapshots"
+
+    def wipe():
+        shutil.rmtree(root / ".cache", ignore_errors=True)
+        for doc in snapshots.glob("*"):
+            doc.unlink()
+
+    # One untimed cold build through a recording `dot` on PATH: every DOT source
+    # the site renders (warms the page cache for gcc, the samples' libraries, dot).
+    record = root.parent / "dot-calls"
+    bindir = root.parent / "bin"
+    record.mkdir()
+    bindir.mkdir()
+    real_dot = shutil.which("dot")
+    if real_dot is None:
+        raise RuntimeError("dot not found on PATH (apt-get install graphviz)")
+    wrapper = bindir / "dot"
+    wrapper.write_text(DOT_RECORDER.format(out=record, dot=real_dot))
+    wrapper.chmod(0o755)
+    wipe()
+    mkdocs_build(root, PATH=f"{bindir}:{os.environ.get('PATH', '')}")
+    mkdocs_build(root, plain, "site-plain")
+    captured = sorted(p.stem for p in snapshots.glob("*.json"))
+
+    def cold():
+        wipe()
+        mkdocs_build(root)
+
+    cold_t, plain_t = paired(cold, builder(root, plain, "site-plain"), repeat)
+
+    # Bare gcc: every variant of every sample, as roads.build would compile it.
+    project = Project(root)
+    scratch = Path(tempfile.mkdtemp(prefix="roads-gcc-"))
+    gcc_total, variants = 0.0, 0
+    try:
+        for name in sorted(project.samples):
+            sample = project.sample(name)
+            for variant in sample.variants:
+                argv = gcc_argv(sample, variant, str(scratch / "a.out"), str(scratch / "a.d"))
+                run = functools.partial(subprocess.run, argv, cwd=sample.directory.parent,
+                                        check=True, capture_output=True)
+                run()
+                gcc_total += median_time(run, repeat)
+                variants += 1
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+    # Bare dot: every recorded source once, with the arguments the engine used.
+    calls = {}
+    for args_file in record.glob("*.args"):
+        args = tuple(args_file.read_text().splitlines())
+        source = args_file.with_suffix(".dot").read_text()
+        calls[(args, source)] = None
+    dot_total, graphs, failing = 0.0, 0, 0
+    for args, source in calls:
+        once = functools.partial(subprocess.run, [real_dot, *args], input=source,
+                                 capture_output=True, text=True)
+        if once().returncode != 0:
+            failing += 1
+            continue
+        dot_total += median_time(once, repeat)
+        graphs += 1
+
+    def captures(jobs: int):
+        def action():  # the launcher stays: this process built it once and keeps its path
+            shutil.rmtree(root / ".cache" / "roads" / "build", ignore_errors=True)
+            for doc in snapshots.glob("*"):
+                doc.unlink()
+            failed = [o for o in Project(root).capture(captured, jobs=jobs) if o.error]
+            if failed:
+                raise RuntimeError(f"capture of {failed[0].sample} failed: {failed[0].error}")
+        return action
+
+    serial, parallel = paired(captures(1), captures(os.cpu_count() or 1), repeat)
+
+    work = gcc_total + dot_total
+    target = plain_t + 0.6 * work
+    row("plain mkdocs build, macros off", ms(plain_t))
+    row(f"bare gcc, every sample variant ({variants} compiles, sum)", ms(gcc_total))
+    row(f"bare dot, every figure ({graphs} graphs, sum)", ms(dot_total),
+        f"{failing} more sources fail in dot" if failing else "")
+    row(f"cold build: no .cache, no snapshots ({len(captured)} captures made)", ms(cold_t),
+        f"target ≤ {ms(target)}")
+    row("  (cold − plain) / (gcc + dot)", f"{(cold_t - plain_t) / work:.2f}",
+        f"target ≤ 0.60 on {os.cpu_count()} cores; cold/target {cold_t / target:.2f}")
+    row(f"  for reference: the {len(captured)} captures alone, 1 worker / {os.cpu_count()}",
+        f"{ms(serial)} / {ms(parallel)}", "Project.capture, no site")
+
+
+# --------------------------------------------------------------------------- 3. markdown-exec
+
+
+MDEXEC_BLOCK = '''\
+```python exec="on"
+import os, shutil, signal, subprocess, tempfile
+
+out = tempfile.mkdtemp()
+exe = os.path.join(out, {name!r})
+subprocess.run({argv!r} + ["-o", exe], cwd={cwd!r}, check=True)
+r, w = os.pipe()
+proc = subprocess.Popen([exe, *{args!r}], env={{**os.environ, **{env!r}, "ROADS_FD": str(w)}},
+                        pass_fds=(w,), stdout=subprocess.DEVNULL)
+os.close(w)
+maps = None
+while True:  # stopped at each checkpoint: read the first one's maps, then continue
+    _, status = os.waitpid(proc.pid, os.WUNTRACED)
+    if os.WIFSTOPPED(status):
+        if maps is None:
+            with open(f"/proc/{{proc.pid}}/maps") as f:
+                maps = f.read()
+        os.kill(proc.pid, signal.SIGCONT)
+    else:
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        break
+os.close(r)
+shutil.rmtree(out)
+print("| address | perms | offset | device | inode | path |")
+print("|---|---|---|---|---|---|")
+for line in maps.splitlines():
+    parts = line.split(None, 5)
+    parts += [""] * (6 - len(parts))
+    print("| " + " | ".join(f"`{{p}}`" if p else "" for p in parts) + " |")
+```
+'''
+
+
+def ten_pages(project: Project) -> tuple[dict[str, str], dict[str, str], list[str]]:
+    """Ten demo pages twice: with our memory_map macro, and as markdown-exec blocks."""
+    names = [n for n in TEN if n in project.samples][:10]
+    ours, theirs = {}, {}
+    for k, name in enumerate(names, start=1):
+        sample = project.sample(name)
+        variant = sample.variants[0]
+        checkpoint = sample.checkpoints[0]
+        head = front(f"Demo {k}: {name}", k)
+        head += f"The address space of `{name}` at `{checkpoint}`.\n\n"
+        call = f"memory_map({name!r}, variant={variant.name!r}, checkpoint={checkpoint!r})"
+        ours[f"demo-{k:02d}.md"] = head + f"{{{{ {call} }}}}\n"
+        folder = sample.directory.name
+        argv = ["gcc", *sample.flags, *variant.flags, f"-I{folder}",
+                *(f"{folder}/{s}" for s in sample.sources), *sample.libs]
+        theirs[f"demo-{k:02d}.md"] = head + MDEXEC_BLOCK.format(
+            name=name, argv=argv, cwd=str(sample.directory.parent), args=list(sample.args),
+            env=dict(sample.env))
+    return ours, theirs, names
+
+
+def bench_mdexec(repeat: int, keep: dict) -> None:
+    try:
+        import markdown_exec  # noqa: F401
+        from importlib.metadata import version
+        mdx_version = version("markdown-exec")
+    except ImportError:
+        raise RuntimeError("markdown-exec is not installed (.venv/bin/pip install markdown-exec)")
+    ours_root = copy_repo("ten-ours")
+    theirs_root = copy_repo("ten-mdexec")
+    keep["ten-ours"], keep["ten-mdexec"] = ours_root, theirs_root
+    ours, theirs, names = ten_pages(Project(ours_root))
+    replace_pages(ours_root, ours)
+    replace_pages(theirs_root, theirs)
+    config = write_config(theirs_root, MDEXEC, add=("markdown-exec",))
+    mkdocs_build(ours_root)
+    mkdocs_build(theirs_root, config)
+    # Every page must hold its table on both sides.
+    for root in (ours_root, theirs_root):
+        for k in range(1, len(names) + 1):
+            html = (root / "site" / f"demo-{k:02d}" / "index.html").read_text(encoding="utf-8")
+            if "[stack]" not in html or ERROR_BOX in html:
+                raise RuntimeError(f"{root.name}: demo-{k:02d} shows no memory map")
+    ours_t, theirs_t = paired(builder(ours_root), builder(theirs_root, config), repeat)
+    row(f"{len(names)} pages, markdown-exec {mdx_version} (gcc, run, maps)", ms(theirs_t),
+        "re-runs every block on every build")
+    row(f"{len(names)} pages, our memory_map macro, warm", ms(ours_t),
+        f"ratio markdown-exec / ours {theirs_t / ours_t:.2f}")
+    row("  samples", f"{len(names)}", ", ".join(names))
+
+
+# --------------------------------------------------------------------------- 4. serve
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def fetch(url: str) -> str | None:
+    try:
+        with urllib.request.urlopen(url, timeout=SERVE_DEADLINE) as reply:
+            return reply.read().decode("utf-8", errors="replace")
+    except (urllib.error.URLError, ConnectionError, TimeoutError, OSError):
+        return None
+
+
+def epoch_of(html: str | None) -> int:
+    match = re.search(r"livereload\((\d+),", html or "")
+    return int(match.group(1)) if match else -1
+
+
+def wait_for(url: str, ready, deadline: float = SERVE_DEADLINE) -> float:
+    """Seconds until ``ready(html)``; polls ``url`` (loopback) until a deadline."""
+    started = time.perf_counter()
+    while time.perf_counter() - started < deadline:
+        html = fetch(url)
+        if html is not None and ready(html):
+            return time.perf_counter() - started
+        time.sleep(POLL)
+    raise TimeoutError(f"{url}: not ready after {deadline:.0f} s")
+
+
+def page_using(root: Path, project: Project, preferred: str = "brk") -> tuple[Path, str]:
+    """A docs page that calls a figure or value macro on a sample, and that sample."""
+    calls = re.compile(r"\{\{\s*\w+\(\s*['\"]([a-z0-9_-]+)['\"]")
+    found: list[tuple[Path, str]] = []
+    for md in sorted((root / "docs").rglob("*.md")):
+        for name in calls.findall(md.read_text(encoding="utf-8")):
+            if name in project.samples:
+                found.append((md, name))
+    if not found:
+        raise RuntimeError("no page calls a macro on a sample")
+    return next((f for f in found if f[1] == preferred), found[0])
+
+
+def url_of(root: Path, md: Path, port: int) -> str:
+    rel = md.relative_to(root / "docs").with_suffix("").as_posix()
+    rel = rel[: -len("index")] if rel == "index" or rel.endswith("/index") else rel + "/"
+    return f"http://127.0.0.1:{port}/{rel}"
+
+
+@contextlib.contextmanager
+def serving(root: Path, config: str = "mkdocs.yml"):
+    """``mkdocs serve`` on a free loopback port in ``root``; always stopped on exit."""
+    port = free_port()
+    log = open(root.parent / f"serve-{config}.log", "w")
+    argv = [PY, "-m", "mkdocs", "serve", "-f", config, "-a", f"127.0.0.1:{port}"]
+    server = subprocess.Popen(argv, cwd=root, env=child_env(root), stdout=log,
+                              stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        yield port
+    finally:
+        try:
+            os.killpg(server.pid, signal.SIGTERM)
+            server.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(server.pid, signal.SIGKILL)
+            server.wait()
+        except ProcessLookupError:
+            pass
+        log.close()
+
+
+def edit_page(page: Path, url: str, i: int) -> float:
+    """Seconds from saving ``page`` (a line appended) until the served page shows it."""
+    before = epoch_of(fetch(url))
+    marker = f"bench-edit-{i}-{time.time_ns()}"
+    page.write_text(page.read_text(encoding="utf-8") + f"\n\n{marker}\n", encoding="utf-8")
+    return wait_for(url, lambda h: marker in h and epoch_of(h) > before)
+
+
+def bench_serve(repeat: int, keep: dict) -> None:
+    root = copy_repo("serve")
+    keep["serve"] = root
+    bare = copy_repo("serve-plain")
+    keep["serve-plain"] = bare
+    plain = write_config(bare, PLAIN)
+    project = Project(root)
+    page, name = page_using(root, project)
+    rel = page.relative_to(root)
+    source = project.sample(name).source_paths[0]
+    snapshot = project.snapshot_path(name)
+    with contextlib.ExitStack() as stack:
+        port = stack.enter_context(serving(root))
+        bare_port = stack.enter_context(serving(bare, plain))
+        url, bare_url = url_of(root, page, port), url_of(bare, bare / rel, bare_port)
+        first = wait_for(url, lambda html: epoch_of(html) > 0)
+        wait_for(bare_url, lambda html: epoch_of(html) > 0)
+        row("mkdocs serve: first page served after start", ms(first))
+        page_times, bare_times, sample_times, recaptured = [], [], [], 0
+        for i in range(repeat):
+            page_times.append(edit_page(page, url, i))
+            bare_times.append(edit_page(bare / rel, bare_url, i))
+            before = epoch_of(fetch(url))
+            stamp = snapshot.stat().st_mtime_ns
+            code = source.read_text(encoding="utf-8")
+            source.write_text(code + f"/* bench edit {i} {time.time_ns()} */\n", encoding="utf-8")
+            sample_times.append(wait_for(url, lambda h: epoch_of(h) > before))
+            recaptured += snapshot.stat().st_mtime_ns != stamp
+    page_t, bare_t = statistics.median(page_times), statistics.median(bare_times)
+    row("save a page → rebuilt page served, macros off", ms(bare_t), f"{rel.as_posix()}")
+    row("save a page → rebuilt page served", ms(page_t), f"ratio {page_t / bare_t:.2f}")
+    row(f"save samples/{source.name} (a comment) → rebuilt page served",
+        ms(statistics.median(sample_times)), f"re-captured {recaptured} of {repeat} times")
+
+
+# --------------------------------------------------------------------------- 5. scale
+
+
+def combos(project: Project) -> list[tuple[str, str, str]]:
+    """Every (sample, variant, checkpoint) the committed captures can show."""
+    found = []
+    for name in sorted(project.samples):
+        sample = project.sample(name)
+        try:
+            doc = project.read(name)
+        except Exception:
+            continue
+        for variant in sample.variants:
+            for checkpoint in sample.checkpoints:
+                try:
+                    select(doc, variant=variant.name, checkpoint=checkpoint)
+                except Exception:
+                    continue
+                found.append((name, variant.name, checkpoint))
+    return found
+
+
+def generated(count: int, shows: list[tuple[str, str, str]]) -> dict[str, str]:
+    pages = {}
+    for k in range(count):
+        name, variant, checkpoint = shows[k % len(shows)]
+        args = f"{name!r}, variant={variant!r}, checkpoint={checkpoint!r}"
+        pages[f"part-{k // 25:02d}/page-{k:03d}.md"] = (
+            front(f"Generated page {k}", k) + f"The memory of `{name}` at `{checkpoint}`.\n\n"
+            f"{{{{ address_space({args}) }}}}\n\nAnd as a table:\n\n{{{{ memory_map({args}) }}}}\n")
+    return pages
+
+
+def bench_scale(repeat: int, keep: dict) -> None:
+    root = copy_repo("scale")
+    keep["scale"] = root
+    plain = write_config(root, PLAIN)
+    shows = combos(Project(root, mode="frozen"))
+    if not shows:
+        raise RuntimeError("no capture to show")
+    results = []
+    for count in SCALE:
+        replace_pages(root, generated(count, shows))
+        mkdocs_build(root)  # warm: the SVG cache
+        mkdocs_build(root, plain, "site-plain")
+        svgs, boxes = figures_made(root / "site")
+        full_t, plain_t = paired(builder(root), builder(root, plain, "site-plain"), repeat)
+        results.append((count, full_t, plain_t))
+        row(f"{count} pages, {2 * count} figures: plain / warm", f"{ms(plain_t)} / {ms(full_t)}",
+            f"ratio {full_t / plain_t:.2f}; {svgs} SVGs"
+            + (f", {boxes} error boxes" if boxes else ""))
+        if count == SCALE[0]:
+            print_profiles(root, plain, ("warm",))
+    (n0, f0, p0), (n1, f1, p1) = results[0], results[-1]
+    row(f"  per extra page, {n0} → {n1} pages: plain / warm",
+        f"{(p1 - p0) / (n1 - n0) * 1000:.1f} / {(f1 - f0) / (n1 - n0) * 1000:.1f} ms",
+        f"macros add {((f1 - f0) - (p1 - p0)) / (n1 - n0) * 1000:.1f} ms a page "
+        f"({len(shows)} distinct checkpoints)")
+
+
+# --------------------------------------------------------------------------- 6. weight
+
+
+def spread(values: list[int]) -> str:
+    low, mid, high = min(values), statistics.median(values), max(values)
+    return f"{low / 1024:.0f} / {mid / 1024:.0f} / {high / 1024:.0f}"
+
+
+def bench_weight(repeat: int, keep: dict) -> None:
+    root = keep.get("warm")
+    if root is None or not (root / "site").is_dir():
+        root = copy_repo("weight")
+        keep["weight"] = root
+        mkdocs_build(root)
+    site = root / "site"
+    docs = root / "docs"
+    pages, svgs, kinds = [], [], {}
+    for md in docs.rglob("*.md"):
+        rel = md.relative_to(docs).with_suffix("")
+        html = site / (rel.parent if rel.name == "index" else rel) / "index.html"
+        if not html.exists():
+            continue
+        text = html.read_text(encoding="utf-8")
+        pages.append(len(text.encode()))
+        for match in FIGURE_SVG.finditer(text):
+            size = len(match.group(0).encode())
+            svgs.append(size)
+            kinds.setdefault(match.group(1), []).append(size)
+    row(f"HTML per page, min / median / max ({len(pages)} pages)", f"{spread(pages)} KiB",
+        f"total {sum(pages) / 1024:.0f} KiB")
+    if svgs:
+        row(f"inline SVG per diagram, min / median / max ({len(svgs)})", f"{spread(svgs)} KiB",
+            f"{100 * sum(svgs) / sum(pages):.0f} % of the HTML")
+        for kind, sizes in sorted(kinds.items()):
+            row(f"  class \"{kind}\" ({len(sizes)})", f"{spread(sizes)} KiB")
+
+
+# --------------------------------------------------------------------------- run
+
+
+def run(repeat: int) -> None:
+    started = time.perf_counter()
+    print("site benchmarks: load average %.2f %.2f %.2f at start" % os.getloadavg())
+    keep: dict[str, Path] = {}
+    try:
+        section("Site: warm rebuild vs macros off", bench_warm, repeat, keep)
+        section("Site: cold build vs bare gcc + dot", bench_cold, repeat, keep)
+        section("Site: ten demo pages, ours vs markdown-exec", bench_mdexec, repeat, keep)
+        section("Site: mkdocs serve, save → rebuilt page served", bench_serve, repeat, keep)
+        section("Site: scale, generated pages with two figures each", bench_scale, repeat, keep)
+        section("Site: page weight of the real site", bench_weight, repeat, keep)
+    finally:
+        for root in keep.values():
+            remove(root)
+    print(f"site benchmarks took {time.perf_counter() - started:.0f} s; "
+          "load average %.2f %.2f %.2f at the end" % os.getloadavg())
