@@ -115,6 +115,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", choices=("capture", "site"))
     parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--sections", help="site sections, comma-separated: "
+                        "warm,cold,mdexec,serve,scale,weight (default: all)")
     args = parser.parse_args()
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, kernel {os.uname().release}, "
           f"Python {platform.python_version()}")
@@ -126,7 +128,7 @@ def main() -> int:
         except ImportError as exc:
             print(f"site benchmarks unavailable: {exc}")
         else:
-            site_bench.run(args.repeat)
+            site_bench.run(args.repeat, args.sections.split(",") if args.sections else None)
     return 0
 
 

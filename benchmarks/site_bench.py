@@ -726,17 +726,24 @@ def bench_weight(repeat: int, keep: dict) -> None:
 # --------------------------------------------------------------------------- run
 
 
-def run(repeat: int) -> None:
+SECTIONS = {
+    "warm": ("Site: warm rebuild vs macros off", bench_warm),
+    "cold": ("Site: cold build vs bare gcc + dot", bench_cold),
+    "mdexec": ("Site: ten demo pages, ours vs markdown-exec", bench_mdexec),
+    "serve": ("Site: mkdocs serve, save → rebuilt page served", bench_serve),
+    "scale": ("Site: scale, generated pages with two figures each", bench_scale),
+    "weight": ("Site: page weight of the real site", bench_weight),
+}
+
+
+def run(repeat: int, only: list[str] | None = None) -> None:
     started = time.perf_counter()
     print("site benchmarks: load average %.2f %.2f %.2f at start" % os.getloadavg())
     keep: dict[str, Path] = {}
     try:
-        section("Site: warm rebuild vs macros off", bench_warm, repeat, keep)
-        section("Site: cold build vs bare gcc + dot", bench_cold, repeat, keep)
-        section("Site: ten demo pages, ours vs markdown-exec", bench_mdexec, repeat, keep)
-        section("Site: mkdocs serve, save → rebuilt page served", bench_serve, repeat, keep)
-        section("Site: scale, generated pages with two figures each", bench_scale, repeat, keep)
-        section("Site: page weight of the real site", bench_weight, repeat, keep)
+        for name in only or list(SECTIONS):
+            title, function = SECTIONS[name]
+            section(title, function, repeat, keep)
     finally:
         for root in keep.values():
             remove(root)

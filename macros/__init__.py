@@ -37,7 +37,7 @@ import re
 from roads.errors import RoadsError
 
 from . import figures
-from .project import prefetch
+from .project import figure, prefetch
 
 MODULES = (figures,)
 log = logging.getLogger("mkdocs.plugins.roads")
@@ -64,9 +64,11 @@ def guard(function, env, *, defer: bool = False):
     @functools.wraps(function)
     def call(*args, **kwargs):
         try:
-            html_out = function(*args, **kwargs)
             page = getattr(env, "page", None)
-            return defer_figure(page, html_out) if defer and page is not None else html_out
+            if not defer or page is None:
+                return function(*args, **kwargs)
+            html_out = figure(function.__name__, args, kwargs, lambda: function(*args, **kwargs))
+            return defer_figure(page, html_out)
         except RoadsError as exc:
             page = getattr(env, "page", None)
             if page is not None:

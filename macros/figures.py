@@ -7,13 +7,11 @@ to ``MACROS``.
 
 from __future__ import annotations
 
-from roads.diagram import render_diagram
-from roads.regions import memory_map as analyse
-from roads.select import select
-from roads.table import render_table
-
-from roads import diff, elfmap, pageview, transcript, values
+# The drawing modules (and Graphviz, pyelftools behind them) are imported inside the
+# macros that draw: a rebuild whose figures all come from the cache never loads them.
+from roads import values
 from roads.provenance import caption_html, with_provenance
+from roads.select import select
 
 from .project import project, svg_cache
 
@@ -24,6 +22,9 @@ from .project import project, svg_cache
 def memory_map(sample: str, checkpoint: str | None = None, variant: str | None = None,
                run: int = 0, pid: str | int | None = None) -> str:
     """The memory-map table of one checkpoint of ``sample``, gaps included."""
+    from roads.regions import memory_map as analyse
+    from roads.table import render_table
+
     chosen = select(project().load(sample), variant=variant, run=run, checkpoint=checkpoint, pid=pid)
     return with_provenance(render_table(analyse(chosen)), chosen)
 
@@ -34,6 +35,10 @@ def address_space(sample: str, checkpoint: str | None = None, variant: str | Non
     rows of the memory-map table of the same checkpoint. With ``table`` (the default)
     that table follows, folded; pass ``table=False`` when the page shows
     ``memory_map`` of the same checkpoint itself."""
+    from roads.diagram import render_diagram
+    from roads.regions import memory_map as analyse
+    from roads.table import render_table
+
     chosen = select(project().load(sample), variant=variant, run=run, checkpoint=checkpoint, pid=pid)
     mm = analyse(chosen)
     figure = render_diagram(mm, cache_dir=svg_cache())
@@ -49,6 +54,8 @@ def address_space(sample: str, checkpoint: str | None = None, variant: str | Non
 def elf_to_memory(sample: str, variant: str | None = None, checkpoint: str | None = None,
                   run: int = 0, pid: str | int | None = None) -> str:
     """The PT_LOAD segments of ``sample``'s executable beside the regions they became."""
+    from roads import elfmap
+
     chosen = select(project().load(sample), variant=variant, run=run, checkpoint=checkpoint, pid=pid)
     figure = elfmap.render_elf_figure(elfmap.elf_map(chosen), cache_dir=svg_cache())
     return with_provenance(figure, chosen)
@@ -61,6 +68,8 @@ def map_diff(sample: str, before: str, after: str | None = None, variant: str | 
     """What changed between two checkpoints (``before``, ``after``; after defaults to
     the same name), two processes (``before_pid``, ``after_pid``) or two runs
     (``run``, ``after_run``) or variants (``after_variant``) of ``sample``."""
+    from roads import diff
+
     doc = project().load(sample)
     old = select(doc, variant=variant, run=run, checkpoint=before, pid=before_pid)
     new = select(doc, variant=after_variant or old.variant,
@@ -76,6 +85,8 @@ def page_view(sample: str, range_name: str, checkpoint: str | None = None,
               pid: str | int | None = None) -> str:
     """Present and exclusive bits and frames of each page of a ``ROADS_RANGE``, at one
     ``checkpoint`` or side by side at several ``checkpoints`` (names, or [name, pid])."""
+    from roads import pageview
+
     doc = project().load(sample)
     specs = pageview.checkpoint_specs(checkpoints) if checkpoints is not None else [(checkpoint, pid)]
     chosen = [select(doc, variant=variant, run=run, checkpoint=c, pid=p) for c, p in specs]
@@ -85,12 +96,16 @@ def page_view(sample: str, range_name: str, checkpoint: str | None = None,
 def page_walk(sample: str, address_name: str, checkpoint: str | None = None,
               variant: str | None = None, run: int = 0, pid: str | int | None = None) -> str:
     """The 9/9/9/9/12 split of a recorded address, with its frame when captured."""
+    from roads import pageview
+
     chosen = select(project().load(sample), variant=variant, run=run, checkpoint=checkpoint, pid=pid)
     return with_provenance(pageview.render_page_walk(chosen, address_name), chosen)
 
 
 def gdb_session(sample: str, variant: str | None = None, language: str = "text") -> str:
     """The transcript of the sample's gdb script, as a fenced code block."""
+    from roads import transcript
+
     chosen = select(project().load(sample), variant=variant)
     script = transcript.gdb_record(chosen)["script"]
     return with_provenance(transcript.render_gdb_session(chosen, language), chosen,

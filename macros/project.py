@@ -13,6 +13,7 @@ import logging
 import os
 from pathlib import Path
 
+from roads.figcache import FigureCache, code_digest
 from roads.project import Project
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -27,6 +28,25 @@ def project() -> Project:
 @functools.lru_cache(maxsize=None)
 def _project(root: str, mode: str) -> Project:
     return Project(root, mode=mode)
+
+
+@functools.lru_cache(maxsize=None)
+def _figure_cache(directory: str) -> FigureCache:
+    here = Path(__file__).resolve().parent
+    code = sorted((here.parent / "roads").glob("*.py")) + sorted(here.glob("*.py"))
+    return FigureCache(Path(directory), code_digest(code))
+
+
+def figure(name: str, args: tuple, kwargs: dict, make) -> str:
+    """The figure ``name(*args, **kwargs)`` from the cache, or made by ``make``.
+
+    The key holds the digest of the capture the figure draws (brought up to date
+    first, as the mode says), its arguments and the drawing code.
+    """
+    sample = args[0] if args else kwargs.get("sample")
+    shared = project()
+    parts = [name, list(args), sorted(kwargs.items()), shared.content_digest(sample)]
+    return _figure_cache(str(shared.cache_dir / "figures")).get(parts, make)
 
 
 def svg_cache() -> Path:

@@ -21,7 +21,6 @@ from pathlib import Path
 
 from . import freeze
 from .build import file_digest
-from .capture import capture_sample
 from .errors import CaptureError, ConfigError, RoadsError
 from .proc import Proc
 from .samples import MANIFEST, Sample, load_manifest
@@ -82,7 +81,7 @@ class Project:
         self._manifest: tuple[float, dict[str, Sample]] | None = None
         self._engine = engine_digest()
         self._gcc: str | None | bool = False  # False: not asked yet
-        self._docs: dict[str, tuple[tuple[int, int, int], dict]] = {}
+        self._docs: dict[str, tuple[tuple[int, int, int], dict, str]] = {}
         self._warned: set[tuple] = set()
         self._refreshed: set[str] = set()  # re-captured by this Project in refresh mode
         # The file stats under which each capture was last found fresh: while none of
@@ -129,9 +128,15 @@ class Project:
         key = (st.st_mtime_ns, st.st_size, st.st_ino)
         cached = self._docs.get(name)
         if cached is None or cached[0] != key:
-            cached = (key, freeze.load(path))
+            doc = freeze.load(path)
+            cached = (key, doc, hashlib.sha256(path.read_bytes()).hexdigest())
             self._docs[name] = cached
         return cached[1]
+
+    def content_digest(self, name: str) -> str:
+        """sha256 of the capture of ``name`` as the current mode serves it."""
+        self.load(name)
+        return self._docs[name][2]
 
     def snapshot_path(self, name: str) -> Path:
         """Where the frozen capture of ``name`` lives."""
@@ -212,6 +217,8 @@ class Project:
             fresh = None if refresh else self.freshness(name)
             if fresh is not None and fresh.state == "fresh":
                 return Outcome(name, "fresh", time.perf_counter() - started)
+            from .capture import capture_sample  # pyelftools and all: only when capturing
+
             body = capture_sample(sample, self.cache_dir, Proc())
             doc = {
                 "schema": freeze.SCHEMA,

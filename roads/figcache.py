@@ -1,0 +1,55 @@
+"""Rendered figures kept by the digest of everything that made them.
+
+A figure is a pure function of its capture, its arguments and the code that draws
+it; the cache key is a digest of all three, so a hit can never be stale. Two layers:
+a dictionary for a long-running process (``mkdocs serve``), and one file a figure
+under the cache folder for the next process (a plain rebuild).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+
+def code_digest(files: Iterable[Path]) -> str:
+    """Digest of source files, in the order given (the drawing code's version)."""
+    h = hashlib.sha256()
+    for path in files:
+        h.update(path.name.encode() + b"\0" + path.read_bytes())
+    return h.hexdigest()
+
+
+class FigureCache:
+    """Figures by key, in memory and in ``directory``."""
+
+    def __init__(self, directory: Path, code: str) -> None:
+        self.directory = directory
+        self.code = code
+        self.memory: dict[str, str] = {}
+
+    def key(self, parts: object) -> str:
+        """The digest naming a figure made from ``parts`` (JSON-able) by this code."""
+        return hashlib.sha256(json.dumps([self.code, parts], sort_keys=True,
+                                         default=repr).encode()).hexdigest()
+
+    def get(self, parts: object, make: Callable[[], str]) -> str:
+        """The figure for ``parts``, made (and kept) by ``make`` if not there yet."""
+        key = self.key(parts)
+        found = self.memory.get(key)
+        if found is not None:
+            return found
+        path = self.directory / key[:2] / f"{key}.html"
+        try:
+            found = path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            found = make()
+            path.parent.mkdir(parents=True, exist_ok=True)
+            partial = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+            partial.write_text(found, encoding="utf-8")
+            os.replace(partial, path)
+        self.memory[key] = found
+        return found
