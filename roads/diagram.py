@@ -86,6 +86,9 @@ MIN_HEIGHT = 24.0  # a 4 KiB box: two lines of 8.5 pt text
 HEIGHT_PER_DOUBLING = 2.6
 BREAK_HEIGHT = 22.0
 LABEL_HEIGHT = 11.0  # one line of a pointer or boundary label
+# An arrow ends at least this far inside its box: at 3 points, an address near the
+# start of a region looked as if it pointed at the boundary (and so at either box).
+ARROW_INSET = 6.0
 FONT = "Helvetica"
 FONT_SIZE = "8.5"
 MONO = "Courier"
@@ -177,7 +180,7 @@ def build_graph(mm: MemoryMap, *, gap_links: bool = True) -> graphviz.Digraph:
             _region_node(g, f"b{k}", band.region, centre, height, fid, slug)
             for p in mm.pointers_in(band.region.region.index):
                 share = (p.address - band.start) / band.size
-                target = y + min(height - 3.0, max(3.0, share * height))
+                target = y + min(height - ARROW_INSET, max(ARROW_INSET, share * height))
                 targets.append((target, p, y, y + height))
         else:
             _gap_node(g, f"b{k}", band, centre, height, fid, slug, gap_links)

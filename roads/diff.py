@@ -474,23 +474,29 @@ def _change_row(group: Sequence[Change], runs: bool) -> str:
 def _regions_cell(regions: Sequence[Region]) -> str:
     if not regions:
         return '<span class="roads-muted">—</span>'
+    # The cell may wrap after the range's dash, but a size stays with its unit and
+    # its permissions (no-break spaces), so that "1040" and "KiB" never part.
     if len(regions) > 2:
-        size = human_size(sum(r.size for r in regions))
+        size = _unbroken(human_size(sum(r.size for r in regions)))
         return (f"<code>{hex_address(regions[0].start)}</code>–<code>{hex_address(regions[-1].end)}</code> "
-                f"{size} in {len(regions)} pieces")
+                f"{size} in {len(regions)}\u00a0pieces")
     lines = []
     for r in regions:
         lines.append(f"<code>{hex_address(r.start)}</code>–<code>{hex_address(r.end)}</code> "
-                     f"{human_size(r.size)} <code>{escape(r.perms)}</code>")
+                     f"{_unbroken(human_size(r.size))}\u00a0<code>{escape(r.perms)}</code>")
     return "<br>".join(lines)
+
+
+def _unbroken(text: str) -> str:
+    return text.replace(" ", "\u00a0")
 
 
 def _what_cell(c: Change) -> str:
     parts = []
     for lo, hi in c.added:
-        parts.append(f"+{human_size(hi - lo)} at <code>{hex_address(lo)}</code>–<code>{hex_address(hi)}</code>")
+        parts.append(f"+{_unbroken(human_size(hi - lo))} at <code>{hex_address(lo)}</code>–<code>{hex_address(hi)}</code>")
     for lo, hi in c.removed:
-        parts.append(f"−{human_size(hi - lo)} at <code>{hex_address(lo)}</code>–<code>{hex_address(hi)}</code>")
+        parts.append(f"−{_unbroken(human_size(hi - lo))} at <code>{hex_address(lo)}</code>–<code>{hex_address(hi)}</code>")
     if "permissions" in c.what:
         perms_b = "/".join(r.perms for r in c.before)
         perms_a = "/".join(r.perms for r in c.after)
@@ -498,7 +504,7 @@ def _what_cell(c: Change) -> str:
     if "resident" in c.what:
         rss_b = sum(r.kb.get("Rss", 0) for r in c.before) * 1024
         rss_a = sum(r.kb.get("Rss", 0) for r in c.after) * 1024
-        parts.append(f"Rss {human_size(rss_b)} → {human_size(rss_a)}")
+        parts.append(f"Rss {_unbroken(human_size(rss_b))} → {_unbroken(human_size(rss_a))}")
     if "moved" in c.what and c.before and c.after:
         delta = c.after[0].start - c.before[0].start
         sign = "+" if delta >= 0 else "−"

@@ -33,7 +33,7 @@ from .svg import inline, render
 from .table import hex_address
 from .units import human_size
 
-REGION_WIDTH = 2.6
+REGION_WIDTH = 2.2  # inches; a wider label widens its box
 
 
 @dataclass(frozen=True)
@@ -152,7 +152,10 @@ def _segment_notes(em: ElfMap, link: SegmentLink) -> list[str]:
         lo, hi = link.relro
         state = "made read-only after relocation" if link.relro_applied else \
             "still writable: not relocated yet"
-        notes.append(f"PT_GNU_RELRO pages {hex_address(lo)}-{hex_address(hi)}: {state}")
+        # Two lines: on one, this note alone made the box twice as wide as the others,
+        # and the whole figure had to shrink to illegible text to fit the page.
+        notes.append(f"PT_GNU_RELRO pages {hex_address(lo)}-{hex_address(hi)}:")
+        notes.append(f"  {state}")
     if link.bss is not None:
         lo, hi = link.bss
         notes.append(f"bss: {hi - lo:#x} bytes past the file's {em.segment(link).p_filesz:#x}")
@@ -199,7 +202,7 @@ def build_graph(em: ElfMap) -> graphviz.Digraph:
     """Segments left, regions right, highest address on top; deterministic."""
     fid = figure_id(em)
     g = graphviz.Digraph(name=fid)
-    g.attr("graph", id=f"{fid}-graph", rankdir="LR", newrank="true", ranksep="0.9",
+    g.attr("graph", id=f"{fid}-graph", rankdir="LR", newrank="true", ranksep="0.6",
            nodesep="0.12", bgcolor="transparent", margin="0", pad="0.05",
            fontname=FONT, fontsize=FONT_SIZE)
     g.attr("node", fontname=FONT, fontsize=FONT_SIZE, margin="0.08,0.04", penwidth="0.8")
