@@ -110,12 +110,18 @@ def source_of(page) -> str:
 
 
 def call_line(markdown: str, name: str, args: tuple) -> int | None:
-    """The 1-based line of the first call to ``name`` whose first argument matches."""
-    first = re.escape(str(args[0])) if args else ""
-    pattern = re.compile(rf"\b{re.escape(name)}\s*\(\s*['\"]{first}")
-    for number, line in enumerate(markdown.splitlines(), start=1):
-        if pattern.search(line):
-            return number
+    """The 1-based line of the first call to ``name`` with these leading arguments.
+
+    The first two string arguments are matched (``value('layout', 'exit_code')`` and
+    ``value('layout', 'count:regions')`` are told apart); failing that, the first.
+    """
+    strings = [a for a in args[:2] if isinstance(a, str)]
+    for count in range(len(strings), -1, -1):
+        quoted = r"\s*,\s*".join(rf"['\"]{re.escape(a)}['\"]" for a in strings[:count])
+        pattern = re.compile(rf"\b{re.escape(name)}\s*\(\s*{quoted}")
+        for number, line in enumerate(markdown.splitlines(), start=1):
+            if pattern.search(line):
+                return number
     return None
 
 

@@ -120,6 +120,8 @@ CLAIMS = [
      "test_user_space_more_than_9999_percent_empty"),
     (VAS, "The resident memory (VmRSS) is well under half of the virtual size (VmSize).",
      "test_vsz_is_not_memory_use"),
+    (VAS, "VmSize is the sum of the regions less [vsyscall], which the kernel does not count.",
+     "test_vsz_is_the_regions_without_vsyscall"),
     (VAS, "The small malloc landed in [heap], the large one in an anonymous mapping of its own.",
      "test_small_malloc_heap_large_malloc_mmap"),
     (VAS, "libc.so.6 appears as five lines of maps.",
@@ -559,6 +561,14 @@ def test_user_space_more_than_9999_percent_empty():
 def test_vsz_is_not_memory_use():
     status = layout().snapshot.status
     assert status["VmRSS"] * 2 < status["VmSize"]
+
+
+def test_vsz_is_the_regions_without_vsyscall():
+    s = layout()
+    total = sum(r.size for r in s.regions)
+    vsyscall = sum(r.size for r in s.regions if r.pathname == "[vsyscall]")
+    assert vsyscall > 0
+    assert s.snapshot.status["VmSize"] * 1024 == total - vsyscall
 
 
 def test_small_malloc_heap_large_malloc_mmap():
