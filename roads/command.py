@@ -65,6 +65,20 @@ def kill_group(pgid: int) -> None:
             return
 
 
+def spawn(argv: list[str], *, cwd=None, env: dict[str, str] | None = None,
+          pass_fds: tuple[int, ...] = ()) -> subprocess.Popen:
+    """Start ``argv`` in a process group of its own, stdout and stderr piped, for callers
+    that read its output as it comes (the sample runner). The caller reaps it."""
+    if os.sep not in argv[0]:
+        which(argv[0])
+    try:
+        return subprocess.Popen(argv, cwd=cwd, env=env, stdin=subprocess.DEVNULL,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                pass_fds=pass_fds, process_group=0)
+    except FileNotFoundError as exc:
+        raise ToolMissing(f"{argv[0]} not found; {install_hint(argv[0])}", command=argv) from exc
+
+
 def run(
     argv: list[str],
     *,

@@ -1,27 +1,30 @@
 /*
  * launcher.c: starts one sample run inside a small sandbox and reaps everything it spawns.
  *
- * usage: launcher CTLFD NO_ASLR CPU_SECONDS AS_BYTES MAX_PROCS -- PROGRAM [ARGS...]
+ * usage: launcher REPORTFD SAMPLEFD NO_ASLR CPU_SECONDS AS_BYTES MAX_PROCS -- PROGRAM [ARGS...]
  *
  * The launcher is a child subreaper, so every orphan of the run is reparented to it and
  * reaped here, never left a zombie. The sample runs in a process group of its own (its
- * pid), which the build kills as a whole. Lines written to CTLFD, one write(2) each:
+ * pid). The sample's protocol pipe (roads.h) is SAMPLEFD, which the sample finds at
+ * descriptor 3; the launcher reports on REPORTFD, a pipe of its own that the sample never
+ * inherits (close-on-exec), so nothing the sample writes can pass for these lines:
  *
  *   S <pid>                 the sample started; its pid is also its process group
  *   P <pid> <persona>       personality(2) after asking for ADDR_NO_RANDOMIZE
  *   F <pid> <errno>         exec failed
  *   X <pid> <wait status>   a process of the run was reaped
- *   L <count>               more than MAX_PROCS processes at once: the group was killed
+ *   L <count>               more than MAX_PROCS processes at once: the run was killed
  *
  * Processes are counted by walking /proc/PID/task/TID/children from the launcher down,
- * every 5 ms; RLIMIT_NPROC would be simpler but does not bind root.
- *
- * It exits once nothing is left to reap. If the build dies, PR_SET_PDEATHSIG tells the
- * launcher, which kills the group and still reaps it.
+ * every 5 ms; RLIMIT_NPROC would be simpler but does not bind root. SIGTERM (sent by the
+ * build to end a run, or by the kernel when the build dies: PR_SET_PDEATHSIG) kills every
+ * descendant, also those that left the process group with setsid(2), and the launcher
+ * exits once nothing is left to reap.
  */
 #define _GNU_SOURCE
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,23 +36,19 @@
 #include <time.h>
 #include <unistd.h>
 
-static int ctl = -1;
+#define SAMPLE_FD 3 /* also in roads/runner.py (CONTROL_FD) */
+#define MAX_RUN 4096
+
+static int report = -1;
 static pid_t group = 0;
+static long found[MAX_RUN];
 
 static void say(const char *fmt, long a, long b)
 {
     char line[96];
     int n = snprintf(line, sizeof line, fmt, a, b);
-    if (n > 0 && write(ctl, line, (size_t)n) < 0)
+    if (n > 0 && write(report, line, (size_t)n) < 0)
         return; /* the build is gone; keep reaping anyway */
-}
-
-static void kill_group(void)
-{
-    if (group > 0) {
-        kill(-group, SIGKILL);
-        kill(-group, SIGCONT);
-    }
 }
 
 /* The children of every thread of `pid`, appended to `out` (at most `cap` in all). */
@@ -79,20 +78,37 @@ static long children_of(long pid, long *out, long n, long cap)
 }
 
 /*
- * How many processes the run has now: every descendant of the launcher (orphans are
- * ours too, as the subreaper). The walk costs time in the size of the run, not of the
- * machine, so it can run often; it stops counting past `cap`.
+ * Every process of the run now, into `found`: all descendants of the launcher (orphans
+ * are ours too, as the subreaper). The walk costs time in the size of the run, not of the
+ * machine, so it can run often; it stops past `cap`.
  */
-static long count_run(long cap)
+static long walk_run(long cap)
 {
-    static long found[4096];
     long done = 0, n;
-    if (cap > (long)(sizeof found / sizeof found[0]))
-        cap = sizeof found / sizeof found[0];
+    if (cap > MAX_RUN)
+        cap = MAX_RUN;
     n = children_of((long)getpid(), found, 0, cap);
     while (done < n && n < cap)
         n = children_of(found[done++], found, n, cap);
     return n;
+}
+
+/* SIGKILL the group and every descendant, wherever its process group now is. */
+static void kill_run(void)
+{
+    long i, n;
+    if (group > 0) {
+        kill(-group, SIGKILL);
+        kill(-group, SIGCONT);
+    }
+    n = walk_run(MAX_RUN);
+    for (i = 0; i < n; i++)
+        kill((pid_t)found[i], SIGKILL);
+}
+
+static long elapsed_ns(const struct timespec *a, const struct timespec *b)
+{
+    return (b->tv_sec - a->tv_sec) * 1000000000L + (b->tv_nsec - a->tv_nsec);
 }
 
 int main(int argc, char **argv)
@@ -100,39 +116,46 @@ int main(int argc, char **argv)
     sigset_t chld, none;
     struct timespec tick = {0, 5 * 1000 * 1000}, now, counted = {0, 0};
     long max_procs;
-    int no_aslr;
+    int no_aslr, sample, killing = 0;
     rlim_t cpu, as;
-    pid_t pid;
+    pid_t pid, parent = getppid();
 
-    if (argc < 8 || strcmp(argv[6], "--") != 0) {
-        fprintf(stderr, "usage: launcher CTLFD NO_ASLR CPU AS MAX_PROCS -- PROGRAM [ARGS...]\n");
+    if (argc < 9 || strcmp(argv[7], "--") != 0) {
+        fprintf(stderr, "usage: launcher REPORTFD SAMPLEFD NO_ASLR CPU AS MAX_PROCS -- "
+                        "PROGRAM [ARGS...]\n");
         return 2;
     }
-    ctl = atoi(argv[1]);
-    /* The sample always finds the pipe at descriptor 3 (its environment says ROADS_FD=3),
-     * so that the environment, and with it the stack, is the same in every run. */
-    if (ctl != 3) {
-        if (dup2(ctl, 3) < 0) {
+    /* Our report pipe first goes above the low descriptors, close-on-exec; then the
+     * sample's pipe goes to descriptor 3 (its environment says ROADS_FD=3, the same in
+     * every run, and with it the stack layout). */
+    report = fcntl(atoi(argv[1]), F_DUPFD_CLOEXEC, 10);
+    if (report < 0) {
+        perror("launcher: report descriptor");
+        return 2;
+    }
+    close(atoi(argv[1]));
+    sample = atoi(argv[2]);
+    if (sample != SAMPLE_FD) {
+        if (dup2(sample, SAMPLE_FD) < 0) {
             perror("launcher: dup2");
             return 2;
         }
-        close(ctl);
-        ctl = 3;
+        close(sample);
     }
-    no_aslr = atoi(argv[2]);
-    cpu = (rlim_t)strtoull(argv[3], NULL, 10);
-    as = (rlim_t)strtoull(argv[4], NULL, 10);
-    max_procs = atol(argv[5]);
+    no_aslr = atoi(argv[3]);
+    cpu = (rlim_t)strtoull(argv[4], NULL, 10);
+    as = (rlim_t)strtoull(argv[5], NULL, 10);
+    max_procs = atol(argv[6]);
 
     prctl(PR_SET_CHILD_SUBREAPER, 1);
-    /* SIGCHLD and SIGTERM (our death signal) are taken synchronously by sigtimedwait. */
+    /* SIGCHLD and SIGTERM are taken synchronously by sigtimedwait. */
     sigemptyset(&chld);
     sigaddset(&chld, SIGCHLD);
     sigaddset(&chld, SIGTERM);
     sigprocmask(SIG_BLOCK, &chld, &none);
     prctl(PR_SET_PDEATHSIG, SIGTERM);
-    if (getppid() == 1)
-        return 3; /* the build died before we got here */
+    if (getppid() != parent)
+        return 3; /* the build died before the death signal was armed */
 
     pid = fork();
     if (pid < 0) {
@@ -154,12 +177,13 @@ int main(int argc, char **argv)
         setrlimit(RLIMIT_AS, &r);
         r.rlim_cur = r.rlim_max = 0;
         setrlimit(RLIMIT_CORE, &r);
-        execv(argv[7], argv + 7);
+        execv(argv[8], argv + 8);
         say("F %ld %ld\n", (long)getpid(), (long)errno);
         _exit(127);
     }
     group = pid;
     setpgid(pid, pid); /* also here, so the group exists before either side relies on it */
+    close(SAMPLE_FD);  /* the sample's pipe is the sample's */
     say("S %ld %ld\n", (long)pid, 0L);
 
     for (;;) {
@@ -171,17 +195,20 @@ int main(int argc, char **argv)
         if (done < 0 && errno == ECHILD)
             break;
         if (sigtimedwait(&chld, &info, &tick) == SIGTERM)
-            kill_group();
+            killing = 1;
+        if (killing) {
+            kill_run(); /* again at every turn: a process may have forked meanwhile */
+            continue;
+        }
         /* Count every 5 ms: a fork storm grows between ticks, but not far, and the
          * sample runs at a lower priority than this loop. */
         clock_gettime(CLOCK_MONOTONIC, &now);
-        if (max_procs > 0 && (now.tv_sec - counted.tv_sec) * 1000000000L +
-                                     (now.tv_nsec - counted.tv_nsec) >= 5 * 1000 * 1000) {
+        if (max_procs > 0 && elapsed_ns(&counted, &now) >= 5 * 1000 * 1000) {
             counted = now;
-            if (count_run(max_procs + 1) > max_procs) {
+            if (walk_run(max_procs + 1) > max_procs) {
                 say("L %ld %ld\n", max_procs, 0L);
-                kill_group();
-                max_procs = 0;
+                killing = 1;
+                kill_run();
             }
         }
     }

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import select
 import selectors
 import signal
 import subprocess
@@ -163,26 +164,25 @@ def run_program(
     """
     proc = proc or Proc()
     label = label or os.path.basename(argv[0])
-    read_fd, write_fd = os.pipe()
-    os.set_inheritable(write_fd, True)
+    report_r, report_w = os.pipe()  # the launcher's lines; the sample never sees this pipe
+    sample_r, sample_w = os.pipe()  # roads.h lines from the sample and its children
     full_env = dict(env)
     full_env["ROADS_FD"] = str(CONTROL_FD)
     started = time.monotonic()
     try:
-        child = subprocess.Popen(
-            [str(launcher_path), str(write_fd), "1" if no_aslr else "0", str(cpu_seconds),
-             str(address_space), str(max_processes), "--", *argv],
-            cwd=cwd,
-            env=full_env,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            pass_fds=(write_fd,),
-            process_group=0,
+        child = command.spawn(
+            [str(launcher_path), str(report_w), str(sample_w), "1" if no_aslr else "0",
+             str(cpu_seconds), str(address_space), str(max_processes), "--", *argv],
+            cwd=cwd, env=full_env, pass_fds=(report_w, sample_w),
         )
+    except BaseException:
+        os.close(report_r)
+        os.close(sample_r)
+        raise
     finally:
-        os.close(write_fd)
-    run = _Run(child, read_fd, proc, snapshot, label, argv)
+        os.close(report_w)
+        os.close(sample_w)
+    run = _Run(child, report_r, sample_r, proc, snapshot, label, argv)
     try:
         run.loop(started + timeout, max_output, timeout, stop_after, started)
     except BaseException:
@@ -196,13 +196,18 @@ def run_program(
             f"could not execute {argv[0]}: {os.strerror(run.failed_exec)}", sample=label,
             command=argv,
         )
+    if run.group is None:
+        raise SampleError(
+            f"the launcher could not start the run ({describe_status(child.returncode)})",
+            sample=label, command=argv, output=result.stderr or None,
+        )
     return result
 
 
 class _Run:
     """The state of one run while its pipes are being read."""
 
-    def __init__(self, child, read_fd, proc, snapshot, label, argv):
+    def __init__(self, child, report_fd, sample_fd, proc, snapshot, label, argv):
         self.child = child
         self.proc = proc
         self.snapshot = snapshot
@@ -210,18 +215,20 @@ class _Run:
         self.argv = argv
         self.group: int | None = None
         self.failed_exec: int | None = None
-        self.buffers = {"ctl": b"", "stdout": bytearray(), "stderr": bytearray()}
+        self.buffers = {"report": b"", "sample": b"", "stdout": bytearray(),
+                        "stderr": bytearray()}
         self.result = RunResult(pid=0, personality=None, stdout="", stderr="", processes={})
         self.addresses: dict[int, list[tuple[str, int]]] = {}
         self.ranges: dict[int, list[tuple[str, int, int]]] = {}
         self.limit_hit: int | None = None
         self.selector = selectors.DefaultSelector()
-        self.selector.register(read_fd, selectors.EVENT_READ, "ctl")
+        self.selector.register(report_fd, selectors.EVENT_READ, "report")
+        self.selector.register(sample_fd, selectors.EVENT_READ, "sample")
         self.selector.register(child.stdout, selectors.EVENT_READ, "stdout")
         self.selector.register(child.stderr, selectors.EVENT_READ, "stderr")
-        self.open = 3
+        self.open = 4
         self.output = 0
-        self.read_fd = read_fd
+        self.pipes = (report_fd, sample_fd)
 
     # -- the loop ---------------------------------------------------------------
 
@@ -246,16 +253,21 @@ class _Run:
                     self.selector.unregister(key.fd)
                     self.open -= 1
                     continue
-                if key.data == "ctl":
-                    self.control(data)
+                if key.data == "report":
+                    for fields in self.lines("report", data):
+                        self.launcher_line(fields)
+                    continue
+                self.output += len(data)
+                if self.output > max_output:
+                    self.kill()
+                    raise self.failure(
+                        f"flooded its output: more than {max_output} bytes of stdout, stderr "
+                        "and protocol lines; killed"
+                    )
+                if key.data == "sample":
+                    for fields in self.lines("sample", data):
+                        self.sample_line(fields)
                 else:
-                    self.output += len(data)
-                    if self.output > max_output:
-                        self.kill()
-                        raise self.failure(
-                            f"flooded its output: more than {max_output} bytes of stdout and "
-                            "stderr; killed"
-                        )
                     self.buffers[key.data] += data
             if self.limit_hit is not None:
                 raise self.failure(
@@ -265,45 +277,91 @@ class _Run:
         self.result.stdout = self.buffers["stdout"].decode("utf-8", "replace")
         self.result.stderr = self.buffers["stderr"].decode("utf-8", "replace")
 
-    def control(self, data: bytes) -> None:
-        lines = (self.buffers["ctl"] + data).split(b"\n")
-        self.buffers["ctl"] = lines.pop()
-        for raw in lines:
-            self.message(raw.decode("utf-8", "replace").split(" "))
+    def lines(self, pipe: str, data: bytes) -> list[list[str]]:
+        """Whole lines received on ``pipe``, each split into its fields."""
+        lines = (self.buffers[pipe] + data).split(b"\n")
+        self.buffers[pipe] = lines.pop()
+        return [raw.decode("utf-8", "replace").split(" ") for raw in lines]
 
-    def message(self, f: list[str]) -> None:
-        kind = f[0]
+    def launcher_line(self, f: list[str]) -> None:
+        kind, a, b = f[0], int(f[1]), int(f[2])
         if kind == "S":
-            self.group = self.result.pid = int(f[1])
-            self.result.processes[self.group] = ProcessRecord(self.group, os.getpid())
+            self.group = self.result.pid = a
+            self.result.processes[a] = ProcessRecord(a, os.getpid())
         elif kind == "P":
-            self.result.personality = int(f[2]) & 0xFFFFFFFF
+            self.result.personality = b & 0xFFFFFFFF
         elif kind == "F":
-            self.failed_exec = int(f[2])
+            self.failed_exec = b
         elif kind == "X":
-            pid, status = int(f[1]), int(f[2])
             # The run ends when every process of it has: a child may outlive its parent
             # (and reach its own checkpoints); the timeout bounds the wait.
-            self.result.processes.setdefault(pid, ProcessRecord(pid, 0)).status = status
+            self.result.processes.setdefault(a, ProcessRecord(a, 0)).status = b
         elif kind == "L":
-            self.limit_hit = int(f[1])
-        elif kind in "CARI" and len(f) >= 4:
-            pid, ppid, name = int(f[1]), int(f[2]), f[3]
-            self.known(pid, ppid)
-            if kind == "I":
-                # A new program image in this process (its start, or an execve): what
-                # the old image recorded points into memory that no longer exists.
-                self.addresses[pid] = []
-                self.ranges[pid] = []
-            elif kind == "A" and len(f) >= 5:
-                self.addresses[pid] = [a for a in self.addresses[pid] if a[0] != name]
-                self.addresses[pid].append((name, int(f[4], 16)))
-            elif kind == "R" and len(f) >= 6:
-                # Recording a name again (a child after fork, say) replaces it.
-                self.ranges[pid] = [r for r in self.ranges[pid] if r[0] != name]
-                self.ranges[pid].append((name, int(f[4], 16), int(f[5])))
-            elif kind == "C":
-                self.checkpoint(pid, ppid, name)
+            self.limit_hit = a
+
+    def sample_line(self, f: list[str]) -> None:
+        """One roads.h line: "<C|A|R|I> <pid> <ppid> <name> [<hex> [<len>]]"."""
+        wanted = {"C": 4, "I": 4, "A": 5, "R": 6}
+        if f[0] not in wanted or len(f) != wanted[f[0]]:
+            raise self.malformed(f)
+        try:
+            pid, ppid = int(f[1]), int(f[2])
+            value = int(f[4], 16) if len(f) > 4 else 0
+            length = int(f[5]) if len(f) > 5 else 0
+        except ValueError:
+            raise self.malformed(f) from None
+        kind, name = f[0], f[3]
+        if not self.belongs(pid):
+            raise self.failure(f"a protocol line names process {pid}, which is not part of "
+                               f"this run: {' '.join(f)!r}")
+        self.known(pid, ppid)
+        if kind == "I":
+            # A new program image in this process (its start, or an execve): what the
+            # old image recorded points into memory that no longer exists.
+            self.addresses[pid] = []
+            self.ranges[pid] = []
+        elif kind == "A":
+            self.addresses[pid] = [a for a in self.addresses[pid] if a[0] != name]
+            self.addresses[pid].append((name, value))
+        elif kind == "R":
+            # Recording a name again (a child after fork, say) replaces it.
+            self.ranges[pid] = [r for r in self.ranges[pid] if r[0] != name]
+            self.ranges[pid].append((name, value, length))
+        else:
+            self.checkpoint(pid, ppid, name)
+
+    def belongs(self, pid: int) -> bool:
+        """Whether ``pid`` is a live process of this run's group."""
+        if self.group is None:
+            self.await_start()
+        if pid in self.result.processes:
+            return True
+        try:
+            return self.group is not None and self.proc.stat(pid).pgrp == self.group
+        except ProcessGone:
+            return False
+
+    def await_start(self) -> None:
+        """Read the launcher's pipe until it names the run's group.
+
+        The two pipes race: the sample's first line (from its constructor) can arrive
+        before the launcher's "S", which the launcher writes just after fork.
+        """
+        report_fd = self.pipes[0]
+        limit = time.monotonic() + STOP_WAIT
+        while self.group is None and time.monotonic() < limit:
+            ready, _, _ = select.select([report_fd], [], [], max(0.0, limit - time.monotonic()))
+            if not ready:
+                break
+            data = os.read(report_fd, 65536)
+            if not data:
+                break
+            for fields in self.lines("report", data):
+                self.launcher_line(fields)
+
+    def malformed(self, f: list[str]) -> SampleError:
+        return self.failure(f"malformed protocol line on ROADS_FD: {' '.join(f)[:200]!r} "
+                            "(write to it only through roads.h)")
 
     def known(self, pid: int, ppid: int) -> None:
         """Remember a process; a forked child starts with its parent's records."""
@@ -359,8 +417,15 @@ class _Run:
     # -- endings ----------------------------------------------------------------
 
     def kill(self) -> None:
+        """Kill the run: its group now, and through the launcher every descendant, also
+        one that left the group with setsid."""
         if self.group is not None:
             command.kill_group(self.group)
+        if self.child.poll() is None:
+            try:
+                self.child.send_signal(signal.SIGTERM)
+            except ProcessLookupError:
+                pass
 
     def cleanup(self) -> None:
         """Kill what is left and reap it all: nothing stays stopped or unreaped."""
@@ -377,10 +442,11 @@ class _Run:
         self.selector.close()
         self.child.stdout.close()
         self.child.stderr.close()
-        try:
-            os.close(self.read_fd)
-        except OSError:
-            pass
+        for fd in self.pipes:
+            try:
+                os.close(fd)
+            except OSError:
+                pass
 
     def failure(self, message: str) -> SampleError:
         out = (self.buffers["stdout"] + self.buffers["stderr"]).decode("utf-8", "replace")

@@ -66,6 +66,11 @@ static size_t roads_put_num(char *out, size_t at, size_t cap, uintptr_t v, int b
     return at;
 }
 
+/* The pid that last wrote a line from this image. After fork(2) the child still holds
+ * its parent's value: that names the parent even when the parent has already exited
+ * and getppid() would name whoever adopted the child. */
+static pid_t roads_last_pid;
+
 /* One line: "<kind> <pid> <ppid> <name>[ <hex> [<len>]]\n". */
 static void roads_send(char kind, const char *name, const void *p, size_t len, int has_p,
                        int has_len)
@@ -73,13 +78,16 @@ static void roads_send(char kind, const char *name, const void *p, size_t len, i
     char line[512];
     size_t at = 0;
     int fd = roads_fd();
+    pid_t me = getpid();
+    pid_t parent = (roads_last_pid != 0 && roads_last_pid != me) ? roads_last_pid : getppid();
     if (fd < 0)
         return;
+    roads_last_pid = me;
     line[at++] = kind;
     line[at++] = ' ';
-    at = roads_put_num(line, at, sizeof line, (uintptr_t)getpid(), 10);
+    at = roads_put_num(line, at, sizeof line, (uintptr_t)me, 10);
     line[at++] = ' ';
-    at = roads_put_num(line, at, sizeof line, (uintptr_t)getppid(), 10);
+    at = roads_put_num(line, at, sizeof line, (uintptr_t)parent, 10);
     line[at++] = ' ';
     at = roads_put_str(line, at, sizeof line - 64, name);
     if (has_p) {

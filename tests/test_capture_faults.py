@@ -12,14 +12,15 @@ from pathlib import Path
 
 import pytest
 
-from roads.errors import CaptureError, CompileError, ConfigError, SampleError
+from roads.errors import CaptureError, CompileError, ConfigError, RoadsError, SampleError
 from tests.conftest import REPO
 
 pytestmark = [pytest.mark.gcc, pytest.mark.usefixtures("no_leftovers")]
 
 
 def capture_error(scratch, name):
-    with pytest.raises(Exception) as info:
+    # RoadsError, never a raw exception: every fault must reach the user as one located error.
+    with pytest.raises(RoadsError) as info:
         scratch.project().capture_one(name)
     assert not (scratch.root / "snapshots" / f"{name}.json").exists(), "nothing half-written"
     return info.value
@@ -248,3 +249,81 @@ def test_two_builds_at_once_do_not_corrupt_captures(scratch):
     assert doc["variants"]["default"]["runs"][0]["checkpoints"][0]["name"] == "here"
     leftovers = [p.name for p in (scratch.root / "snapshots").iterdir() if p.name != "twice.json"]
     assert leftovers == []
+
+
+def test_a_sample_cannot_forge_the_launchers_lines(scratch):
+    scratch.add("forger", """\
+        #include <string.h>
+        #include <unistd.h>
+        int main(void) {
+            const char *lie = "S 1 0\\nX 1 0\\n";   /* "the run is process group 1" */
+            write(3, lie, strlen(lie));
+            return 0;
+        }
+    """)
+    err = capture_error(scratch, "forger")
+    assert isinstance(err, SampleError)
+    assert "malformed protocol line on ROADS_FD: 'S 1 0'" in str(err)
+
+
+def test_a_malformed_protocol_line_is_quoted(scratch):
+    scratch.add("garbled", """\
+        #include <string.h>
+        #include <unistd.h>
+        int main(void) {
+            const char *junk = "C zz 1 here\\n";
+            write(3, junk, strlen(junk));
+            return 0;
+        }
+    """)
+    err = capture_error(scratch, "garbled")
+    assert "malformed protocol line on ROADS_FD: 'C zz 1 here'" in str(err)
+
+
+def test_a_process_that_leaves_the_group_is_still_killed(scratch, tmp_path):
+    pidfile = tmp_path / "escaped"
+    scratch.add("escape", """\
+        #include <stdio.h>
+        #include <stdlib.h>
+        #include <unistd.h>
+        int main(void) {
+            if (fork() == 0) {
+                setsid();                       /* out of the run's process group */
+                FILE *f = fopen(getenv("PIDFILE"), "w");
+                fprintf(f, "%d\\n", (int)getpid());
+                fclose(f);
+                for (;;)
+                    pause();
+            }
+            return 0;                           /* the parent leaves at once */
+        }
+    """, f'timeout = 2\nenv = {{ PIDFILE = "{pidfile}" }}\n')
+    err = capture_error(scratch, "escape")
+    assert isinstance(err, SampleError) and "did not finish within 2 s" in str(err)
+    escaped = int(pidfile.read_text())
+    assert not Path(f"/proc/{escaped}").exists(), "the escaped process survived"
+
+
+def test_an_orphan_still_names_its_parent_and_inherits_its_ranges(scratch):
+    scratch.add("orphan", """\
+        #include <stdlib.h>
+        #include <unistd.h>
+        #include "roads.h"
+        static char buffer[4096];
+        int main(void) {
+            ROADS_RANGE("buffer", buffer, sizeof buffer);
+            ROADS_CHECKPOINT("parent");
+            if (fork() == 0) {
+                usleep(200000);                 /* the parent is gone by now */
+                ROADS_CHECKPOINT("orphan");
+                _exit(0);
+            }
+            return 0;
+        }
+    """, 'checkpoints = ["parent", "orphan"]\n')
+    project = scratch.project()
+    project.capture_one("orphan")
+    run = project.read("orphan")["variants"]["default"]["runs"][0]
+    parent, orphan = run["checkpoints"]
+    assert orphan["ppid"] == parent["pid"], "the orphan named its adopter, not its parent"
+    assert [r["name"] for r in orphan["pagemap"]] == ["buffer"]
