@@ -30,11 +30,12 @@ from __future__ import annotations
 
 import functools
 import html
+import inspect
 import logging
 import os
 import re
 
-from roads.errors import RoadsError
+from roads.errors import ConfigError, RoadsError
 
 from . import figures
 from .project import figure, prefetch
@@ -64,6 +65,11 @@ def guard(function, env, *, defer: bool = False):
     @functools.wraps(function)
     def call(*args, **kwargs):
         try:
+            try:
+                # A misspelt or missing argument is the author's error, not a crash.
+                inspect.signature(function).bind(*args, **kwargs)
+            except TypeError as exc:
+                raise ConfigError(f"{function.__name__}(): {exc}") from None
             page = getattr(env, "page", None)
             if not defer or page is None:
                 return function(*args, **kwargs)

@@ -84,7 +84,14 @@ def on_post_page(output: str, page: Page, config) -> str:
     figures = page.__dict__.get("roads_figures")
     if not figures:
         return output
-    return _FIGURE.sub(lambda m: figures[int(m.group(1))], output)
+    output, placed = _FIGURE.subn(lambda m: figures[int(m.group(1))], output)
+    if placed != len(figures):
+        # Markdown swallowed a placeholder: the macro call sat inside a code block, an
+        # indented block or an inline span, where a figure cannot stand.
+        raise PluginError(f"docs/{page.file.src_uri}: {len(figures) - placed} of "
+                          f"{len(figures)} figures could not be placed; put each figure "
+                          "macro on a line of its own, outside code blocks and lists")
+    return output
 
 
 def on_page_markdown(markdown: str, page: Page, config, files: Files) -> str:

@@ -13,6 +13,7 @@ import logging
 import os
 from pathlib import Path
 
+from roads.command import tool_identity
 from roads.figcache import FigureCache, code_digest
 from roads.project import Project
 
@@ -34,7 +35,8 @@ def _project(root: str, mode: str) -> Project:
 def _figure_cache(directory: str) -> FigureCache:
     here = Path(__file__).resolve().parent
     code = sorted((here.parent / "roads").glob("*.py")) + sorted(here.glob("*.py"))
-    return FigureCache(Path(directory), code_digest(code))
+    # The drawing code and the Graphviz that lays it out: a new dot draws again.
+    return FigureCache(Path(directory), code_digest(code) + tool_identity("dot"))
 
 
 def figure(name: str, args: tuple, kwargs: dict, make) -> str:

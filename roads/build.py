@@ -79,11 +79,22 @@ def build_dir(cache: Path, sample: Sample, variant: Variant) -> Path:
 def source_digest(sample: Sample, variant: Variant, headers: tuple[str, ...]) -> str:
     """Digest of what the binary depends on: sources, headers, flags, gcc."""
     h = hashlib.sha256()
-    h.update(json.dumps([sample.flags, variant.flags, sample.libs, sample.sources,
-                         gcc_version()]).encode())
+    # The whole command (with stand-ins for the paths), so that a change to how gcc is
+    # called rebuilds the binary too.
+    h.update(json.dumps([gcc_argv(sample, variant, "OUT", "DEP"), gcc_version()]).encode())
     for rel in (*sample.sources, *headers):
         h.update(rel.encode() + b"\0" + file_digest(sample.directory / rel).encode())
     return h.hexdigest()
+
+
+def folder_stamp(directory: Path) -> tuple:
+    """Stats of the files in ``directory``: a cheap test that none changed meanwhile."""
+    out = []
+    for entry in sorted(os.scandir(directory), key=lambda e: e.name):
+        if entry.is_file():
+            st = entry.stat()
+            out.append((entry.name, st.st_mtime_ns, st.st_size))
+    return tuple(out)
 
 
 def file_digest(path: Path) -> str:
@@ -108,6 +119,7 @@ def compile_variant(sample: Sample, variant: Variant, cache: Path, timeout: floa
     except (OSError, ValueError, KeyError, TypeError):
         pass
     where.mkdir(parents=True, exist_ok=True)
+    before = folder_stamp(sample.directory)
     partial = where / f".{sample.name}.{os.getpid()}.tmp"
     depfile = where / f".{sample.name}.{os.getpid()}.d"
     argv = gcc_argv(sample, variant, str(partial), str(depfile))
@@ -126,12 +138,19 @@ def compile_variant(sample: Sample, variant: Variant, cache: Path, timeout: floa
     depfile.unlink()
     folder = sample.directory
     headers = []
+    own = {(folder / src).resolve() for src in sample.sources}
     for dep in deps:
-        path = (folder.parent / dep).resolve()
-        if path.suffix != ".c" and path.is_relative_to(folder):
+        path = (folder.parent / dep.replace("$$", "$")).resolve()
+        if path not in own and path.is_relative_to(folder):
             headers.append(path.relative_to(folder).as_posix())
     headers_t = tuple(sorted(set(headers)))
     os.replace(partial, binary)
+    if folder_stamp(sample.directory) != before:
+        # A source was saved while gcc read it: which version is in the binary is not
+        # known, so leave no stamp and compile again next time.
+        stamp.unlink(missing_ok=True)
+        return Build(sample.name, variant.name, binary, recorded_argv(sample, variant),
+                     tuple(sorted(set(headers))), compiled=True)
     tmp_stamp = where / f".stamp.{os.getpid()}.tmp"
     tmp_stamp.write_text(json.dumps({"digest": source_digest(sample, variant, headers_t),
                                      "headers": headers_t}))

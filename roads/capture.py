@@ -10,6 +10,7 @@ appearance.
 from __future__ import annotations
 
 import os
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -103,7 +104,8 @@ def _status_doc(status) -> dict:
     return {key: value for key, value in vars(status).items() if value is not None}
 
 
-def run_variant(sample: Sample, variant: Variant, build: Build, cache: Path, proc: Proc) -> list[dict]:
+def run_variant(sample: Sample, variant: Variant, build: Build, cache: Path, proc: Proc,
+                cancel: threading.Event | None = None) -> list[dict]:
     """Run one compiled variant ``sample.runs`` times; one document per run."""
     runs = []
     for index in range(sample.runs):
@@ -128,6 +130,7 @@ def run_variant(sample: Sample, variant: Variant, build: Build, cache: Path, pro
             snapshot=snapshot,
             proc=proc,
             label=f"{sample.name} ({variant.name})",
+            cancel=cancel,
         )
         check_run(sample, variant, result)
         runs.append(run_doc(sample, result, index))
@@ -197,7 +200,8 @@ def gdb_transcript(sample: Sample, build: Build) -> dict:
     return {"script": sample.gdb, "transcript": text, "version": version}
 
 
-def capture_sample(sample: Sample, cache: Path, proc: Proc | None = None) -> dict:
+def capture_sample(sample: Sample, cache: Path, proc: Proc | None = None,
+                   cancel: threading.Event | None = None) -> dict:
     """Compile, run and snapshot every variant of ``sample``; the capture document body."""
     proc = proc or Proc()
     variants = {}
@@ -208,7 +212,7 @@ def capture_sample(sample: Sample, cache: Path, proc: Proc | None = None) -> dic
         # The ELF analysis needs no process: it runs while the sample's run mostly waits.
         with ThreadPoolExecutor(max_workers=1) as pool:
             elf = pool.submit(lambda: read_elf(build.binary).to_dict())
-            runs = run_variant(sample, variant, build, cache, proc)
+            runs = run_variant(sample, variant, build, cache, proc, cancel)
             try:
                 elf_doc = elf.result()
             except RoadsError as exc:

@@ -54,6 +54,18 @@ def which(tool: str) -> str:
     return found
 
 
+def tool_identity(tool: str) -> str:
+    """A cheap fingerprint of an installed program (path, size, mtime), or "missing".
+
+    Cache keys include it, so that upgrading the program invalidates what it made.
+    """
+    found = shutil.which(tool)
+    if found is None:
+        return "missing"
+    st = os.stat(found)
+    return f"{os.path.realpath(found)}:{st.st_size}:{st.st_mtime_ns}"
+
+
 def kill_group(pgid: int) -> None:
     """SIGKILL a whole process group, waking stopped members so none stays stopped."""
     for sig in (signal.SIGKILL, signal.SIGCONT):

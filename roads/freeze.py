@@ -99,6 +99,11 @@ def load(path: Path) -> dict:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise CaptureError(f"{path}: no capture") from None
+    return parse(text, path)
+
+
+def parse(text: str, path: Path) -> dict:
+    """Check the text of a frozen capture read from ``path``; the document."""
     try:
         doc = json.loads(text)
     except json.JSONDecodeError as exc:

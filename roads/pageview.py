@@ -170,7 +170,7 @@ def render_page_view(selections: Sequence[Selection], name: str) -> str:
     group before) is marked. Runs of pages absent everywhere are folded into one row.
     """
     if not selections:
-        raise ValueError("page view of no checkpoint")
+        raise ConfigError("page view of no checkpoint: name at least one")
     ranges = [page_range(s, name) for s in selections]
     base = ranges[0]
     for s, r in zip(selections, ranges):

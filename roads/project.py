@@ -14,13 +14,14 @@ import hashlib
 import json
 import logging
 import os
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from . import freeze
-from .build import file_digest
+from .build import file_digest, folder_stamp
 from .errors import CaptureError, ConfigError, RoadsError
 from .proc import Proc
 from .samples import MANIFEST, Sample, load_manifest
@@ -30,7 +31,7 @@ log = logging.getLogger("roads")
 MODES = ("auto", "refresh", "frozen")
 # The engine files whose behaviour shapes a capture; editing one makes captures stale.
 ENGINE_FILES = ("launcher.c", "runner.py", "capture.py", "build.py", "proc.py", "elf.py",
-                "freeze.py", "samples.py")
+                "freeze.py", "samples.py", "toolchain.py", "command.py")
 
 
 def engine_digest() -> str:
@@ -87,6 +88,9 @@ class Project:
         # The file stats under which each capture was last found fresh: while none of
         # them moves, it still is, and no input needs hashing again (serve rebuilds).
         self._fresh_at: dict[str, tuple] = {}
+        # The last failure of each sample and the state of samples/ it happened in: while
+        # nothing there changes, asking again gives the same error without a re-run.
+        self._failed: dict[str, tuple[tuple, RoadsError]] = {}
 
     # -- samples and inputs -----------------------------------------------------
 
@@ -128,8 +132,13 @@ class Project:
         key = (st.st_mtime_ns, st.st_size, st.st_ino)
         cached = self._docs.get(name)
         if cached is None or cached[0] != key:
-            doc = freeze.load(path)
-            cached = (key, doc, hashlib.sha256(path.read_bytes()).hexdigest())
+            # One read: the digest must be of the very bytes the document came from.
+            data = path.read_bytes()
+            try:
+                text = data.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                raise CaptureError(f"{path}: corrupt capture: {exc}", sample=name) from None
+            cached = (key, freeze.parse(text, path), hashlib.sha256(data).hexdigest())
             self._docs[name] = cached
         return cached[1]
 
@@ -168,12 +177,17 @@ class Project:
 
     def freshness(self, name: str, doc: dict | None = None) -> Freshness:
         """Compare the committed capture's recorded inputs with the current ones."""
+        # Stats first: a file saved while its digest is taken must not be remembered
+        # as fresh under its new stats.
+        stamp = self._stamp(name)
         fresh = self._freshness(name, doc)
-        if fresh.state == "fresh":
-            stamp = self._stamp(name)
-            if stamp is not None:
-                self._fresh_at[name] = stamp
+        if fresh.state == "fresh" and stamp is not None and stamp == self._stamp(name):
+            self._fresh_at[name] = stamp
         return fresh
+
+    def _samples_stamp(self) -> tuple:
+        """Stats of every file in the samples folder (a small folder)."""
+        return folder_stamp(self.samples_dir)
 
     def _freshness(self, name: str, doc: dict | None) -> Freshness:
         sample = self.sample(name)
@@ -207,34 +221,54 @@ class Project:
 
     # -- capturing --------------------------------------------------------------
 
-    def capture_one(self, name: str, *, refresh: bool = False) -> Outcome:
-        """Capture ``name`` if it is stale (or always, with ``refresh``); write if changed."""
+    def capture_one(self, name: str, *, refresh: bool = False,
+                    cancel: threading.Event | None = None) -> Outcome:
+        """Capture ``name`` if it is stale (or always, with ``refresh``); write if changed.
+
+        Raises the capture's RoadsError; the same error again, without a new run, while
+        nothing in the samples folder changes.
+        """
         started = time.perf_counter()
         sample = self.sample(name)
         if not refresh and name in self._fresh_at and self._stamp(name) == self._fresh_at[name]:
             return Outcome(name, "fresh", time.perf_counter() - started)
-        with freeze.locked(self.cache_dir / "locks", name):
-            fresh = None if refresh else self.freshness(name)
-            if fresh is not None and fresh.state == "fresh":
-                return Outcome(name, "fresh", time.perf_counter() - started)
-            from .capture import capture_sample  # pyelftools and all: only when capturing
-
-            body = capture_sample(sample, self.cache_dir, Proc())
-            doc = {
-                "schema": freeze.SCHEMA,
-                "sample": name,
-                "title": sample.title,
-                "inputs": self.inputs(sample, body["headers"]),
-                "provenance": provenance(),
-                **body,
-            }
-            doc["digest"] = freeze.digest(doc["inputs"])
-            written = freeze.write_if_changed(self.snapshot_path(name), doc)
+        before = self._samples_stamp()
+        failed = self._failed.get(name)
+        if failed is not None and failed[0] == before:
+            raise failed[1]
+        try:
+            with freeze.locked(self.cache_dir / "locks", name):
+                fresh = None if refresh else self.freshness(name)
+                if fresh is not None and fresh.state == "fresh":
+                    return Outcome(name, "fresh", time.perf_counter() - started)
+                written = self._capture(sample, cancel, before)
+        except RoadsError as exc:
+            self._failed[name] = (before, exc)
+            raise
+        self._failed.pop(name, None)
         if refresh:
             self._refreshed.add(name)
         reasons = fresh.reasons if fresh else ("refresh asked",)
         return Outcome(name, "captured" if written else "unchanged",
                        time.perf_counter() - started, reasons=reasons)
+
+    def _capture(self, sample: Sample, cancel: threading.Event | None, before: tuple) -> bool:
+        from .capture import capture_sample  # pyelftools and all: only when capturing
+
+        body = capture_sample(sample, self.cache_dir, Proc(), cancel)
+        if self._samples_stamp() != before:
+            raise CaptureError(f"{self.samples_dir.name}/ changed while {sample.name!r} was "
+                               "being captured; capture again", sample=sample.name)
+        doc = {
+            "schema": freeze.SCHEMA,
+            "sample": sample.name,
+            "title": sample.title,
+            "inputs": self.inputs(sample, body["headers"]),
+            "provenance": provenance(),
+            **body,
+        }
+        doc["digest"] = freeze.digest(doc["inputs"])
+        return freeze.write_if_changed(self.snapshot_path(sample.name), doc)
 
     def capture(self, names: list[str] | None = None, *, refresh: bool = False,
                 jobs: int | None = None, progress=None) -> list[Outcome]:
@@ -249,21 +283,36 @@ class Project:
             self.sample(name)
         jobs = jobs or os.cpu_count() or 1
 
+        cancel = threading.Event()
+
         def one(name: str) -> Outcome:
             started = time.perf_counter()
             try:
-                outcome = self.capture_one(name, refresh=refresh or self.mode == "refresh")
+                outcome = self.capture_one(name, refresh=refresh or self.mode == "refresh",
+                                           cancel=cancel)
             except RoadsError as exc:
                 exc.sample = exc.sample or name
                 outcome = Outcome(name, "failed", time.perf_counter() - started, error=exc)
+            except Exception as exc:  # a bug of ours: report it with the sample, go on
+                log.exception("internal error while capturing %r", name)
+                error = CaptureError(f"internal error while capturing: {exc!r}", sample=name)
+                outcome = Outcome(name, "failed", time.perf_counter() - started, error=error)
             if progress:
                 progress(outcome)
             return outcome
 
         if jobs == 1 or len(names) == 1:
             return [one(n) for n in names]
-        with ThreadPoolExecutor(max_workers=jobs) as pool:
+        pool = ThreadPoolExecutor(max_workers=jobs)
+        try:
             return list(pool.map(one, names))
+        except BaseException:
+            # Ctrl-C: runs under way stop within half a second, queued ones never start.
+            cancel.set()
+            pool.shutdown(wait=True, cancel_futures=True)
+            raise
+        finally:
+            pool.shutdown(wait=True)
 
     # -- reading, for figures -----------------------------------------------------
 

@@ -153,6 +153,7 @@ def run_program(
     stop_after: float | None = None,
     proc: Proc | None = None,
     label: str | None = None,
+    cancel: threading.Event | None = None,
 ) -> RunResult:
     """Run ``argv`` (its first item a path relative to ``cwd``) to completion.
 
@@ -160,7 +161,8 @@ def run_program(
     is stopped and its return value collected in ``RunResult.snapshots``. With
     ``stop_after``, the program is stopped after that many seconds, snapshotted once
     as checkpoint ``"stopped"`` and then killed. Raises SampleError for a timeout, a
-    flood of output, a fork storm, or a program that cannot be executed.
+    flood of output, a fork storm, or a program that cannot be executed; setting
+    ``cancel`` (Ctrl-C in another thread) ends the run within half a second.
     """
     proc = proc or Proc()
     label = label or os.path.basename(argv[0])
@@ -182,7 +184,7 @@ def run_program(
     finally:
         os.close(report_w)
         os.close(sample_w)
-    run = _Run(child, report_r, sample_r, proc, snapshot, label, argv)
+    run = _Run(child, report_r, sample_r, proc, snapshot, label, argv, cancel)
     try:
         run.loop(started + timeout, max_output, timeout, stop_after, started)
     except BaseException:
@@ -207,8 +209,9 @@ def run_program(
 class _Run:
     """The state of one run while its pipes are being read."""
 
-    def __init__(self, child, report_fd, sample_fd, proc, snapshot, label, argv):
+    def __init__(self, child, report_fd, sample_fd, proc, snapshot, label, argv, cancel):
         self.child = child
+        self.cancel = cancel
         self.proc = proc
         self.snapshot = snapshot
         self.label = label
@@ -243,6 +246,9 @@ class _Run:
             if stop_after is not None and not stopped_once:
                 wait = min(wait, max(0.0, started + stop_after - now))
             events = self.selector.select(timeout=min(wait, 0.5))
+            if self.cancel is not None and self.cancel.is_set():
+                self.kill()
+                raise self.failure("interrupted; killed")
             if stop_after is not None and not stopped_once and time.monotonic() >= started + stop_after:
                 stopped_once = True
                 self.stop_and_snapshot()

@@ -64,14 +64,6 @@ class Sample:
         """Absolute paths of the sample's C sources."""
         return tuple(self.directory / s for s in self.sources)
 
-    def variant(self, name: str) -> Variant:
-        """The variant called ``name``, or ConfigError listing the ones there are."""
-        for v in self.variants:
-            if v.name == name:
-                return v
-        known = ", ".join(v.name for v in self.variants)
-        raise ConfigError(f"no variant {name!r}; it has: {known}", sample=self.name)
-
 
 _KEYS = {
     "title", "source", "sources", "flags", "libs", "variants", "args", "env", "timeout",

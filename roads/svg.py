@@ -31,22 +31,29 @@ def render(source: str, cache_dir: str | os.PathLike[str] | None = None, *,
     """SVG text of a DOT ``source`` laid out by ``layout`` (a Graphviz command and its
     options, ``-Tsvg`` added), unless the cache holds it.
 
-    The cache key is the sha256 of the layout command and the source; the kept text
+    The cache key is the sha256 of the layout command and the source; a kept SVG is
+    used only if the same Graphviz binary made it (an upgrade draws again), or if no
+    Graphviz is installed at all. The kept text
     has Graphviz's version comments stripped, so it is the same on every machine with
     the same Graphviz. ToolMissing (install graphviz) when the command is missing.
     """
     key = "\0".join([*layout, source])
     digest = hashlib.sha256(key.encode()).hexdigest()
     path = Path(cache_dir) / f"{digest}.svg" if cache_dir is not None else None
+    identity = command.tool_identity(layout[0])
     if path is not None and path.exists():
-        return path.read_text(encoding="utf-8")
+        made_by = path.with_suffix(".made-by")
+        # Drawn by this very Graphviz, or there is no Graphviz here to draw it again.
+        if identity == "missing" or (made_by.exists() and made_by.read_text() == identity):
+            return path.read_text(encoding="utf-8")
     done = command.run([*layout, "-Tsvg"], input=source, timeout=60.0)
     svg = _PROLOGUE.sub("", _COMMENT.sub("", done.stdout))
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
-        partial = path.with_name(f".{path.name}.{os.getpid()}")
-        partial.write_text(svg, encoding="utf-8")
-        os.replace(partial, path)
+        for target, text in ((path, svg), (path.with_suffix(".made-by"), identity)):
+            partial = target.with_name(f".{target.name}.{os.getpid()}")
+            partial.write_text(text, encoding="utf-8")
+            os.replace(partial, target)
     return svg
 
 

@@ -10,7 +10,6 @@ import functools
 import os
 import platform
 import re
-import shutil
 from pathlib import Path
 
 from . import command
@@ -22,11 +21,6 @@ def gcc_version() -> str:
     """gcc's identity, e.g. ``gcc (Debian 12.2.0-14+deb12u1) 12.2.0``; ToolMissing without gcc."""
     done = command.run(["gcc", "--version"], timeout=30)
     return done.stdout.splitlines()[0].strip()
-
-
-def has_gcc() -> bool:
-    """Whether gcc is on PATH at all."""
-    return shutil.which("gcc") is not None
 
 
 def gcc_version_or_none() -> str | None:

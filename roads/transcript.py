@@ -31,7 +31,7 @@ def fenced(text: str, language: str = "text") -> str:
     is any carriage return (gdb never means one, and a lone CR would end a Markdown line).
     """
     if not re.fullmatch(r"[A-Za-z0-9_+-]*", language):
-        raise ValueError(f"not a code block language: {language!r}")
+        raise ConfigError(f"not a code block language: {language!r}")
     body = text.replace("\r\n", "\n").replace("\r", "\n").strip("\n")
     fence = fence_for(body)
     return f"{fence}{language}\n{body}\n{fence}\n"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
@@ -72,13 +73,36 @@ def _descends(pid: int, ancestor: int) -> bool:
     return False
 
 
+def _running_from(base: Path) -> set[int]:
+    """Live processes whose program lies under ``base``: samples built by a test."""
+    found = set()
+    for entry in os.scandir("/proc"):
+        if entry.name.isdigit():
+            try:
+                exe = os.readlink(Path(entry.path, "exe"))
+            except OSError:
+                continue
+            if exe.startswith(str(base)):
+                found.add(int(entry.name))
+    return found
+
+
 @pytest.fixture
-def no_leftovers():
-    """Fail the test if it leaves any process of ours stopped or unreaped."""
+def no_leftovers(tmp_path_factory):
+    """Fail the test if it leaves any process of ours stopped or unreaped, or any sample
+    it built still running (also one that escaped with setsid and was adopted by init)."""
+    base = tmp_path_factory.getbasetemp()
     before = _leftovers()
+    running_before = _running_from(base)
     yield
     after = _leftovers() - before
     assert not after, f"processes left stopped or unreaped: {sorted(after)}"
+    for _ in range(20):  # SIGKILLed processes take a moment to vanish from /proc
+        running = _running_from(base) - running_before
+        if not running:
+            break
+        time.sleep(0.05)
+    assert not running, f"sample processes still running: {sorted(running)}"
 
 
 def group_members(pgid: int) -> list[int]:

@@ -313,7 +313,7 @@ def test_gdb_session_is_the_transcript() -> None:
 def test_gdb_session_missing_names_the_variants() -> None:
     with pytest.raises(ConfigError, match="no gdb transcript"):
         transcript.render_gdb_session(sel("layout"))
-    with pytest.raises(ValueError):
+    with pytest.raises(ConfigError, match="not a code block language"):
         transcript.fenced("x", "text\n```")
 
 

@@ -145,3 +145,25 @@ def test_figures_reach_the_page_but_not_the_search_index(tmp_path):
     assert 'class="roads-map"' in html and "[heap]" in html
     index = (root / "site" / "search" / "search_index.json").read_text()
     assert "Some prose" in index and "[heap]" not in index
+
+
+def test_a_misspelt_macro_argument_is_located(tmp_path):
+    root = make_site(tmp_path / "site")
+    (root / "docs" / "index.md").write_text(PAGE.replace("'here')", "'here', varient='x')"))
+    done = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict"], cwd=root,
+                          env=env_for(root), capture_output=True, text=True)
+    assert done.returncode != 0
+    text = done.stdout + done.stderr
+    assert "docs/index.md:8: memory_map(): got an unexpected keyword argument 'varient'" in text
+    assert "Traceback" not in text
+
+
+def test_a_figure_inside_a_code_block_is_an_error_not_a_silent_gap(tmp_path):
+    root = make_site(tmp_path / "site")
+    fenced = "```text\n{{ memory_map('demo', 'here') }}\n```"
+    (root / "docs" / "index.md").write_text(PAGE.replace("{{ memory_map('demo', 'here') }}",
+                                                         fenced))
+    done = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict"], cwd=root,
+                          env=env_for(root), capture_output=True, text=True)
+    assert done.returncode != 0
+    assert "docs/index.md: 1 of 1 figures could not be placed" in done.stdout + done.stderr
