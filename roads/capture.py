@@ -171,7 +171,9 @@ def run_doc(sample: Sample, result: RunResult, index: int) -> dict:
         "status": describe_status(result.main.status),
         "processes": [
             {"pid": p.pid, "ppid": p.ppid, "exit_code": p.exit_code, "signal": p.signal}
-            for p in sorted(result.processes.values(), key=lambda p: p.pid)
+            # In the order the run met them (the first process first): sorting by pid
+            # would reorder them when pid numbers wrap around.
+            for p in result.processes.values()
             if p.pid == result.pid or p.ppid != 0
         ],
         "stdout": result.stdout,

@@ -3,8 +3,10 @@
 Written deterministically (sorted keys, fixed layout, a newline at the end) and
 atomically (a temporary file in the same folder, then rename). A new capture that
 differs from the committed one only in what no run can hold still (real pids,
-physical frame numbers, figures shared with other processes such as Pss, and the
-random bits of addresses when a sample asks for ASLR) leaves the file untouched.
+physical frame numbers, smaps counters that depend on other processes (Pss, shared
+and private splits), peaks reached in passing (VmPeak, VmHWM), and, when a sample asks
+for ASLR, every address and counter: only the shape of its space must repeat) leaves
+the file untouched.
 """
 
 from __future__ import annotations
@@ -23,8 +25,10 @@ from .errors import CaptureError
 
 SCHEMA = 1
 SUFFIX = ".json"
-# Counters of smaps that depend on which other processes share a page.
-VOLATILE_KB = re.compile(r"^(Pss.*|Shared_.*|Private_.*|Referenced)$")
+# Counters of smaps that depend on which other processes share a page (a page of libc
+# is Shared_Clean while any other process maps it, Private_Clean otherwise), or on
+# reclaim's sampling (Referenced). Rss, Anonymous and the rest must repeat.
+VOLATILE_KB = re.compile(r"^(Pss.*|SwapPss|Shared_.*|Private_.*|Referenced)$")
 # Lines of /proc/PID/status that name pids or record a peak reached in passing.
 VOLATILE_STATUS = frozenset({"Pid", "PPid", "Tgid", "Ngid", "TracerPid", "VmPeak", "VmHWM"})
 PID_FIELDS = ("pid", "ppid")
