@@ -37,10 +37,10 @@ import re
 
 from roads.errors import ConfigError, RoadsError
 
-from . import figures
+from . import about, figures
 from .project import figure, prefetch
 
-MODULES = (figures,)
+MODULES = (figures, about)
 log = logging.getLogger("mkdocs.plugins.roads")
 
 

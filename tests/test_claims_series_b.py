@@ -22,103 +22,16 @@ from pathlib import Path
 
 import pytest
 
+from roads.claims import load_claims
 from roads.select import PageEntry, Region, Selection, Snapshot, select
 
 SNAPSHOTS = Path(__file__).resolve().parent.parent / "snapshots"
-MAPPING = "docs/all-roads-to-memory/mapping-procedure.md"
-ALLOC = "docs/all-roads-to-memory/dynamic-memory-allocation.md"
 KIB = 1024
 PAGE = 4096
 
-CLAIMS = [
-    # --- The mapping procedure
-    (MAPPING, "The sample's own printout of the four indices and the offset agrees with the "
-              "split of the recorded address.", "test_pagewalk_printout_matches_split"),
-    (MAPPING, "The global answer lives in the executable's writable data, a private "
-              "file-backed mapping.", "test_pagewalk_answer_in_private_data"),
-    (MAPPING, "After the program wrote to answer, its page is present and exclusively mapped.",
-     "test_pagewalk_page_present_and_exclusive"),
-    (MAPPING, "Right after mmap, none of the pages of the anonymous range is present.",
-     "test_demand_anon_nothing_present_after_mmap"),
-    (MAPPING, "After reading every page, every page is present but the region's Rss did "
-              "not grow.", "test_demand_anon_reads_present_rss_unchanged"),
-    (MAPPING, "Reading mapped the zero page: all pages share one frame.",
-     "test_demand_anon_reads_share_one_frame"),
-    (MAPPING, "After writing, every page has a frame of its own, none of them the zero page, "
-              "and is exclusively mapped.", "test_demand_anon_writes_own_frames"),
-    (MAPPING, "Writing grew the region's Rss by exactly the pages written.",
-     "test_demand_anon_writes_grow_rss_by_range"),
-    (MAPPING, "Right after mmap of the file, no page of it is present.",
-     "test_demand_file_nothing_present_after_mmap"),
-    (MAPPING, "One read of one page of the cached file made many pages present at once "
-              "(fault-around), including the page that was read.",
-     "test_demand_file_one_read_maps_many"),
-    (MAPPING, "The pages mapped by fault-around are a contiguous run that reaches beyond the "
-              "page read on both sides.", "test_demand_file_fault_around_is_one_window"),
-    (MAPPING, "The file mapping's Rss grew by exactly the pages fault-around mapped.",
-     "test_demand_file_rss_matches_present_pages"),
-    (MAPPING, "Writing to the one page gave it a private, exclusive copy with a new frame; its "
-              "neighbours still map the page cache.", "test_demand_file_write_copies_one_page"),
-    (MAPPING, "Before fork every page of the buffer is exclusively mapped by the parent.",
-     "test_cow_before_fork_exclusive"),
-    (MAPPING, "Right after fork the parent's pages are no longer exclusive, and no page was "
-              "copied: the child maps the very same frames.", "test_cow_after_fork_shared"),
-    (MAPPING, "After the child's write, the child's written page has a new frame and is "
-              "exclusive again; its other pages still share the parent's frames.",
-     "test_cow_child_write_copies_one_page"),
-    (MAPPING, "After the child's write, the parent keeps its original frame for that page and "
-              "it is exclusive to the parent again.", "test_cow_parent_keeps_original"),
-    (MAPPING, "Reading NULL and an unmapped page are page faults reported as SEGV_MAPERR; "
-              "writing to code is a page fault reported as SEGV_ACCERR.",
-     "test_probe_page_faults"),
-    (MAPPING, "The page-fault error codes say that no page was present for NULL and the "
-              "unmapped page, and that the code page was present and written from user mode.",
-     "test_probe_error_codes"),
-    (MAPPING, "Addresses in the kernel's half are canonical, so touching them is an ordinary "
-              "page fault (trap 14), even the vsyscall page.", "test_probe_kernel_half_page_fault"),
-    (MAPPING, "A non-canonical address is not a page fault: it is a general-protection fault "
-              "(trap 13), reported as SI_KERNEL with si_addr 0.", "test_probe_noncanonical_gp"),
-    # --- Dynamic memory allocation
-    (ALLOC, "Before the first malloc the process has no [heap] region.",
-     "test_brk_no_heap_before_malloc"),
-    (ALLOC, "Before the first malloc the program break sits right at the end of the "
-            "executable's last region.", "test_brk_break_at_end_of_data"),
-    (ALLOC, "The first malloc creates [heap], from the old break to the new one.",
-     "test_brk_heap_from_old_to_new_break"),
-    (ALLOC, "The new heap is far bigger than the 16 bytes asked for, and almost none of it "
-            "is resident.", "test_brk_first_heap_big_and_mostly_absent"),
-    (ALLOC, "For small requests the break moves by the same step each time.",
-     "test_brk_equal_steps"),
-    (ALLOC, "The 100 KiB block comes from [heap].", "test_threshold_100k_in_heap"),
-    (ALLOC, "The 200 KiB block lies outside [heap], in an anonymous mapping of its own, "
-            "16 bytes past a page boundary.", "test_threshold_200k_outside_heap"),
-    (ALLOC, "The 200 KiB block's header has the IS_MMAPPED bit set and a size of whole pages.",
-     "test_threshold_200k_header_mmapped"),
-    (ALLOC, "The maps line that holds the 200 KiB block is larger than the block's chunk: "
-            "the new mapping merged with a neighbour.", "test_threshold_200k_region_merged"),
-    (ALLOC, "free unmapped the 200 KiB chunk at once: the merged row shrank by the chunk's size "
-            "and the block's address is no longer mapped.",
-     "test_threshold_free_unmaps"),
-    (ALLOC, "After the free, the same 200 KiB request is served from [heap], and the break "
-            "moved by more than the small-request step.", "test_threshold_again_in_heap"),
-    (ALLOC, "A heap block's header holds its size, a little more than asked, with the "
-            "PREV_INUSE bit set and IS_MMAPPED clear.", "test_threshold_heap_headers"),
-    (ALLOC, "Each thread stack is a writable mapping with a no-access guard page directly "
-            "below it.", "test_threads_stacks_have_guards"),
-    (ALLOC, "A thread stack is mostly not resident.", "test_threads_stacks_mostly_absent"),
-    (ALLOC, "Each thread's malloc lands in its own arena: a 64 MiB-aligned reservation, "
-            "readable and writable only at its start, the rest no-access.",
-     "test_threads_arenas"),
-    (ALLOC, "The main thread's malloc comes from [heap].", "test_threads_main_malloc_in_heap"),
-    (ALLOC, "After the threads were joined, their stacks and arenas are still mapped, exactly "
-            "where they were, and no region was added or removed.",
-     "test_threads_after_join_still_mapped"),
-    (ALLOC, "The main stack grows as the recursion deepens and does not shrink when it "
-            "returns.", "test_stackgrow_grows_never_shrinks"),
-    (ALLOC, "The local array of every level the sample stopped at lies inside [stack], each "
-            "lower than the one before.",
-     "test_stackgrow_frames_inside_stack"),
-]
+CLAIMS_FILE = Path(__file__).with_name("claims.toml")
+CLAIMS = [(c.page, c.text, c.test_name) for c in load_claims(CLAIMS_FILE)
+          if c.test_file == Path(__file__).name]
 
 
 # --------------------------------------------------------------------------- helpers
