@@ -303,9 +303,16 @@ class Project:
 
         if jobs == 1 or len(names) == 1:
             return [one(n) for n in names]
+        # Longest first (variants, runs, a gdb session), so that no long sample starts
+        # last while the other workers idle; results still come back in name order.
+        def weight(name: str) -> int:
+            s = self.samples[name]
+            return len(s.variants) * (s.runs + 1) + (3 if s.gdb else 0)
+
         pool = ThreadPoolExecutor(max_workers=jobs)
         try:
-            return list(pool.map(one, names))
+            futures = {n: pool.submit(one, n) for n in sorted(names, key=weight, reverse=True)}
+            return [futures[n].result() for n in names]
         except BaseException:
             # Ctrl-C: runs under way stop within half a second, queued ones never start.
             cancel.set()
