@@ -100,6 +100,19 @@ LAYOUT = ("dot", "-Kneato", "-n")
 # --------------------------------------------------------------------------- colours
 
 
+
+def laid_out_graph(fid: str, *, rankdir: str, ranksep: str, nodesep: str, node_margin: str,
+                   edge_penwidth: str) -> graphviz.Digraph:
+    """A new DOT graph in the site's figure style (fonts, transparent, no margin), with
+    the ids the SVG post-processing expects; the figures differ only in their spacing."""
+    g = graphviz.Digraph(name=fid)
+    g.attr("graph", id=f"{fid}-graph", rankdir=rankdir, newrank="true", ranksep=ranksep,
+           nodesep=nodesep, bgcolor="transparent", margin="0", pad="0.05",
+           fontname=FONT, fontsize=FONT_SIZE)
+    g.attr("node", fontname=FONT, fontsize=FONT_SIZE, margin=node_margin, penwidth="0.8")
+    g.attr("edge", fontname=FONT, fontsize=FONT_SIZE, penwidth=edge_penwidth, arrowsize="0.6")
+    return g
+
 def dark(colour: str) -> str:
     """``colour`` mixed into the slate background: the dark scheme's fill of a kind."""
     base = _rgb(SLATE_BACKGROUND)

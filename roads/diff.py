@@ -32,7 +32,7 @@ from typing import Sequence
 
 import graphviz
 
-from .diagram import COLOURS, FONT, FONT_SIZE, box_height
+from .diagram import COLOURS, FONT, FONT_SIZE, box_height, laid_out_graph
 from .errors import ConfigError
 from .regions import KINDS, MemoryMap, memory_map
 from .select import Region, Selection
@@ -625,12 +625,8 @@ def build_graph(diff: MapDiff, *, unchanged: bool = False) -> graphviz.Digraph:
     fid = figure_id(diff)
     runs = diff.mode == "runs"
     b_sel, a_sel = diff.before.selection, diff.after.selection
-    g = graphviz.Digraph(name=fid)
-    g.attr("graph", id=f"{fid}-graph", rankdir="TB", newrank="true", ranksep="0.08",
-           nodesep="0.25", bgcolor="transparent", margin="0", pad="0.05",
-           fontname=FONT, fontsize=FONT_SIZE)
-    g.attr("node", fontname=FONT, fontsize=FONT_SIZE, margin="0.06,0.02", penwidth="0.8")
-    g.attr("edge", fontname=FONT, fontsize=FONT_SIZE, penwidth="0.8", arrowsize="0.6")
+    g = laid_out_graph(fid, rankdir="TB", ranksep="0.08", nodesep="0.25",
+                       node_margin="0.06,0.02", edge_penwidth="0.8")
 
     with g.subgraph() as row:
         row.attr(rank="same")

@@ -24,7 +24,7 @@ from html import escape
 
 import graphviz
 
-from .diagram import COLOURS, FONT, FONT_SIZE, MONO
+from .diagram import COLOURS, FONT, FONT_SIZE, MONO, laid_out_graph
 from .elf import PAGE_SIZE, PF_W, PF_X, ElfFile, Section, Segment, SegmentLink, link_segments
 from .errors import ConfigError, RoadsError
 from .regions import KINDS, Classified, memory_map
@@ -201,12 +201,8 @@ def _edge_label(em: ElfMap, link: SegmentLink, index: int) -> str:
 def build_graph(em: ElfMap) -> graphviz.Digraph:
     """Segments left, regions right, highest address on top; deterministic."""
     fid = figure_id(em)
-    g = graphviz.Digraph(name=fid)
-    g.attr("graph", id=f"{fid}-graph", rankdir="LR", newrank="true", ranksep="0.6",
-           nodesep="0.12", bgcolor="transparent", margin="0", pad="0.05",
-           fontname=FONT, fontsize=FONT_SIZE)
-    g.attr("node", fontname=FONT, fontsize=FONT_SIZE, margin="0.08,0.04", penwidth="0.8")
-    g.attr("edge", fontname=FONT, fontsize=FONT_SIZE, penwidth="0.9", arrowsize="0.6")
+    g = laid_out_graph(fid, rankdir="LR", ranksep="0.6", nodesep="0.12",
+                       node_margin="0.08,0.04", edge_penwidth="0.9")
 
     links = sorted(em.links, key=lambda l: -l.start)
     region_ids = sorted({k for l in em.links for k in l.regions},
