@@ -32,7 +32,7 @@ from typing import Sequence
 
 import graphviz
 
-from .diagram import COLOURS, FONT, FONT_SIZE, box_height, laid_out_graph
+from .diagram import COLOURS, FONT, box_height, laid_out_graph
 from .errors import ConfigError
 from .regions import KINDS, MemoryMap, memory_map
 from .select import Region, Selection

@@ -24,7 +24,7 @@ from html import escape
 
 import graphviz
 
-from .diagram import COLOURS, FONT, FONT_SIZE, MONO, laid_out_graph
+from .diagram import COLOURS, MONO, laid_out_graph
 from .elf import PAGE_SIZE, PF_W, PF_X, ElfFile, Section, Segment, SegmentLink, link_segments
 from .errors import ConfigError, RoadsError
 from .regions import KINDS, Classified, memory_map

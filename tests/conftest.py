@@ -53,7 +53,7 @@ def _leftovers() -> set[tuple[int, str]]:
         except OSError:
             continue
         fields = stat[stat.rindex(")") + 2:].split()
-        state, ppid, pgrp = fields[0], int(fields[1]), int(fields[2])
+        state, ppid = fields[0], int(fields[1])
         if state in ("T", "Z") and (ppid == me or _descends(ppid, me)):
             found.add((int(entry.name), state))
     return found
