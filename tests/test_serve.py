@@ -103,9 +103,11 @@ def test_serve_shows_a_broken_sample_on_the_page_and_stays_up(tmp_path):
         assert "samples/demo.c:7" in broken and "oops" in broken
         assert server.poll() is None
 
-        # Fixed again: only that sample is re-captured, and the figure is back.
-        (root / "samples" / "demo.c").write_text(GOOD.replace("malloc(32)", "malloc(64)"))
-        wait_for(url, lambda t: "roads-map" in t and "could not be made" not in t)
+        # Fixed again: only that sample is re-captured, and the figure is back, drawn
+        # from the new capture (not the figure cache's copy of the old one).
+        (root / "samples" / "demo.c").write_text(GOOD.replace('"block"', '"renamed-block"'))
+        wait_for(url, lambda t: "roads-map" in t and "could not be made" not in t
+                 and "renamed-block" in t)
         assert server.poll() is None
     finally:
         os.killpg(server.pid, signal.SIGTERM)
