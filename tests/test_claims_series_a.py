@@ -12,31 +12,20 @@ the numbers stay true when the captures are made again on another machine.
 
 from __future__ import annotations
 
-import json
 import re
 from functools import cache
-from pathlib import Path
 
-from roads.claims import load_claims
 from roads.elf import link_segments
 from roads.regions import KERNEL_START, TASK_SIZE, USER_END, memory_map
 from roads.select import Selection, select
-
-SNAPSHOTS = Path(__file__).resolve().parent.parent / "snapshots"
+from tests.claims_support import claims_of, doc
 
 VAS = "docs/all-roads-to-memory/virtual-address-space.md"
 
-CLAIMS_FILE = Path(__file__).with_name("claims.toml")
-CLAIMS = [(c.page, c.text, c.test_name) for c in load_claims(CLAIMS_FILE)
-          if c.test_file == Path(__file__).name]
+CLAIMS = claims_of(__file__)
 
 
 # --------------------------------------------------------------------------- helpers
-
-
-@cache
-def doc(sample: str) -> dict:
-    return json.loads((SNAPSHOTS / f"{sample}.json").read_text())
 
 
 def sel(sample: str, **kw) -> Selection:

@@ -15,31 +15,20 @@ capture), so those tests are skipped when the frames are hidden.
 
 from __future__ import annotations
 
-import json
 import re
-from functools import cache
-from pathlib import Path
 
 import pytest
 
-from roads.claims import load_claims
 from roads.select import PageEntry, Region, Selection, Snapshot, select
+from tests.claims_support import claims_of, doc
 
-SNAPSHOTS = Path(__file__).resolve().parent.parent / "snapshots"
 KIB = 1024
 PAGE = 4096
 
-CLAIMS_FILE = Path(__file__).with_name("claims.toml")
-CLAIMS = [(c.page, c.text, c.test_name) for c in load_claims(CLAIMS_FILE)
-          if c.test_file == Path(__file__).name]
+CLAIMS = claims_of(__file__)
 
 
 # --------------------------------------------------------------------------- helpers
-
-
-@cache
-def doc(sample: str) -> dict:
-    return json.loads((SNAPSHOTS / f"{sample}.json").read_text())
 
 
 def at(sample: str, checkpoint: str, *, variant: str | None = None,
