@@ -37,10 +37,10 @@ import re
 
 from roads.errors import ConfigError, RoadsError
 
-from . import about, figures
+from . import claims, figures
 from .project import figure, prefetch
 
-MODULES = (figures, about)
+MODULES = (figures, claims)
 log = logging.getLogger("mkdocs.plugins.roads")
 
 
@@ -55,6 +55,7 @@ def define_env(env) -> None:
         for function in module.MACROS:
             env.macro(guard(function, env, defer=function in deferred), function.__name__)
         env.variables.update(getattr(module, "VARIABLES", {}))
+    claims.bind(env)
     prefetch()
 
 

@@ -206,6 +206,15 @@ def run_program(
     return result
 
 
+def read_ready(fd: int) -> bytes | None:
+    """What a non-blocking descriptor holds now: bytes, ``b""`` at end of file, or None
+    when there is nothing to read yet."""
+    try:
+        return os.read(fd, 65536)
+    except BlockingIOError:
+        return None
+
+
 class _Run:
     """The state of one run while its pipes are being read."""
 
@@ -232,10 +241,18 @@ class _Run:
         self.open = 4
         self.output = 0
         self.pipes = (report_fd, sample_fd)
+        # Every read is non-blocking: two places read the report pipe (the loop and
+        # await_start), so a descriptor that select() called ready may already have
+        # been drained when the loop comes to it. A blocking read there would wait
+        # forever with the sample stopped at a checkpoint and no deadline checked.
+        for fd in (report_fd, sample_fd, child.stdout.fileno(), child.stderr.fileno()):
+            os.set_blocking(fd, False)
+        self.deadline = float("inf")
 
     # -- the loop ---------------------------------------------------------------
 
     def loop(self, deadline, max_output, timeout, stop_after, started):
+        self.deadline = deadline
         stopped_once = False
         while self.open:
             now = time.monotonic()
@@ -254,7 +271,9 @@ class _Run:
                 self.stop_and_snapshot()
                 self.kill()
             for key, _ in events:
-                data = os.read(key.fd, 65536)
+                data = read_ready(key.fd)
+                if data is None:
+                    continue  # drained meanwhile (by await_start): nothing lost, nothing to wait for
                 if not data:
                     self.selector.unregister(key.fd)
                     self.open -= 1
@@ -279,7 +298,12 @@ class _Run:
                 raise self.failure(
                     f"forked too much: more than {self.limit_hit} processes at once; killed"
                 )
-        self.child.wait()
+        try:
+            # All pipes are closed, so the launcher is ending; still, never wait unbounded.
+            self.child.wait(timeout=max(STOP_WAIT, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            self.kill()
+            raise self.failure(f"did not finish within {timeout:g} s; killed") from None
         self.result.stdout = self.buffers["stdout"].decode("utf-8", "replace")
         self.result.stderr = self.buffers["stderr"].decode("utf-8", "replace")
 
@@ -354,12 +378,14 @@ class _Run:
         before the launcher's "S", which the launcher writes just after fork.
         """
         report_fd = self.pipes[0]
-        limit = time.monotonic() + STOP_WAIT
+        limit = min(time.monotonic() + STOP_WAIT, self.deadline)
         while self.group is None and time.monotonic() < limit:
             ready, _, _ = select.select([report_fd], [], [], max(0.0, limit - time.monotonic()))
             if not ready:
                 break
-            data = os.read(report_fd, 65536)
+            data = read_ready(report_fd)
+            if data is None:
+                continue
             if not data:
                 break
             for fields in self.lines("report", data):

@@ -1,15 +1,23 @@
-"""What both claim-test files share: their entries of tests/claims.toml, and the captures."""
+"""What the claim-test files share: their entries of tests/claims.toml, the captures,
+and the mutations that each claim declares must make its test fail."""
 
 from __future__ import annotations
 
+import copy
+import importlib
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import cache
 from pathlib import Path
 
-from roads.claims import load_claims
+from roads.claims import Claim, load_claims
 
 HERE = Path(__file__).resolve().parent
 SNAPSHOTS = HERE.parent / "snapshots"
+
+# Captures replaced by mutated copies while the mutation harness runs a claim's test.
+_MUTATED: dict[str, dict] = {}
 
 
 def claims_of(test_file: str) -> list[tuple[str, str, str]]:
@@ -18,7 +26,81 @@ def claims_of(test_file: str) -> list[tuple[str, str, str]]:
             if c.test_file == Path(test_file).name]
 
 
-@cache
 def doc(sample: str) -> dict:
-    """The committed capture of ``sample``."""
+    """The capture of ``sample``: the committed one, or its mutated copy in a harness run."""
+    if sample in _MUTATED:
+        return _MUTATED[sample]
+    return committed(sample)
+
+
+@cache
+def committed(sample: str) -> dict:
+    """The committed capture of ``sample`` (do not change it: it is shared)."""
     return json.loads((SNAPSHOTS / f"{sample}.json").read_text())
+
+
+class MutationError(Exception):
+    """A claim's mutation does not fit the capture it names."""
+
+
+def walk(node, path: list, claim_id: str):
+    """The part of a capture that ``path`` leads to (see roads.claims)."""
+    for step in path:
+        if isinstance(step, dict):
+            if not isinstance(node, list):
+                raise MutationError(f"{claim_id}: {step} picks from a list, found {type(node).__name__}")
+            found = [item for item in node if isinstance(item, dict)
+                     and all(item.get(k) == v for k, v in step.items())]
+            if not found:
+                raise MutationError(f"{claim_id}: no item matches {step}")
+            node = found[0]
+        elif isinstance(node, dict) and isinstance(step, str) and step in node:
+            node = node[step]
+        elif isinstance(node, list) and isinstance(step, int) and -len(node) <= step < len(node):
+            node = node[step]
+        else:
+            raise MutationError(f"{claim_id}: no {step!r} in the capture at that point")
+    return node
+
+
+def apply_step(document: dict, step: dict, claim_id: str) -> None:
+    """Change ``document`` in place by one mutation step."""
+    path = list(step.get("path", []))
+    if "call" in step:
+        module, _, name = step["call"].partition(":")
+        function = getattr(importlib.import_module(f"tests.{module}"), name)
+        function(walk(document, path, claim_id))
+        return
+    parent = walk(document, path[:-1], claim_id)
+    last = path[-1]
+    if isinstance(last, dict):
+        items = walk(parent, [], claim_id)
+        target = walk(items, [last], claim_id)
+        index = next(i for i, item in enumerate(items) if item is target)
+        parent, last = items, index
+    elif last not in (parent if isinstance(parent, dict) else range(-len(parent), len(parent))):
+        if not ("set" in step and isinstance(parent, dict)):
+            raise MutationError(f"{claim_id}: no {last!r} in the capture at that point")
+    if "delete" in step:
+        del parent[last]
+    elif "add" in step:
+        parent[last] += step["add"]
+    else:
+        parent[last] = copy.deepcopy(step["set"])
+
+
+@contextmanager
+def mutated(claim: Claim) -> Iterator[None]:
+    """While inside, ``doc()`` returns the captures as ``claim.mutate`` changes them."""
+    copies: dict[str, dict] = {}
+    for step in claim.mutate:
+        sample = step["sample"]
+        if sample not in copies:
+            copies[sample] = copy.deepcopy(committed(sample))
+        apply_step(copies[sample], step, claim.id)
+    _MUTATED.update(copies)
+    try:
+        yield
+    finally:
+        for sample in copies:
+            _MUTATED.pop(sample, None)

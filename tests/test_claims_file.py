@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from roads.claims import load_claims, parse_claims, render_claims
@@ -27,13 +29,62 @@ def test_no_claim_is_made_twice():
 
 
 def test_a_malformed_entry_is_named():
-    with pytest.raises(ConfigError, match="claim 2 needs page, text and test"):
-        parse_claims('[[claim]]\npage = "a"\ntext = "b"\ntest = "f.py::t"\n'
-                     '[[claim]]\npage = "a"\ntext = "b"\n', "x.toml")
+    with pytest.raises(ConfigError, match="claim 2 needs id, page, text and test"):
+        parse_claims('[[claim]]\nid = "a"\npage = "a"\ntext = "b"\ntest = "f.py::t"\n'
+                     '[[claim]]\nid = "b"\npage = "a"\ntext = "b"\n', "x.toml")
 
 
 def test_rendering_escapes_and_groups_by_page():
-    claims = parse_claims('[[claim]]\npage = "docs/a.md"\ntext = "x < y"\ntest = "t.py::t1"\n'
-                          '[[claim]]\npage = "docs/a.md"\ntext = "z"\ntest = "t.py::t2"\n')
+    claims = parse_claims('[[claim]]\nid = "a"\npage = "docs/a.md"\ntext = "x < y"\n'
+                          'test = "t.py::t1"\n'
+                          '[[claim]]\nid = "b"\npage = "docs/a.md"\ntext = "z"\ntest = "t.py::t2"\n')
     out = render_claims(claims, {"docs/a.md": "Page A"})
     assert "<summary>Page A: 2 claims</summary>" in out and "x &lt; y" in out
+
+
+# --------------------------------------------------------------------------- pages and words
+
+CALL = re.compile(r"\{\{\s*claim\(\s*['\"]([^'\"]+)['\"]\s*\)\s*\}\}")
+
+
+def page_calls() -> dict[str, list[str]]:
+    """The claim ids each page calls, in order."""
+    return {p.relative_to(REPO).as_posix(): CALL.findall(p.read_text(encoding="utf-8"))
+            for p in sorted((REPO / "docs").rglob("*.md"))}
+
+
+def test_every_claim_is_on_its_page_once():
+    """The page shows the tested words: it calls the claim, it does not retype it."""
+    calls = page_calls()
+    wrong = [(c.id, c.page, calls.get(c.page, []).count(c.id)) for c in CLAIMS
+             if calls.get(c.page, []).count(c.id) != 1]
+    assert wrong == [], "claims not called exactly once on their page: (id, page, calls)"
+
+
+def test_pages_call_only_their_own_claims():
+    owner = {c.id: c.page for c in CLAIMS}
+    stray = [(page, cid) for page, ids in page_calls().items() for cid in ids
+             if owner.get(cid) != page]
+    assert stray == [], "claim() calls of unknown claims or of another page's claims"
+
+
+def test_ids_are_unique_and_named():
+    with pytest.raises(ConfigError, match="id 'a' is used twice"):
+        parse_claims('[[claim]]\nid = "a"\npage = "p"\ntext = "b"\ntest = "f.py::t"\n'
+                     '[[claim]]\nid = "a"\npage = "p"\ntext = "c"\ntest = "f.py::u"\n')
+    with pytest.raises(ConfigError, match="lower-case words"):
+        parse_claims('[[claim]]\nid = "A b"\npage = "p"\ntext = "b"\ntest = "f.py::t"\n')
+
+
+@pytest.mark.parametrize("mutate, problem", [
+    ('[{path = ["a"], set = 1}]', "needs a sample"),
+    ('[{sample = "s", path = ["a"]}]', "exactly one of"),
+    ('[{sample = "s", set = 1}]', "needs a path"),
+    ('[{sample = "s", path = ["a"], add = "x"}]', "add takes a number"),
+    ('[{sample = "s", call = "nofunction"}]', "module:function"),
+    ('[{sample = "s", path = ["a"], set = 1, colour = 2}]', "unknown keys"),
+])
+def test_a_malformed_mutation_is_named(mutate, problem):
+    with pytest.raises(ConfigError, match=f"claim 'a': mutate .*{problem}"):
+        parse_claims(f'[[claim]]\nid = "a"\npage = "p"\ntext = "b"\ntest = "f.py::t"\n'
+                     f'mutate = {mutate}\n')

@@ -1,0 +1,70 @@
+"""Claim macros: a page's tested sentences, and the list of them all.
+
+A page writes ``{{ claim('id') }}`` where a sentence about a capture goes; the words
+come from ``tests/claims.toml``, where the same entry names the test that checks
+them. A claim's text may call macros itself (``{{ value('brk', ...) }}``): it is
+rendered with the page's own template environment, which ``bind`` hands over.
+"""
+
+from __future__ import annotations
+
+import re
+
+import markdown as md
+from mkdocs.utils.meta import get_data
+
+from roads.claims import Claim, find_claim, load_claims
+from roads.errors import ConfigError
+
+from .project import project
+
+_ENV = None  # the macros plugin's env, set by bind() from define_env
+
+
+def bind(env) -> None:
+    """Remember the plugin's env: claim texts are rendered with its templates."""
+    global _ENV
+    _ENV = env
+
+
+def all_claims() -> tuple[Claim, ...]:
+    return load_claims(project().root / "tests" / "claims.toml")
+
+
+def words(c: Claim) -> str:
+    """The claim's text with its macros rendered (Markdown)."""
+    if _ENV is None or "{" not in c.text:
+        return c.text
+    return _ENV.env.from_string(c.text).render(**_ENV.variables)
+
+
+def claim(claim_id: str) -> str:
+    """The words of claim ``claim_id``, which must belong to the calling page."""
+    c = find_claim(all_claims(), claim_id)
+    page = getattr(_ENV, "page", None) if _ENV is not None else None
+    if page is not None:
+        here = f"docs/{page.file.src_uri}"
+        if here != c.page:
+            raise ConfigError(f"claim {claim_id!r} belongs to {c.page}, not to {here}")
+    return words(c)
+
+
+def inline_html(text: str) -> str:
+    """One line of Markdown as inline HTML."""
+    out = md.markdown(text, extensions=["attr_list"])
+    return re.sub(r"^<p>(.*)</p>$", r"\1", out, flags=re.S)
+
+
+def claims() -> str:
+    """Every claim the series makes about a capture, by page, with the test checking it."""
+    from roads.claims import render_claims
+
+    root = project().root
+    titles = {}
+    for path in sorted((root / "docs").rglob("*.md")):
+        _, meta = get_data(path.read_text(encoding="utf-8"))
+        titles[path.relative_to(root).as_posix()] = str(meta.get("title", path.stem))
+    return render_claims(all_claims(), titles, text=lambda c: inline_html(words(c)))
+
+
+MACROS: tuple = (claim, claims)
