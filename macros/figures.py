@@ -10,6 +10,7 @@ from __future__ import annotations
 # The drawing modules (and Graphviz, pyelftools behind them) are imported inside the
 # macros that draw: a rebuild whose figures all come from the cache never loads them.
 from roads import values
+from roads.errors import ConfigError
 from roads.provenance import caption_html, with_provenance
 from roads.select import select
 
@@ -120,6 +121,22 @@ def value(sample: str, what: str, variant: str | None = None, run: int = 0,
                          checkpoint=checkpoint, pid=pid, fmt=fmt)
 
 
+def const(name: str, fmt: str | None = None, cite: bool = False) -> str:
+    """A named constant of the platform (roads.constants); with ``cite``, its source."""
+    import html
+
+    from roads.constants import constant
+
+    c = constant(name)
+    try:
+        text = c.format(fmt)
+    except ValueError as exc:
+        raise ConfigError(f"const({name!r}): {exc}") from None
+    if not cite:
+        return text
+    return f'{text}<span class="roads-cite"> (source: {html.escape(c.source)})</span>'
+
+
 def provenance(sample: str, variant: str | None = None, run: int = 0,
                checkpoint: str | None = None, pid: str | int | None = None) -> str:
     """The one-line provenance caption of one checkpoint of ``sample``, on its own."""
@@ -128,6 +145,6 @@ def provenance(sample: str, variant: str | None = None, run: int = 0,
 
 
 MACROS: tuple = (memory_map, address_space, elf_to_memory, map_diff, page_view, page_walk,
-                 gdb_session, value, provenance)
+                 gdb_session, value, const, provenance)
 # Block figures of finished HTML: they skip Markdown and the search index (see guard).
 FIGURES: tuple = (memory_map, address_space, elf_to_memory, map_diff, page_view, page_walk)

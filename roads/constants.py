@@ -1,0 +1,99 @@
+"""Named constants for prose: the facts a page states that no capture holds.
+
+Pages print every quantity through a macro. A captured value comes from
+``roads.values``; a quantity that the running system does not show (a default of
+glibc's allocator, a bit of a page-table entry, a split of the x86-64 address) is a
+``Constant`` here, with the source that defines it. Where the system can confirm it,
+a test does (tests/test_constants.py checks each against a capture, the machine or
+the headers); the ``const`` macro prints the value and, with ``cite=True``, names the
+source beside it on the page.
+
+Add a constant in the section of the page that first needs it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .errors import ConfigError
+from .values import FORMATS, Value
+
+
+@dataclass(frozen=True)
+class Constant:
+    """A fact with a name, a value, the format it reads best in and where it is defined."""
+
+    name: str
+    value: int | str
+    fmt: str  # one of roads.values.FORMATS
+    source: str  # "glibc malloc/malloc.c: DEFAULT_TOP_PAD", "Intel SDM vol. 3A, 4.5"
+
+    def format(self, fmt: str | None = None) -> str:
+        return Value(self.value, self.fmt).format(fmt)
+
+
+KIB = 1 << 10
+MIB = 1 << 20
+
+_ALL: list[Constant] = []
+
+
+def define(name: str, value: int | str, fmt: str, source: str) -> Constant:
+    constant = Constant(name, value, fmt, source)
+    assert fmt in FORMATS, fmt
+    _ALL.append(constant)
+    return constant
+
+
+# --- the x86-64 address and its page tables (Intel SDM vol. 3A, ch. 4; AMD APM vol. 2, 5.3)
+PAGE_SHIFT = define("PAGE_SHIFT", 12, "int", "Intel SDM vol. 3A, 4.5: a 4-KByte page, bits 11:0 of the address")
+PAGE_SIZE = define("PAGE_SIZE", 1 << 12, "human", "Intel SDM vol. 3A, 4.5: 4-KByte pages")
+INDEX_BITS = define("INDEX_BITS", 9, "int", "Intel SDM vol. 3A, 4.5: each paging-structure level is indexed by 9 bits")
+TABLE_ENTRIES = define("TABLE_ENTRIES", 512, "int", "Intel SDM vol. 3A, 4.5: 512 entries of 8 bytes per 4-KByte table")
+PTE_BYTES = define("PTE_BYTES", 8, "int", "Intel SDM vol. 3A, 4.5: paging-structure entries are 64 bits")
+ADDRESS_BITS = define("ADDRESS_BITS", 64, "int", "the width of a pointer on x86-64")
+VA_BITS_4LEVEL = define("VA_BITS_4LEVEL", 48, "int", "Intel SDM vol. 3A, 4.5: 4-level paging translates 48-bit linear addresses")
+VA_BITS_5LEVEL = define("VA_BITS_5LEVEL", 57, "int", "Intel SDM vol. 3A, 4.5: 5-level paging translates 57-bit linear addresses")
+USER_BITS_4LEVEL = define("USER_BITS_4LEVEL", 47, "int", "arch/x86/include/asm/page_64_types.h: TASK_SIZE_MAX is 2^47 minus a page with 4-level paging")
+USER_BITS_5LEVEL = define("USER_BITS_5LEVEL", 56, "int", "arch/x86/include/asm/page_64_types.h: 2^56 minus a page with 5-level paging")
+
+# --- /proc/PID/pagemap (Documentation/admin-guide/mm/pagemap.rst)
+PAGEMAP_PRESENT_BIT = define("PAGEMAP_PRESENT_BIT", 63, "int", "Documentation/admin-guide/mm/pagemap.rst: bit 63, page present")
+PAGEMAP_SWAPPED_BIT = define("PAGEMAP_SWAPPED_BIT", 62, "int", "Documentation/admin-guide/mm/pagemap.rst: bit 62, page swapped")
+PAGEMAP_FILE_BIT = define("PAGEMAP_FILE_BIT", 61, "int", "Documentation/admin-guide/mm/pagemap.rst: bit 61, file-page or shared-anon")
+PAGEMAP_EXCLUSIVE_BIT = define("PAGEMAP_EXCLUSIVE_BIT", 56, "int", "Documentation/admin-guide/mm/pagemap.rst: bit 56, page exclusively mapped")
+PAGEMAP_SOFT_DIRTY_BIT = define("PAGEMAP_SOFT_DIRTY_BIT", 55, "int", "Documentation/admin-guide/mm/pagemap.rst: bit 55, pte is soft-dirty")
+PAGEMAP_PFN_BITS = define("PAGEMAP_PFN_BITS", 55, "int", "Documentation/admin-guide/mm/pagemap.rst: bits 0-54, page frame number if present")
+PAGEMAP_ENTRY_BYTES = define("PAGEMAP_ENTRY_BYTES", 8, "int", "Documentation/admin-guide/mm/pagemap.rst: one 64-bit value per virtual page")
+
+# --- glibc's allocator (malloc/malloc.c, malloc/arena.c; glibc 2.36)
+M_TOP_PAD_DEFAULT = define("M_TOP_PAD_DEFAULT", 128 * KIB, "human", "glibc malloc/malloc.c: DEFAULT_TOP_PAD")
+MMAP_THRESHOLD_DEFAULT = define("MMAP_THRESHOLD_DEFAULT", 128 * KIB, "human", "glibc malloc/malloc.c: DEFAULT_MMAP_THRESHOLD_MIN")
+MMAP_THRESHOLD_MAX = define("MMAP_THRESHOLD_MAX", 32 * MIB, "human", "glibc malloc/malloc.c: DEFAULT_MMAP_THRESHOLD_MAX (4 * 1024 * 1024 * sizeof(long))")
+HEAP_MAX_SIZE = define("HEAP_MAX_SIZE", 64 * MIB, "human", "glibc malloc/arena.c: HEAP_MAX_SIZE (2 * DEFAULT_MMAP_THRESHOLD_MAX)")
+SIZE_SZ = define("SIZE_SZ", 8, "int", "glibc malloc/malloc.c: SIZE_SZ, sizeof(size_t)")
+MALLOC_ALIGNMENT = define("MALLOC_ALIGNMENT", 16, "int", "glibc sysdeps/generic/malloc-alignment.h: 2 * SIZE_SZ")
+MIN_CHUNK_SIZE = define("MIN_CHUNK_SIZE", 32, "int", "glibc malloc/malloc.c: MIN_CHUNK_SIZE, offsetof(struct malloc_chunk, fd_nextsize)")
+CHUNK_FLAG_BITS = define("CHUNK_FLAG_BITS", 3, "int", "glibc malloc/malloc.c: PREV_INUSE, IS_MMAPPED, NON_MAIN_ARENA")
+
+# --- the kernel's defaults that no sysctl shows
+STACK_GUARD_GAP_PAGES = define("STACK_GUARD_GAP_PAGES", 256, "int", "mm/mmap.c: stack_guard_gap = 256UL << PAGE_SHIFT (boot parameter stack_guard_gap=)")
+THREAD_STACK_UNLIMITED = define("THREAD_STACK_UNLIMITED", 2 * MIB, "human", "glibc nptl/nptl-stack.c and sysdeps/x86_64/nptl/pthreaddef.h: ARCH_STACK_DEFAULT_SIZE, used when RLIMIT_STACK is unlimited")
+EXIT_STATUS_BITS = define("EXIT_STATUS_BITS", 8, "int", "POSIX wait(): WEXITSTATUS is the low-order 8 bits of the status passed to exit")
+
+# --- page sections: add constants below the marker of the page that needs them.
+# --- hello-world, gdb-sessions, hub
+# --- virtual-address-space
+# --- processes
+# --- mapping-procedure
+# --- dynamic-memory-allocation
+
+CONSTANTS: dict[str, Constant] = {c.name: c for c in _ALL}
+
+
+def constant(name: str) -> Constant:
+    """The constant called ``name``; a ConfigError listing the known ones otherwise."""
+    try:
+        return CONSTANTS[name]
+    except KeyError:
+        raise ConfigError(f"no constant {name!r}; known: {', '.join(sorted(CONSTANTS))}") from None

@@ -1,0 +1,71 @@
+"""The named constants that pages print (roads.constants), checked where the system can.
+
+Each test holds a constant against something independent: the machine (sysconf,
+pagemap of this very process), a committed capture, or arithmetic between constants
+that the architecture fixes. Constants from a source the machine cannot show (a
+default compiled into glibc) are checked through the capture that shows its effect,
+on the page's own claim tests where that is the page's subject.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import mmap
+import os
+import struct
+
+from roads import constants as c
+from tests.claims_support import doc
+
+
+def test_names_are_unique_and_cited():
+    assert len(c.CONSTANTS) == len(c._ALL)
+    assert all(k.source.strip() for k in c._ALL)
+
+
+def test_page_size_is_the_machines_and_the_captures():
+    assert c.PAGE_SIZE.value == os.sysconf("SC_PAGE_SIZE") == 1 << c.PAGE_SHIFT.value
+    assert doc("brk")["provenance"]["page_size"] == c.PAGE_SIZE.value
+
+
+def test_a_table_fills_a_page():
+    assert c.TABLE_ENTRIES.value * c.PTE_BYTES.value == c.PAGE_SIZE.value
+    assert 1 << c.INDEX_BITS.value == c.TABLE_ENTRIES.value
+    assert c.VA_BITS_4LEVEL.value == 4 * c.INDEX_BITS.value + c.PAGE_SHIFT.value
+    assert c.VA_BITS_5LEVEL.value == 5 * c.INDEX_BITS.value + c.PAGE_SHIFT.value
+    assert c.USER_BITS_4LEVEL.value == c.VA_BITS_4LEVEL.value - 1
+
+
+def pagemap_entry(address: int) -> int:
+    with open("/proc/self/pagemap", "rb") as f:
+        f.seek(address // c.PAGE_SIZE.value * c.PAGEMAP_ENTRY_BYTES.value)
+        return struct.unpack("<Q", f.read(c.PAGEMAP_ENTRY_BYTES.value))[0]
+
+
+def test_pagemap_bits_on_this_process():
+    """Present after a write, absent before; a private written page is exclusive and
+    neither file-backed nor swapped."""
+    size = 2 * c.PAGE_SIZE.value
+    m = mmap.mmap(-1, size, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
+    view = ctypes.c_char.from_buffer(m)
+    base = ctypes.addressof(view)
+    untouched = pagemap_entry(base + c.PAGE_SIZE.value)
+    m[0] = 1
+    written = pagemap_entry(base)
+    del view
+    m.close()
+    bit = lambda e, k: (e >> k.value) & 1  # noqa: E731
+    assert bit(untouched, c.PAGEMAP_PRESENT_BIT) == 0
+    assert bit(written, c.PAGEMAP_PRESENT_BIT) == 1
+    assert bit(written, c.PAGEMAP_EXCLUSIVE_BIT) == 1
+    assert bit(written, c.PAGEMAP_SWAPPED_BIT) == 0
+    assert bit(written, c.PAGEMAP_FILE_BIT) == 0
+    assert written & ((1 << c.PAGEMAP_PFN_BITS.value) - 1) != 0 or os.geteuid() != 0
+
+
+def test_malloc_defaults_fit_together():
+    assert c.MALLOC_ALIGNMENT.value == 2 * c.SIZE_SZ.value
+    assert c.MIN_CHUNK_SIZE.value == 4 * c.SIZE_SZ.value
+    assert c.HEAP_MAX_SIZE.value == 2 * c.MMAP_THRESHOLD_MAX.value
+    assert c.MMAP_THRESHOLD_MAX.value == 4 * 1024 * 1024 * c.SIZE_SZ.value
+    assert 1 << c.CHUNK_FLAG_BITS.value <= c.MALLOC_ALIGNMENT.value
