@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import math
 import os
-import re
 from html import escape
 
 import graphviz
@@ -333,25 +332,8 @@ def describe(mm: MemoryMap) -> tuple[str, str]:
 def finish_svg(svg: str, mm: MemoryMap) -> str:
     """Make Graphviz's SVG fit to be inlined: id-safe, labelled, scalable."""
     short, long = describe(mm)
-    svg = inline(svg, fid=figure_id(mm.selection.slug), css_class="roads-vas", short=short,
-                 long=long)
-    # A node's <title> is its DOT name ("b3"), which browsers show on hover: a box's
-    # becomes its tooltip; labels and the invisible arrow ends lose theirs.
-    svg = _NODE_TITLE.sub(_node_title, svg)
-    return re.sub(r'<g id="[^"]*" class="node">\n</g>\n', "", svg)
-
-
-_NODE_TITLE = re.compile(
-    r'(<g id="[^"]*" class="node[^"]*">)\n<title>[^<]*</title>\n'
-    r'(?:(<g id="[^"]*"><a xlink:href="[^"]*" xlink:title="([^"]*)">))?'
-)
-
-
-def _node_title(match: re.Match) -> str:
-    group, link, tooltip = match.groups()
-    if link is None:
-        return group + "\n"
-    return f"{group}\n<title>{tooltip}</title>\n{link}"
+    return inline(svg, fid=figure_id(mm.selection.slug), css_class="roads-vas", short=short,
+                  long=long)
 
 
 def legend(mm: MemoryMap) -> str:

@@ -695,7 +695,9 @@ def describe(diff: MapDiff) -> tuple[str, str]:
     """Short label and long description of the diagram, for screen readers."""
     b, a = diff.before.selection, diff.after.selection
     changed = [c for c in diff.changes if c.changed]
-    short = f"Changes from {b.describe()} to {a.describe()}: {len(changed)} region groups changed"
+    n = len(changed)
+    groups = f"{n} region group{'s' if n != 1 else ''} changed" if n else "nothing changed"
+    short = f"Changes from {b.describe()} to {a.describe()}: {groups}"
     parts = []
     for c in reversed(changed):
         parts.append(f"{c.label}: {', '.join(c.what)}")

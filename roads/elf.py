@@ -592,11 +592,20 @@ class SegmentLink:
     relro: tuple[int, int] | None  # pages PT_GNU_RELRO makes read-only in this segment
     relro_applied: bool  # those pages are already r--p
     bss: tuple[int, int] | None  # the bytes [p_vaddr + p_filesz, p_vaddr + p_memsz)
-    bss_tail: int  # bss bytes in the last file page, zeroed by the loader
+    bss_tail: int  # bss bytes in the last file page, zeroed by the kernel at execve
     bss_pages: tuple[int, int] | None  # whole bss pages past the file: anonymous memory
     shares_file_page_with: tuple[int, ...]  # other PT_LOADs mapping a same file page
     congruent: bool  # p_offset ≡ p_vaddr (mod PAGE_SIZE)
     notes: tuple[str, ...]
+
+    @property
+    def bss_page_bytes(self) -> int:
+        """The bss bytes that lie in the whole anonymous pages (not the pages' size: the
+        last page holds the end of the bss and then nothing). With ``bss_tail`` it adds
+        up to the whole bss."""
+        if self.bss is None or self.bss_pages is None:
+            return 0
+        return self.bss[1] - max(self.bss[0], self.bss_pages[0])
 
 
 def page_down(address: int) -> int:
@@ -707,13 +716,13 @@ def _link_one(
         if bss_tail:
             notes.append(
                 f"bss: its first {bss_tail:#x} bytes fill the end of the last file page, "
-                "zeroed by the loader"
+                "zeroed by the kernel during execve"
             )
         if end > file_end:
             bss_pages = (file_end, end)
             notes.append(
-                f"bss: {end - file_end:#x} more bytes in whole pages {file_end:#x}-{end:#x}, "
-                "anonymous rw-p memory"
+                f"bss: {bss[1] - max(bss[0], file_end):#x} more bytes in whole pages "
+                f"{file_end:#x}-{end:#x}, anonymous rw-p memory"
             )
 
     # Every page of the segment should be in some region; say so when one is not.

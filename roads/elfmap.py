@@ -163,7 +163,9 @@ def _segment_notes(em: ElfMap, link: SegmentLink) -> list[str]:
             notes.append(f"  {link.bss_tail:#x} of them: the zeroed tail of the last file page")
         if link.bss_pages is not None:
             plo, phi = link.bss_pages
-            notes.append(f"  {phi - plo:#x} of them: whole anonymous pages")
+            pages = (phi - plo) // PAGE_SIZE
+            notes.append(f"  {link.bss_page_bytes:#x} of them: in {pages} anonymous "
+                         f"page{'s' if pages != 1 else ''}")
     for other in link.shares_file_page_with:
         number = [l.index for l in em.links].index(other)
         notes.append(f"shares a file page with PT_LOAD #{number}")

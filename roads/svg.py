@@ -24,6 +24,21 @@ _SIZE = re.compile(r'<svg width="([0-9.]+)pt" height="([0-9.]+)pt"')
 _EDGE_TITLE = re.compile(r'(<g id="[^"]*" class="edge[^"]*">)\n<title>[^<]*</title>')
 _EMPTY_EDGE = re.compile(r'<g id="[^"]*" class="edge">\n</g>\n')
 _GRAPH_TITLE = re.compile(r'(<g id="[^"]*" class="graph"[^>]*>)\n<title>[^<]*</title>')
+# A node's <title> is its DOT name ("b3", "hl"), which browsers show on hover and
+# screen readers read: a node with a tooltip gets the tooltip as its title, any other
+# node none; a node left empty (an invisible arrow end) is dropped.
+_NODE_TITLE = re.compile(
+    r'(<g id="[^"]*" class="node[^"]*">)\n<title>[^<]*</title>\n'
+    r'(?:(<g id="[^"]*"><a xlink:href="[^"]*" xlink:title="([^"]*)">))?'
+)
+_EMPTY_NODE = re.compile(r'<g id="[^"]*" class="node">\n</g>\n')
+
+
+def _node_title(match: re.Match) -> str:
+    group, link, tooltip = match.groups()
+    if link is None:
+        return group + "\n"
+    return f"{group}\n<title>{tooltip}</title>\n{link}"
 
 
 def render(source: str, cache_dir: str | os.PathLike[str] | None = None, *,
@@ -63,12 +78,15 @@ def inline(svg: str, *, fid: str, css_class: str, short: str, long: str) -> str:
     The root gets ``css_class``, a scalable size, ``role="img"``, an ``aria-label``
     (``short``) and a ``<desc>`` (``long``) with the id ``{fid}-desc``. Edge titles
     (DOT node names such as ``b3->p3``), invisible edges and the graph's title (the
-    DOT graph name) are dropped: none of them means anything to a reader.
+    DOT graph name) are dropped: none of them means anything to a reader. A node's
+    title becomes its tooltip, when it has one, or goes.
     """
     svg = svg.replace("&#45;", "-")
     svg = _EDGE_TITLE.sub(r"\1", svg)
     svg = _EMPTY_EDGE.sub("", svg)
     svg = _GRAPH_TITLE.sub(r"\1", svg)
+    svg = _NODE_TITLE.sub(_node_title, svg)
+    svg = _EMPTY_NODE.sub("", svg)
     match = _SIZE.search(svg)
     if match is None:
         raise ValueError("dot wrote an SVG without a size")

@@ -276,6 +276,32 @@ def test_elf_to_memory_big_bss_gets_its_own_region() -> None:
     assert anonymous[0].region.start == data.bss_pages[0]
 
 
+def bss_breakdowns():
+    """(sample, variant, link) of every captured executable segment with a bss."""
+    out = []
+    for path in sorted(Path(__file__).resolve().parent.parent.glob("snapshots/*.json")):
+        for variant in doc(path.stem)["variants"]:
+            try:
+                em = elfmap.elf_map(sel(path.stem, variant=variant))
+            except ConfigError:
+                continue  # no ELF record, or the process runs another program
+            out += [(path.stem, variant, em, link) for link in em.links if link.bss is not None]
+    return out
+
+
+def test_every_bss_breakdown_adds_up() -> None:
+    """The figure's lines under "bss: N bytes" add up to N, big .bss included."""
+    found = bss_breakdowns()
+    assert any(link.bss_pages for *_, link in found), "no capture with a big .bss"
+    for sample, variant, em, link in found:
+        lo, hi = link.bss
+        assert link.bss_tail + link.bss_page_bytes == hi - lo, (sample, variant)
+        lines = elfmap._segment_notes(em, link)
+        total = int(re.search(r"bss: (0x[0-9a-f]+) bytes", "\n".join(lines))[1], 16)
+        parts = [int(m, 16) for m in re.findall(r"^  (0x[0-9a-f]+) of them", "\n".join(lines), re.M)]
+        assert sum(parts) == total == hi - lo, (sample, variant, lines)
+
+
 def test_elf_to_memory_static_binary_has_no_bias() -> None:
     em = elfmap.elf_map(sel("layout", variant="static"))
     assert em.bias == 0
@@ -484,3 +510,34 @@ def test_html_figures_render_byte_identical() -> None:
     for html in first:
         if not html.startswith("```"):  # HTML blocks: a blank line would end them
             assert "\n\n" not in html.rstrip("\n")
+
+
+# --------------------------------------------------------------------------- titles
+
+NODE_ID = re.compile(r"^[A-Za-z_]{1,4}\d*(?:->[A-Za-z_]{1,4}\d*)?$|^\d+$")
+
+
+@pytest.mark.dot
+def test_no_figure_shows_a_node_id_as_its_title() -> None:
+    """Browsers show an SVG <title> on hover and screen readers read it: a Graphviz node
+    name ("hl", "m1", "b3->p3") must never be one."""
+    from roads.diagram import render_diagram
+    from roads.regions import memory_map
+
+    figures = [
+        render_diagram(memory_map(sel("layout", variant="pie"))),
+        elfmap.render_elf_figure(elfmap.elf_map(sel("elf2maps", variant="bigbss"))),
+        diff.render_diff_figure(diff.diff_selections(sel("forkexec", checkpoint="child-before-exec"),
+                                                     sel("forkexec", checkpoint="after-exec"))),
+        diff.render_diff_figure(threshold_step("after-100k", "after-200k")),
+    ]
+    titles = [t for f in figures for t in re.findall(r"<title>([^<]*)</title>", f)]
+    assert titles, "the figures lost their tooltips"
+    assert [t for t in titles if NODE_ID.match(t.strip())] == []
+
+
+def test_diff_description_counts_in_good_grammar() -> None:
+    one = diff.describe(threshold_step("after-100k", "after-200k"))[0]
+    none = diff.describe(diff.diff_selections(sel("aslr-off", run=0), sel("aslr-off", run=1)))[0]
+    assert re.search(r": (1 region group|[02-9]\d* region groups|nothing) changed$", one), one
+    assert none.endswith("nothing changed"), none
