@@ -534,6 +534,135 @@ def parse_cmdline(data: bytes) -> tuple[str, ...]:
 
 
 # ---------------------------------------------------------------------------
+# /proc/PID/limits
+
+
+@dataclass(frozen=True)
+class Limit:
+    """One line of /proc/PID/limits: a resource's soft and hard limit (None: unlimited)."""
+
+    soft: int | None
+    hard: int | None
+    units: str  # "bytes", "seconds", "processes", ... or "" where the kernel prints none
+
+
+_LIMIT_LINE = re.compile(r"^(?P<name>.+?)\s+(?P<soft>unlimited|\d+)\s+(?P<hard>unlimited|\d+)"
+                         r"(?:\s+(?P<units>\S+))?\s*$")
+
+
+def parse_limits(text: str | bytes) -> dict[str, Limit]:
+    """Parse /proc/PID/limits (fs/proc/base.c, proc_pid_limits) into ``{name: Limit}``.
+
+    Names are the kernel's, e.g. ``"Max stack size"``; the header line is skipped.
+    """
+    out: dict[str, Limit] = {}
+    for row in _lines(text):
+        if row.startswith("Limit "):
+            continue
+        match = _LIMIT_LINE.match(row)
+        if match is None:
+            raise CaptureError(f"not a limits line: {row!r}")
+        soft, hard = (None if match[k] == "unlimited" else int(match[k]) for k in ("soft", "hard"))
+        out[match["name"]] = Limit(soft, hard, match["units"] or "")
+    return out
+
+
+# ---------------------------------------------------------------------------
+# Machine-wide facts: /proc/cmdline, /proc/sys/vm/*, the [vsyscall] line, paging
+
+
+def parse_kernel_cmdline(text: str | bytes) -> dict[str, str | None]:
+    """The kernel's boot parameters in /proc/cmdline as ``{name: value}``.
+
+    A bare flag (``quiet``) has the value None; a repeated parameter keeps its last
+    value, as the kernel's own parsing does for most of them. Everything after a
+    lone ``--`` is for init, not the kernel, and is left out. Quoted values
+    (``name="a b"``) are unquoted.
+    """
+    out: dict[str, str | None] = {}
+    for word in _cmdline_words(_text(text)):
+        if word == "--":
+            break
+        name, sep, value = word.partition("=")
+        out[name] = value if sep else None
+    return out
+
+
+def _cmdline_words(text: str) -> list[str]:
+    words, current, quoted = [], "", False
+    for ch in text.strip():
+        if ch == '"':
+            quoted = not quoted
+        elif ch.isspace() and not quoted:
+            if current:
+                words.append(current)
+            current = ""
+        else:
+            current += ch
+    if current:
+        words.append(current)
+    return words
+
+
+def cmdline_stack_guard_gap(params: Mapping[str, str | None]) -> int | None:
+    """The ``stack_guard_gap=`` boot parameter in pages, or None when it is not given.
+
+    The kernel reads it with simple_strtoul in mm/mmap.c (cmdline_parse_stack_guard_gap):
+    leading digits count, the default (256 pages) applies without it.
+    """
+    value = params.get("stack_guard_gap")
+    if value is None:
+        return None
+    digits = re.match(r"\d+", value)
+    return int(digits.group()) if digits else 0
+
+
+VSYSCALL_MODES = ("xonly", "emulate", "none")
+
+
+def parse_vsyscall_mode(maps_text: str | bytes) -> str:
+    """How this kernel offers the legacy vsyscall page: ``xonly``, ``emulate`` or ``none``.
+
+    Read from the ``[vsyscall]`` line of a 64-bit process's maps (the page is the
+    same for every process; arch/x86/entry/vsyscall/vsyscall_64.c): ``--xp`` is
+    execute-only (calls into it are emulated, reads fault), ``r-xp`` is emulate
+    (the page can also be read), no such line is none. The ``vsyscall=`` boot
+    parameter chooses among them; the maps line is what processes actually get.
+    """
+    for entry in parse_maps(maps_text):
+        if entry.pathname == "[vsyscall]":
+            if entry.perms.startswith("r"):
+                return "emulate"
+            if entry.perms[2:3] == "x":
+                return "xonly"
+            raise CaptureError(f"unexpected [vsyscall] permissions {entry.perms!r}")
+    return "none"
+
+
+def parse_sysctl_int(text: str | bytes) -> int:
+    """A /proc/sys file that holds one integer (``vm.mmap_min_addr``, ``vm.overcommit_memory``)."""
+    try:
+        return int(_text(text).strip())
+    except ValueError:
+        raise CaptureError(f"not an integer sysctl value: {_text(text)!r}") from None
+
+
+# x86-64: 4-level paging translates 48-bit addresses, user space below 2^47;
+# 5-level (LA57) 57-bit addresses, user space below 2^56
+# (arch/x86/include/asm/page_64_types.h, __VIRTUAL_MASK_SHIFT).
+USER_BITS = MappingProxyType({4: 47, 5: 56})
+# An mmap hint above 2^47 without MAP_FIXED: the kernel places a mapping there only
+# with 5-level paging, where TASK_SIZE_MAX is 2^56 minus a page
+# (Documentation/arch/x86/x86_64/5level-paging.rst); with 4 levels it ignores the hint.
+PAGING_PROBE_HINT = 1 << 50
+
+
+def paging_levels_from_probe(address: int) -> int:
+    """4 or 5, from where an anonymous mapping asked for at PAGING_PROBE_HINT landed."""
+    return 5 if address >= 1 << USER_BITS[4] else 4
+
+
+# ---------------------------------------------------------------------------
 # The reader
 
 # Files that a live user process never leaves empty; empty means it has exited.

@@ -1,7 +1,8 @@
 """Where a figure's numbers come from: the one-line caption under every figure.
 
 What can change a picture of memory is recorded with every capture (kernel,
-glibc, gcc, architecture, page size, THP mode, ``randomize_va_space``) and with
+glibc, gcc, architecture, page size, paging levels, THP mode, ``randomize_va_space``,
+and more that pages quote: see ``roads.toolchain.provenance``) and with
 every run (whether ASLR was asked off, and the process's personality, which says
 whether it really was). ``Provenance`` gathers those for one or more selected
 checkpoints; ``caption`` says it in one line of text and ``caption_html`` as the
@@ -73,6 +74,7 @@ class Provenance:
     page_size: int | None
     thp: str
     aslr: tuple[Aslr, ...]  # one per distinct run, in order
+    paging_levels: int | None = None  # 4 or 5; None in captures made before it was recorded
 
 
 def compiler_flags(gcc_argv: Sequence[str]) -> tuple[str, ...]:
@@ -133,6 +135,7 @@ def provenance(selections: Selection | Sequence[Selection]) -> Provenance:
         page_size=prov.get("page_size"),
         thp=str(prov.get("thp", "unknown")),
         aslr=tuple(aslr),
+        paging_levels=prov.get("paging_levels"),
     )
 
 
@@ -188,6 +191,8 @@ def _parts(p: Provenance, subject: str | None = None, aslr: str | None = None) -
 
     aslr = aslr or "; ".join(dict.fromkeys(a.describe() for a in p.aslr))
     pages = f"{human_size(p.page_size)} pages" if p.page_size else "page size unknown"
+    if p.paging_levels:
+        pages += f", {p.paging_levels}-level paging"
     return [
         plain(where),
         plain(f"Linux {p.kernel} {p.arch}"),

@@ -7,7 +7,8 @@ heap, the stacks, guard pages, malloc arenas, the kernel's vDSO, vvar and vsysca
 pages, anonymous and file mappings. ``find_pointers`` places recorded addresses and
 the executable's interesting symbols; ``bands`` cuts the whole 64-bit space into
 regions and the gaps between them, including the non-canonical hole and the kernel
-half. ``memory_map`` does all three for a ``Selection``.
+half, where the capture's paging mode (``canonical_for``) puts them. ``memory_map``
+does all three for a ``Selection``.
 
 Pure: records in, records out.
 """
@@ -16,20 +17,70 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Any, Mapping, Sequence
 
 from .elf import PF_W, PF_X, ElfFile, link_segments, load_bias
 from .errors import RoadsError
+from .proc import USER_BITS
 from .select import Address, Region, Selection
 
-# x86-64 with 4-level paging: user space is the lower 128 TiB (47 bits); the kernel's
-# half starts at the sign-extended 0xffff800000000000; in between, addresses are
-# non-canonical and any access faults with #GP. The top user page is never mapped
-# (TASK_SIZE is 0x7ffffffff000), so user space as maps can show it ends there.
-USER_END = 0x0000_8000_0000_0000
-TASK_SIZE = 0x0000_7FFF_FFFF_F000
-KERNEL_START = 0xFFFF_8000_0000_0000
 ADDRESS_END = 1 << 64
+_PAGE = 4096
+
+
+@dataclass(frozen=True)
+class Canonical:
+    """The halves of the 64-bit space under one paging mode of x86-64.
+
+    User space is the lower ``2**user_bits`` bytes; the kernel's half is the same
+    size at the top (the sign-extended copy); in between, addresses are
+    non-canonical and any access faults with #GP. The top user page is never mapped
+    (TASK_SIZE_MAX is the end minus a page), so user space as maps can show it ends
+    at ``task_size``. arch/x86/include/asm/page_64_types.h (__VIRTUAL_MASK_SHIFT,
+    TASK_SIZE_MAX) and Documentation/arch/x86/x86_64/mm.rst.
+    """
+
+    paging_levels: int
+    user_bits: int  # 47 with 4-level paging, 56 with 5-level
+
+    @property
+    def user_end(self) -> int:
+        return 1 << self.user_bits
+
+    @property
+    def task_size(self) -> int:
+        return self.user_end - _PAGE
+
+    @property
+    def kernel_start(self) -> int:
+        return ADDRESS_END - self.user_end
+
+    @property
+    def hole_size(self) -> int:
+        return self.kernel_start - self.user_end
+
+    @property
+    def sign_bits(self) -> int:
+        """Top bits that must all be equal in a canonical address (17, or 8)."""
+        return 64 - self.user_bits
+
+
+PAGING = {4: Canonical(4, USER_BITS[4]), 5: Canonical(5, USER_BITS[5])}
+
+
+def canonical_for(provenance: Mapping[str, Any] | None) -> Canonical:
+    """The address-space halves of the machine a capture was made on: from its
+    provenance's ``paging_levels``, 4-level when the capture does not say (captures
+    made before it was recorded, other architectures)."""
+    levels = (provenance or {}).get("paging_levels")
+    return PAGING.get(levels, PAGING[4]) if isinstance(levels, int) else PAGING[4]
+
+
+# The 4-level values, for callers that know they have a 4-level capture; figures use
+# the MemoryMap's own ``canonical``.
+USER_END = PAGING[4].user_end
+TASK_SIZE = PAGING[4].task_size
+KERNEL_START = PAGING[4].kernel_start
 
 # glibc's HEAP_MAX_SIZE on 64-bit (2 * DEFAULT_MMAP_THRESHOLD_MAX): each non-main
 # arena reserves this much, aligned to it, and makes only the used part rw-p.
@@ -93,9 +144,11 @@ KINDS: dict[str, Kind] = {
 GAP_KINDS: dict[str, Kind] = {
     k.name: k
     for k in (
-        Kind("unmapped", "unmapped", "user space with nothing mapped: any access is SIGSEGV"),
+        Kind("unmapped", "unmapped", "user space with nothing mapped: an access is SIGSEGV, "
+             "except just below [stack], where it grows the stack (up to its size limit)"),
         Kind("hole", "non-canonical hole",
-             "addresses whose top 17 bits are not all equal: any access is a #GP fault"),
+             "addresses whose top bits are not all copies of the highest bit the page tables "
+             "translate (bit 47 with 4-level paging, 56 with 5-level): any access is a #GP fault"),
         Kind("kernel", "kernel space", "the kernel's half: no access from user mode"),
     )
 }
@@ -175,6 +228,7 @@ class MemoryMap:
     regions: tuple[Classified, ...]
     pointers: tuple[Pointer, ...]
     bias: int | None  # the executable's load bias, when its ELF file was linked
+    canonical: Canonical = PAGING[4]  # the halves, from the capture's paging levels
 
     def pointers_in(self, index: int) -> tuple[Pointer, ...]:
         """The pointers into region ``index``, lowest address first."""
@@ -188,10 +242,10 @@ class MemoryMap:
     @property
     def mapped(self) -> int:
         """Bytes of user space covered by regions (vsyscall, in the kernel half, excluded)."""
-        return sum(c.region.size for c in self.regions if c.region.end <= USER_END)
+        return sum(c.region.size for c in self.regions if c.region.end <= self.canonical.user_end)
 
     def bands(self) -> tuple[Band, ...]:
-        return bands(self.regions)
+        return bands(self.regions, self.canonical)
 
 
 # --------------------------------------------------------------------------- classify
@@ -474,24 +528,26 @@ def find_pointers(
 # --------------------------------------------------------------------------- bands
 
 
-def bands(regions: Sequence[Classified]) -> tuple[Band, ...]:
+def bands(regions: Sequence[Classified], canonical: Canonical = PAGING[4]) -> tuple[Band, ...]:
     """The whole 64-bit space, lowest first: every region, and every gap between them
-    as "unmapped" (user space), "hole" (non-canonical) or "kernel"."""
+    as "unmapped" (user space), "hole" (non-canonical) or "kernel", the halves cut
+    where ``canonical`` (the capture's paging mode) puts them."""
     out: list[Band] = []
     cursor = 0
     for c in sorted(regions, key=lambda c: c.region.start):
-        out.extend(_gaps(cursor, c.region.start))
+        out.extend(_gaps(cursor, c.region.start, canonical))
         out.append(Band(c.region.start, c.region.end, c.kind, c))
         cursor = max(cursor, c.region.end)
-    out.extend(_gaps(cursor, ADDRESS_END))
+    out.extend(_gaps(cursor, ADDRESS_END, canonical))
     return tuple(out)
 
 
-def _gaps(lo: int, hi: int) -> list[Band]:
+def _gaps(lo: int, hi: int, canonical: Canonical) -> list[Band]:
     """Gap bands covering [lo, hi), cut at the edges of the canonical halves."""
     out = []
-    for start, end, kind in ((0, USER_END, "unmapped"), (USER_END, KERNEL_START, "hole"),
-                             (KERNEL_START, ADDRESS_END, "kernel")):
+    user_end, kernel_start = canonical.user_end, canonical.kernel_start
+    for start, end, kind in ((0, user_end, "unmapped"), (user_end, kernel_start, "hole"),
+                             (kernel_start, ADDRESS_END, "kernel")):
         a, b = max(lo, start), min(hi, end)
         if a < b:
             out.append(Band(a, b, kind))
@@ -507,4 +563,4 @@ def memory_map(selection: Selection, *, symbols: Sequence[str] | None = None) ->
     elf = selection.elf if selection.exe_matches_elf else None
     classified, bias = classify(snap.regions, elf=elf, exe=snap.exe, addresses=snap.addresses)
     pointers = find_pointers(snap.regions, snap.addresses, elf=elf, bias=bias, symbols=symbols)
-    return MemoryMap(selection, classified, pointers, bias)
+    return MemoryMap(selection, classified, pointers, bias, canonical_for(selection.provenance))

@@ -1,19 +1,27 @@
-"""Facts about this machine that can change a capture: compiler, kernel, libc, THP, ASLR.
+"""Facts about this machine that can change a capture: compiler, kernel, libc, THP, ASLR,
+paging levels, the vsyscall page, low-address and overcommit policy, the stack limit.
 
 Read once per process and kept; each reader is a small function so the CLI, the
-capture and the staleness check ask the same questions the same way.
+capture and the staleness check ask the same questions the same way. The parsing
+is in ``proc`` (text in, values out); the reads are here.
 """
 
 from __future__ import annotations
 
+import ctypes
 import functools
+import mmap
 import os
 import platform
 import re
+import resource
 from pathlib import Path
 
 from . import command
-from .errors import ToolMissing
+from .errors import CaptureError, ToolMissing
+from .proc import (PAGING_PROBE_HINT, VSYSCALL_MODES, cmdline_stack_guard_gap,
+                   paging_levels_from_probe, parse_kernel_cmdline, parse_sysctl_int,
+                   parse_vsyscall_mode)
 
 
 @functools.cache
@@ -60,16 +68,95 @@ def glibc_version() -> str | None:
     return value.split()[-1] if value.startswith("glibc") else None
 
 
+def _sysctl(path: str) -> int | None:
+    text = _read(path)
+    try:
+        return None if text is None else parse_sysctl_int(text)
+    except CaptureError:
+        return None
+
+
+def mmap_min_addr() -> int | None:
+    """/proc/sys/vm/mmap_min_addr: the lowest address an unprivileged mmap may take."""
+    return _sysctl("/proc/sys/vm/mmap_min_addr")
+
+
+def overcommit_memory() -> int | None:
+    """/proc/sys/vm/overcommit_memory: 0 heuristic, 1 always, 2 strict accounting."""
+    return _sysctl("/proc/sys/vm/overcommit_memory")
+
+
+def kernel_cmdline() -> dict[str, str | None]:
+    """The kernel's boot parameters (empty when /proc/cmdline cannot be read)."""
+    return parse_kernel_cmdline(_read("/proc/cmdline") or "")
+
+
+def vsyscall_mode() -> str | None:
+    """``xonly``, ``emulate`` or ``none``: from this process's ``[vsyscall]`` line, or,
+    when maps cannot be read, from the ``vsyscall=`` boot parameter; None off x86-64."""
+    if platform.machine() != "x86_64":
+        return None
+    maps = _read("/proc/self/maps")
+    if maps is not None:
+        try:
+            return parse_vsyscall_mode(maps)
+        except CaptureError:
+            return None
+    given = kernel_cmdline().get("vsyscall")
+    return given if given in VSYSCALL_MODES else None
+
+
+def stack_rlimit() -> int | None:
+    """The soft RLIMIT_STACK in bytes, None when unlimited.
+
+    The launcher sets only the CPU, address-space and core limits, so every sample
+    runs with the stack limit of the build that starts it: this one.
+    """
+    soft, _ = resource.getrlimit(resource.RLIMIT_STACK)
+    return None if soft == resource.RLIM_INFINITY else soft
+
+
+@functools.cache
+def paging_levels() -> int | None:
+    """4 or 5: how many levels of page tables this kernel uses for user space.
+
+    Probed, once per process: the ``la57`` CPU flag says only that the processor
+    could. An anonymous mapping is asked for at ``PAGING_PROBE_HINT`` (above 2^47,
+    without MAP_FIXED); the kernel honours such a hint only with 5-level paging and
+    otherwise places the mapping below 2^47. None off x86-64 or if mmap fails.
+    """
+    if platform.machine() != "x86_64":
+        return None
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.mmap.restype = ctypes.c_void_p
+    libc.mmap.argtypes = (ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_int,
+                          ctypes.c_int, ctypes.c_long)
+    libc.munmap.argtypes = (ctypes.c_void_p, ctypes.c_size_t)
+    size = mmap.PAGESIZE
+    address = libc.mmap(PAGING_PROBE_HINT, size, 0,  # PROT_NONE: never touched
+                        mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS, -1, 0)
+    if address is None or address == ctypes.c_void_p(-1).value:
+        return None
+    libc.munmap(address, size)
+    return paging_levels_from_probe(address)
+
+
 def provenance() -> dict[str, object]:
     """Everything recorded with a capture about the machine that made it."""
     uname = os.uname()
     return {
         "arch": platform.machine(),
+        "cmdline_stack_guard_gap": cmdline_stack_guard_gap(kernel_cmdline()),
         "gcc": gcc_version_or_none(),
         "glibc": glibc_version(),
         "kernel": uname.release,
+        "mmap_min_addr": mmap_min_addr(),
         "os": uname.sysname,
+        "overcommit_memory": overcommit_memory(),
         "page_size": os.sysconf("SC_PAGE_SIZE"),
+        "paging_levels": paging_levels(),
         "randomize_va_space": randomize_va_space(),
+        "stack_rlimit": stack_rlimit(),
         "thp": thp_mode(),
+        "vsyscall": vsyscall_mode(),
     }

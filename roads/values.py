@@ -33,8 +33,15 @@ path                                  value (default format)
                                       (``AT_EXECFN``, ``AT_PLATFORM``) as text
 ``status:FIELD``                      a ``/proc/PID/status`` field; ``Vm*``, ``Rss*``
                                       and ``Huge*`` in bytes (human)
-``provenance:KEY``                    ``kernel``, ``glibc``, ``gcc``, ``arch``,
-                                      ``page_size``, ``thp``, ``randomize_va_space``
+``provenance:KEY``                    ``kernel``, ``glibc``, ``gcc``, ``arch``, ``os``,
+                                      ``page_size`` (human), ``thp``,
+                                      ``randomize_va_space``; ``paging_levels`` (4 or
+                                      5, probed), ``vsyscall`` (``xonly``, ``emulate``
+                                      or ``none``), ``mmap_min_addr``,
+                                      ``overcommit_memory``, ``stack_rlimit`` (soft
+                                      RLIMIT_STACK, bytes; ``none`` when unlimited),
+                                      ``cmdline_stack_guard_gap`` (the boot parameter,
+                                      pages; ``none`` when not given); numbers as int
 ``elf:FIELD``                         ELF header ``e_*``/``ei_*`` fields, ``interp``,
                                       ``is_pie``, ``is_static``; ``elf:section:NAME.sh_*``
                                       and ``elf:segment:N.p_*`` (N counts PT_LOADs)
@@ -62,7 +69,8 @@ _REGION_FIELDS = ("start", "end", "size", "perms", "offset", "pathname", "kind")
 _ADDRESS_FIELDS = ("page", "offset", "pml4", "pdpt", "pd", "pt", "region")
 _PAGE_FIELDS = ("vaddr", "pfn", "present", "exclusive", "file_or_shared", "swapped", "soft_dirty")
 _PROVENANCE_KEYS = ("kernel", "glibc", "gcc", "arch", "os", "page_size", "thp",
-                    "randomize_va_space")
+                    "randomize_va_space", "paging_levels", "vsyscall", "mmap_min_addr",
+                    "overcommit_memory", "stack_rlimit", "cmdline_stack_guard_gap")
 _RUN_FIELDS = ("exit_code", "signal", "status", "stdout", "stderr")
 _PROCESS_FIELDS = ("pid", "ppid", "personality", "exe")
 
