@@ -85,6 +85,8 @@ EXIT_STATUS_BITS = define("EXIT_STATUS_BITS", 8, "int", "POSIX wait(): WEXITSTAT
 # --- hello-world, gdb-sessions, hub
 # --- virtual-address-space
 # --- processes
+EXIT_STATUS_MASK = define("EXIT_STATUS_MASK", 0xFF, "hex", "kernel/exit.c: exit and exit_group pass (error_code & 0xff) << 8 to do_exit; WEXITSTATUS reads those bits back")
+AT_RANDOM_BYTES = define("AT_RANDOM_BYTES", 16, "int", "fs/binfmt_elf.c create_elf_tables: k_rand_bytes[16] copied to the stack; getauxval(3): AT_RANDOM, the address of sixteen random bytes")
 # --- mapping-procedure
 # --- dynamic-memory-allocation
 

@@ -6,6 +6,7 @@
  * getauxval() reads the same vector that /proc/PID/auxv shows.
  */
 #include <elf.h>
+#include <stdio.h>
 #include <sys/auxv.h>
 
 #include "roads.h"
@@ -39,5 +40,9 @@ int main(int argc, char **argv, char **envp)
     ROADS_ADDRESS("at-sysinfo-ehdr", getauxval(AT_SYSINFO_EHDR)); /* the vdso */
 
     ROADS_CHECKPOINT("main");
+
+    /* After the checkpoint, so that stdio's buffer does not change the map it
+       saw: the word right below argv[0] is the count the kernel stored. */
+    printf("word below argv: %ld, argc: %d\n", ((const long *)argv)[-1], argc);
     return 0;
 }
