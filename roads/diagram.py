@@ -270,7 +270,7 @@ def _gap_node(g: graphviz.Digraph, node: str, band: Band, centre: tuple[float, f
     g.node(node, label=_lines(label), shape="box", style=style, fillcolor=COLOURS[band.kind],
            color="#999999", pos=_pos(*centre), width=_inches(BOX_WIDTH), height=_inches(height),
            tooltip=_text(f"{hex_address(band.start)}-{hex_address(band.end)}: "
-                         f"{kind.label}, {size}; {kind.about}"),
+                         f"{kind.label}, {size}; {band.about}"),
            id=f"{fid}-gap-{band.start:x}", **{"class": f"roads-gap roads-gap-{band.kind}"},
            **attrs)
 

@@ -144,8 +144,7 @@ KINDS: dict[str, Kind] = {
 GAP_KINDS: dict[str, Kind] = {
     k.name: k
     for k in (
-        Kind("unmapped", "unmapped", "user space with nothing mapped: an access is SIGSEGV, "
-             "except just below [stack], where it grows the stack (up to its size limit)"),
+        Kind("unmapped", "unmapped", "user space with nothing mapped: an access is SIGSEGV"),
         Kind("hole", "non-canonical hole",
              "addresses whose top bits are not all copies of the highest bit the page tables "
              "translate (bit 47 with 4-level paging, 56 with 5-level): any access is a #GP fault"),
@@ -210,10 +209,21 @@ class Band:
     end: int
     kind: str  # a region kind, or "unmapped", "hole", "kernel"
     region: Classified | None = None
+    below_stack: bool = False  # an unmapped gap that ends where [stack] starts
 
     @property
     def size(self) -> int:
         return self.end - self.start
+
+    @property
+    def about(self) -> str:
+        """What the band is, for a tooltip: the gap under the main stack is not like
+        the others, since an access there grows the stack instead of faulting."""
+        if self.below_stack:
+            return ("user space with nothing mapped, under the main stack: an access here, "
+                    "within the stack's size limit (RLIMIT_STACK) and clear of the mapping "
+                    "below by the guard gap, grows [stack] down to it; anywhere else, SIGSEGV")
+        return (KINDS.get(self.kind) or GAP_KINDS[self.kind]).about
 
     @property
     def label(self) -> str:
@@ -535,7 +545,11 @@ def bands(regions: Sequence[Classified], canonical: Canonical = PAGING[4]) -> tu
     out: list[Band] = []
     cursor = 0
     for c in sorted(regions, key=lambda c: c.region.start):
-        out.extend(_gaps(cursor, c.region.start, canonical))
+        gaps = _gaps(cursor, c.region.start, canonical)
+        if c.region.pathname == "[stack]" and gaps and gaps[-1].kind == "unmapped" \
+                and gaps[-1].end == c.region.start:
+            gaps[-1] = Band(gaps[-1].start, gaps[-1].end, "unmapped", below_stack=True)
+        out.extend(gaps)
         out.append(Band(c.region.start, c.region.end, c.kind, c))
         cursor = max(cursor, c.region.end)
     out.extend(_gaps(cursor, ADDRESS_END, canonical))

@@ -135,7 +135,7 @@ def _gap_row(band: Band, slug: str) -> str:
         _address_cell(band.start),
         _address_cell(band.end),
         human_size(band.size),
-        f'<td colspan="{len(COLUMNS) - 3}"><span title="{escape(kind.about)}">'
+        f'<td colspan="{len(COLUMNS) - 3}"><span title="{escape(band.about)}">'
         f"{escape(kind.label)}, {human_size(band.size)}</span></td>",
     ]
     body = "".join(f"<td>{cell}</td>" for cell in cells[:3]) + cells[3]

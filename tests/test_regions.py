@@ -217,3 +217,19 @@ def test_values_that_are_not_addresses_point_nowhere():
     stray = {p.name for p in mm.stray}
     assert "chunk-size-100k" in stray
     assert "block-100k" not in stray
+
+
+def test_only_the_gap_under_the_stack_says_it_grows_the_stack():
+    """An access just below [stack] grows the stack; elsewhere an unmapped gap faults."""
+    from roads.regions import memory_map
+    from roads.select import select
+    from tests.claims_support import doc
+
+    mm = memory_map(select(doc("layout"), variant="pie"))
+    gaps = [b for b in mm.bands() if b.region is None and b.kind == "unmapped"]
+    stack = next(c.region for c in mm.regions if c.region.pathname == "[stack]")
+    under = [b for b in gaps if b.below_stack]
+    assert [b.end for b in under] == [stack.start]
+    assert "grows [stack]" in under[0].about
+    assert all(b.about.endswith("SIGSEGV") and "grows" not in b.about
+               for b in gaps if not b.below_stack)
