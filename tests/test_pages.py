@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import datetime
 import sys
 from dataclasses import dataclass
@@ -246,3 +247,15 @@ def test_page_conventions_do_not_import_mkdocs():
         "print(sorted(m for m in sys.modules if m.split('.')[0] in site))"
     )
     assert run([sys.executable, "-c", code]).stdout.strip() == "[]"
+
+
+def test_no_page_copies_code_from_a_sample():
+    """Code on a page is included from the sample file (sample_code), never copied: a
+    copy goes stale when the sample changes. The authoring guide's examples are the
+    exception: they are not samples."""
+    from tests.conftest import REPO
+
+    fence = re.compile(r"^\s*(```|~~~)\s*c\b", re.M)
+    copied = [p.relative_to(REPO).as_posix() for p in sorted((REPO / "docs").rglob("*.md"))
+              if p.name != "authoring.md" and fence.search(p.read_text(encoding="utf-8"))]
+    assert copied == [], "pages with C code typed in; use {{ sample_code(...) }}"
