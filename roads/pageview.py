@@ -27,10 +27,15 @@ from .select import PageEntry, PagemapRange, Selection
 
 PAGE_SHIFT = 12
 PAGE_SIZE = 1 << PAGE_SHIFT
-# (name, lowest bit) of each 9-bit index, top level first (Intel SDM vol. 3A, Figure 4-8).
-LEVELS = (("PML4", 39), ("PDPT", 30), ("PD", 21), ("PT", 12))
+# (name, lowest bit) of each 9-bit index, top level first (Intel SDM vol. 3A, 4.5,
+# Figures 4-8 and 4-9): 4-level paging translates 48 bits, 5-level (LA57) 57.
+LEVELS_BY_PAGING = {
+    4: (("PML4", 39), ("PDPT", 30), ("PD", 21), ("PT", 12)),
+    5: (("PML5", 48), ("PML4", 39), ("PDPT", 30), ("PD", 21), ("PT", 12)),
+}
+LEVELS = LEVELS_BY_PAGING[4]
 INDEX_BITS = 9
-VIRTUAL_BITS = 48
+VIRTUAL_BITS = 48  # with 4-level paging
 HIDDEN = "hidden without CAP_SYS_ADMIN"
 
 
@@ -39,25 +44,42 @@ HIDDEN = "hidden without CAP_SYS_ADMIN"
 
 @dataclass(frozen=True)
 class AddressSplit:
-    """A virtual address cut the way the MMU walks it with 4-level paging."""
+    """A virtual address cut the way the MMU walks it, with 4- or 5-level paging."""
 
     address: int
-    sign: int  # bits 63-48: copies of bit 47 in a canonical address
-    pml4: int  # bits 47-39
-    pdpt: int  # bits 38-30
-    pd: int  # bits 29-21
-    pt: int  # bits 20-12
+    sign: int  # the bits above the translated ones: copies of the top translated bit
+    indices: tuple[int, ...]  # one 9-bit index per level, top level first
     offset: int  # bits 11-0
+    paging_levels: int = 4
 
     @property
-    def indices(self) -> tuple[int, int, int, int]:
-        return (self.pml4, self.pdpt, self.pd, self.pt)
+    def levels(self) -> tuple[tuple[str, int], ...]:
+        return LEVELS_BY_PAGING[self.paging_levels]
+
+    @property
+    def translated_bits(self) -> int:
+        return self.paging_levels * INDEX_BITS + PAGE_SHIFT
+
+    def index(self, level: str) -> int | None:
+        """The index of the table called ``level`` (``PML4``), None if this mode has none."""
+        for (name, _), value in zip(self.levels, self.indices):
+            if name == level:
+                return value
+        return None
+
+    pml5 = property(lambda self: self.index("PML5"))
+    pml4 = property(lambda self: self.index("PML4"))
+    pdpt = property(lambda self: self.index("PDPT"))
+    pd = property(lambda self: self.index("PD"))
+    pt = property(lambda self: self.index("PT"))
 
     @property
     def canonical(self) -> bool:
-        """Bits 63-48 all equal bit 47; anything else faults with #GP, not a page fault."""
-        top = self.pml4 >> (INDEX_BITS - 1)
-        return self.sign == (0xFFFF if top else 0)
+        """The bits above the translated ones all equal the top translated bit; anything
+        else faults with #GP, not a page fault."""
+        top = self.indices[0] >> (INDEX_BITS - 1)
+        ones = (1 << (64 - self.translated_bits)) - 1
+        return self.sign == (ones if top else 0)
 
     @property
     def page(self) -> int:
@@ -66,20 +88,31 @@ class AddressSplit:
 
     def recombine(self) -> int:
         """The address again, put together from its parts."""
-        value = self.sign << VIRTUAL_BITS
-        for (_, low), index in zip(LEVELS, self.indices):
+        value = self.sign << self.translated_bits
+        for (_, low), index in zip(self.levels, self.indices):
             value |= index << low
         return value | self.offset
 
 
-def split_address(address: int) -> AddressSplit:
-    """Cut ``address`` (0 to 2**64 - 1) into the sign bits, four indices and the offset."""
+def split_address(address: int, paging_levels: int = 4) -> AddressSplit:
+    """Cut ``address`` (0 to 2**64 - 1) into the sign bits, one index per level of
+    ``paging_levels``-level paging, and the offset."""
     if not 0 <= address < 1 << 64:
         raise ValueError(f"{address:#x} is not a 64-bit address")
+    if paging_levels not in LEVELS_BY_PAGING:
+        raise ValueError(f"{paging_levels}-level paging does not exist on x86-64")
     mask = (1 << INDEX_BITS) - 1
-    pml4, pdpt, pd, pt = ((address >> low) & mask for _, low in LEVELS)
-    return AddressSplit(address, address >> VIRTUAL_BITS, pml4, pdpt, pd, pt,
-                        address & (PAGE_SIZE - 1))
+    levels = LEVELS_BY_PAGING[paging_levels]
+    indices = tuple((address >> low) & mask for _, low in levels)
+    translated = paging_levels * INDEX_BITS + PAGE_SHIFT
+    return AddressSplit(address, address >> translated, indices, address & (PAGE_SIZE - 1),
+                        paging_levels)
+
+
+def paging_levels_of(selection: Selection) -> int:
+    """The paging mode the capture recorded; 4-level for captures made before it was."""
+    levels = selection.provenance.get("paging_levels")
+    return levels if levels in LEVELS_BY_PAGING else 4
 
 
 def physical_address(pfn: int, offset: int) -> int:
@@ -290,12 +323,13 @@ def render_page_walk(selection: Selection, name: str) -> str:
     that, a range of ``ROADS_RANGE`` (its first byte is walked).
     """
     address = resolve_address(selection, name)
-    split = split_address(address)
+    split = split_address(address, paging_levels_of(selection))
     assert split.recombine() == address
-    widths = [("sign extension", 63, 48, split.sign)] + [
+    top = split.translated_bits
+    widths = [("sign extension", 63, top, split.sign)] + [
         (f"{level} index", low + INDEX_BITS - 1, low, index)
-        for (level, low), index in zip(LEVELS, split.indices)
-    ] + [("offset", 11, 0, split.offset)]
+        for (level, low), index in zip(split.levels, split.indices)
+    ] + [("offset", PAGE_SHIFT - 1, 0, split.offset)]
 
     out = ['<div class="roads-page-walk">', "<table>", "<thead><tr><th></th>"]
     out += [f"<th>bits {hi}–{lo}</th>" for _, hi, lo, _ in widths]
@@ -316,8 +350,9 @@ def render_page_walk(selection: Selection, name: str) -> str:
         words.append(f"in <code>{_html.escape(label)}</code> "
                      f"(<code>{region.start:#x}</code>–<code>{region.end:#x}</code>, {region.perms})")
     if not split.canonical:
-        words.append("is not canonical: bits 63–48 are not copies of bit 47, so any access "
-                     "faults with #GP before a page table is read")
+        words.append(f"is not canonical: bits 63–{top} are not copies of bit {top - 1}, so any "
+                     f"access faults with #GP before a page table is read "
+                     f"({split.paging_levels}-level paging)")
     sentence = " ".join(words) + "."
 
     page = find_page(selection, address)
@@ -330,7 +365,7 @@ def render_page_walk(selection: Selection, name: str) -> str:
         frame = f"The page is present; its frame number is {HIDDEN}."
     else:
         phys = physical_address(page.pfn, split.offset)
-        frame = (f"Frame <code>{page.pfn:#x}</code> × 4096 + offset <code>{split.offset:#x}</code> "
+        frame = (f"Frame <code>{page.pfn:#x}</code> × {PAGE_SIZE} + offset <code>{split.offset:#x}</code> "
                  f"= physical address <code>{phys:#x}</code>.")
     return "\n".join(out + [f'<p class="roads-notes">{sentence} {frame}</p>', "</div>"])
 

@@ -10,8 +10,9 @@ path                                  value (default format)
 ``pid``, ``ppid``, ``personality``    the selected process (int; personality hex)
 ``exe``                               its executable as maps names it (text)
 ``address:NAME``                      a pointer the sample recorded (hex)
-``address:NAME.FIELD``                ``page``, ``offset`` (in the page), ``pml4``,
-                                      ``pdpt``, ``pd``, ``pt`` (indices), ``region``
+``address:NAME.FIELD``                ``page``, ``offset`` (in the page), ``pml5``
+                                      (none with 4-level paging), ``pml4``, ``pdpt``,
+                                      ``pd``, ``pt`` (indices), ``region``
 ``symbol:NAME``                       the executable's symbol at run time (hex)
 ``region:SELECTOR.FIELD``             a region; SELECTOR is a pathname (``[heap]``), a
                                       file name (``libc.so.6``), ``@NAME`` (the region
@@ -59,14 +60,14 @@ from dataclasses import dataclass
 from typing import Any, Callable, Mapping
 
 from .errors import ConfigError
-from .pageview import split_address
+from .pageview import paging_levels_of, split_address
 from .regions import KINDS, memory_map
 from .select import Region, Selection, checkpoint_names, select
 from .units import human_size
 
 FORMATS = ("hex", "int", "human", "text")
 _REGION_FIELDS = ("start", "end", "size", "perms", "offset", "pathname", "kind")
-_ADDRESS_FIELDS = ("page", "offset", "pml4", "pdpt", "pd", "pt", "region")
+_ADDRESS_FIELDS = ("page", "offset", "pml5", "pml4", "pdpt", "pd", "pt", "region")
 _PAGE_FIELDS = ("vaddr", "pfn", "present", "exclusive", "file_or_shared", "swapped", "soft_dirty")
 _PROVENANCE_KEYS = ("kernel", "glibc", "gcc", "arch", "os", "page_size", "thp",
                     "randomize_va_space", "paging_levels", "vsyscall", "mmap_min_addr",
@@ -204,7 +205,7 @@ def _address(selection: Selection, path: str, rest: str) -> Value:
     address = _named_address(selection, path, name, symbols=False)
     if field is None:
         return Value(address, "hex")
-    split = split_address(address)
+    split = split_address(address, paging_levels_of(selection))
     if field == "page":
         return Value(split.page, "hex")
     if field == "offset":

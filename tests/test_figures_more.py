@@ -541,3 +541,26 @@ def test_diff_description_counts_in_good_grammar() -> None:
     none = diff.describe(diff.diff_selections(sel("aslr-off", run=0), sel("aslr-off", run=1)))[0]
     assert re.search(r": (1 region group|[02-9]\d* region groups|nothing) changed$", one), one
     assert none.endswith("nothing changed"), none
+
+
+@pytest.mark.parametrize("address", [0, 0x555555558040, (1 << 56) - 1, 0xFF00000000000000,
+                                     0x0100000000000000])
+def test_split_with_five_levels(address: int) -> None:
+    split = pageview.split_address(address, 5)
+    assert split.recombine() == address
+    assert len(split.indices) == 5 and split.pml5 == (address >> 48) & 0x1FF
+    assert split.canonical == (address < 1 << 56 or address >= 0xFF00000000000000)
+
+
+def test_page_walk_follows_the_captures_paging_mode() -> None:
+    """With 5-level paging the walk starts at a PML5 and 0x800000000000 is canonical."""
+    import copy
+
+    five = copy.deepcopy(doc("pagewalk"))
+    five["provenance"]["paging_levels"] = 5
+    chosen = select(five)
+    html = pageview.render_page_walk(chosen, "answer")
+    assert "PML5 index" in html and "bits 63–57" in html
+    assert "PML5" not in pageview.render_page_walk(sel("pagewalk"), "answer")
+    assert values.value(chosen, "address:answer.pml5") == "0"
+    assert values.value(sel("pagewalk"), "address:answer.pml5") == "none"
