@@ -88,6 +88,15 @@ EXIT_STATUS_BITS = define("EXIT_STATUS_BITS", 8, "int", "POSIX wait(): WEXITSTAT
 EXIT_STATUS_MASK = define("EXIT_STATUS_MASK", 0xFF, "hex", "kernel/exit.c: exit and exit_group pass (error_code & 0xff) << 8 to do_exit; WEXITSTATUS reads those bits back")
 AT_RANDOM_BYTES = define("AT_RANDOM_BYTES", 16, "int", "fs/binfmt_elf.c create_elf_tables: k_rand_bytes[16] copied to the stack; getauxval(3): AT_RANDOM, the address of sixteen random bytes")
 # --- mapping-procedure
+SIGN_BIT_4LEVEL = define("SIGN_BIT_4LEVEL", 47, "int", "Intel SDM vol. 3A, 3.3.7.1 and 4.5: with 4-level paging an address is canonical when bits 63 through 47 are all equal")
+SIGN_BIT_5LEVEL = define("SIGN_BIT_5LEVEL", 56, "int", "Intel SDM vol. 3A, 3.3.7.1 and 4.5: with 5-level paging an address is canonical when bits 63 through 56 are all equal")
+X86_TRAP_GP = define("X86_TRAP_GP", 13, "int", "arch/x86/include/asm/trapnr.h: X86_TRAP_GP, general protection (Intel SDM vol. 3A, 6.15: interrupt 13)")
+X86_TRAP_PF = define("X86_TRAP_PF", 14, "int", "arch/x86/include/asm/trapnr.h: X86_TRAP_PF, page fault (Intel SDM vol. 3A, 6.15: interrupt 14)")
+X86_PF_PROT_BIT = define("X86_PF_PROT_BIT", 0, "int", "arch/x86/include/asm/trap_pf.h: X86_PF_PROT = BIT(0), set for a protection fault, clear when no page was found")
+X86_PF_WRITE_BIT = define("X86_PF_WRITE_BIT", 1, "int", "arch/x86/include/asm/trap_pf.h: X86_PF_WRITE = BIT(1), set for a write access")
+X86_PF_USER_BIT = define("X86_PF_USER_BIT", 2, "int", "arch/x86/include/asm/trap_pf.h: X86_PF_USER = BIT(2), set for an access from user mode")
+X86_PF_INSTR_BIT = define("X86_PF_INSTR_BIT", 4, "int", "arch/x86/include/asm/trap_pf.h: X86_PF_INSTR = BIT(4), set for an instruction fetch")
+FAULT_AROUND_BYTES = define("FAULT_AROUND_BYTES", 64 * KIB, "human", "mm/memory.c: fault_around_pages = 65536 >> PAGE_SHIFT, shown and set only in debugfs as fault_around_bytes")
 # --- dynamic-memory-allocation
 
 CONSTANTS: dict[str, Constant] = {c.name: c for c in _ALL}
