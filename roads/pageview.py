@@ -304,7 +304,7 @@ def _cell_html(cell: Cell, previous: Cell | None) -> list[str]:
 
 def _notes(columns: list[list[Cell]]) -> list[str]:
     cells = [c for col in columns for c in col]
-    notes = ["Frame: page frame number; physical address = frame × 4096 + offset."]
+    notes = [f"Frame: page frame number; physical address = frame × {PAGE_SIZE} + offset."]
     if any(c.zero for c in cells):
         notes.append("Zero page: one frame mapped at several addresses after reads only; "
                      "the first write gives a page a frame of its own.")

@@ -1,10 +1,11 @@
 /*
- * pagewalk: how the CPU finds a byte. An x86-64 virtual address (with 4-level
- * paging) is cut into five fields: four 9-bit indices, one per level of page
- * table (PML4, PDPT, PD, PT), and a 12-bit offset inside the 4 KiB page. The
- * last table entry holds the frame number; the physical address is
- * frame * 4096 + offset. The build reads the frame from /proc/PID/pagemap
- * (frame numbers need CAP_SYS_ADMIN; without it they read as 0).
+ * pagewalk: how the CPU finds a byte. With 4-level paging an x86-64 virtual
+ * address is cut into five fields: four 9-bit indices, one per level of page
+ * table (PML4, PDPT, PD, PT), and a 12-bit offset inside the 4 KiB page (5-level
+ * paging adds a PML5 index above them). The last table entry holds the frame
+ * number; the physical address is frame * page size + offset. The build reads
+ * the frame from /proc/PID/pagemap (frame numbers need CAP_SYS_ADMIN; without
+ * it they read as 0).
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -15,7 +16,7 @@ long answer = 41; /* a global in .data: a fixed address, a file-backed page */
 
 int main(void)
 {
-    answer++; /* the write gives this process a private copy of the page */
+    answer++; /* the page is already a private copy: execve zeroed .bss in it */
 
     uintptr_t va = (uintptr_t)&answer;
     uintptr_t page_start = va & ~(uintptr_t)0xfff;

@@ -1,8 +1,10 @@
 /*
  * probe: touch addresses that must fail and report how each one failed. A
  * SIGSEGV handler records what the kernel says about the fault (si_code,
- * si_addr) and what the CPU said (the trap number and error code saved in the
- * signal context), then jumps back with siglongjmp so the next probe can run.
+ * si_addr) and the trap number and error code the kernel saved in the signal
+ * context (for a user access to a kernel address the kernel sets the
+ * protection bit itself, whatever the CPU reported), then jumps back with
+ * siglongjmp so the next probe can run.
  *
  * Trap 14 is a page fault: the address was canonical and the page tables had
  * no usable entry for it. Trap 13 is a general-protection fault: a

@@ -63,7 +63,7 @@ def prose_lines(markdown: str) -> list[tuple[int, str]]:
         return re.sub(r"[^\n]", " ", m.group(0))
 
     text = re.sub(r"\A---\n.*?\n---\n", blank, text, flags=re.S)
-    text = re.sub(r"^(\s*)(```|~~~).*?^\1\2[^\n]*$", blank, text, flags=re.S | re.M)
+    text = re.sub(r"^([ \t]*)(```|~~~).*?^\1\2[^\n]*$", blank, text, flags=re.S | re.M)
     text = re.sub(r"\{\{.*?\}\}|\{%.*?%\}|\{#.*?#\}", blank, text, flags=re.S)
     text = re.sub(r"<!--.*?-->", blank, text, flags=re.S)
     text = re.sub(r"(`+)(?!`).*?(?<!`)\1(?!`)", blank, text, flags=re.S)
