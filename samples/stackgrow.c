@@ -48,6 +48,7 @@ int main(void)
     int local = 0;
 
     ROADS_ADDRESS("main-local", &local);
+    ROADS_ADDRESS("frame-bytes", (size_t)FRAME_BYTES); /* what each level puts on the stack */
     ROADS_CHECKPOINT("start");
     int sum = descend(1);
     ROADS_CHECKPOINT("returned");

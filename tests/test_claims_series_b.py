@@ -350,9 +350,13 @@ def test_brk_heap_from_old_to_new_break():
 
 
 def test_brk_first_heap_big_and_mostly_absent():
-    h = heap(snap("brk", "after-first-malloc"))
-    assert h.size >= 128 * KIB
-    assert h.rss() <= h.size // 8
+    from roads.constants import M_TOP_PAD_DEFAULT
+    s = snap("brk", "after-first-malloc")
+    h = heap(s)
+    assert h.size > M_TOP_PAD_DEFAULT.value
+    # Resident: the pages from the heap's start to the top chunk's header, after the block.
+    written = s.address("first-malloc") + (s.address("first-malloc-header") & ~0x7)
+    assert h.rss() == -(-(written - h.start) // PAGE) * PAGE
 
 
 def test_brk_equal_steps():
@@ -384,16 +388,17 @@ def test_threshold_200k_outside_heap():
     block = s.address("block-200k")
     assert block not in heap(s)
     r = region(s, block)
-    assert r.anonymous and r.perms == "rw-p"
-    assert block % PAGE == 16
-    assert s.region_at(block - 16) is r  # the header is in the same mapping
+    assert r.anonymous and r.perms == "rw-p" and r.pathname == ""
 
 
 def test_threshold_200k_header_mmapped():
-    header = th("after-200k").address("chunk-size-200k")
-    assert header & IS_MMAPPED
-    size = header & ~0x7
-    assert size % PAGE == 0 and size >= 200 * KIB + 16
+    from roads.constants import MALLOC_ALIGNMENT, SIZE_SZ
+    s = th("after-200k")
+    header, asked = s.address("chunk-size-200k"), s.address("request-200k")
+    assert header & 0x7 == IS_MMAPPED
+    # request2size, then one more size word (no next chunk to lend its prev_size), in pages
+    chunk = -(-(asked + SIZE_SZ.value) // MALLOC_ALIGNMENT.value) * MALLOC_ALIGNMENT.value
+    assert header & ~0x7 == -(-(chunk + SIZE_SZ.value) // PAGE) * PAGE
 
 
 def test_threshold_200k_region_merged():
@@ -429,12 +434,12 @@ def _small_step() -> int:
 
 
 def test_threshold_heap_headers():
-    for checkpoint, name, asked in (("after-100k", "chunk-size-100k", 100 * KIB),
-                                    ("after-200k-again", "chunk-size-200k-again", 200 * KIB)):
-        header = th(checkpoint).address(name)
-        assert header & PREV_INUSE and not header & IS_MMAPPED
-        size = header & ~0x7
-        assert asked < size <= asked + 32 and size % 16 == 0
+    from roads.constants import MALLOC_ALIGNMENT, SIZE_SZ
+    header = th("after-100k").address("chunk-size-100k")
+    asked = th("after-200k").address("request-100k")  # recorded after the first checkpoint
+    assert header & 0x7 == PREV_INUSE
+    align = MALLOC_ALIGNMENT.value
+    assert header & ~0x7 == -(-(asked + SIZE_SZ.value) // align) * align
 
 
 # --------------------------------------------------------------------------- threads
@@ -467,14 +472,15 @@ def test_threads_stacks_mostly_absent():
 
 
 def test_threads_arenas():
+    from roads.constants import HEAP_MAX_SIZE
     s = snap("threads", "both-threads")
     arenas = set()
     for n in (1, 2):
         used = region(s, s.address(f"thread-{n}-malloc"))
-        assert used.start % (64 << 20) == 0 and used.perms == "rw-p" and used.anonymous
+        assert used.start % HEAP_MAX_SIZE.value == 0 and used.perms == "rw-p" and used.anonymous
         rest = s.region_at(used.end)
         assert rest is not None and rest.perms.startswith("---")
-        assert rest.end - used.start == 64 << 20
+        assert rest.end - used.start == HEAP_MAX_SIZE.value
         assert rest.rss() == 0
         arenas.add(used.start)
     assert len(arenas) == 2

@@ -69,3 +69,45 @@ def test_malloc_defaults_fit_together():
     assert c.HEAP_MAX_SIZE.value == 2 * c.MMAP_THRESHOLD_MAX.value
     assert c.MMAP_THRESHOLD_MAX.value == 4 * 1024 * 1024 * c.SIZE_SZ.value
     assert 1 << c.CHUNK_FLAG_BITS.value <= c.MALLOC_ALIGNMENT.value
+
+
+def _chunk(request: int) -> int:
+    """malloc.c's request2size: the request and a size word, rounded up to the alignment."""
+    align = c.MALLOC_ALIGNMENT.value
+    return max(-(-(request + c.SIZE_SZ.value) // align) * align, c.MIN_CHUNK_SIZE.value)
+
+
+def _point(sample: str, checkpoint: str) -> dict:
+    run = doc(sample)["variants"]["default"]["runs"][0]
+    return next(p for p in run["checkpoints"] if p["name"] == checkpoint)
+
+
+def _address(point: dict, name: str) -> int:
+    return next(a["value"] for a in point["addresses"] if a["name"] == name)
+
+
+def _heap(point: dict) -> dict:
+    return next(r for r in point["regions"] if r["pathname"] == "[heap]")
+
+
+def test_malloc_pad_and_threshold_against_the_captures():
+    """M_TOP_PAD: the first heap (brk) is its first chunk, the pad and a minimal chunk,
+    in whole pages. The mmap threshold: the 200 KiB request of `threshold` was mapped,
+    so its chunk is at or above it; the first chunk went to brk, so it is below; and
+    free raised it to the mapped chunk's size, which it does only from below."""
+    page = c.PAGE_SIZE.value
+    first = _point("brk", "after-first-malloc")
+    heap = _heap(first)
+    first_chunk = _address(first, "tcache-header") & ~7
+    assert heap["end"] - heap["start"] == -(-(first_chunk + c.M_TOP_PAD_DEFAULT.value
+                                               + c.MIN_CHUNK_SIZE.value) // page) * page
+    mapped = _point("threshold", "after-200k")
+    assert _address(mapped, "chunk-size-200k") & c.IS_MMAPPED.value
+    assert first_chunk < c.MMAP_THRESHOLD_DEFAULT.value <= _chunk(_address(mapped, "request-200k"))
+    assert c.MMAP_THRESHOLD_DEFAULT.value < _address(mapped, "chunk-size-200k") & ~7
+    assert c.MMAP_THRESHOLD_DEFAULT.value <= c.MMAP_THRESHOLD_MAX.value
+
+
+def test_chunk_flags_are_the_low_bits():
+    flags = (c.PREV_INUSE.value, c.IS_MMAPPED.value, c.NON_MAIN_ARENA.value)
+    assert sorted(flags) == [1 << k for k in range(c.CHUNK_FLAG_BITS.value)]
