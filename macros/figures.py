@@ -144,7 +144,31 @@ def provenance(sample: str, variant: str | None = None, run: int = 0,
     return caption_html(chosen)
 
 
+# --- the code beside the figures -----------------------------------------------------
+
+
+def sample_code(sample: str, variant: str | None = None, open: bool | None = None) -> str:
+    """The sample's source (its ``ROADS_*`` lines highlighted), its compile commands as
+    captured, and a run-it-yourself box; ``variant`` shows one variant's command only,
+    ``open`` unfolds or folds the source (default: unfolded when short)."""
+    from roads.source import render_sample_code, shown_files
+
+    shared = project()
+    doc = shared.load(sample)
+    files = {}
+    for rel in shown_files(doc):
+        path = (shared.samples_dir / rel).resolve()
+        if not path.is_relative_to(shared.samples_dir.resolve()):
+            raise ConfigError(f"{rel!r} is outside the samples folder; refused", sample=sample)
+        try:
+            files[rel] = path.read_bytes()
+        except FileNotFoundError:
+            files[rel] = None
+    return render_sample_code(doc, files, variant=variant, open=open)
+
+
 MACROS: tuple = (memory_map, address_space, elf_to_memory, map_diff, page_view, page_walk,
-                 gdb_session, value, const, provenance)
+                 gdb_session, value, const, provenance, sample_code)
 # Block figures of finished HTML: they skip Markdown and the search index (see guard).
-FIGURES: tuple = (memory_map, address_space, elf_to_memory, map_diff, page_view, page_walk)
+FIGURES: tuple = (memory_map, address_space, elf_to_memory, map_diff, page_view, page_walk,
+                  sample_code)
