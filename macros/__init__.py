@@ -37,10 +37,10 @@ import re
 
 from roads.errors import ConfigError, RoadsError
 
-from . import claims, figures
+from . import claims, figures, glossary
 from .project import figure, prefetch
 
-MODULES = (figures, claims)
+MODULES = (figures, claims, glossary)
 log = logging.getLogger("mkdocs.plugins.roads")
 
 
@@ -74,7 +74,8 @@ def guard(function, env, *, defer: bool = False):
             page = getattr(env, "page", None)
             if not defer or page is None:
                 return function(*args, **kwargs)
-            html_out = figure(function.__name__, args, kwargs, lambda: function(*args, **kwargs))
+            html_out = figure(function.__name__, args, kwargs, lambda: function(*args, **kwargs),
+                              getattr(function, "cache_inputs", None))
             return defer_figure(page, html_out)
         except RoadsError as exc:
             page = getattr(env, "page", None)

@@ -167,6 +167,24 @@ def sample_code(sample: str, variant: str | None = None, open: bool | None = Non
     return render_sample_code(doc, files, variant=variant, open=open)
 
 
+def _shown_files_digest(sample: str, *args, **kwargs) -> list[str]:
+    """What ``sample_code`` reads besides the capture: the files it shows, by digest."""
+    import hashlib
+
+    from roads.source import shown_files
+
+    shared = project()
+    out = []
+    for rel in shown_files(shared.load(sample)):
+        try:
+            out.append(hashlib.sha256((shared.samples_dir / rel).read_bytes()).hexdigest())
+        except OSError:
+            out.append("missing")
+    return out
+
+
+sample_code.cache_inputs = _shown_files_digest
+
 MACROS: tuple = (memory_map, address_space, elf_to_memory, map_diff, page_view, page_walk,
                  gdb_session, value, const, provenance, sample_code)
 # Block figures of finished HTML: they skip Markdown and the search index (see guard).

@@ -39,15 +39,19 @@ def _figure_cache(directory: str) -> FigureCache:
     return FigureCache(Path(directory), code_digest(code) + tool_identity("dot"))
 
 
-def figure(name: str, args: tuple, kwargs: dict, make) -> str:
+def figure(name: str, args: tuple, kwargs: dict, make, extra=None) -> str:
     """The figure ``name(*args, **kwargs)`` from the cache, or made by ``make``.
 
     The key holds the digest of the capture the figure draws (brought up to date
-    first, as the mode says), its arguments and the drawing code.
+    first, as the mode says), its arguments and the drawing code, and whatever else
+    ``extra(*args, **kwargs)`` names (the sample's files, for a figure that shows them:
+    a frozen build does not re-capture an edited sample, but must show the edit).
     """
     sample = args[0] if args else kwargs.get("sample")
     shared = project()
     parts = [name, list(args), sorted(kwargs.items()), shared.content_digest(sample)]
+    if extra is not None:
+        parts.append(extra(*args, **kwargs))
     return _figure_cache(str(shared.cache_dir / "figures")).get(parts, make)
 
 
