@@ -1,0 +1,178 @@
+"""Glossary terms in a real browser: the definition shows on hover with a mouse, on tap
+with a touch screen, and on keyboard focus, legible in both palettes at phone and
+desktop width; the Glossary page lists every term; the file itself is no page.
+
+Screenshots of open tooltips go to tests/artifacts/ for a person to look at.
+"""
+
+from __future__ import annotations
+
+import urllib.error
+import urllib.request
+
+import pytest
+
+from roads.glossary import SOURCE, entries, parse
+from tests.browser import CHROMIUM_ARGS, build_site, chromium_path, serve
+from tests.conftest import REPO
+from tests.test_browser import contrast, rgb
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+ARTIFACTS = REPO / "tests" / "artifacts"
+PHONE = {"width": 390, "height": 844}
+DESKTOP = {"width": 1280, "height": 900}
+TOOLTIP = ".md-tooltip2--active"
+# A page dense with terms, and a term in its body (after the Update Timeline's rule)
+# that is no link, since a tap on a link navigates.
+PAGE = "all-roads-to-memory/mapping-procedure/"
+TERM = "article hr ~ p abbr:not(a abbr)"
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory):
+    out = tmp_path_factory.mktemp("site")
+    build_site(REPO, out)
+    server, base = serve(out)
+    yield out, base
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    path = chromium_path()
+    if path is None:
+        pytest.skip("no Chromium: apt-get install chromium (./dev test does)")
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=path, args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture(scope="module")
+def definitions() -> dict[str, str]:
+    return {t.term: t.definition for t in parse((REPO / SOURCE).read_text(encoding="utf-8"))}
+
+
+def open_page(browser, url: str, *, viewport=DESKTOP, scheme: str = "default",
+              touch: bool = False):
+    context = browser.new_context(viewport=viewport, has_touch=touch, is_mobile=touch,
+                                  color_scheme="dark" if scheme == "slate" else "light")
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(url)
+    page.wait_for_load_state("networkidle")
+    page.evaluate(f"document.body.setAttribute('data-md-color-scheme', '{scheme}')")
+    return context, page, errors
+
+
+def a_term(page):
+    """A term in the page's prose, scrolled into the middle of the screen, with its name
+    and its title (read before Material moves the title into its tooltip)."""
+    term = page.locator(TERM).first
+    assert term.count() == 1, "no glossary term in the page's prose"
+    term.evaluate("e => e.scrollIntoView({block: 'center'})")
+    return term, term.inner_text(), term.get_attribute("title")
+
+
+def shown(page) -> str:
+    page.wait_for_selector(TOOLTIP, state="visible", timeout=5000)
+    return page.locator(TOOLTIP).inner_text().strip()
+
+
+def test_hovering_a_term_shows_its_definition(site, browser, definitions):
+    _, base = site
+    context, page, errors = open_page(browser, base + PAGE)
+    term, name, title = a_term(page)
+    assert title == definitions[name]
+    term.hover()
+    assert shown(page) == definitions[name]
+    tooltip_id = page.locator(TOOLTIP).get_attribute("id")
+    assert term.get_attribute("aria-describedby") == tooltip_id
+    page.mouse.move(0, DESKTOP["height"] - 1)
+    page.wait_for_selector(TOOLTIP, state="detached", timeout=5000)
+    # Material moves the title into the tooltip while it shows, and puts it back after.
+    page.wait_for_function("e => e.title !== ''", arg=term.element_handle(), timeout=5000)
+    assert term.get_attribute("title") == title
+    context.close()
+    assert not errors, errors
+
+
+def test_tapping_a_term_on_a_touch_screen_shows_its_definition(site, browser, definitions):
+    _, base = site
+    context, page, errors = open_page(browser, base + PAGE, viewport=PHONE, touch=True)
+    assert page.evaluate("matchMedia('(pointer: coarse)').matches")
+    term, name, _ = a_term(page)
+    term.tap()
+    assert shown(page) == definitions[name]
+    # Shown through focus, which a tap gives on every browser, also where a tap on
+    # plain text sends no mouse events to hover with.
+    assert page.evaluate("document.activeElement.tagName") == "ABBR"
+    box = page.locator(TOOLTIP + " .md-tooltip2__inner").bounding_box()
+    assert box and box["x"] >= 0 and box["x"] + box["width"] <= PHONE["width"], box
+    # A tap anywhere else closes it.
+    page.locator("article h1").tap()
+    page.wait_for_selector(TOOLTIP, state="detached", timeout=5000)
+    context.close()
+    assert not errors, errors
+
+
+def test_the_keyboard_reaches_every_term(site, browser, definitions):
+    _, base = site
+    context, page, _ = open_page(browser, base + PAGE)
+    tabindex = page.eval_on_selector_all(".md-content abbr", "els => els.map(e => e.tabIndex)")
+    assert tabindex and set(tabindex) == {0}
+    term, name, _ = a_term(page)
+    term.focus()
+    assert shown(page) == definitions[name]
+    tooltip = f'[id="{term.get_attribute("aria-describedby")}"].md-tooltip2--active'
+    # Tab moves on (to the next term or link) and closes this one.
+    page.keyboard.press("Tab")
+    assert term.evaluate("e => document.activeElement !== e")
+    page.wait_for_selector(tooltip, state="detached", timeout=5000)
+    context.close()
+
+
+@pytest.mark.parametrize("scheme", ["default", "slate"])
+@pytest.mark.parametrize("width", [PHONE["width"], DESKTOP["width"]])
+def test_an_open_tooltip_is_legible(site, browser, scheme, width):
+    _, base = site
+    touch = width == PHONE["width"]
+    viewport = PHONE if touch else DESKTOP
+    context, page, _ = open_page(browser, base + PAGE, viewport=viewport, scheme=scheme,
+                                 touch=touch)
+    term, _, _ = a_term(page)
+    term.tap() if touch else term.hover()
+    shown(page)
+    page.wait_for_timeout(400)  # the fade-in
+    colours = page.evaluate(f"""() => {{
+        const inner = document.querySelector('{TOOLTIP} .md-tooltip2__inner');
+        const style = getComputedStyle(inner);
+        return {{text: style.color, bg: style.backgroundColor, size: style.fontSize}};
+    }}""")
+    assert contrast(rgb(colours["text"]), rgb(colours["bg"])) >= 4.5, (scheme, colours)
+    assert float(colours["size"].removesuffix("px")) >= 12, colours
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"glossary-tooltip-{scheme}-{width}.png"))
+    context.close()
+
+
+def test_glossary_page_lists_every_term_and_the_file_is_no_page(site, browser):
+    out, base = site
+    listed = entries(parse((REPO / SOURCE).read_text(encoding="utf-8")))
+    context, page, errors = open_page(browser, base + "about/glossary/")
+    names = page.eval_on_selector_all(".roads-glossary dt",
+                                      "els => els.map(e => e.textContent)")
+    assert names == [", ".join(e.forms) for e in listed]
+    # The list is not made of tooltips of itself.
+    assert page.locator(".roads-glossary abbr").count() == 0
+    context.close()
+    assert not errors, errors
+    assert not (out / "includes").exists()
+    with pytest.raises(urllib.error.HTTPError) as missing:
+        urllib.request.urlopen(base + "includes/abbreviations/")
+    assert missing.value.code == 404
+    missing.value.close()

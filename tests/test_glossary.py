@@ -1,0 +1,159 @@
+"""The glossary: one file of terms, shown as tooltips on every page and listed on its own.
+
+docs/includes/abbreviations.md is appended to every page (pymdownx.snippets) and turned
+into <abbr> tooltips (abbr, Material's content.tooltips); roads/glossary.py reads the
+same file for the Glossary page. The browser half is tests/test_browser_glossary.py.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from collections import Counter
+
+import markdown
+import pytest
+from mkdocs.config import load_config
+from mkdocs.structure.files import get_files
+
+from roads.claims import load_claims
+from roads.errors import ConfigError
+from roads.glossary import SOURCE, Entry, Term, entries, occurrences, parse, render_html
+from tests.conftest import REPO
+from tests.prose_scan import prose_lines, scan
+
+GLOSSARY_PAGE = "docs/about/glossary.md"
+
+
+@pytest.fixture(scope="module")
+def terms() -> tuple[Term, ...]:
+    return parse((REPO / SOURCE).read_text(encoding="utf-8"))
+
+
+@pytest.fixture(scope="module")
+def config():
+    return load_config(str(REPO / "mkdocs.yml"))
+
+
+def prose(text: str) -> str:
+    """What abbr sees of a page: its text outside code, macro calls and markup."""
+    return "\n".join(line for _, line in prose_lines(text))
+
+
+def test_at_least_forty_terms(terms):
+    assert len(terms) >= 40
+    # Plurals and spelled-out forms share an entry; the distinct concepts count too.
+    assert len(entries(terms)) >= 40
+
+
+def test_no_term_is_defined_twice(terms):
+    names = [t.term for t in terms]
+    assert len(names) == len(set(names))
+
+
+def test_each_definition_is_one_plain_sentence(terms):
+    for t in terms:
+        d = t.definition
+        assert d[0].isupper() or d[0].isdigit(), (t.term, d)
+        assert d.endswith(".") and not re.search(r"[.!?] [A-Z]", d[:-1]), (t.term, d)
+        # A title attribute shows text as it is: no Markdown, no HTML, no quotes to escape.
+        assert not re.search(r"[`*<>\"\[\]]", d), (t.term, d)
+        assert len(d) <= 330, (t.term, len(d))
+
+
+def test_no_typed_quantities_in_definitions():
+    findings = scan((REPO / SOURCE).read_text(encoding="utf-8"))
+    assert not findings, "\n".join(f"{SOURCE}:{f}" for f in findings)
+
+
+def test_every_term_is_used_on_a_page(terms):
+    """A tooltip nobody can meet is dead weight: each term appears in some page's prose
+    (or a claim shown on a page), where abbr would wrap it. The Glossary page's list is
+    a macro call, which ``prose`` leaves out; its own sentences count."""
+    used: Counter = Counter()
+    for path in sorted((REPO / "docs").rglob("*.md")):
+        if path.relative_to(REPO).as_posix() == SOURCE:
+            continue
+        used += occurrences(terms, prose(path.read_text(encoding="utf-8")))
+    for c in load_claims(REPO / "tests" / "claims.toml"):
+        used += occurrences(terms, prose(c.text))
+    unused = [t.term for t in terms if not used[t.term]]
+    assert not unused, f"terms no page uses: {unused}"
+
+
+def test_the_file_is_appended_to_every_page_and_not_published(config):
+    snippets = config["mdx_configs"]["pymdownx.snippets"]
+    assert SOURCE in snippets["auto_append"]
+    assert "abbr" in config["markdown_extensions"]
+    assert "content.tooltips" in config["theme"]["features"]
+    files = {f.src_uri: f for f in get_files(config)}
+    source = files[SOURCE.removeprefix("docs/")]
+    assert source.inclusion.is_excluded()
+    assert not source.is_documentation_page() or source.inclusion.is_excluded()
+    assert files["about/glossary.md"].inclusion.is_included()
+
+
+def test_a_page_gets_tooltips_and_no_stray_text(config, terms):
+    """The configured Markdown, as MkDocs runs it: terms in prose become <abbr>, terms in
+    code do not, and the appended file adds nothing visible."""
+    md = markdown.Markdown(extensions=config["markdown_extensions"],
+                           extension_configs=config["mdx_configs"])
+    html = md.convert("An ELF file starts with `ELF`; its PIE loader runs first.\n")
+    definition = {t.term: t.definition for t in terms}
+    assert f'<abbr title="{definition["ELF"]}">ELF</abbr> file' in html
+    assert "<code>ELF</code>" in html
+    assert f'<abbr title="{definition["loader"]}">loader</abbr>' in html
+    assert html.count("<p>") == 1, html
+
+
+def test_glossary_page_lists_every_term(terms):
+    from macros.glossary import glossary
+
+    page = (REPO / GLOSSARY_PAGE).read_text(encoding="utf-8")
+    assert page.count("{{ glossary() }}") == 1
+    listed = glossary()
+    for t in terms:
+        assert f"<dfn>{html.escape(t.term)}</dfn>" in listed, t.term
+        assert f"<dd>{html.escape(t.definition)}</dd>" in listed, t.term
+    assert len(re.findall(r"<dt ", listed)) == len(entries(terms))
+    assert not scan(page), scan(page)
+
+
+# --- the parser ----------------------------------------------------------------------
+
+
+def test_parse_reads_terms_in_order():
+    text = "*[VMA]: Virtual memory area: a region.\n\n*[page fault]: An exception.\n"
+    assert parse(text) == (Term("VMA", "Virtual memory area: a region.", 1),
+                           Term("page fault", "An exception.", 3))
+
+
+@pytest.mark.parametrize("text, message", [
+    ("*[VMA]: a region.\n*[VMA]: again.\n", "already defined on line 1"),
+    ("Some words.\n", "not a definition"),
+    ("*[.bss]: zeroed data.\n", "must begin and end with a letter or a digit"),
+    ("*[VMA]:\n", "has no definition"),
+])
+def test_parse_refuses_what_would_break_pages(text, message):
+    with pytest.raises(ConfigError, match=message):
+        parse(text, "abbreviations.md")
+
+
+def test_forms_with_one_definition_are_one_entry():
+    found = entries(parse("*[frames]: A page frame.\n*[VMA]: An area.\n*[frame]: A page frame.\n"))
+    assert found == (Entry(("frame", "frames"), "A page frame."), Entry(("VMA",), "An area."))
+    assert found[0].anchor == "term-frame"
+    assert Entry(("page fault",), "x").anchor == "term-page-fault"
+
+
+def test_occurrences_follow_abbr_longest_first_whole_words():
+    terms = parse("*[page fault]: a.\n*[page faults]: a.\n*[PT]: b.\n*[ELF]: c.\n")
+    text = "A page fault, then page faults; PT_LOAD is not PT, ELFs are not ELF."
+    assert occurrences(terms, text) == Counter({"page fault": 1, "page faults": 1, "PT": 1,
+                                                "ELF": 1})
+
+
+def test_render_html_escapes_and_anchors():
+    out = render_html((Entry(("a<b",), 'x & "y"'),))
+    assert '<dt id="term-a-b"><dfn>a&lt;b</dfn></dt><dd>x &amp; &quot;y&quot;</dd>' in out
+    assert out.startswith('<dl class="roads-glossary">') and out.endswith("</dl>")
