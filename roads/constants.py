@@ -84,6 +84,11 @@ EXIT_STATUS_BITS = define("EXIT_STATUS_BITS", 8, "int", "POSIX wait(): WEXITSTAT
 # --- page sections: add constants below the marker of the page that needs them.
 # --- hello-world, gdb-sessions, hub
 # --- virtual-address-space
+MAP_WINDOW_BITS = define("MAP_WINDOW_BITS", 47, "int", "arch/x86/include/asm/page_64_types.h: DEFAULT_MAP_WINDOW is 2^47 minus a page and STACK_TOP is TASK_SIZE_LOW, that window, under 4- and 5-level paging alike")
+STACK_RANDOM_BYTES = define("STACK_RANDOM_BYTES", 8 * KIB, "human", "arch/x86/kernel/process.c: arch_align_stack lowers the stack pointer by get_random_u32_below(8192)")
+STACK_ALIGN = define("STACK_ALIGN", 16, "int", "arch/x86/kernel/process.c: arch_align_stack returns sp & ~0xf")
+STACK_RANDOM_RANGE = define("STACK_RANDOM_RANGE", (0x3FFFFF + 1) << 12, "human", "arch/x86/include/asm/elf.h: STACK_RND_MASK is 0x3fffff pages on 64-bit; fs/binfmt_elf.c: randomize_stack_top shifts it by PAGE_SHIFT")
+BRK_RANDOM_RANGE = define("BRK_RANDOM_RANGE", 1 << 30, "human", "arch/x86/kernel/process.c: arch_randomize_brk, randomize_page(mm->brk, SZ_1G)")
 # --- processes
 EXIT_STATUS_MASK = define("EXIT_STATUS_MASK", 0xFF, "hex", "kernel/exit.c: exit and exit_group pass (error_code & 0xff) << 8 to do_exit; WEXITSTATUS reads those bits back")
 AT_RANDOM_BYTES = define("AT_RANDOM_BYTES", 16, "int", "fs/binfmt_elf.c create_elf_tables: k_rand_bytes[16] copied to the stack; getauxval(3): AT_RANDOM, the address of sixteen random bytes")

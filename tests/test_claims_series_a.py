@@ -1,9 +1,9 @@
 """The qualitative claims of the series' first pages, checked against the committed captures.
 
 Every sentence of docs/hello-world.md, docs/all-roads-to-memory/index.md,
-docs/all-roads-to-memory/virtual-address-space.md, docs/all-roads-to-memory/processes.md
-and docs/gdb-sessions.md that says something about what a capture shows ("four
-PT_LOAD segments became five regions", "void main exited with 13") has a test here.
+docs/all-roads-to-memory/processes.md and docs/gdb-sessions.md that says something
+about what a capture shows ("four PT_LOAD segments became five regions", "void main
+exited with 13") has a test here (virtual-address-space.md's are in test_claims_vas.py).
 The pages print the numbers through macros; these tests make sure the words around
 the numbers stay true when the captures are made again on another machine.
 
@@ -17,7 +17,7 @@ from functools import cache
 
 from roads.elf import link_segments
 from roads.constants import AT_RANDOM_BYTES
-from roads.regions import KERNEL_START, TASK_SIZE, USER_END, memory_map
+from roads.regions import memory_map
 from roads.select import Selection, select
 from tests.claims_support import claims_of, doc
 
@@ -278,175 +278,6 @@ def test_hello_world_has_every_kind_of_region():
     for wanted in ("[heap]", "libc.so.6", "ld-linux-x86-64.so.2", "[stack]", "[vdso]",
                    "[vvar]", "[vsyscall]"):
         assert wanted in names, wanted
-
-
-# --------------------------------------------------------------------------- the VAS
-
-
-def layout() -> Selection:
-    return sel("layout", variant="pie")
-
-
-def test_region_order():
-    s = layout()
-    exe = exe_regions(s)
-    heap = named(s, "[heap]")[0]
-    libc = named(s, "/libc.so.6")
-    stack = named(s, "[stack]")[0]
-    assert max(r.end for r in exe) == heap.start
-    assert heap.end < min(r.start for r in libc)
-    user = [r for r in s.regions if r.end <= USER_END]
-    assert stack == max(user, key=lambda r: r.start)
-
-
-def test_null_page_unmapped():
-    for sample in ("layout", "starti", "stacktop"):
-        assert sel(sample).snapshot.region_at(0) is None
-        assert min(r.start for r in sel(sample).regions) >= 0x10000  # vm.mmap_min_addr
-
-
-def test_layout_executable_regions():
-    s = layout()
-    assert len(exe_regions(s)) == 5
-    assert region_of(s, "initialized") == region_of(s, "zeroed")
-    assert region_of(s, "initialized").perms == "rw-p"
-    assert region_of(s, "initialized").pathname == s.snapshot.exe
-
-
-def test_heap_after_executable():
-    s = layout()
-    assert named(s, "[heap]")[0].start == exe_regions(s)[-1].end
-    for run in (0, 1):
-        on = sel("aslr", run=run)
-        assert named(on, "[heap]")[0].start > exe_regions(on)[-1].end
-
-
-def test_heap_larger_than_request():
-    assert region_of(layout(), "small-malloc").size >= 100 * 64
-
-
-def test_large_malloc_region_merged():
-    s = layout()
-    large = region_of(s, "large-malloc")
-    libc = named(s, "/libc.so.6")[0]
-    assert large.end == libc.start
-    assert large.size > ((1 << 20) + 16 + 4095) // 4096 * 4096
-    # Without the 1 MiB malloc, the same libraries leave a smaller anonymous region there.
-    before = sel("elf2maps", variant="small")
-    below_libc = [r for r in before.regions
-                  if r.anonymous and r.end == named(before, "/libc.so.6")[0].start]
-    assert len(below_libc) == 1 and below_libc[0].perms == large.perms == "rw-p"
-    assert below_libc[0].end == large.end and large.start < below_libc[0].start
-
-
-def test_libraries_and_kernel_pages_order():
-    s = layout()
-    libc = named(s, "/libc.so.6")
-    data = libc[-1]
-    after = s.snapshot.region_at(data.end)
-    assert data.perms == "rw-p" and after is not None and after.anonymous and after.perms == "rw-p"
-    vdso, vvar = named(s, "[vdso]")[0], named(s, "[vvar]")[0]
-    ld_so = named(s, "/ld-linux-x86-64.so.2")
-    stack = named(s, "[stack]")[0]
-    assert libc[-1].end <= vvar.start < vdso.start < ld_so[0].start
-    assert ld_so[-1].end <= stack.start
-
-
-def test_vsyscall_execute_only():
-    assert named(layout(), "[vsyscall]")[0].perms == "--xp"
-
-
-def test_not_drawable_to_scale():
-    largest = max(r.size for r in layout().regions)
-    assert largest < 2**47 / 10_000
-
-
-def test_rss_mostly_file_backed():
-    status = layout().snapshot.status
-    assert status["RssFile"] * 2 > status["VmRSS"]
-
-
-def test_heap_and_stack_terabytes_apart():
-    s = layout()
-    heap, stack = named(s, "[heap]")[0], named(s, "[stack]")[0]
-    assert stack.start - heap.end > 1 << 40
-    between = [r for r in s.regions if heap.end <= r.start and r.end <= stack.start]
-    assert any(r.pathname.endswith("libc.so.6") for r in between)
-    assert any(r.anonymous for r in between)
-
-
-def test_stack_ends_at_task_size():
-    for sample in ("layout", "starti", "aslr-off"):
-        assert named(sel(sample), "[stack]")[0].end == TASK_SIZE == 0x7FFFFFFFF000
-
-
-def test_only_vsyscall_above_user_space():
-    s = layout()
-    above = [r for r in s.regions if r.end > USER_END]
-    assert [r.pathname for r in above] == ["[vsyscall]"]
-    assert above[0].start >= KERNEL_START
-
-
-def test_user_space_more_than_9999_percent_empty():
-    for sample in ("layout", "starti"):
-        mm = memory_map(sel(sample))
-        assert mm.mapped / 2**47 < 1e-4
-
-
-def test_vsz_is_not_memory_use():
-    status = layout().snapshot.status
-    assert status["VmRSS"] * 2 < status["VmSize"]
-
-
-def test_vsz_is_the_regions_without_vsyscall():
-    s = layout()
-    total = sum(r.size for r in s.regions)
-    vsyscall = sum(r.size for r in s.regions if r.pathname == "[vsyscall]")
-    assert vsyscall > 0
-    assert s.snapshot.status["VmSize"] * 1024 == total - vsyscall
-
-
-def test_small_malloc_heap_large_malloc_mmap():
-    s = layout()
-    assert region_of(s, "small-malloc").pathname == "[heap]"
-    large = region_of(s, "large-malloc")
-    assert large.anonymous and large.size > 1 << 20
-
-
-def test_libc_is_five_lines():
-    assert len(named(layout(), "/libc.so.6")) == 5
-
-
-def aslr_values(sample: str, run: int) -> dict[str, int]:
-    return {a.name: a.value for a in sel(sample, run=run).addresses}
-
-
-def test_aslr_on_everything_moves():
-    one, two = aslr_values("aslr", 0), aslr_values("aslr", 1)
-    assert one.keys() == two.keys()
-    assert all(one[k] != two[k] for k in one)
-
-
-def test_aslr_keeps_page_offsets():
-    one, two = aslr_values("aslr", 0), aslr_values("aslr", 1)
-    for name in one:
-        if name != "stack":
-            assert one[name] % 4096 == two[name] % 4096, name
-    assert one["stack"] % 4096 != two["stack"] % 4096
-
-
-def test_aslr_off_runs_identical():
-    assert aslr_values("aslr-off", 0) == aslr_values("aslr-off", 1)
-    runs = doc("aslr-off")["variants"]["default"]["runs"]
-    assert runs[0]["stdout"] == runs[1]["stdout"]
-
-
-def test_aslr_state_verified():
-    for run in doc("aslr")["variants"]["default"]["runs"]:
-        assert run["aslr_requested"] and not run["aslr_disabled"]
-    assert doc("aslr")["provenance"]["randomize_va_space"] > 0
-    for run in doc("aslr-off")["variants"]["default"]["runs"]:
-        assert run["aslr_disabled"] and run["personality"] & 0x0040000
 
 
 # --------------------------------------------------------------------------- processes
