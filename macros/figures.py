@@ -116,9 +116,14 @@ def gdb_session(sample: str, variant: str | None = None, language: str = "text")
 
 def value(sample: str, what: str, variant: str | None = None, run: int = 0,
           checkpoint: str | None = None, pid: str | int | None = None, fmt: str | None = None) -> str:
-    """One captured number, address or word, for prose (path language: roads.values)."""
-    return values.lookup(project().load(sample), what, variant=variant, run=run,
-                         checkpoint=checkpoint, pid=pid, fmt=fmt)
+    """One captured number, address or word, for prose (path language: roads.values).
+
+    Text that could be markup comes back shielded (roads.markup): the page shows it
+    as text, and the hooks put it back once the page is HTML."""
+    from roads.markup import shield
+
+    return shield(values.lookup(project().load(sample), what, variant=variant, run=run,
+                                checkpoint=checkpoint, pid=pid, fmt=fmt))
 
 
 def const(name: str, fmt: str | None = None, cite: bool = False) -> str:

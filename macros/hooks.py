@@ -24,6 +24,7 @@ from mkdocs.structure.pages import Page
 from mkdocs.utils.meta import YAML_RE, SafeLoader
 
 from roads.errors import RoadsError
+from roads.markup import unshield
 from roads.pages import PageMeta, format_date, order_by_weight, validate_front_matter, with_timeline
 
 
@@ -79,9 +80,22 @@ def on_nav(nav: Navigation, config, files: Files) -> Navigation:
 _FIGURE = re.compile(r'<div data-roads-figure="(\d+)"></div>')
 
 
+def on_page_content(html_out: str, page: Page, config, files: Files) -> str:
+    """Captured text shielded by the ``value`` macro goes back in, escaped, before the
+    search index and the table of contents read the page."""
+    stack = list(page.toc or ())
+    while stack:
+        link = stack.pop()
+        link.title = unshield(link.title)
+        stack.extend(link.children)
+    return unshield(html_out)
+
+
 def on_post_page(output: str, page: Page, config) -> str:
-    """Put the figures the macros kept aside (see ``macros.defer_figure``) in the page."""
+    """Put the figures the macros kept aside (see ``macros.defer_figure``) in the page,
+    and any shielded captured text left in titles or the table of contents back."""
     figures = page.__dict__.get("roads_figures")
+    output = unshield(output)
     if not figures:
         return output
     output, placed = _FIGURE.subn(lambda m: figures[int(m.group(1))], output)

@@ -1,0 +1,89 @@
+"""A page built from hostile captured strings shows them as text and runs no script.
+
+A sample chooses what it prints and where it runs from; the ``value`` macro puts
+such text into pages. Here a copy of a real capture is given hostile output and
+paths, a mini-site prints them in prose, in code spans, in a table and in a claim-like
+sentence, and the built page is checked as HTML and in Chromium.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import shutil
+
+import pytest
+
+from tests.browser import CHROMIUM_ARGS, chromium_path, serve
+from tests.conftest import REPO
+from tests.test_site import built, make_project
+
+SCRIPT = "<script>window.pwned = 1</script>"
+IMAGE = '<img src=x onerror="window.pwned = 2">'
+PAGE = """---
+title: Hostile
+weight: 1
+---
+
+Printed: {{ value('intmain', 'stdout') }}
+
+In code: `{{ value('intmain', 'stdout') }}`
+
+| what | value |
+|---|---|
+| exe | {{ value('intmain', 'exe') }} |
+| execfn | `{{ value('intmain', 'auxv:AT_EXECFN') }}` |
+
+**{{ value('intmain', 'auxv:AT_EXECFN') }}**
+"""
+
+
+@pytest.fixture(scope="module")
+def hostile_site(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("hostile")
+    project = make_project(tmp, docs=None)
+    (project / "docs").mkdir()
+    (project / "docs" / "index.md").write_text(PAGE)
+    shutil.copytree(REPO / "snapshots", project / "snapshots")
+    path = project / "snapshots" / "intmain.json"
+    doc = json.loads(path.read_text())
+    for run in doc["variants"]["default"]["runs"]:
+        run["stdout"] = SCRIPT + "\n"
+        for checkpoint in run["checkpoints"]:
+            checkpoint["exe"] = "/build/" + IMAGE
+            checkpoint["auxv_strings"]["AT_EXECFN"] = "./" + SCRIPT
+    path.write_text(json.dumps(doc, indent=1, sort_keys=True))
+    (project / "tests").mkdir()
+    shutil.copy(REPO / "tests" / "claims.toml", project / "tests" / "claims.toml")
+    return built(project, ROADS_ROOT=str(project), ROADS_MODE="frozen")
+
+
+def test_hostile_strings_are_text_in_the_html(hostile_site):
+    out = (hostile_site / "index.html").read_text()
+    assert "<script>window.pwned" not in out and "<img src=x" not in out
+    assert out.count(html.escape(SCRIPT)) >= 3  # prose, code span, bold, table
+    assert html.escape(IMAGE) in out
+    assert "\ue000" not in out
+    search = (hostile_site / "search" / "search_index.json").read_text()
+    assert "\\ue000" not in search and "<script>window" not in search
+
+
+@pytest.mark.browser
+def test_no_script_runs_in_the_browser(hostile_site):
+    path = chromium_path()
+    if path is None:
+        pytest.skip("no Chromium: apt-get install chromium (./dev test does)")
+    sync_api = pytest.importorskip("playwright.sync_api")
+    server, base = serve(hostile_site)
+    try:
+        with sync_api.sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=path, args=CHROMIUM_ARGS)
+            page = browser.new_page()
+            page.goto(base)
+            page.wait_for_load_state("networkidle")
+            assert page.evaluate("window.pwned") is None
+            assert SCRIPT in page.inner_text("article")
+            browser.close()
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -1,0 +1,33 @@
+"""Captured text reaches pages as text: shielded by the value macro, put back escaped."""
+
+from __future__ import annotations
+
+import html
+
+import markdown
+import pytest
+
+from roads.markup import shield, unshield
+
+HOSTILE = ['<script>alert(1)</script>', '<img src=x onerror=alert(1)>', 'a & b', '`code`',
+           '[link](javascript:alert(1))', '\ue000ffff\ue001', 'x\\<y']
+
+
+@pytest.mark.parametrize("text", ["hello, world", "0x555555554000", "132 KiB", "13", "none",
+                                  "/build/layout", "libc.so.6", "[heap]", "ET_DYN",
+                                  "/usr/lib/x86_64-linux-gnu/libc.so.6"])
+def test_plain_text_is_left_alone(text):
+    """So that templates can still compare, count and do sums with values."""
+    assert shield(text) == text
+
+
+@pytest.mark.parametrize("text", HOSTILE)
+@pytest.mark.parametrize("template", ["{}", "`{}`", "**{}**", "| a | {} |\n|---|---|\n| b | c |",
+                                      "- item {}", "[{}](x.html)"])
+def test_hostile_text_shows_as_itself_in_every_context(text, template):
+    page = markdown.markdown("|h|h|\n|-|-|\n|x|y|\n\n" + template.format(shield(text)),
+                             extensions=["tables"])
+    out = unshield(page)
+    assert "<script" not in out and "<img" not in out and "javascript:" not in out.replace(
+        html.escape(text), "")
+    assert html.escape(text) in out
