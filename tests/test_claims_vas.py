@@ -170,10 +170,13 @@ def test_heap_larger_than_request():
     s = layout()
     heap = one(s, "[heap]")
     assert region_of(s, "small-malloc") == heap
-    # The first brk step: the request plus M_TOP_PAD, and a little for chunk
-    # headers, rounded up to pages (the dynamic-memory page shows the exact sum).
-    spare = heap.size - c.M_TOP_PAD_DEFAULT.value
-    assert 0 < spare <= 2 * PAGE and heap.size % PAGE == 0
+    # The first chunk of the heap is the tcache's table; the 64-byte block is the next
+    # one, so its user pointer is a chunk header past the table's end.
+    table = s.snapshot.address("small-malloc") - 2 * c.SIZE_SZ.value - heap.start
+    assert 0 < table < PAGE and table % c.MALLOC_ALIGNMENT.value == 0
+    # The one brk step: the table, M_TOP_PAD and a minimal chunk, in whole pages.
+    need = table + c.M_TOP_PAD_DEFAULT.value + c.MIN_CHUNK_SIZE.value
+    assert heap.size == (need + PAGE - 1) // PAGE * PAGE
 
 
 def test_small_malloc_heap_large_malloc_mmap():
