@@ -26,7 +26,7 @@ class Constant:
     name: str
     value: int | str
     fmt: str  # one of roads.values.FORMATS
-    source: str  # "glibc malloc/malloc.c: DEFAULT_TOP_PAD", "Intel SDM vol. 3A, 4.5"
+    source: str  # "glibc malloc/malloc.c: DEFAULT_MMAP_THRESHOLD_MIN", "Intel SDM vol. 3A, 4.5"
 
     def format(self, fmt: str | None = None) -> str:
         return Value(self.value, self.fmt).format(fmt)
@@ -67,7 +67,7 @@ PAGEMAP_PFN_BITS = define("PAGEMAP_PFN_BITS", 55, "int", "Documentation/admin-gu
 PAGEMAP_ENTRY_BYTES = define("PAGEMAP_ENTRY_BYTES", 8, "int", "Documentation/admin-guide/mm/pagemap.rst: one 64-bit value per virtual page")
 
 # --- glibc's allocator (malloc/malloc.c, malloc/arena.c; glibc 2.36)
-M_TOP_PAD_DEFAULT = define("M_TOP_PAD_DEFAULT", 128 * KIB, "human", "glibc malloc/malloc.c: DEFAULT_TOP_PAD")
+M_TOP_PAD_DEFAULT = define("M_TOP_PAD_DEFAULT", 128 * KIB, "human", "glibc sysdeps/generic/malloc-machine.h: DEFAULT_TOP_PAD 131072 (malloc/malloc.c's own 0 is only a fallback)")
 MMAP_THRESHOLD_DEFAULT = define("MMAP_THRESHOLD_DEFAULT", 128 * KIB, "human", "glibc malloc/malloc.c: DEFAULT_MMAP_THRESHOLD_MIN")
 MMAP_THRESHOLD_MAX = define("MMAP_THRESHOLD_MAX", 32 * MIB, "human", "glibc malloc/malloc.c: DEFAULT_MMAP_THRESHOLD_MAX (4 * 1024 * 1024 * sizeof(long))")
 HEAP_MAX_SIZE = define("HEAP_MAX_SIZE", 64 * MIB, "human", "glibc malloc/arena.c: HEAP_MAX_SIZE (2 * DEFAULT_MMAP_THRESHOLD_MAX)")
@@ -78,7 +78,7 @@ CHUNK_FLAG_BITS = define("CHUNK_FLAG_BITS", 3, "int", "glibc malloc/malloc.c: PR
 
 # --- the kernel's defaults that no sysctl shows
 STACK_GUARD_GAP_PAGES = define("STACK_GUARD_GAP_PAGES", 256, "int", "mm/mmap.c: stack_guard_gap = 256UL << PAGE_SHIFT (boot parameter stack_guard_gap=)")
-THREAD_STACK_UNLIMITED = define("THREAD_STACK_UNLIMITED", 2 * MIB, "human", "glibc nptl/nptl-stack.c and sysdeps/x86_64/nptl/pthreaddef.h: ARCH_STACK_DEFAULT_SIZE, used when RLIMIT_STACK is unlimited")
+THREAD_STACK_UNLIMITED = define("THREAD_STACK_UNLIMITED", 2 * MIB, "human", "glibc sysdeps/nptl/pthread_early_init.h: __pthread_early_init takes ARCH_STACK_DEFAULT_SIZE (sysdeps/x86_64/nptl/pthreaddef.h) when RLIMIT_STACK is unlimited")
 EXIT_STATUS_BITS = define("EXIT_STATUS_BITS", 8, "int", "POSIX wait(): WEXITSTATUS is the low-order 8 bits of the status passed to exit")
 
 # --- page sections: add constants below the marker of the page that needs them.
@@ -107,6 +107,9 @@ PREV_INUSE = define("PREV_INUSE", 0x1, "hex", "glibc malloc/malloc.c: PREV_INUSE
 IS_MMAPPED = define("IS_MMAPPED", 0x2, "hex", "glibc malloc/malloc.c: IS_MMAPPED, the chunk was obtained with mmap")
 NON_MAIN_ARENA = define("NON_MAIN_ARENA", 0x4, "hex", "glibc malloc/malloc.c: NON_MAIN_ARENA, the chunk belongs to a thread's arena")
 TRIM_THRESHOLD_DEFAULT = define("TRIM_THRESHOLD_DEFAULT", 128 * KIB, "human", "glibc malloc/malloc.c: DEFAULT_TRIM_THRESHOLD")
+TCACHE_MAX_BINS = define("TCACHE_MAX_BINS", 64, "int", "glibc malloc/malloc.c: TCACHE_MAX_BINS; tcache_perthread_struct holds a uint16_t count and a tcache_entry pointer for each")
+TCACHE_COUNT_BYTES = define("TCACHE_COUNT_BYTES", 2, "int", "glibc malloc/malloc.c: tcache_perthread_struct.counts is uint16_t[TCACHE_MAX_BINS] (since glibc 2.30)")
+STACK_CACHE_MAXSIZE = define("STACK_CACHE_MAXSIZE", 40 * MIB, "human", "glibc nptl/nptl-stack.c: __nptl_stack_cache_maxsize, the total size of the stacks kept for reuse (tunable glibc.pthread.stack_cache_size)")
 ARENAS_PER_CORE = define("ARENAS_PER_CORE", 8, "int", "glibc malloc/arena.c: NARENAS_FROM_NCORES, 8 arenas per core where long is 64-bit")
 
 CONSTANTS: dict[str, Constant] = {c.name: c for c in _ALL}

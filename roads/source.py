@@ -357,6 +357,11 @@ def cache_hole(doc: dict, variant: str) -> CacheHole | None:
         and regions[i + 2].get("pathname") in special and regions[i + 2]["start"] == above["end"])
     if not loader_side or above["start"] >= base:
         return None
+    # A range of the sample's own inside the row above: its mapping moved into the hole
+    # and merged with the loader's allocation, so the row's start is no longer the
+    # loader's either.
+    if any(above["start"] <= r["start"] < above["end"] for r in cp.get("pagemap", ())):
+        return None
     page = doc.get("provenance", {}).get("page_size") or _auxv(cp).get("AT_PAGESZ")
     if not page:
         return None

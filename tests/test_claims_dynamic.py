@@ -77,6 +77,9 @@ def test_brk_first_chunk_is_tcache():
     assert first_chunk > 0
     assert size_of(header) == first_chunk
     assert flags_of(header) == c.PREV_INUSE.value
+    # tcache_perthread_struct: a count and a list head for each of the tcache's sizes.
+    table = c.TCACHE_MAX_BINS.value * (c.TCACHE_COUNT_BYTES.value + SIZE_SZ)
+    assert size_of(header) == chunk_for(table)
 
 
 def test_brk_first_heap_composition():

@@ -177,6 +177,24 @@ def test_probe_canonical_follows_paging():
     assert faults["gp"] and faults["pf"]
 
 
+# --------------------------------------------------------------------------- demand, anonymous
+
+
+def test_demand_anon_row_merged():
+    reads = snap("demand", "after-reads", variant="anonymous")
+    writes = snap("demand", "after-writes", variant="anonymous")
+    (rng,) = [r for r in writes.pagemap if r.name == "range"]
+    length = len(rng.pages) * PAGE
+    for s in (reads, writes):
+        row = region(s, rng.start)
+        assert row.anonymous and row.pathname == "" and row.perms == "rw-p"
+        assert row.size > length and (row.start < rng.start or row.end > rng.start + length)
+    # After the reads the range maps only the zero page, which no Rss counts: what the
+    # row has resident then is the neighbour's.
+    assert all(p.present and not p.exclusive for p in pages(reads, "range"))
+    assert region(reads, rng.start).rss() > 0
+
+
 # --------------------------------------------------------------------------- demand, file
 
 

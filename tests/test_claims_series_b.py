@@ -440,6 +440,10 @@ def test_threshold_heap_headers():
     assert header & 0x7 == PREV_INUSE
     align = MALLOC_ALIGNMENT.value
     assert header & ~0x7 == -(-(asked + SIZE_SZ.value) // align) * align
+    # The chunk before it is the heap's first, the tcache (as large as in `brk`, the same glibc).
+    s = th("after-100k")
+    tcache = snap("brk", "after-first-malloc").address("tcache-header") & ~0x7
+    assert s.address("block-100k") - 2 * SIZE_SZ.value == heap(s).start + tcache
 
 
 # --------------------------------------------------------------------------- threads
@@ -500,6 +504,10 @@ def test_threads_after_join_still_mapped():
             again = region(after, during.address(name))
             assert (again.start, again.end, again.perms) == (r.start, r.end, r.perms)
     assert len(after.regions) == len(during.regions)
+    # Kept because they fit glibc's stack cache: the stacks with their guard pages.
+    from roads.constants import STACK_CACHE_MAXSIZE
+    kept = sum(s.size + g.size for s, g in (thread_stack(during, n) for n in (1, 2)))
+    assert kept <= STACK_CACHE_MAXSIZE.value
 
 
 # --------------------------------------------------------------------------- stackgrow

@@ -333,6 +333,20 @@ def test_cache_hole_needs_the_loader_above_it():
     assert "hole it left" not in render_sample_code(doc, files_of(doc))
 
 
+def test_cache_hole_not_taken_from_a_merged_range():
+    """A range the sample mapped into the hole, merged with the loader's allocation
+    above it (cow's buffer, demand's anonymous pages), leaves no hole to report."""
+    for name, variant in (("cow", "default"), ("demand", "anonymous")):
+        doc = doc_of(name)
+        cp = first_checkpoint(doc, variant)
+        (rng,) = [r for r in cp["pagemap"] if r["name"] in ("buffer", "range")]
+        row = next(r for r in cp["regions"] if r["start"] <= rng["start"] < r["end"])
+        assert row["end"] > rng["start"] + rng["length"], "the range merged with the row above"
+        assert cache_hole(doc, variant) is None
+    fragment = render_sample_code(doc_of("cow"), files_of(doc_of("cow")))
+    assert "hole it left" not in fragment
+
+
 def test_static_variant_says_it_has_no_cache():
     fragment = render("layout")
     assert "A static program has no loader and no such cache." in fragment
