@@ -63,6 +63,16 @@ def data_page_not_anonymous(record: dict) -> None:
     _edit_stop(record, 0, lambda t: re.sub(r"(rw-p\s+Anonymous:) \d+ kB", r"\1 0 kB", t))
 
 
+def code_page_anonymous_at_first_instruction(record: dict) -> None:
+    """The executable's code holds a private page at the first instruction."""
+    _edit_stop(record, 0, lambda t: re.sub(r"(r-xp\s+Anonymous:) \d+ kB", r"\1 4 kB", t))
+
+
+def code_page_not_anonymous_at_first_instruction(record: dict) -> None:
+    """The executable's code holds no private page at the first instruction."""
+    _edit_stop(record, 0, lambda t: re.sub(r"(r-xp\s+Anonymous:) \d+ kB", r"\1 0 kB", t))
+
+
 def fs_base_set_at_first_instruction(record: dict) -> None:
     _edit_stop(record, 0, lambda t: re.sub(r"(\+p/x \$fs_base\n\$\d+ = )0x0\b",
                                            r"\g<1>0x7ffff7dd2740", t))
@@ -150,6 +160,12 @@ def main_in_backtrace(record: dict) -> None:
         return re.sub(r"^(#0 [^\n]*\n)", r"\1#1  0x00005555555551a0 in main () at samples/starti.c:17\n",
                       text, count=1, flags=re.M)
     _edit_stop(record, 2, edit)
+
+
+def start_frame_in_loader(record: dict) -> None:
+    """The outermost frame, _start, at an address of ld.so's code instead of the program's."""
+    _edit_stop(record, 2, lambda t: re.sub(r"^(#\d+\s+)0x[0-9a-f]+( in _start \(\))",
+                                           r"\g<1>0x00007ffff7fe4b70\2", t, flags=re.M))
 
 
 # --------------------------------------------------------------------------- checkpoints

@@ -149,6 +149,25 @@ def test_kernel_zeroes_bss_tail():
     assert re.search(r"in _start \(\) from \S*ld-linux", before_first_stop(DYNAMIC))
 
 
+def private_pages(sample: str, stop: Stop) -> dict[str, int]:
+    """Bytes of private anonymous memory that anonymous-pages found, by the region's perms."""
+    rows = ANONYMOUS.findall(stop.text)
+    assert [(int(a, 16), int(b, 16), p) for a, b, p, _ in rows] == \
+           [(r.start, r.end, r.perms) for r in exe_rows(sample, stop)]
+    found: dict[str, int] = {}
+    for _, _, perms, kb in rows:
+        found[perms] = found.get(perms, 0) + int(kb) * 1024
+    return found
+
+
+def test_static_gdb_breakpoint_page():
+    first = stops(STATIC)[0]
+    page = page_size(STATIC)
+    assert private_pages(STATIC, first) == {"r--p": 0, "r-xp": page, "rw-p": page}
+    # No code has run yet: the stop is at the program's own first instruction.
+    assert re.search(r"in _start \(\)\n", before_first_stop(STATIC))
+
+
 def test_bss_parts_add_up():
     for variant in ("small", "bigbss"):
         s = sel("elf2maps", variant=variant)
@@ -202,6 +221,18 @@ def test_fs_base_unset_at_first_instruction():
     assert fs_base(stops(DYNAMIC)[0]) == 0
 
 
+def test_first_stop_private_page_is_the_kernels():
+    first = stops(DYNAMIC)[0]
+    found = private_pages(DYNAMIC, first)
+    assert {perms: size for perms, size in found.items() if size} == {"rw-p": page_size(DYNAMIC)}
+    # That region is the data segment, whose file bytes end inside it and .bss follows.
+    elf = sel(DYNAMIC).elf
+    data = elf.loads[-1]
+    bias = exe_rows(DYNAMIC, first)[0].start - elf.loads[0].p_vaddr
+    assert data.p_memsz > data.p_filesz
+    assert row_at(first, bias + data.p_vaddr + data.p_filesz).perms == "rw-p"
+
+
 def test_thread_pointer_below_libc():
     first, main, _ = stops(DYNAMIC)
     region = row_at(main, fs_base(main))
@@ -228,6 +259,16 @@ def test_backtrace_at_exit_has_no_main():
     assert "exit" in names[0] and names[-1] == "_start"
     assert "main" not in names
     assert names[1] == "__libc_start_call_main"
+
+
+def test_backtrace_outer_frames():
+    exit_ = stops(DYNAMIC)[2]
+    assert frames(exit_)[2:] == ["__libc_start_main_impl", "_start"]
+    # _start's frame is in the executable's code, not in a library.
+    m = re.search(r"^#\d+\s+(0x[0-9a-f]+) in _start \(\)", exit_.text, re.M)
+    assert m, "no frame for _start"
+    code = row_at(exit_, int(m[1], 16))
+    assert code.objfile == f"/build/{DYNAMIC}" and code.perms == "r-xp"
 
 
 def test_gdb_region_counts():
