@@ -73,11 +73,19 @@ def render_table(mm: MemoryMap, *, gaps: bool = True, caption: str | None = None
         "</tbody>",
         "</table>",
     ]
-    if mm.stray:
-        values = ", ".join(
-            f"<code>{escape(p.name)}</code> = <code>{p.address:#x}</code>" for p in mm.stray
-        )
-        parts.append(f'<p class="roads-map-note">Recorded values that point into no region: {values}</p>')
+    # A value below mmap_min_addr cannot be the address of anything a program maps
+    # (sizes, counts, NULL); above it, a pointer into unmapped memory (a probe, a
+    # freed block).
+    low = mm.selection.provenance.get("mmap_min_addr") or 0
+    numbers = [p for p in mm.stray if p.address < max(low, 1)]
+    outside = [p for p in mm.stray if p.address >= max(low, 1)]
+    for found, words in ((numbers, "Recorded numbers, too low to be addresses of mapped memory"),
+                         (outside, "Recorded addresses outside every region")):
+        if found:
+            values = ", ".join(
+                f"<code>{escape(p.name)}</code> = <code>{p.address:#x}</code>" for p in found
+            )
+            parts.append(f'<p class="roads-map-note">{words}: {values}</p>')
     parts.append("</div>")
     return "\n".join(parts) + "\n"
 

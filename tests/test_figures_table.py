@@ -121,3 +121,24 @@ def test_fragment_has_no_blank_line():
     # A blank line would end Markdown's raw HTML block in the middle of the table.
     html = render_table(memory_map(select(snapshot("threads"))))
     assert "\n\n" not in html
+
+
+def test_recorded_numbers_are_told_from_stray_addresses():
+    """Sizes a sample records are not called addresses; a value below mmap_min_addr
+    cannot point into mapped memory."""
+    from roads.regions import memory_map
+    from roads.select import select
+    from roads.table import render_table
+    from tests.claims_support import doc
+
+    chosen = select(doc("brk"), checkpoint="after-first-malloc")
+    mm = memory_map(chosen)
+    low = chosen.provenance["mmap_min_addr"]
+    html = render_table(mm)
+    numbers = [p for p in mm.stray if p.address < low]
+    assert numbers, "brk records its request sizes"
+    note = html.split("Recorded numbers, too low to be addresses of mapped memory:")[1].split("</p>")[0]
+    assert all(f"<code>{p.name}</code>" in note for p in numbers)
+    assert "Recorded addresses outside every region" not in html or \
+        all(p.address >= low for p in mm.stray if f"<code>{p.name}</code>" in
+            html.split("Recorded addresses outside every region:")[1])
