@@ -143,13 +143,14 @@ def const(name: str, fmt: str | None = None, cite: bool = False) -> str:
 
 
 def provenance(sample: str, variant: str | None = None, run: int = 0,
-               checkpoint: str | None = None, pid: str | int | None = None) -> str:
-    """The one-line provenance caption of one checkpoint of ``sample``, on its own."""
-    chosen = select(project().load(sample), variant=variant, run=run, checkpoint=checkpoint, pid=pid)
-    return caption_html(chosen)
-
-
-# --- the code beside the figures -----------------------------------------------------
+               checkpoint: str | None = None, pid: str | int | None = None,
+               checkpoints: list | None = None) -> str:
+    """The one-line provenance caption of one checkpoint of ``sample``, on its own, or
+    of several (``checkpoints``: names) for a table that spans them."""
+    doc = project().load(sample)
+    names = checkpoints if checkpoints is not None else [checkpoint]
+    chosen = [select(doc, variant=variant, run=run, checkpoint=c, pid=pid) for c in names]
+    return caption_html(chosen if len(chosen) > 1 else chosen[0])
 
 
 def sample_code(sample: str, variant: str | None = None, open: bool | None = None) -> str:
