@@ -28,6 +28,7 @@ Pitfalls of the plugin worth knowing here:
 
 from __future__ import annotations
 
+import copy
 import functools
 import html
 import inspect
@@ -77,9 +78,17 @@ def guard(function, env, *, defer: bool = False):
             html_out = figure(function.__name__, args, kwargs, lambda: function(*args, **kwargs),
                               getattr(function, "cache_inputs", None))
             return defer_figure(page, html_out)
-        except RoadsError as exc:
+        except RoadsError as error:
+            # A copy: a failed capture's error is kept and raised again for every page
+            # that asks for the sample, and each must carry its own page and line.
+            exc = copy.copy(error)
             page = getattr(env, "page", None)
-            if page is not None:
+            rendering = claims.rendering()
+            if rendering is not None:
+                # Raised by a macro inside a claim's words: those words are in claims.toml.
+                exc.at_page(f"tests/claims.toml (claim {rendering.id!r}, shown on {rendering.page})",
+                            claims.line_of(rendering.id))
+            elif page is not None:
                 src = f"{env.conf['docs_dir'].rstrip('/').rsplit('/', 1)[-1]}/{page.file.src_uri}"
                 exc.at_page(src, call_line(source_of(page), function.__name__, args))
             if must_fail(env.conf):
@@ -121,10 +130,14 @@ def call_line(markdown: str, name: str, args: tuple) -> int | None:
     """The 1-based line of the first call to ``name`` with these leading arguments.
 
     The first two string arguments are matched (``value('layout', 'exit_code')`` and
-    ``value('layout', 'count:regions')`` are told apart); failing that, the first.
+    ``value('layout', 'count:regions')`` are told apart); failing that, the first;
+    failing that, None.
     """
     strings = [a for a in args[:2] if isinstance(a, str)]
-    for count in range(len(strings), -1, -1):
+    # Never down to no argument at all when there are some: the first call of the same
+    # macro elsewhere on the page would be a wrong place (a claim's words, rendered
+    # on About, call macros that the About page itself does not).
+    for count in range(len(strings), 0 if strings else -1, -1):
         quoted = r"\s*,\s*".join(rf"['\"]{re.escape(a)}['\"]" for a in strings[:count])
         pattern = re.compile(rf"\b{re.escape(name)}\s*\(\s*{quoted}")
         for number, line in enumerate(markdown.splitlines(), start=1):

@@ -31,11 +31,35 @@ def all_claims() -> tuple[Claim, ...]:
     return load_claims(project().root / "tests" / "claims.toml")
 
 
+_RENDERING: list[Claim] = []  # the claims whose words are being rendered, innermost last
+
+
+def rendering() -> Claim | None:
+    """The claim whose words are being rendered now, if any: an error of a macro in
+    them is located at the claim, not at the page that shows it."""
+    return _RENDERING[-1] if _RENDERING else None
+
+
+def line_of(claim_id: str) -> int | None:
+    """The line of ``id = "claim_id"`` in tests/claims.toml."""
+    path = project().root / "tests" / "claims.toml"
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except OSError:
+        return None
+    wanted = re.compile(rf"^\s*id\s*=\s*[\"']{re.escape(claim_id)}[\"']\s*$")
+    return next((n for n, line in enumerate(lines, start=1) if wanted.match(line)), None)
+
+
 def words(c: Claim) -> str:
     """The claim's text with its macros rendered (Markdown)."""
     if _ENV is None or "{" not in c.text:
         return c.text
-    return _ENV.env.from_string(c.text).render(**_ENV.variables)
+    _RENDERING.append(c)
+    try:
+        return _ENV.env.from_string(c.text).render(**_ENV.variables)
+    finally:
+        _RENDERING.pop()
 
 
 def claim(claim_id: str) -> str:

@@ -50,3 +50,53 @@ def test_a_shown_sample_file_is_part_of_the_figure_key(tmp_path, monkeypatch):
     source = tmp_path / "samples" / "intmain.c"
     source.write_text(source.read_text() + "/* edited */\n")
     assert figure("sample_code", ("intmain",), {}, draw, key) == "<p>2</p>"
+
+
+def test_call_line_never_guesses_another_samples_call():
+    """A macro call that is not on the page (it sits in a claim's words) has no line
+    here, rather than the line of the first call of the same macro."""
+    assert call_line(PAGE, "value", ("strcopy", "address:copy")) is None
+
+
+class _File:
+    def __init__(self, path):
+        self.src_uri = path.name
+        self.abs_src_path = str(path)
+
+
+class _Page:
+    def __init__(self, path):
+        self.file = _File(path)
+        self.markdown = path.read_text()
+
+
+class _Env:
+    def __init__(self, docs):
+        self.conf = {"docs_dir": str(docs), "strict": False}
+        self.page = None
+
+
+def test_one_error_raised_for_two_pages_names_each_page_and_its_line(tmp_path, monkeypatch):
+    """A failed capture's error is kept and raised again for each page that asks; the
+    red box of each page must name that page and its line, not the first page's."""
+    from macros import guard
+    from roads.errors import SampleError
+
+    monkeypatch.delenv("CI", raising=False)
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "a.md").write_text("x\n{{ value('broken', 'exit_code') }}\n")
+    (docs / "b.md").write_text("x\ny\nz\n{{ value('broken', 'exit_code') }}\n")
+    kept = SampleError("could not compile", sample="broken")
+
+    def value(sample, what):
+        raise kept
+
+    env = _Env(docs)
+    wrapped = guard(value, env)
+    env.page = _Page(docs / "a.md")
+    first = wrapped("broken", "exit_code")
+    env.page = _Page(docs / "b.md")
+    second = wrapped("broken", "exit_code")
+    assert "docs/a.md:2" in first and "docs/b.md:4" in second
+    assert kept.page is None and kept.line is None

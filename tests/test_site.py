@@ -274,3 +274,21 @@ def test_real_site_builds_strict(tmp_path):
     assert done.returncode == 0, done.stderr
     html = (tmp_path / "site" / "index.html").read_text()
     assert "<p><strong>November 26, 2026 (first version)</strong></p>\n<hr />" in html
+
+
+def test_an_error_in_a_claims_words_is_located_at_the_claim(tmp_path):
+    """A macro inside a claim's text fails: the message names the claim's line in
+    tests/claims.toml and the page that shows it, not a line of the About page."""
+    project = make_project(tmp_path, docs=None)
+    (project / "docs").mkdir()
+    (project / "docs" / "index.md").write_text(
+        "---\ntitle: Home\nweight: 1\n---\n\nSaid: {{ claim('broken-words') }}\n")
+    (project / "snapshots").mkdir()
+    (project / "tests").mkdir()
+    (project / "tests" / "claims.toml").write_text(
+        '# one claim\n\n[[claim]]\nid = "broken-words"\npage = "docs/index.md"\n'
+        "text = \"It exited with {{ value('nosuch', 'exit_code') }}.\"\n"
+        'test = "test_x.py::test_x"\n')
+    done = build(project, ROADS_ROOT=str(project), ROADS_MODE="frozen")
+    assert done.returncode != 0
+    assert "tests/claims.toml (claim 'broken-words', shown on docs/index.md):4" in done.stderr
