@@ -80,6 +80,16 @@ def on_nav(nav: Navigation, config, files: Files) -> Navigation:
 _FIGURE = re.compile(r'<div data-roads-figure="(\d+)"></div>')
 
 
+def on_serve(server, config, builder):
+    """Under ``mkdocs serve``, rebuild when a claim's words change: they live in
+    tests/claims.toml, outside the docs (watched only when the project has one, so
+    that a site without claims needs no such file)."""
+    claims = os.path.join(os.path.dirname(config.config_file_path), "tests", "claims.toml")
+    if os.path.isfile(claims):
+        server.watch(claims)
+    return server
+
+
 def on_page_content(html_out: str, page: Page, config, files: Files) -> str:
     """Captured text shielded by the ``value`` macro goes back in, escaped, before the
     search index and the table of contents read the page."""

@@ -169,3 +169,32 @@ def test_a_figure_inside_a_code_block_is_an_error_not_a_silent_gap(tmp_path):
                           env=env_for(root), capture_output=True, text=True)
     assert done.returncode != 0
     assert "docs/index.md: 1 of 1 figures could not be placed" in done.stdout + done.stderr
+
+
+def test_serve_shows_a_claims_new_words(tmp_path):
+    """A claim's words live in tests/claims.toml: editing them refreshes the page."""
+    root = make_site(tmp_path / "site")
+    (root / "tests").mkdir()
+    claims = root / "tests" / "claims.toml"
+    entry = ('[[claim]]\nid = "words"\npage = "docs/index.md"\ntext = "{}"\n'
+             'test = "test_x.py::test_x"\n')
+    claims.write_text(entry.format("The first words."))
+    (root / "docs" / "index.md").write_text(PAGE + "\n{{ claim('words') }}\n")
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "mkdocs", "serve", "-a", f"127.0.0.1:{port}"],
+        cwd=root, env=env_for(root), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        text=True, process_group=0)
+    url = f"http://127.0.0.1:{port}/"
+    try:
+        wait_for(url, lambda t: "The first words." in t)
+        claims.write_text(entry.format("The second words."))
+        wait_for(url, lambda t: "The second words." in t)
+        assert server.poll() is None
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        try:
+            server.communicate(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(server.pid, signal.SIGKILL)
+            server.communicate()
