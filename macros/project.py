@@ -14,6 +14,7 @@ import os
 from pathlib import Path
 
 from roads.command import tool_identity
+from roads.errors import RoadsError
 from roads.figcache import FigureCache, code_digest
 from roads.project import Project
 
@@ -70,7 +71,12 @@ def prefetch() -> None:
     shared = project()
     if shared.mode == "frozen":
         return
-    outcomes = shared.capture(refresh=shared.mode == "refresh")
+    try:
+        outcomes = shared.capture(refresh=shared.mode == "refresh")
+    except RoadsError as exc:
+        # No entry of the manifest can be read: each figure says so at its own line.
+        log.warning("%s", exc.located())
+        return
     made = [o.sample for o in outcomes if o.action in ("captured", "unchanged")]
     if made:
         log.info("re-captured %d sample(s): %s", len(made), ", ".join(made))

@@ -66,7 +66,7 @@ def main(argv: list[str] | None = None) -> int:
 def cmd_capture(args) -> int:
     project = Project(args.root)
     tty = sys.stderr.isatty()
-    total = len(args.samples or project.samples)
+    total = len(args.samples or project.names)
     done: list[Outcome] = []
 
     def progress(outcome: Outcome) -> None:
@@ -104,7 +104,7 @@ def cmd_check(args) -> int:
         for note in f.notes:
             print(f"{f.sample}: note: {note}")
     if bad:
-        print(f"{bad} capture(s) stale or missing; run: roads capture", file=sys.stderr)
+        print(f"{bad} capture(s) stale, missing or broken; run: roads capture", file=sys.stderr)
     return 1 if bad else 0
 
 

@@ -10,6 +10,7 @@ This is what the command line and the site generator both use. Modes:
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import logging
@@ -24,7 +25,7 @@ from . import freeze
 from .build import file_digest, folder_stamp
 from .errors import CaptureError, ConfigError, RoadsError
 from .proc import Proc
-from .samples import MANIFEST, Sample, load_manifest
+from .samples import MANIFEST, Manifest, Sample, read_manifest
 from .toolchain import gcc_version_or_none, provenance
 
 log = logging.getLogger("roads")
@@ -49,7 +50,8 @@ class Freshness:
 
     sample: str
     # "fresh"; "stale" (the repository's inputs changed); "toolchain" (only this
-    # machine's gcc differs from the one that made it); or "missing"
+    # machine's gcc differs from the one that made it); "missing"; or "broken" (its
+    # manifest entry cannot be used)
     state: str
     reasons: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()  # differences that do not make it stale (e.g. a frozen build)
@@ -79,7 +81,7 @@ class Project:
         self.snapshots_dir = self.root / snapshots
         self.cache_dir = self.root / cache
         self.mode = mode
-        self._manifest: tuple[float, dict[str, Sample]] | None = None
+        self._manifest: tuple[int, Manifest] | None = None
         self._engine = engine_digest()
         self._gcc: str | None | bool = False  # False: not asked yet
         self._docs: dict[str, tuple[tuple[int, int, int], dict, str]] = {}
@@ -95,25 +97,42 @@ class Project:
     # -- samples and inputs -----------------------------------------------------
 
     @property
-    def samples(self) -> dict[str, Sample]:
-        """The manifest, re-read when it changed on disk (for long-running servers)."""
+    def manifest(self) -> Manifest:
+        """The manifest, re-read when it changed on disk (for long-running servers).
+
+        ConfigError only when no entry of it can be read; a broken entry is kept as the
+        error of its own sample (``sample`` raises it), and every other sample works.
+        """
         path = self.samples_dir / MANIFEST
         try:
             mtime = path.stat().st_mtime_ns
         except FileNotFoundError:
             raise ConfigError(f"{path}: no sample manifest") from None
         if self._manifest is None or self._manifest[0] != mtime:
-            self._manifest = (mtime, load_manifest(self.samples_dir))
+            self._manifest = (mtime, read_manifest(self.samples_dir))
         return self._manifest[1]
 
+    @property
+    def samples(self) -> dict[str, Sample]:
+        """The usable samples of the manifest by name (broken entries left out)."""
+        return self.manifest.samples
+
+    @property
+    def names(self) -> list[str]:
+        """Every sample the manifest declares, broken entries included, sorted."""
+        return self.manifest.names
+
     def sample(self, name: str) -> Sample:
-        """One sample by name, or ConfigError listing the known ones."""
-        try:
-            return self.samples[name]
-        except KeyError:
-            known = ", ".join(sorted(self.samples)) or "none"
-            raise ConfigError(f"no sample {name!r} in {self.samples_dir / MANIFEST} "
-                              f"(known: {known})", sample=name) from None
+        """One sample by name; its entry's ConfigError when that is broken, or one
+        listing the known samples."""
+        manifest = self.manifest
+        if name in manifest.samples:
+            return manifest.samples[name]
+        if name in manifest.broken:
+            raise copy.copy(manifest.broken[name])  # each raise carries its own page
+        known = ", ".join(manifest.names) or "none"
+        raise ConfigError(f"no sample {name!r} in {self.samples_dir / MANIFEST} "
+                          f"(known: {known})", sample=name)
 
     def gcc(self) -> str | None:
         """gcc's version, asked once; None where there is no gcc or in frozen mode."""
@@ -278,9 +297,11 @@ class Project:
         """
         if self.mode == "frozen":
             raise ConfigError("frozen mode never captures; use auto or refresh")
-        names = sorted(self.samples) if not names else names
+        manifest = self.manifest
+        names = manifest.names if not names else names
         for name in names:
-            self.sample(name)
+            if name not in manifest.broken:
+                self.sample(name)  # an unknown name stops here; a broken entry fails alone
         jobs = jobs or os.cpu_count() or 1
 
         cancel = threading.Event()
@@ -306,8 +327,8 @@ class Project:
         # Longest first (variants, runs, a gdb session), so that no long sample starts
         # last while the other workers idle; results still come back in name order.
         def weight(name: str) -> int:
-            s = self.samples[name]
-            return len(s.variants) * (s.runs + 1) + (3 if s.gdb else 0)
+            s = manifest.samples.get(name)
+            return 0 if s is None else len(s.variants) * (s.runs + 1) + (3 if s.gdb else 0)
 
         pool = ThreadPoolExecutor(max_workers=jobs)
         try:
@@ -351,5 +372,9 @@ class Project:
             raise outcome.error
 
     def check(self) -> list[Freshness]:
-        """Freshness of every sample's committed capture, without running anything."""
-        return [self.freshness(name) for name in sorted(self.samples)]
+        """Freshness of every sample's committed capture, without running anything; a
+        broken manifest entry is state ``"broken"`` with its error."""
+        manifest = self.manifest
+        return [Freshness(name, "broken", (manifest.broken[name].message,))
+                if name in manifest.broken else self.freshness(name)
+                for name in manifest.names]

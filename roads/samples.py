@@ -16,8 +16,22 @@ from pathlib import Path
 from .errors import ConfigError
 
 MANIFEST = "samples.toml"
-NAME = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
+NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 DEFAULT_FLAGS = ("-O0", "-g")
+# Checkpoint, address and range names: what roads.h carries unchanged (every byte but
+# blanks and controls, UTF-8 included) and what a capture can hold, at most NAME_BYTES
+# bytes of UTF-8. The runner holds the names a run sends to the same rule.
+NAME_BYTES = 64
+# Checkpoints a manifest entry may require, and that one run may reach: each one is a
+# snapshot of the whole address space in the capture (tens of kilobytes).
+MAX_CHECKPOINTS = 32
+# The highest value of each limit (the schema in samples/README.md says the same). The
+# launcher counts at most 4096 processes; the runner holds the output in memory.
+LIMIT_CAPS = {"processes": 1024, "output": 16 << 20, "address_space": 64 << 30, "cpu": 600}
+# Variants of one sample, and items of each list (sources, args, flags, env...).
+MAX_VARIANTS = 8
+MAX_ITEMS = 64
+ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
 
 
 @dataclass(frozen=True)
@@ -71,37 +85,128 @@ _KEYS = {
 }
 
 
+@dataclass(frozen=True)
+class Manifest:
+    """The manifest read entry by entry: a broken entry is an error of its sample only."""
+
+    samples: dict[str, Sample]
+    broken: dict[str, ConfigError]  # by the entry's name: why it cannot be used
+
+    @property
+    def names(self) -> list[str]:
+        """Every declared name, usable or not, sorted."""
+        return sorted({*self.samples, *self.broken})
+
+
+def name_problem(name: str) -> str | None:
+    """Why ``name`` cannot name a checkpoint, address or range; None when it can."""
+    if not name:
+        return "is empty"
+    if len(name.encode("utf-8", "surrogatepass")) > NAME_BYTES:
+        return f"is longer than {NAME_BYTES} bytes"
+    if any(c.isspace() or not c.isprintable() for c in name):
+        return ("holds a blank, control or format character (roads.h sends blanks and "
+                "controls as '_'; names are printable text without blanks)")
+    return None
+
+
 def load_manifest(directory: str | Path) -> dict[str, Sample]:
-    """Read ``samples.toml`` in ``directory`` and return its samples by name."""
+    """The usable samples of ``samples.toml`` in ``directory`` by name; the first broken
+    entry's ConfigError if there is one (``read_manifest`` keeps the others)."""
+    manifest = read_manifest(directory)
+    for name in sorted(manifest.broken):
+        raise manifest.broken[name]
+    return manifest.samples
+
+
+def read_manifest(directory: str | Path) -> Manifest:
+    """Read ``samples.toml`` in ``directory``; ConfigError only when no entry can be read."""
     directory = Path(directory).resolve()
     path = directory / MANIFEST
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ConfigError(f"{path}: no sample manifest here") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read the sample manifest: {exc}") from None
     return parse_manifest(text, directory, str(path))
 
 
-def parse_manifest(text: str, directory: Path, where: str = MANIFEST) -> dict[str, Sample]:
-    """Parse manifest text; ``directory`` is where the sources live."""
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{where}: {exc}") from None
+_TABLE = re.compile(r"""^\s*\[\[?\s*(?:"([^"]*)"|'([^']*)'|([A-Za-z0-9_-]+))""")
+_TOML_LINE = re.compile(r"\(at line (\d+), column \d+\)")
+
+
+def _owners(lines: list[str]) -> list[str | None]:
+    """For each line, the entry (first key of the last table header) it belongs to."""
+    owner, owners = None, []
+    for line in lines:
+        m = _TABLE.match(line)
+        if m:
+            owner = next(g for g in m.groups() if g is not None)
+        owners.append(owner)
+    return owners
+
+
+def parse_manifest(text: str, directory: Path, where: str = MANIFEST) -> Manifest:
+    """Parse manifest text; ``directory`` is where the sources live.
+
+    A TOML syntax error inside one entry's tables costs that entry only: its lines are
+    blanked and the rest parsed again. Only an error outside every table (or one the
+    blanking cannot get past) is an error of the whole manifest.
+    """
+    lines = text.splitlines(keepends=True)
+    owners = _owners(lines)
+    broken: dict[str, ConfigError] = {}
+    while True:
+        kept = "".join("\n" if owners[i] in broken else line for i, line in enumerate(lines))
+        try:
+            data = tomllib.loads(kept)
+            break
+        except tomllib.TOMLDecodeError as exc:
+            m = _TOML_LINE.search(str(exc))
+            number = int(m.group(1)) if m else len(lines)
+            owner = owners[number - 1] if 0 < number <= len(lines) else None
+            if owner is None or owner in broken:
+                raise ConfigError(f"{where}:{number}: {exc}") from None
+            broken[owner] = ConfigError(f"{where}:{number}: [{owner}] {exc}", sample=owner)
     samples = {}
     for name in sorted(data):
-        samples[name] = _sample(name, data[name], directory, where)
-    return samples
+        try:
+            samples[name] = _sample(name, data[name], directory, where, lines, owners)
+        except ConfigError as exc:
+            broken[name] = exc
+    return Manifest(samples, broken)
 
 
-def _sample(name: str, table: object, directory: Path, where: str) -> Sample:
+def _line_of(lines: list[str], owners: list[str | None], name: str, key: str) -> int | None:
+    """The 1-based line of ``key`` (its last dotted part) in entry ``name``, else its header."""
+    last = re.escape(key.rsplit(".", 1)[-1])
+    assign = re.compile(rf"""^\s*(?:[\w."'-]+\.)?["']?{last}["']?\s*=""")
+    header = None
+    for i, line in enumerate(lines):
+        if owners[i] != name:
+            continue
+        if header is None and _TABLE.match(line):
+            header = i + 1
+        if key and assign.match(line):
+            return i + 1
+    return header
+
+
+def _sample(name: str, table: object, directory: Path, where: str,
+            lines: list[str] = (), owners: list[str | None] = ()) -> Sample:
+    def at(key: str = "") -> str:
+        line = _line_of(list(lines), list(owners), name, key)
+        return f"{where}:{line}" if line else where
+
     def bad(key: str, why: str) -> ConfigError:
-        return ConfigError(f"{where}: [{name}] {key}: {why}", sample=name)
+        return ConfigError(f"{at(key)}: [{name}] {key}: {why}", sample=name)
 
     if not NAME.match(name):
-        raise ConfigError(f"{where}: [{name}]: a sample name is lowercase letters, digits, - and _")
+        raise ConfigError(f"{at()}: [{name[:80]}]: a sample name is 1 to 64 lowercase letters, "
+                          "digits, - and _, starting with a letter or digit", sample=name[:80])
     if not isinstance(table, dict):
-        raise ConfigError(f"{where}: {name} must be a table ([{name}])", sample=name)
+        raise ConfigError(f"{at()}: {name} must be a table ([{name}])", sample=name)
     unknown = sorted(set(table) - _KEYS)
     if unknown:
         raise bad(unknown[0], f"unknown key; known keys: {', '.join(sorted(_KEYS))}")
@@ -110,6 +215,10 @@ def _sample(name: str, table: object, directory: Path, where: str) -> Sample:
         value = table.get(key, list(default))
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
             raise bad(key, "must be a list of strings")
+        if len(value) > MAX_ITEMS:
+            raise bad(key, f"at most {MAX_ITEMS} items")
+        if any("\0" in v for v in value):
+            raise bad(key, "a string holds a NUL character, which no argument can")
         return tuple(value)
 
     def inside(relative: str, key: str) -> str:
@@ -128,6 +237,8 @@ def _sample(name: str, table: object, directory: Path, where: str) -> Sample:
     variants_table = table.get("variants", {"default": []})
     if not isinstance(variants_table, dict) or not variants_table:
         raise bad("variants", "must be a table of name = [flags]")
+    if len(variants_table) > MAX_VARIANTS:
+        raise bad("variants", f"at most {MAX_VARIANTS}")
     variants = []
     for vname, vflags in variants_table.items():
         if not NAME.match(vname):
@@ -141,6 +252,12 @@ def _sample(name: str, table: object, directory: Path, where: str) -> Sample:
         raise bad("env", "must be a table of NAME = \"value\"")
     if "ROADS_FD" in env:
         raise bad("env", "ROADS_FD is set by the build")
+    if len(env) > MAX_ITEMS:
+        raise bad("env", f"at most {MAX_ITEMS} variables")
+    for key, value in env.items():
+        if not ENV_NAME.match(key) or "\0" in value:
+            raise bad("env", f"{key[:80]!r}: a variable name is letters, digits and _ "
+                      "(not starting with a digit), its value holds no NUL")
 
     timeout = table.get("timeout", 10.0)
     if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not 0 < timeout <= 600:
@@ -170,9 +287,18 @@ def _sample(name: str, table: object, directory: Path, where: str) -> Sample:
     for key, value in limits_table.items():
         if not hasattr(defaults, key):
             raise bad(f"limits.{key}", "unknown limit; known: processes, output, address_space, cpu")
-        if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-            raise bad(f"limits.{key}", "must be a positive integer")
+        cap = LIMIT_CAPS[key]
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 < value <= cap:
+            raise bad(f"limits.{key}", f"must be an integer from 1 to {cap}")
         limit_values[key] = value
+
+    checkpoints = strings("checkpoints")
+    if len(checkpoints) > MAX_CHECKPOINTS:
+        raise bad("checkpoints", f"at most {MAX_CHECKPOINTS} (a run may reach no more)")
+    for checkpoint in checkpoints:
+        problem = name_problem(checkpoint)
+        if problem:
+            raise bad("checkpoints", f"{checkpoint[:80]!r} {problem}: no run could reach it")
 
     title = table.get("title", name)
     if not isinstance(title, str):
@@ -190,7 +316,7 @@ def _sample(name: str, table: object, directory: Path, where: str) -> Sample:
         timeout=float(timeout),
         aslr=aslr,
         runs=runs,
-        checkpoints=strings("checkpoints"),
+        checkpoints=checkpoints,
         gdb=gdb,
         expect_exit=expect,
         limits=Limits(**limit_values),

@@ -159,13 +159,13 @@ def test_sources_outside_samples_are_refused(scratch):
     (scratch.root / "evil.c").write_text("int main(void){return 0;}\n")
     (scratch.samples / "samples.toml").write_text('[evil]\nsource = "../evil.c"\n')
     with pytest.raises(ConfigError, match="outside the samples folder"):
-        scratch.project().samples
+        scratch.project().sample("evil")
 
 
 def test_unknown_manifest_key_is_named(scratch):
     scratch.add("ok", "int main(void){return 0;}\n", "timout = 3\n")
-    with pytest.raises(ConfigError, match=r"\[ok\] timout: unknown key"):
-        scratch.project().samples
+    with pytest.raises(ConfigError, match=r"samples\.toml:2: \[ok\] timout: unknown key"):
+        scratch.project().sample("ok")
 
 
 def test_corrupt_capture_is_an_error_with_its_line(scratch):

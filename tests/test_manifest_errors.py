@@ -1,0 +1,184 @@
+"""One bad manifest entry is an error of that sample (and the pages that use it) only
+(issue 9, item 5): the other samples capture, ``roads`` commands work, a build shows
+the error on the page that asks for the sample, and ``mkdocs serve`` recovers when
+the entry is fixed."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from roads.cli import main
+from roads.errors import ConfigError
+from roads.samples import parse_manifest
+from tests.conftest import REPO
+from tests.test_serve import env_for, free_port, make_site, wait_for
+
+# Each hostile entry, the line its error must name, and words of the message. The good
+# entry before and after each must stay usable.
+BAD_ENTRIES = {
+    "syntax": ('[bad]\ntimeout = "unterminated\n', 4, "Illegal character"),
+    "twice": ('[bad]\ntimeout = 3\n[bad]\nruns = 2\n', 5, "twice"),
+    "unknown-key": ('[bad]\ntimout = 3\n', 4, "timout: unknown key"),
+    "wrong-type": ('[bad]\nruns = "many"\n', 4, "runs: must be an integer"),
+    "outside": ('[bad]\nsource = "../evil.c"\n', 4, "outside the samples folder"),
+    "not-a-table": ('[[bad]]\ntimeout = 3\n', 3, "must be a table"),
+    "name": ('["Bad Name"]\ntimeout = 3\n', 3, "a sample name is"),
+    "limit": ('[bad.limits]\noutput = 99999999999\n', 4, "limits.output: must be an integer from 1 to"),
+    "unreachable": ('[bad]\ncheckpoints = ["two words"]\n', 4, "no run could reach it"),
+    "nul-arg": ('[bad]\nargs = ["a\\u0000b"]\n', 4, "NUL"),
+    "env-name": ('[bad]\nenv = { "A=B" = "x" }\n', 4, "variable name"),
+}
+
+
+def manifest_with(bad: str) -> str:
+    return '[first]\nsource = "ok.c"\n' + bad + '[last]\nsource = "ok.c"\n'
+
+
+@pytest.mark.parametrize("case", sorted(BAD_ENTRIES))
+def test_a_bad_entry_is_an_error_of_its_own_only(tmp_path, case):
+    text, line, words = BAD_ENTRIES[case]
+    for c_file in ("ok.c", "bad.c"):
+        (tmp_path / c_file).write_text("int main(void){return 0;}\n")
+    manifest = parse_manifest(manifest_with(text), tmp_path, "samples.toml")
+    assert sorted(manifest.samples) == ["first", "last"]
+    assert len(manifest.broken) == 1
+    (name, error), = manifest.broken.items()
+    assert error.message.startswith(f"samples.toml:{line}: ")
+    assert words in error.message
+    assert error.sample == name
+
+
+def test_a_syntax_error_outside_every_entry_is_the_whole_manifests():
+    with pytest.raises(ConfigError, match=r"samples\.toml:1: "):
+        parse_manifest('= 3\n[fine]\n', Path("/nonexistent"), "samples.toml")
+
+
+def test_many_broken_entries_each_stay_theirs(tmp_path):
+    (tmp_path / "ok.c").write_text("int main(void){return 0;}\n")
+    text = "".join(f'[b{i}]\nsource = "ok.c"\ntimeout = "x\n' for i in range(20))
+    manifest = parse_manifest(text + '[ok]\n', tmp_path, "m")
+    assert sorted(manifest.samples) == ["ok"]
+    assert len(manifest.broken) == 20
+
+
+def broken_project(scratch):
+    scratch.add("fine", "int main(void){return 0;}\n")
+    scratch.add("bad", "int main(void){return 0;}\n", 'timeout = "x\n')
+    return scratch
+
+
+@pytest.mark.gcc
+def test_capture_and_check_go_on_past_a_broken_entry(scratch, capsys):
+    broken_project(scratch)
+    root = str(scratch.root)
+    assert main(["--root", root, "capture"]) == 1
+    err = capsys.readouterr().err
+    assert "1 captured, 0 unchanged, 0 fresh, 1 failed" in err
+    assert "sample 'bad': " in err and "samples.toml:4: [bad]" in err
+    assert (scratch.root / "snapshots" / "fine.json").exists()
+
+    assert main(["--root", root, "capture", "fine"]) == 0
+    assert main(["--root", root, "check"]) == 1
+    out = capsys.readouterr().out
+    assert "fine: fresh" in out and "bad: broken: " in out
+
+    project = scratch.project()
+    assert project.load("fine")["sample"] == "fine"
+    with pytest.raises(ConfigError, match=r"samples\.toml:4: \[bad\]"):
+        project.load("bad")
+    assert main(["--root", root, "capture", "nonesuch"]) == 1
+    assert "no sample 'nonesuch'" in capsys.readouterr().err
+
+
+def test_an_unreadable_manifest_is_one_clean_error(scratch, capsys):
+    (scratch.samples / "samples.toml").write_text("= 3\n[a]\n")
+    assert main(["--root", str(scratch.root), "check"]) == 1
+    assert "samples.toml:1: " in capsys.readouterr().err
+    (scratch.samples / "samples.toml").write_bytes(b"[a]\ntitle = '\xff'\n")
+    assert main(["--root", str(scratch.root), "capture"]) == 1
+    assert "cannot read the sample manifest" in capsys.readouterr().err
+
+
+OTHER_PAGE = """\
+---
+title: Other
+weight: 2
+---
+
+Prose.
+
+{{ memory_map('other') }}
+"""
+
+
+def site_with_a_broken_entry(root: Path) -> Path:
+    make_site(root)
+    (root / "samples" / "other.c").write_text("int main(void){return 0;}\n")
+    (root / "samples" / "samples.toml").write_text(
+        '[demo]\ncheckpoints = ["here"]\n\n[other]\ntimeout = "never closed\n')
+    (root / "docs" / "other.md").write_text(OTHER_PAGE)
+    return root
+
+
+@pytest.mark.gcc
+@pytest.mark.slow
+def test_build_shows_the_broken_entry_on_its_page_only(tmp_path):
+    root = site_with_a_broken_entry(tmp_path / "site")
+    done = subprocess.run([sys.executable, "-m", "mkdocs", "build"], cwd=root,
+                          env=env_for(root), capture_output=True, text=True, timeout=300)
+    text = done.stdout + done.stderr
+    assert done.returncode == 0, text
+    assert "Traceback" not in text
+    assert "docs/other.md:8: sample 'other': " in text and "samples.toml:5: [other]" in text
+    good = (root / "site" / "index.html").read_text()
+    assert "roads-map" in good and "could not be made" not in good
+    bad = (root / "site" / "other" / "index.html").read_text()
+    assert "could not be made" in bad and "samples.toml:5" in bad
+
+    strict = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict"], cwd=root,
+                            env=env_for(root), capture_output=True, text=True, timeout=300)
+    text = strict.stdout + strict.stderr
+    assert strict.returncode != 0 and "Traceback" not in text
+    assert "docs/other.md:8: sample 'other': " in text
+
+
+@pytest.mark.gcc
+@pytest.mark.slow
+@pytest.mark.usefixtures("no_leftovers")
+def test_serve_shows_a_broken_entry_and_recovers(tmp_path):
+    root = make_site(tmp_path / "site")
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "mkdocs", "serve", "-a", f"127.0.0.1:{port}"],
+        cwd=root, env=env_for(root), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        text=True, process_group=0)
+    url = f"http://127.0.0.1:{port}/"
+    manifest = root / "samples" / "samples.toml"
+    try:
+        wait_for(url, lambda t: "roads-map" in t and "block" in t)
+        manifest.write_text('[demo]\ncheckpoints = ["here"\n')
+        broken = wait_for(url, lambda t: "could not be made" in t)
+        assert "samples.toml:2" in broken
+        assert server.poll() is None
+        manifest.write_text('[demo]\ncheckpoints = ["here"]\ntimeout = 5\n')
+        wait_for(url, lambda t: "roads-map" in t and "could not be made" not in t)
+        assert server.poll() is None
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        try:
+            server.communicate(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(server.pid, signal.SIGKILL)
+            server.communicate()
+
+
+def test_the_real_manifest_has_no_broken_entry():
+    from roads.samples import read_manifest
+
+    assert read_manifest(REPO / "samples").broken == {}
