@@ -85,6 +85,7 @@ class Project:
         self._engine = engine_digest()
         self._gcc: str | None | bool = False  # False: not asked yet
         self._docs: dict[str, tuple[tuple[int, int, int], dict, str]] = {}
+        self._valid_dir: Path | None = None  # marks of captures found well shaped
         self._warned: set[tuple] = set()
         self._refreshed: set[str] = set()  # re-captured by this Project in refresh mode
         # The file stats under which each capture was last found fresh: while none of
@@ -152,14 +153,49 @@ class Project:
         cached = self._docs.get(name)
         if cached is None or cached[0] != key:
             # One read: the digest must be of the very bytes the document came from.
-            data = path.read_bytes()
+            try:
+                data = path.read_bytes()
+            except OSError as exc:  # a folder in its place, no permission
+                raise CaptureError(f"{path}: cannot read the capture: {exc.strerror}",
+                                   sample=name) from None
             try:
                 text = data.decode("utf-8")
             except UnicodeDecodeError as exc:
                 raise CaptureError(f"{path}: corrupt capture: {exc}", sample=name) from None
-            cached = (key, freeze.parse(text, path), hashlib.sha256(data).hexdigest())
+            sha = hashlib.sha256(data).hexdigest()
+            try:
+                doc = freeze.parse(text, path)
+            except CaptureError as exc:
+                exc.sample = name
+                raise
+            self._check_shape(path, name, doc, sha)
+            cached = (key, doc, sha)
             self._docs[name] = cached
         return cached[1]
+
+    def _check_shape(self, path: Path, name: str, doc: dict, sha: str) -> None:
+        """CaptureError naming the key when ``doc`` is not shaped as the figures read it.
+
+        A document found valid leaves a mark named by its digest (and the checker's)
+        under the cache, so that later builds, new processes included, skip the walk.
+        """
+        if self._valid_dir is None:
+            checker = Path(__file__).with_name("validate.py").read_bytes()
+            self._valid_dir = self.cache_dir / "valid" / hashlib.sha256(checker).hexdigest()[:16]
+        mark = self._valid_dir / sha
+        if mark.exists():
+            return
+        from .validate import problem  # only for a document not seen before
+
+        found = problem(doc)
+        if found is not None:
+            raise CaptureError(f"{path}: invalid capture: {found}; it counts as missing "
+                               f"(run: roads capture {name})", sample=name)
+        try:
+            self._valid_dir.mkdir(parents=True, exist_ok=True)
+            mark.touch()
+        except OSError:
+            pass  # a read-only cache: checked again next time, no harm
 
     def content_digest(self, name: str) -> str:
         """sha256 of the capture of ``name`` as the current mode serves it."""
@@ -255,15 +291,22 @@ class Project:
         failed = self._failed.get(name)
         if failed is not None and failed[0] == before:
             raise failed[1]
+        doc = None
         try:
             with freeze.locked(self.cache_dir / "locks", name):
                 fresh = None if refresh else self.freshness(name)
                 if fresh is not None and fresh.state == "fresh":
                     return Outcome(name, "fresh", time.perf_counter() - started)
-                written = self._capture(sample, cancel, before)
+                doc = self._capture(sample, cancel, before)
+                written = self._write(name, doc)
         except RoadsError as exc:
-            self._failed[name] = (before, exc)
+            if doc is None:  # the sample failed; a capture that could not be written is
+                self._failed[name] = (before, exc)  # tried again (the folder may be fixed)
             raise
+        except OSError as exc:  # a read-only or full cache folder, say
+            where = f"{exc.filename}: " if exc.filename else ""
+            raise CaptureError(f"{where}cannot capture: {exc.strerror or exc}",
+                               sample=name) from None
         self._failed.pop(name, None)
         if refresh:
             self._refreshed.add(name)
@@ -271,7 +314,7 @@ class Project:
         return Outcome(name, "captured" if written else "unchanged",
                        time.perf_counter() - started, reasons=reasons)
 
-    def _capture(self, sample: Sample, cancel: threading.Event | None, before: tuple) -> bool:
+    def _capture(self, sample: Sample, cancel: threading.Event | None, before: tuple) -> dict:
         from .capture import capture_sample  # pyelftools and all: only when capturing
 
         body = capture_sample(sample, self.cache_dir, Proc(), cancel)
@@ -287,7 +330,31 @@ class Project:
             **body,
         }
         doc["digest"] = freeze.digest(doc["inputs"])
-        return freeze.write_if_changed(self.snapshot_path(sample.name), doc)
+        return doc
+
+    def _write(self, name: str, doc: dict) -> bool:
+        """Write a new capture of ``name`` unless the file says the same; True if written.
+
+        What stands in the capture's place and cannot be read as one (a corrupt or
+        invalid document, an empty folder) is removed first: it counts as missing.
+        """
+        path = self.snapshot_path(name)
+        try:
+            if path.is_dir():
+                try:
+                    path.rmdir()
+                except OSError:
+                    raise CaptureError(f"{path} is a folder, not a capture: remove it",
+                                       sample=name) from None
+            elif path.exists():
+                try:
+                    self.read(name)
+                except CaptureError:
+                    path.unlink()
+            return freeze.write_if_changed(path, doc)
+        except OSError as exc:
+            raise CaptureError(f"{path}: cannot write the capture: {exc.strerror or exc}",
+                               sample=name) from None
 
     def capture(self, names: list[str] | None = None, *, refresh: bool = False,
                 jobs: int | None = None, progress=None) -> list[Outcome]:

@@ -1,0 +1,200 @@
+"""Parseable but wrong captures: the shape the figures read is checked when a capture is
+read; an invalid one counts as missing (re-made in auto mode, an error naming it in
+frozen mode), never as fresh (issue 9, item 8)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from roads.errors import CaptureError
+from roads.validate import problem
+from tests.conftest import REPO
+
+SOURCE = """\
+#include <stdlib.h>
+#include "roads.h"
+int main(void) {
+    char *p = malloc(32);
+    ROADS_ADDRESS("block", p);
+    ROADS_CHECKPOINT("here");
+    return 0;
+}
+"""
+
+
+def committed(name: str = "brk") -> dict:
+    return json.loads((REPO / "snapshots" / f"{name}.json").read_text())
+
+
+def first_checkpoint(doc: dict) -> dict:
+    return doc["variants"]["default"]["runs"][0]["checkpoints"][0]
+
+
+# Each hostile document: what is done to a good capture, and the key the error names.
+BREAKAGES = {
+    "address as text": (lambda d: first_checkpoint(d)["regions"][0].update(start="0x1000"),
+                        "checkpoints[0].regions[0].start: expected an integer, found a string"),
+    "list for a table": (lambda d: d.update(variants=[]),
+                         "variants: expected a table, found a list"),
+    "table for a list": (lambda d: d["variants"]["default"]["runs"][0].update(checkpoints={}),
+                         "runs[0].checkpoints: expected a list, found a table"),
+    "bool for an int": (lambda d: first_checkpoint(d).update(pid=True),
+                        "checkpoints[0].pid: expected an integer, found true or false"),
+    "null for a list": (lambda d: first_checkpoint(d).update(regions=None),
+                        "checkpoints[0].regions: expected a list, found null"),
+    "a key gone": (lambda d: first_checkpoint(d)["regions"][0].pop("perms"),
+                   "regions[0].perms: missing"),
+    "an unknown ELF field": (lambda d: d["variants"]["default"]["elf"]["symbols"][0].update(x=1),
+                             "elf.symbols[0].x: unexpected key"),
+    "a page's flag as text": (
+        lambda d: first_checkpoint(d)["pagemap"][0]["pages"][0].update(present="yes"),
+        "pagemap[0].pages[0].present: expected true or false"),
+    "provenance as a list": (lambda d: d.update(provenance=[]),
+                             "provenance: expected a table, found a list"),
+    "counters as text": (lambda d: first_checkpoint(d)["regions"][0].update(kb={"Rss": "4"}),
+                         "regions[0].kb.Rss: expected an integer, found a string"),
+}
+
+
+def test_every_committed_capture_is_well_shaped():
+    for path in sorted((REPO / "snapshots").glob("*.json")):
+        assert problem(json.loads(path.read_text())) is None, path.name
+
+
+@pytest.mark.parametrize("case", sorted(BREAKAGES))
+def test_a_wrong_shape_is_named_by_its_key(case):
+    doc = committed("cow" if "page" in case else "brk")  # cow's first stop reads pagemap
+    breakage, expected = BREAKAGES[case]
+    breakage(doc)
+    found = problem(doc)
+    assert found is not None and expected in found, found
+
+
+def test_other_keys_are_left_alone():
+    doc = committed()
+    doc["containment"] = {"anything": [1, "two"]}
+    first_checkpoint(doc)["regions"][0]["future_field"] = {"x": None}
+    assert problem(doc) is None
+
+
+def test_the_document_itself_may_be_anything():
+    assert problem([]) == "the document: expected a table, found a list []"
+    assert problem("text").startswith("the document: expected a table")
+
+
+def test_checking_every_capture_is_quick():
+    """The check runs once per version of a capture file; even so it must stay small
+    beside parsing the JSON it checks."""
+    import time
+
+    texts = [p.read_text() for p in sorted((REPO / "snapshots").glob("*.json"))]
+    docs = [json.loads(t) for t in texts]
+    problem(docs[0])  # build the checker
+    started = time.perf_counter()
+    for doc in docs:
+        problem(doc)
+    checking = time.perf_counter() - started
+    started = time.perf_counter()
+    for text in texts:
+        json.loads(text)
+    parsing = time.perf_counter() - started
+    assert checking < 2 * parsing + 0.01, (checking, parsing)
+
+
+def test_validation_is_not_imported_on_the_warm_path():
+    """Reading a capture already found valid imports no checker (a new build process
+    reads every capture: its import time counts)."""
+    code = ("import sys; from roads.project import Project; "
+            f"p = Project({str(REPO)!r}, mode='frozen'); p.read('brk'); p.read('brk'); "
+            "print('roads.validate' in sys.modules)")
+    subprocess.run([sys.executable, "-c", code], check=True, capture_output=True)
+    done = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True,
+                          text=True)
+    assert done.stdout.strip() == "False"
+
+
+# -- through a project: auto re-makes, frozen names the file ---------------------------
+
+def captured(scratch):
+    scratch.add("demo", SOURCE, 'checkpoints = ["here"]')
+    project = scratch.project()
+    project.capture(["demo"])
+    path = project.snapshot_path("demo")
+    return path, json.loads(path.read_text())
+
+
+def break_capture(path: Path, doc: dict, how: str) -> None:
+    if how == "directory":
+        path.unlink()
+        path.mkdir()
+        return
+    doc = json.loads(json.dumps(doc))
+    if how == "wrong inner type":
+        first_checkpoint(doc)["regions"][0]["start"] = "0x1000"
+    elif how == "list for table":
+        doc["variants"] = [doc["variants"]["default"]]
+    elif how == "document is a list":
+        doc = [doc]
+    path.write_text(json.dumps(doc))
+
+
+HOW = ["wrong inner type", "list for table", "document is a list", "directory"]
+
+
+@pytest.mark.gcc
+@pytest.mark.parametrize("how", HOW)
+def test_auto_mode_remakes_an_invalid_capture(scratch, how):
+    path, good = captured(scratch)
+    break_capture(path, good, how)
+    project = scratch.project()  # a new build
+    fresh = project.freshness("demo")
+    assert fresh.state != "fresh" and "snapshots/demo.json" in fresh.reasons[0]
+    doc = project.load("demo")
+    assert problem(doc) is None and path.is_file()
+    def spans(d):
+        return [(r["start"], r["end"], r["perms"]) for r in first_checkpoint(d)["regions"]]
+
+    assert spans(doc) == spans(good)
+
+
+@pytest.mark.gcc
+@pytest.mark.parametrize("how", HOW)
+def test_frozen_mode_names_an_invalid_capture(scratch, how):
+    path, good = captured(scratch)
+    break_capture(path, good, how)
+    with pytest.raises(CaptureError) as caught:
+        scratch.project("frozen").load("demo")
+    message = caught.value.located()
+    assert "snapshots/demo.json" in message and "sample 'demo'" in message
+    if how == "wrong inner type":
+        assert "regions[0].start: expected an integer" in message
+
+
+@pytest.mark.gcc
+def test_a_capture_edited_in_place_is_checked_again(scratch):
+    """The mark of a valid capture is its content's digest: an edit is seen, also by a
+    long-running server that read the good version before."""
+    path, good = captured(scratch)
+    project = scratch.project("frozen")
+    project.load("demo")
+    break_capture(path, good, "wrong inner type")
+    with pytest.raises(CaptureError, match="invalid capture"):
+        project.load("demo")
+    path.write_text(json.dumps(good))
+    assert project.load("demo")["sample"] == "demo"
+
+
+@pytest.mark.gcc
+def test_a_folder_with_files_in_place_of_a_capture_is_an_error_not_a_loss(scratch):
+    path, good = captured(scratch)
+    path.unlink()
+    path.mkdir()
+    (path / "notes.txt").write_text("mine")
+    with pytest.raises(CaptureError, match="is a folder, not a capture: remove it"):
+        scratch.project().load("demo")
+    assert (path / "notes.txt").read_text() == "mine"
