@@ -26,7 +26,8 @@ from pathlib import Path
 
 from . import command
 from .errors import ProcessGone, SampleError, tail
-from .proc import Proc
+from .proc import PAGE_SIZE, Proc
+from .samples import MAX_ADDRESSES, MAX_CHECKPOINTS, MAX_RANGE_PAGES, MAX_RANGES, name_problem
 
 LAUNCHER_SOURCE = Path(__file__).with_name("launcher.c")
 ADDR_NO_RANDOMIZE = 0x0040000
@@ -311,7 +312,9 @@ class _Run:
         """Whole lines received on ``pipe``, each split into its fields."""
         lines = (self.buffers[pipe] + data).split(b"\n")
         self.buffers[pipe] = lines.pop()
-        return [raw.decode("utf-8", "replace").split(" ") for raw in lines]
+        # Bytes that are not UTF-8 stay visible (as lone surrogates) so that a name made
+        # of them is refused rather than read as U+FFFD.
+        return [raw.decode("utf-8", "surrogateescape").split(" ") for raw in lines]
 
     def launcher_line(self, f: list[str]) -> None:
         kind, a, b = f[0], int(f[1]), int(f[2])
@@ -341,6 +344,9 @@ class _Run:
         except ValueError:
             raise self.malformed(f) from None
         kind, name = f[0], f[3]
+        problem = name_problem(name)
+        if problem:
+            raise self.failure(f"process {pid} sent the name {name[:80]!r}, which {problem}")
         if not self.belongs(pid):
             raise self.failure(f"a protocol line names process {pid}, which is not part of "
                                f"this run: {' '.join(f)!r}")
@@ -353,10 +359,17 @@ class _Run:
         elif kind == "A":
             self.addresses[pid] = [a for a in self.addresses[pid] if a[0] != name]
             self.addresses[pid].append((name, value))
+            if len(self.addresses[pid]) > MAX_ADDRESSES:
+                raise self.failure(f"process {pid} recorded more than {MAX_ADDRESSES} "
+                                   "addresses; killed")
         elif kind == "R":
             # Recording a name again (a child after fork, say) replaces it.
             self.ranges[pid] = [r for r in self.ranges[pid] if r[0] != name]
             self.ranges[pid].append((name, value, length))
+            if length > MAX_RANGE_PAGES * PAGE_SIZE or len(self.ranges[pid]) > MAX_RANGES:
+                raise self.failure(f"process {pid} asked for range {name!r} of {length} bytes: "
+                                   f"at most {MAX_RANGES} ranges of at most {MAX_RANGE_PAGES} "
+                                   "pages each; killed")
         else:
             self.checkpoint(pid, ppid, name)
 
@@ -404,6 +417,9 @@ class _Run:
             self.ranges[pid] = list(self.ranges.get(ppid, ()))
 
     def checkpoint(self, pid: int, ppid: int, name: str) -> None:
+        if len(self.result.reached) >= MAX_CHECKPOINTS:
+            raise self.failure(f"process {pid} reached checkpoint {name!r}, one more than the "
+                               f"{MAX_CHECKPOINTS} a run may reach; killed")
         self.wait_stopped(pid, name)
         stop = Stop(pid, ppid, name, len(self.result.reached), tuple(self.addresses[pid]),
                     tuple(self.ranges[pid]))

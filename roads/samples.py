@@ -28,6 +28,11 @@ MAX_CHECKPOINTS = 32
 # The highest value of each limit (the schema in samples/README.md says the same). The
 # launcher counts at most 4096 processes; the runner holds the output in memory.
 LIMIT_CAPS = {"processes": 1024, "output": 16 << 20, "address_space": 64 << 30, "cpu": 600}
+# What one process of a run may record (roads.h's ROADS_ADDRESS and ROADS_RANGE), and the
+# pages of one range: each range's pagemap bits are copied into every later checkpoint.
+MAX_ADDRESSES = 64
+MAX_RANGES = 16
+MAX_RANGE_PAGES = 4096
 # Variants of one sample, and items of each list (sources, args, flags, env...).
 MAX_VARIANTS = 8
 MAX_ITEMS = 64

@@ -43,9 +43,14 @@ static int roads_fd(void)
 
 static size_t roads_put_str(char *out, size_t at, size_t cap, const char *s)
 {
-    /* Names are single tokens on the wire: blanks and controls become '_'. */
-    for (; *s != '\0' && at + 1 < cap; s++)
-        out[at++] = (*s <= ' ' || *s == 0x7f) ? '_' : *s;
+    /* Names are single tokens on the wire: blanks and control bytes become '_'; every
+     * other byte, UTF-8 included, passes unchanged (compared as unsigned: a plain char
+     * is signed on x86-64). The build takes names of at most 64 bytes of printable
+     * text (samples/README.md); a longer one arrives cut here and is refused there. */
+    for (; *s != '\0' && at + 1 < cap; s++) {
+        unsigned char c = (unsigned char)*s;
+        out[at++] = (c <= ' ' || c == 0x7f) ? '_' : (char)c;
+    }
     return at;
 }
 
