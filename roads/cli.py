@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import math
 import os
 import shlex
 import shutil
@@ -12,11 +13,40 @@ import sys
 from pathlib import Path
 
 from .changes import summarise
-from .errors import RoadsError
+from .errors import RoadsError, printable
 from .project import Outcome, Project
 from .proc import Proc
 from .runner import Stop, describe_status, launcher, run_program
 from .show import address_space, format_table, to_json
+
+
+MAX_JOBS = 256
+MAX_AFTER = 3600.0
+
+
+def _count(highest: int):
+    """An argparse type: a whole number from 1 to ``highest``."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = 0
+        if not 1 <= value <= highest:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number from 1 to {highest}")
+        return value
+    return parse
+
+
+def _seconds(text: str) -> float:
+    """An argparse type: a finite number of seconds from 0 to MAX_AFTER."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not 0 <= value <= MAX_AFTER:  # also false for nan
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds from 0 to "
+                                         f"{MAX_AFTER:g}")
+    return value
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -28,7 +58,8 @@ def main(argv: list[str] | None = None) -> int:
     cap = sub.add_parser("capture", help="compile, run and freeze samples that changed")
     cap.add_argument("samples", nargs="*", metavar="SAMPLE")
     cap.add_argument("--refresh", action="store_true", help="re-capture even if unchanged")
-    cap.add_argument("--jobs", "-j", type=int, default=None, help="workers (default: cores)")
+    cap.add_argument("--jobs", "-j", type=_count(MAX_JOBS), default=None,
+                     help=f"workers, 1 to {MAX_JOBS} (default: cores)")
 
     chk = sub.add_parser("check", help="exit 1 if any committed capture is stale or missing")
     chk.add_argument("--toolchain", action="store_true",
@@ -38,11 +69,12 @@ def main(argv: list[str] | None = None) -> int:
     chg.add_argument("--rev", default="HEAD")
 
     show = sub.add_parser("show", help="the address space of a running process")
-    show.add_argument("--pid", type=int, required=True)
+    show.add_argument("--pid", type=_count((1 << 31) - 1), required=True)
     show.add_argument("--json", action="store_true")
 
     run = sub.add_parser("run", help="start a program, stop it after a delay, show its memory")
-    run.add_argument("--after", type=float, default=0.5, metavar="SECONDS")
+    run.add_argument("--after", type=_seconds, default=0.5, metavar="SECONDS",
+                     help=f"when to stop it, 0 to {MAX_AFTER:g} s (default 0.5)")
     run.add_argument("--json", action="store_true")
     run.add_argument("--aslr", action="store_true", help="leave ASLR on (default: off)")
     run.add_argument("program", nargs=argparse.REMAINDER)
@@ -149,7 +181,7 @@ def cmd_run(args) -> int:
         print(f"roads: {shlex.join(program)} ended ({describe_status(result.main.status)}) "
               f"before {args.after:g} s", file=sys.stderr)
         if result.stdout:
-            sys.stderr.write(result.stdout)
+            sys.stderr.write(printable(result.stdout))
         return 1
     if args.json:
         print(json.dumps(to_json(spaces[0]), indent=1, sort_keys=True))

@@ -8,6 +8,8 @@ message.
 
 from __future__ import annotations
 
+import re
+
 
 class RoadsError(Exception):
     """Base of every error the engine raises on purpose."""
@@ -50,7 +52,7 @@ class RoadsError(Exception):
             parts.append("command: " + " ".join(self.command))
         if self.output:
             parts.append(_indent(tail(self.output)))
-        return "\n".join(parts)
+        return printable("\n".join(parts))
 
     def __str__(self) -> str:
         return self.located()
@@ -88,11 +90,26 @@ class CaptureError(RoadsError):
     """A frozen capture is missing, corrupt, stale or of an unknown schema."""
 
 
+# Characters that a terminal (or a reader) would act on instead of showing: C0 and C1
+# controls but tab and newline (ESC starts terminal escape sequences, CR overwrites a
+# line), bidirectional overrides, and lone surrogates (bytes that were not UTF-8).
+_UNPRINTABLE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
+
+
+def printable(text: str) -> str:
+    """``text`` with every character a terminal would act on written as an escape
+    (``\\x1b``, ``\\u202e``); tabs and newlines kept."""
+    return _UNPRINTABLE.sub(lambda m: f"\\x{ord(m[0]):02x}" if ord(m[0]) < 0x100
+                            else f"\\u{ord(m[0]):04x}", text)
+
+
 def tail(text: str, lines: int = 20, width: int = 400) -> str:
     """The last ``lines`` lines of ``text``, each cut to ``width`` characters."""
-    rows = text.rstrip("\n").splitlines()[-lines:]
+    # Lines end at newlines only: a carriage return (or another control character)
+    # inside a line is shown escaped, not taken for a line break.
+    rows = [row.removesuffix("\r") for row in text.rstrip("\n").split("\n")[-lines:]]
     return "\n".join(r if len(r) <= width else r[:width] + " ..." for r in rows)
 
 
 def _indent(text: str) -> str:
-    return "\n".join("  | " + row for row in text.splitlines())
+    return "\n".join("  | " + row for row in text.split("\n"))

@@ -11,6 +11,7 @@ This is what the command line and the site generator both use. Modes:
 from __future__ import annotations
 
 import copy
+import glob
 import hashlib
 import json
 import logging
@@ -294,6 +295,7 @@ class Project:
         doc = None
         try:
             with freeze.locked(self.cache_dir / "locks", name):
+                self._sweep_partials(self.snapshot_path(name))
                 fresh = None if refresh else self.freshness(name)
                 if fresh is not None and fresh.state == "fresh":
                     return Outcome(name, "fresh", time.perf_counter() - started)
@@ -355,6 +357,13 @@ class Project:
         except OSError as exc:
             raise CaptureError(f"{path}: cannot write the capture: {exc.strerror or exc}",
                                sample=name) from None
+
+    @staticmethod
+    def _sweep_partials(path: Path) -> None:
+        """Remove half-written copies of ``path`` (``.NAME.json.PID.ID.tmp``) that a build
+        killed while writing left behind: under the sample's lock nobody else writes one."""
+        for partial in path.parent.glob(f".{glob.escape(path.name)}.*.tmp"):
+            partial.unlink(missing_ok=True)
 
     def capture(self, names: list[str] | None = None, *, refresh: bool = False,
                 jobs: int | None = None, progress=None) -> list[Outcome]:

@@ -19,8 +19,9 @@ class AddressSpace:
     pid: int
     name: str  # Name of /proc/PID/status (the kernel's comm, at most 15 characters)
     cmdline: tuple[str, ...]
-    exe: str
+    exe: str | None  # None for a kernel thread
     regions: tuple[SmapsEntry, ...]
+    kernel_thread: bool = False  # no user address space at all; ``regions`` is empty
 
     @property
     def size(self) -> int:
@@ -39,10 +40,15 @@ class AddressSpace:
 
 
 def address_space(pid: int, proc: Proc | None = None) -> AddressSpace:
-    """Read the address space of ``pid`` (ProcessGone if it exits meanwhile)."""
+    """Read the address space of ``pid`` (ProcessGone if it exits meanwhile); a kernel
+    thread has none, and says so."""
     proc = proc or Proc()
     regions = proc.smaps(pid)
     status = proc.status(pid)
+    if not regions and status.VmSize is None and not status.State.startswith(("Z", "X")):
+        # No memory of its own and not a zombie (man 5 proc: status): a kernel thread.
+        return AddressSpace(pid=pid, name=status.Name, cmdline=(), exe=None, regions=(),
+                            kernel_thread=True)
     return AddressSpace(
         pid=pid,
         name=status.Name,
@@ -59,6 +65,9 @@ _RIGHT = {"start", "end", "size", "offset", "Rss", "Pss"}
 
 def format_table(space: AddressSpace) -> str:
     """A pmap-like table: one row per area and a total line."""
+    if space.kernel_thread:
+        return (f"{space.pid}: [{space.name}]\na kernel thread: it runs in the kernel's "
+                "address space only and has no user-space areas to show\n")
     rows = [
         (
             f"{r.maps.start:x}",
@@ -105,6 +114,7 @@ def to_json(space: AddressSpace) -> dict[str, Any]:
         "name": space.name,
         "cmdline": list(space.cmdline),
         "exe": space.exe,
+        "kernel_thread": space.kernel_thread,
         "size": space.size,
         "rss": space.rss,
         "pss": space.pss,

@@ -58,3 +58,112 @@ def test_run_of_a_program_that_ends_first(tmp_path):
                            "true"], capture_output=True, text=True, timeout=60)
     assert done.returncode == 1
     assert "ended (exit status 0) before 2 s" in done.stderr
+
+
+# --- issue 9, item 11: usage errors, kernel threads, what errors echo ----------------
+
+@pytest.mark.parametrize("args, words", [
+    (["run", "--after", "-1", "--", "true"], "not a number of seconds from 0 to"),
+    (["run", "--after", "nan", "--", "true"], "not a number of seconds"),
+    (["run", "--after", "inf", "--", "true"], "not a number of seconds"),
+    (["run", "--after", "1e999", "--", "true"], "not a number of seconds"),
+    (["capture", "--jobs", "-1"], "not a whole number from 1 to"),
+    (["capture", "--jobs", "0"], "not a whole number from 1 to"),
+    (["show", "--pid", "-5"], "not a whole number from 1 to"),
+])
+def test_bad_numbers_are_usage_errors(args, words):
+    done = subprocess.run([*ROADS, *args], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2
+    assert words in done.stderr and "Traceback" not in done.stderr
+
+
+def kernel_thread() -> tuple[str, str] | None:
+    """Some kernel thread's pid and name (``Kthread: 1`` in its status), if any is visible."""
+    for entry in sorted(Path("/proc").iterdir(), key=lambda p: (len(p.name), p.name)):
+        try:
+            status = (entry / "status").read_text() if entry.name.isdigit() else ""
+        except OSError:
+            continue
+        if "\nKthread:\t1\n" in status:
+            return entry.name, status.split("\n", 1)[0].split("\t")[1]
+    return None
+
+
+def test_show_says_a_kernel_thread_has_no_user_address_space():
+    found = kernel_thread()
+    if found is None:
+        pytest.skip("no kernel thread visible here (a PID namespace)")
+    pid, name = found  # kthreadd (2) on a machine of its own
+    done = subprocess.run([*ROADS, "show", "--pid", pid], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert f"{pid}: [{name}]" in done.stdout and "a kernel thread" in done.stdout
+    done = subprocess.run([*ROADS, "show", "--pid", pid, "--json"], capture_output=True,
+                          text=True, check=True)
+    doc = json.loads(done.stdout)
+    assert doc["kernel_thread"] is True and doc["regions"] == [] and doc["exe"] is None
+
+
+def test_show_says_a_zombie_has_no_memory():
+    child = subprocess.Popen(["true"])
+    try:
+        deadline = time.monotonic() + 10
+        while Path(f"/proc/{child.pid}/stat").read_text().split(") ")[1][0] != "Z":
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+        done = subprocess.run([*ROADS, "show", "--pid", str(child.pid)], capture_output=True,
+                              text=True)
+    finally:
+        child.wait()
+    assert done.returncode == 1
+    assert "exited" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_errors_show_control_characters_escaped():
+    from roads.errors import SampleError
+
+    hostile = "\x1b]0;pwned\x07\x1b[2J\rover\u202eevil\udcff\x9b31m"
+    err = SampleError(f"ended {hostile}", sample="s", command=["./s", hostile],
+                      output=f"line one\n{hostile}\ttab kept\n")
+    text = err.located()
+    assert not any(c in text for c in "\x1b\x07\r\u202e\udcff\x9b")
+    assert "\\x1b]0;pwned\\x07" in text and "\\u202e" in text and "\ttab kept" in text
+    assert text.count("\n") == 3  # head, command, two output lines: newlines kept
+
+
+@pytest.mark.gcc
+def test_a_samples_escape_sequences_reach_the_terminal_escaped(scratch):
+    scratch.add("noisy", """\
+        #include <stdio.h>
+        int main(void) {
+            fputs("\\033]0;owned\\007\\033[31mred\\r\\n", stderr);
+            return 3;
+        }
+    """)
+    done = subprocess.run([*ROADS, "--root", str(scratch.root), "capture", "noisy"],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 1
+    assert "\x1b" not in done.stderr and "\x07" not in done.stderr
+    assert "\\x1b]0;owned\\x07\\x1b[31mred" in done.stderr
+
+
+@pytest.mark.gcc
+def test_half_written_captures_are_ignored_by_git_and_swept(scratch, tmp_path):
+    from tests.conftest import REPO
+
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    (repo / ".gitignore").write_text((REPO / ".gitignore").read_text())
+    subprocess.run(["git", "init", "-q"], cwd=repo, check=True)
+    check = ["git", "check-ignore", "-q"]
+    assert subprocess.run([*check, "snapshots/.brk.json.4242.7f0a.tmp"], cwd=repo).returncode == 0
+    assert subprocess.run([*check, "snapshots/brk.json"], cwd=repo).returncode == 1
+    scratch.add("fine", "int main(void){return 0;}\n")
+    snapshots = scratch.root / "snapshots"
+    snapshots.mkdir()
+    partial = snapshots / ".fine.json.4242.7f0a.tmp"
+    other = snapshots / ".other.json.4242.7f0a.tmp"
+    partial.write_text('{"half": ')
+    other.write_text('{"half": ')
+    scratch.project().capture_one("fine")
+    assert not partial.exists() and other.exists()  # each sample sweeps its own, under its lock
+    assert (snapshots / "fine.json").exists()
