@@ -108,3 +108,26 @@ def test_publish_builds_frozen_and_deploys_pages():
     uses = [s.get("uses", "") for job in doc["jobs"].values() for s in job["steps"]]
     assert any(u.startswith("actions/upload-pages-artifact@") for u in uses)
     assert any(u.startswith("actions/deploy-pages@") for u in uses)
+
+
+TOKEN = re.compile(r"secrets\.|GH_TOKEN|GITHUB_TOKEN")
+
+
+def test_refresh_holds_a_token_only_where_it_pushes():
+    # The capture steps run the repository's samples, gcc and gdb: no token in their
+    # environment, none left in .git/config by checkout (issue 9, item 6).
+    doc = load(REPO / ".github/workflows/refresh.yml")
+    job = doc["jobs"]["refresh"]
+    assert not TOKEN.search(json.dumps(doc.get("env", {}))), "a workflow-wide token"
+    assert not TOKEN.search(json.dumps(job.get("env", {}))), "a job-wide token"
+    holders = []
+    for step in job["steps"]:
+        if step.get("uses", "").startswith("actions/checkout@"):
+            assert step["with"]["persist-credentials"] is False
+            assert "token" not in step["with"]
+            continue
+        if TOKEN.search(json.dumps({k: v for k, v in step.items() if k != "if"})):
+            holders.append(step["name"])
+    assert holders == ["Open or update the pull request"]
+    capture = next(s for s in job["steps"] if "capture --refresh" in s.get("run", ""))
+    assert "env" not in capture
