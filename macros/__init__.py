@@ -12,10 +12,16 @@ in the final HTML. Parsing large inline SVGs as Markdown and indexing their labe
 search cost more than drawing them.
 
 Every macro is registered through ``guard``: an engine error (a sample that does not
-compile, a missing checkpoint, a stale capture in frozen mode) is located at the
-page and line of the call. In ``mkdocs build --strict`` or under CI it fails the
-build; otherwise (``mkdocs serve``) it is logged and shown on the page in a red box,
-so the server stays up while the author fixes it.
+compile, a missing checkpoint, a stale capture in frozen mode), and any other
+exception a macro raises, is located at the page and line of the call. In
+``mkdocs build --strict`` or under CI it fails the build with one message; otherwise
+(``mkdocs serve``) it is logged and shown on the page in a red box, so the server
+stays up while the author fixes it. An error of the page's template itself (a
+syntax error, an unknown macro or variable) reaches the plugin's ``format_error``,
+where ``page_error`` takes over with the same rule: located at the line of the
+page's file (front matter counted), a red box in place of the page, or one message
+and a failed build. The plugin's own ``on_error_fail`` stays off in mkdocs.yml: it
+would end ``mkdocs serve`` on the first typo.
 
 Pitfalls of the plugin worth knowing here:
 
@@ -29,12 +35,14 @@ Pitfalls of the plugin worth knowing here:
 from __future__ import annotations
 
 import copy
+import difflib
 import functools
 import html
 import inspect
 import logging
 import os
 import re
+import sys
 
 from roads.errors import ConfigError, RoadsError
 
@@ -57,6 +65,7 @@ def define_env(env) -> None:
             env.macro(guard(function, env, defer=function in deferred), function.__name__)
         env.variables.update(getattr(module, "VARIABLES", {}))
     claims.bind(env)
+    catch_page_errors(env)
     prefetch()
 
 
@@ -78,10 +87,13 @@ def guard(function, env, *, defer: bool = False):
             html_out = figure(function.__name__, args, kwargs, lambda: function(*args, **kwargs),
                               getattr(function, "cache_inputs", None))
             return defer_figure(page, html_out)
-        except RoadsError as error:
-            # A copy: a failed capture's error is kept and raised again for every page
-            # that asks for the sample, and each must carry its own page and line.
-            exc = copy.copy(error)
+        except Exception as error:  # noqa: BLE001 - every error of a macro is the page's
+            if isinstance(error, RoadsError):
+                # A copy: a failed capture's error is kept and raised again for every
+                # page that asks for the sample, and each must carry its own page and line.
+                exc = copy.copy(error)
+            else:
+                exc = macro_failure(function.__name__, error)
             page = getattr(env, "page", None)
             rendering = claims.rendering()
             if rendering is not None:
@@ -89,17 +101,152 @@ def guard(function, env, *, defer: bool = False):
                 exc.at_page(f"tests/claims.toml (claim {rendering.id!r}, shown on {rendering.page})",
                             claims.line_of(rendering.id))
             elif page is not None:
-                src = f"{env.conf['docs_dir'].rstrip('/').rsplit('/', 1)[-1]}/{page.file.src_uri}"
-                exc.at_page(src, call_line(source_of(page), function.__name__, args))
-            if must_fail(env.conf):
-                # One clear message, then stop: SystemExit passes through the macros
-                # plugin, which would otherwise wrap the error in its own traceback.
-                log.error("%s", exc.located())
-                raise SystemExit(1) from None
-            log.warning("%s", exc.located())
-            return error_box(exc)
+                source = source_of(page)
+                line = template_line(source, getattr(env, "markdown", None))
+                exc.at_page(page_path(env, page),
+                            line or call_line(source, function.__name__, args))
+            return report(env, exc)
 
     return call
+
+
+def macro_failure(name: str, error: Exception) -> RoadsError:
+    """A macro's exception that the engine did not raise on purpose, as a RoadsError:
+    a template error in the words it renders, or a bug of ours (its traceback logged
+    at debug level: ``mkdocs serve -v`` shows it)."""
+    from jinja2 import TemplateError
+
+    if isinstance(error, TemplateError):
+        return ConfigError(f"{name}(): {type(error).__name__}: {error.message}")
+    log.debug("%s() raised", name, exc_info=error)
+    return RoadsError(f"{name}(): internal error: {error!r}")
+
+
+def report(env, exc: RoadsError, title: str = "This figure could not be made") -> str:
+    """Fail the build on ``exc`` (strict or CI) or log it and return its red box."""
+    if must_fail(env.conf):
+        # One clear message, then stop: SystemExit passes through the macros
+        # plugin, which would otherwise wrap the error in its own traceback.
+        log.error("%s", exc.located())
+        raise SystemExit(1) from None
+    log.warning("%s", exc.located())
+    return error_box(exc, title)
+
+
+def page_path(env, page) -> str:
+    """The page's file as the author names it: ``docs/x.md``."""
+    return f"{env.conf['docs_dir'].rstrip('/').rsplit('/', 1)[-1]}/{page.file.src_uri}"
+
+
+# -- errors of a page's template --------------------------------------------------------
+
+_BOX_MARK = "data-roads-error"
+
+
+def catch_page_errors(env) -> None:
+    """Have the macros plugin hand every error of a page's template to ``page_error``.
+
+    The plugin formats such an error with ``mkdocs_macros.errors.format_error``, a
+    ``functools.singledispatch`` function: registering for ``Exception`` and for each
+    type it already knows makes ours the formatter of every error. It then logs what
+    the formatter returned as a warning; ``page_error`` has logged the located message
+    already, so that copy (the red box's HTML) is filtered out.
+    """
+    from mkdocs_macros import errors
+
+    def formatter(error, markdown, page):
+        return page_error(env, error, markdown, page)
+
+    for kind in {Exception, *errors.format_error.registry}:
+        if kind is not object:
+            errors.format_error.register(kind)(formatter)
+    plugin_log = logging.getLogger("mkdocs.plugins.mkdocs_macros.util")
+    if _drop_boxes not in plugin_log.filters:
+        plugin_log.addFilter(_drop_boxes)
+
+
+def _drop_boxes(record: logging.LogRecord) -> bool:
+    return _BOX_MARK not in record.getMessage()
+
+
+def page_error(env, error: Exception, markdown: str, page) -> str:
+    """The page's Markdown in place of a template that could not be rendered: a red
+    box locating the error at the line of the page's file (front matter counted)."""
+    from jinja2 import TemplateSyntaxError, UndefinedError
+
+    # Figures kept aside before the error have no placeholder in the box.
+    page.__dict__.pop(FIGURES_ATTRIBUTE, None)
+    source = source_of(page)
+    if isinstance(error, TemplateSyntaxError) and error.name is None:
+        line = error.lineno + front_matter_lines(source, markdown)
+    else:
+        line = template_line(source, markdown, error.__traceback__)
+    message = getattr(error, "message", None) or str(error)
+    if isinstance(error, UndefinedError):
+        message += _did_you_mean(env, message)
+    lines = source.splitlines()
+    shown = lines[line - 1] if line and 0 < line <= len(lines) else None
+    exc = ConfigError(f"{type(error).__name__}: {message}", output=shown)
+    exc.at_page(page_path(env, page), line)
+    return report(env, exc, "This page could not be rendered")
+
+
+def _did_you_mean(env, message: str) -> str:
+    match = re.match(r"'(\w+)' is undefined", message)
+    if match is None:
+        return ""
+    known = [*env.macros, *env.variables, *env.filters]
+    close = difflib.get_close_matches(match.group(1), known, n=1)
+    return f" (no macro or variable of that name; did you mean {close[0]!r}?)" if close else \
+        " (no macro or variable of that name)"
+
+
+def template_line(source: str, markdown: str | None, tb=None) -> int | None:
+    """The line of the page's file being rendered: from traceback ``tb``, or else from
+    the frames now running (a macro asking where it was called from).
+
+    The outermost template frame is the page's own (a claim's words are a template
+    rendered inside it); Jinja maps its Python line back to the template's line,
+    which counts from after the front matter.
+    """
+    if not markdown:
+        return None
+    frames = []
+    live = tb is None
+    if not live:
+        while tb is not None:
+            frames.append((tb.tb_frame, tb.tb_lineno))
+            tb = tb.tb_next
+    else:
+        frame = sys._getframe(1)
+        while frame is not None:
+            frames.insert(0, (frame, frame.f_lineno))
+            frame = frame.f_back
+    for frame, lineno in frames:
+        if frame.f_code.co_filename != "<template>":
+            continue
+        if live:
+            # A running template's line is Python's; Jinja's table maps it back.
+            template = frame.f_globals.get("__jinja_template__")
+            if template is None:
+                return None
+            lineno = template.get_corresponding_lineno(lineno)
+        return lineno + front_matter_lines(source, markdown)
+    return None
+
+
+def front_matter_lines(source: str, markdown: str) -> int:
+    """How many lines of the page's file precede ``markdown``, the text MkDocs hands
+    the template (the file without its front matter and the blank lines after it)."""
+    if markdown and source.endswith(markdown):
+        return source[: len(source) - len(markdown)].count("\n")
+    from mkdocs.utils.meta import YAML_RE
+
+    match = YAML_RE.match(source)
+    if match is None:
+        return 0
+    rest = source[match.end():]
+    return source[: match.end()].count("\n") + len(rest) - len(rest.lstrip("\n"))
 
 
 FIGURES_ATTRIBUTE = "roads_figures"
@@ -146,8 +293,11 @@ def call_line(markdown: str, name: str, args: tuple) -> int | None:
     return None
 
 
-def error_box(exc: RoadsError) -> str:
+def error_box(exc: RoadsError, title: str = "This figure could not be made") -> str:
     """The error as a Material admonition, for pages built without --strict."""
     body = html.escape(exc.located())
-    return (f'<div class="admonition failure"><p class="admonition-title">This figure could '
-            f'not be made</p><pre><code>{body}</code></pre></div>')
+    # The braces escaped too: the box may stand in a page's Markdown that the macros
+    # plugin renders no further, but nothing in it must ever read as a template.
+    body = body.replace("{", "&#123;").replace("}", "&#125;")
+    return (f'<div class="admonition failure" {_BOX_MARK}><p class="admonition-title">'
+            f'{title}</p><pre><code>{body}</code></pre></div>')

@@ -83,10 +83,16 @@ _FIGURE = re.compile(r'<div data-roads-figure="(\d+)"></div>')
 def on_serve(server, config, builder):
     """Under ``mkdocs serve``, rebuild when a claim's words change: they live in
     tests/claims.toml, outside the docs (watched only when the project has one, so
-    that a site without claims needs no such file)."""
-    claims = os.path.join(os.path.dirname(config.config_file_path), "tests", "claims.toml")
+    that a site without claims needs no such file). In frozen mode, also when a
+    capture in snapshots/ changes (``roads capture`` in another terminal, a hand
+    edit); other modes write there themselves, and re-read captures at each rebuild."""
+    here = os.path.dirname(config.config_file_path)
+    claims = os.path.join(here, "tests", "claims.toml")
     if os.path.isfile(claims):
         server.watch(claims)
+    snapshots = os.path.join(os.environ.get("ROADS_ROOT") or here, "snapshots")
+    if os.environ.get("ROADS_MODE") == "frozen" and os.path.isdir(snapshots):
+        server.watch(snapshots)
     return server
 
 

@@ -3,6 +3,7 @@ page; build --strict fails on it with the page, the sample and the line."""
 
 from __future__ import annotations
 
+import html
 import os
 import shutil
 import signal
@@ -55,7 +56,8 @@ def make_site(root: Path, source: str = GOOD) -> Path:
 
 def env_for(root: Path, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in ("CI", "SITE_URL")}
-    env.update(ROADS_ROOT=str(root), ROADS_MODE="auto", NO_MKDOCS_2_WARNING="1", **extra)
+    env.update(ROADS_ROOT=str(root), ROADS_MODE="auto", NO_MKDOCS_2_WARNING="1")
+    env.update(extra)
     return env
 
 
@@ -198,3 +200,223 @@ def test_serve_shows_a_claims_new_words(tmp_path):
         except subprocess.TimeoutExpired:
             os.killpg(server.pid, signal.SIGKILL)
             server.communicate()
+
+
+# -- issue 9, item 3: the server survives every error, shows it at its line, recovers --
+
+class Server:
+    """``mkdocs serve`` on a mini-site, in its own process group; ``prefix`` runs it
+    through another command (``unshare``), ``env`` adds to its environment."""
+
+    def __init__(self, root: Path, prefix: tuple[str, ...] = (), **env: str) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}/"
+        self.process = subprocess.Popen(
+            [*prefix, sys.executable, "-m", "mkdocs", "serve", "-a", f"127.0.0.1:{self.port}"],
+            cwd=root, env=env_for(root, **env), stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT, text=True, process_group=0)
+        self.output = ""
+
+    def shows(self, predicate, seconds: float = 60) -> str:
+        text = wait_for(self.url, predicate, seconds)
+        assert self.process.poll() is None, "the server exited"
+        return text
+
+    def __enter__(self) -> "Server":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        os.killpg(self.process.pid, signal.SIGTERM)
+        try:
+            self.output, _ = self.process.communicate(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.output, _ = self.process.communicate()
+
+
+def figure_shown(text: str) -> bool:
+    return "roads-map" in text and "could not be" not in text
+
+
+def broken_page(text: str) -> bool:
+    return "This page could not be rendered" in text
+
+
+# Template errors, each at line 12 of the file (the front matter counted) and how the
+# page and the log name it.
+TEMPLATE_ERRORS = {
+    "syntax": ("{{ memory_map('demo', 'here' }}", "TemplateSyntaxError: unexpected"),
+    "unknown macro": ("{{ memroy_map('demo', 'here') }}",
+                      "UndefinedError: 'memroy_map' is undefined (no macro or variable of "
+                      "that name; did you mean 'memory_map'?)"),
+    "unknown variable": ("{{ nothing_here }}", "'nothing_here' is undefined"),
+    "unclosed block": ("{% if true %}", "TemplateSyntaxError: Unexpected end of template"),
+    "not callable": ("{{ memory_map('demo', 'here')() }}", "not callable"),
+}
+
+
+def with_error(snippet: str) -> str:
+    """The page with ``snippet`` at line 12 (line 8 holds the figure)."""
+    return PAGE + f"\nMore prose.\n\n{snippet}\n"
+
+
+def test_serve_survives_each_template_error_shows_its_line_and_recovers(tmp_path):
+    root = make_site(tmp_path / "site")
+    page = root / "docs" / "index.md"
+    with Server(root) as server:
+        server.shows(figure_shown)
+        for snippet, said in TEMPLATE_ERRORS.values():
+            page.write_text(with_error(snippet))
+            text = server.shows(lambda t, s=snippet: broken_page(t) and html.escape(s, quote=True)
+                                .replace("{", "&#123;").replace("}", "&#125;") in t)
+            assert "docs/index.md:12: " in text and html.escape(said) in text, text[:2000]
+            page.write_text(PAGE)
+            server.shows(figure_shown)
+    assert "Traceback" not in server.output
+    assert "docs/index.md:12: TemplateSyntaxError" in server.output
+    # The plugin's own copy of the message (the box's HTML) is not logged again.
+    assert "data-roads-error" not in server.output
+
+
+def test_serve_starts_on_a_broken_page(tmp_path):
+    """The first build fails on the page too: the server still starts, and serves the
+    page once it is fixed."""
+    root = make_site(tmp_path / "site")
+    page = root / "docs" / "index.md"
+    page.write_text(with_error("{{ memory_map('demo', 'here' }}"))
+    with Server(root) as server:
+        server.shows(broken_page)
+        page.write_text(PAGE)
+        server.shows(figure_shown)
+
+
+@pytest.mark.parametrize("case", sorted(TEMPLATE_ERRORS))
+def test_strict_build_fails_on_a_template_error_with_one_message(tmp_path, case):
+    snippet, said = TEMPLATE_ERRORS[case]
+    root = make_site(tmp_path / "site")
+    (root / "docs" / "index.md").write_text(with_error(snippet))
+    done = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict"], cwd=root,
+                          env=env_for(root), capture_output=True, text=True)
+    text = done.stdout + done.stderr
+    assert done.returncode != 0
+    assert f"ERROR   -  docs/index.md:12: " in text and said in text, text
+    assert f"  | {snippet}" in text
+    assert "Traceback" not in text and text.count("ERROR") == 1, text
+
+
+def test_a_plain_build_shows_a_template_error_on_its_page(tmp_path):
+    root = make_site(tmp_path / "site")
+    (root / "docs" / "index.md").write_text(with_error("{{ nothing_here }}"))
+    done = subprocess.run([sys.executable, "-m", "mkdocs", "build"], cwd=root,
+                          env=env_for(root), capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert "Traceback" not in done.stderr
+    assert "WARNING -  docs/index.md:12: UndefinedError" in done.stderr
+    page = (root / "site" / "index.html").read_text()
+    assert broken_page(page) and "docs/index.md:12" in page
+    assert "Macro Rendering Error" not in page  # the plugin's traceback page
+
+
+def test_a_macro_error_is_located_at_its_own_call(tmp_path):
+    """Two calls of one macro with the same leading arguments: the error names the line
+    of the call that failed, read from the template, not the first look-alike."""
+    root = make_site(tmp_path / "site")
+    (root / "docs" / "index.md").write_text(
+        with_error("{{ memory_map('demo', 'here', varient='x') }}"))
+    done = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict"], cwd=root,
+                          env=env_for(root), capture_output=True, text=True)
+    assert done.returncode != 0
+    assert ("docs/index.md:12: memory_map(): got an unexpected keyword argument 'varient'"
+            in done.stdout + done.stderr)
+
+
+def test_a_claim_with_broken_words_is_an_error_of_its_call(tmp_path):
+    root = make_site(tmp_path / "site")
+    (root / "tests").mkdir()
+    (root / "tests" / "claims.toml").write_text(
+        '[[claim]]\nid = "words"\npage = "docs/index.md"\n'
+        "text = \"Broken {{ value('demo', }}\"\ntest = \"test_x.py::test_x\"\n")
+    (root / "docs" / "index.md").write_text(with_error("{{ claim('words') }}"))
+    done = subprocess.run([sys.executable, "-m", "mkdocs", "build"], cwd=root,
+                          env=env_for(root), capture_output=True, text=True)
+    assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr
+    assert "docs/index.md:12: claim(): TemplateSyntaxError" in done.stderr
+
+
+def _shape_broken(path: Path, how: str) -> None:
+    import json
+
+    doc = json.loads(path.read_text())
+    if how == "directory":
+        path.unlink()
+        path.mkdir()
+        return
+    checkpoint = doc["variants"]["default"]["runs"][0]["checkpoints"][0]
+    if how == "wrong type":
+        checkpoint["regions"][0]["start"] = "0x1000"
+    else:  # a list where a table belongs
+        doc["variants"] = list(doc["variants"].values())
+    path.write_text(json.dumps(doc))
+
+
+@pytest.mark.parametrize("how", ["wrong type", "list for table", "directory"])
+def test_serve_repairs_a_broken_capture_in_auto_mode(tmp_path, how):
+    root = make_site(tmp_path / "site")
+    capture = root / "snapshots" / "demo.json"
+    page = root / "docs" / "index.md"
+    with Server(root) as server:
+        server.shows(figure_shown)
+        _shape_broken(capture, how)
+        page.write_text(PAGE + "\nSaved again.\n")
+        server.shows(lambda t: figure_shown(t) and "Saved again." in t)
+        assert capture.is_file()
+    assert "Traceback" not in server.output
+
+
+@pytest.mark.parametrize("how", ["wrong type", "list for table", "directory"])
+def test_serve_names_a_broken_capture_in_frozen_mode_and_recovers(tmp_path, how):
+    root = make_site(tmp_path / "site")
+    done = subprocess.run([sys.executable, "-m", "roads.cli", "capture"], cwd=root,
+                          env=env_for(root), capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout + done.stderr
+    capture = root / "snapshots" / "demo.json"
+    good = capture.read_text()
+    with Server(root, ROADS_MODE="frozen") as server:
+        server.shows(figure_shown)
+        _shape_broken(capture, how)
+        text = server.shows(lambda t: "could not be made" in t)
+        assert "snapshots/demo.json" in text and "docs/index.md:8" in text
+        if how == "wrong type":
+            assert "regions[0].start: expected an integer" in text
+        if capture.is_dir():
+            capture.rmdir()
+            time.sleep(1)  # the watcher misses a file made at once where a folder was
+        capture.write_text(good)
+        server.shows(figure_shown)
+    assert "Traceback" not in server.output
+
+
+def test_serve_survives_a_read_only_snapshots_folder(tmp_path):
+    """Captures that cannot be written are an error on the page, tried again at the next
+    rebuild: once the folder is writable, the figure comes."""
+    probe = subprocess.run(["unshare", "-m", "true"], capture_output=True)
+    if probe.returncode != 0:
+        pytest.skip("no mount namespaces here (unshare -m)")
+    root = make_site(tmp_path / "site")
+    snapshots = root / "snapshots"
+    snapshots.mkdir()
+    prefix = ("unshare", "-m", "--propagation", "private", "sh", "-c",
+              f'mount --bind -o ro "{snapshots}" "{snapshots}" && exec "$@"', "sh")
+    page = root / "docs" / "index.md"
+    with Server(root, prefix=prefix) as server:
+        text = server.shows(lambda t: "could not be made" in t)
+        assert "snapshots/demo.json: cannot write the capture: Read-only file system" in text
+        assert "docs/index.md:8" in text
+        remount = subprocess.run(["nsenter", "-t", str(server.process.pid), "-m", "mount",
+                                  "-o", "remount,bind,rw", str(snapshots)],
+                                 capture_output=True, text=True)
+        assert remount.returncode == 0, remount.stderr
+        page.write_text(PAGE + "\nSaved again.\n")
+        server.shows(lambda t: figure_shown(t) and "Saved again." in t)
+    assert (snapshots / "demo.json").is_file()
+    assert "Traceback" not in server.output
