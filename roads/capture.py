@@ -145,7 +145,7 @@ def check_run(sample: Sample, variant: Variant, result: RunResult) -> None:
     main = result.main
     if sample.expect_exit is not None and main.exit_code != sample.expect_exit:
         raise SampleError(
-            f"ended with {describe_status(main.status)}, expected exit status {sample.expect_exit}",
+            f"ended with {main.describe()}, expected exit status {sample.expect_exit}",
             sample=label, command=argv, output=output,
         )
     missing = [c for c in sample.checkpoints if c not in result.reached]
@@ -153,7 +153,7 @@ def check_run(sample: Sample, variant: Variant, result: RunResult) -> None:
         reached = ", ".join(result.reached) or "none"
         raise SampleError(
             f"never reached checkpoint {', '.join(map(repr, missing))} "
-            f"(reached: {reached}; {describe_status(main.status)})",
+            f"(reached: {reached}; {main.describe()})",
             sample=label, command=argv, output=output,
         )
 

@@ -12,7 +12,8 @@
  *   S <pid>                 the sample started; its pid is also its process group
  *   P <pid> <persona>       personality(2) after asking for ADDR_NO_RANDOMIZE
  *   F <pid> <errno>         exec failed
- *   X <pid> <wait status>   a process of the run was reaped
+ *   X <pid> <wait status> <cpu ms>
+ *                           a process of the run was reaped, after that much CPU time
  *   L <count>               more than MAX_PROCS processes at once: the run was killed
  *
  * Processes are counted by walking /proc/PID/task/TID/children from the launcher down,
@@ -26,6 +27,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,12 +45,24 @@ static int report = -1;
 static pid_t group = 0;
 static long found[MAX_RUN];
 
-static void say(const char *fmt, long a, long b)
+static void say(const char *fmt, ...)
 {
     char line[96];
-    int n = snprintf(line, sizeof line, fmt, a, b);
+    int n;
+    va_list args;
+    va_start(args, fmt);
+    n = vsnprintf(line, sizeof line, fmt, args);
+    va_end(args);
     if (n > 0 && write(report, line, (size_t)n) < 0)
         return; /* the build is gone; keep reaping anyway */
+}
+
+/* CPU time (user and system) in milliseconds: the runner tells the CPU limit's SIGKILL
+ * (a sample that ignored SIGXCPU) from any other. */
+static long cpu_ms(const struct rusage *u)
+{
+    return (u->ru_utime.tv_sec + u->ru_stime.tv_sec) * 1000L +
+           (u->ru_utime.tv_usec + u->ru_stime.tv_usec) / 1000L;
 }
 
 /* The children of every thread of `pid`, appended to `out` (at most `cap` in all). */
@@ -171,7 +185,10 @@ int main(int argc, char **argv)
         if (no_aslr)
             personality(PER_LINUX | ADDR_NO_RANDOMIZE);
         say("P %ld %ld\n", (long)getpid(), (long)personality(0xffffffff));
-        r.rlim_cur = r.rlim_max = cpu;
+        /* SIGXCPU at the CPU limit, which names the cause; SIGKILL a second later for a
+         * program that ignores it. */
+        r.rlim_cur = cpu;
+        r.rlim_max = cpu + 1;
         setrlimit(RLIMIT_CPU, &r);
         r.rlim_cur = r.rlim_max = as;
         setrlimit(RLIMIT_AS, &r);
@@ -190,8 +207,9 @@ int main(int argc, char **argv)
         int status;
         pid_t done;
         siginfo_t info;
-        while ((done = waitpid(-1, &status, WNOHANG | __WALL)) > 0)
-            say("X %ld %ld\n", (long)done, (long)status);
+        struct rusage usage;
+        while ((done = wait4(-1, &status, WNOHANG | __WALL, &usage)) > 0)
+            say("X %ld %ld %ld\n", (long)done, (long)status, cpu_ms(&usage));
         if (done < 0 && errno == ECHILD)
             break;
         if (sigtimedwait(&chld, &info, &tick) == SIGTERM)

@@ -58,6 +58,18 @@ class ProcessRecord:
     pid: int
     ppid: int
     status: int | None = None  # raw wait status when the launcher reaped it
+    cpu_ms: int | None = None  # CPU time it had used when reaped (when the launcher says)
+    last_checkpoint: str | None = None
+    cause: str | None = None  # why it ended, where the status alone does not say
+
+    def describe(self) -> str:
+        """How it ended, why, and after which checkpoint: for error messages."""
+        text = describe_status(self.status)
+        if self.cause:
+            text += f" ({self.cause})"
+        if self.last_checkpoint is not None:
+            text += f" after its last checkpoint {self.last_checkpoint!r}"
+        return text
 
     @property
     def exit_code(self) -> int | None:
@@ -113,6 +125,47 @@ def describe_status(status: int | None) -> str:
         except ValueError:
             return f"killed by signal {sig}"
     return f"wait status {status:#x}"
+
+
+def oom_kills(proc_root: Path) -> int | None:
+    """The machine's count of processes ended by the out-of-memory killer (``oom_kill``
+    in /proc/vmstat, Linux 4.13 and later; memory-cgroup kills included); None if absent."""
+    try:
+        text = (Path(proc_root) / "vmstat").read_text()
+    except OSError:
+        return None
+    for line in text.splitlines():
+        key, _, value = line.partition(" ")
+        if key == "oom_kill":
+            return int(value)
+    return None
+
+
+def end_cause(record: ProcessRecord, cpu_seconds: int | None, oom_kills_during: int) -> str | None:
+    """Why a process of a run ended, where its wait status alone does not say."""
+    sig = record.signal
+    if sig == signal.SIGXCPU:
+        return f"it used up its CPU time: limits.cpu = {cpu_seconds} s"
+    if sig == signal.SIGKILL:
+        if cpu_seconds and record.cpu_ms is not None and record.cpu_ms >= cpu_seconds * 1000:
+            return (f"it used up its CPU time, limits.cpu = {cpu_seconds} s, and went on past "
+                    "SIGXCPU")
+        if oom_kills_during > 0:
+            return ("the kernel's out-of-memory killer, most likely: oom_kill in /proc/vmstat "
+                    f"rose by {oom_kills_during} during the run")
+    return None
+
+
+def launcher_died(signum: int, oom_kills_during: int) -> str:
+    """The message for a launcher that a signal killed in the middle of a run."""
+    try:
+        name = signal.Signals(signum).name
+    except ValueError:
+        name = f"signal {signum}"
+    why = (f" (the kernel's out-of-memory killer, most likely: oom_kill in /proc/vmstat rose "
+           f"by {oom_kills_during})" if oom_kills_during > 0 and signum == signal.SIGKILL else "")
+    return (f"the launcher holding the run was killed by {name}{why}; the run was killed "
+            "with it and no process of it has an exit status")
 
 
 def launcher(cache: Path) -> Path:
@@ -187,7 +240,7 @@ def run_program(
         os.close(sample_w)
     run = _Run(child, report_r, sample_r, proc, snapshot, label, argv, cancel)
     try:
-        run.loop(started + timeout, max_output, timeout, stop_after, started)
+        run.loop(started + timeout, max_output, timeout, stop_after, started, cpu_seconds)
     except BaseException:
         run.cleanup()
         raise
@@ -249,10 +302,11 @@ class _Run:
         for fd in (report_fd, sample_fd, child.stdout.fileno(), child.stderr.fileno()):
             os.set_blocking(fd, False)
         self.deadline = float("inf")
+        self.oom_before = oom_kills(proc.root)
 
     # -- the loop ---------------------------------------------------------------
 
-    def loop(self, deadline, max_output, timeout, stop_after, started):
+    def loop(self, deadline, max_output, timeout, stop_after, started, cpu_seconds=None):
         self.deadline = deadline
         stopped_once = False
         while self.open:
@@ -267,6 +321,9 @@ class _Run:
             if self.cancel is not None and self.cancel.is_set():
                 self.kill()
                 raise self.failure("interrupted; killed")
+            if self.child.poll() is not None and self.child.returncode < 0:
+                self.kill()
+                raise self.failure(launcher_died(-self.child.returncode, self.oom_rise()))
             if stop_after is not None and not stopped_once and time.monotonic() >= started + stop_after:
                 stopped_once = True
                 self.stop_and_snapshot()
@@ -307,6 +364,16 @@ class _Run:
             raise self.failure(f"did not finish within {timeout:g} s; killed") from None
         self.result.stdout = self.buffers["stdout"].decode("utf-8", "replace")
         self.result.stderr = self.buffers["stderr"].decode("utf-8", "replace")
+        if self.child.returncode < 0:  # the pipes closed as the launcher died
+            raise self.failure(launcher_died(-self.child.returncode, self.oom_rise()))
+        oom = self.oom_rise()
+        for record in self.result.processes.values():
+            record.cause = end_cause(record, cpu_seconds, oom)
+
+    def oom_rise(self) -> int:
+        """How many processes the kernel's out-of-memory killer ended since the run began."""
+        now = oom_kills(self.proc.root)
+        return 0 if now is None or self.oom_before is None else now - self.oom_before
 
     def lines(self, pipe: str, data: bytes) -> list[list[str]]:
         """Whole lines received on ``pipe``, each split into its fields."""
@@ -328,7 +395,10 @@ class _Run:
         elif kind == "X":
             # The run ends when every process of it has: a child may outlive its parent
             # (and reach its own checkpoints); the timeout bounds the wait.
-            self.result.processes.setdefault(a, ProcessRecord(a, 0)).status = b
+            record = self.result.processes.setdefault(a, ProcessRecord(a, 0))
+            record.status = b
+            if len(f) > 3:
+                record.cpu_ms = int(f[3])
         elif kind == "L":
             self.limit_hit = a
 
@@ -424,6 +494,7 @@ class _Run:
         stop = Stop(pid, ppid, name, len(self.result.reached), tuple(self.addresses[pid]),
                     tuple(self.ranges[pid]))
         self.result.reached.append(name)
+        self.result.processes[pid].last_checkpoint = name
         try:
             if self.snapshot is not None:
                 self.result.snapshots.append(self.snapshot(stop))

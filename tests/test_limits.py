@@ -5,11 +5,19 @@ cannot grow its capture without bound by checkpoints, names or recorded ranges."
 from __future__ import annotations
 
 import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
 
 from roads.errors import RoadsError, SampleError
+from roads.proc import Proc
+from roads.runner import ProcessRecord, end_cause, launcher, launcher_died, oom_kills, run_program
 from roads.samples import (
     LIMIT_CAPS, MAX_CHECKPOINTS, NAME_BYTES, name_problem, parse_manifest,
 )
@@ -138,3 +146,136 @@ def test_a_run_cannot_grow_its_capture_without_bound(scratch, body, words):
     text = err.located()
     assert words in text, text
     assert len(text) < 4000
+
+
+# --- every end is named (issue 9, item 10) ----------------------------------------------
+
+SPIN = """\
+    #include <signal.h>
+    #include "roads.h"
+    int main(void) {
+        IGNORE
+        ROADS_CHECKPOINT("spinning");
+        for (volatile unsigned long i = 0;; i++) {}
+    }
+"""
+
+
+@pytest.mark.gcc
+@pytest.mark.usefixtures("no_leftovers")
+@pytest.mark.parametrize("ignore, words", [
+    ("", "killed by SIGXCPU (it used up its CPU time: limits.cpu = 1 s) after its last "
+         "checkpoint 'spinning'"),
+    ("signal(SIGXCPU, SIG_IGN);", "killed by SIGKILL (it used up its CPU time, limits.cpu = 1 s, "
+                                  "and went on past SIGXCPU)"),
+])
+def test_the_cpu_limit_is_named(scratch, ignore, words):
+    scratch.add("spin", SPIN.replace("IGNORE", ignore), "timeout = 20\n[spin.limits]\ncpu = 1\n")
+    err = capture_error(scratch, "spin")
+    assert words in str(err), str(err)
+
+
+def test_end_causes_are_named_from_status_and_counters():
+    killed = ProcessRecord(1, 0, status=9, cpu_ms=120)
+    assert end_cause(killed, 10, 0) is None  # a plain SIGKILL: no cause to guess
+    assert "out-of-memory killer" in end_cause(killed, 10, 1)
+    assert "went on past SIGXCPU" in end_cause(ProcessRecord(1, 0, 9, cpu_ms=10_500), 10, 1)
+    assert end_cause(ProcessRecord(1, 0, status=11), 10, 3) is None  # SIGSEGV says it all
+    crashed = ProcessRecord(1, 0, status=11, last_checkpoint="before-write")
+    assert crashed.describe() == "killed by SIGSEGV after its last checkpoint 'before-write'"
+    assert ProcessRecord(1, 0, status=0).describe() == "exit status 0"
+    assert "killed by SIGKILL (the kernel's out-of-memory killer" in launcher_died(9, 2)
+    assert "no process of it has an exit status" in launcher_died(9, 0)
+    assert isinstance(oom_kills(Path("/proc")), int)
+    assert oom_kills(Path("/nonexistent")) is None
+
+
+@pytest.mark.gcc
+@pytest.mark.usefixtures("no_leftovers")
+def test_a_crash_after_a_checkpoint_names_it(scratch):
+    scratch.add("late", """\
+        #include "roads.h"
+        int main(void) {
+            ROADS_CHECKPOINT("first");
+            ROADS_CHECKPOINT("second");
+            *(volatile int *)0 = 1;
+            return 0;
+        }
+    """)
+    err = capture_error(scratch, "late")
+    assert "ended with killed by SIGSEGV after its last checkpoint 'second'" in str(err)
+
+
+@pytest.mark.gcc
+@pytest.mark.usefixtures("no_leftovers")
+def test_a_killed_launcher_is_named(scratch, tmp_path):
+    (tmp_path / "s.c").write_text('#include <unistd.h>\n#include "roads.h"\n'
+                                  'int main(void){ ROADS_CHECKPOINT("ready"); sleep(30); return 0; }\n')
+    shutil.copy(REPO / "samples" / "roads.h", tmp_path / "roads.h")
+    subprocess.run(["gcc", "-I", str(tmp_path), "-o", str(tmp_path / "s"), str(tmp_path / "s.c")],
+                   check=True)
+
+    def kill_launcher(stop):
+        pid = stop.pid
+        while (parent := Proc().stat(pid).ppid) != os.getpid():
+            pid = parent  # up to the launcher, our own child
+        os.kill(pid, signal.SIGKILL)
+
+    with pytest.raises(SampleError) as info:
+        run_program(["./s"], launcher_path=launcher(tmp_path / "cache"), cwd=tmp_path, env={},
+                    timeout=20, no_aslr=True, snapshot=kill_launcher)
+    text = str(info.value)
+    assert "the launcher holding the run was killed by SIGKILL" in text, text
+    assert "last checkpoint reached: 'ready'" in text
+
+
+OOM_CHILD = """
+import sys
+from roads.errors import RoadsError
+from roads.project import Project
+try:
+    Project(sys.argv[1]).capture_one("hog")
+except RoadsError as exc:
+    print(exc.located())
+"""
+
+
+@pytest.mark.gcc
+@pytest.mark.slow
+@pytest.mark.usefixtures("no_leftovers")
+def test_the_out_of_memory_killer_is_named(scratch, tmp_path):
+    """A run in a memory cgroup (v1 here) that touches more than the cgroup holds."""
+    mine = next((line.split(":", 2)[2] for line in Path("/proc/self/cgroup").read_text().splitlines()
+                 if line.split(":")[1] == "memory"), None)
+    group = Path("/sys/fs/cgroup/memory") / (mine or "/").lstrip("/") / f"roads-oom-{os.getpid()}"
+    try:
+        group.mkdir()
+        (group / "memory.limit_in_bytes").write_text(str(256 << 20))
+    except OSError as exc:
+        pytest.skip(f"no memory cgroup to make here: {exc}")
+    scratch.add("hog", """\
+        #include <stdlib.h>
+        #include <string.h>
+        #include "roads.h"
+        int main(void) {
+            ROADS_CHECKPOINT("before");
+            for (int i = 0; i < 64; i++)
+                memset(malloc(64 << 20), 1, 64 << 20);
+            return 0;
+        }
+    """, "timeout = 60\n[hog.limits]\naddress_space = 8589934592\n")
+    try:
+        child = subprocess.Popen(
+            ["sh", "-c", f'echo $$ > {group}/cgroup.procs && exec "$@"', "sh",
+             sys.executable, "-c", OOM_CHILD, str(scratch.root)],
+            cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        out, _ = child.communicate(timeout=120)
+    finally:
+        for _ in range(50):
+            try:
+                group.rmdir()
+                break
+            except OSError:
+                time.sleep(0.1)
+    assert "killed by SIGKILL (the kernel's out-of-memory killer, most likely" in out, out
+    assert "after its last checkpoint 'before'" in out
