@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import logging
 import math
@@ -103,7 +104,8 @@ def cmd_capture(args) -> int:
 
     def progress(outcome: Outcome) -> None:
         done.append(outcome)
-        line = f"[{len(done)}/{total}] {outcome.sample}: {outcome.action} ({outcome.seconds:.2f} s)"
+        line = printable(f"[{len(done)}/{total}] {outcome.sample}: {outcome.action} "
+                         f"({outcome.seconds:.2f} s)")
         if tty and outcome.error is None:
             print("\r\033[K" + line, end="", file=sys.stderr, flush=True)
         else:
@@ -126,6 +128,9 @@ def cmd_check(args) -> int:
     project = Project(args.root)
     bad = 0
     for f in project.check():
+        # A broken entry's name is whatever the manifest says, escapes included.
+        f = dataclasses.replace(f, sample=printable(f.sample),
+                                reasons=tuple(printable(r) for r in f.reasons))
         if f.state == "fresh":
             print(f"{f.sample}: fresh")
         elif f.state == "toolchain" and not args.toolchain:

@@ -148,6 +148,11 @@ def _owners(lines: list[str]) -> list[str | None]:
         m = _TABLE.match(line)
         if m:
             owner = next(g for g in m.groups() if g is not None)
+            if m.group(1) is not None:  # a basic string: its escapes name the entry
+                try:
+                    owner = tomllib.loads(f'k = "{owner}"')["k"]
+                except tomllib.TOMLDecodeError:
+                    pass
         owners.append(owner)
     return owners
 

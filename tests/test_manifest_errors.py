@@ -182,3 +182,11 @@ def test_the_real_manifest_has_no_broken_entry():
     from roads.samples import read_manifest
 
     assert read_manifest(REPO / "samples").broken == {}
+
+
+def test_a_hostile_entry_name_is_located_and_shown_escaped(scratch, capsys):
+    (scratch.samples / "samples.toml").write_text('["evil\\u001b[31m"]\ntimeout = 3\n')
+    assert main(["--root", str(scratch.root), "check"]) == 1
+    out = capsys.readouterr().out
+    assert "\x1b" not in out
+    assert "evil\\x1b[31m: broken: " in out and "samples.toml:1: " in out
