@@ -17,7 +17,7 @@ from .changes import summarise
 from .errors import RoadsError, printable
 from .project import Outcome, Project
 from .proc import Proc
-from .runner import Stop, describe_status, launcher, run_program
+from .runner import Stop, launcher, run_program
 from .show import address_space, format_table, to_json
 
 
@@ -183,8 +183,8 @@ def cmd_run(args) -> int:
         max_output=64 << 20, snapshot=snap, stop_after=args.after, label=program[0],
     )
     if not spaces:
-        print(f"roads: {shlex.join(program)} ended ({describe_status(result.main.status)}) "
-              f"before {args.after:g} s", file=sys.stderr)
+        print(printable(f"roads: {shlex.join(program)} ended ({result.main.describe()}) "
+                        f"before {args.after:g} s"), file=sys.stderr)
         if result.stdout:
             sys.stderr.write(printable(result.stdout))
         return 1
