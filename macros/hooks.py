@@ -3,15 +3,18 @@
 Registered in mkdocs.yml under ``hooks:``. MkDocs runs hooks after the plugins, so
 the macros plugin has rendered a page before its Update Timeline is added here.
 
-- on_nav: checks every page's front matter (failing the build with a message that
-  names the file and the field) and, when mkdocs.yml has no ``nav:``, orders the
-  docs tree by weight as Hugo does.
+- on_nav: checks every page's front matter (failing a strict or CI build with a
+  message that names the file and the field; otherwise, under ``mkdocs serve``, the
+  page shows it in a red box and the server stays up) and, when mkdocs.yml has no
+  ``nav:``, orders the docs tree by weight as Hugo does.
 - on_page_markdown: puts the Update Timeline block on top of the page and dates the
   page from its newest entry: the sitemap's <lastmod> and Material's "last update".
 """
 
 from __future__ import annotations
 
+import html
+import logging
 import os
 import re
 from dataclasses import dataclass
@@ -26,6 +29,10 @@ from mkdocs.utils.meta import YAML_RE, SafeLoader
 from roads.errors import RoadsError
 from roads.markup import unshield
 from roads.pages import PageMeta, format_date, order_by_weight, validate_front_matter, with_timeline
+
+log = logging.getLogger("mkdocs.plugins.roads")
+# Set on a page's File when its front matter is unusable and the build goes on.
+_PAGE_ERROR = "roads_page_error"
 
 
 class _Undated(str):
@@ -98,12 +105,22 @@ def on_serve(server, config, builder):
 
 def on_page_content(html_out: str, page: Page, config, files: Files) -> str:
     """Captured text shielded by the ``value`` macro goes back in, escaped, before the
-    search index and the table of contents read the page."""
+    search index and the table of contents read the page; a figure whose placeholder
+    Markdown swallowed is an error of the page."""
     stack = list(page.toc or ())
     while stack:
         link = stack.pop()
         link.title = unshield(link.title)
         stack.extend(link.children)
+    figures = page.__dict__.get("roads_figures") or ()
+    placed = len(_FIGURE.findall(html_out))
+    if placed != len(figures):
+        # The macro call sat inside a code block, an indented block or an inline span,
+        # where a figure cannot stand.
+        html_out = _page_problem(
+            f"docs/{page.file.src_uri}: {len(figures) - placed} of {len(figures)} figures "
+            "could not be placed; put each figure macro on a line of its own, outside "
+            "code blocks and lists", config) + html_out
     return unshield(html_out)
 
 
@@ -114,18 +131,16 @@ def on_post_page(output: str, page: Page, config) -> str:
     output = unshield(output)
     if not figures:
         return output
-    output, placed = _FIGURE.subn(lambda m: figures[int(m.group(1))], output)
-    if placed != len(figures):
-        # Markdown swallowed a placeholder: the macro call sat inside a code block, an
-        # indented block or an inline span, where a figure cannot stand.
-        raise PluginError(f"docs/{page.file.src_uri}: {len(figures) - placed} of "
-                          f"{len(figures)} figures could not be placed; put each figure "
-                          "macro on a line of its own, outside code blocks and lists")
-    return output
+    # Every placeholder was counted in on_page_content.
+    return _FIGURE.sub(lambda m: figures[int(m.group(1))], output)
 
 
 def on_page_markdown(markdown: str, page: Page, config, files: Files) -> str:
     """Add the Update Timeline block and date the page from its newest entry."""
+    problem = page.file.__dict__.get(_PAGE_ERROR)
+    if problem is not None:
+        page.update_date = _Undated()
+        return _error_box(problem) + "\n\n" + markdown
     meta = _checked(page.meta, page.file, config)
     if meta.last_updated is None:
         page.update_date = _Undated()
@@ -158,15 +173,44 @@ def _read_front_matter(file: File, config) -> dict:
         line = mark.line + 2 if mark is not None else None
         problem = getattr(exc, "problem", None) or str(exc)
         where = f"{_source_path(file, config)}:{line}" if line else _source_path(file, config)
-        raise PluginError(f"{where}: front matter: not valid YAML: {problem}") from None
+        _page_problem(f"{where}: front matter: not valid YAML: {problem}", config, file)
+        return {}
     return data if data is not None else {}
 
 
 def _checked(meta: object, file: File, config) -> PageMeta:
+    """The page's front matter typed; an unusable one is the page's error, and the page
+    goes on under the title of its file name."""
+    if _PAGE_ERROR in file.__dict__:
+        return _fallback_meta(file)
     try:
         return validate_front_matter(meta, _source_path(file, config))
     except RoadsError as exc:
-        raise PluginError(str(exc)) from None
+        _page_problem(str(exc), config, file)
+        return _fallback_meta(file)
+
+
+def _fallback_meta(file: File) -> PageMeta:
+    stem = os.path.splitext(os.path.basename(file.src_uri))[0]
+    return PageMeta(title=stem.replace("-", " ").replace("_", " ").capitalize())
+
+
+def _page_problem(message: str, config, file: File | None = None) -> str:
+    """Fail the build with ``message`` (strict or CI); otherwise log it, keep it on the
+    page's ``file`` (shown on top of the page) and return it as a red box."""
+    if config.strict or os.environ.get("CI"):
+        raise PluginError(message)
+    log.warning("%s", message)
+    if file is not None:
+        file.__dict__.setdefault(_PAGE_ERROR, message)
+    return _error_box(message)
+
+
+def _error_box(message: str) -> str:
+    """The macros' red box (``macros.error_box``) for an error of the page itself."""
+    body = html.escape(message).replace("{", "&#123;").replace("}", "&#125;")
+    return (f'<div class="admonition failure" data-roads-error><p class="admonition-title">'
+            f'This page has an error</p><pre><code>{body}</code></pre></div>')
 
 
 @dataclass(frozen=True)

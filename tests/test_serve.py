@@ -235,7 +235,7 @@ class Server:
 
 
 def figure_shown(text: str) -> bool:
-    return "roads-map" in text and "could not be" not in text
+    return "roads-map" in text and "could not be" not in text and "has an error" not in text
 
 
 def broken_page(text: str) -> bool:
@@ -419,4 +419,66 @@ def test_serve_survives_a_read_only_snapshots_folder(tmp_path):
         page.write_text(PAGE + "\nSaved again.\n")
         server.shows(lambda t: figure_shown(t) and "Saved again." in t)
     assert (snapshots / "demo.json").is_file()
+    assert "Traceback" not in server.output
+
+
+FRONT_MATTER_ERRORS = {
+    "not YAML": (PAGE.replace("weight: 1", "weight: [1"), "docs/index.md:4: front matter: not valid YAML"),
+    "wrong type": (PAGE.replace("weight: 1", "weight: one"), "docs/index.md: front matter: 'weight'"),
+}
+
+
+def test_serve_survives_a_page_error_outside_the_template(tmp_path):
+    """Front matter that cannot be used, a figure swallowed by a code block: the page
+    says so in a red box, the server stays up (also when it starts on such a page), and
+    the page comes back when fixed."""
+    root = make_site(tmp_path / "site")
+    page = root / "docs" / "index.md"
+    page.write_text(FRONT_MATTER_ERRORS["not YAML"][0])
+    with Server(root) as server:
+        text = server.shows(lambda t: "This page has an error" in t)
+        assert html.escape(FRONT_MATTER_ERRORS["not YAML"][1]) in text
+        page.write_text(PAGE)
+        server.shows(figure_shown)
+        for broken, said in FRONT_MATTER_ERRORS.values():
+            page.write_text(broken)
+            text = server.shows(lambda t: "This page has an error" in t)
+            assert html.escape(said) in text
+            page.write_text(PAGE)
+            server.shows(figure_shown)
+        page.write_text(PAGE.replace("{{ memory_map('demo', 'here') }}",
+                                     "```text\n{{ memory_map('demo', 'here') }}\n```"))
+        text = server.shows(lambda t: "This page has an error" in t)
+        assert "docs/index.md: 1 of 1 figures could not be placed" in text
+        page.write_text(PAGE)
+        server.shows(figure_shown)
+    assert "Traceback" not in server.output
+
+
+@pytest.mark.parametrize("case", sorted(FRONT_MATTER_ERRORS))
+def test_strict_build_fails_on_unusable_front_matter(tmp_path, case):
+    broken, said = FRONT_MATTER_ERRORS[case]
+    root = make_site(tmp_path / "site")
+    (root / "docs" / "index.md").write_text(broken)
+    done = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict"], cwd=root,
+                          env=env_for(root), capture_output=True, text=True)
+    assert done.returncode != 0
+    assert said in done.stdout + done.stderr
+    assert "Traceback" not in done.stdout + done.stderr
+
+
+def test_serve_survives_a_broken_manifest_and_recovers(tmp_path):
+    root = make_site(tmp_path / "site")
+    manifest = root / "samples" / "samples.toml"
+    good = manifest.read_text()
+    with Server(root) as server:
+        server.shows(figure_shown)
+        for broken in ('[demo\ncheckpoints = ["here"]\n',        # not TOML at all
+                       '[demo]\ncheckpoints = "here"\n',          # a wrong type
+                       '[demo]\ncheckpoints = ["here"]\nrunz = 2\n'):  # an unknown key
+            manifest.write_text(broken)
+            text = server.shows(lambda t: "could not be made" in t)
+            assert "docs/index.md:8" in text and "samples.toml" in text
+            manifest.write_text(good)
+            server.shows(figure_shown)
     assert "Traceback" not in server.output
