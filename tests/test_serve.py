@@ -482,3 +482,57 @@ def test_serve_survives_a_broken_manifest_and_recovers(tmp_path):
             manifest.write_text(good)
             server.shows(figure_shown)
     assert "Traceback" not in server.output
+
+
+def test_a_macro_bug_is_a_located_box_not_a_crash(tmp_path, monkeypatch):
+    """An exception the engine did not raise on purpose (a bug) is located like any
+    error: a red box at the page's line, the build going on."""
+    from macros import guard
+    from tests.test_macros import _Env, _Page
+
+    monkeypatch.delenv("CI", raising=False)
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "a.md").write_text("---\ntitle: A\n---\n\n{{ value('demo', 'exit_code') }}\n")
+
+    def value(sample, what):
+        return {}["missing"]
+
+    env = _Env(docs)
+    env.page = _Page(docs / "a.md")
+    box = guard(value, env)("demo", "exit_code")
+    assert "docs/a.md:5: value(): internal error: KeyError(&#x27;missing&#x27;)" in box
+    env.conf["strict"] = True
+    with pytest.raises(SystemExit):
+        guard(value, env)("demo", "exit_code")
+
+
+@pytest.mark.parametrize(("source", "markdown", "lines"), [
+    ("---\ntitle: A\n---\n\nbody\n", "body\n", 4),     # MkDocs drops the blank lines too
+    ("---\ntitle: A\n---\nbody\n", "body\n", 3),
+    ("body\n", "body\n", 0),
+    ("---\ntitle: A\n---\n\n\nbody\n", "changed by a plugin\n", 5),
+])
+def test_front_matter_lines(source, markdown, lines):
+    from macros import front_matter_lines
+
+    assert front_matter_lines(source, markdown) == lines
+
+
+@pytest.mark.parametrize("strict", [True, False])
+def test_a_build_on_a_wrongly_shaped_capture_names_it(tmp_path, strict):
+    """Frozen: an invalid capture is an error naming the file and the key, no traceback;
+    strict fails with it, a plain build shows it on the page."""
+    root = make_site(tmp_path / "site")
+    done = subprocess.run([sys.executable, "-m", "roads.cli", "capture"], cwd=root,
+                          env=env_for(root), capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout + done.stderr
+    _shape_broken(root / "snapshots" / "demo.json", "list for table")
+    done = subprocess.run([sys.executable, "-m", "mkdocs", "build", *(["--strict"] * strict)],
+                          cwd=root, env=env_for(root, ROADS_MODE="frozen"),
+                          capture_output=True, text=True)
+    text = done.stdout + done.stderr
+    assert (done.returncode != 0) == strict
+    assert "docs/index.md:8: sample 'demo': " in text
+    assert "snapshots/demo.json: invalid capture: variants: expected a table, found a list" in text
+    assert "Traceback" not in text
