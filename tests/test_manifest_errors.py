@@ -190,3 +190,15 @@ def test_a_hostile_entry_name_is_located_and_shown_escaped(scratch, capsys):
     out = capsys.readouterr().out
     assert "\x1b" not in out
     assert "evil\\x1b[31m: broken: " in out and "samples.toml:1: " in out
+
+
+@pytest.mark.slow
+def test_a_manifest_no_entry_of_which_can_be_read_is_shown_on_every_page(tmp_path):
+    root = make_site(tmp_path / "site")
+    (root / "samples" / "samples.toml").write_text("= 3\n[demo]\n")
+    done = subprocess.run([sys.executable, "-m", "mkdocs", "build"], cwd=root,
+                          env=env_for(root), capture_output=True, text=True, timeout=300)
+    text = done.stdout + done.stderr
+    assert done.returncode == 0 and "Traceback" not in text
+    assert "docs/index.md:8: " in text and "samples.toml:1: " in text
+    assert "could not be made" in (root / "site" / "index.html").read_text()
