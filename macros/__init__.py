@@ -174,8 +174,10 @@ def page_error(env, error: Exception, markdown: str, page) -> str:
     box locating the error at the line of the page's file (front matter counted)."""
     from jinja2 import TemplateSyntaxError, UndefinedError
 
-    # Figures kept aside before the error have no placeholder in the box.
-    page.__dict__.pop(FIGURES_ATTRIBUTE, None)
+    if markdown is getattr(env, "markdown", None):
+        # The page's body (not its title): figures kept aside before the error have no
+        # placeholder in the box that replaces it.
+        page.__dict__.pop(FIGURES_ATTRIBUTE, None)
     source = source_of(page)
     if isinstance(error, TemplateSyntaxError) and error.name is None:
         line = error.lineno + front_matter_lines(source, markdown)

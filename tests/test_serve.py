@@ -536,3 +536,13 @@ def test_a_build_on_a_wrongly_shaped_capture_names_it(tmp_path, strict):
     assert "docs/index.md:8: sample 'demo': " in text
     assert "snapshots/demo.json: invalid capture: variants: expected a table, found a list" in text
     assert "Traceback" not in text
+
+
+def test_a_title_with_a_template_error_keeps_the_page_and_its_figures(tmp_path):
+    root = make_site(tmp_path / "site")
+    (root / "docs" / "index.md").write_text(PAGE.replace("title: Demo", "title: Demo {{ nope }}"))
+    done = subprocess.run([sys.executable, "-m", "mkdocs", "build"], cwd=root,
+                          env=env_for(root), capture_output=True, text=True)
+    assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr
+    assert "'nope' is undefined" in done.stderr
+    assert 'class="roads-map"' in (root / "site" / "index.html").read_text()
