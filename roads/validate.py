@@ -80,11 +80,13 @@ ELF = Record({
     "symtab": str, "interp": (str, NULL), "needed": [str], "is_pie": bool, "is_static": bool,
 }, closed=True)
 VARIANT = Record({"runs": [RUN], "elf?": (ELF, NULL), "gcc_argv?": [str],
-                  "gdb?": Table(str)})
+                  "gdb?": Record({"script": str, "transcript": str})})
+# What the code beside a figure (roads.source) shows of the sample's manifest entry.
+MANIFEST = Record({"sources?": [str], "gdb?": (str, NULL), "args?": [str], "env?": [[str]],
+                   "aslr?": bool, "variants?": [Record({"name": str})]})
 CAPTURE = Record({
     "schema": int, "sample": str, "title?": str, "digest?": str, "headers?": [str],
-    "inputs": Record({"files?": Table(str),
-                      "manifest?": Record({"variants?": [Record({"name": str})]})}),
+    "inputs": Record({"files?": Table(str), "manifest": MANIFEST}),
     "provenance": Table((str, int, float, bool, NULL)),
     "variants": Table(VARIANT),
 })

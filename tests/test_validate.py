@@ -56,6 +56,11 @@ BREAKAGES = {
         "pagemap[0].pages[0].present: expected true or false"),
     "provenance as a list": (lambda d: d.update(provenance=[]),
                              "provenance: expected a table, found a list"),
+    "a gdb transcript as a list": (
+        lambda d: d["variants"]["default"]["gdb"].update(transcript=["x"]),
+        "gdb.transcript: expected a string, found a list"),
+    "manifest env as a table": (lambda d: d["inputs"]["manifest"].update(env={"A": "1"}),
+                                "inputs.manifest.env: expected a list, found a table"),
     "counters as text": (lambda d: first_checkpoint(d)["regions"][0].update(kb={"Rss": "4"}),
                          "regions[0].kb.Rss: expected an integer, found a string"),
 }
@@ -68,7 +73,8 @@ def test_every_committed_capture_is_well_shaped():
 
 @pytest.mark.parametrize("case", sorted(BREAKAGES))
 def test_a_wrong_shape_is_named_by_its_key(case):
-    doc = committed("cow" if "page" in case else "brk")  # cow's first stop reads pagemap
+    # cow's first stop reads pagemap; starti has a gdb session
+    doc = committed("cow" if "page" in case else "starti" if "gdb" in case else "brk")
     breakage, expected = BREAKAGES[case]
     breakage(doc)
     found = problem(doc)
