@@ -47,18 +47,60 @@ def test_at_least_forty_terms(terms):
 
 
 def test_no_term_is_defined_twice(terms):
-    names = [t.term for t in terms]
-    assert len(names) == len(set(names))
+    lines: dict[str, list[int]] = {}
+    for t in terms:
+        lines.setdefault(t.term, []).append(t.line)
+    twice = [f"{SOURCE}: {term!r} is defined on lines {', '.join(map(str, found))}"
+             for term, found in lines.items() if len(found) > 1]
+    assert not twice, "a term may be defined only once:\n" + "\n".join(twice)
+
+
+# A definition becomes the title attribute of every <abbr> of its term and a line of the
+# Glossary page. The rules, as the authoring guide states them (docs/about/authoring.md).
+MAX_DEFINITION = 330
+
+
+def definition_problems(terms) -> list[str]:
+    """One line per broken rule, naming the line, the term and the rule."""
+    problems = []
+    for t in terms:
+        d = t.definition
+        broken = []
+        if not (d[0].isupper() or d[0].isdigit()):
+            broken.append("it must start with a capital letter or a digit")
+        if not d.endswith("."):
+            broken.append("it must end with a period")
+        if re.search(r"[.!?] [A-Z]", d[:-1]):
+            broken.append("it must be one sentence (no '.', '!' or '?' followed by a space "
+                          "and a capital before its end)")
+        # A title attribute shows text as it is: no Markdown, no HTML, no quotes to escape.
+        if re.search(r"[`*<>\"\[\]]", d):
+            broken.append("it must not contain ` * < > \" [ or ] (a tooltip shows no "
+                          "Markdown or HTML)")
+        if len(d) > MAX_DEFINITION:
+            broken.append(f"it must be at most {MAX_DEFINITION} characters long "
+                          f"(it has {len(d)})")
+        problems += [f"{SOURCE}:{t.line}: the definition of {t.term!r}: {b}" for b in broken]
+    return problems
 
 
 def test_each_definition_is_one_plain_sentence(terms):
-    for t in terms:
-        d = t.definition
-        assert d[0].isupper() or d[0].isdigit(), (t.term, d)
-        assert d.endswith(".") and not re.search(r"[.!?] [A-Z]", d[:-1]), (t.term, d)
-        # A title attribute shows text as it is: no Markdown, no HTML, no quotes to escape.
-        assert not re.search(r"[`*<>\"\[\]]", d), (t.term, d)
-        assert len(d) <= 330, (t.term, len(d))
+    problems = definition_problems(terms)
+    assert not problems, "\n".join(problems)
+
+
+def test_definition_rules_name_the_term_and_the_rule():
+    bad = parse("*[VMA]: a region. It has `flags` and more\n*[PFN]: " + "A" * 331 + ".\n")
+    assert definition_problems(bad) == [
+        f"{SOURCE}:1: the definition of 'VMA': it must start with a capital letter or a digit",
+        f"{SOURCE}:1: the definition of 'VMA': it must end with a period",
+        f"{SOURCE}:1: the definition of 'VMA': it must be one sentence (no '.', '!' or '?' "
+        "followed by a space and a capital before its end)",
+        f"{SOURCE}:1: the definition of 'VMA': it must not contain ` * < > \" [ or ] "
+        "(a tooltip shows no Markdown or HTML)",
+        f"{SOURCE}:2: the definition of 'PFN': it must be at most 330 characters long "
+        "(it has 332)",
+    ]
 
 
 def test_no_typed_quantities_in_definitions():
