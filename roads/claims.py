@@ -15,7 +15,9 @@ A mutation is a list of steps, each on one sample's capture document::
 
 ``path`` walks the document: a string is a key, an integer a list index, a table
 picks the first list item whose fields equal it. The step then does one of ``set``
-(any value), ``add`` (a number), ``delete = true``, or ``call = "module:function"``
+(any value), ``add`` (a number), ``copy`` (the value at another path of the same
+document: for a value that differs between captures, such as a randomised
+address), ``delete = true``, or ``call = "module:function"``
 (a function in the ``tests`` package that changes the document in place; ``path`` is
 then optional and names the part handed to it).
 """
@@ -81,7 +83,7 @@ def parse_claims(text: str, where: str = "claims.toml") -> tuple[Claim, ...]:
 
 
 ID = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
-STEP_ACTIONS = ("set", "add", "delete", "call")
+STEP_ACTIONS = ("set", "add", "copy", "delete", "call")
 
 
 def mutation_problem(mutate) -> str | None:
@@ -103,6 +105,9 @@ def mutation_problem(mutate) -> str | None:
         if path is not None and (not isinstance(path, list) or not all(
                 isinstance(p, (str, int, dict)) for p in path)):
             return f"step {number}: path must be a list of keys, indexes and tables"
+        if actions[0] == "copy" and (not isinstance(step["copy"], list) or not all(
+                isinstance(p, (str, int, dict)) for p in step["copy"])):
+            return f"step {number}: copy takes a path"
         if actions[0] == "add" and not isinstance(step["add"], (int, float)):
             return f"step {number}: add takes a number"
         if actions[0] == "delete" and step["delete"] is not True:

@@ -79,12 +79,14 @@ def apply_step(document: dict, step: dict, claim_id: str) -> None:
         index = next(i for i, item in enumerate(items) if item is target)
         parent, last = items, index
     elif last not in (parent if isinstance(parent, dict) else range(-len(parent), len(parent))):
-        if not ("set" in step and isinstance(parent, dict)):
+        if not (("set" in step or "copy" in step) and isinstance(parent, dict)):
             raise MutationError(f"{claim_id}: no {last!r} in the capture at that point")
     if "delete" in step:
         del parent[last]
     elif "add" in step:
         parent[last] += step["add"]
+    elif "copy" in step:
+        parent[last] = copy.deepcopy(walk(document, step["copy"], claim_id))
     else:
         parent[last] = copy.deepcopy(step["set"])
 

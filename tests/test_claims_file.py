@@ -86,6 +86,7 @@ def test_ids_are_unique_and_named():
     ('[{sample = "s", path = ["a"]}]', "exactly one of"),
     ('[{sample = "s", set = 1}]', "needs a path"),
     ('[{sample = "s", path = ["a"], add = "x"}]', "add takes a number"),
+    ('[{sample = "s", path = ["a"], copy = "b"}]', "copy takes a path"),
     ('[{sample = "s", call = "nofunction"}]', "module:function"),
     ('[{sample = "s", path = ["a"], set = 1, colour = 2}]', "unknown keys"),
 ])
@@ -93,3 +94,11 @@ def test_a_malformed_mutation_is_named(mutate, problem):
     with pytest.raises(ConfigError, match=f"claim 'a': mutate .*{problem}"):
         parse_claims(f'[[claim]]\nid = "a"\npage = "p"\ntext = "b"\ntest = "f.py::t"\n'
                      f'mutate = {mutate}\n')
+
+
+def test_a_copy_step_takes_the_value_at_another_path():
+    from tests.claims_support import apply_step
+
+    document = {"runs": [{"a": 1}, {"a": 2}]}
+    apply_step(document, {"sample": "s", "path": ["runs", 1, "a"], "copy": ["runs", 0, "a"]}, "x")
+    assert document == {"runs": [{"a": 1}, {"a": 1}]}
