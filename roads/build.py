@@ -15,6 +15,7 @@ from pathlib import Path
 
 from . import command
 from .errors import CommandFailed, CommandTimeout, CompileError
+from .runner import tool_prefix
 from .samples import Sample, Variant
 from .toolchain import gcc_version
 
@@ -124,7 +125,9 @@ def compile_variant(sample: Sample, variant: Variant, cache: Path, timeout: floa
     depfile = where / f".{sample.name}.{os.getpid()}.d"
     argv = gcc_argv(sample, variant, str(partial), str(depfile))
     try:
-        command.run(argv, cwd=sample.directory.parent, timeout=timeout)
+        # gcc may write only the build folder, its temporary files included.
+        command.run(argv, cwd=sample.directory.parent, timeout=timeout,
+                    env={**os.environ, "TMPDIR": str(where)}, sandbox=tool_prefix(cache, where))
     except (CommandFailed, CommandTimeout) as exc:
         partial.unlink(missing_ok=True)
         depfile.unlink(missing_ok=True)

@@ -19,7 +19,7 @@ from .build import Build, compile_variant
 from .elf import read_elf
 from .errors import CaptureError, CommandTimeout, RoadsError, SampleError
 from .proc import Proc, SmapsEntry
-from .runner import RunResult, Stop, describe_status, launcher, run_program
+from .runner import RunResult, Stop, describe_status, launcher, run_program, tool_prefix
 from .samples import Sample, Variant
 
 BUILD_ROOT = "/build"
@@ -127,6 +127,7 @@ def run_variant(sample: Sample, variant: Variant, build: Build, cache: Path, pro
             max_output=sample.limits.output,
             address_space=sample.limits.address_space,
             cpu_seconds=sample.limits.cpu,
+            privileges=sample.privilege_mask,
             snapshot=snapshot,
             proc=proc,
             label=f"{sample.name} ({variant.name})",
@@ -169,6 +170,7 @@ def run_doc(sample: Sample, result: RunResult, index: int) -> dict:
         "exit_code": result.main.exit_code,
         "signal": result.main.signal,
         "status": describe_status(result.main.status),
+        "containment": result.containment,
         "processes": [
             {"pid": p.pid, "ppid": p.ppid, "exit_code": p.exit_code, "signal": p.signal}
             # In the order the run met them (the first process first): sorting by pid
@@ -182,14 +184,14 @@ def run_doc(sample: Sample, result: RunResult, index: int) -> dict:
     }
 
 
-def gdb_transcript(sample: Sample, build: Build) -> dict:
+def gdb_transcript(sample: Sample, build: Build, cache: Path) -> dict:
     """Run the sample's gdb script in batch mode against its binary; the transcript."""
     assert sample.gdb is not None
     script = sample.directory / sample.gdb
     argv = ["gdb", "-batch", "-nx", "-q", "-x", str(script), f"./{build.binary.name}"]
     try:
         done = command.run(argv, cwd=build.binary.parent, timeout=GDB_TIMEOUT, check=False,
-                           merge_stderr=True,
+                           merge_stderr=True, sandbox=tool_prefix(cache, build.binary.parent),
                            env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "TERM": "dumb",
                                 "LANG": "C", "HOME": str(build.binary.parent)})
     except CommandTimeout as exc:
@@ -222,7 +224,7 @@ def capture_sample(sample: Sample, cache: Path, proc: Proc | None = None,
                 raise
         doc = {"gcc_argv": list(build.argv), "elf": elf_doc, "runs": runs}
         if sample.gdb:
-            doc["gdb"] = gdb_transcript(sample, build)
+            doc["gdb"] = gdb_transcript(sample, build, cache)
         variants[variant.name] = doc
     return {"variants": variants, "headers": sorted(headers)}
 

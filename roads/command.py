@@ -100,18 +100,21 @@ def run(
     input: str | None = None,
     check: bool = True,
     merge_stderr: bool = False,
+    sandbox: list[str] | tuple[str, ...] = (),
 ) -> Completed:
     """Run ``argv`` to completion in its own process group and return its output.
 
     On timeout the whole group is killed and CommandTimeout raised; with ``check``
     a non-zero exit raises CommandFailed carrying stderr (or stdout). With
     ``merge_stderr`` both streams arrive interleaved, in order, in ``stdout``.
+    ``sandbox`` is a command that runs ``argv`` for us (``runner.tool_prefix``: gcc and
+    gdb run code too); messages still name ``argv``.
     """
     which(argv[0])
     started = time.perf_counter()
     try:
         proc = subprocess.Popen(
-            argv,
+            [*sandbox, *argv],
             cwd=cwd,
             env=env,
             stdin=subprocess.PIPE if input is not None else subprocess.DEVNULL,

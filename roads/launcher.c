@@ -1,55 +1,133 @@
 /*
- * launcher.c: starts one sample run inside a small sandbox and reaps everything it spawns.
+ * launcher.c: starts one run (a sample, or gcc and gdb) inside a sandbox and leaves
+ * nothing of it behind.
  *
- * usage: launcher REPORTFD SAMPLEFD NO_ASLR CPU_SECONDS AS_BYTES MAX_PROCS -- PROGRAM [ARGS...]
+ * usage: launcher REPORTFD SAMPLEFD NO_ASLR CPU_SECONDS AS_BYTES MAX_PROCS CAPS WRITABLE
+ *                 DEADLINE -- PROGRAM [ARGS...]
+ *        launcher --tool CPU_SECONDS AS_BYTES WRITABLE DEADLINE -- PROGRAM [ARGS...]
  *
- * The launcher is a child subreaper, so every orphan of the run is reparented to it and
- * reaped here, never left a zombie. The sample runs in a process group of its own (its
- * pid). The sample's protocol pipe (roads.h) is SAMPLEFD, which the sample finds at
+ * Containment, each step taken where the kernel allows it and reported (line "N"):
+ *
+ *   - a PID namespace whose init is a launcher process, never the program: when that init
+ *     ends (or is killed), the kernel kills every process of the run, also those that
+ *     left the process group with setsid(2) and double-forked; a sample cannot signal the
+ *     init (the kernel drops SIGKILL and unhandled signals sent to a namespace's init from
+ *     inside), and sees no process outside the run, the build included;
+ *   - a mount namespace: / read-only (recursively), only WRITABLE (the run's folder)
+ *     writable, a private /tmp and /dev/shm, and /proc mounted afresh for the namespace
+ *     (with /proc/sys and /proc/sysrq-trigger read-only);
+ *   - no capabilities but those in CAPS (a bit mask, the manifest's `privileges`), and
+ *     no_new_privs, so that root inside cannot remount, unmount or map page zero;
+ *   - where the PID namespace is refused (no CAP_SYS_ADMIN): today's containment, the
+ *     launcher as a child subreaper that kills every descendant at the end.
+ *
+ * Resource limits (CPU, address space, no core files) hold in every case, and so does a
+ * deadline of its own: DEADLINE seconds after the start the launcher kills the run even
+ * if the build is not there to (stopped, say), and its report lines never block. The program's
+ * environment is passed through untouched, and it runs from the same folder under the
+ * same path, so its stack and its maps are what they would be without the sandbox.
+ *
+ * Sample mode. The sample's protocol pipe (roads.h) is SAMPLEFD, which the sample finds at
  * descriptor 3; the launcher reports on REPORTFD, a pipe of its own that the sample never
- * inherits (close-on-exec), so nothing the sample writes can pass for these lines:
+ * inherits (close-on-exec), so nothing the sample writes can pass for these lines. Every
+ * pid in them is a pid of the build's namespace (the host's), translated through NSpid:
  *
- *   S <pid>                 the sample started; its pid is also its process group
+ *   N <bits> 0              containment that held (bits: see the CONTAINED_ names)
+ *   S <pid> <nspid>         the sample started; its pid is also its process group;
+ *                           nspid is the pid it sees for itself (roads.h lines use it)
  *   P <pid> <persona>       personality(2) after asking for ADDR_NO_RANDOMIZE
  *   F <pid> <errno>         exec failed
  *   X <pid> <wait status> <cpu ms>
  *                           a process of the run was reaped, after that much CPU time
- *   L <count>               more than MAX_PROCS processes at once: the run was killed
+ *   L <count> 0             more than MAX_PROCS processes at once: the run was killed
  *
- * Processes are counted by walking /proc/PID/task/TID/children from the launcher down,
+ * Processes are counted by walking /proc/PID/task/TID/children from the reaper down,
  * every 5 ms; RLIMIT_NPROC would be simpler but does not bind root. SIGTERM (sent by the
- * build to end a run, or by the kernel when the build dies: PR_SET_PDEATHSIG) kills every
- * descendant, also those that left the process group with setsid(2), and the launcher
- * exits once nothing is left to reap.
+ * build to end a run, or by the kernel when the build dies: PR_SET_PDEATHSIG) kills the
+ * run: the namespace's init at once, or in the fallback every descendant one by one.
+ *
+ * Tool mode runs gcc or gdb in the same namespaces with the same limits, without the
+ * protocol and without capabilities; the launcher exits with the tool's status.
  */
 #define _GNU_SOURCE
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/personality.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+#include <linux/capability.h>
 
 #define SAMPLE_FD 3 /* also in roads/runner.py (CONTROL_FD) */
 #define MAX_RUN 4096
 
+/* Bits of the "N" line; their names are in roads/runner.py (CONTAINMENT). */
+#define CONTAINED_PID_NS 1
+#define CONTAINED_MOUNT_NS 2
+#define CONTAINED_READ_ONLY 4
+#define CONTAINED_PRIVATE_TMP 8
+#define CONTAINED_OWN_PROC 16
+#define CONTAINED_NO_CAPS 32
+#define CONTAINED_NO_NEW_PRIVS 64
+#define CONTAINED_SUBREAPER 128
+
+/* The new mount API (Linux 5.12), called directly: older C libraries lack wrappers. */
+#ifndef OPEN_TREE_CLONE
+#define OPEN_TREE_CLONE 1
+#endif
+#ifndef OPEN_TREE_CLOEXEC
+#define OPEN_TREE_CLOEXEC O_CLOEXEC
+#endif
+#ifndef MOVE_MOUNT_F_EMPTY_PATH
+#define MOVE_MOUNT_F_EMPTY_PATH 0x00000004
+#endif
+#ifndef MOUNT_ATTR_RDONLY
+#define MOUNT_ATTR_RDONLY 0x00000001
+#endif
+#ifndef AT_RECURSIVE
+#define AT_RECURSIVE 0x8000
+#endif
+#ifndef SYS_open_tree
+#define SYS_open_tree 428
+#endif
+#ifndef SYS_move_mount
+#define SYS_move_mount 429
+#endif
+#ifndef SYS_mount_setattr
+#define SYS_mount_setattr 442
+#endif
+
+struct roads_mount_attr {
+    uint64_t attr_set, attr_clr, propagation, userns_fd;
+};
+
 static int report = -1;
 static pid_t group = 0;
 static long found[MAX_RUN];
+static int host_proc = -1; /* the build's /proc, kept open by the init: pids as the build sees them */
+static long host_self = 0;  /* the init's own pid there */
 
 static void say(const char *fmt, ...)
 {
     char line[96];
     int n;
     va_list args;
+    if (report < 0)
+        return;
     va_start(args, fmt);
     n = vsnprintf(line, sizeof line, fmt, args);
     va_end(args);
@@ -65,24 +143,35 @@ static long cpu_ms(const struct rusage *u)
            (u->ru_utime.tv_usec + u->ru_stime.tv_usec) / 1000L;
 }
 
-/* The children of every thread of `pid`, appended to `out` (at most `cap` in all). */
-static long children_of(long pid, long *out, long n, long cap)
+/* The children of every thread of `pid`, read under the proc folder `dir`, appended to
+ * `out` (at most `cap` in all). */
+static long children_of(int dir, long pid, long *out, long n, long cap)
 {
     char path[96];
     DIR *tasks;
     struct dirent *t;
-    snprintf(path, sizeof path, "/proc/%ld/task", pid);
-    if ((tasks = opendir(path)) == NULL)
+    int fd;
+    snprintf(path, sizeof path, "%ld/task", pid);
+    if ((fd = openat(dir, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
         return n;
+    if ((tasks = fdopendir(fd)) == NULL) {
+        close(fd);
+        return n;
+    }
     while ((t = readdir(tasks)) != NULL && n < cap) {
         char file[384];
         FILE *f;
         long child;
+        int cfd;
         if (t->d_name[0] == '.')
             continue;
-        snprintf(file, sizeof file, "/proc/%ld/task/%s/children", pid, t->d_name);
-        if ((f = fopen(file, "r")) == NULL)
+        snprintf(file, sizeof file, "%ld/task/%s/children", pid, t->d_name);
+        if ((cfd = openat(dir, file, O_RDONLY | O_CLOEXEC)) < 0)
             continue;
+        if ((f = fdopen(cfd, "r")) == NULL) {
+            close(cfd);
+            continue;
+        }
         while (n < cap && fscanf(f, "%ld", &child) == 1)
             out[n++] = child;
         fclose(f);
@@ -92,19 +181,49 @@ static long children_of(long pid, long *out, long n, long cap)
 }
 
 /*
- * Every process of the run now, into `found`: all descendants of the launcher (orphans
- * are ours too, as the subreaper). The walk costs time in the size of the run, not of the
- * machine, so it can run often; it stops past `cap`.
+ * Every process of the run now, into `found`, as pids of the proc folder `dir`: all
+ * descendants of `root` (orphans are the reaper's too). The walk costs time in the size
+ * of the run, not of the machine, so it can run often; it stops past `cap`.
  */
-static long walk_run(long cap)
+static long walk_run(int dir, long root, long cap)
 {
     long done = 0, n;
     if (cap > MAX_RUN)
         cap = MAX_RUN;
-    n = children_of((long)getpid(), found, 0, cap);
+    n = children_of(dir, root, found, 0, cap);
     while (done < n && n < cap)
-        n = children_of(found[done++], found, n, cap);
+        n = children_of(dir, found[done++], found, n, cap);
     return n;
+}
+
+/* The pid the build sees for `nspid`, a child of this init (alive or a zombie), or 0. */
+static long host_pid(long nspid)
+{
+    long n = children_of(host_proc, host_self, found, 0, MAX_RUN), i;
+    for (i = 0; i < n; i++) {
+        char path[64], line[256];
+        FILE *f;
+        int fd;
+        snprintf(path, sizeof path, "%ld/status", found[i]);
+        if ((fd = openat(host_proc, path, O_RDONLY | O_CLOEXEC)) < 0)
+            continue;
+        if ((f = fdopen(fd, "r")) == NULL) {
+            close(fd);
+            continue;
+        }
+        while (fgets(line, sizeof line, f) != NULL) {
+            if (strncmp(line, "NSpid:", 6) == 0) {
+                char *last = strrchr(line, '\t');
+                if (last != NULL && atol(last + 1) == nspid) {
+                    fclose(f);
+                    return found[i];
+                }
+                break;
+            }
+        }
+        fclose(f);
+    }
+    return 0;
 }
 
 /* SIGKILL the group and every descendant, wherever its process group now is. */
@@ -115,7 +234,11 @@ static void kill_run(void)
         kill(-group, SIGKILL);
         kill(-group, SIGCONT);
     }
-    n = walk_run(MAX_RUN);
+    if (host_proc >= 0) {
+        kill(-1, SIGKILL); /* as a namespace's init: every other process in it */
+        return;
+    }
+    n = walk_run(AT_FDCWD, (long)getpid(), MAX_RUN);
     for (i = 0; i < n; i++)
         kill((pid_t)found[i], SIGKILL);
 }
@@ -125,94 +248,229 @@ static long elapsed_ns(const struct timespec *a, const struct timespec *b)
     return (b->tv_sec - a->tv_sec) * 1000000000L + (b->tv_nsec - a->tv_nsec);
 }
 
-int main(int argc, char **argv)
+/* Whether `path` is `folder` or lies inside it. */
+static int under(const char *path, const char *folder)
 {
-    sigset_t chld, none;
-    struct timespec tick = {0, 5 * 1000 * 1000}, now, counted = {0, 0};
-    long max_procs;
-    int no_aslr, sample, killing = 0;
-    rlim_t cpu, as;
-    pid_t pid, parent = getppid();
+    size_t n = strlen(folder);
+    return strncmp(path, folder, n) == 0 && (path[n] == '/' || path[n] == '\0');
+}
 
-    if (argc < 9 || strcmp(argv[7], "--") != 0) {
-        fprintf(stderr, "usage: launcher REPORTFD SAMPLEFD NO_ASLR CPU AS MAX_PROCS -- "
-                        "PROGRAM [ARGS...]\n");
-        return 2;
+static int set_read_only(const char *path, int recursive, int on)
+{
+    struct roads_mount_attr attr = {0, 0, 0, 0};
+    if (on)
+        attr.attr_set = MOUNT_ATTR_RDONLY;
+    else
+        attr.attr_clr = MOUNT_ATTR_RDONLY;
+    return (int)syscall(SYS_mount_setattr, AT_FDCWD, path, recursive ? AT_RECURSIVE : 0, &attr,
+                        sizeof attr);
+}
+
+/* A read-only bind of `path` onto itself, if it exists. */
+static void mask(const char *path)
+{
+    if (mount(path, path, NULL, MS_BIND | MS_REC, NULL) == 0)
+        set_read_only(path, 1, 1);
+}
+
+/*
+ * The run's view of the file system (in the init of a new PID namespace): / read-only,
+ * `writable` (an absolute path) writable, /tmp and /dev/shm private and empty, /proc of
+ * this namespace. Returns the CONTAINED_ bits that held.
+ */
+static int isolate_files(const char *writable)
+{
+    int held = 0, tree;
+    char cwd[4096];
+    if (getcwd(cwd, sizeof cwd) == NULL)
+        return 0;
+    if (unshare(CLONE_NEWNS) != 0)
+        return 0;
+    held |= CONTAINED_MOUNT_NS;
+    /* Nothing done here may reach the build's mounts. */
+    if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0)
+        return held;
+    /* The run's folder, as it is before / turns read-only. */
+    tree = (int)syscall(SYS_open_tree, AT_FDCWD, writable, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+    if (tree >= 0 && set_read_only("/", 1, 1) == 0) {
+        /* A private /tmp would hide a project that lives there (a test's): then /tmp stays
+         * as it is, read-only like the rest. */
+        int tmp = under(cwd, "/tmp") || under(writable, "/tmp")
+                      ? -1
+                      : mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777,size=256m");
+        if (access("/dev/shm", F_OK) == 0)
+            mount("tmpfs", "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777,size=64m");
+        if (syscall(SYS_move_mount, tree, "", AT_FDCWD, writable, MOVE_MOUNT_F_EMPTY_PATH) == 0 &&
+            set_read_only(writable, 0, 0) == 0)
+            held |= CONTAINED_READ_ONLY | (tmp == 0 ? CONTAINED_PRIVATE_TMP : 0);
     }
-    /* Our report pipe first goes above the low descriptors, close-on-exec; then the
-     * sample's pipe goes to descriptor 3 (its environment says ROADS_FD=3, the same in
-     * every run, and with it the stack layout). */
-    report = fcntl(atoi(argv[1]), F_DUPFD_CLOEXEC, 10);
-    if (report < 0) {
-        perror("launcher: report descriptor");
-        return 2;
+    if (tree >= 0)
+        close(tree);
+    /* Back into the same folder, now through the mounts just made. */
+    if (chdir(cwd) != 0)
+        return 0;
+    if (mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) == 0) {
+        held |= CONTAINED_OWN_PROC;
+        mask("/proc/sys");
+        mask("/proc/sysrq-trigger");
     }
-    close(atoi(argv[1]));
-    sample = atoi(argv[2]);
-    if (sample != SAMPLE_FD) {
-        if (dup2(sample, SAMPLE_FD) < 0) {
-            perror("launcher: dup2");
-            return 2;
+    return held;
+}
+
+/* Keep only the capabilities in `keep` (bit n: capability n), in every set and the bounding
+ * set, and forbid gaining any through execve. Returns the CONTAINED_ bits that held. */
+static int drop_privileges(unsigned long long keep)
+{
+    struct __user_cap_header_struct header = {_LINUX_CAPABILITY_VERSION_3, 0};
+    struct __user_cap_data_struct data[2];
+    int held = CONTAINED_NO_CAPS, cap;
+    for (cap = 0; cap < 64; cap++) {
+        if (keep & (1ULL << cap))
+            continue;
+        if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0) {
+            if (errno == EINVAL)
+                break; /* past the last capability this kernel knows */
+            held = 0;
         }
-        close(sample);
     }
-    no_aslr = atoi(argv[3]);
-    cpu = (rlim_t)strtoull(argv[4], NULL, 10);
-    as = (rlim_t)strtoull(argv[5], NULL, 10);
-    max_procs = atol(argv[6]);
+    prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
+    memset(data, 0, sizeof data);
+    if (syscall(SYS_capget, &header, data) != 0)
+        held = 0;
+    for (cap = 0; cap < 2; cap++) {
+        uint32_t bits = (uint32_t)(keep >> (32 * cap));
+        data[cap].effective &= bits;
+        data[cap].permitted &= bits;
+        data[cap].inheritable &= bits;
+    }
+    if (syscall(SYS_capset, &header, data) != 0)
+        held = 0;
+    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == 0)
+        held |= CONTAINED_NO_NEW_PRIVS;
+    return held;
+}
 
-    prctl(PR_SET_CHILD_SUBREAPER, 1);
-    /* SIGCHLD and SIGTERM are taken synchronously by sigtimedwait. */
-    sigemptyset(&chld);
-    sigaddset(&chld, SIGCHLD);
-    sigaddset(&chld, SIGTERM);
-    sigprocmask(SIG_BLOCK, &chld, &none);
-    prctl(PR_SET_PDEATHSIG, SIGTERM);
-    if (getppid() != parent)
-        return 3; /* the build died before the death signal was armed */
+static void limit(int resource, rlim_t value)
+{
+    struct rlimit r;
+    r.rlim_cur = r.rlim_max = value;
+    setrlimit(resource, &r);
+}
 
-    pid = fork();
+struct run {
+    int tool, no_aslr;
+    rlim_t cpu, as;
+    long max_procs;
+    unsigned long long caps;
+    const char *writable;
+    struct timespec deadline;
+    char **argv;
+    sigset_t waited, none;
+};
+
+/* In the forked child: limits, privileges, then the program. Never returns. */
+static void start_program(const struct run *r)
+{
+    int held;
+    struct rlimit cpu_limit;
+    long host = 0;
+    char self[32];
+    ssize_t len;
+    sigprocmask(SIG_SETMASK, &r->none, NULL);
+    if (host_proc >= 0 && (len = readlinkat(host_proc, "self", self, sizeof self - 1)) > 0) {
+        self[len] = '\0';
+        host = atol(self);
+    }
+    if (!r->tool) {
+        setpgid(0, 0);
+        say("S %ld %ld\n", host ? host : (long)getpid(), (long)getpid());
+        /* Below the reaper's priority, so that a fork storm cannot starve its count. */
+        setpriority(PRIO_PROCESS, 0, 5);
+        if (r->no_aslr)
+            personality(PER_LINUX | ADDR_NO_RANDOMIZE);
+        say("P %ld %ld\n", (long)getpid(), (long)personality(0xffffffff));
+    }
+    /* SIGXCPU at the CPU limit, which names the cause; SIGKILL a second later for a
+     * program that ignores it. */
+    cpu_limit.rlim_cur = r->cpu;
+    cpu_limit.rlim_max = r->cpu + 1;
+    setrlimit(RLIMIT_CPU, &cpu_limit);
+    limit(RLIMIT_AS, r->as);
+    limit(RLIMIT_CORE, 0);
+    held = drop_privileges(r->caps);
+    if (!r->tool)
+        say("N %ld %ld\n", (long)held, 0L);
+    if (r->tool)
+        execvp(r->argv[0], r->argv);
+    else
+        execv(r->argv[0], r->argv);
+    if (r->tool) {
+        fprintf(stderr, "launcher: %s: %s\n", r->argv[0], strerror(errno));
+    }
+    say("F %ld %ld\n", (long)getpid(), (long)errno);
+    _exit(127);
+}
+
+/* The status to exit with for a child's wait status. */
+static int exit_code(int status)
+{
+    if (WIFEXITED(status))
+        return WEXITSTATUS(status);
+    if (WIFSIGNALED(status))
+        return 128 + WTERMSIG(status);
+    return 1;
+}
+
+/*
+ * Fork the program and reap every process of the run until none is left. Runs as the
+ * init of the run's PID namespace, or (the fallback) as a child subreaper.
+ */
+static int reap(const struct run *r)
+{
+    struct timespec tick = {0, 5 * 1000 * 1000}, now, counted = {0, 0};
+    int killing = 0, code = 0;
+    pid_t pid = fork();
     if (pid < 0) {
         perror("launcher: fork");
         return 2;
     }
-    if (pid == 0) {
-        struct rlimit r;
-        sigprocmask(SIG_SETMASK, &none, NULL);
-        setpgid(0, 0);
-        /* Below the launcher's priority, so that a fork storm cannot starve its count. */
-        setpriority(PRIO_PROCESS, 0, 5);
-        if (no_aslr)
-            personality(PER_LINUX | ADDR_NO_RANDOMIZE);
-        say("P %ld %ld\n", (long)getpid(), (long)personality(0xffffffff));
-        /* SIGXCPU at the CPU limit, which names the cause; SIGKILL a second later for a
-         * program that ignores it. */
-        r.rlim_cur = cpu;
-        r.rlim_max = cpu + 1;
-        setrlimit(RLIMIT_CPU, &r);
-        r.rlim_cur = r.rlim_max = as;
-        setrlimit(RLIMIT_AS, &r);
-        r.rlim_cur = r.rlim_max = 0;
-        setrlimit(RLIMIT_CORE, &r);
-        execv(argv[8], argv + 8);
-        say("F %ld %ld\n", (long)getpid(), (long)errno);
-        _exit(127);
+    if (pid == 0)
+        start_program(r);
+    if (!r->tool) {
+        group = pid;
+        setpgid(pid, pid); /* also here, so the group exists before either side relies on it */
+        close(SAMPLE_FD);  /* the sample's pipe is the sample's */
     }
-    group = pid;
-    setpgid(pid, pid); /* also here, so the group exists before either side relies on it */
-    close(SAMPLE_FD);  /* the sample's pipe is the sample's */
-    say("S %ld %ld\n", (long)pid, 0L);
-
     for (;;) {
         int status;
         pid_t done;
         siginfo_t info;
-        struct rusage usage;
-        while ((done = wait4(-1, &status, WNOHANG | __WALL, &usage)) > 0)
-            say("X %ld %ld %ld\n", (long)done, (long)status, cpu_ms(&usage));
-        if (done < 0 && errno == ECHILD)
+        int gone = 0, sig;
+        for (;;) {
+            long host = 0;
+            struct rusage usage;
+            memset(&info, 0, sizeof info);
+            /* Look before reaping: a zombie's pid can still be translated. */
+            if (waitid(P_ALL, 0, &info, WEXITED | WNOHANG | WNOWAIT | __WALL) != 0) {
+                gone = errno == ECHILD;
+                break;
+            }
+            if (info.si_pid == 0)
+                break;
+            if (host_proc >= 0)
+                host = host_pid(info.si_pid);
+            done = wait4(info.si_pid, &status, WNOHANG | __WALL, &usage);
+            if (done <= 0)
+                break;
+            if (done == pid)
+                code = exit_code(status);
+            if (!r->tool)
+                say("X %ld %ld %ld\n", host ? host : (long)done, (long)status, cpu_ms(&usage));
+        }
+        if (gone)
             break;
-        if (sigtimedwait(&chld, &info, &tick) == SIGTERM)
+        sig = sigtimedwait(&r->waited, &info, &tick);
+        if (sig == SIGTERM || sig == SIGINT)
             killing = 1;
         if (killing) {
             kill_run(); /* again at every turn: a process may have forked meanwhile */
@@ -221,14 +479,164 @@ int main(int argc, char **argv)
         /* Count every 5 ms: a fork storm grows between ticks, but not far, and the
          * sample runs at a lower priority than this loop. */
         clock_gettime(CLOCK_MONOTONIC, &now);
-        if (max_procs > 0 && elapsed_ns(&counted, &now) >= 5 * 1000 * 1000) {
+        if (!killing && elapsed_ns(&r->deadline, &now) >= 0) {
+            killing = 1;
+            kill_run();
+            continue;
+        }
+        if (r->max_procs > 0 && elapsed_ns(&counted, &now) >= 5 * 1000 * 1000) {
+            long counted_now = host_proc >= 0 ? walk_run(host_proc, host_self, r->max_procs + 1)
+                                              : walk_run(AT_FDCWD, (long)getpid(), r->max_procs + 1);
             counted = now;
-            if (walk_run(max_procs + 1) > max_procs) {
-                say("L %ld %ld\n", max_procs, 0L);
+            if (counted_now > r->max_procs) {
+                say("L %ld %ld\n", r->max_procs, 0L);
                 killing = 1;
                 kill_run();
             }
         }
     }
-    return 0;
+    return r->tool ? code : 0;
+}
+
+/* The namespace's init: PID 1 of the run. Returns the launcher's exit status. */
+static int init(struct run *r, int outer_alive)
+{
+    char self[32];
+    ssize_t len;
+    int held = CONTAINED_PID_NS;
+    struct pollfd alive = {outer_alive, POLLIN, 0};
+    /* The init dies with the outer launcher, and the namespace with the init. */
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (poll(&alive, 1, 0) != 0)
+        return 3; /* the outer launcher is already gone */
+    close(outer_alive);
+    /* Only SIGCHLD is waited for: a SIGTERM from inside must not end the run, and the
+     * kernel drops unhandled signals sent to an init from its own namespace. */
+    sigemptyset(&r->waited);
+    sigaddset(&r->waited, SIGCHLD);
+    sigprocmask(SIG_SETMASK, &r->waited, NULL);
+    host_proc = open("/proc", O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (host_proc >= 0 && (len = readlinkat(host_proc, "self", self, sizeof self - 1)) > 0) {
+        self[len] = '\0';
+        host_self = atol(self);
+    } else {
+        return 2;
+    }
+    held |= isolate_files(r->writable);
+    prctl(PR_SET_CHILD_SUBREAPER, 1); /* pid 1 is one anyway; said for the reader */
+    say("N %ld %ld\n", (long)held, 0L);
+    return reap(r);
+}
+
+static void usage(void)
+{
+    fprintf(stderr, "usage: launcher REPORTFD SAMPLEFD NO_ASLR CPU AS MAX_PROCS CAPS WRITABLE "
+                    "DEADLINE -- PROGRAM [ARGS...]\n"
+                    "       launcher --tool CPU AS WRITABLE DEADLINE -- PROGRAM [ARGS...]\n");
+}
+
+int main(int argc, char **argv)
+{
+    struct run r;
+    sigset_t outer;
+    pid_t parent = getppid(), child;
+    int alive[2], asked = 0;
+
+    long deadline;
+    memset(&r, 0, sizeof r);
+    if (argc >= 8 && strcmp(argv[1], "--tool") == 0 && strcmp(argv[6], "--") == 0) {
+        r.tool = 1;
+        r.cpu = (rlim_t)strtoull(argv[2], NULL, 10);
+        r.as = (rlim_t)strtoull(argv[3], NULL, 10);
+        r.writable = argv[4];
+        deadline = atol(argv[5]);
+        r.argv = argv + 7;
+    } else if (argc >= 12 && strcmp(argv[10], "--") == 0) {
+        int sample;
+        /* Our report pipe first goes above the low descriptors, close-on-exec; then the
+         * sample's pipe goes to descriptor 3 (its environment says ROADS_FD=3, the same in
+         * every run, and with it the stack layout). */
+        report = fcntl(atoi(argv[1]), F_DUPFD_CLOEXEC, 10);
+        if (report < 0 || fcntl(report, F_SETFL, O_NONBLOCK) != 0) {
+            perror("launcher: report descriptor");
+            return 2;
+        }
+        close(atoi(argv[1]));
+        sample = atoi(argv[2]);
+        if (sample != SAMPLE_FD) {
+            if (dup2(sample, SAMPLE_FD) < 0) {
+                perror("launcher: dup2");
+                return 2;
+            }
+            close(sample);
+        }
+        r.no_aslr = atoi(argv[3]);
+        r.cpu = (rlim_t)strtoull(argv[4], NULL, 10);
+        r.as = (rlim_t)strtoull(argv[5], NULL, 10);
+        r.max_procs = atol(argv[6]);
+        r.caps = strtoull(argv[7], NULL, 16);
+        r.writable = argv[8];
+        deadline = atol(argv[9]);
+        r.argv = argv + 11;
+    } else {
+        usage();
+        return 2;
+    }
+
+    clock_gettime(CLOCK_MONOTONIC, &r.deadline);
+    r.deadline.tv_sec += deadline > 0 ? deadline : 1;
+    /* SIGCHLD and SIGTERM (and in tool mode SIGINT) are taken synchronously. */
+    sigemptyset(&outer);
+    sigaddset(&outer, SIGCHLD);
+    sigaddset(&outer, SIGTERM);
+    if (r.tool)
+        sigaddset(&outer, SIGINT);
+    sigprocmask(SIG_BLOCK, &outer, &r.none);
+    r.waited = outer;
+    prctl(PR_SET_PDEATHSIG, SIGTERM);
+    if (getppid() != parent)
+        return 3; /* the build died before the death signal was armed */
+
+    if (unshare(CLONE_NEWPID) != 0 || pipe2(alive, O_CLOEXEC) != 0) {
+        /* Refused (not root, or a container without CAP_SYS_ADMIN): a child subreaper. */
+        prctl(PR_SET_CHILD_SUBREAPER, 1);
+        say("N %ld %ld\n", (long)CONTAINED_SUBREAPER, 0L);
+        return reap(&r);
+    }
+    child = fork();
+    if (child < 0) {
+        perror("launcher: fork");
+        return 2;
+    }
+    if (child == 0) {
+        close(alive[1]);
+        _exit(init(&r, alive[0]));
+    }
+    close(alive[0]);
+    if (!r.tool)
+        close(SAMPLE_FD);
+    /* The outer launcher: ends the namespace when asked, and exits with its init. */
+    for (;;) {
+        siginfo_t info;
+        int status;
+        int sig = sigwaitinfo(&outer, &info);
+        if (sig == SIGTERM || sig == SIGINT) {
+            asked = 1;
+            kill(child, SIGKILL);
+        }
+        if (waitpid(child, &status, WNOHANG) == child) {
+            if (asked && !r.tool)
+                return 0; /* ended as the build asked, as in the fallback */
+            if (WIFSIGNALED(status)) {
+                /* The init was killed: so is this launcher, and the build can tell. */
+                sigset_t one;
+                signal(WTERMSIG(status), SIG_DFL);
+                sigemptyset(&one);
+                sigaddset(&one, WTERMSIG(status));
+                sigprocmask(SIG_UNBLOCK, &one, NULL);
+                kill(getpid(), WTERMSIG(status));
+            }
+            return exit_code(status);
+        }
+    }
 }

@@ -1,18 +1,23 @@
 """Run one program in the sandbox and stop it at its checkpoints.
 
 The process tree is started by a small C launcher (``launcher.c``), compiled once
-into the cache: it turns ASLR off with personality(2), sets resource limits, puts
-the program in a process group of its own, reaps every process of the run as a
-child subreaper, and counts the group against a process limit. This module reads
-the protocol lines of ``samples/roads.h`` and the launcher from one pipe, waits for
-each checkpointing process to be stopped, hands it to a snapshot callback, and
-resumes it. Whatever happens (a crash, a timeout, a flood of output, Ctrl-C) the
-group is killed and every process reaped before ``run_program`` returns or raises.
+into the cache: it turns ASLR off with personality(2), sets resource limits, runs
+the program in PID and mount namespaces of its own (read-only files but the run's
+folder, a /proc that shows the run only, no capabilities but those the sample
+declares) or, where namespaces are refused, as a child subreaper, puts it in a
+process group of its own, reaps every process of the run, and counts them against
+a process limit. This module reads the protocol lines of ``samples/roads.h`` and the
+launcher, translates the pids the sample sees into the build's (through NSpid),
+waits for each checkpointing process to be stopped, hands it to a snapshot
+callback, and resumes it. Whatever happens (a crash, a timeout, a flood of output,
+Ctrl-C) the run is killed and every process reaped before ``run_program`` returns
+or raises. ``tool_prefix`` runs gcc and gdb in the same sandbox.
 """
 
 from __future__ import annotations
 
 import hashlib
+import math
 import os
 import select
 import selectors
@@ -35,6 +40,16 @@ ADDR_NO_RANDOMIZE = 0x0040000
 # environment, and with it the stack layout, is the same in every run.
 CONTROL_FD = 3
 STOP_WAIT = 2.0
+# The bits of the launcher's "N" line (CONTAINED_* in launcher.c), in that order.
+CONTAINMENT = ("pid-namespace", "mount-namespace", "read-only-files", "private-tmp",
+               "own-proc", "no-capabilities", "no-new-privs", "subreaper")
+# gcc and gdb: the limits they run under (seconds of CPU, bytes of address space).
+TOOL_CPU = 120
+TOOL_ADDRESS_SPACE = 8 << 30
+# The launcher's own deadline, for when the build cannot end a run (stopped, say): past
+# the build's timeout, so that the build's clearer message comes first when it can.
+DEADLINE_GRACE = 5
+TOOL_DEADLINE = 180
 _LAUNCHER_LOCK = threading.Lock()
 _LAUNCHERS: set[Path] = set()  # built and seen in this process
 
@@ -98,6 +113,12 @@ class RunResult:
     snapshots: list = field(default_factory=list)
     reached: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    contained: int = 0  # the launcher's CONTAINMENT bits
+
+    @property
+    def containment(self) -> list[str]:
+        """Which containment held for this run, by name (``CONTAINMENT``)."""
+        return [name for bit, name in enumerate(CONTAINMENT) if self.contained & (1 << bit)]
 
     @property
     def main(self) -> ProcessRecord:
@@ -191,6 +212,21 @@ def launcher(cache: Path) -> Path:
     return binary
 
 
+def tool_prefix(cache: Path, writable: Path) -> list[str]:
+    """The launcher command that runs a tool (gcc, gdb) in the sandbox, with only
+    ``writable`` writable: prefix it to the tool's argv (``command.run(sandbox=...)``)."""
+    return [str(launcher(cache)), "--tool", str(TOOL_CPU), str(TOOL_ADDRESS_SPACE),
+            str(Path(writable).resolve()), str(TOOL_DEADLINE), "--"]
+
+
+def parse_nspid(status: str) -> tuple[int, ...]:
+    """The NSpid line of /proc/PID/status: the pid in each namespace, outermost first."""
+    for line in status.splitlines():
+        if line.startswith("NSpid:"):
+            return tuple(int(x) for x in line.split()[1:])
+    return ()
+
+
 def run_program(
     argv: list[str],
     *,
@@ -203,6 +239,8 @@ def run_program(
     max_output: int = 1 << 20,
     address_space: int = 4 << 30,
     cpu_seconds: int = 10,
+    privileges: int = 0,
+    writable: Path | None = None,
     snapshot: Callable[[Stop], object] | None = None,
     stop_after: float | None = None,
     proc: Proc | None = None,
@@ -217,6 +255,8 @@ def run_program(
     as checkpoint ``"stopped"`` and then killed. Raises SampleError for a timeout, a
     flood of output, a fork storm, or a program that cannot be executed; setting
     ``cancel`` (Ctrl-C in another thread) ends the run within half a second.
+    ``privileges`` is a mask of the capabilities the program keeps (bit n: capability
+    n); ``writable`` the one folder it may write to (default ``cwd``).
     """
     proc = proc or Proc()
     label = label or os.path.basename(argv[0])
@@ -228,7 +268,9 @@ def run_program(
     try:
         child = command.spawn(
             [str(launcher_path), str(report_w), str(sample_w), "1" if no_aslr else "0",
-             str(cpu_seconds), str(address_space), str(max_processes), "--", *argv],
+             str(cpu_seconds), str(address_space), str(max_processes), f"{privileges:x}",
+             str(Path(writable or cwd).resolve()), str(math.ceil(timeout) + DEADLINE_GRACE),
+             "--", *argv],
             cwd=cwd, env=full_env, pass_fds=(report_w, sample_w),
         )
     except BaseException:
@@ -287,6 +329,7 @@ class _Run:
         self.addresses: dict[int, list[tuple[str, int]]] = {}
         self.ranges: dict[int, list[tuple[str, int, int]]] = {}
         self.limit_hit: int | None = None
+        self.host_pids: dict[int, int] = {}  # the sample's pids -> the build's
         self.selector = selectors.DefaultSelector()
         self.selector.register(report_fd, selectors.EVENT_READ, "report")
         self.selector.register(sample_fd, selectors.EVENT_READ, "sample")
@@ -385,8 +428,11 @@ class _Run:
 
     def launcher_line(self, f: list[str]) -> None:
         kind, a, b = f[0], int(f[1]), int(f[2])
-        if kind == "S":
+        if kind == "N":
+            self.result.contained |= a
+        elif kind == "S":
             self.group = self.result.pid = a
+            self.host_pids[b] = a
             self.result.processes[a] = ProcessRecord(a, os.getpid())
         elif kind == "P":
             self.result.personality = b & 0xFFFFFFFF
@@ -414,6 +460,13 @@ class _Run:
         except ValueError:
             raise self.malformed(f) from None
         kind, name = f[0], f[3]
+        if self.group is None:
+            self.await_start()
+        if self.result.contained & 1:  # the pids the sample sees are its namespace's
+            pid, ppid = self.host_pid(pid), self.host_pid(ppid) or 0
+            if pid is None:
+                raise self.failure(f"a protocol line names process {f[1]}, which is not part "
+                                   f"of this run: {' '.join(f)!r}")
         problem = name_problem(name)
         if problem:
             raise self.failure(f"process {pid} sent the name {name[:80]!r}, which {problem}")
@@ -442,6 +495,29 @@ class _Run:
                                    "pages each; killed")
         else:
             self.checkpoint(pid, ppid, name)
+
+    def host_pid(self, pid: int) -> int | None:
+        """The build's pid for the sample's ``pid``: known, or found by walking the run's
+        processes from the launcher down and reading each one's NSpid."""
+        if pid not in self.host_pids:
+            pending = [self.child.pid]
+            seen = 0
+            while pending and seen < 4096:
+                host = pending.pop()
+                seen += 1
+                try:
+                    nspid = parse_nspid((self.proc.root / str(host) / "status").read_text())
+                    tasks = list((self.proc.root / str(host) / "task").iterdir())
+                except OSError:
+                    continue
+                if len(nspid) > 1:
+                    self.host_pids.setdefault(nspid[-1], host)
+                for task in tasks:
+                    try:
+                        pending += [int(c) for c in (task / "children").read_text().split()]
+                    except OSError:
+                        pass
+        return self.host_pids.get(pid)
 
     def belongs(self, pid: int) -> bool:
         """Whether ``pid`` is a live process of this run's group."""

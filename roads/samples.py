@@ -37,6 +37,46 @@ MAX_RANGE_PAGES = 4096
 MAX_VARIANTS = 8
 MAX_ITEMS = 64
 ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
+# gcc runs code of its own choosing when told to (-wrapper, -fplugin=, -B, -specs=,
+# -Wl,-plugin=, @file): flags, libs and variants are checked against what is known to be
+# harmless, not against what is known to be bad. samples/README.md lists them.
+ALLOWED_FLAGS = re.compile(r"""^(?:
+    -O[0-3sgz]? | -Ofast
+  | -g(?:[0-3]|gdb|dwarf(?:-[2-5])?)?
+  | -std=[a-z0-9+]+
+  | -static | -static-pie | -pie | -no-pie | -rdynamic | -pthread
+  | -nostdlib | -nostartfiles | -nodefaultlibs
+  | -f(?:no-)?(?:PIE|pie|PIC|pic|omit-frame-pointer|stack-protector(?:-all|-strong|-explicit)?
+              |stack-clash-protection|cf-protection(?:=[a-z]+)?|common|builtin|inline
+              |asynchronous-unwind-tables|unwind-tables|strict-aliasing|plt
+              |semantic-interposition|optimize-sibling-calls|zero-initialized-in-bss
+              |data-sections|function-sections|tree-vectorize|unroll-loops)
+  | -[DU][A-Za-z_][A-Za-z0-9_]*(?:=[A-Za-z0-9_.+-]*)?
+  | -w | -W(?:no-)?(?:error=)?[a-z0-9-]+(?:=[0-9a-z-]+)?
+  | -Wl,(?:-z,(?:norelro|relro|now|lazy|noexecstack|execstack|separate-code|noseparate-code
+                |(?:max|common)-page-size=(?:0x[0-9a-fA-F]+|[0-9]+))
+          |--build-id(?:=none|=sha1)? | --(?:no-)?as-needed | --hash-style=(?:gnu|sysv|both)
+          |-Ttext-segment=0x[0-9a-fA-F]+ | -N | -n | --no-relax | -e,[A-Za-z_][A-Za-z0-9_]*)
+  | -m(?:64|no-red-zone|cmodel=(?:small|medium|large)|(?:arch|tune)=[a-z0-9-]+)
+  | -l[A-Za-z0-9_+-]+
+)$""", re.X)
+# Capabilities by number (linux/capability.h): a sample runs with none of them unless its
+# manifest entry declares it under `privileges`, and only these may be declared; the rest
+# would let the sample undo its sandbox (CAP_SYS_ADMIN remounts, CAP_SYS_PTRACE steers
+# the launcher) or reach the machine (modules, reboot, raw devices aside).
+CAPABILITIES = (
+    "CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_DAC_READ_SEARCH", "CAP_FOWNER", "CAP_FSETID",
+    "CAP_KILL", "CAP_SETGID", "CAP_SETUID", "CAP_SETPCAP", "CAP_LINUX_IMMUTABLE",
+    "CAP_NET_BIND_SERVICE", "CAP_NET_BROADCAST", "CAP_NET_ADMIN", "CAP_NET_RAW",
+    "CAP_IPC_LOCK", "CAP_IPC_OWNER", "CAP_SYS_MODULE", "CAP_SYS_RAWIO", "CAP_SYS_CHROOT",
+    "CAP_SYS_PTRACE", "CAP_SYS_PACCT", "CAP_SYS_ADMIN", "CAP_SYS_BOOT", "CAP_SYS_NICE",
+    "CAP_SYS_RESOURCE", "CAP_SYS_TIME", "CAP_SYS_TTY_CONFIG", "CAP_MKNOD", "CAP_LEASE",
+    "CAP_AUDIT_WRITE", "CAP_AUDIT_CONTROL", "CAP_SETFCAP", "CAP_MAC_OVERRIDE",
+    "CAP_MAC_ADMIN", "CAP_SYSLOG", "CAP_WAKE_ALARM", "CAP_BLOCK_SUSPEND", "CAP_AUDIT_READ",
+    "CAP_PERFMON", "CAP_BPF", "CAP_CHECKPOINT_RESTORE",
+)
+DECLARABLE = ("CAP_SYS_RAWIO", "CAP_IPC_LOCK", "CAP_SYS_NICE", "CAP_SYS_RESOURCE",
+              "CAP_PERFMON", "CAP_NET_RAW", "CAP_NET_BIND_SERVICE")
 
 
 @dataclass(frozen=True)
@@ -77,6 +117,12 @@ class Sample:
     gdb: str | None
     expect_exit: int | None  # None: any status is fine
     limits: Limits = field(default_factory=Limits)
+    privileges: tuple[str, ...] = ()  # capabilities the sample keeps (CAPABILITIES names)
+
+    @property
+    def privilege_mask(self) -> int:
+        """The declared capabilities as the launcher takes them: bit n for capability n."""
+        return sum(1 << CAPABILITIES.index(name) for name in self.privileges)
 
     @property
     def source_paths(self) -> tuple[Path, ...]:
@@ -86,7 +132,7 @@ class Sample:
 
 _KEYS = {
     "title", "source", "sources", "flags", "libs", "variants", "args", "env", "timeout",
-    "aslr", "runs", "checkpoints", "gdb", "expect_exit", "limits",
+    "aslr", "runs", "checkpoints", "gdb", "expect_exit", "limits", "privileges",
 }
 
 
@@ -257,6 +303,21 @@ def _sample(name: str, table: object, directory: Path, where: str,
             raise bad(f"variants.{vname}", "must be a list of strings")
         variants.append(Variant(vname, tuple(vflags)))
 
+    def allowed(key: str, flags: tuple[str, ...]) -> tuple[str, ...]:
+        for flag in flags:
+            if not ALLOWED_FLAGS.match(flag):
+                raise bad(key, f"{flag[:80]!r} is not an allowed compiler or linker flag; "
+                          "refused (samples/README.md lists the flags a sample may use)")
+        return flags
+
+    for variant in variants:
+        allowed(f"variants.{variant.name}", variant.flags)
+    privileges = strings("privileges")
+    for privilege in privileges:
+        if privilege not in DECLARABLE:
+            raise bad("privileges", f"{privilege[:80]!r} cannot be declared; a sample may keep "
+                      f"only {', '.join(DECLARABLE)}")
+
     env = table.get("env", {})
     if not isinstance(env, dict) or not all(isinstance(v, str) for v in env.values()):
         raise bad("env", "must be a table of NAME = \"value\"")
@@ -318,8 +379,8 @@ def _sample(name: str, table: object, directory: Path, where: str,
         directory=directory,
         title=title,
         sources=sources,
-        flags=strings("flags", DEFAULT_FLAGS),
-        libs=strings("libs"),
+        flags=allowed("flags", strings("flags", DEFAULT_FLAGS)),
+        libs=allowed("libs", strings("libs")),
         variants=tuple(variants),
         args=strings("args"),
         env=tuple(sorted(env.items())),
@@ -330,4 +391,5 @@ def _sample(name: str, table: object, directory: Path, where: str,
         gdb=gdb,
         expect_exit=expect,
         limits=Limits(**limit_values),
+        privileges=tuple(sorted(set(privileges))),
     )

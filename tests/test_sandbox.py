@@ -1,0 +1,364 @@
+"""Hostile samples: nothing of a run outlives it, sees or signals the build, or writes
+outside its folder; gcc and gdb run under the same limits; a manifest cannot hand gcc a
+flag that runs code (issue 9, items 4, 6 and 7)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from roads import command
+from roads.errors import CommandTimeout, ConfigError, SampleError
+from roads.runner import CONTAINMENT, launcher, parse_nspid, run_program, tool_prefix
+from roads.samples import CAPABILITIES, load_manifest
+from tests.conftest import HEADER, REPO, _running_from
+
+pytestmark = [pytest.mark.gcc, pytest.mark.usefixtures("no_leftovers")]
+
+FULL = [name for name in CONTAINMENT if name != "subreaper"]
+
+
+@pytest.fixture(scope="module")
+def cache(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("cache")
+
+
+def build(folder: Path, source: str, name: str = "s") -> Path:
+    """Compile ``source`` into ``folder``/``name`` (the run's folder); the folder."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / f"{name}.c").write_text(textwrap.dedent(source))
+    shutil.copy(HEADER, folder / "roads.h")
+    command.run(["gcc", "-O0", "-I", str(folder), str(folder / f"{name}.c"), "-o",
+                 str(folder / name)])
+    return folder
+
+
+def run(folder: Path, cache: Path, *args: str, **kw):
+    kw.setdefault("timeout", 10)
+    return run_program(["./s", *args], launcher_path=launcher(cache), cwd=folder, env={},
+                       no_aslr=True, **kw)
+
+
+@pytest.fixture(scope="module")
+def contained(cache, tmp_path_factory) -> list[str]:
+    folder = build(tmp_path_factory.mktemp("probe"), "int main(void) { return 0; }\n")
+    return run(folder, cache).containment
+
+
+@pytest.fixture
+def namespaces(contained):
+    """Skip where namespaces are refused (not root, or a container without CAP_SYS_ADMIN):
+    there the launcher falls back to a subreaper, which these samples defeat."""
+    if "pid-namespace" not in contained:
+        pytest.skip(f"namespaces refused here; containment held: {contained}")
+
+
+def gone(folder: Path, wait: float = 2.0) -> bool:
+    """Whether no process runs a program from ``folder`` (after SIGKILL, within ``wait``)."""
+    limit = time.monotonic() + wait
+    while _running_from(folder):
+        if time.monotonic() > limit:
+            return False
+        time.sleep(0.02)
+    return True
+
+
+def test_containment_is_recorded_in_the_capture(scratch, contained):
+    # Either everything held (root with CAP_SYS_ADMIN) or the fallback did, and the
+    # capture says which.
+    # (A project under /tmp keeps the shared /tmp, read-only: a private one would hide it.)
+    assert set(contained) >= set(FULL) - {"private-tmp"} or contained == ["subreaper"]
+    scratch.add("plain", "int main(void) { return 0; }\n")
+    project = scratch.project()
+    project.capture_one("plain")
+    run_doc = project.read("plain")["variants"]["default"]["runs"][0]
+    assert run_doc["containment"] == contained
+
+
+DOUBLE_FORK = """\
+    #include <signal.h>
+    #include <stdio.h>
+    #include <unistd.h>
+    #include <sys/wait.h>
+    #include "roads.h"
+    static void escape(void)
+    {
+        pid_t child = fork();
+        if (child == 0) {
+            setsid();                 /* out of the run's process group and session */
+            if (fork() == 0)
+                for (;;)
+                    pause();          /* the grandchild: its parent exits at once */
+            _exit(0);
+        }
+        waitpid(child, NULL, 0);
+        usleep(100000);
+    }
+"""
+
+
+@pytest.mark.parametrize("who", ["init", "outer launcher"])
+def test_killing_the_launcher_kills_a_double_forked_escapee(tmp_path, cache, namespaces, who):
+    folder = build(tmp_path / "run", DOUBLE_FORK + """\
+        int main(void)
+        {
+            escape();
+            ROADS_CHECKPOINT("escaped");
+            for (;;)
+                pause();
+        }
+    """)
+    killed = []
+
+    def kill_launcher(stop):
+        init = stop.ppid  # the sample's parent: the namespace's init, as the build sees it
+        status = (Path("/proc") / str(init) / "status").read_text()
+        assert parse_nspid(status)[-1] == 1, "the sample's parent is the namespace's init"
+        victim = init if who == "init" else int(status.split("PPid:")[1].split()[0])
+        os.kill(victim, signal.SIGKILL)
+        killed.append(victim)
+
+    started = time.monotonic()
+    with pytest.raises(SampleError, match="the launcher holding the run was killed by SIGKILL"):
+        run(folder, cache, timeout=20, snapshot=kill_launcher)
+    assert killed and time.monotonic() - started < 10, "the run ended with its launcher"
+    assert gone(folder), f"processes of the run survived: {_running_from(folder)}"
+
+
+def test_a_sample_cannot_kill_its_launcher(tmp_path, cache, namespaces):
+    folder = build(tmp_path / "run", DOUBLE_FORK + """\
+        int main(void)
+        {
+            escape();
+            /* The launcher, wherever the sample looks for it. */
+            kill(getppid(), SIGKILL);
+            kill(getppid(), SIGSTOP);
+            kill(1, SIGKILL);
+            printf("parent %d still there: %s\\n", (int)getppid(),
+                   kill(getppid(), 0) == 0 ? "yes" : "no");
+            return 0;
+        }
+    """)
+    with pytest.raises(SampleError, match="did not finish within 2 s") as info:
+        run(folder, cache, timeout=2)  # the grandchild lives on until the build ends the run
+    assert "parent 1 still there: yes" in str(info.value)
+    assert gone(folder)
+
+
+def test_a_sample_cannot_see_or_signal_the_build(tmp_path, cache, namespaces):
+    folder = build(tmp_path / "run", """\
+        #include <dirent.h>
+        #include <errno.h>
+        #include <fcntl.h>
+        #include <signal.h>
+        #include <stdio.h>
+        #include <stdlib.h>
+        #include <string.h>
+        int main(int argc, char **argv)
+        {
+            char path[64];
+            pid_t build = (pid_t)atoi(argv[1]);
+            int seen = 0;
+            DIR *proc = opendir("/proc");
+            struct dirent *e;
+            snprintf(path, sizeof path, "/proc/%d/environ", (int)build);
+            printf("environ: %s\\n", open(path, O_RDONLY) < 0 ? strerror(errno) : "read");
+            snprintf(path, sizeof path, "/proc/%d/cmdline", (int)build);
+            printf("cmdline: %s\\n", open(path, O_RDONLY) < 0 ? strerror(errno) : "read");
+            printf("signal: %s\\n", kill(build, 0) < 0 ? strerror(errno) : "sent");
+            printf("stop: %s\\n", kill(build, SIGCONT) < 0 ? strerror(errno) : "sent");
+            while ((e = readdir(proc)) != NULL)
+                seen += e->d_name[0] >= '1' && e->d_name[0] <= '9';
+            printf("processes: %d\\n", seen);
+            return 0;
+        }
+    """)
+    out = run(folder, cache, str(os.getpid())).stdout
+    assert "environ: No such file or directory" in out
+    assert "cmdline: No such file or directory" in out
+    assert "signal: No such process" in out
+    assert "stop: No such process" in out
+    assert "processes: 2\n" in out  # the launcher's init and the sample: nothing else
+
+
+def test_a_sample_writes_only_its_own_folder(tmp_path, cache, namespaces):
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    folder = build(tmp_path / "run", """\
+        #include <errno.h>
+        #include <fcntl.h>
+        #include <stdio.h>
+        #include <string.h>
+        #include <sys/mount.h>
+        static void attempt(const char *what, int result)
+        {
+            printf("%s: %s\\n", what, result < 0 ? strerror(errno) : "done");
+        }
+        int main(int argc, char **argv)
+        {
+            char path[4096], line[256];
+            FILE *status = fopen("/proc/self/status", "r");
+            snprintf(path, sizeof path, "%s/written", argv[1]);
+            attempt("outside", open(path, O_CREAT | O_WRONLY, 0644));
+            attempt("inside", open("written", O_CREAT | O_WRONLY, 0644));
+            attempt("sources", open("s.c", O_WRONLY | O_APPEND));
+            attempt("etc", open("/etc/roads-was-here", O_CREAT | O_WRONLY, 0644));
+            /* Root inside, but without CAP_SYS_ADMIN: no undoing the read-only view. */
+            attempt("remount", mount(NULL, "/", NULL, MS_REMOUNT | MS_BIND, NULL));
+            attempt("unmount", umount2("/proc", MNT_DETACH));
+            while (fgets(line, sizeof line, status) != NULL)
+                if (strncmp(line, "CapEff", 6) == 0 || strncmp(line, "NoNewPrivs", 10) == 0)
+                    fputs(line, stdout);
+            return 0;
+        }
+    """)
+    out = run(folder, cache, str(outside)).stdout
+    assert "outside: Read-only file system" in out
+    assert "inside: done" in out
+    assert "sources: done" in out  # the run's own folder, sources and all
+    assert "etc: Read-only file system" in out
+    assert "remount: Operation not permitted" in out
+    assert "unmount: Operation not permitted" in out
+    assert "CapEff:\t0000000000000000" in out
+    assert "NoNewPrivs:\t1" in out
+    assert not (outside / "written").exists() and (folder / "written").exists()
+    assert not Path("/etc/roads-was-here").exists()
+
+
+def test_a_declared_privilege_is_kept_and_only_that(tmp_path, cache, namespaces):
+    if int(Path("/proc/sys/vm/mmap_min_addr").read_text()) == 0:
+        pytest.skip("vm.mmap_min_addr is 0: page zero needs no privilege here")
+    bounding = next(line for line in Path("/proc/self/status").read_text().splitlines()
+                    if line.startswith("CapBnd"))
+    rawio = CAPABILITIES.index("CAP_SYS_RAWIO")
+    if not int(bounding.split()[1], 16) >> rawio & 1:
+        pytest.skip("the build itself lacks CAP_SYS_RAWIO")
+    folder = build(tmp_path / "run", """\
+        #include <errno.h>
+        #include <stdio.h>
+        #include <string.h>
+        #include <sys/mman.h>
+        int main(void)
+        {
+            void *p = mmap(0, 4096, PROT_READ | PROT_WRITE,
+                           MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
+            printf("page zero: %s\\n", p == MAP_FAILED ? strerror(errno) : "mapped");
+            return 0;
+        }
+    """)
+    assert "page zero: Operation not permitted" in run(folder, cache).stdout
+    assert "page zero: mapped" in run(folder, cache, privileges=1 << rawio).stdout
+
+
+def test_privileges_in_the_manifest(scratch):
+    scratch.add("zero", "int main(void) { return 0; }\n", 'privileges = ["CAP_SYS_RAWIO"]\n')
+    assert scratch.project().sample("zero").privilege_mask == 1 << 17
+    scratch.add("admin", "int main(void) { return 0; }\n", 'privileges = ["CAP_SYS_ADMIN"]\n')
+    with pytest.raises(ConfigError, match=r"\[admin\] privileges: 'CAP_SYS_ADMIN' cannot be "
+                                          r"declared; a sample may keep only CAP_SYS_RAWIO"):
+        scratch.project().sample("admin")
+
+
+@pytest.mark.parametrize("key, line", [
+    ("flags", 'flags = ["-O0", "-wrapper", "sh,-c,touch /tmp/pwned"]'),
+    ("flags", 'flags = ["-fplugin=./evil.so"]'),
+    ("flags", 'flags = ["-B/tmp/evil"]'),
+    ("flags", 'flags = ["-specs=evil.specs"]'),
+    ("libs", 'libs = ["-Wl,-plugin=./evil.so"]'),
+    ("libs", 'libs = ["@more-flags.txt"]'),
+    ("variants.odd", '[bad.variants]\nodd = ["-Wp,-fplugin=./evil.so"]'),
+])
+def test_a_flag_that_runs_code_is_refused(scratch, key, line):
+    scratch.add("bad", "int main(void) { return 0; }\n", line + "\n")
+    flag = line.split('"')[-2] if key != "flags" else next(
+        f for f in line.split('"')[1::2] if f not in ("-O0",))
+    with pytest.raises(ConfigError) as info:
+        scratch.project().sample("bad")
+    assert f"[bad] {key}: {flag!r} is not an allowed compiler or linker flag; refused" in str(
+        info.value)
+
+
+def test_the_committed_samples_flags_pass():
+    manifest = load_manifest(REPO / "samples")
+    used = {f for s in manifest.values() for f in (*s.flags, *s.libs)}
+    used |= {f for s in manifest.values() for v in s.variants for f in v.flags}
+    assert {"-O0", "-g", "-static", "-fPIE", "-pie", "-no-pie", "-pthread"} <= used
+
+
+def test_gcc_and_gdb_run_in_the_sandbox(tmp_path, cache, namespaces):
+    folder = tmp_path / "tool"
+    folder.mkdir()
+    done = command.run(
+        ["sh", "-c", "echo pid $$; ulimit -t; touch ../outside 2>/dev/null || echo refused; "
+                     "touch inside && echo wrote; grep CapEff /proc/self/status"],
+        cwd=folder, sandbox=tool_prefix(cache, folder))
+    assert done.stdout.splitlines() == ["pid 2", "120", "refused", "wrote",
+                                        "CapEff:\t0000000000000000"]
+
+
+def test_a_tool_past_its_timeout_leaves_nothing(tmp_path, cache, namespaces):
+    marker = "97.3125"  # an argument no other process on the machine has
+    folder = tmp_path / "tool"
+    folder.mkdir()
+    with pytest.raises(CommandTimeout):
+        command.run(["sh", "-c", f"setsid sleep {marker} & sleep {marker}"], cwd=folder,
+                    timeout=1, sandbox=tool_prefix(cache, folder))
+    time.sleep(0.2)
+    left = [p for p in os.listdir("/proc") if p.isdigit() and
+            marker.encode() in _cmdline(p)]
+    assert not left, f"the tool's processes survived: {left}"
+
+
+def _cmdline(pid: str) -> bytes:
+    try:
+        return Path("/proc", pid, "cmdline").read_bytes()
+    except OSError:
+        return b""
+
+
+def test_the_launcher_ends_a_run_when_the_build_cannot(tmp_path, cache):
+    # A build that is stopped neither reads the pipes nor kills at the timeout: the
+    # launcher's own deadline ends the run, and its report lines never block it.
+    folder = build(tmp_path / "run", "#include <unistd.h>\nint main(void) { sleep(60); }\n")
+    report_r, report_w = os.pipe()
+    sample_r, sample_w = os.pipe()
+    started = time.monotonic()
+    child = subprocess.Popen(
+        [str(launcher(cache)), str(report_w), str(sample_w), "1", "10", str(4 << 30), "32",
+         "0", str(folder), "1", "--", "./s"], cwd=folder, pass_fds=(report_w, sample_w))
+    os.close(report_w)
+    os.close(sample_w)
+    try:
+        assert child.wait(timeout=10) == 0
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait()
+        os.close(report_r)
+        os.close(sample_r)
+    assert time.monotonic() - started < 5
+    assert gone(folder)
+
+
+@pytest.mark.gdb
+def test_a_gdb_script_runs_in_the_sandbox(scratch, namespaces):
+    if not shutil.which("gdb"):
+        pytest.skip("gdb is not installed")
+    scratch.add("traced", """\
+        #include <stdio.h>
+        int main(void) { puts("hello from gdb"); return 0; }
+    """, 'gdb = "traced.gdb"\n')
+    (scratch.samples / "traced.gdb").write_text(
+        "set pagination off\nstarti\ninfo proc mappings\ncontinue\n")
+    project = scratch.project()
+    project.capture_one("traced")
+    transcript = project.read("traced")["variants"]["default"]["gdb"]["transcript"]
+    assert "Mapped address spaces" in transcript and "/build/traced" in transcript
+    assert "hello from gdb" in transcript and "exited normally" in transcript
