@@ -119,6 +119,7 @@ static int report = -1;
 static pid_t group = 0;
 static long found[MAX_RUN];
 static int host_proc = -1; /* the build's /proc, kept open by the init: pids as the build sees them */
+static int own_proc = -1;  /* the fallback's /proc (the same), for its walks */
 static long host_self = 0;  /* the init's own pid there */
 
 static void say(const char *fmt, ...)
@@ -238,7 +239,7 @@ static void kill_run(void)
         kill(-1, SIGKILL); /* as a namespace's init: every other process in it */
         return;
     }
-    n = walk_run(AT_FDCWD, (long)getpid(), MAX_RUN);
+    n = walk_run(own_proc, (long)getpid(), MAX_RUN);
     for (i = 0; i < n; i++)
         kill((pid_t)found[i], SIGKILL);
 }
@@ -486,7 +487,7 @@ static int reap(const struct run *r)
         }
         if (r->max_procs > 0 && elapsed_ns(&counted, &now) >= 5 * 1000 * 1000) {
             long counted_now = host_proc >= 0 ? walk_run(host_proc, host_self, r->max_procs + 1)
-                                              : walk_run(AT_FDCWD, (long)getpid(), r->max_procs + 1);
+                                              : walk_run(own_proc, (long)getpid(), r->max_procs + 1);
             counted = now;
             if (counted_now > r->max_procs) {
                 say("L %ld %ld\n", r->max_procs, 0L);
@@ -600,6 +601,7 @@ int main(int argc, char **argv)
     if (unshare(CLONE_NEWPID) != 0 || pipe2(alive, O_CLOEXEC) != 0) {
         /* Refused (not root, or a container without CAP_SYS_ADMIN): a child subreaper. */
         prctl(PR_SET_CHILD_SUBREAPER, 1);
+        own_proc = open("/proc", O_PATH | O_DIRECTORY | O_CLOEXEC);
         say("N %ld %ld\n", (long)CONTAINED_SUBREAPER, 0L);
         return reap(&r);
     }

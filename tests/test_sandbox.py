@@ -362,3 +362,56 @@ def test_a_gdb_script_runs_in_the_sandbox(scratch, namespaces):
     transcript = project.read("traced")["variants"]["default"]["gdb"]["transcript"]
     assert "Mapped address spaces" in transcript and "/build/traced" in transcript
     assert "hello from gdb" in transcript and "exited normally" in transcript
+
+
+@pytest.fixture
+def without_namespaces(tmp_path, cache) -> Path:
+    """A launcher started without CAP_SYS_ADMIN, as in a default container: namespaces
+    are refused and the subreaper must hold."""
+    setpriv = shutil.which("setpriv")
+    if setpriv is None or os.geteuid() != 0:
+        pytest.skip("needs root and setpriv (util-linux) to take CAP_SYS_ADMIN away")
+    wrapper = tmp_path / "launcher-without-sys-admin"
+    wrapper.write_text(f'#!/bin/sh\nexec {setpriv} --bounding-set=-sys_admin -- '
+                       f'{launcher(cache)} "$@"\n')
+    wrapper.chmod(0o755)
+    return wrapper
+
+
+def test_where_namespaces_are_refused_the_subreaper_holds(tmp_path, without_namespaces):
+    folder = build(tmp_path / "run", DOUBLE_FORK + """\
+        int main(void)
+        {
+            static char buffer[4096];
+            ROADS_ADDRESS("buffer", buffer);
+            ROADS_CHECKPOINT("before");
+            escape();
+            ROADS_CHECKPOINT("after");
+            return 0;
+        }
+    """)
+    with pytest.raises(SampleError, match="did not finish within 2 s"):
+        run_program(["./s"], launcher_path=without_namespaces, cwd=folder, env={},
+                    no_aslr=True, timeout=2)
+    assert gone(folder), "the subreaper killed the escapee at the end"
+    folder = build(tmp_path / "plain", """\
+        #include "roads.h"
+        int main(void) { ROADS_CHECKPOINT("here"); return 0; }
+    """)
+    seen = []
+    result = run_program(["./s"], launcher_path=without_namespaces, cwd=folder, env={},
+                         no_aslr=True, timeout=10, snapshot=seen.append)
+    assert result.containment == ["no-capabilities", "no-new-privs", "subreaper"]
+    assert [s.pid for s in seen] == [result.pid] and result.main.exit_code == 0
+
+
+def test_where_namespaces_are_refused_a_fork_storm_is_still_counted(tmp_path,
+                                                                     without_namespaces):
+    folder = build(tmp_path / "run", """\
+        #include <unistd.h>
+        int main(void) { for (;;) { fork(); usleep(2000); } }
+    """)
+    with pytest.raises(SampleError, match="forked too much: more than 16 processes"):
+        run_program(["./s"], launcher_path=without_namespaces, cwd=folder, env={},
+                    no_aslr=True, timeout=20, max_processes=16)
+    assert gone(folder)
