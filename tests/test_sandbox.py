@@ -154,6 +154,7 @@ def test_a_sample_cannot_kill_its_launcher(tmp_path, cache, namespaces):
 
 def test_a_sample_cannot_see_or_signal_the_build(tmp_path, cache, namespaces):
     folder = build(tmp_path / "run", """\
+        #define _GNU_SOURCE
         #include <dirent.h>
         #include <errno.h>
         #include <fcntl.h>
@@ -174,6 +175,19 @@ def test_a_sample_cannot_see_or_signal_the_build(tmp_path, cache, namespaces):
             printf("cmdline: %s\\n", open(path, O_RDONLY) < 0 ? strerror(errno) : "read");
             printf("signal: %s\\n", kill(build, 0) < 0 ? strerror(errno) : "sent");
             printf("stop: %s\\n", kill(build, SIGCONT) < 0 ? strerror(errno) : "sent");
+            /* The launcher's descriptors (the build's /proc among them) are not the sample's. */
+            DIR *fds = opendir("/proc/1/fd");
+            int opened = 0, refused = 0;
+            while (fds != NULL && (e = readdir(fds)) != NULL) {
+                if (e->d_name[0] == '.')
+                    continue;
+                snprintf(path, sizeof path, "/proc/1/fd/%s", e->d_name);
+                if (open(path, O_PATH) >= 0)
+                    opened++;
+                else
+                    refused += errno == EACCES;
+            }
+            printf("launcher fds: %d opened, %s refused\\n", opened, refused ? "some" : "none");
             while ((e = readdir(proc)) != NULL)
                 seen += e->d_name[0] >= '1' && e->d_name[0] <= '9';
             printf("processes: %d\\n", seen);
@@ -185,6 +199,7 @@ def test_a_sample_cannot_see_or_signal_the_build(tmp_path, cache, namespaces):
     assert "cmdline: No such file or directory" in out
     assert "signal: No such process" in out
     assert "stop: No such process" in out
+    assert "launcher fds: 0 opened, some refused" in out
     assert "processes: 2\n" in out  # the launcher's init and the sample: nothing else
 
 
