@@ -204,3 +204,17 @@ def test_a_folder_with_files_in_place_of_a_capture_is_an_error_not_a_loss(scratc
     with pytest.raises(CaptureError, match="is a folder, not a capture: remove it"):
         scratch.project().load("demo")
     assert (path / "notes.txt").read_text() == "mine"
+
+
+@pytest.mark.gcc
+def test_roads_check_and_capture_on_an_invalid_capture(scratch):
+    """The command line agrees: check calls it out (exit 1), capture re-makes it."""
+    path, good = captured(scratch)
+    break_capture(path, good, "list for table")
+    roads = [sys.executable, "-m", "roads.cli"]
+    check = subprocess.run([*roads, "check"], cwd=scratch.root, capture_output=True, text=True)
+    assert check.returncode == 1
+    assert "invalid capture: variants: expected a table, found a list" in check.stdout + check.stderr
+    made = subprocess.run([*roads, "capture"], cwd=scratch.root, capture_output=True, text=True)
+    assert made.returncode == 0, made.stdout + made.stderr
+    assert problem(json.loads(path.read_text())) is None
