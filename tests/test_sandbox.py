@@ -5,6 +5,7 @@ flag that runs code (issue 9, items 4, 6 and 7)."""
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -225,6 +226,9 @@ def test_a_sample_writes_only_its_own_folder(tmp_path, cache, namespaces):
             attempt("inside", open("written", O_CREAT | O_WRONLY, 0644));
             attempt("sources", open("s.c", O_WRONLY | O_APPEND));
             attempt("etc", open("/etc/roads-was-here", O_CREAT | O_WRONLY, 0644));
+            /* Opened, never written: root may write both, and /proc is the sample's own. */
+            attempt("sysrq", open("/proc/sysrq-trigger", O_WRONLY));
+            attempt("sysctl", open("/proc/sys/vm/overcommit_memory", O_WRONLY));
             /* Root inside, but without CAP_SYS_ADMIN: no undoing the read-only view. */
             attempt("remount", mount(NULL, "/", NULL, MS_REMOUNT | MS_BIND, NULL));
             attempt("unmount", umount2("/proc", MNT_DETACH));
@@ -239,6 +243,8 @@ def test_a_sample_writes_only_its_own_folder(tmp_path, cache, namespaces):
     assert "inside: done" in out
     assert "sources: done" in out  # the run's own folder, sources and all
     assert "etc: Read-only file system" in out
+    assert re.search(r"^sysrq: (Read-only file system|No such file or directory)$", out, re.M)
+    assert "sysctl: Read-only file system" in out
     assert "remount: Operation not permitted" in out
     assert "unmount: Operation not permitted" in out
     assert "CapEff:\t0000000000000000" in out
