@@ -25,6 +25,7 @@ from pathlib import Path
 import pytest
 
 from roads import runner
+from roads.proc import Proc
 from tests.conftest import REPO
 
 # Above the largest pid_max Linux allows (2^22): no real process or group has it, so
@@ -83,7 +84,7 @@ def test_a_drained_report_pipe_does_not_block_the_loop():
     # then the loop comes to the report pipe, which select() had called ready.
     os.write(report_w, f"S {NO_SUCH_PID} 0\n".encode())
     os.write(sample_w, f"I {NO_SUCH_PID} 1 main\n".encode())
-    run = runner._Run(child, report_r, sample_r, None, None, "drained", ["./drained"], None)
+    run = runner._Run(child, report_r, sample_r, Proc(), None, "drained", ["./drained"], None)
     selector = _SampleFirst(writers)
     for key in run.selector.get_map().values():
         selector.register(key.fileobj, key.events, key.data)
