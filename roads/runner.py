@@ -43,6 +43,7 @@ STOP_WAIT = 2.0
 # The bits of the launcher's "N" line (CONTAINED_* in launcher.c), in that order.
 CONTAINMENT = ("pid-namespace", "mount-namespace", "read-only-files", "private-tmp",
                "own-proc", "no-capabilities", "no-new-privs", "subreaper")
+PID_NAMESPACE = 1 << CONTAINMENT.index("pid-namespace")
 # gcc and gdb: the limits they run under (seconds of CPU, bytes of address space).
 TOOL_CPU = 120
 TOOL_ADDRESS_SPACE = 8 << 30
@@ -462,7 +463,7 @@ class _Run:
         kind, name = f[0], f[3]
         if self.group is None:
             self.await_start()
-        if self.result.contained & 1:  # the pids the sample sees are its namespace's
+        if self.result.contained & PID_NAMESPACE:  # the pids the sample sees are its namespace's
             pid, ppid = self.host_pid(pid), self.host_pid(ppid) or 0
             if pid is None:
                 raise self.failure(f"a protocol line names process {f[1]}, which is not part "
