@@ -110,11 +110,14 @@ def compile_variant(sample: Sample, variant: Variant, cache: Path, timeout: floa
     """Compile (or reuse) the binary of one variant; CompileError carries gcc's diagnostics."""
     where = build_dir(cache, sample, variant)
     binary = where / sample.name
-    stamp = where / "stamp.json"
+    # Beside the folder, not in it: the sample may write its folder (its binary too) while
+    # it runs, so the stamp records the binary's digest where the sample cannot reach.
+    stamp = where.with_name(f"{where.name}.stamp.json")
     try:
         old = json.loads(stamp.read_text())
         headers = tuple(old["headers"])
-        if old["digest"] == source_digest(sample, variant, headers) and binary.exists():
+        if (old["digest"] == source_digest(sample, variant, headers)
+                and old["binary"] == file_digest(binary)):
             return Build(sample.name, variant.name, binary, recorded_argv(sample, variant),
                          headers, compiled=False)
     except (OSError, ValueError, KeyError, TypeError):
@@ -154,8 +157,9 @@ def compile_variant(sample: Sample, variant: Variant, cache: Path, timeout: floa
         stamp.unlink(missing_ok=True)
         return Build(sample.name, variant.name, binary, recorded_argv(sample, variant),
                      tuple(sorted(set(headers))), compiled=True)
-    tmp_stamp = where / f".stamp.{os.getpid()}.tmp"
+    tmp_stamp = where.with_name(f".{where.name}.stamp.{os.getpid()}.tmp")
     tmp_stamp.write_text(json.dumps({"digest": source_digest(sample, variant, headers_t),
+                                     "binary": file_digest(binary),
                                      "headers": headers_t}))
     os.replace(tmp_stamp, stamp)
     return Build(sample.name, variant.name, binary, recorded_argv(sample, variant), headers_t,

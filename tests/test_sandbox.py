@@ -436,3 +436,29 @@ def test_where_namespaces_are_refused_a_fork_storm_is_still_counted(tmp_path,
         run_program(["./s"], launcher_path=without_namespaces, cwd=folder, env={},
                     no_aslr=True, timeout=20, max_processes=16)
     assert gone(folder)
+
+
+def test_a_sample_that_replaces_its_binary_is_compiled_again(scratch):
+    # The run's folder holds the binary; what the sample leaves there must not become the
+    # next capture's program.
+    scratch.add("tamper", """\
+        #include <fcntl.h>
+        #include <stdio.h>
+        #include <unistd.h>
+        int main(int argc, char **argv)
+        {
+            const char *script = "#!/bin/sh\\necho tampered\\n";
+            int fd;
+            puts("genuine");
+            unlink(argv[0]);
+            fd = open(argv[0], O_CREAT | O_WRONLY, 0755);
+            write(fd, script, 24);
+            close(fd);
+            return 0;
+        }
+    """)
+    project = scratch.project()
+    project.capture_one("tamper")
+    project.capture_one("tamper", refresh=True)
+    run_doc = project.read("tamper")["variants"]["default"]["runs"][0]
+    assert run_doc["stdout"] == "genuine\n"
