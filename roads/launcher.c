@@ -14,8 +14,8 @@
  *     init (the kernel drops SIGKILL and unhandled signals sent to a namespace's init from
  *     inside), and sees no process outside the run, the build included;
  *   - a mount namespace: / read-only (recursively), only WRITABLE (the run's folder)
- *     writable, a private /tmp and /dev/shm, and /proc mounted afresh for the namespace
- *     (with /proc/sys and /proc/sysrq-trigger read-only);
+ *     writable, a private /tmp (unless the project lives there) and /dev/shm, and /proc
+ *     mounted afresh for the namespace (/proc/sys and /proc/sysrq-trigger read-only);
  *   - no capabilities but those in CAPS (a bit mask, the manifest's `privileges`), and
  *     no_new_privs, so that root inside cannot remount, unmount or map page zero;
  *   - where the PID namespace is refused (no CAP_SYS_ADMIN): today's containment, the
@@ -23,9 +23,10 @@
  *
  * Resource limits (CPU, address space, no core files) hold in every case, and so does a
  * deadline of its own: DEADLINE seconds after the start the launcher kills the run even
- * if the build is not there to (stopped, say), and its report lines never block. The program's
- * environment is passed through untouched, and it runs from the same folder under the
- * same path, so its stack and its maps are what they would be without the sandbox.
+ * if the build is not there to (stopped, say), and its report lines never block. The
+ * program's environment is passed through untouched, and it runs from the same folder
+ * under the same path, so its stack and its maps are what they would be without the
+ * sandbox.
  *
  * Sample mode. The sample's protocol pipe (roads.h) is SAMPLEFD, which the sample finds at
  * descriptor 3; the launcher reports on REPORTFD, a pipe of its own that the sample never
