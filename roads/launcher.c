@@ -18,8 +18,12 @@
  *     mounted afresh for the namespace (/proc/sys and /proc/sysrq-trigger read-only);
  *   - no capabilities but those in CAPS (a bit mask, the manifest's `privileges`), and
  *     no_new_privs, so that root inside cannot remount, unmount or map page zero;
- *   - where the PID namespace is refused (no CAP_SYS_ADMIN): today's containment, the
- *     launcher as a child subreaper that kills every descendant at the end.
+ *   - without CAP_SYS_ADMIN (a build that is not root), all of the above inside a user
+ *     namespace of the launcher's own, mapped to the same user, where the kernel allows
+ *     unprivileged user namespaces;
+ *   - where the PID namespace is refused even so (a default container): today's
+ *     containment, the launcher as a child subreaper that kills every descendant at the
+ *     end.
  *
  * Resource limits (CPU, address space, no core files) hold in every case, and so does a
  * deadline of its own: DEADLINE seconds after the start the launcher kills the run even
@@ -85,6 +89,7 @@
 #define CONTAINED_NO_CAPS 32
 #define CONTAINED_NO_NEW_PRIVS 64
 #define CONTAINED_SUBREAPER 128
+#define CONTAINED_USER_NS 256
 
 /* The new mount API (Linux 5.12), called directly: older C libraries lack wrappers. */
 #ifndef OPEN_TREE_CLONE
@@ -121,6 +126,7 @@ static pid_t group = 0;
 static long found[MAX_RUN];
 static int host_proc = -1; /* the build's /proc, kept open by the init: pids as the build sees them */
 static int own_proc = -1;  /* the fallback's /proc (the same), for its walks */
+static int user_ns = 0;     /* whether the launcher made a user namespace of its own */
 static long host_self = 0;  /* the init's own pid there */
 
 static void say(const char *fmt, ...)
@@ -500,12 +506,41 @@ static int reap(const struct run *r)
     return r->tool ? code : 0;
 }
 
+/*
+ * Without CAP_SYS_ADMIN (not root): a user namespace of our own, where this process is
+ * root with every capability, mapped to the same user and group outside, so that the
+ * namespaces below can be made all the same. Returns whether it held.
+ */
+static int own_user_namespace(void)
+{
+    char map[64];
+    int fd, n;
+    uid_t uid = getuid();
+    gid_t gid = getgid();
+    if (unshare(CLONE_NEWUSER) != 0)
+        return 0;
+    if ((fd = open("/proc/self/setgroups", O_WRONLY | O_CLOEXEC)) >= 0) {
+        n = write(fd, "deny", 4);
+        close(fd);
+    }
+    n = snprintf(map, sizeof map, "%ld %ld 1", (long)uid, (long)uid);
+    if ((fd = open("/proc/self/uid_map", O_WRONLY | O_CLOEXEC)) < 0 || write(fd, map, n) != n)
+        return 0;
+    close(fd);
+    n = snprintf(map, sizeof map, "%ld %ld 1", (long)gid, (long)gid);
+    if ((fd = open("/proc/self/gid_map", O_WRONLY | O_CLOEXEC)) < 0 || write(fd, map, n) != n)
+        return 0;
+    close(fd);
+    user_ns = 1;
+    return 1;
+}
+
 /* The namespace's init: PID 1 of the run. Returns the launcher's exit status. */
 static int init(struct run *r, int outer_alive)
 {
     char self[32];
     ssize_t len;
-    int held = CONTAINED_PID_NS;
+    int held = CONTAINED_PID_NS | (user_ns ? CONTAINED_USER_NS : 0);
     struct pollfd alive = {outer_alive, POLLIN, 0};
     /* The init dies with the outer launcher, and the namespace with the init. */
     prctl(PR_SET_PDEATHSIG, SIGKILL);
@@ -542,7 +577,7 @@ int main(int argc, char **argv)
     struct run r;
     sigset_t outer;
     pid_t parent = getppid(), child;
-    int alive[2], asked = 0;
+    int alive[2], asked = 0, refused = 0;
 
     long deadline;
     memset(&r, 0, sizeof r);
@@ -599,7 +634,10 @@ int main(int argc, char **argv)
     if (getppid() != parent)
         return 3; /* the build died before the death signal was armed */
 
-    if (unshare(CLONE_NEWPID) != 0 || pipe2(alive, O_CLOEXEC) != 0) {
+    if (unshare(CLONE_NEWPID) != 0 && (errno != EPERM || !own_user_namespace() ||
+                                       unshare(CLONE_NEWPID) != 0))
+        refused = 1;
+    if (refused || pipe2(alive, O_CLOEXEC) != 0) {
         /* Refused (not root, or a container without CAP_SYS_ADMIN): a child subreaper. */
         prctl(PR_SET_CHILD_SUBREAPER, 1);
         own_proc = open("/proc", O_PATH | O_DIRECTORY | O_CLOEXEC);

@@ -9,6 +9,7 @@ import re
 import shutil
 import signal
 import subprocess
+import tempfile
 import textwrap
 import time
 from pathlib import Path
@@ -17,13 +18,14 @@ import pytest
 
 from roads import command
 from roads.errors import CommandTimeout, ConfigError, SampleError
+from roads.proc import Proc
 from roads.runner import CONTAINMENT, launcher, parse_nspid, run_program, tool_prefix
 from roads.samples import CAPABILITIES, load_manifest
 from tests.conftest import HEADER, REPO, _running_from
 
 pytestmark = [pytest.mark.gcc, pytest.mark.usefixtures("no_leftovers")]
 
-FULL = [name for name in CONTAINMENT if name != "subreaper"]
+FULL = [name for name in CONTAINMENT if name not in ("subreaper", "user-namespace")]
 
 
 @pytest.fixture(scope="module")
@@ -387,14 +389,17 @@ def test_a_gdb_script_runs_in_the_sandbox(scratch, namespaces):
 
 @pytest.fixture
 def without_namespaces(tmp_path, cache) -> Path:
-    """A launcher started without CAP_SYS_ADMIN, as in a default container: namespaces
-    are refused and the subreaper must hold."""
-    setpriv = shutil.which("setpriv")
-    if setpriv is None or os.geteuid() != 0:
-        pytest.skip("needs root and setpriv (util-linux) to take CAP_SYS_ADMIN away")
-    wrapper = tmp_path / "launcher-without-sys-admin"
-    wrapper.write_text(f'#!/bin/sh\nexec {setpriv} --bounding-set=-sys_admin -- '
-                       f'{launcher(cache)} "$@"\n')
+    """A launcher started without CAP_SYS_ADMIN and unable to make a user namespace, as
+    in a default container: namespaces are refused and the subreaper must hold."""
+    setpriv, unshare = shutil.which("setpriv"), shutil.which("unshare")
+    if setpriv is None or unshare is None or os.geteuid() != 0:
+        pytest.skip("needs root, setpriv and unshare (util-linux) to refuse namespaces")
+    wrapper = tmp_path / "launcher-without-namespaces"
+    # A user namespace of its own that allows no further one, and no CAP_SYS_ADMIN.
+    wrapper.write_text(
+        f"#!/bin/sh\nexec {unshare} --user --map-root-user sh -c 'echo 0 > "
+        f"/proc/sys/user/max_user_namespaces && exec {setpriv} --bounding-set=-sys_admin "
+        f'-- "$0" "$@"\' {launcher(cache)} "$@"\n')
     wrapper.chmod(0o755)
     return wrapper
 
@@ -462,3 +467,70 @@ def test_a_sample_that_replaces_its_binary_is_compiled_again(scratch):
     project.capture_one("tamper", refresh=True)
     run_doc = project.read("tamper")["variants"]["default"]["runs"][0]
     assert run_doc["stdout"] == "genuine\n"
+
+
+@pytest.fixture
+def as_nobody(cache):
+    """A launcher run by an unprivileged user (nobody), as a non-root build would run it;
+    the folder it runs in, owned by that user."""
+    setpriv = shutil.which("setpriv")
+    if setpriv is None or os.geteuid() != 0:
+        pytest.skip("needs root and setpriv (util-linux) to become another user")
+    base = Path(tempfile.mkdtemp(prefix="roads-nobody-"))
+    try:
+        base.chmod(0o755)
+        shutil.copy(launcher(cache), base / "launcher")
+        wrapper = base / "as-nobody"
+        wrapper.write_text(f'#!/bin/sh\nexec {setpriv} --reuid=65534 --regid=65534 '
+                           f'--clear-groups -- {base / "launcher"} "$@"\n')
+        wrapper.chmod(0o755)
+        yield wrapper, base / "run"
+    finally:
+        shutil.rmtree(base)
+
+
+def test_without_root_a_user_namespace_brings_the_rest(as_nobody):
+    wrapper, folder = as_nobody
+    build(folder, DOUBLE_FORK + """\
+        #include <fcntl.h>
+        int main(int argc, char **argv)
+        {
+            static char page[4096];
+            ROADS_RANGE("page", page, sizeof page);
+            ROADS_CHECKPOINT("here");
+            printf("etc: %s\\n", open("/etc/roads-was-here", O_CREAT | O_WRONLY, 0644) < 0
+                                      ? "refused" : "written");
+            if (argc > 1) {
+                escape();
+                ROADS_CHECKPOINT("escaped");
+                for (;;)
+                    pause();
+            }
+            return 0;
+        }
+    """)
+    for path in (folder, *folder.iterdir()):
+        os.chown(path, 65534, 65534)
+    seen = []
+
+    def snapshot(stop):
+        # The build reads the sample from outside its namespaces, as for root.
+        start = stop.ranges[0][1]
+        seen.append((stop.name, len(Proc().smaps(stop.pid)) > 0,
+                     len(Proc().pagemap(stop.pid, start, start + 4096)) > 0))
+        if stop.name == "escaped":
+            os.kill(stop.ppid, signal.SIGKILL)  # the namespace's init: the run ends with it
+
+    def run_as_nobody(*args):
+        return run_program(["./s", *args], launcher_path=wrapper, cwd=folder, env={},
+                           no_aslr=True, timeout=10, snapshot=snapshot)
+
+    result = run_as_nobody()
+    if "user-namespace" not in result.containment:
+        pytest.skip(f"user namespaces refused here; containment held: {result.containment}")
+    assert set(result.containment) >= set(FULL) - {"private-tmp"}
+    assert result.stdout == "etc: refused\n" and seen == [("here", True, True)]
+    with pytest.raises(SampleError, match="the launcher holding the run was killed"):
+        run_as_nobody("escape")
+    assert seen[1:] == [("here", True, True), ("escaped", True, True)]
+    assert gone(folder), "nothing of the run outlives its init"
