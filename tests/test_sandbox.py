@@ -77,7 +77,7 @@ def test_containment_is_recorded_in_the_capture(scratch, contained):
     # Either everything held (root with CAP_SYS_ADMIN) or the fallback did, and the
     # capture says which.
     # (A project under /tmp keeps the shared /tmp, read-only: a private one would hide it.)
-    assert set(contained) >= set(FULL) - {"private-tmp"} or contained == ["subreaper"]
+    assert set(contained) >= set(FULL) - {"private-tmp"} or "subreaper" in contained
     scratch.add("plain", "int main(void) { return 0; }\n")
     project = scratch.project()
     project.capture_one("plain")
@@ -246,7 +246,9 @@ def test_a_sample_writes_only_its_own_folder(tmp_path, cache, namespaces):
     assert "sources: done" in out  # the run's own folder, sources and all
     assert "etc: Read-only file system" in out
     assert re.search(r"^sysrq: (Read-only file system|No such file or directory)$", out, re.M)
-    assert "sysctl: Read-only file system" in out
+    # (Without root the file's mode refuses first.)
+    assert re.search(r"^sysctl: (Read-only file system|Permission denied)$", out, re.M)
+    assert "sysctl: Read-only file system" in out or os.geteuid() != 0
     assert "remount: Operation not permitted" in out
     assert "unmount: Operation not permitted" in out
     assert "CapEff:\t0000000000000000" in out
@@ -256,6 +258,8 @@ def test_a_sample_writes_only_its_own_folder(tmp_path, cache, namespaces):
 
 
 def test_a_declared_privilege_is_kept_and_only_that(tmp_path, cache, namespaces):
+    if os.geteuid() != 0:
+        pytest.skip("a build that is not root has no privilege to hand on")
     if int(Path("/proc/sys/vm/mmap_min_addr").read_text()) == 0:
         pytest.skip("vm.mmap_min_addr is 0: page zero needs no privilege here")
     bounding = next(line for line in Path("/proc/self/status").read_text().splitlines()
