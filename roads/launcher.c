@@ -507,9 +507,10 @@ static int reap(const struct run *r)
 }
 
 /*
- * Without CAP_SYS_ADMIN (not root): a user namespace of our own, where this process is
- * root with every capability, mapped to the same user and group outside, so that the
- * namespaces below can be made all the same. Returns whether it held.
+ * Without CAP_SYS_ADMIN (not root): a user namespace of our own, where this process has
+ * every capability, mapped to the same user and group outside, and in it the PID
+ * namespace. Both in one call, so that a refusal (a kernel or a security module that
+ * allows the one but not the other) leaves nothing changed. Returns whether it held.
  */
 static int own_user_namespace(void)
 {
@@ -517,7 +518,7 @@ static int own_user_namespace(void)
     int fd, n;
     uid_t uid = getuid();
     gid_t gid = getgid();
-    if (unshare(CLONE_NEWUSER) != 0)
+    if (unshare(CLONE_NEWUSER | CLONE_NEWPID) != 0)
         return 0;
     if ((fd = open("/proc/self/setgroups", O_WRONLY | O_CLOEXEC)) >= 0) {
         n = write(fd, "deny", 4);
@@ -525,11 +526,11 @@ static int own_user_namespace(void)
     }
     n = snprintf(map, sizeof map, "%ld %ld 1", (long)uid, (long)uid);
     if ((fd = open("/proc/self/uid_map", O_WRONLY | O_CLOEXEC)) < 0 || write(fd, map, n) != n)
-        return 0;
+        return 1; /* the namespaces hold; the user stays unmapped (not recorded) */
     close(fd);
     n = snprintf(map, sizeof map, "%ld %ld 1", (long)gid, (long)gid);
     if ((fd = open("/proc/self/gid_map", O_WRONLY | O_CLOEXEC)) < 0 || write(fd, map, n) != n)
-        return 0;
+        return 1;
     close(fd);
     user_ns = 1;
     return 1;
@@ -634,8 +635,7 @@ int main(int argc, char **argv)
     if (getppid() != parent)
         return 3; /* the build died before the death signal was armed */
 
-    if (unshare(CLONE_NEWPID) != 0 && (errno != EPERM || !own_user_namespace() ||
-                                       unshare(CLONE_NEWPID) != 0))
+    if (unshare(CLONE_NEWPID) != 0 && (errno != EPERM || !own_user_namespace()))
         refused = 1;
     if (refused || pipe2(alive, O_CLOEXEC) != 0) {
         /* Refused (not root, or a container without CAP_SYS_ADMIN): a child subreaper. */
