@@ -13,9 +13,10 @@
  *     left the process group with setsid(2) and double-forked; a sample cannot signal the
  *     init (the kernel drops SIGKILL and unhandled signals sent to a namespace's init from
  *     inside), and sees no process outside the run, the build included;
- *   - a mount namespace: / read-only (recursively), only WRITABLE (the run's folder)
- *     writable, a private /tmp (unless the project lives there) and /dev/shm, and /proc
- *     mounted afresh for the namespace (/proc/sys and /proc/sysrq-trigger read-only);
+ *   - a mount namespace: / read-only (recursively) and without device files but null,
+ *     zero, full, random, urandom and tty, only WRITABLE (the run's folder) writable, a
+ *     private /tmp (unless the project lives there) and /dev/shm, and /proc mounted
+ *     afresh for the namespace (/proc/sys and /proc/sysrq-trigger read-only);
  *   - no capabilities but those in CAPS (a bit mask, the manifest's `privileges`), and
  *     no_new_privs, so that root inside cannot remount, unmount or map page zero;
  *   - without CAP_SYS_ADMIN (a build that is not root), all of the above inside a user
@@ -103,6 +104,9 @@
 #endif
 #ifndef MOUNT_ATTR_RDONLY
 #define MOUNT_ATTR_RDONLY 0x00000001
+#endif
+#ifndef MOUNT_ATTR_NODEV
+#define MOUNT_ATTR_NODEV 0x00000004
 #endif
 #ifndef AT_RECURSIVE
 #define AT_RECURSIVE 0x8000
@@ -263,13 +267,10 @@ static int under(const char *path, const char *folder)
     return strncmp(path, folder, n) == 0 && (path[n] == '/' || path[n] == '\0');
 }
 
-static int set_read_only(const char *path, int recursive, int on)
+/* Set and clear MOUNT_ATTR_ flags on the mount at `path` (and below it if `recursive`). */
+static int set_attr(const char *path, int recursive, uint64_t set, uint64_t clear)
 {
-    struct roads_mount_attr attr = {0, 0, 0, 0};
-    if (on)
-        attr.attr_set = MOUNT_ATTR_RDONLY;
-    else
-        attr.attr_clr = MOUNT_ATTR_RDONLY;
+    struct roads_mount_attr attr = {set, clear, 0, 0};
     return (int)syscall(SYS_mount_setattr, AT_FDCWD, path, recursive ? AT_RECURSIVE : 0, &attr,
                         sizeof attr);
 }
@@ -278,8 +279,13 @@ static int set_read_only(const char *path, int recursive, int on)
 static void mask(const char *path)
 {
     if (mount(path, path, NULL, MS_BIND | MS_REC, NULL) == 0)
-        set_read_only(path, 1, 1);
+        set_attr(path, 1, MOUNT_ATTR_RDONLY, 0);
 }
+
+/* Device files stay closed (a read-only mount does not stop writes to a disk's device
+ * file, which root may open), except these, each bound over itself with devices allowed. */
+static const char *const DEVICES[] = {"/dev/null", "/dev/zero", "/dev/full", "/dev/random",
+                                      "/dev/urandom", "/dev/tty", NULL};
 
 /*
  * The run's view of the file system (in the init of a new PID namespace): / read-only,
@@ -300,7 +306,8 @@ static int isolate_files(const char *writable)
         return held;
     /* The run's folder, as it is before / turns read-only. */
     tree = (int)syscall(SYS_open_tree, AT_FDCWD, writable, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
-    if (tree >= 0 && set_read_only("/", 1, 1) == 0) {
+    if (tree >= 0 && set_attr("/", 1, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NODEV, 0) == 0) {
+        const char *const *device;
         /* A private /tmp would hide a project that lives there (a test's): then /tmp stays
          * as it is, read-only like the rest. */
         int tmp = under(cwd, "/tmp") || under(writable, "/tmp")
@@ -308,8 +315,11 @@ static int isolate_files(const char *writable)
                       : mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777,size=256m");
         if (access("/dev/shm", F_OK) == 0)
             mount("tmpfs", "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777,size=64m");
+        for (device = DEVICES; *device != NULL; device++)
+            if (mount(*device, *device, NULL, MS_BIND, NULL) == 0)
+                set_attr(*device, 0, 0, MOUNT_ATTR_NODEV);
         if (syscall(SYS_move_mount, tree, "", AT_FDCWD, writable, MOVE_MOUNT_F_EMPTY_PATH) == 0 &&
-            set_read_only(writable, 0, 0) == 0)
+            set_attr(writable, 0, MOUNT_ATTR_NODEV, MOUNT_ATTR_RDONLY) == 0)
             held |= CONTAINED_READ_ONLY | (tmp == 0 ? CONTAINED_PRIVATE_TMP : 0);
     }
     if (tree >= 0)

@@ -210,11 +210,13 @@ def test_a_sample_writes_only_its_own_folder(tmp_path, cache, namespaces):
     outside = tmp_path / "outside"
     outside.mkdir()
     folder = build(tmp_path / "run", """\
+        #include <dirent.h>
         #include <errno.h>
         #include <fcntl.h>
         #include <stdio.h>
         #include <string.h>
         #include <sys/mount.h>
+        #include <sys/stat.h>
         static void attempt(const char *what, int result)
         {
             printf("%s: %s\\n", what, result < 0 ? strerror(errno) : "done");
@@ -232,6 +234,19 @@ def test_a_sample_writes_only_its_own_folder(tmp_path, cache, namespaces):
             attempt("sysrq", open("/proc/sysrq-trigger", O_WRONLY));
             attempt("sysctl", open("/proc/sys/vm/overcommit_memory", O_WRONLY));
             /* Root inside, but without CAP_SYS_ADMIN: no undoing the read-only view. */
+            /* Device files: the harmless ones only (a read-only mount does not stop
+             * writes to a disk, which root may open); block devices opened to read. */
+            attempt("null", open("/dev/null", O_WRONLY));
+            DIR *dev = opendir("/dev");
+            struct dirent *e;
+            struct stat st;
+            int disks = 0;
+            while (dev != NULL && (e = readdir(dev)) != NULL) {
+                snprintf(path, sizeof path, "/dev/%s", e->d_name);
+                if (stat(path, &st) == 0 && S_ISBLK(st.st_mode) && open(path, O_RDONLY) >= 0)
+                    disks++;
+            }
+            printf("disks opened: %d\\n", disks);
             attempt("remount", mount(NULL, "/", NULL, MS_REMOUNT | MS_BIND, NULL));
             attempt("unmount", umount2("/proc", MNT_DETACH));
             while (fgets(line, sizeof line, status) != NULL)
@@ -249,6 +264,7 @@ def test_a_sample_writes_only_its_own_folder(tmp_path, cache, namespaces):
     # (Without root the file's mode refuses first.)
     assert re.search(r"^sysctl: (Read-only file system|Permission denied)$", out, re.M)
     assert "sysctl: Read-only file system" in out or os.geteuid() != 0
+    assert "null: done" in out and "disks opened: 0\n" in out
     assert "remount: Operation not permitted" in out
     assert "unmount: Operation not permitted" in out
     assert "CapEff:\t0000000000000000" in out
