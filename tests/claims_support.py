@@ -11,19 +11,13 @@ from contextlib import contextmanager
 from functools import cache
 from pathlib import Path
 
-from roads.claims import Claim, load_claims
+from roads.claims import Claim
 
 HERE = Path(__file__).resolve().parent
 SNAPSHOTS = HERE.parent / "snapshots"
 
 # Captures replaced by mutated copies while the mutation harness runs a claim's test.
 _MUTATED: dict[str, dict] = {}
-
-
-def claims_of(test_file: str) -> list[tuple[str, str, str]]:
-    """(page, claim, test name) of every claim that ``test_file`` checks."""
-    return [(c.page, c.text, c.test_name) for c in load_claims(HERE / "claims.toml")
-            if c.test_file == Path(test_file).name]
 
 
 def doc(sample: str) -> dict:

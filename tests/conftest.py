@@ -118,3 +118,35 @@ def group_members(pgid: int) -> list[int]:
             if int(fields[2]) == pgid and fields[0] != "Z":
                 out.append(int(entry.name))
     return out
+
+
+# --------------------------------------------------------------------------- browser tests
+
+
+@pytest.fixture(scope="session")
+def site(tmp_path_factory):
+    """The real site, built frozen once for every browser test, served on localhost:
+    (folder, base URL)."""
+    from tests.browser import build_site, serve
+
+    out = tmp_path_factory.mktemp("site")
+    build_site(REPO, out)
+    server, base = serve(out)
+    yield out, base
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """Chromium driven by Playwright, shared by the browser tests."""
+    from tests.browser import CHROMIUM_ARGS, chromium_path
+
+    path = chromium_path()
+    if path is None:
+        pytest.skip("no Chromium: apt-get install chromium (./dev test does)")
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=path, args=CHROMIUM_ARGS)
+        yield b
+        b.close()

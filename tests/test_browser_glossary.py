@@ -13,7 +13,6 @@ import urllib.request
 import pytest
 
 from roads.glossary import SOURCE, entries, parse
-from tests.browser import CHROMIUM_ARGS, build_site, chromium_path, serve
 from tests.conftest import REPO
 from tests.test_browser import contrast, rgb
 
@@ -27,27 +26,6 @@ TOOLTIP = ".md-tooltip2--active"
 PAGE = "all-roads-to-memory/mapping-procedure/"
 TERM = "article hr ~ p abbr:not(a abbr)"
 
-
-@pytest.fixture(scope="module")
-def site(tmp_path_factory):
-    out = tmp_path_factory.mktemp("site")
-    build_site(REPO, out)
-    server, base = serve(out)
-    yield out, base
-    server.shutdown()
-    server.server_close()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    path = chromium_path()
-    if path is None:
-        pytest.skip("no Chromium: apt-get install chromium (./dev test does)")
-    sync_api = pytest.importorskip("playwright.sync_api")
-    with sync_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=path, args=CHROMIUM_ARGS)
-        yield b
-        b.close()
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import pytest
 
-from tests.browser import CHROMIUM_ARGS, build_site, chromium_path, serve
 from tests.conftest import REPO
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -20,27 +19,6 @@ DESKTOP = {"width": 1280, "height": 900}
 SHORT = ("all-roads-to-memory/processes/", "intmain")
 LONG = ("all-roads-to-memory/mapping-procedure/", "probe")
 
-
-@pytest.fixture(scope="module")
-def site(tmp_path_factory):
-    out = tmp_path_factory.mktemp("site")
-    build_site(REPO, out)
-    server, base = serve(out)
-    yield out, base
-    server.shutdown()
-    server.server_close()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    path = chromium_path()
-    if path is None:
-        pytest.skip("no Chromium: apt-get install chromium (./dev test does)")
-    sync_api = pytest.importorskip("playwright.sync_api")
-    with sync_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=path, args=CHROMIUM_ARGS)
-        yield b
-        b.close()
 
 
 def open_page(browser, url: str, *, viewport=DESKTOP, scheme: str | None = None):

@@ -13,23 +13,14 @@ import re
 import subprocess
 
 from roads import constants as c
-from tests.claims_support import claims_of, doc
+from tests.claims_support import doc
 from tests.test_claims_series_b import exe_regions, heap, region, snap
 
-CLAIMS = claims_of(__file__)
 
 PAGE = c.PAGE_SIZE.value
 SIZE_SZ = c.SIZE_SZ.value
 ALIGN = c.MALLOC_ALIGNMENT.value
 FLAGS = (1 << c.CHUNK_FLAG_BITS.value) - 1
-
-
-def test_claims_are_tests():
-    """Every claim names a test of this module, and every test here is a claim."""
-    names = {name for _, _, name in CLAIMS}
-    assert len(names) == len(CLAIMS), "two claims share a test"
-    here = {name for name in globals() if name.startswith("test_") and name != "test_claims_are_tests"}
-    assert names == here
 
 
 # --------------------------------------------------------------------------- helpers

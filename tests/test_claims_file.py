@@ -102,3 +102,18 @@ def test_a_copy_step_takes_the_value_at_another_path():
     document = {"runs": [{"a": 1}, {"a": 2}]}
     apply_step(document, {"sample": "s", "path": ["runs", 1, "a"], "copy": ["runs", 0, "a"]}, "x")
     assert document == {"runs": [{"a": 1}, {"a": 1}]}
+
+
+@pytest.mark.parametrize("module_file", sorted({c.test_file for c in CLAIMS}))
+def test_claim_tests_and_claims_match_one_to_one(module_file):
+    """Every claim names a test of its file, no two claims share one, and every test of
+    a claims file is some claim's: a test nobody's words depend on is not a claim test."""
+    import importlib
+
+    module = importlib.import_module(f"tests.{module_file.removesuffix('.py')}")
+    listed = [c.test_name for c in CLAIMS if c.test_file == module_file]
+    assert len(listed) == len(set(listed)), "two claims share a test"
+    here = {name for name, value in vars(module).items()
+            if name.startswith("test_") and callable(value)}
+    assert set(listed) == here, {"claims without a test": set(listed) - here,
+                                 "tests without a claim": here - set(listed)}

@@ -8,7 +8,6 @@ points ``%fs`` at it, and a static binary, which has no loader, makes a heap wit
 ``starti-static``, which stop at the first instruction, at ``main`` and at ``exit``
 (samples/starti.gdb); the others from the checkpoints and the ELF headers.
 
-``CLAIMS`` lists them as (page, claim, test name), for the site to render.
 """
 
 from __future__ import annotations
@@ -20,9 +19,8 @@ from functools import cache
 from roads.elf import link_segments
 from roads.regions import USER_END, memory_map
 from roads.select import Selection, select
-from tests.claims_support import claims_of, doc
+from tests.claims_support import doc
 
-CLAIMS = claims_of(__file__)
 
 DYNAMIC, STATIC = "starti", "starti-static"
 
@@ -287,11 +285,3 @@ def test_regions_vanish_to_scale():
     total = sum(r.size for r in s.regions)  # what total:size prints, [vsyscall] included
     # A figure as tall as a screen has fewer than ten thousand pixels.
     assert total / span < 1 / 10_000
-
-
-def test_every_claim_has_its_test():
-    names = {name for name in globals() if name.startswith("test_")}
-    listed = [test for _, _, test in CLAIMS]
-    assert len(listed) == len(set(listed)), "a test listed twice"
-    assert set(listed) <= names, set(listed) - names
-    assert names - set(listed) == {"test_every_claim_has_its_test"}

@@ -17,9 +17,8 @@ import pytest
 from roads import constants as c
 from roads.pageview import render_page_walk
 from roads.select import PageEntry, Region, Snapshot, select
-from tests.claims_support import claims_of, doc
+from tests.claims_support import doc
 
-CLAIMS = claims_of(__file__)
 
 PAGE = c.PAGE_SIZE.value
 PROT = 1 << c.X86_PF_PROT_BIT.value
@@ -27,14 +26,6 @@ WRITE = 1 << c.X86_PF_WRITE_BIT.value
 USER = 1 << c.X86_PF_USER_BIT.value
 INSTR = 1 << c.X86_PF_INSTR_BIT.value
 PF_W = 0x2  # ELF p_flags: the segment is writable
-
-
-def test_claims_are_tests():
-    """Every claim names a test of this module, and every test here is a claim."""
-    names = {name for _, _, name in CLAIMS}
-    assert len(names) == len(CLAIMS), "two claims share a test"
-    here = {name for name in globals() if name.startswith("test_") and name != "test_claims_are_tests"}
-    assert names == here
 
 
 # --------------------------------------------------------------------------- helpers

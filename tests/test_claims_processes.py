@@ -14,9 +14,8 @@ from pathlib import PurePosixPath
 
 from roads.constants import EXIT_STATUS_BITS, EXIT_STATUS_MASK
 from roads.select import Region, Selection, select
-from tests.claims_support import claims_of, doc
+from tests.claims_support import doc
 
-CLAIMS = claims_of(__file__)
 
 POINTER = 8  # bytes in a pointer on x86-64
 LIBC = "/libc.so.6"
@@ -167,14 +166,3 @@ def test_exec_fresh_stack():
     assert (old.start, old.end) == (new.start, new.end)
     assert old.kb["Shared_Dirty"] > 0  # copy-on-write pages still shared with the parent
     assert new.kb["Shared_Dirty"] == 0 and new.kb["Private_Dirty"] == new.kb["Rss"] > 0
-
-
-# --------------------------------------------------------------------------- the list
-
-
-def test_every_claim_has_its_test():
-    names = {name for name in globals() if name.startswith("test_")}
-    listed = [test for _, _, test in CLAIMS]
-    assert len(listed) == len(set(listed)), "a test listed twice"
-    assert set(listed) <= names, set(listed) - names
-    assert names - set(listed) == {"test_every_claim_has_its_test"}

@@ -7,7 +7,6 @@ exited with 13") has a test here (virtual-address-space.md's are in test_claims_
 The pages print the numbers through macros; these tests make sure the words around
 the numbers stay true when the captures are made again on another machine.
 
-``CLAIMS`` lists them as (page, claim, test name), for the site to render.
 """
 
 from __future__ import annotations
@@ -19,11 +18,9 @@ from roads.elf import link_segments
 from roads.constants import AT_RANDOM_BYTES
 from roads.regions import memory_map
 from roads.select import Selection, select
-from tests.claims_support import claims_of, doc
+from tests.claims_support import doc
 
 VAS = "docs/all-roads-to-memory/virtual-address-space.md"
-
-CLAIMS = claims_of(__file__)
 
 
 # --------------------------------------------------------------------------- helpers
@@ -539,11 +536,3 @@ def test_starti_output():
     assert "hello, world" in transcript and "exited normally" in transcript
     assert sel(HELLO_SAMPLE).run_doc["stdout"] == "hello, world\n"
     assert sel(HELLO_SAMPLE).run_doc["exit_code"] == 0
-
-
-def test_every_claim_has_its_test():
-    names = {name for name in globals() if name.startswith("test_")}
-    listed = [test for _, _, test in CLAIMS]
-    assert len(listed) == len(set(listed)), "a test listed twice"
-    assert set(listed) <= names, set(listed) - names
-    assert names - set(listed) == {"test_every_claim_has_its_test"}

@@ -3,7 +3,7 @@ about their captures, checked against the committed captures in snapshots/.
 
 The pages never type an address or a size; their figures and numbers come from
 macros. What they do say in words ("the heap does not exist before the first
-malloc", "after the write the child's page has a new frame") is listed in CLAIMS,
+malloc", "after the write the child's page has a new frame") is a claim of tests/claims.toml,
 one test per sentence, so that a re-capture on another kernel or C library that
 breaks a sentence fails here instead of leaving the page wrong. The tests assert the
 claim, never the exact addresses.
@@ -20,12 +20,10 @@ import re
 import pytest
 
 from roads.select import PageEntry, Region, Selection, Snapshot, select
-from tests.claims_support import claims_of, doc
+from tests.claims_support import doc
 
 KIB = 1024
 PAGE = 4096
-
-CLAIMS = claims_of(__file__)
 
 
 # --------------------------------------------------------------------------- helpers
@@ -79,14 +77,6 @@ def stdout(sample: str, variant: str | None = None) -> str:
 def exe_regions(s: Snapshot) -> list[Region]:
     exe = s.exe.removesuffix(" (deleted)")
     return [r for r in s.regions if r.pathname.removesuffix(" (deleted)") == exe]
-
-
-def test_claims_are_tests():
-    """Every claim names a test of this module, and every test here is a claim."""
-    names = {name for _, _, name in CLAIMS}
-    assert len(names) == len(CLAIMS), "two claims share a test"
-    here = {name for name in globals() if name.startswith("test_") and name != "test_claims_are_tests"}
-    assert names == here
 
 
 # --------------------------------------------------------------------------- pagewalk

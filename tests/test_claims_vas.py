@@ -7,7 +7,6 @@ and see it fail. Facts of the machine that can differ elsewhere (the paging mode
 the vsyscall mode, ``vm.mmap_min_addr``, ``randomize_va_space``) are read from the
 capture's provenance, and the page switches its words on them the same way.
 
-``CLAIMS`` lists them as (page, claim, test name), for the site to render.
 """
 
 from __future__ import annotations
@@ -18,9 +17,8 @@ from functools import cache
 from roads import constants as c
 from roads.regions import memory_map
 from roads.select import Region, Selection, Snapshot, select
-from tests.claims_support import SNAPSHOTS, claims_of, doc
+from tests.claims_support import SNAPSHOTS, doc
 
-CLAIMS = claims_of(__file__)
 
 PAGE = c.PAGE_SIZE.value
 # Where the kernel puts the top of the stack under either paging mode (STACK_TOP).
@@ -431,11 +429,3 @@ def test_aslr_state_verified():
     assert doc("aslr")["provenance"]["randomize_va_space"] > 0
     for run in doc("aslr-off")["variants"]["default"]["runs"]:
         assert run["aslr_disabled"] and run["personality"] & 0x0040000
-
-
-def test_every_claim_has_its_test():
-    names = {name for name in globals() if name.startswith("test_")}
-    listed = [test for _, _, test in CLAIMS]
-    assert len(listed) == len(set(listed)), "a test listed twice"
-    assert set(listed) <= names, set(listed) - names
-    assert names - set(listed) == {"test_every_claim_has_its_test"}
