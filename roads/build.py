@@ -7,9 +7,12 @@ absolute path out of the binary, so two clones build the same bytes.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
+import shutil
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -99,11 +102,30 @@ def folder_stamp(directory: Path) -> tuple:
 
 
 def file_digest(path: Path) -> str:
-    """sha256 of a file, or 'missing'."""
+    """sha256 of a regular file, or 'missing' (also for anything else in its place).
+
+    The binary lies in a folder the sample may write: it can leave a FIFO (a read
+    would wait forever), a symlink to /dev/zero (a read would never end) or a folder
+    where its binary was. Only a regular file, not followed through a link, is read.
+    """
     try:
-        return hashlib.sha256(path.read_bytes()).hexdigest()
-    except FileNotFoundError:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
         return "missing"
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:  # a symlink: not the binary gcc wrote
+            return "missing"
+        raise
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return "missing"
+        h = hashlib.sha256()
+        with os.fdopen(fd, "rb", closefd=False) as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                h.update(block)
+        return h.hexdigest()
+    finally:
+        os.close(fd)
 
 
 def compile_variant(sample: Sample, variant: Variant, cache: Path, timeout: float = 120) -> Build:
@@ -150,6 +172,8 @@ def compile_variant(sample: Sample, variant: Variant, cache: Path, timeout: floa
         if path not in own and path.is_relative_to(folder):
             headers.append(path.relative_to(folder).as_posix())
     headers_t = tuple(sorted(set(headers)))
+    if binary.is_dir() and not binary.is_symlink():
+        shutil.rmtree(binary)  # a sample left a folder where its binary goes
     os.replace(partial, binary)
     if folder_stamp(sample.directory) != before:
         # A source was saved while gcc read it: which version is in the binary is not

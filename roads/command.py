@@ -79,14 +79,17 @@ def kill_group(pgid: int) -> None:
 
 def spawn(argv: list[str], *, cwd=None, env: dict[str, str] | None = None,
           pass_fds: tuple[int, ...] = ()) -> subprocess.Popen:
-    """Start ``argv`` in a process group of its own, stdout and stderr piped, for callers
-    that read its output as it comes (the sample runner). The caller reaps it."""
+    """Start ``argv`` in a session of its own (and so a process group of its own),
+    stdout and stderr piped, for callers that read its output as it comes (the sample
+    runner). The caller reaps it. A new session has no controlling terminal: a sample
+    cannot open the build's /dev/tty and push input into the user's shell (TIOCSTI),
+    nor send the terminal's signals to the build."""
     if os.sep not in argv[0]:
         which(argv[0])
     try:
         return subprocess.Popen(argv, cwd=cwd, env=env, stdin=subprocess.DEVNULL,
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                pass_fds=pass_fds, process_group=0)
+                                pass_fds=pass_fds, start_new_session=True)
     except FileNotFoundError as exc:
         raise ToolMissing(f"{argv[0]} not found; {install_hint(argv[0])}", command=argv) from exc
 
@@ -102,7 +105,7 @@ def run(
     merge_stderr: bool = False,
     sandbox: list[str] | tuple[str, ...] = (),
 ) -> Completed:
-    """Run ``argv`` to completion in its own process group and return its output.
+    """Run ``argv`` to completion in its own session and return its output.
 
     On timeout the whole group is killed and CommandTimeout raised; with ``check``
     a non-zero exit raises CommandFailed carrying stderr (or stdout). With
@@ -122,7 +125,7 @@ def run(
             stderr=subprocess.STDOUT if merge_stderr else subprocess.PIPE,
             text=True,
             errors="replace",
-            process_group=0,
+            start_new_session=True,  # no controlling terminal for what it runs (see spawn)
         )
     except FileNotFoundError as exc:
         raise ToolMissing(f"{argv[0]} not found; {install_hint(argv[0])}", command=argv) from exc

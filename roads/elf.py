@@ -18,8 +18,10 @@ Two halves:
 
 from __future__ import annotations
 
+import errno
 import io
 import os
+import stat
 import struct
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -314,6 +316,26 @@ def section_in_segment(section: Section, segment: Segment) -> bool:
 # --------------------------------------------------------------------------- reading
 
 
+MAX_ELF_BYTES = 1 << 30  # far above any sample or library; a bound on what is read
+
+
+def _read_regular(path: Path) -> bytes:
+    """The bytes of a regular file of at most MAX_ELF_BYTES. A FIFO or a device in its
+    place (a sample may swap its own binary while it runs) is refused, never read: a
+    FIFO would block the read, /dev/zero would never end it."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise OSError(errno.EINVAL, "not a regular file")
+        if info.st_size > MAX_ELF_BYTES:
+            raise OSError(errno.EFBIG, f"larger than {MAX_ELF_BYTES} bytes")
+        with os.fdopen(fd, "rb", closefd=False) as f:
+            return f.read(MAX_ELF_BYTES + 1)[:MAX_ELF_BYTES]
+    finally:
+        os.close(fd)
+
+
 def read_elf(path: str | Path) -> ElfFile:
     """Read the ELF file at ``path``: header, sections, segments, symbols, linkage.
 
@@ -322,7 +344,7 @@ def read_elf(path: str | Path) -> ElfFile:
     """
     path = Path(path)
     try:
-        data = path.read_bytes()
+        data = _read_regular(path)
     except OSError as exc:
         raise RoadsError(f"{path}: cannot read ELF file: {exc.strerror}") from exc
     _check_ident(path, data)

@@ -19,11 +19,12 @@ import re
 _OPEN, _CLOSE = "\ue000", "\ue001"
 _TOKEN = re.compile(f"{_OPEN}([0-9a-f]*){_CLOSE}")
 # What could make markup of text: tags, entities and autolinks (<, >, &), code spans
-# (a backtick closes the one the call sits in), inline links ("](", which could carry
-# a javascript: URL), and the token's own delimiters. Underscores, stars and square
-# brackets alone are left: they only change emphasis, and "[heap]" and "ET_DYN" must
-# stay comparable in templates.
-_RISKY = re.compile(r"[<>&`" + _OPEN + _CLOSE + r"]|\]\s*\(")
+# (a backtick closes the one the call sits in), attribute lists ({: onmouseover=...},
+# which attr_list turns into attributes), inline and reference links ("](", "][",
+# "]:", which could carry a javascript: URL), and the token's own delimiters. Text
+# with none of these (underscores, stars, a lone "[heap]") is left as it is: it can
+# only change emphasis, and "[heap]" and "ET_DYN" must stay comparable in templates.
+_RISKY = re.compile(r"[<>&`{}" + _OPEN + _CLOSE + r"]|\]\s*[(\[:]")
 
 
 def shield(text: str) -> str:

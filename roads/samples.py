@@ -305,7 +305,7 @@ def _sample(name: str, table: object, directory: Path, where: str,
 
     def allowed(key: str, flags: tuple[str, ...]) -> tuple[str, ...]:
         for flag in flags:
-            if not ALLOWED_FLAGS.match(flag):
+            if not ALLOWED_FLAGS.fullmatch(flag):
                 raise bad(key, f"{flag[:80]!r} is not an allowed compiler or linker flag; "
                           "refused (samples/README.md lists the flags a sample may use)")
         return flags

@@ -10,7 +10,9 @@ import pytest
 from roads.markup import shield, unshield
 
 HOSTILE = ['<script>alert(1)</script>', '<img src=x onerror=alert(1)>', 'a & b', '`code`',
-           '[link](javascript:alert(1))', '\ue000ffff\ue001', 'x\\<y']
+           '[link](javascript:alert(1))', '\ue000ffff\ue001', 'x\\<y',
+           "{: onmouseover=alert(1) id=pwned }", "[click][evil]\n\n[evil]: javascript:alert(2)",
+           "[evil] : javascript:alert(3)"]
 
 
 @pytest.mark.parametrize("text", ["hello, world", "0x555555554000", "132 KiB", "13", "none",
@@ -26,8 +28,9 @@ def test_plain_text_is_left_alone(text):
                                       "- item {}", "[{}](x.html)"])
 def test_hostile_text_shows_as_itself_in_every_context(text, template):
     page = markdown.markdown("|h|h|\n|-|-|\n|x|y|\n\n" + template.format(shield(text)),
-                             extensions=["tables"])
+                             extensions=["tables", "attr_list"])
     out = unshield(page)
     assert "<script" not in out and "<img" not in out and "javascript:" not in out.replace(
         html.escape(text), "")
+    assert "onmouseover=" not in out.replace(html.escape(text), "")
     assert html.escape(text) in out
