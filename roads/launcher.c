@@ -14,7 +14,8 @@
  *     init (the kernel drops SIGKILL and unhandled signals sent to a namespace's init from
  *     inside), and sees no process outside the run, the build included;
  *   - a mount namespace: / read-only (recursively) and without device files but null,
- *     zero, full, random, urandom and tty, only WRITABLE (the run's folder) writable, a
+ *     zero, full, random and urandom (not tty: TIOCSTI on a terminal pushes input into
+ *     its shell), only WRITABLE (the run's folder) writable, a
  *     private /tmp (unless the project lives there) and /dev/shm, and /proc mounted
  *     afresh for the namespace (/proc/sys and /proc/sysrq-trigger read-only);
  *   - no capabilities but those in CAPS (a bit mask, the manifest's `privileges`), and
@@ -283,9 +284,11 @@ static void mask(const char *path)
 }
 
 /* Device files stay closed (a read-only mount does not stop writes to a disk's device
- * file, which root may open), except these, each bound over itself with devices allowed. */
+ * file, which root may open), except these, each bound over itself with devices allowed.
+ * Not /dev/tty: a sample that opens the build's terminal can push input into its shell
+ * (TIOCSTI), whatever session the build started it in. */
 static const char *const DEVICES[] = {"/dev/null", "/dev/zero", "/dev/full", "/dev/random",
-                                      "/dev/urandom", "/dev/tty", NULL};
+                                      "/dev/urandom", NULL};
 
 /*
  * The run's view of the file system (in the init of a new PID namespace): / read-only,

@@ -237,6 +237,8 @@ def test_a_sample_writes_only_its_own_folder(tmp_path, cache, namespaces):
             /* Device files: the harmless ones only (a read-only mount does not stop
              * writes to a disk, which root may open); block devices opened to read. */
             attempt("null", open("/dev/null", O_WRONLY));
+            /* The build's terminal: TIOCSTI there pushes input into its shell. */
+            attempt("tty", open("/dev/tty", O_RDWR));
             DIR *dev = opendir("/dev");
             struct dirent *e;
             struct stat st;
@@ -265,6 +267,7 @@ def test_a_sample_writes_only_its_own_folder(tmp_path, cache, namespaces):
     assert re.search(r"^sysctl: (Read-only file system|Permission denied)$", out, re.M)
     assert "sysctl: Read-only file system" in out or os.geteuid() != 0
     assert "null: done" in out and "disks opened: 0\n" in out
+    assert re.search(r"^tty: (Permission denied|Operation not permitted)$", out, re.M)
     assert "remount: Operation not permitted" in out
     assert "unmount: Operation not permitted" in out
     assert "CapEff:\t0000000000000000" in out
