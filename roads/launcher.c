@@ -18,6 +18,11 @@
  *     its shell), only WRITABLE (the run's folder) writable, a
  *     private /tmp (unless the project lives there) and /dev/shm, and /proc mounted
  *     afresh for the namespace (/proc/sys and /proc/sysrq-trigger read-only);
+ *   - an IPC namespace: System V shared memory, semaphores and message queues made by the
+ *     run go with it (nothing else frees them), and it sees none of the build's;
+ *   - a session keyring of its own (not reported: it holds wherever keyctl exists), so
+ *     keys the run adds to @s are not the build's; @u, the user's keyring, is per uid
+ *     and cannot be told apart without a user namespace, so root's @u stays shared;
  *   - no capabilities but those in CAPS (a bit mask, the manifest's `privileges`), and
  *     no_new_privs, so that root inside cannot remount, unmount or map page zero;
  *   - without CAP_SYS_ADMIN (a build that is not root), all of the above inside a user
@@ -92,6 +97,7 @@
 #define CONTAINED_NO_NEW_PRIVS 64
 #define CONTAINED_SUBREAPER 128
 #define CONTAINED_USER_NS 256
+#define CONTAINED_IPC_NS 512
 
 /* The new mount API (Linux 5.12), called directly: older C libraries lack wrappers. */
 #ifndef OPEN_TREE_CLONE
@@ -418,6 +424,10 @@ static void start_program(const struct run *r)
     setrlimit(RLIMIT_CPU, &cpu_limit);
     limit(RLIMIT_AS, r->as);
     limit(RLIMIT_CORE, 0);
+    /* A fresh, anonymous session keyring (KEYCTL_JOIN_SESSION_KEYRING with no name):
+     * @s is the run's own. @u is keyed by uid alone (a user namespace maps it apart only
+     * where the build is not root), so it is not isolated here. */
+    syscall(SYS_keyctl, 1 /* KEYCTL_JOIN_SESSION_KEYRING */, NULL);
     held = drop_privileges(r->caps);
     if (!r->tool)
         say("N %ld %ld\n", (long)held, 0L);
@@ -573,6 +583,10 @@ static int init(struct run *r, int outer_alive)
     } else {
         return 2;
     }
+    /* Each where the kernel allows it (it may refuse one and not the others), before the
+     * mounts, so that /proc is mounted afresh with them. */
+    if (unshare(CLONE_NEWIPC) == 0)
+        held |= CONTAINED_IPC_NS;
     held |= isolate_files(r->writable);
     prctl(PR_SET_CHILD_SUBREAPER, 1); /* pid 1 is one anyway; said for the reader */
     say("N %ld %ld\n", (long)held, 0L);

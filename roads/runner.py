@@ -42,7 +42,8 @@ CONTROL_FD = 3
 STOP_WAIT = 2.0
 # The bits of the launcher's "N" line (CONTAINED_* in launcher.c), in that order.
 CONTAINMENT = ("pid-namespace", "mount-namespace", "read-only-files", "private-tmp",
-               "own-proc", "no-capabilities", "no-new-privs", "subreaper", "user-namespace")
+               "own-proc", "no-capabilities", "no-new-privs", "subreaper", "user-namespace",
+               "ipc-namespace")
 PID_NAMESPACE = 1 << CONTAINMENT.index("pid-namespace")
 # gcc and gdb: the limits they run under (seconds of CPU, bytes of address space).
 TOOL_CPU = 120

@@ -303,6 +303,53 @@ def test_a_declared_privilege_is_kept_and_only_that(tmp_path, cache, namespaces)
     assert "page zero: mapped" in run(folder, cache, privileges=1 << rawio).stdout
 
 
+def _session_keyring() -> int:
+    """This process's session keyring (KEYCTL_GET_KEYRING_ID of @s), or 0."""
+    import ctypes
+    import platform
+    number = {"x86_64": 250, "aarch64": 219}.get(platform.machine())
+    if number is None:
+        return 0
+    libc = ctypes.CDLL(None, use_errno=True)
+    serial = libc.syscall(number, 0, -3, 0)  # KEYCTL_GET_KEYRING_ID, KEY_SPEC_SESSION_KEYRING
+    return max(serial, 0)
+
+
+def test_a_samples_ipc_objects_and_keys_go_with_it(tmp_path, cache, namespaces):
+    key = 0x52000000 | (os.getpid() & 0xffffff)
+    folder = build(tmp_path / "run", """\
+        #include <errno.h>
+        #include <stdio.h>
+        #include <stdlib.h>
+        #include <string.h>
+        #include <unistd.h>
+        #include <sys/ipc.h>
+        #include <sys/msg.h>
+        #include <sys/shm.h>
+        #include <sys/syscall.h>
+        int main(int argc, char **argv)
+        {
+            key_t key = (key_t)strtol(argv[1], NULL, 0);
+            /* Made and never removed: without an IPC namespace they outlive the run. */
+            int shm = shmget(key, 1 << 20, IPC_CREAT | 0600);
+            int msg = msgget(key, IPC_CREAT | 0600);
+            printf("shm: %s\\n", shm < 0 ? strerror(errno) : "made");
+            printf("msg: %s\\n", msg < 0 ? strerror(errno) : "made");
+            printf("session keyring: %ld\\n", syscall(SYS_keyctl, 0, -3, 0));
+            return 0;
+        }
+    """)
+    out = run(folder, cache, hex(key)).stdout
+    assert "shm: made\n" in out and "msg: made\n" in out
+    assert "ipc-namespace" in run(folder, cache, hex(key + 1)).containment
+    for table in ("shm", "msg"):
+        keys = [int(line.split()[0]) for line in
+                Path(f"/proc/sysvipc/{table}").read_text().splitlines()[1:]]
+        assert key not in keys and key + 1 not in keys, f"the run's {table} outlived it"
+    ring = int(re.search(r"^session keyring: (-?\d+)$", out, re.M)[1])
+    assert ring > 0 and ring != _session_keyring(), "the run has a session keyring of its own"
+
+
 def test_privileges_in_the_manifest(scratch):
     scratch.add("zero", "int main(void) { return 0; }\n", 'privileges = ["CAP_SYS_RAWIO"]\n')
     assert scratch.project().sample("zero").privilege_mask == 1 << 17
