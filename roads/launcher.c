@@ -20,6 +20,8 @@
  *     afresh for the namespace (/proc/sys and /proc/sysrq-trigger read-only);
  *   - an IPC namespace: System V shared memory, semaphores and message queues made by the
  *     run go with it (nothing else frees them), and it sees none of the build's;
+ *   - a network namespace: only a loopback device, down, so the run reaches no server of
+ *     the machine (on 127.0.0.1 or elsewhere) and no network;
  *   - a session keyring of its own (not reported: it holds wherever keyctl exists), so
  *     keys the run adds to @s are not the build's; @u, the user's keyring, is per uid
  *     and cannot be told apart without a user namespace, so root's @u stays shared;
@@ -98,6 +100,7 @@
 #define CONTAINED_SUBREAPER 128
 #define CONTAINED_USER_NS 256
 #define CONTAINED_IPC_NS 512
+#define CONTAINED_NET_NS 1024
 
 /* The new mount API (Linux 5.12), called directly: older C libraries lack wrappers. */
 #ifndef OPEN_TREE_CLONE
@@ -587,6 +590,8 @@ static int init(struct run *r, int outer_alive)
      * mounts, so that /proc is mounted afresh with them. */
     if (unshare(CLONE_NEWIPC) == 0)
         held |= CONTAINED_IPC_NS;
+    if (unshare(CLONE_NEWNET) == 0)
+        held |= CONTAINED_NET_NS;
     held |= isolate_files(r->writable);
     prctl(PR_SET_CHILD_SUBREAPER, 1); /* pid 1 is one anyway; said for the reader */
     say("N %ld %ld\n", (long)held, 0L);

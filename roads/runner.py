@@ -43,7 +43,7 @@ STOP_WAIT = 2.0
 # The bits of the launcher's "N" line (CONTAINED_* in launcher.c), in that order.
 CONTAINMENT = ("pid-namespace", "mount-namespace", "read-only-files", "private-tmp",
                "own-proc", "no-capabilities", "no-new-privs", "subreaper", "user-namespace",
-               "ipc-namespace")
+               "ipc-namespace", "network-namespace")
 PID_NAMESPACE = 1 << CONTAINMENT.index("pid-namespace")
 # gcc and gdb: the limits they run under (seconds of CPU, bytes of address space).
 TOOL_CPU = 120

@@ -350,6 +350,37 @@ def test_a_samples_ipc_objects_and_keys_go_with_it(tmp_path, cache, namespaces):
     assert ring > 0 and ring != _session_keyring(), "the run has a session keyring of its own"
 
 
+def test_a_sample_cannot_reach_a_server_of_the_machine(tmp_path, cache, namespaces):
+    import socket
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1)
+    try:
+        folder = build(tmp_path / "run", """\
+            #include <arpa/inet.h>
+            #include <errno.h>
+            #include <stdio.h>
+            #include <stdlib.h>
+            #include <string.h>
+            #include <sys/socket.h>
+            int main(int argc, char **argv)
+            {
+                struct sockaddr_in to = {.sin_family = AF_INET, .sin_port = htons(atoi(argv[1]))};
+                int s = socket(AF_INET, SOCK_STREAM, 0);
+                inet_pton(AF_INET, "127.0.0.1", &to.sin_addr);
+                printf("connect: %s\\n", connect(s, (struct sockaddr *)&to, sizeof to) < 0
+                                               ? strerror(errno) : "done");
+                return 0;
+            }
+        """)
+        result = run(folder, cache, str(listener.getsockname()[1]))
+    finally:
+        listener.close()
+    assert "network-namespace" in result.containment
+    assert re.search(r"^connect: (Network is unreachable|Connection refused)$", result.stdout,
+                     re.M), result.stdout
+
+
 def test_privileges_in_the_manifest(scratch):
     scratch.add("zero", "int main(void) { return 0; }\n", 'privileges = ["CAP_SYS_RAWIO"]\n')
     assert scratch.project().sample("zero").privilege_mask == 1 << 17
