@@ -17,7 +17,9 @@
  *     zero, full, random and urandom (not tty: TIOCSTI on a terminal pushes input into
  *     its shell), only WRITABLE (the run's folder) writable, a
  *     private /tmp (unless the project lives there) and /dev/shm, and /proc mounted
- *     afresh for the namespace (/proc/sys and /proc/sysrq-trigger read-only);
+ *     afresh for the namespace (/proc/sys, /proc/sysrq-trigger, /proc/irq, /proc/bus and
+ *     /proc/pressure read-only: root without capabilities may still write some of their
+ *     files, which only check the mode);
  *   - an IPC namespace: System V shared memory, semaphores and message queues made by the
  *     run go with it (nothing else frees them), and it sees none of the build's;
  *   - a network namespace: only a loopback device, down, so the run reaches no server of
@@ -341,8 +343,13 @@ static int isolate_files(const char *writable)
         return 0;
     if (mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) == 0) {
         held |= CONTAINED_OWN_PROC;
+        /* Files there that check only their mode, which root without capabilities
+         * passes: read-only, where they exist. */
         mask("/proc/sys");
         mask("/proc/sysrq-trigger");
+        mask("/proc/irq");
+        mask("/proc/bus");
+        mask("/proc/pressure");
     }
     return held;
 }

@@ -233,6 +233,8 @@ def test_a_sample_writes_only_its_own_folder(tmp_path, cache, namespaces):
             /* Opened, never written: root may write both, and /proc is the sample's own. */
             attempt("sysrq", open("/proc/sysrq-trigger", O_WRONLY));
             attempt("sysctl", open("/proc/sys/vm/overcommit_memory", O_WRONLY));
+            attempt("irq", open("/proc/irq/default_smp_affinity", O_WRONLY));
+            attempt("pressure", open("/proc/pressure/memory", O_WRONLY));
             /* Root inside, but without CAP_SYS_ADMIN: no undoing the read-only view. */
             /* Device files: the harmless ones only (a read-only mount does not stop
              * writes to a disk, which root may open); block devices opened to read. */
@@ -266,6 +268,12 @@ def test_a_sample_writes_only_its_own_folder(tmp_path, cache, namespaces):
     # (Without root the file's mode refuses first.)
     assert re.search(r"^sysctl: (Read-only file system|Permission denied)$", out, re.M)
     assert "sysctl: Read-only file system" in out or os.geteuid() != 0
+    # (Where the kernel has no such file, there is nothing to write.)
+    for name in ("irq", "pressure"):
+        assert re.search(rf"^{name}: (Read-only file system|No such file or directory)$",
+                         out, re.M) or os.geteuid() != 0, out
+    if os.geteuid() == 0 and Path("/proc/irq/default_smp_affinity").exists():
+        assert "irq: Read-only file system" in out
     assert "null: done" in out and "disks opened: 0\n" in out
     assert re.search(r"^tty: (Permission denied|Operation not permitted)$", out, re.M)
     assert "remount: Operation not permitted" in out
