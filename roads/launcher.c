@@ -16,7 +16,8 @@
  *   - a mount namespace: / read-only (recursively) and without device files but null,
  *     zero, full, random and urandom (not tty: TIOCSTI on a terminal pushes input into
  *     its shell), only WRITABLE (the run's folder) writable, a
- *     private /tmp (unless the project lives there) and /dev/shm, and /proc mounted
+ *     private /tmp (unless the project lives there) and /dev/shm, those three nosuid and
+ *     nodev (no set-user-ID file made there grants anything inside the run), and /proc mounted
  *     afresh for the namespace (/proc/sys, /proc/sysrq-trigger, /proc/irq, /proc/bus and
  *     /proc/pressure read-only: root without capabilities may still write some of their
  *     files, which only check the mode);
@@ -116,6 +117,9 @@
 #endif
 #ifndef MOUNT_ATTR_RDONLY
 #define MOUNT_ATTR_RDONLY 0x00000001
+#endif
+#ifndef MOUNT_ATTR_NOSUID
+#define MOUNT_ATTR_NOSUID 0x00000002
 #endif
 #ifndef MOUNT_ATTR_NODEV
 #define MOUNT_ATTR_NODEV 0x00000004
@@ -333,7 +337,7 @@ static int isolate_files(const char *writable)
             if (mount(*device, *device, NULL, MS_BIND, NULL) == 0)
                 set_attr(*device, 0, 0, MOUNT_ATTR_NODEV);
         if (syscall(SYS_move_mount, tree, "", AT_FDCWD, writable, MOVE_MOUNT_F_EMPTY_PATH) == 0 &&
-            set_attr(writable, 0, MOUNT_ATTR_NODEV, MOUNT_ATTR_RDONLY) == 0)
+            set_attr(writable, 0, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV, MOUNT_ATTR_RDONLY) == 0)
             held |= CONTAINED_READ_ONLY | (tmp == 0 ? CONTAINED_PRIVATE_TMP : 0);
     }
     if (tree >= 0)

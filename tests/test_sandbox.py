@@ -389,6 +389,35 @@ def test_a_sample_cannot_reach_a_server_of_the_machine(tmp_path, cache, namespac
                      re.M), result.stdout
 
 
+def test_the_writable_folders_are_nosuid_and_nodev(tmp_path, cache, namespaces):
+    # A set-user-ID copy of the sample in its folder must grant nothing in a run.
+    folder = build(tmp_path / "run", """\
+        #include <stdio.h>
+        #include <string.h>
+        #include <sys/stat.h>
+        int main(void)
+        {
+            char line[4096];
+            FILE *info = fopen("/proc/self/mountinfo", "r");
+            printf("chmod: %d\\n", chmod("s", 04755));
+            while (fgets(line, sizeof line, info) != NULL)
+                fputs(line, stdout);
+            return 0;
+        }
+    """)
+    result = run(folder, cache)
+    assert "chmod: 0\n" in result.stdout
+    mounts = {}
+    for line in result.stdout.splitlines()[1:]:
+        fields = line.split()
+        mounts[fields[4]] = fields[5].split(",")  # mount point: its per-mount options
+    for point in (str(folder), "/dev/shm") + (("/tmp",) if "private-tmp" in result.containment
+                                               else ()):
+        assert point in mounts, f"{point} is not a mount of its own: {sorted(mounts)}"
+        assert {"nosuid", "nodev"} <= set(mounts[point]), (point, mounts[point])
+        assert "rw" in mounts[point]
+
+
 def test_privileges_in_the_manifest(scratch):
     scratch.add("zero", "int main(void) { return 0; }\n", 'privileges = ["CAP_SYS_RAWIO"]\n')
     assert scratch.project().sample("zero").privilege_mask == 1 << 17
