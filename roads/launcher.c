@@ -37,7 +37,8 @@
  *     containment, the launcher as a child subreaper that kills every descendant at the
  *     end.
  *
- * Resource limits (CPU, address space, no core files) hold in every case, and so does a
+ * Resource limits (CPU, address space, no core files, no file past MAX_FILE_BYTES) hold
+ * in every case, and so does a
  * deadline of its own: DEADLINE seconds after the start the launcher kills the run even
  * if the build is not there to (stopped, say), and its report lines never block. The
  * program's environment is passed through untouched, and it runs from the same folder
@@ -91,6 +92,10 @@
 
 #define SAMPLE_FD 3 /* also in roads/runner.py (CONTROL_FD) */
 #define MAX_RUN 4096
+/* The largest file a run may write (RLIMIT_FSIZE), also in samples/README.md ("Sandbox"):
+ * past it write(2), ftruncate(2) and fallocate(2) fail with EFBIG (after SIGXFSZ), so one
+ * call cannot fill the disk. */
+#define MAX_FILE_BYTES (256ULL << 20)
 
 /* Bits of the "N" line; their names are in roads/runner.py (CONTAINMENT). */
 #define CONTAINED_PID_NS 1
@@ -438,6 +443,7 @@ static void start_program(const struct run *r)
     setrlimit(RLIMIT_CPU, &cpu_limit);
     limit(RLIMIT_AS, r->as);
     limit(RLIMIT_CORE, 0);
+    limit(RLIMIT_FSIZE, (rlim_t)MAX_FILE_BYTES);
     /* A fresh, anonymous session keyring (KEYCTL_JOIN_SESSION_KEYRING with no name):
      * @s is the run's own. @u is keyed by uid alone (a user namespace maps it apart only
      * where the build is not root), so it is not isolated here. */

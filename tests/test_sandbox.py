@@ -418,6 +418,37 @@ def test_the_writable_folders_are_nosuid_and_nodev(tmp_path, cache, namespaces):
         assert "rw" in mounts[point]
 
 
+def test_a_sample_cannot_write_a_file_past_the_cap(tmp_path, cache, namespaces):
+    folder = build(tmp_path / "run", """\
+        #define _GNU_SOURCE
+        #include <errno.h>
+        #include <fcntl.h>
+        #include <signal.h>
+        #include <stdio.h>
+        #include <string.h>
+        #include <unistd.h>
+        static void attempt(const char *what, int result)
+        {
+            printf("%s: %s\\n", what, result < 0 ? strerror(errno) : "done");
+        }
+        int main(void)
+        {
+            int fd = open("big", O_CREAT | O_WRONLY, 0644);
+            signal(SIGXFSZ, SIG_IGN);  /* EFBIG instead of death */
+            attempt("fallocate", fallocate(fd, 0, 0, 1LL << 30));
+            attempt("truncate", ftruncate(fd, 1LL << 30));
+            attempt("write", pwrite(fd, "x", 1, (256LL << 20) + 4096) < 0 ? -1 : 0);
+            attempt("small", pwrite(fd, "x", 1, 4096) < 0 ? -1 : 0);
+            return 0;
+        }
+    """)
+    out = run(folder, cache).stdout
+    for what in ("fallocate", "truncate", "write"):
+        assert f"{what}: File too large\n" in out, out
+    assert "small: done\n" in out
+    assert (folder / "big").stat().st_size <= 256 << 20
+
+
 def test_privileges_in_the_manifest(scratch):
     scratch.add("zero", "int main(void) { return 0; }\n", 'privileges = ["CAP_SYS_RAWIO"]\n')
     assert scratch.project().sample("zero").privilege_mask == 1 << 17
