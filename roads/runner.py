@@ -22,6 +22,7 @@ import os
 import select
 import selectors
 import signal
+import stat
 import subprocess
 import threading
 import time
@@ -285,10 +286,9 @@ def run_program(
     run = _Run(child, report_r, sample_r, proc, snapshot, label, argv, cancel)
     try:
         run.loop(started + timeout, max_output, timeout, stop_after, started, cpu_seconds)
-    except BaseException:
+    finally:
         run.cleanup()
-        raise
-    run.cleanup()
+        strip_set_id_bits(Path(writable or cwd))
     result = run.result
     result.seconds = time.monotonic() - started
     if run.failed_exec is not None:
@@ -302,6 +302,24 @@ def run_program(
             sample=label, command=argv, output=result.stderr or None,
         )
     return result
+
+
+def strip_set_id_bits(folder: Path) -> None:
+    """Clear the setuid and setgid bits of every file a run left in its folder.
+
+    The folder is mounted nosuid inside the run, but not outside it: a root sample's
+    setuid copy of itself would be a way to root for anyone who can reach the cache.
+    Links are not followed, and nothing outside ``folder`` is touched."""
+    for root, dirs, files in os.walk(folder, followlinks=False):
+        for name in dirs + files:
+            path = os.path.join(root, name)
+            try:
+                mode = os.lstat(path).st_mode
+                if stat.S_ISLNK(mode) or not mode & (stat.S_ISUID | stat.S_ISGID):
+                    continue
+                os.chmod(path, stat.S_IMODE(mode) & ~(stat.S_ISUID | stat.S_ISGID))
+            except OSError:
+                pass  # gone meanwhile, or not ours to change: nothing left to run as root
 
 
 def read_ready(fd: int) -> bytes | None:

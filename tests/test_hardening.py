@@ -58,3 +58,25 @@ def test_a_flag_with_a_trailing_newline_is_not_allowed(flag):
 
     assert ALLOWED_FLAGS.fullmatch(flag) is None
     assert ALLOWED_FLAGS.fullmatch(flag.strip().split("\n")[0]) is not None
+
+
+def test_set_id_bits_left_in_a_run_folder_are_cleared(tmp_path):
+    """Inside the run its folder is nosuid; outside it is not, so the bits go."""
+    import stat
+
+    from roads.runner import strip_set_id_bits
+
+    folder = tmp_path / "run"
+    (folder / "sub").mkdir(parents=True)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.write_text("x")
+    os.chmod(elsewhere, 0o4755)
+    for name in ("suid", "sub/sgid"):
+        (folder / name).write_text("x")
+    os.chmod(folder / "suid", 0o4755)
+    os.chmod(folder / "sub" / "sgid", 0o2755)
+    (folder / "link").symlink_to(elsewhere)
+    strip_set_id_bits(folder)
+    assert stat.S_IMODE((folder / "suid").stat().st_mode) == 0o755
+    assert stat.S_IMODE((folder / "sub" / "sgid").stat().st_mode) == 0o755
+    assert stat.S_IMODE(elsewhere.stat().st_mode) == 0o4755  # not followed through the link
