@@ -14,7 +14,7 @@ import shutil
 
 import pytest
 
-from tests.browser import CHROMIUM_ARGS, chromium_path, serve
+from tests.browser import serve
 from tests.conftest import REPO
 from tests.test_site import built, make_project
 
@@ -69,21 +69,16 @@ def test_hostile_strings_are_text_in_the_html(hostile_site):
 
 
 @pytest.mark.browser
-def test_no_script_runs_in_the_browser(hostile_site):
-    path = chromium_path()
-    if path is None:
-        pytest.skip("no Chromium: apt-get install chromium (./dev test does)")
-    sync_api = pytest.importorskip("playwright.sync_api")
+def test_no_script_runs_in_the_browser(hostile_site, browser):
     server, base = serve(hostile_site)
+    context = browser.new_context()
     try:
-        with sync_api.sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=path, args=CHROMIUM_ARGS)
-            page = browser.new_page()
-            page.goto(base)
-            page.wait_for_load_state("networkidle")
-            assert page.evaluate("window.pwned") is None
-            assert SCRIPT in page.inner_text("article")
-            browser.close()
+        page = context.new_page()
+        page.goto(base)
+        page.wait_for_load_state("networkidle")
+        assert page.evaluate("window.pwned") is None
+        assert SCRIPT in page.inner_text("article")
     finally:
+        context.close()
         server.shutdown()
         server.server_close()
