@@ -51,3 +51,25 @@ def serve(directory: Path):
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     return server, f"http://127.0.0.1:{server.server_address[1]}/"
+
+
+PHONE = {"width": 390, "height": 844}
+DESKTOP = {"width": 1280, "height": 900}
+
+
+def open_page(browser, url: str, *, viewport=DESKTOP, scheme: str | None = None,
+              touch: bool = False):
+    """A new context and page at ``url``, loaded: (context, page, console errors).
+    ``scheme`` ("default" or "slate") sets Material's palette; ``touch`` makes the
+    context a touch phone."""
+    context = browser.new_context(viewport=viewport, has_touch=touch, is_mobile=touch,
+                                  color_scheme="dark" if scheme == "slate" else "light")
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(url)
+    page.wait_for_load_state("networkidle")
+    if scheme:
+        page.evaluate(f"document.body.setAttribute('data-md-color-scheme', '{scheme}')")
+    return context, page, errors

@@ -12,33 +12,17 @@ from pathlib import Path
 
 import pytest
 
+from tests.browser import DESKTOP, PHONE, open_page
 from tests.conftest import REPO
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 ARTIFACTS = REPO / "tests" / "artifacts"
-PHONE = {"width": 390, "height": 844}
-DESKTOP = {"width": 1280, "height": 900}
-
 
 
 def pages_of(out: Path) -> list[str]:
     """Every page of the built site, as a path relative to the site root."""
     return sorted(str(p.relative_to(out)) for p in out.rglob("index.html")
                   if "assets" not in p.parts and p.parent.name != "404")
-
-
-def open_page(browser, url: str, *, viewport=DESKTOP, scheme: str | None = None):
-    context = browser.new_context(viewport=viewport,
-                                  color_scheme="dark" if scheme == "slate" else "light")
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-    page.on("pageerror", lambda e: errors.append(str(e)))
-    page.goto(url)
-    page.wait_for_load_state("networkidle")
-    if scheme:
-        page.evaluate(f"document.body.setAttribute('data-md-color-scheme', '{scheme}')")
-    return context, page, errors
 
 
 def test_navigation_follows_weights(site, browser):

@@ -7,19 +7,23 @@ Screenshots of open tooltips go to tests/artifacts/ for a person to look at.
 
 from __future__ import annotations
 
+import functools
+
 import urllib.error
 import urllib.request
 
 import pytest
 
 from roads.glossary import SOURCE, entries, parse
+from tests.browser import DESKTOP, PHONE
+from tests.browser import open_page as _open_page
 from tests.conftest import REPO
 from tests.test_browser import contrast, rgb
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 ARTIFACTS = REPO / "tests" / "artifacts"
-PHONE = {"width": 390, "height": 844}
-DESKTOP = {"width": 1280, "height": 900}
+# Every page of these tests is in the default palette unless a test says otherwise.
+open_page = functools.partial(_open_page, scheme="default")
 TOOLTIP = ".md-tooltip2--active"
 # A page dense with terms, and a term in its body (after the Update Timeline's rule)
 # that is no link, since a tap on a link navigates.
@@ -27,24 +31,9 @@ PAGE = "all-roads-to-memory/mapping-procedure/"
 TERM = "article hr ~ p abbr:not(a abbr)"
 
 
-
 @pytest.fixture(scope="module")
 def definitions() -> dict[str, str]:
     return {t.term: t.definition for t in parse((REPO / SOURCE).read_text(encoding="utf-8"))}
-
-
-def open_page(browser, url: str, *, viewport=DESKTOP, scheme: str = "default",
-              touch: bool = False):
-    context = browser.new_context(viewport=viewport, has_touch=touch, is_mobile=touch,
-                                  color_scheme="dark" if scheme == "slate" else "light")
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-    page.on("pageerror", lambda e: errors.append(str(e)))
-    page.goto(url)
-    page.wait_for_load_state("networkidle")
-    page.evaluate(f"document.body.setAttribute('data-md-color-scheme', '{scheme}')")
-    return context, page, errors
 
 
 def a_term(page):

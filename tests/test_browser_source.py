@@ -9,30 +9,14 @@ from __future__ import annotations
 
 import pytest
 
+from tests.browser import DESKTOP, PHONE, open_page
 from tests.conftest import REPO
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 ARTIFACTS = REPO / "tests" / "artifacts"
-PHONE = {"width": 390, "height": 844}
-DESKTOP = {"width": 1280, "height": 900}
 # A short source shown unfolded, and a long one shown folded (roads.source.OPEN_LINES).
 SHORT = ("all-roads-to-memory/processes/", "intmain")
 LONG = ("all-roads-to-memory/mapping-procedure/", "probe")
-
-
-
-def open_page(browser, url: str, *, viewport=DESKTOP, scheme: str | None = None):
-    context = browser.new_context(viewport=viewport,
-                                  color_scheme="dark" if scheme == "slate" else "light")
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-    page.on("pageerror", lambda e: errors.append(str(e)))
-    page.goto(url)
-    page.wait_for_load_state("networkidle")
-    if scheme:
-        page.evaluate(f"document.body.setAttribute('data-md-color-scheme', '{scheme}')")
-    return context, page, errors
 
 
 def test_source_box_folds_and_unfolds(site, browser):

@@ -5,8 +5,6 @@ the entry is fixed."""
 
 from __future__ import annotations
 
-import os
-import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -17,7 +15,7 @@ from roads.cli import main
 from roads.errors import ConfigError
 from roads.samples import parse_manifest
 from tests.conftest import REPO
-from tests.test_serve import env_for, free_port, make_site, wait_for
+from tests.test_serve import Server, env_for, make_site
 
 # Each hostile entry, the line its error must name, and words of the message. The good
 # entry before and after each must stay usable.
@@ -153,29 +151,14 @@ def test_build_shows_the_broken_entry_on_its_page_only(tmp_path):
 @pytest.mark.usefixtures("no_leftovers")
 def test_serve_shows_a_broken_entry_and_recovers(tmp_path):
     root = make_site(tmp_path / "site")
-    port = free_port()
-    server = subprocess.Popen(
-        [sys.executable, "-m", "mkdocs", "serve", "-a", f"127.0.0.1:{port}"],
-        cwd=root, env=env_for(root), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-        text=True, process_group=0)
-    url = f"http://127.0.0.1:{port}/"
     manifest = root / "samples" / "samples.toml"
-    try:
-        wait_for(url, lambda t: "roads-map" in t and "block" in t)
+    with Server(root) as server:
+        server.shows(lambda t: "roads-map" in t and "block" in t)
         manifest.write_text('[demo]\ncheckpoints = ["here"\n')
-        broken = wait_for(url, lambda t: "could not be made" in t)
+        broken = server.shows(lambda t: "could not be made" in t)
         assert "samples.toml:2" in broken
-        assert server.poll() is None
         manifest.write_text('[demo]\ncheckpoints = ["here"]\ntimeout = 5\n')
-        wait_for(url, lambda t: "roads-map" in t and "could not be made" not in t)
-        assert server.poll() is None
-    finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        try:
-            server.communicate(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.pid, signal.SIGKILL)
-            server.communicate()
+        server.shows(lambda t: "roads-map" in t and "could not be made" not in t)
 
 
 def test_the_real_manifest_has_no_broken_entry():

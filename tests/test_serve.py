@@ -88,37 +88,22 @@ def wait_for(url: str, predicate, seconds: float = 60) -> str:
 
 def test_serve_shows_a_broken_sample_on_the_page_and_stays_up(tmp_path):
     root = make_site(tmp_path / "site")
-    port = free_port()
-    server = subprocess.Popen(
-        [sys.executable, "-m", "mkdocs", "serve", "-a", f"127.0.0.1:{port}"],
-        cwd=root, env=env_for(root), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-        text=True, process_group=0)
-    url = f"http://127.0.0.1:{port}/"
-    try:
-        wait_for(url, lambda t: "roads-map" in t and "block" in t)
+    with Server(root) as server:
+        server.shows(lambda t: "roads-map" in t and "block" in t)
 
         # The author breaks the sample: the page says so, the server stays up.
         (root / "samples" / "demo.c").write_text(GOOD.replace("return 0;", "return oops;"))
-        broken = wait_for(url, lambda t: "could not be made" in t)
+        broken = server.shows(lambda t: "could not be made" in t)
         assert "docs/index.md:8" in broken
         assert "sample &#x27;demo&#x27;" in broken or "sample 'demo'" in broken
         assert "samples/demo.c:7" in broken and "oops" in broken
-        assert server.poll() is None
 
         # Fixed again: only that sample is re-captured, and the figure is back, drawn
         # from the new capture (not the figure cache's copy of the old one).
         (root / "samples" / "demo.c").write_text(GOOD.replace('"block"', '"renamed-block"'))
-        wait_for(url, lambda t: "roads-map" in t and "could not be made" not in t
-                 and "renamed-block" in t)
-        assert server.poll() is None
-    finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        try:
-            out, _ = server.communicate(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.pid, signal.SIGKILL)
-            out, _ = server.communicate()
-    assert "docs/index.md:8: sample 'demo'" in out
+        server.shows(lambda t: "roads-map" in t and "could not be made" not in t
+                     and "renamed-block" in t)
+    assert "docs/index.md:8: sample 'demo'" in server.output
 
 
 def test_strict_build_fails_on_a_broken_sample_naming_page_sample_and_line(tmp_path):
@@ -182,24 +167,10 @@ def test_serve_shows_a_claims_new_words(tmp_path):
              'test = "test_x.py::test_x"\n')
     claims.write_text(entry.format("The first words."))
     (root / "docs" / "index.md").write_text(PAGE + "\n{{ claim('words') }}\n")
-    port = free_port()
-    server = subprocess.Popen(
-        [sys.executable, "-m", "mkdocs", "serve", "-a", f"127.0.0.1:{port}"],
-        cwd=root, env=env_for(root), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-        text=True, process_group=0)
-    url = f"http://127.0.0.1:{port}/"
-    try:
-        wait_for(url, lambda t: "The first words." in t)
+    with Server(root) as server:
+        server.shows(lambda t: "The first words." in t)
         claims.write_text(entry.format("The second words."))
-        wait_for(url, lambda t: "The second words." in t)
-        assert server.poll() is None
-    finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        try:
-            server.communicate(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.pid, signal.SIGKILL)
-            server.communicate()
+        server.shows(lambda t: "The second words." in t)
 
 
 # -- issue 9, item 3: the server survives every error, shows it at its line, recovers --
