@@ -22,10 +22,11 @@ import html as _html
 from dataclasses import dataclass
 from typing import Sequence
 
+from . import constants
 from .errors import ConfigError
 from .select import PageEntry, PagemapRange, Selection
 
-PAGE_SHIFT = 12
+PAGE_SHIFT = constants.PAGE_SHIFT.value
 PAGE_SIZE = 1 << PAGE_SHIFT
 # (name, lowest bit) of each 9-bit index, top level first (Intel SDM vol. 3A, 4.5,
 # Figures 4-8 and 4-9): 4-level paging translates 48 bits, 5-level (LA57) 57.
@@ -34,7 +35,7 @@ LEVELS_BY_PAGING = {
     5: (("PML5", 48), ("PML4", 39), ("PDPT", 30), ("PD", 21), ("PT", 12)),
 }
 LEVELS = LEVELS_BY_PAGING[4]
-INDEX_BITS = 9
+INDEX_BITS = constants.INDEX_BITS.value
 VIRTUAL_BITS = 48  # with 4-level paging
 HIDDEN = "hidden without CAP_SYS_ADMIN"
 

@@ -23,6 +23,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import TypeVar
 
+from .constants import USER_BITS_4LEVEL, USER_BITS_5LEVEL
 from .errors import CaptureError, ProcessGone
 
 PAGE_SIZE = 4096
@@ -650,7 +651,7 @@ def parse_sysctl_int(text: str | bytes) -> int:
 # x86-64: 4-level paging translates 48-bit addresses, user space below 2^47;
 # 5-level (LA57) 57-bit addresses, user space below 2^56
 # (arch/x86/include/asm/page_64_types.h, __VIRTUAL_MASK_SHIFT).
-USER_BITS = MappingProxyType({4: 47, 5: 56})
+USER_BITS = MappingProxyType({4: USER_BITS_4LEVEL.value, 5: USER_BITS_5LEVEL.value})
 # An mmap hint above 2^47 without MAP_FIXED: the kernel places a mapping there only
 # with 5-level paging, where TASK_SIZE_MAX is 2^56 minus a page
 # (Documentation/arch/x86/x86_64/5level-paging.rst); with 4 levels it ignores the hint.

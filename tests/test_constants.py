@@ -19,8 +19,11 @@ from tests.claims_support import doc
 
 
 def test_names_are_unique_and_cited():
+    from roads.values import FORMATS
+
     assert len(c.CONSTANTS) == len(c._ALL)
     assert all(k.source.strip() for k in c._ALL)
+    assert all(k.fmt in FORMATS for k in c._ALL)
 
 
 def test_page_size_is_the_machines_and_the_captures():
