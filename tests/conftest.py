@@ -59,6 +59,34 @@ def _leftovers() -> set[tuple[int, str]]:
     return found
 
 
+def left_behind(before: set[tuple[int, str]], grace: float = 1.0) -> set[tuple[int, str]]:
+    """Our stopped or zombie descendants not in ``before`` that are still there after
+    ``grace`` seconds. A process that ends while a test runs is a zombie for the moment its
+    own parent takes to reap it (the session's Chromium ends renderers at any time): only
+    what outlasts that was left behind."""
+    after = _leftovers() - before
+    deadline = time.monotonic() + grace
+    while after and time.monotonic() < deadline:
+        time.sleep(0.05)
+        after &= _leftovers()
+    return after
+
+
+def _describe(found: set[tuple[int, str]]) -> str:
+    """Each leftover with its command name and its parent's, so a failure says what was left."""
+    out = []
+    for pid, state in sorted(found):
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_text()
+            comm, ppid = stat[stat.index("(") + 1:stat.rindex(")")], stat[stat.rindex(")") + 2:].split()[1]
+            pstat = Path(f"/proc/{ppid}/stat").read_text()
+            parent = pstat[pstat.index("(") + 1:pstat.rindex(")")]
+        except (OSError, ValueError):
+            comm, ppid, parent = "?", "?", "?"
+        out.append(f"{pid} {comm} ({state}), child of {ppid} {parent}")
+    return "; ".join(out)
+
+
 def _descends(pid: int, ancestor: int) -> bool:
     for _ in range(64):
         if pid <= 1:
@@ -95,8 +123,8 @@ def no_leftovers(tmp_path_factory):
     before = _leftovers()
     running_before = _running_from(base)
     yield
-    after = _leftovers() - before
-    assert not after, f"processes left stopped or unreaped: {sorted(after)}"
+    after = left_behind(before)
+    assert not after, f"processes left stopped or unreaped: {_describe(after)}"
     for _ in range(20):  # SIGKILLed processes take a moment to vanish from /proc
         running = _running_from(base) - running_before
         if not running:
