@@ -20,7 +20,7 @@ from .elf import read_elf
 from .errors import CaptureError, CommandTimeout, RoadsError, SampleError
 from .proc import Proc, SmapsEntry
 from .runner import RunResult, Stop, describe_status, launcher, run_program, tool_prefix
-from .samples import Sample, Variant
+from .samples import MAX_REGIONS, Sample, Variant
 
 BUILD_ROOT = "/build"
 GDB_TIMEOUT = 60.0
@@ -54,7 +54,11 @@ def region_doc(entry: SmapsEntry, build_dir: Path) -> dict:
 def snapshot_process(stop: Stop, proc: Proc, build_dir: Path) -> dict:
     """Everything recorded about one stopped process at one checkpoint."""
     pid = stop.pid
-    regions = [region_doc(e, build_dir) for e in proc.smaps(pid)]
+    entries = proc.smaps(pid)
+    if len(entries) > MAX_REGIONS:
+        raise SampleError(f"mapped {len(entries)} regions at checkpoint '{stop.name}': a capture "
+                          f"holds at most {MAX_REGIONS} regions a checkpoint")
+    regions = [region_doc(e, build_dir) for e in entries]
     status = proc.status(pid)
     auxv = proc.auxv(pid)
     strings = {}

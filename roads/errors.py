@@ -86,6 +86,10 @@ class ProcessGone(RoadsError):
     """A process vanished while its /proc files were being read."""
 
 
+class EngineError(RoadsError):
+    """The engine's own part failed (its launcher would not compile): not the sample's fault."""
+
+
 class CaptureError(RoadsError):
     """A frozen capture is missing, corrupt, stale or of an unknown schema."""
 

@@ -57,7 +57,8 @@
  *   F <pid> <errno>         exec failed
  *   X <pid> <wait status> <cpu ms>
  *                           a process of the run was reaped, after that much CPU time
- *   L <count> 0             more than MAX_PROCS processes at once: the run was killed
+ *   L <count> 0             more than MAX_PROCS tasks (processes and their threads) at
+ *                           once: the run was killed
  *
  * Processes are counted by walking /proc/PID/task/TID/children from the reaper down,
  * every 5 ms; RLIMIT_NPROC would be simpler but does not bind root. SIGTERM (sent by the
@@ -177,8 +178,8 @@ static long cpu_ms(const struct rusage *u)
 }
 
 /* The children of every thread of `pid`, read under the proc folder `dir`, appended to
- * `out` (at most `cap` in all). */
-static long children_of(int dir, long pid, long *out, long n, long cap)
+ * `out` (at most `cap` in all). With `threads`, also adds `pid`'s threads to it. */
+static long children_of(int dir, long pid, long *out, long n, long cap, long *threads)
 {
     char path[96];
     DIR *tasks;
@@ -198,6 +199,8 @@ static long children_of(int dir, long pid, long *out, long n, long cap)
         int cfd;
         if (t->d_name[0] == '.')
             continue;
+        if (threads != NULL)
+            ++*threads;
         snprintf(file, sizeof file, "%ld/task/%s/children", pid, t->d_name);
         if ((cfd = openat(dir, file, O_RDONLY | O_CLOEXEC)) < 0)
             continue;
@@ -216,23 +219,28 @@ static long children_of(int dir, long pid, long *out, long n, long cap)
 /*
  * Every process of the run now, into `found`, as pids of the proc folder `dir`: all
  * descendants of `root` (orphans are the reaper's too). The walk costs time in the size
- * of the run, not of the machine, so it can run often; it stops past `cap`.
+ * of the run, not of the machine, so it can run often; it stops past `cap`. With
+ * `tasks`, also counts the threads of every process found (a process is one, its other
+ * threads more): what the run's task limit holds to, since a thread costs the machine a
+ * task as a process does. That count stops past `cap` as well.
  */
-static long walk_run(int dir, long root, long cap)
+static long walk_run(int dir, long root, long cap, long *tasks)
 {
     long done = 0, n;
     if (cap > MAX_RUN)
         cap = MAX_RUN;
-    n = children_of(dir, root, found, 0, cap);
-    while (done < n && n < cap)
-        n = children_of(dir, found[done++], found, n, cap);
+    if (tasks != NULL)
+        *tasks = 0;
+    n = children_of(dir, root, found, 0, cap, NULL);
+    while (done < n && n < cap && (tasks == NULL || *tasks < cap))
+        n = children_of(dir, found[done++], found, n, cap, tasks);
     return n;
 }
 
 /* The pid the build sees for `nspid`, a child of this init (alive or a zombie), or 0. */
 static long host_pid(long nspid)
 {
-    long n = children_of(host_proc, host_self, found, 0, MAX_RUN), i;
+    long n = children_of(host_proc, host_self, found, 0, MAX_RUN, NULL), i;
     for (i = 0; i < n; i++) {
         char path[64], line[256];
         FILE *f;
@@ -271,7 +279,7 @@ static void kill_run(void)
         kill(-1, SIGKILL); /* as a namespace's init: every other process in it */
         return;
     }
-    n = walk_run(own_proc, (long)getpid(), MAX_RUN);
+    n = walk_run(own_proc, (long)getpid(), MAX_RUN, NULL);
     for (i = 0; i < n; i++)
         kill((pid_t)found[i], SIGKILL);
 }
@@ -536,9 +544,13 @@ static int reap(const struct run *r)
             continue;
         }
         if (r->max_procs > 0 && elapsed_ns(&counted, &now) >= 5 * 1000 * 1000) {
-            long counted_now = host_proc >= 0 ? walk_run(host_proc, host_self, r->max_procs + 1)
-                                              : walk_run(own_proc, (long)getpid(), r->max_procs + 1);
+            long tasks = 0;
+            long counted_now = host_proc >= 0
+                ? walk_run(host_proc, host_self, r->max_procs + 1, &tasks)
+                : walk_run(own_proc, (long)getpid(), r->max_procs + 1, &tasks);
             counted = now;
+            if (tasks > counted_now)
+                counted_now = tasks;
             if (counted_now > r->max_procs) {
                 say("L %ld %ld\n", r->max_procs, 0L);
                 killing = 1;

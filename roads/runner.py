@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import command
-from .errors import ProcessGone, SampleError, tail
+from .errors import CommandFailed, EngineError, ProcessGone, SampleError, tail
 from .proc import PAGE_SIZE, Proc
 from .samples import MAX_ADDRESSES, MAX_CHECKPOINTS, MAX_RANGE_PAGES, MAX_RANGES, name_problem
 
@@ -209,6 +209,11 @@ def launcher(cache: Path) -> Path:
                 command.run(["gcc", "-O2", "-o", str(partial), str(LAUNCHER_SOURCE)],
                             timeout=60)
                 os.replace(partial, binary)
+            except CommandFailed as exc:
+                # Not the sample's compile error, though a sample's compile is what asked.
+                raise EngineError(f"the engine's sandbox launcher ({LAUNCHER_SOURCE.name}) "
+                                  "did not compile", command=exc.command,
+                                  output=exc.output) from exc
             finally:
                 partial.unlink(missing_ok=True)
         _LAUNCHERS.add(binary)
@@ -417,7 +422,7 @@ class _Run:
                     self.buffers[key.data] += data
             if self.limit_hit is not None:
                 raise self.failure(
-                    f"forked too much: more than {self.limit_hit} processes at once; killed"
+                    f"forked too much: more than {self.limit_hit} processes and threads at once; killed"
                 )
         try:
             # All pipes are closed, so the launcher is ending; still, never wait unbounded.

@@ -25,6 +25,10 @@ NAME_BYTES = 64
 # Checkpoints a manifest entry may require, and that one run may reach: each one is a
 # snapshot of the whole address space in the capture (tens of kilobytes).
 MAX_CHECKPOINTS = 32
+# Regions one checkpoint may hold (the kernel allows vm.max_map_count, 65530 by default):
+# a capture of more would take gigabytes over a run's checkpoints, and no figure of them
+# could be read. The largest sample here maps a few dozen.
+MAX_REGIONS = 1024
 # The highest value of each limit (the schema in samples/README.md says the same). The
 # launcher counts at most 4096 processes; the runner holds the output in memory.
 LIMIT_CAPS = {"processes": 1024, "output": 16 << 20, "address_space": 64 << 30, "cpu": 600}

@@ -128,6 +128,29 @@ def test_fork_storm_is_stopped(scratch):
     assert "forked too much: more than 16 processes" in str(err)
 
 
+def test_thread_storm_counts_against_the_same_limit(scratch):
+    """Threads cost the machine a task each, as processes do: a run that starts thousands
+    of threads in one process is held to limits.processes too."""
+    scratch.add("spawn", """\
+        #include <pthread.h>
+        #include <unistd.h>
+        static void *idle(void *arg) { (void)arg; pause(); return 0; }
+        int main(void) {
+            pthread_attr_t small;
+            pthread_attr_init(&small);
+            pthread_attr_setstacksize(&small, 64 * 1024);
+            for (int i = 0; i < 2000; i++) {
+                pthread_t t;
+                pthread_create(&t, &small, idle, 0);
+                usleep(500);
+            }
+            pause();
+        }
+    """, "timeout = 20\nlibs = [\"-pthread\"]\n[spawn.limits]\nprocesses = 16\n")
+    err = capture_error(scratch, "spawn")
+    assert "forked too much: more than 16 processes and threads at once" in str(err)
+
+
 def test_output_flood_is_cut(scratch):
     scratch.add("flood", """\
         #include <stdio.h>
@@ -322,3 +345,40 @@ def test_an_orphan_still_names_its_parent_and_inherits_its_ranges(scratch):
     parent, orphan = run["checkpoints"]
     assert orphan["ppid"] == parent["pid"], "the orphan named its adopter, not its parent"
     assert [r["name"] for r in orphan["pagemap"]] == ["buffer"]
+
+
+def test_a_launcher_that_does_not_compile_is_the_engines_error(scratch, monkeypatch, tmp_path):
+    """A broken launcher.c is the engine's fault: the error says so, not 'the sample's gcc
+    could not compile' with a line of a file the author never wrote."""
+    from roads import runner
+    from roads.errors import CompileError, EngineError
+
+    broken = tmp_path / "launcher.c"
+    broken.write_text("int main(void) { return undeclared; }\n")
+    monkeypatch.setattr(runner, "LAUNCHER_SOURCE", broken)
+    scratch.add("fine", "int main(void) { return 0; }\n")
+    with pytest.raises(EngineError, match="sandbox launcher") as caught:
+        scratch.project().capture_one("fine")
+    assert not isinstance(caught.value, CompileError)
+    assert "undeclared" in (caught.value.output or "")
+
+
+def test_a_checkpoint_with_too_many_regions_is_refused(scratch):
+    """Thousands of regions at each of many checkpoints would make a capture of gigabytes:
+    a checkpoint past MAX_REGIONS is an error naming it, and the run leaves nothing."""
+    from roads.samples import MAX_REGIONS
+
+    scratch.add("confetti", f"""\
+        #include <sys/mman.h>
+        #include "roads.h"
+        int main(void) {{
+            /* Alternate protections so that no two neighbours merge into one region. */
+            for (int i = 0; i < {MAX_REGIONS + 50}; i++)
+                mmap(0, 4096, (i % 2) ? PROT_READ : PROT_READ | PROT_WRITE,
+                     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+            ROADS_CHECKPOINT("scattered");
+            return 0;
+        }}
+    """, 'checkpoints = ["scattered"]\n')
+    err = capture_error(scratch, "confetti")
+    assert f"at checkpoint 'scattered': a capture holds at most {MAX_REGIONS} regions" in str(err)
