@@ -1,0 +1,98 @@
+"""roads.svg: Graphviz's SVG finished as an XML tree (titles, accessible names, namespaces)."""
+
+from __future__ import annotations
+
+import pytest
+from lxml import etree
+
+from roads import svg
+
+NS = {"s": "http://www.w3.org/2000/svg", "x": "http://www.w3.org/1999/xlink"}
+
+# The shape of `dot -Tsvg` output (Graphviz 2.43), trimmed to one case of each kind of group.
+DOT_SVG = """<svg width="62pt" height="188pt"
+ viewBox="0.00 0.00 62.00 188.00" xmlns="http://www.w3.org/2000/svg" xmlns:xlink="http://www.w3.org/1999/xlink">
+<g id="f&#45;graph" class="graph" transform="scale(1 1)">
+<title>f&#45;name</title>
+<g id="f&#45;b0" class="node roads&#45;region">
+<title>b0</title>
+<g id="a_f&#45;b0"><a xlink:href="#row&#45;0" xlink:title="0x1000&#45;0x2000 r&#45;&#45;p &amp; &#39;x&#39;">
+<polygon fill="#fff" points="0,0 1,1"/>
+<text x="1" y="2">libc.so.6&#160;·</text>
+</a>
+</g>
+</g>
+<g id="f&#45;b1" class="node">
+<title>b1</title>
+<g id="a_f&#45;b1"><a xlink:title="tooltip without a link">
+<polygon fill="#fff" points="0,0 1,1"/>
+</a>
+</g>
+</g>
+<g id="f&#45;t0" class="node">
+<title>t0</title>
+</g>
+<g id="f&#45;e0" class="edge roads&#45;arrow">
+<title>p0:w&#45;&gt;t0</title>
+<path d="M0,0C1,1"/>
+</g>
+<g id="f&#45;e1" class="edge">
+<title>b0&#45;&gt;b1</title>
+</g>
+</g>
+</svg>
+"""
+
+
+def finished(short: str = "Address space", long: str = "From the top: one region.") -> str:
+    return svg.inline(DOT_SVG, fid="f", css_class="roads-vas", short=short, long=long)
+
+
+def test_namespaces_are_declared_once_on_the_root_and_no_xml_declaration():
+    out = finished()
+    assert out.startswith('<svg xmlns="http://www.w3.org/2000/svg" '
+                          'xmlns:xlink="http://www.w3.org/1999/xlink" ') and out.endswith("</svg>\n")
+    assert out.count("xmlns") == 2 and "<?xml" not in out and "ns0:" not in out
+    assert "&#45;" not in out and 'xlink:href="#row-0"' in out
+
+
+def test_the_root_is_named_described_and_scalable():
+    root = etree.fromstring(finished(short="A <b> & 'c'", long='x "y" & z').encode())
+    assert root.get("class") == "roads-vas" and root.get("role") == "img"
+    assert (root.get("width"), root.get("height")) == ("62pt", "188pt")
+    assert root.get("viewBox") == "0.00 0.00 62.00 188.00"
+    assert root.get("style") == "max-width: 100%; height: auto"
+    assert root.get("aria-label") == "A <b> & 'c'" and root.get("aria-describedby") == "f-desc"
+    title, desc = root[0], root[1]
+    assert title.tag == f"{{{NS['s']}}}title" and title.text == "A <b> & 'c'"
+    assert desc.get("id") == "f-desc" and desc.text == 'x "y" & z'
+
+
+def test_dot_names_go_and_a_linked_node_keeps_its_tooltip_as_title():
+    root = etree.fromstring(finished().encode())
+    titles = [t.text for t in root.xpath("//s:g/s:title", namespaces=NS)]
+    assert titles == ["0x1000-0x2000 r--p & 'x'"]  # only the linked node's tooltip
+    assert root.xpath("//s:g[@id='f-b1']/s:g/s:a/@x:title", namespaces=NS) == ["tooltip without a link"]
+    assert root.xpath("//s:text/text()", namespaces=NS) == ["libc.so.6\xa0·"]
+
+
+def test_empty_nodes_and_invisible_edges_are_dropped_but_drawn_edges_stay():
+    out = finished()
+    root = etree.fromstring(out.encode())
+    ids = root.xpath("//s:g/@id", namespaces=NS)
+    assert ids == ["f-graph", "f-b0", "a_f-b0", "f-b1", "a_f-b1", "f-e0"]
+    assert "\n\n" not in out  # removing a group takes its line with it: one HTML block
+
+
+def test_a_sizeless_svg_is_refused():
+    with pytest.raises(ValueError, match="without a size"):
+        svg.inline(DOT_SVG.replace('width="62pt" ', ""), fid="f", css_class="c", short="s", long="l")
+
+
+@pytest.mark.dot
+def test_render_keeps_the_svg_element_alone(tmp_path):
+    out = svg.render('digraph g { a [URL="#a", tooltip="t"]; a -> b }', tmp_path)
+    assert out.startswith("<svg ") and out.endswith("</svg>\n")
+    assert "<!--" not in out and "<!DOCTYPE" not in out and "<?xml" not in out
+    assert (tmp_path / next(p.name for p in tmp_path.glob("*.svg"))).read_text() == out
+    assert svg.render('digraph g { a [URL="#a", tooltip="t"]; a -> b }', tmp_path) == out
