@@ -1,8 +1,15 @@
 """Compile a sample variant with gcc into the build cache.
 
-Sources are passed relative to the samples folder's parent, so gcc's diagnostics read
-``samples/layout.c:12:5: error: ...``, and ``-ffile-prefix-map`` keeps the checkout's
-absolute path out of the binary, so two clones build the same bytes.
+Sources are passed relative to the samples folder's parent (the project root), so gcc's
+diagnostics read ``samples/layout.c:12:5: error: ...``. The only absolute path left is
+the folder gcc runs in, which DWARF records as the compile directory (DW_AT_comp_dir, and
+entry 0 of the line table's directories); ``-ffile-prefix-map=ROOT=.`` writes ``.``
+there instead, so that clones at any two paths build the same bytes (the debug strings
+keep their length, and with them every later section offset and the build id). ``.``
+and not the empty string: given an empty compile directory, the assembler writes its
+own working directory into the line table. gcc takes that directory from ``$PWD`` when
+it names the folder it runs in, through a symbolic link too, so ``$PWD`` is set to the
+very path that is mapped.
 """
 
 from __future__ import annotations
@@ -35,14 +42,17 @@ class Build:
     compiled: bool  # False when an up-to-date binary was reused
 
 
-def gcc_argv(sample: Sample, variant: Variant, output: str, depfile: str) -> list[str]:
-    """The gcc command for one variant, as run from the samples folder's parent."""
+def gcc_argv(sample: Sample, variant: Variant, output: str, depfile: str,
+             root: str | None = None) -> list[str]:
+    """The gcc command for one variant, as run from the samples folder's parent (``root``,
+    by default that folder's path: the path mapped to ``.`` in the debug information)."""
     folder = sample.directory.name
     sources = [f"{folder}/{s}" for s in sample.sources]
+    root = str(sample.directory.parent) if root is None else root
     return [
         "gcc", *sample.flags, *variant.flags, f"-I{folder}", *sources, *sample.libs,
         "-o", output, "-MMD", "-MF", depfile,
-        f"-ffile-prefix-map={sample.directory.parent}/=",
+        f"-ffile-prefix-map={root}=.",
     ]
 
 
@@ -83,9 +93,10 @@ def build_dir(cache: Path, sample: Sample, variant: Variant) -> Path:
 def source_digest(sample: Sample, variant: Variant, headers: tuple[str, ...]) -> str:
     """Digest of what the binary depends on: sources, headers, flags, gcc."""
     h = hashlib.sha256()
-    # The whole command (with stand-ins for the paths), so that a change to how gcc is
-    # called rebuilds the binary too.
-    h.update(json.dumps([gcc_argv(sample, variant, "OUT", "DEP"), gcc_version()]).encode())
+    # The whole command (with stand-ins for the paths: the binary does not depend on
+    # them), so that a change to how gcc is called rebuilds the binary too.
+    h.update(json.dumps([gcc_argv(sample, variant, "OUT", "DEP", "ROOT"),
+                         gcc_version()]).encode())
     for rel in (*sample.sources, *headers):
         h.update(rel.encode() + b"\0" + file_digest(sample.directory / rel).encode())
     return h.hexdigest()
@@ -152,7 +163,9 @@ def compile_variant(sample: Sample, variant: Variant, cache: Path, timeout: floa
     try:
         # gcc may write only the build folder, its temporary files included.
         command.run(argv, cwd=sample.directory.parent, timeout=timeout,
-                    env={**os.environ, "TMPDIR": str(where)}, sandbox=tool_prefix(cache, where))
+                    env={**os.environ, "TMPDIR": str(where),
+                         "PWD": str(sample.directory.parent)},
+                    sandbox=tool_prefix(cache, where))
     except (CommandFailed, CommandTimeout) as exc:
         partial.unlink(missing_ok=True)
         depfile.unlink(missing_ok=True)
