@@ -69,7 +69,7 @@ def map_diff(sample: str, before: str, after: str | None = None, variant: str | 
     """What changed between two checkpoints (``before``, ``after``; after defaults to
     the same name), two processes (``before_pid``, ``after_pid``) or two runs
     (``run``, ``after_run``) or variants (``after_variant``) of ``sample``."""
-    from roads import diff
+    from roads import diff, diffview
 
     doc = project().load(sample)
     old = select(doc, variant=variant, run=run, checkpoint=before, pid=before_pid)
@@ -77,8 +77,8 @@ def map_diff(sample: str, before: str, after: str | None = None, variant: str | 
                  run=run if after_run is None else after_run,
                  checkpoint=after or before, pid=after_pid)
     changes = diff.diff_selections(old, new, resident=resident)
-    return with_provenance(diff.render_diff_figure(changes, cache_dir=svg_cache(),
-                                                   unchanged=unchanged), [old, new])
+    return with_provenance(diffview.render_diff_figure(changes, cache_dir=svg_cache(),
+                                                       unchanged=unchanged), [old, new])
 
 
 def page_view(sample: str, range_name: str, checkpoint: str | None = None,

@@ -16,7 +16,7 @@ from pathlib import Path
 import markdown
 import pytest
 
-from roads import diff, elfmap, pageview, provenance, transcript, values
+from roads import diff, diffview, elfmap, pageview, provenance, transcript, values
 from roads.errors import ConfigError
 from roads.project import Project
 from roads.select import Selection, select
@@ -113,7 +113,7 @@ def test_aslr_runs_move_everything_but_the_low_12_bits() -> None:
     assert all(c.xor & 0xFFF == 0 for c in moved)
     # vsyscall sits at a fixed address in the kernel half: never randomised.
     assert [c.what for c in d.changes if c.label == "[vsyscall]"] == [("unchanged",)]
-    html = diff.render_diff(d)
+    html = diffview.render_diff(d)
     assert "the low 12 never do" in html
     # Pointers into page-aligned memory keep their low 12 bits; the stack pointer is
     # also shifted within its page, and the table says so when it happened.
@@ -125,7 +125,7 @@ def test_aslr_runs_move_everything_but_the_low_12_bits() -> None:
 def test_aslr_off_runs_do_not_move() -> None:
     d = diff.diff_selections(sel("aslr-off", run=0), sel("aslr-off", run=1))
     assert d.of("moved") == () and d.randomized_bits == 0
-    assert "not randomised" in diff.render_diff(d)
+    assert "not randomised" in diffview.render_diff(d)
 
 
 def test_bit_ranges() -> None:
@@ -456,8 +456,8 @@ def test_svg_figures_render_byte_identical(tmp_path: Path) -> None:
     def figures(cache_dir: Path) -> list[str]:
         return [
             elfmap.render_elf_figure(elfmap.elf_map(sel("elf2maps", variant="bigbss")), cache_dir=cache_dir),
-            diff.render_diff_figure(threshold_step("after-100k", "after-200k"), cache_dir=cache_dir),
-            diff.render_diff_figure(diff.diff_selections(sel("aslr", run=0), sel("aslr", run=1)),
+            diffview.render_diff_figure(threshold_step("after-100k", "after-200k"), cache_dir=cache_dir),
+            diffview.render_diff_figure(diff.diff_selections(sel("aslr", run=0), sel("aslr", run=1)),
                                     cache_dir=cache_dir),
         ]
 
@@ -474,13 +474,13 @@ def test_svg_figures_render_byte_identical(tmp_path: Path) -> None:
 @pytest.mark.dot
 def test_diff_diagram_outlines_the_change(tmp_path: Path) -> None:
     chunk = sel("threshold", checkpoint="after-200k").snapshot.address("chunk-size-200k") & ~0x7
-    html = diff.render_diff_figure(threshold_step("after-100k", "after-200k"), cache_dir=tmp_path)
+    html = diffview.render_diff_figure(threshold_step("after-100k", "after-200k"), cache_dir=tmp_path)
     svg = html.split("</svg>")[0]
     # Before and after boxes of the grown region, outlined; the rest folded away.
     assert svg.count('class="node roads-region roads-kind-mmap roads-change-grown"') == 2
     assert "region groups unchanged" in svg and f"+{human_size(chunk)}" in svg
     # Box heights grow with the logarithm of the size: a 1 GiB box is still small.
-    heights = [float(h) for h in re.findall(r"height=([0-9.]+)", diff.build_graph(
+    heights = [float(h) for h in re.findall(r"height=([0-9.]+)", diffview.build_graph(
         threshold_step("after-100k", "after-200k")).source)]
     assert heights and max(heights) < 1.5
 
@@ -500,7 +500,7 @@ def test_html_figures_render_byte_identical() -> None:
         return [
             pageview.render_page_view(cow, "buffer"),
             pageview.render_page_walk(sel("pagewalk"), "answer"),
-            diff.render_diff(threshold_step("after-200k", "after-free")),
+            diffview.render_diff(threshold_step("after-200k", "after-free")),
             transcript.render_gdb_session(sel("starti")),
             provenance.caption_html(cow),
         ]
@@ -527,9 +527,9 @@ def test_no_figure_shows_a_node_id_as_its_title() -> None:
     figures = [
         render_diagram(memory_map(sel("layout", variant="pie"))),
         elfmap.render_elf_figure(elfmap.elf_map(sel("elf2maps", variant="bigbss"))),
-        diff.render_diff_figure(diff.diff_selections(sel("forkexec", checkpoint="child-before-exec"),
+        diffview.render_diff_figure(diff.diff_selections(sel("forkexec", checkpoint="child-before-exec"),
                                                      sel("forkexec", checkpoint="after-exec"))),
-        diff.render_diff_figure(threshold_step("after-100k", "after-200k")),
+        diffview.render_diff_figure(threshold_step("after-100k", "after-200k")),
     ]
     titles = [t for f in figures for t in re.findall(r"<title>([^<]*)</title>", f)]
     assert titles, "the figures lost their tooltips"
@@ -537,8 +537,8 @@ def test_no_figure_shows_a_node_id_as_its_title() -> None:
 
 
 def test_diff_description_counts_in_good_grammar() -> None:
-    one = diff.describe(threshold_step("after-100k", "after-200k"))[0]
-    none = diff.describe(diff.diff_selections(sel("aslr-off", run=0), sel("aslr-off", run=1)))[0]
+    one = diffview.describe(threshold_step("after-100k", "after-200k"))[0]
+    none = diffview.describe(diff.diff_selections(sel("aslr-off", run=0), sel("aslr-off", run=1)))[0]
     assert re.search(r": (1 region group|[02-9]\d* region groups|nothing) changed$", one), one
     assert none.endswith("nothing changed"), none
 
