@@ -1,0 +1,485 @@
+"""The capture document: what ``snapshots/NAME.json`` holds, as typed, frozen records.
+
+Both halves of the engine share this one definition: ``roads.capture`` writes the
+document, ``roads.freeze`` compares two of them field by field, ``roads.validate``
+checks a file by decoding it, and the figures read it. Record and field names follow
+``man 5 proc`` (maps, smaps, status, auxv, pagemap) and the ELF specification
+(``e_*``, ``sh_*``, ``p_*``, ``st_*``).
+
+A capture holds variants (one build each), a variant holds runs, a run holds the
+checkpoints its processes reached, and a checkpoint holds the regions of
+``/proc/PID/smaps``, the pointers the sample recorded, ``auxv``, the lines of
+``status`` and the pages of ``pagemap`` it asked for::
+
+    Capture → Variant → Run → Checkpoint → Region, Address, AuxvEntry, Status, PageRange → Page
+              Variant → Elf → ElfHeader, Section, Segment, Symbol
+
+What a re-capture cannot hold still is marked on the field itself (``volatile``
+below): a pid, a frame number, a counter that depends on other processes. ``freeze``
+reads those marks; nothing decides volatility by a key's name.
+
+Fields a reader can do without have defaults; keys a capture may lack altogether
+(``gdb`` for a sample without a gdb script) are ``UNSET`` and stay absent when the
+document is written again. Unknown keys are accepted and ignored when decoding,
+except in the ELF records, which are written whole by ``roads.elf``. The JSON Schema
+published in ``schema/capture.schema.json`` is ``json_schema()``:
+``python -m roads.document --schema`` prints it.
+"""
+
+from __future__ import annotations
+
+import sys
+from functools import cache
+from typing import Annotated, Any, Literal
+
+import msgspec
+from msgspec import UNSET, Meta, Struct, UnsetType
+
+SCHEMA = 1  # the document's version, as freeze writes it in ``schema``
+
+# -- volatility marks --------------------------------------------------------------
+# The kinds of looseness a comparison of two captures allows (roads.freeze).
+PID = "pid"  # renumbered by order of first appearance: pids differ from run to run
+FRAME = "frame"  # renumbered likewise: physical frames are wherever the kernel found room
+IGNORED = "ignored"  # never compared
+ASLR = "aslr"  # not compared in a run that asked for ASLR: randomised
+ASLR_HEX = "aslr-hex"  # text whose long hex numbers are masked in a run with ASLR
+PIDS_IN_TEXT = "pids-in-text"  # text whose process and thread ids are masked
+UNORDERED = "unordered"  # a list compared as a multiset (threads race to record)
+SHARING = "sharing"  # smaps counters that depend on other processes are left out
+ASLR_SWITCH = "aslr-switch"  # true: the marks ``aslr`` apply to this record and below
+INPUT = "input"  # what went into a capture rather than what it observed
+
+_WHY = {
+    PID: "a pid, compared by order of first appearance rather than by number",
+    FRAME: "a physical frame, compared by order of first appearance rather than by number",
+    IGNORED: "not compared (it depends on timing or on the pid)",
+    ASLR: "not compared in a run with ASLR (randomised)",
+    ASLR_HEX: "compared with long hex numbers masked in a run with ASLR",
+    PIDS_IN_TEXT: "compared with process and thread ids masked",
+    UNORDERED: "compared in any order",
+    SHARING: "compared without the counters that depend on other processes "
+             "(Pss*, SwapPss, Shared_*, Private_*, Referenced)",
+    ASLR_SWITCH: "when true, addresses and counters of this run are not compared",
+    INPUT: "what went into the capture, compared apart from what it observed",
+}
+
+
+def volatile(*kinds: str) -> Meta:
+    """A field's mark: how a comparison of two captures treats it (kinds above)."""
+    return Meta(description="Between two captures: " + "; ".join(_WHY[k] for k in kinds) + ".",
+                extra={"volatile": kinds})
+
+
+Pid = Annotated[int, volatile(PID)]
+Kib = Annotated[int, Meta(description="KiB, as the kernel prints its kB")]
+Kinds = tuple[str, ...]
+
+
+def marks(cls: type) -> dict[str, Kinds]:
+    """The volatility marks of a record's fields, by the name they have in JSON."""
+    return _marks(cls)
+
+
+@cache
+def _marks(cls: type) -> dict[str, Kinds]:
+    found = {}
+    for field in msgspec.inspect.type_info(cls).fields:
+        kinds = _kinds(field.type)
+        if kinds:
+            found[field.encode_name] = kinds
+    return found
+
+
+def _kinds(info: Any) -> Kinds:
+    if isinstance(info, msgspec.inspect.Metadata):
+        return tuple((info.extra or {}).get("volatile", ())) + _kinds(info.type)
+    return ()
+
+
+# -- /proc records (man 5 proc) ------------------------------------------------------
+
+class Region(Struct, frozen=True):
+    """One area of ``/proc/PID/smaps``: its maps line and what the kernel counts in it.
+
+    ``start``/``end`` bound the area (``end`` exclusive), ``perms`` are ``rwxp`` or
+    ``rwxs``, ``offset`` is the file offset mapped at ``start``, ``pathname`` a file,
+    a pseudo-path such as ``[heap]``, or "" for anonymous memory. ``kb`` holds the
+    smaps ``kB`` lines as printed (``kb["Rss"]``), ``vmflags`` the two-letter
+    ``VmFlags``, ``thp_eligible`` the ``THPeligible`` line. A capture writes device
+    and inode as zero (they differ between machines).
+    """
+
+    start: Annotated[int, volatile(ASLR)]
+    end: Annotated[int, volatile(ASLR)]
+    perms: str
+    offset: int
+    dev: str = "00:00"
+    inode: int = 0
+    pathname: str = ""
+    kb: Annotated[dict[str, int], volatile(ASLR, SHARING)] = {}
+    vmflags: list[str] = []
+    thp_eligible: bool | None = None
+
+    @classmethod
+    def from_smaps(cls, entry: Any) -> "Region":
+        """The record of a parsed smaps block (``roads.proc.SmapsEntry``)."""
+        m = entry.maps
+        return cls(start=m.start, end=m.end, perms=m.perms, offset=m.offset, dev=m.dev,
+                   inode=m.inode, pathname=m.pathname, kb=dict(sorted(entry.kb.items())),
+                   vmflags=list(entry.vmflags), thp_eligible=entry.thp_eligible)
+
+
+class Address(Struct, frozen=True):
+    """A value the sample recorded with ``ROADS_ADDRESS(name, pointer)`` (a pointer,
+    a size or a chunk header: whether it points into a region is for the reader)."""
+
+    name: str
+    value: Annotated[int, volatile(ASLR)]
+
+
+class AuxvEntry(Struct, frozen=True):
+    """One ``/proc/PID/auxv`` entry: ``a_type`` with its ``AT_*`` name, and ``a_val``."""
+
+    a_type: int
+    name: str
+    a_val: Annotated[int, volatile(ASLR)]
+
+
+class Page(Struct, frozen=True, forbid_unknown_fields=True):
+    """One page of ``/proc/PID/pagemap`` (Documentation/admin-guide/mm/pagemap.rst).
+
+    ``pfn`` is None when the frame number was hidden (no CAP_SYS_ADMIN) or absent.
+    """
+
+    vaddr: Annotated[int, volatile(ASLR)]
+    present: bool  # bit 63
+    swapped: bool  # bit 62
+    file_or_shared: bool  # bit 61
+    exclusive: bool  # bit 56: exclusively mapped
+    soft_dirty: bool  # bit 55
+    pfn: Annotated[int | None, volatile(FRAME)]  # bits 0-54
+
+
+class PageRange(Struct, frozen=True):
+    """The pages of a range asked for with ``ROADS_RANGE(name, pointer, bytes)``."""
+
+    name: str
+    start: Annotated[int, volatile(ASLR)]
+    length: int
+    pages: list[Page]
+
+
+class Status(Struct, frozen=True):
+    """The identity and memory lines of ``/proc/PID/status`` (kernel's keys, KiB).
+
+    The memory lines are absent for kernel threads and zombies.
+    """
+
+    Name: str
+    State: str
+    Pid: Annotated[int, volatile(IGNORED)]
+    PPid: Annotated[int, volatile(IGNORED)]
+    Threads: int
+    VmPeak: Annotated[int | UnsetType, volatile(IGNORED)] = UNSET  # a peak reached in passing
+    VmSize: Kib | UnsetType = UNSET
+    VmLck: Kib | UnsetType = UNSET
+    VmPin: Kib | UnsetType = UNSET
+    VmHWM: Annotated[int | UnsetType, volatile(IGNORED)] = UNSET  # likewise
+    VmRSS: Kib | UnsetType = UNSET
+    RssAnon: Kib | UnsetType = UNSET
+    RssFile: Kib | UnsetType = UNSET
+    RssShmem: Kib | UnsetType = UNSET
+    VmData: Kib | UnsetType = UNSET
+    VmStk: Kib | UnsetType = UNSET
+    VmExe: Kib | UnsetType = UNSET
+    VmLib: Kib | UnsetType = UNSET
+    VmPTE: Kib | UnsetType = UNSET
+    VmSwap: Kib | UnsetType = UNSET
+
+
+class Checkpoint(Struct, frozen=True):
+    """One process stopped at one checkpoint (``roads.capture.snapshot_process``).
+
+    ``seq`` orders the run's checkpoints by arrival; ``exe`` is ``/proc/PID/exe`` with
+    the build folder written ``/build``; ``personality`` is ``/proc/PID/personality``;
+    ``auxv_strings`` the strings some auxv entries point at (``AT_EXECFN``, ...).
+    """
+
+    name: str
+    pid: Pid
+    regions: list[Region]
+    seq: int = 0
+    ppid: Pid = 0
+    exe: str = ""
+    personality: int = 0
+    addresses: Annotated[list[Address], volatile(UNORDERED)] = []
+    auxv: list[AuxvEntry] = []
+    auxv_strings: dict[str, str] = {}
+    status: Annotated[Status | None, volatile(ASLR)] = None
+    pagemap: list[PageRange] = []
+
+
+class Process(Struct, frozen=True):
+    """A process of a run, in the order the run met it, and how it ended."""
+
+    pid: Pid
+    ppid: Pid
+    exit_code: int | None
+    signal: int | None
+
+
+class Run(Struct, frozen=True):
+    """One run of a variant: how it ended, what it printed, where it stopped.
+
+    ``status`` is the run's exit in words ("exited with status 0"), not
+    ``/proc/PID/status`` (that is ``Checkpoint.status``). ``containment`` names the
+    walls the launcher put around the run.
+    """
+
+    checkpoints: list[Checkpoint]
+    index: int = 0
+    aslr_requested: Annotated[bool, volatile(ASLR_SWITCH)] = False
+    aslr_disabled: bool = False
+    personality: int = 0
+    pid: Pid = 0
+    exit_code: int | None = None
+    signal: int | None = None
+    status: str = ""
+    containment: list[str] = []
+    processes: list[Process] = []
+    stdout: Annotated[str, volatile(ASLR_HEX)] = ""
+    stderr: Annotated[str, volatile(ASLR_HEX)] = ""
+
+
+# -- ELF records (System V gABI; enumerations spelled as in the specification) ------
+
+class ElfHeader(Struct, frozen=True, forbid_unknown_fields=True):
+    """The ELF header (``Elf64_Ehdr``)."""
+
+    ei_class: str  # 'ELFCLASS64'
+    ei_data: str  # 'ELFDATA2LSB'
+    ei_osabi: str  # 'ELFOSABI_SYSV'
+    e_type: str  # 'ET_EXEC', 'ET_DYN', ...
+    e_machine: str  # 'EM_X86_64'
+    e_entry: int
+    e_phoff: int
+    e_shoff: int
+    e_flags: int
+    e_ehsize: int
+    e_phentsize: int
+    e_phnum: int
+    e_shentsize: int
+    e_shnum: int
+    e_shstrndx: int
+
+
+class Section(Struct, frozen=True, forbid_unknown_fields=True):
+    """One section header (``Elf64_Shdr``) with its name resolved."""
+
+    name: str
+    sh_type: str  # 'SHT_PROGBITS', 'SHT_NOBITS', ...
+    sh_flags: int
+    sh_addr: int
+    sh_offset: int
+    sh_size: int
+    sh_link: int
+    sh_info: int
+    sh_addralign: int
+    sh_entsize: int
+
+
+class Segment(Struct, frozen=True, forbid_unknown_fields=True):
+    """One program header (``Elf64_Phdr``) and the sections it holds (readelf's
+    "Section to Segment mapping")."""
+
+    p_type: str  # 'PT_LOAD', 'PT_GNU_RELRO', ...
+    p_flags: int
+    p_offset: int
+    p_vaddr: int
+    p_paddr: int
+    p_filesz: int
+    p_memsz: int
+    p_align: int
+    sections: list[str]
+
+
+class Symbol(Struct, frozen=True, forbid_unknown_fields=True):
+    """A defined function, object or thread-local symbol (``Elf64_Sym``)."""
+
+    name: str
+    st_value: int
+    st_size: int
+    type: str  # 'STT_FUNC', 'STT_OBJECT', 'STT_TLS'
+    bind: str  # 'STB_LOCAL', 'STB_GLOBAL', 'STB_WEAK', 'STB_GNU_UNIQUE'
+    section: str  # the section st_shndx points at
+
+
+class Elf(Struct, frozen=True, forbid_unknown_fields=True):
+    """What a capture records of a variant's executable (``roads.elf.ElfFile``).
+
+    ``symtab`` is the table the symbols came from ('.symtab', or '.dynsym' for a
+    stripped file); ``interp`` is PT_INTERP, ``needed`` the DT_NEEDED entries of the
+    dynamic section.
+    """
+
+    header: ElfHeader
+    sections: list[Section]
+    segments: list[Segment]
+    symbols: list[Symbol]
+    symtab: str | None
+    interp: str | None
+    needed: list[str]
+    is_pie: bool
+    is_static: bool
+
+
+# -- a variant and the whole capture ---------------------------------------------
+
+class Gdb(Struct, frozen=True):
+    """The sample's gdb script run in batch mode against its binary."""
+
+    script: str
+    transcript: Annotated[str, volatile(PIDS_IN_TEXT)]
+    version: str = ""
+
+
+class Variant(Struct, frozen=True):
+    """One build of the sample (its gcc command and ELF file) and its runs."""
+
+    runs: list[Run]
+    gcc_argv: list[str] = []
+    elf: Elf | None = None
+    gdb: Gdb | UnsetType = UNSET
+
+
+class Limits(Struct, frozen=True):
+    """What a run of the sample may use (samples/manifest.toml)."""
+
+    address_space: int
+    cpu: int
+    output: int
+    processes: int
+
+
+class ManifestVariant(Struct, frozen=True):
+    """A variant as the manifest declares it."""
+
+    name: str
+    flags: list[str] = []
+
+
+class Manifest(Struct, frozen=True):
+    """The sample's entry in samples/manifest.toml, as it was when captured."""
+
+    name: str = ""
+    sources: list[str] = []
+    flags: list[str] = []
+    libs: list[str] = []
+    args: list[str] = []
+    env: list[list[str]] = []
+    checkpoints: list[str] = []
+    variants: list[ManifestVariant] = []
+    gdb: str | None = None
+    aslr: bool = False
+    runs: int = 1
+    timeout: float = 0.0
+    expect_exit: int | None = None
+    limits: Limits | None = None
+    privileges: list[str] = []  # capabilities the sample keeps
+
+
+class Inputs(Struct, frozen=True):
+    """Everything the capture depended on: the engine's code, the source files (by
+    digest), gcc's version and the manifest entry."""
+
+    manifest: Manifest
+    files: dict[str, str] = {}
+    engine: str = ""
+    gcc: str | None = None
+
+
+class Provenance(Struct, frozen=True):
+    """The machine that made the capture (``roads.toolchain.provenance``).
+
+    Every field may be null (not readable on that machine). A capture made by a newer
+    engine may carry more keys: they are accepted.
+    """
+
+    arch: str | None = None
+    os: str | None = None
+    kernel: str | None = None
+    gcc: str | None = None
+    glibc: str | None = None
+    page_size: int | None = None
+    paging_levels: int | None = None
+    randomize_va_space: int | None = None
+    mmap_min_addr: int | None = None
+    overcommit_memory: int | None = None
+    stack_rlimit: int | None = None
+    cmdline_stack_guard_gap: int | None = None
+    thp: str | None = None
+    vsyscall: str | None = None
+
+
+class Capture(Struct, frozen=True):
+    """One sample's capture: its variants, what went into it and where it was made.
+
+    ``digest`` is the sha256 of ``inputs``; ``headers`` the project headers the
+    sources included.
+    """
+
+    schema: Literal[1]  # SCHEMA
+    sample: str
+    inputs: Annotated[Inputs, volatile(INPUT)]
+    provenance: Annotated[Provenance, volatile(INPUT)]
+    variants: dict[str, Variant]
+    title: str | UnsetType = UNSET
+    digest: Annotated[str | UnsetType, volatile(INPUT)] = UNSET
+    headers: list[str] = []
+
+
+# -- JSON ------------------------------------------------------------------------
+
+def from_builtins(doc: Any) -> Capture:
+    """The typed document of a loaded capture; msgspec.ValidationError naming the path
+    (``$.variants.default.runs[0]...``) when it is not shaped as one."""
+    return msgspec.convert(doc, Capture)
+
+
+def decode(data: bytes | str) -> Capture:
+    """The typed document of a capture's JSON text."""
+    return msgspec.json.decode(data, type=Capture)
+
+
+def to_builtins(capture: Struct) -> Any:
+    """Plain JSON data (dicts, lists, scalars) of a record, as ``roads.freeze`` writes it."""
+    return msgspec.to_builtins(capture)
+
+
+def json_schema() -> dict:
+    """The JSON Schema (draft 2020-12) of a capture document."""
+    schema = msgspec.json.schema(Capture)
+    return {"$schema": "https://json-schema.org/draft/2020-12/schema",
+            "title": "All Roads To Memory capture document",
+            "description": f"snapshots/NAME.json, schema version {SCHEMA} (roads/document.py)",
+            **schema}
+
+
+def schema_text() -> str:
+    """The published schema's text: sorted keys, two-space indent, a final newline."""
+    import json
+
+    return json.dumps(json_schema(), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+def main(argv: list[str]) -> int:
+    if argv != ["--schema"]:
+        print("usage: python -m roads.document --schema", file=sys.stderr)
+        return 2
+    sys.stdout.write(schema_text())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
