@@ -402,7 +402,9 @@ class Inputs(Struct, frozen=True):
 class Provenance(Struct, frozen=True):
     """The machine that made the capture (``roads.toolchain.provenance``).
 
-    Every field may be null (not readable on that machine). A capture made by a newer
+    Every field may be null (not readable on that machine). ``package_*`` are the exact
+    Debian builds of gcc, the C library and binutils (``gcc-12=12.2.0-14+deb12u1``),
+    absent from captures made before they were recorded. A capture made by a newer
     engine may carry more keys: they are accepted.
     """
 
@@ -420,6 +422,9 @@ class Provenance(Struct, frozen=True):
     cmdline_stack_guard_gap: int | None = None
     thp: str | None = None
     vsyscall: str | None = None
+    package_gcc: str | None | UnsetType = UNSET
+    package_libc: str | None | UnsetType = UNSET
+    package_binutils: str | None | UnsetType = UNSET
 
 
 class Capture(Struct, frozen=True):

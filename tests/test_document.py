@@ -56,7 +56,7 @@ def test_a_round_trip_through_the_typed_document_changes_no_byte(path):
 def test_the_schema_rejects_what_the_decoder_rejects():
     doc = json.loads((REPO / "snapshots" / "brk.json").read_text())
     doc["variants"]["default"]["runs"][0]["checkpoints"][0]["regions"][0]["start"] = "0x1000"
-    with pytest.raises(msgspec.ValidationError, match=r"\$\.variants\.default\.runs\[0\]"):
+    with pytest.raises(msgspec.ValidationError, match=r"\$\.variants\[\.\.\.\]\.runs\[0\]"):
         document.from_builtins(doc)
     validator = jsonschema.Draft202012Validator(json.loads(SCHEMA_FILE.read_text()))
     assert not validator.is_valid(doc)
