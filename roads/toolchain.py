@@ -15,6 +15,7 @@ import os
 import platform
 import re
 import resource
+import shutil
 from pathlib import Path
 
 from . import command
@@ -37,6 +38,75 @@ def gcc_version_or_none() -> str | None:
         return gcc_version()
     except ToolMissing:
         return None
+
+
+# The Debian packages whose exact versions shape a binary: the compiler driver, the C
+# library the samples link and run against, and the linker (binutils). Recorded as
+# ``package=version`` (what ``apt-get install`` takes to get that exact build back).
+PACKAGE_KEYS = ("package_gcc", "package_libc", "package_binutils")
+
+
+def _dpkg_owner(path: str) -> str | None:
+    """The Debian package that installed ``path`` (``gcc-12``), None without dpkg or
+    when no package owns it. dpkg lists files by the path they were unpacked to, which
+    on a merged-/usr system may be the ``/lib`` alias of a ``/usr/lib`` file."""
+    candidates = [path]
+    if path.startswith("/usr/"):
+        candidates.append(path[len("/usr"):])
+    for candidate in candidates:
+        try:
+            done = command.run(["dpkg-query", "-S", candidate], timeout=30, check=False)
+        except ToolMissing:
+            return None
+        if done.returncode != 0:
+            continue
+        for line in done.stdout.splitlines():
+            owner, sep, _ = line.partition(": ")
+            if sep and not owner.startswith("diversion by") and "," not in owner:
+                return owner.strip()
+    return None
+
+
+def _dpkg_version(package: str) -> str | None:
+    """``package=version`` of an installed Debian package (arch qualifier dropped)."""
+    try:
+        done = command.run(["dpkg-query", "-W", "-f", "${Version}", package],
+                           timeout=30, check=False)
+    except ToolMissing:
+        return None
+    version = done.stdout.strip()
+    if done.returncode != 0 or not version:
+        return None
+    return f"{package.split(':')[0]}={version}"
+
+
+def _package_of(path: str | None) -> str | None:
+    if path is None:
+        return None
+    owner = _dpkg_owner(os.path.realpath(path))
+    return None if owner is None else _dpkg_version(owner)
+
+
+def _loaded_libc() -> str | None:
+    """The file of the C library this process runs with (the samples' too)."""
+    for line in (_read("/proc/self/maps") or "").splitlines():
+        fields = line.split(maxsplit=5)
+        if len(fields) == 6 and re.fullmatch(r"libc[.-].*so.*", Path(fields[5]).name):
+            return fields[5]
+    return None
+
+
+@functools.cache
+def package_versions() -> dict[str, str | None]:
+    """The exact Debian builds of gcc, the C library and the linker on this machine,
+    each ``package=version`` (``gcc-12=12.2.0-14+deb12u1``): the package that owns the
+    ``gcc`` and ``ld`` found on PATH and the loaded libc. None for each one where dpkg is
+    absent or owns no such file (another distribution, a compiler built by hand)."""
+    return {
+        "package_binutils": _package_of(shutil.which("ld")),
+        "package_gcc": _package_of(shutil.which("gcc")),
+        "package_libc": _package_of(_loaded_libc()),
+    }
 
 
 def _read(path: str) -> str | None:
@@ -153,6 +223,7 @@ def provenance() -> dict[str, object]:
         "mmap_min_addr": mmap_min_addr(),
         "os": uname.sysname,
         "overcommit_memory": overcommit_memory(),
+        **package_versions(),
         "page_size": os.sysconf("SC_PAGE_SIZE"),
         "paging_levels": paging_levels(),
         "randomize_va_space": randomize_va_space(),

@@ -282,3 +282,61 @@ def test_5_level_region_above_2_to_the_47_is_user_space():
     assert around == ["unmapped", "unmapped"]
     assert [b.kind for b in four.bands() if b.end == 1 << 50] == ["hole"]
 
+
+
+# --------------------------------------------------------------------------- packages
+
+def _dpkg_by_shell(tool_or_path: str) -> str | None:
+    """``package=version`` of what owns a tool (or a file), asked of dpkg by the shell:
+    the way a person would check what the provenance says."""
+    import subprocess
+    script = r'''
+        f=$(readlink -f "$(command -v "$1" || echo "$1")")
+        owner=$(dpkg -S "$f" 2>/dev/null || dpkg -S "${f#/usr}" 2>/dev/null) || exit 1
+        pkg=${owner%%: *}
+        printf '%s=%s' "${pkg%%:*}" "$(dpkg-query -W -f '${Version}' "$pkg")"
+    '''
+    done = subprocess.run(["sh", "-c", script, "sh", tool_or_path], capture_output=True, text=True)
+    return done.stdout if done.returncode == 0 else None
+
+
+def test_provenance_records_the_exact_debian_builds_of_the_toolchain():
+    if toolchain.shutil.which("dpkg-query") is None:
+        pytest.skip("not a dpkg system: every package_* key is null there")
+    toolchain.package_versions.cache_clear()
+    packages = toolchain.package_versions()
+    assert set(packages) == set(toolchain.PACKAGE_KEYS)
+    assert {k: v for k, v in toolchain.provenance().items() if k in toolchain.PACKAGE_KEYS} == packages
+    libc = next(line.split()[-1] for line in Path("/proc/self/maps").read_text().splitlines()
+                if "/libc.so" in line or "/libc-" in line)
+    assert packages == {
+        "package_gcc": _dpkg_by_shell("gcc"),
+        "package_libc": _dpkg_by_shell(libc),
+        "package_binutils": _dpkg_by_shell("ld"),
+    }
+    # The compiler's package is the versioned one (gcc-12 on Debian 12), not the `gcc`
+    # metapackage, whose version names no compiler build.
+    if packages["package_gcc"] is not None:
+        assert not packages["package_gcc"].startswith("gcc=")
+        assert packages["package_gcc"].split("=")[1] in toolchain.gcc_version()
+    if packages["package_libc"] is not None and toolchain.glibc_version():
+        assert packages["package_libc"].split("=")[1].startswith(toolchain.glibc_version())
+
+
+def test_provenance_packages_are_null_without_dpkg(monkeypatch, tmp_path):
+    monkeypatch.setenv("PATH", str(tmp_path))  # no dpkg-query, no gcc, no ld
+    assert toolchain._package_of("/usr/bin/gcc") is None
+    assert toolchain._dpkg_version("libc6") is None
+    assert toolchain._package_of(None) is None
+    assert toolchain._dpkg_owner("/no/such/file") is None
+
+
+def test_provenance_packages_are_values_and_fit_the_shape():
+    from roads import validate
+    doc = copy.deepcopy(snapshot("layout"))
+    doc["provenance"].update({"package_gcc": "gcc-12=12.2.0-14+deb12u1",
+                              "package_libc": "libc6=2.36-9+deb12u14",
+                              "package_binutils": None})
+    assert validate.problem(doc) is None
+    assert values.lookup(doc, "provenance:package_gcc") == "gcc-12=12.2.0-14+deb12u1"
+    assert values.lookup(doc, "provenance:package_libc") == "libc6=2.36-9+deb12u14"
