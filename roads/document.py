@@ -29,6 +29,8 @@ published in ``schema/capture.schema.json`` is ``json_schema()``:
 from __future__ import annotations
 
 import sys
+import types
+import typing
 from functools import cache
 from typing import Annotated, Any, Literal
 
@@ -89,6 +91,39 @@ def _marks(cls: type) -> dict[str, Kinds]:
         if kinds:
             found[field.encode_name] = kinds
     return found
+
+
+def field_types(cls: type) -> dict[str, Any]:
+    """A record's fields and their annotations (``Annotated`` marks kept), by JSON name."""
+    return _field_types(cls)
+
+
+@cache
+def _field_types(cls: type) -> dict[str, Any]:
+    hints = typing.get_type_hints(cls, include_extras=True)
+    return {f.encode_name: hints[f.name] for f in msgspec.structs.fields(cls)}
+
+
+def container(kind: Any, node: Any) -> Any:
+    """What ``node`` is read as under the annotation ``kind``: a record class, a
+    ``list[...]`` or ``dict[...]`` type, a scalar type, or Any (marks and the options of
+    a union that do not fit the node are set aside)."""
+    while typing.get_origin(kind) is Annotated:
+        kind = typing.get_args(kind)[0]
+    if typing.get_origin(kind) in (typing.Union, types.UnionType):
+        for option in typing.get_args(kind):
+            option = container(option, node)
+            if isinstance(node, dict) and (is_record(option) or typing.get_origin(option) is dict):
+                return option
+            if isinstance(node, list) and typing.get_origin(option) is list:
+                return option
+        return Any
+    return kind
+
+
+def is_record(kind: Any) -> bool:
+    """Whether ``kind`` is one of the document's record classes."""
+    return isinstance(kind, type) and issubclass(kind, Struct)
 
 
 def _kinds(info: Any) -> Kinds:

@@ -6,7 +6,7 @@ differs from the committed one only in what no run can hold still (real pids,
 physical frame numbers, smaps counters that depend on other processes (Pss, shared
 and private splits), peaks reached in passing (VmPeak, VmHWM), and, when a sample asks
 for ASLR, every address and counter: only the shape of its space must repeat) leaves
-the file untouched.
+the file untouched. Which field is which is marked on the field in ``roads.document``.
 """
 
 from __future__ import annotations
@@ -17,26 +17,22 @@ import hashlib
 import json
 import os
 import re
+import typing
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from . import document
 from .errors import CaptureError
 
-SCHEMA = 1
+SCHEMA = document.SCHEMA
 SUFFIX = ".json"
 # Counters of smaps that depend on which other processes share a page (a page of libc
 # is Shared_Clean while any other process maps it, Private_Clean otherwise), or on
 # reclaim's sampling (Referenced). Rss, Anonymous and the rest must repeat.
 VOLATILE_KB = re.compile(r"^(Pss.*|SwapPss|Shared_.*|Private_.*|Referenced)$")
-# Lines of /proc/PID/status that name pids or record a peak reached in passing.
-VOLATILE_STATUS = frozenset({"Pid", "PPid", "Tgid", "Ngid", "TracerPid", "VmPeak", "VmHWM"})
-PID_FIELDS = ("pid", "ppid")
-ASLR_FIELDS = ("start", "end", "value", "a_val", "vaddr")
 PROCESS_IN_TEXT = re.compile(r"\b(process|LWP|Thread 0x[0-9a-f]+ \(LWP) (\d+)")
 HEX_IN_TEXT = re.compile(r"0x[0-9a-f]{4,}")
-# Top-level keys that describe what went into a capture rather than what it observed.
-RECORDED_INPUTS = ("digest", "inputs", "provenance")
 
 
 def dumps(doc: dict) -> str:
@@ -132,13 +128,20 @@ def write_if_changed(path: Path, doc: dict) -> bool:
     if old is not None and stable(_observed(old)) == stable(_observed(doc)):
         # Only the inputs moved (an engine edit, say), not what the runs observed: keep
         # the old observations, pids and frames included, so the diff is the inputs.
-        doc = {**old, **{key: doc[key] for key in RECORDED_INPUTS if key in doc}}
+        doc = {**old, **{key: doc[key] for key in _recorded_inputs() if key in doc}}
     write_atomic(path, dumps(doc))
     return True
 
 
+def _recorded_inputs() -> tuple[str, ...]:
+    """Top-level keys that describe what went into a capture, not what it observed."""
+    return tuple(key for key, kinds in document.marks(document.Capture).items()
+                 if document.INPUT in kinds)
+
+
 def _observed(doc: dict) -> dict:
-    return {key: value for key, value in doc.items() if key not in RECORDED_INPUTS}
+    inputs = _recorded_inputs()
+    return {key: value for key, value in doc.items() if key not in inputs}
 
 
 def write_atomic(path: Path, text: str) -> None:
@@ -172,48 +175,61 @@ def locked(lock_dir: Path, name: str) -> Iterator[None]:
 
 
 def stable(doc: dict) -> str:
-    """The part of a document that a re-capture is expected to reproduce, as text."""
+    """The part of a document that a re-capture is expected to reproduce, as text.
+
+    Each field is compared as ``roads.document`` marks it: pids and frames by order of
+    first appearance, what depends on timing or on other processes left out, and in a
+    run that asked for ASLR only the shape of its space (not even the low 12 bits of
+    an address, which the kernel shifts for the stack). Keys the document does not
+    declare are compared as they are.
+    """
     doc = copy.deepcopy(doc)
     pids: dict[int, int] = {}
     frames: dict[int, int] = {}
 
-    def pid_of(value: int) -> int:
-        return pids.setdefault(value, len(pids) + 1)
+    def number(value: object, seen: dict[int, int]) -> object:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return seen.setdefault(value, len(seen) + 1)
+        return value
 
-    def walk(node: object, aslr: bool) -> None:
-        if isinstance(node, dict):
-            if "aslr_requested" in node:
-                aslr = bool(node["aslr_requested"])
+    def walk(node: object, kind: object, aslr: bool) -> None:
+        kind = document.container(kind, node)
+        if isinstance(node, list):
+            item = typing.get_args(kind)[0] if typing.get_origin(kind) is list else None
+            for value in node:
+                walk(value, item, aslr)
+        elif isinstance(node, dict) and document.is_record(kind):
+            fields = document.field_types(kind)
+            marks = document.marks(kind)
+            for key, kinds in marks.items():
+                if document.ASLR_SWITCH in kinds and key in node:
+                    aslr = bool(node[key])
             for key in sorted(node):
-                value = node[key]
-                if aslr and key in ASLR_FIELDS and isinstance(value, int):
-                    # Randomised: only the shape of the space is expected to repeat (not
-                    # even the low 12 bits, which the kernel shifts for the stack).
+                if key not in fields:
+                    continue
+                value, kinds = node[key], marks.get(key, ())
+                if aslr and document.ASLR in kinds:
                     node[key] = None
-                elif aslr and key in ("kb", "status"):
-                    node[key] = None
-                elif key in PID_FIELDS and isinstance(value, int):
-                    node[key] = pid_of(value)
-                elif key == "pfn" and isinstance(value, int):
-                    node[key] = frames.setdefault(value, len(frames) + 1)
-                elif key == "kb" and isinstance(value, dict):
+                elif document.IGNORED in kinds:
+                    del node[key]
+                elif document.PID in kinds:
+                    node[key] = number(value, pids)
+                elif document.FRAME in kinds:
+                    node[key] = number(value, frames)
+                elif document.SHARING in kinds and isinstance(value, dict):
                     node[key] = {k: v for k, v in value.items() if not VOLATILE_KB.match(k)}
-                elif aslr and key in ("stdout", "stderr") and isinstance(value, str):
-                    node[key] = HEX_IN_TEXT.sub("0x…", value)
-                elif key == "addresses" and isinstance(value, list):
-                    # Threads record theirs in whatever order the scheduler lets them.
-                    walk(value, aslr)
-                    node[key] = sorted(value, key=lambda a: json.dumps(a, sort_keys=True))
-                elif key == "transcript" and isinstance(value, str):
+                elif document.ASLR_HEX in kinds and isinstance(value, str):
+                    node[key] = HEX_IN_TEXT.sub("0x…", value) if aslr else value
+                elif document.PIDS_IN_TEXT in kinds and isinstance(value, str):
                     node[key] = PROCESS_IN_TEXT.sub(lambda m: f"{m.group(1)} N", value)
-                elif key == "status" and isinstance(value, dict):
-                    node[key] = {k: v for k, v in value.items()
-                                 if k not in VOLATILE_STATUS}
                 else:
-                    walk(value, aslr)
-        elif isinstance(node, list):
-            for item in node:
-                walk(item, aslr)
+                    walk(value, fields[key], aslr)
+                    if document.UNORDERED in kinds and isinstance(value, list):
+                        node[key] = sorted(value, key=lambda a: json.dumps(a, sort_keys=True))
+        elif isinstance(node, dict) and typing.get_origin(kind) is dict:
+            values = typing.get_args(kind)[1]
+            for key in sorted(node):
+                walk(node[key], values, aslr)
 
-    walk(doc, False)
+    walk(doc, document.Capture, False)
     return json.dumps(doc, sort_keys=True)

@@ -66,11 +66,10 @@ def _resolve(doc: object, path: str) -> str:
     kind: Any = document.Capture
     for match in _STEP.finditer(path):
         name, index = match.groups()
-        kind = _container(kind, node)
+        kind = document.container(kind, node)
         if name is not None:
             out = _join(out, name)
-            hints = typing.get_type_hints(kind, include_extras=True) if _is_struct(kind) else {}
-            kind = hints.get(name, Any)
+            kind = document.field_types(kind).get(name, Any) if document.is_record(kind) else Any
             node = node.get(name) if isinstance(node, dict) else None
         elif index == "...":
             values = typing.get_args(kind)[1] if typing.get_args(kind) else Any
@@ -82,27 +81,6 @@ def _resolve(doc: object, path: str) -> str:
             kind = typing.get_args(kind)[0] if typing.get_args(kind) else Any
             node = node[int(index)] if isinstance(node, list) and int(index) < len(node) else None
     return out
-
-
-def _container(kind: Any, node: Any) -> Any:
-    """The struct, list or dict type that ``node`` is read as, out of an annotation."""
-    while typing.get_origin(kind) is typing.Annotated:
-        kind = typing.get_args(kind)[0]
-    if typing.get_origin(kind) in (typing.Union, _UnionType):
-        for option in typing.get_args(kind):
-            option = _container(option, node)
-            if (_is_struct(option) or typing.get_origin(option) is dict) and isinstance(node, dict):
-                return option
-            if typing.get_origin(option) is list and isinstance(node, list):
-                return option
-    return kind
-
-
-_UnionType = type(int | None)
-
-
-def _is_struct(kind: Any) -> bool:
-    return isinstance(kind, type) and issubclass(kind, msgspec.Struct)
 
 
 def _fits(value: Any, kind: Any) -> bool:

@@ -4,6 +4,7 @@ capture read through it (issue 10, section 3)."""
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 
@@ -79,3 +80,79 @@ def test_provenance_accepts_keys_a_newer_engine_adds():
     doc = json.loads((REPO / "snapshots" / "brk.json").read_text())
     doc["provenance"]["packages"] = {"gcc-12": "12.2.0-14"}
     assert document.from_builtins(doc).provenance.kernel == doc["provenance"]["kernel"]
+
+
+# -- freeze compares by field, as the marks say -------------------------------------
+
+def _doc(name: str) -> dict:
+    return json.loads((REPO / "snapshots" / f"{name}.json").read_text())
+
+
+def _same(a: dict, b: dict) -> bool:
+    return freeze.stable(a) == freeze.stable(b)
+
+
+def _checkpoint(doc: dict, variant: str = "default") -> dict:
+    return doc["variants"][variant]["runs"][0]["checkpoints"][0]
+
+
+def test_what_no_run_holds_still_is_not_compared():
+    doc, again = _doc("cow"), _doc("cow")
+    shift = 1000
+    for run in again["variants"]["default"]["runs"]:
+        run["pid"] += shift
+        for process in run["processes"]:
+            process["pid"] += shift
+            process["ppid"] += shift if process["ppid"] else 0
+        for point in run["checkpoints"]:
+            point["pid"] += shift
+            point["ppid"] += shift
+            point["status"]["Pid"] += shift
+            point["status"]["VmHWM"] += 4
+            point["regions"][0]["kb"]["Pss"] += 4
+            point["addresses"].reverse()
+            for pages in point["pagemap"]:
+                for page in pages["pages"]:
+                    if page["pfn"] is not None:
+                        page["pfn"] += 7
+    assert _same(doc, again)
+
+
+def test_what_a_run_must_repeat_is_compared():
+    for change in (
+        lambda d: _checkpoint(d)["regions"][0].update(end=_checkpoint(d)["regions"][0]["end"] + 4096),
+        lambda d: _checkpoint(d)["status"].update(VmRSS=_checkpoint(d)["status"]["VmRSS"] + 4),
+        lambda d: _checkpoint(d)["regions"][0]["kb"].update(Rss=1),
+        lambda d: d["variants"]["default"]["runs"][0].update(status="killed by SIGKILL"),
+        lambda d: d["variants"]["default"]["runs"][0].update(stdout="other"),
+        lambda d: d["provenance"].update(kernel="another"),
+    ):
+        doc, changed = _doc("brk"), _doc("brk")
+        change(changed)
+        assert not _same(doc, changed)
+
+
+def test_a_run_with_aslr_is_compared_by_its_shape_and_its_exit():
+    doc, again = _doc("aslr"), _doc("aslr")
+    variant = next(iter(again["variants"]))
+    run = again["variants"][variant]["runs"][0]
+    assert run["aslr_requested"]
+    for region in run["checkpoints"][0]["regions"]:
+        region["start"] += 1 << 20
+        region["end"] += 1 << 20
+        region["kb"]["Rss"] += 4
+    run["checkpoints"][0]["status"]["VmRSS"] += 4
+    assert _same(doc, again)
+    # the run's exit words are not /proc/PID/status: ASLR does not excuse them
+    run["status"] = "killed by SIGSEGV"
+    assert not _same(doc, again)
+
+
+def test_pids_in_a_gdb_transcript_are_masked():
+    doc, again = _doc("starti"), _doc("starti")
+    gdb = again["variants"]["default"]["gdb"]
+    assert "process " in gdb["transcript"]
+    gdb["transcript"] = re.sub(r"process \d+", "process 99999", gdb["transcript"])
+    assert _same(doc, again)
+    gdb["transcript"] += "x"
+    assert not _same(doc, again)
