@@ -340,3 +340,15 @@ def test_provenance_packages_are_values_and_fit_the_shape():
     assert validate.problem(doc) is None
     assert values.lookup(doc, "provenance:package_gcc") == "gcc-12=12.2.0-14+deb12u1"
     assert values.lookup(doc, "provenance:package_libc") == "libc6=2.36-9+deb12u14"
+
+
+@pytest.mark.gcc
+@pytest.mark.usefixtures("no_leftovers")
+def test_a_capture_carries_the_package_versions(scratch):
+    scratch.add("packages", '#include "roads.h"\nint main(void) { ROADS_CHECKPOINT("here"); return 0; }\n')
+    scratch.project().capture_one("packages")
+    doc = json.loads((scratch.root / "snapshots" / "packages.json").read_text())
+    toolchain.package_versions.cache_clear()
+    assert {k: doc["provenance"][k] for k in toolchain.PACKAGE_KEYS} == toolchain.package_versions()
+    if toolchain.shutil.which("dpkg-query"):
+        assert doc["provenance"]["package_gcc"] == _dpkg_by_shell("gcc")
