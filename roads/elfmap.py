@@ -3,7 +3,7 @@
 The figure puts the executable's program headers (``readelf -l``) on the left, each
 ``PT_LOAD`` with the sections it holds, and the lines of ``maps`` that came from
 them on the right, joined by arrows, highest address on top as in the address-space
-diagrams. It shows what ``roads.elf.link_segments`` finds:
+diagrams. It shows what ``roads.elflink.link_segments`` finds:
 
 * the page rule: ``p_offset ≡ p_vaddr (mod 4096)``, so that mmap can map whole file
   pages; both numbers end in the same three hex digits;
@@ -25,7 +25,8 @@ from html import escape
 import graphviz
 
 from .diagram import COLOURS, MONO, laid_out_graph
-from .elf import PAGE_SIZE, PF_W, PF_X, ElfFile, Section, Segment, SegmentLink, link_segments
+from .elf import PAGE_SIZE, PF_W, PF_X, ElfFile, Section, Segment
+from .elflink import SegmentLink, link_segments
 from .errors import ConfigError, RoadsError
 from .regions import KINDS, Classified, memory_map
 from .select import Selection

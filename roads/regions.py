@@ -19,7 +19,8 @@ import re
 from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
 
-from .elf import PF_W, PF_X, ElfFile, link_segments, load_bias
+from .elf import PF_W, PF_X, ElfFile
+from .elflink import link_segments, load_bias
 from .errors import RoadsError
 from .proc import USER_BITS
 from .select import Address, Region, Selection

@@ -16,7 +16,7 @@ import re
 from dataclasses import dataclass
 from functools import cache
 
-from roads.elf import link_segments
+from roads.elflink import link_segments
 from roads.regions import USER_END, memory_map
 from roads.select import Selection, select
 from tests.claims_support import doc

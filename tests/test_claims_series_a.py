@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 from functools import cache
 
-from roads.elf import link_segments
+from roads.elflink import link_segments
 from roads.constants import AT_RANDOM_BYTES
 from roads.regions import memory_map
 from roads.select import Selection, select

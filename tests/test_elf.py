@@ -22,15 +22,8 @@ from pathlib import Path
 import pytest
 
 from roads.command import run
-from roads.elf import (
-    PAGE_SIZE,
-    ElfFile,
-    find_region,
-    link_segments,
-    load_bias,
-    read_elf,
-    symbol_address,
-)
+from roads.elf import PAGE_SIZE, ElfFile, read_elf
+from roads.elflink import find_region, link_segments, load_bias, symbol_address
 from roads.errors import CaptureError, ConfigError, RoadsError
 from roads.proc import parse_maps
 
