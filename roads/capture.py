@@ -14,10 +14,13 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from . import command
+import msgspec
+
+from . import command, document
 from .build import Build, compile_variant
 from .elf import read_elf
 from .errors import CaptureError, CommandTimeout, RoadsError, SampleError
+from .document import Region
 from .proc import Proc, SmapsEntry
 from .runner import RunResult, Stop, describe_status, launcher, run_program, tool_prefix
 from .samples import MAX_REGIONS, Sample, Variant
@@ -34,31 +37,18 @@ def normalise_path(path: str, build_dir: Path) -> str:
     return path
 
 
-def region_doc(entry: SmapsEntry, build_dir: Path) -> dict:
-    """One region of smaps as a frozen-capture object."""
-    m = entry.maps
-    return {
-        "start": m.start,
-        "end": m.end,
-        "perms": m.perms,
-        "offset": m.offset,
-        "dev": "00:00",
-        "inode": 0,
-        "pathname": normalise_path(m.pathname, build_dir),
-        "kb": dict(sorted(entry.kb.items())),
-        "vmflags": list(entry.vmflags),
-        "thp_eligible": entry.thp_eligible,
-    }
+def region_record(entry: SmapsEntry, build_dir: Path) -> Region:
+    """One region of smaps as a capture records it: device and inode zeroed, the
+    build folder written ``/build``."""
+    region = Region.from_smaps(entry)
+    return msgspec.structs.replace(region, dev="00:00", inode=0,
+                                   pathname=normalise_path(region.pathname, build_dir))
 
 
 def snapshot_process(stop: Stop, proc: Proc, build_dir: Path) -> dict:
     """Everything recorded about one stopped process at one checkpoint."""
     pid = stop.pid
-    entries = proc.smaps(pid)
-    if len(entries) > MAX_REGIONS:
-        raise SampleError(f"mapped {len(entries)} regions at checkpoint '{stop.name}': a capture "
-                          f"holds at most {MAX_REGIONS} regions a checkpoint")
-    regions = [region_doc(e, build_dir) for e in entries]
+    regions = [region_record(e, build_dir) for e in proc.smaps(pid)]
     status = proc.status(pid)
     auxv = proc.auxv(pid)
     strings = {}
@@ -71,41 +61,28 @@ def snapshot_process(stop: Stop, proc: Proc, build_dir: Path) -> dict:
     pagemaps = []
     for name, start, length in stop.ranges:
         pages = proc.pagemap(pid, start, start + max(length, 1))
-        pagemaps.append({
-            "name": name,
-            "start": start,
-            "length": length,
-            "pages": [
-                {
-                    "vaddr": p.vaddr,
-                    "present": p.present,
-                    "swapped": p.swapped,
-                    "file_or_shared": p.file_or_shared,
-                    "exclusive": p.exclusive,
-                    "soft_dirty": p.soft_dirty,
-                    "pfn": p.pfn,
-                }
-                for p in pages
-            ],
-        })
-    return {
-        "name": stop.name,
-        "seq": stop.seq,
-        "pid": pid,
-        "ppid": stop.ppid,
-        "exe": normalise_path(proc.exe(pid), build_dir),
-        "personality": proc.personality(pid).persona,
-        "regions": regions,
-        "status": _status_doc(status),
-        "auxv": [{"a_type": a.a_type, "name": a.name, "a_val": a.a_val} for a in auxv],
-        "auxv_strings": strings,
-        "addresses": [{"name": n, "value": v} for n, v in stop.addresses],
-        "pagemap": pagemaps,
-    }
-
-
-def _status_doc(status) -> dict:
-    return {key: value for key, value in vars(status).items() if value is not None}
+        pagemaps.append(document.PageRange(
+            name=name, start=start, length=length,
+            pages=[document.Page(vaddr=p.vaddr, present=p.present, swapped=p.swapped,
+                                 file_or_shared=p.file_or_shared, exclusive=p.exclusive,
+                                 soft_dirty=p.soft_dirty, pfn=p.pfn) for p in pages],
+        ))
+    checkpoint = document.Checkpoint(
+        name=stop.name,
+        seq=stop.seq,
+        pid=pid,
+        ppid=stop.ppid,
+        exe=normalise_path(proc.exe(pid), build_dir),
+        personality=proc.personality(pid).persona,
+        regions=regions,
+        # The lines a kernel thread or zombie lacks are None in proc's record: absent here.
+        status=document.Status(**{k: v for k, v in vars(status).items() if v is not None}),
+        auxv=[document.AuxvEntry(a_type=a.a_type, name=a.name, a_val=a.a_val) for a in auxv],
+        auxv_strings=strings,
+        addresses=[document.Address(name=n, value=v) for n, v in stop.addresses],
+        pagemap=pagemaps,
+    )
+    return document.to_builtins(checkpoint)
 
 
 def run_variant(sample: Sample, variant: Variant, build: Build, cache: Path, proc: Proc,

@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from .document import Region, to_builtins
 from .proc import Proc, SmapsEntry
 from .units import human_size
 
@@ -108,7 +109,8 @@ def format_table(space: AddressSpace) -> str:
 
 
 def to_json(space: AddressSpace) -> dict[str, Any]:
-    """The address space as plain JSON data: integers in bytes, smaps lines in kB."""
+    """The address space as plain JSON data: integers in bytes, smaps lines in kB; each
+    region as a capture records it (pathname, kb), with its size, rss and pss."""
     return {
         "pid": space.pid,
         "name": space.name,
@@ -123,20 +125,12 @@ def to_json(space: AddressSpace) -> dict[str, Any]:
 
 
 def _region(region: SmapsEntry) -> dict[str, Any]:
-    maps = region.maps
+    """An area as a capture records it (``roads.document.Region``: man 5 proc's names,
+    counters in kB) with its size, resident and proportional bytes beside."""
     return {
-        "start": maps.start,
-        "end": maps.end,
-        "size": maps.size,
-        "perms": maps.perms,
-        "offset": maps.offset,
-        "dev": maps.dev,
-        "inode": maps.inode,
-        "path": maps.pathname,
-        "deleted": maps.deleted,
+        **to_builtins(Region.from_smaps(region)),
+        "size": region.maps.size,
+        "deleted": region.maps.deleted,
         "rss": region.rss,
         "pss": region.pss,
-        "smaps_kb": dict(sorted(region.kb.items())),
-        "vmflags": list(region.vmflags),
-        "thp_eligible": region.thp_eligible,
     }

@@ -28,7 +28,7 @@ def test_show_json_matches_proc_maps_of_a_foreign_process():
         sleeper.kill()
         sleeper.wait()
     doc = json.loads(done.stdout)
-    got = [(r["start"], r["end"], r["perms"], r["offset"], r["path"]) for r in doc["regions"]]
+    got = [(r["start"], r["end"], r["perms"], r["offset"], r["pathname"]) for r in doc["regions"]]
     assert got == [(m.start, m.end, m.perms, m.offset, m.pathname) for m in maps]
     assert all(isinstance(r["start"], int) and isinstance(r["offset"], int) for r in doc["regions"])
 
@@ -45,7 +45,7 @@ def test_run_stops_a_program_and_shows_its_map(tmp_path):
                            "--", "sleep", "20"], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     doc = json.loads(done.stdout)
-    paths = [r["path"] for r in doc["regions"]]
+    paths = [r["pathname"] for r in doc["regions"]]
     assert "/usr/bin/sleep" in paths or "/bin/sleep" in paths
     assert "[stack]" in paths
     # ASLR is off by default: a PIE loads at the kernel's fixed base.

@@ -52,8 +52,8 @@ def test_json_regions_are_the_maps_file(sleeper: int) -> None:
         start, end = (int(x, 16) for x in address.split("-"))
         assert (region["start"], region["end"], region["size"]) == (start, end, end - start)
         assert (region["perms"], region["offset"], region["dev"]) == (perms, int(offset, 16), dev)
-        assert region["path"] == (path[0] if path else "")
-        assert region["rss"] == region["smaps_kb"]["Rss"] * 1024
+        assert region["pathname"] == (path[0] if path else "")
+        assert region["rss"] == region["kb"]["Rss"] * 1024
     assert space["pid"] == sleeper and space["name"] == "sleep"
     assert space["cmdline"] == ["sleep", "30"] and space["exe"].endswith("/sleep")
     assert space["rss"] == sum(r["rss"] for r in space["regions"])
@@ -81,7 +81,7 @@ def test_json_rss_and_pss_agree_with_pmap(sleeper: int) -> None:
 
 
 def _pss_fits(region: dict[str, Any], pmap_pss: int) -> bool:
-    shared = region["smaps_kb"]["Shared_Clean"] + region["smaps_kb"]["Shared_Dirty"]
+    shared = region["kb"]["Shared_Clean"] + region["kb"]["Shared_Dirty"]
     return pmap_pss <= region["pss"] if shared else pmap_pss == region["pss"]
 
 
@@ -173,8 +173,8 @@ def test_json_from_captured_text(captured: Proc) -> None:
     space = to_json(address_space(4242, captured))
     assert (space["name"], space["cmdline"], space["exe"]) == ("hello", ["./hello", "world"], "/tmp/my dir/hello")
     anon = space["regions"][2]
-    assert anon["path"] == "" and anon["start"] == 0x7FFFF7D86000 and anon["size"] == 12 * 1024
-    assert anon["smaps_kb"] == {"Pss": 8, "Rss": 8, "Size": 12}
+    assert anon["pathname"] == "" and anon["start"] == 0x7FFFF7D86000 and anon["size"] == 12 * 1024
+    assert anon["kb"] == {"Pss": 8, "Rss": 8, "Size": 12}
     assert space["regions"][4]["thp_eligible"] is False and "gd" in space["regions"][4]["vmflags"]
     assert space["regions"][0]["thp_eligible"] is None
     assert (space["size"], space["rss"], space["pss"]) == (300 * 1024, 28 * 1024, 28 * 1024)
