@@ -4,7 +4,7 @@
 source), keeping the SVG under the cache folder; ``inline`` gives the result the
 figure's id, class and accessible texts. ``roads.diagram`` does the same for the
 address-space diagram with its pinned ``neato -n`` layout; the other Graphviz
-figures (``roads.diff``, ``roads.elfmap``) are laid out by ``dot``.
+figures (``roads.diffview``, ``roads.elfmap``) are laid out by ``dot``.
 
 Both edit the SVG as an XML tree (lxml keeps the ``svg`` and ``xlink`` namespace
 declarations as Graphviz wrote them). This module is imported only by the drawing
