@@ -169,7 +169,10 @@ def gdb_transcript(sample: Sample, build: Build, cache: Path) -> dict:
     """Run the sample's gdb script in batch mode against its binary; the transcript."""
     assert sample.gdb is not None
     script = sample.directory / sample.gdb
-    argv = ["gdb", "-batch", "-nx", "-q", "-x", str(script), f"./{build.binary.name}"]
+    # The binary names its sources relative to the repository root (build.py maps the
+    # clone's path to "."), so gdb is told where that is to list them.
+    argv = ["gdb", "-batch", "-nx", "-q", "-d", str(sample.directory.parent), "-x", str(script),
+            f"./{build.binary.name}"]
     try:
         done = command.run(argv, cwd=build.binary.parent, timeout=GDB_TIMEOUT, check=False,
                            merge_stderr=True, sandbox=tool_prefix(cache, build.binary.parent),
