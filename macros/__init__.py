@@ -47,7 +47,7 @@ import sys
 from roads.errors import ConfigError, RoadsError
 
 from . import claims, figures, glossary
-from .project import figure, prefetch
+from .project import configure, figure, prefetch
 
 MODULES = (figures, claims, glossary)
 log = logging.getLogger("mkdocs.plugins.roads")
@@ -57,8 +57,11 @@ def define_env(env) -> None:
     """Register every module's macros and variables, then bring stale captures up to date.
 
     The plugin calls this once per build (and per rebuild under ``mkdocs serve``), before
-    any page renders: the one moment to capture all stale samples in parallel.
+    any page renders: the one moment to capture all stale samples in parallel. The
+    build's settings (its capture mode, from mkdocs.yml or ``ROADS_MODE``) are decided
+    first, once (``project.configure``).
     """
+    configure(env.conf)
     for module in MODULES:
         deferred = set(getattr(module, "FIGURES", ()))
         for function in module.MACROS:

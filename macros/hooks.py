@@ -92,13 +92,17 @@ def on_serve(server, config, builder):
     tests/claims.toml, outside the docs (watched only when the project has one, so
     that a site without claims needs no such file). In frozen mode, also when a
     capture in snapshots/ changes (``roads capture`` in another terminal, a hand
-    edit); other modes write there themselves, and re-read captures at each rebuild."""
+    edit); other modes write there themselves, and re-read captures at each rebuild.
+    The mode is the build's, as ``macros.project`` decided it (the first build has run)."""
+    from macros.project import current  # the macros plugin has put macros/ on sys.path
+
     here = os.path.dirname(config.config_file_path)
     claims = os.path.join(here, "tests", "claims.toml")
     if os.path.isfile(claims):
         server.watch(claims)
-    snapshots = os.path.join(os.environ.get("ROADS_ROOT") or here, "snapshots")
-    if os.environ.get("ROADS_MODE") == "frozen" and os.path.isdir(snapshots):
+    chosen = current()
+    snapshots = os.path.join(chosen.root, "snapshots")
+    if chosen.mode == "frozen" and os.path.isdir(snapshots):
         server.watch(snapshots)
     return server
 

@@ -1,9 +1,18 @@
 """The one ``Project`` a site build shares: every figure macro reads captures through it.
 
-Its root is the folder that holds this package (the site's root, beside
-mkdocs.yml) unless ``ROADS_ROOT`` says otherwise; its capture mode comes from
-``ROADS_MODE`` (``auto``, ``refresh`` or ``frozen``; default ``auto``). One Project
-per (root, mode), so each capture is checked, and made if stale, once per build.
+Its settings are decided here and nowhere else (``settings``), once per build
+(``configure``, from ``define_env``), and passed down to the engine, which reads no
+environment: mkdocs.yml's ``extra: roads:`` mapping gives the defaults, and the
+environment overrides them:
+
+- ``mode`` (``ROADS_MODE``): ``auto``, ``refresh`` or ``frozen``; ``auto`` when unset;
+- ``root`` (``ROADS_ROOT``): the project folder; the one that holds this package
+  (the site's root, beside mkdocs.yml) when unset;
+- ``cache`` (``ROADS_CACHE``): the folder of build artefacts and drawn figures,
+  relative to the root or absolute; ``.cache/roads`` when unset (tests give each
+  build its own).
+
+One Project per settings, so each capture is checked, and made if stale, once per build.
 """
 
 from __future__ import annotations
@@ -11,31 +20,84 @@ from __future__ import annotations
 import functools
 import logging
 import os
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 from roads.command import tool_identity
-from roads.errors import RoadsError
+from roads.errors import ConfigError, RoadsError
 from roads.figcache import FigureCache, code_digest
-from roads.project import Project
+from roads.project import MODES, Project
 
 ROOT = Path(__file__).resolve().parent.parent
 log = logging.getLogger("mkdocs.plugins.roads")
+# The settings' environment overrides, by setting.
+ENVIRONMENT = {"mode": "ROADS_MODE", "root": "ROADS_ROOT", "cache": "ROADS_CACHE"}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """How a build reads captures: its mode, the project folder and the cache folder."""
+
+    mode: str = "auto"
+    root: str = str(ROOT)
+    cache: str = ".cache/roads"
+
+
+def settings(extra: Mapping | None = None, environ: Mapping[str, str] = os.environ) -> Settings:
+    """The settings from mkdocs.yml's ``extra: roads:`` mapping (``extra``), each
+    overridden by its environment variable when that is set and not empty."""
+    given = dict(extra or {})
+    unknown = sorted(set(given) - set(ENVIRONMENT))
+    if unknown:
+        raise ConfigError(f"mkdocs.yml: extra.roads: unknown setting(s) {', '.join(unknown)}; "
+                          f"known: {', '.join(ENVIRONMENT)}")
+    for key, variable in ENVIRONMENT.items():
+        if environ.get(variable):
+            given[key] = environ[variable]
+    chosen = Settings(**{k: str(v) for k, v in given.items() if v is not None})
+    if chosen.mode not in MODES:
+        where = "ROADS_MODE" if environ.get("ROADS_MODE") else "mkdocs.yml: extra.roads.mode"
+        raise ConfigError(f"{where}: unknown capture mode {chosen.mode!r}; one of {', '.join(MODES)}")
+    return chosen
+
+
+_current: Settings | None = None
+
+
+def configure(config) -> Settings:
+    """Decide this build's settings from MkDocs' ``config`` (and the environment); an
+    unusable one stops the build with one message."""
+    from mkdocs.exceptions import PluginError
+
+    global _current
+    try:
+        _current = settings((config.get("extra") or {}).get("roads"))
+    except ConfigError as exc:
+        raise PluginError(exc.message) from None
+    return _current
+
+
+def current() -> Settings:
+    """This build's settings; outside a build (a test calling a macro), the environment's."""
+    return _current if _current is not None else settings()
 
 
 def project() -> Project:
-    """The shared Project for the current ``ROADS_ROOT`` and ``ROADS_MODE``."""
-    return _project(os.environ.get("ROADS_ROOT") or str(ROOT), os.environ.get("ROADS_MODE") or "auto")
+    """The shared Project for this build's settings."""
+    return _project(current())
 
 
 @functools.lru_cache(maxsize=None)
-def _project(root: str, mode: str) -> Project:
-    return Project(root, mode=mode)
+def _project(chosen: Settings) -> Project:
+    return Project(chosen.root, mode=chosen.mode, cache=chosen.cache, log=log)
 
 
 @functools.lru_cache(maxsize=None)
 def _figure_cache(directory: str) -> FigureCache:
     here = Path(__file__).resolve().parent
-    code = sorted((here.parent / "roads").glob("*.py")) + sorted(here.glob("*.py"))
+    # Every module of the engine, in its sub-folders too, and of this package.
+    code = sorted((here.parent / "roads").rglob("*.py")) + sorted(here.rglob("*.py"))
     # The drawing code and the Graphviz that lays it out: a new dot draws again.
     return FigureCache(Path(directory), code_digest(code) + tool_identity("dot"))
 
@@ -80,3 +142,8 @@ def prefetch() -> None:
     made = [o.sample for o in outcomes if o.action in ("captured", "unchanged")]
     if made:
         log.info("re-captured %d sample(s): %s", len(made), ", ".join(made))
+    kept = [o for o in outcomes if o.action == "fresh" and o.reasons]
+    if kept:  # made with another gcc: kept as they are, a note only
+        log.info("kept the capture of %s made with another gcc (%s); ROADS_MODE=refresh "
+                 "re-makes them", ", ".join(repr(o.sample) for o in kept),
+                 "; ".join(sorted({r for o in kept for r in o.reasons})))

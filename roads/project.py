@@ -6,6 +6,15 @@ This is what the command line and the site generator both use. Modes:
 ``refresh``  re-capture every sample asked for;
 ``frozen``   never compile or execute: serve the committed captures, warn about
              stale ones, fail on missing ones (for machines without Linux or gcc).
+
+The inputs are the sample's sources, the headers they include, its manifest entry and
+the capture code. gcc's version is recorded too, but a different gcc on this machine
+alone is a note, never a reason to re-capture in ``auto`` mode: committed captures come
+from one reference toolchain, and a build elsewhere must not rewrite them (``refresh``
+does; ``roads check --toolchain`` fails on it).
+
+The mode is the caller's to decide (the site reads it from mkdocs.yml, with the
+environment as override, in ``macros/project.py``); nothing here reads the environment.
 """
 
 from __future__ import annotations
@@ -31,6 +40,8 @@ from .toolchain import gcc_version_or_none, provenance
 
 log = logging.getLogger("roads")
 MODES = ("auto", "refresh", "frozen")
+# Freshness states under which auto mode keeps a capture as it is.
+KEPT = ("fresh", "toolchain")
 # The engine files whose behaviour shapes a capture; editing one makes captures stale.
 ENGINE_FILES = ("launcher.c", "runner.py", "capture.py", "build.py", "proc.py", "elf.py",
                 "freeze.py", "samples.py", "toolchain.py", "command.py")
@@ -51,8 +62,8 @@ class Freshness:
 
     sample: str
     # "fresh"; "stale" (the repository's inputs changed); "toolchain" (only this
-    # machine's gcc differs from the one that made it); "missing"; or "broken" (its
-    # manifest entry cannot be used)
+    # machine's gcc differs from the one that made it: kept as it is, except in refresh
+    # mode); "missing"; or "broken" (its manifest entry cannot be used)
     state: str
     reasons: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()  # differences that do not make it stale (e.g. a frozen build)
@@ -70,11 +81,16 @@ class Outcome:
 
 
 class Project:
-    """Samples in ``samples/``, captures in ``snapshots/``, build artefacts in ``.cache/roads``."""
+    """Samples in ``samples/``, captures in ``snapshots/``, build artefacts in ``.cache/roads``.
+
+    ``cache`` may be absolute (a test's own folder). ``log`` receives the warnings of a
+    frozen build about stale captures (the site passes a logger that MkDocs counts, so
+    that ``--strict`` fails on them).
+    """
 
     def __init__(self, root: str | os.PathLike[str] = ".", *, samples: str = "samples",
-                 snapshots: str = "snapshots", cache: str = ".cache/roads",
-                 mode: str = "auto") -> None:
+                 snapshots: str = "snapshots", cache: str | os.PathLike[str] = ".cache/roads",
+                 mode: str = "auto", log: logging.Logger | None = None) -> None:
         if mode not in MODES:
             raise ConfigError(f"unknown capture mode {mode!r}; one of {', '.join(MODES)}")
         self.root = Path(root).resolve()
@@ -82,6 +98,7 @@ class Project:
         self.snapshots_dir = self.root / snapshots
         self.cache_dir = self.root / cache
         self.mode = mode
+        self.log = log if log is not None else logging.getLogger("roads")
         self._manifest: tuple[int, Manifest] | None = None
         self._engine = engine_digest()
         self._gcc: str | None | bool = False  # False: not asked yet
@@ -237,7 +254,7 @@ class Project:
         # as fresh under its new stats.
         stamp = self._stamp(name)
         fresh = self._freshness(name, doc)
-        if fresh.state == "fresh" and stamp is not None and stamp == self._stamp(name):
+        if fresh.state in KEPT and stamp is not None and stamp == self._stamp(name):
             self._fresh_at[name] = stamp
         return fresh
 
@@ -297,8 +314,10 @@ class Project:
             with freeze.locked(self.cache_dir / "locks", name):
                 self._sweep_partials(self.snapshot_path(name))
                 fresh = None if refresh else self.freshness(name)
-                if fresh is not None and fresh.state == "fresh":
-                    return Outcome(name, "fresh", time.perf_counter() - started)
+                if fresh is not None and fresh.state in KEPT:
+                    # Another gcc alone keeps the capture; its note goes with the outcome.
+                    return Outcome(name, "fresh", time.perf_counter() - started,
+                                   reasons=fresh.reasons)
                 doc = self._capture(sample, cancel, before)
                 written = self._write(name, doc)
         except RoadsError as exc:
@@ -431,9 +450,10 @@ class Project:
             doc = self.read(name)
             fresh = self.freshness(name, doc)
             warned = (name, doc.get("digest"), fresh.reasons)
-            if fresh.state != "fresh" and warned not in self._warned:
+            if fresh.state not in KEPT and warned not in self._warned:
                 self._warned.add(warned)  # once per build, not once per figure
-                log.warning("capture of %r is stale: %s", name, "; ".join(fresh.reasons))
+                self.log.warning("capture of %r is stale: %s (run: roads capture %s)", name,
+                                 "; ".join(fresh.reasons), name)
             return doc
         if self.mode == "refresh":
             if name not in self._refreshed:
