@@ -30,9 +30,11 @@ def chromium_path() -> str | None:
     return None
 
 
-def build_site(repo: Path, out: Path, mode: str = "frozen") -> None:
-    """``mkdocs build --strict`` of the real site into ``out``."""
-    env = {**os.environ, "ROADS_MODE": mode, "NO_MKDOCS_2_WARNING": "1"}
+def build_site(repo: Path, out: Path, mode: str = "frozen", *, cache: Path) -> None:
+    """``mkdocs build --strict`` of the real site into ``out``, with its own ``cache``
+    folder (frozen: nothing is written into ``repo``)."""
+    env = {**os.environ, "ROADS_MODE": mode, "ROADS_ROOT": str(repo), "ROADS_CACHE": str(cache),
+           "NO_MKDOCS_2_WARNING": "1"}
     done = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict",
                            "--site-dir", str(out)], cwd=repo, env=env, capture_output=True,
                           text=True)

@@ -1,9 +1,12 @@
-"""Shared fixtures: scratch projects with real samples, and a guard against stray processes."""
+"""Shared fixtures: scratch projects with real samples, copies of the checkout, a guard
+against stray processes, and one against a session that writes into the checkout."""
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
+import subprocess
 import textwrap
 import time
 from pathlib import Path
@@ -12,6 +15,95 @@ import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 HEADER = REPO / "samples" / "roads.h"
+
+
+# --------------------------------------------------------------------- the checkout
+
+
+def _git(*args: str) -> bytes | None:
+    """``git ARGS`` in the checkout (its stdout), or None where that fails (no git, no
+    repository: a tarball of the project)."""
+    git = shutil.which("git")
+    if git is None:
+        return None
+    try:
+        done = subprocess.run([git, "--no-optional-locks", *args], cwd=REPO,
+                              capture_output=True, timeout=60)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return done.stdout if done.returncode == 0 else None
+
+
+def checkout_state() -> dict[str, str] | None:
+    """Each tracked file that differs from the last commit, with its status and a digest
+    of its content; None outside a git checkout. ``git status`` sees any change to a
+    clean file; the digests, a further change to one that was already changed."""
+    out = _git("status", "--porcelain=v1", "-z", "--untracked-files=no")
+    if out is None:
+        return None
+    state: dict[str, str] = {}
+    tokens = iter(out.split(b"\0"))
+    for token in tokens:
+        if not token:
+            continue
+        code, name = token[:2].decode(), token[3:].decode(errors="surrogateescape")
+        if code[0] in "RC":
+            next(tokens, None)  # the path it was renamed or copied from
+        try:
+            digest = hashlib.sha256((REPO / name).read_bytes()).hexdigest()
+        except OSError:
+            digest = "unreadable or gone"
+        state[name] = f"{code} {digest}"
+    return state
+
+
+def pytest_sessionstart(session) -> None:
+    session.config._roads_checkout = checkout_state()
+
+
+def pytest_sessionfinish(session, exitstatus) -> None:
+    """Fail the run if a tracked file of the checkout changed while it ran: tests build
+    frozen or on copies (``copy_checkout``), each with its own cache folder. A checkout
+    that had changes before the run is fine; only what the run changed counts."""
+    before = getattr(session.config, "_roads_checkout", None)
+    if before is None:
+        return
+    after = checkout_state() or {}
+    changed = sorted(name for name in before.keys() | after.keys()
+                     if before.get(name) != after.get(name))
+    if changed:
+        session.config._roads_checkout_changed = changed
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
+    changed = getattr(config, "_roads_checkout_changed", None)
+    if changed:
+        terminalreporter.section("the checkout changed", red=True, bold=True)
+        terminalreporter.write_line("tracked files of the checkout changed during the test session "
+                                    "(a test wrote into it; tests must build frozen or on a copy, "
+                                    "see copy_checkout in tests/conftest.py):", red=True)
+        for name in changed:
+            terminalreporter.write_line(f"  {name}", red=True)
+
+
+def copy_checkout(destination: Path) -> Path:
+    """A copy of the checkout's files (tracked, and new ones not ignored: what a commit
+    would hold) at ``destination``, to build or capture in without touching the checkout.
+    Without git, the whole folder but its caches and virtual environment."""
+    listed = _git("ls-files", "-z", "--cached", "--others", "--exclude-standard")
+    if listed is None:
+        shutil.copytree(REPO, destination, symlinks=True, ignore=shutil.ignore_patterns(
+            ".git", ".venv", ".cache", "site", "__pycache__", ".pytest_cache"))
+        return destination
+    for name in sorted({n.decode(errors="surrogateescape") for n in listed.split(b"\0") if n}):
+        source = REPO / name
+        if not source.exists() and not source.is_symlink():
+            continue  # deleted in the working tree
+        target = destination / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(source, target, follow_symlinks=False)
+    return destination
 
 
 class ScratchProject:
@@ -158,7 +250,7 @@ def site(tmp_path_factory):
     from tests.browser import build_site, serve
 
     out = tmp_path_factory.mktemp("site")
-    build_site(REPO, out)
+    build_site(REPO, out, cache=tmp_path_factory.mktemp("site-cache"))
     server, base = serve(out)
     yield out, base
     server.shutdown()

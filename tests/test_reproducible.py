@@ -1,5 +1,11 @@
 """Builds are reproducible: twice in a row gives the same bytes, and a frozen build on a
-machine without gcc gives the same pages as a normal one."""
+machine without gcc gives the same pages as a normal one.
+
+Each build has its own cache folder, so that each draws every figure again (with a
+shared one, the second build would read the first's figures and could not see a
+drawing that changes from run to run); none writes into the checkout: the frozen
+builds only read it, and the normal build (``auto``, which may capture) runs on a copy.
+"""
 
 from __future__ import annotations
 
@@ -12,18 +18,19 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO
+from tests.conftest import REPO, copy_checkout
 
 pytestmark = [pytest.mark.slow, pytest.mark.dot]
 
 
-def build(out: Path, mode: str, path: str | None = None) -> None:
-    env = {**os.environ, "ROADS_MODE": mode, "NO_MKDOCS_2_WARNING": "1"}
+def build(out: Path, mode: str, cache: Path, root: Path = REPO, path: str | None = None) -> None:
+    env = {**os.environ, "ROADS_MODE": mode, "ROADS_ROOT": str(root), "ROADS_CACHE": str(cache),
+           "NO_MKDOCS_2_WARNING": "1"}
     env.pop("SITE_URL", None)
     if path is not None:
         env["PATH"] = path
     done = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir",
-                           str(out)], cwd=REPO, env=env, capture_output=True, text=True)
+                           str(out)], cwd=root, env=env, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr[-3000:]
 
 
@@ -32,9 +39,16 @@ def tree(site: Path) -> dict[str, str]:
             for p in sorted(site.rglob("*")) if p.is_file()}
 
 
+def drawn(cache: Path) -> int:
+    """How many figures a build drew (and kept in its cache folder)."""
+    return sum(1 for p in (cache / "figures").rglob("*") if p.is_file())
+
+
 def test_two_builds_in_a_row_are_byte_identical(tmp_path):
-    build(tmp_path / "one", "auto")
-    build(tmp_path / "two", "auto")
+    build(tmp_path / "one", "frozen", tmp_path / "cache-one")
+    build(tmp_path / "two", "frozen", tmp_path / "cache-two")
+    # Both drew every figure: the second read nothing of the first's.
+    assert drawn(tmp_path / "cache-one") == drawn(tmp_path / "cache-two") > 0
     one, two = tree(tmp_path / "one"), tree(tmp_path / "two")
     assert one.keys() == two.keys()
     differ = [name for name in one if one[name] != two[name]]
@@ -44,11 +58,12 @@ def test_two_builds_in_a_row_are_byte_identical(tmp_path):
 
 
 def test_frozen_build_without_gcc_gives_the_same_pages(tmp_path):
-    build(tmp_path / "normal", "auto")
+    copy = copy_checkout(tmp_path / "copy")
+    build(tmp_path / "normal", "auto", tmp_path / "cache-normal", root=copy)
     tools = tmp_path / "bin"  # dot, and nothing else: no gcc, no gdb
     tools.mkdir()
     os.symlink(shutil.which("dot"), tools / "dot")
-    build(tmp_path / "frozen", "frozen", path=str(tools))
+    build(tmp_path / "frozen", "frozen", tmp_path / "cache-frozen", path=str(tools))
     assert shutil.which("gcc", path=str(tools)) is None
     normal, frozen = tree(tmp_path / "normal"), tree(tmp_path / "frozen")
     assert normal == frozen

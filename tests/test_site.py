@@ -43,10 +43,16 @@ def make_project(tmp_path: Path, docs: Path | None = MINISITE / "docs") -> Path:
 
 
 def build(project: Path, site: Path | None = None, **env: str) -> Completed:
-    """``mkdocs build --strict`` of ``project`` into ``site`` (default project/site)."""
+    """``mkdocs build --strict`` of ``project`` into ``site`` (default project/site).
+
+    Frozen, with ``project`` as the root of the captures (and of the cache folder),
+    unless ``env`` says otherwise: a mini-site's build never captures, and never
+    writes into the checkout its ``macros`` link points to."""
     site = site or project / "site"
-    environ = {k: v for k, v in os.environ.items() if k not in ("SOURCE_DATE_EPOCH", "SITE_URL")}
-    environ.update({"NO_MKDOCS_2_WARNING": "1", **env})
+    environ = {k: v for k, v in os.environ.items()
+               if k not in ("SOURCE_DATE_EPOCH", "SITE_URL", "ROADS_CACHE")}
+    environ.update({"NO_MKDOCS_2_WARNING": "1", "ROADS_MODE": "frozen",
+                    "ROADS_ROOT": str(project), **env})
     config = str(project / "mkdocs.yml")
     argv = [sys.executable, "-m", "mkdocs", "build", "--strict", "-f", config, "-d", str(site)]
     return run(argv, cwd=project, env=environ, timeout=180, check=False)
@@ -270,7 +276,8 @@ def test_macro_error_fails_the_build(tmp_path):
 
 @pytest.mark.slow
 def test_real_site_builds_strict(tmp_path):
-    done = build(ROOT, site=tmp_path / "site")
+    # Frozen, with a cache of its own: the checkout is only read.
+    done = build(ROOT, site=tmp_path / "site", ROADS_CACHE=str(tmp_path / "cache"))
     assert done.returncode == 0, done.stderr
     html = (tmp_path / "site" / "index.html").read_text()
     assert "<p><strong>November 26, 2026 (first version)</strong></p>\n<hr />" in html
