@@ -106,7 +106,7 @@ def _field_types(cls: type) -> dict[str, Any]:
 
 def container(kind: Any, node: Any) -> Any:
     """What ``node`` is read as under the annotation ``kind``: a record class, a
-    ``list[...]`` or ``dict[...]`` type, a scalar type, or Any (marks and the options of
+    ``tuple[..., ...]`` or ``dict[...]`` type, a scalar type, or Any (marks and the options of
     a union that do not fit the node are set aside)."""
     while typing.get_origin(kind) is Annotated:
         kind = typing.get_args(kind)[0]
@@ -115,7 +115,7 @@ def container(kind: Any, node: Any) -> Any:
             option = container(option, node)
             if isinstance(node, dict) and (is_record(option) or typing.get_origin(option) is dict):
                 return option
-            if isinstance(node, list) and typing.get_origin(option) is list:
+            if isinstance(node, list) and typing.get_origin(option) in (list, tuple):
                 return option
         return Any
     return kind
@@ -153,8 +153,68 @@ class Region(Struct, frozen=True):
     inode: int = 0
     pathname: str = ""
     kb: Annotated[dict[str, int], volatile(ASLR, SHARING)] = {}
-    vmflags: list[str] = []
+    vmflags: tuple[str, ...] = ()
     thp_eligible: bool | None = None
+
+    @property
+    def size(self) -> int:
+        """Bytes of address space the region covers."""
+        return self.end - self.start
+
+    @property
+    def readable(self) -> bool:
+        return self.perms[0] == "r"
+
+    @property
+    def writable(self) -> bool:
+        return self.perms[1] == "w"
+
+    @property
+    def executable(self) -> bool:
+        return self.perms[2] == "x"
+
+    @property
+    def shared(self) -> bool:
+        """``s`` in the fourth column: MAP_SHARED; ``p`` is private (copy-on-write)."""
+        return self.perms[3] == "s"
+
+    @property
+    def anonymous(self) -> bool:
+        """No file behind it: empty pathname, or a kernel-named anonymous region."""
+        return self.pathname == "" or self.pathname.startswith(("[anon:", "[anon_shmem:"))
+
+    @property
+    def pseudo(self) -> bool:
+        """A bracketed name the kernel gives: ``[heap]``, ``[stack]``, ``[vdso]``, ..."""
+        return self.pathname.startswith("[") and self.pathname.endswith("]")
+
+    @property
+    def deleted(self) -> bool:
+        """The file was unlinked while mapped (maps appends " (deleted)")."""
+        return self.pathname.endswith(" (deleted)")
+
+    @property
+    def filename(self) -> str:
+        """The last component of a file's path; pseudo-paths and "" as they are."""
+        if not self.pathname.startswith("/"):
+            return self.pathname
+        return self.pathname.rsplit("/", 1)[-1]
+
+    def rss(self) -> int | None:
+        """Resident bytes (smaps ``Rss``), or None when smaps was not read."""
+        return self.counter("Rss")
+
+    def pss(self) -> int | None:
+        """Proportional share in bytes (smaps ``Pss``), or None."""
+        return self.counter("Pss")
+
+    def counter(self, name: str) -> int | None:
+        """An smaps counter in bytes (the file prints KiB), or None when absent."""
+        value = self.kb.get(name)
+        return None if value is None else value * 1024
+
+    def __contains__(self, address: int) -> bool:
+        return self.start <= address < self.end
 
     @classmethod
     def from_smaps(cls, entry: Any) -> "Region":
@@ -162,7 +222,7 @@ class Region(Struct, frozen=True):
         m = entry.maps
         return cls(start=m.start, end=m.end, perms=m.perms, offset=m.offset, dev=m.dev,
                    inode=m.inode, pathname=m.pathname, kb=dict(sorted(entry.kb.items())),
-                   vmflags=list(entry.vmflags), thp_eligible=entry.thp_eligible)
+                   vmflags=tuple(entry.vmflags), thp_eligible=entry.thp_eligible)
 
 
 class Address(Struct, frozen=True):
@@ -202,20 +262,21 @@ class PageRange(Struct, frozen=True):
     name: str
     start: Annotated[int, volatile(ASLR)]
     length: int
-    pages: list[Page]
+    pages: tuple[Page, ...]
 
 
 class Status(Struct, frozen=True):
     """The identity and memory lines of ``/proc/PID/status`` (kernel's keys, KiB).
 
-    The memory lines are absent for kernel threads and zombies.
+    A line the kernel did not print is absent (the memory lines, for kernel threads
+    and zombies).
     """
 
-    Name: str
-    State: str
-    Pid: Annotated[int, volatile(IGNORED)]
-    PPid: Annotated[int, volatile(IGNORED)]
-    Threads: int
+    Name: str | UnsetType = UNSET
+    State: str | UnsetType = UNSET
+    Pid: Annotated[int | UnsetType, volatile(IGNORED)] = UNSET
+    PPid: Annotated[int | UnsetType, volatile(IGNORED)] = UNSET
+    Threads: int | UnsetType = UNSET
     VmPeak: Annotated[int | UnsetType, volatile(IGNORED)] = UNSET  # a peak reached in passing
     VmSize: Kib | UnsetType = UNSET
     VmLck: Kib | UnsetType = UNSET
@@ -243,16 +304,16 @@ class Checkpoint(Struct, frozen=True):
 
     name: str
     pid: Pid
-    regions: list[Region]
+    regions: tuple[Region, ...]
     seq: int = 0
     ppid: Pid = 0
     exe: str = ""
     personality: int = 0
-    addresses: Annotated[list[Address], volatile(UNORDERED)] = []
-    auxv: list[AuxvEntry] = []
+    addresses: Annotated[tuple[Address, ...], volatile(UNORDERED)] = ()
+    auxv: tuple[AuxvEntry, ...] = ()
     auxv_strings: dict[str, str] = {}
     status: Annotated[Status | None, volatile(ASLR)] = None
-    pagemap: list[PageRange] = []
+    pagemap: tuple[PageRange, ...] = ()
 
 
 class Process(Struct, frozen=True):
@@ -272,7 +333,7 @@ class Run(Struct, frozen=True):
     walls the launcher put around the run.
     """
 
-    checkpoints: list[Checkpoint]
+    checkpoints: tuple[Checkpoint, ...]
     index: int = 0
     aslr_requested: Annotated[bool, volatile(ASLR_SWITCH)] = False
     aslr_disabled: bool = False
@@ -281,8 +342,8 @@ class Run(Struct, frozen=True):
     exit_code: int | None = None
     signal: int | None = None
     status: str = ""
-    containment: list[str] = []
-    processes: list[Process] = []
+    containment: tuple[str, ...] = ()
+    processes: tuple[Process, ...] = ()
     stdout: Annotated[str, volatile(ASLR_HEX)] = ""
     stderr: Annotated[str, volatile(ASLR_HEX)] = ""
 
@@ -336,7 +397,7 @@ class Segment(Struct, frozen=True, forbid_unknown_fields=True):
     p_filesz: int
     p_memsz: int
     p_align: int
-    sections: list[str]
+    sections: tuple[str, ...]
 
 
 class Symbol(Struct, frozen=True, forbid_unknown_fields=True):
@@ -359,12 +420,12 @@ class Elf(Struct, frozen=True, forbid_unknown_fields=True):
     """
 
     header: ElfHeader
-    sections: list[Section]
-    segments: list[Segment]
-    symbols: list[Symbol]
+    sections: tuple[Section, ...]
+    segments: tuple[Segment, ...]
+    symbols: tuple[Symbol, ...]
     symtab: str | None
     interp: str | None
-    needed: list[str]
+    needed: tuple[str, ...]
     is_pie: bool
     is_static: bool
 
@@ -382,8 +443,8 @@ class Gdb(Struct, frozen=True):
 class Variant(Struct, frozen=True):
     """One build of the sample (its gcc command and ELF file) and its runs."""
 
-    runs: list[Run]
-    gcc_argv: list[str] = []
+    runs: tuple[Run, ...]
+    gcc_argv: tuple[str, ...] = ()
     elf: Elf | None = None
     gdb: Gdb | UnsetType = UNSET
 
@@ -401,27 +462,27 @@ class ManifestVariant(Struct, frozen=True):
     """A variant as the manifest declares it."""
 
     name: str
-    flags: list[str] = []
+    flags: tuple[str, ...] = ()
 
 
 class Manifest(Struct, frozen=True):
     """The sample's entry in samples/manifest.toml, as it was when captured."""
 
     name: str = ""
-    sources: list[str] = []
-    flags: list[str] = []
-    libs: list[str] = []
-    args: list[str] = []
-    env: list[list[str]] = []
-    checkpoints: list[str] = []
-    variants: list[ManifestVariant] = []
+    sources: tuple[str, ...] = ()
+    flags: tuple[str, ...] = ()
+    libs: tuple[str, ...] = ()
+    args: tuple[str, ...] = ()
+    env: tuple[tuple[str, ...], ...] = ()
+    checkpoints: tuple[str, ...] = ()
+    variants: tuple[ManifestVariant, ...] = ()
     gdb: str | None = None
     aslr: bool = False
     runs: int = 1
     timeout: float = 0.0
     expect_exit: int | None = None
     limits: Limits | None = None
-    privileges: list[str] = []  # capabilities the sample keeps
+    privileges: tuple[str, ...] = ()  # capabilities the sample keeps
 
 
 class Inputs(Struct, frozen=True):
@@ -476,7 +537,7 @@ class Capture(Struct, frozen=True):
     variants: dict[str, Variant]
     title: str | UnsetType = UNSET
     digest: Annotated[str | UnsetType, volatile(INPUT)] = UNSET
-    headers: list[str] = []
+    headers: tuple[str, ...] = ()
 
 
 # -- JSON ------------------------------------------------------------------------

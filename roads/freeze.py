@@ -195,7 +195,7 @@ def stable(doc: dict) -> str:
     def walk(node: object, kind: object, aslr: bool) -> None:
         kind = document.container(kind, node)
         if isinstance(node, list):
-            item = typing.get_args(kind)[0] if typing.get_origin(kind) is list else None
+            item = typing.get_args(kind)[0] if typing.get_origin(kind) is tuple else None
             for value in node:
                 walk(value, item, aslr)
         elif isinstance(node, dict) and document.is_record(kind):

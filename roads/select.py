@@ -18,8 +18,12 @@ from functools import cached_property
 from types import MappingProxyType
 from typing import Any, Mapping
 
+import msgspec
+
+from . import document
+from .document import Address, AuxvEntry
 from .elf import ElfFile
-from .errors import ConfigError
+from .errors import CaptureError, ConfigError
 
 # Names the pages may give ``pid`` when two processes of a fork demo reached the
 # same checkpoint.
@@ -28,142 +32,25 @@ ROLES = ("parent", "child")
 
 # --------------------------------------------------------------------------- records
 
+# The leaf records are the document's own (roads.document); the names a figure module
+# knows them by are kept.
+PageEntry = document.Page
+PagemapRange = document.PageRange
 
-@dataclass(frozen=True)
-class Region:
-    """One line of ``/proc/PID/maps`` with its ``smaps`` counters (man 5 proc).
 
-    ``start`` and ``end`` are the address range (``end`` exclusive), ``perms`` the
-    four letters ``rwxp``/``rwxs``, ``offset`` the file offset mapped at ``start``,
-    ``pathname`` the file, a pseudo-path such as ``[heap]``, or empty for anonymous
-    memory. ``kb`` holds the smaps counters as the kernel prints them, in KiB
-    (``kb["Rss"]``, ``kb["Pss"]``); ``vmflags`` the two-letter ``VmFlags``.
-    ``index`` is the line's position in its snapshot.
-    """
+class Region(document.Region, frozen=True, kw_only=True):
+    """A region of a checkpoint (``roads.document.Region``: a line of
+    ``/proc/PID/maps`` with its ``smaps`` counters) and its position among the
+    checkpoint's regions, ``index``, by which figures link rows and pointers to it."""
 
     index: int
-    start: int
-    end: int
-    perms: str
-    offset: int
-    dev: str
-    inode: int
-    pathname: str
-    kb: Mapping[str, int] = field(repr=False, compare=False)
-    vmflags: tuple[str, ...] = field(repr=False, compare=False)
-    thp_eligible: bool | None = field(default=None, repr=False, compare=False)
-
-    @property
-    def size(self) -> int:
-        """Bytes of address space the region covers."""
-        return self.end - self.start
-
-    @property
-    def readable(self) -> bool:
-        return self.perms[0] == "r"
-
-    @property
-    def writable(self) -> bool:
-        return self.perms[1] == "w"
-
-    @property
-    def executable(self) -> bool:
-        return self.perms[2] == "x"
-
-    @property
-    def shared(self) -> bool:
-        """``s`` in the fourth column: MAP_SHARED; ``p`` is private (copy-on-write)."""
-        return self.perms[3] == "s"
-
-    @property
-    def anonymous(self) -> bool:
-        """No file behind it: empty pathname, or a kernel-named anonymous region."""
-        return self.pathname == "" or self.pathname.startswith(("[anon:", "[anon_shmem:"))
-
-    @property
-    def pseudo(self) -> bool:
-        """A bracketed name the kernel gives: ``[heap]``, ``[stack]``, ``[vdso]``, ..."""
-        return self.pathname.startswith("[") and self.pathname.endswith("]")
-
-    @property
-    def deleted(self) -> bool:
-        """The file was unlinked while mapped (maps appends " (deleted)")."""
-        return self.pathname.endswith(" (deleted)")
-
-    @property
-    def filename(self) -> str:
-        """The last component of a file's path; pseudo-paths and "" as they are."""
-        if not self.pathname.startswith("/"):
-            return self.pathname
-        return self.pathname.rsplit("/", 1)[-1]
-
-    def rss(self) -> int | None:
-        """Resident bytes (smaps ``Rss``), or None when smaps was not read."""
-        return self.counter("Rss")
-
-    def pss(self) -> int | None:
-        """Proportional share in bytes (smaps ``Pss``), or None."""
-        return self.counter("Pss")
-
-    def counter(self, name: str) -> int | None:
-        """An smaps counter in bytes (the file prints KiB), or None when absent."""
-        value = self.kb.get(name)
-        return None if value is None else value * 1024
-
-    def __contains__(self, address: int) -> bool:
-        return self.start <= address < self.end
-
-
-@dataclass(frozen=True)
-class Address:
-    """A pointer the sample recorded with ``ROADS_ADDRESS(name, pointer)``.
-
-    Not every recorded value is an address: samples also record sizes and chunk
-    headers this way; whether it points into a region is for ``roads.regions`` to say.
-    """
-
-    name: str
-    value: int
-
-
-@dataclass(frozen=True)
-class AuxvEntry:
-    """One ``/proc/PID/auxv`` entry: ``a_type`` with its ``AT_*`` name, and ``a_val``."""
-
-    a_type: int
-    name: str
-    a_val: int
-
-
-@dataclass(frozen=True)
-class PageEntry:
-    """One page of ``/proc/PID/pagemap`` (kernel Documentation/admin-guide/mm/pagemap.rst).
-
-    ``pfn`` is None when the frame number was hidden (no CAP_SYS_ADMIN) or absent.
-    """
-
-    vaddr: int
-    present: bool  # bit 63
-    swapped: bool  # bit 62
-    file_or_shared: bool  # bit 61
-    exclusive: bool  # bit 56: exclusively mapped
-    soft_dirty: bool  # bit 55
-    pfn: int | None  # bits 0-54
-
-
-@dataclass(frozen=True)
-class PagemapRange:
-    """The pages of a range asked for with ``ROADS_RANGE(name, pointer, bytes)``."""
-
-    name: str
-    start: int
-    length: int
-    pages: tuple[PageEntry, ...]
 
 
 @dataclass(frozen=True)
 class Snapshot:
-    """One process stopped at one checkpoint: its regions, pointers and /proc extras."""
+    """One process stopped at one checkpoint (``roads.document.Checkpoint``) as the
+    figures read it: regions numbered, ``status`` and ``auxv_strings`` as read-only
+    tables by the kernel's key."""
 
     name: str  # the checkpoint's name
     seq: int  # order of arrival among the run's checkpoints
@@ -180,40 +67,33 @@ class Snapshot:
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> "Snapshot":
-        """Typed view of a checkpoint document (``roads.capture.snapshot_process``)."""
-        regions = tuple(
-            Region(
-                index=k,
-                start=r["start"],
-                end=r["end"],
-                perms=r["perms"],
-                offset=r["offset"],
-                dev=r.get("dev", "00:00"),
-                inode=r.get("inode", 0),
-                pathname=r.get("pathname", ""),
-                kb=MappingProxyType(dict(r.get("kb", {}))),
-                vmflags=tuple(r.get("vmflags", ())),
-                thp_eligible=r.get("thp_eligible"),
-            )
-            for k, r in enumerate(d["regions"])
-        )
+        """Typed view of a checkpoint document (``roads.capture.snapshot_process``);
+        CaptureError naming the key when it is not shaped as one."""
+        try:
+            point = msgspec.convert(d, document.Checkpoint)
+        except msgspec.ValidationError as exc:
+            raise CaptureError(f"malformed checkpoint in capture: {exc}") from None
+        return cls.from_checkpoint(point)
+
+    @classmethod
+    def from_checkpoint(cls, point: document.Checkpoint) -> "Snapshot":
+        """The view of a decoded checkpoint."""
         return cls(
-            name=d["name"],
-            seq=d.get("seq", 0),
-            pid=d["pid"],
-            ppid=d.get("ppid", 0),
-            exe=d.get("exe", ""),
-            personality=d.get("personality", 0),
-            regions=regions,
-            addresses=tuple(Address(a["name"], a["value"]) for a in d.get("addresses", ())),
-            auxv=tuple(AuxvEntry(a["a_type"], a["name"], a["a_val"]) for a in d.get("auxv", ())),
-            auxv_strings=MappingProxyType(dict(d.get("auxv_strings", {}))),
-            status=MappingProxyType(dict(d.get("status", {}))),
-            pagemap=tuple(
-                PagemapRange(p["name"], p["start"], p["length"],
-                             tuple(PageEntry(**page) for page in p["pages"]))
-                for p in d.get("pagemap", ())
-            ),
+            name=point.name,
+            seq=point.seq,
+            pid=point.pid,
+            ppid=point.ppid,
+            exe=point.exe,
+            personality=point.personality,
+            # kb read-only too: the figures of a page share one document.
+            regions=tuple(Region(index=k, **{**msgspec.structs.asdict(r),
+                                             "kb": MappingProxyType(r.kb)})
+                          for k, r in enumerate(point.regions)),
+            addresses=point.addresses,
+            auxv=point.auxv,
+            auxv_strings=MappingProxyType(dict(point.auxv_strings)),
+            status=MappingProxyType(document.to_builtins(point.status) if point.status else {}),
+            pagemap=point.pagemap,
         )
 
     def region_at(self, address: int) -> Region | None:

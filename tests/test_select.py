@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import dataclasses
-
 import pytest
 
 from roads.errors import ConfigError
 from roads.select import Region, select, variant_names
 from tests.capture_docs import KERNEL_PAGES, fake_doc, region, snapshot
-
 
 def test_defaults_are_the_first_declared_variant_run_and_checkpoint():
     doc = snapshot("layout")
@@ -20,7 +17,6 @@ def test_defaults_are_the_first_declared_variant_run_and_checkpoint():
     assert chosen.checkpoint_name == "running"
     assert chosen.slug == "layout-pie-running"
 
-
 def test_regions_are_frozen_records_named_after_proc_5():
     chosen = select(snapshot("layout"), variant="nopie")
     raw = chosen.checkpoint["regions"]
@@ -30,11 +26,10 @@ def test_regions_are_frozen_records_named_after_proc_5():
     first = chosen.regions[0]
     assert first.size == first.end - first.start
     assert first.rss() == raw[0]["kb"]["Rss"] * 1024
-    with pytest.raises(dataclasses.FrozenInstanceError):
+    with pytest.raises(AttributeError):
         first.start = 0  # type: ignore[misc]
     with pytest.raises(TypeError):
         first.kb["Rss"] = 1  # type: ignore[index]
-
 
 @pytest.mark.parametrize(
     ("kwargs", "words"),
@@ -50,7 +45,6 @@ def test_mistakes_name_the_sample_and_list_what_is_there(kwargs, words):
     for word in words:
         assert word in str(caught.value)
 
-
 def test_fork_demo_checkpoints_belong_to_parent_and_child():
     doc = snapshot("forkexec")
     parent = select(doc, checkpoint="before-fork")
@@ -58,7 +52,6 @@ def test_fork_demo_checkpoints_belong_to_parent_and_child():
     assert child.snapshot.ppid == parent.snapshot.pid
     assert (parent.role, child.role) == ("parent", "child")
     assert select(doc, checkpoint="after-exec", pid="child").snapshot.pid == child.snapshot.pid
-
 
 def _forked(name: str = "both") -> dict:
     doc = fake_doc([], sample="fork")
@@ -70,7 +63,6 @@ def _forked(name: str = "both") -> dict:
     ]
     return doc
 
-
 def test_same_checkpoint_in_two_processes_picked_by_role_or_ordinal():
     doc = _forked()
     assert select(doc).snapshot.pid == 100  # the run's first process by default
@@ -81,7 +73,6 @@ def test_same_checkpoint_in_two_processes_picked_by_role_or_ordinal():
     assert select(doc, pid="parent").slug != select(doc, pid="child").slug
     with pytest.raises(ConfigError, match="pid is 'parent', 'child' or an ordinal 0 to 1"):
         select(doc, pid=2)
-
 
 def test_snapshot_lookups():
     chosen = select(fake_doc(KERNEL_PAGES, {"sp": 0x7FFFFFFFE000}))
