@@ -553,9 +553,11 @@ def decode(data: bytes | str) -> Capture:
     return msgspec.json.decode(data, type=Capture)
 
 
-def to_builtins(capture: Struct) -> Any:
-    """Plain JSON data (dicts, lists, scalars) of a record, as ``roads.freeze`` writes it."""
-    return msgspec.to_builtins(capture)
+def to_builtins(record: Struct) -> Any:
+    """Plain JSON data (dicts, lists, scalars) of a record, as ``roads.freeze`` writes it
+    and ``json`` reads it back (arrays as lists, which ``msgspec.to_builtins`` would
+    leave as the records' tuples)."""
+    return msgspec.json.decode(msgspec.json.encode(record))
 
 
 def json_schema() -> dict:
