@@ -51,8 +51,9 @@ def build(project: Path, site: Path | None = None, **env: str) -> Completed:
     site = site or project / "site"
     environ = {k: v for k, v in os.environ.items()
                if k not in ("SOURCE_DATE_EPOCH", "SITE_URL", "ROADS_CACHE")}
+    # PYTHONPATH: this checkout's engine, also for a project folder elsewhere.
     environ.update({"NO_MKDOCS_2_WARNING": "1", "ROADS_MODE": "frozen",
-                    "ROADS_ROOT": str(project), **env})
+                    "ROADS_ROOT": str(project), "PYTHONPATH": str(ROOT), **env})
     config = str(project / "mkdocs.yml")
     argv = [sys.executable, "-m", "mkdocs", "build", "--strict", "-f", config, "-d", str(site)]
     return run(argv, cwd=project, env=environ, timeout=180, check=False)
