@@ -22,7 +22,8 @@ from .elf import read_elf
 from .errors import CaptureError, CommandTimeout, RoadsError, SampleError
 from .document import Region
 from .proc import Proc, SmapsEntry
-from .runner import RunResult, Stop, describe_status, launcher, run_program, tool_prefix
+from .runner import (RUN_ROOT, RunResult, Stop, describe_status, launcher, run_program,
+                     tool_prefix)
 from .samples import MAX_REGIONS, Sample, Variant
 
 BUILD_ROOT = "/build"
@@ -30,10 +31,11 @@ GDB_TIMEOUT = 60.0
 
 
 def normalise_path(path: str, build_dir: Path) -> str:
-    """A pathname with the checkout's build folder replaced by ``/build``."""
-    prefix = str(build_dir) + "/"
-    if path.startswith(prefix):
-        return BUILD_ROOT + "/" + path[len(prefix):]
+    """A pathname with the build folder replaced by ``/build``: as the checkout names it,
+    or as the run saw it (RUN_ROOT)."""
+    for prefix in (str(build_dir) + "/", RUN_ROOT + "/"):
+        if path.startswith(prefix):
+            return BUILD_ROOT + "/" + path[len(prefix):]
     return path
 
 
@@ -48,7 +50,11 @@ def region_record(entry: SmapsEntry, build_dir: Path) -> Region:
 def snapshot_process(stop: Stop, proc: Proc, build_dir: Path) -> dict:
     """Everything recorded about one stopped process at one checkpoint."""
     pid = stop.pid
-    regions = [region_record(e, build_dir) for e in proc.smaps(pid)]
+    entries = proc.smaps(pid)
+    if len(entries) > MAX_REGIONS:
+        raise SampleError(f"mapped {len(entries)} regions at checkpoint '{stop.name}': a capture "
+                          f"holds at most {MAX_REGIONS} regions a checkpoint")
+    regions = [region_record(e, build_dir) for e in entries]
     status = proc.status(pid)
     auxv = proc.auxv(pid)
     strings = {}
@@ -101,6 +107,7 @@ def run_variant(sample: Sample, variant: Variant, build: Build, cache: Path, pro
             [f"./{build.binary.name}", *sample.args],
             launcher_path=launcher(cache),
             cwd=build.binary.parent,
+            run_at=RUN_ROOT,
             env=dict(sample.env),
             timeout=sample.timeout,
             no_aslr=not sample.aslr,
@@ -175,12 +182,15 @@ def gdb_transcript(sample: Sample, build: Build, cache: Path) -> dict:
             f"./{build.binary.name}"]
     try:
         done = command.run(argv, cwd=build.binary.parent, timeout=GDB_TIMEOUT, check=False,
-                           merge_stderr=True, sandbox=tool_prefix(cache, build.binary.parent),
+                           merge_stderr=True,
+                           sandbox=tool_prefix(cache, build.binary.parent, run_at=RUN_ROOT),
+                           # HOME reaches the program's stack: the same path in every clone.
                            env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "TERM": "dumb",
-                                "LANG": "C", "HOME": str(build.binary.parent)})
+                                "LANG": "C", "HOME": RUN_ROOT})
     except CommandTimeout as exc:
         raise SampleError(exc.message, sample=sample.name, command=argv, output=exc.output) from None
     text = done.stdout.replace(str(build.binary.parent) + "/", BUILD_ROOT + "/")
+    text = text.replace(RUN_ROOT + "/", BUILD_ROOT + "/")
     if done.returncode != 0:
         raise SampleError(f"gdb script {sample.gdb} failed with status {done.returncode}",
                           sample=sample.name, command=argv, output=text)

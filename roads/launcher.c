@@ -3,8 +3,12 @@
  * nothing of it behind.
  *
  * usage: launcher REPORTFD SAMPLEFD NO_ASLR CPU_SECONDS AS_BYTES MAX_PROCS CAPS WRITABLE
- *                 DEADLINE -- PROGRAM [ARGS...]
- *        launcher --tool CPU_SECONDS AS_BYTES WRITABLE DEADLINE -- PROGRAM [ARGS...]
+ *                 DEADLINE AT -- PROGRAM [ARGS...]
+ *        launcher --tool CPU_SECONDS AS_BYTES WRITABLE DEADLINE AT -- PROGRAM [ARGS...]
+ *
+ * AT is "-" (the program runs where it was started) or a path /PARENT/NAME: started in
+ * WRITABLE, the program runs from there, the folder seen at that fixed place (a fresh tmpfs
+ * over PARENT holds it), so that no path of the clone reaches its memory.
  *
  * Containment, each step taken where the kernel allows it and reported (line "N"):
  *
@@ -42,8 +46,8 @@
  * deadline of its own: DEADLINE seconds after the start the launcher kills the run even
  * if the build is not there to (stopped, say), and its report lines never block. The
  * program's environment is passed through untouched, and it runs from the same folder
- * under the same path, so its stack and its maps are what they would be without the
- * sandbox.
+ * (under the same path, or AT), so its stack and its maps are what they would be without
+ * the sandbox, started from there.
  *
  * Sample mode. The sample's protocol pipe (roads.h) is SAMPLEFD, which the sample finds at
  * descriptor 3; the launcher reports on REPORTFD, a pipe of its own that the sample never
@@ -110,6 +114,7 @@
 #define CONTAINED_USER_NS 256
 #define CONTAINED_IPC_NS 512
 #define CONTAINED_NET_NS 1024
+#define CONTAINED_FIXED_PATH 2048
 
 /* The new mount API (Linux 5.12), called directly: older C libraries lack wrappers. */
 #ifndef OPEN_TREE_CLONE
@@ -319,14 +324,45 @@ static const char *const DEVICES[] = {"/dev/null", "/dev/zero", "/dev/full", "/d
                                       "/dev/urandom", NULL};
 
 /*
+ * The run's folder `writable`, also at `run_at` ("/PARENT/NAME"): a fresh tmpfs over PARENT
+ * (which must exist, and hold neither the folder nor the current one, `cwd`), NAME made in
+ * it, the folder bound there writable (nosuid, nodev). A binary run from there has the same
+ * path whatever the clone's path is: a static glibc program keeps a copy of its folder's name
+ * on its heap at start-up, and gdb starts a program by its full path, so every address after
+ * them would otherwise move with the clone. Returns 0 when it held.
+ */
+static int at_fixed_path(const char *writable, const char *run_at, const char *cwd)
+{
+    char parent[256];
+    const char *slash = strrchr(run_at, '/');
+    size_t n;
+    if (run_at[0] != '/' || slash == NULL || slash == run_at || slash[1] == '\0' ||
+        (n = (size_t)(slash - run_at)) >= sizeof parent || strchr(run_at + 1, '/') != slash)
+        return -1;
+    memcpy(parent, run_at, n);
+    parent[n] = '\0';
+    if (under(writable, parent) || under(cwd, parent) || access(parent, F_OK) != 0)
+        return -1;
+    if (mount("tmpfs", parent, "tmpfs", MS_NOSUID | MS_NODEV, "mode=755,size=64k") != 0)
+        return -1;
+    if (mkdir(run_at, 0755) != 0 || mount(writable, run_at, NULL, MS_BIND, NULL) != 0 ||
+        set_attr(run_at, 0, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV, MOUNT_ATTR_RDONLY) != 0) {
+        umount2(parent, MNT_DETACH);
+        return -1;
+    }
+    return 0;
+}
+
+/*
  * The run's view of the file system (in the init of a new PID namespace): / read-only,
  * `writable` (an absolute path) writable, /tmp and /dev/shm private and empty, /proc of
  * this namespace. Returns the CONTAINED_ bits that held.
  */
-static int isolate_files(const char *writable)
+static int isolate_files(const char *writable, const char *run_at)
 {
     int held = 0, tree;
     char cwd[4096];
+    const char *back;
     if (getcwd(cwd, sizeof cwd) == NULL)
         return 0;
     if (unshare(CLONE_NEWNS) != 0)
@@ -355,8 +391,15 @@ static int isolate_files(const char *writable)
     }
     if (tree >= 0)
         close(tree);
-    /* Back into the same folder, now through the mounts just made. */
-    if (chdir(cwd) != 0)
+    /* Back into the same folder, now through the mounts just made; or, asked to and
+     * started in the run's folder, into that folder seen at a fixed place. */
+    back = cwd;
+    if (run_at != NULL && (held & CONTAINED_READ_ONLY) && strcmp(cwd, writable) == 0 &&
+        at_fixed_path(writable, run_at, cwd) == 0) {
+        back = run_at;
+        held |= CONTAINED_FIXED_PATH;
+    }
+    if (chdir(back) != 0)
         return 0;
     if (mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) == 0) {
         held |= CONTAINED_OWN_PROC;
@@ -417,6 +460,7 @@ struct run {
     long max_procs;
     unsigned long long caps;
     const char *writable;
+    const char *run_at; /* where the run's folder is seen from inside, or NULL: in place */
     struct timespec deadline;
     char **argv;
     sigset_t waited, none;
@@ -621,7 +665,7 @@ static int init(struct run *r, int outer_alive)
         held |= CONTAINED_IPC_NS;
     if (unshare(CLONE_NEWNET) == 0)
         held |= CONTAINED_NET_NS;
-    held |= isolate_files(r->writable);
+    held |= isolate_files(r->writable, r->run_at);
     prctl(PR_SET_CHILD_SUBREAPER, 1); /* pid 1 is one anyway; said for the reader */
     say("N %ld %ld\n", (long)held, 0L);
     return reap(r);
@@ -630,8 +674,9 @@ static int init(struct run *r, int outer_alive)
 static void usage(void)
 {
     fprintf(stderr, "usage: launcher REPORTFD SAMPLEFD NO_ASLR CPU AS MAX_PROCS CAPS WRITABLE "
-                    "DEADLINE -- PROGRAM [ARGS...]\n"
-                    "       launcher --tool CPU AS WRITABLE DEADLINE -- PROGRAM [ARGS...]\n");
+                    "DEADLINE AT -- PROGRAM [ARGS...]\n"
+                    "       launcher --tool CPU AS WRITABLE DEADLINE AT -- PROGRAM [ARGS...]\n"
+                    "AT: - (run in place) or /PARENT/NAME (the folder seen there)\n");
 }
 
 int main(int argc, char **argv)
@@ -643,14 +688,15 @@ int main(int argc, char **argv)
 
     long deadline;
     memset(&r, 0, sizeof r);
-    if (argc >= 8 && strcmp(argv[1], "--tool") == 0 && strcmp(argv[6], "--") == 0) {
+    if (argc >= 9 && strcmp(argv[1], "--tool") == 0 && strcmp(argv[7], "--") == 0) {
         r.tool = 1;
         r.cpu = (rlim_t)strtoull(argv[2], NULL, 10);
         r.as = (rlim_t)strtoull(argv[3], NULL, 10);
         r.writable = argv[4];
         deadline = atol(argv[5]);
-        r.argv = argv + 7;
-    } else if (argc >= 12 && strcmp(argv[10], "--") == 0) {
+        r.run_at = strcmp(argv[6], "-") == 0 ? NULL : argv[6];
+        r.argv = argv + 8;
+    } else if (argc >= 13 && strcmp(argv[11], "--") == 0) {
         int sample;
         /* Our report pipe first goes above the low descriptors, close-on-exec; then the
          * sample's pipe goes to descriptor 3 (its environment says ROADS_FD=3, the same in
@@ -676,7 +722,8 @@ int main(int argc, char **argv)
         r.caps = strtoull(argv[7], NULL, 16);
         r.writable = argv[8];
         deadline = atol(argv[9]);
-        r.argv = argv + 11;
+        r.run_at = strcmp(argv[10], "-") == 0 ? NULL : argv[10];
+        r.argv = argv + 12;
     } else {
         usage();
         return 2;

@@ -44,8 +44,13 @@ STOP_WAIT = 2.0
 # The bits of the launcher's "N" line (CONTAINED_* in launcher.c), in that order.
 CONTAINMENT = ("pid-namespace", "mount-namespace", "read-only-files", "private-tmp",
                "own-proc", "no-capabilities", "no-new-privs", "subreaper", "user-namespace",
-               "ipc-namespace", "network-namespace")
+               "ipc-namespace", "network-namespace", "fixed-path")
 PID_NAMESPACE = 1 << CONTAINMENT.index("pid-namespace")
+# Where a sample's folder is seen from inside its run (the launcher's AT): the same path
+# from every clone, so that no clone path reaches a sample's memory (a static program keeps
+# its folder's name on its heap; gdb starts a program by its full path). A fresh tmpfs
+# covers /run inside the run, which also hides the machine's sockets there.
+RUN_ROOT = "/run/build"
 # gcc and gdb: the limits they run under (seconds of CPU, bytes of address space).
 TOOL_CPU = 120
 TOOL_ADDRESS_SPACE = 8 << 30
@@ -220,11 +225,12 @@ def launcher(cache: Path) -> Path:
     return binary
 
 
-def tool_prefix(cache: Path, writable: Path) -> list[str]:
+def tool_prefix(cache: Path, writable: Path, run_at: str | None = None) -> list[str]:
     """The launcher command that runs a tool (gcc, gdb) in the sandbox, with only
-    ``writable`` writable: prefix it to the tool's argv (``command.run(sandbox=...)``)."""
+    ``writable`` writable: prefix it to the tool's argv (``command.run(sandbox=...)``).
+    With ``run_at`` (RUN_ROOT), a tool started in ``writable`` sees it there."""
     return [str(launcher(cache)), "--tool", str(TOOL_CPU), str(TOOL_ADDRESS_SPACE),
-            str(Path(writable).resolve()), str(TOOL_DEADLINE), "--"]
+            str(Path(writable).resolve()), str(TOOL_DEADLINE), run_at or "-", "--"]
 
 
 def parse_nspid(status: str) -> tuple[int, ...]:
@@ -249,6 +255,7 @@ def run_program(
     cpu_seconds: int = 10,
     privileges: int = 0,
     writable: Path | None = None,
+    run_at: str | None = None,
     snapshot: Callable[[Stop], object] | None = None,
     stop_after: float | None = None,
     proc: Proc | None = None,
@@ -264,7 +271,8 @@ def run_program(
     flood of output, a fork storm, or a program that cannot be executed; setting
     ``cancel`` (Ctrl-C in another thread) ends the run within half a second.
     ``privileges`` is a mask of the capabilities the program keeps (bit n: capability
-    n); ``writable`` the one folder it may write to (default ``cwd``).
+    n); ``writable`` the one folder it may write to (default ``cwd``); with ``run_at``
+    (RUN_ROOT) and ``cwd`` that folder, the program runs from it seen at ``run_at``.
     """
     proc = proc or Proc()
     label = label or os.path.basename(argv[0])
@@ -278,7 +286,7 @@ def run_program(
             [str(launcher_path), str(report_w), str(sample_w), "1" if no_aslr else "0",
              str(cpu_seconds), str(address_space), str(max_processes), f"{privileges:x}",
              str(Path(writable or cwd).resolve()), str(math.ceil(timeout) + DEADLINE_GRACE),
-             "--", *argv],
+             run_at or "-", "--", *argv],
             cwd=cwd, env=full_env, pass_fds=(report_w, sample_w),
         )
     except BaseException:

@@ -19,7 +19,7 @@ import pytest
 from roads import command
 from roads.errors import CommandTimeout, ConfigError, SampleError
 from roads.proc import Proc
-from roads.runner import CONTAINMENT, launcher, parse_nspid, run_program, tool_prefix
+from roads.runner import CONTAINMENT, RUN_ROOT, launcher, parse_nspid, run_program, tool_prefix
 from roads.samples import CAPABILITIES, load_manifest
 from tests.conftest import HEADER, REPO, _running_from
 
@@ -52,7 +52,8 @@ def run(folder: Path, cache: Path, *args: str, **kw):
 @pytest.fixture(scope="module")
 def contained(cache, tmp_path_factory) -> list[str]:
     folder = build(tmp_path_factory.mktemp("probe"), "int main(void) { return 0; }\n")
-    return run(folder, cache).containment
+    # As a capture runs a sample: from its folder, seen at the fixed path.
+    return run(folder, cache, run_at=RUN_ROOT).containment
 
 
 @pytest.fixture
@@ -83,6 +84,53 @@ def test_containment_is_recorded_in_the_capture(scratch, contained):
     project.capture_one("plain")
     run_doc = project.read("plain")["variants"]["default"]["runs"][0]
     assert run_doc["containment"] == contained
+
+
+def test_a_sample_runs_from_the_fixed_path_whatever_the_clone(cache, tmp_path, namespaces):
+    """Two folders of different length: the sample sees the same folder name in both (what a
+    static program keeps on its heap), writes land in the real folder, and the machine's
+    /run stays out of sight."""
+    probe = """\
+        #include <stdio.h>
+        #include <unistd.h>
+        #include <sys/stat.h>
+        int main(void) {
+            char cwd[256], exe[256] = "";
+            struct stat st;
+            getcwd(cwd, sizeof cwd);
+            readlink("/proc/self/exe", exe, sizeof exe - 1);
+            printf("%s %s %s\\n", cwd, exe, stat("/run/roads-host-marker", &st) == 0 ? "seen" : "hidden");
+            FILE *f = fopen("written", "w");
+            return f == NULL;
+        }
+    """
+    marker = Path("/run/roads-host-marker")
+    if not Path("/run").is_dir():
+        pytest.skip("no /run on this machine")
+    marker.write_text("the machine's\n")
+    try:
+        seen = []
+        for folder in (tmp_path / "a", tmp_path / "a-much-longer-folder-name" / "b"):
+            build(folder, probe)
+            result = run(folder, cache, run_at=RUN_ROOT)
+            assert result.main.exit_code == 0, result.stderr
+            assert "fixed-path" in result.containment
+            assert (folder / "written").exists()
+            seen.append(result.stdout)
+    finally:
+        marker.unlink()
+    assert seen[0] == seen[1] == f"{RUN_ROOT} {RUN_ROOT}/s hidden\n"
+
+
+def test_without_the_fixed_path_a_sample_runs_in_place(cache, tmp_path, namespaces):
+    folder = build(tmp_path / "here", """\
+        #include <stdio.h>
+        #include <unistd.h>
+        int main(void) { char cwd[256]; puts(getcwd(cwd, sizeof cwd)); return 0; }
+    """)
+    result = run(folder, cache)
+    assert result.stdout == f"{folder.resolve()}\n"
+    assert "fixed-path" not in result.containment
 
 
 DOUBLE_FORK = """\
@@ -524,7 +572,7 @@ def test_the_launcher_ends_a_run_when_the_build_cannot(tmp_path, cache):
     started = time.monotonic()
     child = subprocess.Popen(
         [str(launcher(cache)), str(report_w), str(sample_w), "1", "10", str(4 << 30), "32",
-         "0", str(folder), "1", "--", "./s"], cwd=folder, pass_fds=(report_w, sample_w))
+         "0", str(folder), "1", "-", "--", "./s"], cwd=folder, pass_fds=(report_w, sample_w))
     os.close(report_w)
     os.close(sample_w)
     try:
@@ -697,7 +745,7 @@ def test_without_root_a_user_namespace_brings_the_rest(as_nobody):
     result = run_as_nobody()
     if "user-namespace" not in result.containment:
         pytest.skip(f"user namespaces refused here; containment held: {result.containment}")
-    assert set(result.containment) >= set(FULL) - {"private-tmp"}
+    assert set(result.containment) >= set(FULL) - {"private-tmp", "fixed-path"}
     assert result.stdout == "etc: refused\n" and seen == [("here", True, True)]
     with pytest.raises(SampleError, match="the launcher holding the run was killed"):
         run_as_nobody("escape")
