@@ -100,42 +100,41 @@ def compiler_flags(gcc_argv: Sequence[str]) -> tuple[str, ...]:
 
 def aslr_of(selection: Selection) -> Aslr:
     """The ASLR state of the selected process, verified from its personality."""
-    run = selection.run_doc
-    personality = selection.checkpoint.get("personality", run.get("personality", 0)) or 0
-    level = selection.provenance.get("randomize_va_space")
+    personality = selection.checkpoint_record.personality
+    level = selection.provenance_record.randomize_va_space
     randomized = not (personality & ADDR_NO_RANDOMIZE) and level != 0
-    return Aslr(bool(run.get("aslr_requested")), randomized, personality, level)
+    return Aslr(selection.run_record.aslr_requested, randomized, personality, level)
 
 
 def provenance(selections: Selection | Sequence[Selection]) -> Provenance:
     """The provenance of one selection, or of several from one capture (a diff)."""
     sels = _as_list(selections)
     first = sels[0]
-    prov = first.provenance
+    prov = first.provenance_record
     seen_runs: list[tuple[str, int]] = []
     aslr: list[Aslr] = []
     for s in sels:
         if (s.variant, s.run) not in seen_runs:
             seen_runs.append((s.variant, s.run))
             aslr.append(aslr_of(s))
-    argvs = tuple(tuple(first.doc["variants"][v].get("gcc_argv", ()))
+    argvs = tuple(first.capture.variants[v].gcc_argv
                   for v in dict.fromkeys(s.variant for s in sels))
     return Provenance(
         sample=first.sample,
         variants=tuple(dict.fromkeys(s.variant for s in sels)),
         runs=tuple(dict.fromkeys(s.run for s in sels)),
-        run_count=len(first.variant_doc.get("runs", ())),
+        run_count=len(first.variant_record.runs),
         checkpoints=tuple(_checkpoint_words(s) for s in sels),
-        kernel=str(prov.get("kernel", "unknown")),
-        glibc=str(prov.get("glibc", "unknown")),
-        gcc=str(prov.get("gcc", "unknown")),
+        kernel=prov.kernel or "unknown",
+        glibc=prov.glibc or "unknown",
+        gcc=prov.gcc or "unknown",
         gcc_argv=argvs,
         flags=tuple(compiler_flags(argv) for argv in argvs),
-        arch=str(prov.get("arch", "unknown")),
-        page_size=prov.get("page_size"),
-        thp=str(prov.get("thp", "unknown")),
+        arch=prov.arch or "unknown",
+        page_size=prov.page_size,
+        thp=prov.thp or "unknown",
         aslr=tuple(aslr),
-        paging_levels=prov.get("paging_levels"),
+        paging_levels=prov.paging_levels,
     )
 
 

@@ -137,7 +137,41 @@ class Selection:
 
     @cached_property
     def snapshot(self) -> Snapshot:
-        return Snapshot.from_dict(self.checkpoint)
+        return Snapshot.from_checkpoint(self.checkpoint_record)
+
+    # The typed document (roads.document) of what is selected. The raw dicts below
+    # (``variant_doc``, ``run_doc``, ``checkpoint``, ``provenance``) are for the
+    # readers not moved to it yet.
+
+    @cached_property
+    def capture(self) -> document.Capture:
+        """The whole capture, decoded; CaptureError naming the key if it is malformed."""
+        try:
+            return document.from_builtins(self.doc)
+        except msgspec.ValidationError as exc:
+            raise CaptureError(f"malformed capture: {exc}", sample=self.sample) from None
+
+    @property
+    def variant_record(self) -> document.Variant:
+        return self.capture.variants[self.variant]
+
+    @property
+    def run_record(self) -> document.Run:
+        return self.variant_record.runs[self.run]
+
+    @cached_property
+    def checkpoint_record(self) -> document.Checkpoint:
+        """The selected checkpoint, decoded; CaptureError naming the key if malformed."""
+        try:
+            return msgspec.convert(self.checkpoint, document.Checkpoint)
+        except msgspec.ValidationError as exc:
+            raise CaptureError(f"malformed checkpoint in capture: {exc}",
+                               sample=self.sample) from None
+
+    @property
+    def provenance_record(self) -> document.Provenance:
+        """The machine that made the capture (kernel, glibc, gcc, page size, ...)."""
+        return self.capture.provenance
 
     @property
     def regions(self) -> tuple[Region, ...]:

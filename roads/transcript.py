@@ -10,8 +10,8 @@ entities itself). Pure: text in, Markdown out.
 from __future__ import annotations
 
 import re
-from typing import Mapping
 
+from .document import Gdb, to_builtins
 from .errors import ConfigError
 from .select import Selection
 
@@ -37,11 +37,11 @@ def fenced(text: str, language: str = "text") -> str:
     return f"{fence}{language}\n{body}\n{fence}\n"
 
 
-def gdb_record(selection: Selection) -> Mapping[str, str]:
+def gdb_of(selection: Selection) -> Gdb:
     """The ``gdb`` record of the selected variant; ConfigError if it ran no gdb script."""
-    record = selection.variant_doc.get("gdb")
+    record = selection.variant_record.gdb
     if not record:
-        with_gdb = [name for name, v in selection.doc["variants"].items() if v.get("gdb")]
+        with_gdb = [name for name, v in selection.capture.variants.items() if v.gdb]
         hint = f" (variants with one: {', '.join(with_gdb)})" if with_gdb else \
             "; give the sample a gdb script in samples.toml"
         raise ConfigError(f"variant {selection.variant!r} has no gdb transcript{hint}",
@@ -49,6 +49,11 @@ def gdb_record(selection: Selection) -> Mapping[str, str]:
     return record
 
 
+def gdb_record(selection: Selection) -> dict[str, str]:
+    """``gdb_of`` as plain JSON data, for the macros that still read it by key."""
+    return to_builtins(gdb_of(selection))
+
+
 def render_gdb_session(selection: Selection, language: str = "text") -> str:
     """The variant's gdb transcript as a fenced block."""
-    return fenced(gdb_record(selection)["transcript"], language)
+    return fenced(gdb_of(selection).transcript, language)
