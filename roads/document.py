@@ -542,6 +542,18 @@ class Capture(Struct, frozen=True):
 
 # -- JSON ------------------------------------------------------------------------
 
+def present(record: Struct) -> dict[str, Any]:
+    """A record's fields by JSON name, without those the capture left out (UNSET)."""
+    return {name: value for name, value in zip(_json_names(type(record)),
+                                               msgspec.structs.astuple(record))
+            if value is not UNSET}
+
+
+@cache
+def _json_names(cls: type) -> tuple[str, ...]:
+    return tuple(f.encode_name for f in msgspec.structs.fields(cls))
+
+
 def from_builtins(doc: Any) -> Capture:
     """The typed document of a loaded capture; msgspec.ValidationError naming the path
     (``$.variants.default.runs[0]...``) when it is not shaped as one."""

@@ -59,6 +59,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping
 
+from . import document
 from .errors import ConfigError
 from .pageview import paging_levels_of, split_address
 from .regions import KINDS, memory_map
@@ -159,10 +160,10 @@ def resolve(selection: Selection, path: str) -> Value:
     head, sep, rest = path.partition(":")
     if not sep:
         if head in _RUN_FIELDS:
-            v = selection.run_doc.get(head)
+            v = getattr(selection.run_record, head)
             return Value(v, "int" if head in ("exit_code", "signal") else "text")
         if head in _PROCESS_FIELDS:
-            v = selection.checkpoint.get(head)
+            v = getattr(selection.checkpoint_record, head)
             return Value(v, "hex" if head == "personality" else
                          ("text" if head == "exe" else "int"))
         raise _error(selection, path, "unknown value; a plain name is one of "
@@ -367,7 +368,8 @@ def _auxv(selection: Selection, path: str, rest: str) -> Value:
 
 
 def _status(selection: Selection, path: str, rest: str) -> Value:
-    status = selection.snapshot.status
+    record = selection.checkpoint_record.status
+    status = document.present(record) if record is not None else {}
     if rest not in status:
         raise _error(selection, path, f"no status field {rest!r} (fields: {', '.join(sorted(status))})")
     v = status[rest]
@@ -377,7 +379,7 @@ def _status(selection: Selection, path: str, rest: str) -> Value:
 
 
 def _provenance(selection: Selection, path: str, rest: str) -> Value:
-    prov = selection.provenance
+    prov = document.present(selection.provenance_record)
     if rest not in prov:
         raise _error(selection, path, f"no provenance {rest!r} (keys: {', '.join(sorted(prov))})")
     v = prov[rest]
