@@ -7,6 +7,7 @@ import json
 import re
 import subprocess
 import sys
+import typing
 
 import jsonschema
 import msgspec
@@ -156,3 +157,8 @@ def test_pids_in_a_gdb_transcript_are_masked():
     assert _same(doc, again)
     gdb["transcript"] += "x"
     assert not _same(doc, again)
+
+
+def test_the_schema_version_is_declared_once():
+    hints = document.field_types(document.Capture)
+    assert typing.get_args(hints["schema"]) == (document.SCHEMA,) == (freeze.SCHEMA,)
