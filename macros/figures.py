@@ -108,7 +108,7 @@ def gdb_session(sample: str, variant: str | None = None, language: str = "text")
     from roads import transcript
 
     chosen = select(project().load(sample), variant=variant)
-    script = transcript.gdb_record(chosen)["script"]
+    script = transcript.gdb_of(chosen).script
     return with_provenance(transcript.render_gdb_session(chosen, language), chosen,
                            subject=f"gdb -batch -x {script}",
                            aslr="ASLR off (gdb turns it off for the programs it starts)")

@@ -44,7 +44,7 @@ MODES = ("auto", "refresh", "frozen")
 KEPT = ("fresh", "toolchain")
 # The engine files whose behaviour shapes a capture; editing one makes captures stale.
 ENGINE_FILES = ("launcher.c", "runner.py", "capture.py", "build.py", "proc.py", "elf.py",
-                "freeze.py", "samples.py", "toolchain.py", "command.py")
+                "freeze.py", "samples.py", "toolchain.py", "command.py", "document.py")
 
 
 def engine_digest() -> str:
@@ -198,7 +198,9 @@ class Project:
         under the cache, so that later builds, new processes included, skip the walk.
         """
         if self._valid_dir is None:
-            checker = Path(__file__).with_name("validate.py").read_bytes()
+            # The check is the typed document's decode: both files key the marks.
+            checker = b"".join(Path(__file__).with_name(name).read_bytes()
+                               for name in ("validate.py", "document.py"))
             self._valid_dir = self.cache_dir / "valid" / hashlib.sha256(checker).hexdigest()[:16]
         mark = self._valid_dir / sha
         if mark.exists():

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 
-from .document import Gdb, to_builtins
+from .document import Gdb
 from .errors import ConfigError
 from .select import Selection
 
@@ -47,11 +47,6 @@ def gdb_of(selection: Selection) -> Gdb:
         raise ConfigError(f"variant {selection.variant!r} has no gdb transcript{hint}",
                           sample=selection.sample)
     return record
-
-
-def gdb_record(selection: Selection) -> dict[str, str]:
-    """``gdb_of`` as plain JSON data, for the macros that still read it by key."""
-    return to_builtins(gdb_of(selection))
 
 
 def render_gdb_session(selection: Selection, language: str = "text") -> str:
