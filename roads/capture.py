@@ -209,7 +209,7 @@ def capture_sample(sample: Sample, cache: Path, proc: Proc | None = None,
         headers.update(build.headers)
         # The ELF analysis needs no process: it runs while the sample's run mostly waits.
         with ThreadPoolExecutor(max_workers=1) as pool:
-            elf = pool.submit(lambda: read_elf(build.binary).to_dict())
+            elf = pool.submit(lambda: document.to_builtins(read_elf(build.binary)))
             runs = run_variant(sample, variant, build, cache, proc, cancel)
             try:
                 elf_doc = elf.result()

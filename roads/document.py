@@ -37,6 +37,8 @@ from typing import Annotated, Any, Literal
 import msgspec
 from msgspec import UNSET, Meta, Struct, UnsetType
 
+from .elfspec import PAGE_SIZE, section_flags, segment_flags
+
 SCHEMA = 1  # the document's version, as freeze writes it in ``schema``
 
 # -- volatility marks --------------------------------------------------------------
@@ -384,6 +386,11 @@ class Section(Struct, frozen=True, forbid_unknown_fields=True):
     sh_addralign: int
     sh_entsize: int
 
+    @property
+    def flags(self) -> str:
+        """``sh_flags`` in readelf's key: ``"WA"`` for ``.data``, ``"AX"`` for ``.text``."""
+        return section_flags(self.sh_flags)
+
 
 class Segment(Struct, frozen=True, forbid_unknown_fields=True):
     """One program header (``Elf64_Phdr``) and the sections it holds (readelf's
@@ -399,6 +406,22 @@ class Segment(Struct, frozen=True, forbid_unknown_fields=True):
     p_align: int
     sections: tuple[str, ...]
 
+    @property
+    def flags(self) -> str:
+        """``p_flags`` as readelf prints them, three columns wide: ``"R E"``, ``"RW "``."""
+        return segment_flags(self.p_flags)
+
+    def congruent(self, modulus: int = PAGE_SIZE) -> bool:
+        """Whether ``p_offset ≡ p_vaddr (mod modulus)``.
+
+        The gABI requires it modulo ``p_align`` and, for ``PT_LOAD``, modulo the page
+        size: mmap can only map a file page at a page boundary, so a byte's place
+        within its page must be the same in the file and in memory.
+        """
+        if modulus <= 1:
+            return True
+        return self.p_offset % modulus == self.p_vaddr % modulus
+
 
 class Symbol(Struct, frozen=True, forbid_unknown_fields=True):
     """A defined function, object or thread-local symbol (``Elf64_Sym``)."""
@@ -412,7 +435,7 @@ class Symbol(Struct, frozen=True, forbid_unknown_fields=True):
 
 
 class Elf(Struct, frozen=True, forbid_unknown_fields=True):
-    """What a capture records of a variant's executable (``roads.elf.ElfFile``).
+    """What a capture records of a variant's executable (``roads.elf.read_elf`` reads it).
 
     ``symtab`` is the table the symbols came from ('.symtab', or '.dynsym' for a
     stripped file); ``interp`` is PT_INTERP, ``needed`` the DT_NEEDED entries of the
@@ -428,6 +451,20 @@ class Elf(Struct, frozen=True, forbid_unknown_fields=True):
     needed: tuple[str, ...]
     is_pie: bool
     is_static: bool
+
+    @property
+    def relro(self) -> Segment | None:
+        """The ``PT_GNU_RELRO`` segment, or None."""
+        return next((s for s in self.segments if s.p_type == "PT_GNU_RELRO"), None)
+
+    @property
+    def loads(self) -> tuple[Segment, ...]:
+        """The ``PT_LOAD`` segments, in program header order (ascending ``p_vaddr``)."""
+        return tuple(s for s in self.segments if s.p_type == "PT_LOAD")
+
+    def get_section(self, name: str) -> Section | None:
+        """The first section called ``name``, or None."""
+        return next((s for s in self.sections if s.name == name), None)
 
 
 # -- a variant and the whole capture ---------------------------------------------

@@ -7,8 +7,9 @@ accepted; the site explains that architecture and nothing else.
 
 ``read_elf(path)`` is the I/O edge: pyelftools parses the headers, and the symbol
 table is read straight from its section bytes, since pyelftools' per-symbol objects
-are too slow for a static glibc binary's two thousand symbols. The records and the
-helpers beside them (``section_flags``, ``section_in_segment``) are pure. Linking
+are too slow for a static glibc binary's two thousand symbols. The records are the
+capture document's (``roads.document``: ``Elf``, ``ElfHeader``, ``Section``,
+``Segment``, ``Symbol``), their meaning the specification's (``roads.elfspec``). Linking
 the segments to the regions they became at run time is ``roads.elflink``'s.
 """
 
@@ -19,17 +20,16 @@ import io
 import os
 import stat
 import struct
-from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Sequence
 
+import msgspec
 from elftools.common.exceptions import ELFError
 from elftools.elf.elffile import ELFFile
 
-from .errors import CaptureError, RoadsError
-
-# The kernel's page size on x86-64; mmap works in whole pages of it.
-PAGE_SIZE = 4096
+from .document import Elf, ElfHeader, Section, Segment, Symbol
+from .elfspec import section_in_segment
+from .errors import RoadsError
 
 # e_ident and header values that we accept (gABI "ELF Identification").
 _ELFMAG = b"\x7fELF"
@@ -37,32 +37,6 @@ _ELFCLASS64 = 2
 _ELFDATA2LSB = 1
 _EM_X86_64 = 62
 _EHDR64_SIZE = 64
-
-# Section header flags (gABI "Sections", Figure 4-11, plus GNU and x86-64 extensions)
-# with readelf's one-letter key, in bit order since readelf prints lowest bit first.
-_SHF_LETTERS = (
-    (0x1, "W"),  # SHF_WRITE
-    (0x2, "A"),  # SHF_ALLOC
-    (0x4, "X"),  # SHF_EXECINSTR
-    (0x10, "M"),  # SHF_MERGE
-    (0x20, "S"),  # SHF_STRINGS
-    (0x40, "I"),  # SHF_INFO_LINK
-    (0x80, "L"),  # SHF_LINK_ORDER
-    (0x100, "O"),  # SHF_OS_NONCONFORMING
-    (0x200, "G"),  # SHF_GROUP
-    (0x400, "T"),  # SHF_TLS
-    (0x800, "C"),  # SHF_COMPRESSED
-    (0x200000, "R"),  # SHF_GNU_RETAIN
-    (0x10000000, "l"),  # SHF_X86_64_LARGE
-    (0x80000000, "E"),  # SHF_EXCLUDE
-)
-_SHF_MASKOS = 0x0FF00000
-_SHF_MASKPROC = 0xF0000000
-SHF_ALLOC = 0x2
-SHF_TLS = 0x400
-
-# Program header flags (gABI "Program Header", Figure 5-2).
-PF_X, PF_W, PF_R = 0x1, 0x2, 0x4
 
 # Symbol table entries (gABI "Symbol Table"): Elf64_Sym is st_name (Elf64_Word),
 # st_info, st_other (unsigned char), st_shndx (Elf64_Half), st_value (Elf64_Addr),
@@ -78,236 +52,6 @@ _ELF64_DYN = struct.Struct("<qQ")
 _DT_NULL, _DT_NEEDED, _DT_STRTAB = 0, 1, 5
 _DT_FLAGS_1 = 0x6FFFFFFB
 _DF_1_PIE = 0x08000000
-
-# Segment types that may only hold SHF_ALLOC sections in readelf's section to
-# segment mapping (binutils include/elf/internal.h, ELF_SECTION_IN_SEGMENT_1).
-_ALLOC_ONLY_SEGMENTS = frozenset(
-    {"PT_LOAD", "PT_DYNAMIC", "PT_GNU_EH_FRAME", "PT_GNU_STACK", "PT_GNU_RELRO", "PT_GNU_SFRAME"}
-)
-_U64 = (1 << 64) - 1
-
-
-# --------------------------------------------------------------------------- records
-
-
-@dataclass(frozen=True)
-class ElfHeader:
-    """The ELF header (``Elf64_Ehdr``), enumerations spelled as in the specification."""
-
-    ei_class: str  # 'ELFCLASS64'
-    ei_data: str  # 'ELFDATA2LSB'
-    ei_osabi: str  # 'ELFOSABI_SYSV'
-    e_type: str  # 'ET_EXEC', 'ET_DYN', ...
-    e_machine: str  # 'EM_X86_64'
-    e_entry: int
-    e_phoff: int
-    e_shoff: int
-    e_flags: int
-    e_ehsize: int
-    e_phentsize: int
-    e_phnum: int
-    e_shentsize: int
-    e_shnum: int
-    e_shstrndx: int
-
-
-@dataclass(frozen=True)
-class Section:
-    """One section header (``Elf64_Shdr``) with its name resolved."""
-
-    name: str
-    sh_type: str  # 'SHT_PROGBITS', 'SHT_NOBITS', ...
-    sh_flags: int
-    sh_addr: int
-    sh_offset: int
-    sh_size: int
-    sh_link: int
-    sh_info: int
-    sh_addralign: int
-    sh_entsize: int
-
-    @property
-    def flags(self) -> str:
-        """``sh_flags`` in readelf's key: ``"WA"`` for ``.data``, ``"AX"`` for ``.text``."""
-        return section_flags(self.sh_flags)
-
-
-@dataclass(frozen=True)
-class Segment:
-    """One program header (``Elf64_Phdr``) and the sections it holds."""
-
-    p_type: str  # 'PT_LOAD', 'PT_GNU_RELRO', ...
-    p_flags: int
-    p_offset: int
-    p_vaddr: int
-    p_paddr: int
-    p_filesz: int
-    p_memsz: int
-    p_align: int
-    sections: tuple[str, ...]  # readelf's "Section to Segment mapping"
-
-    @property
-    def flags(self) -> str:
-        """``p_flags`` as readelf prints them, three columns wide: ``"R E"``, ``"RW "``."""
-        return segment_flags(self.p_flags)
-
-    def congruent(self, modulus: int = PAGE_SIZE) -> bool:
-        """Whether ``p_offset ≡ p_vaddr (mod modulus)``.
-
-        The gABI requires it modulo ``p_align`` and, for ``PT_LOAD``, modulo the page
-        size: mmap can only map a file page at a page boundary, so a byte's place
-        within its page must be the same in the file and in memory.
-        """
-        if modulus <= 1:
-            return True
-        return self.p_offset % modulus == self.p_vaddr % modulus
-
-
-@dataclass(frozen=True)
-class Symbol:
-    """A defined function, object or thread-local symbol (``Elf64_Sym``)."""
-
-    name: str
-    st_value: int
-    st_size: int
-    type: str  # 'STT_FUNC', 'STT_OBJECT', 'STT_TLS'
-    bind: str  # 'STB_LOCAL', 'STB_GLOBAL', 'STB_WEAK', 'STB_GNU_UNIQUE'
-    section: str  # name of the section st_shndx points at
-
-
-@dataclass(frozen=True)
-class ElfFile:
-    """What the site shows of one executable."""
-
-    header: ElfHeader
-    sections: tuple[Section, ...]
-    segments: tuple[Segment, ...]
-    symbols: tuple[Symbol, ...]
-    symtab: str | None  # '.symtab', or '.dynsym' for a stripped file, or None
-    interp: str | None  # PT_INTERP: the program interpreter (ld.so) the kernel loads
-    needed: tuple[str, ...]  # DT_NEEDED: the shared libraries ld.so loads
-    is_pie: bool
-    is_static: bool
-
-    @property
-    def relro(self) -> Segment | None:
-        """The ``PT_GNU_RELRO`` segment, or None."""
-        return next((s for s in self.segments if s.p_type == "PT_GNU_RELRO"), None)
-
-    @property
-    def loads(self) -> tuple[Segment, ...]:
-        """The ``PT_LOAD`` segments, in program header order (ascending ``p_vaddr``)."""
-        return tuple(s for s in self.segments if s.p_type == "PT_LOAD")
-
-    def get_section(self, name: str) -> Section | None:
-        """The first section called ``name``, or None."""
-        return next((s for s in self.sections if s.name == name), None)
-
-    def to_dict(self) -> dict[str, Any]:
-        """Plain JSON data (ints, strings, lists), in a fixed order, for frozen captures."""
-        # vars() rather than asdict(): these records are flat, and asdict's deep copy
-        # of ~2000 symbols of a static binary costs milliseconds per capture.
-        return {
-            "header": dict(vars(self.header)),
-            "sections": [dict(vars(s)) for s in self.sections],
-            "segments": [{**vars(s), "sections": list(s.sections)} for s in self.segments],
-            "symbols": [dict(vars(s)) for s in self.symbols],
-            "symtab": self.symtab,
-            "interp": self.interp,
-            "needed": list(self.needed),
-            "is_pie": self.is_pie,
-            "is_static": self.is_static,
-        }
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "ElfFile":
-        """The inverse of ``to_dict``; CaptureError if ``d`` is not such a record."""
-        try:
-            return cls(
-                header=ElfHeader(**d["header"]),
-                sections=tuple(Section(**s) for s in d["sections"]),
-                segments=tuple(
-                    Segment(**{**s, "sections": tuple(s["sections"])}) for s in d["segments"]
-                ),
-                symbols=tuple(Symbol(**s) for s in d["symbols"]),
-                symtab=d["symtab"],
-                interp=d["interp"],
-                needed=tuple(d["needed"]),
-                is_pie=d["is_pie"],
-                is_static=d["is_static"],
-            )
-        except (KeyError, TypeError, AttributeError) as exc:
-            raise CaptureError(f"malformed ELF record in capture: {exc!r}") from exc
-
-
-def section_flags(sh_flags: int) -> str:
-    """``sh_flags`` in readelf's one-letter key (``o``/``p``/``x``: OS, processor, unknown)."""
-    letters = []
-    rest = sh_flags
-    for bit, letter in _SHF_LETTERS:
-        if sh_flags & bit:
-            letters.append(letter)
-            rest &= ~bit
-    if rest & _SHF_MASKOS:
-        letters.append("o")
-    if rest & _SHF_MASKPROC:
-        letters.append("p")
-    if rest & ~(_SHF_MASKOS | _SHF_MASKPROC):
-        letters.append("x")
-    return "".join(letters)
-
-
-def segment_flags(p_flags: int) -> str:
-    """``p_flags`` as readelf's three-column ``Flg``: R, W, E or a space each."""
-    return (
-        ("R" if p_flags & PF_R else " ")
-        + ("W" if p_flags & PF_W else " ")
-        + ("E" if p_flags & PF_X else " ")
-    )
-
-
-def section_in_segment(section: Section, segment: Segment) -> bool:
-    """Whether readelf lists ``section`` under ``segment`` in its section to segment mapping.
-
-    A transcription of binutils' ``ELF_SECTION_IN_SEGMENT_STRICT`` (include/elf/internal.h)
-    together with readelf's ``ELF_TBSS_SPECIAL`` exclusion, so the mapping matches
-    ``readelf -l`` exactly: in particular ``.tbss`` belongs to ``PT_TLS`` but not to the
-    ``PT_LOAD`` that holds ``.tdata``, because it takes no room there.
-    """
-    is_tls = bool(section.sh_flags & SHF_TLS)
-    is_alloc = bool(section.sh_flags & SHF_ALLOC)
-    nobits = section.sh_type == "SHT_NOBITS"
-    p_type = segment.p_type
-    if is_tls and nobits and p_type != "PT_TLS":
-        return False  # ELF_TBSS_SPECIAL: .tbss occupies no space outside PT_TLS
-    if is_tls:
-        if p_type not in ("PT_TLS", "PT_GNU_RELRO", "PT_LOAD"):
-            return False
-    elif p_type in ("PT_TLS", "PT_PHDR"):
-        return False
-    if not is_alloc and p_type in _ALLOC_ONLY_SEGMENTS:
-        return False
-    size = section.sh_size
-    # The macro computes in unsigned 64-bit arithmetic: p_filesz - 1 wraps for 0.
-    if not nobits:
-        delta = section.sh_offset - segment.p_offset
-        if delta < 0 or delta > ((segment.p_filesz - 1) & _U64) or delta + size > segment.p_filesz:
-            return False
-    if is_alloc:
-        delta = section.sh_addr - segment.p_vaddr
-        if delta < 0 or delta > ((segment.p_memsz - 1) & _U64) or delta + size > segment.p_memsz:
-            return False
-    # No empty section at the very start or end of PT_DYNAMIC or PT_NOTE.
-    if p_type in ("PT_DYNAMIC", "PT_NOTE") and size == 0 and segment.p_memsz != 0:
-        inside_file = nobits or (
-            segment.p_offset < section.sh_offset < segment.p_offset + segment.p_filesz
-        )
-        inside_memory = not is_alloc or (
-            segment.p_vaddr < section.sh_addr < segment.p_vaddr + segment.p_memsz
-        )
-        return inside_file and inside_memory
-    return True
-
 
 # --------------------------------------------------------------------------- reading
 
@@ -332,7 +76,7 @@ def _read_regular(path: Path) -> bytes:
         os.close(fd)
 
 
-def read_elf(path: str | Path) -> ElfFile:
+def read_elf(path: str | Path) -> Elf:
     """Read the ELF file at ``path``: header, sections, segments, symbols, linkage.
 
     Raises RoadsError naming the file when it is not an ELF64 little-endian x86-64
@@ -392,7 +136,7 @@ def read_elf(path: str | Path) -> ElfFile:
         )
         # Section 0 is the null section header; readelf starts at 1 too.
         names = tuple(s.name for s in sections[1:] if section_in_segment(s, bare))
-        segments.append(replace(bare, sections=names))
+        segments.append(msgspec.structs.replace(bare, sections=names))
 
     symtab, symbols = _symbols(path, data, sections)
     interp = _interp(data, segments)
@@ -404,7 +148,7 @@ def read_elf(path: str | Path) -> ElfFile:
     # still has a PT_DYNAMIC (for its self-relocation) but no PT_INTERP, no DT_NEEDED.
     is_executable = header.e_type == "ET_EXEC" or is_pie
     is_static = is_executable and interp is None and not needed
-    return ElfFile(
+    return Elf(
         header=header,
         sections=sections,
         segments=tuple(segments),

@@ -1,7 +1,7 @@
 """ELF segments linked to the regions of a running process they became.
 
 Pure: ``load_bias``, ``link_segments``, ``symbol_address`` and ``find_region`` take
-an ``ElfFile`` (``roads.elf``) and the regions of ``/proc/PID/maps`` (any objects with
+an ``Elf`` (``roads.elf``) and the regions of ``/proc/PID/maps`` (any objects with
 the attributes of ``roads.proc.MapsEntry``) and say which region came from which
 ``PT_LOAD`` segment, and how.
 """
@@ -12,7 +12,8 @@ import os
 from dataclasses import dataclass
 from typing import Protocol, Sequence
 
-from .elf import PAGE_SIZE, ElfFile, Segment
+from .document import Elf, Segment
+from .elfspec import PAGE_SIZE
 from .errors import ConfigError, RoadsError
 
 
@@ -41,7 +42,7 @@ class SegmentLink:
     indexes into the regions given to ``link_segments``, in address order.
     """
 
-    index: int  # position of the PT_LOAD in ElfFile.segments
+    index: int  # position of the PT_LOAD in Elf.segments
     start: int  # page-aligned start of the segment in memory
     end: int  # page-aligned end of p_memsz
     file_end: int  # end of the pages that map file contents (== start if p_filesz is 0)
@@ -85,7 +86,7 @@ def _is_anonymous(region: Region) -> bool:
     return region.inode == 0 and region.pathname in ("", "[heap]")
 
 
-def load_bias(elf: ElfFile, regions: Sequence[Region], exe_path: str | os.PathLike[str]) -> int:
+def load_bias(elf: Elf, regions: Sequence[Region], exe_path: str | os.PathLike[str]) -> int:
     """The difference between run-time addresses and ``p_vaddr`` for this process.
 
     0 for ET_EXEC, which is loaded where its program headers say. For ET_DYN (PIE,
@@ -111,7 +112,7 @@ def load_bias(elf: ElfFile, regions: Sequence[Region], exe_path: str | os.PathLi
 
 
 def link_segments(
-    elf: ElfFile, regions: Sequence[Region], exe_path: str | os.PathLike[str], bias: int
+    elf: Elf, regions: Sequence[Region], exe_path: str | os.PathLike[str], bias: int
 ) -> list[SegmentLink]:
     """Link every ``PT_LOAD`` of ``elf`` to the ``regions`` (maps lines) it became.
 
@@ -304,7 +305,7 @@ def _shared_file_pages(
     return tuple(shared)
 
 
-def symbol_address(elf: ElfFile, name: str, bias: int) -> int:
+def symbol_address(elf: Elf, name: str, bias: int) -> int:
     """The run-time address of the symbol ``name``: ``st_value`` plus the load bias.
 
     A name defined more than once (static functions of different files) must have

@@ -25,7 +25,8 @@ from html import escape
 import graphviz
 
 from .diagram import COLOURS, MONO, laid_out_graph
-from .elf import PAGE_SIZE, PF_W, PF_X, ElfFile, Section, Segment
+from .document import Elf, Section, Segment
+from .elfspec import PAGE_SIZE, PF_W, PF_X
 from .elflink import SegmentLink, link_segments
 from .errors import ConfigError, RoadsError
 from .regions import KINDS, Classified, memory_map
@@ -42,7 +43,7 @@ class ElfMap:
     """An executable's PT_LOAD segments linked to the regions of one snapshot."""
 
     selection: Selection
-    elf: ElfFile
+    elf: Elf
     bias: int  # run-time address minus p_vaddr
     links: tuple[SegmentLink, ...]  # one per PT_LOAD, in program header order
     regions: tuple[Classified, ...]  # every region of the snapshot, classified

@@ -19,7 +19,8 @@ import re
 from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
 
-from .elf import PF_W, PF_X, ElfFile
+from .document import Elf
+from .elfspec import PF_W, PF_X
 from .elflink import link_segments, load_bias
 from .errors import RoadsError
 from .proc import USER_BITS
@@ -265,7 +266,7 @@ class MemoryMap:
 def classify(
     regions: Sequence[Region],
     *,
-    elf: ElfFile | None = None,
+    elf: Elf | None = None,
     exe: str = "",
     addresses: Sequence[Address] = (),
 ) -> tuple[tuple[Classified, ...], int | None]:
@@ -321,7 +322,7 @@ def _filename(path: str) -> str:
 
 
 def _classify_executable(
-    regions: Sequence[Region], elf: ElfFile, exe: str, kinds: dict[int, tuple[str, str, str]]
+    regions: Sequence[Region], elf: Elf, exe: str, kinds: dict[int, tuple[str, str, str]]
 ) -> int:
     """Name the executable's regions from the PT_LOAD segments they came from."""
     bias = load_bias(elf, regions, exe)
@@ -473,7 +474,7 @@ def _holder(regions: Sequence[Region], address: int) -> int | None:
 # --------------------------------------------------------------------------- pointers
 
 
-def interesting_symbols(elf: ElfFile, recorded: Sequence[str] = ()) -> list[str]:
+def interesting_symbols(elf: Elf, recorded: Sequence[str] = ()) -> list[str]:
     """The symbols of ``elf`` worth an arrow: ``main``, the program's own global
     variables (for a dynamically linked program; a static one holds libc's too
     many), and any symbol named like a recorded address."""
@@ -499,7 +500,7 @@ def find_pointers(
     regions: Sequence[Region],
     addresses: Sequence[Address],
     *,
-    elf: ElfFile | None = None,
+    elf: Elf | None = None,
     bias: int | None = None,
     symbols: Sequence[str] | None = None,
 ) -> tuple[Pointer, ...]:

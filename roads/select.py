@@ -21,8 +21,7 @@ from typing import Any, Mapping
 import msgspec
 
 from . import document
-from .document import Address, AuxvEntry
-from .elf import ElfFile
+from .document import Address, AuxvEntry, Elf
 from .errors import CaptureError, ConfigError
 
 # Names the pages may give ``pid`` when two processes of a fork demo reached the
@@ -194,10 +193,15 @@ class Selection:
         return self.variant_doc["runs"][self.run]
 
     @cached_property
-    def elf(self) -> ElfFile | None:
+    def elf(self) -> Elf | None:
         """The variant's executable as the capture recorded it, or None if it did not."""
         raw = self.variant_doc.get("elf")
-        return ElfFile.from_dict(raw) if raw else None
+        if not raw:
+            return None
+        try:
+            return msgspec.convert(raw, Elf)
+        except msgspec.ValidationError as exc:
+            raise CaptureError(f"malformed ELF record in capture: {exc}") from exc
 
     @property
     def provenance(self) -> Mapping[str, Any]:
