@@ -16,8 +16,10 @@ so a page and a figure cannot disagree about one.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from types import MappingProxyType
 
 from .errors import ConfigError
+from .units import Value
 
 
 @dataclass(frozen=True)
@@ -26,14 +28,10 @@ class Constant:
 
     name: str
     value: int | str
-    fmt: str  # one of roads.values.FORMATS
+    fmt: str  # one of roads.units.FORMATS
     source: str  # "glibc malloc/malloc.c: DEFAULT_MMAP_THRESHOLD_MIN", "Intel SDM vol. 3A, 4.5"
 
     def format(self, fmt: str | None = None) -> str:
-        # Imported here: the figure modules read their constants from this module, and
-        # roads.values imports them.
-        from .values import Value
-
         return Value(self.value, self.fmt).format(fmt)
 
 
@@ -125,3 +123,16 @@ def constant(name: str) -> Constant:
         return CONSTANTS[name]
     except KeyError:
         raise ConfigError(f"no constant {name!r}; known: {', '.join(sorted(CONSTANTS))}") from None
+
+
+# --- facts the engine's two halves share (not printed on pages) -------------------------
+# The bits of user space by paging levels: 4-level paging translates 48-bit addresses, user
+# space below 2^47; 5-level (LA57) 57-bit addresses, user space below 2^56
+# (arch/x86/include/asm/page_64_types.h, __VIRTUAL_MASK_SHIFT).
+USER_BITS = MappingProxyType({4: USER_BITS_4LEVEL.value, 5: USER_BITS_5LEVEL.value})
+# personality(2)'s flag that turns address space randomisation off for a process
+# (include/uapi/linux/personality.h).
+ADDR_NO_RANDOMIZE = 0x0040000
+# The descriptor a sample finds its protocol pipe at (samples/roads.h, ROADS_FD): always
+# this one, so that the environment, and with it the stack layout, is the same every run.
+CONTROL_FD = 3

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from .constants import PAGE_SIZE as _PAGE
+
 # The kernel's page size on x86-64; mmap works in whole pages of it.
-PAGE_SIZE = 4096
+PAGE_SIZE = _PAGE.value
 
 # Section header flags (gABI "Sections", Figure 4-11, plus GNU and x86-64 extensions)
 # with readelf's one-letter key, in bit order since readelf prints lowest bit first.

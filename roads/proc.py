@@ -23,10 +23,11 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import TypeVar
 
-from .constants import USER_BITS_4LEVEL, USER_BITS_5LEVEL
+from .constants import ADDR_NO_RANDOMIZE, PAGE_SIZE as _PAGE, USER_BITS
 from .errors import CaptureError, ProcessGone
 
-PAGE_SIZE = 4096
+PAGE_SIZE = _PAGE.value  # the kernel's page size on x86-64
+
 KIB = 1024
 
 T = TypeVar("T")
@@ -340,7 +341,6 @@ def parse_stat(text: str | bytes) -> Stat:
 # ---------------------------------------------------------------------------
 # /proc/PID/personality
 
-ADDR_NO_RANDOMIZE = 0x0040000  # include/uapi/linux/personality.h
 
 
 @dataclass(frozen=True)
@@ -648,10 +648,6 @@ def parse_sysctl_int(text: str | bytes) -> int:
         raise CaptureError(f"not an integer sysctl value: {_text(text)!r}") from None
 
 
-# x86-64: 4-level paging translates 48-bit addresses, user space below 2^47;
-# 5-level (LA57) 57-bit addresses, user space below 2^56
-# (arch/x86/include/asm/page_64_types.h, __VIRTUAL_MASK_SHIFT).
-USER_BITS = MappingProxyType({4: USER_BITS_4LEVEL.value, 5: USER_BITS_5LEVEL.value})
 # An mmap hint above 2^47 without MAP_FIXED: the kernel places a mapping there only
 # with 5-level paging, where TASK_SIZE_MAX is 2^56 minus a page
 # (Documentation/arch/x86/x86_64/5level-paging.rst); with 4 levels it ignores the hint.

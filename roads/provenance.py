@@ -18,12 +18,10 @@ import html as _html
 from dataclasses import dataclass
 from typing import Sequence
 
+from .constants import ADDR_NO_RANDOMIZE
 from .select import Selection
 from .units import human_size
 
-# personality(2) flag that turns address space randomisation off for a process
-# (include/uapi/linux/personality.h).
-ADDR_NO_RANDOMIZE = 0x0040000
 
 # /proc/sys/kernel/randomize_va_space (Documentation/admin-guide/sysctl/kernel.rst).
 _RANDOMIZE = {0: "off system-wide", 1: "stack, mmap and vDSO only", 2: "full"}

@@ -19,11 +19,11 @@ import re
 from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
 
+from .constants import USER_BITS
 from .document import Elf
 from .elfspec import PF_W, PF_X
 from .elflink import link_segments, load_bias
 from .errors import RoadsError
-from .proc import USER_BITS
 from .select import Address, Region, Selection
 
 ADDRESS_END = 1 << 64

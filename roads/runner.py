@@ -31,15 +31,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import command
+from .constants import ADDR_NO_RANDOMIZE, CONTROL_FD
 from .errors import CommandFailed, EngineError, ProcessGone, SampleError, tail
 from .proc import PAGE_SIZE, Proc
 from .samples import MAX_ADDRESSES, MAX_CHECKPOINTS, MAX_RANGE_PAGES, MAX_RANGES, name_problem
 
 LAUNCHER_SOURCE = Path(__file__).with_name("launcher.c")
-ADDR_NO_RANDOMIZE = 0x0040000
-# The sample sees its protocol pipe always as this descriptor, so that the
-# environment, and with it the stack layout, is the same in every run.
-CONTROL_FD = 3
 STOP_WAIT = 2.0
 # The bits of the launcher's "N" line (CONTAINED_* in launcher.c), in that order.
 CONTAINMENT = ("pid-namespace", "mount-namespace", "read-only-files", "private-tmp",

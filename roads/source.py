@@ -29,7 +29,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from .errors import ConfigError
-from .runner import ADDR_NO_RANDOMIZE, CONTROL_FD
+from .constants import ADDR_NO_RANDOMIZE, CONTROL_FD
 
 # Sources up to this many lines are shown unfolded unless the page says otherwise.
 OPEN_LINES = 25

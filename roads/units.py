@@ -1,8 +1,12 @@
-"""Sizes in binary units, as the tables and figures print them."""
+"""Sizes in binary units, as the tables and figures print them, and a value in the format
+it reads best in (what a page's ``value`` and ``const`` macros print)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 UNITS = ("B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB")
+FORMATS = ("hex", "int", "human", "text")
 
 
 def human_size(n: int) -> str:
@@ -27,3 +31,32 @@ def human_size(n: int) -> str:
             value = f"{whole}" if tenth == 0 else f"{whole}.{tenth}"
             return f"{value} {UNITS[power]}"
     return f"{n / (1 << (10 * largest)):.1f} {UNITS[largest]}"
+
+
+@dataclass(frozen=True)
+class Value:
+    """A resolved value and the format it reads best in."""
+
+    value: int | str | bool | None
+    default: str  # one of FORMATS
+
+    def format(self, fmt: str | None = None) -> str:
+        """The value as text in ``fmt`` (default: its own)."""
+        fmt = fmt or self.default
+        if fmt not in FORMATS:
+            raise ValueError(f"unknown format {fmt!r}; one of {', '.join(FORMATS)}")
+        v = self.value
+        if v is None:
+            return "none"
+        if isinstance(v, str):
+            if fmt != "text":
+                raise ValueError(f"{v!r} is text, it has no {fmt} form")
+            return v
+        n = int(v)
+        if fmt == "text":
+            return str(n)
+        if fmt == "hex":
+            return f"{n:#x}" if n >= 0 else f"-{-n:#x}"
+        if fmt == "human":
+            return human_size(n)
+        return str(n)

@@ -56,7 +56,6 @@ checkpoint that had recorded it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any, Callable, Mapping
 
 from . import document
@@ -64,9 +63,8 @@ from .errors import ConfigError
 from .pageview import paging_levels_of, split_address
 from .regions import KINDS, memory_map
 from .select import Region, Selection, checkpoint_names, select
-from .units import human_size
+from .units import FORMATS, Value, human_size
 
-FORMATS = ("hex", "int", "human", "text")
 _REGION_FIELDS = ("start", "end", "size", "perms", "offset", "pathname", "kind")
 _ADDRESS_FIELDS = ("page", "offset", "pml5", "pml4", "pdpt", "pd", "pt", "region")
 _PAGE_FIELDS = ("vaddr", "pfn", "present", "exclusive", "file_or_shared", "swapped", "soft_dirty")
@@ -75,35 +73,6 @@ _PROVENANCE_KEYS = ("kernel", "glibc", "gcc", "arch", "os", "page_size", "thp",
                     "overcommit_memory", "stack_rlimit", "cmdline_stack_guard_gap")
 _RUN_FIELDS = ("exit_code", "signal", "status", "stdout", "stderr")
 _PROCESS_FIELDS = ("pid", "ppid", "personality", "exe")
-
-
-@dataclass(frozen=True)
-class Value:
-    """A resolved value and the format it reads best in."""
-
-    value: int | str | bool | None
-    default: str  # one of FORMATS
-
-    def format(self, fmt: str | None = None) -> str:
-        """The value as text in ``fmt`` (default: its own)."""
-        fmt = fmt or self.default
-        if fmt not in FORMATS:
-            raise ValueError(f"unknown format {fmt!r}; one of {', '.join(FORMATS)}")
-        v = self.value
-        if v is None:
-            return "none"
-        if isinstance(v, str):
-            if fmt != "text":
-                raise ValueError(f"{v!r} is text, it has no {fmt} form")
-            return v
-        n = int(v)
-        if fmt == "text":
-            return str(n)
-        if fmt == "hex":
-            return f"{n:#x}" if n >= 0 else f"-{-n:#x}"
-        if fmt == "human":
-            return human_size(n)
-        return str(n)
 
 
 def value(selection: Selection, path: str, fmt: str | None = None) -> str:
@@ -418,7 +387,8 @@ def _elf(selection: Selection, path: str, rest: str) -> Value:
 
 def _record_field(selection: Selection, path: str, record: object, field: str) -> Value:
     if not hasattr(record, field):
-        names = [n for n in getattr(record, "__dataclass_fields__", {}) if n != "sections"]
+        fields = getattr(record, "__struct_fields__", None) or getattr(record, "__dataclass_fields__", {})
+        names = [n for n in fields if n != "sections"]
         raise _error(selection, path, f"no field {field!r} (fields: {', '.join(names)})")
     v = getattr(record, field)
     if isinstance(v, str):

@@ -19,7 +19,7 @@ from tests.claims_support import doc
 
 
 def test_names_are_unique_and_cited():
-    from roads.values import FORMATS
+    from roads.units import FORMATS
 
     assert len(c.CONSTANTS) == len(c._ALL)
     assert all(k.source.strip() for k in c._ALL)

@@ -28,7 +28,7 @@ from roads.document import Elf, to_builtins
 from roads.elf import read_elf
 from roads.elfspec import PAGE_SIZE
 from roads.elflink import find_region, link_segments, load_bias, symbol_address
-from roads.errors import CaptureError, ConfigError, RoadsError
+from roads.errors import ConfigError, RoadsError
 from roads.proc import parse_maps
 
 SOURCE = r"""

@@ -384,6 +384,7 @@ def test_value_addresses_and_formats() -> None:
     ("address:nope", r"no recorded address 'nope' \(recorded: block-100k, chunk-size-100k"),
     ("region:libc.so.6", r"5 regions match 'libc.so.6'; add #N to pick one: #0 0x"),
     ("region:[heap].Bogus", r"no field 'Bogus'; fields: start, end, size"),
+    ("elf:section:.data.sh_bogus", r"no field 'sh_bogus' \(fields: name, sh_type, sh_flags"),
     ("bogus", r"unknown value; a plain name is one of exit_code"),
     ("nope:x", r"unknown prefix 'nope:'; prefixes: address:, symbol:, region:"),
     ("count:things", r"count: is followed by regions"),
