@@ -22,9 +22,9 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from roads.build import gcc_argv  # noqa: E402
-from roads.project import Project  # noqa: E402
-from roads.runner import launcher  # noqa: E402
+from roads.capture.build import gcc_argv  # noqa: E402
+from roads.capture.project import Project  # noqa: E402
+from roads.capture.runner import launcher  # noqa: E402
 
 
 def median_time(action, repeat: int) -> float:

@@ -40,9 +40,9 @@ from pathlib import Path
 import yaml
 
 from benchmarks.bench import REPO, median_time, paired, row
-from roads.build import gcc_argv
-from roads.project import Project
-from roads.select import select
+from roads.capture.build import gcc_argv
+from roads.capture.project import Project
+from roads.figures.select import select
 
 PY = sys.executable
 IGNORE = shutil.ignore_patterns(".git", ".venv", "site", "site-*", ".cache", ".pytest_cache",
@@ -217,7 +217,7 @@ PHASES = (
     ("macros plugin: on_page_markdown (renders macros)", "mkdocs_macros/plugin.py",
      "on_page_markdown"),
     ("  our macros (guard)", root + "/macros/__init__.py", "call"),
-    ("    Project.load (freshness of captures)", root + "/roads/project.py", "load"),
+    ("    Project.load (freshness of captures)", root + "/roads/capture/project.py", "load"),
     ("Markdown to HTML (Page.render)", "/mkdocs/structure/pages.py", "render"),
     ("  md_in_html (raw HTML blocks)", "/markdown/extensions/md_in_html.py", "run"),
     ("theme templates, per page (_build_page)", "/mkdocs/commands/build.py", "_build_page"),
@@ -362,7 +362,7 @@ def bench_cold(repeat: int, keep: dict) -> None:
 
     cold_t, plain_t = paired(cold, builder(root, plain, "site-plain"), repeat)
 
-    # Bare gcc: every variant of every sample, as roads.build would compile it.
+    # Bare gcc: every variant of every sample, as roads.capture.build would compile it.
     project = Project(root)
     scratch = Path(tempfile.mkdtemp(prefix="roads-gcc-"))
     gcc_total, variants = 0.0, 0

@@ -13,7 +13,7 @@ import re
 import markdown as md
 from mkdocs.utils.meta import get_data
 
-from roads.claims import Claim, find_claim, load_claims
+from roads.words.claims import Claim, find_claim, load_claims
 from roads.errors import ConfigError
 
 from .project import project
@@ -81,7 +81,7 @@ def inline_html(text: str) -> str:
 
 def claims() -> str:
     """Every claim the series makes about a capture, by page, with the test checking it."""
-    from roads.claims import render_claims
+    from roads.words.claims import render_claims
 
     root = project().root
     titles = {}

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 # The drawing modules (and Graphviz, pyelftools behind them) are imported inside the
 # macros that draw: a rebuild whose figures all come from the cache never loads them.
-from roads import values
+from roads.words import values
 from roads.errors import ConfigError
-from roads.provenance import caption_html, with_provenance
-from roads.select import select
+from roads.figures.provenance import caption_html, with_provenance
+from roads.figures.select import select
 
 from .project import project, svg_cache
 
@@ -23,8 +23,8 @@ from .project import project, svg_cache
 def memory_map(sample: str, checkpoint: str | None = None, variant: str | None = None,
                run: int = 0, pid: str | int | None = None) -> str:
     """The memory-map table of one checkpoint of ``sample``, gaps included."""
-    from roads.regions import memory_map as analyse
-    from roads.table import render_table
+    from roads.figures.regions import memory_map as analyse
+    from roads.figures.table import render_table
 
     chosen = select(project().load(sample), variant=variant, run=run, checkpoint=checkpoint, pid=pid)
     return with_provenance(render_table(analyse(chosen)), chosen)
@@ -36,9 +36,9 @@ def address_space(sample: str, checkpoint: str | None = None, variant: str | Non
     rows of the memory-map table of the same checkpoint. With ``table`` (the default)
     that table follows, folded; pass ``table=False`` when the page shows
     ``memory_map`` of the same checkpoint itself."""
-    from roads.diagram import render_diagram
-    from roads.regions import memory_map as analyse
-    from roads.table import render_table
+    from roads.figures.diagram import render_diagram
+    from roads.figures.regions import memory_map as analyse
+    from roads.figures.table import render_table
 
     chosen = select(project().load(sample), variant=variant, run=run, checkpoint=checkpoint, pid=pid)
     mm = analyse(chosen)
@@ -55,7 +55,7 @@ def address_space(sample: str, checkpoint: str | None = None, variant: str | Non
 def elf_to_memory(sample: str, variant: str | None = None, checkpoint: str | None = None,
                   run: int = 0, pid: str | int | None = None) -> str:
     """The PT_LOAD segments of ``sample``'s executable beside the regions they became."""
-    from roads import elfmap
+    from roads.figures import elfmap
 
     chosen = select(project().load(sample), variant=variant, run=run, checkpoint=checkpoint, pid=pid)
     figure = elfmap.render_elf_figure(elfmap.elf_map(chosen), cache_dir=svg_cache())
@@ -69,7 +69,7 @@ def map_diff(sample: str, before: str, after: str | None = None, variant: str | 
     """What changed between two checkpoints (``before``, ``after``; after defaults to
     the same name), two processes (``before_pid``, ``after_pid``) or two runs
     (``run``, ``after_run``) or variants (``after_variant``) of ``sample``."""
-    from roads import diff, diffview
+    from roads.figures import diff, diffview
 
     doc = project().load(sample)
     old = select(doc, variant=variant, run=run, checkpoint=before, pid=before_pid)
@@ -86,7 +86,7 @@ def page_view(sample: str, range_name: str, checkpoint: str | None = None,
               pid: str | int | None = None) -> str:
     """Present and exclusive bits and frames of each page of a ``ROADS_RANGE``, at one
     ``checkpoint`` or side by side at several ``checkpoints`` (names, or [name, pid])."""
-    from roads import pageview
+    from roads.figures import pageview
 
     doc = project().load(sample)
     specs = pageview.checkpoint_specs(checkpoints) if checkpoints is not None else [(checkpoint, pid)]
@@ -97,7 +97,7 @@ def page_view(sample: str, range_name: str, checkpoint: str | None = None,
 def page_walk(sample: str, address_name: str, checkpoint: str | None = None,
               variant: str | None = None, run: int = 0, pid: str | int | None = None) -> str:
     """The 9/9/9/9/12 split of a recorded address, with its frame when captured."""
-    from roads import pageview
+    from roads.figures import pageview
 
     chosen = select(project().load(sample), variant=variant, run=run, checkpoint=checkpoint, pid=pid)
     return with_provenance(pageview.render_page_walk(chosen, address_name), chosen)
@@ -105,7 +105,7 @@ def page_walk(sample: str, address_name: str, checkpoint: str | None = None,
 
 def gdb_session(sample: str, variant: str | None = None, language: str = "text") -> str:
     """The transcript of the sample's gdb script, as a fenced code block."""
-    from roads import transcript
+    from roads.figures import transcript
 
     chosen = select(project().load(sample), variant=variant)
     script = transcript.gdb_of(chosen).script
@@ -116,11 +116,11 @@ def gdb_session(sample: str, variant: str | None = None, language: str = "text")
 
 def value(sample: str, what: str, variant: str | None = None, run: int = 0,
           checkpoint: str | None = None, pid: str | int | None = None, fmt: str | None = None) -> str:
-    """One captured number, address or word, for prose (path language: roads.values).
+    """One captured number, address or word, for prose (path language: roads.words.values).
 
-    Text that could be markup comes back shielded (roads.markup): the page shows it
+    Text that could be markup comes back shielded (roads.words.markup): the page shows it
     as text, and the hooks put it back once the page is HTML."""
-    from roads.markup import shield
+    from roads.words.markup import shield
 
     return shield(values.lookup(project().load(sample), what, variant=variant, run=run,
                                 checkpoint=checkpoint, pid=pid, fmt=fmt))
@@ -157,7 +157,7 @@ def sample_code(sample: str, variant: str | None = None, open: bool | None = Non
     """The sample's source (its ``ROADS_*`` lines highlighted), its compile commands as
     captured, and a run-it-yourself box; ``variant`` shows one variant's command only,
     ``open`` unfolds or folds the source (default: unfolded when short)."""
-    from roads.source import render_sample_code, shown_files
+    from roads.words.source import render_sample_code, shown_files
 
     shared = project()
     doc = shared.load(sample)
@@ -177,7 +177,7 @@ def _shown_files_digest(sample: str, *args, **kwargs) -> list[str]:
     """What ``sample_code`` reads besides the capture: the files it shows, by digest."""
     import hashlib
 
-    from roads.source import shown_files
+    from roads.words.source import shown_files
 
     shared = project()
     out = []

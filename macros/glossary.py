@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from roads.errors import ConfigError
-from roads.glossary import SOURCE, entries, parse, render_html
+from roads.words.glossary import SOURCE, entries, parse, render_html
 
 from .project import project
 

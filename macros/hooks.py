@@ -1,4 +1,4 @@
-"""MkDocs hooks for the page conventions; the rules themselves live in ``roads.pages``.
+"""MkDocs hooks for the page conventions; the rules themselves live in ``roads.words.pages``.
 
 Registered in mkdocs.yml under ``hooks:``. MkDocs runs hooks after the plugins, so
 the macros plugin has rendered a page before its Update Timeline is added here.
@@ -27,8 +27,8 @@ from mkdocs.structure.pages import Page
 from mkdocs.utils.meta import YAML_RE, SafeLoader
 
 from roads.errors import RoadsError
-from roads.markup import unshield
-from roads.pages import PageMeta, format_date, order_by_weight, validate_front_matter, with_timeline
+from roads.words.markup import unshield
+from roads.words.pages import PageMeta, format_date, order_by_weight, validate_front_matter, with_timeline
 
 log = logging.getLogger("mkdocs.plugins.roads")
 # Set on a page's File when its front matter is unusable and the build goes on.
@@ -219,7 +219,7 @@ def _error_box(message: str) -> str:
 
 @dataclass(frozen=True)
 class _Sibling:
-    """A nav item seen through roads.pages.Weighted."""
+    """A nav item seen through roads.words.pages.Weighted."""
 
     item: object
     weight: int | None

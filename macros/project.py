@@ -26,8 +26,8 @@ from pathlib import Path
 
 from roads.command import tool_identity
 from roads.errors import ConfigError, RoadsError
-from roads.figcache import FigureCache, code_digest
-from roads.project import MODES, Project
+from roads.figures.figcache import FigureCache, code_digest
+from roads.capture.project import MODES, Project
 
 ROOT = Path(__file__).resolve().parent.parent
 log = logging.getLogger("mkdocs.plugins.roads")

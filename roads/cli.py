@@ -13,12 +13,12 @@ import shutil
 import sys
 from pathlib import Path
 
-from .changes import summarise
+from .capture.changes import summarise
 from .errors import RoadsError, printable
-from .project import Outcome, Project
-from .proc import Proc
-from .runner import Stop, launcher, run_program
-from .show import address_space, format_table, to_json
+from .capture.project import Outcome, Project
+from .capture.proc import Proc
+from .capture.runner import Stop, launcher, run_program
+from .capture.show import address_space, format_table, to_json
 
 
 MAX_JOBS = 256

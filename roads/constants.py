@@ -1,7 +1,7 @@
 """Named constants for prose: the facts a page states that no capture holds.
 
 Pages print every quantity through a macro. A captured value comes from
-``roads.values``; a quantity that the running system does not show (a default of
+``roads.words.values``; a quantity that the running system does not show (a default of
 glibc's allocator, a bit of a page-table entry, a split of the x86-64 address) is a
 ``Constant`` here, with the source that defines it. Where the system can confirm it,
 a test does (tests/test_constants.py checks each against a capture, the machine or

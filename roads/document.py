@@ -1,7 +1,7 @@
 """The capture document: what ``snapshots/NAME.json`` holds, as typed, frozen records.
 
-Both halves of the engine share this one definition: ``roads.capture`` writes the
-document, ``roads.freeze`` compares two of them field by field, ``roads.validate``
+Both halves of the engine share this one definition: ``roads.capture.snapshot`` writes the
+document, ``roads.capture.freeze`` compares two of them field by field, ``roads.capture.validate``
 checks a file by decoding it, and the figures read it. Record and field names follow
 ``man 5 proc`` (maps, smaps, status, auxv, pagemap) and the ELF specification
 (``e_*``, ``sh_*``, ``p_*``, ``st_*``).
@@ -21,7 +21,7 @@ reads those marks; nothing decides volatility by a key's name.
 Fields a reader can do without have defaults; keys a capture may lack altogether
 (``gdb`` for a sample without a gdb script) are ``UNSET`` and stay absent when the
 document is written again. Unknown keys are accepted and ignored when decoding,
-except in the ELF records, which are written whole by ``roads.elf``. The JSON Schema
+except in the ELF records, which are written whole by ``roads.capture.elf``. The JSON Schema
 published in ``schema/capture.schema.json`` is ``json_schema()``:
 ``python -m roads.document --schema`` prints it.
 """
@@ -42,7 +42,7 @@ from .elfspec import PAGE_SIZE, section_flags, segment_flags
 SCHEMA = 1  # the document's version, as freeze writes it in ``schema``
 
 # -- volatility marks --------------------------------------------------------------
-# The kinds of looseness a comparison of two captures allows (roads.freeze).
+# The kinds of looseness a comparison of two captures allows (roads.capture.freeze).
 PID = "pid"  # renumbered by order of first appearance: pids differ from run to run
 FRAME = "frame"  # renumbered likewise: physical frames are wherever the kernel found room
 IGNORED = "ignored"  # never compared
@@ -220,7 +220,7 @@ class Region(Struct, frozen=True):
 
     @classmethod
     def from_smaps(cls, entry: Any) -> "Region":
-        """The record of a parsed smaps block (``roads.proc.SmapsEntry``)."""
+        """The record of a parsed smaps block (``roads.capture.proc.SmapsEntry``)."""
         m = entry.maps
         return cls(start=m.start, end=m.end, perms=m.perms, offset=m.offset, dev=m.dev,
                    inode=m.inode, pathname=m.pathname, kb=dict(sorted(entry.kb.items())),
@@ -297,7 +297,7 @@ class Status(Struct, frozen=True):
 
 
 class Checkpoint(Struct, frozen=True):
-    """One process stopped at one checkpoint (``roads.capture.snapshot_process``).
+    """One process stopped at one checkpoint (``roads.capture.snapshot.snapshot_process``).
 
     ``seq`` orders the run's checkpoints by arrival; ``exe`` is ``/proc/PID/exe`` with
     the build folder written ``/build``; ``personality`` is ``/proc/PID/personality``;
@@ -435,7 +435,7 @@ class Symbol(Struct, frozen=True, forbid_unknown_fields=True):
 
 
 class Elf(Struct, frozen=True, forbid_unknown_fields=True):
-    """What a capture records of a variant's executable (``roads.elf.read_elf`` reads it).
+    """What a capture records of a variant's executable (``roads.capture.elf.read_elf`` reads it).
 
     ``symtab`` is the table the symbols came from ('.symtab', or '.dynsym' for a
     stripped file); ``interp`` is PT_INTERP, ``needed`` the DT_NEEDED entries of the
@@ -533,7 +533,7 @@ class Inputs(Struct, frozen=True):
 
 
 class Provenance(Struct, frozen=True):
-    """The machine that made the capture (``roads.toolchain.provenance``).
+    """The machine that made the capture (``roads.capture.toolchain.provenance``).
 
     Every field may be null (not readable on that machine). ``package_*`` are the exact
     Debian builds of gcc, the C library and binutils (``gcc-12=12.2.0-14+deb12u1``),
@@ -603,7 +603,7 @@ def decode(data: bytes | str) -> Capture:
 
 
 def to_builtins(record: Struct) -> Any:
-    """Plain JSON data (dicts, lists, scalars) of a record, as ``roads.freeze`` writes it
+    """Plain JSON data (dicts, lists, scalars) of a record, as ``roads.capture.freeze`` writes it
     and ``json`` reads it back (arrays as lists, which ``msgspec.to_builtins`` would
     leave as the records' tuples)."""
     return msgspec.json.decode(msgspec.json.encode(record))

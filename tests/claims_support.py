@@ -11,7 +11,7 @@ from contextlib import contextmanager
 from functools import cache
 from pathlib import Path
 
-from roads.claims import Claim
+from roads.words.claims import Claim
 
 HERE = Path(__file__).resolve().parent
 SNAPSHOTS = HERE.parent / "snapshots"
@@ -38,7 +38,7 @@ class MutationError(Exception):
 
 
 def walk(node, path: list, claim_id: str):
-    """The part of a capture that ``path`` leads to (see roads.claims)."""
+    """The part of a capture that ``path`` leads to (see roads.words.claims)."""
     for step in path:
         if isinstance(step, dict):
             if not isinstance(node, list):

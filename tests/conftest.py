@@ -123,7 +123,7 @@ class ScratchProject:
         (self.samples / "samples.toml").write_text(self.manifest)
 
     def project(self, mode: str = "auto"):
-        from roads.project import Project
+        from roads.capture.project import Project
 
         return Project(self.root, mode=mode)
 
@@ -133,8 +133,15 @@ def scratch(tmp_path: Path) -> ScratchProject:
     return ScratchProject(tmp_path / "project")
 
 
+# The browser tests' Chromium (and Playwright's driver) share the session: Chromium ends
+# renderer and utility processes whenever it likes and reaps them on its own time, seconds
+# later at most. Processes under them are the browser's, not the engine's.
+_BROWSER = ("chrom", "headless_shell", "node")
+
+
 def _leftovers() -> set[tuple[int, str]]:
-    """Our stopped or zombie descendants (state T or Z), by pid and state."""
+    """Our stopped or zombie descendants (state T or Z), by pid and state; the browser's
+    processes left out."""
     found = set()
     me = os.getpid()
     for entry in os.scandir("/proc"):
@@ -146,9 +153,25 @@ def _leftovers() -> set[tuple[int, str]]:
             continue
         fields = stat[stat.rindex(")") + 2:].split()
         state, ppid = fields[0], int(fields[1])
-        if state in ("T", "Z") and (ppid == me or _descends(ppid, me)):
+        if state in ("T", "Z") and (ppid == me or _descends(ppid, me)) and not _under_browser(ppid):
             found.add((int(entry.name), state))
     return found
+
+
+def _under_browser(pid: int) -> bool:
+    """Whether ``pid`` or one of its ancestors (below this test process) is the browser."""
+    me = os.getpid()
+    for _ in range(64):
+        if pid <= 1 or pid == me:
+            return False
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_text()
+        except OSError:
+            return False
+        if stat[stat.index("(") + 1:stat.rindex(")")].startswith(_BROWSER):
+            return True
+        pid = int(stat[stat.rindex(")") + 2:].split()[1])
+    return False
 
 
 def left_behind(before: set[tuple[int, str]], grace: float = 1.0) -> set[tuple[int, str]]:

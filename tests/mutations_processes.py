@@ -1,5 +1,5 @@
 """Mutations of captures for the claims of docs/all-roads-to-memory/processes.md that
-a plain set or add cannot express (see roads.claims)."""
+a plain set or add cannot express (see roads.words.claims)."""
 
 from __future__ import annotations
 

@@ -14,7 +14,7 @@ import urllib.request
 
 import pytest
 
-from roads.glossary import SOURCE, entries, parse
+from roads.words.glossary import SOURCE, entries, parse
 from tests.browser import DESKTOP, PHONE
 from tests.browser import open_page as _open_page
 from tests.conftest import REPO

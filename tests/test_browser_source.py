@@ -14,7 +14,7 @@ from tests.conftest import REPO
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 ARTIFACTS = REPO / "tests" / "artifacts"
-# A short source shown unfolded, and a long one shown folded (roads.source.OPEN_LINES).
+# A short source shown unfolded, and a long one shown folded (roads.words.source.OPEN_LINES).
 SHORT = ("all-roads-to-memory/processes/", "intmain")
 LONG = ("all-roads-to-memory/mapping-procedure/", "probe")
 

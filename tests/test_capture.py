@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 
 from roads import command
-from roads.capture import snapshot_process
-from roads.proc import Proc, parse_maps
-from roads.runner import launcher, run_program
+from roads.capture.snapshot import snapshot_process
+from roads.capture.proc import Proc, parse_maps
+from roads.capture.runner import launcher, run_program
 from tests.conftest import REPO
 
 pytestmark = [pytest.mark.gcc, pytest.mark.usefixtures("no_leftovers")]
@@ -49,7 +49,7 @@ int main(void) {
 def built(scratch):
     scratch.add("reality", PROGRAM)
     sample = scratch.project().sample("reality")
-    from roads.build import compile_variant
+    from roads.capture.build import compile_variant
 
     return scratch, sample, compile_variant(sample, sample.variants[0], scratch.root / ".cache")
 
@@ -138,7 +138,7 @@ def test_frozen_mode_builds_with_gcc_hidden(scratch, tmp_path):
     scratch.project().capture_one("frozen")
     bin_dir = tmp_path / "bin"  # an empty PATH: no gcc, no dot, nothing
     bin_dir.mkdir()
-    code = ("from roads.project import Project; import json; "
+    code = ("from roads.capture.project import Project; import json; "
             f"d = Project({str(scratch.root)!r}, mode='frozen').load('frozen'); "
             "print(d['variants']['default']['runs'][0]['checkpoints'][0]['name'])")
     done = subprocess.run([sys.executable, "-c", code], cwd=REPO, text=True,

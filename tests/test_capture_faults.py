@@ -232,7 +232,7 @@ def test_interrupt_kills_and_reaps_the_run(scratch):
             return 0;
         }
     """, 'timeout = 120\n')
-    code = ("import sys; from roads.project import Project; "
+    code = ("import sys; from roads.capture.project import Project; "
             f"Project({str(scratch.root)!r}).capture_one('sleeper')")
     child = subprocess.Popen([sys.executable, "-c", code], cwd=REPO, stderr=subprocess.PIPE,
                              text=True)
@@ -266,7 +266,7 @@ def test_two_builds_at_once_do_not_corrupt_captures(scratch):
             return 0;
         }
     """)
-    code = ("from roads.project import Project; "
+    code = ("from roads.capture.project import Project; "
             f"Project({str(scratch.root)!r}).capture_one('twice', refresh=True)")
     procs = [subprocess.Popen([sys.executable, "-c", code], cwd=REPO) for _ in range(3)]
     assert [p.wait(timeout=120) for p in procs] == [0, 0, 0]
@@ -350,7 +350,7 @@ def test_an_orphan_still_names_its_parent_and_inherits_its_ranges(scratch):
 def test_a_launcher_that_does_not_compile_is_the_engines_error(scratch, monkeypatch, tmp_path):
     """A broken launcher.c is the engine's fault: the error says so, not 'the sample's gcc
     could not compile' with a line of a file the author never wrote."""
-    from roads import runner
+    from roads.capture import runner
     from roads.errors import CompileError, EngineError
 
     broken = tmp_path / "launcher.c"
@@ -366,7 +366,7 @@ def test_a_launcher_that_does_not_compile_is_the_engines_error(scratch, monkeypa
 def test_a_checkpoint_with_too_many_regions_is_refused(scratch):
     """Thousands of regions at each of many checkpoints would make a capture of gigabytes:
     a checkpoint past MAX_REGIONS is an error naming it, and the run leaves nothing."""
-    from roads.samples import MAX_REGIONS
+    from roads.capture.samples import MAX_REGIONS
 
     scratch.add("confetti", f"""\
         #include <sys/mman.h>

@@ -14,7 +14,7 @@ import importlib
 import pytest
 from _pytest.outcomes import Skipped
 
-from roads.claims import load_claims
+from roads.words.claims import load_claims
 from tests.claims_support import mutated
 from tests.conftest import REPO
 

@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from roads.claims import load_claims, parse_claims, render_claims
+from roads.words.claims import load_claims, parse_claims, render_claims
 from roads.errors import ConfigError
 from tests.conftest import REPO
 

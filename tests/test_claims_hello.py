@@ -16,9 +16,9 @@ import re
 from dataclasses import dataclass
 from functools import cache
 
-from roads.elflink import link_segments
-from roads.regions import USER_END, memory_map
-from roads.select import Selection, select
+from roads.figures.elflink import link_segments
+from roads.figures.regions import USER_END, memory_map
+from roads.figures.select import Selection, select
 from tests.claims_support import doc
 
 

@@ -15,8 +15,8 @@ import re
 import pytest
 
 from roads import constants as c
-from roads.pageview import render_page_walk
-from roads.select import PageEntry, Region, Snapshot, select
+from roads.figures.pageview import render_page_walk
+from roads.figures.select import PageEntry, Region, Snapshot, select
 from tests.claims_support import doc
 
 

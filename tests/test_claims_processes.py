@@ -13,7 +13,7 @@ import re
 from pathlib import PurePosixPath
 
 from roads.constants import EXIT_STATUS_BITS, EXIT_STATUS_MASK
-from roads.select import Region, Selection, select
+from roads.figures.select import Region, Selection, select
 from tests.claims_support import doc
 
 

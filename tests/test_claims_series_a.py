@@ -14,10 +14,10 @@ from __future__ import annotations
 import re
 from functools import cache
 
-from roads.elflink import link_segments
+from roads.figures.elflink import link_segments
 from roads.constants import AT_RANDOM_BYTES
-from roads.regions import memory_map
-from roads.select import Selection, select
+from roads.figures.regions import memory_map
+from roads.figures.select import Selection, select
 from tests.claims_support import doc
 
 VAS = "docs/all-roads-to-memory/virtual-address-space.md"

@@ -19,7 +19,7 @@ import re
 
 import pytest
 
-from roads.select import PageEntry, Region, Selection, Snapshot, select
+from roads.figures.select import PageEntry, Region, Selection, Snapshot, select
 from tests.claims_support import doc
 
 KIB = 1024

@@ -15,8 +15,8 @@ import re
 from functools import cache
 
 from roads import constants as c
-from roads.regions import memory_map
-from roads.select import Region, Selection, Snapshot, select
+from roads.figures.regions import memory_map
+from roads.figures.select import Region, Selection, Snapshot, select
 from tests.claims_support import SNAPSHOTS, doc
 
 

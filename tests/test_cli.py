@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from roads.proc import parse_maps
+from roads.capture.proc import parse_maps
 
 ROADS = [sys.executable, "-m", "roads.cli"]
 pytestmark = pytest.mark.usefixtures("no_leftovers")

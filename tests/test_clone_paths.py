@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from roads.build import compile_variant
-from roads.elf import read_elf
-from roads.samples import load_manifest
+from roads.capture.build import compile_variant
+from roads.capture.elf import read_elf
+from roads.capture.samples import load_manifest
 
 pytestmark = [pytest.mark.gcc, pytest.mark.usefixtures("no_leftovers")]
 

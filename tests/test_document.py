@@ -13,7 +13,9 @@ import jsonschema
 import msgspec
 import pytest
 
-from roads import document, freeze
+from roads import document
+
+from roads.capture import freeze
 from tests.conftest import REPO
 
 SCHEMA_FILE = REPO / "schema" / "capture.schema.json"

@@ -1,4 +1,4 @@
-"""roads.elf against two independent oracles: GNU readelf, and the maps of running processes.
+"""roads.capture.elf against two independent oracles: GNU readelf, and the maps of running processes.
 
 The binaries are compiled here with the real gcc, in PIE, non-PIE, static, static-pie
 and large-bss variants, then (1) every header, section, program header, section to
@@ -25,11 +25,11 @@ from roads.command import run
 import msgspec
 
 from roads.document import Elf, to_builtins
-from roads.elf import read_elf
+from roads.capture.elf import read_elf
 from roads.elfspec import PAGE_SIZE
-from roads.elflink import find_region, link_segments, load_bias, symbol_address
+from roads.figures.elflink import find_region, link_segments, load_bias, symbol_address
 from roads.errors import ConfigError, RoadsError
-from roads.proc import parse_maps
+from roads.capture.proc import parse_maps
 
 SOURCE = r"""
 #include <signal.h>

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from roads.figcache import FigureCache, code_digest
+from roads.figures.figcache import FigureCache, code_digest
 
 
 def test_a_hit_needs_the_same_parts_and_the_same_code(tmp_path):

@@ -1,4 +1,4 @@
-"""roads.diagram: the address-space diagram, rendered by the real ``dot``."""
+"""roads.figures.diagram: the address-space diagram, rendered by the real ``dot``."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from roads.diagram import (
+from roads.figures.diagram import (
     COLOURS,
     PALETTE_END,
     PALETTE_START,
@@ -20,9 +20,9 @@ from roads.diagram import (
     render_svg,
 )
 from roads.errors import ToolMissing
-from roads.regions import GAP_KINDS, KINDS, memory_map
-from roads.select import select
-from roads.table import hex_address, row_id
+from roads.figures.regions import GAP_KINDS, KINDS, memory_map
+from roads.figures.select import select
+from roads.figures.table import hex_address, row_id
 from roads.units import human_size
 from tests.capture_docs import KERNEL_PAGES, fake_doc, region, snapshot
 
@@ -210,7 +210,7 @@ def test_legend_lists_the_kinds_shown(layout):
 
 
 def render_legend_only(mm) -> str:
-    from roads.diagram import legend
+    from roads.figures.diagram import legend
 
     return legend(mm)
 

@@ -16,10 +16,12 @@ from pathlib import Path
 import markdown
 import pytest
 
-from roads import diff, diffview, elfmap, pageview, provenance, transcript, values
+from roads.figures import diff, diffview, elfmap, pageview, provenance, transcript
+
+from roads.words import values
 from roads.errors import ConfigError
-from roads.project import Project
-from roads.select import Selection, select
+from roads.capture.project import Project
+from roads.figures.select import Selection, select
 from roads.units import human_size
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -522,8 +524,8 @@ NODE_ID = re.compile(r"^[A-Za-z_]{1,4}\d*(?:->[A-Za-z_]{1,4}\d*)?$|^\d+$")
 def test_no_figure_shows_a_node_id_as_its_title() -> None:
     """Browsers show an SVG <title> on hover and screen readers read it: a Graphviz node
     name ("hl", "m1", "b3->p3") must never be one."""
-    from roads.diagram import render_diagram
-    from roads.regions import memory_map
+    from roads.figures.diagram import render_diagram
+    from roads.figures.regions import memory_map
 
     figures = [
         render_diagram(memory_map(sel("layout", variant="pie"))),

@@ -1,4 +1,4 @@
-"""roads.table: the memory-map table, rendered from committed captures."""
+"""roads.figures.table: the memory-map table, rendered from committed captures."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ from html.parser import HTMLParser
 
 import pytest
 
-from roads.regions import memory_map
-from roads.select import select
-from roads.table import COLUMNS, render_table, row_id
+from roads.figures.regions import memory_map
+from roads.figures.select import select
+from roads.figures.table import COLUMNS, render_table, row_id
 from tests.capture_docs import KERNEL_PAGES, fake_doc, region, snapshot
 
 
@@ -126,9 +126,9 @@ def test_fragment_has_no_blank_line():
 def test_recorded_numbers_are_told_from_stray_addresses():
     """Sizes a sample records are not called addresses; a value below mmap_min_addr
     cannot point into mapped memory."""
-    from roads.regions import memory_map
-    from roads.select import select
-    from roads.table import render_table
+    from roads.figures.regions import memory_map
+    from roads.figures.select import select
+    from roads.figures.table import render_table
     from tests.claims_support import doc
 
     chosen = select(doc("brk"), checkpoint="after-first-malloc")

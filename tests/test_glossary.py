@@ -1,7 +1,7 @@
 """The glossary: one file of terms, shown as tooltips on every page and listed on its own.
 
 docs/includes/abbreviations.md is appended to every page (pymdownx.snippets) and turned
-into <abbr> tooltips (abbr, Material's content.tooltips); roads/glossary.py reads the
+into <abbr> tooltips (abbr, Material's content.tooltips); roads/words/glossary.py reads the
 same file for the Glossary page. The browser half is tests/test_browser_glossary.py.
 """
 
@@ -16,9 +16,9 @@ import pytest
 from mkdocs.config import load_config
 from mkdocs.structure.files import get_files
 
-from roads.claims import load_claims
+from roads.words.claims import load_claims
 from roads.errors import ConfigError
-from roads.glossary import SOURCE, Entry, Term, entries, occurrences, parse, render_html
+from roads.words.glossary import SOURCE, Entry, Term, entries, occurrences, parse, render_html
 from tests.conftest import REPO
 from tests.prose_scan import prose_lines, scan
 

@@ -9,8 +9,8 @@ import sys
 import pytest
 
 from roads import command
-from roads.build import file_digest
-from roads.elf import read_elf
+from roads.capture.build import file_digest
+from roads.capture.elf import read_elf
 from roads.errors import RoadsError
 
 
@@ -54,7 +54,7 @@ def test_what_the_build_starts_has_no_controlling_terminal():
 
 @pytest.mark.parametrize("flag", ["-O0\n", "-Wl,-e,main\n", "-DX=1\n-fplugin=x"])
 def test_a_flag_with_a_trailing_newline_is_not_allowed(flag):
-    from roads.samples import ALLOWED_FLAGS
+    from roads.capture.samples import ALLOWED_FLAGS
 
     assert ALLOWED_FLAGS.fullmatch(flag) is None
     assert ALLOWED_FLAGS.fullmatch(flag.strip().split("\n")[0]) is not None
@@ -64,7 +64,7 @@ def test_set_id_bits_left_in_a_run_folder_are_cleared(tmp_path):
     """Inside the run its folder is nosuid; outside it is not, so the bits go."""
     import stat
 
-    from roads.runner import strip_set_id_bits
+    from roads.capture.runner import strip_set_id_bits
 
     folder = tmp_path / "run"
     (folder / "sub").mkdir(parents=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import threading
+from pathlib import Path
 import time
 
 from tests.conftest import _leftovers, left_behind
@@ -38,3 +39,29 @@ def test_a_zombie_its_parent_reaps_soon_is_not():
         assert (child.pid, "Z") not in left_behind(before, grace=2.0)
     finally:
         reaper.join()
+
+
+def test_a_zombie_under_the_browser_is_the_browsers(tmp_path):
+    """A zombie whose parent is a Chromium-named process belongs to the browser, which reaps
+    its own children on its own time: not counted."""
+    import shutil
+    import subprocess
+
+    fake = tmp_path / "chromium"
+    shutil.copy(sys.executable, fake)  # a process whose comm starts with "chrom"
+    parent = subprocess.Popen([str(fake), "-c",
+                               "import subprocess, sys, time\n"
+                               "child = subprocess.Popen([sys.executable, '-c', 'pass'])\n"
+                               "print(child.pid, flush=True)\n"
+                               "time.sleep(30)\n"], stdout=subprocess.PIPE, text=True)
+    try:
+        zombie = int(parent.stdout.readline())
+        for _ in range(200):
+            if Path(f"/proc/{zombie}/stat").read_text().split(") ")[1][0] == "Z":
+                break
+            time.sleep(0.01)
+        assert all(pid != zombie for pid, _ in _leftovers())
+    finally:
+        parent.kill()
+        parent.wait(timeout=5)
+        parent.stdout.close()

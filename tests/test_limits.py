@@ -16,9 +16,9 @@ from pathlib import Path
 import pytest
 
 from roads.errors import RoadsError, SampleError
-from roads.proc import Proc
-from roads.runner import ProcessRecord, end_cause, launcher, launcher_died, oom_kills, run_program
-from roads.samples import (
+from roads.capture.proc import Proc
+from roads.capture.runner import ProcessRecord, end_cause, launcher, launcher_died, oom_kills, run_program
+from roads.capture.samples import (
     LIMIT_CAPS, MAX_CHECKPOINTS, NAME_BYTES, name_problem, parse_manifest,
 )
 from tests.conftest import REPO
@@ -39,7 +39,7 @@ def test_every_limit_is_capped(tmp_path, key):
 
 
 def test_the_fork_limit_stays_below_what_the_launcher_counts(tmp_path):
-    launcher = (REPO / "roads" / "launcher.c").read_text()
+    launcher = (REPO / "roads" / "capture" / "launcher.c").read_text()
     counted = int(launcher.split("#define MAX_RUN ")[1].split()[0])
     assert LIMIT_CAPS["processes"] < counted
     assert "processes" in entry(tmp_path, "[s.limits]\nprocesses = 4096\n").broken["s"].message
@@ -234,7 +234,7 @@ def test_a_killed_launcher_is_named(scratch, tmp_path):
 OOM_CHILD = """
 import sys
 from roads.errors import RoadsError
-from roads.project import Project
+from roads.capture.project import Project
 try:
     Project(sys.argv[1]).capture_one("hog")
 except RoadsError as exc:

@@ -16,9 +16,11 @@ from pathlib import Path
 
 import pytest
 
-from roads import toolchain, values
-from roads.diagram import build_graph
-from roads.proc import (
+from roads.capture import toolchain
+
+from roads.words import values
+from roads.figures.diagram import build_graph
+from roads.capture.proc import (
     PAGING_PROBE_HINT,
     USER_BITS,
     Limit,
@@ -31,8 +33,8 @@ from roads.proc import (
     parse_vsyscall_mode,
     paging_levels_from_probe,
 )
-from roads.provenance import caption
-from roads.regions import (
+from roads.figures.provenance import caption
+from roads.figures.regions import (
     ADDRESS_END,
     KERNEL_START,
     PAGING,
@@ -42,8 +44,8 @@ from roads.regions import (
     canonical_for,
     memory_map,
 )
-from roads.select import select
-from roads.table import render_table, row_id
+from roads.figures.select import select
+from roads.figures.table import render_table, row_id
 from tests.capture_docs import KERNEL_PAGES, SNAPSHOTS, fake_doc, region, snapshot
 
 MACHINE_KEYS = ("paging_levels", "vsyscall", "mmap_min_addr", "overcommit_memory",
@@ -207,8 +209,8 @@ def test_machine_facts_are_values_for_pages():
 def test_a_sample_runs_with_the_recorded_stack_limit(scratch):
     """The launcher leaves RLIMIT_STACK alone: the sample's own /proc/PID/limits says
     what provenance records."""
-    from roads.build import compile_variant
-    from roads.runner import launcher, run_program
+    from roads.capture.build import compile_variant
+    from roads.capture.runner import launcher, run_program
 
     scratch.add("limits", '#include "roads.h"\nint main(void) { ROADS_CHECKPOINT("here"); return 0; }\n')
     sample = scratch.project().sample("limits")
@@ -332,7 +334,7 @@ def test_provenance_packages_are_null_without_dpkg(monkeypatch, tmp_path):
 
 
 def test_provenance_packages_are_values_and_fit_the_shape():
-    from roads import validate
+    from roads.capture import validate
     doc = copy.deepcopy(snapshot("layout"))
     doc["provenance"].update({"package_gcc": "gcc-12=12.2.0-14+deb12u1",
                               "package_libc": "libc6=2.36-9+deb12u14",

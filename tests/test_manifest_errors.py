@@ -13,7 +13,7 @@ import pytest
 
 from roads.cli import main
 from roads.errors import ConfigError
-from roads.samples import parse_manifest
+from roads.capture.samples import parse_manifest
 from tests.conftest import REPO
 from tests.test_serve import Server, env_for, make_site
 
@@ -162,7 +162,7 @@ def test_serve_shows_a_broken_entry_and_recovers(tmp_path):
 
 
 def test_the_real_manifest_has_no_broken_entry():
-    from roads.samples import read_manifest
+    from roads.capture.samples import read_manifest
 
     assert read_manifest(REPO / "samples").broken == {}
 

@@ -7,7 +7,7 @@ import html
 import markdown
 import pytest
 
-from roads.markup import shield, unshield
+from roads.words.markup import shield, unshield
 
 HOSTILE = ['<script>alert(1)</script>', '<img src=x onerror=alert(1)>', 'a & b', '`code`',
            '[link](javascript:alert(1))', '\ue000ffff\ue001', 'x\\<y',

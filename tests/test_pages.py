@@ -1,4 +1,4 @@
-"""Page conventions (roads.pages): the front matter schema, the timeline block, weight order."""
+"""Page conventions (roads.words.pages): the front matter schema, the timeline block, weight order."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import pytest
 
 from roads.command import run
 from roads.errors import ConfigError
-from roads.pages import (
+from roads.words.pages import (
     PageMeta,
     TimelineEntry,
     format_date,
@@ -242,7 +242,7 @@ def test_order_does_not_depend_on_arrival():
 def test_page_conventions_do_not_import_mkdocs():
     # The engine must work without the site generator: checked in a fresh interpreter.
     code = (
-        "import sys, roads.pages\n"
+        "import sys, roads.words.pages\n"
         "site = ('mkdocs', 'material', 'mkdocs_macros')\n"
         "print(sorted(m for m in sys.modules if m.split('.')[0] in site))"
     )

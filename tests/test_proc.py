@@ -1,4 +1,4 @@
-"""roads.proc against real processes and independent readers: pmap, gdb, psutil, ELF files.
+"""roads.capture.proc against real processes and independent readers: pmap, gdb, psutil, ELF files.
 
 Every process started here is killed, woken and reaped in a ``finally``; the ones
 we compare while stopped are stopped with SIGSTOP only for the comparison.
@@ -23,7 +23,7 @@ from elftools.elf.elffile import ELFFile
 
 from roads.command import run
 from roads.errors import CaptureError, ProcessGone
-from roads.proc import (
+from roads.capture.proc import (
     ADDR_NO_RANDOMIZE,
     PAGE_SIZE,
     MapsEntry,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from roads.claims import load_claims
+from roads.words.claims import load_claims
 from tests.conftest import REPO
 from tests.prose_scan import scan
 

@@ -1,10 +1,10 @@
-"""roads.regions: every region gets one kind; pointers land in the right regions."""
+"""roads.figures.regions: every region gets one kind; pointers land in the right regions."""
 
 from __future__ import annotations
 
 import pytest
 
-from roads.regions import (
+from roads.figures.regions import (
     ADDRESS_END,
     KERNEL_START,
     KINDS,
@@ -13,7 +13,7 @@ from roads.regions import (
     classify,
     memory_map,
 )
-from roads.select import Snapshot, select, variant_names
+from roads.figures.select import Snapshot, select, variant_names
 from tests.capture_docs import KERNEL_PAGES, SNAPSHOTS, fake_doc, region, snapshot
 
 EXE_PIECES = ["rodata", "text", "rodata", "relro", "data"]
@@ -221,8 +221,8 @@ def test_values_that_are_not_addresses_point_nowhere():
 
 def test_only_the_gap_under_the_stack_says_it_grows_the_stack():
     """An access just below [stack] grows the stack; elsewhere an unmapped gap faults."""
-    from roads.regions import memory_map
-    from roads.select import select
+    from roads.figures.regions import memory_map
+    from roads.figures.select import select
     from tests.claims_support import doc
 
     mm = memory_map(select(doc("layout"), variant="pie"))

@@ -18,9 +18,9 @@ import pytest
 
 from roads import command
 from roads.errors import CommandTimeout, ConfigError, SampleError
-from roads.proc import Proc
-from roads.runner import CONTAINMENT, RUN_ROOT, launcher, parse_nspid, run_program, tool_prefix
-from roads.samples import CAPABILITIES, load_manifest
+from roads.capture.proc import Proc
+from roads.capture.runner import CONTAINMENT, RUN_ROOT, launcher, parse_nspid, run_program, tool_prefix
+from roads.capture.samples import CAPABILITIES, load_manifest
 from tests.conftest import HEADER, REPO, _running_from
 
 pytestmark = [pytest.mark.gcc, pytest.mark.usefixtures("no_leftovers")]

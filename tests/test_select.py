@@ -1,11 +1,11 @@
-"""roads.select: picking a checkpoint of a capture, and the typed records over it."""
+"""roads.figures.select: picking a checkpoint of a capture, and the typed records over it."""
 
 from __future__ import annotations
 
 import pytest
 
 from roads.errors import ConfigError
-from roads.select import Region, select, variant_names
+from roads.figures.select import Region, select, variant_names
 from tests.capture_docs import KERNEL_PAGES, fake_doc, region, snapshot
 
 def test_defaults_are_the_first_declared_variant_run_and_checkpoint():

@@ -1,4 +1,4 @@
-"""roads.show: the pmap-like view of any process, live and from captured text."""
+"""roads.capture.show: the pmap-like view of any process, live and from captured text."""
 
 from __future__ import annotations
 
@@ -16,8 +16,8 @@ import pytest
 
 from roads.command import run
 from roads.errors import ProcessGone
-from roads.proc import Proc
-from roads.show import address_space, format_table, to_json
+from roads.capture.proc import Proc
+from roads.capture.show import address_space, format_table, to_json
 from roads.units import human_size
 
 # Nothing started here may be left stopped or unreaped (fixture in conftest.py).

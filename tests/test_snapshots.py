@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from roads import freeze
-from roads.project import Project
+from roads.capture import freeze
+from roads.capture.project import Project
 from tests.conftest import REPO
 
 

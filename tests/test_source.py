@@ -1,4 +1,4 @@
-"""The code beside the figures (roads.source): the source with its checkpoint lines
+"""The code beside the figures (roads.words.source): the source with its checkpoint lines
 marked, the compile commands exactly as captured, the run-it-yourself box, all
 escaped; and every sample of the manifest shown on some page."""
 
@@ -19,8 +19,8 @@ from html.parser import HTMLParser
 import pytest
 
 from roads.errors import ConfigError
-from roads.samples import load_manifest
-from roads.source import (CONTROL_FD, cache_hole, environment, environment_bytes,
+from roads.capture.samples import load_manifest
+from roads.words.source import (CONTROL_FD, cache_hole, environment, environment_bytes,
                           first_checkpoint, marked_lines, randomized, render_sample_code,
                           shown_files, stack_agrees)
 from tests.conftest import REPO
@@ -90,7 +90,7 @@ def code_lines(fragment: str) -> list[tuple[bool, str]]:
 
 def calls_in_code(text: str) -> set[int]:
     """Lines with a ROADS_* call outside comments and strings (the samples' calls each
-    fit on one line); an independent, simpler reading than roads.source's."""
+    fit on one line); an independent, simpler reading than roads.words.source's."""
     lines = set()
     in_comment = False
     for number, line in enumerate(text.splitlines(), start=1):

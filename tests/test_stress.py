@@ -24,8 +24,8 @@ from pathlib import Path
 
 import pytest
 
-from roads import runner
-from roads.proc import Proc
+from roads.capture import runner
+from roads.capture.proc import Proc
 from tests.conftest import REPO
 
 # Above the largest pid_max Linux allows (2^22): no real process or group has it, so
@@ -133,7 +133,7 @@ TOTAL_LIMIT = BUDGET + ROUND_LIMIT + 15.0
 # thread's stack and exits the process if a round takes too long.
 CHILD = textwrap.dedent("""\
     import faulthandler, json, os, sys, time
-    from roads.project import Project
+    from roads.capture.project import Project
 
     root, rounds, limit, jobs = sys.argv[1], int(sys.argv[2]), float(sys.argv[3]), int(sys.argv[4])
     budget = time.monotonic() + float(sys.argv[5])

@@ -1,11 +1,11 @@
-"""roads.svg: Graphviz's SVG finished as an XML tree (titles, accessible names, namespaces)."""
+"""roads.figures.svg: Graphviz's SVG finished as an XML tree (titles, accessible names, namespaces)."""
 
 from __future__ import annotations
 
 import pytest
 from lxml import etree
 
-from roads import svg
+from roads.figures import svg
 
 NS = {"s": "http://www.w3.org/2000/svg", "x": "http://www.w3.org/1999/xlink"}
 

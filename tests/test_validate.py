@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from roads.errors import CaptureError
-from roads.validate import problem
+from roads.capture.validate import problem
 from tests.conftest import REPO
 
 SOURCE = """\
@@ -115,9 +115,9 @@ def test_checking_every_capture_is_quick():
 def test_validation_is_not_imported_on_the_warm_path():
     """Reading a capture already found valid imports no checker (a new build process
     reads every capture: its import time counts)."""
-    code = ("import sys; from roads.project import Project; "
+    code = ("import sys; from roads.capture.project import Project; "
             f"p = Project({str(REPO)!r}, mode='frozen'); p.read('brk'); p.read('brk'); "
-            "print('roads.validate' in sys.modules)")
+            "print('roads.capture.validate' in sys.modules)")
     subprocess.run([sys.executable, "-c", code], check=True, capture_output=True)
     done = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True,
                           text=True)

@@ -14,9 +14,9 @@ import copy
 import jinja2
 import pytest
 
-from roads.claims import load_claims
+from roads.words.claims import load_claims
 from roads.constants import constant
-from roads.values import lookup
+from roads.words.values import lookup
 from tests.claims_support import committed
 from tests.conftest import REPO
 

@@ -248,3 +248,15 @@ def test_no_checkout_leaves_a_token_for_the_samples():
             for step in job.get("steps", []):
                 if step.get("uses", "").startswith("actions/checkout@"):
                     assert step["with"]["persist-credentials"] is False, path.name
+
+
+def test_refresh_runs_when_any_file_that_shapes_a_capture_changes():
+    """The refresh workflow's push paths name every engine file whose change makes the
+    committed captures stale (roads.capture.project.ENGINE_FILES)."""
+    from roads.capture.project import ENGINE_FILES
+
+    doc = load(REPO / ".github/workflows/refresh.yml")
+    on = doc.get("on", doc.get(True))  # YAML 1.1 reads a bare `on` as True
+    paths = set(on["push"]["paths"])
+    assert {f"roads/{name}" for name in ENGINE_FILES} <= paths
+    assert all((REPO / p).exists() for p in paths if "*" not in p)

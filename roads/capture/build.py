@@ -1,0 +1,203 @@
+"""Compile a sample variant with gcc into the build cache.
+
+Sources are passed relative to the samples folder's parent (the project root), so gcc's
+diagnostics read ``samples/layout.c:12:5: error: ...``. The only absolute path left is
+the folder gcc runs in, which DWARF records as the compile directory (DW_AT_comp_dir, and
+entry 0 of the line table's directories); ``-ffile-prefix-map=ROOT=.`` writes ``.``
+there instead, so that clones at any two paths build the same bytes (the debug strings
+keep their length, and with them every later section offset and the build id). ``.``
+and not the empty string: given an empty compile directory, the assembler writes its
+own working directory into the line table. gcc takes that directory from ``$PWD`` when
+it names the folder it runs in, through a symbolic link too, so ``$PWD`` is set to the
+very path that is mapped.
+"""
+
+from __future__ import annotations
+
+import errno
+import hashlib
+import json
+import os
+import shutil
+import stat
+from dataclasses import dataclass
+from pathlib import Path
+
+from .. import command
+from ..errors import CommandFailed, CommandTimeout, CompileError
+from .runner import tool_prefix
+from .samples import Sample, Variant
+from .toolchain import gcc_version
+
+
+@dataclass(frozen=True)
+class Build:
+    """A compiled variant: where the binary is and what went into it."""
+
+    sample: str
+    variant: str
+    binary: Path
+    argv: tuple[str, ...]  # the gcc command as recorded (no machine-specific paths)
+    headers: tuple[str, ...]  # local headers it included, relative to the samples folder
+    compiled: bool  # False when an up-to-date binary was reused
+
+
+def gcc_argv(sample: Sample, variant: Variant, output: str, depfile: str,
+             root: str | None = None) -> list[str]:
+    """The gcc command for one variant, as run from the samples folder's parent (``root``,
+    by default that folder's path: the path mapped to ``.`` in the debug information)."""
+    folder = sample.directory.name
+    sources = [f"{folder}/{s}" for s in sample.sources]
+    root = str(sample.directory.parent) if root is None else root
+    return [
+        "gcc", *sample.flags, *variant.flags, f"-I{folder}", *sources, *sample.libs,
+        "-o", output, "-MMD", "-MF", depfile,
+        f"-ffile-prefix-map={root}=.",
+    ]
+
+
+def recorded_argv(sample: Sample, variant: Variant) -> tuple[str, ...]:
+    """The gcc command as it is recorded in a capture and shown on the site."""
+    folder = sample.directory.name
+    return ("gcc", *sample.flags, *variant.flags, f"-I{folder}",
+            *(f"{folder}/{s}" for s in sample.sources), *sample.libs, "-o", sample.name)
+
+
+def parse_depfile(text: str) -> list[str]:
+    """The prerequisites of a Makefile rule as gcc -MMD writes it (escaped spaces kept)."""
+    body = text.replace("\\\n", " ")
+    _, _, deps = body.partition(": ")
+    out, word, escaped = [], "", False
+    for ch in deps:
+        if escaped:
+            word += ch
+            escaped = False
+        elif ch == "\\":
+            escaped = True
+        elif ch.isspace():
+            if word:
+                out.append(word)
+            word = ""
+        else:
+            word += ch
+    if word:
+        out.append(word)
+    return out
+
+
+def build_dir(cache: Path, sample: Sample, variant: Variant) -> Path:
+    """Where a variant's binary lives."""
+    return cache / "build" / sample.name / variant.name
+
+
+def source_digest(sample: Sample, variant: Variant, headers: tuple[str, ...]) -> str:
+    """Digest of what the binary depends on: sources, headers, flags, gcc."""
+    h = hashlib.sha256()
+    # The whole command (with stand-ins for the paths: the binary does not depend on
+    # them), so that a change to how gcc is called rebuilds the binary too.
+    h.update(json.dumps([gcc_argv(sample, variant, "OUT", "DEP", "ROOT"),
+                         gcc_version()]).encode())
+    for rel in (*sample.sources, *headers):
+        h.update(rel.encode() + b"\0" + file_digest(sample.directory / rel).encode())
+    return h.hexdigest()
+
+
+def folder_stamp(directory: Path) -> tuple:
+    """Stats of the files in ``directory``: a cheap test that none changed meanwhile."""
+    out = []
+    for entry in sorted(os.scandir(directory), key=lambda e: e.name):
+        if entry.is_file():
+            st = entry.stat()
+            out.append((entry.name, st.st_mtime_ns, st.st_size))
+    return tuple(out)
+
+
+def file_digest(path: Path) -> str:
+    """sha256 of a regular file, or 'missing' (also for anything else in its place).
+
+    The binary lies in a folder the sample may write: it can leave a FIFO (a read
+    would wait forever), a symlink to /dev/zero (a read would never end) or a folder
+    where its binary was. Only a regular file, not followed through a link, is read.
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
+        return "missing"
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:  # a symlink: not the binary gcc wrote
+            return "missing"
+        raise
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return "missing"
+        h = hashlib.sha256()
+        with os.fdopen(fd, "rb", closefd=False) as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                h.update(block)
+        return h.hexdigest()
+    finally:
+        os.close(fd)
+
+
+def compile_variant(sample: Sample, variant: Variant, cache: Path, timeout: float = 120) -> Build:
+    """Compile (or reuse) the binary of one variant; CompileError carries gcc's diagnostics."""
+    where = build_dir(cache, sample, variant)
+    binary = where / sample.name
+    # Beside the folder, not in it: the sample may write its folder (its binary too) while
+    # it runs, so the stamp records the binary's digest where the sample cannot reach.
+    stamp = where.with_name(f"{where.name}.stamp.json")
+    try:
+        old = json.loads(stamp.read_text())
+        headers = tuple(old["headers"])
+        if (old["digest"] == source_digest(sample, variant, headers)
+                and old["binary"] == file_digest(binary)):
+            return Build(sample.name, variant.name, binary, recorded_argv(sample, variant),
+                         headers, compiled=False)
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
+    where.mkdir(parents=True, exist_ok=True)
+    before = folder_stamp(sample.directory)
+    partial = where / f".{sample.name}.{os.getpid()}.tmp"
+    depfile = where / f".{sample.name}.{os.getpid()}.d"
+    argv = gcc_argv(sample, variant, str(partial), str(depfile))
+    try:
+        # gcc may write only the build folder, its temporary files included.
+        command.run(argv, cwd=sample.directory.parent, timeout=timeout,
+                    env={**os.environ, "TMPDIR": str(where),
+                         "PWD": str(sample.directory.parent)},
+                    sandbox=tool_prefix(cache, where))
+    except (CommandFailed, CommandTimeout) as exc:
+        partial.unlink(missing_ok=True)
+        depfile.unlink(missing_ok=True)
+        raise CompileError(
+            f"gcc could not compile variant {variant.name!r}"
+            if isinstance(exc, CommandFailed) else exc.message,
+            sample=sample.name, command=list(recorded_argv(sample, variant)),
+            output=exc.output,
+        ) from None
+    deps = parse_depfile(depfile.read_text())
+    depfile.unlink()
+    folder = sample.directory
+    headers = []
+    own = {(folder / src).resolve() for src in sample.sources}
+    for dep in deps:
+        path = (folder.parent / dep.replace("$$", "$")).resolve()
+        if path not in own and path.is_relative_to(folder):
+            headers.append(path.relative_to(folder).as_posix())
+    headers_t = tuple(sorted(set(headers)))
+    if binary.is_dir() and not binary.is_symlink():
+        shutil.rmtree(binary)  # a sample left a folder where its binary goes
+    os.replace(partial, binary)
+    if folder_stamp(sample.directory) != before:
+        # A source was saved while gcc read it: which version is in the binary is not
+        # known, so leave no stamp and compile again next time.
+        stamp.unlink(missing_ok=True)
+        return Build(sample.name, variant.name, binary, recorded_argv(sample, variant),
+                     tuple(sorted(set(headers))), compiled=True)
+    tmp_stamp = where.with_name(f".{where.name}.stamp.{os.getpid()}.tmp")
+    tmp_stamp.write_text(json.dumps({"digest": source_digest(sample, variant, headers_t),
+                                     "binary": file_digest(binary),
+                                     "headers": headers_t}))
+    os.replace(tmp_stamp, stamp)
+    return Build(sample.name, variant.name, binary, recorded_argv(sample, variant), headers_t,
+                 compiled=True)

@@ -1,0 +1,682 @@
+"""Run one program in the sandbox and stop it at its checkpoints.
+
+The process tree is started by a small C launcher (``launcher.c``), compiled once
+into the cache: it turns ASLR off with personality(2), sets resource limits, runs
+the program in PID and mount namespaces of its own (read-only files but the run's
+folder, a /proc that shows the run only, no capabilities but those the sample
+declares) or, where namespaces are refused, as a child subreaper, puts it in a
+process group of its own, reaps every process of the run, and counts them against
+a process limit. This module reads the protocol lines of ``samples/roads.h`` and the
+launcher, translates the pids the sample sees into the build's (through NSpid),
+waits for each checkpointing process to be stopped, hands it to a snapshot
+callback, and resumes it. Whatever happens (a crash, a timeout, a flood of output,
+Ctrl-C) the run is killed and every process reaped before ``run_program`` returns
+or raises. ``tool_prefix`` runs gcc and gdb in the same sandbox.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import os
+import select
+import selectors
+import signal
+import stat
+import subprocess
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .. import command
+from ..constants import ADDR_NO_RANDOMIZE, CONTROL_FD
+from ..errors import CommandFailed, EngineError, ProcessGone, SampleError, tail
+from .proc import PAGE_SIZE, Proc
+from .samples import MAX_ADDRESSES, MAX_CHECKPOINTS, MAX_RANGE_PAGES, MAX_RANGES, name_problem
+
+LAUNCHER_SOURCE = Path(__file__).with_name("launcher.c")
+STOP_WAIT = 2.0
+# The bits of the launcher's "N" line (CONTAINED_* in launcher.c), in that order.
+CONTAINMENT = ("pid-namespace", "mount-namespace", "read-only-files", "private-tmp",
+               "own-proc", "no-capabilities", "no-new-privs", "subreaper", "user-namespace",
+               "ipc-namespace", "network-namespace", "fixed-path")
+PID_NAMESPACE = 1 << CONTAINMENT.index("pid-namespace")
+# Where a sample's folder is seen from inside its run (the launcher's AT): the same path
+# from every clone, so that no clone path reaches a sample's memory (a static program keeps
+# its folder's name on its heap; gdb starts a program by its full path). A fresh tmpfs
+# covers /run inside the run, which also hides the machine's sockets there.
+RUN_ROOT = "/run/build"
+# gcc and gdb: the limits they run under (seconds of CPU, bytes of address space).
+TOOL_CPU = 120
+TOOL_ADDRESS_SPACE = 8 << 30
+# The launcher's own deadline, for when the build cannot end a run (stopped, say): past
+# the build's timeout, so that the build's clearer message comes first when it can.
+DEADLINE_GRACE = 5
+TOOL_DEADLINE = 180
+_LAUNCHER_LOCK = threading.Lock()
+_LAUNCHERS: set[Path] = set()  # built and seen in this process
+
+
+@dataclass(frozen=True)
+class Stop:
+    """One process, stopped, at a named checkpoint: what a snapshot callback receives."""
+
+    pid: int
+    ppid: int
+    name: str
+    seq: int  # order of the checkpoint within the run, 0-based
+    addresses: tuple[tuple[str, int], ...]  # what this process recorded so far
+    ranges: tuple[tuple[str, int, int], ...]  # (name, start, length) to read pagemap for
+
+
+@dataclass
+class ProcessRecord:
+    """One process seen during a run."""
+
+    pid: int
+    ppid: int
+    status: int | None = None  # raw wait status when the launcher reaped it
+    cpu_ms: int | None = None  # CPU time it had used when reaped (when the launcher says)
+    last_checkpoint: str | None = None
+    cause: str | None = None  # why it ended, where the status alone does not say
+
+    def describe(self) -> str:
+        """How it ended, why, and after which checkpoint: for error messages."""
+        text = describe_status(self.status)
+        if self.cause:
+            text += f" ({self.cause})"
+        if self.last_checkpoint is not None:
+            text += f" after its last checkpoint {self.last_checkpoint!r}"
+        return text
+
+    @property
+    def exit_code(self) -> int | None:
+        """The exit status, when it exited normally."""
+        if self.status is not None and os.WIFEXITED(self.status):
+            return os.WEXITSTATUS(self.status)
+        return None
+
+    @property
+    def signal(self) -> int | None:
+        """The killing signal, when a signal ended it."""
+        if self.status is not None and os.WIFSIGNALED(self.status):
+            return os.WTERMSIG(self.status)
+        return None
+
+
+@dataclass
+class RunResult:
+    """Everything a run produced apart from the snapshots' own content."""
+
+    pid: int
+    personality: int | None
+    stdout: str
+    stderr: str
+    processes: dict[int, ProcessRecord]
+    snapshots: list = field(default_factory=list)
+    reached: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+    contained: int = 0  # the launcher's CONTAINMENT bits
+
+    @property
+    def containment(self) -> list[str]:
+        """Which containment held for this run, by name (``CONTAINMENT``)."""
+        return [name for bit, name in enumerate(CONTAINMENT) if self.contained & (1 << bit)]
+
+    @property
+    def main(self) -> ProcessRecord:
+        """The first process of the run."""
+        return self.processes[self.pid]
+
+    @property
+    def aslr_disabled(self) -> bool | None:
+        """Whether the personality the sample ran with had ADDR_NO_RANDOMIZE."""
+        if self.personality is None:
+            return None
+        return bool(self.personality & ADDR_NO_RANDOMIZE)
+
+
+def describe_status(status: int | None) -> str:
+    """'exit status 3' or 'killed by SIGSEGV' for a raw wait status."""
+    if status is None:
+        return "no exit status"
+    if os.WIFEXITED(status):
+        return f"exit status {os.WEXITSTATUS(status)}"
+    if os.WIFSIGNALED(status):
+        sig = os.WTERMSIG(status)
+        try:
+            return f"killed by {signal.Signals(sig).name}"
+        except ValueError:
+            return f"killed by signal {sig}"
+    return f"wait status {status:#x}"
+
+
+def oom_kills(proc_root: Path) -> int | None:
+    """The machine's count of processes ended by the out-of-memory killer (``oom_kill``
+    in /proc/vmstat, Linux 4.13 and later; memory-cgroup kills included); None if absent."""
+    try:
+        text = (Path(proc_root) / "vmstat").read_text()
+    except OSError:
+        return None
+    for line in text.splitlines():
+        key, _, value = line.partition(" ")
+        if key == "oom_kill":
+            return int(value)
+    return None
+
+
+def end_cause(record: ProcessRecord, cpu_seconds: int | None, oom_kills_during: int) -> str | None:
+    """Why a process of a run ended, where its wait status alone does not say."""
+    sig = record.signal
+    if sig == signal.SIGXCPU:
+        return f"it used up its CPU time: limits.cpu = {cpu_seconds} s"
+    if sig == signal.SIGKILL:
+        if cpu_seconds and record.cpu_ms is not None and record.cpu_ms >= cpu_seconds * 1000:
+            return (f"it used up its CPU time, limits.cpu = {cpu_seconds} s, and went on past "
+                    "SIGXCPU")
+        if oom_kills_during > 0:
+            return ("the kernel's out-of-memory killer, most likely: oom_kill in /proc/vmstat "
+                    f"rose by {oom_kills_during} during the run")
+    return None
+
+
+def launcher_died(signum: int, oom_kills_during: int) -> str:
+    """The message for a launcher that a signal killed in the middle of a run."""
+    try:
+        name = signal.Signals(signum).name
+    except ValueError:
+        name = f"signal {signum}"
+    why = (f" (the kernel's out-of-memory killer, most likely: oom_kill in /proc/vmstat rose "
+           f"by {oom_kills_during})" if oom_kills_during > 0 and signum == signal.SIGKILL else "")
+    return (f"the launcher holding the run was killed by {name}{why}; the run was killed "
+            "with it and no process of it has an exit status")
+
+
+def launcher(cache: Path) -> Path:
+    """The compiled launcher, built into ``cache`` on first use (keyed by its source)."""
+    source = LAUNCHER_SOURCE.read_bytes()
+    digest = hashlib.sha256(source).hexdigest()[:16]
+    binary = cache / f"launcher-{digest}"
+    with _LAUNCHER_LOCK:
+        if binary in _LAUNCHERS:
+            return binary
+        if not binary.exists():
+            cache.mkdir(parents=True, exist_ok=True)
+            # Another build may compile it at the same moment: each writes its own file
+            # and the rename makes one of them win whole.
+            partial = binary.with_name(f"{binary.name}.{os.getpid()}.tmp")
+            try:
+                command.run(["gcc", "-O2", "-o", str(partial), str(LAUNCHER_SOURCE)],
+                            timeout=60)
+                os.replace(partial, binary)
+            except CommandFailed as exc:
+                # Not the sample's compile error, though a sample's compile is what asked.
+                raise EngineError(f"the engine's sandbox launcher ({LAUNCHER_SOURCE.name}) "
+                                  "did not compile", command=exc.command,
+                                  output=exc.output) from exc
+            finally:
+                partial.unlink(missing_ok=True)
+        _LAUNCHERS.add(binary)
+    return binary
+
+
+def tool_prefix(cache: Path, writable: Path, run_at: str | None = None) -> list[str]:
+    """The launcher command that runs a tool (gcc, gdb) in the sandbox, with only
+    ``writable`` writable: prefix it to the tool's argv (``command.run(sandbox=...)``).
+    With ``run_at`` (RUN_ROOT), a tool started in ``writable`` sees it there."""
+    return [str(launcher(cache)), "--tool", str(TOOL_CPU), str(TOOL_ADDRESS_SPACE),
+            str(Path(writable).resolve()), str(TOOL_DEADLINE), run_at or "-", "--"]
+
+
+def parse_nspid(status: str) -> tuple[int, ...]:
+    """The NSpid line of /proc/PID/status: the pid in each namespace, outermost first."""
+    for line in status.splitlines():
+        if line.startswith("NSpid:"):
+            return tuple(int(x) for x in line.split()[1:])
+    return ()
+
+
+def run_program(
+    argv: list[str],
+    *,
+    launcher_path: Path,
+    cwd: Path,
+    env: dict[str, str],
+    timeout: float,
+    no_aslr: bool,
+    max_processes: int = 32,
+    max_output: int = 1 << 20,
+    address_space: int = 4 << 30,
+    cpu_seconds: int = 10,
+    privileges: int = 0,
+    writable: Path | None = None,
+    run_at: str | None = None,
+    snapshot: Callable[[Stop], object] | None = None,
+    stop_after: float | None = None,
+    proc: Proc | None = None,
+    label: str | None = None,
+    cancel: threading.Event | None = None,
+) -> RunResult:
+    """Run ``argv`` (its first item a path relative to ``cwd``) to completion.
+
+    Each ``ROADS_CHECKPOINT`` stops its process; ``snapshot(stop)`` is called while it
+    is stopped and its return value collected in ``RunResult.snapshots``. With
+    ``stop_after``, the program is stopped after that many seconds, snapshotted once
+    as checkpoint ``"stopped"`` and then killed. Raises SampleError for a timeout, a
+    flood of output, a fork storm, or a program that cannot be executed; setting
+    ``cancel`` (Ctrl-C in another thread) ends the run within half a second.
+    ``privileges`` is a mask of the capabilities the program keeps (bit n: capability
+    n); ``writable`` the one folder it may write to (default ``cwd``); with ``run_at``
+    (RUN_ROOT) and ``cwd`` that folder, the program runs from it seen at ``run_at``.
+    """
+    proc = proc or Proc()
+    label = label or os.path.basename(argv[0])
+    report_r, report_w = os.pipe()  # the launcher's lines; the sample never sees this pipe
+    sample_r, sample_w = os.pipe()  # roads.h lines from the sample and its children
+    full_env = dict(env)
+    full_env["ROADS_FD"] = str(CONTROL_FD)
+    started = time.monotonic()
+    try:
+        child = command.spawn(
+            [str(launcher_path), str(report_w), str(sample_w), "1" if no_aslr else "0",
+             str(cpu_seconds), str(address_space), str(max_processes), f"{privileges:x}",
+             str(Path(writable or cwd).resolve()), str(math.ceil(timeout) + DEADLINE_GRACE),
+             run_at or "-", "--", *argv],
+            cwd=cwd, env=full_env, pass_fds=(report_w, sample_w),
+        )
+    except BaseException:
+        os.close(report_r)
+        os.close(sample_r)
+        raise
+    finally:
+        os.close(report_w)
+        os.close(sample_w)
+    run = _Run(child, report_r, sample_r, proc, snapshot, label, argv, cancel)
+    try:
+        run.loop(started + timeout, max_output, timeout, stop_after, started, cpu_seconds)
+    finally:
+        run.cleanup()
+        strip_set_id_bits(Path(writable or cwd))
+    result = run.result
+    result.seconds = time.monotonic() - started
+    if run.failed_exec is not None:
+        raise SampleError(
+            f"could not execute {argv[0]}: {os.strerror(run.failed_exec)}", sample=label,
+            command=argv,
+        )
+    if run.group is None:
+        raise SampleError(
+            f"the launcher could not start the run ({describe_status(child.returncode)})",
+            sample=label, command=argv, output=result.stderr or None,
+        )
+    return result
+
+
+def strip_set_id_bits(folder: Path) -> None:
+    """Clear the setuid and setgid bits of every file a run left in its folder.
+
+    The folder is mounted nosuid inside the run, but not outside it: a root sample's
+    setuid copy of itself would be a way to root for anyone who can reach the cache.
+    Links are not followed, and nothing outside ``folder`` is touched."""
+    for root, dirs, files in os.walk(folder, followlinks=False):
+        for name in dirs + files:
+            path = os.path.join(root, name)
+            try:
+                mode = os.lstat(path).st_mode
+                if stat.S_ISLNK(mode) or not mode & (stat.S_ISUID | stat.S_ISGID):
+                    continue
+                os.chmod(path, stat.S_IMODE(mode) & ~(stat.S_ISUID | stat.S_ISGID))
+            except OSError:
+                pass  # gone meanwhile, or not ours to change: nothing left to run as root
+
+
+def read_ready(fd: int) -> bytes | None:
+    """What a non-blocking descriptor holds now: bytes, ``b""`` at end of file, or None
+    when there is nothing to read yet."""
+    try:
+        return os.read(fd, 65536)
+    except BlockingIOError:
+        return None
+
+
+class _Run:
+    """The state of one run while its pipes are being read."""
+
+    def __init__(self, child, report_fd, sample_fd, proc, snapshot, label, argv, cancel):
+        self.child = child
+        self.cancel = cancel
+        self.proc = proc
+        self.snapshot = snapshot
+        self.label = label
+        self.argv = argv
+        self.group: int | None = None
+        self.failed_exec: int | None = None
+        self.buffers = {"report": b"", "sample": b"", "stdout": bytearray(),
+                        "stderr": bytearray()}
+        self.result = RunResult(pid=0, personality=None, stdout="", stderr="", processes={})
+        self.addresses: dict[int, list[tuple[str, int]]] = {}
+        self.ranges: dict[int, list[tuple[str, int, int]]] = {}
+        self.limit_hit: int | None = None
+        self.host_pids: dict[int, int] = {}  # the sample's pids -> the build's
+        self.selector = selectors.DefaultSelector()
+        self.selector.register(report_fd, selectors.EVENT_READ, "report")
+        self.selector.register(sample_fd, selectors.EVENT_READ, "sample")
+        self.selector.register(child.stdout, selectors.EVENT_READ, "stdout")
+        self.selector.register(child.stderr, selectors.EVENT_READ, "stderr")
+        self.open = 4
+        self.output = 0
+        self.pipes = (report_fd, sample_fd)
+        # Every read is non-blocking: two places read the report pipe (the loop and
+        # await_start), so a descriptor that select() called ready may already have
+        # been drained when the loop comes to it. A blocking read there would wait
+        # forever with the sample stopped at a checkpoint and no deadline checked.
+        for fd in (report_fd, sample_fd, child.stdout.fileno(), child.stderr.fileno()):
+            os.set_blocking(fd, False)
+        self.deadline = float("inf")
+        self.oom_before = oom_kills(proc.root)
+
+    # -- the loop ---------------------------------------------------------------
+
+    def loop(self, deadline, max_output, timeout, stop_after, started, cpu_seconds=None):
+        self.deadline = deadline
+        stopped_once = False
+        while self.open:
+            now = time.monotonic()
+            if now >= deadline:
+                self.kill()
+                raise self.failure(f"did not finish within {timeout:g} s; killed")
+            wait = deadline - now
+            if stop_after is not None and not stopped_once:
+                wait = min(wait, max(0.0, started + stop_after - now))
+            events = self.selector.select(timeout=min(wait, 0.5))
+            if self.cancel is not None and self.cancel.is_set():
+                self.kill()
+                raise self.failure("interrupted; killed")
+            if self.child.poll() is not None and self.child.returncode < 0:
+                self.kill()
+                raise self.failure(launcher_died(-self.child.returncode, self.oom_rise()))
+            if stop_after is not None and not stopped_once and time.monotonic() >= started + stop_after:
+                stopped_once = True
+                self.stop_and_snapshot()
+                self.kill()
+            for key, _ in events:
+                data = read_ready(key.fd)
+                if data is None:
+                    continue  # drained meanwhile (by await_start): nothing lost, nothing to wait for
+                if not data:
+                    self.selector.unregister(key.fd)
+                    self.open -= 1
+                    continue
+                if key.data == "report":
+                    for fields in self.lines("report", data):
+                        self.launcher_line(fields)
+                    continue
+                self.output += len(data)
+                if self.output > max_output:
+                    self.kill()
+                    raise self.failure(
+                        f"flooded its output: more than {max_output} bytes of stdout, stderr "
+                        "and protocol lines; killed"
+                    )
+                if key.data == "sample":
+                    for fields in self.lines("sample", data):
+                        self.sample_line(fields)
+                else:
+                    self.buffers[key.data] += data
+            if self.limit_hit is not None:
+                raise self.failure(
+                    f"forked too much: more than {self.limit_hit} processes and threads at once; killed"
+                )
+        try:
+            # All pipes are closed, so the launcher is ending; still, never wait unbounded.
+            self.child.wait(timeout=max(STOP_WAIT, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            self.kill()
+            raise self.failure(f"did not finish within {timeout:g} s; killed") from None
+        self.result.stdout = self.buffers["stdout"].decode("utf-8", "replace")
+        self.result.stderr = self.buffers["stderr"].decode("utf-8", "replace")
+        if self.child.returncode < 0:  # the pipes closed as the launcher died
+            raise self.failure(launcher_died(-self.child.returncode, self.oom_rise()))
+        oom = self.oom_rise()
+        for record in self.result.processes.values():
+            record.cause = end_cause(record, cpu_seconds, oom)
+
+    def oom_rise(self) -> int:
+        """How many processes the kernel's out-of-memory killer ended since the run began."""
+        now = oom_kills(self.proc.root)
+        return 0 if now is None or self.oom_before is None else now - self.oom_before
+
+    def lines(self, pipe: str, data: bytes) -> list[list[str]]:
+        """Whole lines received on ``pipe``, each split into its fields."""
+        lines = (self.buffers[pipe] + data).split(b"\n")
+        self.buffers[pipe] = lines.pop()
+        # Bytes that are not UTF-8 stay visible (as lone surrogates) so that a name made
+        # of them is refused rather than read as U+FFFD.
+        return [raw.decode("utf-8", "surrogateescape").split(" ") for raw in lines]
+
+    def launcher_line(self, f: list[str]) -> None:
+        kind, a, b = f[0], int(f[1]), int(f[2])
+        if kind == "N":
+            self.result.contained |= a
+        elif kind == "S":
+            self.group = self.result.pid = a
+            self.host_pids[b] = a
+            self.result.processes[a] = ProcessRecord(a, os.getpid())
+        elif kind == "P":
+            self.result.personality = b & 0xFFFFFFFF
+        elif kind == "F":
+            self.failed_exec = b
+        elif kind == "X":
+            # The run ends when every process of it has: a child may outlive its parent
+            # (and reach its own checkpoints); the timeout bounds the wait.
+            record = self.result.processes.setdefault(a, ProcessRecord(a, 0))
+            record.status = b
+            if len(f) > 3:
+                record.cpu_ms = int(f[3])
+        elif kind == "L":
+            self.limit_hit = a
+
+    def sample_line(self, f: list[str]) -> None:
+        """One roads.h line: "<C|A|R|I> <pid> <ppid> <name> [<hex> [<len>]]"."""
+        wanted = {"C": 4, "I": 4, "A": 5, "R": 6}
+        if f[0] not in wanted or len(f) != wanted[f[0]]:
+            raise self.malformed(f)
+        try:
+            pid, ppid = int(f[1]), int(f[2])
+            value = int(f[4], 16) if len(f) > 4 else 0
+            length = int(f[5]) if len(f) > 5 else 0
+        except ValueError:
+            raise self.malformed(f) from None
+        kind, name = f[0], f[3]
+        if self.group is None:
+            self.await_start()
+        if self.result.contained & PID_NAMESPACE:  # the pids the sample sees are its namespace's
+            pid, ppid = self.host_pid(pid), self.host_pid(ppid) or 0
+            if pid is None:
+                raise self.failure(f"a protocol line names process {f[1]}, which is not part "
+                                   f"of this run: {' '.join(f)!r}")
+        problem = name_problem(name)
+        if problem:
+            raise self.failure(f"process {pid} sent the name {name[:80]!r}, which {problem}")
+        if not self.belongs(pid):
+            raise self.failure(f"a protocol line names process {pid}, which is not part of "
+                               f"this run: {' '.join(f)!r}")
+        self.known(pid, ppid)
+        if kind == "I":
+            # A new program image in this process (its start, or an execve): what the
+            # old image recorded points into memory that no longer exists.
+            self.addresses[pid] = []
+            self.ranges[pid] = []
+        elif kind == "A":
+            self.addresses[pid] = [a for a in self.addresses[pid] if a[0] != name]
+            self.addresses[pid].append((name, value))
+            if len(self.addresses[pid]) > MAX_ADDRESSES:
+                raise self.failure(f"process {pid} recorded more than {MAX_ADDRESSES} "
+                                   "addresses; killed")
+        elif kind == "R":
+            # Recording a name again (a child after fork, say) replaces it.
+            self.ranges[pid] = [r for r in self.ranges[pid] if r[0] != name]
+            self.ranges[pid].append((name, value, length))
+            if length > MAX_RANGE_PAGES * PAGE_SIZE or len(self.ranges[pid]) > MAX_RANGES:
+                raise self.failure(f"process {pid} asked for range {name!r} of {length} bytes: "
+                                   f"at most {MAX_RANGES} ranges of at most {MAX_RANGE_PAGES} "
+                                   "pages each; killed")
+        else:
+            self.checkpoint(pid, ppid, name)
+
+    def host_pid(self, pid: int) -> int | None:
+        """The build's pid for the sample's ``pid``: known, or found by walking the run's
+        processes from the launcher down and reading each one's NSpid."""
+        if pid not in self.host_pids:
+            pending = [self.child.pid]
+            seen = 0
+            while pending and seen < 4096:
+                host = pending.pop()
+                seen += 1
+                try:
+                    nspid = parse_nspid((self.proc.root / str(host) / "status").read_text())
+                    tasks = list((self.proc.root / str(host) / "task").iterdir())
+                except OSError:
+                    continue
+                if len(nspid) > 1:
+                    self.host_pids.setdefault(nspid[-1], host)
+                for task in tasks:
+                    try:
+                        pending += [int(c) for c in (task / "children").read_text().split()]
+                    except OSError:
+                        pass
+        return self.host_pids.get(pid)
+
+    def belongs(self, pid: int) -> bool:
+        """Whether ``pid`` is a live process of this run's group."""
+        if self.group is None:
+            self.await_start()
+        if pid in self.result.processes:
+            return True
+        try:
+            return self.group is not None and self.proc.stat(pid).pgrp == self.group
+        except ProcessGone:
+            return False
+
+    def await_start(self) -> None:
+        """Read the launcher's pipe until it names the run's group.
+
+        The two pipes race: the sample's first line (from its constructor) can arrive
+        before the launcher's "S", which the launcher writes just after fork.
+        """
+        report_fd = self.pipes[0]
+        limit = min(time.monotonic() + STOP_WAIT, self.deadline)
+        while self.group is None and time.monotonic() < limit:
+            ready, _, _ = select.select([report_fd], [], [], max(0.0, limit - time.monotonic()))
+            if not ready:
+                break
+            data = read_ready(report_fd)
+            if data is None:
+                continue
+            if not data:
+                break
+            for fields in self.lines("report", data):
+                self.launcher_line(fields)
+
+    def malformed(self, f: list[str]) -> SampleError:
+        return self.failure(f"malformed protocol line on ROADS_FD: {' '.join(f)[:200]!r} "
+                            "(write to it only through roads.h)")
+
+    def known(self, pid: int, ppid: int) -> None:
+        """Remember a process; a forked child starts with its parent's records."""
+        if pid not in self.result.processes:
+            self.result.processes[pid] = ProcessRecord(pid, ppid)
+        if pid not in self.addresses:
+            self.addresses[pid] = list(self.addresses.get(ppid, ()))
+            self.ranges[pid] = list(self.ranges.get(ppid, ()))
+
+    def checkpoint(self, pid: int, ppid: int, name: str) -> None:
+        if len(self.result.reached) >= MAX_CHECKPOINTS:
+            raise self.failure(f"process {pid} reached checkpoint {name!r}, one more than the "
+                               f"{MAX_CHECKPOINTS} a run may reach; killed")
+        self.wait_stopped(pid, name)
+        stop = Stop(pid, ppid, name, len(self.result.reached), tuple(self.addresses[pid]),
+                    tuple(self.ranges[pid]))
+        self.result.reached.append(name)
+        self.result.processes[pid].last_checkpoint = name
+        try:
+            if self.snapshot is not None:
+                self.result.snapshots.append(self.snapshot(stop))
+        finally:
+            try:
+                os.kill(pid, signal.SIGCONT)
+            except ProcessLookupError:
+                pass
+
+    def stop_and_snapshot(self) -> None:
+        if self.group is None:
+            return
+        try:
+            os.kill(self.group, signal.SIGSTOP)
+        except ProcessLookupError:
+            return
+        stat = self.proc.stat(self.group)
+        self.known(self.group, stat.ppid)
+        self.checkpoint(self.group, stat.ppid, "stopped")
+
+    def wait_stopped(self, pid: int, name: str) -> None:
+        """Wait until ``pid`` has really stopped after announcing checkpoint ``name``."""
+        limit = time.monotonic() + STOP_WAIT
+        pause = 0.00005
+        while True:
+            try:
+                state = self.proc.stat(pid).state
+            except ProcessGone:
+                raise self.failure(f"process {pid} died at checkpoint {name!r}") from None
+            if state in ("T", "t"):
+                return
+            if state in ("Z", "X"):
+                raise self.failure(f"process {pid} died at checkpoint {name!r}")
+            if time.monotonic() > limit:
+                raise self.failure(f"process {pid} announced checkpoint {name!r} but never stopped")
+            time.sleep(pause)
+            pause = min(pause * 2, 0.001)
+
+    # -- endings ----------------------------------------------------------------
+
+    def kill(self) -> None:
+        """Kill the run: its group now, and through the launcher every descendant, also
+        one that left the group with setsid."""
+        if self.group is not None:
+            command.kill_group(self.group)
+        if self.child.poll() is None:
+            try:
+                self.child.send_signal(signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+
+    def cleanup(self) -> None:
+        """Kill what is left and reap it all: nothing stays stopped or unreaped."""
+        self.kill()
+        if self.child.poll() is None:
+            try:
+                self.child.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                command.kill_group(self.child.pid)
+                self.child.kill()
+                self.child.wait()
+        for key in list(self.selector.get_map().values()):
+            self.selector.unregister(key.fd)
+        self.selector.close()
+        self.child.stdout.close()
+        self.child.stderr.close()
+        for fd in self.pipes:
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+
+    def failure(self, message: str) -> SampleError:
+        out = (self.buffers["stdout"] + self.buffers["stderr"]).decode("utf-8", "replace")
+        where = f" (last checkpoint reached: {self.result.reached[-1]!r})" if self.result.reached else ""
+        return SampleError(message + where, sample=self.label, command=self.argv,
+                           output=tail(out) if out else None)
+
+

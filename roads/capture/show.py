@@ -1,0 +1,136 @@
+"""The address space of any running process, read from smaps and shown like ``pmap``.
+
+``address_space`` gathers a record; ``format_table`` and ``to_json`` present it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from ..document import Region, to_builtins
+from .proc import Proc, SmapsEntry
+from ..units import human_size
+
+
+@dataclass(frozen=True)
+class AddressSpace:
+    """One process's areas, in address order, as /proc/PID/smaps listed them."""
+
+    pid: int
+    name: str  # Name of /proc/PID/status (the kernel's comm, at most 15 characters)
+    cmdline: tuple[str, ...]
+    exe: str | None  # None for a kernel thread
+    regions: tuple[SmapsEntry, ...]
+    kernel_thread: bool = False  # no user address space at all; ``regions`` is empty
+
+    @property
+    def size(self) -> int:
+        """Bytes of virtual address space mapped, all areas together."""
+        return sum(region.maps.size for region in self.regions)
+
+    @property
+    def rss(self) -> int:
+        """Resident bytes, all areas together."""
+        return sum(region.rss for region in self.regions)
+
+    @property
+    def pss(self) -> int:
+        """Proportional set size in bytes, summed as smaps rounds it per area."""
+        return sum(region.pss for region in self.regions)
+
+
+def address_space(pid: int, proc: Proc | None = None) -> AddressSpace:
+    """Read the address space of ``pid`` (ProcessGone if it exits meanwhile); a kernel
+    thread has none, and says so."""
+    proc = proc or Proc()
+    regions = proc.smaps(pid)
+    status = proc.status(pid)
+    if not regions and status.VmSize is None and not status.State.startswith(("Z", "X")):
+        # No memory of its own and not a zombie (man 5 proc: status): a kernel thread.
+        return AddressSpace(pid=pid, name=status.Name, cmdline=(), exe=None, regions=(),
+                            kernel_thread=True)
+    return AddressSpace(
+        pid=pid,
+        name=status.Name,
+        cmdline=proc.cmdline(pid),
+        exe=proc.exe(pid),
+        regions=regions,
+    )
+
+
+_COLUMNS = ("start", "end", "size", "perms", "offset", "Rss", "Pss", "name")
+# Columns holding numbers are right-aligned; perms and name are text.
+_RIGHT = {"start", "end", "size", "offset", "Rss", "Pss"}
+
+
+def format_table(space: AddressSpace) -> str:
+    """A pmap-like table: one row per area and a total line."""
+    if space.kernel_thread:
+        return (f"{space.pid}: [{space.name}]\na kernel thread: it runs in the kernel's "
+                "address space only and has no user-space areas to show\n")
+    rows = [
+        (
+            f"{r.maps.start:x}",
+            f"{r.maps.end:x}",
+            human_size(r.maps.size),
+            r.maps.perms,
+            f"{r.maps.offset:08x}",
+            human_size(r.rss),
+            human_size(r.pss),
+            r.maps.pathname,
+        )
+        for r in space.regions
+    ]
+    areas = len(space.regions)
+    total = (
+        "",
+        "",
+        human_size(space.size),
+        "",
+        "",
+        human_size(space.rss),
+        human_size(space.pss),
+        f"total of {areas} area{'s' if areas != 1 else ''}",
+    )
+    table = [_COLUMNS, *rows, total]
+    widths = [max(len(row[i]) for row in table) for i in range(len(_COLUMNS))]
+
+    def line(row: tuple[str, ...]) -> str:
+        cells = [
+            cell.rjust(w) if column in _RIGHT else cell.ljust(w)
+            for column, cell, w in zip(_COLUMNS, row, widths)
+        ]
+        return "  ".join(cells).rstrip()
+
+    command = " ".join(space.cmdline) or space.name
+    heading = f"{space.pid}: {command}"
+    return "\n".join([heading, line(_COLUMNS), *(line(row) for row in rows), line(total)]) + "\n"
+
+
+def to_json(space: AddressSpace) -> dict[str, Any]:
+    """The address space as plain JSON data: integers in bytes, smaps lines in kB; each
+    region as a capture records it (pathname, kb), with its size, rss and pss."""
+    return {
+        "pid": space.pid,
+        "name": space.name,
+        "cmdline": list(space.cmdline),
+        "exe": space.exe,
+        "kernel_thread": space.kernel_thread,
+        "size": space.size,
+        "rss": space.rss,
+        "pss": space.pss,
+        "regions": [_region(region) for region in space.regions],
+    }
+
+
+def _region(region: SmapsEntry) -> dict[str, Any]:
+    """An area as a capture records it (``roads.document.Region``: man 5 proc's names,
+    counters in kB) with its size, resident and proportional bytes beside."""
+    return {
+        **to_builtins(Region.from_smaps(region)),
+        "size": region.maps.size,
+        "deleted": region.maps.deleted,
+        "rss": region.rss,
+        "pss": region.pss,
+    }

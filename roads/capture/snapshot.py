@@ -1,0 +1,225 @@
+"""Capture a sample: compile each variant, run it to its checkpoints, snapshot /proc.
+
+The result is one plain document (dicts, lists, ints, strings) per sample, ready to
+be frozen by ``freeze``. What a machine, a checkout or a run would make differ for
+no reason is normalised here: the build folder becomes ``/build``, device and inode
+numbers are zeroed, pids stay real but ``freeze`` compares them by order of
+appearance.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import msgspec
+
+from .. import command, document
+from .build import Build, compile_variant
+from .elf import read_elf
+from ..errors import CaptureError, CommandTimeout, RoadsError, SampleError
+from ..document import Region
+from .proc import Proc, SmapsEntry
+from .runner import (RUN_ROOT, RunResult, Stop, describe_status, launcher, run_program,
+                     tool_prefix)
+from .samples import MAX_REGIONS, Sample, Variant
+
+BUILD_ROOT = "/build"
+GDB_TIMEOUT = 60.0
+
+
+def normalise_path(path: str, build_dir: Path) -> str:
+    """A pathname with the build folder replaced by ``/build``: as the checkout names it,
+    or as the run saw it (RUN_ROOT)."""
+    for prefix in (str(build_dir) + "/", RUN_ROOT + "/"):
+        if path.startswith(prefix):
+            return BUILD_ROOT + "/" + path[len(prefix):]
+    return path
+
+
+def region_record(entry: SmapsEntry, build_dir: Path) -> Region:
+    """One region of smaps as a capture records it: device and inode zeroed, the
+    build folder written ``/build``."""
+    region = Region.from_smaps(entry)
+    return msgspec.structs.replace(region, dev="00:00", inode=0,
+                                   pathname=normalise_path(region.pathname, build_dir))
+
+
+def snapshot_process(stop: Stop, proc: Proc, build_dir: Path) -> dict:
+    """Everything recorded about one stopped process at one checkpoint."""
+    pid = stop.pid
+    entries = proc.smaps(pid)
+    if len(entries) > MAX_REGIONS:
+        raise SampleError(f"mapped {len(entries)} regions at checkpoint '{stop.name}': a capture "
+                          f"holds at most {MAX_REGIONS} regions a checkpoint")
+    regions = [region_record(e, build_dir) for e in entries]
+    status = proc.status(pid)
+    auxv = proc.auxv(pid)
+    strings = {}
+    for entry in auxv:
+        if entry.name in ("AT_EXECFN", "AT_PLATFORM", "AT_BASE_PLATFORM") and entry.a_val:
+            try:
+                strings[entry.name] = proc.c_string(pid, entry.a_val, 4096)
+            except CaptureError:
+                pass
+    pagemaps = []
+    for name, start, length in stop.ranges:
+        pages = proc.pagemap(pid, start, start + max(length, 1))
+        pagemaps.append(document.PageRange(
+            name=name, start=start, length=length,
+            pages=[document.Page(vaddr=p.vaddr, present=p.present, swapped=p.swapped,
+                                 file_or_shared=p.file_or_shared, exclusive=p.exclusive,
+                                 soft_dirty=p.soft_dirty, pfn=p.pfn) for p in pages],
+        ))
+    checkpoint = document.Checkpoint(
+        name=stop.name,
+        seq=stop.seq,
+        pid=pid,
+        ppid=stop.ppid,
+        exe=normalise_path(proc.exe(pid), build_dir),
+        personality=proc.personality(pid).persona,
+        regions=regions,
+        # The lines a kernel thread or zombie lacks are None in proc's record: absent here.
+        status=document.Status(**{k: v for k, v in vars(status).items() if v is not None}),
+        auxv=[document.AuxvEntry(a_type=a.a_type, name=a.name, a_val=a.a_val) for a in auxv],
+        auxv_strings=strings,
+        addresses=[document.Address(name=n, value=v) for n, v in stop.addresses],
+        pagemap=pagemaps,
+    )
+    return document.to_builtins(checkpoint)
+
+
+def run_variant(sample: Sample, variant: Variant, build: Build, cache: Path, proc: Proc,
+                cancel: threading.Event | None = None) -> list[dict]:
+    """Run one compiled variant ``sample.runs`` times; one document per run."""
+    runs = []
+    for index in range(sample.runs):
+        snapshots_of: list[dict] = []
+
+        def snapshot(stop: Stop) -> dict:
+            doc = snapshot_process(stop, proc, build.binary.parent)
+            snapshots_of.append(doc)
+            return doc
+
+        result = run_program(
+            [f"./{build.binary.name}", *sample.args],
+            launcher_path=launcher(cache),
+            cwd=build.binary.parent,
+            run_at=RUN_ROOT,
+            env=dict(sample.env),
+            timeout=sample.timeout,
+            no_aslr=not sample.aslr,
+            max_processes=sample.limits.processes,
+            max_output=sample.limits.output,
+            address_space=sample.limits.address_space,
+            cpu_seconds=sample.limits.cpu,
+            privileges=sample.privilege_mask,
+            snapshot=snapshot,
+            proc=proc,
+            label=f"{sample.name} ({variant.name})",
+            cancel=cancel,
+        )
+        check_run(sample, variant, result)
+        runs.append(run_doc(sample, result, index))
+    return runs
+
+
+def check_run(sample: Sample, variant: Variant, result: RunResult) -> None:
+    """SampleError unless the run exited as declared and reached every checkpoint."""
+    label = f"{sample.name} ({variant.name})"
+    argv = [f"./{sample.name}", *sample.args]
+    output = (result.stdout + result.stderr) or None
+    main = result.main
+    if sample.expect_exit is not None and main.exit_code != sample.expect_exit:
+        raise SampleError(
+            f"ended with {main.describe()}, expected exit status {sample.expect_exit}",
+            sample=label, command=argv, output=output,
+        )
+    missing = [c for c in sample.checkpoints if c not in result.reached]
+    if missing:
+        reached = ", ".join(result.reached) or "none"
+        raise SampleError(
+            f"never reached checkpoint {', '.join(map(repr, missing))} "
+            f"(reached: {reached}; {main.describe()})",
+            sample=label, command=argv, output=output,
+        )
+
+
+def run_doc(sample: Sample, result: RunResult, index: int) -> dict:
+    """The frozen form of one run."""
+    return {
+        "index": index,
+        "aslr_requested": sample.aslr,
+        "personality": result.personality,
+        "aslr_disabled": result.aslr_disabled,
+        "pid": result.pid,
+        "exit_code": result.main.exit_code,
+        "signal": result.main.signal,
+        "status": describe_status(result.main.status),
+        "containment": result.containment,
+        "processes": [
+            {"pid": p.pid, "ppid": p.ppid, "exit_code": p.exit_code, "signal": p.signal}
+            # In the order the run met them (the first process first): sorting by pid
+            # would reorder them when pid numbers wrap around.
+            for p in result.processes.values()
+            if p.pid == result.pid or p.ppid != 0
+        ],
+        "stdout": result.stdout,
+        "stderr": result.stderr,
+        "checkpoints": result.snapshots,
+    }
+
+
+def gdb_transcript(sample: Sample, build: Build, cache: Path) -> dict:
+    """Run the sample's gdb script in batch mode against its binary; the transcript."""
+    assert sample.gdb is not None
+    script = sample.directory / sample.gdb
+    # The binary names its sources relative to the repository root (build.py maps the
+    # clone's path to "."), so gdb is told where that is to list them.
+    argv = ["gdb", "-batch", "-nx", "-q", "-d", str(sample.directory.parent), "-x", str(script),
+            f"./{build.binary.name}"]
+    try:
+        done = command.run(argv, cwd=build.binary.parent, timeout=GDB_TIMEOUT, check=False,
+                           merge_stderr=True,
+                           sandbox=tool_prefix(cache, build.binary.parent, run_at=RUN_ROOT),
+                           # HOME reaches the program's stack: the same path in every clone.
+                           env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "TERM": "dumb",
+                                "LANG": "C", "HOME": RUN_ROOT})
+    except CommandTimeout as exc:
+        raise SampleError(exc.message, sample=sample.name, command=argv, output=exc.output) from None
+    text = done.stdout.replace(str(build.binary.parent) + "/", BUILD_ROOT + "/")
+    text = text.replace(RUN_ROOT + "/", BUILD_ROOT + "/")
+    if done.returncode != 0:
+        raise SampleError(f"gdb script {sample.gdb} failed with status {done.returncode}",
+                          sample=sample.name, command=argv, output=text)
+    version = command.run(["gdb", "--version"], timeout=30).stdout.splitlines()[0]
+    return {"script": sample.gdb, "transcript": text, "version": version}
+
+
+def capture_sample(sample: Sample, cache: Path, proc: Proc | None = None,
+                   cancel: threading.Event | None = None) -> dict:
+    """Compile, run and snapshot every variant of ``sample``; the capture document body."""
+    proc = proc or Proc()
+    variants = {}
+    headers: set[str] = set()
+    for variant in sample.variants:
+        build = compile_variant(sample, variant, cache)
+        headers.update(build.headers)
+        # The ELF analysis needs no process: it runs while the sample's run mostly waits.
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            elf = pool.submit(lambda: document.to_builtins(read_elf(build.binary)))
+            runs = run_variant(sample, variant, build, cache, proc, cancel)
+            try:
+                elf_doc = elf.result()
+            except RoadsError as exc:
+                exc.sample = exc.sample or sample.name
+                raise
+        doc = {"gcc_argv": list(build.argv), "elf": elf_doc, "runs": runs}
+        if sample.gdb:
+            doc["gdb"] = gdb_transcript(sample, build, cache)
+        variants[variant.name] = doc
+    return {"variants": variants, "headers": sorted(headers)}
+
+

@@ -1,0 +1,233 @@
+"""Facts about this machine that can change a capture: compiler, kernel, libc, THP, ASLR,
+paging levels, the vsyscall page, low-address and overcommit policy, the stack limit.
+
+Read once per process and kept; each reader is a small function so the CLI, the
+capture and the staleness check ask the same questions the same way. The parsing
+is in ``proc`` (text in, values out); the reads are here.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import functools
+import mmap
+import os
+import platform
+import re
+import resource
+import shutil
+from pathlib import Path
+
+from .. import command
+from ..errors import CaptureError, ToolMissing
+from .proc import (PAGING_PROBE_HINT, VSYSCALL_MODES, cmdline_stack_guard_gap,
+                   paging_levels_from_probe, parse_kernel_cmdline, parse_sysctl_int,
+                   parse_vsyscall_mode)
+
+
+@functools.cache
+def gcc_version() -> str:
+    """gcc's identity, e.g. ``gcc (Debian 12.2.0-14+deb12u1) 12.2.0``; ToolMissing without gcc."""
+    done = command.run(["gcc", "--version"], timeout=30)
+    return done.stdout.splitlines()[0].strip()
+
+
+def gcc_version_or_none() -> str | None:
+    """gcc's identity, or None on a machine without gcc (frozen builds)."""
+    try:
+        return gcc_version()
+    except ToolMissing:
+        return None
+
+
+# The Debian packages whose exact versions shape a binary: the compiler driver, the C
+# library the samples link and run against, and the linker (binutils). Recorded as
+# ``package=version`` (what ``apt-get install`` takes to get that exact build back).
+PACKAGE_KEYS = ("package_gcc", "package_libc", "package_binutils")
+
+
+def _dpkg_owner(path: str) -> str | None:
+    """The Debian package that installed ``path`` (``gcc-12``), None without dpkg or
+    when no package owns it. dpkg lists files by the path they were unpacked to, which
+    on a merged-/usr system may be the ``/lib`` alias of a ``/usr/lib`` file."""
+    candidates = [path]
+    if path.startswith("/usr/"):
+        candidates.append(path[len("/usr"):])
+    for candidate in candidates:
+        try:
+            done = command.run(["dpkg-query", "-S", candidate], timeout=30, check=False)
+        except ToolMissing:
+            return None
+        if done.returncode != 0:
+            continue
+        for line in done.stdout.splitlines():
+            owner, sep, _ = line.partition(": ")
+            if sep and not owner.startswith("diversion by") and "," not in owner:
+                return owner.strip()
+    return None
+
+
+def _dpkg_version(package: str) -> str | None:
+    """``package=version`` of an installed Debian package (arch qualifier dropped)."""
+    try:
+        done = command.run(["dpkg-query", "-W", "-f", "${Version}", package],
+                           timeout=30, check=False)
+    except ToolMissing:
+        return None
+    version = done.stdout.strip()
+    if done.returncode != 0 or not version:
+        return None
+    return f"{package.split(':')[0]}={version}"
+
+
+def _package_of(path: str | None) -> str | None:
+    if path is None:
+        return None
+    owner = _dpkg_owner(os.path.realpath(path))
+    return None if owner is None else _dpkg_version(owner)
+
+
+def _loaded_libc() -> str | None:
+    """The file of the C library this process runs with (the samples' too)."""
+    for line in (_read("/proc/self/maps") or "").splitlines():
+        fields = line.split(maxsplit=5)
+        if len(fields) == 6 and re.fullmatch(r"libc[.-].*so.*", Path(fields[5]).name):
+            return fields[5]
+    return None
+
+
+@functools.cache
+def package_versions() -> dict[str, str | None]:
+    """The exact Debian builds of gcc, the C library and the linker on this machine,
+    each ``package=version`` (``gcc-12=12.2.0-14+deb12u1``): the package that owns the
+    ``gcc`` and ``ld`` found on PATH and the loaded libc. None for each one where dpkg is
+    absent or owns no such file (another distribution, a compiler built by hand)."""
+    return {
+        "package_binutils": _package_of(shutil.which("ld")),
+        "package_gcc": _package_of(shutil.which("gcc")),
+        "package_libc": _package_of(_loaded_libc()),
+    }
+
+
+def _read(path: str) -> str | None:
+    try:
+        return Path(path).read_text().strip()
+    except OSError:
+        return None
+
+
+def thp_mode() -> str | None:
+    """The bracketed choice of /sys/kernel/mm/transparent_hugepage/enabled."""
+    text = _read("/sys/kernel/mm/transparent_hugepage/enabled")
+    match = re.search(r"\[(\w+)\]", text or "")
+    return match.group(1) if match else None
+
+
+def randomize_va_space() -> int | None:
+    """/proc/sys/kernel/randomize_va_space: 0 off, 1 partial, 2 full (with brk)."""
+    text = _read("/proc/sys/kernel/randomize_va_space")
+    return int(text) if text and text.isdigit() else None
+
+
+def glibc_version() -> str | None:
+    """The C library's version as confstr reports it (``2.36``), None if not glibc."""
+    try:
+        value = os.confstr("CS_GNU_LIBC_VERSION") or ""
+    except (ValueError, OSError):
+        return None
+    return value.split()[-1] if value.startswith("glibc") else None
+
+
+def _sysctl(path: str) -> int | None:
+    text = _read(path)
+    try:
+        return None if text is None else parse_sysctl_int(text)
+    except CaptureError:
+        return None
+
+
+def mmap_min_addr() -> int | None:
+    """/proc/sys/vm/mmap_min_addr: the lowest address an unprivileged mmap may take."""
+    return _sysctl("/proc/sys/vm/mmap_min_addr")
+
+
+def overcommit_memory() -> int | None:
+    """/proc/sys/vm/overcommit_memory: 0 heuristic, 1 always, 2 strict accounting."""
+    return _sysctl("/proc/sys/vm/overcommit_memory")
+
+
+def kernel_cmdline() -> dict[str, str | None]:
+    """The kernel's boot parameters (empty when /proc/cmdline cannot be read)."""
+    return parse_kernel_cmdline(_read("/proc/cmdline") or "")
+
+
+def vsyscall_mode() -> str | None:
+    """``xonly``, ``emulate`` or ``none``: from this process's ``[vsyscall]`` line, or,
+    when maps cannot be read, from the ``vsyscall=`` boot parameter; None off x86-64."""
+    if platform.machine() != "x86_64":
+        return None
+    maps = _read("/proc/self/maps")
+    if maps is not None:
+        try:
+            return parse_vsyscall_mode(maps)
+        except CaptureError:
+            return None
+    given = kernel_cmdline().get("vsyscall")
+    return given if given in VSYSCALL_MODES else None
+
+
+def stack_rlimit() -> int | None:
+    """The soft RLIMIT_STACK in bytes, None when unlimited.
+
+    The launcher sets only the CPU, address-space and core limits, so every sample
+    runs with the stack limit of the build that starts it: this one.
+    """
+    soft, _ = resource.getrlimit(resource.RLIMIT_STACK)
+    return None if soft == resource.RLIM_INFINITY else soft
+
+
+@functools.cache
+def paging_levels() -> int | None:
+    """4 or 5: how many levels of page tables this kernel uses for user space.
+
+    Probed, once per process: the ``la57`` CPU flag says only that the processor
+    could. An anonymous mapping is asked for at ``PAGING_PROBE_HINT`` (above 2^47,
+    without MAP_FIXED); the kernel honours such a hint only with 5-level paging and
+    otherwise places the mapping below 2^47. None off x86-64 or if mmap fails.
+    """
+    if platform.machine() != "x86_64":
+        return None
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.mmap.restype = ctypes.c_void_p
+    libc.mmap.argtypes = (ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_int,
+                          ctypes.c_int, ctypes.c_long)
+    libc.munmap.argtypes = (ctypes.c_void_p, ctypes.c_size_t)
+    size = mmap.PAGESIZE
+    address = libc.mmap(PAGING_PROBE_HINT, size, 0,  # PROT_NONE: never touched
+                        mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS, -1, 0)
+    if address is None or address == ctypes.c_void_p(-1).value:
+        return None
+    libc.munmap(address, size)
+    return paging_levels_from_probe(address)
+
+
+def provenance() -> dict[str, object]:
+    """Everything recorded with a capture about the machine that made it."""
+    uname = os.uname()
+    return {
+        "arch": platform.machine(),
+        "cmdline_stack_guard_gap": cmdline_stack_guard_gap(kernel_cmdline()),
+        "gcc": gcc_version_or_none(),
+        "glibc": glibc_version(),
+        "kernel": uname.release,
+        "mmap_min_addr": mmap_min_addr(),
+        "os": uname.sysname,
+        "overcommit_memory": overcommit_memory(),
+        **package_versions(),
+        "page_size": os.sysconf("SC_PAGE_SIZE"),
+        "paging_levels": paging_levels(),
+        "randomize_va_space": randomize_va_space(),
+        "stack_rlimit": stack_rlimit(),
+        "thp": thp_mode(),
+        "vsyscall": vsyscall_mode(),
+    }

@@ -1,0 +1,106 @@
+"""The shape of a capture, checked by decoding it into the typed document.
+
+A capture can be valid JSON of the right schema version and still be wrong: a hand
+edit, a bad merge or another tool can leave a string where an address belongs or a
+list where a table belongs. Read as it is, such a document would pass for fresh and
+crash the figure that reads it; checked here when it is read, it counts as missing
+(``roads.capture.project``): re-made in ``auto`` mode, an error naming the file and the key in
+``frozen`` mode.
+
+The shape is ``roads.document`` (published as ``schema/capture.schema.json``): a
+document is valid when msgspec decodes it into ``Capture``. Keys the document does
+not declare are accepted, except in the ELF records. The check costs less than
+parsing the JSON, and runs once per version of a capture file (``roads.capture.project``
+keeps a mark of the digests found valid).
+"""
+
+from __future__ import annotations
+
+import re
+import typing
+from typing import Any
+
+import msgspec
+
+from .. import document
+
+_NAMES = {"int": "an integer", "str": "a string", "bool": "true or false", "float": "a number",
+          "object": "a table", "array": "a list", "null": "null"}
+_PLACE = re.compile(r"^(?P<what>.*?)(?: - at `\$(?P<path>.*)`)?$", re.S)
+_STEP = re.compile(r"\.([^.\[]+)|\[(\d+|\.\.\.)\]")
+
+
+def problem(doc: object) -> str | None:
+    """The first place where ``doc`` departs from the capture document, as
+    ``path: what``; None if it does not."""
+    try:
+        document.from_builtins(doc)
+    except msgspec.ValidationError as exc:
+        return _describe(doc, str(exc))
+    return None
+
+
+def _describe(doc: object, message: str) -> str:
+    """msgspec's message in the words of a capture: keys of tables named (msgspec
+    writes ``[...]`` for them), the types as JSON calls them, the value found."""
+    place = _PLACE.match(message)
+    what, path = place["what"], _resolve(doc, place["path"] or "")
+    missing = re.match(r"Object (missing required|contains unknown) field `(.*)`$", what)
+    if missing:
+        key = _join(path, missing[2])
+        return f"{key}: missing" if missing[1].startswith("missing") else f"{key}: unexpected key"
+    expected = re.match(r"Expected `(.*)`, got `(.*)`$", what)
+    if expected:
+        wanted = " or ".join(_NAMES.get(t, t) for t in expected[1].split(" | "))
+        found = _NAMES.get(expected[2], expected[2])
+        shown = repr(_at(doc, path))
+        shown = shown if len(shown) <= 40 else shown[:37] + "..."
+        return f"{path or 'the document'}: expected {wanted}, found {found} {shown}"
+    return f"{path or 'the document'}: {what[:1].lower()}{what[1:]}"
+
+
+def _resolve(doc: object, path: str) -> str:
+    """``path`` with each ``[...]`` replaced by the key of the table entry that fails."""
+    out = ""
+    node: Any = doc
+    kind: Any = document.Capture
+    for match in _STEP.finditer(path):
+        name, index = match.groups()
+        kind = document.container(kind, node)
+        if name is not None:
+            out = _join(out, name)
+            kind = document.field_types(kind).get(name, Any) if document.is_record(kind) else Any
+            node = node.get(name) if isinstance(node, dict) else None
+        elif index == "...":
+            values = typing.get_args(kind)[1] if typing.get_args(kind) else Any
+            key = next((k for k, v in (node or {}).items() if not _fits(v, values)), "?")
+            out = _join(out, str(key))
+            node, kind = (node or {}).get(key), values
+        else:
+            out += f"[{index}]"
+            kind = typing.get_args(kind)[0] if typing.get_args(kind) else Any
+            node = node[int(index)] if isinstance(node, list) and int(index) < len(node) else None
+    return out
+
+
+def _fits(value: Any, kind: Any) -> bool:
+    try:
+        msgspec.convert(value, kind)
+    except (msgspec.ValidationError, TypeError):
+        return False
+    return True
+
+
+def _at(doc: object, path: str) -> Any:
+    node: Any = doc
+    for match in _STEP.finditer("." + path if path and not path.startswith("[") else path):
+        name, index = match.groups()
+        if name is not None:
+            node = node.get(name) if isinstance(node, dict) else None
+        else:
+            node = node[int(index)] if isinstance(node, list) and int(index) < len(node) else None
+    return node
+
+
+def _join(path: str, key: str) -> str:
+    return f"{path}.{key}" if path else key

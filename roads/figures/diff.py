@@ -1,0 +1,351 @@
+"""What changed between two memory maps: regions added, removed, grown, shrunk, moved.
+
+Two snapshots are compared region by region, and regions are matched by what
+they are, never by their line in ``maps``: the kernel merges adjacent anonymous
+mappings with the same permissions into one line and splits a mapping in two
+when part of it changes permissions, so the n-th line of one snapshot need not
+be the n-th of the other. Identity is the file (and, for an ELF object, where
+its offset 0 lies) for a file mapping, the kernel's name for ``[heap]``,
+``[stack]`` and the like, and the kind ``roads.figures.regions`` gives anonymous memory.
+
+Two ways to compare:
+
+``lineage``  two checkpoints of one process, or a parent and its child after
+             fork: the address space is the same one, changed in place, so
+             matching regions overlap. A match that grows at its low end is
+             typically a new mmap merged into its neighbour.
+``runs``     two independent runs (ASLR) or variants: nothing overlaps; regions
+             pair up by file and file offset, or by kind and order, and a pair
+             that starts elsewhere has "moved". For those pairs, and for the
+             pointers both runs recorded, ``xor`` says which address bits
+             differ: never the low 12 of a region, which starts on a page.
+
+Pure: selections in, records out. ``roads.figures.diffview`` draws them (a table and a
+diagram).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+from ..errors import ConfigError
+from .regions import KINDS, MemoryMap, memory_map
+from .select import Region, Selection
+
+PAGE_BITS = 12
+# Order of the change words in tables: the most telling first.
+CHANGES = ("added", "removed", "moved", "grown", "shrunk", "split", "merged", "permissions",
+           "resident", "unchanged")
+
+
+@dataclass(frozen=True)
+class Change:
+    """One group of matched regions and how it changed (``what``, words of CHANGES)."""
+
+    what: tuple[str, ...]
+    kind: str  # the region kind (roads.figures.regions.KINDS) of the group
+    label: str  # what to call it: the file name, [heap], or the kind's label
+    before: tuple[Region, ...]
+    after: tuple[Region, ...]
+    added: tuple[tuple[int, int], ...] = ()  # address ranges mapped only after (lineage)
+    removed: tuple[tuple[int, int], ...] = ()  # address ranges mapped only before (lineage)
+    pointers_added: tuple[str, ...] = ()  # recorded names inside ``added``
+    pointers_removed: tuple[str, ...] = ()  # recorded names inside ``removed``
+    xor: int | None = None  # runs: start before XOR start after, for a moved pair
+
+    @property
+    def size_before(self) -> int:
+        return sum(r.size for r in self.before)
+
+    @property
+    def size_after(self) -> int:
+        return sum(r.size for r in self.after)
+
+    @property
+    def changed(self) -> bool:
+        return self.what != ("unchanged",)
+
+
+@dataclass(frozen=True)
+class PointerMove:
+    """A pointer both runs recorded, and which of its bits differ."""
+
+    name: str
+    before: int
+    after: int
+
+    @property
+    def xor(self) -> int:
+        return self.before ^ self.after
+
+
+@dataclass(frozen=True)
+class MapDiff:
+    """All the changes between ``before`` and ``after``, in address order of ``after``."""
+
+    before: MemoryMap
+    after: MemoryMap
+    mode: str  # "lineage" or "runs"
+    changes: tuple[Change, ...]
+    pointers: tuple[PointerMove, ...]  # runs: recorded in both
+
+    def of(self, word: str) -> tuple[Change, ...]:
+        """The changes that include ``word`` ("added", "grown", ...)."""
+        return tuple(c for c in self.changes if word in c.what)
+
+    @property
+    def randomized_bits(self) -> int:
+        """Runs: the union of the bits that differ in any moved region's start."""
+        mask = 0
+        for c in self.changes:
+            if c.xor:
+                mask |= c.xor
+        return mask
+
+
+# --------------------------------------------------------------------------- matching
+
+
+def diff_selections(before: Selection, after: Selection, *, mode: str | None = None,
+                    resident: bool | None = None) -> MapDiff:
+    """Compare two selected checkpoints.
+
+    ``mode`` defaults to "lineage" when both come from one run of one variant, else
+    "runs". ``resident`` also reports regions whose only change is their Rss; by
+    default only when both are the same process (demand paging shows there; between
+    a parent and its child the counts differ for reasons of no interest).
+    """
+    same_run = (before.sample, before.variant, before.run) == (after.sample, after.variant, after.run)
+    if mode is None:
+        mode = "lineage" if same_run else "runs"
+    if resident is None:
+        resident = same_run and before.snapshot.pid == after.snapshot.pid
+    if mode not in ("lineage", "runs"):
+        raise ConfigError(f"unknown diff mode {mode!r}; lineage or runs", sample=before.sample)
+    return diff_maps(memory_map(before), memory_map(after), mode=mode, resident=resident)
+
+
+def diff_maps(before: MemoryMap, after: MemoryMap, *, mode: str = "lineage",
+              resident: bool = False) -> MapDiff:
+    """Match the regions of two classified maps and describe each group's change."""
+    b_kinds = [c.kind for c in before.regions]
+    a_kinds = [c.kind for c in after.regions]
+    b_regions = [c.region for c in before.regions]
+    a_regions = [c.region for c in after.regions]
+    if mode == "lineage":
+        edges = _lineage_edges(b_regions, b_kinds, a_regions, a_kinds)
+    else:
+        edges = _runs_edges(b_regions, b_kinds, a_regions, a_kinds)
+
+    groups = _components(len(b_regions), len(a_regions), edges)
+    b_pointers = {a.name: a.value for a in before.selection.snapshot.addresses}
+    a_pointers = {a.name: a.value for a in after.selection.snapshot.addresses}
+    changes = []
+    for bs, as_ in groups:
+        kind = a_kinds[as_[0]] if as_ else b_kinds[bs[0]]
+        sample = (a_regions[as_[0]] if as_ else b_regions[bs[0]])
+        change = _describe(
+            [b_regions[k] for k in bs], [a_regions[k] for k in as_], kind, _label(sample, kind),
+            mode, resident, b_pointers, a_pointers,
+        )
+        changes.append(change)
+    changes.sort(key=_order_key)
+
+    moves: list[PointerMove] = []
+    if mode == "runs":
+        moves = [PointerMove(name, b_pointers[name], a_pointers[name])
+                 for name in a_pointers if name in b_pointers]
+    return MapDiff(before, after, mode, tuple(changes), tuple(moves))
+
+
+def _identity(region: Region, kind: str) -> tuple[str, str]:
+    """What a region is, apart from where: the file, the kernel's name, or the kind."""
+    if region.pathname.startswith("/"):
+        return ("file", region.pathname.removesuffix(" (deleted)"))
+    if region.pathname:
+        return ("named", region.pathname)
+    return ("anonymous", _family(kind))
+
+
+def _family(kind: str) -> str:
+    """Kinds that one anonymous region can move between as it changes: one family.
+
+    A thread stack and its guard, or an arena's used and reserved parts, are one
+    mapping split by permissions; mmap memory becomes "bss" when it lands next to
+    a data segment.
+    """
+    if kind in ("thread-stack", "guard"):
+        return "thread-stack"
+    if kind in ("mmap", "reserved", "bss", "lib-bss", "tls"):
+        return "mmap"
+    return kind
+
+
+def _lineage_edges(bs: list[Region], bk: list[str], as_: list[Region], ak: list[str]) -> set[tuple[int, int]]:
+    """Same identity and overlapping; for files also the same file base (start - offset)."""
+    edges = set()
+    for i, b in enumerate(bs):
+        for j, a in enumerate(as_):
+            if _identity(b, bk[i]) != _identity(a, ak[j]):
+                continue
+            if b.start < a.end and a.start < b.end:
+                if b.pathname.startswith("/") and b.start - b.offset != a.start - a.offset:
+                    continue
+                edges.add((i, j))
+    # A file mapping at another place (re-mapped, or loaded anew after execve):
+    # pair leftovers of one file by offset.
+    matched_b = {i for i, _ in edges}
+    matched_a = {j for _, j in edges}
+    for i, b in enumerate(bs):
+        if i in matched_b or not b.pathname.startswith("/"):
+            continue
+        for j, a in enumerate(as_):
+            if j not in matched_a and _identity(b, bk[i]) == _identity(a, ak[j]) \
+                    and a.offset == b.offset:
+                edges.add((i, j))
+                matched_a.add(j)
+                break
+    return edges
+
+
+def _runs_edges(bs: list[Region], bk: list[str], as_: list[Region], ak: list[str]) -> set[tuple[int, int]]:
+    """One to one: files by (file, offset, order), others by (identity, order)."""
+    def keys(regions: list[Region], kinds: list[str]) -> list[tuple]:
+        seen: dict[tuple, int] = {}
+        out = []
+        for r, k in zip(regions, kinds):
+            base = _identity(r, k) + ((r.offset,) if r.pathname.startswith("/") else ())
+            n = seen.get(base, 0)
+            seen[base] = n + 1
+            out.append(base + (n,))
+        return out
+
+    b_keys = keys(bs, bk)
+    a_index = {key: j for j, key in enumerate(keys(as_, ak))}
+    return {(i, a_index[key]) for i, key in enumerate(b_keys) if key in a_index}
+
+
+def _components(nb: int, na: int, edges: set[tuple[int, int]]) -> list[tuple[list[int], list[int]]]:
+    """Connected groups of the bipartite match graph, each as (before indexes, after indexes)."""
+    parent = list(range(nb + na))
+
+    def find(x: int) -> int:
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    for i, j in sorted(edges):
+        parent[find(i)] = find(nb + j)
+    groups: dict[int, tuple[list[int], list[int]]] = {}
+    for x in range(nb + na):
+        g = groups.setdefault(find(x), ([], []))
+        (g[0] if x < nb else g[1]).append(x if x < nb else x - nb)
+    return [(sorted(b), sorted(a)) for b, a in groups.values()]
+
+
+def _label(region: Region, kind: str) -> str:
+    if region.pathname.startswith("/"):
+        return region.filename
+    return region.pathname or KINDS[kind].label
+
+
+def _ranges_minus(these: Sequence[Region], those: Sequence[Region]) -> tuple[tuple[int, int], ...]:
+    """The address ranges of ``these`` not covered by ``those``, merged, in order."""
+    out: list[tuple[int, int]] = []
+    cuts = sorted((r.start, r.end) for r in those)
+    for r in sorted(these, key=lambda r: r.start):
+        pieces = [(r.start, r.end)]
+        for lo, hi in cuts:
+            pieces = [p for a, b in pieces for p in ((a, min(b, lo)), (max(a, hi), b)) if p[0] < p[1]]
+        for a, b in pieces:
+            if out and out[-1][1] == a:
+                out[-1] = (out[-1][0], b)
+            else:
+                out.append((a, b))
+    return tuple(out)
+
+
+def _inside(pointers: dict[str, int], ranges: Sequence[tuple[int, int]]) -> tuple[str, ...]:
+    return tuple(sorted(name for name, v in pointers.items() if any(lo <= v < hi for lo, hi in ranges)))
+
+
+def _describe(before: list[Region], after: list[Region], kind: str, label: str, mode: str,
+              resident: bool, b_pointers: dict[str, int], a_pointers: dict[str, int]) -> Change:
+    if not before:
+        ranges = tuple((r.start, r.end) for r in after)
+        return Change(("added",), kind, label, (), tuple(after), added=ranges,
+                      pointers_added=_inside(a_pointers, ranges))
+    if not after:
+        ranges = tuple((r.start, r.end) for r in before)
+        return Change(("removed",), kind, label, tuple(before), (), removed=ranges,
+                      pointers_removed=_inside(b_pointers, ranges))
+    what: list[str] = []
+    added = removed = ()
+    xor = None
+    if len(before) > 1 and len(after) > 1:
+        what += ["split", "merged"]
+    elif len(after) > 1:
+        what.append("split")
+    elif len(before) > 1:
+        what.append("merged")
+    size_b, size_a = sum(r.size for r in before), sum(r.size for r in after)
+    overlap = any(b.start < a.end and a.start < b.end for b in before for a in after)
+    if mode == "runs" or not overlap:
+        if before[0].start != after[0].start:
+            what.append("moved")
+            xor = before[0].start ^ after[0].start if mode == "runs" else None
+    else:
+        added = _ranges_minus(after, before)
+        removed = _ranges_minus(before, after)
+    if size_a > size_b:
+        what.append("grown")
+    elif size_a < size_b:
+        what.append("shrunk")
+    elif added or removed:
+        what.append("moved")  # the same size somewhere overlapping: mremap, say
+    if {r.perms for r in before} != {r.perms for r in after}:
+        what.append("permissions")
+    rss_b = sum(r.kb.get("Rss", 0) for r in before)
+    rss_a = sum(r.kb.get("Rss", 0) for r in after)
+    if not what and resident and rss_a != rss_b:
+        what.append("resident")
+    return Change(
+        tuple(what) or ("unchanged",), kind, label, tuple(before), tuple(after),
+        added=added, removed=removed,
+        pointers_added=_inside(a_pointers, added), pointers_removed=_inside(b_pointers, removed),
+        xor=xor,
+    )
+
+
+def _order_key(c: Change) -> tuple[int, int]:
+    anchor = c.after[0].start if c.after else c.before[0].start
+    return (anchor, 0 if c.after else 1)
+
+
+# --------------------------------------------------------------------------- bits
+
+
+def bit_ranges(mask: int) -> list[tuple[int, int]]:
+    """The set bits of ``mask`` as (low, high) runs, lowest first."""
+    runs: list[tuple[int, int]] = []
+    bit = 0
+    while mask >> bit:
+        if (mask >> bit) & 1:
+            low = bit
+            while (mask >> (bit + 1)) & 1:
+                bit += 1
+            runs.append((low, bit))
+        bit += 1
+    return runs
+
+
+def describe_bits(mask: int) -> str:
+    """``bits 12–39 (28 bits)``; ``no bit`` for 0."""
+    if not mask:
+        return "no bit"
+    runs = ", ".join(f"{lo}" if lo == hi else f"{lo}–{hi}" for lo, hi in bit_ranges(mask))
+    count = bin(mask).count("1")
+    word = "bit" if count == 1 else "bits"
+    return f"{word} {runs} ({count} {word})" if count > 1 else f"bit {runs}"

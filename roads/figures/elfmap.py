@@ -1,0 +1,289 @@
+"""From the file to memory: PT_LOAD segments and their sections beside the regions they became.
+
+The figure puts the executable's program headers (``readelf -l``) on the left, each
+``PT_LOAD`` with the sections it holds, and the lines of ``maps`` that came from
+them on the right, joined by arrows, highest address on top as in the address-space
+diagrams. It shows what ``roads.figures.elflink.link_segments`` finds:
+
+* the page rule: ``p_offset ≡ p_vaddr (mod 4096)``, so that mmap can map whole file
+  pages; both numbers end in the same three hex digits;
+* RELRO: ``PT_GNU_RELRO`` pages made read-only after relocation split the data
+  segment, so one file offset appears twice in ``maps``;
+* the bss: ``p_memsz`` past ``p_filesz``, first the zeroed tail of the last file
+  page, then, for a large one, whole anonymous pages: a region of its own.
+
+``elf_map`` gathers the records (pure), ``build_graph`` makes the DOT source, and
+``render_elf_figure`` returns the inline ``<figure>``.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from html import escape
+
+import graphviz
+
+from .diagram import COLOURS, MONO, laid_out_graph
+from ..document import Elf, Section, Segment
+from ..elfspec import PAGE_SIZE, PF_W, PF_X
+from .elflink import SegmentLink, link_segments
+from ..errors import ConfigError, RoadsError
+from .regions import KINDS, Classified, memory_map
+from .select import Selection
+from .svg import inline, render
+from .table import hex_address
+from ..units import human_size
+
+REGION_WIDTH = 2.2  # inches; a wider label widens its box
+
+
+@dataclass(frozen=True)
+class ElfMap:
+    """An executable's PT_LOAD segments linked to the regions of one snapshot."""
+
+    selection: Selection
+    elf: Elf
+    bias: int  # run-time address minus p_vaddr
+    links: tuple[SegmentLink, ...]  # one per PT_LOAD, in program header order
+    regions: tuple[Classified, ...]  # every region of the snapshot, classified
+
+    def segment(self, link: SegmentLink) -> Segment:
+        return self.elf.segments[link.index]
+
+    def load_number(self, link: SegmentLink) -> int:
+        """The segment's position among the PT_LOADs (0 for the first)."""
+        return [l.index for l in self.links].index(link.index)
+
+    def sections(self, link: SegmentLink) -> tuple[Section, ...]:
+        """The sections of the segment, as readelf maps them, in address order."""
+        names = set(self.segment(link).sections)
+        return tuple(sorted((s for s in self.elf.sections if s.name in names),
+                            key=lambda s: (s.sh_addr, s.name)))
+
+    @property
+    def relro_sections(self) -> frozenset[str]:
+        relro = self.elf.relro
+        return frozenset(relro.sections) if relro is not None else frozenset()
+
+    def users_of(self, region_index: int) -> tuple[int, ...]:
+        """The PT_LOAD numbers whose segment became region ``region_index``."""
+        return tuple(self.load_number(l) for l in self.links if region_index in l.regions)
+
+
+def elf_map(selection: Selection) -> ElfMap:
+    """Link the selected snapshot's executable to its regions; ConfigError if it cannot be."""
+    elf = selection.elf
+    if elf is None:
+        raise ConfigError(f"{selection.describe()}: the capture holds no ELF record",
+                          sample=selection.sample)
+    if not selection.exe_matches_elf:
+        raise ConfigError(
+            f"{selection.describe()}: the process runs {selection.snapshot.exe}, not the "
+            "sample's own executable, so its PT_LOADs say nothing about these regions",
+            sample=selection.sample,
+        )
+    mm = memory_map(selection)
+    if mm.bias is None:
+        raise ConfigError(f"{selection.describe()}: the executable's regions were not found "
+                          "in maps", sample=selection.sample)
+    regions = selection.snapshot.regions
+    try:
+        links = link_segments(elf, regions, selection.snapshot.exe, mm.bias)
+    except RoadsError as exc:
+        raise ConfigError(f"{selection.describe()}: {exc.message}", sample=selection.sample) from None
+    return ElfMap(selection, elf, mm.bias, tuple(links), mm.regions)
+
+
+# --------------------------------------------------------------------------- graph
+
+
+def figure_id(em: ElfMap) -> str:
+    return f"elf-{em.selection.slug}"
+
+
+def _h(text: str) -> str:
+    """Text for a Graphviz HTML-like label."""
+    return escape(text, quote=False)
+
+
+def _segment_label(em: ElfMap, link: SegmentLink) -> str:
+    seg = em.segment(link)
+    number = em.load_number(link)
+    rows = [
+        f'<TR><TD COLSPAN="4" ALIGN="LEFT"><B>PT_LOAD #{number}</B>  '
+        f"{_h(seg.flags.strip() or '---')}</TD></TR>",
+        f'<TR><TD COLSPAN="4" ALIGN="LEFT">file: p_offset {seg.p_offset:#x}, '
+        f"p_filesz {seg.p_filesz:#x}</TD></TR>",
+        f'<TR><TD COLSPAN="4" ALIGN="LEFT">memory: p_vaddr {seg.p_vaddr:#x}, '
+        f"p_memsz {seg.p_memsz:#x}</TD></TR>",
+    ]
+    low = seg.p_offset % PAGE_SIZE
+    if link.congruent:
+        rule = f"{seg.p_offset:#x} ≡ {seg.p_vaddr:#x} (mod 0x1000): both end in ...{low:03x}"
+    else:
+        rule = f"{seg.p_offset:#x} ≢ {seg.p_vaddr:#x} (mod 0x1000): mmap cannot map this"
+    rows.append(f'<TR><TD COLSPAN="4" ALIGN="LEFT"><I>{_h(rule)}</I></TD></TR>')
+    rows.append('<TR><TD ALIGN="LEFT"><U>section</U></TD><TD ALIGN="RIGHT"><U>offset</U></TD>'
+                '<TD ALIGN="RIGHT"><U>address</U></TD><TD ALIGN="RIGHT"><U>size</U></TD></TR>')
+    relro = em.relro_sections
+    for s in reversed(em.sections(link)):
+        name = _h(s.name)
+        if s.name in relro:
+            name += " <I>(RELRO)</I>"
+        if s.sh_type == "SHT_NOBITS":
+            name += " <I>(no file bytes)</I>"
+            offset = "—"
+        else:
+            offset = f"{s.sh_offset:#x}"
+        rows.append(
+            f'<TR><TD ALIGN="LEFT">{name}</TD>'
+            f'<TD ALIGN="RIGHT"><FONT FACE="{MONO}">{offset}</FONT></TD>'
+            f'<TD ALIGN="RIGHT"><FONT FACE="{MONO}">{s.sh_addr:#x}</FONT></TD>'
+            f'<TD ALIGN="RIGHT"><FONT FACE="{MONO}">{s.sh_size:#x}</FONT></TD></TR>'
+        )
+    for note in _segment_notes(em, link):
+        rows.append(f'<TR><TD COLSPAN="4" ALIGN="LEFT"><I>{_h(note)}</I></TD></TR>')
+    return ('<<TABLE BORDER="0" CELLBORDER="0" CELLSPACING="0" CELLPADDING="1">'
+            + "".join(rows) + "</TABLE>>")
+
+
+def _segment_notes(em: ElfMap, link: SegmentLink) -> list[str]:
+    notes = []
+    if link.relro is not None:
+        lo, hi = link.relro
+        state = "made read-only after relocation" if link.relro_applied else \
+            "still writable: not relocated yet"
+        # Two lines: on one, this note alone made the box twice as wide as the others,
+        # and the whole figure had to shrink to illegible text to fit the page.
+        notes.append(f"PT_GNU_RELRO pages {hex_address(lo)}-{hex_address(hi)}:")
+        notes.append(f"  {state}")
+    if link.bss is not None:
+        lo, hi = link.bss
+        notes.append(f"bss: {hi - lo:#x} bytes past the file's {em.segment(link).p_filesz:#x}")
+        if link.bss_tail:
+            notes.append(f"  {link.bss_tail:#x} of them: the zeroed tail of the last file page")
+        if link.bss_pages is not None:
+            plo, phi = link.bss_pages
+            pages = (phi - plo) // PAGE_SIZE
+            notes.append(f"  {link.bss_page_bytes:#x} of them: in {pages} anonymous "
+                         f"page{'s' if pages != 1 else ''}")
+    for other in link.shares_file_page_with:
+        number = [l.index for l in em.links].index(other)
+        notes.append(f"shares a file page with PT_LOAD #{number}")
+    return notes
+
+
+def _region_label(em: ElfMap, index: int) -> str:
+    c = em.regions[index]
+    r = c.region
+    lines = [f"{hex_address(r.start)}-{hex_address(r.end)}",
+             f"{r.perms} · {human_size(r.size)} · " + (f"file offset {r.offset:#x}" if r.pathname.startswith("/")
+                                                        else (r.pathname or "anonymous"))]
+    lines.append(c.label)
+    users = em.users_of(index)
+    same_offset = [k for k, o in enumerate(em.regions)
+                   if k != index and o.region.pathname == r.pathname and r.pathname.startswith("/")
+                   and o.region.offset == r.offset]
+    if same_offset:
+        lines.append(f"offset {r.offset:#x} is mapped twice")
+    if len(users) > 1:
+        lines.append("from PT_LOAD " + " and ".join(f"#{u}" for u in users))
+    return graphviz.nohtml("\\n".join(graphviz.escape(x) for x in lines))
+
+
+def _edge_label(em: ElfMap, link: SegmentLink, index: int) -> str:
+    r = em.regions[index].region
+    if link.bss_pages is not None and not r.pathname.startswith("/"):
+        return "bss pages"
+    if link.relro is not None and link.relro_applied and link.relro[0] <= r.start \
+            and r.end <= link.relro[1]:
+        return "RELRO"
+    return ""
+
+
+def build_graph(em: ElfMap) -> graphviz.Digraph:
+    """Segments left, regions right, highest address on top; deterministic."""
+    fid = figure_id(em)
+    g = laid_out_graph(fid, rankdir="LR", ranksep="0.6", nodesep="0.12",
+                       node_margin="0.08,0.04", edge_penwidth="0.9")
+
+    links = sorted(em.links, key=lambda l: -l.start)
+    region_ids = sorted({k for l in em.links for k in l.regions},
+                        key=lambda k: -em.regions[k].region.start)
+    with g.subgraph(name="segments") as col:
+        col.attr(rank="same")
+        col.node("hs", label=graphviz.escape(f"{em.selection.sample}: program headers"),
+                 shape="plaintext", **{"class": "roads-elf-head"})
+        previous = "hs"
+        for link in links:
+            kind = _segment_kind(em, link)
+            node = f"s{link.index}"
+            col.node(node, label=_segment_label(em, link), shape="box", style="filled",
+                     fillcolor=COLOURS.get(kind, COLOURS["other"]), color="#555555",
+                     id=f"{fid}-seg-{link.index}",
+                     **{"class": f"roads-region roads-elf-segment roads-kind-{kind}"})
+            col.edge(previous, node, style="invis")
+            previous = node
+    with g.subgraph(name="regions") as col:
+        col.attr(rank="same")
+        col.node("hr", label=graphviz.escape("/proc/PID/maps"),
+                 shape="plaintext", **{"class": "roads-elf-head"})
+        previous = "hr"
+        for k in region_ids:
+            c = em.regions[k]
+            node = f"r{k}"
+            col.node(node, label=_region_label(em, k), shape="box", style="filled",
+                     fillcolor=COLOURS.get(c.kind, COLOURS["other"]), color="#555555",
+                     width=f"{REGION_WIDTH}", id=f"{fid}-{c.region.start:x}",
+                     tooltip=graphviz.escape(f"{KINDS[c.kind].label}: {c.why}"),
+                     **{"class": f"roads-region roads-kind-{c.kind}"})
+            col.edge(previous, node, style="invis")
+            previous = node
+    g.edge("hs", "hr", style="invis")
+    for link in links:
+        for k in sorted(link.regions, key=lambda k: -em.regions[k].region.start):
+            label = _edge_label(em, link, k)
+            attrs = {"label": graphviz.escape(label)} if label else {}
+            g.edge(f"s{link.index}", f"r{k}", id=f"{fid}-edge-{link.index}-{k}",
+                   **{"class": "roads-arrow"}, **attrs)
+    return g
+
+
+def _segment_kind(em: ElfMap, link: SegmentLink) -> str:
+    """The colour of a segment, from its flags: code, writable data or read-only data."""
+    seg = em.segment(link)
+    if seg.p_flags & PF_X:
+        return "text"
+    if seg.p_flags & PF_W:
+        return "data"
+    return "rodata"
+
+
+def describe(em: ElfMap) -> tuple[str, str]:
+    """Short label and long description, for screen readers."""
+    s = em.selection
+    short = (f"The {len(em.links)} PT_LOAD segments of {s.sample} and the "
+             f"{len({k for l in em.links for k in l.regions})} regions they became ({s.describe()})")
+    parts = []
+    for link in em.links:
+        seg = em.segment(link)
+        regions = ", ".join(
+            f"{hex_address(em.regions[k].region.start)}-{hex_address(em.regions[k].region.end)} "
+            f"{em.regions[k].region.perms}" for k in link.regions)
+        parts.append(f"PT_LOAD #{em.load_number(link)} ({seg.flags.strip()}, sections "
+                     f"{' '.join(seg.sections) or 'none'}) became {regions or 'nothing'}")
+    return short, "; ".join(parts) + "."
+
+
+def render_elf_figure(em: ElfMap, *, cache_dir: str | os.PathLike[str] | None = None) -> str:
+    """The figure: the SVG and a caption naming the load bias."""
+    fid = figure_id(em)
+    short, long = describe(em)
+    svg = inline(render(build_graph(em).source, cache_dir), fid=fid,
+                 css_class="roads-vas roads-elf-svg", short=short, long=long)
+    bias = f"load bias {em.bias:#x}" if em.bias else "loaded at its link-time addresses (ET_EXEC)"
+    caption = (f"{em.selection.sample}'s PT_LOAD segments (left: file offsets and link-time "
+               f"addresses, highest on top) and the regions of maps they became (right; {bias}).")
+    return (f'<figure class="roads-figure roads-elf-figure" id="{fid}" data-search-exclude>\n{svg}'
+            f"<figcaption>{escape(caption)}</figcaption>\n</figure>\n")

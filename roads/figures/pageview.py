@@ -1,0 +1,405 @@
+"""Pages and page tables: what pagemap says about each page, and how an address is walked.
+
+Two figures:
+
+* the page view of a range a sample asked for (``ROADS_RANGE``): for each page,
+  pagemap's bit 63 (present), bit 56 (exclusively mapped) and the page frame
+  number, at one or more checkpoints side by side, so that demand paging and
+  copy-on-write show as bits turning on and frames changing. A frame mapped by
+  several anonymous pages at once is the kernel's shared zero page;
+* the page walk of one address: x86-64 four-level paging (Intel SDM vol. 3A,
+  4.5) splits a canonical 48-bit address into four 9-bit table indices (PML4,
+  PDPT, PD, PT) and a 12-bit offset, and the physical address is the frame
+  number times the page size plus that offset.
+
+Frame numbers are only shown to processes with CAP_SYS_ADMIN; without it pagemap
+reports 0 and the capture records None. Pure: selections in, HTML out.
+"""
+
+from __future__ import annotations
+
+import html as _html
+from dataclasses import dataclass
+from typing import Sequence
+
+from .. import constants
+from ..errors import ConfigError
+from .select import PageEntry, PagemapRange, Selection
+
+PAGE_SHIFT = constants.PAGE_SHIFT.value
+PAGE_SIZE = 1 << PAGE_SHIFT
+# (name, lowest bit) of each 9-bit index, top level first (Intel SDM vol. 3A, 4.5,
+# Figures 4-8 and 4-9): 4-level paging translates 48 bits, 5-level (LA57) 57.
+LEVELS_BY_PAGING = {
+    4: (("PML4", 39), ("PDPT", 30), ("PD", 21), ("PT", 12)),
+    5: (("PML5", 48), ("PML4", 39), ("PDPT", 30), ("PD", 21), ("PT", 12)),
+}
+LEVELS = LEVELS_BY_PAGING[4]
+INDEX_BITS = constants.INDEX_BITS.value
+VIRTUAL_BITS = 48  # with 4-level paging
+HIDDEN = "hidden without CAP_SYS_ADMIN"
+
+
+# --------------------------------------------------------------------------- page walk
+
+
+@dataclass(frozen=True)
+class AddressSplit:
+    """A virtual address cut the way the MMU walks it, with 4- or 5-level paging."""
+
+    address: int
+    sign: int  # the bits above the translated ones: copies of the top translated bit
+    indices: tuple[int, ...]  # one 9-bit index per level, top level first
+    offset: int  # bits 11-0
+    paging_levels: int = 4
+
+    @property
+    def levels(self) -> tuple[tuple[str, int], ...]:
+        return LEVELS_BY_PAGING[self.paging_levels]
+
+    @property
+    def translated_bits(self) -> int:
+        return self.paging_levels * INDEX_BITS + PAGE_SHIFT
+
+    def index(self, level: str) -> int | None:
+        """The index of the table called ``level`` (``PML4``), None if this mode has none."""
+        for (name, _), value in zip(self.levels, self.indices):
+            if name == level:
+                return value
+        return None
+
+    pml5 = property(lambda self: self.index("PML5"))
+    pml4 = property(lambda self: self.index("PML4"))
+    pdpt = property(lambda self: self.index("PDPT"))
+    pd = property(lambda self: self.index("PD"))
+    pt = property(lambda self: self.index("PT"))
+
+    @property
+    def canonical(self) -> bool:
+        """The bits above the translated ones all equal the top translated bit; anything
+        else faults with #GP, not a page fault."""
+        top = self.indices[0] >> (INDEX_BITS - 1)
+        ones = (1 << (64 - self.translated_bits)) - 1
+        return self.sign == (ones if top else 0)
+
+    @property
+    def page(self) -> int:
+        """The address of the page holding ``address``."""
+        return self.address & ~(PAGE_SIZE - 1)
+
+    def recombine(self) -> int:
+        """The address again, put together from its parts."""
+        value = self.sign << self.translated_bits
+        for (_, low), index in zip(self.levels, self.indices):
+            value |= index << low
+        return value | self.offset
+
+
+def split_address(address: int, paging_levels: int = 4) -> AddressSplit:
+    """Cut ``address`` (0 to 2**64 - 1) into the sign bits, one index per level of
+    ``paging_levels``-level paging, and the offset."""
+    if not 0 <= address < 1 << 64:
+        raise ValueError(f"{address:#x} is not a 64-bit address")
+    if paging_levels not in LEVELS_BY_PAGING:
+        raise ValueError(f"{paging_levels}-level paging does not exist on x86-64")
+    mask = (1 << INDEX_BITS) - 1
+    levels = LEVELS_BY_PAGING[paging_levels]
+    indices = tuple((address >> low) & mask for _, low in levels)
+    translated = paging_levels * INDEX_BITS + PAGE_SHIFT
+    return AddressSplit(address, address >> translated, indices, address & (PAGE_SIZE - 1),
+                        paging_levels)
+
+
+def paging_levels_of(selection: Selection) -> int:
+    """The paging mode the capture recorded; 4-level for captures made before it was."""
+    levels = selection.provenance.get("paging_levels")
+    return levels if levels in LEVELS_BY_PAGING else 4
+
+
+def physical_address(pfn: int, offset: int) -> int:
+    """Frame number times the page size plus the offset in the page."""
+    return (pfn << PAGE_SHIFT) | offset
+
+
+# --------------------------------------------------------------------------- pages
+
+
+def page_range(selection: Selection, name: str) -> PagemapRange:
+    """The pagemap range ``name`` of the selected checkpoint; ConfigError listing the ranges.
+
+    A child process that asks again for a range its parent asked for has it twice
+    (the runner hands a child its parent's ranges); the copies are the same pages.
+    """
+    found = [r for r in selection.snapshot.pagemap if r.name == name]
+    if not found:
+        known = ", ".join(dict.fromkeys(r.name for r in selection.snapshot.pagemap)) or "none"
+        raise ConfigError(
+            f"{selection.describe()}: no pagemap range {name!r} (ranges: {known})",
+            sample=selection.sample,
+        )
+    return found[0]
+
+
+def zero_frames(pages: Sequence[PageEntry]) -> frozenset[int]:
+    """Frames mapped by more than one private anonymous page of ``pages``.
+
+    Two pages of one private anonymous range hold separate data unless both were
+    only read: then both map the kernel's shared zero page. (KSM could merge pages
+    too, but no sample here asks for it.)
+    """
+    counts: dict[int, int] = {}
+    for p in pages:
+        if p.present and p.pfn is not None and not p.file_or_shared:
+            counts[p.pfn] = counts.get(p.pfn, 0) + 1
+    return frozenset(pfn for pfn, n in counts.items() if n > 1)
+
+
+def find_page(selection: Selection, address: int) -> PageEntry | None:
+    """The pagemap entry of the page holding ``address``, if a range covers it."""
+    page = address & ~(PAGE_SIZE - 1)
+    for r in selection.snapshot.pagemap:
+        for p in r.pages:
+            if p.vaddr == page:
+                return p
+    return None
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One page at one checkpoint, as the page view prints it."""
+
+    present: bool
+    exclusive: bool
+    swapped: bool
+    pfn: int | None
+    zero: bool  # the shared zero page
+
+    @property
+    def frame_text(self) -> str:
+        if not self.present:
+            return "swapped" if self.swapped else ""
+        if self.pfn is None:
+            return "hidden"
+        return f"{self.pfn:#x}"
+
+
+def _cells(pages: Sequence[PageEntry]) -> list[Cell]:
+    zeros = zero_frames(pages)
+    return [
+        Cell(p.present, p.exclusive, p.swapped, p.pfn,
+             p.present and p.pfn in zeros)
+        for p in pages
+    ]
+
+
+def _bit(value: bool) -> str:
+    return "1" if value else "0"
+
+
+def render_page_view(selections: Sequence[Selection], name: str) -> str:
+    """A table: one row per page of range ``name``, one group of columns per checkpoint.
+
+    Each group shows bit 63 (present), bit 56 (exclusively mapped) and the frame; a
+    value that differs from the same process's previous group (or, for its first, the
+    group before) is marked. Runs of pages absent everywhere are folded into one row.
+    """
+    if not selections:
+        raise ConfigError("page view of no checkpoint: name at least one")
+    ranges = [page_range(s, name) for s in selections]
+    base = ranges[0]
+    for s, r in zip(selections, ranges):
+        if (r.start, r.length) != (base.start, base.length):
+            raise ConfigError(
+                f"range {name!r} is {r.start:#x}+{r.length:#x} at {s.describe()} but "
+                f"{base.start:#x}+{base.length:#x} at {selections[0].describe()}",
+                sample=s.sample,
+            )
+    columns = [_cells(r.pages) for r in ranges]
+    references = _references(selections)
+    heads = [_column_head(s) for s in selections]
+
+    # No class on the table itself: Material styles only tables without one.
+    out = ['<div class="roads-pages">', "<table>", "<thead>", "<tr>",
+           '<th rowspan="2">page</th><th rowspan="2">virtual address</th>']
+    out += [f'<th colspan="3">{h}</th>' for h in heads]
+    out.append("</tr>")
+    out.append("<tr>" + '<th title="pagemap bit 63">present</th>'
+               '<th title="pagemap bit 56: exclusively mapped">excl.</th>'
+               '<th title="page frame number (pagemap bits 0-54)">frame</th>' * len(selections)
+               + "</tr>")
+    out += ["</thead>", "<tbody>"]
+
+    k = 0
+    pages = base.pages
+    while k < len(pages):
+        if all(not col[k].present for col in columns):
+            j = k
+            while j + 1 < len(pages) and all(not col[j + 1].present for col in columns):
+                j += 1
+            if j > k:
+                label = f"{k}–{j}"
+                where = f"<code>{pages[k].vaddr:#x}</code>–<code>{pages[j].vaddr + PAGE_SIZE:#x}</code>"
+                cells = f'<td colspan="{3 * len(columns)}">{j - k + 1} pages, not present</td>'
+                out.append(f"<tr><td>{label}</td><td>{where}</td>{cells}</tr>")
+                k = j + 1
+                continue
+        row = [f"<td>{k}</td>", f"<td><code>{pages[k].vaddr:#x}</code></td>"]
+        for col, ref in zip(columns, references):
+            row += _cell_html(col[k], None if ref is None else columns[ref][k])
+        out.append("<tr>" + "".join(row) + "</tr>")
+        k += 1
+    out += ["</tbody>", "</table>"]
+
+    notes = _notes(columns)
+    if notes:
+        out.append('<p class="roads-notes">' + " ".join(notes) + "</p>")
+    out.append("</div>")
+    return "\n".join(out)
+
+
+def _references(selections: Sequence[Selection]) -> list[int | None]:
+    """For each column, the column it is compared with: the last one before it of the
+    same process, or else simply the one before (a child's first column against its
+    parent's)."""
+    out: list[int | None] = []
+    for k, s in enumerate(selections):
+        same = [j for j in range(k) if selections[j].snapshot.pid == s.snapshot.pid]
+        out.append(same[-1] if same else (k - 1 if k else None))
+    return out
+
+
+def _column_head(s: Selection) -> str:
+    words = _html.escape(s.checkpoint_name)
+    if s.shared_name:
+        words += f" ({_html.escape(s.role or f'#{s.ordinal}')})"
+    return words
+
+
+def _cell_html(cell: Cell, previous: Cell | None) -> list[str]:
+    def marked(text: str, changed: bool, title: str = "") -> str:
+        attr = f' title="{_html.escape(title, quote=True)}"' if title else ""
+        body = f"<mark>{text}</mark>" if changed else text
+        return f"<td{attr}>{body}</td>"
+
+    changed_present = previous is not None and previous.present != cell.present
+    changed_exclusive = previous is not None and previous.exclusive != cell.exclusive
+    changed_frame = (previous is not None and cell.present and previous.present
+                     and cell.pfn is not None and previous.pfn is not None
+                     and cell.pfn != previous.pfn)
+    frame = cell.frame_text
+    title = ""
+    if frame == "hidden":
+        title = f"present, frame number {HIDDEN}"
+    elif cell.zero:
+        title = "the kernel's shared zero page: mapped by several pages, read but never written"
+    if frame and frame not in ("hidden", "swapped"):
+        frame = f"<code>{frame}</code>"
+    if cell.zero:
+        frame += " zero page"
+    return [
+        marked(_bit(cell.present), changed_present),
+        marked(_bit(cell.exclusive), changed_exclusive),
+        marked(frame, changed_frame, title),
+    ]
+
+
+def _notes(columns: list[list[Cell]]) -> list[str]:
+    cells = [c for col in columns for c in col]
+    notes = [f"Frame: page frame number; physical address = frame × {PAGE_SIZE} + offset."]
+    if any(c.zero for c in cells):
+        notes.append("Zero page: one frame mapped at several addresses after reads only; "
+                     "the first write gives a page a frame of its own.")
+    if any(c.present and c.pfn is None for c in cells):
+        notes.append(f"Frame numbers are {HIDDEN}: the bits are real, the frames unknown.")
+    if len(columns) > 1:
+        notes.append("Marked: changed since the process's previous column (a process's "
+                     "first column is compared with the column before it).")
+    return notes
+
+
+def render_page_walk(selection: Selection, name: str) -> str:
+    """The 9/9/9/9/12 split of a recorded address (or a range's start) and its frame.
+
+    ``name`` is an address the sample recorded with ``ROADS_ADDRESS`` or, failing
+    that, a range of ``ROADS_RANGE`` (its first byte is walked).
+    """
+    address = resolve_address(selection, name)
+    split = split_address(address, paging_levels_of(selection))
+    assert split.recombine() == address
+    top = split.translated_bits
+    widths = [("sign extension", 63, top, split.sign)] + [
+        (f"{level} index", low + INDEX_BITS - 1, low, index)
+        for (level, low), index in zip(split.levels, split.indices)
+    ] + [("offset", PAGE_SHIFT - 1, 0, split.offset)]
+
+    out = ['<div class="roads-page-walk">', "<table>", "<thead><tr><th></th>"]
+    out += [f"<th>bits {hi}–{lo}</th>" for _, hi, lo, _ in widths]
+    out += ["</tr></thead>", "<tbody>", "<tr><th>part</th>"]
+    out += [f"<td>{part}</td>" for part, _, _, _ in widths]
+    out += ["</tr>", "<tr><th>binary</th>"]
+    out += [f"<td><code>{value:0{hi - lo + 1}b}</code></td>" for _, hi, lo, value in widths]
+    out += ["</tr>", "<tr><th>value</th>"]
+    values = [f"<td><code>{split.sign:#x}</code></td>"]
+    values += [f"<td>{index}</td>" for index in split.indices]
+    values.append(f"<td><code>{split.offset:#05x}</code></td>")
+    out += values + ["</tr>", "</tbody>", "</table>"]
+
+    words = [f"<code>{_html.escape(name)}</code> = <code>{address:#x}</code>"]
+    region = selection.snapshot.region_at(address)
+    if region is not None:
+        label = region.pathname or "anonymous memory"
+        words.append(f"in <code>{_html.escape(label)}</code> "
+                     f"(<code>{region.start:#x}</code>–<code>{region.end:#x}</code>, {region.perms})")
+    if not split.canonical:
+        words.append(f"is not canonical: bits 63–{top} are not copies of bit {top - 1}, so any "
+                     f"access faults with #GP before a page table is read "
+                     f"({split.paging_levels}-level paging)")
+    sentence = " ".join(words) + "."
+
+    page = find_page(selection, address)
+    if page is None:
+        frame = ("No pagemap range covers this page, so its frame was not recorded "
+                 "(ask for one with <code>ROADS_RANGE</code>).")
+    elif not page.present:
+        frame = "The page is not present: the walk ends at an empty entry and the access faults."
+    elif page.pfn is None:
+        frame = f"The page is present; its frame number is {HIDDEN}."
+    else:
+        phys = physical_address(page.pfn, split.offset)
+        frame = (f"Frame <code>{page.pfn:#x}</code> × {PAGE_SIZE} + offset <code>{split.offset:#x}</code> "
+                 f"= physical address <code>{phys:#x}</code>.")
+    return "\n".join(out + [f'<p class="roads-notes">{sentence} {frame}</p>', "</div>"])
+
+
+def resolve_address(selection: Selection, name: str) -> int:
+    """A recorded address by name, or the start of a pagemap range of that name."""
+    for a in selection.snapshot.addresses:
+        if a.name == name:
+            return a.value
+    for r in selection.snapshot.pagemap:
+        if r.name == name:
+            return r.start
+    addresses = ", ".join(a.name for a in selection.snapshot.addresses) or "none"
+    ranges = ", ".join(dict.fromkeys(r.name for r in selection.snapshot.pagemap)) or "none"
+    raise ConfigError(
+        f"{selection.describe()}: no address or range {name!r} "
+        f"(addresses: {addresses}; ranges: {ranges})",
+        sample=selection.sample,
+    )
+
+
+def checkpoint_specs(checkpoints: object) -> list[tuple[str, str | int | None]]:
+    """``(name, pid)`` pairs from what a page may write: a name, or a list whose items
+    are names or ``[name, pid]`` pairs (pid: "parent", "child" or an ordinal)."""
+    items = [checkpoints] if isinstance(checkpoints, str) else checkpoints
+    if not isinstance(items, (list, tuple)) or not items:
+        raise ConfigError(f"checkpoints: a name or a list of names, not {checkpoints!r}")
+    out: list[tuple[str, str | int | None]] = []
+    for item in items:
+        if isinstance(item, str):
+            out.append((item, None))
+        elif isinstance(item, (list, tuple)) and len(item) == 2 and isinstance(item[0], str):
+            out.append((item[0], item[1]))
+        else:
+            raise ConfigError(f"checkpoints: {item!r} is neither a name nor [name, pid]")
+    return out

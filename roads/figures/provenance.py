@@ -1,0 +1,226 @@
+"""Where a figure's numbers come from: the one-line caption under every figure.
+
+What can change a picture of memory is recorded with every capture (kernel,
+glibc, gcc, architecture, page size, paging levels, THP mode, ``randomize_va_space``,
+and more that pages quote: see ``roads.capture.toolchain.provenance``) and with
+every run (whether ASLR was asked off, and the process's personality, which says
+whether it really was). ``Provenance`` gathers those for one or more selected
+checkpoints; ``caption`` says it in one line of text and ``caption_html`` as the
+paragraph figures end with. ``with_provenance(html, selection)`` is what every
+figure renderer calls last.
+
+Pure: selections in, text out.
+"""
+
+from __future__ import annotations
+
+import html as _html
+from dataclasses import dataclass
+from typing import Sequence
+
+from ..constants import ADDR_NO_RANDOMIZE
+from .select import Selection
+from ..units import human_size
+
+
+# /proc/sys/kernel/randomize_va_space (Documentation/admin-guide/sysctl/kernel.rst).
+_RANDOMIZE = {0: "off system-wide", 1: "stack, mmap and vDSO only", 2: "full"}
+
+
+@dataclass(frozen=True)
+class Aslr:
+    """Whether a run asked for ASLR, and what the process's personality says it got."""
+
+    requested: bool  # the sample was run with ASLR left on
+    randomized: bool  # verified: randomize_va_space > 0 and no ADDR_NO_RANDOMIZE
+    personality: int
+    randomize_va_space: int | None
+
+    def describe(self) -> str:
+        """``ASLR off (ADDR_NO_RANDOMIZE, verified)``, ``ASLR on (full)`` and the odd cases."""
+        if self.randomize_va_space == 0:
+            return "ASLR off (randomize_va_space 0)"
+        if not self.randomized:
+            words = "ASLR off (personality ADDR_NO_RANDOMIZE, verified)"
+            return words if not self.requested else words + ", although it was asked on"
+        level = _RANDOMIZE.get(self.randomize_va_space, f"level {self.randomize_va_space}") \
+            if self.randomize_va_space is not None else "level unknown"
+        words = f"ASLR on ({level})"
+        return words if self.requested else words + ", NOT turned off as asked"
+
+    @property
+    def as_asked(self) -> bool:
+        """Whether the run got what the sample asked for."""
+        return self.requested == self.randomized
+
+
+@dataclass(frozen=True)
+class Provenance:
+    """Everything the caption of a figure of ``selections`` says."""
+
+    sample: str
+    variants: tuple[str, ...]
+    runs: tuple[int, ...]
+    run_count: int  # runs of the (first) variant
+    checkpoints: tuple[str, ...]  # one per selection, with the process role when shared
+    kernel: str
+    glibc: str
+    gcc: str  # the version as ``gcc --version`` printed it
+    gcc_argv: tuple[tuple[str, ...], ...]  # the compile command, one per variant
+    flags: tuple[tuple[str, ...], ...]  # the options that shape the binary, one per variant
+    arch: str
+    page_size: int | None
+    thp: str
+    aslr: tuple[Aslr, ...]  # one per distinct run, in order
+    paging_levels: int | None = None  # 4 or 5; None in captures made before it was recorded
+
+
+def compiler_flags(gcc_argv: Sequence[str]) -> tuple[str, ...]:
+    """The options of a compile command that shape the binary.
+
+    Dropped: the driver itself, ``-o FILE``, source files and include folders, which
+    say where the build ran rather than what it made.
+    """
+    out: list[str] = []
+    skip = False
+    for arg in list(gcc_argv)[1:]:
+        if skip:
+            skip = False
+            continue
+        if arg == "-o" or arg == "-I":
+            skip = True
+        elif arg.startswith("-I") or not arg.startswith("-"):
+            continue
+        else:
+            out.append(arg)
+    return tuple(out)
+
+
+def aslr_of(selection: Selection) -> Aslr:
+    """The ASLR state of the selected process, verified from its personality."""
+    personality = selection.checkpoint_record.personality
+    level = selection.provenance_record.randomize_va_space
+    randomized = not (personality & ADDR_NO_RANDOMIZE) and level != 0
+    return Aslr(selection.run_record.aslr_requested, randomized, personality, level)
+
+
+def provenance(selections: Selection | Sequence[Selection]) -> Provenance:
+    """The provenance of one selection, or of several from one capture (a diff)."""
+    sels = _as_list(selections)
+    first = sels[0]
+    prov = first.provenance_record
+    seen_runs: list[tuple[str, int]] = []
+    aslr: list[Aslr] = []
+    for s in sels:
+        if (s.variant, s.run) not in seen_runs:
+            seen_runs.append((s.variant, s.run))
+            aslr.append(aslr_of(s))
+    argvs = tuple(first.capture.variants[v].gcc_argv
+                  for v in dict.fromkeys(s.variant for s in sels))
+    return Provenance(
+        sample=first.sample,
+        variants=tuple(dict.fromkeys(s.variant for s in sels)),
+        runs=tuple(dict.fromkeys(s.run for s in sels)),
+        run_count=len(first.variant_record.runs),
+        checkpoints=tuple(_checkpoint_words(s) for s in sels),
+        kernel=prov.kernel or "unknown",
+        glibc=prov.glibc or "unknown",
+        gcc=prov.gcc or "unknown",
+        gcc_argv=argvs,
+        flags=tuple(compiler_flags(argv) for argv in argvs),
+        arch=prov.arch or "unknown",
+        page_size=prov.page_size,
+        thp=prov.thp or "unknown",
+        aslr=tuple(aslr),
+        paging_levels=prov.paging_levels,
+    )
+
+
+def _as_list(selections: Selection | Sequence[Selection]) -> list[Selection]:
+    sels = [selections] if isinstance(selections, Selection) else list(selections)
+    if not sels:
+        raise ValueError("provenance of no selection")
+    return sels
+
+
+def _checkpoint_words(s: Selection) -> str:
+    words = s.checkpoint_name
+    if s.shared_name:
+        words += f" ({s.role})" if s.role else f" (process #{s.ordinal})"
+    return words
+
+
+def gcc_version(banner: str) -> str:
+    """``gcc 12.2.0`` from ``gcc (Debian 12.2.0-14+deb12u1) 12.2.0``."""
+    parts = banner.split()
+    return f"gcc {parts[-1]}" if len(parts) > 1 else banner
+
+
+def _parts(p: Provenance, subject: str | None = None, aslr: str | None = None) -> list[tuple[str, str]]:
+    """The caption's pieces as (plain text, the same as HTML).
+
+    ``subject`` replaces the words on which checkpoints are shown (a gdb session
+    shows none); ``aslr`` the ASLR state (gdb turns randomisation off by itself).
+    """
+    def plain(text: str) -> tuple[str, str]:
+        return text, _html.escape(text)
+
+    where = f"sample {p.sample}"
+    if len(p.variants) > 1 or p.variants != ("default",):
+        where += f" ({' vs '.join(p.variants)})"
+    if len(p.runs) > 1:
+        where += f", runs {' and '.join(map(str, p.runs))}"
+    elif p.run_count > 1:
+        where += f", run {p.runs[0]} of {p.run_count}"
+    checkpoints = tuple(dict.fromkeys(p.checkpoints))
+    word = "checkpoint" if len(checkpoints) == 1 else "checkpoints"
+    where += ", " + (subject or f"{word} " + " → ".join(checkpoints))
+
+    compiler = gcc_version(p.gcc)
+    flag_sets = [" ".join(f) for f in p.flags]
+    flags = " vs ".join(flag_sets)
+    command = "; ".join(" ".join(argv) for argv in p.gcc_argv)
+    gcc_html = _html.escape(compiler)
+    if any(flag_sets):
+        gcc_html += " " + " vs ".join(f"<code>{_html.escape(f)}</code>" for f in flag_sets)
+    if command:
+        gcc_html = f'<span title="{_html.escape(command, quote=True)}">{gcc_html}</span>'
+
+    aslr = aslr or "; ".join(dict.fromkeys(a.describe() for a in p.aslr))
+    pages = f"{human_size(p.page_size)} pages" if p.page_size else "page size unknown"
+    if p.paging_levels:
+        pages += f", {p.paging_levels}-level paging"
+    return [
+        plain(where),
+        plain(f"Linux {p.kernel} {p.arch}"),
+        plain(f"glibc {p.glibc}"),
+        (f"{compiler} {flags}".rstrip(), gcc_html),
+        plain(aslr),
+        plain(f"THP {p.thp}"),
+        plain(pages),
+    ]
+
+
+def caption(selections: Selection | Sequence[Selection], *, subject: str | None = None,
+            aslr: str | None = None) -> str:
+    """The provenance in one line of plain text (``subject``, ``aslr``: see ``_parts``)."""
+    return " · ".join(text for text, _ in _parts(provenance(selections), subject, aslr))
+
+
+def caption_html(selections: Selection | Sequence[Selection], *, subject: str | None = None,
+                 aslr: str | None = None) -> str:
+    """The provenance as the paragraph that closes a figure (an HTML block of its own)."""
+    p = provenance(selections)
+    inner = " · ".join(h for _, h in _parts(p, subject, aslr))
+    warn = "" if aslr or all(a.as_asked for a in p.aslr) else " roads-provenance-warning"
+    return f'<p class="roads-provenance{warn}"><small>{inner}</small></p>'
+
+
+def with_provenance(html: str, selection: Selection | Sequence[Selection], *,
+                    subject: str | None = None, aslr: str | None = None) -> str:
+    """``html`` (or Markdown) followed by its provenance caption.
+
+    A blank line separates the two, so that Markdown before it stays Markdown and
+    the caption is an HTML block of its own. Every figure macro ends with this.
+    """
+    return html.rstrip("\n") + "\n\n" + caption_html(selection, subject=subject, aslr=aslr) + "\n"

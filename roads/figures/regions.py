@@ -1,0 +1,582 @@
+"""What each region of an address space is, and which region each pointer lands in.
+
+``classify`` gives every line of ``maps`` exactly one kind (``KINDS``): the pieces of
+the executable (from its ELF program headers, the load bias and ``PT_GNU_RELRO``),
+the pieces of each shared library (from permissions, offsets and ``VmFlags``), the
+heap, the stacks, guard pages, malloc arenas, the kernel's vDSO, vvar and vsyscall
+pages, anonymous and file mappings. ``find_pointers`` places recorded addresses and
+the executable's interesting symbols; ``bands`` cuts the whole 64-bit space into
+regions and the gaps between them, including the non-canonical hole and the kernel
+half, where the capture's paging mode (``canonical_for``) puts them. ``memory_map``
+does all three for a ``Selection``.
+
+Pure: records in, records out.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any, Mapping, Sequence
+
+from ..constants import USER_BITS
+from ..document import Elf
+from ..elfspec import PF_W, PF_X
+from .elflink import link_segments, load_bias
+from ..errors import RoadsError
+from .select import Address, Region, Selection
+
+ADDRESS_END = 1 << 64
+_PAGE = 4096
+
+
+@dataclass(frozen=True)
+class Canonical:
+    """The halves of the 64-bit space under one paging mode of x86-64.
+
+    User space is the lower ``2**user_bits`` bytes; the kernel's half is the same
+    size at the top (the sign-extended copy); in between, addresses are
+    non-canonical and any access faults with #GP. The top user page is never mapped
+    (TASK_SIZE_MAX is the end minus a page), so user space as maps can show it ends
+    at ``task_size``. arch/x86/include/asm/page_64_types.h (__VIRTUAL_MASK_SHIFT,
+    TASK_SIZE_MAX) and Documentation/arch/x86/x86_64/mm.rst.
+    """
+
+    paging_levels: int
+    user_bits: int  # 47 with 4-level paging, 56 with 5-level
+
+    @property
+    def user_end(self) -> int:
+        return 1 << self.user_bits
+
+    @property
+    def task_size(self) -> int:
+        return self.user_end - _PAGE
+
+    @property
+    def kernel_start(self) -> int:
+        return ADDRESS_END - self.user_end
+
+    @property
+    def hole_size(self) -> int:
+        return self.kernel_start - self.user_end
+
+    @property
+    def sign_bits(self) -> int:
+        """Top bits that must all be equal in a canonical address (17, or 8)."""
+        return 64 - self.user_bits
+
+
+PAGING = {4: Canonical(4, USER_BITS[4]), 5: Canonical(5, USER_BITS[5])}
+
+
+def canonical_for(provenance: Mapping[str, Any] | None) -> Canonical:
+    """The address-space halves of the machine a capture was made on: from its
+    provenance's ``paging_levels``, 4-level when the capture does not say (captures
+    made before it was recorded, other architectures)."""
+    levels = (provenance or {}).get("paging_levels")
+    return PAGING.get(levels, PAGING[4]) if isinstance(levels, int) else PAGING[4]
+
+
+# The 4-level values, for callers that know they have a 4-level capture; figures use
+# the MemoryMap's own ``canonical``.
+USER_END = PAGING[4].user_end
+TASK_SIZE = PAGING[4].task_size
+KERNEL_START = PAGING[4].kernel_start
+
+# glibc's HEAP_MAX_SIZE on 64-bit (2 * DEFAULT_MMAP_THRESHOLD_MAX): each non-main
+# arena reserves this much, aligned to it, and makes only the used part rw-p.
+ARENA_SIZE = 64 << 20
+# The largest PROT_NONE region still taken for a thread stack's guard (pthread's
+# default guard is one page; pthread_attr_setguardsize can ask for more).
+MAX_GUARD = 1 << 20
+# Smallest rw-p region above a guard that counts as a thread stack (PTHREAD_STACK_MIN
+# is 16 KiB; glibc's default is RLIMIT_STACK, 8 MiB).
+MIN_THREAD_STACK = 16 << 10
+
+# Recorded address names that say what memory they point into.
+_THREAD_NAME = re.compile(r"thread", re.I)
+_TLS_NAME = re.compile(r"(^|[^a-z])(tls|tcb|thread[-_ ]?local|__thread)([^a-z]|$)", re.I)
+_SHARED_OBJECT = re.compile(r"\.so(\.[0-9.]+)?( \(deleted\))?$")
+
+
+@dataclass(frozen=True)
+class Kind:
+    """One kind of region: a stable name (used in CSS classes), a label, a sentence."""
+
+    name: str
+    label: str
+    about: str
+
+
+KINDS: dict[str, Kind] = {
+    k.name: k
+    for k in (
+        Kind("text", "program code", "the executable's machine code (its R E PT_LOAD)"),
+        Kind("rodata", "program read-only data",
+             "the executable's headers, constants and string literals (read-only PT_LOADs)"),
+        Kind("relro", "program RELRO",
+             "the part of the executable's data that PT_GNU_RELRO makes read-only after relocation"),
+        Kind("data", "program data", "the executable's initialised global variables (.data)"),
+        Kind("bss", "program bss", "the executable's zero-initialised globals past its file pages"),
+        Kind("heap", "heap", "[heap]: the main arena of malloc, grown with brk"),
+        Kind("arena", "malloc arena",
+             "a thread arena of malloc: a 64 MiB-aligned reservation, rw-p where used"),
+        Kind("mmap", "anonymous mapping", "memory from mmap with no file behind it"),
+        Kind("tls", "thread-local storage", "a thread's TLS block and thread control block"),
+        Kind("thread-stack", "thread stack", "a thread's stack, allocated by pthread_create"),
+        Kind("guard", "guard page", "no access: a fault here catches a stack overflow"),
+        Kind("reserved", "reserved, no access", "address space mapped PROT_NONE"),
+        Kind("stack", "main stack", "[stack]: the main thread's stack, argv, envp and auxv"),
+        Kind("lib-text", "library code", "a shared library's machine code"),
+        Kind("lib-rodata", "library read-only data", "a shared library's headers and constants"),
+        Kind("lib-relro", "library RELRO",
+             "a shared library's GOT and relocated pointers, read-only after relocation"),
+        Kind("lib-data", "library data", "a shared library's writable globals"),
+        Kind("lib-bss", "library bss", "a shared library's zero-initialised globals"),
+        Kind("file", "file mapping", "a file mapped with mmap"),
+        Kind("vvar", "vvar", "kernel data the vDSO reads (clock values), read-only"),
+        Kind("vdso", "vDSO", "code the kernel maps into every process for fast system calls"),
+        Kind("vsyscall", "vsyscall", "the legacy fixed-address system call page, in the kernel half"),
+        Kind("other", "other", "a region of a kind this site does not tell apart"),
+    )
+}
+
+# Bands of the whole 64-bit space that are not regions.
+GAP_KINDS: dict[str, Kind] = {
+    k.name: k
+    for k in (
+        Kind("unmapped", "unmapped", "user space with nothing mapped: an access is SIGSEGV"),
+        Kind("hole", "non-canonical hole",
+             "addresses whose top bits are not all copies of the highest bit the page tables "
+             "translate (bit 47 with 4-level paging, 56 with 5-level): any access is a #GP fault"),
+        Kind("kernel", "kernel space", "the kernel's half: no access from user mode"),
+    )
+}
+
+_PSEUDO = {
+    "[heap]": "heap",
+    "[stack]": "stack",
+    "[vdso]": "vdso",
+    "[vvar]": "vvar",
+    "[vvar_vclock]": "vvar",
+    "[vsyscall]": "vsyscall",
+}
+
+# The kinds of the executable's pieces, and their shared-library counterparts.
+_PIECES = ("text", "rodata", "relro", "data", "bss")
+_LIB = {piece: f"lib-{piece}" for piece in _PIECES}
+
+
+@dataclass(frozen=True)
+class Classified:
+    """A region with its kind, what it belongs to and why it was called so."""
+
+    region: Region
+    kind: str
+    owner: str  # "layout", "libc.so.6", "" for anonymous memory and kernel pages
+    why: str
+
+    @property
+    def label(self) -> str:
+        return KINDS[self.kind].label
+
+    @property
+    def guard(self) -> bool:
+        """No permission at all: touching it faults (guard pages, reservations)."""
+        return self.region.perms[:3] == "---"
+
+    @property
+    def writable_and_executable(self) -> bool:
+        """W+X: code that can be rewritten, which hardened systems forbid."""
+        return self.region.writable and self.region.executable
+
+
+@dataclass(frozen=True)
+class Pointer:
+    """A named address: recorded by the sample, a symbol of the executable, or both."""
+
+    name: str
+    address: int
+    source: str  # "recorded", "symbol", or "recorded, symbol"
+    region: int | None  # index of the region holding it; None when no region does
+    symbol: str | None = None  # the ELF symbol at exactly this address, if any
+
+
+@dataclass(frozen=True)
+class Band:
+    """A stretch of the 64-bit address space: a region or the gap between two."""
+
+    start: int
+    end: int
+    kind: str  # a region kind, or "unmapped", "hole", "kernel"
+    region: Classified | None = None
+    below_stack: bool = False  # an unmapped gap that ends where [stack] starts
+
+    @property
+    def size(self) -> int:
+        return self.end - self.start
+
+    @property
+    def about(self) -> str:
+        """What the band is, for a tooltip: the gap under the main stack is not like
+        the others, since an access there grows the stack instead of faulting."""
+        if self.below_stack:
+            return ("user space with nothing mapped, under the main stack: an access here, "
+                    "within the stack's size limit (RLIMIT_STACK) and clear of the mapping "
+                    "below by the guard gap, grows [stack] down to it; anywhere else, SIGSEGV")
+        return (KINDS.get(self.kind) or GAP_KINDS[self.kind]).about
+
+    @property
+    def label(self) -> str:
+        return (KINDS.get(self.kind) or GAP_KINDS[self.kind]).label
+
+
+@dataclass(frozen=True)
+class MemoryMap:
+    """A selected snapshot, analysed: every region classified, every pointer placed."""
+
+    selection: Selection
+    regions: tuple[Classified, ...]
+    pointers: tuple[Pointer, ...]
+    bias: int | None  # the executable's load bias, when its ELF file was linked
+    canonical: Canonical = PAGING[4]  # the halves, from the capture's paging levels
+
+    def pointers_in(self, index: int) -> tuple[Pointer, ...]:
+        """The pointers into region ``index``, lowest address first."""
+        return tuple(p for p in self.pointers if p.region == index)
+
+    @property
+    def stray(self) -> tuple[Pointer, ...]:
+        """Recorded values that point into no region (sizes, NULL, probes)."""
+        return tuple(p for p in self.pointers if p.region is None)
+
+    @property
+    def mapped(self) -> int:
+        """Bytes of user space covered by regions (vsyscall, in the kernel half, excluded)."""
+        return sum(c.region.size for c in self.regions if c.region.end <= self.canonical.user_end)
+
+    def bands(self) -> tuple[Band, ...]:
+        return bands(self.regions, self.canonical)
+
+
+# --------------------------------------------------------------------------- classify
+
+
+def classify(
+    regions: Sequence[Region],
+    *,
+    elf: Elf | None = None,
+    exe: str = "",
+    addresses: Sequence[Address] = (),
+) -> tuple[tuple[Classified, ...], int | None]:
+    """Give each region one kind; also the executable's load bias, if it was found.
+
+    ``elf`` and ``exe`` (the executable's path as ``maps`` shows it) let the
+    executable's pieces be named from its program headers; without them, or when
+    they do not match the regions, the executable is read like a library.
+    ``addresses`` (recorded pointers) can name what a region is: an address named
+    like a thread's local variable marks a thread stack, one named ``tls`` a TLS
+    block.
+    """
+    kinds: dict[int, tuple[str, str, str]] = {}
+    bias = None
+    if elf is not None and exe:
+        try:
+            bias = _classify_executable(regions, elf, exe, kinds)
+        except RoadsError:
+            bias = None  # not this executable's regions (after execve of another, say)
+
+    for k, r in enumerate(regions):
+        if k in kinds:
+            continue
+        if r.pathname in _PSEUDO:
+            kinds[k] = (_PSEUDO[r.pathname], "", f"the kernel names it {r.pathname}")
+        elif r.pathname.startswith("[stack:"):
+            kinds[k] = ("thread-stack", "", "older kernels name thread stacks [stack:TID]")
+
+    by_file: dict[str, list[int]] = {}
+    for k, r in enumerate(regions):
+        if k not in kinds and not r.anonymous and not r.pseudo:
+            by_file.setdefault(r.pathname, []).append(k)
+    for path, members in by_file.items():
+        if bias is not None and path in (exe, exe + " (deleted)"):
+            # The loader's mappings of the executable are named already; what is
+            # left was mapped again by the program itself, as a plain file.
+            for k in members:
+                kinds[k] = ("file", _filename(path), "the executable's file, mapped again with mmap")
+            continue
+        _classify_file(regions, members, path, exe, kinds)
+
+    _classify_anonymous(regions, addresses, kinds)
+    result = tuple(
+        Classified(r, *kinds.get(k, ("other", "", "no rule matched")))
+        for k, r in enumerate(regions)
+    )
+    return result, bias
+
+
+def _filename(path: str) -> str:
+    path = path.removesuffix(" (deleted)")
+    return path.rsplit("/", 1)[-1]
+
+
+def _classify_executable(
+    regions: Sequence[Region], elf: Elf, exe: str, kinds: dict[int, tuple[str, str, str]]
+) -> int:
+    """Name the executable's regions from the PT_LOAD segments they came from."""
+    bias = load_bias(elf, regions, exe)
+    owner = _filename(exe)
+    for link in link_segments(elf, regions, exe, bias):
+        seg = elf.segments[link.index]
+        number = elf.loads.index(seg)
+        where = f"PT_LOAD #{number} ({seg.flags.strip() or '---'})"
+        for k in link.regions:
+            r = regions[k]
+            if r.pathname == "[heap]":
+                continue  # the bss pages merged into the brk heap; the kernel's name wins
+            if r.anonymous:
+                kinds[k] = ("bss", owner, f"{where}: p_memsz past p_filesz, anonymous pages")
+            elif seg.p_flags & PF_X:
+                kinds[k] = ("text", owner, where)
+            elif seg.p_flags & PF_W:
+                in_relro = link.relro is not None and link.relro[0] <= r.start and r.end <= link.relro[1]
+                if in_relro and not r.writable:
+                    kinds[k] = ("relro", owner, f"{where}: inside PT_GNU_RELRO, made read-only")
+                elif not r.writable:
+                    kinds[k] = ("relro", owner, f"{where}: made read-only after relocation")
+                else:
+                    kinds[k] = ("data", owner, where)
+            else:
+                kinds[k] = ("rodata", owner, where)
+    return bias
+
+
+def _classify_file(
+    regions: Sequence[Region],
+    members: list[int],
+    path: str,
+    exe: str,
+    kinds: dict[int, tuple[str, str, str]],
+) -> None:
+    """Name the regions of one mapped file: an ELF object's pieces, or a plain file."""
+    owner = _filename(path)
+    is_exe = bool(exe) and path in (exe, exe + " (deleted)")
+    is_object = is_exe or any(regions[k].executable for k in members) or bool(
+        _SHARED_OBJECT.search(path)
+    )
+    if not is_object:
+        for k in members:
+            kinds[k] = ("file", owner, "a file mapped with mmap")
+        return
+    names = _PIECES if is_exe else tuple(_LIB[p] for p in _PIECES)
+    text, rodata, relro, data, _ = names
+    last_text = max((k for k in members if regions[k].executable), default=None)
+    after_text_readonly = 0
+    for k in sorted(members, key=lambda k: regions[k].start):
+        r = regions[k]
+        if r.shared:
+            kinds[k] = ("file", owner, "mapped shared (MAP_SHARED)")
+        elif r.perms[:3] == "---":
+            kinds[k] = ("reserved", owner, "PROT_NONE padding between an object's segments")
+        elif r.executable:
+            kinds[k] = (text, owner, "executable pages of an ELF object")
+        elif r.writable:
+            kinds[k] = (data, owner, "writable, private pages of an ELF object")
+        elif "ac" in r.vmflags:
+            # VM_ACCOUNT stays on when mprotect drops write permission: these pages
+            # were mapped writable and made read-only later, which is what RELRO does.
+            kinds[k] = (relro, owner, "read-only now but mapped writable (VmFlags ac): RELRO")
+        elif not r.vmflags and last_text is not None and r.start > regions[last_text].start:
+            # No VmFlags recorded: after the code, the first read-only piece is
+            # rodata and any further one, right below the data, is RELRO.
+            after_text_readonly += 1
+            if after_text_readonly > 1 and _next_is_writable(regions, members, r):
+                kinds[k] = (relro, owner, "read-only, right below the data pages: RELRO")
+            else:
+                kinds[k] = (rodata, owner, "read-only pages of an ELF object")
+        else:
+            kinds[k] = (rodata, owner, "read-only pages of an ELF object")
+
+
+def _next_is_writable(regions: Sequence[Region], members: list[int], r: Region) -> bool:
+    return any(regions[k].start == r.end and regions[k].writable for k in members)
+
+
+def _classify_anonymous(
+    regions: Sequence[Region], addresses: Sequence[Address], kinds: dict[int, tuple[str, str, str]]
+) -> None:
+    """Arenas, thread stacks with their guards, TLS, bss of libraries, plain mmaps."""
+    anonymous = [k for k, r in enumerate(regions) if k not in kinds and r.anonymous]
+    by_start = {r.start: k for k, r in enumerate(regions)}
+    by_end = {r.end: k for k, r in enumerate(regions)}
+
+    for k in anonymous:
+        r = regions[k]
+        if k in kinds:
+            continue
+        # A thread arena: rw-p from a 64 MiB boundary, the rest of the 64 MiB ---p.
+        if r.start % ARENA_SIZE == 0 and r.perms == "rw-p" and r.size <= ARENA_SIZE:
+            rest = by_start.get(r.end)
+            if r.size == ARENA_SIZE or (
+                rest is not None and rest in anonymous and regions[rest].perms == "---p"
+                and regions[rest].end - r.start == ARENA_SIZE
+            ):
+                kinds[k] = ("arena", "", "rw-p from a 64 MiB boundary: a malloc arena's used part")
+                if rest is not None and r.size < ARENA_SIZE:
+                    kinds[rest] = ("arena", "", "the unused rest of a malloc arena's 64 MiB, ---p")
+
+    for k in anonymous:
+        r = regions[k]
+        if k in kinds or r.perms != "---p" or r.size > MAX_GUARD:
+            continue
+        above = by_start.get(r.end)
+        if above is not None and above in anonymous and above not in kinds \
+                and regions[above].perms == "rw-p" and regions[above].size >= MIN_THREAD_STACK:
+            kinds[k] = ("guard", "", "no access, right below a thread stack")
+            kinds[above] = ("thread-stack", "", "rw-p right above a PROT_NONE guard page")
+
+    for a in addresses:
+        k = _holder(regions, a.value)
+        if k is None or k not in anonymous or k in kinds or regions[k].perms != "rw-p":
+            continue
+        if _TLS_NAME.search(a.name):
+            others = [b for b in addresses if b.value in regions[k] and not _TLS_NAME.search(b.name)]
+            if others:
+                continue  # merged with a neighbour that holds something else: not all TLS
+            kinds[k] = ("tls", "", f"holds the recorded thread-local address {a.name!r}")
+        elif _THREAD_NAME.search(a.name):
+            kinds[k] = ("thread-stack", "", f"holds the recorded thread address {a.name!r}")
+
+    for k in anonymous:
+        r = regions[k]
+        if k in kinds:
+            continue
+        below = by_end.get(r.start)
+        if below is not None and r.perms == "rw-p" and regions[below].perms == "rw-p" \
+                and below in kinds and kinds[below][0] in ("data", "lib-data"):
+            piece, owner, _ = kinds[below]
+            kinds[k] = ("bss" if piece == "data" else "lib-bss", owner,
+                        f"anonymous, right after {owner}'s data pages: its bss")
+        elif r.perms[:3] == "---":
+            kinds[k] = ("reserved", "", "PROT_NONE: reserved address space")
+        else:
+            kinds[k] = ("mmap", "", "anonymous memory from mmap")
+
+
+def _holder(regions: Sequence[Region], address: int) -> int | None:
+    for k, r in enumerate(regions):
+        if r.start <= address < r.end:
+            return k
+    return None
+
+
+# --------------------------------------------------------------------------- pointers
+
+
+def interesting_symbols(elf: Elf, recorded: Sequence[str] = ()) -> list[str]:
+    """The symbols of ``elf`` worth an arrow: ``main``, the program's own global
+    variables (for a dynamically linked program; a static one holds libc's too
+    many), and any symbol named like a recorded address."""
+    wanted = {"main", *recorded}
+    names = []
+    for s in elf.symbols:
+        if s.type == "STT_TLS" or s.name in names:
+            continue
+        own_global = (
+            not elf.is_static
+            and s.type == "STT_OBJECT"
+            and s.bind in ("STB_GLOBAL", "STB_WEAK")
+            and not s.name.startswith("_")
+            and "@" not in s.name  # a library's variable copied in (environ@GLIBC_2.2.5)
+            and s.section in (".data", ".bss", ".rodata", ".data.rel.ro")
+        )
+        if s.name in wanted or own_global:
+            names.append(s.name)
+    return names
+
+
+def find_pointers(
+    regions: Sequence[Region],
+    addresses: Sequence[Address],
+    *,
+    elf: Elf | None = None,
+    bias: int | None = None,
+    symbols: Sequence[str] | None = None,
+) -> tuple[Pointer, ...]:
+    """Recorded addresses and the executable's symbols, each with the region holding it.
+
+    ``symbols`` names the symbols to place (default: ``interesting_symbols``); they
+    need ``elf`` and its load ``bias``. A symbol at the very address of a recorded
+    pointer is folded into it. Sorted by address, then name.
+    """
+    by_address: dict[int, list[str]] = {}
+    for s in elf.symbols if elf is not None and bias is not None else ():
+        if s.type != "STT_TLS":
+            by_address.setdefault(s.st_value + bias, []).append(s.name)
+    out: list[Pointer] = []
+    seen: set[int] = set()
+    for a in addresses:
+        names = by_address.get(a.value, [])
+        symbol = a.name if a.name in names else (names[0] if names else None)
+        source = "recorded, symbol" if symbol else "recorded"
+        out.append(Pointer(a.name, a.value, source, _holder(regions, a.value), symbol))
+        seen.add(a.value)
+    if elf is not None and bias is not None:
+        chosen = interesting_symbols(elf, [a.name for a in addresses]) if symbols is None else symbols
+        for name in chosen:
+            matches = [s for s in elf.symbols if s.name == name and s.type != "STT_TLS"]
+            if len(matches) > 1:
+                matches = [s for s in matches if s.bind != "STB_LOCAL"] or matches[:1]
+            for s in matches[:1]:
+                address = s.st_value + bias
+                if address in seen:
+                    continue
+                seen.add(address)
+                out.append(Pointer(name, address, "symbol", _holder(regions, address), name))
+    return tuple(sorted(out, key=lambda p: (p.address, p.name)))
+
+
+# --------------------------------------------------------------------------- bands
+
+
+def bands(regions: Sequence[Classified], canonical: Canonical = PAGING[4]) -> tuple[Band, ...]:
+    """The whole 64-bit space, lowest first: every region, and every gap between them
+    as "unmapped" (user space), "hole" (non-canonical) or "kernel", the halves cut
+    where ``canonical`` (the capture's paging mode) puts them."""
+    out: list[Band] = []
+    cursor = 0
+    for c in sorted(regions, key=lambda c: c.region.start):
+        gaps = _gaps(cursor, c.region.start, canonical)
+        if c.region.pathname == "[stack]" and gaps and gaps[-1].kind == "unmapped" \
+                and gaps[-1].end == c.region.start:
+            gaps[-1] = Band(gaps[-1].start, gaps[-1].end, "unmapped", below_stack=True)
+        out.extend(gaps)
+        out.append(Band(c.region.start, c.region.end, c.kind, c))
+        cursor = max(cursor, c.region.end)
+    out.extend(_gaps(cursor, ADDRESS_END, canonical))
+    return tuple(out)
+
+
+def _gaps(lo: int, hi: int, canonical: Canonical) -> list[Band]:
+    """Gap bands covering [lo, hi), cut at the edges of the canonical halves."""
+    out = []
+    user_end, kernel_start = canonical.user_end, canonical.kernel_start
+    for start, end, kind in ((0, user_end, "unmapped"), (user_end, kernel_start, "hole"),
+                             (kernel_start, ADDRESS_END, "kernel")):
+        a, b = max(lo, start), min(hi, end)
+        if a < b:
+            out.append(Band(a, b, kind))
+    return out
+
+
+# --------------------------------------------------------------------------- together
+
+
+def memory_map(selection: Selection, *, symbols: Sequence[str] | None = None) -> MemoryMap:
+    """Classify the selected snapshot's regions and place its pointers."""
+    snap = selection.snapshot
+    elf = selection.elf if selection.exe_matches_elf else None
+    classified, bias = classify(snap.regions, elf=elf, exe=snap.exe, addresses=snap.addresses)
+    pointers = find_pointers(snap.regions, snap.addresses, elf=elf, bias=bias, symbols=symbols)
+    return MemoryMap(selection, classified, pointers, bias, canonical_for(selection.provenance))

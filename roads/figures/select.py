@@ -1,0 +1,382 @@
+"""Pick what a figure shows from a capture document, as typed read-only records.
+
+A capture (``roads.capture.snapshot``) holds variants, each with runs, each with the
+checkpoints its processes reached. A figure shows one of those checkpoints:
+``select`` finds it from the few words a page gives (``variant``, ``run``,
+``checkpoint``, ``pid``) and wraps it in a ``Selection`` whose views are frozen
+dataclasses named after ``man 5 proc``: the fields of a ``maps`` line (address
+range, perms, offset, dev, inode, pathname) and the smaps counters in KiB.
+
+Pure: the document comes in, records come out; nothing here reads a file.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from functools import cached_property
+from types import MappingProxyType
+from typing import Any, Mapping
+
+import msgspec
+
+from .. import document
+from ..document import Address, AuxvEntry, Elf
+from ..errors import CaptureError, ConfigError
+
+# Names the pages may give ``pid`` when two processes of a fork demo reached the
+# same checkpoint.
+ROLES = ("parent", "child")
+
+
+# --------------------------------------------------------------------------- records
+
+# The leaf records are the document's own (roads.document); the names a figure module
+# knows them by are kept.
+PageEntry = document.Page
+PagemapRange = document.PageRange
+
+
+class Region(document.Region, frozen=True, kw_only=True):
+    """A region of a checkpoint (``roads.document.Region``: a line of
+    ``/proc/PID/maps`` with its ``smaps`` counters) and its position among the
+    checkpoint's regions, ``index``, by which figures link rows and pointers to it."""
+
+    index: int
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """One process stopped at one checkpoint (``roads.document.Checkpoint``) as the
+    figures read it: regions numbered, ``status`` and ``auxv_strings`` as read-only
+    tables by the kernel's key."""
+
+    name: str  # the checkpoint's name
+    seq: int  # order of arrival among the run's checkpoints
+    pid: int
+    ppid: int
+    exe: str
+    personality: int
+    regions: tuple[Region, ...]
+    addresses: tuple[Address, ...]
+    auxv: tuple[AuxvEntry, ...]
+    auxv_strings: Mapping[str, str] = field(repr=False, compare=False)
+    status: Mapping[str, Any] = field(repr=False, compare=False)
+    pagemap: tuple[PagemapRange, ...] = field(repr=False, compare=False)
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> "Snapshot":
+        """Typed view of a checkpoint document (``roads.capture.snapshot.snapshot_process``);
+        CaptureError naming the key when it is not shaped as one."""
+        try:
+            point = msgspec.convert(d, document.Checkpoint)
+        except msgspec.ValidationError as exc:
+            raise CaptureError(f"malformed checkpoint in capture: {exc}") from None
+        return cls.from_checkpoint(point)
+
+    @classmethod
+    def from_checkpoint(cls, point: document.Checkpoint) -> "Snapshot":
+        """The view of a decoded checkpoint."""
+        return cls(
+            name=point.name,
+            seq=point.seq,
+            pid=point.pid,
+            ppid=point.ppid,
+            exe=point.exe,
+            personality=point.personality,
+            # kb read-only too: the figures of a page share one document.
+            regions=tuple(Region(index=k, **{**msgspec.structs.asdict(r),
+                                             "kb": MappingProxyType(r.kb)})
+                          for k, r in enumerate(point.regions)),
+            addresses=point.addresses,
+            auxv=point.auxv,
+            auxv_strings=MappingProxyType(dict(point.auxv_strings)),
+            status=MappingProxyType(document.to_builtins(point.status) if point.status else {}),
+            pagemap=point.pagemap,
+        )
+
+    def region_at(self, address: int) -> Region | None:
+        """The region holding ``address``, or None if it is unmapped."""
+        for region in self.regions:
+            if region.start <= address < region.end:
+                return region
+        return None
+
+    def address(self, name: str) -> int:
+        """The value recorded under ``name``; ConfigError listing the names if unknown."""
+        for a in self.addresses:
+            if a.name == name:
+                return a.value
+        known = ", ".join(a.name for a in self.addresses) or "none"
+        raise ConfigError(f"checkpoint {self.name!r} recorded no address {name!r} (recorded: {known})")
+
+
+# --------------------------------------------------------------------------- selection
+
+
+@dataclass(frozen=True)
+class Selection:
+    """One checkpoint of one process of one run of one variant of a sample.
+
+    ``checkpoint`` is the document's own dict; ``snapshot`` its typed view, with
+    ``regions`` and ``addresses`` as shortcuts. ``role`` is "parent" or "child" when
+    the process has a parent or child in the run (None otherwise); ``ordinal`` its
+    position among the processes that reached the same checkpoint (0 when alone),
+    and ``shared_name`` whether there were several.
+    """
+
+    sample: str
+    variant: str
+    run: int
+    checkpoint: Mapping[str, Any] = field(repr=False, compare=False)
+    doc: Mapping[str, Any] = field(repr=False, compare=False)
+    ordinal: int = 0
+    role: str | None = None
+    shared_name: bool = False  # another process reached a checkpoint of the same name
+
+    @cached_property
+    def snapshot(self) -> Snapshot:
+        return Snapshot.from_checkpoint(self.checkpoint_record)
+
+    # The typed document (roads.document) of what is selected. The raw dicts below
+    # (``variant_doc``, ``run_doc``, ``checkpoint``, ``provenance``) are for the
+    # readers not moved to it yet.
+
+    @cached_property
+    def capture(self) -> document.Capture:
+        """The whole capture, decoded; CaptureError naming the key if it is malformed."""
+        try:
+            return document.from_builtins(self.doc)
+        except msgspec.ValidationError as exc:
+            raise CaptureError(f"malformed capture: {exc}", sample=self.sample) from None
+
+    @property
+    def variant_record(self) -> document.Variant:
+        return self.capture.variants[self.variant]
+
+    @property
+    def run_record(self) -> document.Run:
+        return self.variant_record.runs[self.run]
+
+    @cached_property
+    def checkpoint_record(self) -> document.Checkpoint:
+        """The selected checkpoint, decoded; CaptureError naming the key if malformed."""
+        try:
+            return msgspec.convert(self.checkpoint, document.Checkpoint)
+        except msgspec.ValidationError as exc:
+            raise CaptureError(f"malformed checkpoint in capture: {exc}",
+                               sample=self.sample) from None
+
+    @property
+    def provenance_record(self) -> document.Provenance:
+        """The machine that made the capture (kernel, glibc, gcc, page size, ...)."""
+        return self.capture.provenance
+
+    @property
+    def regions(self) -> tuple[Region, ...]:
+        return self.snapshot.regions
+
+    @property
+    def addresses(self) -> tuple[Address, ...]:
+        return self.snapshot.addresses
+
+    @property
+    def checkpoint_name(self) -> str:
+        return self.checkpoint["name"]
+
+    @property
+    def variant_doc(self) -> Mapping[str, Any]:
+        return self.doc["variants"][self.variant]
+
+    @property
+    def run_doc(self) -> Mapping[str, Any]:
+        return self.variant_doc["runs"][self.run]
+
+    @cached_property
+    def elf(self) -> Elf | None:
+        """The variant's executable as the capture recorded it, or None if it did not."""
+        raw = self.variant_doc.get("elf")
+        if not raw:
+            return None
+        try:
+            return msgspec.convert(raw, Elf)
+        except msgspec.ValidationError as exc:
+            raise CaptureError(f"malformed ELF record in capture: {exc}") from exc
+
+    @property
+    def provenance(self) -> Mapping[str, Any]:
+        """Kernel, glibc, gcc, page size, ASLR and THP settings of the capturing machine."""
+        return self.doc.get("provenance", {})
+
+    @property
+    def title(self) -> str:
+        return self.doc.get("title", "")
+
+    @property
+    def exe_matches_elf(self) -> bool:
+        """Whether the process still runs the variant's own executable.
+
+        After an ``execve`` of another program the recorded ELF file says nothing
+        about the regions.
+        """
+        built = f"/build/{self.sample}"
+        return self.snapshot.exe in (built, built + " (deleted)")
+
+    @property
+    def slug(self) -> str:
+        """A stable fragment for HTML ids: sample, variant, checkpoint (run and process
+        only when they are needed to tell two figures of one page apart)."""
+        parts = [self.sample, self.variant, self.checkpoint_name]
+        if self.run:
+            parts.append(f"run{self.run}")
+        if self.shared_name:
+            parts.append(self.role or f"p{self.ordinal}")
+        return "-".join(_slug(p) for p in parts)
+
+    def describe(self) -> str:
+        """Human words for what this is: ``layout (pie), run 0, checkpoint 'running'``."""
+        words = f"{self.sample} ({self.variant})"
+        if len(self.variant_doc["runs"]) > 1:
+            words += f", run {self.run}"
+        words += f", checkpoint {self.checkpoint_name!r}"
+        if self.shared_name:
+            words += f" in the {self.role}" if self.role else f" of process #{self.ordinal}"
+        return words
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", str(text).lower()).strip("-") or "x"
+
+
+def variant_names(doc: Mapping[str, Any]) -> list[str]:
+    """The variants in the order the manifest declares them (the document's keys are sorted)."""
+    present = list(doc.get("variants", {}))
+    declared = [v.get("name") for v in doc.get("inputs", {}).get("manifest", {}).get("variants", ())]
+    ordered = [name for name in declared if name in present]
+    return ordered + [name for name in present if name not in ordered]
+
+
+def checkpoint_names(run_doc: Mapping[str, Any]) -> list[str]:
+    """The distinct checkpoint names of a run in order of first arrival."""
+    names: list[str] = []
+    for c in sorted(run_doc.get("checkpoints", ()), key=lambda c: c.get("seq", 0)):
+        if c["name"] not in names:
+            names.append(c["name"])
+    return names
+
+
+def select(
+    doc: Mapping[str, Any],
+    *,
+    variant: str | None = None,
+    run: int = 0,
+    checkpoint: str | None = None,
+    pid: str | int | None = None,
+) -> Selection:
+    """The checkpoint of a capture that a figure shows.
+
+    Defaults: the first variant the manifest declares, run 0, and the first
+    checkpoint the run's first process reached. ``checkpoint`` is a name; when
+    several processes reached it (fork demos), ``pid`` picks one: "parent", "child",
+    or an ordinal (0, 1, ... in order of arrival); without ``pid`` the run's first
+    process is taken if it is among them, else the first to arrive. Every mistake is
+    a ConfigError that names the sample and lists what is there.
+    """
+    sample = doc.get("sample", "?")
+    names = variant_names(doc)
+    if not names:
+        raise ConfigError("the capture holds no variant", sample=sample)
+    if variant is None:
+        variant = names[0]
+    elif variant not in names:
+        raise ConfigError(f"no variant {variant!r} (variants: {', '.join(names)})", sample=sample)
+    runs = doc["variants"][variant].get("runs", [])
+    if isinstance(run, bool) or not isinstance(run, int) or not 0 <= run < len(runs):
+        raise ConfigError(
+            f"no run {run!r} of variant {variant!r} (runs: 0 to {len(runs) - 1})"
+            if runs else f"variant {variant!r} has no runs",
+            sample=sample,
+        )
+    run_doc = runs[run]
+    points = sorted(run_doc.get("checkpoints", ()), key=lambda c: c.get("seq", 0))
+    where = f"variant {variant!r}" + (f", run {run}" if len(runs) > 1 else "")
+    if not points:
+        raise ConfigError(f"{where} reached no checkpoint", sample=sample)
+    main_pid = run_doc.get("pid")
+
+    if checkpoint is None:
+        first = [c for c in points if c["pid"] == main_pid] or points
+        checkpoint = first[0]["name"]
+    candidates = [c for c in points if c["name"] == checkpoint]
+    if not candidates:
+        raise ConfigError(
+            f"no checkpoint {checkpoint!r} in {where} "
+            f"(checkpoints: {', '.join(checkpoint_names(run_doc))})",
+            sample=sample,
+        )
+    chosen, ordinal, role = _pick_process(candidates, pid, main_pid, sample, checkpoint)
+    return Selection(
+        sample=sample,
+        variant=variant,
+        run=run,
+        checkpoint=chosen,
+        doc=doc,
+        ordinal=ordinal,
+        role=role,
+        shared_name=len(candidates) > 1,
+    )
+
+
+def _roles(candidates: list[Mapping[str, Any]], main_pid: int | None) -> list[str | None]:
+    """"parent" for a process whose child is among the candidates, "child" for one whose
+    parent is (or, failing that, for the run's first process and its children)."""
+    pids = {c["pid"] for c in candidates}
+    roles: list[str | None] = []
+    for c in candidates:
+        if any(o["ppid"] == c["pid"] for o in candidates):
+            roles.append("parent")
+        elif c["ppid"] in pids:
+            roles.append("child")
+        elif c["pid"] == main_pid:
+            roles.append("parent")
+        elif c["ppid"] == main_pid:
+            roles.append("child")
+        else:
+            roles.append(None)
+    return roles
+
+
+def _pick_process(
+    candidates: list[Mapping[str, Any]],
+    pid: str | int | None,
+    main_pid: int | None,
+    sample: str,
+    checkpoint: str,
+) -> tuple[Mapping[str, Any], int, str | None]:
+    roles = _roles(candidates, main_pid)
+    if pid is None:
+        for k, c in enumerate(candidates):
+            if c["pid"] == main_pid:
+                return c, k, roles[k]
+        return candidates[0], 0, roles[0]
+    listing = ", ".join(
+        f"#{k} pid {c['pid']}" + (f" ({roles[k]})" if roles[k] else "") for k, c in enumerate(candidates)
+    )
+    if isinstance(pid, str) and pid in ROLES:
+        matches = [k for k, r in enumerate(roles) if r == pid]
+        if len(matches) != 1:
+            found = "none" if not matches else f"{len(matches)}"
+            raise ConfigError(
+                f"checkpoint {checkpoint!r}: pid={pid!r} matches {found} of the processes "
+                f"that reached it ({listing}); give an ordinal instead",
+                sample=sample,
+            )
+        k = matches[0]
+        return candidates[k], k, roles[k]
+    if isinstance(pid, int) and not isinstance(pid, bool) and 0 <= pid < len(candidates):
+        return candidates[pid], pid, roles[pid]
+    raise ConfigError(
+        f"checkpoint {checkpoint!r}: no process {pid!r}; pid is 'parent', 'child' or an "
+        f"ordinal 0 to {len(candidates) - 1} ({listing})",
+        sample=sample,
+    )

@@ -1,0 +1,141 @@
+"""Graphviz figures as inline SVG: running a layout engine (cached), and finishing.
+
+``render`` runs any Graphviz layout over a DOT source once per distinct (layout,
+source), keeping the SVG under the cache folder; ``inline`` gives the result the
+figure's id, class and accessible texts. ``roads.figures.diagram`` does the same for the
+address-space diagram with its pinned ``neato -n`` layout; the other Graphviz
+figures (``roads.figures.diffview``, ``roads.figures.elfmap``) are laid out by ``dot``.
+
+Both edit the SVG as an XML tree (lxml keeps the ``svg`` and ``xlink`` namespace
+declarations as Graphviz wrote them). This module is imported only by the drawing
+modules, so a build whose figures all come from the figure cache never loads lxml.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+
+from lxml import etree
+
+from .. import command
+
+DOT = ("dot",)
+SVG_NS = "http://www.w3.org/2000/svg"
+XLINK_NS = "http://www.w3.org/1999/xlink"
+_SVG = f"{{{SVG_NS}}}"
+_XLINK = f"{{{XLINK_NS}}}"
+# Graphviz's own output: no entities to expand, no DTD to fetch (it names one by URL).
+_PARSER = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False)
+
+
+def _parse(svg: str) -> etree._Element:
+    return etree.fromstring(svg.encode("utf-8"), _PARSER)
+
+
+def _text(root: etree._Element) -> str:
+    # No XML declaration: the SVG is inlined into an HTML page.
+    return etree.tostring(root, encoding="unicode")
+
+
+def _drop(element: etree._Element) -> None:
+    """Remove ``element`` with its tail (the line break Graphviz writes after it)."""
+    element.getparent().remove(element)
+
+
+def render(source: str, cache_dir: str | os.PathLike[str] | None = None, *,
+           layout: tuple[str, ...] = DOT) -> str:
+    """SVG text of a DOT ``source`` laid out by ``layout`` (a Graphviz command and its
+    options, ``-Tsvg`` added), unless the cache holds it.
+
+    The cache key is the sha256 of the layout command and the source; a kept SVG is
+    used only if the same Graphviz binary made it (an upgrade draws again), or if no
+    Graphviz is installed at all. The kept text is the ``<svg>`` element alone,
+    without the XML declaration, the doctype and Graphviz's comments (its version and
+    the DOT names), so it is the same on every machine with the same Graphviz.
+    ToolMissing (install graphviz) when the command is missing.
+    """
+    key = "\0".join([*layout, source])
+    digest = hashlib.sha256(key.encode()).hexdigest()
+    path = Path(cache_dir) / f"{digest}.svg" if cache_dir is not None else None
+    identity = command.tool_identity(layout[0])
+    if path is not None and path.exists():
+        made_by = path.with_suffix(".made-by")
+        # Drawn by this very Graphviz, or there is no Graphviz here to draw it again.
+        if identity == "missing" or (made_by.exists() and made_by.read_text() == identity):
+            return path.read_text(encoding="utf-8")
+    done = command.run([*layout, "-Tsvg"], input=source, timeout=60.0)
+    root = _parse(done.stdout)
+    for comment in list(root.iter(etree.Comment)):
+        _drop(comment)
+    svg = _text(root) + "\n"
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        for target, text in ((path, svg), (path.with_suffix(".made-by"), identity)):
+            partial = target.with_name(f".{target.name}.{os.getpid()}")
+            partial.write_text(text, encoding="utf-8")
+            os.replace(partial, target)
+    return svg
+
+
+def _empty(group: etree._Element) -> bool:
+    return len(group) == 0 and not (group.text or "").strip()
+
+
+def _tooltip(title: etree._Element) -> str | None:
+    """The tooltip of the node whose ``title`` this is, if the node links somewhere:
+    Graphviz then wraps the node's shapes, right after its title, in ``<g><a>``."""
+    wrapper = title.getnext()
+    if wrapper is None or wrapper.tag != f"{_SVG}g" or len(wrapper) == 0:
+        return None
+    link = wrapper[0]
+    if link.tag != f"{_SVG}a" or link.get(f"{_XLINK}href") is None:
+        return None
+    return link.get(f"{_XLINK}title")
+
+
+def inline(svg: str, *, fid: str, css_class: str, short: str, long: str) -> str:
+    """``svg`` (from ``render``) with an accessible name and description.
+
+    The root gets ``css_class``, a scalable size, ``role="img"``, an ``aria-label``
+    (``short``) and a ``<desc>`` (``long``) with the id ``{fid}-desc``. Edge titles
+    (DOT node names such as ``b3->p3``), invisible edges and the graph's title (the
+    DOT graph name) are dropped: none of them means anything to a reader. A node's
+    title (its DOT name, which browsers show on hover and screen readers read) becomes
+    its tooltip when the node links somewhere with one, or goes; a node left empty (an
+    invisible arrow end) goes too.
+    """
+    root = _parse(svg)
+    for group in list(root.iter(f"{_SVG}g")):
+        kind = (group.get("class") or "").partition(" ")[0]
+        if kind not in ("graph", "node", "edge") or len(group) == 0:
+            continue
+        title = group[0]
+        if title.tag != f"{_SVG}title":
+            continue
+        tooltip = _tooltip(title) if kind == "node" else None
+        if tooltip is None:
+            _drop(title)
+        else:
+            title.text = tooltip
+    for group in list(root.iter(f"{_SVG}g")):
+        if group.get("class") in ("node", "edge") and _empty(group):
+            _drop(group)
+    width, height = root.get("width", ""), root.get("height", "")
+    if not (width.endswith("pt") and height.endswith("pt")):
+        raise ValueError("dot wrote an SVG without a size")
+    rest = [(k, v) for k, v in root.attrib.items() if k not in ("width", "height")]
+    root.attrib.clear()
+    for name, value in [("class", css_class), ("width", width), ("height", height),
+                        ("style", "max-width: 100%; height: auto"), ("role", "img"),
+                        ("aria-label", short), ("aria-describedby", f"{fid}-desc"), *rest]:
+        root.set(name, value)
+    title = etree.Element(f"{_SVG}title")
+    title.text = short
+    desc = etree.Element(f"{_SVG}desc", id=f"{fid}-desc")
+    desc.text = long
+    title.tail, desc.tail, root.text = "\n", root.text, "\n"
+    root.insert(0, title)
+    root.insert(1, desc)
+    return _text(root).strip() + "\n"

@@ -1,0 +1,162 @@
+"""The memory-map table: ``/proc/PID/maps`` and smaps as an HTML table.
+
+One row per region, in the order of ``maps`` (lowest address first): start, end,
+size, permissions, offset, kind, name, Rss and Pss; right under it, a row listing
+the recorded addresses and symbols that point into it, if any. Gaps between regions can appear as rows of their own
+("unmapped, 21.8 TiB"), the non-canonical hole and the kernel half included. Every
+row has a stable id (``row_id``) that the address-space diagram links to.
+
+The table has no class of its own, so Material styles it like any Markdown table;
+the wrapping ``div.roads-map`` and the cells' classes are styled by
+``docs/stylesheets/figures.css``.
+"""
+
+from __future__ import annotations
+
+from html import escape
+
+from .regions import ADDRESS_END, GAP_KINDS, KINDS, Band, MemoryMap, Pointer
+from ..units import human_size
+
+COLUMNS = ("start", "end", "size", "perms", "offset", "kind", "name", "Rss", "Pss")
+
+
+def hex_address(address: int) -> str:
+    """An address as the site prints it: 12 hex digits for user space, 16 above;
+    the end of the address space, one past the last byte, is "2^64"."""
+    if address >= ADDRESS_END:
+        return "2^64"
+    return f"0x{address:012x}" if address < 1 << 48 else f"0x{address:016x}"
+
+
+def _address_cell(address: int) -> str:
+    """An address as ``maps`` prints it (hex without "0x"), which keeps the table narrow."""
+    if address >= ADDRESS_END:
+        return "2<sup>64</sup>"
+    return f"<code>{hex_address(address)[2:]}</code>"
+
+
+def row_id(slug: str, start: int, *, gap: bool = False) -> str:
+    """The HTML id of the row for the region (or gap) starting at ``start``."""
+    return f"map-{slug}-{'gap-' if gap else ''}{start:x}"
+
+
+def figure_id(slug: str) -> str:
+    """The HTML id of a whole table."""
+    return f"map-{slug}"
+
+
+def render_table(mm: MemoryMap, *, gaps: bool = True, caption: str | None = None) -> str:
+    """The memory map of ``mm`` as an HTML fragment (no blank lines, so Markdown keeps it).
+
+    ``gaps`` adds a row for every stretch of address space between two regions.
+    ``caption`` replaces the default caption, which names the sample, variant and
+    checkpoint.
+    """
+    slug = mm.selection.slug
+    if caption is None:
+        caption = f"Memory map of {mm.selection.describe()}, from /proc/{mm.selection.snapshot.pid}/smaps"
+    head = "".join(f'<th scope="col">{escape(c)}</th>' for c in COLUMNS)
+    rows = []
+    for band in mm.bands():
+        if band.region is not None:
+            rows.append(_region_row(mm, band, slug))
+        elif gaps:
+            rows.append(_gap_row(band, slug))
+    parts = [
+        f'<div class="roads-map" id="{figure_id(slug)}">',
+        "<table>",
+        f"<caption>{escape(caption)}</caption>",
+        f"<thead><tr>{head}</tr></thead>",
+        "<tbody>",
+        *rows,
+        "</tbody>",
+        "</table>",
+    ]
+    # A value below mmap_min_addr cannot be the address of anything a program maps
+    # (sizes, counts, NULL); above it, a pointer into unmapped memory (a probe, a
+    # freed block).
+    low = mm.selection.provenance.get("mmap_min_addr") or 0
+    numbers = [p for p in mm.stray if p.address < max(low, 1)]
+    outside = [p for p in mm.stray if p.address >= max(low, 1)]
+    for found, words in ((numbers, "Recorded numbers, too low to be addresses of mapped memory"),
+                         (outside, "Recorded addresses outside every region")):
+        if found:
+            values = ", ".join(
+                f"<code>{escape(p.name)}</code> = <code>{p.address:#x}</code>" for p in found
+            )
+            parts.append(f'<p class="roads-map-note">{words}: {values}</p>')
+    parts.append("</div>")
+    return "\n".join(parts) + "\n"
+
+
+def _region_row(mm: MemoryMap, band: Band, slug: str) -> str:
+    c = band.region
+    assert c is not None
+    r = c.region
+    kind = KINDS[c.kind]
+    classes = [f"roads-kind-{c.kind}"]
+    flags = []
+    if c.guard:
+        classes.append("roads-guard" if c.kind == "guard" else "roads-noaccess")
+        flags.append("no access")
+    if c.writable_and_executable:
+        classes.append("roads-wx")
+        flags.append("W+X")
+    if r.pathname:
+        shown = r.filename if r.pathname.startswith("/") else r.pathname
+        name = f'<span title="{escape(r.pathname)}">{escape(shown)}</span>'
+    else:
+        name = '<span class="roads-muted">anonymous</span>'
+    kind_cell = (
+        f'<span class="roads-swatch roads-kind-{c.kind}" aria-hidden="true"></span>'
+        f'<span title="{escape(kind.about + "; " + c.why)}">{escape(kind.label)}</span>'
+    )
+    if flags:
+        kind_cell += " " + " ".join(f'<strong class="roads-flag">{escape(f)}</strong>' for f in flags)
+    cells = [
+        _address_cell(r.start),
+        _address_cell(r.end),
+        human_size(r.size),
+        f"<code>{escape(r.perms)}</code>",
+        f"<code>{r.offset:#x}</code>" if r.offset else "<code>0</code>",
+        kind_cell,
+        name,
+        _kib(r.kb.get("Rss")),
+        _kib(r.kb.get("Pss")),
+    ]
+    body = "".join(f"<td>{cell}</td>" for cell in cells)
+    row = f'<tr id="{row_id(slug, r.start)}" class="{" ".join(classes)}">{body}</tr>'
+    pointers = mm.pointers_in(r.index)
+    if pointers:
+        # A row of its own under the region, so the table stays narrow enough for
+        # Material's content column.
+        listed = " · ".join(_pointer(p) for p in pointers)
+        row += (f'\n<tr class="roads-holds"><td colspan="{len(COLUMNS)}">'
+                f'<span class="roads-muted">points here:</span> {listed}</td></tr>')
+    return row
+
+
+def _gap_row(band: Band, slug: str) -> str:
+    kind = GAP_KINDS[band.kind]
+    cells = [
+        _address_cell(band.start),
+        _address_cell(band.end),
+        human_size(band.size),
+        f'<td colspan="{len(COLUMNS) - 3}"><span title="{escape(band.about)}">'
+        f"{escape(kind.label)}, {human_size(band.size)}</span></td>",
+    ]
+    body = "".join(f"<td>{cell}</td>" for cell in cells[:3]) + cells[3]
+    return (f'<tr id="{row_id(slug, band.start, gap=True)}" '
+            f'class="roads-gap roads-gap-{band.kind}">{body}</tr>')
+
+
+def _kib(value: int | None) -> str:
+    return "" if value is None else human_size(value * 1024)
+
+
+def _pointer(p: Pointer) -> str:
+    """``name 0x...``, with "(symbol)" for a symbol the sample did not record itself."""
+    note = ' <span class="roads-muted">(symbol)</span>' if p.source == "symbol" else ""
+    return (f'<span><code>{escape(p.name)}</code> '
+            f'<code class="roads-muted">{p.address:#x}</code>{note}</span>')

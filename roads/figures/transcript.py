@@ -1,0 +1,54 @@
+"""A captured gdb session as a fenced code block.
+
+The capture holds what ``gdb -batch -x SCRIPT`` printed. Shown on a page it must stay
+exactly that text: the fence is made longer than any run of backticks in it, so no
+line of output can close the block early, and inside a fence Markdown neither
+interprets nor needs escaping (the Markdown renderer turns ``<`` and ``&`` into
+entities itself). Pure: text in, Markdown out.
+"""
+
+from __future__ import annotations
+
+import re
+
+from ..document import Gdb
+from ..errors import ConfigError
+from .select import Selection
+
+_BACKTICKS = re.compile(r"`+")
+
+
+def fence_for(text: str) -> str:
+    """A backtick fence longer than any run of backticks in ``text`` (at least three)."""
+    longest = max((len(m) for m in _BACKTICKS.findall(text)), default=0)
+    return "`" * max(3, longest + 1)
+
+
+def fenced(text: str, language: str = "text") -> str:
+    """``text`` as a fenced code block in ``language``, ending with a newline.
+
+    Tabs and trailing spaces are kept; blank lines at either end are dropped, and so
+    is any carriage return (gdb never means one, and a lone CR would end a Markdown line).
+    """
+    if not re.fullmatch(r"[A-Za-z0-9_+-]*", language):
+        raise ConfigError(f"not a code block language: {language!r}")
+    body = text.replace("\r\n", "\n").replace("\r", "\n").strip("\n")
+    fence = fence_for(body)
+    return f"{fence}{language}\n{body}\n{fence}\n"
+
+
+def gdb_of(selection: Selection) -> Gdb:
+    """The ``gdb`` record of the selected variant; ConfigError if it ran no gdb script."""
+    record = selection.variant_record.gdb
+    if not record:
+        with_gdb = [name for name, v in selection.capture.variants.items() if v.gdb]
+        hint = f" (variants with one: {', '.join(with_gdb)})" if with_gdb else \
+            "; give the sample a gdb script in samples.toml"
+        raise ConfigError(f"variant {selection.variant!r} has no gdb transcript{hint}",
+                          sample=selection.sample)
+    return record
+
+
+def render_gdb_session(selection: Selection, language: str = "text") -> str:
+    """The variant's gdb transcript as a fenced block."""
+    return fenced(gdb_of(selection).transcript, language)

@@ -1,0 +1,72 @@
+"""The tree shows the architecture, and the imports keep to it: the capture half and the
+figure half share the document and a few shared modules, and neither reaches into the
+other (LAYOUT: capture writes documents, figures and words read them)."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+ROADS = Path(__file__).resolve().parent.parent / "roads"
+SHARED = {"document", "units", "errors", "command", "constants", "elfspec"}
+# What each part may import from roads (besides itself and the shared modules).
+ALLOWED = {"capture": set(), "figures": set(), "words": {"figures"}, "shared": set()}
+
+
+def _part(path: Path) -> str:
+    rel = path.relative_to(ROADS).parts
+    return rel[0] if len(rel) == 2 else ("shared" if path.stem in SHARED or path.stem == "__init__" else "top")
+
+
+def _imported_parts(path: Path, roads: Path = ROADS) -> set[str]:
+    """The parts of roads (capture, figures, words, shared) that a module imports."""
+    tree = ast.parse(path.read_text(), str(path))
+    package = path.relative_to(roads.parent).with_suffix("").parts[:-1]  # e.g. (roads, capture)
+    found = set()
+    for node in ast.walk(tree):
+        names: list[str] = []
+        if isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = list(package[: len(package) - (node.level - 1)])
+                module = base + (node.module.split(".") if node.module else [])
+                names = [".".join(module + ([] if node.module else [a.name])) for a in node.names] \
+                    if not node.module else [".".join(module)]
+            elif node.module:
+                names = [node.module]
+        elif isinstance(node, ast.Import):
+            names = [a.name for a in node.names]
+        for name in names:
+            parts = name.split(".")
+            if parts[0] != "roads" or len(parts) < 2:
+                continue
+            found.add(parts[1] if parts[1] in ("capture", "figures", "words") else "shared")
+    return found
+
+
+MODULES = sorted(p for p in ROADS.rglob("*.py") if "__pycache__" not in p.parts)
+
+
+@pytest.mark.parametrize("path", MODULES, ids=lambda p: str(p.relative_to(ROADS)))
+def test_each_part_imports_only_what_it_may(path: Path) -> None:
+    part = _part(path)
+    if part == "top":  # roads/cli.py: the command line drives the capture half
+        return
+    imported = _imported_parts(path) - {part, "shared"}
+    assert imported <= ALLOWED[part], f"{path.relative_to(ROADS)} ({part}) imports {sorted(imported)}"
+
+
+def test_the_checker_sees_a_forbidden_import(tmp_path: Path) -> None:
+    """The check above can fail: a figure module importing the capture half is caught."""
+    probe = tmp_path / "roads" / "figures" / "probe.py"
+    probe.parent.mkdir(parents=True)
+    probe.write_text("from ..capture.proc import Proc\nfrom roads.capture import runner\n"
+                     "from .. import document\nfrom .select import Region\n")
+    assert _imported_parts(probe, tmp_path / "roads") == {"capture", "shared", "figures"}
+
+
+def test_the_halves_are_folders() -> None:
+    assert {p.name for p in ROADS.iterdir() if p.is_dir() and p.name != "__pycache__"} == \
+        {"capture", "figures", "words"}
+    assert {p.stem for p in ROADS.glob("*.py")} == SHARED | {"__init__", "cli"}
