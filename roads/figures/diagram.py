@@ -26,11 +26,12 @@ import os
 from html import escape
 
 import graphviz
+from lxml import etree
 
 from .regions import GAP_KINDS, KINDS, Band, Classified, MemoryMap, Pointer
-from .svg import inline
+from .svg import SVG_NS, inline
 from .svg import render as svg_render
-from .table import hex_address, row_id
+from .table import hex_address, region_key, row_id
 from ..units import human_size
 
 # One colour per kind, site-wide: the light scheme's fills. The dark scheme's are
@@ -332,8 +333,25 @@ def describe(mm: MemoryMap) -> tuple[str, str]:
 def finish_svg(svg: str, mm: MemoryMap) -> str:
     """Make Graphviz's SVG fit to be inlined: id-safe, labelled, scalable."""
     short, long = describe(mm)
-    return inline(svg, fid=figure_id(mm.selection.slug), css_class="roads-vas", short=short,
-                  long=long)
+    return _region_keys(inline(svg, fid=figure_id(mm.selection.slug), css_class="roads-vas",
+                               short=short, long=long), mm.selection.slug)
+
+
+def _region_keys(svg: str, slug: str) -> str:
+    """Every box and break with ``data-roads-region`` (``table.region_key``), the
+    identity its table row shares (Graphviz writes no data attributes itself)."""
+    root = etree.fromstring(svg.encode("utf-8"), etree.XMLParser(resolve_entities=False,
+                                                                 no_network=True))
+    prefix = f"{figure_id(slug)}-"
+    for node in root.iter(f"{{{SVG_NS}}}g"):
+        classes = (node.get("class") or "").split()
+        at = (node.get("id") or "").removeprefix(prefix)
+        if "roads-region" in classes:
+            node.set("data-roads-region", region_key(slug, int(at, 16)))
+        elif "roads-gap" in classes:
+            node.set("data-roads-region", region_key(slug, int(at.removeprefix("gap-"), 16),
+                                                     gap=True))
+    return etree.tostring(root, encoding="unicode") + "\n"
 
 
 def legend(mm: MemoryMap) -> str:

@@ -41,6 +41,12 @@ def row_id(slug: str, start: int, *, gap: bool = False) -> str:
     return f"map-{slug}-{'gap-' if gap else ''}{start:x}"
 
 
+def region_key(slug: str, start: int, *, gap: bool = False) -> str:
+    """What a region (or gap) of one figure is, shared by its table row and its box in
+    the diagram as ``data-roads-region``: docs/javascripts/linking.js pairs the two."""
+    return f"{slug}/{'gap-' if gap else ''}{start:x}"
+
+
 def figure_id(slug: str) -> str:
     """The HTML id of a whole table."""
     return f"map-{slug}"
@@ -126,7 +132,8 @@ def _region_row(mm: MemoryMap, band: Band, slug: str) -> str:
         _kib(r.kb.get("Pss")),
     ]
     body = "".join(f"<td>{cell}</td>" for cell in cells)
-    row = f'<tr id="{row_id(slug, r.start)}" class="{" ".join(classes)}">{body}</tr>'
+    row = (f'<tr id="{row_id(slug, r.start)}" data-roads-region="{region_key(slug, r.start)}" '
+           f'class="{" ".join(classes)}">{body}</tr>')
     pointers = mm.pointers_in(r.index)
     if pointers:
         # A row of its own under the region, so the table stays narrow enough for
@@ -148,6 +155,7 @@ def _gap_row(band: Band, slug: str) -> str:
     ]
     body = "".join(f"<td>{cell}</td>" for cell in cells[:3]) + cells[3]
     return (f'<tr id="{row_id(slug, band.start, gap=True)}" '
+            f'data-roads-region="{region_key(slug, band.start, gap=True)}" '
             f'class="roads-gap roads-gap-{band.kind}">{body}</tr>')
 
 
