@@ -1,0 +1,262 @@
+/*
+ * Full screen for a figure too detailed for its column (a phone, mostly): a figure
+ * wrapped in .roads-zoomable (macros/figures.py: zoomable) carries a button
+ * "Open full screen", hidden until this script shows it. The button opens one shared
+ * <dialog> (modal, named after the figure) holding the figure's own SVG, moved there
+ * while the dialog is open and put back when it closes (its ids, links and hover
+ * linking stay the ones of the page). In the dialog the SVG pans by dragging (mouse,
+ * pen or one finger), zooms with the wheel, a pinch (two pointers), the + and -
+ * buttons or keys, and fits the screen again with "Fit" or 0; arrow keys pan; Escape
+ * or "Close" closes and gives the focus back to the button. A link in the figure
+ * closes the dialog and is followed; a drag never counts as a click on it.
+ *
+ * Set up on every page: through Material's document$ when it is there (instant
+ * navigation swaps pages without loading this script again), else on DOMContentLoaded.
+ */
+(function () {
+  "use strict"
+  var MIN = 0.2
+  var MAX = 12
+  var STEP = 1.4
+  var dialog = null
+  var stage = null
+  var view = null
+  var current = null // {svg, placeholder, button}
+  var s = 1
+  var x = 0
+  var y = 0
+  var pointers = new Map()
+  var gesture = null
+  var moved = 0
+
+  function el(tag, attrs, text) {
+    var e = document.createElement(tag)
+    Object.keys(attrs || {}).forEach(function (k) { e.setAttribute(k, attrs[k]) })
+    if (text) e.textContent = text
+    return e
+  }
+
+  function apply() {
+    view.style.transform = "translate(" + x + "px, " + y + "px) scale(" + s + ")"
+  }
+
+  function size() {
+    var svg = current.svg
+    var w = svg.width.baseVal.value
+    var h = svg.height.baseVal.value
+    if (!w || !h) {
+      var r = svg.getBoundingClientRect()
+      w = r.width / s
+      h = r.height / s
+    }
+    return { w: w, h: h }
+  }
+
+  function fit() {
+    var box = stage.getBoundingClientRect()
+    var d = size()
+    s = Math.min(box.width / d.w, box.height / d.h, 2)
+    s = Math.max(MIN, s)
+    x = (box.width - d.w * s) / 2
+    y = Math.max(0, (box.height - d.h * s) / 2)
+    apply()
+  }
+
+  // Zoom by factor k about the point (cx, cy) of the stage: that point stays put.
+  function zoom(k, cx, cy) {
+    var box = stage.getBoundingClientRect()
+    if (cx === undefined) { cx = box.width / 2; cy = box.height / 2 }
+    var next = Math.min(MAX, Math.max(MIN, s * k))
+    x = cx - (cx - x) * next / s
+    y = cy - (cy - y) * next / s
+    s = next
+    apply()
+  }
+
+  function local(event) {
+    var box = stage.getBoundingClientRect()
+    return { x: event.clientX - box.left, y: event.clientY - box.top }
+  }
+
+  function startGesture() {
+    var points = Array.from(pointers.values())
+    if (points.length === 1) {
+      gesture = { kind: "pan", px: points[0].x, py: points[0].y, x: x, y: y }
+    } else if (points.length >= 2) {
+      var a = points[0]
+      var b = points[1]
+      gesture = {
+        kind: "pinch", d: Math.hypot(a.x - b.x, a.y - b.y) || 1,
+        mx: (a.x + b.x) / 2, my: (a.y + b.y) / 2, s: s, x: x, y: y
+      }
+    } else {
+      gesture = null
+    }
+  }
+
+  function onDown(event) {
+    if (event.button !== undefined && event.button > 0) return
+    pointers.set(event.pointerId, local(event))
+    if (pointers.size === 1) moved = 0
+    startGesture()
+  }
+
+  function onMove(event) {
+    if (!pointers.has(event.pointerId) || !gesture) return
+    pointers.set(event.pointerId, local(event))
+    var points = Array.from(pointers.values())
+    if (gesture.kind === "pan" && points.length === 1) {
+      var dx = points[0].x - gesture.px
+      var dy = points[0].y - gesture.py
+      moved = Math.max(moved, Math.abs(dx) + Math.abs(dy))
+      if (moved > 4 && !stage.hasPointerCapture(event.pointerId)) {
+        stage.setPointerCapture(event.pointerId)
+      }
+      x = gesture.x + dx
+      y = gesture.y + dy
+      apply()
+    } else if (gesture.kind === "pinch" && points.length >= 2) {
+      var a = points[0]
+      var b = points[1]
+      var d = Math.hypot(a.x - b.x, a.y - b.y) || 1
+      var mx = (a.x + b.x) / 2
+      var my = (a.y + b.y) / 2
+      var next = Math.min(MAX, Math.max(MIN, gesture.s * d / gesture.d))
+      // The point under the fingers' first midpoint follows their midpoint.
+      x = mx - (gesture.mx - gesture.x) * next / gesture.s
+      y = my - (gesture.my - gesture.y) * next / gesture.s
+      s = next
+      moved = 99
+      apply()
+    }
+    event.preventDefault()
+  }
+
+  function onUp(event) {
+    if (!pointers.delete(event.pointerId)) return
+    startGesture()
+  }
+
+  function onWheel(event) {
+    event.preventDefault()
+    var p = local(event)
+    var delta = event.deltaMode === 1 ? event.deltaY * 16 : event.deltaY
+    zoom(Math.exp(-delta * 0.002), p.x, p.y)
+  }
+
+  function onKey(event) {
+    if (event.target && event.target.tagName === "BUTTON" &&
+        (event.key === "Enter" || event.key === " ")) return
+    var handled = true
+    switch (event.key) {
+      case "+": case "=": zoom(STEP); break
+      case "-": case "_": zoom(1 / STEP); break
+      case "0": fit(); break
+      case "ArrowLeft": x += 40; apply(); break
+      case "ArrowRight": x -= 40; apply(); break
+      case "ArrowUp": y += 40; apply(); break
+      case "ArrowDown": y -= 40; apply(); break
+      default: handled = false
+    }
+    if (handled) event.preventDefault()
+  }
+
+  function build() {
+    dialog = el("dialog", {
+      "class": "roads-zoom-dialog", role: "dialog", "aria-modal": "true",
+      "aria-label": "Figure, full screen"
+    })
+    var bar = el("div", { "class": "roads-zoom-bar", role: "toolbar", "aria-label": "Zoom and pan" })
+    var buttons = [
+      ["in", "+", "Zoom in"], ["out", "\u2212", "Zoom out"], ["fit", "Fit", "Fit to the screen"]
+    ]
+    buttons.forEach(function (b) {
+      var button = el("button", { type: "button", "class": "roads-zoom-" + b[0], "aria-label": b[2], title: b[2] }, b[1])
+      bar.appendChild(button)
+    })
+    bar.appendChild(el("span", { "class": "roads-zoom-hint", "aria-hidden": "true" },
+      "Drag to pan \u00b7 pinch or wheel to zoom \u00b7 Esc closes"))
+    bar.appendChild(el("button", {
+      type: "button", "class": "roads-zoom-close", "aria-label": "Close full screen (Escape)",
+      title: "Close (Escape)"
+    }, "Close"))
+    stage = el("div", { "class": "roads-zoom-stage" })
+    view = el("div", { "class": "roads-zoom-view" })
+    stage.appendChild(view)
+    dialog.appendChild(bar)
+    dialog.appendChild(stage)
+    document.body.appendChild(dialog)
+
+    bar.querySelector(".roads-zoom-in").addEventListener("click", function () { zoom(STEP) })
+    bar.querySelector(".roads-zoom-out").addEventListener("click", function () { zoom(1 / STEP) })
+    bar.querySelector(".roads-zoom-fit").addEventListener("click", fit)
+    bar.querySelector(".roads-zoom-close").addEventListener("click", function () { dialog.close() })
+    dialog.addEventListener("close", restore)
+    dialog.addEventListener("keydown", onKey)
+    stage.addEventListener("pointerdown", onDown)
+    stage.addEventListener("pointermove", onMove)
+    stage.addEventListener("pointerup", onUp)
+    stage.addEventListener("pointercancel", onUp)
+    stage.addEventListener("wheel", onWheel, { passive: false })
+    // A drag that ends on a link is no click on it; a click on a link leaves the dialog.
+    stage.addEventListener("click", function (event) {
+      if (moved > 4) {
+        event.preventDefault()
+        event.stopPropagation()
+        return
+      }
+      if (event.target.closest && event.target.closest("a")) dialog.close()
+    }, true)
+    window.addEventListener("resize", function () { if (dialog.open) fit() })
+  }
+
+  function open(wrapper, button) {
+    var svg = wrapper.querySelector("svg")
+    if (!svg) return
+    if (!dialog || !document.body.contains(dialog)) build()
+    if (dialog.open) dialog.close()
+    var placeholder = el("div", { "class": "roads-zoom-placeholder", "aria-hidden": "true" })
+    placeholder.style.height = svg.getBoundingClientRect().height + "px"
+    svg.replaceWith(placeholder)
+    view.appendChild(svg)
+    current = { svg: svg, placeholder: placeholder, button: button }
+    var name = svg.getAttribute("aria-label") || "Figure"
+    dialog.setAttribute("aria-label", name + " (full screen)")
+    pointers.clear()
+    gesture = null
+    dialog.showModal()
+    s = 1
+    fit()
+    dialog.querySelector(".roads-zoom-close").focus()
+  }
+
+  function restore() {
+    if (!current) return
+    current.placeholder.replaceWith(current.svg)
+    var button = current.button
+    current = null
+    view.style.transform = ""
+    if (button && document.contains(button)) button.focus()
+  }
+
+  function setUp() {
+    document.querySelectorAll(".roads-zoomable").forEach(function (wrapper) {
+      var button = wrapper.querySelector(".roads-zoom-open")
+      if (!button || button.dataset.roadsZoom) return
+      button.dataset.roadsZoom = "ready"
+      button.hidden = false
+      button.addEventListener("click", function () { open(wrapper, button) })
+    })
+  }
+
+  if (typeof window.document$ !== "undefined" && window.document$.subscribe) {
+    window.document$.subscribe(function () {
+      if (dialog && dialog.open) dialog.close()
+      setUp()
+    })
+  } else if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", setUp)
+  } else {
+    setUp()
+  }
+})()

@@ -1,0 +1,178 @@
+"""The full-screen control of the figures, in a real browser (docs/javascripts/zoom.js).
+
+A figure wrapped in ``.roads-zoomable`` (macros/figures.py: ``zoomable``) shows whole at
+the column's width on a phone, with an "Open full screen" button that the keyboard
+reaches; the button opens a modal dialog with an accessible name holding the figure;
+dragging pans it, the wheel, a two-finger pinch and the + and - buttons zoom it;
+Escape closes it, puts the figure back and gives the focus back to the button.
+Screenshots of the open dialog in both palettes go to tests/artifacts/zoom/.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from tests.browser import DESKTOP, PHONE, open_page
+from tests.conftest import REPO
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+ARTIFACTS = REPO / "tests" / "artifacts" / "zoom"
+PAGE = "hello-world/"  # three ELF figures, each with the control
+FIGURE = ".roads-zoomable"
+DIALOG = "dialog.roads-zoom-dialog"
+
+
+def transform(page) -> tuple[float, float, float]:
+    """The dialog's view as (x, y, scale)."""
+    text = page.evaluate("document.querySelector('.roads-zoom-view').style.transform")
+    m = re.fullmatch(r"translate\(([-\d.e]+)px, ([-\d.e]+)px\) scale\(([-\d.e]+)\)", text)
+    assert m, text
+    return float(m[1]), float(m[2]), float(m[3])
+
+
+def open_figure(page, index: int = 0):
+    wrapper = page.locator(FIGURE).nth(index)
+    wrapper.scroll_into_view_if_needed()
+    wrapper.locator(".roads-zoom-open").click()
+    page.wait_for_selector(DIALOG + "[open]")
+    return wrapper
+
+
+def stage_centre(page) -> tuple[float, float]:
+    box = page.locator(DIALOG + " .roads-zoom-stage").bounding_box()
+    return box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+
+
+@pytest.mark.parametrize("scheme", ["default", "slate"])
+def test_figure_fits_a_phone_and_the_button_shows(site, browser, scheme):
+    _, base = site
+    context, page, errors = open_page(browser, base + PAGE, viewport=PHONE, scheme=scheme)
+    try:
+        count = page.locator(FIGURE).count()
+        assert count >= 3
+        column = page.evaluate("document.querySelector('.md-content__inner').getBoundingClientRect().right")
+        for k in range(count):
+            wrapper = page.locator(FIGURE).nth(k)
+            button = wrapper.locator(".roads-zoom-open")
+            assert button.is_visible() and button.inner_text().strip() == "Open full screen"
+            assert "full screen" in button.get_attribute("aria-label")
+            right = wrapper.locator("svg").evaluate("s => s.getBoundingClientRect().right")
+            assert right <= column + 1, f"figure {k} is {right - column:.0f} px wider than the column"
+        assert not errors
+    finally:
+        context.close()
+
+
+def test_button_is_reached_with_the_keyboard_and_escape_closes(site, browser):
+    _, base = site
+    context, page, errors = open_page(browser, base + PAGE, viewport=PHONE, scheme="default")
+    try:
+        for _ in range(600):
+            page.keyboard.press("Tab")
+            if page.evaluate("document.activeElement.classList.contains('roads-zoom-open')"):
+                break
+        else:
+            pytest.fail("Tab never reached an 'Open full screen' button")
+        svg_label = page.evaluate(
+            "document.activeElement.closest('.roads-zoomable').querySelector('svg').getAttribute('aria-label')")
+        page.keyboard.press("Enter")
+        dialog = page.locator(DIALOG)
+        page.wait_for_selector(DIALOG + "[open]")
+        assert dialog.get_attribute("role") == "dialog"
+        assert dialog.get_attribute("aria-label") == f"{svg_label} (full screen)"
+        assert dialog.locator("svg").count() == 1
+        # The focus is in the dialog, on a button; + from the keyboard zooms.
+        assert page.evaluate("document.querySelector('dialog').contains(document.activeElement)")
+        _, _, before = transform(page)
+        page.keyboard.press("+")
+        assert transform(page)[2] > before
+        page.keyboard.press("Escape")
+        page.wait_for_selector(DIALOG + ":not([open])", state="attached")
+        assert page.evaluate("document.activeElement.classList.contains('roads-zoom-open')")
+        # The figure is back in its place, and nothing stands in for it any more.
+        assert page.evaluate("document.activeElement.closest('.roads-zoomable').querySelector('svg') !== null")
+        assert page.locator(".roads-zoom-placeholder").count() == 0
+        assert not errors
+    finally:
+        context.close()
+
+
+@pytest.mark.parametrize("viewport, scheme", [(PHONE, "default"), (PHONE, "slate"),
+                                              (DESKTOP, "default"), (DESKTOP, "slate")])
+def test_drag_pans_wheel_and_buttons_zoom(site, browser, viewport, scheme):
+    _, base = site
+    context, page, errors = open_page(browser, base + PAGE, viewport=viewport, scheme=scheme)
+    try:
+        open_figure(page, 2)
+        x0, y0, s0 = transform(page)
+        cx, cy = stage_centre(page)
+        page.mouse.move(cx, cy)
+        page.mouse.down()
+        page.mouse.move(cx - 60, cy - 40, steps=5)
+        page.mouse.up()
+        x1, y1, s1 = transform(page)
+        assert (round(x1 - x0), round(y1 - y0), s1) == (-60, -40, s0)
+
+        page.mouse.move(cx, cy)
+        page.mouse.wheel(0, -400)
+        page.wait_for_function(f"!document.querySelector('.roads-zoom-view').style.transform.endsWith('scale({s1})')")
+        x2, y2, s2 = transform(page)
+        assert s2 > s1
+        # The point under the pointer stays under it.
+        stage = page.locator(DIALOG + " .roads-zoom-stage").bounding_box()
+        px, py = cx - stage["x"], cy - stage["y"]
+        assert abs((px - x1) / s1 - (px - x2) / s2) < 1
+
+        page.locator(DIALOG + " .roads-zoom-out").click()
+        assert transform(page)[2] < s2
+        page.locator(DIALOG + " .roads-zoom-in").click()
+        assert transform(page)[2] == pytest.approx(s2, rel=1e-6)
+        page.locator(DIALOG + " .roads-zoom-fit").click()
+        assert transform(page) == pytest.approx((x0, y0, s0))
+
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / f"open-{viewport['width']}-{scheme}.png"))
+        page.locator(DIALOG + " .roads-zoom-close").click()
+        page.wait_for_selector(DIALOG + ":not([open])", state="attached")
+        assert not errors
+    finally:
+        context.close()
+
+
+def test_pinch_zooms_on_a_touch_screen(site, browser):
+    _, base = site
+    context, page, errors = open_page(browser, base + PAGE, viewport=PHONE, scheme="default",
+                                      touch=True)
+    try:
+        open_figure(page, 0)
+        _, _, s0 = transform(page)
+        cx, cy = stage_centre(page)
+        cdp = context.new_cdp_session(page)
+
+        def touch(kind, spread):
+            points = [] if kind == "touchEnd" else [
+                {"x": cx - spread, "y": cy, "id": 0}, {"x": cx + spread, "y": cy, "id": 1}]
+            cdp.send("Input.dispatchTouchEvent", {"type": kind, "touchPoints": points})
+
+        touch("touchStart", 30)
+        for spread in range(40, 130, 10):
+            touch("touchMove", spread)
+        touch("touchEnd", 0)
+        _, _, s1 = transform(page)
+        assert s1 > 3 * s0, (s0, s1)
+        # A one-finger drag pans.
+        x1, y1, _ = transform(page)
+        cdp.send("Input.dispatchTouchEvent", {"type": "touchStart", "touchPoints": [{"x": cx, "y": cy, "id": 0}]})
+        for step in range(1, 6):
+            cdp.send("Input.dispatchTouchEvent", {"type": "touchMove",
+                                                  "touchPoints": [{"x": cx + 10 * step, "y": cy, "id": 0}]})
+        cdp.send("Input.dispatchTouchEvent", {"type": "touchEnd", "touchPoints": []})
+        x2, y2, _ = transform(page)
+        assert round(x2 - x1) == 50 and round(y2 - y1) == 0
+        page.keyboard.press("Escape")
+        page.wait_for_selector(DIALOG + ":not([open])", state="attached")
+        assert not errors
+    finally:
+        context.close()
