@@ -7,6 +7,8 @@ to ``MACROS``.
 
 from __future__ import annotations
 
+import re
+
 # The drawing modules (and Graphviz, pyelftools behind them) are imported inside the
 # macros that draw: a rebuild whose figures all come from the cache never loads them.
 from roads.words import values
@@ -15,6 +17,29 @@ from roads.figures.provenance import caption_html, with_provenance
 from roads.figures.select import select
 
 from .project import project, svg_cache
+
+
+# --- full screen ---------------------------------------------------------------------
+
+
+_FIGURE = re.compile(r"<figure\b[^>]*>.*?</figure>", re.S)
+
+
+def zoomable(html_out: str) -> str:
+    """``html_out`` with each ``<figure>`` that holds an SVG wrapped in ``.roads-zoomable``
+    with an "Open full screen" button (docs/javascripts/zoom.js shows it and opens the
+    figure in a dialog with pan and zoom). Page chrome belongs here, not in roads/: the
+    engine's figures stay drawings, the same in any page or test."""
+    def wrap(match: re.Match[str]) -> str:
+        figure = match.group(0)
+        if "<svg" not in figure:
+            return figure
+        return ('<div class="roads-zoomable">'
+                '<button type="button" class="roads-zoom-open" hidden '
+                'aria-label="Open full screen, with pan and zoom">'
+                "Open full screen</button>\n" + figure + "</div>")
+
+    return _FIGURE.sub(wrap, html_out)
 
 
 # --- memory map and address space ---------------------------------------------------
@@ -42,7 +67,7 @@ def address_space(sample: str, checkpoint: str | None = None, variant: str | Non
 
     chosen = select(project().load(sample), variant=variant, run=run, checkpoint=checkpoint, pid=pid)
     mm = analyse(chosen)
-    figure = render_diagram(mm, cache_dir=svg_cache())
+    figure = zoomable(render_diagram(mm, cache_dir=svg_cache()))
     if table:
         figure += ('\n<details class="roads-map-details"><summary>The same regions as a table'
                    f'</summary>\n{render_table(mm)}\n</details>')
@@ -59,7 +84,7 @@ def elf_to_memory(sample: str, variant: str | None = None, checkpoint: str | Non
 
     chosen = select(project().load(sample), variant=variant, run=run, checkpoint=checkpoint, pid=pid)
     figure = elfmap.render_elf_figure(elfmap.elf_map(chosen), cache_dir=svg_cache())
-    return with_provenance(figure, chosen)
+    return with_provenance(zoomable(figure), chosen)
 
 
 def map_diff(sample: str, before: str, after: str | None = None, variant: str | None = None,
@@ -77,8 +102,8 @@ def map_diff(sample: str, before: str, after: str | None = None, variant: str | 
                  run=run if after_run is None else after_run,
                  checkpoint=after or before, pid=after_pid)
     changes = diff.diff_selections(old, new, resident=resident)
-    return with_provenance(diffview.render_diff_figure(changes, cache_dir=svg_cache(),
-                                                       unchanged=unchanged), [old, new])
+    return with_provenance(zoomable(diffview.render_diff_figure(changes, cache_dir=svg_cache(),
+                                                                unchanged=unchanged)), [old, new])
 
 
 def page_view(sample: str, range_name: str, checkpoint: str | None = None,
