@@ -1,0 +1,397 @@
+"""Every figure legible on every page, measured in the rendered page (issue 11's "done").
+
+Each page of the built site is opened once per width (390 px, a phone; 1280 px, a
+desktop) and palette (Material's "default" and "slate"), and one JavaScript call
+measures, in the page itself:
+
+- contrast: every SVG text label against what lies beneath its centre: the fill of
+  the shapes painted before it in the same SVG that contain that point (through
+  ``isPointInFill``), else the page's background; colours are computed styles (CSS
+  variables come out resolved), semi-transparent ones composited; WCAG ratio >= 4.5;
+- overlaps: two label boxes (``getBoundingClientRect`` of ``<text>``) of one SVG that
+  intersect by more than a pixel both ways;
+- cut off (phone): a label outside the visible box of its nearest scroll container,
+  or outside the viewport's width, unless its figure has the full-screen control
+  (a wrapper of class ``roads-zoomable``);
+- too wide (desktop): a table, figure or ``pre`` wider than the article's column
+  (its own width or what scrolls inside it);
+- small text: an SVG label whose font size times the SVG's scale is under 9 px on
+  the screen, unless its figure has the full-screen control.
+
+Every failure is listed with its page, width, palette and label; the whole list is
+written to tests/artifacts/legibility/report.txt, with element screenshots of every
+figure at both widths in both palettes beside it (tests/artifacts/ is ignored by git).
+
+Run: ``.venv/bin/python -m pytest -q -p no:cacheprovider -m legibility tests/test_browser_legibility.py``
+"""
+
+from __future__ import annotations
+
+import collections
+import re
+from pathlib import Path
+
+import pytest
+
+from tests.browser import DESKTOP, PHONE, open_page
+from tests.conftest import REPO
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.legibility]
+ARTIFACTS = REPO / "tests" / "artifacts" / "legibility"
+WIDTHS = {"390": PHONE, "1280": DESKTOP}
+PALETTES = ("default", "slate")
+MIN_CONTRAST = 4.5
+MIN_TEXT_PX = 9.0
+ZOOMABLE = "roads-zoomable"  # the full-screen control's wrapper
+
+# One call per page load: every check, returned as lists of plain records.
+MEASURE = r"""
+async ({phone, minContrast, minPx, zoomable}) => {
+  if (document.fonts && document.fonts.ready) await document.fonts.ready;
+  await new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)));
+  const out = {contrast: [], overlap: [], cutoff: [], wide: [], small: [], labels: 0, figures: 0};
+  const article = document.querySelector('.md-content article')
+               || document.querySelector('.md-content') || document.body;
+
+  // --- colours --------------------------------------------------------------------
+  const probe = document.createElement('canvas').getContext('2d');
+  function parse(text) {
+    // Computed colours are rgb()/rgba() in Chromium; anything else goes through a canvas.
+    if (!text || text === 'none' || text === 'transparent') return null;
+    let m = text.match(/^rgba?\(([^)]*)\)$/);
+    if (!m) {
+      probe.fillStyle = '#000'; probe.fillStyle = text;
+      m = String(probe.fillStyle).match(/^rgba?\(([^)]*)\)$/);
+      if (!m) {
+        const h = String(probe.fillStyle).match(/^#([0-9a-f]{6})$/i);
+        if (!h) return null;
+        const n = parseInt(h[1], 16);
+        return [(n >> 16) & 255, (n >> 8) & 255, n & 255, 1];
+      }
+    }
+    const p = m[1].split(/[\s,\/]+/).filter(Boolean).map(parseFloat);
+    return [p[0], p[1], p[2], p.length > 3 ? p[3] : 1];
+  }
+  const over = (fg, bg) => {  // fg (with alpha) over an opaque bg
+    const a = fg[3];
+    return [0, 1, 2].map(i => fg[i] * a + bg[i] * (1 - a)).concat([1]);
+  };
+  const lum = c => {
+    const ch = v => { v /= 255; return v <= 0.03928 ? v / 12.92 : Math.pow((v + 0.055) / 1.055, 2.4); };
+    return 0.2126 * ch(c[0]) + 0.7152 * ch(c[1]) + 0.0722 * ch(c[2]);
+  };
+  const ratio = (a, b) => { const x = lum(a), y = lum(b); return (Math.max(x, y) + 0.05) / (Math.min(x, y) + 0.05); };
+  const hex = c => c ? '#' + c.slice(0, 3).map(v => Math.round(v).toString(16).padStart(2, '0')).join('') : null;
+  // Opacity of an element times that of its ancestors.
+  const opacities = new Map();
+  function opacity(el) {
+    if (!el || el.nodeType !== 1) return 1;
+    let o = opacities.get(el);
+    if (o === undefined) {
+      o = parseFloat(getComputedStyle(el).opacity) * opacity(el.parentElement);
+      opacities.set(el, o);
+    }
+    return o;
+  }
+  // The page's background behind an element: its ancestors' backgrounds, composited.
+  function pageBackground(el) {
+    const layers = [];
+    for (let e = el; e && e.nodeType === 1; e = e.parentElement) {
+      const c = parse(getComputedStyle(e).backgroundColor);
+      if (c && c[3] > 0) { layers.push(c); if (c[3] >= 1) break; }
+    }
+    let bg = [255, 255, 255, 1];
+    if (!layers.length || layers[layers.length - 1][3] < 1) {
+      const root = parse(getComputedStyle(document.documentElement).backgroundColor);
+      if (root && root[3] > 0) bg = over(root, bg);
+    }
+    for (let i = layers.length - 1; i >= 0; i--) bg = over(layers[i], bg);
+    return bg;
+  }
+  // The colours a shape's fill can show: one for a plain fill; a gradient's stops or a
+  // pattern's own fills (and what shows through it) otherwise. [] for no fill.
+  const fillsOf = new Map();
+  function fills(shape) {
+    let f = fillsOf.get(shape);
+    if (f === undefined) { f = fillsUncached(shape); fillsOf.set(shape, f); }
+    return f;
+  }
+  function fillsUncached(shape) {
+    const cs = getComputedStyle(shape);
+    const a = parseFloat(cs.fillOpacity) * opacity(shape);
+    const url = cs.fill.match(/url\(["']?#([^"')]+)["']?\)/);
+    if (url) {
+      const ref = document.getElementById(url[1]);
+      if (!ref) return [];
+      const found = [];
+      const parts = ref.tagName.toLowerCase() === 'pattern'
+        ? ref.querySelectorAll('rect,polygon,path,ellipse,circle,polyline')
+        : ref.querySelectorAll('stop');
+      for (const p of parts) {
+        const pcs = getComputedStyle(p);
+        const c = parse(p.tagName.toLowerCase() === 'stop' ? pcs.stopColor : pcs.fill);
+        if (c) { c[3] *= a * (p.tagName.toLowerCase() === 'stop' ? parseFloat(pcs.stopOpacity) : parseFloat(pcs.fillOpacity)); found.push(c); }
+      }
+      // A pattern shows what lies beneath between its shapes.
+      if (ref.tagName.toLowerCase() === 'pattern') found.push([0, 0, 0, 0]);
+      return found;
+    }
+    const c = parse(cs.fill);
+    if (!c) return [];
+    c[3] *= a;
+    return c[3] > 0 ? [c] : [];
+  }
+
+  // --- which texts, which shapes ----------------------------------------------------
+  const visible = el => {
+    if (!el.isConnected) return false;
+    const cs = getComputedStyle(el);
+    if (cs.visibility !== 'visible' || cs.display === 'none') return false;
+    const r = el.getBoundingClientRect();
+    return r.width > 0 && r.height > 0 && opacity(el) > 0.05;
+  };
+  const inZoomable = el => !!el.closest('.' + zoomable);
+  const figureOf = svg => {
+    const f = svg.closest('figure[id], [id^="vas-"], [id]');
+    return (svg.id || (f && f.id) || '');
+  };
+  const SHAPES = 'rect,polygon,path,ellipse,circle,polyline';
+  const NOT_DRAWN = 'defs, pattern, marker, clipPath, mask, symbol';
+
+  const svgs = [...article.querySelectorAll('svg')].filter(s => !s.parentElement.closest('svg'));
+  const allLabels = [];
+  for (const svg of svgs) {
+    const texts = [...svg.querySelectorAll('text')].filter(t => t.textContent.trim() && visible(t) && !t.closest(NOT_DRAWN));
+    if (!texts.length) continue;
+    out.figures++;
+    const fid = figureOf(svg);
+    const shapes = [...svg.querySelectorAll(SHAPES)].filter(s => !s.closest(NOT_DRAWN) && visible(s));
+    const inverse = new Map();
+    const pageBg = pageBackground(svg);
+    const labels = texts.map(t => ({t, r: t.getBoundingClientRect(), text: t.textContent.trim().replace(/\s+/g, ' ')}));
+    for (const {t, r, text} of labels) {
+      out.labels++;
+      allLabels.push({t, r, text, svg, fid});
+      // contrast
+      const cs = getComputedStyle(t);
+      const fg = parse(cs.fill);
+      if (fg) {
+        fg[3] *= parseFloat(cs.fillOpacity) * opacity(t);
+        const cx = r.left + r.width / 2, cy = r.top + r.height / 2;
+        // Shapes painted before the text that hold its centre, topmost first.
+        let candidates = [[0, 0, 0, 0]];  // colours still to be composited onto
+        const stack = [];
+        for (let i = shapes.length - 1; i >= 0; i--) {
+          const s = shapes[i];
+          if (!(t.compareDocumentPosition(s) & Node.DOCUMENT_POSITION_PRECEDING)) continue;
+          if (s.contains(t)) continue;
+          const f = fills(s);
+          if (!f.length) continue;
+          let m = inverse.get(s);
+          if (m === undefined) { const ctm = s.getScreenCTM(); m = ctm ? ctm.inverse() : null; inverse.set(s, m); }
+          if (!m) continue;
+          const p = new DOMPoint(cx, cy).matrixTransform(m);
+          let inside = false;
+          try { inside = s.isPointInFill(p); } catch (e) { inside = false; }
+          if (!inside) continue;
+          stack.push({shape: s, fills: f});
+          if (f.every(c => c[3] >= 1)) break;
+        }
+        // Composite bottom-up: page, then the shapes from the lowest.
+        let bgs = [pageBg];
+        for (let i = stack.length - 1; i >= 0; i--) {
+          const next = [];
+          for (const b of bgs) for (const c of stack[i].fills) next.push(c[3] > 0 ? over(c, b) : b);
+          bgs = next;
+        }
+        let worst = null;
+        for (const b of bgs) {
+          const shown = over(fg, b);
+          const q = ratio(shown, b);
+          if (!worst || q < worst.q) worst = {q, fg: shown, bg: b};
+        }
+        if (worst && worst.q < minContrast) {
+          const under = stack.length ? (stack[0].shape.closest('g[class]') || stack[0].shape).getAttribute('class') : 'page';
+          out.contrast.push({figure: fid, label: text, ratio: Math.round(worst.q * 100) / 100,
+                             fg: hex(worst.fg), bg: hex(worst.bg), under});
+        }
+      }
+      // small text
+      const ctm = t.getScreenCTM();
+      if (ctm) {
+        const px = parseFloat(cs.fontSize) * Math.hypot(ctm.a, ctm.b);
+        if (px < minPx - 0.05 && !inZoomable(svg))
+          out.small.push({figure: fid, label: text, px: Math.round(px * 10) / 10});
+      }
+      // cut off on a phone
+      if (phone && !inZoomable(svg)) {
+        let box = null;
+        for (let e = svg; e && e !== document.body; e = e.parentElement) {
+          const s = getComputedStyle(e);
+          if (e !== svg && (s.overflowX !== 'visible' || s.overflowY !== 'visible')) { box = e; break; }
+        }
+        let cut = r.left < -1 || r.right > window.innerWidth + 1;
+        if (!cut && box) {
+          const b = box.getBoundingClientRect();
+          const left = b.left + box.clientLeft, top = b.top + box.clientTop;
+          const clipX = getComputedStyle(box).overflowX !== 'visible', clipY = getComputedStyle(box).overflowY !== 'visible';
+          cut = (clipX && (r.left < left - 1 || r.right > left + box.clientWidth + 1))
+             || (clipY && (r.top < top - 1 || r.bottom > top + box.clientHeight + 1));
+        }
+        if (cut) out.cutoff.push({figure: fid, label: text});
+      }
+    }
+    // overlapping label boxes within this SVG
+    for (let i = 0; i < labels.length; i++) {
+      for (let j = i + 1; j < labels.length; j++) {
+        const a = labels[i].r, b = labels[j].r;
+        const w = Math.min(a.right, b.right) - Math.max(a.left, b.left);
+        const h = Math.min(a.bottom, b.bottom) - Math.max(a.top, b.top);
+        if (w > 1 && h > 1)
+          out.overlap.push({figure: fid, label: labels[i].text + ' ⟷ ' + labels[j].text,
+                            by: [Math.round(w * 10) / 10, Math.round(h * 10) / 10]});
+      }
+    }
+  }
+
+  // --- wider than the column (desktop) ------------------------------------------------
+  if (!phone) {
+    const inner = article.getBoundingClientRect();
+    const acs = getComputedStyle(article);
+    const column = inner.width - parseFloat(acs.paddingLeft) - parseFloat(acs.paddingRight)
+                   - parseFloat(acs.borderLeftWidth) - parseFloat(acs.borderRightWidth);
+    const failed = [];
+    for (const el of article.querySelectorAll('table, figure, pre')) {
+      if (!visible(el) || failed.some(f => f.contains(el))) continue;
+      let w = Math.max(el.getBoundingClientRect().width, el.scrollWidth);
+      for (const c of el.querySelectorAll(':scope > code')) w = Math.max(w, c.scrollWidth);
+      if (w > column + 1) {
+        failed.push(el);
+        const named = el.closest('[id]');
+        const what = (el.querySelector('caption, figcaption') || el).textContent.trim().replace(/\s+/g, ' ').slice(0, 80);
+        out.wide.push({figure: el.id || (named ? named.id : ''), label: el.tagName.toLowerCase() + ': ' + what,
+                       by: Math.round(w - column)});
+      }
+    }
+  }
+  return out;
+}
+"""
+
+CHECKS = ("contrast", "overlap", "cutoff", "wide", "small")
+
+
+def pages_of(out: Path) -> list[str]:
+    """Every page of the built site, as a path relative to the site root."""
+    return sorted(str(p.relative_to(out)) for p in out.rglob("index.html")
+                  if "assets" not in p.parts and p.parent.name != "404")
+
+
+def _name(rel: str) -> str:
+    return rel.replace("/", "_").removesuffix("_index.html").removesuffix("index.html") or "home"
+
+
+def _screenshots(page, rel: str, width: str, palette: str) -> int:
+    """Element screenshots of every figure of the page (and of any SVG drawing outside a
+    figure) into ARTIFACTS; how many."""
+    handles = page.query_selector_all(
+        ".md-content article figure, .md-content article svg:not(figure svg):not(svg svg)")
+    n = 0
+    for k, handle in enumerate(handles):
+        if not handle.evaluate("e => e.getBoundingClientRect().width > 0 && "
+                               "(e.tagName !== 'svg' || !!e.querySelector('text'))"):
+            continue
+        ident = handle.evaluate("e => e.id || (e.querySelector('[id]') || {}).id || ''")
+        ident = re.sub(r"[^A-Za-z0-9_.-]+", "-", ident)[:60] or str(k)
+        try:
+            handle.screenshot(path=str(ARTIFACTS / f"{_name(rel)}-{k:02d}-{ident}-{width}-{palette}.png"),
+                              timeout=15000)
+            n += 1
+        except Exception:  # noqa: BLE001 - a picture that cannot be taken fails no check
+            pass
+    return n
+
+
+@pytest.fixture(scope="module")
+def measured(site, browser):
+    """Every check on every page at both widths in both palettes: {check: [failure]},
+    each failure a dict with page, width, palette, figure and label."""
+    out, base = site
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    for old in ARTIFACTS.glob("*.png"):
+        old.unlink()
+    found: dict[str, list[dict]] = {c: [] for c in CHECKS}
+    totals = collections.Counter()
+    errors = {}
+    for rel in pages_of(out):
+        for width, viewport in WIDTHS.items():
+            for palette in PALETTES:
+                context, page, console = open_page(browser, base + rel.removesuffix("index.html"),
+                                                   viewport=viewport, scheme=palette)
+                try:
+                    result = page.evaluate(MEASURE, {"phone": viewport is PHONE,
+                                                     "minContrast": MIN_CONTRAST,
+                                                     "minPx": MIN_TEXT_PX, "zoomable": ZOOMABLE})
+                    totals["labels"] += result["labels"]
+                    totals["screenshots"] += _screenshots(page, rel, width, palette)
+                finally:
+                    context.close()
+                if console:
+                    errors[(rel, width, palette)] = console
+                for check in CHECKS:
+                    for failure in result[check]:
+                        found[check].append({"page": rel.removesuffix("index.html") or "/",
+                                             "width": width, "palette": palette, **failure})
+    lines = [f"{len(pages_of(out))} pages x {len(WIDTHS)} widths x {len(PALETTES)} palettes; "
+             f"{totals['labels']} labels measured; {totals['screenshots']} screenshots", ""]
+    for check in CHECKS:
+        lines.append(f"== {check}: {len(found[check])}")
+        lines.extend(_line(f) for f in found[check])
+        lines.append("")
+    (ARTIFACTS / "report.txt").write_text("\n".join(lines), encoding="utf-8")
+    return found, totals
+
+
+def _line(f: dict) -> str:
+    extra = {k: v for k, v in f.items() if k not in ("page", "width", "palette", "figure", "label")}
+    more = " ".join(f"{k}={v}" for k, v in extra.items())
+    return f"{f['page']} @{f['width']} {f['palette']} [{f['figure']}] {f['label']!r} {more}".rstrip()
+
+
+def _verdict(failures: list[dict], what: str) -> None:
+    if not failures:
+        return
+    by_page = collections.Counter((f["page"], f["width"], f["palette"]) for f in failures)
+    summary = "; ".join(f"{p} @{w} {s}: {n}" for (p, w, s), n in sorted(by_page.items()))
+    listed = "\n".join(_line(f) for f in failures[:60])
+    more = f"\n... and {len(failures) - 60} more" if len(failures) > 60 else ""
+    pytest.fail(f"{len(failures)} {what} (full list: tests/artifacts/legibility/report.txt)\n"
+                f"per page: {summary}\n{listed}{more}", pytrace=False)
+
+
+def test_the_harness_measured_labels(measured):
+    """The measurement itself worked: labels were found and figures photographed."""
+    _, totals = measured
+    assert totals["labels"] > 100, totals
+    assert totals["screenshots"] > 0, totals
+
+
+def test_every_label_has_contrast(measured):
+    _verdict(measured[0]["contrast"], f"SVG labels under {MIN_CONTRAST}:1 against what lies beneath")
+
+
+def test_no_two_labels_overlap(measured):
+    _verdict(measured[0]["overlap"], "pairs of SVG labels intersecting by more than a pixel")
+
+
+def test_no_label_cut_off_on_a_phone(measured):
+    _verdict(measured[0]["cutoff"], "labels cut off at 390 px (no full-screen control)")
+
+
+def test_nothing_wider_than_its_column_on_a_desktop(measured):
+    _verdict(measured[0]["wide"], "tables, figures or pre wider than their column at 1280 px")
+
+
+def test_no_inline_text_under_9px(measured):
+    _verdict(measured[0]["small"], f"SVG labels under {MIN_TEXT_PX} px on screen "
+                                   "(no full-screen control)")
