@@ -128,6 +128,24 @@ def page_walk(sample: str, address_name: str, checkpoint: str | None = None,
     return with_provenance(pageview.render_page_walk(chosen, address_name), chosen)
 
 
+def stack_top(sample: str, checkpoint: str | None = None, variant: str | None = None,
+              run: int = 0, pid: str | int | None = None) -> str:
+    """The top of the stack drawn: strings, auxv, envp, argv and argc, down to main's frame."""
+    from roads.figures import stackview
+
+    chosen = select(project().load(sample), variant=variant, run=run, checkpoint=checkpoint, pid=pid)
+    return with_provenance(stackview.render_stack_top(stackview.stack_top(chosen)), chosen)
+
+
+def page_walk_diagram(sample: str, address_name: str, checkpoint: str | None = None,
+                      variant: str | None = None, run: int = 0, pid: str | int | None = None) -> str:
+    """The walk of a recorded address drawn: CR3, each table's entry, the frame."""
+    from roads.figures import walkview
+
+    chosen = select(project().load(sample), variant=variant, run=run, checkpoint=checkpoint, pid=pid)
+    return with_provenance(walkview.render_walk(walkview.walk(chosen, address_name)), chosen)
+
+
 def gdb_session(sample: str, variant: str | None = None, language: str = "text") -> str:
     """The transcript of the sample's gdb script, as a fenced code block."""
     from roads.figures import transcript
@@ -217,7 +235,7 @@ def _shown_files_digest(sample: str, *args, **kwargs) -> list[str]:
 sample_code.cache_inputs = _shown_files_digest
 
 MACROS: tuple = (memory_map, address_space, elf_to_memory, map_diff, page_view, page_walk,
-                 gdb_session, value, const, provenance, sample_code)
+                 gdb_session, value, const, provenance, sample_code, stack_top, page_walk_diagram)
 # Block figures of finished HTML: they skip Markdown and the search index (see guard).
 FIGURES: tuple = (memory_map, address_space, elf_to_memory, map_diff, page_view, page_walk,
-                  sample_code)
+                  sample_code, stack_top, page_walk_diagram)
