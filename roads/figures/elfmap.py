@@ -36,6 +36,12 @@ from .table import hex_address
 from ..units import human_size
 
 REGION_WIDTH = 2.2  # inches; a wider label widens its box
+SEGMENT_MARGIN = 0.08  # inches, left and right of a box's label
+BAR_WIDTH = 160  # points: a segment's p_memsz drawn to length, p_filesz its first part
+BAR_HEIGHT = 7
+# Sentinel fills of the bar's two parts: ``render_elf_figure`` gives the polygons that
+# carry them a class, so that the stylesheet paints them in either palette.
+BAR_FILE, BAR_BSS = "#fffffe", "#010101"
 
 
 @dataclass(frozen=True)
@@ -107,7 +113,9 @@ def _h(text: str) -> str:
     return escape(text, quote=False)
 
 
-def _segment_label(em: ElfMap, link: SegmentLink) -> str:
+def _segment_label(em: ElfMap, link: SegmentLink, width: float | None = None) -> str:
+    """The segment's box: its program header, its bar, its sections and notes; with
+    ``width`` (points) the table is that wide, its rows flush left."""
     seg = em.segment(link)
     number = em.load_number(link)
     rows = [
@@ -118,6 +126,7 @@ def _segment_label(em: ElfMap, link: SegmentLink) -> str:
         f'<TR><TD COLSPAN="4" ALIGN="LEFT">memory: p_vaddr {seg.p_vaddr:#x}, '
         f"p_memsz {seg.p_memsz:#x}</TD></TR>",
     ]
+    rows += _bar_rows(seg.p_filesz, seg.p_memsz)
     low = seg.p_offset % PAGE_SIZE
     if link.congruent:
         rule = f"{seg.p_offset:#x} ≡ {seg.p_vaddr:#x} (mod 0x1000): both end in ...{low:03x}"
@@ -144,8 +153,43 @@ def _segment_label(em: ElfMap, link: SegmentLink) -> str:
         )
     for note in _segment_notes(em, link):
         rows.append(f'<TR><TD COLSPAN="4" ALIGN="LEFT"><I>{_h(note)}</I></TD></TR>')
+    if width:
+        # A row as wide as the widest segment's table: its columns spread to that width
+        # (a TABLE's WIDTH would only centre the table in a wider box).
+        rows.append(f'<TR><TD COLSPAN="4" WIDTH="{width:.0f}" HEIGHT="0" FIXEDSIZE="TRUE" '
+                    'CELLPADDING="0"></TD></TR>')
     return ('<<TABLE BORDER="0" CELLBORDER="0" CELLSPACING="0" CELLPADDING="1">'
             + "".join(rows) + "</TABLE>>")
+
+
+def bar_widths(filesz: int, memsz: int, width: int = BAR_WIDTH) -> tuple[int, int]:
+    """The lengths, in points, of the file part and the zero-filled part of a bar
+    ``width`` long for ``memsz`` bytes; a part that holds any byte is at least 2."""
+    if memsz <= 0:
+        return width, 0
+    file_part = round(width * min(filesz, memsz) / memsz)
+    if 0 < filesz < memsz:
+        file_part = min(max(file_part, 2), width - 2)
+    return file_part, width - file_part
+
+
+def _bar_rows(filesz: int, memsz: int) -> list[str]:
+    """A bar of p_memsz drawn to length, its first p_filesz from the file and the rest,
+    the bss, zero-filled; the arrows to the regions leave from its end (port ``mem``)."""
+    file_part, zero_part = bar_widths(filesz, memsz)
+    cells = []
+    for fill, length in ((BAR_FILE, file_part), (BAR_BSS, zero_part)):
+        if length:
+            cells.append(f'<TD BGCOLOR="{fill}" WIDTH="{length}" HEIGHT="{BAR_HEIGHT}" '
+                         'FIXEDSIZE="TRUE"></TD>')
+    bar = ('<TABLE BORDER="0" CELLBORDER="0" CELLSPACING="0" CELLPADDING="0" FIXEDSIZE="TRUE" '
+           f'WIDTH="{BAR_WIDTH}" HEIGHT="{BAR_HEIGHT}"><TR>' + "".join(cells) + "</TR></TABLE>")
+    if memsz > filesz:
+        words = "p_memsz to scale: hollow from the file, solid zero-filled (bss)"
+    else:
+        words = "p_memsz to scale, all of it from the file"
+    return [f'<TR><TD COLSPAN="4" ALIGN="LEFT" PORT="mem">{bar}</TD></TR>',
+            f'<TR><TD COLSPAN="4" ALIGN="LEFT"><I>{_h(words)}</I></TD></TR>']
 
 
 def _segment_notes(em: ElfMap, link: SegmentLink) -> list[str]:
@@ -202,11 +246,15 @@ def _edge_label(em: ElfMap, link: SegmentLink, index: int) -> str:
     return ""
 
 
-def build_graph(em: ElfMap) -> graphviz.Digraph:
-    """Segments left, regions right, highest address on top; deterministic."""
+def build_graph(em: ElfMap, *, segment_width: float | None = None,
+                region_width: float = REGION_WIDTH) -> graphviz.Digraph:
+    """Segments left, regions right, highest address on top; deterministic. With
+    ``segment_width`` (points) every segment's table is that wide, and every region box
+    ``region_width`` (inches): ``render_elf_figure`` passes the widest of each, so that
+    both columns have straight edges. Each arrow leaves from the end of its segment's bar."""
     fid = figure_id(em)
     g = laid_out_graph(fid, rankdir="LR", ranksep="0.6", nodesep="0.12",
-                       node_margin="0.08,0.04", edge_penwidth="0.9")
+                       node_margin=f"{SEGMENT_MARGIN},0.04", edge_penwidth="0.9")
 
     links = sorted(em.links, key=lambda l: -l.start)
     region_ids = sorted({k for l in em.links for k in l.regions},
@@ -219,9 +267,9 @@ def build_graph(em: ElfMap) -> graphviz.Digraph:
         for link in links:
             kind = _segment_kind(em, link)
             node = f"s{link.index}"
-            col.node(node, label=_segment_label(em, link), shape="box", style="filled",
-                     fillcolor=COLOURS.get(kind, COLOURS["other"]), color="#555555",
-                     id=f"{fid}-seg-{link.index}",
+            col.node(node, label=_segment_label(em, link, segment_width), shape="box",
+                     style="filled", fillcolor=COLOURS.get(kind, COLOURS["other"]),
+                     color="#555555", id=f"{fid}-seg-{link.index}",
                      **{"class": f"roads-region roads-elf-segment roads-kind-{kind}"})
             col.edge(previous, node, style="invis")
             previous = node
@@ -235,7 +283,8 @@ def build_graph(em: ElfMap) -> graphviz.Digraph:
             node = f"r{k}"
             col.node(node, label=_region_label(em, k), shape="box", style="filled",
                      fillcolor=COLOURS.get(c.kind, COLOURS["other"]), color="#555555",
-                     width=f"{REGION_WIDTH}", id=f"{fid}-{c.region.start:x}",
+                     width=f"{region_width:.3f}" if region_width != REGION_WIDTH
+                     else f"{REGION_WIDTH}", id=f"{fid}-{c.region.start:x}",
                      tooltip=graphviz.escape(f"{KINDS[c.kind].label}: {c.why}"),
                      **{"class": f"roads-region roads-kind-{c.kind}"})
             col.edge(previous, node, style="invis")
@@ -245,7 +294,7 @@ def build_graph(em: ElfMap) -> graphviz.Digraph:
         for k in sorted(link.regions, key=lambda k: -em.regions[k].region.start):
             label = _edge_label(em, link, k)
             attrs = {"label": graphviz.escape(label)} if label else {}
-            g.edge(f"s{link.index}", f"r{k}", id=f"{fid}-edge-{link.index}-{k}",
+            g.edge(f"s{link.index}:mem:e", f"r{k}:w", id=f"{fid}-edge-{link.index}-{k}",
                    **{"class": "roads-arrow"}, **attrs)
     return g
 
@@ -276,12 +325,39 @@ def describe(em: ElfMap) -> tuple[str, str]:
     return short, "; ".join(parts) + "."
 
 
+def _widest(svg: str, fid: str) -> tuple[float, float]:
+    """The widest segment table (points: its box less the node's margins) and the widest
+    region box (inches) of a drawn figure."""
+    import re
+
+    widths: dict[str, float] = {"seg": 0.0, "region": 0.0}
+    for group in re.finditer(r'<g id="([^"]+)" class="node[^"]*">(.*?)</g>', svg, re.S):
+        ident, body = group.group(1), group.group(2)
+        if not ident.startswith(f"{fid}-"):
+            continue
+        points = re.search(r'<polygon[^>]* points="([^"]+)"', body)
+        if points is None:
+            continue
+        xs = [float(p.split(",")[0]) for p in points.group(1).split()]
+        which = "seg" if ident.startswith(f"{fid}-seg-") else "region"
+        widths[which] = max(widths[which], (max(xs) - min(xs)) / 72)
+    return widths["seg"] * 72 - 2 * SEGMENT_MARGIN * 72 - 2, widths["region"]
+
+
 def render_elf_figure(em: ElfMap, *, cache_dir: str | os.PathLike[str] | None = None) -> str:
     """The figure: the SVG and a caption naming the load bias."""
     fid = figure_id(em)
     short, long = describe(em)
-    svg = inline(render(build_graph(em).source, cache_dir), fid=fid,
-                 css_class="roads-vas roads-elf-svg", short=short, long=long)
+    # Laid out once to measure the boxes, then again with every box of a column as wide
+    # as the widest.
+    first = render(build_graph(em).source, cache_dir)
+    segments, regions = _widest(first, fid)
+    drawn = render(build_graph(em, segment_width=segments,
+                               region_width=max(regions, REGION_WIDTH)).source, cache_dir)
+    for fill, part in ((BAR_FILE, "file"), (BAR_BSS, "bss")):
+        drawn = drawn.replace(f'<polygon fill="{fill}"',
+                              f'<polygon class="roads-elf-bar-{part}" fill="{fill}"')
+    svg = inline(drawn, fid=fid, css_class="roads-vas roads-elf-svg", short=short, long=long)
     bias = f"load bias {em.bias:#x}" if em.bias else "loaded at its link-time addresses (ET_EXEC)"
     caption = (f"{em.selection.sample}'s PT_LOAD segments (left: file offsets and link-time "
                f"addresses, highest on top) and the regions of maps they became (right; {bias}).")
