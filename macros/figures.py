@@ -74,6 +74,20 @@ def address_space(sample: str, checkpoint: str | None = None, variant: str | Non
     return with_provenance(figure, chosen)
 
 
+def timelapse(sample: str, variant: str | None = None, checkpoints: list | None = None,
+              run: int = 0, pid: str | int | None = None) -> str:
+    """The address space of one process at each of its ``checkpoints`` (default: every
+    checkpoint of the run, in order), step by step, each step named by what changed."""
+    from roads.figures.select import checkpoint_names
+    from roads.figures.timelapse import render_timelapse
+
+    doc = project().load(sample)
+    first = select(doc, variant=variant, run=run, pid=pid)
+    names = checkpoints if checkpoints is not None else checkpoint_names(first.run_record)
+    chosen = [select(doc, variant=variant, run=run, checkpoint=c, pid=pid) for c in names]
+    return with_provenance(zoomable(render_timelapse(chosen, cache_dir=svg_cache())), chosen)
+
+
 # --- ELF to memory, diffs, pages, gdb, values, provenance ---------------------------
 
 
@@ -234,8 +248,8 @@ def _shown_files_digest(sample: str, *args, **kwargs) -> list[str]:
 
 sample_code.cache_inputs = _shown_files_digest
 
-MACROS: tuple = (memory_map, address_space, elf_to_memory, map_diff, page_view, page_walk,
+MACROS: tuple = (memory_map, address_space, timelapse, elf_to_memory, map_diff, page_view, page_walk,
                  gdb_session, value, const, provenance, sample_code, stack_top, page_walk_diagram)
 # Block figures of finished HTML: they skip Markdown and the search index (see guard).
-FIGURES: tuple = (memory_map, address_space, elf_to_memory, map_diff, page_view, page_walk,
+FIGURES: tuple = (memory_map, address_space, timelapse, elf_to_memory, map_diff, page_view, page_walk,
                   sample_code, stack_top, page_walk_diagram)

@@ -1,0 +1,85 @@
+/*
+ * Hover linking: a region's box in an address-space diagram and its row in the
+ * memory-map table of the same checkpoint carry the same data-roads-region
+ * (roads.figures.table.region_key). Pointing at either, or focusing it with the
+ * keyboard, marks both with the class roads-linked (docs/stylesheets/linking.css).
+ *
+ * The listeners sit on the document once, so they outlive Material's page changes;
+ * what each page needs (rows and boxes made focusable when they have a partner) is
+ * done again for every page, through Material's document$ when it is there.
+ */
+(function () {
+  var ATTRIBUTE = "data-roads-region"
+  var LINKED = "roads-linked"
+  var hovered = null
+  var focused = null
+
+  function keyOf(target) {
+    var element = target && target.closest ? target.closest("[" + ATTRIBUTE + "]") : null
+    return element ? element.getAttribute(ATTRIBUTE) : null
+  }
+
+  function withKey(key) {
+    return document.querySelectorAll("[" + ATTRIBUTE + '="' + CSS.escape(key) + '"]')
+  }
+
+  function show() {
+    document.querySelectorAll("." + LINKED).forEach(function (element) {
+      if (element.getAttribute(ATTRIBUTE) !== hovered && element.getAttribute(ATTRIBUTE) !== focused) {
+        element.classList.remove(LINKED)
+      }
+    })
+    ;[hovered, focused].forEach(function (key) {
+      if (key) withKey(key).forEach(function (element) { element.classList.add(LINKED) })
+    })
+  }
+
+  // A row or box is worth a tab stop only when the page has its partner; a box that
+  // is a link already is one.
+  function setUp() {
+    var count = {}
+    document.querySelectorAll("[" + ATTRIBUTE + "]").forEach(function (element) {
+      var key = element.getAttribute(ATTRIBUTE)
+      count[key] = (count[key] || 0) + 1
+    })
+    document.querySelectorAll("[" + ATTRIBUTE + "]").forEach(function (element) {
+      if (count[element.getAttribute(ATTRIBUTE)] < 2) return
+      element.classList.add("roads-linkable")
+      var link = element.querySelector("a[href], a[*|href]")
+      if (!link && !element.hasAttribute("tabindex")) element.setAttribute("tabindex", "0")
+    })
+    hovered = focused = null
+  }
+
+  document.addEventListener("mouseover", function (event) {
+    var key = keyOf(event.target)
+    if (key !== hovered) {
+      hovered = key
+      show()
+    }
+  })
+  document.addEventListener("mouseout", function (event) {
+    if (!event.relatedTarget && hovered) {  // the pointer left the window
+      hovered = null
+      show()
+    }
+  })
+  document.addEventListener("focusin", function (event) {
+    focused = keyOf(event.target)
+    show()
+  })
+  document.addEventListener("focusout", function (event) {
+    if (!keyOf(event.relatedTarget)) {
+      focused = null
+      show()
+    }
+  })
+
+  if (window.document$) {
+    window.document$.subscribe(setUp)
+  } else if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", setUp)
+  } else {
+    setUp()
+  }
+})()

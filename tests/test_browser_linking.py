@@ -1,0 +1,240 @@
+"""Hover linking and the time-lapse in a real browser, at phone and desktop width, in both
+palettes.
+
+Linking: hovering a region's box in an address-space diagram marks its row in the
+memory-map table of the same checkpoint, and the other way round; the same with the
+keyboard's focus (Tab), which shows a ring. Time-lapse: the stepper goes through every
+checkpoint with its buttons and with the arrow keys, naming each step; the figure morphs;
+without JavaScript every step shows, in order.
+
+Screenshots go to tests/artifacts/linking/ (not tracked) for a person to look at.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.browser import DESKTOP, PHONE, open_page
+from tests.conftest import REPO
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+ARTIFACTS = REPO / "tests" / "artifacts" / "linking"
+LINKED_PAGE = "all-roads-to-memory/virtual-address-space/"
+TIMELAPSE_PAGE = "all-roads-to-memory/dynamic-memory-allocation/"
+SCREENS = [pytest.param(v, s, id=f"{v['width']}-{s}") for v in (PHONE, DESKTOP)
+           for s in ("default", "slate")]
+MARKED = "[...document.querySelectorAll('.roads-linked')].map(e => e.tagName.toLowerCase() + ' ' + e.getAttribute('data-roads-region')).sort()"
+
+
+def shoot(page, name: str) -> None:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"))
+
+
+def pair(key: str) -> list[str]:
+    return sorted([f"g {key}", f"tr {key}"])
+
+
+def paired_keys(page) -> list[str]:
+    """The regions of the page that have both a box and a row."""
+    return page.evaluate("""() => {
+      const rows = new Set([...document.querySelectorAll('tr[data-roads-region]')]
+        .map(r => r.dataset.roadsRegion))
+      return [...document.querySelectorAll('svg.roads-vas g[data-roads-region]')]
+        .map(g => g.dataset.roadsRegion).filter(k => rows.has(k) && !k.includes('/gap-'))
+    }""")
+
+
+def box(page, key: str):
+    return page.locator(f'svg.roads-vas g[data-roads-region="{key}"]')
+
+
+def row(page, key: str):
+    return page.locator(f'tr[data-roads-region="{key}"]')
+
+
+# --------------------------------------------------------------------------- linking
+
+
+@pytest.mark.parametrize("viewport,scheme", SCREENS)
+def test_hovering_a_box_marks_its_row_and_the_row_its_box(site, browser, viewport, scheme):
+    _, base = site
+    context, page, errors = open_page(browser, base + LINKED_PAGE, viewport=viewport, scheme=scheme)
+    keys = paired_keys(page)
+    assert len(keys) >= 10, keys
+    heap = next(k for k in keys if box(page, k).get_attribute("class").find("roads-kind-heap") >= 0)
+    plain = row(page, keys[0]).evaluate("r => getComputedStyle(r).backgroundColor")
+
+    box(page, heap).hover()
+    assert page.evaluate(MARKED) == pair(heap)
+    marked = row(page, heap).evaluate("r => getComputedStyle(r).backgroundColor")
+    assert marked != plain, "the marked row looks like any other"
+    shoot(page, f"hover-box-{viewport['width']}-{scheme}")
+    row(page, heap).scroll_into_view_if_needed()
+    shoot(page, f"hover-box-row-{viewport['width']}-{scheme}")
+
+    other = keys[1]
+    row(page, other).hover()
+    assert page.evaluate(MARKED) == pair(other)
+    accent = page.evaluate("getComputedStyle(document.body).getPropertyValue('--md-accent-fg-color').trim()")
+    stroke = box(page, other).locator("polygon").evaluate("p => getComputedStyle(p).stroke")
+    assert stroke == page.evaluate(f"(() => {{ const e = document.createElement('i'); e.style.color = '{accent}'; document.body.append(e); const c = getComputedStyle(e).color; e.remove(); return c }})()")
+    box(page, other).scroll_into_view_if_needed()
+    shoot(page, f"hover-row-box-{viewport['width']}-{scheme}")
+
+    page.mouse.move(0, viewport["height"] - 1)
+    page.wait_for_function("!document.querySelector('.roads-linked')", timeout=5000)
+    context.close()
+    assert not errors, errors
+
+
+@pytest.mark.parametrize("viewport,scheme", SCREENS)
+def test_keyboard_focus_links_both_ways_with_a_ring(site, browser, viewport, scheme):
+    _, base = site
+    context, page, errors = open_page(browser, base + LINKED_PAGE, viewport=viewport, scheme=scheme)
+    keys = paired_keys(page)
+
+    # Rows: Tab from one to the next.
+    row(page, keys[0]).focus()
+    page.keyboard.press("Tab")
+    focused = page.evaluate("document.activeElement.dataset.roadsRegion")
+    assert page.evaluate("document.activeElement.tagName") == "TR" and focused in keys
+    assert page.evaluate(MARKED) == pair(focused)
+    ring = page.evaluate("[getComputedStyle(document.activeElement).outlineStyle, getComputedStyle(document.activeElement).outlineWidth]")
+    assert ring[0] != "none" and float(ring[1].removesuffix("px")) >= 2, ring
+    shoot(page, f"focus-row-{viewport['width']}-{scheme}")
+
+    # Boxes: Tab from one box's link to the next box's.
+    box(page, keys[0]).locator("a").focus()
+    page.keyboard.press("Tab")
+    focused = page.evaluate("document.activeElement.closest('[data-roads-region]').dataset.roadsRegion")
+    assert page.evaluate("document.activeElement.closest('svg.roads-vas') !== null")
+    assert page.evaluate(MARKED) == pair(focused) or focused.split("/")[-1].startswith("gap-")
+    ring = page.evaluate("getComputedStyle(document.activeElement).outlineStyle")
+    assert ring != "none"
+    shoot(page, f"focus-box-{viewport['width']}-{scheme}")
+
+    page.keyboard.press("Shift+Tab")
+    back = page.evaluate("document.activeElement.closest('[data-roads-region]').dataset.roadsRegion")
+    assert back == keys[0] and page.evaluate(MARKED) == pair(keys[0])
+    context.close()
+    assert not errors, errors
+
+
+# --------------------------------------------------------------------------- time-lapse
+
+
+def step_state(page) -> dict:
+    return page.evaluate("""() => {
+      const root = document.querySelector('.roads-timelapse')
+      const shown = [...root.querySelectorAll('.roads-timelapse-step')]
+        .filter(s => s.getBoundingClientRect().height > 0)
+      return {step: Number(root.dataset.roadsStep), shown: shown.map(s => s.dataset.roadsCheckpoint),
+              status: root.querySelector('.roads-timelapse-status').textContent}
+    }""")
+
+
+def steps_without_script(page) -> list[dict]:
+    return page.evaluate("""() => [...document.querySelectorAll('.roads-timelapse-step')].map(s => ({
+      name: s.dataset.roadsCheckpoint,
+      head: s.querySelector('.roads-timelapse-head').textContent.replace(/\\s+/g, ' ').trim(),
+      change: s.querySelector('.roads-timelapse-change').textContent.trim(),
+    }))""")
+
+
+@pytest.mark.parametrize("viewport,scheme", SCREENS)
+def test_the_stepper_goes_through_every_checkpoint_with_its_buttons(site, browser, viewport, scheme):
+    _, base = site
+    context, page, errors = open_page(browser, base + TIMELAPSE_PAGE, viewport=viewport, scheme=scheme)
+    steps = steps_without_script(page)
+    assert len(steps) >= 3
+    root = page.locator(".roads-timelapse")
+    root.scroll_into_view_if_needed()
+    width = viewport["width"]
+    for k, step in enumerate(steps):
+        if k:
+            page.locator(".roads-timelapse-next").click()
+            # The figure morphs: its boxes are moving right after the step.
+            assert page.evaluate("document.getAnimations().length") > 0
+            if k == 1:
+                page.evaluate("document.getAnimations().forEach(a => { a.pause(); a.currentTime = 250 })")
+                page.evaluate("document.querySelector('.roads-timelapse-current svg').scrollIntoView({block: 'end'})")
+                shoot(page, f"timelapse-morph-{width}-{scheme}")
+            page.evaluate("document.getAnimations().forEach(a => a.finish())")
+        state = step_state(page)
+        assert state["step"] == k and state["shown"] == [step["name"]]
+        assert f"Step {k + 1} of {len(steps)}" in state["status"]
+        assert step["name"] in state["status"] and step["change"] in state["status"]
+        page.evaluate("document.querySelector('.roads-timelapse-current svg').scrollIntoView({block: 'end'})")
+        shoot(page, f"timelapse-{width}-{scheme}-{k}")
+    assert page.locator(".roads-timelapse-next").get_attribute("aria-disabled") == "true"
+    page.locator(".roads-timelapse-next").click(force=True)  # aria-disabled: Playwright would wait
+    assert step_state(page)["step"] == len(steps) - 1
+    for k in reversed(range(len(steps) - 1)):
+        page.locator(".roads-timelapse-previous").click()
+        assert step_state(page)["shown"] == [steps[k]["name"]]
+    page.locator(".roads-timelapse-dot").nth(len(steps) - 1).click()
+    assert step_state(page)["step"] == len(steps) - 1
+    context.close()
+    assert not errors, errors
+
+
+@pytest.mark.parametrize("viewport,scheme", SCREENS)
+def test_the_arrow_keys_step_through_it(site, browser, viewport, scheme):
+    _, base = site
+    context, page, errors = open_page(browser, base + TIMELAPSE_PAGE, viewport=viewport, scheme=scheme)
+    steps = steps_without_script(page)
+    page.locator(".roads-timelapse-steps").focus()
+    ring = page.evaluate("getComputedStyle(document.activeElement).outlineStyle")
+    assert ring != "none"
+    for k in range(1, len(steps)):
+        page.keyboard.press("ArrowRight")
+        state = step_state(page)
+        assert state["shown"] == [steps[k]["name"]] and steps[k]["change"] in state["status"]
+    page.keyboard.press("ArrowRight")
+    assert step_state(page)["step"] == len(steps) - 1
+    page.keyboard.press("ArrowLeft")
+    assert step_state(page)["step"] == len(steps) - 2
+    page.keyboard.press("Home")
+    assert step_state(page)["step"] == 0
+    # From the buttons too: the keys work wherever the focus is in the time-lapse.
+    page.locator(".roads-timelapse-next").focus()
+    page.keyboard.press("End")
+    assert step_state(page)["step"] == len(steps) - 1
+    context.close()
+    assert not errors, errors
+
+
+def test_reduced_motion_steps_without_moving(site, browser):
+    _, base = site
+    context = browser.new_context(viewport=DESKTOP, reduced_motion="reduce")
+    page = context.new_page()
+    page.goto(base + TIMELAPSE_PAGE)
+    page.locator(".roads-timelapse-next").click()
+    assert step_state(page)["step"] == 1
+    assert page.evaluate("document.getAnimations().length") == 0
+    context.close()
+
+
+@pytest.mark.parametrize("viewport,scheme", SCREENS)
+def test_without_javascript_every_step_shows_in_order(site, browser, viewport, scheme):
+    _, base = site
+    context = browser.new_context(viewport=viewport, java_script_enabled=False)
+    page = context.new_page()
+    page.goto(base + TIMELAPSE_PAGE)
+    page.evaluate(f"document.body.setAttribute('data-md-color-scheme', '{scheme}')")
+    steps = page.locator(".roads-timelapse-step")
+    count = steps.count()
+    assert count >= 3 and page.locator(".roads-timelapse-controls").count() == 0
+    tops = []
+    for k in range(count):
+        step = steps.nth(k)
+        assert step.is_visible()
+        assert step.locator(".roads-timelapse-head").is_visible()
+        assert step.locator("svg.roads-vas").is_visible()
+        assert step.locator(".roads-timelapse-head").inner_text().startswith(f"{k + 1} of {count}")
+        tops.append(step.bounding_box()["y"])
+    assert tops == sorted(tops) and len(set(tops)) == count
+    steps.nth(1).scroll_into_view_if_needed()
+    shoot(page, f"timelapse-nojs-{viewport['width']}-{scheme}")
+    context.close()
