@@ -171,7 +171,7 @@ def test_engine_change_rewrites_only_the_inputs(scratch):
     path = scratch.root / "snapshots" / "engine.json"
     before = path.read_text().splitlines()
     project = scratch.project()
-    project._engine = "0" * 64  # as if the capture code had been edited
+    project.checker.engine = "0" * 64  # as if the capture code had been edited
     assert project.freshness("engine").reasons == ("the capture engine changed",)
     assert project.capture_one("engine").action == "captured"
     after = path.read_text().splitlines()

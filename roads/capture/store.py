@@ -1,0 +1,98 @@
+"""The committed captures in ``snapshots/``, each read once per version of its file.
+
+``read`` gives a capture as loaded JSON (what the capture half compares and writes),
+``digest`` the sha256 of the very bytes it came from (what keys a drawn figure), and
+``document`` the typed capture (``roads.document.Capture``) that the figures read. A
+file is read, checked (``roads.capture.marks``) and parsed when its stats change;
+the typed document is decoded from the same bytes the first time it is asked for, so
+a build whose figures all come from their cache decodes nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import msgspec
+
+from .. import document
+from ..errors import CaptureError
+from . import freeze
+from .marks import ValidMarks
+
+
+@dataclass
+class _Version:
+    """One version of a capture file: its stats, what it says, and its digest."""
+
+    stat: tuple[int, int, int]  # mtime_ns, size, inode
+    data: bytes = field(repr=False)
+    doc: dict = field(repr=False)
+    sha: str
+    typed: document.Capture | None = field(default=None, repr=False)
+
+
+class Store:
+    """The captures of ``directory``, checked against ``marks``."""
+
+    def __init__(self, directory: Path, marks: ValidMarks) -> None:
+        self.directory = directory
+        self.marks = marks
+        self._versions: dict[str, _Version] = {}
+
+    def path(self, name: str) -> Path:
+        """Where the frozen capture of ``name`` lives."""
+        return self.directory / f"{name}{freeze.SUFFIX}"
+
+    def _version(self, name: str) -> _Version:
+        path = self.path(name)
+        try:
+            st = path.stat()
+        except FileNotFoundError:
+            raise CaptureError(f"{path}: no capture; run: roads capture {name}",
+                               sample=name) from None
+        key = (st.st_mtime_ns, st.st_size, st.st_ino)
+        known = self._versions.get(name)
+        if known is not None and known.stat == key:
+            return known
+        # One read: the digest must be of the very bytes the document came from.
+        try:
+            data = path.read_bytes()
+        except OSError as exc:  # a folder in its place, no permission
+            raise CaptureError(f"{path}: cannot read the capture: {exc.strerror}",
+                               sample=name) from None
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise CaptureError(f"{path}: corrupt capture: {exc}", sample=name) from None
+        sha = hashlib.sha256(data).hexdigest()
+        try:
+            doc = freeze.parse(text, path)
+        except CaptureError as exc:
+            exc.sample = name
+            raise
+        self.marks.check(path, name, doc, sha)
+        version = _Version(key, data, doc, sha)
+        self._versions[name] = version
+        return version
+
+    def read(self, name: str) -> dict:
+        """The committed capture of ``name`` as loaded JSON; CaptureError when it is
+        missing, unreadable, corrupt or not shaped as a capture."""
+        return self._version(name).doc
+
+    def digest(self, name: str) -> str:
+        """sha256 of the capture file of ``name`` as it is now."""
+        return self._version(name).sha
+
+    def document(self, name: str) -> document.Capture:
+        """The typed capture of ``name``, decoded once per version of its file."""
+        version = self._version(name)
+        if version.typed is None:
+            try:
+                version.typed = document.decode(version.data)
+            except msgspec.ValidationError as exc:  # the marks said valid: a changed checker
+                raise CaptureError(f"{self.path(name)}: invalid capture: {exc}",
+                                   sample=name) from None
+        return version.typed
