@@ -51,7 +51,7 @@ def memory_map(sample: str, checkpoint: str | None = None, variant: str | None =
     from roads.figures.regions import memory_map as analyse
     from roads.figures.table import render_table
 
-    chosen = select(project().load(sample), variant=variant, run=run, checkpoint=checkpoint, pid=pid)
+    chosen = select(project().document(sample), variant=variant, run=run, checkpoint=checkpoint, pid=pid)
     return with_provenance(render_table(analyse(chosen)), chosen)
 
 
@@ -65,7 +65,7 @@ def address_space(sample: str, checkpoint: str | None = None, variant: str | Non
     from roads.figures.regions import memory_map as analyse
     from roads.figures.table import render_table
 
-    chosen = select(project().load(sample), variant=variant, run=run, checkpoint=checkpoint, pid=pid)
+    chosen = select(project().document(sample), variant=variant, run=run, checkpoint=checkpoint, pid=pid)
     mm = analyse(chosen)
     figure = zoomable(render_diagram(mm, cache_dir=svg_cache()))
     if table:
@@ -81,7 +81,7 @@ def timelapse(sample: str, variant: str | None = None, checkpoints: list | None 
     from roads.figures.select import checkpoint_names
     from roads.figures.timelapse import render_timelapse
 
-    doc = project().load(sample)
+    doc = project().document(sample)
     first = select(doc, variant=variant, run=run, pid=pid)
     names = checkpoints if checkpoints is not None else checkpoint_names(first.run_record)
     chosen = [select(doc, variant=variant, run=run, checkpoint=c, pid=pid) for c in names]
@@ -96,7 +96,7 @@ def elf_to_memory(sample: str, variant: str | None = None, checkpoint: str | Non
     """The PT_LOAD segments of ``sample``'s executable beside the regions they became."""
     from roads.figures import elfmap
 
-    chosen = select(project().load(sample), variant=variant, run=run, checkpoint=checkpoint, pid=pid)
+    chosen = select(project().document(sample), variant=variant, run=run, checkpoint=checkpoint, pid=pid)
     figure = elfmap.render_elf_figure(elfmap.elf_map(chosen), cache_dir=svg_cache())
     return with_provenance(zoomable(figure), chosen)
 
@@ -110,7 +110,7 @@ def map_diff(sample: str, before: str, after: str | None = None, variant: str | 
     (``run``, ``after_run``) or variants (``after_variant``) of ``sample``."""
     from roads.figures import diff, diffview
 
-    doc = project().load(sample)
+    doc = project().document(sample)
     old = select(doc, variant=variant, run=run, checkpoint=before, pid=before_pid)
     new = select(doc, variant=after_variant or old.variant,
                  run=run if after_run is None else after_run,
@@ -127,7 +127,7 @@ def page_view(sample: str, range_name: str, checkpoint: str | None = None,
     ``checkpoint`` or side by side at several ``checkpoints`` (names, or [name, pid])."""
     from roads.figures import pageview
 
-    doc = project().load(sample)
+    doc = project().document(sample)
     specs = pageview.checkpoint_specs(checkpoints) if checkpoints is not None else [(checkpoint, pid)]
     chosen = [select(doc, variant=variant, run=run, checkpoint=c, pid=p) for c, p in specs]
     return with_provenance(pageview.render_page_view(chosen, range_name), chosen)
@@ -138,7 +138,7 @@ def page_walk(sample: str, address_name: str, checkpoint: str | None = None,
     """The 9/9/9/9/12 split of a recorded address, with its frame when captured."""
     from roads.figures import pageview
 
-    chosen = select(project().load(sample), variant=variant, run=run, checkpoint=checkpoint, pid=pid)
+    chosen = select(project().document(sample), variant=variant, run=run, checkpoint=checkpoint, pid=pid)
     return with_provenance(pageview.render_page_walk(chosen, address_name), chosen)
 
 
@@ -147,7 +147,7 @@ def stack_top(sample: str, checkpoint: str | None = None, variant: str | None = 
     """The top of the stack drawn: strings, auxv, envp, argv and argc, down to main's frame."""
     from roads.figures import stackview
 
-    chosen = select(project().load(sample), variant=variant, run=run, checkpoint=checkpoint, pid=pid)
+    chosen = select(project().document(sample), variant=variant, run=run, checkpoint=checkpoint, pid=pid)
     return with_provenance(stackview.render_stack_top(stackview.stack_top(chosen)), chosen)
 
 
@@ -156,7 +156,7 @@ def page_walk_diagram(sample: str, address_name: str, checkpoint: str | None = N
     """The walk of a recorded address drawn: CR3, each table's entry, the frame."""
     from roads.figures import walkview
 
-    chosen = select(project().load(sample), variant=variant, run=run, checkpoint=checkpoint, pid=pid)
+    chosen = select(project().document(sample), variant=variant, run=run, checkpoint=checkpoint, pid=pid)
     return with_provenance(walkview.render_walk(walkview.walk(chosen, address_name)), chosen)
 
 
@@ -164,7 +164,7 @@ def gdb_session(sample: str, variant: str | None = None, language: str = "text")
     """The transcript of the sample's gdb script, as a fenced code block."""
     from roads.figures import transcript
 
-    chosen = select(project().load(sample), variant=variant)
+    chosen = select(project().document(sample), variant=variant)
     script = transcript.gdb_of(chosen).script
     return with_provenance(transcript.render_gdb_session(chosen, language), chosen,
                            subject=f"gdb -batch -x {script}",
@@ -179,7 +179,7 @@ def value(sample: str, what: str, variant: str | None = None, run: int = 0,
     as text, and the hooks put it back once the page is HTML."""
     from roads.words.markup import shield
 
-    return shield(values.lookup(project().load(sample), what, variant=variant, run=run,
+    return shield(values.lookup(project().document(sample), what, variant=variant, run=run,
                                 checkpoint=checkpoint, pid=pid, fmt=fmt))
 
 
@@ -204,7 +204,7 @@ def provenance(sample: str, variant: str | None = None, run: int = 0,
                checkpoints: list | None = None) -> str:
     """The one-line provenance caption of one checkpoint of ``sample``, on its own, or
     of several (``checkpoints``: names) for a table that spans them."""
-    doc = project().load(sample)
+    doc = project().document(sample)
     names = checkpoints if checkpoints is not None else [checkpoint]
     chosen = [select(doc, variant=variant, run=run, checkpoint=c, pid=pid) for c in names]
     return caption_html(chosen if len(chosen) > 1 else chosen[0])

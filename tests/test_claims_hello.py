@@ -209,7 +209,7 @@ def test_static_heap_unchanged_by_printf():
 
     assert bounds(STATIC, "main") == bounds(STATIC, "before-exit") != []
     assert bounds(DYNAMIC, "main") == [] != bounds(DYNAMIC, "before-exit")
-    assert "hello, world" in sel(STATIC).run_doc["stdout"]
+    assert "hello, world" in sel(STATIC).run_record.stdout
 
 
 # --------------------------------------------------------------------------- gdb sessions

@@ -54,9 +54,9 @@ def need_frames(*page_lists) -> None:
 
 def probes() -> dict[str, dict[str, str]]:
     """The probe sample's printout: a dict of fields for each probe, by name."""
-    run = select(doc("probe")).run_doc
+    run = select(doc("probe")).run_record
     out = {}
-    for line in run["stdout"].splitlines():
+    for line in run.stdout.splitlines():
         fields = dict(word.split("=", 1) for word in line.split())
         out[fields["probe"]] = fields
     return out
@@ -78,7 +78,7 @@ def canonical(address: int, levels: int) -> bool:
 
 def printout() -> dict[str, int]:
     """What pagewalk printed: its virtual address, the four indices and the offset."""
-    text = select(doc("pagewalk")).run_doc["stdout"]
+    text = select(doc("pagewalk")).run_record.stdout
     out = {}
     for label, value in re.findall(r"^(virtual address|PML4 index|PDPT index|PD index|PT index|"
                                    r"offset)\s+(\S+)$", text, re.M):

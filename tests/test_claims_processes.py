@@ -83,8 +83,8 @@ def test_pointer_arrays_back_to_back():
 
 def test_argc_below_argv():
     s = stacktop()
-    m = re.fullmatch(r"word below argv: (\d+), argc: (\d+)\n", s.run_doc["stdout"])
-    assert m, s.run_doc["stdout"]
+    m = re.fullmatch(r"word below argv: (\d+), argc: (\d+)\n", s.run_record.stdout)
+    assert m, s.run_record.stdout
     word, argc = int(m[1]), int(m[2])
     assert word == argc == len(doc("stacktop")["inputs"]["manifest"]["args"]) + 1
 
@@ -120,13 +120,13 @@ def test_at_pagesz_is_page_size():
 
 
 def test_void_main_long_exit_low_byte():
-    run = sel("voidmain", variant="long").run_doc
+    run = sel("voidmain", variant="long").run_record
     assert EXIT_STATUS_MASK.value == (1 << EXIT_STATUS_BITS.value) - 1
-    count = len(run["stdout"])
+    count = len(run.stdout)
     assert count > EXIT_STATUS_MASK.value, "the line is too short to show the truncation"
-    assert run["exit_code"] == count & EXIT_STATUS_MASK.value
-    assert run["exit_code"] == count % (EXIT_STATUS_MASK.value + 1)
-    assert run["stdout"].strip() == "hello, world" and run["stdout"].endswith("\n")
+    assert run.exit_code == count & EXIT_STATUS_MASK.value
+    assert run.exit_code == count % (EXIT_STATUS_MASK.value + 1)
+    assert run.stdout.strip() == "hello, world" and run.stdout.endswith("\n")
 
 
 # --------------------------------------------------------------------------- fork and exec

@@ -203,7 +203,7 @@ def test_pie_is_dyn_nopie_is_exec():
 
 def test_load_addresses_with_aslr_off():
     pie, nopie = sel("layout", variant="pie"), sel("layout", variant="nopie")
-    assert pie.run_doc["aslr_disabled"] and nopie.run_doc["aslr_disabled"]
+    assert pie.run_record.aslr_disabled and nopie.run_record.aslr_disabled
     # The kernel's ELF_ET_DYN_BASE: two thirds of the default mmap window, whose top is
     # where the stack ends with ASLR off; a PIE's first segment is linked at 0.
     page = doc("layout")["provenance"]["page_size"]
@@ -357,15 +357,15 @@ def test_auxv_matches_getauxval():
 
 
 def test_void_main_exit_13():
-    run = sel("voidmain").run_doc
-    assert run["exit_code"] == 13 == len(run["stdout"])
-    assert run["stdout"] == "hello, world\n"
+    run = sel("voidmain").run_record
+    assert run.exit_code == 13 == len(run.stdout)
+    assert run.stdout == "hello, world\n"
 
 
 def test_int_main_exit_0():
-    run = sel("intmain").run_doc
-    assert run["exit_code"] == 0 and run["stdout"] == "hello, world\n"
-    assert run["stdout"] == sel("voidmain").run_doc["stdout"]
+    run = sel("intmain").run_record
+    assert run.exit_code == 0 and run.stdout == "hello, world\n"
+    assert run.stdout == sel("voidmain").run_record.stdout
 
 
 def test_backtrace_start_to_exit():
@@ -426,15 +426,15 @@ def test_mapping_merged_below_libc_then_small_again():
 
 def test_exec_same_addresses_aslr_off():
     before, after = forkexec("child-before-exec"), forkexec("after-exec")
-    assert after.run_doc["aslr_disabled"]
+    assert after.run_record.aslr_disabled
     for suffix in (before.snapshot.exe, "/ld-linux-x86-64.so.2", "/libc.so.6"):
         assert [(r.start, r.end, r.perms) for r in named(after, suffix)] == \
                [(r.start, r.end, r.perms) for r in named(before, suffix)], suffix
 
 
 def test_parent_collects_42():
-    run = forkexec("parent-after-wait").run_doc
-    assert re.search(r"\bstatus 42\b", run["stdout"])
+    run = forkexec("parent-after-wait").run_record
+    assert re.search(r"\bstatus 42\b", run.stdout)
 
 
 def test_parent_unchanged_by_child_exec():
@@ -534,5 +534,5 @@ def test_gdb_loads_pie_at_default_base():
 def test_starti_output():
     transcript = doc(HELLO_SAMPLE)["variants"]["default"]["gdb"]["transcript"]
     assert "hello, world" in transcript and "exited normally" in transcript
-    assert sel(HELLO_SAMPLE).run_doc["stdout"] == "hello, world\n"
-    assert sel(HELLO_SAMPLE).run_doc["exit_code"] == 0
+    assert sel(HELLO_SAMPLE).run_record.stdout == "hello, world\n"
+    assert sel(HELLO_SAMPLE).run_record.exit_code == 0

@@ -71,7 +71,7 @@ def need_frames(*page_lists) -> None:
 
 def stdout(sample: str, variant: str | None = None) -> str:
     sel = select(doc(sample), variant=variant)
-    return sel.run_doc["stdout"]
+    return sel.run_record.stdout
 
 
 def exe_regions(s: Snapshot) -> list[Region]:

@@ -293,7 +293,7 @@ def test_paging_mode_recorded():
         assert provenance(sample, "paging_levels") == levels, sample
     # The probe read 2^47: non-canonical with 4 levels (#GP, trap 13), a canonical
     # unmapped address with 5 (a page fault, trap 14).
-    line = re.search(r"^probe=noncanonical .*$", sel("probe").run_doc["stdout"], re.M)
+    line = re.search(r"^probe=noncanonical .*$", sel("probe").run_record.stdout, re.M)
     assert line, "the probe run printed no line for the non-canonical probe"
     fields = dict(word.split("=", 1) for word in line[0].split())
     assert int(fields["address"], 16) == 1 << c.USER_BITS_4LEVEL.value

@@ -14,8 +14,10 @@ from functools import cache
 from pathlib import Path
 
 import markdown
+import msgspec
 import pytest
 
+from roads import document
 from roads.figures import diff, diffview, elfmap, pageview, provenance, transcript
 
 from roads.words import values
@@ -30,8 +32,8 @@ PAGE = 4096
 
 
 @cache
-def doc(sample: str) -> dict:
-    return Project(ROOT, mode="frozen").read(sample)
+def doc(sample: str) -> document.Capture:
+    return Project(ROOT, mode="frozen").document(sample)
 
 
 def sel(sample: str, **where) -> Selection:
@@ -198,9 +200,11 @@ def test_zero_page_shared_after_reads() -> None:
 
 def test_hidden_frames_are_said_so() -> None:
     chosen = sel("cow", checkpoint="child-after-write")
-    hidden = {**chosen.checkpoint, "pagemap": [
-        {**r, "pages": [{**p, "pfn": None} for p in r["pages"]]} for r in chosen.checkpoint["pagemap"]]}
-    blind = Selection(chosen.sample, chosen.variant, chosen.run, hidden, chosen.doc)
+    point = chosen.checkpoint_record
+    hidden = msgspec.structs.replace(point, pagemap=tuple(
+        msgspec.structs.replace(r, pages=tuple(msgspec.structs.replace(p, pfn=None) for p in r.pages))
+        for r in point.pagemap))
+    blind = Selection(chosen.sample, chosen.variant, chosen.run, hidden, chosen.capture)
     html = pageview.render_page_view([blind], "buffer")
     frames = [re.findall(r"<td[^>]*>(.*?)</td>", row)[-1]
               for row in re.findall(r"<tr><td>\d+</td>(.*?)</tr>", html)]
@@ -223,7 +227,7 @@ def test_page_walk_agrees_with_the_sample_printout() -> None:
     chosen = sel("pagewalk")
     address = chosen.snapshot.address("answer")
     split = pageview.split_address(address)
-    printed = dict(re.findall(r"^(PML4|PDPT|PD|PT) index\s+(\d+)$", chosen.run_doc["stdout"], re.M))
+    printed = dict(re.findall(r"^(PML4|PDPT|PD|PT) index\s+(\d+)$", chosen.run_record.stdout, re.M))
     assert printed == {"PML4": str(split.pml4), "PDPT": str(split.pdpt), "PD": str(split.pd),
                        "PT": str(split.pt)}
     html = pageview.render_page_walk(chosen, "answer")
@@ -282,7 +286,7 @@ def bss_breakdowns():
     """(sample, variant, link) of every captured executable segment with a bss."""
     out = []
     for path in sorted(Path(__file__).resolve().parent.parent.glob("snapshots/*.json")):
-        for variant in doc(path.stem)["variants"]:
+        for variant in doc(path.stem).variants:
             try:
                 em = elfmap.elf_map(sel(path.stem, variant=variant))
             except ConfigError:
@@ -331,7 +335,7 @@ def test_fence_outlasts_backticks_and_markdown_escapes() -> None:
 
 def test_gdb_session_is_the_transcript() -> None:
     chosen = sel("starti")
-    text = chosen.variant_doc["gdb"]["transcript"]
+    text = chosen.variant_record.gdb.transcript
     block = transcript.render_gdb_session(chosen)
     body = block.split("\n", 1)[1].rsplit("\n", 2)[0]
     assert body == text.strip("\n")
@@ -409,9 +413,9 @@ def test_value_errors_name_sample_and_path(path: str, message: str | None) -> No
 
 def test_provenance_caption_says_where_numbers_come_from() -> None:
     chosen = sel("layout", variant="pie")
-    prov = chosen.provenance
+    prov = chosen.provenance_record
     text = provenance.caption(chosen)
-    for part in (prov["kernel"], prov["glibc"], prov["arch"], f"THP {prov['thp']}", "4 KiB pages",
+    for part in (prov.kernel, prov.glibc, prov.arch, f"THP {prov.thp}", "4 KiB pages",
                  "-fPIE -pie", "checkpoint running", "(pie)"):
         assert part in text, part
     assert "ASLR off (personality ADDR_NO_RANDOMIZE, verified)" in text
@@ -432,8 +436,8 @@ def test_provenance_aslr_on_and_runs() -> None:
 
 def test_provenance_flags_a_run_that_did_not_get_what_it_asked() -> None:
     chosen = sel("aslr-off")
-    lying = {**chosen.checkpoint, "personality": 0}
-    odd = Selection(chosen.sample, chosen.variant, chosen.run, lying, chosen.doc)
+    lying = msgspec.structs.replace(chosen.checkpoint_record, personality=0)
+    odd = Selection(chosen.sample, chosen.variant, chosen.run, lying, chosen.capture)
     assert "NOT turned off as asked" in provenance.caption(odd)
     assert "roads-provenance-warning" in provenance.caption_html(odd)
 
@@ -559,7 +563,7 @@ def test_page_walk_follows_the_captures_paging_mode() -> None:
     """With 5-level paging the walk starts at a PML5 and 0x800000000000 is canonical."""
     import copy
 
-    five = copy.deepcopy(doc("pagewalk"))
+    five = copy.deepcopy(Project(ROOT, mode="frozen").read("pagewalk"))  # decoded by select
     five["provenance"]["paging_levels"] = 5
     chosen = select(five)
     html = pageview.render_page_walk(chosen, "answer")

@@ -73,10 +73,10 @@ def test_sizes_permissions_and_smaps_counters():
     chosen = select(snapshot("layout"), variant="nopie")
     rows = region_rows(parse(render_table(memory_map(chosen))))
     heap = next(cells for _, classes, cells in rows if "roads-kind-heap" in classes)
-    raw = next(r for r in chosen.checkpoint["regions"] if r["pathname"] == "[heap]")
+    record = next(r for r in chosen.checkpoint_record.regions if r.pathname == "[heap]")
     assert heap[2] == "132 KiB"
     assert heap[6] == "[heap]"
-    assert heap[7] == f"{raw['kb']['Rss']} KiB" and heap[8] == f"{raw['kb']['Pss']} KiB"
+    assert heap[7] == f"{record.kb['Rss']} KiB" and heap[8] == f"{record.kb['Pss']} KiB"
 
 
 def test_gaps_are_rows_with_their_sizes():
@@ -133,7 +133,7 @@ def test_recorded_numbers_are_told_from_stray_addresses():
 
     chosen = select(doc("brk"), checkpoint="after-first-malloc")
     mm = memory_map(chosen)
-    low = chosen.provenance["mmap_min_addr"]
+    low = chosen.provenance_record.mmap_min_addr
     html = render_table(mm)
     numbers = [p for p in mm.stray if p.address < low]
     assert numbers, "brk records its request sizes"

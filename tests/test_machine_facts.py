@@ -33,6 +33,7 @@ from roads.capture.proc import (
     parse_vsyscall_mode,
     paging_levels_from_probe,
 )
+from roads.document import Provenance
 from roads.figures.provenance import caption
 from roads.figures.regions import (
     ADDRESS_END,
@@ -228,8 +229,9 @@ def test_a_sample_runs_with_the_recorded_stack_limit(scratch):
 
 
 def test_old_captures_default_to_4_levels():
-    assert canonical_for({}) is PAGING[4] and canonical_for(None) is PAGING[4]
-    assert canonical_for({"paging_levels": None}) is PAGING[4]
+    assert canonical_for(Provenance()) is PAGING[4] and canonical_for(None) is PAGING[4]
+    assert canonical_for(Provenance(paging_levels=None)) is PAGING[4]
+    assert canonical_for(Provenance(paging_levels=5)) is PAGING[5]
     assert (USER_END, TASK_SIZE, KERNEL_START) == (1 << 47, 0x7FFFFFFFF000, 0xFFFF800000000000)
     doc = snapshot("layout")
     del doc["provenance"]["paging_levels"]

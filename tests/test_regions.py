@@ -13,7 +13,7 @@ from roads.figures.regions import (
     classify,
     memory_map,
 )
-from roads.figures.select import Snapshot, select, variant_names
+from roads.figures.select import Snapshot, decoded, select, variant_names
 from tests.capture_docs import KERNEL_PAGES, SNAPSHOTS, fake_doc, region, snapshot
 
 EXE_PIECES = ["rodata", "text", "rodata", "relro", "data"]
@@ -112,12 +112,12 @@ def test_bss_larger_than_a_page_is_its_own_region():
 
 def _all_selections():
     for path in sorted(SNAPSHOTS.glob("*.json")):
-        doc = snapshot(path.stem)
+        doc = decoded(snapshot(path.stem))
         for variant in variant_names(doc):
-            for run, run_doc in enumerate(doc["variants"][variant]["runs"]):
-                for k, c in enumerate(run_doc["checkpoints"]):
-                    same = [x for x in run_doc["checkpoints"] if x["name"] == c["name"]]
-                    yield doc, variant, run, c["name"], same.index(c)
+            for run, record in enumerate(doc.variants[variant].runs):
+                for k, c in enumerate(record.checkpoints):
+                    same = [x for x in record.checkpoints if x.name == c.name]
+                    yield doc, variant, run, c.name, same.index(c)
 
 
 def test_every_region_of_every_capture_has_a_known_kind():

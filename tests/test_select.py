@@ -5,21 +5,23 @@ from __future__ import annotations
 import pytest
 
 from roads.errors import ConfigError
-from roads.figures.select import Region, select, variant_names
+from roads.figures.select import Region, decoded, select, variant_names
 from tests.capture_docs import KERNEL_PAGES, fake_doc, region, snapshot
 
 def test_defaults_are_the_first_declared_variant_run_and_checkpoint():
     doc = snapshot("layout")
     chosen = select(doc)
     # The document's keys are sorted (nopie, pie, static); the manifest declares pie first.
-    assert variant_names(doc) == ["pie", "nopie", "static"]
+    assert variant_names(decoded(doc)) == ["pie", "nopie", "static"]
     assert (chosen.sample, chosen.variant, chosen.run) == ("layout", "pie", 0)
     assert chosen.checkpoint_name == "running"
     assert chosen.slug == "layout-pie-running"
 
 def test_regions_are_frozen_records_named_after_proc_5():
-    chosen = select(snapshot("layout"), variant="nopie")
-    raw = chosen.checkpoint["regions"]
+    doc = snapshot("layout")
+    chosen = select(doc, variant="nopie")
+    raw = next(c for c in doc["variants"]["nopie"]["runs"][0]["checkpoints"]
+               if c["name"] == chosen.checkpoint_name)["regions"]
     assert [(r.start, r.end, r.perms, r.offset, r.pathname) for r in chosen.regions] == [
         (r["start"], r["end"], r["perms"], r["offset"], r["pathname"]) for r in raw
     ]

@@ -112,7 +112,7 @@ def split_address(address: int, paging_levels: int = 4) -> AddressSplit:
 
 def paging_levels_of(selection: Selection) -> int:
     """The paging mode the capture recorded; 4-level for captures made before it was."""
-    levels = selection.provenance.get("paging_levels")
+    levels = selection.provenance_record.paging_levels
     return levels if levels in LEVELS_BY_PAGING else 4
 
 

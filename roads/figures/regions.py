@@ -17,10 +17,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any, Mapping, Sequence
+from typing import Sequence
 
 from ..constants import USER_BITS
-from ..document import Elf
+from ..document import Elf, Provenance
 from ..elfspec import PF_W, PF_X
 from .elflink import link_segments, load_bias
 from ..errors import RoadsError
@@ -70,11 +70,11 @@ class Canonical:
 PAGING = {4: Canonical(4, USER_BITS[4]), 5: Canonical(5, USER_BITS[5])}
 
 
-def canonical_for(provenance: Mapping[str, Any] | None) -> Canonical:
+def canonical_for(provenance: Provenance | None) -> Canonical:
     """The address-space halves of the machine a capture was made on: from its
     provenance's ``paging_levels``, 4-level when the capture does not say (captures
     made before it was recorded, other architectures)."""
-    levels = (provenance or {}).get("paging_levels")
+    levels = provenance.paging_levels if provenance is not None else None
     return PAGING.get(levels, PAGING[4]) if isinstance(levels, int) else PAGING[4]
 
 
@@ -579,4 +579,4 @@ def memory_map(selection: Selection, *, symbols: Sequence[str] | None = None) ->
     elf = selection.elf if selection.exe_matches_elf else None
     classified, bias = classify(snap.regions, elf=elf, exe=snap.exe, addresses=snap.addresses)
     pointers = find_pointers(snap.regions, snap.addresses, elf=elf, bias=bias, symbols=symbols)
-    return MemoryMap(selection, classified, pointers, bias, canonical_for(selection.provenance))
+    return MemoryMap(selection, classified, pointers, bias, canonical_for(selection.provenance_record))

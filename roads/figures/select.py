@@ -3,9 +3,12 @@
 A capture (``roads.capture.snapshot``) holds variants, each with runs, each with the
 checkpoints its processes reached. A figure shows one of those checkpoints:
 ``select`` finds it from the few words a page gives (``variant``, ``run``,
-``checkpoint``, ``pid``) and wraps it in a ``Selection`` whose views are frozen
-dataclasses named after ``man 5 proc``: the fields of a ``maps`` line (address
-range, perms, offset, dev, inode, pathname) and the smaps counters in KiB.
+``checkpoint``, ``pid``) and wraps it in a ``Selection``: the typed records of
+``roads.document`` around it (capture, variant, run, checkpoint, provenance) and the
+checkpoint's view for the figures, named after ``man 5 proc``: the fields of a
+``maps`` line (address range, perms, offset, dev, inode, pathname) and the smaps
+counters in KiB. Nothing here reads a key of the JSON: a loaded document is decoded
+first (``decoded``).
 
 Pure: the document comes in, records come out; nothing here reads a file.
 """
@@ -118,18 +121,20 @@ class Snapshot:
 class Selection:
     """One checkpoint of one process of one run of one variant of a sample.
 
-    ``checkpoint`` is the document's own dict; ``snapshot`` its typed view, with
-    ``regions`` and ``addresses`` as shortcuts. ``role`` is "parent" or "child" when
-    the process has a parent or child in the run (None otherwise); ``ordinal`` its
-    position among the processes that reached the same checkpoint (0 when alone),
-    and ``shared_name`` whether there were several.
+    ``capture`` is the whole typed document (``roads.document.Capture``) and
+    ``checkpoint_record`` the selected checkpoint in it; ``variant_record``,
+    ``run_record`` and ``provenance_record`` the records around it, ``snapshot`` the
+    checkpoint's view for the figures, with ``regions`` and ``addresses`` as shortcuts.
+    ``role`` is "parent" or "child" when the process has a parent or child in the run
+    (None otherwise); ``ordinal`` its position among the processes that reached the
+    same checkpoint (0 when alone), and ``shared_name`` whether there were several.
     """
 
     sample: str
     variant: str
     run: int
-    checkpoint: Mapping[str, Any] = field(repr=False, compare=False)
-    doc: Mapping[str, Any] = field(repr=False, compare=False)
+    checkpoint_record: document.Checkpoint = field(repr=False, compare=False)
+    capture: document.Capture = field(repr=False, compare=False)
     ordinal: int = 0
     role: str | None = None
     shared_name: bool = False  # another process reached a checkpoint of the same name
@@ -138,18 +143,6 @@ class Selection:
     def snapshot(self) -> Snapshot:
         return Snapshot.from_checkpoint(self.checkpoint_record)
 
-    # The typed document (roads.document) of what is selected. The raw dicts below
-    # (``variant_doc``, ``run_doc``, ``checkpoint``, ``provenance``) are for the
-    # readers not moved to it yet.
-
-    @cached_property
-    def capture(self) -> document.Capture:
-        """The whole capture, decoded; CaptureError naming the key if it is malformed."""
-        try:
-            return document.from_builtins(self.doc)
-        except msgspec.ValidationError as exc:
-            raise CaptureError(f"malformed capture: {exc}", sample=self.sample) from None
-
     @property
     def variant_record(self) -> document.Variant:
         return self.capture.variants[self.variant]
@@ -157,15 +150,6 @@ class Selection:
     @property
     def run_record(self) -> document.Run:
         return self.variant_record.runs[self.run]
-
-    @cached_property
-    def checkpoint_record(self) -> document.Checkpoint:
-        """The selected checkpoint, decoded; CaptureError naming the key if malformed."""
-        try:
-            return msgspec.convert(self.checkpoint, document.Checkpoint)
-        except msgspec.ValidationError as exc:
-            raise CaptureError(f"malformed checkpoint in capture: {exc}",
-                               sample=self.sample) from None
 
     @property
     def provenance_record(self) -> document.Provenance:
@@ -182,35 +166,16 @@ class Selection:
 
     @property
     def checkpoint_name(self) -> str:
-        return self.checkpoint["name"]
+        return self.checkpoint_record.name
 
     @property
-    def variant_doc(self) -> Mapping[str, Any]:
-        return self.doc["variants"][self.variant]
-
-    @property
-    def run_doc(self) -> Mapping[str, Any]:
-        return self.variant_doc["runs"][self.run]
-
-    @cached_property
     def elf(self) -> Elf | None:
         """The variant's executable as the capture recorded it, or None if it did not."""
-        raw = self.variant_doc.get("elf")
-        if not raw:
-            return None
-        try:
-            return msgspec.convert(raw, Elf)
-        except msgspec.ValidationError as exc:
-            raise CaptureError(f"malformed ELF record in capture: {exc}") from exc
-
-    @property
-    def provenance(self) -> Mapping[str, Any]:
-        """Kernel, glibc, gcc, page size, ASLR and THP settings of the capturing machine."""
-        return self.doc.get("provenance", {})
+        return self.variant_record.elf
 
     @property
     def title(self) -> str:
-        return self.doc.get("title", "")
+        return self.capture.title or ""
 
     @property
     def exe_matches_elf(self) -> bool:
@@ -236,7 +201,7 @@ class Selection:
     def describe(self) -> str:
         """Human words for what this is: ``layout (pie), run 0, checkpoint 'running'``."""
         words = f"{self.sample} ({self.variant})"
-        if len(self.variant_doc["runs"]) > 1:
+        if len(self.variant_record.runs) > 1:
             words += f", run {self.run}"
         words += f", checkpoint {self.checkpoint_name!r}"
         if self.shared_name:
@@ -248,25 +213,34 @@ def _slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", str(text).lower()).strip("-") or "x"
 
 
-def variant_names(doc: Mapping[str, Any]) -> list[str]:
+def decoded(doc: document.Capture | Mapping[str, Any]) -> document.Capture:
+    """The typed capture: ``doc`` itself, or a loaded JSON document decoded (a test's
+    changed copy, say); CaptureError naming the key when it is not shaped as one."""
+    if isinstance(doc, document.Capture):
+        return doc
+    try:
+        return document.from_builtins(doc)
+    except msgspec.ValidationError as exc:
+        sample = doc.get("sample") if isinstance(doc, Mapping) else None
+        raise CaptureError(f"malformed capture: {exc}",
+                           sample=sample if isinstance(sample, str) else None) from None
+
+
+def variant_names(capture: document.Capture) -> list[str]:
     """The variants in the order the manifest declares them (the document's keys are sorted)."""
-    present = list(doc.get("variants", {}))
-    declared = [v.get("name") for v in doc.get("inputs", {}).get("manifest", {}).get("variants", ())]
-    ordered = [name for name in declared if name in present]
+    present = list(capture.variants)
+    declared = [v.name for v in capture.inputs.manifest.variants]
+    ordered = [name for name in declared if name in capture.variants]
     return ordered + [name for name in present if name not in ordered]
 
 
-def checkpoint_names(run_doc: Mapping[str, Any]) -> list[str]:
+def checkpoint_names(run: document.Run) -> list[str]:
     """The distinct checkpoint names of a run in order of first arrival."""
-    names: list[str] = []
-    for c in sorted(run_doc.get("checkpoints", ()), key=lambda c: c.get("seq", 0)):
-        if c["name"] not in names:
-            names.append(c["name"])
-    return names
+    return list(dict.fromkeys(c.name for c in sorted(run.checkpoints, key=lambda c: c.seq)))
 
 
 def select(
-    doc: Mapping[str, Any],
+    doc: document.Capture | Mapping[str, Any],
     *,
     variant: str | None = None,
     run: int = 0,
@@ -275,43 +249,46 @@ def select(
 ) -> Selection:
     """The checkpoint of a capture that a figure shows.
 
-    Defaults: the first variant the manifest declares, run 0, and the first
-    checkpoint the run's first process reached. ``checkpoint`` is a name; when
-    several processes reached it (fork demos), ``pid`` picks one: "parent", "child",
-    or an ordinal (0, 1, ... in order of arrival); without ``pid`` the run's first
-    process is taken if it is among them, else the first to arrive. Every mistake is
-    a ConfigError that names the sample and lists what is there.
+    ``doc`` is the typed capture (``roads.document.Capture``, as the Project decodes it
+    once per file), or a loaded JSON document, decoded here. Defaults: the first
+    variant the manifest declares, run 0, and the first checkpoint the run's first
+    process reached. ``checkpoint`` is a name; when several processes reached it (fork
+    demos), ``pid`` picks one: "parent", "child", or an ordinal (0, 1, ... in order of
+    arrival); without ``pid`` the run's first process is taken if it is among them,
+    else the first to arrive. Every mistake is a ConfigError that names the sample and
+    lists what is there.
     """
-    sample = doc.get("sample", "?")
-    names = variant_names(doc)
+    capture = decoded(doc)
+    sample = capture.sample
+    names = variant_names(capture)
     if not names:
         raise ConfigError("the capture holds no variant", sample=sample)
     if variant is None:
         variant = names[0]
     elif variant not in names:
         raise ConfigError(f"no variant {variant!r} (variants: {', '.join(names)})", sample=sample)
-    runs = doc["variants"][variant].get("runs", [])
+    runs = capture.variants[variant].runs
     if isinstance(run, bool) or not isinstance(run, int) or not 0 <= run < len(runs):
         raise ConfigError(
             f"no run {run!r} of variant {variant!r} (runs: 0 to {len(runs) - 1})"
             if runs else f"variant {variant!r} has no runs",
             sample=sample,
         )
-    run_doc = runs[run]
-    points = sorted(run_doc.get("checkpoints", ()), key=lambda c: c.get("seq", 0))
+    chosen_run = runs[run]
+    points = sorted(chosen_run.checkpoints, key=lambda c: c.seq)
     where = f"variant {variant!r}" + (f", run {run}" if len(runs) > 1 else "")
     if not points:
         raise ConfigError(f"{where} reached no checkpoint", sample=sample)
-    main_pid = run_doc.get("pid")
+    main_pid = chosen_run.pid
 
     if checkpoint is None:
-        first = [c for c in points if c["pid"] == main_pid] or points
-        checkpoint = first[0]["name"]
-    candidates = [c for c in points if c["name"] == checkpoint]
+        first = [c for c in points if c.pid == main_pid] or points
+        checkpoint = first[0].name
+    candidates = [c for c in points if c.name == checkpoint]
     if not candidates:
         raise ConfigError(
             f"no checkpoint {checkpoint!r} in {where} "
-            f"(checkpoints: {', '.join(checkpoint_names(run_doc))})",
+            f"(checkpoints: {', '.join(checkpoint_names(chosen_run))})",
             sample=sample,
         )
     chosen, ordinal, role = _pick_process(candidates, pid, main_pid, sample, checkpoint)
@@ -319,27 +296,27 @@ def select(
         sample=sample,
         variant=variant,
         run=run,
-        checkpoint=chosen,
-        doc=doc,
+        checkpoint_record=chosen,
+        capture=capture,
         ordinal=ordinal,
         role=role,
         shared_name=len(candidates) > 1,
     )
 
 
-def _roles(candidates: list[Mapping[str, Any]], main_pid: int | None) -> list[str | None]:
+def _roles(candidates: list[document.Checkpoint], main_pid: int) -> list[str | None]:
     """"parent" for a process whose child is among the candidates, "child" for one whose
     parent is (or, failing that, for the run's first process and its children)."""
-    pids = {c["pid"] for c in candidates}
+    pids = {c.pid for c in candidates}
     roles: list[str | None] = []
     for c in candidates:
-        if any(o["ppid"] == c["pid"] for o in candidates):
+        if any(o.ppid == c.pid for o in candidates):
             roles.append("parent")
-        elif c["ppid"] in pids:
+        elif c.ppid in pids:
             roles.append("child")
-        elif c["pid"] == main_pid:
+        elif c.pid == main_pid:
             roles.append("parent")
-        elif c["ppid"] == main_pid:
+        elif c.ppid == main_pid:
             roles.append("child")
         else:
             roles.append(None)
@@ -347,20 +324,20 @@ def _roles(candidates: list[Mapping[str, Any]], main_pid: int | None) -> list[st
 
 
 def _pick_process(
-    candidates: list[Mapping[str, Any]],
+    candidates: list[document.Checkpoint],
     pid: str | int | None,
-    main_pid: int | None,
+    main_pid: int,
     sample: str,
     checkpoint: str,
-) -> tuple[Mapping[str, Any], int, str | None]:
+) -> tuple[document.Checkpoint, int, str | None]:
     roles = _roles(candidates, main_pid)
     if pid is None:
         for k, c in enumerate(candidates):
-            if c["pid"] == main_pid:
+            if c.pid == main_pid:
                 return c, k, roles[k]
         return candidates[0], 0, roles[0]
     listing = ", ".join(
-        f"#{k} pid {c['pid']}" + (f" ({roles[k]})" if roles[k] else "") for k, c in enumerate(candidates)
+        f"#{k} pid {c.pid}" + (f" ({roles[k]})" if roles[k] else "") for k, c in enumerate(candidates)
     )
     if isinstance(pid, str) and pid in ROLES:
         matches = [k for k, r in enumerate(roles) if r == pid]

@@ -82,7 +82,7 @@ def render_table(mm: MemoryMap, *, gaps: bool = True, caption: str | None = None
     # A value below mmap_min_addr cannot be the address of anything a program maps
     # (sizes, counts, NULL); above it, a pointer into unmapped memory (a probe, a
     # freed block).
-    low = mm.selection.provenance.get("mmap_min_addr") or 0
+    low = mm.selection.provenance_record.mmap_min_addr or 0
     numbers = [p for p in mm.stray if p.address < max(low, 1)]
     outside = [p for p in mm.stray if p.address >= max(low, 1)]
     for found, words in ((numbers, "Recorded numbers, too low to be addresses of mapped memory"),

@@ -62,7 +62,7 @@ from .. import document
 from ..errors import ConfigError
 from ..figures.pageview import paging_levels_of, split_address
 from ..figures.regions import KINDS, memory_map
-from ..figures.select import Region, Selection, checkpoint_names, select
+from ..figures.select import Region, Selection, checkpoint_names, decoded, select
 from ..units import FORMATS, Value, human_size
 
 _REGION_FIELDS = ("start", "end", "size", "perms", "offset", "pathname", "kind")
@@ -84,21 +84,23 @@ def value(selection: Selection, path: str, fmt: str | None = None) -> str:
         raise _error(selection, path, str(exc)) from None
 
 
-def lookup(doc: Mapping[str, Any], path: str, *, variant: str | None = None, run: int = 0,
-           checkpoint: str | None = None, pid: str | int | None = None,
+def lookup(doc: document.Capture | Mapping[str, Any], path: str, *, variant: str | None = None,
+           run: int = 0, checkpoint: str | None = None, pid: str | int | None = None,
            fmt: str | None = None) -> str:
-    """The value at ``path`` in a capture, as text: what the ``value`` macro prints.
+    """The value at ``path`` in a capture (typed, or loaded JSON: decoded first), as
+    text: what the ``value`` macro prints.
 
     Without ``checkpoint``, an address (``address:``, ``page:``, ``region:@``) is taken
     from the first checkpoint at which the sample had recorded it, since a sample
     records its pointers as it goes; anything else from the run's first checkpoint.
     """
-    chosen = select(doc, variant=variant, run=run, checkpoint=checkpoint, pid=pid)
+    capture = decoded(doc)
+    chosen = select(capture, variant=variant, run=run, checkpoint=checkpoint, pid=pid)
     if checkpoint is None:
         name = _recorded_name(path)
         if name is not None and not _records(chosen, name):
-            for c in checkpoint_names(chosen.run_doc):
-                later = select(doc, variant=variant, run=run, checkpoint=c, pid=pid)
+            for c in checkpoint_names(chosen.run_record):
+                later = select(capture, variant=variant, run=run, checkpoint=c, pid=pid)
                 if _records(later, name):
                     chosen = later
                     break
