@@ -197,11 +197,11 @@ def _bit(value: bool) -> str:
 
 
 def render_page_view(selections: Sequence[Selection], name: str) -> str:
-    """A table: one row per page of range ``name``, one group of columns per checkpoint.
+    """A table: one row per page of range ``name``, one column per checkpoint.
 
-    Each group shows bit 63 (present), bit 56 (exclusively mapped) and the frame; a
-    value that differs from the same process's previous group (or, for its first, the
-    group before) is marked. Runs of pages absent everywhere are folded into one row.
+    Each cell shows bit 63 (present), bit 56 (exclusively mapped) and the frame; a
+    value that differs from the same process's previous column (or, for its first, the
+    column before) is marked. Runs of pages absent everywhere are folded into one row.
     """
     if not selections:
         raise ConfigError("page view of no checkpoint: name at least one")
@@ -218,15 +218,18 @@ def render_page_view(selections: Sequence[Selection], name: str) -> str:
     references = _references(selections)
     heads = [_column_head(s) for s in selections]
 
-    # No class on the table itself: Material styles only tables without one.
+    # No class on the table itself: Material styles only tables without one. One column
+    # per checkpoint, each cell the page's two bits and its frame: five checkpoints fit
+    # a desktop column (three columns per checkpoint did not, and hid the copy's frames).
     out = ['<div class="roads-pages">', "<table>", "<thead>", "<tr>",
            '<th rowspan="2">page</th><th rowspan="2">virtual address</th>']
-    out += [f'<th colspan="3">{h}</th>' for h in heads]
+    out += [f'<th class="roads-pages-checkpoint">{h}</th>' for h in heads]
     out.append("</tr>")
-    out.append("<tr>" + '<th title="pagemap bit 63">present</th>'
-               '<th title="pagemap bit 56: exclusively mapped">excl.</th>'
-               '<th title="page frame number (pagemap bits 0-54)">frame</th>' * len(selections)
-               + "</tr>")
+    out.append("<tr>" + ('<th class="roads-pages-key">'
+                         '<span title="pagemap bit 63">present</span> '
+                         '<span title="pagemap bit 56: exclusively mapped">excl.</span> '
+                         '<span title="page frame number (pagemap bits 0-54)">frame</span></th>')
+               * len(selections) + "</tr>")
     out += ["</thead>", "<tbody>"]
 
     k = 0
@@ -239,13 +242,13 @@ def render_page_view(selections: Sequence[Selection], name: str) -> str:
             if j > k:
                 label = f"{k}–{j}"
                 where = f"<code>{pages[k].vaddr:#x}</code>–<code>{pages[j].vaddr + PAGE_SIZE:#x}</code>"
-                cells = f'<td colspan="{3 * len(columns)}">{j - k + 1} pages, not present</td>'
+                cells = f'<td colspan="{len(columns)}">{j - k + 1} pages, not present</td>'
                 out.append(f"<tr><td>{label}</td><td>{where}</td>{cells}</tr>")
                 k = j + 1
                 continue
         row = [f"<td>{k}</td>", f"<td><code>{pages[k].vaddr:#x}</code></td>"]
         for col, ref in zip(columns, references):
-            row += _cell_html(col[k], None if ref is None else columns[ref][k])
+            row.append(_cell_html(col[k], None if ref is None else columns[ref][k]))
         out.append("<tr>" + "".join(row) + "</tr>")
         k += 1
     out += ["</tbody>", "</table>"]
@@ -275,11 +278,13 @@ def _column_head(s: Selection) -> str:
     return words
 
 
-def _cell_html(cell: Cell, previous: Cell | None) -> list[str]:
-    def marked(text: str, changed: bool, title: str = "") -> str:
+def _cell_html(cell: Cell, previous: Cell | None) -> str:
+    """One page at one checkpoint: its present bit, its exclusive bit and its frame, in
+    one cell; each part that changed since ``previous`` is marked."""
+    def marked(text: str, changed: bool, what: str, title: str = "") -> str:
         attr = f' title="{_html.escape(title, quote=True)}"' if title else ""
         body = f"<mark>{text}</mark>" if changed else text
-        return f"<td{attr}>{body}</td>"
+        return f'<span class="roads-pages-{what}"{attr}>{body}</span>'
 
     changed_present = previous is not None and previous.present != cell.present
     changed_exclusive = previous is not None and previous.exclusive != cell.exclusive
@@ -287,7 +292,7 @@ def _cell_html(cell: Cell, previous: Cell | None) -> list[str]:
                      and cell.pfn is not None and previous.pfn is not None
                      and cell.pfn != previous.pfn)
     frame = cell.frame_text
-    title = ""
+    title = "page frame number"
     if frame == "hidden":
         title = f"present, frame number {HIDDEN}"
     elif cell.zero:
@@ -296,11 +301,13 @@ def _cell_html(cell: Cell, previous: Cell | None) -> list[str]:
         frame = f"<code>{frame}</code>"
     if cell.zero:
         frame += " zero page"
-    return [
-        marked(_bit(cell.present), changed_present),
-        marked(_bit(cell.exclusive), changed_exclusive),
-        marked(frame, changed_frame, title),
+    parts = [
+        marked(_bit(cell.present), changed_present, "bit", "present (pagemap bit 63)"),
+        marked(_bit(cell.exclusive), changed_exclusive, "bit", "exclusively mapped (pagemap bit 56)"),
     ]
+    if frame:
+        parts.append(marked(frame, changed_frame, "frame", title))
+    return "<td>" + " ".join(parts) + "</td>"
 
 
 def _notes(columns: list[list[Cell]]) -> list[str]:
