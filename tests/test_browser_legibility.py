@@ -9,7 +9,8 @@ measures, in the page itself:
   ``isPointInFill``), else the page's background; colours are computed styles (CSS
   variables come out resolved), semi-transparent ones composited; WCAG ratio >= 4.5;
 - overlaps: two label boxes (``getBoundingClientRect`` of ``<text>``) of one SVG that
-  intersect by more than a pixel both ways;
+  intersect by more than a pixel both ways, or a label that sticks out of its own box
+  (the shape of its node beneath it) by more than a pixel;
 - cut off (phone): a label outside the visible box of its nearest scroll container,
   or outside the viewport's width, unless its figure has the full-screen control
   (a wrapper of class ``roads-zoomable``);
@@ -210,6 +211,15 @@ async ({phone, minContrast, minPx, zoomable}) => {
           const q = ratio(shown, b);
           if (!worst || q < worst.q) worst = {q, fg: shown, bg: b};
         }
+        // A label drawn on its own box (a shape of the same node) stays inside it.
+        const node = t.closest('g.node');
+        const own = stack.find(x => node && node.contains(x.shape));
+        if (own) {
+          const b = own.shape.getBoundingClientRect();
+          const out_ = Math.max(b.left - r.left, r.right - b.right, b.top - r.top, r.bottom - b.bottom);
+          if (out_ > 1)
+            out.overlap.push({figure: fid, label: text + ' ⟷ the edge of its box', by: Math.round(out_ * 10) / 10});
+        }
         if (worst && worst.q < minContrast) {
           const under = stack.length ? (stack[0].shape.closest('g[class]') || stack[0].shape).getAttribute('class') : 'page';
           out.contrast.push({figure: fid, label: text, ratio: Math.round(worst.q * 100) / 100,
@@ -293,7 +303,9 @@ def _name(rel: str) -> str:
 
 def _screenshots(page, rel: str, width: str, palette: str) -> int:
     """Element screenshots of every figure of the page (and of any SVG drawing outside a
-    figure) into ARTIFACTS; how many."""
+    figure) into ARTIFACTS; how many. Material's sticky header is pinned to the top
+    of the page first, so that it does not cover the figures."""
+    page.add_style_tag(content=".md-header { position: absolute !important; }")
     handles = page.query_selector_all(
         ".md-content article figure, .md-content article svg:not(figure svg):not(svg svg)")
     n = 0

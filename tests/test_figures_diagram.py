@@ -12,6 +12,7 @@ from roads.figures.diagram import (
     COLOURS,
     PALETTE_END,
     PALETTE_START,
+    address_label,
     build_graph,
     figure_id,
     finish_svg,
@@ -101,9 +102,9 @@ def test_gaps_are_labelled_breaks(layout_svg):
 def test_every_boundary_has_its_address(layout, layout_svg):
     printed = {t for g in groups(layout_svg, "roads-addr") for t in texts(g)}
     for band in layout.bands():
-        assert hex_address(band.start) in printed
-        assert hex_address(band.end) in printed
-    assert "2^64" in printed and "0x000000000000" in printed
+        assert address_label(band.start) in printed
+        assert address_label(band.end) in printed
+    assert "2⁶⁴" in printed and "0x000000000000" in printed
 
 
 @pytest.mark.dot
@@ -255,3 +256,57 @@ def test_macro_errors_are_roads_errors(frozen):
 
     with pytest.raises(ConfigError, match="no checkpoint 'nowhere'"):
         figures.memory_map("layout", checkpoint="nowhere")
+
+
+def test_every_label_reaches_4_5_to_1_and_dark_kinds_stay_apart():
+    """Each kind's label colour on its fill, in both schemes (the browser test measures
+    the rendered page too); the dark scheme keeps apart the kinds that sit side by side."""
+    from roads.figures.diagram import _lab, contrast, dark, label_colour
+
+    for kind, colour in COLOURS.items():
+        assert contrast(label_colour(colour, scheme="light"), colour) >= 4.5, kind
+        shade = dark(colour, kind)
+        assert contrast(label_colour(shade, scheme="dark"), shade) >= 4.5, kind
+    for one, other in [("lib-data", "lib-bss"), ("lib-text", "mmap"), ("text", "lib-text"),
+                       ("data", "lib-data"), ("stack", "thread-stack"), ("heap", "arena"),
+                       ("lib-text", "stack"), ("lib-rodata", "lib-relro")]:
+        a, b = _lab(dark(COLOURS[one], one)), _lab(dark(COLOURS[other], other))
+        assert sum((x - y) ** 2 for x, y in zip(a, b)) ** 0.5 >= 12, (one, other)
+    css = palette_css()
+    assert '[data-md-color-scheme="slate"] .roads-kind-lib-data { --roads-fill: ' in css
+    assert "--roads-label: #e8e9ee;" in css and "--roads-label: #212121;" in css
+
+
+@pytest.mark.dot
+def test_the_lines_of_a_box_label_are_spread(layout_svg):
+    """Graphviz spaces a label's lines by its own metrics (9 points at 8.5): the lines of
+    every two-line box are LINE_SPACING apart, so a browser's taller font keeps them apart."""
+    from roads.figures.diagram import LINE_SPACING
+
+    boxes = groups(layout_svg, "roads-region")
+    assert boxes
+    for box in boxes:
+        ys = [float(t.get("y")) for t in box.iter(f"{SVG}text")]
+        assert len(ys) == 2 and ys[1] - ys[0] == pytest.approx(LINE_SPACING, abs=0.01)
+
+
+@pytest.mark.dot
+def test_long_names_are_shortened_with_the_full_name_in_the_tooltip():
+    from roads.figures.diagram import LABEL_ROOM, shorten, text_width
+
+    long = "/usr/lib/x86_64-linux-gnu/libLLVM-19-with-a-very-long-name-indeed.so.19.1"
+    regions = [region(0x7F0000000000, 0x7F0000001000, "r--p", long), *KERNEL_PAGES]
+    root = svg_of(memory_map(select(fake_doc(regions))))
+    (box,) = [g for g in groups(root, "roads-region") if "0x7f0000000000" in "".join(g.itertext())]
+    title, second = texts(box)
+    assert "…" in title and title.startswith("libLLVM") and title.endswith(".19.1")
+    assert text_width(title, 8.5) <= LABEL_ROOM and text_width(second, 8.5) <= LABEL_ROOM
+    tooltip = box.find(f"{SVG}title").text
+    assert long in tooltip
+    assert shorten("libc.so.6", LABEL_ROOM, 8.5) == "libc.so.6"
+
+
+@pytest.mark.dot
+def test_the_end_of_the_address_space_is_a_power(layout_svg):
+    printed = {t for g in groups(layout_svg, "roads-addr") for t in texts(g)}
+    assert "2⁶⁴" in printed and not any("^" in t for t in printed)
