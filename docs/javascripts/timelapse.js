@@ -121,6 +121,27 @@
     return found
   }
 
+  // Where a box new in this step was, in the step before: nowhere, so a line of no
+  // height on the boundary it opens from, the edge of its neighbour above (or below)
+  // as that neighbour was drawn then.
+  function seam(to, was, is) {
+    var top = to.centre - to.height / 2
+    var bottom = to.centre + to.height / 2
+    var best = null
+    Object.keys(is).forEach(function (key) {
+      if (key.indexOf("track:") !== 0 || !was[key]) return
+      var other = is[key]
+      var otherBottom = other.centre + other.height / 2
+      var otherTop = other.centre - other.height / 2
+      var edge
+      if (Math.abs(otherBottom - top) < 1.5) edge = was[key].centre + was[key].height / 2
+      else if (Math.abs(otherTop - bottom) < 1.5) edge = was[key].centre - was[key].height / 2
+      else return
+      if (best === null) best = edge
+    })
+    return best === null ? null : { centre: best, height: 0 }
+  }
+
   function morph(step, was) {
     var svg = step.querySelector("svg")
     if (!svg) return
@@ -133,11 +154,16 @@
       var texts = node.querySelectorAll("text")
       var from = key && was[key]
       var to = key && is[key]
+      if (!from && to && node.dataset.roadsTrack) from = seam(to, was, is)
       if (from && to) {
         var dy = from.centre - to.centre
         var stretch = shape && to.height ? from.height / to.height : 1
         if (Math.abs(dy) < 0.05 && Math.abs(stretch - 1) < 0.001) return
-        if (shape) shape.style.transform = "translate(0px, " + dy + "px) scale(1, " + stretch + ")"
+        if (shape) shape.style.transform = "translate(0px, " + dy + "px) scale(1, " + Math.max(stretch, 0.01) + ")"
+        if (!was[key]) {
+          node.style.opacity = "0"  // a new box opens from the seam between its neighbours
+          moved.push(node)
+        }
         texts.forEach(function (text) { text.style.transform = "translate(0px, " + dy + "px)" })
         moved.push(shape)
         texts.forEach(function (text) { moved.push(text) })
