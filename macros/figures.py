@@ -217,7 +217,7 @@ def sample_code(sample: str, variant: str | None = None, open: bool | None = Non
     from roads.words.source import render_sample_code, shown_files
 
     shared = project()
-    doc = shared.load(sample)
+    doc = shared.document(sample)
     files = {}
     for rel in shown_files(doc):
         path = (shared.samples_dir / rel).resolve()
@@ -238,7 +238,7 @@ def _shown_files_digest(sample: str, *args, **kwargs) -> list[str]:
 
     shared = project()
     out = []
-    for rel in shown_files(shared.load(sample)):
+    for rel in shown_files(shared.document(sample)):
         try:
             out.append(hashlib.sha256((shared.samples_dir / rel).read_bytes()).hexdigest())
         except OSError:

@@ -283,7 +283,7 @@ def test_environment_size_is_the_distance_on_the_stack():
     """stacktop records the first environment string and AT_EXECFN: exactly the block."""
     doc = doc_of("stacktop")
     cp = first_checkpoint(doc, "default")
-    at = {a["name"]: a["value"] for a in cp["addresses"]}
+    at = {a.name: a.value for a in cp.addresses}
     size = at["at-execfn"] - at["envp-0-string"]
     assert environment_bytes(environment(doc)) == size
     assert f'<span class="roads-captured">{size}</span> bytes' in render("stacktop")
@@ -302,7 +302,7 @@ def test_loader_cache_hole(name):
     doc = doc_of(name)
     for v in doc["variants"]:
         cp = first_checkpoint(doc, v)
-        aux = {a["name"]: a["a_val"] for a in cp["auxv"]}
+        aux = {a.name: a.a_val for a in cp.auxv}
         hole = cache_hole(doc, v)
         if not aux.get("AT_BASE"):
             assert hole is None, "a static program has no loader"
@@ -311,11 +311,11 @@ def test_loader_cache_hole(name):
             continue  # the sample's own mappings moved into it before its first checkpoint
         page = doc["provenance"]["page_size"]
         assert hole.pages >= 1 and hole.start % page == 0 and hole.end % page == 0
-        regions = sorted(cp["regions"], key=lambda r: r["start"])
-        below = [r for r in regions if r["end"] <= hole.start]
-        above = [r for r in regions if r["start"] >= hole.end]
-        assert below[-1]["end"] == hole.start and above[0]["start"] == hole.end
-        assert any("libc" in r["pathname"] for r in below)
+        regions = sorted(cp.regions, key=lambda r: r.start)
+        below = [r for r in regions if r.end <= hole.start]
+        above = [r for r in regions if r.start >= hole.end]
+        assert below[-1].end == hole.start and above[0].start == hole.end
+        assert any("libc" in r.pathname for r in below)
         fragment = render_sample_code(doc, files_of(doc), variant=v)
         assert (f'hole it left is <span class="roads-captured">{hole.pages}</span> pages, '
                 f'from <code><span class="roads-captured">{hole.start:#x}</span></code>') in fragment
@@ -325,7 +325,8 @@ def test_cache_hole_needs_the_loader_above_it():
     """A mapping of the sample's own that moved into the hole hides its size: no number."""
     doc = copy.deepcopy(doc_of("brk"))
     hole = cache_hole(doc, "default")
-    regions = first_checkpoint(doc, "default")["regions"]
+    run = doc["variants"]["default"]["runs"][0]  # the loaded JSON, changed, then decoded
+    regions = next(c for c in run["checkpoints"] if c["pid"] == run["pid"])["regions"]
     filler = dict(next(r for r in regions if not r["pathname"]))
     filler.update(start=hole.end - 4096, end=hole.end)
     regions.append(filler)
@@ -339,9 +340,9 @@ def test_cache_hole_not_taken_from_a_merged_range():
     for name, variant in (("cow", "default"), ("demand", "anonymous")):
         doc = doc_of(name)
         cp = first_checkpoint(doc, variant)
-        (rng,) = [r for r in cp["pagemap"] if r["name"] in ("buffer", "range")]
-        row = next(r for r in cp["regions"] if r["start"] <= rng["start"] < r["end"])
-        assert row["end"] > rng["start"] + rng["length"], "the range merged with the row above"
+        (rng,) = [r for r in cp.pagemap if r.name in ("buffer", "range")]
+        row = next(r for r in cp.regions if r.start <= rng.start < r.end)
+        assert row.end > rng.start + rng.length, "the range merged with the row above"
         assert cache_hole(doc, variant) is None
     fragment = render_sample_code(doc_of("cow"), files_of(doc_of("cow")))
     assert "hole it left" not in fragment

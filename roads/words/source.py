@@ -1,8 +1,8 @@
 """The code beside a figure: a sample's C source, how it was compiled, how to run it.
 
-``render_sample_code(doc, files)`` turns a capture document and the sample's files as
-they are now (bytes, read by the caller from the samples folder) into one block of
-HTML:
+``render_sample_code(doc, files)`` turns a capture document (the typed one of
+``roads.document``) and the sample's files as they are now (bytes, read by the caller
+from the samples folder) into one block of HTML:
 
 - the source, its lines numbered, the lines that talk to the build (the
   ``ROADS_CHECKPOINT``, ``ROADS_ADDRESS`` and ``ROADS_RANGE`` calls of ``roads.h``)
@@ -28,8 +28,13 @@ import shlex
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from ..errors import ConfigError
 from ..constants import ADDR_NO_RANDOMIZE, CONTROL_FD
+from ..document import Capture, Checkpoint
+from ..errors import ConfigError
+from ..figures.select import decoded
+
+# A capture: typed, or loaded JSON that the functions below decode first.
+Document = Capture | Mapping
 
 # Sources up to this many lines are shown unfolded unless the page says otherwise.
 OPEN_LINES = 25
@@ -201,48 +206,48 @@ class FileState:
         return self.recorded is not None and self.digest != self.recorded
 
 
-def shown_files(doc: dict) -> list[str]:
+def shown_files(doc: Document) -> list[str]:
     """The files of a sample the box shows: its C sources, then its gdb script if any."""
-    manifest = doc["inputs"]["manifest"]
-    files = list(manifest.get("sources", ()))
-    if manifest.get("gdb"):
-        files.append(manifest["gdb"])
-    return files
+    manifest = decoded(doc).inputs.manifest
+    return [*manifest.sources, *([manifest.gdb] if manifest.gdb else [])]
 
 
-def variants_of(doc: dict, variant: str | None) -> list[str]:
+def variants_of(doc: Document, variant: str | None) -> list[str]:
     """``[variant]``, or every variant of the capture; ConfigError for an unknown one."""
+    capture = decoded(doc)
     # The manifest's order (the first declared is the default); the capture sorts its keys.
-    declared = [v["name"] for v in doc["inputs"]["manifest"].get("variants", ())]
-    names = [n for n in declared if n in doc["variants"]] + \
-        [n for n in doc["variants"] if n not in declared]
+    declared = [v.name for v in capture.inputs.manifest.variants]
+    names = [n for n in declared if n in capture.variants] + \
+        [n for n in capture.variants if n not in declared]
     if variant is None:
         return names
-    if variant not in doc["variants"]:
+    if variant not in capture.variants:
         raise ConfigError(f"no variant {variant!r} in the capture (variants: {', '.join(names)})",
-                          sample=doc.get("sample"))
+                          sample=capture.sample)
     return [variant]
 
 
-def compile_argv(doc: dict, variant: str) -> list[str]:
+def compile_argv(doc: Document, variant: str) -> list[str]:
     """The gcc command of ``variant`` exactly as the capture recorded it."""
-    argv = doc["variants"][variant].get("gcc_argv")
+    capture = decoded(doc)
+    argv = capture.variants[variant].gcc_argv
     if not argv:
         raise ConfigError(f"the capture records no gcc command for variant {variant!r}",
-                          sample=doc.get("sample"))
+                          sample=capture.sample)
     return list(argv)
 
 
-def program_path(doc: dict) -> str:
+def program_path(doc: Document) -> str:
     """How the build started the program: ``./`` and the binary's name (gcc's ``-o``)."""
-    argv = compile_argv(doc, variants_of(doc, None)[0])
-    name = argv[argv.index("-o") + 1] if "-o" in argv[:-1] else doc["sample"]
+    capture = decoded(doc)
+    argv = compile_argv(capture, variants_of(capture, None)[0])
+    name = argv[argv.index("-o") + 1] if "-o" in argv[:-1] else capture.sample
     return f"./{name}"
 
 
-def environment(doc: dict) -> list[tuple[str, str]]:
+def environment(doc: Document) -> list[tuple[str, str]]:
     """The whole environment of the run: the manifest's, then the build's ``ROADS_FD``."""
-    pairs = [(str(k), str(v)) for k, v in doc["inputs"]["manifest"].get("env", ())]
+    pairs = [(str(k), str(v)) for k, v in decoded(doc).inputs.manifest.env]
     return pairs + [("ROADS_FD", str(CONTROL_FD))]
 
 
@@ -260,32 +265,30 @@ def stand_in_fd() -> str:
     return "x" * len(str(CONTROL_FD))
 
 
-def first_checkpoint(doc: dict, variant: str) -> dict | None:
+def first_checkpoint(doc: Document, variant: str) -> Checkpoint | None:
     """The first checkpoint the first process of run 0 of ``variant`` reached."""
-    runs = doc["variants"][variant].get("runs") or []
+    runs = decoded(doc).variants[variant].runs
     if not runs:
         return None
     run = runs[0]
-    for cp in run.get("checkpoints", ()):
-        if cp.get("pid") == run.get("pid"):
-            return cp
-    return None
+    return next((cp for cp in run.checkpoints if cp.pid == run.pid), None)
 
 
-def randomized(doc: dict, variant: str) -> bool:
+def randomized(doc: Document, variant: str) -> bool:
     """Whether run 0 of ``variant`` ran with its address space randomised."""
-    runs = doc["variants"][variant].get("runs") or [{}]
-    cp = first_checkpoint(doc, variant) or {}
-    personality = cp.get("personality", runs[0].get("personality", 0)) or 0
-    level = doc.get("provenance", {}).get("randomize_va_space")
+    capture = decoded(doc)
+    runs = capture.variants[variant].runs
+    cp = first_checkpoint(capture, variant)
+    personality = cp.personality if cp is not None else (runs[0].personality if runs else 0)
+    level = capture.provenance.randomize_va_space
     return not (personality & ADDR_NO_RANDOMIZE) and level != 0
 
 
-def _auxv(cp: dict) -> dict[str, int]:
-    return {a["name"]: a["a_val"] for a in cp.get("auxv", ())}
+def _auxv(cp: Checkpoint) -> dict[str, int]:
+    return {a.name: a.a_val for a in cp.auxv}
 
 
-def stack_agrees(doc: dict, variant: str) -> bool | None:
+def stack_agrees(doc: Document, variant: str) -> bool | None:
     """Whether the captured stack holds exactly the strings this module says the run had.
 
     At ``execve`` the kernel copies, downwards from a pointer below the stack's top:
@@ -296,20 +299,21 @@ def stack_agrees(doc: dict, variant: str) -> bool | None:
     was randomised (the alignment then takes a random step) or the capture lacks the
     entries.
     """
-    cp = first_checkpoint(doc, variant)
-    if cp is None or randomized(doc, variant):
+    capture = decoded(doc)
+    cp = first_checkpoint(capture, variant)
+    if cp is None or randomized(capture, variant):
         return None
-    aux, strings = _auxv(cp), cp.get("auxv_strings", {})
+    aux, strings = _auxv(cp), cp.auxv_strings
     execfn, platform = strings.get("AT_EXECFN"), strings.get("AT_PLATFORM")
-    stack = [r for r in cp.get("regions", ()) if r.get("pathname") == "[stack]"]
+    stack = [r for r in cp.regions if r.pathname == "[stack]"]
     if not (execfn and platform and stack and "AT_EXECFN" in aux and "AT_PLATFORM" in aux):
         return None
     pointer = 8  # the null pointer the kernel leaves at the very top (sizeof(void *))
-    top = stack[0]["end"] - pointer
+    top = stack[0].end - pointer
     if top - aux["AT_EXECFN"] != len(execfn.encode()) + 1:
         return False
-    args = [execfn, *doc["inputs"]["manifest"].get("args", ())]
-    arg_start = (aux["AT_EXECFN"] - environment_bytes(environment(doc))
+    args = [execfn, *capture.inputs.manifest.args]
+    arg_start = (aux["AT_EXECFN"] - environment_bytes(environment(capture))
                  - sum(len(a.encode()) + 1 for a in args))
     align = 16
     return arg_start - arg_start % align == aux["AT_PLATFORM"] + len(platform.encode()) + 1
@@ -328,7 +332,7 @@ class CacheHole:
         return (self.end - self.start) // self.page_size
 
 
-def cache_hole(doc: dict, variant: str) -> CacheHole | None:
+def cache_hole(doc: Document, variant: str) -> CacheHole | None:
     """The gap right above the libraries, where the loader had mapped its cache.
 
     The loader maps ``/etc/ld.so.cache`` below its own first allocation (which sits
@@ -336,36 +340,37 @@ def cache_hole(doc: dict, variant: str) -> CacheHole | None:
     None for a program without libraries, or when a later mapping of the sample
     moved into the hole (the gap's upper side is then no longer the loader's).
     """
-    cp = first_checkpoint(doc, variant)
+    capture = decoded(doc)
+    cp = first_checkpoint(capture, variant)
     if cp is None:
         return None
     base = _auxv(cp).get("AT_BASE") or 0
-    regions = sorted(cp.get("regions", ()), key=lambda r: r["start"])
+    regions = sorted(cp.regions, key=lambda r: r.start)
     libraries = [i for i, r in enumerate(regions)
-                 if _LIBRARY.search(r.get("pathname") or "") and r["start"] < base]
+                 if _LIBRARY.search(r.pathname) and r.start < base]
     if not base or not libraries:
         return None
     i = max(libraries)
-    while i + 1 < len(regions) and regions[i + 1]["start"] == regions[i]["end"]:
+    while i + 1 < len(regions) and regions[i + 1].start == regions[i].end:
         i += 1
     if i + 1 >= len(regions):
         return None
     above = regions[i + 1]
     special = ("[vvar]", "[vvar_vclock]", "[vdso]")
-    loader_side = above.get("pathname") in special or (
-        not above.get("pathname") and i + 2 < len(regions)
-        and regions[i + 2].get("pathname") in special and regions[i + 2]["start"] == above["end"])
-    if not loader_side or above["start"] >= base:
+    loader_side = above.pathname in special or (
+        not above.pathname and i + 2 < len(regions)
+        and regions[i + 2].pathname in special and regions[i + 2].start == above.end)
+    if not loader_side or above.start >= base:
         return None
     # A range of the sample's own inside the row above: its mapping moved into the hole
     # and merged with the loader's allocation, so the row's start is no longer the
     # loader's either.
-    if any(above["start"] <= r["start"] < above["end"] for r in cp.get("pagemap", ())):
+    if any(above.start <= r.start < above.end for r in cp.pagemap):
         return None
-    page = doc.get("provenance", {}).get("page_size") or _auxv(cp).get("AT_PAGESZ")
+    page = capture.provenance.page_size or _auxv(cp).get("AT_PAGESZ")
     if not page:
         return None
-    return CacheHole(regions[i]["end"], above["start"], page)
+    return CacheHole(regions[i].end, above.start, page)
 
 
 # --------------------------------------------------------------------------- HTML
@@ -433,7 +438,7 @@ def _source_block(sample: str, folder: str, f: FileState, is_open: bool | None) 
             f"{legend}{rendered}</details>")
 
 
-def _compile_block(doc: dict, names: Sequence[str]) -> str:
+def _compile_block(doc: Capture, names: Sequence[str]) -> str:
     rows = []
     for name in names:
         label = "" if names == ["default"] else f'<span class="roads-variant">{html.escape(name)}</span>'
@@ -451,23 +456,21 @@ def _compile_block(doc: dict, names: Sequence[str]) -> str:
             f'<p class="roads-compile-note">{html.escape(note)}</p></div>')
 
 
-def _run_box(doc: dict, names: Sequence[str]) -> str:
-    sample = doc["sample"]
-    manifest = doc["inputs"]["manifest"]
-    prov = doc.get("provenance", {})
-    arch = str(prov.get("arch") or "x86_64")
-    aslr_on = bool(manifest.get("aslr"))
+def _run_box(doc: Capture, names: Sequence[str]) -> str:
+    manifest = doc.inputs.manifest
+    prov = doc.provenance
+    arch = str(prov.arch or "x86_64")
+    aslr_on = bool(manifest.aslr)
     program = program_path(doc)
     pairs = environment(doc)
     stand_in = [(k, stand_in_fd() if k == "ROADS_FD" else v) for k, v in pairs]
-    run_argv = ["env", "-i", *(f"{k}={v}" for k, v in stand_in), program,
-                *manifest.get("args", ())]
+    run_argv = ["env", "-i", *(f"{k}={v}" for k, v in stand_in), program, *manifest.args]
     if not aslr_on:
         run_argv = ["setarch", arch, "--addr-no-randomize", *run_argv]
     commands = [compile_argv(doc, names[0]), run_argv]
     if aslr_on:
         commands.append(run_argv)
-    gdb = manifest.get("gdb")
+    gdb = manifest.gdb
     if gdb:
         folder = _folder_of(doc)
         commands.append(["gdb", "-batch", "-nx", "-q", "-x", f"{folder}/{gdb}", program])
@@ -517,7 +520,7 @@ def _run_box(doc: dict, names: Sequence[str]) -> str:
     if any(h is None and cache_static(doc, n) for n, h in holes):
         cache += " A static program has no loader and no such cache."
     p.append(cache + "</li>")
-    kernel, glibc, gcc = prov.get("kernel"), prov.get("glibc"), prov.get("gcc")
+    kernel, glibc, gcc = prov.kernel, prov.glibc, prov.gcc
     parts = []
     if kernel:
         parts.append(f"Linux {_v(kernel)}")
@@ -527,7 +530,7 @@ def _run_box(doc: dict, names: Sequence[str]) -> str:
         parts.append(_v(gcc))
     if parts:
         made = ", ".join(parts)
-        levels = prov.get("paging_levels")
+        levels = prov.paging_levels
         paging = (f", with {_v(levels)}-level paging" if levels else "")
         p.append(f"<li><b>Another kernel, C library or compiler.</b> This capture was made "
                  f"with {made} on {_v(arch)}{paging}. Another kernel places the stack, the "
@@ -542,13 +545,13 @@ def _run_box(doc: dict, names: Sequence[str]) -> str:
             + "".join(p) + "</details>")
 
 
-def cache_static(doc: dict, variant: str) -> bool:
+def cache_static(doc: Document, variant: str) -> bool:
     """Whether ``variant`` was linked statically (no loader, by its auxiliary vector)."""
     cp = first_checkpoint(doc, variant)
     return cp is not None and not _auxv(cp).get("AT_BASE")
 
 
-def _folder_of(doc: dict) -> str:
+def _folder_of(doc: Capture) -> str:
     """The samples folder's name, as gcc's ``-I`` in the recorded command gives it."""
     argv = compile_argv(doc, variants_of(doc, None)[0])
     for a in argv:
@@ -557,18 +560,19 @@ def _folder_of(doc: dict) -> str:
     return "samples"
 
 
-def render_sample_code(doc: dict, files: Mapping[str, bytes | None], *,
+def render_sample_code(doc: Document, files: Mapping[str, bytes | None], *,
                        variant: str | None = None, open: bool | None = None) -> str:
     """The source of the capture's sample, its compile commands and a run-it-yourself box.
 
-    ``files`` maps each path of ``shown_files(doc)`` to the file's bytes as they are now
+    ``doc`` is the typed capture, or loaded JSON (decoded first). ``files`` maps each path of ``shown_files(doc)`` to the file's bytes as they are now
     (None when it is gone). ``variant`` limits the commands to one variant; ``open``
     unfolds (True) or folds (False) the source, which is otherwise unfolded when short.
     """
-    sample = str(doc["sample"])
+    doc = decoded(doc)
+    sample = doc.sample
     names = variants_of(doc, variant)
     folder = _folder_of(doc)
-    recorded = doc["inputs"].get("files", {})
+    recorded = doc.inputs.files
     states = [FileState(path, files.get(path), recorded.get(path)) for path in shown_files(doc)]
     parts = [_warnings(sample, folder, states)]
     parts += [_source_block(sample, folder, f, open) for f in states]
