@@ -116,8 +116,8 @@ def map_diff(sample: str, before: str, after: str | None = None, variant: str | 
                  run=run if after_run is None else after_run,
                  checkpoint=after or before, pid=after_pid)
     changes = diff.diff_selections(old, new, resident=resident)
-    return with_provenance(zoomable(diffview.render_diff_figure(changes, cache_dir=svg_cache(),
-                                                                unchanged=unchanged)), [old, new])
+    # One HTML figure that reflows on a phone: no SVG, so no full-screen control.
+    return with_provenance(diffview.render_diff_figure(changes, unchanged=unchanged), [old, new])
 
 
 def page_view(sample: str, range_name: str, checkpoint: str | None = None,

@@ -117,7 +117,7 @@ def test_aslr_runs_move_everything_but_the_low_12_bits() -> None:
     assert all(c.xor & 0xFFF == 0 for c in moved)
     # vsyscall sits at a fixed address in the kernel half: never randomised.
     assert [c.what for c in d.changes if c.label == "[vsyscall]"] == [("unchanged",)]
-    html = diffview.render_diff(d)
+    html = diffview.render_diff_figure(d)
     assert "the low 12 never do" in html
     # Pointers into page-aligned memory keep their low 12 bits; the stack pointer is
     # also shifted within its page, and the table says so when it happened.
@@ -129,7 +129,7 @@ def test_aslr_runs_move_everything_but_the_low_12_bits() -> None:
 def test_aslr_off_runs_do_not_move() -> None:
     d = diff.diff_selections(sel("aslr-off", run=0), sel("aslr-off", run=1))
     assert d.of("moved") == () and d.randomized_bits == 0
-    assert "not randomised" in diffview.render_diff(d)
+    assert "not randomised" in diffview.render_diff_figure(d)
 
 
 def test_bit_ranges() -> None:
@@ -473,9 +473,6 @@ def test_svg_figures_render_byte_identical(tmp_path: Path) -> None:
     def figures(cache_dir: Path) -> list[str]:
         return [
             elfmap.render_elf_figure(elfmap.elf_map(sel("elf2maps", variant="bigbss")), cache_dir=cache_dir),
-            diffview.render_diff_figure(threshold_step("after-100k", "after-200k"), cache_dir=cache_dir),
-            diffview.render_diff_figure(diff.diff_selections(sel("aslr", run=0), sel("aslr", run=1)),
-                                    cache_dir=cache_dir),
         ]
 
     first = figures(tmp_path / "a")
@@ -488,18 +485,20 @@ def test_svg_figures_render_byte_identical(tmp_path: Path) -> None:
         assert not re.search(r"/proc/\d+", html)  # no pid: it changes with every capture
 
 
-@pytest.mark.dot
-def test_diff_diagram_outlines_the_change(tmp_path: Path) -> None:
+def test_diff_figure_outlines_the_change_and_draws_it_to_scale() -> None:
+    step = threshold_step("after-100k", "after-200k")
     chunk = sel("threshold", checkpoint="after-200k").snapshot.address("chunk-size-200k") & ~0x7
-    html = diffview.render_diff_figure(threshold_step("after-100k", "after-200k"), cache_dir=tmp_path)
-    svg = html.split("</svg>")[0]
-    # Before and after boxes of the grown region, outlined; the rest folded away.
-    assert svg.count('class="node roads-region roads-kind-mmap roads-change-grown"') == 2
-    assert "region groups unchanged" in svg and f"+{human_size(chunk)}" in svg
-    # Box heights grow with the logarithm of the size: a 1 GiB box is still small.
-    heights = [float(h) for h in re.findall(r"height=([0-9.]+)", diffview.build_graph(
-        threshold_step("after-100k", "after-200k")).source)]
-    assert heights and max(heights) < 1.5
+    html = diffview.render_diff_figure(step)
+    # One row for the grown region, its box before and after; the rest folded away.
+    rows = re.findall(r'<div class="roads-diff-row ([^"]*)">(.*?)</div></div>', html)
+    assert [classes for classes, _ in rows] == ["roads-change-grown"]
+    assert rows[0][1].count('class="roads-diff-box roads-kind-mmap"') == 2
+    assert "region groups unchanged" in html and f"+{human_size(chunk)}" in html.replace("\u00a0", " ")
+    # The size bars are to scale: the after box is the longer by exactly the growth.
+    grown = step.of("grown")[0]
+    widths = [float(w) for w in re.findall(r'class="roads-diff-bar".*?width:([0-9.]+)%', rows[0][1])]
+    assert widths == [round(100 * grown.size_before / grown.size_after, 1), 100.0]
+    assert "<svg" not in html  # HTML that reflows on a phone, no drawing to scroll
 
 
 @pytest.mark.dot

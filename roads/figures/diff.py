@@ -19,6 +19,16 @@ Two ways to compare:
              that starts elsewhere has "moved". For those pairs, and for the
              pointers both runs recorded, ``xor`` says which address bits
              differ: never the low 12 of a region, which starts on a page.
+             Moves by one amount share one cause (the mmap base, the
+             executable's load address, ...): ``MapDiff.move_groups``.
+
+A region's identity is its process image as well as its mapping: across
+``execve`` the kernel throws the address space away and builds a new one, so
+between two checkpoints on either side of it nothing is matched, however alike
+the two images look (``image_change`` says what shows the execve; the diff is
+then ``replaced``). Within one image, a region whose layout did not change can
+still have changed inside: its smaps counters (``Counter``) and, where the
+sample recorded a range, the pagemap entries of its pages (``PageChange``).
 
 Pure: selections in, records out. ``roads.figures.diffview`` draws them (a table and a
 diagram).
@@ -31,12 +41,42 @@ from typing import Sequence
 
 from ..errors import ConfigError
 from .regions import KINDS, MemoryMap, memory_map
-from .select import Region, Selection
+from .select import Region, Selection, Snapshot
+from ..document import Page
 
 PAGE_BITS = 12
 # Order of the change words in tables: the most telling first.
 CHANGES = ("added", "removed", "moved", "grown", "shrunk", "split", "merged", "permissions",
-           "resident", "unchanged")
+           "resident", "frames", "unchanged")
+# The smaps counters that say what of a region is in memory, and whose; the others
+# (Pss, Referenced, ...) follow from these or from the other processes.
+COUNTERS = ("Rss", "Anonymous", "Private_Clean", "Private_Dirty", "Shared_Clean", "Shared_Dirty",
+            "Swap")
+
+
+@dataclass(frozen=True)
+class Counter:
+    """One smaps counter of a region group that changed, in bytes."""
+
+    name: str
+    before: int
+    after: int
+
+
+@dataclass(frozen=True)
+class PageChange:
+    """One page of a recorded range whose pagemap entry changed: present (bit 63),
+    exclusively mapped (bit 56) and the frame (None when not readable)."""
+
+    vaddr: int
+    before: Page
+    after: Page
+
+    @property
+    def new_frame(self) -> bool:
+        """Whether the page sits in another frame than before (or got one)."""
+        return self.after.present and (not self.before.present or (
+            self.before.pfn is not None and self.before.pfn != self.after.pfn))
 
 
 @dataclass(frozen=True)
@@ -53,6 +93,8 @@ class Change:
     pointers_added: tuple[str, ...] = ()  # recorded names inside ``added``
     pointers_removed: tuple[str, ...] = ()  # recorded names inside ``removed``
     xor: int | None = None  # runs: start before XOR start after, for a moved pair
+    counters: tuple[Counter, ...] = ()  # smaps counters that changed (resident)
+    pages: tuple[PageChange, ...] = ()  # pagemap entries that changed (frames)
 
     @property
     def size_before(self) -> int:
@@ -81,6 +123,19 @@ class PointerMove:
 
 
 @dataclass(frozen=True)
+class MoveGroup:
+    """Changes that moved by one amount (``delta``, after minus before): one cause."""
+
+    delta: int
+    cause: str  # "the mmap base", "the executable's load address", ...
+    changes: tuple[Change, ...]
+
+    @property
+    def regions(self) -> int:
+        return sum(len(c.after) for c in self.changes)
+
+
+@dataclass(frozen=True)
 class MapDiff:
     """All the changes between ``before`` and ``after``, in address order of ``after``."""
 
@@ -89,10 +144,24 @@ class MapDiff:
     mode: str  # "lineage" or "runs"
     changes: tuple[Change, ...]
     pointers: tuple[PointerMove, ...]  # runs: recorded in both
+    replaced: str = ""  # lineage across execve: what shows it (image_change); nothing matched
 
     def of(self, word: str) -> tuple[Change, ...]:
         """The changes that include ``word`` ("added", "grown", ...)."""
         return tuple(c for c in self.changes if word in c.what)
+
+    @property
+    def move_groups(self) -> tuple[MoveGroup, ...]:
+        """The changes whose only change is a move, grouped by how far they moved,
+        lowest address first; a group of one is a move of its own."""
+        exe = self.before.selection.snapshot.exe
+        by_delta: dict[int, list[Change]] = {}
+        for c in self.changes:
+            if c.what == ("moved",) and c.before and c.after:
+                by_delta.setdefault(c.after[0].start - c.before[0].start, []).append(c)
+        groups = [MoveGroup(delta, _cause(changes, exe), tuple(changes))
+                  for delta, changes in by_delta.items()]
+        return tuple(sorted(groups, key=lambda g: g.changes[0].after[0].start))
 
     @property
     def randomized_bits(self) -> int:
@@ -128,15 +197,24 @@ def diff_selections(before: Selection, after: Selection, *, mode: str | None = N
 
 def diff_maps(before: MemoryMap, after: MemoryMap, *, mode: str = "lineage",
               resident: bool = False) -> MapDiff:
-    """Match the regions of two classified maps and describe each group's change."""
+    """Match the regions of two classified maps and describe each group's change.
+
+    In lineage mode, when ``image_change`` finds an execve between the two, nothing
+    is matched: every region of the old image is removed, every one of the new added.
+    """
     b_kinds = [c.kind for c in before.regions]
     a_kinds = [c.kind for c in after.regions]
     b_regions = [c.region for c in before.regions]
     a_regions = [c.region for c in after.regions]
-    if mode == "lineage":
+    b_snap, a_snap = before.selection.snapshot, after.selection.snapshot
+    replaced = image_change(b_snap, a_snap) if mode == "lineage" else ""
+    if replaced:
+        edges: set[tuple[int, int]] = set()
+    elif mode == "lineage":
         edges = _lineage_edges(b_regions, b_kinds, a_regions, a_kinds)
     else:
         edges = _runs_edges(b_regions, b_kinds, a_regions, a_kinds)
+    pages = (_pages(b_snap), _pages(a_snap)) if resident else ({}, {})
 
     groups = _components(len(b_regions), len(a_regions), edges)
     b_pointers = {a.name: a.value for a in before.selection.snapshot.addresses}
@@ -147,7 +225,7 @@ def diff_maps(before: MemoryMap, after: MemoryMap, *, mode: str = "lineage",
         sample = (a_regions[as_[0]] if as_ else b_regions[bs[0]])
         change = _describe(
             [b_regions[k] for k in bs], [a_regions[k] for k in as_], kind, _label(sample, kind),
-            mode, resident, b_pointers, a_pointers,
+            mode, resident, b_pointers, a_pointers, pages,
         )
         changes.append(change)
     changes.sort(key=_order_key)
@@ -156,7 +234,51 @@ def diff_maps(before: MemoryMap, after: MemoryMap, *, mode: str = "lineage",
     if mode == "runs":
         moves = [PointerMove(name, b_pointers[name], a_pointers[name])
                  for name in a_pointers if name in b_pointers]
-    return MapDiff(before, after, mode, tuple(changes), tuple(moves))
+    return MapDiff(before, after, mode, tuple(changes), tuple(moves), replaced)
+
+
+def image_change(before: Snapshot, after: Snapshot) -> str:
+    """What shows that ``after`` runs another program image
+    than ``before``, its own earlier checkpoint or its parent's: "" when nothing does.
+
+    The capture records no image identity of its own yet, so the evidence is what
+    execve sets: the executable, the file name it was given (``AT_EXECFN``; a forked
+    child inherits it) and the command name. An execve of the same file by the same
+    name goes unseen. (The peaks VmPeak and VmHWM are no evidence: the kernel updates
+    them lazily, and VmHWM was seen to fall within one image, after a munmap.)
+    """
+    if before.exe and after.exe and before.exe != after.exe:
+        return f"the executable is {after.exe}, no longer {before.exe}"
+    b_fn, a_fn = before.auxv_strings.get("AT_EXECFN"), after.auxv_strings.get("AT_EXECFN")
+    if b_fn and a_fn and b_fn != a_fn:
+        return f"the file name execve was given (AT_EXECFN) is {a_fn}, no longer {b_fn}"
+    b_name, a_name = before.status.get("Name"), after.status.get("Name")
+    if b_name and a_name and b_name != a_name:
+        return f"the command name is {a_name}, no longer {b_name}"
+    return ""
+
+
+def _cause(changes: Sequence[Change], exe: str) -> str:
+    """What one amount of movement comes from, named by what moved."""
+    causes = []
+    for c in changes:
+        path = c.before[0].pathname
+        if path == exe:
+            cause = "the executable's load address"
+        elif path == "[heap]":
+            cause = "the heap's start"
+        elif path == "[stack]":
+            cause = "the stack's top"
+        else:
+            cause = "the mmap base"
+        if cause not in causes:
+            causes.append(cause)
+    return " and ".join(causes)
+
+
+def _pages(snapshot: Snapshot) -> dict[int, Page]:
+    """The pagemap entries a checkpoint recorded, by virtual address."""
+    return {p.vaddr: p for r in snapshot.pagemap for p in r.pages}
 
 
 def _identity(region: Region, kind: str) -> tuple[str, str]:
@@ -272,7 +394,8 @@ def _inside(pointers: dict[str, int], ranges: Sequence[tuple[int, int]]) -> tupl
 
 
 def _describe(before: list[Region], after: list[Region], kind: str, label: str, mode: str,
-              resident: bool, b_pointers: dict[str, int], a_pointers: dict[str, int]) -> Change:
+              resident: bool, b_pointers: dict[str, int], a_pointers: dict[str, int],
+              pages: tuple[dict[int, Page], dict[int, Page]] = ({}, {})) -> Change:
     if not before:
         ranges = tuple((r.start, r.end) for r in after)
         return Change(("added",), kind, label, (), tuple(after), added=ranges,
@@ -307,15 +430,31 @@ def _describe(before: list[Region], after: list[Region], kind: str, label: str, 
         what.append("moved")  # the same size somewhere overlapping: mremap, say
     if {r.perms for r in before} != {r.perms for r in after}:
         what.append("permissions")
-    rss_b = sum(r.kb.get("Rss", 0) for r in before)
-    rss_a = sum(r.kb.get("Rss", 0) for r in after)
-    if not what and resident and rss_a != rss_b:
-        what.append("resident")
+    counters: tuple[Counter, ...] = ()
+    changed_pages: tuple[PageChange, ...] = ()
+    if resident:
+        counters = tuple(
+            Counter(name, sum(r.kb.get(name, 0) for r in before) * 1024,
+                    sum(r.kb.get(name, 0) for r in after) * 1024)
+            for name in COUNTERS)
+        counters = tuple(c for c in counters if c.before != c.after)
+        b_pages, a_pages = pages
+        changed_pages = tuple(
+            PageChange(v, b_pages[v], a_pages[v]) for v in sorted(a_pages)
+            if v in b_pages and any(b.start <= v < b.end for b in before)
+            and any(a.start <= v < a.end for a in after)
+            and (b_pages[v].present, b_pages[v].exclusive, b_pages[v].pfn)
+            != (a_pages[v].present, a_pages[v].exclusive, a_pages[v].pfn))
+        if not what and counters:
+            what.append("resident")
+        if not what or what == ["resident"]:
+            if changed_pages:
+                what.append("frames")
     return Change(
         tuple(what) or ("unchanged",), kind, label, tuple(before), tuple(after),
         added=added, removed=removed,
         pointers_added=_inside(a_pointers, added), pointers_removed=_inside(b_pointers, removed),
-        xor=xor,
+        xor=xor, counters=counters, pages=changed_pages,
     )
 
 

@@ -1,79 +1,263 @@
-"""Drawing a map diff (``roads.figures.diff``): an HTML table of the changes and a diagram.
+"""Drawing a map diff (``roads.figures.diff``): one figure, in HTML, that reflows.
 
-The table lists each changed region group with its words of change, its regions
-before and after, and what changed (lineage) or which address bits differ (runs);
-for runs a second table gives the recorded pointers. The diagram puts before on the
-left and after on the right, one row per changed group, unchanged stretches folded,
-laid out by ``dot`` and finished by ``roads.figures.svg``.
+Each row is one changed region group: its box before, what changed, its box after,
+highest address on top, with unchanged stretches folded into one line. On a wide
+column the two sides stand left and right; in a narrow one (a phone) each row's
+before stands above its after (a container query in figures-more.css). A box
+carries its region kind as a swatch and a size bar in the kind's colour; the change
+is told apart by another channel, never by a kind's hue: a badge (a sign and a word)
+and the box's outline (dashed for gone, double for moved, ...), with a legend in
+the caption. Sizes are drawn to scale where they changed: bars of one length per
+row, so a grown region's before bar is shorter than its after bar, and the smaps
+counters and recorded pages of a region whose layout stayed are shown too.
+
+Three arrangements:
+
+- lineage: rows of changes; moves by one amount are one row (``MapDiff.move_groups``);
+- runs: the same, with the bits that differ, and a table of the recorded pointers
+  (the only table: the rows hold the regions' details);
+- replaced (across execve): no rows, since nothing of the old image is the new
+  one's: the old image's objects gone on one side, the new image's built on the other.
 """
 
 from __future__ import annotations
 
-import os
 from html import escape
 from typing import Sequence
 
-import graphviz
-
-from .diagram import COLOURS, FONT, box_height, laid_out_graph
-from .diff import PAGE_BITS, Change, MapDiff, describe_bits
+from .diff import PAGE_BITS, Change, MapDiff, MoveGroup, PageChange, describe_bits
 from .regions import KINDS
 from .select import Region, Selection
-from .svg import inline, render
 from .table import hex_address
 from ..units import human_size
 
-# Border colour of a changed box in the diagram (the light scheme's; figures-more.css
-# sets both schemes' through the roads-change-* classes).
-CHANGE_COLOURS = {
-    "added": "#2e7d32",
-    "removed": "#c62828",
-    "moved": "#1565c0",
-    "grown": "#ef6c00",
-    "shrunk": "#ef6c00",
-    "split": "#00838f",
-    "merged": "#00838f",
-    "permissions": "#6a1b9a",
-    "resident": "#546e7a",
+# The badge of each change: a sign that does not depend on colour, and its meaning
+# for the legend. The outline that goes with it is in figures-more.css.
+BADGES = {
+    "added": ("+", "mapped only after"),
+    "removed": ("−", "mapped only before: gone"),
+    "moved": ("→", "the same mapping at another address"),
+    "grown": ("▲", "larger after; bars to scale"),
+    "shrunk": ("▼", "smaller after; bars to scale"),
+    "split": ("÷", "one mapping became several lines"),
+    "merged": ("∪", "several lines became one"),
+    "permissions": ("±", "permissions changed"),
+    "resident": ("●", "same layout, other smaps counters; bars to scale"),
+    "frames": ("▦", "same layout, other pagemap entries"),
 }
-DIFF_BOX_WIDTH = 2.4  # inches, as dot wants them
-POINTS_PER_INCH = 72.0  # roads.figures.diagram measures in points
 
 
-# --------------------------------------------------------------------------- HTML
+# --------------------------------------------------------------------------- rows
 
 
-def render_diff(diff: MapDiff, *, unchanged: bool = False) -> str:
-    """The diff as an HTML table (no blank lines), with the ASLR bit table for runs."""
-    b_sel, a_sel = diff.before.selection, diff.after.selection
-    shown = [c for c in diff.changes if unchanged or c.changed]
-    runs = diff.mode == "runs"
-    head = ["change", "region", _side_name(b_sel, a_sel, True), _side_name(b_sel, a_sel, False),
-            "bits that differ" if runs else "what"]
-    out = ['<div class="roads-diff">', "<table>",
-           "<thead><tr>" + "".join(f'<th scope="col">{escape(h)}</th>' for h in head) + "</tr></thead>",
-           "<tbody>"]
-    for group in (_by_object(shown) if runs else [[c] for c in shown]):
-        out.append(_change_row(group, runs))
-    if not shown:
-        out.append(f'<tr><td colspan="{len(head)}">no region changed</td></tr>')
-    out += ["</tbody>", "</table>"]
-    same = sum(1 for c in diff.changes if not c.changed)
-    notes = []
-    if same and not unchanged:
-        notes.append(f"{same} other region group{'s' if same != 1 else ''} unchanged.")
-    if any("grown" in c.what and c.added and c.after and c.added[0][0] == c.after[0].start
-           and not c.after[0].pathname for c in diff.changes):
-        notes.append("An anonymous region that grows at its low end is usually a new mmap "
-                     "placed right below it: the kernel merged the two, so maps shows one line.")
-    if runs:
-        notes.append(_bits_note(diff))
-    if notes:
-        out.append('<p class="roads-notes">' + " ".join(notes) + "</p>")
-    if runs and diff.pointers:
-        out += _pointer_table(diff)
+def _row_groups(diff: MapDiff, unchanged: bool) -> list[list[Change] | MoveGroup | int]:
+    """The rows, highest address first: a group of changes shown as one, a move
+    group, or a count of unchanged groups folded into one row."""
+    grouped: dict[int, MoveGroup] = {}
+    for g in diff.move_groups:
+        if len(g.changes) > 1:
+            for c in g.changes:
+                grouped[id(c)] = g
+    items: list[list[Change] | MoveGroup] = []
+    seen: set[int] = set()
+    singles = _by_object(diff.changes) if diff.mode == "runs" else [[c] for c in diff.changes]
+    for group in singles:
+        move = grouped.get(id(group[0]))
+        if move is None:
+            items.append(group)
+        elif id(move) not in seen:
+            seen.add(id(move))
+            items.append(move)
+    rows: list[list[Change] | MoveGroup | int] = []
+    for item in reversed(items):  # highest address first
+        if isinstance(item, MoveGroup) or item[0].changed or unchanged:
+            rows.append(item)
+        elif rows and isinstance(rows[-1], int):
+            rows[-1] += 1
+        else:
+            rows.append(1)
+    return rows
+
+
+def _by_object(changes: Sequence[Change]) -> list[list[Change]]:
+    """Neighbouring changes of one object that changed alike, as one row: all the
+    pieces of one ELF object move together, or go and come together."""
+    groups: list[list[Change]] = []
+    for c in changes:
+        last = groups[-1][-1] if groups else None
+        if last is not None and c.label == last.label and c.what == last.what \
+                and bool(c.before) == bool(last.before) and bool(c.after) == bool(last.after) \
+                and (not (c.before and c.after) or _delta(c) == _delta(last)):
+            groups[-1].append(c)
+        else:
+            groups.append([c])
+    return groups
+
+
+def _delta(c: Change) -> int:
+    return c.after[0].start - c.before[0].start
+
+
+def _signed(delta: int) -> str:
+    return f"{'+' if delta >= 0 else '−'}{abs(delta):#x}"
+
+
+def _unbroken(text: str) -> str:
+    return text.replace(" ", "\u00a0")
+
+
+# --------------------------------------------------------------------------- boxes
+
+
+def _badge(word: str) -> str:
+    sign = BADGES.get(word, ("", ""))[0]
+    return (f'<span class="roads-diff-badge roads-change-{word}">'
+            f'<span aria-hidden="true">{sign}</span>\u00a0{word}</span>')
+
+
+def _span(regions: Sequence[Region]) -> str:
+    lo, hi = min(r.start for r in regions), max(r.end for r in regions)
+    return f"<code>{hex_address(lo)}</code>–<code>{hex_address(hi)}</code>"
+
+
+def _box(regions: Sequence[Region], kind: str, label: str, side: str, *,
+         scale: int = 0, counters: Sequence[tuple[str, int]] = (),
+         pages: Sequence[PageChange] = (), before: bool = True) -> str:
+    """One side's box: name, size and permissions, address span, and bars to scale
+    (``scale`` the length of a full bar, in bytes; 0 for none)."""
+    if not regions:
+        return (f'<div class="roads-diff-box roads-diff-empty"><span class="roads-diff-side">'
+                f'{escape(side)}</span>not mapped</div>')
+    size = sum(r.size for r in regions)
+    title = "; ".join(f"{hex_address(r.start)}-{hex_address(r.end)} {r.perms} "
+                      f"{r.pathname or 'anonymous'}" for r in regions)
+    name = escape(label) + (f" ({len(regions)}\u00a0regions)" if len(regions) > 1 else "")
+    perms = "/".join(dict.fromkeys(r.perms for r in regions))
+    out = [f'<div class="roads-diff-box roads-kind-{kind}" title="{escape(title)}">',
+           f'<span class="roads-diff-side">{escape(side)}</span>' if side else "",
+           f'<span class="roads-diff-name"><span class="roads-swatch roads-kind-{kind}" '
+           f'aria-hidden="true"></span><span title="{escape(KINDS[kind].label)}">{name}</span></span>',
+           f'<span class="roads-diff-size">{_unbroken(human_size(size))} · <code>{escape(perms)}</code></span>',
+           f'<span class="roads-diff-range">{_span(regions)}</span>']
+    if scale:
+        out.append(_bar(size, scale, "size"))
+    for counter, value in counters:
+        out.append(_bar(value, size, f"{counter} {_unbroken(human_size(value))}", counter=True))
+    if pages:
+        out.append(_pages_strip(pages, before))
     out.append("</div>")
-    return "\n".join(out)
+    return "".join(out)
+
+
+def _bar(value: int, scale: int, words: str, counter: bool = False) -> str:
+    """A bar ``value / scale`` of the box's width: a size, or a counter of the region."""
+    width = 100.0 * value / scale if scale else 0.0
+    kind = "roads-diff-counter" if counter else "roads-diff-bar"
+    label = "" if not counter else f'<span class="roads-diff-bar-words">{words}</span>'
+    return (f'<span class="{kind}" title="{escape(words)}">{label}'
+            f'<span class="roads-diff-bar-fill" style="width:{width:.1f}%"></span></span>')
+
+
+def _pages_strip(pages: Sequence[PageChange], before: bool) -> str:
+    """The changed pages, one cell each: filled when present, a ring when exclusive."""
+    cells = []
+    for p in pages:
+        entry = p.before if before else p.after
+        state = ("present" if entry.present else "absent") + (" exclusive" if entry.exclusive else "")
+        frame = f"frame {entry.pfn:#x}" if entry.pfn is not None else (
+            "frame not readable" if entry.present else "no frame")
+        classes = "roads-diff-page" + (" roads-diff-page-present" if entry.present else "") + (
+            " roads-diff-page-exclusive" if entry.exclusive else "")
+        cells.append(f'<span class="{classes}" title="{hex_address(p.vaddr)}: {state}, {frame}"></span>')
+    return f'<span class="roads-diff-pages">{"".join(cells)}</span>'
+
+
+# --------------------------------------------------------------------------- what
+
+
+def _what(group: Sequence[Change], runs: bool, cause: str = "") -> str:
+    """The middle cell: the badges and, in words, what changed."""
+    c = group[0]
+    parts = ["".join(_badge(w) for w in c.what if w != "unchanged")]
+    details: list[str] = []
+    for g in group:
+        for lo, hi in g.added:
+            details.append(f"+{_unbroken(human_size(hi - lo))} at <code>{hex_address(lo)}</code>"
+                           f"–<code>{hex_address(hi)}</code>")
+        for lo, hi in g.removed:
+            details.append(f"−{_unbroken(human_size(hi - lo))} at <code>{hex_address(lo)}</code>"
+                           f"–<code>{hex_address(hi)}</code>")
+    if "permissions" in c.what:
+        perms_b = "/".join(r.perms for r in c.before)
+        perms_a = "/".join(r.perms for r in c.after)
+        details.append(f"<code>{escape(perms_b)}</code> → <code>{escape(perms_a)}</code>")
+    if "moved" in c.what and c.before and c.after:
+        details.append(f"{escape(cause) + ' moved ' if cause else ''}by {_signed(_delta(c))}")
+        if runs and c.xor is not None:
+            details.append(_bits(c.xor))
+    inside = "resident" in c.what or "frames" in c.what  # the layout stayed
+    for counter in c.counters if inside else ():
+        details.append(f"{counter.name} {_unbroken(human_size(counter.before))} → "
+                       f"{_unbroken(human_size(counter.after))}")
+    if c.pages and inside:
+        details.append(_pages_words(c.pages))
+    names_added = [n for g in group for n in g.pointers_added]
+    names_removed = [n for g in group for n in g.pointers_removed]
+    if names_added:
+        details.append("holds " + ", ".join(f"<code>{escape(n)}</code>" for n in names_added))
+    if names_removed:
+        details.append("held " + ", ".join(f"<code>{escape(n)}</code>" for n in names_removed))
+    if details:
+        parts.append('<span class="roads-diff-details">' + "<br>".join(details) + "</span>")
+    return "".join(parts)
+
+
+def _bits(xor: int) -> str:
+    text = escape(describe_bits(xor)) + " differ"
+    return text if not xor & ((1 << PAGE_BITS) - 1) else f"<mark>{text}</mark>"
+
+
+def _pages_words(pages: Sequence[PageChange]) -> str:
+    """The changed pagemap entries in words, pages that changed alike counted once:
+    "8 pages from 0x…: present, each in a frame of its own (all were in 0x3b34),
+    now exclusive"."""
+    def phrase(p: PageChange) -> str:
+        b, a = p.before, p.after
+        if a.present and not b.present:
+            words = "now present"
+        elif b.present and not a.present:
+            words = "no longer present"
+        elif p.new_frame:
+            words = "in a new frame"
+        else:
+            words = "same frame"
+        if a.exclusive != b.exclusive:
+            words += ", now exclusive" if a.exclusive else ", no longer exclusive"
+        return words
+
+    def frames(entries: Sequence) -> str:
+        pfns = [e.pfn for e in entries if e.present]
+        if not pfns or None in pfns:
+            return "frames not readable" if pfns else ""
+        if len(set(pfns)) == 1:
+            return f"{'all ' if len(pfns) > 1 else ''}in frame {pfns[0]:#x}"
+        return "each in a frame of its own" if len(set(pfns)) == len(pfns) else \
+            f"in {len(set(pfns))} frames"
+
+    phrases: dict[str, list[PageChange]] = {}
+    for p in pages:
+        phrases.setdefault(phrase(p), []).append(p)
+    out = []
+    for words, same in phrases.items():
+        where = (f"page <code>{hex_address(same[0].vaddr)}</code>" if len(same) == 1
+                 else f"{len(same)} pages from <code>{hex_address(same[0].vaddr)}</code>")
+        was, now = frames([p.before for p in same]), frames([p.after for p in same])
+        detail = "; ".join(x for x in (now, f"before, {was}" if was and was != now else "") if x)
+        out.append(f"{where}: {escape(words)}" + (f" ({escape(detail)})" if detail else ""))
+    return "<br>".join(out)
+
+
+# --------------------------------------------------------------------------- figure
 
 
 def _side_name(b: Selection, a: Selection, before: bool) -> str:
@@ -92,103 +276,122 @@ def _side_name(b: Selection, a: Selection, before: bool) -> str:
         else ("before" if before else "after")
 
 
-def _caption(diff: MapDiff) -> str:
-    b, a = diff.before.selection, diff.after.selection
-    return f"From {b.describe()} to {a.describe()}"
-
-
-def _by_object(changes: Sequence[Change]) -> list[list[Change]]:
-    """Runs: neighbouring changes of one file that moved by the same amount, as one row.
-
-    All the pieces of one ELF object move together, so one row says it once.
-    """
-    groups: list[list[Change]] = []
-    for c in changes:
-        last = groups[-1][-1] if groups else None
-        if last is not None and c.label == last.label and c.before and c.after \
-                and last.before and last.after and c.before[0].pathname.startswith("/") \
-                and _delta(c) == _delta(last) and c.what == last.what:
-            groups[-1].append(c)
-        else:
-            groups.append([c])
-    return groups
-
-
-def _delta(c: Change) -> int:
-    return c.after[0].start - c.before[0].start
-
-
-def _change_row(group: Sequence[Change], runs: bool) -> str:
+def _change_row(group: Sequence[Change], names: tuple[str, str], runs: bool, cause: str = "") -> str:
     c = group[0]
-    words = " ".join(f'<strong class="roads-change-{w}">{w}</strong>' for w in c.what)
-    kind = KINDS[c.kind]
-    label = escape(c.label)
-    if len(group) > 1:
-        label += f" ({len(group)} regions)"
-    region = (f'<span class="roads-swatch roads-kind-{c.kind}" aria-hidden="true"></span>'
-              f'<span title="{escape(kind.label)}">{label}</span>')
     before = [r for g in group for r in g.before]
     after = [r for g in group for r in g.after]
-    if runs:
-        last = _bits_cell(c)
-    else:
-        last = _what_cell(c)
-    cells = [words, region, _regions_cell(before), _regions_cell(after), last]
+    scale = 0
+    size_b, size_a = sum(r.size for r in before), sum(r.size for r in after)
+    if before and after and size_b != size_a:
+        scale = max(size_b, size_a)
+    inside = "resident" in c.what or "frames" in c.what  # the layout stayed: show within
+    b_counters = tuple((k.name, k.before) for k in c.counters) if inside else ()
+    a_counters = tuple((k.name, k.after) for k in c.counters) if inside else ()
+    pages = c.pages if inside else ()
     classes = " ".join(f"roads-change-{w}" for w in c.what)
-    return f'<tr class="{classes}">' + "".join(f"<td>{x}</td>" for x in cells) + "</tr>"
+    return (f'<div class="roads-diff-row {classes}">'
+            + _box(before, c.kind, c.label, names[0], scale=scale, counters=b_counters,
+                   pages=pages, before=True)
+            + f'<div class="roads-diff-what">{_what(group, runs, cause)}</div>'
+            + _box(after, c.kind, c.label, names[1], scale=scale, counters=a_counters,
+                   pages=pages, before=False)
+            + "</div>")
 
 
-def _regions_cell(regions: Sequence[Region]) -> str:
-    if not regions:
-        return '<span class="roads-muted">—</span>'
-    # The cell may wrap after the range's dash, but a size stays with its unit and
-    # its permissions (no-break spaces), so that "1040" and "KiB" never part.
-    if len(regions) > 2:
-        size = _unbroken(human_size(sum(r.size for r in regions)))
-        return (f"<code>{hex_address(regions[0].start)}</code>–<code>{hex_address(regions[-1].end)}</code> "
-                f"{size} in {len(regions)}\u00a0pieces")
-    lines = []
-    for r in regions:
-        lines.append(f"<code>{hex_address(r.start)}</code>–<code>{hex_address(r.end)}</code> "
-                     f"{_unbroken(human_size(r.size))}\u00a0<code>{escape(r.perms)}</code>")
-    return "<br>".join(lines)
+def _move_row(move: MoveGroup, names: tuple[str, str], runs: bool) -> str:
+    """One row for every region that moved by one amount: one cause."""
+    objects = list(dict.fromkeys(c.label for c in move.changes))
+    before = [r for c in move.changes for r in c.before]
+    after = [r for c in move.changes for r in c.after]
+    listing = ", ".join(escape(o) for o in objects)
+
+    def box(regions: Sequence[Region], side: str) -> str:
+        size = sum(r.size for r in regions)
+        kinds = list(dict.fromkeys(c.kind for c in move.changes))
+        swatches = "".join(f'<span class="roads-swatch roads-kind-{k}" title="{escape(KINDS[k].label)}">'
+                           "</span>" for k in kinds)
+        return (f'<div class="roads-diff-box roads-diff-many"><span class="roads-diff-side">{escape(side)}</span>'
+                f'<span class="roads-diff-name"><span class="roads-diff-swatches" aria-hidden="true">'
+                f'{swatches}</span>{move.regions}\u00a0regions: {listing}</span>'
+                f'<span class="roads-diff-size">{_unbroken(human_size(size))} in all</span>'
+                f'<span class="roads-diff-range">{_span(regions)}</span></div>')
+
+    details = [f"{escape(move.cause)} moved by {_signed(move.delta)}: {move.regions}\u00a0regions"]
+    xor = move.changes[0].xor
+    if runs and xor is not None:
+        details.append(_bits(xor))
+    return (f'<div class="roads-diff-row roads-change-moved">' + box(before, names[0])
+            + f'<div class="roads-diff-what">{_badge("moved")}<span class="roads-diff-details">'
+            + "<br>".join(details) + "</span></div>" + box(after, names[1]) + "</div>")
 
 
-def _unbroken(text: str) -> str:
-    return text.replace(" ", "\u00a0")
+def _replaced(diff: MapDiff, names: tuple[str, str]) -> str:
+    """Across execve: the old image's objects gone, the new image's built, unmatched."""
+    def column(changes: Sequence[Change], side: str, before: bool) -> str:
+        boxes = [f'<span class="roads-diff-side">{escape(side)}</span>']
+        for group in reversed(_by_object(changes)):
+            regions = [r for c in group for r in (c.before if before else c.after)]
+            boxes.append(_box(regions, group[0].kind, group[0].label, ""))
+        return "".join(boxes)
+
+    old = [c for c in diff.changes if c.before]
+    new = [c for c in diff.changes if c.after]
+    n_old, n_new = sum(len(c.before) for c in old), sum(len(c.after) for c in new)
+    return (f'<div class="roads-diff-row roads-diff-replaced">'
+            f'<div class="roads-diff-column roads-change-removed">{column(old, names[0], True)}</div>'
+            f'<div class="roads-diff-what">{_badge("removed")} {_badge("added")}'
+            f'<span class="roads-diff-details">execve: all {n_old}\u00a0regions of the old image '
+            f"gone, {n_new}\u00a0regions of the new one built; none carried over, however alike "
+            f"(evidence: {escape(diff.replaced)})</span></div>"
+            f'<div class="roads-diff-column roads-change-added">{column(new, names[1], False)}</div>'
+            "</div>")
 
 
-def _what_cell(c: Change) -> str:
-    parts = []
-    for lo, hi in c.added:
-        parts.append(f"+{_unbroken(human_size(hi - lo))} at <code>{hex_address(lo)}</code>–<code>{hex_address(hi)}</code>")
-    for lo, hi in c.removed:
-        parts.append(f"−{_unbroken(human_size(hi - lo))} at <code>{hex_address(lo)}</code>–<code>{hex_address(hi)}</code>")
-    if "permissions" in c.what:
-        perms_b = "/".join(r.perms for r in c.before)
-        perms_a = "/".join(r.perms for r in c.after)
-        parts.append(f"<code>{escape(perms_b)}</code> → <code>{escape(perms_a)}</code>")
-    if "resident" in c.what:
-        rss_b = sum(r.kb.get("Rss", 0) for r in c.before) * 1024
-        rss_a = sum(r.kb.get("Rss", 0) for r in c.after) * 1024
-        parts.append(f"Rss {_unbroken(human_size(rss_b))} → {_unbroken(human_size(rss_a))}")
-    if "moved" in c.what and c.before and c.after:
-        delta = c.after[0].start - c.before[0].start
-        sign = "+" if delta >= 0 else "−"
-        parts.append(f"moved by {sign}{abs(delta):#x}")
-    if c.pointers_added:
-        parts.append("holds " + ", ".join(f"<code>{escape(n)}</code>" for n in c.pointers_added))
-    if c.pointers_removed:
-        parts.append("held " + ", ".join(f"<code>{escape(n)}</code>" for n in c.pointers_removed))
-    return "<br>".join(parts)
+def render_diff(diff: MapDiff, *, unchanged: bool = False) -> str:
+    """The diff's rows (no blank lines) and, for runs, the table of recorded pointers."""
+    b_sel, a_sel = diff.before.selection, diff.after.selection
+    names = (_side_name(b_sel, a_sel, True), _side_name(b_sel, a_sel, False))
+    runs = diff.mode == "runs"
+    short, _ = describe(diff)
+    out = [f'<div class="roads-diffmap" role="group" aria-label="{escape(short)}">',
+           f'<div class="roads-diff-sides" aria-hidden="true"><span>{escape(names[0])}</span>'
+           f'<span></span><span>{escape(names[1])}</span></div>']
+    if diff.replaced:
+        out.append(_replaced(diff, names))
+    else:
+        rows = _row_groups(diff, unchanged)
+        causes = {id(c): g.cause for g in diff.move_groups for c in g.changes}
+        for item in rows:
+            if isinstance(item, int):
+                out.append(f'<div class="roads-diff-same">⋮ {item} region group'
+                           f'{"s" if item != 1 else ""} unchanged</div>')
+            elif isinstance(item, MoveGroup):
+                out.append(_move_row(item, names, runs))
+            else:
+                out.append(_change_row(item, names, runs, causes.get(id(item[0]), "")))
+        if not any(not isinstance(item, int) for item in rows):
+            out.append('<div class="roads-diff-same">no region changed: the same layout, '
+                       "the same smaps counters" + (" and pagemap entries" if _has_pages(diff) else "")
+                       + "</div>")
+    out.append("</div>")
+    if runs and diff.pointers:
+        out += _pointer_table(diff, names)
+    return "\n".join(out)
 
 
-def _bits_cell(c: Change) -> str:
-    if c.xor is None:
-        return "" if c.before and c.after else _what_cell(c)
-    low = c.xor & ((1 << PAGE_BITS) - 1)
-    text = escape(describe_bits(c.xor))
-    return text if not low else f"<mark>{text}</mark>"
+def _has_pages(diff: MapDiff) -> bool:
+    return bool(diff.before.selection.snapshot.pagemap and diff.after.selection.snapshot.pagemap)
+
+
+def _notes(diff: MapDiff) -> list[str]:
+    notes = []
+    if any("grown" in c.what and c.added and c.after and c.added[0][0] == c.after[0].start
+           and not c.after[0].pathname for c in diff.changes):
+        notes.append("An anonymous region that grows at its low end is usually a new mmap "
+                     "placed right below it: the kernel merged the two, so maps shows one line.")
+    if diff.mode == "runs":
+        notes.append(_bits_note(diff))
+    return notes
 
 
 def _bits_note(diff: MapDiff) -> str:
@@ -205,10 +408,10 @@ def _bits_note(diff: MapDiff) -> str:
     return words
 
 
-def _pointer_table(diff: MapDiff) -> list[str]:
+def _pointer_table(diff: MapDiff, names: tuple[str, str]) -> list[str]:
     b, a = diff.before.selection, diff.after.selection
-    head = ["recorded pointer", _side_name(b, a, True), _side_name(b, a, False), "bits that differ"]
-    out = ["<table>",
+    head = ["recorded pointer", names[0], names[1], "bits that differ"]
+    out = ['<div class="roads-diff">', "<table>",
            "<thead><tr>" + "".join(f'<th scope="col">{escape(h)}</th>' for h in head) + "</tr></thead>",
            "<tbody>"]
     sub_page = []
@@ -221,22 +424,20 @@ def _pointer_table(diff: MapDiff) -> list[str]:
                    f"<td><code>{p.after:#x}</code></td><td>{bits}</td></tr>")
     out += ["</tbody>", "</table>"]
     if sub_page:
-        names = ", ".join(f"<code>{escape(p.name)}</code>" for p in sub_page)
-        words = f"Marked: {names} also differ{'s' if len(sub_page) == 1 else ''} below bit 12, inside the page."
+        names_ = ", ".join(f"<code>{escape(p.name)}</code>" for p in sub_page)
+        words = f"Marked: {names_} also differ{'s' if len(sub_page) == 1 else ''} below bit 12, inside the page."
         if all(_in_stack(b, p.before) and _in_stack(a, p.after) for p in sub_page):
             words += (" The stack's region starts on a page like any other, but the kernel "
                       "also moves the initial stack pointer down by a random amount (below "
                       "8 KiB) before the program starts.")
         out.append(f'<p class="roads-notes">{words}</p>')
+    out.append("</div>")
     return out
 
 
 def _in_stack(selection: Selection, address: int) -> bool:
     region = selection.snapshot.region_at(address)
     return region is not None and region.pathname == "[stack]"
-
-
-# --------------------------------------------------------------------------- diagram
 
 
 def figure_id(diff: MapDiff) -> str:
@@ -246,121 +447,12 @@ def figure_id(diff: MapDiff) -> str:
     return f"diff-{b.slug}-to-{tail}"
 
 
-def _rows(diff: MapDiff, unchanged: bool) -> list[list[Change] | int]:
-    """Diagram rows, lowest address first: groups of changes, or a count of unchanged
-    groups folded into one row."""
-    groups = _by_object(diff.changes) if diff.mode == "runs" else [[c] for c in diff.changes]
-    rows: list[list[Change] | int] = []
-    for g in groups:
-        if g[0].changed or unchanged:
-            rows.append(g)
-        elif rows and isinstance(rows[-1], int):
-            rows[-1] += 1
-        else:
-            rows.append(1)
-    return rows
-
-
-def _box_label(group: Sequence[Change], regions: Sequence[Region]) -> str:
-    c = group[0]
-    title = c.label + (f" ({len(regions)} regions)" if len(regions) > 1 else "")
-    perms = "/".join(dict.fromkeys(r.perms for r in regions))
-    size = human_size(sum(r.size for r in regions))
-    span = f"{hex_address(regions[0].start)}-{hex_address(regions[-1].end)}"
-    return graphviz.nohtml("\\n".join(graphviz.escape(x) for x in (title, f"{size} · {perms}", span)))
-
-
-def _change_words(group: Sequence[Change], runs: bool) -> str:
-    c = group[0]
-    words = " + ".join(c.what)
-    if not runs:
-        grown = sum(hi - lo for g in group for lo, hi in g.added)
-        lost = sum(hi - lo for g in group for lo, hi in g.removed)
-        if grown:
-            words += f"\\n+{human_size(grown)}"
-        if lost:
-            words += f"\\n-{human_size(lost)}"
-    elif c.before and c.after and "moved" in c.what:
-        delta = c.after[0].start - c.before[0].start
-        words += f"\\nby {'+' if delta >= 0 else '-'}{abs(delta):#x}"
-    return words
-
-
-def build_graph(diff: MapDiff, *, unchanged: bool = False) -> graphviz.Digraph:
-    """The DOT graph of ``diff``: before on the left, after on the right, one row per
-    changed region group (highest address on top), unchanged stretches folded."""
-    fid = figure_id(diff)
-    runs = diff.mode == "runs"
-    b_sel, a_sel = diff.before.selection, diff.after.selection
-    g = laid_out_graph(fid, rankdir="TB", ranksep="0.08", nodesep="0.25",
-                       node_margin="0.06,0.02", edge_penwidth="0.8")
-
-    with g.subgraph() as row:
-        row.attr(rank="same")
-        for node, text in (("hl", _side_name(b_sel, a_sel, True)), ("hm", ""),
-                           ("hr", _side_name(b_sel, a_sel, False))):
-            row.node(node, label=graphviz.escape(text), shape="plaintext", width=f"{DIFF_BOX_WIDTH}",
-                     height="0.25", fontname=FONT, **{"class": "roads-diff-head"})
-        row.edge("hl", "hm", style="invis")
-        row.edge("hm", "hr", style="invis")
-    previous = ("hl", "hm", "hr")
-    for k, item in enumerate(reversed(_rows(diff, unchanged))):
-        left, mid, right = f"l{k}", f"m{k}", f"r{k}"
-        with g.subgraph() as row:
-            row.attr(rank="same")
-            if isinstance(item, int):
-                text = f"{item} region group{'s' if item != 1 else ''} unchanged"
-                for node in (left, right):
-                    row.node(node, label="⋮", shape="plaintext", width=f"{DIFF_BOX_WIDTH}",
-                             height="0.3", **{"class": "roads-diff-same"})
-                row.node(mid, label=graphviz.escape(text), shape="plaintext",
-                         **{"class": "roads-diff-same"})
-                row.edge(left, mid, style="invis")
-                row.edge(mid, right, style="invis")
-            else:
-                _row_nodes(row, item, left, mid, right, runs, fid)
-        for above, here in zip(previous, (left, mid, right)):
-            g.edge(above, here, style="invis", weight="100")
-        previous = (left, mid, right)
-    return g
-
-
-def _row_nodes(row, group: Sequence[Change], left: str, mid: str, right: str, runs: bool,
-               fid: str) -> None:
-    c = group[0]
-    before = [r for ch in group for r in ch.before]
-    after = [r for ch in group for r in ch.after]
-    word = c.what[0]
-    colour = CHANGE_COLOURS.get(word)
-    classes = ["roads-region", f"roads-kind-{c.kind}"] + [f"roads-change-{w}" for w in c.what]
-    for node, regions in ((left, before), (right, after)):
-        if not regions:
-            row.node(node, label="not mapped", shape="box", style="dashed", color="#999999",
-                     fontcolor="#777777", width=f"{DIFF_BOX_WIDTH}", height="0.36",
-                     fixedsize="true", **{"class": "roads-diff-empty"})
-            continue
-        size = sum(r.size for r in regions)
-        attrs = {"color": colour, "penwidth": "2.2"} if colour else {"color": "#555555"}
-        tooltip = "; ".join(f"{hex_address(r.start)}-{hex_address(r.end)} {r.perms} "
-                            f"{r.pathname or 'anonymous'}" for r in regions)
-        row.node(node, label=_box_label(group, regions), shape="box", style="filled",
-                 fillcolor=COLOURS.get(c.kind, COLOURS["other"]), width=f"{DIFF_BOX_WIDTH}",
-                 height=f"{max(box_height(size) / POINTS_PER_INCH, 0.5):.3f}", fixedsize="true",
-                 tooltip=graphviz.escape(tooltip), id=f"{fid}-{node}",
-                 **{"class": " ".join(classes)}, **attrs)
-    row.node(mid, label=_change_words(group, runs), shape="plaintext",
-             fontcolor=colour or "#555555",
-             **{"class": " ".join(["roads-diff-what"] + [f"roads-change-{w}" for w in c.what])})
-    edge_class = " ".join(f"roads-change-{w}" for w in c.what)
-    row.edge(left, mid, arrowhead="none", color=colour or "#999999",
-             style="solid" if c.before else "dashed", **{"class": edge_class})
-    row.edge(mid, right, color=colour or "#999999", style="solid" if c.after else "dashed",
-             **{"class": edge_class})
-
-
 def describe(diff: MapDiff) -> tuple[str, str]:
-    """Short label and long description of the diagram, for screen readers."""
+    """Short label and long description of the figure, for screen readers."""
     b, a = diff.before.selection, diff.after.selection
+    if diff.replaced:
+        return (f"Changes from {b.describe()} to {a.describe()}: execve replaced the address space",
+                f"Every region of the old image is gone and the new image's are new ({diff.replaced}).")
     changed = [c for c in diff.changes if c.changed]
     n = len(changed)
     groups = f"{n} region group{'s' if n != 1 else ''} changed" if n else "nothing changed"
@@ -371,14 +463,24 @@ def describe(diff: MapDiff) -> tuple[str, str]:
     return short, ("From the top: " + "; ".join(parts) + ".") if parts else "Nothing changed."
 
 
-def render_diff_figure(diff: MapDiff, *, cache_dir: str | os.PathLike[str] | None = None,
-                       unchanged: bool = False) -> str:
-    """The diff as a ``<figure>``: the diagram, then the table."""
+def _legend(words: Sequence[str]) -> str:
+    keys = "".join(f'<span class="roads-diff-key roads-change-{w}"><span class="roads-diff-sample">'
+                   f'</span>{_badge(w)} {escape(BADGES[w][1])}</span>' for w in words)
+    return f'<span class="roads-diff-legend">{keys}</span>' if keys else ""
+
+
+def render_diff_figure(diff: MapDiff, *, unchanged: bool = False) -> str:
+    """The diff as one ``<figure>``: the rows, then one caption with the legend of
+    the changes shown, the count of unchanged groups and the notes."""
     fid = figure_id(diff)
-    short, long = describe(diff)
-    svg = inline(render(build_graph(diff, unchanged=unchanged).source, cache_dir),
-                 fid=fid, css_class="roads-vas roads-diff-svg", short=short, long=long)
-    return (f'<figure class="roads-figure roads-diff-figure" id="{fid}" data-search-exclude>\n{svg}'
+    b, a = diff.before.selection, diff.after.selection
+    used = [w for w in BADGES if any(w in c.what for c in diff.changes)]
+    same = sum(1 for c in diff.changes if not c.changed)
+    words = f"From {b.describe()} to {a.describe()}."
+    if same and not unchanged and not diff.replaced:
+        words += f" {same} region group{'s' if same != 1 else ''} unchanged, folded (⋮)."
+    notes = " ".join(_notes(diff))
+    return (f'<figure class="roads-figure roads-diff-figure" id="{fid}" data-search-exclude>\n'
             f"{render_diff(diff, unchanged=unchanged)}\n"
-            f"<figcaption>{escape(_caption(diff))}: changed regions outlined in the colour of "
-            "their change; unchanged stretches folded.</figcaption>\n</figure>\n")
+            f"<figcaption>{_legend(used)}<span>{escape(words)}"
+            f"{(' ' + escape(notes)) if notes else ''}</span></figcaption>\n</figure>\n")

@@ -1,0 +1,197 @@
+"""What a map diff says changed (issue 11, "Say what changed"), from the committed
+captures: across execve nothing is "unchanged", moves with one cause are one row,
+changes are told apart without the kinds' hues, a write to a page already in memory
+shows although the layout stayed; and, in a real browser, the two sides of a diff
+stand one above the other on a phone and side by side on a desktop.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import cache
+from pathlib import Path
+
+import pytest
+
+from roads.capture.project import Project
+from roads.figures import diff, diffview
+from roads.figures.diagram import COLOURS
+from roads.figures.select import Selection, select
+
+ROOT = Path(__file__).resolve().parent.parent
+CSS = ROOT / "docs" / "stylesheets" / "figures-more.css"
+
+
+@cache
+def doc(sample: str):
+    return Project(ROOT, mode="frozen").document(sample)
+
+
+def sel(sample: str, **where) -> Selection:
+    return select(doc(sample), **where)
+
+
+def step(sample: str, before: str, after: str, **kw) -> diff.MapDiff:
+    variant = kw.pop("variant", None)
+    return diff.diff_selections(sel(sample, checkpoint=before, variant=variant),
+                                sel(sample, checkpoint=after, variant=variant), **kw)
+
+
+# --------------------------------------------------------------------------- execve
+
+
+def test_execve_diff_calls_nothing_of_the_new_image_unchanged() -> None:
+    d = step("forkexec", "child-before-exec", "after-exec", resident=False)
+    assert d.replaced, "the execve between the two checkpoints went unseen"
+    # Identity is image and mapping: no region of the old image is paired with one of
+    # the new, although the executable, ld.so and libc sit at the very same addresses.
+    assert all(not (c.before and c.after) for c in d.changes)
+    assert [c for c in d.changes if not c.changed] == []
+    after = sel("forkexec", checkpoint="after-exec").regions
+    assert sorted(r.start for c in d.of("added") for r in c.after) == sorted(r.start for r in after)
+    html = diffview.render_diff_figure(d)
+    assert "unchanged" not in html
+    assert "execve" in html and "AT_EXECFN" in html  # says what showed it
+
+
+def test_execve_seen_from_the_parent_too_but_fork_is_no_new_image() -> None:
+    assert step("forkexec", "before-fork", "after-exec", resident=False).replaced
+    fork = step("forkexec", "before-fork", "child-before-exec")
+    assert not fork.replaced and [c for c in fork.changes if c.changed] == []
+    later = step("threshold", "after-100k", "after-200k")
+    assert not later.replaced
+
+
+def test_image_change_evidence() -> None:
+    child = sel("forkexec", checkpoint="child-before-exec").snapshot
+    execd = sel("forkexec", checkpoint="after-exec").snapshot
+    assert diff.image_change(child, child) == ""
+    assert "AT_EXECFN" in diff.image_change(child, execd)
+    from dataclasses import replace
+    assert "executable" in diff.image_change(child, replace(execd, exe="/bin/other"))
+
+
+# --------------------------------------------------------------------------- moves
+
+
+def test_moves_with_one_cause_are_one_row() -> None:
+    d = diff.diff_selections(sel("aslr", run=0), sel("aslr", run=1))
+    groups = {g.cause: g for g in d.move_groups}
+    mmap = groups["the mmap base"]
+    labels = {c.label for c in mmap.changes}
+    assert {"libc.so.6", "ld-linux-x86-64.so.2", "[vdso]"} <= labels
+    assert len({c.after[0].start - c.before[0].start for c in mmap.changes}) == 1
+    assert mmap.regions >= 10
+    assert "the executable's load address" in groups and "[heap]" not in labels
+    html = diffview.render_diff_figure(d)
+    rows = re.findall(r'<div class="roads-diff-row roads-change-moved">', html)
+    assert len(rows) == len(d.move_groups) < len(d.of("moved"))
+    assert html.count("the mmap base moved by") == 1
+    assert f"{mmap.regions}\u00a0regions" in html
+
+
+# --------------------------------------------------------------------------- colours
+
+
+def _rules(css: str) -> list[tuple[str, str]]:
+    css = re.sub(r"/\*.*?\*/", "", css, flags=re.S)
+    return [(sel.strip(), body) for sel, body in re.findall(r"([^{}]+)\{([^{}]*)\}", css)]
+
+
+def test_change_styling_uses_no_kind_colour() -> None:
+    rules = [(s, b) for s, b in _rules(CSS.read_text(encoding="utf-8"))
+             if "roads-change-" in s or "roads-diff-badge" in s]
+    assert rules, "no change styling found"
+    kind_hexes = {c.lower() for c in COLOURS.values()}
+    for selector, body in rules:
+        assert "--roads-fill" not in body, selector
+        assert not re.search(r"#[0-9a-fA-F]{3,8}\b|rgba?\(|hsla?\(", body), selector
+        assert not kind_hexes & set(re.findall(r"#[0-9a-f]{6}", body.lower())), selector
+        colours = re.findall(r"var\((--[\w-]+)", body)
+        assert all(v.startswith("--md-default-fg-color") for v in colours), (selector, colours)
+
+
+def test_every_change_shown_has_a_legend_entry_and_a_badge() -> None:
+    d = step("threshold", "after-100k", "after-200k")
+    html = diffview.render_diff_figure(d)
+    legend = html.split('<span class="roads-diff-legend">')[1]
+    for word in {w for c in d.changes if c.changed for w in c.what}:
+        assert f'roads-diff-key roads-change-{word}' in legend, word
+        assert f'roads-diff-badge roads-change-{word}' in html.split("<figcaption>")[0], word
+
+
+# --------------------------------------------------------------------------- inside a region
+
+
+def test_private_write_to_a_present_page_shows() -> None:
+    """cow: the child writes to a page it shares with its parent. The page was present
+    before and after, the layout and Rss stay; the write shows as the page's new frame,
+    exclusive now, and the dirty counters that moved from shared to private."""
+    d = step("cow", "child-before-write", "child-after-write")
+    changed = [c for c in d.changes if c.changed]
+    assert len(changed) == 1
+    c = changed[0]
+    assert "frames" in c.what and not {"grown", "shrunk", "added", "removed"} & set(c.what)
+    snapshot = sel("cow", checkpoint="child-after-write").snapshot
+    written = [r for r in snapshot.pagemap if r.name == "buffer"][0].start  # buffer[0] = 'c'
+    assert [p.vaddr for p in c.pages] == [written]  # that page, and no other
+    first = c.pages[0]
+    assert first.before.present and first.after.present
+    assert not first.before.exclusive and first.after.exclusive
+    if first.before.pfn is not None:
+        assert first.new_frame
+    counters = {k.name: (k.before, k.after) for k in c.counters}
+    assert counters["Private_Dirty"][1] > counters["Private_Dirty"][0]
+    html = diffview.render_diff_figure(d)
+    assert "no region changed" not in html
+    assert "Private_Dirty" in html and "now exclusive" in html
+
+
+def test_first_reads_show_in_the_pages_though_rss_stays() -> None:
+    d = step("demand", "after-mmap", "after-reads", variant="anonymous")
+    c = [c for c in d.changes if c.changed][0]
+    assert c.what == ("frames",) and all(p.after.present and not p.before.present for p in c.pages)
+    assert f"{len(c.pages)} pages from" in diffview.render_diff_figure(d)
+
+
+def test_nothing_changed_says_so_in_full() -> None:
+    html = diffview.render_diff_figure(step("threshold", "after-frees", "after-256k"))
+    assert "no region changed: the same layout, the same smaps counters" in html
+
+
+# --------------------------------------------------------------------------- browser
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+@pytest.mark.parametrize("scheme", ["default", "slate"])
+def test_diff_sides_stack_on_a_phone(site, browser, scheme) -> None:
+    from tests.browser import DESKTOP, PHONE, open_page
+
+    _, base = site
+    for viewport, stacked in ((PHONE, True), (DESKTOP, False)):
+        context, page, errors = open_page(browser, base + "all-roads-to-memory/processes/",
+                                          viewport=viewport, scheme=scheme)
+        try:
+            figures = page.locator("figure.roads-diff-figure")
+            assert figures.count() >= 1
+            for k in range(figures.count()):
+                fig = figures.nth(k)
+                fig.scroll_into_view_if_needed()
+                sizes = fig.evaluate("f => [f.scrollWidth, f.clientWidth]")
+                assert sizes[0] <= sizes[1] + 1, f"diff {k} wider than its column: {sizes}"
+                row = fig.locator(".roads-diff-row").first
+                boxes = row.locator(":scope > .roads-diff-column, :scope > .roads-diff-box")
+                first, last = boxes.first.bounding_box(), boxes.last.bounding_box()
+                if stacked:
+                    assert last["y"] >= first["y"] + first["height"] - 1, "after not below before"
+                else:
+                    assert abs(last["y"] - first["y"]) < 2 and last["x"] > first["x"] + first["width"]
+                # Change badges are drawn in the text colour, never in a kind's hue.
+                badge = row.locator(".roads-diff-badge").first
+                colour = badge.evaluate("b => getComputedStyle(b).color")
+                body = page.evaluate("getComputedStyle(document.querySelector('.md-typeset')).color")
+                assert colour == body, (colour, body)
+            assert errors == []
+        finally:
+            context.close()
