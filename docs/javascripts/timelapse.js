@@ -35,8 +35,8 @@
     var controls = element("div", "roads-timelapse-controls")
     controls.setAttribute("role", "group")
     controls.setAttribute("aria-label", "Steps of the time-lapse")
-    var previous = element("button", "md-button roads-timelapse-previous", "\u2190 Previous")
-    var next = element("button", "md-button roads-timelapse-next", "Next \u2192")
+    var previous = element("button", "roads-timelapse-previous", "\u2190 Previous")
+    var next = element("button", "roads-timelapse-next", "Next \u2192")
     var dots = element("span", "roads-timelapse-dots")
     var buttons = steps.map(function (step, k) {
       var dot = element("button", "roads-timelapse-dot", String(k + 1))
