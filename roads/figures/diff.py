@@ -181,9 +181,11 @@ def diff_selections(before: Selection, after: Selection, *, mode: str | None = N
     """Compare two selected checkpoints.
 
     ``mode`` defaults to "lineage" when both come from one run of one variant, else
-    "runs". ``resident`` also reports regions whose only change is their Rss; by
-    default only when both are the same process (demand paging shows there; between
-    a parent and its child the counts differ for reasons of no interest).
+    "runs". ``resident`` also reports regions whose layout stayed but whose smaps
+    counters (``COUNTERS``: "resident") or recorded pagemap entries ("frames")
+    changed; by default only when both are the same process (demand paging and
+    copy-on-write show there; between a parent and its child every private page
+    turns shared, which says nothing about either).
     """
     same_run = (before.sample, before.variant, before.run) == (after.sample, after.variant, after.run)
     if mode is None:
