@@ -253,7 +253,7 @@ def image_change(before: Snapshot, after: Snapshot) -> str:
         return f"the executable is {after.exe}, no longer {before.exe}"
     b_fn, a_fn = before.auxv_strings.get("AT_EXECFN"), after.auxv_strings.get("AT_EXECFN")
     if b_fn and a_fn and b_fn != a_fn:
-        return f"the file name execve was given (AT_EXECFN) is {a_fn}, no longer {b_fn}"
+        return f"AT_EXECFN, the file name execve was given, is {a_fn}, no longer {b_fn}"
     b_name, a_name = before.status.get("Name"), after.status.get("Name")
     if b_name and a_name and b_name != a_name:
         return f"the command name is {a_name}, no longer {b_name}"

@@ -341,8 +341,8 @@ def _replaced(diff: MapDiff, names: tuple[str, str]) -> str:
             f'<div class="roads-diff-column roads-change-removed">{column(old, names[0], True)}</div>'
             f'<div class="roads-diff-what">{_badge("removed")} {_badge("added")}'
             f'<span class="roads-diff-details">execve: all {n_old}\u00a0regions of the old image '
-            f"gone, {n_new}\u00a0regions of the new one built; none carried over, however alike "
-            f"(evidence: {escape(diff.replaced)})</span></div>"
+            f"gone, {n_new}\u00a0regions of the new one built; none carried over, however alike. "
+            f"What shows the execve: {escape(diff.replaced)}.</span></div>"
             f'<div class="roads-diff-column roads-change-added">{column(new, names[1], False)}</div>'
             "</div>")
 
