@@ -121,6 +121,18 @@ def test_keyboard_focus_links_both_ways_with_a_ring(site, browser, viewport, sch
     assert not errors, errors
 
 
+def test_a_table_without_its_diagram_adds_no_tab_stops(site, browser):
+    _, base = site
+    context, page, errors = open_page(browser, base + "hello-world/", scheme="default")
+    rows = page.locator("tr[data-roads-region]")
+    assert rows.count() > 0
+    assert page.locator("tr[data-roads-region][tabindex]").count() == 0
+    rows.nth(1).hover()
+    assert page.evaluate(MARKED) == []
+    context.close()
+    assert not errors, errors
+
+
 # --------------------------------------------------------------------------- time-lapse
 
 

@@ -9,6 +9,7 @@ import xml.etree.ElementTree as ET
 import pytest
 
 from roads.errors import ConfigError
+from roads.figures.regions import memory_map
 from roads.figures.select import checkpoint_names, select
 from roads.figures.table import region_key
 from roads.figures.timelapse import render_timelapse, step_words, steps
@@ -145,3 +146,19 @@ def test_timelapse_macro(monkeypatch):
     assert html.rstrip().endswith("</p>") and '<p class="roads-provenance' in html
     with pytest.raises(ConfigError, match="no checkpoint 'nowhere'"):
         figures.timelapse("stackgrow", checkpoints=["start", "nowhere"])
+
+
+@pytest.mark.dot
+def test_boxes_and_rows_share_their_region_key(tmp_path):
+    """The identity hover linking pairs (docs/javascripts/linking.js), and the steps'
+    tracks are keyed by: every box and break of the diagram carries the key of its row."""
+    from roads.figures.diagram import render_diagram
+    from roads.figures.table import render_table
+
+    mm = memory_map(select(snapshot("layout"), variant="pie"))
+    figure, table = render_diagram(mm, cache_dir=tmp_path), render_table(mm)
+    boxes = [g.get("data-roads-region") for root in svgs(figure) for g in root.iter(f"{SVG}g")
+             if {"roads-region", "roads-gap"} & set((g.get("class") or "").split())]
+    rows = re.findall(r'<tr\b[^>]*\bdata-roads-region="([^"]+)"', table)
+    assert boxes and sorted(boxes) == sorted(rows) and len(set(rows)) == len(rows)
+    assert len(boxes) == len(mm.bands())

@@ -15,7 +15,8 @@
   var focused = null
 
   function keyOf(target) {
-    var element = target && target.closest ? target.closest("[" + ATTRIBUTE + "]") : null
+    // Only what has a partner on the page (setUp marks it) is linked.
+    var element = target && target.closest ? target.closest(".roads-linkable") : null
     return element ? element.getAttribute(ATTRIBUTE) : null
   }
 
