@@ -9,7 +9,8 @@ attributes to:
   (``roads.capture.marks``) and decoded once per version of each file;
 - ``checker`` (``roads.capture.freshness.Checker``): whether a capture still matches
   its inputs;
-- ``capturer`` (``roads.capture.pool.Capturer``): making captures, one or many at once.
+- ``capturer`` (``roads.capture.capturer.Capturer``): making the capture of one sample,
+  and ``roads.capture.pool.capture_many``: many at once, on a pool of workers.
 
 What is left here is the mode, the one policy that ties them. Modes:
 
@@ -38,7 +39,8 @@ from .. import document
 from ..errors import ConfigError
 from .freshness import ENGINE_FILES, KEPT, Checker, Freshness, engine_digest
 from .marks import ValidMarks
-from .pool import Capturer, Outcome
+from .pool import capture_many
+from .capturer import Capturer, Outcome
 from .samples import Manifest, Sample
 from .sampleset import SampleSet
 from .store import Store
@@ -132,8 +134,8 @@ class Project:
         """Capture several samples concurrently (one worker per core by default)."""
         if self.mode == "frozen":
             raise ConfigError("frozen mode never captures; use auto or refresh")
-        return self.capturer.capture(names, refresh=refresh or self.mode == "refresh",
-                                     jobs=jobs, progress=progress)
+        return capture_many(self.capturer, names, refresh=refresh or self.mode == "refresh",
+                            jobs=jobs, progress=progress)
 
     # -- reading, for figures -----------------------------------------------------
 

@@ -1,0 +1,145 @@
+"""Making the capture of one sample, under its lock.
+
+A sample is captured when it is stale (or always, with ``refresh``), and the file is
+written only when the new capture says something new (``roads.capture.freeze``). A
+failure is remembered with the state of the samples folder it happened in: while
+nothing there changes, asking again gives the same error without a new run.
+"""
+
+from __future__ import annotations
+
+import glob
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..errors import CaptureError, RoadsError
+from . import freeze
+from .build import folder_stamp
+from .freshness import KEPT, Checker
+from .samples import Sample
+from .sampleset import SampleSet
+from .store import Store
+
+
+@dataclass
+class Outcome:
+    """What ``capture`` did for one sample."""
+
+    sample: str
+    action: str  # "captured", "unchanged" (re-captured, same result), "fresh", "failed"
+    seconds: float = 0.0
+    error: RoadsError | None = None
+    reasons: tuple[str, ...] = field(default_factory=tuple)
+
+
+class Capturer:
+    """Captures the samples of ``samples`` into ``store``, building in ``cache_dir``."""
+
+    def __init__(self, samples: SampleSet, store: Store, checker: Checker,
+                 cache_dir: Path) -> None:
+        self.samples = samples
+        self.store = store
+        self.checker = checker
+        self.cache_dir = cache_dir
+        self.refreshed: set[str] = set()  # re-captured with ``refresh``
+        # The last failure of each sample and the state of samples/ it happened in.
+        self._failed: dict[str, tuple[tuple, RoadsError]] = {}
+
+    def _samples_stamp(self) -> tuple:
+        """Stats of every file in the samples folder (a small folder)."""
+        return folder_stamp(self.samples.directory)
+
+    def capture_one(self, name: str, *, refresh: bool = False,
+                    cancel: threading.Event | None = None) -> Outcome:
+        """Capture ``name`` if it is stale (or always, with ``refresh``); write if changed.
+
+        Raises the capture's RoadsError; the same error again, without a new run, while
+        nothing in the samples folder changes.
+        """
+        started = time.perf_counter()
+        sample = self.samples.sample(name)
+        if not refresh and self.checker.still_fresh(name):
+            return Outcome(name, "fresh", time.perf_counter() - started)
+        before = self._samples_stamp()
+        failed = self._failed.get(name)
+        if failed is not None and failed[0] == before:
+            raise failed[1]
+        doc = None
+        try:
+            with freeze.locked(self.cache_dir / "locks", name):
+                self._sweep_partials(self.store.path(name))
+                fresh = None if refresh else self.checker.freshness(name)
+                if fresh is not None and fresh.state in KEPT:
+                    # Another gcc alone keeps the capture; its note goes with the outcome.
+                    return Outcome(name, "fresh", time.perf_counter() - started,
+                                   reasons=fresh.reasons)
+                doc = self._capture(sample, cancel, before)
+                written = self._write(name, doc)
+        except RoadsError as exc:
+            if doc is None:  # the sample failed; a capture that could not be written is
+                self._failed[name] = (before, exc)  # tried again (the folder may be fixed)
+            raise
+        except OSError as exc:  # a read-only or full cache folder, say
+            where = f"{exc.filename}: " if exc.filename else ""
+            raise CaptureError(f"{where}cannot capture: {exc.strerror or exc}",
+                               sample=name) from None
+        self._failed.pop(name, None)
+        if refresh:
+            self.refreshed.add(name)
+        reasons = fresh.reasons if fresh else ("refresh asked",)
+        return Outcome(name, "captured" if written else "unchanged",
+                       time.perf_counter() - started, reasons=reasons)
+
+    def _capture(self, sample: Sample, cancel: threading.Event | None, before: tuple) -> dict:
+        # pyelftools and all: only when capturing.
+        from .proc import Proc
+        from .snapshot import capture_sample
+        from .toolchain import provenance
+
+        body = capture_sample(sample, self.cache_dir, Proc(), cancel)
+        if self._samples_stamp() != before:
+            raise CaptureError(f"{self.samples.directory.name}/ changed while {sample.name!r} "
+                               "was being captured; capture again", sample=sample.name)
+        doc = {
+            "schema": freeze.SCHEMA,
+            "sample": sample.name,
+            "title": sample.title,
+            "inputs": self.checker.inputs(sample, body["headers"]),
+            "provenance": provenance(),
+            **body,
+        }
+        doc["digest"] = freeze.digest(doc["inputs"])
+        return doc
+
+    def _write(self, name: str, doc: dict) -> bool:
+        """Write a new capture of ``name`` unless the file says the same; True if written.
+
+        What stands in the capture's place and cannot be read as one (a corrupt or
+        invalid document, an empty folder) is removed first: it counts as missing.
+        """
+        path = self.store.path(name)
+        try:
+            if path.is_dir():
+                try:
+                    path.rmdir()
+                except OSError:
+                    raise CaptureError(f"{path} is a folder, not a capture: remove it",
+                                       sample=name) from None
+            elif path.exists():
+                try:
+                    self.store.read(name)
+                except CaptureError:
+                    path.unlink()
+            return freeze.write_if_changed(path, doc)
+        except OSError as exc:
+            raise CaptureError(f"{path}: cannot write the capture: {exc.strerror or exc}",
+                               sample=name) from None
+
+    @staticmethod
+    def _sweep_partials(path: Path) -> None:
+        """Remove half-written copies of ``path`` (``.NAME.json.PID.ID.tmp``) that a build
+        killed while writing left behind: under the sample's lock nobody else writes one."""
+        for partial in path.parent.glob(f".{glob.escape(path.name)}.*.tmp"):
+            partial.unlink(missing_ok=True)
