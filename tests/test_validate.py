@@ -218,3 +218,60 @@ def test_roads_check_and_capture_on_an_invalid_capture(scratch):
     made = subprocess.run([*roads, "capture"], cwd=scratch.root, capture_output=True, text=True)
     assert made.returncode == 0, made.stdout + made.stderr
     assert problem(json.loads(path.read_text())) is None
+
+
+# -- the store: the typed document, decoded once per version, only when asked -----------
+
+def frozen_copy(tmp_path: Path, name: str = "brk"):
+    """A frozen Project over this checkout's samples, with a copy of one capture in a
+    folder of its own (the test may rewrite it) and a cache of its own."""
+    from roads.capture.project import Project
+
+    snapshots = tmp_path / "snapshots"
+    snapshots.mkdir()
+    (snapshots / f"{name}.json").write_bytes((REPO / "snapshots" / f"{name}.json").read_bytes())
+    return Project(REPO, snapshots=str(snapshots), cache=tmp_path / "cache", mode="frozen")
+
+
+def test_the_typed_document_is_decoded_once_per_version_and_only_when_asked(tmp_path,
+                                                                           monkeypatch):
+    from roads import document
+
+    decodes = []
+    real = document.decode
+    monkeypatch.setattr(document, "decode", lambda data: decodes.append(1) or real(data))
+    project = frozen_copy(tmp_path)
+    project.content_digest("brk")  # what a figure found in its cache asks
+    project.load("brk")
+    assert decodes == []
+    typed = project.document("brk")
+    assert project.document("brk") is typed and len(decodes) == 1
+    assert typed == document.from_builtins(project.read("brk"))
+    # A new version of the file is decoded anew.
+    path = project.snapshot_path("brk")
+    doc = json.loads(path.read_text())
+    doc["title"] = "Another title"
+    path.write_text(json.dumps(doc))
+    assert project.document("brk").title == "Another title" and len(decodes) == 2
+
+
+def test_a_frozen_build_hashes_a_captures_inputs_once_while_its_files_stay(tmp_path,
+                                                                         monkeypatch):
+    from roads.capture import freshness
+
+    hashed = []
+    real = freshness.file_digest
+    monkeypatch.setattr(freshness, "file_digest", lambda path: hashed.append(path) or real(path))
+    project = frozen_copy(tmp_path)
+    project.load("brk")
+    once = len(hashed)
+    assert once > 0
+    for _ in range(3):
+        project.load("brk")
+        project.document("brk")
+    assert len(hashed) == once
+    # An edited capture is judged again.
+    path = project.snapshot_path("brk")
+    path.write_text(path.read_text() + "\n")
+    project.load("brk")
+    assert len(hashed) == 2 * once
