@@ -161,7 +161,8 @@ def page_walk_diagram(sample: str, address_name: str, checkpoint: str | None = N
 
 
 def gdb_session(sample: str, variant: str | None = None, language: str = "text") -> str:
-    """The transcript of the sample's gdb script, as a fenced code block."""
+    """The transcript of the sample's gdb script, as a code block whose long lines wrap
+    under themselves (a figure of finished HTML: it may stand in an admonition)."""
     from roads.figures import transcript
 
     chosen = select(project().document(sample), variant=variant)
@@ -252,4 +253,4 @@ MACROS: tuple = (memory_map, address_space, timelapse, elf_to_memory, map_diff, 
                  gdb_session, value, const, provenance, sample_code, stack_top, page_walk_diagram)
 # Block figures of finished HTML: they skip Markdown and the search index (see guard).
 FIGURES: tuple = (memory_map, address_space, timelapse, elf_to_memory, map_diff, page_view, page_walk,
-                  sample_code, stack_top, page_walk_diagram)
+                  gdb_session, sample_code, stack_top, page_walk_diagram)

@@ -9,6 +9,7 @@ the pagewalk sample printed itself, Python-Markdown's own rendering of a fence.
 
 from __future__ import annotations
 
+import html
 import re
 from functools import cache
 from pathlib import Path
@@ -347,9 +348,21 @@ def test_gdb_session_is_the_transcript() -> None:
     chosen = sel("starti")
     text = chosen.variant_record.gdb.transcript
     block = transcript.render_gdb_session(chosen)
-    body = block.split("\n", 1)[1].rsplit("\n", 2)[0]
-    assert body == text.strip("\n")
-    assert "Mapped address spaces" in body
+    lines = re.findall(r'<span class="roads-gdb-line[^"]*">(.*?)</span>', block)
+    assert [html.unescape(line) for line in lines] == text.strip("\n").split("\n")
+    assert "Mapped address spaces" in block and "\n" not in block.rstrip("\n")
+    commands = re.findall(r'<span class="roads-gdb-line roads-gdb-command">(.*?)</span>', block)
+    assert commands and all(html.unescape(c).startswith("+") for c in commands)
+
+
+def test_gdb_session_escapes_its_text() -> None:
+    chosen = sel("starti")
+    record = msgspec.structs.replace(chosen.variant_record.gdb,
+                                     transcript="+p $x\n<script>alert(1)</script> & `x`\r\n")
+    fake = type("Chosen", (), {"variant_record": msgspec.structs.replace(chosen.variant_record,
+                                                                         gdb=record)})()
+    block = transcript.render_gdb_session(fake)
+    assert "<script>" not in block and "&lt;/script&gt; &amp; `x`</span>" in block and "\r" not in block
 
 
 def test_gdb_session_missing_names_the_variants() -> None:

@@ -1,15 +1,18 @@
-"""A captured gdb session as a fenced code block.
+"""A captured gdb session as a code block.
 
 The capture holds what ``gdb -batch -x SCRIPT`` printed. Shown on a page it must stay
-exactly that text: the fence is made longer than any run of backticks in it, so no
-line of output can close the block early, and inside a fence Markdown neither
-interprets nor needs escaping (the Markdown renderer turns ``<`` and ``&`` into
-entities itself). Pure: text in, Markdown out.
+exactly that text. ``render_gdb_session`` gives it as HTML, one element per line, so
+that a line too long for the column (``info proc mappings`` with its objfile column, a
+backtrace) wraps under itself with a hanging indent instead of running off to the
+right (docs/stylesheets/figures-more.css); copied, it is the text as gdb printed it.
+``fenced`` gives any text as a Markdown fence, made longer than any run of backticks in
+it, so no line of output can close the block early. Pure: text in, HTML or Markdown out.
 """
 
 from __future__ import annotations
 
 import re
+from html import escape
 
 from ..document import Gdb
 from ..errors import ConfigError
@@ -50,5 +53,16 @@ def gdb_of(selection: Selection) -> Gdb:
 
 
 def render_gdb_session(selection: Selection, language: str = "text") -> str:
-    """The variant's gdb transcript as a fenced block."""
-    return fenced(gdb_of(selection).transcript, language)
+    """The variant's gdb transcript as an HTML code block: one ``span`` per line, the
+    lines gdb echoes for the script's commands (``+info proc mappings``) marked as such.
+    Blank lines at either end are dropped, carriage returns too (as in ``fenced``)."""
+    if not re.fullmatch(r"[A-Za-z0-9_+-]*", language):
+        raise ConfigError(f"not a code block language: {language!r}")
+    text = gdb_of(selection).transcript
+    body = text.replace("\r\n", "\n").replace("\r", "\n").strip("\n")
+    lines = []
+    for line in body.split("\n"):
+        kind = "roads-gdb-line roads-gdb-command" if line.startswith("+") else "roads-gdb-line"
+        lines.append(f'<span class="{kind}">{escape(line, quote=False)}</span>')
+    return (f'<div class="roads-gdb language-{language} highlight"><pre><code>'
+            + "".join(lines) + "</code></pre></div>\n")
