@@ -76,7 +76,7 @@
       current = k
       var name = steps[k].querySelector(".roads-timelapse-name")
       var change = steps[k].querySelector(".roads-timelapse-change")
-      status.replaceChildren(element("strong", "", "Step " + name.textContent.trim() + ":"),
+      status.replaceChildren(element("strong", "", "Step " + name.textContent.trim()),
                              " " + change.textContent.trim())
       previous.setAttribute("aria-disabled", String(k === 0))
       next.setAttribute("aria-disabled", String(k === steps.length - 1))

@@ -176,7 +176,7 @@ def render_timelapse(selections: Sequence[Selection], *,
         items.append(
             f'<li class="roads-timelapse-step" data-roads-checkpoint="{escape(step.name)}">\n'
             f'<p class="roads-timelapse-head"><span class="roads-timelapse-name">'
-            f'{k + 1} of {total} · <code>{escape(step.name)}</code></span> '
+            f'{k + 1} of {total} · <code>{escape(step.name)}</code>:</span> '
             f'<span class="roads-timelapse-change">{escape(words)}</span></p>\n'
             f'<figure class="roads-figure roads-vas-figure" id="{fid}">\n{svg}'
             f'{diagram.legend(mm)}\n<figcaption>{escape(caption)}</figcaption>\n</figure>\n</li>'
