@@ -310,3 +310,15 @@ def test_long_names_are_shortened_with_the_full_name_in_the_tooltip():
 def test_the_end_of_the_address_space_is_a_power(layout_svg):
     printed = {t for g in groups(layout_svg, "roads-addr") for t in texts(g)}
     assert "2⁶⁴" in printed and not any("^" in t for t in printed)
+
+
+@pytest.mark.dot
+def test_a_long_pointer_name_is_cut_to_its_room():
+    from roads.figures.diagram import POINTER_WIDTH, text_width
+
+    name = "a_pointer_with_a_name_far_longer_than_any_sample_would_give_it"
+    regions = [region(0x7F0000000000, 0x7F0000001000, "rw-p"), *KERNEL_PAGES]
+    root = svg_of(memory_map(select(fake_doc(regions, {name: 0x7F0000000010}))))
+    (label,) = [t for g in groups(root, "roads-pointer") for t in texts(g)]
+    assert "…" in label and label.startswith("a_pointer") and label.endswith("0x7f0000000010")
+    assert text_width(label.replace("\xa0", " "), 8.5) <= POINTER_WIDTH  # dot writes "  " as " &#160;"

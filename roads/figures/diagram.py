@@ -422,7 +422,10 @@ def _pointer_nodes(g: graphviz.Digraph, fid: str,
         placed.append(y)
     for j, ((target, p, _, _), y) in enumerate(zip(ordered, placed)):
         what = " (symbol)" if p.source == "symbol" else ""
-        label = f"{p.name}{what}  {p.address:#x}"
+        # A long name is cut in the middle (the table's row under the region has it whole).
+        rest = f"{what}  {p.address:#x}"
+        name = shorten(p.name, POINTER_WIDTH - text_width(rest, float(FONT_SIZE)), float(FONT_SIZE))
+        label = f"{name}{rest}"
         g.node(f"p{j}", label=graphviz.nohtml(_text(label) + "\\l"), shape="plaintext",
                pos=_pos(POINTER_LEFT + POINTER_WIDTH / 2, y), width=_inches(POINTER_WIDTH),
                height=_inches(LABEL_HEIGHT), id=f"{fid}-ptr-{j}", **{"class": "roads-pointer"})
