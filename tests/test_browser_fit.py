@@ -1,0 +1,76 @@
+"""The wide views fit their column at 1280 px, in a real browser: the page views (one
+column per checkpoint), the memory-map tables, the gdb transcripts (long lines wrap
+under themselves) and the ELF figures; on a phone the transcripts wrap too, and the
+ELF figures show whole with their full-screen control (tests/test_browser_zoom.py)."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.browser import DESKTOP, PHONE, open_page
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+# Pages and what on them must fit; every selector must find something.
+VIEWS = {
+    "all-roads-to-memory/mapping-procedure/": [".roads-pages table"],
+    "all-roads-to-memory/virtual-address-space/": [".roads-map table"],
+    "all-roads-to-memory/dynamic-memory-allocation/": [".roads-map table"],
+    "hello-world/": [".roads-map table", ".roads-elf-figure svg", ".roads-gdb pre"],
+    "gdb-sessions/": [".roads-gdb pre"],
+}
+
+OVERFLOW = r"""
+(selector) => {
+  const column = document.querySelector('.md-content__inner').getBoundingClientRect();
+  return [...document.querySelectorAll(selector)].map(el => {
+    const box = el.getBoundingClientRect();
+    const inner = el.querySelector('code') || el;
+    return {
+      over: Math.max(box.right - column.right, el.scrollWidth - el.clientWidth,
+                     inner.scrollWidth - inner.clientWidth),
+      text: (el.closest('[id]') || el).id || el.className.baseVal || el.className,
+    };
+  });
+}
+"""
+
+
+@pytest.mark.parametrize("scheme", ["default", "slate"])
+@pytest.mark.parametrize("path", sorted(VIEWS))
+def test_wide_views_fit_a_desktop_column(site, browser, path, scheme):
+    _, base = site
+    context, page, errors = open_page(browser, base + path, viewport=DESKTOP, scheme=scheme)
+    try:
+        page.evaluate("document.querySelectorAll('details').forEach(d => d.open = true)")
+        for selector in VIEWS[path]:
+            found = page.evaluate(OVERFLOW, selector)
+            assert found, f"nothing matches {selector} on {path}"
+            wide = [f for f in found if f["over"] > 1]
+            assert not wide, f"{selector} wider than the column on {path}: {wide}"
+        assert not errors
+    finally:
+        context.close()
+
+
+def test_transcripts_wrap_on_a_phone(site, browser):
+    _, base = site
+    context, page, errors = open_page(browser, base + "gdb-sessions/", viewport=PHONE,
+                                      scheme="default")
+    try:
+        # Material lets code blocks reach the screen's edges on a phone: nothing of them
+        # scrolls, and nothing passes the screen.
+        found = page.evaluate("""() => [...document.querySelectorAll('.roads-gdb pre')].map(pre => {
+          const code = pre.querySelector('code');
+          return Math.max(code.scrollWidth - code.clientWidth,
+                          pre.getBoundingClientRect().right - window.innerWidth);
+        })""")
+        assert found and all(over <= 1 for over in found), found
+        # Every line of the mappings is whole on the screen: the objfile column included.
+        assert page.locator(".roads-gdb-line", has_text="/build/starti").count() > 0
+        line = page.locator(".roads-gdb-line", has_text="/usr/lib/x86_64-linux-gnu/libc.so.6").first
+        box = line.bounding_box()
+        assert box["x"] >= 0 and box["x"] + box["width"] <= PHONE["width"]
+        assert not errors
+    finally:
+        context.close()
