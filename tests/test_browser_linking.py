@@ -63,11 +63,11 @@ def test_hovering_a_box_marks_its_row_and_the_row_its_box(site, browser, viewpor
     keys = paired_keys(page)
     assert len(keys) >= 10, keys
     heap = next(k for k in keys if box(page, k).get_attribute("class").find("roads-kind-heap") >= 0)
-    plain = row(page, keys[0]).evaluate("r => getComputedStyle(r).backgroundColor")
+    plain = row(page, keys[0]).evaluate("r => getComputedStyle(r.cells[0]).backgroundColor")
 
     box(page, heap).hover()
     assert page.evaluate(MARKED) == pair(heap)
-    marked = row(page, heap).evaluate("r => getComputedStyle(r).backgroundColor")
+    marked = row(page, heap).evaluate("r => getComputedStyle(r.cells[0]).backgroundColor")
     assert marked != plain, "the marked row looks like any other"
     shoot(page, f"hover-box-{viewport['width']}-{scheme}")
     row(page, heap).scroll_into_view_if_needed()
