@@ -74,3 +74,28 @@ def test_transcripts_wrap_on_a_phone(site, browser):
         assert not errors
     finally:
         context.close()
+
+
+@pytest.mark.parametrize("scheme", ["default", "slate"])
+def test_elf_figures_are_laid_out_again_on_a_phone(site, browser, scheme):
+    """Each segment above the regions it became, in HTML as wide as the column; the
+    drawing itself still opens full screen."""
+    _, base = site
+    context, page, errors = open_page(browser, base + "hello-world/", viewport=PHONE, scheme=scheme)
+    try:
+        figures = page.locator(".roads-elf-figure")
+        assert figures.count() >= 3
+        column = page.evaluate("document.querySelector('.md-content__inner').getBoundingClientRect().right")
+        for k in range(figures.count()):
+            figure = figures.nth(k)
+            narrow = figure.locator(".roads-elf-narrow")
+            assert narrow.is_visible() and not figure.locator("svg").is_visible()
+            segments = narrow.locator(".roads-elf-seg").count()
+            assert segments >= 2 and narrow.locator(".roads-elf-became li").count() >= segments
+            right = narrow.evaluate("n => Math.max(...[...n.querySelectorAll('*')].map(e => e.getBoundingClientRect().right))")
+            assert right <= column + 1
+            size = narrow.evaluate("n => parseFloat(getComputedStyle(n.querySelector('td')).fontSize)")
+            assert size >= 9
+        assert not errors
+    finally:
+        context.close()

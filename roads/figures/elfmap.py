@@ -359,7 +359,76 @@ def render_elf_figure(em: ElfMap, *, cache_dir: str | os.PathLike[str] | None = 
                               f'<polygon class="roads-elf-bar-{part}" fill="{fill}"')
     svg = inline(drawn, fid=fid, css_class="roads-vas roads-elf-svg", short=short, long=long)
     bias = f"load bias {em.bias:#x}" if em.bias else "loaded at its link-time addresses (ET_EXEC)"
-    caption = (f"{em.selection.sample}'s PT_LOAD segments (left: file offsets and link-time "
-               f"addresses, highest on top) and the regions of maps they became (right; {bias}).")
+    caption = (f"{em.selection.sample}'s PT_LOAD segments (file offsets and link-time "
+               f"addresses, highest first) and the regions of maps each became ({bias}).")
     return (f'<figure class="roads-figure roads-elf-figure" id="{fid}" data-search-exclude>\n{svg}'
+            f"{narrow_html(em)}"
             f"<figcaption>{escape(caption)}</figcaption>\n</figure>\n")
+
+
+def narrow_html(em: ElfMap) -> str:
+    """The same figure for a narrow column, in HTML: each segment (highest first) with
+    its bar and sections, and under it the regions it became. The stylesheet shows it
+    instead of the SVG on a phone (docs/stylesheets/figures-more.css)."""
+    fid = figure_id(em)
+    out = [f'<div class="roads-elf-narrow" role="group" aria-label="{escape(describe(em)[0])}">']
+    relro = em.relro_sections
+    for link in sorted(em.links, key=lambda l: -l.start):
+        seg = em.segment(link)
+        kind = _segment_kind(em, link)
+        file_part, zero_part = bar_widths(seg.p_filesz, seg.p_memsz)
+        low = seg.p_offset % PAGE_SIZE
+        rule = (f"{seg.p_offset:#x} ≡ {seg.p_vaddr:#x} (mod 0x1000): both end in ...{low:03x}"
+                if link.congruent else
+                f"{seg.p_offset:#x} ≢ {seg.p_vaddr:#x} (mod 0x1000): mmap cannot map this")
+        words = ("p_memsz to scale: hollow from the file, solid zero-filled (bss)"
+                 if seg.p_memsz > seg.p_filesz else "p_memsz to scale, all of it from the file")
+        rows = []
+        for sec in reversed(em.sections(link)):
+            name = escape(sec.name)
+            if sec.name in relro:
+                name += " <em>(RELRO)</em>"
+            nobits = sec.sh_type == "SHT_NOBITS"
+            if nobits:
+                name += " <em>(no file bytes)</em>"
+            offset = "—" if nobits else f"<code>{sec.sh_offset:#x}</code>"
+            rows.append(f"<tr><td>{name}</td><td>{offset}</td><td><code>{sec.sh_addr:#x}</code></td>"
+                        f"<td><code>{sec.sh_size:#x}</code></td></tr>")
+        notes = "".join(f"<li>{escape(n.strip())}</li>" for n in _segment_notes(em, link))
+        out.append(
+            f'<div class="roads-elf-seg roads-kind-{kind}" id="{fid}-n-seg-{link.index}">'
+            f'<p><strong>PT_LOAD #{em.load_number(link)}</strong> {escape(seg.flags.strip() or "---")}<br>'
+            f"file: p_offset <code>{seg.p_offset:#x}</code>, p_filesz <code>{seg.p_filesz:#x}</code><br>"
+            f"memory: p_vaddr <code>{seg.p_vaddr:#x}</code>, p_memsz <code>{seg.p_memsz:#x}</code></p>"
+            f'<p class="roads-elf-bar" aria-hidden="true">'
+            f'<span class="roads-elf-bar-file" style="width: {100 * file_part / BAR_WIDTH:.2f}%"></span>'
+            f'<span class="roads-elf-bar-bss" style="width: {100 * zero_part / BAR_WIDTH:.2f}%"></span></p>'
+            f"<p><em>{escape(words)}</em><br><em>{escape(rule)}</em></p>"
+            '<table class="roads-elf-sections"><thead><tr><th>section</th><th>offset</th>'
+            f"<th>address</th><th>size</th></tr></thead><tbody>{''.join(rows)}</tbody></table>"
+            + (f'<ul class="roads-elf-notes">{notes}</ul>' if notes else "")
+            + "</div>")
+        became = []
+        for k in sorted(link.regions, key=lambda k: -em.regions[k].region.start):
+            c = em.regions[k]
+            r = c.region
+            label = _edge_label(em, link, k)
+            where = (f"file offset {r.offset:#x}" if r.pathname.startswith("/")
+                     else (r.pathname or "anonymous"))
+            extra = []
+            if any(j != k and o.region.pathname == r.pathname and r.pathname.startswith("/")
+                   and o.region.offset == r.offset for j, o in enumerate(em.regions)):
+                extra.append(f"offset {r.offset:#x} is mapped twice")
+            users = em.users_of(k)
+            if len(users) > 1:
+                extra.append("from PT_LOAD " + " and ".join(f"#{u}" for u in users))
+            became.append(
+                f'<li class="roads-kind-{c.kind}" title="{escape(KINDS[c.kind].label)}: {escape(c.why)}">'
+                f'<span class="roads-elf-arrow" aria-hidden="true">↓</span>'
+                + (f'<em class="roads-elf-why">{escape(label)}</em> ' if label else "")
+                + f"<code>{hex_address(r.start)}-{hex_address(r.end)}</code><br>"
+                f"{escape(r.perms)} · {escape(human_size(r.size))} · {escape(where)}<br>"
+                f"{escape(c.label)}" + "".join(f"<br>{escape(x)}" for x in extra) + "</li>")
+        out.append(f'<ul class="roads-elf-became" aria-label="became">{"".join(became)}</ul>')
+    out.append("</div>")
+    return "".join(out) + "\n"
