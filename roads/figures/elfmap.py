@@ -233,7 +233,10 @@ def _region_label(em: ElfMap, index: int) -> str:
         lines.append(f"offset {r.offset:#x} is mapped twice")
     if len(users) > 1:
         lines.append("from PT_LOAD " + " and ".join(f"#{u}" for u in users))
-    return graphviz.nohtml("\\n".join(graphviz.escape(x) for x in lines))
+    # One row per line, padded: lines of a plain multi-line label touched (a label's
+    # underscore on the line below it) in the browser's font.
+    rows = "".join(f"<TR><TD>{_h(x)}</TD></TR>" for x in lines)
+    return f'<<TABLE BORDER="0" CELLBORDER="0" CELLSPACING="0" CELLPADDING="1">{rows}</TABLE>>'
 
 
 def _edge_label(em: ElfMap, link: SegmentLink, index: int) -> str:
