@@ -470,10 +470,17 @@ def finish_svg(svg: str, mm: MemoryMap) -> str:
                         mm.selection.slug)
 
 
+# A browser's sans-serif from the top of its text box to the baseline, and below it, in
+# em (DejaVu Sans, the tallest of the usual ones; Helvetica and Roboto are shorter).
+ASCENT, DESCENT = 0.97, 0.27
+
+
 def spread_lines(svg: str, spacing: float = LINE_SPACING) -> str:
     """``svg`` with the lines of every multi-line node label ``spacing`` apart (user
-    units, baseline to baseline), moved apart about their middle: Graphviz spaces them
-    by its own font metrics, closer than a browser's fonts need."""
+    units, baseline to baseline): Graphviz spaces them by its own font metrics, closer
+    than a browser's fonts need. In a node with a box, the lines are centred in it by
+    the browser's metrics (ASCENT, DESCENT) and spaced no wider than the box holds (but
+    never closer than Graphviz had them); elsewhere they move apart about their middle."""
     root = etree.fromstring(svg.encode("utf-8"), etree.XMLParser(resolve_entities=False,
                                                                  no_network=True))
     for node in root.iter(f"{{{SVG_NS}}}g"):
@@ -487,9 +494,18 @@ def spread_lines(svg: str, spacing: float = LINE_SPACING) -> str:
         ys = [float(t.get("y")) for t in texts]
         if any(b <= a for a, b in zip(ys, ys[1:])):
             continue
-        middle = (ys[0] + ys[-1]) / 2
+        gaps = len(texts) - 1
+        middle, step = (ys[0] + ys[-1]) / 2, spacing
+        box = [float(v) for poly in node.iter(f"{{{SVG_NS}}}polygon")
+               for point in (poly.get("points") or "").split() for v in point.split(",")[1:2]]
+        size = max(float(t.get("font-size") or FONT_SIZE) for t in texts)
+        if box:
+            top, bottom = min(box), max(box)
+            room = (bottom - top - 2.0 - (ASCENT + DESCENT) * size) / gaps
+            step = max(min(spacing, room), (ys[-1] - ys[0]) / gaps)
+            middle = (top + bottom) / 2 + (ASCENT - DESCENT) * size / 2
         for i, t in enumerate(texts):
-            t.set("y", f"{middle + (i - (len(texts) - 1) / 2) * spacing:.2f}")
+            t.set("y", f"{middle + (i - gaps / 2) * step:.2f}")
     return etree.tostring(root, encoding="unicode") + "\n"
 
 
