@@ -27,8 +27,23 @@ def bind(env) -> None:
     _ENV = env
 
 
+_LOADED: dict[str, tuple[tuple[int, int], tuple[Claim, ...]]] = {}
+
+
 def all_claims() -> tuple[Claim, ...]:
-    return load_claims(project().root / "tests" / "claims.toml")
+    """The claims of tests/claims.toml, parsed once per version of the file (its mtime and
+    size): a page calls ``claim()`` for each sentence, and the file is large."""
+    path = project().root / "tests" / "claims.toml"
+    try:
+        info = path.stat()
+        version = (info.st_mtime_ns, info.st_size)
+    except OSError:
+        return load_claims(path)  # the error names the file
+    cached = _LOADED.get(str(path))
+    if cached is None or cached[0] != version:
+        cached = (version, load_claims(path))
+        _LOADED[str(path)] = cached
+    return cached[1]
 
 
 _RENDERING: list[Claim] = []  # the claims whose words are being rendered, innermost last

@@ -100,3 +100,27 @@ def test_one_error_raised_for_two_pages_names_each_page_and_its_line(tmp_path, m
     second = wrapped("broken", "exit_code")
     assert "docs/a.md:2" in first and "docs/b.md:4" in second
     assert kept.page is None and kept.line is None
+
+
+def test_claims_are_parsed_once_per_version_of_the_file(tmp_path, monkeypatch):
+    """claim() is called for every sentence of every page: the claims file is parsed once,
+    and again only when it changes (mkdocs serve picks up an edit)."""
+    import os
+    import types
+
+    from macros import claims as claim_macros
+
+    (tmp_path / "tests").mkdir()
+    path = tmp_path / "tests" / "claims.toml"
+    entry = ('[[claim]]\nid = "{id}"\npage = "index.md"\ntext = "words"\n'
+             'test = "tests/test_x.py::test_y"\nmutate = []\n')
+    path.write_text(entry.format(id="first"))
+    monkeypatch.setattr(claim_macros, "project", lambda: types.SimpleNamespace(root=tmp_path))
+    parsed = []
+    real = claim_macros.load_claims
+    monkeypatch.setattr(claim_macros, "load_claims", lambda p: parsed.append(p) or real(p))
+    first = claim_macros.all_claims()
+    assert claim_macros.all_claims() is first and len(parsed) == 1
+    path.write_text(entry.format(id="second") + "\n")
+    os.utime(path, ns=(1, 2))  # a different version even within the clock's resolution
+    assert [c.id for c in claim_macros.all_claims()] == ["second"] and len(parsed) == 2
