@@ -84,7 +84,10 @@ def on_nav(nav: Navigation, config, files: Files) -> Navigation:
     return nav
 
 
-_FIGURE = re.compile(r'<div data-roads-figure="(\d+)"></div>')
+# A figure's placeholder, and the paragraph Markdown wraps it in when the macro stands
+# indented in a block (``??? example``): a figure cannot sit inside a <p>, and a browser
+# would leave an empty paragraph after it.
+_FIGURE = re.compile(r'(<p>\s*)?<div data-roads-figure="(\d+)"></div>(?(1)\s*</p>)')
 
 
 def on_serve(server, config, builder):
@@ -136,7 +139,7 @@ def on_post_page(output: str, page: Page, config) -> str:
     if not figures:
         return output
     # Every placeholder was counted in on_page_content.
-    return _FIGURE.sub(lambda m: figures[int(m.group(1))], output)
+    return _FIGURE.sub(lambda m: figures[int(m.group(2))], output)
 
 
 def on_page_markdown(markdown: str, page: Page, config, files: Files) -> str:

@@ -114,7 +114,9 @@ def test_clicking_a_region_reaches_its_table_row(site, browser):
     out, base = site
     rel = diagram_pages(out)[0]
     context, page, _ = open_page(browser, base + rel.removesuffix("index.html"))
-    link = page.locator("svg.roads-vas a").first
+    # The first diagram whose regions link to a table on the page (a time-lapse step's
+    # copy of a diagram has no table to link to).
+    link = page.locator("svg.roads-vas a[*|href]").first
     href = link.get_attribute("href") or link.get_attribute("xlink:href")
     assert href and href.startswith("#")
     link.click()

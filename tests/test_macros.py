@@ -124,3 +124,16 @@ def test_claims_are_parsed_once_per_version_of_the_file(tmp_path, monkeypatch):
     path.write_text(entry.format(id="second") + "\n")
     os.utime(path, ns=(1, 2))  # a different version even within the clock's resolution
     assert [c.id for c in claim_macros.all_claims()] == ["second"] and len(parsed) == 2
+
+
+def test_a_figure_indented_in_a_block_leaves_no_empty_paragraph():
+    """Markdown wraps an indented placeholder in <p>; the figure replaces the whole
+    paragraph, so no empty <p> follows it (a figure cannot stand inside a <p>)."""
+    import types
+
+    from macros import hooks
+
+    page = types.SimpleNamespace(roads_figures=['<figure class="f">x</figure>'])
+    out = hooks.on_post_page('<details><p><div data-roads-figure="0"></div></p></details>'
+                             '<div data-roads-figure="0"></div>', page, None)
+    assert out == '<details><figure class="f">x</figure></details><figure class="f">x</figure>'

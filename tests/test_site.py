@@ -281,7 +281,9 @@ def test_real_site_builds_strict(tmp_path):
     done = build(ROOT, site=tmp_path / "site", ROADS_CACHE=str(tmp_path / "cache"))
     assert done.returncode == 0, done.stderr
     html = (tmp_path / "site" / "index.html").read_text()
-    assert "<p><strong>November 26, 2026 (first version)</strong></p>\n<hr />" in html
+    # The Update Timeline: its first entry, later ones (if any), then the rule below it.
+    assert re.search(r"<p><strong>November 26, 2026 \(first version\)</strong></p>\n"
+                     r"(<p><strong>[^\n]*</strong></p>\n)*<hr />", html)
 
 
 def test_an_error_in_a_claims_words_is_located_at_the_claim(tmp_path):
