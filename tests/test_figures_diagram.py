@@ -338,3 +338,27 @@ def test_spread_lines_stay_inside_their_box():
     ys = [float(t.get("y")) for t in root.iter(f"{SVG}text")]
     assert ys[0] - ASCENT * 8.5 >= -40 + 0.99 and ys[-1] + DESCENT * 8.5 <= -6 - 0.99
     assert 9.0 <= ys[1] - ys[0] == pytest.approx(ys[2] - ys[1], abs=0.02)
+
+
+def test_arrows_into_one_box_end_apart():
+    """Pointers whose addresses fall on one spot of a box get arrows ending at distinct
+    points, at least PORT_GAP apart, in address order, inside the box."""
+    from roads.figures.diagram import ARROW_INSET, PORT_GAP, spread_targets
+    from roads.figures.regions import Pointer
+
+    def pointer(name, address):
+        return Pointer(name=name, address=address, source="recorded", region=0)
+
+    box = (100.0, 140.0)
+    same = [(120.0, pointer(f"p{i}", 0x1000 + i), *box) for i in range(4)]
+    ends = [t[0] for t in spread_targets(same)]
+    assert ends == sorted(ends) and all(b - a >= PORT_GAP for a, b in zip(ends, ends[1:]))
+    assert box[0] + ARROW_INSET <= ends[0] and ends[-1] <= box[1] - ARROW_INSET
+    # Too many for a short box: spread evenly over it, still in order and inside.
+    crowded = [(120.0, pointer(f"q{i}", 0x2000 + i), *box) for i in range(12)]
+    ends = [t[0] for t in spread_targets(crowded)]
+    assert ends[0] == box[0] + ARROW_INSET and ends[-1] == box[1] - ARROW_INSET
+    assert ends == sorted(set(ends))
+    # Arrows already apart stay where their addresses put them.
+    apart = [(110.0, pointer("a", 1), *box), (130.0, pointer("b", 2), *box)]
+    assert [t[0] for t in spread_targets(apart)] == [110.0, 130.0]

@@ -282,7 +282,7 @@ def test_real_site_builds_strict(tmp_path):
     assert done.returncode == 0, done.stderr
     html = (tmp_path / "site" / "index.html").read_text()
     # The Update Timeline: its first entry, later ones (if any), then the rule below it.
-    assert re.search(r"<p><strong>November 26, 2026 \(first version\)</strong></p>\n"
+    assert re.search(r"<p><strong>(<em>)?November 26, 2026 \(first version\)(</em>)?</strong></p>\n"
                      r"(<p><strong>[^\n]*</strong></p>\n)*<hr />", html)
 
 

@@ -101,6 +101,7 @@ MIN_HEIGHT = 24.0  # a 4 KiB box: two lines of 8.5 pt text
 HEIGHT_PER_DOUBLING = 2.6
 BREAK_HEIGHT = 22.0
 LABEL_HEIGHT = 11.0  # one line of a pointer or boundary label
+PORT_GAP = 4.0  # the least distance between two arrows' ends in one box
 # An arrow ends at least this far inside its box: at 3 points, an address near the
 # start of a region looked as if it pointed at the boundary (and so at either box).
 ARROW_INSET = 6.0
@@ -286,8 +287,34 @@ def build_graph(mm: MemoryMap, *, gap_links: bool = True) -> graphviz.Digraph:
             _gap_node(g, f"b{k}", band, centre, height, fid, slug, gap_links)
         y += height
     _boundary_node(g, fid, len(mm.bands()), mm.bands()[-1].end, y)
-    _pointer_nodes(g, fid, targets, top=y)
+    _pointer_nodes(g, fid, spread_targets(targets), top=y)
     return g
+
+
+def spread_targets(targets: list[tuple[float, Pointer, float, float]],
+                   gap: float = PORT_GAP) -> list[tuple[float, Pointer, float, float]]:
+    """The arrows' ends, moved apart where several fall on one spot of a box: at least
+    ``gap`` apart within their box (evenly over the box when it is too short for that),
+    in the order of their addresses, so that arrows into one box stay readable."""
+    boxes: dict[tuple[float, float], list[tuple[float, Pointer, float, float]]] = {}
+    for t in targets:
+        boxes.setdefault((t[2], t[3]), []).append(t)
+    out = []
+    for (y0, y1), items in boxes.items():
+        items.sort(key=lambda t: (t[0], t[1].address, t[1].name))
+        lo, hi = y0 + ARROW_INSET, y1 - ARROW_INSET
+        ys = [t[0] for t in items]
+        if len(ys) > 1 and (hi - lo) < gap * (len(ys) - 1):
+            ys = [lo + (hi - lo) * i / (len(ys) - 1) for i in range(len(ys))]
+        else:
+            for i in range(1, len(ys)):
+                ys[i] = max(ys[i], ys[i - 1] + gap)
+            shift = max(0.0, ys[-1] - hi) if ys else 0.0
+            ys = [v - shift for v in ys]
+            for i in range(len(ys)):  # the shift may push the first ones above the box
+                ys[i] = max(ys[i], lo if i == 0 else ys[i - 1] + gap)
+        out.extend((y, p, a, b) for y, (_, p, a, b) in zip(ys, items))
+    return out
 
 
 def address_label(address: int) -> str:
