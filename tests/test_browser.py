@@ -40,6 +40,47 @@ def test_navigation_follows_weights(site, browser):
     assert seen == wanted, labels
 
 
+def test_every_page_leads_to_the_next_in_weight_order(site, browser):
+    """Previous and next at the foot of every page, walking the navigation's order (set by
+    weight) from the first page to the last and back, every link reaching its page."""
+    out, base = site
+    context, page, _ = open_page(browser, base)
+    order = page.eval_on_selector_all(
+        "nav.md-nav--primary a.md-nav__link[href]",
+        "els => [...new Set(els.map(e => new URL(e.href, location.href).pathname))]")
+    walked = [urllib.parse.urlparse(page.url).path]
+    while page.locator("a.md-footer__link--next").count():
+        page.locator("a.md-footer__link--next").click()
+        page.wait_for_load_state()
+        walked.append(urllib.parse.urlparse(page.url).path)
+        assert len(walked) <= len(order) + 1, walked
+    back = [walked[-1]]
+    while page.locator("a.md-footer__link--prev").count():
+        page.locator("a.md-footer__link--prev").click()
+        page.wait_for_load_state()
+        back.append(urllib.parse.urlparse(page.url).path)
+        assert len(back) <= len(order) + 1, back
+    context.close()
+    assert walked == order, (walked, order)
+    assert back == walked[::-1]
+
+
+def test_code_blocks_have_copy_buttons(site, browser):
+    """Every code block of every page, the samples' sources included, has a copy button."""
+    out, base = site
+    context, page, _ = open_page(browser, base)
+    counts = {}
+    for rel in pages_of(out):
+        page.goto(base + rel.removesuffix("index.html"))
+        page.wait_for_load_state()
+        # Material's copy button (9.8: a button of type copy in the block's own nav).
+        counts[rel] = (page.locator(".md-typeset pre > code").count(),
+                       page.locator(".md-typeset pre button[data-md-type='copy']").count())
+    context.close()
+    assert sum(blocks for blocks, _ in counts.values()) > 0
+    assert all(blocks == buttons for blocks, buttons in counts.values()), counts
+
+
 def test_update_timeline_in_the_original_style(site, browser):
     out, base = site
     context, page, _ = open_page(browser, base + "hello-world/")
