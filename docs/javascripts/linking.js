@@ -6,7 +6,7 @@
  *
  * The listeners sit on the document once, so they outlive Material's page changes;
  * what each page needs (rows and boxes made focusable when they have a partner) is
- * done again for every page, through Material's document$ when it is there.
+ * done again for every page (roadsEachPage, pages.js).
  */
 (function () {
   var ATTRIBUTE = "data-roads-region"
@@ -76,11 +76,5 @@
     }
   })
 
-  if (window.document$) {
-    window.document$.subscribe(setUp)
-  } else if (document.readyState === "loading") {
-    document.addEventListener("DOMContentLoaded", setUp)
-  } else {
-    setUp()
-  }
+  window.roadsEachPage(setUp)
 })()

@@ -191,11 +191,5 @@
     }, DURATION + 100)
   }
 
-  if (window.document$) {
-    window.document$.subscribe(setUp)
-  } else if (document.readyState === "loading") {
-    document.addEventListener("DOMContentLoaded", setUp)
-  } else {
-    setUp()
-  }
+  window.roadsEachPage(setUp)
 })()

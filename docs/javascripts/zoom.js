@@ -10,8 +10,7 @@
  * or "Close" closes and gives the focus back to the button. A link in the figure
  * closes the dialog and is followed; a drag never counts as a click on it.
  *
- * Set up on every page: through Material's document$ when it is there (instant
- * navigation swaps pages without loading this script again), else on DOMContentLoaded.
+ * Set up on every page through roadsEachPage (pages.js).
  */
 (function () {
   "use strict"
@@ -249,14 +248,8 @@
     })
   }
 
-  if (typeof window.document$ !== "undefined" && window.document$.subscribe) {
-    window.document$.subscribe(function () {
-      if (dialog && dialog.open) dialog.close()
-      setUp()
-    })
-  } else if (document.readyState === "loading") {
-    document.addEventListener("DOMContentLoaded", setUp)
-  } else {
+  window.roadsEachPage(function () {
+    if (dialog && dialog.open) dialog.close() // a page swapped in under an open dialog
     setUp()
-  }
+  })
 })()
