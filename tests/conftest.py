@@ -139,39 +139,41 @@ def scratch(tmp_path: Path) -> ScratchProject:
 _BROWSER = ("chrom", "headless_shell", "node")
 
 
+def _stat(pid: int | str) -> tuple[str, str, int] | None:
+    """Command name, state and parent of a process, from /proc/PID/stat; None if gone."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = stat[stat.rindex(")") + 2:].split()
+    return stat[stat.index("(") + 1:stat.rindex(")")], fields[0], int(fields[1])
+
+
+def _ours(pid: int) -> bool:
+    """Whether ``pid`` is this test process or descends from it other than through the
+    browser (whose processes are the browser's: see _BROWSER)."""
+    me = os.getpid()
+    for _ in range(64):
+        if pid == me:
+            return True
+        found = _stat(pid) if pid > 1 else None
+        if found is None or found[0].startswith(_BROWSER):
+            return False
+        pid = found[2]
+    return False
+
+
 def _leftovers() -> set[tuple[int, str]]:
     """Our stopped or zombie descendants (state T or Z), by pid and state; the browser's
     processes left out."""
     found = set()
-    me = os.getpid()
     for entry in os.scandir("/proc"):
         if not entry.name.isdigit():
             continue
-        try:
-            stat = Path(entry.path, "stat").read_text()
-        except OSError:
-            continue
-        fields = stat[stat.rindex(")") + 2:].split()
-        state, ppid = fields[0], int(fields[1])
-        if state in ("T", "Z") and (ppid == me or _descends(ppid, me)) and not _under_browser(ppid):
-            found.add((int(entry.name), state))
+        stat = _stat(entry.name)
+        if stat is not None and stat[1] in ("T", "Z") and _ours(stat[2]):
+            found.add((int(entry.name), stat[1]))
     return found
-
-
-def _under_browser(pid: int) -> bool:
-    """Whether ``pid`` or one of its ancestors (below this test process) is the browser."""
-    me = os.getpid()
-    for _ in range(64):
-        if pid <= 1 or pid == me:
-            return False
-        try:
-            stat = Path(f"/proc/{pid}/stat").read_text()
-        except OSError:
-            return False
-        if stat[stat.index("(") + 1:stat.rindex(")")].startswith(_BROWSER):
-            return True
-        pid = int(stat[stat.rindex(")") + 2:].split()[1])
-    return False
 
 
 def left_behind(before: set[tuple[int, str]], grace: float = 1.0) -> set[tuple[int, str]]:
@@ -191,29 +193,11 @@ def _describe(found: set[tuple[int, str]]) -> str:
     """Each leftover with its command name and its parent's, so a failure says what was left."""
     out = []
     for pid, state in sorted(found):
-        try:
-            stat = Path(f"/proc/{pid}/stat").read_text()
-            comm, ppid = stat[stat.index("(") + 1:stat.rindex(")")], stat[stat.rindex(")") + 2:].split()[1]
-            pstat = Path(f"/proc/{ppid}/stat").read_text()
-            parent = pstat[pstat.index("(") + 1:pstat.rindex(")")]
-        except (OSError, ValueError):
-            comm, ppid, parent = "?", "?", "?"
-        out.append(f"{pid} {comm} ({state}), child of {ppid} {parent}")
+        stat = _stat(pid)
+        parent = _stat(stat[2]) if stat else None
+        comm, ppid = (stat[0], stat[2]) if stat else ("?", "?")
+        out.append(f"{pid} {comm} ({state}), child of {ppid} {parent[0] if parent else '?'}")
     return "; ".join(out)
-
-
-def _descends(pid: int, ancestor: int) -> bool:
-    for _ in range(64):
-        if pid <= 1:
-            return False
-        if pid == ancestor:
-            return True
-        try:
-            stat = Path(f"/proc/{pid}/stat").read_text()
-        except OSError:
-            return False
-        pid = int(stat[stat.rindex(")") + 2:].split()[1])
-    return False
 
 
 def _running_from(base: Path) -> set[int]:

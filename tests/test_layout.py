@@ -30,9 +30,10 @@ def _imported_parts(path: Path, roads: Path = ROADS) -> set[str]:
         if isinstance(node, ast.ImportFrom):
             if node.level:
                 base = list(package[: len(package) - (node.level - 1)])
-                module = base + (node.module.split(".") if node.module else [])
-                names = [".".join(module + ([] if node.module else [a.name])) for a in node.names] \
-                    if not node.module else [".".join(module)]
+                if node.module:  # from .x import y, from ..x import y
+                    names = [".".join(base + node.module.split("."))]
+                else:  # from . import x, y: each name is a module
+                    names = [".".join(base + [a.name]) for a in node.names]
             elif node.module:
                 names = [node.module]
         elif isinstance(node, ast.Import):
