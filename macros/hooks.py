@@ -9,6 +9,10 @@ the macros plugin has rendered a page before its Update Timeline is added here.
   ``nav:``, orders the docs tree by weight as Hugo does.
 - on_page_markdown: puts the Update Timeline block on top of the page and dates the
   page from its newest entry: the sitemap's <lastmod> and Material's "last update".
+  A page whose front matter says ``whats_new: true`` gets, below its text, every
+  page's timeline entries newest first (``roads.words.news``, gathered in on_nav).
+- on_post_page: links the feeds of those entries from every page's <head>;
+  on_post_build writes them (feed.xml, Atom; rss.xml, RSS) into the site.
 """
 
 from __future__ import annotations
@@ -24,15 +28,19 @@ from mkdocs.exceptions import PluginError
 from mkdocs.structure.files import File, Files
 from mkdocs.structure.nav import Navigation, Section
 from mkdocs.structure.pages import Page
+from mkdocs.utils import get_relative_url
 from mkdocs.utils.meta import YAML_RE, SafeLoader
 
 from roads.errors import RoadsError
+from roads.words import news
 from roads.words.markup import unshield
 from roads.words.pages import PageMeta, format_date, order_by_weight, validate_front_matter, with_timeline
 
 log = logging.getLogger("mkdocs.plugins.roads")
 # Set on a page's File when its front matter is unusable and the build goes on.
 _PAGE_ERROR = "roads_page_error"
+# Every page's timeline entries, newest first, gathered by on_nav for this build.
+_news: list[news.NewsItem] = []
 
 
 class _Undated(str):
@@ -81,6 +89,8 @@ def on_nav(nav: Navigation, config, files: Files) -> Navigation:
         _order(nav.items, metas)
         nav.pages[:] = _pages(nav.items)
         _link_previous_and_next(nav.pages)
+    _news[:] = news.gather(news.NewsPage(page.file.src_uri, page.file.url, metas[page.file.src_uri])
+                           for page in nav.pages if page.file.src_uri in metas)
     return nav
 
 
@@ -135,7 +145,7 @@ def on_post_page(output: str, page: Page, config) -> str:
     """Put the figures the macros kept aside (see ``macros.defer_figure``) in the page,
     and any shielded captured text left in titles or the table of contents back."""
     figures = page.__dict__.get("roads_figures")
-    output = unshield(output)
+    output = _with_feed_links(unshield(output), page, config)
     if not figures:
         return output
     # Every placeholder was counted in on_page_content.
@@ -149,6 +159,10 @@ def on_page_markdown(markdown: str, page: Page, config, files: Files) -> str:
         page.update_date = _Undated()
         return _error_box(problem) + "\n\n" + markdown
     meta = _checked(page.meta, page.file, config)
+    if page.meta.get("whats_new") is True:
+        feeds = (get_relative_url(news.ATOM_FEED, page.url), get_relative_url(news.RSS_FEED, page.url))
+        markdown = (markdown.rstrip("\n") + "\n\n"
+                    + news.render_markdown(_news, page.file.src_uri, feeds if config.site_url else None))
     if meta.last_updated is None:
         page.update_date = _Undated()
         return markdown
@@ -156,6 +170,33 @@ def on_page_markdown(markdown: str, page: Page, config, files: Files) -> str:
     # Material shows `revision_date` as the page's "last update" under the body.
     page.meta["revision_date"] = format_date(meta.last_updated)
     return with_timeline(markdown, meta.timeline)
+
+
+def on_post_build(config) -> None:
+    """Write the feeds of every page's timeline entries (dated from the timelines only,
+    so that two builds write the same bytes). They need the site's absolute address."""
+    if not config.site_url:
+        log.info("no site_url: no feeds of the Update Timelines")
+        return
+    facts = {"site_url": config.site_url, "title": config.site_name,
+             "description": config.site_description or ""}
+    for name, text in ((news.ATOM_FEED, news.render_atom(_news, author=config.site_author or "",
+                                                        **facts)),
+                       (news.RSS_FEED, news.render_rss(_news, **facts))):
+        with open(os.path.join(config.site_dir, name), "w", encoding="utf-8", newline="\n") as out:
+            out.write(text)
+
+
+def _with_feed_links(output: str, page: Page, config) -> str:
+    """``output`` with the feeds announced in its <head>, where feed readers look."""
+    if "</head>" not in output or not config.site_url:
+        return output
+    title = html.escape(f"{config.site_name}: what's new", quote=True)
+    links = "".join(
+        f'<link rel="alternate" type="{kind}" title="{title}" '
+        f'href="{html.escape(get_relative_url(name, page.url), quote=True)}">'
+        for kind, name in ((news.FEED_TYPE_ATOM, news.ATOM_FEED), (news.FEED_TYPE_RSS, news.RSS_FEED)))
+    return output.replace("</head>", links + "</head>", 1)
 
 
 def _source_path(file: File, config) -> str:
