@@ -62,6 +62,7 @@ def define_env(env) -> None:
     first, once (``project.configure``).
     """
     configure(env.conf)
+    figures.link_repository(env.conf)
     for module in MODULES:
         deferred = set(getattr(module, "FIGURES", ()))
         for function in module.MACROS:

@@ -211,6 +211,18 @@ def provenance(sample: str, variant: str | None = None, run: int = 0,
     return caption_html(chosen if len(chosen) > 1 else chosen[0])
 
 
+# Where the repository shows its files (roads.words.source.repository_files), from the
+# build's repo_url and edit_uri; None for a site that names no repository.
+_repository: list[str | None] = [None]
+
+
+def link_repository(conf) -> None:
+    """Take this build's repository from MkDocs' config (``define_env`` calls it)."""
+    from roads.words.source import repository_files
+
+    _repository[0] = repository_files(conf.get("repo_url"), conf.get("edit_uri"))
+
+
 def sample_code(sample: str, variant: str | None = None, open: bool | None = None) -> str:
     """The sample's source (its ``ROADS_*`` lines highlighted), its compile commands as
     captured, and a run-it-yourself box; ``variant`` shows one variant's command only,
@@ -228,11 +240,12 @@ def sample_code(sample: str, variant: str | None = None, open: bool | None = Non
             files[rel] = path.read_bytes()
         except FileNotFoundError:
             files[rel] = None
-    return render_sample_code(doc, files, variant=variant, open=open)
+    return render_sample_code(doc, files, variant=variant, open=open, repository=_repository[0])
 
 
 def _shown_files_digest(sample: str, *args, **kwargs) -> list[str]:
-    """What ``sample_code`` reads besides the capture: the files it shows, by digest."""
+    """What ``sample_code`` reads besides the capture: the files it shows, by digest,
+    and the repository it links them to."""
     import hashlib
 
     from roads.words.source import shown_files
@@ -244,7 +257,7 @@ def _shown_files_digest(sample: str, *args, **kwargs) -> list[str]:
             out.append(hashlib.sha256((shared.samples_dir / rel).read_bytes()).hexdigest())
         except OSError:
             out.append("missing")
-    return out
+    return [*out, _repository[0] or ""]
 
 
 sample_code.cache_inputs = _shown_files_digest

@@ -10,6 +10,7 @@ from the samples folder) into one block of HTML:
   the capture recorded (the file was edited after the capture);
 - each variant's gcc command as the capture recorded it (``gcc_argv``: the build's
   own paths, its cache and dependency file, are already left out of it);
+- when the site knows its repository, a link from each file to its page there;
 - a "run it yourself" box: the commands, and why a reader's addresses will differ
   from the figures', with the numbers taken from the capture: the environment the
   run had, the hole ``/etc/ld.so.cache`` left among the libraries, the kernel, C
@@ -415,7 +416,24 @@ def _warnings(sample: str, folder: str, states: Sequence[FileState]) -> str:
             f"Source changed after the capture</p>{items}</div>")
 
 
-def _source_block(sample: str, folder: str, f: FileState, is_open: bool | None) -> str:
+def repository_files(repo_url: str | None, edit_uri: str | None) -> str | None:
+    """Where the repository shows its files, from the site's ``repo_url`` and
+    ``edit_uri`` (MkDocs' settings): ``https://github.com/o/r`` with ``edit/main/docs/``
+    gives ``https://github.com/o/r/blob/main/``, to which a file's path from the
+    repository's root is appended. None without a repository, or with an ``edit_uri``
+    that names no branch in GitHub's or GitLab's way (``edit/BRANCH/...``,
+    ``blob/BRANCH/...``, ``-/edit/BRANCH/...``).
+    """
+    if not repo_url or not edit_uri:
+        return None
+    match = re.match(r"(-/)?(?:edit|blob)/([^/?#]+)/", edit_uri)
+    if match is None:
+        return None
+    return f"{repo_url.rstrip('/')}/{match.group(1) or ''}blob/{match.group(2)}/"
+
+
+def _source_block(sample: str, folder: str, f: FileState, is_open: bool | None,
+                  repository: str | None = None) -> str:
     if f.data is None:
         return ""
     text = f.data.decode("utf-8", errors="replace")
@@ -433,9 +451,16 @@ def _source_block(sample: str, folder: str, f: FileState, is_open: bool | None) 
                   f"read, {_code('ROADS_ADDRESS')} and {_code('ROADS_RANGE')} name what the "
                   f"figures label). Run by hand, without the build, they do nothing; "
                   f"{_code('roads.h')} defines them.</p>")
+    link = ""
+    if repository:
+        # Not in the <summary>: a link inside the control that folds the box would be
+        # a control inside a control.
+        href = html.escape(repository + f"{folder}/{f.path}", quote=True)
+        link = (f'<p class="roads-src-legend roads-src-repo"><a href="{href}">'
+                f'{html.escape(f"{folder}/{f.path}")} in the repository</a></p>')
     return (f'<details class="roads-src"{" open" if unfold else ""}>'
             f'<summary>{what} of sample {_code(sample)}: {_code(f"{folder}/{f.path}")}</summary>'
-            f"{legend}{rendered}</details>")
+            f"{link}{legend}{rendered}</details>")
 
 
 def _compile_block(doc: Capture, names: Sequence[str]) -> str:
@@ -561,12 +586,14 @@ def _folder_of(doc: Capture) -> str:
 
 
 def render_sample_code(doc: Document, files: Mapping[str, bytes | None], *,
-                       variant: str | None = None, open: bool | None = None) -> str:
+                       variant: str | None = None, open: bool | None = None,
+                       repository: str | None = None) -> str:
     """The source of the capture's sample, its compile commands and a run-it-yourself box.
 
     ``doc`` is the typed capture, or loaded JSON (decoded first). ``files`` maps each path of ``shown_files(doc)`` to the file's bytes as they are now
     (None when it is gone). ``variant`` limits the commands to one variant; ``open``
     unfolds (True) or folds (False) the source, which is otherwise unfolded when short.
+    ``repository`` (see ``repository_files``) links each file to its page there.
     """
     doc = decoded(doc)
     sample = doc.sample
@@ -575,7 +602,7 @@ def render_sample_code(doc: Document, files: Mapping[str, bytes | None], *,
     recorded = doc.inputs.files
     states = [FileState(path, files.get(path), recorded.get(path)) for path in shown_files(doc)]
     parts = [_warnings(sample, folder, states)]
-    parts += [_source_block(sample, folder, f, open) for f in states]
+    parts += [_source_block(sample, folder, f, open, repository) for f in states]
     parts.append(_compile_block(doc, names))
     parts.append(_run_box(doc, names))
     anchor = html.escape(f"source-{sample}", quote=True)
