@@ -70,6 +70,16 @@ def on_config(config):
     return config
 
 
+# Feeds linked from a page's head: Material reads every <link rel="alternate"> as another
+# language of the site and fetches its sitemap.xml, which a browser refuses from file://.
+_FEED_LINK = re.compile(r'<link rel="alternate" type="application/(?:atom|rss)\+xml"[^>]*>\n?')
+
+
+def on_post_page(output, page, config):
+    """Offline, no feed links (a feed needs a server, and they cost a console error)."""
+    return _FEED_LINK.sub("", output) if _offline(config) else output
+
+
 def on_env(env, config, files):
     _state["env"] = env
     return env
@@ -243,6 +253,8 @@ def _write_print_page(config, nav, files, env) -> None:
         for slug, _, body in sections)
     context = get_context(nav, files, config, page)
     output = env.get_template("main.html").render(context)
+    if _offline(config):
+        output = _FEED_LINK.sub("", output)
     # A date for the PDF's metadata (macros.editions pdf), from the timelines.
     output = output.replace("<head>", f'<head>\n<meta name="roads-date" content="{newest}">', 1)
     target = Path(file.abs_dest_path)
