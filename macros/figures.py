@@ -243,6 +243,30 @@ def sample_code(sample: str, variant: str | None = None, open: bool | None = Non
     return render_sample_code(doc, files, variant=variant, open=open, repository=_repository[0])
 
 
+def source_line(sample: str, name: str, call: str = "ROADS_CHECKPOINT", file: str | None = None
+                ) -> str:
+    """The number of the line on which the sample's source calls ``call`` (a checkpoint
+    by default) with ``name``, as its box under ``sample_code`` numbers it: for prose
+    that refers to a line. ``file``: which of its C files (default: the one that has it)."""
+    from roads.words.source import call_line
+
+    shared = project()
+    sources = shared.document(sample).inputs.manifest.sources
+    found = []
+    for rel in ([file] if file else sources):
+        if rel not in sources:
+            raise ConfigError(f"{rel!r} is not a C file of the sample ({', '.join(sources)})",
+                              sample=sample)
+        line = call_line((shared.samples_dir / rel).read_text(encoding="utf-8"), call, name)
+        if line is not None:
+            found.append(line)
+    if len(found) != 1:
+        where = "none" if not found else "more than one"
+        raise ConfigError(f"source_line(): {where} of the sample's files calls {call}(\"{name}\")",
+                          sample=sample)
+    return str(found[0])
+
+
 def _shown_files_digest(sample: str, *args, **kwargs) -> list[str]:
     """What ``sample_code`` reads besides the capture: the files it shows, by digest,
     and the repository it links them to."""
@@ -263,7 +287,8 @@ def _shown_files_digest(sample: str, *args, **kwargs) -> list[str]:
 sample_code.cache_inputs = _shown_files_digest
 
 MACROS: tuple = (memory_map, address_space, timelapse, elf_to_memory, map_diff, page_view, page_walk,
-                 gdb_session, value, const, provenance, sample_code, stack_top, page_walk_diagram)
+                 gdb_session, value, const, provenance, sample_code, stack_top, page_walk_diagram,
+                 source_line)
 # Block figures of finished HTML: they skip Markdown and the search index (see guard).
 FIGURES: tuple = (memory_map, address_space, timelapse, elf_to_memory, map_diff, page_view, page_walk,
                   gdb_session, sample_code, stack_top, page_walk_diagram)

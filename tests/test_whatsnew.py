@@ -25,7 +25,9 @@ import pytest
 
 from roads.words import news
 from roads.words.pages import PageMeta, TimelineEntry, validate_front_matter
-from roads.words.source import render_sample_code, repository_files, shown_files
+from roads.errors import ConfigError
+from roads.words.source import (call_line, marked_lines, render_sample_code, repository_files,
+                                shown_files)
 from tests.conftest import REPO
 from tests.test_site import built, make_project, write_page
 
@@ -257,7 +259,8 @@ def test_published_build_links_repository_edit_and_sample_files(tmp_path):
     project = make_project(tmp_path)
     (project / "snapshots").symlink_to(REPO / "snapshots", target_is_directory=True)
     write_page(project, "code.md", "---\ntitle: Code\ntimeline:\n  - date: 2026-04-01\n"
-               "    note: the code\n---\n\n{{ sample_code('starti') }}\n")
+               "    note: the code\n---\n\nIt stops on line {{ source_line('starti', 'main') }}."
+               "\n\n{{ sample_code('starti') }}\n")
     write_page(project, "whats-new.md", "---\ntitle: What's new\nwhats_new: true\n---\n\nAll.\n")
     repo = "https://github.com/someone/roads"
     site = built(project, REPO_URL=repo, EDIT_URI="edit/trunk/docs/", ROADS_CACHE=str(tmp_path / "c"))
@@ -266,6 +269,8 @@ def test_published_build_links_repository_edit_and_sample_files(tmp_path):
     assert f'href="{repo}" title="Go to repository" class="md-source"' in code
     assert re.findall(rf'href="({repo}/blob/[^"]+)"', code) == [
         f"{repo}/blob/trunk/samples/starti.c", f"{repo}/blob/trunk/samples/starti.gdb"]
+    line = call_line((REPO / "samples" / "starti.c").read_text(), "ROADS_CHECKPOINT", "main")
+    assert f"It stops on line {line}." in code and f'data-linenos="{line} "' in code
     listed = parsed(site / "whats-new" / "index.html").items
     # The mini-site's three entries and the code page's, newest first.
     assert listed == ["../code/", "../memory/", "../memory/alloc/", "../memory/", "../memory/"]
@@ -299,3 +304,17 @@ def test_the_guide_numbers_the_listings_whose_lines_it_refers_to(site):
     # Numbered inside the code, as the samples' boxes are (pymdownx-inline): the
     # numbers are not copied with it.
     assert 'data-linenos="20 "' in built_page and 'data-linenos="14 "' in built_page
+
+
+def test_the_line_of_a_call_is_the_line_its_box_marks():
+    text = ('/* ROADS_CHECKPOINT("a"); */\nconst char *s = "ROADS_CHECKPOINT(\\"a\\")";\n'
+            'int main(void)\n{\n    ROADS_CHECKPOINT(\n        "a");\n    ROADS_RANGE("r", p, 1);\n'
+            '    ROADS_CHECKPOINT("b");\n    ROADS_CHECKPOINT("b");\n}\n')
+    assert call_line(text, "ROADS_CHECKPOINT", "a") == 5  # not the comment, not the string
+    assert marked_lines(text)[5] == "checkpoint"
+    assert call_line(text, "ROADS_RANGE", "r") == 7
+    assert call_line(text, "ROADS_CHECKPOINT", "c") is None
+    with pytest.raises(ConfigError, match="several lines"):
+        call_line(text, "ROADS_CHECKPOINT", "b")
+    with pytest.raises(ConfigError, match="not a call"):
+        call_line(text, "printf", "a")

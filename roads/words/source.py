@@ -94,6 +94,24 @@ def marked_lines(text: str) -> dict[int, str]:
     return marks
 
 
+def call_line(text: str, call: str, name: str) -> int | None:
+    """The 1-based line on which C ``text`` calls ``call`` (``ROADS_CHECKPOINT``,
+    ``ROADS_ADDRESS``, ``ROADS_RANGE``) with the name ``name``: the line the source box
+    numbers so, for prose that refers to it. Only a call in code counts (as for
+    ``marked_lines``); None when there is none, ConfigError when there are several.
+    """
+    if call not in CALLS:
+        raise ConfigError(f"{call!r} is not a call of roads.h (calls: {', '.join(CALLS)})")
+    marks = marked_lines(text)
+    pattern = re.compile(rf'\b{call}\s*\(\s*"{re.escape(name)}"')
+    lines = [text.count("\n", 0, m.start()) + 1 for m in pattern.finditer(text)]
+    found = [n for n in lines if marks.get(n) == CALLS[call]]
+    if len(found) > 1:
+        raise ConfigError(f"{call}(\"{name}\") is called on several lines "
+                          f"({', '.join(map(str, found))}); which one is meant?")
+    return found[0] if found else None
+
+
 def _skip_literal(text: str, i: int, line: int) -> tuple[int, int]:
     """Past the string or character literal that starts at ``i``."""
     quote, i = text[i], i + 1
