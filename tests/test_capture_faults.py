@@ -232,12 +232,15 @@ def test_interrupt_kills_and_reaps_the_run(scratch):
             return 0;
         }
     """, 'timeout = 120\n')
-    code = ("import sys; from roads.capture.project import Project; "
+    # SIGUSR1 makes the capture print every thread's stack: what it was doing, should it
+    # ever outlive its Ctrl-C (seen once, on a machine loaded by other test runs).
+    code = ("import faulthandler, signal; faulthandler.register(signal.SIGUSR1, all_threads=True); "
+            "from roads.capture.project import Project; "
             f"Project({str(scratch.root)!r}).capture_one('sleeper')")
     child = subprocess.Popen([sys.executable, "-c", code], cwd=REPO, stderr=subprocess.PIPE,
                              text=True)
     try:
-        for _ in range(200):
+        for _ in range(600):
             if pidfile.exists() and pidfile.read_text().endswith("\n"):
                 break
             time.sleep(0.05)
@@ -245,11 +248,18 @@ def test_interrupt_kills_and_reaps_the_run(scratch):
         assert sample_pids
         time.sleep(0.3)
         child.send_signal(signal.SIGINT)
-        _, err = child.communicate(timeout=30)
+        try:
+            _, err = child.communicate(timeout=60)
+        except subprocess.TimeoutExpired:
+            child.send_signal(signal.SIGUSR1)
+            time.sleep(1)
+            child.kill()
+            _, err = child.communicate()
+            raise AssertionError(f"the capture outlived Ctrl-C by a minute; its stacks:\n{err}")
     finally:
         if child.poll() is None:
             child.kill()
-            child.wait()
+            child.communicate()
     assert "KeyboardInterrupt" in err
     assert not [p for p in sample_pids if Path(f"/proc/{p}").exists()], "the sample survived Ctrl-C"
     assert not os.path.exists(scratch.root / "snapshots" / "sleeper.json")
