@@ -186,7 +186,7 @@ def test_cow_page_view_marks_the_new_frame() -> None:
     assert all(len(row) == len(COW) for row in cells)
     child_after = 3
     assert cells[0][child_after][1] == "<mark>1</mark>"
-    frames_hidden = "hidden" in html
+    frames_hidden = ">hidden<" in html  # a frame number shown as "hidden", not the hidden description
     assert ("<mark><code>" in cells[0][child_after][2]) is not frames_hidden
     assert all("<mark>" not in part for row in cells[1:] for part in row[child_after])
     # The parent, compared with its own column after fork: page 0 is exclusive again
@@ -360,9 +360,11 @@ def test_gdb_session_escapes_its_text() -> None:
     record = msgspec.structs.replace(chosen.variant_record.gdb,
                                      transcript="+p $x\n<script>alert(1)</script> & `x`\r\n")
     fake = type("Chosen", (), {"variant_record": msgspec.structs.replace(chosen.variant_record,
-                                                                         gdb=record)})()
+                                                                         gdb=record),
+                               "sample": "<b>starti", "variant": chosen.variant})()
     block = transcript.render_gdb_session(fake)
     assert "<script>" not in block and "&lt;/script&gt; &amp; `x`</span>" in block and "\r" not in block
+    assert "<b>" not in block and "on &lt;b&gt;starti" in block  # the name and description too
 
 
 def test_gdb_session_missing_names_the_variants() -> None:

@@ -486,7 +486,9 @@ def describe(mm: MemoryMap) -> tuple[str, str]:
             name = r.pathname or "anonymous"
             parts.append(f"{address_label(r.start)} to {address_label(r.end)}, {name}, {c.label}, "
                          f"{human_size(r.size)}, {r.perms}")
-    return short, "From the top: " + "; ".join(parts) + "."
+    from .summary import overview
+
+    return short, overview(mm) + " From the top: " + "; ".join(parts) + "."
 
 
 def finish_svg(svg: str, mm: MemoryMap) -> str:

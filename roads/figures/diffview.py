@@ -352,8 +352,11 @@ def render_diff(diff: MapDiff, *, unchanged: bool = False) -> str:
     b_sel, a_sel = diff.before.selection, diff.after.selection
     names = (_side_name(b_sel, a_sel, True), _side_name(b_sel, a_sel, False))
     runs = diff.mode == "runs"
-    short, _ = describe(diff)
-    out = [f'<div class="roads-diffmap" role="group" aria-label="{escape(short)}">',
+    short, long = describe(diff)
+    desc = f"{figure_id(diff)}-desc"
+    out = [f'<div class="roads-diffmap" role="group" aria-label="{escape(short)}" '
+           f'aria-describedby="{desc}">',
+           f'<p hidden id="{desc}">{escape(long)}</p>',
            f'<div class="roads-diff-sides" aria-hidden="true"><span>{escape(names[0])}</span>'
            f'<span></span><span>{escape(names[1])}</span></div>']
     if diff.replaced:
@@ -450,17 +453,45 @@ def figure_id(diff: MapDiff) -> str:
 def describe(diff: MapDiff) -> tuple[str, str]:
     """Short label and long description of the figure, for screen readers."""
     b, a = diff.before.selection, diff.after.selection
+    from .summary import overview
+
     if diff.replaced:
         return (f"Changes from {b.describe()} to {a.describe()}: execve replaced the address space",
-                f"Every region of the old image is gone and the new image's are new ({diff.replaced}).")
+                f"Every region of the old image is gone and the new image's are new ({diff.replaced}). "
+                f"Before: {overview(diff.before)} After: {overview(diff.after)}")
     changed = [c for c in diff.changes if c.changed]
     n = len(changed)
     groups = f"{n} region group{'s' if n != 1 else ''} changed" if n else "nothing changed"
     short = f"Changes from {b.describe()} to {a.describe()}: {groups}"
-    parts = []
-    for c in reversed(changed):
-        parts.append(f"{c.label}: {', '.join(c.what)}")
-    return short, ("From the top: " + "; ".join(parts) + ".") if parts else "Nothing changed."
+    from .summary import MOST_GROUPS
+
+    parts = [_phrase(c) for c in list(reversed(changed))[:MOST_GROUPS]]
+    if n > MOST_GROUPS:
+        parts.append(f"and {n - MOST_GROUPS} more")
+    if not parts:
+        return short, f"Nothing changed; both have {overview(diff.after)}"
+    return short, "From the top: " + "; ".join(parts) + "."
+
+
+def _phrase(c: Change) -> str:
+    """One changed group in words, with its sizes and addresses as captured."""
+    words = " and ".join(w for w in c.what if w != "unchanged")
+    b, a = c.before, c.after
+    if not b:
+        where = f"{human_size(c.size_after)} at {hex_address(a[0].start)}"
+    elif not a:
+        where = f"was {human_size(c.size_before)} at {hex_address(b[0].start)}"
+    else:
+        where = (f"{human_size(c.size_before)} to {human_size(c.size_after)}"
+                 if c.size_before != c.size_after else human_size(c.size_after))
+        if b[0].start != a[0].start:
+            where += f", from {hex_address(b[0].start)} to {hex_address(a[0].start)}"
+        else:
+            where += f" at {hex_address(a[0].start)}"
+    counters = [f"{k.name} {human_size(k.before)} to {human_size(k.after)}" for k in c.counters[:2]]
+    if c.pages:
+        counters.append(f"{len(c.pages)} page{'s' if len(c.pages) != 1 else ''} changed in pagemap")
+    return f"{c.label} {words}: " + ", ".join([where, *counters])
 
 
 def _legend(words: Sequence[str]) -> str:

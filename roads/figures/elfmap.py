@@ -323,9 +323,11 @@ def describe(em: ElfMap) -> tuple[str, str]:
         regions = ", ".join(
             f"{hex_address(em.regions[k].region.start)}-{hex_address(em.regions[k].region.end)} "
             f"{em.regions[k].region.perms}" for k in link.regions)
-        parts.append(f"PT_LOAD #{em.load_number(link)} ({seg.flags.strip()}, sections "
-                     f"{' '.join(seg.sections) or 'none'}) became {regions or 'nothing'}")
-    return short, "; ".join(parts) + "."
+        parts.append(f"PT_LOAD #{em.load_number(link)} ({seg.flags.strip()}, offset {seg.p_offset:#x}, "
+                     f"{human_size(seg.p_filesz)} in the file, {human_size(seg.p_memsz)} in memory, "
+                     f"sections {' '.join(seg.sections) or 'none'}) became {regions or 'nothing'}")
+    bias = f"Load bias {em.bias:#x}. " if em.bias else "Loaded at its link-time addresses. "
+    return short, bias + "; ".join(parts) + "."
 
 
 def _widest(svg: str, fid: str) -> tuple[float, float]:
@@ -374,7 +376,9 @@ def narrow_html(em: ElfMap) -> str:
     its bar and sections, and under it the regions it became. The stylesheet shows it
     instead of the SVG on a phone (docs/stylesheets/figures-more.css)."""
     fid = figure_id(em)
-    out = [f'<div class="roads-elf-narrow" role="group" aria-label="{escape(describe(em)[0])}">']
+    # Described by the drawing's <desc>, which a phone does not show but still names.
+    out = [f'<div class="roads-elf-narrow" role="group" aria-label="{escape(describe(em)[0])}" '
+           f'aria-describedby="{fid}-desc">']
     relro = em.relro_sections
     for link in sorted(em.links, key=lambda l: -l.start):
         seg = em.segment(link)

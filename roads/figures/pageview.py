@@ -19,12 +19,14 @@ reports 0 and the capture records None. Pure: selections in, HTML out.
 from __future__ import annotations
 
 import html as _html
+import re
 from dataclasses import dataclass
 from typing import Sequence
 
 from .. import constants
 from ..errors import ConfigError
 from .select import PageEntry, PagemapRange, Selection
+from .summary import hidden_text
 
 PAGE_SHIFT = constants.PAGE_SHIFT.value
 PAGE_SIZE = 1 << PAGE_SHIFT
@@ -221,7 +223,11 @@ def render_page_view(selections: Sequence[Selection], name: str) -> str:
     # No class on the table itself: Material styles only tables without one. One column
     # per checkpoint, each cell the page's two bits and its frame: five checkpoints fit
     # a desktop column (three columns per checkpoint did not, and hid the copy's frames).
-    out = ['<div class="roads-pages">', "<table>", "<thead>", "<tr>",
+    fid = _id("pages", selections[0].slug, name, selections[-1].checkpoint_name, str(len(selections)))
+    label, summary = describe_page_view(selections, name, base, columns)
+    out = ['<div class="roads-pages">', hidden_text(f"{fid}-desc", summary),
+           f'<table aria-label="{_html.escape(label)}" aria-describedby="{fid}-desc">',
+           "<thead>", "<tr>",
            '<th rowspan="2">page</th><th rowspan="2">virtual address</th>']
     out += [f'<th class="roads-pages-checkpoint">{h}</th>' for h in heads]
     out.append("</tr>")
@@ -258,6 +264,37 @@ def render_page_view(selections: Sequence[Selection], name: str) -> str:
         out.append('<p class="roads-notes">' + " ".join(notes) + "</p>")
     out.append("</div>")
     return "\n".join(out)
+
+
+def _id(*parts: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", "-".join(parts).lower()).strip("-")
+
+
+def describe_page_view(selections: Sequence[Selection], name: str, base: PagemapRange,
+                       columns: list[list[Cell]]) -> tuple[str, str]:
+    """The page view's accessible name and description: whose pages, and at each
+    checkpoint how many were present, exclusively mapped, on the zero page."""
+    n = len(base.pages)
+    first = selections[0]
+    label = (f"Pagemap of {first.sample} ({first.variant}), range {name!r}: {n} page"
+             f"{'s' if n != 1 else ''} from {base.start:#x}, at {len(selections)} checkpoint"
+             f"{'s' if len(selections) != 1 else ''}")
+    parts = []
+    for s, col in zip(selections, columns):
+        present = sum(c.present for c in col)
+        words = [f"{present} of {n} present"]
+        exclusive = sum(c.present and c.exclusive for c in col)
+        if present:
+            words.append(f"{exclusive} exclusively mapped")
+        zero = sum(c.zero for c in col)
+        if zero:
+            words.append(f"{zero} on the zero page")
+        frames = sorted({c.pfn for c in col if c.present and c.pfn is not None and not c.zero})
+        if frames:
+            words.append(f"{len(frames)} frame{'s' if len(frames) != 1 else ''} of their own "
+                         f"from {frames[0]:#x}")
+        parts.append(f"at {_column_head(s)}: " + ", ".join(words))
+    return label, "; ".join(parts) + "."
 
 
 def _references(selections: Sequence[Selection]) -> list[int | None]:
@@ -339,7 +376,13 @@ def render_page_walk(selection: Selection, name: str) -> str:
         for (level, low), index in zip(split.levels, split.indices)
     ] + [("offset", PAGE_SHIFT - 1, 0, split.offset)]
 
-    out = ['<div class="roads-page-walk">', "<table>", "<thead><tr><th></th>"]
+    notes = _id("walk", selection.slug, name, "notes")
+    label = (f"The bits of {name}, {address:#x}, split for {split.paging_levels}-level paging: "
+             + ", ".join(f"{level} index {index}" for (level, _), index in zip(split.levels, split.indices))
+             + f", offset {split.offset:#x}")
+    out = ['<div class="roads-page-walk">',
+           f'<table aria-label="{_html.escape(label)}" aria-describedby="{notes}">',
+           "<thead><tr><th></th>"]
     out += [f"<th>bits {hi}–{lo}</th>" for _, hi, lo, _ in widths]
     out += ["</tr></thead>", "<tbody>", "<tr><th>part</th>"]
     out += [f"<td>{part}</td>" for part, _, _, _ in widths]
@@ -375,7 +418,7 @@ def render_page_walk(selection: Selection, name: str) -> str:
         phys = physical_address(page.pfn, split.offset)
         frame = (f"Frame <code>{page.pfn:#x}</code> × {PAGE_SIZE} + offset <code>{split.offset:#x}</code> "
                  f"= physical address <code>{phys:#x}</code>.")
-    return "\n".join(out + [f'<p class="roads-notes">{sentence} {frame}</p>', "</div>"])
+    return "\n".join(out + [f'<p class="roads-notes" id="{notes}">{sentence} {frame}</p>', "</div>"])
 
 
 def resolve_address(selection: Selection, name: str) -> int:

@@ -69,9 +69,13 @@ def render_table(mm: MemoryMap, *, gaps: bool = True, caption: str | None = None
             rows.append(_region_row(mm, band, slug))
         elif gaps:
             rows.append(_gap_row(band, slug))
+    from .summary import hidden_text, overview
+
+    desc = f"{figure_id(slug)}-desc"
     parts = [
         f'<div class="roads-map" id="{figure_id(slug)}">',
-        "<table>",
+        hidden_text(desc, overview(mm)),
+        f'<table aria-describedby="{desc}">',
         f"<caption>{escape(caption)}</caption>",
         f"<thead><tr>{head}</tr></thead>",
         "<tbody>",

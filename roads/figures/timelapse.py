@@ -183,8 +183,11 @@ def render_timelapse(selections: Sequence[Selection], *,
         )
     first = made[0].selection
     label = f"Time-lapse of {first.sample} ({first.variant}): {total} checkpoints"
-    return (f'<div class="roads-timelapse" id="{timelapse_id(first)}" '
-            f'aria-label="{escape(label)}" role="region" data-search-exclude>\n'
+    tid = timelapse_id(first)
+    story = " ".join(f"{k + 1}, {step.name}: {step_words(step, k)}." for k, step in enumerate(made))
+    return (f'<div class="roads-timelapse" id="{tid}" '
+            f'aria-label="{escape(label)}" aria-describedby="{tid}-desc" role="region" '
+            f'data-search-exclude>\n<p hidden id="{tid}-desc">{escape(story)}</p>\n'
             f'<ol class="roads-timelapse-steps">\n' + "\n".join(items) + "\n</ol>\n</div>\n")
 
 

@@ -64,5 +64,30 @@ def render_gdb_session(selection: Selection, language: str = "text") -> str:
     for line in body.split("\n"):
         kind = "roads-gdb-line roads-gdb-command" if line.startswith("+") else "roads-gdb-line"
         lines.append(f'<span class="{kind}">{escape(line, quote=False)}</span>')
-    return (f'<div class="roads-gdb language-{language} highlight"><pre><code>'
+    label, description = describe_gdb_session(selection)
+    fid = re.sub(r"[^a-z0-9]+", "-", f"gdb-{selection.sample}-{selection.variant}".lower())
+    return (f'<div class="roads-gdb language-{language} highlight" role="figure" '
+            f'aria-label="{escape(label)}" aria-describedby="{fid}-desc">'
+            f'<p hidden id="{fid}-desc">{escape(description)}</p><pre><code>'
             + "".join(lines) + "</code></pre></div>\n")
+
+
+# Where gdb says the program stopped: "Breakpoint 1, main () at ...", "0x... in _start ()".
+_STOPPED = re.compile(r"^(Breakpoint \d+, |0x[0-9a-f]+ in )")
+
+
+def describe_gdb_session(selection: Selection) -> tuple[str, str]:
+    """The transcript's accessible name (whose, how many commands and lines) and its
+    description: the script's commands and where the program stopped, as gdb printed."""
+    record = gdb_of(selection)
+    body = record.transcript.replace("\r\n", "\n").replace("\r", "\n").strip("\n").split("\n")
+    commands = [line[1:].strip() for line in body if line.startswith("+")]
+    output = len(body) - len(commands)
+    label = (f"Transcript of gdb -batch -x {record.script} on {selection.sample} "
+             f"({selection.variant}): {len(commands)} command{'s' if len(commands) != 1 else ''}, "
+             f"{output} line{'s' if output != 1 else ''} of output")
+    stops = [line.strip() for line in body if _STOPPED.match(line)][:3]
+    words = "Commands: " + "; ".join(commands) + "." if commands else "No commands echoed."
+    if stops:
+        words += " Stopped at: " + "; ".join(stops) + "."
+    return label, words
