@@ -33,7 +33,10 @@ def chromium_path() -> str | None:
 def build_site(repo: Path, out: Path, mode: str = "frozen", *, cache: Path) -> None:
     """``mkdocs build --strict`` of the real site into ``out``, with its own ``cache``
     folder (frozen: nothing is written into ``repo``)."""
-    env = {**os.environ, "ROADS_MODE": mode, "ROADS_ROOT": str(repo), "ROADS_CACHE": str(cache),
+    # No repository: with REPO_URL set, Material's pages ask GitHub's API from the browser,
+    # and no browser test may depend on that request.
+    env = {k: v for k, v in os.environ.items() if k not in ("REPO_URL", "EDIT_URI")}
+    env = {**env, "ROADS_MODE": mode, "ROADS_ROOT": str(repo), "ROADS_CACHE": str(cache),
            "NO_MKDOCS_2_WARNING": "1"}
     done = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict",
                            "--site-dir", str(out)], cwd=repo, env=env, capture_output=True,
