@@ -349,10 +349,14 @@ def test_gdb_session_is_the_transcript() -> None:
     text = chosen.variant_record.gdb.transcript
     block = transcript.render_gdb_session(chosen)
     lines = re.findall(r'<span class="roads-gdb-line[^"]*">(.*?)</span>', block)
-    assert [html.unescape(line) for line in lines] == text.strip("\n").split("\n")
+    # Each line as gdb printed it, the script's echoed commands (+cmd) after gdb's prompt.
+    shown = [f"(gdb) {line[1:]}" if line.startswith("+") else line
+             for line in text.strip("\n").split("\n")]
+    assert [html.unescape(line) for line in lines] == shown
     assert "Mapped address spaces" in block and "\n" not in block.rstrip("\n")
     commands = re.findall(r'<span class="roads-gdb-line roads-gdb-command">(.*?)</span>', block)
-    assert commands and all(html.unescape(c).startswith("+") for c in commands)
+    assert commands and all(html.unescape(c).startswith("(gdb) ") for c in commands)
+    assert "(gdb) info proc mappings" in [html.unescape(c) for c in commands]
 
 
 def test_gdb_session_escapes_its_text() -> None:

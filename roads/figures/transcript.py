@@ -52,9 +52,14 @@ def gdb_of(selection: Selection) -> Gdb:
     return record
 
 
+# What a command line of a transcript starts with on the page: gdb's own prompt.
+PROMPT = "(gdb) "
+
+
 def render_gdb_session(selection: Selection, language: str = "text") -> str:
     """The variant's gdb transcript as an HTML code block: one ``span`` per line, the
-    lines gdb echoes for the script's commands (``+info proc mappings``) marked as such.
+    lines gdb echoes for the script's commands (``+info proc mappings``) marked as such
+    and shown after gdb's prompt, as typed in a session (``(gdb) info proc mappings``).
     Blank lines at either end are dropped, carriage returns too (as in ``fenced``)."""
     if not re.fullmatch(r"[A-Za-z0-9_+-]*", language):
         raise ConfigError(f"not a code block language: {language!r}")
@@ -63,6 +68,8 @@ def render_gdb_session(selection: Selection, language: str = "text") -> str:
     lines = []
     for line in body.split("\n"):
         kind = "roads-gdb-line roads-gdb-command" if line.startswith("+") else "roads-gdb-line"
+        if line.startswith("+"):
+            line = PROMPT + line[1:]
         lines.append(f'<span class="{kind}">{escape(line, quote=False)}</span>')
     label, description = describe_gdb_session(selection)
     fid = re.sub(r"[^a-z0-9]+", "-", f"gdb-{selection.sample}-{selection.variant}".lower())
