@@ -4,7 +4,7 @@ offline edition (README "Offline and on paper").
 Registered in mkdocs.yml under ``hooks:`` (after ``macros/hooks.py``, whose ``on_nav``
 orders the pages by weight first). Three parts:
 
-- The print page, ``print/index.html``, written at the end of every build
+- The print page, ``print.html`` at the site's root, written at the end of every build
   (``on_post_build``). It is made from the built pages, not from their Markdown:
   figures go into a page at ``on_post_page`` (``macros/hooks.py``), so only the
   finished HTML holds them. Each page's article is taken in the navigation's order,
@@ -13,7 +13,7 @@ orders the pages by weight first). Three parts:
   own template, as a page of the site. ``docs/stylesheets/print.css`` lays it out on
   paper: light palette, every step of a time-lapse, code and tables unclipped.
 - The PDF: ``python -m macros.editions pdf SITE`` (``./dev pdf``) prints that page with
-  headless Chromium (Playwright) into ``SITE/print/all-roads-to-memory.pdf``. Chromium
+  headless Chromium (Playwright) into ``SITE/all-roads-to-memory.pdf``. Chromium
   stamps the time of printing into the PDF; the stamp is replaced by the newest date of
   the pages' Update Timelines, so that the same site gives the same bytes. The engine
   never needs Chromium: only this command does.
@@ -36,7 +36,9 @@ from pathlib import Path
 
 from mkdocs.exceptions import PluginError
 
-PRINT_DIR = "print"
+# A file of its own, not a folder's index.html: it is no page of the navigation, and
+# the tests that visit every page (every index.html) need not see the series twice.
+PRINT_PAGE = "print.html"
 PDF_NAME = "all-roads-to-memory.pdf"
 OFFLINE_ZIP = "all-roads-to-memory-offline.zip"
 # Where the offline edition keeps the shim (the offline plugin adds a CDN copy unless a
@@ -131,7 +133,7 @@ def page_slug(dest_uri: str) -> str:
 
 
 class _Rewriter:
-    """Rewrites one page's article for the print page at ``print/``."""
+    """Rewrites one page's article for the print page at the site's root."""
 
     def __init__(self, slug: str, dest_uri: str, pages: dict[str, str]) -> None:
         self.slug = slug
@@ -155,7 +157,7 @@ class _Rewriter:
             if candidate in self.pages:
                 slug = self.pages[candidate]
                 return "#" + (f"{slug}--{fragment}" if fragment else slug)
-        moved = posixpath.relpath(target, PRINT_DIR)
+        moved = posixpath.relpath(target, posixpath.dirname(PRINT_PAGE) or ".")
         if path.endswith("/") and not moved.endswith("/"):
             moved += "/"
         return html.escape(moved + (f"?{query}" if query else "") + (f"#{fragment}" if fragment else ""),
@@ -225,7 +227,9 @@ def _write_print_page(config, nav, files, env) -> None:
     sections = print_sections(config.site_dir, [page.file.dest_uri for page in order])
     dates = [str(getattr(page, "update_date", "") or "") for page in order]
     newest = max((d for d in dates if d), default="")
-    file = File.generated(config, f"{PRINT_DIR}/index.md", content="")
+    file = File.generated(config, "print.md", content="")
+    file.dest_uri = PRINT_PAGE
+    file.url = PRINT_PAGE
     page = Page(f"{config.site_name}: the whole series", file, config)
     page.markdown = ""
     page.meta = {"search": {"exclude": True}}
@@ -342,11 +346,11 @@ def main(argv: list[str] | None = None) -> int:
         print("usage: python -m macros.editions pdf [SITE_DIR]   (default: site)", file=sys.stderr)
         return 2
     site = Path(args[1] if len(args) > 1 else "site")
-    page = site / PRINT_DIR / "index.html"
+    page = site / PRINT_PAGE
     if not page.is_file():
         print(f"{page} not found: build the site first (./dev build)", file=sys.stderr)
         return 1
-    out = make_pdf(page, site / PRINT_DIR / PDF_NAME)
+    out = make_pdf(page, site / PDF_NAME)
     print(out)
     return 0
 

@@ -54,7 +54,7 @@ def test_offline_edition_ships_what_it_needs(offline):
     assert 'rel="alternate"' not in index  # Material would fetch sitemap.xml for it
     assert (offline / "javascripts" / "iframe-worker" / "shim.js").read_bytes() == SHIM.read_bytes()
     assert (offline / "search" / "search_index.js").is_file()
-    assert (offline / "print" / "index.html").is_file()
+    assert (offline / "print.html").is_file()
 
 
 @pytest.mark.browser
