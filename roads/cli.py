@@ -19,6 +19,7 @@ from .capture.project import Outcome, Project
 from .capture.proc import Proc
 from .capture.runner import Stop, launcher, run_program
 from .capture.show import address_space, format_table, to_json
+from .explain import command as explain
 
 
 MAX_JOBS = 256
@@ -79,6 +80,8 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--json", action="store_true")
     run.add_argument("--aslr", action="store_true", help="leave ASLR on (default: off)")
     run.add_argument("program", nargs=argparse.REMAINDER)
+
+    explain.add_parser(sub)
 
     args = parser.parse_args(argv)
     logging.basicConfig(format="%(levelname)s: %(message)s", level=logging.INFO)
@@ -196,7 +199,7 @@ def cmd_run(args) -> int:
 
 
 COMMANDS = {"capture": cmd_capture, "check": cmd_check, "changes": cmd_changes,
-            "show": cmd_show, "run": cmd_run}
+            "show": cmd_show, "run": cmd_run, "explain": explain.cmd_explain}
 
 if __name__ == "__main__":
     sys.exit(main())

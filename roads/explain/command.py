@@ -1,0 +1,79 @@
+"""``roads explain``: the arguments, the progress lines, the page written and opened."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import webbrowser
+from pathlib import Path
+
+from ..errors import printable
+from .trace import ExplainError
+
+DEFAULT_DEADLINE = 30.0
+
+
+def add_parser(sub) -> None:
+    ex = sub.add_parser(
+        "explain", help="draw the memory of any program, stopped where you ask, as one HTML page",
+        description="Run PROGRAM (a .c file is compiled with -O0 -g first) with ASLR off, stop it "
+                    "at each --at, capture its memory as the site captures a sample, and write "
+                    "one self-contained page with the site's figures.")
+    ex.add_argument("--at", action="append", default=[], metavar="WHERE",
+                    help="main, FUNC, FUNC:N (N-th call, the C library's own calls counted), "
+                         "syscall:NAME[:N] (on its return), exit, or a delay such as 0.5s; "
+                         "repeat for several stops (default: main)")
+    ex.add_argument("--pid", type=int, help="read a running process once instead (paused "
+                    "only while read, with PTRACE_SEIZE and PTRACE_INTERRUPT)")
+    ex.add_argument("--out", help="the page to write (default: explain-NAME.html here)")
+    ex.add_argument("--open", action="store_true", help="open the page in the browser")
+    ex.add_argument("--aslr", action="store_true", help="leave ASLR on (default: off)")
+    ex.add_argument("--follow-fork", action="store_true",
+                    help="stop forked children too (default: children run free)")
+    ex.add_argument("--deadline", type=float, default=DEFAULT_DEADLINE, metavar="SECONDS",
+                    help=f"give up (and kill the program) after this long (default {DEFAULT_DEADLINE:g})")
+    ex.add_argument("program", nargs=argparse.REMAINDER)
+
+
+def cmd_explain(args) -> int:
+    from .page import render_page, write_page
+    from .session import explain_pid, explain_program, sample_name
+    from ..capture.elf import read_elf
+
+    program = args.program[1:] if args.program[:1] == ["--"] else args.program
+
+    def progress(line: str) -> None:
+        print(printable(f"roads explain: {line}"), file=sys.stderr, flush=True)
+
+    if args.pid is not None and program:
+        print("roads: error: give --pid or a program, not both", file=sys.stderr)
+        return 2
+    if args.pid is None and not program:
+        print("roads: error: explain needs a program: roads explain [--at WHERE]... -- PROGRAM "
+              "[ARGS] (or --pid PID)", file=sys.stderr)
+        return 2
+    if not 0 < args.deadline <= 3600:
+        print("roads: error: --deadline is more than 0 and at most 3600 s", file=sys.stderr)
+        return 2
+    if args.pid is not None:
+        if args.at:
+            print("roads: error: --pid reads the process once, now: no --at", file=sys.stderr)
+            return 2
+        session = explain_pid(args.pid, progress)
+    else:
+        session = explain_program(program, args.at, aslr=args.aslr, follow_fork=args.follow_fork,
+                                  deadline=args.deadline, progress=progress)
+    progress("drawing the figures")
+    text = render_page(session, read_elf=read_elf)
+    out = Path(args.out) if args.out else Path(f"explain-{sample_name(session.capture.sample)}.html")
+    write_page(text, out)
+    if not session.complete:
+        progress(f"{session.command[0]} {session.ending} before reaching "
+                 f"{', '.join(session.missing)}: the page shows the stops it reached")
+    if args.open:
+        webbrowser.open(out.resolve().as_uri())
+    print(out)
+    return 0 if session.complete else 3
+
+
+__all__ = ["add_parser", "cmd_explain", "ExplainError"]

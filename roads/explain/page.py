@@ -1,0 +1,271 @@
+"""The page ``roads explain`` writes: one self-contained HTML file (stylesheets and SVG
+inline, nothing fetched, no script but the one line that follows the reader's light or
+dark preference) with the site's figures for each stop: the address-space diagram and
+its table, ELF → memory for the executable and its libraries, the diffs between stops,
+and the provenance under each figure.
+"""
+
+from __future__ import annotations
+
+import html
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..errors import RoadsError
+from ..figures import diff, diffview, elfmap
+from ..figures.diagram import render_diagram
+from ..figures.provenance import with_provenance
+from ..figures.regions import memory_map
+from ..figures.select import Selection, Snapshot, select
+from ..figures.table import render_table
+from .session import VARIANT, Session
+
+STYLESHEETS = Path(__file__).resolve().parents[2] / "docs" / "stylesheets"
+SHEETS = ("figures.css", "figures-more.css", "linking.css", "pictures.css")
+
+# Material's colours for its two schemes (the variables the site's stylesheets use).
+BASE_CSS = """
+:root, [data-md-color-scheme="default"] {
+  --md-default-fg-color: rgba(0,0,0,.87); --md-default-fg-color--light: rgba(0,0,0,.54);
+  --md-default-fg-color--lighter: rgba(0,0,0,.32); --md-default-fg-color--lightest: rgba(0,0,0,.07);
+  --md-default-bg-color: #fff; --md-accent-fg-color: #526cfe;
+  --md-accent-fg-color--transparent: rgba(82,108,254,.1); --md-primary-fg-color: #4051b5;
+  --md-primary-bg-color: #fff; --md-typeset-a-color: #4051b5; --md-code-bg-color: #f5f5f5;
+  --md-code-hl-keyword-color: #3f6ec6; --md-typeset-table-color: rgba(0,0,0,.12);
+  --md-text-font-family: system-ui, -apple-system, "Segoe UI", Roboto, sans-serif;
+  --md-code-font-family: ui-monospace, "DejaVu Sans Mono", Menlo, Consolas, monospace;
+  color-scheme: light;
+}
+[data-md-color-scheme="slate"] {
+  --md-default-fg-color: hsla(232,75%,95%,.82); --md-default-fg-color--light: hsla(232,75%,95%,.56);
+  --md-default-fg-color--lighter: hsla(232,75%,95%,.32); --md-default-fg-color--lightest: hsla(232,75%,95%,.12);
+  --md-default-bg-color: hsl(232,15%,14%); --md-accent-fg-color: #7d8ffe;
+  --md-accent-fg-color--transparent: rgba(125,143,254,.1); --md-primary-fg-color: #4051b5;
+  --md-primary-bg-color: #fff; --md-typeset-a-color: #8c9cf6; --md-code-bg-color: hsl(232,15%,18%);
+  --md-code-hl-keyword-color: #8fb0f0; --md-typeset-table-color: hsla(232,75%,95%,.12);
+  color-scheme: dark;
+}
+html { font-size: 125%; }
+body { margin: 0; background: var(--md-default-bg-color); color: var(--md-default-fg-color);
+  font-family: var(--md-text-font-family); line-height: 1.5; }
+.md-typeset { max-width: 61rem; margin: 0 auto; padding: .8rem; font-size: .8rem; overflow-wrap: break-word; }
+.md-typeset a { color: var(--md-typeset-a-color); }
+.md-typeset code, .md-typeset pre { font-family: var(--md-code-font-family); font-size: .85em;
+  background: var(--md-code-bg-color); border-radius: .2rem; }
+.md-typeset code { padding: 0 .25em; }
+.md-typeset pre { padding: .6rem; overflow-x: auto; white-space: pre-wrap; }
+.md-typeset table:not([class]), .md-typeset .roads-map table { border-collapse: collapse; }
+.md-typeset th, .md-typeset td { border-bottom: 1px solid var(--md-typeset-table-color);
+  padding: .2rem .4rem; text-align: left; vertical-align: top; }
+.md-typeset .roads-figure, .md-typeset .roads-map, .md-typeset figure { margin: 1rem 0; max-width: 100%;
+  overflow-x: auto; }
+.md-typeset svg { max-width: 100%; height: auto; }
+.md-typeset h1 { font-size: 1.4rem; line-height: 1.25; }
+.md-typeset h2 { font-size: 1.1rem; margin-top: 2rem; border-top: 1px solid var(--md-typeset-table-color);
+  padding-top: 1rem; }
+.md-typeset details { margin: .5rem 0; }
+.md-typeset summary { cursor: pointer; }
+.roads-explain-facts { display: grid; grid-template-columns: max-content 1fr; gap: .2rem 1rem; }
+.roads-explain-facts dt { font-weight: 600; }
+.roads-explain-facts dd { margin: 0; overflow-wrap: anywhere; }
+.roads-explain-note { color: var(--md-default-fg-color--light); }
+"""
+
+# The reader's preference, before the first paint (and when it changes).
+SCHEME_JS = ("(function(){var q=window.matchMedia('(prefers-color-scheme: dark)');"
+             "function s(){document.body.setAttribute('data-md-color-scheme',q.matches?'slate':'default');}"
+             "s();if(q.addEventListener)q.addEventListener('change',s);})();")
+
+
+@dataclass(frozen=True)
+class ExplainSelection(Selection):
+    """A selection of an explained program: its ELF record is the program's own when the
+    process still runs it (the site's samples compare with ``/build/NAME``)."""
+
+    exe_path: str = ""
+
+    @property
+    def exe_matches_elf(self) -> bool:
+        return self.snapshot.exe.removesuffix(" (deleted)") == self.exe_path
+
+
+@dataclass(frozen=True)
+class LibrarySelection(ExplainSelection):
+    """The same stop seen from one library: its ELF record and its path in place of the
+    executable's, for the ELF → memory figure of that library."""
+
+    library: str = ""
+    library_elf: object = None
+
+    @property
+    def elf(self):
+        return self.library_elf
+
+    @property
+    def exe_matches_elf(self) -> bool:
+        return True
+
+    @property
+    def snapshot(self) -> Snapshot:
+        import dataclasses
+        return dataclasses.replace(super().snapshot, exe=self.library)
+
+    @property
+    def slug(self) -> str:
+        return super().slug + "-" + "".join(c if c.isalnum() else "-" for c in os.path.basename(self.library)).lower()
+
+
+def selections(session: Session) -> list[ExplainSelection]:
+    """Every stop of the run, in the order they came."""
+    cap = session.capture
+    points = sorted(cap.variants[VARIANT].runs[0].checkpoints, key=lambda c: c.seq)
+    out = []
+    for point in points:
+        same = [c for c in points if c.name == point.name]
+        chosen = select(cap, variant=VARIANT, checkpoint=point.name, pid=same.index(point))
+        out.append(ExplainSelection(**{f: getattr(chosen, f) for f in (
+            "sample", "variant", "run", "checkpoint_record", "capture", "ordinal", "role",
+            "shared_name")}, exe_path=session.exe))
+    return out
+
+
+def _figure(make, fallback: str) -> str:
+    try:
+        return make()
+    except RoadsError as exc:
+        return f'<p class="roads-explain-note">{html.escape(fallback)}: {html.escape(exc.message)}</p>'
+
+
+def _libraries(sel: ExplainSelection, read_elf) -> list[LibrarySelection]:
+    paths = []
+    for r in sel.regions:
+        p = r.pathname
+        if p.startswith("/") and p != sel.exe_path and ".so" in os.path.basename(p) and p not in paths:
+            paths.append(p)
+    out = []
+    for p in paths:
+        try:
+            elf = read_elf(p)
+        except (RoadsError, OSError):
+            continue
+        out.append(LibrarySelection(**{f: getattr(sel, f) for f in (
+            "sample", "variant", "run", "checkpoint_record", "capture", "ordinal", "role",
+            "shared_name", "exe_path")}, library=p, library_elf=elf))
+    return out
+
+
+def _stop_title(sel: Selection) -> str:
+    who = f"pid {sel.snapshot.pid}"
+    if sel.role and len(sel.run_record.processes) > 1:
+        who = f"the {sel.role}, {who}"
+    return f"{sel.checkpoint_name} ({who})"
+
+
+def render_page(session: Session, *, read_elf=None) -> str:
+    """The whole page as text."""
+    sels = selections(session)
+    cap = session.capture
+    run = cap.variants[VARIANT].runs[0]
+    css = BASE_CSS + "\n".join((STYLESHEETS / name).read_text(encoding="utf-8") for name in SHEETS)
+    body: list[str] = []
+    command_line = " ".join(session.command)
+    body.append(f"<h1>The memory of <code>{html.escape(command_line)}</code></h1>")
+    stops = " → ".join(html.escape(_stop_title(s)) for s in sels)
+    facts = [("Stops", stops),
+             ("How it ended", html.escape(session.ending)),
+             ("ASLR", "off (personality ADDR_NO_RANDOMIZE), as on the site" if run.aslr_disabled
+              else "on: addresses change from run to run")]
+    if session.missing:
+        facts.append(("Not reached", html.escape(", ".join(session.missing))))
+    if cap.variants[VARIANT].gcc_argv:
+        facts.append(("Compiled with", f"<code>{html.escape(' '.join(cap.variants[VARIANT].gcc_argv))}</code>"))
+    body.append('<dl class="roads-explain-facts">' + "".join(
+        f"<dt>{k}</dt><dd>{v}</dd>" for k, v in facts) + "</dl>")
+    body.append('<p class="roads-explain-note">Every number here was read from this machine, '
+                "from /proc and the ELF files, while the process was stopped: another machine, "
+                "kernel or C library gives other addresses and sizes.</p>")
+    body.append('<nav><ul>' + "".join(
+        f'<li><a href="#stop-{k}">{html.escape(_stop_title(s))}</a></li>' for k, s in enumerate(sels))
+        + '<li><a href="#elf">ELF → memory</a></li>'
+        + ('<li><a href="#changes">What changed between stops</a></li>' if len(sels) > 1 else "")
+        + '<li><a href="#output">Output</a></li></ul></nav>')
+
+    for k, sel in enumerate(sels):
+        body.append(f'<h2 id="stop-{k}">Stop {k + 1}: {html.escape(_stop_title(sel))}</h2>')
+
+        def diagram(sel=sel):
+            mm = memory_map(sel)
+            figure = render_diagram(mm)
+            figure += ('\n<details class="roads-map-details"><summary>The same regions as a table'
+                       f'</summary>\n{render_table(mm)}\n</details>')
+            return with_provenance(figure, sel)
+        body.append(_figure(diagram, "No diagram"))
+
+    first = next((s for s in sels if s.exe_matches_elf), sels[0])
+    body.append('<h2 id="elf">ELF → memory</h2>')
+    body.append(f"<p>How the program's file became regions, at stop {html.escape(_stop_title(first))}.</p>")
+    body.append(_figure(lambda: with_provenance(elfmap.render_elf_figure(elfmap.elf_map(first)), first),
+                        "No ELF figure for the executable"))
+    if read_elf is not None:
+        for lib in _libraries(first, read_elf):
+            body.append(f"<details><summary>ELF → memory of <code>{html.escape(lib.library)}</code></summary>")
+            body.append(_figure(lambda lib=lib: with_provenance(
+                elfmap.render_elf_figure(elfmap.elf_map(lib)), lib), "No ELF figure"))
+            body.append("</details>")
+
+    if len(sels) > 1:
+        body.append('<h2 id="changes">What changed between stops</h2>')
+        for before, after in pairs(sels):
+            body.append(f"<h3>{html.escape(_stop_title(before))} → {html.escape(_stop_title(after))}</h3>")
+            body.append(_figure(lambda b=before, a=after: with_provenance(
+                diffview.render_diff_figure(diff.diff_selections(b, a)), [b, a]), "No diff"))
+
+    body.append('<h2 id="output">Output</h2>')
+    for name, text in (("stdout", run.stdout), ("stderr", run.stderr)):
+        if text:
+            body.append(f"<details><summary>What it wrote to {name}</summary><pre>{html.escape(text)}</pre></details>")
+    if not (run.stdout or run.stderr):
+        body.append("<p>It wrote nothing.</p>")
+    body.append('<p class="roads-explain-note">Made by <code>roads explain</code> '
+                "(All Roads To Memory).</p>")
+    title = html.escape(f"roads explain: {command_line}")
+    return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n"
+            '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
+            '<meta name="color-scheme" content="light dark">\n'
+            f"<title>{title}</title>\n<style>{css}</style>\n</head>\n"
+            f'<body data-md-color-scheme="default"><script>{SCHEME_JS}</script>\n'
+            f'<main class="md-typeset">\n' + "\n".join(body) + "\n</main>\n</body></html>\n")
+
+
+def pairs(sels: list[ExplainSelection]) -> list[tuple[ExplainSelection, ExplainSelection]]:
+    """Each stop against the one before it in the same process; a forked child's first
+    stop against its parent's last stop before it."""
+    out = []
+    for k, after in enumerate(sels):
+        earlier = sels[:k]
+        same = [s for s in earlier if s.snapshot.pid == after.snapshot.pid]
+        parent = [s for s in earlier if s.snapshot.pid == after.snapshot.ppid]
+        before = same[-1] if same else (parent[-1] if parent else None)
+        if before is not None:
+            out.append((before, after))
+    return out
+
+
+def write_page(text: str, out: Path) -> None:
+    """Write atomically: a reader (or a failure) never sees half a page."""
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".part")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, out)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise

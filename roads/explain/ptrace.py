@@ -1,0 +1,109 @@
+"""ptrace(2) through ctypes: the few requests ``roads explain`` needs (x86-64 Linux).
+
+Why ptrace and not gdb: a stop must hold the process still while the build reads its
+/proc files from outside, then let it go on; with ptrace the process is this Python
+process's own tracee, so the stop, the read and the resume are three calls, without a
+second program, its start-up time or a protocol to parse, and ``--pid`` needs
+PTRACE_SEIZE/PTRACE_INTERRUPT, which gdb does not use (it stops with SIGSTOP).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+
+PTRACE_TRACEME = 0
+PTRACE_PEEKDATA = 2
+PTRACE_POKEDATA = 5
+PTRACE_CONT = 7
+PTRACE_SINGLESTEP = 9
+PTRACE_GETREGS = 12
+PTRACE_SETREGS = 13
+PTRACE_DETACH = 17
+PTRACE_SYSCALL = 24
+PTRACE_SETOPTIONS = 0x4200
+PTRACE_GETEVENTMSG = 0x4201
+PTRACE_SEIZE = 0x4206
+PTRACE_INTERRUPT = 0x4207
+
+PTRACE_O_TRACESYSGOOD = 0x01
+PTRACE_O_TRACEFORK = 0x02
+PTRACE_O_TRACEVFORK = 0x04
+PTRACE_O_TRACECLONE = 0x08
+PTRACE_O_TRACEEXEC = 0x10
+PTRACE_O_TRACEEXIT = 0x40
+PTRACE_O_EXITKILL = 0x100000
+
+PTRACE_EVENT_FORK = 1
+PTRACE_EVENT_VFORK = 2
+PTRACE_EVENT_CLONE = 3
+PTRACE_EVENT_EXEC = 4
+PTRACE_EVENT_EXIT = 6
+PTRACE_EVENT_STOP = 128
+
+WALL = 0x40000000  # __WALL: wait for threads and children alike
+ADDR_NO_RANDOMIZE = 0x0040000
+
+_libc = ctypes.CDLL(None, use_errno=True)
+_ptrace = _libc.ptrace
+_ptrace.restype = ctypes.c_long
+_ptrace.argtypes = [ctypes.c_long, ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p]
+_personality = _libc.personality
+_personality.restype = ctypes.c_int
+_personality.argtypes = [ctypes.c_ulong]
+
+
+class Regs(ctypes.Structure):
+    """``struct user_regs_struct`` of x86-64 (sys/user.h)."""
+
+    _fields_ = [(name, ctypes.c_ulonglong) for name in (
+        "r15", "r14", "r13", "r12", "rbp", "rbx", "r11", "r10", "r9", "r8", "rax", "rcx",
+        "rdx", "rsi", "rdi", "orig_rax", "rip", "cs", "eflags", "rsp", "ss", "fs_base",
+        "gs_base", "ds", "es", "fs", "gs")]
+
+
+def call(request: int, pid: int, addr: int = 0, data: int | ctypes.c_void_p = 0) -> int:
+    """ptrace(request, pid, addr, data); OSError with errno on failure."""
+    ctypes.set_errno(0)
+    result = _ptrace(request, pid, ctypes.c_void_p(addr), data if isinstance(data, ctypes.c_void_p)
+                     else ctypes.c_void_p(data))
+    if result == -1:
+        err = ctypes.get_errno()
+        if err:
+            raise OSError(err, os.strerror(err))
+    return result
+
+
+def traceme() -> None:
+    call(PTRACE_TRACEME, 0)
+
+
+def no_randomize() -> None:
+    """Turn ASLR off for this process and what it executes (personality(2))."""
+    current = _personality(0xFFFFFFFF)
+    _personality(current | ADDR_NO_RANDOMIZE)
+
+
+def peek(pid: int, addr: int) -> int:
+    """The 8 bytes at ``addr`` of ``pid``, little-endian."""
+    return call(PTRACE_PEEKDATA, pid, addr) & 0xFFFFFFFFFFFFFFFF
+
+
+def poke(pid: int, addr: int, word: int) -> None:
+    call(PTRACE_POKEDATA, pid, addr, ctypes.c_void_p(word & 0xFFFFFFFFFFFFFFFF))
+
+
+def get_regs(pid: int) -> Regs:
+    regs = Regs()
+    call(PTRACE_GETREGS, pid, 0, ctypes.cast(ctypes.pointer(regs), ctypes.c_void_p))
+    return regs
+
+
+def set_regs(pid: int, regs: Regs) -> None:
+    call(PTRACE_SETREGS, pid, 0, ctypes.cast(ctypes.pointer(regs), ctypes.c_void_p))
+
+
+def event_msg(pid: int) -> int:
+    value = ctypes.c_ulong(0)
+    call(PTRACE_GETEVENTMSG, pid, 0, ctypes.cast(ctypes.pointer(value), ctypes.c_void_p))
+    return value.value

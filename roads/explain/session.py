@@ -1,0 +1,212 @@
+"""One ``roads explain`` session: run (or seize) a program, capture each stop exactly as a
+sample's checkpoint is captured (``roads.capture.snapshot.snapshot_process``), and
+gather the stops into a capture document (``roads.document.Capture``) that the site's
+figure modules draw from.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from .. import command, document
+from ..errors import RoadsError
+from ..capture.elf import read_elf
+from ..capture.proc import Proc
+from ..capture.runner import Stop, describe_status
+from ..capture.samples import DEFAULT_FLAGS
+from ..capture.snapshot import snapshot_process
+from ..capture.toolchain import provenance
+from ..constants import ADDR_NO_RANDOMIZE
+from .trace import ExplainError, Hit, Outcome, Tracer, parse_stop, seize_and_read
+
+VARIANT = "default"
+# No capture folder to write "/build": paths stay as the machine names them.
+NO_BUILD_DIR = Path("/nonexistent/roads-explain")
+
+
+@dataclass
+class Session:
+    """What a session made: the document, the program's real path, and how it ended."""
+
+    capture: document.Capture
+    exe: str
+    command: list[str]
+    ending: str  # how the run ended, in words
+    complete: bool  # every stop asked for was reached
+    missing: list[str]
+
+
+def sample_name(path: str) -> str:
+    name = re.sub(r"[^A-Za-z0-9_.+-]+", "-", os.path.basename(path)).strip("-")
+    return name or "program"
+
+
+def compile_c(source: Path, out_dir: Path) -> tuple[Path, tuple[str, ...]]:
+    """``source`` compiled as the site compiles its samples (``-O0 -g``, gcc's default PIE)."""
+    name = sample_name(source.stem)
+    binary = out_dir / name
+    argv = ["gcc", *DEFAULT_FLAGS, str(source), "-o", str(binary)]
+    done = command.run(argv, timeout=120, check=False, merge_stderr=True)
+    if done.returncode != 0:
+        raise ExplainError(f"gcc could not compile {source}:\n{done.stdout.strip()}")
+    return binary, ("gcc", *DEFAULT_FLAGS, source.name, "-o", name)
+
+
+def _checkpoint(hit: Hit, seq: int, proc: Proc) -> dict:
+    stop = Stop(pid=hit.pid, ppid=hit.ppid, name=hit.label, seq=seq,
+                addresses=tuple(hit.addresses), ranges=())
+    return snapshot_process(stop, proc, NO_BUILD_DIR)
+
+
+def _capture(name: str, command_line: list[str], exe: str, checkpoints: list[dict], *,
+             aslr: bool | None, gcc_argv: tuple[str, ...], run: dict, title: str) -> document.Capture:
+    personality = checkpoints[0]["personality"] if checkpoints else 0
+    if aslr is None:  # a process roads did not start: it asked for what it has
+        aslr = not personality & ADDR_NO_RANDOMIZE
+    doc = {
+        "schema": 1,
+        "sample": name,
+        "title": title,
+        "inputs": {"manifest": {"name": name, "args": command_line[1:], "aslr": aslr,
+                                "checkpoints": list(dict.fromkeys(c["name"] for c in checkpoints)),
+                                "variants": [{"name": VARIANT, "flags": []}]}},
+        "provenance": provenance(),
+        "variants": {VARIANT: {
+            "gcc_argv": list(gcc_argv),
+            "elf": document.to_builtins(read_elf(exe)),
+            "runs": [{"index": 0, "aslr_requested": aslr, "personality": personality,
+                      "aslr_disabled": bool(personality & ADDR_NO_RANDOMIZE),
+                      "checkpoints": checkpoints, **run}],
+        }},
+    }
+    return document.from_builtins(doc)
+
+
+def explain_program(argv: list[str], wheres: list[str], *, aslr: bool = False,
+                    follow_fork: bool = False, deadline: float = 30.0,
+                    progress: Callable[[str], None] = lambda s: None) -> Session:
+    """Run ``argv`` (a ``.c`` file is compiled first) to the stops ``wheres``."""
+    stops = [parse_stop(w) for w in wheres] or [parse_stop("main")]
+    labels = [s.label for s in stops]
+    if len(set(labels)) != len(labels):
+        raise ExplainError("the same --at twice: " + ", ".join(sorted({l for l in labels if labels.count(l) > 1})))
+    program = argv[0]
+    with tempfile.TemporaryDirectory(prefix="roads-explain-") as tmp:
+        gcc_argv: tuple[str, ...] = ()
+        if program.endswith(".c"):
+            source = Path(program)
+            if not source.is_file():
+                raise ExplainError(f"{program}: no such file")
+            progress(f"compiling {program}")
+            binary, gcc_argv = compile_c(source.resolve(), Path(tmp))
+            path = str(binary)
+        else:
+            found = shutil.which(program) if "/" not in program else (
+                program if os.path.isfile(program) and os.access(program, os.X_OK) else None)
+            if found is None:
+                raise ExplainError(f"{program}: no such program" if not os.path.exists(program)
+                                   else f"{program}: not an executable file")
+            path = os.path.realpath(found)
+        try:
+            read_elf(path)
+        except RoadsError as exc:
+            raise ExplainError(f"{program}: not an ELF program roads explain can read ({exc.message})") from None
+        proc = Proc()
+        checkpoints: list[dict] = []
+
+        def on_stop(hit: Hit) -> None:
+            checkpoints.append(_checkpoint(hit, len(checkpoints), proc))
+
+        progress(f"running {' '.join(argv)}")
+        tracer = Tracer([path, *argv[1:]], stops, on_stop=on_stop, aslr=aslr,
+                        follow_fork=follow_fork, deadline=deadline, progress=progress,
+                        read_elf=read_elf)
+        outcome = tracer.run()
+        missing = [l for l in labels if l not in outcome.reached]
+        if outcome.timed_out and missing:
+            raise ExplainError(f"{program} did not reach {', '.join(missing)} within "
+                               f"{deadline:g} s (--deadline); it was killed")
+        ending = _ending(outcome, program)
+        if not checkpoints:
+            raise ExplainError(f"{program} {ending} before reaching {', '.join(missing)}; "
+                               "nothing was captured")
+        name = sample_name(program if not gcc_argv else Path(program).stem)
+        main = outcome.processes[outcome.pid]
+        status = main.status
+        run = {
+            "pid": outcome.pid,
+            "exit_code": os.WEXITSTATUS(status) if status is not None and os.WIFEXITED(status) else None,
+            "signal": (os.WTERMSIG(status) if status is not None and os.WIFSIGNALED(status)
+                       and not main.killed_by_us else None),
+            "status": ending,
+            "processes": [{"pid": p.pid, "ppid": p.ppid if p.pid != outcome.pid else 0,
+                           "exit_code": os.WEXITSTATUS(p.status) if p.status is not None and os.WIFEXITED(p.status) else None,
+                           "signal": os.WTERMSIG(p.status) if p.status is not None and os.WIFSIGNALED(p.status) else None}
+                          for p in outcome.processes.values()],
+            "stdout": outcome.stdout,
+            "stderr": outcome.stderr,
+        }
+        shown = [Path(program).name if gcc_argv else program, *argv[1:]]
+        capture = _capture(name, shown, path, checkpoints, aslr=aslr, gcc_argv=gcc_argv,
+                           run=run, title=f"roads explain {' '.join(shown)}")
+        exe = checkpoints[0]["exe"]
+        return Session(capture, exe, shown, ending, not missing, missing)
+
+
+def _ending(outcome: Outcome, program: str) -> str:
+    main = outcome.processes[outcome.pid]
+    if outcome.ended_after_last_stop or main.killed_by_us:
+        return "was ended by roads explain after its last stop"
+    status = main.status
+    if status is not None and os.WIFEXITED(status):
+        return f"exited with status {os.WEXITSTATUS(status)}"
+    if status is not None and os.WIFSIGNALED(status):
+        return "was " + describe_status(status)  # "killed by SIGSEGV"
+    return "ended (" + describe_status(status) + ")"
+
+
+def explain_pid(pid: int, progress: Callable[[str], None] = lambda s: None) -> Session:
+    """One stop of a running process, read while PTRACE_INTERRUPT holds it."""
+    proc = Proc()
+    checkpoints: list[dict] = []
+    exe_path: list[str] = []
+
+    def on_stop(hit: Hit) -> None:
+        checkpoints.append(_checkpoint(hit, 0, proc))
+        try:
+            exe_path.append(os.readlink(f"/proc/{pid}/exe"))
+        except OSError:
+            exe_path.append("")
+
+    progress(f"reading process {pid}")
+    try:
+        seize_and_read(pid, on_stop)
+    except RoadsError as exc:
+        if isinstance(exc, ExplainError):
+            raise
+        raise ExplainError(f"process {pid}: {exc.message}") from None
+    exe = exe_path[0]
+    # A program deleted since it started is still there to read through /proc.
+    path = exe if exe and os.path.exists(exe) and not exe.endswith(" (deleted)") else f"/proc/{pid}/exe"
+    try:
+        cmdline = [a for a in Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0") if a]
+    except OSError:
+        cmdline = []
+    shown = [a.decode(errors="replace") for a in cmdline] or [exe]
+    name = sample_name(exe or str(pid))
+    run = {"pid": pid, "exit_code": None, "signal": None,
+           "status": "still running (read and let go)",
+           "processes": [{"pid": pid, "ppid": 0, "exit_code": None, "signal": None}],
+           "stdout": "", "stderr": ""}
+    try:
+        capture = _capture(name, shown, path, checkpoints, aslr=None, gcc_argv=(), run=run,
+                           title=f"roads explain --pid {pid} ({' '.join(shown)})")
+    except RoadsError as exc:
+        raise ExplainError(f"process {pid}: {exc.message}") from None
+    return Session(capture, checkpoints[0]["exe"], shown, "still running", True, [])

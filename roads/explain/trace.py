@@ -1,0 +1,586 @@
+"""Run any program under ptrace and stop it where ``roads explain --at`` asks.
+
+Stops (``parse_stop``):
+
+- ``FUNC`` or ``FUNC:N``: the N-th call of a function (default the first), by a
+  breakpoint at its first instruction, looked up in the executable's symbol table and
+  then in each library's dynamic symbols. Every call counts, the C library's own calls
+  to ``malloc`` included (a breakpoint cannot tell who called). ``main`` of a stripped
+  executable (``/bin/true``) is found as the first argument ``__libc_start_main``
+  receives (rdi at its first instruction).
+- ``syscall:NAME`` or ``syscall:NAME:N``: the N-th call of a system call, stopped when
+  it *returns*, so that the memory it made or changed is there to see.
+- ``exit``: each followed process as it exits (PTRACE_EVENT_EXIT: its memory is still
+  mapped), whether by exit() or by a signal.
+- ``DELAY`` (``0.5s``, ``200ms``): that long after the program started.
+
+Breakpoints and the counts hold in the first process and, with ``follow_fork``, in its
+forked children; without it a child is let go (its breakpoints taken out first). The
+program runs with ASLR off (personality(2)) unless asked otherwise, stdin from
+/dev/null, in a process group of its own that is killed when the run ends: after the
+last stop, at the deadline, or on any error. Only the stopped thread is held while a
+stop is read; other threads of the process go on.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from ..errors import RoadsError
+from . import ptrace as pt
+
+INT3 = 0xCC
+MAX_OUTPUT = 64 << 10
+UNISTD = Path("/usr/include/x86_64-linux-gnu/asm/unistd_64.h")
+
+
+class ExplainError(RoadsError):
+    """Bad input or a run that went wrong: the message says which."""
+
+
+@dataclass(frozen=True)
+class StopSpec:
+    """One ``--at``: ``kind`` is 'func', 'syscall', 'exit' or 'delay'."""
+
+    label: str
+    kind: str
+    name: str = ""
+    count: int = 1
+    seconds: float = 0.0
+    number: int = -1  # the system call's number
+
+
+def syscall_numbers() -> dict[str, int]:
+    """x86-64 system call numbers by name, from the kernel's uapi header."""
+    try:
+        text = UNISTD.read_text()
+    except OSError:
+        raise ExplainError(f"cannot read {UNISTD} for system call numbers (package "
+                           "linux-libc-dev)") from None
+    return {m[1]: int(m[2]) for m in re.finditer(r"#define __NR_(\w+)\s+(\d+)", text)}
+
+
+def parse_stop(text: str) -> StopSpec:
+    """A ``--at`` argument as a StopSpec; ExplainError saying what is accepted."""
+    t = text.strip()
+    if t == "exit":
+        return StopSpec(t, "exit")
+    m = re.fullmatch(r"(\d+(?:\.\d+)?)(s|ms)", t)
+    if m:
+        seconds = float(m[1]) / (1000 if m[2] == "ms" else 1)
+        if not 0 <= seconds <= 3600:
+            raise ExplainError(f"--at {text}: a delay is 0 to 3600 s")
+        return StopSpec(t, "delay", seconds=seconds)
+    m = re.fullmatch(r"syscall:(\w+)(?::(\d+))?", t)
+    if m:
+        numbers = syscall_numbers()
+        if m[1] not in numbers:
+            raise ExplainError(f"--at {text}: no system call {m[1]!r} on x86-64")
+        count = int(m[2] or 1)
+        if count < 1:
+            raise ExplainError(f"--at {text}: the count starts at 1")
+        return StopSpec(t, "syscall", name=m[1], count=count, number=numbers[m[1]])
+    m = re.fullmatch(r"([A-Za-z_][\w.@]*)(?::(\d+))?", t)
+    if m:
+        count = int(m[2] or 1)
+        if count < 1:
+            raise ExplainError(f"--at {text}: the count starts at 1")
+        return StopSpec(t, "func", name=m[1], count=count)
+    raise ExplainError(f"--at {text!r}: give main, FUNC, FUNC:N, syscall:NAME[:N], exit or a "
+                       "delay such as 0.5s")
+
+
+@dataclass
+class Hit:
+    """What the capture callback receives: a stopped process at one stop."""
+
+    pid: int
+    ppid: int
+    label: str
+    addresses: tuple[tuple[str, int], ...]
+
+
+@dataclass
+class Ending:
+    """How a traced process ended."""
+
+    pid: int
+    ppid: int
+    status: int | None = None  # raw wait status
+    killed_by_us: bool = False
+
+
+@dataclass
+class Outcome:
+    pid: int
+    reached: list[str] = field(default_factory=list)
+    processes: dict[int, Ending] = field(default_factory=dict)
+    stdout: str = ""
+    stderr: str = ""
+    seconds: float = 0.0
+    timed_out: bool = False
+    ended_after_last_stop: bool = False
+
+
+def _status_of(pid: int) -> dict[str, str]:
+    out = {}
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            key, _, value = line.partition(":")
+            out[key] = value.strip()
+    except OSError:
+        pass
+    return out
+
+
+def file_bias(maps: list[tuple[int, int, int, str]], path: str, loads) -> int | None:
+    """Load bias of ``path``: where its offset-0 mapping starts, less its first PT_LOAD's page."""
+    if not loads:
+        return None
+    first = min(s.p_vaddr for s in loads) & ~0xFFF
+    for start, _end, offset, name in maps:
+        if name == path and offset == 0:
+            return start - first
+    return None
+
+
+def read_maps(pid: int) -> list[tuple[int, int, int, str]]:
+    out = []
+    for line in Path(f"/proc/{pid}/maps").read_text().splitlines():
+        parts = line.split(None, 5)
+        lo, hi = (int(x, 16) for x in parts[0].split("-"))
+        out.append((lo, hi, int(parts[2], 16), parts[5] if len(parts) > 5 else ""))
+    return out
+
+
+class Tracer:
+    """One run of ``argv`` under ptrace, stopped at ``stops``; ``run`` returns its Outcome."""
+
+    def __init__(self, argv: list[str], stops: list[StopSpec], *, on_stop: Callable[[Hit], None],
+                 aslr: bool = False, follow_fork: bool = False, deadline: float = 30.0,
+                 cwd: str | None = None, env: dict[str, str] | None = None,
+                 progress: Callable[[str], None] = lambda s: None,
+                 read_elf: Callable | None = None) -> None:
+        self.argv = argv
+        self.stops = stops
+        self.on_stop = on_stop
+        self.aslr = aslr
+        self.follow_fork = follow_fork
+        self.deadline = deadline
+        self.cwd = cwd
+        self.env = env if env is not None else dict(os.environ)
+        self.progress = progress
+        self.read_elf = read_elf
+        self.hits = {s.label: 0 for s in stops}
+        self.done: set[str] = set()
+        self.breakpoints: dict[int, tuple[int, list[StopSpec | str]]] = {}  # addr -> (orig word, what)
+        self.bp_in: dict[int, set[int]] = {}  # tgid -> addresses holding int3
+        self.traced: dict[int, int] = {}  # tid -> tgid
+        self.in_syscall: dict[int, bool] = {}
+        self.fork_kind: dict[int, int] = {}  # new pid -> PTRACE_EVENT_*
+        self.pending: set[int] = set()  # new tids stopped before their parent's event
+        self.main = 0
+        self.outcome: Outcome | None = None
+        self._timed_out = threading.Event()
+        self._delay_sent: set[str] = set()
+        self.syscalls = any(s.kind == "syscall" for s in stops)
+
+    # ------------------------------------------------------------------ start
+
+    def _spawn(self, out, err) -> int:
+        path = self.argv[0]
+        ready_r, ready_w = os.pipe2(os.O_CLOEXEC)
+        pid = os.fork()
+        if pid == 0:  # the child: never returns
+            try:
+                os.close(ready_r)
+                os.setpgid(0, 0)
+                null = os.open("/dev/null", os.O_RDONLY)
+                os.dup2(null, 0)
+                os.dup2(out.fileno(), 1)
+                os.dup2(err.fileno(), 2)
+                if self.cwd:
+                    os.chdir(self.cwd)
+                if not self.aslr:
+                    pt.no_randomize()
+                pt.traceme()
+                os.execve(path, self.argv, self.env)
+            except BaseException as exc:  # noqa: BLE001 - reported through the pipe
+                try:
+                    os.write(ready_w, f"{type(exc).__name__}: {exc}".encode()[:500])
+                finally:
+                    os._exit(127)
+        os.close(ready_w)
+        message = b""
+        while chunk := os.read(ready_r, 512):
+            message += chunk
+        os.close(ready_r)
+        if message:
+            os.waitpid(pid, 0)
+            raise ExplainError(f"cannot start {path}: {message.decode(errors='replace')}")
+        return pid
+
+    def run(self) -> Outcome:
+        with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+            started = time.monotonic()
+            self.main = self._spawn(out, err)
+            self.outcome = Outcome(self.main)
+            self.outcome.processes[self.main] = Ending(self.main, os.getpid())
+            timers = [threading.Timer(self.deadline, self._time_out)]
+            for s in self.stops:
+                if s.kind == "delay":
+                    timers.append(threading.Timer(s.seconds, self._delay, (s,)))
+            try:
+                pid, status = os.waitpid(self.main, pt.WALL)
+                if not os.WIFSTOPPED(status):
+                    self.outcome.processes[self.main].status = status
+                    raise ExplainError(f"{self.argv[0]} ended before it ran")
+                options = (pt.PTRACE_O_TRACESYSGOOD | pt.PTRACE_O_TRACEEXEC | pt.PTRACE_O_TRACEEXIT
+                           | pt.PTRACE_O_EXITKILL | pt.PTRACE_O_TRACEFORK
+                           | pt.PTRACE_O_TRACEVFORK | pt.PTRACE_O_TRACECLONE)
+                pt.call(pt.PTRACE_SETOPTIONS, pid, 0, options)
+                self.traced[pid] = pid
+                self.bp_in[pid] = set()
+                self._at_exec(pid)
+                for t in timers:
+                    t.daemon = True
+                    t.start()
+                self._resume(pid)
+                self._loop()
+            finally:
+                for t in timers:
+                    t.cancel()
+                self._kill_all()
+            self.outcome.seconds = time.monotonic() - started
+            self.outcome.timed_out = self._timed_out.is_set()
+            for f, attr in ((out, "stdout"), (err, "stderr")):
+                f.seek(0)
+                setattr(self.outcome, attr, f.read(MAX_OUTPUT).decode(errors="replace"))
+        return self.outcome
+
+    def _time_out(self) -> None:
+        self._timed_out.set()
+        try:
+            os.killpg(self.main, signal.SIGKILL)
+        except OSError:
+            pass
+
+    def _delay(self, spec: StopSpec) -> None:
+        self._delay_sent.add(spec.label)
+        try:
+            os.kill(self.main, signal.SIGSTOP)
+        except OSError:
+            pass
+
+    def _kill_all(self) -> None:
+        """Nothing of the run survives it: its group, then every tracee left, reaped."""
+        for target in (lambda: os.killpg(self.main, signal.SIGKILL),):
+            try:
+                target()
+            except OSError:
+                pass
+        for tid in list(self.traced):
+            try:
+                os.kill(tid, signal.SIGKILL)
+            except OSError:
+                pass
+        while True:
+            try:
+                pid, status = os.waitpid(-1, pt.WALL)
+            except ChildProcessError:
+                break
+            if os.WIFSTOPPED(status):  # its exit stop (PTRACE_EVENT_EXIT comes even on SIGKILL)
+                try:
+                    pt.call(pt.PTRACE_CONT, pid, 0, 0)
+                except OSError:
+                    pass
+                continue
+            self._ended(pid, status, killed=True)
+
+    # ------------------------------------------------------------------ breakpoints
+
+    def _insert(self, tgid: int, addr: int, what: StopSpec | str) -> None:
+        if addr in self.breakpoints:
+            self.breakpoints[addr][1].append(what)
+            return
+        word = pt.peek(tgid, addr)
+        self.breakpoints[addr] = (word, [what])
+        pt.poke(tgid, addr, (word & ~0xFF) | INT3)
+        self.bp_in[tgid].add(addr)
+
+    def _remove(self, addr: int) -> None:
+        word, _ = self.breakpoints.pop(addr)
+        for tgid, held in self.bp_in.items():
+            if addr in held:
+                held.discard(addr)
+                try:
+                    pt.poke(tgid, addr, word)
+                except OSError:
+                    pass
+
+    def _at_exec(self, pid: int) -> None:
+        """The program has just been loaded: a breakpoint at its entry point, where its
+        libraries are mapped and the functions can be looked up."""
+        if not any(s.kind == "func" for s in self.stops):
+            return
+        auxv = Path(f"/proc/{pid}/auxv").read_bytes()
+        entry = next(int.from_bytes(auxv[k + 8:k + 16], "little")
+                     for k in range(0, len(auxv), 16)
+                     if int.from_bytes(auxv[k:k + 8], "little") == 9)  # AT_ENTRY
+        self._insert(pid, entry, "entry")
+
+    def _lookup(self, pid: int) -> None:
+        """At the entry point: a breakpoint for each function asked for."""
+        maps = read_maps(pid)
+        exe = os.readlink(f"/proc/{pid}/exe")
+        files = [exe] + [name for name in dict.fromkeys(m[3] for m in maps)
+                         if name.startswith("/") and name != exe]
+        elves = {}
+
+        def find(name: str) -> int | None:
+            for path in files:
+                if path not in elves:
+                    try:
+                        elves[path] = self.read_elf(path)
+                    except RoadsError:
+                        elves[path] = None
+                elf = elves[path]
+                if elf is None:
+                    continue
+                for sym in elf.symbols:
+                    if sym.name == name and sym.type == "STT_FUNC" and sym.st_value:
+                        bias = file_bias(maps, path, elf.loads)
+                        if bias is not None:
+                            return bias + sym.st_value
+            return None
+
+        for spec in self.stops:
+            if spec.kind != "func":
+                continue
+            addr = find(spec.name)
+            if addr is None and spec.name == "main":
+                start = find("__libc_start_main")
+                if start is None:
+                    raise ExplainError(f"{self.argv[0]}: no symbol main and no "
+                                       "__libc_start_main to find it by")
+                self._insert(pid, start, "libc_start_main")
+                continue
+            if addr is None:
+                raise ExplainError(f"--at {spec.label}: no function {spec.name!r} in "
+                                   f"{self.argv[0]} or its libraries")
+            self._insert(pid, addr, spec)
+
+    # ------------------------------------------------------------------ the loop
+
+    def _resume(self, tid: int, sig: int = 0) -> None:
+        request = pt.PTRACE_SYSCALL if self.syscalls else pt.PTRACE_CONT
+        try:
+            pt.call(request, tid, 0, sig)
+        except ProcessLookupError:
+            pass
+
+    def _all_done(self) -> bool:
+        return all(s.label in self.done for s in self.stops if s.kind != "exit") and \
+            not any(s.kind == "exit" for s in self.stops)
+
+    def _loop(self) -> None:
+        while self.traced:
+            try:
+                tid, status = os.waitpid(-1, pt.WALL)
+            except ChildProcessError:
+                return
+            if os.WIFEXITED(status) or os.WIFSIGNALED(status):
+                self._ended(tid, status)
+                continue
+            if tid not in self.traced:
+                self._new_tid(tid)
+                continue
+            self._stopped(tid, status)
+            if self._all_done() and self.outcome is not None:
+                self.outcome.ended_after_last_stop = True
+                self._kill_all()
+                return
+
+    def _ended(self, tid: int, status: int, killed: bool = False) -> None:
+        tgid = self.traced.pop(tid, tid)
+        self.in_syscall.pop(tid, None)
+        if tid == tgid and self.outcome and tid in self.outcome.processes:
+            ending = self.outcome.processes[tid]
+            if ending.status is None:
+                ending.status = status
+                ending.killed_by_us = killed
+            self.bp_in.pop(tid, None)
+
+    def _new_tid(self, tid: int) -> None:
+        kind = self.fork_kind.pop(tid, None)
+        if kind is None:
+            self.pending.add(tid)  # its parent's event comes next
+            return
+        info = _status_of(tid)
+        tgid = int(info.get("Tgid", tid))
+        parent = int(info.get("PPid", 0))
+        if kind == pt.PTRACE_EVENT_CLONE and tgid != tid:
+            self.traced[tid] = tgid
+            self._resume(tid)
+            return
+        if self.follow_fork:
+            self.traced[tid] = tid
+            parent_tgid = self.traced.get(parent, parent)
+            self.bp_in[tid] = set(self.bp_in.get(parent_tgid, ()))
+            self.outcome.processes[tid] = Ending(tid, parent)
+            self._resume(tid)
+            return
+        # Not followed: its copies of the breakpoints out (a vfork child shares the
+        # parent's memory: left alone), then let go.
+        if kind == pt.PTRACE_EVENT_FORK:
+            for addr in self.bp_in.get(self.traced.get(parent, parent), ()):
+                try:
+                    pt.poke(tid, addr, self.breakpoints[addr][0])
+                except (OSError, KeyError):
+                    pass
+        try:
+            pt.call(pt.PTRACE_DETACH, tid, 0, 0)
+        except OSError:
+            pass
+
+    def _stopped(self, tid: int, status: int) -> None:
+        sig = os.WSTOPSIG(status)
+        event = status >> 16
+        tgid = self.traced[tid]
+        if event in (pt.PTRACE_EVENT_FORK, pt.PTRACE_EVENT_VFORK, pt.PTRACE_EVENT_CLONE):
+            child = pt.event_msg(tid)
+            self.fork_kind[child] = event
+            self._resume(tid)
+            if child in self.pending:
+                self.pending.discard(child)
+                self._new_tid(child)
+            return
+        if event == pt.PTRACE_EVENT_EXEC:
+            self.bp_in[tgid] = set()  # a new image: the breakpoints went with the old one
+            self.in_syscall[tid] = False
+            self._resume(tid)
+            return
+        if event == pt.PTRACE_EVENT_EXIT:
+            for spec in self.stops:
+                if spec.kind == "exit" and tid == tgid:
+                    self._hit(tid, spec, ())
+            self._resume(tid)
+            return
+        if event == pt.PTRACE_EVENT_STOP:
+            self._resume(tid)
+            return
+        if sig == signal.SIGTRAP | 0x80:
+            self._syscall_stop(tid)
+            return
+        if sig == signal.SIGTRAP:
+            regs = pt.get_regs(tid)
+            addr = regs.rip - 1
+            if addr in self.breakpoints and addr in self.bp_in.get(tgid, ()):
+                self._breakpoint(tid, tgid, addr, regs)
+                return
+            self._resume(tid, sig)
+            return
+        if sig == signal.SIGSTOP and tid == self.main:
+            waiting = [s for s in self.stops if s.label in self._delay_sent and s.label not in self.done]
+            if waiting:
+                for spec in waiting:
+                    self._hit(tid, spec, ())
+                self._resume(tid)
+                return
+        self._resume(tid, sig)
+
+    def _syscall_stop(self, tid: int) -> None:
+        leaving = self.in_syscall.get(tid, False)
+        self.in_syscall[tid] = not leaving
+        if leaving:
+            regs = pt.get_regs(tid)
+            for spec in self.stops:
+                if spec.kind == "syscall" and spec.number == regs.orig_rax and spec.label not in self.done:
+                    self.hits[spec.label] += 1
+                    if self.hits[spec.label] == spec.count:
+                        result = regs.rax
+                        extra = (("result", result),) if 0x1000 <= result < 1 << 47 else ()
+                        self._hit(tid, spec, (("pc", regs.rip), ("sp", regs.rsp), *extra))
+        self._resume(tid)
+
+    def _breakpoint(self, tid: int, tgid: int, addr: int, regs: pt.Regs) -> None:
+        regs.rip = addr
+        pt.set_regs(tid, regs)
+        word, whats = self.breakpoints[addr]
+        for what in list(whats):
+            if what == "entry":
+                whats.remove(what)
+                self._lookup(tgid)
+            elif what == "libc_start_main":
+                whats.remove(what)
+                for spec in self.stops:
+                    if spec.kind == "func" and spec.name == "main":
+                        self._insert(tgid, regs.rdi, spec)
+            elif isinstance(what, StopSpec) and what.label not in self.done:
+                self.hits[what.label] += 1
+                if self.hits[what.label] == what.count:
+                    self._hit(tid, what, (("pc", addr), ("sp", regs.rsp)))
+                    whats.remove(what)
+        if not whats:
+            self._remove(addr)
+            self._resume(tid)
+            return
+        # Step over the breakpoint: the original byte back, one instruction, int3 again.
+        pt.poke(tgid, addr, word)
+        pt.call(pt.PTRACE_SINGLESTEP, tid, 0, 0)
+        _, status = os.waitpid(tid, pt.WALL)
+        if os.WIFEXITED(status) or os.WIFSIGNALED(status):
+            self._ended(tid, status)
+            return
+        pt.poke(tgid, addr, (word & ~0xFF) | INT3)
+        sig = os.WSTOPSIG(status)
+        self._resume(tid, 0 if sig == signal.SIGTRAP else sig)
+
+    def _hit(self, tid: int, spec: StopSpec, addresses: tuple) -> None:
+        tgid = self.traced.get(tid, tid)
+        if spec.kind != "exit":
+            self.done.add(spec.label)
+        self.progress(f"stopped at {spec.label} (pid {tgid})")
+        ppid = int(_status_of(tgid).get("PPid", 0))
+        self.on_stop(Hit(tgid, ppid, spec.label, addresses))
+        self.outcome.reached.append(spec.label)
+
+
+def seize_and_read(pid: int, on_stop: Callable[[Hit], None], label: str = "now") -> None:
+    """Stop a running process (PTRACE_SEIZE, PTRACE_INTERRUPT: no signal its shell could
+    see), hand it to ``on_stop``, and let it go on (PTRACE_DETACH)."""
+    try:
+        pt.call(pt.PTRACE_SEIZE, pid, 0, 0)
+    except ProcessLookupError:
+        raise ExplainError(f"no process {pid}") from None
+    except PermissionError:
+        raise ExplainError(f"may not trace process {pid}: it is not yours, or ptrace is "
+                           "restricted here (/proc/sys/kernel/yama/ptrace_scope)") from None
+    try:
+        pt.call(pt.PTRACE_INTERRUPT, pid, 0, 0)
+        while True:
+            _, status = os.waitpid(pid, pt.WALL)
+            if os.WIFEXITED(status) or os.WIFSIGNALED(status):
+                raise ExplainError(f"process {pid} ended before it could be read")
+            if status >> 16 == pt.PTRACE_EVENT_STOP:
+                break
+            # A signal arrived first: let it through and wait for the interrupt.
+            pt.call(pt.PTRACE_CONT, pid, 0, os.WSTOPSIG(status))
+        regs = pt.get_regs(pid)
+        ppid = int(_status_of(pid).get("PPid", 0))
+        on_stop(Hit(pid, ppid, label, (("pc", regs.rip), ("sp", regs.rsp))))
+    except ChildProcessError:
+        raise ExplainError(f"process {pid} vanished while it was read") from None
+    finally:
+        try:
+            pt.call(pt.PTRACE_DETACH, pid, 0, 0)
+        except OSError:
+            pass
