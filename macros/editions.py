@@ -230,7 +230,7 @@ def _write_print_page(config, nav, files, env) -> None:
     file = File.generated(config, "print.md", content="")
     file.dest_uri = PRINT_PAGE
     file.url = PRINT_PAGE
-    page = Page(f"{config.site_name}: the whole series", file, config)
+    page = Page("The whole series", file, config)
     page.markdown = ""
     page.meta = {"search": {"exclude": True}}
     page.toc = get_toc([{"level": 2, "id": slug, "name": html.escape(title), "children": []}
