@@ -322,3 +322,24 @@ def test_syscalls_loader_then_malloc():
     # malloc's first brk asks where the break is (0), the second moves it.
     (_, a0, _, r0, _), (_, a1, _, r1, _) = seen[first_brk_by_malloc:first_brk_by_malloc + 2]
     assert a0 == 0 and a1 > r0 and r1 == a1
+
+
+def test_syscalls_minimal_malloc_regions():
+    seen = calls()
+    minimal = [c_ for c_ in seen if c_[0] == "mmap" and "__minimal_malloc" in c_[4]]
+    assert len(minimal) == 2
+    s = snap("starti-syscalls", "main")
+    starts = {r.start: r for r in s.regions}
+    below = []
+    for _, _, length, answer, _ in minimal:
+        r = starts.get(answer)
+        assert r is not None and r.pathname == "" and r.size == length
+        above = [x for x in s.regions if x.start == r.end]
+        assert above
+        below.append(above[0].pathname)
+    assert below[0] == "[vvar]" and below[1].endswith("/libc.so.6")
+    # The munmap returns the mapping of the library cache made by _dl_sysdep_read_whole_file.
+    cache = [c_ for c_ in seen if c_[0] == "mmap" and "_dl_sysdep_read_whole_file" in c_[4]]
+    unmap = [c_ for c_ in seen if c_[0] == "munmap"]
+    assert len(cache) == 1 and len(unmap) == 1
+    assert unmap[0][1] == cache[0][3] and unmap[0][2] == cache[0][2] and "_dl_unload_cache" in unmap[0][4]
