@@ -173,7 +173,8 @@ def render_page(session: Session, *, read_elf=None) -> str:
     command_line = " ".join(session.command)
     body.append(f"<h1>The memory of <code>{html.escape(command_line)}</code></h1>")
     stops = " → ".join(html.escape(_stop_title(s)) for s in sels)
-    facts = [("Stops", stops),
+    facts = [("Command", f"<code>{html.escape(cap.title or '')}</code>"),
+             ("Stops", stops),
              ("How it ended", html.escape(session.ending)),
              ("ASLR", "off (personality ADDR_NO_RANDOMIZE), as on the site" if run.aslr_disabled
               else "on: addresses change from run to run")]

@@ -294,7 +294,7 @@ class Tracer:
                 pass
         while True:
             try:
-                pid, status = os.waitpid(-1, pt.WALL)
+                pid, status = os.waitpid(-self.main, pt.WALL)  # its group only: never a stranger child of ours
             except ChildProcessError:
                 break
             if os.WIFSTOPPED(status):  # its exit stop (PTRACE_EVENT_EXIT comes even on SIGKILL)
@@ -394,7 +394,7 @@ class Tracer:
     def _loop(self) -> None:
         while self.traced:
             try:
-                tid, status = os.waitpid(-1, pt.WALL)
+                tid, status = os.waitpid(-self.main, pt.WALL)  # its group only: never a stranger child of ours
             except ChildProcessError:
                 return
             if os.WIFEXITED(status) or os.WIFSIGNALED(status):

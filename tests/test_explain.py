@@ -1,0 +1,239 @@
+"""roads explain (issue 15): the Done-when commands, regions against /proc/PID/maps of
+the same stop, the failure cases (a clear error, nothing written, no process left), and
+the page in a browser at 390 px and 1280 px in both palettes."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from roads import cli
+from roads.explain import session as session_mod
+
+pytestmark = [pytest.mark.dot]
+
+FORKY = r"""
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+int main(void) {
+    char *small = malloc(64);
+    char *big = malloc(1 << 20);
+    strcpy(small, "hello");
+    memset(big, 1, 1 << 20);
+    pid_t child = fork();
+    if (child == 0) {
+        small[0] = 'H';
+        exit(0);
+    }
+    waitpid(child, NULL, 0);
+    printf("%s %d\n", small, big[5]);
+    free(big);
+    free(small);
+    return 0;
+}
+"""
+
+CRASH = "int main(void) { volatile int *p = 0; return *p; }\n"
+
+
+def explain(*args: str) -> int:
+    return cli.main(["explain", *args])
+
+
+def _maps(pid: int) -> list[tuple[int, int, str, int, str]]:
+    out = []
+    for line in Path(f"/proc/{pid}/maps").read_text().splitlines():
+        parts = line.split(None, 5)
+        lo, hi = (int(x, 16) for x in parts[0].split("-"))
+        out.append((lo, hi, parts[1], int(parts[2], 16), parts[5] if len(parts) > 5 else ""))
+    return out
+
+
+@pytest.fixture(scope="module")
+def pages(tmp_path_factory):
+    """The two Done-when pages, made once; the maps read at each stop beside them."""
+    if shutil.which("gcc") is None:
+        pytest.skip("no gcc")
+    folder = tmp_path_factory.mktemp("explain")
+    (folder / "forky.c").write_text(FORKY)
+    seen: list[tuple[str, int, list, dict]] = []
+    real = session_mod._checkpoint
+
+    def checkpoint(hit, seq, proc):
+        maps = _maps(hit.pid)
+        doc = real(hit, seq, proc)
+        seen.append((hit.label, hit.pid, maps, doc))
+        return doc
+
+    session_mod._checkpoint = checkpoint
+    cwd = os.getcwd()
+    try:
+        os.chdir(folder)
+        assert explain("--at", "main", "--at", "exit", "--out", "true.html", "--", "/bin/true") == 0
+        assert explain("--follow-fork", "--at", "main", "--at", "malloc:2", "--at", "exit",
+                       "--out", "forky.html", "--", "forky.c") == 0
+    finally:
+        os.chdir(cwd)
+        session_mod._checkpoint = real
+    return folder, seen
+
+
+def test_pages_are_written_and_self_contained(pages):
+    folder, _ = pages
+    for name in ("true.html", "forky.html"):
+        text = (folder / name).read_text()
+        assert text.startswith("<!DOCTYPE html>")
+        # Nothing fetched: no external stylesheet, script, image or font.
+        assert "<link" not in text and "src=" not in text and "@import" not in text
+        assert "http://" not in text.replace("http://www.w3.org/", "")
+        assert "https://" not in text
+    assert not list(folder.glob("*.part"))
+
+
+def test_stops_of_true_and_the_forked_program(pages):
+    _, seen = pages
+    labels = [s[0] for s in seen]
+    assert labels[:2] == ["main", "exit"]  # /bin/true: stripped, main found all the same
+    rest = labels[2:]
+    assert rest[:2] == ["main", "malloc:2"] and sorted(rest[2:]) == ["exit", "exit"]
+    pids = {s[1] for s in seen[2:] if s[0] == "exit"}
+    assert len(pids) == 2  # the parent and the followed child, each at its exit
+    # At main the pc is main's first instruction, in the executable's code.
+    main = seen[0][3]
+    pc = dict((a["name"], a["value"]) for a in main["addresses"])["pc"]
+    region = next(r for r in main["regions"] if r["start"] <= pc < r["end"])
+    assert region["pathname"] == os.path.realpath("/bin/true") and "x" in region["perms"]
+
+
+def test_regions_match_proc_maps_of_the_same_stop(pages):
+    _, seen = pages
+    for label, pid, maps, doc in seen:
+        got = [(r["start"], r["end"], r["perms"], r["offset"], r["pathname"]) for r in doc["regions"]]
+        assert got == maps, f"{label} (pid {pid})"
+
+
+def test_aslr_is_off_and_the_heap_grows(pages):
+    _, seen = pages
+    for _, _, _, doc in seen:
+        assert doc["personality"] & 0x0040000
+    forky = [s for s in seen[2:]]
+    heap = {s[0]: [r for r in s[3]["regions"] if r["pathname"] == "[heap]"] for s in forky[:2]}
+    assert heap["malloc:2"], "the first malloc made the heap"
+
+
+def test_failures_are_clear_and_leave_nothing(tmp_path, capsys, no_leftovers, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    cases = [
+        (["--", str(tmp_path / "missing")], "no such program"),
+        (["--at", "nosuchfunc", "--", "/bin/true"], "no function 'nosuchfunc'"),
+        (["--at", "malloc:100000", "--", "/bin/true"], "nothing was captured"),
+        (["--at", "syscall:kill", "--deadline", "1", "--", "sleep", "5"], "within 1 s"),
+        (["--at", "nowhere::", "--", "/bin/true"], "give main"),
+    ]
+    for args, words in cases:
+        started = time.monotonic()
+        assert explain(*args) == 1, args
+        assert words in capsys.readouterr().err, args
+        assert time.monotonic() - started < 10
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_program_that_ends_first_still_gets_its_page(tmp_path, capsys, no_leftovers, monkeypatch):
+    if shutil.which("gcc") is None:
+        pytest.skip("no gcc")
+    monkeypatch.chdir(tmp_path)
+    assert explain("--at", "main", "--at", "syscall:kill", "--out", "part.html", "--", "/bin/true") == 3
+    err = capsys.readouterr().err
+    assert "before reaching syscall:kill" in err
+    assert "Not reached" in (tmp_path / "part.html").read_text()
+    (tmp_path / "crash.c").write_text(CRASH)
+    assert explain("--at", "exit", "--out", "crash.html", "--", "crash.c") == 0
+    assert "was killed by SIGSEGV" in (tmp_path / "crash.html").read_text()
+
+
+def test_pid_vanished_unreadable_and_read(tmp_path, capsys, no_leftovers, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    assert explain("--pid", str(gone.pid)) == 1
+    assert f"no process {gone.pid}" in capsys.readouterr().err
+    sleeper = subprocess.Popen(["sleep", "30"])
+    try:
+        if os.geteuid() == 0 and shutil.which("setpriv"):
+            done = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+                                   sys.executable, "-m", "roads.cli", "explain", "--pid",
+                                   str(sleeper.pid), "--out", str(tmp_path / "no.html")],
+                                  capture_output=True, text=True, timeout=60,
+                                  cwd=Path(__file__).resolve().parent.parent)
+            assert done.returncode == 1 and "may not trace" in done.stderr, done.stderr
+        assert explain("--pid", str(sleeper.pid), "--out", "pid.html") == 0
+        # Read and let go: still running, not stopped.
+        state = Path(f"/proc/{sleeper.pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        assert state in "SR"
+        assert "roads explain --pid" in (tmp_path / "pid.html").read_text()
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["pid.html"]
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_the_pages_in_a_browser(pages, browser):
+    """Every figure there and legible on a phone and a desktop, in both palettes."""
+    from tests.browser import DESKTOP, PHONE
+
+    folder, _ = pages
+    expected = {"true.html": (2, 1), "forky.html": (4, 3)}  # (stops, diffs)
+    backgrounds = set()
+    for viewport in (PHONE, DESKTOP):
+        for scheme in ("light", "dark"):
+            context = browser.new_context(viewport=viewport, color_scheme=scheme)
+            try:
+                page = context.new_page()
+                errors: list[str] = []
+                page.on("pageerror", lambda e: errors.append(str(e)))
+                for name, (stops, diffs) in expected.items():
+                    page.goto((folder / name).as_uri())
+                    found = page.evaluate("""() => ({
+                      scheme: document.body.dataset.mdColorScheme,
+                      bg: getComputedStyle(document.body).backgroundColor,
+                      wide: document.documentElement.scrollWidth,
+                      vas: document.querySelectorAll('figure.roads-vas-figure svg').length,
+                      tables: document.querySelectorAll('.roads-map-details table').length,
+                      elf: document.querySelectorAll('figure.roads-elf-figure').length,
+                      diffs: document.querySelectorAll('#changes ~ figure, #changes ~ * figure').length,
+                      prov: document.querySelectorAll('.roads-provenance').length,
+                      svgWidth: Math.min(...[...document.querySelectorAll('figure.roads-vas-figure svg')]
+                                 .map(s => s.getBoundingClientRect().width)),
+                      smallest: Math.min(...[...document.querySelectorAll('figure.roads-vas-figure svg text')]
+                                 .map(t => t.getBoundingClientRect().height).filter(h => h > 0)),
+                      elfShown: [...document.querySelectorAll('figure.roads-elf-figure')].some(
+                                 f => [...f.children].some(c => c.getBoundingClientRect().height > 50)),
+                    })""")
+                    where = f"{name} at {viewport['width']} px, {scheme}"
+                    assert found["scheme"] == ("slate" if scheme == "dark" else "default"), where
+                    assert found["wide"] <= viewport["width"], where  # nothing sideways
+                    assert found["vas"] == stops and found["tables"] == stops, where
+                    assert found["elf"] >= 1 and found["elfShown"], where
+                    assert found["diffs"] >= diffs, where
+                    assert found["prov"] >= stops + 1 + diffs, where
+                    # Legible: the diagram keeps a readable width (it scrolls inside its
+                    # box on a phone) and its smallest text stays at least 8 px high.
+                    assert found["svgWidth"] >= min(500, viewport["width"] - 40), where
+                    assert found["smallest"] >= 8, where
+                    backgrounds.add(found["bg"])
+                assert not errors
+            finally:
+                context.close()
+    assert len(backgrounds) == 2  # light and dark differ
