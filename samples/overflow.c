@@ -6,7 +6,8 @@
  * stack that has just run out, so it runs on an alternate stack (sigaltstack),
  * records where the fault was and how deep the recursion got, pauses for the
  * capture, and returns: the faulting access is retried with the default action
- * restored (SA_RESETHAND), and the program dies of SIGSEGV.
+ * restored (SA_RESETHAND), and the program dies of SIGSEGV. On the way down, the
+ * first levels record their frames, and the run pauses once ("frames") to show them.
  */
 #include <signal.h>
 #include <stdint.h>
@@ -30,11 +31,29 @@ static void on_segv(int sig, siginfo_t *info, void *context)
     write(2, message, sizeof message - 1);
 }
 
+#define FRAMES_SHOWN 4
+
+/* The first levels record their frame: the frame pointer (%rbp, kept at -O0), the
+   caller's frame pointer saved at that address, and the return address above it. */
+static void record_frame(uintptr_t n, void *fp, void *ret)
+{
+    char name[] = "frame-0", saved[] = "saved-fp-0", back[] = "return-0";
+    name[6] = saved[9] = back[7] = (char)('0' + n);
+    ROADS_ADDRESS(name, fp);
+    ROADS_ADDRESS(saved, *(void **)fp);
+    ROADS_ADDRESS(back, ret);
+}
+
 static uintptr_t recurse(uintptr_t n)
 {
     volatile char frame[1024];
     memset((char *)frame, (int)n, sizeof frame);
     depth = n;
+    if (n < FRAMES_SHOWN) {
+        record_frame(n, __builtin_frame_address(0), __builtin_return_address(0));
+        if (n == FRAMES_SHOWN - 1)
+            ROADS_CHECKPOINT("frames");
+    }
     return recurse(n + 1) + frame[n % sizeof frame];
 }
 

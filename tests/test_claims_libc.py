@@ -343,3 +343,48 @@ def test_syscalls_minimal_malloc_regions():
     unmap = [c_ for c_ in seen if c_[0] == "munmap"]
     assert len(cache) == 1 and len(unmap) == 1
     assert unmap[0][1] == cache[0][3] and unmap[0][2] == cache[0][2] and "_dl_unload_cache" in unmap[0][4]
+
+
+# --------------------------------------------------------------------------- stack frames
+
+LEVELS = 4
+BUFFER = 1024  # the sample's frame buffer (samples/overflow.c)
+
+
+def frames() -> list[tuple[int, int, int]]:
+    s = snap("overflow", "frames")
+    return [(s.address(f"frame-{n}"), s.address(f"saved-fp-{n}"), s.address(f"return-{n}"))
+            for n in range(LEVELS)]
+
+
+def test_overflow_frames_chained():
+    f = frames()
+    for n in range(1, LEVELS):
+        assert f[n][1] == f[n - 1][0]
+    s = snap("overflow", "frames")
+    stack = [r for r in s.regions if r.pathname == "[stack]"][0]
+    assert all(stack.start <= fp < stack.end for fp, _, _ in f)
+
+
+def test_overflow_frames_evenly_spaced():
+    f = frames()
+    gaps = {f[n - 1][0] - f[n][0] for n in range(1, LEVELS)}
+    assert len(gaps) == 1
+    gap = gaps.pop()
+    assert BUFFER < gap < 2 * BUFFER
+
+
+def symbol_range(name: str) -> tuple[int, int]:
+    found = [y for y in doc("overflow")["variants"]["default"]["elf"]["symbols"] if y["name"] == name]
+    assert len(found) == 1
+    return found[0]["st_value"], found[0]["st_value"] + found[0]["st_size"]
+
+
+def test_overflow_return_addresses():
+    f = frames()
+    s = snap("overflow", "frames")
+    base = min(r.start for r in s.regions if r.pathname == "/build/overflow")
+    main, recurse = symbol_range("main"), symbol_range("recurse")
+    assert main[0] <= f[0][2] - base < main[1]
+    assert len({ret for _, _, ret in f[1:]}) == 1
+    assert recurse[0] <= f[1][2] - base < recurse[1]
