@@ -388,3 +388,13 @@ def test_overflow_return_addresses():
     assert main[0] <= f[0][2] - base < main[1]
     assert len({ret for _, _, ret in f[1:]}) == 1
     assert recurse[0] <= f[1][2] - base < recurse[1]
+
+
+def test_lazy_first_call_map_change():
+    def regions(checkpoint):
+        s = snap("lazybind", checkpoint, variant="lazy")
+        return {(r.start, r.end, r.perms, r.pathname) for r in s.regions}
+
+    before, after = regions("before-first-call"), regions("after-first-call")
+    assert before <= after
+    assert [r[3] for r in after - before] == ["[heap]"]
