@@ -65,7 +65,7 @@ def hover_links(page) -> None:
 
 
 def zoom_opens_and_closes(page) -> None:
-    button = page.locator(".roads-zoom-open").first
+    button = page.locator(".roads-zoom-open:visible").first
     button.scroll_into_view_if_needed()
     button.click()
     page.wait_for_selector("dialog.roads-zoom-dialog[open]")
@@ -110,11 +110,10 @@ def test_the_figures_work_after_instant_page_changes(site, browser, viewport) ->
         zoom_opens_and_closes(page)
         tooltip_shows(page)
 
-        # A link of the navigation: the page with the time-lapse.
-        link = page.locator(f'nav.md-nav a[href$="{TIMELAPSE.removeprefix("all-roads-to-memory/")}"]').first
-        if not link.is_visible():  # a phone: the navigation is in the drawer
-            page.locator("label.md-header__button[for=__drawer]").click()
-        link.click()
+        # A link of the navigation (on a phone, where the navigation hides in a drawer, a
+        # link of the text): the page with the time-lapse.
+        where = "nav.md-nav" if viewport is DESKTOP else "article"
+        page.locator(f'{where} a[href$="{TIMELAPSE.removeprefix("all-roads-to-memory/")}"]').first.click()
         page.wait_for_url("**/" + TIMELAPSE)
         page.wait_for_selector(".roads-timelapse--live")
         assert same_document(page)

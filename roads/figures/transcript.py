@@ -79,22 +79,34 @@ def render_gdb_session(selection: Selection, language: str = "text") -> str:
             + "".join(lines) + "</code></pre></div>\n")
 
 
-# Where gdb says the program stopped: "Breakpoint 1, main () at ...", "0x... in _start ()".
-_STOPPED = re.compile(r"^(Breakpoint \d+, |0x[0-9a-f]+ in )")
+# An output line worth the description: an address or where the program stopped.
+_TELLING = re.compile(r"0x[0-9a-f]+|^Breakpoint \d+, ")
+# A line of output in the description is cut after this many characters.
+LINE_WORDS = 90
 
 
 def describe_gdb_session(selection: Selection) -> tuple[str, str]:
     """The transcript's accessible name (whose, how many commands and lines) and its
-    description: the script's commands and where the program stopped, as gdb printed."""
+    description: each command of the script and the first telling line it printed (an
+    address, or where the program stopped; else its first line), as gdb printed them."""
     record = gdb_of(selection)
     body = record.transcript.replace("\r\n", "\n").replace("\r", "\n").strip("\n").split("\n")
-    commands = [line[1:].strip() for line in body if line.startswith("+")]
-    output = len(body) - len(commands)
+    said: list[tuple[str, list[str]]] = []
+    for line in body:
+        if line.startswith("+"):
+            said.append((line[1:].strip(), []))
+        elif said and line.strip():
+            said[-1][1].append(" ".join(line.split()))
+    output = len(body) - len(said)
     label = (f"Transcript of gdb -batch -x {record.script} on {selection.sample} "
-             f"({selection.variant}): {len(commands)} command{'s' if len(commands) != 1 else ''}, "
+             f"({selection.variant}): {len(said)} command{'s' if len(said) != 1 else ''}, "
              f"{output} line{'s' if output != 1 else ''} of output")
-    stops = [line.strip() for line in body if _STOPPED.match(line)][:3]
-    words = "Commands: " + "; ".join(commands) + "." if commands else "No commands echoed."
-    if stops:
-        words += " Stopped at: " + "; ".join(stops) + "."
+    parts = []
+    for command, lines in said:
+        telling = next((line for line in lines if _TELLING.search(line)), lines[0] if lines else "")
+        if len(telling) > LINE_WORDS:
+            telling = telling[:LINE_WORDS - 1] + "…"
+        parts.append(f"{command}: {telling}" if telling else command)
+    words = ("Each command and a line it printed: "
+             + "; ".join(parts) + ".") if parts else "No commands echoed."
     return label, words
