@@ -46,10 +46,6 @@ int main(void) {
 CRASH = "int main(void) { volatile int *p = 0; return *p; }\n"
 
 
-def explain(*args: str) -> int:
-    return cli.main(["explain", *args])
-
-
 def _maps(pid: int) -> list[tuple[int, int, str, int, str]]:
     out = []
     for line in Path(f"/proc/{pid}/maps").read_text().splitlines():
@@ -60,11 +56,39 @@ def _maps(pid: int) -> list[tuple[int, int, str, int, str]]:
 
 
 @pytest.fixture(scope="module")
-def pages(tmp_path_factory):
-    """The two Done-when pages, made once; the maps read at each stop beside them."""
+def root(tmp_path_factory):
+    """A project root of its own: the launcher is built into its .cache."""
     if shutil.which("gcc") is None:
         pytest.skip("no gcc")
+    return tmp_path_factory.mktemp("explain-root")
+
+
+def explain(root: Path, *args: str) -> int:
+    return cli.main(["--root", str(root), "explain", *args])
+
+
+@pytest.fixture(scope="module")
+def pages(root, tmp_path_factory):
+    """The two Done-when pages, made once by the command (in the sandbox)."""
     folder = tmp_path_factory.mktemp("explain")
+    (folder / "forky.c").write_text(FORKY)
+    cwd = os.getcwd()
+    try:
+        os.chdir(folder)
+        assert explain(root, "--at", "main", "--at", "exit", "--out", "true.html", "--",
+                       "/bin/true") == 0
+        assert explain(root, "--follow-fork", "--at", "main", "--at", "malloc:2", "--at", "exit",
+                       "--out", "forky.html", "--", "forky.c") == 0
+    finally:
+        os.chdir(cwd)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def stops(tmp_path_factory):
+    """/bin/true and the forked program traced here (no sandbox: this process reads
+    /proc/PID/maps itself at each stop, beside the capture)."""
+    folder = tmp_path_factory.mktemp("explain-maps")
     (folder / "forky.c").write_text(FORKY)
     seen: list[tuple[str, int, list, dict]] = []
     real = session_mod._checkpoint
@@ -76,20 +100,17 @@ def pages(tmp_path_factory):
         return doc
 
     session_mod._checkpoint = checkpoint
-    cwd = os.getcwd()
     try:
-        os.chdir(folder)
-        assert explain("--at", "main", "--at", "exit", "--out", "true.html", "--", "/bin/true") == 0
-        assert explain("--follow-fork", "--at", "main", "--at", "malloc:2", "--at", "exit",
-                       "--out", "forky.html", "--", "forky.c") == 0
+        session_mod.explain_program(["/bin/true"], ["main", "exit"])
+        session_mod.explain_program([str(folder / "forky.c")], ["main", "malloc:2", "exit"],
+                                    follow_fork=True)
     finally:
-        os.chdir(cwd)
         session_mod._checkpoint = real
-    return folder, seen
+    return seen
 
 
 def test_pages_are_written_and_self_contained(pages):
-    folder, _ = pages
+    folder = pages
     for name in ("true.html", "forky.html"):
         text = (folder / name).read_text()
         assert text.startswith("<!DOCTYPE html>")
@@ -100,8 +121,8 @@ def test_pages_are_written_and_self_contained(pages):
     assert not list(folder.glob("*.part"))
 
 
-def test_stops_of_true_and_the_forked_program(pages):
-    _, seen = pages
+def test_stops_of_true_and_the_forked_program(stops):
+    seen = stops
     labels = [s[0] for s in seen]
     assert labels[:2] == ["main", "exit"]  # /bin/true: stripped, main found all the same
     rest = labels[2:]
@@ -115,15 +136,15 @@ def test_stops_of_true_and_the_forked_program(pages):
     assert region["pathname"] == os.path.realpath("/bin/true") and "x" in region["perms"]
 
 
-def test_regions_match_proc_maps_of_the_same_stop(pages):
-    _, seen = pages
+def test_regions_match_proc_maps_of_the_same_stop(stops):
+    seen = stops
     for label, pid, maps, doc in seen:
         got = [(r["start"], r["end"], r["perms"], r["offset"], r["pathname"]) for r in doc["regions"]]
         assert got == maps, f"{label} (pid {pid})"
 
 
-def test_aslr_is_off_and_the_heap_grows(pages):
-    _, seen = pages
+def test_aslr_is_off_and_the_heap_grows(stops):
+    seen = stops
     for _, _, _, doc in seen:
         assert doc["personality"] & 0x0040000
     forky = [s for s in seen[2:]]
@@ -131,7 +152,7 @@ def test_aslr_is_off_and_the_heap_grows(pages):
     assert heap["malloc:2"], "the first malloc made the heap"
 
 
-def test_failures_are_clear_and_leave_nothing(tmp_path, capsys, no_leftovers, monkeypatch):
+def test_failures_are_clear_and_leave_nothing(root, tmp_path, capsys, no_leftovers, monkeypatch):
     monkeypatch.chdir(tmp_path)
     cases = [
         (["--", str(tmp_path / "missing")], "no such program"),
@@ -142,30 +163,29 @@ def test_failures_are_clear_and_leave_nothing(tmp_path, capsys, no_leftovers, mo
     ]
     for args, words in cases:
         started = time.monotonic()
-        assert explain(*args) == 1, args
+        assert explain(root, *args) == 1, args
         assert words in capsys.readouterr().err, args
         assert time.monotonic() - started < 10
     assert list(tmp_path.iterdir()) == []
 
 
-def test_a_program_that_ends_first_still_gets_its_page(tmp_path, capsys, no_leftovers, monkeypatch):
-    if shutil.which("gcc") is None:
-        pytest.skip("no gcc")
+def test_a_program_that_crashes_first_still_gets_its_page(root, tmp_path, capsys, no_leftovers,
+                                                         monkeypatch):
     monkeypatch.chdir(tmp_path)
-    assert explain("--at", "main", "--at", "syscall:kill", "--out", "part.html", "--", "/bin/true") == 3
-    err = capsys.readouterr().err
-    assert "before reaching syscall:kill" in err
-    assert "Not reached" in (tmp_path / "part.html").read_text()
     (tmp_path / "crash.c").write_text(CRASH)
-    assert explain("--at", "exit", "--out", "crash.html", "--", "crash.c") == 0
-    assert "was killed by SIGSEGV" in (tmp_path / "crash.html").read_text()
+    assert explain(root, "--at", "main", "--at", "syscall:kill", "--out", "crash.html", "--",
+                   "crash.c") == 3
+    assert "was killed by SIGSEGV before reaching syscall:kill" in capsys.readouterr().err
+    text = (tmp_path / "crash.html").read_text()
+    assert "Not reached" in text and "was killed by SIGSEGV" in text
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["crash.c", "crash.html"]
 
 
-def test_pid_vanished_unreadable_and_read(tmp_path, capsys, no_leftovers, monkeypatch):
+def test_pid_vanished_unreadable_and_read(root, tmp_path, capsys, no_leftovers, monkeypatch):
     monkeypatch.chdir(tmp_path)
     gone = subprocess.Popen(["true"])
     gone.wait()
-    assert explain("--pid", str(gone.pid)) == 1
+    assert explain(root, "--pid", str(gone.pid)) == 1
     assert f"no process {gone.pid}" in capsys.readouterr().err
     sleeper = subprocess.Popen(["sleep", "30"])
     try:
@@ -176,7 +196,7 @@ def test_pid_vanished_unreadable_and_read(tmp_path, capsys, no_leftovers, monkey
                                   capture_output=True, text=True, timeout=60,
                                   cwd=Path(__file__).resolve().parent.parent)
             assert done.returncode == 1 and "may not trace" in done.stderr, done.stderr
-        assert explain("--pid", str(sleeper.pid), "--out", "pid.html") == 0
+        assert explain(root, "--pid", str(sleeper.pid), "--out", "pid.html") == 0
         # Read and let go: still running, not stopped.
         state = Path(f"/proc/{sleeper.pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
         assert state in "SR"
@@ -193,7 +213,7 @@ def test_the_pages_in_a_browser(pages, browser):
     """Every figure there and legible on a phone and a desktop, in both palettes."""
     from tests.browser import DESKTOP, PHONE
 
-    folder, _ = pages
+    folder = pages
     expected = {"true.html": (2, 1), "forky.html": (4, 3)}  # (stops, diffs)
     backgrounds = set()
     for viewport in (PHONE, DESKTOP):

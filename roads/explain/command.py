@@ -30,6 +30,10 @@ def add_parser(sub) -> None:
     ex.add_argument("--aslr", action="store_true", help="leave ASLR on (default: off)")
     ex.add_argument("--follow-fork", action="store_true",
                     help="stop forked children too (default: children run free)")
+    ex.add_argument("--no-sandbox", action="store_true",
+                    help="run the program outside the launcher's sandbox (default: inside, as "
+                         "the samples' gcc and gdb run: its own pid and mount namespaces, files "
+                         "read-only, a private /tmp)")
     ex.add_argument("--deadline", type=float, default=DEFAULT_DEADLINE, metavar="SECONDS",
                     help=f"give up (and kill the program) after this long (default {DEFAULT_DEADLINE:g})")
     ex.add_argument("program", nargs=argparse.REMAINDER)
@@ -52,8 +56,8 @@ def cmd_explain(args) -> int:
         print("roads: error: explain needs a program: roads explain [--at WHERE]... -- PROGRAM "
               "[ARGS] (or --pid PID)", file=sys.stderr)
         return 2
-    if not 0 < args.deadline <= 3600:
-        print("roads: error: --deadline is more than 0 and at most 3600 s", file=sys.stderr)
+    if not 0 < args.deadline <= 110:
+        print("roads: error: --deadline is more than 0 and at most 110 s", file=sys.stderr)
         return 2
     if args.pid is not None:
         if args.at:
@@ -61,8 +65,9 @@ def cmd_explain(args) -> int:
             return 2
         session = explain_pid(args.pid, progress)
     else:
+        sandbox = None if args.no_sandbox else Path(args.root).resolve() / ".cache" / "roads"
         session = explain_program(program, args.at, aslr=args.aslr, follow_fork=args.follow_fork,
-                                  deadline=args.deadline, progress=progress)
+                                  deadline=args.deadline, sandbox=sandbox, progress=progress)
     progress("drawing the figures")
     text = render_page(session, read_elf=read_elf)
     out = Path(args.out) if args.out else Path(f"explain-{sample_name(session.capture.sample)}.html")

@@ -90,8 +90,14 @@ def _capture(name: str, command_line: list[str], exe: str, checkpoints: list[dic
 
 def explain_program(argv: list[str], wheres: list[str], *, aslr: bool = False,
                     follow_fork: bool = False, deadline: float = 30.0,
+                    sandbox: Path | None = None,
                     progress: Callable[[str], None] = lambda s: None) -> Session:
-    """Run ``argv`` (a ``.c`` file is compiled first) to the stops ``wheres``."""
+    """Run ``argv`` (a ``.c`` file is compiled first) to the stops ``wheres``.
+
+    With ``sandbox`` (the cache folder of the launcher) the tracer and the program run
+    in the launcher's sandbox, as gcc and gdb do for the samples (``tool_prefix``): pid
+    and mount namespaces, every file read-only but a fresh folder seen at /run/build,
+    a private /tmp, no capabilities; the capture comes back as a document."""
     stops = [parse_stop(w) for w in wheres] or [parse_stop("main")]
     labels = [s.label for s in stops]
     if len(set(labels)) != len(labels):
@@ -117,46 +123,99 @@ def explain_program(argv: list[str], wheres: list[str], *, aslr: bool = False,
             read_elf(path)
         except RoadsError as exc:
             raise ExplainError(f"{program}: not an ELF program roads explain can read ({exc.message})") from None
-        proc = Proc()
-        checkpoints: list[dict] = []
-
-        def on_stop(hit: Hit) -> None:
-            checkpoints.append(_checkpoint(hit, len(checkpoints), proc))
-
-        progress(f"running {' '.join(argv)}")
-        tracer = Tracer([path, *argv[1:]], stops, on_stop=on_stop, aslr=aslr,
-                        follow_fork=follow_fork, deadline=deadline, progress=progress,
-                        read_elf=read_elf)
-        outcome = tracer.run()
-        missing = [l for l in labels if l not in outcome.reached]
-        if outcome.timed_out and missing:
-            raise ExplainError(f"{program} did not reach {', '.join(missing)} within "
-                               f"{deadline:g} s (--deadline); it was killed")
-        ending = _ending(outcome, program)
-        if not checkpoints:
-            raise ExplainError(f"{program} {ending} before reaching {', '.join(missing)}; "
-                               "nothing was captured")
-        name = sample_name(program if not gcc_argv else Path(program).stem)
-        main = outcome.processes[outcome.pid]
-        status = main.status
-        run = {
-            "pid": outcome.pid,
-            "exit_code": os.WEXITSTATUS(status) if status is not None and os.WIFEXITED(status) else None,
-            "signal": (os.WTERMSIG(status) if status is not None and os.WIFSIGNALED(status)
-                       and not main.killed_by_us else None),
-            "status": ending,
-            "processes": [{"pid": p.pid, "ppid": p.ppid if p.pid != outcome.pid else 0,
-                           "exit_code": os.WEXITSTATUS(p.status) if p.status is not None and os.WIFEXITED(p.status) else None,
-                           "signal": os.WTERMSIG(p.status) if p.status is not None and os.WIFSIGNALED(p.status) else None}
-                          for p in outcome.processes.values()],
-            "stdout": outcome.stdout,
-            "stderr": outcome.stderr,
-        }
         shown = [Path(program).name if gcc_argv else program, *argv[1:]]
-        capture = _capture(name, shown, path, checkpoints, aslr=aslr, gcc_argv=gcc_argv,
-                           run=run, title=f"roads explain {' '.join(shown)}")
-        exe = checkpoints[0]["exe"]
-        return Session(capture, exe, shown, ending, not missing, missing)
+        name = sample_name(program if not gcc_argv else Path(program).stem)
+        job = {"path": path, "args": argv[1:], "wheres": [s.label for s in stops], "aslr": aslr,
+               "follow_fork": follow_fork, "deadline": deadline, "gcc_argv": list(gcc_argv),
+               "shown": shown, "name": name, "cwd": os.getcwd()}
+        if sandbox is None:
+            progress(f"running {' '.join(argv)}")
+            return trace_program(job, progress)
+        return _in_sandbox(job, Path(tmp), sandbox, progress)
+
+
+def _in_sandbox(job: dict, folder: Path, cache: Path, progress: Callable[[str], None]) -> Session:
+    """``trace_program`` run by ``python -m roads.explain.inner`` inside the sandbox."""
+    import json
+    import sys
+
+    from ..capture.runner import RUN_ROOT, launcher, tool_prefix
+    from ..errors import CommandTimeout
+
+    if job["path"].startswith(str(folder) + "/"):  # compiled here: seen at RUN_ROOT inside
+        job = {**job, "path": RUN_ROOT + job["path"][len(str(folder)):]}
+    (folder / "job.json").write_text(json.dumps(job))
+    progress(f"running {' '.join(job['shown'])} in the sandbox")
+    launcher(cache)
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONSTARTUP",)}
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(Path(__file__).resolve().parents[2]),
+                                                    env.get("PYTHONPATH", "")) if p)
+    env["PYTHONDONTWRITEBYTECODE"] = "1"
+    try:
+        done = command.run([sys.executable, "-m", "roads.explain.inner", "job.json"], cwd=folder,
+                           timeout=job["deadline"] + 60, check=False, env=env,
+                           sandbox=tool_prefix(cache, folder, run_at=RUN_ROOT))
+    except CommandTimeout as exc:
+        raise ExplainError(f"the sandboxed run did not finish: {exc.message}") from None
+    for line in done.stderr.splitlines():
+        if line.startswith("roads explain: "):
+            progress(line.removeprefix("roads explain: "))
+    try:
+        result = json.loads((folder / "result.json").read_text())
+    except (OSError, ValueError):
+        raise ExplainError(f"the sandboxed run failed (status {done.returncode}): "
+                           f"{(done.stderr or done.stdout).strip()[-2000:]}") from None
+    if "error" in result:
+        raise ExplainError(result["error"])
+    return Session(document.from_builtins(result["capture"]), result["exe"], result["command"],
+                   result["ending"], result["complete"], result["missing"])
+
+
+def trace_program(job: dict, progress: Callable[[str], None] = lambda s: None) -> Session:
+    """Trace ``job`` (what ``explain_program`` resolved) here, in this process."""
+    stops = [parse_stop(w) for w in job["wheres"]]
+    labels = [s.label for s in stops]
+    path, program, deadline = job["path"], job["shown"][0], job["deadline"]
+    proc = Proc()
+    checkpoints: list[dict] = []
+
+    def on_stop(hit: Hit) -> None:
+        checkpoints.append(_checkpoint(hit, len(checkpoints), proc))
+
+    cwd = job["cwd"] if os.path.isdir(job["cwd"]) else None
+    tracer = Tracer([path, *job["args"]], stops, on_stop=on_stop, aslr=job["aslr"],
+                    follow_fork=job["follow_fork"], deadline=deadline, progress=progress,
+                    read_elf=read_elf, cwd=cwd)
+    outcome = tracer.run()
+    missing = [l for l in labels if l not in outcome.reached]
+    if outcome.timed_out and missing:
+        raise ExplainError(f"{program} did not reach {', '.join(missing)} within "
+                           f"{deadline:g} s (--deadline); it was killed")
+    ending = _ending(outcome, program)
+    if not checkpoints:
+        raise ExplainError(f"{program} {ending} before reaching {', '.join(missing)}; "
+                           "nothing was captured")
+    main = outcome.processes[outcome.pid]
+    status = main.status
+    run = {
+        "pid": outcome.pid,
+        "exit_code": os.WEXITSTATUS(status) if status is not None and os.WIFEXITED(status) else None,
+        "signal": (os.WTERMSIG(status) if status is not None and os.WIFSIGNALED(status)
+                   and not main.killed_by_us else None),
+        "status": ending,
+        "processes": [{"pid": p.pid, "ppid": p.ppid if p.pid != outcome.pid else 0,
+                       "exit_code": os.WEXITSTATUS(p.status) if p.status is not None and os.WIFEXITED(p.status) else None,
+                       "signal": os.WTERMSIG(p.status) if p.status is not None and os.WIFSIGNALED(p.status) else None}
+                      for p in outcome.processes.values()],
+        "stdout": outcome.stdout,
+        "stderr": outcome.stderr,
+    }
+    shown = job["shown"]
+    capture = _capture(job["name"], shown, path, checkpoints, aslr=job["aslr"],
+                       gcc_argv=tuple(job["gcc_argv"]), run=run,
+                       title=f"roads explain {' '.join(shown)}")
+    exe = checkpoints[0]["exe"]
+    return Session(capture, exe, shown, ending, not missing, missing)
 
 
 def _ending(outcome: Outcome, program: str) -> str:

@@ -1,0 +1,40 @@
+"""The sandboxed half of ``roads explain``: ``python -m roads.explain.inner job.json``,
+run by the launcher (``roads.explain.session._in_sandbox``). It traces the program
+described in job.json and writes result.json beside it: the capture document and how
+the run ended, or the error. Progress lines go to stderr."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from .. import document
+from ..errors import RoadsError
+
+
+def main(argv: list[str]) -> int:
+    from .session import trace_program
+
+    job_path = Path(argv[0])
+    job = json.loads(job_path.read_text())
+    out = job_path.with_name("result.json")
+
+    def progress(line: str) -> None:
+        print(f"roads explain: {line}", file=sys.stderr, flush=True)
+
+    try:
+        session = trace_program(job, progress)
+        result = {"capture": document.to_builtins(session.capture), "exe": session.exe,
+                  "command": session.command, "ending": session.ending,
+                  "complete": session.complete, "missing": session.missing}
+    except RoadsError as exc:
+        result = {"error": exc.located()}
+    partial = out.with_suffix(".part")
+    partial.write_text(json.dumps(result))
+    partial.replace(out)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
