@@ -398,3 +398,46 @@ def test_lazy_first_call_map_change():
     before, after = regions("before-first-call"), regions("after-first-call")
     assert before <= after
     assert [r[3] for r in after - before] == ["[heap]"]
+
+
+# --------------------------------------------------------------------------- trimming
+
+
+def trim_heap(checkpoint: str):
+    return heap_region(snap("trim", checkpoint))
+
+
+def heap_region(s):
+    found = [r for r in s.regions if r.pathname == "[heap]"]
+    assert len(found) == 1
+    return found[0]
+
+
+def rss(checkpoint: str) -> int:
+    r = [x for x in doc("trim")["variants"]["default"]["runs"][0]["checkpoints"]
+         if x["name"] == checkpoint][0]
+    return [x for x in r["regions"] if x["pathname"] == "[heap]"][0]["kb"]["Rss"] * 1024
+
+
+def test_trim_pinned_keeps_memory():
+    a, f = trim_heap("allocated"), trim_heap("freed-below-pin")
+    assert (a.start, a.end) == (f.start, f.end)
+    assert rss("allocated") == rss("freed-below-pin") > 0
+
+
+def test_trim_malloc_trim_releases_pages():
+    assert snap("trim", "trimmed").address("malloc-trim-returned") == 1
+    before, after = trim_heap("freed-below-pin"), trim_heap("trimmed")
+    assert after.start == before.start and after.end <= before.end
+    assert after.size >= before.size * 9 // 10
+    assert rss("trimmed") * 8 < rss("freed-below-pin")
+
+
+def test_trim_pin_freed_break_down():
+    t, p = trim_heap("trimmed"), trim_heap("pin-freed")
+    assert p.start == t.start and p.end < t.end
+    s = snap("trim", "pin-freed")
+    in_use_end = s.address("first-block") - 2 * SIZE_SZ  # every chunk from here on is free
+    top_pad = c.M_TOP_PAD_DEFAULT.value
+    assert p.end - in_use_end >= top_pad
+    assert p.end - in_use_end < top_pad + c.PAGE_SIZE.value
