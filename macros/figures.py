@@ -8,6 +8,7 @@ to ``MACROS``.
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 # The drawing modules (and Graphviz, pyelftools behind them) are imported inside the
 # macros that draw: a rebuild whose figures all come from the cache never loads them.
@@ -160,6 +161,35 @@ def page_walk_diagram(sample: str, address_name: str, checkpoint: str | None = N
     return with_provenance(walkview.render_walk(walkview.walk(chosen, address_name)), chosen)
 
 
+def explained(sample: str, document: str, figure: str = "diagram", stop: str | None = None,
+              before: str | None = None, after: str | None = None) -> str:
+    """A figure of what ``roads explain --save`` captured from ``sample``'s own program
+    (``document``: the saved file, relative to the project root): the ``diagram`` or
+    ``elf`` of a ``stop``, or the ``diff`` from ``before`` to ``after``."""
+    from roads.explain.page import saved_figure
+    from roads.explain.session import load_session
+
+    session = load_session(Path(project().root) / document)
+    if session.capture.sample != sample:
+        raise ConfigError(f"{document} was saved from {session.capture.sample!r}, not {sample!r}",
+                          sample=sample)
+    return saved_figure(session, figure, stop=stop, before=before, after=after,
+                        cache_dir=svg_cache(), wrap=zoomable)
+
+
+def _explained_digest(sample: str, document: str, *args, **kwargs) -> list[str]:
+    """What ``explained`` reads besides the sample's capture: the saved document."""
+    import hashlib
+
+    try:
+        return [hashlib.sha256((Path(project().root) / document).read_bytes()).hexdigest()]
+    except OSError:
+        return ["missing"]
+
+
+explained.cache_inputs = _explained_digest
+
+
 def gdb_session(sample: str, variant: str | None = None, language: str = "text") -> str:
     """The transcript of the sample's gdb script, as a code block whose long lines wrap
     under themselves (a figure of finished HTML: it may stand in an admonition)."""
@@ -288,7 +318,7 @@ sample_code.cache_inputs = _shown_files_digest
 
 MACROS: tuple = (memory_map, address_space, timelapse, elf_to_memory, map_diff, page_view, page_walk,
                  gdb_session, value, const, provenance, sample_code, stack_top, page_walk_diagram,
-                 source_line)
+                 source_line, explained)
 # Block figures of finished HTML: they skip Markdown and the search index (see guard).
 FIGURES: tuple = (memory_map, address_space, timelapse, elf_to_memory, map_diff, page_view, page_walk,
-                  gdb_session, sample_code, stack_top, page_walk_diagram)
+                  gdb_session, sample_code, stack_top, page_walk_diagram, explained)

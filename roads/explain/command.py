@@ -26,6 +26,8 @@ def add_parser(sub) -> None:
     ex.add_argument("--pid", type=int, help="read a running process once instead (paused "
                     "only while read, with PTRACE_SEIZE and PTRACE_INTERRUPT)")
     ex.add_argument("--out", help="the page to write (default: explain-NAME.html here)")
+    ex.add_argument("--save", metavar="FILE.json",
+                    help="also write the captured document (what the site's explained() macro draws)")
     ex.add_argument("--open", action="store_true", help="open the page in the browser")
     ex.add_argument("--aslr", action="store_true", help="leave ASLR on (default: off)")
     ex.add_argument("--follow-fork", action="store_true",
@@ -72,6 +74,12 @@ def cmd_explain(args) -> int:
     text = render_page(session, read_elf=read_elf)
     out = Path(args.out) if args.out else Path(f"explain-{sample_name(session.capture.sample)}.html")
     write_page(text, out)
+    if args.save:
+        import json
+
+        from .session import session_json
+        write_page(json.dumps(session_json(session), indent=1, sort_keys=True) + "\n",
+                   Path(args.save))
     if not session.complete:
         progress(f"{session.command[0]} {session.ending} before reaching "
                  f"{', '.join(session.missing)}: the page shows the stops it reached")

@@ -9,12 +9,11 @@ import json
 import sys
 from pathlib import Path
 
-from .. import document
 from ..errors import RoadsError
 
 
 def main(argv: list[str]) -> int:
-    from .session import trace_program
+    from .session import session_json, trace_program
 
     job_path = Path(argv[0])
     job = json.loads(job_path.read_text())
@@ -25,9 +24,7 @@ def main(argv: list[str]) -> int:
 
     try:
         session = trace_program(job, progress)
-        result = {"capture": document.to_builtins(session.capture), "exe": session.exe,
-                  "command": session.command, "ending": session.ending,
-                  "complete": session.complete, "missing": session.missing}
+        result = session_json(session)
     except RoadsError as exc:
         result = {"error": exc.located()}
     partial = out.with_suffix(".part")

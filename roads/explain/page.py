@@ -195,33 +195,23 @@ def render_page(session: Session, *, read_elf=None) -> str:
 
     for k, sel in enumerate(sels):
         body.append(f'<h2 id="stop-{k}">Stop {k + 1}: {html.escape(_stop_title(sel))}</h2>')
-
-        def diagram(sel=sel):
-            mm = memory_map(sel)
-            figure = render_diagram(mm)
-            figure += ('\n<details class="roads-map-details"><summary>The same regions as a table'
-                       f'</summary>\n{render_table(mm)}\n</details>')
-            return with_provenance(figure, sel)
-        body.append(_figure(diagram, "No diagram"))
+        body.append(_figure(lambda sel=sel: diagram_html(sel), "No diagram"))
 
     first = next((s for s in sels if s.exe_matches_elf), sels[0])
     body.append('<h2 id="elf">ELF → memory</h2>')
     body.append(f"<p>How the program's file became regions, at stop {html.escape(_stop_title(first))}.</p>")
-    body.append(_figure(lambda: with_provenance(elfmap.render_elf_figure(elfmap.elf_map(first)), first),
-                        "No ELF figure for the executable"))
+    body.append(_figure(lambda: elf_html(first), "No ELF figure for the executable"))
     if read_elf is not None:
         for lib in _libraries(first, read_elf):
             body.append(f"<details><summary>ELF → memory of <code>{html.escape(lib.library)}</code></summary>")
-            body.append(_figure(lambda lib=lib: with_provenance(
-                elfmap.render_elf_figure(elfmap.elf_map(lib)), lib), "No ELF figure"))
+            body.append(_figure(lambda lib=lib: elf_html(lib), "No ELF figure"))
             body.append("</details>")
 
     if len(sels) > 1:
         body.append('<h2 id="changes">What changed between stops</h2>')
         for before, after in pairs(sels):
             body.append(f"<h3>{html.escape(_stop_title(before))} → {html.escape(_stop_title(after))}</h3>")
-            body.append(_figure(lambda b=before, a=after: with_provenance(
-                diffview.render_diff_figure(diff.diff_selections(b, a)), [b, a]), "No diff"))
+            body.append(_figure(lambda b=before, a=after: diff_html(b, a), "No diff"))
 
     body.append('<h2 id="output">Output</h2>')
     for name, text in (("stdout", run.stdout), ("stderr", run.stderr)):
@@ -238,6 +228,55 @@ def render_page(session: Session, *, read_elf=None) -> str:
             f"<title>{title}</title>\n<style>{css}</style>\n</head>\n"
             f'<body data-md-color-scheme="default"><script>{SCHEME_JS}</script>\n'
             f'<main class="md-typeset">\n' + "\n".join(body) + "\n</main>\n</body></html>\n")
+
+
+def diagram_html(sel: Selection, *, cache_dir=None, wrap=lambda html_out: html_out) -> str:
+    """The address-space diagram of one stop, its table folded under it, and provenance."""
+    mm = memory_map(sel)
+    figure = wrap(render_diagram(mm, cache_dir=cache_dir))
+    figure += ('\n<details class="roads-map-details"><summary>The same regions as a table'
+               f'</summary>\n{render_table(mm)}\n</details>')
+    return with_provenance(figure, sel)
+
+
+def elf_html(sel: Selection, *, cache_dir=None, wrap=lambda html_out: html_out) -> str:
+    """ELF → memory for the program (or a library: ``LibrarySelection``) at one stop."""
+    return with_provenance(wrap(elfmap.render_elf_figure(elfmap.elf_map(sel), cache_dir=cache_dir)), sel)
+
+
+def diff_html(before: Selection, after: Selection) -> str:
+    """What changed from one stop to another."""
+    return with_provenance(diffview.render_diff_figure(diff.diff_selections(before, after)),
+                           [before, after])
+
+
+def find_stop(sels: list[ExplainSelection], name: str) -> ExplainSelection:
+    """The stop called ``name`` (the first process to reach it); ConfigError listing them."""
+    from ..errors import ConfigError
+
+    for s in sels:
+        if s.checkpoint_name == name:
+            return s
+    raise ConfigError(f"no stop {name!r} (stops: {', '.join(s.checkpoint_name for s in sels)})")
+
+
+def saved_figure(session: Session, figure: str, *, stop: str | None = None,
+                 before: str | None = None, after: str | None = None, cache_dir=None,
+                 wrap=lambda html_out: html_out) -> str:
+    """One figure of a saved session, for a page of the site: ``diagram`` or ``elf`` of
+    ``stop`` (default the first), or ``diff`` from ``before`` to ``after``."""
+    from ..errors import ConfigError
+
+    sels = selections(session)
+    if figure == "diagram":
+        return diagram_html(find_stop(sels, stop) if stop else sels[0], cache_dir=cache_dir, wrap=wrap)
+    if figure == "elf":
+        return elf_html(find_stop(sels, stop) if stop else sels[0], cache_dir=cache_dir, wrap=wrap)
+    if figure == "diff":
+        if not (before and after):
+            raise ConfigError("a diff needs before= and after=, two stops")
+        return diff_html(find_stop(sels, before), find_stop(sels, after))
+    raise ConfigError(f"no figure {figure!r}: diagram, elf or diff")
 
 
 def pairs(sels: list[ExplainSelection]) -> list[tuple[ExplainSelection, ExplainSelection]]:

@@ -42,6 +42,31 @@ class Session:
     missing: list[str]
 
 
+def session_json(session: Session) -> dict:
+    """A session as plain JSON data (``roads explain --save``; the sandbox's result)."""
+    return {"explain": 1, "capture": document.to_builtins(session.capture), "exe": session.exe,
+            "command": session.command, "ending": session.ending,
+            "complete": session.complete, "missing": session.missing}
+
+
+def session_from_json(data: dict) -> Session:
+    """The session ``session_json`` wrote; ExplainError when it is not one."""
+    try:
+        return Session(document.from_builtins(data["capture"]), data["exe"], list(data["command"]),
+                       data["ending"], bool(data["complete"]), list(data["missing"]))
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ExplainError(f"not a document roads explain saved: {exc}") from None
+
+
+def load_session(path: str | Path) -> Session:
+    import json
+
+    try:
+        return session_from_json(json.loads(Path(path).read_text(encoding="utf-8")))
+    except (OSError, ValueError) as exc:
+        raise ExplainError(f"{path}: {exc}") from None
+
+
 def sample_name(path: str) -> str:
     name = re.sub(r"[^A-Za-z0-9_.+-]+", "-", os.path.basename(path)).strip("-")
     return name or "program"
@@ -167,8 +192,7 @@ def _in_sandbox(job: dict, folder: Path, cache: Path, progress: Callable[[str], 
                            f"{(done.stderr or done.stdout).strip()[-2000:]}") from None
     if "error" in result:
         raise ExplainError(result["error"])
-    return Session(document.from_builtins(result["capture"]), result["exe"], result["command"],
-                   result["ending"], result["complete"], result["missing"])
+    return session_from_json(result)
 
 
 def trace_program(job: dict, progress: Callable[[str], None] = lambda s: None) -> Session:
