@@ -47,6 +47,7 @@ def offline(tmp_path_factory):
     return out
 
 
+@pytest.mark.slow
 def test_offline_edition_ships_what_it_needs(offline):
     index = (offline / "index.html").read_text(encoding="utf-8")
     assert 'src="javascripts/iframe-worker/shim.js"' in index
