@@ -217,14 +217,19 @@ def test_the_pages_in_a_browser(pages, browser):
     expected = {"true.html": (2, 1), "forky.html": (4, 3)}  # (stops, diffs)
     backgrounds = set()
     for viewport in (PHONE, DESKTOP):
-        for scheme in ("light", "dark"):
-            context = browser.new_context(viewport=viewport, color_scheme=scheme)
-            try:
-                page = context.new_page()
-                errors: list[str] = []
-                page.on("pageerror", lambda e: errors.append(str(e)))
-                for name, (stops, diffs) in expected.items():
-                    page.goto((folder / name).as_uri())
+        context = browser.new_context(viewport=viewport)
+        try:
+            page = context.new_page()
+            errors: list[str] = []
+            page.on("pageerror", lambda e: errors.append(str(e)))
+            for name, (stops, diffs) in expected.items():
+                page.goto((folder / name).as_uri())
+                # The page follows the reader's preference, also when it changes.
+                for scheme in ("light", "dark"):
+                    page.emulate_media(color_scheme=scheme)
+                    want = "slate" if scheme == "dark" else "default"
+                    page.wait_for_function(f"document.body.dataset.mdColorScheme === '{want}'",
+                                           timeout=5000)
                     found = page.evaluate("""() => ({
                       scheme: document.body.dataset.mdColorScheme,
                       bg: getComputedStyle(document.body).backgroundColor,
@@ -253,7 +258,46 @@ def test_the_pages_in_a_browser(pages, browser):
                     assert found["svgWidth"] >= min(500, viewport["width"] - 40), where
                     assert found["smallest"] >= 8, where
                     backgrounds.add(found["bg"])
-                assert not errors
-            finally:
-                context.close()
+            assert not errors
+        finally:
+            context.close()
     assert len(backgrounds) == 2  # light and dark differ
+
+
+@pytest.mark.browser
+def test_the_worked_example_on_the_site(site, browser):
+    """Explore your own program: its figures, drawn from the document roads explain
+    saved, on a phone and a desktop in both palettes."""
+    from tests.browser import DESKTOP, PHONE, open_page
+
+    _, base = site
+    for viewport, scheme in ((PHONE, "default"), (DESKTOP, "slate")):
+        context, page, errors = open_page(browser, base + "explore-your-own-program/",
+                                          viewport=viewport, scheme=scheme)
+        try:
+            found = page.evaluate("""() => ({
+              wide: document.documentElement.scrollWidth,
+              vas: document.querySelectorAll('figure.roads-vas-figure svg').length,
+              elf: document.querySelectorAll('figure.roads-elf-figure').length,
+              diffs: document.querySelectorAll('figure.roads-diff-figure').length,
+              prov: document.querySelectorAll('.roads-provenance').length,
+            })""")
+            where = f"{viewport['width']} px, {scheme}"
+            assert found["wide"] <= viewport["width"], where
+            assert found["vas"] == 1 and found["elf"] == 1, where
+            assert found["diffs"] == 2 and found["prov"] == 4, (where, found)
+            assert not errors, errors
+        finally:
+            context.close()
+
+
+def test_explained_refuses_a_document_of_another_sample(tmp_path):
+    from roads.errors import ConfigError
+    from roads.explain.session import load_session
+
+    import macros.figures as figures
+
+    doc = Path(__file__).resolve().parent.parent / "docs" / "explained" / "layout.json"
+    assert load_session(doc).capture.sample == "layout"
+    with pytest.raises(ConfigError, match="saved from 'layout'"):
+        figures.explained("starti", "docs/explained/layout.json")
