@@ -38,6 +38,7 @@ from ..errors import RoadsError
 from . import ptrace as pt
 
 INT3 = 0xCC
+PUSH = ("rax", "rcx", "rdx", "rbx", "rsp", "rbp", "rsi", "rdi")  # push %reg: 0x50 + index
 MAX_OUTPUT = 64 << 10
 UNISTD = Path("/usr/include/x86_64-linux-gnu/asm/unistd_64.h")
 
@@ -276,7 +277,7 @@ class Tracer:
     def _delay(self, spec: StopSpec) -> None:
         self._delay_sent.add(spec.label)
         try:
-            os.kill(self.main, signal.SIGSTOP)
+            pt.tgkill(self.main, self.main, signal.SIGSTOP)  # the main thread, which is awaited
         except OSError:
             pass
 
@@ -307,24 +308,25 @@ class Tracer:
 
     # ------------------------------------------------------------------ breakpoints
 
-    def _insert(self, tgid: int, addr: int, what: StopSpec | str) -> None:
-        if addr in self.breakpoints:
+    # ptrace reads and writes memory through a thread that is stopped: ``tid``, whose
+    # process (``tgid``) shares the memory. A breakpoint no longer wanted is taken out
+    # of each process where it is hit next (a followed child holds a copy of it).
+
+    def _insert(self, tid: int, tgid: int, addr: int, what: StopSpec | str) -> None:
+        if addr in self.breakpoints and addr in self.bp_in[tgid]:
             self.breakpoints[addr][1].append(what)
             return
-        word = pt.peek(tgid, addr)
-        self.breakpoints[addr] = (word, [what])
-        pt.poke(tgid, addr, (word & ~0xFF) | INT3)
+        word = pt.peek(tid, addr)
+        if addr in self.breakpoints:
+            self.breakpoints[addr][1].append(what)
+        else:
+            self.breakpoints[addr] = (word, [what])
+        pt.poke(tid, addr, (word & ~0xFF) | INT3)
         self.bp_in[tgid].add(addr)
 
-    def _remove(self, addr: int) -> None:
-        word, _ = self.breakpoints.pop(addr)
-        for tgid, held in self.bp_in.items():
-            if addr in held:
-                held.discard(addr)
-                try:
-                    pt.poke(tgid, addr, word)
-                except OSError:
-                    pass
+    def _remove_here(self, tid: int, tgid: int, addr: int) -> None:
+        pt.poke(tid, addr, self.breakpoints[addr][0])
+        self.bp_in[tgid].discard(addr)
 
     def _at_exec(self, pid: int) -> None:
         """The program has just been loaded: a breakpoint at its entry point, where its
@@ -335,9 +337,9 @@ class Tracer:
         entry = next(int.from_bytes(auxv[k + 8:k + 16], "little")
                      for k in range(0, len(auxv), 16)
                      if int.from_bytes(auxv[k:k + 8], "little") == 9)  # AT_ENTRY
-        self._insert(pid, entry, "entry")
+        self._insert(pid, pid, entry, "entry")
 
-    def _lookup(self, pid: int) -> None:
+    def _lookup(self, tid: int, pid: int) -> None:
         """At the entry point: a breakpoint for each function asked for."""
         maps = read_maps(pid)
         exe = os.readlink(f"/proc/{pid}/exe")
@@ -371,12 +373,12 @@ class Tracer:
                 if start is None:
                     raise ExplainError(f"{self.argv[0]}: no symbol main and no "
                                        "__libc_start_main to find it by")
-                self._insert(pid, start, "libc_start_main")
+                self._insert(tid, pid, start, "libc_start_main")
                 continue
             if addr is None:
                 raise ExplainError(f"--at {spec.label}: no function {spec.name!r} in "
                                    f"{self.argv[0]} or its libraries")
-            self._insert(pid, addr, spec)
+            self._insert(tid, pid, addr, spec)
 
     # ------------------------------------------------------------------ the loop
 
@@ -518,31 +520,56 @@ class Tracer:
         for what in list(whats):
             if what == "entry":
                 whats.remove(what)
-                self._lookup(tgid)
+                self._lookup(tid, tgid)
             elif what == "libc_start_main":
                 whats.remove(what)
                 for spec in self.stops:
                     if spec.kind == "func" and spec.name == "main":
-                        self._insert(tgid, regs.rdi, spec)
+                        self._insert(tid, tgid, regs.rdi, spec)
             elif isinstance(what, StopSpec) and what.label not in self.done:
                 self.hits[what.label] += 1
                 if self.hits[what.label] == what.count:
                     self._hit(tid, what, (("pc", addr), ("sp", regs.rsp)))
                     whats.remove(what)
         if not whats:
-            self._remove(addr)
+            self._remove_here(tid, tgid, addr)
+            self._resume(tid)
+            return
+        if self._emulate(tid, regs, addr, word):
             self._resume(tid)
             return
         # Step over the breakpoint: the original byte back, one instruction, int3 again.
-        pt.poke(tgid, addr, word)
+        # (Another thread passing meanwhile is not seen: hence _emulate, first.)
+        pt.poke(tid, addr, word)
         pt.call(pt.PTRACE_SINGLESTEP, tid, 0, 0)
         _, status = os.waitpid(tid, pt.WALL)
         if os.WIFEXITED(status) or os.WIFSIGNALED(status):
             self._ended(tid, status)
             return
-        pt.poke(tgid, addr, (word & ~0xFF) | INT3)
+        pt.poke(tid, addr, (word & ~0xFF) | INT3)
         sig = os.WSTOPSIG(status)
         self._resume(tid, 0 if sig == signal.SIGTRAP else sig)
+
+    def _emulate(self, tid: int, regs: pt.Regs, addr: int, word: int) -> bool:
+        """Carry out the instruction under the breakpoint here, when it is one that
+        functions begin with (endbr64, a push of a register), so that the breakpoint
+        stays in place for the other threads; False for any other instruction."""
+        if word & 0xFFFFFFFF == 0xFA1E0FF3:  # endbr64: nothing to do but pass it
+            regs.rip = addr + 4
+        else:
+            first, second = word & 0xFF, (word >> 8) & 0xFF
+            if 0x50 <= first <= 0x57:
+                name, length = PUSH[first - 0x50], 1
+            elif first == 0x41 and 0x50 <= second <= 0x57:
+                name, length = f"r{8 + second - 0x50}", 2
+            else:
+                return False
+            value = getattr(regs, name)
+            regs.rsp -= 8
+            pt.poke(tid, regs.rsp, value)
+            regs.rip = addr + length
+        pt.set_regs(tid, regs)
+        return True
 
     def _hit(self, tid: int, spec: StopSpec, addresses: tuple) -> None:
         tgid = self.traced.get(tid, tid)
