@@ -301,3 +301,46 @@ def test_explained_refuses_a_document_of_another_sample(tmp_path):
     assert load_session(doc).capture.sample == "layout"
     with pytest.raises(ConfigError, match="saved from 'layout'"):
         figures.explained("starti", "docs/explained/layout.json")
+
+
+THREADS = r"""
+#include <pthread.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+static void *work(void *arg)
+{
+    void *block = malloc(100000);
+    usleep(50000);
+    free(block);
+    return arg;
+}
+
+int main(void)
+{
+    pthread_t t[3];
+    for (int i = 0; i < 3; i++)
+        pthread_create(&t[i], NULL, work, NULL);
+    for (int i = 0; i < 3; i++)
+        pthread_join(t[i], NULL);
+    return 0;
+}
+"""
+
+
+def test_threads_a_syscall_and_a_delay(tmp_path, no_leftovers):
+    """Each of three threads calls malloc once, at the same time: the third call is
+    still seen. brk's return is the top of the break area. A delay stops a sleeping program,
+    which is then ended."""
+    (tmp_path / "threads.c").write_text(THREADS)
+    s = session_mod.explain_program([str(tmp_path / "threads.c")], ["malloc:3"])
+    assert s.complete
+    s = session_mod.explain_program(["/bin/ls", "/"], ["syscall:brk:2"])
+    point = s.capture.variants["default"].runs[0].checkpoints[0]
+    result = next(a.value for a in point.addresses if a.name == "result")
+    # The break brk returns is the top of [heap], or, before there is one, the end of
+    # the executable's last region (ASLR off puts no gap between them).
+    heap = [r.end for r in point.regions if r.pathname == "[heap]"]
+    assert result in (heap or [r.end for r in point.regions])
+    s = session_mod.explain_program(["sleep", "5"], ["0.2s"])
+    assert s.complete and s.ending == "was ended by roads explain after its last stop"
