@@ -150,9 +150,10 @@ def _libraries(sel: ExplainSelection, read_elf) -> list[LibrarySelection]:
             elf = read_elf(p)
         except (RoadsError, OSError):
             continue
+        # Named after the library: the figure's headings and caption say whose segments.
         out.append(LibrarySelection(**{f: getattr(sel, f) for f in (
-            "sample", "variant", "run", "checkpoint_record", "capture", "ordinal", "role",
-            "shared_name", "exe_path")}, library=p, library_elf=elf))
+            "variant", "run", "checkpoint_record", "capture", "ordinal", "role",
+            "shared_name", "exe_path")}, sample=os.path.basename(p), library=p, library_elf=elf))
     return out
 
 
