@@ -589,6 +589,10 @@ def seize_and_read(pid: int, on_stop: Callable[[Hit], None], label: str = "now")
     except ProcessLookupError:
         raise ExplainError(f"no process {pid}") from None
     except PermissionError:
+        tracer = _status_of(pid).get("TracerPid", "0")
+        if tracer not in ("", "0"):
+            raise ExplainError(f"may not trace process {pid}: process {tracer} (a debugger?) "
+                               "traces it already") from None
         raise ExplainError(f"may not trace process {pid}: it is not yours, or ptrace is "
                            "restricted here (/proc/sys/kernel/yama/ptrace_scope)") from None
     try:
