@@ -65,6 +65,16 @@ int main(void)
     ROADS_ADDRESS("b1", b[1]);
     ROADS_ADDRESS("b1-link", word(b[1], 0));
     ROADS_ADDRESS("a1-header", word(a[1], -1));
+    /* Every chunk in address order, with its size word, for the strip of chunks. */
+    for (int i = 0; i < COUNT; i++) {
+        char block[] = "chunk-0a", size[] = "size-0a";
+        block[6] = size[5] = (char)('0' + i);
+        ROADS_ADDRESS(block, a[i]);
+        ROADS_ADDRESS(size, word(a[i], -1));
+        block[7] = size[6] = 'b';
+        ROADS_ADDRESS(block, b[i]);
+        ROADS_ADDRESS(size, word(b[i], -1));
+    }
     freed(a, b);
 
     char *again = malloc(24); /* the tcache's head: the block freed last */

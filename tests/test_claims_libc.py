@@ -441,3 +441,22 @@ def test_trim_pin_freed_break_down():
     top_pad = c.M_TOP_PAD_DEFAULT.value
     assert p.end - in_use_end >= top_pad
     assert p.end - in_use_end < top_pad + c.PAGE_SIZE.value
+
+
+ORDER = [f"{i}{k}" for i in range(4) for k in "ab"]
+
+
+def test_heap_strip_back_to_back():
+    s = snap("heapbins", "freed")
+    for here, after in zip(ORDER, ORDER[1:]):
+        size = s.address(f"size-{here}") & ~FLAGS
+        assert s.address(f"chunk-{here}") + size == s.address(f"chunk-{after}")
+    assert {s.address(f"size-{k}") & ~FLAGS for k in ORDER if k.endswith("a")} == {4 * SIZE_SZ}
+    assert {s.address(f"size-{k}") & ~FLAGS for k in ORDER if k.endswith("b")} == {6 * SIZE_SZ}
+
+
+def test_heap_tcache_keeps_prev_inuse():
+    s = snap("heapbins", "freed")
+    assert all(s.address(f"size-{k}") & FLAGS == c.PREV_INUSE.value for k in ORDER)
+    # Among them the chunks right after freed ones: b[0] after a[0], a[2] after b[1].
+    assert s.address("chunk-0a") + (s.address("size-0a") & ~FLAGS) == s.address("chunk-0b")
