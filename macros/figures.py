@@ -165,11 +165,11 @@ def explained(sample: str, document: str, figure: str = "diagram", stop: str | N
               before: str | None = None, after: str | None = None) -> str:
     """A figure of what ``roads explain --save`` captured from ``sample``'s own program
     (``document``: the saved file, relative to the project root): the ``diagram`` or
-    ``elf`` of a ``stop``, or the ``diff`` from ``before`` to ``after``."""
+    ``elf`` of a ``stop``, or the ``diff`` from ``before`` to ``after``. The saved file
+    is brought up to date first, as the build's mode says (``_saved_session``)."""
     from roads.explain.page import saved_figure
-    from roads.explain.session import load_session
 
-    session = load_session(Path(project().root) / document)
+    session = _saved_session(document)
     if session.capture.sample != sample:
         raise ConfigError(f"{document} was saved from {session.capture.sample!r}, not {sample!r}",
                           sample=sample)
@@ -177,11 +177,48 @@ def explained(sample: str, document: str, figure: str = "diagram", stop: str | N
                         cache_dir=svg_cache(), wrap=zoomable)
 
 
+# Saved sessions checked this build, by path, with the stats of the file when checked.
+_checked: dict[str, tuple[int, int]] = {}
+
+
+def _saved_session(document: str):
+    """The session saved at ``document``, fresh: a stale one (its source, stops or the
+    capture code changed: roads/explain/saved.py) is captured again in auto and refresh
+    mode, as a stale sample is; a frozen build draws it as committed and warns (which
+    fails --strict), once per build."""
+    from roads.explain.saved import refreshed, staleness
+    from roads.explain.session import load_session
+
+    from .project import current, log
+
+    shared = project()
+    root = Path(shared.root)
+    path = root / document
+    try:
+        stat = path.stat()
+        seen = (stat.st_mtime_ns, stat.st_size)
+    except OSError:
+        seen = None
+    if _checked.get(document) != seen:
+        reasons = staleness(path, root)
+        if reasons and current().mode != "frozen":
+            log.info("%s is stale (%s): running roads explain again", document, "; ".join(reasons))
+            refreshed(path, root, sandbox=Path(shared.cache_dir))
+        elif reasons:
+            log.warning("%s is stale: %s (run the roads explain command the page shows, with "
+                        "--save %s)", document, "; ".join(reasons), document)
+        stat = path.stat()
+        _checked[document] = (stat.st_mtime_ns, stat.st_size)
+    return load_session(path)
+
+
 def _explained_digest(sample: str, document: str, *args, **kwargs) -> list[str]:
-    """What ``explained`` reads besides the sample's capture: the saved document."""
+    """What ``explained`` reads besides the sample's capture: the saved document, made
+    fresh first."""
     import hashlib
 
     try:
+        _saved_session(document)
         return [hashlib.sha256((Path(project().root) / document).read_bytes()).hexdigest()]
     except OSError:
         return ["missing"]

@@ -344,3 +344,38 @@ def test_threads_a_syscall_and_a_delay(tmp_path, no_leftovers):
     assert result in (heap or [r.end for r in point.regions])
     s = session_mod.explain_program(["sleep", "5"], ["0.2s"])
     assert s.complete and s.ending == "was ended by roads explain after its last stop"
+
+
+def test_the_sites_worked_example_is_fresh():
+    """The saved session the site draws matches its source, stops and capture code (a
+    frozen build would warn, and fail --strict, otherwise)."""
+    from roads.explain.saved import staleness
+
+    repo = Path(__file__).resolve().parent.parent
+    assert staleness(repo / "docs" / "explained" / "layout.json", repo) == []
+
+
+def test_a_saved_session_goes_stale_and_is_captured_again(root, tmp_path, monkeypatch,
+                                                          no_leftovers):
+    """What a build does with the worked example: a changed source makes the saved file
+    stale, naming why; captured again, it is fresh and shows the new program."""
+    from roads.explain.saved import refreshed, staleness
+
+    project = tmp_path / "project"
+    (project / "samples").mkdir(parents=True)
+    source = project / "samples" / "tiny.c"
+    source.write_text("#include <stdlib.h>\nint main(void) { free(malloc(64)); return 0; }\n")
+    saved = project / "saved.json"
+    monkeypatch.chdir(project)
+    assert cli.main(["--root", str(project), "explain", "--at", "main", "--at", "free",
+                     "--out", str(tmp_path / "tiny.html"), "--save", str(saved), "--",
+                     "samples/tiny.c"]) == 0
+    assert staleness(saved, project) == []
+    source.write_text("#include <stdlib.h>\nint main(void) { free(malloc(1 << 20)); return 0; }\n")
+    assert staleness(saved, project) == ["samples/tiny.c changed"]
+    (project / "elsewhere").mkdir()
+    monkeypatch.chdir(project / "elsewhere")  # a build runs it from the project folder
+    session = refreshed(saved, project, sandbox=root / ".cache" / "roads")
+    assert staleness(saved, project) == []
+    assert [c.name for c in session.capture.variants["default"].runs[0].checkpoints] == ["main", "free"]
+    assert list((project / "elsewhere").iterdir()) == []

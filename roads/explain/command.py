@@ -75,11 +75,18 @@ def cmd_explain(args) -> int:
     out = Path(args.out) if args.out else Path(f"explain-{sample_name(session.capture.sample)}.html")
     write_page(text, out)
     if args.save:
-        import json
+        import os
 
-        from .session import session_json
-        write_page(json.dumps(session_json(session), indent=1, sort_keys=True) + "\n",
-                   Path(args.save))
+        from .saved import save
+
+        # The record names the program as seen from the project folder (--root), where
+        # a build runs it again when it goes stale (roads/explain/saved.py).
+        # A process read with --pid cannot be run again: its record says so (no argv).
+        root = Path(args.root).resolve()
+        recorded = list(program)
+        if recorded and "/" in recorded[0] and os.path.exists(recorded[0]):
+            recorded[0] = os.path.relpath(Path(recorded[0]).resolve(), root)
+        save(session, recorded, args.at, root, Path(args.save))
     if not session.complete:
         progress(f"{session.command[0]} {session.ending} before reaching "
                  f"{', '.join(session.missing)}: the page shows the stops it reached")

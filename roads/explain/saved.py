@@ -1,0 +1,98 @@
+"""A session saved with ``roads explain --save``, kept as fresh as a sample's capture.
+
+The site's worked example (``explained()``) draws from a saved session. Like a
+capture, the saved file records what made it: the command's stops and arguments, the
+C source it compiled (by digest) and the code that captured it (``roads/explain/``
+and the capture engine, by digest). When any of them changes the file is stale; a
+build in ``auto`` or ``refresh`` mode runs ``roads explain`` again and rewrites it
+(the worked example is captured at build time, as the samples are), and a ``frozen``
+build draws the committed file and warns that it is stale (``--strict`` fails).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Callable
+
+from ..capture.freshness import engine_digest
+from .page import write_page
+from .session import Session, explain_program, load_session, session_json
+from .trace import ExplainError
+
+HERE = Path(__file__).resolve().parent
+
+
+def explain_digest() -> str:
+    """Digest of the code a saved session depends on: this package and the capture engine."""
+    h = hashlib.sha256(engine_digest().encode())
+    for path in sorted(HERE.glob("*.py")):
+        h.update(path.name.encode() + b"\0" + path.read_bytes())
+    return h.hexdigest()
+
+
+def _file_digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def inputs(argv: list[str], wheres: list[str], root: Path) -> dict:
+    """The record of what a session saved from ``argv`` (as given, relative to ``root``)
+    with the stops ``wheres`` depends on."""
+    record: dict = {"argv": list(argv), "at": list(wheres), "engine": explain_digest()}
+    program = argv[0] if argv else ""
+    if program.endswith(".c"):
+        source = Path(program) if Path(program).is_absolute() else root / program
+        record["source"] = _file_digest(source)
+    return record
+
+
+def staleness(path: Path, root: Path) -> list[str]:
+    """Why the session saved at ``path`` no longer matches its inputs (empty: fresh)."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return [f"{path.name} is missing"]
+    except (OSError, ValueError) as exc:
+        return [f"{path.name} cannot be read: {exc}"]
+    recorded = data.get("inputs") if isinstance(data, dict) else None
+    if not isinstance(recorded, dict) or not recorded.get("argv"):
+        return ["it records no inputs (saved without --save's record)"]
+    reasons = []
+    program = recorded["argv"][0]
+    if "source" in recorded:
+        source = root / program
+        try:
+            now = _file_digest(source)
+        except OSError:
+            return [f"{program} is missing"]
+        if now != recorded["source"]:
+            reasons.append(f"{program} changed")
+    if recorded.get("engine") != explain_digest():
+        reasons.append("the capture code changed (roads/explain/ or the capture engine)")
+    return reasons
+
+
+def save(session: Session, argv: list[str], wheres: list[str], root: Path, out: Path) -> None:
+    """Write ``session`` with the record of its inputs, atomically."""
+    data = {**session_json(session), "inputs": inputs(argv, wheres, root)}
+    write_page(json.dumps(data, indent=1, sort_keys=True) + "\n", out)
+
+
+def refreshed(path: Path, root: Path, *, sandbox: Path | None,
+              progress: Callable[[str], None] = lambda s: None) -> Session:
+    """Run the saved command again (from ``root``) and rewrite ``path``; the new session.
+
+    Refused when the run does not reach every stop it reached before: a worked example
+    that stops short is an error of the page, not a smaller figure."""
+    data = json.loads(path.read_text(encoding="utf-8"))
+    recorded = data["inputs"]
+    argv = list(recorded["argv"])
+    program = argv[0]
+    run_argv = [str(root / program) if "/" in program else program, *argv[1:]]
+    session = explain_program(run_argv, list(recorded["at"]), sandbox=sandbox, progress=progress)
+    if not session.complete:
+        raise ExplainError(f"roads explain {' '.join(argv)} {session.ending} before reaching "
+                           f"{', '.join(session.missing)}")
+    save(session, argv, list(recorded["at"]), root, path)
+    return load_session(path)
