@@ -171,6 +171,7 @@ def check_site(folder: Path) -> tuple[int, list[str]]:
     return count, problems
 
 
+@pytest.mark.slow  # the built site
 def test_every_figure_of_the_site_has_a_text_alternative_from_its_capture(site) -> None:
     folder, _ = site
     count, problems = check_site(folder)
