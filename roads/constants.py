@@ -113,6 +113,16 @@ TCACHE_MAX_BINS = define("TCACHE_MAX_BINS", 64, "int", "glibc malloc/malloc.c: T
 TCACHE_COUNT_BYTES = define("TCACHE_COUNT_BYTES", 2, "int", "glibc malloc/malloc.c: tcache_perthread_struct.counts is uint16_t[TCACHE_MAX_BINS] (since glibc 2.30)")
 STACK_CACHE_MAXSIZE = define("STACK_CACHE_MAXSIZE", 40 * MIB, "human", "glibc nptl/nptl-stack.c: __nptl_stack_cache_maxsize, the total size of the stacks kept for reuse (tunable glibc.pthread.stack_cache_size)")
 ARENAS_PER_CORE = define("ARENAS_PER_CORE", 8, "int", "glibc malloc/arena.c: NARENAS_FROM_NCORES, 8 arenas per core where long is 64-bit")
+# --- files-and-accounting
+PTE_PRESENT_BIT = define("PTE_PRESENT_BIT", 0, "int", "arch/x86/include/asm/pgtable_types.h: _PAGE_BIT_PRESENT 0 (Intel SDM vol. 3A, table 4-19: P, present)")
+PTE_RW_BIT = define("PTE_RW_BIT", 1, "int", "arch/x86/include/asm/pgtable_types.h: _PAGE_BIT_RW 1 (Intel SDM vol. 3A, table 4-19: R/W, writes allowed)")
+PTE_USER_BIT = define("PTE_USER_BIT", 2, "int", "arch/x86/include/asm/pgtable_types.h: _PAGE_BIT_USER 2 (Intel SDM vol. 3A, table 4-19: U/S, user-mode accesses allowed)")
+PTE_ACCESSED_BIT = define("PTE_ACCESSED_BIT", 5, "int", "arch/x86/include/asm/pgtable_types.h: _PAGE_BIT_ACCESSED 5 (Intel SDM vol. 3A, table 4-19: A, set by the CPU on any access)")
+PTE_DIRTY_BIT = define("PTE_DIRTY_BIT", 6, "int", "arch/x86/include/asm/pgtable_types.h: _PAGE_BIT_DIRTY 6 (Intel SDM vol. 3A, table 4-19: D, set by the CPU on a write)")
+PTE_PSE_BIT = define("PTE_PSE_BIT", 7, "int", "arch/x86/include/asm/pgtable_types.h: _PAGE_BIT_PSE 7 (Intel SDM vol. 3A, table 4-18: PS in a page-directory entry, which then maps a 2-MByte page)")
+PTE_NX_BIT = define("PTE_NX_BIT", 63, "int", "arch/x86/include/asm/pgtable_types.h: _PAGE_BIT_NX 63 (Intel SDM vol. 3A, table 4-19: XD, execute-disable, when IA32_EFER.NXE is set)")
+HPAGE_PMD_SIZE = define("HPAGE_PMD_SIZE", 2 * MIB, "human", "include/linux/huge_mm.h: HPAGE_PMD_SIZE, 1 << HPAGE_PMD_SHIFT (PMD_SHIFT, 21 on x86-64: one page-directory entry maps 2 MiB)")
+SEGV_ACCERR = define("SEGV_ACCERR", 2, "int", "include/uapi/asm-generic/siginfo.h: SEGV_ACCERR 2, invalid permissions for mapped object")
 
 CONSTANTS: dict[str, Constant] = {c.name: c for c in _ALL}
 

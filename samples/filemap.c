@@ -62,6 +62,9 @@ int main(void)
         return 1;
     volatile char sink = shared[0] + private[0] + view[0]; /* read faults: map, no copy */
     (void)sink;
+    ROADS_ADDRESS("shared", shared);
+    ROADS_ADDRESS("private", private);
+    ROADS_ADDRESS("view", view);
     ROADS_RANGE("shared", shared, page);
     ROADS_RANGE("private", private, page);
     ROADS_RANGE("view", view, page);
@@ -84,6 +87,7 @@ int main(void)
     if (anon == MAP_FAILED)
         return 1;
     anon[0] = 'A';
+    ROADS_ADDRESS("anon", anon);
     ROADS_RANGE("anon", anon, page);
     pid_t child = fork();
     if (child < 0)
@@ -109,6 +113,7 @@ int main(void)
     char *far = mmap(NULL, COLD_PAGES * page, PROT_READ, MAP_SHARED, cold, 0);
     if (far == MAP_FAILED)
         return 1;
+    ROADS_ADDRESS("cold", far);
     faults("minflt-cold-mapped", "majflt-cold-mapped");
     ROADS_CHECKPOINT("cold-mapped");
     sink = far[0]; /* read from the disk, with readahead */

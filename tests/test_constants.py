@@ -114,3 +114,27 @@ def test_malloc_pad_and_threshold_against_the_captures():
 def test_chunk_flags_are_the_low_bits():
     flags = (c.PREV_INUSE.value, c.IS_MMAPPED.value, c.NON_MAIN_ARENA.value)
     assert sorted(flags) == [1 << k for k in range(c.CHUNK_FLAG_BITS.value)]
+
+
+def test_page_table_entry_bits_and_huge_page():
+    """The PTE bits against pagemap's own layout (bit 63 is the top of a 64-bit entry) and
+    each other; a PMD-mapped huge page is one table's worth of pages, and the hugepage
+    capture's huge page spans exactly that many present pages."""
+    low = (c.PTE_PRESENT_BIT, c.PTE_RW_BIT, c.PTE_USER_BIT, c.PTE_ACCESSED_BIT,
+           c.PTE_DIRTY_BIT, c.PTE_PSE_BIT)
+    assert [k.value for k in low] == sorted({k.value for k in low}) and low[-1].value < 8
+    assert c.PTE_NX_BIT.value == c.PTE_BYTES.value * 8 - 1 == c.PAGEMAP_PRESENT_BIT.value
+    assert c.HPAGE_PMD_SIZE.value == c.TABLE_ENTRIES.value * c.PAGE_SIZE.value
+    point = _point("hugepage", "touched")
+    huge = next(r for r in point["pagemap"] if r["name"] == "huge")
+    assert len(huge["pages"]) * c.PAGE_SIZE.value == c.HPAGE_PMD_SIZE.value
+    assert all(p["present"] for p in huge["pages"])
+
+
+def test_segv_accerr_against_the_probe():
+    """The probe prints the name signal.h gives a write to a read-only page's code, and
+    nx records the number for an execution of a mapped data page: the same case."""
+    line = next(l for l in doc("probe")["variants"]["default"]["runs"][0]["stdout"].splitlines()
+                if l.startswith("probe=code "))
+    assert "si_code=SEGV_ACCERR" in line
+    assert _address(_point("nx", "data-called"), "data-si_code") == c.SEGV_ACCERR.value
