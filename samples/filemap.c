@@ -18,6 +18,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
+#include <sys/vfs.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -51,6 +52,10 @@ static int fill(const char *path, char byte, size_t bytes)
 int main(void)
 {
     size_t page = (size_t)sysconf(_SC_PAGESIZE);
+    struct statfs folder; /* a major fault needs a disk: say what the folder is on */
+    if (statfs(".", &folder) != 0)
+        return 1;
+    ROADS_ADDRESS("folder-fs-type", (uintptr_t)folder.f_type);
     int fd = fill("filemap.dat", 'f', page);
     if (fd < 0)
         return 1;

@@ -119,6 +119,15 @@ def faults(checkpoint: str) -> tuple[int, int]:
             recorded("filemap", checkpoint, f"majflt-{checkpoint}"))
 
 
+def test_faults_folder_on_disk():
+    # The page's sentence names the type the capture holds; the major fault it goes on
+    # to show is only possible on a disk, which the run's folder must then be.
+    fs = recorded("filemap", "read", "folder-fs-type")
+    assert fs != c.TMPFS_MAGIC.value
+    if fs != c.EXT4_SUPER_MAGIC.value:   # another disk file system: the text says so
+        assert faults("cold-first")[1] >= 1
+
+
 def test_faults_major_once():
     (min0, maj0), (min1, maj1) = faults("cold-mapped"), faults("cold-first")
     assert maj0 == 0 and maj1 == maj0 + 1 and min1 == min0
