@@ -1,0 +1,76 @@
+"""Files, accounting and the page table's bits switches its words on the captures'
+provenance (the paging mode, the THP mode) and on what the sample found its folder on.
+The captures come from a 4-level machine in THP madvise mode with the run's folder on
+ext4, so the other branches are rendered from changed copies of them.
+
+The page's Jinja is rendered as the site renders it, with the real ``value`` and
+``const`` and the claims' own texts, and the figures left out (as tests/test_vas_branches.py
+does for the virtual-address-space page).
+"""
+
+from __future__ import annotations
+
+import copy
+
+import jinja2
+
+from roads.constants import constant
+from roads.words.claims import load_claims
+from roads.words.values import lookup
+from tests.claims_support import committed
+from tests.conftest import REPO
+
+PAGE = REPO / "docs" / "all-roads-to-memory" / "files-and-accounting.md"
+
+
+def render(provenance: dict[str, dict] | None = None, fs_type: int | None = None) -> str:
+    docs = {}
+    for sample, keys in (provenance or {}).items():
+        docs[sample] = copy.deepcopy(committed(sample))
+        docs[sample]["provenance"].update(keys)
+    if fs_type is not None:
+        docs["filemap"] = doc = docs.get("filemap") or copy.deepcopy(committed("filemap"))
+        for point in doc["variants"]["default"]["runs"][0]["checkpoints"]:
+            for address in point["addresses"]:
+                if address["name"] == "folder-fs-type":
+                    address["value"] = fs_type
+    claims = {c.id: c for c in load_claims(REPO / "tests" / "claims.toml")}
+    env = jinja2.Environment(undefined=jinja2.StrictUndefined)
+
+    def value(sample, what, variant=None, run=0, checkpoint=None, pid=None, fmt=None):
+        return lookup(docs.get(sample) or committed(sample), what, variant=variant, run=run,
+                      checkpoint=checkpoint, pid=pid, fmt=fmt)
+
+    def const(name, fmt=None, cite=False):
+        return constant(name).format(fmt)
+
+    def claim(claim_id):
+        return env.from_string(claims[claim_id].text).render()
+
+    def figure(*args, **kwargs):
+        return ""
+
+    env.globals.update(value=value, const=const, claim=claim, map_diff=figure,
+                       page_view=figure, memory_map=figure, sample_code=figure)
+    body = PAGE.read_text(encoding="utf-8").split("\n---\n", 1)[1]
+    return " ".join(env.from_string(body).render().split())
+
+
+def test_as_captured():
+    text = render()
+    assert "this one did not. With it:" in text and "LA57* at work" not in text
+    assert "with 4-level paging" in text and "could reach higher" not in text
+    assert "was not what decided" not in text
+    assert "ext4's (or ext2's, ext3's): a file system on a disk" in text
+
+
+def test_other_machines():
+    five = render({"filemap": {"paging_levels": 5}, "hugepage": {"paging_levels": 5}})
+    assert "That is *LA57* at work" in five and "this one did not" not in five
+    assert "with 5-level paging, even though this machine's page tables could reach higher" in five
+    always = render({"hugepage": {"thp": "always"}})
+    assert "mode is `always`, so the sample's advice was not what decided" in always
+    never = render({"hugepage": {"thp": "never"}})
+    assert "mode is not `madvise`" in never
+    tmpfs = render(fs_type=constant("TMPFS_MAGIC").value)
+    assert "tmpfs: memory only" in tmpfs and "a file system on a disk" not in tmpfs
