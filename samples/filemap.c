@@ -60,9 +60,14 @@ int main(void)
     if (fd < 0)
         return 1;
 
-    char *shared = mmap(NULL, page, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-    char *private = mmap(NULL, page, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
-    char *view = mmap(NULL, page, PROT_READ, MAP_SHARED, fd, 0);
+    /* Three pages of addresses in a row, reserved, then each replaced by a mapping of
+     * the file's first page, so that one range shows the three side by side. */
+    char *slots = mmap(NULL, 3 * page, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (slots == MAP_FAILED)
+        return 1;
+    char *shared = mmap(slots, page, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, fd, 0);
+    char *private = mmap(slots + page, page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_FIXED, fd, 0);
+    char *view = mmap(slots + 2 * page, page, PROT_READ, MAP_SHARED | MAP_FIXED, fd, 0);
     if (shared == MAP_FAILED || private == MAP_FAILED || view == MAP_FAILED)
         return 1;
     volatile char sink = shared[0] + private[0] + view[0]; /* read faults: map, no copy */
@@ -70,6 +75,7 @@ int main(void)
     ROADS_ADDRESS("shared", shared);
     ROADS_ADDRESS("private", private);
     ROADS_ADDRESS("view", view);
+    ROADS_RANGE("mappings", slots, 3 * page); /* shared, private, view */
     ROADS_RANGE("shared", shared, page);
     ROADS_RANGE("private", private, page);
     ROADS_RANGE("view", view, page);

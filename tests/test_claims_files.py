@@ -45,6 +45,9 @@ def test_filemap_one_frame_three_mappings():
     seen = [mapping("read", name) for name in ("shared", "private", "view")]
     assert all(p.present and p.file_or_shared and not p.exclusive for p, _ in seen)
     assert all(r.pathname == "/build/filemap.dat" for _, r in seen)
+    # The page's table shows the range 'mappings': the three, in this order.
+    s = fm("read")
+    assert [p.vaddr for p in pages(s, "mappings")] == [s.address(n) for n in ("shared", "private", "view")]
     need_frames([p for p, _ in seen])
     assert len({p.pfn for p, _ in seen}) == 1
 
