@@ -124,6 +124,8 @@ PTE_NX_BIT = define("PTE_NX_BIT", 63, "int", "arch/x86/include/asm/pgtable_types
 HPAGE_PMD_SIZE = define("HPAGE_PMD_SIZE", 2 * MIB, "human", "include/linux/huge_mm.h: HPAGE_PMD_SIZE, 1 << HPAGE_PMD_SHIFT (PMD_SHIFT, 21 on x86-64: one page-directory entry maps 2 MiB)")
 EXT4_SUPER_MAGIC = define("EXT4_SUPER_MAGIC", 0xEF53, "hex", "include/uapi/linux/magic.h: EXT4_SUPER_MAGIC (also EXT2_ and EXT3_SUPER_MAGIC), statfs(2)'s f_type of an ext2, ext3 or ext4 file system")
 TMPFS_MAGIC = define("TMPFS_MAGIC", 0x01021994, "hex", "include/uapi/linux/magic.h: TMPFS_MAGIC, statfs(2)'s f_type of a tmpfs (memory only)")
+ENOMEM = define("ENOMEM", 12, "int", "include/uapi/asm-generic/errno-base.h: ENOMEM 12, out of memory")
+SAMPLE_ADDRESS_SPACE_DEFAULT = define("SAMPLE_ADDRESS_SPACE_DEFAULT", 4 << 30, "human", "samples/README.md: [NAME.limits] address_space, 4294967296 bytes of virtual memory per process by default (RLIMIT_AS)")
 SEGV_ACCERR = define("SEGV_ACCERR", 2, "int", "include/uapi/asm-generic/siginfo.h: SEGV_ACCERR 2, invalid permissions for mapped object")
 
 CONSTANTS: dict[str, Constant] = {c.name: c for c in _ALL}

@@ -140,6 +140,42 @@ def test_faults_neighbour_free():
     assert faults("cold-neighbour") == faults("cold-first")
 
 
+# --------------------------------------------------------------------------- overcommit
+
+
+def oc(checkpoint: str):
+    s = snap("overcommit", checkpoint)
+    return s, region(s, s.address("promised"))
+
+
+def test_overcommit_promise_granted():
+    s, r = oc("promised")
+    promised = s.address("promised-bytes")
+    assert doc("overcommit")["provenance"]["overcommit_memory"] in (0, 1, 2)
+    assert r.size >= promised and "ac" in r.vmflags
+    assert s.status["VmSize"] * KIB >= promised
+    assert r.kb["Rss"] * KIB < promised // 1000     # a few pages of it, no more
+    assert s.status["VmRSS"] * KIB < promised // 100
+
+
+def test_overcommit_touch_takes_frames():
+    (before, b), (after, a) = oc("promised"), oc("touched")
+    touched = after.address("touched-bytes")
+    grown = (a.kb["Rss"] - b.kb["Rss"]) * KIB
+    assert touched - PAGE <= grown <= touched   # the first page was already there
+    assert after.status["VmSize"] == before.status["VmSize"]
+
+
+def test_overcommit_refused_by_rlimit():
+    s, _ = oc("refused")
+    limit = s.address("rlimit-as")
+    assert s.address("refused-pointer") == 0 and s.address("refused-errno") == c.ENOMEM.value
+    assert limit == c.SAMPLE_ADDRESS_SPACE_DEFAULT.value   # the manifest sets no other
+    # The request equals the whole limit, and the process already maps something: the
+    # two together are past it, which is why it failed.
+    assert s.status["VmSize"] > 0
+
+
 # --------------------------------------------------------------------------- accounting
 
 

@@ -138,3 +138,12 @@ def test_segv_accerr_against_the_probe():
                 if l.startswith("probe=code "))
     assert "si_code=SEGV_ACCERR" in line
     assert _address(_point("nx", "data-called"), "data-si_code") == c.SEGV_ACCERR.value
+
+
+def test_enomem_and_the_sandbox_limit():
+    import errno
+
+    from roads.capture.samples import Limits
+
+    assert errno.ENOMEM == c.ENOMEM.value
+    assert Limits().address_space == c.SAMPLE_ADDRESS_SPACE_DEFAULT.value
