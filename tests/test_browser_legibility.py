@@ -17,7 +17,13 @@ measures, in the page itself:
 - too wide (desktop): a table, figure or ``pre`` wider than the article's column
   (its own width or what scrolls inside it);
 - small text: an SVG label whose font size times the SVG's scale is under 9 px on
-  the screen, unless its figure has the full-screen control.
+  the screen, unless its figure has the full-screen control;
+- accessibility (issue 16): axe-core, the standard accessibility engine, run on the
+  same page loads after the measurements (every rule on the desktop in the light
+  palette, the rules that palette or width can change in the others: AXE_PASSES);
+  every violation of impact "serious" or "critical" fails, listed with its rule and the
+  elements it names. axe-core comes from the npm lock file (node_modules/axe-core,
+  installed by ``./dev test``); without it the check fails and says so.
 
 Every failure is listed with its page, width, palette and label; the whole list is
 written to tests/artifacts/legibility/report.txt, with element screenshots of every
@@ -30,6 +36,7 @@ from __future__ import annotations
 
 import collections
 import re
+import time
 from pathlib import Path
 
 import pytest
@@ -48,6 +55,34 @@ ZOOMABLE = "roads-zoomable"  # the full-screen control's wrapper
 # figure). Code listings are left to scroll sideways, as code does everywhere: a sample's
 # C lines and the authoring guide's examples are not reflowed, so that they copy as written.
 WIDE = "table, figure, .roads-gdb pre"
+AXE = REPO / "node_modules" / "axe-core" / "axe.min.js"
+AXE_FAILS = ("serious", "critical")
+# axe-core runs in one load of each page (the last: 1280 px, dark palette), after the
+# measurements: what costs is loading axe-core into a page and its first run over
+# thousands of elements, not the rules. Each pass sets the width and palette, and runs
+# the rules whose answer they can change: the rules about colour in the dark palette,
+# every rule (None: axe-core's defaults, WCAG A and AA and its best practices) in the
+# light one, and on a phone the rule about what scrolls (tables and views that fit a
+# desktop's column scroll on a phone; the palette changes no width).
+AXE_PASSES = (
+    ("1280", "slate", ["color-contrast", "link-in-text-block"]),
+    ("1280", "default", None),
+    ("390", "default", ["scrollable-region-focusable"]),
+)
+# One axe-core run over the whole document: the violations, each with the CSS paths of
+# (at most 8 of) its elements.
+AXE_RUN = r"""
+async ({fails, rules}) => {
+  await new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)));
+  const options = {resultTypes: ['violations']};
+  if (rules) options.runOnly = {type: 'rule', values: rules};
+  const r = await axe.run(document, options);
+  return r.violations.filter(v => fails.includes(v.impact)).map(v => ({
+    rule: v.id, impact: v.impact, nodes: v.nodes.length,
+    targets: v.nodes.slice(0, 8).map(n => n.target.join(' ')),
+    why: (v.nodes[0] && v.nodes[0].failureSummary || v.help).replace(/\s+/g, ' ').slice(0, 200)}));
+}
+"""
 
 # One call per page load: every check, returned as lists of plain records.
 MEASURE = r"""
@@ -294,7 +329,7 @@ async ({phone, minContrast, minPx, zoomable, wide}) => {
 }
 """
 
-CHECKS = ("contrast", "overlap", "cutoff", "wide", "small")
+CHECKS = ("contrast", "overlap", "cutoff", "wide", "small", "axe")
 
 
 def pages_of(out: Path) -> list[str]:
@@ -311,7 +346,7 @@ def _screenshots(page, rel: str, width: str, palette: str) -> int:
     """Element screenshots of every figure of the page (and of any SVG drawing outside a
     figure) into ARTIFACTS; how many. Material's sticky header is pinned to the top
     of the page first, so that it does not cover the figures."""
-    page.add_style_tag(content=".md-header { position: absolute !important; }")
+    pin = page.add_style_tag(content=".md-header { position: absolute !important; }")
     handles = page.query_selector_all(
         ".md-content article figure, .md-content article svg:not(figure svg):not(svg svg)")
     n = 0
@@ -327,7 +362,33 @@ def _screenshots(page, rel: str, width: str, palette: str) -> int:
             n += 1
         except Exception:  # noqa: BLE001 - a picture that cannot be taken fails no check
             pass
+    pin.evaluate("e => e.remove()")
     return n
+
+
+def _axe(page, rel: str, totals: collections.Counter) -> list[dict]:
+    """The passes of AXE_PASSES in one loaded page: every serious or critical violation,
+    as a failure of the page at that pass's width and palette."""
+    began = time.perf_counter()
+    page.add_script_tag(path=str(AXE))
+    # A change of palette would start Material's colour transitions: none, the new colours
+    # at once (measured half-way, a link would have the old palette's colour).
+    page.add_style_tag(content="*, ::before, ::after { transition: none !important; "
+                               "animation: none !important; }")
+    failures = []
+    for width, palette, rules in AXE_PASSES:
+        if page.viewport_size != WIDTHS[width]:
+            page.set_viewport_size(WIDTHS[width])
+            page.wait_for_timeout(300)  # what scrolls is decided again (access.js: 150 ms)
+        page.evaluate("s => document.body.setAttribute('data-md-color-scheme', s)", palette)
+        for v in page.evaluate(AXE_RUN, {"fails": list(AXE_FAILS), "rules": rules}):
+            failures.append({"page": rel.removesuffix("index.html") or "/", "width": width,
+                             "palette": palette, "figure": v["rule"], "label": v["why"],
+                             "impact": v["impact"], "nodes": v["nodes"],
+                             "targets": v["targets"]})
+        totals["axe runs"] += 1
+    totals["axe seconds"] += time.perf_counter() - began
+    return failures
 
 
 @pytest.fixture(scope="module")
@@ -341,6 +402,7 @@ def measured(site, browser):
     found: dict[str, list[dict]] = {c: [] for c in CHECKS}
     totals = collections.Counter()
     errors = {}
+    axe = AXE.is_file()
     for rel in pages_of(out):
         for width, viewport in WIDTHS.items():
             for palette in PALETTES:
@@ -353,6 +415,9 @@ def measured(site, browser):
                                                      "wide": WIDE})
                     totals["labels"] += result["labels"]
                     totals["screenshots"] += _screenshots(page, rel, width, palette)
+                    result["axe"] = []
+                    if axe and (width, palette) == AXE_PASSES[0][:2]:
+                        found["axe"].extend(_axe(page, rel, totals))
                 finally:
                     context.close()
                 if console:
@@ -362,7 +427,8 @@ def measured(site, browser):
                         found[check].append({"page": rel.removesuffix("index.html") or "/",
                                              "width": width, "palette": palette, **failure})
     lines = [f"{len(pages_of(out))} pages x {len(WIDTHS)} widths x {len(PALETTES)} palettes; "
-             f"{totals['labels']} labels measured; {totals['screenshots']} screenshots", ""]
+             f"{totals['labels']} labels measured; {totals['screenshots']} screenshots; "
+             f"axe-core: {totals['axe runs']} runs, {totals['axe seconds']:.1f} s", ""]
     for check in CHECKS:
         lines.append(f"== {check}: {len(found[check])}")
         lines.extend(_line(f) for f in found[check])
@@ -409,6 +475,17 @@ def test_no_label_cut_off_on_a_phone(measured):
 
 def test_nothing_wider_than_its_column_on_a_desktop(measured):
     _verdict(measured[0]["wide"], "tables, figures or pre wider than their column at 1280 px")
+
+
+def test_axe_finds_nothing_serious(measured):
+    """axe-core on every page, at both widths, in both palettes (AXE_PASSES):
+    no violation of impact serious or critical (each listed as: page @width palette
+    [rule] 'what' targets=...)."""
+    if not AXE.is_file():
+        pytest.fail(f"axe-core is missing: {AXE.relative_to(REPO)} (run `npm ci` in the "
+                    "repository, as ./dev test does, from package-lock.json)", pytrace=False)
+    assert measured[1]["axe runs"] > 0, measured[1]
+    _verdict(measured[0]["axe"], "axe-core violations of impact serious or critical")
 
 
 def test_no_inline_text_under_9px(measured):
