@@ -9,6 +9,7 @@ measurements taken in the same run, so a busy machine slows both sides alike.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import platform
 import shutil
@@ -107,6 +108,18 @@ def bench_capture(repeat: int) -> None:
         row("all samples cold, one worker", f"{serial:.2f} s")
         row(f"all samples cold, {os.cpu_count()} workers", f"{parallel:.2f} s",
             f"ratio {parallel / serial:.2f} (target ≤ 0.60)")
+
+        # Checking a capture's shape (once per version of its file) against parsing it.
+        from roads.capture.validate import problem
+
+        texts = [p.read_text() for p in sorted((REPO / "snapshots").glob("*.json"))]
+        docs = [json.loads(t) for t in texts]
+        problem(docs[0])  # build the checker
+        parse_t, check_t = paired(lambda: [json.loads(t) for t in texts],
+                                  lambda: [problem(d) for d in docs], repeat)
+        row(f"parse every committed capture ({len(texts)})", f"{parse_t * 1000:.1f} ms")
+        row("check the shape of every committed capture", f"{check_t * 1000:.1f} ms",
+            f"ratio {check_t / parse_t:.2f} (target ≤ 2)")
     finally:
         shutil.rmtree(root, ignore_errors=True)
 

@@ -234,7 +234,10 @@ def test_interrupt_kills_and_reaps_the_run(scratch):
     """, 'timeout = 120\n')
     # SIGUSR1 makes the capture print every thread's stack: what it was doing, should it
     # ever outlive its Ctrl-C (seen once, on a machine loaded by other test runs).
+    # Ctrl-C as a terminal delivers it: a suite started in the background (`cmd &` in a
+    # script) hands its children SIGINT ignored, and Python then keeps it ignored.
     code = ("import faulthandler, signal; faulthandler.register(signal.SIGUSR1, all_threads=True); "
+            "signal.signal(signal.SIGINT, signal.default_int_handler); "
             "from roads.capture.project import Project; "
             f"Project({str(scratch.root)!r}).capture_one('sleeper')")
     child = subprocess.Popen([sys.executable, "-c", code], cwd=REPO, stderr=subprocess.PIPE,
