@@ -65,22 +65,6 @@ def test_every_page_leads_to_the_next_in_weight_order(site, browser):
     assert back == walked[::-1]
 
 
-def test_code_blocks_have_copy_buttons(site, browser):
-    """Every code block of every page, the samples' sources included, has a copy button."""
-    out, base = site
-    context, page, _ = open_page(browser, base)
-    counts = {}
-    for rel in pages_of(out):
-        page.goto(base + rel.removesuffix("index.html"))
-        page.wait_for_load_state()
-        # Material's copy button (9.8: a button of type copy in the block's own nav).
-        counts[rel] = (page.locator(".md-typeset pre > code").count(),
-                       page.locator(".md-typeset pre button[data-md-type='copy']").count())
-    context.close()
-    assert sum(blocks for blocks, _ in counts.values()) > 0
-    assert all(blocks == buttons for blocks, buttons in counts.values()), counts
-
-
 def test_update_timeline_in_the_original_style(site, browser):
     out, base = site
     context, page, _ = open_page(browser, base + "hello-world/")
@@ -186,11 +170,15 @@ def test_search_finds_the_mmap_threshold(site, browser):
     assert any("dynamic-memory-allocation" in h for h in hits), hits
 
 
-def test_no_console_errors_and_no_broken_links(site, browser):
+def test_no_console_errors_no_broken_links_and_copy_buttons(site, browser):
+    """Every page loads without a console error, every link of the site reaches its page
+    and anchor, and every code block (the samples' sources included) has a copy button:
+    one load of each page for the three."""
     out, base = site
     context = browser.new_context(viewport=DESKTOP)
     broken = []
     errors = {}
+    counts = {}
     ids_of: dict[str, set[str]] = {}
     links: list[tuple[str, str]] = []
     for rel in pages_of(out):
@@ -204,6 +192,9 @@ def test_no_console_errors_and_no_broken_links(site, browser):
         if seen:
             errors[rel] = seen
         ids_of[url] = set(page.eval_on_selector_all("[id]", "els => els.map(e => e.id)"))
+        # Material's copy button (9.8: a button of type copy in the block's own nav).
+        counts[rel] = (page.locator(".md-typeset pre > code").count(),
+                       page.locator(".md-typeset pre button[data-md-type='copy']").count())
         for href in page.eval_on_selector_all("a[href]", "els => els.map(e => e.href)"):
             if href.startswith(base):
                 links.append((url, href))
@@ -220,6 +211,8 @@ def test_no_console_errors_and_no_broken_links(site, browser):
     context.close()
     assert not errors, errors
     assert not broken, broken[:20]
+    assert sum(blocks for blocks, _ in counts.values()) > 0
+    assert all(blocks == buttons for blocks, buttons in counts.values()), counts
 
 
 def test_pages_fit_a_phone(site, browser):
