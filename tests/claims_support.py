@@ -100,3 +100,39 @@ def mutated(claim: Claim) -> Iterator[None]:
     finally:
         for sample in copies:
             _MUTATED.pop(sample, None)
+
+
+# Figure macros a page may call: left out of a rendering of its words.
+FIGURE_MACROS = ("address_space", "memory_map", "map_diff", "page_view", "page_walk",
+                 "elf_to_memory", "sample_code", "provenance", "gdb_session", "timelapse",
+                 "stack_top", "page_walk_diagram")
+
+
+def render_words(page: Path, docs: dict[str, dict]) -> str:
+    """A page's text rendered as the site renders it, with the real ``value`` and
+    ``const`` and the claims' own texts, reading ``docs`` (changed copies of captures,
+    by sample) before the committed captures, its figures left out; whitespace folded.
+    For pages that switch their words on a machine fact the captures' machine lacks."""
+    import jinja2
+
+    from roads.constants import constant
+    from roads.words.claims import load_claims
+    from roads.words.values import lookup
+
+    claims = {c.id: c for c in load_claims(HERE / "claims.toml")}
+    env = jinja2.Environment(undefined=jinja2.StrictUndefined)
+
+    def value(sample, what, variant=None, run=0, checkpoint=None, pid=None, fmt=None):
+        return lookup(docs.get(sample) or committed(sample), what, variant=variant, run=run,
+                      checkpoint=checkpoint, pid=pid, fmt=fmt)
+
+    def const(name, fmt=None, cite=False):
+        return constant(name).format(fmt)
+
+    def claim(claim_id):
+        return env.from_string(claims[claim_id].text).render()
+
+    env.globals.update(value=value, const=const, claim=claim,
+                       **{name: (lambda *a, **k: "") for name in FIGURE_MACROS})
+    body = page.read_text(encoding="utf-8").split("\n---\n", 1)[1]
+    return " ".join(env.from_string(body).render().split())

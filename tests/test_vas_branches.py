@@ -11,13 +11,9 @@ from __future__ import annotations
 
 import copy
 
-import jinja2
 import pytest
 
-from roads.words.claims import load_claims
-from roads.constants import constant
-from roads.words.values import lookup
-from tests.claims_support import committed
+from tests.claims_support import committed, render_words
 from tests.conftest import REPO
 
 PAGE = REPO / "docs" / "all-roads-to-memory" / "virtual-address-space.md"
@@ -29,27 +25,7 @@ def render(changes: dict[str, dict] | None = None) -> str:
     for sample, keys in (changes or {}).items():
         docs[sample] = copy.deepcopy(committed(sample))
         docs[sample]["provenance"].update(keys)
-    claims = {c.id: c for c in load_claims(REPO / "tests" / "claims.toml")}
-    env = jinja2.Environment(undefined=jinja2.StrictUndefined)
-
-    def value(sample, what, variant=None, run=0, checkpoint=None, pid=None, fmt=None):
-        return lookup(docs.get(sample) or committed(sample), what, variant=variant, run=run,
-                      checkpoint=checkpoint, pid=pid, fmt=fmt)
-
-    def const(name, fmt=None, cite=False):
-        return constant(name).format(fmt)
-
-    def claim(claim_id):
-        return env.from_string(claims[claim_id].text).render()
-
-    def figure(*args, **kwargs):
-        return ""
-
-    env.globals.update(value=value, const=const, claim=claim, address_space=figure,
-                       memory_map=figure, map_diff=figure, sample_code=figure,
-                       provenance=figure)
-    body = PAGE.read_text(encoding="utf-8").split("\n---\n", 1)[1]
-    return " ".join(env.from_string(body).render().split())
+    return render_words(PAGE, docs)
 
 
 def test_four_level_paging_as_captured():
