@@ -1,8 +1,8 @@
 """Every figure legible on every page, measured in the rendered page (issue 11's "done").
 
 Each page of the built site is opened once per width (390 px, a phone; 1280 px, a
-desktop) and palette (Material's "default" and "slate"), and one JavaScript call
-measures, in the page itself:
+desktop); in that load each palette (Material's "default" and "slate") is switched on
+in turn, and one JavaScript call measures, in the page itself:
 
 - contrast: every SVG text label against what lies beneath its centre: the fill of
   the shapes painted before it in the same SVG that contain that point (through
@@ -13,7 +13,7 @@ measures, in the page itself:
   (the shape of its node beneath it) by more than a pixel;
 - cut off (phone): a label outside the visible box of its nearest scroll container,
   or outside the viewport's width, unless its figure has the full-screen control
-  (a wrapper of class ``roads-zoomable``);
+  (a wrapper of class ``roads-zoomable``); and the page itself wider than the phone;
 - too wide (desktop): a table, figure or ``pre`` wider than the article's column
   (its own width or what scrolls inside it);
 - small text: an SVG label whose font size times the SVG's scale is under 9 px on
@@ -424,12 +424,21 @@ def measured(site, browser):
     totals = collections.Counter()
     errors = {}
     axe = AXE.is_file()
+    # One load of each page at each width: both palettes are measured in it, one after
+    # the other (Material's palette switch, with the colour transitions off so that the
+    # new colours hold at once), then axe-core's passes at their width.
     for rel in pages_of(out):
         for width, viewport in WIDTHS.items():
-            for palette in PALETTES:
-                context, page, console = open_page(browser, base + rel.removesuffix("index.html"),
-                                                   viewport=viewport, scheme=palette)
-                try:
+            context, page, console = open_page(browser, base + rel.removesuffix("index.html"),
+                                               viewport=viewport, scheme=PALETTES[0])
+            page.add_style_tag(content="*, ::before, ::after { transition: none !important; "
+                                       "animation: none !important; }")
+            results = {}
+            try:
+                for palette in PALETTES:
+                    page.emulate_media(color_scheme="dark" if palette == "slate" else "light")
+                    page.evaluate("s => document.body.setAttribute('data-md-color-scheme', s)",
+                                  palette)
                     result = page.evaluate(MEASURE, {"phone": viewport is PHONE,
                                                      "minContrast": MIN_CONTRAST,
                                                      "minPx": MIN_TEXT_PX, "zoomable": ZOOMABLE,
@@ -437,20 +446,30 @@ def measured(site, browser):
                     totals["labels"] += result["labels"]
                     totals["screenshots"] += _screenshots(page, rel, width, palette)
                     result["axe"] = []
-                    if viewport is PHONE:
-                        unreachable = page.evaluate(SCROLL_FOCUS)
-                        if unreachable:
-                            result["axe"].append({
-                                "figure": "scrollable-region-focusable",
-                                "label": "scrolls, and neither it nor anything in it is focusable",
-                                "impact": "serious", "nodes": len(unreachable),
-                                "targets": unreachable[:8]})
-                    if axe and (width, palette) == AXE_PASSES[0][:2]:
-                        found["axe"].extend(_axe(page, rel, totals))
-                finally:
-                    context.close()
-                if console:
-                    errors[(rel, width, palette)] = console
+                    results[palette] = result
+                if viewport is PHONE:
+                    # What scrolls is reachable by keyboard, and the page itself is no
+                    # wider than the phone (a palette changes neither).
+                    first = results[PALETTES[0]]
+                    unreachable = page.evaluate(SCROLL_FOCUS)
+                    if unreachable:
+                        first["axe"].append({
+                            "figure": "scrollable-region-focusable",
+                            "label": "scrolls, and neither it nor anything in it is focusable",
+                            "impact": "serious", "nodes": len(unreachable),
+                            "targets": unreachable[:8]})
+                    overflow = page.evaluate(
+                        "() => document.scrollingElement.scrollWidth - window.innerWidth")
+                    if overflow > 1:
+                        first["cutoff"].append({"figure": "the page",
+                                                "label": f"{overflow}px wider than the phone"})
+                if axe and width == AXE_PASSES[0][0]:
+                    found["axe"].extend(_axe(page, rel, totals))
+            finally:
+                context.close()
+            if console:
+                errors[(rel, width)] = console
+            for palette, result in results.items():
                 for check in CHECKS:
                     for failure in result[check]:
                         found[check].append({"page": rel.removesuffix("index.html") or "/",
@@ -499,7 +518,8 @@ def test_no_two_labels_overlap(measured):
 
 
 def test_no_label_cut_off_on_a_phone(measured):
-    _verdict(measured[0]["cutoff"], "labels cut off at 390 px (no full-screen control)")
+    _verdict(measured[0]["cutoff"], "labels cut off at 390 px (no full-screen control), "
+                                     "or a page wider than the phone")
 
 
 def test_nothing_wider_than_its_column_on_a_desktop(measured):
