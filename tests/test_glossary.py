@@ -199,3 +199,15 @@ def test_render_html_escapes_and_anchors():
     out = render_html((Entry(("a<b",), 'x & "y"'),))
     assert '<dt id="term-a-b"><dfn>a&lt;b</dfn></dt><dd>x &amp; &quot;y&quot;</dd>' in out
     assert out.startswith('<dl class="roads-glossary">') and out.endswith("</dl>")
+
+
+def test_terms_that_differ_only_in_case_get_ids_of_their_own():
+    """RSS (a process's resident set size) and Rss (smaps' counter) are two entries: the
+    Glossary page gives each an id of its own."""
+    import re
+
+    from roads.words.glossary import Entry, render_html
+
+    text = render_html((Entry(("RSS",), "resident set size"), Entry(("Rss",), "smaps' counter")))
+    ids = re.findall(r'id="([^"]+)"', text)
+    assert ids == ["term-rss", "term-rss-2"]

@@ -109,8 +109,12 @@ def render_html(found: tuple[Entry, ...]) -> str:
     no tooltip beside its definition.
     """
     rows = []
+    used: Counter = Counter()
     for e in found:
         name = f"<dfn>{html.escape(e.forms[0])}</dfn>"
         others = "".join(f", <dfn>{html.escape(f)}</dfn>" for f in e.forms[1:])
-        rows.append(f'<dt id="{e.anchor}">{name}{others}</dt><dd>{html.escape(e.definition)}</dd>')
+        # Terms that differ only in case (RSS, Rss) get ids of their own: -2, -3 after the first.
+        used[e.anchor] += 1
+        anchor = e.anchor if used[e.anchor] == 1 else f"{e.anchor}-{used[e.anchor]}"
+        rows.append(f'<dt id="{anchor}">{name}{others}</dt><dd>{html.escape(e.definition)}</dd>')
     return '<dl class="roads-glossary">\n' + "\n".join(rows) + "\n</dl>"
