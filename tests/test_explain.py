@@ -118,7 +118,7 @@ def test_pages_are_written_and_self_contained(pages):
         assert "<link" not in text and "src=" not in text and "@import" not in text
         assert "http://" not in text.replace("http://www.w3.org/", "")
         assert "https://" not in text
-    assert not list(folder.glob("*.part"))
+    assert not list(folder.glob(".*"))  # no half-written page left (write_atomic's partials are hidden)
 
 
 def test_stops_of_true_and_the_forked_program(stops):

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import html
 import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..capture.freeze import write_atomic
 from ..errors import RoadsError
 from ..figures import diff, diffview, elfmap
 from ..figures.diagram import render_diagram
@@ -295,18 +295,6 @@ def pairs(sels: list[ExplainSelection]) -> list[tuple[ExplainSelection, ExplainS
 
 
 def write_page(text: str, out: Path) -> None:
-    """Write atomically: a reader (or a failure) never sees half a page."""
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".part")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, out)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    """Write atomically: a reader (or a failure) never sees half a page (the capture
+    files' own writer)."""
+    write_atomic(Path(out), text)
