@@ -98,13 +98,16 @@ def plugin_name(entry) -> str:
 
 
 def write_config(root: Path, name: str, *, add: tuple = ()) -> str:
-    """A config that inherits mkdocs.yml with the macros plugin off (and ``add`` on)."""
-    from mkdocs.utils.yaml import yaml_load
+    """A config that inherits mkdocs.yml with the macros plugin and the project's hooks
+    off (and ``add`` on): what "plain" means in every comparison here."""
+    class Loader(yaml.SafeLoader):
+        """Only the plugins are read: MkDocs' tags (!ENV, !relative) are left as text."""
 
+    Loader.add_multi_constructor("!", lambda loader, tag, node: None)
     with open(root / "mkdocs.yml", encoding="utf-8") as f:
-        base = yaml_load(f) or {}
+        base = yaml.load(f, Loader=Loader) or {}
     plugins = [p for p in base.get("plugins", ["search"]) if plugin_name(p) != "macros"]
-    override = {"INHERIT": "mkdocs.yml", "plugins": plugins + list(add)}
+    override = {"INHERIT": "mkdocs.yml", "plugins": plugins + list(add), "hooks": []}
     (root / name).write_text(yaml.safe_dump(override, sort_keys=False), encoding="utf-8")
     return name
 
