@@ -46,7 +46,7 @@ import sys
 
 from roads.errors import ConfigError, RoadsError
 
-from . import claims, figures, glossary
+from . import claims, figures, glossary, pagecache
 from .project import configure, figure, prefetch
 
 MODULES = (figures, claims, glossary)
@@ -71,6 +71,16 @@ def define_env(env) -> None:
     claims.bind(env)
     catch_page_errors(env)
     prefetch()
+
+
+def on_pre_page_macros(env) -> None:
+    """The plugin's hook before a page renders: the page cache (``pagecache``)."""
+    pagecache.before_macros(env)
+
+
+def on_post_page_macros(env) -> None:
+    """The plugin's hook after a page rendered: the page cache keeps it."""
+    pagecache.after_macros(env)
 
 
 def guard(function, env, *, defer: bool = False):

@@ -16,6 +16,7 @@ from mkdocs.utils.meta import get_data
 from roads.words.claims import Claim, find_claim, load_claims
 from roads.errors import ConfigError
 
+from .pagecache import depends
 from .project import project
 
 _ENV = None  # the macros plugin's env, set by bind() from define_env
@@ -34,6 +35,7 @@ def all_claims() -> tuple[Claim, ...]:
     """The claims of tests/claims.toml, parsed once per version of the file (its mtime and
     size): a page calls ``claim()`` for each sentence, and the file is large."""
     path = project().root / "tests" / "claims.toml"
+    depends(path)
     try:
         info = path.stat()
         version = (info.st_mtime_ns, info.st_size)
@@ -101,6 +103,7 @@ def claims() -> str:
     root = project().root
     titles = {}
     for path in sorted((root / "docs").rglob("*.md")):
+        depends(path)
         _, meta = get_data(path.read_text(encoding="utf-8"))
         titles[path.relative_to(root).as_posix()] = str(meta.get("title", path.stem))
     return render_claims(all_claims(), titles, text=lambda c: inline_html(words(c)))

@@ -213,8 +213,17 @@ def print_sections(site_dir: str, dest_uris: list[str]) -> list[tuple[str, str, 
         title = re.search(r"<h1[^>]*>(.*?)</h1>", found.group(1), re.S)
         text = re.sub(r"<[^>]+>", "", title.group(1)) if title else slug
         text = html.unescape(text).replace("\u00b6", "").strip()
-        sections.append((slug, text, _Rewriter(slug, uri, pages).rewrite(found.group(1))))
+        sections.append((slug, text, _rewritten(slug, uri, pages, found.group(1))))
     return sections
+
+
+def _rewritten(slug: str, uri: str, pages: dict[str, str], article: str) -> str:
+    """``_Rewriter(slug, uri, pages).rewrite(article)``, kept in the page cache under the
+    digest of its inputs and this code: a warm build rewrites only the pages that changed."""
+    from macros import pagecache
+
+    make = lambda: _Rewriter(slug, uri, pages).rewrite(article)  # noqa: E731
+    return pagecache.memo("print", [slug, uri, pages, article], make)
 
 
 def _write_print_page(config, nav, files, env) -> None:

@@ -10,14 +10,30 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-# The drawing modules (and Graphviz, pyelftools behind them) are imported inside the
-# macros that draw: a rebuild whose figures all come from the cache never loads them.
-from roads.words import values
+# The engine (the drawing modules, Graphviz and pyelftools behind them) is imported
+# inside the macros: a rebuild whose pages all come from the page cache never loads it.
 from roads.errors import ConfigError
-from roads.figures.provenance import caption_html, with_provenance
-from roads.figures.select import select
 
-from .project import project, svg_cache
+from .pagecache import depends
+from .project import document, project, svg_cache
+
+
+def select(*args, **kwargs):
+    from roads.figures.select import select as chosen
+
+    return chosen(*args, **kwargs)
+
+
+def with_provenance(*args, **kwargs):
+    from roads.figures.provenance import with_provenance as captioned
+
+    return captioned(*args, **kwargs)
+
+
+def caption_html(*args, **kwargs):
+    from roads.figures.provenance import caption_html as caption
+
+    return caption(*args, **kwargs)
 
 
 # --- full screen ---------------------------------------------------------------------
@@ -52,7 +68,7 @@ def memory_map(sample: str, checkpoint: str | None = None, variant: str | None =
     from roads.figures.regions import memory_map as analyse
     from roads.figures.table import render_table
 
-    chosen = select(project().document(sample), variant=variant, run=run, checkpoint=checkpoint, pid=pid)
+    chosen = select(document(sample), variant=variant, run=run, checkpoint=checkpoint, pid=pid)
     return with_provenance(render_table(analyse(chosen)), chosen)
 
 
@@ -66,7 +82,7 @@ def address_space(sample: str, checkpoint: str | None = None, variant: str | Non
     from roads.figures.regions import memory_map as analyse
     from roads.figures.table import render_table
 
-    chosen = select(project().document(sample), variant=variant, run=run, checkpoint=checkpoint, pid=pid)
+    chosen = select(document(sample), variant=variant, run=run, checkpoint=checkpoint, pid=pid)
     mm = analyse(chosen)
     figure = zoomable(render_diagram(mm, cache_dir=svg_cache()))
     if table:
@@ -82,7 +98,7 @@ def timelapse(sample: str, variant: str | None = None, checkpoints: list | None 
     from roads.figures.select import checkpoint_names
     from roads.figures.timelapse import render_timelapse
 
-    doc = project().document(sample)
+    doc = document(sample)
     first = select(doc, variant=variant, run=run, pid=pid)
     names = checkpoints if checkpoints is not None else checkpoint_names(first.run_record)
     chosen = [select(doc, variant=variant, run=run, checkpoint=c, pid=pid) for c in names]
@@ -97,7 +113,7 @@ def elf_to_memory(sample: str, variant: str | None = None, checkpoint: str | Non
     """The PT_LOAD segments of ``sample``'s executable beside the regions they became."""
     from roads.figures import elfmap
 
-    chosen = select(project().document(sample), variant=variant, run=run, checkpoint=checkpoint, pid=pid)
+    chosen = select(document(sample), variant=variant, run=run, checkpoint=checkpoint, pid=pid)
     figure = elfmap.render_elf_figure(elfmap.elf_map(chosen), cache_dir=svg_cache())
     return with_provenance(zoomable(figure), chosen)
 
@@ -111,7 +127,7 @@ def map_diff(sample: str, before: str, after: str | None = None, variant: str | 
     (``run``, ``after_run``) or variants (``after_variant``) of ``sample``."""
     from roads.figures import diff, diffview
 
-    doc = project().document(sample)
+    doc = document(sample)
     old = select(doc, variant=variant, run=run, checkpoint=before, pid=before_pid)
     new = select(doc, variant=after_variant or old.variant,
                  run=run if after_run is None else after_run,
@@ -128,7 +144,7 @@ def page_view(sample: str, range_name: str, checkpoint: str | None = None,
     ``checkpoint`` or side by side at several ``checkpoints`` (names, or [name, pid])."""
     from roads.figures import pageview
 
-    doc = project().document(sample)
+    doc = document(sample)
     specs = pageview.checkpoint_specs(checkpoints) if checkpoints is not None else [(checkpoint, pid)]
     chosen = [select(doc, variant=variant, run=run, checkpoint=c, pid=p) for c, p in specs]
     return with_provenance(pageview.render_page_view(chosen, range_name), chosen)
@@ -139,7 +155,7 @@ def page_walk(sample: str, address_name: str, checkpoint: str | None = None,
     """The 9/9/9/9/12 split of a recorded address, with its frame when captured."""
     from roads.figures import pageview
 
-    chosen = select(project().document(sample), variant=variant, run=run, checkpoint=checkpoint, pid=pid)
+    chosen = select(document(sample), variant=variant, run=run, checkpoint=checkpoint, pid=pid)
     return with_provenance(pageview.render_page_walk(chosen, address_name), chosen)
 
 
@@ -148,7 +164,7 @@ def stack_top(sample: str, checkpoint: str | None = None, variant: str | None = 
     """The top of the stack drawn: strings, auxv, envp, argv and argc, down to main's frame."""
     from roads.figures import stackview
 
-    chosen = select(project().document(sample), variant=variant, run=run, checkpoint=checkpoint, pid=pid)
+    chosen = select(document(sample), variant=variant, run=run, checkpoint=checkpoint, pid=pid)
     return with_provenance(stackview.render_stack_top(stackview.stack_top(chosen)), chosen)
 
 
@@ -157,7 +173,7 @@ def page_walk_diagram(sample: str, address_name: str, checkpoint: str | None = N
     """The walk of a recorded address drawn: CR3, each table's entry, the frame."""
     from roads.figures import walkview
 
-    chosen = select(project().document(sample), variant=variant, run=run, checkpoint=checkpoint, pid=pid)
+    chosen = select(document(sample), variant=variant, run=run, checkpoint=checkpoint, pid=pid)
     return with_provenance(walkview.render_walk(walkview.walk(chosen, address_name)), chosen)
 
 
@@ -189,6 +205,7 @@ def _saved_session(document: str):
     from roads.explain.saved import refreshed, staleness
     from roads.explain.session import load_session
 
+    from .pagecache import saved_session_inputs
     from .project import current, log
 
     shared = project()
@@ -209,6 +226,7 @@ def _saved_session(document: str):
                         "--save %s)", document, "; ".join(reasons), document)
         stat = path.stat()
         _checked[document] = (stat.st_mtime_ns, stat.st_size)
+    depends(path, *saved_session_inputs(path, root))
     return load_session(path)
 
 
@@ -232,7 +250,7 @@ def gdb_session(sample: str, variant: str | None = None, language: str = "text")
     under themselves (a figure of finished HTML: it may stand in an admonition)."""
     from roads.figures import transcript
 
-    chosen = select(project().document(sample), variant=variant)
+    chosen = select(document(sample), variant=variant)
     script = transcript.gdb_of(chosen).script
     return with_provenance(transcript.render_gdb_session(chosen, language), chosen,
                            subject=f"gdb -batch -x {script}",
@@ -247,7 +265,9 @@ def value(sample: str, what: str, variant: str | None = None, run: int = 0,
     as text, and the hooks put it back once the page is HTML."""
     from roads.words.markup import shield
 
-    return shield(values.lookup(project().document(sample), what, variant=variant, run=run,
+    from roads.words import values
+
+    return shield(values.lookup(document(sample), what, variant=variant, run=run,
                                 checkpoint=checkpoint, pid=pid, fmt=fmt))
 
 
@@ -272,7 +292,7 @@ def provenance(sample: str, variant: str | None = None, run: int = 0,
                checkpoints: list | None = None) -> str:
     """The one-line provenance caption of one checkpoint of ``sample``, on its own, or
     of several (``checkpoints``: names) for a table that spans them."""
-    doc = project().document(sample)
+    doc = document(sample)
     names = checkpoints if checkpoints is not None else [checkpoint]
     chosen = [select(doc, variant=variant, run=run, checkpoint=c, pid=pid) for c in names]
     return caption_html(chosen if len(chosen) > 1 else chosen[0])
@@ -297,10 +317,11 @@ def sample_code(sample: str, variant: str | None = None, open: bool | None = Non
     from roads.words.source import render_sample_code, shown_files
 
     shared = project()
-    doc = shared.document(sample)
+    doc = document(sample)
     files = {}
     for rel in shown_files(doc):
         path = (shared.samples_dir / rel).resolve()
+        depends(path)
         if not path.is_relative_to(shared.samples_dir.resolve()):
             raise ConfigError(f"{rel!r} is outside the samples folder; refused", sample=sample)
         try:
@@ -318,12 +339,13 @@ def source_line(sample: str, name: str, call: str = "ROADS_CHECKPOINT", file: st
     from roads.words.source import call_line
 
     shared = project()
-    sources = shared.document(sample).inputs.manifest.sources
+    sources = document(sample).inputs.manifest.sources
     found = []
     for rel in ([file] if file else sources):
         if rel not in sources:
             raise ConfigError(f"{rel!r} is not a C file of the sample ({', '.join(sources)})",
                               sample=sample)
+        depends(shared.samples_dir / rel)
         line = call_line((shared.samples_dir / rel).read_text(encoding="utf-8"), call, name)
         if line is not None:
             found.append(line)

@@ -34,6 +34,7 @@ from mkdocs.utils.meta import YAML_RE, SafeLoader
 from roads.errors import RoadsError
 from roads.words import news
 from roads.words.markup import unshield
+from macros import pagecache
 from roads.words.pages import PageMeta, format_date, order_by_weight, validate_front_matter, with_timeline
 
 log = logging.getLogger("mkdocs.plugins.roads")
@@ -129,6 +130,9 @@ def on_page_content(html_out: str, page: Page, config, files: Files) -> str:
         link = stack.pop()
         link.title = unshield(link.title)
         stack.extend(link.children)
+    cached = pagecache.cached_content(page, files)
+    if cached is not None:
+        return cached
     figures = page.__dict__.get("roads_figures") or ()
     placed = len(_FIGURE.findall(html_out))
     if placed != len(figures):
@@ -138,7 +142,9 @@ def on_page_content(html_out: str, page: Page, config, files: Files) -> str:
             f"docs/{page.file.src_uri}: {len(figures) - placed} of {len(figures)} figures "
             "could not be placed; put each figure macro on a line of its own, outside "
             "code blocks and lists", config) + html_out
-    return unshield(html_out)
+    html_out = unshield(html_out)
+    pagecache.keep_content(html_out, page)
+    return html_out
 
 
 def on_post_page(output: str, page: Page, config) -> str:
@@ -165,11 +171,13 @@ def on_page_markdown(markdown: str, page: Page, config, files: Files) -> str:
                     + news.render_markdown(_news, page.file.src_uri, feeds if config.site_url else None))
     if meta.last_updated is None:
         page.update_date = _Undated()
-        return markdown
-    page.update_date = meta.last_updated.isoformat()
-    # Material shows `revision_date` as the page's "last update" under the body.
-    page.meta["revision_date"] = format_date(meta.last_updated)
-    return with_timeline(markdown, meta.timeline)
+    else:
+        page.update_date = meta.last_updated.isoformat()
+        # Material shows `revision_date` as the page's "last update" under the body.
+        page.meta["revision_date"] = format_date(meta.last_updated)
+        markdown = with_timeline(markdown, meta.timeline)
+    # Last of the page's Markdown hooks: HTML kept for exactly this Markdown is used.
+    return pagecache.before_markdown(markdown, page, config, files)
 
 
 def on_post_build(config) -> None:

@@ -24,10 +24,18 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from roads.command import tool_identity
+from typing import TYPE_CHECKING
+
 from roads.errors import ConfigError, RoadsError
-from roads.figures.figcache import FigureCache, code_digest
-from roads.capture.project import MODES, Project
+
+if TYPE_CHECKING:  # imported when first used: a build whose pages all come from the
+    # page cache (macros.pagecache) never loads the capture engine or the drawing code
+    from roads.capture.project import Project
+    from roads.figures.figcache import FigureCache
+
+# Project.MODES, written here so that deciding the settings imports no engine
+# (tests/test_pagecache.py holds them equal).
+MODES = ("auto", "refresh", "frozen")
 
 ROOT = Path(__file__).resolve().parent.parent
 log = logging.getLogger("mkdocs.plugins.roads")
@@ -90,11 +98,16 @@ def project() -> Project:
 
 @functools.lru_cache(maxsize=None)
 def _project(chosen: Settings) -> Project:
+    from roads.capture.project import Project
+
     return Project(chosen.root, mode=chosen.mode, cache=chosen.cache, log=log)
 
 
 @functools.lru_cache(maxsize=None)
 def _figure_cache(directory: str) -> FigureCache:
+    from roads.command import tool_identity
+    from roads.figures.figcache import FigureCache, code_digest
+
     here = Path(__file__).resolve().parent
     # Every module of the engine, in its sub-folders too, and of this package.
     code = sorted((here.parent / "roads").rglob("*.py")) + sorted(here.rglob("*.py"))
@@ -118,6 +131,26 @@ def figure(name: str, args: tuple, kwargs: dict, make, extra=None) -> str:
     return _figure_cache(str(shared.cache_dir / "figures")).get(parts, make)
 
 
+def document(sample: str):
+    """The capture of ``sample`` for a figure (``Project.document``), recorded as read by
+    the page being rendered (``macros.pagecache``): its file, and the manifest and
+    sample files it was made from (a frozen build warns when they moved on)."""
+    from .pagecache import depends
+
+    shared = project()
+    found = shared.document(sample)
+    folder = shared.samples_dir
+    depends(shared.snapshot_path(sample), shared.samples_set.path,
+            *(folder / rel for rel in found.inputs.files))
+    return found
+
+
+def cache_dir() -> Path:
+    """The build's cache folder (``Project.cache_dir``), without making the Project."""
+    chosen = current()
+    return Path(chosen.root).resolve() / chosen.cache
+
+
 def svg_cache() -> Path:
     """Where rendered diagrams are kept between builds."""
     return project().cache_dir / "svg"
@@ -130,15 +163,30 @@ def prefetch() -> None:
     run the samples one after the other. Failures are left for the figure that asks for
     the broken sample, which names its page and line. Frozen builds capture nothing.
     """
-    shared = project()
-    if shared.mode == "frozen":
+    from roads.capture.treestamp import FreshMark, tree_stamp
+
+    chosen = current()
+    if chosen.mode == "frozen":
         return
+    root = Path(chosen.root).resolve()
+    mark = FreshMark(cache_dir())
+    before = tree_stamp(root / "samples", root / "snapshots", chosen.mode)
+    if chosen.mode == "auto" and mark.holds(before):
+        return  # nothing moved since every capture was last found fresh
+    shared = project()
     try:
         outcomes = shared.capture(refresh=shared.mode == "refresh")
     except RoadsError as exc:
         # No entry of the manifest can be read: each figure says so at its own line.
         log.warning("%s", exc.located())
+        mark.clear()
         return
+    untouched = all(o.action == "fresh" and o.error is None for o in outcomes)
+    if chosen.mode == "auto" and untouched and tree_stamp(
+            root / "samples", root / "snapshots", chosen.mode) == before:
+        mark.set(before)
+    else:
+        mark.clear()
     made = [o.sample for o in outcomes if o.action in ("captured", "unchanged")]
     if made:
         log.info("re-captured %d sample(s): %s", len(made), ", ".join(made))

@@ -1,0 +1,311 @@
+"""The page cache: a page nothing of which changed is not rendered again.
+
+Two steps of a page's build are kept (``roads.words.rendercache``, under the build's
+cache folder, ``pages/``):
+
+1. **Its macros** (the macros plugin's Jinja rendering). The key holds the page's
+   Markdown and front matter, the code (``roads/``, ``macros/``), Graphviz, the
+   build's settings and configuration; the entry records every file the macros read
+   (``depends``: the captures, with the sample files and manifest they were made
+   from, the claims, the glossary, the saved sessions). On a hit the macros plugin
+   is told not to render (``render_macros: false``, for this build only) and is
+   handed the kept Markdown, and the figures kept aside come back on the page.
+2. **Its Markdown made HTML** (MkDocs' ``Page.render``). The key holds the Markdown
+   exactly as the last hook hands it to MkDocs, the page's place, every file of the
+   site (links are resolved against them), the configuration and the versions of
+   the Markdown packages; the files appended by the snippets extension are its
+   dependencies. On a hit MkDocs converts an empty page, and ``on_page_content``
+   puts back the HTML, the table of contents, the title and the anchors.
+
+A page whose rendering logged a warning (a stale capture in a frozen build, an error
+box, a broken link) is never kept: the next build renders it again, and says so
+again. ``refresh`` mode looks nothing up. A warm build gives the same bytes as a
+cold one (tests/test_pagecache.py).
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import os
+from pathlib import Path
+
+from roads.words.rendercache import FileStates, Recorder, RenderCache, digest
+
+log = logging.getLogger("mkdocs.plugins.roads")
+_FILES = FileStates()  # shared by every build of this process
+_CACHED = "roads_cached"  # on a page: the payload of step 2 found for it
+_STATE = "roads_page_cache"  # on a page: this build's state of its cache entries
+_recorders: list[Recorder] = []  # the renderings under way, innermost last
+
+
+class _Warnings(logging.Handler):
+    """Counts the warnings MkDocs and its plugins log: a rendering that logged one is
+    not kept."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.count = 0
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.count += 1
+
+
+_WARNINGS = _Warnings()
+
+
+def warnings() -> int:
+    """How many warnings were logged in this process so far (installed on first use)."""
+    logger = logging.getLogger("mkdocs")
+    if _WARNINGS not in logger.handlers:
+        logger.addHandler(_WARNINGS)
+    return _WARNINGS.count
+
+
+def depends(*paths: str | os.PathLike[str]) -> None:
+    """Record that the page being rendered read the files ``paths``."""
+    for recorder in _recorders:
+        recorder.add(*paths)
+
+
+@functools.lru_cache(maxsize=None)
+def _code() -> str:
+    """The rendering code's version: roads/, macros/ and Graphviz's dot."""
+    from roads.command import tool_identity
+    from roads.figures.figcache import code_digest
+
+    here = Path(__file__).resolve().parent.parent
+    files = sorted((here / "roads").rglob("*.py")) + sorted((here / "macros").glob("*.py"))
+    return code_digest(files) + tool_identity("dot")
+
+
+@functools.lru_cache(maxsize=4)
+def _cache(directory: str) -> RenderCache:
+    return RenderCache(Path(directory), _FILES)
+
+
+def _settings():
+    from .project import cache_dir, current
+
+    return current(), cache_dir()
+
+
+def _config_parts(config) -> dict:
+    """What of MkDocs' configuration a page's rendering can depend on."""
+    theme = config.get("theme")
+    return {
+        "config_file": config.get("config_file_path"),
+        "site_url": config.get("site_url"), "repo_url": config.get("repo_url"),
+        "edit_uri": config.get("edit_uri"), "use_directory_urls": config.get("use_directory_urls"),
+        "docs_dir": config.get("docs_dir"), "extra": config.get("extra"),
+        "markdown_extensions": config.get("markdown_extensions"),
+        "mdx_configs": config.get("mdx_configs"),
+        "theme": getattr(theme, "name", None),
+        "validation": str(config.get("validation")),
+        "strict": config.get("strict"),
+    }
+
+
+def _page_state(page) -> dict:
+    return page.__dict__.setdefault(_STATE, {})
+
+
+# -- step 1: the macros ---------------------------------------------------------------
+
+
+def before_macros(env) -> None:
+    """The macros plugin's ``on_pre_page_macros``: the kept rendering of this page, if
+    nothing it read changed, or else a record of what its rendering reads."""
+    page = env.page
+    chosen, shared = _settings()
+    state = _page_state(page)
+    state["warnings"] = warnings()
+    if not chosen.root or page is None:
+        return
+    key = digest(["macros", page.file.src_uri, page.url, page.title, page.meta, env.markdown,
+                  _code(), chosen.root, str(shared),
+                  _config_parts(env.conf)])
+    cache = _cache(str(shared / "pages"))
+    found = cache.get(key) if chosen.mode != "refresh" else None
+    if found is not None:
+        from . import FIGURES_ATTRIBUTE
+
+        env.markdown = found["markdown"]
+        if found["figures"]:
+            page.__dict__[FIGURES_ATTRIBUTE] = list(found["figures"])
+        state["render_macros"] = page.meta.get("render_macros", _ABSENT)
+        page.meta["render_macros"] = False  # the plugin's own switch, for this build only
+        return
+    recorder = Recorder(_FILES)
+    if page.file.abs_src_path:
+        recorder.add(page.file.abs_src_path)
+    state["key"] = key
+    state["recorder"] = recorder
+    _recorders.append(recorder)
+
+
+_ABSENT = object()
+
+
+def after_macros(env) -> None:
+    """The macros plugin's ``on_post_page_macros``: keep what was rendered (when it
+    logged no warning), or undo the switch set for a kept rendering."""
+    from . import FIGURES_ATTRIBUTE
+
+    page = env.page
+    state = _page_state(page)
+    if "render_macros" in state:
+        previous = state.pop("render_macros")
+        if previous is _ABSENT:
+            page.meta.pop("render_macros", None)
+        else:
+            page.meta["render_macros"] = previous
+        return
+    recorder = state.pop("recorder", None)
+    if recorder is None:
+        return
+    if recorder in _recorders:
+        _recorders.remove(recorder)
+    if warnings() != state.get("warnings") or "{" in (page.title or ""):
+        return
+    chosen, shared = _settings()
+    figures = page.__dict__.get(FIGURES_ATTRIBUTE) or []
+    _cache(str(shared / "pages")).put(
+        state["key"], {"markdown": env.markdown, "figures": list(figures)},
+        recorder.read.values())
+
+
+# -- step 2: Markdown to HTML -----------------------------------------------------------
+
+
+def _versions() -> list[str]:
+    import markdown
+    import mkdocs
+    import pygments
+    import pymdownx
+
+    return [markdown.__version__, mkdocs.__version__, pygments.__version__, pymdownx.__version__]
+
+
+def _appended(config) -> list[str]:
+    """The files pymdownx.snippets appends to every page (the glossary)."""
+    options = (config.get("mdx_configs") or {}).get("pymdownx.snippets") or {}
+    base = options.get("base_path") or ["."]
+    bases = [base] if isinstance(base, (str, os.PathLike)) else list(base)
+    bases = [os.fspath(b) for b in bases]
+    found = []
+    for name in [*options.get("auto_append", []), *options.get("auto_prepend", [])]:
+        for folder in bases:
+            path = os.path.join(folder, name)
+            if os.path.exists(path):
+                found.append(path)
+                break
+        else:
+            found.append(name)
+    return found
+
+
+def _site_files(files) -> str:
+    return digest(sorted((f.src_uri, f.dest_uri, f.url, str(f.inclusion)) for f in files))
+
+
+def before_markdown(markdown: str, page, config, files) -> str:
+    """At the end of ``on_page_markdown``: the kept HTML of exactly this Markdown, if
+    there is one (MkDocs then converts an empty page), else the Markdown as it is."""
+    chosen, shared = _settings()
+    state = _page_state(page)
+    state.setdefault("warnings", warnings())
+    if "--8<--" in markdown:
+        return markdown  # a snippet included by name: its file is not a dependency here
+    appended = _appended(config)
+    key = digest(["html", page.file.src_uri, page.url, markdown, _site_files(files),
+                  _config_parts(config), _versions(), _code()])
+    state["html_key"] = key
+    state["appended"] = appended
+    found = _cache(str(shared / "pages")).get(key) if chosen.mode != "refresh" else None
+    if found is None:
+        return markdown
+    page.__dict__[_CACHED] = found
+    return ""
+
+
+def _toc_json(items) -> list:
+    return [{"title": i.title, "id": i.id, "level": i.level, "children": _toc_json(i.children),
+             "active": bool(getattr(i, "active", False))} for i in items]
+
+
+def _toc(items: list):
+    from mkdocs.structure.toc import AnchorLink
+
+    out = []
+    for item in items:
+        link = AnchorLink(item["title"], item["id"], item["level"])
+        link.children = _toc(item["children"])
+        if item["active"]:
+            link.active = True
+        out.append(link)
+    return out
+
+
+def cached_content(page, files) -> str | None:
+    """At the start of ``on_page_content``: the kept HTML, with the table of contents,
+    title and anchors put back on the page, or None (convert as usual)."""
+    found = page.__dict__.pop(_CACHED, None)
+    if found is None:
+        return None
+    from mkdocs.structure.toc import TableOfContents
+
+    page.toc = TableOfContents(_toc(found["toc"]))
+    page._title_from_render = found["title"]
+    page.present_anchor_ids = set(found["anchors"])
+    links = found["links"]
+    if links is None:
+        page.links_to_anchors = None
+    else:
+        page.links_to_anchors = {files.get_file_from_path(src): dict(anchors)
+                                 for src, anchors in links.items()}
+    _page_state(page)["done"] = True
+    return found["html"]
+
+
+def keep_content(html_out: str, page) -> None:
+    """At the end of ``on_page_content``: keep the page's HTML (when nothing along the
+    way logged a warning)."""
+    state = _page_state(page)
+    key = state.get("html_key")
+    if key is None or state.get("done") or warnings() != state.get("warnings"):
+        return
+    chosen, shared = _settings()
+    links = page.links_to_anchors
+    payload = {
+        "html": html_out, "toc": _toc_json(page.toc or ()),
+        "title": page.__dict__.get("_title_from_render"),
+        "anchors": sorted(page.present_anchor_ids or ()),
+        "links": None if links is None else {f.src_uri: dict(a) for f, a in links.items()},
+    }
+    recorder = Recorder(_FILES)
+    recorder.add(*state.get("appended", ()))
+    _cache(str(shared / "pages")).put(key, payload, recorder.read.values())
+
+
+def memo(kind: str, parts: object, make) -> str:
+    """``make()``, a pure function of ``parts`` and the code, kept under their digest."""
+    chosen, shared = _settings()
+    key = digest([kind, parts, _code()])
+    cache = _cache(str(shared / "pages"))
+    found = cache.get(key)
+    if found is not None:
+        return found["text"]
+    text = make()
+    cache.put(key, {"text": text}, ())
+    return text
+
+
+def saved_session_inputs(path: Path, root: Path) -> list[Path]:
+    """The files a saved ``roads explain`` session was made from (its program's source)."""
+    try:
+        argv = json.loads(path.read_text(encoding="utf-8"))["inputs"]["argv"]
+        return [root / argv[0]]
+    except (OSError, ValueError, KeyError, IndexError, TypeError):
+        return []

@@ -1,0 +1,75 @@
+"""A stamp of everything the freshness of the captures depends on, by stats alone.
+
+Whether a capture is fresh depends on its file, the manifest, the sample's files, the
+capture code and gcc (``freshness.py``). Checking that means reading every capture and
+hashing every input: tens of milliseconds a build, and the capture engine imported.
+This stamp covers a superset of those inputs (every file under the samples and
+snapshots folders, every module of the engine, gcc's identity) by path and stats
+only, so that a build can skip the check when nothing moved since the last check
+found every capture fresh (``FreshMark``). Any change at all, an unrelated file or
+a touch, only means checking again.
+
+Imports nothing of the engine: a build that skips the check loads none of it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+
+from ..command import tool_identity
+
+ROADS = Path(__file__).resolve().parent.parent
+
+
+def _walk(folder: Path) -> list[str]:
+    found = []
+    for top, dirs, files in os.walk(folder):
+        dirs[:] = sorted(d for d in dirs if d != "__pycache__")
+        for name in sorted(files):
+            path = os.path.join(top, name)
+            try:
+                st = os.stat(path)
+            except OSError:
+                continue
+            found.append(f"{path}\0{st.st_size}\0{st.st_mtime_ns}\0{st.st_ino}")
+    return found
+
+
+def tree_stamp(samples: Path, snapshots: Path, mode: str) -> str:
+    """The stamp of the samples, the snapshots, the engine's code and gcc, for ``mode``."""
+    lines = [mode, tool_identity("gcc"), str(samples), str(snapshots)]
+    lines += _walk(samples) + _walk(snapshots) + _walk(ROADS / "capture")
+    for path in sorted(ROADS.glob("*.py")):
+        st = path.stat()
+        lines.append(f"{path}\0{st.st_size}\0{st.st_mtime_ns}")
+    return hashlib.sha256("\n".join(lines).encode()).hexdigest()
+
+
+class FreshMark:
+    """The stamp under which every capture was last found fresh, kept in the cache."""
+
+    def __init__(self, cache_dir: Path) -> None:
+        self.path = Path(cache_dir) / "fresh-stamp"
+
+    def holds(self, stamp: str) -> bool:
+        try:
+            return self.path.read_text(encoding="ascii").strip() == stamp
+        except OSError:
+            return False
+
+    def set(self, stamp: str) -> None:
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            partial = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
+            partial.write_text(stamp + "\n", encoding="ascii")
+            os.replace(partial, self.path)
+        except OSError:
+            pass  # a read-only cache: checked again next time
+
+    def clear(self) -> None:
+        try:
+            self.path.unlink()
+        except OSError:
+            pass

@@ -1,0 +1,152 @@
+"""Renderings kept until one of the files they read changes.
+
+A page's rendering (its macros run, or its Markdown made HTML) is a function of its
+text, the code and settings that render it, and the files it reads on the way: the
+captures its figures draw, the sample files it shows, the claims it states. The
+first three go into the key (``RenderCache.key``); the files are recorded with the
+entry as they were read (``Dependency``: path, size, mtime, inode, sha256) and
+checked when the entry is looked up. A file whose stats are unchanged is taken as
+unchanged, as make does; a file whose stats changed is read again and compared by
+digest, so that a checkout or a touch does not throw away what it did not change.
+
+One JSON file an entry under the cache folder, read when looked up: an entry holds a
+page's HTML with its figures, and a build keeps none of them in memory longer than
+the page needs it. Nothing here knows MkDocs: ``macros/`` says what a page's key and
+payload are.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+FORMAT = 1  # of an entry's file: a new format misses every old entry
+
+
+@dataclass(frozen=True)
+class Dependency:
+    """A file a rendering read, as it was when read; ``sha256`` None: it did not exist."""
+
+    path: str
+    size: int
+    mtime_ns: int
+    inode: int
+    sha256: str | None
+
+    def stats(self) -> tuple[int, int, int]:
+        return (self.size, self.mtime_ns, self.inode)
+
+
+class FileStates:
+    """Files' digests, taken once per version of their stats in this process."""
+
+    def __init__(self) -> None:
+        self._known: dict[str, Dependency] = {}
+
+    def state(self, path: str | os.PathLike[str]) -> Dependency:
+        """The file at ``path`` now (digest re-read only when its stats moved)."""
+        name = os.path.abspath(path)
+        try:
+            st = os.stat(name)
+        except OSError:
+            return Dependency(name, -1, -1, -1, None)
+        known = self._known.get(name)
+        if known is not None and known.stats() == (st.st_size, st.st_mtime_ns, st.st_ino):
+            return known
+        try:
+            with open(name, "rb") as f:
+                digest = hashlib.file_digest(f, "sha256").hexdigest()
+        except OSError:
+            return Dependency(name, -1, -1, -1, None)
+        state = Dependency(name, st.st_size, st.st_mtime_ns, st.st_ino, digest)
+        # Kept only when the stats did not move while the file was read.
+        try:
+            again = os.stat(name)
+        except OSError:
+            return state
+        if (again.st_size, again.st_mtime_ns, again.st_ino) == state.stats():
+            self._known[name] = state
+        return state
+
+    def unchanged(self, recorded: Dependency) -> bool:
+        """Whether the file still holds what it held when ``recorded``."""
+        try:
+            st = os.stat(recorded.path)
+        except OSError:
+            return recorded.sha256 is None
+        if recorded.sha256 is None:
+            return False
+        if (st.st_size, st.st_mtime_ns, st.st_ino) == recorded.stats():
+            return True
+        return self.state(recorded.path).sha256 == recorded.sha256
+
+
+def _plain(value: object) -> object:
+    if isinstance(value, os.PathLike):
+        return os.fspath(value)
+    if isinstance(value, (set, frozenset)):
+        return sorted(value, key=repr)
+    return str(value)
+
+
+def digest(parts: object) -> str:
+    """sha256 of ``parts`` as canonical JSON (what a key is made of; paths as paths,
+    anything else JSON does not know by its ``str``)."""
+    text = json.dumps(parts, sort_keys=True, ensure_ascii=False, separators=(",", ":"),
+                      default=_plain)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+class RenderCache:
+    """Payloads (JSON-able mappings) by key, each valid while its dependencies are."""
+
+    def __init__(self, directory: Path, files: FileStates | None = None) -> None:
+        self.directory = Path(directory)
+        self.files = files if files is not None else FileStates()
+
+    def _path(self, key: str) -> Path:
+        return self.directory / key[:2] / f"{key}.json"
+
+    def get(self, key: str) -> dict | None:
+        """The payload kept under ``key`` if every file it read is unchanged, else None."""
+        try:
+            data = json.loads(self._path(key).read_text(encoding="utf-8"))
+            if data.get("format") != FORMAT or data.get("key") != key:
+                return None
+            depends = [Dependency(*d) for d in data["depends"]]
+            payload = data["payload"]
+        except (OSError, ValueError, TypeError, KeyError):
+            return None  # absent, or unreadable: rendered again and rewritten
+        if not all(self.files.unchanged(d) for d in depends):
+            return None
+        return payload
+
+    def put(self, key: str, payload: dict, depends: Iterable[Dependency]) -> None:
+        """Keep ``payload`` under ``key``, valid while the files ``depends`` are unchanged."""
+        deps = tuple(sorted(set(depends), key=lambda d: d.path))
+        path = self._path(key)
+        text = json.dumps({"format": FORMAT, "key": key,
+                           "depends": [[d.path, d.size, d.mtime_ns, d.inode, d.sha256] for d in deps],
+                           "payload": payload}, ensure_ascii=False, separators=(",", ":"))
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        partial.write_text(text, encoding="utf-8")
+        os.replace(partial, path)
+
+
+class Recorder:
+    """The files one rendering reads, as they were when first read."""
+
+    def __init__(self, files: FileStates) -> None:
+        self.files = files
+        self.read: dict[str, Dependency] = {}
+
+    def add(self, *paths: str | os.PathLike[str]) -> None:
+        for path in paths:
+            name = os.path.abspath(path)
+            if name not in self.read:
+                self.read[name] = self.files.state(name)

@@ -1,0 +1,134 @@
+"""The page cache (macros/pagecache.py, roads/words/rendercache.py): a warm build is
+byte-identical to a cold one, and a change to what a page reads renders exactly the
+pages that read it again.
+
+The site builds run on a copy of the checkout, frozen, each comparison against a build
+whose page cache is empty (its drawn figures kept: those have their own tests).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import time
+from pathlib import Path
+
+import pytest
+
+from macros import project as macros_project
+from roads.capture.project import MODES
+from roads.capture.treestamp import FreshMark, tree_stamp
+from roads.words.rendercache import FileStates, Recorder, RenderCache, digest
+from tests.conftest import copy_checkout
+from tests.test_reproducible import build, tree
+
+# -- the cache itself -------------------------------------------------------------------
+
+
+def test_an_entry_lives_while_its_files_hold_the_same_bytes(tmp_path):
+    data = tmp_path / "capture.json"
+    data.write_text('{"brk": 1}')
+    cache = RenderCache(tmp_path / "cache")
+    recorder = Recorder(FileStates())
+    recorder.add(data)
+    cache.put("k" * 64, {"markdown": "one"}, recorder.read.values())
+
+    fresh = RenderCache(tmp_path / "cache")  # a new process: read from disk
+    assert fresh.get("k" * 64) == {"markdown": "one"}
+    # Touched, same bytes (a checkout, an editor saving unchanged): still valid.
+    later = time.time() + 5
+    os.utime(data, (later, later))
+    assert RenderCache(tmp_path / "cache").get("k" * 64) == {"markdown": "one"}
+    # Same size, other bytes: gone.
+    data.write_text('{"brk": 2}')
+    assert RenderCache(tmp_path / "cache").get("k" * 64) is None
+    data.write_text('{"brk": 1}')
+    assert RenderCache(tmp_path / "cache").get("k" * 64) == {"markdown": "one"}
+    data.unlink()
+    assert RenderCache(tmp_path / "cache").get("k" * 64) is None
+
+
+def test_a_damaged_entry_is_a_miss_and_another_key_is_another_entry(tmp_path):
+    cache = RenderCache(tmp_path)
+    key = digest(["page", "a"])
+    assert key != digest(["page", "b"])
+    cache.put(key, {"markdown": "x"}, ())
+    assert cache.get(digest(["page", "b"])) is None
+    path = next(tmp_path.rglob(f"{key}.json"))
+    path.write_text(path.read_text()[:20])
+    assert cache.get(key) is None
+
+
+def test_the_macros_know_the_engines_modes():
+    assert macros_project.MODES == MODES
+
+
+def test_the_tree_stamp_moves_with_any_sample_or_capture(tmp_path):
+    samples, snapshots = tmp_path / "samples", tmp_path / "snapshots"
+    samples.mkdir()
+    snapshots.mkdir()
+    (samples / "brk.c").write_text("int main(void) { return 0; }\n")
+    (snapshots / "brk.json").write_text("{}\n")
+    first = tree_stamp(samples, snapshots, "auto")
+    assert tree_stamp(samples, snapshots, "auto") == first
+    assert tree_stamp(samples, snapshots, "refresh") != first
+    (samples / "brk.c").write_text("int main(void) { return 1; }\n")
+    second = tree_stamp(samples, snapshots, "auto")
+    assert second != first
+    (snapshots / "new.json").write_text("{}\n")
+    assert tree_stamp(samples, snapshots, "auto") != second
+    mark = FreshMark(tmp_path / "cache")
+    assert not mark.holds(first)
+    mark.set(first)
+    assert mark.holds(first) and not mark.holds(second)
+    mark.clear()
+    assert not mark.holds(first)
+
+
+# -- whole builds -----------------------------------------------------------------------
+
+
+def entries(cache: Path) -> dict[str, float]:
+    return {str(p): p.stat().st_mtime_ns for p in (cache / "pages").rglob("*.json")}
+
+
+def cold_copy(cache: Path, name: str) -> Path:
+    """A cache folder with the figures of ``cache`` and an empty page cache."""
+    other = cache.parent / name
+    shutil.copytree(cache, other)
+    shutil.rmtree(other / "pages")
+    return other
+
+
+@pytest.mark.slow
+@pytest.mark.dot
+def test_warm_builds_are_byte_identical_and_edits_render_what_they_touch(tmp_path):
+    repo = copy_checkout(tmp_path / "repo")
+    cache = tmp_path / "cache"
+    build(tmp_path / "cold", "frozen", cache, root=repo)
+    kept = entries(cache)
+    assert kept, "the build kept no page"
+    build(tmp_path / "warm", "frozen", cache, root=repo)
+    assert entries(cache) == kept, "a warm build rendered a page again"
+    cold, warm = tree(tmp_path / "cold"), tree(tmp_path / "warm")
+    assert cold.keys() == warm.keys()
+    assert [n for n in cold if cold[n] != warm[n]] == []
+
+    # A claim's words, and a value in a capture: only the pages that show them change.
+    claims = repo / "tests" / "claims.toml"
+    text = claims.read_text(encoding="utf-8")
+    found = re.search(r'id = "hello-[\w-]+"\npage = "docs/hello-world.md"\ntext = "[^"{]*"', text)
+    assert found, "no claim of the hello page to edit"
+    claims.write_text(text.replace(found.group(0), found.group(0)[:-1] + ' Edited words."', 1),
+                      encoding="utf-8")
+    build(tmp_path / "edited", "frozen", cache, root=repo)
+    build(tmp_path / "reference", "frozen", cold_copy(cache, "cache-cold"), root=repo)
+    edited, reference = tree(tmp_path / "edited"), tree(tmp_path / "reference")
+    assert [n for n in edited if edited[n] != reference[n]] == []
+    changed = sorted(n for n in edited if n.endswith(".html") and edited[n] != warm[n])
+    assert "hello-world/index.html" in changed
+    assert "Edited words." in (tmp_path / "edited" / "hello-world" / "index.html").read_text()
+    # The pages that neither show the claim nor list the claims were not rendered again.
+    renewed = {p for p, t in entries(cache).items() if kept.get(p) != t}
+    assert 0 < len(renewed) < len(kept) / 2
