@@ -16,16 +16,25 @@ from mkdocs.utils.meta import get_data
 from roads.words.claims import Claim, find_claim, load_claims
 from roads.errors import ConfigError
 
-from .pagecache import depends
+from .pagecache import depends, recording
 from .project import project
 
 _ENV = None  # the macros plugin's env, set by bind() from define_env
 
 
 def bind(env) -> None:
-    """Remember the plugin's env: claim texts are rendered with its templates."""
+    """Remember the plugin's env: claim texts are rendered with its templates (a new
+    env each build, so the words rendered in the last one are forgotten)."""
     global _ENV
     _ENV = env
+    _WORDS.clear()
+
+
+# A claim's words rendered once a build: each shows on its page and in the list of
+# claims, and compiling a Jinja template costs milliseconds (by claim id and text).
+# With the words, the files their macros read: a page that shows words rendered for
+# another page depends on those files too (macros.pagecache).
+_WORDS: dict[tuple[str, str], tuple[str, tuple[str, ...]]] = {}
 
 
 _LOADED: dict[str, tuple[tuple[int, int], tuple[Claim, ...]]] = {}
@@ -72,11 +81,18 @@ def words(c: Claim) -> str:
     """The claim's text with its macros rendered (Markdown)."""
     if _ENV is None or "{" not in c.text:
         return c.text
+    done = _WORDS.get((c.id, c.text))
+    if done is not None:
+        depends(*done[1])
+        return done[0]
     _RENDERING.append(c)
     try:
-        return _ENV.env.from_string(c.text).render(**_ENV.variables)
+        with recording() as read:
+            text = _ENV.env.from_string(c.text).render(**_ENV.variables)
     finally:
         _RENDERING.pop()
+    _WORDS[(c.id, c.text)] = (text, tuple(read.read))
+    return text
 
 
 def claim(claim_id: str) -> str:

@@ -200,21 +200,37 @@ class _Rewriter:
         return "".join(out)
 
 
+def _article(site_dir: str, uri: str) -> str:
+    built = Path(site_dir, uri).read_text(encoding="utf-8")
+    found = _ARTICLE.search(built)
+    if found is None:
+        raise PluginError(f"print page: no article in {uri}")
+    return found.group(1)
+
+
+def _title(article: str, slug: str) -> str:
+    title = re.search(r"<h1[^>]*>(.*?)</h1>", article, re.S)
+    text = re.sub(r"<[^>]+>", "", title.group(1)) if title else slug
+    return html.unescape(text).replace("\u00b6", "").strip()
+
+
+def print_titles(site_dir: str, dest_uris: list[str]) -> list[tuple[str, str]]:
+    """(slug, title) of each built page, in the order given."""
+    return [(page_slug(uri), _title(_article(site_dir, uri), page_slug(uri))) for uri in dest_uris]
+
+
+def print_bodies(site_dir: str, dest_uris: list[str]):
+    """Each built page's article rewritten for the print page, one at a time (the whole
+    series is megabytes of text: it is never held in memory at once)."""
+    pages = {uri: page_slug(uri) for uri in dest_uris}
+    for uri in dest_uris:
+        yield pages[uri], _rewritten(pages[uri], uri, pages, _article(site_dir, uri))
+
+
 def print_sections(site_dir: str, dest_uris: list[str]) -> list[tuple[str, str, str]]:
     """(slug, title, rewritten article) of each built page, in the order given."""
-    pages = {uri: page_slug(uri) for uri in dest_uris}
-    sections = []
-    for uri in dest_uris:
-        built = Path(site_dir, uri).read_text(encoding="utf-8")
-        found = _ARTICLE.search(built)
-        if found is None:
-            raise PluginError(f"print page: no article in {uri}")
-        slug = pages[uri]
-        title = re.search(r"<h1[^>]*>(.*?)</h1>", found.group(1), re.S)
-        text = re.sub(r"<[^>]+>", "", title.group(1)) if title else slug
-        text = html.unescape(text).replace("\u00b6", "").strip()
-        sections.append((slug, text, _rewritten(slug, uri, pages, found.group(1))))
-    return sections
+    titles = dict(print_titles(site_dir, dest_uris))
+    return [(slug, titles[slug], body) for slug, body in print_bodies(site_dir, dest_uris)]
 
 
 def _rewritten(slug: str, uri: str, pages: dict[str, str], article: str) -> str:
@@ -226,6 +242,12 @@ def _rewritten(slug: str, uri: str, pages: dict[str, str], article: str) -> str:
     return pagecache.memo("print", [slug, uri, pages, article], make)
 
 
+# Stands for the series in the rendered template, which is then written around it. It
+# holds "<h1" as the series does: Material adds the page's title as a heading to content
+# without one.
+_CONTENT = "<!--roads-print-content <h1> -->"
+
+
 def _write_print_page(config, nav, files, env) -> None:
     from mkdocs.commands.build import get_context
     from mkdocs.structure.files import File
@@ -233,7 +255,8 @@ def _write_print_page(config, nav, files, env) -> None:
     from mkdocs.structure.toc import get_toc
 
     order = [page for page in nav.pages]
-    sections = print_sections(config.site_dir, [page.file.dest_uri for page in order])
+    uris = [page.file.dest_uri for page in order]
+    titles = print_titles(config.site_dir, uris)
     dates = [str(getattr(page, "update_date", "") or "") for page in order]
     newest = max((d for d in dates if d), default="")
     file = File.generated(config, "print.md", content="")
@@ -243,7 +266,7 @@ def _write_print_page(config, nav, files, env) -> None:
     page.markdown = ""
     page.meta = {"search": {"exclude": True}}
     page.toc = get_toc([{"level": 2, "id": slug, "name": html.escape(title), "children": []}
-                        for slug, title, _ in sections])
+                        for slug, title in titles])
     if newest:
         page.update_date = newest
     downloads = ""
@@ -261,18 +284,27 @@ def _write_print_page(config, nav, files, env) -> None:
         + '<p class="roads-print-note">Every page of the series, in reading order, on one page: '
         "print it, or save it as a PDF from the print dialog.</p>"
         + downloads + "</div>")
-    page.content = cover + "".join(
-        f'<section class="roads-print-page" id="{slug}" data-roads-print-page="{slug}">{body}</section>'
-        for slug, _, body in sections)
+    page.content = _CONTENT
     context = get_context(nav, files, config, page)
     output = env.get_template("main.html").render(context)
     if _offline(config):
         output = _FEED_LINK.sub("", output)
     # A date for the PDF's metadata (macros.editions pdf), from the timelines.
     output = output.replace("<head>", f'<head>\n<meta name="roads-date" content="{newest}">', 1)
+    if output.count(_CONTENT) != 1:
+        raise PluginError("print page: the theme's main.html did not show the page's content once")
+    head, tail = output.split(_CONTENT)
     target = Path(file.abs_dest_path)
     target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_bytes(output.encode("utf-8", errors="xmlcharrefreplace"))
+    partial = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    with open(partial, "wb") as out:
+        for piece in (head, cover):
+            out.write(piece.encode("utf-8", errors="xmlcharrefreplace"))
+        for slug, body in print_bodies(config.site_dir, uris):
+            out.write(f'<section class="roads-print-page" id="{slug}" data-roads-print-page='
+                      f'"{slug}">{body}</section>'.encode("utf-8", errors="xmlcharrefreplace"))
+        out.write(tail.encode("utf-8", errors="xmlcharrefreplace"))
+    os.replace(partial, target)
 
 
 # ------------------------------------------------------------------------------ PDF

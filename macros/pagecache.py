@@ -25,6 +25,7 @@ cold one (tests/test_pagecache.py).
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import logging
@@ -67,6 +68,18 @@ def depends(*paths: str | os.PathLike[str]) -> None:
     """Record that the page being rendered read the files ``paths``."""
     for recorder in _recorders:
         recorder.add(*paths)
+
+
+@contextlib.contextmanager
+def recording():
+    """The files read inside the block (recorded for the page as well): for a part of
+    a page that another page will reuse, such as a claim's words."""
+    recorder = Recorder(_FILES)
+    _recorders.append(recorder)
+    try:
+        yield recorder
+    finally:
+        _recorders.remove(recorder)
 
 
 @functools.lru_cache(maxsize=None)

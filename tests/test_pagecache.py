@@ -115,19 +115,26 @@ def test_warm_builds_are_byte_identical_and_edits_render_what_they_touch(tmp_pat
     assert cold.keys() == warm.keys()
     assert [n for n in cold if cold[n] != warm[n]] == []
 
-    # A claim's words, and a value in a capture: only the pages that show them change.
+    # A claim's words, and a value in a capture: the pages that show them change, as a
+    # build with an empty page cache shows them, and the others are not rendered again.
     claims = repo / "tests" / "claims.toml"
     text = claims.read_text(encoding="utf-8")
     found = re.search(r'id = "hello-[\w-]+"\npage = "docs/hello-world.md"\ntext = "[^"{]*"', text)
     assert found, "no claim of the hello page to edit"
     claims.write_text(text.replace(found.group(0), found.group(0)[:-1] + ' Edited words."', 1),
                       encoding="utf-8")
+    # The run's exit code, which a claim's words show (on its page and in the list of
+    # claims on About, which reuses the words rendered for the page).
+    capture = repo / "snapshots" / "starti.json"
+    data = capture.read_text(encoding="utf-8")
+    assert '"exit_code": 0,' in data
+    capture.write_text(data.replace('"exit_code": 0,', '"exit_code": 3,'), encoding="utf-8")
     build(tmp_path / "edited", "frozen", cache, root=repo)
     build(tmp_path / "reference", "frozen", cold_copy(cache, "cache-cold"), root=repo)
     edited, reference = tree(tmp_path / "edited"), tree(tmp_path / "reference")
     assert [n for n in edited if edited[n] != reference[n]] == []
     changed = sorted(n for n in edited if n.endswith(".html") and edited[n] != warm[n])
-    assert "hello-world/index.html" in changed
+    assert "hello-world/index.html" in changed and "about/index.html" in changed
     assert "Edited words." in (tmp_path / "edited" / "hello-world" / "index.html").read_text()
     # The pages that neither show the claim nor list the claims were not rendered again.
     renewed = {p for p, t in entries(cache).items() if kept.get(p) != t}
