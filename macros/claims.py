@@ -13,7 +13,7 @@ import re
 import markdown as md
 from mkdocs.utils.meta import get_data
 
-from roads.words.claims import Claim, find_claim, load_claims
+from roads.words.claims import Claim, find_claim, load_claims, simple_calls
 from roads.errors import ConfigError
 
 from .pagecache import depends, recording
@@ -88,11 +88,21 @@ def words(c: Claim) -> str:
     _RENDERING.append(c)
     try:
         with recording() as read:
-            text = _ENV.env.from_string(c.text).render(**_ENV.variables)
+            text = _render(c.text)
     finally:
         _RENDERING.pop()
     _WORDS[(c.id, c.text)] = (text, tuple(read.read))
     return text
+
+
+def _render(text: str) -> str:
+    """The words as the page's template environment renders them; words that only call
+    macros with literal arguments are rendered by calling them (``simple_calls``)."""
+    parts = simple_calls(text)
+    if parts is None or any(not isinstance(p, str) and p[0] not in _ENV.macros for p in parts):
+        return _ENV.env.from_string(text).render(**_ENV.variables)
+    return "".join(p if isinstance(p, str) else str(_ENV.macros[p[0]](*p[1], **p[2]))
+                   for p in parts)
 
 
 def claim(claim_id: str) -> str:
@@ -106,9 +116,14 @@ def claim(claim_id: str) -> str:
     return words(c)
 
 
+_INLINE: list[md.Markdown] = []  # one converter, reset for each line (making one costs ms)
+
+
 def inline_html(text: str) -> str:
     """One line of Markdown as inline HTML."""
-    out = md.markdown(text, extensions=["attr_list"])
+    if not _INLINE:
+        _INLINE.append(md.Markdown(extensions=["attr_list"]))
+    out = _INLINE[0].reset().convert(text)
     return re.sub(r"^<p>(.*)</p>$", r"\1", out, flags=re.S)
 
 

@@ -117,3 +117,35 @@ def test_claim_tests_and_claims_match_one_to_one(module_file):
             if name.startswith("test_") and callable(value)}
     assert set(listed) == here, {"claims without a test": set(listed) - here,
                                  "tests without a claim": here - set(listed)}
+
+
+def test_words_that_only_call_macros_render_as_jinja_renders_them():
+    """The claims' fast path (roads.words.claims.simple_calls) against Jinja itself, for
+    every claim of the file and a few made-up words, with macros that echo their call."""
+    import jinja2
+
+    from roads.words.claims import simple_calls
+
+    def echo(name):
+        return lambda *args, **kwargs: f"<{name}{args}{sorted(kwargs.items())}>"
+
+    macros = {"value": echo("value"), "const": echo("const")}
+    env = jinja2.Environment(undefined=jinja2.StrictUndefined)
+    env.globals.update(macros)
+    texts = [c.text for c in load_claims(REPO / "tests" / "claims.toml")] + [
+        "plain words", "{{ value('brk', 'x(y)') }} and {{ const('PAGE_SIZE', fmt='int') }}.",
+        "{{value('a','b',run=1)}}{{ const( 'X' ) }}", "a {{ value('a', 'b') | upper }}",
+        "{{ value(*args) }}", "{{ 2 * value('a', 'b') }}", "ends in a newline {{ const('X') }}\n",
+        "a brace } and {{ const('X') }} {", "{{ value('a', \"b's\") }}"]
+    fast = 0
+    for text in texts:
+        parts = simple_calls(text)
+        if parts is None:
+            continue
+        fast += 1
+        mine = "".join(p if isinstance(p, str) else str(macros[p[0]](*p[1], **p[2])) for p in parts)
+        assert mine == env.from_string(text).render(), text
+    assert fast > len(texts) / 2, "the fast path took too few of the claims"
+    for text in ("a {{ value('a', 'b') | upper }}", "{{ 2 * value('a', 'b') }}",
+                 "{{ value(*args) }}", "{% set n = 1 %}{{ n }}", "ends {{ const('X') }}\n"):
+        assert simple_calls(text) is None, text
