@@ -298,16 +298,20 @@ def provenance(sample: str, variant: str | None = None, run: int = 0,
     return caption_html(chosen if len(chosen) > 1 else chosen[0])
 
 
-# Where the repository shows its files (roads.words.source.repository_files), from the
-# build's repo_url and edit_uri; None for a site that names no repository.
-_repository: list[str | None] = [None]
+# The build's repo_url and edit_uri, from which roads.words.source.repository_files
+# makes where the repository shows its files (None: a site that names no repository).
+_repository: list[str | None] = [None, None]
 
 
 def link_repository(conf) -> None:
     """Take this build's repository from MkDocs' config (``define_env`` calls it)."""
+    _repository[:] = [conf.get("repo_url"), conf.get("edit_uri")]
+
+
+def _repository_files() -> str | None:
     from roads.words.source import repository_files
 
-    _repository[0] = repository_files(conf.get("repo_url"), conf.get("edit_uri"))
+    return repository_files(*_repository)
 
 
 def sample_code(sample: str, variant: str | None = None, open: bool | None = None) -> str:
@@ -328,7 +332,7 @@ def sample_code(sample: str, variant: str | None = None, open: bool | None = Non
             files[rel] = path.read_bytes()
         except FileNotFoundError:
             files[rel] = None
-    return render_sample_code(doc, files, variant=variant, open=open, repository=_repository[0])
+    return render_sample_code(doc, files, variant=variant, open=open, repository=_repository_files())
 
 
 def source_line(sample: str, name: str, call: str = "ROADS_CHECKPOINT", file: str | None = None
@@ -370,7 +374,7 @@ def _shown_files_digest(sample: str, *args, **kwargs) -> list[str]:
             out.append(hashlib.sha256((shared.samples_dir / rel).read_bytes()).hexdigest())
         except OSError:
             out.append("missing")
-    return [*out, _repository[0] or ""]
+    return [*out, _repository_files() or ""]
 
 
 sample_code.cache_inputs = _shown_files_digest

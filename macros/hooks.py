@@ -34,10 +34,12 @@ from mkdocs.utils.meta import YAML_RE, SafeLoader
 from roads.errors import RoadsError
 from roads.words import news
 from roads.words.markup import unshield
-from macros import pagecache
+from macros import gitinfo, pagecache
 from roads.words.pages import PageMeta, format_date, order_by_weight, validate_front_matter, with_timeline
 
 log = logging.getLogger("mkdocs.plugins.roads")
+# Loaded before the plugins' on_config: the macros plugin's git variables, cached.
+gitinfo.install()
 # Set on a page's File when its front matter is unusable and the build goes on.
 _PAGE_ERROR = "roads_page_error"
 # Every page's timeline entries, newest first, gathered by on_nav for this build.

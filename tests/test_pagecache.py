@@ -139,3 +139,51 @@ def test_warm_builds_are_byte_identical_and_edits_render_what_they_touch(tmp_pat
     # The pages that neither show the claim nor list the claims were not rendered again.
     renewed = {p for p, t in entries(cache).items() if kept.get(p) != t}
     assert 0 < len(renewed) < len(kept) / 2
+
+
+def test_git_information_is_asked_again_only_when_the_repository_moves(tmp_path, monkeypatch):
+    import subprocess
+
+    from mkdocs_macros.context import get_git_info
+
+    from macros import gitinfo
+
+    def git(*args):
+        subprocess.run(["git", "-c", "user.name=A", "-c", "user.email=a@example.org", *args],
+                       cwd=tmp_path, check=True, capture_output=True)
+
+    git("init", "-q")
+    (tmp_path / "f").write_text("one\n")
+    git("add", "f")
+    git("commit", "-q", "-m", "first")
+    monkeypatch.chdir(tmp_path)
+    asked = []
+    original = getattr(get_git_info, "__wrapped__", get_git_info)
+
+    def counting():
+        asked.append(1)
+        return original()
+
+    cached = gitinfo.cached(counting)
+    first = cached()
+    assert first == original() and first["status"] and first["message"] == "first"
+    assert first["date"] is not None
+    gitinfo._memory.clear()  # a new process: from the file
+    assert cached() == first and len(asked) == 1
+    git("commit", "-q", "--allow-empty", "-m", "second")
+    second = cached()
+    assert len(asked) == 2 and second["message"] == "second" and second == original()
+    git("tag", "v1")
+    assert cached()["tag"] == "v1" and len(asked) == 3
+
+
+def test_git_information_outside_any_repository_is_kept_too(tmp_path, monkeypatch):
+    from macros import gitinfo
+
+    monkeypatch.chdir(tmp_path)
+    if gitinfo._git_dir(tmp_path) != "none":
+        pytest.skip("the temporary folder is inside a git repository")
+    asked = []
+    cached = gitinfo.cached(lambda: asked.append(1) or {"status": False, "date": None})
+    assert cached() == cached() == {"status": False, "date": None}
+    assert len(asked) == 1
