@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import hashlib
 import json
 import logging
 import os
@@ -93,6 +94,16 @@ def _code() -> str:
     return code_digest(files) + tool_identity("dot")
 
 
+@functools.lru_cache(maxsize=None)
+def _versions() -> list[str]:
+    import markdown
+    import mkdocs
+    import pygments
+    import pymdownx
+
+    return [markdown.__version__, mkdocs.__version__, pygments.__version__, pymdownx.__version__]
+
+
 @functools.lru_cache(maxsize=4)
 def _cache(directory: str) -> RenderCache:
     return RenderCache(Path(directory), _FILES)
@@ -102,6 +113,24 @@ def _settings():
     from .project import cache_dir, current
 
     return current(), cache_dir()
+
+
+def _text(text: str) -> str:
+    """sha256 of a large text, for a key (faster than escaping it into JSON)."""
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+# Digests of this build's configuration and site files, by the object they were taken
+# of (one per build: each page's key holds them).
+_per_build: dict[str, tuple[object, str]] = {}
+
+
+def _once_per_build(name: str, of: object, make) -> str:
+    found = _per_build.get(name)
+    if found is None or found[0] is not of:
+        found = (of, make())
+        _per_build[name] = found
+    return found[1]
 
 
 def _config_parts(config) -> dict:
@@ -136,9 +165,9 @@ def before_macros(env) -> None:
     state["warnings"] = warnings()
     if not chosen.root or page is None:
         return
-    key = digest(["macros", page.file.src_uri, page.url, page.title, page.meta, env.markdown,
-                  _code(), chosen.root, str(shared),
-                  _config_parts(env.conf)])
+    key = digest(["macros", page.file.src_uri, page.url, page.title, page.meta,
+                  _text(env.markdown), _code(), chosen.root, str(shared),
+                  _config_digest(env.conf)])
     cache = _cache(str(shared / "pages"))
     found = cache.get(key) if chosen.mode != "refresh" else None
     if found is not None:
@@ -192,15 +221,6 @@ def after_macros(env) -> None:
 # -- step 2: Markdown to HTML -----------------------------------------------------------
 
 
-def _versions() -> list[str]:
-    import markdown
-    import mkdocs
-    import pygments
-    import pymdownx
-
-    return [markdown.__version__, mkdocs.__version__, pygments.__version__, pymdownx.__version__]
-
-
 def _appended(config) -> list[str]:
     """The files pymdownx.snippets appends to every page (the glossary)."""
     options = (config.get("mdx_configs") or {}).get("pymdownx.snippets") or {}
@@ -220,7 +240,12 @@ def _appended(config) -> list[str]:
 
 
 def _site_files(files) -> str:
-    return digest(sorted((f.src_uri, f.dest_uri, f.url, str(f.inclusion)) for f in files))
+    return _once_per_build("files", files, lambda: digest(
+        sorted((f.src_uri, f.dest_uri, f.url, str(f.inclusion)) for f in files)))
+
+
+def _config_digest(config) -> str:
+    return _once_per_build("config", config, lambda: digest(_config_parts(config)))
 
 
 def before_markdown(markdown: str, page, config, files) -> str:
@@ -232,8 +257,8 @@ def before_markdown(markdown: str, page, config, files) -> str:
     if "--8<--" in markdown:
         return markdown  # a snippet included by name: its file is not a dependency here
     appended = _appended(config)
-    key = digest(["html", page.file.src_uri, page.url, markdown, _site_files(files),
-                  _config_parts(config), _versions(), _code()])
+    key = digest(["html", page.file.src_uri, page.url, _text(markdown), _site_files(files),
+                  _config_digest(config), _versions(), _code()])
     state["html_key"] = key
     state["appended"] = appended
     found = _cache(str(shared / "pages")).get(key) if chosen.mode != "refresh" else None
@@ -305,7 +330,7 @@ def keep_content(html_out: str, page) -> None:
 def memo(kind: str, parts: object, make) -> str:
     """``make()``, a pure function of ``parts`` and the code, kept under their digest."""
     chosen, shared = _settings()
-    key = digest([kind, parts, _code()])
+    key = digest([kind, _text(json.dumps(parts, ensure_ascii=False, default=str)), _code()])
     cache = _cache(str(shared / "pages"))
     found = cache.get(key)
     if found is not None:

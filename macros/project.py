@@ -147,7 +147,11 @@ def document(sample: str):
 
 def cache_dir() -> Path:
     """The build's cache folder (``Project.cache_dir``), without making the Project."""
-    chosen = current()
+    return _cache_dir(current())
+
+
+@functools.lru_cache(maxsize=None)
+def _cache_dir(chosen: Settings) -> Path:
     return Path(chosen.root).resolve() / chosen.cache
 
 
