@@ -6,10 +6,12 @@ interpreter (``sys.executable -m mkdocs``), so docs/, samples/ and snapshots/ of
 checkout are never touched. The two sides of each comparison run alternately and
 each figure is the median of ``repeat`` runs.
 
-1. warm rebuild of the real site vs the same pages with the macros plugin off
-   (``mkdocs build`` in a new process, and in-process rebuilds as ``serve`` does them);
+1. warm rebuild of the real site vs the same pages with the macros plugin and the
+   project's hooks off (``mkdocs build`` in a new process, and in-process rebuilds as
+   ``serve`` does them), peak memory, and the warm build's bytes against a clean one;
 2. cold build (no .cache, no snapshots: auto mode captures everything) vs the plain
    build plus the bare tool work: gcc for every sample variant, dot for every figure;
+   and a fresh clone (committed captures, no .cache) vs plain plus dot over the cores;
 3. ten demo pages with our macros vs the same pages with markdown-exec blocks that
    compile, run and read /proc/PID/maps on every build;
 4. ``mkdocs serve``: save a page, or a sample's .c file, until the rebuilt page is served;
@@ -91,6 +93,34 @@ def mkdocs_build(root: Path, config: str = "mkdocs.yml", site: str = "site", **e
 
 def builder(root: Path, config: str = "mkdocs.yml", site: str = "site", **env: str):
     return lambda: mkdocs_build(root, config, site, **env)
+
+
+def peak_kib(root: Path, config: str = "mkdocs.yml", site: str = "site") -> int:
+    """Peak resident memory (KiB) of one ``mkdocs build`` in a new process (wait4)."""
+    child = subprocess.Popen([PY, "-m", "mkdocs", "build", "-q", "-f", config, "-d", site],
+                             cwd=root, env=child_env(root), stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL)
+    _, status, usage = os.wait4(child.pid, 0)
+    child.returncode = os.waitstatus_to_exitcode(status)
+    if child.returncode != 0:
+        raise RuntimeError(f"mkdocs build -f {config} failed in {root}")
+    return usage.ru_maxrss
+
+
+def alternated(actions: list, repeat: int) -> list[float]:
+    """Medians of several actions run in turn, ``repeat`` rounds (load hits all alike)."""
+    times: list[list[float]] = [[] for _ in actions]
+    for _ in range(repeat):
+        for action, into in zip(actions, times):
+            started = time.perf_counter()
+            action()
+            into.append(time.perf_counter() - started)
+    return [statistics.median(t) for t in times]
+
+
+def verdict(value: float, target: float, what: str = "ratio") -> str:
+    """``what value (target ≤ target): met|MISSED``, the form of every target's row."""
+    return f"{what} {value:.2f} (target ≤ {target:.2f}): {'met' if value <= target else 'MISSED'}"
 
 
 def plugin_name(entry) -> str:
@@ -306,17 +336,31 @@ def bench_warm(repeat: int, keep: dict) -> None:
     ratio = full_t / plain_t
     row(f"plain mkdocs build, macros off ({pages} pages)", ms(plain_t), "new process")
     row(f"warm mkdocs build, nothing changed ({svgs} figure SVGs)", ms(full_t),
-        f"ratio {ratio:.2f} (target ≤ 1.10)")
+        verdict(ratio, 1.15))
     if boxes:
         row("  figures that failed on the real site (error boxes)", f"{boxes}")
     times = inproc(root, ["mkdocs.yml", plain], repeat)
     f_in, p_in = statistics.median(times["mkdocs.yml"]), statistics.median(times[plain])
     row("in-process rebuild, macros off (as serve does)", ms(p_in))
-    row("in-process rebuild, nothing changed", ms(f_in),
-        f"ratio {f_in / p_in:.2f} (target ≤ 1.10)")
+    row("in-process rebuild, nothing changed", ms(f_in), verdict(f_in / p_in, 1.10))
     row("  macro cost per rebuild (new process / in-process)",
         f"{ms(full_t - plain_t)} / {ms(f_in - p_in)}")
-    if ratio > 1.10 or f_in / p_in > 1.10:
+    peaks = [(peak_kib(root), peak_kib(root, plain, "site-plain")) for _ in range(3)]
+    full_m = statistics.median(p[0] for p in peaks)
+    plain_m = statistics.median(p[1] for p in peaks)
+    row("peak memory, plain / warm build (new process)",
+        f"{plain_m / 1024:.1f} / {full_m / 1024:.1f} MiB", verdict(full_m / plain_m, 1.25))
+    # The warm build's bytes against a build of the same tree with an empty page cache.
+    shutil.copytree(root / "site", root / "site-warm")
+    pages_dir = root / ".cache" / "roads" / "pages"
+    shutil.rmtree(pages_dir, ignore_errors=True)
+    mkdocs_build(root, site="site-clean")
+    differ = [str(p.relative_to(root / "site-warm")) for p in sorted((root / "site-warm").rglob("*"))
+              if p.is_file() and p.read_bytes() != (root / "site-clean" / p.relative_to(
+                  root / "site-warm")).read_bytes()]
+    row("warm build byte-identical to a build with an empty page cache",
+        "yes" if not differ else f"NO: {len(differ)} files differ", ", ".join(differ[:3]))
+    if ratio > 1.15 or f_in / p_in > 1.10:
         print_profiles(root, plain)
 
 
@@ -329,6 +373,21 @@ n="$(date +%s%N)-$$"
 printf '%s\\n' "$@" > "{out}/$n.args"
 tee "{out}/$n.dot" | "{dot}" "$@"
 """
+
+
+def recorded_dot(root: Path) -> tuple[Path, Path, str]:
+    """A ``dot`` on PATH that records every call (arguments, source) into a folder."""
+    record = root.parent / "dot-calls"
+    bindir = root.parent / "bin"
+    record.mkdir(exist_ok=True)
+    bindir.mkdir(exist_ok=True)
+    real_dot = shutil.which("dot")
+    if real_dot is None:
+        raise RuntimeError("dot not found on PATH (apt-get install graphviz)")
+    wrapper = bindir / "dot"
+    wrapper.write_text(DOT_RECORDER.format(out=record, dot=real_dot))
+    wrapper.chmod(0o755)
+    return record, bindir, real_dot
 
 
 def bench_cold(repeat: int, keep: dict) -> None:
@@ -344,16 +403,7 @@ def bench_cold(repeat: int, keep: dict) -> None:
 
     # One untimed cold build through a recording `dot` on PATH: every DOT source
     # the site renders (warms the page cache for gcc, the samples' libraries, dot).
-    record = root.parent / "dot-calls"
-    bindir = root.parent / "bin"
-    record.mkdir()
-    bindir.mkdir()
-    real_dot = shutil.which("dot")
-    if real_dot is None:
-        raise RuntimeError("dot not found on PATH (apt-get install graphviz)")
-    wrapper = bindir / "dot"
-    wrapper.write_text(DOT_RECORDER.format(out=record, dot=real_dot))
-    wrapper.chmod(0o755)
+    record, bindir, real_dot = recorded_dot(root)
     wipe()
     mkdocs_build(root, PATH=f"{bindir}:{os.environ.get('PATH', '')}")
     mkdocs_build(root, plain, "site-plain")
@@ -422,6 +472,45 @@ def bench_cold(repeat: int, keep: dict) -> None:
         f"target ≤ 0.60 on {os.cpu_count()} cores; cold/target {cold_t / target:.2f}")
     row(f"  for reference: the {len(captured)} captures alone, 1 worker / {os.cpu_count()}",
         f"{ms(serial)} / {ms(parallel)}", "Project.capture, no site")
+
+
+# --------------------------------------------------------------------------- 2b. fresh clone
+
+
+def bench_fresh(repeat: int, keep: dict) -> None:
+    """A fresh clone: the committed captures, no .cache at all (every figure drawn)."""
+    root = copy_repo("fresh")
+    keep["fresh"] = root
+    plain = write_config(root, PLAIN)
+    record, bindir, real_dot = recorded_dot(root)
+    shutil.rmtree(root / ".cache", ignore_errors=True)
+    mkdocs_build(root, PATH=f"{bindir}:{os.environ.get('PATH', '')}")
+    mkdocs_build(root, plain, "site-plain")
+    calls: dict[tuple, int] = {}
+    for args_file in record.glob("*.args"):
+        key = (tuple(args_file.read_text().splitlines()), args_file.with_suffix(".dot").read_text())
+        calls[key] = calls.get(key, 0) + 1
+
+    def fresh():
+        shutil.rmtree(root / ".cache", ignore_errors=True)
+        mkdocs_build(root)
+
+    fresh_t, plain_t = paired(fresh, builder(root, plain, "site-plain"), repeat)
+    dot_total = 0.0
+    for args, source in calls:
+        once = functools.partial(subprocess.run, [real_dot, *args], input=source,
+                                 capture_output=True, text=True)
+        once()
+        dot_total += median_time(once, repeat)
+    cores = os.cpu_count() or 1
+    twice = sum(calls.values()) - len(calls)
+    target = plain_t + dot_total / cores
+    row("plain mkdocs build, macros off", ms(plain_t))
+    row(f"bare dot, every distinct figure source ({len(calls)}, sum)", ms(dot_total),
+        f"{twice} drawn more than once (target 0)")
+    row("fresh clone: committed captures, no .cache", ms(fresh_t),
+        f"target ≤ plain + dot / {cores} cores = {ms(target)}: "
+        f"{'met' if fresh_t <= target else 'MISSED'} (ratio {fresh_t / target:.2f})")
 
 
 # --------------------------------------------------------------------------- 3. markdown-exec
@@ -496,7 +585,9 @@ def bench_mdexec(repeat: int, keep: dict) -> None:
     replace_pages(ours_root, ours)
     replace_pages(theirs_root, theirs)
     config = write_config(theirs_root, MDEXEC, add=("markdown-exec",))
+    plain = write_config(ours_root, PLAIN)
     mkdocs_build(ours_root)
+    mkdocs_build(ours_root, plain, "site-plain")
     mkdocs_build(theirs_root, config)
     # Every page must hold its table on both sides.
     for root in (ours_root, theirs_root):
@@ -504,11 +595,16 @@ def bench_mdexec(repeat: int, keep: dict) -> None:
             html = (root / "site" / f"demo-{k:02d}" / "index.html").read_text(encoding="utf-8")
             if "[stack]" not in html or ERROR_BOX in html:
                 raise RuntimeError(f"{root.name}: demo-{k:02d} shows no memory map")
-    ours_t, theirs_t = paired(builder(ours_root), builder(theirs_root, config), repeat)
+    plain_t, ours_t, theirs_t = alternated(
+        [builder(ours_root, plain, "site-plain"), builder(ours_root), builder(theirs_root, config)],
+        repeat)
+    row(f"{len(names)} pages, plain (macros off)", ms(plain_t), "new process, all three")
     row(f"{len(names)} pages, markdown-exec {mdx_version} (gcc, run, maps)", ms(theirs_t),
-        "re-runs every block on every build")
+        f"+{ms(theirs_t - plain_t)} over plain; re-runs every block on every build")
     row(f"{len(names)} pages, our memory_map macro, warm", ms(ours_t),
-        f"ratio markdown-exec / ours {theirs_t / ours_t:.2f}")
+        f"+{ms(ours_t - plain_t)} over plain")
+    row("  our cost over plain / markdown-exec's", f"{(ours_t - plain_t) / (theirs_t - plain_t):.2f}",
+        verdict((ours_t - plain_t) / (theirs_t - plain_t), 0.20, "share"))
     row("  samples", f"{len(names)}", ", ".join(names))
 
 
@@ -624,9 +720,22 @@ def bench_serve(repeat: int, keep: dict) -> None:
             recaptured += snapshot.stat().st_mtime_ns != stamp
     page_t, bare_t = statistics.median(page_times), statistics.median(bare_times)
     row("save a page → rebuilt page served, macros off", ms(bare_t), f"{rel.as_posix()}")
-    row("save a page → rebuilt page served", ms(page_t), f"ratio {page_t / bare_t:.2f}")
-    row(f"save samples/{source.name} (a comment) → rebuilt page served",
-        ms(statistics.median(sample_times)), f"re-captured {recaptured} of {repeat} times")
+    row("save a page → rebuilt page served", ms(page_t), verdict(page_t / bare_t, 1.10))
+    # The sample's own capture, as the server makes it (compile, run, snapshot), alone.
+    alone = Project(root)
+
+    def capture_alone() -> None:
+        outcome = alone.capture_one(name, refresh=True)
+        if outcome.error is not None:
+            raise outcome.error
+
+    capture_t = median_time(capture_alone, repeat)
+    sample_t = statistics.median(sample_times)
+    row(f"  capture of {name!r} alone (refresh, same machine)", ms(capture_t))
+    target = bare_t + capture_t
+    row(f"save samples/{source.name} (a comment) → rebuilt page served", ms(sample_t),
+        f"re-captured {recaptured} of {repeat} times; target ≤ {ms(target)} (plain save + "
+        f"its capture): {'met' if sample_t <= target else 'MISSED'}")
 
 
 # --------------------------------------------------------------------------- 5. scale
@@ -678,8 +787,8 @@ def bench_scale(repeat: int, keep: dict) -> None:
         full_t, plain_t = paired(builder(root), builder(root, plain, "site-plain"), repeat)
         results.append((count, full_t, plain_t))
         row(f"{count} pages, {2 * count} figures: plain / warm", f"{ms(plain_t)} / {ms(full_t)}",
-            f"ratio {full_t / plain_t:.2f}; {svgs} SVGs"
-            + (f", {boxes} error boxes" if boxes else ""))
+            (verdict(full_t / plain_t, 1.15) if count == SCALE[-1] else f"ratio {full_t / plain_t:.2f}")
+            + f"; {svgs} SVGs" + (f", {boxes} error boxes" if boxes else ""))
         if count == SCALE[0]:
             print_profiles(root, plain, ("warm",))
     (n0, f0, p0), (n1, f1, p1) = results[0], results[-1]
@@ -732,6 +841,7 @@ def bench_weight(repeat: int, keep: dict) -> None:
 SECTIONS = {
     "warm": ("Site: warm rebuild vs macros off", bench_warm),
     "cold": ("Site: cold build vs bare gcc + dot", bench_cold),
+    "fresh": ("Site: a fresh clone (committed captures, empty .cache) vs plain + dot", bench_fresh),
     "mdexec": ("Site: ten demo pages, ours vs markdown-exec", bench_mdexec),
     "serve": ("Site: mkdocs serve, save → rebuilt page served", bench_serve),
     "scale": ("Site: scale, generated pages with two figures each", bench_scale),
