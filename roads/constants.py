@@ -122,6 +122,7 @@ PTE_DIRTY_BIT = define("PTE_DIRTY_BIT", 6, "int", "arch/x86/include/asm/pgtable_
 PTE_PSE_BIT = define("PTE_PSE_BIT", 7, "int", "arch/x86/include/asm/pgtable_types.h: _PAGE_BIT_PSE 7 (Intel SDM vol. 3A, table 4-18: PS in a page-directory entry, which then maps a 2-MByte page)")
 PTE_NX_BIT = define("PTE_NX_BIT", 63, "int", "arch/x86/include/asm/pgtable_types.h: _PAGE_BIT_NX 63 (Intel SDM vol. 3A, table 4-19: XD, execute-disable, when IA32_EFER.NXE is set)")
 HPAGE_PMD_SIZE = define("HPAGE_PMD_SIZE", 2 * MIB, "human", "include/linux/huge_mm.h: HPAGE_PMD_SIZE, 1 << HPAGE_PMD_SHIFT (PMD_SHIFT, 21 on x86-64: one page-directory entry maps 2 MiB)")
+HPAGE_PMD_SHIFT = define("HPAGE_PMD_SHIFT", 21, "int", "include/linux/huge_mm.h: HPAGE_PMD_SHIFT is PMD_SHIFT, 21 on x86-64 (arch/x86/include/asm/pgtable_64_types.h); Intel SDM vol. 3A, 4.5, figure 4-9: a 2-MByte page, bits 20:0 of the address are its offset")
 EXT4_SUPER_MAGIC = define("EXT4_SUPER_MAGIC", 0xEF53, "hex", "include/uapi/linux/magic.h: EXT4_SUPER_MAGIC (also EXT2_ and EXT3_SUPER_MAGIC), statfs(2)'s f_type of an ext2, ext3 or ext4 file system")
 TMPFS_MAGIC = define("TMPFS_MAGIC", 0x01021994, "hex", "include/uapi/linux/magic.h: TMPFS_MAGIC, statfs(2)'s f_type of a tmpfs (memory only)")
 ENOMEM = define("ENOMEM", 12, "int", "include/uapi/asm-generic/errno-base.h: ENOMEM 12, out of memory")

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from roads import constants as c
 from tests.claims_support import doc
-from tests.test_claims_series_b import need_frames, pages, region, snap
+from tests.test_claims_series_b import at, need_frames, pages, region, snap
 
 PAGE = c.PAGE_SIZE.value
 KIB = 1024
@@ -236,6 +236,22 @@ def test_thp_frames_contiguous_aligned():
 def test_thp_plain_one_page():
     plain = pages(snap("hugepage", "touched"), "plain")
     assert plain[0].present and not any(p.present for p in plain[1:])
+
+
+def test_thp_walk_ends_at_pd():
+    """The figure's short walk rests on AnonHugePages covering the region, one aligned block."""
+    from roads.figures import walkview
+
+    sel = at("hugepage", "touched")
+    s = sel.snapshot
+    address = s.address("huge")
+    r = region(s, address)
+    huge_size = c.HPAGE_PMD_SIZE.value
+    w = walkview.walk(sel, "huge")
+    assert w.huge is not None and w.huge.blocks == 1
+    assert [name for name, _ in w.levels] == ["PML4", "PDPT", "PD"]
+    assert w.offset == address & (huge_size - 1) and w.offset_bits == c.HPAGE_PMD_SHIFT.value
+    assert r.kb["AnonHugePages"] * KIB == r.size == huge_size and r.start % huge_size == 0
 
 
 # --------------------------------------------------------------------------- NX

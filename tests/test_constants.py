@@ -131,6 +131,22 @@ def test_page_table_entry_bits_and_huge_page():
     assert all(p["present"] for p in huge["pages"])
 
 
+def test_huge_page_shift_is_one_level_of_index_above_a_page():
+    """A page-directory entry with PS set maps what its page table would have: the low
+    PAGE_SHIFT + INDEX_BITS bits are the offset; the machine's kernel says the same size
+    where it shows it (transparent_hugepage/hpage_pmd_size)."""
+    from roads.figures.pageview import LEVELS_BY_PAGING
+
+    shift = c.HPAGE_PMD_SHIFT.value
+    assert shift == c.PAGE_SHIFT.value + c.INDEX_BITS.value
+    assert 1 << shift == c.HPAGE_PMD_SIZE.value
+    assert dict(LEVELS_BY_PAGING[4])["PD"] == shift  # the PD index starts where the offset ends
+    sysfs = "/sys/kernel/mm/transparent_hugepage/hpage_pmd_size"
+    if os.path.exists(sysfs):
+        with open(sysfs) as f:
+            assert int(f.read()) == c.HPAGE_PMD_SIZE.value
+
+
 def test_segv_accerr_against_the_probe():
     """The probe prints the name signal.h gives a write to a read-only page's code, and
     nx records the number for an execution of a mapped data page: the same case."""
