@@ -11,7 +11,10 @@ import os
 import shutil
 import signal
 import subprocess
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from .errors import CommandFailed, CommandTimeout, ToolMissing
@@ -38,6 +41,32 @@ class Completed:
     stdout: str
     stderr: str
     seconds: float
+
+
+# Where each capture's time goes (benchmarks/bench.py reads it): the thread that makes
+# a capture opens a ledger, and the time that thread spends waiting for a program (gcc,
+# gdb: in ``run``, by the program's name; the sample's run: ``roads.capture.runner``) is
+# added to it under that name. Outside a ledger nothing is kept.
+_ledgers = threading.local()
+
+
+@contextmanager
+def ledger() -> Iterator[dict[str, float]]:
+    """Collect, while inside, the seconds this thread's ``charge`` calls report, by name."""
+    outer = getattr(_ledgers, "current", None)
+    times: dict[str, float] = {}
+    _ledgers.current = times
+    try:
+        yield times
+    finally:
+        _ledgers.current = outer
+
+
+def charge(what: str, seconds: float) -> None:
+    """Add ``seconds`` under ``what`` to this thread's open ledger, if there is one."""
+    times = getattr(_ledgers, "current", None)
+    if times is not None:
+        times[what] = times.get(what, 0.0) + seconds
 
 
 def install_hint(tool: str) -> str:
@@ -144,6 +173,8 @@ def run(
         kill_group(proc.pid)
         proc.wait()
         raise
+    finally:
+        charge(os.path.basename(argv[0]), time.perf_counter() - started)
     done = Completed(tuple(argv), proc.returncode, out, err or "", time.perf_counter() - started)
     if check and proc.returncode != 0:
         raise CommandFailed(

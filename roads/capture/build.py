@@ -139,8 +139,13 @@ def file_digest(path: Path) -> str:
         os.close(fd)
 
 
-def compile_variant(sample: Sample, variant: Variant, cache: Path, timeout: float = 120) -> Build:
-    """Compile (or reuse) the binary of one variant; CompileError carries gcc's diagnostics."""
+def compile_variant(sample: Sample, variant: Variant, cache: Path, timeout: float = 120,
+                    since: tuple | None = None) -> Build:
+    """Compile (or reuse) the binary of one variant; CompileError carries gcc's diagnostics.
+
+    ``since``: the samples folder's ``folder_stamp`` as the caller took it before (a
+    capture, once for all its variants); taken here otherwise.
+    """
     where = build_dir(cache, sample, variant)
     binary = where / sample.name
     # Beside the folder, not in it: the sample may write its folder (its binary too) while
@@ -156,7 +161,7 @@ def compile_variant(sample: Sample, variant: Variant, cache: Path, timeout: floa
     except (OSError, ValueError, KeyError, TypeError):
         pass
     where.mkdir(parents=True, exist_ok=True)
-    before = folder_stamp(sample.directory)
+    before = folder_stamp(sample.directory) if since is None else since
     partial = where / f".{sample.name}.{os.getpid()}.tmp"
     depfile = where / f".{sample.name}.{os.getpid()}.d"
     argv = gcc_argv(sample, variant, str(partial), str(depfile))

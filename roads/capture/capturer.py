@@ -14,6 +14,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .. import command
 from ..errors import CaptureError, RoadsError
 from . import freeze
 from .build import folder_stamp
@@ -32,6 +33,10 @@ class Outcome:
     seconds: float = 0.0
     error: RoadsError | None = None
     reasons: tuple[str, ...] = field(default_factory=tuple)
+    # Of ``seconds``, those spent waiting for programs, by name ("gcc", "gdb", "run": the
+    # sample's own run), and our work done beside them ("elf beside the run"):
+    # ``roads.command.ledger``. The engine's own time is the rest, plus the latter.
+    timing: dict[str, float] = field(default_factory=dict)
 
 
 class Capturer:
@@ -58,6 +63,13 @@ class Capturer:
         Raises the capture's RoadsError; the same error again, without a new run, while
         nothing in the samples folder changes.
         """
+        with command.ledger() as timing:
+            outcome = self._capture_one(name, refresh, cancel)
+        outcome.timing = timing
+        return outcome
+
+    def _capture_one(self, name: str, refresh: bool,
+                     cancel: threading.Event | None) -> Outcome:
         started = time.perf_counter()
         sample = self.samples.sample(name)
         if not refresh and self.checker.still_fresh(name):
@@ -98,7 +110,7 @@ class Capturer:
         from .snapshot import capture_sample
         from .toolchain import provenance
 
-        body = capture_sample(sample, self.cache_dir, Proc(), cancel)
+        body = capture_sample(sample, self.cache_dir, Proc(), cancel, since=before)
         if self._samples_stamp() != before:
             raise CaptureError(f"{self.samples.directory.name}/ changed while {sample.name!r} "
                                "was being captured; capture again", sample=sample.name)
@@ -120,6 +132,7 @@ class Capturer:
         invalid document, an empty folder) is removed first: it counts as missing.
         """
         path = self.store.path(name)
+        old = None
         try:
             if path.is_dir():
                 try:
@@ -129,10 +142,13 @@ class Capturer:
                                        sample=name) from None
             elif path.exists():
                 try:
-                    self.store.read(name)
+                    old = self.store.read(name)
                 except CaptureError:
                     path.unlink()
-            return freeze.write_if_changed(path, doc)
+            if old is not None:
+                return freeze.write_if_changed(path, doc, old, freeze.stable_kept(
+                    old, self.store.digest(name), self.cache_dir), self.cache_dir)
+            return freeze.write_if_changed(path, doc, cache=self.cache_dir)
         except OSError as exc:
             raise CaptureError(f"{path}: cannot write the capture: {exc.strerror or exc}",
                                sample=name) from None

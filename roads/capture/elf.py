@@ -83,10 +83,19 @@ def read_elf(path: str | Path) -> Elf:
     file, or is truncated.
     """
     path = Path(path)
+    return parse_elf(path, read_bytes(path))
+
+
+def read_bytes(path: Path) -> bytes:
+    """The bytes of the ELF file at ``path`` (RoadsError naming it if it cannot be read)."""
     try:
-        data = _read_regular(path)
+        return _read_regular(path)
     except OSError as exc:
         raise RoadsError(f"{path}: cannot read ELF file: {exc.strerror}") from exc
+
+
+def parse_elf(path: Path, data: bytes) -> Elf:
+    """``read_elf`` of ``data``, the bytes read from ``path`` (named in errors)."""
     _check_ident(path, data)
     try:
         elffile = ELFFile(io.BytesIO(data))

@@ -11,16 +11,19 @@ the file untouched. Which field is which is marked on the field in ``roads.docum
 
 from __future__ import annotations
 
-import copy
 import fcntl
+import functools
 import hashlib
 import json
 import os
 import re
+import types
 import typing
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+
+import msgspec
 
 from .. import document
 from ..errors import CaptureError
@@ -49,8 +52,9 @@ def dumps(doc: dict) -> str:
     return "".join(out)
 
 
-def _compact(value: object) -> str:
-    return json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(", ", ": "))
+# json.dumps with these arguments, made once (json.dumps makes an encoder on each call).
+_compact = json.JSONEncoder(sort_keys=True, ensure_ascii=False, separators=(", ", ": ")).encode
+_key = json.JSONEncoder(ensure_ascii=False).encode
 
 
 def _is_record(value: object) -> bool:
@@ -73,7 +77,7 @@ def _write(node: object, depth: int, out: list[str]) -> None:
         out.append("{\n")
         keys = sorted(node)
         for i, key in enumerate(keys):
-            out.append(f"{pad}{json.dumps(key, ensure_ascii=False)}: ")
+            out.append(f"{pad}{_key(key)}: ")
             _write(node[key], depth + 1, out)
             out.append(",\n" if i < len(keys) - 1 else "\n")
         out.append(" " * depth + "}")
@@ -117,20 +121,77 @@ def parse(text: str, path: Path) -> dict:
     return doc
 
 
-def write_if_changed(path: Path, doc: dict) -> bool:
-    """Write ``doc`` unless the file there already says the same; True if written."""
-    try:
-        old = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        old = None
-    if old is not None and stable(old) == stable(doc):
+def write_if_changed(path: Path, doc: dict, old: dict | None = None,
+                     old_stable: str | None = None, cache: Path | None = None) -> bool:
+    """Write ``doc`` unless the file there already says the same; True if written.
+
+    ``old``: the file's document, when the caller has it already (read, not changed),
+    and ``old_stable`` its ``stable`` text, when the caller has that too (``stable_kept``).
+    With ``cache``, the ``stable`` text of a file written is kept there (``stable_kept``).
+    """
+    if old is None:
+        try:
+            old = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            old = None
+    new_stable: str | None = stable(doc)
+    if old is not None and (old_stable if old_stable is not None else stable(old)) == new_stable:
         return False
     if old is not None and stable(_observed(old)) == stable(_observed(doc)):
         # Only the inputs moved (an engine edit, say), not what the runs observed: keep
         # the old observations, pids and frames included, so the diff is the inputs.
         doc = {**old, **{key: doc[key] for key in _recorded_inputs() if key in doc}}
-    write_atomic(path, dumps(doc))
+        new_stable = None  # not that of the document written
+    text = dumps(doc)
+    write_atomic(path, text)
+    if cache is not None and new_stable is not None:
+        _keep_stable(cache, hashlib.sha256(text.encode("utf-8")).hexdigest(), new_stable)
     return True
+
+
+# The code that decides what ``stable`` makes of a document, under roads/.
+STABLE_CODE = ("capture/freeze.py", "document.py")
+
+
+@functools.cache
+def _stable_code() -> str:
+    roads = Path(__file__).parent.parent
+    h = hashlib.sha256(f"msgspec {msgspec.__version__}".encode())
+    for name in STABLE_CODE:
+        h.update(name.encode() + b"\0" + (roads / name).read_bytes())
+    return h.hexdigest()[:16]
+
+
+def stable_kept(doc: dict, sha: str, cache: Path) -> str:
+    """``stable(doc)`` of the document read from a file whose bytes have the digest
+    ``sha``, kept under ``cache/stable`` by that digest and by the digest of the code
+    that makes it: a committed capture compared again (each refresh) is not walked
+    again."""
+    try:
+        text = _stable_path(cache, sha).read_text(encoding="utf-8")
+        if text:  # not a file emptied by a crash
+            return text
+    except (OSError, UnicodeDecodeError):
+        pass
+    text = stable(doc)
+    _keep_stable(cache, sha, text)
+    return text
+
+
+def _stable_path(cache: Path, sha: str) -> Path:
+    return cache / "stable" / _stable_code() / f"{sha}.txt"
+
+
+def _keep_stable(cache: Path, sha: str, text: str) -> None:
+    """Keep ``text``, the ``stable`` text of the file whose bytes have digest ``sha``."""
+    kept = _stable_path(cache, sha)
+    partial = kept.with_name(f".{kept.name}.{os.getpid()}.{id(text):x}.tmp")
+    try:  # renamed whole into place (a cache: no fsync; a lost file is made again)
+        kept.parent.mkdir(parents=True, exist_ok=True)
+        partial.write_text(text, encoding="utf-8")
+        os.replace(partial, kept)
+    except OSError:
+        partial.unlink(missing_ok=True)
 
 
 def _recorded_inputs() -> tuple[str, ...]:
@@ -182,54 +243,176 @@ def stable(doc: dict) -> str:
     run that asked for ASLR only the shape of its space (not even the low 12 bits of
     an address, which the kernel shifts for the stack). Keys the document does not
     declare are compared as they are.
+
+    ``doc`` is not changed: what the marks change is built anew, and what no mark can
+    reach (the ELF records, a static binary's thousands of symbols) is taken as it is.
     """
-    doc = copy.deepcopy(doc)
     pids: dict[int, int] = {}
     frames: dict[int, int] = {}
+    value = _stable(doc, document.Capture, False, pids, frames)
+    try:  # msgspec's encoder, keys sorted: the text is only ever compared with another
+        return _encode(value).decode()
+    except TypeError:  # a key that is not a string (no capture has one)
+        return json.dumps(value, sort_keys=True)
 
-    def number(value: object, seen: dict[int, int]) -> object:
-        if isinstance(value, int) and not isinstance(value, bool):
-            return seen.setdefault(value, len(seen) + 1)
-        return value
 
-    def walk(node: object, kind: object, aslr: bool) -> None:
-        kind = document.container(kind, node)
-        if isinstance(node, list):
-            item = typing.get_args(kind)[0] if typing.get_origin(kind) is tuple else None
-            for value in node:
-                walk(value, item, aslr)
-        elif isinstance(node, dict) and document.is_record(kind):
-            fields = document.field_types(kind)
-            marks = document.marks(kind)
-            for key, kinds in marks.items():
-                if document.ASLR_SWITCH in kinds and key in node:
-                    aslr = bool(node[key])
-            for key in sorted(node):
-                if key not in fields:
-                    continue
-                value, kinds = node[key], marks.get(key, ())
-                if aslr and document.ASLR in kinds:
-                    node[key] = None
-                elif document.IGNORED in kinds:
-                    del node[key]
-                elif document.PID in kinds:
-                    node[key] = number(value, pids)
-                elif document.FRAME in kinds:
-                    node[key] = number(value, frames)
-                elif document.SHARING in kinds and isinstance(value, dict):
-                    node[key] = {k: v for k, v in value.items() if not VOLATILE_KB.match(k)}
-                elif document.ASLR_HEX in kinds and isinstance(value, str):
-                    node[key] = HEX_IN_TEXT.sub("0x…", value) if aslr else value
-                elif document.PIDS_IN_TEXT in kinds and isinstance(value, str):
-                    node[key] = PROCESS_IN_TEXT.sub(lambda m: f"{m.group(1)} N", value)
-                else:
-                    walk(value, fields[key], aslr)
-                    if document.UNORDERED in kinds and isinstance(value, list):
-                        node[key] = sorted(value, key=lambda a: json.dumps(a, sort_keys=True))
-        elif isinstance(node, dict) and typing.get_origin(kind) is dict:
-            values = typing.get_args(kind)[1]
-            for key in sorted(node):
-                walk(node[key], values, aslr)
+_encode = msgspec.json.Encoder(order="sorted").encode
 
-    walk(doc, document.Capture, False)
-    return json.dumps(doc, sort_keys=True)
+
+def _number(value: object, seen: dict[int, int]) -> object:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return seen.setdefault(value, len(seen) + 1)
+    return value
+
+
+def _stable(node: object, kind: object, aslr: bool, pids: dict, frames: dict) -> object:
+    """``node`` read as ``kind`` with the marks applied (in the order of sorted keys, so
+    that pids and frames are numbered as they first appear); ``node`` itself where no
+    mark applies below it."""
+    if _inert(kind):
+        return node
+    kind = _container(kind, dict if isinstance(node, dict) else list if isinstance(node, list)
+                      else None)
+    if isinstance(node, list):
+        item = typing.get_args(kind)[0] if typing.get_origin(kind) is tuple else None
+        if _inert(item):
+            return node
+        if document.is_record(item):  # the common case, without the lookups above
+            return [_record(value, item, aslr, pids, frames) if isinstance(value, dict)
+                    else _stable(value, item, aslr, pids, frames) for value in node]
+        return [_stable(value, item, aslr, pids, frames) for value in node]
+    if not isinstance(node, dict):
+        return node
+    if document.is_record(kind):
+        return _record(node, kind, aslr, pids, frames)
+    if typing.get_origin(kind) is dict:
+        values = typing.get_args(kind)[1]
+        if _inert(values):
+            return node
+        return {key: _stable(node[key], values, aslr, pids, frames) for key in sorted(node)}
+    return node
+
+
+# What ``_record`` does with a field, decided once per record class and ASLR state.
+_WALK, _NULL, _DROP, _PID, _FRAME, _OTHER = range(6)
+
+
+def _record(node: dict, kind: type, aslr: bool, pids: dict, frames: dict) -> dict:
+    """``_stable`` of a dict read as the record class ``kind``: a copy, with the fields
+    that a mark can change changed, in the order of their names (that of ``sorted``,
+    so that pids and frames are numbered as they first appear; the others number
+    nothing and are copied as they are, as are the keys the document does not declare)."""
+    for key in _switches(kind):
+        if key in node:
+            aslr = bool(node[key])
+    out = dict(node)
+    for key, action, inner, kinds in _plan(kind, aslr):
+        if key not in node:
+            continue
+        value = node[key]
+        if action == _WALK:
+            out[key] = _stable(value, inner, aslr, pids, frames)
+        elif action == _NULL:
+            out[key] = None
+        elif action == _DROP:
+            del out[key]
+        elif action == _PID:
+            out[key] = _number(value, pids)
+        elif action == _FRAME:
+            out[key] = _number(value, frames)
+        elif document.SHARING in kinds and isinstance(value, dict):
+            kept = _steady_kb(tuple(value))
+            out[key] = {k: value[k] for k in kept}
+        elif document.ASLR_HEX in kinds and isinstance(value, str):
+            out[key] = HEX_IN_TEXT.sub("0x…", value) if aslr else value
+        elif document.PIDS_IN_TEXT in kinds and isinstance(value, str):
+            out[key] = PROCESS_IN_TEXT.sub(lambda m: f"{m.group(1)} N", value)
+        else:
+            value = _stable(value, inner, aslr, pids, frames)
+            if document.UNORDERED in kinds and isinstance(value, list):
+                value = sorted(value, key=_encode)
+            out[key] = value
+    return out
+
+
+@functools.cache
+def _switches(kind: type) -> tuple[str, ...]:
+    """The fields of a record that switch ASLR on or off for it and below."""
+    return tuple(key for key, kinds in document.marks(kind).items()
+                 if document.ASLR_SWITCH in kinds)
+
+
+@functools.cache
+def _plan(kind: type, aslr: bool) -> tuple[tuple[str, int, object, tuple[str, ...]], ...]:
+    """The fields of a record that a mark can change (in a run with ASLR or without),
+    in the order of their names, each with what ``_record`` does with it, its
+    annotation and its marks."""
+    marks = document.marks(kind)
+    plan = []
+    for key, inner in sorted(document.field_types(kind).items()):
+        kinds = marks.get(key, ())
+        if aslr and document.ASLR in kinds:
+            action = _NULL
+        elif document.IGNORED in kinds:
+            action = _DROP
+        elif document.PID in kinds:
+            action = _PID
+        elif document.FRAME in kinds:
+            action = _FRAME
+        elif {document.SHARING, document.ASLR_HEX, document.PIDS_IN_TEXT,
+              document.UNORDERED} & set(kinds):
+            action = _OTHER  # depends on the value's type too
+        elif _inert(inner):
+            continue  # copied as it is
+        else:
+            action = _WALK
+        plan.append((key, action, inner, kinds))
+    return tuple(plan)
+
+
+@functools.cache
+def _steady_kb(keys: tuple[str, ...]) -> tuple[str, ...]:
+    """Of the smaps counters ``keys``, those that do not depend on other processes."""
+    return tuple(key for key in keys if not VOLATILE_KB.match(key))
+
+
+@functools.cache
+def _container(kind: object, shape: type | None) -> object:
+    """``document.container`` for a node that is a ``shape`` (dict, list, or None: neither),
+    which is all it looks at."""
+    return document.container(kind, None if shape is None else shape())
+
+
+_SCALARS = (int, str, bool, float, type(None), type(document.UNSET))
+
+
+@functools.cache
+def _inert(kind: object) -> bool:
+    """Whether no mark can apply to a node read as ``kind``, nor anywhere below it (a
+    type we do not know is not)."""
+    while typing.get_origin(kind) is typing.Annotated:
+        kind = typing.get_args(kind)[0]
+    if kind is None or kind is typing.Any or kind in _SCALARS:
+        return True
+    origin, args = typing.get_origin(kind), typing.get_args(kind)
+    if origin in (typing.Union, types.UnionType):
+        return all(_inert(option) for option in args)
+    if origin is typing.Literal or origin is list:  # the marks never reach into a list[...]
+        return True
+    if origin is tuple:
+        return all(_inert(arg) for arg in args if arg is not Ellipsis)
+    if origin is dict:
+        return _inert(args[1])
+    if document.is_record(kind):
+        if kind in _visiting:
+            return False
+        _visiting.add(kind)
+        try:
+            return not document.marks(kind) and all(
+                _inert(t) for t in document.field_types(kind).values())
+        finally:
+            _visiting.discard(kind)
+    return False
+
+
+_visiting: set[type] = set()

@@ -89,6 +89,7 @@ class MapsEntry:
 _MAPS_PAD = 25 + 8 * 6 - 1
 
 _HEADER = re.compile(r"[0-9a-f]+-[0-9a-f]+ ")
+_HEX_START = frozenset("0123456789abcdef")
 
 
 def parse_maps_line(line: str) -> MapsEntry:
@@ -165,13 +166,18 @@ def parse_smaps(text: str | bytes) -> tuple[SmapsEntry, ...]:
     thp: bool | None = None
 
     def close() -> None:
-        if header is not None:
-            blocks.append(
-                SmapsEntry(header, MappingProxyType(dict(kb)), vmflags, thp, MappingProxyType(dict(other)))
-            )
+        if header is not None:  # each block's dicts are its own: no copies needed
+            blocks.append(SmapsEntry(header, MappingProxyType(kb), vmflags, thp,
+                                     MappingProxyType(other)))
 
     for row in _lines(text):
-        if _HEADER.match(row):
+        known = _KB_ROWS.get(row)
+        if known is not None and header is not None:
+            kb[known[0]] = known[1]
+            continue
+        # A counter's key starts with a capital, a header with a hex digit: the pattern
+        # is tried only where it can match.
+        if row[0] in _HEX_START and _HEADER.match(row):
             close()
             header, kb, other, vmflags, thp = parse_maps_line(row), {}, {}, (), None
             continue
@@ -186,11 +192,20 @@ def parse_smaps(text: str | bytes) -> tuple[SmapsEntry, ...]:
         elif key == "THPeligible":
             thp = value == "1"
         elif value.endswith(" kB"):
-            kb[key] = int(value[:-3])
+            kb[key] = number = int(value[:-3])
+            if len(_KB_ROWS) < _KB_ROWS_KEPT:
+                _KB_ROWS[row] = (key, number)
         else:
             other[key] = value
     close()
     return tuple(blocks)
+
+
+# Counter rows already parsed, as (key, KiB): most rows of smaps repeat from area to
+# area and from capture to capture ("Swap:                  0 kB"), and a row parses
+# the same every time.
+_KB_ROWS: dict[str, tuple[str, int]] = {}
+_KB_ROWS_KEPT = 8192
 
 
 def parse_smaps_rollup(text: str | bytes) -> SmapsEntry:
@@ -774,7 +789,7 @@ class Proc:
     # -- the one place that touches the files ---------------------------------
 
     def _read(self, pid: int, name: str, *, offset: int = 0, size: int | None = None) -> bytes:
-        def read(path: Path) -> bytes:
+        def read(path: str) -> bytes:
             with open(path, "rb", buffering=0) as f:
                 if offset:
                     f.seek(offset)
@@ -805,8 +820,9 @@ class Proc:
             raise ProcessGone(f"process {pid} exited while reading {self.path(pid, name)}")
         return data
 
-    def _io(self, pid: int, name: str, action: Callable[[Path], T]) -> T:
-        path = self.path(pid, name)
+    def _io(self, pid: int, name: str, action: Callable[[str], T]) -> T:
+        # A string, not a Path: a capture reads some ten files at each checkpoint.
+        path = os.path.join(self.root, str(pid), name)
         try:
             return action(path)
         except ProcessLookupError:
@@ -828,7 +844,8 @@ class Proc:
     def _exited(self, pid: int) -> bool:
         """True when ``pid`` has left /proc or is a zombie (its memory is gone)."""
         try:
-            stat = (self.root / str(pid) / "stat").read_bytes()
+            with open(os.path.join(self.root, str(pid), "stat"), "rb") as f:
+                stat = f.read()
         except OSError:
             return True
         try:

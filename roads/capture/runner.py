@@ -19,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import math
 import os
+import re
 import select
 import selectors
 import signal
@@ -160,11 +161,11 @@ def oom_kills(proc_root: Path) -> int | None:
         text = (Path(proc_root) / "vmstat").read_text()
     except OSError:
         return None
-    for line in text.splitlines():
-        key, _, value = line.partition(" ")
-        if key == "oom_kill":
-            return int(value)
-    return None
+    found = _OOM_KILL.search(text)  # the first such line, as a loop over the lines would
+    return None if found is None else int(found.group(1))
+
+
+_OOM_KILL = re.compile(r"^oom_kill (.*)$", re.MULTILINE)
 
 
 def end_cause(record: ProcessRecord, cpu_seconds: int | None, oom_kills_during: int) -> str | None:
@@ -278,6 +279,7 @@ def run_program(
     full_env = dict(env)
     full_env["ROADS_FD"] = str(CONTROL_FD)
     started = time.monotonic()
+    spawning = time.perf_counter()
     try:
         child = command.spawn(
             [str(launcher_path), str(report_w), str(sample_w), "1" if no_aslr else "0",
@@ -294,11 +296,15 @@ def run_program(
         os.close(report_w)
         os.close(sample_w)
     run = _Run(child, report_r, sample_r, proc, snapshot, label, argv, cancel)
+    run.waited = time.perf_counter() - spawning
     try:
         run.loop(started + timeout, max_output, timeout, stop_after, started, cpu_seconds)
     finally:
         run.cleanup()
         strip_set_id_bits(Path(writable or cwd))
+        # The time spent waiting for the run (starting it, waiting for its output, its
+        # stops and its end) is the sample's; reading /proc at its stops is ours.
+        command.charge("run", run.waited)
     result = run.result
     result.seconds = time.monotonic() - started
     if run.failed_exec is not None:
@@ -376,6 +382,7 @@ class _Run:
             os.set_blocking(fd, False)
         self.deadline = float("inf")
         self.oom_before = oom_kills(proc.root)
+        self.waited = 0.0  # seconds spent waiting for the run (see run_program)
 
     # -- the loop ---------------------------------------------------------------
 
@@ -390,7 +397,9 @@ class _Run:
             wait = deadline - now
             if stop_after is not None and not stopped_once:
                 wait = min(wait, max(0.0, started + stop_after - now))
+            waiting = time.perf_counter()
             events = self.selector.select(timeout=min(wait, 0.5))
+            self.waited += time.perf_counter() - waiting
             if self.cancel is not None and self.cancel.is_set():
                 self.kill()
                 raise self.failure("interrupted; killed")
@@ -431,7 +440,9 @@ class _Run:
                 )
         try:
             # All pipes are closed, so the launcher is ending; still, never wait unbounded.
+            waiting = time.perf_counter()
             self.child.wait(timeout=max(STOP_WAIT, deadline - time.monotonic()))
+            self.waited += time.perf_counter() - waiting
         except subprocess.TimeoutExpired:
             self.kill()
             raise self.failure(f"did not finish within {timeout:g} s; killed") from None
@@ -493,7 +504,8 @@ class _Run:
         if self.group is None:
             self.await_start()
         if self.result.contained & PID_NAMESPACE:  # the pids the sample sees are its namespace's
-            pid, ppid = self.host_pid(pid), self.host_pid(ppid) or 0
+            # ppid 0: the run's first process, whose parent is outside its namespace.
+            pid, ppid = self.host_pid(pid), (self.host_pid(ppid) or 0) if ppid else 0
             if pid is None:
                 raise self.failure(f"a protocol line names process {f[1]}, which is not part "
                                    f"of this run: {' '.join(f)!r}")
@@ -569,7 +581,9 @@ class _Run:
         report_fd = self.pipes[0]
         limit = min(time.monotonic() + STOP_WAIT, self.deadline)
         while self.group is None and time.monotonic() < limit:
+            waiting = time.perf_counter()
             ready, _, _ = select.select([report_fd], [], [], max(0.0, limit - time.monotonic()))
+            self.waited += time.perf_counter() - waiting
             if not ready:
                 break
             data = read_ready(report_fd)
@@ -605,10 +619,13 @@ class _Run:
             if self.snapshot is not None:
                 self.result.snapshots.append(self.snapshot(stop))
         finally:
+            # Resumed, the sample may run at once, on this very core: its time.
+            waiting = time.perf_counter()
             try:
                 os.kill(pid, signal.SIGCONT)
             except ProcessLookupError:
                 pass
+            self.waited += time.perf_counter() - waiting
 
     def stop_and_snapshot(self) -> None:
         if self.group is None:
@@ -636,7 +653,9 @@ class _Run:
                 raise self.failure(f"process {pid} died at checkpoint {name!r}")
             if time.monotonic() > limit:
                 raise self.failure(f"process {pid} announced checkpoint {name!r} but never stopped")
+            waiting = time.perf_counter()
             time.sleep(pause)
+            self.waited += time.perf_counter() - waiting
             pause = min(pause * 2, 0.001)
 
     # -- endings ----------------------------------------------------------------
@@ -655,6 +674,7 @@ class _Run:
     def cleanup(self) -> None:
         """Kill what is left and reap it all: nothing stays stopped or unreaped."""
         self.kill()
+        waiting = time.perf_counter()
         if self.child.poll() is None:
             try:
                 self.child.wait(timeout=5)
@@ -662,6 +682,7 @@ class _Run:
                 command.kill_group(self.child.pid)
                 self.child.kill()
                 self.child.wait()
+        self.waited += time.perf_counter() - waiting
         for key in list(self.selector.get_map().values()):
             self.selector.unregister(key.fd)
         self.selector.close()

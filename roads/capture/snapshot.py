@@ -9,8 +9,11 @@ appearance.
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import os
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -18,7 +21,7 @@ import msgspec
 
 from .. import command, document
 from .build import Build, compile_variant
-from .elf import read_elf
+from . import elf as elf_reader
 from ..errors import CaptureError, CommandTimeout, RoadsError, SampleError
 from ..document import Region
 from .proc import Proc, SmapsEntry
@@ -194,28 +197,86 @@ def gdb_transcript(sample: Sample, build: Build, cache: Path) -> dict:
     if done.returncode != 0:
         raise SampleError(f"gdb script {sample.gdb} failed with status {done.returncode}",
                           sample=sample.name, command=argv, output=text)
-    version = command.run(["gdb", "--version"], timeout=30).stdout.splitlines()[0]
-    return {"script": sample.gdb, "transcript": text, "version": version}
+    return {"script": sample.gdb, "transcript": text,
+            "version": gdb_version(command.tool_identity("gdb"))}
+
+
+@functools.cache
+def gdb_version(identity: str) -> str:
+    """The first line of ``gdb --version``, asked once per installed gdb (``identity``:
+    ``command.tool_identity``, which changes when gdb on PATH does)."""
+    return command.run(["gdb", "--version"], timeout=30).stdout.splitlines()[0]
+
+
+ELF_CODE = ("capture/elf.py", "elfspec.py", "document.py")  # under roads/
+
+
+@functools.cache
+def _elf_code() -> bytes:
+    """What the ELF records depend on besides the file: the code that reads it and
+    the versions of the libraries it uses."""
+    import elftools
+
+    roads = Path(__file__).parent.parent
+    h = hashlib.sha256(f"pyelftools {elftools.__version__} msgspec {msgspec.__version__}"
+                       .encode())
+    for name in ELF_CODE:
+        h.update(name.encode() + b"\0" + (roads / name).read_bytes())
+    return h.digest()
+
+
+def elf_record(binary: Path, cache: Path) -> dict:
+    """The capture's record of the ELF file ``binary`` (``elf.read_elf``, as plain data),
+    kept under ``cache/elf`` by the digest of its bytes and of the code that reads them:
+    a binary built again identically (reproducible builds) is not analysed again."""
+    data = elf_reader.read_bytes(binary)
+    key = hashlib.sha256(_elf_code() + data).hexdigest()
+    kept = cache / "elf" / f"{key}.json"
+    try:
+        return msgspec.json.decode(kept.read_bytes())
+    except (OSError, msgspec.DecodeError):
+        pass
+    encoded = msgspec.json.encode(elf_reader.parse_elf(binary, data))
+    partial = kept.with_name(f".{kept.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+    try:  # renamed whole into place; a file that does not decode is analysed again
+        kept.parent.mkdir(parents=True, exist_ok=True)
+        partial.write_bytes(encoded)
+        os.replace(partial, kept)
+    except OSError:
+        partial.unlink(missing_ok=True)  # a read-only cache: analysed again next time
+    return msgspec.json.decode(encoded)  # as document.to_builtins makes it
+
+
+def _timed(action):
+    """``action()`` and the seconds it took."""
+    started = time.perf_counter()
+    return action(), time.perf_counter() - started
 
 
 def capture_sample(sample: Sample, cache: Path, proc: Proc | None = None,
-                   cancel: threading.Event | None = None) -> dict:
-    """Compile, run and snapshot every variant of ``sample``; the capture document body."""
+                   cancel: threading.Event | None = None, since: tuple | None = None) -> dict:
+    """Compile, run and snapshot every variant of ``sample``; the capture document body.
+    ``since``: the samples folder's stamp taken before (``compile_variant``)."""
     proc = proc or Proc()
     variants = {}
     headers: set[str] = set()
     for variant in sample.variants:
-        build = compile_variant(sample, variant, cache)
+        build = compile_variant(sample, variant, cache, since=since)
         headers.update(build.headers)
         # The ELF analysis needs no process: it runs while the sample's run mostly waits.
         with ThreadPoolExecutor(max_workers=1) as pool:
-            elf = pool.submit(lambda: document.to_builtins(read_elf(build.binary)))
+            elf = pool.submit(_timed, lambda: elf_record(build.binary, cache))
             runs = run_variant(sample, variant, build, cache, proc, cancel)
+            waiting = time.perf_counter()
             try:
-                elf_doc = elf.result()
+                elf_doc, seconds = elf.result()
             except RoadsError as exc:
                 exc.sample = exc.sample or sample.name
                 raise
+            # Our work, though done while the run was waited for (command.ledger): the
+            # part of it that this thread did not wait for here.
+            command.charge("elf beside the run",
+                           max(0.0, seconds - (time.perf_counter() - waiting)))
         doc = {"gcc_argv": list(build.argv), "elf": elf_doc, "runs": runs}
         if sample.gdb:
             doc["gdb"] = gdb_transcript(sample, build, cache)

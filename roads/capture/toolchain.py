@@ -161,9 +161,11 @@ def kernel_cmdline() -> dict[str, str | None]:
     return parse_kernel_cmdline(_read("/proc/cmdline") or "")
 
 
+@functools.cache
 def vsyscall_mode() -> str | None:
     """``xonly``, ``emulate`` or ``none``: from this process's ``[vsyscall]`` line, or,
-    when maps cannot be read, from the ``vsyscall=`` boot parameter; None off x86-64."""
+    when maps cannot be read, from the ``vsyscall=`` boot parameter; None off x86-64.
+    Asked once per process: the boot parameter sets it until the next boot."""
     if platform.machine() != "x86_64":
         return None
     maps = _read("/proc/self/maps")
