@@ -18,12 +18,14 @@ import subprocess
 import sys
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from roads.capture.build import gcc_argv  # noqa: E402
+from roads import command  # noqa: E402
+from roads.capture.build import compile_variant, gcc_argv  # noqa: E402
 from roads.capture.project import Project  # noqa: E402
 from roads.capture.runner import launcher  # noqa: E402
 
@@ -48,10 +50,13 @@ def paired(first, second, repeat: int) -> tuple[float, float]:
     return statistics.median(a), statistics.median(b)
 
 
-def scratch_copy() -> Path:
-    """A throwaway copy of samples/ (and nothing else) to capture into."""
+def scratch_copy(snapshots: bool = False) -> Path:
+    """A throwaway copy of samples/ (and, with ``snapshots``, the committed captures) to
+    capture into."""
     root = Path(tempfile.mkdtemp(prefix="roads-bench-"))
     shutil.copytree(REPO / "samples", root / "samples")
+    if snapshots:
+        shutil.copytree(REPO / "snapshots", root / "snapshots")
     return root
 
 
@@ -120,6 +125,88 @@ def bench_capture(repeat: int) -> None:
         row(f"parse every committed capture ({len(texts)})", f"{parse_t * 1000:.1f} ms")
         row("check the shape of every committed capture", f"{check_t * 1000:.1f} ms",
             f"ratio {check_t / parse_t:.2f} (target ≤ 2)")
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+    bench_refresh(repeat)
+
+
+REFRESH_JOBS = 2
+
+
+def bench_refresh(repeat: int) -> None:
+    """Refresh of every capture: the engine's own time against gcc's (issue 14).
+
+    Every figure below is a sum over jobs of the time each job kept its worker busy, not
+    wall time: with two workers at once, wall time would hide half of either side. The
+    refresh (``Project.capture(refresh=True)``, binaries removed first, so every variant
+    is compiled again; the engine's other caches, ELF records and comparison texts under
+    ``.cache/roads``, kept as between two refreshes of one checkout) is timed per capture
+    by the engine's own ledger (``roads.command.ledger``, ``Outcome.timing``): the time
+    spent waiting for gcc, for the sample's own runs (starting them, waiting for their
+    output, for each stop and its end, resuming them) and for gdb. The engine's own time
+    is the rest of each capture's time (reading /proc, ELF records, comparing, writing,
+    bookkeeping), plus the ELF analysis that runs in a thread of its own while the
+    sample's run is waited for.
+    The other side compiles the same variants of the same samples through a pool of as
+    many workers, and nothing else; its gcc time is the same ledger's. The two sides
+    alternate (``paired``); each figure is the median of the repetitions.
+    """
+    print(f"Refresh of every capture ({REFRESH_JOBS} workers)")
+    root = scratch_copy(snapshots=True)
+    try:
+        project = Project(root)
+        launcher(project.cache_dir)
+        names = sorted(project.samples)
+        builds = project.cache_dir / "build"
+        refreshes: list[dict[str, float]] = []
+        compiles: list[float] = []
+
+        def refresh():
+            shutil.rmtree(builds, ignore_errors=True)
+            outcomes = project.capture(names, refresh=True, jobs=REFRESH_JOBS)
+            failed = [o for o in outcomes if o.error]
+            assert not failed, failed[0].error
+            sums = {"busy": sum(o.seconds for o in outcomes)}
+            for o in outcomes:
+                for what, seconds in o.timing.items():
+                    sums[what] = sums.get(what, 0.0) + seconds
+            refreshes.append(sums)
+
+        def compile_only():
+            shutil.rmtree(builds, ignore_errors=True)
+
+            def one(name: str) -> float:
+                sample = project.sample(name)
+                with command.ledger() as timing:
+                    for variant in sample.variants:
+                        compile_variant(sample, variant, project.cache_dir)
+                return timing.get("gcc", 0.0)
+
+            with ThreadPoolExecutor(max_workers=REFRESH_JOBS) as pool:
+                compiles.append(sum(pool.map(one, names)))
+
+        refresh()  # the page cache warmed for gcc, the samples and their libraries
+        refreshes.clear()
+        wall, _ = paired(refresh, compile_only, repeat)
+
+        def median(what: str) -> float:
+            return statistics.median(r.get(what, 0.0) for r in refreshes)
+
+        gcc, runs, gdb = median("gcc"), median("run"), median("gdb")
+        engine = statistics.median(
+            r["busy"] - r.get("gcc", 0.0) - r.get("run", 0.0) - r.get("gdb", 0.0)
+            + r.get("elf beside the run", 0.0) for r in refreshes)
+        gcc_only = statistics.median(compiles)
+        row(f"refresh of every capture ({len(names)} samples), wall", f"{wall:.2f} s")
+        row("  Σ over captures: time of the capture (busy time)", f"{median('busy'):.2f} s")
+        row("  Σ over captures: inside gcc", f"{gcc:.2f} s")
+        row("  Σ over captures: inside the samples' own runs", f"{runs:.2f} s")
+        row("  Σ over captures: inside gdb", f"{gdb:.2f} s")
+        row("  Σ over captures: engine's own time (busy − gcc − runs − gdb", f"{engine:.2f} s",
+            f"+ ELF analysis beside the runs, {median('elf beside the run'):.2f} s)")
+        row("gcc, same variants, same pool, compile only (Σ over compiles)", f"{gcc_only:.2f} s")
+        row("engine's own time in the refresh / gcc time of the compiles",
+            f"{engine / gcc_only:.3f}", "(target ≤ 0.15)")
     finally:
         shutil.rmtree(root, ignore_errors=True)
 
