@@ -43,10 +43,11 @@ import logging
 import os
 import re
 import sys
+from pathlib import Path
 
 from roads.errors import ConfigError, RoadsError
 
-from . import claims, figures, glossary, pagecache
+from . import ahead, claims, figures, glossary, pagecache
 from .project import configure, figure, prefetch
 
 MODULES = (figures, claims, glossary)
@@ -71,6 +72,12 @@ def define_env(env) -> None:
     claims.bind(env)
     catch_page_errors(env)
     prefetch()
+    ahead.start(Path(env.conf["docs_dir"]))
+
+
+def on_post_build(env) -> None:
+    """The plugin's hook after the build: the figures drawn ahead are done with."""
+    ahead.finish()
 
 
 def on_pre_page_macros(env) -> None:

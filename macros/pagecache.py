@@ -84,7 +84,7 @@ def recording():
 
 
 @functools.lru_cache(maxsize=None)
-def _code() -> str:
+def code() -> str:
     """The rendering code's version: roads/, macros/ and Graphviz's dot."""
     from roads.command import tool_identity
     from roads.figures.figcache import code_digest
@@ -166,7 +166,7 @@ def before_macros(env) -> None:
     if not chosen.root or page is None:
         return
     key = digest(["macros", page.file.src_uri, page.url, page.title, page.meta,
-                  _text(env.markdown), _code(), chosen.root, str(shared),
+                  _text(env.markdown), code(), chosen.root, str(shared),
                   _config_digest(env.conf)])
     cache = _cache(str(shared / "pages"))
     found = cache.get(key) if chosen.mode != "refresh" else None
@@ -258,7 +258,7 @@ def before_markdown(markdown: str, page, config, files) -> str:
         return markdown  # a snippet included by name: its file is not a dependency here
     appended = _appended(config)
     key = digest(["html", page.file.src_uri, page.url, _text(markdown), _site_files(files),
-                  _config_digest(config), _versions(), _code()])
+                  _config_digest(config), _versions(), code()])
     state["html_key"] = key
     state["appended"] = appended
     found = _cache(str(shared / "pages")).get(key) if chosen.mode != "refresh" else None
@@ -330,7 +330,7 @@ def keep_content(html_out: str, page) -> None:
 def memo(kind: str, parts: object, make) -> str:
     """``make()``, a pure function of ``parts`` and the code, kept under their digest."""
     chosen, shared = _settings()
-    key = digest([kind, _text(json.dumps(parts, ensure_ascii=False, default=str)), _code()])
+    key = digest([kind, _text(json.dumps(parts, ensure_ascii=False, default=str)), code()])
     cache = _cache(str(shared / "pages"))
     found = cache.get(key)
     if found is not None:

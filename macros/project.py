@@ -105,18 +105,22 @@ def _project(chosen: Settings) -> Project:
 
 @functools.lru_cache(maxsize=None)
 def _figure_cache(directory: str) -> FigureCache:
-    from roads.command import tool_identity
-    from roads.figures.figcache import FigureCache, code_digest
+    from roads.figures.figcache import FigureCache
 
-    here = Path(__file__).resolve().parent
-    # Every module of the engine, in its sub-folders too, and of this package.
-    code = sorted((here.parent / "roads").rglob("*.py")) + sorted(here.rglob("*.py"))
-    # The drawing code and the Graphviz that lays it out: a new dot draws again.
-    return FigureCache(Path(directory), code_digest(code) + tool_identity("dot"))
+    from .pagecache import code
+
+    # Every module of the engine and of this package, and the Graphviz that lays the
+    # figures out: a new dot draws again.
+    return FigureCache(Path(directory), code())
 
 
-def figure(name: str, args: tuple, kwargs: dict, make, extra=None) -> str:
-    """The figure ``name(*args, **kwargs)`` from the cache, or made by ``make``.
+def figure_cache() -> FigureCache:
+    """The build's figure cache."""
+    return _figure_cache(str(cache_dir() / "figures"))
+
+
+def figure_key(name: str, args: tuple, kwargs: dict, extra=None) -> tuple[FigureCache, str]:
+    """The figure cache and the key of the figure ``name(*args, **kwargs)``.
 
     The key holds the digest of the capture the figure draws (brought up to date
     first, as the mode says), its arguments and the drawing code, and whatever else
@@ -128,7 +132,18 @@ def figure(name: str, args: tuple, kwargs: dict, make, extra=None) -> str:
     parts = [name, list(args), sorted(kwargs.items()), shared.content_digest(sample)]
     if extra is not None:
         parts.append(extra(*args, **kwargs))
-    return _figure_cache(str(shared.cache_dir / "figures")).get(parts, make)
+    cache = figure_cache()
+    return cache, cache.key(parts)
+
+
+def figure(name: str, args: tuple, kwargs: dict, make, extra=None) -> str:
+    """The figure ``name(*args, **kwargs)`` from the cache (once a worker drawing it
+    ahead has done so: ``macros.ahead``), or made by ``make``."""
+    from . import ahead
+
+    cache, key = figure_key(name, args, kwargs, extra)
+    ahead.wait(key)
+    return cache.get_key(key, make)
 
 
 def document(sample: str):

@@ -136,6 +136,7 @@ def test_words_that_only_call_macros_render_as_jinja_renders_them():
         "plain words", "{{ value('brk', 'x(y)') }} and {{ const('PAGE_SIZE', fmt='int') }}.",
         "{{value('a','b',run=1)}}{{ const( 'X' ) }}", "a {{ value('a', 'b') | upper }}",
         "{{ value(*args) }}", "{{ 2 * value('a', 'b') }}", "ends in a newline {{ const('X') }}\n",
+        "{{ value('a', 'b') * const('X') }}", "{{ value('a', 'b') ~ const('X') }}",
         "a brace } and {{ const('X') }} {", "{{ value('a', \"b's\") }}"]
     fast = 0
     for text in texts:
@@ -147,5 +148,6 @@ def test_words_that_only_call_macros_render_as_jinja_renders_them():
         assert mine == env.from_string(text).render(), text
     assert fast > len(texts) / 2, "the fast path took too few of the claims"
     for text in ("a {{ value('a', 'b') | upper }}", "{{ 2 * value('a', 'b') }}",
-                 "{{ value(*args) }}", "{% set n = 1 %}{{ n }}", "ends {{ const('X') }}\n"):
+                 "{{ value(*args) }}", "{% set n = 1 %}{{ n }}", "ends {{ const('X') }}\n",
+                 "{{ value('a', 'b') * const('X') }}"):
         assert simple_calls(text) is None, text

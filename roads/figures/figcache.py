@@ -30,23 +30,35 @@ class FigureCache:
         self.directory = directory
         self.code = code
         self.memory: dict[str, str] = {}
+        self.made = 0  # figures made by this process (misses), for its callers to count
 
     def key(self, parts: object) -> str:
         """The digest naming a figure made from ``parts`` (JSON-able) by this code."""
         return hashlib.sha256(json.dumps([self.code, parts], sort_keys=True,
                                          default=repr).encode()).hexdigest()
 
+    def _path(self, key: str) -> Path:
+        return self.directory / key[:2] / f"{key}.html"
+
+    def has(self, key: str) -> bool:
+        """Whether the figure named ``key`` is kept (in memory or on disk)."""
+        return key in self.memory or self._path(key).exists()
+
     def get(self, parts: object, make: Callable[[], str]) -> str:
         """The figure for ``parts``, made (and kept) by ``make`` if not there yet."""
-        key = self.key(parts)
+        return self.get_key(self.key(parts), make)
+
+    def get_key(self, key: str, make: Callable[[], str]) -> str:
+        """The figure named ``key`` (``key(parts)``), made by ``make`` if not there yet."""
         found = self.memory.get(key)
         if found is not None:
             return found
-        path = self.directory / key[:2] / f"{key}.html"
+        path = self._path(key)
         try:
             found = path.read_text(encoding="utf-8")
         except FileNotFoundError:
             found = make()
+            self.made += 1
             path.parent.mkdir(parents=True, exist_ok=True)
             partial = path.with_name(f".{path.name}.{os.getpid()}.tmp")
             partial.write_text(found, encoding="utf-8")

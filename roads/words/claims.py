@@ -170,6 +170,9 @@ def simple_calls(text: str) -> list[str | tuple[str, tuple, dict]] | None:
         parts.append(text[last:match.start()])
         try:
             call = ast.parse(f"f({match.group(2)})", mode="eval").body
+            if not (isinstance(call, ast.Call) and isinstance(call.func, ast.Name)
+                    and call.func.id == "f"):
+                return None  # more than one call: "{{ f(a) * g(b) }}"
             if any(isinstance(a, ast.Starred) for a in call.args) or \
                     any(k.arg is None for k in call.keywords):
                 return None
