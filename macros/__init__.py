@@ -149,6 +149,7 @@ def report(env, exc: RoadsError, title: str = "This figure could not be made") -
         # One clear message, then stop: SystemExit passes through the macros
         # plugin, which would otherwise wrap the error in its own traceback.
         log.error("%s", exc.located())
+        ahead.abandon()
         raise SystemExit(1) from None
     log.warning("%s", exc.located())
     return error_box(exc, title)

@@ -122,6 +122,7 @@ def start(docs: Path) -> None:
         _pending[key] = pool.submit(_draw, name, args, kwargs)
     pool.shutdown(wait=False)  # the workers leave when the queue is done
     _state["handed"] = len(todo)
+    _state["pool"] = pool
     log.info("drawing %d figures in %d worker process(es) while the pages render",
              len(todo), usable - 1)
 
@@ -151,3 +152,12 @@ def finish() -> None:
             _mark(cache).touch()
         except OSError:
             pass
+
+
+def abandon() -> None:
+    """The build is failing: drop the figures no worker has started, so that the
+    process exits once the ones being drawn are done (each has dot's deadline)."""
+    pool = _state.pop("pool", None)
+    if pool is not None:
+        pool.shutdown(wait=False, cancel_futures=True)
+    _pending.clear()

@@ -182,6 +182,13 @@ def on_page_markdown(markdown: str, page: Page, config, files: Files) -> str:
     return pagecache.before_markdown(markdown, page, config, files)
 
 
+def on_build_error(error) -> None:
+    """A failed build leaves no figure waiting to be drawn (``macros.ahead``)."""
+    from macros import ahead
+
+    ahead.abandon()
+
+
 def on_post_build(config) -> None:
     """Write the feeds of every page's timeline entries (dated from the timelines only,
     so that two builds write the same bytes). They need the site's absolute address."""
