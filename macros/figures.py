@@ -168,6 +168,15 @@ def stack_top(sample: str, checkpoint: str | None = None, variant: str | None = 
     return with_provenance(stackview.render_stack_top(stackview.stack_top(chosen)), chosen)
 
 
+def heap_strip(sample: str, checkpoint: str | None = None, variant: str | None = None,
+               run: int = 0, pid: str | int | None = None) -> str:
+    """The heap drawn as a strip of chunks: headers, sizes and flags, states, tcache links."""
+    from roads.figures import heapview
+
+    chosen = select(document(sample), variant=variant, run=run, checkpoint=checkpoint, pid=pid)
+    return with_provenance(heapview.render_heap_strip(heapview.heap_strip(chosen)), chosen)
+
+
 def page_walk_diagram(sample: str, address_name: str, checkpoint: str | None = None,
                       variant: str | None = None, run: int = 0, pid: str | int | None = None) -> str:
     """The walk of a recorded address drawn: CR3, each table's entry, the frame."""
@@ -381,7 +390,7 @@ sample_code.cache_inputs = _shown_files_digest
 
 MACROS: tuple = (memory_map, address_space, timelapse, elf_to_memory, map_diff, page_view, page_walk,
                  gdb_session, value, const, provenance, sample_code, stack_top, page_walk_diagram,
-                 source_line, explained)
+                 source_line, explained, heap_strip)
 # Block figures of finished HTML: they skip Markdown and the search index (see guard).
 FIGURES: tuple = (memory_map, address_space, timelapse, elf_to_memory, map_diff, page_view, page_walk,
-                  gdb_session, sample_code, stack_top, page_walk_diagram, explained)
+                  gdb_session, sample_code, stack_top, page_walk_diagram, explained, heap_strip)

@@ -460,3 +460,29 @@ def test_heap_tcache_keeps_prev_inuse():
     assert all(s.address(f"size-{k}") & FLAGS == c.PREV_INUSE.value for k in ORDER)
     # Among them the chunks right after freed ones: b[0] after a[0], a[2] after b[1].
     assert s.address("chunk-0a") + (s.address("size-0a") & ~FLAGS) == s.address("chunk-0b")
+
+
+def test_heap_tcache_chunk_first():
+    from roads.figures import heapview
+    from tests.test_claims_series_b import at
+
+    strip = heapview.heap_strip(at("heapbins", "freed"))
+    first = strip.chunks[0]
+    assert first.state == heapview.TCACHE and first.start == strip.heap_start
+    # The struct: a uint16_t count and a pointer for each size, with a chunk's header.
+    struct = c.TCACHE_MAX_BINS.value * (c.TCACHE_COUNT_BYTES.value + SIZE_SZ)
+    assert first.size == heapview.request_to_chunk(struct)
+    assert first.end == address("heapbins", "freed", "chunk-0a") - 2 * SIZE_SZ
+
+
+def test_heap_strip_reused():
+    from roads.figures import heapview
+    from tests.test_claims_series_b import at
+
+    before = heapview.heap_strip(at("heapbins", "freed"))
+    after = heapview.heap_strip(at("heapbins", "reused"))
+    assert after.chunk("2a").state == heapview.IN_USE and before.chunk("2a").state == heapview.FREE
+    assert dict(before.lists)[4 * SIZE_SZ] == ("2a", "1a", "0a")
+    assert dict(after.lists)[4 * SIZE_SZ] == ("1a", "0a")
+    changed = {c.key for c, d in zip(before.chunks, after.chunks) if c != d}
+    assert changed == {"2a"}
