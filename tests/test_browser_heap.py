@@ -42,7 +42,10 @@ def test_heap_strip_fits_and_reads(site, browser, viewport):
     _, base = site
     context, page, errors = open_page(browser, base + PAGE, viewport=viewport, scheme="default")
     try:
-        page.add_style_tag(content="*, ::before, ::after { transition: none !important; }")
+        # No colour transitions (the new palette at once), and Material's sticky header
+        # out of the screenshots' way.
+        page.add_style_tag(content="*, ::before, ::after { transition: none !important; } "
+                                   ".md-header { position: absolute !important; }")
         width = page.evaluate("() => document.scrollingElement.scrollWidth")
         assert width <= viewport["width"], f"the page scrolls sideways: {width}px"
         fills = {}

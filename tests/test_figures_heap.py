@@ -88,7 +88,8 @@ def test_top_chunk_is_main_arena_top():
 
 def test_reuse_takes_the_head():
     s = strip("reused")
-    assert s.chunk("2a").state == heapview.IN_USE
+    assert s.chunk("2a").state == heapview.IN_USE and s.chunk("2a").returned_as == "again"
+    assert "in use again, as “again”" in heapview.describe(s)
     assert dict(s.lists)[4 * SIZE_SZ] == ("1a", "0a")
     assert int(gdb_value("p tcache->counts[0]", 1)) == len(dict(s.lists)[4 * SIZE_SZ])
 

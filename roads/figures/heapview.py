@@ -83,6 +83,7 @@ class Chunk:
     size_word: int | None = None  # as recorded; None when the capture does not hold it
     next: int | None = None  # a free chunk: the block its decoded link points to (0: none)
     stored: int | None = None  # a free chunk: its link as stored
+    returned_as: str | None = None  # freed, then returned by malloc again: the record's name
 
     @property
     def block(self) -> int:
@@ -162,14 +163,14 @@ def heap_strip(selection: Selection) -> HeapStrip:
         word = rec[f"size-{key}"]
         size = word & ~FLAG_MASK
         link = f"{name}-link"
-        free = link in rec and not any(
-            a.value == block and order[a.name] > order[link] and a.name not in own_names[block]
-            for a in records)
-        if free:
+        taken = [a.name for a in records if link in rec and a.value == block
+                 and order[a.name] > order[link] and a.name not in own_names[block]]
+        if link in rec and not taken:
             chunks.append(Chunk(key, label, block - HEADER, size, FREE, word,
                                 decode_link(rec[link], block), rec[link]))
         else:
-            chunks.append(Chunk(key, label, block - HEADER, size, IN_USE, word))
+            chunks.append(Chunk(key, label, block - HEADER, size, IN_USE, word,
+                                returned_as=taken[0] if taken else None))
     for here, after in zip(chunks, chunks[1:]):
         if here.end > after.start:
             raise ConfigError(f"{selection.describe()}: the chunk of {here.label} "
@@ -257,6 +258,8 @@ def _state_text(strip: HeapStrip, c: Chunk) -> str:
         return "counts and list heads"
     if c.state == TOP:
         return "the rest, to the end of [heap]"
+    if c.returned_as:
+        return f"in use again, as “{c.returned_as}”"
     return STATE_WORDS[c.state]
 
 
