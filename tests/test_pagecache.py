@@ -93,6 +93,21 @@ def entries(cache: Path) -> dict[str, float]:
     return {str(p): p.stat().st_mtime_ns for p in (cache / "pages").rglob("*.json")}
 
 
+def built(out: Path, cache: Path, repo: Path, *prefix: str) -> str:
+    """A frozen ``mkdocs build --strict`` of ``repo`` (``prefix``: a command to run it
+    under); its log."""
+    import subprocess
+    import sys
+
+    env = {**os.environ, "ROADS_MODE": "frozen", "ROADS_ROOT": str(repo), "ROADS_CACHE": str(cache),
+           "NO_MKDOCS_2_WARNING": "1"}
+    env.pop("SITE_URL", None)
+    done = subprocess.run([*prefix, sys.executable, "-m", "mkdocs", "build", "--strict",
+                           "--site-dir", str(out)], cwd=repo, env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return done.stderr
+
+
 def cold_copy(cache: Path, name: str) -> Path:
     """A cache folder with the figures of ``cache`` and an empty page cache."""
     other = cache.parent / name
@@ -104,9 +119,24 @@ def cold_copy(cache: Path, name: str) -> Path:
 @pytest.mark.slow
 @pytest.mark.dot
 def test_warm_builds_are_byte_identical_and_edits_render_what_they_touch(tmp_path):
+    from macros.ahead import cores
+
     repo = copy_checkout(tmp_path / "repo")
     cache = tmp_path / "cache"
-    build(tmp_path / "cold", "frozen", cache, root=repo)
+    log = built(tmp_path / "cold", cache, repo)
+    # On two cores or more the cold build drew its figures ahead, in a worker process
+    # (macros/ahead.py); on one core its pages drew them all: the same bytes.
+    if cores() >= 2 and shutil.which("taskset"):
+        assert re.search(r"drawing \d+ figures in \d+ worker process", log), log[-2000:]
+        alone = tmp_path / "cache-one-core"
+        assert "drawing" not in built(tmp_path / "one-core", alone, repo, "taskset", "-c", "0")
+        ahead, one = tree(tmp_path / "cold"), tree(tmp_path / "one-core")
+        assert ahead.keys() == one.keys() and [n for n in ahead if ahead[n] != one[n]] == []
+        # Every figure the pages show was drawn, ahead or by its page (a worker also
+        # draws the figures of a template branch this machine does not take).
+        drawn = {p.name for p in (cache / "figures").rglob("*.html")}
+        shown = {p.name for p in (alone / "figures").rglob("*.html")}
+        assert shown <= drawn and len(drawn - shown) <= len(shown) // 10
     kept = entries(cache)
     assert kept, "the build kept no page"
     build(tmp_path / "warm", "frozen", cache, root=repo)
@@ -187,40 +217,3 @@ def test_git_information_outside_any_repository_is_kept_too(tmp_path, monkeypatc
     cached = gitinfo.cached(lambda: asked.append(1) or {"status": False, "date": None})
     assert cached() == cached() == {"status": False, "date": None}
     assert len(asked) == 1
-
-
-@pytest.mark.slow
-@pytest.mark.dot
-def test_figures_drawn_ahead_by_a_worker_are_the_figures_the_page_draws(tmp_path):
-    """A cold build hands its figures to a worker process (macros/ahead.py); the same
-    build on one core draws them all in the page's process: the same bytes."""
-    import subprocess
-    import sys
-
-    from macros.ahead import cores
-
-    if cores() < 2 or shutil.which("taskset") is None:
-        pytest.skip("needs two cores and taskset")
-    repo = copy_checkout(tmp_path / "repo")
-
-    def cold(out: str, *prefix: str) -> str:
-        env = {**os.environ, "ROADS_MODE": "frozen", "ROADS_ROOT": str(repo),
-               "ROADS_CACHE": str(tmp_path / f"cache-{out}"), "NO_MKDOCS_2_WARNING": "1"}
-        env.pop("SITE_URL", None)
-        done = subprocess.run([*prefix, sys.executable, "-m", "mkdocs", "build", "--strict",
-                               "--site-dir", str(tmp_path / out)], cwd=repo, env=env,
-                              capture_output=True, text=True)
-        assert done.returncode == 0, done.stderr[-3000:]
-        return done.stderr
-
-    log = cold("ahead")
-    assert re.search(r"drawing \d+ figures in \d+ worker process", log), log[-2000:]
-    assert "drawing" not in cold("one-core", "taskset", "-c", "0")
-    ahead, alone = tree(tmp_path / "ahead"), tree(tmp_path / "one-core")
-    assert ahead.keys() == alone.keys()
-    assert [n for n in ahead if ahead[n] != alone[n]] == []
-    # Every figure the pages show was drawn ahead or by its page (a worker also draws
-    # the figures of a branch of a page's template that this machine does not take).
-    drawn = {p.name for p in (tmp_path / "cache-ahead" / "figures").rglob("*.html")}
-    shown = {p.name for p in (tmp_path / "cache-one-core" / "figures").rglob("*.html")}
-    assert shown <= drawn and len(drawn - shown) <= len(shown) // 10
