@@ -22,7 +22,8 @@ size; the top chunk starts where the last recorded chunk ends and runs to the en
 ``[heap]``.
 
 ``heap_strip`` reads a selection into a ``HeapStrip``; ``render_heap_strip`` draws it
-as an inline SVG one phone column wide, low addresses on top. Pure: a selection in,
+as an inline SVG one phone column wide, high addresses on top as in the site's other
+figures, each chunk's header at its lower edge, where the chunk starts. Pure: a selection in,
 HTML out.
 """
 
@@ -273,9 +274,10 @@ def _title(c: Chunk) -> str:
 
 
 def _zigzag(y: float, left: float, right: float) -> str:
+    """A torn edge along ``y``, its teeth above the line."""
     points, x, k = [], left, 0
     while x < right:
-        points.append(f"{x:.0f},{y + (3 if k % 2 else 0):.0f}")
+        points.append(f"{x:.0f},{y - (3 if k % 2 else 0):.0f}")
         x += 8
         k += 1
     points.append(f"{right:.0f},{y:.0f}")
@@ -283,16 +285,16 @@ def _zigzag(y: float, left: float, right: float) -> str:
 
 
 def describe(strip: HeapStrip) -> str:
-    """The figure in words, from the lowest address: the text alternative."""
+    """The figure in words, from the highest address down: the text alternative."""
     parts = []
-    for c in strip.chunks:
+    for c in reversed(strip.chunks):
         what = f"{c.label} at {c.start:#x}, {_bytes(c.size)}"
         if c.size_word is not None:
             what += f", size word {c.size_word:#x}" + (f" ({' '.join(c.flags)})" if c.flags else "")
         parts.append(f"{what}: {_state_text(strip, c)}")
     lists = "; ".join(f"list {tcache_index(size)} ({size}-byte chunks), head first: "
                       + ", ".join(strip.chunk(k).label for k in keys) for size, keys in strip.lists)
-    return ("From the lowest address of [heap]: " + "; ".join(parts) + "."
+    return ("From the highest address of [heap] down: " + "; ".join(parts) + "."
             + (f" The tcache's lists, links decoded: {lists}." if lists else ""))
 
 
@@ -300,12 +302,13 @@ def render_heap_strip(strip: HeapStrip) -> str:
     """The figure: an inline SVG of ``strip`` in a ``<figure>`` with its caption."""
     parts: list[str] = []
     addr: list[str] = []
-    rows: dict[str, tuple[float, float]] = {}  # key: (top of the header, top of the block)
+    rows: dict[str, float] = {}  # key: the line where its block starts (the header's top)
     y = float(TOP_MARGIN)
     half = (BOX_LEFT + BOX_RIGHT) / 2
-    for c in strip.chunks:
+    # High addresses on top: the end of [heap] first, each chunk's start at its lower edge.
+    addr.append(f'<text x="{ADDRESS_RIGHT}" y="{y + 4:.1f}" text-anchor="end">{strip.heap_end:#x}</text>')
+    for c in reversed(strip.chunks):
         body = _body(c)
-        rows[c.key] = (y, y + HEADER_H)
         classes = f"roads-heap-chunk roads-heap-{c.state}"
         where = f"{c.start:#x}–{c.end:#x}, {_bytes(c.size)}"
         tip = f"{c.label}: {_state_text(strip, c)} ({where})"
@@ -321,30 +324,30 @@ def render_heap_strip(strip: HeapStrip) -> str:
              f'<rect class="roads-heap-body" x="{BOX_LEFT}" y="{y:.0f}" '
              f'width="{BOX_RIGHT - BOX_LEFT}" height="{HEADER_H + body}"/>']
         if c.state != UNKNOWN:
-            g.append(f'<rect class="roads-heap-header" x="{BOX_LEFT}" y="{y:.0f}" '
-                     f'width="{half - BOX_LEFT:.0f}" height="{HEADER_H}"/>'
-                     f'<rect class="roads-heap-header" x="{half:.0f}" y="{y:.0f}" '
-                     f'width="{BOX_RIGHT - half:.0f}" height="{HEADER_H}"/>'
-                     f'<text class="roads-heap-word" x="{BOX_LEFT + 5}" y="{y + 12:.0f}">prev_size</text>'
-                     f'<text class="roads-heap-word" x="{half + 5:.0f}" y="{y + 12:.0f}">'
-                     f'{escape(size_text)}</text>')
-            top = y + HEADER_H
-            g.append(f'<text class="roads-heap-title" x="{BOX_LEFT + 6}" y="{top + 14:.0f}">'
+            head = y + body  # the header band, at the chunk's start (its lower edge)
+            rows[c.key] = head
+            g.append(f'<text class="roads-heap-title" x="{BOX_LEFT + 6}" y="{y + 14:.0f}">'
                      f'{escape(_title(c))}</text>'
-                     f'<text class="roads-heap-state" x="{BOX_LEFT + 6}" y="{top + 29:.0f}">'
+                     f'<text class="roads-heap-state" x="{BOX_LEFT + 6}" y="{y + 29:.0f}">'
                      f'{escape(_state_text(strip, c))}</text>')
+            g.append(f'<rect class="roads-heap-header" x="{BOX_LEFT}" y="{head:.0f}" '
+                     f'width="{half - BOX_LEFT:.0f}" height="{HEADER_H}"/>'
+                     f'<rect class="roads-heap-header" x="{half:.0f}" y="{head:.0f}" '
+                     f'width="{BOX_RIGHT - half:.0f}" height="{HEADER_H}"/>'
+                     f'<text class="roads-heap-word" x="{BOX_LEFT + 5}" y="{head + 12:.0f}">prev_size</text>'
+                     f'<text class="roads-heap-word" x="{half + 5:.0f}" y="{head + 12:.0f}">'
+                     f'{escape(size_text)}</text>')
         else:
             g.append(f'<text class="roads-heap-state" x="{BOX_LEFT + 6}" y="{y + 15:.0f}">'
                      f'{escape(_bytes(c.size))} not recorded</text>')
         g.append("</g>")
         parts.append("".join(g))
-        addr.append(f'<text x="{ADDRESS_RIGHT}" y="{y + 4:.1f}" text-anchor="end">{c.start:#x}</text>')
+        if c.state == TOP:
+            # Not to scale: the top chunk's upper edge is torn.
+            parts.append(f'<polyline class="roads-heap-tear" '
+                         f'points="{_zigzag(y, BOX_LEFT, BOX_RIGHT)}"/>')
         y += HEADER_H + body
-    top_chunk = strip.chunks[-1]
-    if top_chunk.state == TOP:
-        # Not to scale: the top chunk's bottom edge is torn.
-        parts.append(f'<polyline class="roads-heap-tear" points="{_zigzag(y - 4, BOX_LEFT, BOX_RIGHT)}"/>')
-    addr.append(f'<text x="{ADDRESS_RIGHT}" y="{y + 4:.1f}" text-anchor="end">{strip.heap_end:#x}</text>')
+        addr.append(f'<text x="{ADDRESS_RIGHT}" y="{y + 4:.1f}" text-anchor="end">{c.start:#x}</text>')
     height = y + BOTTOM_MARGIN
     parts.insert(0, f'<g class="roads-heap-addr">{"".join(addr)}</g>')
 
@@ -352,17 +355,17 @@ def render_heap_strip(strip: HeapStrip) -> str:
     # from the word that holds the link (the block's first word, or the tcache's
     # entry) to the block it points to.
     def source_y(link: Link) -> float:
-        a, block = rows[link.source]
+        block = rows[link.source]
         if link.source == "tcache":
             siblings = [k for k in strip.links if k.source == "tcache"]
-            return block + 8 + 8 * siblings.index(link)
-        return block + 8
+            return block - 8 - 8 * siblings.index(link)
+        return block - 8
 
-    order = sorted(strip.links, key=lambda k: (abs(rows[k.target][1] - source_y(k)), k.target))
+    order = sorted(strip.links, key=lambda k: (abs(rows[k.target] - source_y(k)), k.target))
     arrows = []
     for lane, link in enumerate(order):
         x = LANE_LEFT + lane * LANE_STEP
-        y0, y1 = source_y(link), rows[link.target][1]
+        y0, y1 = source_y(link), rows[link.target]
         target = strip.chunk(link.target)
         arrows.append(
             f'<g class="roads-heap-link"><title>{escape(link.label)} points to the block of '
@@ -380,8 +383,9 @@ def render_heap_strip(strip: HeapStrip) -> str:
            f'width="{VIEW_WIDTH}" height="{height:.0f}" role="img" aria-label="{escape(short)}" '
            f'aria-describedby="{fid}-desc" xmlns="http://www.w3.org/2000/svg">'
            f'<desc id="{fid}-desc">{escape(describe(strip))}</desc>' + "".join(parts) + "</svg>")
-    caption = (f"The chunks of [heap] at checkpoint {sel.checkpoint_name}, low addresses on top, "
-               f"each address at the start of its chunk. Each chunk begins with its header, "
+    caption = (f"The chunks of [heap] at checkpoint {sel.checkpoint_name}, high addresses on top, "
+               f"each address at the start of its chunk, its lower edge. Each chunk begins with "
+               f"its header, "
                f"prev_size and the size word; the size is the word without its three low bits, "
                f"the flags P (the chunk before is in use), M (mapped on its own) and A (not of "
                f"the main arena). Boxes are not to scale: each gives its size. A chunk's state "
