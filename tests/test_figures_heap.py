@@ -125,3 +125,16 @@ def test_a_link_to_nowhere_is_an_error():
             a["value"] ^= 0x1000
     with pytest.raises(ConfigError, match="no free chunk of its size"):
         strip("freed", doc)
+
+
+def test_every_address_in_the_figure_comes_from_the_capture():
+    """Each hexadecimal number drawn is a recorded value, the [heap] region's bounds, or
+    what the figure derives from them: a chunk's start and end (a header before a
+    recorded block, plus its size word's size) and a decoded link."""
+    s = strip("freed")
+    snap = select(committed("heapbins"), checkpoint="freed").snapshot
+    known = {a.value for a in snap.addresses} | {s.heap_start, s.heap_end}
+    known |= {x for ch in s.chunks for x in (ch.start, ch.end, ch.block)}
+    known |= {ch.next for ch in s.chunks if ch.next}
+    drawn = {int(h, 16) for h in re.findall(r"0x[0-9a-f]+", heapview.render_heap_strip(s))}
+    assert drawn and drawn <= known, {f"{x:#x}" for x in drawn - known}
