@@ -539,6 +539,21 @@ class Provenance(Struct, frozen=True):
     Debian builds of gcc, the C library and binutils (``gcc-12=12.2.0-14+deb12u1``),
     absent from captures made before they were recorded. A capture made by a newer
     engine may carry more keys: they are accepted.
+
+    Overcommit and swap (``man 5 proc``; the kernel's
+    Documentation/admin-guide/sysctl/vm.rst and mm/overcommit-accounting.rst); all but
+    ``overcommit_memory`` are absent from captures made before they were recorded:
+
+    - ``overcommit_memory``: ``vm.overcommit_memory``, 0 heuristic (only obvious
+      overcommits refused), 1 always grant, 2 strict accounting against the commit limit;
+    - ``overcommit_ratio``: in mode 2, the commit limit is swap plus this percentage of
+      physical RAM (less huge-TLB pages); modes 0 and 1 do not use it;
+    - ``overcommit_kbytes``: the same limit's RAM part in KiB instead; setting either
+      makes the other read 0, so 0 means the ratio is in force;
+    - ``swap_total``, ``swap_free``: /proc/meminfo's SwapTotal and SwapFree, in bytes;
+    - ``swap_areas``: the swap files and partitions in use (lines of /proc/swaps);
+    - ``swappiness``: ``vm.swappiness``, how readily reclaim swaps anonymous pages out
+      rather than dropping file pages (default 60); it does nothing without swap.
     """
 
     arch: str | None = None
@@ -558,6 +573,12 @@ class Provenance(Struct, frozen=True):
     package_gcc: str | None | UnsetType = UNSET
     package_libc: str | None | UnsetType = UNSET
     package_binutils: str | None | UnsetType = UNSET
+    overcommit_ratio: int | None | UnsetType = UNSET
+    overcommit_kbytes: int | None | UnsetType = UNSET
+    swap_total: int | None | UnsetType = UNSET
+    swap_free: int | None | UnsetType = UNSET
+    swap_areas: int | None | UnsetType = UNSET
+    swappiness: int | None | UnsetType = UNSET
 
 
 class Capture(Struct, frozen=True):

@@ -50,7 +50,8 @@ from roads.figures.table import render_table, row_id
 from tests.capture_docs import KERNEL_PAGES, SNAPSHOTS, fake_doc, region, snapshot
 
 MACHINE_KEYS = ("paging_levels", "vsyscall", "mmap_min_addr", "overcommit_memory",
-                "stack_rlimit", "cmdline_stack_guard_gap")
+                "stack_rlimit", "cmdline_stack_guard_gap", "overcommit_ratio",
+                "overcommit_kbytes", "swap_total", "swap_free", "swap_areas", "swappiness")
 
 # --------------------------------------------------------------------------- parsers
 
@@ -86,6 +87,30 @@ def test_sysctl_and_probe_decisions():
     assert paging_levels_from_probe(0x7FFFF7FBF000) == 4
     assert paging_levels_from_probe(PAGING_PROBE_HINT) == 5
     assert USER_BITS == {4: 47, 5: 56}
+
+
+MEMINFO = """\
+MemTotal:       24684092 kB
+SwapCached:            0 kB
+SwapTotal:       2097148 kB
+SwapFree:        2090236 kB
+Zswap:                 0 kB
+"""
+
+SWAPS = """\
+Filename\t\t\t\tType\t\tSize\t\tUsed\t\tPriority
+/dev/vda3                               partition\t2097148\t\t6912\t\t-2
+/swapfile                               file\t\t1048572\t\t0\t\t-3
+"""
+
+
+def test_swap_parsers():
+    assert toolchain.parse_meminfo_swap(MEMINFO) == (2097148 * 1024, 2090236 * 1024)
+    assert toolchain.parse_meminfo_swap("MemTotal: 1 kB\nSwapTotal: 0 kB\n") == (0, None)
+    assert toolchain.parse_meminfo_swap("SwapTotal: lots\n") == (None, None)
+    assert toolchain.parse_swap_areas(SWAPS) == 2
+    assert toolchain.parse_swap_areas(SWAPS.splitlines()[0] + "\n") == 0
+    assert toolchain.parse_swap_areas("") is None
 
 
 LIMITS = """\
@@ -169,6 +194,28 @@ def test_machine_facts_on_this_machine():
     cmdline = Path("/proc/cmdline").read_text().split(" -- ")[0].split()
     given = [w.split("=", 1)[1] for w in cmdline if w.startswith("stack_guard_gap=")]
     assert prov["cmdline_stack_guard_gap"] == (int(given[-1]) if given else None)
+
+
+def _tool(*argv: str) -> str:
+    import shutil
+    import subprocess
+    if shutil.which(argv[0]) is None:
+        pytest.skip(f"{argv[0]} is not installed")
+    return subprocess.run(argv, check=True, capture_output=True, text=True).stdout
+
+
+def test_overcommit_and_swap_on_this_machine():
+    """Checked against sysctl, free and swapon, which read the same files their own way."""
+    prov = toolchain.provenance()
+    for key in ("overcommit_memory", "overcommit_ratio", "overcommit_kbytes", "swappiness"):
+        assert prov[key] == int(_tool("sysctl", "-n", f"vm.{key}")), key
+    swap = next(line.split() for line in _tool("free", "-b").splitlines() if line.startswith("Swap:"))
+    assert prov["swap_total"] == int(swap[1])
+    # SwapFree moves while other processes run: free's reading, a moment later, is close.
+    assert abs(prov["swap_free"] - int(swap[3])) <= prov["swap_total"] // 100
+    areas = _tool("swapon", "--show", "--noheadings").splitlines()
+    assert prov["swap_areas"] == len([a for a in areas if a.strip()])
+    assert (prov["swap_total"] == 0) == (prov["swap_areas"] == 0)
 
 
 def _committed() -> list[dict]:
@@ -344,6 +391,28 @@ def test_provenance_packages_are_values_and_fit_the_shape():
     assert validate.problem(doc) is None
     assert values.lookup(doc, "provenance:package_gcc") == "gcc-12=12.2.0-14+deb12u1"
     assert values.lookup(doc, "provenance:package_libc") == "libc6=2.36-9+deb12u14"
+
+
+def test_overcommit_and_swap_are_values_and_older_captures_load():
+    from roads.capture import validate
+    from roads.document import from_builtins, present
+    from roads.errors import ConfigError
+    doc = copy.deepcopy(snapshot("layout"))
+    doc["provenance"].update({"overcommit_ratio": 50, "overcommit_kbytes": 0, "swappiness": 60,
+                              "swap_total": 2 << 30, "swap_free": None, "swap_areas": 1})
+    assert validate.problem(doc) is None
+    assert values.lookup(doc, "provenance:overcommit_ratio") == "50"
+    assert values.lookup(doc, "provenance:swap_total") == "2 GiB"
+    assert values.lookup(doc, "provenance:swap_areas") == "1"
+    assert values.lookup(doc, "provenance:swap_free") == "none"   # not readable there
+    new = ("overcommit_ratio", "overcommit_kbytes", "swappiness", "swap_total", "swap_free",
+           "swap_areas")
+    for key in new:     # a capture made before these were recorded
+        del doc["provenance"][key]
+    assert validate.problem(doc) is None
+    assert not set(new) & set(present(from_builtins(doc).provenance))
+    with pytest.raises(ConfigError, match="no provenance 'swap_total'"):
+        values.lookup(doc, "provenance:swap_total")
 
 
 @pytest.mark.gcc

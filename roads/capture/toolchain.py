@@ -1,5 +1,6 @@
 """Facts about this machine that can change a capture: compiler, kernel, libc, THP, ASLR,
-paging levels, the vsyscall page, low-address and overcommit policy, the stack limit.
+paging levels, the vsyscall page, low-address and overcommit policy, the swap state, the
+stack limit.
 
 Read once per process and kept; each reader is a small function so the CLI, the
 capture and the staleness check ask the same questions the same way. The parsing
@@ -156,6 +157,59 @@ def overcommit_memory() -> int | None:
     return _sysctl("/proc/sys/vm/overcommit_memory")
 
 
+def overcommit_ratio() -> int | None:
+    """/proc/sys/vm/overcommit_ratio: in mode 2 only, the percentage of physical RAM
+    (beside all of swap) that may be committed; unused in modes 0 and 1."""
+    return _sysctl("/proc/sys/vm/overcommit_ratio")
+
+
+def overcommit_kbytes() -> int | None:
+    """/proc/sys/vm/overcommit_kbytes: the ratio's counterpart in KiB of RAM; setting one
+    makes the other read 0, so 0 here means the ratio is the one in force."""
+    return _sysctl("/proc/sys/vm/overcommit_kbytes")
+
+
+def swappiness() -> int | None:
+    """/proc/sys/vm/swappiness: how readily reclaim swaps anonymous pages out rather than
+    drop file pages (0 to 200 on recent kernels; default 60). Moot without swap."""
+    return _sysctl("/proc/sys/vm/swappiness")
+
+
+def parse_meminfo_swap(text: str) -> tuple[int | None, int | None]:
+    """SwapTotal and SwapFree of /proc/meminfo, in bytes (the file says kB: KiB);
+    None for a line that is missing or not ``NAME: N kB``."""
+    found: dict[str, int] = {}
+    for line in text.splitlines():
+        name, sep, rest = line.partition(":")
+        words = rest.split()
+        if sep and name in ("SwapTotal", "SwapFree") and len(words) == 2 \
+                and words[0].isdigit() and words[1] == "kB":
+            found[name] = int(words[0]) * 1024
+    return found.get("SwapTotal"), found.get("SwapFree")
+
+
+def parse_swap_areas(text: str) -> int | None:
+    """How many swap areas (files or partitions) are active: the lines of /proc/swaps
+    after its header (``Filename Type Size Used Priority``); None without that header."""
+    lines = [line for line in text.splitlines() if line.strip()]
+    if not lines or not lines[0].startswith("Filename"):
+        return None
+    return len(lines) - 1
+
+
+def swap_state() -> dict[str, int | None]:
+    """The swap there was: SwapTotal and SwapFree (bytes), the active areas, swappiness."""
+    meminfo = _read("/proc/meminfo")
+    total, free = parse_meminfo_swap(meminfo) if meminfo is not None else (None, None)
+    swaps = _read("/proc/swaps")
+    return {
+        "swap_total": total,
+        "swap_free": free,
+        "swap_areas": parse_swap_areas(swaps) if swaps is not None else None,
+        "swappiness": swappiness(),
+    }
+
+
 def kernel_cmdline() -> dict[str, str | None]:
     """The kernel's boot parameters (empty when /proc/cmdline cannot be read)."""
     return parse_kernel_cmdline(_read("/proc/cmdline") or "")
@@ -224,12 +278,15 @@ def provenance() -> dict[str, object]:
         "kernel": uname.release,
         "mmap_min_addr": mmap_min_addr(),
         "os": uname.sysname,
+        "overcommit_kbytes": overcommit_kbytes(),
         "overcommit_memory": overcommit_memory(),
+        "overcommit_ratio": overcommit_ratio(),
         **package_versions(),
         "page_size": os.sysconf("SC_PAGE_SIZE"),
         "paging_levels": paging_levels(),
         "randomize_va_space": randomize_va_space(),
         "stack_rlimit": stack_rlimit(),
+        **swap_state(),
         "thp": thp_mode(),
         "vsyscall": vsyscall_mode(),
     }

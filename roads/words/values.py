@@ -42,7 +42,11 @@ path                                  value (default format)
                                       ``overcommit_memory``, ``stack_rlimit`` (soft
                                       RLIMIT_STACK, bytes; ``none`` when unlimited),
                                       ``cmdline_stack_guard_gap`` (the boot parameter,
-                                      pages; ``none`` when not given); numbers as int
+                                      pages; ``none`` when not given);
+                                      ``overcommit_ratio`` (percent),
+                                      ``overcommit_kbytes``, ``swap_total`` and
+                                      ``swap_free`` (bytes, human), ``swap_areas``,
+                                      ``swappiness``; numbers as int
 ``elf:FIELD``                         ELF header ``e_*``/``ei_*`` fields, ``interp``,
                                       ``is_pie``, ``is_static``; ``elf:section:NAME.sh_*``
                                       and ``elf:segment:N.p_*`` (N counts PT_LOADs)
@@ -70,7 +74,10 @@ _ADDRESS_FIELDS = ("page", "offset", "pml5", "pml4", "pdpt", "pd", "pt", "region
 _PAGE_FIELDS = ("vaddr", "pfn", "present", "exclusive", "file_or_shared", "swapped", "soft_dirty")
 _PROVENANCE_KEYS = ("kernel", "glibc", "gcc", "arch", "os", "page_size", "thp",
                     "randomize_va_space", "paging_levels", "vsyscall", "mmap_min_addr",
-                    "overcommit_memory", "stack_rlimit", "cmdline_stack_guard_gap")
+                    "overcommit_memory", "stack_rlimit", "cmdline_stack_guard_gap",
+                    "overcommit_ratio", "overcommit_kbytes", "swap_total", "swap_free",
+                    "swap_areas", "swappiness")
+_PROVENANCE_BYTES = ("page_size", "swap_total", "swap_free")
 _RUN_FIELDS = ("exit_code", "signal", "status", "stdout", "stderr")
 _PROCESS_FIELDS = ("pid", "ppid", "personality", "exe")
 
@@ -354,7 +361,7 @@ def _provenance(selection: Selection, path: str, rest: str) -> Value:
     if rest not in prov:
         raise _error(selection, path, f"no provenance {rest!r} (keys: {', '.join(sorted(prov))})")
     v = prov[rest]
-    if rest == "page_size":
+    if rest in _PROVENANCE_BYTES and isinstance(v, int):
         return Value(v, "human")
     return Value(v, "int" if isinstance(v, int) else "text")
 
