@@ -176,6 +176,34 @@ def test_overcommit_refused_by_rlimit():
     assert s.status["VmSize"] > 0
 
 
+def machine_fact(key: str):
+    """One provenance value, the same in every capture (a fact about the machine)."""
+    seen = {doc(sample)["provenance"].get(key) for sample in ("overcommit", "cow", "filemap")}
+    assert len(seen) == 1, (key, seen)
+    return seen.pop()
+
+
+def test_overcommit_ratio_here():
+    mode, ratio, kbytes = (machine_fact(k) for k in
+                           ("overcommit_memory", "overcommit_ratio", "overcommit_kbytes"))
+    assert mode in (0, 1, 2)
+    assert isinstance(ratio, int) and isinstance(kbytes, int) and ratio >= 0 and kbytes >= 0
+    # Setting one of the two makes the other read 0 (vm.rst, overcommit_kbytes).
+    assert ratio == 0 or kbytes == 0
+
+
+def test_overcommit_swap_state():
+    total, areas, swappiness = (machine_fact(k) for k in ("swap_total", "swap_areas", "swappiness"))
+    free = doc("overcommit")["provenance"]["swap_free"]     # moves between captures
+    assert isinstance(total, int) and isinstance(areas, int)
+    assert (total == 0) == (areas == 0)     # no area, no swap; an area holds some
+    assert 0 <= free <= total and 0 <= swappiness <= 200
+    if total == 0:
+        for name in ("promised", "touched", "refused"):
+            s, r = oc(name)
+            assert r.kb["Swap"] == 0 and s.status["VmSwap"] == 0, name
+
+
 # --------------------------------------------------------------------------- accounting
 
 
