@@ -254,14 +254,18 @@ def _explained_digest(sample: str, document: str, *args, **kwargs) -> list[str]:
 explained.cache_inputs = _explained_digest
 
 
-def gdb_session(sample: str, variant: str | None = None, language: str = "text") -> str:
+def gdb_session(sample: str, variant: str | None = None, language: str = "text",
+                stops: bool = False) -> str:
     """The transcript of the sample's gdb script, as a code block whose long lines wrap
-    under themselves (a figure of finished HTML: it may stand in an admonition)."""
+    under themselves (a figure of finished HTML: it may stand in an admonition). With
+    ``stops=True``, split where gdb stopped the program, each stop headed by what stopped
+    it and followed by what changed in the map since the previous ``info proc mappings``."""
     from roads.figures import transcript
 
     chosen = select(document(sample), variant=variant)
     script = transcript.gdb_of(chosen).script
-    return with_provenance(transcript.render_gdb_session(chosen, language), chosen,
+    render = transcript.render_gdb_stops if stops else transcript.render_gdb_session
+    return with_provenance(render(chosen, language), chosen,
                            subject=f"gdb -batch -x {script}",
                            aslr="ASLR off (gdb turns it off for the programs it starts)")
 

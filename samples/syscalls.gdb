@@ -22,6 +22,8 @@ def on_stop(event):
     if rax == (1 << 64) - ENOSYS:
         return  # entering: wait for the return
     number = int(gdb.parse_and_eval("$orig_rax"))
+    if number not in NAMES:
+        return  # a breakpoint, not one of the catchpoints
     rdi = int(gdb.parse_and_eval("$rdi")) & 0xFFFFFFFFFFFFFFFF
     rsi = int(gdb.parse_and_eval("$rsi")) & 0xFFFFFFFFFFFFFFFF
     callers, frame = [], gdb.newest_frame()
@@ -40,10 +42,18 @@ end
 set trace-commands on
 
 # Before the first instruction: the stack pointer points at argc, then argv[0],
-# argv[1] (here none: NULL), and envp[0].
+# argv[1] (here none: NULL), and envp[0]. And the map the kernel made.
 starti
 x/4gx $sp
 x/s *(char **)($sp + 8)
+info proc mappings
+
+# On the way out, the map that all those calls built (the stop at exit is not
+# silent: the script goes on below it, echoing its commands again). exit is libc's,
+# and libc is not loaded yet: the breakpoint waits for it.
+set breakpoint pending on
+set print frame-info location
+break exit
 
 # Stop at each call of these system calls and at each return from one, print the
 # line above, and go on (without echoing those commands again).
@@ -53,4 +63,7 @@ commands
   set trace-commands off
   continue
 end
+continue
+set trace-commands on
+info proc mappings
 continue
