@@ -108,12 +108,11 @@ def _read(path: Path, key: str) -> dict | None:
 
 
 def _write(path: Path, key: str, info: dict) -> None:
+    from roads.words.rendercache import keep_text
+
     kept = {k: v for k, v in info.items() if k != "date"}
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        partial = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        partial.write_text(json.dumps({"stamp": key, "info": kept}, default=str), encoding="utf-8")
-        os.replace(partial, path)
+        keep_text(path, json.dumps({"stamp": key, "info": kept}, default=str))
     except OSError:
         pass  # a read-only folder: git is asked again next time
 

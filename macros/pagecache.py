@@ -35,7 +35,6 @@ from pathlib import Path
 
 from roads.words.rendercache import FileStates, Recorder, RenderCache, digest
 
-log = logging.getLogger("mkdocs.plugins.roads")
 _FILES = FileStates()  # shared by every build of this process
 _CACHED = "roads_cached"  # on a page: the payload of step 2 found for it
 _STATE = "roads_page_cache"  # on a page: this build's state of its cache entries
@@ -115,6 +114,13 @@ def _settings():
     return current(), cache_dir()
 
 
+def _pages() -> RenderCache:
+    """This build's page cache (``pages/`` in its cache folder)."""
+    from .project import cache_dir
+
+    return _cache(str(cache_dir() / "pages"))
+
+
 def _text(text: str) -> str:
     """sha256 of a large text, for a key (faster than escaping it into JSON)."""
     return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
@@ -168,7 +174,7 @@ def before_macros(env) -> None:
     key = digest(["macros", page.file.src_uri, page.url, page.title, page.meta,
                   _text(env.markdown), code(), chosen.root, str(shared),
                   _config_digest(env.conf)])
-    cache = _cache(str(shared / "pages"))
+    cache = _pages()
     found = cache.get(key) if chosen.mode != "refresh" else None
     if found is not None:
         from . import FIGURES_ATTRIBUTE
@@ -211,9 +217,8 @@ def after_macros(env) -> None:
         _recorders.remove(recorder)
     if warnings() != state.get("warnings") or "{" in (page.title or ""):
         return
-    chosen, shared = _settings()
     figures = page.__dict__.get(FIGURES_ATTRIBUTE) or []
-    _cache(str(shared / "pages")).put(
+    _pages().put(
         state["key"], {"markdown": env.markdown, "figures": list(figures)},
         recorder.read.values())
 
@@ -251,7 +256,7 @@ def _config_digest(config) -> str:
 def before_markdown(markdown: str, page, config, files) -> str:
     """At the end of ``on_page_markdown``: the kept HTML of exactly this Markdown, if
     there is one (MkDocs then converts an empty page), else the Markdown as it is."""
-    chosen, shared = _settings()
+    chosen, _ = _settings()
     state = _page_state(page)
     state.setdefault("warnings", warnings())
     if "--8<--" in markdown:
@@ -261,7 +266,7 @@ def before_markdown(markdown: str, page, config, files) -> str:
                   _config_digest(config), _versions(), code()])
     state["html_key"] = key
     state["appended"] = appended
-    found = _cache(str(shared / "pages")).get(key) if chosen.mode != "refresh" else None
+    found = _pages().get(key) if chosen.mode != "refresh" else None
     if found is None:
         return markdown
     page.__dict__[_CACHED] = found
@@ -314,7 +319,6 @@ def keep_content(html_out: str, page) -> None:
     key = state.get("html_key")
     if key is None or state.get("done") or warnings() != state.get("warnings"):
         return
-    chosen, shared = _settings()
     links = page.links_to_anchors
     payload = {
         "html": html_out, "toc": _toc_json(page.toc or ()),
@@ -324,14 +328,13 @@ def keep_content(html_out: str, page) -> None:
     }
     recorder = Recorder(_FILES)
     recorder.add(*state.get("appended", ()))
-    _cache(str(shared / "pages")).put(key, payload, recorder.read.values())
+    _pages().put(key, payload, recorder.read.values())
 
 
 def memo(kind: str, parts: object, make) -> str:
     """``make()``, a pure function of ``parts`` and the code, kept under their digest."""
-    chosen, shared = _settings()
     key = digest([kind, _text(json.dumps(parts, ensure_ascii=False, default=str)), code()])
-    cache = _cache(str(shared / "pages"))
+    cache = _pages()
     found = cache.get(key)
     if found is not None:
         return found["text"]

@@ -60,11 +60,10 @@ class FreshMark:
             return False
 
     def set(self, stamp: str) -> None:
+        from .freeze import write_atomic  # only once a check found every capture fresh
+
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            partial = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
-            partial.write_text(stamp + "\n", encoding="ascii")
-            os.replace(partial, self.path)
+            write_atomic(self.path, stamp + "\n")
         except OSError:
             pass  # a read-only cache: checked again next time
 
