@@ -90,7 +90,7 @@ def test_each_definition_is_one_plain_sentence(terms):
 
 
 def test_definition_rules_name_the_term_and_the_rule():
-    bad = parse("*[VMA]: a region. It has `flags` and more\n*[PFN]: " + "A" * 331 + ".\n")
+    bad = parse("*[VMA]: a region. It has `flags` and more\n\n*[PFN]: " + "A" * 331 + ".\n")
     assert definition_problems(bad) == [
         f"{SOURCE}:1: the definition of 'VMA': it must start with a capital letter or a digit",
         f"{SOURCE}:1: the definition of 'VMA': it must end with a period",
@@ -98,7 +98,7 @@ def test_definition_rules_name_the_term_and_the_rule():
         "followed by a space and a capital before its end)",
         f"{SOURCE}:1: the definition of 'VMA': it must not contain ` * < > \" [ or ] "
         "(a tooltip shows no Markdown or HTML)",
-        f"{SOURCE}:2: the definition of 'PFN': it must be at most 330 characters long "
+        f"{SOURCE}:3: the definition of 'PFN': it must be at most 330 characters long "
         "(it has 332)",
     ]
 
@@ -171,7 +171,8 @@ def test_parse_reads_terms_in_order():
 
 
 @pytest.mark.parametrize("text, message", [
-    ("*[VMA]: a region.\n*[VMA]: again.\n", "already defined on line 1"),
+    ("*[VMA]: a region.\n\n*[VMA]: again.\n", "already defined on line 1"),
+    ("*[VMA]: a region.\n*[PFN]: a frame number.\n", "2: leave a blank line before this term"),
     ("Some words.\n", "not a definition"),
     ("*[.bss]: zeroed data.\n", "must begin and end with a letter or a digit"),
     ("*[VMA]:\n", "has no definition"),
@@ -182,14 +183,14 @@ def test_parse_refuses_what_would_break_pages(text, message):
 
 
 def test_forms_with_one_definition_are_one_entry():
-    found = entries(parse("*[frames]: A page frame.\n*[VMA]: An area.\n*[frame]: A page frame.\n"))
+    found = entries(parse("*[frames]: A page frame.\n\n*[VMA]: An area.\n\n*[frame]: A page frame.\n"))
     assert found == (Entry(("frame", "frames"), "A page frame."), Entry(("VMA",), "An area."))
     assert found[0].anchor == "term-frame"
     assert Entry(("page fault",), "x").anchor == "term-page-fault"
 
 
 def test_occurrences_follow_abbr_longest_first_whole_words():
-    terms = parse("*[page fault]: a.\n*[page faults]: a.\n*[PT]: b.\n*[ELF]: c.\n")
+    terms = parse("*[page fault]: a.\n\n*[page faults]: a.\n\n*[PT]: b.\n\n*[ELF]: c.\n")
     text = "A page fault, then page faults; PT_LOAD is not PT, ELFs are not ELF."
     assert occurrences(terms, text) == Counter({"page fault": 1, "page faults": 1, "PT": 1,
                                                 "ELF": 1})

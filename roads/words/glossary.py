@@ -1,9 +1,16 @@
 """The site's glossary: every defined term with its one-sentence definition, in one file.
 
 ``docs/includes/abbreviations.md`` holds one line per term, in the syntax of
-Python-Markdown's ``abbr`` extension::
+Python-Markdown's ``abbr`` extension, with a blank line between two terms::
 
     *[VMA]: Virtual memory area: the kernel's record of a region, ...
+
+    *[VMAs]: Virtual memory area: the kernel's record of a region, ...
+
+The blank lines make each definition a Markdown block of its own. Without them the
+file is one block, which Python-Markdown takes one line at a time, testing every block
+processor's pattern against all the lines left after each: a cost that grows with the
+square of the number of terms, paid by every page (it was most of a page's conversion).
 
 ``pymdownx.snippets`` appends that file to every page (``auto_append`` in mkdocs.yml),
 so ``abbr`` wraps every use of a term in the prose in ``<abbr title="definition">``,
@@ -55,13 +62,19 @@ def parse(text: str, where: str = SOURCE) -> tuple[Term, ...]:
     """The terms of an abbreviations file, in file order.
 
     Every line that is not blank must define a term: anything else would be appended
-    to every page as a stray paragraph.
+    to every page as a stray paragraph. Two terms are parted by a blank line (see above).
     """
     terms: list[Term] = []
     seen: dict[str, int] = {}
+    blank = True
     for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
+            blank = True
             continue
+        if not blank:
+            raise ConfigError(f"{where}:{number}: leave a blank line before this term: in one "
+                              "block, the definitions make every page slow to convert")
+        blank = False
         m = DEFINITION.match(line)
         if m is None:
             raise ConfigError(f"{where}:{number}: not a definition; write *[TERM]: definition")
