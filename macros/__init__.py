@@ -43,7 +43,6 @@ import logging
 import os
 import re
 import sys
-from pathlib import Path
 
 from roads.errors import ConfigError, RoadsError
 
@@ -72,12 +71,6 @@ def define_env(env) -> None:
     claims.bind(env)
     catch_page_errors(env)
     prefetch()
-    ahead.start(Path(env.conf["docs_dir"]))
-
-
-def on_post_build(env) -> None:
-    """The plugin's hook after the build: the figures drawn ahead are done with."""
-    ahead.finish()
 
 
 def on_pre_page_macros(env) -> None:

@@ -1,73 +1,46 @@
-"""Figures drawn ahead, in another process, while the pages render: a cold build.
+"""Pages rendered ahead, in forked processes, while MkDocs renders from the first.
 
-MkDocs renders pages one after the other in one process, and a figure is drawn when
-its page reaches it, so on a machine with several cores a build whose figures are not
-in the cache yet (a fresh clone, a change to the drawing code) leaves them idle. Before
-the pages render, ``start`` reads every page's Markdown for figure macros called with
-literal arguments (``roads.words.claims.simple_calls``), and hands those whose figure
-is not in the figure cache to worker processes (one core is the pages'); a worker
-draws one into the figure cache, exactly as the page would (``project.figure``, with
-the same key), the last page's first. When a page reaches a figure handed out, it
-takes it back if no worker has started it, or else waits for the worker (``wait``: a
-deadline, then it draws it itself) and reads it from the cache, so no figure is drawn
-twice.
+MkDocs renders a site's pages one after the other in one process. When the page cache
+(``macros.pagecache``) holds them, that costs little; when it does not (a fresh clone,
+a change to the drawing code), the macros, the figures and the Markdown of every page
+are all to be made, and a machine with several cores would leave all but one idle.
 
-Nothing is handed out once a build has found every figure in the cache (a mark per
-version of the drawing code, set at the end of such a build): a warm build does not
-even read the captures for it. Workers are forked; never under ``mkdocs serve``'s
-threads, and their logging is off (the page that shows a figure says what went wrong).
+So, before the pages render (``start``, at the end of the ``on_nav`` events), a build
+whose page cache was not filled by this code yet forks worker processes, the cores it
+may use less one. A worker renders pages from the last one down, exactly as MkDocs
+would (``_populate_page``: the same plugins and hooks, in a copy of this build), and
+its renderings land in the page cache; it tells the build each page it finished. The
+build renders from the first page up. Each page is claimed once, by whoever comes to
+it first (a file made with ``O_EXCL``); when the build reaches a page a worker took,
+it waits for the worker (``take``: with a deadline, after which it renders the page
+itself) and then finds the page in the cache. A page whose rendering logged a
+warning is not kept (``pagecache``), so the build renders it again and says so, and
+a worker's failure only means the build renders that page itself. A figure two
+pages share is drawn once: the figure cache locks it while one process draws it.
+
+Workers write nothing but cache files, print nothing (their output goes to
+/dev/null), die with the build (``PR_SET_PDEATHSIG``) and are reaped when the pages
+are done (``finish``) or the build fails (``abandon``). None is forked under ``mkdocs
+serve`` (its threads), in ``refresh`` mode (which looks nothing up), or on one core.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+import select
+import shutil
+import signal
+import struct
+import sys
+import tempfile
 import threading
-from concurrent.futures import Future, ProcessPoolExecutor
-from multiprocessing import get_context
-from pathlib import Path
+import time
 
 log = logging.getLogger("mkdocs.plugins.roads")
-WAIT = 120.0  # seconds a page waits for a worker before drawing the figure itself
-_pending: dict[str, Future] = {}
-_state: dict[str, object] = {}
-
-
-def _functions() -> dict:
-    from . import figures
-
-    return {f.__name__: f for f in figures.FIGURES}
-
-
-def _calls(docs: Path, names: set[str]) -> list[tuple[str, tuple, dict]]:
-    """Every figure macro called with literal arguments in the pages under ``docs``."""
-    import re
-
-    from roads.words.claims import simple_calls
-
-    found, seen = [], set()
-    call = re.compile(r"\{\{\s*(?:" + "|".join(sorted(names)) + r")\s*\(.*?\)\s*\}\}", re.S)
-    for path in sorted(docs.rglob("*.md")):
-        try:
-            text = path.read_text(encoding="utf-8")
-        except OSError:
-            continue
-        for match in call.finditer(text):
-            parts = simple_calls(match.group(0)) or []
-            for part in parts:
-                if isinstance(part, tuple) and part[0] in names:
-                    key = repr(part)
-                    if key not in seen:
-                        seen.add(key)
-                        found.append(part)
-    return found
-
-
-def _quiet() -> None:
-    """A worker's set-up: no logging, and no waiting on its parent's futures."""
-    logging.disable(logging.CRITICAL)
-    _pending.clear()
-    _state["worker"] = True
+WAIT = 300.0  # seconds the build waits for a page a worker took before rendering it itself
+_state: dict = {}  # this build's: the claims folder, the workers, the pages they finished
 
 
 def cores() -> int:
@@ -78,86 +51,161 @@ def cores() -> int:
         return os.cpu_count() or 1
 
 
-def _draw(name: str, args: tuple, kwargs: dict) -> bool:
-    """In a worker: the figure into the figure cache, as the page would draw it."""
-    from .project import figure
+def worker() -> bool:
+    """Whether this process is a worker rendering pages ahead."""
+    return bool(_state.get("worker"))
 
-    function = _functions()[name]
-    figure(name, args, kwargs, lambda: function(*args, **kwargs),
-           getattr(function, "cache_inputs", None))
+
+def _mark():
+    from .pagecache import _pages, code
+
+    return _pages().directory / f".filled-{code()[:32]}"
+
+
+def _claim(index: int) -> bool:
+    """Take page ``index`` for this process; False when another one took it first."""
+    try:
+        fd = os.open(os.path.join(_state["claims"], str(index)),
+                     os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+    except FileExistsError:
+        return False
+    try:
+        os.write(fd, str(os.getpid()).encode())
+    finally:
+        os.close(fd)
     return True
 
 
-def _mark(cache) -> Path:
-    return cache.directory / f".complete-{cache.code[:32]}"
-
-
-def start(docs: Path) -> None:
-    """Hand the figures of the pages in ``docs`` that the cache lacks to workers."""
-    from .project import figure_cache, figure_key
-
-    _pending.clear()
-    cache = figure_cache()
-    _state.update(cache=cache, made=cache.made, handed=0)
-    usable = cores()
-    if usable < 2 or threading.active_count() > 1 or _state.get("worker") or _mark(cache).exists():
-        return
-    functions = _functions()
-    todo = []
-    for name, args, kwargs in _calls(docs, set(functions)):
-        try:
-            _, key = figure_key(name, args, kwargs, getattr(functions[name], "cache_inputs", None))
-        except Exception:  # noqa: BLE001 - the page will say what is wrong with it
-            continue
-        if key not in _pending and not cache.has(key):
-            todo.append((key, name, args, kwargs))
-            _pending[key] = None  # type: ignore[assignment]
-    _pending.clear()
-    if len(todo) < 2:
-        return
-    pool = ProcessPoolExecutor(max_workers=usable - 1, mp_context=get_context("fork"),
-                               initializer=_quiet)
-    # Last page first: the pages start from the first, and the two meet in the middle.
-    for key, name, args, kwargs in reversed(todo):
-        _pending[key] = pool.submit(_draw, name, args, kwargs)
-    pool.shutdown(wait=False)  # the workers leave when the queue is done
-    _state["handed"] = len(todo)
-    _state["pool"] = pool
-    log.info("drawing %d figures in %d worker process(es) while the pages render",
-             len(todo), usable - 1)
-
-
-def wait(key: str) -> None:
-    """Before a page draws the figure ``key``: if a worker is drawing it, wait for it;
-    if no worker has started it yet, take it back (the page draws it)."""
-    future = _pending.pop(key, None)
-    if future is None or _state.get("worker") or future.cancel():
-        return
+def _owner(index: int) -> int | None:
+    """The process that took page ``index`` (None while it is still writing its pid)."""
     try:
-        future.result(timeout=WAIT)
-    except Exception:  # noqa: BLE001 - a worker's failure or its deadline: draw it here
-        future.cancel()
+        with open(os.path.join(_state["claims"], str(index)), "rb") as f:
+            return int(f.read() or b"0") or None
+    except (OSError, ValueError):
+        return None
+
+
+def start(config, files) -> None:
+    """Fork the workers that render this build's pages from the last one down, unless
+    the page cache was filled by this code already (or looks nothing up)."""
+    from mkdocs.commands.build import _populate_page
+
+    from .project import current
+
+    finish()
+    if current().mode == "refresh" or _mark().exists():
+        return
+    pages = [f.page for f in files.documentation_pages() if f.page is not None]
+    if fork(pages, lambda page: _populate_page(page, config, files)):
+        log.info("rendering pages ahead in %d worker process(es)", len(_state["workers"]))
+
+
+def fork(pages: list, render) -> int:
+    """Fork workers that call ``render(page)`` for the ``pages`` nobody took, the last
+    first; how many were forked (none on one core, under threads, or in a worker)."""
+    finish()
+    usable = cores()
+    if usable < 2 or len(pages) < 2 or threading.active_count() > 1 or worker():
+        return 0
+    claims = tempfile.mkdtemp(prefix="roads-pages-")
+    _state.update(claims=claims, index={id(p): i for i, p in enumerate(pages)}, done=set(),
+                  workers={})
+    for _ in range(usable - 1):
+        read, write = os.pipe()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        pid = os.fork()
+        if pid == 0:  # the worker
+            os.close(read)
+            _work(pages, write, render)
+        os.close(write)
+        _state["workers"][read] = pid
+    return usable - 1
+
+
+def _work(pages: list, out: int, render) -> None:
+    """In a worker: render every page no other process took, the last first; never returns."""
+    status = 0
+    try:
+        _state["worker"] = True
+        _die_with_parent()
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, 1)
+        os.dup2(devnull, 2)
+        for index in reversed(range(len(pages))):
+            if _claim(index):
+                render(pages[index])
+                os.write(out, struct.pack("=I", index))
+    except BaseException:  # noqa: BLE001 - the build renders what is left itself
+        status = 1
+    os._exit(status)
+
+
+def _die_with_parent() -> None:
+    """SIGKILL this process when the build's process dies (Linux's PR_SET_PDEATHSIG)."""
+    with contextlib.suppress(Exception):
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG
+
+
+def take(page) -> None:
+    """Before MkDocs renders ``page``: claim it, or wait for the worker that did (its
+    rendering is then in the page cache)."""
+    index = _state.get("index", {}).get(id(page))
+    if index is None or worker() or _claim(index):
+        return
+    deadline = time.monotonic() + WAIT
+    while index not in _state["done"]:
+        owner = _owner(index)
+        if owner not in _state["workers"].values() and (owner or not _state["workers"]):
+            return  # its worker died before finishing it: the build renders it
+        left = deadline - time.monotonic()
+        if left <= 0:
+            log.warning("a worker rendering pages ahead took more than %.0f s over %s; "
+                        "rendering it here", WAIT, page.file.src_uri)
+            return
+        ready, _, _ = select.select(list(_state["workers"]), [], [], min(left, 1.0))
+        for fd in ready:
+            data = os.read(fd, 4096)
+            if not data:  # the worker is gone: what it took and did not finish is ours
+                os.close(fd)
+                os.waitpid(_state["workers"].pop(fd), 0)
+                continue
+            usable = len(data) - len(data) % 4  # pipe writes of 4 bytes are atomic
+            _state["done"].update(i for (i,) in struct.iter_unpack("=I", data[:usable]))
 
 
 def finish() -> None:
-    """At the end of a build: mark the cache complete when the build found every figure
-    it asked for there; let go of what no page waited for."""
-    for future in _pending.values():
-        future.cancel()
-    _pending.clear()
-    cache = _state.get("cache")
-    if cache is not None and _state.get("handed") == 0 and cache.made == _state.get("made"):
-        try:
-            _mark(cache).parent.mkdir(parents=True, exist_ok=True)
-            _mark(cache).touch()
-        except OSError:
-            pass
+    """The pages are done (or the build failed): end and reap the workers, drop the
+    claims (a worker leaves all that to the build)."""
+    if worker():
+        return
+    workers = _state.pop("workers", {})
+    for fd, pid in workers.items():
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+        os.close(fd)
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(pid, 0)
+    claims = _state.pop("claims", None)
+    if claims:
+        shutil.rmtree(claims, ignore_errors=True)
+    _state.pop("index", None)
+    _state.pop("done", None)
+
+
+def filled() -> None:
+    """At the end of a build: the page cache holds this code's renderings (no worker
+    is forked again until the code changes)."""
+    if worker():
+        return
+    with contextlib.suppress(OSError):
+        mark = _mark()
+        mark.parent.mkdir(parents=True, exist_ok=True)
+        mark.touch()
 
 
 def abandon() -> None:
-    """The build is failing: drop the figures no worker has started, so that the
-    process exits once the ones being drawn are done (each has dot's deadline)."""
-    pool = _state.pop("pool", None)
-    if pool is not None:
-        pool.shutdown(wait=False, cancel_futures=True)
-    _pending.clear()
+    """The build is failing: end the workers now."""
+    finish()

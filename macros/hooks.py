@@ -34,7 +34,7 @@ from mkdocs.utils.meta import YAML_RE, SafeLoader
 from roads.errors import RoadsError
 from roads.words import news
 from roads.words.markup import unshield
-from macros import gitinfo, pagecache
+from macros import ahead, gitinfo, pagecache
 from roads.words.pages import PageMeta, format_date, order_by_weight, validate_front_matter, with_timeline
 
 log = logging.getLogger("mkdocs.plugins.roads")
@@ -94,7 +94,21 @@ def on_nav(nav: Navigation, config, files: Files) -> Navigation:
         _link_previous_and_next(nav.pages)
     _news[:] = news.gather(news.NewsPage(page.file.src_uri, page.file.url, metas[page.file.src_uri])
                            for page in nav.pages if page.file.src_uri in metas)
+    # The last of the events before the pages render: a cold build renders some ahead.
+    ahead.start(config, files)
     return nav
+
+
+def on_pre_page(page: Page, config, files: Files) -> Page:
+    """A page a worker is rendering ahead is waited for (``macros.ahead``)."""
+    ahead.take(page)
+    return page
+
+
+def on_env(env, config, files: Files):
+    """Every page has rendered: the workers rendering ahead are done with."""
+    ahead.finish()
+    return env
 
 
 # A figure's placeholder, and the paragraph Markdown wraps it in when the macro stands
@@ -185,15 +199,15 @@ def on_page_markdown(markdown: str, page: Page, config, files: Files) -> str:
 
 
 def on_build_error(error) -> None:
-    """A failed build leaves no figure waiting to be drawn (``macros.ahead``)."""
-    from macros import ahead
-
+    """A failed build leaves no worker rendering pages ahead (``macros.ahead``)."""
     ahead.abandon()
 
 
 def on_post_build(config) -> None:
     """Write the feeds of every page's timeline entries (dated from the timelines only,
-    so that two builds write the same bytes). They need the site's absolute address."""
+    so that two builds write the same bytes). They need the site's absolute address.
+    The page cache now holds this code's renderings (``macros.ahead``)."""
+    ahead.filled()
     if not config.site_url:
         log.info("no site_url: no feeds of the Update Timelines")
         return

@@ -137,12 +137,9 @@ def figure_key(name: str, args: tuple, kwargs: dict, extra=None) -> tuple[Figure
 
 
 def figure(name: str, args: tuple, kwargs: dict, make, extra=None) -> str:
-    """The figure ``name(*args, **kwargs)`` from the cache (once a worker drawing it
-    ahead has done so: ``macros.ahead``), or made by ``make``."""
-    from . import ahead
-
+    """The figure ``name(*args, **kwargs)`` from the cache, or made by ``make`` (once,
+    when several processes render pages: ``macros.ahead``)."""
     cache, key = figure_key(name, args, kwargs, extra)
-    ahead.wait(key)
     return cache.get_key(key, make)
 
 

@@ -1,0 +1,181 @@
+"""Pages rendered ahead (macros/ahead.py) and figures drawn once (roads/figures/figcache.py).
+
+Real forked processes, real pipes and locks: a cold build's workers render pages from
+the last one down while the build renders from the first, each page once; a worker that
+dies leaves its page to the build; a figure two processes want at once is drawn once.
+The whole-build test (a cold build rendered ahead gives the bytes of one on one core)
+is in tests/test_pagecache.py.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import time
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+from macros import ahead
+from roads.figures.figcache import FigureCache
+
+pytestmark = pytest.mark.skipif(ahead.cores() < 2, reason="one core: no worker is forked")
+
+
+def pages(count: int) -> list[SimpleNamespace]:
+    return [SimpleNamespace(name=f"p{i}", file=SimpleNamespace(src_uri=f"p{i}.md"))
+            for i in range(count)]
+
+
+def rendered(log: Path) -> list[tuple[int, str]]:
+    """(pid, page) for every rendering finished, in order."""
+    if not log.exists():
+        return []
+    return [(int(pid), name) for pid, name in
+            (line.split() for line in log.read_text().splitlines())]
+
+
+def renderer(log: Path, die_on: str | None = None, pause: float = 0.02):
+    parent = os.getpid()
+
+    def render(page) -> None:
+        if page.name == die_on and os.getpid() != parent:
+            os._exit(3)  # a worker crashing in the middle of a page
+        time.sleep(pause)
+        fd = os.open(log, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        try:
+            os.write(fd, f"{os.getpid()} {page.name}\n".encode())
+        finally:
+            os.close(fd)
+
+    return render
+
+
+def build(todo: list, render, log: Path) -> list[str]:
+    """What MkDocs does with the pages: each in turn, waiting for a worker that took it;
+    a page a worker finished is found (the page cache), any other is rendered here."""
+    found = []
+    for page in todo:
+        ahead.take(page)
+        if page.name in {name for _, name in rendered(log)}:
+            found.append(page.name)
+        else:
+            render(page)
+    return found
+
+
+def gone(pid: int) -> bool:
+    return not Path(f"/proc/{pid}").exists()
+
+
+def in_a_process_of_its_own(scenario: str, tmp_path: Path) -> None:
+    """Run ``scenario(tmp_path)`` in a new Python process: a build forks no worker while
+    it runs threads, and this test session may (the browser's, a server's)."""
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-c", f"import sys; from tests.test_ahead import {scenario}; "
+         f"{scenario}(__import__('pathlib').Path(sys.argv[1]))", str(tmp_path)],
+        cwd=Path(__file__).resolve().parent.parent, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_workers_render_from_the_end_and_the_build_waits_for_what_they_took(tmp_path):
+    in_a_process_of_its_own("workers_render_from_the_end", tmp_path)
+
+
+def workers_render_from_the_end(tmp_path: Path) -> None:
+    log = tmp_path / "rendered"
+    todo = pages(12)
+    render = renderer(log)
+    try:
+        assert ahead.fork(todo, render) == ahead.cores() - 1
+        workers = list(ahead._state["workers"].values())
+        found = build(todo, render, log)
+    finally:
+        ahead.finish()
+    done = rendered(log)
+    # Every page exactly once, the build's from the first, the workers' from the last.
+    assert sorted(name for _, name in done) == sorted(p.name for p in todo)
+    mine = [name for pid, name in done if pid == os.getpid()]
+    theirs = [name for pid, name in done if pid != os.getpid()]
+    assert mine and theirs, done
+    assert mine == [p.name for p in todo[:len(mine)]]
+    assert sorted(theirs, key=lambda n: -int(n[1:])) == [p.name for p in reversed(todo)][:len(theirs)]
+    assert sorted(found) == sorted(theirs)  # each waited for, then found, not rendered again
+    assert all(gone(pid) for pid in workers), "a worker outlived the build"
+    assert ahead._state == {} or not ahead._state.get("workers")
+
+
+def test_a_page_whose_worker_died_is_rendered_by_the_build(tmp_path):
+    in_a_process_of_its_own("dead_worker", tmp_path)
+
+
+def dead_worker(tmp_path: Path) -> None:
+    log = tmp_path / "rendered"
+    todo = pages(10)
+    render = renderer(log, die_on="p8", pause=0.05)
+    started = time.monotonic()
+    try:
+        assert ahead.fork(todo, render)
+        build(todo, render, log)
+    finally:
+        ahead.finish()
+    done = rendered(log)
+    assert sorted(name for _, name in done) == sorted(p.name for p in todo)
+    assert (os.getpid(), "p8") in done  # the worker died on it: the build rendered it
+    assert time.monotonic() - started < ahead.WAIT / 10, "the build waited for a dead worker"
+    # A worker that left after the page it died on leaves the rest to the build too.
+    assert all(pid == os.getpid() for pid, name in done if int(name[1:]) < 8)
+
+
+def test_no_worker_is_forked_under_threads_inside_a_worker_or_for_one_page(tmp_path):
+    import threading
+
+    stop = threading.Event()
+    thread = threading.Thread(target=stop.wait)
+    thread.start()
+    try:
+        assert ahead.fork(pages(4), renderer(tmp_path / "log")) == 0
+    finally:
+        stop.set()
+        thread.join()
+    assert ahead.fork(pages(1), renderer(tmp_path / "log")) == 0
+    ahead._state["worker"] = True
+    try:
+        assert ahead.fork(pages(4), renderer(tmp_path / "log")) == 0
+    finally:
+        ahead._state.pop("worker")
+    assert not (tmp_path / "log").exists()
+
+
+def _want_figure(directory: str, log: str, start: multiprocessing.synchronize.Event,
+                 out: multiprocessing.Queue) -> None:
+    def make() -> str:
+        with open(log, "a") as f:
+            f.write(f"{os.getpid()}\n")
+        time.sleep(0.3)
+        return "<svg>drawn once</svg>"
+
+    cache = FigureCache(Path(directory), "code")
+    start.wait(10)
+    out.put(cache.get_key("k" * 64, make))
+
+
+def test_a_figure_two_processes_want_at_once_is_drawn_once(tmp_path):
+    context = multiprocessing.get_context("fork")
+    start, out = context.Event(), context.Queue()
+    log = tmp_path / "made"
+    workers = [context.Process(target=_want_figure, args=(str(tmp_path / "figures"), str(log),
+                                                          start, out)) for _ in range(3)]
+    for w in workers:
+        w.start()
+    start.set()
+    got = [out.get(timeout=30) for _ in workers]
+    for w in workers:
+        w.join(10)
+    assert got == ["<svg>drawn once</svg>"] * 3
+    assert len(log.read_text().splitlines()) == 1
+    assert not list((tmp_path / "figures").rglob("*.lock")), "a lock file was left"
