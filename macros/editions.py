@@ -1,11 +1,12 @@
 """The site's other editions: the whole series on one printable page, its PDF, and the
 offline edition (README "Offline and on paper").
 
-Registered in mkdocs.yml under ``hooks:`` (after ``macros/hooks.py``, whose ``on_nav``
-orders the pages by weight first). Three parts:
+Registered under ``hooks:`` in mkdocs-publish.yml, the published site's configuration
+(``./dev build``; after ``macros/hooks.py``, whose ``on_nav`` orders the pages by weight
+first), not in mkdocs.yml: rebuilding while writing leaves the editions out. Three parts:
 
-- The print page, ``print.html`` at the site's root, written at the end of every build
-  (``on_post_build``). It is made from the built pages, not from their Markdown:
+- The print page, ``print.html`` at the site's root, written at the end of every
+  published build (``on_post_build``). It is made from the built pages, not from their Markdown:
   figures go into a page at ``on_post_page`` (``macros/hooks.py``), so only the
   finished HTML holds them. Each page's article is taken in the navigation's order,
   its ids are prefixed with the page's name so that they stay unique, links between
@@ -222,9 +223,12 @@ def print_titles(site_dir: str, dest_uris: list[str]) -> list[tuple[str, str]]:
 def print_bodies(site_dir: str, dest_uris: list[str]):
     """Each built page's article rewritten for the print page, one at a time (the whole
     series is megabytes of text: it is never held in memory at once)."""
+    from roads.words.rendercache import digest
+
     pages = {uri: page_slug(uri) for uri in dest_uris}
+    series = digest(sorted(pages.items()))  # once: every page's key holds it
     for uri in dest_uris:
-        yield pages[uri], _rewritten(pages[uri], uri, pages, _article(site_dir, uri))
+        yield pages[uri], _rewritten(pages[uri], uri, pages, _article(site_dir, uri), series)
 
 
 def print_sections(site_dir: str, dest_uris: list[str]) -> list[tuple[str, str, str]]:
@@ -233,13 +237,14 @@ def print_sections(site_dir: str, dest_uris: list[str]) -> list[tuple[str, str, 
     return [(slug, titles[slug], body) for slug, body in print_bodies(site_dir, dest_uris)]
 
 
-def _rewritten(slug: str, uri: str, pages: dict[str, str], article: str) -> str:
+def _rewritten(slug: str, uri: str, pages: dict[str, str], article: str, series: str) -> str:
     """``_Rewriter(slug, uri, pages).rewrite(article)``, kept in the page cache under the
-    digest of its inputs and this code: a warm build rewrites only the pages that changed."""
+    digest of its inputs (``series``: that of ``pages``) and this code: a warm build
+    rewrites only the pages that changed."""
     from macros import pagecache
 
     make = lambda: _Rewriter(slug, uri, pages).rewrite(article)  # noqa: E731
-    return pagecache.memo("print", [slug, uri, pages, article], make)
+    return pagecache.memo("print", [slug, uri, series, article], make)
 
 
 # Stands for the series in the rendered template, which is then written around it. It

@@ -143,7 +143,9 @@ def _config_parts(config) -> dict:
     """What of MkDocs' configuration a page's rendering can depend on."""
     theme = config.get("theme")
     return {
-        "config_file": config.get("config_file_path"),
+        # The plugins and hooks, but not the editions (mkdocs-publish.yml), which act on
+        # built pages only: the pages rendered while writing serve the published build.
+        "plugins": [name for name in config.plugins if name != "macros/editions.py"],
         "site_url": config.get("site_url"), "repo_url": config.get("repo_url"),
         "edit_uri": config.get("edit_uri"), "use_directory_urls": config.get("use_directory_urls"),
         "docs_dir": config.get("docs_dir"), "extra": config.get("extra"),
@@ -333,7 +335,10 @@ def keep_content(html_out: str, page) -> None:
 
 def memo(kind: str, parts: object, make) -> str:
     """``make()``, a pure function of ``parts`` and the code, kept under their digest."""
-    key = digest([kind, _text(json.dumps(parts, ensure_ascii=False, default=str)), code()])
+    import msgspec
+
+    text = msgspec.json.encode(parts, enc_hook=str)
+    key = digest([kind, hashlib.sha256(text).hexdigest(), code()])
     cache = _pages()
     found = cache.get(key)
     if found is not None:

@@ -15,6 +15,8 @@ import sys
 import threading
 from pathlib import Path
 
+# The configuration of the published site (mkdocs.yml and the print page).
+PUBLISH = "mkdocs-publish.yml"
 CHROMIUM_ARGS = [
     "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
@@ -31,16 +33,17 @@ def chromium_path() -> str | None:
 
 
 def build_site(repo: Path, out: Path, mode: str = "frozen", *, cache: Path) -> None:
-    """``mkdocs build --strict`` of the real site into ``out``, with its own ``cache``
-    folder (frozen: nothing is written into ``repo``)."""
+    """``mkdocs build --strict`` of the real site as published (``mkdocs-publish.yml``:
+    the print page too) into ``out``, with its own ``cache`` folder (frozen: nothing is
+    written into ``repo``)."""
     # No repository: with REPO_URL set, Material's pages ask GitHub's API from the browser,
     # and no browser test may depend on that request.
     env = {k: v for k, v in os.environ.items() if k not in ("REPO_URL", "EDIT_URI")}
     env = {**env, "ROADS_MODE": mode, "ROADS_ROOT": str(repo), "ROADS_CACHE": str(cache),
            "NO_MKDOCS_2_WARNING": "1"}
     done = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict",
-                           "--site-dir", str(out)], cwd=repo, env=env, capture_output=True,
-                          text=True)
+                           "-f", PUBLISH, "--site-dir", str(out)], cwd=repo, env=env,
+                          capture_output=True, text=True)
     if done.returncode != 0:
         raise AssertionError(f"mkdocs build failed:\n{done.stdout}\n{done.stderr}")
 

@@ -20,6 +20,7 @@ from macros import project as macros_project
 from roads.capture.project import MODES
 from roads.capture.treestamp import FreshMark, tree_stamp
 from roads.words.rendercache import FileStates, Recorder, RenderCache, digest
+from tests.browser import PUBLISH
 from tests.conftest import copy_checkout
 from tests.test_reproducible import build, tree
 
@@ -93,16 +94,16 @@ def entries(cache: Path) -> dict[str, float]:
     return {str(p): p.stat().st_mtime_ns for p in (cache / "pages").rglob("*.json")}
 
 
-def built(out: Path, cache: Path, repo: Path, *prefix: str) -> str:
-    """A frozen ``mkdocs build --strict`` of ``repo`` (``prefix``: a command to run it
-    under); its log."""
+def built(out: Path, cache: Path, repo: Path, *prefix: str, config: str = PUBLISH) -> str:
+    """A frozen ``mkdocs build --strict -f config`` of ``repo`` (``prefix``: a command to
+    run it under); its log."""
     import subprocess
     import sys
 
     env = {**os.environ, "ROADS_MODE": "frozen", "ROADS_ROOT": str(repo), "ROADS_CACHE": str(cache),
            "NO_MKDOCS_2_WARNING": "1"}
     env.pop("SITE_URL", None)
-    done = subprocess.run([*prefix, sys.executable, "-m", "mkdocs", "build", "--strict",
+    done = subprocess.run([*prefix, sys.executable, "-m", "mkdocs", "build", "--strict", "-f", config,
                            "--site-dir", str(out)], cwd=repo, env=env, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr[-3000:]
     return done.stderr
@@ -141,6 +142,11 @@ def test_warm_builds_are_byte_identical_and_edits_render_what_they_touch(tmp_pat
     assert kept, "the build kept no page"
     build(tmp_path / "warm", "frozen", cache, root=repo)
     assert entries(cache) == kept, "a warm build rendered a page again"
+    # The pages rendered for the published site serve a build while writing (mkdocs.yml,
+    # no print page) too, and the other way round.
+    built(tmp_path / "writing", cache, repo, config="mkdocs.yml")
+    assert entries(cache) == kept, "a build without the editions rendered a page again"
+    assert not (tmp_path / "writing" / "print.html").exists()
     cold, warm = tree(tmp_path / "cold"), tree(tmp_path / "warm")
     assert cold.keys() == warm.keys()
     assert [n for n in cold if cold[n] != warm[n]] == []

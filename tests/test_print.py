@@ -1,5 +1,6 @@
-"""The series on paper: the print page every build writes (print.html,
-macros/editions.py) and the PDF printed from it (python -m macros.editions pdf).
+"""The series on paper: the print page the published site holds (print.html,
+macros/editions.py, hooked by mkdocs-publish.yml) and the PDF printed from it (python -m
+macros.editions pdf).
 
 The print page holds every page in the navigation's order with every figure of each,
 its ids are unique and its links lead somewhere; the PDF has a page per page of the
@@ -159,3 +160,27 @@ def test_pdf_is_the_same_bytes_twice(built, browser, tmp_path):
     one = make_pdf(page, tmp_path / "one.pdf", browser=browser).read_bytes()
     two = make_pdf(page, tmp_path / "two.pdf", browser=browser).read_bytes()
     assert one == two
+
+
+def _hooks(path: Path) -> list[str]:
+    import yaml
+
+    # mkdocs.yml uses !ENV and !relative tags; only the hooks matter here.
+    loader = type("Loader", (yaml.SafeLoader,), {})
+    loader.add_multi_constructor("!", lambda loader, suffix, node: None)
+    return yaml.load(path.read_text(encoding="utf-8"), Loader=loader).get("hooks", [])
+
+
+def test_the_editions_are_published_not_rebuilt_while_writing():
+    """mkdocs.yml (``mkdocs serve``, ``mkdocs build``) has no print page; the published
+    configuration repeats its hooks (INHERIT replaces lists) and adds the editions', as
+    the offline edition inherits it."""
+    from tests.browser import PUBLISH
+    from tests.conftest import REPO
+
+    main, published = _hooks(REPO / "mkdocs.yml"), _hooks(REPO / PUBLISH)
+    assert "macros/editions.py" not in main
+    assert published == main + ["macros/editions.py"], (main, published)
+    assert "INHERIT: mkdocs-publish.yml" in (REPO / "mkdocs-offline.yml").read_text()
+    assert f"-f {PUBLISH}" in (REPO / "dev").read_text()
+

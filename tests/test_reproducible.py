@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.browser import PUBLISH
 from tests.conftest import REPO, copy_checkout
 
 pytestmark = [pytest.mark.slow, pytest.mark.dot]
@@ -29,8 +30,9 @@ def build(out: Path, mode: str, cache: Path, root: Path = REPO, path: str | None
     env.pop("SITE_URL", None)
     if path is not None:
         env["PATH"] = path
-    done = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir",
-                           str(out)], cwd=root, env=env, capture_output=True, text=True)
+    done = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "-f", PUBLISH,
+                           "--site-dir", str(out)], cwd=root, env=env, capture_output=True,
+                          text=True)
     assert done.returncode == 0, done.stderr[-3000:]
 
 
