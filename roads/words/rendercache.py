@@ -24,7 +24,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+import msgspec
+
 FORMAT = 1  # of an entry's file: a new format misses every old entry
+# msgspec's JSON: an entry holds a page's HTML and figures, and json's pure-Python
+# string escaping was a good part of a warm build's time at a few hundred pages.
+_DECODE = msgspec.json.Decoder().decode
+_ENCODE = msgspec.json.Encoder().encode
 
 
 @dataclass(frozen=True)
@@ -114,12 +120,12 @@ class RenderCache:
     def get(self, key: str) -> dict | None:
         """The payload kept under ``key`` if every file it read is unchanged, else None."""
         try:
-            data = json.loads(self._path(key).read_text(encoding="utf-8"))
+            data = _DECODE(self._path(key).read_bytes())
             if data.get("format") != FORMAT or data.get("key") != key:
                 return None
             depends = [Dependency(*d) for d in data["depends"]]
             payload = data["payload"]
-        except (OSError, ValueError, TypeError, KeyError):
+        except (OSError, ValueError, TypeError, KeyError, AttributeError, msgspec.DecodeError):
             return None  # absent, or unreadable: rendered again and rewritten
         if not all(self.files.unchanged(d) for d in depends):
             return None
@@ -129,9 +135,9 @@ class RenderCache:
         """Keep ``payload`` under ``key``, valid while the files ``depends`` are unchanged."""
         deps = tuple(sorted(set(depends), key=lambda d: d.path))
         path = self._path(key)
-        text = json.dumps({"format": FORMAT, "key": key,
-                           "depends": [[d.path, d.size, d.mtime_ns, d.inode, d.sha256] for d in deps],
-                           "payload": payload}, ensure_ascii=False, separators=(",", ":"))
+        text = _ENCODE({"format": FORMAT, "key": key,
+                        "depends": [[d.path, d.size, d.mtime_ns, d.inode, d.sha256] for d in deps],
+                        "payload": payload}).decode("utf-8")
         keep_text(path, text)
 
 
