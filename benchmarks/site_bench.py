@@ -52,7 +52,9 @@ IGNORE = shutil.ignore_patterns(".git", ".venv", "site", "site-*", ".cache", ".p
 PLAIN = "mkdocs-plain.yml"
 MDEXEC = "mkdocs-mdexec.yml"
 ERROR_BOX = '<p class="admonition-title">This figure could not be made</p>'  # macros.error_box
-FIGURE_SVG = re.compile(r'<svg class="(roads-[^"]*)".*?</svg>', re.S)
+FIGURE_SVG = re.compile(r'<svg class="(roads-[^"]*)".*?</svg>', re.S)  # Graphviz's drawings
+FIGURE = '<figure class="roads-figure'  # every figure but a table's
+MAP_TABLE = '<div class="roads-map"'  # a memory map's table (memory_map, address_space's)
 # Ten one-process demos for the markdown-exec comparison (fork, gdb and ASLR demos left out).
 TEN = ("layout", "stacktop", "intmain", "voidmain", "elf2maps", "demand", "stackgrow", "brk",
        "threshold", "threads", "pagewalk", "probe")
@@ -161,14 +163,19 @@ def ms(seconds: float) -> str:
     return f"{seconds * 1000:.0f} ms"
 
 
-def figures_made(site: Path) -> tuple[int, int]:
-    """(inline figure SVGs, error boxes) over every HTML page of a built site."""
-    svgs = boxes = 0
+def figures_made(site: Path) -> tuple[str, int]:
+    """(what the pages show: figures, map tables, Graphviz SVGs; error boxes) over every
+    HTML page of a built site but the print page."""
+    figures = tables = svgs = boxes = 0
     for page in site.rglob("*.html"):
+        if page.name == "print.html":
+            continue
         text = page.read_text(encoding="utf-8", errors="replace")
+        figures += text.count(FIGURE)
+        tables += text.count(MAP_TABLE)
         svgs += len(FIGURE_SVG.findall(text))
         boxes += text.count(ERROR_BOX)
-    return svgs, boxes
+    return f"{figures} figures, {tables} map tables, {svgs} Graphviz SVGs", boxes
 
 
 def section(title: str, body, *args) -> None:
@@ -335,7 +342,7 @@ def bench_warm(repeat: int, keep: dict) -> None:
     full_t, plain_t = paired(builder(root), builder(root, plain, "site-plain"), repeat)
     ratio = full_t / plain_t
     row(f"plain mkdocs build, macros off ({pages} pages)", ms(plain_t), "new process")
-    row(f"warm mkdocs build, nothing changed ({svgs} figure SVGs)", ms(full_t),
+    row(f"warm mkdocs build, nothing changed ({svgs})", ms(full_t),
         verdict(ratio, 1.15))
     if boxes:
         row("  figures that failed on the real site (error boxes)", f"{boxes}")
@@ -788,7 +795,7 @@ def bench_scale(repeat: int, keep: dict) -> None:
         results.append((count, full_t, plain_t))
         row(f"{count} pages, {2 * count} figures: plain / warm", f"{ms(plain_t)} / {ms(full_t)}",
             (verdict(full_t / plain_t, 1.15) if count == SCALE[-1] else f"ratio {full_t / plain_t:.2f}")
-            + f"; {svgs} SVGs" + (f", {boxes} error boxes" if boxes else ""))
+            + f"; {svgs}" + (f", {boxes} error boxes" if boxes else ""))
         if count == SCALE[0]:
             print_profiles(root, plain, ("warm",))
     (n0, f0, p0), (n1, f1, p1) = results[0], results[-1]
