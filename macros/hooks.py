@@ -206,8 +206,10 @@ def on_build_error(error) -> None:
 def on_post_build(config) -> None:
     """Write the feeds of every page's timeline entries (dated from the timelines only,
     so that two builds write the same bytes). They need the site's absolute address.
-    The page cache now holds this code's renderings (``macros.ahead``)."""
+    The page cache now holds this code's renderings (``macros.ahead``), and its entries
+    unused for a month go (``pagecache.prune``)."""
     ahead.filled()
+    pagecache.prune()
     if not config.site_url:
         log.info("no site_url: no feeds of the Update Timelines")
         return

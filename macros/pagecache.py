@@ -348,6 +348,18 @@ def memo(kind: str, parts: object, make) -> str:
     return text
 
 
+def prune() -> None:
+    """At the end of a build: the page, figure and drawing caches lose the entries no
+    build used for a month (``roads.cachedir``; a scan at most once a day)."""
+    from roads import cachedir
+
+    from .project import cache_dir, figure_cache
+
+    _pages().prune()
+    figure_cache().prune()
+    cachedir.prune(cache_dir() / "svg", (".svg", ".made-by"))  # svg_cache(), no Project made
+
+
 def saved_session_inputs(path: Path, root: Path) -> list[Path]:
     """The files a saved ``roads explain`` session was made from (its program's source)."""
     try:

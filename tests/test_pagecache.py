@@ -223,3 +223,43 @@ def test_git_information_outside_any_repository_is_kept_too(tmp_path, monkeypatc
     cached = gitinfo.cached(lambda: asked.append(1) or {"status": False, "date": None})
     assert cached() == cached() == {"status": False, "date": None}
     assert len(asked) == 1
+
+
+# -- pruning ------------------------------------------------------------------------------
+
+
+def test_entries_unused_for_a_month_are_pruned_and_a_used_one_stays(tmp_path):
+    from roads import cachedir
+    from roads.figures.figcache import FigureCache
+
+    day = cachedir.DAY
+    now = time.time()
+    cache = RenderCache(tmp_path / "pages")
+    for name in ("used", "unused", "recent"):
+        cache.put(digest([name]), {"markdown": name}, ())
+    old = now - 40 * day
+    for name in ("used", "unused"):
+        os.utime(cache._path(digest([name])), (old, old))
+    os.utime(cache._path(digest(["recent"])), (now - 10 * day, now - 10 * day))
+    leftover = cache.directory / "ab" / ".x.json.123.tmp"  # a writer killed mid-write
+    leftover.parent.mkdir(parents=True, exist_ok=True)
+    leftover.write_text("{")
+    os.utime(leftover, (old, old))
+    # Found by a build: marked used (a month-old mark moves to now).
+    assert cache.get(digest(["used"])) == {"markdown": "used"}
+    assert cache._path(digest(["used"])).stat().st_mtime > now - day
+    assert cache.prune() == 2
+    assert cache.get(digest(["unused"])) is None and not leftover.exists()
+    assert cache.get(digest(["used"])) and cache.get(digest(["recent"]))
+    # Scanned at most once a day: a build on the same day only looks at the stamp.
+    os.utime(cache._path(digest(["recent"])), (old, old))
+    assert cache.prune() is None
+    assert cache.prune(now=now + 2 * day) == 1
+
+    figures = FigureCache(tmp_path / "figures", "code")
+    figures.get_key("f" * 64, lambda: "<svg/>")
+    path = next((tmp_path / "figures").rglob("*.html"))
+    os.utime(path, (old, old))
+    assert figures.prune() == 1 and not path.exists()
+    again = FigureCache(tmp_path / "figures", "code")
+    assert again.get_key("f" * 64, lambda: "<svg>made again</svg>") == "<svg>made again</svg>"

@@ -17,6 +17,8 @@ import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
+from .. import cachedir
+
 
 def code_digest(files: Iterable[Path]) -> str:
     """Digest of source files, in the order given (the drawing code's version)."""
@@ -47,6 +49,10 @@ class FigureCache:
         """Whether the figure named ``key`` is kept (in memory or on disk)."""
         return key in self.memory or self._path(key).exists()
 
+    def prune(self, **limits) -> int | None:
+        """Remove the figures unused for a month (``roads.cachedir.prune``)."""
+        return cachedir.prune(self.directory, (".html",), **limits)
+
     def get(self, parts: object, make: Callable[[], str]) -> str:
         """The figure for ``parts``, made (and kept) by ``make`` if not there yet."""
         return self.get_key(self.key(parts), make)
@@ -58,7 +64,9 @@ class FigureCache:
             return found
         path = self._path(key)
         found = _read(path)
-        if found is None:
+        if found is not None:
+            cachedir.used(path)
+        else:
             # Several processes may render pages at once (macros.ahead): the first to
             # want a figure draws it, and the others wait for it and read it.
             with _drawing(path):

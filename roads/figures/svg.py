@@ -19,7 +19,7 @@ from pathlib import Path
 
 from lxml import etree
 
-from .. import command
+from .. import cachedir, command
 
 DOT = ("dot",)
 SVG_NS = "http://www.w3.org/2000/svg"
@@ -64,6 +64,8 @@ def render(source: str, cache_dir: str | os.PathLike[str] | None = None, *,
         made_by = path.with_suffix(".made-by")
         # Drawn by this very Graphviz, or there is no Graphviz here to draw it again.
         if identity == "missing" or (made_by.exists() and made_by.read_text() == identity):
+            cachedir.used(path)
+            cachedir.used(made_by)
             return path.read_text(encoding="utf-8")
     done = command.run([*layout, "-Tsvg"], input=source, timeout=60.0)
     root = _parse(done.stdout)

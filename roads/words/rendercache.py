@@ -26,6 +26,8 @@ from pathlib import Path
 
 import msgspec
 
+from .. import cachedir
+
 FORMAT = 1  # of an entry's file: a new format misses every old entry
 # msgspec's JSON: an entry holds a page's HTML and figures, and json's pure-Python
 # string escaping was a good part of a warm build's time at a few hundred pages.
@@ -119,8 +121,9 @@ class RenderCache:
 
     def get(self, key: str) -> dict | None:
         """The payload kept under ``key`` if every file it read is unchanged, else None."""
+        path = self._path(key)
         try:
-            data = _DECODE(self._path(key).read_bytes())
+            data = _DECODE(path.read_bytes())
             if data.get("format") != FORMAT or data.get("key") != key:
                 return None
             depends = [Dependency(*d) for d in data["depends"]]
@@ -129,7 +132,12 @@ class RenderCache:
             return None  # absent, or unreadable: rendered again and rewritten
         if not all(self.files.unchanged(d) for d in depends):
             return None
+        cachedir.used(path)
         return payload
+
+    def prune(self, **limits) -> int | None:
+        """Remove the entries unused for a month (``roads.cachedir.prune``)."""
+        return cachedir.prune(self.directory, (".json",), **limits)
 
     def put(self, key: str, payload: dict, depends: Iterable[Dependency]) -> None:
         """Keep ``payload`` under ``key``, valid while the files ``depends`` are unchanged."""

@@ -1,0 +1,63 @@
+"""Files kept in a cache folder, and the ones nobody used for a month thrown away.
+
+The page cache and the figure cache keep one file per entry under their key, and a key
+changes whenever anything that made the entry does (a page's text, a capture, the
+code): old entries are never looked up again, and without pruning a folder grows with
+every edit. An entry's modification time says when it was last used: written when made,
+touched when found (at most once a day, so that a warm build writes almost nothing).
+``prune`` removes the entries unused for ``UNUSED`` seconds; a build calls it at its end,
+at most once every ``EVERY`` seconds (a stamp file in the folder), so pruning costs a
+build one ``stat`` on other days. Nothing here knows what an entry holds.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import time
+from pathlib import Path
+
+DAY = 24 * 3600
+UNUSED = 30 * DAY  # an entry not used for this long is removed
+EVERY = DAY  # a folder is scanned at most this often
+STAMP = ".pruned"
+
+
+def used(path: Path, now: float | None = None) -> None:
+    """Mark the entry at ``path`` as used now (when its mark is a day old or more)."""
+    now = time.time() if now is None else now
+    with contextlib.suppress(OSError):
+        if now - os.stat(path).st_mtime >= DAY:
+            os.utime(path, (now, now))
+
+
+def prune(directory: Path, suffixes: tuple[str, ...], *, now: float | None = None,
+          unused: float = UNUSED, every: float = EVERY) -> int | None:
+    """Remove the entries (files ending in ``suffixes``, and the partial or lock files a
+    killed process left) of ``directory`` unused for ``unused`` seconds; how many, or
+    None when the folder was scanned less than ``every`` seconds ago."""
+    now = time.time() if now is None else now
+    stamp = directory / STAMP
+    try:
+        if now - os.stat(stamp).st_mtime < every:
+            return None
+    except FileNotFoundError:
+        pass
+    except OSError:
+        return None
+    removed = 0
+    for folder, _, names in os.walk(directory):
+        for name in names:
+            # Entries, and the hidden partial and lock files of their writers.
+            if name == STAMP or not (name.endswith(suffixes) or name.startswith(".")):
+                continue
+            path = os.path.join(folder, name)
+            with contextlib.suppress(OSError):
+                if now - os.stat(path).st_mtime >= unused:
+                    os.unlink(path)
+                    removed += 1
+    with contextlib.suppress(OSError):
+        directory.mkdir(parents=True, exist_ok=True)
+        stamp.touch()
+        os.utime(stamp, (now, now))
+    return removed
