@@ -16,7 +16,7 @@ from mkdocs.utils.meta import get_data
 from roads.words.claims import Claim, find_claim, load_claims, simple_calls
 from roads.errors import ConfigError
 
-from .pagecache import depends, recording
+from .pagecache import depends, keep, kept, recording, warnings
 from .project import project
 
 _ENV = None  # the macros plugin's env, set by bind() from define_env
@@ -85,6 +85,14 @@ def words(c: Claim) -> str:
     if done is not None:
         depends(*done[1])
         return done[0]
+    # Kept from an earlier build while every file the words read is unchanged: editing
+    # one sample renders again only the claims about it, on About's list too.
+    key, found = kept("claim words", [c.id, c.text], _ENV.conf)
+    if found is not None:
+        _WORDS[(c.id, c.text)] = (found["text"], tuple(found["files"]))
+        depends(*found["files"])
+        return found["text"]
+    before = warnings()
     _RENDERING.append(c)
     try:
         with recording() as read:
@@ -92,6 +100,7 @@ def words(c: Claim) -> str:
     finally:
         _RENDERING.pop()
     _WORDS[(c.id, c.text)] = (text, tuple(read.read))
+    keep(key, {"text": text, "files": list(read.read)}, read, warnings() != before)
     return text
 
 
@@ -117,14 +126,23 @@ def claim(claim_id: str) -> str:
 
 
 _INLINE: list[md.Markdown] = []  # one converter, reset for each line (making one costs ms)
+# Lines converted, by their text (a pure function: kept for the life of the process, so
+# that under ``mkdocs serve`` About's list converts only the words that changed).
+_INLINE_DONE: dict[str, str] = {}
 
 
 def inline_html(text: str) -> str:
     """One line of Markdown as inline HTML."""
+    done = _INLINE_DONE.get(text)
+    if done is not None:
+        return done
     if not _INLINE:
         _INLINE.append(md.Markdown(extensions=["attr_list"]))
     out = _INLINE[0].reset().convert(text)
-    return re.sub(r"^<p>(.*)</p>$", r"\1", out, flags=re.S)
+    done = _INLINE_DONE[text] = re.sub(r"^<p>(.*)</p>$", r"\1", out, flags=re.S)
+    if len(_INLINE_DONE) > 4096:  # words edited many times in one session
+        _INLINE_DONE.pop(next(iter(_INLINE_DONE)))
+    return done
 
 
 def claims() -> str:

@@ -333,6 +333,24 @@ def keep_content(html_out: str, page) -> None:
     _pages().put(key, payload, recorder.read.values())
 
 
+def kept(kind: str, parts: object, config) -> tuple[str | None, dict | None]:
+    """The key of a part of a page rendered from ``parts`` with the build's settings
+    and ``config``, and what is kept under it if nothing it read changed (None in
+    ``refresh`` mode): for a part several pages show, such as a claim's words."""
+    chosen, shared = _settings()
+    if not chosen.root:
+        return None, None
+    key = digest([kind, parts, code(), chosen.root, str(shared), _config_digest(config)])
+    return key, (_pages().get(key) if chosen.mode != "refresh" else None)
+
+
+def keep(key: str | None, payload: dict, read: Recorder, warned: bool) -> None:
+    """Keep ``payload`` under ``key`` (from ``kept``) with the files it read, unless its
+    rendering logged a warning."""
+    if key is not None and not warned:
+        _pages().put(key, payload, read.read.values())
+
+
 def memo(kind: str, parts: object, make) -> str:
     """``make()``, a pure function of ``parts`` and the code, kept under their digest."""
     import msgspec
