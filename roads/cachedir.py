@@ -1,4 +1,4 @@
-"""Files kept in a cache folder, and the ones nobody used for a month thrown away.
+"""Files kept in a cache folder: made once, and the ones nobody used for a month thrown away.
 
 The page cache and the figure cache keep one file per entry under their key, and a key
 changes whenever anything that made the entry does (a page's text, a capture, the
@@ -13,6 +13,7 @@ build one ``stat`` on other days. Nothing here knows what an entry holds.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import time
 from pathlib import Path
@@ -61,3 +62,34 @@ def prune(directory: Path, suffixes: tuple[str, ...], *, now: float | None = Non
         stamp.touch()
         os.utime(stamp, (now, now))
     return removed
+
+
+LOCK_WAIT = 300.0  # seconds to wait for another process making the same entry
+
+
+@contextlib.contextmanager
+def locked(path: Path):
+    """Hold the lock of the entry at ``path`` while it is made, so that two processes
+    rendering pages at once (``macros.ahead``) do not both make it: the second waits,
+    then finds it. ``flock`` on a hidden file beside it, released by the kernel if the
+    process dies; past ``LOCK_WAIT``, the entry is made without the lock."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lock = path.with_name(f".{path.name}.lock")
+    fd = os.open(lock, os.O_CREAT | os.O_RDWR, 0o600)
+    try:
+        deadline = time.monotonic() + LOCK_WAIT
+        pause = 0.002
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    break
+                time.sleep(pause)
+                pause = min(pause * 2, 0.05)
+        yield
+    finally:
+        with contextlib.suppress(OSError):
+            lock.unlink()  # a process waiting on it finds the entry once it has the lock
+        os.close(fd)

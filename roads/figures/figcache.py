@@ -8,12 +8,9 @@ under the cache folder for the next process (a plain rebuild).
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import hashlib
 import json
 import os
-import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
@@ -69,7 +66,7 @@ class FigureCache:
         else:
             # Several processes may render pages at once (macros.ahead): the first to
             # want a figure draws it, and the others wait for it and read it.
-            with _drawing(path):
+            with cachedir.locked(path):
                 found = _read(path)
                 if found is None:
                     found = make()
@@ -81,37 +78,8 @@ class FigureCache:
         return found
 
 
-LOCK_WAIT = 300.0  # seconds to wait for another process drawing the same figure
-
-
 def _read(path: Path) -> str | None:
     try:
         return path.read_text(encoding="utf-8")
     except FileNotFoundError:
         return None
-
-
-@contextlib.contextmanager
-def _drawing(path: Path):
-    """Hold the lock of the figure at ``path`` while it is drawn (``flock``, released
-    by the kernel if the process dies); past ``LOCK_WAIT``, draw it without."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    lock = path.with_name(f".{path.name}.lock")
-    fd = os.open(lock, os.O_CREAT | os.O_RDWR, 0o600)
-    try:
-        deadline = time.monotonic() + LOCK_WAIT
-        pause = 0.002
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() > deadline:
-                    break
-                time.sleep(pause)
-                pause = min(pause * 2, 0.05)
-        yield
-    finally:
-        with contextlib.suppress(OSError):
-            lock.unlink()  # a process waiting on it reads the figure once it has the lock
-        os.close(fd)  # the lock goes with it

@@ -58,15 +58,35 @@ def render(source: str, cache_dir: str | os.PathLike[str] | None = None, *,
     """
     key = "\0".join([*layout, source])
     digest = hashlib.sha256(key.encode()).hexdigest()
-    path = Path(cache_dir) / f"{digest}.svg" if cache_dir is not None else None
     identity = command.tool_identity(layout[0])
-    if path is not None and path.exists():
-        made_by = path.with_suffix(".made-by")
-        # Drawn by this very Graphviz, or there is no Graphviz here to draw it again.
-        if identity == "missing" or (made_by.exists() and made_by.read_text() == identity):
+    if cache_dir is None:
+        return _draw(source, layout, None, identity)
+    path = Path(cache_dir) / f"{digest}.svg"
+    kept = _kept(path, identity)
+    if kept is not None:
+        return kept
+    with cachedir.locked(path):  # another process may be drawing it
+        kept = _kept(path, identity)
+        return kept if kept is not None else _draw(source, layout, path, identity)
+
+
+def _kept(path: Path, identity: str) -> str | None:
+    """The SVG kept at ``path``, if drawn by this very Graphviz, or if there is no
+    Graphviz here to draw it again."""
+    made_by = path.with_suffix(".made-by")
+    try:
+        if identity == "missing" or made_by.read_text() == identity:
+            text = path.read_text(encoding="utf-8")
             cachedir.used(path)
             cachedir.used(made_by)
-            return path.read_text(encoding="utf-8")
+            return text
+    except FileNotFoundError:
+        pass
+    return None
+
+
+def _draw(source: str, layout: tuple[str, ...], path: Path | None, identity: str) -> str:
+    """Lay ``source`` out, and keep the SVG at ``path`` with the Graphviz that made it."""
     done = command.run([*layout, "-Tsvg"], input=source, timeout=60.0)
     root = _parse(done.stdout)
     for comment in list(root.iter(etree.Comment)):
