@@ -20,12 +20,16 @@ pages share is drawn once: the figure cache locks it while one process draws it.
 
 Workers write nothing but cache files, print nothing (their output goes to
 /dev/null), die with the build (``PR_SET_PDEATHSIG``) and are reaped when the pages
-are done (``finish``) or the build fails (``abandon``). None is forked under ``mkdocs
-serve`` (its threads), in ``refresh`` mode (which looks nothing up), or on one core.
+are done (``finish``), the build fails (``abandon``) or its process exits (Ctrl-C:
+``atexit``). None is forked while the process runs threads (``mkdocs serve`` after its
+first build), in ``refresh`` mode (which looks nothing up), for a ``--dirty`` build,
+on one core, or once a build filled the page cache with this code in this
+configuration (a mark: after that, a build misses a few pages at most).
 """
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import logging
 import os
@@ -56,14 +60,17 @@ def worker() -> bool:
     return bool(_state.get("worker"))
 
 
-def _mark():
-    from .pagecache import _pages, code
+def _mark(config):
+    """Set once a build filled the page cache with this code's renderings in this
+    configuration: later builds miss a few pages at most, and fork no worker."""
+    from .pagecache import _config_digest, _pages, code
 
-    return _pages().directory / f".filled-{code()[:32]}"
+    return _pages().directory / f".filled-{code()[:24]}-{_config_digest(config)[:24]}"
 
 
 def _claim(index: int) -> bool:
-    """Take page ``index`` for this process; False when another one took it first."""
+    """Take page ``index`` for this process; False when another one took it first.
+    OSError when the claims are gone (someone removed the folder)."""
     try:
         fd = os.open(os.path.join(_state["claims"], str(index)),
                      os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
@@ -93,7 +100,7 @@ def start(config, files) -> None:
     from .project import current
 
     finish()
-    if current().mode == "refresh" or _mark().exists():
+    if current().mode == "refresh" or _state.get("dirty") or _mark(config).exists():
         return
     pages = [f.page for f in files.documentation_pages() if f.page is not None]
     if fork(pages, lambda page: _populate_page(page, config, files)):
@@ -110,25 +117,36 @@ def fork(pages: list, render) -> int:
     claims = tempfile.mkdtemp(prefix="roads-pages-")
     _state.update(claims=claims, index={id(p): i for i, p in enumerate(pages)}, done=set(),
                   workers={})
+    if not _state.get("atexit"):  # Ctrl-C skips on_build_error: the claims still go
+        atexit.register(finish)
+        _state["atexit"] = True
+    build = os.getpid()
     for _ in range(usable - 1):
         read, write = os.pipe()
         sys.stdout.flush()
         sys.stderr.flush()
-        pid = os.fork()
+        try:
+            pid = os.fork()
+        except OSError:  # no more processes or memory: go on with the workers there are
+            os.close(read)
+            os.close(write)
+            break
         if pid == 0:  # the worker
             os.close(read)
-            _work(pages, write, render)
+            _work(pages, write, render, build)
         os.close(write)
         _state["workers"][read] = pid
-    return usable - 1
+    return len(_state["workers"])
 
 
-def _work(pages: list, out: int, render) -> None:
+def _work(pages: list, out: int, render, build: int) -> None:
     """In a worker: render every page no other process took, the last first; never returns."""
     status = 0
     try:
         _state["worker"] = True
         _die_with_parent()
+        if os.getppid() != build:  # the build died before the line above
+            os._exit(1)
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, 1)
         os.dup2(devnull, 2)
@@ -153,7 +171,13 @@ def take(page) -> None:
     """Before MkDocs renders ``page``: claim it, or wait for the worker that did (its
     rendering is then in the page cache)."""
     index = _state.get("index", {}).get(id(page))
-    if index is None or worker() or _claim(index):
+    if index is None or worker():
+        return
+    try:
+        if _claim(index):
+            return
+    except OSError:  # the claims are gone: no more rendering ahead, this page is ours
+        finish()
         return
     deadline = time.monotonic() + WAIT
     while index not in _state["done"]:
@@ -162,8 +186,9 @@ def take(page) -> None:
             return  # its worker died before finishing it: the build renders it
         left = deadline - time.monotonic()
         if left <= 0:
-            log.warning("a worker rendering pages ahead took more than %.0f s over %s; "
-                        "rendering it here", WAIT, page.file.src_uri)
+            log.info("a worker rendering pages ahead took more than %.0f s over %s; "
+                     "rendering it here", WAIT, page.file.src_uri)
+            finish()  # the workers go: none renders a page at the same time as the build
             return
         ready, _, _ = select.select(list(_state["workers"]), [], [], min(left, 1.0))
         for fd in ready:
@@ -195,15 +220,21 @@ def finish() -> None:
     _state.pop("done", None)
 
 
-def filled() -> None:
-    """At the end of a build: the page cache holds this code's renderings (no worker
-    is forked again until the code changes)."""
+def filled(config) -> None:
+    """At the end of a build: the page cache holds this code's renderings in this
+    configuration (no worker is forked again until one of them changes)."""
     if worker():
         return
     with contextlib.suppress(OSError):
-        mark = _mark()
+        mark = _mark(config)
         mark.parent.mkdir(parents=True, exist_ok=True)
         mark.touch()
+
+
+def setup(command: str, dirty: bool) -> None:
+    """MkDocs' ``on_startup``: a ``--dirty`` build renders only the pages that changed,
+    so no worker renders the others ahead."""
+    _state["dirty"] = dirty
 
 
 def abandon() -> None:

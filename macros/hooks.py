@@ -99,6 +99,11 @@ def on_nav(nav: Navigation, config, files: Files) -> Navigation:
     return nav
 
 
+def on_startup(command: str, dirty: bool) -> None:
+    """A ``--dirty`` build renders no page ahead (``macros.ahead``)."""
+    ahead.setup(command, dirty)
+
+
 def on_pre_page(page: Page, config, files: Files) -> Page:
     """A page a worker is rendering ahead is waited for (``macros.ahead``)."""
     ahead.take(page)
@@ -208,7 +213,7 @@ def on_post_build(config) -> None:
     so that two builds write the same bytes). They need the site's absolute address.
     The page cache now holds this code's renderings (``macros.ahead``), and its entries
     unused for a month go (``pagecache.prune``)."""
-    ahead.filled()
+    ahead.filled(config)
     pagecache.prune()
     if not config.site_url:
         log.info("no site_url: no feeds of the Update Timelines")

@@ -152,8 +152,9 @@ def _config_parts(config) -> dict:
         "markdown_extensions": config.get("markdown_extensions"),
         "mdx_configs": config.get("mdx_configs"),
         "theme": getattr(theme, "name", None),
+        # Not ``strict``: a rendering that logged a warning is never kept, so strict or
+        # not, a kept one is the same.
         "validation": str(config.get("validation")),
-        "strict": config.get("strict"),
     }
 
 

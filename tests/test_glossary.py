@@ -172,7 +172,9 @@ def test_parse_reads_terms_in_order():
 
 @pytest.mark.parametrize("text, message", [
     ("*[VMA]: a region.\n\n*[VMA]: again.\n", "already defined on line 1"),
-    ("*[VMA]: a region.\n*[PFN]: a frame number.\n", "2: leave a blank line before this term"),
+    ("*[VMA]: a region.\n*[PFN]: a frame number.\n",
+     "2: leave a blank line between 'VMA' and 'PFN'"),
+    ("*[VMA]: a region,\n  wrapped on.\n", "2: not a definition"),
     ("Some words.\n", "not a definition"),
     ("*[.bss]: zeroed data.\n", "must begin and end with a letter or a digit"),
     ("*[VMA]:\n", "has no definition"),

@@ -71,13 +71,14 @@ def parse(text: str, where: str = SOURCE) -> tuple[Term, ...]:
         if not line.strip():
             blank = True
             continue
-        if not blank:
-            raise ConfigError(f"{where}:{number}: leave a blank line before this term: in one "
-                              "block, the definitions make every page slow to convert")
-        blank = False
         m = DEFINITION.match(line)
         if m is None:
             raise ConfigError(f"{where}:{number}: not a definition; write *[TERM]: definition")
+        if not blank:
+            raise ConfigError(f"{where}:{number}: leave a blank line between {terms[-1].term!r} "
+                              f"and {m.group('term')!r}: in one block, the definitions make every "
+                              "page slow to convert")
+        blank = False
         term, definition = m.group("term"), m.group("definition").strip()
         if term != term.strip() or not re.match(r"\w", term) or not re.search(r"\w$", term):
             raise ConfigError(f"{where}:{number}: term {term!r} must begin and end with a "

@@ -95,7 +95,9 @@ class FileStates:
 
 def _plain(value: object) -> object:
     if isinstance(value, os.PathLike):
-        return os.fspath(value)
+        # Absolute: MkDocs' ``!relative`` paths read "" or the folder itself, depending
+        # on whether the configuration was named with -f.
+        return os.path.abspath(os.fspath(value))
     if isinstance(value, (set, frozenset)):
         return sorted(value, key=repr)
     return str(value)
