@@ -9,6 +9,7 @@ nothing there changes, asking again gives the same error without a new run.
 from __future__ import annotations
 
 import glob
+import hashlib
 import threading
 import time
 from dataclasses import dataclass, field
@@ -133,7 +134,15 @@ class Capturer:
         """
         path = self.store.path(name)
         old = None
+        new_stable = None
         try:
+            known = self._known_stable(path)
+            if known is not None:
+                # The file was found valid, and its stable text kept, by the digest of
+                # its bytes: compared without reading it as a document.
+                new_stable = freeze.stable(doc)
+                if new_stable == known:
+                    return False
             if path.is_dir():
                 try:
                     path.rmdir()
@@ -147,11 +156,26 @@ class Capturer:
                     path.unlink()
             if old is not None:
                 return freeze.write_if_changed(path, doc, old, freeze.stable_kept(
-                    old, self.store.digest(name), self.cache_dir), self.cache_dir)
-            return freeze.write_if_changed(path, doc, cache=self.cache_dir)
+                    old, self.store.digest(name), self.cache_dir), self.cache_dir,
+                    new_stable=new_stable)
+            return freeze.write_if_changed(path, doc, cache=self.cache_dir,
+                                           new_stable=new_stable)
         except OSError as exc:
             raise CaptureError(f"{path}: cannot write the capture: {exc.strerror or exc}",
                                sample=name) from None
+
+    def _known_stable(self, path: Path) -> str | None:
+        """The stable text kept for the capture file at ``path`` when that file, as its
+        bytes are now, was found valid by this checker (``ValidMarks``); else None."""
+        try:
+            with open(path, "rb") as f:  # a folder in its place fails here
+                data = f.read()
+        except OSError:
+            return None
+        sha = hashlib.sha256(data).hexdigest()
+        if not self.store.marks.valid(sha):
+            return None
+        return freeze.stable_known(sha, self.cache_dir)
 
     @staticmethod
     def _sweep_partials(path: Path) -> None:

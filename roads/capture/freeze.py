@@ -122,19 +122,22 @@ def parse(text: str, path: Path) -> dict:
 
 
 def write_if_changed(path: Path, doc: dict, old: dict | None = None,
-                     old_stable: str | None = None, cache: Path | None = None) -> bool:
+                     old_stable: str | None = None, cache: Path | None = None,
+                     new_stable: str | None = None) -> bool:
     """Write ``doc`` unless the file there already says the same; True if written.
 
     ``old``: the file's document, when the caller has it already (read, not changed),
     and ``old_stable`` its ``stable`` text, when the caller has that too (``stable_kept``).
     With ``cache``, the ``stable`` text of a file written is kept there (``stable_kept``).
+    ``new_stable``: ``stable(doc)``, when the caller has it already.
     """
     if old is None:
         try:
             old = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, ValueError):
             old = None
-    new_stable: str | None = stable(doc)
+    if new_stable is None:
+        new_stable = stable(doc)
     if old is not None and (old_stable if old_stable is not None else stable(old)) == new_stable:
         return False
     if old is not None and stable(_observed(old)) == stable(_observed(doc)):
@@ -167,15 +170,45 @@ def stable_kept(doc: dict, sha: str, cache: Path) -> str:
     ``sha``, kept under ``cache/stable`` by that digest and by the digest of the code
     that makes it: a committed capture compared again (each refresh) is not walked
     again."""
-    try:
-        text = _stable_path(cache, sha).read_text(encoding="utf-8")
-        if text:  # not a file emptied by a crash
-            return text
-    except (OSError, UnicodeDecodeError):
-        pass
+    text = stable_known(sha, cache)
+    if text is not None:
+        return text
     text = stable(doc)
     _keep_stable(cache, sha, text)
     return text
+
+
+def stable_known(sha: str, cache: Path) -> str | None:
+    """The kept ``stable`` text of the file whose bytes have digest ``sha`` (made by
+    this very code), or None when none is kept (the texts of this process's last
+    files are also held in memory: a long-lived process refreshing again reads none)."""
+    path = _stable_path(cache, sha)
+    text = _STABLE_HELD.get(str(path))
+    if text is not None:
+        return text
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return None
+    if not text:  # a file emptied by a crash
+        return None
+    _hold(str(path), text)
+    return text
+
+
+# The stable texts kept last, by the path they are kept at (which names the code that
+# made them and the digest of the file's bytes): a few dozen captures' worth.
+_STABLE_HELD: dict[str, str] = {}
+_STABLE_HELD_MAX = 64
+
+
+def _hold(key: str, text: str) -> None:
+    if len(_STABLE_HELD) >= _STABLE_HELD_MAX:
+        try:
+            _STABLE_HELD.pop(next(iter(_STABLE_HELD)), None)  # the oldest
+        except (RuntimeError, StopIteration):  # another thread changed it meanwhile
+            pass
+    _STABLE_HELD[key] = text
 
 
 def _stable_path(cache: Path, sha: str) -> Path:
@@ -192,6 +225,8 @@ def _keep_stable(cache: Path, sha: str, text: str) -> None:
         os.replace(partial, kept)
     except OSError:
         partial.unlink(missing_ok=True)
+        return
+    _hold(str(kept), text)
 
 
 def _recorded_inputs() -> tuple[str, ...]:

@@ -7,21 +7,33 @@ captures come from one reference toolchain.
 
 Hashing the inputs is the costly part. A capture found fresh is remembered with the
 stats of its file, the manifest and its input files: while none of them moves, it
-still is, and nothing is hashed again (``mkdocs serve`` asks on every rebuild).
+still is, and nothing is hashed again (``mkdocs serve`` asks on every rebuild). With a
+``memo`` folder (the project's cache) the same is kept on disk for a later process,
+together with the manifest entry, the engine's digest and gcc's identity, so that a
+new process does not read the capture at all while nothing moved. As in git's index,
+a file whose modification time is too close to the moment the memo is written (a
+later edit could keep the same time and size) is not trusted: no memo is written
+then, and the next process hashes again.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
+import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from ..errors import CaptureError
+from ..command import tool_identity
+from ..errors import CaptureError, RoadsError
 from . import freeze
 from .build import file_digest
 from .samples import MANIFEST, Sample
-from .sampleset import SampleSet
+# A file modified less than RACY_NS before a memo is written may be modified again with
+# the same modification time (the kernel stamps files with a clock that ticks every few
+# milliseconds): no memo is written while one is (see the module's docstring).
+from .sampleset import RACY_NS, SampleSet
 from .store import Store
 
 # Freshness states under which auto mode keeps a capture as it is.
@@ -35,12 +47,26 @@ ENGINE_FILES = ("capture/launcher.c", "capture/runner.py", "capture/snapshot.py"
 
 
 def engine_digest() -> str:
-    """Digest of the capture code itself (and the schema version)."""
-    h = hashlib.sha256(f"schema {freeze.SCHEMA}".encode())
+    """Digest of the capture code itself (and the schema version); hashed again in this
+    process only when the stats of one of its files move."""
     here = Path(__file__).parent.parent
+    stats = []
+    for name in ENGINE_FILES:
+        st = os.stat(here / name)
+        stats.append((st.st_mtime_ns, st.st_size, st.st_ino))
+    key = tuple(stats)
+    if _ENGINE[0] == key:
+        return _ENGINE[1]
+    h = hashlib.sha256(f"schema {freeze.SCHEMA}".encode())
     for name in ENGINE_FILES:
         h.update(name.encode() + b"\0" + (here / name).read_bytes())
-    return h.hexdigest()
+    digest = h.hexdigest()
+    if all(mtime < time.time_ns() - RACY_NS for mtime, _, _ in stats):
+        _ENGINE[:] = [key, digest]
+    return digest
+
+
+_ENGINE: list = [None, None]  # the stats of ENGINE_FILES and their digest
 
 
 @dataclass(frozen=True)
@@ -60,13 +86,17 @@ class Checker:
     """Judges the captures of ``store`` against the inputs of ``samples``.
 
     ``consult_gcc`` False (a frozen build): gcc is never run, and its version is a note.
+    ``memo``: the folder where the stamps of captures found fresh are kept for later
+    processes (``NAME.json``; see the module's docstring).
     """
 
-    def __init__(self, samples: SampleSet, store: Store, *, consult_gcc: bool = True) -> None:
+    def __init__(self, samples: SampleSet, store: Store, *, consult_gcc: bool = True,
+                 memo: Path | None = None) -> None:
         self.samples = samples
         self.store = store
         self.consult_gcc = consult_gcc
         self.engine = engine_digest()
+        self.memo = memo  # the folder of the fresh stamps kept for later processes
         self._gcc: str | None | bool = False  # False: not asked yet
         self._fresh_at: dict[str, tuple] = {}  # the stats under which each was found fresh
 
@@ -106,8 +136,11 @@ class Checker:
             return None
 
     def still_fresh(self, name: str) -> bool:
-        """Whether ``name`` was found fresh (or kept) under the stats its files have now."""
-        return name in self._fresh_at and self.stamp(name) == self._fresh_at[name]
+        """Whether ``name`` was found fresh (or kept) under the stats its files have now,
+        by this process or, with a ``memo`` folder, by an earlier one."""
+        if name in self._fresh_at:
+            return self.stamp(name) == self._fresh_at[name]
+        return self._memo_holds(name)
 
     def freshness(self, name: str, doc: dict | None = None) -> Freshness:
         """Compare the committed capture's recorded inputs with the current ones."""
@@ -117,7 +150,63 @@ class Checker:
         fresh = self._judge(name, doc)
         if fresh.state in KEPT and stamp is not None and stamp == self.stamp(name):
             self._fresh_at[name] = stamp
+            self._memo_keep(name, stamp)
         return fresh
+
+    # -- the stamps kept on disk for later processes ----------------------------------
+
+    def _memo_key(self) -> dict:
+        """What a kept stamp holds besides the files' stats: the code that judged and
+        the compiler it asked (its identity; None where gcc is not consulted)."""
+        return {"engine": self.engine,
+                "gcc": tool_identity("gcc") if self.consult_gcc else None}
+
+    def _memo_path(self, name: str) -> Path:
+        assert self.memo is not None
+        return self.memo / f"{name}.json"
+
+    def _memo_keep(self, name: str, stamp: tuple) -> None:
+        if self.memo is None:
+            return
+        *files, sample = stamp
+        if any(mtime >= time.time_ns() - RACY_NS for _, mtime, _, _ in files):
+            return  # too recent to vouch for (see RACY_NS)
+        text = json.dumps({**self._memo_key(), "sample": repr(sample), "files": files})
+        path = self._memo_path(name)
+        try:
+            if path.read_text(encoding="utf-8") == text:
+                return
+        except (OSError, UnicodeDecodeError):
+            pass
+        partial = path.with_name(f".{path.name}.{os.getpid()}.{id(text):x}.tmp")
+        try:  # renamed whole into place; a cache: a lost file only means hashing again
+            path.parent.mkdir(parents=True, exist_ok=True)
+            partial.write_text(text, encoding="utf-8")
+            os.replace(partial, path)
+        except OSError:
+            partial.unlink(missing_ok=True)
+
+    def _memo_holds(self, name: str) -> bool:
+        """Whether a stamp kept on disk says ``name`` is fresh: every file it names has
+        the same stats now, and the manifest entry, the engine and gcc are the same."""
+        if self.memo is None:
+            return False
+        try:
+            kept = json.loads(self._memo_path(name).read_text(encoding="utf-8"))
+            sample = self.samples.sample(name)
+            if kept["sample"] != repr(sample) or any(
+                    kept[key] != value for key, value in self._memo_key().items()):
+                return False
+            files = tuple(tuple(entry) for entry in kept["files"])
+            for path, mtime, size, ino in files:
+                st = os.stat(path)
+                if (st.st_mtime_ns, st.st_size, st.st_ino) != (mtime, size, ino):
+                    return False
+        except (OSError, ValueError, KeyError, TypeError, RoadsError):
+            return False
+        # The same stats as ``stamp`` gives: kept for the checks of this process.
+        self._fresh_at[name] = files + (sample,)
+        return True
 
     def _judge(self, name: str, doc: dict | None) -> Freshness:
         sample = self.samples.sample(name)

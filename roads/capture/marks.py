@@ -33,6 +33,11 @@ class ValidMarks:
             self._folder = self.cache_dir / "valid" / hashlib.sha256(checker).hexdigest()[:16]
         return self._folder
 
+    def valid(self, sha: str) -> bool:
+        """Whether a document whose bytes have digest ``sha`` was found valid by this
+        checker."""
+        return (self.folder / sha).exists()
+
     def check(self, path: Path, name: str, doc: dict, sha: str) -> None:
         """CaptureError naming the key when ``doc`` (the capture of ``name`` read from
         ``path``, whose bytes have digest ``sha``) is not shaped as the figures read it;

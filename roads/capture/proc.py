@@ -157,7 +157,41 @@ class SmapsEntry:
 
 
 def parse_smaps(text: str | bytes) -> tuple[SmapsEntry, ...]:
-    """Parse /proc/PID/smaps (or smaps_rollup, whose one block is ``[rollup]``)."""
+    """Parse /proc/PID/smaps (or smaps_rollup, whose one block is ``[rollup]``).
+
+    Block by block: most blocks repeat exactly from checkpoint to checkpoint and from
+    run to run (a library's mapping, the same counters), and a block parses the same
+    every time, so each is parsed once and its (immutable) record kept by its text.
+    """
+    text = _text(text)
+    starts = [0] if _HEADER.match(text) else []
+    starts += [m.start() + 1 for m in _BLOCK_START.finditer(text)]
+    if not starts or text[:starts[0]].strip("\n"):
+        return _parse_smaps(text)  # no area, or a line before the first: its error
+    starts.append(len(text))
+    out = []
+    for start, end in zip(starts, starts[1:]):
+        block = text[start:end]
+        entry = _BLOCKS.get(block)
+        if entry is None:
+            (entry,) = _parse_smaps(block)  # one header, at its start: one block
+            if len(_BLOCKS) >= _BLOCKS_KEPT:
+                _BLOCKS.clear()  # a long-lived process starts again rather than grow
+            _BLOCKS[block] = entry
+        out.append(entry)
+    return tuple(out)
+
+
+# The line that opens a block (the test ``_parse_smaps`` makes of each line), found
+# after its newline (a literal first character, which the regex engine looks for
+# quickly) or at the start, and the blocks already parsed, by their text.
+_BLOCK_START = re.compile(r"\n[0-9a-f]+-[0-9a-f]+ ")
+_BLOCKS: dict[str, SmapsEntry] = {}
+_BLOCKS_KEPT = 4096
+
+
+def _parse_smaps(text: str) -> tuple[SmapsEntry, ...]:
+    """Parse smaps text line by line (``parse_smaps``)."""
     blocks: list[SmapsEntry] = []
     header: MapsEntry | None = None
     kb: dict[str, int] = {}

@@ -71,7 +71,8 @@ class Project:
         self.log = log if log is not None else logging.getLogger("roads")
         self.samples_set = SampleSet(self.samples_dir)
         self.store = Store(self.snapshots_dir, ValidMarks(self.cache_dir))
-        self.checker = Checker(self.samples_set, self.store, consult_gcc=mode != "frozen")
+        self.checker = Checker(self.samples_set, self.store, consult_gcc=mode != "frozen",
+                               memo=self.cache_dir / "fresh")
         self.capturer = Capturer(self.samples_set, self.store, self.checker, self.cache_dir)
         self._warned: set[tuple] = set()  # stale captures a frozen build has warned about
 

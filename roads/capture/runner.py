@@ -197,8 +197,7 @@ def launcher_died(signum: int, oom_kills_during: int) -> str:
 
 def launcher(cache: Path) -> Path:
     """The compiled launcher, built into ``cache`` on first use (keyed by its source)."""
-    source = LAUNCHER_SOURCE.read_bytes()
-    digest = hashlib.sha256(source).hexdigest()[:16]
+    digest = _launcher_digest()
     binary = cache / f"launcher-{digest}"
     with _LAUNCHER_LOCK:
         if binary in _LAUNCHERS:
@@ -221,6 +220,21 @@ def launcher(cache: Path) -> Path:
                 partial.unlink(missing_ok=True)
         _LAUNCHERS.add(binary)
     return binary
+
+
+def _launcher_digest() -> str:
+    """The digest of the launcher's source, hashed again only when its stats move."""
+    st = LAUNCHER_SOURCE.stat()
+    key = (st.st_mtime_ns, st.st_size, st.st_ino)
+    known = _LAUNCHER_DIGEST.get(key)
+    if known is None:
+        known = hashlib.sha256(LAUNCHER_SOURCE.read_bytes()).hexdigest()[:16]
+        _LAUNCHER_DIGEST.clear()
+        _LAUNCHER_DIGEST[key] = known
+    return known
+
+
+_LAUNCHER_DIGEST: dict[tuple[int, int, int], str] = {}
 
 
 def tool_prefix(cache: Path, writable: Path, run_at: str | None = None) -> list[str]:
@@ -450,9 +464,13 @@ class _Run:
         self.result.stderr = self.buffers["stderr"].decode("utf-8", "replace")
         if self.child.returncode < 0:  # the pipes closed as the launcher died
             raise self.failure(launcher_died(-self.child.returncode, self.oom_rise()))
-        oom = self.oom_rise()
+        # The machine's count is read again only for a process that SIGKILL ended, the
+        # one cause it can explain.
+        oom: int | None = None
         for record in self.result.processes.values():
-            record.cause = end_cause(record, cpu_seconds, oom)
+            if oom is None and record.signal == signal.SIGKILL:
+                oom = self.oom_rise()
+            record.cause = end_cause(record, cpu_seconds, oom or 0)
 
     def oom_rise(self) -> int:
         """How many processes the kernel's out-of-memory killer ended since the run began."""

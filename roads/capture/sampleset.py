@@ -8,10 +8,20 @@ the error of its own sample only (``sample`` raises it), so every other sample w
 from __future__ import annotations
 
 import copy
+import os
+import time
 from pathlib import Path
 
 from ..errors import ConfigError
 from .samples import MANIFEST, Manifest, Sample, read_manifest
+
+# A manifest file modified less than this before it was read may be modified again with
+# the same stats (the kernel's file clock ticks every few milliseconds): not kept then.
+RACY_NS = 100_000_000
+# Manifests already read in this process, by folder: the manifest file's stats and what
+# the folder held (each entry's name and kind), and what was read. A ``SampleSet`` made
+# anew (a new Project) reads the manifest again only when one of those moved.
+_READ: dict[str, tuple[tuple, Manifest]] = {}
 
 
 class SampleSet:
@@ -30,12 +40,34 @@ class SampleSet:
         """The manifest as the file says now; ConfigError only when no entry of it can be
         read."""
         try:
-            mtime = self.path.stat().st_mtime_ns
+            st = self.path.stat()
         except FileNotFoundError:
             raise ConfigError(f"{self.path}: no sample manifest") from None
-        if self._manifest is None or self._manifest[0] != mtime:
-            self._manifest = (mtime, read_manifest(self.directory))
+        if self._manifest is None or self._manifest[0] != st.st_mtime_ns:
+            self._manifest = (st.st_mtime_ns, self._read(st))
         return self._manifest[1]
+
+    def _read(self, st: os.stat_result) -> Manifest:
+        """The manifest, parsed again unless this process read it under the same stats
+        of the file and the same listing of the folder.
+
+        What reading it checks besides its text is that each source and gdb script
+        named is a file inside the folder. A manifest is kept only when that is a
+        question of the listing alone: every entry usable, every such path a plain
+        name, and no symbolic link in the folder (a link's target could move while its
+        entry does not).
+        """
+        key = (st.st_mtime_ns, st.st_size, st.st_ino, st.st_dev, _listing(self.directory))
+        known = _READ.get(str(self.directory))
+        if known is not None and known[0] == key and key[-1] is not None:
+            return known[1]
+        manifest = read_manifest(self.directory)
+        if (key[-1] is not None and not manifest.broken
+                and st.st_mtime_ns < time.time_ns() - RACY_NS
+                and all("/" not in path for sample in manifest.samples.values()
+                        for path in (*sample.sources, *([sample.gdb] if sample.gdb else [])))):
+            _READ[str(self.directory)] = (key, manifest)
+        return manifest
 
     def sample(self, name: str) -> Sample:
         """One sample by name; its entry's ConfigError when that is broken, or one
@@ -47,3 +79,20 @@ class SampleSet:
             raise copy.copy(manifest.broken[name])  # each raise carries its own page
         known = ", ".join(manifest.names) or "none"
         raise ConfigError(f"no sample {name!r} in {self.path} (known: {known})", sample=name)
+
+
+def _listing(directory: Path) -> tuple | None:
+    """Each entry of ``directory`` by name and kind (file, folder, other), from the
+    folder alone (no stat of the entries); None when it holds a symbolic link or
+    cannot be listed."""
+    out = []
+    try:
+        with os.scandir(directory) as entries:
+            for entry in entries:
+                if entry.is_symlink():
+                    return None
+                kind = "f" if entry.is_file() else "d" if entry.is_dir() else "o"
+                out.append((entry.name, kind))
+    except OSError:
+        return None
+    return tuple(sorted(out))

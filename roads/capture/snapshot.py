@@ -44,10 +44,26 @@ def normalise_path(path: str, build_dir: Path) -> str:
 
 def region_record(entry: SmapsEntry, build_dir: Path) -> Region:
     """One region of smaps as a capture records it: device and inode zeroed, the
-    build folder written ``/build``."""
+    build folder written ``/build``.
+
+    Kept by the block's record (``proc.parse_smaps`` gives the same immutable record
+    for a block it has seen) and the folder: a region that did not change between
+    checkpoints or runs is made once."""
+    key = (id(entry), str(build_dir))
+    known = _REGIONS.get(key)
+    if known is not None and known[0] is entry:  # the entry held there keeps its id ours
+        return known[1]
     region = Region.from_smaps(entry)
-    return msgspec.structs.replace(region, dev="00:00", inode=0,
-                                   pathname=normalise_path(region.pathname, build_dir))
+    region = msgspec.structs.replace(region, dev="00:00", inode=0,
+                                     pathname=normalise_path(region.pathname, build_dir))
+    if len(_REGIONS) >= _REGIONS_KEPT:
+        _REGIONS.clear()
+    _REGIONS[key] = (entry, region)
+    return region
+
+
+_REGIONS: dict[tuple[int, str], tuple[SmapsEntry, Region]] = {}
+_REGIONS_KEPT = 4096
 
 
 def snapshot_process(stop: Stop, proc: Proc, build_dir: Path) -> dict:
@@ -247,6 +263,20 @@ def elf_record(binary: Path, cache: Path) -> dict:
     return msgspec.json.decode(encoded)  # as document.to_builtins makes it
 
 
+_ELF_POOL: list[ThreadPoolExecutor] = []
+_ELF_POOL_LOCK = threading.Lock()
+
+
+def _elf_pool() -> ThreadPoolExecutor:
+    """The threads that read ELF files beside the runs, started once per process (one
+    per core, as many as captures run at once by default)."""
+    with _ELF_POOL_LOCK:
+        if not _ELF_POOL:
+            _ELF_POOL.append(ThreadPoolExecutor(max_workers=os.cpu_count() or 1,
+                                                thread_name_prefix="roads-elf"))
+        return _ELF_POOL[0]
+
+
 def _timed(action):
     """``action()`` and the seconds it took."""
     started = time.perf_counter()
@@ -263,20 +293,26 @@ def capture_sample(sample: Sample, cache: Path, proc: Proc | None = None,
     for variant in sample.variants:
         build = compile_variant(sample, variant, cache, since=since)
         headers.update(build.headers)
-        # The ELF analysis needs no process: it runs while the sample's run mostly waits.
-        with ThreadPoolExecutor(max_workers=1) as pool:
-            elf = pool.submit(_timed, lambda: elf_record(build.binary, cache))
+        # The ELF analysis needs no process: it runs while the sample's run mostly waits,
+        # on a thread kept for it (starting one per variant costs more than most
+        # analyses, which come from the cache).
+        binary = build.binary
+        elf = _elf_pool().submit(_timed, lambda: elf_record(binary, cache))
+        try:
             runs = run_variant(sample, variant, build, cache, proc, cancel)
-            waiting = time.perf_counter()
-            try:
-                elf_doc, seconds = elf.result()
-            except RoadsError as exc:
-                exc.sample = exc.sample or sample.name
-                raise
-            # Our work, though done while the run was waited for (command.ledger): the
-            # part of it that this thread did not wait for here.
-            command.charge("elf beside the run",
-                           max(0.0, seconds - (time.perf_counter() - waiting)))
+        except BaseException:
+            elf.cancel()
+            raise
+        waiting = time.perf_counter()
+        try:
+            elf_doc, seconds = elf.result()
+        except RoadsError as exc:
+            exc.sample = exc.sample or sample.name
+            raise
+        # Our work, though done while the run was waited for (command.ledger): the part
+        # of it that this thread did not wait for here.
+        command.charge("elf beside the run",
+                       max(0.0, seconds - (time.perf_counter() - waiting)))
         doc = {"gcc_argv": list(build.argv), "elf": elf_doc, "runs": runs}
         if sample.gdb:
             doc["gdb"] = gdb_transcript(sample, build, cache)

@@ -1,0 +1,227 @@
+"""What the capture engine remembers to go faster (issue 14) is keyed by what it was made
+from: a changed input always means doing the work again.
+
+Real files only: a scratch sample captured with gcc for the fresh stamps kept on disk,
+a committed capture for the comparison of a refresh, this process's smaps and text
+built from it for the smaps blocks, real files and links for the manifest's paths.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import shutil
+import time
+from pathlib import Path
+
+import pytest
+
+from roads.capture import freeze
+from roads.capture.capturer import Capturer
+from roads.capture.freshness import RACY_NS, Checker
+from roads.capture.marks import ValidMarks
+from roads.capture.proc import _parse_smaps, parse_smaps
+from roads.capture.samples import read_manifest
+from roads.capture.sampleset import SampleSet
+from roads.capture.snapshot import region_record
+from roads.capture.store import Store
+from roads.errors import CaptureError, ConfigError
+from tests.conftest import REPO
+
+
+def _age(root: Path, seconds: float = 60) -> None:
+    """Move every file under ``root`` back in time, as files are when a later build
+    looks at them (a file just written is too recent for a kept stamp to vouch for)."""
+    then = time.time() - seconds
+    for path in root.rglob("*"):
+        if path.is_file():
+            os.utime(path, (then, then))
+
+
+@pytest.mark.gcc
+def test_a_kept_fresh_stamp_serves_a_new_project_until_an_input_moves(scratch) -> None:
+    scratch.add("kept", """\
+        #include "roads.h"
+        int main(void) { ROADS_CHECKPOINT("here"); return 0; }
+        """, 'checkpoints = ["here"]')
+    assert scratch.project().capture_one("kept").action == "captured"
+    _age(scratch.root)
+    memo = scratch.root / ".cache" / "roads" / "fresh" / "kept.json"
+
+    # A file written just now is not vouched for: no stamp is kept for it.
+    (scratch.root / "snapshots" / "kept.json").touch()
+    assert scratch.project().freshness("kept").state == "fresh"
+    assert not memo.exists()
+    _age(scratch.root)
+
+    assert scratch.project().freshness("kept").state == "fresh"
+    assert memo.is_file()
+    project = scratch.project()
+    assert project.checker.still_fresh("kept")
+    assert project.store._versions == {}  # the capture itself was not read
+    assert project.capture_one("kept").action == "fresh"
+
+    def judged_again() -> bool:
+        fresh = scratch.project()
+        return not fresh.checker.still_fresh("kept")
+
+    # The engine that judged, or the compiler it asked (not asked in frozen mode).
+    other = scratch.project()
+    other.checker.engine = "another engine"
+    assert not other.checker.still_fresh("kept")
+    assert not scratch.project(mode="frozen").checker.still_fresh("kept")
+    assert scratch.project().checker.still_fresh("kept")
+
+    # The sample's source, saved again: stale, and no stamp vouches for it any more.
+    source = scratch.samples / "kept.c"
+    source.write_text(source.read_text().replace("return 0;", "return 0; "))
+    assert judged_again()
+    assert scratch.project().freshness("kept").state == "stale"
+
+    # Back as it was (its digest is the recorded one): fresh again, kept again.
+    source.write_text(source.read_text().replace("return 0; ", "return 0;"))
+    _age(scratch.root)
+    assert scratch.project().freshness("kept").state == "fresh"
+    assert scratch.project().checker.still_fresh("kept")
+
+    # The manifest entry, changed: the stamp holds the entry, and the file's stats.
+    manifest = scratch.samples / "samples.toml"
+    saved = manifest.read_text()
+    manifest.write_text(saved.replace('["here"]', '["here"]\ntimeout = 9'))
+    assert judged_again()
+    manifest.write_text(saved)
+    _age(scratch.root)
+    assert judged_again()  # the same text, but the file moved: judged once more
+    assert scratch.project().freshness("kept").state == "fresh"
+    assert scratch.project().checker.still_fresh("kept")
+
+    # The capture file itself replaced, or a header it lists gone.
+    capture = scratch.root / "snapshots" / "kept.json"
+    capture.write_bytes(capture.read_bytes())
+    os.utime(capture, (time.time() - 30, time.time() - 30))
+    assert judged_again()
+    assert scratch.project().freshness("kept").state == "fresh"
+    header = scratch.samples / "roads.h"
+    shutil.move(header, scratch.root / "roads.h")
+    assert judged_again()
+    shutil.move(scratch.root / "roads.h", header)
+
+    # A stamp that does not parse is no stamp.
+    memo.write_text("{")
+    assert judged_again()
+
+
+def test_a_stamp_is_kept_only_for_files_older_than_the_racy_window(tmp_path: Path) -> None:
+    """The rule in isolation: a file stamped less than RACY_NS ago is not vouched for."""
+    samples = tmp_path / "samples"
+    samples.mkdir()
+    (samples / "samples.toml").write_text('[one]\ncheckpoints = ["x"]\n')
+    (samples / "one.c").write_text("int main(void) { return 0; }\n")
+    store = Store(tmp_path / "snapshots", ValidMarks(tmp_path / "cache"))
+    checker = Checker(SampleSet(samples), store, consult_gcc=False, memo=tmp_path / "fresh")
+    sample = checker.samples.sample("one")
+    now = time.time_ns()
+    fresh_file = (str(samples / "one.c"), now, 10, 1)
+    old_file = (str(samples / "one.c"), now - 2 * RACY_NS, 10, 1)
+    checker._memo_keep("one", (fresh_file, sample))
+    assert not (tmp_path / "fresh" / "one.json").exists()
+    checker._memo_keep("one", (old_file, sample))
+    assert (tmp_path / "fresh" / "one.json").exists()
+
+
+def _store_with(tmp_path: Path, doc: dict) -> tuple[Store, Path]:
+    snapshots = tmp_path / "snapshots"
+    snapshots.mkdir()
+    path = snapshots / "brk.json"
+    path.write_text(freeze.dumps(doc), encoding="utf-8")
+    return Store(snapshots, ValidMarks(tmp_path / "cache")), path
+
+
+def test_a_refresh_compares_a_capture_it_found_valid_without_reading_it(tmp_path: Path) -> None:
+    doc = json.loads((REPO / "snapshots" / "brk.json").read_text(encoding="utf-8"))
+    store, path = _store_with(tmp_path, doc)
+    capturer = Capturer(None, store, None, tmp_path / "cache")  # _write needs no samples
+    # Not yet marked valid: compared the long way, and the file's text kept for next time.
+    assert capturer._known_stable(path) is None
+    assert not capturer._write("brk", copy.deepcopy(doc))
+    assert capturer._known_stable(path) == freeze.stable(doc)
+
+    # The same observations: not written, the file untouched.
+    before = path.read_bytes()
+    assert not capturer._write("brk", copy.deepcopy(doc))
+    assert path.read_bytes() == before
+
+    # A counter that must repeat moved: written, and what is written is the new document.
+    moved = copy.deepcopy(doc)
+    region = moved["variants"]["default"]["runs"][0]["checkpoints"][0]["regions"][0]
+    region["kb"]["Rss"] = region["kb"].get("Rss", 0) + 4
+    assert capturer._write("brk", moved)
+    assert json.loads(path.read_bytes()) == moved
+
+    # A kept text that is not this file's (the file replaced behind our back) is never
+    # used: the key is the digest of the file's bytes as they are now.
+    path.write_text(freeze.dumps(doc), encoding="utf-8")
+    assert not capturer._write("brk", copy.deepcopy(doc))
+    assert capturer._write("brk", copy.deepcopy(moved))
+    assert json.loads(path.read_bytes()) == moved
+
+
+def test_smaps_blocks_parse_as_the_lines_do() -> None:
+    text = Path("/proc/self/smaps").read_text()
+    assert parse_smaps(text) == _parse_smaps(text) == parse_smaps(text.encode())
+    blocks = text.split("\n")
+    # A block seen before, with one counter changed: its new value, the others as before.
+    row = next(i for i, line in enumerate(blocks) if line.startswith("Rss:"))
+    value = int(blocks[row].split()[1])
+    blocks[row] = blocks[row].replace(f" {value} kB", f" {value + 4} kB")
+    changed = "\n".join(blocks)
+    assert parse_smaps(changed) == _parse_smaps(changed)
+    assert parse_smaps(changed)[0].kb["Rss"] == parse_smaps(text)[0].kb["Rss"] + 4
+
+    header = "00400000-00401000 r-xp 00000000 00:00 0 "
+    for odd in ("", "\n", f"\n\n{header}\nRss: 4 kB\n", f"{header}\nRss: 4 kB",
+                f"{header}\nRss: 4 kB\n\n{header}\nRss: 8 kB\n"):
+        assert parse_smaps(odd) == _parse_smaps(odd), odd
+    for bad in ("Rss: 4 kB\n", f"x\n{header}\n", f"{header}\nbad line\n", "0-1 zz\n",
+                f"{header}\nRss: 4 kB\n0-1 zz\n"):
+        with pytest.raises(CaptureError) as blocks_error:
+            parse_smaps(bad)
+        with pytest.raises(CaptureError) as lines_error:
+            _parse_smaps(bad)
+        assert str(blocks_error.value) == str(lines_error.value), bad
+
+
+def test_region_records_follow_the_block_and_the_build_folder(tmp_path: Path) -> None:
+    one, two = tmp_path / "one", tmp_path / "two"
+    text = f"00400000-00401000 r-xp 00000000 fe:00 1234 {one}/prog\nRss: 4 kB\n"
+    (entry,) = parse_smaps(text)
+    assert parse_smaps(text)[0] is entry  # the same block, the same record
+    first = region_record(entry, one)
+    assert first.pathname == "/build/prog" and first.inode == 0 and first.dev == "00:00"
+    assert region_record(entry, one) is first
+    assert region_record(entry, two).pathname == f"{one}/prog"  # not that folder's
+    (moved,) = parse_smaps(text.replace("Rss: 4", "Rss: 8"))
+    assert region_record(moved, one).kb["Rss"] == 8
+
+
+def test_manifest_paths_resolve_as_before(tmp_path: Path) -> None:
+    samples = tmp_path / "samples"
+    samples.mkdir()
+    (samples / "real.c").write_text("int main(void) { return 0; }\n")
+    (samples / "alias.c").symlink_to("real.c")
+    (tmp_path / "outside.c").write_text("int main(void) { return 0; }\n")
+    (samples / "escape.c").symlink_to(tmp_path / "outside.c")
+    (samples / "folder.c").mkdir()
+    (samples / "samples.toml").write_text(
+        '[plain]\nsource = "real.c"\n[linked]\nsource = "alias.c"\n'
+        '[escape]\nsource = "escape.c"\n[folder]\nsource = "folder.c"\n'
+        '[missing]\nsource = "nowhere.c"\n[dotted]\nsource = "./real.c"\n')
+    manifest = read_manifest(samples)
+    assert manifest.samples["plain"].sources == ("real.c",)
+    assert manifest.samples["linked"].sources == ("real.c",)  # through the link
+    assert manifest.samples["dotted"].sources == ("real.c",)
+    assert "outside the samples folder" in manifest.broken["escape"].message
+    assert "does not exist" in manifest.broken["folder"].message
+    assert "does not exist" in manifest.broken["missing"].message
+    assert all(isinstance(e, ConfigError) for e in manifest.broken.values())
