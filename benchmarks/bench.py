@@ -152,6 +152,25 @@ def bench_capture(repeat: int) -> None:
         row(f"all samples cold, {os.cpu_count()} workers", f"{parallel:.2f} s",
             verdict(parallel / serial, 0.60))
 
+        # Beside it, what the machine gives the compiles alone (no run, no gdb, no
+        # engine): how much two workers can gain here at all, in the same run.
+        variants = [(project.sample(n), v) for n in names for v in project.sample(n).variants]
+
+        def compiles(jobs: int):
+            def action():
+                shutil.rmtree(project.cache_dir / "build", ignore_errors=True)
+                with ThreadPoolExecutor(max_workers=jobs) as pool:
+                    list(pool.map(lambda sv: compile_variant(sv[0], sv[1], project.cache_dir),
+                                  variants))
+            return action
+
+        gcc_serial, gcc_parallel = paired(compiles(1), compiles(os.cpu_count() or 1),
+                                          max(1, repeat // 2))
+        row(f"  beside it: gcc alone, the same {len(variants)} variants, one worker",
+            f"{gcc_serial:.2f} s")
+        row(f"  beside it: gcc alone, {os.cpu_count()} workers", f"{gcc_parallel:.2f} s",
+            f"ratio {gcc_parallel / gcc_serial:.2f} (what the cores give the compiles)")
+
         # Checking a capture's shape (once per version of its file) against parsing it.
         from roads.capture.validate import problem
 
