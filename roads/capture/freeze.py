@@ -53,8 +53,22 @@ def dumps(doc: dict) -> str:
 
 
 # json.dumps with these arguments, made once (json.dumps makes an encoder on each call).
-_compact = json.JSONEncoder(sort_keys=True, ensure_ascii=False, separators=(", ", ": ")).encode
+_COMPACT = json.JSONEncoder(sort_keys=True, ensure_ascii=False, separators=(", ", ": "))
 _key = json.JSONEncoder(ensure_ascii=False).encode
+# What _COMPACT.encode does with a value that is not a string, without the Python code
+# that makes the C encoder anew on each call (half of writing a static binary's
+# thousands of symbols, one record each). No markers: a document is never circular,
+# and one dict of markers shared by threads writing at once could see one object twice.
+_c_encoder = None if json.encoder.c_make_encoder is None else json.encoder.c_make_encoder(
+    None, _COMPACT.default, json.encoder.encode_basestring, None, _COMPACT.key_separator,
+    _COMPACT.item_separator, True, False, True)
+
+
+def _compact(value: object) -> str:
+    """``_COMPACT.encode(value)``."""
+    if _c_encoder is None or isinstance(value, str):
+        return _COMPACT.encode(value)
+    return "".join(_c_encoder(value, 0))
 
 
 def _is_record(value: object) -> bool:
