@@ -108,7 +108,7 @@ def _read(path: Path, key: str) -> dict | None:
 
 
 def _write(path: Path, key: str, info: dict) -> None:
-    from roads.words.rendercache import keep_text
+    from roads.cachedir import keep_text
 
     kept = {k: v for k, v in info.items() if k != "date"}
     try:

@@ -1,4 +1,5 @@
-"""Files kept in a cache folder: made once, and the ones nobody used for a month thrown away.
+"""Files kept in a cache folder: written whole, made once, and the ones nobody used for a
+month thrown away.
 
 The page cache and the figure cache keep one file per entry under their key, and a key
 changes whenever anything that made the entry does (a page's text, a capture, the
@@ -22,6 +23,18 @@ DAY = 24 * 3600
 UNUSED = 30 * DAY  # an entry not used for this long is removed
 EVERY = DAY  # a folder is scanned at most this often
 STAMP = ".pruned"
+
+
+def keep_text(path: Path, text: str) -> None:
+    """Replace the kept file ``path`` with ``text``, whole or not at all for a reader (a
+    cache's file: not synced to disk, since losing it only means making it again)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        partial.write_text(text, encoding="utf-8")
+        os.replace(partial, path)
+    finally:
+        partial.unlink(missing_ok=True)
 
 
 def used(path: Path, now: float | None = None) -> None:

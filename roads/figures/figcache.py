@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
@@ -71,9 +70,7 @@ class FigureCache:
                 if found is None:
                     found = make()
                     self.made += 1
-                    partial = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-                    partial.write_text(found, encoding="utf-8")
-                    os.replace(partial, path)
+                    cachedir.keep_text(path, found)
         self.memory[key] = found
         return found
 

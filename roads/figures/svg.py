@@ -93,11 +93,8 @@ def _draw(source: str, layout: tuple[str, ...], path: Path | None, identity: str
         _drop(comment)
     svg = _text(root) + "\n"
     if path is not None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        for target, text in ((path, svg), (path.with_suffix(".made-by"), identity)):
-            partial = target.with_name(f".{target.name}.{os.getpid()}")
-            partial.write_text(text, encoding="utf-8")
-            os.replace(partial, target)
+        cachedir.keep_text(path, svg)
+        cachedir.keep_text(path.with_suffix(".made-by"), identity)
     return svg
 
 

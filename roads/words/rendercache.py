@@ -148,19 +148,7 @@ class RenderCache:
         text = _ENCODE({"format": FORMAT, "key": key,
                         "depends": [[d.path, d.size, d.mtime_ns, d.inode, d.sha256] for d in deps],
                         "payload": payload}).decode("utf-8")
-        keep_text(path, text)
-
-
-def keep_text(path: Path, text: str) -> None:
-    """Replace the kept file ``path`` with ``text``, whole or not at all for a reader (a
-    cache's file: not synced to disk, since losing it only means making it again)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        partial.write_text(text, encoding="utf-8")
-        os.replace(partial, path)
-    finally:
-        partial.unlink(missing_ok=True)
+        cachedir.keep_text(path, text)
 
 
 class Recorder:
