@@ -49,6 +49,7 @@ IGNORED = "ignored"  # never compared
 ASLR = "aslr"  # not compared in a run that asked for ASLR: randomised
 ASLR_HEX = "aslr-hex"  # text whose long hex numbers are masked in a run with ASLR
 PIDS_IN_TEXT = "pids-in-text"  # text whose process and thread ids are masked
+FILES_IN_TEXT = "files-in-text"  # text whose /proc/PID/maps lines' device and inode are masked
 UNORDERED = "unordered"  # a list compared as a multiset (threads race to record)
 SHARING = "sharing"  # smaps counters that depend on other processes are left out
 ASLR_SWITCH = "aslr-switch"  # true: the marks ``aslr`` apply to this record and below
@@ -61,6 +62,8 @@ _WHY = {
     ASLR: "not compared in a run with ASLR (randomised)",
     ASLR_HEX: "compared with long hex numbers masked in a run with ASLR",
     PIDS_IN_TEXT: "compared with process and thread ids masked",
+    FILES_IN_TEXT: "compared with the device and inode of its /proc/PID/maps lines masked "
+                   "(a file built anew has another inode)",
     UNORDERED: "compared in any order",
     SHARING: "compared without the counters that depend on other processes "
              "(Pss*, SwapPss, Shared_*, Private_*, Referenced)",
@@ -473,7 +476,7 @@ class Gdb(Struct, frozen=True):
     """The sample's gdb script run in batch mode against its binary."""
 
     script: str
-    transcript: Annotated[str, volatile(PIDS_IN_TEXT)]
+    transcript: Annotated[str, volatile(PIDS_IN_TEXT, FILES_IN_TEXT)]
     version: str = ""
 
 

@@ -36,6 +36,11 @@ SUFFIX = ".json"
 VOLATILE_KB = re.compile(r"^(Pss.*|SwapPss|Shared_.*|Private_.*|Referenced)$")
 PROCESS_IN_TEXT = re.compile(r"\b(process|LWP|Thread 0x[0-9a-f]+ \(LWP) (\d+)")
 HEX_IN_TEXT = re.compile(r"0x[0-9a-f]{4,}")
+# A /proc/PID/maps line inside a text (a gdb script printing one): range, permissions
+# and offset kept, device and inode masked, with the spaces that pad the inode's column.
+MAPS_LINE_IN_TEXT = re.compile(
+    r"^(\s*[0-9a-f]+-[0-9a-f]+ [r-][w-][x-][ps] [0-9a-f]+ )[0-9a-f]+:[0-9a-f]+ +\d+ *",
+    re.MULTILINE)
 
 
 def dumps(doc: dict) -> str:
@@ -372,16 +377,28 @@ def _record(node: dict, kind: type, aslr: bool, pids: dict, frames: dict) -> dic
         elif document.SHARING in kinds and isinstance(value, dict):
             kept = _steady_kb(tuple(value))
             out[key] = {k: value[k] for k in kept}
-        elif document.ASLR_HEX in kinds and isinstance(value, str):
-            out[key] = HEX_IN_TEXT.sub("0x…", value) if aslr else value
-        elif document.PIDS_IN_TEXT in kinds and isinstance(value, str):
-            out[key] = PROCESS_IN_TEXT.sub(lambda m: f"{m.group(1)} N", value)
+        elif isinstance(value, str) and _TEXT_MARKS & set(kinds):
+            out[key] = _masked(value, kinds, aslr)
         else:
             value = _stable(value, inner, aslr, pids, frames)
             if document.UNORDERED in kinds and isinstance(value, list):
                 value = sorted(value, key=_encode)
             out[key] = value
     return out
+
+
+_TEXT_MARKS = frozenset({document.ASLR_HEX, document.PIDS_IN_TEXT, document.FILES_IN_TEXT})
+
+
+def _masked(text: str, kinds: tuple[str, ...], aslr: bool) -> str:
+    """``text`` with what its marks say a re-capture may change masked."""
+    if document.ASLR_HEX in kinds and aslr:
+        text = HEX_IN_TEXT.sub("0x…", text)
+    if document.PIDS_IN_TEXT in kinds:
+        text = PROCESS_IN_TEXT.sub(lambda m: f"{m.group(1)} N", text)
+    if document.FILES_IN_TEXT in kinds:
+        text = MAPS_LINE_IN_TEXT.sub(r"\1dev inode ", text)
+    return text
 
 
 @functools.cache
@@ -408,8 +425,7 @@ def _plan(kind: type, aslr: bool) -> tuple[tuple[str, int, object, tuple[str, ..
             action = _PID
         elif document.FRAME in kinds:
             action = _FRAME
-        elif {document.SHARING, document.ASLR_HEX, document.PIDS_IN_TEXT,
-              document.UNORDERED} & set(kinds):
+        elif {document.SHARING, document.UNORDERED} & set(kinds) or _TEXT_MARKS & set(kinds):
             action = _OTHER  # depends on the value's type too
         elif _inert(inner):
             continue  # copied as it is
