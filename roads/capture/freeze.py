@@ -76,16 +76,22 @@ def _compact(value: object) -> str:
     return "".join(_c_encoder(value, 0))
 
 
+_FLAT = frozenset({str, int, float, bool, type(None)})  # the types of a scalar
+
+
 def _is_record(value: object) -> bool:
     """A dict whose values are scalars, or lists and dicts of scalars only."""
     if not isinstance(value, dict):
         return False
+    if _FLAT.issuperset(map(type, value.values())):  # most records: at C speed
+        return True
     for item in value.values():
         if isinstance(item, dict):
-            if any(isinstance(v, (dict, list)) for v in item.values()):
-                return False
-        elif isinstance(item, list):
-            if any(isinstance(v, (dict, list)) for v in item):
+            item = item.values()
+        elif not isinstance(item, list):
+            continue
+        for v in item:  # plain loops: a static binary has thousands of records
+            if isinstance(v, (dict, list)):
                 return False
     return True
 
@@ -101,12 +107,19 @@ def _write(node: object, depth: int, out: list[str]) -> None:
             out.append(",\n" if i < len(keys) - 1 else "\n")
         out.append(" " * depth + "}")
     elif isinstance(node, list) and node and any(isinstance(v, (dict, list)) for v in node):
-        out.append("[\n")
-        for i, item in enumerate(node):
-            out.append(pad)
-            _write(item, depth + 1, out)
-            out.append(",\n" if i < len(node) - 1 else "\n")
-        out.append(" " * depth + "]")
+        # One line per item; a record (the common case: regions, pages, symbols) is
+        # written at once, without a call of its own.
+        items = []
+        for item in node:
+            if isinstance(item, dict) and item and _is_record(item):
+                items.append(_compact(item))
+            else:
+                inner: list[str] = []
+                _write(item, depth + 1, inner)
+                items.append("".join(inner))
+        out.append(f"[\n{pad}")
+        out.append(f",\n{pad}".join(items))
+        out.append("\n" + " " * depth + "]")
     else:
         out.append(_compact(node))
 
