@@ -44,7 +44,7 @@ SCHEMA = 1  # the document's version, as freeze writes it in ``schema``
 # -- volatility marks --------------------------------------------------------------
 # The kinds of looseness a comparison of two captures allows (roads.capture.freeze).
 PID = "pid"  # renumbered by order of first appearance: pids differ from run to run
-FRAME = "frame"  # renumbered likewise: physical frames are wherever the kernel found room
+FRAME = "frame"  # renumbered likewise, within each run: frames are wherever the kernel found room
 IGNORED = "ignored"  # never compared
 ASLR = "aslr"  # not compared in a run that asked for ASLR: randomised
 ASLR_HEX = "aslr-hex"  # text whose long hex numbers are masked in a run with ASLR
@@ -57,7 +57,8 @@ INPUT = "input"  # what went into a capture rather than what it observed
 
 _WHY = {
     PID: "a pid, compared by order of first appearance rather than by number",
-    FRAME: "a physical frame, compared by order of first appearance rather than by number",
+    FRAME: "a physical frame, compared by order of first appearance within its run rather "
+           "than by number (a frame one run freed may be handed to the next)",
     IGNORED: "not compared (it depends on timing or on the pid)",
     ASLR: "not compared in a run with ASLR (randomised)",
     ASLR_HEX: "compared with long hex numbers masked in a run with ASLR",

@@ -176,6 +176,31 @@ def test_the_inode_of_a_maps_line_in_a_gdb_transcript_is_masked():
     assert not _same(doc, again)
 
 
+def _written_pages(doc: dict, variant: str) -> list[dict]:
+    """The pages of ``variant``'s run that have a frame, at its last checkpoint."""
+    point = doc["variants"][variant]["runs"][0]["checkpoints"][-1]
+    return [p for pm in point["pagemap"] for p in pm["pages"] if p["pfn"] is not None]
+
+
+def test_frames_are_compared_within_a_run_not_across_runs():
+    # demand's two variants run one after the other: whether the second run is handed
+    # a frame the first one freed depends on the CPU's free lists, not on the program.
+    doc, again = _doc("demand"), _doc("demand")
+    first, second = sorted(again["variants"])
+    mine, theirs = _written_pages(again, second)[-1]["pfn"], _written_pages(again, first)[-1]["pfn"]
+    for point in again["variants"][second]["runs"][0]["checkpoints"]:
+        for page in (p for pm in point["pagemap"] for p in pm["pages"]):
+            if page["pfn"] == mine:  # the same frame, all through the run
+                page["pfn"] = theirs
+    assert _same(doc, again)
+    # within one run, two pages on one frame is another observation
+    doc, again = _doc("demand"), _doc("demand")
+    pages = _written_pages(again, first)
+    distinct = [p for p in pages if p["pfn"] != pages[-1]["pfn"]]
+    distinct[-1]["pfn"] = pages[-1]["pfn"]
+    assert not _same(doc, again)
+
+
 def test_the_schema_version_is_declared_once():
     hints = document.field_types(document.Capture)
     assert typing.get_args(hints["schema"]) == (document.SCHEMA,) == (freeze.SCHEMA,)

@@ -305,8 +305,8 @@ def locked(lock_dir: Path, name: str) -> Iterator[None]:
 def stable(doc: dict) -> str:
     """The part of a document that a re-capture is expected to reproduce, as text.
 
-    Each field is compared as ``roads.document`` marks it: pids and frames by order of
-    first appearance, what depends on timing or on other processes left out, and in a
+    Each field is compared as ``roads.document`` marks it: pids by order of first
+    appearance, frames likewise within each run, what depends on timing or on other processes left out, and in a
     run that asked for ASLR only the shape of its space (not even the low 12 bits of
     an address, which the kernel shifts for the stack). Keys the document does not
     declare are compared as they are.
@@ -372,6 +372,11 @@ def _record(node: dict, kind: type, aslr: bool, pids: dict, frames: dict) -> dic
     for key in _switches(kind):
         if key in node:
             aslr = bool(node[key])
+    if kind is document.Run:
+        # Frames are numbered within a run: the frame of a page that one run freed at
+        # its exit may be handed to the next run or not, as the kernel's free lists of
+        # the CPU it ran on happen to be.
+        frames = {}
     out = dict(node)
     for key, action, inner, kinds in _plan(kind, aslr):
         if key not in node:
