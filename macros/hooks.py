@@ -34,7 +34,8 @@ from mkdocs.utils.meta import YAML_RE, SafeLoader
 from roads.errors import RoadsError
 from roads.words import news
 from roads.words.markup import unshield
-from macros import ahead, gitinfo, pagecache
+from macros import ahead, gitinfo, pagecache, themecache
+from macros.project import cache_dir
 from roads.words.pages import PageMeta, format_date, order_by_weight, validate_front_matter, with_timeline
 
 log = logging.getLogger("mkdocs.plugins.roads")
@@ -111,9 +112,10 @@ def on_pre_page(page: Page, config, files: Files) -> Page:
 
 
 def on_env(env, config, files: Files):
-    """Every page has rendered: the workers rendering ahead are done with."""
+    """Every page has rendered: the workers rendering ahead are done with. The theme's
+    templates are compiled once and kept (``macros.themecache``)."""
     ahead.finish()
-    return env
+    return themecache.attach(env, cache_dir())
 
 
 # A figure's placeholder, and the paragraph Markdown wraps it in when the macro stands
@@ -212,9 +214,10 @@ def on_post_build(config) -> None:
     """Write the feeds of every page's timeline entries (dated from the timelines only,
     so that two builds write the same bytes). They need the site's absolute address.
     The page cache now holds this code's renderings (``macros.ahead``), and its entries
-    unused for a month go (``pagecache.prune``)."""
+    unused for a month go (``pagecache.prune``), as do the theme's compiled templates."""
     ahead.filled(config)
     pagecache.prune()
+    themecache.prune(cache_dir())
     if not config.site_url:
         log.info("no site_url: no feeds of the Update Timelines")
         return

@@ -143,8 +143,13 @@ def test_warm_builds_are_byte_identical_and_edits_render_what_they_touch(tmp_pat
         assert not list((cache / "figures").rglob("*.lock"))
     kept = entries(cache)
     assert kept, "the build kept no page"
+    # The theme's templates were compiled and kept (macros/themecache.py): the warm
+    # build loads their code, compiles none again, and writes the same bytes.
+    compiled = {str(p): p.stat().st_mtime_ns for p in (cache / "theme").rglob("*.cache")}
+    assert len(compiled) > 10
     build(tmp_path / "warm", "frozen", cache, root=repo)
     assert entries(cache) == kept, "a warm build rendered a page again"
+    assert {str(p): p.stat().st_mtime_ns for p in (cache / "theme").rglob("*.cache")} == compiled
     # The pages rendered for the published site serve a build while writing (mkdocs.yml,
     # found unnamed, not strict, no print page) too, and the other way round.
     built(tmp_path / "writing", cache, repo, config=None, strict=False)

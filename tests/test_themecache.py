@@ -1,0 +1,94 @@
+"""The theme's templates compiled once and kept (macros/themecache.py): a new
+environment, as MkDocs makes for every build, loads their code instead of compiling
+them; an edited template or other settings compile afresh; unused code is pruned.
+(tests/test_pagecache.py builds the real site twice and compares the bytes.)"""
+
+from __future__ import annotations
+
+import os
+import time
+
+import jinja2
+import pytest
+
+from macros import themecache
+
+
+@pytest.fixture
+def compiled(monkeypatch):
+    """The names of the templates compiled from their source, in order."""
+    names: list[str] = []
+    original = jinja2.Environment.compile
+
+    def counting(self, source, name=None, filename=None, *args, **kwargs):
+        names.append(name)
+        return original(self, source, name, filename, *args, **kwargs)
+
+    monkeypatch.setattr(jinja2.Environment, "compile", counting)
+    return names
+
+
+def theme(folder, **settings) -> jinja2.Environment:
+    """A new environment over ``folder``, as MkDocs makes one for every build."""
+    return jinja2.Environment(loader=jinja2.FileSystemLoader(str(folder)), auto_reload=False,
+                              **settings)
+
+
+def test_a_template_is_compiled_once_and_again_when_it_changes(tmp_path, compiled):
+    templates, cache = tmp_path / "templates", tmp_path / "cache"
+    templates.mkdir()
+    (templates / "base.html").write_text("<h1>{% block title %}{% endblock %}</h1>")
+    (templates / "main.html").write_text(
+        '{% extends "base.html" %}{% block title %}{{ page }}{% endblock %}')
+
+    first = themecache.attach(theme(templates), cache).get_template("main.html")
+    assert first.render(page="One") == "<h1>One</h1>"
+    assert sorted(compiled) == ["base.html", "main.html"]
+    kept = sorted(p.name for p in themecache.folder(cache).rglob("*" + themecache.SUFFIX))
+    assert len(kept) == 2
+
+    compiled.clear()  # the next build: a new environment finds both compiled
+    again = themecache.attach(theme(templates), cache).get_template("main.html")
+    assert again.render(page="One") == "<h1>One</h1>"
+    assert compiled == []
+
+    (templates / "base.html").write_text("<h2>{% block title %}{% endblock %}</h2>")
+    edited = themecache.attach(theme(templates), cache).get_template("main.html")
+    assert edited.render(page="One") == "<h2>One</h2>"
+    assert compiled == ["base.html"]
+
+
+def test_other_settings_keep_their_code_apart(tmp_path):
+    plain, trimmed = theme(tmp_path), theme(tmp_path, trim_blocks=True)
+    i18n = theme(tmp_path, extensions=["jinja2.ext.i18n"])
+    assert len({themecache.settings(e) for e in (plain, trimmed, i18n)}) == 3
+    assert themecache.settings(plain) == themecache.settings(theme(tmp_path / "elsewhere"))
+    folders = {themecache.attach(e, tmp_path / "cache").bytecode_cache.directory
+               for e in (plain, trimmed, i18n)}
+    assert len(folders) == 3
+
+
+def test_code_no_build_used_for_a_month_goes(tmp_path):
+    templates, cache = tmp_path / "templates", tmp_path / "cache"
+    templates.mkdir()
+    for name in ("used.html", "unused.html"):
+        (templates / name).write_text(name)
+        themecache.attach(theme(templates), cache).get_template(name)
+    files = {p.name: p for p in themecache.folder(cache).rglob("*" + themecache.SUFFIX)}
+    assert len(files) == 2
+    old = time.time() - 40 * 86400
+    for path in files.values():
+        os.utime(path, (old, old))
+    # A build loads one of them: its file is marked as used.
+    themecache.attach(theme(templates), cache).get_template("used.html")
+    fresh = [p for p in files.values() if p.stat().st_mtime > old + 86400]
+    assert len(fresh) == 1
+    themecache.prune(cache)
+    assert [p for p in files.values() if p.exists()] == fresh
+
+
+def test_a_cache_that_cannot_be_made_leaves_the_theme_as_it_was(tmp_path):
+    blocked = tmp_path / "file"
+    blocked.write_text("not a folder")
+    env = themecache.attach(theme(tmp_path), blocked)
+    assert env.bytecode_cache is None
