@@ -253,10 +253,44 @@ def _rewritten(slug: str, uri: str, pages: dict[str, str], article: str, series:
 _CONTENT = "<!--roads-print-content <h1> -->"
 
 
-def _write_print_page(config, nav, files, env) -> None:
-    from mkdocs.commands.build import get_context
+def _print_page(config) -> tuple:
+    """The print page as a page of the site, outside the navigation: (File, Page)."""
     from mkdocs.structure.files import File
     from mkdocs.structure.pages import Page
+
+    file = File.generated(config, "print.md", content="")
+    file.dest_uri = PRINT_PAGE
+    file.url = PRINT_PAGE
+    page = Page("The whole series", file, config)
+    page.markdown = ""
+    page.meta = {"search": {"exclude": True}}
+    return file, page
+
+
+_LEFT_OUT = (
+    "<h1>The whole series</h1>"
+    "<p>The whole series on one page, for paper and for the PDF, is made when the site "
+    "is built as published: <code>./dev build</code> (the configuration "
+    "<code>mkdocs-publish.yml</code>) writes it to <code>site/print.html</code>, and the "
+    "published site has it. <code>mkdocs serve</code> and a plain <code>mkdocs "
+    "build</code> leave it out, so that a rebuild while you write stays quick.</p>")
+
+
+def write_left_out(config, nav, files, env) -> None:
+    """Where a build without the editions (``mkdocs serve``) would have the print page,
+    a page of the site saying where it is made, so that About's link leads somewhere."""
+    from mkdocs.commands.build import get_context
+
+    file, page = _print_page(config)
+    page.content = _LEFT_OUT
+    output = env.get_template("main.html").render(get_context(nav, files, config, page))
+    target = Path(file.abs_dest_path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(output, encoding="utf-8")
+
+
+def _write_print_page(config, nav, files, env) -> None:
+    from mkdocs.commands.build import get_context
     from mkdocs.structure.toc import get_toc
 
     order = [page for page in nav.pages]
@@ -264,12 +298,7 @@ def _write_print_page(config, nav, files, env) -> None:
     titles = print_titles(config.site_dir, uris)
     dates = [str(getattr(page, "update_date", "") or "") for page in order]
     newest = max((d for d in dates if d), default="")
-    file = File.generated(config, "print.md", content="")
-    file.dest_uri = PRINT_PAGE
-    file.url = PRINT_PAGE
-    page = Page("The whole series", file, config)
-    page.markdown = ""
-    page.meta = {"search": {"exclude": True}}
+    file, page = _print_page(config)
     page.toc = get_toc([{"level": 2, "id": slug, "name": html.escape(title), "children": []}
                         for slug, title in titles])
     if newest:

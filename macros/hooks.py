@@ -45,6 +45,9 @@ gitinfo.install()
 _PAGE_ERROR = "roads_page_error"
 # Every page's timeline entries, newest first, gathered by on_nav for this build.
 _news: list[news.NewsItem] = []
+# This build's navigation, theme environment and files, for the page written after it.
+_built: dict = {}
+EDITIONS = "macros/editions.py"  # the published site's other editions (mkdocs-publish.yml)
 
 
 class _Undated(str):
@@ -95,6 +98,8 @@ def on_nav(nav: Navigation, config, files: Files) -> Navigation:
         _link_previous_and_next(nav.pages)
     _news[:] = news.gather(news.NewsPage(page.file.src_uri, page.file.url, metas[page.file.src_uri])
                            for page in nav.pages if page.file.src_uri in metas)
+    _built.clear()
+    _built["nav"] = nav
     # The last of the events before the pages render: a cold build renders some ahead.
     ahead.start(config, files)
     return nav
@@ -115,6 +120,7 @@ def on_env(env, config, files: Files):
     """Every page has rendered: the workers rendering ahead are done with. The theme's
     templates are compiled once and kept (``macros.themecache``)."""
     ahead.finish()
+    _built.update(env=env, files=files)
     return themecache.attach(env, cache_dir())
 
 
@@ -218,6 +224,12 @@ def on_post_build(config) -> None:
     ahead.filled(config)
     pagecache.prune()
     themecache.prune(cache_dir())
+    if EDITIONS not in config.plugins and "nav" in _built and "env" in _built:
+        # Under serve, About's link to the print page leads to a page that says where
+        # it is made (mkdocs-publish.yml) instead of nowhere.
+        from macros import editions
+
+        editions.write_left_out(config, _built["nav"], _built["files"], _built["env"])
     if not config.site_url:
         log.info("no site_url: no feeds of the Update Timelines")
         return
