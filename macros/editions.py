@@ -267,8 +267,9 @@ def _print_page(config) -> tuple:
     return file, page
 
 
+LEFT_OUT_MARK = 'data-roads-print-left-out'  # on that page, which is not one to print
 _LEFT_OUT = (
-    "<h1>The whole series</h1>"
+    f"<h1 {LEFT_OUT_MARK}>The whole series</h1>"
     "<p>The whole series on one page, for paper and for the PDF, is made when the site "
     "is built as published: <code>./dev build</code> (the configuration "
     "<code>mkdocs-publish.yml</code>) writes it to <code>site/print.html</code>, and the "
@@ -424,6 +425,11 @@ def main(argv: list[str] | None = None) -> int:
     page = site / PRINT_PAGE
     if not page.is_file():
         print(f"{page} not found: build the site first (./dev build)", file=sys.stderr)
+        return 1
+    if LEFT_OUT_MARK in page.read_text(encoding="utf-8", errors="replace"):
+        print(f"{page} is the page a build without the editions leaves in the print page's "
+              f"place (mkdocs serve, mkdocs build): build the site as published first "
+              f"(./dev build)", file=sys.stderr)
         return 1
     out = make_pdf(page, site / PDF_NAME)
     print(out)

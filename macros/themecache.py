@@ -27,22 +27,50 @@ from roads import cachedir
 
 FOLDER = "theme"  # under the build's cache folder
 SUFFIX = ".cache"  # FileSystemBytecodeCache's file names: __jinja2_<key>.cache
+PARTIAL = ".tmp"  # and those it writes first: __jinja2_<key>.cache<random>.tmp
 
 
 class _Kept(jinja2.FileSystemBytecodeCache):
     """Jinja's cache of compiled templates in a folder, whose files a build that uses
-    them marks as used (``roads.cachedir.prune`` removes those no build used)."""
+    them marks as used (``roads.cachedir.prune`` removes those no build used). A file
+    that cannot be read back (cut short, damaged) is a miss, and one that cannot be
+    written (a full disk, a folder made read-only) is only not kept: the template is
+    compiled as without a cache."""
 
     def load_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
-        super().load_bytecode(bucket)
+        path = Path(self.directory) / (self.pattern % bucket.key)
+        try:
+            super().load_bytecode(bucket)
+        except Exception:  # noqa: BLE001 - Jinja reads the checksum with pickle, unguarded
+            bucket.reset()
+            with contextlib.suppress(OSError):
+                path.unlink()
+            return
         if bucket.code is not None:
-            cachedir.used(Path(self.directory) / (self.pattern % bucket.key))
+            cachedir.used(path)
+
+    def dump_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
+        with contextlib.suppress(OSError):
+            super().dump_bytecode(bucket)
+
+
+def _named(value: object) -> object:
+    """A setting as the digest sees it: a function or class by its module and name (its
+    repr would hold an address that changes from process to process)."""
+    if callable(value):
+        return (getattr(value, "__module__", None), getattr(value, "__qualname__", repr(type(value))))
+    return repr(value)
 
 
 def settings(env: jinja2.Environment) -> str:
-    """A digest of what, besides a template's source, shapes its compiled code."""
+    """A digest of what, besides a template's source, shapes its compiled code: Jinja's
+    version and Python's, the extensions, the syntax, and the settings the compiler
+    reads (autoescape, finalize, the i18n extension's style, the policies)."""
     shape = (jinja2.__version__, sys.version_info[:2], sorted(env.extensions),
-             repr(env.autoescape), env.block_start_string, env.block_end_string,
+             _named(env.autoescape), _named(env.finalize), _named(env.code_generator_class),
+             getattr(env, "newstyle_gettext", None),
+             sorted((k, _named(v)) for k, v in env.policies.items()),
+             env.block_start_string, env.block_end_string,
              env.variable_start_string, env.variable_end_string, env.comment_start_string,
              env.comment_end_string, env.line_statement_prefix, env.line_comment_prefix,
              env.trim_blocks, env.lstrip_blocks, env.newline_sequence,
@@ -66,4 +94,4 @@ def attach(env: jinja2.Environment, cache: Path) -> jinja2.Environment:
 
 def prune(cache: Path) -> None:
     """Compiled templates no build used for a month go (a scan at most once a day)."""
-    cachedir.prune(folder(cache), (SUFFIX,))
+    cachedir.prune(folder(cache), (SUFFIX, PARTIAL))

@@ -184,3 +184,14 @@ def test_the_editions_are_published_not_rebuilt_while_writing():
     assert "INHERIT: mkdocs-publish.yml" in (REPO / "mkdocs-offline.yml").read_text()
     assert f"-f {PUBLISH}" in (REPO / "dev").read_text()
 
+
+
+def test_the_page_serve_leaves_in_its_place_is_not_printed(tmp_path, capsys):
+    # A build without the editions writes a page saying where the print page is made
+    # (macros/editions.write_left_out); ./dev pdf refuses it rather than print it.
+    from macros.editions import _LEFT_OUT, main
+
+    (tmp_path / PRINT_PAGE).write_text(f"<html><body>{_LEFT_OUT}</body></html>", encoding="utf-8")
+    assert main(["pdf", str(tmp_path)]) == 1
+    assert "./dev build" in capsys.readouterr().err
+    assert not (tmp_path / "all-roads-to-memory.pdf").exists()

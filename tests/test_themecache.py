@@ -6,6 +6,8 @@ them; an edited template or other settings compile afresh; unused code is pruned
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import time
 
 import jinja2
@@ -61,7 +63,12 @@ def test_a_template_is_compiled_once_and_again_when_it_changes(tmp_path, compile
 def test_other_settings_keep_their_code_apart(tmp_path):
     plain, trimmed = theme(tmp_path), theme(tmp_path, trim_blocks=True)
     i18n = theme(tmp_path, extensions=["jinja2.ext.i18n"])
-    assert len({themecache.settings(e) for e in (plain, trimmed, i18n)}) == 3
+    i18n.install_null_translations()
+    newstyle = theme(tmp_path, extensions=["jinja2.ext.i18n"])
+    newstyle.install_null_translations(newstyle=True)
+    finalized = theme(tmp_path, finalize=lambda value: value)
+    envs = (plain, trimmed, i18n, newstyle, finalized)
+    assert len({themecache.settings(e) for e in envs}) == len(envs)
     assert themecache.settings(plain) == themecache.settings(theme(tmp_path / "elsewhere"))
     folders = {themecache.attach(e, tmp_path / "cache").bytecode_cache.directory
                for e in (plain, trimmed, i18n)}
@@ -92,3 +99,42 @@ def test_a_cache_that_cannot_be_made_leaves_the_theme_as_it_was(tmp_path):
     blocked.write_text("not a folder")
     env = themecache.attach(theme(tmp_path), blocked)
     assert env.bytecode_cache is None
+
+
+def test_a_setting_that_is_a_function_is_named_the_same_in_every_process(tmp_path):
+    # select_autoescape() is a closure: its repr holds an address, its name does not.
+    code = ("import jinja2; from macros import themecache; print(themecache.settings("
+            "jinja2.Environment(autoescape=jinja2.select_autoescape())))")
+    digests = {subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                              check=True).stdout for _ in range(2)}
+    assert len(digests) == 1
+
+
+def test_a_damaged_file_is_compiled_again_and_an_unwritable_cache_is_no_error(tmp_path, compiled):
+    templates, cache = tmp_path / "templates", tmp_path / "cache"
+    templates.mkdir()
+    (templates / "main.html").write_text("{{ page }}!")
+    themecache.attach(theme(templates), cache).get_template("main.html")
+    (kept,) = themecache.folder(cache).rglob("*" + themecache.SUFFIX)
+    for damage in (kept.read_bytes()[:15], kept.read_bytes()[:30] + b"garbage!", b""):
+        kept.write_bytes(damage)  # cut short after Jinja's magic, or garbage after it
+        compiled.clear()
+        again = themecache.attach(theme(templates), cache).get_template("main.html")
+        assert again.render(page="x") == "x!" and compiled == ["main.html"]
+    # The folder vanishes between attach and the write (a full disk fails the same way).
+    env = themecache.attach(theme(templates), tmp_path / "gone")
+    import shutil
+
+    shutil.rmtree(tmp_path / "gone")
+    assert env.get_template("main.html").render(page="y") == "y!"
+
+
+def test_a_partial_file_a_killed_build_left_is_pruned(tmp_path):
+    where = themecache.folder(tmp_path) / "abc"
+    where.mkdir(parents=True)
+    partial = where / "__jinja2_0123.cachexyz.tmp"
+    partial.write_bytes(b"j2")
+    old = time.time() - 40 * 86400
+    os.utime(partial, (old, old))
+    themecache.prune(tmp_path)
+    assert not partial.exists()
