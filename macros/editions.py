@@ -40,6 +40,8 @@ from mkdocs.exceptions import PluginError
 # A file of its own, not a folder's index.html: it is no page of the navigation, and
 # the tests that visit every page (every index.html) need not see the series twice.
 PRINT_PAGE = "print.html"
+# How MkDocs names this module among a configuration's plugins (mkdocs-publish.yml's hooks).
+HOOK = "macros/editions.py"
 PDF_NAME = "all-roads-to-memory.pdf"
 OFFLINE_ZIP = "all-roads-to-memory-offline.zip"
 # Where the offline edition keeps the shim (the offline plugin adds a CDN copy unless a

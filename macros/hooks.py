@@ -47,7 +47,6 @@ _PAGE_ERROR = "roads_page_error"
 _news: list[news.NewsItem] = []
 # This build's navigation, theme environment and files, for the page written after it.
 _built: dict = {}
-EDITIONS = "macros/editions.py"  # the published site's other editions (mkdocs-publish.yml)
 
 
 class _Undated(str):
@@ -224,11 +223,11 @@ def on_post_build(config) -> None:
     ahead.filled(config)
     pagecache.prune()
     themecache.prune(cache_dir())
-    if EDITIONS not in config.plugins and "nav" in _built and "env" in _built:
+    from macros import editions
+
+    if editions.HOOK not in config.plugins and "nav" in _built and "env" in _built:
         # Under serve, About's link to the print page leads to a page that says where
         # it is made (mkdocs-publish.yml) instead of nowhere.
-        from macros import editions
-
         editions.write_left_out(config, _built["nav"], _built["files"], _built["env"])
     if not config.site_url:
         log.info("no site_url: no feeds of the Update Timelines")

@@ -141,11 +141,13 @@ def _once_per_build(name: str, of: object, make) -> str:
 
 def _config_parts(config) -> dict:
     """What of MkDocs' configuration a page's rendering can depend on."""
+    from . import editions
+
     theme = config.get("theme")
     return {
         # The plugins and hooks, but not the editions (mkdocs-publish.yml), which act on
         # built pages only: the pages rendered while writing serve the published build.
-        "plugins": [name for name in config.plugins if name != "macros/editions.py"],
+        "plugins": [name for name in config.plugins if name != editions.HOOK],
         "site_url": config.get("site_url"), "repo_url": config.get("repo_url"),
         "edit_uri": config.get("edit_uri"), "use_directory_urls": config.get("use_directory_urls"),
         "docs_dir": config.get("docs_dir"), "extra": config.get("extra"),
