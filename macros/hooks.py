@@ -219,10 +219,9 @@ def on_post_build(config) -> None:
     """Write the feeds of every page's timeline entries (dated from the timelines only,
     so that two builds write the same bytes). They need the site's absolute address.
     The page cache now holds this code's renderings (``macros.ahead``), and its entries
-    unused for a month go (``pagecache.prune``), as do the theme's compiled templates."""
+    unused for a month go, as do those of the other caches (``pagecache.prune``)."""
     ahead.filled(config)
     pagecache.prune()
-    themecache.prune(cache_dir())
     from macros import editions
 
     if editions.HOOK not in config.plugins and "nav" in _built and "env" in _built:

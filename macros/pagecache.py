@@ -370,15 +370,17 @@ def memo(kind: str, parts: object, make) -> str:
 
 
 def prune() -> None:
-    """At the end of a build: the page, figure and drawing caches lose the entries no
-    build used for a month (``roads.cachedir``; a scan at most once a day)."""
+    """At the end of a build: the page, figure, drawing and theme caches lose the
+    entries no build used for a month (``roads.cachedir``; a scan at most once a day)."""
     from roads import cachedir
 
+    from . import themecache
     from .project import cache_dir, figure_cache
 
     _pages().prune()
     figure_cache().prune()
     cachedir.prune(cache_dir() / "svg", (".svg", ".made-by"))  # svg_cache(), no Project made
+    themecache.prune(cache_dir())
 
 
 def saved_session_inputs(path: Path, root: Path) -> list[Path]:

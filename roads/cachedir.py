@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
+import threading
 import time
 from pathlib import Path
 
@@ -27,9 +28,10 @@ STAMP = ".pruned"
 
 def keep_text(path: Path, text: str) -> None:
     """Replace the kept file ``path`` with ``text``, whole or not at all for a reader (a
-    cache's file: not synced to disk, since losing it only means making it again)."""
+    cache's file: not synced to disk, since losing it only means making it again). The
+    partial file is this thread's own: threads of one process may keep the same entry."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    partial = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident():x}.tmp")
     try:
         partial.write_text(text, encoding="utf-8")
         os.replace(partial, path)

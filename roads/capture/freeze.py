@@ -25,7 +25,7 @@ from pathlib import Path
 
 import msgspec
 
-from .. import document
+from .. import cachedir, document
 from ..errors import CaptureError
 
 SCHEMA = document.SCHEMA
@@ -250,13 +250,9 @@ def _stable_path(cache: Path, sha: str) -> Path:
 def _keep_stable(cache: Path, sha: str, text: str) -> None:
     """Keep ``text``, the ``stable`` text of the file whose bytes have digest ``sha``."""
     kept = _stable_path(cache, sha)
-    partial = kept.with_name(f".{kept.name}.{os.getpid()}.{id(text):x}.tmp")
-    try:  # renamed whole into place (a cache: no fsync; a lost file is made again)
-        kept.parent.mkdir(parents=True, exist_ok=True)
-        partial.write_text(text, encoding="utf-8")
-        os.replace(partial, kept)
-    except OSError:
-        partial.unlink(missing_ok=True)
+    try:
+        cachedir.keep_text(kept, text)
+    except OSError:  # a cache: the text is made again next time
         return
     _hold(str(kept), text)
 
@@ -306,10 +302,10 @@ def stable(doc: dict) -> str:
     """The part of a document that a re-capture is expected to reproduce, as text.
 
     Each field is compared as ``roads.document`` marks it: pids by order of first
-    appearance, frames likewise within each run, what depends on timing or on other processes left out, and in a
-    run that asked for ASLR only the shape of its space (not even the low 12 bits of
-    an address, which the kernel shifts for the stack). Keys the document does not
-    declare are compared as they are.
+    appearance, frames likewise within each run, what depends on timing or on other
+    processes left out, and in a run that asked for ASLR only the shape of its space
+    (not even the low 12 bits of an address, which the kernel shifts for the stack).
+    Keys the document does not declare are compared as they are.
 
     ``doc`` is not changed: what the marks change is built anew, and what no mark can
     reach (the ELF records, a static binary's thousands of symbols) is taken as it is.
@@ -406,6 +402,8 @@ def _record(node: dict, kind: type, aslr: bool, pids: dict, frames: dict) -> dic
 
 
 _TEXT_MARKS = frozenset({document.ASLR_HEX, document.PIDS_IN_TEXT, document.FILES_IN_TEXT})
+# The marks whose effect depends on the value's type as well (``_OTHER`` in ``_plan``).
+_TYPED_MARKS = _TEXT_MARKS | {document.SHARING, document.UNORDERED}
 
 
 def _masked(text: str, kinds: tuple[str, ...], aslr: bool) -> str:
@@ -443,7 +441,7 @@ def _plan(kind: type, aslr: bool) -> tuple[tuple[str, int, object, tuple[str, ..
             action = _PID
         elif document.FRAME in kinds:
             action = _FRAME
-        elif {document.SHARING, document.UNORDERED} & set(kinds) or _TEXT_MARKS & set(kinds):
+        elif _TYPED_MARKS & set(kinds):
             action = _OTHER  # depends on the value's type too
         elif _inert(inner):
             continue  # copied as it is
