@@ -379,7 +379,9 @@ def prune() -> None:
 
     _pages().prune()
     figure_cache().prune()
-    cachedir.prune(cache_dir() / "svg", (".svg", ".made-by"))  # svg_cache(), no Project made
+    # svg_cache(), without making the Project or loading lxml: ".drawn" is
+    # roads.figures.svg.KEPT; .svg and .made-by are the files of an older layout.
+    cachedir.prune(cache_dir() / "svg", (".drawn", ".svg", ".made-by"))
     themecache.prune(cache_dir())
 
 

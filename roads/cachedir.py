@@ -9,13 +9,20 @@ touched when found (at most once a day, so that a warm build writes almost nothi
 ``prune`` removes the entries unused for ``UNUSED`` seconds; a build calls it at its end,
 at most once every ``EVERY`` seconds (a stamp file in the folder), so pruning costs a
 build one ``stat`` on other days. Nothing here knows what an entry holds.
+
+Entries lie flat in their folder, and the locks of all the entries of a folder are
+byte ranges of one file: on a fresh clone a build keeps hundreds of entries, and a
+file system can take up to a millisecond to make a file or a folder (this project's
+machine kind, at times), so none is made that an entry does not need.
 """
 
 from __future__ import annotations
 
 import contextlib
 import fcntl
+import hashlib
 import os
+import struct
 import threading
 import time
 from pathlib import Path
@@ -24,6 +31,7 @@ DAY = 24 * 3600
 UNUSED = 30 * DAY  # an entry not used for this long is removed
 EVERY = DAY  # a folder is scanned at most this often
 STAMP = ".pruned"
+LOCKS = ".locks"  # the file whose byte ranges lock a folder's entries (``locked``)
 
 
 def keep_text(path: Path, text: str) -> None:
@@ -65,13 +73,20 @@ def prune(directory: Path, suffixes: tuple[str, ...], *, now: float | None = Non
     for folder, _, names in os.walk(directory):
         for name in names:
             # Entries, and the hidden partial and lock files of their writers.
-            if name == STAMP or not (name.endswith(suffixes) or name.startswith(".")):
+            if name in (STAMP, LOCKS) or not (name.endswith(suffixes) or name.startswith(".")):
                 continue
             path = os.path.join(folder, name)
             with contextlib.suppress(OSError):
                 if now - os.stat(path).st_mtime >= unused:
                     os.unlink(path)
                     removed += 1
+    # Folders left empty (an older layout's, or a digest's no build uses) go when
+    # nothing changed in them for as long: a folder just made for an entry stays.
+    for folder, subfolders, names in os.walk(directory, topdown=False):
+        if folder != str(directory) and not subfolders and not names:
+            with contextlib.suppress(OSError):
+                if now - os.stat(folder).st_mtime >= unused:
+                    os.rmdir(folder)
     with contextlib.suppress(OSError):
         directory.mkdir(parents=True, exist_ok=True)
         stamp.touch()
@@ -82,29 +97,41 @@ def prune(directory: Path, suffixes: tuple[str, ...], *, now: float | None = Non
 LOCK_WAIT = 300.0  # seconds to wait for another process making the same entry
 
 
+# struct flock as fcntl(2) reads it on Linux x86-64: l_type, l_whence, l_start, l_len,
+# l_pid (0 for an open file description's lock), padded to 32 bytes.
+_FLOCK = struct.Struct("hhqqi4x")
+
+
+def _byte(name: str) -> int:
+    """The byte of the folder's lock file that stands for the entry ``name`` (60 bits of
+    its digest: two entries of one folder never share one in practice, and if they did,
+    one would only wait for the other)."""
+    return int(hashlib.sha256(name.encode()).hexdigest()[:15], 16)
+
+
 @contextlib.contextmanager
 def locked(path: Path):
     """Hold the lock of the entry at ``path`` while it is made, so that two processes
     rendering pages at once (``macros.ahead``) do not both make it: the second waits,
-    then finds it. ``flock`` on a hidden file beside it, released by the kernel if the
-    process dies; past ``LOCK_WAIT``, the entry is made without the lock."""
+    then finds it. The lock is a byte of the folder's one lock file (``LOCKS``), locked
+    for this open file (``F_OFD_SETLK``: threads and processes alike exclude each
+    other, and the kernel releases it if the process dies); past ``LOCK_WAIT``, the
+    entry is made without the lock."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    lock = path.with_name(f".{path.name}.lock")
-    fd = os.open(lock, os.O_CREAT | os.O_RDWR, 0o600)
+    fd = os.open(path.parent / LOCKS, os.O_CREAT | os.O_RDWR | os.O_CLOEXEC, 0o600)
     try:
+        request = _FLOCK.pack(fcntl.F_WRLCK, os.SEEK_SET, _byte(path.name), 1, 0)
         deadline = time.monotonic() + LOCK_WAIT
         pause = 0.002
         while True:
             try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                fcntl.fcntl(fd, fcntl.F_OFD_SETLK, request)
                 break
-            except BlockingIOError:
+            except (BlockingIOError, PermissionError):  # EAGAIN or EACCES: held elsewhere
                 if time.monotonic() > deadline:
                     break
                 time.sleep(pause)
                 pause = min(pause * 2, 0.05)
         yield
     finally:
-        with contextlib.suppress(OSError):
-            lock.unlink()  # a process waiting on it finds the entry once it has the lock
-        os.close(fd)
+        os.close(fd)  # releases the lock

@@ -94,5 +94,25 @@ def test_render_keeps_the_svg_element_alone(tmp_path):
     out = svg.render('digraph g { a [URL="#a", tooltip="t"]; a -> b }', tmp_path)
     assert out.startswith("<svg ") and out.endswith("</svg>\n")
     assert "<!--" not in out and "<!DOCTYPE" not in out and "<?xml" not in out
-    assert (tmp_path / next(p.name for p in tmp_path.glob("*.svg"))).read_text() == out
     assert svg.render('digraph g { a [URL="#a", tooltip="t"]; a -> b }', tmp_path) == out
+
+
+@pytest.mark.dot
+def test_a_drawing_is_kept_with_the_graphviz_that_made_it(tmp_path, monkeypatch):
+    """One file a drawing: the Graphviz's identity on its first line, then the SVG; a
+    drawing another Graphviz made is drawn again, unless no Graphviz is here at all."""
+    source = 'digraph g { a -> b }'
+    out = svg.render(source, tmp_path)
+    [kept] = tmp_path.glob(f"*{svg.KEPT}")
+    assert [p.name for p in tmp_path.iterdir() if not p.name.startswith(".")] == [kept.name]
+    from roads import command
+    identity = command.tool_identity("dot")
+    assert kept.read_text() == f"{identity}\n{out}"
+    kept.write_text(f"{identity}\n<svg>kept</svg>\n")
+    assert svg.render(source, tmp_path) == "<svg>kept</svg>\n"
+    kept.write_text("another graphviz\n<svg>kept</svg>\n")
+    assert svg.render(source, tmp_path) == out  # drawn again, and kept
+    assert kept.read_text() == f"{identity}\n{out}"
+    kept.write_text("another graphviz\n<svg>kept</svg>\n")
+    monkeypatch.setattr(command, "tool_identity", lambda name: "missing")
+    assert svg.render(source, tmp_path) == "<svg>kept</svg>\n"

@@ -39,7 +39,7 @@ class FigureCache:
                                          default=repr).encode()).hexdigest()
 
     def _path(self, key: str) -> Path:
-        return self.directory / key[:2] / f"{key}.html"
+        return self.directory / f"{key}.html"
 
     def has(self, key: str) -> bool:
         """Whether the figure named ``key`` is kept (in memory or on disk)."""

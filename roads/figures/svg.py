@@ -22,6 +22,9 @@ from lxml import etree
 from .. import cachedir, command
 
 DOT = ("dot",)
+# A drawing kept in the cache: the identity of the Graphviz that drew it on the first
+# line (a new Graphviz draws again), then the SVG.
+KEPT = ".drawn"
 SVG_NS = "http://www.w3.org/2000/svg"
 XLINK_NS = "http://www.w3.org/1999/xlink"
 _SVG = f"{{{SVG_NS}}}"
@@ -61,7 +64,7 @@ def render(source: str, cache_dir: str | os.PathLike[str] | None = None, *,
     identity = command.tool_identity(layout[0])
     if cache_dir is None:
         return _draw(source, layout, None, identity)
-    path = Path(cache_dir) / f"{digest}.svg"
+    path = Path(cache_dir) / f"{digest}{KEPT}"
     kept = _kept(path, identity)
     if kept is not None:
         return kept
@@ -73,15 +76,13 @@ def render(source: str, cache_dir: str | os.PathLike[str] | None = None, *,
 def _kept(path: Path, identity: str) -> str | None:
     """The SVG kept at ``path``, if drawn by this very Graphviz, or if there is no
     Graphviz here to draw it again."""
-    made_by = path.with_suffix(".made-by")
     try:
-        if identity == "missing" or made_by.read_text() == identity:
-            text = path.read_text(encoding="utf-8")
-            cachedir.used(path)
-            cachedir.used(made_by)
-            return text
+        made_by, _, text = path.read_text(encoding="utf-8").partition("\n")
     except FileNotFoundError:
-        pass
+        return None
+    if identity == "missing" or made_by == identity:
+        cachedir.used(path)
+        return text
     return None
 
 
@@ -93,8 +94,7 @@ def _draw(source: str, layout: tuple[str, ...], path: Path | None, identity: str
         _drop(comment)
     svg = _text(root) + "\n"
     if path is not None:
-        cachedir.keep_text(path, svg)
-        cachedir.keep_text(path.with_suffix(".made-by"), identity)
+        cachedir.keep_text(path, f"{identity}\n{svg}")
     return svg
 
 

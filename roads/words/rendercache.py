@@ -119,7 +119,7 @@ class RenderCache:
         self.files = files if files is not None else FileStates()
 
     def _path(self, key: str) -> Path:
-        return self.directory / key[:2] / f"{key}.json"
+        return self.directory / f"{key}.json"
 
     def get(self, key: str) -> dict | None:
         """The payload kept under ``key`` if every file it read is unchanged, else None."""

@@ -1,0 +1,111 @@
+"""roads.cachedir: the locks of a cache folder's entries, and pruning, on real files and
+processes."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+
+from roads import cachedir
+
+
+def _hold(path, ready_w, release_r) -> None:
+    """In a child: hold the lock of ``path`` until told to let go (or killed)."""
+    with cachedir.locked(path):
+        os.write(ready_w, b"x")
+        os.read(release_r, 1)
+    os._exit(0)
+
+
+def _child(path):
+    """A process holding the lock of ``path``; its pid and the pipe end that releases it."""
+    ready_r, ready_w = os.pipe()
+    release_r, release_w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        _hold(path, ready_w, release_r)
+    os.close(ready_w)
+    os.close(release_r)
+    assert os.read(ready_r, 1) == b"x"
+    os.close(ready_r)
+    return pid, release_w
+
+
+def _waited(path, seconds_before_release: float, release) -> float:
+    started = time.monotonic()
+    if seconds_before_release is not None:
+        import threading
+        threading.Timer(seconds_before_release, release).start()
+    with cachedir.locked(path):
+        return time.monotonic() - started
+
+
+def test_an_entry_another_process_makes_is_waited_for_and_others_are_not(tmp_path):
+    entry = tmp_path / "figures" / "a.html"
+    pid, release = _child(entry)
+    try:
+        # Another entry of the same folder: no wait.
+        assert _waited(entry.with_name("b.html"), None, None) < 0.2
+        # The same entry: the lock is had once the holder lets go.
+        assert _waited(entry, 0.4, lambda: os.write(release, b"x")) >= 0.35
+    finally:
+        os.close(release)
+        os.waitpid(pid, 0)
+    # One lock file for the folder, and no file an entry.
+    assert [p.name for p in entry.parent.iterdir()] == [cachedir.LOCKS]
+
+
+def test_the_lock_of_a_killed_process_is_released(tmp_path):
+    entry = tmp_path / "a.html"
+    pid, release = _child(entry)
+    os.kill(pid, signal.SIGKILL)
+    os.waitpid(pid, 0)
+    os.close(release)
+    assert _waited(entry, None, None) < 0.2
+
+
+def test_threads_of_one_process_exclude_each_other(tmp_path):
+    import threading
+
+    entry = tmp_path / "a.html"
+    inside, order = threading.Event(), []
+
+    def first():
+        with cachedir.locked(entry):
+            inside.set()
+            time.sleep(0.3)
+            order.append("first")
+
+    t = threading.Thread(target=first)
+    t.start()
+    inside.wait(5)
+    with cachedir.locked(entry):
+        order.append("second")
+    t.join()
+    assert order == ["first", "second"]
+
+
+def test_pruning_keeps_the_lock_file_and_removes_folders_long_empty(tmp_path):
+    day = cachedir.DAY
+    now = time.time()
+    old = now - 40 * day
+    with cachedir.locked(tmp_path / "a.html"):
+        pass
+    shard = tmp_path / "ab"  # an older layout's folder, emptied long ago
+    shard.mkdir()
+    made = tmp_path / "cd"  # a folder just made for an entry
+    made.mkdir()
+    entry = tmp_path / "ef" / "x.html"
+    entry.parent.mkdir()
+    entry.write_text("<svg/>")
+    for path in (tmp_path / cachedir.LOCKS, shard, entry):
+        os.utime(path, (old, old))
+    assert cachedir.prune(tmp_path, (".html",), now=now) == 1
+    assert not shard.exists() and not entry.exists()
+    # The folder the pruning just emptied changed now: it goes a month later.
+    assert made.exists() and entry.parent.exists()
+    assert (tmp_path / cachedir.LOCKS).exists()
+    assert cachedir.prune(tmp_path, (".html",), now=now + 40 * day) == 0
+    assert not entry.parent.exists() and not made.exists()
+    assert (tmp_path / cachedir.LOCKS).exists()
