@@ -102,18 +102,23 @@ def start(config, files) -> None:
     finish()
     if current().mode == "refresh" or _state.get("dirty") or _mark(config).exists():
         return
+    from .figures import preload
+
     pages = [f.page for f in files.documentation_pages() if f.page is not None]
-    if fork(pages, lambda page: _populate_page(page, config, files)):
+    if fork(pages, lambda page: _populate_page(page, config, files), before=preload):
         log.info("rendering pages ahead in %d worker process(es)", len(_state["workers"]))
 
 
-def fork(pages: list, render) -> int:
+def fork(pages: list, render, before=None) -> int:
     """Fork workers that call ``render(page)`` for the ``pages`` nobody took, the last
-    first; how many were forked (none on one core, under threads, or in a worker)."""
+    first; how many were forked (none on one core, under threads, or in a worker).
+    ``before()`` runs first when there will be workers: what it loads, they share."""
     finish()
     usable = cores()
     if usable < 2 or len(pages) < 2 or threading.active_count() > 1 or worker():
         return 0
+    if before is not None:
+        before()
     claims = tempfile.mkdtemp(prefix="roads-pages-")
     _state.update(claims=claims, index={id(p): i for i, p in enumerate(pages)}, done=set(),
                   workers={})

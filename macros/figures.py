@@ -14,6 +14,19 @@ from pathlib import Path
 # inside the macros: a rebuild whose pages all come from the page cache never loads it.
 from roads.errors import ConfigError
 
+# What the macros below import to draw (a test keeps the list whole), and the lexer
+# roads.words.source colours C with: ``preload`` imports them in a build about to
+# render pages in several processes (``macros.ahead``), so that they are loaded, and
+# compiled from source on a fresh clone, once and not in each process.
+DRAWING = ("roads.constants", "roads.explain.page", "roads.explain.record", "roads.explain.saved",
+           "roads.figures", "roads.figures.diagram", "roads.figures.diff",
+           "roads.figures.diffview", "roads.figures.elfmap", "roads.figures.heapview",
+           "roads.figures.pageview", "roads.figures.provenance", "roads.figures.regions",
+           "roads.figures.select", "roads.figures.stackview", "roads.figures.table",
+           "roads.figures.timelapse", "roads.figures.transcript", "roads.figures.walkview",
+           "roads.words", "roads.words.markup", "roads.words.source", "roads.words.values",
+           "pygments.lexers.c_cpp")
+
 from .pagecache import depends
 from .project import document, project, svg_cache
 
@@ -212,7 +225,7 @@ def _saved_session(document: str):
     mode, as a stale sample is; a frozen build draws it as committed and warns (which
     fails --strict), once per build."""
     from roads.explain.saved import refreshed, staleness
-    from roads.explain.session import load_session
+    from roads.explain.record import load_session
 
     from .pagecache import saved_session_inputs
     from .project import current, log
@@ -391,6 +404,15 @@ def _shown_files_digest(sample: str, *args, **kwargs) -> list[str]:
 
 
 sample_code.cache_inputs = _shown_files_digest
+
+
+def preload() -> None:
+    """Import every module the figures are drawn with (``DRAWING``)."""
+    import importlib
+
+    for name in DRAWING:
+        importlib.import_module(name)
+
 
 MACROS: tuple = (memory_map, address_space, timelapse, elf_to_memory, map_diff, page_view, page_walk,
                  gdb_session, value, const, provenance, sample_code, stack_top, page_walk_diagram,

@@ -94,6 +94,10 @@ class CaptureError(RoadsError):
     """A frozen capture is missing, corrupt, stale or of an unknown schema."""
 
 
+class ExplainError(RoadsError):
+    """``roads explain``: bad input or a run that went wrong: the message says which."""
+
+
 # Characters that a terminal (or a reader) would act on instead of showing: C0 and C1
 # controls but tab and newline (ESC starts terminal escape sequences, CR overwrites a
 # line), bidirectional overrides, and lone surrogates (bytes that were not UTF-8).

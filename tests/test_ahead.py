@@ -20,6 +20,8 @@ import pytest
 from macros import ahead
 from roads.figures.figcache import FigureCache
 
+REPO = Path(__file__).resolve().parent.parent
+
 pytestmark = pytest.mark.skipif(ahead.cores() < 2, reason="one core: no worker is forked")
 
 
@@ -178,4 +180,34 @@ def test_a_figure_two_processes_want_at_once_is_drawn_once(tmp_path):
         w.join(10)
     assert got == ["<svg>drawn once</svg>"] * 3
     assert len(log.read_text().splitlines()) == 1
-    assert not list((tmp_path / "figures").rglob("*.lock")), "a lock file was left"
+    # The figure, and the folder's one lock file: no file an entry.
+    assert sorted(p.name for p in (tmp_path / "figures").iterdir()) == [".locks", "k" * 64 + ".html"]
+
+
+def test_preload_imports_every_module_the_figure_macros_draw_with():
+    """The workers share what the build loaded before forking them (``before``):
+    ``macros.figures.DRAWING`` names every engine module a figure macro imports, and
+    ``preload`` imports them all."""
+    import ast
+    import importlib.util
+    import subprocess
+    import sys
+
+    from macros import figures
+
+    wanted = set()
+    for function in ast.walk(ast.parse(Path(figures.__file__).read_text())):
+        if not isinstance(function, ast.FunctionDef):
+            continue
+        for node in ast.walk(function):
+            if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module.startswith("roads"):
+                wanted.add(node.module)
+                package = importlib.util.find_spec(node.module).submodule_search_locations
+                wanted.update(f"{node.module}.{a.name}" for a in node.names
+                              if package and importlib.util.find_spec(f"{node.module}.{a.name}"))
+    assert wanted <= set(figures.DRAWING), sorted(wanted - set(figures.DRAWING))
+    loaded = subprocess.run(
+        [sys.executable, "-c", "import sys; from macros import figures; figures.preload(); "
+         "print(*sorted(sys.modules), sep='\\n')"],
+        cwd=REPO, capture_output=True, text=True, check=True).stdout.split()
+    assert set(figures.DRAWING) <= set(loaded)

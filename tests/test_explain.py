@@ -293,7 +293,7 @@ def test_the_worked_example_on_the_site(site, browser):
 
 def test_explained_refuses_a_document_of_another_sample(tmp_path):
     from roads.errors import ConfigError
-    from roads.explain.session import load_session
+    from roads.explain.record import load_session
 
     import macros.figures as figures
 

@@ -8,7 +8,7 @@ import webbrowser
 from pathlib import Path
 
 from ..errors import printable
-from .trace import ExplainError
+from ..errors import ExplainError
 
 DEFAULT_DEADLINE = 30.0
 

@@ -13,7 +13,8 @@ from ..errors import RoadsError
 
 
 def main(argv: list[str]) -> int:
-    from .session import session_json, trace_program
+    from .record import session_json
+    from .session import trace_program
 
     job_path = Path(argv[0])
     job = json.loads(job_path.read_text())

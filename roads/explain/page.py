@@ -20,7 +20,7 @@ from ..figures.provenance import with_provenance
 from ..figures.regions import memory_map
 from ..figures.select import Selection, Snapshot, select
 from ..figures.table import render_table
-from .session import VARIANT, Session
+from .record import VARIANT, Session
 
 STYLESHEETS = Path(__file__).resolve().parents[2] / "docs" / "stylesheets"
 SHEETS = ("figures.css", "figures-more.css", "linking.css", "pictures.css")

@@ -17,9 +17,9 @@ from pathlib import Path
 from typing import Callable
 
 from ..capture.freshness import engine_digest
+from ..errors import ExplainError
 from .page import write_page
-from .session import Session, explain_program, load_session, session_json
-from .trace import ExplainError
+from .record import Session, load_session, session_json
 
 HERE = Path(__file__).resolve().parent
 
@@ -90,6 +90,8 @@ def refreshed(path: Path, root: Path, *, sandbox: Path | None,
     argv = list(recorded["argv"])
     program = argv[0]
     run_argv = [str(root / program) if "/" in program else program, *argv[1:]]
+    from .session import explain_program  # the tracer and the capture engine: only here
+
     session = explain_program(run_argv, list(recorded["at"]), sandbox=sandbox, progress=progress)
     if not session.complete:
         raise ExplainError(f"roads explain {' '.join(argv)} {session.ending} before reaching "

@@ -34,17 +34,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from ..errors import RoadsError
+from ..errors import ExplainError, RoadsError
 from . import ptrace as pt
 
 INT3 = 0xCC
 PUSH = ("rax", "rcx", "rdx", "rbx", "rsp", "rbp", "rsi", "rdi")  # push %reg: 0x50 + index
 MAX_OUTPUT = 64 << 10
 UNISTD = Path("/usr/include/x86_64-linux-gnu/asm/unistd_64.h")
-
-
-class ExplainError(RoadsError):
-    """Bad input or a run that went wrong: the message says which."""
 
 
 @dataclass(frozen=True)

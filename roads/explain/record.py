@@ -1,0 +1,54 @@
+"""What a ``roads explain`` session made (``Session``), and the JSON it is saved as.
+
+Apart from the code that runs a session (``roads.explain.session``: the tracer, the
+capture engine, pyelftools), so that drawing a saved session (the site's
+``explained()`` figures) loads none of it.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from .. import document
+from ..errors import ExplainError
+
+VARIANT = "default"
+# No capture folder to write "/build": paths stay as the machine names them.
+NO_BUILD_DIR = Path("/nonexistent/roads-explain")
+
+
+@dataclass
+class Session:
+    """What a session made: the document, the program's real path, and how it ended."""
+
+    capture: document.Capture
+    exe: str
+    command: list[str]
+    ending: str  # how the run ended, in words
+    complete: bool  # every stop asked for was reached
+    missing: list[str]
+
+
+def session_json(session: Session) -> dict:
+    """A session as plain JSON data (``roads explain --save``; the sandbox's result)."""
+    return {"explain": 1, "capture": document.to_builtins(session.capture), "exe": session.exe,
+            "command": session.command, "ending": session.ending,
+            "complete": session.complete, "missing": session.missing}
+
+
+def session_from_json(data: dict) -> Session:
+    """The session ``session_json`` wrote; ExplainError when it is not one."""
+    try:
+        return Session(document.from_builtins(data["capture"]), data["exe"], list(data["command"]),
+                       data["ending"], bool(data["complete"]), list(data["missing"]))
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ExplainError(f"not a document roads explain saved: {exc}") from None
+
+
+def load_session(path: str | Path) -> Session:
+    try:
+        return session_from_json(json.loads(Path(path).read_text(encoding="utf-8")))
+    except (OSError, ValueError) as exc:
+        raise ExplainError(f"{path}: {exc}") from None
