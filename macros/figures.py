@@ -407,11 +407,17 @@ sample_code.cache_inputs = _shown_files_digest
 
 
 def preload() -> None:
-    """Import every module the figures are drawn with (``DRAWING``)."""
+    """Import every module the figures are drawn with (``DRAWING``). One that cannot be
+    imported (a drawing module being edited) is left to the macros that use it, whose
+    error names the page and the line."""
     import importlib
+    import logging
 
     for name in DRAWING:
-        importlib.import_module(name)
+        try:
+            importlib.import_module(name)
+        except Exception:  # noqa: BLE001 - reported by the macro that imports it
+            logging.getLogger("mkdocs.plugins.roads").debug("preload: %s", name, exc_info=True)
 
 
 MACROS: tuple = (memory_map, address_space, timelapse, elf_to_memory, map_diff, page_view, page_walk,

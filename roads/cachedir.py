@@ -115,23 +115,51 @@ def locked(path: Path):
     rendering pages at once (``macros.ahead``) do not both make it: the second waits,
     then finds it. The lock is a byte of the folder's one lock file (``LOCKS``), locked
     for this open file (``F_OFD_SETLK``: threads and processes alike exclude each
-    other, and the kernel releases it if the process dies); past ``LOCK_WAIT``, the
-    entry is made without the lock."""
+    other, and the kernel releases it if the process dies). Where there is no such lock
+    (not Linux), a lock file of the entry's own, with ``flock``. Past ``LOCK_WAIT``, or
+    when the file system refuses locks, the entry is made without one: the lock only
+    spares drawing it twice, and entries are written whole."""
     path.parent.mkdir(parents=True, exist_ok=True)
+    if not hasattr(fcntl, "F_OFD_SETLK"):
+        with _own_lock_file(path):
+            yield
+        return
     fd = os.open(path.parent / LOCKS, os.O_CREAT | os.O_RDWR | os.O_CLOEXEC, 0o600)
     try:
         request = _FLOCK.pack(fcntl.F_WRLCK, os.SEEK_SET, _byte(path.name), 1, 0)
-        deadline = time.monotonic() + LOCK_WAIT
-        pause = 0.002
-        while True:
-            try:
-                fcntl.fcntl(fd, fcntl.F_OFD_SETLK, request)
-                break
-            except (BlockingIOError, PermissionError):  # EAGAIN or EACCES: held elsewhere
-                if time.monotonic() > deadline:
-                    break
-                time.sleep(pause)
-                pause = min(pause * 2, 0.05)
+        _take(lambda: fcntl.fcntl(fd, fcntl.F_OFD_SETLK, request))
         yield
     finally:
         os.close(fd)  # releases the lock
+
+
+@contextlib.contextmanager
+def _own_lock_file(path: Path):
+    """The lock of the entry at ``path`` as a hidden file beside it, held with ``flock``."""
+    lock = path.with_name(f".{path.name}.lock")
+    fd = os.open(lock, os.O_CREAT | os.O_RDWR | os.O_CLOEXEC, 0o600)
+    try:
+        _take(lambda: fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB))
+        yield
+    finally:
+        with contextlib.suppress(OSError):
+            lock.unlink()  # a process waiting on it finds the entry once it has the lock
+        os.close(fd)
+
+
+def _take(attempt) -> None:
+    """Call ``attempt`` (a lock taken without waiting) until it succeeds, or until
+    ``LOCK_WAIT`` seconds passed or the file system refused the lock: then go on."""
+    deadline = time.monotonic() + LOCK_WAIT
+    pause = 0.002
+    while True:
+        try:
+            attempt()
+            return
+        except (BlockingIOError, PermissionError):  # EAGAIN or EACCES: held elsewhere
+            if time.monotonic() > deadline:
+                return
+            time.sleep(pause)
+            pause = min(pause * 2, 0.05)
+        except OSError:  # ENOLCK (NFS without a lock manager), EINVAL, EOVERFLOW...
+            return

@@ -136,21 +136,58 @@ def dead_worker(tmp_path: Path) -> None:
 def test_no_worker_is_forked_under_threads_inside_a_worker_or_for_one_page(tmp_path):
     import threading
 
+    called = []
     stop = threading.Event()
     thread = threading.Thread(target=stop.wait)
     thread.start()
     try:
-        assert ahead.fork(pages(4), renderer(tmp_path / "log")) == 0
+        assert ahead.fork(pages(4), renderer(tmp_path / "log"), before=lambda: called.append(1)) == 0
     finally:
         stop.set()
         thread.join()
-    assert ahead.fork(pages(1), renderer(tmp_path / "log")) == 0
+    assert ahead.fork(pages(1), renderer(tmp_path / "log"), before=lambda: called.append(1)) == 0
     ahead._state["worker"] = True
     try:
-        assert ahead.fork(pages(4), renderer(tmp_path / "log")) == 0
+        assert ahead.fork(pages(4), renderer(tmp_path / "log"), before=lambda: called.append(1)) == 0
     finally:
         ahead._state.pop("worker")
     assert not (tmp_path / "log").exists()
+    assert called == [], "what is loaded for workers is not loaded when there are none"
+
+
+def test_what_the_build_loads_before_forking_the_workers_have(tmp_path):
+    in_a_process_of_its_own("loaded_before_forking", tmp_path)
+
+
+def loaded_before_forking(tmp_path: Path) -> None:
+    loaded = []
+    log, seen = tmp_path / "rendered", tmp_path / "seen"
+    draw = renderer(log)
+
+    def render(page) -> None:
+        with open(seen, "a") as f:
+            f.write(f"{len(loaded)}\n")
+        draw(page)
+
+    todo = pages(8)
+    try:
+        assert ahead.fork(todo, render, before=lambda: loaded.append(os.getpid())) >= 1
+        build(todo, render, log)
+    finally:
+        ahead.finish()
+    assert loaded == [os.getpid()], "called once, in the build, before forking"
+    assert any(pid != os.getpid() for pid, _ in rendered(log)), "a worker rendered a page"
+    assert set(seen.read_text().split()) == {"1"}, "every process had it loaded"
+
+
+def test_preload_leaves_a_module_that_cannot_be_imported_to_its_macro(monkeypatch):
+    import sys
+
+    from macros import figures
+
+    monkeypatch.setattr(figures, "DRAWING", ("roads.figures.no_such_module", "roads.figures.table"))
+    figures.preload()  # no error here: the macro that imports it names its page and line
+    assert "roads.figures.table" in sys.modules
 
 
 def _want_figure(directory: str, log: str, start: multiprocessing.synchronize.Event,

@@ -109,3 +109,43 @@ def test_pruning_keeps_the_lock_file_and_removes_folders_long_empty(tmp_path):
     assert cachedir.prune(tmp_path, (".html",), now=now + 40 * day) == 0
     assert not entry.parent.exists() and not made.exists()
     assert (tmp_path / cachedir.LOCKS).exists()
+
+
+def test_without_open_file_locks_an_entry_has_a_lock_file_of_its_own(tmp_path, monkeypatch):
+    """Not Linux: ``flock`` on a hidden file beside the entry, which goes afterwards."""
+    import fcntl
+    import threading
+
+    monkeypatch.delattr(fcntl, "F_OFD_SETLK")
+    entry = tmp_path / "a.html"
+    inside, order = threading.Event(), []
+
+    def first():
+        with cachedir.locked(entry):
+            assert (tmp_path / ".a.html.lock").exists()
+            inside.set()
+            time.sleep(0.3)
+            order.append("first")
+
+    t = threading.Thread(target=first)
+    t.start()
+    inside.wait(5)
+    with cachedir.locked(entry):
+        order.append("second")
+    t.join()
+    assert order == ["first", "second"]
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_lock_the_file_system_refuses_is_no_lock(tmp_path, monkeypatch):
+    import errno
+    import fcntl
+
+    def refuse(*args):
+        raise OSError(errno.ENOLCK, "No locks available")
+
+    monkeypatch.setattr(fcntl, "fcntl", refuse)
+    started = time.monotonic()
+    with cachedir.locked(tmp_path / "a.html"):
+        pass
+    assert time.monotonic() - started < 1

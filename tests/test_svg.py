@@ -116,3 +116,7 @@ def test_a_drawing_is_kept_with_the_graphviz_that_made_it(tmp_path, monkeypatch)
     kept.write_text("another graphviz\n<svg>kept</svg>\n")
     monkeypatch.setattr(command, "tool_identity", lambda name: "missing")
     assert svg.render(source, tmp_path) == "<svg>kept</svg>\n"
+    # Without Graphviz, a drawing kept by the older layout (an .svg alone) is used too.
+    kept.rename(kept.with_suffix(".svg"))
+    kept.with_suffix(".svg").write_text("<svg>older</svg>\n")
+    assert svg.render(source, tmp_path) == "<svg>older</svg>\n"

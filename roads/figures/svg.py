@@ -79,6 +79,11 @@ def _kept(path: Path, identity: str) -> str | None:
     try:
         made_by, _, text = path.read_text(encoding="utf-8").partition("\n")
     except FileNotFoundError:
+        if identity == "missing":  # no Graphviz to draw it: one an older layout kept will do
+            try:
+                return path.with_suffix(".svg").read_text(encoding="utf-8")
+            except FileNotFoundError:
+                pass
         return None
     if identity == "missing" or made_by == identity:
         cachedir.used(path)
