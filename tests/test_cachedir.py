@@ -7,6 +7,8 @@ import os
 import signal
 import time
 
+import pytest
+
 from roads import cachedir
 
 
@@ -65,14 +67,15 @@ def test_the_lock_of_a_killed_process_is_released(tmp_path):
     assert _waited(entry, None, None) < 0.2
 
 
-def test_threads_of_one_process_exclude_each_other(tmp_path):
+def _second_waits_for_first(entry, while_held=lambda: None) -> list[str]:
+    """Two threads of this process want the lock of ``entry``: the order they had it in."""
     import threading
 
-    entry = tmp_path / "a.html"
     inside, order = threading.Event(), []
 
     def first():
         with cachedir.locked(entry):
+            while_held()
             inside.set()
             time.sleep(0.3)
             order.append("first")
@@ -83,7 +86,11 @@ def test_threads_of_one_process_exclude_each_other(tmp_path):
     with cachedir.locked(entry):
         order.append("second")
     t.join()
-    assert order == ["first", "second"]
+    return order
+
+
+def test_threads_of_one_process_exclude_each_other(tmp_path):
+    assert _second_waits_for_first(tmp_path / "a.html") == ["first", "second"]
 
 
 def test_pruning_keeps_the_lock_file_and_removes_folders_long_empty(tmp_path):
@@ -114,26 +121,10 @@ def test_pruning_keeps_the_lock_file_and_removes_folders_long_empty(tmp_path):
 def test_without_open_file_locks_an_entry_has_a_lock_file_of_its_own(tmp_path, monkeypatch):
     """Not Linux: ``flock`` on a hidden file beside the entry, which goes afterwards."""
     import fcntl
-    import threading
 
     monkeypatch.delattr(fcntl, "F_OFD_SETLK")
-    entry = tmp_path / "a.html"
-    inside, order = threading.Event(), []
-
-    def first():
-        with cachedir.locked(entry):
-            assert (tmp_path / ".a.html.lock").exists()
-            inside.set()
-            time.sleep(0.3)
-            order.append("first")
-
-    t = threading.Thread(target=first)
-    t.start()
-    inside.wait(5)
-    with cachedir.locked(entry):
-        order.append("second")
-    t.join()
-    assert order == ["first", "second"]
+    held = lambda: (tmp_path / ".a.html.lock").exists() or pytest.fail("no lock file")  # noqa: E731
+    assert _second_waits_for_first(tmp_path / "a.html", held) == ["first", "second"]
     assert list(tmp_path.iterdir()) == []
 
 
