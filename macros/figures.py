@@ -14,6 +14,9 @@ from pathlib import Path
 # inside the macros: a rebuild whose pages all come from the page cache never loads it.
 from roads.errors import ConfigError
 
+from .pagecache import depends
+from .project import document, project, svg_cache
+
 # What the macros below import to draw (a test keeps the list whole), and the lexer
 # roads.words.source colours C with: ``preload`` imports them in a build about to
 # render pages in several processes (``macros.ahead``), so that they are loaded, and
@@ -26,9 +29,6 @@ DRAWING = ("roads.constants", "roads.explain.page", "roads.explain.record", "roa
            "roads.figures.timelapse", "roads.figures.transcript", "roads.figures.walkview",
            "roads.words", "roads.words.markup", "roads.words.source", "roads.words.values",
            "pygments.lexers.c_cpp")
-
-from .pagecache import depends
-from .project import document, project, svg_cache
 
 
 def select(*args, **kwargs):
