@@ -291,7 +291,7 @@ def test_the_worked_example_on_the_site(site, browser):
             context.close()
 
 
-def test_explained_refuses_a_document_of_another_sample(tmp_path):
+def test_explained_refuses_a_document_of_another_sample(tmp_path, monkeypatch):
     from roads.errors import ConfigError
     from roads.explain.record import load_session
 
@@ -299,6 +299,12 @@ def test_explained_refuses_a_document_of_another_sample(tmp_path):
 
     doc = Path(__file__).resolve().parent.parent / "docs" / "explained" / "layout.json"
     assert load_session(doc).capture.sample == "layout"
+    # Frozen, with a cache of its own: in auto mode a stale saved session (after an edit
+    # of roads/explain/) would be captured again into the checkout.
+    import macros.project as settings
+
+    monkeypatch.setattr(settings, "_current",
+                        settings.Settings(mode="frozen", cache=str(tmp_path / "cache")))
     with pytest.raises(ConfigError, match="saved from 'layout'"):
         figures.explained("starti", "docs/explained/layout.json")
 
