@@ -15,7 +15,7 @@ from pathlib import Path
 from roads.errors import ConfigError
 
 from .pagecache import depends
-from .project import document, project, svg_cache
+from .project import document, log, project, svg_cache
 
 # What the macros below import to draw (a test keeps the list whole), and the lexer
 # roads.words.source colours C with: ``preload`` imports them in a build about to
@@ -411,13 +411,12 @@ def preload() -> None:
     imported (a drawing module being edited) is left to the macros that use it, whose
     error names the page and the line."""
     import importlib
-    import logging
 
     for name in DRAWING:
         try:
             importlib.import_module(name)
         except Exception:  # noqa: BLE001 - reported by the macro that imports it
-            logging.getLogger("mkdocs.plugins.roads").debug("preload: %s", name, exc_info=True)
+            log.debug("preload: %s", name, exc_info=True)
 
 
 MACROS: tuple = (memory_map, address_space, timelapse, elf_to_memory, map_diff, page_view, page_walk,

@@ -65,6 +65,20 @@ def test_the_macros_know_the_engines_modes():
     assert macros_project.MODES == MODES
 
 
+def test_pruning_names_the_drawings_as_the_engine_keeps_them(monkeypatch):
+    """macros.pagecache.prune writes roads.figures.svg.KEPT out (not to load lxml)."""
+    from roads import cachedir
+    from roads.figures import svg
+
+    from macros import pagecache
+
+    asked = {}
+    monkeypatch.setattr(cachedir, "prune", lambda folder, suffixes, **kw: asked.update(
+        {Path(folder).name: suffixes}))
+    pagecache.prune()
+    assert svg.KEPT in asked["svg"]
+
+
 def test_the_tree_stamp_moves_with_any_sample_or_capture(tmp_path):
     samples, snapshots = tmp_path / "samples", tmp_path / "snapshots"
     samples.mkdir()
