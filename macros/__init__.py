@@ -46,8 +46,8 @@ import sys
 
 from roads.errors import ConfigError, RoadsError
 
-from . import ahead, claims, figures, glossary, pagecache
-from .project import configure, figure, prefetch
+from . import ahead, claims, figures, glossary, pagecache, themecache
+from .project import cache_dir, configure, figure, prefetch
 
 MODULES = (figures, claims, glossary)
 log = logging.getLogger("mkdocs.plugins.roads")
@@ -59,9 +59,11 @@ def define_env(env) -> None:
     The plugin calls this once per build (and per rebuild under ``mkdocs serve``), before
     any page renders: the one moment to capture all stale samples in parallel. The
     build's settings (its capture mode, from mkdocs.yml or ``ROADS_MODE``) are decided
-    first, once (``project.configure``).
+    first, once (``project.configure``). A build with none of the theme's templates
+    compiled yet compiles them meanwhile, in a process of its own (``themecache``).
     """
     configure(env.conf)
+    themecache.compile_ahead(env.conf, cache_dir())
     figures.link_repository(env.conf)
     for module in MODULES:
         deferred = set(getattr(module, "FIGURES", ()))

@@ -25,6 +25,12 @@ are done (``finish``), the build fails (``abandon``) or its process exits (Ctrl-
 first build), in ``refresh`` mode (which looks nothing up), for a ``--dirty`` build,
 on one core, or once a build filled the page cache with this code in this
 configuration (a mark: after that, a build misses a few pages at most).
+
+Before that, while the build starts (the plugins' and the engine's imports, the
+captures' freshness, the pages' files and navigation: one core's work), a ``helper``
+may make what the build needs only at its end, into a cache the build reads then
+(the theme's compiled templates: ``macros.themecache``). It follows the workers'
+rules, and is ended and reaped before the build looks in that cache (``settle``).
 """
 
 from __future__ import annotations
@@ -123,7 +129,7 @@ def fork(pages: list, render, before=None) -> int:
     _state.update(claims=claims, index={id(p): i for i, p in enumerate(pages)}, done=set(),
                   workers={})
     if not _state.get("atexit"):  # Ctrl-C skips on_build_error: the claims still go
-        atexit.register(finish)
+        atexit.register(_end)
         _state["atexit"] = True
     build = os.getpid()
     for _ in range(usable - 1):
@@ -142,6 +148,53 @@ def fork(pages: list, render, before=None) -> int:
         os.close(write)
         _state["workers"][read] = pid
     return len(_state["workers"])
+
+
+def helper(task) -> int | None:
+    """Fork a process that runs ``task()`` beside the build and exits: its pid, or None
+    where none is forked (one core, threads running, in a worker or a helper). What
+    ``task`` makes must go to a cache whose files are written whole: ``settle`` ends
+    the helper wherever it is."""
+    if cores() < 2 or threading.active_count() > 1 or worker():
+        return None
+    sys.stdout.flush()
+    sys.stderr.flush()
+    build = os.getpid()
+    try:
+        pid = os.fork()
+    except OSError:  # no more processes or memory: the build makes it all itself
+        return None
+    if pid == 0:
+        status = 0
+        try:
+            _state["worker"] = True  # forks nothing, reaps nothing
+            _die_with_parent()
+            if os.getppid() != build:
+                os._exit(1)
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, 1)
+            os.dup2(devnull, 2)
+            task()
+        except BaseException:  # noqa: BLE001 - the build makes what the helper did not
+            status = 1
+        os._exit(status)
+    _state.setdefault("helpers", set()).add(pid)
+    if not _state.get("atexit"):
+        atexit.register(_end)
+        _state["atexit"] = True
+    return pid
+
+
+def settle() -> None:
+    """End and reap the helpers: what they finished is in its cache, and the build
+    makes the rest itself. A helper that is done is only reaped."""
+    if worker():
+        return
+    for pid in _state.pop("helpers", set()):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)  # a helper not yet reaped keeps its pid
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(pid, 0)
 
 
 def _work(pages: list, out: int, render, build: int) -> None:
@@ -242,6 +295,13 @@ def setup(command: str, dirty: bool) -> None:
     _state["dirty"] = dirty
 
 
-def abandon() -> None:
-    """The build is failing: end the workers now."""
+def _end() -> None:
+    """At the process's exit (Ctrl-C skips on_build_error): nothing forked outlives it."""
     finish()
+    settle()
+
+
+def abandon() -> None:
+    """The build is failing: end the workers and the helpers now."""
+    finish()
+    settle()

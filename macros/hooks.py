@@ -119,6 +119,7 @@ def on_env(env, config, files: Files):
     """Every page has rendered: the workers rendering ahead are done with. The theme's
     templates are compiled once and kept (``macros.themecache``)."""
     ahead.finish()
+    ahead.settle()  # the theme's templates a helper compiled are kept by now
     _built.update(env=env, files=files)
     return themecache.attach(env, cache_dir())
 

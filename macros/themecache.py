@@ -9,15 +9,21 @@ in the build's cache folder, in a folder named after everything else that shapes
 code Jinja writes (its version, Python's, the environment's extensions and syntax), so
 that an edited template or another setting compiles afresh.
 
-A build with nothing kept (a fresh clone) compiles them as before, after its pages.
-Compiling them ahead in the worker that renders pages ahead (``macros.ahead``) was
-tried: the worker's pages then came later, by as much as the build's last step gained.
+A build with nothing kept (a fresh clone) would compile them after its pages, on one
+core. ``compile_ahead`` compiles them instead in a helper process (``macros.ahead``)
+while the build starts, when the other cores have nothing to do yet: the templates
+the theme renders (its static ones and ``main.html``) and every one they name, found
+by reading them. A template named only at render time (an icon chosen by a setting)
+is compiled by the build as before. Compiling them in the worker that renders pages
+ahead was tried: the worker's pages then came later, by as much as the build's last
+step gained.
 """
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
+import os
 import sys
 from pathlib import Path
 
@@ -90,6 +96,48 @@ def attach(env: jinja2.Environment, cache: Path) -> jinja2.Environment:
         where.mkdir(parents=True, exist_ok=True)
         env.bytecode_cache = _Kept(str(where))
     return env
+
+
+def templates(env: jinja2.Environment, roots) -> list[str]:
+    """``roots`` and every template they name, through ``extends``, ``include`` and
+    ``import`` with a literal name, as far as they go (sorted; names not found left out)."""
+    import jinja2.meta
+
+    found: set[str] = set()
+    todo = list(roots)
+    while todo:
+        name = todo.pop()
+        if name in found:
+            continue
+        try:
+            source, filename, _ = env.loader.get_source(env, name)
+            tree = env.parse(source, name, filename)
+        except Exception:  # noqa: BLE001 - missing or broken: the build will say so
+            continue
+        found.add(name)
+        todo.extend(n for n in jinja2.meta.find_referenced_templates(tree) if n)
+    return sorted(found)
+
+
+def compile_ahead(config, cache: Path) -> int | None:
+    """When none of the theme's templates is kept under ``cache`` for its environment
+    (a fresh clone, a new theme or Jinja), compile them in a helper process while the
+    build starts (``macros.ahead.helper``); its pid, or None when none was forked."""
+    from . import ahead
+
+    env = config.theme.get_env()  # as MkDocs makes it for the build
+    where = folder(cache) / settings(env)[:24]
+    with contextlib.suppress(OSError):
+        if any(name.endswith(SUFFIX) for name in os.listdir(where)):
+            return None
+
+    def compile_all() -> None:
+        attach(env, cache)
+        for name in templates(env, [*sorted(config.theme.static_templates), "main.html"]):
+            with contextlib.suppress(Exception):  # the build reports its own errors
+                env.get_template(name)
+
+    return ahead.helper(compile_all)
 
 
 def prune(cache: Path) -> None:

@@ -248,3 +248,53 @@ def test_preload_imports_every_module_the_figure_macros_draw_with():
          "print(*sorted(sys.modules), sep='\\n')"],
         cwd=REPO, capture_output=True, text=True, check=True).stdout.split()
     assert set(figures.DRAWING) <= set(loaded)
+
+
+def test_a_helper_runs_beside_the_build_and_is_ended_and_reaped(tmp_path):
+    in_a_process_of_its_own("helper_ended_and_reaped", tmp_path)
+
+
+def helper_ended_and_reaped(tmp_path: Path) -> None:
+    done = tmp_path / "done"
+    pid = ahead.helper(lambda: done.write_text(str(os.getpid())))
+    assert pid is not None and pid != os.getpid()
+    deadline = time.monotonic() + 30
+    while not done.exists() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert done.read_text() == str(pid)
+    ahead.settle()
+    assert gone(pid), "a finished helper was left unreaped"
+    # One that is still at work when the build needs its cache is ended, then reaped.
+    slow = ahead.helper(lambda: time.sleep(60))
+    started = time.monotonic()
+    ahead.settle()
+    assert gone(slow) and time.monotonic() - started < 5
+    assert "helpers" not in ahead._state
+    # And abandon (the build failing) ends them too.
+    again = ahead.helper(lambda: time.sleep(60))
+    ahead.abandon()
+    assert gone(again)
+
+
+def test_no_helper_under_threads_in_a_worker_or_on_one_core(tmp_path, monkeypatch):
+    import threading
+
+    ran = tmp_path / "ran"
+    stop = threading.Event()
+    thread = threading.Thread(target=stop.wait)
+    thread.start()
+    try:
+        assert ahead.helper(ran.touch) is None
+    finally:
+        stop.set()
+        thread.join()
+    if threading.active_count() == 1:
+        monkeypatch.setattr(ahead, "cores", lambda: 1)
+        assert ahead.helper(ran.touch) is None
+        monkeypatch.undo()
+        ahead._state["worker"] = True
+        try:
+            assert ahead.helper(ran.touch) is None
+        finally:
+            ahead._state.pop("worker")
+    assert not ran.exists()

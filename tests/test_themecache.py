@@ -138,3 +138,56 @@ def test_a_partial_file_a_killed_build_left_is_pruned(tmp_path):
     os.utime(partial, (old, old))
     themecache.prune(tmp_path)
     assert not partial.exists()
+
+
+def test_the_templates_a_theme_renders_are_found_by_reading_them(tmp_path):
+    folder = tmp_path / "templates"
+    (folder / "partials").mkdir(parents=True)
+    (folder / "base.html").write_text('{% include "partials/header.html" %}{% block body %}{% endblock %}'
+                                      '{% include "partials/" ~ name ~ ".html" ignore missing %}')
+    (folder / "main.html").write_text('{% extends "base.html" %}{% import "partials/macros.html" as m %}')
+    (folder / "partials" / "header.html").write_text('{% include "partials/gone.html" ignore missing %}')
+    (folder / "partials" / "macros.html").write_text("{% macro x() %}{% endmacro %}")
+    (folder / "partials" / "unused.html").write_text("never named")
+    (folder / "404.html").write_text('{% extends "main.html" %}')
+    # Named only at render time (the dynamic include) or missing: left to the build.
+    assert themecache.templates(theme(folder), ["404.html", "main.html"]) == [
+        "404.html", "base.html", "main.html", "partials/header.html", "partials/macros.html"]
+
+
+def _site_config(folder, cache):
+    """A stand-in for MkDocs' config: a theme whose environment is made anew each time."""
+    from types import SimpleNamespace
+
+    return SimpleNamespace(theme=SimpleNamespace(
+        get_env=lambda: theme(folder), static_templates={"404.html"}))
+
+
+def test_a_fresh_build_compiles_the_theme_in_a_helper_while_it_starts(tmp_path, compiled):
+    from macros import ahead
+
+    folder, cache = tmp_path / "templates", tmp_path / "cache"
+    folder.mkdir()
+    (folder / "base.html").write_text("<b>{% block b %}{% endblock %}</b>")
+    (folder / "main.html").write_text('{% extends "base.html" %}{% block b %}{{ x }}{% endblock %}')
+    (folder / "404.html").write_text('{% extends "main.html" %}')
+    config = _site_config(folder, cache)
+    if ahead.cores() < 2:
+        pytest.skip("a helper needs a second core")
+    threads = __import__("threading").active_count()
+    if threads > 1:  # this test session runs threads (a browser's, a server's)
+        pytest.skip("no helper is forked while threads run")
+    pid = themecache.compile_ahead(config, cache)
+    assert pid is not None
+    _, status = os.waitpid(pid, 0)  # as if the build had got this far
+    ahead._state.get("helpers", set()).discard(pid)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert compiled == [], "the helper compiled them, not this process"
+    kept = list(themecache.folder(cache).rglob("*" + themecache.SUFFIX))
+    assert len(kept) == 3
+    # The build's own environment, made later, finds all three compiled.
+    env = themecache.attach(config.theme.get_env(), cache)
+    assert env.get_template("404.html").render(x=1) == "<b>1</b>"
+    assert compiled == []
+    # Kept already: no helper again.
+    assert themecache.compile_ahead(config, cache) is None
