@@ -177,7 +177,7 @@ def helper(task) -> int | None:
             task()
         except BaseException:  # noqa: BLE001 - the build makes what the helper did not
             status = 1
-        os._exit(status)
+        _leave(status)
     _state.setdefault("helpers", set()).add(pid)
     if not _state.get("atexit"):
         atexit.register(_end)
@@ -214,6 +214,16 @@ def _work(pages: list, out: int, render, build: int) -> None:
                 os.write(out, struct.pack("=I", index))
     except BaseException:  # noqa: BLE001 - the build renders what is left itself
         status = 1
+    _leave(status)
+
+
+def _leave(status: int) -> None:
+    """End a worker or a helper: the programs it kept running (``roads.coprocess``)
+    are ended and reaped first, as its exit skips ``atexit``."""
+    kept = sys.modules.get("roads.coprocess")
+    if kept is not None:
+        with contextlib.suppress(BaseException):
+            kept.close_all()
     os._exit(status)
 
 

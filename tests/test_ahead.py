@@ -298,3 +298,19 @@ def test_no_helper_under_threads_in_a_worker_or_on_one_core(tmp_path, monkeypatc
         finally:
             ahead._state.pop("worker")
     assert not ran.exists()
+
+
+def test_a_helper_ends_the_programs_it_kept_running(tmp_path):
+    in_a_process_of_its_own("helper_ends_its_programs", tmp_path)
+
+
+def helper_ends_its_programs(tmp_path: Path) -> None:
+    from roads import coprocess
+
+    said = tmp_path / "pid"
+    pid = ahead.helper(lambda: said.write_text(
+        coprocess.ask(["sh", "-c", 'while read -r l; do echo "$$"; done'], "x\n", end="\n")))
+    _, status = os.waitpid(pid, 0)  # it exits with os._exit, which skips atexit
+    ahead._state["helpers"].discard(pid)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert gone(int(said.read_text())), "the helper's program outlived it"

@@ -120,3 +120,26 @@ def test_a_drawing_is_kept_with_the_graphviz_that_made_it(tmp_path, monkeypatch)
     kept.rename(kept.with_suffix(".svg"))
     kept.with_suffix(".svg").write_text("<svg>older</svg>\n")
     assert svg.render(source, tmp_path) == "<svg>older</svg>\n"
+
+
+def test_graphviz_kept_running_draws_what_it_draws_alone(monkeypatch):
+    """Every figure of a capture drawn by the Graphviz the process keeps running (each
+    after others) is byte for byte the one Graphviz run alone for it draws."""
+    from roads import coprocess
+    from roads.figures import elfmap
+    from roads.figures.diagram import render_diagram
+    from roads.figures.regions import memory_map
+    from roads.figures.select import select
+    from tests.capture_docs import snapshot
+
+    doc = snapshot("layout")
+    figures = [lambda v=v: render_diagram(memory_map(select(doc, variant=v)))
+               for v in ("pie", "nopie", "static")]
+    figures += [lambda v=v: elfmap.render_elf_figure(elfmap.elf_map(select(doc, variant=v)))
+                for v in ("pie", "static")]
+    kept = [draw() for draw in figures * 2]
+    drawn_alone = []
+    monkeypatch.setattr(coprocess, "ask", lambda *args, **kwargs: drawn_alone.append(1))
+    alone = [draw() for draw in figures * 2]
+    assert drawn_alone, "Graphviz was run alone for each"
+    assert kept == alone

@@ -15,11 +15,12 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 from pathlib import Path
 
 from lxml import etree
 
-from .. import cachedir, command
+from .. import cachedir, command, coprocess
 
 DOT = ("dot",)
 # A drawing kept in the cache: the identity of the Graphviz that drew it on the first
@@ -91,10 +92,30 @@ def _kept(path: Path, identity: str) -> str | None:
     return None
 
 
+# Written after each graph sent to a Graphviz kept running: nothing to Graphviz, it lets
+# whoever records its input (benchmarks/site_bench.py) tell the graphs apart.
+END_OF_GRAPH = "\n// roads: end of graph\n"
+# Graphviz kept running names the graph's group of every drawing after its first as a
+# page of a paged drawing ("page0,1_" before the id); drawn alone, it does not.
+_PAGED_ID = re.compile(r"page\d+,\d+_")
+
+
 def _draw(source: str, layout: tuple[str, ...], path: Path | None, identity: str) -> str:
-    """Lay ``source`` out, and keep the SVG at ``path`` with the Graphviz that made it."""
-    done = command.run([*layout, "-Tsvg"], input=source, timeout=60.0)
-    root = _parse(done.stdout)
+    """Lay ``source`` out, and keep the SVG at ``path`` with the Graphviz that made it.
+
+    The Graphviz this process keeps running draws it (``roads.coprocess``: starting one
+    costs several times as much as laying out a figure); when that one quits instead
+    (a syntax error), Graphviz runs once for it, and its error is the one raised."""
+    argv = [*layout, "-Tsvg"]
+    text = coprocess.ask(argv, source + END_OF_GRAPH, end="</svg>\n")
+    if text is None:
+        root = _parse(command.run(argv, input=source, timeout=60.0).stdout)
+    else:
+        root = _parse(text)
+        graph = root.find(f"{_SVG}g")
+        if (graph is not None and graph.get("class") == "graph"
+                and _PAGED_ID.match(graph.get("id") or "")):
+            graph.set("id", _PAGED_ID.sub("", graph.get("id"), count=1))
     for comment in list(root.iter(etree.Comment)):
         _drop(comment)
     svg = _text(root) + "\n"
