@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 ROADS = Path(__file__).resolve().parent.parent / "roads"
-SHARED = {"document", "units", "errors", "command", "constants", "elfspec", "cachedir"}
+SHARED = {"document", "units", "errors", "command", "constants", "elfspec", "cachedir",
+          "coprocess"}
 # What each part may import from roads (besides itself and the shared modules). explain
 # (roads explain) composes the two halves, as the command line does; neither imports it.
 ALLOWED = {"capture": set(), "figures": set(), "words": {"figures"}, "shared": set(),
