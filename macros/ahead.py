@@ -62,8 +62,15 @@ def cores() -> int:
 
 
 def worker() -> bool:
-    """Whether this process is a worker rendering pages ahead."""
+    """Whether this process is a worker rendering pages ahead (or a helper)."""
     return bool(_state.get("worker"))
+
+
+def forkable() -> bool:
+    """Whether this process may fork workers or helpers: a second core, no threads
+    running (a thread holding a lock at the fork would leave it held in the child), and
+    not a worker or a helper itself."""
+    return cores() >= 2 and threading.active_count() == 1 and not worker()
 
 
 def _mark(config):
@@ -121,7 +128,7 @@ def fork(pages: list, render, before=None) -> int:
     ``before()`` runs first when there will be workers: what it loads, they share."""
     finish()
     usable = cores()
-    if usable < 2 or len(pages) < 2 or threading.active_count() > 1 or worker():
+    if len(pages) < 2 or not forkable():
         return 0
     if before is not None:
         before()
@@ -155,7 +162,7 @@ def helper(task) -> int | None:
     where none is forked (one core, threads running, in a worker or a helper). What
     ``task`` makes must go to a cache whose files are written whole: ``settle`` ends
     the helper wherever it is."""
-    if cores() < 2 or threading.active_count() > 1 or worker():
+    if not forkable():
         return None
     sys.stdout.flush()
     sys.stderr.flush()

@@ -125,6 +125,8 @@ def compile_ahead(config, cache: Path) -> int | None:
     build starts (``macros.ahead.helper``); its pid, or None when none was forked."""
     from . import ahead
 
+    if not ahead.forkable():  # a rebuild under mkdocs serve (threads), one core
+        return None
     env = config.theme.get_env()  # as MkDocs makes it for the build
     where = folder(cache) / settings(env)[:24]
     with contextlib.suppress(OSError):

@@ -4,15 +4,15 @@
 the cost: starting it (its plugins, fontconfig, pango) takes about 8 ms here, laying
 out one of the site's figures 1 to 3 ms. ``dot`` reads graph after graph from its
 input and writes each one's drawing as soon as it is laid out, so ``ask`` keeps one
-running per command line (and build of the program) in each process and sends it one graph at a time.
+running per command line (and build of the program) in each process, and sends it
+one request at a time; the caller says when an answer is complete.
 
 Every wait has a deadline, after which the program's whole group is killed and reaped
 (``CommandTimeout``). A program that stops answering (``dot`` quits at a syntax
-error, and would number the error's line from the start of everything it was sent)
-is reaped, and ``ask`` returns None: the caller runs the request once with
-``roads.command.run``, for the exact error. A forked process leaves its parent's
+error) is reaped, and ``ask`` returns None. A forked process leaves its parent's
 programs alone and starts its own; they are ended, and reaped, when it exits
-(``close_all``; a worker that leaves with ``os._exit`` calls it first).
+(``close_all``; a worker that leaves with ``os._exit`` calls it first). A program
+kept running keeps the working folder and environment it was started with.
 
 Requests go through ``roads.command`` for everything else: finding the program, the
 ledger of time spent in programs, killing a group. This module is apart from it
@@ -29,11 +29,21 @@ import selectors
 import subprocess
 import threading
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 
 from . import command
-from .errors import CommandTimeout
+from .errors import CommandTimeout, ToolMissing
 
 GRACE = 5.0  # seconds a program is given to exit once its input is closed
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What a program kept running wrote for one request (text, UTF-8)."""
+
+    stdout: str
+    stderr: str  # all it wrote there since the request was sent
 
 
 class _Running:
@@ -42,29 +52,36 @@ class _Running:
     def __init__(self, argv: tuple[str, ...]) -> None:
         self.argv = argv
         self.lock = threading.Lock()
-        self.proc = subprocess.Popen(list(argv), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                     stderr=subprocess.PIPE, bufsize=0, start_new_session=True)
+        try:
+            self.proc = subprocess.Popen(list(argv), stdin=subprocess.PIPE,
+                                         stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                         bufsize=0, start_new_session=True)
+        except FileNotFoundError:  # gone since it was looked up
+            raise ToolMissing(f"{argv[0]} not found; {command.install_hint(argv[0])}",
+                              command=list(argv)) from None
         for stream in (self.proc.stdin, self.proc.stdout, self.proc.stderr):
             os.set_blocking(stream.fileno(), False)
 
-    def exchange(self, data: bytes, end: bytes, timeout: float) -> bytes | None:
-        """Write ``data``, read until the output ends with ``end``; None if the program
-        closed its output first. CommandTimeout past ``timeout`` seconds."""
+    def exchange(self, data: bytes, done: Callable[[bytes], bool],
+                 timeout: float) -> tuple[bytes, bytes] | None:
+        """Write all of ``data``, read until ``done(output)``; the output and what the
+        program wrote on stderr meanwhile, or None if it closed its output first.
+        CommandTimeout past ``timeout`` seconds."""
         deadline = time.monotonic() + timeout
-        out = bytearray()
+        out, err = bytearray(), bytearray()
         pending = memoryview(data)
         with selectors.DefaultSelector() as selector:
             selector.register(self.proc.stdout, selectors.EVENT_READ)
             selector.register(self.proc.stderr, selectors.EVENT_READ)
             if pending:
                 selector.register(self.proc.stdin, selectors.EVENT_WRITE)
-            while not out.endswith(end):
+            while pending or not done(bytes(out)):
                 left = deadline - time.monotonic()
                 if left <= 0:
                     raise CommandTimeout(
                         f"{os.path.basename(self.argv[0])} did not answer within {timeout:g} s "
-                        "and was killed", command=list(self.argv), output=bytes(out).decode(
-                            "utf-8", "replace")[-2000:])
+                        "and was killed", command=list(self.argv),
+                        output=bytes(err or out).decode("utf-8", "replace")[-2000:])
                 for key, _ in selector.select(left):
                     stream = key.fileobj
                     if stream is self.proc.stdin:
@@ -81,11 +98,13 @@ class _Running:
                         if stream is self.proc.stdout:
                             return None
                         selector.unregister(stream)  # stderr closed: keep reading stdout
-                    elif stream is self.proc.stdout:
-                        out += chunk
-                    # What it writes on stderr (warnings) is read and let go, as ``run``
-                    # does on success; an error ends the answer, and the caller asks again.
-        return bytes(out)
+                    else:
+                        (out if stream is self.proc.stdout else err).extend(chunk)
+        # What it wrote on stderr before its answer is in the pipe by now.
+        with contextlib.suppress(BlockingIOError, OSError):
+            while chunk := os.read(self.proc.stderr.fileno(), 1 << 16):
+                err.extend(chunk)
+        return bytes(out), bytes(err)
 
     def close(self) -> None:
         """Close its input, give it ``GRACE`` seconds to exit, kill its group if not."""
@@ -111,12 +130,13 @@ _registry = threading.Lock()
 _owner = os.getpid()
 
 
-def ask(argv: list[str] | tuple[str, ...], data: str, *, end: str,
-        timeout: float = 60.0) -> str | None:
-    """``data`` sent to the program ``argv`` this process keeps running, and its answer,
-    up to and with ``end`` (text, UTF-8; undecodable bytes replaced); None when the
-    program quit instead of answering. ToolMissing when it is not installed;
-    CommandTimeout (the program killed) past ``timeout`` seconds."""
+def ask(argv: list[str] | tuple[str, ...], data: str, *, done: Callable[[bytes], bool],
+        timeout: float = 60.0) -> Answer | None:
+    """``data`` sent to the program ``argv`` this process keeps running, and its answer:
+    what it writes until ``done(what it wrote)`` holds (undecodable bytes replaced), and
+    what it wrote on stderr meanwhile; None when the program quit instead of answering.
+    ToolMissing when it is not installed; CommandTimeout (the program killed) past
+    ``timeout`` seconds."""
     # The program as it is now on PATH: another PATH, or a new build of it installed
     # meanwhile, gets a program of its own.
     identity = command.tool_identity(argv[0])
@@ -131,7 +151,7 @@ def ask(argv: list[str] | tuple[str, ...], data: str, *, end: str,
                 running = _running[key] = _Running(tuple(argv))
         with running.lock:
             try:
-                answer = running.exchange(data.encode("utf-8"), end.encode("utf-8"), timeout)
+                answer = running.exchange(data.encode("utf-8"), done, timeout)
             except BaseException:  # the timeout, Ctrl-C: the program may be mid-answer
                 _forget(key, running)
                 running.kill()
@@ -140,7 +160,7 @@ def ask(argv: list[str] | tuple[str, ...], data: str, *, end: str,
                 _forget(key, running)
                 running.close()
                 return None
-            return answer.decode("utf-8", "replace")
+            return Answer(*(part.decode("utf-8", "replace") for part in answer))
     finally:
         command.charge(os.path.basename(argv[0]), time.perf_counter() - started)
 

@@ -308,8 +308,9 @@ def helper_ends_its_programs(tmp_path: Path) -> None:
     from roads import coprocess
 
     said = tmp_path / "pid"
-    pid = ahead.helper(lambda: said.write_text(
-        coprocess.ask(["sh", "-c", 'while read -r l; do echo "$$"; done'], "x\n", end="\n")))
+    pid = ahead.helper(lambda: said.write_text(coprocess.ask(
+        ["sh", "-c", 'while read -r l; do echo "$$"; done'], "x\n",
+        done=lambda out: out.endswith(b"\n")).stdout))
     _, status = os.waitpid(pid, 0)  # it exits with os._exit, which skips atexit
     ahead._state["helpers"].discard(pid)
     assert os.waitstatus_to_exitcode(status) == 0

@@ -143,3 +143,41 @@ def test_graphviz_kept_running_draws_what_it_draws_alone(monkeypatch):
     alone = [draw() for draw in figures * 2]
     assert drawn_alone, "Graphviz was run alone for each"
     assert kept == alone
+
+
+def test_a_graph_left_unfinished_fails_at_once_with_graphvizs_own_error(tmp_path):
+    import time
+
+    from roads.errors import CommandFailed
+
+    svg.render('digraph first { a -> b }')  # a Graphviz kept running, with a drawing behind it
+    started = time.monotonic()
+    with pytest.raises(CommandFailed) as failed:
+        svg.render("digraph {\n a -> b\n", tmp_path)
+    assert time.monotonic() - started < 10, "it waited for the rest of the graph"
+    assert "syntax error in line 3" in failed.value.output  # numbered as in the source alone
+    assert not list(tmp_path.glob("*" + svg.KEPT))
+
+
+def test_an_error_graphviz_draws_through_is_raised_and_the_drawing_not_kept(tmp_path):
+    from roads.errors import CommandFailed
+
+    # neato -n wants every node's position; Graphviz still writes an SVG, and fails.
+    with pytest.raises(CommandFailed) as failed:
+        svg.render("digraph { a -> b }", tmp_path, layout=("dot", "-Kneato", "-n"))
+    assert "no position" in failed.value.output
+    assert not list(tmp_path.glob("*" + svg.KEPT))
+
+
+def test_a_drawing_whose_names_graphviz_numbers_across_drawings_is_drawn_alone(monkeypatch):
+    from roads import command
+
+    gradient = 'digraph g { a [style=filled, fillcolor="red:blue"]; b [label=<<table><tr>' \
+               '<td href="#x" title="t">x</td></tr></table>>, shape=plaintext] }'
+    svg.render("digraph before { c [style=filled, fillcolor=\"red:green\"] }")  # counts one
+    alone = []
+    run = command.run
+    monkeypatch.setattr(command, "run", lambda *a, **k: alone.append(1) or run(*a, **k))
+    drawn = svg.render(gradient)
+    assert alone, "drawn by a Graphviz run alone"
+    assert 'id="l_0"' in drawn or 'id="r_0"' in drawn  # numbered as it is drawn alone

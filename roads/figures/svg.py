@@ -21,6 +21,7 @@ from pathlib import Path
 from lxml import etree
 
 from .. import cachedir, command, coprocess
+from ..errors import CommandTimeout
 
 DOT = ("dot",)
 # A drawing kept in the cache: the identity of the Graphviz that drew it on the first
@@ -92,22 +93,50 @@ def _kept(path: Path, identity: str) -> str | None:
     return None
 
 
-# Written after each graph sent to a Graphviz kept running: nothing to Graphviz, it lets
-# whoever records its input (benchmarks/site_bench.py) tell the graphs apart.
-END_OF_GRAPH = "\n// roads: end of graph\n"
+# Sent after each graph to a Graphviz kept running: an empty graph, whose drawing says
+# that the one before it is complete (all its warnings and errors written by then), and
+# that turns a graph left unfinished into a syntax error instead of a wait for more. It
+# also lets whoever records Graphviz's input (benchmarks/site_bench.py) split it.
+END_OF_GRAPH = "\ngraph roads_end_of_graph {}\n"
+_END_TITLE = b"<title>roads_end_of_graph</title>"
 # Graphviz kept running names the graph's group of every drawing after its first as a
 # page of a paged drawing ("page0,1_" before the id); drawn alone, it does not.
 _PAGED_ID = re.compile(r"page\d+,\d+_")
+# Names Graphviz numbers across all it drew in one run (gradients, the links of a
+# table's cells, a graph without a name): such a drawing depends on what came before.
+_COUNTED = re.compile(r'id="[lr]_\d+"|id="a_[^"]*_\d+"|<title>%\d+</title>')
+
+
+def _answered(out: bytes) -> bool:
+    return out.endswith(b"</svg>\n") and _END_TITLE in out[out.rfind(b"<?xml"):]
+
+
+def _kept_running(argv: list[str], source: str) -> str | None:
+    """``source`` drawn by the Graphviz this process keeps running, as it draws it run
+    alone; None when that cannot be had so (an error or a warning of Graphviz's error
+    kind, more than one drawing, names numbered across drawings)."""
+    answer = coprocess.ask(argv, source + END_OF_GRAPH, done=_answered)
+    if answer is None or re.search(r"(?m)^Error", answer.stderr):
+        return None
+    drawings = answer.stdout.split("<?xml")
+    if len(drawings) != 3 or drawings[0].strip():  # the graph's, then the end's
+        return None
+    svg = "<?xml" + drawings[1]
+    return None if _COUNTED.search(svg) else svg
 
 
 def _draw(source: str, layout: tuple[str, ...], path: Path | None, identity: str) -> str:
     """Lay ``source`` out, and keep the SVG at ``path`` with the Graphviz that made it.
 
     The Graphviz this process keeps running draws it (``roads.coprocess``: starting one
-    costs several times as much as laying out a figure); when that one quits instead
-    (a syntax error), Graphviz runs once for it, and its error is the one raised."""
+    costs several times as much as laying out a figure). Whatever it cannot draw as a
+    Graphviz run alone would (an error, a graph left unfinished, a drawing that would
+    depend on the ones before it), Graphviz run once draws, and its error is raised."""
     argv = [*layout, "-Tsvg"]
-    text = coprocess.ask(argv, source + END_OF_GRAPH, end="</svg>\n")
+    try:
+        text = _kept_running(argv, source)
+    except CommandTimeout:  # killed; run alone it says why, or takes its own time
+        text = None
     if text is None:
         root = _parse(command.run(argv, input=source, timeout=60.0).stdout)
     else:
