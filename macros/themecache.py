@@ -127,8 +127,11 @@ def compile_ahead(config, cache: Path) -> int | None:
 
     if not ahead.forkable():  # a rebuild under mkdocs serve (threads), one core
         return None
-    env = config.theme.get_env()  # as MkDocs makes it for the build
-    where = folder(cache) / settings(env)[:24]
+    try:
+        env = config.theme.get_env()  # as MkDocs makes it for the build
+        where = folder(cache) / settings(env)[:24]
+    except Exception:  # noqa: BLE001 - a theme MkDocs cannot load: the build says so
+        return None
     with contextlib.suppress(OSError):
         if any(name.endswith(SUFFIX) for name in os.listdir(where)):
             return None

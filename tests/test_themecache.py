@@ -208,3 +208,18 @@ def helper_compiles_the_theme(tmp_path) -> None:
     assert compiled == []
     # Kept already: no helper again.
     assert themecache.compile_ahead(config, cache) is None
+
+
+def test_a_theme_that_cannot_be_loaded_is_left_to_the_build(tmp_path, monkeypatch):
+    from types import SimpleNamespace
+
+    from macros import ahead
+
+    monkeypatch.setattr(ahead, "forkable", lambda: True)  # whatever threads this session runs
+
+    def broken():
+        raise OSError("no such theme folder")
+
+    config = SimpleNamespace(theme=SimpleNamespace(get_env=broken, static_templates=set()))
+    assert themecache.compile_ahead(config, tmp_path) is None
+    assert not themecache.folder(tmp_path).exists()
