@@ -438,7 +438,7 @@ def recorded_calls(record: Path) -> dict[tuple[tuple[str, ...], str], int]:
     for args_file in record.glob("*.args"):
         args = tuple(args_file.read_text().splitlines())
         stream = args_file.with_suffix(".dot").read_text()
-        for source in stream.split(END_OF_GRAPH) if END_OF_GRAPH in stream else [stream]:
+        for source in END_OF_GRAPH.split(stream):
             if source.strip():
                 calls[(args, source)] = calls.get((args, source), 0) + 1
     return calls

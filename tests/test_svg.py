@@ -181,3 +181,43 @@ def test_a_drawing_whose_names_graphviz_numbers_across_drawings_is_drawn_alone(m
     drawn = svg.render(gradient)
     assert alone, "drawn by a Graphviz run alone"
     assert 'id="l_0"' in drawn or 'id="r_0"' in drawn  # numbered as it is drawn alone
+
+
+def _alone(source: str, layout=svg.DOT) -> str:
+    """``source`` as ``svg.render`` draws it with a Graphviz run for it alone."""
+    from roads import coprocess
+
+    saved = coprocess.ask
+    coprocess.ask = lambda *args, **kwargs: None
+    try:
+        return svg.render(source, layout=layout)
+    finally:
+        coprocess.ask = saved
+
+
+@pytest.mark.parametrize("before, graph", [
+    # A graph's layout engine stays in force for the graphs after it.
+    ('digraph a { layout=circo; x -> y; y -> z; z -> x }', 'digraph b { p -> q; q -> r; p -> r }'),
+    # A graph's own link is named as a page's.
+    ('digraph a { x -> y }', 'digraph b { URL="#top"; tooltip="t"; p -> q }'),
+    # A graph named as the end of a graph is drawn, and the next one is its own.
+    ('digraph roads_end_of_graph { ' + " ".join(f"n{i}" for i in range(300)) + ' }',
+     'digraph after { m -> n }'),
+])
+def test_what_a_graph_leaves_behind_does_not_change_the_next(before, graph):
+    svg.render(before)
+    assert svg.render(graph) == _alone(graph)
+
+
+def test_a_graph_that_swallows_the_end_is_drawn_alone_after_a_short_wait(monkeypatch):
+    import time
+
+    from roads.errors import CommandFailed
+
+    monkeypatch.setattr(svg, "KEPT_WAIT", 0.5)
+    started = time.monotonic()
+    with pytest.raises(CommandFailed) as failed:  # an unterminated string: the end is in it
+        svg.render('digraph g { a [label="open] }')
+    assert time.monotonic() - started < 10
+    assert "string" in failed.value.output
+    assert svg.render("digraph g { a -> b }") == _alone("digraph g { a -> b }")

@@ -14,6 +14,7 @@ modules, so a build whose figures all come from the figure cache never loads lxm
 from __future__ import annotations
 
 import hashlib
+import itertools
 import os
 import re
 from pathlib import Path
@@ -95,34 +96,49 @@ def _kept(path: Path, identity: str) -> str | None:
 
 # Sent after each graph to a Graphviz kept running: an empty graph, whose drawing says
 # that the one before it is complete (all its warnings and errors written by then), and
-# that turns a graph left unfinished into a syntax error instead of a wait for more. It
-# also lets whoever records Graphviz's input (benchmarks/site_bench.py) split it.
-END_OF_GRAPH = "\ngraph roads_end_of_graph {}\n"
-_END_TITLE = b"<title>roads_end_of_graph</title>"
+# that turns a graph left unfinished into a syntax error instead of a wait for more.
+# Its name is new for each graph (a source could name its own graph so), and it sets
+# the command line's layout engine again, since a graph's ``layout`` attribute stays
+# in force for the graphs after it. It also lets whoever records Graphviz's input
+# (benchmarks/site_bench.py) split it: ``END_OF_GRAPH`` finds it.
+END_OF_GRAPH = re.compile(r"\ngraph roads_end_of_graph_\d+ \{ layout=\w+ \}\n")
+_ends = itertools.count()
+KEPT_WAIT = 10.0  # seconds for the Graphviz kept running; then one run alone draws it
 # Graphviz kept running names the graph's group of every drawing after its first as a
-# page of a paged drawing ("page0,1_" before the id); drawn alone, it does not.
-_PAGED_ID = re.compile(r"page\d+,\d+_")
+# page of a paged drawing ("page0,1_" before the id); drawn alone, it does not. Any
+# other name so marked (a graph's own link) sends the graph to a Graphviz run alone.
+_PAGED_GRAPH = re.compile(r'(<g id=")page\d+,\d+_(?=[^"]*" class="graph")')
+_PAGED = re.compile(r'id="[^"]*page\d+,\d+_')
 # Names Graphviz numbers across all it drew in one run (gradients, the links of a
 # table's cells, a graph without a name): such a drawing depends on what came before.
 _COUNTED = re.compile(r'id="[lr]_\d+"|id="a_[^"]*_\d+"|<title>%\d+</title>')
 
 
-def _answered(out: bytes) -> bool:
-    return out.endswith(b"</svg>\n") and _END_TITLE in out[out.rfind(b"<?xml"):]
+def _engine(argv: list[str]) -> str:
+    """The layout engine a Graphviz command line asks for (``-Kneato``), dot's by default."""
+    return next((a[2:] for a in argv if a.startswith("-K") and len(a) > 2), "dot")
 
 
 def _kept_running(argv: list[str], source: str) -> str | None:
     """``source`` drawn by the Graphviz this process keeps running, as it draws it run
     alone; None when that cannot be had so (an error or a warning of Graphviz's error
-    kind, more than one drawing, names numbered across drawings)."""
-    answer = coprocess.ask(argv, source + END_OF_GRAPH, done=_answered)
+    kind, other than one drawing, names numbered across drawings or marked as pages).
+    CommandTimeout past ``KEPT_WAIT`` seconds."""
+    name = f"roads_end_of_graph_{next(_ends)}"
+    title = f"<title>{name}</title>".encode()
+
+    def answered(out: bytes) -> bool:
+        return out.endswith(b"</svg>\n") and title in out[out.rfind(b"<?xml"):]
+
+    end = f"\ngraph {name} {{ layout={_engine(argv)} }}\n"
+    answer = coprocess.ask(argv, source + end, done=answered, timeout=KEPT_WAIT)
     if answer is None or re.search(r"(?m)^Error", answer.stderr):
         return None
     drawings = answer.stdout.split("<?xml")
     if len(drawings) != 3 or drawings[0].strip():  # the graph's, then the end's
         return None
-    svg = "<?xml" + drawings[1]
-    return None if _COUNTED.search(svg) else svg
+    svg = _PAGED_GRAPH.sub(r"\1", "<?xml" + drawings[1], count=1)
+    return None if _COUNTED.search(svg) or _PAGED.search(svg) else svg
 
 
 def _draw(source: str, layout: tuple[str, ...], path: Path | None, identity: str) -> str:
@@ -138,13 +154,8 @@ def _draw(source: str, layout: tuple[str, ...], path: Path | None, identity: str
     except CommandTimeout:  # killed; run alone it says why, or takes its own time
         text = None
     if text is None:
-        root = _parse(command.run(argv, input=source, timeout=60.0).stdout)
-    else:
-        root = _parse(text)
-        graph = root.find(f"{_SVG}g")
-        if (graph is not None and graph.get("class") == "graph"
-                and _PAGED_ID.match(graph.get("id") or "")):
-            graph.set("id", _PAGED_ID.sub("", graph.get("id"), count=1))
+        text = command.run(argv, input=source, timeout=60.0).stdout
+    root = _parse(text)
     for comment in list(root.iter(etree.Comment)):
         _drop(comment)
     svg = _text(root) + "\n"
