@@ -43,11 +43,12 @@ import logging
 import os
 import re
 import sys
+from pathlib import Path
 
 from roads.errors import ConfigError, RoadsError
 
-from . import ahead, claims, figures, glossary, pagecache, themecache
-from .project import cache_dir, configure, figure, prefetch
+from . import ahead, claims, compiled, figures, glossary, pagecache, themecache
+from .project import cache_dir, configure, current, figure, prefetch
 
 MODULES = (figures, claims, glossary)
 log = logging.getLogger("mkdocs.plugins.roads")
@@ -59,11 +60,11 @@ def define_env(env) -> None:
     The plugin calls this once per build (and per rebuild under ``mkdocs serve``), before
     any page renders: the one moment to capture all stale samples in parallel. The
     build's settings (its capture mode, from mkdocs.yml or ``ROADS_MODE``) are decided
-    first, once (``project.configure``). A build with none of the theme's templates
-    compiled yet compiles them meanwhile, in a process of its own (``themecache``).
+    first, once (``project.configure``). Templates are compiled once and kept
+    (``compile_ahead``).
     """
     configure(env.conf)
-    themecache.compile_ahead(env.conf, cache_dir())
+    compile_ahead(env)
     figures.link_repository(env.conf)
     for module in MODULES:
         deferred = set(getattr(module, "FIGURES", ()))
@@ -75,8 +76,24 @@ def define_env(env) -> None:
     prefetch()
 
 
+def compile_ahead(env) -> None:
+    """The pages' and claims' templates keep their compiled code (``compiled``), as the
+    theme's do (``themecache``). A build with nothing kept yet (a fresh clone) compiles
+    them meanwhile in a helper process, on a core the build's start leaves idle: the
+    pages' and claims' first, which the pages need, then the theme's, needed at the end."""
+    cache = cache_dir()
+    if not ahead.forkable():  # a rebuild under mkdocs serve (threads), one core
+        return
+    jobs = [job for job in (compiled.ahead(env, cache, Path(current().root)),
+                            themecache.ahead(env.conf, cache)) if job is not None]
+    if jobs:
+        ahead.helper(lambda: [job() for job in jobs])
+
+
 def on_pre_page_macros(env) -> None:
-    """The plugin's hook before a page renders: the page cache (``pagecache``)."""
+    """The plugin's hook before a page renders: the page cache (``pagecache``); the
+    templates' compiled code kept (``compiled``), once the plugin has its environment."""
+    compiled.attach(env.env, cache_dir())
     pagecache.before_macros(env)
 
 

@@ -370,11 +370,11 @@ def memo(kind: str, parts: object, make) -> str:
 
 
 def prune() -> None:
-    """At the end of a build: the page, figure, drawing and theme caches lose the
+    """At the end of a build: the page, figure, drawing and template caches lose the
     entries no build used for a month (``roads.cachedir``; a scan at most once a day)."""
     from roads import cachedir
 
-    from . import themecache
+    from . import compiled, themecache
     from .project import cache_dir, figure_cache
 
     _pages().prune()
@@ -383,6 +383,7 @@ def prune() -> None:
     # roads.figures.svg.KEPT; .svg and .made-by are the files of an older layout.
     cachedir.prune(cache_dir() / "svg", (".drawn", ".svg", ".made-by"))
     themecache.prune(cache_dir())
+    compiled.prune(cache_dir())
 
 
 def saved_session_inputs(path: Path, root: Path) -> list[Path]:

@@ -10,7 +10,7 @@ code Jinja writes (its version, Python's, the environment's extensions and synta
 that an edited template or another setting compiles afresh.
 
 A build with nothing kept (a fresh clone) would compile them after its pages, on one
-core. ``compile_ahead`` compiles them instead in a helper process (``macros.ahead``)
+core. ``ahead`` gives the work to the helper process (``macros.ahead``) that runs
 while the build starts, when the other cores have nothing to do yet: the templates
 the theme renders (its static ones and ``main.html``) and every one they name, found
 by reading them. A template named only at render time (an icon chosen by a setting)
@@ -119,14 +119,10 @@ def templates(env: jinja2.Environment, roots) -> list[str]:
     return sorted(found)
 
 
-def compile_ahead(config, cache: Path) -> int | None:
-    """When none of the theme's templates is kept under ``cache`` for its environment
-    (a fresh clone, a new theme or Jinja), compile them in a helper process while the
-    build starts (``macros.ahead.helper``); its pid, or None when none was forked."""
-    from . import ahead
-
-    if not ahead.forkable():  # a rebuild under mkdocs serve (threads), one core
-        return None
+def ahead(config, cache: Path):
+    """What a helper process compiles while the build starts (``macros.ahead.helper``)
+    when none of the theme's templates is kept under ``cache`` for its environment (a
+    fresh clone, a new theme or Jinja): a function, or None."""
     try:
         env = config.theme.get_env()  # as MkDocs makes it for the build
         where = folder(cache) / settings(env)[:24]
@@ -142,7 +138,7 @@ def compile_ahead(config, cache: Path) -> int | None:
             with contextlib.suppress(Exception):  # the build reports its own errors
                 env.get_template(name)
 
-    return ahead.helper(compile_all)
+    return compile_all
 
 
 def prune(cache: Path) -> None:

@@ -35,13 +35,18 @@ LOCKS = ".locks"  # the file whose byte ranges lock a folder's entries (``locked
 
 
 def keep_text(path: Path, text: str) -> None:
-    """Replace the kept file ``path`` with ``text``, whole or not at all for a reader (a
+    """Replace the kept file ``path`` with ``text`` (UTF-8): see ``keep_bytes``."""
+    keep_bytes(path, text.encode("utf-8"))
+
+
+def keep_bytes(path: Path, data: bytes) -> None:
+    """Replace the kept file ``path`` with ``data``, whole or not at all for a reader (a
     cache's file: not synced to disk, since losing it only means making it again). The
     partial file is this thread's own: threads of one process may keep the same entry."""
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident():x}.tmp")
     try:
-        partial.write_text(text, encoding="utf-8")
+        partial.write_bytes(data)
         os.replace(partial, path)
     finally:
         partial.unlink(missing_ok=True)

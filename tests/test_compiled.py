@@ -1,0 +1,127 @@
+"""Templates made from text (a page's Markdown, a claim's words) compiled once and kept
+(macros/compiled.py): a new environment, as mkdocs-macros makes for every build, finds
+the code instead of compiling; the same template comes out; what Jinja refuses it still
+refuses; the helper compiles what the build will ask for, in the plugin's own folder.
+(tests/test_pagecache.py builds the real site and compares the bytes.)"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import jinja2
+import pytest
+
+from macros import compiled, themecache
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def compiles(monkeypatch):
+    """The sources Jinja compiles from text, in order."""
+    sources: list[str] = []
+    original = jinja2.Environment.compile
+
+    def counting(self, source, name=None, filename=None, *args, **kwargs):
+        if name is None:
+            sources.append(source)
+        return original(self, source, name, filename, *args, **kwargs)
+
+    monkeypatch.setattr(jinja2.Environment, "compile", counting)
+    return sources
+
+
+def env() -> jinja2.Environment:
+    """A new environment, as the plugin makes one for every build."""
+    return jinja2.Environment(undefined=jinja2.StrictUndefined)
+
+
+PAGE = "# {{ title }}\n{% if n > 1 %}{{ n }} regions{% else %}one region{% endif %}\n"
+
+
+def test_a_text_is_compiled_once_and_renders_the_same(tmp_path, compiles):
+    first = env()
+    compiled.attach(first, tmp_path)
+    assert first.from_string(PAGE).render(title="Map", n=3) == "# Map\n3 regions"
+    assert compiles == [PAGE]
+    again = env()  # the next build
+    compiled.attach(again, tmp_path)
+    compiled.attach(again, tmp_path)  # once only
+    template = again.from_string(PAGE, globals={"title": "Map"})
+    assert template.render(n=1) == "# Map\none region"
+    assert compiles == [PAGE], "found, not compiled again"
+    other = PAGE.replace("regions", "maps")
+    assert again.from_string(other).render(title="x", n=2) == "# x\n2 maps"
+    assert compiles == [PAGE, other]
+
+
+def test_what_jinja_refuses_is_refused_and_nothing_is_kept(tmp_path):
+    kept = env()
+    compiled.attach(kept, tmp_path)
+    with pytest.raises(jinja2.TemplateSyntaxError) as ours:
+        kept.from_string("{% if x %}never closed")
+    with pytest.raises(jinja2.TemplateSyntaxError) as theirs:
+        env().from_string("{% if x %}never closed")
+    assert (str(ours.value), ours.value.lineno) == (str(theirs.value), theirs.value.lineno)
+    assert not list(compiled.folder(tmp_path).rglob("*" + compiled.SUFFIX))
+
+
+def test_a_damaged_entry_is_compiled_again_and_replaced(tmp_path, compiles):
+    compiled.attach(first := env(), tmp_path)
+    first.from_string(PAGE)
+    (entry,) = compiled.folder(tmp_path).rglob("*" + compiled.SUFFIX)
+    entry.write_bytes(entry.read_bytes()[:20])
+    compiled.attach(again := env(), tmp_path)
+    assert again.from_string(PAGE).render(title="t", n=0) == "# t\none region"
+    assert len(compiles) == 2
+    assert entry.stat().st_size > 20
+
+
+def test_other_settings_keep_their_code_apart(tmp_path, compiles):
+    compiled.attach(plain := env(), tmp_path)
+    plain.from_string("{{ x }}")
+    compiled.attach(other := jinja2.Environment(variable_start_string="[[",
+                                                variable_end_string="]]"), tmp_path)
+    assert other.from_string("{{ x }}").render(x=1) == "{{ x }}"
+    assert len(compiles) == 2
+    assert len(list(compiled.folder(tmp_path).iterdir())) == 2
+
+
+def test_the_helper_compiles_in_the_folder_of_the_plugins_own_environment():
+    """The plugin makes its environment after define_env, where the helper is forked:
+    ``like`` must compile into the same folder, or the build would find nothing."""
+    from mkdocs.config import load_config
+
+    config = load_config(str(ROOT / "mkdocs.yml"))
+    plugin = config.plugins["macros"]
+    plugin.on_config(config)
+    assert themecache.settings(compiled.like(plugin)) == themecache.settings(plugin.env)
+
+
+def test_the_helper_compiles_each_page_as_mkdocs_reads_it(tmp_path):
+    from mkdocs.config import load_config
+    from mkdocs.structure.files import get_files
+    from mkdocs.structure.pages import Page
+
+    config = load_config(str(ROOT / "mkdocs.yml"))
+    found = set(compiled.texts(ROOT))
+    pages = [f for f in get_files(config).documentation_pages()]
+    assert pages
+    for file in pages:
+        page = Page(None, file, config)
+        page.read_source(config)
+        assert page.markdown in found, file.src_uri
+    # What the helper does: compile them all; a build then compiles none.
+    plugin = config.plugins["macros"]
+    work = compiled.ahead(plugin, tmp_path, ROOT)
+    work()
+    assert compiled.ahead(plugin, tmp_path, ROOT) is None, "kept: nothing for a helper"
+    plugin.on_config(config)
+    compiled.attach(plugin.env, tmp_path)
+    original = jinja2.Environment.compile
+    try:
+        jinja2.Environment.compile = lambda *a, **k: pytest.fail("compiled again")
+        for source in found:
+            plugin.env.from_string(source)
+    finally:
+        jinja2.Environment.compile = original
