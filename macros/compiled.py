@@ -109,13 +109,17 @@ def texts(root: Path) -> list[str]:
 def like(plugin):
     """An environment that compiles as the macros plugin's will: the plugin makes its
     own at the end of its ``on_config``, after ``define_env``, from its ``j2_*`` options
-    (the syntax, the extensions). What else it is given (a loader, an undefined) shapes
-    no compiled code; a setting missed here only puts the code in another folder."""
+    (the syntax, the extensions), and adds the filters registered by then. What else it
+    is given (a loader, an undefined) shapes no compiled code; anything that differs
+    and does (a filter registered later) puts the code in another folder
+    (``themecache.settings``), where the build does not look."""
     import jinja2
 
     options = {key[3:]: value for key, value in plugin.config.items()
                if key.startswith("j2_") and value}
-    return jinja2.Environment(**options)
+    env = jinja2.Environment(**options)
+    env.filters.update(plugin.filters)
+    return env
 
 
 def ahead(plugin, cache: Path, root: Path):

@@ -68,11 +68,19 @@ def _named(value: object) -> object:
     return repr(value)
 
 
+def _passes(functions: dict) -> list:
+    """Filters or tests by name, with what each asks to be passed (the context, the
+    environment: ``jinja2.pass_context``...), which Jinja writes into the compiled call."""
+    return sorted((name, repr(getattr(f, "jinja_pass_arg", None))) for name, f in functions.items())
+
+
 def settings(env: jinja2.Environment) -> str:
     """A digest of what, besides a template's source, shapes its compiled code: Jinja's
-    version and Python's, the extensions, the syntax, and the settings the compiler
-    reads (autoescape, finalize, the i18n extension's style, the policies)."""
+    version and Python's, the extensions, the syntax, the settings the compiler reads
+    (autoescape, finalize, the i18n extension's style, the policies), and the filters
+    and tests there are, with what each is passed."""
     shape = (jinja2.__version__, sys.version_info[:2], sorted(env.extensions),
+             _passes(env.filters), _passes(env.tests),
              _named(env.autoescape), _named(env.finalize), _named(env.code_generator_class),
              getattr(env, "newstyle_gettext", None),
              sorted((k, _named(v)) for k, v in env.policies.items()),

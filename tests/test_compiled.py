@@ -111,12 +111,21 @@ def test_the_helper_compiles_each_page_as_mkdocs_reads_it(tmp_path):
         page = Page(None, file, config)
         page.read_source(config)
         assert page.markdown in found, file.src_uri
-    # What the helper does: compile them all; a build then compiles none.
+    # What the helper does, from where define_env has it done (the plugin has not made
+    # its environment yet): compile them all; a build then compiles none.
+    import macros
+
     plugin = config.plugins["macros"]
-    work = compiled.ahead(plugin, tmp_path, ROOT)
+    jobs = []
+    saved = macros.compile_ahead
+    macros.compile_ahead = lambda env: jobs.append(compiled.ahead(env, tmp_path, ROOT))
+    try:
+        plugin.on_config(config)
+    finally:
+        macros.compile_ahead = saved
+    (work,) = jobs
     work()
     assert compiled.ahead(plugin, tmp_path, ROOT) is None, "kept: nothing for a helper"
-    plugin.on_config(config)
     compiled.attach(plugin.env, tmp_path)
     original = jinja2.Environment.compile
     try:
@@ -125,3 +134,17 @@ def test_the_helper_compiles_each_page_as_mkdocs_reads_it(tmp_path):
             plugin.env.from_string(source)
     finally:
         jinja2.Environment.compile = original
+
+
+def test_a_filter_that_asks_for_the_context_compiles_into_its_own_folder(tmp_path):
+    """Jinja writes what a filter asks to be passed into the compiled call: the same text
+    with the filter changed must not find the old code."""
+    text = "{{ x | shout }}"
+    plain = env()
+    plain.filters["shout"] = lambda value: f"{value}!"
+    compiled.attach(plain, tmp_path)
+    assert plain.from_string(text).render(x="a") == "a!"
+    context = env()
+    context.filters["shout"] = jinja2.pass_context(lambda ctx, value: f"{value}{ctx['mark']}")
+    compiled.attach(context, tmp_path)
+    assert context.from_string(text).render(x="a", mark="?") == "a?"
