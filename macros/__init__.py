@@ -79,8 +79,8 @@ def define_env(env) -> None:
 def compile_ahead(env) -> None:
     """The pages' and claims' templates keep their compiled code (``compiled``), as the
     theme's do (``themecache``). A build with nothing kept yet (a fresh clone) compiles
-    them meanwhile in a helper process, on a core the build's start leaves idle: the
-    pages' and claims' first, which the pages need, then the theme's, needed at the end."""
+    the pages' and the theme's meanwhile in a helper process, on a core the build's
+    start leaves idle: the pages' first, which are needed first."""
     cache = cache_dir()
     if not ahead.forkable():  # a rebuild under mkdocs serve (threads), one core
         return

@@ -12,17 +12,19 @@ before, and nothing is kept of it.
 
 The page cache (``macros.pagecache``) already spares rendering a page whose inputs did
 not change; this serves every build that renders pages again, a fresh clone above all,
-where ``ahead`` compiles the pages' and the claims' texts in the helper process that
-runs while the build starts (``macros.ahead.helper``), before any page renders. A text
-read differently there than by the build (another plugin's doing) is only a miss.
+where ``ahead`` compiles the pages' texts in the helper process that runs while the
+build starts (``macros.ahead.helper``), before any page renders. A text read
+differently there than by the build (another plugin's doing) is only a miss.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import marshal
 import os
+import types
 from pathlib import Path
 
 from roads import cachedir
@@ -37,33 +39,48 @@ def folder(cache: Path) -> Path:
     return cache / FOLDER
 
 
+_SETTINGS: dict[int, tuple[tuple, str]] = {}  # by environment: what it was, its digest
+
+
 def _where(env, cache: Path) -> Path:
-    return folder(cache) / settings(env)[:24]
+    """The folder of ``env``'s code under ``cache``, named after its settings (worked
+    out again whenever one of them changed: a filter or an extension added since)."""
+    seen = (tuple(env.filters.values()), tuple(env.tests.values()), tuple(env.extensions),
+            tuple(env.policies.items()), env.undefined, env.autoescape, env.finalize,
+            env.block_start_string, env.block_end_string, env.variable_start_string,
+            env.variable_end_string, env.comment_start_string, env.comment_end_string,
+            env.line_statement_prefix, env.line_comment_prefix, env.trim_blocks,
+            env.lstrip_blocks, env.newline_sequence, env.keep_trailing_newline,
+            env.optimized, env.is_async, env.code_generator_class)
+    known = _SETTINGS.get(id(env))
+    if known is None or known[0] != seen:
+        known = _SETTINGS[id(env)] = (seen, settings(env))
+    return folder(cache) / known[1][:24]
 
 
 def _path(where: Path, source: str) -> Path:
     return where / (hashlib.sha256(source.encode("utf-8", "surrogatepass")).hexdigest() + SUFFIX)
 
 
-def _load(path: Path):
-    """The code kept at ``path``, or None (not there, cut short, damaged: then removed)."""
+def _load(path: Path) -> types.CodeType | None:
+    """The code kept at ``path``, or None (not there; cut short or damaged: removed)."""
     try:
         data = path.read_bytes()
     except OSError:
         return None
     try:
         code = marshal.loads(data)
-    except (EOFError, ValueError, TypeError):
+    except Exception:  # noqa: BLE001 - EOFError, ValueError, TypeError, even SystemError
+        code = None
+    if not isinstance(code, types.CodeType):
         with contextlib.suppress(OSError):
             path.unlink()
-        return None
-    if type(code).__name__ != "code":
         return None
     cachedir.used(path)
     return code
 
 
-def compile_kept(env, source: str, where: Path):
+def compile_kept(env, source: str, where: Path) -> types.CodeType:
     """The code of ``source`` compiled by ``env``: kept under ``where``, or compiled
     (Jinja's errors raised as ``env.compile`` raises them) and kept."""
     path = _path(where, source)
@@ -75,21 +92,33 @@ def compile_kept(env, source: str, where: Path):
     return code
 
 
+class _Kept:
+    """Mixed into an environment's class by ``attach``: ``from_string`` with its code
+    kept. A class, not a function set on the environment, so that an overlay (which
+    copies the environment's attributes) compiles with its own settings."""
+
+    roads_cache: Path
+
+    def from_string(self, source, globals=None, template_class=None):
+        """``jinja2.Environment.from_string``, its code kept (``macros.compiled``)."""
+        if not isinstance(source, str):  # a template's syntax tree: compiled as always
+            return super().from_string(source, globals, template_class)
+        cls = template_class or self.template_class
+        code = compile_kept(self, source, _where(self, self.roads_cache))
+        return cls.from_code(self, code, self.make_globals(globals), None)
+
+
+@functools.lru_cache(maxsize=None)
+def _kept_class(base: type) -> type:
+    return type(f"Kept{base.__name__}", (_Kept, base), {"__module__": __name__})
+
+
 def attach(env, cache: Path) -> None:
     """Give the Jinja environment ``env`` a ``from_string`` whose compiled code is kept
-    under ``cache`` (the build's cache folder); once per environment."""
-    if getattr(env.from_string, "roads_kept", False):
-        return
-    where = _where(env, cache)
-
-    def from_string(source, globals=None, template_class=None):
-        """``jinja2.Environment.from_string``, its code kept (``macros.compiled``)."""
-        cls = template_class or env.template_class
-        return cls.from_code(env, compile_kept(env, source, where), env.make_globals(globals),
-                             None)
-
-    from_string.roads_kept = True
-    env.from_string = from_string
+    under ``cache`` (the build's cache folder)."""
+    if not isinstance(env, _Kept):
+        env.__class__ = _kept_class(type(env))
+    env.roads_cache = cache
 
 
 def texts(root: Path) -> list[str]:
@@ -109,14 +138,18 @@ def texts(root: Path) -> list[str]:
 def like(plugin):
     """An environment that compiles as the macros plugin's will: the plugin makes its
     own at the end of its ``on_config``, after ``define_env``, from its ``j2_*`` options
-    (the syntax, the extensions), and adds the filters registered by then. What else it
-    is given (a loader, an undefined) shapes no compiled code; anything that differs
+    (the syntax, the extensions, the class of undefined values), and adds the filters
+    registered by then. Its loader shapes no compiled code; anything that differs
     and does (a filter registered later) puts the code in another folder
     (``themecache.settings``), where the build does not look."""
     import jinja2
 
     options = {key[3:]: value for key, value in plugin.config.items()
                if key.startswith("j2_") and value}
+    with contextlib.suppress(Exception):  # the plugin's own table of undefined classes
+        from mkdocs_macros.plugin import UNDEFINED_BEHAVIOR
+
+        options["undefined"] = UNDEFINED_BEHAVIOR[plugin.config["on_undefined"]]
     env = jinja2.Environment(**options)
     env.filters.update(plugin.filters)
     return env

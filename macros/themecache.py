@@ -22,9 +22,12 @@ step gained.
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
+import importlib.util
 import os
 import sys
+import types
 from pathlib import Path
 
 import jinja2
@@ -60,26 +63,86 @@ class _Kept(jinja2.FileSystemBytecodeCache):
             super().dump_bytecode(bucket)
 
 
+def _installed(module) -> tuple | None:
+    """An installed module's file by its size and time (a new version is a new file)."""
+    try:
+        st = os.stat(module.__file__)
+    except (OSError, TypeError, AttributeError):
+        return None
+    return (st.st_size, st.st_mtime_ns)
+
+
+# MarkupSafe escapes what Jinja escapes while it compiles (its ``e`` filter on a constant).
+_MARKUPSAFE = _installed(sys.modules.get("markupsafe"))
+
+
 def _named(value: object) -> object:
-    """A setting as the digest sees it: a function or class by its module and name (its
-    repr would hold an address that changes from process to process)."""
+    """A setting as the digest sees it: a class by its module and name; a function by
+    its module, name and what it does (``_function``); other values by their repr (a
+    set's sorted: its order changes from process to process)."""
+    if isinstance(value, type):
+        return (value.__module__, value.__qualname__)
     if callable(value):
-        return (getattr(value, "__module__", None), getattr(value, "__qualname__", repr(type(value))))
+        return _function(value)
+    if isinstance(value, (set, frozenset)):
+        return repr(sorted(map(repr, value)))
     return repr(value)
+
+
+def _code(code: types.CodeType) -> str:
+    """A digest of a function's compiled body: its bytecode, names and constants (a
+    nested function's by its own digest: its repr holds an address)."""
+    parts = [code.co_code, repr(code.co_names).encode()]
+    parts += [repr(_constant(const)).encode() for const in code.co_consts]
+    return hashlib.sha256(b"\0".join(parts)).hexdigest()
+
+
+def _constant(value: object) -> object:
+    """A constant of compiled code as the digest sees it: the same in every process (a
+    set's order and a nested function's address are not)."""
+    if isinstance(value, types.CodeType):
+        return _code(value)
+    if isinstance(value, (set, frozenset)):
+        return sorted(map(repr, value))
+    if isinstance(value, tuple):
+        return tuple(_constant(v) for v in value)
+    return value
+
+
+@functools.lru_cache(maxsize=None)
+def _function(value) -> tuple:
+    """A function as the digest sees it: Jinja calls filters and tests while it compiles
+    (on constant arguments) and writes the result into the code, so what one does
+    matters, not only its name: its body and what it closes over."""
+    function = getattr(value, "__func__", value)
+    code = getattr(function, "__code__", None)
+    cells = []
+    for cell in getattr(function, "__closure__", None) or ():
+        try:
+            cells.append(_named(cell.cell_contents))
+        except ValueError:  # an empty cell
+            cells.append(None)
+    return (getattr(value, "__module__", None), getattr(value, "__qualname__", repr(type(value))),
+            _code(code) if code is not None else None, tuple(cells))
 
 
 def _passes(functions: dict) -> list:
     """Filters or tests by name, with what each asks to be passed (the context, the
-    environment: ``jinja2.pass_context``...), which Jinja writes into the compiled call."""
-    return sorted((name, repr(getattr(f, "jinja_pass_arg", None))) for name, f in functions.items())
+    environment: ``jinja2.pass_context``...), which Jinja writes into the compiled call,
+    and what each does (``_function``)."""
+    return sorted((name, repr(getattr(f, "jinja_pass_arg", None)), _named(f))
+                  for name, f in functions.items())
 
 
 def settings(env: jinja2.Environment) -> str:
     """A digest of what, besides a template's source, shapes its compiled code: Jinja's
-    version and Python's, the extensions, the syntax, the settings the compiler reads
-    (autoescape, finalize, the i18n extension's style, the policies), and the filters
-    and tests there are, with what each is passed."""
-    shape = (jinja2.__version__, sys.version_info[:2], sorted(env.extensions),
+    version, MarkupSafe's and the Python's (its bytecode's magic number), the
+    extensions, the syntax, the settings the compiler reads (autoescape, finalize, the
+    i18n extension's style, the policies, the class of undefined values: Jinja works
+    out constant expressions while it compiles), and the filters and tests there are,
+    with what each is passed and does."""
+    shape = (jinja2.__version__, _MARKUPSAFE, sys.implementation.cache_tag,
+             importlib.util.MAGIC_NUMBER, sorted(env.extensions), _named(env.undefined),
              _passes(env.filters), _passes(env.tests),
              _named(env.autoescape), _named(env.finalize), _named(env.code_generator_class),
              getattr(env, "newstyle_gettext", None),

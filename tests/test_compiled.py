@@ -6,6 +6,9 @@ refuses; the helper compiles what the build will ask for, in the plugin's own fo
 
 from __future__ import annotations
 
+import contextlib
+import marshal
+import types
 from pathlib import Path
 
 import jinja2
@@ -148,3 +151,95 @@ def test_a_filter_that_asks_for_the_context_compiles_into_its_own_folder(tmp_pat
     context.filters["shout"] = jinja2.pass_context(lambda ctx, value: f"{value}{ctx['mark']}")
     compiled.attach(context, tmp_path)
     assert context.from_string(text).render(x="a", mark="?") == "a?"
+
+
+def _both(first: jinja2.Environment, second: jinja2.Environment, text: str, tmp_path, **values):
+    """``text`` rendered by ``second`` after ``first`` kept its code, and by Jinja alone."""
+    compiled.attach(first, tmp_path)
+    with contextlib.suppress(Exception):
+        first.from_string(text).render(**values)
+    compiled.attach(second, tmp_path)
+    ours = _outcome(lambda: second.from_string(text).render(**values))
+    second.__class__ = second.__class__.__mro__[2]  # the environment's own class again
+    return ours, _outcome(lambda: second.from_string(text).render(**values))
+
+
+def _outcome(render):
+    try:
+        return render()
+    except Exception as error:  # noqa: BLE001 - the error is the outcome compared
+        return type(error).__name__
+
+
+def test_a_strict_environment_is_not_given_the_code_of_a_lenient_one(tmp_path):
+    # Jinja works "abc".nosuch out while compiling: the class of undefined is in the code.
+    ours, jinjas = _both(jinja2.Environment(), jinja2.Environment(undefined=jinja2.StrictUndefined),
+                         'x{{ "abc".nosuch }}y', tmp_path)
+    assert ours == jinjas == "UndefinedError"
+
+
+def test_an_edited_filter_does_not_find_the_code_of_the_old_one(tmp_path):
+    # Jinja calls a filter on a constant while compiling, and writes the result in.
+    old, new = jinja2.Environment(), jinja2.Environment()
+    old.filters["ver"] = lambda s: s + "v1"
+    new.filters["ver"] = lambda s: s + "v2"
+    assert _both(old, new, "{{ 'x' | ver }}", tmp_path) == ("xv2", "xv2")
+
+
+def test_other_autoescape_rules_keep_their_code_apart(tmp_path):
+    ours, jinjas = _both(
+        jinja2.Environment(autoescape=jinja2.select_autoescape(default_for_string=True)),
+        jinja2.Environment(autoescape=jinja2.select_autoescape(default_for_string=False)),
+        "{{ '<b>' }}", tmp_path)
+    assert ours == jinjas == "<b>"
+
+
+def test_an_extension_added_after_attach_is_seen(tmp_path):
+    with_loops = jinja2.Environment()
+    compiled.attach(with_loops, tmp_path)
+    with_loops.add_extension("jinja2.ext.loopcontrols")
+    text = "{% for i in [1, 2] %}{{ i }}{% break %}{% endfor %}"
+    assert with_loops.from_string(text).render() == "1"
+    ours, jinjas = _both(jinja2.Environment(), jinja2.Environment(), text, tmp_path)
+    assert ours == jinjas == "TemplateSyntaxError"
+
+
+def test_an_overlay_compiles_with_its_own_syntax(tmp_path):
+    base = jinja2.Environment()
+    compiled.attach(base, tmp_path)
+    other = base.overlay(variable_start_string="[[", variable_end_string="]]")
+    assert other.from_string("[[ x ]] {{ x }}").render(x=1) == "1 {{ x }}"
+    assert base.from_string("[[ x ]] {{ x }}").render(x=1) == "[[ x ]] 1"
+
+
+@pytest.mark.parametrize("kept", [marshal.dumps(42), b"\xe3" + bytes(range(40)), b""])
+def test_an_entry_that_is_not_code_is_compiled_again_and_replaced(tmp_path, kept):
+    compiled.attach(first := env(), tmp_path)
+    first.from_string(PAGE)
+    (entry,) = compiled.folder(tmp_path).rglob("*" + compiled.SUFFIX)
+    entry.write_bytes(kept)
+    compiled.attach(again := env(), tmp_path)
+    assert again.from_string(PAGE).render(title="t", n=2) == "# t\n2 regions"
+    assert isinstance(marshal.loads(entry.read_bytes()), types.CodeType)
+
+
+def test_the_helpers_environment_compiles_each_page_as_the_plugins_does(tmp_path):
+    """Byte for byte, for every page and for texts whose code depends on the settings
+    (a constant's undefined attribute, a filter in an if): what ``like`` makes at
+    define_env and what the plugin makes after it."""
+    import macros
+    from mkdocs.config import load_config
+
+    config = load_config(str(ROOT / "mkdocs.yml"))
+    plugin = config.plugins["macros"]
+    made = []
+    saved = macros.compile_ahead
+    macros.compile_ahead = lambda env: made.append(compiled.like(env))
+    try:
+        plugin.on_config(config)
+    finally:
+        macros.compile_ahead = saved
+    (helpers,) = made
+    probes = ['{{ "abc".nosuch }}', "{% if 1 %}{{ 'a' | upper }}{{ x | pretty }}{% endif %}"]
+    for text in [*compiled.texts(ROOT), *probes]:
+        assert helpers.compile(text, raw=True) == plugin.env.compile(text, raw=True)
