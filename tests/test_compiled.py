@@ -39,6 +39,24 @@ def env() -> jinja2.Environment:
     return jinja2.Environment(undefined=jinja2.StrictUndefined)
 
 
+def plugin_at_define_env(monkeypatch, tmp_path):
+    """This site's macros plugin after its ``on_config``, and the plugin as it stood
+    when it called ``define_env`` (where the helper is forked), seen through a stand-in
+    for this package's ``define_env``: the real one would configure a build of the
+    checkout and bring its captures up to date."""
+    import macros
+    from mkdocs.config import load_config
+
+    config = load_config(str(ROOT / "mkdocs.yml"))
+    plugin = config.plugins["macros"]
+    seen = []
+    monkeypatch.setattr(macros, "define_env", lambda env: seen.append(compiled.like(env)))
+    monkeypatch.chdir(tmp_path)  # the plugin's git facts are kept under the folder it runs in
+    plugin.on_config(config)
+    (helpers,) = seen
+    return config, plugin, helpers
+
+
 PAGE = "# {{ title }}\n{% if n > 1 %}{{ n }} regions{% else %}one region{% endif %}\n"
 
 
@@ -90,23 +108,18 @@ def test_other_settings_keep_their_code_apart(tmp_path, compiles):
     assert len(list(compiled.folder(tmp_path).iterdir())) == 2
 
 
-def test_the_helper_compiles_in_the_folder_of_the_plugins_own_environment():
+def test_the_helper_compiles_in_the_folder_of_the_plugins_own_environment(monkeypatch, tmp_path):
     """The plugin makes its environment after define_env, where the helper is forked:
     ``like`` must compile into the same folder, or the build would find nothing."""
-    from mkdocs.config import load_config
-
-    config = load_config(str(ROOT / "mkdocs.yml"))
-    plugin = config.plugins["macros"]
-    plugin.on_config(config)
-    assert themecache.settings(compiled.like(plugin)) == themecache.settings(plugin.env)
+    _, plugin, helpers = plugin_at_define_env(monkeypatch, tmp_path)
+    assert themecache.settings(helpers) == themecache.settings(plugin.env)
 
 
-def test_the_helper_compiles_each_page_as_mkdocs_reads_it(tmp_path):
-    from mkdocs.config import load_config
+def test_the_helper_compiles_each_page_as_mkdocs_reads_it(tmp_path, monkeypatch):
     from mkdocs.structure.files import get_files
     from mkdocs.structure.pages import Page
 
-    config = load_config(str(ROOT / "mkdocs.yml"))
+    config, plugin, helpers = plugin_at_define_env(monkeypatch, tmp_path)
     found = set(compiled.texts(ROOT))
     pages = [f for f in get_files(config).documentation_pages()]
     assert pages
@@ -114,22 +127,11 @@ def test_the_helper_compiles_each_page_as_mkdocs_reads_it(tmp_path):
         page = Page(None, file, config)
         page.read_source(config)
         assert page.markdown in found, file.src_uri
-    # What the helper does, from where define_env has it done (the plugin has not made
-    # its environment yet): compile them all; a build then compiles none.
-    import macros
-
-    plugin = config.plugins["macros"]
-    jobs = []
-    saved = macros.compile_ahead
-    macros.compile_ahead = lambda env: jobs.append(compiled.ahead(env, tmp_path, ROOT))
-    try:
-        plugin.on_config(config)
-    finally:
-        macros.compile_ahead = saved
-    (work,) = jobs
-    work()
-    assert compiled.ahead(plugin, tmp_path, ROOT) is None, "kept: nothing for a helper"
-    compiled.attach(plugin.env, tmp_path)
+    # What the helper does: compile them all; the build then compiles none.
+    where = compiled._where(helpers, tmp_path / "cache")
+    for source in found:
+        compiled.compile_kept(helpers, source, where)
+    compiled.attach(plugin.env, tmp_path / "cache")
     original = jinja2.Environment.compile
     try:
         jinja2.Environment.compile = lambda *a, **k: pytest.fail("compiled again")
@@ -223,23 +225,11 @@ def test_an_entry_that_is_not_code_is_compiled_again_and_replaced(tmp_path, kept
     assert isinstance(marshal.loads(entry.read_bytes()), types.CodeType)
 
 
-def test_the_helpers_environment_compiles_each_page_as_the_plugins_does(tmp_path):
+def test_the_helpers_environment_compiles_each_page_as_the_plugins_does(monkeypatch, tmp_path):
     """Byte for byte, for every page and for texts whose code depends on the settings
     (a constant's undefined attribute, a filter in an if): what ``like`` makes at
     define_env and what the plugin makes after it."""
-    import macros
-    from mkdocs.config import load_config
-
-    config = load_config(str(ROOT / "mkdocs.yml"))
-    plugin = config.plugins["macros"]
-    made = []
-    saved = macros.compile_ahead
-    macros.compile_ahead = lambda env: made.append(compiled.like(env))
-    try:
-        plugin.on_config(config)
-    finally:
-        macros.compile_ahead = saved
-    (helpers,) = made
+    _, plugin, helpers = plugin_at_define_env(monkeypatch, tmp_path)
     probes = ['{{ "abc".nosuch }}', "{% if 1 %}{{ 'a' | upper }}{{ x | pretty }}{% endif %}"]
     for text in [*compiled.texts(ROOT), *probes]:
         assert helpers.compile(text, raw=True) == plugin.env.compile(text, raw=True)
