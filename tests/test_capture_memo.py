@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from roads.capture import freeze
-from roads.capture.capturer import Capturer
+from roads.capture.capturer import Capturer, Outcome
 from roads.capture.freshness import RACY_NS, Checker
 from roads.capture.marks import ValidMarks
 from roads.capture.proc import _parse_smaps, parse_smaps
@@ -225,3 +225,34 @@ def test_manifest_paths_resolve_as_before(tmp_path: Path) -> None:
     assert "does not exist" in manifest.broken["folder"].message
     assert "does not exist" in manifest.broken["missing"].message
     assert all(isinstance(e, ConfigError) for e in manifest.broken.values())
+
+
+def test_captures_found_fresh_take_no_worker_and_keep_their_notes(tmp_path, monkeypatch):
+    """A fresh clone's captures are all fresh: judged in the calling thread, one after
+    the other (threads would only take turns), with the note of one kept with another
+    gcc; only a capture that may need making goes to ``capture_one``."""
+    import concurrent.futures
+
+    from roads.capture.project import Project
+
+    for folder in ("samples", "snapshots"):
+        shutil.copytree(REPO / folder, tmp_path / folder)
+    monkeypatch.setattr(concurrent.futures, "ThreadPoolExecutor",
+                        lambda *a, **k: pytest.fail("a worker for captures found fresh"))
+    project = Project(tmp_path, mode="auto", cache=".cache/roads")
+    outcomes = project.capture(jobs=2)
+    assert outcomes and {o.action for o in outcomes} == {"fresh"}
+    assert [o.sample for o in outcomes] == sorted(o.sample for o in outcomes)
+
+    monkeypatch.setattr(Checker, "gcc", lambda self: "gcc (another) 99.0")
+    source = tmp_path / "samples" / "intmain.c"
+    source.write_text(source.read_text() + "/* edited */\n")
+    asked = []
+    monkeypatch.setattr(Capturer, "capture_one", lambda self, name, **kw: asked.append(name)
+                        or Outcome(name, "captured"))
+    # A cache of its own: the first one's stamps would vouch for them without a word.
+    outcomes = {o.sample: o for o in Project(tmp_path, mode="auto",
+                                             cache=".cache/other").capture(jobs=2)}
+    assert asked == ["intmain"]
+    kept = [o for name, o in outcomes.items() if name != "intmain"]
+    assert kept and all(o.action == "fresh" and o.reasons for o in kept), kept[0]

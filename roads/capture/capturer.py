@@ -57,6 +57,22 @@ class Capturer:
         """Stats of every file in the samples folder (a small folder)."""
         return folder_stamp(self.samples.directory)
 
+    def found_fresh(self, name: str) -> Outcome | None:
+        """``name``'s outcome when its capture needs nothing (fresh, or kept with another
+        gcc), judged without the capture's lock, which only making one needs; None when
+        it may need making (``capture_one`` decides that, under the lock)."""
+        with command.ledger() as timing:
+            started = time.perf_counter()
+            try:
+                self.samples.sample(name)
+                fresh = None if self.checker.still_fresh(name) else self.checker.freshness(name)
+            except RoadsError:
+                return None
+        if fresh is not None and fresh.state not in KEPT:
+            return None
+        return Outcome(name, "fresh", time.perf_counter() - started,
+                       reasons=fresh.reasons if fresh is not None else (), timing=timing)
+
     def capture_one(self, name: str, *, refresh: bool = False,
                     cancel: threading.Event | None = None) -> Outcome:
         """Capture ``name`` if it is stale (or always, with ``refresh``); write if changed.

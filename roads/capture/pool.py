@@ -11,7 +11,6 @@ import logging
 import os
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 
 from ..errors import CaptureError, RoadsError
 from .capturer import Capturer, Outcome
@@ -51,16 +50,34 @@ def capture_many(capturer: Capturer, names: list[str] | None = None, *, refresh:
 
     if jobs == 1 or len(names) == 1:
         return [one(n) for n in names]
+    # Captures found fresh first, in this thread: judging one is Python and small
+    # reads, which threads would only take in turns (one lock for the interpreter),
+    # and on a fresh clone every capture is. The workers get the rest.
+    done: dict[str, Outcome] = {}
+    if not refresh:
+        for name in names:
+            found = None if name in manifest.broken else capturer.found_fresh(name)
+            if found is not None:
+                done[name] = found
+                if progress:
+                    progress(found)
+    rest = [n for n in names if n not in done]
+    if len(rest) <= 1:
+        done.update((n, one(n)) for n in rest)
+        return [done[n] for n in names]
+
     # Longest first (variants, runs, a gdb session), so that no long sample starts
     # last while the other workers idle; results still come back in name order.
     def weight(name: str) -> int:
         s = manifest.samples.get(name)
         return 0 if s is None else len(s.variants) * (s.runs + 1) + (3 if s.gdb else 0)
 
+    from concurrent.futures import ThreadPoolExecutor  # only when there is work for it
+
     pool = ThreadPoolExecutor(max_workers=jobs)
     try:
-        futures = {n: pool.submit(one, n) for n in sorted(names, key=weight, reverse=True)}
-        return [futures[n].result() for n in names]
+        futures = {n: pool.submit(one, n) for n in sorted(rest, key=weight, reverse=True)}
+        return [done[n] if n in done else futures[n].result() for n in names]
     except BaseException:
         # Ctrl-C: runs under way stop within half a second, queued ones never start.
         cancel.set()
