@@ -28,9 +28,10 @@ configuration (a mark: after that, a build misses a few pages at most).
 
 Before that, while the build starts (the plugins' and the engine's imports, the
 captures' freshness, the pages' files and navigation: one core's work), a ``helper``
-may make what the build needs only at its end, into a cache the build reads then
-(the theme's compiled templates: ``macros.themecache``). It follows the workers'
-rules, and is ended and reaped before the build looks in that cache (``settle``).
+may make what the build needs later, into a cache the build reads then (the pages'
+and the theme's compiled templates: ``macros.compiled``, ``macros.themecache``). It
+follows the workers' rules, and is ended and reaped before the build renders its
+theme (``settle``).
 """
 
 from __future__ import annotations
@@ -135,9 +136,7 @@ def fork(pages: list, render, before=None) -> int:
     claims = tempfile.mkdtemp(prefix="roads-pages-")
     _state.update(claims=claims, index={id(p): i for i, p in enumerate(pages)}, done=set(),
                   workers={})
-    if not _state.get("atexit"):  # Ctrl-C skips on_build_error: the claims still go
-        atexit.register(_end)
-        _state["atexit"] = True
+    _end_at_exit()
     build = os.getpid()
     for _ in range(usable - 1):
         read, write = os.pipe()
@@ -174,21 +173,13 @@ def helper(task) -> int | None:
     if pid == 0:
         status = 0
         try:
-            _state["worker"] = True  # forks nothing, reaps nothing
-            _die_with_parent()
-            if os.getppid() != build:
-                os._exit(1)
-            devnull = os.open(os.devnull, os.O_WRONLY)
-            os.dup2(devnull, 1)
-            os.dup2(devnull, 2)
+            _become_child(build)
             task()
         except BaseException:  # noqa: BLE001 - the build makes what the helper did not
             status = 1
         _leave(status)
     _state.setdefault("helpers", set()).add(pid)
-    if not _state.get("atexit"):
-        atexit.register(_end)
-        _state["atexit"] = True
+    _end_at_exit()
     return pid
 
 
@@ -208,13 +199,7 @@ def _work(pages: list, out: int, render, build: int) -> None:
     """In a worker: render every page no other process took, the last first; never returns."""
     status = 0
     try:
-        _state["worker"] = True
-        _die_with_parent()
-        if os.getppid() != build:  # the build died before the line above
-            os._exit(1)
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, 1)
-        os.dup2(devnull, 2)
+        _become_child(build)
         for index in reversed(range(len(pages))):
             if _claim(index):
                 render(pages[index])
@@ -222,6 +207,18 @@ def _work(pages: list, out: int, render, build: int) -> None:
     except BaseException:  # noqa: BLE001 - the build renders what is left itself
         status = 1
     _leave(status)
+
+
+def _become_child(build: int) -> None:
+    """In a worker or a helper, first: it forks nothing and reaps nothing, dies with the
+    build (exits now if the build is gone already), and prints nothing."""
+    _state["worker"] = True
+    _die_with_parent()
+    if os.getppid() != build:  # the build died before the line above
+        os._exit(1)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 1)
+    os.dup2(devnull, 2)
 
 
 def _leave(status: int) -> None:
@@ -312,8 +309,15 @@ def setup(command: str, dirty: bool) -> None:
     _state["dirty"] = dirty
 
 
+def _end_at_exit() -> None:
+    """Have ``_end`` run at this process's exit (Ctrl-C skips on_build_error), once."""
+    if not _state.get("atexit"):
+        atexit.register(_end)
+        _state["atexit"] = True
+
+
 def _end() -> None:
-    """At the process's exit (Ctrl-C skips on_build_error): nothing forked outlives it."""
+    """At the process's exit: nothing forked outlives it, and the claims go."""
     finish()
     settle()
 

@@ -23,7 +23,6 @@ import contextlib
 import functools
 import hashlib
 import marshal
-import os
 import types
 from pathlib import Path
 
@@ -39,23 +38,9 @@ def folder(cache: Path) -> Path:
     return cache / FOLDER
 
 
-_SETTINGS: dict[int, tuple[tuple, str]] = {}  # by environment: what it was, its digest
-
-
 def _where(env, cache: Path) -> Path:
-    """The folder of ``env``'s code under ``cache``, named after its settings (worked
-    out again whenever one of them changed: a filter or an extension added since)."""
-    seen = (tuple(env.filters.values()), tuple(env.tests.values()), tuple(env.extensions),
-            tuple(env.policies.items()), env.undefined, env.autoescape, env.finalize,
-            env.block_start_string, env.block_end_string, env.variable_start_string,
-            env.variable_end_string, env.comment_start_string, env.comment_end_string,
-            env.line_statement_prefix, env.line_comment_prefix, env.trim_blocks,
-            env.lstrip_blocks, env.newline_sequence, env.keep_trailing_newline,
-            env.optimized, env.is_async, env.code_generator_class)
-    known = _SETTINGS.get(id(env))
-    if known is None or known[0] != seen:
-        known = _SETTINGS[id(env)] = (seen, settings(env))
-    return folder(cache) / known[1][:24]
+    """The folder of ``env``'s code under ``cache``, named after its settings."""
+    return folder(cache) / settings(env)[:24]
 
 
 def _path(where: Path, source: str) -> Path:
@@ -161,9 +146,8 @@ def ahead(plugin, cache: Path, root: Path):
     another Jinja): a function, or None."""
     env = like(plugin)
     where = _where(env, cache)
-    with contextlib.suppress(OSError):
-        if any(name.endswith(SUFFIX) for name in os.listdir(where)):
-            return None
+    if cachedir.holds(where, SUFFIX):
+        return None
 
     def compile_all() -> None:
         for source in texts(root):

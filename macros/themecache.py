@@ -134,25 +134,44 @@ def _passes(functions: dict) -> list:
                   for name, f in functions.items())
 
 
+def _read(env: jinja2.Environment) -> tuple:
+    """What ``settings`` reads of ``env``, as it is now: the extensions, the filters and
+    tests, the policies (each as its items), the settings the compiler reads, the
+    syntax."""
+    return (tuple(env.extensions), tuple(env.filters.items()), tuple(env.tests.items()),
+            tuple(env.policies.items()), env.undefined, env.autoescape, env.finalize,
+            env.code_generator_class, getattr(env, "newstyle_gettext", None),
+            env.block_start_string, env.block_end_string, env.variable_start_string,
+            env.variable_end_string, env.comment_start_string, env.comment_end_string,
+            env.line_statement_prefix, env.line_comment_prefix, env.trim_blocks,
+            env.lstrip_blocks, env.newline_sequence, env.keep_trailing_newline,
+            env.optimized, env.is_async)
+
+
+_SETTINGS: dict[int, tuple[tuple, str]] = {}  # by environment: what was read, the digest
+
+
 def settings(env: jinja2.Environment) -> str:
     """A digest of what, besides a template's source, shapes its compiled code: Jinja's
     version, MarkupSafe's and the Python's (its bytecode's magic number), the
     extensions, the syntax, the settings the compiler reads (autoescape, finalize, the
     i18n extension's style, the policies, the class of undefined values: Jinja works
     out constant expressions while it compiles), and the filters and tests there are,
-    with what each is passed and does."""
+    with what each is passed and does. Worked out again for an environment only when
+    one of them changed (a filter or an extension added since)."""
+    read = _read(env)
+    known = _SETTINGS.get(id(env))
+    if known is not None and known[0] == read:
+        return known[1]
+    (extensions, filters, tests, policies, undefined, autoescape, finalize, generator,
+     *rest) = read
     shape = (jinja2.__version__, _MARKUPSAFE, sys.implementation.cache_tag,
-             importlib.util.MAGIC_NUMBER, sorted(env.extensions), _named(env.undefined),
-             _passes(env.filters), _passes(env.tests),
-             _named(env.autoescape), _named(env.finalize), _named(env.code_generator_class),
-             getattr(env, "newstyle_gettext", None),
-             sorted((k, _named(v)) for k, v in env.policies.items()),
-             env.block_start_string, env.block_end_string,
-             env.variable_start_string, env.variable_end_string, env.comment_start_string,
-             env.comment_end_string, env.line_statement_prefix, env.line_comment_prefix,
-             env.trim_blocks, env.lstrip_blocks, env.newline_sequence,
-             env.keep_trailing_newline, env.optimized, env.is_async)
-    return hashlib.sha256(repr(shape).encode()).hexdigest()
+             importlib.util.MAGIC_NUMBER, sorted(extensions), _named(undefined),
+             _passes(dict(filters)), _passes(dict(tests)), _named(autoescape),
+             _named(finalize), _named(generator), sorted((k, _named(v)) for k, v in policies),
+             *rest)
+    digest = _SETTINGS[id(env)] = (read, hashlib.sha256(repr(shape).encode()).hexdigest())
+    return digest[1]
 
 
 def folder(cache: Path) -> Path:
@@ -199,9 +218,8 @@ def ahead(config, cache: Path):
         where = folder(cache) / settings(env)[:24]
     except Exception:  # noqa: BLE001 - a theme MkDocs cannot load: the build says so
         return None
-    with contextlib.suppress(OSError):
-        if any(name.endswith(SUFFIX) for name in os.listdir(where)):
-            return None
+    if cachedir.holds(where, SUFFIX):
+        return None
 
     def compile_all() -> None:
         attach(env, cache)

@@ -52,6 +52,15 @@ def keep_bytes(path: Path, data: bytes) -> None:
         partial.unlink(missing_ok=True)
 
 
+def holds(directory: Path, suffix: str) -> bool:
+    """Whether ``directory`` holds an entry ending in ``suffix`` (not when it is missing
+    or cannot be read)."""
+    try:
+        return any(name.endswith(suffix) for name in os.listdir(directory))
+    except OSError:
+        return False
+
+
 def used(path: Path, now: float | None = None) -> None:
     """Mark the entry at ``path`` as used now (when its mark is a day old or more)."""
     now = time.time() if now is None else now
