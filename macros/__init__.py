@@ -106,12 +106,16 @@ def guard(function, env, *, defer: bool = False):
     """``function`` with its engine errors located at the calling page and line; with
     ``defer``, its HTML kept on the page and a placeholder returned in its stead."""
 
+    signature: list[inspect.Signature] = []  # worked out at the first call (it costs µs)
+
     @functools.wraps(function)
     def call(*args, **kwargs):
         try:
             try:
                 # A misspelt or missing argument is the author's error, not a crash.
-                inspect.signature(function).bind(*args, **kwargs)
+                if not signature:
+                    signature.append(inspect.signature(function))
+                signature[0].bind(*args, **kwargs)
             except TypeError as exc:
                 raise ConfigError(f"{function.__name__}(): {exc}") from None
             page = getattr(env, "page", None)
