@@ -91,9 +91,19 @@ def current() -> Settings:
     return _current if _current is not None else settings()
 
 
+# Builds begun in this process (prefetch, from define_env), and the build each shared
+# Project last began: 0, outside any build, judges every capture at every load.
+_builds = [0]
+_begun: dict[int, int] = {}
+
+
 def project() -> Project:
     """The shared Project for this build's settings."""
-    return _project(current())
+    shared = _project(current())
+    if _builds[0] and _begun.get(id(shared)) != _builds[0]:
+        _begun[id(shared)] = _builds[0]
+        shared.begin_build()
+    return shared
 
 
 @functools.lru_cache(maxsize=None)
@@ -182,6 +192,7 @@ def prefetch() -> None:
     from roads.capture.treestamp import FreshMark, tree_stamp
 
     chosen = current()
+    _builds[0] += 1  # a new build: captures are judged again, once (Project.begin_build)
     if chosen.mode == "frozen":
         return
     root = Path(chosen.root).resolve()

@@ -256,3 +256,42 @@ def test_captures_found_fresh_take_no_worker_and_keep_their_notes(tmp_path, monk
     assert asked == ["intmain"]
     kept = [o for name, o in outcomes.items() if name != "intmain"]
     assert kept and all(o.action == "fresh" and o.reasons for o in kept), kept[0]
+
+
+@pytest.mark.gcc
+def test_a_build_judges_each_capture_once_and_the_next_build_again(scratch) -> None:
+    """Within a build (``Project.begin_build``) a capture found up to date is not judged
+    again for every figure and value; its file is still read as it is. The next build
+    judges again, and re-captures the sample edited meanwhile."""
+    scratch.add("once", """\
+        #include "roads.h"
+        int main(void) { ROADS_CHECKPOINT("here"); return 0; }
+        """, 'checkpoints = ["here"]')
+    project = scratch.project()
+    assert project.capture_one("once").action == "captured"
+    snapshot = scratch.root / "snapshots" / "once.json"
+    source = scratch.samples / "once.c"
+
+    # Outside a build, every load judges: an edited sample is captured again at once.
+    source.write_text(source.read_text() + "/* first edit */\n")
+    inputs = project.load("once")["inputs"]["files"]["once.c"]
+    assert inputs == project.inputs(project.sample("once"), [])["files"]["once.c"]
+
+    project.begin_build()
+    assert project.load("once")["inputs"]["files"]["once.c"] == inputs
+    source.write_text(source.read_text() + "/* second edit */\n")
+    written = snapshot.stat().st_mtime_ns
+    assert project.load("once")["inputs"]["files"]["once.c"] == inputs  # judged already
+    assert snapshot.stat().st_mtime_ns == written
+    # The capture file itself is read as it is now, whatever the build judged.
+    doc = json.loads(snapshot.read_text())
+    doc["title"] = "retitled while a build ran"
+    snapshot.write_text(json.dumps(doc))
+    assert project.load("once")["title"] == "retitled while a build ran"
+
+    project.begin_build()
+    again = project.load("once")
+    assert again["inputs"]["files"]["once.c"] != inputs
+    assert again["inputs"]["files"]["once.c"] == \
+        project.inputs(project.sample("once"), [])["files"]["once.c"]
+    assert again["title"] != "retitled while a build ran"

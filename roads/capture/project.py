@@ -75,6 +75,9 @@ class Project:
                                memo=self.cache_dir / "fresh")
         self.capturer = Capturer(self.samples_set, self.store, self.checker, self.cache_dir)
         self._warned: set[tuple] = set()  # stale captures a frozen build has warned about
+        # Samples whose capture this build has already brought up to date (begin_build);
+        # None outside a build: every load looks at the files again.
+        self._settled: set[str] | None = None
 
     # -- samples ------------------------------------------------------------------
 
@@ -140,12 +143,34 @@ class Project:
 
     # -- reading, for figures -----------------------------------------------------
 
+    def begin_build(self) -> None:
+        """A build of pages starts. Until the next one, a capture this build has found up
+        to date (or made, or warned about) is not judged again for each figure and value
+        that reads it: its sample, manifest and input files are not looked at again.
+
+        The capture file itself still is (``read``): what a figure shows is always the
+        file's content as it is. A sample saved during the build is re-captured by the
+        next build, which its change starts; and since every page records the capture
+        file it read, the pages that showed the old capture are made again then.
+        """
+        self._settled = set()
+
     def load(self, name: str) -> dict:
         """The capture of ``name`` as the current mode wants it, as loaded JSON.
 
         auto/refresh: captured first when stale (refresh: once per Project). frozen:
-        the committed file as it is, a warning logged when it is stale.
+        the committed file as it is, a warning logged when it is stale. Within a build
+        (``begin_build``), judged once.
         """
+        settled = self._settled
+        if settled is not None and name in settled:
+            return self.read(name)
+        doc = self._load(name)
+        if settled is not None:
+            settled.add(name)
+        return doc
+
+    def _load(self, name: str) -> dict:
         self.sample(name)
         if self.mode == "frozen":
             doc = self.read(name)
