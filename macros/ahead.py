@@ -116,7 +116,11 @@ def start(config, files) -> None:
     finish()
     if current().mode == "refresh" or _state.get("dirty") or _mark(config).exists():
         return
-    from .figures import preload
+    from . import claims, figures
+
+    def preload():
+        figures.preload()
+        claims.preload()
 
     pages = [f.page for f in files.documentation_pages() if f.page is not None]
     if fork(pages, lambda page: _populate_page(page, config, files), before=preload):

@@ -17,7 +17,7 @@ from roads.words.claims import Claim, find_claim, load_claims, simple_calls
 from roads.errors import ConfigError
 
 from .pagecache import depends, keep, kept, recording, warnings
-from .project import project
+from .project import log, project
 
 _ENV = None  # the macros plugin's env, set by bind() from define_env
 
@@ -75,6 +75,15 @@ def line_of(claim_id: str) -> int | None:
         return None
     wanted = re.compile(rf"^\s*id\s*=\s*[\"']{re.escape(claim_id)}[\"']\s*$")
     return next((n for n, line in enumerate(lines, start=1) if wanted.match(line)), None)
+
+
+def preload() -> None:
+    """Parse tests/claims.toml now (~15 ms), in a build about to render pages in several
+    processes (``macros.ahead``): once, not in each. An error is left to the macros."""
+    try:
+        all_claims()
+    except Exception:  # noqa: BLE001 - claim() and claims() name the file and the line
+        log.debug("preload: claims", exc_info=True)
 
 
 def words(c: Claim) -> str:

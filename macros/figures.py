@@ -417,6 +417,12 @@ def preload() -> None:
             importlib.import_module(name)
         except Exception:  # noqa: BLE001 - reported by the macro that imports it
             log.debug("preload: %s", name, exc_info=True)
+    try:  # Pygments compiles a lexer's rules when the first one is made (ms): once, here
+        from pygments.lexers.c_cpp import CLexer
+
+        CLexer()
+    except Exception:  # noqa: BLE001 - sample_code, which needs it, reports it
+        log.debug("preload: CLexer", exc_info=True)
 
 
 MACROS: tuple = (memory_map, address_space, timelapse, elf_to_memory, map_diff, page_view, page_walk,

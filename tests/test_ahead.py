@@ -250,6 +250,23 @@ def test_preload_imports_every_module_the_figure_macros_draw_with():
     assert set(figures.DRAWING) <= set(loaded)
 
 
+def test_preload_leaves_the_c_lexers_rules_compiled_and_the_claims_parsed():
+    """What every process rendering pages needs and would otherwise make on its own: the
+    C lexer's rules (Pygments compiles them for the first lexer made) and the claims."""
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-c", "from pygments.lexers.c_cpp import CLexer; "
+         "from macros import claims, figures; before = '_tokens' in CLexer.__dict__; "
+         "figures.preload(); claims.preload(); "
+         "print(before, '_tokens' in CLexer.__dict__, [len(c) for _, c in claims._LOADED.values()])"],
+        cwd=REPO, capture_output=True, text=True, check=True)
+    before, after, claims = done.stdout.split(maxsplit=2)
+    assert (before, after) == ("False", "True")
+    assert claims.strip().strip("[]").isdigit() and int(claims.strip().strip("[]")) > 100, claims
+
+
 def test_a_helper_runs_beside_the_build_and_is_ended_and_reaped(tmp_path):
     in_a_process_of_its_own("helper_ended_and_reaped", tmp_path)
 
