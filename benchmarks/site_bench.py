@@ -11,7 +11,8 @@ each figure is the median of ``repeat`` runs.
    ``serve`` does them), peak memory, and the warm build's bytes against a clean one;
 2. cold build (no .cache, no snapshots: auto mode captures everything) vs the plain
    build plus the bare tool work: gcc for every sample variant, dot for every figure;
-   and a fresh clone (committed captures, no .cache) vs plain plus dot over the cores;
+   and a fresh clone (committed captures, no .cache) vs plain plus dot over the cores,
+   with the wall time of each stage of the two builds (until the pages, the pages, after);
 3. ten demo pages with our macros vs the same pages with markdown-exec blocks that
    compile, run and read /proc/PID/maps on every build;
 4. ``mkdocs serve``: save a page, or a sample's .c file, until the rebuilt page is served;
@@ -321,6 +322,53 @@ print(json.dumps({"phases": phases, "buckets": buckets}))
 """
 
 
+# One `mkdocs build` in a new process, as the command runs it, with the moments its stages
+# end: the pages start rendering (after the last on_nav), the theme starts (on_env), the
+# process ends. Prints JSON: seconds from the interpreter's start to each.
+STAGES = r"""
+import atexit, json, os, sys, time
+marks = {"start": time.perf_counter()}
+import mkdocs.plugins
+
+run_event = mkdocs.plugins.PluginCollection.run_event
+
+def timed(self, name, *args, **kwargs):
+    if name == "env":
+        marks.setdefault("pages done", time.perf_counter())
+    result = run_event(self, name, *args, **kwargs)
+    if name == "nav":
+        marks.setdefault("pages start", time.perf_counter())
+    return result
+
+mkdocs.plugins.PluginCollection.run_event = timed
+me = os.getpid()
+
+@atexit.register
+def report():
+    if os.getpid() == me:  # not a worker forked by the build
+        marks["end"] = time.perf_counter()
+        print(json.dumps(marks), file=sys.__stdout__)
+
+from mkdocs.__main__ import cli
+sys.argv[0] = "mkdocs"
+cli()
+"""
+
+
+def stages(root: Path, config: str, site: str) -> dict[str, float]:
+    """Wall seconds of a new-process build's stages: until the pages render (imports,
+    configuration, the captures' freshness, the navigation), the pages, and the theme
+    and files written after them."""
+    done = subprocess.run([PY, "-c", STAGES, "build", "-q", "-f", config, "-d", site],
+                          cwd=root, env=child_env(root), capture_output=True, text=True)
+    if done.returncode != 0:
+        raise RuntimeError(f"staged build -f {config} failed:\n" + done.stderr[-2000:])
+    marks = json.loads(done.stdout.strip().splitlines()[-1])
+    return {"start": marks["pages start"] - marks["start"],
+            "pages": marks["pages done"] - marks["pages start"],
+            "theme": marks["end"] - marks["pages done"]}
+
+
 def inproc(root: Path, configs: list[str], repeat: int) -> dict[str, list[float]]:
     done = subprocess.run([PY, "-c", INPROC, ",".join(configs), str(repeat)],
                           cwd=root, env=child_env(root), capture_output=True, text=True)
@@ -584,6 +632,17 @@ def bench_fresh(repeat: int, keep: dict) -> None:
         f"{ms(ours)} / {ms(theirs)}",
         f"on {cores} cores the fresh clone needs ≥ {ms(ours / cores)} of wall time; "
         f"the target leaves {ms(target)}")
+    # Where: the wall time of each stage of the build, ours and plain's, in turn.
+    staged: list[list[dict[str, float]]] = [[], []]
+    for _ in range(repeat):
+        for into, config, site in ((staged[0], "mkdocs.yml", "site"), (staged[1], plain, "site-plain")):
+            set_aside(root, ".cache", site)
+            into.append(stages(root, config, site))
+    for key, label in (("start", "until the pages: imports, config, captures, navigation"),
+                       ("pages", f"the pages: macros, figures, Markdown ({cores} processes)"),
+                       ("theme", "after them: theme, search index, files written")):
+        a, b = (statistics.median(s[key] for s in runs) for runs in staged)
+        row(f"  {label}", f"{ms(a)} / {ms(b)}", f"{(a - b) * 1000:+.0f} ms (fresh clone / plain, wall)")
 
 
 # --------------------------------------------------------------------------- 3. markdown-exec
