@@ -10,19 +10,26 @@ again when the stamp moves (a folder in no repository at all is kept too). In a
 worktree or submodule, or with GIT_DIR set, the plugin's own function runs as before.
 
 ``install`` puts the cached function in the plugin's place; ``macros/hooks.py`` calls
-it when MkDocs loads the hooks, before the plugin's ``on_config`` runs.
+it when MkDocs loads the hooks, before the plugin's ``on_config`` runs. When nothing is
+kept for the repository's state (a fresh clone, a new commit), ``install`` also asks git
+right away, in a thread, while MkDocs goes on loading the configuration (git's twelve
+runs are mostly waiting): the plugin's call then takes that answer.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import threading
 from pathlib import Path
 
 # What git reads to answer the plugin's commands (HEAD, the last commit, tags).
 _STATE = ("HEAD", "logs/HEAD", "packed-refs", "refs/tags", "refs/heads")
 _CACHE = Path(".cache") / "roads" / "git-info.json"
 _memory: dict[str, dict] = {}
+# git asked ahead (``ask_ahead``): by the stamp asked for, the thread and its answer.
+_ahead: dict[str, tuple[threading.Thread, list]] = {}
+AHEAD_WAIT = 60.0  # seconds the plugin's call waits for the answer asked ahead
 
 
 def _git_dir(start: Path) -> Path | str | None:
@@ -63,27 +70,66 @@ def stamp(start: Path) -> str | None:
 def cached(original):
     """``original`` (the plugin's get_git_info) with its answer kept under ``stamp``."""
 
+    def kept(here: Path, key: str) -> dict | None:
+        found = _memory.get(key)
+        if found is None:
+            found = _read(here / _CACHE, key)
+            if found is not None:
+                _memory[key] = found
+        return found
+
     def get_git_info():
         here = Path.cwd()
         key = stamp(here)
         if key is None:
             return original()
-        found = _memory.get(key)
+        found = kept(here, key)
         if found is None:
-            found = _read(here / _CACHE, key)
+            found = _answer_asked(key)
         if found is None:
             found = original()
-            if not isinstance(found, dict):
-                return found
-            if stamp(here) == key:  # nothing moved while git answered
-                _write(here / _CACHE, key, found)
+        if not isinstance(found, dict):
+            return found
+        if key not in _memory and stamp(here) == key:  # nothing moved while git answered
+            _write(here / _CACHE, key, found)
         _memory[key] = found
         return _with_date(dict(found))
+
+    def ask_ahead() -> None:
+        """Ask git now, in a thread, unless its answer for the repository's state is
+        kept: the plugin's call takes it (``get_git_info``)."""
+        here = Path.cwd()
+        key = stamp(here)
+        if key is None or key in _ahead or kept(here, key) is not None:
+            return
+        answer: list = []
+
+        def ask() -> None:
+            try:
+                answer.append(original())
+            except Exception:  # noqa: BLE001 - the plugin's own call raises it again
+                pass
+
+        thread = threading.Thread(target=ask, name="roads-git-info", daemon=True)
+        _ahead[key] = (thread, answer)
+        thread.start()
 
     get_git_info.__doc__ = original.__doc__
     get_git_info.roads_cached = True
     get_git_info.__wrapped__ = original
+    get_git_info.ask_ahead = ask_ahead
     return get_git_info
+
+
+def _answer_asked(key: str) -> dict | None:
+    """The answer git gave the question asked ahead for ``key``, waited for; None when
+    none was asked, it failed, or it took longer than ``AHEAD_WAIT`` (asked again then)."""
+    asked = _ahead.pop(key, None)
+    if asked is None:
+        return None
+    thread, answer = asked
+    thread.join(AHEAD_WAIT)
+    return answer[0] if answer and not thread.is_alive() else None
 
 
 def _with_date(info: dict) -> dict:
@@ -125,3 +171,4 @@ def install() -> None:
         return
     if not getattr(context.get_git_info, "roads_cached", False):
         context.get_git_info = cached(context.get_git_info)
+    context.get_git_info.ask_ahead()

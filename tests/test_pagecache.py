@@ -239,6 +239,51 @@ def test_git_information_is_asked_again_only_when_the_repository_moves(tmp_path,
     assert cached()["tag"] == "v1" and len(asked) == 3
 
 
+def test_git_information_asked_ahead_in_a_thread_is_what_the_plugin_gets(tmp_path, monkeypatch):
+    """``install`` asks git while MkDocs loads the configuration, in a thread: the
+    plugin's call waits for that answer, git is asked once, and no thread is left."""
+    import subprocess
+    import threading
+
+    from mkdocs_macros.context import get_git_info
+
+    from macros import gitinfo
+
+    subprocess.run(["git", "init", "-q"], cwd=tmp_path, check=True)
+    subprocess.run(["git", "-c", "user.name=A", "-c", "user.email=a@example.org", "commit", "-q",
+                    "--allow-empty", "-m", "ahead"], cwd=tmp_path, check=True)
+    monkeypatch.chdir(tmp_path)
+    original = getattr(get_git_info, "__wrapped__", get_git_info)
+    asked = []
+
+    def counting():
+        asked.append(threading.current_thread().name)
+        if len(asked) == 1 and failing:
+            raise OSError("git went away")
+        return original()
+
+    failing = False
+    cached = gitinfo.cached(counting)
+    cached.ask_ahead()
+    cached.ask_ahead()  # asked already: not again
+    got = cached()
+    assert asked == ["roads-git-info"] and got == original() and got["message"] == "ahead"
+    assert not any(t.name == "roads-git-info" for t in threading.enumerate())
+    cached.ask_ahead()  # kept now: nothing to ask
+    gitinfo._memory.clear()
+    cached.ask_ahead()  # kept on disk too
+    assert asked == ["roads-git-info"]
+
+    # A question asked ahead that failed is asked again by the plugin's call.
+    (tmp_path / ".cache").rename(tmp_path / "gone")
+    gitinfo._memory.clear()
+    asked.clear()
+    failing = True
+    cached.ask_ahead()
+    assert cached()["message"] == "ahead"
+    assert asked == ["roads-git-info", "MainThread"]
+
+
 def test_git_information_outside_any_repository_is_kept_too(tmp_path, monkeypatch):
     from macros import gitinfo
 
