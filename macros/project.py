@@ -92,16 +92,16 @@ def current() -> Settings:
 
 
 # Builds begun in this process (prefetch, from define_env), and the build each shared
-# Project last began: 0, outside any build, judges every capture at every load.
-_builds = [0]
+# Project last began (by its id): 0, outside any build, judges every capture at every load.
+_builds = 0
 _begun: dict[int, int] = {}
 
 
 def project() -> Project:
     """The shared Project for this build's settings."""
     shared = _project(current())
-    if _builds[0] and _begun.get(id(shared)) != _builds[0]:
-        _begun[id(shared)] = _builds[0]
+    if _builds and _begun.get(id(shared)) != _builds:
+        _begun[id(shared)] = _builds
         shared.begin_build()
     return shared
 
@@ -191,8 +191,9 @@ def prefetch() -> None:
     """
     from roads.capture.treestamp import FreshMark, tree_stamp
 
+    global _builds
     chosen = current()
-    _builds[0] += 1  # a new build: captures are judged again, once (Project.begin_build)
+    _builds += 1  # a new build: captures are judged again, once (Project.begin_build)
     if chosen.mode == "frozen":
         return
     root = Path(chosen.root).resolve()

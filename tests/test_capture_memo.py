@@ -26,7 +26,7 @@ from roads.capture.samples import read_manifest
 from roads.capture.sampleset import SampleSet
 from roads.capture.snapshot import region_record
 from roads.capture.store import Store
-from roads.errors import CaptureError, ConfigError
+from roads.errors import CaptureError, CompileError, ConfigError
 from tests.conftest import REPO
 
 
@@ -259,39 +259,77 @@ def test_captures_found_fresh_take_no_worker_and_keep_their_notes(tmp_path, monk
 
 
 @pytest.mark.gcc
-def test_a_build_judges_each_capture_once_and_the_next_build_again(scratch) -> None:
-    """Within a build (``Project.begin_build``) a capture found up to date is not judged
-    again for every figure and value; its file is still read as it is. The next build
-    judges again, and re-captures the sample edited meanwhile."""
+def test_a_build_judges_a_capture_again_only_when_its_files_move(scratch, monkeypatch) -> None:
+    """Within a build (``Project.begin_build``), a capture brought up to date is not
+    judged again for every figure and value while its files keep their stats; a sample
+    saved during the build is judged at the next load, as outside a build (a broken
+    one fails at once, not the page with the capture of before); the next build judges
+    every capture again."""
     scratch.add("once", """\
         #include "roads.h"
         int main(void) { ROADS_CHECKPOINT("here"); return 0; }
         """, 'checkpoints = ["here"]')
     project = scratch.project()
     assert project.capture_one("once").action == "captured"
-    snapshot = scratch.root / "snapshots" / "once.json"
     source = scratch.samples / "once.c"
+    judged = []
+    capture_one = Capturer.capture_one
+    monkeypatch.setattr(Capturer, "capture_one",
+                        lambda self, name, **kw: judged.append(name) or capture_one(self, name, **kw))
 
-    # Outside a build, every load judges: an edited sample is captured again at once.
-    source.write_text(source.read_text() + "/* first edit */\n")
-    inputs = project.load("once")["inputs"]["files"]["once.c"]
-    assert inputs == project.inputs(project.sample("once"), [])["files"]["once.c"]
-
-    project.begin_build()
-    assert project.load("once")["inputs"]["files"]["once.c"] == inputs
-    source.write_text(source.read_text() + "/* second edit */\n")
-    written = snapshot.stat().st_mtime_ns
-    assert project.load("once")["inputs"]["files"]["once.c"] == inputs  # judged already
-    assert snapshot.stat().st_mtime_ns == written
-    # The capture file itself is read as it is now, whatever the build judged.
-    doc = json.loads(snapshot.read_text())
-    doc["title"] = "retitled while a build ran"
-    snapshot.write_text(json.dumps(doc))
-    assert project.load("once")["title"] == "retitled while a build ran"
+    project.load("once")
+    project.load("once")
+    assert judged == ["once", "once"]  # outside a build: judged at every load
 
     project.begin_build()
+    judged.clear()
+    first = project.load("once")
+    assert project.load("once") == first and project.document("once") is not None
+    assert judged == ["once"]
+
+    # Saved during the build: judged (and captured) again at the next load.
+    source.write_text(source.read_text() + "/* edited */\n")
     again = project.load("once")
-    assert again["inputs"]["files"]["once.c"] != inputs
-    assert again["inputs"]["files"]["once.c"] == \
-        project.inputs(project.sample("once"), [])["files"]["once.c"]
-    assert again["title"] != "retitled while a build ran"
+    assert judged == ["once", "once"]
+    assert again["inputs"]["files"]["once.c"] != first["inputs"]["files"]["once.c"]
+    # The capture it wrote is judged once more (it moved while judged), then settled.
+    project.load("once")
+    assert project.load("once")["inputs"] == again["inputs"]
+    assert judged == ["once", "once", "once"]
+
+    # Saved broken during the build: the next load fails, it does not show the capture.
+    source.write_text("int main(void) { return }\n")
+    with pytest.raises(CompileError):
+        project.load("once")
+    with pytest.raises(CompileError):
+        project.load("once")
+
+    source.write_text('#include "roads.h"\nint main(void) { ROADS_CHECKPOINT("here"); return 0; }\n')
+    project.load("once")
+    project.begin_build()  # the next build: judged again, once
+    judged.clear()
+    for _ in range(3):
+        project.load("once")
+    assert judged == ["once"]
+
+
+def test_each_build_the_site_begins_judges_its_captures_anew(tmp_path, monkeypatch) -> None:
+    """``prefetch`` (the macros' define_env, once per build and per rebuild of ``mkdocs
+    serve``) begins a build for the shared Project, in frozen mode too: what one build
+    settled, the next judges again. Outside any build, nothing is settled."""
+    from macros import project as site
+
+    for folder in ("samples", "snapshots"):
+        shutil.copytree(REPO / folder, tmp_path / folder)
+    monkeypatch.setattr(site, "_current", site.Settings(mode="frozen", root=str(tmp_path),
+                                                        cache=str(tmp_path / "cache")))
+    monkeypatch.setattr(site, "_builds", 0)
+    monkeypatch.setattr(site, "_begun", {})
+    assert site.project()._settled is None
+    site.prefetch()
+    shared = site.project()
+    assert shared._settled == {}
+    shared.load("intmain")
+    assert set(site.project()._settled) == {"intmain"}  # the same build
+    site.prefetch()
+    assert site.project() is shared and shared._settled == {}

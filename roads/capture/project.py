@@ -75,9 +75,9 @@ class Project:
                                memo=self.cache_dir / "fresh")
         self.capturer = Capturer(self.samples_set, self.store, self.checker, self.cache_dir)
         self._warned: set[tuple] = set()  # stale captures a frozen build has warned about
-        # Samples whose capture this build has already brought up to date (begin_build);
-        # None outside a build: every load looks at the files again.
-        self._settled: set[str] | None = None
+        # The captures this build has already brought up to date (begin_build), by sample:
+        # the stats of the files they were judged under. None outside a build.
+        self._settled: dict[str, tuple] | None = None
 
     # -- samples ------------------------------------------------------------------
 
@@ -144,30 +144,36 @@ class Project:
     # -- reading, for figures -----------------------------------------------------
 
     def begin_build(self) -> None:
-        """A build of pages starts. Until the next one, a capture this build has found up
-        to date (or made, or warned about) is not judged again for each figure and value
-        that reads it: its sample, manifest and input files are not looked at again.
-
-        The capture file itself still is (``read``): what a figure shows is always the
-        file's content as it is. A sample saved during the build is re-captured by the
-        next build, which its change starts; and since every page records the capture
-        file it read, the pages that showed the old capture are made again then.
+        """A build of pages starts. Until the next one, a capture this build has brought
+        up to date (found fresh, made, or warned about) is not judged again for each
+        figure and value that reads it while its files keep their stats: the capture
+        file, the manifest and its input files are looked at (``Checker.unmoved``), not
+        read or digested again. A sample saved during the build moves its stats: the
+        next load judges it again, as outside a build.
         """
-        self._settled = set()
+        self._settled = {}
 
     def load(self, name: str) -> dict:
         """The capture of ``name`` as the current mode wants it, as loaded JSON.
 
         auto/refresh: captured first when stale (refresh: once per Project). frozen:
         the committed file as it is, a warning logged when it is stale. Within a build
-        (``begin_build``), judged once.
+        (``begin_build``), judged again only when one of its files moved.
         """
         settled = self._settled
-        if settled is not None and name in settled:
+        if settled is None:
+            return self._load(name)
+        judged = settled.get(name)
+        if judged is not None and self.checker.unmoved(judged):
             return self.read(name)
+        # Stats before and after: a file saved while it is judged is not settled under
+        # its new stats.
+        before = self.checker.stamp(name)
         doc = self._load(name)
-        if settled is not None:
-            settled.add(name)
+        if before is not None and self.checker.stamp(name) == before:
+            settled[name] = before
+        else:
+            settled.pop(name, None)
         return doc
 
     def _load(self, name: str) -> dict:
