@@ -324,7 +324,7 @@ print(json.dumps({"phases": phases, "buckets": buckets}))
 
 # One `mkdocs build` in a new process, as the command runs it, with the moments its stages
 # end: the pages start rendering (after the last on_nav), the theme starts (on_env), the
-# process ends. Prints JSON: seconds from the interpreter's start to each.
+# process ends. Prints JSON: seconds from the script's first line to each.
 STAGES = r"""
 import atexit, json, os, sys, time
 marks = {"start": time.perf_counter()}

@@ -19,6 +19,7 @@ runs are mostly waiting): the plugin's call then takes that answer.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import threading
 from pathlib import Path
@@ -27,6 +28,7 @@ from pathlib import Path
 _STATE = ("HEAD", "logs/HEAD", "packed-refs", "refs/tags", "refs/heads")
 _CACHE = Path(".cache") / "roads" / "git-info.json"
 _memory: dict[str, dict] = {}
+log = logging.getLogger("mkdocs.plugins.roads")
 # git asked ahead (``ask_ahead``): by the stamp asked for, the thread and its answer.
 _ahead: dict[str, tuple[threading.Thread, list]] = {}
 AHEAD_WAIT = 60.0  # seconds the plugin's call waits for the answer asked ahead
@@ -71,6 +73,7 @@ def cached(original):
     """``original`` (the plugin's get_git_info) with its answer kept under ``stamp``."""
 
     def kept(here: Path, key: str) -> dict | None:
+        """The answer kept for the state ``key`` (in memory, else in the folder's file)."""
         found = _memory.get(key)
         if found is None:
             found = _read(here / _CACHE, key)
@@ -86,6 +89,10 @@ def cached(original):
         found = kept(here, key)
         if found is None:
             found = _answer_asked(key)
+            if found is _LATE:
+                log.warning("git gave no answer in %.0f s: the page variable 'git' is "
+                            "empty in this build", AHEAD_WAIT)
+                return _with_date({"status": False, "diagnosis": "git gave no answer"})
         if found is None:
             found = original()
         if not isinstance(found, dict):
@@ -121,15 +128,27 @@ def cached(original):
     return get_git_info
 
 
-def _answer_asked(key: str) -> dict | None:
-    """The answer git gave the question asked ahead for ``key``, waited for; None when
-    none was asked, it failed, or it took longer than ``AHEAD_WAIT`` (asked again then)."""
+# What ``_answer_asked`` gives for a question git has not answered in ``AHEAD_WAIT``.
+_LATE = object()
+
+
+def _answer_asked(key: str):
+    """The answer git gave the question asked ahead for ``key``, waited for ``AHEAD_WAIT``
+    at most (``_LATE`` past it); None when none was asked or it failed (the plugin's call
+    asks again, and raises what it raises). A question asked for an older state of the
+    repository (a commit made while MkDocs started) is waited for and forgotten: no
+    thread is left running when the build forks its helpers (``macros.ahead``)."""
     asked = _ahead.pop(key, None)
+    for thread, _ in _ahead.values():
+        thread.join(AHEAD_WAIT)
+    _ahead.clear()
     if asked is None:
         return None
     thread, answer = asked
     thread.join(AHEAD_WAIT)
-    return answer[0] if answer and not thread.is_alive() else None
+    if thread.is_alive():
+        return _LATE
+    return answer[0] if answer else None
 
 
 def _with_date(info: dict) -> dict:

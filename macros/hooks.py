@@ -39,7 +39,8 @@ from macros.project import cache_dir
 from roads.words.pages import PageMeta, format_date, order_by_weight, validate_front_matter, with_timeline
 
 log = logging.getLogger("mkdocs.plugins.roads")
-# Loaded before the plugins' on_config: the macros plugin's git variables, cached.
+# Loaded before the plugins' on_config: the macros plugin's git variables, cached (and,
+# when nothing is kept for the repository's state, asked of git ahead, in a thread).
 gitinfo.install()
 # Set on a page's File when its front matter is unusable and the build goes on.
 _PAGE_ERROR = "roads_page_error"

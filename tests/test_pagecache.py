@@ -284,6 +284,44 @@ def test_git_information_asked_ahead_in_a_thread_is_what_the_plugin_gets(tmp_pat
     assert asked == ["roads-git-info", "MainThread"]
 
 
+def test_install_asks_git_ahead_and_a_git_without_answer_leaves_the_variable_empty(
+        tmp_path, monkeypatch, caplog):
+    """What ``macros/hooks.py`` does when MkDocs loads it: the plugin's function cached,
+    and git asked in a thread. A git that does not answer in ``AHEAD_WAIT`` costs that
+    wait once: the variable is empty, with a warning, and nothing is kept."""
+    import logging
+    import subprocess
+    import threading
+
+    from mkdocs_macros import context
+
+    from macros import gitinfo
+
+    subprocess.run(["git", "init", "-q"], cwd=tmp_path, check=True)
+    monkeypatch.chdir(tmp_path)
+    release = threading.Event()
+
+    def hanging():
+        release.wait(30)
+        return {"status": True, "date": None, "message": "too late"}
+
+    monkeypatch.setattr(context, "get_git_info", hanging)
+    monkeypatch.setattr(gitinfo, "AHEAD_WAIT", 0.3)
+    gitinfo.install()
+    assert context.get_git_info.roads_cached
+    asking = [t for t in threading.enumerate() if t.name == "roads-git-info"]
+    assert len(asking) == 1
+    gitinfo.install()  # MkDocs loads the hooks again for each rebuild of `serve`
+    assert [t for t in threading.enumerate() if t.name == "roads-git-info"] == asking
+    with caplog.at_level(logging.WARNING, logger="mkdocs.plugins.roads"):
+        got = context.get_git_info()
+    assert got == {"status": False, "diagnosis": "git gave no answer", "date": None}
+    assert "git gave no answer in 0 s" in caplog.text
+    release.set()
+    asking[0].join(10)
+    assert not asking[0].is_alive() and not (tmp_path / ".cache").exists()
+
+
 def test_git_information_outside_any_repository_is_kept_too(tmp_path, monkeypatch):
     from macros import gitinfo
 
