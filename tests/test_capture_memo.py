@@ -333,3 +333,25 @@ def test_each_build_the_site_begins_judges_its_captures_anew(tmp_path, monkeypat
     assert set(site.project()._settled) == {"intmain"}  # the same build
     site.prefetch()
     assert site.project() is shared and shared._settled == {}
+
+
+def test_a_frozen_build_warns_of_a_stale_capture_once_and_the_next_build_again(
+        tmp_path, caplog) -> None:
+    """Under ``mkdocs serve`` every rebuild is a build of its own: a stale capture it
+    reads is warned about in each (a page that warned is not kept), once in each."""
+    import logging
+
+    from roads.capture.project import Project
+
+    for folder in ("samples", "snapshots"):
+        shutil.copytree(REPO / folder, tmp_path / folder)
+    source = tmp_path / "samples" / "intmain.c"
+    source.write_text(source.read_text() + "/* edited */\n")
+    project = Project(tmp_path, mode="frozen", cache=".cache/roads")
+    with caplog.at_level(logging.WARNING, logger="roads"):
+        for _ in range(2):
+            project.begin_build()
+            project.load("intmain")
+            project.load("intmain")
+    stale = [r for r in caplog.records if "capture of 'intmain' is stale" in r.getMessage()]
+    assert len(stale) == 2

@@ -152,6 +152,7 @@ class Project:
         next load judges it again, as outside a build.
         """
         self._settled = {}
+        self._warned.clear()  # a stale capture is warned about once a build
 
     def load(self, name: str) -> dict:
         """The capture of ``name`` as the current mode wants it, as loaded JSON.
