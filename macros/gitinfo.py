@@ -22,6 +22,7 @@ import json
 import logging
 import os
 import threading
+import time
 from pathlib import Path
 
 # What git reads to answer the plugin's commands (HEAD, the last commit, tags).
@@ -84,11 +85,12 @@ def cached(original):
     def get_git_info():
         here = Path.cwd()
         key = stamp(here)
+        asked = _answer_asked(key)  # every question asked ahead ends here, whatever is kept
         if key is None:
             return original()
         found = kept(here, key)
         if found is None:
-            found = _answer_asked(key)
+            found = asked
             if found is _LATE:
                 log.warning("git gave no answer in %.0f s: the page variable 'git' is "
                             "empty in this build", AHEAD_WAIT)
@@ -132,23 +134,21 @@ def cached(original):
 _LATE = object()
 
 
-def _answer_asked(key: str):
-    """The answer git gave the question asked ahead for ``key``, waited for ``AHEAD_WAIT``
-    at most (``_LATE`` past it); None when none was asked or it failed (the plugin's call
-    asks again, and raises what it raises). A question asked for an older state of the
-    repository (a commit made while MkDocs started) is waited for and forgotten: no
-    thread is left running when the build forks its helpers (``macros.ahead``)."""
-    asked = _ahead.pop(key, None)
-    for thread, _ in _ahead.values():
-        thread.join(AHEAD_WAIT)
+def _answer_asked(key: str | None):
+    """The answer git gave the question asked ahead for ``key``; ``_LATE`` when it gave
+    none in ``AHEAD_WAIT``; None when none was asked or it failed (the plugin's call asks
+    again, and raises what it raises). Every question asked ahead is waited for, within
+    that one deadline, and forgotten, also one asked for an older state of the
+    repository (a commit made while MkDocs started): no thread is left running when the
+    build forks its helpers (``macros.ahead``), unless git hangs."""
+    deadline = time.monotonic() + AHEAD_WAIT
+    found = None
+    for asked, (thread, answer) in list(_ahead.items()):
+        thread.join(max(0.0, deadline - time.monotonic()))
+        if asked == key:
+            found = _LATE if thread.is_alive() else (answer[0] if answer else None)
     _ahead.clear()
-    if asked is None:
-        return None
-    thread, answer = asked
-    thread.join(AHEAD_WAIT)
-    if thread.is_alive():
-        return _LATE
-    return answer[0] if answer else None
+    return found
 
 
 def _with_date(info: dict) -> dict:

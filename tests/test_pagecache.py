@@ -274,6 +274,19 @@ def test_git_information_asked_ahead_in_a_thread_is_what_the_plugin_gets(tmp_pat
     cached.ask_ahead()  # kept on disk too
     assert asked == ["roads-git-info"]
 
+    # A question asked for a state that moved on (a commit while MkDocs starts) is
+    # waited for and dropped, even when the answer for the new state is kept already.
+    gitinfo._memory.clear()
+    (tmp_path / ".cache").rename(tmp_path / "kept")
+    cached.ask_ahead()
+    subprocess.run(["git", "-c", "user.name=A", "-c", "user.email=a@example.org", "commit", "-q",
+                    "--allow-empty", "-m", "later"], cwd=tmp_path, check=True)
+    gitinfo._memory[gitinfo.stamp(tmp_path)] = {"status": True, "message": "kept"}
+    assert cached()["message"] == "kept"
+    assert not gitinfo._ahead and not any(t.name == "roads-git-info" for t in threading.enumerate())
+    subprocess.run(["git", "reset", "-q", "--soft", "HEAD~1"], cwd=tmp_path, check=True)
+    (tmp_path / "kept").rename(tmp_path / ".cache")
+
     # A question asked ahead that failed is asked again by the plugin's call.
     (tmp_path / ".cache").rename(tmp_path / "gone")
     gitinfo._memory.clear()
