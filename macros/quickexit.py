@@ -9,10 +9,16 @@ benchmarks/site_bench.py).
 
 ``install`` (from the hooks' ``on_startup``, once a process) registers an exit handler
 that freezes the collector (``gc.freeze``) as the interpreter starts to exit. Every
-exit handler still runs, whenever it was registered, and the exit status is unchanged;
-objects are still freed as their reference counts drop. Only garbage held in reference
-cycles at exit is left to the end of the process, as CPython's documentation already
-allows: it does not promise to call ``__del__`` for objects alive at exit.
+exit handler still runs, whenever it was registered, the standard streams are flushed
+and the exit status is unchanged. What is given up: objects that only the collector
+would free (held in reference cycles, and module globals, which are) are no longer
+finalized at exit, so their ``__del__`` or a suspended generator's ``finally`` does
+not run, and a file left open in a module's globals is not flushed. CPython does not
+promise those at exit anyway. Nothing in this build relies on them: MkDocs, the
+plugins and this project close the files they write, logging's exit handler flushes
+its handlers, temporary folders are removed by their own exit handler
+(``weakref.finalize``), and the workers, helpers and the Graphviz kept running are
+ended and reaped by theirs (``macros.ahead``, ``roads.coprocess``).
 """
 
 from __future__ import annotations
