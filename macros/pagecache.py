@@ -354,6 +354,27 @@ def keep(key: str | None, payload: dict, read: Recorder, warned: bool) -> None:
         _pages().put(key, payload, read.read.values())
 
 
+# The files each figure was drawn from, by its key in the figure cache (the page cache
+# keeps them too, for later processes).
+_FIGURE_FILES: dict[str, tuple[str, ...]] = {}
+
+
+def keep_figure_files(key: str, files) -> None:
+    """Keep the files the figure under ``key`` was drawn from (what its drawing read)."""
+    _FIGURE_FILES[key] = tuple(files)
+    _pages().put(digest(["figure files", key]), {"files": list(_FIGURE_FILES[key])}, ())
+
+
+def figure_files(key: str) -> tuple[str, ...] | None:
+    """The files the figure under ``key`` was drawn from; None if not known."""
+    found = _FIGURE_FILES.get(key)
+    if found is None:
+        entry = _pages().get(digest(["figure files", key]))
+        if entry is not None and isinstance(entry.get("files"), list):
+            found = _FIGURE_FILES[key] = tuple(str(f) for f in entry["files"])
+    return found
+
+
 def memo(kind: str, parts: object, make) -> str:
     """``make()``, a pure function of ``parts`` and the code, kept under their digest."""
     import msgspec

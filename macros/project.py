@@ -148,9 +148,31 @@ def figure_key(name: str, args: tuple, kwargs: dict, extra=None) -> tuple[Figure
 
 def figure(name: str, args: tuple, kwargs: dict, make, extra=None) -> str:
     """The figure ``name(*args, **kwargs)`` from the cache, or made by ``make`` (once,
-    when several processes render pages: ``macros.ahead``)."""
+    when several processes render pages: ``macros.ahead``).
+
+    Either way the page records the files the figure was drawn from as read
+    (``macros.pagecache``): a page rendered again around a figure taken from the cache
+    depends on its capture as much as one that drew it, and a change to the capture
+    renders the page again. A figure whose files are not known (kept by an older
+    version) is drawn again once, to know them."""
+    from .pagecache import depends, figure_files, keep_figure_files, recording
+
     cache, key = figure_key(name, args, kwargs, extra)
-    return cache.get_key(key, make)
+
+    def drawn() -> str:
+        with recording() as read:
+            html_out = make()
+        # Kept before the figure is: whoever finds the figure finds its files.
+        keep_figure_files(key, read.read)
+        return html_out
+
+    html_out = cache.get_key(key, drawn)
+    files = figure_files(key)
+    if files is None:
+        drawn()
+        files = figure_files(key) or ()
+    depends(*files)
+    return html_out
 
 
 def document(sample: str):

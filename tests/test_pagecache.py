@@ -203,6 +203,29 @@ def test_warm_builds_are_byte_identical_and_edits_render_what_they_touch(tmp_pat
     assert 0 < len(renewed) < len(kept) / 2
 
 
+def test_a_page_rendered_around_a_kept_figure_still_depends_on_its_capture(tmp_path):
+    """A page edited, whose figure then comes from the figure cache, records the files
+    the figure was drawn from as read, as a page that drew it does: a later change to
+    the capture renders the page again (it kept the map of before)."""
+    from tests.test_modes import frozen_site, mkdocs_build
+
+    root = frozen_site(tmp_path, "{{ memory_map('intmain') }}")
+    page = root / "docs" / "index.md"
+
+    def shown() -> str:
+        done = mkdocs_build(root, tmp_path / "site", ROADS_MODE="frozen", ROADS_ROOT=str(root))
+        assert done.returncode == 0, done.stderr[-3000:]
+        return (tmp_path / "site" / "index.html").read_text(encoding="utf-8")
+
+    assert "[vdso]" in shown()
+    page.write_text(page.read_text() + "\nOne more sentence.\n")
+    assert "One more sentence." in shown()  # rendered again, its figure from the cache
+    capture = root / "snapshots" / "intmain.json"
+    capture.write_text(capture.read_text().replace('"[vdso]"', '"[vdsx]"'))
+    after = shown()
+    assert "[vdsx]" in after and "[vdso]" not in after
+
+
 def test_git_information_is_asked_again_only_when_the_repository_moves(tmp_path, monkeypatch):
     import subprocess
 
