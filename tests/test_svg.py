@@ -122,6 +122,17 @@ def test_a_drawing_is_kept_with_the_graphviz_that_made_it(tmp_path, monkeypatch)
     assert svg.render(source, tmp_path) == "<svg>older</svg>\n"
 
 
+@pytest.mark.dot
+def test_a_change_to_the_code_that_tidies_drawings_draws_them_again(tmp_path, monkeypatch):
+    """What is kept is Graphviz's output as this module tidied it: a change to that code
+    (or to lxml) changes the key, so no drawing tidied by the code before is used."""
+    source = 'digraph g { a -> b }'
+    svg.render(source, tmp_path)
+    monkeypatch.setattr(svg, "POST", "another version of the code")
+    svg.render(source, tmp_path)
+    assert len(list(tmp_path.glob(f"*{svg.KEPT}"))) == 2
+
+
 def test_graphviz_kept_running_draws_what_it_draws_alone(monkeypatch):
     """Every figure of a capture drawn by the Graphviz the process keeps running (each
     after others) is byte for byte the one Graphviz run alone for it draws."""

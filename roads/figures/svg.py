@@ -34,6 +34,11 @@ _SVG = f"{{{SVG_NS}}}"
 _XLINK = f"{{{XLINK_NS}}}"
 # Graphviz's own output: no entities to expand, no DTD to fetch (it names one by URL).
 _PARSER = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False)
+# What a kept drawing was tidied with besides Graphviz: this module's code and lxml's
+# build (part of every drawing's key: a change to either draws again).
+POST = hashlib.sha256(Path(__file__).read_bytes()
+                      + f"\0lxml {etree.LXML_VERSION} libxml2 {etree.LIBXML_VERSION}".encode()
+                      ).hexdigest()
 
 
 def _parse(svg: str) -> etree._Element:
@@ -55,14 +60,15 @@ def render(source: str, cache_dir: str | os.PathLike[str] | None = None, *,
     """SVG text of a DOT ``source`` laid out by ``layout`` (a Graphviz command and its
     options, ``-Tsvg`` added), unless the cache holds it.
 
-    The cache key is the sha256 of the layout command and the source; a kept SVG is
-    used only if the same Graphviz binary made it (an upgrade draws again), or if no
-    Graphviz is installed at all. The kept text is the ``<svg>`` element alone,
+    The cache key is the sha256 of the layout command, the source and the code that
+    tidies Graphviz's output (this module and lxml: ``POST``); a kept SVG is used only
+    if the same Graphviz binary made it (an upgrade draws again), or if no Graphviz is
+    installed at all. The kept text is the ``<svg>`` element alone,
     without the XML declaration, the doctype and Graphviz's comments (its version and
     the DOT names), so it is the same on every machine with the same Graphviz.
     ToolMissing (install graphviz) when the command is missing.
     """
-    key = "\0".join([*layout, source])
+    key = "\0".join([*layout, source, POST])
     digest = hashlib.sha256(key.encode()).hexdigest()
     identity = command.tool_identity(layout[0])
     if cache_dir is None:
