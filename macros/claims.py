@@ -164,7 +164,11 @@ def claims() -> str:
         depends(path)
         _, meta = get_data(path.read_text(encoding="utf-8"))
         titles[path.relative_to(root).as_posix()] = str(meta.get("title", path.stem))
-    return render_claims(all_claims(), titles, text=lambda c: inline_html(words(c)))
+    every = all_claims()
+    # A claim's page not written yet is named by its path: recorded as read (missing),
+    # its title shows once it is written.
+    depends(*(root / c.page for c in every))
+    return render_claims(every, titles, text=lambda c: inline_html(words(c)))
 
 
 MACROS: tuple = (claim, claims)

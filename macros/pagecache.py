@@ -144,10 +144,17 @@ def _config_parts(config) -> dict:
     from . import editions
 
     theme = config.get("theme")
+    macros = config.plugins.get("macros")
     return {
         # The plugins and hooks, but not the editions (mkdocs-publish.yml), which act on
         # built pages only: the pages rendered while writing serve the published build.
         "plugins": [name for name in config.plugins if name != editions.HOOK],
+        # The macros plugin's own settings (what it renders, how, with which variables).
+        "macros": sorted((key, repr(value)) for key, value in macros.config.items())
+        if macros is not None and hasattr(macros, "config") else None,
+        # What a page's template can name of the site (``config.site_name``...).
+        "site": [config.get(key) for key in ("site_name", "site_description", "site_author",
+                                             "copyright")],
         "site_url": config.get("site_url"), "repo_url": config.get("repo_url"),
         "edit_uri": config.get("edit_uri"), "use_directory_urls": config.get("use_directory_urls"),
         "docs_dir": config.get("docs_dir"), "extra": config.get("extra"),
@@ -195,7 +202,29 @@ def before_macros(env) -> None:
         recorder.add(page.file.abs_src_path)
     state["key"] = key
     state["recorder"] = recorder
+    # The title as written: the plugin renders a title's macros before after_macros,
+    # and a kept page is not rendered, its title with it.
+    state["title"] = page.title
     _recorders.append(recorder)
+    _record_templates(env.env)
+
+
+def _record_templates(environment) -> None:
+    """Every template a page's Jinja includes, imports or extends (by name, through the
+    plugin's loader) is recorded as read: an edit of it renders the page again."""
+    if getattr(environment, "_roads_records_templates", False):
+        return
+    for name in ("get_template", "select_template"):
+        original = getattr(environment, name)
+
+        def recorded(*args, _original=original, **kwargs):
+            template = _original(*args, **kwargs)
+            if template.filename:
+                depends(template.filename)
+            return template
+
+        setattr(environment, name, recorded)
+    environment._roads_records_templates = True
 
 
 _ABSENT = object()
@@ -220,7 +249,7 @@ def after_macros(env) -> None:
         return
     if recorder in _recorders:
         _recorders.remove(recorder)
-    if warnings() != state.get("warnings") or "{" in (page.title or ""):
+    if warnings() != state.get("warnings") or "{" in (state.get("title") or page.title or ""):
         return
     figures = page.__dict__.get(FIGURES_ATTRIBUTE) or []
     _pages().put(

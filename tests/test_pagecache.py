@@ -226,6 +226,49 @@ def test_a_page_rendered_around_a_kept_figure_still_depends_on_its_capture(tmp_p
     assert "[vdsx]" in after and "[vdso]" not in after
 
 
+def test_what_a_pages_template_reads_besides_macros_renders_it_again(tmp_path):
+    """A page kept by the page cache is rendered again when what its template reads
+    changes, as a build with an empty cache shows: a file it includes, the site's name,
+    the macros plugin's own settings, a claim's page written after the claim (on the
+    list of claims); and a page whose title holds a macro is never kept (a kept page is
+    not rendered, its title with it)."""
+    from tests.test_modes import frozen_site, mkdocs_build
+
+    root = frozen_site(tmp_path, "{% include 'includes/said.md' %}\n\n"
+                                 "Built for {{ config.site_name }}.\n\n{{ claims() }}\n")
+    (root / "docs" / "includes").mkdir()
+    said = root / "docs" / "includes" / "said.md"
+    said.write_text("First words.\n")
+    (root / "tests").mkdir()
+    (root / "tests" / "claims.toml").write_text(
+        '[[claim]]\nid = "later"\npage = "docs/later.md"\ntext = "Said later."\n'
+        'test = "test_x.py::test_later"\n')
+    (root / "docs" / "titled.md").write_text("---\ntitle: Probe {{ 6 * 7 }}\n---\n\nText.\n")
+
+    def shown(page: str = "index.html") -> str:
+        done = mkdocs_build(root, tmp_path / "site", ROADS_MODE="frozen", ROADS_ROOT=str(root))
+        assert done.returncode == 0, done.stderr[-3000:]
+        return (tmp_path / "site" / page).read_text(encoding="utf-8")
+
+    first = shown()
+    assert "First words." in first and "All Roads To Memory" in first
+    assert "docs/later.md: 1 claim" in first and "Probe 42" in first
+    said.write_text("Other words.\n")
+    assert "Other words." in shown()
+    config = root / "mkdocs.yml"
+    config.write_text(config.read_text().replace("site_name: All Roads To Memory",
+                                                 "site_name: Another Name"))
+    assert "Built for Another Name." in shown()
+    (root / "docs" / "later.md").write_text("---\ntitle: Written Later\n---\n\nSaid later.\n")
+    again = shown()
+    assert "Written Later: 1 claim" in again and "Probe 42" in again
+    assert "Probe {{" not in again
+    config.write_text(config.read_text().replace("      on_undefined: strict",
+                                                 "      on_undefined: strict\n"
+                                                 "      render_by_default: false"))
+    assert "{{ config.site_name }}" in shown()
+
+
 def test_git_information_is_asked_again_only_when_the_repository_moves(tmp_path, monkeypatch):
     import subprocess
 
