@@ -146,7 +146,7 @@ def figure_key(name: str, args: tuple, kwargs: dict, extra=None) -> tuple[Figure
     return cache, cache.key(parts)
 
 
-def figure(name: str, args: tuple, kwargs: dict, make, extra=None) -> str:
+def figure(name: str, args: tuple, kwargs: dict, make, extra=None, _tries: int = 3) -> str:
     """The figure ``name(*args, **kwargs)`` from the cache, or made by ``make`` (once,
     when several processes render pages: ``macros.ahead``).
 
@@ -154,7 +154,8 @@ def figure(name: str, args: tuple, kwargs: dict, make, extra=None) -> str:
     (``macros.pagecache``): a page rendered again around a figure taken from the cache
     depends on its capture as much as one that drew it, and a change to the capture
     renders the page again. A figure whose files are not known (kept by an older
-    version) is drawn again once, to know them."""
+    version) is drawn again once, to know them. Its key is taken again once the page
+    has recorded them: a capture saved in between gives the figure of the new one."""
     from .pagecache import depends, figure_files, keep_figure_files, recording
 
     cache, key = figure_key(name, args, kwargs, extra)
@@ -172,6 +173,8 @@ def figure(name: str, args: tuple, kwargs: dict, make, extra=None) -> str:
         drawn()
         files = figure_files(key) or ()
     depends(*files)
+    if _tries > 1 and figure_key(name, args, kwargs, extra)[1] != key:
+        return figure(name, args, kwargs, make, extra, _tries - 1)
     return html_out
 
 
@@ -186,7 +189,13 @@ def document(sample: str):
     folder = shared.samples_dir
     depends(shared.snapshot_path(sample), shared.samples_set.path,
             *(folder / rel for rel in found.inputs.files))
-    return found
+    # Judged again once the page has recorded the files (a few stats, within a build):
+    # a file saved in between is judged now, so that the page never shows a capture
+    # older than the files it recorded.
+    again = shared.document(sample)
+    if again is not found:
+        depends(*(folder / rel for rel in again.inputs.files))
+    return again
 
 
 def cache_dir() -> Path:

@@ -355,3 +355,74 @@ def test_a_frozen_build_warns_of_a_stale_capture_once_and_the_next_build_again(
             project.load("intmain")
     stale = [r for r in caplog.records if "capture of 'intmain' is stale" in r.getMessage()]
     assert len(stale) == 2
+
+
+def test_a_sample_saved_while_a_page_reads_its_capture_is_judged_before_the_page_is_kept(
+        tmp_path, monkeypatch, caplog) -> None:
+    """A page records the files of a capture after loading it; a sample saved between
+    the two is judged again before the page goes on (``macros.project.document``): in
+    frozen mode the page warns that the capture is stale, and so is not kept, instead
+    of being kept beside the new file without a word."""
+    import logging
+
+    from roads.capture.project import Project
+
+    from macros import pagecache
+    from macros import project as site
+
+    for folder in ("samples", "snapshots"):
+        shutil.copytree(REPO / folder, tmp_path / folder)
+    monkeypatch.setattr(site, "_current", site.Settings(mode="frozen", root=str(tmp_path),
+                                                        cache=str(tmp_path / "cache")))
+    monkeypatch.setattr(site, "_builds", 0)
+    monkeypatch.setattr(site, "_begun", {})
+    site.prefetch()
+    source = tmp_path / "samples" / "intmain.c"
+    loaded = Project.document
+
+    def saved_right_after(self, name):
+        found = loaded(self, name)
+        if not source.read_text().endswith("/* saved */\n"):
+            source.write_text(source.read_text() + "/* saved */\n")
+        return found
+
+    monkeypatch.setattr(Project, "document", saved_right_after)
+    with caplog.at_level(logging.WARNING, logger="mkdocs.plugins.roads"), \
+            pagecache.recording() as read:
+        site.document("intmain")
+    assert str(source) in read.read
+    assert "capture of 'intmain' is stale: samples/intmain.c changed" in caplog.text
+
+
+def test_a_capture_saved_while_a_page_takes_its_figure_gives_the_figure_of_the_new_one(
+        tmp_path, monkeypatch) -> None:
+    """The same for a figure (``macros.project.figure``): its key is taken again once
+    the page has recorded its files, and a capture saved in between is drawn anew."""
+    from macros import pagecache
+    from macros import project as site
+
+    for folder in ("samples", "snapshots"):
+        shutil.copytree(REPO / folder, tmp_path / folder)
+    monkeypatch.setattr(site, "_current", site.Settings(mode="frozen", root=str(tmp_path),
+                                                        cache=str(tmp_path / "cache")))
+    monkeypatch.setattr(site, "_builds", 0)
+    monkeypatch.setattr(site, "_begun", {})
+    site.prefetch()
+    capture = tmp_path / "snapshots" / "intmain.json"
+    known = pagecache.figure_files
+
+    def saved_right_after(key):
+        if '"[vdsx]"' not in capture.read_text():
+            capture.write_text(capture.read_text().replace('"[vdso]"', '"[vdsx]"'))
+        return known(key)
+
+    monkeypatch.setattr(pagecache, "figure_files", saved_right_after)
+
+    def make() -> str:  # a figure showing what it was drawn from
+        site.document("intmain")
+        return site.project().content_digest("intmain")
+
+    with pagecache.recording():
+        shown = site.figure("probe", ("intmain",), {}, make)
+    assert shown == site.project().content_digest("intmain")
+    assert '"[vdsx]"' in capture.read_text()
