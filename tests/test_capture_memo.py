@@ -313,18 +313,26 @@ def test_a_build_judges_a_capture_again_only_when_its_files_move(scratch, monkey
     assert judged == ["once"]
 
 
+def _site_build(root: Path, monkeypatch) -> None:
+    """The site's settings for a frozen build of copies of this checkout's samples and
+    captures in ``root``, no build begun yet (``macros.project``)."""
+    from macros import project as site
+
+    for folder in ("samples", "snapshots"):
+        shutil.copytree(REPO / folder, root / folder)
+    monkeypatch.setattr(site, "_current", site.Settings(mode="frozen", root=str(root),
+                                                        cache=str(root / "cache")))
+    monkeypatch.setattr(site, "_builds", 0)
+    monkeypatch.setattr(site, "_begun", {})
+
+
 def test_each_build_the_site_begins_judges_its_captures_anew(tmp_path, monkeypatch) -> None:
     """``prefetch`` (the macros' define_env, once per build and per rebuild of ``mkdocs
     serve``) begins a build for the shared Project, in frozen mode too: what one build
     settled, the next judges again. Outside any build, nothing is settled."""
     from macros import project as site
 
-    for folder in ("samples", "snapshots"):
-        shutil.copytree(REPO / folder, tmp_path / folder)
-    monkeypatch.setattr(site, "_current", site.Settings(mode="frozen", root=str(tmp_path),
-                                                        cache=str(tmp_path / "cache")))
-    monkeypatch.setattr(site, "_builds", 0)
-    monkeypatch.setattr(site, "_begun", {})
+    _site_build(tmp_path, monkeypatch)
     assert site.project()._settled is None
     site.prefetch()
     shared = site.project()
@@ -370,12 +378,7 @@ def test_a_sample_saved_while_a_page_reads_its_capture_is_judged_before_the_page
     from macros import pagecache
     from macros import project as site
 
-    for folder in ("samples", "snapshots"):
-        shutil.copytree(REPO / folder, tmp_path / folder)
-    monkeypatch.setattr(site, "_current", site.Settings(mode="frozen", root=str(tmp_path),
-                                                        cache=str(tmp_path / "cache")))
-    monkeypatch.setattr(site, "_builds", 0)
-    monkeypatch.setattr(site, "_begun", {})
+    _site_build(tmp_path, monkeypatch)
     site.prefetch()
     source = tmp_path / "samples" / "intmain.c"
     loaded = Project.document
@@ -401,12 +404,7 @@ def test_a_capture_saved_while_a_page_takes_its_figure_gives_the_figure_of_the_n
     from macros import pagecache
     from macros import project as site
 
-    for folder in ("samples", "snapshots"):
-        shutil.copytree(REPO / folder, tmp_path / folder)
-    monkeypatch.setattr(site, "_current", site.Settings(mode="frozen", root=str(tmp_path),
-                                                        cache=str(tmp_path / "cache")))
-    monkeypatch.setattr(site, "_builds", 0)
-    monkeypatch.setattr(site, "_begun", {})
+    _site_build(tmp_path, monkeypatch)
     site.prefetch()
     capture = tmp_path / "snapshots" / "intmain.json"
     known = pagecache.figure_files
