@@ -391,17 +391,21 @@ _FIGURE_FILES: dict[str, tuple[str, ...]] = {}
 def keep_figure_files(key: str, files) -> None:
     """Keep the files the figure under ``key`` was drawn from (what its drawing read)."""
     _FIGURE_FILES[key] = tuple(files)
-    _pages().put(digest(["figure files", key]), {"files": list(_FIGURE_FILES[key])}, ())
+    _pages().put(_figure_files_key(key), {"files": list(_FIGURE_FILES[key])}, ())
 
 
 def figure_files(key: str) -> tuple[str, ...] | None:
     """The files the figure under ``key`` was drawn from; None if not known."""
     found = _FIGURE_FILES.get(key)
     if found is None:
-        entry = _pages().get(digest(["figure files", key]))
+        entry = _pages().get(_figure_files_key(key))
         if entry is not None and isinstance(entry.get("files"), list):
             found = _FIGURE_FILES[key] = tuple(str(f) for f in entry["files"])
     return found
+
+
+def _figure_files_key(key: str) -> str:
+    return digest(["figure files", key])
 
 
 def memo(kind: str, parts: object, make) -> str:

@@ -207,15 +207,13 @@ class Checker:
             if kept["sample"] != repr(sample) or any(
                     kept[key] != value for key, value in self._memo_key().items()):
                 return False
-            files = tuple(tuple(entry) for entry in kept["files"])
-            for path, mtime, size, ino in files:
-                st = os.stat(path)
-                if (st.st_mtime_ns, st.st_size, st.st_ino) != (mtime, size, ino):
-                    return False
+            stamp = tuple(tuple(entry) for entry in kept["files"]) + (sample,)
+            if not self.unmoved(stamp):
+                return False
         except (OSError, ValueError, KeyError, TypeError, RoadsError):
             return False
         # The same stats as ``stamp`` gives: kept for the checks of this process.
-        self._fresh_at[name] = files + (sample,)
+        self._fresh_at[name] = stamp
         return True
 
     def _judge(self, name: str, doc: dict | None) -> Freshness:
