@@ -71,6 +71,9 @@ def define_env(env) -> None:
         for function in module.MACROS:
             env.macro(guard(function, env, defer=function in deferred), function.__name__)
         env.variables.update(getattr(module, "VARIABLES", {}))
+    # The page cache follows what our macros read; any other name a page's template
+    # reads (the VARIABLES too) renders it at every build (pagecache._Watched).
+    pagecache.follow((f.__name__ for m in MODULES for f in m.MACROS), env.conf.get("extra") or {})
     claims.bind(env)
     catch_page_errors(env)
     prefetch()

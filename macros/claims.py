@@ -16,7 +16,7 @@ from mkdocs.utils.meta import get_data
 from roads.words.claims import Claim, find_claim, load_claims, simple_calls
 from roads.errors import ConfigError
 
-from .pagecache import depends, keep, kept, recording, warnings
+from .pagecache import depends, keep, kept, read_since, reads, recording, warnings
 from .project import log, project
 
 _ENV = None  # the macros plugin's env, set by bind() from define_env
@@ -101,13 +101,15 @@ def words(c: Claim) -> str:
         _WORDS[(c.id, c.text)] = (found["text"], tuple(found["files"]))
         depends(*found["files"])
         return found["text"]
-    before = warnings()
+    before, mark = warnings(), reads()
     _RENDERING.append(c)
     try:
         with recording() as read:
             text = _render(c.text)
     finally:
         _RENDERING.pop()
+    if read_since(mark):  # words that read the page or the plugin's variables: this page's
+        return text
     _WORDS[(c.id, c.text)] = (text, tuple(read.read))
     keep(key, {"text": text, "files": list(read.read)}, read, warnings() != before)
     return text

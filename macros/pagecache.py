@@ -19,8 +19,13 @@ cache folder, ``pages/``):
 
 A page whose rendering logged a warning (a stale capture in a frozen build, an error
 box, a broken link) is never kept: the next build renders it again, and says so
-again. ``refresh`` mode looks nothing up. A warm build gives the same bytes as a
-cold one (tests/test_pagecache.py).
+again. Nor is a page whose template read a variable the key does not hold (the
+plugin's ``page``, ``git``, ``config``, ``navigation``, its own macros such as
+``now()``): every template's lookups of names go through ``_Watched``, and only our
+macros (what they read is recorded), ``extra`` and the page's front matter are
+followed. A claim's words that read one are neither kept nor shared between pages.
+``refresh`` mode looks nothing up. A warm build gives the same bytes as a cold one
+(tests/test_pagecache.py).
 """
 
 from __future__ import annotations
@@ -31,10 +36,14 @@ import hashlib
 import json
 import logging
 import os
+from collections.abc import Iterable
 from pathlib import Path
+
+import jinja2.runtime
 
 from roads.words.rendercache import FileStates, Recorder, RenderCache, digest
 
+log = logging.getLogger("mkdocs.plugins.roads")
 _FILES = FileStates()  # shared by every build of this process
 _CACHED = "roads_cached"  # on a page: the payload of step 2 found for it
 _STATE = "roads_page_cache"  # on a page: this build's state of its cache entries
@@ -62,6 +71,46 @@ def warnings() -> int:
     if _WARNINGS not in logger.handlers:
         logger.addHandler(_WARNINGS)
     return _WARNINGS.count
+
+
+# -- the names a template reads ---------------------------------------------------------
+
+_steady: set[str] = set()  # our macros and extra's names: the keys follow what they give
+_reads: list[str] = []  # every other name a template looked up and found, in order
+
+
+def follow(macros: Iterable[str], extra: Iterable[str]) -> None:
+    """The names whose values the keys follow, as ``define_env`` registered them: our
+    macros (each records the files it reads) and the configuration's ``extra``."""
+    _steady.clear()
+    _steady.update(macros, extra)
+
+
+class _Watched(jinja2.runtime.Context):
+    """A template's context that notes each name looked up and found besides the
+    followed ones (Jinja's documented place for custom lookups)."""
+
+    def resolve_or_missing(self, key: str):
+        value = super().resolve_or_missing(key)
+        if key not in _steady and value is not jinja2.runtime.missing:
+            _reads.append(key)
+        return value
+
+
+def watch(environment) -> None:
+    """Render ``environment``'s templates with a ``_Watched`` context (not part of the
+    compiled code: the kept code serves)."""
+    if environment.context_class is not _Watched:
+        environment.context_class = _Watched
+
+
+def reads() -> int:
+    """A mark in the names read so far: ``read_since(mark)`` lists those read after."""
+    return len(_reads)
+
+
+def read_since(mark: int) -> set[str]:
+    return set(_reads[mark:])
 
 
 def depends(*paths: str | os.PathLike[str]) -> None:
@@ -101,6 +150,18 @@ def _versions() -> list[str]:
     import pymdownx
 
     return [markdown.__version__, mkdocs.__version__, pygments.__version__, pymdownx.__version__]
+
+
+@functools.lru_cache(maxsize=None)
+def _template_versions() -> list[str | None]:
+    """Jinja's and the macros plugin's versions: they shape a page's rendering."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        plugin = version("mkdocs-macros-plugin")
+    except PackageNotFoundError:  # run from a source tree
+        plugin = None
+    return [jinja2.__version__, plugin]
 
 
 @functools.lru_cache(maxsize=4)
@@ -181,11 +242,15 @@ def before_macros(env) -> None:
     chosen, shared = _settings()
     state = _page_state(page)
     state["warnings"] = warnings()
+    if not _recorders:  # a page, not a part of one: what earlier pages read is done with
+        _reads.clear()
+    state["reads"] = reads()
+    watch(env.env)
     if not chosen.root or page is None:
         return
     key = digest(["macros", page.file.src_uri, page.url, page.title, page.meta,
-                  _text(env.markdown), code(), chosen.root, str(shared),
-                  _config_digest(env.conf)])
+                  _text(env.markdown), code(), _template_versions(), chosen.root,
+                  str(shared), _config_digest(env.conf)])
     cache = _pages()
     found = cache.get(key) if chosen.mode != "refresh" else None
     if found is not None:
@@ -250,6 +315,11 @@ def after_macros(env) -> None:
     if recorder in _recorders:
         _recorders.remove(recorder)
     if warnings() != state.get("warnings") or "{" in (state.get("title") or page.title or ""):
+        return
+    unfollowed = read_since(state.get("reads", 0)) - set(page.meta)
+    if unfollowed:
+        log.debug("docs/%s is rendered at every build: its template reads %s, which the "
+                  "page cache does not follow", page.file.src_uri, ", ".join(sorted(unfollowed)))
         return
     figures = page.__dict__.get(FIGURES_ATTRIBUTE) or []
     _pages().put(
@@ -372,7 +442,8 @@ def kept(kind: str, parts: object, config) -> tuple[str | None, dict | None]:
     chosen, shared = _settings()
     if not chosen.root:
         return None, None
-    key = digest([kind, parts, code(), chosen.root, str(shared), _config_digest(config)])
+    key = digest([kind, parts, code(), _template_versions(), chosen.root, str(shared),
+                  _config_digest(config)])
     return key, (_pages().get(key) if chosen.mode != "refresh" else None)
 
 

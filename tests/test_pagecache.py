@@ -269,6 +269,53 @@ def test_what_a_pages_template_reads_besides_macros_renders_it_again(tmp_path):
     assert "{{ config.site_name }}" in shown()
 
 
+def test_a_page_whose_template_reads_the_plugins_variables_is_rendered_at_every_build(tmp_path):
+    """The page cache cannot follow the macros plugin's variables (``config`` beyond the
+    parts in its key, ``page``, ``git``, ``now()``): a page whose template reads one is
+    rendered again at every build, and a claim's words that read one are not kept,
+    while a page of macros, front matter and ``extra`` only is kept. Before, the first
+    page kept its old address and the claim its old title."""
+    from tests.test_modes import frozen_site, mkdocs_build
+
+    from macros import pagecache
+
+    root = frozen_site(tmp_path, "Served at {{ config.dev_addr }}. Exit "
+                                 "{{ value('intmain', 'exit_code') }}, mode {{ roads.mode }}.")
+    second = root / "docs" / "second.md"
+    second.write_text("---\ntitle: Second\n---\n\n{{ claim('probe') }} Said on {{ title }}.\n")
+    (root / "tests").mkdir()
+    (root / "tests" / "claims.toml").write_text(
+        '[[claim]]\nid = "probe"\npage = "docs/second.md"\n'
+        'text = "Read on {{ page.title }}."\ntest = "test_x.py::test_probe"\n')
+    (root / "docs" / "third.md").write_text(
+        "---\ntitle: Third\n---\n\nExit {{ value('intmain', 'exit_code') }} on {{ title }}, "
+        "mode {{ roads.mode }}.\n")
+    cache = root / ".cache" / "roads" / "pages"
+
+    def shown(page: str) -> str:
+        done = mkdocs_build(root, tmp_path / "site", ROADS_MODE="frozen", ROADS_ROOT=str(root))
+        assert done.returncode == 0, done.stderr[-3000:]
+        return (tmp_path / "site" / page).read_text(encoding="utf-8")
+
+    assert "Served at 127.0.0.1:8000. Exit 0, mode auto." in shown("index.html")
+    assert "Read on Second. Said on Second." in shown("second/index.html")
+    config = root / "mkdocs.yml"
+    config.write_text(config.read_text() + "\ndev_addr: 127.0.0.1:8123\n")
+    second.write_text(second.read_text().replace("title: Second", "title: Renamed"))
+    assert "Served at 127.0.0.1:8123." in shown("index.html")
+    assert "Read on Renamed. Said on Renamed." in shown("second/index.html")
+    # Kept renderings of macros (a page's Markdown, a claim's words; not its HTML, kept
+    # under a digest of the Markdown exactly as rendered).
+    import json
+
+    entries = [json.loads(p.read_text(encoding="utf-8"))["payload"] for p in cache.rglob("*.json")]
+    rendered = [e.get("markdown", e.get("text", "")) for e in entries if "html" not in e]
+    assert not any("Read on" in e or "Served at" in e or "Said on" in e for e in rendered)
+    # What the macros, the front matter and extra give is followed: such a page is kept.
+    assert any("Exit 0 on Third, mode auto." in e for e in rendered)
+    assert pagecache.read_since(pagecache.reads()) == set()
+
+
 def test_git_information_is_asked_again_only_when_the_repository_moves(tmp_path, monkeypatch):
     import subprocess
 
