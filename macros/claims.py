@@ -16,7 +16,7 @@ from mkdocs.utils.meta import get_data
 from roads.words.claims import Claim, find_claim, load_claims, simple_calls
 from roads.errors import ConfigError
 
-from .pagecache import depends, keep, kept, read_since, reads, recording, warnings
+from .pagecache import depends, keep, kept, ours, read_since, reads, recording, warnings
 from .project import log, project
 
 _ENV = None  # the macros plugin's env, set by bind() from define_env
@@ -119,7 +119,9 @@ def _render(text: str) -> str:
     """The words as the page's template environment renders them; words that only call
     macros with literal arguments are rendered by calling them (``simple_calls``)."""
     parts = simple_calls(text)
-    if parts is None or any(not isinstance(p, str) and p[0] not in _ENV.macros for p in parts):
+    # Only our macros are called so: the plugin's (now(), context()) are looked up by a
+    # template, which notes them (macros.pagecache: such words are not kept).
+    if parts is None or any(not isinstance(p, str) and not ours(p[0]) for p in parts):
         return _ENV.env.from_string(text).render(**_ENV.variables)
     return "".join(p if isinstance(p, str) else str(_ENV.macros[p[0]](*p[1], **p[2]))
                    for p in parts)

@@ -75,15 +75,25 @@ def warnings() -> int:
 
 # -- the names a template reads ---------------------------------------------------------
 
-_steady: set[str] = set()  # our macros and extra's names: the keys follow what they give
+_macros: set[str] = set()  # our macros: each records the files it reads
+# ... and the names whose values the keys hold or that always give the same: extra and
+# its names (the configuration is in every key), Jinja's pure globals (not lipsum()).
+_steady: set[str] = set()
 _reads: list[str] = []  # every other name a template looked up and found, in order
 
 
 def follow(macros: Iterable[str], extra: Iterable[str]) -> None:
     """The names whose values the keys follow, as ``define_env`` registered them: our
-    macros (each records the files it reads) and the configuration's ``extra``."""
+    macros and the configuration's ``extra``."""
+    _macros.clear()
+    _macros.update(macros)
     _steady.clear()
-    _steady.update(macros, extra)
+    _steady.update(_macros, extra, ("extra", "range", "dict", "cycler", "joiner", "namespace"))
+
+
+def ours(name: str) -> bool:
+    """Whether ``name`` is one of our macros (not one of the plugin's, such as ``now``)."""
+    return name in _macros
 
 
 class _Watched(jinja2.runtime.Context):
@@ -286,6 +296,11 @@ def _record_templates(environment) -> None:
             template = _original(*args, **kwargs)
             if template.filename:
                 depends(template.filename)
+            # An imported template's module is made once and kept on the template
+            # (Jinja's _get_default_module): made again, each page that imports it runs
+            # its code, and records what that reads.
+            if getattr(template, "_module", None) is not None:
+                template._module = None
             return template
 
         setattr(environment, name, recorded)

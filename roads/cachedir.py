@@ -32,6 +32,18 @@ UNUSED = 30 * DAY  # an entry not used for this long is removed
 EVERY = DAY  # a folder is scanned at most this often
 STAMP = ".pruned"
 LOCKS = ".locks"  # the file whose byte ranges lock a folder's entries (``locked``)
+# A file modified less than RACY_NS before its stats are read may be written again in
+# the same tick of the kernel's file clock (a few milliseconds, or a second or two on
+# some file systems, where stamps are not fine-grained), keeping its size and its
+# modification time: until then its stats vouch for nothing, and what is kept of it
+# must not be trusted on its stats alone (``racy``).
+RACY_NS = 100_000_000
+
+
+def racy(st: os.stat_result) -> bool:
+    """Whether a file with stats ``st`` was modified too recently for them to vouch
+    that its bytes are the ones read now (``RACY_NS``)."""
+    return st.st_mtime_ns >= time.time_ns() - RACY_NS
 
 
 def keep_text(path: Path, text: str) -> None:

@@ -12,12 +12,12 @@ import os
 import time
 from pathlib import Path
 
+from ..cachedir import RACY_NS
 from ..errors import ConfigError
 from .samples import MANIFEST, Manifest, Sample, read_manifest
 
-# A manifest file modified less than this before it was read may be modified again with
-# the same stats (the kernel's file clock ticks every few milliseconds): not kept then.
-RACY_NS = 100_000_000
+# A manifest file modified less than RACY_NS before it was read may be modified again
+# with the same stats (roads.cachedir): not kept then.
 # Manifests already read in this process, by folder: the manifest file's stats and what
 # the folder held (each entry's name and kind), and what was read. A ``SampleSet`` made
 # anew (a new Project) reads the manifest again only when one of those moved.

@@ -7,7 +7,8 @@ This stamp covers a superset of those inputs (every file under the samples and
 snapshots folders, every module of the engine, gcc's identity) by path and stats
 only, so that a build can skip the check when nothing moved since the last check
 found every capture fresh (``FreshMark``). Any change at all, an unrelated file or
-a touch, only means checking again.
+a touch, only means checking again. A file modified too recently for its stats to
+vouch for its bytes (``cachedir.racy``) is stamped with its digest as well.
 
 Imports nothing of the engine: a build that skips the check loads none of it.
 """
@@ -18,6 +19,7 @@ import hashlib
 import os
 from pathlib import Path
 
+from ..cachedir import racy
 from ..command import tool_identity
 
 ROADS = Path(__file__).resolve().parent.parent
@@ -33,8 +35,19 @@ def _walk(folder: Path) -> list[str]:
                 st = os.stat(path)
             except OSError:
                 continue
-            found.append(f"{path}\0{st.st_size}\0{st.st_mtime_ns}\0{st.st_ino}")
+            found.append(_line(path, st) + f"\0{st.st_ino}")
     return found
+
+
+def _line(path: str, st: os.stat_result) -> str:
+    line = f"{path}\0{st.st_size}\0{st.st_mtime_ns}"
+    if racy(st):
+        try:
+            with open(path, "rb") as f:
+                line += "\0" + hashlib.file_digest(f, "sha256").hexdigest()
+        except OSError:
+            line += "\0unreadable"
+    return line
 
 
 def tree_stamp(samples: Path, snapshots: Path, mode: str) -> str:
@@ -42,8 +55,7 @@ def tree_stamp(samples: Path, snapshots: Path, mode: str) -> str:
     lines = [mode, tool_identity("gcc"), str(samples), str(snapshots)]
     lines += _walk(samples) + _walk(snapshots) + _walk(ROADS / "capture")
     for path in sorted(ROADS.glob("*.py")):
-        st = path.stat()
-        lines.append(f"{path}\0{st.st_size}\0{st.st_mtime_ns}")
+        lines.append(_line(str(path), path.stat()))
     return hashlib.sha256("\n".join(lines).encode()).hexdigest()
 
 

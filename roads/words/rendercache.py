@@ -7,7 +7,10 @@ first three go into the key (``RenderCache.key``); the files are recorded with t
 entry as they were read (``Dependency``: path, size, mtime, inode, sha256) and
 checked when the entry is looked up. A file whose stats are unchanged is taken as
 unchanged, as make does; a file whose stats changed is read again and compared by
-digest, so that a checkout or a touch does not throw away what it did not change.
+digest, so that a checkout or a touch does not throw away what it did not change. A
+file read within ``cachedir.RACY_NS`` of its last modification could still change
+without its stats moving: it is recorded without its modification time, and compared
+by digest when looked up.
 
 One JSON file an entry under the cache folder, read when looked up: an entry holds a
 page's HTML with its figures, and a build keeps none of them in memory longer than
@@ -71,6 +74,8 @@ class FileStates:
         except OSError:
             return Dependency(name, -1, -1, -1, None)
         state = Dependency(name, st.st_size, st.st_mtime_ns, st.st_ino, digest)
+        if cachedir.racy(st):  # its stats vouch for nothing yet: compared by digest
+            return Dependency(name, st.st_size, -1, st.st_ino, digest)
         # Kept only when the stats did not move while the file was read.
         try:
             again = os.stat(name)
