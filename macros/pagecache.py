@@ -143,13 +143,38 @@ def recording():
 
 @functools.lru_cache(maxsize=None)
 def code() -> str:
-    """The rendering code's version: roads/, macros/ and Graphviz's dot."""
+    """The rendering code's version: roads/, macros/, Graphviz's dot and the libraries
+    the figures are made with (``DRAWING_LIBRARIES``)."""
     from roads.command import tool_identity
     from roads.figures.figcache import code_digest
 
     here = Path(__file__).resolve().parent.parent
     files = sorted((here / "roads").rglob("*.py")) + sorted((here / "macros").glob("*.py"))
-    return code_digest(files) + tool_identity("dot")
+    return code_digest(files) + tool_identity("dot") + ";".join(_library_versions())
+
+
+# What a figure's HTML depends on besides our code and dot: the Python library that
+# writes the DOT text, the one that tidies the SVG (its libxml2 comes with its wheel),
+# the lexer that colours the sample code and the decoder of the captures. Each is named
+# by its distribution, whose version is read from its metadata (without importing a
+# library that a build taking every figure from the cache does not load), or by its
+# module's ``__version__`` where every build has imported it already.
+DRAWING_LIBRARIES = {"graphviz": None, "lxml": None, "Pygments": "pygments",
+                     "msgspec": "msgspec"}
+
+
+def _library_versions() -> list[str]:
+    import sys
+    from importlib.metadata import PackageNotFoundError, version
+
+    found = []
+    for name, module in DRAWING_LIBRARIES.items():
+        loaded = getattr(sys.modules.get(module or ""), "__version__", None)
+        try:
+            found.append(f"{name} {loaded or version(name)}")
+        except PackageNotFoundError:
+            found.append(f"{name} none")
+    return found
 
 
 @functools.lru_cache(maxsize=None)

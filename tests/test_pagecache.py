@@ -65,6 +65,41 @@ def test_the_macros_know_the_engines_modes():
     assert macros_project.MODES == MODES
 
 
+def test_the_code_version_moves_with_the_libraries_the_figures_are_made_with(monkeypatch):
+    """A figure kept from before an upgrade of Pygments, graphviz, lxml or msgspec is not
+    used (the figure and page caches are keyed by ``code()``), and what the figures
+    import is all named."""
+    import importlib.metadata
+    import sys
+
+    from macros import pagecache
+
+    before = pagecache.code.__wrapped__()
+    assert "Pygments " in before and "lxml " in before
+    real = importlib.metadata.version
+    for library, module in pagecache.DRAWING_LIBRARIES.items():
+        with monkeypatch.context() as patched:
+            patched.setattr(importlib.metadata, "version",
+                            lambda name, _l=library: "99.0" if name == _l else real(name))
+            if module in sys.modules:  # read from the module, where it is loaded
+                patched.setattr(sys.modules[module], "__version__", "99.0")
+            assert pagecache.code.__wrapped__() != before, library
+    assert pagecache.code.__wrapped__() == before
+    # Every third-party library the drawing code imports is one of them (or the
+    # standard library's, or ours).
+    import ast
+
+    root = Path(pagecache.__file__).resolve().parent.parent
+    third = set()
+    for path in [*(root / "roads" / "figures").glob("*.py"), root / "roads/words/source.py",
+                 root / "roads/explain/page.py", root / "macros/figures.py"]:
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else \
+                [node.module] if isinstance(node, ast.ImportFrom) and node.level == 0 else []
+            third |= {n.split(".")[0] for n in names if n} - set(sys.stdlib_module_names)
+    assert third <= {"graphviz", "lxml", "pygments", "msgspec", "roads", "macros"}, third
+
+
 def test_pruning_names_the_drawings_as_the_engine_keeps_them(monkeypatch):
     """macros.pagecache.prune writes roads.figures.svg.KEPT out (not to load lxml)."""
     from roads import cachedir
