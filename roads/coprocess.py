@@ -62,11 +62,14 @@ class _Running:
         for stream in (self.proc.stdin, self.proc.stdout, self.proc.stderr):
             os.set_blocking(stream.fileno(), False)
 
-    def exchange(self, data: bytes, done: Callable[[bytes], bool],
+    def exchange(self, data: bytes, done: Callable[[bytearray], bool],
                  timeout: float) -> tuple[bytes, bytes] | None:
         """Write all of ``data``, read until ``done(output)``; the output and what the
         program wrote on stderr meanwhile, or None if it closed its output first.
-        CommandTimeout past ``timeout`` seconds."""
+        ``done`` is handed the output read so far itself, not a copy (a drawing comes
+        in dozens of pieces, and copying all of it at each made the wait quadratic),
+        and asked again only once more has come. CommandTimeout past ``timeout``
+        seconds."""
         deadline = time.monotonic() + timeout
         out, err = bytearray(), bytearray()
         pending = memoryview(data)
@@ -75,7 +78,8 @@ class _Running:
             selector.register(self.proc.stderr, selectors.EVENT_READ)
             if pending:
                 selector.register(self.proc.stdin, selectors.EVENT_WRITE)
-            while pending or not done(bytes(out)):
+            answered = False
+            while pending or not answered:
                 left = deadline - time.monotonic()
                 if left <= 0:
                     raise CommandTimeout(
@@ -98,8 +102,11 @@ class _Running:
                         if stream is self.proc.stdout:
                             return None
                         selector.unregister(stream)  # stderr closed: keep reading stdout
+                    elif stream is self.proc.stdout:
+                        out.extend(chunk)
+                        answered = done(out)
                     else:
-                        (out if stream is self.proc.stdout else err).extend(chunk)
+                        err.extend(chunk)
         # What it wrote on stderr before its answer is in the pipe by now.
         with contextlib.suppress(BlockingIOError, OSError):
             while chunk := os.read(self.proc.stderr.fileno(), 1 << 16):
@@ -130,7 +137,7 @@ _registry = threading.Lock()
 _owner = os.getpid()
 
 
-def ask(argv: list[str] | tuple[str, ...], data: str, *, done: Callable[[bytes], bool],
+def ask(argv: list[str] | tuple[str, ...], data: str, *, done: Callable[[bytearray], bool],
         timeout: float = 60.0) -> Answer | None:
     """``data`` sent to the program ``argv`` this process keeps running, and its answer:
     what it writes until ``done(what it wrote)`` holds (undecodable bytes replaced), and

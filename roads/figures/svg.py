@@ -133,7 +133,7 @@ def _kept_running(argv: list[str], source: str) -> str | None:
     name = f"roads_end_of_graph_{next(_ends)}"
     title = f"<title>{name}</title>".encode()
 
-    def answered(out: bytes) -> bool:
+    def answered(out: bytearray) -> bool:
         return out.endswith(b"</svg>\n") and title in out[out.rfind(b"<?xml"):]
 
     end = f"\ngraph {name} {{ layout={_engine(argv)} }}\n"
