@@ -13,6 +13,7 @@ import re
 import markdown as md
 from mkdocs.utils.meta import get_data
 
+from roads.cachedir import racy
 from roads.words.claims import Claim, find_claim, load_claims, simple_calls
 from roads.errors import ConfigError
 
@@ -37,21 +38,23 @@ def bind(env) -> None:
 _WORDS: dict[tuple[str, str], tuple[str, tuple[str, ...]]] = {}
 
 
-_LOADED: dict[str, tuple[tuple[int, int], tuple[Claim, ...]]] = {}
+_LOADED: dict[str, tuple[tuple[int, int, int], tuple[Claim, ...]]] = {}
 
 
 def all_claims() -> tuple[Claim, ...]:
-    """The claims of tests/claims.toml, parsed once per version of the file (its mtime and
-    size): a page calls ``claim()`` for each sentence, and the file is large."""
+    """The claims of tests/claims.toml, parsed once per version of the file (its mtime,
+    size and inode): a page calls ``claim()`` for each sentence, and the file is large.
+    A file saved too recently for its stats to vouch for its bytes (``cachedir.racy``)
+    is parsed again each time until they do."""
     path = project().root / "tests" / "claims.toml"
     depends(path)
     try:
         info = path.stat()
-        version = (info.st_mtime_ns, info.st_size)
+        version = (info.st_mtime_ns, info.st_size, info.st_ino)
     except OSError:
         return load_claims(path)  # the error names the file
     cached = _LOADED.get(str(path))
-    if cached is None or cached[0] != version:
+    if cached is None or cached[0] != version or racy(info.st_mtime_ns):
         cached = (version, load_claims(path))
         _LOADED[str(path)] = cached
     return cached[1]

@@ -189,14 +189,19 @@ def _versions() -> list[str]:
 
 @functools.lru_cache(maxsize=None)
 def _template_versions() -> list[str | None]:
-    """Jinja's and the macros plugin's versions: they shape a page's rendering."""
+    """Jinja's and the macros plugin's versions, which shape a page's rendering, and
+    Markdown's and MkDocs', with which macros convert the claims' words and read
+    the pages' titles (About's list)."""
     from importlib.metadata import PackageNotFoundError, version
+
+    import markdown
+    import mkdocs
 
     try:
         plugin = version("mkdocs-macros-plugin")
     except PackageNotFoundError:  # run from a source tree
         plugin = None
-    return [jinja2.__version__, plugin]
+    return [jinja2.__version__, plugin, markdown.__version__, mkdocs.__version__]
 
 
 @functools.lru_cache(maxsize=4)

@@ -33,17 +33,21 @@ EVERY = DAY  # a folder is scanned at most this often
 STAMP = ".pruned"
 LOCKS = ".locks"  # the file whose byte ranges lock a folder's entries (``locked``)
 # A file modified less than RACY_NS before its stats are read may be written again in
-# the same tick of the kernel's file clock (a few milliseconds, or a second or two on
-# some file systems, where stamps are not fine-grained), keeping its size and its
-# modification time: until then its stats vouch for nothing, and what is kept of it
-# must not be trusted on its stats alone (``racy``).
+# the same tick of the kernel's file clock (a few milliseconds where the file system
+# stamps files coarsely), keeping its size and its modification time: until then its
+# stats vouch for nothing, and what is kept of it must not be trusted on its stats
+# alone (``racy``). A file system that stamps whole seconds (FAT's two, some network
+# file systems') is given COARSE_RACY_NS.
 RACY_NS = 100_000_000
+COARSE_RACY_NS = 2_000_000_000
 
 
-def racy(st: os.stat_result) -> bool:
-    """Whether a file with stats ``st`` was modified too recently for them to vouch
-    that its bytes are the ones read now (``RACY_NS``)."""
-    return st.st_mtime_ns >= time.time_ns() - RACY_NS
+def racy(mtime_ns: int) -> bool:
+    """Whether a file last modified at ``mtime_ns`` was modified too recently for its
+    stats to vouch that its bytes are the ones read now: within ``RACY_NS``, or within
+    ``COARSE_RACY_NS`` for a stamp of a whole second (as a coarse clock makes them)."""
+    window = COARSE_RACY_NS if mtime_ns % 1_000_000_000 == 0 else RACY_NS
+    return mtime_ns >= time.time_ns() - window
 
 
 def keep_text(path: Path, text: str) -> None:

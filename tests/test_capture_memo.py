@@ -130,6 +130,38 @@ def test_a_stamp_is_kept_only_for_files_older_than_the_racy_window(tmp_path: Pat
     assert (tmp_path / "fresh" / "one.json").exists()
 
 
+def test_a_stamp_of_a_whole_second_is_racy_for_longer() -> None:
+    """A file system that stamps whole seconds (a coarse clock) can keep a file's stamp
+    through a second save a second later: such a stamp is not vouched for until
+    COARSE_RACY_NS has passed, a finer one after RACY_NS."""
+    from roads.cachedir import COARSE_RACY_NS, racy
+
+    now = time.time_ns()
+    fine = now - 3 * RACY_NS // 2
+    fine += 1 if fine % 10**9 == 0 else 0
+    assert racy(now) and not racy(fine)
+    whole = (now - COARSE_RACY_NS // 2) // 10**9 * 10**9
+    assert now - whole > RACY_NS and racy(whole)
+    assert not racy((now - COARSE_RACY_NS) // 10**9 * 10**9 - 10**9)
+
+
+def test_a_capture_saved_again_within_one_tick_is_read_again(tmp_path: Path) -> None:
+    """The store keeps a capture read by its stats; one read while they could not vouch
+    for its bytes is compared by digest at each read until they can (a same-size save
+    within one tick of a coarse file clock leaves its stats as they were)."""
+    doc = json.loads((REPO / "snapshots" / "brk.json").read_text(encoding="utf-8"))
+    store, path = _store_with(tmp_path, doc)
+    first = store.read("brk")
+    text = path.read_text(encoding="utf-8")
+    assert '"exit_code": 0,' in text
+    before = path.stat()
+    path.write_text(text.replace('"exit_code": 0,', '"exit_code": 7,', 1), encoding="utf-8")
+    os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
+    assert (path.stat().st_size, path.stat().st_ino) == (before.st_size, before.st_ino)
+    assert store.read("brk") != first
+    assert '"exit_code": 7' in json.dumps(store.read("brk"))
+
+
 def _store_with(tmp_path: Path, doc: dict) -> tuple[Store, Path]:
     snapshots = tmp_path / "snapshots"
     snapshots.mkdir()

@@ -153,6 +153,25 @@ def test_a_file_saved_again_within_one_tick_of_its_reading_is_not_taken_as_uncha
     assert not files.unchanged(first)
 
 
+def test_the_claims_saved_again_within_one_tick_are_parsed_again(tmp_path, monkeypatch):
+    """The claims file is parsed once per version of its stats, and again while they
+    cannot vouch for its bytes (under ``mkdocs serve``, two saves within one tick kept
+    the first words, and the page cache then kept them beside the new file's digest)."""
+    from types import SimpleNamespace
+
+    from macros import claims
+
+    (tmp_path / "tests").mkdir()
+    path = tmp_path / "tests" / "claims.toml"
+    path.write_text('[[claim]]\nid = "one"\npage = "docs/a.md"\ntext = "First."\n'
+                    'test = "t.py::test_one"\n')
+    monkeypatch.setattr(claims, "project", lambda: SimpleNamespace(root=tmp_path))
+    monkeypatch.setattr(claims, "_LOADED", {})
+    assert claims.all_claims()[0].text == "First."
+    _same_tick_rewrite(path, path.read_text().replace("First.", "Later."))
+    assert claims.all_claims()[0].text == "Later."
+
+
 def test_the_tree_stamp_moves_with_any_sample_or_capture(tmp_path):
     samples, snapshots = tmp_path / "samples", tmp_path / "snapshots"
     samples.mkdir()

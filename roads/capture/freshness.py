@@ -21,19 +21,19 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+# A file modified less than RACY_NS before a memo is written may be modified again with
+# the same modification time (a coarse file clock): no memo is written while one is
+# (``racy``; see the module's docstring).
+from ..cachedir import RACY_NS, racy  # noqa: F401 - RACY_NS: the window, for its readers
 from ..command import tool_identity
 from ..errors import CaptureError, RoadsError
 from . import freeze
 from .build import file_digest
 from .samples import MANIFEST, Sample
-# A file modified less than RACY_NS before a memo is written may be modified again with
-# the same modification time (the kernel stamps files with a clock that ticks every few
-# milliseconds): no memo is written while one is (see the module's docstring).
-from .sampleset import RACY_NS, SampleSet
+from .sampleset import SampleSet
 from .store import Store
 
 # Freshness states under which auto mode keeps a capture as it is.
@@ -61,7 +61,7 @@ def engine_digest() -> str:
     for name in ENGINE_FILES:
         h.update(name.encode() + b"\0" + (here / name).read_bytes())
     digest = h.hexdigest()
-    if all(mtime < time.time_ns() - RACY_NS for mtime, _, _ in stats):
+    if not any(racy(mtime) for mtime, _, _ in stats):
         _ENGINE[:] = [key, digest]
     return digest
 
@@ -179,7 +179,7 @@ class Checker:
         if self.memo is None:
             return
         *files, sample = stamp
-        if any(mtime >= time.time_ns() - RACY_NS for _, mtime, _, _ in files):
+        if any(racy(mtime) for _, mtime, _, _ in files):
             return  # too recent to vouch for (see RACY_NS)
         text = json.dumps({**self._memo_key(), "sample": repr(sample), "files": files})
         path = self._memo_path(name)

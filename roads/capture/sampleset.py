@@ -9,10 +9,9 @@ from __future__ import annotations
 
 import copy
 import os
-import time
 from pathlib import Path
 
-from ..cachedir import RACY_NS
+from ..cachedir import RACY_NS, racy
 from ..errors import ConfigError
 from .samples import MANIFEST, Manifest, Sample, read_manifest
 
@@ -63,7 +62,7 @@ class SampleSet:
             return known[1]
         manifest = read_manifest(self.directory)
         if (key[-1] is not None and not manifest.broken
-                and st.st_mtime_ns < time.time_ns() - RACY_NS
+                and not racy(st.st_mtime_ns)
                 and all("/" not in path for sample in manifest.samples.values()
                         for path in (*sample.sources, *([sample.gdb] if sample.gdb else [])))):
             _READ[str(self.directory)] = (key, manifest)

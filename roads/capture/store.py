@@ -5,7 +5,9 @@
 ``document`` the typed capture (``roads.document.Capture``) that the figures read. A
 file is read, checked (``roads.capture.marks``) and parsed when its stats change;
 the typed document is decoded from the same bytes the first time it is asked for, so
-a build whose figures all come from their cache decodes nothing.
+a build whose figures all come from their cache decodes nothing. A file read too soon
+after it was modified for its stats to vouch for its bytes (``cachedir.racy``) is
+compared by digest at each read until they can.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from pathlib import Path
 
 import msgspec
 
-from .. import document
+from .. import cachedir, document
 from ..errors import CaptureError
 from . import freeze
 from .marks import ValidMarks
@@ -31,6 +33,9 @@ class _Version:
     doc: dict = field(repr=False)
     sha: str
     typed: document.Capture | None = field(default=None, repr=False)
+    # Read while the file was too recently modified for its stats to vouch for its
+    # bytes (``cachedir.racy``): its bytes are compared again until they can.
+    racy: bool = False
 
 
 class Store:
@@ -54,7 +59,7 @@ class Store:
                                sample=name) from None
         key = (st.st_mtime_ns, st.st_size, st.st_ino)
         known = self._versions.get(name)
-        if known is not None and known.stat == key:
+        if known is not None and known.stat == key and not known.racy:
             return known
         # One read: the digest must be of the very bytes the document came from.
         try:
@@ -62,18 +67,21 @@ class Store:
         except OSError as exc:  # a folder in its place, no permission
             raise CaptureError(f"{path}: cannot read the capture: {exc.strerror}",
                                sample=name) from None
+        sha = hashlib.sha256(data).hexdigest()
+        if known is not None and known.stat == key and known.sha == sha:
+            known.racy = cachedir.racy(st.st_mtime_ns)
+            return known
         try:
             text = data.decode("utf-8")
         except UnicodeDecodeError as exc:
             raise CaptureError(f"{path}: corrupt capture: {exc}", sample=name) from None
-        sha = hashlib.sha256(data).hexdigest()
         try:
             doc = freeze.parse(text, path)
         except CaptureError as exc:
             exc.sample = name
             raise
         self.marks.check(path, name, doc, sha)
-        version = _Version(key, data, doc, sha)
+        version = _Version(key, data, doc, sha, racy=cachedir.racy(st.st_mtime_ns))
         self._versions[name] = version
         return version
 

@@ -41,7 +41,7 @@ def _walk(folder: Path) -> list[str]:
 
 def _line(path: str, st: os.stat_result) -> str:
     line = f"{path}\0{st.st_size}\0{st.st_mtime_ns}"
-    if racy(st):
+    if racy(st.st_mtime_ns):
         try:
             with open(path, "rb") as f:
                 line += "\0" + hashlib.file_digest(f, "sha256").hexdigest()

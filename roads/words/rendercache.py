@@ -74,7 +74,7 @@ class FileStates:
         except OSError:
             return Dependency(name, -1, -1, -1, None)
         state = Dependency(name, st.st_size, st.st_mtime_ns, st.st_ino, digest)
-        if cachedir.racy(st):  # its stats vouch for nothing yet: compared by digest
+        if cachedir.racy(st.st_mtime_ns):  # its stats vouch for nothing yet: compared by digest
             return Dependency(name, st.st_size, -1, st.st_ino, digest)
         # Kept only when the stats did not move while the file was read.
         try:
