@@ -40,6 +40,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 import jinja2.runtime
+from jinja2.loaders import split_template_path
 
 from roads.words.rendercache import FileStates, Recorder, RenderCache, digest
 
@@ -316,9 +317,26 @@ def before_macros(env) -> None:
 
 def _record_templates(environment) -> None:
     """Every template a page's Jinja includes, imports or extends (by name, through the
-    plugin's loader) is recorded as read: an edit of it renders the page again."""
+    plugin's loader) is recorded as read: an edit of it renders the page again. So is
+    every file a name was looked for in and not found (``ignore missing``, a list of
+    names of which an earlier one is missing): making it renders the page again."""
     if getattr(environment, "_roads_records_templates", False):
         return
+    loader = environment.loader
+    folders = getattr(loader, "searchpath", None)
+    if folders is not None:  # the plugin's FileSystemLoader
+        found_in = loader.get_source
+
+        def get_source(env, template, _original=found_in):
+            try:
+                return _original(env, template)
+            except jinja2.TemplateNotFound:
+                with contextlib.suppress(jinja2.TemplateNotFound):  # a name with ".."
+                    pieces = split_template_path(template)
+                    depends(*(os.path.join(folder, *pieces) for folder in folders))
+                raise
+
+        loader.get_source = get_source
     for name in ("get_template", "select_template"):
         original = getattr(environment, name)
 

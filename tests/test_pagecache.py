@@ -326,14 +326,19 @@ def test_a_page_rendered_around_a_kept_figure_still_depends_on_its_capture(tmp_p
 
 def test_what_a_pages_template_reads_besides_macros_renders_it_again(tmp_path):
     """A page kept by the page cache is rendered again when what its template reads
-    changes, as a build with an empty cache shows: a file it includes, the site's name,
-    the macros plugin's own settings, a claim's page written after the claim (on the
-    list of claims); and a page whose title holds a macro is never kept (a kept page is
-    not rendered, its title with it)."""
+    changes, as a build with an empty cache shows: a file it includes, a file it looked
+    for and did not find, the macros plugin's own settings, a claim's page written
+    after the claim (on the list of claims); a page that shows the site's name is
+    right after a rename (it reads ``config``: rendered at every build); and a page whose
+    title holds a macro is never kept (a kept page is not rendered, its title with it)."""
     from tests.test_modes import frozen_site, mkdocs_build
 
     root = frozen_site(tmp_path, "{% include 'includes/said.md' %}\n\n"
-                                 "Built for {{ config.site_name }}.\n\n{{ claims() }}\n")
+                                 "{% include ['includes/first.md', 'includes/said.md'] %}\n\n"
+                                 "{% include 'includes/later.md' ignore missing %}\n\n"
+                                 "{{ claims() }}\n")
+    (root / "docs" / "named.md").write_text("---\ntitle: Named\n---\n\n"
+                                            "Built for {{ config.site_name }}.\n")
     (root / "docs" / "includes").mkdir()
     said = root / "docs" / "includes" / "said.md"
     said.write_text("First words.\n")
@@ -349,14 +354,19 @@ def test_what_a_pages_template_reads_besides_macros_renders_it_again(tmp_path):
         return (tmp_path / "site" / page).read_text(encoding="utf-8")
 
     first = shown()
-    assert "First words." in first and "All Roads To Memory" in first
+    assert "First words." in first and "All Roads To Memory" in shown("named/index.html")
     assert "docs/later.md: 1 claim" in first and "Probe 42" in first
     said.write_text("Other words.\n")
     assert "Other words." in shown()
+    # Files looked for and not found: made, they render the page again.
+    (root / "docs" / "includes" / "later.md").write_text("Written later.\n")
+    assert "Written later." in shown()
+    (root / "docs" / "includes" / "first.md").write_text("Found first.\n")
+    assert "Found first." in shown()
     config = root / "mkdocs.yml"
     config.write_text(config.read_text().replace("site_name: All Roads To Memory",
                                                  "site_name: Another Name"))
-    assert "Built for Another Name." in shown()
+    assert "Built for Another Name." in shown("named/index.html")
     (root / "docs" / "later.md").write_text("---\ntitle: Written Later\n---\n\nSaid later.\n")
     again = shown()
     assert "Written Later: 1 claim" in again and "Probe 42" in again
@@ -364,7 +374,7 @@ def test_what_a_pages_template_reads_besides_macros_renders_it_again(tmp_path):
     config.write_text(config.read_text().replace("      on_undefined: strict",
                                                  "      on_undefined: strict\n"
                                                  "      render_by_default: false"))
-    assert "{{ config.site_name }}" in shown()
+    assert "{{ claims() }}" in shown()
 
 
 def test_a_page_whose_template_reads_the_plugins_variables_is_rendered_at_every_build(tmp_path):
