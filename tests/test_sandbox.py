@@ -13,6 +13,7 @@ import tempfile
 import textwrap
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -660,30 +661,69 @@ def test_where_namespaces_are_refused_a_fork_storm_is_still_counted(tmp_path,
     assert gone(folder)
 
 
+# A sample that replaces its own binary with a script while it runs.
+TAMPER = """\
+    #include <fcntl.h>
+    #include <stdio.h>
+    #include <unistd.h>
+    int main(int argc, char **argv)
+    {
+        const char *script = "#!/bin/sh\\necho tampered\\n";
+        int fd;
+        puts("genuine");
+        unlink(argv[0]);
+        fd = open(argv[0], O_CREAT | O_WRONLY, 0755);
+        write(fd, script, 24);
+        close(fd);
+        return 0;
+    }
+"""
+
+
 def test_a_sample_that_replaces_its_binary_is_compiled_again(scratch):
     # The run's folder holds the binary; what the sample leaves there must not become the
     # next capture's program.
-    scratch.add("tamper", """\
-        #include <fcntl.h>
-        #include <stdio.h>
-        #include <unistd.h>
-        int main(int argc, char **argv)
-        {
-            const char *script = "#!/bin/sh\\necho tampered\\n";
-            int fd;
-            puts("genuine");
-            unlink(argv[0]);
-            fd = open(argv[0], O_CREAT | O_WRONLY, 0755);
-            write(fd, script, 24);
-            close(fd);
-            return 0;
-        }
-    """)
+    scratch.add("tamper", TAMPER)
     project = scratch.project()
     project.capture_one("tamper")
     project.capture_one("tamper", refresh=True)
     run_doc = project.read("tamper")["variants"]["default"]["runs"][0]
     assert run_doc["stdout"] == "genuine\n"
+
+
+def test_the_elf_analysis_reads_the_binary_the_run_starts_from(scratch, monkeypatch):
+    """The ELF file is analysed beside the run, on a thread: its bytes are read before
+    the run starts, so that a sample that replaces its binary cannot hand the analysis
+    another file. Here the analysis runs only once the run is over, as a loaded machine
+    may leave it (before, the capture then failed: "not an ELF file")."""
+    from roads.capture import snapshot
+
+    class AfterTheRun:
+        def submit(self, fn, *args):
+            return SimpleNamespace(result=lambda: fn(*args), cancel=lambda: True)
+
+    monkeypatch.setattr(snapshot, "_elf_pool", AfterTheRun)
+    scratch.add("tamper", TAMPER)
+    project = scratch.project()
+    project.capture_one("tamper")
+    variant = project.read("tamper")["variants"]["default"]
+    assert variant["runs"][0]["stdout"] == "genuine\n"
+    assert variant["elf"]["header"]["e_type"] in ("ET_DYN", "ET_EXEC")
+
+
+def test_a_freshly_compiled_binary_maps_clean(scratch):
+    """gcc's binary is written back before it runs: smaps counts its pages clean, as an
+    installed program's, whenever writeback would have run (before, every page of a
+    binary compiled seconds before read Private_Dirty)."""
+    scratch.add("fresh", '#include "roads.h"\nint main(void) { ROADS_CHECKPOINT("here"); '
+                         'return 0; }\n')
+    project = scratch.project()
+    project.capture_one("fresh")
+    stop = project.read("fresh")["variants"]["default"]["runs"][0]["checkpoints"][0]
+    own = [r for r in stop["regions"] if r["pathname"].endswith("/fresh")]
+    assert own and {r["perms"] for r in own} >= {"r--p", "r-xp"}
+    code = next(r for r in own if r["perms"] == "r-xp")
+    assert code["kb"]["Private_Dirty"] == 0 and code["kb"]["Rss"] > 0, code["kb"]
 
 
 @pytest.fixture

@@ -20,7 +20,7 @@ from pathlib import Path
 import msgspec
 
 from .. import command, document
-from .build import Build, compile_variant
+from .build import Build, compile_variant, written_back
 from . import elf as elf_reader
 from ..errors import CaptureError, CommandTimeout, RoadsError, SampleError
 from ..document import Region
@@ -241,11 +241,13 @@ def _elf_code() -> bytes:
     return h.digest()
 
 
-def elf_record(binary: Path, cache: Path) -> dict:
+def elf_record(binary: Path, cache: Path, data: bytes | None = None) -> dict:
     """The capture's record of the ELF file ``binary`` (``elf.read_elf``, as plain data),
     kept under ``cache/elf`` by the digest of its bytes and of the code that reads them:
-    a binary built again identically (reproducible builds) is not analysed again."""
-    data = elf_reader.read_bytes(binary)
+    a binary built again identically (reproducible builds) is not analysed again.
+    ``data``: its bytes, read already."""
+    if data is None:
+        data = elf_reader.read_bytes(binary)
     key = hashlib.sha256(_elf_code() + data).hexdigest()
     kept = cache / "elf" / f"{key}.json"
     try:
@@ -295,9 +297,12 @@ def capture_sample(sample: Sample, cache: Path, proc: Proc | None = None,
         headers.update(build.headers)
         # The ELF analysis needs no process: it runs while the sample's run mostly waits,
         # on a thread kept for it (starting one per variant costs more than most
-        # analyses, which come from the cache).
+        # analyses, which come from the cache). Of the bytes read before the run: the
+        # run may replace its own binary (unlink argv[0], write another file there).
         binary = build.binary
-        elf = _elf_pool().submit(_timed, lambda: elf_record(binary, cache))
+        written_back(binary)  # its pages mapped clean, whenever gcc wrote it
+        data = elf_reader.read_bytes(binary)
+        elf = _elf_pool().submit(_timed, lambda: elf_record(binary, cache, data))
         try:
             runs = run_variant(sample, variant, build, cache, proc, cancel)
         except BaseException:

@@ -15,6 +15,7 @@ from typing import Callable
 
 from .. import command, document
 from ..errors import RoadsError
+from ..capture.build import written_back
 from ..capture.elf import read_elf
 from ..capture.proc import Proc
 from ..capture.runner import Stop, describe_status
@@ -39,6 +40,7 @@ def compile_c(source: Path, out_dir: Path) -> tuple[Path, tuple[str, ...]]:
     done = command.run(argv, timeout=120, check=False, merge_stderr=True)
     if done.returncode != 0:
         raise ExplainError(f"gcc could not compile {source}:\n{done.stdout.strip()}")
+    written_back(binary)  # its code mapped clean, as the samples' (capture.build)
     return binary, ("gcc", *DEFAULT_FLAGS, source.name, "-o", name)
 
 
