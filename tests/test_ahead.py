@@ -272,8 +272,9 @@ def test_a_helper_runs_beside_the_build_and_is_ended_and_reaped(tmp_path):
 
 
 def helper_ended_and_reaped(tmp_path: Path) -> None:
-    done = tmp_path / "done"
-    pid = ahead.helper(lambda: done.write_text(str(os.getpid())))
+    done, part = tmp_path / "done", tmp_path / "done.part"
+    # Written whole (renamed into place): the file could otherwise be seen before its text.
+    pid = ahead.helper(lambda: (part.write_text(str(os.getpid())), os.replace(part, done)))
     assert pid is not None and pid != os.getpid()
     deadline = time.monotonic() + 30
     while not done.exists() and time.monotonic() < deadline:
