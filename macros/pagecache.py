@@ -36,6 +36,7 @@ import hashlib
 import json
 import logging
 import os
+import posixpath
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -333,7 +334,10 @@ def _record_templates(environment) -> None:
             except jinja2.TemplateNotFound:
                 with contextlib.suppress(jinja2.TemplateNotFound):  # a name with ".."
                     pieces = split_template_path(template)
-                    depends(*(os.path.join(folder, *pieces) for folder in folders))
+                    # Where Jinja looked (as it joins them); a folder there is no template
+                    # a file could become, and would leave the page never kept.
+                    looked = (posixpath.join(folder, *pieces) for folder in folders)
+                    depends(*(path for path in looked if not os.path.isdir(path)))
                 raise
 
         loader.get_source = get_source

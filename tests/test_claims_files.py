@@ -232,12 +232,17 @@ def test_acct_uss_after_copy():
 
 
 def test_acct_rss_is_vmrss():
+    shared, rss = [], []
     for checkpoint in ("before-fork", "parent-after-fork"):
         s = snap("cow", checkpoint)
         total = sum(r.kb["Rss"] for r in s.regions)
         assert s.status["VmRSS"] == total
         assert s.status["VmRSS"] == s.status["RssAnon"] + s.status["RssFile"] + s.status["RssShmem"]
         assert all(r.kb["Swap"] == 0 for r in s.regions)
+        rss.append(s.status["VmRSS"])
+        shared.append(sum(r.kb["Shared_Clean"] + r.kb["Shared_Dirty"] for r in s.regions))
+    # "the fork did not change it, although more of it is now shared"
+    assert rss[0] == rss[1] and shared[1] > shared[0]
 
 
 # --------------------------------------------------------------------------- huge pages

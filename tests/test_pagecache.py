@@ -363,6 +363,16 @@ def test_what_a_pages_template_reads_besides_macros_renders_it_again(tmp_path):
     assert "Written later." in shown()
     (root / "docs" / "includes" / "first.md").write_text("Found first.\n")
     assert "Found first." in shown()
+    # ... and kept, all the same (the page of includes reads nothing the cache does not
+    # follow), and not rendered again by a build where nothing moved.
+    import json
+
+    pages = root / ".cache" / "roads" / "pages"
+    before = {p.name: p.stat().st_mtime_ns for p in pages.rglob("*.json")}
+    assert any("Found first." in json.loads(p.read_text())["payload"].get("markdown", "")
+               for p in pages.rglob("*.json"))
+    assert "Found first." in shown()
+    assert {p.name: p.stat().st_mtime_ns for p in pages.rglob("*.json")} == before
     config = root / "mkdocs.yml"
     config.write_text(config.read_text().replace("site_name: All Roads To Memory",
                                                  "site_name: Another Name"))
