@@ -149,7 +149,7 @@ def written_back(path: Path) -> None:
     program's (under a millisecond a binary here). A file system that cannot leaves
     the capture as it comes."""
     with contextlib.suppress(OSError):
-        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_NOFOLLOW | os.O_NONBLOCK)
         try:
             os.fsync(fd)
         finally:

@@ -111,10 +111,13 @@ def snapshot_process(stop: Stop, proc: Proc, build_dir: Path) -> dict:
 
 
 def run_variant(sample: Sample, variant: Variant, build: Build, cache: Path, proc: Proc,
-                cancel: threading.Event | None = None) -> list[dict]:
-    """Run one compiled variant ``sample.runs`` times; one document per run."""
+                cancel: threading.Event | None = None, binary: bytes | None = None) -> list[dict]:
+    """Run one compiled variant ``sample.runs`` times; one document per run. ``binary``:
+    the bytes the first run started from, which every later run must start from too."""
     runs = []
     for index in range(sample.runs):
+        if index and binary is not None:
+            still_the_binary(build, binary, sample, f"run {index + 1}")
         snapshots_of: list[dict] = []
 
         def snapshot(stop: Stop) -> dict:
@@ -143,6 +146,20 @@ def run_variant(sample: Sample, variant: Variant, build: Build, cache: Path, pro
         check_run(sample, variant, result)
         runs.append(run_doc(sample, result, index))
     return runs
+
+
+def still_the_binary(build: Build, binary: bytes, sample: Sample, then: str) -> None:
+    """SampleError unless the binary holds ``binary`` still: a run may replace its own
+    program (its folder is writable), and what runs ``then`` would not be what was
+    analysed and captured."""
+    try:
+        now = elf_reader.read_bytes(build.binary)
+    except RoadsError:
+        now = None
+    if now != binary:
+        raise SampleError(f"the program replaced its own binary while it ran; {then} would "
+                          "run another program (a sample must leave ./"
+                          f"{build.binary.name} as it found it)", sample=sample.name)
 
 
 def check_run(sample: Sample, variant: Variant, result: RunResult) -> None:
@@ -301,10 +318,14 @@ def capture_sample(sample: Sample, cache: Path, proc: Proc | None = None,
         # run may replace its own binary (unlink argv[0], write another file there).
         binary = build.binary
         written_back(binary)  # its pages mapped clean, whenever gcc wrote it
-        data = elf_reader.read_bytes(binary)
+        try:
+            data = elf_reader.read_bytes(binary)
+        except RoadsError as exc:
+            exc.sample = exc.sample or sample.name
+            raise
         elf = _elf_pool().submit(_timed, lambda: elf_record(binary, cache, data))
         try:
-            runs = run_variant(sample, variant, build, cache, proc, cancel)
+            runs = run_variant(sample, variant, build, cache, proc, cancel, binary=data)
         except BaseException:
             elf.cancel()
             raise
@@ -320,6 +341,7 @@ def capture_sample(sample: Sample, cache: Path, proc: Proc | None = None,
                        max(0.0, seconds - (time.perf_counter() - waiting)))
         doc = {"gcc_argv": list(build.argv), "elf": elf_doc, "runs": runs}
         if sample.gdb:
+            still_the_binary(build, data, sample, "its gdb script")
             doc["gdb"] = gdb_transcript(sample, build, cache)
         variants[variant.name] = doc
     return {"variants": variants, "headers": sorted(headers)}
