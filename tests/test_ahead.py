@@ -180,6 +180,28 @@ def loaded_before_forking(tmp_path: Path) -> None:
     assert set(seen.read_text().split()) == {"1"}, "every process had it loaded"
 
 
+def test_a_build_forks_its_workers_after_preloading_the_figures_and_the_claims(tmp_path,
+                                                                             monkeypatch):
+    """``ahead.start`` (the build's ``on_nav``) hands ``fork`` every page, and, to run
+    before forking, the preloads of the figure code and of the claims: what the
+    workers would otherwise each load again."""
+    from macros import claims, figures, project
+
+    forked, loaded = {}, []
+    monkeypatch.setattr(ahead, "fork", lambda todo, render, before=None: forked.update(
+        todo=todo, before=before) or 0)
+    monkeypatch.setattr(ahead, "_mark", lambda config: tmp_path / "never-filled")
+    monkeypatch.setattr(project, "current", lambda: SimpleNamespace(mode="auto"))
+    monkeypatch.setattr(figures, "preload", lambda: loaded.append("figures"))
+    monkeypatch.setattr(claims, "preload", lambda: loaded.append("claims"))
+    todo = pages(3)
+    files = SimpleNamespace(documentation_pages=lambda: [SimpleNamespace(page=p) for p in todo])
+    ahead.start(config=None, files=files)
+    assert forked["todo"] == todo and loaded == []
+    forked["before"]()
+    assert loaded == ["figures", "claims"]
+
+
 def test_preload_leaves_a_module_that_cannot_be_imported_to_its_macro(monkeypatch):
     import sys
 
