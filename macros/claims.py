@@ -13,11 +13,11 @@ import re
 import markdown as md
 from mkdocs.utils.meta import get_data
 
-from roads.cachedir import racy
 from roads.words.claims import Claim, find_claim, load_claims, simple_calls
 from roads.errors import ConfigError
 
-from .pagecache import depends, keep, kept, ours, read_since, reads, recording, warnings
+from .pagecache import (depends, keep, kept, ours, read_since, reads, recording, sha256_of,
+                        warnings)
 from .project import log, project
 
 _ENV = None  # the macros plugin's env, set by bind() from define_env
@@ -38,23 +38,20 @@ def bind(env) -> None:
 _WORDS: dict[tuple[str, str], tuple[str, tuple[str, ...]]] = {}
 
 
-_LOADED: dict[str, tuple[tuple[int, int, int], tuple[Claim, ...]]] = {}
+_LOADED: dict[str, tuple[str, tuple[Claim, ...]]] = {}
 
 
 def all_claims() -> tuple[Claim, ...]:
-    """The claims of tests/claims.toml, parsed once per version of the file (its mtime,
-    size and inode): a page calls ``claim()`` for each sentence, and the file is large.
-    A file saved too recently for its stats to vouch for its bytes (``cachedir.racy``)
-    is parsed again each time until they do."""
+    """The claims of tests/claims.toml, parsed once per version of the file (its digest,
+    as the page cache takes it: ``pagecache.sha256_of``): a page calls ``claim()`` for
+    each sentence, and the file is large."""
     path = project().root / "tests" / "claims.toml"
     depends(path)
-    try:
-        info = path.stat()
-        version = (info.st_mtime_ns, info.st_size, info.st_ino)
-    except OSError:
+    version = sha256_of(path)
+    if version is None:
         return load_claims(path)  # the error names the file
     cached = _LOADED.get(str(path))
-    if cached is None or cached[0] != version or racy(info.st_mtime_ns):
+    if cached is None or cached[0] != version:
         cached = (version, load_claims(path))
         _LOADED[str(path)] = cached
     return cached[1]

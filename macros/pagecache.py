@@ -125,6 +125,13 @@ def read_since(mark: int) -> set[str]:
     return set(_reads[mark:])
 
 
+def sha256_of(path: str | os.PathLike[str]) -> str | None:
+    """The digest of the file at ``path`` now (None when there is none), as the page
+    cache records it: taken again when its stats move, or while they cannot vouch for
+    its bytes (``FileStates``)."""
+    return _FILES.state(path).sha256
+
+
 def depends(*paths: str | os.PathLike[str]) -> None:
     """Record that the page being rendered read the files ``paths``."""
     for recorder in _recorders:
@@ -196,14 +203,11 @@ def _template_versions() -> list[str | None]:
     the pages' titles (About's list)."""
     from importlib.metadata import PackageNotFoundError, version
 
-    import markdown
-    import mkdocs
-
     try:
         plugin = version("mkdocs-macros-plugin")
     except PackageNotFoundError:  # run from a source tree
         plugin = None
-    return [jinja2.__version__, plugin, markdown.__version__, mkdocs.__version__]
+    return [jinja2.__version__, plugin, *_versions()]
 
 
 @functools.lru_cache(maxsize=4)

@@ -19,7 +19,8 @@ import pytest
 
 from roads.capture import freeze
 from roads.capture.capturer import Capturer, Outcome
-from roads.capture.freshness import RACY_NS, Checker
+from roads.cachedir import COARSE_RACY_NS, RACY_NS, racy
+from roads.capture.freshness import Checker
 from roads.capture.marks import ValidMarks
 from roads.capture.proc import _parse_smaps, parse_smaps
 from roads.capture.samples import read_manifest
@@ -134,8 +135,6 @@ def test_a_stamp_of_a_whole_second_is_racy_for_longer() -> None:
     """A file system that stamps whole seconds (a coarse clock) can keep a file's stamp
     through a second save a second later: such a stamp is not vouched for until
     COARSE_RACY_NS has passed, a finer one after RACY_NS."""
-    from roads.cachedir import COARSE_RACY_NS, racy
-
     now = time.time_ns()
     fine = now - 3 * RACY_NS // 2
     fine += 1 if fine % 10**9 == 0 else 0

@@ -27,7 +27,7 @@ from pathlib import Path
 # A file modified less than RACY_NS before a memo is written may be modified again with
 # the same modification time (a coarse file clock): no memo is written while one is
 # (``racy``; see the module's docstring).
-from ..cachedir import RACY_NS, racy  # noqa: F401 - RACY_NS: the window, for its readers
+from ..cachedir import racy
 from ..command import tool_identity
 from ..errors import CaptureError, RoadsError
 from . import freeze
@@ -180,7 +180,7 @@ class Checker:
             return
         *files, sample = stamp
         if any(racy(mtime) for _, mtime, _, _ in files):
-            return  # too recent to vouch for (see RACY_NS)
+            return  # too recent to vouch for (``racy``)
         text = json.dumps({**self._memo_key(), "sample": repr(sample), "files": files})
         path = self._memo_path(name)
         try:

@@ -11,7 +11,7 @@ import copy
 import os
 from pathlib import Path
 
-from ..cachedir import RACY_NS, racy
+from ..cachedir import racy
 from ..errors import ConfigError
 from .samples import MANIFEST, Manifest, Sample, read_manifest
 

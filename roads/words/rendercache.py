@@ -8,7 +8,7 @@ entry as they were read (``Dependency``: path, size, mtime, inode, sha256) and
 checked when the entry is looked up. A file whose stats are unchanged is taken as
 unchanged, as make does; a file whose stats changed is read again and compared by
 digest, so that a checkout or a touch does not throw away what it did not change. A
-file read within ``cachedir.RACY_NS`` of its last modification could still change
+file read too soon after its last modification (``cachedir.racy``) could still change
 without its stats moving: it is recorded without its modification time, and compared
 by digest when looked up.
 
