@@ -147,13 +147,49 @@ def written_back(path: Path) -> None:
     it as dirty (the program's own code as Private_Dirty): a capture would depend on
     when writeback last ran. Written back, the run maps them clean, as an installed
     program's (under a millisecond a binary here). A file system that cannot leaves
-    the capture as it comes."""
+    the capture as it comes.
+
+    Only the file's data need be written: ``sync_file_range`` waits for that and no
+    more, where ``fsync`` also commits the file system's journal (0.6 against 1 ms a
+    binary here while another capture compiles). Where it is missing, ``fsync``."""
     with contextlib.suppress(OSError):
         fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_NOFOLLOW | os.O_NONBLOCK)
         try:
-            os.fsync(fd)
+            if not _sync_data(fd):
+                os.fsync(fd)
         finally:
             os.close(fd)
+
+
+# sync_file_range(2)'s flags: wait for writes under way, start the rest, wait for them.
+_SYNC_FILE_RANGE_ALL = 1 | 2 | 4  # WAIT_BEFORE | WRITE | WAIT_AFTER
+_sync_file_range: list = []  # the libc function once looked up, or None: not there
+
+
+def _sync_data(fd: int) -> bool:
+    """Write every dirty page of the file ``fd`` to disk and wait (``sync_file_range``);
+    False where this system cannot (no such call, or not on this file system)."""
+    if not _sync_file_range:
+        try:
+            import ctypes
+
+            call = ctypes.CDLL(None, use_errno=True).sync_file_range
+            call.argtypes = [ctypes.c_int, ctypes.c_int64, ctypes.c_int64, ctypes.c_uint]
+            call.restype = ctypes.c_int
+        except (ImportError, OSError, AttributeError):
+            call = None
+        _sync_file_range.append(call)
+    call = _sync_file_range[0]
+    if call is None:
+        return False
+    if call(fd, 0, 0, _SYNC_FILE_RANGE_ALL) == 0:
+        return True
+    import ctypes
+
+    code = ctypes.get_errno()
+    if code in (errno.ENOSYS, errno.EINVAL, errno.ESPIPE, errno.EOPNOTSUPP):
+        return False
+    raise OSError(code, os.strerror(code))
 
 
 def compile_variant(sample: Sample, variant: Variant, cache: Path, timeout: float = 120,
