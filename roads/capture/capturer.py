@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import glob
 import hashlib
+import os
 import threading
 import time
 from dataclasses import dataclass, field
@@ -74,19 +75,25 @@ class Capturer:
                        reasons=fresh.reasons if fresh is not None else (), timing=timing)
 
     def capture_one(self, name: str, *, refresh: bool = False,
-                    cancel: threading.Event | None = None) -> Outcome:
+                    cancel: threading.Event | None = None,
+                    together: bool | None = None) -> Outcome:
         """Capture ``name`` if it is stale (or always, with ``refresh``); write if changed.
 
+        ``together``: compile its variants at once (``snapshot.capture_sample``), as a
+        capture made alone does on a machine of several cores (the default); one of
+        several made at once leaves the cores to the others.
         Raises the capture's RoadsError; the same error again, without a new run, while
         nothing in the samples folder changes.
         """
+        if together is None:
+            together = (os.cpu_count() or 1) > 1
         with command.ledger() as timing:
-            outcome = self._capture_one(name, refresh, cancel)
+            outcome = self._capture_one(name, refresh, cancel, together)
         outcome.timing = timing
         return outcome
 
-    def _capture_one(self, name: str, refresh: bool,
-                     cancel: threading.Event | None) -> Outcome:
+    def _capture_one(self, name: str, refresh: bool, cancel: threading.Event | None,
+                     together: bool) -> Outcome:
         started = time.perf_counter()
         sample = self.samples.sample(name)
         if not refresh and self.checker.still_fresh(name):
@@ -104,7 +111,7 @@ class Capturer:
                     # Another gcc alone keeps the capture; its note goes with the outcome.
                     return Outcome(name, "fresh", time.perf_counter() - started,
                                    reasons=fresh.reasons)
-                doc = self._capture(sample, cancel, before)
+                doc = self._capture(sample, cancel, before, together)
                 written = self._write(name, doc)
         except RoadsError as exc:
             if doc is None:  # the sample failed; a capture that could not be written is
@@ -121,13 +128,15 @@ class Capturer:
         return Outcome(name, "captured" if written else "unchanged",
                        time.perf_counter() - started, reasons=reasons)
 
-    def _capture(self, sample: Sample, cancel: threading.Event | None, before: tuple) -> dict:
+    def _capture(self, sample: Sample, cancel: threading.Event | None, before: tuple,
+                 together: bool = False) -> dict:
         # pyelftools and all: only when capturing.
         from .proc import Proc
         from .snapshot import capture_sample
         from .toolchain import provenance
 
-        body = capture_sample(sample, self.cache_dir, Proc(), cancel, since=before)
+        body = capture_sample(sample, self.cache_dir, Proc(), cancel, since=before,
+                              together=together)
         if self._samples_stamp() != before:
             raise CaptureError(f"{self.samples.directory.name}/ changed while {sample.name!r} "
                                "was being captured; capture again", sample=sample.name)

@@ -33,10 +33,11 @@ def capture_many(capturer: Capturer, names: list[str] | None = None, *, refresh:
 
     cancel = threading.Event()
 
-    def one(name: str) -> Outcome:
+    def one(name: str, together: bool = False) -> Outcome:
         started = time.perf_counter()
         try:
-            outcome = capturer.capture_one(name, refresh=refresh, cancel=cancel)
+            outcome = capturer.capture_one(name, refresh=refresh, cancel=cancel,
+                                           together=together)
         except RoadsError as exc:
             exc.sample = exc.sample or name
             outcome = Outcome(name, "failed", time.perf_counter() - started, error=exc)
@@ -48,8 +49,10 @@ def capture_many(capturer: Capturer, names: list[str] | None = None, *, refresh:
             progress(outcome)
         return outcome
 
+    # A capture made alone compiles its variants at once, on the cores a pool would
+    # have used; several made at once each compile one variant after the other.
     if jobs == 1 or len(names) == 1:
-        return [one(n) for n in names]
+        return [one(n, together=jobs > 1) for n in names]
     # Captures found fresh first, in this thread: judging one is Python and small
     # reads, which threads would only take in turns (one lock for the interpreter),
     # and on a fresh clone every capture is. The workers get the rest.
@@ -63,7 +66,7 @@ def capture_many(capturer: Capturer, names: list[str] | None = None, *, refresh:
                     progress(found)
     rest = [n for n in names if n not in done]
     if len(rest) <= 1:
-        done.update((n, one(n)) for n in rest)
+        done.update((n, one(n, together=True)) for n in rest)
         return [done[n] for n in names]
 
     # Longest first (variants, runs, a gdb session), so that no long sample starts

@@ -129,9 +129,12 @@ class Project:
 
     # -- capturing --------------------------------------------------------------
 
-    def capture_one(self, name: str, *, refresh: bool = False, cancel=None) -> Outcome:
-        """Capture ``name`` if it is stale (or always, with ``refresh``); write if changed."""
-        return self.capturer.capture_one(name, refresh=refresh, cancel=cancel)
+    def capture_one(self, name: str, *, refresh: bool = False, cancel=None,
+                    together: bool | None = None) -> Outcome:
+        """Capture ``name`` if it is stale (or always, with ``refresh``); write if changed.
+        ``together``: compile its variants at once (by default, on several cores)."""
+        return self.capturer.capture_one(name, refresh=refresh, cancel=cancel,
+                                         together=together)
 
     def capture(self, names: list[str] | None = None, *, refresh: bool = False,
                 jobs: int | None = None, progress=None) -> list[Outcome]:

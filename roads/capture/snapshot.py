@@ -9,11 +9,13 @@ appearance.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import os
 import threading
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -302,15 +304,56 @@ def _timed(action):
     return action(), time.perf_counter() - started
 
 
+def _builds(sample: Sample, cache: Path, since: tuple | None, together: bool) -> Iterator[Build]:
+    """The build of each variant of ``sample``, in order, each compiled when asked for
+    (run it, then compile the next); with ``together``, the later variants' compiles
+    start at once, each on a thread of its own, and this thread waits for them in turn.
+
+    Together, a lone capture's compiles take the cores it would leave idle (``brk``'s
+    two variants: the time of one compile, not of two). Waiting for a compile counts as
+    gcc's time (``command.ledger``). A failed compile raises when its turn comes, as
+    one after the other; leaving early (an error, Ctrl-C) waits for the compiles under
+    way, each bounded by its timeout, so that no gcc outlives the capture.
+    """
+    variants = sample.variants
+    if not together or len(variants) < 2:
+        for variant in variants:
+            yield compile_variant(sample, variant, cache, since=since)
+        return
+    with ThreadPoolExecutor(max_workers=len(variants) - 1,
+                            thread_name_prefix=f"roads-gcc-{sample.name}") as pool:
+        later = [pool.submit(compile_variant, sample, v, cache, since=since)
+                 for v in variants[1:]]
+        try:
+            yield compile_variant(sample, variants[0], cache, since=since)
+            for future in later:
+                started = time.perf_counter()
+                try:
+                    build = future.result()
+                finally:
+                    command.charge("gcc", time.perf_counter() - started)
+                yield build
+        finally:
+            for future in later:
+                future.cancel()
+
+
 def capture_sample(sample: Sample, cache: Path, proc: Proc | None = None,
-                   cancel: threading.Event | None = None, since: tuple | None = None) -> dict:
+                   cancel: threading.Event | None = None, since: tuple | None = None,
+                   together: bool = False) -> dict:
     """Compile, run and snapshot every variant of ``sample``; the capture document body.
-    ``since``: the samples folder's stamp taken before (``compile_variant``)."""
+    ``since``: the samples folder's stamp taken before (``compile_variant``);
+    ``together``: compile the variants at once (``_builds``)."""
     proc = proc or Proc()
+    with contextlib.closing(_builds(sample, cache, since, together)) as builds:
+        return _capture_variants(sample, cache, proc, cancel, builds)
+
+
+def _capture_variants(sample: Sample, cache: Path, proc: Proc,
+                      cancel: threading.Event | None, builds: Iterator[Build]) -> dict:
     variants = {}
     headers: set[str] = set()
-    for variant in sample.variants:
-        build = compile_variant(sample, variant, cache, since=since)
+    for variant, build in zip(sample.variants, builds):
         headers.update(build.headers)
         # The ELF analysis needs no process: it runs while the sample's run mostly waits,
         # on a thread kept for it (starting one per variant costs more than most
