@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-from .errors import CommandFailed, CommandTimeout, ToolMissing
+from .errors import CommandCancelled, CommandFailed, CommandTimeout, ToolMissing
 
 # Which Debian package brings each tool we call; used in "install X" messages.
 PACKAGES = {
@@ -123,6 +123,32 @@ def spawn(argv: list[str], *, cwd=None, env: dict[str, str] | None = None,
         raise ToolMissing(f"{argv[0]} not found; {install_hint(argv[0])}", command=argv) from exc
 
 
+CANCEL_POLL = 0.1  # seconds between two looks at a run's ``cancel``
+
+
+class _Cancelled(Exception):
+    pass
+
+
+def _communicate(proc: subprocess.Popen, input: str | None, timeout: float, cancel):
+    """``proc.communicate(input, timeout)``, raising _Cancelled once ``cancel`` is set."""
+    if cancel is None:
+        return proc.communicate(input, timeout=timeout)
+    deadline = time.monotonic() + timeout
+    while True:
+        if cancel.is_set():
+            raise _Cancelled
+        left = deadline - time.monotonic()
+        try:
+            # Called again after a timeout, communicate goes on where it was and loses no
+            # output; the input is given once (it refuses it the second time).
+            return proc.communicate(input, timeout=max(0.0, min(CANCEL_POLL, left)))
+        except subprocess.TimeoutExpired:
+            if time.monotonic() >= deadline:
+                raise
+        input = None
+
+
 def run(
     argv: list[str],
     *,
@@ -133,6 +159,7 @@ def run(
     check: bool = True,
     merge_stderr: bool = False,
     sandbox: list[str] | tuple[str, ...] = (),
+    cancel=None,
 ) -> Completed:
     """Run ``argv`` to completion in its own session and return its output.
 
@@ -140,7 +167,10 @@ def run(
     a non-zero exit raises CommandFailed carrying stderr (or stdout). With
     ``merge_stderr`` both streams arrive interleaved, in order, in ``stdout``.
     ``sandbox`` is a command that runs ``argv`` for us (``runner.tool_prefix``: gcc and
-    gdb run code too); messages still name ``argv``.
+    gdb run code too); messages still name ``argv``. ``cancel`` (anything with an
+    ``is_set()``, a ``threading.Event``): once it is set, within ``CANCEL_POLL``
+    seconds, the group is killed and CommandCancelled raised (a program run on a
+    thread other than the main one sees no Ctrl-C of its own).
     """
     which(argv[0])
     started = time.perf_counter()
@@ -159,7 +189,12 @@ def run(
     except FileNotFoundError as exc:
         raise ToolMissing(f"{argv[0]} not found; {install_hint(argv[0])}", command=argv) from exc
     try:
-        out, err = proc.communicate(input, timeout=timeout)
+        out, err = _communicate(proc, input, timeout, cancel)
+    except _Cancelled:
+        kill_group(proc.pid)
+        proc.communicate()
+        raise CommandCancelled(f"{os.path.basename(argv[0])} was stopped before it finished",
+                               command=argv) from None
     except subprocess.TimeoutExpired:
         kill_group(proc.pid)
         out, err = proc.communicate()

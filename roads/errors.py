@@ -70,6 +70,11 @@ class CommandTimeout(RoadsError):
     """An external program did not finish in time; its process group was killed."""
 
 
+class CommandCancelled(RoadsError):
+    """An external program was stopped before it finished, as what it worked for was
+    called off (Ctrl-C, a capture ending early); its process group was killed."""
+
+
 class ConfigError(RoadsError):
     """A sample manifest, page front matter or macro call is malformed."""
 

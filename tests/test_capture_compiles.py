@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import mmap
 import os
 import threading
 import time
+from pathlib import Path
 
 import pytest
 
 from roads import command
 from roads.capture import build, snapshot
-from roads.errors import CompileError
+from roads.errors import CommandCancelled, CompileError
 
 TWO = '#include "roads.h"\nint main(void) { ROADS_CHECKPOINT("here"); return 0; }\n'
 VARIANTS = '[two.variants]\nplain = []\nstatic = ["-static"]\n'
@@ -88,29 +90,142 @@ def test_a_later_variant_that_fails_to_compile_fails_the_capture_and_leaves_no_g
     assert not [t for t in threading.enumerate() if t.name.startswith("roads-gcc-")]
 
 
+# A variant whose gcc waits until it is killed (it includes a FIFO nobody writes),
+# beside one that fails at once.
+SLOW = '''#include "roads.h"
+#ifdef SLOW
+#include "never.h"
+#endif
+#ifdef BROKEN
+#error "this variant does not compile"
+#endif
+int main(void) { ROADS_CHECKPOINT("here"); return 0; }
+'''
+
+
+def _add_slow(scratch, variants: str) -> None:
+    scratch.add("two", SLOW, variants)
+    os.mkfifo(scratch.samples / "never.h")
+
+
+def test_a_failure_while_a_later_compile_runs_stops_that_compile(scratch):
+    """Variant 0 fails while the later variant's gcc still works: the capture fails at
+    once, that gcc is killed (not left to finish), and no half-made file stays."""
+    _add_slow(scratch, '[two.variants]\nbroken = ["-DBROKEN"]\nslow = ["-DSLOW"]\n')
+    before = _gcc_children()
+    started = time.monotonic()
+    with pytest.raises(CompileError, match="broken"):
+        scratch.project().capture_one("two", together=True)
+    assert time.monotonic() - started < 5.0  # the slow compile would never end
+    assert _gcc_children() == before
+    left = [p.name for p in (scratch.root / ".cache").rglob(".two.*")]
+    assert left == [], left
+
+
+def test_a_compile_stops_when_its_capture_is_cancelled(scratch):
+    """The pool's cancel (Ctrl-C) reaches gcc: a compile under way stops within
+    command.CANCEL_POLL, leaving nothing half made."""
+    _add_slow(scratch, '[two.variants]\nslow = ["-DSLOW"]\n')
+    project = scratch.project()
+    sample = project.sample("two")
+    cancel = threading.Event()
+    threading.Timer(0.3, cancel.set).start()
+    started = time.monotonic()
+    with pytest.raises(CommandCancelled) as err:
+        build.compile_variant(sample, sample.variants[0], project.cache_dir, cancel=cancel)
+    assert time.monotonic() - started < 5.0
+    assert err.value.sample == "two"
+    assert _gcc_children() == set()
+    assert [p.name for p in project.cache_dir.rglob(".two.*")] == []
+
+
 def _gcc_children() -> set[int]:
     import psutil
 
     return {p.pid for p in psutil.Process().children(recursive=True)}
 
 
-def test_data_is_written_back_without_fsync(tmp_path, monkeypatch):
-    """A regular file is written back by sync_file_range; fsync is the fallback where
-    that call cannot (here, a pipe), and neither hangs on a FIFO."""
-    path = tmp_path / "binary"
-    path.write_bytes(b"\x7fELF" + bytes(1 << 16))
+def _mapped_dirty(path) -> tuple[int, int]:
+    """(Private_Clean, Private_Dirty) in kB of ``path`` mapped private and read whole,
+    as a run maps its binary, from this process's smaps."""
+    data = path.read_bytes()
+    with open(path, "rb") as f:
+        view = mmap.mmap(f.fileno(), len(data), flags=mmap.MAP_PRIVATE, prot=mmap.PROT_READ)
+    try:
+        assert view[::mmap.PAGESIZE] == data[::mmap.PAGESIZE]  # every page faulted in
+        counters: dict[str, int] = {}
+        inside = False
+        for line in Path("/proc/self/smaps").read_text().splitlines():
+            fields = line.split()
+            if not fields[0].endswith(":"):  # a mapping's first line; its path last
+                inside = fields[-1] == str(path)
+            elif inside and fields[0] in ("Private_Clean:", "Private_Dirty:"):
+                counters[fields[0][:-1]] = counters.get(fields[0][:-1], 0) + int(fields[1])
+        return counters["Private_Clean"], counters["Private_Dirty"]
+    finally:
+        view.close()
+
+
+def _fresh_file(folder, name: str):
+    path = folder / name
+    path.write_bytes(os.urandom(16 * mmap.PAGESIZE))
+    return path
+
+
+@pytest.fixture
+def disk_folder(tmp_path):
+    """tmp_path, on a file system whose files hold their own pages (not tmpfs, not
+    overlayfs): where a written page is dirty until written back."""
+    fd = os.open(tmp_path, os.O_RDONLY)
+    try:
+        kind = build.fs_type(fd)
+    finally:
+        os.close(fd)
+    if kind not in build._OWN_PAGES:
+        pytest.skip(f"the test folder is on a file system of type {kind:#x}, not a disk's")
+    return tmp_path
+
+
+def test_a_written_back_file_maps_clean_and_fsync_is_not_needed(disk_folder, monkeypatch):
+    """Just written, a file's pages map dirty (the control); written back, clean, by
+    sync_file_range alone on this file system."""
     synced: list[int] = []
     monkeypatch.setattr(os, "fsync", lambda fd: synced.append(fd))
+    control = _fresh_file(disk_folder, "control")
+    clean, dirty = _mapped_dirty(control)
+    assert dirty > 0, (clean, dirty)
+    path = _fresh_file(disk_folder, "binary")
     build.written_back(path)
-    assert synced == []  # sync_file_range did it
-    assert build._sync_data(os.open(path, os.O_RDONLY)) is True
+    clean, dirty = _mapped_dirty(path)
+    assert dirty == 0 and clean > 0, (clean, dirty)
+    assert synced == []
+
+
+def test_elsewhere_a_file_is_written_back_by_fsync(disk_folder, monkeypatch):
+    """On a file system not known to keep a file's own pages (overlayfs: they are the
+    file's underneath, which sync_file_range never reaches), and for what the call
+    refuses, fsync does it; a FIFO in the binary's place does not hang it."""
+    synced: list[int] = []
+    real_fsync = os.fsync
+
+    def fsync(fd):
+        synced.append(fd)
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    monkeypatch.setattr(build, "_OWN_PAGES", frozenset())
+    path = _fresh_file(disk_folder, "binary")
+    build.written_back(path)
+    assert len(synced) == 1
+    clean, dirty = _mapped_dirty(path)
+    assert dirty == 0 and clean > 0, (clean, dirty)
     read, write = os.pipe()
     try:
         assert build._sync_data(read) is False
     finally:
         os.close(read)
         os.close(write)
-    fifo = tmp_path / "fifo"
+    fifo = disk_folder / "fifo"
     os.mkfifo(fifo)
     build.written_back(fifo)  # O_NONBLOCK: no writer needed
-    assert len(synced) == 1  # the FIFO: sync_file_range refused it, fsync was tried
+    assert len(synced) == 2

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import functools
 import hashlib
 import json
 import os
@@ -25,7 +26,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .. import command
-from ..errors import CommandFailed, CommandTimeout, CompileError
+from ..constants import EXT4_SUPER_MAGIC
+from ..errors import CommandCancelled, CommandFailed, CommandTimeout, CompileError
 from .runner import tool_prefix
 from .samples import Sample, Variant
 from .toolchain import gcc_version
@@ -146,12 +148,15 @@ def written_back(path: Path) -> None:
     Until a binary gcc wrote is written back, smaps counts every page a run maps from
     it as dirty (the program's own code as Private_Dirty): a capture would depend on
     when writeback last ran. Written back, the run maps them clean, as an installed
-    program's (under a millisecond a binary here). A file system that cannot leaves
-    the capture as it comes.
+    program's (under a millisecond a binary here). A file system that cannot (tmpfs:
+    memory only) leaves the capture as it comes.
 
-    Only the file's data need be written: ``sync_file_range`` waits for that and no
-    more, where ``fsync`` also commits the file system's journal (0.6 against 1 ms a
-    binary here while another capture compiles). Where it is missing, ``fsync``."""
+    Only the file's data need be written. On a file system whose files hold their own
+    pages (``_OWN_PAGES``), ``sync_file_range`` writes them and waits, and no more;
+    ``fsync`` also writes the inode and flushes the disk's cache (0.6 against 1 ms a
+    binary here while another capture compiles). Elsewhere, or when the call fails,
+    ``fsync``: on overlayfs, say, a file's pages are those of the file underneath,
+    which ``sync_file_range`` returns without writing and ``fsync`` reaches."""
     with contextlib.suppress(OSError):
         fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_NOFOLLOW | os.O_NONBLOCK)
         try:
@@ -161,43 +166,62 @@ def written_back(path: Path) -> None:
             os.close(fd)
 
 
+# statfs(2)'s f_type of the file systems whose files keep their own page cache, where
+# sync_file_range(2) writes what fsync would (include/uapi/linux/magic.h).
+_OWN_PAGES = frozenset({
+    EXT4_SUPER_MAGIC.value,  # ext2, ext3, ext4
+    0x58465342,  # XFS_SUPER_MAGIC
+    0x9123683E,  # BTRFS_SUPER_MAGIC
+})
 # sync_file_range(2)'s flags: wait for writes under way, start the rest, wait for them.
 _SYNC_FILE_RANGE_ALL = 1 | 2 | 4  # WAIT_BEFORE | WRITE | WAIT_AFTER
-_sync_file_range: list = []  # the libc function once looked up, or None: not there
+
+
+@functools.cache
+def _libc():
+    """The C library's ``fstatfs`` and ``sync_file_range`` (ctypes), or None without them."""
+    import ctypes
+
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        fstatfs, sync_file_range = libc.fstatfs, libc.sync_file_range
+    except (OSError, AttributeError):
+        return None
+    fstatfs.argtypes = [ctypes.c_int, ctypes.c_void_p]
+    sync_file_range.argtypes = [ctypes.c_int, ctypes.c_int64, ctypes.c_int64, ctypes.c_uint]
+    return fstatfs, sync_file_range
 
 
 def _sync_data(fd: int) -> bool:
-    """Write every dirty page of the file ``fd`` to disk and wait (``sync_file_range``);
-    False where this system cannot (no such call, or not on this file system)."""
-    if not _sync_file_range:
-        try:
-            import ctypes
-
-            call = ctypes.CDLL(None, use_errno=True).sync_file_range
-            call.argtypes = [ctypes.c_int, ctypes.c_int64, ctypes.c_int64, ctypes.c_uint]
-            call.restype = ctypes.c_int
-        except (ImportError, OSError, AttributeError):
-            call = None
-        _sync_file_range.append(call)
-    call = _sync_file_range[0]
-    if call is None:
+    """Write every dirty page of the file ``fd`` to disk and wait, with
+    ``sync_file_range``, on a file system in ``_OWN_PAGES``; False where it is not
+    done (another file system, no such call, a call refused): then ``fsync`` it."""
+    libc = _libc()
+    if libc is None or fs_type(fd) not in _OWN_PAGES:
         return False
-    if call(fd, 0, 0, _SYNC_FILE_RANGE_ALL) == 0:
-        return True
+    return libc[1](fd, 0, 0, _SYNC_FILE_RANGE_ALL) == 0
+
+
+def fs_type(fd: int) -> int | None:
+    """statfs(2)'s ``f_type`` of the file system holding the file ``fd`` (None if unknown)."""
     import ctypes
 
-    code = ctypes.get_errno()
-    if code in (errno.ENOSYS, errno.EINVAL, errno.ESPIPE, errno.EOPNOTSUPP):
-        return False
-    raise OSError(code, os.strerror(code))
+    libc = _libc()
+    # struct statfs is 120 bytes on x86-64 and begins with f_type, a long (__fsword_t).
+    buf = ctypes.create_string_buffer(256)
+    if libc is None or libc[0](fd, buf) != 0:
+        return None
+    return ctypes.c_long.from_buffer(buf).value
 
 
 def compile_variant(sample: Sample, variant: Variant, cache: Path, timeout: float = 120,
-                    since: tuple | None = None) -> Build:
+                    since: tuple | None = None, cancel=None) -> Build:
     """Compile (or reuse) the binary of one variant; CompileError carries gcc's diagnostics.
 
     ``since``: the samples folder's ``folder_stamp`` as the caller took it before (a
-    capture, once for all its variants); taken here otherwise.
+    capture, once for all its variants); taken here otherwise. ``cancel``: once set, gcc
+    is stopped (``command.run``) and CommandCancelled raised. However the compile
+    ends, it leaves no half-written binary or dependency file behind.
     """
     where = build_dir(cache, sample, variant)
     binary = where / sample.name
@@ -223,17 +247,21 @@ def compile_variant(sample: Sample, variant: Variant, cache: Path, timeout: floa
         command.run(argv, cwd=sample.directory.parent, timeout=timeout,
                     env={**os.environ, "TMPDIR": str(where),
                          "PWD": str(sample.directory.parent)},
-                    sandbox=tool_prefix(cache, where))
-    except (CommandFailed, CommandTimeout) as exc:
+                    sandbox=tool_prefix(cache, where), cancel=cancel)
+        deps = parse_depfile(depfile.read_text())
+    except BaseException as exc:  # a failure, a timeout, Ctrl-C: nothing half made stays
         partial.unlink(missing_ok=True)
         depfile.unlink(missing_ok=True)
+        if isinstance(exc, CommandCancelled):
+            exc.sample = exc.sample or sample.name
+        if not isinstance(exc, (CommandFailed, CommandTimeout)):
+            raise
         raise CompileError(
             f"gcc could not compile variant {variant.name!r}"
             if isinstance(exc, CommandFailed) else exc.message,
             sample=sample.name, command=list(recorded_argv(sample, variant)),
             output=exc.output,
         ) from None
-    deps = parse_depfile(depfile.read_text())
     depfile.unlink()
     folder = sample.directory
     headers = []

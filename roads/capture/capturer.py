@@ -85,8 +85,8 @@ class Capturer:
         Raises the capture's RoadsError; the same error again, without a new run, while
         nothing in the samples folder changes.
         """
-        if together is None:
-            together = (os.cpu_count() or 1) > 1
+        if together is None:  # the cores this process may use (taskset, cpusets)
+            together = len(os.sched_getaffinity(0)) > 1
         with command.ledger() as timing:
             outcome = self._capture_one(name, refresh, cancel, together)
         outcome.timing = timing

@@ -1,8 +1,8 @@
 """Many captures at once, on a pool of workers (one per core by default).
 
 The longest samples start first, so that no long one starts last while the other
-workers idle; a failure does not stop the others, and Ctrl-C stops the runs under way
-within half a second and never starts the queued ones.
+workers idle; a failure does not stop the others, and Ctrl-C stops the compiles and
+runs under way within half a second and never starts the queued ones.
 """
 
 from __future__ import annotations

@@ -304,7 +304,18 @@ def _timed(action):
     return action(), time.perf_counter() - started
 
 
-def _builds(sample: Sample, cache: Path, since: tuple | None, together: bool) -> Iterator[Build]:
+class _Either:
+    """Set when either event is (``command.run``'s ``cancel`` asks only ``is_set``)."""
+
+    def __init__(self, *events: threading.Event | None) -> None:
+        self.events = [e for e in events if e is not None]
+
+    def is_set(self) -> bool:
+        return any(e.is_set() for e in self.events)
+
+
+def _builds(sample: Sample, cache: Path, since: tuple | None, together: bool,
+            cancel: threading.Event | None = None) -> Iterator[Build]:
     """The build of each variant of ``sample``, in order, each compiled when asked for
     (run it, then compile the next); with ``together``, the later variants' compiles
     start at once, each on a thread of its own, and this thread waits for them in turn.
@@ -312,20 +323,23 @@ def _builds(sample: Sample, cache: Path, since: tuple | None, together: bool) ->
     Together, a lone capture's compiles take the cores it would leave idle (``brk``'s
     two variants: the time of one compile, not of two). Waiting for a compile counts as
     gcc's time (``command.ledger``). A failed compile raises when its turn comes, as
-    one after the other; leaving early (an error, Ctrl-C) waits for the compiles under
-    way, each bounded by its timeout, so that no gcc outlives the capture.
+    one after the other. Leaving early (an error, Ctrl-C) stops the compiles under way
+    (their gcc killed, within ``command.CANCEL_POLL``) and waits for their threads, so
+    that no gcc outlives the capture; ``cancel`` (the pool's) stops every compile.
     """
     variants = sample.variants
     if not together or len(variants) < 2:
         for variant in variants:
-            yield compile_variant(sample, variant, cache, since=since)
+            yield compile_variant(sample, variant, cache, since=since, cancel=cancel)
         return
+    stop = threading.Event()
+    either = _Either(stop, cancel)
     with ThreadPoolExecutor(max_workers=len(variants) - 1,
                             thread_name_prefix=f"roads-gcc-{sample.name}") as pool:
-        later = [pool.submit(compile_variant, sample, v, cache, since=since)
+        later = [pool.submit(compile_variant, sample, v, cache, since=since, cancel=either)
                  for v in variants[1:]]
         try:
-            yield compile_variant(sample, variants[0], cache, since=since)
+            yield compile_variant(sample, variants[0], cache, since=since, cancel=cancel)
             for future in later:
                 started = time.perf_counter()
                 try:
@@ -334,6 +348,7 @@ def _builds(sample: Sample, cache: Path, since: tuple | None, together: bool) ->
                     command.charge("gcc", time.perf_counter() - started)
                 yield build
         finally:
+            stop.set()  # after the last build was taken, nothing is left to stop
             for future in later:
                 future.cancel()
 
@@ -345,7 +360,7 @@ def capture_sample(sample: Sample, cache: Path, proc: Proc | None = None,
     ``since``: the samples folder's stamp taken before (``compile_variant``);
     ``together``: compile the variants at once (``_builds``)."""
     proc = proc or Proc()
-    with contextlib.closing(_builds(sample, cache, since, together)) as builds:
+    with contextlib.closing(_builds(sample, cache, since, together, cancel)) as builds:
         return _capture_variants(sample, cache, proc, cancel, builds)
 
 
