@@ -127,6 +127,11 @@ def bench_capture(repeat: int) -> None:
         def part(what: str) -> float:
             return statistics.median(r.get(what, 0.0) for r in cold_parts)
 
+        # The capture compiles brk's variants at once (a capture made alone): the static
+        # one on a thread of its own, whose waiting for gcc and few milliseconds of
+        # bookkeeping (digests, its stamp) fall within what the capture's thread waited
+        # for it, counted as gcc's. So "waiting for gcc" is wall time, not the sum of the
+        # compiles, and the engine's own time leaves that thread's bookkeeping out.
         engine_t = statistics.median(r["busy"] - r.get("gcc", 0.0) - r.get("run", 0.0)
                                      for r in cold_parts)
         row(f"bare gcc compile of brk ({len(sample.variants)} variants: "
