@@ -163,3 +163,18 @@ def test_enomem_and_the_sandbox_limit():
 
     assert errno.ENOMEM == c.ENOMEM.value
     assert Limits().address_space == c.SAMPLE_ADDRESS_SPACE_DEFAULT.value
+
+
+def test_the_canary_offset_is_where_gcc_reads_it(tmp_path):
+    """gcc's stack protector loads the canary at TCB_STACK_GUARD_OFFSET from %fs (the
+    sample tls reads it there too)."""
+    import subprocess
+
+    source = tmp_path / "guarded.c"
+    source.write_text("void fill(char *);\nvoid f(void) { char b[64]; fill(b); }\n")
+    asm = subprocess.run(["gcc", "-O0", "-fstack-protector-strong", "-S", "-o", "-", str(source)],
+                         capture_output=True, text=True, check=True).stdout
+    assert f"%fs:{c.TCB_STACK_GUARD_OFFSET.value}," in asm
+    from tests.conftest import REPO
+
+    assert f"%%fs:{c.TCB_STACK_GUARD_OFFSET.value:#x}" in (REPO / "samples" / "tls.c").read_text()
