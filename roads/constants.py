@@ -109,6 +109,7 @@ PREV_INUSE = define("PREV_INUSE", 0x1, "hex", "glibc malloc/malloc.c: PREV_INUSE
 IS_MMAPPED = define("IS_MMAPPED", 0x2, "hex", "glibc malloc/malloc.c: IS_MMAPPED, the chunk was obtained with mmap")
 NON_MAIN_ARENA = define("NON_MAIN_ARENA", 0x4, "hex", "glibc malloc/malloc.c: NON_MAIN_ARENA, the chunk belongs to a thread's arena")
 TRIM_THRESHOLD_DEFAULT = define("TRIM_THRESHOLD_DEFAULT", 128 * KIB, "human", "glibc malloc/malloc.c: DEFAULT_TRIM_THRESHOLD")
+TRIM_THRESHOLD_FACTOR = define("TRIM_THRESHOLD_FACTOR", 2, "int", "glibc malloc/malloc.c: __libc_free, on freeing a mapped chunk above the mmap threshold, sets mp_.trim_threshold = 2 * mp_.mmap_threshold")
 TCACHE_MAX_BINS = define("TCACHE_MAX_BINS", 64, "int", "glibc malloc/malloc.c: TCACHE_MAX_BINS; tcache_perthread_struct holds a uint16_t count and a tcache_entry pointer for each")
 TCACHE_COUNT_BYTES = define("TCACHE_COUNT_BYTES", 2, "int", "glibc malloc/malloc.c: tcache_perthread_struct.counts is uint16_t[TCACHE_MAX_BINS] (since glibc 2.30)")
 STACK_CACHE_MAXSIZE = define("STACK_CACHE_MAXSIZE", 40 * MIB, "human", "glibc nptl/nptl-stack.c: __nptl_stack_cache_maxsize, the total size of the stacks kept for reuse (tunable glibc.pthread.stack_cache_size)")
