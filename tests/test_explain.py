@@ -157,6 +157,7 @@ def test_failures_are_clear_and_leave_nothing(root, tmp_path, capsys, no_leftove
     cases = [
         (["--", str(tmp_path / "missing")], "no such program"),
         (["--at", "nosuchfunc", "--", "/bin/true"], "no function 'nosuchfunc'"),
+        (["--at", "strlen", "--", "/bin/true"], "'strlen' in libc.so.6 is an ifunc"),
         (["--at", "malloc:100000", "--", "/bin/true"], "nothing was captured"),
         (["--at", "syscall:kill", "--deadline", "1", "--", "sleep", "5"], "within 1 s"),
         (["--at", "nowhere::", "--", "/bin/true"], "give main"),
@@ -385,3 +386,50 @@ def test_a_saved_session_goes_stale_and_is_captured_again(root, tmp_path, monkey
     assert staleness(saved, project) == []
     assert [c.name for c in session.capture.variants["default"].runs[0].checkpoints] == ["main", "free"]
     assert list((project / "elsewhere").iterdir()) == []
+
+
+TMP_WRITER = r"""
+#include <stdio.h>
+#include <stdlib.h>
+int main(int argc, char **argv) {
+    FILE *f = fopen(argv[1], "w");
+    if (f == NULL) { perror(argv[1]); return 1; }
+    fputs("written inside\n", f);
+    fclose(f);
+    return 0;
+}
+"""
+
+
+def test_the_sandboxed_program_gets_a_private_tmp_and_compiles_outside_it(monkeypatch):
+    """A .c program is compiled into a folder made in the cache, not under /tmp, so the
+    sandbox can give the program a private /tmp (a folder of the run under /tmp keeps
+    /tmp shared and read-only) and, where /tmp is a tmpfs, its binary still maps clean.
+    The project lives in the checkout's ignored .cache for this: a project under /tmp,
+    as tmp_path is, would keep /tmp shared whatever explain does."""
+    from tests.conftest import REPO
+
+    project = REPO / ".cache" / f"test-explain-tmp-{os.getpid()}"
+    cache = project / ".cache" / "roads"
+    project.mkdir(parents=True)
+    folders: list[Path] = []
+    real = session_mod.compile_c
+
+    def compile_c(source, out_dir):
+        folders.append(Path(out_dir))
+        return real(source, out_dir)
+
+    monkeypatch.setattr(session_mod, "compile_c", compile_c)
+    target = Path("/tmp") / f"roads-private-tmp-{os.getpid()}"
+    try:
+        (project / "writer.c").write_text(TMP_WRITER)
+        monkeypatch.chdir(project)
+        session = session_mod.explain_program(["writer.c", str(target)], ["exit"], sandbox=cache)
+        assert session.complete, session.ending
+        assert "status 0" in session.ending, session.ending  # the write to /tmp worked
+        assert folders and folders[0].parent == cache.resolve()
+        assert not folders[0].exists()  # removed once the run is captured
+        assert not target.exists()  # written to the sandbox's own /tmp, gone with it
+    finally:
+        shutil.rmtree(project, ignore_errors=True)
+        target.unlink(missing_ok=True)

@@ -83,13 +83,20 @@ def explain_program(argv: list[str], wheres: list[str], *, aslr: bool = False,
     With ``sandbox`` (the cache folder of the launcher) the tracer and the program run
     in the launcher's sandbox, as gcc and gdb do for the samples (``tool_prefix``): pid
     and mount namespaces, every file read-only but a fresh folder seen at /run/build,
-    a private /tmp, no capabilities; the capture comes back as a document."""
+    a private /tmp, no capabilities; the capture comes back as a document.
+
+    That fresh folder, where a ``.c`` program is compiled, is made in the cache folder,
+    not under /tmp: a folder under /tmp would keep the sandbox from giving the program
+    a private one (``launcher.c``), and where /tmp is a tmpfs the binary's pages would
+    stay dirty (``capture.build.written_back``)."""
     stops = [parse_stop(w) for w in wheres] or [parse_stop("main")]
     labels = [s.label for s in stops]
     if len(set(labels)) != len(labels):
         raise ExplainError("the same --at twice: " + ", ".join(sorted({l for l in labels if labels.count(l) > 1})))
     program = argv[0]
-    with tempfile.TemporaryDirectory(prefix="roads-explain-") as tmp:
+    if sandbox is not None:
+        sandbox.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="roads-explain-", dir=sandbox) as tmp:
         gcc_argv: tuple[str, ...] = ()
         if program.endswith(".c"):
             source = Path(program)

@@ -372,6 +372,13 @@ class Tracer:
                 self._insert(tid, pid, start, "libc_start_main")
                 continue
             if addr is None:
+                chooser = _ifunc_in(spec.name, files)
+                if chooser is not None:
+                    raise ExplainError(
+                        f"--at {spec.label}: {spec.name!r} in {chooser} is an ifunc, a "
+                        "function the loader picks for this processor among several "
+                        "versions; --at cannot stop at it (stop at a function of yours "
+                        "that calls it)")
                 raise ExplainError(f"--at {spec.label}: no function {spec.name!r} in "
                                    f"{self.argv[0]} or its libraries")
             self._insert(tid, pid, addr, spec)
@@ -611,3 +618,23 @@ def seize_and_read(pid: int, on_stop: Callable[[Hit], None], label: str = "now")
             pt.call(pt.PTRACE_DETACH, pid, 0, 0)
         except OSError:
             pass
+
+
+def _ifunc_in(name: str, files: list[str]) -> str | None:
+    """The first of ``files`` whose dynamic symbols define ``name`` as an ifunc
+    (STT_GNU_IFUNC: the symbol's address is the resolver that picks the real
+    function at load time), or None. Only asked once a name was not found."""
+    from elftools.common.exceptions import ELFError
+    from elftools.elf.elffile import ELFFile
+
+    for path in files:
+        try:
+            with open(path, "rb") as f:
+                table = ELFFile(f).get_section_by_name(".dynsym")
+                if table is not None and any(
+                        sym.name == name and sym["st_info"]["type"] in ("STT_LOOS", "STT_GNU_IFUNC")
+                        for sym in table.iter_symbols()):
+                    return os.path.basename(path)
+        except (OSError, ELFError):
+            continue
+    return None
