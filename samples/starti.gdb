@@ -41,7 +41,8 @@ end
 set trace-commands on
 
 # Stop before the first instruction runs: in a dynamically linked program that is
-# ld.so's _start, not ours. Only the kernel has touched the process so far.
+# ld.so's _start, not ours. No instruction of the program has run: only the kernel,
+# and gdb itself (its breakpoint for library loads), have written into it so far.
 starti
 info proc mappings
 anonymous-pages
