@@ -105,6 +105,7 @@ X86_PF_USER_BIT = define("X86_PF_USER_BIT", 2, "int", "arch/x86/include/asm/trap
 X86_PF_INSTR_BIT = define("X86_PF_INSTR_BIT", 4, "int", "arch/x86/include/asm/trap_pf.h: X86_PF_INSTR = BIT(4), set for an instruction fetch")
 FAULT_AROUND_BYTES = define("FAULT_AROUND_BYTES", 64 * KIB, "human", "mm/memory.c: fault_around_pages = 65536 >> PAGE_SHIFT, shown and set only in debugfs as fault_around_bytes")
 # --- dynamic-memory-allocation
+SAFE_LINKING_SHIFT = define("SAFE_LINKING_SHIFT", 12, "int", "glibc malloc/malloc.c: PROTECT_PTR, (pos >> 12) ^ ptr, a fixed shift that assumes pages of at least 4096 bytes (since glibc 2.32)")
 PREV_INUSE = define("PREV_INUSE", 0x1, "hex", "glibc malloc/malloc.c: PREV_INUSE, the chunk before this one is in use")
 IS_MMAPPED = define("IS_MMAPPED", 0x2, "hex", "glibc malloc/malloc.c: IS_MMAPPED, the chunk was obtained with mmap")
 NON_MAIN_ARENA = define("NON_MAIN_ARENA", 0x4, "hex", "glibc malloc/malloc.c: NON_MAIN_ARENA, the chunk belongs to a thread's arena")

@@ -18,7 +18,7 @@ from tests.test_claims_series_b import region, snap
 
 SIZE_SZ = c.SIZE_SZ.value
 FLAGS = (1 << c.CHUNK_FLAG_BITS.value) - 1
-SHIFT = c.PAGE_SHIFT.value
+SHIFT = c.SAFE_LINKING_SHIFT.value  # glibc's PROTECT_PTR
 LIBC_TEXT = re.compile(r"^puts in section \.text of \S*/libc\.so\.6$")
 
 

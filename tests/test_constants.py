@@ -178,3 +178,10 @@ def test_the_canary_offset_is_where_gcc_reads_it(tmp_path):
     from tests.conftest import REPO
 
     assert f"%%fs:{c.TCB_STACK_GUARD_OFFSET.value:#x}" in (REPO / "samples" / "tls.c").read_text()
+
+
+def test_safe_linking_shifts_by_a_pages_offset_bits_here():
+    """glibc's fixed shift equals this machine's page shift (the captured links decode
+    with it: test_claims_libc), as it does wherever pages are 4 KiB."""
+    assert c.SAFE_LINKING_SHIFT.value == c.PAGE_SHIFT.value
+    assert 1 << c.SAFE_LINKING_SHIFT.value == os.sysconf("SC_PAGE_SIZE")

@@ -19,7 +19,7 @@ import re
 from dataclasses import dataclass
 from typing import Sequence
 
-from ..constants import USER_BITS
+from ..constants import SIGN_BIT_4LEVEL, SIGN_BIT_5LEVEL, USER_BITS
 from ..document import Elf, Provenance
 from ..elfspec import PF_W, PF_X
 from .elflink import link_segments, load_bias
@@ -149,7 +149,10 @@ GAP_KINDS: dict[str, Kind] = {
         Kind("unmapped", "unmapped", "user space with nothing mapped: an access is SIGSEGV"),
         Kind("hole", "non-canonical hole",
              "addresses whose top bits are not all copies of the highest bit the page tables "
-             "translate (bit 47 with 4-level paging, 56 with 5-level): any access is a #GP fault"),
+             f"translate (bit {SIGN_BIT_4LEVEL.value} with 4-level paging, "
+             f"{SIGN_BIT_5LEVEL.value} with 5-level): any access faults before translation, "
+             "a general-protection fault (SIGSEGV) or, through %rsp or %rbp, a "
+             "stack-segment fault (SIGBUS)"),
         Kind("kernel", "kernel space", "the kernel's half: no access from user mode"),
     )
 }
