@@ -185,3 +185,25 @@ def test_safe_linking_shifts_by_a_pages_offset_bits_here():
     with it: test_claims_libc), as it does wherever pages are 4 KiB."""
     assert c.SAFE_LINKING_SHIFT.value == c.PAGE_SHIFT.value
     assert 1 << c.SAFE_LINKING_SHIFT.value == os.sysconf("SC_PAGE_SIZE")
+
+
+def test_the_legacy_layout_starts_at_user_space_over_the_divisor():
+    """setarch -L -R: the legacy bottom-up layout, randomisation off, puts the loader at
+    __TASK_UNMAPPED_BASE, user space (the default 47-bit window) over the divisor,
+    rounded up to a page."""
+    import shutil
+    import subprocess
+
+    import pytest
+
+    if shutil.which("setarch") is None:
+        pytest.skip("no setarch (util-linux)")
+    done = subprocess.run(["setarch", "-L", "-R", "cat", "/proc/self/maps"],
+                          capture_output=True, text=True)
+    if done.returncode != 0:
+        pytest.skip(f"setarch refused: {done.stderr.strip()}")
+    task_size = (1 << c.USER_BITS_4LEVEL.value) - c.PAGE_SIZE.value
+    base = -(-(task_size // c.TASK_UNMAPPED_BASE_DIVISOR.value) // c.PAGE_SIZE.value) * c.PAGE_SIZE.value
+    starts = [int(line.split("-")[0], 16) for line in done.stdout.splitlines()
+              if line.rstrip().endswith(("ld-linux-x86-64.so.2",))]
+    assert starts and min(starts) == base, (hex(base), done.stdout)

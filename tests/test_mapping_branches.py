@@ -23,7 +23,8 @@ def render(thp: str | None = None) -> str:
 def test_a_page_never_touched_names_the_thp_mode():
     text = render()
     assert committed("demand")["provenance"]["thp"] == "madvise"
-    assert "has THP in `madvise` mode; with `always`, one touch" in text
+    assert "has THP in `madvise` mode (the captures record only that" in text
+    assert "handed out unasked too); with `always`, one touch" in text
     always = render("always")
-    assert "has THP in `always` mode, so a touch inside an aligned 2 MiB stretch" in always
+    assert "unasked too), so a touch inside an aligned 2 MiB stretch" in always
     assert "with `always`," not in always
