@@ -131,8 +131,12 @@ class _Cancelled(Exception):
 
 
 def _communicate(proc: subprocess.Popen, input: str | None, timeout: float, cancel):
-    """``proc.communicate(input, timeout)``, raising _Cancelled once ``cancel`` is set."""
-    if cancel is None:
+    """``proc.communicate(input, timeout)``, raising _Cancelled once ``cancel`` is set.
+
+    With ``input``, ``cancel`` is not looked at: a ``communicate`` called again after a
+    timeout goes on reading but writes no more input (it may not be given twice), so
+    the program would wait for the rest of it until the timeout."""
+    if cancel is None or input is not None:
         return proc.communicate(input, timeout=timeout)
     deadline = time.monotonic() + timeout
     while True:
@@ -141,12 +145,11 @@ def _communicate(proc: subprocess.Popen, input: str | None, timeout: float, canc
         left = deadline - time.monotonic()
         try:
             # Called again after a timeout, communicate goes on where it was and loses no
-            # output; the input is given once (it refuses it the second time).
-            return proc.communicate(input, timeout=max(0.0, min(CANCEL_POLL, left)))
+            # output (there is no input here: see above).
+            return proc.communicate(None, timeout=max(0.0, min(CANCEL_POLL, left)))
         except subprocess.TimeoutExpired:
             if time.monotonic() >= deadline:
                 raise
-        input = None
 
 
 def run(
@@ -170,7 +173,7 @@ def run(
     gdb run code too); messages still name ``argv``. ``cancel`` (anything with an
     ``is_set()``, a ``threading.Event``): once it is set, within ``CANCEL_POLL``
     seconds, the group is killed and CommandCancelled raised (a program run on a
-    thread other than the main one sees no Ctrl-C of its own).
+    thread other than the main one sees no Ctrl-C of its own); not with ``input``.
     """
     which(argv[0])
     started = time.perf_counter()

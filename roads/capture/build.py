@@ -241,15 +241,21 @@ def compile_variant(sample: Sample, variant: Variant, cache: Path, timeout: floa
     before = folder_stamp(sample.directory) if since is None else since
     partial = where / f".{sample.name}.{os.getpid()}.tmp"
     depfile = where / f".{sample.name}.{os.getpid()}.d"
+    # gcc's own temporary files (cc*.s, cc*.o) in a folder of their own, removed
+    # however gcc ends: a gcc killed (a timeout, a capture called off) leaves them, and
+    # the build folder is where the sample runs.
+    scratch = where / f".gcc.{os.getpid()}"
     argv = gcc_argv(sample, variant, str(partial), str(depfile))
     try:
+        scratch.mkdir(exist_ok=True)
         # gcc may write only the build folder, its temporary files included.
         command.run(argv, cwd=sample.directory.parent, timeout=timeout,
-                    env={**os.environ, "TMPDIR": str(where),
+                    env={**os.environ, "TMPDIR": str(scratch),
                          "PWD": str(sample.directory.parent)},
                     sandbox=tool_prefix(cache, where), cancel=cancel)
         deps = parse_depfile(depfile.read_text())
     except BaseException as exc:  # a failure, a timeout, Ctrl-C: nothing half made stays
+        shutil.rmtree(scratch, ignore_errors=True)
         partial.unlink(missing_ok=True)
         depfile.unlink(missing_ok=True)
         if isinstance(exc, CommandCancelled):
@@ -262,6 +268,7 @@ def compile_variant(sample: Sample, variant: Variant, cache: Path, timeout: floa
             sample=sample.name, command=list(recorded_argv(sample, variant)),
             output=exc.output,
         ) from None
+    shutil.rmtree(scratch, ignore_errors=True)
     depfile.unlink()
     folder = sample.directory
     headers = []

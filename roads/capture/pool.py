@@ -29,7 +29,7 @@ def capture_many(capturer: Capturer, names: list[str] | None = None, *, refresh:
     for name in names:
         if name not in manifest.broken:
             capturer.samples.sample(name)  # an unknown name stops here; a broken entry fails alone
-    jobs = jobs or os.cpu_count() or 1
+    jobs = jobs or len(os.sched_getaffinity(0))  # the cores it may use (taskset, cpusets)
 
     cancel = threading.Event()
 
