@@ -20,6 +20,7 @@ import functools
 import hashlib
 import json
 import os
+import re
 import shutil
 import stat
 from dataclasses import dataclass
@@ -214,6 +215,22 @@ def fs_type(fd: int) -> int | None:
     return ctypes.c_long.from_buffer(buf).value
 
 
+# The names gcc gives its temporary files (libiberty's make_temp_file: "cc", six
+# random characters, a suffix such as ".s"): gcc removes them when it ends, but a gcc
+# killed (a timeout, a capture called off) leaves them in the build folder, where the
+# sample runs.
+_GCC_TEMPORARY = re.compile(r"cc[A-Za-z0-9]{6}(\.[A-Za-z0-9]+)?")
+
+
+def _remove_gcc_temporaries(where: Path) -> None:
+    """Remove what a gcc ended early left in ``where`` (its TMPDIR)."""
+    with contextlib.suppress(OSError):
+        for entry in os.scandir(where):
+            if _GCC_TEMPORARY.fullmatch(entry.name) and entry.is_file(follow_symlinks=False):
+                with contextlib.suppress(OSError):
+                    os.unlink(entry.path)
+
+
 def compile_variant(sample: Sample, variant: Variant, cache: Path, timeout: float = 120,
                     since: tuple | None = None, cancel=None) -> Build:
     """Compile (or reuse) the binary of one variant; CompileError carries gcc's diagnostics.
@@ -241,21 +258,16 @@ def compile_variant(sample: Sample, variant: Variant, cache: Path, timeout: floa
     before = folder_stamp(sample.directory) if since is None else since
     partial = where / f".{sample.name}.{os.getpid()}.tmp"
     depfile = where / f".{sample.name}.{os.getpid()}.d"
-    # gcc's own temporary files (cc*.s, cc*.o) in a folder of their own, removed
-    # however gcc ends: a gcc killed (a timeout, a capture called off) leaves them, and
-    # the build folder is where the sample runs.
-    scratch = where / f".gcc.{os.getpid()}"
     argv = gcc_argv(sample, variant, str(partial), str(depfile))
     try:
-        scratch.mkdir(exist_ok=True)
         # gcc may write only the build folder, its temporary files included.
         command.run(argv, cwd=sample.directory.parent, timeout=timeout,
-                    env={**os.environ, "TMPDIR": str(scratch),
+                    env={**os.environ, "TMPDIR": str(where),
                          "PWD": str(sample.directory.parent)},
                     sandbox=tool_prefix(cache, where), cancel=cancel)
         deps = parse_depfile(depfile.read_text())
     except BaseException as exc:  # a failure, a timeout, Ctrl-C: nothing half made stays
-        shutil.rmtree(scratch, ignore_errors=True)
+        _remove_gcc_temporaries(where)
         partial.unlink(missing_ok=True)
         depfile.unlink(missing_ok=True)
         if isinstance(exc, CommandCancelled):
@@ -268,7 +280,6 @@ def compile_variant(sample: Sample, variant: Variant, cache: Path, timeout: floa
             sample=sample.name, command=list(recorded_argv(sample, variant)),
             output=exc.output,
         ) from None
-    shutil.rmtree(scratch, ignore_errors=True)
     depfile.unlink()
     folder = sample.directory
     headers = []
