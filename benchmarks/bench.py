@@ -168,8 +168,9 @@ def bench_capture(repeat: int) -> None:
                 assert not failed, failed[0].error
             return action
 
-        serial, parallel = paired(cold_all(1), cold_all(os.cpu_count() or 1),
-                                  max(1, repeat // 2))
+        # As many pairs as the other rows take: with one pair, the verdict moved with
+        # whichever run the machine slowed (0.54 to 0.63 in one afternoon).
+        serial, parallel = paired(cold_all(1), cold_all(os.cpu_count() or 1), repeat)
         row("all samples cold, one worker", f"{serial:.2f} s")
         row(f"all samples cold, {os.cpu_count()} workers", f"{parallel:.2f} s",
             verdict(parallel / serial, 0.60))
@@ -186,8 +187,7 @@ def bench_capture(repeat: int) -> None:
                                   variants))
             return action
 
-        gcc_serial, gcc_parallel = paired(compiles(1), compiles(os.cpu_count() or 1),
-                                          max(1, repeat // 2))
+        gcc_serial, gcc_parallel = paired(compiles(1), compiles(os.cpu_count() or 1), repeat)
         row(f"  beside it: gcc alone, the same {len(variants)} variants, one worker",
             f"{gcc_serial:.2f} s")
         row(f"  beside it: gcc alone, {os.cpu_count()} workers", f"{gcc_parallel:.2f} s",
