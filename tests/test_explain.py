@@ -416,6 +416,8 @@ def test_the_sandboxed_program_gets_a_private_tmp_and_compiles_outside_it(monkey
         real = str(folder.resolve())
         return real != "/tmp" and not real.startswith("/tmp/")
 
+    if session_mod.runs_from_tmp():
+        pytest.skip("this Python or roads lives under /tmp: explain keeps /tmp shared then")
     places = [Path("/var/tmp"), REPO / ".cache"]
     place = next((p for p in places if p.is_dir() and os.access(p, os.W_OK) and outside_tmp(p)),
                  None)
@@ -444,3 +446,15 @@ def test_the_sandboxed_program_gets_a_private_tmp_and_compiles_outside_it(monkey
     finally:
         shutil.rmtree(project, ignore_errors=True)
         target.unlink(missing_ok=True)
+
+
+def test_a_python_under_tmp_keeps_tmp_shared(monkeypatch):
+    """A checkout cloned under /tmp (its virtualenv there): a private /tmp would hide the
+    tracer's own Python from the sandbox, so explain compiles under /tmp as before."""
+    monkeypatch.setattr(sys, "executable", "/tmp/clone/.venv/bin/python")
+    assert session_mod.runs_from_tmp()
+    monkeypatch.setattr(sys, "executable", "/usr/bin/python3")
+    monkeypatch.setattr(sys, "prefix", "/tmp/clone/.venv")
+    assert session_mod.runs_from_tmp()
+    monkeypatch.setattr(sys, "prefix", "/usr")
+    assert session_mod.runs_from_tmp() == str(Path(session_mod.__file__).resolve()).startswith("/tmp/")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import sys
 import tempfile
 from pathlib import Path
 from typing import Callable
@@ -26,6 +27,15 @@ from ..constants import ADDR_NO_RANDOMIZE
 from ..errors import ExplainError
 from .record import NO_BUILD_DIR, VARIANT, Session, session_from_json
 from .trace import Hit, Outcome, Tracer, parse_stop, seize_and_read
+
+def runs_from_tmp() -> bool:
+    """Whether this Python (its executable or its prefix, a virtualenv's) or the roads
+    package lies under /tmp, which the sandboxed tracer then needs to see."""
+    here = Path(__file__).resolve().parents[2]
+    return any(p == "/tmp" or p.startswith("/tmp/")
+               for p in (os.path.abspath(sys.executable), os.path.abspath(sys.prefix),
+                         str(here)))
+
 
 def sample_name(path: str) -> str:
     name = re.sub(r"[^A-Za-z0-9_.+-]+", "-", os.path.basename(path)).strip("-")
@@ -88,15 +98,19 @@ def explain_program(argv: list[str], wheres: list[str], *, aslr: bool = False,
     That fresh folder, where a ``.c`` program is compiled, is made in the cache folder,
     not under /tmp: a folder under /tmp would keep the sandbox from giving the program
     a private one (``launcher.c``), and where /tmp is a tmpfs the binary's pages would
-    stay dirty (``capture.build.written_back``)."""
+    stay dirty (``capture.build.written_back``). Unless this Python or roads itself
+    lives under /tmp (a checkout cloned there): a private /tmp would hide them from the
+    tracer the sandbox runs, so /tmp stays shared (``runs_from_tmp``)."""
     stops = [parse_stop(w) for w in wheres] or [parse_stop("main")]
     labels = [s.label for s in stops]
     if len(set(labels)) != len(labels):
         raise ExplainError("the same --at twice: " + ", ".join(sorted({l for l in labels if labels.count(l) > 1})))
     program = argv[0]
-    if sandbox is not None:
+    place = None
+    if sandbox is not None and not runs_from_tmp():
         sandbox.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix="roads-explain-", dir=sandbox) as tmp:
+        place = sandbox
+    with tempfile.TemporaryDirectory(prefix="roads-explain-", dir=place) as tmp:
         gcc_argv: tuple[str, ...] = ()
         if program.endswith(".c"):
             source = Path(program)
