@@ -206,10 +206,9 @@ def test_a_written_back_file_maps_clean_and_fsync_is_not_needed(disk_folder, mon
     assert synced == []
 
 
-def test_elsewhere_a_file_is_written_back_by_fsync(disk_folder, monkeypatch):
-    """On a file system not known to keep a file's own pages (overlayfs: they are the
-    file's underneath, which sync_file_range never reaches), and for what the call
-    refuses, fsync does it; a FIFO in the binary's place does not hang it."""
+@pytest.fixture
+def fsyncs(monkeypatch) -> list[int]:
+    """The descriptors os.fsync is called on from now on (each still fsynced)."""
     synced: list[int] = []
     real_fsync = os.fsync
 
@@ -218,6 +217,14 @@ def test_elsewhere_a_file_is_written_back_by_fsync(disk_folder, monkeypatch):
         real_fsync(fd)
 
     monkeypatch.setattr(os, "fsync", fsync)
+    return synced
+
+
+def test_elsewhere_a_file_is_written_back_by_fsync(disk_folder, fsyncs, monkeypatch):
+    """On a file system not known to keep a file's own pages (overlayfs: they are the
+    file's underneath, which sync_file_range never reaches), and for what the call
+    refuses, fsync does it."""
+    synced = fsyncs
     monkeypatch.setattr(build, "_OWN_PAGES", frozenset())
     path = _fresh_file(disk_folder, "binary")
     build.written_back(path)
@@ -232,19 +239,11 @@ def test_elsewhere_a_file_is_written_back_by_fsync(disk_folder, monkeypatch):
         os.close(write)
 
 
-def test_a_fifo_in_the_binarys_place_is_tried_and_refused_without_hanging(disk_folder,
-                                                                         monkeypatch):
+def test_a_fifo_in_the_binarys_place_is_tried_and_refused_without_hanging(disk_folder, fsyncs):
     """A sample may leave a FIFO where its binary goes: on a disk's file system
     sync_file_range refuses it (ESPIPE), fsync is tried (and refused), and nothing
     waits for a writer (O_NONBLOCK)."""
-    synced: list[int] = []
-    real_fsync = os.fsync
-
-    def fsync(fd):
-        synced.append(fd)
-        real_fsync(fd)
-
-    monkeypatch.setattr(os, "fsync", fsync)
+    synced = fsyncs
     fifo = disk_folder / "fifo"
     os.mkfifo(fifo)
     fd = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)
