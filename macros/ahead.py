@@ -49,17 +49,12 @@ import tempfile
 import threading
 import time
 
+from roads.cores import usable as cores  # the cores this process may run on
+
 log = logging.getLogger("mkdocs.plugins.roads")
 WAIT = 300.0  # seconds the build waits for a page a worker took before rendering it itself
 _state: dict = {}  # this build's: the claims folder, the workers, the pages they finished
 
-
-def cores() -> int:
-    """The cores this process may run on (``taskset`` and cgroups' cpusets count)."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):
-        return os.cpu_count() or 1
 
 
 def worker() -> bool:

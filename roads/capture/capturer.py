@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import glob
 import hashlib
-import os
 import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from .. import command
+from ..cores import usable as usable_cores
 from ..errors import CaptureError, RoadsError
 from . import freeze
 from .build import folder_stamp
@@ -85,8 +85,8 @@ class Capturer:
         Raises the capture's RoadsError; the same error again, without a new run, while
         nothing in the samples folder changes.
         """
-        if together is None:  # the cores this process may use (taskset, cpusets)
-            together = len(os.sched_getaffinity(0)) > 1
+        if together is None:
+            together = usable_cores() > 1
         with command.ledger() as timing:
             outcome = self._capture_one(name, refresh, cancel, together)
         outcome.timing = timing

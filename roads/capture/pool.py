@@ -8,10 +8,10 @@ runs under way within half a second and never starts the queued ones.
 from __future__ import annotations
 
 import logging
-import os
 import threading
 import time
 
+from ..cores import usable as usable_cores
 from ..errors import CaptureError, RoadsError
 from .capturer import Capturer, Outcome
 
@@ -29,7 +29,7 @@ def capture_many(capturer: Capturer, names: list[str] | None = None, *, refresh:
     for name in names:
         if name not in manifest.broken:
             capturer.samples.sample(name)  # an unknown name stops here; a broken entry fails alone
-    jobs = jobs or len(os.sched_getaffinity(0))  # the cores it may use (taskset, cpusets)
+    jobs = jobs or usable_cores()
 
     cancel = threading.Event()
 
