@@ -42,12 +42,16 @@ RACY_NS = 100_000_000
 COARSE_RACY_NS = 2_000_000_000
 
 
-def racy(mtime_ns: int) -> bool:
+def racy(mtime_ns: int, read_at: int | None = None) -> bool:
     """Whether a file last modified at ``mtime_ns`` was modified too recently for its
-    stats to vouch that its bytes are the ones read now: within ``RACY_NS``, or within
-    ``COARSE_RACY_NS`` for a stamp of a whole second (as a coarse clock makes them)."""
+    stats to vouch for the bytes read from ``read_at`` on (``time.time_ns()`` taken
+    before its stats and bytes were read; now by default): within ``RACY_NS``, or within
+    ``COARSE_RACY_NS`` for a stamp of a whole second (as a coarse clock makes them).
+
+    The moment must be the one before the read, not a later one: a save during a slow
+    read or check, in the same tick, would keep the stats a later moment vouches for."""
     window = COARSE_RACY_NS if mtime_ns % 1_000_000_000 == 0 else RACY_NS
-    return mtime_ns >= time.time_ns() - window
+    return mtime_ns >= (time.time_ns() if read_at is None else read_at) - window
 
 
 def keep_text(path: Path, text: str) -> None:

@@ -142,6 +142,8 @@ def test_a_stamp_of_a_whole_second_is_racy_for_longer() -> None:
     whole = (now - COARSE_RACY_NS // 2) // 10**9 * 10**9
     assert now - whole > RACY_NS and racy(whole)
     assert not racy((now - COARSE_RACY_NS) // 10**9 * 10**9 - 10**9)
+    # Judged by when a read began, a stamp is recent however long ago that was.
+    assert racy(fine, read_at=fine + RACY_NS // 2) and not racy(fine, read_at=fine + RACY_NS + 1)
 
 
 def test_a_capture_saved_again_within_one_tick_is_read_again(tmp_path: Path) -> None:
@@ -150,15 +152,63 @@ def test_a_capture_saved_again_within_one_tick_is_read_again(tmp_path: Path) -> 
     within one tick of a coarse file clock leaves its stats as they were)."""
     doc = json.loads((REPO / "snapshots" / "brk.json").read_text(encoding="utf-8"))
     store, path = _store_with(tmp_path, doc)
+    # Stamped ahead of the clock: recent for the whole test, however slowly it runs.
+    ahead = time.time_ns() + 60 * 10**9 + 1
+    os.utime(path, ns=(ahead, ahead))
     first = store.read("brk")
+    _save_again_keeping_stats(path)
+    assert store.read("brk") != first
+    assert '"exit_code": 7' in json.dumps(store.read("brk"))
+
+
+def test_a_capture_is_judged_recent_by_when_its_read_began(tmp_path: Path,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """Whether a capture's stats vouch for its bytes is judged by the moment its read
+    began, not after its check: a check slower than RACY_NS (a busy machine) must not
+    let a save in the same tick, during the check, go unseen."""
+    doc = json.loads((REPO / "snapshots" / "brk.json").read_text(encoding="utf-8"))
+    store, path = _store_with(tmp_path, doc)
+    now = time.time_ns()
+    os.utime(path, ns=(now, now + (1 if now % 10**9 == 0 else 0)))
+    late = [0]
+    real_ns, real_check = time.time_ns, store.marks.check
+    monkeypatch.setattr(time, "time_ns", lambda: real_ns() + late[0])
+
+    def slow_check(*args: object) -> None:  # the clock moves on while the capture is checked
+        real_check(*args)
+        late[0] += 2 * COARSE_RACY_NS
+
+    monkeypatch.setattr(store.marks, "check", slow_check)
+    first = store.read("brk")
+    _save_again_keeping_stats(path)
+    assert store.read("brk") != first
+
+
+def test_a_manifest_saved_again_within_one_tick_is_read_again(tmp_path: Path) -> None:
+    """The same for the samples' manifest, in the SampleSet that read it: a save that
+    keeps its stats while they vouch for nothing yet is still seen."""
+    samples = tmp_path / "samples"
+    samples.mkdir()
+    (samples / "one.c").write_text("int main(void) { return 0; }\n")
+    manifest = samples / "samples.toml"
+    manifest.write_text('[one]\ncheckpoints = ["x"]\n')
+    ahead = time.time_ns() + 60 * 10**9 + 1
+    os.utime(manifest, ns=(ahead, ahead))
+    found = SampleSet(samples)
+    assert found.sample("one").checkpoints == ("x",)
+    manifest.write_text('[one]\ncheckpoints = ["y"]\n')
+    os.utime(manifest, ns=(ahead, ahead))
+    assert found.sample("one").checkpoints == ("y",)
+
+
+def _save_again_keeping_stats(path: Path) -> None:
+    """Save ``path`` again with other bytes of the same size, under the same stamp."""
     text = path.read_text(encoding="utf-8")
     assert '"exit_code": 0,' in text
     before = path.stat()
     path.write_text(text.replace('"exit_code": 0,', '"exit_code": 7,', 1), encoding="utf-8")
     os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
     assert (path.stat().st_size, path.stat().st_ino) == (before.st_size, before.st_ino)
-    assert store.read("brk") != first
-    assert '"exit_code": 7' in json.dumps(store.read("brk"))
 
 
 def _store_with(tmp_path: Path, doc: dict) -> tuple[Store, Path]:

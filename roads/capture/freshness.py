@@ -21,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -50,6 +51,7 @@ def engine_digest() -> str:
     """Digest of the capture code itself (and the schema version); hashed again in this
     process only when the stats of one of its files move."""
     here = Path(__file__).parent.parent
+    read_at = time.time_ns()  # before the stats: what ``racy`` judges by
     stats = []
     for name in ENGINE_FILES:
         st = os.stat(here / name)
@@ -61,7 +63,7 @@ def engine_digest() -> str:
     for name in ENGINE_FILES:
         h.update(name.encode() + b"\0" + (here / name).read_bytes())
     digest = h.hexdigest()
-    if not any(racy(mtime) for mtime, _, _ in stats):
+    if not any(racy(mtime, read_at) for mtime, _, _ in stats):
         _ENGINE[:] = [key, digest]
     return digest
 
@@ -156,11 +158,12 @@ class Checker:
         """Compare the committed capture's recorded inputs with the current ones."""
         # Stats first: a file saved while its digest is taken must not be remembered
         # as fresh under its new stats.
+        read_at = time.time_ns()  # before the stats: what ``racy`` judges by
         stamp = self.stamp(name)
         fresh = self._judge(name, doc)
         if fresh.state in KEPT and stamp is not None and stamp == self.stamp(name):
             self._fresh_at[name] = stamp
-            self._memo_keep(name, stamp)
+            self._memo_keep(name, stamp, read_at)
         return fresh
 
     # -- the stamps kept on disk for later processes ----------------------------------
@@ -175,11 +178,11 @@ class Checker:
         assert self.memo is not None
         return self.memo / f"{name}.json"
 
-    def _memo_keep(self, name: str, stamp: tuple) -> None:
+    def _memo_keep(self, name: str, stamp: tuple, read_at: int | None = None) -> None:
         if self.memo is None:
             return
         *files, sample = stamp
-        if any(racy(mtime) for _, mtime, _, _ in files):
+        if any(racy(mtime, read_at) for _, mtime, _, _ in files):
             return  # too recent to vouch for (``racy``)
         text = json.dumps({**self._memo_key(), "sample": repr(sample), "files": files})
         path = self._memo_path(name)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import os
+import time
 from pathlib import Path
 
 from ..cachedir import racy
@@ -28,7 +29,8 @@ class SampleSet:
 
     def __init__(self, directory: Path) -> None:
         self.directory = directory
-        self._manifest: tuple[int, Manifest] | None = None  # (mtime, what it said)
+        # The manifest file's stats, what it said, and when the read began.
+        self._manifest: tuple[tuple[int, int, int], Manifest, int] | None = None
 
     @property
     def path(self) -> Path:
@@ -38,15 +40,18 @@ class SampleSet:
     def manifest(self) -> Manifest:
         """The manifest as the file says now; ConfigError only when no entry of it can be
         read."""
+        read_at = time.time_ns()  # before the stats: what ``racy`` judges by
         try:
             st = self.path.stat()
         except FileNotFoundError:
             raise ConfigError(f"{self.path}: no sample manifest") from None
-        if self._manifest is None or self._manifest[0] != st.st_mtime_ns:
-            self._manifest = (st.st_mtime_ns, self._read(st))
-        return self._manifest[1]
+        key = (st.st_mtime_ns, st.st_size, st.st_ino)
+        known = self._manifest
+        if known is None or known[0] != key or racy(st.st_mtime_ns, known[2]):
+            self._manifest = known = (key, self._read(st, read_at), read_at)
+        return known[1]
 
-    def _read(self, st: os.stat_result) -> Manifest:
+    def _read(self, st: os.stat_result, read_at: int) -> Manifest:
         """The manifest, parsed again unless this process read it under the same stats
         of the file and the same listing of the folder.
 
@@ -62,7 +67,7 @@ class SampleSet:
             return known[1]
         manifest = read_manifest(self.directory)
         if (key[-1] is not None and not manifest.broken
-                and not racy(st.st_mtime_ns)
+                and not racy(st.st_mtime_ns, read_at)
                 and all("/" not in path for sample in manifest.samples.values()
                         for path in (*sample.sources, *([sample.gdb] if sample.gdb else [])))):
             _READ[str(self.directory)] = (key, manifest)

@@ -13,6 +13,7 @@ compared by digest at each read until they can.
 from __future__ import annotations
 
 import hashlib
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -52,6 +53,7 @@ class Store:
 
     def _version(self, name: str) -> _Version:
         path = self.path(name)
+        read_at = time.time_ns()  # before the stats: what ``cachedir.racy`` judges by
         try:
             st = path.stat()
         except FileNotFoundError:
@@ -69,7 +71,7 @@ class Store:
                                sample=name) from None
         sha = hashlib.sha256(data).hexdigest()
         if known is not None and known.stat == key and known.sha == sha:
-            known.racy = cachedir.racy(st.st_mtime_ns)
+            known.racy = cachedir.racy(st.st_mtime_ns, read_at)
             return known
         try:
             text = data.decode("utf-8")
@@ -81,7 +83,7 @@ class Store:
             exc.sample = name
             raise
         self.marks.check(path, name, doc, sha)
-        version = _Version(key, data, doc, sha, racy=cachedir.racy(st.st_mtime_ns))
+        version = _Version(key, data, doc, sha, racy=cachedir.racy(st.st_mtime_ns, read_at))
         self._versions[name] = version
         return version
 

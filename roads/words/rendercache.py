@@ -23,6 +23,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -61,6 +62,7 @@ class FileStates:
     def state(self, path: str | os.PathLike[str]) -> Dependency:
         """The file at ``path`` now (digest re-read only when its stats moved)."""
         name = os.path.abspath(path)
+        read_at = time.time_ns()  # before the stats: what ``cachedir.racy`` judges by
         try:
             st = os.stat(name)
         except OSError:
@@ -74,7 +76,7 @@ class FileStates:
         except OSError:
             return Dependency(name, -1, -1, -1, None)
         state = Dependency(name, st.st_size, st.st_mtime_ns, st.st_ino, digest)
-        if cachedir.racy(st.st_mtime_ns):  # its stats vouch for nothing yet: compared by digest
+        if cachedir.racy(st.st_mtime_ns, read_at):  # its stats vouch for nothing yet: compared by digest
             return Dependency(name, st.st_size, -1, st.st_ino, digest)
         # Kept only when the stats did not move while the file was read.
         try:
