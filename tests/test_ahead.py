@@ -90,7 +90,7 @@ def test_workers_render_from_the_end_and_the_build_waits_for_what_they_took(tmp_
 
 def workers_render_from_the_end(tmp_path: Path) -> None:
     log = tmp_path / "rendered"
-    todo = pages(12)
+    todo = pages(max(12, 3 * ahead.cores()))  # more pages than workers: some left to the build
     render = renderer(log)
     try:
         assert ahead.fork(todo, render) == ahead.cores() - 1

@@ -50,8 +50,10 @@ def test_a_kept_fresh_stamp_serves_a_new_project_until_an_input_moves(scratch) -
     _age(scratch.root)
     memo = scratch.root / ".cache" / "roads" / "fresh" / "kept.json"
 
-    # A file written just now is not vouched for: no stamp is kept for it.
-    (scratch.root / "snapshots" / "kept.json").touch()
+    # A file written just now is not vouched for: no stamp is kept for it. (Stamped a
+    # minute ahead: just now, however slowly the test runs.)
+    ahead = time.time_ns() + 60 * 10**9 + 1
+    os.utime(scratch.root / "snapshots" / "kept.json", ns=(ahead, ahead))
     assert scratch.project().freshness("kept").state == "fresh"
     assert not memo.exists()
     _age(scratch.root)
@@ -138,10 +140,10 @@ def test_a_stamp_of_a_whole_second_is_racy_for_longer() -> None:
     now = time.time_ns()
     fine = now - 3 * RACY_NS // 2
     fine += 1 if fine % 10**9 == 0 else 0
-    assert racy(now) and not racy(fine)
+    assert racy(now, read_at=now) and not racy(fine, read_at=now)
     whole = (now - COARSE_RACY_NS // 2) // 10**9 * 10**9
-    assert now - whole > RACY_NS and racy(whole)
-    assert not racy((now - COARSE_RACY_NS) // 10**9 * 10**9 - 10**9)
+    assert now - whole > RACY_NS and racy(whole, read_at=now)
+    assert not racy((now - COARSE_RACY_NS) // 10**9 * 10**9 - 10**9, read_at=now)
     # Judged by when a read began, a stamp is recent however long ago that was.
     assert racy(fine, read_at=fine + RACY_NS // 2) and not racy(fine, read_at=fine + RACY_NS + 1)
 
