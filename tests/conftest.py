@@ -277,3 +277,36 @@ def browser():
         b = p.chromium.launch(executable_path=path, args=CHROMIUM_ARGS)
         yield b
         b.close()
+
+
+class FrozenClock:
+    """``time.time_ns`` held still, moved on only by ``jump``: a file written during the
+    test is stamped no earlier than the clock, so it counts as just saved
+    (``roads.cachedir.racy``) until the clock jumps, in the middle of a read if the
+    test says so, as a slow read on a busy machine would let it."""
+
+    def __init__(self) -> None:
+        self.now = time.time_ns()
+
+    def __call__(self) -> int:
+        return self.now
+
+    def jump(self, ns: int) -> None:
+        self.now += ns
+
+    def after(self, function, ns: int):
+        """``function``, the clock jumping ``ns`` once it has run (a slow step)."""
+        def slow(*args, **kwargs):
+            try:
+                return function(*args, **kwargs)
+            finally:
+                self.jump(ns)
+        return slow
+
+
+@pytest.fixture
+def frozen_clock(monkeypatch) -> FrozenClock:
+    clock = FrozenClock()
+    monkeypatch.setattr(time, "time_ns", clock)
+    return clock
+

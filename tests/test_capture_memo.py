@@ -203,6 +203,71 @@ def test_a_manifest_saved_again_within_one_tick_is_read_again(tmp_path: Path) ->
     assert found.sample("one").checkpoints == ("y",)
 
 
+def _manifest_of(tmp_path: Path, checkpoint: str) -> Path:
+    samples = tmp_path / "samples"
+    samples.mkdir(exist_ok=True)
+    (samples / "one.c").write_text("int main(void) { return 0; }\n")
+    manifest = samples / "samples.toml"
+    manifest.write_text(f'[one]\ncheckpoints = ["{checkpoint}"]\n')
+    return manifest
+
+
+def _rewrite_keeping_stats(path: Path, text: str) -> None:
+    before = path.stat()
+    path.write_text(text)
+    os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
+    assert (path.stat().st_size, path.stat().st_ino) == (before.st_size, before.st_ino)
+
+
+def test_a_manifest_is_judged_by_when_its_first_read_began(tmp_path: Path,
+                                                           frozen_clock) -> None:
+    """A SampleSet read its manifest just after it was saved: however long before the
+    next look (the clock jumps), a save in the same tick is still seen."""
+    manifest = _manifest_of(tmp_path, "x")
+    found = SampleSet(manifest.parent)
+    assert found.sample("one").checkpoints == ("x",)
+    frozen_clock.jump(2 * COARSE_RACY_NS)
+    _rewrite_keeping_stats(manifest, manifest.read_text().replace('"x"', '"y"'))
+    assert found.sample("one").checkpoints == ("y",)
+
+
+def test_a_manifest_read_slowly_is_not_kept_for_the_process(tmp_path: Path, frozen_clock,
+                                                            monkeypatch) -> None:
+    """The manifests a process keeps for every SampleSet are judged by when their read
+    began: one read slowly, just after a save, is not kept on its stats."""
+    from roads.capture import sampleset
+
+    monkeypatch.setattr(sampleset, "_READ", {})
+    monkeypatch.setattr(sampleset, "read_manifest",
+                        frozen_clock.after(sampleset.read_manifest, 2 * COARSE_RACY_NS))
+    manifest = _manifest_of(tmp_path, "x")
+    assert SampleSet(manifest.parent).sample("one").checkpoints == ("x",)
+    _rewrite_keeping_stats(manifest, manifest.read_text().replace('"x"', '"y"'))
+    assert SampleSet(manifest.parent).sample("one").checkpoints == ("y",)
+
+
+@pytest.mark.gcc
+def test_a_capture_judged_slowly_just_after_a_save_is_not_remembered(
+        scratch, frozen_clock, monkeypatch) -> None:
+    """Freshness judged slowly (the clock jumps while the inputs are hashed) of a sample
+    saved just before: neither this process nor a later one (the memo on disk) holds it
+    fresh by its stats, so a save in the same tick is judged."""
+    scratch.add("slow", """\
+        #include "roads.h"
+        int main(void) { ROADS_CHECKPOINT("here"); return 0; }
+        """, 'checkpoints = ["here"]')
+    assert scratch.project().capture_one("slow").action == "captured"
+    _age(scratch.root)
+    source = scratch.samples / "slow.c"
+    os.utime(source, ns=(frozen_clock.now, frozen_clock.now + 1))  # saved just now
+    monkeypatch.setattr(Checker, "_judge",
+                        frozen_clock.after(Checker._judge, 2 * COARSE_RACY_NS))
+    project = scratch.project("frozen")
+    assert project.freshness("slow").state == "fresh"
+    assert not project.checker.still_fresh("slow")
+    assert not (scratch.root / ".cache" / "roads" / "fresh" / "slow.json").exists()
+
+
 def _save_again_keeping_stats(path: Path) -> None:
     """Save ``path`` again with other bytes of the same size, under the same stamp."""
     text = path.read_text(encoding="utf-8")
@@ -364,6 +429,9 @@ def test_a_build_judges_a_capture_again_only_when_its_files_move(scratch, monkey
     project.load("once")
     assert judged == ["once", "once"]  # outside a build: judged at every load
 
+    # A file just written is judged at every load, even in a build (its stats vouch for
+    # nothing yet): aged, as a later build finds its files.
+    _age(scratch.root)
     project.begin_build()
     judged.clear()
     first = project.load("once")
@@ -376,6 +444,7 @@ def test_a_build_judges_a_capture_again_only_when_its_files_move(scratch, monkey
     assert judged == ["once", "once"]
     assert again["inputs"]["files"]["once.c"] != first["inputs"]["files"]["once.c"]
     # The capture it wrote is judged once more (it moved while judged), then settled.
+    _age(scratch.root)
     project.load("once")
     assert project.load("once")["inputs"] == again["inputs"]
     assert judged == ["once", "once", "once"]
@@ -389,11 +458,52 @@ def test_a_build_judges_a_capture_again_only_when_its_files_move(scratch, monkey
 
     source.write_text('#include "roads.h"\nint main(void) { ROADS_CHECKPOINT("here"); return 0; }\n')
     project.load("once")
+    _age(scratch.root)
     project.begin_build()  # the next build: judged again, once
     judged.clear()
     for _ in range(3):
         project.load("once")
     assert judged == ["once"]
+
+
+@pytest.mark.gcc
+def test_a_sample_saved_twice_within_one_tick_is_judged_again(scratch) -> None:
+    """What a Project found of a sample saved just now is not remembered by its stats:
+    saved again within one tick of the file clock, same size and same stats, it is judged
+    again, in a build (``Project.load``'s settled captures) and by the checker
+    (``still_fresh``), in auto mode (captured again) and in frozen mode (stale)."""
+    scratch.add("tick", """\
+        #include "roads.h"
+        int main(void) { ROADS_CHECKPOINT("here"); return 0; }
+        """, 'checkpoints = ["here"]')
+    assert scratch.project().capture_one("tick").action == "captured"
+    _age(scratch.root)
+    source = scratch.samples / "tick.c"
+    text = source.read_text()
+    ahead = time.time_ns() + 60 * 10**9 + 1  # saved just now, however slow the test
+    os.utime(source, ns=(ahead, ahead))
+
+    def save_again_in_the_same_tick() -> None:
+        before = source.stat()
+        source.write_text(text.replace(") { ROADS", ")  {ROADS"))
+        os.utime(source, ns=(before.st_atime_ns, before.st_mtime_ns))
+        assert (source.stat().st_size, source.stat().st_mtime_ns) == \
+            (before.st_size, before.st_mtime_ns)
+
+    frozen = scratch.project("frozen")
+    frozen.begin_build()
+    frozen.load("tick")
+    assert frozen.freshness("tick").state == "fresh"
+    assert not frozen.checker.still_fresh("tick")  # found fresh, but too recent to remember
+    auto = scratch.project()
+    auto.begin_build()
+    first = auto.load("tick")
+
+    save_again_in_the_same_tick()
+    assert not frozen.checker.still_fresh("tick")
+    assert frozen.freshness("tick").state == "stale"
+    again = auto.load("tick")
+    assert again["inputs"]["files"]["tick.c"] != first["inputs"]["files"]["tick.c"]
 
 
 def _site_build(root: Path, monkeypatch) -> None:

@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from macros import project as macros_project
+from roads.cachedir import COARSE_RACY_NS
 from roads.capture.project import MODES
 from roads.capture.treestamp import FreshMark, tree_stamp
 from roads.words.rendercache import FileStates, Recorder, RenderCache, digest
@@ -161,6 +162,23 @@ def test_a_file_saved_again_within_one_tick_of_its_reading_is_not_taken_as_uncha
     _same_tick_rewrite(recent, "xyz")
     assert files.state(recent).sha256 != first.sha256
     assert not files.unchanged(first)
+
+
+def test_a_file_read_slowly_is_judged_by_when_its_read_began(tmp_path, frozen_clock,
+                                                             monkeypatch):
+    """Whether a file's stats vouch for its digest is judged by the moment its read
+    began: a digest slower than RACY_NS (a busy machine) does not make a file saved just
+    before it trusted on its stats, to miss a save in the same tick."""
+    import hashlib
+
+    path = tmp_path / "page.md"
+    path.write_text("abc")
+    monkeypatch.setattr(hashlib, "file_digest",
+                        frozen_clock.after(hashlib.file_digest, 2 * COARSE_RACY_NS))
+    files = FileStates()
+    first = files.state(path)
+    _same_tick_rewrite(path, "xyz")
+    assert files.state(path).sha256 != first.sha256
 
 
 def test_the_claims_saved_again_within_one_tick_are_parsed_again(tmp_path, monkeypatch):

@@ -160,11 +160,29 @@ class Checker:
         # as fresh under its new stats.
         read_at = time.time_ns()  # before the stats: what ``racy`` judges by
         stamp = self.stamp(name)
+        if doc is not None and doc is not self._current(name):
+            doc = None  # read before a save that ``stamp`` saw: judged as the file is now
         fresh = self._judge(name, doc)
-        if fresh.state in KEPT and stamp is not None and stamp == self.stamp(name):
+        if (fresh.state in KEPT and stamp is not None and stamp == self.stamp(name)
+                and self.vouched(stamp, read_at)):
             self._fresh_at[name] = stamp
             self._memo_keep(name, stamp, read_at)
         return fresh
+
+    def _current(self, name: str) -> dict | None:
+        """The capture of ``name`` as the store holds it now (None: not readable)."""
+        try:
+            return self.store.read(name)
+        except CaptureError:
+            return None
+
+    @staticmethod
+    def vouched(stamp: tuple, read_at: int) -> bool:
+        """Whether the stats of every file of ``stamp`` (``Checker.stamp``), taken from
+        ``read_at`` on, vouch for its bytes: none modified too recently (``racy``). A file
+        saved again within one tick of the file clock keeps its stats; until it is older
+        than that, what was found of it is not remembered by its stats."""
+        return not any(racy(mtime, read_at) for _, mtime, _, _ in stamp[:-1])
 
     # -- the stamps kept on disk for later processes ----------------------------------
 
@@ -182,7 +200,7 @@ class Checker:
         if self.memo is None:
             return
         *files, sample = stamp
-        if any(racy(mtime, read_at) for _, mtime, _, _ in files):
+        if not self.vouched(stamp, time.time_ns() if read_at is None else read_at):
             return  # too recent to vouch for (``racy``)
         text = json.dumps({**self._memo_key(), "sample": repr(sample), "files": files})
         path = self._memo_path(name)

@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 from pathlib import Path
 
 from .. import document
@@ -171,10 +172,12 @@ class Project:
         if judged is not None and self.checker.unmoved(judged):
             return self.read(name)
         # Stats before and after: a file saved while it is judged is not settled under
-        # its new stats.
+        # its new stats, nor one too recent for its stats to vouch for its bytes.
+        read_at = time.time_ns()
         before = self.checker.stamp(name)
         doc = self._load(name)
-        if before is not None and self.checker.stamp(name) == before:
+        if (before is not None and self.checker.stamp(name) == before
+                and self.checker.vouched(before, read_at)):
             settled[name] = before
         else:
             settled.pop(name, None)

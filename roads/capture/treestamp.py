@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import time
 from pathlib import Path
 
 from ..cachedir import racy
@@ -25,7 +26,7 @@ from ..command import tool_identity
 ROADS = Path(__file__).resolve().parent.parent
 
 
-def _walk(folder: Path) -> list[str]:
+def _walk(folder: Path, read_at: int) -> list[str]:
     found = []
     for top, dirs, files in os.walk(folder):
         dirs[:] = sorted(d for d in dirs if d != "__pycache__")
@@ -35,13 +36,13 @@ def _walk(folder: Path) -> list[str]:
                 st = os.stat(path)
             except OSError:
                 continue
-            found.append(_line(path, st) + f"\0{st.st_ino}")
+            found.append(_line(path, st, read_at) + f"\0{st.st_ino}")
     return found
 
 
-def _line(path: str, st: os.stat_result) -> str:
+def _line(path: str, st: os.stat_result, read_at: int) -> str:
     line = f"{path}\0{st.st_size}\0{st.st_mtime_ns}"
-    if racy(st.st_mtime_ns):
+    if racy(st.st_mtime_ns, read_at):
         try:
             with open(path, "rb") as f:
                 line += "\0" + hashlib.file_digest(f, "sha256").hexdigest()
@@ -52,10 +53,11 @@ def _line(path: str, st: os.stat_result) -> str:
 
 def tree_stamp(samples: Path, snapshots: Path, mode: str) -> str:
     """The stamp of the samples, the snapshots, the engine's code and gcc, for ``mode``."""
+    read_at = time.time_ns()  # before every stat: what ``racy`` judges by
     lines = [mode, tool_identity("gcc"), str(samples), str(snapshots)]
-    lines += _walk(samples) + _walk(snapshots) + _walk(ROADS / "capture")
+    lines += _walk(samples, read_at) + _walk(snapshots, read_at) + _walk(ROADS / "capture", read_at)
     for path in sorted(ROADS.glob("*.py")):
-        lines.append(_line(str(path), path.stat()))
+        lines.append(_line(str(path), path.stat(), read_at))
     return hashlib.sha256("\n".join(lines).encode()).hexdigest()
 
 
