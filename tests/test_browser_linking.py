@@ -163,9 +163,11 @@ def test_the_stepper_goes_through_every_checkpoint_with_its_buttons(site, browse
     root = page.locator(".roads-timelapse")
     root.scroll_into_view_if_needed()
     width = viewport["width"]
-    # Transitions counted as they start: a busy machine may look only after they ended.
-    page.evaluate("window.roadsRuns = 0; document.addEventListener('transitionrun', "
-                  "() => { window.roadsRuns += 1 })")
+    # The figure's transitions counted as they start: a busy machine may look only after
+    # they ended.
+    page.evaluate("window.roadsRuns = 0; document.addEventListener('transitionrun', e => {"
+                  " if (e.target.closest && e.target.closest('.roads-timelapse-current'))"
+                  " window.roadsRuns += 1 })")
     for k, step in enumerate(steps):
         if k:
             runs = page.evaluate("window.roadsRuns")
