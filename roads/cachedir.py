@@ -40,6 +40,13 @@ LOCKS = ".locks"  # the file whose byte ranges lock a folder's entries (``locked
 # file systems') is given COARSE_RACY_NS.
 RACY_NS = 100_000_000
 COARSE_RACY_NS = 2_000_000_000
+# A file stamped more than FUTURE_NS ahead of the reader's clock was stamped by another
+# clock (a network file system's, an archive's, this machine's before it was set back):
+# a save here would stamp it with this clock's time, moving it back, so its stats do
+# vouch for its bytes. Without this bound such a file would count as just saved for as
+# long as the clock is behind, and be read and hashed again at every look. (The bound
+# is far above any pause between taking the moment of a read and the stat after it.)
+FUTURE_NS = 10_000_000_000
 
 
 def racy(mtime_ns: int, read_at: int | None = None) -> bool:
@@ -49,9 +56,11 @@ def racy(mtime_ns: int, read_at: int | None = None) -> bool:
     ``COARSE_RACY_NS`` for a stamp of a whole second (as a coarse clock makes them).
 
     The moment must be the one before the read, not a later one: a save during a slow
-    read or check, in the same tick, would keep the stats a later moment vouches for."""
+    read or check, in the same tick, would keep the stats a later moment vouches for.
+    A stamp more than ``FUTURE_NS`` ahead of the moment is another clock's: not racy."""
+    at = time.time_ns() if read_at is None else read_at
     window = COARSE_RACY_NS if mtime_ns % 1_000_000_000 == 0 else RACY_NS
-    return mtime_ns >= (time.time_ns() if read_at is None else read_at) - window
+    return at - window <= mtime_ns <= at + FUTURE_NS
 
 
 def keep_text(path: Path, text: str) -> None:

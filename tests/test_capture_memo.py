@@ -19,7 +19,7 @@ import pytest
 
 from roads.capture import freeze
 from roads.capture.capturer import Capturer, Outcome
-from roads.cachedir import COARSE_RACY_NS, RACY_NS, racy
+from roads.cachedir import COARSE_RACY_NS, FUTURE_NS, RACY_NS, racy
 from roads.capture.freshness import Checker
 from roads.capture.marks import ValidMarks
 from roads.capture.proc import _parse_smaps, parse_smaps
@@ -28,7 +28,7 @@ from roads.capture.sampleset import SampleSet
 from roads.capture.snapshot import region_record
 from roads.capture.store import Store
 from roads.errors import CaptureError, CompileError, ConfigError
-from tests.conftest import REPO
+from tests.conftest import REPO, just_saved
 
 
 def _age(root: Path, seconds: float = 60) -> None:
@@ -50,10 +50,8 @@ def test_a_kept_fresh_stamp_serves_a_new_project_until_an_input_moves(scratch) -
     _age(scratch.root)
     memo = scratch.root / ".cache" / "roads" / "fresh" / "kept.json"
 
-    # A file written just now is not vouched for: no stamp is kept for it. (Stamped a
-    # minute ahead: just now, however slowly the test runs.)
-    ahead = time.time_ns() + 60 * 10**9 + 1
-    os.utime(scratch.root / "snapshots" / "kept.json", ns=(ahead, ahead))
+    # A file written just now is not vouched for: no stamp is kept for it.
+    just_saved(scratch.root / "snapshots" / "kept.json")
     assert scratch.project().freshness("kept").state == "fresh"
     assert not memo.exists()
     _age(scratch.root)
@@ -144,6 +142,9 @@ def test_a_stamp_of_a_whole_second_is_racy_for_longer() -> None:
     whole = (now - COARSE_RACY_NS // 2) // 10**9 * 10**9
     assert now - whole > RACY_NS and racy(whole, read_at=now)
     assert not racy((now - COARSE_RACY_NS) // 10**9 * 10**9 - 10**9, read_at=now)
+    # A stamp ahead of the clock is recent, unless it is so far ahead that another clock
+    # made it (a save here would move it back): it vouches then.
+    assert racy(now + FUTURE_NS // 2, read_at=now) and not racy(now + 2 * FUTURE_NS, read_at=now)
     # Judged by when a read began, a stamp is recent however long ago that was.
     assert racy(fine, read_at=fine + RACY_NS // 2) and not racy(fine, read_at=fine + RACY_NS + 1)
 
@@ -154,9 +155,7 @@ def test_a_capture_saved_again_within_one_tick_is_read_again(tmp_path: Path) -> 
     within one tick of a coarse file clock leaves its stats as they were)."""
     doc = json.loads((REPO / "snapshots" / "brk.json").read_text(encoding="utf-8"))
     store, path = _store_with(tmp_path, doc)
-    # Stamped ahead of the clock: recent for the whole test, however slowly it runs.
-    ahead = time.time_ns() + 60 * 10**9 + 1
-    os.utime(path, ns=(ahead, ahead))
+    just_saved(path)  # recent for the whole test, however slowly it runs
     first = store.read("brk")
     _save_again_keeping_stats(path)
     assert store.read("brk") != first
@@ -194,12 +193,10 @@ def test_a_manifest_saved_again_within_one_tick_is_read_again(tmp_path: Path) ->
     (samples / "one.c").write_text("int main(void) { return 0; }\n")
     manifest = samples / "samples.toml"
     manifest.write_text('[one]\ncheckpoints = ["x"]\n')
-    ahead = time.time_ns() + 60 * 10**9 + 1
-    os.utime(manifest, ns=(ahead, ahead))
+    just_saved(manifest)
     found = SampleSet(samples)
     assert found.sample("one").checkpoints == ("x",)
-    manifest.write_text('[one]\ncheckpoints = ["y"]\n')
-    os.utime(manifest, ns=(ahead, ahead))
+    _rewrite_keeping_stats(manifest, '[one]\ncheckpoints = ["y"]\n')
     assert found.sample("one").checkpoints == ("y",)
 
 
@@ -480,8 +477,7 @@ def test_a_sample_saved_twice_within_one_tick_is_judged_again(scratch) -> None:
     _age(scratch.root)
     source = scratch.samples / "tick.c"
     text = source.read_text()
-    ahead = time.time_ns() + 60 * 10**9 + 1  # saved just now, however slow the test
-    os.utime(source, ns=(ahead, ahead))
+    just_saved(source)
 
     def save_again_in_the_same_tick() -> None:
         before = source.stat()

@@ -22,7 +22,7 @@ from roads.capture.project import MODES
 from roads.capture.treestamp import FreshMark, tree_stamp
 from roads.words.rendercache import FileStates, Recorder, RenderCache, digest
 from tests.browser import PUBLISH
-from tests.conftest import copy_checkout
+from tests.conftest import copy_checkout, just_saved
 from tests.test_reproducible import build, tree
 
 # -- the cache itself -------------------------------------------------------------------
@@ -115,14 +115,6 @@ def test_pruning_names_the_drawings_as_the_engine_keeps_them(monkeypatch):
     assert svg.KEPT in asked["svg"]
 
 
-def _recent(path: Path) -> None:
-    """Stamp ``path`` a minute ahead of the clock: a file just saved, and still too recent
-    for its stats to vouch for its bytes however slowly the test runs (a busy machine
-    can take longer than ``cachedir.RACY_NS`` between a save and the next read)."""
-    ahead = time.time_ns() + 60 * 10**9 + 1
-    os.utime(path, ns=(ahead, ahead))
-
-
 def _same_tick_rewrite(path: Path, text: str) -> None:
     """Write ``text`` (as long as the file's bytes) over ``path`` and give it back the
     modification time it had: as a second save within one tick of a coarse file clock
@@ -142,7 +134,7 @@ def test_a_file_saved_again_within_one_tick_of_its_reading_is_not_taken_as_uncha
     taken as unchanged on its stats, as make does."""
     recent, old = tmp_path / "recent.md", tmp_path / "old.md"
     recent.write_text("one")
-    _recent(recent)
+    just_saved(recent)
     old.write_text("one")
     hour_ago = time.time_ns() - 3600 * 10**9
     os.utime(old, ns=(hour_ago, hour_ago))
@@ -157,7 +149,7 @@ def test_a_file_saved_again_within_one_tick_of_its_reading_is_not_taken_as_uncha
     # Within one process too: the digest of a racy file is not kept by its stats.
     files = FileStates()
     recent.write_text("abc")
-    _recent(recent)
+    just_saved(recent)
     first = files.state(recent)
     _same_tick_rewrite(recent, "xyz")
     assert files.state(recent).sha256 != first.sha256
@@ -193,7 +185,7 @@ def test_the_claims_saved_again_within_one_tick_are_parsed_again(tmp_path, monke
     path = tmp_path / "tests" / "claims.toml"
     path.write_text('[[claim]]\nid = "one"\npage = "docs/a.md"\ntext = "First."\n'
                     'test = "t.py::test_one"\n')
-    _recent(path)
+    just_saved(path)
     monkeypatch.setattr(claims, "project", lambda: SimpleNamespace(root=tmp_path))
     monkeypatch.setattr(claims, "_LOADED", {})
     assert claims.all_claims()[0].text == "First."
@@ -211,7 +203,7 @@ def test_the_tree_stamp_moves_with_any_sample_or_capture(tmp_path):
     assert tree_stamp(samples, snapshots, "auto") == first
     assert tree_stamp(samples, snapshots, "refresh") != first
     (samples / "brk.c").write_text("int main(void) { return 1; }\n")
-    _recent(samples / "brk.c")
+    just_saved(samples / "brk.c")
     second = tree_stamp(samples, snapshots, "auto")
     assert second != first
     (snapshots / "new.json").write_text("{}\n")
