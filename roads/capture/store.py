@@ -69,10 +69,12 @@ class Store:
         except OSError as exc:  # a folder in its place, no permission
             raise CaptureError(f"{path}: cannot read the capture: {exc.strerror}",
                                sample=name) from None
-        sha = hashlib.sha256(data).hexdigest()
-        if known is not None and known.stat == key and known.sha == sha:
+        if known is not None and known.stat == key and known.data == data:
+            # The same bytes (compared, not hashed: a capture just saved is read again at
+            # every look until its stats can vouch for it).
             known.racy = cachedir.racy(st.st_mtime_ns, read_at)
             return known
+        sha = hashlib.sha256(data).hexdigest()
         try:
             text = data.decode("utf-8")
         except UnicodeDecodeError as exc:
