@@ -289,6 +289,19 @@ def just_saved(path: Path) -> None:
     os.utime(path, ns=(ahead, ahead))
 
 
+def same_tick_rewrite(path: Path, text: str) -> None:
+    """Write ``text`` (as long as the file's bytes) over ``path`` and give it back the
+    modification time it had: as a second save within one tick of a coarse file clock
+    leaves it (this machine's kernel stamps files finely; others do not)."""
+    before = path.stat()
+    assert len(text.encode()) == before.st_size
+    path.write_text(text)
+    os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
+    after = path.stat()
+    assert (after.st_size, after.st_mtime_ns, after.st_ino) == \
+        (before.st_size, before.st_mtime_ns, before.st_ino)
+
+
 class FrozenClock:
     """``time.time_ns`` held still, moved on only by ``jump``: a file written during the
     test is stamped no earlier than the clock, so it counts as just saved

@@ -12,6 +12,7 @@ import pytest
 
 from roads import command
 from roads.capture import build, snapshot
+from roads.capture.proc import parse_smaps
 from roads.errors import CommandCancelled, CompileError
 
 TWO = '#include "roads.h"\nint main(void) { ROADS_CHECKPOINT("here"); return 0; }\n'
@@ -166,15 +167,11 @@ def _mapped_dirty(path) -> tuple[int, int]:
         view = mmap.mmap(f.fileno(), len(data), flags=mmap.MAP_PRIVATE, prot=mmap.PROT_READ)
     try:
         assert view[::mmap.PAGESIZE] == data[::mmap.PAGESIZE]  # every page faulted in
-        counters: dict[str, int] = {}
-        inside = False
-        for line in Path("/proc/self/smaps").read_text().splitlines():
-            fields = line.split()
-            if not fields[0].endswith(":"):  # a mapping's first line; its path last
-                inside = fields[-1] == str(path)
-            elif inside and fields[0] in ("Private_Clean:", "Private_Dirty:"):
-                counters[fields[0][:-1]] = counters.get(fields[0][:-1], 0) + int(fields[1])
-        return counters["Private_Clean"], counters["Private_Dirty"]
+        mine = [e for e in parse_smaps(Path("/proc/self/smaps").read_text())
+                if e.maps.pathname == str(path)]
+        assert mine
+        return (sum(e.kb["Private_Clean"] for e in mine),
+                sum(e.kb["Private_Dirty"] for e in mine))
     finally:
         view.close()
 

@@ -28,7 +28,7 @@ from roads.capture.sampleset import SampleSet
 from roads.capture.snapshot import region_record
 from roads.capture.store import Store
 from roads.errors import CaptureError, CompileError, ConfigError
-from tests.conftest import REPO, just_saved
+from tests.conftest import REPO, just_saved, same_tick_rewrite
 
 
 def _age(root: Path, seconds: float = 60) -> None:
@@ -196,7 +196,7 @@ def test_a_manifest_saved_again_within_one_tick_is_read_again(tmp_path: Path) ->
     just_saved(manifest)
     found = SampleSet(samples)
     assert found.sample("one").checkpoints == ("x",)
-    _rewrite_keeping_stats(manifest, '[one]\ncheckpoints = ["y"]\n')
+    same_tick_rewrite(manifest, '[one]\ncheckpoints = ["y"]\n')
     assert found.sample("one").checkpoints == ("y",)
 
 
@@ -209,13 +209,6 @@ def _manifest_of(tmp_path: Path, checkpoint: str) -> Path:
     return manifest
 
 
-def _rewrite_keeping_stats(path: Path, text: str) -> None:
-    before = path.stat()
-    path.write_text(text)
-    os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
-    assert (path.stat().st_size, path.stat().st_ino) == (before.st_size, before.st_ino)
-
-
 def test_a_manifest_is_judged_by_when_its_first_read_began(tmp_path: Path,
                                                            frozen_clock) -> None:
     """A SampleSet read its manifest just after it was saved: however long before the
@@ -224,7 +217,7 @@ def test_a_manifest_is_judged_by_when_its_first_read_began(tmp_path: Path,
     found = SampleSet(manifest.parent)
     assert found.sample("one").checkpoints == ("x",)
     frozen_clock.jump(2 * COARSE_RACY_NS)
-    _rewrite_keeping_stats(manifest, manifest.read_text().replace('"x"', '"y"'))
+    same_tick_rewrite(manifest, manifest.read_text().replace('"x"', '"y"'))
     assert found.sample("one").checkpoints == ("y",)
 
 
@@ -239,7 +232,7 @@ def test_a_manifest_read_slowly_is_not_kept_for_the_process(tmp_path: Path, froz
                         frozen_clock.after(sampleset.read_manifest, 2 * COARSE_RACY_NS))
     manifest = _manifest_of(tmp_path, "x")
     assert SampleSet(manifest.parent).sample("one").checkpoints == ("x",)
-    _rewrite_keeping_stats(manifest, manifest.read_text().replace('"x"', '"y"'))
+    same_tick_rewrite(manifest, manifest.read_text().replace('"x"', '"y"'))
     assert SampleSet(manifest.parent).sample("one").checkpoints == ("y",)
 
 
@@ -269,10 +262,7 @@ def _save_again_keeping_stats(path: Path) -> None:
     """Save ``path`` again with other bytes of the same size, under the same stamp."""
     text = path.read_text(encoding="utf-8")
     assert '"exit_code": 0,' in text
-    before = path.stat()
-    path.write_text(text.replace('"exit_code": 0,', '"exit_code": 7,', 1), encoding="utf-8")
-    os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
-    assert (path.stat().st_size, path.stat().st_ino) == (before.st_size, before.st_ino)
+    same_tick_rewrite(path, text.replace('"exit_code": 0,', '"exit_code": 7,', 1))
 
 
 def _store_with(tmp_path: Path, doc: dict) -> tuple[Store, Path]:
@@ -479,13 +469,6 @@ def test_a_sample_saved_twice_within_one_tick_is_judged_again(scratch) -> None:
     text = source.read_text()
     just_saved(source)
 
-    def save_again_in_the_same_tick() -> None:
-        before = source.stat()
-        source.write_text(text.replace(") { ROADS", ")  {ROADS"))
-        os.utime(source, ns=(before.st_atime_ns, before.st_mtime_ns))
-        assert (source.stat().st_size, source.stat().st_mtime_ns) == \
-            (before.st_size, before.st_mtime_ns)
-
     frozen = scratch.project("frozen")
     frozen.begin_build()
     frozen.load("tick")
@@ -495,7 +478,7 @@ def test_a_sample_saved_twice_within_one_tick_is_judged_again(scratch) -> None:
     auto.begin_build()
     first = auto.load("tick")
 
-    save_again_in_the_same_tick()
+    same_tick_rewrite(source, text.replace(") { ROADS", ")  {ROADS"))
     assert not frozen.checker.still_fresh("tick")
     assert frozen.freshness("tick").state == "stale"
     again = auto.load("tick")

@@ -22,7 +22,7 @@ from roads.capture.project import MODES
 from roads.capture.treestamp import FreshMark, tree_stamp
 from roads.words.rendercache import FileStates, Recorder, RenderCache, digest
 from tests.browser import PUBLISH
-from tests.conftest import copy_checkout, just_saved
+from tests.conftest import copy_checkout, just_saved, same_tick_rewrite
 from tests.test_reproducible import build, tree
 
 # -- the cache itself -------------------------------------------------------------------
@@ -115,19 +115,6 @@ def test_pruning_names_the_drawings_as_the_engine_keeps_them(monkeypatch):
     assert svg.KEPT in asked["svg"]
 
 
-def _same_tick_rewrite(path: Path, text: str) -> None:
-    """Write ``text`` (as long as the file's bytes) over ``path`` and give it back the
-    modification time it had: as a second save within one tick of a coarse file clock
-    leaves it (this machine's kernel stamps files finely; others do not)."""
-    before = path.stat()
-    assert len(text.encode()) == before.st_size
-    path.write_text(text)
-    os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
-    after = path.stat()
-    assert (after.st_size, after.st_mtime_ns, after.st_ino) == \
-        (before.st_size, before.st_mtime_ns, before.st_ino)
-
-
 def test_a_file_saved_again_within_one_tick_of_its_reading_is_not_taken_as_unchanged(tmp_path):
     """A file read less than cachedir.RACY_NS after it was modified is recorded without
     its modification time: the entry compares its bytes. One modified long before is
@@ -143,7 +130,7 @@ def test_a_file_saved_again_within_one_tick_of_its_reading_is_not_taken_as_uncha
         recorder = Recorder(FileStates())
         recorder.add(path)
         cache.put("k" * 64, {"markdown": path.read_text()}, recorder.read.values())
-        _same_tick_rewrite(path, "two")
+        same_tick_rewrite(path, "two")
         found = RenderCache(tmp_path / f"cache-{path.stem}").get("k" * 64)
         assert found == (None if path is recent else {"markdown": "one"})
     # Within one process too: the digest of a racy file is not kept by its stats.
@@ -151,7 +138,7 @@ def test_a_file_saved_again_within_one_tick_of_its_reading_is_not_taken_as_uncha
     recent.write_text("abc")
     just_saved(recent)
     first = files.state(recent)
-    _same_tick_rewrite(recent, "xyz")
+    same_tick_rewrite(recent, "xyz")
     assert files.state(recent).sha256 != first.sha256
     assert not files.unchanged(first)
 
@@ -169,7 +156,7 @@ def test_a_file_read_slowly_is_judged_by_when_its_read_began(tmp_path, frozen_cl
                         frozen_clock.after(hashlib.file_digest, 2 * COARSE_RACY_NS))
     files = FileStates()
     first = files.state(path)
-    _same_tick_rewrite(path, "xyz")
+    same_tick_rewrite(path, "xyz")
     assert files.state(path).sha256 != first.sha256
 
 
@@ -189,7 +176,7 @@ def test_the_claims_saved_again_within_one_tick_are_parsed_again(tmp_path, monke
     monkeypatch.setattr(claims, "project", lambda: SimpleNamespace(root=tmp_path))
     monkeypatch.setattr(claims, "_LOADED", {})
     assert claims.all_claims()[0].text == "First."
-    _same_tick_rewrite(path, path.read_text().replace("First.", "Later."))
+    same_tick_rewrite(path, path.read_text().replace("First.", "Later."))
     assert claims.all_claims()[0].text == "Later."
 
 
@@ -211,7 +198,7 @@ def test_the_tree_stamp_moves_with_any_sample_or_capture(tmp_path):
     assert third != second
     # Saved again within one tick of the file clock, its stats unchanged: the stamp of a
     # file that recent holds its digest, and moves.
-    _same_tick_rewrite(samples / "brk.c", "int main(void) { return 2; }\n")
+    same_tick_rewrite(samples / "brk.c", "int main(void) { return 2; }\n")
     assert tree_stamp(samples, snapshots, "auto") != third
     mark = FreshMark(tmp_path / "cache")
     assert not mark.holds(first)
