@@ -232,6 +232,15 @@ def no_leftovers(tmp_path_factory):
     assert not running, f"sample processes still running: {sorted(running)}"
 
 
+def wait_for(condition, what: str, timeout: float = 10.0) -> None:
+    """Poll ``condition()`` until it holds; fail naming ``what`` after ``timeout`` s."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out waiting for {what}")
+        time.sleep(0.002)
+
+
 def group_members(pgid: int) -> list[int]:
     """Live processes in process group ``pgid``."""
     out = []

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import json
+import shutil
+import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
-from roads.capture.proc import parse_maps
+from roads.capture.proc import Proc, parse_maps
+from tests.conftest import wait_for
 
 ROADS = [sys.executable, "-m", "roads.cli"]
 pytestmark = pytest.mark.usefixtures("no_leftovers")
@@ -19,8 +21,12 @@ pytestmark = pytest.mark.usefixtures("no_leftovers")
 def test_show_json_matches_proc_maps_of_a_foreign_process():
     sleeper = subprocess.Popen(["sleep", "30"])
     try:
-        time.sleep(0.1)
-        sleeper.send_signal(19)  # SIGSTOP: nothing moves while we compare
+        # Once it runs sleep (not the fork that precedes the exec) and has stopped
+        # (SIGSTOP: nothing moves while we compare), each within a deadline.
+        sleeping = Path(shutil.which("sleep")).resolve()
+        wait_for(lambda: Path(f"/proc/{sleeper.pid}/exe").resolve() == sleeping, "sleep's exec")
+        sleeper.send_signal(signal.SIGSTOP)
+        wait_for(lambda: Proc().stat(sleeper.pid).state == "T", "the stop")
         done = subprocess.run([*ROADS, "show", "--pid", str(sleeper.pid), "--json"],
                               capture_output=True, text=True, check=True)
         maps = parse_maps(Path(f"/proc/{sleeper.pid}/maps").read_text())
@@ -106,10 +112,7 @@ def test_show_says_a_kernel_thread_has_no_user_address_space():
 def test_show_says_a_zombie_has_no_memory():
     child = subprocess.Popen(["true"])
     try:
-        deadline = time.monotonic() + 10
-        while Path(f"/proc/{child.pid}/stat").read_text().split(") ")[1][0] != "Z":
-            assert time.monotonic() < deadline
-            time.sleep(0.01)
+        wait_for(lambda: Proc().stat(child.pid).state == "Z", "the child to become a zombie")
         done = subprocess.run([*ROADS, "show", "--pid", str(child.pid)], capture_output=True,
                               text=True)
     finally:

@@ -12,7 +12,6 @@ import signal
 import struct
 import subprocess
 import sys
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -22,6 +21,7 @@ import pytest
 from elftools.elf.elffile import ELFFile
 
 from roads.command import run
+from tests.conftest import wait_for
 from roads.errors import CaptureError, ProcessGone
 from roads.capture.proc import (
     ADDR_NO_RANDOMIZE,
@@ -52,14 +52,6 @@ SYS_CLOCK_NANOSLEEP = 230
 
 # ---------------------------------------------------------------------------
 # Helpers: start, wait for, stop and always reap processes
-
-
-def wait_for(condition: Callable[[], bool], what: str, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out waiting for {what}")
-        time.sleep(0.002)
 
 
 def blocked_in(pid: int) -> int | None:
