@@ -28,6 +28,7 @@ from roads import command  # noqa: E402
 from roads.capture.build import compile_variant, gcc_argv  # noqa: E402
 from roads.capture.project import Project  # noqa: E402
 from roads.capture.runner import launcher  # noqa: E402
+from roads.cores import usable as usable_cores  # noqa: E402
 
 
 def median_time(action, repeat: int) -> float:
@@ -170,9 +171,9 @@ def bench_capture(repeat: int) -> None:
 
         # As many pairs as the other rows take: with one pair, the verdict moved with
         # whichever run the machine slowed (0.54 to 0.63 in one afternoon).
-        serial, parallel = paired(cold_all(1), cold_all(os.cpu_count() or 1), repeat)
+        serial, parallel = paired(cold_all(1), cold_all(usable_cores()), repeat)
         row("all samples cold, one worker", f"{serial:.2f} s")
-        row(f"all samples cold, {os.cpu_count()} workers", f"{parallel:.2f} s",
+        row(f"all samples cold, {usable_cores()} workers", f"{parallel:.2f} s",
             verdict(parallel / serial, 0.60))
 
         # Beside it, what the machine gives the compiles alone (no run, no gdb, no
@@ -187,10 +188,10 @@ def bench_capture(repeat: int) -> None:
                                   variants))
             return action
 
-        gcc_serial, gcc_parallel = paired(compiles(1), compiles(os.cpu_count() or 1), repeat)
+        gcc_serial, gcc_parallel = paired(compiles(1), compiles(usable_cores()), repeat)
         row(f"  beside it: gcc alone, the same {len(variants)} variants, one worker",
             f"{gcc_serial:.2f} s")
-        row(f"  beside it: gcc alone, {os.cpu_count()} workers", f"{gcc_parallel:.2f} s",
+        row(f"  beside it: gcc alone, {usable_cores()} workers", f"{gcc_parallel:.2f} s",
             f"ratio {gcc_parallel / gcc_serial:.2f} (what the cores give the compiles)")
 
         # Checking a capture's shape (once per version of its file) against parsing it.
@@ -297,7 +298,7 @@ def main() -> int:
     parser.add_argument("--sections", help="site sections, comma-separated: "
                         "warm,cold,mdexec,serve,scale,weight (default: all)")
     args = parser.parse_args()
-    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, kernel {os.uname().release}, "
+    print(f"machine: {platform.machine()}, {os.cpu_count()} cores ({usable_cores()} usable), kernel {os.uname().release}, "
           f"Python {platform.python_version()}")
     if args.only in (None, "capture"):
         bench_capture(args.repeat)

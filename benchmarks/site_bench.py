@@ -48,6 +48,7 @@ import yaml
 from benchmarks.bench import REPO, median_time, paired, row
 from roads.capture.build import gcc_argv
 from roads.capture.project import Project
+from roads.cores import usable as usable_cores
 from roads.figures.select import select
 
 PY = sys.executable
@@ -566,7 +567,7 @@ def bench_cold(repeat: int, keep: dict) -> None:
                 raise RuntimeError(f"capture of {failed[0].sample} failed: {failed[0].error}")
         return action
 
-    serial, parallel = paired(captures(1), captures(os.cpu_count() or 1), repeat)
+    serial, parallel = paired(captures(1), captures(usable_cores()), repeat)
 
     work = gcc_total + dot_total
     target = plain_t + 0.6 * work
@@ -577,8 +578,8 @@ def bench_cold(repeat: int, keep: dict) -> None:
     row(f"cold build: no .cache, no snapshots ({len(captured)} captures made)", ms(cold_t),
         f"target ≤ {ms(target)}")
     row("  (cold − plain) / (gcc + dot)", f"{(cold_t - plain_t) / work:.2f}",
-        f"target ≤ 0.60 on {os.cpu_count()} cores; cold/target {cold_t / target:.2f}")
-    row(f"  for reference: the {len(captured)} captures alone, 1 worker / {os.cpu_count()}",
+        f"target ≤ 0.60 on {usable_cores()} cores; cold/target {cold_t / target:.2f}")
+    row(f"  for reference: the {len(captured)} captures alone, 1 worker / {usable_cores()}",
         f"{ms(serial)} / {ms(parallel)}", "Project.capture, no site")
 
 
@@ -619,7 +620,7 @@ def bench_fresh(repeat: int, keep: dict) -> None:
     kept_total = sum(median_time(functools.partial(
         subprocess.run, [real_dot, *args], input="\n".join(sources), capture_output=True,
         text=True), repeat) for args, sources in streams.items())
-    cores = os.cpu_count() or 1
+    cores = usable_cores()
     twice = sum(calls.values()) - len(calls)
     target = plain_t + dot_total / cores
     row("plain mkdocs build, macros off", ms(plain_t))
