@@ -180,6 +180,23 @@ def test_the_canary_offset_is_where_gcc_reads_it(tmp_path):
     assert f"%%fs:{c.TCB_STACK_GUARD_OFFSET.value:#x}" in (REPO / "samples" / "tls.c").read_text()
 
 
+def test_file_system_magic_numbers_are_the_installed_kernel_headers():
+    """statfs(2)'s f_type values (the build's write-back, the sample filemap's claim)
+    as the kernel's uapi header installed here defines them (gcc's preprocessor reads
+    linux/magic.h, which every C toolchain on Linux carries)."""
+    import subprocess
+
+    names = ("EXT4_SUPER_MAGIC", "TMPFS_MAGIC", "XFS_SUPER_MAGIC", "BTRFS_SUPER_MAGIC")
+    macros = subprocess.run(["gcc", "-E", "-dM", "-include", "linux/magic.h", "-x", "c",
+                             "/dev/null"], capture_output=True, text=True, check=True).stdout
+    defined = {}
+    for line in macros.splitlines():
+        parts = line.split()
+        if len(parts) >= 3 and parts[0] == "#define" and parts[1] in names:
+            defined[parts[1]] = int(parts[2], 16)
+    assert defined == {name: getattr(c, name).value for name in names}
+
+
 def test_safe_linking_shifts_by_a_pages_offset_bits_here():
     """glibc's fixed shift equals this machine's page shift (the captured links decode
     with it: test_claims_libc), as it does wherever pages are 4 KiB."""

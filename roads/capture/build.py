@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .. import command
-from ..constants import EXT4_SUPER_MAGIC
+from ..constants import BTRFS_SUPER_MAGIC, EXT4_SUPER_MAGIC, XFS_SUPER_MAGIC
 from ..errors import CommandCancelled, CommandFailed, CommandTimeout, CompileError
 from .runner import tool_prefix
 from .samples import Sample, Variant
@@ -171,8 +171,8 @@ def written_back(path: Path) -> None:
 # sync_file_range(2) writes what fsync would (include/uapi/linux/magic.h).
 _OWN_PAGES = frozenset({
     EXT4_SUPER_MAGIC.value,  # ext2, ext3, ext4
-    0x58465342,  # XFS_SUPER_MAGIC
-    0x9123683E,  # BTRFS_SUPER_MAGIC
+    XFS_SUPER_MAGIC.value,
+    BTRFS_SUPER_MAGIC.value,
 })
 # sync_file_range(2)'s flags: wait for writes under way, start the rest, wait for them.
 _SYNC_FILE_RANGE_ALL = 1 | 2 | 4  # WAIT_BEFORE | WRITE | WAIT_AFTER

@@ -560,21 +560,27 @@ class _Run:
         """The build's pid for the sample's ``pid``: known, or found by walking the run's
         processes from the launcher down and reading each one's NSpid."""
         if pid not in self.host_pids:
+            root = os.fspath(self.proc.root)
             pending = [self.child.pid]
             seen = 0
-            while pending and seen < 4096:
+            # Until ``pid`` is found: what the walk passes is kept, what lies beyond it
+            # is walked when a line names it (a walk reads three files a process).
+            while pending and seen < 4096 and pid not in self.host_pids:
                 host = pending.pop()
                 seen += 1
+                where = f"{root}/{host}"
                 try:
-                    nspid = parse_nspid((self.proc.root / str(host) / "status").read_text())
-                    tasks = list((self.proc.root / str(host) / "task").iterdir())
+                    with open(f"{where}/status", "rb") as f:
+                        nspid = parse_nspid(f.read().decode("ascii", "replace"))
+                    tasks = os.listdir(f"{where}/task")
                 except OSError:
                     continue
                 if len(nspid) > 1:
                     self.host_pids.setdefault(nspid[-1], host)
                 for task in tasks:
                     try:
-                        pending += [int(c) for c in (task / "children").read_text().split()]
+                        with open(f"{where}/task/{task}/children", "rb") as f:
+                            pending += [int(c) for c in f.read().split()]
                     except OSError:
                         pass
         return self.host_pids.get(pid)
