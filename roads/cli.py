@@ -160,7 +160,7 @@ def cmd_show(args) -> int:
     if args.json:
         print(json.dumps(to_json(space), indent=1, sort_keys=True))
     else:
-        print(format_table(space))
+        print(printable(format_table(space)))  # a file's name may hold anything
     return 0
 
 
@@ -194,7 +194,7 @@ def cmd_run(args) -> int:
     if args.json:
         print(json.dumps(to_json(spaces[0]), indent=1, sort_keys=True))
     else:
-        print(format_table(spaces[0]))
+        print(printable(format_table(spaces[0])))
     return 0
 
 

@@ -630,8 +630,34 @@ def decode(data: bytes | str) -> Capture:
 def to_builtins(record: Struct) -> Any:
     """Plain JSON data (dicts, lists, scalars) of a record, as ``roads.capture.freeze`` writes it
     and ``json`` reads it back (arrays as lists, which ``msgspec.to_builtins`` would
-    leave as the records' tuples)."""
-    return msgspec.json.decode(msgspec.json.encode(record))
+    leave as the records' tuples).
+
+    /proc gives bytes, and its parsers keep those that are not UTF-8 as Python keeps
+    them in file names (``os.fsdecode``: a process that named itself ``"\\xff"``, a
+    file mapped from such a name), which JSON cannot hold: each such byte is written
+    ``\\xNN`` (``escape_bytes``)."""
+    try:
+        return msgspec.json.decode(msgspec.json.encode(record))
+    except UnicodeEncodeError:
+        return msgspec.json.decode(msgspec.json.encode(escaped(msgspec.to_builtins(record))))
+
+
+def escape_bytes(text: str) -> str:
+    """``text`` with each byte that is not UTF-8 (kept by ``os.fsdecode`` as a lone
+    surrogate) written ``\\xNN``; the rest as it is."""
+    return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
+def escaped(value: Any) -> Any:
+    """Plain data (dicts, lists, tuples, scalars) with ``escape_bytes`` applied to every
+    string in it, keys included; tuples come back as lists."""
+    if isinstance(value, str):
+        return escape_bytes(value)
+    if isinstance(value, dict):
+        return {escaped(k): escaped(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [escaped(v) for v in value]
+    return value
 
 
 def json_schema() -> dict:

@@ -111,9 +111,17 @@ _UNPRINTABLE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u206
 
 def printable(text: str) -> str:
     """``text`` with every character a terminal would act on written as an escape
-    (``\\x1b``, ``\\u202e``); tabs and newlines kept."""
-    return _UNPRINTABLE.sub(lambda m: f"\\x{ord(m[0]):02x}" if ord(m[0]) < 0x100
-                            else f"\\u{ord(m[0]):04x}", text)
+    (``\\x1b``, ``\\u202e``); tabs and newlines kept. A byte that was not UTF-8 (kept
+    by ``os.fsdecode`` as a lone surrogate, U+DC80 to U+DCFF) is written as that byte
+    (``\\xff``), as ``roads.document.escape_bytes`` writes it."""
+    return _UNPRINTABLE.sub(_escape, text)
+
+
+def _escape(match: re.Match) -> str:
+    code = ord(match[0])
+    if 0xDC80 <= code <= 0xDCFF:
+        return f"\\x{code - 0xDC00:02x}"
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
 
 
 def tail(text: str, lines: int = 20, width: int = 400) -> str:

@@ -395,3 +395,40 @@ def test_a_checkpoint_with_too_many_regions_is_refused(scratch):
     """, 'checkpoints = ["scattered"]\n')
     err = capture_error(scratch, "confetti")
     assert f"at checkpoint 'scattered': a capture holds at most {MAX_REGIONS} regions" in str(err)
+
+
+def test_a_process_named_in_bytes_that_are_not_utf8_is_found_and_captured(scratch):
+    """A run's processes are found by their status files (their pid in the run's own
+    pid namespace): a sample whose process renames itself with bytes that are not
+    UTF-8 is still walked past to its child, and captured, as is a file it maps from
+    such a name; the capture writes each such byte \\xNN."""
+    scratch.add("oddname", r"""
+        #include <fcntl.h>
+        #include <sys/mman.h>
+        #include <sys/prctl.h>
+        #include <sys/wait.h>
+        #include <unistd.h>
+        #include "roads.h"
+        int main(void) {
+            prctl(PR_SET_NAME, "\xff\xfe odd", 0, 0, 0);
+            int fd = open("\xff.bin", O_RDWR | O_CREAT | O_TRUNC, 0600);
+            if (fd < 0 || ftruncate(fd, 4096) != 0) return 1;
+            if (mmap(0, 4096, PROT_READ, MAP_PRIVATE, fd, 0) == MAP_FAILED) return 1;
+            pid_t child = fork();
+            if (child == 0) {
+                ROADS_CHECKPOINT("child");
+                _exit(0);
+            }
+            waitpid(child, 0, 0);
+            return 0;
+        }
+    """)
+    outcome = scratch.project().capture_one("oddname")
+    assert outcome.error is None and outcome.action == "captured", outcome
+    doc = json.loads((scratch.root / "snapshots" / "oddname.json").read_text())
+    (run,) = doc["variants"]["default"]["runs"]
+    (checkpoint,) = run["checkpoints"]
+    assert checkpoint["name"] == "child" and checkpoint["ppid"] == run["pid"]
+    # The child inherited the name; the bytes that are not UTF-8 are written \xNN.
+    assert checkpoint["status"]["Name"] == "\\xff\\xfe odd"
+    assert "/build/\\xff.bin" in [r["pathname"] for r in checkpoint["regions"]]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import signal
 import subprocess
@@ -37,6 +38,59 @@ def test_show_json_matches_proc_maps_of_a_foreign_process():
     got = [(r["start"], r["end"], r["perms"], r["offset"], r["pathname"]) for r in doc["regions"]]
     assert got == [(m.start, m.end, m.perms, m.offset, m.pathname) for m in maps]
     assert all(isinstance(r["start"], int) and isinstance(r["offset"], int) for r in doc["regions"])
+
+
+def test_show_json_writes_bytes_that_are_not_utf8_escaped(tmp_path):
+    """A process named, started with an argument and mapping a file in bytes that are
+    not UTF-8: JSON cannot hold them, so each is written \\xNN (a file's name was a
+    traceback)."""
+    odd = os.fsencode(tmp_path) + b"/\xff.bin"
+    holder = subprocess.Popen(
+        [sys.executable.encode(), b"-c", b"import ctypes, mmap, os, sys, time\n"
+         b"ctypes.CDLL(None).prctl(15, b'\\xff\\xfe odd', 0, 0, 0)\n"  # PR_SET_NAME
+         b"fd = os.open(%r, os.O_RDWR | os.O_CREAT, 0o600)\n" % odd +
+         b"os.ftruncate(fd, 4096)\n"
+         b"m = mmap.mmap(fd, 4096)\n"
+         b"print('mapped', flush=True)\n"
+         b"time.sleep(30)\n", b"\xfe"], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline() == "mapped\n"
+        done = subprocess.run([*ROADS, "show", "--pid", str(holder.pid), "--json"],
+                              capture_output=True, text=True)
+    finally:
+        holder.kill()
+        holder.wait()
+        holder.stdout.close()
+    assert done.returncode == 0, done.stderr
+    doc = json.loads(done.stdout)
+    assert f"{tmp_path}/\\xff.bin" in [r["pathname"] for r in doc["regions"]]
+    assert doc["name"] == "\\xff\\xfe odd" and doc["cmdline"][-1] == "\\xfe"
+
+
+def test_show_table_writes_a_file_names_escapes_and_odd_bytes_escaped(tmp_path):
+    """A file's name may hold a terminal's escape sequences and bytes that are not
+    UTF-8: the table shows them escaped, also where stdout takes UTF-8 only (a
+    locale such as en_US.UTF-8; it was a traceback there, and the raw escapes
+    elsewhere)."""
+    hostile = os.fsencode(tmp_path) + b"/\x1b[2J\xff.bin"
+    holder = subprocess.Popen(
+        [sys.executable.encode(), b"-c", b"import mmap, os, time\n"
+         b"fd = os.open(%r, os.O_RDWR | os.O_CREAT, 0o600)\n" % hostile +
+         b"os.ftruncate(fd, 4096)\n"
+         b"m = mmap.mmap(fd, 4096)\n"
+         b"print('mapped', flush=True)\n"
+         b"time.sleep(30)\n"], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline() == "mapped\n"
+        done = subprocess.run([*ROADS, "show", "--pid", str(holder.pid)], capture_output=True,
+                              env={**os.environ, "PYTHONIOENCODING": "utf-8"})
+    finally:
+        holder.kill()
+        holder.wait()
+        holder.stdout.close()
+    assert done.returncode == 0, done.stderr.decode(errors="replace")
+    out = done.stdout.decode("utf-8")  # strict: nothing but UTF-8
+    assert f"{tmp_path}/\\x1b[2J\\xff.bin" in out and "\x1b" not in out
 
 
 def test_show_table_for_a_missing_pid_is_a_clear_error():

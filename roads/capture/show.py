@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from ..document import Region, to_builtins
+from ..document import Region, escape_bytes, to_builtins
 from .proc import Proc, SmapsEntry
 from ..units import human_size
 
@@ -111,11 +111,13 @@ def format_table(space: AddressSpace) -> str:
 def to_json(space: AddressSpace) -> dict[str, Any]:
     """The address space as plain JSON data: integers in bytes, smaps lines in kB; each
     region as a capture records it (pathname, kb), with its size, rss and pss."""
+    # Names, arguments and paths as /proc gives them, bytes that are not UTF-8 written
+    # \xNN (JSON cannot hold them), as in a capture (``document.to_builtins``).
     return {
         "pid": space.pid,
-        "name": space.name,
-        "cmdline": list(space.cmdline),
-        "exe": space.exe,
+        "name": escape_bytes(space.name),
+        "cmdline": [escape_bytes(word) for word in space.cmdline],
+        "exe": None if space.exe is None else escape_bytes(space.exe),
         "kernel_thread": space.kernel_thread,
         "size": space.size,
         "rss": space.rss,
