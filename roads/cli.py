@@ -85,6 +85,9 @@ def main(argv: list[str] | None = None) -> int:
 
     args = parser.parse_args(argv)
     logging.basicConfig(format="%(levelname)s: %(message)s", level=logging.INFO)
+    if os.path.exists(args.root) and not os.path.isdir(args.root):
+        print(printable(f"roads: error: --root {args.root}: not a folder"), file=sys.stderr)
+        return 2
     try:
         return COMMANDS[args.command](args)
     except RoadsError as exc:
@@ -174,6 +177,12 @@ def cmd_run(args) -> int:
     if path is None:
         print(f"roads: error: {program[0]}: no such program", file=sys.stderr)
         return 1
+    try:
+        here = Path.cwd()  # where the program runs
+    except FileNotFoundError:
+        print("roads: error: the current folder was removed: cd to one that exists",
+              file=sys.stderr)
+        return 1
     cache = Path(args.root).resolve() / ".cache" / "roads"
     spaces = []
 
@@ -181,7 +190,7 @@ def cmd_run(args) -> int:
         spaces.append(address_space(stop.pid, Proc()))
 
     result = run_program(
-        [path, *program[1:]], launcher_path=launcher(cache), cwd=Path.cwd(),
+        [path, *program[1:]], launcher_path=launcher(cache), cwd=here,
         env=dict(os.environ), timeout=args.after + 30, no_aslr=not args.aslr,
         max_output=64 << 20, snapshot=snap, stop_after=args.after, label=program[0],
     )

@@ -141,8 +141,8 @@ _BROWSER = ("chrom", "headless_shell", "node")
 
 def _stat(pid: int | str) -> tuple[str, str, int] | None:
     """Command name, state and parent of a process, from /proc/PID/stat; None if gone."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
+    try:  # any process of the machine: its name may be bytes that are not UTF-8
+        stat = os.fsdecode(Path(f"/proc/{pid}/stat").read_bytes())
     except OSError:
         return None
     fields = stat[stat.rindex(")") + 2:].split()

@@ -432,3 +432,90 @@ def test_a_process_named_in_bytes_that_are_not_utf8_is_found_and_captured(scratc
     # The child inherited the name; the bytes that are not UTF-8 are written \xNN.
     assert checkpoint["status"]["Name"] == "\\xff\\xfe odd"
     assert "/build/\\xff.bin" in [r["pathname"] for r in checkpoint["regions"]]
+
+
+def test_a_loop_of_links_in_the_samples_folder_is_passed_over(scratch):
+    """The samples folder is stamped before and after a capture (was a source saved
+    meanwhile?): a loop of links there is no file of any sample, and was an internal
+    error of every capture."""
+    scratch.add("fine", "int main(void) { return 0; }\n")
+    (scratch.samples / "loop1").symlink_to("loop2")
+    (scratch.samples / "loop2").symlink_to("loop1")
+    outcome = scratch.project().capture_one("fine")
+    assert outcome.error is None and outcome.action == "captured", outcome
+
+
+@pytest.mark.parametrize("line", [
+    "A 1 0 big 0x1ffffffffffffffffff",          # more than 64 bits
+    "A 1 0 below -0x10",                        # a sign roads.h never writes
+    "A 1 0 spaced 0x1_0",                       # Python's digit separator
+    "R 1 0 short 0x400000 -9999999999",         # a negative length
+    "R 1 0 wide 0xfffffffffffffffffffff000 4096",
+    "R 1 0 long 0x400000 18446744073709551616",  # 2^64 bytes
+])
+def test_numbers_roads_h_cannot_write_are_a_malformed_line(scratch, line):
+    """A pointer is 0x and at most 16 hex digits, a length decimal digits below 2^64: a
+    wider or signed number was an internal error (a seek past 2^63) or was kept."""
+    scratch.add("numbers", f"""\
+        #include <string.h>
+        #include <unistd.h>
+        #include "roads.h"
+        int main(void) {{
+            const char *line = "{line}\\n";
+            write(3, line, strlen(line));
+            ROADS_CHECKPOINT("after");
+            return 0;
+        }}
+    """)
+    err = capture_error(scratch, "numbers")
+    assert isinstance(err, SampleError)
+    assert f"malformed protocol line on ROADS_FD: {line!r}" in str(err)
+
+
+def test_a_child_that_leaves_the_group_reaches_its_checkpoint(scratch):
+    """In the run's own pid namespace a child that called setsid is still the run's
+    (the launcher kills it with the rest): its checkpoint is taken, not refused."""
+    scratch.add("session", """\
+        #include <sys/wait.h>
+        #include <unistd.h>
+        #include "roads.h"
+        int main(void) {
+            pid_t child = fork();
+            if (child == 0) {
+                setsid();
+                ROADS_CHECKPOINT("child");
+                _exit(0);
+            }
+            waitpid(child, 0, 0);
+            return 0;
+        }
+    """, 'checkpoints = ["child"]\n')
+    outcome = scratch.project().capture_one("session")
+    assert outcome.error is None, outcome.error
+    doc = json.loads((scratch.root / "snapshots" / "session.json").read_text())
+    (run,) = doc["variants"]["default"]["runs"]
+    assert [c["name"] for c in run["checkpoints"]] == ["child"]
+    assert "pid-namespace" in run["containment"]
+
+
+def test_lines_that_each_cost_a_walk_of_the_run_still_end_at_the_timeout(scratch):
+    """Each line naming a parent the run never had walks the run's processes (here some
+    thirty): a flood of them is stopped at the timeout, checked between lines, not only
+    between reads of the pipe (a read holds thousands of lines)."""
+    scratch.add("walker", """\
+        #include <stdio.h>
+        #include <unistd.h>
+        int main(void) {
+            for (int i = 0; i < 30; i++)
+                if (fork() == 0) { pause(); _exit(0); }
+            char line[64];
+            int n = snprintf(line, sizeof line, "A %d 4000000 x 0x1\\n", (int)getpid());
+            for (int i = 0; i < 40000; i++)
+                if (write(3, line, n) != n) return 1;
+            pause();
+        }
+    """, "timeout = 1\n[walker.limits]\noutput = 2000000\n")
+    started = time.monotonic()
+    err = capture_error(scratch, "walker")
+    assert "did not finish within 1 s" in str(err)
+    assert time.monotonic() - started < 3.5  # 4.3 s here before the check

@@ -93,6 +93,25 @@ def test_show_table_writes_a_file_names_escapes_and_odd_bytes_escaped(tmp_path):
     assert f"{tmp_path}/\\x1b[2J\\xff.bin" in out and "\x1b" not in out
 
 
+def test_show_table_keeps_an_argument_with_a_newline_on_its_heading(tmp_path):
+    """An argument's newline would start a line that reads as an area of the table."""
+    forged = "x\n    7ffff7ff0000      7ffff7ff1000  4 KiB  rwxp  00000000  /etc/shadow"
+    holder = subprocess.Popen([sys.executable, "-c", "import time; print('up', flush=True); "
+                               "time.sleep(30)", forged], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline() == "up\n"
+        done = subprocess.run([*ROADS, "show", "--pid", str(holder.pid)], capture_output=True,
+                              text=True)
+    finally:
+        holder.kill()
+        holder.wait()
+        holder.stdout.close()
+    assert done.returncode == 0, done.stderr
+    heading = done.stdout.splitlines()[0]
+    assert heading.endswith(forged.replace("\n", "\\n"))
+    assert "/etc/shadow" not in "\n".join(done.stdout.splitlines()[1:])
+
+
 def test_show_table_for_a_missing_pid_is_a_clear_error():
     done = subprocess.run([*ROADS, "show", "--pid", "999999999"], capture_output=True, text=True)
     assert done.returncode == 1
@@ -110,6 +129,41 @@ def test_run_stops_a_program_and_shows_its_map(tmp_path):
     assert "[stack]" in paths
     # ASLR is off by default: a PIE loads at the kernel's fixed base.
     assert doc["regions"][0]["start"] == 0x555555554000
+
+
+@pytest.mark.gcc
+def test_run_after_no_time_stops_the_program_once_it_runs(tmp_path):
+    """--after 0 is due before the launcher has even forked: the stop waits until the
+    program runs (it failed, as a launcher that could not start or a run that ended)."""
+    for _ in range(3):
+        done = subprocess.run([*ROADS, "--root", str(tmp_path), "run", "--after", "0", "--json",
+                               "--", "sleep", "5"], capture_output=True, text=True, timeout=60)
+        assert done.returncode == 0, done.stderr
+        paths = [r["pathname"] for r in json.loads(done.stdout)["regions"]]
+        assert "/usr/bin/sleep" in paths or "/bin/sleep" in paths
+
+
+def test_root_that_is_a_file_and_a_removed_folder_are_clear_errors(tmp_path):
+    afile = tmp_path / "file"
+    afile.write_text("")
+    for command in (["check"], ["run", "--", "true"]):
+        done = subprocess.run([*ROADS, "--root", str(afile), *command], capture_output=True,
+                              text=True)
+        assert done.returncode == 2 and "not a folder" in done.stderr, done.stderr
+    gone = tmp_path / "gone"
+    gone.mkdir()
+    done = subprocess.run(f"cd {gone} && rmdir {gone} && {sys.executable} -m roads.cli --root "
+                          f"{tmp_path} run -- true", shell=True, capture_output=True, text=True,
+                          env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[1])})
+    assert done.returncode == 1 and "the current folder was removed" in done.stderr, done.stderr
+
+
+def test_changes_against_a_revision_that_does_not_exist_is_an_error(tmp_path):
+    from tests.conftest import REPO
+
+    done = subprocess.run([*ROADS, "--root", str(REPO), "changes", "--rev", "no-such-rev"],
+                          capture_output=True, text=True)
+    assert done.returncode == 1 and "--rev no-such-rev: no such commit" in done.stderr
 
 
 @pytest.mark.gcc

@@ -182,6 +182,23 @@ def test_a_program_that_crashes_first_still_gets_its_page(root, tmp_path, capsys
     assert sorted(p.name for p in tmp_path.iterdir()) == ["crash.c", "crash.html"]
 
 
+def test_an_out_or_save_that_cannot_be_a_file_is_refused_before_the_run(root, tmp_path, capsys,
+                                                                        monkeypatch):
+    """--out . or a folder, --save under a file: told at once, nothing run (they were
+    tracebacks once the run had ended)."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "folder").mkdir()
+    (tmp_path / "plain").write_text("")
+    for option, given, words in (("--out", ".", "names a folder"),
+                                 ("--out", "folder", "is a folder"),
+                                 ("--save", "folder", "is a folder"),
+                                 ("--out", "plain/x.html", "plain is not a folder")):
+        assert explain(root, option, given, "--", "/no/such/program") == 2
+        err = capsys.readouterr().err
+        assert f"roads: error: {option} {given}: " in err and words in err, err
+        assert "Traceback" not in err
+
+
 def test_pid_vanished_unreadable_and_read(root, tmp_path, capsys, no_leftovers, monkeypatch):
     monkeypatch.chdir(tmp_path)
     gone = subprocess.Popen(["true"])

@@ -31,6 +31,11 @@ BAD_ENTRIES = {
     "unreachable": ('[bad]\ncheckpoints = ["two words"]\n', 4, "no run could reach it"),
     "nul-arg": ('[bad]\nargs = ["a\\u0000b"]\n', 4, "NUL"),
     "env-name": ('[bad]\nenv = { "A=B" = "x" }\n', 4, "variable name"),
+    "nul-source": ('[bad]\nsource = "a\\u0000b.c"\n', 4, "holds a NUL character"),
+    "nul-gdb": ('[bad]\ngdb = "a\\u0000b.gdb"\n', 4, "holds a NUL character"),
+    "long-source": (f'[bad]\nsource = "{"x" * 5000}.c"\n', 4,
+                    "cannot be read as a file: File name too long"),
+    "looped-source": ('[bad]\nsource = "loop1"\n', 4, "cannot be read as a file"),
 }
 
 
@@ -43,6 +48,8 @@ def test_a_bad_entry_is_an_error_of_its_own_only(tmp_path, case):
     text, line, words = BAD_ENTRIES[case]
     for c_file in ("ok.c", "bad.c"):
         (tmp_path / c_file).write_text("int main(void){return 0;}\n")
+    (tmp_path / "loop1").symlink_to("loop2")  # a loop of links: they lead nowhere
+    (tmp_path / "loop2").symlink_to("loop1")
     manifest = parse_manifest(manifest_with(text), tmp_path, "samples.toml")
     assert sorted(manifest.samples) == ["first", "last"]
     assert len(manifest.broken) == 1

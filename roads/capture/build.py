@@ -110,9 +110,12 @@ def folder_stamp(directory: Path) -> tuple:
     """Stats of the files in ``directory``: a cheap test that none changed meanwhile."""
     out = []
     for entry in sorted(os.scandir(directory), key=lambda e: e.name):
-        if entry.is_file():
-            st = entry.stat()
-            out.append((entry.name, st.st_mtime_ns, st.st_size))
+        try:
+            if entry.is_file():
+                st = entry.stat()
+                out.append((entry.name, st.st_mtime_ns, st.st_size))
+        except OSError:  # a loop of links, a link into a folder we may not read:
+            pass  # not a file a sample can use, and nothing to compare
     return tuple(out)
 
 

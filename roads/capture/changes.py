@@ -10,7 +10,7 @@ import json
 from pathlib import Path
 
 from .. import command
-from ..errors import CommandFailed
+from ..errors import CommandFailed, ConfigError
 
 
 def committed(root: Path, rev: str, relative: str) -> dict | None:
@@ -20,13 +20,20 @@ def committed(root: Path, rev: str, relative: str) -> dict | None:
     except CommandFailed:
         return None
     try:
-        return json.loads(done.stdout)
+        doc = json.loads(done.stdout)
     except ValueError:
         return None
+    return doc if isinstance(doc, dict) else None
 
 
 def summarise(root: Path, snapshots: Path, rev: str = "HEAD") -> list[str]:
-    """One Markdown line per capture that differs from ``rev``; empty when none does."""
+    """One Markdown line per capture that differs from ``rev``; empty when none does.
+    ConfigError when ``rev`` names no commit (each capture would read as new)."""
+    try:
+        command.run(["git", "rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}"], cwd=root,
+                    timeout=60)
+    except CommandFailed:
+        raise ConfigError(f"--rev {rev}: no such commit in {root}") from None
     listed = command.run(["git", "status", "--porcelain", "--untracked-files=all", "--", str(snapshots)], cwd=root,
                          timeout=60).stdout
     lines = []
@@ -40,19 +47,25 @@ def summarise(root: Path, snapshots: Path, rev: str = "HEAD") -> list[str]:
         try:
             new = json.loads((root / relative).read_text())
         except (OSError, ValueError):
+            new = None
+        if not isinstance(new, dict):
             lines.append(f"- `{name}`: removed or unreadable")
             continue
         if old is None:
             lines.append(f"- `{name}`: new capture")
             continue
-        moved = [
-            f"{key} {old['provenance'].get(key)!s} → {new['provenance'].get(key)!s}"
-            for key in sorted(set(old.get("provenance", {})) | set(new.get("provenance", {})))
-            if old.get("provenance", {}).get(key) != new.get("provenance", {}).get(key)
-        ]
+        was, now = _provenance(old), _provenance(new)
+        moved = [f"{key} {was.get(key)!s} → {now.get(key)!s}"
+                 for key in sorted(set(was) | set(now)) if was.get(key) != now.get(key)]
         inputs = old.get("inputs") != new.get("inputs")
         what = "; ".join(moved) if moved else "content only"
         if inputs:
             what += " (its inputs changed too)"
         lines.append(f"- `{name}`: {what}")
     return lines
+
+
+def _provenance(doc: dict) -> dict:
+    """A capture's provenance, or {} where it has none a table can read."""
+    found = doc.get("provenance")
+    return found if isinstance(found, dict) else {}

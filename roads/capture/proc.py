@@ -23,7 +23,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import TypeVar
 
-from ..constants import ADDR_NO_RANDOMIZE, PAGE_SIZE as _PAGE, USER_BITS
+from ..constants import ADDR_NO_RANDOMIZE, PAGE_SIZE as _PAGE, PF_EXITING, USER_BITS
 from ..errors import CaptureError, ProcessGone
 
 PAGE_SIZE = _PAGE.value  # the kernel's page size on x86-64
@@ -330,6 +330,7 @@ class Stat:
     ppid: int  # (4)
     pgrp: int  # (5)
     session: int  # (6)
+    flags: int  # (9) the kernel's PF_* flags of the task
     starttime: int  # (22) clock ticks after boot
     vsize: int  # (23) bytes
     rss: int  # (24) pages
@@ -369,6 +370,7 @@ def parse_stat(text: str | bytes) -> Stat:
             ppid=number(4),
             pgrp=number(5),
             session=number(6),
+            flags=number(9),
             starttime=number(22),
             vsize=number(23),
             rss=number(24),
@@ -876,16 +878,16 @@ class Proc:
             raise CaptureError(f"cannot read {path}: {exc.strerror or exc}") from None
 
     def _exited(self, pid: int) -> bool:
-        """True when ``pid`` has left /proc or is a zombie (its memory is gone)."""
+        """True when ``pid`` has left /proc, is a zombie, or is on its way out (its
+        memory going or gone: PF_EXITING, before it is a zombie)."""
         try:
             with open(os.path.join(self.root, str(pid), "stat"), "rb") as f:
-                stat = f.read()
+                stat = parse_stat(f.read())
         except OSError:
             return True
-        try:
-            return parse_stat(stat).state in {"Z", "X", "x"}
         except CaptureError:
             return False
+        return stat.state in {"Z", "X", "x"} or bool(stat.flags & PF_EXITING.value)
 
 
 def _text(data: str | bytes) -> str:

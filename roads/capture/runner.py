@@ -245,6 +245,12 @@ def tool_prefix(cache: Path, writable: Path, run_at: str | None = None) -> list[
             str(Path(writable).resolve()), str(TOOL_DEADLINE), run_at or "-", "--"]
 
 
+# The number fields of a roads.h line: a pointer in at most 16 hex digits after 0x, a
+# length in decimal digits (below 2^64, checked where it is read).
+_HEX64 = re.compile(r"(?:0x)?[0-9a-f]{1,16}")
+_DEC = re.compile(r"[0-9]{1,20}")
+
+
 def parse_nspid(status: str) -> tuple[int, ...]:
     """The NSpid line of /proc/PID/status: the pid in each namespace, outermost first."""
     for line in status.splitlines():
@@ -366,6 +372,7 @@ class _Run:
 
     def __init__(self, child, report_fd, sample_fd, proc, snapshot, label, argv, cancel):
         self.child = child
+        self.launcher_path = os.path.realpath(child.args[0])
         self.cancel = cancel
         self.proc = proc
         self.snapshot = snapshot
@@ -410,7 +417,8 @@ class _Run:
                 raise self.failure(f"did not finish within {timeout:g} s; killed")
             wait = deadline - now
             if stop_after is not None and not stopped_once:
-                wait = min(wait, max(0.0, started + stop_after - now))
+                # Once due, looked at again every 2 ms until the program has started.
+                wait = min(wait, max(0.002, started + stop_after - now))
             waiting = time.perf_counter()
             events = self.selector.select(timeout=min(wait, 0.5))
             self.waited += time.perf_counter() - waiting
@@ -420,7 +428,8 @@ class _Run:
             if self.child.poll() is not None and self.child.returncode < 0:
                 self.kill()
                 raise self.failure(launcher_died(-self.child.returncode, self.oom_rise()))
-            if stop_after is not None and not stopped_once and time.monotonic() >= started + stop_after:
+            if (stop_after is not None and not stopped_once
+                    and time.monotonic() >= started + stop_after and self.program_started()):
                 stopped_once = True
                 self.stop_and_snapshot()
                 self.kill()
@@ -445,6 +454,9 @@ class _Run:
                     )
                 if key.data == "sample":
                     for fields in self.lines("sample", data):
+                        if time.monotonic() >= deadline:  # many lines, each a walk of /proc
+                            self.kill()
+                            raise self.failure(f"did not finish within {timeout:g} s; killed")
                         self.sample_line(fields)
                 else:
                     self.buffers[key.data] += data
@@ -512,6 +524,11 @@ class _Run:
         wanted = {"C": 4, "I": 4, "A": 5, "R": 6}
         if f[0] not in wanted or len(f) != wanted[f[0]]:
             raise self.malformed(f)
+        # roads.h writes a pointer as 0x and hex digits and a length in decimal digits,
+        # both unsigned and 64-bit: anything else (a sign, _, more bits) was not roads.h.
+        if ((len(f) > 4 and not _HEX64.fullmatch(f[4]))
+                or (len(f) > 5 and not (_DEC.fullmatch(f[5]) and int(f[5]) < 1 << 64))):
+            raise self.malformed(f)
         try:
             pid, ppid = int(f[1]), int(f[2])
             value = int(f[4], 16) if len(f) > 4 else 0
@@ -530,7 +547,9 @@ class _Run:
         problem = name_problem(name)
         if problem:
             raise self.failure(f"process {pid} sent the name {name[:80]!r}, which {problem}")
-        if not self.belongs(pid):
+        # In the run's own pid namespace, host_pid found it among the run's processes,
+        # also one that left the group (setsid); elsewhere the group is the test.
+        if not self.result.contained & PID_NAMESPACE and not self.belongs(pid):
             raise self.failure(f"a protocol line names process {pid}, which is not part of "
                                f"this run: {' '.join(f)!r}")
         self.known(pid, ppid)
@@ -651,6 +670,18 @@ class _Run:
                 pass
             self.waited += time.perf_counter() - waiting
 
+    def program_started(self) -> bool:
+        """Whether the run's first process runs the program by now, not the launcher it
+        was forked from (``stop_after``: a stop due before the exec waits for it); also
+        once that process is gone, for the run's end to tell."""
+        if self.group is None:
+            return False
+        try:
+            exe = os.readlink(f"{os.fspath(self.proc.root)}/{self.group}/exe")
+        except OSError:
+            return True
+        return exe != self.launcher_path
+
     def stop_and_snapshot(self) -> None:
         if self.group is None:
             return
@@ -658,7 +689,12 @@ class _Run:
             os.kill(self.group, signal.SIGSTOP)
         except ProcessLookupError:
             return
-        stat = self.proc.stat(self.group)
+        try:
+            stat = self.proc.stat(self.group)
+        except ProcessGone:
+            return
+        if stat.state in ("Z", "X"):  # it ended first: nothing to show, as if it were gone
+            return
         self.known(self.group, stat.ppid)
         self.checkpoint(self.group, stat.ppid, "stopped")
 

@@ -295,11 +295,19 @@ def _sample(name: str, table: object, directory: Path, where: str,
                     return relative
             except (OSError, ValueError):
                 pass
-        resolved = (directory / relative).resolve()
-        if not resolved.is_relative_to(directory):
-            raise bad(key, f"{relative!r} is outside the samples folder; refused")
-        if not resolved.is_file():
-            raise bad(key, f"{relative!r} does not exist in {directory}")
+        if "\0" in relative:
+            raise bad(key, f"{relative[:80]!r} holds a NUL character, which no file name can")
+        try:
+            resolved = (directory / relative).resolve()
+            if not resolved.is_relative_to(directory):
+                raise bad(key, f"{relative[:80]!r} is outside the samples folder; refused")
+            found = resolved.is_file()
+        except (OSError, RuntimeError) as exc:  # too long, a loop of links (RuntimeError
+            # before Python 3.13), a folder that cannot be read
+            why = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
+            raise bad(key, f"{relative[:80]!r} cannot be read as a file: {why}") from None
+        if not found:
+            raise bad(key, f"{relative[:80]!r} does not exist in {directory}")
         return resolved.relative_to(directory).as_posix()
 
     source = table.get("source", f"{name}.c")

@@ -43,8 +43,11 @@ class SampleSet:
         read_at = time.time_ns()  # before the stats: what ``racy`` judges by
         try:
             st = self.path.stat()
-        except FileNotFoundError:
+        except (FileNotFoundError, NotADirectoryError):  # --root a file, say
             raise ConfigError(f"{self.path}: no sample manifest") from None
+        except OSError as exc:
+            raise ConfigError(f"{self.path}: cannot read the sample manifest: "
+                              f"{exc.strerror or exc}") from None
         key = (st.st_mtime_ns, st.st_size, st.st_ino)
         known = self._manifest
         if known is None or known[0] != key or racy(st.st_mtime_ns, known[2]):

@@ -103,7 +103,9 @@ def format_table(space: AddressSpace) -> str:
         ]
         return "  ".join(cells).rstrip()
 
-    command = " ".join(space.cmdline) or space.name
+    # On one line: an argument may hold a newline, and a row after it would look like
+    # an area of the table (the other controls: errors.printable, on the way out).
+    command = (" ".join(space.cmdline) or space.name).replace("\n", "\\n").replace("\t", "\\t")
     heading = f"{space.pid}: {command}"
     return "\n".join([heading, line(_COLUMNS), *(line(row) for row in rows), line(total)]) + "\n"
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import webbrowser
 from pathlib import Path
@@ -62,6 +63,11 @@ def cmd_explain(args) -> int:
     if not 0 < args.deadline <= 110:
         print("roads: error: --deadline is more than 0 and at most 110 s", file=sys.stderr)
         return 2
+    for option, given in (("--out", args.out), ("--save", args.save)):
+        problem = given and file_problem(Path(given))
+        if problem:  # told before the program runs, not after
+            print(printable(f"roads: error: {option} {given}: {problem}"), file=sys.stderr)
+            return 2
     if args.pid is not None:
         if args.at:
             print("roads: error: --pid reads the process once, now: no --at", file=sys.stderr)
@@ -74,20 +80,15 @@ def cmd_explain(args) -> int:
     progress("drawing the figures")
     text = render_page(session, read_elf=read_elf)
     out = Path(args.out) if args.out else Path(f"explain-{sample_name(session.capture.sample)}.html")
-    write_page(text, out)
-    if args.save:
-        import os
-
-        from .saved import save
-
-        # The record names the program as seen from the project folder (--root), where
-        # a build runs it again when it goes stale (roads/explain/saved.py).
-        # A process read with --pid cannot be run again: its record says so (no argv).
-        root = Path(args.root).resolve()
-        recorded = list(program)
-        if recorded and "/" in recorded[0] and os.path.exists(recorded[0]):
-            recorded[0] = os.path.relpath(Path(recorded[0]).resolve(), root)
-        save(session, recorded, args.at, root, Path(args.save))
+    try:
+        write_page(text, out)
+        if args.save:
+            _save(session, program, args)
+    except OSError as exc:  # a full disk, a folder made meanwhile, no right to write
+        where = exc.filename or out
+        print(printable(f"roads: error: cannot write {where}: {exc.strerror or exc}"),
+              file=sys.stderr)
+        return 1
     if not session.complete:
         progress(f"{session.command[0]} {session.ending} before reaching "
                  f"{', '.join(session.missing)}: the page shows the stops it reached")
@@ -95,6 +96,33 @@ def cmd_explain(args) -> int:
         webbrowser.open(out.resolve().as_uri())
     print(out)
     return 0 if session.complete else 3
+
+
+def file_problem(path: Path) -> str | None:
+    """Why a file cannot be written at ``path`` (a folder's name, under a file), or None."""
+    if path.name in ("", ".", ".."):
+        return "names a folder; give a file's name"
+    # os.path's tests: a folder this user may not look into is left to the write to say.
+    if os.path.isdir(path):
+        return "is a folder; give a file's name"
+    for parent in path.parents:
+        if os.path.lexists(parent):
+            return None if os.path.isdir(parent) else f"{parent} is not a folder"
+    return None
+
+
+def _save(session, program: list[str], args) -> None:
+    """Write the session's record (``--save``). The record names the program as seen
+    from the project folder (--root), where a build runs it again when it goes stale
+    (roads/explain/saved.py); a process read with --pid cannot be run again: its
+    record says so (no argv)."""
+    from .saved import save
+
+    root = Path(args.root).resolve()
+    recorded = list(program)
+    if recorded and "/" in recorded[0] and os.path.exists(recorded[0]):
+        recorded[0] = os.path.relpath(Path(recorded[0]).resolve(), root)
+    save(session, recorded, args.at, root, Path(args.save))
 
 
 __all__ = ["add_parser", "cmd_explain", "ExplainError"]
