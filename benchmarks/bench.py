@@ -272,17 +272,18 @@ def bench_refresh(repeat: int) -> None:
         def median(what: str) -> float:
             return statistics.median(r.get(what, 0.0) for r in refreshes)
 
+        def own(r: dict[str, float]) -> float:
+            """The engine's own time in one refresh (see above)."""
+            return (r["busy"] - r.get("gcc", 0.0) - r.get("run", 0.0) - r.get("gdb", 0.0)
+                    + r.get("elf beside the run", 0.0))
+
         gcc, runs, gdb = median("gcc"), median("run"), median("gdb")
-        engine = statistics.median(
-            r["busy"] - r.get("gcc", 0.0) - r.get("run", 0.0) - r.get("gdb", 0.0)
-            + r.get("elf beside the run", 0.0) for r in refreshes)
+        engine = statistics.median(own(r) for r in refreshes)
         gcc_only = statistics.median(compiles)
         # Each refresh beside the compile run next to it (``paired``): a load that comes
         # and goes on this shared machine moves both, where the medians above may each
         # come from another moment.
-        ratios = sorted((r["busy"] - r.get("gcc", 0.0) - r.get("run", 0.0) - r.get("gdb", 0.0)
-                         + r.get("elf beside the run", 0.0)) / c
-                        for r, c in zip(refreshes, compiles))
+        ratios = sorted(own(r) / c for r, c in zip(refreshes, compiles))
         row(f"refresh of every capture ({len(names)} samples), wall", f"{wall:.2f} s")
         row("  Σ over captures: time of the capture (busy time)", f"{median('busy'):.2f} s")
         row("  Σ over captures: inside gcc", f"{gcc:.2f} s")
@@ -307,8 +308,8 @@ def main() -> int:
     parser.add_argument("--sections", help="site sections, comma-separated: "
                         "warm,cold,mdexec,serve,scale,weight (default: all)")
     args = parser.parse_args()
-    print(f"machine: {platform.machine()}, {os.cpu_count()} cores ({usable_cores()} usable), kernel {os.uname().release}, "
-          f"Python {platform.python_version()}")
+    print(f"machine: {platform.machine()}, {os.cpu_count()} cores ({usable_cores()} usable), "
+          f"kernel {os.uname().release}, Python {platform.python_version()}")
     if args.only in (None, "capture"):
         bench_capture(args.repeat)
     if args.only in (None, "site"):

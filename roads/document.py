@@ -38,6 +38,7 @@ import msgspec
 from msgspec import UNSET, Meta, Struct, UnsetType
 
 from .elfspec import PAGE_SIZE, section_flags, segment_flags
+from .escapes import escape_bytes
 
 SCHEMA = 1  # the document's version, as freeze writes it in ``schema``
 
@@ -148,7 +149,8 @@ class Region(Struct, frozen=True):
     a pseudo-path such as ``[heap]``, or "" for anonymous memory. ``kb`` holds the
     smaps ``kB`` lines as printed (``kb["Rss"]``), ``vmflags`` the two-letter
     ``VmFlags``, ``thp_eligible`` the ``THPeligible`` line. A capture writes device
-    and inode as zero (they differ between machines).
+    and inode as zero (they differ between machines), and each byte of a path that is
+    not UTF-8 as ``\\xNN`` (``roads.escapes``).
     """
 
     start: Annotated[int, volatile(ASLR)]
@@ -635,17 +637,11 @@ def to_builtins(record: Struct) -> Any:
     /proc gives bytes, and its parsers keep those that are not UTF-8 as Python keeps
     them in file names (``os.fsdecode``: a process that named itself ``"\\xff"``, a
     file mapped from such a name), which JSON cannot hold: each such byte is written
-    ``\\xNN`` (``escape_bytes``)."""
+    ``\\xNN`` (``roads.escapes``)."""
     try:
         return msgspec.json.decode(msgspec.json.encode(record))
     except UnicodeEncodeError:
         return msgspec.json.decode(msgspec.json.encode(escaped(msgspec.to_builtins(record))))
-
-
-def escape_bytes(text: str) -> str:
-    """``text`` with each byte that is not UTF-8 (kept by ``os.fsdecode`` as a lone
-    surrogate) written ``\\xNN``; the rest as it is."""
-    return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
 
 
 def escaped(value: Any) -> Any:

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import re
 
+from .escapes import escape_char
+
 
 class RoadsError(Exception):
     """Base of every error the engine raises on purpose."""
@@ -111,17 +113,9 @@ _UNPRINTABLE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u206
 
 def printable(text: str) -> str:
     """``text`` with every character a terminal would act on written as an escape
-    (``\\x1b``, ``\\u202e``); tabs and newlines kept. A byte that was not UTF-8 (kept
-    by ``os.fsdecode`` as a lone surrogate, U+DC80 to U+DCFF) is written as that byte
-    (``\\xff``), as ``roads.document.escape_bytes`` writes it."""
-    return _UNPRINTABLE.sub(_escape, text)
-
-
-def _escape(match: re.Match) -> str:
-    code = ord(match[0])
-    if 0xDC80 <= code <= 0xDCFF:
-        return f"\\x{code - 0xDC00:02x}"
-    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+    (``\\x1b``, ``\\u202e``; a byte that was not UTF-8 as that byte, ``\\xff``:
+    ``roads.escapes``); tabs and newlines kept."""
+    return _UNPRINTABLE.sub(lambda m: escape_char(m[0]), text)
 
 
 def tail(text: str, lines: int = 20, width: int = 400) -> str:

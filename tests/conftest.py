@@ -9,6 +9,7 @@ import shutil
 import subprocess
 import textwrap
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -232,7 +233,7 @@ def no_leftovers(tmp_path_factory):
     assert not running, f"sample processes still running: {sorted(running)}"
 
 
-def wait_for(condition, what: str, timeout: float = 10.0) -> None:
+def wait_for(condition: Callable[[], bool], what: str, timeout: float = 10.0) -> None:
     """Poll ``condition()`` until it holds; fail naming ``what`` after ``timeout`` s."""
     deadline = time.monotonic() + timeout
     while not condition():

@@ -475,3 +475,55 @@ def test_a_python_under_tmp_keeps_tmp_shared(monkeypatch):
     assert session_mod.runs_from_tmp()
     monkeypatch.setattr(sys, "prefix", "/usr")
     assert session_mod.runs_from_tmp() == str(Path(session_mod.__file__).resolve()).startswith("/tmp/")
+
+
+ODD = r"""
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <unistd.h>
+int main(void) {
+    prctl(PR_SET_NAME, "\xff\xfe odd", 0, 0, 0);
+    int fd = open("\xff.bin", O_RDWR | O_CREAT | O_TRUNC, 0600);
+    if (fd < 0 || ftruncate(fd, 4096) != 0) return 1;
+    if (mmap(0, 4096, PROT_READ, MAP_PRIVATE, fd, 0) == MAP_FAILED) return 1;
+    return 0;
+}
+"""
+
+
+def test_names_and_arguments_in_bytes_that_are_not_utf8(root, tmp_path):
+    """A program that renames itself, maps a file and is given an argument in bytes that
+    are not UTF-8: the page and the record write each such byte \\xNN (the name was a
+    traceback at every stop, the argument one when the page was written)."""
+    (tmp_path / "odd.c").write_text(ODD)
+    # In a process of its own, with a deadline: a regression may hang (see below).
+    done = subprocess.run([sys.executable.encode(), b"-m", b"roads.cli", b"--root", bytes(root),
+                           b"explain", b"--no-sandbox", b"--at", b"exit", b"--out", b"odd.html",
+                           b"--save", b"odd.json", b"--", b"./odd.c", b"\xfe"], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=60,
+                          env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[1])})
+    assert done.returncode == 0, done.stderr
+    page = (tmp_path / "odd.html").read_text(encoding="utf-8")
+    assert "\\xff.bin" in page and "\\xfe" in page
+    import json
+
+    saved = json.loads((tmp_path / "odd.json").read_text(encoding="utf-8"))
+    assert saved["command"][-1] == "\\xfe"  # as shown
+    assert saved["inputs"]["argv"][-1] == "\udcfe"  # the byte itself, to run it again
+
+
+def test_an_error_at_a_stop_ends_the_run_instead_of_hanging(root, tmp_path):
+    """Whatever goes wrong while the program is held at a stop, the run is killed and
+    reaped and the error comes out (a tracee held at its exit stop was waited for
+    forever)."""
+    (tmp_path / "odd.c").write_text(ODD)
+    injected = ("import sys\nimport roads.explain.trace as T\n"
+                "def broken(pid):\n    raise RuntimeError('injected at a stop')\n"
+                "T._status_of = broken\nfrom roads import cli\n"
+                f"sys.exit(cli.main(['--root', {str(root)!r}, 'explain', '--no-sandbox', "
+                "'--at', 'exit', '--', './odd.c']))\n")
+    done = subprocess.run([sys.executable, "-c", injected], cwd=tmp_path, capture_output=True,
+                          text=True, timeout=60,
+                          env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[1])})
+    assert "injected at a stop" in done.stderr and done.returncode != 0, done.stderr

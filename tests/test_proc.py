@@ -21,7 +21,6 @@ import pytest
 from elftools.elf.elffile import ELFFile
 
 from roads.command import run
-from tests.conftest import wait_for
 from roads.errors import CaptureError, ProcessGone
 from roads.capture.proc import (
     ADDR_NO_RANDOMIZE,
@@ -39,6 +38,7 @@ from roads.capture.proc import (
     parse_stat,
     parse_status,
 )
+from tests.conftest import wait_for
 
 PROC = Proc()
 

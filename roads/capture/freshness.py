@@ -44,7 +44,7 @@ KEPT = ("fresh", "toolchain")
 ENGINE_FILES = ("capture/launcher.c", "capture/runner.py", "capture/snapshot.py",
                 "capture/build.py", "capture/proc.py", "capture/elf.py", "capture/freeze.py",
                 "capture/samples.py", "capture/toolchain.py", "command.py", "document.py",
-                "elfspec.py")
+                "elfspec.py", "escapes.py")
 
 
 def engine_digest() -> str:

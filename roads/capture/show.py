@@ -8,7 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from ..document import Region, escape_bytes, to_builtins
+from ..document import Region, to_builtins
+from ..escapes import escape_bytes
 from .proc import Proc, SmapsEntry
 from ..units import human_size
 

@@ -25,6 +25,7 @@ from ..capture.snapshot import snapshot_process
 from ..capture.toolchain import provenance
 from ..constants import ADDR_NO_RANDOMIZE
 from ..errors import ExplainError
+from ..escapes import escape_bytes
 from .record import NO_BUILD_DIR, VARIANT, Session, session_from_json
 from .trace import Hit, Outcome, Tracer, parse_stop, seize_and_read
 
@@ -216,12 +217,12 @@ def trace_program(job: dict, progress: Callable[[str], None] = lambda s: None) -
         "stdout": outcome.stdout,
         "stderr": outcome.stderr,
     }
-    shown = job["shown"]
+    shown = [escape_bytes(a) for a in job["shown"]]  # bytes that are not UTF-8 as \xNN
     capture = _capture(job["name"], shown, path, checkpoints, aslr=job["aslr"],
                        gcc_argv=tuple(job["gcc_argv"]), run=run,
                        title=f"roads explain {' '.join(shown)}")
     exe = checkpoints[0]["exe"]
-    return Session(capture, exe, shown, ending, not missing, missing)
+    return Session(capture, escape_bytes(exe), shown, ending, not missing, missing)
 
 
 def _ending(outcome: Outcome, program: str) -> str:
@@ -274,4 +275,5 @@ def explain_pid(pid: int, progress: Callable[[str], None] = lambda s: None) -> S
                            title=f"roads explain --pid {pid} ({' '.join(shown)})")
     except RoadsError as exc:
         raise ExplainError(f"process {pid}: {exc.message}") from None
-    return Session(capture, checkpoints[0]["exe"], shown, "still running", True, [])
+    return Session(capture, escape_bytes(checkpoints[0]["exe"]), shown, "still running", True,
+                   [])

@@ -40,6 +40,7 @@ from . import ptrace as pt
 INT3 = 0xCC
 PUSH = ("rax", "rcx", "rdx", "rbx", "rsp", "rbp", "rsi", "rdi")  # push %reg: 0x50 + index
 MAX_OUTPUT = 64 << 10
+KILL_WAIT = 10.0  # seconds for what is left of a run, killed, to be reaped
 UNISTD = Path("/usr/include/x86_64-linux-gnu/asm/unistd_64.h")
 
 
@@ -130,7 +131,8 @@ class Outcome:
 def _status_of(pid: int) -> dict[str, str]:
     out = {}
     try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        # Bytes: a name may be anything, and is kept as os.fsdecode keeps a file's.
+        for line in os.fsdecode(Path(f"/proc/{pid}/status").read_bytes()).splitlines():
             key, _, value = line.partition(":")
             out[key] = value.strip()
     except OSError:
@@ -151,7 +153,7 @@ def file_bias(maps: list[tuple[int, int, int, str]], path: str, loads) -> int | 
 
 def read_maps(pid: int) -> list[tuple[int, int, int, str]]:
     out = []
-    for line in Path(f"/proc/{pid}/maps").read_text().splitlines():
+    for line in os.fsdecode(Path(f"/proc/{pid}/maps").read_bytes()).splitlines():
         parts = line.split(None, 5)
         lo, hi = (int(x, 16) for x in parts[0].split("-"))
         out.append((lo, hi, int(parts[2], 16), parts[5] if len(parts) > 5 else ""))
@@ -289,11 +291,26 @@ class Tracer:
                 os.kill(tid, signal.SIGKILL)
             except OSError:
                 pass
+            # A tracee held in a stop we were told of already (its exit stop, when an
+            # error of ours ended the loop there) dies only once let go: no wait would
+            # report that stop again.
+            try:
+                pt.call(pt.PTRACE_CONT, tid, 0, 0)
+            except OSError:
+                pass
+        limit = time.monotonic() + KILL_WAIT
         while True:
             try:
-                pid, status = os.waitpid(-self.main, pt.WALL)  # its group only: never a stranger child of ours
+                # Its group only: never a stranger child of ours.
+                pid, status = os.waitpid(-self.main, pt.WALL | os.WNOHANG)
             except ChildProcessError:
                 break
+            if pid == 0:
+                if time.monotonic() > limit:
+                    raise ExplainError(f"the traced program (process {self.main}) could not be "
+                                       f"ended within {KILL_WAIT:g} s of SIGKILL")
+                time.sleep(0.002)
+                continue
             if os.WIFSTOPPED(status):  # its exit stop (PTRACE_EVENT_EXIT comes even on SIGKILL)
                 try:
                     pt.call(pt.PTRACE_CONT, pid, 0, 0)
