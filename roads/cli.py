@@ -85,6 +85,12 @@ def main(argv: list[str] | None = None) -> int:
 
     args = parser.parse_args(argv)
     logging.basicConfig(format="%(levelname)s: %(message)s", level=logging.INFO)
+    try:
+        os.getcwd()  # --root and a program's paths are read from it
+    except FileNotFoundError:
+        print("roads: error: the current folder was removed: cd to one that exists",
+              file=sys.stderr)
+        return 1
     if os.path.exists(args.root) and not os.path.isdir(args.root):
         print(printable(f"roads: error: --root {args.root}: not a folder"), file=sys.stderr)
         return 2
@@ -177,12 +183,7 @@ def cmd_run(args) -> int:
     if path is None:
         print(f"roads: error: {program[0]}: no such program", file=sys.stderr)
         return 1
-    try:
-        here = Path.cwd()  # where the program runs
-    except FileNotFoundError:
-        print("roads: error: the current folder was removed: cd to one that exists",
-              file=sys.stderr)
-        return 1
+    here = Path.cwd()  # where the program runs (main() found it still there)
     cache = Path(args.root).resolve() / ".cache" / "roads"
     spaces = []
 

@@ -54,6 +54,7 @@ class RoadsError(Exception):
             parts.append("command: " + " ".join(self.command))
         if self.output:
             parts.append(_indent(tail(self.output)))
+        parts += getattr(self, "__notes__", ())  # what went wrong too, while ending it
         return printable("\n".join(parts))
 
     def __str__(self) -> str:

@@ -452,6 +452,7 @@ def test_a_loop_of_links_in_the_samples_folder_is_passed_over(scratch):
     "R 1 0 short 0x400000 -9999999999",         # a negative length
     "R 1 0 wide 0xfffffffffffffffffffff000 4096",
     "R 1 0 long 0x400000 18446744073709551616",  # 2^64 bytes
+    "A +2 0 plus 0x10",                         # a pid with a sign
 ])
 def test_numbers_roads_h_cannot_write_are_a_malformed_line(scratch, line):
     """A pointer is 0x and at most 16 hex digits, a length decimal digits below 2^64: a
@@ -515,7 +516,28 @@ def test_lines_that_each_cost_a_walk_of_the_run_still_end_at_the_timeout(scratch
             pause();
         }
     """, "timeout = 1\n[walker.limits]\noutput = 2000000\n")
+    from roads.capture.build import compile_variant
+
+    project = scratch.project()  # compiled first: the time below is the run's
+    compile_variant(project.sample("walker"), project.sample("walker").variants[0],
+                    project.cache_dir)
     started = time.monotonic()
     err = capture_error(scratch, "walker")
     assert "did not finish within 1 s" in str(err)
     assert time.monotonic() - started < 3.5  # 4.3 s here before the check
+
+
+def test_a_line_naming_the_namespaces_init_is_refused(scratch):
+    """In the run's pid namespace, pid 1 is the launcher's init, never the program's: a
+    line naming it as its own process is not the run's (it was taken as one)."""
+    scratch.add("initline", """\
+        #include <string.h>
+        #include <unistd.h>
+        int main(void) {
+            const char *line = "A 1 0 fake 0x10\\n";
+            write(3, line, strlen(line));
+            return 0;
+        }
+    """)
+    err = capture_error(scratch, "initline")
+    assert "a protocol line names process 1, which is not part of this run" in str(err)

@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .. import command
-from ..constants import ADDR_NO_RANDOMIZE, CONTROL_FD
+from ..constants import ADDR_NO_RANDOMIZE, CONTROL_FD, PF_EXITING
 from ..errors import CommandFailed, EngineError, ProcessGone, SampleError, tail
 from .proc import PAGE_SIZE, Proc
 from .samples import MAX_ADDRESSES, MAX_CHECKPOINTS, MAX_RANGE_PAGES, MAX_RANGES, name_problem
@@ -372,7 +372,6 @@ class _Run:
 
     def __init__(self, child, report_fd, sample_fd, proc, snapshot, label, argv, cancel):
         self.child = child
-        self.launcher_path = os.path.realpath(child.args[0])
         self.cancel = cancel
         self.proc = proc
         self.snapshot = snapshot
@@ -404,6 +403,7 @@ class _Run:
         self.deadline = float("inf")
         self.oom_before = oom_kills(proc.root)
         self.waited = 0.0  # seconds spent waiting for the run (see run_program)
+        self.launcher_file: tuple[int, int] | None = None  # (st_dev, st_ino), when asked
 
     # -- the loop ---------------------------------------------------------------
 
@@ -431,8 +431,8 @@ class _Run:
             if (stop_after is not None and not stopped_once
                     and time.monotonic() >= started + stop_after and self.program_started()):
                 stopped_once = True
-                self.stop_and_snapshot()
-                self.kill()
+                if self.stop_and_snapshot():
+                    self.kill()
             for key, _ in events:
                 data = read_ready(key.fd)
                 if data is None:
@@ -526,7 +526,8 @@ class _Run:
             raise self.malformed(f)
         # roads.h writes a pointer as 0x and hex digits and a length in decimal digits,
         # both unsigned and 64-bit: anything else (a sign, _, more bits) was not roads.h.
-        if ((len(f) > 4 and not _HEX64.fullmatch(f[4]))
+        if (not (_DEC.fullmatch(f[1]) and _DEC.fullmatch(f[2]))
+                or (len(f) > 4 and not _HEX64.fullmatch(f[4]))
                 or (len(f) > 5 and not (_DEC.fullmatch(f[5]) and int(f[5]) < 1 << 64))):
             raise self.malformed(f)
         try:
@@ -540,8 +541,10 @@ class _Run:
             self.await_start()
         if self.result.contained & PID_NAMESPACE:  # the pids the sample sees are its namespace's
             # ppid 0: the run's first process, whose parent is outside its namespace.
+            # Pid 1 there is the launcher's init, never a process of the program.
+            named = pid
             pid, ppid = self.host_pid(pid), (self.host_pid(ppid) or 0) if ppid else 0
-            if pid is None:
+            if pid is None or named == 1:
                 raise self.failure(f"a protocol line names process {f[1]}, which is not part "
                                    f"of this run: {' '.join(f)!r}")
         problem = name_problem(name)
@@ -676,27 +679,43 @@ class _Run:
         once that process is gone, for the run's end to tell."""
         if self.group is None:
             return False
-        try:
-            exe = os.readlink(f"{os.fspath(self.proc.root)}/{self.group}/exe")
+        if self.launcher_file is None:  # what the first process runs until its exec
+            st = os.stat(self.child.args[0])
+            self.launcher_file = (st.st_dev, st.st_ino)
+        try:  # the file itself, not its name (which a replaced launcher would change)
+            st = os.stat(f"{os.fspath(self.proc.root)}/{self.group}/exe")
         except OSError:
             return True
-        return exe != self.launcher_path
+        return (st.st_dev, st.st_ino) != self.launcher_file
 
-    def stop_and_snapshot(self) -> None:
+    def stop_and_snapshot(self) -> bool:
+        """Stop the run's first process and snapshot it (``stop_after``); False when it
+        had ended, or was ending, first: then it ends as it would have, its status kept."""
         if self.group is None:
-            return
+            return False
         try:
             os.kill(self.group, signal.SIGSTOP)
         except ProcessLookupError:
-            return
-        try:
-            stat = self.proc.stat(self.group)
-        except ProcessGone:
-            return
-        if stat.state in ("Z", "X"):  # it ended first: nothing to show, as if it were gone
-            return
+            return False
+        if self.ending(self.group):
+            return False
+        stat = self.proc.stat(self.group)
         self.known(self.group, stat.ppid)
-        self.checkpoint(self.group, stat.ppid, "stopped")
+        try:
+            self.checkpoint(self.group, stat.ppid, "stopped")
+        except SampleError:
+            if self.ending(self.group):  # it ended as it was being stopped: the same
+                return False
+            raise
+        return True
+
+    def ending(self, pid: int) -> bool:
+        """Whether ``pid`` is gone, a zombie, or on its way out (PF_EXITING)."""
+        try:
+            stat = self.proc.stat(pid)
+        except ProcessGone:
+            return True
+        return stat.state in ("Z", "X", "x") or bool(stat.flags & PF_EXITING.value)
 
     def wait_stopped(self, pid: int, name: str) -> None:
         """Wait until ``pid`` has really stopped after announcing checkpoint ``name``."""

@@ -301,9 +301,13 @@ def _sample(name: str, table: object, directory: Path, where: str,
             resolved = (directory / relative).resolve()
             if not resolved.is_relative_to(directory):
                 raise bad(key, f"{relative[:80]!r} is outside the samples folder; refused")
-            found = resolved.is_file()
+            # Strict, for a loop of links to raise on every Python (a lax resolve stops
+            # raising for one in 3.13) and a missing file to say so.
+            found = (directory / relative).resolve(strict=True).is_file()
+        except FileNotFoundError:
+            found = False
         except (OSError, RuntimeError) as exc:  # too long, a loop of links (RuntimeError
-            # before Python 3.13), a folder that cannot be read
+            # before Python 3.13, OSError after), a folder that cannot be read
             why = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
             raise bad(key, f"{relative[:80]!r} cannot be read as a file: {why}") from None
         if not found:

@@ -64,7 +64,8 @@ def cmd_explain(args) -> int:
         print("roads: error: --deadline is more than 0 and at most 110 s", file=sys.stderr)
         return 2
     for option, given in (("--out", args.out), ("--save", args.save)):
-        problem = given and file_problem(Path(given))
+        problem = given and ("names a folder; give a file's name" if given.endswith("/")
+                             else file_problem(Path(given)))
         if problem:  # told before the program runs, not after
             print(printable(f"roads: error: {option} {given}: {problem}"), file=sys.stderr)
             return 2

@@ -254,10 +254,17 @@ class Tracer:
                     t.start()
                 self._resume(pid)
                 self._loop()
-            finally:
+            except BaseException as exc:
                 for t in timers:
                     t.cancel()
-                self._kill_all()
+                try:
+                    self._kill_all()
+                except ExplainError as failed:  # told beside the error that ended the run
+                    exc.add_note(failed.message)
+                raise
+            for t in timers:
+                t.cancel()
+            self._kill_all()
             self.outcome.seconds = time.monotonic() - started
             self.outcome.timed_out = self._timed_out.is_set()
             for f, attr in ((out, "stdout"), (err, "stderr")):
