@@ -289,31 +289,31 @@ def test_two_builds_at_once_do_not_corrupt_captures(scratch):
     assert leftovers == []
 
 
-def test_a_sample_cannot_forge_the_launchers_lines(scratch):
-    scratch.add("forger", """\
+def add_writer(scratch, name: str, text: str, then: str = "") -> None:
+    """A sample that writes ``text`` (C string syntax) to ROADS_FD itself, as roads.h
+    would not, and then runs ``then``."""
+    scratch.add(name, f"""\
         #include <string.h>
         #include <unistd.h>
-        int main(void) {
-            const char *lie = "S 1 0\\nX 1 0\\n";   /* "the run is process group 1" */
-            write(3, lie, strlen(lie));
+        #include "roads.h"
+        int main(void) {{
+            const char *text = "{text}";
+            write(3, text, strlen(text));
+            {then}
             return 0;
-        }
+        }}
     """)
+
+
+def test_a_sample_cannot_forge_the_launchers_lines(scratch):
+    add_writer(scratch, "forger", "S 1 0\\nX 1 0\\n")  # "the run is process group 1"
     err = capture_error(scratch, "forger")
     assert isinstance(err, SampleError)
     assert "malformed protocol line on ROADS_FD: 'S 1 0'" in str(err)
 
 
 def test_a_malformed_protocol_line_is_quoted(scratch):
-    scratch.add("garbled", """\
-        #include <string.h>
-        #include <unistd.h>
-        int main(void) {
-            const char *junk = "C zz 1 here\\n";
-            write(3, junk, strlen(junk));
-            return 0;
-        }
-    """)
+    add_writer(scratch, "garbled", "C zz 1 here\\n")
     err = capture_error(scratch, "garbled")
     assert "malformed protocol line on ROADS_FD: 'C zz 1 here'" in str(err)
 
@@ -457,17 +457,7 @@ def test_a_loop_of_links_in_the_samples_folder_is_passed_over(scratch):
 def test_numbers_roads_h_cannot_write_are_a_malformed_line(scratch, line):
     """A pointer is 0x and at most 16 hex digits, a length decimal digits below 2^64: a
     wider or signed number was an internal error (a seek past 2^63) or was kept."""
-    scratch.add("numbers", f"""\
-        #include <string.h>
-        #include <unistd.h>
-        #include "roads.h"
-        int main(void) {{
-            const char *line = "{line}\\n";
-            write(3, line, strlen(line));
-            ROADS_CHECKPOINT("after");
-            return 0;
-        }}
-    """)
+    add_writer(scratch, "numbers", f"{line}\\n", 'ROADS_CHECKPOINT("after");')
     err = capture_error(scratch, "numbers")
     assert isinstance(err, SampleError)
     assert f"malformed protocol line on ROADS_FD: {line!r}" in str(err)
@@ -530,14 +520,6 @@ def test_lines_that_each_cost_a_walk_of_the_run_still_end_at_the_timeout(scratch
 def test_a_line_naming_the_namespaces_init_is_refused(scratch):
     """In the run's pid namespace, pid 1 is the launcher's init, never the program's: a
     line naming it as its own process is not the run's (it was taken as one)."""
-    scratch.add("initline", """\
-        #include <string.h>
-        #include <unistd.h>
-        int main(void) {
-            const char *line = "A 1 0 fake 0x10\\n";
-            write(3, line, strlen(line));
-            return 0;
-        }
-    """)
+    add_writer(scratch, "initline", "A 1 0 fake 0x10\\n")
     err = capture_error(scratch, "initline")
     assert "a protocol line names process 1, which is not part of this run" in str(err)
