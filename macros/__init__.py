@@ -46,6 +46,7 @@ import sys
 from pathlib import Path
 
 from roads.errors import ConfigError, RoadsError
+from roads.words.pages import fallback_title
 
 from . import ahead, claims, compiled, figures, glossary, pagecache, themecache
 from .project import cache_dir, configure, current, figure, prefetch
@@ -95,7 +96,14 @@ def compile_ahead(env) -> None:
 
 def on_pre_page_macros(env) -> None:
     """The plugin's hook before a page renders: the page cache (``pagecache``); the
-    templates' compiled code kept (``compiled``), once the plugin has its environment."""
+    templates' compiled code kept (``compiled``), once the plugin has its environment.
+    A title that is not text (``title: 123``, a date) is the page's front-matter error
+    (``hooks``): the page goes on under its file's name, as its nav entry does, for
+    the plugin reads the title as text after the page renders (a traceback, and
+    ``mkdocs serve`` stuck for every page)."""
+    page = env.page
+    if page is not None and page.title is not None and not isinstance(page.title, str):
+        page.title = fallback_title(page.file.src_uri)
     compiled.attach(env.env, cache_dir())
     pagecache.before_macros(env)
 

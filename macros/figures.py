@@ -145,6 +145,12 @@ def map_diff(sample: str, before: str, after: str | None = None, variant: str | 
     new = select(doc, variant=after_variant or old.variant,
                  run=run if after_run is None else after_run,
                  checkpoint=after or before, pid=after_pid)
+    if (new.variant, new.run) == (old.variant, old.run) and \
+            new.checkpoint_record is old.checkpoint_record:
+        # A slip for map_diff(sample, before, after): the page would say "nothing changed".
+        raise ConfigError(f"map_diff({sample!r}, {before!r}) compares checkpoint {before!r} "
+                          "with itself: name the other side (after=, after_run=, "
+                          "after_variant= or after_pid=)", sample=sample)
     changes = diff.diff_selections(old, new, resident=resident)
     # One HTML figure that reflows on a phone: no SVG, so no full-screen control.
     return with_provenance(diffview.render_diff_figure(changes, unchanged=unchanged), [old, new])

@@ -36,7 +36,8 @@ from roads.words import news
 from roads.words.markup import unshield
 from macros import ahead, gitinfo, pagecache, quickexit, themecache
 from macros.project import cache_dir
-from roads.words.pages import PageMeta, format_date, order_by_weight, validate_front_matter, with_timeline
+from roads.words.pages import (PageMeta, fallback_title, format_date, order_by_weight,
+                               validate_front_matter, with_timeline)
 
 log = logging.getLogger("mkdocs.plugins.roads")
 # Loaded before the plugins' on_config: the macros plugin's git variables, cached (and,
@@ -296,8 +297,7 @@ def _checked(meta: object, file: File, config) -> PageMeta:
 
 
 def _fallback_meta(file: File) -> PageMeta:
-    stem = os.path.splitext(os.path.basename(file.src_uri))[0]
-    return PageMeta(title=stem.replace("-", " ").replace("_", " ").capitalize())
+    return PageMeta(title=fallback_title(file.src_uri))
 
 
 def _page_problem(message: str, config, file: File | None = None) -> str:

@@ -140,3 +140,19 @@ def test_a_figure_indented_in_a_block_leaves_no_empty_paragraph():
     out = hooks.on_post_page('<details><p><div data-roads-figure="0"></div></p></details>'
                              '<div data-roads-figure="0"></div>', page, None)
     assert out == '<details><figure class="f">x</figure></details><figure class="f">x</figure>'
+
+
+def test_a_diff_of_a_checkpoint_with_itself_is_an_error(monkeypatch):
+    """map_diff(sample, before) with nothing to tell the sides apart, a slip for
+    (sample, before, after): it drew "nothing changed" without a word."""
+    import pytest
+
+    from macros import figures
+    from roads.errors import ConfigError
+    from tests.conftest import REPO
+
+    monkeypatch.setenv("ROADS_ROOT", str(REPO))
+    monkeypatch.setenv("ROADS_MODE", "frozen")
+    with pytest.raises(ConfigError, match="compares checkpoint 'before-malloc' with itself"):
+        figures.map_diff("brk", "before-malloc")
+    assert "region" in figures.map_diff("brk", "before-malloc", "after-first-malloc")

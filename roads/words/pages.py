@@ -16,6 +16,7 @@ Front matter of a page::
 from __future__ import annotations
 
 import datetime
+import os
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -57,6 +58,13 @@ class PageMeta:
     def last_updated(self) -> datetime.date | None:
         """The newest timeline date, or None for a page without a timeline."""
         return self.timeline[-1].date if self.timeline else None
+
+
+def fallback_title(src_uri: str) -> str:
+    """The title of a page whose front matter gives none that can be used: its file's
+    name in words (``docs/memory-map.md``: "Memory map")."""
+    stem = os.path.splitext(os.path.basename(src_uri))[0]
+    return stem.replace("-", " ").replace("_", " ").capitalize()
 
 
 def validate_front_matter(meta: Mapping[str, Any], path: str) -> PageMeta:
