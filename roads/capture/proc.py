@@ -852,7 +852,7 @@ class Proc:
                 return b"".join(parts)
 
         data = self._io(pid, name, read)
-        if not data and name in _NEVER_EMPTY and self._exited(pid):
+        if not data and name in _NEVER_EMPTY and self.exited(pid):
             raise ProcessGone(f"process {pid} exited while reading {self.path(pid, name)}")
         return data
 
@@ -864,7 +864,7 @@ class Proc:
         except ProcessLookupError:
             raise ProcessGone(f"process {pid} exited while reading {path}") from None
         except FileNotFoundError:
-            if self._exited(pid):
+            if self.exited(pid):
                 raise ProcessGone(f"process {pid} is gone: no {path}") from None
             raise CaptureError(f"{path} does not exist on this system") from None
         except PermissionError as exc:
@@ -877,7 +877,7 @@ class Proc:
                 raise ProcessGone(f"process {pid} exited while reading {path}") from None
             raise CaptureError(f"cannot read {path}: {exc.strerror or exc}") from None
 
-    def _exited(self, pid: int) -> bool:
+    def exited(self, pid: int) -> bool:
         """True when ``pid`` has left /proc, is a zombie, or is on its way out (its
         memory going or gone: PF_EXITING, before it is a zombie)."""
         try:

@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .. import command
-from ..constants import ADDR_NO_RANDOMIZE, CONTROL_FD, PF_EXITING
+from ..constants import ADDR_NO_RANDOMIZE, CONTROL_FD
 from ..errors import CommandFailed, EngineError, ProcessGone, SampleError, tail
 from .proc import PAGE_SIZE, Proc
 from .samples import MAX_ADDRESSES, MAX_CHECKPOINTS, MAX_RANGE_PAGES, MAX_RANGES, name_problem
@@ -697,25 +697,17 @@ class _Run:
             os.kill(self.group, signal.SIGSTOP)
         except ProcessLookupError:
             return False
-        if self.ending(self.group):
+        if self.proc.exited(self.group):  # it ended, or is ending, first
             return False
         stat = self.proc.stat(self.group)
         self.known(self.group, stat.ppid)
         try:
             self.checkpoint(self.group, stat.ppid, "stopped")
         except SampleError:
-            if self.ending(self.group):  # it ended as it was being stopped: the same
+            if self.proc.exited(self.group):  # it ended as it was being stopped: the same
                 return False
             raise
         return True
-
-    def ending(self, pid: int) -> bool:
-        """Whether ``pid`` is gone, a zombie, or on its way out (PF_EXITING)."""
-        try:
-            stat = self.proc.stat(pid)
-        except ProcessGone:
-            return True
-        return stat.state in ("Z", "X", "x") or bool(stat.flags & PF_EXITING.value)
 
     def wait_stopped(self, pid: int, name: str) -> None:
         """Wait until ``pid`` has really stopped after announcing checkpoint ``name``."""

@@ -64,8 +64,7 @@ def cmd_explain(args) -> int:
         print("roads: error: --deadline is more than 0 and at most 110 s", file=sys.stderr)
         return 2
     for option, given in (("--out", args.out), ("--save", args.save)):
-        problem = given and ("names a folder; give a file's name" if given.endswith("/")
-                             else file_problem(Path(given)))
+        problem = given and file_problem(given)
         if problem:  # told before the program runs, not after
             print(printable(f"roads: error: {option} {given}: {problem}"), file=sys.stderr)
             return 2
@@ -99,9 +98,11 @@ def cmd_explain(args) -> int:
     return 0 if session.complete else 3
 
 
-def file_problem(path: Path) -> str | None:
-    """Why a file cannot be written at ``path`` (a folder's name, under a file), or None."""
-    if path.name in ("", ".", ".."):
+def file_problem(given: str) -> str | None:
+    """Why a file cannot be written at the path ``given`` (a folder's name, under a
+    file), or None."""
+    path = Path(given)
+    if given.endswith("/") or path.name in ("", ".", ".."):
         return "names a folder; give a file's name"
     # os.path's tests: a folder this user may not look into is left to the write to say.
     if os.path.isdir(path):
