@@ -50,8 +50,10 @@ def build(project: Path, site: Path | None = None, strict: bool = True, **env: s
     unless ``env`` says otherwise: a mini-site's build never captures, and never
     writes into the checkout its ``macros`` link points to."""
     site = site or project / "site"
-    environ = {k: v for k, v in os.environ.items()
-               if k not in ("SOURCE_DATE_EPOCH", "SITE_URL", "ROADS_CACHE")}
+    # CI (set on GitHub and by the project's CI) makes any error fatal, as --strict
+    # does: a build without --strict is the author's build, so CI is dropped too.
+    dropped = {"SOURCE_DATE_EPOCH", "SITE_URL", "ROADS_CACHE", *(() if strict else ("CI",))}
+    environ = {k: v for k, v in os.environ.items() if k not in dropped}
     # PYTHONPATH: this checkout's engine, also for a project folder elsewhere.
     environ.update({"NO_MKDOCS_2_WARNING": "1", "ROADS_MODE": "frozen",
                     "ROADS_ROOT": str(project), "PYTHONPATH": str(ROOT), **env})
