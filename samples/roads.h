@@ -13,7 +13,8 @@
  * forgets what the process recorded before. Each call writes
  * one line to it with a single write(2) (atomic for pipes below PIPE_BUF bytes, so
  * forked children never interleave), and a checkpoint then stops the process with
- * SIGSTOP; the build reads /proc while it is stopped and sends SIGCONT.
+ * SIGSTOP; the build reads /proc while it is stopped and sends SIGCONT. The threads of
+ * a process take turns: one line and its stop at a time (roads_turn).
  *
  * Compiled by hand, without ROADS_FD, every call does nothing and the program runs
  * as usual.
@@ -24,10 +25,12 @@
 #ifndef ROADS_H
 #define ROADS_H
 
+#include <sched.h>
 #include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <sys/syscall.h> /* SYS_gettid */
 #include <unistd.h>
 
 static int roads_fd(void)
@@ -76,6 +79,43 @@ static size_t roads_put_num(char *out, size_t at, size_t cap, uintptr_t v, int b
  * and getppid() would name whoever adopted the child. */
 static pid_t roads_last_pid;
 
+/* Whose turn it is to send: 0, or the pid (high half) and thread id (low half) of the
+ * thread sending. Two threads stopping at once would fail: the SIGCONT that ends one
+ * thread's stop also discards the SIGSTOP another raised meanwhile (signal(7)), and
+ * that thread would run on past its checkpoint. A turn held under another pid was
+ * held, when this process was forked, by a thread that the child does not have: the
+ * child takes it. A thread that already holds it (a signal handler that sends while
+ * the thread it interrupted was sending) goes on without waiting. */
+static uint64_t roads_turn_word;
+
+/* This thread's id: the gettid system call made directly, since glibc declares its
+ * wrappers (gettid, syscall) only for _GNU_SOURCE or _DEFAULT_SOURCE, which a sample
+ * built with -std=c11 does not have. */
+static uint32_t roads_tid(void)
+{
+    long tid;
+    __asm__ volatile("syscall" : "=a"(tid) : "0"((long)SYS_gettid) : "rcx", "r11", "memory");
+    return (uint32_t)tid;
+}
+
+static int roads_turn(pid_t me)
+{
+    uint64_t mine = ((uint64_t)(uint32_t)me << 32) | roads_tid();
+    for (;;) {
+        uint64_t seen = 0;
+        if (__atomic_compare_exchange_n(&roads_turn_word, &seen, mine, 0, __ATOMIC_ACQUIRE,
+                                        __ATOMIC_RELAXED))
+            return 1;
+        if (seen == mine)
+            return 0; /* already this thread's turn: it is not given back here */
+        if ((pid_t)(seen >> 32) != me &&
+            __atomic_compare_exchange_n(&roads_turn_word, &seen, mine, 0, __ATOMIC_ACQUIRE,
+                                        __ATOMIC_RELAXED))
+            return 1;
+        sched_yield();
+    }
+}
+
 /* One line: "<kind> <pid> <ppid> <name>[ <hex> [<len>]]\n". */
 static void roads_send(char kind, const char *name, const void *p, size_t len, int has_p,
                        int has_len)
@@ -84,9 +124,12 @@ static void roads_send(char kind, const char *name, const void *p, size_t len, i
     size_t at = 0;
     int fd = roads_fd();
     pid_t me = getpid();
-    pid_t parent = (roads_last_pid != 0 && roads_last_pid != me) ? roads_last_pid : getppid();
+    pid_t parent;
+    int taken;
     if (fd < 0)
         return;
+    taken = roads_turn(me);
+    parent = (roads_last_pid != 0 && roads_last_pid != me) ? roads_last_pid : getppid();
     roads_last_pid = me;
     line[at++] = kind;
     line[at++] = ' ';
@@ -104,10 +147,10 @@ static void roads_send(char kind, const char *name, const void *p, size_t len, i
         at = roads_put_num(line, at, sizeof line, (uintptr_t)len, 10);
     }
     line[at++] = '\n';
-    if (write(fd, line, at) != (ssize_t)at)
-        return;
-    if (kind == 'C')
+    if (write(fd, line, at) == (ssize_t)at && kind == 'C')
         raise(SIGSTOP);
+    if (taken)
+        __atomic_store_n(&roads_turn_word, 0, __ATOMIC_RELEASE);
 }
 
 /* Runs before main in every image that includes this header: at start and after execve. */

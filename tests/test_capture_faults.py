@@ -523,3 +523,90 @@ def test_a_line_naming_the_namespaces_init_is_refused(scratch):
     add_writer(scratch, "initline", "A 1 0 fake 0x10\\n")
     err = capture_error(scratch, "initline")
     assert "a protocol line names process 1, which is not part of this run" in str(err)
+
+
+ROUNDS = 16  # 32 checkpoints: the most a run may reach
+
+
+def test_threads_that_reach_checkpoints_together_take_turns(scratch):
+    """Two threads at their checkpoints at once: the SIGCONT that ended one's stop also
+    discarded the other's SIGSTOP, which then ran on past its checkpoint ("died at
+    checkpoint", about one round in seven here). roads.h now lets one thread of a
+    process send at a time; every round's both checkpoints are captured."""
+    names = [f"{side}{i}" for i in range(ROUNDS) for side in "ab"]
+    scratch.add("pair", f"""\
+        #include <pthread.h>
+        #include <stdio.h>
+        #include "roads.h"
+        static int ready, go;
+        static char names[2][16];
+        static void *side(void *arg) {{
+            __atomic_add_fetch(&ready, 1, __ATOMIC_ACQ_REL);
+            while (!__atomic_load_n(&go, __ATOMIC_ACQUIRE))
+                ;  /* both spin, then both let go at once */
+            ROADS_CHECKPOINT((const char *)arg);
+            return NULL;
+        }}
+        int main(void) {{
+            for (int round = 0; round < {ROUNDS}; round++) {{
+                pthread_t t[2];
+                ready = go = 0;
+                for (int i = 0; i < 2; i++) {{
+                    snprintf(names[i], sizeof names[i], "%c%d", "ab"[i], round);
+                    pthread_create(&t[i], NULL, side, names[i]);
+                }}
+                while (__atomic_load_n(&ready, __ATOMIC_ACQUIRE) < 2)
+                    sched_yield();
+                __atomic_store_n(&go, 1, __ATOMIC_RELEASE);
+                for (int i = 0; i < 2; i++)
+                    pthread_join(t[i], NULL);
+            }}
+            return 0;
+        }}
+    """, f'libs = ["-pthread"]\ncheckpoints = {json.dumps(names)}\n')
+    project = scratch.project()
+    project.capture_one("pair")
+    run = project.read("pair")["variants"]["default"]["runs"][0]
+    reached = [c["name"] for c in run["checkpoints"]]
+    assert sorted(reached) == sorted(names)
+    for i in range(ROUNDS):  # rounds in order; within one, either thread first
+        assert set(reached[2 * i:2 * i + 2]) == {f"a{i}", f"b{i}"}
+
+
+def test_a_turn_held_when_the_process_forked_is_the_childs(scratch):
+    """A turn held by a thread of the parent when it forked: the child has no such
+    thread to give it back, so the child takes it. A thread that holds the turn and
+    sends again (a signal handler interrupting a checkpoint) does not wait for itself,
+    nor give the turn back early."""
+    scratch.add("turns", """\
+        #include <sys/wait.h>
+        #include "roads.h"
+        static uint64_t held_by(uint32_t pid, uint32_t tid) {
+            return ((uint64_t)pid << 32) | tid;
+        }
+        int main(void) {
+            pid_t child;
+            /* held, at the fork, by a thread of this process that is not this one */
+            roads_turn_word = held_by((uint32_t)getpid(), roads_tid() + 1);
+            child = fork();
+            if (child == 0) {
+                ROADS_CHECKPOINT("child");
+                _exit(roads_turn_word == 0 ? 0 : 5);
+            }
+            if (waitpid(child, NULL, 0) != child)
+                return 2;
+            /* this thread's own turn: it sends, and still holds it afterwards */
+            roads_turn_word = held_by((uint32_t)getpid(), roads_tid());
+            ROADS_CHECKPOINT("nested");
+            if (roads_turn_word != held_by((uint32_t)getpid(), roads_tid()))
+                return 3;
+            roads_turn_word = 0;
+            ROADS_CHECKPOINT("own");
+            return roads_turn_word == 0 ? 0 : 4;
+        }
+    """, 'timeout = 10\ncheckpoints = ["child", "nested", "own"]\n')
+    project = scratch.project()
+    project.capture_one("turns")
+    run = project.read("turns")["variants"]["default"]["runs"][0]
+    assert [c["name"] for c in run["checkpoints"]] == ["child", "nested", "own"]
+    assert run["exit_code"] == 0
