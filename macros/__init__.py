@@ -48,7 +48,7 @@ from pathlib import Path
 from roads.errors import ConfigError, RoadsError
 from roads.words.pages import fallback_title
 
-from . import ahead, claims, compiled, figures, glossary, pagecache, themecache
+from . import ahead, arguments, claims, compiled, figures, glossary, pagecache, themecache
 from .project import cache_dir, configure, current, figure, prefetch
 
 MODULES = (figures, claims, glossary)
@@ -126,9 +126,10 @@ def guard(function, env, *, defer: bool = False):
                 # A misspelt or missing argument is the author's error, not a crash.
                 if not signature:
                     signature.append(inspect.signature(function))
-                signature[0].bind(*args, **kwargs)
+                bound = signature[0].bind(*args, **kwargs)
             except TypeError as exc:
                 raise ConfigError(f"{function.__name__}(): {exc}") from None
+            arguments.check(function, bound)  # and of the wrong type
             page = getattr(env, "page", None)
             if not defer or page is None:
                 return function(*args, **kwargs)

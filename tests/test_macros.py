@@ -156,3 +156,47 @@ def test_a_diff_of_a_checkpoint_with_itself_is_an_error(monkeypatch):
     with pytest.raises(ConfigError, match="compares checkpoint 'before-malloc' with itself"):
         figures.map_diff("brk", "before-malloc")
     assert "region" in figures.map_diff("brk", "before-malloc", "after-first-malloc")
+
+
+def test_argument_types_as_jinja_hands_them():
+    """What a template passes, against the annotations the macros carry."""
+    from jinja2 import Environment
+
+    from macros.arguments import admits, describe
+
+    assert admits(str | None, None) and admits(str | None, "x") and not admits(str | None, 3)
+    assert admits(int, 0) and not admits(int, True) and not admits(int, "0")
+    assert admits(bool, False) and not admits(bool, "no") and not admits(bool, 0)
+    assert admits(list | None, ["a"]) and admits(list | None, ("a", "b"))
+    assert not admits(list | None, "a")
+    assert admits(str | int | None, 7) and admits(str | int | None, "7")
+    assert admits(object, "anything the module does not know")
+    assert describe(str | int | None) == "text in quotes or a whole number or none"
+    undefined = Environment().from_string("{{ f(nope) }}")
+    seen = []
+    undefined.render(f=lambda v: seen.append(v) or "")
+    assert not admits(str, seen[0])
+
+
+def test_a_wrong_argument_names_the_argument_and_the_value():
+    import inspect
+
+    import pytest
+
+    from macros.arguments import check
+    from roads.errors import ConfigError
+
+    def value(sample: str, what: str, run: int = 0) -> str:
+        return ""
+
+    def bound(*args, **kwargs):
+        return inspect.signature(value).bind(*args, **kwargs)
+
+    check(value, bound("brk", "size:heap", run=1))
+    with pytest.raises(ConfigError, match=r"^value\(\): run must be a whole number, got '1'$"):
+        check(value, bound("brk", "size:heap", run="1"))
+    with pytest.raises(ConfigError, match=r"got 'nope', which is not defined"):
+        from jinja2 import Environment
+        seen = []
+        Environment().from_string("{{ f(nope) }}").render(f=lambda v: seen.append(v) or "")
+        check(value, bound("brk", seen[0]))

@@ -147,6 +147,28 @@ def test_a_misspelt_macro_argument_is_located(tmp_path):
     assert "Traceback" not in text
 
 
+def test_a_macro_argument_of_the_wrong_type_is_located_in_words(tmp_path):
+    """A number where text goes, a list where a sample's name goes, a string where true
+    or false goes: each the page's error at its line, in words (they were "internal
+    error: AttributeError", and ``table='no'`` was read as true)."""
+    root = make_site(tmp_path / "site")
+    calls = ["{{ value('demo', 42) }}", "{{ memory_map(['demo']) }}",
+             "{{ address_space('demo', 'here', table='no') }}"]
+    (root / "docs" / "index.md").write_text(PAGE + "".join(f"\n{c}\n" for c in calls))
+    done = subprocess.run([sys.executable, "-m", "mkdocs", "build"], cwd=root,
+                          env=env_for(root), capture_output=True, text=True)
+    text = done.stdout + done.stderr
+    first = PAGE.count("\n") + 2
+    assert f"docs/index.md:{first}: value(): what must be text in quotes, got 42" in text
+    assert (f"docs/index.md:{first + 2}: memory_map(): sample must be text in quotes, "
+            "got ['demo']") in text
+    assert (f"docs/index.md:{first + 4}: address_space(): table must be true or false, "
+            "unquoted, got 'no'") in text
+    assert "internal error" not in text and "Traceback" not in text
+    html = (root / "site" / "index.html").read_text()
+    assert html.count("This figure could not be made") == 3
+
+
 def test_a_figure_inside_a_code_block_is_an_error_not_a_silent_gap(tmp_path):
     root = make_site(tmp_path / "site")
     fenced = "```text\n{{ memory_map('demo', 'here') }}\n```"
