@@ -144,7 +144,7 @@ def guard(function, env, *, defer: bool = False):
             else:
                 exc = macro_failure(function.__name__, error)
             page = getattr(env, "page", None)
-            rendering = claims.rendering()
+            rendering = claims.rendering() or claims.rendered_claim(error)
             if rendering is not None:
                 # Raised by a macro inside a claim's words: those words are in claims.toml.
                 exc.at_page(f"tests/claims.toml (claim {rendering.id!r}, shown on {rendering.page})",

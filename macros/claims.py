@@ -66,6 +66,15 @@ def rendering() -> Claim | None:
     return _RENDERING[-1] if _RENDERING else None
 
 
+_CLAIM = "roads_claim"  # the attribute of an error raised by a claim's words
+
+
+def rendered_claim(error: BaseException) -> Claim | None:
+    """The claim whose words raised ``error`` (the innermost, for words that show
+    another claim), if they did."""
+    return getattr(error, _CLAIM, None)
+
+
 def line_of(claim_id: str) -> int | None:
     """The line of ``id = "claim_id"`` in tests/claims.toml."""
     path = project().root / "tests" / "claims.toml"
@@ -106,6 +115,12 @@ def words(c: Claim) -> str:
     try:
         with recording() as read:
             text = _render(c.text)
+    except Exception as exc:
+        # A mistake of the words' own template (a bracket left open, a macro that does
+        # not exist) reaches the caller's guard once this claim is no longer being
+        # rendered: it carries the claim, to be located there (``rendered_claim``).
+        exc.__dict__.setdefault(_CLAIM, c)
+        raise
     finally:
         _RENDERING.pop()
     if read_since(mark):  # words that read the page or the plugin's variables: this page's

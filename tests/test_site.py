@@ -324,3 +324,28 @@ def test_an_error_in_a_claims_words_is_located_at_the_claim(tmp_path):
     done = build(project, ROADS_ROOT=str(project), ROADS_MODE="frozen")
     assert done.returncode != 0
     assert "tests/claims.toml (claim 'broken-words', shown on docs/index.md):4" in done.stderr
+
+
+@pytest.mark.parametrize("text, error", [
+    ("It exited with {{ value('nosuch', 'exit_code' }}.", "TemplateSyntaxError"),
+    ("It exited with {{ no_such_macro() }}.", "UndefinedError"),
+])
+def test_a_template_mistake_in_a_claims_words_is_located_at_the_claim(tmp_path, text, error):
+    """Not a macro's failure but the words' own template: a bracket left open, a macro
+    that does not exist. Located at the claim's line in tests/claims.toml, with the
+    page that shows it (it was located at the page alone, the claim not named)."""
+    project = make_project(tmp_path, docs=None)
+    (project / "docs").mkdir()
+    (project / "docs" / "index.md").write_text(
+        "---\ntitle: Home\nweight: 1\n---\n\nSaid: {{ claim('broken-words') }}\n")
+    (project / "snapshots").mkdir()
+    (project / "tests").mkdir()
+    (project / "tests" / "claims.toml").write_text(
+        '# one claim\n\n[[claim]]\nid = "broken-words"\npage = "docs/index.md"\n'
+        f"text = \"{text}\"\n"
+        'test = "test_x.py::test_x"\n')
+    done = build(project, ROADS_ROOT=str(project), ROADS_MODE="frozen")
+    assert done.returncode != 0
+    located = "tests/claims.toml (claim 'broken-words', shown on docs/index.md):4: claim(): "
+    assert located + error in done.stderr, done.stderr
+    assert "Traceback" not in done.stderr
