@@ -65,6 +65,7 @@ def define_env(env) -> None:
     (``compile_ahead``).
     """
     configure(env.conf)
+    _REPORTED.clear()
     compile_ahead(env)
     figures.link_repository(env.conf)
     for module in MODULES:
@@ -179,8 +180,24 @@ def report(env, exc: RoadsError, title: str = "This figure could not be made") -
         log.error("%s", exc.located())
         ahead.abandon()
         raise SystemExit(1) from None
-    log.warning("%s", exc.located())
+    key = (exc.message, exc.sample, tuple(exc.command or ()), exc.output)
+    if key in _REPORTED:
+        # A broken sample that several calls read: told in full once a build, then only
+        # located at each further call (its page still shows the whole box).
+        log.warning("%s (as above)", _head(exc))
+    else:
+        _REPORTED.add(key)
+        log.warning("%s", exc.located())
     return error_box(exc, title)
+
+
+# The errors logged in this build (message, sample, command, output).
+_REPORTED: set[tuple] = set()
+
+
+def _head(exc: RoadsError) -> str:
+    """The first line of ``exc.located()``: page and line, sample, message."""
+    return exc.located().split("\n", 1)[0]
 
 
 def page_path(env, page) -> str:

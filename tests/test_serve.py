@@ -169,6 +169,24 @@ def test_a_macro_argument_of_the_wrong_type_is_located_in_words(tmp_path):
     assert html.count("This figure could not be made") == 3
 
 
+def test_a_broken_sample_read_by_several_calls_is_told_in_full_once(tmp_path):
+    """Without --strict (as ``mkdocs serve`` builds), a sample that does not compile
+    is told with gcc's output once; each other call that reads it is named by its line,
+    and every figure of the page still shows its red box."""
+    root = make_site(tmp_path / "site", GOOD.replace("return 0;", "return undeclared;"))
+    calls = ["{{ value('demo', 'exit_code') }}", "{{ address_space('demo', 'here') }}"]
+    (root / "docs" / "index.md").write_text(PAGE + "".join(f"\n{c}\n" for c in calls))
+    done = subprocess.run([sys.executable, "-m", "mkdocs", "build"], cwd=root,
+                          env=env_for(root), capture_output=True, text=True)
+    text = done.stdout + done.stderr
+    assert text.count("undeclared (first use in this function)") == 1, text
+    for line in (8, 10, 12):
+        assert f"docs/index.md:{line}: sample 'demo': " in text, text
+    assert text.count("(as above)") == 2, text
+    html = (root / "site" / "index.html").read_text()
+    assert html.count("undeclared (first use in this function)") == 3
+
+
 def test_a_figure_inside_a_code_block_is_an_error_not_a_silent_gap(tmp_path):
     root = make_site(tmp_path / "site")
     fenced = "```text\n{{ memory_map('demo', 'here') }}\n```"
@@ -333,7 +351,9 @@ def test_a_claim_with_broken_words_is_an_error_of_its_call(tmp_path):
     done = subprocess.run([sys.executable, "-m", "mkdocs", "build"], cwd=root,
                           env=env_for(root), capture_output=True, text=True)
     assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr
-    assert "docs/index.md:12: claim(): TemplateSyntaxError" in done.stderr
+    # Located at the claim's words, and the page that shows them.
+    assert ("tests/claims.toml (claim 'words', shown on docs/index.md):2: claim(): "
+            "TemplateSyntaxError") in done.stderr
 
 
 def _shape_broken(path: Path, how: str) -> None:
