@@ -30,7 +30,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
-#include <sys/syscall.h> /* SYS_gettid */
+#include <sys/syscall.h> /* SYS_gettid, SYS_write */
 #include <unistd.h>
 
 static int roads_fd(void)
@@ -76,31 +76,45 @@ static size_t roads_put_num(char *out, size_t at, size_t cap, uintptr_t v, int b
 
 /* The pid that last wrote a line from this image. After fork(2) the child still holds
  * its parent's value: that names the parent even when the parent has already exited
- * and getppid() would name whoever adopted the child. */
-static pid_t roads_last_pid;
+ * and getppid() would name whoever adopted the child. Weak, as the turn below: one
+ * variable for the image, however many of its files include this header. */
+__attribute__((weak)) pid_t roads_last_pid;
 
 /* Whose turn it is to send: 0, or the pid (high half) and thread id (low half) of the
  * thread sending. Two threads stopping at once would fail: the SIGCONT that ends one
- * thread's stop also discards the SIGSTOP another raised meanwhile (signal(7)), and
- * that thread would run on past its checkpoint. A turn held under another pid was
- * held, when this process was forked, by a thread that the child does not have: the
- * child takes it. A thread that already holds it (a signal handler that sends while
- * the thread it interrupted was sending) goes on without waiting. */
-static uint64_t roads_turn_word;
+ * thread's stop also discards the SIGSTOP another raised meanwhile (POSIX, "Signal
+ * Generation and Delivery"; prepare_signal in the kernel's kernel/signal.c), and that
+ * thread would run on past its checkpoint. A turn held under another pid was held,
+ * when this process was forked, by a thread that the child does not have: the child
+ * takes it. A thread that already holds it (a signal handler that sends while the
+ * thread it interrupted was sending) goes on without waiting. Not for a vfork(2)
+ * child, which shares its parent's memory until it execs: it must not call these. */
+__attribute__((weak)) uint64_t roads_turn_word;
 
-/* This thread's id: the gettid system call made directly, since glibc declares its
- * wrappers (gettid, syscall) only for _GNU_SOURCE or _DEFAULT_SOURCE, which a sample
- * built with -std=c11 does not have. */
-static uint32_t roads_tid(void)
+/* System calls made directly on x86-64: the write then is no point at which a thread
+ * can be cancelled holding the turn (the C library's write is one), and gettid needs no
+ * declaration that a sample built with -std=c11 lacks (glibc declares gettid only for
+ * _GNU_SOURCE, syscall only for _DEFAULT_SOURCE). */
+#if defined(__x86_64__)
+static long roads_syscall3(long number, long a, long b, long c)
 {
-    long tid;
-    __asm__ volatile("syscall" : "=a"(tid) : "0"((long)SYS_gettid) : "rcx", "r11", "memory");
-    return (uint32_t)tid;
+    long ret;
+    __asm__ volatile("syscall"
+                     : "=a"(ret)
+                     : "0"(number), "D"(a), "S"(b), "d"(c)
+                     : "rcx", "r11", "memory");
+    return ret;
 }
+#define ROADS_GETTID() ((uint32_t)roads_syscall3(SYS_gettid, 0, 0, 0))
+#define ROADS_WRITE(fd, buf, n) roads_syscall3(SYS_write, (fd), (long)(buf), (long)(n))
+#else
+#define ROADS_GETTID() ((uint32_t)syscall(SYS_gettid))
+#define ROADS_WRITE(fd, buf, n) write((fd), (buf), (n))
+#endif
 
 static int roads_turn(pid_t me)
 {
-    uint64_t mine = ((uint64_t)(uint32_t)me << 32) | roads_tid();
+    uint64_t mine = ((uint64_t)(uint32_t)me << 32) | ROADS_GETTID();
     for (;;) {
         uint64_t seen = 0;
         if (__atomic_compare_exchange_n(&roads_turn_word, &seen, mine, 0, __ATOMIC_ACQUIRE,
@@ -114,6 +128,14 @@ static int roads_turn(pid_t me)
             return 1;
         sched_yield();
     }
+}
+
+/* Give the turn back, if it is still this thread's. */
+static void roads_turn_done(pid_t me)
+{
+    uint64_t mine = ((uint64_t)(uint32_t)me << 32) | ROADS_GETTID();
+    __atomic_compare_exchange_n(&roads_turn_word, &mine, 0, 0, __ATOMIC_RELEASE,
+                                __ATOMIC_RELAXED);
 }
 
 /* One line: "<kind> <pid> <ppid> <name>[ <hex> [<len>]]\n". */
@@ -147,10 +169,10 @@ static void roads_send(char kind, const char *name, const void *p, size_t len, i
         at = roads_put_num(line, at, sizeof line, (uintptr_t)len, 10);
     }
     line[at++] = '\n';
-    if (write(fd, line, at) == (ssize_t)at && kind == 'C')
+    if (ROADS_WRITE(fd, line, at) == (long)at && kind == 'C')
         raise(SIGSTOP);
     if (taken)
-        __atomic_store_n(&roads_turn_word, 0, __ATOMIC_RELEASE);
+        roads_turn_done(me);
 }
 
 /* Runs before main in every image that includes this header: at start and after execve. */

@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+import textwrap
 import time
 from pathlib import Path
 
@@ -532,15 +533,19 @@ def test_threads_that_reach_checkpoints_together_take_turns(scratch):
     """Two threads at their checkpoints at once: the SIGCONT that ended one's stop also
     discarded the other's SIGSTOP, which then ran on past its checkpoint ("died at
     checkpoint", about one round in seven here). roads.h now lets one thread of a
-    process send at a time; every round's both checkpoints are captured."""
+    process send at a time; every round's both checkpoints are captured. The two
+    threads stop in two files that each include roads.h: the turn is the program's,
+    not each file's."""
     names = [f"{side}{i}" for i in range(ROUNDS) for side in "ab"]
     scratch.add("pair", f"""\
         #include <pthread.h>
+        #include <sched.h>
         #include <stdio.h>
         #include "roads.h"
-        static int ready, go;
+        int ready, go;
+        void *side_b(void *arg);  /* in side.c */
         static char names[2][16];
-        static void *side(void *arg) {{
+        static void *side_a(void *arg) {{
             __atomic_add_fetch(&ready, 1, __ATOMIC_ACQ_REL);
             while (!__atomic_load_n(&go, __ATOMIC_ACQUIRE))
                 ;  /* both spin, then both let go at once */
@@ -553,7 +558,7 @@ def test_threads_that_reach_checkpoints_together_take_turns(scratch):
                 ready = go = 0;
                 for (int i = 0; i < 2; i++) {{
                     snprintf(names[i], sizeof names[i], "%c%d", "ab"[i], round);
-                    pthread_create(&t[i], NULL, side, names[i]);
+                    pthread_create(&t[i], NULL, i == 0 ? side_a : side_b, names[i]);
                 }}
                 while (__atomic_load_n(&ready, __ATOMIC_ACQUIRE) < 2)
                     sched_yield();
@@ -563,7 +568,18 @@ def test_threads_that_reach_checkpoints_together_take_turns(scratch):
             }}
             return 0;
         }}
-    """, f'libs = ["-pthread"]\ncheckpoints = {json.dumps(names)}\n')
+    """, f'sources = ["side.c"]\nlibs = ["-pthread"]\ncheckpoints = {json.dumps(names)}\n')
+    (scratch.samples / "side.c").write_text(textwrap.dedent("""\
+        #include "roads.h"
+        extern int ready, go;
+        void *side_b(void *arg) {
+            __atomic_add_fetch(&ready, 1, __ATOMIC_ACQ_REL);
+            while (!__atomic_load_n(&go, __ATOMIC_ACQUIRE))
+                ;
+            ROADS_CHECKPOINT((const char *)arg);
+            return 0;
+        }
+    """))
     project = scratch.project()
     project.capture_one("pair")
     run = project.read("pair")["variants"]["default"]["runs"][0]
@@ -571,6 +587,40 @@ def test_threads_that_reach_checkpoints_together_take_turns(scratch):
     assert sorted(reached) == sorted(names)
     for i in range(ROUNDS):  # rounds in order; within one, either thread first
         assert set(reached[2 * i:2 * i + 2]) == {f"a{i}", f"b{i}"}
+
+
+def test_a_thread_cancelled_at_its_call_does_not_keep_the_turn(scratch):
+    """A thread with a cancel pending when it calls roads.h: the C library's write is
+    a cancellation point, and a thread cancelled there held the turn for ever (the next
+    checkpoint waited until the timeout). The write is a system call of its own now:
+    the thread is cancelled after the call, at its next cancellation point."""
+    scratch.add("cancel", """\
+        #include <pthread.h>
+        #include "roads.h"
+        static int go;
+        static char here;
+        static void *victim(void *arg) {
+            (void)arg;
+            while (!__atomic_load_n(&go, __ATOMIC_ACQUIRE))
+                ;  /* no cancellation point: the cancel stays pending */
+            ROADS_ADDRESS("victim", &here);
+            pthread_testcancel();
+            return NULL;
+        }
+        int main(void) {
+            pthread_t t;
+            pthread_create(&t, NULL, victim, NULL);
+            pthread_cancel(t);
+            __atomic_store_n(&go, 1, __ATOMIC_RELEASE);
+            pthread_join(t, NULL);
+            ROADS_CHECKPOINT("after");
+            return 0;
+        }
+    """, 'timeout = 5\nlibs = ["-pthread"]\ncheckpoints = ["after"]\n')
+    project = scratch.project()
+    project.capture_one("cancel")
+    run = project.read("cancel")["variants"]["default"]["runs"][0]
+    assert [c["name"] for c in run["checkpoints"]] == ["after"]
 
 
 def test_a_turn_held_when_the_process_forked_is_the_childs(scratch):
@@ -587,7 +637,7 @@ def test_a_turn_held_when_the_process_forked_is_the_childs(scratch):
         int main(void) {
             pid_t child;
             /* held, at the fork, by a thread of this process that is not this one */
-            roads_turn_word = held_by((uint32_t)getpid(), roads_tid() + 1);
+            roads_turn_word = held_by((uint32_t)getpid(), ROADS_GETTID() + 1);
             child = fork();
             if (child == 0) {
                 ROADS_CHECKPOINT("child");
@@ -596,9 +646,9 @@ def test_a_turn_held_when_the_process_forked_is_the_childs(scratch):
             if (waitpid(child, NULL, 0) != child)
                 return 2;
             /* this thread's own turn: it sends, and still holds it afterwards */
-            roads_turn_word = held_by((uint32_t)getpid(), roads_tid());
+            roads_turn_word = held_by((uint32_t)getpid(), ROADS_GETTID());
             ROADS_CHECKPOINT("nested");
-            if (roads_turn_word != held_by((uint32_t)getpid(), roads_tid()))
+            if (roads_turn_word != held_by((uint32_t)getpid(), ROADS_GETTID()))
                 return 3;
             roads_turn_word = 0;
             ROADS_CHECKPOINT("own");
