@@ -145,7 +145,8 @@ def guard(function, env, *, defer: bool = False):
             else:
                 exc = macro_failure(function.__name__, error)
             page = getattr(env, "page", None)
-            rendering = claims.rendering() or claims.rendered_claim(error)
+            # The innermost claim: one whose own template failed, inside another's words.
+            rendering = claims.rendered_claim(error) or claims.rendering()
             if rendering is not None:
                 # Raised by a macro inside a claim's words: those words are in claims.toml.
                 exc.at_page(f"tests/claims.toml (claim {rendering.id!r}, shown on {rendering.page})",
@@ -180,24 +181,22 @@ def report(env, exc: RoadsError, title: str = "This figure could not be made") -
         log.error("%s", exc.located())
         ahead.abandon()
         raise SystemExit(1) from None
-    key = (exc.message, exc.sample, tuple(exc.command or ()), exc.output)
-    if key in _REPORTED:
+    located = exc.located()
+    head, _, rest = located.partition("\n")
+    key = (type(exc), exc.message, exc.sample, rest)
+    if rest and key in _REPORTED:
         # A broken sample that several calls read: told in full once a build, then only
         # located at each further call (its page still shows the whole box).
-        log.warning("%s (as above)", _head(exc))
+        pagecache.warning(log, "%s (as above)", head)
     else:
         _REPORTED.add(key)
-        log.warning("%s", exc.located())
+        pagecache.warning(log, "%s", located)
     return error_box(exc, title)
 
 
-# The errors logged in this build (message, sample, command, output).
+# The errors logged in full in this build: type, message, sample, and what follows the
+# first line (command, output, notes).
 _REPORTED: set[tuple] = set()
-
-
-def _head(exc: RoadsError) -> str:
-    """The first line of ``exc.located()``: page and line, sample, message."""
-    return exc.located().split("\n", 1)[0]
 
 
 def page_path(env, page) -> str:

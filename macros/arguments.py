@@ -14,6 +14,7 @@ import functools
 import inspect
 import types
 import typing
+from collections.abc import Iterator
 
 from roads.errors import ConfigError
 
@@ -35,9 +36,18 @@ def check(function, bound: inspect.BoundArguments) -> None:
     hints = _hints(function)
     for name, value in bound.arguments.items():
         hint = hints.get(name)
-        if hint is not None and not admits(hint, value):
-            raise ConfigError(f"{function.__name__}(): {name} must be {describe(hint)}, "
-                              f"got {_shown(value)}")
+        if hint is None or admits(hint, value):
+            continue
+        if _undefined(value):
+            undefined = getattr(value, "_undefined_name", None)
+            what = f"{undefined!r} is not defined" if undefined else "the value is not defined"
+            raise ConfigError(f"{function.__name__}(): {name}: {what}")
+        # A filter's result (select, map) or a range is not yet a list: |list makes one.
+        hint_more = " (add |list to make it one)" if (
+            list in map(_outer, _alternatives(hint)) and isinstance(value, (Iterator, range))
+        ) else ""
+        raise ConfigError(f"{function.__name__}(): {name} must be {describe(hint)}, "
+                          f"got {_shown(value)}{hint_more}")
 
 
 @functools.cache
@@ -54,11 +64,14 @@ def _alternatives(hint: object) -> tuple[object, ...]:
     return (hint,)
 
 
+def _outer(kind: object) -> object:
+    return typing.get_origin(kind) or kind
+
+
 def admits(hint: object, value: object) -> bool:
     """Whether ``value`` is of the type ``hint`` (its outer type only: a list's items
     are the macro's to check). True for a type this module does not know."""
-    for kind in _alternatives(hint):
-        kind = typing.get_origin(kind) or kind
+    for kind in map(_outer, _alternatives(hint)):
         if kind is typing.Any or kind not in _WORDS:
             return True
         if kind is type(None):
@@ -67,8 +80,8 @@ def admits(hint: object, value: object) -> bool:
         elif kind is list:  # Jinja writes (a, b) as a tuple
             if isinstance(value, (list, tuple)):
                 return True
-        elif kind is int or kind is float:  # true is not a number here
-            if isinstance(value, kind) and not isinstance(value, bool):
+        elif kind is int or kind is float:  # true is not a number here; 3 is a float's
+            if isinstance(value, (int, kind)) and not isinstance(value, bool):
                 return True
         elif isinstance(value, kind):
             return True
@@ -77,14 +90,16 @@ def admits(hint: object, value: object) -> bool:
 
 def describe(hint: object) -> str:
     """``hint`` as an author reads it: "text in quotes or none"."""
-    return " or ".join(_WORDS.get(typing.get_origin(k) or k, str(k))
-                       for k in _alternatives(hint))
+    return " or ".join(_WORDS.get(k, str(k)) for k in map(_outer, _alternatives(hint)))
+
+
+def _undefined(value: object) -> bool:
+    return type(value).__name__.endswith("Undefined")  # jinja2's Undefined and its kinds
 
 
 def _shown(value: object) -> str:
-    """The value as the page wrote it, shortened; Jinja's undefined by its name."""
-    if type(value).__name__.endswith("Undefined"):
-        name = getattr(value, "_undefined_name", None)
-        return f"{name!r}, which is not defined" if name else "an undefined value"
+    """The value as a template writes it (true, none, 'text'), shortened."""
+    if value is True or value is False or value is None:
+        return str(value).lower()
     text = repr(value)
     return text if len(text) <= 60 else text[:57] + "..."

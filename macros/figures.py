@@ -14,6 +14,7 @@ from pathlib import Path
 # inside the macros: a rebuild whose pages all come from the page cache never loads it.
 from roads.errors import ConfigError
 
+from . import pagecache
 from .pagecache import depends
 from .project import document, log, project, svg_cache
 
@@ -250,8 +251,8 @@ def _saved_session(document: str):
             log.info("%s is stale (%s): running roads explain again", document, "; ".join(reasons))
             refreshed(path, root, sandbox=Path(shared.cache_dir))
         elif reasons:
-            log.warning("%s is stale: %s (run the roads explain command the page shows, with "
-                        "--save %s)", document, "; ".join(reasons), document)
+            pagecache.warning(log, "%s is stale: %s (run the roads explain command the page "
+                              "shows, with --save %s)", document, "; ".join(reasons), document)
         stat = path.stat()
         _checked[document] = (stat.st_mtime_ns, stat.st_size)
     depends(path, *saved_session_inputs(path, root))

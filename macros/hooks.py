@@ -305,7 +305,7 @@ def _page_problem(message: str, config, file: File | None = None) -> str:
     page's ``file`` (shown on top of the page) and return it as a red box."""
     if config.strict or os.environ.get("CI"):
         raise PluginError(message)
-    log.warning("%s", message)
+    pagecache.warning(log, "%s", message)
     if file is not None:
         file.__dict__.setdefault(_PAGE_ERROR, message)
     return _error_box(message)

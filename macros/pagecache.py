@@ -75,6 +75,16 @@ def warnings() -> int:
     return _WARNINGS.count
 
 
+def warning(logger: logging.Logger, message: str, *args: object) -> None:
+    """Log a warning of ours and count it, also where ``logger`` drops it: ``mkdocs
+    build -q`` raises MkDocs' level to errors, and a page that showed a red box would be
+    kept, to show it on later builds without a word."""
+    warnings()
+    if not logger.isEnabledFor(logging.WARNING):
+        _WARNINGS.count += 1
+    logger.warning(message, *args)
+
+
 # -- the names a template reads ---------------------------------------------------------
 
 _macros: set[str] = set()  # our macros: each records the files it reads

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import inspect
+
 from macros import call_line
 
 PAGE = """\
@@ -170,6 +172,7 @@ def test_argument_types_as_jinja_hands_them():
     assert admits(list | None, ["a"]) and admits(list | None, ("a", "b"))
     assert not admits(list | None, "a")
     assert admits(str | int | None, 7) and admits(str | int | None, "7")
+    assert admits(float, 3) and admits(float, 2.5) and not admits(float, False)
     assert admits(object, "anything the module does not know")
     assert describe(str | int | None) == "text in quotes or a whole number or none"
     undefined = Environment().from_string("{{ f(nope) }}")
@@ -195,8 +198,31 @@ def test_a_wrong_argument_names_the_argument_and_the_value():
     check(value, bound("brk", "size:heap", run=1))
     with pytest.raises(ConfigError, match=r"^value\(\): run must be a whole number, got '1'$"):
         check(value, bound("brk", "size:heap", run="1"))
-    with pytest.raises(ConfigError, match=r"got 'nope', which is not defined"):
-        from jinja2 import Environment
-        seen = []
-        Environment().from_string("{{ f(nope) }}").render(f=lambda v: seen.append(v) or "")
+    with pytest.raises(ConfigError, match=r"^value\(\): run must be a whole number, got true$"):
+        check(value, bound("brk", "size:heap", run=True))
+    from jinja2 import Environment
+
+    seen = []
+    Environment().from_string("{{ f(nope) }}").render(f=lambda v: seen.append(v) or "")
+    with pytest.raises(ConfigError, match=r"^value\(\): what: 'nope' is not defined$"):
         check(value, bound("brk", seen[0]))
+
+    def provenance(sample: str, checkpoints: list | None = None) -> str:
+        return ""
+
+    picked = Environment().from_string("{{ f(['a', 'b']|select) }}")
+    with pytest.raises(ConfigError, match=r"checkpoints must be a list in brackets or none, "
+                                          r"got <generator .*> \(add \|list to make it one\)$"):
+        picked.render(f=lambda v: check(provenance, inspect.signature(provenance).bind("x", v)))
+
+
+def test_every_macros_annotations_resolve():
+    """An annotation that does not resolve would check nothing (``_hints`` gives {})."""
+    import typing
+
+    import macros
+
+    for module in macros.MODULES:
+        for function in module.MACROS:
+            hints = typing.get_type_hints(function)
+            assert set(inspect.signature(function).parameters) <= set(hints), function

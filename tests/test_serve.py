@@ -187,6 +187,29 @@ def test_a_broken_sample_read_by_several_calls_is_told_in_full_once(tmp_path):
     assert html.count("undeclared (first use in this function)") == 3
 
 
+def test_a_page_with_an_error_built_quietly_is_not_kept(tmp_path):
+    """``mkdocs build -q`` drops warnings before any handler sees them: the page cache
+    did not count the page's error and kept the page, red box and all, so that the
+    next build showed the box without a word."""
+    root = make_site(tmp_path / "site")
+    (root / "docs" / "index.md").write_text(PAGE + "\n{{ value('demo', 42) }}\n")
+    for quiet in (["-q"], []):
+        done = subprocess.run([sys.executable, "-m", "mkdocs", "build", *quiet], cwd=root,
+                              env=env_for(root), capture_output=True, text=True)
+        assert done.returncode == 0, done.stderr
+    assert "value(): what must be text in quotes, got 42" in done.stderr, done.stderr
+
+
+def test_an_error_of_one_line_is_told_in_full_each_time(tmp_path):
+    """Nothing follows its first line: '(as above)' would leave nothing out."""
+    root = make_site(tmp_path / "site")
+    (root / "docs" / "index.md").write_text(PAGE + "\n{{ value('demo', 42) }}\n" * 2)
+    done = subprocess.run([sys.executable, "-m", "mkdocs", "build"], cwd=root,
+                          env=env_for(root), capture_output=True, text=True)
+    assert done.stderr.count("value(): what must be text in quotes, got 42") == 2, done.stderr
+    assert "(as above)" not in done.stderr
+
+
 def test_a_figure_inside_a_code_block_is_an_error_not_a_silent_gap(tmp_path):
     root = make_site(tmp_path / "site")
     fenced = "```text\n{{ memory_map('demo', 'here') }}\n```"

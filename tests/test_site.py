@@ -326,6 +326,26 @@ def test_an_error_in_a_claims_words_is_located_at_the_claim(tmp_path):
     assert "tests/claims.toml (claim 'broken-words', shown on docs/index.md):4" in done.stderr
 
 
+def test_a_template_mistake_in_a_claim_shown_by_another_is_located_at_its_own(tmp_path):
+    """A claim whose words show another claim, whose own template is broken: the error
+    is the inner claim's, at its line (it was put on the outer claim)."""
+    project = make_project(tmp_path, docs=None)
+    (project / "docs").mkdir()
+    (project / "docs" / "index.md").write_text(
+        "---\ntitle: Home\nweight: 1\n---\n\nSaid: {{ claim('outer') }}\n")
+    (project / "snapshots").mkdir()
+    (project / "tests").mkdir()
+    (project / "tests" / "claims.toml").write_text(
+        '[[claim]]\nid = "outer"\npage = "docs/index.md"\n'
+        "text = \"As said: {{ claim('inner') }}\"\ntest = \"test_x.py::test_x\"\n\n"
+        '[[claim]]\nid = "inner"\npage = "docs/index.md"\n'
+        "text = \"It exited with {{ value('nosuch', }}.\"\ntest = \"test_x.py::test_x\"\n")
+    done = build(project, ROADS_ROOT=str(project), ROADS_MODE="frozen")
+    assert done.returncode != 0
+    assert ("tests/claims.toml (claim 'inner', shown on docs/index.md):8: claim(): "
+            "TemplateSyntaxError") in done.stderr, done.stderr
+
+
 @pytest.mark.parametrize("text, error", [
     ("It exited with {{ value('nosuch', 'exit_code' }}.", "TemplateSyntaxError"),
     ("It exited with {{ no_such_macro() }}.", "UndefinedError"),
