@@ -60,6 +60,22 @@ def test_crash_reports_the_signal_and_output(scratch):
     assert "about to crash" in str(err)
 
 
+def test_a_hang_before_any_checkpoint_says_none_was_reached(scratch):
+    """A sample stuck before its first checkpoint (a barrier that waits for one thread
+    too many): the timeout says that no checkpoint was reached, not nothing."""
+    scratch.add("stuck", """\
+        #include <unistd.h>
+        #include "roads.h"
+        int main(void) {
+            pause();
+            ROADS_CHECKPOINT("never");
+            return 0;
+        }
+    """, 'timeout = 1\ncheckpoints = ["never"]\n')
+    err = capture_error(scratch, "stuck")
+    assert "did not finish within 1 s; killed (no checkpoint reached)" in str(err)
+
+
 def test_hang_is_killed_at_the_timeout(scratch):
     scratch.add("hang", """\
         #include "roads.h"

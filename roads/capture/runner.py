@@ -767,7 +767,8 @@ class _Run:
 
     def failure(self, message: str) -> SampleError:
         out = (self.buffers["stdout"] + self.buffers["stderr"]).decode("utf-8", "replace")
-        where = f" (last checkpoint reached: {self.result.reached[-1]!r})" if self.result.reached else ""
+        where = (f" (last checkpoint reached: {self.result.reached[-1]!r})" if self.result.reached
+                 else " (no checkpoint reached)")
         return SampleError(message + where, sample=self.label, command=self.argv,
                            output=tail(out) if out else None)
 
