@@ -70,8 +70,10 @@ def define_env(env) -> None:
     figures.link_repository(env.conf)
     for module in MODULES:
         deferred = set(getattr(module, "FIGURES", ()))
+        inline = set(getattr(module, "INLINE", ()))
         for function in module.MACROS:
-            env.macro(guard(function, env, defer=function in deferred), function.__name__)
+            env.macro(guard(function, env, defer=function in deferred,
+                            inline=function in inline), function.__name__)
         env.variables.update(getattr(module, "VARIABLES", {}))
     # The page cache follows what our macros read; any other name a page's template
     # reads (the VARIABLES too) renders it at every build (pagecache._Watched).
@@ -114,9 +116,11 @@ def on_post_page_macros(env) -> None:
     pagecache.after_macros(env)
 
 
-def guard(function, env, *, defer: bool = False):
+def guard(function, env, *, defer: bool = False, inline: bool = False):
     """``function`` with its engine errors located at the calling page and line; with
-    ``defer``, its HTML kept on the page and a placeholder returned in its stead."""
+    ``defer``, its HTML kept on the page and a placeholder returned in its stead; with
+    ``inline`` (words within a sentence or `code`), an error is a short note where the
+    words go and its box stands on top of the page."""
 
     signature: list[inspect.Signature] = []  # worked out at the first call (it costs µs)
 
@@ -143,7 +147,7 @@ def guard(function, env, *, defer: bool = False):
                 # page that asks for the sample, and each must carry its own page and line.
                 exc = copy.copy(error)
             else:
-                exc = macro_failure(function.__name__, error)
+                exc = macro_failure(function.__name__, error, env)
             page = getattr(env, "page", None)
             # The innermost claim: one whose own template failed, inside another's words.
             rendering = claims.rendered_claim(error) or claims.rendering()
@@ -156,19 +160,27 @@ def guard(function, env, *, defer: bool = False):
                 line = template_line(source, getattr(env, "markdown", None))
                 exc.at_page(page_path(env, page),
                             line or call_line(source, function.__name__, args))
+            if inline and page is not None:
+                box = report(env, exc, "This page has an error")
+                page.__dict__.setdefault(INLINE_ERRORS, []).append(box)
+                return f"[{function.__name__}(): see the error on top of this page]"
             return report(env, exc)
 
     return call
 
 
-def macro_failure(name: str, error: Exception) -> RoadsError:
+def macro_failure(name: str, error: Exception, env=None) -> RoadsError:
     """A macro's exception that the engine did not raise on purpose, as a RoadsError:
-    a template error in the words it renders, or a bug of ours (its traceback logged
+    a template error in the words it renders (a claim's: a name it does not know is
+    matched against the macros, as on a page), or a bug of ours (its traceback logged
     at debug level: ``mkdocs serve -v`` shows it)."""
-    from jinja2 import TemplateError
+    from jinja2 import TemplateError, UndefinedError
 
     if isinstance(error, TemplateError):
-        return ConfigError(f"{name}(): {type(error).__name__}: {error.message}")
+        message = error.message or str(error)
+        if isinstance(error, UndefinedError) and env is not None:
+            message += _did_you_mean(env, message)
+        return ConfigError(f"{name}(): {type(error).__name__}: {message}")
     log.debug("%s() raised", name, exc_info=error)
     return RoadsError(f"{name}(): internal error: {error!r}")
 
@@ -193,6 +205,10 @@ def report(env, exc: RoadsError, title: str = "This figure could not be made") -
         pagecache.warning(log, "%s", located)
     return error_box(exc, title)
 
+
+# On a page: the boxes of the errors of its inline macros, put on top of it by the
+# ``on_page_markdown`` hook (``macros/hooks.py``).
+INLINE_ERRORS = "roads_inline_errors"
 
 # The errors logged in full in this build: type, message, sample, and what follows the
 # first line (command, output, notes).

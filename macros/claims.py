@@ -76,14 +76,25 @@ def rendered_claim(error: BaseException) -> Claim | None:
 
 
 def line_of(claim_id: str) -> int | None:
-    """The line of ``id = "claim_id"`` in tests/claims.toml."""
+    """The line of the claim's words (its ``text``) in tests/claims.toml: the first
+    ``text`` key after ``id = "claim_id"`` within the claim's table; its ``id`` line
+    when none is found there."""
     path = project().root / "tests" / "claims.toml"
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
     except OSError:
         return None
     wanted = re.compile(rf"^\s*id\s*=\s*[\"']{re.escape(claim_id)}[\"']\s*$")
-    return next((n for n, line in enumerate(lines, start=1) if wanted.match(line)), None)
+    at = next((n for n, line in enumerate(lines, start=1) if wanted.match(line)), None)
+    if at is None:
+        return None
+    for n in range(at, len(lines)):  # lines[n] is line n + 1
+        line = lines[n].lstrip()
+        if line.startswith("["):  # the next table: this claim has no text line after its id
+            break
+        if re.match(r"text\s*=", line):
+            return n + 1
+    return at
 
 
 def preload() -> None:
@@ -191,3 +202,4 @@ def claims() -> str:
 
 
 MACROS: tuple = (claim, claims)
+INLINE: tuple = (claim,)  # a sentence of its page (see macros.figures.INLINE)

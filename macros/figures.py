@@ -388,8 +388,10 @@ def source_line(sample: str, name: str, call: str = "ROADS_CHECKPOINT", file: st
             found.append(line)
     if len(found) != 1:
         where = "none" if not found else "more than one"
-        raise ConfigError(f"source_line(): {where} of the sample's files calls {call}(\"{name}\")",
-                          sample=sample)
+        # Only a call that writes the name as a string is found, not one given a variable.
+        how = " with the name written in quotes" if not found else ""
+        raise ConfigError(f"source_line(): {where} of the sample's files calls {call}(\"{name}\")"
+                          f"{how}", sample=sample)
     return str(found[0])
 
 
@@ -435,6 +437,9 @@ def preload() -> None:
 MACROS: tuple = (memory_map, address_space, timelapse, elf_to_memory, map_diff, page_view, page_walk,
                  gdb_session, value, const, provenance, sample_code, stack_top, page_walk_diagram,
                  source_line, explained, heap_strip)
+# Words inside a sentence, or inside `code`: an error shows as a note there and as a box
+# on top of the page (``guard``), never as a box in the sentence.
+INLINE: tuple = (value, const, source_line)
 # Block figures of finished HTML: they skip Markdown and the search index (see guard).
 FIGURES: tuple = (memory_map, address_space, timelapse, elf_to_memory, map_diff, page_view, page_walk,
                   gdb_session, sample_code, stack_top, page_walk_diagram, explained, heap_strip)

@@ -34,7 +34,7 @@ from mkdocs.utils.meta import YAML_RE, SafeLoader
 from roads.errors import RoadsError
 from roads.words import news
 from roads.words.markup import unshield
-from macros import ahead, gitinfo, pagecache, quickexit, themecache
+from macros import INLINE_ERRORS, ahead, gitinfo, pagecache, quickexit, themecache
 from macros.project import cache_dir
 from roads.words.pages import (PageMeta, fallback_title, format_date, order_by_weight,
                                validate_front_matter, with_timeline)
@@ -199,6 +199,9 @@ def on_page_markdown(markdown: str, page: Page, config, files: Files) -> str:
     if problem is not None:
         page.update_date = _Undated()
         return _error_box(problem) + "\n\n" + markdown
+    inline = page.__dict__.pop(INLINE_ERRORS, None)  # a box would break their sentence
+    if inline:
+        markdown = "\n\n".join(inline) + "\n\n" + markdown
     meta = _checked(page.meta, page.file, config)
     if page.meta.get("whats_new") is True:
         feeds = (get_relative_url(news.ATOM_FEED, page.url), get_relative_url(news.RSS_FEED, page.url))

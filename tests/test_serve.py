@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import html
 import os
+import re
 import shutil
 import signal
 import socket
@@ -210,6 +211,39 @@ def test_an_error_of_one_line_is_told_in_full_each_time(tmp_path):
     assert "(as above)" not in done.stderr
 
 
+def test_an_error_of_words_in_a_sentence_or_in_code_is_a_note_there_and_a_box_on_top(tmp_path):
+    """value() inside `code` (as the authoring guide writes it) and claim-like words
+    inside a sentence: a failing one was replaced by a red box, which showed as raw
+    HTML inside the code and split the sentence. Now a note stands where the words go,
+    and the box on top of the page."""
+    root = make_site(tmp_path / "site")
+    (root / "docs" / "index.md").write_text(
+        PAGE + "\nThe block is at `{{ value('demo', 'address:nosuch') }}` in memory, and "
+        "{{ const('NO_SUCH_CONSTANT') }} is not a constant.\n")
+    done = subprocess.run([sys.executable, "-m", "mkdocs", "build"], cwd=root,
+                          env=env_for(root), capture_output=True, text=True)
+    assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr
+    html = (root / "site" / "index.html").read_text()
+    assert "&lt;div" not in html, "the box's HTML shown as text"
+    body = html[html.index("<h1"):]
+    assert body.count("This page has an error") == 2
+    paragraph = re.search(r"<p>The block is at (.*?) is not a constant.</p>", body, re.S)
+    assert paragraph, "the sentence was split"
+    assert paragraph.group(1).count("see the error on top of this page") == 2
+    assert body.index("This page has an error") < body.index("The block is at")
+
+
+def test_source_line_of_a_name_not_written_in_quotes_says_so(tmp_path):
+    """A checkpoint whose name the sample passes in a variable is not found by
+    source_line(), which reads the source: the message says what it looks for."""
+    root = make_site(tmp_path / "site")
+    (root / "docs" / "index.md").write_text(PAGE + "\nLine {{ source_line('demo', 'there') }}.\n")
+    done = subprocess.run([sys.executable, "-m", "mkdocs", "build"], cwd=root,
+                          env=env_for(root), capture_output=True, text=True)
+    assert ("source_line(): none of the sample's files calls ROADS_CHECKPOINT(\"there\") "
+            "with the name written in quotes") in done.stderr, done.stderr
+
+
 def test_a_figure_inside_a_code_block_is_an_error_not_a_silent_gap(tmp_path):
     root = make_site(tmp_path / "site")
     fenced = "```text\n{{ memory_map('demo', 'here') }}\n```"
@@ -375,7 +409,7 @@ def test_a_claim_with_broken_words_is_an_error_of_its_call(tmp_path):
                           env=env_for(root), capture_output=True, text=True)
     assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr
     # Located at the claim's words, and the page that shows them.
-    assert ("tests/claims.toml (claim 'words', shown on docs/index.md):2: claim(): "
+    assert ("tests/claims.toml (claim 'words', shown on docs/index.md):4: claim(): "
             "TemplateSyntaxError") in done.stderr
 
 

@@ -323,7 +323,7 @@ def test_an_error_in_a_claims_words_is_located_at_the_claim(tmp_path):
         'test = "test_x.py::test_x"\n')
     done = build(project, ROADS_ROOT=str(project), ROADS_MODE="frozen")
     assert done.returncode != 0
-    assert "tests/claims.toml (claim 'broken-words', shown on docs/index.md):4" in done.stderr
+    assert "tests/claims.toml (claim 'broken-words', shown on docs/index.md):6" in done.stderr
 
 
 def test_a_template_mistake_in_a_claim_shown_by_another_is_located_at_its_own(tmp_path):
@@ -342,13 +342,15 @@ def test_a_template_mistake_in_a_claim_shown_by_another_is_located_at_its_own(tm
         "text = \"It exited with {{ value('nosuch', }}.\"\ntest = \"test_x.py::test_x\"\n")
     done = build(project, ROADS_ROOT=str(project), ROADS_MODE="frozen")
     assert done.returncode != 0
-    assert ("tests/claims.toml (claim 'inner', shown on docs/index.md):8: claim(): "
+    assert ("tests/claims.toml (claim 'inner', shown on docs/index.md):10: claim(): "
             "TemplateSyntaxError") in done.stderr, done.stderr
 
 
 @pytest.mark.parametrize("text, error", [
     ("It exited with {{ value('nosuch', 'exit_code' }}.", "TemplateSyntaxError"),
-    ("It exited with {{ no_such_macro() }}.", "UndefinedError"),
+    ("It exited with {{ vlaue('nosuch', 'exit_code') }}.",
+     "UndefinedError: 'vlaue' is undefined (no macro or variable of that name; did you mean "
+     "'value'?)"),
 ])
 def test_a_template_mistake_in_a_claims_words_is_located_at_the_claim(tmp_path, text, error):
     """Not a macro's failure but the words' own template: a bracket left open, a macro
@@ -366,6 +368,6 @@ def test_a_template_mistake_in_a_claims_words_is_located_at_the_claim(tmp_path, 
         'test = "test_x.py::test_x"\n')
     done = build(project, ROADS_ROOT=str(project), ROADS_MODE="frozen")
     assert done.returncode != 0
-    located = "tests/claims.toml (claim 'broken-words', shown on docs/index.md):4: claim(): "
+    located = "tests/claims.toml (claim 'broken-words', shown on docs/index.md):6: claim(): "
     assert located + error in done.stderr, done.stderr
     assert "Traceback" not in done.stderr
