@@ -477,10 +477,14 @@ def _holder(regions: Sequence[Region], address: int) -> int | None:
 # --------------------------------------------------------------------------- pointers
 
 
+PROTOCOL_PREFIX = "roads_"  # the names samples/roads.h gives its functions and variables
+
+
 def interesting_symbols(elf: Elf, recorded: Sequence[str] = ()) -> list[str]:
     """The symbols of ``elf`` worth an arrow: ``main``, the program's own global
     variables (for a dynamically linked program; a static one holds libc's too
-    many), and any symbol named like a recorded address."""
+    many), and any symbol named like a recorded address. Not the variables of
+    samples/roads.h (``roads_``): the protocol's, not the program's."""
     wanted = {"main", *recorded}
     names = []
     for s in elf.symbols:
@@ -490,7 +494,7 @@ def interesting_symbols(elf: Elf, recorded: Sequence[str] = ()) -> list[str]:
             not elf.is_static
             and s.type == "STT_OBJECT"
             and s.bind in ("STB_GLOBAL", "STB_WEAK")
-            and not s.name.startswith("_")
+            and not s.name.startswith(("_", PROTOCOL_PREFIX))
             and "@" not in s.name  # a library's variable copied in (environ@GLIBC_2.2.5)
             and s.section in (".data", ".bss", ".rodata", ".data.rel.ro")
         )
