@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from roads import cli
+from roads.errors import ExplainError
 from roads.explain import session as session_mod
 
 pytestmark = [pytest.mark.dot]
@@ -527,3 +528,46 @@ def test_an_error_at_a_stop_ends_the_run_instead_of_hanging(root, tmp_path):
                           text=True, timeout=60,
                           env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[1])})
     assert "injected at a stop" in done.stderr and done.returncode != 0, done.stderr
+
+
+DAEMON = r"""
+#include <unistd.h>
+
+int main(void)
+{
+    if (fork() != 0)
+        return 0;        /* the parent ends at once */
+    usleep(300000);      /* the child is still in the run's group while the tracer waits */
+    setsid();            /* then leaves it, forks again and ends: a daemon */
+    if (fork() != 0)
+        _exit(0);
+    usleep(300000);
+    return 0;
+}
+"""
+
+
+@pytest.mark.parametrize("sandbox", [False, True])
+def test_a_child_that_leaves_the_group_is_followed_to_its_end(root, tmp_path, sandbox):
+    """Followed forks of a program that turns into a daemon (setsid, fork again): the
+    tracer waited for the run's process group alone, never woke for the child's events
+    and hung past any deadline (with the sandbox, until the launcher's own limit)."""
+    (tmp_path / "daemon.c").write_text(DAEMON)
+    args = [*([] if sandbox else ["--no-sandbox"]), "--follow-fork", "--at", "main", "--at",
+            "exit", "--deadline", "20", "--out", "daemon.html", "--", "./daemon.c"]
+    script = ("import sys\nfrom roads import cli\n"
+              f"sys.exit(cli.main(['--root', {str(root)!r}, 'explain', *{args!r}]))\n")
+    started = time.monotonic()
+    done = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, capture_output=True,
+                          text=True, timeout=60,
+                          env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[1])})
+    assert done.returncode == 0, done.stderr
+    assert time.monotonic() - started < 15, "ran into the deadline"
+    assert (tmp_path / "daemon.html").is_file()
+
+
+def test_a_program_the_deadline_kills_has_not_reached_its_exit(tmp_path, no_leftovers):
+    """The deadline's SIGKILL brings the program to its exit stop: that stop is not the
+    program's exit, and the page said it was ("stopped at exit", killed by SIGKILL)."""
+    with pytest.raises(ExplainError, match=r"did not reach exit within 1 s \(--deadline\)"):
+        session_mod.explain_program(["sleep", "30"], ["0.2s", "exit"], deadline=1.0)

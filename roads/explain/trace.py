@@ -41,6 +41,7 @@ INT3 = 0xCC
 PUSH = ("rax", "rcx", "rdx", "rbx", "rsp", "rbp", "rsi", "rdi")  # push %reg: 0x50 + index
 MAX_OUTPUT = 64 << 10
 KILL_WAIT = 10.0  # seconds for what is left of a run, killed, to be reaped
+WAKE = 0.05  # seconds the tracer sleeps at most between two looks for a tracee's event
 UNISTD = Path("/usr/include/x86_64-linux-gnu/asm/unistd_64.h")
 
 
@@ -237,6 +238,7 @@ class Tracer:
             for s in self.stops:
                 if s.kind == "delay":
                     timers.append(threading.Timer(s.seconds, self._delay, (s,)))
+            mask = None  # this thread's signal mask before the run, once SIGCHLD is blocked
             try:
                 pid, status = os.waitpid(self.main, pt.WALL)
                 if not os.WIFSTOPPED(status):
@@ -249,6 +251,8 @@ class Tracer:
                 self.traced[pid] = pid
                 self.bp_in[pid] = set()
                 self._at_exec(pid)
+                # Before the timers start: their threads take this thread's mask.
+                mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGCHLD})
                 for t in timers:
                     t.daemon = True
                     t.start()
@@ -262,9 +266,13 @@ class Tracer:
                 except ExplainError as failed:  # told beside the error that ended the run
                     exc.add_note(failed.message)
                 raise
-            for t in timers:
-                t.cancel()
-            self._kill_all()
+            else:
+                for t in timers:
+                    t.cancel()
+                self._kill_all()
+            finally:
+                if mask is not None:
+                    signal.pthread_sigmask(signal.SIG_SETMASK, mask)
             self.outcome.seconds = time.monotonic() - started
             self.outcome.timed_out = self._timed_out.is_set()
             for f, attr in ((out, "stdout"), (err, "stderr")):
@@ -274,10 +282,20 @@ class Tracer:
 
     def _time_out(self) -> None:
         self._timed_out.set()
+        self._kill_every(signal.SIGKILL)
+
+    def _kill_every(self, sig: int) -> None:
+        """``sig`` to the run's group and to every process traced, also one that left the
+        group (``setsid``). A copy of the tracees: the loop's thread changes them."""
         try:
-            os.killpg(self.main, signal.SIGKILL)
+            os.killpg(self.main, sig)
         except OSError:
             pass
+        for tid in list(self.traced.copy()) + list(self.fork_kind.copy()):
+            try:
+                os.kill(tid, sig)
+            except OSError:
+                pass
 
     def _delay(self, spec: StopSpec) -> None:
         self._delay_sent.add(spec.label)
@@ -288,16 +306,8 @@ class Tracer:
 
     def _kill_all(self) -> None:
         """Nothing of the run survives it: its group, then every tracee left, reaped."""
-        for target in (lambda: os.killpg(self.main, signal.SIGKILL),):
-            try:
-                target()
-            except OSError:
-                pass
+        self._kill_every(signal.SIGKILL)
         for tid in list(self.traced):
-            try:
-                os.kill(tid, signal.SIGKILL)
-            except OSError:
-                pass
             # A tracee held in a stop we were told of already (its exit stop, when an
             # error of ours ended the loop there) dies only once let go: no wait would
             # report that stop again.
@@ -308,10 +318,10 @@ class Tracer:
         limit = time.monotonic() + KILL_WAIT
         while True:
             try:
-                # Its group only: never a stranger child of ours.
-                pid, status = os.waitpid(-self.main, pt.WALL | os.WNOHANG)
+                event = self._poll()
             except ChildProcessError:
                 break
+            pid, status = event or (0, 0)
             if pid == 0:
                 if time.monotonic() > limit:
                     raise ExplainError(f"the traced program (process {self.main}) could not be "
@@ -420,12 +430,67 @@ class Tracer:
         return all(s.label in self.done for s in self.stops if s.kind != "exit") and \
             not any(s.kind == "exit" for s in self.stops)
 
+    # Waiting. The tracer waits for the run's process group, never for a stranger child
+    # of its own process, and for each tracee that left the group (``setsid``: a daemon)
+    # by its pid. A blocking wait for the group would not wake for the others (the
+    # kernel wakes a waiter only for the children it waits for), so the waits are
+    # polled, and between polls the tracer sleeps until SIGCHLD, which every stop and
+    # end of a tracee sends it (blocked in this thread for the run, so that it stays
+    # pending to be waited for), or for ``WAKE`` seconds at most (another thread of
+    # the process, not blocking it, may take the signal).
+
+    def _outside(self, everyone: bool = False) -> list[int]:
+        """The tracees (and the new ones announced) outside the run's group: gone ones
+        too, so that a wait reaps them; ``everyone``: all of them."""
+        out = []
+        for tid in list(self.traced) + list(self.fork_kind):
+            try:
+                if not everyone and os.getpgid(tid) == self.main:
+                    continue
+            except OSError:
+                pass
+            out.append(tid)
+        return out
+
+    def _poll(self) -> tuple[int, int] | None:
+        """A tracee's waiting event, or None; ChildProcessError once none is left."""
+        try:
+            tid, status = os.waitpid(-self.main, pt.WALL | os.WNOHANG)
+            if tid:
+                return tid, status
+            in_group = True
+        except ChildProcessError:
+            in_group = False
+        for tid in self._outside(everyone=not in_group):
+            try:
+                got, status = os.waitpid(tid, pt.WALL | os.WNOHANG)
+            except ChildProcessError:  # gone and reaped: nothing more comes of it
+                self.traced.pop(tid, None)
+                self.fork_kind.pop(tid, None)
+                continue
+            if got:
+                return got, status
+        if not in_group and not self.traced and not self.fork_kind:
+            raise ChildProcessError
+        return None
+
+    def _wait(self) -> tuple[int, int] | None:
+        """The next event of a tracee; None once none is left to wait for."""
+        while True:
+            try:
+                event = self._poll()
+            except ChildProcessError:
+                return None
+            if event is not None:
+                return event
+            signal.sigtimedwait([signal.SIGCHLD], WAKE)
+
     def _loop(self) -> None:
         while self.traced:
-            try:
-                tid, status = os.waitpid(-self.main, pt.WALL)  # its group only: never a stranger child of ours
-            except ChildProcessError:
+            event = self._wait()
+            if event is None:
                 return
+            tid, status = event
             if os.WIFEXITED(status) or os.WIFSIGNALED(status):
                 self._ended(tid, status)
                 continue
@@ -440,6 +505,7 @@ class Tracer:
 
     def _ended(self, tid: int, status: int, killed: bool = False) -> None:
         tgid = self.traced.pop(tid, tid)
+        self.fork_kind.pop(tid, None)  # a new one that ended before its first stop was seen
         self.in_syscall.pop(tid, None)
         if tid == tgid and self.outcome and tid in self.outcome.processes:
             ending = self.outcome.processes[tid]
@@ -498,8 +564,9 @@ class Tracer:
             self._resume(tid)
             return
         if event == pt.PTRACE_EVENT_EXIT:
+            # Not when the deadline killed it: that end is ours, not the program's exit.
             for spec in self.stops:
-                if spec.kind == "exit" and tid == tgid:
+                if spec.kind == "exit" and tid == tgid and not self._timed_out.is_set():
                     self._hit(tid, spec, ())
             self._resume(tid)
             return
