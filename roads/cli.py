@@ -180,8 +180,10 @@ def cmd_run(args) -> int:
               file=sys.stderr)
         return 2
     path = shutil.which(program[0])
-    if path is None:
-        print(f"roads: error: {program[0]}: no such program", file=sys.stderr)
+    if path is None:  # as roads explain words it
+        what = ("not an executable file" if "/" in program[0] and os.path.exists(program[0])
+                else "no such program")
+        print(f"roads: error: {program[0]}: {what}", file=sys.stderr)
         return 1
     here = Path.cwd()  # where the program runs (main() found it still there)
     cache = Path(args.root).resolve() / ".cache" / "roads"

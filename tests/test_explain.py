@@ -16,6 +16,7 @@ import pytest
 from roads import cli
 from roads.errors import ExplainError
 from roads.explain import session as session_mod
+from tests.conftest import wait_for
 
 pytestmark = [pytest.mark.dot]
 
@@ -162,12 +163,20 @@ def test_failures_are_clear_and_leave_nothing(root, tmp_path, capsys, no_leftove
         (["--at", "malloc:100000", "--", "/bin/true"], "nothing was captured"),
         (["--at", "syscall:kill", "--deadline", "1", "--", "sleep", "5"], "within 1 s"),
         (["--at", "nowhere::", "--", "/bin/true"], "give main"),
+        (["--at", "syscall:exit_group", "--", "/bin/true"], "exit_group does not return; stop "
+         "at its end with --at exit"),
+        # glibc's fork() makes the clone system call: a stop at fork is never reached.
+        (["--no-sandbox", "--at", "syscall:fork", "--", "./fork.c"],
+         "(the C library's fork() makes the clone system call: --at syscall:clone)"),
     ]
+    (tmp_path / "fork.c").write_text("#include <unistd.h>\n"
+                                     "int main(void) { if (fork() == 0) _exit(0); return 0; }\n")
     for args, words in cases:
         started = time.monotonic()
         assert explain(root, *args) == 1, args
         assert words in capsys.readouterr().err, args
         assert time.monotonic() - started < 10
+    (tmp_path / "fork.c").unlink()
     assert list(tmp_path.iterdir()) == []
 
 
@@ -206,6 +215,15 @@ def test_pid_vanished_unreadable_and_read(root, tmp_path, capsys, no_leftovers, 
     gone.wait()
     assert explain(root, "--pid", str(gone.pid)) == 1
     assert f"no process {gone.pid}" in capsys.readouterr().err
+    # Ended, not yet reaped: no memory to read (it was said not to be ours).
+    zombie = subprocess.Popen(["true"])
+    wait_for(lambda: Path(f"/proc/{zombie.pid}/stat").read_text().rsplit(")", 1)[1]
+             .split()[0] == "Z", "true to end")
+    try:
+        assert explain(root, "--pid", str(zombie.pid)) == 1
+        assert f"process {zombie.pid} has ended (a zombie" in capsys.readouterr().err
+    finally:
+        zombie.wait()
     sleeper = subprocess.Popen(["sleep", "30"])
     try:
         if os.geteuid() == 0 and shutil.which("setpriv"):

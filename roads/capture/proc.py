@@ -868,10 +868,10 @@ class Proc:
                 raise ProcessGone(f"process {pid} is gone: no {path}") from None
             raise CaptureError(f"{path} does not exist on this system") from None
         except PermissionError as exc:
-            raise CaptureError(
-                f"cannot read {path}: {exc.strerror}; it needs ptrace access to process {pid} "
-                "(same user and kernel.yama.ptrace_scope 0, or root)"
-            ) from None
+            who = (", which even root lacks for this process here" if os.geteuid() == 0
+                   else " (the same user and kernel.yama.ptrace_scope 0, or root)")
+            raise CaptureError(f"cannot read {path}: {exc.strerror}; it needs ptrace access to "
+                               f"process {pid}{who}") from None
         except OSError as exc:
             if exc.errno == errno.ESRCH:
                 raise ProcessGone(f"process {pid} exited while reading {path}") from None

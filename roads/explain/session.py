@@ -195,13 +195,14 @@ def trace_program(job: dict, progress: Callable[[str], None] = lambda s: None) -
                     read_elf=read_elf, cwd=cwd)
     outcome = tracer.run()
     missing = [l for l in labels if l not in outcome.reached]
+    hint = _made_with([s for s in stops if s.label in missing])
     if outcome.timed_out and missing:
         raise ExplainError(f"{program} did not reach {', '.join(missing)} within "
                            f"{deadline:g} s (--deadline); it was killed")
     ending = _ending(outcome, program)
     if not checkpoints:
         raise ExplainError(f"{program} {ending} before reaching {', '.join(missing)}; "
-                           "nothing was captured")
+                           f"nothing was captured{hint}")
     main = outcome.processes[outcome.pid]
     status = main.status
     run = {
@@ -223,6 +224,17 @@ def trace_program(job: dict, progress: Callable[[str], None] = lambda s: None) -
                        title=f"roads explain {' '.join(shown)}")
     exe = checkpoints[0]["exe"]
     return Session(capture, escape_bytes(exe), shown, ending, not missing, missing)
+
+
+def _made_with(stops: list) -> str:
+    """A hint for syscall stops never reached because the C library makes that call
+    with another system call (glibc's fork() calls clone)."""
+    from .trace import MADE_WITH
+
+    others = {s.name: MADE_WITH[s.name] for s in stops if s.kind == "syscall"
+              and s.name in MADE_WITH}
+    return "".join(f" (the C library's {name}() makes the {other} system call: "
+                   f"--at syscall:{other})" for name, other in others.items())
 
 
 def _ending(outcome: Outcome, program: str) -> str:

@@ -41,6 +41,10 @@ INT3 = 0xCC
 PUSH = ("rax", "rcx", "rdx", "rbx", "rsp", "rbp", "rsi", "rdi")  # push %reg: 0x50 + index
 MAX_OUTPUT = 64 << 10
 KILL_WAIT = 10.0  # seconds for what is left of a run, killed, to be reaped
+# System calls that never return to the program, where a syscall stop is made.
+NO_RETURN = frozenset({"exit", "exit_group"})
+# What a program calls by a name the C library makes with another system call.
+MADE_WITH = {"fork": "clone", "vfork": "clone"}
 WAKE = 0.05  # seconds the tracer sleeps at most between two looks for a tracee's event
 UNISTD = Path("/usr/include/x86_64-linux-gnu/asm/unistd_64.h")
 
@@ -83,6 +87,9 @@ def parse_stop(text: str) -> StopSpec:
         numbers = syscall_numbers()
         if m[1] not in numbers:
             raise ExplainError(f"--at {text}: no system call {m[1]!r} on x86-64")
+        if m[1] in NO_RETURN:  # a syscall stop is at the call's return
+            raise ExplainError(f"--at {text}: {m[1]} does not return; stop at its end with "
+                               "--at exit")
         count = int(m[2] or 1)
         if count < 1:
             raise ExplainError(f"--at {text}: the count starts at 1")
@@ -675,6 +682,20 @@ class Tracer:
         self.outcome.reached.append(spec.label)
 
 
+def _why_not_traced() -> str:
+    """Why PTRACE_SEIZE was refused, as far as this machine tells."""
+    scope = Path("/proc/sys/kernel/yama/ptrace_scope")
+    try:
+        level = scope.read_text().strip()
+    except OSError:
+        level = None
+    restricted = f"ptrace is restricted here ({scope} is {level})" if level not in (None, "0") \
+        else "ptrace is restricted here"
+    if os.geteuid() == 0:
+        return f"even root may not trace it: {restricted}, or the process is out of reach"
+    return f"it is not yours, or {restricted}"
+
+
 def seize_and_read(pid: int, on_stop: Callable[[Hit], None], label: str = "now") -> None:
     """Stop a running process (PTRACE_SEIZE, PTRACE_INTERRUPT: no signal its shell could
     see), hand it to ``on_stop``, and let it go on (PTRACE_DETACH)."""
@@ -687,8 +708,10 @@ def seize_and_read(pid: int, on_stop: Callable[[Hit], None], label: str = "now")
         if tracer not in ("", "0"):
             raise ExplainError(f"may not trace process {pid}: process {tracer} (a debugger?) "
                                "traces it already") from None
-        raise ExplainError(f"may not trace process {pid}: it is not yours, or ptrace is "
-                           "restricted here (/proc/sys/kernel/yama/ptrace_scope)") from None
+        if _status_of(pid).get("State", "").startswith("Z"):
+            raise ExplainError(f"process {pid} has ended (a zombie, not yet reaped by its "
+                               "parent): it has no memory left to read") from None
+        raise ExplainError(f"may not trace process {pid}: {_why_not_traced()}") from None
     try:
         pt.call(pt.PTRACE_INTERRUPT, pid, 0, 0)
         while True:
