@@ -123,6 +123,17 @@ def test_pages_are_written_and_self_contained(pages):
     assert not list(folder.glob(".*"))  # no half-written page left (write_atomic's partials are hidden)
 
 
+def test_a_librarys_elf_figure_names_its_regions_the_librarys(pages):
+    """ELF → memory of libc: its segments and regions are library code and data, not
+    "program code" (its regions were read as the program's)."""
+    text = (pages / "true.html").read_text()
+    start = text.index("ELF → memory of <code>/usr/lib/x86_64-linux-gnu/libc.so.6")
+    libc = text[start:text.index("ELF → memory of", start + 1)]
+    assert "library code: PT_LOAD" in libc and "library read-only data: PT_LOAD" in libc
+    assert "program code" not in libc and "program data" not in libc
+    assert "program code: PT_LOAD" in text[:start]  # true's own figure, before it
+
+
 def test_stops_of_true_and_the_forked_program(stops):
     seen = stops
     labels = [s[0] for s in seen]

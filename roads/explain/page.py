@@ -108,6 +108,10 @@ class LibrarySelection(ExplainSelection):
         return True
 
     @property
+    def is_library(self) -> bool:
+        return True
+
+    @property
     def snapshot(self) -> Snapshot:
         import dataclasses
         return dataclasses.replace(super().snapshot, exe=self.library)

@@ -19,7 +19,7 @@ diagrams. It shows what ``roads.figures.elflink.link_segments`` finds:
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from html import escape
 
 import graphviz
@@ -98,7 +98,15 @@ def elf_map(selection: Selection) -> ElfMap:
         links = link_segments(elf, regions, selection.snapshot.exe, mm.bias)
     except RoadsError as exc:
         raise ConfigError(f"{selection.describe()}: {exc.message}", sample=selection.sample) from None
-    return ElfMap(selection, elf, mm.bias, tuple(links), mm.regions)
+    regions = mm.regions
+    if selection.is_library:  # its regions were read as the program's: a library's kinds
+        regions = tuple(replace(c, kind=f"lib-{c.kind}") if c.kind in _OWN_KINDS else c
+                        for c in regions)
+    return ElfMap(selection, elf, mm.bias, tuple(links), regions)
+
+
+# The kinds of an executable's own regions, each with a library's kind: "lib-" before it.
+_OWN_KINDS = frozenset({"text", "rodata", "relro", "data", "bss"})
 
 
 # --------------------------------------------------------------------------- graph
@@ -303,13 +311,11 @@ def build_graph(em: ElfMap, *, segment_width: float | None = None,
 
 
 def _segment_kind(em: ElfMap, link: SegmentLink) -> str:
-    """The colour of a segment, from its flags: code, writable data or read-only data."""
+    """The colour of a segment, from its flags: code, writable data or read-only data;
+    a library's own kinds for a library's segments (named so, not "program code")."""
     seg = em.segment(link)
-    if seg.p_flags & PF_X:
-        return "text"
-    if seg.p_flags & PF_W:
-        return "data"
-    return "rodata"
+    kind = "text" if seg.p_flags & PF_X else "data" if seg.p_flags & PF_W else "rodata"
+    return f"lib-{kind}" if em.selection.is_library else kind
 
 
 def describe(em: ElfMap) -> tuple[str, str]:

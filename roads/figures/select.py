@@ -178,6 +178,12 @@ class Selection:
         return self.capture.title or ""
 
     @property
+    def is_library(self) -> bool:
+        """Whether ``elf`` is a shared library the process loaded, not its executable
+        (``roads explain`` draws a library's ELF → memory too)."""
+        return False
+
+    @property
     def exe_matches_elf(self) -> bool:
         """Whether the process still runs the variant's own executable.
 
