@@ -167,7 +167,9 @@ def test_a_macro_argument_of_the_wrong_type_is_located_in_words(tmp_path):
             "unquoted, got 'no'") in text
     assert "internal error" not in text and "Traceback" not in text
     html = (root / "site" / "index.html").read_text()
-    assert html.count("This figure could not be made") == 3
+    # Two figures' boxes where they go; value()'s on top of the page (it is inline).
+    assert html.count("This figure could not be made") == 2
+    assert html.count("This page has an error") == 1
 
 
 def test_a_broken_sample_read_by_several_calls_is_told_in_full_once(tmp_path):
