@@ -10,6 +10,7 @@ import math
 import os
 import shlex
 import shutil
+import signal
 import sys
 from pathlib import Path
 
@@ -94,6 +95,10 @@ def main(argv: list[str] | None = None) -> int:
     if os.path.exists(args.root) and not os.path.isdir(args.root):
         print(printable(f"roads: error: --root {args.root}: not a folder"), file=sys.stderr)
         return 2
+    if signal.getsignal(signal.SIGCHLD) == signal.SIG_IGN:
+        # Started with SIGCHLD ignored (an exec keeps that): ended children would be
+        # reaped by the kernel, and no wait for a run, gcc or the launcher would see them.
+        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
     try:
         return COMMANDS[args.command](args)
     except RoadsError as exc:

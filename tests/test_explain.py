@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -600,3 +601,80 @@ def test_a_program_the_deadline_kills_has_not_reached_its_exit(tmp_path, no_left
     program's exit, and the page said it was ("stopped at exit", killed by SIGKILL)."""
     with pytest.raises(ExplainError, match=r"did not reach exit within 1 s \(--deadline\)"):
         session_mod.explain_program(["sleep", "30"], ["0.2s", "exit"], deadline=1.0)
+
+
+DAEMON_FORKING = r"""
+#include <unistd.h>
+
+void done(void) {}
+
+int main(void)
+{
+    if (fork() == 0) {
+        setsid();                    /* a daemon, forking children of its own */
+        for (int i = 0; i < 2000; i++) {  /* still forking when the run ends */
+            if (fork() == 0) {
+                pause();
+                _exit(0);
+            }
+            usleep(1000);
+        }
+        pause();
+    }
+    usleep(200000);
+    done();                          /* the last stop: the run is ended here */
+    pause();
+    return 0;
+}
+"""
+
+
+def test_a_daemons_children_are_ended_with_the_run(tmp_path, no_leftovers):
+    """The run ends while a daemon (a followed child in a group of its own) forks: a
+    child whose fork the tracer had not heard of yet was in none of its lists and
+    outside the run's group, and stayed stopped, traced. The groups tracees make are
+    killed and waited for as the run's own."""
+    (tmp_path / "forking.c").write_text(DAEMON_FORKING)
+    for _ in range(3):
+        s = session_mod.explain_program([str(tmp_path / "forking.c")], ["done"],
+                                        follow_fork=True)
+        assert s.complete
+        traced_by_us = [p for p in Path("/proc").iterdir() if p.name.isdigit()
+                        and _tracer_of(p) == os.getpid()]
+        assert not traced_by_us, traced_by_us
+
+
+def _tracer_of(proc: Path) -> int | None:
+    try:
+        for line in (proc / "status").read_text().splitlines():
+            if line.startswith("TracerPid:"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return None
+
+
+def test_a_run_started_with_sigchld_ignored_still_hears_its_stops(tmp_path, no_leftovers,
+                                                                   monkeypatch):
+    """SIGCHLD ignored (inherited through an exec) sends none: every stop waited out the
+    tracer's longest sleep (7.8 s here for what takes 0.6 s), and ended children were
+    reaped by the kernel. The run hears it for its time, and the setting is given back."""
+    (tmp_path / "ppid.c").write_text(
+        "#include <unistd.h>\nint main(void) { for (int i = 0; i < 200; i++) getppid(); "
+        "return 0; }\n")
+    heard = []
+    real = session_mod._checkpoint
+
+    def checkpoint(hit, seq, proc):
+        heard.append(signal.getsignal(signal.SIGCHLD))
+        return real(hit, seq, proc)
+
+    monkeypatch.setattr(session_mod, "_checkpoint", checkpoint)
+    previous = signal.signal(signal.SIGCHLD, signal.SIG_IGN)
+    try:
+        s = session_mod.explain_program([str(tmp_path / "ppid.c")], ["syscall:getppid:150"])
+        assert s.complete
+        assert heard == [signal.SIG_DFL]
+        assert signal.getsignal(signal.SIGCHLD) == signal.SIG_IGN
+    finally:
+        signal.signal(signal.SIGCHLD, previous)

@@ -194,6 +194,8 @@ class Tracer:
         self.in_syscall: dict[int, bool] = {}
         self.fork_kind: dict[int, int] = {}  # new pid -> PTRACE_EVENT_*
         self.pending: set[int] = set()  # new tids stopped before their parent's event
+        self.groups: set[int] = set()  # process groups tracees made, besides the run's
+        self._ending = False  # set once the run is being killed (_kill_all)
         self.main = 0
         self.outcome: Outcome | None = None
         self._timed_out = threading.Event()
@@ -246,6 +248,7 @@ class Tracer:
                 if s.kind == "delay":
                     timers.append(threading.Timer(s.seconds, self._delay, (s,)))
             mask = None  # this thread's signal mask before the run, once SIGCHLD is blocked
+            ignored = False  # whether SIGCHLD was ignored before the run
             try:
                 pid, status = os.waitpid(self.main, pt.WALL)
                 if not os.WIFSTOPPED(status):
@@ -260,6 +263,7 @@ class Tracer:
                 self._at_exec(pid)
                 # Before the timers start: their threads take this thread's mask.
                 mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGCHLD})
+                ignored = _sigchld_heard()
                 for t in timers:
                     t.daemon = True
                     t.start()
@@ -280,6 +284,8 @@ class Tracer:
             finally:
                 if mask is not None:
                     signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+                    if ignored:
+                        signal.signal(signal.SIGCHLD, signal.SIG_IGN)
             self.outcome.seconds = time.monotonic() - started
             self.outcome.timed_out = self._timed_out.is_set()
             for f, attr in ((out, "stdout"), (err, "stderr")):
@@ -294,10 +300,11 @@ class Tracer:
     def _kill_every(self, sig: int) -> None:
         """``sig`` to the run's group and to every process traced, also one that left the
         group (``setsid``). A copy of the tracees: the loop's thread changes them."""
-        try:
-            os.killpg(self.main, sig)
-        except OSError:
-            pass
+        for group in (self.main, *self.groups.copy()):
+            try:
+                os.killpg(group, sig)
+            except OSError:
+                pass
         for tid in list(self.traced.copy()) + list(self.fork_kind.copy()):
             try:
                 os.kill(tid, sig)
@@ -312,7 +319,8 @@ class Tracer:
             pass
 
     def _kill_all(self) -> None:
-        """Nothing of the run survives it: its group, then every tracee left, reaped."""
+        """Nothing of the run survives it: its groups, then every tracee left, reaped."""
+        self._ending = True
         self._kill_every(signal.SIGKILL)
         for tid in list(self.traced):
             # A tracee held in a stop we were told of already (its exit stop, when an
@@ -437,47 +445,63 @@ class Tracer:
         return all(s.label in self.done for s in self.stops if s.kind != "exit") and \
             not any(s.kind == "exit" for s in self.stops)
 
-    # Waiting. The tracer waits for the run's process group, never for a stranger child
-    # of its own process, and for each tracee that left the group (``setsid``: a daemon)
-    # by its pid. A blocking wait for the group would not wake for the others (the
-    # kernel wakes a waiter only for the children it waits for), so the waits are
-    # polled, and between polls the tracer sleeps until SIGCHLD, which every stop and
-    # end of a tracee sends it (blocked in this thread for the run, so that it stays
-    # pending to be waited for), or for ``WAKE`` seconds at most (another thread of
-    # the process, not blocking it, may take the signal).
+    # Waiting. The tracer waits for the run's process groups, never for a stranger child
+    # of its own process: the run's own, and each group a tracee made (``setsid``: a
+    # daemon), which holds its children too, traced before the tracer hears of them; a
+    # tracee whose group is not known, gone already, by its pid. A blocking wait for one
+    # group would not wake for the others (the kernel wakes a waiter only for the
+    # children it waits for), so the waits are polled, and between polls the tracer
+    # sleeps until SIGCHLD, which every stop and end of a tracee sends it (blocked in
+    # this thread for the run, so that it stays pending to be waited for), or for
+    # ``WAKE`` seconds at most (another thread of the process, not blocking it, may
+    # take the signal).
 
-    def _outside(self, everyone: bool = False) -> list[int]:
-        """The tracees (and the new ones announced) outside the run's group: gone ones
-        too, so that a wait reaps them; ``everyone``: all of them."""
-        out = []
+    def _note_groups(self) -> list[int]:
+        """The tracees whose group is not known (gone ones: a wait by pid reaps them);
+        the groups of the others are remembered in ``groups`` (not this process's own,
+        which a tracee may join: its other members are ours, not the run's)."""
+        unknown = []
         for tid in list(self.traced) + list(self.fork_kind):
             try:
-                if not everyone and os.getpgid(tid) == self.main:
-                    continue
+                group = os.getpgid(tid)
             except OSError:
-                pass
-            out.append(tid)
-        return out
+                unknown.append(tid)
+                continue
+            if group != self.main and group != os.getpgrp():
+                if group not in self.groups and (self._ending or self._timed_out.is_set()):
+                    try:  # found while the run is being ended: ended with it
+                        os.killpg(group, signal.SIGKILL)
+                    except OSError:
+                        pass
+                self.groups.add(group)
+            elif group != self.main:
+                unknown.append(tid)
+        return unknown
 
     def _poll(self) -> tuple[int, int] | None:
         """A tracee's waiting event, or None; ChildProcessError once none is left."""
-        try:
-            tid, status = os.waitpid(-self.main, pt.WALL | os.WNOHANG)
+        alive = False
+        for group in (self.main, *sorted(self.groups)):
+            try:
+                tid, status = os.waitpid(-group, pt.WALL | os.WNOHANG)
+            except ChildProcessError:
+                if group != self.main:
+                    self.groups.discard(group)
+                continue
+            alive = True
             if tid:
                 return tid, status
-            in_group = True
-        except ChildProcessError:
-            in_group = False
-        for tid in self._outside(everyone=not in_group):
+        for tid in self._note_groups():
             try:
                 got, status = os.waitpid(tid, pt.WALL | os.WNOHANG)
             except ChildProcessError:  # gone and reaped: nothing more comes of it
                 self.traced.pop(tid, None)
                 self.fork_kind.pop(tid, None)
                 continue
+            alive = True
             if got:
                 return got, status
-        if not in_group and not self.traced and not self.fork_kind:
+        if not alive and not self.traced and not self.fork_kind and not self.groups:
             raise ChildProcessError
         return None
 
@@ -504,7 +528,10 @@ class Tracer:
             if tid not in self.traced:
                 self._new_tid(tid)
                 continue
-            self._stopped(tid, status)
+            try:
+                self._stopped(tid, status)
+            except ProcessLookupError:  # killed at its stop (the deadline): its end comes next
+                continue
             if self._all_done() and self.outcome is not None:
                 self.outcome.ended_after_last_stop = True
                 self._kill_all()
@@ -680,6 +707,19 @@ class Tracer:
         ppid = int(_status_of(tgid).get("PPid", 0))
         self.on_stop(Hit(tgid, ppid, spec.label, addresses))
         self.outcome.reached.append(spec.label)
+
+
+def _sigchld_heard() -> bool:
+    """Have SIGCHLD sent, as the waits need: a process started with it ignored (which an
+    exec keeps) neither gets one nor keeps its ended children for a wait. True if it
+    was ignored and is heard now (only the main thread may say so: elsewhere the waits
+    wake every ``WAKE`` seconds)."""
+    if signal.getsignal(signal.SIGCHLD) != signal.SIG_IGN:
+        return False
+    if threading.current_thread() is not threading.main_thread():
+        return False
+    signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+    return True
 
 
 def _why_not_traced() -> str:
