@@ -308,20 +308,25 @@ def test_real_site_builds_strict(tmp_path):
                      r"(<p><strong>[^\n]*</strong></p>\n)*<hr />", html)
 
 
-def test_an_error_in_a_claims_words_is_located_at_the_claim(tmp_path):
-    """A macro inside a claim's text fails: the message names the claim's line in
-    tests/claims.toml and the page that shows it, not a line of the About page."""
+def build_claims(tmp_path: Path, claim_id: str, claims_toml: str) -> Completed:
+    """A strict frozen build of one page showing claim ``claim_id`` of ``claims_toml``."""
     project = make_project(tmp_path, docs=None)
     (project / "docs").mkdir()
     (project / "docs" / "index.md").write_text(
-        "---\ntitle: Home\nweight: 1\n---\n\nSaid: {{ claim('broken-words') }}\n")
+        f"---\ntitle: Home\nweight: 1\n---\n\nSaid: {{{{ claim('{claim_id}') }}}}\n")
     (project / "snapshots").mkdir()
     (project / "tests").mkdir()
-    (project / "tests" / "claims.toml").write_text(
-        '# one claim\n\n[[claim]]\nid = "broken-words"\npage = "docs/index.md"\n'
-        "text = \"It exited with {{ value('nosuch', 'exit_code') }}.\"\n"
-        'test = "test_x.py::test_x"\n')
-    done = build(project, ROADS_ROOT=str(project), ROADS_MODE="frozen")
+    (project / "tests" / "claims.toml").write_text(claims_toml)
+    return build(project, ROADS_ROOT=str(project), ROADS_MODE="frozen")
+
+
+def test_an_error_in_a_claims_words_is_located_at_the_claim(tmp_path):
+    """A macro inside a claim's text fails: the message names the claim's line in
+    tests/claims.toml and the page that shows it, not a line of the About page."""
+    done = build_claims(tmp_path, "broken-words",
+                        '# one claim\n\n[[claim]]\nid = "broken-words"\npage = "docs/index.md"\n'
+                        "text = \"It exited with {{ value('nosuch', 'exit_code') }}.\"\n"
+                        'test = "test_x.py::test_x"\n')
     assert done.returncode != 0
     assert "tests/claims.toml (claim 'broken-words', shown on docs/index.md):6" in done.stderr
 
@@ -329,18 +334,12 @@ def test_an_error_in_a_claims_words_is_located_at_the_claim(tmp_path):
 def test_a_template_mistake_in_a_claim_shown_by_another_is_located_at_its_own(tmp_path):
     """A claim whose words show another claim, whose own template is broken: the error
     is the inner claim's, at its line (it was put on the outer claim)."""
-    project = make_project(tmp_path, docs=None)
-    (project / "docs").mkdir()
-    (project / "docs" / "index.md").write_text(
-        "---\ntitle: Home\nweight: 1\n---\n\nSaid: {{ claim('outer') }}\n")
-    (project / "snapshots").mkdir()
-    (project / "tests").mkdir()
-    (project / "tests" / "claims.toml").write_text(
-        '[[claim]]\nid = "outer"\npage = "docs/index.md"\n'
-        "text = \"As said: {{ claim('inner') }}\"\ntest = \"test_x.py::test_x\"\n\n"
-        '[[claim]]\nid = "inner"\npage = "docs/index.md"\n'
-        "text = \"It exited with {{ value('nosuch', }}.\"\ntest = \"test_x.py::test_x\"\n")
-    done = build(project, ROADS_ROOT=str(project), ROADS_MODE="frozen")
+    done = build_claims(tmp_path, "outer",
+                        '[[claim]]\nid = "outer"\npage = "docs/index.md"\n'
+                        "text = \"As said: {{ claim('inner') }}\"\ntest = \"test_x.py::test_x\"\n\n"
+                        '[[claim]]\nid = "inner"\npage = "docs/index.md"\n'
+                        "text = \"It exited with {{ value('nosuch', }}.\"\n"
+                        'test = "test_x.py::test_x"\n')
     assert done.returncode != 0
     assert ("tests/claims.toml (claim 'inner', shown on docs/index.md):10: claim(): "
             "TemplateSyntaxError") in done.stderr, done.stderr
@@ -356,17 +355,10 @@ def test_a_template_mistake_in_a_claims_words_is_located_at_the_claim(tmp_path, 
     """Not a macro's failure but the words' own template: a bracket left open, a macro
     that does not exist. Located at the claim's line in tests/claims.toml, with the
     page that shows it (it was located at the page alone, the claim not named)."""
-    project = make_project(tmp_path, docs=None)
-    (project / "docs").mkdir()
-    (project / "docs" / "index.md").write_text(
-        "---\ntitle: Home\nweight: 1\n---\n\nSaid: {{ claim('broken-words') }}\n")
-    (project / "snapshots").mkdir()
-    (project / "tests").mkdir()
-    (project / "tests" / "claims.toml").write_text(
-        '# one claim\n\n[[claim]]\nid = "broken-words"\npage = "docs/index.md"\n'
-        f"text = \"{text}\"\n"
-        'test = "test_x.py::test_x"\n')
-    done = build(project, ROADS_ROOT=str(project), ROADS_MODE="frozen")
+    done = build_claims(tmp_path, "broken-words",
+                        '# one claim\n\n[[claim]]\nid = "broken-words"\npage = "docs/index.md"\n'
+                        f"text = \"{text}\"\n"
+                        'test = "test_x.py::test_x"\n')
     assert done.returncode != 0
     located = "tests/claims.toml (claim 'broken-words', shown on docs/index.md):6: claim(): "
     assert located + error in done.stderr, done.stderr
