@@ -678,3 +678,15 @@ def test_a_run_started_with_sigchld_ignored_still_hears_its_stops(tmp_path, no_l
         assert signal.getsignal(signal.SIGCHLD) == signal.SIG_IGN
     finally:
         signal.signal(signal.SIGCHLD, previous)
+
+
+def test_open_without_a_browser_says_so(root, tmp_path):
+    """--open with no browser to run (here the one BROWSER names fails) said nothing."""
+    done = subprocess.run([sys.executable, "-m", "roads.cli", "--root", str(root), "explain",
+                           "--open", "--no-sandbox", "--at", "main", "--out", "o.html", "--",
+                           "/bin/true"], cwd=tmp_path, capture_output=True, text=True,
+                          timeout=60, env={**os.environ, "BROWSER": "false",
+                                           "PYTHONPATH": str(Path(__file__).parents[1])})
+    assert done.returncode == 0, done.stderr
+    assert "found no browser to open the page with: open it yourself" in done.stderr
+    assert (tmp_path / "o.html").is_file()

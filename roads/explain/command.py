@@ -12,6 +12,7 @@ from ..errors import printable
 from ..errors import ExplainError
 
 DEFAULT_DEADLINE = 30.0
+MAX_DEADLINE = 110.0  # seconds: a run's work, gcc included, within a couple of minutes
 
 
 def add_parser(sub) -> None:
@@ -39,7 +40,8 @@ def add_parser(sub) -> None:
                          "read-only but a fresh folder at /run/build, a private /tmp unless "
                          "your folder or roads is under /tmp)")
     ex.add_argument("--deadline", type=float, default=DEFAULT_DEADLINE, metavar="SECONDS",
-                    help=f"give up (and kill the program) after this long (default {DEFAULT_DEADLINE:g})")
+                    help=f"give up (and kill the program) after this long: more than 0, at "
+                         f"most {MAX_DEADLINE:g} s (default {DEFAULT_DEADLINE:g})")
     ex.add_argument("program", nargs=argparse.REMAINDER)
 
 
@@ -60,8 +62,9 @@ def cmd_explain(args) -> int:
         print("roads: error: explain needs a program: roads explain [--at WHERE]... -- PROGRAM "
               "[ARGS] (or --pid PID)", file=sys.stderr)
         return 2
-    if not 0 < args.deadline <= 110:
-        print("roads: error: --deadline is more than 0 and at most 110 s", file=sys.stderr)
+    if not 0 < args.deadline <= MAX_DEADLINE:
+        print(f"roads: error: --deadline is more than 0 and at most {MAX_DEADLINE:g} s",
+              file=sys.stderr)
         return 2
     for option, given in (("--out", args.out), ("--save", args.save)):
         problem = given and file_problem(given)
@@ -92,8 +95,8 @@ def cmd_explain(args) -> int:
     if not session.complete:
         progress(f"{session.command[0]} {session.ending} before reaching "
                  f"{', '.join(session.missing)}: the page shows the stops it reached")
-    if args.open:
-        webbrowser.open(out.resolve().as_uri())
+    if args.open and not webbrowser.open(out.resolve().as_uri()):
+        progress("found no browser to open the page with: open it yourself")
     print(out)
     return 0 if session.complete else 3
 
