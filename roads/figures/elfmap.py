@@ -98,15 +98,18 @@ def elf_map(selection: Selection) -> ElfMap:
         links = link_segments(elf, regions, selection.snapshot.exe, mm.bias)
     except RoadsError as exc:
         raise ConfigError(f"{selection.describe()}: {exc.message}", sample=selection.sample) from None
-    regions = mm.regions
-    if selection.is_library:  # its regions were read as the program's: a library's kinds
-        regions = tuple(replace(c, kind=f"lib-{c.kind}") if c.kind in _OWN_KINDS else c
-                        for c in regions)
+    # A library's regions were read as the program's: each gets the library's kind.
+    regions = tuple(replace(c, kind=_kind_of(selection, c.kind)) for c in mm.regions)
     return ElfMap(selection, elf, mm.bias, tuple(links), regions)
 
 
 # The kinds of an executable's own regions, each with a library's kind: "lib-" before it.
 _OWN_KINDS = frozenset({"text", "rodata", "relro", "data", "bss"})
+
+
+def _kind_of(selection: Selection, kind: str) -> str:
+    """``kind`` of the selected ELF's own pieces: the library's kind for a library."""
+    return f"lib-{kind}" if selection.is_library and kind in _OWN_KINDS else kind
 
 
 # --------------------------------------------------------------------------- graph
@@ -314,8 +317,8 @@ def _segment_kind(em: ElfMap, link: SegmentLink) -> str:
     """The colour of a segment, from its flags: code, writable data or read-only data;
     a library's own kinds for a library's segments (named so, not "program code")."""
     seg = em.segment(link)
-    kind = "text" if seg.p_flags & PF_X else "data" if seg.p_flags & PF_W else "rodata"
-    return f"lib-{kind}" if em.selection.is_library else kind
+    return _kind_of(em.selection, "text" if seg.p_flags & PF_X
+                    else "data" if seg.p_flags & PF_W else "rodata")
 
 
 def describe(em: ElfMap) -> tuple[str, str]:
