@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from roads.capture import capturer as capturer_module
 from roads.capture import freeze
 from roads.capture.capturer import Capturer, Outcome
 from roads.cachedir import COARSE_RACY_NS, FUTURE_NS, RACY_NS, racy
@@ -300,6 +301,38 @@ def test_a_refresh_compares_a_capture_it_found_valid_without_reading_it(tmp_path
     assert not capturer._write("brk", copy.deepcopy(doc))
     assert capturer._write("brk", copy.deepcopy(moved))
     assert json.loads(path.read_bytes()) == moved
+
+
+def test_a_capture_compared_again_is_hashed_again_only_when_its_stats_move(
+        tmp_path: Path, frozen_clock, monkeypatch) -> None:
+    """A long-lived process refreshing again (``mkdocs serve``) hashes a capture file once
+    its stats can vouch for its bytes; a file just written, or written again (even under
+    its old modification time, which moves its change time), is hashed at each look."""
+    doc = json.loads((REPO / "snapshots" / "brk.json").read_text(encoding="utf-8"))
+    store, path = _store_with(tmp_path, doc)
+    capturer = Capturer(None, store, None, tmp_path / "cache")
+    assert not capturer._write("brk", copy.deepcopy(doc))  # found valid, its text kept
+    hashed: list[int] = []
+    real = capturer_module.hashlib.sha256
+
+    def counting(data=b""):
+        hashed.append(len(data))
+        return real(data)
+
+    monkeypatch.setattr(capturer_module.hashlib, "sha256", counting)
+    size = path.stat().st_size
+    for _ in range(2):  # saved just now: hashed at each look
+        assert capturer._known_stable(path) == freeze.stable(doc)
+    assert hashed == [size, size]
+    frozen_clock.jump(2 * COARSE_RACY_NS)
+    for _ in range(3):
+        assert capturer._known_stable(path) == freeze.stable(doc)
+    assert hashed == [size] * 3
+
+    # Saved again within the tick, as long as before: the change time tells.
+    _save_again_keeping_stats(path)
+    assert capturer._known_stable(path) is None  # these bytes were never found valid
+    assert len(hashed) == 4
 
 
 def test_smaps_blocks_parse_as_the_lines_do() -> None:

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import glob
 import hashlib
+import os
 import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .. import command
+from .. import cachedir, command
 from ..cores import usable as usable_cores
 from ..errors import CaptureError, RoadsError
 from . import freeze
@@ -53,6 +54,10 @@ class Capturer:
         self.refreshed: set[str] = set()  # re-captured with ``refresh``
         # The last failure of each sample and the state of samples/ it happened in.
         self._failed: dict[str, tuple[tuple, RoadsError]] = {}
+        # The digest of each capture file's bytes, by the stats of the file it was read
+        # from (``_known_stable``): a capture compared again (each refresh of a long-lived
+        # process: ``mkdocs serve``) is not read and hashed again.
+        self._file_shas: dict[Path, tuple[tuple[int, ...], str]] = {}
 
     def _samples_stamp(self) -> tuple:
         """Stats of every file in the samples folder (a small folder)."""
@@ -192,12 +197,24 @@ class Capturer:
     def _known_stable(self, path: Path) -> str | None:
         """The stable text kept for the capture file at ``path`` when that file, as its
         bytes are now, was found valid by this checker (``ValidMarks``); else None."""
+        read_at = time.time_ns()  # before the stats: what ``cachedir.racy`` judges by
         try:
             with open(path, "rb") as f:  # a folder in its place fails here
-                data = f.read()
+                st = os.fstat(f.fileno())
+                # The change time too: a write that put the old modification time back
+                # (``os.utime``) still moves it.
+                key = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+                known = self._file_shas.get(path)
+                if known is not None and known[0] == key:
+                    sha = known[1]  # the stats vouch for the bytes hashed last time
+                else:
+                    sha = hashlib.sha256(f.read()).hexdigest()
+                    if cachedir.racy(max(st.st_mtime_ns, st.st_ctime_ns), read_at):
+                        self._file_shas.pop(path, None)
+                    else:
+                        self._file_shas[path] = (key, sha)
         except OSError:
             return None
-        sha = hashlib.sha256(data).hexdigest()
         if not self.store.marks.valid(sha):
             return None
         return freeze.stable_known(sha, self.cache_dir)

@@ -111,10 +111,21 @@ def package_versions() -> dict[str, str | None]:
 
 
 def _read(path: str) -> str | None:
+    """The text of a small file of /proc or /sys, stripped; None when it cannot be read.
+    Plain ``os`` calls: a capture reads about ten of them (``provenance``)."""
     try:
-        return Path(path).read_text().strip()
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
     except OSError:
         return None
+    try:
+        chunks = []
+        while chunk := os.read(fd, 65536):
+            chunks.append(chunk)
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+    return b"".join(chunks).decode("utf-8", "replace").strip()
 
 
 def thp_mode() -> str | None:
@@ -210,8 +221,10 @@ def swap_state() -> dict[str, int | None]:
     }
 
 
+@functools.cache
 def kernel_cmdline() -> dict[str, str | None]:
-    """The kernel's boot parameters (empty when /proc/cmdline cannot be read)."""
+    """The kernel's boot parameters (empty when /proc/cmdline cannot be read). Read once
+    per process: they are fixed until the next boot, which no process outlives."""
     return parse_kernel_cmdline(_read("/proc/cmdline") or "")
 
 
@@ -267,26 +280,39 @@ def paging_levels() -> int | None:
     return paging_levels_from_probe(address)
 
 
-def provenance() -> dict[str, object]:
-    """Everything recorded with a capture about the machine that made it."""
+@functools.cache
+def _boot_facts() -> dict[str, object]:
+    """The facts of ``provenance`` that hold until the next boot (the kernel, its boot
+    parameters, the page size, the paging levels, the vsyscall page) and the C
+    library this process runs with: asked once per process."""
     uname = os.uname()
     return {
         "arch": platform.machine(),
         "cmdline_stack_guard_gap": cmdline_stack_guard_gap(kernel_cmdline()),
-        "gcc": gcc_version_or_none(),
         "glibc": glibc_version(),
         "kernel": uname.release,
-        "mmap_min_addr": mmap_min_addr(),
         "os": uname.sysname,
+        "page_size": os.sysconf("SC_PAGE_SIZE"),
+        "paging_levels": paging_levels(),
+        "vsyscall": vsyscall_mode(),
+    }
+
+
+def provenance() -> dict[str, object]:
+    """Everything recorded with a capture about the machine that made it. What an
+    administrator can change while the machine runs (the sysctls, THP, the swap, the
+    stack limit) is read at each call; gcc and the packages once per process."""
+    facts = {
+        **_boot_facts(),
+        "gcc": gcc_version_or_none(),
+        "mmap_min_addr": mmap_min_addr(),
         "overcommit_kbytes": overcommit_kbytes(),
         "overcommit_memory": overcommit_memory(),
         "overcommit_ratio": overcommit_ratio(),
         **package_versions(),
-        "page_size": os.sysconf("SC_PAGE_SIZE"),
-        "paging_levels": paging_levels(),
         "randomize_va_space": randomize_va_space(),
         "stack_rlimit": stack_rlimit(),
         **swap_state(),
         "thp": thp_mode(),
-        "vsyscall": vsyscall_mode(),
     }
+    return {key: facts[key] for key in sorted(facts)}
