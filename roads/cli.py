@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 
 from .capture.changes import summarise
-from .errors import RoadsError, printable
+from .errors import RoadsError, SampleError, printable, tail
 from .capture.project import Outcome, Project
 from .capture.proc import Proc
 from .capture.runner import Stop, launcher, run_program
@@ -197,22 +197,48 @@ def cmd_run(args) -> int:
     def snap(stop: Stop):
         spaces.append(address_space(stop.pid, Proc()))
 
-    result = run_program(
-        [path, *program[1:]], launcher_path=launcher(cache), cwd=here,
-        env=dict(os.environ), timeout=args.after + 30, no_aslr=not args.aslr,
-        max_output=64 << 20, snapshot=snap, stop_after=args.after, label=program[0],
-    )
+    if os.path.realpath(path).startswith("/dev/shm/"):
+        print(printable(f"roads: error: {program[0]}: lies under /dev/shm, which the sandbox "
+                        "replaces with an empty one: copy it elsewhere"), file=sys.stderr)
+        return 1
+    try:
+        result = run_program(
+            [path, *program[1:]], launcher_path=launcher(cache), cwd=here,
+            env=dict(os.environ), timeout=args.after + 30, no_aslr=not args.aslr,
+            max_output=64 << 20, snapshot=snap, stop_after=args.after, label=program[0],
+        )
+    except SampleError as exc:
+        exc.sample = None  # a program of the user's, not a sample of the site: its message
+        raise  # names it
     if not spaces:
         print(printable(f"roads: {shlex.join(program)} ended ({result.main.describe()}) "
                         f"before {args.after:g} s"), file=sys.stderr)
-        if result.stdout:
-            sys.stderr.write(printable(result.stdout))
+        sys.stderr.write(_printed(result, program[0]))
         return 1
     if args.json:
         print(json.dumps(to_json(spaces[0]), indent=1, sort_keys=True))
     else:
         print(printable(format_table(spaces[0])))
+    # The map on stdout (what --json is read for); what the program printed on stderr.
+    sys.stderr.write(_printed(result, program[0]))
     return 0
+
+
+OUTPUT_LINES = 20  # of each stream of a program ``roads run`` ran, the last lines shown
+
+
+def _printed(result, label: str) -> str:
+    """What a program ``roads run`` ran wrote to its stdout and its stderr, the last
+    ``OUTPUT_LINES`` lines of each (escaped); empty when it wrote nothing."""
+    out = []
+    for stream, text in (("stdout", result.stdout), ("stderr", result.stderr)):
+        if not text:
+            continue
+        lines = text.rstrip("\n").count("\n") + 1
+        which = f" (the last {OUTPUT_LINES} of {lines} lines)" if lines > OUTPUT_LINES else ""
+        out.append(printable(f"roads: {label} wrote to its {stream}{which}:") + "\n"
+                   + printable(tail(text, OUTPUT_LINES)) + "\n")
+    return "".join(out)
 
 
 COMMANDS = {"capture": cmd_capture, "check": cmd_check, "changes": cmd_changes,

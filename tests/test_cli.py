@@ -170,6 +170,44 @@ def test_changes_against_a_revision_that_does_not_exist_is_an_error(tmp_path):
 
 
 @pytest.mark.gcc
+def test_run_shows_a_program_under_tmp_and_what_it_printed():
+    """``roads run /tmp/a.out`` from a folder outside /tmp: the sandbox kept the program
+    hidden behind its private /tmp ('could not execute ... No such file'); and what the
+    program printed is shown on stderr, the map alone on stdout."""
+    from tests.test_explain import folder_outside_tmp, program_under_tmp
+
+    project = folder_outside_tmp()
+    if project is None:
+        pytest.skip("no writable folder outside /tmp")
+    program = program_under_tmp("says")
+    try:
+        done = subprocess.run([*ROADS, "--root", str(project), "run", "--after", "0.5",
+                               "--json", "--", str(program), "wait"], cwd=project,
+                              capture_output=True, text=True, timeout=60,
+                              env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[1])})
+        assert done.returncode == 0, done.stderr
+        assert str(program) in [r["pathname"] for r in json.loads(done.stdout)["regions"]]
+        assert f"roads: {program} wrote to its stdout:\nsaid from {program}\n" in done.stderr
+    finally:
+        shutil.rmtree(project, ignore_errors=True)
+        shutil.rmtree(program.parent, ignore_errors=True)
+
+
+@pytest.mark.gcc
+def test_run_shows_the_last_lines_a_program_printed_escaped(tmp_path):
+    script = ("import sys, time\nfor i in range(30): print('line', i)\n"
+              "print('oops \\x1b[31m', file=sys.stderr, flush=True)\nsys.stdout.flush()\n"
+              "time.sleep(20)\n")
+    done = subprocess.run([*ROADS, "--root", str(tmp_path), "run", "--after", "1", "--",
+                           sys.executable, "-c", script], cwd=tmp_path, capture_output=True,
+                          text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert "wrote to its stdout (the last 20 of 30 lines):\nline 10\n" in done.stderr
+    assert "line 9\n" not in done.stderr and "line 29\n" in done.stderr
+    assert "wrote to its stderr:\noops \\x1b[31m\n" in done.stderr
+
+
+@pytest.mark.gcc
 def test_run_of_a_program_that_ends_first(tmp_path):
     done = subprocess.run([*ROADS, "--root", str(tmp_path), "run", "--after", "2", "--",
                            "true"], capture_output=True, text=True, timeout=60)

@@ -508,6 +508,79 @@ def test_a_python_under_tmp_keeps_tmp_shared(monkeypatch):
     assert session_mod.runs_from_tmp() == str(Path(session_mod.__file__).resolve()).startswith("/tmp/")
 
 
+SAYS = r"""
+#include <stdio.h>
+#include <unistd.h>
+int main(int argc, char **argv) {
+    printf("said from %s\n", argv[0]);
+    fflush(stdout);
+    if (argc > 1) sleep(20);
+    return 0;
+}
+"""
+
+
+def folder_outside_tmp() -> Path | None:
+    """A fresh folder outside /tmp (in /var/tmp, or else the checkout's ignored .cache),
+    None when there is none; the caller removes it."""
+    import tempfile
+
+    from tests.conftest import REPO
+
+    for place in (Path("/var/tmp"), REPO / ".cache"):
+        real = str(place.resolve()) if place.is_dir() else "/tmp"
+        if os.access(place, os.W_OK) and real != "/tmp" and not real.startswith("/tmp/"):
+            return Path(tempfile.mkdtemp(prefix="roads-test-outside-", dir=place))
+    return None
+
+
+def program_under_tmp(name: str) -> Path:
+    """SAYS compiled into a folder of its own under /tmp (gcc -o /tmp/...)."""
+    import tempfile
+
+    folder = Path(tempfile.mkdtemp(prefix="roads-test-prog-", dir="/tmp"))
+    (folder / "says.c").write_text(SAYS)
+    subprocess.run(["gcc", "-o", str(folder / name), str(folder / "says.c")], check=True)
+    return folder / name
+
+
+def test_a_program_under_tmp_is_seen_by_the_sandbox(monkeypatch, no_leftovers):
+    """A program compiled into /tmp and explained from a folder outside it, or from a
+    folder under /tmp: the sandbox keeps /tmp (read-only) instead of hiding the program
+    behind a private one (it said 'cannot start ...: FileNotFoundError')."""
+    if shutil.which("gcc") is None:
+        pytest.skip("no gcc")
+    project = folder_outside_tmp()
+    if project is None:
+        pytest.skip("no writable folder outside /tmp")
+    program = program_under_tmp("says")
+    try:
+        cache = project / ".cache" / "roads"
+        monkeypatch.chdir(project)
+        session = session_mod.explain_program([str(program)], ["exit"], sandbox=cache)
+        assert session.complete and "status 0" in session.ending, session.ending
+        monkeypatch.chdir(program.parent)
+        session = session_mod.explain_program(["./says"], ["exit"], sandbox=cache)
+        assert session.complete and "status 0" in session.ending, session.ending
+    finally:
+        shutil.rmtree(project, ignore_errors=True)
+        shutil.rmtree(program.parent, ignore_errors=True)
+
+
+def test_a_program_under_dev_shm_is_refused_with_its_reason(root, tmp_path, capsys):
+    """The sandbox gives /dev/shm an empty tmpfs of its own: a program there could not
+    be started, and the error says why rather than 'no such file'."""
+    if not os.access("/dev/shm", os.W_OK):
+        pytest.skip("no /dev/shm to write")
+    program = Path("/dev/shm") / f"roads-test-{os.getpid()}"
+    shutil.copy("/bin/true", program)
+    try:
+        assert explain(root, "--out", str(tmp_path / "x.html"), "--", str(program)) == 1
+        assert "lies under /dev/shm" in capsys.readouterr().err
+    finally:
+        program.unlink(missing_ok=True)
+
+
 ODD = r"""
 #include <fcntl.h>
 #include <sys/mman.h>

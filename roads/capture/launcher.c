@@ -19,8 +19,8 @@
  *     inside), and sees no process outside the run, the build included;
  *   - a mount namespace: / read-only (recursively) and without device files but null,
  *     zero, full, random and urandom (not tty: TIOCSTI on a terminal pushes input into
- *     its shell), only WRITABLE (the run's folder) writable, a
- *     private /tmp (unless the project lives there) and /dev/shm, those three nosuid and
+ *     its shell), only WRITABLE (the run's folder) writable, a private /tmp (unless the
+ *     project, or the program run, lives there) and /dev/shm, those three nosuid and
  *     nodev (no set-user-ID file made there grants anything inside the run), and /proc mounted
  *     afresh for the namespace (/proc/sys, /proc/sysrq-trigger, /proc/irq, /proc/bus and
  *     /proc/pressure read-only: root without capabilities may still write some of their
@@ -76,6 +76,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
@@ -355,13 +356,14 @@ static int at_fixed_path(const char *writable, const char *run_at, const char *c
 
 /*
  * The run's view of the file system (in the init of a new PID namespace): / read-only,
- * `writable` (an absolute path) writable, /tmp and /dev/shm private and empty, /proc of
- * this namespace. Returns the CONTAINED_ bits that held.
+ * `writable` (an absolute path) writable, /tmp and /dev/shm private and empty (/tmp kept,
+ * read-only, where the folder, `writable` or `program` lies), /proc of this namespace.
+ * Returns the CONTAINED_ bits that held.
  */
-static int isolate_files(const char *writable, const char *run_at)
+static int isolate_files(const char *writable, const char *run_at, const char *program)
 {
     int held = 0, tree;
-    char cwd[4096];
+    char cwd[4096], found[PATH_MAX];
     const char *back;
     if (getcwd(cwd, sizeof cwd) == NULL)
         return 0;
@@ -375,9 +377,12 @@ static int isolate_files(const char *writable, const char *run_at)
     tree = (int)syscall(SYS_open_tree, AT_FDCWD, writable, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
     if (tree >= 0 && set_attr("/", 1, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NODEV, 0) == 0) {
         const char *const *device;
-        /* A private /tmp would hide a project that lives there (a test's): then /tmp stays
-         * as it is, read-only like the rest. */
-        int tmp = under(cwd, "/tmp") || under(writable, "/tmp")
+        /* A private /tmp would hide a project that lives there (a test's), or a program
+         * named by a path that leads there (roads run /tmp/a.out): then /tmp stays as it
+         * is, read-only like the rest. */
+        int tmp = under(cwd, "/tmp") || under(writable, "/tmp") ||
+                          (strchr(program, '/') != NULL && realpath(program, found) != NULL &&
+                           under(found, "/tmp"))
                       ? -1
                       : mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777,size=256m");
         if (access("/dev/shm", F_OK) == 0)
@@ -665,7 +670,7 @@ static int init(struct run *r, int outer_alive)
         held |= CONTAINED_IPC_NS;
     if (unshare(CLONE_NEWNET) == 0)
         held |= CONTAINED_NET_NS;
-    held |= isolate_files(r->writable, r->run_at);
+    held |= isolate_files(r->writable, r->run_at, r->argv[0]);
     prctl(PR_SET_CHILD_SUBREAPER, 1); /* pid 1 is one anyway; said for the reader */
     say("N %ld %ld\n", (long)held, 0L);
     return reap(r);

@@ -33,9 +33,23 @@ def runs_from_tmp() -> bool:
     """Whether this Python (its executable or its prefix, a virtualenv's) or the roads
     package lies under /tmp, which the sandboxed tracer then needs to see."""
     here = Path(__file__).resolve().parents[2]
-    return any(p == "/tmp" or p.startswith("/tmp/")
-               for p in (os.path.abspath(sys.executable), os.path.abspath(sys.prefix),
-                         str(here)))
+    return any(_under(p, "/tmp") for p in (os.path.abspath(sys.executable),
+                                           os.path.abspath(sys.prefix), str(here)))
+
+
+def _program_path(program: str) -> str:
+    """The file ``program`` names (found on PATH without a slash), links resolved;
+    ExplainError when there is none or it cannot be run."""
+    found = shutil.which(program) if "/" not in program else (
+        program if os.path.isfile(program) and os.access(program, os.X_OK) else None)
+    if found is None:
+        raise ExplainError(f"{program}: no such program" if not os.path.exists(program)
+                           else f"{program}: not an executable file")
+    return os.path.realpath(found)
+
+
+def _under(path: str, folder: str) -> bool:
+    return path == folder or path.startswith(folder + "/")
 
 
 def sample_name(path: str) -> str:
@@ -107,26 +121,28 @@ def explain_program(argv: list[str], wheres: list[str], *, aslr: bool = False,
     if len(set(labels)) != len(labels):
         raise ExplainError("the same --at twice: " + ", ".join(sorted({l for l in labels if labels.count(l) > 1})))
     program = argv[0]
+    compiled = program.endswith(".c")
+    path = "" if compiled else _program_path(program)
     place = None
-    if sandbox is not None and not runs_from_tmp():
-        sandbox.mkdir(parents=True, exist_ok=True)
-        place = sandbox
+    if sandbox is not None:
+        if _under(path, "/dev/shm"):
+            raise ExplainError(f"{program}: lies under /dev/shm, which the sandbox replaces "
+                               "with an empty one: copy it elsewhere, or use --no-sandbox")
+        # Where the sandbox would hide the program or the folder it runs in behind a
+        # private /tmp, the fresh folder goes under /tmp too: /tmp then stays the
+        # machine's, read-only (launcher.c).
+        if not (runs_from_tmp() or _under(path, "/tmp") or _under(os.getcwd(), "/tmp")):
+            sandbox.mkdir(parents=True, exist_ok=True)
+            place = sandbox
     with tempfile.TemporaryDirectory(prefix="roads-explain-", dir=place) as tmp:
         gcc_argv: tuple[str, ...] = ()
-        if program.endswith(".c"):
+        if compiled:
             source = Path(program)
             if not source.is_file():
                 raise ExplainError(f"{program}: no such file")
             progress(f"compiling {program}")
             binary, gcc_argv = compile_c(source.resolve(), Path(tmp))
             path = str(binary)
-        else:
-            found = shutil.which(program) if "/" not in program else (
-                program if os.path.isfile(program) and os.access(program, os.X_OK) else None)
-            if found is None:
-                raise ExplainError(f"{program}: no such program" if not os.path.exists(program)
-                                   else f"{program}: not an executable file")
-            path = os.path.realpath(found)
         try:
             read_elf(path)
         except RoadsError as exc:
