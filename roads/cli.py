@@ -197,7 +197,7 @@ def cmd_run(args) -> int:
     def snap(stop: Stop):
         spaces.append(address_space(stop.pid, Proc()))
 
-    if os.path.realpath(path).startswith("/dev/shm/"):
+    if any(p.startswith("/dev/shm/") for p in (os.path.abspath(path), os.path.realpath(path))):
         print(printable(f"roads: error: {program[0]}: lies under /dev/shm, which the sandbox "
                         "replaces with an empty one: copy it elsewhere"), file=sys.stderr)
         return 1
@@ -208,8 +208,11 @@ def cmd_run(args) -> int:
             max_output=64 << 20, snapshot=snap, stop_after=args.after, label=program[0],
         )
     except SampleError as exc:
-        exc.sample = None  # a program of the user's, not a sample of the site: its message
-        raise  # names it
+        # A program of the user's, not a sample of the site: its name leads the message.
+        exc.sample = None
+        if program[0] not in exc.message:
+            exc.message = f"{program[0]}: {exc.message}"
+        raise
     if not spaces:
         print(printable(f"roads: {shlex.join(program)} ended ({result.main.describe()}) "
                         f"before {args.after:g} s"), file=sys.stderr)
@@ -232,7 +235,7 @@ def _printed(result, label: str) -> str:
     ``OUTPUT_LINES`` lines of each (escaped); empty when it wrote nothing."""
     out = []
     for stream, text in (("stdout", result.stdout), ("stderr", result.stderr)):
-        if not text:
+        if not text.strip():
             continue
         lines = text.rstrip("\n").count("\n") + 1
         which = f" (the last {OUTPUT_LINES} of {lines} lines)" if lines > OUTPUT_LINES else ""

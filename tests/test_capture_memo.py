@@ -334,6 +334,16 @@ def test_a_capture_compared_again_is_hashed_again_only_when_its_stats_move(
     assert capturer._known_stable(path) is None  # these bytes were never found valid
     assert len(hashed) == 4
 
+    # A modification time in the future (another machine's clock) is not racy, but the
+    # change time the save gave the file now is: not kept, hashed at the next look.
+    path.write_text(freeze.dumps(doc), encoding="utf-8")
+    ahead = time.time_ns() + 10 * FUTURE_NS
+    os.utime(path, ns=(ahead, ahead))
+    frozen_clock.now = os.stat(path).st_ctime_ns  # the clock at the save
+    assert capturer._known_stable(path) == freeze.stable(doc)
+    assert capturer._known_stable(path) == freeze.stable(doc)
+    assert len(hashed) == 6
+
 
 def test_smaps_blocks_parse_as_the_lines_do() -> None:
     text = Path("/proc/self/smaps").read_text()

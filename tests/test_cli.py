@@ -170,24 +170,44 @@ def test_changes_against_a_revision_that_does_not_exist_is_an_error(tmp_path):
 
 
 @pytest.mark.gcc
-def test_run_shows_a_program_under_tmp_and_what_it_printed():
+@pytest.mark.parametrize("named", ["path", "link into /tmp", "link in /tmp", "folder link"])
+def test_run_shows_a_program_under_tmp_alone_and_what_it_printed(named):
     """``roads run /tmp/a.out`` from a folder outside /tmp: the sandbox kept the program
-    hidden behind its private /tmp ('could not execute ... No such file'); and what the
-    program printed is shown on stderr, the map alone on stdout."""
+    hidden behind its private /tmp ('could not execute ... No such file'). It is seen
+    there alone, read-only: not the files beside it (a shared /tmp, even read-only,
+    would let it reach the Unix sockets there), and /tmp stays its own to write. Named
+    through links too. What it printed is shown on stderr, the map alone on stdout."""
     from tests.test_explain import folder_outside_tmp, program_under_tmp
 
     project = folder_outside_tmp()
     if project is None:
         pytest.skip("no writable folder outside /tmp")
     program = program_under_tmp("says")
+    beside = program.parent / "says.c"
     try:
+        (project / "elsewhere").mkdir()
+        shutil.copy(program, project / "elsewhere" / "says")
+        path = {"path": program, "link into /tmp": project / "link",
+                "link in /tmp": program.parent / "link",
+                "folder link": program.parent / "folder" / "says"}[named]
+        if named == "link into /tmp":
+            path.symlink_to(program)
+        elif named == "link in /tmp":
+            path.symlink_to(project / "elsewhere" / "says")
+        elif named == "folder link":
+            path.parent.symlink_to(project / "elsewhere")
         done = subprocess.run([*ROADS, "--root", str(project), "run", "--after", "0.5",
-                               "--json", "--", str(program), "wait"], cwd=project,
+                               "--json", "--", str(path), "wait", str(beside)], cwd=project,
                               capture_output=True, text=True, timeout=60,
                               env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[1])})
         assert done.returncode == 0, done.stderr
-        assert str(program) in [r["pathname"] for r in json.loads(done.stdout)["regions"]]
-        assert f"roads: {program} wrote to its stdout:\nsaid from {program}\n" in done.stderr
+        doc = json.loads(done.stdout)
+        # Seen where it was named (a link's place in /tmp holds the file itself).
+        seen = {r["pathname"] for r in doc["regions"]}
+        assert str(path) in seen or os.path.realpath(path) in seen, seen
+        assert (f"roads: {path} wrote to its stdout:\nsaid from {path}\n"
+                "beside it: hidden; /tmp: writable\n") in done.stderr, done.stderr
+        assert not Path("/tmp/roads-test-written").exists()  # written to its own /tmp
     finally:
         shutil.rmtree(project, ignore_errors=True)
         shutil.rmtree(program.parent, ignore_errors=True)

@@ -513,6 +513,11 @@ SAYS = r"""
 #include <unistd.h>
 int main(int argc, char **argv) {
     printf("said from %s\n", argv[0]);
+    if (argc > 2) {  /* a file beside it in /tmp, and a file of its own there */
+        FILE *f = fopen("/tmp/roads-test-written", "w");
+        printf("beside it: %s; /tmp: %s\n", access(argv[2], F_OK) == 0 ? "seen" : "hidden",
+               f != NULL && fputs("x", f) >= 0 ? "writable" : "not writable");
+    }
     fflush(stdout);
     if (argc > 1) sleep(20);
     return 0;
@@ -545,9 +550,13 @@ def program_under_tmp(name: str) -> Path:
 
 
 def test_a_program_under_tmp_is_seen_by_the_sandbox(monkeypatch, no_leftovers):
-    """A program compiled into /tmp and explained from a folder outside it, or from a
-    folder under /tmp: the sandbox keeps /tmp (read-only) instead of hiding the program
-    behind a private one (it said 'cannot start ...: FileNotFoundError')."""
+    """A program compiled into /tmp and explained from a folder outside it (by its path,
+    or by a link from elsewhere): the sandbox shows it alone in its private /tmp (it
+    said 'cannot start ...: FileNotFoundError'). From a folder under /tmp, with $TMPDIR
+    elsewhere: /tmp stays the machine's, as the page says (the fresh folder went to
+    $TMPDIR, and /tmp was private)."""
+    import tempfile
+
     if shutil.which("gcc") is None:
         pytest.skip("no gcc")
     project = folder_outside_tmp()
@@ -556,10 +565,13 @@ def test_a_program_under_tmp_is_seen_by_the_sandbox(monkeypatch, no_leftovers):
     program = program_under_tmp("says")
     try:
         cache = project / ".cache" / "roads"
+        (project / "link").symlink_to(program)
         monkeypatch.chdir(project)
-        session = session_mod.explain_program([str(program)], ["exit"], sandbox=cache)
-        assert session.complete and "status 0" in session.ending, session.ending
+        for named in (str(program), "./link"):
+            session = session_mod.explain_program([named], ["exit"], sandbox=cache)
+            assert session.complete and "status 0" in session.ending, (named, session.ending)
         monkeypatch.chdir(program.parent)
+        monkeypatch.setattr(tempfile, "tempdir", str(project))  # $TMPDIR outside /tmp
         session = session_mod.explain_program(["./says"], ["exit"], sandbox=cache)
         assert session.complete and "status 0" in session.ending, session.ending
     finally:

@@ -209,7 +209,10 @@ class Capturer:
                     sha = known[1]  # the stats vouch for the bytes hashed last time
                 else:
                     sha = hashlib.sha256(f.read()).hexdigest()
-                    if cachedir.racy(max(st.st_mtime_ns, st.st_ctime_ns), read_at):
+                    # Each stamp judged alone: a modification time set in the future
+                    # (not racy, another clock's) must not hide a change time just now.
+                    if (cachedir.racy(st.st_mtime_ns, read_at)
+                            or cachedir.racy(st.st_ctime_ns, read_at)):
                         self._file_shas.pop(path, None)
                     else:
                         self._file_shas[path] = (key, sha)

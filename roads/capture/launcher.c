@@ -4,7 +4,8 @@
  *
  * usage: launcher REPORTFD SAMPLEFD NO_ASLR CPU_SECONDS AS_BYTES MAX_PROCS CAPS WRITABLE
  *                 DEADLINE AT -- PROGRAM [ARGS...]
- *        launcher --tool CPU_SECONDS AS_BYTES WRITABLE DEADLINE AT -- PROGRAM [ARGS...]
+ *        launcher --tool CPU_SECONDS AS_BYTES WRITABLE DEADLINE AT [--show FILE]... -- PROGRAM
+ *                 [ARGS...]
  *
  * AT is "-" (the program runs where it was started) or a path /PARENT/NAME: started in
  * WRITABLE, the program runs from there, the folder seen at that fixed place (a fresh tmpfs
@@ -20,7 +21,8 @@
  *   - a mount namespace: / read-only (recursively) and without device files but null,
  *     zero, full, random and urandom (not tty: TIOCSTI on a terminal pushes input into
  *     its shell), only WRITABLE (the run's folder) writable, a private /tmp (unless the
- *     project, or the program run, lives there) and /dev/shm, those three nosuid and
+ *     project lives there; a program started from /tmp, or a FILE shown, is seen there
+ *     alone, read-only) and /dev/shm, those three nosuid and
  *     nodev (no set-user-ID file made there grants anything inside the run), and /proc mounted
  *     afresh for the namespace (/proc/sys, /proc/sysrq-trigger, /proc/irq, /proc/bus and
  *     /proc/pressure read-only: root without capabilities may still write some of their
@@ -355,15 +357,120 @@ static int at_fixed_path(const char *writable, const char *run_at, const char *c
 }
 
 /*
- * The run's view of the file system (in the init of a new PID namespace): / read-only,
- * `writable` (an absolute path) writable, /tmp and /dev/shm private and empty (/tmp kept,
- * read-only, where the folder, `writable` or `program` lies), /proc of this namespace.
- * Returns the CONTAINED_ bits that held.
+ * Files kept visible in the private /tmp: a program the run was asked to start from there
+ * (roads run /tmp/a.out), or a file a tool was told to show (--show). Only that file is
+ * seen, read-only, at its path: not the rest of /tmp, whose Unix sockets (a terminal
+ * multiplexer's, an agent's) a read-only mount would not close.
  */
-static int isolate_files(const char *writable, const char *run_at, const char *program)
+#define MAX_SHOWN 8
+
+struct shown_file {
+    char path[PATH_MAX]; /* where it is seen, under /tmp */
+    int tree;            /* a detached bind of the file itself */
+};
+
+/* `path` made absolute against `cwd` and cleaned of "." and ".." without following links
+ * (a link under /tmp must lead the same way in the private /tmp); 0 when it held. */
+static int lexical_path(const char *path, const char *cwd, char *out)
 {
-    int held = 0, tree;
-    char cwd[4096], found[PATH_MAX];
+    char joined[PATH_MAX];
+    const char *part;
+    size_t len = 0;
+    int n = path[0] == '/' ? snprintf(joined, sizeof joined, "%s", path)
+                           : snprintf(joined, sizeof joined, "%s/%s", cwd, path);
+    if (n < 0 || (size_t)n >= sizeof joined)
+        return -1;
+    out[0] = '\0';
+    for (part = joined; *part != '\0';) {
+        const char *end = strchr(part, '/');
+        size_t k = end != NULL ? (size_t)(end - part) : strlen(part);
+        if (k == 0 || (k == 1 && part[0] == '.')) {
+            /* nothing */
+        } else if (k == 2 && part[0] == '.' && part[1] == '.') {
+            char *slash = strrchr(out, '/');
+            len = slash != NULL ? (size_t)(slash - out) : 0;
+            out[len] = '\0';
+        } else {
+            if (len + 1 + k + 1 > PATH_MAX)
+                return -1;
+            out[len++] = '/';
+            memcpy(out + len, part, k);
+            len += k;
+            out[len] = '\0';
+        }
+        part += k + (end != NULL);
+    }
+    if (len == 0)
+        strcpy(out, "/");
+    return 0;
+}
+
+/* Note where `file` (a regular file) is to be seen in the private /tmp: at its own path
+ * and at the path it was named by, each where it lies under /tmp. Returns the count. */
+static int find_shown(const char *file, const char *cwd, struct shown_file *show, int files)
+{
+    char found[PATH_MAX], named[PATH_MAX];
+    const char *places[2];
+    struct stat st;
+    int i, j;
+    if (strchr(file, '/') == NULL || realpath(file, found) == NULL || stat(found, &st) != 0 ||
+        !S_ISREG(st.st_mode))
+        return files;
+    places[0] = found;
+    places[1] = lexical_path(file, cwd, named) == 0 ? named : found;
+    for (i = 0; i < 2 && files < MAX_SHOWN; i++) {
+        if (!under(places[i], "/tmp") || strcmp(places[i], "/tmp") == 0)
+            continue;
+        for (j = 0; j < files && strcmp(show[j].path, places[i]) != 0; j++)
+            ;
+        if (j < files)
+            continue;
+        show[files].tree = (int)syscall(SYS_open_tree, AT_FDCWD, found,
+                                        OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+        if (show[files].tree < 0)
+            continue;
+        snprintf(show[files].path, sizeof show[files].path, "%s", places[i]);
+        files++;
+    }
+    return files;
+}
+
+/* In the fresh /tmp: each file at its place, read-only, its folders made as needed. */
+static void place_shown(const struct shown_file *show, int files)
+{
+    char folder[PATH_MAX];
+    char *slash;
+    int i, fd;
+    for (i = 0; i < files; i++) {
+        memcpy(folder, show[i].path, sizeof folder);
+        for (slash = strchr(folder + strlen("/tmp") + 1, '/'); slash != NULL;
+             slash = strchr(slash + 1, '/')) {
+            *slash = '\0';
+            mkdir(folder, 0755);
+            *slash = '/';
+        }
+        fd = open(show[i].path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+        if (fd < 0)
+            continue;
+        close(fd);
+        if (syscall(SYS_move_mount, show[i].tree, "", AT_FDCWD, show[i].path,
+                    MOVE_MOUNT_F_EMPTY_PATH) == 0)
+            set_attr(show[i].path, 0,
+                     MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV, 0);
+    }
+}
+
+/*
+ * The run's view of the file system (in the init of a new PID namespace): / read-only,
+ * `writable` (an absolute path) writable, /tmp and /dev/shm private and empty but for the
+ * `shown` files (NULL-terminated; /tmp kept, read-only, where the folder or `writable`
+ * lies), /proc of this namespace. Returns the CONTAINED_ bits that held.
+ */
+static int isolate_files(const char *writable, const char *run_at, char *const *shown)
+{
+    int held = 0, tree, files = 0, i;
+    char cwd[4096];
+    struct shown_file show[MAX_SHOWN];
     const char *back;
     if (getcwd(cwd, sizeof cwd) == NULL)
         return 0;
@@ -377,14 +484,18 @@ static int isolate_files(const char *writable, const char *run_at, const char *p
     tree = (int)syscall(SYS_open_tree, AT_FDCWD, writable, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
     if (tree >= 0 && set_attr("/", 1, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NODEV, 0) == 0) {
         const char *const *device;
-        /* A private /tmp would hide a project that lives there (a test's), or a program
-         * named by a path that leads there (roads run /tmp/a.out): then /tmp stays as it
-         * is, read-only like the rest. */
-        int tmp = under(cwd, "/tmp") || under(writable, "/tmp") ||
-                          (strchr(program, '/') != NULL && realpath(program, found) != NULL &&
-                           under(found, "/tmp"))
-                      ? -1
-                      : mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777,size=256m");
+        /* A private /tmp would hide a project that lives there (a test's): then /tmp stays
+         * as it is, read-only like the rest. */
+        int tmp = under(cwd, "/tmp") || under(writable, "/tmp") ? -1 : 0;
+        if (tmp == 0) {
+            for (i = 0; shown[i] != NULL; i++)
+                files = find_shown(shown[i], cwd, show, files);
+            tmp = mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777,size=256m");
+            if (tmp == 0)
+                place_shown(show, files);
+        }
+        for (i = 0; i < files; i++)
+            close(show[i].tree);
         if (access("/dev/shm", F_OK) == 0)
             mount("tmpfs", "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777,size=64m");
         for (device = DEVICES; *device != NULL; device++)
@@ -468,6 +579,7 @@ struct run {
     const char *run_at; /* where the run's folder is seen from inside, or NULL: in place */
     struct timespec deadline;
     char **argv;
+    char *shown[MAX_SHOWN + 1]; /* files kept visible in the private /tmp, NULL-ended */
     sigset_t waited, none;
 };
 
@@ -670,7 +782,7 @@ static int init(struct run *r, int outer_alive)
         held |= CONTAINED_IPC_NS;
     if (unshare(CLONE_NEWNET) == 0)
         held |= CONTAINED_NET_NS;
-    held |= isolate_files(r->writable, r->run_at, r->argv[0]);
+    held |= isolate_files(r->writable, r->run_at, r->shown);
     prctl(PR_SET_CHILD_SUBREAPER, 1); /* pid 1 is one anyway; said for the reader */
     say("N %ld %ld\n", (long)held, 0L);
     return reap(r);
@@ -680,8 +792,28 @@ static void usage(void)
 {
     fprintf(stderr, "usage: launcher REPORTFD SAMPLEFD NO_ASLR CPU AS MAX_PROCS CAPS WRITABLE "
                     "DEADLINE AT -- PROGRAM [ARGS...]\n"
-                    "       launcher --tool CPU AS WRITABLE DEADLINE AT -- PROGRAM [ARGS...]\n"
-                    "AT: - (run in place) or /PARENT/NAME (the folder seen there)\n");
+                    "       launcher --tool CPU AS WRITABLE DEADLINE AT [--show FILE]... -- "
+                    "PROGRAM [ARGS...]\n"
+                    "AT: - (run in place) or /PARENT/NAME (the folder seen there)\n"
+                    "FILE: a file kept visible, read-only, in the private /tmp\n");
+}
+
+/* Tool mode's options after AT: each --show FILE noted, then "--" and the program.
+ * Returns 0 when they are well formed. */
+static int tool_args(int argc, char **argv, struct run *r)
+{
+    int i = 7, shown = 0;
+    while (i + 1 < argc && strcmp(argv[i], "--show") == 0) {
+        if (shown == MAX_SHOWN)
+            return -1;
+        r->shown[shown++] = argv[i + 1];
+        i += 2;
+    }
+    r->shown[shown] = NULL;
+    if (i + 1 >= argc || strcmp(argv[i], "--") != 0)
+        return -1;
+    r->argv = argv + i + 1;
+    return 0;
 }
 
 int main(int argc, char **argv)
@@ -693,14 +825,13 @@ int main(int argc, char **argv)
 
     long deadline;
     memset(&r, 0, sizeof r);
-    if (argc >= 9 && strcmp(argv[1], "--tool") == 0 && strcmp(argv[7], "--") == 0) {
+    if (argc >= 9 && strcmp(argv[1], "--tool") == 0 && tool_args(argc, argv, &r) == 0) {
         r.tool = 1;
         r.cpu = (rlim_t)strtoull(argv[2], NULL, 10);
         r.as = (rlim_t)strtoull(argv[3], NULL, 10);
         r.writable = argv[4];
         deadline = atol(argv[5]);
         r.run_at = strcmp(argv[6], "-") == 0 ? NULL : argv[6];
-        r.argv = argv + 8;
     } else if (argc >= 13 && strcmp(argv[11], "--") == 0) {
         int sample;
         /* Our report pipe first goes above the low descriptors, close-on-exec; then the
@@ -729,6 +860,8 @@ int main(int argc, char **argv)
         deadline = atol(argv[9]);
         r.run_at = strcmp(argv[10], "-") == 0 ? NULL : argv[10];
         r.argv = argv + 12;
+        r.shown[0] = r.argv[0]; /* the program, if its path leads into /tmp */
+        r.shown[1] = NULL;
     } else {
         usage();
         return 2;

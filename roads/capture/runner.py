@@ -237,12 +237,15 @@ def _launcher_digest() -> str:
 _LAUNCHER_DIGEST: dict[tuple[int, int, int], str] = {}
 
 
-def tool_prefix(cache: Path, writable: Path, run_at: str | None = None) -> list[str]:
+def tool_prefix(cache: Path, writable: Path, run_at: str | None = None,
+                show: tuple[str, ...] = ()) -> list[str]:
     """The launcher command that runs a tool (gcc, gdb) in the sandbox, with only
     ``writable`` writable: prefix it to the tool's argv (``command.run(sandbox=...)``).
-    With ``run_at`` (RUN_ROOT), a tool started in ``writable`` sees it there."""
+    With ``run_at`` (RUN_ROOT), a tool started in ``writable`` sees it there. ``show``:
+    files that lie under /tmp kept visible (read-only) in the sandbox's private /tmp."""
+    shown = [arg for path in show for arg in ("--show", path)]
     return [str(launcher(cache)), "--tool", str(TOOL_CPU), str(TOOL_ADDRESS_SPACE),
-            str(Path(writable).resolve()), str(TOOL_DEADLINE), run_at or "-", "--"]
+            str(Path(writable).resolve()), str(TOOL_DEADLINE), run_at or "-", *shown, "--"]
 
 
 # The number fields of a roads.h line: a pointer in at most 16 hex digits after 0x, a

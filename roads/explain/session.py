@@ -108,14 +108,16 @@ def explain_program(argv: list[str], wheres: list[str], *, aslr: bool = False,
     With ``sandbox`` (the cache folder of the launcher) the tracer and the program run
     in the launcher's sandbox, as gcc and gdb do for the samples (``tool_prefix``): pid
     and mount namespaces, every file read-only but a fresh folder seen at /run/build,
-    a private /tmp, no capabilities; the capture comes back as a document.
+    a private /tmp (where a program kept in /tmp is seen alone, read-only: ``--show``
+    in ``launcher.c``), no capabilities; the capture comes back as a document.
 
     That fresh folder, where a ``.c`` program is compiled, is made in the cache folder,
     not under /tmp: a folder under /tmp would keep the sandbox from giving the program
     a private one (``launcher.c``), and where /tmp is a tmpfs the binary's pages would
     stay dirty (``capture.build.written_back``). Unless this Python or roads itself
-    lives under /tmp (a checkout cloned there): a private /tmp would hide them from the
-    tracer the sandbox runs, so /tmp stays shared (``runs_from_tmp``)."""
+    lives under /tmp (a checkout cloned there), or the working folder does: a private
+    /tmp would hide them from the tracer the sandbox runs, so the folder goes under
+    /tmp and /tmp stays shared (``runs_from_tmp``)."""
     stops = [parse_stop(w) for w in wheres] or [parse_stop("main")]
     labels = [s.label for s in stops]
     if len(set(labels)) != len(labels):
@@ -128,10 +130,12 @@ def explain_program(argv: list[str], wheres: list[str], *, aslr: bool = False,
         if _under(path, "/dev/shm"):
             raise ExplainError(f"{program}: lies under /dev/shm, which the sandbox replaces "
                                "with an empty one: copy it elsewhere, or use --no-sandbox")
-        # Where the sandbox would hide the program or the folder it runs in behind a
-        # private /tmp, the fresh folder goes under /tmp too: /tmp then stays the
-        # machine's, read-only (launcher.c).
-        if not (runs_from_tmp() or _under(path, "/tmp") or _under(os.getcwd(), "/tmp")):
+        # Where the sandbox would hide the folder the program runs in, or roads and its
+        # Python, behind a private /tmp, the fresh folder goes under /tmp too: /tmp then
+        # stays the machine's, read-only (launcher.c). A program there is shown alone.
+        if runs_from_tmp() or _under(os.getcwd(), "/tmp"):
+            place = Path("/tmp")  # not $TMPDIR, which may lie elsewhere
+        else:
             sandbox.mkdir(parents=True, exist_ok=True)
             place = sandbox
     with tempfile.TemporaryDirectory(prefix="roads-explain-", dir=place) as tmp:
@@ -178,7 +182,8 @@ def _in_sandbox(job: dict, folder: Path, cache: Path, progress: Callable[[str], 
     try:
         done = command.run([sys.executable, "-m", "roads.explain.inner", "job.json"], cwd=folder,
                            timeout=job["deadline"] + 60, check=False, env=env,
-                           sandbox=tool_prefix(cache, folder, run_at=RUN_ROOT))
+                           sandbox=tool_prefix(cache, folder, run_at=RUN_ROOT,
+                                               show=(job["path"],)))
     except CommandTimeout as exc:
         raise ExplainError(f"the sandboxed run did not finish: {exc.message}") from None
     for line in done.stderr.splitlines():
