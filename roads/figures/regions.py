@@ -19,7 +19,7 @@ import re
 from dataclasses import dataclass
 from typing import Sequence
 
-from ..constants import SIGN_BIT_4LEVEL, SIGN_BIT_5LEVEL, USER_BITS
+from ..constants import PAGE_SIZE, SIGN_BIT_4LEVEL, SIGN_BIT_5LEVEL, USER_BITS
 from ..document import Elf, Provenance
 from ..elfspec import PF_W, PF_X
 from .elflink import link_segments, load_bias
@@ -215,6 +215,9 @@ class Band:
     kind: str  # a region kind, or "unmapped", "hole", "kernel"
     region: Classified | None = None
     below_stack: bool = False  # an unmapped gap that ends where [stack] starts
+    # The last page of the lower half: canonical, but past the end of user space
+    # (TASK_SIZE_MAX is a page below the half's end, arch/x86/include/asm/page_64_types.h).
+    past_user_space: bool = False
 
     @property
     def size(self) -> int:
@@ -224,6 +227,9 @@ class Band:
     def about(self) -> str:
         """What the band is, for a tooltip: the gap under the main stack is not like
         the others, since an access there grows the stack instead of faulting."""
+        if self.past_user_space:
+            return ("canonical, but past the end of user space (TASK_SIZE_MAX, a page below "
+                    "the half's end): the kernel never maps it; an access is SIGSEGV")
         if self.below_stack:
             return ("user space with nothing mapped, under the main stack: an access here, "
                     "within the stack's size limit (RLIMIT_STACK) and clear of the mapping "
@@ -572,7 +578,13 @@ def _gaps(lo: int, hi: int, canonical: Canonical) -> list[Band]:
     for start, end, kind in ((0, user_end, "unmapped"), (user_end, kernel_start, "hole"),
                              (kernel_start, ADDRESS_END, "kernel")):
         a, b = max(lo, start), min(hi, end)
-        if a < b:
+        if a < b and kind == "unmapped" and b == user_end:
+            # The half's last page lies past the end of user space: a band of its own.
+            last = user_end - PAGE_SIZE.value
+            if a < last:
+                out.append(Band(a, last, kind))
+            out.append(Band(max(a, last), b, kind, past_user_space=True))
+        elif a < b:
             out.append(Band(a, b, kind))
     return out
 
