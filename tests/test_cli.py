@@ -214,6 +214,40 @@ def test_run_shows_a_program_under_tmp_alone_and_what_it_printed(named):
 
 
 @pytest.mark.gcc
+@pytest.mark.parametrize("place", ["/tmp", "/run"])
+def test_run_from_a_folder_in_tmp_sees_that_folder_and_no_socket(tmp_path, place):
+    """``cd /tmp/x && roads run ./a.out``: the machine's /tmp was shared with the program
+    (read-only), which could then connect() to any Unix socket there (a terminal
+    multiplexer's: a read-only mount does not stop that). Now its private /tmp holds its
+    own folder (writable, as roads run's folder is) and nothing else of the machine's;
+    /run, where daemons keep theirs, is an empty one of its own."""
+    import socket
+    import tempfile
+
+    from tests.test_explain import program_under_tmp
+
+    if not os.access(place, os.W_OK):
+        pytest.skip(f"{place} cannot be written here for the socket")
+    program = program_under_tmp("says")
+    other = Path(tempfile.mkdtemp(prefix="roads-test-sock-", dir=place))
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        listener.bind(str(other / "sock"))
+        listener.listen(1)
+        done = subprocess.run([*ROADS, "--root", str(tmp_path), "run", "--after", "0.5", "--",
+                               "./says", "wait", str(other / "sock")], cwd=program.parent,
+                              capture_output=True, text=True, timeout=60,
+                              env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[1])})
+        assert done.returncode == 0, done.stderr
+        assert "beside it: hidden; /tmp: writable\n" in done.stderr, done.stderr
+        assert not Path("/tmp/roads-test-written").exists()  # written to its own /tmp
+    finally:
+        listener.close()
+        shutil.rmtree(other, ignore_errors=True)
+        shutil.rmtree(program.parent, ignore_errors=True)
+
+
+@pytest.mark.gcc
 def test_run_shows_the_last_lines_a_program_printed_escaped(tmp_path):
     script = ("import sys, time\nfor i in range(30): print('line', i)\n"
               "print('oops \\x1b[31m', file=sys.stderr, flush=True)\nsys.stdout.flush()\n"

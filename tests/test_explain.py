@@ -450,12 +450,10 @@ int main(int argc, char **argv) {
 
 
 def test_the_sandboxed_program_gets_a_private_tmp_and_compiles_outside_it(monkeypatch):
-    """A .c program is compiled into a folder made in the cache, not under /tmp, so the
-    sandbox can give the program a private /tmp (a folder of the run under /tmp keeps
-    /tmp shared and read-only) and, where /tmp is a tmpfs, its binary still maps clean.
-    The project lives outside /tmp for this (a project under /tmp, as tmp_path is and a
-    clone may be, keeps /tmp shared whatever explain does): in /var/tmp, or else in the
-    checkout's ignored .cache."""
+    """A .c program is compiled into a folder made in the cache, not under /tmp, so that
+    where /tmp is a tmpfs its binary still maps clean; the program gets a private /tmp.
+    The project lives outside /tmp for this: in /var/tmp, or else in the checkout's
+    ignored .cache."""
     import tempfile
 
     from tests.conftest import REPO
@@ -464,8 +462,6 @@ def test_the_sandboxed_program_gets_a_private_tmp_and_compiles_outside_it(monkey
         real = str(folder.resolve())
         return real != "/tmp" and not real.startswith("/tmp/")
 
-    if session_mod.runs_from_tmp():
-        pytest.skip("this Python or roads lives under /tmp: explain keeps /tmp shared then")
     places = [Path("/var/tmp"), REPO / ".cache"]
     place = next((p for p in places if p.is_dir() and os.access(p, os.W_OK) and outside_tmp(p)),
                  None)
@@ -496,16 +492,21 @@ def test_the_sandboxed_program_gets_a_private_tmp_and_compiles_outside_it(monkey
         target.unlink(missing_ok=True)
 
 
-def test_a_python_under_tmp_keeps_tmp_shared(monkeypatch):
+def test_what_the_sandbox_shows_of_tmp(monkeypatch):
     """A checkout cloned under /tmp (its virtualenv there): a private /tmp would hide the
-    tracer's own Python from the sandbox, so explain compiles under /tmp as before."""
+    tracer's own Python from the sandbox, so explain has it shown there; the program and
+    its folder too, where they lie in /tmp, and nothing that lies elsewhere."""
+    here = str(Path(session_mod.__file__).resolve().parents[2])
+    job = {"path": "/usr/bin/true", "cwd": "/home/someone"}
+    for key in ("executable", "prefix", "base_prefix", "exec_prefix"):
+        monkeypatch.setattr(sys, key, "/usr/bin/python3" if key == "executable" else "/usr")
+    assert session_mod._shown(job) == ((here,) if here.startswith("/tmp/") else ())
     monkeypatch.setattr(sys, "executable", "/tmp/clone/.venv/bin/python")
-    assert session_mod.runs_from_tmp()
-    monkeypatch.setattr(sys, "executable", "/usr/bin/python3")
     monkeypatch.setattr(sys, "prefix", "/tmp/clone/.venv")
-    assert session_mod.runs_from_tmp()
-    monkeypatch.setattr(sys, "prefix", "/usr")
-    assert session_mod.runs_from_tmp() == str(Path(session_mod.__file__).resolve()).startswith("/tmp/")
+    shown = session_mod._shown({"path": "/tmp/a.out", "cwd": "/tmp/work"})
+    assert {"/tmp/a.out", "/tmp/work", "/tmp/clone/.venv/bin/python", "/tmp/clone/.venv"} \
+        <= set(shown)
+    assert not any(p == "/usr" or p.startswith("/home") for p in shown)
 
 
 SAYS = r"""

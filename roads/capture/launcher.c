@@ -20,9 +20,12 @@
  *     inside), and sees no process outside the run, the build included;
  *   - a mount namespace: / read-only (recursively) and without device files but null,
  *     zero, full, random and urandom (not tty: TIOCSTI on a terminal pushes input into
- *     its shell), only WRITABLE (the run's folder) writable, a private /tmp (unless the
- *     project lives there; a program started from /tmp, or a FILE shown, is seen there
- *     alone, read-only) and /dev/shm, those three nosuid and
+ *     its shell), only WRITABLE (the run's folder) writable, a private /tmp (where the
+ *     folder the run starts in, WRITABLE, a program started from there and each FILE
+ *     shown are seen at their places, if they lie there; the machine's /tmp, read-only,
+ *     for a run started in /tmp itself), /dev/shm, and an empty /run (where daemons keep
+ *     their sockets, which a read-only mount would leave open to connect()), those
+ *     nosuid and
  *     nodev (no set-user-ID file made there grants anything inside the run), and /proc mounted
  *     afresh for the namespace (/proc/sys, /proc/sysrq-trigger, /proc/irq, /proc/bus and
  *     /proc/pressure read-only: root without capabilities may still write some of their
@@ -357,16 +360,20 @@ static int at_fixed_path(const char *writable, const char *run_at, const char *c
 }
 
 /*
- * Files kept visible in the private /tmp: a program the run was asked to start from there
- * (roads run /tmp/a.out), or a file a tool was told to show (--show). Only that file is
- * seen, read-only, at its path: not the rest of /tmp, whose Unix sockets (a terminal
- * multiplexer's, an agent's) a read-only mount would not close.
+ * What of the machine's /tmp a run sees in its private one: the folder it starts in, when
+ * that lies there (read-only: a test's project, or `cd /tmp/x && roads run ./a.out`); a
+ * program started from there (roads run /tmp/a.out); a file or folder a tool was told to
+ * show (--show: the program roads explain traces, a Python living under /tmp). Only
+ * those are seen, read-only, each at its path, and the run's writable folder at its own:
+ * not the rest of /tmp, whose Unix sockets (a terminal multiplexer's, an agent's) a
+ * read-only mount would not close.
  */
-#define MAX_SHOWN 8
+#define MAX_SHOWN 16
 
 struct shown_file {
     char path[PATH_MAX]; /* where it is seen, under /tmp */
-    int tree;            /* a detached bind of the file itself */
+    int tree;            /* a detached bind of the file or folder itself */
+    int folder;
 };
 
 /* `path` made absolute against `cwd` and cleaned of "." and ".." without following links
@@ -405,19 +412,40 @@ static int lexical_path(const char *path, const char *cwd, char *out)
     return 0;
 }
 
-/* Note where `file` (a regular file) is to be seen in the private /tmp: at its own path
- * and at the path it was named by, each where it lies under /tmp. Returns the count. */
-static int find_shown(const char *file, const char *cwd, struct shown_file *show, int files)
+/* Note where `file` (a regular file, or with `folders` a folder too) is to be seen in the
+ * private /tmp: at its own path and at the path it was named by, each where it lies
+ * below /tmp (never /tmp itself). Returns the count. */
+static int find_shown(const char *file, const char *cwd, int folders,
+                      struct shown_file *show, int files)
 {
-    char found[PATH_MAX], named[PATH_MAX];
+    char found[PATH_MAX], named[PATH_MAX], held[PATH_MAX], link[64];
     const char *places[2];
     struct stat st;
-    int i, j;
-    if (strchr(file, '/') == NULL || realpath(file, found) == NULL || stat(found, &st) != 0 ||
-        !S_ISREG(st.st_mode))
+    ssize_t n;
+    int i, j, fd;
+    if (strchr(file, '/') == NULL || realpath(file, found) == NULL)
         return files;
+    /* Checked and cloned through one descriptor, which must name the very path realpath
+     * gave: a link swapped in meanwhile (for a socket, a FIFO, a folder) is refused. */
+    fd = open(found, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0)
+        return files;
+    snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
+    n = readlink(link, held, sizeof held - 1);
+    if (n < 0 || fstat(fd, &st) != 0 ||
+        !(S_ISREG(st.st_mode) || (folders && S_ISDIR(st.st_mode)))) {
+        close(fd);
+        return files;
+    }
+    held[n] = '\0';
+    if (strcmp(held, found) != 0) {
+        close(fd);
+        return files;
+    }
     places[0] = found;
-    places[1] = lexical_path(file, cwd, named) == 0 ? named : found;
+    /* The name it was given, where that differs without a ".." (which the kernel takes
+     * after following a link, and a cleaned name would not). */
+    places[1] = strstr(file, "..") == NULL && lexical_path(file, cwd, named) == 0 ? named : found;
     for (i = 0; i < 2 && files < MAX_SHOWN; i++) {
         if (!under(places[i], "/tmp") || strcmp(places[i], "/tmp") == 0)
             continue;
@@ -425,48 +453,75 @@ static int find_shown(const char *file, const char *cwd, struct shown_file *show
             ;
         if (j < files)
             continue;
-        show[files].tree = (int)syscall(SYS_open_tree, AT_FDCWD, found,
-                                        OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+        show[files].tree = (int)syscall(SYS_open_tree, fd, "",
+                                        AT_EMPTY_PATH | OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
         if (show[files].tree < 0)
             continue;
         snprintf(show[files].path, sizeof show[files].path, "%s", places[i]);
+        show[files].folder = S_ISDIR(st.st_mode);
         files++;
     }
+    close(fd);
     return files;
 }
 
-/* In the fresh /tmp: each file at its place, read-only, its folders made as needed. */
-static void place_shown(const struct shown_file *show, int files)
+/* The folders of `path` below /tmp made in the fresh /tmp (those that exist, in a folder
+ * shown there, are left as they are); `path` itself too with `itself`. */
+static void make_folders(const char *path, int itself)
 {
     char folder[PATH_MAX];
     char *slash;
-    int i, fd;
-    for (i = 0; i < files; i++) {
-        memcpy(folder, show[i].path, sizeof folder);
-        for (slash = strchr(folder + strlen("/tmp") + 1, '/'); slash != NULL;
-             slash = strchr(slash + 1, '/')) {
-            *slash = '\0';
-            mkdir(folder, 0755);
-            *slash = '/';
+    if (!under(path, "/tmp") || strlen(path) <= strlen("/tmp"))
+        return;
+    memcpy(folder, path, strlen(path) + 1);
+    for (slash = strchr(folder + strlen("/tmp") + 1, '/'); slash != NULL;
+         slash = strchr(slash + 1, '/')) {
+        *slash = '\0';
+        mkdir(folder, 0755);
+        *slash = '/';
+    }
+    if (itself)
+        mkdir(folder, 0755);
+}
+
+/* In the fresh /tmp: each shown file or folder at its place, read-only, shorter paths
+ * first (a folder shown inside another goes on top of it). */
+static void place_shown(struct shown_file *show, int files)
+{
+    int i, j, fd;
+    for (i = 1; i < files; i++) /* a few entries: insertion by path length */
+        for (j = i; j > 0 && strlen(show[j - 1].path) > strlen(show[j].path); j--) {
+            struct shown_file t = show[j];
+            show[j] = show[j - 1];
+            show[j - 1] = t;
         }
-        fd = open(show[i].path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
-        if (fd < 0)
-            continue;
-        close(fd);
+    for (i = 0; i < files; i++) {
+        make_folders(show[i].path, show[i].folder);
+        if (!show[i].folder) {
+            /* Its mount point; one that is there already lies in a folder shown. */
+            fd = open(show[i].path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+            if (fd < 0)
+                continue;
+            close(fd);
+        }
         if (syscall(SYS_move_mount, show[i].tree, "", AT_FDCWD, show[i].path,
                     MOVE_MOUNT_F_EMPTY_PATH) == 0)
             set_attr(show[i].path, 0,
                      MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV, 0);
+        else if (!show[i].folder)
+            unlink(show[i].path); /* not an empty file in the program's place */
     }
 }
 
 /*
  * The run's view of the file system (in the init of a new PID namespace): / read-only,
  * `writable` (an absolute path) writable, /tmp and /dev/shm private and empty but for the
- * `shown` files (NULL-terminated; /tmp kept, read-only, where the folder or `writable`
- * lies), /proc of this namespace. Returns the CONTAINED_ bits that held.
+ * folder the run starts in, `writable` and the `shown` files (NULL-terminated; with
+ * `folders`, folders too), where they lie below /tmp (/tmp kept, read-only, for a run whose folder is /tmp itself), /proc of
+ * this namespace. Returns the CONTAINED_ bits that held.
  */
-static int isolate_files(const char *writable, const char *run_at, char *const *shown)
+static int isolate_files(const char *writable, const char *run_at, char *const *shown,
+                         int folders)
 {
     int held = 0, tree, files = 0, i;
     char cwd[4096];
@@ -484,15 +539,20 @@ static int isolate_files(const char *writable, const char *run_at, char *const *
     tree = (int)syscall(SYS_open_tree, AT_FDCWD, writable, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
     if (tree >= 0 && set_attr("/", 1, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NODEV, 0) == 0) {
         const char *const *device;
-        /* A private /tmp would hide a project that lives there (a test's): then /tmp stays
-         * as it is, read-only like the rest. */
-        int tmp = under(cwd, "/tmp") || under(writable, "/tmp") ? -1 : 0;
-        if (tmp == 0) {
+        /* A run whose folder is /tmp itself keeps the machine's /tmp, read-only like the
+         * rest. Otherwise a private one, with what the run needs of the machine's: the
+         * folder it starts in (read-only), the files shown, and its writable folder. */
+        int tmp = -1;
+        if (strcmp(cwd, "/tmp") != 0 && strcmp(writable, "/tmp") != 0) {
+            if (!under(cwd, writable))
+                files = find_shown(cwd, cwd, 1, show, files);
             for (i = 0; shown[i] != NULL; i++)
-                files = find_shown(shown[i], cwd, show, files);
+                files = find_shown(shown[i], cwd, folders, show, files);
             tmp = mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777,size=256m");
-            if (tmp == 0)
+            if (tmp == 0) {
                 place_shown(show, files);
+                make_folders(writable, 1); /* its mount point, moved there below */
+            }
         }
         for (i = 0; i < files; i++)
             close(show[i].tree);
@@ -501,6 +561,11 @@ static int isolate_files(const char *writable, const char *run_at, char *const *
         for (device = DEVICES; *device != NULL; device++)
             if (mount(*device, *device, NULL, MS_BIND, NULL) == 0)
                 set_attr(*device, 0, 0, MOUNT_ATTR_NODEV);
+        /* /run holds the machine's daemons' sockets (a container engine's, the bus's):
+         * a read-only mount does not stop connect(), and the network namespace leaves
+         * sockets with a path alone. An empty one instead, where the run does not live. */
+        if (!under(cwd, "/run") && !under(writable, "/run") && access("/run", F_OK) == 0)
+            mount("tmpfs", "/run", "tmpfs", MS_NOSUID | MS_NODEV, "mode=755,size=64k");
         if (syscall(SYS_move_mount, tree, "", AT_FDCWD, writable, MOVE_MOUNT_F_EMPTY_PATH) == 0 &&
             set_attr(writable, 0, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV, MOUNT_ATTR_RDONLY) == 0)
             held |= CONTAINED_READ_ONLY | (tmp == 0 ? CONTAINED_PRIVATE_TMP : 0);
@@ -782,7 +847,7 @@ static int init(struct run *r, int outer_alive)
         held |= CONTAINED_IPC_NS;
     if (unshare(CLONE_NEWNET) == 0)
         held |= CONTAINED_NET_NS;
-    held |= isolate_files(r->writable, r->run_at, r->shown);
+    held |= isolate_files(r->writable, r->run_at, r->shown, r->tool);
     prctl(PR_SET_CHILD_SUBREAPER, 1); /* pid 1 is one anyway; said for the reader */
     say("N %ld %ld\n", (long)held, 0L);
     return reap(r);
@@ -795,7 +860,7 @@ static void usage(void)
                     "       launcher --tool CPU AS WRITABLE DEADLINE AT [--show FILE]... -- "
                     "PROGRAM [ARGS...]\n"
                     "AT: - (run in place) or /PARENT/NAME (the folder seen there)\n"
-                    "FILE: a file kept visible, read-only, in the private /tmp\n");
+                    "FILE: a file or folder kept visible, read-only, in the private /tmp\n");
 }
 
 /* Tool mode's options after AT: each --show FILE noted, then "--" and the program.
@@ -825,7 +890,11 @@ int main(int argc, char **argv)
 
     long deadline;
     memset(&r, 0, sizeof r);
-    if (argc >= 9 && strcmp(argv[1], "--tool") == 0 && tool_args(argc, argv, &r) == 0) {
+    if (argc >= 2 && strcmp(argv[1], "--tool") == 0) {
+        if (argc < 9 || tool_args(argc, argv, &r) != 0) {
+            usage();
+            return 2;
+        }
         r.tool = 1;
         r.cpu = (rlim_t)strtoull(argv[2], NULL, 10);
         r.as = (rlim_t)strtoull(argv[3], NULL, 10);

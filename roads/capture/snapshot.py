@@ -221,7 +221,10 @@ def gdb_transcript(sample: Sample, build: Build, cache: Path) -> dict:
     try:
         done = command.run(argv, cwd=build.binary.parent, timeout=GDB_TIMEOUT, check=False,
                            merge_stderr=True,
-                           sandbox=tool_prefix(cache, build.binary.parent, run_at=RUN_ROOT),
+                           # The samples folder (its script, the sources gdb lists) is
+                           # shown in the sandbox's private /tmp if it lies there.
+                           sandbox=tool_prefix(cache, build.binary.parent, run_at=RUN_ROOT,
+                                               show=(str(sample.directory),)),
                            # HOME reaches the program's stack: the same path in every clone.
                            env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "TERM": "dumb",
                                 "LANG": "C", "HOME": RUN_ROOT})

@@ -37,9 +37,8 @@ def add_parser(sub) -> None:
     ex.add_argument("--no-sandbox", action="store_true",
                     help="run the program outside the launcher's sandbox (default: inside, as "
                          "the samples' gcc and gdb run: its own pid and mount namespaces, files "
-                         "read-only but a fresh folder at /run/build, a private /tmp (a program "
-                         "kept in /tmp seen there alone, read-only) unless your folder or "
-                         "roads is under /tmp)")
+                         "read-only but a fresh folder at /run/build, a private /tmp that shows "
+                         "only the program and your folder, if they lie in /tmp)")
     ex.add_argument("--deadline", type=float, default=DEFAULT_DEADLINE, metavar="SECONDS",
                     help=f"give up (and kill the program) after this long: more than 0, at "
                          f"most {MAX_DEADLINE:g} s (default {DEFAULT_DEADLINE:g})")

@@ -29,12 +29,14 @@ from ..escapes import escape_bytes
 from .record import NO_BUILD_DIR, VARIANT, Session, session_from_json
 from .trace import Hit, Outcome, Tracer, parse_stop, seize_and_read
 
-def runs_from_tmp() -> bool:
-    """Whether this Python (its executable or its prefix, a virtualenv's) or the roads
-    package lies under /tmp, which the sandboxed tracer then needs to see."""
-    here = Path(__file__).resolve().parents[2]
-    return any(_under(p, "/tmp") for p in (os.path.abspath(sys.executable),
-                                           os.path.abspath(sys.prefix), str(here)))
+def _shown(job: dict) -> tuple[str, ...]:
+    """What the sandbox must show of the machine's /tmp, where it lies there (launcher.c
+    gives the run a private /tmp, and shows only these, read-only): the program, the
+    folder it runs in, and this Python and roads (a checkout cloned under /tmp)."""
+    here = str(Path(__file__).resolve().parents[2])
+    return tuple(dict.fromkeys(p for p in (
+        job["path"], job["cwd"], sys.executable, os.path.realpath(sys.executable),
+        sys.prefix, sys.base_prefix, sys.exec_prefix, here) if _under(p, "/tmp")))
 
 
 def _program_path(program: str) -> str:
@@ -108,16 +110,15 @@ def explain_program(argv: list[str], wheres: list[str], *, aslr: bool = False,
     With ``sandbox`` (the cache folder of the launcher) the tracer and the program run
     in the launcher's sandbox, as gcc and gdb do for the samples (``tool_prefix``): pid
     and mount namespaces, every file read-only but a fresh folder seen at /run/build,
-    a private /tmp (where a program kept in /tmp is seen alone, read-only: ``--show``
-    in ``launcher.c``), no capabilities; the capture comes back as a document.
+    a private /tmp (where the program and its folder, if they lie in /tmp, are seen
+    alone, read-only: ``--show`` in ``launcher.c``), no capabilities; the capture
+    comes back as a document.
 
     That fresh folder, where a ``.c`` program is compiled, is made in the cache folder,
-    not under /tmp: a folder under /tmp would keep the sandbox from giving the program
-    a private one (``launcher.c``), and where /tmp is a tmpfs the binary's pages would
-    stay dirty (``capture.build.written_back``). Unless this Python or roads itself
-    lives under /tmp (a checkout cloned there), or the working folder does: a private
-    /tmp would hide them from the tracer the sandbox runs, so the folder goes under
-    /tmp and /tmp stays shared (``runs_from_tmp``)."""
+    not under /tmp: where /tmp is a tmpfs the binary's pages would stay dirty
+    (``capture.build.written_back``). What the run needs of the machine's /tmp (the
+    program, its working folder, this Python and roads when a checkout lives there) is
+    shown in the sandbox's private one (``_shown``)."""
     stops = [parse_stop(w) for w in wheres] or [parse_stop("main")]
     labels = [s.label for s in stops]
     if len(set(labels)) != len(labels):
@@ -130,14 +131,8 @@ def explain_program(argv: list[str], wheres: list[str], *, aslr: bool = False,
         if _under(path, "/dev/shm"):
             raise ExplainError(f"{program}: lies under /dev/shm, which the sandbox replaces "
                                "with an empty one: copy it elsewhere, or use --no-sandbox")
-        # Where the sandbox would hide the folder the program runs in, or roads and its
-        # Python, behind a private /tmp, the fresh folder goes under /tmp too: /tmp then
-        # stays the machine's, read-only (launcher.c). A program there is shown alone.
-        if runs_from_tmp() or _under(os.getcwd(), "/tmp"):
-            place = Path("/tmp")  # not $TMPDIR, which may lie elsewhere
-        else:
-            sandbox.mkdir(parents=True, exist_ok=True)
-            place = sandbox
+        sandbox.mkdir(parents=True, exist_ok=True)
+        place = sandbox
     with tempfile.TemporaryDirectory(prefix="roads-explain-", dir=place) as tmp:
         gcc_argv: tuple[str, ...] = ()
         if compiled:
@@ -183,7 +178,7 @@ def _in_sandbox(job: dict, folder: Path, cache: Path, progress: Callable[[str], 
         done = command.run([sys.executable, "-m", "roads.explain.inner", "job.json"], cwd=folder,
                            timeout=job["deadline"] + 60, check=False, env=env,
                            sandbox=tool_prefix(cache, folder, run_at=RUN_ROOT,
-                                               show=(job["path"],)))
+                                               show=_shown(job)))
     except CommandTimeout as exc:
         raise ExplainError(f"the sandboxed run did not finish: {exc.message}") from None
     for line in done.stderr.splitlines():
