@@ -316,6 +316,9 @@ def test_syscalls_loader_then_malloc():
     assert seen, "no system call lines"
     first_brk_by_malloc = next(i for i, c_ in enumerate(seen) if c_[0] == "brk" and "__glibc_morecore" in c_[4])
     loader = seen[:first_brk_by_malloc]
+    # The very first call: the loader's brk(0), reading the initial break.
+    name, arg, _, _, frames = seen[0]
+    assert name == "brk" and arg == 0 and any(f.startswith("_dl_") for f in frames), seen[0]
     # Before malloc's brk, every call is the loader's: libc mapped by _dl_map_segments.
     assert any("_dl_map_segments" in c_[4] for c_ in loader)
     assert all(not any(f in ("sysmalloc", "__glibc_morecore") for f in c_[4]) for c_ in loader)
