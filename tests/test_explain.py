@@ -124,6 +124,25 @@ def test_pages_are_written_and_self_contained(pages):
     assert not list(folder.glob(".*"))  # no half-written page left (write_atomic's partials are hidden)
 
 
+def test_pages_speak_of_the_program_and_its_stops(pages):
+    """The captions of an explained program said "sample", "checkpoint" and the variant
+    "(default)", the site's words for its own demos: a learner's page says "program"
+    (or "library") and "stop"."""
+    import re
+
+    import lxml.html
+
+    for name, program in (("true.html", "true"), ("forky.html", "forky")):
+        root = lxml.html.fromstring((pages / name).read_bytes())
+        for style in root.iter("style"):
+            style.drop_tree()
+        words = re.sub(r"\s+", " ", root.text_content())
+        assert "checkpoint" not in words and "(default)" not in words, name
+        assert not re.search(r"\bsample\b", words), name
+        assert f"program {program}, stop" in words and f"{program}, stop 'main'" in words, name
+        assert "library libc.so.6, stop" in words, name
+
+
 def test_a_librarys_elf_figure_names_its_regions_the_librarys(pages):
     """ELF → memory of libc: its segments and regions are library code and data, not
     "program code" (its regions were read as the program's)."""

@@ -11,6 +11,7 @@ import html
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar
 
 from ..capture.freeze import write_atomic
 from ..errors import RoadsError
@@ -85,6 +86,9 @@ class ExplainSelection(Selection):
     process still runs it (the site's samples compare with ``/build/NAME``)."""
 
     exe_path: str = ""
+    SUBJECT: ClassVar[str] = "program"
+    POINT: ClassVar[str] = "stop"
+    NAMES_VARIANT: ClassVar[bool] = False
 
     @property
     def exe_matches_elf(self) -> bool:
@@ -98,6 +102,7 @@ class LibrarySelection(ExplainSelection):
 
     library: str = ""
     library_elf: object = None
+    SUBJECT: ClassVar[str] = "library"
 
     @property
     def elf(self):

@@ -73,6 +73,8 @@ class Provenance:
     thp: str
     aslr: tuple[Aslr, ...]  # one per distinct run, in order
     paging_levels: int | None = None  # 4 or 5; None in captures made before it was recorded
+    subject: str = "sample"  # the selections' words (Selection.SUBJECT, POINT)
+    point: str = "checkpoint"
 
 
 def compiler_flags(gcc_argv: Sequence[str]) -> tuple[str, ...]:
@@ -133,6 +135,8 @@ def provenance(selections: Selection | Sequence[Selection]) -> Provenance:
         thp=prov.thp or "unknown",
         aslr=tuple(aslr),
         paging_levels=prov.paging_levels,
+        subject=first.SUBJECT,
+        point=first.POINT,
     )
 
 
@@ -165,7 +169,7 @@ def _parts(p: Provenance, subject: str | None = None, aslr: str | None = None) -
     def plain(text: str) -> tuple[str, str]:
         return text, _html.escape(text)
 
-    where = f"sample {p.sample}"
+    where = f"{p.subject} {p.sample}"
     if len(p.variants) > 1 or p.variants != ("default",):
         where += f" ({' vs '.join(p.variants)})"
     if len(p.runs) > 1:
@@ -173,7 +177,7 @@ def _parts(p: Provenance, subject: str | None = None, aslr: str | None = None) -
     elif p.run_count > 1:
         where += f", run {p.runs[0]} of {p.run_count}"
     checkpoints = tuple(dict.fromkeys(p.checkpoints))
-    word = "checkpoint" if len(checkpoints) == 1 else "checkpoints"
+    word = p.point if len(checkpoints) == 1 else f"{p.point}s"
     where += ", " + (subject or f"{word} " + " → ".join(checkpoints))
 
     compiler = gcc_version(p.gcc)

@@ -19,7 +19,7 @@ import re
 from dataclasses import dataclass, field
 from functools import cached_property
 from types import MappingProxyType
-from typing import Any, Mapping
+from typing import Any, ClassVar, Mapping
 
 import msgspec
 
@@ -138,6 +138,11 @@ class Selection:
     ordinal: int = 0
     role: str | None = None
     shared_name: bool = False  # another process reached a checkpoint of the same name
+    # The words captions use: the site's; roads explain's pages say "program" and "stop"
+    # (roads.explain.page), and name no variant.
+    SUBJECT: ClassVar[str] = "sample"
+    POINT: ClassVar[str] = "checkpoint"
+    NAMES_VARIANT: ClassVar[bool] = True
 
     @cached_property
     def snapshot(self) -> Snapshot:
@@ -206,10 +211,10 @@ class Selection:
 
     def describe(self) -> str:
         """Human words for what this is: ``layout (pie), run 0, checkpoint 'running'``."""
-        words = f"{self.sample} ({self.variant})"
+        words = f"{self.sample} ({self.variant})" if self.NAMES_VARIANT else self.sample
         if len(self.variant_record.runs) > 1:
             words += f", run {self.run}"
-        words += f", checkpoint {self.checkpoint_name!r}"
+        words += f", {self.POINT} {self.checkpoint_name!r}"
         if self.shared_name:
             words += f" in the {self.role}" if self.role else f" of process #{self.ordinal}"
         return words
