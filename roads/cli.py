@@ -11,6 +11,7 @@ import os
 import shlex
 import shutil
 import signal
+import stat
 import sys
 from pathlib import Path
 
@@ -191,6 +192,15 @@ def cmd_run(args) -> int:
         print(f"roads: error: {program[0]}: {what}", file=sys.stderr)
         return 1
     here = Path.cwd()  # where the program runs (main() found it still there)
+    mode = here.stat().st_mode
+    if str(here) == "/" or (mode & stat.S_ISVTX and mode & stat.S_IWOTH):
+        # The run's folder is the one it may write: not the root, nor one shared by
+        # every user (/tmp), where it would reach what others keep there.
+        print(printable(f"roads: error: run it from a folder of your own: the program may "
+                        f"write the folder it runs in, and {here} is "
+                        f"{'the root' if str(here) == '/' else 'shared by every user'}"),
+              file=sys.stderr)
+        return 1
     cache = Path(args.root).resolve() / ".cache" / "roads"
     spaces = []
 

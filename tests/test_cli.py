@@ -248,6 +248,40 @@ def test_run_from_a_folder_in_tmp_sees_that_folder_and_no_socket(tmp_path, place
 
 
 @pytest.mark.gcc
+def test_run_from_a_subfolder_in_tmp_sees_its_neighbours(tmp_path):
+    """``cd /tmp/p/build && roads run ./prog``, the program reading ../data: the entry of
+    /tmp that holds the folder is shown (read-only), not the folder alone."""
+    import tempfile
+
+    from tests.test_explain import program_under_tmp
+
+    program = program_under_tmp("says")
+    try:
+        build, data = program.parent / "build", program.parent / "data"
+        build.mkdir()
+        data.mkdir()
+        (data / "in.txt").write_text("hello\n")
+        shutil.move(program, build / "says")
+        done = subprocess.run([*ROADS, "--root", str(tmp_path), "run", "--after", "0.5", "--",
+                               "./says", "wait", "../data/in.txt"], cwd=build,
+                              capture_output=True, text=True, timeout=60,
+                              env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[1])})
+        assert done.returncode == 0, done.stderr
+        assert "beside it: seen; /tmp: writable\n" in done.stderr, done.stderr
+    finally:
+        shutil.rmtree(program.parent, ignore_errors=True)
+
+
+@pytest.mark.parametrize("folder", ["/", "/tmp"])
+def test_run_is_refused_in_the_root_or_a_shared_folder(tmp_path, folder):
+    """The program may write the folder it runs in: not the root, nor /tmp."""
+    done = subprocess.run([*ROADS, "--root", str(tmp_path), "run", "--", "true"], cwd=folder,
+                          capture_output=True, text=True, timeout=60,
+                          env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[1])})
+    assert done.returncode == 1 and "run it from a folder of your own" in done.stderr, done.stderr
+
+
+@pytest.mark.gcc
 def test_run_shows_the_last_lines_a_program_printed_escaped(tmp_path):
     script = ("import sys, time\nfor i in range(30): print('line', i)\n"
               "print('oops \\x1b[31m', file=sys.stderr, flush=True)\nsys.stdout.flush()\n"

@@ -550,6 +550,20 @@ def test_gcc_and_gdb_run_in_the_sandbox(tmp_path, cache, namespaces):
     assert (folder / "inside").exists() and not (tmp_path / "outside").exists()
 
 
+def test_a_folder_shown_inside_the_writable_one_stays_read_only(tmp_path, cache, namespaces):
+    """Shown folders and the writable one are placed shortest first: a folder shown inside
+    the writable one (read-only) is not covered by it, and the writable one inside a
+    shown one stays writable."""
+    folder = tmp_path / "w"
+    (folder / "ro").mkdir(parents=True)
+    done = command.run(
+        ["sh", "-c", "touch ro/x 2>/dev/null && echo wrote-ro; touch y && echo wrote-rw"],
+        cwd=folder, sandbox=[*tool_prefix(cache, folder)[:-1], "--show", str(folder / "ro"),
+                             "--"])
+    assert done.stdout.splitlines() == ["wrote-rw"], done.stdout
+    assert (folder / "y").exists() and not (folder / "ro" / "x").exists()
+
+
 def test_a_tool_past_its_timeout_leaves_nothing(tmp_path, cache, namespaces):
     marker = "97.3125"  # an argument no other process on the machine has
     folder = tmp_path / "tool"

@@ -20,12 +20,12 @@
  *     inside), and sees no process outside the run, the build included;
  *   - a mount namespace: / read-only (recursively) and without device files but null,
  *     zero, full, random and urandom (not tty: TIOCSTI on a terminal pushes input into
- *     its shell), only WRITABLE (the run's folder) writable, a private /tmp (where the
- *     folder the run starts in, WRITABLE, a program started from there and each FILE
- *     shown are seen at their places, if they lie there; the machine's /tmp, read-only,
- *     for a run started in /tmp itself), /dev/shm, and an empty /run (where daemons keep
- *     their sockets, which a read-only mount would leave open to connect()), those
- *     nosuid and
+ *     its shell), only WRITABLE (the run's folder) writable, a private /tmp and /run
+ *     (where the machine's daemons keep their sockets, which a read-only mount would
+ *     leave open to connect()), in which only what the run needs of the machine's is
+ *     seen at its place: the entry holding the folder it starts in and each FILE shown,
+ *     read-only, and WRITABLE; a run started in /, /tmp or /run itself is refused), and
+ *     /dev/shm, those nosuid and
  *     nodev (no set-user-ID file made there grants anything inside the run), and /proc mounted
  *     afresh for the namespace (/proc/sys, /proc/sysrq-trigger, /proc/irq, /proc/bus and
  *     /proc/pressure read-only: root without capabilities may still write some of their
@@ -371,10 +371,43 @@ static int at_fixed_path(const char *writable, const char *run_at, const char *c
 #define MAX_SHOWN 16
 
 struct shown_file {
-    char path[PATH_MAX]; /* where it is seen, under /tmp */
+    char path[PATH_MAX]; /* where it is seen, in a private folder */
     int tree;            /* a detached bind of the file or folder itself */
     int folder;
+    int writable;        /* the run's writable folder: the one not made read-only */
 };
+
+/* The folders a run gets empty ones of its own in place of: /tmp, and /run, where the
+ * machine's daemons keep their sockets (a read-only mount would not stop connect()). */
+static const char *const PRIVATE[] = {"/tmp", "/run", NULL};
+
+/* The private folder `path` lies below (not that folder itself), or NULL. */
+static const char *private_root(const char *path)
+{
+    const char *const *root;
+    for (root = PRIVATE; *root != NULL; root++)
+        if (under(path, *root) && strcmp(path, *root) != 0)
+            return *root;
+    return NULL;
+}
+
+/* The entry of a private folder that holds `path` (/tmp/NAME for /tmp/NAME/a/b): the
+ * folder a run starts in is shown with its neighbours (../data, an rpath's ../lib).
+ * 0 when `path` lies in a private folder. */
+static int top_entry(const char *path, char *out)
+{
+    const char *root = private_root(path), *end;
+    size_t n;
+    if (root == NULL)
+        return -1;
+    end = strchr(path + strlen(root) + 1, '/');
+    n = end != NULL ? (size_t)(end - path) : strlen(path);
+    if (n >= PATH_MAX)
+        return -1;
+    memcpy(out, path, n);
+    out[n] = '\0';
+    return 0;
+}
 
 /* `path` made absolute against `cwd` and cleaned of "." and ".." without following links
  * (a link under /tmp must lead the same way in the private /tmp); 0 when it held. */
@@ -447,7 +480,7 @@ static int find_shown(const char *file, const char *cwd, int folders,
      * after following a link, and a cleaned name would not). */
     places[1] = strstr(file, "..") == NULL && lexical_path(file, cwd, named) == 0 ? named : found;
     for (i = 0; i < 2 && files < MAX_SHOWN; i++) {
-        if (!under(places[i], "/tmp") || strcmp(places[i], "/tmp") == 0)
+        if (private_root(places[i]) == NULL)
             continue;
         for (j = 0; j < files && strcmp(show[j].path, places[i]) != 0; j++)
             ;
@@ -459,22 +492,24 @@ static int find_shown(const char *file, const char *cwd, int folders,
             continue;
         snprintf(show[files].path, sizeof show[files].path, "%s", places[i]);
         show[files].folder = S_ISDIR(st.st_mode);
+        show[files].writable = 0;
         files++;
     }
     close(fd);
     return files;
 }
 
-/* The folders of `path` below /tmp made in the fresh /tmp (those that exist, in a folder
- * shown there, are left as they are); `path` itself too with `itself`. */
+/* The folders of `path` below its private folder made in the fresh one (those that
+ * exist, in a folder shown there, are left as they are); `path` itself too with `itself`. */
 static void make_folders(const char *path, int itself)
 {
     char folder[PATH_MAX];
     char *slash;
-    if (!under(path, "/tmp") || strlen(path) <= strlen("/tmp"))
+    const char *root = private_root(path);
+    if (root == NULL || strlen(path) >= sizeof folder)
         return;
     memcpy(folder, path, strlen(path) + 1);
-    for (slash = strchr(folder + strlen("/tmp") + 1, '/'); slash != NULL;
+    for (slash = strchr(folder + strlen(root) + 1, '/'); slash != NULL;
          slash = strchr(slash + 1, '/')) {
         *slash = '\0';
         mkdir(folder, 0755);
@@ -484,11 +519,12 @@ static void make_folders(const char *path, int itself)
         mkdir(folder, 0755);
 }
 
-/* In the fresh /tmp: each shown file or folder at its place, read-only, shorter paths
- * first (a folder shown inside another goes on top of it). */
-static void place_shown(struct shown_file *show, int files)
+/* In the fresh private folders: each shown file or folder at its place, read-only, and
+ * the writable folder writable, shorter paths first (one inside another goes on top of
+ * it). Returns whether the writable one, if listed, was placed. */
+static int place_shown(struct shown_file *show, int files)
 {
-    int i, j, fd;
+    int i, j, fd, placed = 0;
     for (i = 1; i < files; i++) /* a few entries: insertion by path length */
         for (j = i; j > 0 && strlen(show[j - 1].path) > strlen(show[j].path); j--) {
             struct shown_file t = show[j];
@@ -505,30 +541,44 @@ static void place_shown(struct shown_file *show, int files)
             close(fd);
         }
         if (syscall(SYS_move_mount, show[i].tree, "", AT_FDCWD, show[i].path,
-                    MOVE_MOUNT_F_EMPTY_PATH) == 0)
-            set_attr(show[i].path, 0,
-                     MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV, 0);
-        else if (!show[i].folder)
-            unlink(show[i].path); /* not an empty file in the program's place */
+                    MOVE_MOUNT_F_EMPTY_PATH) != 0) {
+            if (!show[i].folder)
+                unlink(show[i].path); /* not an empty file in the program's place */
+            continue;
+        }
+        if (show[i].writable)
+            placed = set_attr(show[i].path, 0, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV,
+                              MOUNT_ATTR_RDONLY) == 0;
+        else
+            set_attr(show[i].path, 0, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV, 0);
     }
+    return placed;
 }
 
 /*
  * The run's view of the file system (in the init of a new PID namespace): / read-only,
- * `writable` (an absolute path) writable, /tmp and /dev/shm private and empty but for the
- * folder the run starts in, `writable` and the `shown` files (NULL-terminated; with
- * `folders`, folders too), where they lie below /tmp (/tmp kept, read-only, for a run whose folder is /tmp itself), /proc of
- * this namespace. Returns the CONTAINED_ bits that held.
+ * `writable` (an absolute path) writable, /tmp, /run and /dev/shm private and empty but
+ * for, where they lie in /tmp or /run, the entry holding the folder the run starts in,
+ * `writable` and the `shown` files (NULL-terminated; with `folders`, folders too), /proc
+ * of this namespace. Returns the CONTAINED_ bits that held, or -1 when the run must not
+ * start (its folder is /, /tmp or /run itself, or could not be entered again).
  */
 static int isolate_files(const char *writable, const char *run_at, char *const *shown,
                          int folders)
 {
-    int held = 0, tree, files = 0, i;
-    char cwd[4096];
-    struct shown_file show[MAX_SHOWN];
+    int held = 0, tree, files = 0, i, tmp = -1, placed = 0, listed = 0;
+    char cwd[4096], top[PATH_MAX];
+    struct shown_file show[MAX_SHOWN + 2];
+    const char *const *root;
     const char *back;
     if (getcwd(cwd, sizeof cwd) == NULL)
-        return 0;
+        return -1; /* where the run starts is not known: no run */
+    /* A run whose folder is /, /tmp or /run itself would see, and may write, all of it. */
+    for (root = PRIVATE; *root != NULL; root++)
+        if (strcmp(cwd, *root) == 0 || strcmp(writable, *root) == 0)
+            return -1;
+    if (strcmp(writable, "/") == 0)
+        return -1;
     if (unshare(CLONE_NEWNS) != 0)
         return 0;
     held |= CONTAINED_MOUNT_NS;
@@ -539,35 +589,39 @@ static int isolate_files(const char *writable, const char *run_at, char *const *
     tree = (int)syscall(SYS_open_tree, AT_FDCWD, writable, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
     if (tree >= 0 && set_attr("/", 1, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NODEV, 0) == 0) {
         const char *const *device;
-        /* A run whose folder is /tmp itself keeps the machine's /tmp, read-only like the
-         * rest. Otherwise a private one, with what the run needs of the machine's: the
-         * folder it starts in (read-only), the files shown, and its writable folder. */
-        int tmp = -1;
-        if (strcmp(cwd, "/tmp") != 0 && strcmp(writable, "/tmp") != 0) {
-            if (!under(cwd, writable))
-                files = find_shown(cwd, cwd, 1, show, files);
-            for (i = 0; shown[i] != NULL; i++)
-                files = find_shown(shown[i], cwd, folders, show, files);
-            tmp = mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777,size=256m");
-            if (tmp == 0) {
-                place_shown(show, files);
-                make_folders(writable, 1); /* its mount point, moved there below */
-            }
+        /* Empty /tmp and /run of the run's own, with what it needs of the machine's: the
+         * entry that holds the folder it starts in (read-only), the files shown, and its
+         * writable folder, each at its place. */
+        if (top_entry(cwd, top) == 0 && strcmp(top, writable) != 0)
+            files = find_shown(top, cwd, 1, show, files);
+        for (i = 0; shown[i] != NULL; i++)
+            files = find_shown(shown[i], cwd, folders, show, files);
+        if (private_root(writable) != NULL && strlen(writable) < PATH_MAX) {
+            snprintf(show[files].path, sizeof show[files].path, "%s", writable);
+            show[files].tree = tree;
+            show[files].folder = 1;
+            show[files].writable = 1;
+            listed = 1;
+            files++;
         }
+        tmp = mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777,size=256m");
+        if (access("/run", F_OK) == 0)
+            mount("tmpfs", "/run", "tmpfs", MS_NOSUID | MS_NODEV, "mode=755,size=64m");
+        placed = place_shown(show, files);
         for (i = 0; i < files; i++)
-            close(show[i].tree);
+            if (!show[i].writable)
+                close(show[i].tree);
         if (access("/dev/shm", F_OK) == 0)
             mount("tmpfs", "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777,size=64m");
         for (device = DEVICES; *device != NULL; device++)
             if (mount(*device, *device, NULL, MS_BIND, NULL) == 0)
                 set_attr(*device, 0, 0, MOUNT_ATTR_NODEV);
-        /* /run holds the machine's daemons' sockets (a container engine's, the bus's):
-         * a read-only mount does not stop connect(), and the network namespace leaves
-         * sockets with a path alone. An empty one instead, where the run does not live. */
-        if (!under(cwd, "/run") && !under(writable, "/run") && access("/run", F_OK) == 0)
-            mount("tmpfs", "/run", "tmpfs", MS_NOSUID | MS_NODEV, "mode=755,size=64k");
-        if (syscall(SYS_move_mount, tree, "", AT_FDCWD, writable, MOVE_MOUNT_F_EMPTY_PATH) == 0 &&
-            set_attr(writable, 0, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV, MOUNT_ATTR_RDONLY) == 0)
+        if (!listed)
+            placed = syscall(SYS_move_mount, tree, "", AT_FDCWD, writable,
+                             MOVE_MOUNT_F_EMPTY_PATH) == 0 &&
+                     set_attr(writable, 0, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV,
+                              MOUNT_ATTR_RDONLY) == 0;
+        if (placed)
             held |= CONTAINED_READ_ONLY | (tmp == 0 ? CONTAINED_PRIVATE_TMP : 0);
     }
     if (tree >= 0)
@@ -581,7 +635,7 @@ static int isolate_files(const char *writable, const char *run_at, char *const *
         held |= CONTAINED_FIXED_PATH;
     }
     if (chdir(back) != 0)
-        return 0;
+        return -1; /* the run's folder is not where it should be: no run */
     if (mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) == 0) {
         held |= CONTAINED_OWN_PROC;
         /* Files there that check only their mode, which root without capabilities
@@ -822,7 +876,7 @@ static int init(struct run *r, int outer_alive)
 {
     char self[32];
     ssize_t len;
-    int held = CONTAINED_PID_NS | (user_ns ? CONTAINED_USER_NS : 0);
+    int held = CONTAINED_PID_NS | (user_ns ? CONTAINED_USER_NS : 0), files;
     struct pollfd alive = {outer_alive, POLLIN, 0};
     /* The init dies with the outer launcher, and the namespace with the init. */
     prctl(PR_SET_PDEATHSIG, SIGKILL);
@@ -847,7 +901,13 @@ static int init(struct run *r, int outer_alive)
         held |= CONTAINED_IPC_NS;
     if (unshare(CLONE_NEWNET) == 0)
         held |= CONTAINED_NET_NS;
-    held |= isolate_files(r->writable, r->run_at, r->shown, r->tool);
+    files = isolate_files(r->writable, r->run_at, r->shown, r->tool);
+    if (files < 0) {
+        fprintf(stderr, "launcher: the run's folder (%s) cannot be set up: no run\n",
+                r->writable);
+        return 2;
+    }
+    held |= files;
     prctl(PR_SET_CHILD_SUBREAPER, 1); /* pid 1 is one anyway; said for the reader */
     say("N %ld %ld\n", (long)held, 0L);
     return reap(r);
