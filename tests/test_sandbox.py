@@ -550,6 +550,46 @@ def test_gcc_and_gdb_run_in_the_sandbox(tmp_path, cache, namespaces):
     assert (folder / "inside").exists() and not (tmp_path / "outside").exists()
 
 
+def test_no_unix_socket_of_the_machine_is_reached(tmp_path, cache, namespaces):
+    """A Unix socket with a path is stopped neither by a read-only mount nor by the
+    network namespace: one listening in the run's own folder was reached. socket(AF_UNIX)
+    is refused (EACCES), by the 64-bit and the 32-bit tables alike; socketpair, whose
+    sockets have no path, and other families still work."""
+    import socket
+
+    folder = build(tmp_path / "run", """\
+        #include <errno.h>
+        #include <stdio.h>
+        #include <string.h>
+        #include <sys/socket.h>
+        #include <sys/un.h>
+        int main(int argc, char **argv)
+        {
+            struct sockaddr_un a = {.sun_family = AF_UNIX};
+            int u = socket(AF_UNIX, SOCK_STREAM, 0), sv[2];
+            long r;
+            strncpy(a.sun_path, argv[1], sizeof a.sun_path - 1);
+            printf("unix: %s\\n", u < 0 ? strerror(errno)
+                   : connect(u, (void *)&a, sizeof a) == 0 ? "connected" : "made");
+            printf("inet: %s\\n", socket(AF_INET, SOCK_STREAM, 0) < 0 ? strerror(errno) : "made");
+            printf("pair: %s\\n", socketpair(AF_UNIX, SOCK_STREAM, 0, sv) < 0 ? strerror(errno)
+                   : "made");
+            __asm__ volatile ("int $0x80" : "=a"(r) : "a"(359), "b"(1), "c"(1), "d"(0) : "memory");
+            printf("i386: %ld\\n", r);
+            return 0;
+        }
+    """)
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        listener.bind(str(folder / "sock"))
+        listener.listen(1)
+        out = run(folder, cache, "sock").stdout
+    finally:
+        listener.close()
+    assert out.splitlines() == ["unix: Permission denied", "inet: made", "pair: made",
+                                "i386: -13"], out
+
+
 def test_a_folder_shown_inside_the_writable_one_stays_read_only(tmp_path, cache, namespaces):
     """Shown folders and the writable one are placed shortest first: a folder shown inside
     the writable one (read-only) is not covered by it, and the writable one inside a

@@ -86,6 +86,7 @@
 #include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -94,12 +95,16 @@
 #include <sys/personality.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+#include <linux/audit.h>
 #include <linux/capability.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 
 #define SAMPLE_FD 3 /* also in roads/runner.py (CONTROL_FD) */
 #define MAX_RUN 4096
@@ -682,6 +687,51 @@ static int drop_privileges(unsigned long long keep)
     return held;
 }
 
+/*
+ * No Unix socket of the machine's may be reached: a socket with a path is not stopped by a
+ * read-only mount, nor by the network namespace, and the machine keeps some where the
+ * run can see them (a container engine's, an agent's in a home folder). A seccomp filter
+ * refuses socket(AF_UNIX, ...) with EACCES, by either system-call table (a 64-bit program
+ * can use the 32-bit one), refuses socketcall, which hides its arguments, the x32 table,
+ * and io_uring, which can make sockets too. socketpair stays: its sockets have no path.
+ * Needs no_new_privs (drop_privileges). Returns 0 when it held.
+ */
+#define DENY(errno_) BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | (errno_))
+#define ALLOW BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW)
+static int no_unix_sockets(void)
+{
+    struct sock_filter code[] = {
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch)),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_X86_64, 2, 0),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_I386, 9, 0),
+        ALLOW,
+        /* x86-64: */
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+        BPF_JUMP(BPF_JMP | BPF_JGE | BPF_K, 0x40000000, 0, 1), /* the x32 table */
+        DENY(ENOSYS),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 41 /* socket */, 11, 0),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 425 /* io_uring_setup */, 0, 1),
+        DENY(EPERM),
+        ALLOW,
+        /* i386, also from a 64-bit program (int $0x80): */
+        ALLOW, /* (unreached: keeps the jumps above simple) */
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 102 /* socketcall */, 0, 1),
+        DENY(ENOSYS),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 359 /* socket */, 3, 0),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 425 /* io_uring_setup */, 0, 1),
+        DENY(EPERM),
+        ALLOW,
+        /* socket: its domain, the first argument's low word */
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, args[0])),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AF_UNIX, 0, 1),
+        DENY(EACCES),
+        ALLOW,
+    };
+    struct sock_fprog prog = {(unsigned short)(sizeof code / sizeof code[0]), code};
+    return prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog, 0, 0);
+}
+
 static void limit(int resource, rlim_t value)
 {
     struct rlimit r;
@@ -737,6 +787,8 @@ static void start_program(const struct run *r)
      * where the build is not root), so it is not isolated here. */
     syscall(SYS_keyctl, 1 /* KEYCTL_JOIN_SESSION_KEYRING */, NULL);
     held = drop_privileges(r->caps);
+    if ((held & CONTAINED_NO_NEW_PRIVS) != 0)
+        no_unix_sockets();
     if (!r->tool)
         say("N %ld %ld\n", (long)held, 0L);
     if (r->tool)
