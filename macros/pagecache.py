@@ -593,9 +593,13 @@ def prune() -> None:
 
 
 def saved_session_inputs(path: Path, root: Path) -> list[Path]:
-    """The files a saved ``roads explain`` session was made from (its program's source)."""
+    """The files a saved ``roads explain`` session was made from: its program's source,
+    and the code that captured it (a page cached while only the capture engine changed
+    would keep the stale session, never asked to make it again)."""
+    from roads.explain.saved import code_files
+
     try:
         argv = json.loads(path.read_text(encoding="utf-8"))["inputs"]["argv"]
-        return [root / argv[0]]
+        return [root / argv[0], *code_files()]
     except (OSError, ValueError, KeyError, IndexError, TypeError):
-        return []
+        return code_files()

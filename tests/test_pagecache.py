@@ -644,3 +644,19 @@ def test_entries_unused_for_a_month_are_pruned_and_a_used_one_stays(tmp_path):
     assert figures.prune() == 1 and not path.exists()
     again = FigureCache(tmp_path / "figures", "code")
     assert again.get_key("f" * 64, lambda: "<svg>made again</svg>") == "<svg>made again</svg>"
+
+
+def test_a_page_of_a_saved_session_depends_on_the_code_that_captured_it(tmp_path):
+    """The worked example's page depended on the saved session and its program's source
+    only: with only the capture engine changed (launcher.c, say), a cached page kept the
+    stale session, and no build made it again."""
+    from macros.pagecache import saved_session_inputs
+    from tests.conftest import REPO
+
+    saved = REPO / "docs" / "explained" / "layout.json"
+    inputs = {p.resolve() for p in saved_session_inputs(saved, REPO)}
+    for name in ("roads/capture/launcher.c", "roads/capture/runner.py", "roads/explain/page.py",
+                 "roads/explain/trace.py", "samples/layout.c"):
+        assert (REPO / name).resolve() in inputs, name
+    assert {p.resolve() for p in saved_session_inputs(tmp_path / "missing.json", REPO)} >= {
+        (REPO / "roads/capture/launcher.c").resolve()}

@@ -574,6 +574,9 @@ def test_no_unix_socket_of_the_machine_is_reached(tmp_path, cache, namespaces):
             printf("inet: %s\\n", socket(AF_INET, SOCK_STREAM, 0) < 0 ? strerror(errno) : "made");
             printf("pair: %s\\n", socketpair(AF_UNIX, SOCK_STREAM, 0, sv) < 0 ? strerror(errno)
                    : "made");
+            /* A datagram pair could send to any path: refused too. */
+            printf("datagrams: %s\\n", socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, sv) < 0
+                   ? strerror(errno) : "made");
             __asm__ volatile ("int $0x80" : "=a"(r) : "a"(359), "b"(1), "c"(1), "d"(0) : "memory");
             printf("i386: %ld\\n", r);
             return 0;
@@ -587,7 +590,23 @@ def test_no_unix_socket_of_the_machine_is_reached(tmp_path, cache, namespaces):
     finally:
         listener.close()
     assert out.splitlines() == ["unix: Permission denied", "inet: made", "pair: made",
-                                "i386: -13"], out
+                                "datagrams: Permission denied", "i386: -13"], out
+
+
+@pytest.mark.parametrize("written", ["/tmp/", "//tmp", "/tmp/.", "/"])
+def test_a_run_in_a_shared_folder_or_a_path_not_canonical_is_refused(cache, written,
+                                                                       namespaces):
+    """The launcher compares paths as text: /tmp/ or //tmp for /tmp got past the refusal
+    of a run whose folder is /tmp itself, and wrote the machine's /tmp."""
+    marker = Path("/tmp") / f"roads-test-refused-{os.getpid()}"
+    done = subprocess.run([str(launcher(cache)), "--tool", "10", str(4 << 30), written, "10", "-",
+                           "--", "sh", "-c", f"touch {marker}"], capture_output=True, text=True,
+                          timeout=30)
+    try:
+        assert done.returncode != 0 and "cannot be set up: no run" in done.stderr, done.stderr
+        assert not marker.exists()
+    finally:
+        marker.unlink(missing_ok=True)
 
 
 def test_a_folder_shown_inside_the_writable_one_stays_read_only(tmp_path, cache, namespaces):

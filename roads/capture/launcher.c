@@ -396,8 +396,9 @@ static const char *private_root(const char *path)
     return NULL;
 }
 
-/* The entry of a private folder that holds `path` (/tmp/NAME for /tmp/NAME/a/b): the
- * folder a run starts in is shown with its neighbours (../data, an rpath's ../lib).
+/* The entry of a private folder that holds `path` (/tmp/NAME for /tmp/NAME/a/b; under
+ * /run, `path` itself): the folder a run starts in is shown with its neighbours (../data,
+ * an rpath's ../lib).
  * 0 when `path` lies in a private folder. */
 static int top_entry(const char *path, char *out)
 {
@@ -405,7 +406,8 @@ static int top_entry(const char *path, char *out)
     size_t n;
     if (root == NULL)
         return -1;
-    end = strchr(path + strlen(root) + 1, '/');
+    /* Under /run, the folder alone: its entries are the machine's daemons' and users'. */
+    end = strcmp(root, "/run") == 0 ? NULL : strchr(path + strlen(root) + 1, '/');
     n = end != NULL ? (size_t)(end - path) : strlen(path);
     if (n >= PATH_MAX)
         return -1;
@@ -578,6 +580,10 @@ static int isolate_files(const char *writable, const char *run_at, char *const *
     const char *back;
     if (getcwd(cwd, sizeof cwd) == NULL)
         return -1; /* where the run starts is not known: no run */
+    /* The rules below compare paths as text: the writable folder must be written as the
+     * machine resolves it (not /tmp/ nor //tmp for /tmp). */
+    if (realpath(writable, top) == NULL || strcmp(top, writable) != 0)
+        return -1;
     /* A run whose folder is /, /tmp or /run itself would see, and may write, all of it. */
     for (root = PRIVATE; *root != NULL; root++)
         if (strcmp(cwd, *root) == 0 || strcmp(writable, *root) == 0)
@@ -610,8 +616,15 @@ static int isolate_files(const char *writable, const char *run_at, char *const *
             files++;
         }
         tmp = mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777,size=256m");
-        if (access("/run", F_OK) == 0)
-            mount("tmpfs", "/run", "tmpfs", MS_NOSUID | MS_NODEV, "mode=755,size=64m");
+        if (tmp != 0 || (access("/run", F_OK) == 0 &&
+                         mount("tmpfs", "/run", "tmpfs", MS_NOSUID | MS_NODEV,
+                               "mode=755,size=64m") != 0)) {
+            for (i = 0; i < files; i++)
+                if (!show[i].writable)
+                    close(show[i].tree);
+            close(tree);
+            return -1; /* the machine's /tmp or /run would stay: no run */
+        }
         placed = place_shown(show, files);
         for (i = 0; i < files; i++)
             if (!show[i].writable)
@@ -693,7 +706,9 @@ static int drop_privileges(unsigned long long keep)
  * run can see them (a container engine's, an agent's in a home folder). A seccomp filter
  * refuses socket(AF_UNIX, ...) with EACCES, by either system-call table (a 64-bit program
  * can use the 32-bit one), refuses socketcall, which hides its arguments, the x32 table,
- * and io_uring, which can make sockets too. socketpair stays: its sockets have no path.
+ * and io_uring, which can make sockets too. socketpair stays for streams and sequenced
+ * packets, whose sockets have no path and connect to none; a datagram pair could send to
+ * any path (sendto), so it is refused too. (Jumps counted by hand: each target named.)
  * Needs no_new_privs (drop_privileges). Returns 0 when it held.
  */
 #define DENY(errno_) BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | (errno_))
@@ -703,30 +718,33 @@ static int no_unix_sockets(void)
     struct sock_filter code[] = {
         BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch)),
         BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_X86_64, 2, 0),
-        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_I386, 9, 0),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_I386, 7, 0),
         ALLOW,
-        /* x86-64: */
-        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
-        BPF_JUMP(BPF_JMP | BPF_JGE | BPF_K, 0x40000000, 0, 1), /* the x32 table */
-        DENY(ENOSYS),
-        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 41 /* socket */, 11, 0),
-        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 425 /* io_uring_setup */, 0, 1),
-        DENY(EPERM),
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)), /* the x86-64 table */
+        BPF_JUMP(BPF_JMP | BPF_JGE | BPF_K, 0x40000000, 21, 0), /* the x32 table */
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 41, 9, 0), /* socket */
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 53, 11, 0), /* socketpair */
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 425, 19, 0), /* io_uring_setup */
         ALLOW,
-        /* i386, also from a 64-bit program (int $0x80): */
-        ALLOW, /* (unreached: keeps the jumps above simple) */
-        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
-        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 102 /* socketcall */, 0, 1),
-        DENY(ENOSYS),
-        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 359 /* socket */, 3, 0),
-        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 425 /* io_uring_setup */, 0, 1),
-        DENY(EPERM),
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)), /* the i386 table, also from a 64-bit program (int $0x80) */
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 102, 15, 0), /* socketcall, which hides its arguments */
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 359, 3, 0), /* socket */
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 360, 5, 0), /* socketpair */
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 425, 13, 0), /* io_uring_setup */
         ALLOW,
-        /* socket: its domain, the first argument's low word */
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, args[0])), /* the domain (the low word) */
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AF_UNIX, 7, 0),
+        ALLOW,
         BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, args[0])),
-        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AF_UNIX, 0, 1),
-        DENY(EACCES),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AF_UNIX, 0, 5),
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, args[1])), /* the type, its flags masked */
+        BPF_STMT(BPF_ALU | BPF_AND | BPF_K, ~(unsigned)(SOCK_CLOEXEC | SOCK_NONBLOCK)),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SOCK_STREAM, 2, 0),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SOCK_SEQPACKET, 1, 0),
+        DENY(EACCES), /* a datagram pair can sendto() any path */
         ALLOW,
+        DENY(ENOSYS),
+        DENY(EPERM),
     };
     struct sock_fprog prog = {(unsigned short)(sizeof code / sizeof code[0]), code};
     return prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog, 0, 0);
@@ -787,8 +805,12 @@ static void start_program(const struct run *r)
      * where the build is not root), so it is not isolated here. */
     syscall(SYS_keyctl, 1 /* KEYCTL_JOIN_SESSION_KEYRING */, NULL);
     held = drop_privileges(r->caps);
-    if ((held & CONTAINED_NO_NEW_PRIVS) != 0)
-        no_unix_sockets();
+    if ((held & CONTAINED_NO_NEW_PRIVS) == 0 || no_unix_sockets() != 0) {
+        /* Unix sockets would stay open to the run: no run. */
+        fprintf(stderr, "launcher: Unix sockets cannot be closed to the run: no run\n");
+        say("F %ld %ld\n", (long)getpid(), (long)(errno ? errno : EPERM));
+        _exit(127);
+    }
     if (!r->tool)
         say("N %ld %ld\n", (long)held, 0L);
     if (r->tool)

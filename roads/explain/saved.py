@@ -32,6 +32,15 @@ def explain_digest() -> str:
     return h.hexdigest()
 
 
+def code_files() -> list[Path]:
+    """The files of the code ``explain_digest`` stands for: this package and the capture
+    engine's (``ENGINE_FILES``). A page drawn from a saved session depends on them too
+    (``macros.pagecache``): changed, they make the session stale, and the page with it."""
+    from ..capture.freshness import ENGINE_FILES
+
+    return [*sorted(HERE.glob("*.py")), *(HERE.parent / name for name in ENGINE_FILES)]
+
+
 def _file_digest(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
