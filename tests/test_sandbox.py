@@ -623,6 +623,21 @@ def test_a_folder_shown_inside_the_writable_one_stays_read_only(tmp_path, cache,
     assert (folder / "y").exists() and not (folder / "ro" / "x").exists()
 
 
+def test_a_run_started_below_its_writable_folder_in_run_writes_it(cache, namespaces):
+    """Under /run the folder a run starts in is shown itself (not the entry holding it):
+    started in a subfolder of its writable folder, that read-only copy went on top."""
+    if not os.access("/run", os.W_OK):
+        pytest.skip("/run cannot be written here")
+    base = Path(tempfile.mkdtemp(prefix="roads-test-", dir="/run"))
+    try:
+        (base / "src").mkdir()
+        done = command.run(["sh", "-c", "touch x && echo x; touch ../y && echo y"],
+                           cwd=base / "src", sandbox=tool_prefix(cache, base))
+        assert done.stdout.splitlines() == ["x", "y"], done.stdout
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
+
+
 def test_a_tool_past_its_timeout_leaves_nothing(tmp_path, cache, namespaces):
     marker = "97.3125"  # an argument no other process on the machine has
     folder = tmp_path / "tool"

@@ -603,7 +603,8 @@ static int isolate_files(const char *writable, const char *run_at, char *const *
         /* Empty /tmp and /run of the run's own, with what it needs of the machine's: the
          * entry that holds the folder it starts in (read-only), the files shown, and its
          * writable folder, each at its place. */
-        if (top_entry(cwd, top) == 0 && strcmp(top, writable) != 0)
+        /* (Not where it lies in the writable folder, which would be covered read-only.) */
+        if (top_entry(cwd, top) == 0 && !under(top, writable))
             files = find_shown(top, cwd, 1, show, files);
         for (i = 0; shown[i] != NULL; i++)
             files = find_shown(shown[i], cwd, folders, show, files);
