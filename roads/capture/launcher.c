@@ -574,7 +574,7 @@ static int isolate_files(const char *writable, const char *run_at, char *const *
                          int folders)
 {
     int held = 0, tree, files = 0, i, tmp = -1, placed = 0, listed = 0;
-    char cwd[4096], top[PATH_MAX];
+    char cwd[4096], top[PATH_MAX], canonical[PATH_MAX];
     struct shown_file show[MAX_SHOWN + 2];
     const char *const *root;
     const char *back;
@@ -582,7 +582,7 @@ static int isolate_files(const char *writable, const char *run_at, char *const *
         return -1; /* where the run starts is not known: no run */
     /* The rules below compare paths as text: the writable folder must be written as the
      * machine resolves it (not /tmp/ nor //tmp for /tmp). */
-    if (realpath(writable, top) == NULL || strcmp(top, writable) != 0)
+    if (realpath(writable, canonical) == NULL || strcmp(canonical, writable) != 0)
         return -1;
     /* A run whose folder is /, /tmp or /run itself would see, and may write, all of it. */
     for (root = PRIVATE; *root != NULL; root++)
@@ -709,43 +709,48 @@ static int drop_privileges(unsigned long long keep)
  * can use the 32-bit one), refuses socketcall, which hides its arguments, the x32 table,
  * and io_uring, which can make sockets too. socketpair stays for streams and sequenced
  * packets, whose sockets have no path and connect to none; a datagram pair could send to
- * any path (sendto), so it is refused too. (Jumps counted by hand: each target named.)
+ * any path (sendto), so it is refused too.
  * Needs no_new_privs (drop_privileges). Returns 0 when it held.
  */
 #define DENY(errno_) BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | (errno_))
 #define ALLOW BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW)
 static int no_unix_sockets(void)
 {
+    /* Each instruction numbered; a jump skips that many (jt, jf) and says where it lands. */
     struct sock_filter code[] = {
-        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch)),
-        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_X86_64, 2, 0),
-        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_I386, 7, 0),
-        ALLOW,
-        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)), /* the x86-64 table */
-        BPF_JUMP(BPF_JMP | BPF_JGE | BPF_K, 0x40000000, 21, 0), /* the x32 table */
-        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 41, 9, 0), /* socket */
-        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 53, 11, 0), /* socketpair */
-        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 425, 19, 0), /* io_uring_setup */
-        ALLOW,
-        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)), /* the i386 table, also from a 64-bit program (int $0x80) */
-        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 102, 15, 0), /* socketcall, which hides its arguments */
-        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 359, 3, 0), /* socket */
-        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 360, 5, 0), /* socketpair */
-        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 425, 13, 0), /* io_uring_setup */
-        ALLOW,
-        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, args[0])), /* the domain (the low word) */
-        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AF_UNIX, 7, 0),
-        ALLOW,
-        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, args[0])),
-        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AF_UNIX, 0, 5),
-        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, args[1])), /* the type, its flags masked */
-        BPF_STMT(BPF_ALU | BPF_AND | BPF_K, ~(unsigned)(SOCK_CLOEXEC | SOCK_NONBLOCK)),
-        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SOCK_STREAM, 2, 0),
-        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SOCK_SEQPACKET, 1, 0),
-        DENY(EACCES), /* a datagram pair can sendto() any path */
-        ALLOW,
-        DENY(ENOSYS),
-        DENY(EPERM),
+        /* 0 */ BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch)),
+        /* 1 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_X86_64, 2, 0), /* → 4 */
+        /* 2 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_I386, 7, 0), /* → 10 */
+        /* 3 */ ALLOW,
+        /* The x86-64 table. */
+        /* 4 */ BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+        /* 5 */ BPF_JUMP(BPF_JMP | BPF_JGE | BPF_K, 0x40000000, 21, 0), /* x32 → 27 */
+        /* 6 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 41, 9, 0), /* socket → 16 */
+        /* 7 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 53, 11, 0), /* socketpair → 19 */
+        /* 8 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 425, 19, 0), /* io_uring_setup → 28 */
+        /* 9 */ ALLOW,
+        /* The i386 table, also from a 64-bit program (int $0x80). */
+        /* 10 */ BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+        /* 11 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 102, 15, 0), /* socketcall → 27 */
+        /* 12 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 359, 3, 0), /* socket → 16 */
+        /* 13 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 360, 5, 0), /* socketpair → 19 */
+        /* 14 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 425, 13, 0), /* io_uring_setup → 28 */
+        /* 15 */ ALLOW,
+        /* socket: its domain, the first argument's low word. */
+        /* 16 */ BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, args[0])),
+        /* 17 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AF_UNIX, 7, 0), /* → 25 */
+        /* 18 */ ALLOW,
+        /* socketpair: AF_UNIX streams and sequenced packets only (type flags masked). */
+        /* 19 */ BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, args[0])),
+        /* 20 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AF_UNIX, 0, 5), /* other → 26 */
+        /* 21 */ BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, args[1])),
+        /* 22 */ BPF_STMT(BPF_ALU | BPF_AND | BPF_K, ~(unsigned)(SOCK_CLOEXEC | SOCK_NONBLOCK)),
+        /* 23 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SOCK_STREAM, 2, 0), /* → 26 */
+        /* 24 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SOCK_SEQPACKET, 1, 0), /* → 26 */
+        /* 25 */ DENY(EACCES), /* also a datagram pair, which can sendto() any path */
+        /* 26 */ ALLOW,
+        /* 27 */ DENY(ENOSYS),
+        /* 28 */ DENY(EPERM),
     };
     struct sock_fprog prog = {(unsigned short)(sizeof code / sizeof code[0]), code};
     return prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog, 0, 0);

@@ -27,7 +27,7 @@ from ..constants import ADDR_NO_RANDOMIZE
 from ..errors import ExplainError
 from ..escapes import escape_bytes
 from .record import NO_BUILD_DIR, VARIANT, Session, session_from_json
-from .trace import Hit, Outcome, Tracer, parse_stop, seize_and_read
+from .trace import MADE_WITH, Hit, Outcome, Tracer, parse_stop, seize_and_read
 
 def _shown(job: dict) -> tuple[str, ...]:
     """What the sandbox must show of the machine's /tmp, where it lies there (launcher.c
@@ -245,8 +245,6 @@ def trace_program(job: dict, progress: Callable[[str], None] = lambda s: None) -
 def _made_with(stops: list) -> str:
     """A hint for syscall stops never reached because the C library makes that call
     with another system call (glibc's fork() calls clone)."""
-    from .trace import MADE_WITH
-
     others = {s.name: MADE_WITH[s.name] for s in stops if s.kind == "syscall"
               and s.name in MADE_WITH}
     return "".join(f" (the C library's {name}() makes the {other} system call: "
