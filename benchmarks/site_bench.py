@@ -898,18 +898,21 @@ def url_of(root: Path, md: Path, port: int) -> str:
 @contextlib.contextmanager
 def serving(root: Path, config: str = "mkdocs.yml"):
     """``mkdocs serve`` on a free loopback port in ``root``, and the file it logs to;
-    always stopped on exit."""
+    always stopped on exit, with Ctrl-C (SIGINT) as an author stops it, so that MkDocs
+    removes the copy of the site it serves from (made in a folder of the benchmark's
+    own, in case it is killed)."""
     port = free_port()
     path = root.parent / f"serve-{config}.log"
     log = open(path, "w")
+    tmp = Path(tempfile.mkdtemp(prefix="serve-tmp-", dir=root.parent))
     argv = [PY, "-m", "mkdocs", "serve", "-f", config, "-a", f"127.0.0.1:{port}"]
-    server = subprocess.Popen(argv, cwd=root, env=child_env(root), stdout=log,
+    server = subprocess.Popen(argv, cwd=root, env=child_env(root, TMPDIR=str(tmp)), stdout=log,
                               stderr=subprocess.STDOUT, start_new_session=True)
     try:
         yield port, path
     finally:
         try:
-            os.killpg(server.pid, signal.SIGTERM)
+            os.killpg(server.pid, signal.SIGINT)
             server.wait(timeout=15)
         except subprocess.TimeoutExpired:
             os.killpg(server.pid, signal.SIGKILL)

@@ -105,6 +105,9 @@ def test_serve_shows_a_broken_sample_on_the_page_and_stays_up(tmp_path):
         server.shows(lambda t: "roads-map" in t and "could not be made" not in t
                      and "renamed-block" in t)
     assert "docs/index.md:8: sample 'demo'" in server.output
+    # Stopped as an author stops it, the server took its copy of the site with it
+    # (killed with SIGTERM, each server used to leave a mkdocs_* folder in /tmp).
+    assert server.left_behind() == []
 
 
 def test_strict_build_fails_on_a_broken_sample_naming_page_sample_and_line(tmp_path):
@@ -276,14 +279,20 @@ def test_serve_shows_a_claims_new_words(tmp_path):
 
 class Server:
     """``mkdocs serve`` on a mini-site, in its own process group; ``prefix`` runs it
-    through another command (``unshare``), ``env`` adds to its environment."""
+    through another command (``unshare``), ``env`` adds to its environment.
+
+    Its temporary files go to a folder of the test's (``tmp``: MkDocs serves from a
+    copy of the site it makes there), and it is stopped as an author stops it, with
+    Ctrl-C (SIGINT), so that MkDocs removes that copy; killed only past a deadline."""
 
     def __init__(self, root: Path, prefix: tuple[str, ...] = (), **env: str) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}/"
+        self.tmp = root.parent / f"serve-tmp-{self.port}"
+        self.tmp.mkdir()
         self.process = subprocess.Popen(
             [*prefix, sys.executable, "-m", "mkdocs", "serve", "-a", f"127.0.0.1:{self.port}"],
-            cwd=root, env=env_for(root, **env), stdout=subprocess.PIPE,
+            cwd=root, env=env_for(root, TMPDIR=str(self.tmp), **env), stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT, text=True, process_group=0)
         self.output = ""
 
@@ -296,12 +305,21 @@ class Server:
         return self
 
     def __exit__(self, *exc) -> None:
-        os.killpg(self.process.pid, signal.SIGTERM)
+        self.stop()
+
+    def stop(self) -> None:
+        """Ctrl-C, as an author stops it; SIGKILL if it has not ended within 20 s."""
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGINT)
         try:
             self.output, _ = self.process.communicate(timeout=20)
         except subprocess.TimeoutExpired:
             os.killpg(self.process.pid, signal.SIGKILL)
             self.output, _ = self.process.communicate()
+
+    def left_behind(self) -> list[str]:
+        """What the server left in its temporary folder."""
+        return sorted(p.name for p in self.tmp.iterdir())
 
 
 def figure_shown(text: str) -> bool:
