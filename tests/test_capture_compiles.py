@@ -212,6 +212,40 @@ def test_a_written_back_file_maps_clean_and_fsync_is_not_needed(disk_folder, mon
     assert synced == []
 
 
+def test_writing_back_started_early_is_done_later_without_waiting_on_it(disk_folder, monkeypatch):
+    """``write_back_soon`` (called when gcc ends) starts the writing and returns: the
+    file maps clean soon after, with no ``written_back``; a file written beside it and
+    left alone stays dirty meanwhile (the control)."""
+    synced: list[int] = []
+    monkeypatch.setattr(os, "fsync", lambda fd: synced.append(fd))
+    path = _fresh_file(disk_folder, "binary")
+    control = _fresh_file(disk_folder, "control")
+    build.write_back_soon(path)
+    deadline = time.monotonic() + 10
+    while _mapped_dirty(path)[1] and time.monotonic() < deadline:
+        time.sleep(0.01)
+    clean, dirty = _mapped_dirty(path)
+    assert dirty == 0 and clean > 0, (clean, dirty)
+    if _mapped_dirty(control)[1] == 0:
+        pytest.skip("the control file was written back too (a sync elsewhere, under load)")
+    assert synced == []
+
+
+def test_writing_back_is_not_started_where_sync_file_range_is_not_used(disk_folder, fsyncs,
+                                                                       monkeypatch):
+    """Elsewhere (``_OWN_PAGES``: overlayfs) ``write_back_soon`` does nothing, not even an
+    fsync: ``written_back`` does it all before the run; a FIFO is not waited on."""
+    monkeypatch.setattr(build, "_OWN_PAGES", frozenset())
+    path = _fresh_file(disk_folder, "binary")
+    build.write_back_soon(path)
+    assert _mapped_dirty(path)[1] > 0
+    fifo = disk_folder / "fifo"
+    os.mkfifo(fifo)
+    build.write_back_soon(fifo)
+    build.write_back_soon(disk_folder / "missing")
+    assert fsyncs == []
+
+
 @pytest.fixture
 def fsyncs(monkeypatch) -> list[int]:
     """The descriptors os.fsync is called on from now on (each still fsynced)."""

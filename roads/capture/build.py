@@ -170,6 +170,22 @@ def written_back(path: Path) -> None:
             os.close(fd)
 
 
+def write_back_soon(path: Path) -> None:
+    """Have the kernel start writing the file ``path`` to disk, without waiting: what
+    ``written_back`` waits for later is then done or under way. A binary is written
+    back before its run; started when gcc ends, the writing goes on while the variant
+    before it runs (a refresh spent 20 ms of its 400 waiting on it, 36 binaries). Only
+    where ``written_back`` would use ``sync_file_range``; elsewhere nothing is done."""
+    with contextlib.suppress(OSError):
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_NOFOLLOW | os.O_NONBLOCK)
+        try:
+            libc = _libc()
+            if libc is not None and fs_type(fd) in _OWN_PAGES:
+                libc[1](fd, 0, 0, _SYNC_FILE_RANGE_WRITE)
+        finally:
+            os.close(fd)
+
+
 # statfs(2)'s f_type of the file systems whose files keep their own page cache, where
 # sync_file_range(2) writes what fsync would (include/uapi/linux/magic.h).
 _OWN_PAGES = frozenset({
@@ -178,7 +194,8 @@ _OWN_PAGES = frozenset({
     BTRFS_SUPER_MAGIC.value,
 })
 # sync_file_range(2)'s flags: wait for writes under way, start the rest, wait for them.
-_SYNC_FILE_RANGE_ALL = 1 | 2 | 4  # WAIT_BEFORE | WRITE | WAIT_AFTER
+_SYNC_FILE_RANGE_WRITE = 2
+_SYNC_FILE_RANGE_ALL = 1 | _SYNC_FILE_RANGE_WRITE | 4  # WAIT_BEFORE | WRITE | WAIT_AFTER
 
 
 @functools.cache
@@ -295,6 +312,7 @@ def compile_variant(sample: Sample, variant: Variant, cache: Path, timeout: floa
     if binary.is_dir() and not binary.is_symlink():
         shutil.rmtree(binary)  # a sample left a folder where its binary goes
     os.replace(partial, binary)
+    write_back_soon(binary)  # waited for before it runs (``written_back``)
     if folder_stamp(sample.directory) != before:
         # A source was saved while gcc read it: which version is in the binary is not
         # known, so leave no stamp and compile again next time.
