@@ -188,9 +188,10 @@ def attach(env: jinja2.Environment, cache: Path) -> jinja2.Environment:
     return env
 
 
-def templates(env: jinja2.Environment, roots) -> list[str]:
+def templates(env: jinja2.Environment, roots, each=None) -> list[str]:
     """``roots`` and every template they name, through ``extends``, ``include`` and
-    ``import`` with a literal name, as far as they go (sorted; names not found left out)."""
+    ``import`` with a literal name, as far as they go (sorted; names not found left out).
+    ``each(name, source, filename, tree)`` is called with each one found, as read."""
     import jinja2.meta
 
     found: set[str] = set()
@@ -206,7 +207,22 @@ def templates(env: jinja2.Environment, roots) -> list[str]:
             continue
         found.add(name)
         todo.extend(n for n in jinja2.meta.find_referenced_templates(tree) if n)
+        if each is not None:
+            each(name, source, filename, tree)
     return sorted(found)
+
+
+def _keep(env: jinja2.Environment, name: str, source: str, filename, tree) -> None:
+    """The code of the template ``name`` kept in ``env``'s cache, compiled from ``tree``,
+    its syntax already read from ``source``: what ``env.get_template`` keeps (the
+    same bucket, the same code), without reading the source a second time."""
+    cache = env.bytecode_cache
+    if cache is None:
+        return
+    bucket = cache.get_bucket(env, name, filename, source)
+    if bucket.code is None:
+        bucket.code = env.compile(tree, name, filename)
+        cache.set_bucket(bucket)
 
 
 def ahead(config, cache: Path):
@@ -223,9 +239,12 @@ def ahead(config, cache: Path):
 
     def compile_all() -> None:
         attach(env, cache)
-        for name in templates(env, [*sorted(config.theme.static_templates), "main.html"]):
+
+        def keep(*found) -> None:
             with contextlib.suppress(Exception):  # the build reports its own errors
-                env.get_template(name)
+                _keep(env, *found)
+
+        templates(env, [*sorted(config.theme.static_templates), "main.html"], each=keep)
 
     return compile_all
 

@@ -212,6 +212,39 @@ def helper_compiles_the_theme(tmp_path) -> None:
     assert themecache.ahead(config, cache) is None
 
 
+def test_the_helper_keeps_the_code_the_build_would_keep_reading_each_template_once(
+        tmp_path, monkeypatch):
+    """What the helper keeps from the trees it read to find the templates is, byte for
+    byte, what the build's ``get_template`` would have kept; no source is parsed twice."""
+    folder = tmp_path / "templates"
+    (folder / "partials").mkdir(parents=True)
+    (folder / "base.html").write_text('{% include "partials/h.html" %}<b>{% block b %}{% endblock %}</b>')
+    (folder / "main.html").write_text('{% extends "base.html" %}{% block b %}{{ x | e }}{% endblock %}')
+    (folder / "404.html").write_text('{% extends "main.html" %}')
+    (folder / "partials" / "h.html").write_text("{% for i in range(2) %}{{ i }}{% endfor %}")
+    parsed: list[str] = []
+    original = jinja2.Environment._parse
+
+    def counting(self, source, name, filename):
+        parsed.append(name)
+        return original(self, source, name, filename)
+
+    monkeypatch.setattr(jinja2.Environment, "_parse", counting)
+    work = themecache.ahead(_site_config(folder, tmp_path / "ahead"), tmp_path / "ahead")
+    work()  # in this process: what the helper does
+    assert sorted(parsed) == ["404.html", "base.html", "main.html", "partials/h.html"]
+    built = themecache.attach(theme(folder), tmp_path / "built")
+    for name in ("404.html", "base.html", "main.html", "partials/h.html"):
+        built.get_template(name)
+
+    def kept(where):
+        return {p.name: p.read_bytes()
+                for p in themecache.folder(where).rglob("*" + themecache.SUFFIX)}
+
+    assert len(kept(tmp_path / "ahead")) == 4
+    assert kept(tmp_path / "ahead") == kept(tmp_path / "built")
+
+
 def test_a_theme_that_cannot_be_loaded_is_left_to_the_build(tmp_path):
     from types import SimpleNamespace
 
