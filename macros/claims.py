@@ -16,6 +16,7 @@ from mkdocs.utils.meta import get_data
 from roads.words.claims import Claim, find_claim, load_claims, simple_calls
 from roads.errors import ConfigError
 
+from . import interpret
 from .pagecache import (depends, keep, kept, ours, read_since, reads, recording, sha256_of,
                         warnings)
 from .project import log, project
@@ -143,14 +144,27 @@ def words(c: Claim) -> str:
 
 def _render(text: str) -> str:
     """The words as the page's template environment renders them; words that only call
-    macros with literal arguments are rendered by calling them (``simple_calls``)."""
+    macros with literal arguments are rendered by calling them (``simple_calls``), and
+    most others by walking their parsed template (``interpret``), not compiling it."""
     parts = simple_calls(text)
     # Only our macros are called so: the plugin's (now(), context()) are looked up by a
     # template, which notes them (macros.pagecache: such words are not kept).
     if parts is None or any(not isinstance(p, str) and not ours(p[0]) for p in parts):
+        walked = interpret.render(_ENV.env, text, _macro)
+        if walked is not None:
+            return walked
         return _ENV.env.from_string(text).render(**_ENV.variables)
     return "".join(p if isinstance(p, str) else str(_ENV.macros[p[0]](*p[1], **p[2]))
                    for p in parts)
+
+
+def _macro(name: str):
+    """One of our macros, for words walked by ``interpret``: any other name (a variable,
+    one of the plugin's macros, which the template's context notes as read) is left to
+    Jinja, as is a macro a variable of the same name hides."""
+    if not ours(name) or name in _ENV.variables:
+        raise KeyError(name)
+    return _ENV.macros[name]
 
 
 def claim(claim_id: str) -> str:

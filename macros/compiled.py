@@ -1,9 +1,9 @@
 """Templates made from text (a page's Markdown, a claim's words) compiled once and kept.
 
 mkdocs-macros renders every page's Markdown as a Jinja template (``from_string``), and
-so do the claims whose words use more than plain macro calls: Jinja parses each, writes
-Python for it and compiles that, about 3 ms a page here, 0.15 s of a fresh clone's
-build in all. ``attach`` gives the plugin's environment a ``from_string`` that looks
+so do the claims whose words are more than plain macro calls and more than
+``macros.interpret`` walks: Jinja parses each, writes Python for it and compiles that,
+about 3 ms a page here, a tenth of a second of a fresh clone's build in all. ``attach`` gives the plugin's environment a ``from_string`` that looks
 the compiled code up by the text's digest, under a folder named after what else shapes
 it (``themecache.settings``: Jinja's and Python's versions, the extensions, the
 syntax), and compiles and keeps it when it is not there: the same code, so the same
@@ -108,9 +108,8 @@ def attach(env, cache: Path) -> None:
 
 def texts(root: Path) -> list[str]:
     """The texts a build renders as templates first, as far as can be told before it
-    starts: each page's Markdown without its front matter. (The claims' words, some
-    three dozen small templates, are left to the build: compiling them too, the helper
-    was still at work when the pages began, and took a core from them.)"""
+    starts: each page's Markdown without its front matter. (The claims' words are
+    walked, not compiled: ``macros.interpret``.)"""
     from mkdocs.utils.meta import get_data
 
     found = []
