@@ -29,9 +29,12 @@ from pathlib import Path
 from .. import command
 from ..constants import BTRFS_SUPER_MAGIC, EXT4_SUPER_MAGIC, XFS_SUPER_MAGIC
 from ..errors import CommandCancelled, CommandFailed, CommandTimeout, CompileError
-from .runner import tool_prefix
 from .samples import Sample, Variant
-from .toolchain import gcc_version
+
+# The sandbox (.runner) and gcc's version (.toolchain) are imported where a compile
+# needs them: checking the captures' freshness imports this module for its digests
+# alone, and a build that finds every capture fresh (a fresh clone) then never loads
+# the runner (8 ms before its first page; a frozen build, not the toolchain either).
 
 
 @dataclass(frozen=True)
@@ -96,6 +99,8 @@ def build_dir(cache: Path, sample: Sample, variant: Variant) -> Path:
 
 def source_digest(sample: Sample, variant: Variant, headers: tuple[str, ...]) -> str:
     """Digest of what the binary depends on: sources, headers, flags, gcc."""
+    from .toolchain import gcc_version
+
     h = hashlib.sha256()
     # The whole command (with stand-ins for the paths: the binary does not depend on
     # them), so that a change to how gcc is called rebuilds the binary too.
@@ -260,6 +265,8 @@ def compile_variant(sample: Sample, variant: Variant, cache: Path, timeout: floa
     is stopped (``command.run``) and CommandCancelled raised. However the compile
     ends, it leaves no half-written binary or dependency file behind.
     """
+    from .runner import tool_prefix
+
     where = build_dir(cache, sample, variant)
     binary = where / sample.name
     # Beside the folder, not in it: the sample may write its folder (its binary too) while
