@@ -149,7 +149,7 @@ def _render(text: str) -> str:
     parts = simple_calls(text)
     # Only our macros are called so: the plugin's (now(), context()) are looked up by a
     # template, which notes them (macros.pagecache: such words are not kept).
-    if parts is None or any(not isinstance(p, str) and not ours(p[0]) for p in parts):
+    if parts is None or any(not isinstance(p, str) and not _ours(p[0]) for p in parts):
         walked = interpret.render(_ENV.env, text, _macro)
         if walked is not None:
             return walked
@@ -158,11 +158,17 @@ def _render(text: str) -> str:
                    for p in parts)
 
 
+def _ours(name: str) -> bool:
+    """Whether words may call the macro ``name`` without a template: one of our macros
+    (not one of the plugin's, which the template's context notes as read), and not
+    hidden by a variable of the same name (which the template would read instead)."""
+    return ours(name) and name not in _ENV.variables
+
+
 def _macro(name: str):
-    """One of our macros, for words walked by ``interpret``: any other name (a variable,
-    one of the plugin's macros, which the template's context notes as read) is left to
-    Jinja, as is a macro a variable of the same name hides."""
-    if not ours(name) or name in _ENV.variables:
+    """One of our macros, for words walked by ``interpret`` (``_ours``); KeyError for any
+    other name, which leaves the words to Jinja."""
+    if not _ours(name):
         raise KeyError(name)
     return _ENV.macros[name]
 

@@ -8,10 +8,11 @@ calls of our macros, a few filters and string methods, arithmetic, comparisons a
 ``%`` formatting.
 ``render`` evaluates that part on the parsed tree, with the operations the compiled
 code would use (Python's own operators, the environment's filters, ``str`` for what is
-output), and returns None for anything else (a loop, a test, a name that is not one of
-our macros, a setting that changes how output is made), which the caller then
-compiles as before. Any error on the way also returns None: the compiled template
-then raises it, as it always has, with Jinja's report.
+output), and returns None for anything else (a loop, a test, an unknown filter, a name
+that is not one of our macros, a setting that changes how output is made), found in the
+whole tree before anything is evaluated; the caller then compiles it as before. An
+exception a macro raises is raised as the compiled template would raise it; any other
+error returns None, and the compiled template then raises it with Jinja's report.
 
 tests/test_claims_file.py renders every claim of the file both ways and compares them.
 """
@@ -48,17 +49,73 @@ def walkable(env: jinja2.Environment) -> bool:
             and not getattr(env, "sandboxed", False))
 
 
+class _MacroFailed(Exception):
+    """An exception a called function raised, carried out of the walk."""
+
+    def __init__(self, error: BaseException) -> None:
+        super().__init__(error)
+        self.error = error
+
+
+# Every node a walked template may hold. The whole tree is checked before anything is
+# evaluated: Jinja refuses some templates when it compiles them (an unknown filter, in a
+# branch never taken too), and a template left to Jinja must not have called any macro.
+_WALKED = frozenset({
+    nodes.Template, nodes.Output, nodes.TemplateData, nodes.Assign, nodes.If, nodes.Name,
+    nodes.Const, nodes.Not, nodes.And, nodes.Or, nodes.Concat, nodes.Compare,
+    nodes.Operand, nodes.CondExpr, nodes.Tuple, nodes.List, nodes.Getattr, nodes.Getitem,
+    nodes.Call, nodes.Filter, nodes.Keyword, *_BINARY, *_UNARY,
+})
+
+
+def _walkable_tree(env: jinja2.Environment, tree: nodes.Template, lookup) -> bool:
+    set_here = {n.target.name for n in tree.find_all(nodes.Assign)
+                if type(n.target) is nodes.Name}
+    for node in tree.find_all(nodes.Node):
+        kind = type(node)
+        if kind is nodes.Name and node.ctx == "load" and node.name not in set_here:
+            try:
+                lookup(node.name)
+            except KeyError:
+                return False
+        if kind not in _WALKED:
+            return False
+        if kind is nodes.Assign and type(node.target) is not nodes.Name:
+            return False
+        if kind is nodes.Getitem and type(node.arg) is nodes.Slice:
+            return False
+        if kind is nodes.CondExpr and node.expr2 is None:
+            return False
+        if kind in (nodes.Call, nodes.Filter):
+            if node.dyn_args is not None or node.dyn_kwargs is not None:
+                return False
+        if kind is nodes.Filter:
+            function = env.filters.get(node.name)
+            if (node.node is None or function is None
+                    or getattr(function, "jinja_pass_arg", None) is not None):
+                return False
+    return True
+
+
 def render(env: jinja2.Environment, source: str, lookup) -> str | None:
     """``source`` rendered as ``env.from_string(source).render()`` would render it, or
     None when it is not walked here. ``lookup(name)`` gives the value of a name the
     template reads that it did not set, or raises KeyError to leave the template to
-    Jinja."""
+    Jinja. An exception a called macro raises is raised, as the compiled template
+    would raise it; any other error returns None (Jinja then raises its own)."""
     if not walkable(env):
         return None
     try:
         tree = env.parse(source)
+    except jinja2.TemplateSyntaxError:
+        return None
+    if not _walkable_tree(env, tree, lookup):
+        return None
+    try:
         out: list[str] = []
         _Walk(env, lookup).block(tree.body, out)
+    except _MacroFailed as failed:
+        raise failed.error from None
     except Exception:  # noqa: BLE001 - _Unsupported, or an error the compiled code reports
         return None
     return "".join(out)
@@ -134,14 +191,18 @@ class _Walk:
             return self.filter(node)
         raise _Unsupported(kind.__name__)
 
-    def compare(self, node: nodes.Compare) -> bool:
+    def compare(self, node: nodes.Compare) -> object:
+        """Python's chained comparison, as the compiled code writes it: each operand
+        evaluated once, the first false result or the last one returned."""
         left = self.value(node.expr)
+        result: object = True
         for operand in node.ops:
             right = self.value(operand.expr)
-            if not _COMPARE[operand.op](left, right):
-                return False
+            result = _COMPARE[operand.op](left, right)
+            if not result:
+                return result
             left = right
-        return True
+        return result
 
     def arguments(self, node) -> tuple[list, dict]:
         if node.dyn_args is not None or node.dyn_kwargs is not None:
@@ -154,7 +215,10 @@ class _Walk:
         if getattr(function, "jinja_pass_arg", None) is not None:
             raise _Unsupported("a function that takes the context")
         args, kwargs = self.arguments(node)
-        return function(*args, **kwargs)
+        try:
+            return function(*args, **kwargs)
+        except Exception as error:  # noqa: BLE001 - raised as the compiled code raises it
+            raise _MacroFailed(error) from None
 
     def filter(self, node: nodes.Filter) -> object:
         function = self.env.filters.get(node.name)

@@ -176,6 +176,11 @@ _NOT_WALKED = [  # each left to Jinja: a loop, a test, a variable, a slice, a fi
     "{% for i in range(3) %}{{ i }}{% endfor %}", "{{ 1 is odd }}", "{{ page }}",
     "{{ 'abc'[1:] }}", "{% filter upper %}x{% endfilter %}", "{{ value(*['a', 'b']) }}",
     "{{ unknown_macro('a') }}", "{{ 'a' | no_such_filter }}",
+    # Jinja refuses these when it compiles them, whichever branch a capture takes.
+    "{{ value('a', 'b') == 'x' and ('a' | nosuch) }}",
+    "{% set x = value('a', 'b') == 'x' and 'a' | nosuch %}{{ x }}",
+    "{{ value('a', 'b') > '6' > ('a' | nosuch) }}",
+    "{% if value('a', 'b') == 'x' %}{% for loop in [1] %}{% endfor %}{% endif %}ok",
 ]
 
 
@@ -209,3 +214,33 @@ def test_claims_words_walked_render_as_jinja_renders_them(answers):
         assert walked == len([c for c in CLAIMS if "{" in c.text]) + len(_MADE_UP)
     for text in _NOT_WALKED:
         assert interpret.render(env, text, lookup) is None, text
+
+
+def test_words_left_to_jinja_call_no_macro_first_and_a_macros_error_is_raised():
+    """What the walk leaves to Jinja is found before any macro is called (Jinja calls
+    them again: a failing one would warn twice); an exception a macro raises comes out
+    of the walk itself, as it comes out of the compiled template."""
+    import jinja2
+
+    from macros import interpret
+
+    calls: list[str] = []
+
+    def value(sample, what, **kw):
+        calls.append(what)
+        if what == "fails":
+            raise LookupError("no such value")
+        return "5"
+
+    env = jinja2.Environment(undefined=jinja2.StrictUndefined)
+    lookup = {"value": value}.__getitem__
+    for text in ("{{ value('a', 'b') }}{% for i in [1] %}{{ i }}{% endfor %}",
+                 "{{ value('a', 'b') }}{{ page }}", "{{ value('a', 'b') | nosuch }}"):
+        assert interpret.render(env, text, lookup) is None, text
+    assert calls == []
+    with pytest.raises(LookupError, match="no such value"):
+        interpret.render(env, "{{ value('a', 'b') }} {{ value('a', 'fails') }}", lookup)
+    assert calls == ["b", "fails"]
+    # A chained comparison gives Python's result, not only True or False.
+    assert interpret.render(env, "{{ 1 < 2 < 3 }} {{ 3 < 2 < 1 }} {{ 'a' in 'ab' }}",
+                            lookup) == "True False True"
