@@ -237,8 +237,12 @@ def test_writing_back_is_not_started_where_sync_file_range_is_not_used(disk_fold
     fsync: ``written_back`` does it all before the run; a FIFO is not waited on."""
     monkeypatch.setattr(build, "_OWN_PAGES", frozenset())
     path = _fresh_file(disk_folder, "binary")
+    control = _fresh_file(disk_folder, "control")
     build.write_back_soon(path)
-    assert _mapped_dirty(path)[1] > 0
+    dirty = _mapped_dirty(path)[1]
+    if _mapped_dirty(control)[1] == 0:
+        pytest.skip("the control file was written back too (a sync elsewhere, under load)")
+    assert dirty > 0
     fifo = disk_folder / "fifo"
     os.mkfifo(fifo)
     build.write_back_soon(fifo)
