@@ -905,7 +905,11 @@ def serving(root: Path, config: str = "mkdocs.yml"):
     path = root.parent / f"serve-{config}.log"
     log = open(path, "w")
     tmp = Path(tempfile.mkdtemp(prefix="serve-tmp-", dir=root.parent))
-    argv = [PY, "-m", "mkdocs", "serve", "-f", config, "-a", f"127.0.0.1:{port}"]
+    # With Ctrl-C as a terminal has it: started from a background job, SIGINT would be
+    # ignored, and Python would install no handler for it (tests/test_serve.py).
+    argv = [PY, "-c", "import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); "
+            "os.execv(sys.executable, [sys.executable, *sys.argv[1:]])",
+            "-m", "mkdocs", "serve", "-f", config, "-a", f"127.0.0.1:{port}"]
     server = subprocess.Popen(argv, cwd=root, env=child_env(root, TMPDIR=str(tmp)), stdout=log,
                               stderr=subprocess.STDOUT, start_new_session=True)
     try:
@@ -913,12 +917,14 @@ def serving(root: Path, config: str = "mkdocs.yml"):
     finally:
         try:
             os.killpg(server.pid, signal.SIGINT)
-            server.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.pid, signal.SIGKILL)
-            server.wait()
         except ProcessLookupError:
             pass
+        try:
+            server.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(server.pid, signal.SIGKILL)
+            server.wait()
         log.close()
 
 

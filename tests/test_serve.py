@@ -3,6 +3,7 @@ page; build --strict fails on it with the page, the sample and the line."""
 
 from __future__ import annotations
 
+import contextlib
 import html
 import os
 import re
@@ -277,6 +278,14 @@ def test_serve_shows_a_claims_new_words(tmp_path):
 
 # -- issue 9, item 3: the server survives every error, shows it at its line, recovers --
 
+# Python with Ctrl-C (SIGINT) as a terminal has it. A shell starts a background job
+# (`./dev test &`) with SIGINT ignored, its children inherit that, and Python then never
+# installs its Ctrl-C handler: set back to the default, which exec keeps, it does.
+WITH_CTRL_C = (sys.executable, "-c", "import os, signal, sys; "
+               "signal.signal(signal.SIGINT, signal.SIG_DFL); "
+               "os.execv(sys.executable, [sys.executable, *sys.argv[1:]])")
+
+
 class Server:
     """``mkdocs serve`` on a mini-site, in its own process group; ``prefix`` runs it
     through another command (``unshare``), ``env`` adds to its environment.
@@ -291,7 +300,7 @@ class Server:
         self.tmp = root.parent / f"serve-tmp-{self.port}"
         self.tmp.mkdir()
         self.process = subprocess.Popen(
-            [*prefix, sys.executable, "-m", "mkdocs", "serve", "-a", f"127.0.0.1:{self.port}"],
+            [*prefix, *WITH_CTRL_C, "-m", "mkdocs", "serve", "-a", f"127.0.0.1:{self.port}"],
             cwd=root, env=env_for(root, TMPDIR=str(self.tmp), **env), stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT, text=True, process_group=0)
         self.output = ""
@@ -308,13 +317,15 @@ class Server:
         self.stop()
 
     def stop(self) -> None:
-        """Ctrl-C, as an author stops it; SIGKILL if it has not ended within 20 s."""
-        if self.process.poll() is None:
+        """Ctrl-C, as an author stops it; SIGKILL if it has not ended within 20 s (to
+        the whole group: a child may outlive the server)."""
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(self.process.pid, signal.SIGINT)
         try:
             self.output, _ = self.process.communicate(timeout=20)
         except subprocess.TimeoutExpired:
-            os.killpg(self.process.pid, signal.SIGKILL)
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.process.pid, signal.SIGKILL)
             self.output, _ = self.process.communicate()
 
     def left_behind(self) -> list[str]:
