@@ -244,3 +244,27 @@ def test_words_left_to_jinja_call_no_macro_first_and_a_macros_error_is_raised():
     # A chained comparison gives Python's result, not only True or False.
     assert interpret.render(env, "{{ 1 < 2 < 3 }} {{ 3 < 2 < 1 }} {{ 'a' in 'ab' }}",
                             lookup) == "True False True"
+
+
+def test_a_variable_that_hides_a_macro_leaves_the_words_to_jinja(monkeypatch):
+    """Words are rendered by calling our macros, on the fast path or walked, only where
+    the template would call them: a variable of the same name (front matter shadows a
+    macro) is what Jinja reads, so the words are left to it, on both paths."""
+    from types import SimpleNamespace
+
+    import jinja2
+
+    from macros import claims, pagecache
+
+    value = lambda sample, what, **kw: "from the macro"  # noqa: E731
+    env = jinja2.Environment(undefined=jinja2.StrictUndefined)
+    env.globals["value"] = value
+    monkeypatch.setattr(pagecache, "_macros", {"value"})
+    simple, walked = "It is {{ value('a', 'b') }}.", "{% if 1 %}It is {{ value('a', 'b') }}.{% endif %}"
+    monkeypatch.setattr(claims, "_ENV", SimpleNamespace(env=env, macros={"value": value},
+                                                        variables={}))
+    assert claims._render(simple) == claims._render(walked) == "It is from the macro."
+    hidden = lambda sample, what, **kw: "from the variable"  # noqa: E731
+    monkeypatch.setattr(claims, "_ENV", SimpleNamespace(env=env, macros={"value": value},
+                                                        variables={"value": hidden}))
+    assert claims._render(simple) == claims._render(walked) == "It is from the variable."
