@@ -10,15 +10,17 @@ calls of our macros, a few filters and string methods, arithmetic, comparisons a
 code would use (Python's own operators, the environment's filters, ``str`` for what is
 output), and returns None for anything else (a loop, a test, an unknown filter, a name
 that is not one of our macros, a setting that changes how output is made), found in the
-whole tree before anything is evaluated; the caller then compiles it as before. An
-exception a macro raises is raised as the compiled template would raise it; any other
-error returns None, and the compiled template then raises it with Jinja's report.
+whole tree before anything is evaluated (``_Check``); the caller then compiles it as
+before. An error raised once a function was called (a macro, a string's method) is
+raised as the compiled template would raise it; one raised before returns None, and
+the compiled template then raises it with Jinja's report.
 
 tests/test_claims_file.py renders every claim of the file both ways and compares them.
 """
 
 from __future__ import annotations
 
+import math
 import operator
 
 import jinja2
@@ -49,74 +51,104 @@ def walkable(env: jinja2.Environment) -> bool:
             and not getattr(env, "sandboxed", False))
 
 
-class _MacroFailed(Exception):
-    """An exception a called function raised, carried out of the walk."""
-
-    def __init__(self, error: BaseException) -> None:
-        super().__init__(error)
-        self.error = error
-
-
-# Every node a walked template may hold. The whole tree is checked before anything is
-# evaluated: Jinja refuses some templates when it compiles them (an unknown filter, in a
-# branch never taken too), and a template left to Jinja must not have called any macro.
-_WALKED = frozenset({
-    nodes.Template, nodes.Output, nodes.TemplateData, nodes.Assign, nodes.If, nodes.Name,
-    nodes.Const, nodes.Not, nodes.And, nodes.Or, nodes.Concat, nodes.Compare,
+# The nodes an expression of a walked template may hold.
+_EXPRESSIONS = frozenset({
+    nodes.Name, nodes.Const, nodes.Not, nodes.And, nodes.Or, nodes.Concat, nodes.Compare,
     nodes.Operand, nodes.CondExpr, nodes.Tuple, nodes.List, nodes.Getattr, nodes.Getitem,
     nodes.Call, nodes.Filter, nodes.Keyword, *_BINARY, *_UNARY,
 })
 
 
-def _walkable_tree(env: jinja2.Environment, tree: nodes.Template, lookup) -> bool:
-    set_here = {n.target.name for n in tree.find_all(nodes.Assign)
-                if type(n.target) is nodes.Name}
-    for node in tree.find_all(nodes.Node):
-        kind = type(node)
-        if kind is nodes.Name and node.ctx == "load" and node.name not in set_here:
-            try:
-                lookup(node.name)
-            except KeyError:
-                return False
-        if kind not in _WALKED:
-            return False
-        if kind is nodes.Assign and type(node.target) is not nodes.Name:
-            return False
-        if kind is nodes.Getitem and type(node.arg) is nodes.Slice:
-            return False
-        if kind is nodes.CondExpr and node.expr2 is None:
-            return False
-        if kind in (nodes.Call, nodes.Filter):
-            if node.dyn_args is not None or node.dyn_kwargs is not None:
-                return False
-        if kind is nodes.Filter:
-            function = env.filters.get(node.name)
-            if (node.node is None or function is None
-                    or getattr(function, "jinja_pass_arg", None) is not None):
-                return False
-    return True
+def _takes_context(function: object) -> bool:
+    """Whether Jinja would pass ``function`` its context, environment or evaluation
+    context (``pass_context`` and the like, on it or on its ``__call__``)."""
+    return (getattr(function, "jinja_pass_arg", None) is not None
+            or getattr(getattr(function, "__call__", None), "jinja_pass_arg", None) is not None)
+
+
+class _Check:
+    """Whether a parsed template is walked, judged before anything is evaluated (a
+    template left to Jinja must not have called a macro first, which Jinja would call
+    again), in the template's order: a name is read from what the template set before
+    it (not in an ``if`` branch, which may not be taken), else from ``lookup``, which
+    Jinja's context would give. Raises _Unsupported for anything else, and for what
+    Jinja refuses when it compiles (an unknown filter, a keyword given twice, a
+    constant its Python cannot write), in branches never taken too."""
+
+    def __init__(self, env: jinja2.Environment, lookup) -> None:
+        self.env = env
+        self.lookup = lookup
+
+    def body(self, body: list, defined: set[str]) -> None:
+        for node in body:
+            kind = type(node)
+            if kind is nodes.Output:
+                for child in node.nodes:
+                    if type(child) is not nodes.TemplateData:
+                        self.expression(child, defined)
+            elif kind is nodes.Assign and type(node.target) is nodes.Name:
+                self.expression(node.node, defined)
+                defined.add(node.target.name)
+            elif kind is nodes.If:
+                self.expression(node.test, defined)
+                self.body(node.body, set(defined))
+                for other in node.elif_:
+                    self.expression(other.test, defined)
+                    self.body(other.body, set(defined))
+                self.body(node.else_, set(defined))
+            else:
+                raise _Unsupported(kind.__name__)
+
+    def expression(self, root: nodes.Node, defined: set[str]) -> None:
+        for node in (root, *root.find_all(nodes.Node)):
+            kind = type(node)
+            if kind not in _EXPRESSIONS:
+                raise _Unsupported(kind.__name__)
+            if kind is nodes.Name and node.name not in defined:
+                try:
+                    found = self.lookup(node.name)
+                except KeyError:
+                    raise _Unsupported(f"name {node.name}") from None
+                if _takes_context(found):
+                    raise _Unsupported(f"{node.name} takes the context")
+            elif kind is nodes.Const and isinstance(node.value, float) and not math.isfinite(node.value):
+                raise _Unsupported("a float Python cannot write")
+            elif kind is nodes.CondExpr and node.expr2 is None:
+                raise _Unsupported("an inline if without else")
+            elif kind in (nodes.Call, nodes.Filter):
+                keys = [k.key for k in node.kwargs]
+                if node.dyn_args is not None or node.dyn_kwargs is not None or \
+                        len(keys) != len(set(keys)):
+                    raise _Unsupported("*args, **kwargs or a keyword twice")
+                if kind is nodes.Filter:
+                    function = self.env.filters.get(node.name)
+                    if node.node is None or function is None or _takes_context(function):
+                        raise _Unsupported(f"filter {node.name}")
 
 
 def render(env: jinja2.Environment, source: str, lookup) -> str | None:
     """``source`` rendered as ``env.from_string(source).render()`` would render it, or
-    None when it is not walked here. ``lookup(name)`` gives the value of a name the
-    template reads that it did not set, or raises KeyError to leave the template to
-    Jinja. An exception a called macro raises is raised, as the compiled template
-    would raise it; any other error returns None (Jinja then raises its own)."""
+    None when it is not walked here (``_Check``). ``lookup(name)`` gives the value of a
+    name the template reads that it did not set, or raises KeyError to leave the
+    template to Jinja. An error raised once a function was called (a macro, a string's
+    method) is raised, as the compiled template would raise it after calling the same;
+    one raised before is left to Jinja (None), which reports its own."""
     if not walkable(env):
         return None
     try:
         tree = env.parse(source)
-    except jinja2.TemplateSyntaxError:
+        _Check(env, lookup).body(tree.body, set())
+    except (jinja2.TemplateSyntaxError, _Unsupported):
         return None
-    if not _walkable_tree(env, tree, lookup):
-        return None
+    walk = _Walk(env, lookup)
+    out: list[str] = []
     try:
-        out: list[str] = []
-        _Walk(env, lookup).block(tree.body, out)
-    except _MacroFailed as failed:
-        raise failed.error from None
-    except Exception:  # noqa: BLE001 - _Unsupported, or an error the compiled code reports
+        walk.block(tree.body, out)
+    except _Unsupported:
+        return None
+    except Exception:  # noqa: BLE001 - what the compiled code would raise, or leave it to Jinja
+        if walk.called:
+            raise
         return None
     return "".join(out)
 
@@ -126,6 +158,7 @@ class _Walk:
         self.env = env
         self.lookup = lookup
         self.names: dict[str, object] = {}  # what the template set
+        self.called = False  # whether a function was called yet
 
     def block(self, body: list, out: list[str]) -> None:
         for node in body:
@@ -212,18 +245,18 @@ class _Walk:
 
     def call(self, node: nodes.Call) -> object:
         function = self.value(node.node)
-        if getattr(function, "jinja_pass_arg", None) is not None:
+        if _takes_context(function):  # a method found by attribute (``_Check`` saw names)
             raise _Unsupported("a function that takes the context")
         args, kwargs = self.arguments(node)
+        self.called = True
         try:
             return function(*args, **kwargs)
-        except Exception as error:  # noqa: BLE001 - raised as the compiled code raises it
-            raise _MacroFailed(error) from None
+        except StopIteration:  # as jinja2.runtime.Context.call has it
+            return self.env.undefined("value was undefined because a callable raised a"
+                                      " StopIteration exception")
 
     def filter(self, node: nodes.Filter) -> object:
-        function = self.env.filters.get(node.name)
-        if function is None or getattr(function, "jinja_pass_arg", None) is not None:
-            raise _Unsupported(f"filter {node.name}")
+        function = self.env.filters[node.name]  # there, and taking no context (``_Check``)
         subject = self.value(node.node)
         args, kwargs = self.arguments(node)
         return function(subject, *args, **kwargs)

@@ -149,7 +149,11 @@ def test_words_that_only_call_macros_render_as_jinja_renders_them():
     assert fast > len(texts) / 2, "the fast path took too few of the claims"
     for text in ("a {{ value('a', 'b') | upper }}", "{{ 2 * value('a', 'b') }}",
                  "{{ value(*args) }}", "{% set n = 1 %}{{ n }}", "ends {{ const('X') }}\n",
-                 "{{ value('a', 'b') * const('X') }}"):
+                 "{{ value('a', 'b') * const('X') }}",
+                 # Jinja makes "\r\n" "\n", and reads these literals otherwise or not at all
+                 "a\r\nb {{ value('x', 'y') }}", "{{ value(b'x') }}", "{{ value({1, 2}) }}",
+                 "{{ value(.5) }}", "{{ value(...) }}", "{{ value(1j) }}", "{{ value(0x10) }}",
+                 "{{ value('a\\tb') }}", "{{ value(r'a') }}", "{{ value(True) }}"):
         assert simple_calls(text) is None, text
 
 
@@ -188,7 +192,8 @@ _NOT_WALKED = [  # each left to Jinja: a loop, a test, a variable, a slice, a fi
 def test_claims_words_walked_render_as_jinja_renders_them(answers):
     """Every claim's words and a few made up, walked (macros.interpret) and compiled
     (Jinja itself), with macros that answer as ``answers`` says: the same text, or,
-    where Jinja raises, nothing walked (the compiled template then raises it)."""
+    where Jinja raises, the same exception, or nothing walked (the compiled template
+    then raises it)."""
     import jinja2
 
     from macros import interpret
@@ -202,12 +207,17 @@ def test_claims_words_walked_render_as_jinja_renders_them(answers):
 
     walked = 0
     for text in [c.text for c in CLAIMS if "{" in c.text] + _MADE_UP:
-        mine = interpret.render(env, text, lookup)
         try:
             theirs = env.from_string(text).render()
-        except Exception:  # noqa: BLE001 - what the compiled template raises
-            assert mine is None, text
+        except Exception as error:  # noqa: BLE001 - what the compiled template raises
+            try:
+                mine = interpret.render(env, text, lookup)
+            except Exception as walked_error:  # noqa: BLE001
+                assert type(walked_error) is type(error), text
+            else:
+                assert mine is None, text
             continue
+        mine = interpret.render(env, text, lookup)
         assert mine is None or mine == theirs, text
         walked += mine is not None
     if answers == "numbers":  # no claim's words fail with numbers for values
@@ -234,13 +244,62 @@ def test_words_left_to_jinja_call_no_macro_first_and_a_macros_error_is_raised():
 
     env = jinja2.Environment(undefined=jinja2.StrictUndefined)
     lookup = {"value": value}.__getitem__
+    @jinja2.pass_context
+    def with_context(context):
+        return "ctx"
+
+    class Called:
+        @jinja2.pass_context
+        def __call__(self, context):
+            return "ctx"
+
+    names = {"value": value, "with_context": with_context, "called": Called()}
+    lookup = names.__getitem__
     for text in ("{{ value('a', 'b') }}{% for i in [1] %}{{ i }}{% endfor %}",
-                 "{{ value('a', 'b') }}{{ page }}", "{{ value('a', 'b') | nosuch }}"):
+                 "{{ value('a', 'b') }}{{ page }}", "{{ value('a', 'b') | nosuch }}",
+                 # a name set after it is read, or in a branch not taken: the context's
+                 "{{ value('a', 'b') }}{{ x }}{% set x = 1 %}",
+                 "{{ value('a', 'b') }}{% if false %}{% set x = 1 %}{% endif %}{{ x }}",
+                 # what takes the context, on itself or on its __call__
+                 "{{ value('a', 'b') }}{{ with_context() }}", "{{ value('a', 'b') }}{{ called() }}",
+                 # what Jinja refuses to compile: a keyword twice, a float Python cannot write
+                 "{{ value('a', 'b') }}{{ value(a=1, a=2) }}",
+                 "{{ value('a', 'b') }}{% set x = 1e400 %}{{ x }}"):
         assert interpret.render(env, text, lookup) is None, text
     assert calls == []
-    with pytest.raises(LookupError, match="no such value"):
+    # Set before it is read, in a branch taken: the template's own value.
+    assert interpret.render(env, "{% set x = 1 %}{% if x %}{% set y = 2 %}{{ y }}{% endif %}",
+                            lookup) == "2"
+    with pytest.raises(LookupError, match="no such value") as raised:
         interpret.render(env, "{{ value('a', 'b') }} {{ value('a', 'fails') }}", lookup)
     assert calls == ["b", "fails"]
+    # Any error once a macro was called is raised, as the compiled template raises it
+    # after calling the same macro; the macro's own exception keeps its cause.
+    with pytest.raises(ZeroDivisionError):
+        interpret.render(env, "{{ value('a', 'b') }}{{ 1 // 0 }}", lookup)
+    assert calls == ["b", "fails", "b"]
+
+    def chained(sample, what):
+        try:
+            {}["key"]
+        except KeyError as cause:
+            raise ValueError("boom") from cause
+
+    with pytest.raises(ValueError) as raised:
+        interpret.render(env, "{{ chained('a', 'b') }}", {"chained": chained}.__getitem__)
+    assert isinstance(raised.value.__cause__, KeyError)
+
+    # A function that raises StopIteration gives an undefined value, as Jinja's Context.call
+    # has it: an error under the site's strict undefined, nothing with the default one.
+    def stops():
+        raise StopIteration
+
+    with pytest.raises(jinja2.UndefinedError):
+        interpret.render(env, "{{ stops() }}", {"stops": stops}.__getitem__)
+    lenient = jinja2.Environment()
+    lenient.globals["stops"] = stops
+    assert interpret.render(lenient, "[{{ stops() }}]", {"stops": stops}.__getitem__) == \
+        lenient.from_string("[{{ stops() }}]").render() == "[]"
     # A chained comparison gives Python's result, not only True or False.
     assert interpret.render(env, "{{ 1 < 2 < 3 }} {{ 3 < 2 < 1 }} {{ 'a' in 'ab' }}",
                             lookup) == "True False True"

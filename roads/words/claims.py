@@ -156,14 +156,28 @@ def render_claims(claims: tuple[Claim, ...], titles: dict[str, str],
 _CALL = re.compile(r"\{\{\s*([A-Za-z_]\w*)\s*\((.*?)\)\s*\}\}", re.S)
 
 
+def _jinja_literal(node: ast.expr) -> bool:
+    """Whether ``node``, an argument as Python reads it, is a literal Jinja reads the same:
+    a quoted string without escapes (no prefix such as Python's ``b''``) or a whole
+    number written in digits. Anything else (a float, a set, ``.5``, an escape) is left
+    to the template."""
+    if not isinstance(node, ast.Constant) or isinstance(node.value, bool):
+        return False
+    if isinstance(node.value, int):
+        return node.end_col_offset - node.col_offset == len(str(node.value))  # digits only
+    return (isinstance(node.value, str)
+            and node.end_col_offset - node.col_offset == len(node.value) + 2  # quotes only
+            and "\\" not in node.value)
+
+
 def simple_calls(text: str) -> list[str | tuple[str, tuple, dict]] | None:
     """``text`` as literal pieces and macro calls ``(name, args, kwargs)`` whose arguments
     are all literals, in order, or None when it holds anything else a template can
     (a block, a comment, an expression, a filter, a variable). Rendering the pieces,
     each call's result as ``str``, gives what Jinja gives, without compiling a template
     (tests/test_claims_file.py compares the two for every claim)."""
-    if "{%" in text or "{#" in text or text.endswith(("\n", "\r")):
-        return None  # Jinja also drops a template's last newline
+    if "{%" in text or "{#" in text or "\r" in text or text.endswith("\n"):
+        return None  # Jinja drops a template's last newline, and makes "\r\n" "\n"
     parts: list[str | tuple[str, tuple, dict]] = []
     last = 0
     for match in _CALL.finditer(text):
@@ -175,6 +189,8 @@ def simple_calls(text: str) -> list[str | tuple[str, tuple, dict]] | None:
                 return None  # more than one call: "{{ f(a) * g(b) }}"
             if any(isinstance(a, ast.Starred) for a in call.args) or \
                     any(k.arg is None for k in call.keywords):
+                return None
+            if not all(_jinja_literal(a) for a in (*call.args, *(k.value for k in call.keywords))):
                 return None
             args = tuple(ast.literal_eval(a) for a in call.args)
             kwargs = {k.arg: ast.literal_eval(k.value) for k in call.keywords}
