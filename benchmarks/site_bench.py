@@ -905,26 +905,29 @@ def serving(root: Path, config: str = "mkdocs.yml"):
     path = root.parent / f"serve-{config}.log"
     log = open(path, "w")
     tmp = Path(tempfile.mkdtemp(prefix="serve-tmp-", dir=root.parent))
-    # With Ctrl-C as a terminal has it: started from a background job, SIGINT would be
-    # ignored, and Python would install no handler for it (tests/test_serve.py).
-    argv = [PY, "-c", "import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); "
-            "os.execv(sys.executable, [sys.executable, *sys.argv[1:]])",
-            "-m", "mkdocs", "serve", "-f", config, "-a", f"127.0.0.1:{port}"]
-    server = subprocess.Popen(argv, cwd=root, env=child_env(root, TMPDIR=str(tmp)), stdout=log,
-                              stderr=subprocess.STDOUT, start_new_session=True)
+    argv = [PY, "-m", "mkdocs", "serve", "-f", config, "-a", f"127.0.0.1:{port}"]
+    # Run from a background job (`./dev bench &`), the benchmark has SIGINT ignored, and
+    # so would its server, whose Python would then install no Ctrl-C handler: it starts
+    # with SIGINT at its default (tests/test_serve.py, ``ctrl_c_for_children``).
+    ignored = signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+    if ignored:
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+    try:
+        server = subprocess.Popen(argv, cwd=root, env=child_env(root, TMPDIR=str(tmp)),
+                                  stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    finally:
+        if ignored:
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
         yield port, path
     finally:
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(server.pid, signal.SIGINT)
-        except ProcessLookupError:
-            pass
-        try:
+        with contextlib.suppress(subprocess.TimeoutExpired):
             server.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(server.pid, signal.SIGKILL)
-            server.wait()
+        with contextlib.suppress(ProcessLookupError):  # what outlived it, or all of it
+            os.killpg(server.pid, signal.SIGKILL)
+        server.wait()
         log.close()
 
 

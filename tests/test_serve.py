@@ -12,6 +12,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from pathlib import Path
@@ -108,6 +109,22 @@ def test_serve_shows_a_broken_sample_on_the_page_and_stays_up(tmp_path):
     assert "docs/index.md:8: sample 'demo'" in server.output
     # Stopped as an author stops it, the server took its copy of the site with it
     # (killed with SIGTERM, each server used to leave a mkdocs_* folder in /tmp).
+    assert server.left_behind() == []
+
+
+def test_a_server_started_from_a_background_job_still_stops_on_ctrl_c(tmp_path):
+    """A shell starts a background job (`./dev test &`) with SIGINT ignored: the server
+    started from it still takes Ctrl-C, stops at once and removes its copy of the site
+    (it used to ignore it, wait 20 s for SIGKILL and leave the copy)."""
+    root = make_site(tmp_path / "site")
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)  # as a background job has it
+    try:
+        with Server(root) as server:
+            server.shows(lambda t: "roads-map" in t)
+            stopping = time.monotonic()
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    assert time.monotonic() - stopping < 15
     assert server.left_behind() == []
 
 
@@ -278,12 +295,21 @@ def test_serve_shows_a_claims_new_words(tmp_path):
 
 # -- issue 9, item 3: the server survives every error, shows it at its line, recovers --
 
-# Python with Ctrl-C (SIGINT) as a terminal has it. A shell starts a background job
-# (`./dev test &`) with SIGINT ignored, its children inherit that, and Python then never
-# installs its Ctrl-C handler: set back to the default, which exec keeps, it does.
-WITH_CTRL_C = (sys.executable, "-c", "import os, signal, sys; "
-               "signal.signal(signal.SIGINT, signal.SIG_DFL); "
-               "os.execv(sys.executable, [sys.executable, *sys.argv[1:]])")
+@contextlib.contextmanager
+def ctrl_c_for_children():
+    """Children started meanwhile get Ctrl-C (SIGINT) as a terminal gives it. A shell
+    starts a background job (`./dev test &`) with SIGINT ignored, which children inherit
+    through fork and exec, and Python then installs no Ctrl-C handler: the server would
+    ignore the SIGINT that stops it. Only the main thread may change it (the tests')."""
+    if (signal.getsignal(signal.SIGINT) is not signal.SIG_IGN
+            or threading.current_thread() is not threading.main_thread()):
+        yield
+        return
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 class Server:
@@ -299,10 +325,12 @@ class Server:
         self.url = f"http://127.0.0.1:{self.port}/"
         self.tmp = root.parent / f"serve-tmp-{self.port}"
         self.tmp.mkdir()
-        self.process = subprocess.Popen(
-            [*prefix, *WITH_CTRL_C, "-m", "mkdocs", "serve", "-a", f"127.0.0.1:{self.port}"],
-            cwd=root, env=env_for(root, TMPDIR=str(self.tmp), **env), stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT, text=True, process_group=0)
+        with ctrl_c_for_children():
+            self.process = subprocess.Popen(
+                [*prefix, sys.executable, "-m", "mkdocs", "serve", "-a",
+                 f"127.0.0.1:{self.port}"],
+                cwd=root, env=env_for(root, TMPDIR=str(self.tmp), **env),
+                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, process_group=0)
         self.output = ""
 
     def shows(self, predicate, seconds: float = 60) -> str:
@@ -317,16 +345,19 @@ class Server:
         self.stop()
 
     def stop(self) -> None:
-        """Ctrl-C, as an author stops it; SIGKILL if it has not ended within 20 s (to
-        the whole group: a child may outlive the server)."""
+        """Ctrl-C, as an author stops it; SIGKILL if it has not ended within 20 s. Its
+        process group is its own (``process_group=0``), so the group's id stays taken
+        while any member lives, and whatever of it outlives the server is killed too."""
         with contextlib.suppress(ProcessLookupError):
             os.killpg(self.process.pid, signal.SIGINT)
         try:
             self.output, _ = self.process.communicate(timeout=20)
         except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.process.pid, signal.SIGKILL)
-            self.output, _ = self.process.communicate()
+            self.output = ""
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.process.pid, signal.SIGKILL)
+        if self.process.poll() is None:
+            self.output += self.process.communicate()[0]
 
     def left_behind(self) -> list[str]:
         """What the server left in its temporary folder."""
