@@ -3,12 +3,13 @@
 mkdocs-macros renders every page's Markdown as a Jinja template (``from_string``), and
 so do the claims whose words are more than plain macro calls and more than
 ``macros.interpret`` walks: Jinja parses each, writes Python for it and compiles that,
-about 3 ms a page here, a tenth of a second of a fresh clone's build in all. ``attach`` gives the plugin's environment a ``from_string`` that looks
-the compiled code up by the text's digest, under a folder named after what else shapes
-it (``themecache.settings``: Jinja's and Python's versions, the extensions, the
-syntax), and compiles and keeps it when it is not there: the same code, so the same
-template, as Jinja's own ``from_string`` makes. A text Jinja refuses is refused as
-before, and nothing is kept of it.
+about 3 ms a page here, a tenth of a second of a fresh clone's build in all. ``attach``
+gives the plugin's environment a ``from_string`` that looks the compiled code up by the
+text's digest, under a folder named after what else shapes it (``themecache.settings``:
+Jinja's and Python's versions, the extensions, the syntax), and compiles and keeps it
+when it is not there: the same code, so the same template, as Jinja's own
+``from_string`` makes. A text Jinja refuses is refused as before, and nothing is kept
+of it.
 
 The page cache (``macros.pagecache``) already spares rendering a page whose inputs did
 not change; this serves every build that renders pages again, a fresh clone above all,

@@ -19,7 +19,7 @@ from .capture.changes import summarise
 from .errors import RoadsError, SampleError, printable, tail
 from .capture.project import Outcome, Project
 from .capture.proc import Proc
-from .capture.runner import Stop, launcher, run_program
+from .capture.runner import EMPTIED, Stop, emptied, launcher, run_program
 from .capture.show import address_space, format_table, to_json
 from .explain import command as explain
 
@@ -207,8 +207,8 @@ def cmd_run(args) -> int:
     def snap(stop: Stop):
         spaces.append(address_space(stop.pid, Proc()))
 
-    if any(p.startswith("/dev/shm/") for p in (os.path.abspath(path), os.path.realpath(path))):
-        print(printable(f"roads: error: {program[0]}: lies under /dev/shm, which the sandbox "
+    if emptied(path):
+        print(printable(f"roads: error: {program[0]}: lies under {EMPTIED}, which the sandbox "
                         "replaces with an empty one: copy it elsewhere"), file=sys.stderr)
         return 1
     try:

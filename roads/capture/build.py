@@ -166,13 +166,7 @@ def written_back(path: Path) -> None:
     binary here while another capture compiles). Elsewhere, or when the call fails,
     ``fsync``: on overlayfs, say, a file's pages are those of the file underneath,
     which ``sync_file_range`` returns without writing and ``fsync`` reaches."""
-    with contextlib.suppress(OSError):
-        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_NOFOLLOW | os.O_NONBLOCK)
-        try:
-            if not _sync_data(fd):
-                os.fsync(fd)
-        finally:
-            os.close(fd)
+    _write_back(path, _SYNC_FILE_RANGE_ALL, or_fsync=True)
 
 
 def write_back_soon(path: Path) -> None:
@@ -181,12 +175,17 @@ def write_back_soon(path: Path) -> None:
     back before its run; started when gcc ends, the writing goes on while the variant
     before it runs (a refresh spent 20 ms of its 400 waiting on it, 36 binaries). Only
     where ``written_back`` would use ``sync_file_range``; elsewhere nothing is done."""
+    _write_back(path, _SYNC_FILE_RANGE_WRITE, or_fsync=False)
+
+
+def _write_back(path: Path, flags: int, or_fsync: bool) -> None:
+    """``sync_file_range`` with ``flags`` on the file ``path`` (not through a link, not
+    waiting on a FIFO); with ``or_fsync``, ``fsync`` where that is not done."""
     with contextlib.suppress(OSError):
         fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_NOFOLLOW | os.O_NONBLOCK)
         try:
-            libc = _libc()
-            if libc is not None and fs_type(fd) in _OWN_PAGES:
-                libc[1](fd, 0, 0, _SYNC_FILE_RANGE_WRITE)
+            if not _sync_data(fd, flags) and or_fsync:
+                os.fsync(fd)
         finally:
             os.close(fd)
 
@@ -218,14 +217,14 @@ def _libc():
     return fstatfs, sync_file_range
 
 
-def _sync_data(fd: int) -> bool:
-    """Write every dirty page of the file ``fd`` to disk and wait, with
-    ``sync_file_range``, on a file system in ``_OWN_PAGES``; False where it is not
-    done (another file system, no such call, a call refused): then ``fsync`` it."""
+def _sync_data(fd: int, flags: int = _SYNC_FILE_RANGE_ALL) -> bool:
+    """Write every dirty page of the file ``fd`` to disk and wait (with ``flags``: only
+    start writing them), with ``sync_file_range``, on a file system in ``_OWN_PAGES``;
+    False where it is not done (another file system, no such call, a call refused)."""
     libc = _libc()
     if libc is None or fs_type(fd) not in _OWN_PAGES:
         return False
-    return libc[1](fd, 0, 0, _SYNC_FILE_RANGE_ALL) == 0
+    return libc[1](fd, 0, 0, flags) == 0
 
 
 def fs_type(fd: int) -> int | None:

@@ -195,6 +195,17 @@ def launcher_died(signum: int, oom_kills_during: int) -> str:
             "with it and no process of it has an exit status")
 
 
+# The folder the launcher replaces with an empty one of the run's own and shows nothing
+# of (launcher.c; /tmp and /run show what a run needs of them, --show).
+EMPTIED = "/dev/shm"
+
+
+def emptied(path: str) -> bool:
+    """Whether the file ``path`` (as named, or its links resolved) lies in ``EMPTIED``,
+    where a run in the sandbox would not find it."""
+    return any(p.startswith(EMPTIED + "/") for p in (os.path.abspath(path), os.path.realpath(path)))
+
+
 def launcher(cache: Path) -> Path:
     """The compiled launcher, built into ``cache`` on first use (keyed by its source)."""
     digest = _launcher_digest()

@@ -19,7 +19,7 @@ from ..errors import RoadsError
 from ..capture.build import written_back
 from ..capture.elf import read_elf
 from ..capture.proc import Proc
-from ..capture.runner import Stop, describe_status
+from ..capture.runner import EMPTIED, Stop, describe_status, emptied
 from ..capture.samples import DEFAULT_FLAGS
 from ..capture.snapshot import snapshot_process
 from ..capture.toolchain import provenance
@@ -128,8 +128,8 @@ def explain_program(argv: list[str], wheres: list[str], *, aslr: bool = False,
     path = "" if compiled else _program_path(program)
     place = None
     if sandbox is not None:
-        if _under(path, "/dev/shm"):
-            raise ExplainError(f"{program}: lies under /dev/shm, which the sandbox replaces "
+        if path and emptied(path):  # a program named (a .c file is compiled elsewhere)
+            raise ExplainError(f"{program}: lies under {EMPTIED}, which the sandbox replaces "
                                "with an empty one: copy it elsewhere, or use --no-sandbox")
         sandbox.mkdir(parents=True, exist_ok=True)
         place = sandbox
