@@ -34,7 +34,7 @@ from mkdocs.utils.meta import YAML_RE, SafeLoader
 from roads.errors import RoadsError
 from roads.words import news
 from roads.words.markup import unshield
-from macros import INLINE_ERRORS, ahead, gitinfo, pagecache, quickexit, themecache
+from macros import INLINE_ERRORS, ahead, gitinfo, pagecache, quickexit, themecache, themefiles
 from macros.project import cache_dir
 from roads.words.pages import (PageMeta, fallback_title, format_date, order_by_weight,
                                validate_front_matter, with_timeline)
@@ -43,6 +43,8 @@ log = logging.getLogger("mkdocs.plugins.roads")
 # Loaded before the plugins' on_config: the macros plugin's git variables, cached (and,
 # when nothing is kept for the repository's state, asked of git ahead, in a thread).
 gitinfo.install()
+# MkDocs lists the theme's files without walking its hidden folders (Material's icons).
+themefiles.install()
 # Set on a page's File when its front matter is unusable and the build goes on.
 _PAGE_ERROR = "roads_page_error"
 # Every page's timeline entries, newest first, gathered by on_nav for this build.
