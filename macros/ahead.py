@@ -40,6 +40,7 @@ import atexit
 import contextlib
 import logging
 import os
+import pickle
 import select
 import shutil
 import signal
@@ -238,29 +239,29 @@ def _die_with_parent() -> None:
         ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG
 
 
-def take(page) -> None:
+def take(page) -> bool:
     """Before MkDocs renders ``page``: claim it, or wait for the worker that did (its
-    rendering is then in the page cache)."""
+    rendering is then in the page cache). True when a worker finished it."""
     index = _state.get("index", {}).get(id(page))
     if index is None or worker():
-        return
+        return False
     try:
         if _claim(index):
-            return
+            return False
     except OSError:  # the claims are gone: no more rendering ahead, this page is ours
         finish()
-        return
+        return False
     deadline = time.monotonic() + WAIT
     while index not in _state["done"]:
         owner = _owner(index)
         if owner not in _state["workers"].values() and (owner or not _state["workers"]):
-            return  # its worker died before finishing it: the build renders it
+            return False  # its worker died before finishing it: the build renders it
         left = deadline - time.monotonic()
         if left <= 0:
             log.info("a worker rendering pages ahead took more than %.0f s over %s; "
                      "rendering it here", WAIT, page.file.src_uri)
             finish()  # the workers go: none renders a page at the same time as the build
-            return
+            return False
         ready, _, _ = select.select(list(_state["workers"]), [], [], min(left, 1.0))
         for fd in ready:
             data = os.read(fd, 4096)
@@ -270,6 +271,7 @@ def take(page) -> None:
                 continue
             usable = len(data) - len(data) % 4  # pipe writes of 4 bytes are atomic
             _state["done"].update(i for (i,) in struct.iter_unpack("=I", data[:usable]))
+    return True
 
 
 def finish() -> None:
@@ -325,3 +327,115 @@ def abandon() -> None:
     """The build is failing: end the workers and the helpers now."""
     finish()
     settle()
+
+
+# ------------------------------------------------------------ the pages' HTML, ahead
+#
+# Once every page has rendered, MkDocs builds each page's HTML in turn (``_build_page``:
+# the theme's template, the plugins' ``page_context`` and ``post_page`` events, the
+# file written), on one core: a fifth of a fresh clone's build and more of a warm one.
+# ``install`` wraps that function: at a build's first page, a worker is forked as
+# above (``fork``: the cores less one; none under threads, in a ``--dirty`` build or
+# on one core) that builds the pages from the last one down while the build goes from
+# the first one up, each page claimed once. A page a worker built is only brought in:
+# the entries Material's search made of it go into the build's search index in the
+# page's turn, so the index is the same. Only a build whose handlers of those two
+# events are known to change nothing else is built this way (``_themable``): the
+# search plugin and this project's hooks; any other plugin there (the print page's,
+# the offline plugin's) keeps MkDocs' own order. A page whose building logged a
+# warning, failed or was not brought back is built again by the build, which then
+# logs what it logs.
+
+_SEARCH = "material.plugins.search.plugin"
+_HOOKS = "macros/hooks.py"  # the module name MkDocs gives the hooks it loads
+
+
+def _search_index(config):
+    """The search plugin's index of this build (None: no Material search)."""
+    for plugin in config.plugins.values():
+        if type(plugin).__module__ == _SEARCH:
+            return getattr(plugin, "search_index", None)
+    return None
+
+
+def _themable(config) -> bool:
+    """Whether each handler of ``page_context`` and ``post_page`` changes nothing but
+    the page's own output (or, for Material's search, its index entries)."""
+    for event in ("page_context", "post_page"):
+        for handler in config.plugins.events.get(event, ()):
+            owner = getattr(handler, "__self__", None)
+            known = (type(owner).__module__ == _SEARCH if owner is not None
+                     else getattr(handler, "__module__", None) == _HOOKS)
+            if not known:
+                return False
+    return True
+
+
+def _entries_path(index: int) -> str:
+    return os.path.join(_state["claims"], f"{index}.entries")
+
+
+def _builder(original, config, doc_files, nav, env, dirty):
+    """What a worker does with each page it claims: MkDocs' own building, then the
+    search entries it made kept for the build (written whole, then renamed)."""
+    from .pagecache import warnings
+
+    search = _search_index(config)
+
+    def build(page) -> None:
+        entries = search.entries if search is not None else []
+        before, warned = len(entries), warnings()
+        original(page, config, doc_files, nav, env, dirty,
+                 excluded=page.file.inclusion.is_excluded())
+        if warnings() != warned:  # the build builds it again and logs the warning itself
+            raise RuntimeError(f"{page.file.src_uri}: a warning")
+        path = _entries_path(_state["index"][id(page)])
+        with open(f"{path}.part", "wb") as out:
+            pickle.dump(entries[before:], out, protocol=pickle.HIGHEST_PROTOCOL)
+        os.replace(f"{path}.part", path)
+
+    return build
+
+
+def _brought(page, config) -> bool:
+    """Whether a worker built ``page``: its search entries are then added in its turn."""
+    if not take(page):
+        return False
+    try:
+        with open(_entries_path(_state["index"][id(page)]), "rb") as kept:
+            entries = pickle.load(kept)
+    except (OSError, KeyError, EOFError, pickle.UnpicklingError):
+        return False  # not brought back: the build builds it
+    search = _search_index(config)
+    if search is not None:
+        search.entries.extend(entries)
+    return True
+
+
+def install() -> None:
+    """Wrap MkDocs' ``_build_page`` (once a process) so that a worker builds pages ahead."""
+    from mkdocs.commands import build as mkdocs_build
+
+    original = mkdocs_build._build_page
+    if getattr(original, "roads_ahead", False):
+        return
+
+    def _build_page(page, config, doc_files, nav, env, dirty=False, excluded=False):
+        if not worker():
+            if _state.get("building") is not doc_files:  # this build's first page
+                _state["building"] = doc_files
+                if not dirty and _themable(config) and fork(
+                        [f.page for f in doc_files],
+                        _builder(original, config, doc_files, nav, env, dirty)):
+                    log.info("building pages' HTML ahead in %d worker process(es)",
+                             len(_state["workers"]))
+            brought = _brought(page, config)
+            if doc_files and page is doc_files[-1].page:
+                finish()  # the last page: the worker is done with
+                _state.pop("building", None)
+            if brought:
+                return None
+        return original(page, config, doc_files, nav, env, dirty, excluded)
+
+    _build_page.roads_ahead = True  # type: ignore[attr-defined]
+    mkdocs_build._build_page = _build_page

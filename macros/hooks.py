@@ -45,6 +45,8 @@ log = logging.getLogger("mkdocs.plugins.roads")
 gitinfo.install()
 # MkDocs lists the theme's files without walking its hidden folders (Material's icons).
 themefiles.install()
+# A worker builds pages' HTML ahead, from the last page down (``macros.ahead``).
+ahead.install()
 # Set on a page's File when its front matter is unusable and the build goes on.
 _PAGE_ERROR = "roads_page_error"
 # Every page's timeline entries, newest first, gathered by on_nav for this build.
@@ -230,6 +232,7 @@ def on_post_build(config) -> None:
     so that two builds write the same bytes). They need the site's absolute address.
     The page cache now holds this code's renderings (``macros.ahead``), and its entries
     unused for a month go, as do those of the other caches (``pagecache.prune``)."""
+    ahead.finish()  # the worker that built pages' HTML ahead, if the last page did not end it
     ahead.filled(config)
     pagecache.prune()
     from macros import editions

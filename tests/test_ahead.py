@@ -355,3 +355,124 @@ def helper_ends_its_programs(tmp_path: Path) -> None:
     ahead._state["helpers"].discard(pid)
     assert os.waitstatus_to_exitcode(status) == 0
     assert gone(int(said.read_text())), "the helper's program outlived it"
+
+
+# -- the pages' HTML, built ahead ----------------------------------------------------
+
+
+def html_scenario(tmp_path: Path, *, warn_on: str | None = None, die_on: str | None = None,
+                  known: bool = True) -> tuple[list, list, list]:
+    """MkDocs' loop over the pages' HTML (``_build_page`` for each in turn) with the
+    wrapper ``ahead.install`` puts in its place, over a stand-in for MkDocs' function
+    that logs who built each page and adds two search entries for it: (who built what,
+    in order; the search index's entries; the workers forked)."""
+    import logging
+    from unittest import mock
+
+    from mkdocs.commands import build as mkdocs_build
+
+    search = SimpleNamespace(entries=[])
+    def handler(self, *args, **kwargs):
+        return None
+
+    searcher = type("SearchPlugin", (), {"__module__": ahead._SEARCH,
+                                         "on_page_context": handler})()
+    searcher.search_index = search
+    stranger = type("PrintPage", (), {"__module__": "someone.elses.plugin",
+                                      "on_post_page": handler})()
+    events = {"page_context": [searcher.on_page_context],
+              "post_page": [] if known else [stranger.on_post_page]}
+    config = SimpleNamespace(plugins=SimpleNamespace(events=events, values=lambda: [searcher]))
+    todo = pages(10)
+    for page in todo:
+        page.file.inclusion = SimpleNamespace(is_excluded=lambda: False)
+    doc_files = [SimpleNamespace(page=page) for page in todo]
+    log = tmp_path / "built"
+    parent = os.getpid()
+
+    def mkdocs_own(page, config, doc_files, nav, env, dirty=False, excluded=False):
+        here = os.getpid() != parent
+        if here and page.name == die_on:
+            os._exit(3)
+        if here and page.name == warn_on:
+            logging.getLogger("mkdocs.plugins.test").warning("a warning in the worker")
+        time.sleep(0.02)
+        search.entries.extend([{"location": page.name, "n": 1}, {"location": page.name, "n": 2}])
+        with open(log, "a") as out:
+            out.write(f"{os.getpid()} {page.name}\n")
+
+    forked: list = []
+    real_fork = ahead.fork
+
+    def fork(*args, **kwargs):
+        count = real_fork(*args, **kwargs)
+        forked.extend(ahead._state.get("workers", {}).values())
+        return count
+
+    with mock.patch.object(mkdocs_build, "_build_page", mkdocs_own), \
+            mock.patch.object(ahead, "fork", fork):
+        ahead.install()
+        try:
+            for file in doc_files:  # as mkdocs.commands.build.build does
+                mkdocs_build._build_page(file.page, config, doc_files, None, None, False,
+                                         excluded=False)
+        finally:
+            ahead.finish()
+    return rendered(log), search.entries, forked
+
+
+def test_a_worker_builds_pages_html_from_the_end_and_brings_their_search_entries(tmp_path):
+    in_a_process_of_its_own("html_ahead", tmp_path)
+
+
+def html_ahead(tmp_path: Path) -> None:
+    done, entries, forked = html_scenario(tmp_path)
+    assert forked, "no worker was forked"
+    names = [f"p{i}" for i in range(10)]
+    assert sorted(name for _, name in done) == sorted(names)  # each page once
+    mine = [name for pid, name in done if pid == os.getpid()]
+    theirs = [name for pid, name in done if pid != os.getpid()]
+    assert mine and theirs, done
+    assert mine == names[:len(mine)] and theirs == names[::-1][:len(theirs)]
+    # The search index is the one a build on one core makes: every page's, in its turn.
+    assert entries == [{"location": n, "n": k} for n in names for k in (1, 2)]
+    assert all(gone(pid) for pid in forked), "a worker outlived the pages"
+
+
+def test_a_page_whose_building_warned_or_killed_its_worker_is_built_by_the_build(tmp_path):
+    in_a_process_of_its_own("html_ahead_troubles", tmp_path)
+
+
+def html_ahead_troubles(tmp_path: Path) -> None:
+    names = [f"p{i}" for i in range(10)]
+    expected = [{"location": n, "n": k} for n in names for k in (1, 2)]
+    for trouble in ("warn_on", "die_on"):
+        folder = tmp_path / trouble
+        folder.mkdir()
+        done, entries, forked = html_scenario(folder, **{trouble: "p8"})
+        assert forked
+        # p9 was the worker's; p8 made it warn (it built it, then left) or die: the
+        # build built p8, and every page below it, itself, and the index is whole.
+        assert (os.getpid(), "p8") in done, (trouble, done)
+        assert [pid == os.getpid() for pid, name in done if name == "p9"] == [False]
+        assert all(pid == os.getpid() for pid, name in done if int(name[1:]) < 8)
+        assert entries == expected, trouble
+        assert all(gone(pid) for pid in forked)
+
+
+def test_pages_html_is_built_in_mkdocs_order_when_another_plugin_handles_the_page(tmp_path):
+    in_a_process_of_its_own("html_not_ahead", tmp_path)
+
+
+def html_not_ahead(tmp_path: Path) -> None:
+    done, entries, forked = html_scenario(tmp_path, known=False)
+    assert forked == []
+    assert done == [(os.getpid(), f"p{i}") for i in range(10)]
+    assert entries == [{"location": f"p{i}", "n": k} for i in range(10) for k in (1, 2)]
+
+
+def test_the_sites_page_handlers_are_known_and_the_print_pages_are_not():
+    from mkdocs.config import load_config
+
+    assert ahead._themable(load_config(str(REPO / "mkdocs.yml")))
+    assert not ahead._themable(load_config(str(REPO / "mkdocs-publish.yml")))

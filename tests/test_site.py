@@ -42,9 +42,11 @@ def make_project(tmp_path: Path, docs: Path | None = MINISITE / "docs") -> Path:
     return project
 
 
-def build(project: Path, site: Path | None = None, strict: bool = True, **env: str) -> Completed:
+def build(project: Path, site: Path | None = None, strict: bool = True,
+          prefix: tuple[str, ...] = (), **env: str) -> Completed:
     """``mkdocs build --strict`` (or without, as ``mkdocs serve`` builds) of ``project``
-    into ``site`` (default project/site).
+    into ``site`` (default project/site), run under ``prefix`` (a command such as
+    ``taskset``) if given.
 
     Frozen, with ``project`` as the root of the captures (and of the cache folder),
     unless ``env`` says otherwise: a mini-site's build never captures, and never
@@ -58,7 +60,7 @@ def build(project: Path, site: Path | None = None, strict: bool = True, **env: s
     environ.update({"NO_MKDOCS_2_WARNING": "1", "ROADS_MODE": "frozen",
                     "ROADS_ROOT": str(project), "PYTHONPATH": str(ROOT), **env})
     config = str(project / "mkdocs.yml")
-    argv = [sys.executable, "-m", "mkdocs", "build", *(["--strict"] if strict else []), "-f",
+    argv = [*prefix, sys.executable, "-m", "mkdocs", "build", *(["--strict"] if strict else []), "-f",
             config, "-d", str(site)]
     return run(argv, cwd=project, env=environ, timeout=180, check=False)
 
@@ -292,6 +294,30 @@ def test_macro_error_fails_the_build(tmp_path):
     done = build(project)
     assert done.returncode != 0
     assert "no_such_macro" in done.stderr + done.stdout
+
+
+@pytest.mark.skipif(not shutil.which("taskset") or len(os.sched_getaffinity(0)) < 2,
+                    reason="one core (or no taskset): no worker builds pages ahead")
+def test_pages_html_built_ahead_is_the_html_of_a_build_on_one_core(tmp_path):
+    """A worker builds the pages' HTML from the last page down (macros/ahead.py): the
+    site, its search index included, has the bytes of a build on one core, cold or warm."""
+    project = make_project(tmp_path)
+    cache = str(tmp_path / "cache")
+    ahead = build(project, site=tmp_path / "ahead", ROADS_CACHE=cache)
+    assert ahead.returncode == 0, ahead.stderr
+    assert re.search(r"building pages' HTML ahead in \d+ worker process", ahead.stderr), ahead.stderr
+    warm = build(project, site=tmp_path / "warm", ROADS_CACHE=cache)
+    assert "building pages' HTML ahead" in warm.stderr, warm.stderr
+    alone = build(project, site=tmp_path / "alone", prefix=("taskset", "-c", "0"),
+                  ROADS_CACHE=str(tmp_path / "cache-alone"))
+    assert alone.returncode == 0, alone.stderr
+    assert "pages' HTML ahead" not in alone.stderr, alone.stderr
+    one = tree_bytes(tmp_path / "alone")
+    assert "search/search_index.json" in one and len(one) > 20
+    for other in ("ahead", "warm"):
+        site = tree_bytes(tmp_path / other)
+        assert site.keys() == one.keys()
+        assert [name for name in one if site[name] != one[name]] == [], other
 
 
 # --- the real site ---------------------------------------------------------------------
