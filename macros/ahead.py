@@ -26,6 +26,10 @@ first build), in ``refresh`` mode (which looks nothing up), for a ``--dirty`` bu
 on one core, or once a build filled the page cache with this code in this
 configuration (a mark: after that, a build misses a few pages at most).
 
+After the pages, MkDocs builds each page's HTML (the theme around it) in turn; there a
+worker forked at the first page builds from the last page down in the same way, and
+brings back the search entries it made (``install``, at the end of this module).
+
 Before that, while the build starts (the plugins' and the engine's imports, the
 captures' freshness, the pages' files and navigation: one core's work), a ``helper``
 may make what the build needs later, into a cache the build reads then (the pages'
@@ -327,6 +331,7 @@ def abandon() -> None:
     """The build is failing: end the workers and the helpers now."""
     finish()
     settle()
+    html_done()
 
 
 # ------------------------------------------------------------ the pages' HTML, ahead
@@ -334,20 +339,24 @@ def abandon() -> None:
 # Once every page has rendered, MkDocs builds each page's HTML in turn (``_build_page``:
 # the theme's template, the plugins' ``page_context`` and ``post_page`` events, the
 # file written), on one core: a fifth of a fresh clone's build and more of a warm one.
-# ``install`` wraps that function: at a build's first page, a worker is forked as
-# above (``fork``: the cores less one; none under threads, in a ``--dirty`` build or
-# on one core) that builds the pages from the last one down while the build goes from
-# the first one up, each page claimed once. A page a worker built is only brought in:
-# the entries Material's search made of it go into the build's search index in the
-# page's turn, so the index is the same. Only a build whose handlers of those two
-# events are known to change nothing else is built this way (``_themable``): the
-# search plugin and this project's hooks; any other plugin there (the print page's,
-# the offline plugin's) keeps MkDocs' own order. A page whose building logged a
-# warning, failed or was not brought back is built again by the build, which then
-# logs what it logs.
+# ``install`` wraps that function. After ``on_env`` (``html_next``), at the build's
+# first page, a worker is forked as above (``fork``: the cores less one; none under
+# threads, in a ``--dirty`` build or on one core) that builds the pages from the last
+# one down while the build goes from the first one up, each page claimed once. A page
+# a worker built is only brought in: the entries Material's search made of it go into
+# the build's search index in the page's turn, so the index is the same. A page whose
+# building in the worker logged anything (a warning, MkDocs' "Page skipped", a line of
+# ``-v``) or raised a Python warning, failed, or was not brought back is built again
+# by the build, which then logs what it logs. No worker is forked (``_parallel``)
+# unless each handler of those two events is known to change nothing but the page
+# (Material's search, whose entries come back, and our hooks' ``on_post_page``; the
+# print page's and the offline plugin's keep MkDocs' order), nor when two pages write
+# the same file (MkDocs writes the later one last), nor for pages built by anyone but
+# MkDocs' own loop after ``on_env``.
 
 _SEARCH = "material.plugins.search.plugin"
 _HOOKS = "macros/hooks.py"  # the module name MkDocs gives the hooks it loads
+_OUR_HANDLERS = {"on_post_page"}  # of the hooks: each changes only the page's output
 
 
 def _search_index(config):
@@ -365,30 +374,62 @@ def _themable(config) -> bool:
         for handler in config.plugins.events.get(event, ()):
             owner = getattr(handler, "__self__", None)
             known = (type(owner).__module__ == _SEARCH if owner is not None
-                     else getattr(handler, "__module__", None) == _HOOKS)
+                     else getattr(handler, "__module__", None) == _HOOKS
+                     and getattr(handler, "__name__", None) in _OUR_HANDLERS)
             if not known:
                 return False
     return True
+
+
+def _parallel(config, doc_files) -> bool:
+    """Whether these pages' HTML may be built by a worker too (see above)."""
+    destinations = {f.abs_dest_path for f in doc_files}
+    return len(destinations) == len(doc_files) and _themable(config)
 
 
 def _entries_path(index: int) -> str:
     return os.path.join(_state["claims"], f"{index}.entries")
 
 
+class _Said(logging.Handler):
+    """Every log record that reaches it (on the root logger and on MkDocs', which does
+    not pass its records on), kept."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.NOTSET)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+class _HandBack(Exception):
+    """The page said something while a worker built it: the build builds it again."""
+
+
 def _builder(original, config, doc_files, nav, env, dirty):
     """What a worker does with each page it claims: MkDocs' own building, then the
     search entries it made kept for the build (written whole, then renamed)."""
-    from .pagecache import warnings
+    import warnings
 
     search = _search_index(config)
+    loggers = (logging.getLogger(), logging.getLogger("mkdocs"))
 
     def build(page) -> None:
         entries = search.entries if search is not None else []
-        before, warned = len(entries), warnings()
-        original(page, config, doc_files, nav, env, dirty,
-                 excluded=page.file.inclusion.is_excluded())
-        if warnings() != warned:  # the build builds it again and logs the warning itself
-            raise RuntimeError(f"{page.file.src_uri}: a warning")
+        before = len(entries)
+        said = _Said()
+        for logger in loggers:
+            logger.addHandler(said)
+        try:
+            with warnings.catch_warnings(record=True) as warned:
+                original(page, config, doc_files, nav, env, dirty,
+                         excluded=page.file.inclusion.is_excluded())
+        finally:
+            for logger in loggers:
+                logger.removeHandler(said)
+        if said.records or warned:
+            raise _HandBack(page.file.src_uri)
         path = _entries_path(_state["index"][id(page)])
         with open(f"{path}.part", "wb") as out:
             pickle.dump(entries[before:], out, protocol=pickle.HIGHEST_PROTOCOL)
@@ -412,6 +453,12 @@ def _brought(page, config) -> bool:
     return True
 
 
+def html_next() -> None:
+    """``on_env``: MkDocs' loop over the pages' HTML comes next."""
+    _state["html_next"] = True
+    _state.pop("building", None)
+
+
 def install() -> None:
     """Wrap MkDocs' ``_build_page`` (once a process) so that a worker builds pages ahead."""
     from mkdocs.commands import build as mkdocs_build
@@ -422,20 +469,27 @@ def install() -> None:
 
     def _build_page(page, config, doc_files, nav, env, dirty=False, excluded=False):
         if not worker():
-            if _state.get("building") is not doc_files:  # this build's first page
+            if _state.pop("html_next", False):  # the first page of MkDocs' own loop
                 _state["building"] = doc_files
-                if not dirty and _themable(config) and fork(
+                if not dirty and _parallel(config, doc_files) and fork(
                         [f.page for f in doc_files],
                         _builder(original, config, doc_files, nav, env, dirty)):
                     log.info("building pages' HTML ahead in %d worker process(es)",
                              len(_state["workers"]))
-            brought = _brought(page, config)
-            if doc_files and page is doc_files[-1].page:
-                finish()  # the last page: the worker is done with
-                _state.pop("building", None)
-            if brought:
-                return None
+            if _state.get("building") is doc_files:
+                brought = _brought(page, config)
+                if page is doc_files[-1].page:
+                    finish()  # the last page: the worker is done with
+                    _state.pop("building", None)
+                if brought:
+                    return None
         return original(page, config, doc_files, nav, env, dirty, excluded)
 
     _build_page.roads_ahead = True  # type: ignore[attr-defined]
     mkdocs_build._build_page = _build_page
+
+
+def html_done() -> None:
+    """``on_post_build`` (and a failed build): no page of this build is built ahead now."""
+    _state.pop("html_next", None)
+    _state.pop("building", None)

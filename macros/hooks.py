@@ -128,6 +128,7 @@ def on_env(env, config, files: Files):
     templates are compiled once and kept (``macros.themecache``)."""
     ahead.finish()
     ahead.settle()  # the theme's templates a helper compiled are kept by now
+    ahead.html_next()  # MkDocs builds the pages' HTML next: a worker may help
     _built.update(env=env, files=files)
     return themecache.attach(env, cache_dir())
 
@@ -233,6 +234,7 @@ def on_post_build(config) -> None:
     The page cache now holds this code's renderings (``macros.ahead``), and its entries
     unused for a month go, as do those of the other caches (``pagecache.prune``)."""
     ahead.finish()  # the worker that built pages' HTML ahead, if the last page did not end it
+    ahead.html_done()
     ahead.filled(config)
     pagecache.prune()
     from macros import editions

@@ -361,7 +361,9 @@ def helper_ends_its_programs(tmp_path: Path) -> None:
 
 
 def html_scenario(tmp_path: Path, *, warn_on: str | None = None, die_on: str | None = None,
-                  known: bool = True) -> tuple[list, list, list]:
+                  say_on: str | None = None, python_warning_on: str | None = None,
+                  known: bool = True, same_file: bool = False,
+                  after_on_env: bool = True) -> tuple[list, list, list]:
     """MkDocs' loop over the pages' HTML (``_build_page`` for each in turn) with the
     wrapper ``ahead.install`` puts in its place, over a stand-in for MkDocs' function
     that logs who built each page and adds two search entries for it: (who built what,
@@ -386,7 +388,10 @@ def html_scenario(tmp_path: Path, *, warn_on: str | None = None, die_on: str | N
     todo = pages(10)
     for page in todo:
         page.file.inclusion = SimpleNamespace(is_excluded=lambda: False)
-    doc_files = [SimpleNamespace(page=page) for page in todo]
+    doc_files = [SimpleNamespace(page=page, abs_dest_path=str(tmp_path / f"{page.name}.html"))
+                 for page in todo]
+    if same_file:  # p3 and p7 write one file (foo.md and foo/index.md)
+        doc_files[7].abs_dest_path = doc_files[3].abs_dest_path
     log = tmp_path / "built"
     parent = os.getpid()
 
@@ -396,11 +401,18 @@ def html_scenario(tmp_path: Path, *, warn_on: str | None = None, die_on: str | N
             os._exit(3)
         if here and page.name == warn_on:
             logging.getLogger("mkdocs.plugins.test").warning("a warning in the worker")
+        if here and page.name == say_on:
+            logging.getLogger("mkdocs.commands.build").info("Page skipped: empty output")
+        if here and page.name == python_warning_on:
+            import warnings
+
+            warnings.warn("a Python warning, in the worker", UserWarning, stacklevel=1)
         time.sleep(0.02)
         search.entries.extend([{"location": page.name, "n": 1}, {"location": page.name, "n": 2}])
         with open(log, "a") as out:
             out.write(f"{os.getpid()} {page.name}\n")
 
+    logging.getLogger("mkdocs").setLevel(logging.INFO)  # as mkdocs build sets it, not -q
     forked: list = []
     real_fork = ahead.fork
 
@@ -412,6 +424,8 @@ def html_scenario(tmp_path: Path, *, warn_on: str | None = None, die_on: str | N
     with mock.patch.object(mkdocs_build, "_build_page", mkdocs_own), \
             mock.patch.object(ahead, "fork", fork):
         ahead.install()
+        if after_on_env:
+            ahead.html_next()  # the hooks' on_env: MkDocs' own loop comes next
         try:
             for file in doc_files:  # as mkdocs.commands.build.build does
                 mkdocs_build._build_page(file.page, config, doc_files, None, None, False,
@@ -446,13 +460,14 @@ def test_a_page_whose_building_warned_or_killed_its_worker_is_built_by_the_build
 def html_ahead_troubles(tmp_path: Path) -> None:
     names = [f"p{i}" for i in range(10)]
     expected = [{"location": n, "n": k} for n in names for k in (1, 2)]
-    for trouble in ("warn_on", "die_on"):
+    for trouble in ("warn_on", "die_on", "say_on", "python_warning_on"):
         folder = tmp_path / trouble
         folder.mkdir()
         done, entries, forked = html_scenario(folder, **{trouble: "p8"})
         assert forked
-        # p9 was the worker's; p8 made it warn (it built it, then left) or die: the
-        # build built p8, and every page below it, itself, and the index is whole.
+        # p9 was the worker's; p8 made it warn, log a line or raise a Python warning
+        # (it built it, then left) or die: the build built p8, and every page below
+        # it, itself (and logged what it logs), and the index is whole.
         assert (os.getpid(), "p8") in done, (trouble, done)
         assert [pid == os.getpid() for pid, name in done if name == "p9"] == [False]
         assert all(pid == os.getpid() for pid, name in done if int(name[1:]) < 8)
@@ -460,15 +475,22 @@ def html_ahead_troubles(tmp_path: Path) -> None:
         assert all(gone(pid) for pid in forked)
 
 
-def test_pages_html_is_built_in_mkdocs_order_when_another_plugin_handles_the_page(tmp_path):
+def test_pages_html_is_built_in_mkdocs_order_when_it_may_not_be_built_ahead(tmp_path):
     in_a_process_of_its_own("html_not_ahead", tmp_path)
 
 
 def html_not_ahead(tmp_path: Path) -> None:
-    done, entries, forked = html_scenario(tmp_path, known=False)
-    assert forked == []
-    assert done == [(os.getpid(), f"p{i}") for i in range(10)]
-    assert entries == [{"location": f"p{i}", "n": k} for i in range(10) for k in (1, 2)]
+    in_order = [(os.getpid(), f"p{i}") for i in range(10)]
+    expected = [{"location": f"p{i}", "n": k} for i in range(10) for k in (1, 2)]
+    # Another plugin handles the page; two pages write one file (MkDocs writes the later
+    # last); the pages are built by someone else than MkDocs' loop after on_env.
+    for case in ({"known": False}, {"same_file": True}, {"after_on_env": False}):
+        folder = tmp_path / next(iter(case))
+        folder.mkdir()
+        done, entries, forked = html_scenario(folder, **case)
+        assert forked == [], case
+        assert done == in_order, case
+        assert entries == expected, case
 
 
 def test_the_sites_page_handlers_are_known_and_the_print_pages_are_not():

@@ -320,6 +320,37 @@ def test_pages_html_built_ahead_is_the_html_of_a_build_on_one_core(tmp_path):
         assert [name for name in one if site[name] != one[name]] == [], other
 
 
+@pytest.mark.skipif(not shutil.which("taskset") or len(os.sched_getaffinity(0)) < 2,
+                    reason="one core (or no taskset): no worker builds pages ahead")
+def test_pages_that_write_one_file_or_log_a_line_are_built_as_on_one_core(tmp_path):
+    """Two pages whose HTML goes to one file (MkDocs writes the later one last), and a
+    page whose theme template renders nothing (MkDocs logs that it skipped it): the
+    same site and the same lines as on one core."""
+    project = make_project(tmp_path)
+    # A long page first, so that a worker building from the end would write its small
+    # twin first and the long one would win.
+    write_page(project, "twin.md", "---\ntitle: Twin\n---\n\n" + "A long page. " * 4000 + "\n")
+    write_page(project, "twin/index.md", "---\ntitle: Twin index\n---\n\nThe small one.\n")
+    write_page(project, "zzz.md", "---\ntitle: Nothing\ntemplate: empty.html\n---\n\nGone.\n")
+    (project / "overrides").mkdir()
+    (project / "overrides" / "empty.html").write_text("{#- nothing -#}\n")
+    config = (project / "mkdocs.yml").read_text()
+    (project / "mkdocs.yml").write_text(
+        config.replace("theme:\n  name: material\n", "theme:\n  name: material\n  custom_dir: overrides\n", 1))
+    runs = {}
+    for name, prefix in (("ahead", ()), ("alone", ("taskset", "-c", "0"))):
+        done = build(project, site=tmp_path / name, prefix=prefix,
+                     ROADS_CACHE=str(tmp_path / f"cache-{name}"))
+        assert done.returncode == 0, done.stderr
+        runs[name] = done.stderr
+    one, ahead = tree_bytes(tmp_path / "alone"), tree_bytes(tmp_path / "ahead")
+    assert b"The small one." in one["twin/index.html"] and "zzz/index.html" not in one
+    assert ahead == one
+    skipped = [[line for line in runs[name].splitlines() if "Page skipped" in line]
+               for name in ("ahead", "alone")]
+    assert skipped[0] == skipped[1] and len(skipped[0]) == 1, runs["ahead"]
+
+
 # --- the real site ---------------------------------------------------------------------
 
 

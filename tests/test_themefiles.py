@@ -129,3 +129,23 @@ def test_hidden_is_mkdocs_dot_patterns(name, hidden):
 
     assert themefiles.hidden(name) is hidden
     assert hidden == any(fnmatch.fnmatch(name.lower(), p) for p in (".*", "*/.*"))
+
+
+@pytest.mark.parametrize("followlinks", [False, True])
+def test_odd_names_and_linked_folders_give_jinjas_listing_less_the_hidden(tmp_path, followlinks):
+    root = tmp_path / "theme"
+    for rel in ("a b/c d.css", "ü./x.js", "[.]/y.css", "star*/z.css", "..b/w.css", "x/..y",
+                " lead/space.css", "Mixed/.Case/q.js", "nl\nname/n.css", "back\\slash.css",
+                "deep/er/still/f.png", ".dot/inner/g.css"):
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(rel)
+    (root / "to-hidden").symlink_to(root / ".dot", target_is_directory=True)
+    (root / ".hidden-link").symlink_to(root / "deep", target_is_directory=True)
+    (root / "broken").symlink_to(root / "nowhere")
+    loader = jinja2.FileSystemLoader([str(root) + "/", str(tmp_path / "missing")],
+                                     followlinks=followlinks)
+    everything = loader.list_templates()
+    assert themefiles.visible_templates(loader) == [n for n in everything
+                                                    if not themefiles.hidden(n)]
+    assert ("to-hidden/inner/g.css" in everything) is followlinks
