@@ -344,10 +344,13 @@ def abandon() -> None:
 # threads, in a ``--dirty`` build or on one core) that builds the pages from the last
 # one down while the build goes from the first one up, each page claimed once. A page
 # a worker built is only brought in: the entries Material's search made of it go into
-# the build's search index in the page's turn, so the index is the same. A page whose
-# building in the worker logged anything (a warning, MkDocs' "Page skipped", a line of
-# ``-v``) or raised a Python warning, failed, or was not brought back is built again
-# by the build, which then logs what it logs. No worker is forked (``_parallel``)
+# the build's search index in the page's turn, so the index is the same, and the page
+# gets the content the plugins left it. A page whose building in the worker logged
+# anything (a warning, MkDocs' "Page skipped", a line of ``-v``: any record any logger
+# handed on), wrote to the standard output or error, raised a Python warning, failed,
+# or was not brought back is built again by the build, which then says what it says;
+# the worker stops there. (A build that fails may leave in the site pages the worker
+# built beyond the failing one.) No worker is forked (``_parallel``)
 # unless each handler of those two events is known to change nothing but the page
 # (Material's search, whose entries come back, and our hooks' ``on_post_page``; the
 # print page's and the offline plugin's keep MkDocs' order), nor when two pages write
@@ -391,65 +394,77 @@ def _entries_path(index: int) -> str:
     return os.path.join(_state["claims"], f"{index}.entries")
 
 
-class _Said(logging.Handler):
-    """Every log record that reaches it (on the root logger and on MkDocs', which does
-    not pass its records on), kept."""
-
-    def __init__(self) -> None:
-        super().__init__(logging.NOTSET)
-        self.records: list[logging.LogRecord] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.records.append(record)
-
-
 class _HandBack(Exception):
     """The page said something while a worker built it: the build builds it again."""
 
 
+def _listen() -> tuple[list, int]:
+    """In a worker, before its first page: every log record any logger hands its
+    handlers from now on, whatever they are and whether or not it passes records on
+    (``Logger.callHandlers``, kept in the list), and whatever is written to the
+    process's standard output or error (into a file of the claims folder, whose size
+    tells)."""
+    records: list = []
+    hand = logging.Logger.callHandlers
+
+    def call_handlers(self, record):
+        records.append(record)
+        return hand(self, record)
+
+    logging.Logger.callHandlers = call_handlers  # type: ignore[method-assign]
+    fd = os.open(os.path.join(_state["claims"], f"said.{os.getpid()}"),
+                 os.O_CREAT | os.O_WRONLY | os.O_APPEND, 0o600)
+    os.dup2(fd, 1)
+    os.dup2(fd, 2)
+    return records, fd
+
+
 def _builder(original, config, doc_files, nav, env, dirty):
-    """What a worker does with each page it claims: MkDocs' own building, then the
-    search entries it made kept for the build (written whole, then renamed)."""
+    """What a worker does with each page it claims: MkDocs' own building, then what the
+    build needs of it kept for the build (written whole, then renamed): the search
+    entries it made and the page's content as the plugins left it."""
     import warnings
 
     search = _search_index(config)
-    loggers = (logging.getLogger(), logging.getLogger("mkdocs"))
+    heard: list = []
 
     def build(page) -> None:
+        if not heard:
+            heard.append(_listen())
+        records, said = heard[0]
         entries = search.entries if search is not None else []
         before = len(entries)
-        said = _Said()
-        for logger in loggers:
-            logger.addHandler(said)
-        try:
-            with warnings.catch_warnings(record=True) as warned:
-                original(page, config, doc_files, nav, env, dirty,
-                         excluded=page.file.inclusion.is_excluded())
-        finally:
-            for logger in loggers:
-                logger.removeHandler(said)
-        if said.records or warned:
+        with warnings.catch_warnings(record=True) as warned:
+            original(page, config, doc_files, nav, env, dirty,
+                     excluded=page.file.inclusion.is_excluded())
+        for stream in (sys.stdout, sys.stderr):
+            with contextlib.suppress(Exception):
+                stream.flush()
+        if records or warned or os.fstat(said).st_size:
             raise _HandBack(page.file.src_uri)
         path = _entries_path(_state["index"][id(page)])
         with open(f"{path}.part", "wb") as out:
-            pickle.dump(entries[before:], out, protocol=pickle.HIGHEST_PROTOCOL)
+            pickle.dump((entries[before:], page.content), out, protocol=pickle.HIGHEST_PROTOCOL)
         os.replace(f"{path}.part", path)
 
     return build
 
 
 def _brought(page, config) -> bool:
-    """Whether a worker built ``page``: its search entries are then added in its turn."""
+    """Whether a worker built ``page``: its search entries then join the index in its
+    turn, and the page gets the content the plugins left it (Material's search strips
+    attributes from it; a draft gets its marker)."""
     if not take(page):
         return False
     try:
         with open(_entries_path(_state["index"][id(page)]), "rb") as kept:
-            entries = pickle.load(kept)
-    except (OSError, KeyError, EOFError, pickle.UnpicklingError):
+            entries, content = pickle.load(kept)
+    except (OSError, KeyError, EOFError, ValueError, pickle.UnpicklingError):
         return False  # not brought back: the build builds it
     search = _search_index(config)
     if search is not None:
         search.entries.extend(entries)
+    page.content = content
     return True
 
 

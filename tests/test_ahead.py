@@ -362,6 +362,7 @@ def helper_ends_its_programs(tmp_path: Path) -> None:
 
 def html_scenario(tmp_path: Path, *, warn_on: str | None = None, die_on: str | None = None,
                   say_on: str | None = None, python_warning_on: str | None = None,
+                  print_on: str | None = None, aside_on: str | None = None,
                   known: bool = True, same_file: bool = False,
                   after_on_env: bool = True) -> tuple[list, list, list]:
     """MkDocs' loop over the pages' HTML (``_build_page`` for each in turn) with the
@@ -388,6 +389,7 @@ def html_scenario(tmp_path: Path, *, warn_on: str | None = None, die_on: str | N
     todo = pages(10)
     for page in todo:
         page.file.inclusion = SimpleNamespace(is_excluded=lambda: False)
+        page.content = f"<p>{page.name}</p>"
     doc_files = [SimpleNamespace(page=page, abs_dest_path=str(tmp_path / f"{page.name}.html"))
                  for page in todo]
     if same_file:  # p3 and p7 write one file (foo.md and foo/index.md)
@@ -403,12 +405,20 @@ def html_scenario(tmp_path: Path, *, warn_on: str | None = None, die_on: str | N
             logging.getLogger("mkdocs.plugins.test").warning("a warning in the worker")
         if here and page.name == say_on:
             logging.getLogger("mkdocs.commands.build").info("Page skipped: empty output")
+        if here and page.name == print_on:
+            print("a line on the standard output, in the worker")
+        if here and page.name == aside_on:  # a logger that passes nothing on, with a handler
+            aside = logging.getLogger("elsewhere")
+            aside.propagate = False
+            aside.addHandler(logging.NullHandler())
+            aside.warning("said aside")
         if here and page.name == python_warning_on:
             import warnings
 
             warnings.warn("a Python warning, in the worker", UserWarning, stacklevel=1)
         time.sleep(0.02)
         search.entries.extend([{"location": page.name, "n": 1}, {"location": page.name, "n": 2}])
+        page.content = page.content.replace("<p>", "<p class=built>")  # as Material's search does
         with open(log, "a") as out:
             out.write(f"{os.getpid()} {page.name}\n")
 
@@ -432,6 +442,7 @@ def html_scenario(tmp_path: Path, *, warn_on: str | None = None, die_on: str | N
                                          excluded=False)
         finally:
             ahead.finish()
+    assert [page.content for page in todo] == [f"<p class=built>p{i}</p>" for i in range(10)]
     return rendered(log), search.entries, forked
 
 
@@ -460,14 +471,15 @@ def test_a_page_whose_building_warned_or_killed_its_worker_is_built_by_the_build
 def html_ahead_troubles(tmp_path: Path) -> None:
     names = [f"p{i}" for i in range(10)]
     expected = [{"location": n, "n": k} for n in names for k in (1, 2)]
-    for trouble in ("warn_on", "die_on", "say_on", "python_warning_on"):
+    for trouble in ("warn_on", "die_on", "say_on", "python_warning_on", "print_on", "aside_on"):
         folder = tmp_path / trouble
         folder.mkdir()
         done, entries, forked = html_scenario(folder, **{trouble: "p8"})
         assert forked
-        # p9 was the worker's; p8 made it warn, log a line or raise a Python warning
-        # (it built it, then left) or die: the build built p8, and every page below
-        # it, itself (and logged what it logs), and the index is whole.
+        # p9 was the worker's; p8 made it warn, log a line (also to a logger that
+        # passes nothing on), print or raise a Python warning (it built it, then left)
+        # or die: the build built p8, and every page below it, itself (and said what
+        # it says), and the index and the pages' content are whole.
         assert (os.getpid(), "p8") in done, (trouble, done)
         assert [pid == os.getpid() for pid, name in done if name == "p9"] == [False]
         assert all(pid == os.getpid() for pid, name in done if int(name[1:]) < 8)
