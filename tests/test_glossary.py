@@ -200,8 +200,23 @@ def test_occurrences_follow_abbr_longest_first_whole_words():
 
 def test_render_html_escapes_and_anchors():
     out = render_html((Entry(("a<b",), 'x & "y"'),))
-    assert '<dt id="term-a-b"><dfn>a&lt;b</dfn></dt><dd>x &amp; &quot;y&quot;</dd>' in out
+    assert '<dt id="term-a-b"><dfn>a&lt;b</dfn></dt> <dd>x &amp; &quot;y&quot;</dd>' in out
     assert out.startswith('<dl class="roads-glossary">') and out.endswith("</dl>")
+
+
+def test_the_search_index_reads_each_term_apart_from_its_definition():
+    """Material's search joins the text of a page's elements as they come: a term and
+    its definition, and one entry and the next, stay separate words."""
+    from material.plugins.search.plugin import Parser
+
+    parser = Parser()
+    parser.feed("<h1>Glossary</h1>" + render_html((Entry(("address space", "virtual address space"),
+                                                         "All the addresses."),
+                                                   Entry(("page",), "A unit."))))
+    parser.close()
+    text = " ".join("".join(section.text) for section in parser.data)
+    assert "virtual address space All the addresses." in " ".join(text.split())
+    assert "addresses. page A unit." in " ".join(text.split())
 
 
 def test_terms_that_differ_only_in_case_get_ids_of_their_own():

@@ -120,7 +120,9 @@ def render_html(found: tuple[Entry, ...]) -> str:
     """The glossary as an HTML definition list, one line per entry.
 
     Raw HTML, so that Markdown (and ``abbr``) leave it as it is: a term's own name needs
-    no tooltip beside its definition.
+    no tooltip beside its definition. A space stands between a term and its definition:
+    a search index that reads the page's text (Material's) would otherwise run the last
+    word of the term into the first of the definition ("address spaceAll").
     """
     rows = []
     used: Counter = Counter()
@@ -130,5 +132,5 @@ def render_html(found: tuple[Entry, ...]) -> str:
         # Terms that differ only in case (RSS, Rss) get ids of their own: -2, -3 after the first.
         used[e.anchor] += 1
         anchor = e.anchor if used[e.anchor] == 1 else f"{e.anchor}-{used[e.anchor]}"
-        rows.append(f'<dt id="{anchor}">{name}{others}</dt><dd>{html.escape(e.definition)}</dd>')
+        rows.append(f'<dt id="{anchor}">{name}{others}</dt> <dd>{html.escape(e.definition)}</dd>')
     return '<dl class="roads-glossary">\n' + "\n".join(rows) + "\n</dl>"
