@@ -329,9 +329,8 @@ def _end() -> None:
 
 def abandon() -> None:
     """The build is failing: end the workers and the helpers now."""
-    finish()
+    html_done()  # the workers, rendering pages or building their HTML
     settle()
-    html_done()
 
 
 # ------------------------------------------------------------ the pages' HTML, ahead
@@ -494,8 +493,7 @@ def install() -> None:
             if _state.get("building") is doc_files:
                 brought = _brought(page, config)
                 if page is doc_files[-1].page:
-                    finish()  # the last page: the worker is done with
-                    _state.pop("building", None)
+                    html_done()  # the last page: the worker is done with
                 if brought:
                     return None
         return original(page, config, doc_files, nav, env, dirty, excluded)
@@ -505,6 +503,8 @@ def install() -> None:
 
 
 def html_done() -> None:
-    """``on_post_build`` (and a failed build): no page of this build is built ahead now."""
+    """After the last page, ``on_post_build`` and a failed build: the worker that built
+    pages' HTML ahead is ended and reaped, and no page of this build is built ahead now."""
+    finish()
     _state.pop("html_next", None)
     _state.pop("building", None)

@@ -233,8 +233,7 @@ def on_post_build(config) -> None:
     so that two builds write the same bytes). They need the site's absolute address.
     The page cache now holds this code's renderings (``macros.ahead``), and its entries
     unused for a month go, as do those of the other caches (``pagecache.prune``)."""
-    ahead.finish()  # the worker that built pages' HTML ahead, if the last page did not end it
-    ahead.html_done()
+    ahead.html_done()  # the worker that built pages' HTML ahead, if the last page did not end it
     ahead.filled(config)
     pagecache.prune()
     from macros import editions
