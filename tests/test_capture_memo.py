@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from roads import document
 from roads.capture import capturer as capturer_module
 from roads.capture import freeze
 from roads.capture.capturer import Capturer, Outcome
@@ -176,9 +177,10 @@ def test_a_capture_is_judged_recent_by_when_its_read_began(tmp_path: Path,
     real_ns, real_check = time.time_ns, store.marks.check
     monkeypatch.setattr(time, "time_ns", lambda: real_ns() + late[0])
 
-    def slow_check(*args: object) -> None:  # the clock moves on while the capture is checked
-        real_check(*args)
+    def slow_check(*args: object) -> object:  # the clock moves on while the capture is checked
+        typed = real_check(*args)
         late[0] += 2 * COARSE_RACY_NS
+        return typed
 
     monkeypatch.setattr(store.marks, "check", slow_check)
     first = store.read("brk")
@@ -272,6 +274,26 @@ def _store_with(tmp_path: Path, doc: dict) -> tuple[Store, Path]:
     path = snapshots / "brk.json"
     path.write_text(freeze.dumps(doc), encoding="utf-8")
     return Store(snapshots, ValidMarks(tmp_path / "cache")), path
+
+
+def test_a_capture_checked_as_it_is_read_is_not_decoded_again(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Checking a capture's shape decodes all of it: the figures then read that typed
+    document, the same as one decoded from the file's bytes, and never decode it a
+    second time. With a mark from an earlier check, it is decoded once, when asked."""
+    doc = json.loads((REPO / "snapshots" / "brk.json").read_text(encoding="utf-8"))
+    store, path = _store_with(tmp_path, doc)
+    decoded = []
+    real_decode = document.decode
+    monkeypatch.setattr(document, "decode", lambda data: decoded.append(1) or real_decode(data))
+    typed = store.document("brk")
+    assert decoded == []
+    assert typed == real_decode(path.read_bytes())
+    assert store.document("brk") is typed
+
+    again = Store(path.parent, ValidMarks(tmp_path / "cache"))  # a later process: marked valid
+    assert again.document("brk") == typed
+    assert decoded == [1]
 
 
 def test_a_refresh_compares_a_capture_it_found_valid_without_reading_it(tmp_path: Path) -> None:

@@ -11,8 +11,12 @@ from __future__ import annotations
 
 import hashlib
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..errors import CaptureError
+
+if TYPE_CHECKING:
+    from ..document import Capture
 
 # The files whose code decides what a valid capture is, under roads/.
 CHECKER_FILES = ("capture/validate.py", "document.py")
@@ -38,16 +42,17 @@ class ValidMarks:
         checker."""
         return (self.folder / sha).exists()
 
-    def check(self, path: Path, name: str, doc: dict, sha: str) -> None:
+    def check(self, path: Path, name: str, doc: dict, sha: str) -> Capture | None:
         """CaptureError naming the key when ``doc`` (the capture of ``name`` read from
         ``path``, whose bytes have digest ``sha``) is not shaped as the figures read it;
-        marked valid otherwise."""
+        marked valid otherwise. The typed document when it was checked now (decoding
+        it is the check), None when a mark vouched for it."""
         mark = self.folder / sha
         if mark.exists():
-            return
-        from .validate import problem  # only for a document not seen before
+            return None
+        from .validate import checked  # only for a document not seen before
 
-        found = problem(doc)
+        typed, found = checked(doc)
         if found is not None:
             raise CaptureError(f"{path}: invalid capture: {found}; it counts as missing "
                                f"(run: roads capture {name})", sample=name)
@@ -56,3 +61,4 @@ class ValidMarks:
             mark.touch()
         except OSError:
             pass  # a read-only cache: checked again next time, no harm
+        return typed

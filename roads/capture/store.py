@@ -5,7 +5,8 @@
 ``document`` the typed capture (``roads.document.Capture``) that the figures read. A
 file is read, checked (``roads.capture.marks``) and parsed when its stats change;
 the typed document is decoded from the same bytes the first time it is asked for, so
-a build whose figures all come from their cache decodes nothing. A file read too soon
+a build whose figures all come from their cache decodes nothing (a file checked as it
+is read, with no mark yet, keeps the typed document its check made). A file read too soon
 after it was modified for its stats to vouch for its bytes (``cachedir.racy``) is
 compared by digest at each read until they can.
 """
@@ -84,8 +85,10 @@ class Store:
         except CaptureError as exc:
             exc.sample = name
             raise
-        self.marks.check(path, name, doc, sha)
-        version = _Version(key, data, doc, sha, racy=cachedir.racy(st.st_mtime_ns, read_at))
+        # A document checked now comes typed from the check: not decoded a second time.
+        typed = self.marks.check(path, name, doc, sha)
+        version = _Version(key, data, doc, sha, typed=typed,
+                           racy=cachedir.racy(st.st_mtime_ns, read_at))
         self._versions[name] = version
         return version
 

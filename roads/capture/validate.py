@@ -33,11 +33,16 @@ _STEP = re.compile(r"\.([^.\[]+)|\[(\d+|\.\.\.)\]")
 def problem(doc: object) -> str | None:
     """The first place where ``doc`` departs from the capture document, as
     ``path: what``; None if it does not."""
+    return checked(doc)[1]
+
+
+def checked(doc: object) -> tuple[document.Capture | None, str | None]:
+    """``doc`` as the typed document and None, or None and the first place where it
+    departs from it (``problem``): the check's decoding, kept for the figures."""
     try:
-        document.from_builtins(doc)
+        return document.from_builtins(doc), None
     except msgspec.ValidationError as exc:
-        return _describe(doc, str(exc))
-    return None
+        return None, _describe(doc, str(exc))
 
 
 def _describe(doc: object, message: str) -> str:
