@@ -257,13 +257,6 @@ def test_pid_vanished_unreadable_and_read(root, tmp_path, capsys, no_leftovers, 
         zombie.wait()
     sleeper = subprocess.Popen(["sleep", "30"])
     try:
-        if os.geteuid() == 0 and shutil.which("setpriv"):
-            done = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
-                                   sys.executable, "-m", "roads.cli", "explain", "--pid",
-                                   str(sleeper.pid), "--out", str(tmp_path / "no.html")],
-                                  capture_output=True, text=True, timeout=60,
-                                  cwd=Path(__file__).resolve().parent.parent)
-            assert done.returncode == 1 and "may not trace" in done.stderr, done.stderr
         assert explain(root, "--pid", str(sleeper.pid), "--out", "pid.html") == 0
         # Read and let go: still running, not stopped.
         state = Path(f"/proc/{sleeper.pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
@@ -273,6 +266,33 @@ def test_pid_vanished_unreadable_and_read(root, tmp_path, capsys, no_leftovers, 
         sleeper.kill()
         sleeper.wait()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["pid.html"]
+
+
+AS_NOBODY = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
+CHECKOUT = Path(__file__).resolve().parent.parent
+
+
+def test_another_users_process_may_not_be_traced(tmp_path, no_leftovers):
+    """Run by another user (nobody), ``--pid`` of root's process is refused, and says why."""
+    if os.geteuid() != 0 or shutil.which("setpriv") is None:
+        pytest.skip("needs root and setpriv (util-linux) to become another user")
+    probe = subprocess.run([*AS_NOBODY, sys.executable, "-c", "import roads.cli"],
+                           capture_output=True, text=True, timeout=60, cwd=CHECKOUT)
+    if probe.returncode != 0:  # a checkout or a Python under a folder closed to others (/root)
+        pytest.skip(f"uid 65534 cannot run {sys.executable} with this checkout's roads: "
+                    + (probe.stderr.strip().splitlines() or ["no reason given"])[-1])
+    sleeper = subprocess.Popen(["sleep", "30"])
+    try:
+        done = subprocess.run([*AS_NOBODY, sys.executable, "-m", "roads.cli", "explain", "--pid",
+                               str(sleeper.pid), "--out", str(tmp_path / "no.html")],
+                              capture_output=True, text=True, timeout=60, cwd=CHECKOUT)
+        assert done.returncode == 1 and "may not trace" in done.stderr, done.stderr
+        state = Path(f"/proc/{sleeper.pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        assert state in "SR"
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+    assert not (tmp_path / "no.html").exists()
 
 
 @pytest.mark.browser
