@@ -261,14 +261,14 @@ def _saved_session(document: str):
 
 def _explained_digest(sample: str, document: str, *args, **kwargs) -> list[str]:
     """What ``explained`` reads besides the sample's capture: the saved document, made
-    fresh first."""
-    import hashlib
+    fresh first (its digest as the page cache takes it: hashed again when it moves)."""
+    from .pagecache import sha256_of
 
     try:
         _saved_session(document)
-        return [hashlib.sha256((Path(project().root) / document).read_bytes()).hexdigest()]
     except OSError:
         return ["missing"]
+    return [sha256_of(Path(project().root) / document) or "missing"]
 
 
 explained.cache_inputs = _explained_digest

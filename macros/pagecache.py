@@ -142,6 +142,12 @@ def sha256_of(path: str | os.PathLike[str]) -> str | None:
     return _FILES.state(path).sha256
 
 
+def learn(path: str | os.PathLike[str], stats: tuple[int, int, int], sha256: str) -> None:
+    """The digest of the file at ``path`` while it keeps ``stats``, taken by its reader
+    (``FileStates.learn``): recording it as read does not hash it again."""
+    _FILES.learn(path, stats, sha256)
+
+
 def depends(*paths: str | os.PathLike[str]) -> None:
     """Record that the page being rendered read the files ``paths``."""
     for recorder in _recorders:

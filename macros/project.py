@@ -182,11 +182,14 @@ def document(sample: str):
     """The capture of ``sample`` for a figure (``Project.document``), recorded as read by
     the page being rendered (``macros.pagecache``): its file, and the manifest and
     sample files it was made from (a frozen build warns when they moved on)."""
-    from .pagecache import depends
+    from .pagecache import depends, learn
 
     shared = project()
     found = shared.document(sample)
     folder = shared.samples_dir
+    vouched = shared.vouched_digest(sample)
+    if vouched is not None:  # hashed as it was read: recorded without hashing it again
+        learn(shared.snapshot_path(sample), *vouched)
     depends(shared.snapshot_path(sample), shared.samples_set.path,
             *(folder / rel for rel in found.inputs.files))
     # Judged again once the page has recorded the files (a few stats, within a build):

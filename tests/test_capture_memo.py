@@ -602,6 +602,74 @@ def test_a_frozen_build_warns_of_a_stale_capture_once_and_the_next_build_again(
     assert len(stale) == 2
 
 
+def test_a_capture_a_page_records_as_read_is_not_hashed_a_second_time(tmp_path,
+                                                                      monkeypatch) -> None:
+    """The store hashed a capture's bytes as it read them (the digest keys its figures):
+    a page records the capture as read with that digest (``pagecache.learn``), without
+    reading and hashing the file again; the sample's files it records are hashed."""
+    import hashlib
+
+    from macros import pagecache
+    from macros import project as site
+    from roads.words.rendercache import FileStates
+
+    _site_build(tmp_path, monkeypatch)
+    site.prefetch()
+    monkeypatch.setattr(pagecache, "_FILES", FileStates())  # nothing known from other tests
+    hashed = []
+    real = hashlib.file_digest
+    monkeypatch.setattr(hashlib, "file_digest",
+                        lambda f, *a, **k: hashed.append(f.name) or real(f, *a, **k))
+    with pagecache.recording() as read:
+        site.document("intmain")
+    capture = tmp_path / "snapshots" / "intmain.json"
+    assert str(capture) in read.read and str(capture) not in hashed
+    assert str(tmp_path / "samples" / "intmain.c") in hashed
+    recorded = read.read[str(capture)]
+    assert recorded.sha256 == hashlib.sha256(capture.read_bytes()).hexdigest()
+    assert recorded == FileStates().state(capture)  # as a reading of the file records it
+
+
+def test_a_learned_digest_serves_while_the_file_keeps_its_stats(tmp_path) -> None:
+    """``FileStates.learn``: the digest given is the file's while its stats are those
+    given; once they move, the file is read and hashed again."""
+    import hashlib
+
+    from roads.words.rendercache import FileStates
+
+    path = tmp_path / "f.json"
+    path.write_text("one")
+    hour_ago = time.time_ns() - 3600 * 10**9
+    os.utime(path, ns=(hour_ago, hour_ago))
+    st = path.stat()
+    files = FileStates()
+    files.learn(path, (st.st_size, st.st_mtime_ns, st.st_ino), "0" * 64)
+    assert files.state(path).sha256 == "0" * 64  # taken as given: not read
+    path.write_text("two")
+    assert files.state(path).sha256 == hashlib.sha256(b"two").hexdigest()
+
+
+def test_the_store_vouches_for_a_digest_only_under_stats_that_can(tmp_path) -> None:
+    """``Store.vouched``: nothing before a capture is read, nor for a capture read just
+    after a save (its stats vouch for nothing yet); otherwise its stats and digest."""
+    import hashlib
+
+    doc = json.loads((REPO / "snapshots" / "brk.json").read_text(encoding="utf-8"))
+    store, path = _store_with(tmp_path, doc)
+    hour_ago = time.time_ns() - 3600 * 10**9
+    os.utime(path, ns=(hour_ago, hour_ago))
+    assert store.vouched("brk") is None
+    store.read("brk")
+    st = path.stat()
+    assert store.vouched("brk") == ((st.st_size, st.st_mtime_ns, st.st_ino),
+                                    hashlib.sha256(path.read_bytes()).hexdigest())
+    (tmp_path / "racy").mkdir()
+    racy, racy_path = _store_with(tmp_path / "racy", doc)
+    just_saved(racy_path)
+    racy.read("brk")
+    assert racy.vouched("brk") is None
+
+
 def test_a_sample_saved_while_a_page_reads_its_capture_is_judged_before_the_page_is_kept(
         tmp_path, monkeypatch, caplog) -> None:
     """A page records the files of a capture after loading it; a sample saved between

@@ -209,6 +209,10 @@ class Project:
         self.load(name)
         return self.store.document(name)
 
+    def vouched_digest(self, name: str) -> tuple[tuple[int, int, int], str] | None:
+        """The stats and digest of the capture of ``name`` as last read (``Store.vouched``)."""
+        return self.store.vouched(name)
+
     def content_digest(self, name: str) -> str:
         """sha256 of the capture of ``name`` as the current mode serves it."""
         self.load(name)

@@ -101,6 +101,16 @@ class Store:
         """sha256 of the capture file of ``name`` as it is now."""
         return self._version(name).sha
 
+    def vouched(self, name: str) -> tuple[tuple[int, int, int], str] | None:
+        """The stats (size, mtime_ns, inode) and sha256 of the capture of ``name`` as it
+        was last read, when its stats vouch for its bytes; None when it was not read
+        yet or was read too soon after a save (``cachedir.racy``)."""
+        known = self._versions.get(name)
+        if known is None or known.racy:
+            return None
+        mtime_ns, size, ino = known.stat
+        return (size, mtime_ns, ino), known.sha
+
     def document(self, name: str) -> document.Capture:
         """The typed capture of ``name``, decoded once per version of its file."""
         version = self._version(name)
