@@ -28,11 +28,14 @@ from html import escape
 import graphviz
 from lxml import etree
 
+from . import dotquote
 from .regions import ADDRESS_END, GAP_KINDS, KINDS, Band, Classified, MemoryMap, Pointer
 from .svg import SVG_NS, inline
 from .svg import render as svg_render
 from .table import hex_address, region_key, row_id
 from ..units import human_size
+
+dotquote.install()  # every figure drawn with the graphviz package (elfmap's too) quotes so
 
 # One colour per kind, site-wide: the light scheme's fills. The dark scheme's are made
 # from these (``dark``): same hue and chroma, darker, so the two stay related.
