@@ -22,6 +22,7 @@ here imports MkDocs.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import html
 import re
@@ -61,8 +62,14 @@ def marked_lines(text: str) -> dict[int, str]:
     """1-based line numbers of the ``ROADS_*`` calls in C ``text``, with their kind.
 
     Only calls in code count (not a name in a comment or a string); a call written
-    over several lines marks each of them, up to its closing parenthesis.
+    over several lines marks each of them, up to its closing parenthesis. Worked out
+    once per text (a source box and the lines its page cites ask again).
     """
+    return dict(_marked_lines(text))
+
+
+@functools.lru_cache(maxsize=256)
+def _marked_lines(text: str) -> tuple[tuple[int, str], ...]:
     marks: dict[int, str] = {}
     i, line, n = 0, 1, len(text)
     while i < n:
@@ -91,7 +98,7 @@ def marked_lines(text: str) -> dict[int, str]:
                     marks.setdefault(number, kind)
         else:
             i += 1
-    return marks
+    return tuple(marks.items())
 
 
 def call_line(text: str, call: str, name: str) -> int | None:
