@@ -668,6 +668,49 @@ def bench_fresh(repeat: int, keep: dict) -> None:
         ms(source_t), f"ratio {source_t / (plain_again + dot_total / cores):.2f}, for reference")
 
 
+def instructions(root: Path, config: str, site: str) -> int:
+    """Machine instructions a new-process build in ``root`` executes on one core,
+    counted by Valgrind's callgrind: the build's own work, without its sharing between
+    processes (on one core it forks no helper nor worker; the programs it runs, dot
+    and git, are left out). On several cores the build ends workers that are done with
+    SIGKILL, which leaves Valgrind no time to write their counts."""
+    with tempfile.TemporaryDirectory(prefix="roads-work-") as out:
+        done = subprocess.run(
+            ["taskset", "-c", str(min(os.sched_getaffinity(0))), "valgrind", "--tool=callgrind",
+             f"--callgrind-out-file={out}/build.out", PY, "-m", "mkdocs", "build", "-q",
+             "-f", config, "-d", site],
+            cwd=root, env=child_env(root, PYTHONHASHSEED="0"), capture_output=True, text=True)
+        if done.returncode != 0:
+            raise RuntimeError(f"callgrind build -f {config} failed:\n" + done.stderr[-2000:])
+        return sum(int(line.split()[1]) for path in Path(out).glob("*.out")
+                   for line in path.read_text(errors="replace").splitlines()
+                   if line.startswith("summary:"))
+
+
+def bench_work(repeat: int, keep: dict) -> None:
+    """The processor work of a fresh clone's build against plain's, in instructions
+    (``instructions``): unlike their times, the same from run to run within a few
+    tenths of a percent whatever else the machine does, so that a change of 1 % in
+    what a build costs shows in one run. One run each: under Valgrind a build takes
+    about fifty times as long."""
+    if shutil.which("valgrind") is None or shutil.which("taskset") is None:
+        row("instructions, fresh clone / plain", "skipped", "needs valgrind and taskset")
+        return
+    root = keep.get("fresh") or copy_repo("work")
+    keep.setdefault("work", root)
+    plain = write_config(root, PLAIN)
+    set_aside(root, ".cache", "site")
+    ours = instructions(root, "mkdocs.yml", "site")
+    set_aside(root, "site-plain")
+    theirs = instructions(root, plain, "site-plain")
+    cores = usable_cores()
+    row("instructions, fresh clone (committed captures, no .cache), one core",
+        f"{ours / 1e9:.3f} G", "repeatable within about 0.2 %")
+    row("instructions, plain mkdocs build, macros off", f"{theirs / 1e9:.3f} G",
+        f"ratio {ours / theirs:.2f}: shared over {cores} cores, at best "
+        f"{ours / theirs / cores:.2f} × plain's work each")
+
+
 # --------------------------------------------------------------------------- 3. markdown-exec
 
 
@@ -1177,6 +1220,7 @@ SECTIONS = {
     "warm": ("Site: warm rebuild vs macros off", bench_warm),
     "cold": ("Site: cold build vs bare gcc + dot", bench_cold),
     "fresh": ("Site: a fresh clone (committed captures, empty .cache) vs plain + dot", bench_fresh),
+    "work": ("Site: a fresh clone's processor work, in instructions (callgrind)", bench_work),
     "mdexec": ("Site: ten demo pages, ours vs markdown-exec", bench_mdexec),
     "serve": ("Site: mkdocs serve, save → rebuilt page served", bench_serve),
     "scale": ("Site: scale, generated pages with two figures each", bench_scale),
