@@ -278,22 +278,22 @@ def _store_with(tmp_path: Path, doc: dict) -> tuple[Store, Path]:
 
 def test_a_capture_checked_as_it_is_read_is_not_decoded_again(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Checking a capture's shape decodes all of it: the figures then read that typed
-    document, the same as one decoded from the file's bytes, and never decode it a
-    second time. With a mark from an earlier check, it is decoded once, when asked."""
+    """Checking a capture's shape decodes all of it from the file's bytes: the figures
+    then read that typed document and never decode it a second time. With a mark from
+    an earlier check, it is decoded once, when asked."""
     doc = json.loads((REPO / "snapshots" / "brk.json").read_text(encoding="utf-8"))
     store, path = _store_with(tmp_path, doc)
     decoded = []
     real_decode = document.decode
     monkeypatch.setattr(document, "decode", lambda data: decoded.append(1) or real_decode(data))
     typed = store.document("brk")
-    assert decoded == []
+    assert decoded == [1]  # the check's decoding, kept
     assert typed == real_decode(path.read_bytes())
-    assert store.document("brk") is typed
+    assert store.document("brk") is typed and decoded == [1]
 
     again = Store(path.parent, ValidMarks(tmp_path / "cache"))  # a later process: marked valid
     assert again.document("brk") == typed
-    assert decoded == [1]
+    assert decoded == [1, 1]
 
 
 def test_a_refresh_compares_a_capture_it_found_valid_without_reading_it(tmp_path: Path) -> None:
@@ -614,6 +614,9 @@ def test_a_capture_a_page_records_as_read_is_not_hashed_a_second_time(tmp_path,
     from roads.words.rendercache import FileStates
 
     _site_build(tmp_path, monkeypatch)
+    capture = tmp_path / "snapshots" / "intmain.json"
+    hour_ago = time.time_ns() - 3600 * 10**9
+    os.utime(capture, ns=(hour_ago, hour_ago))  # its stats vouch for its bytes
     site.prefetch()
     monkeypatch.setattr(pagecache, "_FILES", FileStates())  # nothing known from other tests
     hashed = []
@@ -622,7 +625,6 @@ def test_a_capture_a_page_records_as_read_is_not_hashed_a_second_time(tmp_path,
                         lambda f, *a, **k: hashed.append(f.name) or real(f, *a, **k))
     with pagecache.recording() as read:
         site.document("intmain")
-    capture = tmp_path / "snapshots" / "intmain.json"
     assert str(capture) in read.read and str(capture) not in hashed
     assert str(tmp_path / "samples" / "intmain.c") in hashed
     recorded = read.read[str(capture)]
@@ -668,6 +670,39 @@ def test_the_store_vouches_for_a_digest_only_under_stats_that_can(tmp_path) -> N
     just_saved(racy_path)
     racy.read("brk")
     assert racy.vouched("brk") is None
+
+
+def test_a_capture_saved_between_its_stats_and_its_read_is_not_vouched_for(
+        tmp_path, monkeypatch) -> None:
+    """The store takes a capture's stats, then reads it: a save in between leaves bytes
+    those stats do not describe. The stats are taken again from the file read, and the
+    digest is then vouched for under none (read again at the next look)."""
+    import builtins
+    import hashlib
+
+    from roads.capture import store as store_module
+
+    doc = json.loads((REPO / "snapshots" / "brk.json").read_text(encoding="utf-8"))
+    store, path = _store_with(tmp_path, doc)
+    hour_ago = time.time_ns() - 3600 * 10**9
+    os.utime(path, ns=(hour_ago, hour_ago))
+    saved = []
+
+    def saved_then_opened(file, *args, **kwargs):
+        if str(file) == str(path) and not saved:  # a save right after the stats
+            saved.append(1)
+            path.write_text(freeze.dumps({**doc, "title": "Saved meanwhile"}), encoding="utf-8")
+            os.utime(path, ns=(hour_ago - 10**9, hour_ago - 10**9))
+        return builtins.open(file, *args, **kwargs)
+
+    monkeypatch.setattr(store_module, "open", saved_then_opened, raising=False)
+    assert store.read("brk")["title"] == "Saved meanwhile"
+    assert store.vouched("brk") is None
+    monkeypatch.undo()
+    assert store.read("brk")["title"] == "Saved meanwhile"  # read again, under its own stats
+    st = path.stat()
+    assert store.vouched("brk") == ((st.st_size, st.st_mtime_ns, st.st_ino),
+                                    hashlib.sha256(path.read_bytes()).hexdigest())
 
 
 def test_a_sample_saved_while_a_page_reads_its_capture_is_judged_before_the_page_is_kept(

@@ -4,6 +4,7 @@ frozen mode), never as fresh (issue 9, item 8)."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import subprocess
@@ -241,8 +242,8 @@ def test_the_typed_document_is_decoded_once_per_version_and_only_when_asked(tmp_
 
     decodes = []
     real = document.decode
-    monkeypatch.setattr(document, "decode", lambda data: decodes.append(1) or real(data))
     frozen_copy(tmp_path).load("brk")  # an earlier build: checked, and marked valid
+    monkeypatch.setattr(document, "decode", lambda data: decodes.append(1) or real(data))
     from roads.capture.project import Project
 
     project = Project(REPO, snapshots=str(tmp_path / "snapshots"), cache=tmp_path / "cache",
@@ -253,13 +254,13 @@ def test_the_typed_document_is_decoded_once_per_version_and_only_when_asked(tmp_
     typed = project.document("brk")
     assert project.document("brk") is typed and len(decodes) == 1
     assert typed == document.from_builtins(project.read("brk"))
-    # A new version of the file is read anew: with no mark for its bytes, it is checked,
-    # and the check's typed document serves (``test_capture_memo``).
+    # A new version of the file is read anew: with no mark for its bytes, it is checked
+    # by decoding it, and the check's typed document serves (``test_capture_memo``).
     path = project.snapshot_path("brk")
     doc = json.loads(path.read_text())
     doc["title"] = "Another title"
     path.write_text(json.dumps(doc))
-    assert project.document("brk").title == "Another title" and len(decodes) == 1
+    assert project.document("brk").title == "Another title" and len(decodes) == 2
 
 
 def test_a_frozen_build_hashes_a_captures_inputs_once_while_its_files_stay(tmp_path,
@@ -282,3 +283,30 @@ def test_a_frozen_build_hashes_a_captures_inputs_once_while_its_files_stay(tmp_p
     path.write_text(path.read_text() + "\n")
     project.load("brk")
     assert len(hashed) == 2 * once
+
+
+def test_a_capture_msgspec_cannot_read_is_invalid_whoever_reads_it_first(tmp_path):
+    """JSON that Python's reader takes and the figures' decoder does not (an escaped
+    lone surrogate) is an invalid capture, named with its file, in the first process
+    that reads it as in any later one; a mark left by a checker that took it does not
+    let the figures fail without the file's name."""
+    from roads.capture.marks import ValidMarks
+    from roads.capture.store import Store
+    from roads.errors import CaptureError
+
+    doc = json.loads((REPO / "snapshots" / "brk.json").read_text())
+    doc["title"] = "bad \ud800 title"
+    snapshots = tmp_path / "snapshots"
+    snapshots.mkdir()
+    path = snapshots / "brk.json"
+    path.write_text(json.dumps(doc))  # ASCII: the surrogate as an escape
+    for _ in range(2):
+        with pytest.raises(CaptureError, match=r"brk\.json: invalid capture: the document: "):
+            Store(snapshots, ValidMarks(tmp_path / "cache")).read("brk")
+    marks = ValidMarks(tmp_path / "cache")
+    marks.folder.mkdir(parents=True, exist_ok=True)
+    (marks.folder / hashlib.sha256(path.read_bytes()).hexdigest()).touch()
+    store = Store(snapshots, marks)
+    assert store.read("brk")["title"] == "bad \ud800 title"
+    with pytest.raises(CaptureError, match=r"brk\.json: invalid capture: "):
+        store.document("brk")

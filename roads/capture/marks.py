@@ -42,17 +42,17 @@ class ValidMarks:
         checker."""
         return (self.folder / sha).exists()
 
-    def check(self, path: Path, name: str, doc: dict, sha: str) -> Capture | None:
+    def check(self, path: Path, name: str, doc: dict, sha: str, data: bytes) -> Capture | None:
         """CaptureError naming the key when ``doc`` (the capture of ``name`` read from
-        ``path``, whose bytes have digest ``sha``) is not shaped as the figures read it;
-        marked valid otherwise. The typed document when it was checked now (decoding
-        it is the check), None when a mark vouched for it."""
+        ``path``, whose bytes ``data`` have digest ``sha``) is not shaped as the figures
+        read it; marked valid otherwise. The typed document when it was checked now
+        (decoding it is the check), None when a mark vouched for it."""
         mark = self.folder / sha
         if mark.exists():
             return None
         from .validate import checked  # only for a document not seen before
 
-        typed, found = checked(doc)
+        typed, found = checked(data, doc)
         if found is not None:
             raise CaptureError(f"{path}: invalid capture: {found}; it counts as missing "
                                f"(run: roads capture {name})", sample=name)

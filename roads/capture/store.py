@@ -14,6 +14,7 @@ compared by digest at each read until they can.
 from __future__ import annotations
 
 import hashlib
+import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -64,16 +65,22 @@ class Store:
         known = self._versions.get(name)
         if known is not None and known.stat == key and not known.racy:
             return known
-        # One read: the digest must be of the very bytes the document came from.
+        # One read: the digest must be of the very bytes the document came from. The
+        # stats again once they are read, of the file read: a save or a rename between
+        # the first stats and the read leaves bytes those stats cannot vouch for.
         try:
-            data = path.read_bytes()
+            with open(path, "rb") as f:
+                data = f.read()
+                after = os.fstat(f.fileno())
         except OSError as exc:  # a folder in its place, no permission
             raise CaptureError(f"{path}: cannot read the capture: {exc.strerror}",
                                sample=name) from None
+        racy = ((after.st_mtime_ns, after.st_size, after.st_ino) != key
+                or cachedir.racy(st.st_mtime_ns, read_at))
         if known is not None and known.stat == key and known.data == data:
             # The same bytes (compared, not hashed: a capture just saved is read again at
             # every look until its stats can vouch for it).
-            known.racy = cachedir.racy(st.st_mtime_ns, read_at)
+            known.racy = racy
             return known
         sha = hashlib.sha256(data).hexdigest()
         try:
@@ -86,9 +93,8 @@ class Store:
             exc.sample = name
             raise
         # A document checked now comes typed from the check: not decoded a second time.
-        typed = self.marks.check(path, name, doc, sha)
-        version = _Version(key, data, doc, sha, typed=typed,
-                           racy=cachedir.racy(st.st_mtime_ns, read_at))
+        typed = self.marks.check(path, name, doc, sha, data)
+        version = _Version(key, data, doc, sha, typed=typed, racy=racy)
         self._versions[name] = version
         return version
 
@@ -117,7 +123,7 @@ class Store:
         if version.typed is None:
             try:
                 version.typed = document.decode(version.data)
-            except msgspec.ValidationError as exc:  # the marks said valid: a changed checker
+            except msgspec.DecodeError as exc:  # a mark said valid: a changed checker
                 raise CaptureError(f"{self.path(name)}: invalid capture: {exc}",
                                    sample=name) from None
         return version.typed

@@ -33,16 +33,25 @@ _STEP = re.compile(r"\.([^.\[]+)|\[(\d+|\.\.\.)\]")
 def problem(doc: object) -> str | None:
     """The first place where ``doc`` departs from the capture document, as
     ``path: what``; None if it does not."""
-    return checked(doc)[1]
-
-
-def checked(doc: object) -> tuple[document.Capture | None, str | None]:
-    """``doc`` as the typed document and None, or None and the first place where it
-    departs from it (``problem``): the check's decoding, kept for the figures."""
     try:
-        return document.from_builtins(doc), None
+        document.from_builtins(doc)
+    except msgspec.ValidationError as exc:
+        return _describe(doc, str(exc))
+    return None
+
+
+def checked(data: bytes, doc: object) -> tuple[document.Capture | None, str | None]:
+    """The typed document decoded from ``data``, the JSON text ``doc`` was loaded from,
+    as the figures decode it (kept for them), and None; or None and the first place
+    where it departs from the capture document, in ``problem``'s words. JSON that
+    Python's reader takes and msgspec's does not (an escaped lone surrogate, NaN, a
+    number out of range) departs too: the figures could not read it."""
+    try:
+        return document.decode(data), None
     except msgspec.ValidationError as exc:
         return None, _describe(doc, str(exc))
+    except msgspec.DecodeError as exc:
+        return None, f"the document: {str(exc)[:1].lower()}{str(exc)[1:]}"
 
 
 def _describe(doc: object, message: str) -> str:
