@@ -672,19 +672,23 @@ def instructions(root: Path, config: str, site: str) -> int:
     """Machine instructions a new-process build in ``root`` executes on one core,
     counted by Valgrind's callgrind: the build's own work, without its sharing between
     processes (on one core it forks no helper nor worker; the programs it runs, dot
-    and git, are left out). On several cores the build ends workers that are done with
-    SIGKILL, which leaves Valgrind no time to write their counts."""
+    and git, are left out). On several cores the counts could not be added up: a
+    process forked under callgrind starts from its parent's counts, and the build ends
+    workers that are done with SIGKILL, which leaves Valgrind no time to write theirs."""
     with tempfile.TemporaryDirectory(prefix="roads-work-") as out:
         done = subprocess.run(
-            ["taskset", "-c", str(min(os.sched_getaffinity(0))), "valgrind", "--tool=callgrind",
-             f"--callgrind-out-file={out}/build.out", PY, "-m", "mkdocs", "build", "-q",
-             "-f", config, "-d", site],
+            ["taskset", "-c", str(max(os.sched_getaffinity(0))), "valgrind", "-q",
+             "--tool=callgrind", f"--callgrind-out-file={out}/%p.out", PY, "-m", "mkdocs",
+             "build", "-q", "-f", config, "-d", site],
             cwd=root, env=child_env(root, PYTHONHASHSEED="0"), capture_output=True, text=True)
         if done.returncode != 0:
             raise RuntimeError(f"callgrind build -f {config} failed:\n" + done.stderr[-2000:])
-        return sum(int(line.split()[1]) for path in Path(out).glob("*.out")
-                   for line in path.read_text(errors="replace").splitlines()
-                   if line.startswith("summary:"))
+        counts = [int(line.split()[1]) for path in Path(out).glob("*.out")
+                  for line in path.read_text(errors="replace").splitlines()
+                  if line.startswith("summary:")]
+    if len(counts) != 1:  # a process forked and counted apart: its parent's work twice
+        raise RuntimeError(f"callgrind build -f {config}: {len(counts)} counts, one wanted")
+    return counts[0]
 
 
 def bench_work(repeat: int, keep: dict) -> None:
@@ -705,7 +709,7 @@ def bench_work(repeat: int, keep: dict) -> None:
     theirs = instructions(root, plain, "site-plain")
     cores = usable_cores()
     row("instructions, fresh clone (committed captures, no .cache), one core",
-        f"{ours / 1e9:.3f} G", "repeatable within about 0.2 %")
+        f"{ours / 1e9:.3f} G", "the same within 0.1 % from run to run")
     row("instructions, plain mkdocs build, macros off", f"{theirs / 1e9:.3f} G",
         f"ratio {ours / theirs:.2f}: shared over {cores} cores, at best "
         f"{ours / theirs / cores:.2f} × plain's work each")
