@@ -677,7 +677,7 @@ def instructions(root: Path, config: str, site: str) -> int:
     workers that are done with SIGKILL, which leaves Valgrind no time to write theirs."""
     with tempfile.TemporaryDirectory(prefix="roads-work-") as out:
         done = subprocess.run(
-            ["taskset", "-c", str(max(os.sched_getaffinity(0))), "valgrind", "-q",
+            ["taskset", "-c", str(max(os.sched_getaffinity(0))), "valgrind", "-q", "--vgdb=no",
              "--tool=callgrind", f"--callgrind-out-file={out}/%p.out", PY, "-m", "mkdocs",
              "build", "-q", "-f", config, "-d", site],
             cwd=root, env=child_env(root, PYTHONHASHSEED="0"), capture_output=True, text=True)
