@@ -37,7 +37,8 @@ class _Version:
     sha: str
     typed: document.Capture | None = field(default=None, repr=False)
     # Read while the file was too recently modified for its stats to vouch for its
-    # bytes (``cachedir.racy``): its bytes are compared again until they can.
+    # bytes (``cachedir.racy``), or while its stats moved: its bytes are compared again
+    # until they can.
     racy: bool = False
 
 
@@ -110,7 +111,7 @@ class Store:
     def vouched(self, name: str) -> tuple[tuple[int, int, int], str] | None:
         """The stats (size, mtime_ns, inode) and sha256 of the capture of ``name`` as it
         was last read, when its stats vouch for its bytes; None when it was not read
-        yet or was read too soon after a save (``cachedir.racy``)."""
+        yet, was read too soon after a save (``cachedir.racy``) or moved while read."""
         known = self._versions.get(name)
         if known is None or known.racy:
             return None

@@ -1,10 +1,10 @@
 """Graphviz's quoting of DOT identifiers, with its answers remembered.
 
 The graphviz package quotes every node name, attribute name and attribute value it
-writes (``graphviz.quoting.quote``: two regular expressions, a search and a
-substitution a call). Drawing the site's figures asks it about 16,000 times for some
-1,600 distinct strings (``box``, ``filled``, the font, the colours, the widths): under
-callgrind, 1.6 % of all the instructions of a fresh clone's build. ``install`` puts
+writes (``graphviz.quoting.quote``: two regular expressions, a search and, for a
+string it quotes, a substitution). Drawing the site's figures asks it about 16,000
+times for some 1,600 distinct strings (``box``, ``filled``, the font, the colours, the
+widths): under callgrind, 1.2 % of all the instructions of a fresh clone's build. ``install`` puts
 in its place the same function with its answers remembered, so that the DOT text is
 the same, byte for byte. What the cache would change is left to the function itself:
 a string of another type than ``str`` and ``graphviz.nohtml``'s (told apart: the same
