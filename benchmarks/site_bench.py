@@ -693,9 +693,9 @@ def instructions(root: Path, config: str, site: str) -> int:
 
 def bench_work(repeat: int, keep: dict) -> None:
     """The processor work of a fresh clone's build against plain's, in instructions
-    (``instructions``): unlike their times, the same from run to run within a few
-    tenths of a percent whatever else the machine does, so that a change of 1 % in
-    what a build costs shows in one run. One run each: under Valgrind a build takes
+    (``instructions``): unlike their times, the same from run to run within 0.1 %
+    whatever else the machine does, so that a change of 1 % in what a build costs
+    shows in one run. One run each: under Valgrind a build takes
     about fifty times as long."""
     if shutil.which("valgrind") is None or shutil.which("taskset") is None:
         row("instructions, fresh clone / plain", "skipped", "needs valgrind and taskset")

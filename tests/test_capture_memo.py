@@ -30,7 +30,7 @@ from roads.capture.sampleset import SampleSet
 from roads.capture.snapshot import region_record
 from roads.capture.store import Store
 from roads.errors import CaptureError, CompileError, ConfigError
-from tests.conftest import REPO, just_saved, same_tick_rewrite
+from tests.conftest import REPO, just_saved, same_tick_rewrite, saved_an_hour_ago
 
 
 def _age(root: Path, seconds: float = 60) -> None:
@@ -615,8 +615,7 @@ def test_a_capture_a_page_records_as_read_is_not_hashed_a_second_time(tmp_path,
 
     _site_build(tmp_path, monkeypatch)
     capture = tmp_path / "snapshots" / "intmain.json"
-    hour_ago = time.time_ns() - 3600 * 10**9
-    os.utime(capture, ns=(hour_ago, hour_ago))  # its stats vouch for its bytes
+    saved_an_hour_ago(capture)  # its stats vouch for its bytes
     site.prefetch()
     monkeypatch.setattr(pagecache, "_FILES", FileStates())  # nothing known from other tests
     hashed = []
@@ -641,8 +640,7 @@ def test_a_learned_digest_serves_while_the_file_keeps_its_stats(tmp_path) -> Non
 
     path = tmp_path / "f.json"
     path.write_text("one")
-    hour_ago = time.time_ns() - 3600 * 10**9
-    os.utime(path, ns=(hour_ago, hour_ago))
+    saved_an_hour_ago(path)
     st = path.stat()
     files = FileStates()
     files.learn(path, (st.st_size, st.st_mtime_ns, st.st_ino), "0" * 64)
@@ -658,8 +656,7 @@ def test_the_store_vouches_for_a_digest_only_under_stats_that_can(tmp_path) -> N
 
     doc = json.loads((REPO / "snapshots" / "brk.json").read_text(encoding="utf-8"))
     store, path = _store_with(tmp_path, doc)
-    hour_ago = time.time_ns() - 3600 * 10**9
-    os.utime(path, ns=(hour_ago, hour_ago))
+    saved_an_hour_ago(path)
     assert store.vouched("brk") is None
     store.read("brk")
     st = path.stat()
@@ -684,8 +681,7 @@ def test_a_capture_saved_between_its_stats_and_its_read_is_not_vouched_for(
 
     doc = json.loads((REPO / "snapshots" / "brk.json").read_text(encoding="utf-8"))
     store, path = _store_with(tmp_path, doc)
-    hour_ago = time.time_ns() - 3600 * 10**9
-    os.utime(path, ns=(hour_ago, hour_ago))
+    hour_ago = saved_an_hour_ago(path)
     saved = []
 
     def saved_then_opened(file, *args, **kwargs):

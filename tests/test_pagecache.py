@@ -22,7 +22,7 @@ from roads.capture.project import MODES
 from roads.capture.treestamp import FreshMark, tree_stamp
 from roads.words.rendercache import FileStates, Recorder, RenderCache, digest
 from tests.browser import PUBLISH
-from tests.conftest import copy_checkout, just_saved, same_tick_rewrite
+from tests.conftest import copy_checkout, just_saved, same_tick_rewrite, saved_an_hour_ago
 from tests.test_reproducible import build, tree
 
 # -- the cache itself -------------------------------------------------------------------
@@ -123,8 +123,7 @@ def test_a_file_saved_again_within_one_tick_of_its_reading_is_not_taken_as_uncha
     recent.write_text("one")
     just_saved(recent)
     old.write_text("one")
-    hour_ago = time.time_ns() - 3600 * 10**9
-    os.utime(old, ns=(hour_ago, hour_ago))
+    saved_an_hour_ago(old)
     for path in (recent, old):
         cache = RenderCache(tmp_path / f"cache-{path.stem}")
         recorder = Recorder(FileStates())
