@@ -85,3 +85,26 @@ def test_snapshot_lookups():
     with pytest.raises(ConfigError, match="recorded: sp"):
         snap.address("nothing")
     assert isinstance(snap.regions[0], Region)
+
+
+def test_a_checkpoint_record_is_viewed_once_and_an_equal_one_apart(monkeypatch):
+    from roads.figures import select as select_module
+
+    monkeypatch.setattr(select_module, "_VIEWS", {})
+    doc = decoded(snapshot("layout"))
+    first, again = select(doc), select(doc, checkpoint=select(doc).checkpoint_name)
+    assert first is not again  # two selections of one record share its view
+    assert first.snapshot is again.snapshot
+    # Another record of the same checkpoint (the file decoded again) has a view of its own,
+    # equal to the first, so that a capture read anew is never shown through an old view.
+    other = select(decoded(snapshot("layout")))
+    assert other.checkpoint_record is not first.checkpoint_record
+    assert other.snapshot is not first.snapshot
+    assert other.snapshot == first.snapshot
+    # Bounded: past VIEWS_KEPT the oldest views go, and a record seen again is viewed anew.
+    monkeypatch.setattr(select_module, "VIEWS_KEPT", 2)
+    monkeypatch.setattr(select_module, "_VIEWS", {})
+    views = [select(doc, variant=v).snapshot for v in ("pie", "nopie", "static")]
+    assert len(select_module._VIEWS) == 2
+    assert select(doc, variant="pie").snapshot is not views[0]
+    assert select(doc, variant="static").snapshot is views[2]
