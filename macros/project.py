@@ -186,19 +186,36 @@ def document(sample: str):
 
     shared = project()
     found = shared.document(sample)
-    folder = shared.samples_dir
     vouched = shared.vouched_digest(sample)
     if vouched is not None:  # hashed as it was read: recorded without hashing it again
         learn(shared.snapshot_path(sample), *vouched)
-    depends(shared.snapshot_path(sample), shared.samples_set.path,
-            *(folder / rel for rel in found.inputs.files))
+    depends(*_reads(shared, sample, found))
     # Judged again once the page has recorded the files (a few stats, within a build):
     # a file saved in between is judged now, so that the page never shows a capture
     # older than the files it recorded.
     again = shared.document(sample)
     if again is not found:
-        depends(*(folder / rel for rel in again.inputs.files))
+        depends(*_reads(shared, sample, again))
     return again
+
+
+# The files a capture was made from, by sample, with the Project and the document they
+# were taken from: the names the page cache records (absolute), worked out once, for
+# the values and figures of a build ask for the same few captures hundreds of times.
+_READS: dict[str, tuple[object, object, tuple[str, ...]]] = {}
+
+
+def _reads(shared, sample: str, found) -> tuple[str, ...]:
+    """The capture's file, the manifest and the sample's files ``found`` was made from."""
+    kept = _READS.get(sample)
+    if kept is not None and kept[0] is shared and kept[1] is found:
+        return kept[2]
+    folder = shared.samples_dir
+    names = tuple(os.path.abspath(p) for p in (
+        shared.snapshot_path(sample), shared.samples_set.path,
+        *(folder / rel for rel in found.inputs.files)))
+    _READS[sample] = (shared, found, names)
+    return names
 
 
 def cache_dir() -> Path:

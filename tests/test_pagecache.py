@@ -28,6 +28,47 @@ from tests.test_reproducible import build, tree
 # -- the cache itself -------------------------------------------------------------------
 
 
+def test_a_name_recorded_once_is_not_worked_out_again(tmp_path, monkeypatch):
+    data = tmp_path / "capture.json"
+    data.write_text("{}")
+    recorder = Recorder(FileStates())
+    recorder.add(data)
+    first = recorder.read[str(data)]
+    data.write_text('{"moved": 1}')  # a rendering keeps its files as they were first read
+    calls = []
+    abspath = os.path.abspath
+    monkeypatch.setattr(os.path, "abspath", lambda p: calls.append(p) or abspath(p))
+    recorder.add(str(data), data)
+    assert recorder.read == {str(data): first}
+    assert calls == [data]  # the absolute name needs no path work; the Path does
+    recorder.add(str(tmp_path / "sub" / ".." / "capture.json"))  # not normalised: worked out
+    assert recorder.read == {str(data): first}
+
+
+def test_a_capture_s_files_are_named_once_per_document_and_project():
+    from types import SimpleNamespace
+
+    class Shared:
+        samples_dir = Path("/x/samples")
+        samples_set = SimpleNamespace(path=Path("/x/samples/samples.toml"))
+
+        def snapshot_path(self, sample):
+            return Path(f"/x/snapshots/{sample}.json")
+
+    shared = Shared()
+    doc = SimpleNamespace(inputs=SimpleNamespace(files=("s.c", "inc/../h.h")))
+    names = macros_project._reads(shared, "s", doc)
+    assert names == ("/x/snapshots/s.json", "/x/samples/samples.toml", "/x/samples/s.c",
+                     "/x/samples/h.h")
+    assert macros_project._reads(shared, "s", doc) is names
+    # Another document (the capture made again from other files), another project.
+    other = SimpleNamespace(inputs=SimpleNamespace(files=("t.c",)))
+    assert macros_project._reads(shared, "s", other)[2:] == ("/x/samples/t.c",)
+    elsewhere = Shared()
+    elsewhere.samples_dir = Path("/y/samples")
+    assert macros_project._reads(elsewhere, "s", other)[2:] == ("/y/samples/t.c",)
+
+
 def test_an_entry_lives_while_its_files_hold_the_same_bytes(tmp_path):
     data = tmp_path / "capture.json"
     data.write_text('{"brk": 1}')
