@@ -344,12 +344,17 @@ def abandon() -> None:
 # one down while the build goes from the first one up, each page claimed once. A page
 # a worker built is only brought in: the entries Material's search made of it go into
 # the build's search index in the page's turn, so the index is the same, and the page
-# gets the content the plugins left it. A page whose building in the worker logged
-# anything (a warning, MkDocs' "Page skipped", a line of ``-v``: any record any logger
-# handed on), wrote to the standard output or error, raised a Python warning, failed,
-# or was not brought back is built again by the build, which then says what it says;
-# the worker stops there. (A build that fails may leave in the site pages the worker
-# built beyond the failing one.) No worker is forked (``_parallel``)
+# gets the content the plugins left it. What the page's building logged in the worker
+# (a warning, MkDocs' "Page skipped", the lines of ``-v``: every record any logger was
+# handed) goes no further there: the build hands each record to its logger in the
+# page's turn (``_told``), so that the output, its order and the count of warnings a
+# strict build fails on are those of a build on one core. (A record keeps the
+# worker's process id and time; a logger the worker set up for itself is not the
+# build's.) A page whose building in the worker wrote to the standard output or error,
+# raised a Python warning, logged a record with a traceback, failed, or was not brought
+# back is built again by the build, which then says what it says; the worker stops
+# there. (A build that fails may leave in the site pages the worker built beyond the
+# failing one.) No worker is forked (``_parallel``)
 # unless each handler of those two events is known to change nothing but the page
 # (Material's search, whose entries come back, and our hooks' ``on_post_page``; the
 # print page's and the offline plugin's keep MkDocs' order), nor when two pages write
@@ -398,24 +403,48 @@ class _HandBack(Exception):
 
 
 def _listen() -> tuple[list, int]:
-    """In a worker, before its first page: every log record any logger hands its
-    handlers from now on, whatever they are and whether or not it passes records on
-    (``Logger.callHandlers``, kept in the list), and whatever is written to the
-    process's standard output or error (into a file of the claims folder, whose size
-    tells)."""
+    """In a worker, before its first page: every log record any logger is handed from
+    now on is kept, in the list, for the build to hand on in the page's turn (``_told``),
+    and goes no further here (no filter, no handler of the worker's sees it); whatever
+    is written to the process's standard output or error goes into a file of the claims
+    folder, whose size tells."""
     records: list = []
-    hand = logging.Logger.callHandlers
 
-    def call_handlers(self, record):
-        records.append(record)
-        return hand(self, record)
+    def handle(self, record):
+        if not self.disabled:
+            records.append((self.name, record))
 
-    logging.Logger.callHandlers = call_handlers  # type: ignore[method-assign]
+    logging.Logger.handle = handle  # type: ignore[method-assign]
     fd = os.open(os.path.join(_state["claims"], f"said.{os.getpid()}"),
                  os.O_CREAT | os.O_WRONLY | os.O_APPEND, 0o600)
     os.dup2(fd, 1)
     os.dup2(fd, 2)
     return records, fd
+
+
+def _portable(records: list) -> list:
+    """The records a page's building logged in a worker, as the build can take them back
+    (their message put together, no arguments left): a record with a traceback, or one
+    whose message cannot be put together or that cannot be pickled, raises _HandBack."""
+    kept = []
+    for name, record in records:
+        if record.exc_info or record.exc_text or record.stack_info:
+            raise _HandBack(f"a record with a traceback: {name}")
+        try:
+            record.msg, record.args = record.getMessage(), None
+            pickle.dumps(record, protocol=pickle.HIGHEST_PROTOCOL)
+        except Exception:  # noqa: BLE001 - anything a record may hold
+            raise _HandBack(f"a record that cannot be taken back: {name}") from None
+        kept.append((name, record))
+    return kept
+
+
+def _told(records: list) -> None:
+    """In the build, in the page's turn: the records its building logged in a worker,
+    handed to their loggers as they would have been here (filters, handlers, the count
+    of warnings that fails a strict build)."""
+    for name, record in records:
+        logging.getLogger(name).handle(record)
 
 
 def _builder(original, config, doc_files, nav, env, dirty):
@@ -431,6 +460,7 @@ def _builder(original, config, doc_files, nav, env, dirty):
         if not heard:
             heard.append(_listen())
         records, said = heard[0]
+        records.clear()
         entries = search.entries if search is not None else []
         before = len(entries)
         with warnings.catch_warnings(record=True) as warned:
@@ -439,11 +469,13 @@ def _builder(original, config, doc_files, nav, env, dirty):
         for stream in (sys.stdout, sys.stderr):
             with contextlib.suppress(Exception):
                 stream.flush()
-        if records or warned or os.fstat(said).st_size:
+        if warned or os.fstat(said).st_size:
             raise _HandBack(page.file.src_uri)
+        told = _portable(records)
         path = _entries_path(_state["index"][id(page)])
         with open(f"{path}.part", "wb") as out:
-            pickle.dump((entries[before:], page.content), out, protocol=pickle.HIGHEST_PROTOCOL)
+            pickle.dump((entries[before:], page.content, told), out,
+                        protocol=pickle.HIGHEST_PROTOCOL)
         os.replace(f"{path}.part", path)
 
     return build
@@ -457,9 +489,11 @@ def _brought(page, config) -> bool:
         return False
     try:
         with open(_entries_path(_state["index"][id(page)]), "rb") as kept:
-            entries, content = pickle.load(kept)
-    except (OSError, KeyError, EOFError, ValueError, pickle.UnpicklingError):
+            entries, content, told = pickle.load(kept)
+    except (OSError, KeyError, EOFError, ValueError, TypeError, AttributeError,
+            pickle.UnpicklingError):
         return False  # not brought back: the build builds it
+    _told(told)
     search = _search_index(config)
     if search is not None:
         search.entries.extend(entries)

@@ -364,11 +364,13 @@ def html_scenario(tmp_path: Path, *, warn_on: str | None = None, die_on: str | N
                   say_on: str | None = None, python_warning_on: str | None = None,
                   print_on: str | None = None, aside_on: str | None = None,
                   known: bool = True, same_file: bool = False,
-                  after_on_env: bool = True) -> tuple[list, list, list]:
+                  after_on_env: bool = True, told: list | None = None) -> tuple[list, list, list]:
     """MkDocs' loop over the pages' HTML (``_build_page`` for each in turn) with the
     wrapper ``ahead.install`` puts in its place, over a stand-in for MkDocs' function
     that logs who built each page and adds two search entries for it: (who built what,
-    in order; the search index's entries; the workers forked)."""
+    in order; the search index's entries; the workers forked). ``told`` gets, in order,
+    each page's turn in the build ("turn p3") and what the build's own logging handed on
+    ("told WARNING a warning in the worker")."""
     import logging
     from unittest import mock
 
@@ -407,11 +409,8 @@ def html_scenario(tmp_path: Path, *, warn_on: str | None = None, die_on: str | N
             logging.getLogger("mkdocs.commands.build").info("Page skipped: empty output")
         if here and page.name == print_on:
             print("a line on the standard output, in the worker")
-        if here and page.name == aside_on:  # a logger that passes nothing on, with a handler
-            aside = logging.getLogger("elsewhere")
-            aside.propagate = False
-            aside.addHandler(logging.NullHandler())
-            aside.warning("said aside")
+        if here and page.name == aside_on:
+            aside.warning("said %s", "aside")
         if here and page.name == python_warning_on:
             import warnings
 
@@ -423,6 +422,17 @@ def html_scenario(tmp_path: Path, *, warn_on: str | None = None, die_on: str | N
             out.write(f"{os.getpid()} {page.name}\n")
 
     logging.getLogger("mkdocs").setLevel(logging.INFO)  # as mkdocs build sets it, not -q
+    aside = logging.getLogger("elsewhere")  # a logger that passes nothing on, with a handler
+    aside.propagate = False
+    told = told if told is not None else []
+
+    class Told(logging.Handler):
+        def emit(self, record):
+            told.append(f"told {record.levelname} {record.getMessage()}")
+
+    hearing = Told()
+    for name in ("mkdocs", "elsewhere"):
+        logging.getLogger(name).addHandler(hearing)
     forked: list = []
     real_fork = ahead.fork
 
@@ -438,10 +448,13 @@ def html_scenario(tmp_path: Path, *, warn_on: str | None = None, die_on: str | N
             ahead.html_next()  # the hooks' on_env: MkDocs' own loop comes next
         try:
             for file in doc_files:  # as mkdocs.commands.build.build does
+                told.append(f"turn {file.page.name}")
                 mkdocs_build._build_page(file.page, config, doc_files, None, None, False,
                                          excluded=False)
         finally:
             ahead.finish()
+            for name in ("mkdocs", "elsewhere"):
+                logging.getLogger(name).removeHandler(hearing)
     assert [page.content for page in todo] == [f"<p class=built>p{i}</p>" for i in range(10)]
     return rendered(log), search.entries, forked
 
@@ -464,25 +477,50 @@ def html_ahead(tmp_path: Path) -> None:
     assert all(gone(pid) for pid in forked), "a worker outlived the pages"
 
 
-def test_a_page_whose_building_warned_or_killed_its_worker_is_built_by_the_build(tmp_path):
+def test_a_page_whose_building_printed_or_killed_its_worker_is_built_by_the_build(tmp_path):
     in_a_process_of_its_own("html_ahead_troubles", tmp_path)
 
 
 def html_ahead_troubles(tmp_path: Path) -> None:
     names = [f"p{i}" for i in range(10)]
     expected = [{"location": n, "n": k} for n in names for k in (1, 2)]
-    for trouble in ("warn_on", "die_on", "say_on", "python_warning_on", "print_on", "aside_on"):
+    for trouble in ("die_on", "python_warning_on", "print_on"):
         folder = tmp_path / trouble
         folder.mkdir()
         done, entries, forked = html_scenario(folder, **{trouble: "p8"})
         assert forked
-        # p9 was the worker's; p8 made it warn, log a line (also to a logger that
-        # passes nothing on), print or raise a Python warning (it built it, then left)
-        # or die: the build built p8, and every page below it, itself (and said what
-        # it says), and the index and the pages' content are whole.
+        # p9 was the worker's; p8 made it print or raise a Python warning (it built
+        # it, then left) or die: the build built p8, and every page below it, itself
+        # (and said what it says), and the index and the pages' content are whole.
         assert (os.getpid(), "p8") in done, (trouble, done)
         assert [pid == os.getpid() for pid, name in done if name == "p9"] == [False]
         assert all(pid == os.getpid() for pid, name in done if int(name[1:]) < 8)
+        assert entries == expected, trouble
+        assert all(gone(pid) for pid in forked)
+
+
+def test_what_a_pages_building_logged_in_a_worker_is_told_in_its_turn(tmp_path):
+    in_a_process_of_its_own("html_ahead_told", tmp_path)
+
+
+def html_ahead_told(tmp_path: Path) -> None:
+    names = [f"p{i}" for i in range(10)]
+    expected = [{"location": n, "n": k} for n in names for k in (1, 2)]
+    said = {"warn_on": "told WARNING a warning in the worker",
+            "say_on": "told INFO Page skipped: empty output",
+            "aside_on": "told WARNING said aside"}  # to a logger that passes nothing on
+    for trouble, line in said.items():
+        folder = tmp_path / trouble
+        folder.mkdir()
+        told: list = []
+        done, entries, forked = html_scenario(folder, told=told, **{trouble: "p9"})
+        assert forked
+        # The worker built p9 and went on; what p9's building logged there reaches the
+        # build's loggers once, in p9's turn, as a build on one core would have logged it.
+        assert [pid != os.getpid() for pid, name in done if name in ("p9", "p8")] == [True, True]
+        assert told.count(line) == 1, (trouble, told)
+        assert told[told.index(line) - 1] == "turn p9", (trouble, told)
+        assert [t for t in told if t.startswith("told") and "ahead in" not in t] == [line], told
         assert entries == expected, trouble
         assert all(gone(pid) for pid in forked)
 

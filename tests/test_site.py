@@ -43,10 +43,10 @@ def make_project(tmp_path: Path, docs: Path | None = MINISITE / "docs") -> Path:
 
 
 def build(project: Path, site: Path | None = None, strict: bool = True,
-          prefix: tuple[str, ...] = (), **env: str) -> Completed:
+          prefix: tuple[str, ...] = (), args: tuple[str, ...] = (), **env: str) -> Completed:
     """``mkdocs build --strict`` (or without, as ``mkdocs serve`` builds) of ``project``
     into ``site`` (default project/site), run under ``prefix`` (a command such as
-    ``taskset``) if given.
+    ``taskset``) if given, with ``args`` (``-v``) added.
 
     Frozen, with ``project`` as the root of the captures (and of the cache folder),
     unless ``env`` says otherwise: a mini-site's build never captures, and never
@@ -61,7 +61,7 @@ def build(project: Path, site: Path | None = None, strict: bool = True,
                     "ROADS_ROOT": str(project), "PYTHONPATH": str(ROOT), **env})
     config = str(project / "mkdocs.yml")
     argv = [*prefix, sys.executable, "-m", "mkdocs", "build", *(["--strict"] if strict else []), "-f",
-            config, "-d", str(site)]
+            config, "-d", str(site), *args]
     return run(argv, cwd=project, env=environ, timeout=180, check=False)
 
 
@@ -349,6 +349,16 @@ def test_pages_that_write_one_file_or_log_a_line_are_built_as_on_one_core(tmp_pa
     skipped = [[line for line in runs[name].splitlines() if "Page skipped" in line]
                for name in ("ahead", "alone")]
     assert skipped[0] == skipped[1] and len(skipped[0]) == 1, runs["ahead"]
+    # With -v, MkDocs logs every page it builds: the worker goes on building pages, and
+    # the build says each page's lines in its turn, as on one core.
+    for name, prefix in (("verbose", ()), ("verbose-alone", ("taskset", "-c", "0"))):
+        done = build(project, site=tmp_path / name, prefix=prefix, args=("-v",),
+                     ROADS_CACHE=str(tmp_path / f"cache-{name}"))
+        assert done.returncode == 0, done.stderr
+        runs[name] = [line for line in done.stderr.splitlines()
+                      if "Building page" in line or "Page skipped" in line]
+    assert runs["verbose"] == runs["verbose-alone"] and len(runs["verbose"]) > 5, runs
+    assert tree_bytes(tmp_path / "verbose") == one
 
 
 # --- the real site ---------------------------------------------------------------------
