@@ -80,7 +80,7 @@ CHUNK_FLAG_BITS = define("CHUNK_FLAG_BITS", 3, "int", "glibc malloc/malloc.c: PR
 
 # --- the kernel's defaults that no sysctl shows
 STACK_GUARD_GAP_PAGES = define("STACK_GUARD_GAP_PAGES", 256, "int", "mm/mmap.c: stack_guard_gap = 256UL << PAGE_SHIFT (boot parameter stack_guard_gap=)")
-THREAD_STACK_UNLIMITED = define("THREAD_STACK_UNLIMITED", 2 * MIB, "human", "glibc sysdeps/nptl/pthread_early_init.h: __pthread_early_init takes ARCH_STACK_DEFAULT_SIZE (sysdeps/x86_64/nptl/pthreaddef.h) when RLIMIT_STACK is unlimited")
+THREAD_STACK_UNLIMITED = define("THREAD_STACK_UNLIMITED", 2 * MIB, "human", "glibc sysdeps/nptl/pthread_early_init.h: __pthread_early_init takes ARCH_STACK_DEFAULT_SIZE (sysdeps/x86/nptl/pthreaddef.h) when RLIMIT_STACK is unlimited")
 EXIT_STATUS_BITS = define("EXIT_STATUS_BITS", 8, "int", "POSIX wait(): WEXITSTATUS is the low-order 8 bits of the status passed to exit")
 
 # --- page sections: add constants below the marker of the page that needs them.
@@ -115,7 +115,7 @@ TRIM_THRESHOLD_FACTOR = define("TRIM_THRESHOLD_FACTOR", 2, "int", "glibc malloc/
 TCACHE_MAX_BINS = define("TCACHE_MAX_BINS", 64, "int", "glibc malloc/malloc.c: TCACHE_MAX_BINS; tcache_perthread_struct holds a uint16_t count and a tcache_entry pointer for each")
 TCACHE_COUNT_BYTES = define("TCACHE_COUNT_BYTES", 2, "int", "glibc malloc/malloc.c: tcache_perthread_struct.counts is uint16_t[TCACHE_MAX_BINS] (since glibc 2.30)")
 STACK_CACHE_MAXSIZE = define("STACK_CACHE_MAXSIZE", 40 * MIB, "human", "glibc nptl/nptl-stack.c: __nptl_stack_cache_maxsize, the total size of the stacks kept for reuse (tunable glibc.pthread.stack_cache_size)")
-ARENAS_PER_CORE = define("ARENAS_PER_CORE", 8, "int", "glibc malloc/arena.c: NARENAS_FROM_NCORES, 8 arenas per core where long is 64-bit")
+ARENAS_PER_CORE = define("ARENAS_PER_CORE", 8, "int", "glibc malloc/malloc.c: NARENAS_FROM_NCORES, 8 arenas per core where long is 64-bit (applied by arena_get2 in malloc/arena.c)")
 # --- files-and-accounting
 PTE_PRESENT_BIT = define("PTE_PRESENT_BIT", 0, "int", "arch/x86/include/asm/pgtable_types.h: _PAGE_BIT_PRESENT 0 (Intel SDM vol. 3A, 4.5, the format of a page-table entry that maps a 4-KByte page: P, present)")
 PTE_RW_BIT = define("PTE_RW_BIT", 1, "int", "arch/x86/include/asm/pgtable_types.h: _PAGE_BIT_RW 1 (Intel SDM vol. 3A, 4.5, the format of a page-table entry that maps a 4-KByte page: R/W, writes allowed)")
