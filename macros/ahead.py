@@ -344,22 +344,22 @@ def abandon() -> None:
 # one down while the build goes from the first one up, each page claimed once. A page
 # a worker built is only brought in: the entries Material's search made of it go into
 # the build's search index in the page's turn, so the index is the same, and the page
-# gets the content the plugins left it. What the page's building logged in the worker
-# (a warning, MkDocs' "Page skipped", the lines of ``-v``: every record any logger was
-# handed) goes no further there: the build hands each record to its logger in the
-# page's turn (``_told``), so that the output, its order and the count of warnings a
-# strict build fails on are those of a build on one core. (A record keeps the
-# worker's process id and time; a logger the worker set up for itself is not the
-# build's.) A page whose building in the worker wrote to the standard output or error,
-# raised a Python warning, logged a record with a traceback, failed, or was not brought
-# back is built again by the build, which then says what it says; the worker stops
-# there. (A build that fails may leave in the site pages the worker built beyond the
-# failing one.) No worker is forked (``_parallel``)
-# unless each handler of those two events is known to change nothing but the page
-# (Material's search, whose entries come back, and our hooks' ``on_post_page``; the
-# print page's and the offline plugin's keep MkDocs' order), nor when two pages write
-# the same file (MkDocs writes the later one last), nor for pages built by anyone but
-# MkDocs' own loop after ``on_env``.
+# gets the content the plugins left it. The lines of ``-v`` the page's building logged
+# in the worker (records below INFO, to loggers set up as they were at the fork) go no
+# further there: the build hands each to its logger in the page's turn (``_told``),
+# where a build on one core would have said it. (A record keeps the worker's process id
+# and time.) A page whose building in the worker logged anything else (a warning, which
+# a strict build counts and some say once a build; MkDocs' "Page skipped"; a record to
+# a logger the page set up for itself, or with a traceback, or that cannot be
+# pickled), wrote to the standard output or error, raised a Python warning, failed, or
+# was not brought back is built again by the build, which then says what it says; the
+# worker stops there. (A build that fails may leave in the site pages the worker built
+# beyond the failing one.) No worker is forked (``_parallel``) unless each handler of
+# those two events is known to change nothing but the page (Material's search, whose
+# entries come back, and our hooks' ``on_post_page``; the print page's and the offline
+# plugin's keep MkDocs' order), nor when two pages write the same file (MkDocs writes
+# the later one last), nor for pages built by anyone but MkDocs' own loop after
+# ``on_env``.
 
 _SEARCH = "material.plugins.search.plugin"
 _HOOKS = "macros/hooks.py"  # the module name MkDocs gives the hooks it loads
@@ -399,19 +399,45 @@ def _entries_path(index: int) -> str:
 
 
 class _HandBack(Exception):
-    """The page said something while a worker built it: the build builds it again."""
+    """The page did what the build must see done in its own turn (it printed, warned,
+    logged a record the build cannot take as it is): the build builds it again."""
+
+
+def _setup(logger) -> tuple:
+    """What decides where a logger's records go: its level, whether it passes them on,
+    whether it is off, its handlers and filters."""
+    return (logger.level, logger.propagate, logger.disabled, tuple(map(id, logger.handlers)),
+            tuple(map(id, logger.filters)))
+
+
+def _loggers() -> dict:
+    """Every logger there is, root included, by name, with its setup (``_setup``)."""
+    found = {name: logger for name, logger in logging.root.manager.loggerDict.items()
+             if isinstance(logger, logging.Logger)}
+    return {name: _setup(logger) for name, logger in (("", logging.root), *found.items())}
 
 
 def _listen() -> tuple[list, int]:
-    """In a worker, before its first page: every log record any logger is handed from
-    now on is kept, in the list, for the build to hand on in the page's turn (``_told``),
-    and goes no further here (no filter, no handler of the worker's sees it); whatever
-    is written to the process's standard output or error goes into a file of the claims
-    folder, whose size tells."""
+    """In a worker, before its first page: every log record a logger is handed from now
+    on is kept, in the list, and goes no further here (no filter, no handler of the
+    worker's sees it); whatever is written to the process's standard output or error
+    goes into a file of the claims folder, whose size tells.
+
+    The build takes a page's records back in the page's turn (``_told``) only when a
+    build on one core would have said the same then, whoever said what before: records
+    of ``-v`` (below INFO), handed to loggers set up as they were when the worker was
+    forked (the logger, and each one it passes records on to). Anything else (a warning,
+    which a strict build counts and some say once a build; a logger a page set up for
+    itself) is kept as ``None``: the build builds the page again."""
     records: list = []
+    forked = _loggers()
 
     def handle(self, record):
-        if not self.disabled:
+        if self.disabled:
+            return
+        if record.levelno >= logging.INFO or not _as_forked(self, forked):
+            records.append((self.name, None))
+        else:
             records.append((self.name, record))
 
     logging.Logger.handle = handle  # type: ignore[method-assign]
@@ -422,35 +448,54 @@ def _listen() -> tuple[list, int]:
     return records, fd
 
 
+# The setup of a logger nobody set up: what the build's own gets when it is first asked
+# for (a module imported while a page was built names its logger then).
+_UNTOUCHED = (logging.NOTSET, True, False, (), ())
+
+
+def _as_forked(logger, forked: dict) -> bool:
+    """Whether ``logger`` and every logger it passes records on to are set up as they
+    were at the fork (``forked``: ``_loggers()`` then; one made since, as if untouched)."""
+    while logger is not None:
+        name = "" if logger is logging.root else logger.name
+        if forked.get(name, _UNTOUCHED) != _setup(logger):
+            return False
+        if not logger.propagate:
+            return True
+        logger = logger.parent
+    return True
+
+
 def _portable(records: list) -> list:
-    """The records a page's building logged in a worker, as the build can take them back
-    (their message put together, no arguments left): a record with a traceback, or one
-    whose message cannot be put together or that cannot be pickled, raises _HandBack."""
-    kept = []
+    """The records a page's building logged in a worker, as they are (message and
+    arguments), for the build to take back: _HandBack for one the build must not take
+    (``_listen``), one with a traceback, or one that cannot be pickled."""
     for name, record in records:
+        if record is None:
+            raise _HandBack(f"a record the build says itself: {name or 'root'}")
         if record.exc_info or record.exc_text or record.stack_info:
-            raise _HandBack(f"a record with a traceback: {name}")
+            raise _HandBack(f"a record with a traceback: {name or 'root'}")
         try:
-            record.msg, record.args = record.getMessage(), None
             pickle.dumps(record, protocol=pickle.HIGHEST_PROTOCOL)
-        except Exception:  # noqa: BLE001 - anything a record may hold
-            raise _HandBack(f"a record that cannot be taken back: {name}") from None
-        kept.append((name, record))
-    return kept
+        except Exception:  # noqa: BLE001 - anything a record's arguments may hold
+            raise _HandBack(f"a record that cannot be taken back: {name or 'root'}") from None
+    return list(records)
 
 
 def _told(records: list) -> None:
-    """In the build, in the page's turn: the records its building logged in a worker,
-    handed to their loggers as they would have been here (filters, handlers, the count
-    of warnings that fails a strict build)."""
+    """In the build, in the page's turn: the records its building logged in a worker
+    (``_listen``), handed to their loggers as they would have been here (filters,
+    handlers)."""
     for name, record in records:
-        logging.getLogger(name).handle(record)
+        (logging.getLogger(name) if name else logging.root).handle(record)
+    _state["told"] = _state.get("told", 0) + len(records)
 
 
 def _builder(original, config, doc_files, nav, env, dirty):
     """What a worker does with each page it claims: MkDocs' own building, then what the
     build needs of it kept for the build (written whole, then renamed): the search
-    entries it made and the page's content as the plugins left it."""
+    entries it made, the page's content as the plugins left it and the records its
+    building logged (``_listen``)."""
     import warnings
 
     search = _search_index(config)
@@ -490,10 +535,10 @@ def _brought(page, config) -> bool:
     try:
         with open(_entries_path(_state["index"][id(page)]), "rb") as kept:
             entries, content, told = pickle.load(kept)
-    except (OSError, KeyError, EOFError, ValueError, TypeError, AttributeError,
-            pickle.UnpicklingError):
-        return False  # not brought back: the build builds it
+    except Exception:  # noqa: BLE001 - not brought back, however: the build builds it
+        return False
     _told(told)
+    _state["brought"] = _state.get("brought", 0) + 1
     search = _search_index(config)
     if search is not None:
         search.entries.extend(entries)
@@ -524,6 +569,7 @@ def install() -> None:
                         _builder(original, config, doc_files, nav, env, dirty)):
                     log.info("building pages' HTML ahead in %d worker process(es)",
                              len(_state["workers"]))
+                    _state.update(brought=0, told=0)
             if _state.get("building") is doc_files:
                 brought = _brought(page, config)
                 if page is doc_files[-1].page:
@@ -542,3 +588,6 @@ def html_done() -> None:
     finish()
     _state.pop("html_next", None)
     _state.pop("building", None)
+    if "brought" in _state:  # a worker was forked for this build's pages' HTML
+        log.debug("%d page(s)' HTML built ahead by the worker, with %d record(s) it logged",
+                  _state.pop("brought"), _state.pop("told", 0))

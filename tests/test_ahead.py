@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import re
 import time
 from pathlib import Path
 from types import SimpleNamespace
@@ -363,6 +364,8 @@ def helper_ends_its_programs(tmp_path: Path) -> None:
 def html_scenario(tmp_path: Path, *, warn_on: str | None = None, die_on: str | None = None,
                   say_on: str | None = None, python_warning_on: str | None = None,
                   print_on: str | None = None, aside_on: str | None = None,
+                  debug_on: str | None = None, fresh_on: str | None = None,
+                  traceback_on: str | None = None, unpicklable_on: str | None = None,
                   known: bool = True, same_file: bool = False,
                   after_on_env: bool = True, told: list | None = None) -> tuple[list, list, list]:
     """MkDocs' loop over the pages' HTML (``_build_page`` for each in turn) with the
@@ -370,7 +373,8 @@ def html_scenario(tmp_path: Path, *, warn_on: str | None = None, die_on: str | N
     that logs who built each page and adds two search entries for it: (who built what,
     in order; the search index's entries; the workers forked). ``told`` gets, in order,
     each page's turn in the build ("turn p3") and what the build's own logging handed on
-    ("told WARNING a warning in the worker")."""
+    ("told DEBUG Building page p9"). The ``*_on`` arguments name the page whose building
+    in the worker does that (logs a warning, a line of ``-v``...)."""
     import logging
     from unittest import mock
 
@@ -409,8 +413,22 @@ def html_scenario(tmp_path: Path, *, warn_on: str | None = None, die_on: str | N
             logging.getLogger("mkdocs.commands.build").info("Page skipped: empty output")
         if here and page.name == print_on:
             print("a line on the standard output, in the worker")
-        if here and page.name == aside_on:
-            aside.warning("said %s", "aside")
+        if here and page.name == aside_on:  # a logger the page sets up for itself
+            aside = logging.getLogger("mkdocs.plugins.aside")
+            aside.propagate = False
+            aside.addHandler(logging.NullHandler())
+            aside.debug("said aside")
+        if here and page.name == debug_on:  # a line of -v, its arguments kept
+            building.debug("Building page %s", page.name)
+        if here and page.name == fresh_on:  # a module's logger named while the page builds
+            logging.getLogger("mkdocs.plugins.fresh").debug("first word of %s", page.name)
+        if here and page.name == traceback_on:
+            try:
+                raise ValueError("in the worker")
+            except ValueError:
+                building.debug("with its traceback", exc_info=True)
+        if here and page.name == unpicklable_on:
+            building.debug("an argument that cannot be pickled: %s", lambda: None)
         if here and page.name == python_warning_on:
             import warnings
 
@@ -421,9 +439,7 @@ def html_scenario(tmp_path: Path, *, warn_on: str | None = None, die_on: str | N
         with open(log, "a") as out:
             out.write(f"{os.getpid()} {page.name}\n")
 
-    logging.getLogger("mkdocs").setLevel(logging.INFO)  # as mkdocs build sets it, not -q
-    aside = logging.getLogger("elsewhere")  # a logger that passes nothing on, with a handler
-    aside.propagate = False
+    logging.getLogger("mkdocs").setLevel(logging.DEBUG)  # as mkdocs build -v sets it
     told = told if told is not None else []
 
     class Told(logging.Handler):
@@ -431,8 +447,8 @@ def html_scenario(tmp_path: Path, *, warn_on: str | None = None, die_on: str | N
             told.append(f"told {record.levelname} {record.getMessage()}")
 
     hearing = Told()
-    for name in ("mkdocs", "elsewhere"):
-        logging.getLogger(name).addHandler(hearing)
+    logging.getLogger("mkdocs").addHandler(hearing)
+    building = logging.getLogger("mkdocs.commands.build")
     forked: list = []
     real_fork = ahead.fork
 
@@ -453,8 +469,8 @@ def html_scenario(tmp_path: Path, *, warn_on: str | None = None, die_on: str | N
                                          excluded=False)
         finally:
             ahead.finish()
-            for name in ("mkdocs", "elsewhere"):
-                logging.getLogger(name).removeHandler(hearing)
+            logging.getLogger("mkdocs").removeHandler(hearing)
+            logging.getLogger("mkdocs").setLevel(logging.INFO)
     assert [page.content for page in todo] == [f"<p class=built>p{i}</p>" for i in range(10)]
     return rendered(log), search.entries, forked
 
@@ -484,14 +500,17 @@ def test_a_page_whose_building_printed_or_killed_its_worker_is_built_by_the_buil
 def html_ahead_troubles(tmp_path: Path) -> None:
     names = [f"p{i}" for i in range(10)]
     expected = [{"location": n, "n": k} for n in names for k in (1, 2)]
-    for trouble in ("die_on", "python_warning_on", "print_on"):
+    for trouble in ("die_on", "python_warning_on", "print_on", "warn_on", "say_on",
+                    "aside_on", "traceback_on", "unpicklable_on"):
         folder = tmp_path / trouble
         folder.mkdir()
         done, entries, forked = html_scenario(folder, **{trouble: "p8"})
         assert forked
-        # p9 was the worker's; p8 made it print or raise a Python warning (it built
-        # it, then left) or die: the build built p8, and every page below it, itself
-        # (and said what it says), and the index and the pages' content are whole.
+        # p9 was the worker's; p8 made it print, raise a Python warning, log a warning
+        # or an INFO line, a line to a logger it set up for itself, with a traceback or
+        # that cannot be pickled (it built it, then left) or die: the build built p8,
+        # and every page below it, itself (and said what it says), and the index and
+        # the pages' content are whole.
         assert (os.getpid(), "p8") in done, (trouble, done)
         assert [pid == os.getpid() for pid, name in done if name == "p9"] == [False]
         assert all(pid == os.getpid() for pid, name in done if int(name[1:]) < 8)
@@ -506,9 +525,8 @@ def test_what_a_pages_building_logged_in_a_worker_is_told_in_its_turn(tmp_path):
 def html_ahead_told(tmp_path: Path) -> None:
     names = [f"p{i}" for i in range(10)]
     expected = [{"location": n, "n": k} for n in names for k in (1, 2)]
-    said = {"warn_on": "told WARNING a warning in the worker",
-            "say_on": "told INFO Page skipped: empty output",
-            "aside_on": "told WARNING said aside"}  # to a logger that passes nothing on
+    said = {"debug_on": "told DEBUG Building page p9",
+            "fresh_on": "told DEBUG first word of p9"}  # to a logger made while p9 built
     for trouble, line in said.items():
         folder = tmp_path / trouble
         folder.mkdir()
@@ -520,7 +538,11 @@ def html_ahead_told(tmp_path: Path) -> None:
         assert [pid != os.getpid() for pid, name in done if name in ("p9", "p8")] == [True, True]
         assert told.count(line) == 1, (trouble, told)
         assert told[told.index(line) - 1] == "turn p9", (trouble, told)
-        assert [t for t in told if t.startswith("told") and "ahead in" not in t] == [line], told
+        assert [t for t in told if t.startswith("told") and "ahead" not in t] == [line], told
+        # Under -v the build says how much the worker did.
+        summary = [re.fullmatch(r"told DEBUG (\d+) page\(s\)' HTML built ahead by the worker, "
+                                r"with 1 record\(s\) it logged", t) for t in told]
+        assert [int(m.group(1)) >= 1 for m in summary if m] == [True], told
         assert entries == expected, trouble
         assert all(gone(pid) for pid in forked)
 

@@ -176,7 +176,7 @@ class Recorder:
     def add(self, *paths: str | os.PathLike[str]) -> None:
         for path in paths:
             if path.__class__ is str and path in self.read:
-                continue  # an absolute name recorded already (``names``): no path work
+                continue  # an absolute name recorded already: no path work
             name = os.path.abspath(path)
             if name not in self.read:
                 self.read[name] = self.files.state(name)
