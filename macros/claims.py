@@ -137,8 +137,13 @@ def words(c: Claim) -> str:
         _RENDERING.pop()
     if read_since(mark):  # words that read the page or the plugin's variables: this page's
         return text
+    if warnings() != before:
+        # Words that warned (a macro's error: a note in the sentence, its box on top of
+        # the page that rendered them) are rendered again by every page that shows
+        # them, so that each gets the box its note points to; nor are they kept.
+        return text
     _WORDS[(c.id, c.text)] = (text, tuple(read.read))
-    keep(key, {"text": text, "files": list(read.read)}, read, warnings() != before)
+    keep(key, {"text": text, "files": list(read.read)}, read, False)
     return text
 
 

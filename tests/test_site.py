@@ -414,6 +414,32 @@ def test_an_error_in_a_claims_words_is_located_at_the_claim(tmp_path):
     assert "tests/claims.toml (claim 'broken-words', shown on docs/index.md):6" in done.stderr
 
 
+def test_a_claim_whose_macro_fails_shows_its_box_on_every_page_that_shows_it(tmp_path):
+    """A macro inside a claim's words fails, and the claim is shown twice, first by
+    About's list (``claims()``, on index.md, rendered first), then on its own page: the
+    note in its sentence points to a box on top of the page, and each page has that box
+    (words that warned are not remembered for the next page)."""
+    project = make_project(tmp_path, docs=None)
+    (project / "docs").mkdir()
+    write_page(project, "index.md", "---\ntitle: About\nweight: 1\n---\n\n{{ claims() }}\n")
+    write_page(project, "page.md", "---\ntitle: Page\nweight: 2\n---\n\n"
+                                   "Said: {{ claim('broken-words') }}\n")
+    (project / "snapshots").mkdir()
+    (project / "tests").mkdir()
+    (project / "tests" / "claims.toml").write_text(
+        '[[claim]]\nid = "broken-words"\npage = "docs/page.md"\n'
+        "text = \"It exited with {{ value('nosuch', 'exit_code') }}.\"\n"
+        'test = "test_x.py::test_x"\n')
+    # One core: the process that renders About's list renders the claim's page too.
+    done = build(project, strict=False, prefix=("taskset", "-c", "0") if shutil.which("taskset") else (),
+                 ROADS_ROOT=str(project), ROADS_MODE="frozen")
+    assert done.returncode == 0, done.stderr
+    for page in ("index.html", "page/index.html"):
+        html = (project / "site" / page).read_text()
+        assert "[value(): see the error on top of this page]" in html, page
+        assert html.count("data-roads-error") >= 1, page
+
+
 def test_a_template_mistake_in_a_claim_shown_by_another_is_located_at_its_own(tmp_path):
     """A claim whose words show another claim, whose own template is broken: the error
     is the inner claim's, at its line (it was put on the outer claim)."""
