@@ -233,7 +233,8 @@ class Band:
         if self.below_stack:
             return ("user space with nothing mapped, under the main stack: an access here, "
                     "within the stack's size limit (RLIMIT_STACK) and clear of the mapping "
-                    "below by the guard gap, grows [stack] down to it; anywhere else, SIGSEGV")
+                    "below by the guard gap (when that mapping may be accessed), grows "
+                    "[stack] down to it; anywhere else, SIGSEGV")
         return (KINDS.get(self.kind) or GAP_KINDS[self.kind]).about
 
     @property
