@@ -472,13 +472,13 @@ def _portable(records: list) -> list:
     (``_listen``), one with a traceback, or one that cannot be pickled."""
     for name, record in records:
         if record is None:
-            raise _HandBack(f"a record the build says itself: {name or 'root'}")
+            raise _HandBack(f"a record the build says itself: {name}")
         if record.exc_info or record.exc_text or record.stack_info:
-            raise _HandBack(f"a record with a traceback: {name or 'root'}")
+            raise _HandBack(f"a record with a traceback: {name}")
         try:
             pickle.dumps(record, protocol=pickle.HIGHEST_PROTOCOL)
         except Exception:  # noqa: BLE001 - anything a record's arguments may hold
-            raise _HandBack(f"a record that cannot be taken back: {name or 'root'}") from None
+            raise _HandBack(f"a record that cannot be taken back: {name}") from None
     return list(records)
 
 
@@ -487,7 +487,7 @@ def _told(records: list) -> None:
     (``_listen``), handed to their loggers as they would have been here (filters,
     handlers)."""
     for name, record in records:
-        (logging.getLogger(name) if name else logging.root).handle(record)
+        logging.getLogger(name).handle(record)  # "root" is the root logger's name
     _state["told"] = _state.get("told", 0) + len(records)
 
 

@@ -143,7 +143,7 @@ def words(c: Claim) -> str:
         # them, so that each gets the box its note points to; nor are they kept.
         return text
     _WORDS[(c.id, c.text)] = (text, tuple(read.read))
-    keep(key, {"text": text, "files": list(read.read)}, read, False)
+    keep(key, {"text": text, "files": list(read.read)}, read)
     return text
 
 

@@ -534,10 +534,10 @@ def kept(kind: str, parts: object, config) -> tuple[str | None, dict | None]:
     return key, (_pages().get(key) if chosen.mode != "refresh" else None)
 
 
-def keep(key: str | None, payload: dict, read: Recorder, warned: bool) -> None:
-    """Keep ``payload`` under ``key`` (from ``kept``) with the files it read, unless its
-    rendering logged a warning."""
-    if key is not None and not warned:
+def keep(key: str | None, payload: dict, read: Recorder) -> None:
+    """Keep ``payload`` under ``key`` (from ``kept``) with the files it read (the caller
+    keeps nothing whose rendering logged a warning)."""
+    if key is not None:
         _pages().put(key, payload, read.read.values())
 
 

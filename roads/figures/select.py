@@ -90,16 +90,16 @@ class Snapshot:
     @classmethod
     def from_checkpoint(cls, point: document.Checkpoint) -> "Snapshot":
         """The view of a decoded checkpoint: made once for each record (``_VIEWS``)."""
-        if cls is Snapshot:
-            kept = _VIEWS.get(id(point))
-            if kept is not None and kept[0] is point:
-                return kept[1]
+        if cls is not Snapshot:
+            return cls._view(point)
+        kept = _VIEWS.get(id(point))
+        if kept is not None and kept[0] is point:
+            return kept[1]
         view = cls._view(point)
-        if cls is Snapshot:
-            with _VIEWS_LOCK:
-                _VIEWS[id(point)] = (point, view)
-                while len(_VIEWS) > VIEWS_KEPT:
-                    del _VIEWS[next(iter(_VIEWS))]
+        with _VIEWS_LOCK:
+            _VIEWS[id(point)] = (point, view)
+            while len(_VIEWS) > VIEWS_KEPT:
+                del _VIEWS[next(iter(_VIEWS))]
         return view
 
     @classmethod
