@@ -233,3 +233,50 @@ def test_only_the_gap_under_the_stack_says_it_grows_the_stack():
     assert "grows [stack]" in under[0].about
     assert all(b.about.endswith("SIGSEGV") and "grows" not in b.about
                for b in gaps if not b.below_stack)
+
+
+def _pointers_by_scanning(snap, elf, bias, chosen):
+    """find_pointers' rule, worked out by scanning the whole symbol table for each
+    address and each name: the reference for its index (``_symbol_index``)."""
+    out = []
+    for a in snap.addresses:
+        names = [s.name for s in elf.symbols if s.type != "STT_TLS" and s.st_value + bias == a.value]
+        symbol = a.name if a.name in names else (names[0] if names else None)
+        out.append((a.value, a.name, symbol))
+    seen = {a.value for a in snap.addresses}
+    for name in chosen:
+        matches = [s for s in elf.symbols if s.name == name and s.type != "STT_TLS"]
+        if len(matches) > 1:
+            matches = [s for s in matches if s.bind != "STB_LOCAL"] or matches[:1]
+        for s in matches[:1]:
+            if s.st_value + bias not in seen:
+                seen.add(s.st_value + bias)
+                out.append((s.st_value + bias, name, name))
+    return sorted(out)
+
+
+def test_pointers_come_from_an_index_made_once_per_executable_record(monkeypatch):
+    """Every checkpoint of every capture places the pointers that scanning the symbol
+    table finds, static executables (libc's symbols too) included; the index of an
+    executable's record is made once, however many checkpoints it serves."""
+    from roads.figures import regions as regions_module
+    from roads.figures.regions import SYMBOLS_KEPT, _index_symbols, interesting_symbols
+    from roads.figures.perrecord import PerRecord
+
+    made = []
+    index = PerRecord(lambda elf: made.append(elf) or _index_symbols(elf), SYMBOLS_KEPT)
+    monkeypatch.setattr(regions_module, "_symbol_index", index)
+    placed = static = 0
+    for doc, variant, run, name, ordinal in _all_selections():
+        mm = memory_map(select(doc, variant=variant, run=run, checkpoint=name, pid=ordinal))
+        if mm.bias is None or not mm.selection.exe_matches_elf:
+            continue
+        elf, snap = mm.selection.elf, mm.selection.snapshot
+        chosen = interesting_symbols(elf, [a.name for a in snap.addresses])
+        got = sorted((p.address, p.name, p.symbol) for p in mm.pointers)
+        assert got == _pointers_by_scanning(snap, elf, mm.bias, chosen), (doc["sample"], variant, name)
+        placed += len(got)
+        static += elf.is_static
+    assert placed > 100 and static >= 3
+    records = [id(elf) for elf in made]
+    assert len(records) == len(set(records))  # each record indexed once

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from roads.errors import ConfigError
-from roads.figures.select import Region, decoded, select, variant_names
+from roads.figures.select import VIEWS_KEPT, Region, Snapshot, decoded, select, variant_names
+from roads.figures.perrecord import PerRecord
 from tests.capture_docs import KERNEL_PAGES, fake_doc, region, snapshot
 
 def test_defaults_are_the_first_declared_variant_run_and_checkpoint():
@@ -90,7 +91,7 @@ def test_snapshot_lookups():
 def test_a_checkpoint_record_is_viewed_once_and_an_equal_one_apart(monkeypatch):
     from roads.figures import select as select_module
 
-    monkeypatch.setattr(select_module, "_VIEWS", {})
+    monkeypatch.setattr(select_module, "_VIEWS", PerRecord(Snapshot._view, VIEWS_KEPT))
     doc = decoded(snapshot("layout"))
     first, again = select(doc), select(doc, checkpoint=select(doc).checkpoint_name)
     assert first is not again  # two selections of one record share its view
@@ -102,8 +103,7 @@ def test_a_checkpoint_record_is_viewed_once_and_an_equal_one_apart(monkeypatch):
     assert other.snapshot is not first.snapshot
     assert other.snapshot == first.snapshot
     # Bounded: past VIEWS_KEPT the oldest views go, and a record seen again is viewed anew.
-    monkeypatch.setattr(select_module, "VIEWS_KEPT", 2)
-    monkeypatch.setattr(select_module, "_VIEWS", {})
+    monkeypatch.setattr(select_module, "_VIEWS", PerRecord(Snapshot._view, 2))
     views = [select(doc, variant=v).snapshot for v in ("pie", "nopie", "static")]
     assert len(select_module._VIEWS) == 2
     assert select(doc, variant="pie").snapshot is not views[0]

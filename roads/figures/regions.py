@@ -24,6 +24,7 @@ from ..document import Elf, Provenance
 from ..elfspec import PF_W, PF_X
 from .elflink import link_segments, load_bias
 from ..errors import RoadsError
+from .perrecord import PerRecord
 from .select import Address, Region, Selection
 
 ADDRESS_END = 1 << 64
@@ -510,6 +511,27 @@ def interesting_symbols(elf: Elf, recorded: Sequence[str] = ()) -> list[str]:
     return names
 
 
+# The symbols of each executable by value and by name, made once for each record
+# (``_symbol_index``): a static executable holds libc's symbols too, some 1,900, and a
+# time-lapse places pointers at every step.
+SYMBOLS_KEPT = 64
+
+
+def _index_symbols(elf: Elf) -> tuple[dict[int, list[str]], dict[str, list]]:
+    """The names of ``elf``'s symbols by value (link-time address), and its symbols by
+    name, each in table order; thread-local storage left out (its values are offsets)."""
+    at: dict[int, list[str]] = {}
+    named: dict[str, list] = {}
+    for s in elf.symbols:
+        if s.type != "STT_TLS":
+            at.setdefault(s.st_value, []).append(s.name)
+            named.setdefault(s.name, []).append(s)
+    return at, named
+
+
+_symbol_index = PerRecord(_index_symbols, SYMBOLS_KEPT)
+
+
 def find_pointers(
     regions: Sequence[Region],
     addresses: Sequence[Address],
@@ -524,14 +546,11 @@ def find_pointers(
     need ``elf`` and its load ``bias``. A symbol at the very address of a recorded
     pointer is folded into it. Sorted by address, then name.
     """
-    by_address: dict[int, list[str]] = {}
-    for s in elf.symbols if elf is not None and bias is not None else ():
-        if s.type != "STT_TLS":
-            by_address.setdefault(s.st_value + bias, []).append(s.name)
+    at, named = _symbol_index(elf) if elf is not None and bias is not None else ({}, {})
     out: list[Pointer] = []
     seen: set[int] = set()
     for a in addresses:
-        names = by_address.get(a.value, [])
+        names = at.get(a.value - bias, []) if bias is not None else []
         symbol = a.name if a.name in names else (names[0] if names else None)
         source = "recorded, symbol" if symbol else "recorded"
         out.append(Pointer(a.name, a.value, source, _holder(regions, a.value), symbol))
@@ -539,7 +558,7 @@ def find_pointers(
     if elf is not None and bias is not None:
         chosen = interesting_symbols(elf, [a.name for a in addresses]) if symbols is None else symbols
         for name in chosen:
-            matches = [s for s in elf.symbols if s.name == name and s.type != "STT_TLS"]
+            matches = named.get(name, [])
             if len(matches) > 1:
                 matches = [s for s in matches if s.bind != "STB_LOCAL"] or matches[:1]
             for s in matches[:1]:

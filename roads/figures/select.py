@@ -16,7 +16,6 @@ Pure: the document comes in, records come out; nothing here reads a file.
 from __future__ import annotations
 
 import re
-import threading
 from dataclasses import dataclass, field
 from functools import cached_property
 from types import MappingProxyType
@@ -27,6 +26,7 @@ import msgspec
 from .. import document
 from ..document import Address, AuxvEntry, Elf
 from ..errors import CaptureError, ConfigError
+from .perrecord import PerRecord
 
 # Names the pages may give ``pid`` when two processes of a fork demo reached the
 # same checkpoint.
@@ -41,8 +41,6 @@ ROLES = ("parent", "child")
 # 381 selections of 82 checkpoints). Records and views are frozen, so one view serves
 # every selection of its record; the oldest go past VIEWS_KEPT.
 VIEWS_KEPT = 128
-_VIEWS: dict[int, tuple[Any, Any]] = {}
-_VIEWS_LOCK = threading.Lock()
 
 # The leaf records are the document's own (roads.document); the names a figure module
 # knows them by are kept.
@@ -92,15 +90,7 @@ class Snapshot:
         """The view of a decoded checkpoint: made once for each record (``_VIEWS``)."""
         if cls is not Snapshot:
             return cls._view(point)
-        kept = _VIEWS.get(id(point))
-        if kept is not None and kept[0] is point:
-            return kept[1]
-        view = cls._view(point)
-        with _VIEWS_LOCK:
-            _VIEWS[id(point)] = (point, view)
-            while len(_VIEWS) > VIEWS_KEPT:
-                del _VIEWS[next(iter(_VIEWS))]
-        return view
+        return _VIEWS(point)
 
     @classmethod
     def _view(cls, point: document.Checkpoint) -> "Snapshot":
@@ -136,6 +126,9 @@ class Snapshot:
                 return a.value
         known = ", ".join(a.name for a in self.addresses) or "none"
         raise ConfigError(f"checkpoint {self.name!r} recorded no address {name!r} (recorded: {known})")
+
+
+_VIEWS: PerRecord[document.Checkpoint, Snapshot] = PerRecord(Snapshot._view, VIEWS_KEPT)
 
 
 # --------------------------------------------------------------------------- selection
