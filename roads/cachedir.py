@@ -72,13 +72,20 @@ def keep_bytes(path: Path, data: bytes) -> None:
     """Replace the kept file ``path`` with ``data``, whole or not at all for a reader (a
     cache's file: not synced to disk, since losing it only means making it again). The
     partial file is this thread's own: threads of one process may keep the same entry."""
-    path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident():x}.tmp")
     try:
-        partial.write_bytes(data)
+        try:
+            f = open(partial, "wb")
+        except FileNotFoundError:  # its folder is not there yet (the one case worth a mkdir)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            f = open(partial, "wb")
+        with f:
+            f.write(data)
         os.replace(partial, path)
-    finally:
-        partial.unlink(missing_ok=True)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(partial)
+        raise
 
 
 def holds(directory: Path, suffix: str) -> bool:

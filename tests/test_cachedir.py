@@ -140,3 +140,23 @@ def test_a_lock_the_file_system_refuses_is_no_lock(tmp_path, monkeypatch):
     with cachedir.locked(tmp_path / "a.html"):
         pass
     assert time.monotonic() - started < 1
+
+
+def test_keep_bytes_makes_its_folders_replaces_whole_and_leaves_no_partial(tmp_path):
+    from roads.cachedir import keep_bytes, keep_text
+
+    entry = tmp_path / "a" / "b" / "entry"
+    keep_bytes(entry, b"first")  # folders made on the way
+    keep_text(entry, "second é")
+    assert entry.read_text(encoding="utf-8") == "second é"
+    assert sorted(p.name for p in entry.parent.iterdir()) == ["entry"]
+    # An entry that cannot be replaced (a folder in its place) fails, as it did, and
+    # leaves no partial file behind; nor does a folder that cannot be made.
+    (tmp_path / "a" / "dir").mkdir()
+    with pytest.raises(IsADirectoryError):
+        keep_bytes(tmp_path / "a" / "dir", b"x")
+    (tmp_path / "file").write_bytes(b"")
+    with pytest.raises((NotADirectoryError, FileExistsError)):
+        keep_bytes(tmp_path / "file" / "entry", b"x")
+    assert sorted(p.name for p in (tmp_path / "a").iterdir()) == ["b", "dir"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a", "file"]
