@@ -450,6 +450,49 @@ def test_threads_a_syscall_and_a_delay(tmp_path, no_leftovers):
     assert s.complete and s.ending == "was ended by roads explain after its last stop"
 
 
+EXECS = r"""
+#include <unistd.h>
+int main(int argc, char **argv) {
+    execv(argv[1], argv + 1);
+    return 1;
+}
+"""
+
+REMAPS = r"""
+#define _GNU_SOURCE  /* mremap */
+#include <sys/mman.h>
+int main(void) {
+    char *p = mmap(0, 4 << 12, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED) return 1;
+    p[0] = 1;
+    return mremap(p, 4 << 12, 8 << 12, MREMAP_MAYMOVE) == MAP_FAILED;
+}
+"""
+
+
+def test_syscall_stops_after_an_exec_are_at_the_calls_return(tmp_path, no_leftovers):
+    """execve's exit comes after its PTRACE_EVENT_EXEC stop (ptrace(2)): the tracer took
+    it for an entry, and from there on stopped each system call at its entry, before it
+    had done anything, and never at execve's own return."""
+    if shutil.which("gcc") is None:
+        pytest.skip("no gcc")
+    for name, source in (("execs", EXECS), ("remaps", REMAPS)):
+        (tmp_path / f"{name}.c").write_text(source)
+        subprocess.run(["gcc", "-O0", "-o", str(tmp_path / name), str(tmp_path / f"{name}.c")],
+                       check=True, timeout=60)
+    remaps = str(tmp_path / "remaps")
+    s = session_mod.explain_program([str(tmp_path / "execs"), remaps],
+                                    ["syscall:execve", "syscall:mremap"])
+    assert s.complete, f"{s.ending} before reaching {', '.join(s.missing)}"
+    execve, mremap = s.capture.variants["default"].runs[0].checkpoints
+    assert (execve.name, mremap.name) == ("syscall:execve", "syscall:mremap")
+    assert execve.exe == mremap.exe == remaps  # the new image, at execve's return
+    # mremap has returned: the eight pages it moved the four to are mapped, there.
+    result = next((a.value for a in mremap.addresses if a.name == "result"), None)
+    assert result is not None, mremap.addresses
+    assert any(r.start == result and r.end - r.start == 8 << 12 for r in mremap.regions)
+
+
 def test_the_sites_worked_example_is_fresh():
     """The saved session the site draws matches its source, stops and capture code (a
     frozen build would warn, and fail --strict, otherwise)."""

@@ -25,6 +25,7 @@ PTRACE_SETOPTIONS = 0x4200
 PTRACE_GETEVENTMSG = 0x4201
 PTRACE_SEIZE = 0x4206
 PTRACE_INTERRUPT = 0x4207
+PTRACE_GET_SYSCALL_INFO = 0x420E  # Linux 5.3
 
 PTRACE_O_TRACESYSGOOD = 0x01
 PTRACE_O_TRACEFORK = 0x02
@@ -40,6 +41,10 @@ PTRACE_EVENT_CLONE = 3
 PTRACE_EVENT_EXEC = 4
 PTRACE_EVENT_EXIT = 6
 PTRACE_EVENT_STOP = 128
+
+# struct ptrace_syscall_info's op (linux/ptrace.h): 1 at a call's entry, 2 at its exit.
+PTRACE_SYSCALL_INFO_EXIT = 2
+SYSCALL_INFO_SIZE = 88  # sizeof(struct ptrace_syscall_info): the largest of its unions
 
 WALL = 0x40000000  # __WALL: wait for threads and children alike
 ADDR_NO_RANDOMIZE = 0x0040000
@@ -114,3 +119,13 @@ def event_msg(pid: int) -> int:
     value = ctypes.c_ulong(0)
     call(PTRACE_GETEVENTMSG, pid, 0, ctypes.cast(ctypes.pointer(value), ctypes.c_void_p))
     return value.value
+
+
+def syscall_op(pid: int) -> int:
+    """Whether ``pid``, held in a syscall stop, is entering or leaving the call, as the
+    kernel says (PTRACE_SYSCALL_INFO_ENTRY or _EXIT). Counting the stops instead goes
+    wrong where entry and exit do not alternate: an execve's exit comes after its
+    PTRACE_EVENT_EXEC stop (ptrace(2), "execve(2) under ptrace")."""
+    info = (ctypes.c_ubyte * SYSCALL_INFO_SIZE)()
+    call(PTRACE_GET_SYSCALL_INFO, pid, SYSCALL_INFO_SIZE, ctypes.cast(info, ctypes.c_void_p))
+    return info[0]  # op, the struct's first byte

@@ -191,7 +191,6 @@ class Tracer:
         self.breakpoints: dict[int, tuple[int, list[StopSpec | str]]] = {}  # addr -> (orig word, what)
         self.bp_in: dict[int, set[int]] = {}  # tgid -> addresses holding int3
         self.traced: dict[int, int] = {}  # tid -> tgid
-        self.in_syscall: dict[int, bool] = {}
         self.fork_kind: dict[int, int] = {}  # new pid -> PTRACE_EVENT_*
         self.pending: set[int] = set()  # new tids stopped before their parent's event
         self.groups: set[int] = set()  # process groups tracees made, besides the run's
@@ -540,7 +539,6 @@ class Tracer:
     def _ended(self, tid: int, status: int, killed: bool = False) -> None:
         tgid = self.traced.pop(tid, tid)
         self.fork_kind.pop(tid, None)  # a new one that ended before its first stop was seen
-        self.in_syscall.pop(tid, None)
         if tid == tgid and self.outcome and tid in self.outcome.processes:
             ending = self.outcome.processes[tid]
             if ending.status is None:
@@ -594,7 +592,6 @@ class Tracer:
             return
         if event == pt.PTRACE_EVENT_EXEC:
             self.bp_in[tgid] = set()  # a new image: the breakpoints went with the old one
-            self.in_syscall[tid] = False
             self._resume(tid)
             return
         if event == pt.PTRACE_EVENT_EXIT:
@@ -628,9 +625,14 @@ class Tracer:
         self._resume(tid, sig)
 
     def _syscall_stop(self, tid: int) -> None:
-        leaving = self.in_syscall.get(tid, False)
-        self.in_syscall[tid] = not leaving
-        if leaving:
+        try:
+            op = pt.syscall_op(tid)
+        except ProcessLookupError:
+            raise
+        except OSError as exc:
+            raise ExplainError("cannot tell a system call's entry from its return here "
+                               f"(PTRACE_GET_SYSCALL_INFO, Linux 5.3 or later): {exc.strerror}") from None
+        if op == pt.PTRACE_SYSCALL_INFO_EXIT:
             regs = pt.get_regs(tid)
             for spec in self.stops:
                 if spec.kind == "syscall" and spec.number == regs.orig_rax and spec.label not in self.done:
