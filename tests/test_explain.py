@@ -450,6 +450,52 @@ def test_threads_a_syscall_and_a_delay(tmp_path, no_leftovers):
     assert s.complete and s.ending == "was ended by roads explain after its last stop"
 
 
+CALLS_MEMCPY = r"""
+#include <string.h>
+int main(int argc, char **argv) {
+    char copy[64];
+    memcpy(copy, argv[0], strlen(argv[0]) % 32 + 1);  /* a call, not a copy gcc inlines */
+    return copy[0] == 0;
+}
+"""
+
+
+def test_a_function_is_the_one_a_program_linked_now_calls(tmp_path, no_leftovers):
+    """--at FUNC stops where a program's call lands: of a name a library keeps in several
+    versions, the default one. It stopped at glibc's memcpy@GLIBC_2.2.5, kept for
+    programs linked before 2.14 (the program ended before reaching memcpy), when
+    memcpy@@GLIBC_2.14, which programs call, is an ifunc that cannot be named; and a
+    static executable's strlen, an ifunc in its .symtab, was 'no function'."""
+    from tests.test_explain_symbols import CALLS_F, CALLS_STRLEN, build, build_versioned
+
+    if shutil.which("gcc") is None:
+        pytest.skip("no gcc")
+    ifunc = "is an ifunc, a function the loader picks for this processor"
+    memcpy = build(tmp_path, "memcpy", CALLS_MEMCPY)
+    with pytest.raises(ExplainError, match=f"--at memcpy: 'memcpy' in libc.so.6 {ifunc}"):
+        session_mod.explain_program([str(memcpy)], ["memcpy"])
+    static = build(tmp_path, "static", CALLS_STRLEN, "-static")
+    with pytest.raises(ExplainError, match=f"--at strlen: 'strlen' in static {ifunc}"):
+        session_mod.explain_program([str(static)], ["strlen"])
+
+    # A library of our own with f@V1 and f@@V2, two plain functions, and g@V1 alone.
+    library = build_versioned(tmp_path)
+    calls_f = build(tmp_path, "calls_f", CALLS_F, str(library), "-Wl,-rpath,$ORIGIN")
+    s = session_mod.explain_program([str(calls_f)], ["f"])
+    assert s.complete, f"{s.ending} before reaching {', '.join(s.missing)}"
+    point = s.capture.variants["default"].runs[0].checkpoints[0]
+    pc = next(a.value for a in point.addresses if a.name == "pc")
+    base = next(r.start for r in point.regions if r.pathname == str(library) and r.offset == 0)
+    dynsym = subprocess.run(["readelf", "-W", "--dyn-syms", str(library)], capture_output=True,
+                            text=True, check=True, timeout=60).stdout
+    default = next(int(line.split()[1], 16) for line in dynsym.splitlines()
+                   if line.endswith(" f@@V2"))
+    assert pc == base + default
+    with pytest.raises(ExplainError, match=r"--at g: libversioned.so keeps only old versions "
+                       r"of 'g' \(g@V1\), .* name the version: --at g@V1"):
+        session_mod.explain_program([str(calls_f)], ["g"])
+
+
 EXECS = r"""
 #include <unistd.h>
 int main(int argc, char **argv) {

@@ -3,11 +3,14 @@
 Stops (``parse_stop``):
 
 - ``FUNC`` or ``FUNC:N``: the N-th call of a function (default the first), by a
-  breakpoint at its first instruction, looked up in the executable's symbol table and
-  then in each library's dynamic symbols. Every call counts, the C library's own calls
-  to ``malloc`` included (a breakpoint cannot tell who called). ``main`` of a stripped
-  executable (``/bin/true``) is found as the first argument ``__libc_start_main``
-  receives (rdi at its first instruction).
+  breakpoint at its first instruction, looked up in the executable and then in each
+  library: the definition a program linked now calls, the default version of a name a
+  library keeps in several (``symbols.bound``: ``memcpy@@GLIBC_2.14``, not the
+  ``memcpy@GLIBC_2.2.5`` kept for old programs; ``FUNC@VERSION`` names one). An ifunc
+  (STT_GNU_IFUNC) is refused: its symbol is the resolver, not the code called. Every
+  call counts, the C library's own calls to ``malloc`` included (a breakpoint cannot
+  tell who called). ``main`` of a stripped executable (``/bin/true``) is found as the
+  first argument ``__libc_start_main`` receives (rdi at its first instruction).
 - ``syscall:NAME`` or ``syscall:NAME:N``: the N-th call of a system call, stopped when
   it *returns*, so that the memory it made or changed is there to see.
 - ``exit``: each followed process as it exits (PTRACE_EVENT_EXIT: its memory is still
@@ -36,6 +39,7 @@ from typing import Callable
 
 from ..errors import ExplainError, RoadsError
 from . import ptrace as pt
+from .symbols import Function, bound, functions, old_versions
 
 INT3 = 0xCC
 PUSH = ("rax", "rcx", "rdx", "rbx", "rsp", "rbp", "rsi", "rdi")  # push %reg: 0x50 + index
@@ -384,52 +388,69 @@ class Tracer:
         self._insert(pid, pid, entry, "entry")
 
     def _lookup(self, tid: int, pid: int) -> None:
-        """At the entry point: a breakpoint for each function asked for."""
+        """At the entry point: a breakpoint for each function asked for, at the
+        definition a call binds to (``symbols.bound``), looked for in the executable,
+        then in each file the process maps."""
         maps = read_maps(pid)
         exe = os.readlink(f"/proc/{pid}/exe")
         files = [exe] + [name for name in dict.fromkeys(m[3] for m in maps)
                          if name.startswith("/") and name != exe]
-        elves = {}
+        tables: dict[str, tuple[int, dict[str, tuple[Function, ...]]] | None] = {}
 
-        def find(name: str) -> int | None:
+        def table(path: str) -> tuple[int, dict[str, tuple[Function, ...]]] | None:
+            """The load bias of ``path`` and the functions it defines; None for a file
+            that is not a program or library mapped here."""
+            if path not in tables:
+                tables[path] = None
+                try:
+                    bias = file_bias(maps, path, self.read_elf(path).loads)
+                    if bias is not None:
+                        tables[path] = bias, functions(Path(path).read_bytes(), path)
+                except (RoadsError, OSError):
+                    pass
+            return tables[path]
+
+        def find(name: str) -> tuple[str, int, Function] | None:
             for path in files:
-                if path not in elves:
-                    try:
-                        elves[path] = self.read_elf(path)
-                    except RoadsError:
-                        elves[path] = None
-                elf = elves[path]
-                if elf is None:
-                    continue
-                for sym in elf.symbols:
-                    if sym.name == name and sym.type == "STT_FUNC" and sym.st_value:
-                        bias = file_bias(maps, path, elf.loads)
-                        if bias is not None:
-                            return bias + sym.st_value
+                known = table(path)
+                if known is not None:
+                    chosen = bound(known[1], name)
+                    if chosen is not None:
+                        return path, known[0], chosen
             return None
 
         for spec in self.stops:
             if spec.kind != "func":
                 continue
-            addr = find(spec.name)
-            if addr is None and spec.name == "main":
+            found = find(spec.name)
+            if found is None and spec.name == "main":
                 start = find("__libc_start_main")
-                if start is None:
+                if start is None or start[2].ifunc:
                     raise ExplainError(f"{self.argv[0]}: no symbol main and no "
                                        "__libc_start_main to find it by")
-                self._insert(tid, pid, start, "libc_start_main")
+                self._insert(tid, pid, start[1] + start[2].st_value, "libc_start_main")
                 continue
-            if addr is None:
-                chooser = _ifunc_in(spec.name, files)
-                if chooser is not None:
-                    raise ExplainError(
-                        f"--at {spec.label}: {spec.name!r} in {chooser} is an ifunc, a "
-                        "function the loader picks for this processor among several "
-                        "versions; --at cannot stop at it (stop at a function of yours "
-                        "that calls it)")
+            if found is None:
+                for path in files if "@" not in spec.name else ():
+                    known = table(path)
+                    old = old_versions(known[1], spec.name) if known else []
+                    if old:
+                        lib = os.path.basename(path)
+                        raise ExplainError(
+                            f"--at {spec.label}: {lib} keeps only old versions of "
+                            f"{spec.name!r} ({', '.join(old)}), for programs linked against "
+                            f"an older {lib}; a program linked now cannot call it. To stop "
+                            f"there, name the version: --at {old[0]}")
                 raise ExplainError(f"--at {spec.label}: no function {spec.name!r} in "
                                    f"{self.argv[0]} or its libraries")
-            self._insert(tid, pid, addr, spec)
+            path, bias, chosen = found
+            if chosen.ifunc:
+                raise ExplainError(
+                    f"--at {spec.label}: {chosen.name!r} in {os.path.basename(path)} is an "
+                    "ifunc, a function the loader picks for this processor among several "
+                    "versions; --at cannot stop at it (stop at a function of yours that "
+                    "calls it)")
+            self._insert(tid, pid, bias + chosen.st_value, spec)
 
     # ------------------------------------------------------------------ the loop
 
@@ -774,23 +795,3 @@ def seize_and_read(pid: int, on_stop: Callable[[Hit], None], label: str = "now")
             pt.call(pt.PTRACE_DETACH, pid, 0, 0)
         except OSError:
             pass
-
-
-def _ifunc_in(name: str, files: list[str]) -> str | None:
-    """The first of ``files`` whose dynamic symbols define ``name`` as an ifunc
-    (STT_GNU_IFUNC: the symbol's address is the resolver that picks the real
-    function at load time), or None. Only asked once a name was not found."""
-    from elftools.common.exceptions import ELFError
-    from elftools.elf.elffile import ELFFile
-
-    for path in files:
-        try:
-            with open(path, "rb") as f:
-                table = ELFFile(f).get_section_by_name(".dynsym")
-                if table is not None and any(
-                        sym.name == name and sym["st_info"]["type"] in ("STT_LOOS", "STT_GNU_IFUNC")
-                        for sym in table.iter_symbols()):
-                    return os.path.basename(path)
-        except (OSError, ELFError):
-            continue
-    return None

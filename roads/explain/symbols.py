@@ -1,0 +1,185 @@
+"""The function a name given to ``roads explain --at`` stands for in an ELF file: the
+definition the dynamic linker binds a newly linked program's call to.
+
+A library may define one name several times, in versions (GNU symbol versioning):
+glibc keeps ``memcpy@GLIBC_2.2.5`` for programs linked before 2.14, and
+``memcpy@@GLIBC_2.14``, the default version (``@@``), is the one a program linked now
+calls. In ``.dynsym`` the names carry no version: ``.gnu.version`` (SHT_GNU_versym)
+gives each symbol the index of its version, with VERSYM_HIDDEN set for all but the
+default, and ``.gnu.version_d`` (SHT_GNU_verdef) names the versions. ``.symtab`` (kept
+by executables, static ones included, and by unstripped libraries) writes the version
+into the name (``f@V1``, ``f@@V2``); a name without one is unversioned.
+
+Pure: ``functions`` reads the bytes of a file, ``bound`` chooses among the definitions
+of a name, ``old_versions`` lists those no new call binds to.
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass
+from typing import Callable, Mapping, NamedTuple
+
+from ..errors import ExplainError
+
+# gABI "ELF Header": e_shoff (Elf64_Off) at 0x28; e_shentsize, e_shnum (Elf64_Half) at 0x3A.
+_ELF64_SHDR = struct.Struct("<IIQQQQIIQQ")  # Elf64_Shdr: _Shdr's fields
+_ELF64_SYM = struct.Struct("<IBBHQQ")  # st_name, st_info, st_other, st_shndx, st_value, st_size
+_VERSYM = struct.Struct("<H")  # Elf64_Versym
+_VERDEF = struct.Struct("<HHHHIII")  # vd_version, vd_flags, vd_ndx, vd_cnt, vd_hash, vd_aux, vd_next
+_VERDAUX = struct.Struct("<II")  # vda_name, vda_next
+SHT_SYMTAB, SHT_DYNSYM = 2, 11
+SHT_GNU_VERDEF, SHT_GNU_VERSYM = 0x6FFFFFFD, 0x6FFFFFFF
+STT_FUNC, STT_GNU_IFUNC = 2, 10
+SHN_LORESERVE = 0xFF00  # UND is 0; ABS, COMMON and the rest name no section
+VER_NDX_LOCAL = 0  # a .dynsym entry bound in its own file alone
+VER_FLG_BASE = 1  # the verdef entry naming the file itself, not a version
+VERSYM_HIDDEN = 0x8000
+
+
+@dataclass(frozen=True)
+class Function:
+    """One definition of a function's name (an ``Elf64_Sym`` of type STT_FUNC or
+    STT_GNU_IFUNC, defined in a section of its file)."""
+
+    name: str  # without its version
+    version: str  # '' when unversioned
+    default: bool  # what a call naming no version binds to: name@@version, or unversioned
+    st_value: int
+    ifunc: bool  # STT_GNU_IFUNC: st_value is the resolver, which picks the code called
+    table: str  # '.dynsym' or '.symtab'
+
+    @property
+    def spelled(self) -> str:
+        """As readelf writes it: ``name@@version``, ``name@version`` or ``name``."""
+        return f"{self.name}@{'@' if self.default else ''}{self.version}" if self.version \
+            else self.name
+
+
+class _Shdr(NamedTuple):
+    """A section header (``Elf64_Shdr``)."""
+
+    sh_name: int
+    sh_type: int
+    sh_flags: int
+    sh_addr: int
+    sh_offset: int
+    sh_size: int
+    sh_link: int
+    sh_info: int
+    sh_addralign: int
+    sh_entsize: int
+
+
+def functions(data: bytes, path: str) -> dict[str, tuple[Function, ...]]:
+    """The functions ``data`` (an ELF64 little-endian file; ``path`` names it in errors)
+    defines in ``.dynsym`` and ``.symtab``, by name without the version; {} for a file
+    that is not ELF64 little-endian. ExplainError when a table lies outside the file."""
+    if data[:6] != b"\x7fELF\x02\x01" or len(data) < 64:
+        return {}
+    (e_shoff,) = struct.unpack_from("<Q", data, 0x28)
+    e_shentsize, e_shnum = struct.unpack_from("<HH", data, 0x3A)
+    if e_shoff == 0 or e_shnum == 0:
+        return {}
+    if e_shentsize != _ELF64_SHDR.size or e_shoff + e_shnum * e_shentsize > len(data):
+        raise ExplainError(f"{path}: its section headers lie outside the file")
+    headers = [_Shdr._make(_ELF64_SHDR.unpack_from(data, e_shoff + i * e_shentsize))
+               for i in range(e_shnum)]
+
+    def section(index: int, what: str) -> bytes:
+        if not 0 < index < e_shnum:
+            raise ExplainError(f"{path}: {what} links to no section (index {index})")
+        header = headers[index]
+        if header.sh_offset + header.sh_size > len(data):
+            raise ExplainError(f"{path}: {what} lies outside the file")
+        return data[header.sh_offset:header.sh_offset + header.sh_size]
+
+    found: dict[str, list[Function]] = {}
+    for index, header in enumerate(headers):
+        if header.sh_type not in (SHT_SYMTAB, SHT_DYNSYM):
+            continue
+        table = ".dynsym" if header.sh_type == SHT_DYNSYM else ".symtab"
+        if header.sh_entsize != _ELF64_SYM.size:
+            raise ExplainError(f"{path}: {table} has entries of {header.sh_entsize} bytes, "
+                               f"not {_ELF64_SYM.size}")
+        strings = section(header.sh_link, f"{table}'s string table")
+        versym, names = _versions(headers, section) if table == ".dynsym" else ([], {})
+        for n, (st_name, st_info, _, st_shndx, st_value, _) in enumerate(
+                _ELF64_SYM.iter_unpack(section(index, table))):
+            kind = st_info & 0xF
+            if kind not in (STT_FUNC, STT_GNU_IFUNC) or st_name == 0 or st_value == 0 \
+                    or st_shndx == 0 or st_shndx >= SHN_LORESERVE:
+                continue
+            spelled = _string(strings, st_name)
+            if table == ".symtab":  # the version, if any, is in the name
+                name, at, version = spelled.partition("@")
+                default = not at or version.startswith("@")
+                version = version.removeprefix("@")
+            elif n < len(versym):
+                if versym[n] == VER_NDX_LOCAL:
+                    continue
+                name, version = spelled, names.get(versym[n] & ~VERSYM_HIDDEN, "")
+                default = not versym[n] & VERSYM_HIDDEN
+            else:  # no .gnu.version: every name unversioned
+                name, version, default = spelled, "", True
+            if name:
+                found.setdefault(name, []).append(
+                    Function(name, version, default, st_value, kind == STT_GNU_IFUNC, table))
+    return {name: tuple(defs) for name, defs in found.items()}
+
+
+def _string(strings: bytes, offset: int) -> str:
+    end = strings.find(b"\0", offset)
+    return strings[offset:end if end >= 0 else None].decode("utf-8", "replace")
+
+
+def _versions(headers: list[_Shdr], section: Callable[[int, str], bytes]
+              ) -> tuple[list[int], dict[int, str]]:
+    """``.gnu.version``'s entries (one for each ``.dynsym`` symbol; none without it) and
+    the names of the versions ``.gnu.version_d`` defines, by index."""
+    versym: list[int] = []
+    names: dict[int, str] = {}
+    for index, header in enumerate(headers):
+        if header.sh_type == SHT_GNU_VERSYM:
+            entries = section(index, ".gnu.version")
+            versym = [v for (v,) in _VERSYM.iter_unpack(entries[:len(entries) & ~1])]
+        elif header.sh_type == SHT_GNU_VERDEF:
+            verdef = section(index, ".gnu.version_d")
+            strings = section(header.sh_link, ".gnu.version_d's string table")
+            at = 0
+            for _ in range(header.sh_info):  # the number of entries
+                if at + _VERDEF.size > len(verdef):
+                    break
+                _, vd_flags, vd_ndx, vd_cnt, _, vd_aux, vd_next = _VERDEF.unpack_from(verdef, at)
+                if vd_cnt and not vd_flags & VER_FLG_BASE \
+                        and at + vd_aux + _VERDAUX.size <= len(verdef):
+                    vda_name = _VERDAUX.unpack_from(verdef, at + vd_aux)[0]  # the first names it
+                    names[vd_ndx] = _string(strings, vda_name)
+                if not vd_next:
+                    break
+                at += vd_next
+    return versym, names
+
+
+def _asked(name: str) -> tuple[str, str]:
+    """``--at``'s name as (name, version): ``memcpy``, ``memcpy@GLIBC_2.2.5`` or
+    ``memcpy@@GLIBC_2.14``."""
+    bare, _, version = name.partition("@")
+    return bare, version.removeprefix("@")
+
+
+def bound(table: Mapping[str, tuple[Function, ...]], name: str) -> Function | None:
+    """Of a file's functions (``functions``), the definition a call to ``name`` binds
+    to: the default version (for a name given with a version, that version), from
+    ``.dynsym``, where the dynamic linker looks, before ``.symtab`` (the functions a file
+    keeps to itself, and every function of a static executable); None when there is none."""
+    bare, version = _asked(name)
+    chosen = [d for d in table.get(bare, ()) if (d.version == version if version else d.default)]
+    chosen.sort(key=lambda d: d.table != ".dynsym")
+    return chosen[0] if chosen else None
+
+
+def old_versions(table: Mapping[str, tuple[Function, ...]], name: str) -> list[str]:
+    """The versions of ``name`` in a file's functions that no call naming no version
+    binds to, as readelf spells them (``f@V1``)."""
+    return sorted({d.spelled for d in table.get(_asked(name)[0], ()) if not d.default})

@@ -1,0 +1,131 @@
+"""roads.explain.symbols against GNU readelf: every function definition, with its
+version, of the C library this process runs with, of a versioned library built here
+(stripped, and with its .symtab) and of a static executable; and the definition a call
+binds to, which --at FUNC stops at (it stopped at glibc's memcpy@GLIBC_2.2.5, kept for
+programs linked before 2.14, which no program linked now calls)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from roads.command import run
+from roads.errors import ExplainError
+from roads.explain.symbols import bound, functions, old_versions
+
+pytestmark = [pytest.mark.gcc]
+
+# f in two versions, both plain functions: f@V1 for programs linked against an older
+# libversioned, f@@V2 the default; g only in an old version.
+VERSIONED = r"""
+int old_f(void) { return 1; }
+int new_f(void) { return 2; }
+int old_g(void) { return 3; }
+__asm__(".symver old_f, f@V1");
+__asm__(".symver new_f, f@@V2");
+__asm__(".symver old_g, g@V1");
+"""
+VERSION_SCRIPT = "V1 { global: f; g; local: *; };\nV2 { global: f; } V1;\n"
+CALLS_F = "int f(void);\nint main(void) { return f() != 2; }\n"
+CALLS_STRLEN = "#include <string.h>\nint main(int argc, char **argv) { return strlen(argv[0]) == 0; }\n"
+
+
+def build_versioned(folder: Path, *, stripped: bool = True) -> Path:
+    """libversioned.so built in ``folder`` from VERSIONED (stripped: .dynsym alone)."""
+    (folder / "versioned.c").write_text(VERSIONED)
+    (folder / "versioned.map").write_text(VERSION_SCRIPT)
+    library = folder / ("libversioned.so" if stripped else "libversioned-full.so")
+    run(["gcc", "-shared", "-fPIC", *(["-s"] if stripped else []), "-o", str(library),
+         str(folder / "versioned.c"), f"-Wl,--version-script={folder / 'versioned.map'}"])
+    return library
+
+
+def build(folder: Path, name: str, source: str, *flags: str) -> Path:
+    (folder / f"{name}.c").write_text(source)
+    run(["gcc", "-O0", "-o", str(folder / name), str(folder / f"{name}.c"), *flags])
+    return folder / name
+
+
+def this_libc() -> Path:
+    """The C library this process maps."""
+    for line in Path("/proc/self/maps").read_text().splitlines():
+        path = line.split(None, 5)[5] if len(line.split(None, 5)) > 5 else ""
+        if re.search(r"/libc\.so\.6$", path):
+            return Path(path)
+    pytest.skip("this Python maps no libc.so.6")
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory) -> dict[str, Path]:
+    folder = tmp_path_factory.mktemp("symbols")
+    return {"libc": this_libc(), "stripped": build_versioned(folder),
+            "full": build_versioned(folder, stripped=False),
+            "static": build(folder, "static", CALLS_STRLEN, "-static")}
+
+
+def readelf_functions(path: Path) -> dict[str, set[tuple[str, int, bool]]]:
+    """Each symbol table's defined functions as readelf -sW prints them: (name with
+    its version, value, whether an ifunc)."""
+    tables: dict[str, set[tuple[str, int, bool]]] = {}
+    table = None
+    for line in run(["readelf", "-sW", str(path)]).stdout.splitlines():
+        heading = re.match(r"Symbol table '(\.\w+)'", line)
+        if heading:
+            table = tables.setdefault(heading[1], set())
+            continue
+        fields = line.split()
+        if table is None or len(fields) != 8 or not fields[0].endswith(":"):
+            continue
+        _, value, _, kind, _, _, ndx, name = fields
+        if kind in ("FUNC", "IFUNC") and ndx not in ("UND", "ABS") and int(value, 16):
+            table.add((name, int(value, 16), kind == "IFUNC"))
+    return tables
+
+
+@pytest.mark.parametrize("which", ["libc", "stripped", "full", "static"])
+def test_every_function_and_its_version_agrees_with_readelf(files, which):
+    path = files[which]
+    found = functions(path.read_bytes(), str(path))
+    ours: dict[str, set[tuple[str, int, bool]]] = {}
+    for defs in found.values():
+        for d in defs:
+            ours.setdefault(d.table, set()).add((d.spelled, d.st_value, d.ifunc))
+    theirs = {name: rows for name, rows in readelf_functions(path).items() if rows}
+    assert ours == theirs
+    assert ours, "no function found at all: the comparison would prove nothing"
+
+
+def test_a_call_binds_to_the_default_version(files):
+    libc = functions(files["libc"].read_bytes(), "libc")
+    rows = readelf_functions(files["libc"])[".dynsym"]
+    default = next(r for r in rows if r[0].startswith("memcpy@@"))
+    old = next(r for r in rows if r[0].startswith("memcpy@") and not r[0].startswith("memcpy@@"))
+    chosen = bound(libc, "memcpy")
+    assert (chosen.spelled, chosen.st_value, chosen.ifunc) == default  # memcpy@@GLIBC_2.14
+    assert chosen.ifunc
+    named = bound(libc, old[0])  # memcpy@GLIBC_2.2.5, when named
+    assert (named.spelled, named.st_value, named.ifunc) == old
+
+    for which in ("stripped", "full"):
+        lib = functions(files[which].read_bytes(), which)
+        f = bound(lib, "f")
+        assert (f.spelled, f.table) == ("f@@V2", ".dynsym"), which
+        assert bound(lib, "f@V1").spelled == "f@V1"
+        assert f.st_value != bound(lib, "f@V1").st_value
+        assert bound(lib, "g") is None  # only an old version: no new call binds to it
+        assert old_versions(lib, "g") == ["g@V1"]
+        assert old_versions(lib, "f") == ["f@V1"]
+
+    static = functions(files["static"].read_bytes(), "static")
+    strlen = bound(static, "strlen")  # .symtab alone: the name unversioned
+    assert strlen is not None and strlen.ifunc and strlen.table == ".symtab"
+
+
+def test_a_file_not_elf64_has_no_functions_and_one_cut_short_is_named(files):
+    assert functions(b"#!/bin/sh\n", "script") == {}
+    assert functions(b"", "empty") == {}
+    data = files["stripped"].read_bytes()  # its section headers come last
+    with pytest.raises(ExplainError, match="^cut: its section headers lie outside the file$"):
+        functions(data[:len(data) // 2], "cut")
