@@ -574,6 +574,76 @@ def test_a_saved_session_goes_stale_and_is_captured_again(root, tmp_path, monkey
     assert list((project / "elsewhere").iterdir()) == []
 
 
+FORKS = r"""
+#include <sys/wait.h>
+#include <unistd.h>
+int main(void) {
+    if (fork() == 0)
+        _exit(0);
+    wait(NULL);
+    return 0;
+}
+"""
+
+
+def test_a_saved_session_is_captured_again_with_its_options(root, tmp_path, monkeypatch,
+                                                            no_leftovers):
+    """--aslr, --follow-fork, --deadline and --no-sandbox shape what a run captures: the
+    saved record keeps them, and a stale session is run again with them (it was run with
+    the defaults: ASLR off, the child not followed, in the sandbox, 30 s). A record
+    saved before they were kept is run with the defaults; a wrong one is named."""
+    import json
+
+    from roads.explain.saved import refreshed, staleness
+
+    project = tmp_path / "project"
+    project.mkdir()
+    source, saved = project / "forks.c", project / "saved.json"
+    source.write_text(FORKS)
+    monkeypatch.chdir(project)
+    options = {"aslr": True, "follow_fork": True, "deadline": 2.0, "sandbox": False}
+    assert cli.main(["--root", str(project), "explain", "--aslr", "--follow-fork", "--deadline",
+                     "2", "--no-sandbox", "--at", "exit", "--out", str(tmp_path / "forks.html"),
+                     "--save", str(saved), "--", "forks.c"]) == 0
+    inputs = json.loads(saved.read_text())["inputs"]
+    assert {key: inputs.get(key) for key in options} == options
+    cache = root / ".cache" / "roads"
+
+    def captured_again() -> tuple:
+        assert staleness(saved, project) == ["forks.c changed"]
+        session = refreshed(saved, project, sandbox=cache)
+        assert staleness(saved, project) == []
+        run = session.capture.variants["default"].runs[0]
+        # In the sandbox the program is built and run in its fresh folder, which a
+        # capture writes /build; outside, in a temporary folder of the machine.
+        return (run.aslr_disabled, [c.name for c in run.checkpoints], session.exe == "/build/forks")
+
+    source.write_text(FORKS.replace("return 0;", "return 0; /* changed */"))
+    # ASLR left on, the child followed to its exit as its parent, outside the sandbox.
+    assert captured_again() == (False, ["exit", "exit"], False)
+    assert {key: json.loads(saved.read_text())["inputs"][key] for key in options} == options
+
+    # The deadline kept: the program, now slower than it, is killed at it.
+    source.write_text(FORKS.replace("if (fork", "sleep(4);\n    if (fork"))
+    with pytest.raises(ExplainError, match=r"did not reach exit within 2 s \(--deadline\)"):
+        refreshed(saved, project, sandbox=cache)
+
+    # Saved before the options were recorded: run with the defaults, as it was made.
+    data = json.loads(saved.read_text())
+    for key in options:
+        del data["inputs"][key]
+    saved.write_text(json.dumps(data))
+    source.write_text(FORKS)
+    assert captured_again() == (True, ["exit"], True)
+
+    data = json.loads(saved.read_text())
+    data["inputs"]["aslr"] = "yes"
+    saved.write_text(json.dumps(data))
+    with pytest.raises(ExplainError, match=r"saved.json: inputs.aslr is 'yes', not true or false"):
+        refreshed(saved, project, sandbox=cache)
+    assert sorted(p.name for p in project.iterdir()) == ["forks.c", "saved.json"]
+
+
 TMP_WRITER = r"""
 #include <stdio.h>
 #include <stdlib.h>

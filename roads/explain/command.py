@@ -118,16 +118,18 @@ def file_problem(given: str) -> str | None:
 
 def _save(session, program: list[str], args) -> None:
     """Write the session's record (``--save``). The record names the program as seen
-    from the project folder (--root), where a build runs it again when it goes stale
-    (roads/explain/saved.py); a process read with --pid cannot be run again: its
-    record says so (no argv)."""
-    from .saved import save
+    from the project folder (--root), where a build runs it again when it goes stale,
+    with the options that shaped the run (roads/explain/saved.py); a process read with
+    --pid cannot be run again: its record says so (no argv)."""
+    from .saved import RunOptions, save
 
     root = Path(args.root).resolve()
     recorded = list(program)
     if recorded and "/" in recorded[0] and os.path.exists(recorded[0]):
         recorded[0] = os.path.relpath(Path(recorded[0]).resolve(), root)
-    save(session, recorded, args.at, root, Path(args.save))
+    options = RunOptions(aslr=args.aslr, follow_fork=args.follow_fork,
+                         deadline=args.deadline, sandbox=not args.no_sandbox)
+    save(session, recorded, args.at, root, Path(args.save), options=options)
 
 
 __all__ = ["add_parser", "cmd_explain", "ExplainError"]

@@ -2,22 +2,26 @@
 
 The site's worked example (``explained()``) draws from a saved session. Like a
 capture, the saved file records what made it: the command's stops and arguments, the
-C source it compiled (by digest) and the code that captured it (``roads/explain/``
-and the capture engine, by digest). When any of them changes the file is stale; a
-build in ``auto`` or ``refresh`` mode runs ``roads explain`` again and rewrites it
-(the worked example is captured at build time, as the samples are), and a ``frozen``
-build draws the committed file and warns that it is stale (``--strict`` fails).
+options that shape its run (``RunOptions``), the C source it compiled (by digest) and
+the code that captured it (``roads/explain/`` and the capture engine, by digest). When
+the source or the code changes the file is stale; a build in ``auto`` or ``refresh``
+mode runs ``roads explain`` again, with the same stops, arguments and options, and
+rewrites it (the worked example is captured at build time, as the samples are), and a
+``frozen`` build draws the committed file and warns that it is stale (``--strict``
+fails).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Callable
 
 from ..capture.freshness import engine_digest
 from ..errors import ExplainError
+from .command import DEFAULT_DEADLINE, MAX_DEADLINE
 from .page import write_page
 from .record import Session, load_session, session_json
 
@@ -41,14 +45,44 @@ def code_files() -> list[Path]:
     return [*sorted(HERE.glob("*.py")), *(HERE.parent / name for name in ENGINE_FILES)]
 
 
+@dataclass(frozen=True)
+class RunOptions:
+    """The options of ``roads explain`` that shape what a run captures, besides its
+    stops and arguments: ``--aslr``, ``--follow-fork``, ``--deadline`` (a stop reached
+    or not) and ``--no-sandbox`` (the pids, the files and folders the program sees).
+    A saved session records them (``inputs``) and is run again with them."""
+
+    aslr: bool = False
+    follow_fork: bool = False
+    deadline: float = DEFAULT_DEADLINE
+    sandbox: bool = True
+
+    @classmethod
+    def recorded(cls, record: dict, path: Path) -> RunOptions:
+        """The options a saved session's ``inputs`` record, the defaults for those it
+        lacks (a session saved before they were recorded has none). ExplainError naming
+        ``path`` and the field when one is not what it should be."""
+        given = {f.name: record[f.name] for f in fields(cls) if f.name in record}
+        for name, value in given.items():
+            if name == "deadline":
+                if isinstance(value, bool) or not isinstance(value, (int, float)) \
+                        or not 0 < value <= MAX_DEADLINE:
+                    raise ExplainError(f"{path}: inputs.deadline is {value!r}, not a number of "
+                                       f"seconds more than 0 and at most {MAX_DEADLINE:g}")
+            elif not isinstance(value, bool):
+                raise ExplainError(f"{path}: inputs.{name} is {value!r}, not true or false")
+        return cls(**given)
+
+
 def _file_digest(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def inputs(argv: list[str], wheres: list[str], root: Path) -> dict:
+def inputs(argv: list[str], wheres: list[str], root: Path, options: RunOptions) -> dict:
     """The record of what a session saved from ``argv`` (as given, relative to ``root``)
-    with the stops ``wheres`` depends on."""
-    record: dict = {"argv": list(argv), "at": list(wheres), "engine": explain_digest()}
+    with the stops ``wheres`` and ``options`` depends on."""
+    record: dict = {"argv": list(argv), "at": list(wheres), "engine": explain_digest(),
+                    **asdict(options)}
     program = argv[0] if argv else ""
     if program.endswith(".c"):
         source = Path(program) if Path(program).is_absolute() else root / program
@@ -82,28 +116,34 @@ def staleness(path: Path, root: Path) -> list[str]:
     return reasons
 
 
-def save(session: Session, argv: list[str], wheres: list[str], root: Path, out: Path) -> None:
+def save(session: Session, argv: list[str], wheres: list[str], root: Path, out: Path, *,
+         options: RunOptions) -> None:
     """Write ``session`` with the record of its inputs, atomically."""
-    data = {**session_json(session), "inputs": inputs(argv, wheres, root)}
+    data = {**session_json(session), "inputs": inputs(argv, wheres, root, options)}
     write_page(json.dumps(data, indent=1, sort_keys=True) + "\n", out)
 
 
 def refreshed(path: Path, root: Path, *, sandbox: Path | None,
               progress: Callable[[str], None] = lambda s: None) -> Session:
-    """Run the saved command again (from ``root``) and rewrite ``path``; the new session.
+    """Run the saved command again (from ``root``), with the options it was saved with,
+    and rewrite ``path``; the new session. ``sandbox`` is the launcher's cache folder,
+    used unless the session was saved with ``--no-sandbox``.
 
     Refused when the run does not reach every stop it reached before: a worked example
     that stops short is an error of the page, not a smaller figure."""
     data = json.loads(path.read_text(encoding="utf-8"))
     recorded = data["inputs"]
+    options = RunOptions.recorded(recorded, path)
     argv = list(recorded["argv"])
     program = argv[0]
     run_argv = [str(root / program) if "/" in program else program, *argv[1:]]
     from .session import explain_program  # the tracer and the capture engine: only here
 
-    session = explain_program(run_argv, list(recorded["at"]), sandbox=sandbox, progress=progress)
+    session = explain_program(run_argv, list(recorded["at"]), aslr=options.aslr,
+                              follow_fork=options.follow_fork, deadline=options.deadline,
+                              sandbox=sandbox if options.sandbox else None, progress=progress)
     if not session.complete:
         raise ExplainError(f"roads explain {' '.join(argv)} {session.ending} before reaching "
                            f"{', '.join(session.missing)}")
-    save(session, argv, list(recorded["at"]), root, path)
+    save(session, argv, list(recorded["at"]), root, path, options=options)
     return load_session(path)
