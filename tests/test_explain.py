@@ -984,3 +984,38 @@ def test_open_without_a_browser_says_so(root, tmp_path):
     assert done.returncode == 0, done.stderr
     assert "found no browser to open the page with: open it yourself" in done.stderr
     assert (tmp_path / "o.html").is_file()
+
+
+def test_a_run_the_system_keeps_out_of_namespaces_says_so(monkeypatch, tmp_path, no_leftovers):
+    """Where the system refuses the sandbox its namespaces, the launcher runs the inner
+    half without them (its fallback), amid the machine's files: the run says so on the
+    error stream. Run here as that fallback runs it, in this process's namespaces; a
+    run in the sandbox proper says nothing of the kind."""
+    import json
+
+    from roads.explain.session import REFUSED, namespaces
+
+    job = {"path": "/bin/true", "args": [], "wheres": ["exit"], "aslr": False,
+           "follow_fork": False, "deadline": 30.0, "gcc_argv": [], "shown": ["/bin/true"],
+           "name": "true", "cwd": str(tmp_path), "outside": namespaces()}
+    assert set(job["outside"]) == {"mnt", "pid"}
+    (tmp_path / "job.json").write_text(json.dumps(job))
+    done = subprocess.run([sys.executable, "-m", "roads.explain.inner", "job.json"],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])})
+    assert done.returncode == 0, done.stderr
+    assert f"roads explain: {REFUSED}" in done.stderr.splitlines()
+    result = json.loads((tmp_path / "result.json").read_text())
+    assert "error" not in result
+    lines: list[str] = []
+    project = folder_outside_tmp()
+    if project is None:
+        pytest.skip("no writable folder outside /tmp")
+    try:
+        monkeypatch.chdir(project)
+        session = session_mod.explain_program(["/bin/true"], ["exit"], sandbox=project / "cache",
+                                              progress=lines.append)
+        assert session.complete, session.ending
+        assert REFUSED not in lines and any("in the sandbox" in line for line in lines)
+    finally:
+        shutil.rmtree(project, ignore_errors=True)

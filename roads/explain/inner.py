@@ -14,7 +14,7 @@ from ..errors import RoadsError
 
 def main(argv: list[str]) -> int:
     from .record import session_json
-    from .session import trace_program
+    from .session import REFUSED, namespaces, refused, trace_program
 
     job_path = Path(argv[0])
     job = json.loads(job_path.read_text())
@@ -23,6 +23,8 @@ def main(argv: list[str]) -> int:
     def progress(line: str) -> None:
         print(f"roads explain: {line}", file=sys.stderr, flush=True)
 
+    if refused(job.get("outside", {}), namespaces()):
+        progress(REFUSED)
     try:
         session = trace_program(job, progress)
         result = session_json(session)

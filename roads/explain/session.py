@@ -157,6 +157,34 @@ def explain_program(argv: list[str], wheres: list[str], *, aslr: bool = False,
         return _in_sandbox(job, Path(tmp), sandbox, progress)
 
 
+# The namespaces whose being the sandbox's own makes it one (launcher.c's init): where
+# the system refuses them, the launcher runs the program without them (its fallback,
+# a child subreaper), with its limits and without privileges but amid the machine's
+# files, and the inner half says so (``REFUSED``).
+SANDBOX_NAMESPACES = ("mnt", "pid")
+REFUSED = ("the system refused the sandbox its namespaces: the program runs with its "
+           "limits and without privileges, but sees your files as you do and may write "
+           "where you may")
+
+
+def namespaces() -> dict[str, str]:
+    """This process's namespaces that make the sandbox, by kind (``/proc/self/ns``);
+    those that cannot be read are left out."""
+    found = {}
+    for kind in SANDBOX_NAMESPACES:
+        try:
+            found[kind] = os.readlink(f"/proc/self/ns/{kind}")
+        except OSError:
+            pass
+    return found
+
+
+def refused(outside: dict[str, str], inside: dict[str, str]) -> bool:
+    """Whether a run meant for the sandbox shares a namespace with the process that
+    started it: namespaces the system refused."""
+    return any(inside.get(kind) == ns for kind, ns in outside.items())
+
+
 def _in_sandbox(job: dict, folder: Path, cache: Path, progress: Callable[[str], None]) -> Session:
     """``trace_program`` run by ``python -m roads.explain.inner`` inside the sandbox."""
     import json
@@ -167,6 +195,7 @@ def _in_sandbox(job: dict, folder: Path, cache: Path, progress: Callable[[str], 
 
     if job["path"].startswith(str(folder) + "/"):  # compiled here: seen at RUN_ROOT inside
         job = {**job, "path": RUN_ROOT + job["path"][len(str(folder)):]}
+    job = {**job, "outside": namespaces()}
     (folder / "job.json").write_text(json.dumps(job))
     progress(f"running {' '.join(job['shown'])} in the sandbox")
     launcher(cache)
