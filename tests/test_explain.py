@@ -1019,3 +1019,25 @@ def test_a_run_the_system_keeps_out_of_namespaces_says_so(monkeypatch, tmp_path,
         assert REFUSED not in lines and any("in the sandbox" in line for line in lines)
     finally:
         shutil.rmtree(project, ignore_errors=True)
+
+
+def test_a_source_compiles_to_the_same_program_wherever_it_lies(tmp_path):
+    """roads explain compiles a .c file from its own folder, named "." in the debug
+    information: the site's worked example, saved with the program's ELF headers, does
+    not depend on where the checkout was cloned."""
+    if shutil.which("gcc") is None:
+        pytest.skip("no gcc")
+    source = (Path(__file__).resolve().parent.parent / "samples" / "layout.c").read_bytes()
+    built = []
+    for place in ("a", "a-folder-with-a-much-longer-name/deeper"):
+        folder = tmp_path / place
+        folder.mkdir(parents=True)
+        (folder / "layout.c").write_bytes(source)
+        shutil.copy(Path(__file__).resolve().parent.parent / "samples" / "roads.h", folder)
+        out = folder / "out"
+        out.mkdir()
+        binary, shown = session_mod.compile_c(folder / "layout.c", out)
+        built.append(binary.read_bytes())
+        assert str(tmp_path) not in binary.read_bytes().decode("latin-1")
+        assert shown[-3:] == ("layout.c", "-o", "layout")
+    assert built[0] == built[1]

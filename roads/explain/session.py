@@ -60,11 +60,14 @@ def sample_name(path: str) -> str:
 
 
 def compile_c(source: Path, out_dir: Path) -> tuple[Path, tuple[str, ...]]:
-    """``source`` compiled as the site compiles its samples (``-O0 -g``, gcc's default PIE)."""
+    """``source`` compiled as the site compiles its samples (``-O0 -g``, gcc's default PIE),
+    from its own folder, which the debug information names ``.`` as a sample's names its
+    checkout (``capture.build``): the same source gives the same program wherever it lies."""
     name = sample_name(source.stem)
     binary = out_dir / name
-    argv = ["gcc", *DEFAULT_FLAGS, str(source), "-o", str(binary)]
-    done = command.run(argv, timeout=120, check=False, merge_stderr=True)
+    argv = ["gcc", *DEFAULT_FLAGS, source.name, "-o", str(binary),
+            f"-ffile-prefix-map={source.parent}=."]
+    done = command.run(argv, timeout=120, check=False, merge_stderr=True, cwd=source.parent)
     if done.returncode != 0:
         raise ExplainError(f"gcc could not compile {source}:\n{done.stdout.strip()}")
     written_back(binary)  # its code mapped clean, as the samples' (capture.build)
