@@ -609,9 +609,9 @@ def test_a_saved_session_is_captured_again_with_its_options(root, tmp_path, monk
     assert {key: inputs.get(key) for key in options} == options
     cache = root / ".cache" / "roads"
 
-    def captured_again() -> tuple:
+    def captured_again(sandbox=cache) -> tuple:
         assert staleness(saved, project) == ["forks.c changed"]
-        session = refreshed(saved, project, sandbox=cache)
+        session = refreshed(saved, project, sandbox=sandbox)
         assert staleness(saved, project) == []
         run = session.capture.variants["default"].runs[0]
         # In the sandbox the program is built and run in its fresh folder, which a
@@ -619,14 +619,19 @@ def test_a_saved_session_is_captured_again_with_its_options(root, tmp_path, monk
         return (run.aslr_disabled, [c.name for c in run.checkpoints], session.exe == "/build/forks")
 
     source.write_text(FORKS.replace("return 0;", "return 0; /* changed */"))
+    # Saved outside the sandbox: a build, which runs it in the sandbox, refuses, and
+    # what the file says never takes a run out of it; the caller may run it outside.
+    with pytest.raises(ExplainError, match=r"saved.json: saved with --no-sandbox, and a build "
+                                           r"runs a saved command in the sandbox only"):
+        refreshed(saved, project, sandbox=cache)
     # ASLR left on, the child followed to its exit as its parent, outside the sandbox.
-    assert captured_again() == (False, ["exit", "exit"], False)
+    assert captured_again(sandbox=None) == (False, ["exit", "exit"], False)
     assert {key: json.loads(saved.read_text())["inputs"][key] for key in options} == options
 
     # The deadline kept: the program, now slower than it, is killed at it.
     source.write_text(FORKS.replace("if (fork", "sleep(4);\n    if (fork"))
     with pytest.raises(ExplainError, match=r"did not reach exit within 2 s \(--deadline\)"):
-        refreshed(saved, project, sandbox=cache)
+        refreshed(saved, project, sandbox=None)
 
     # Saved before the options were recorded: run with the defaults, as it was made.
     data = json.loads(saved.read_text())
@@ -993,11 +998,17 @@ def test_a_run_the_system_keeps_out_of_namespaces_says_so(monkeypatch, tmp_path,
     run in the sandbox proper says nothing of the kind."""
     import json
 
-    from roads.explain.session import REFUSED, namespaces
+    from roads.explain.session import REFUSED, namespaces, sandboxed_job
 
-    job = {"path": "/bin/true", "args": [], "wheres": ["exit"], "aslr": False,
-           "follow_fork": False, "deadline": 30.0, "gcc_argv": [], "shown": ["/bin/true"],
-           "name": "true", "cwd": str(tmp_path), "outside": namespaces()}
+    if shutil.which("gcc") is None:
+        pytest.skip("no gcc")
+    # A .c program, compiled into the run's folder and named as the sandbox names it.
+    (tmp_path / "says.c").write_text('#include <stdio.h>\nint main(void) { puts("hi"); return 0; }\n')
+    binary, gcc_argv = session_mod.compile_c(tmp_path / "says.c", tmp_path)
+    job = {"path": str(binary), "args": [], "wheres": ["main", "exit"], "aslr": False,
+           "follow_fork": False, "deadline": 30.0, "gcc_argv": list(gcc_argv),
+           "shown": ["says.c"], "name": "says", "cwd": str(tmp_path)}
+    job = {**sandboxed_job(job, tmp_path), "outside": namespaces()}
     assert set(job["outside"]) == {"mnt", "pid"}
     (tmp_path / "job.json").write_text(json.dumps(job))
     done = subprocess.run([sys.executable, "-m", "roads.explain.inner", "job.json"],
@@ -1006,7 +1017,7 @@ def test_a_run_the_system_keeps_out_of_namespaces_says_so(monkeypatch, tmp_path,
     assert done.returncode == 0, done.stderr
     assert f"roads explain: {REFUSED}" in done.stderr.splitlines()
     result = json.loads((tmp_path / "result.json").read_text())
-    assert "error" not in result
+    assert "error" not in result, result
     lines: list[str] = []
     project = folder_outside_tmp()
     if project is None:
@@ -1021,7 +1032,7 @@ def test_a_run_the_system_keeps_out_of_namespaces_says_so(monkeypatch, tmp_path,
         shutil.rmtree(project, ignore_errors=True)
 
 
-def test_a_source_compiles_to_the_same_program_wherever_it_lies(tmp_path):
+def test_a_source_compiles_to_the_same_program_wherever_it_lies(tmp_path, monkeypatch):
     """roads explain compiles a .c file from its own folder, named "." in the debug
     information: the site's worked example, saved with the program's ELF headers, does
     not depend on where the checkout was cloned."""
@@ -1029,9 +1040,13 @@ def test_a_source_compiles_to_the_same_program_wherever_it_lies(tmp_path):
         pytest.skip("no gcc")
     source = (Path(__file__).resolve().parent.parent / "samples" / "layout.c").read_bytes()
     built = []
+    (tmp_path / "link").symlink_to(tmp_path / "a-folder-with-a-much-longer-name")
     for place in ("a", "a-folder-with-a-much-longer-name/deeper"):
         folder = tmp_path / place
         folder.mkdir(parents=True)
+        # $PWD a link's path to the folder gcc runs in: gcc would name the folder by it.
+        monkeypatch.setenv("PWD", str(tmp_path / "link" / "deeper") if "deeper" in place
+                           else str(folder))
         (folder / "layout.c").write_bytes(source)
         shutil.copy(Path(__file__).resolve().parent.parent / "samples" / "roads.h", folder)
         out = folder / "out"

@@ -129,3 +129,24 @@ def test_a_file_not_elf64_has_no_functions_and_one_cut_short_is_named(files):
     data = files["stripped"].read_bytes()  # its section headers come last
     with pytest.raises(ExplainError, match="^cut: its section headers lie outside the file$"):
         functions(data[:len(data) // 2], "cut")
+
+
+def test_a_symbol_table_of_a_size_not_whole_entries_is_named(files):
+    """A .dynsym one byte longer than its entries (sh_size): an error naming the file
+    and the table, not struct's own error and a traceback."""
+    import struct
+
+    data = bytearray(files["stripped"].read_bytes())
+    (e_shoff,) = struct.unpack_from("<Q", data, 0x28)
+    e_shentsize, e_shnum = struct.unpack_from("<HH", data, 0x3A)
+    for i in range(e_shnum):
+        at = e_shoff + i * e_shentsize
+        if struct.unpack_from("<I", data, at + 4)[0] == 11:  # SHT_DYNSYM
+            size_at = at + 32  # sh_size, after sh_name, sh_type, sh_flags, sh_addr, sh_offset
+            struct.pack_into("<Q", data, size_at, struct.unpack_from("<Q", data, size_at)[0] + 1)
+            break
+    else:
+        pytest.fail("no .dynsym")
+    with pytest.raises(ExplainError, match=r"^odd: \.dynsym holds \d+ bytes, not a whole number "
+                                           r"of 24-byte entries$"):
+        functions(bytes(data), "odd")

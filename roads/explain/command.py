@@ -23,6 +23,7 @@ def add_parser(sub) -> None:
                     "one self-contained page with the site's figures.")
     ex.add_argument("--at", action="append", default=[], metavar="WHERE",
                     help="main, FUNC, FUNC:N (N-th call, the C library's own calls counted), "
+                         "FUNC@VERSION (a library's old version of FUNC), "
                          "syscall:NAME[:N] (on its return), exit, or a delay such as 0.5s; "
                          "repeat for several stops (default: main)")
     ex.add_argument("--pid", type=int, help="read a running process once instead (paused "

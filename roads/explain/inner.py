@@ -6,6 +6,7 @@ the run ended, or the error. Progress lines go to stderr."""
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -18,6 +19,7 @@ def main(argv: list[str]) -> int:
 
     job_path = Path(argv[0])
     job = json.loads(job_path.read_text())
+    job["path"] = os.path.abspath(job["path"])  # ./NAME: compiled into the run's folder
     out = job_path.with_name("result.json")
 
     def progress(line: str) -> None:

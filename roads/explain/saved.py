@@ -126,8 +126,11 @@ def save(session: Session, argv: list[str], wheres: list[str], root: Path, out: 
 def refreshed(path: Path, root: Path, *, sandbox: Path | None,
               progress: Callable[[str], None] = lambda s: None) -> Session:
     """Run the saved command again (from ``root``), with the options it was saved with,
-    and rewrite ``path``; the new session. ``sandbox`` is the launcher's cache folder,
-    used unless the session was saved with ``--no-sandbox``.
+    and rewrite ``path``; the new session. ``sandbox`` is the launcher's cache folder;
+    None runs the command outside the sandbox, which only the caller decides: a session
+    saved with ``--no-sandbox`` is refused a run in the sandbox (the addresses and paths
+    would not be those it was saved with), and is never taken out of it by what the
+    saved file says.
 
     Refused when the run does not reach every stop it reached before: a worked example
     that stops short is an error of the page, not a smaller figure."""
@@ -139,9 +142,13 @@ def refreshed(path: Path, root: Path, *, sandbox: Path | None,
     run_argv = [str(root / program) if "/" in program else program, *argv[1:]]
     from .session import explain_program  # the tracer and the capture engine: only here
 
+    if not options.sandbox and sandbox is not None:
+        raise ExplainError(f"{path}: saved with --no-sandbox, and a build runs a saved "
+                           "command in the sandbox only: run it again yourself "
+                           f"(roads explain --no-sandbox ... --save {path.name})")
     session = explain_program(run_argv, list(recorded["at"]), aslr=options.aslr,
                               follow_fork=options.follow_fork, deadline=options.deadline,
-                              sandbox=sandbox if options.sandbox else None, progress=progress)
+                              sandbox=sandbox, progress=progress)
     if not session.complete:
         raise ExplainError(f"roads explain {' '.join(argv)} {session.ending} before reaching "
                            f"{', '.join(session.missing)}")

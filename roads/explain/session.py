@@ -67,7 +67,10 @@ def compile_c(source: Path, out_dir: Path) -> tuple[Path, tuple[str, ...]]:
     binary = out_dir / name
     argv = ["gcc", *DEFAULT_FLAGS, source.name, "-o", str(binary),
             f"-ffile-prefix-map={source.parent}=."]
-    done = command.run(argv, timeout=120, check=False, merge_stderr=True, cwd=source.parent)
+    # gcc names the folder it runs in after $PWD when that is the same folder (a link's
+    # path, say), which the prefix map would miss: the real path, as capture.build does.
+    done = command.run(argv, timeout=120, check=False, merge_stderr=True, cwd=source.parent,
+                       env={**os.environ, "PWD": str(source.parent)})
     if done.returncode != 0:
         raise ExplainError(f"gcc could not compile {source}:\n{done.stdout.strip()}")
     written_back(binary)  # its code mapped clean, as the samples' (capture.build)
@@ -188,6 +191,16 @@ def refused(outside: dict[str, str], inside: dict[str, str]) -> bool:
     return any(inside.get(kind) == ns for kind, ns in outside.items())
 
 
+def sandboxed_job(job: dict, folder: Path) -> dict:
+    """``job`` as the inner half is given it: a program compiled into the run's
+    ``folder`` named from there (``./NAME``), which the inner half, started in that
+    folder, makes absolute. Inside the sandbox the folder is seen at RUN_ROOT; where the
+    system refused the sandbox its namespaces, it is seen where it lies."""
+    if job["path"].startswith(str(folder) + "/"):
+        return {**job, "path": "./" + job["path"][len(str(folder)) + 1:]}
+    return job
+
+
 def _in_sandbox(job: dict, folder: Path, cache: Path, progress: Callable[[str], None]) -> Session:
     """``trace_program`` run by ``python -m roads.explain.inner`` inside the sandbox."""
     import json
@@ -196,9 +209,7 @@ def _in_sandbox(job: dict, folder: Path, cache: Path, progress: Callable[[str], 
     from ..capture.runner import RUN_ROOT, launcher, tool_prefix
     from ..errors import CommandTimeout
 
-    if job["path"].startswith(str(folder) + "/"):  # compiled here: seen at RUN_ROOT inside
-        job = {**job, "path": RUN_ROOT + job["path"][len(str(folder)):]}
-    job = {**job, "outside": namespaces()}
+    job = {**sandboxed_job(job, folder), "outside": namespaces()}
     (folder / "job.json").write_text(json.dumps(job))
     progress(f"running {' '.join(job['shown'])} in the sandbox")
     launcher(cache)

@@ -102,6 +102,9 @@ def functions(data: bytes, path: str) -> dict[str, tuple[Function, ...]]:
         if header.sh_entsize != _ELF64_SYM.size:
             raise ExplainError(f"{path}: {table} has entries of {header.sh_entsize} bytes, "
                                f"not {_ELF64_SYM.size}")
+        if header.sh_size % _ELF64_SYM.size:
+            raise ExplainError(f"{path}: {table} holds {header.sh_size} bytes, not a whole "
+                               f"number of {_ELF64_SYM.size}-byte entries")
         strings = section(header.sh_link, f"{table}'s string table")
         versym, names = _versions(headers, section) if table == ".dynsym" else ([], {})
         for n, (st_name, st_info, _, st_shndx, st_value, _) in enumerate(

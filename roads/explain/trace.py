@@ -39,6 +39,7 @@ from typing import Callable
 
 from ..errors import ExplainError, RoadsError
 from . import ptrace as pt
+from ..capture.elf import read_bytes
 from .symbols import Function, bound, functions, old_versions
 
 INT3 = 0xCC
@@ -396,16 +397,20 @@ class Tracer:
         files = [exe] + [name for name in dict.fromkeys(m[3] for m in maps)
                          if name.startswith("/") and name != exe]
         tables: dict[str, tuple[int, dict[str, tuple[Function, ...]]] | None] = {}
+        unread: list[str] = []  # why a mapped file's functions could not be read
 
         def table(path: str) -> tuple[int, dict[str, tuple[Function, ...]]] | None:
             """The load bias of ``path`` and the functions it defines; None for a file
-            that is not a program or library mapped here."""
+            that is not a program or library mapped here, or whose tables cannot be read
+            (said in ``unread``, for the error of a function not found)."""
             if path not in tables:
                 tables[path] = None
                 try:
                     bias = file_bias(maps, path, self.read_elf(path).loads)
                     if bias is not None:
-                        tables[path] = bias, functions(Path(path).read_bytes(), path)
+                        tables[path] = bias, functions(read_bytes(Path(path)), path)
+                except ExplainError as exc:
+                    unread.append(exc.message)
                 except (RoadsError, OSError):
                     pass
             return tables[path]
@@ -441,8 +446,9 @@ class Tracer:
                             f"{spec.name!r} ({', '.join(old)}), for programs linked against "
                             f"an older {lib}; a program linked now cannot call it. To stop "
                             f"there, name the version: --at {old[0]}")
+                unreadable = f" (not read: {'; '.join(unread)})" if unread else ""
                 raise ExplainError(f"--at {spec.label}: no function {spec.name!r} in "
-                                   f"{self.argv[0]} or its libraries")
+                                   f"{self.argv[0]} or its libraries{unreadable}")
             path, bias, chosen = found
             if chosen.ifunc:
                 raise ExplainError(
