@@ -150,3 +150,22 @@ def test_a_symbol_table_of_a_size_not_whole_entries_is_named(files):
     with pytest.raises(ExplainError, match=r"^odd: \.dynsym holds \d+ bytes, not a whole number "
                                            r"of 24-byte entries$"):
         functions(bytes(data), "odd")
+
+
+def test_a_global_function_is_chosen_over_a_static_one_of_the_same_name(tmp_path):
+    """A program whose one file keeps a static f and whose other defines the global f
+    that main calls: .symtab lists the static one first; --at f stops at the global one,
+    whose address readelf gives."""
+    (tmp_path / "other.c").write_text("static int f(void) { return 7; }\n"
+                                      "int use_static(void) { return f(); }\n")
+    program = build(tmp_path, "both", "int f(void) { return 1; }\nint use_static(void);\n"
+                    "int main(void) { return f() + use_static() != 8; }\n",
+                    str(tmp_path / "other.c"))
+    found = functions(program.read_bytes(), "both")
+    assert sorted(d.local for d in found["f"]) == [False, True]
+    chosen = bound(found, "f")
+    assert chosen is not None and not chosen.local
+    global_f = [int(fields[1], 16) for line in run(["readelf", "-sW", str(program)]).stdout.splitlines()
+                if (fields := line.split()) and len(fields) >= 8 and fields[7] == "f"
+                and fields[4] == "GLOBAL"]
+    assert global_f == [chosen.st_value]

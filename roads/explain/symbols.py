@@ -31,6 +31,7 @@ _VERDAUX = struct.Struct("<II")  # vda_name, vda_next
 SHT_SYMTAB, SHT_DYNSYM = 2, 11
 SHT_GNU_VERDEF, SHT_GNU_VERSYM = 0x6FFFFFFD, 0x6FFFFFFF
 STT_FUNC, STT_GNU_IFUNC = 2, 10
+STB_LOCAL = 0
 SHN_LORESERVE = 0xFF00  # UND is 0; ABS, COMMON and the rest name no section
 VER_NDX_LOCAL = 0  # a .dynsym entry bound in its own file alone
 VER_FLG_BASE = 1  # the verdef entry naming the file itself, not a version
@@ -48,6 +49,7 @@ class Function:
     st_value: int
     ifunc: bool  # STT_GNU_IFUNC: st_value is the resolver, which picks the code called
     table: str  # '.dynsym' or '.symtab'
+    local: bool = False  # STB_LOCAL: a static function, which no other file's call reaches
 
     @property
     def spelled(self) -> str:
@@ -127,7 +129,8 @@ def functions(data: bytes, path: str) -> dict[str, tuple[Function, ...]]:
                 name, version, default = spelled, "", True
             if name:
                 found.setdefault(name, []).append(
-                    Function(name, version, default, st_value, kind == STT_GNU_IFUNC, table))
+                    Function(name, version, default, st_value, kind == STT_GNU_IFUNC, table,
+                             local=st_info >> 4 == STB_LOCAL))
     return {name: tuple(defs) for name, defs in found.items()}
 
 
@@ -175,10 +178,11 @@ def bound(table: Mapping[str, tuple[Function, ...]], name: str) -> Function | No
     """Of a file's functions (``functions``), the definition a call to ``name`` binds
     to: the default version (for a name given with a version, that version), from
     ``.dynsym``, where the dynamic linker looks, before ``.symtab`` (the functions a file
-    keeps to itself, and every function of a static executable); None when there is none."""
+    keeps to itself, and every function of a static executable), and a global one before
+    a static one of the same name (which ``.symtab`` lists first); None when there is none."""
     bare, version = _asked(name)
     chosen = [d for d in table.get(bare, ()) if (d.version == version if version else d.default)]
-    chosen.sort(key=lambda d: d.table != ".dynsym")
+    chosen.sort(key=lambda d: (d.table != ".dynsym", d.local))
     return chosen[0] if chosen else None
 
 
