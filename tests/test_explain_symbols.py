@@ -13,7 +13,7 @@ import pytest
 
 from roads.command import run
 from roads.errors import ExplainError
-from roads.explain.symbols import bound, functions, old_versions
+from roads.explain.symbols import bound, first_load, functions, old_versions
 
 pytestmark = [pytest.mark.gcc]
 
@@ -169,3 +169,19 @@ def test_a_global_function_is_chosen_over_a_static_one_of_the_same_name(tmp_path
                 if (fields := line.split()) and len(fields) >= 8 and fields[7] == "f"
                 and fields[4] == "GLOBAL"]
     assert global_f == [chosen.st_value]
+
+
+def test_first_load_is_the_lowest_load_segment_readelf_lists(files):
+    """The address a file's symbols are counted from (the tracer's load bias is where
+    its first page is mapped, less this), for each file, as ``readelf -lW`` lists its
+    LOAD segments; None for what is not an ELF64 file, and an error naming a file whose
+    program headers were cut off."""
+    for which, path in files.items():
+        loads = [int(fields[2], 16) for line in run(["readelf", "-lW", str(path)]).stdout.splitlines()
+                 if (fields := line.split()) and fields[0] == "LOAD"]
+        assert loads, which
+        assert first_load(path.read_bytes(), which) == min(loads), which
+    assert first_load(b"#!/bin/sh\n", "script") is None
+    data = files["stripped"].read_bytes()
+    with pytest.raises(ExplainError, match="^cut: its program headers lie outside the file$"):
+        first_load(data[:80], "cut")

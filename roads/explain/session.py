@@ -251,7 +251,7 @@ def trace_program(job: dict, progress: Callable[[str], None] = lambda s: None) -
     cwd = job["cwd"] if os.path.isdir(job["cwd"]) else None
     tracer = Tracer([path, *job["args"]], stops, on_stop=on_stop, aslr=job["aslr"],
                     follow_fork=job["follow_fork"], deadline=deadline, progress=progress,
-                    read_elf=read_elf, cwd=cwd)
+                    cwd=cwd)
     outcome = tracer.run()
     missing = [l for l in labels if l not in outcome.reached]
     hint = _made_with([s for s in stops if s.label in missing])

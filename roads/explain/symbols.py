@@ -11,7 +11,8 @@ by executables, static ones included, and by unstripped libraries) writes the ve
 into the name (``f@V1``, ``f@@V2``); a name without one is unversioned.
 
 Pure: ``functions`` reads the bytes of a file, ``bound`` chooses among the definitions
-of a name, ``old_versions`` lists those no new call binds to.
+of a name, ``old_versions`` lists those no new call binds to, and ``first_load`` gives
+the address the file's symbol values are counted from once it is mapped.
 """
 
 from __future__ import annotations
@@ -22,7 +23,10 @@ from typing import Callable, Mapping, NamedTuple
 
 from ..errors import ExplainError
 
-# gABI "ELF Header": e_shoff (Elf64_Off) at 0x28; e_shentsize, e_shnum (Elf64_Half) at 0x3A.
+# gABI "ELF Header": e_phoff (Elf64_Off) at 0x20, e_shoff at 0x28; e_phentsize, e_phnum
+# (Elf64_Half) at 0x36, e_shentsize, e_shnum at 0x3A.
+_ELF64_PHDR = struct.Struct("<IIQQQQQQ")  # Elf64_Phdr: p_type, p_flags, p_offset, p_vaddr, ...
+PT_LOAD = 1
 _ELF64_SHDR = struct.Struct("<IIQQQQIIQQ")  # Elf64_Shdr: _Shdr's fields
 _ELF64_SYM = struct.Struct("<IBBHQQ")  # st_name, st_info, st_other, st_shndx, st_value, st_size
 _VERSYM = struct.Struct("<H")  # Elf64_Versym
@@ -132,6 +136,24 @@ def functions(data: bytes, path: str) -> dict[str, tuple[Function, ...]]:
                     Function(name, version, default, st_value, kind == STT_GNU_IFUNC, table,
                              local=st_info >> 4 == STB_LOCAL))
     return {name: tuple(defs) for name, defs in found.items()}
+
+
+def first_load(data: bytes, path: str) -> int | None:
+    """The lowest ``p_vaddr`` of the PT_LOAD segments of ``data`` (an ELF64 little-endian
+    file; ``path`` names it in errors): the file's symbol values less this are offsets
+    from where its first page is mapped. None for a file that is not ELF64
+    little-endian or loads nothing; ExplainError when its program headers lie outside it."""
+    if data[:6] != b"\x7fELF\x02\x01" or len(data) < 64:
+        return None
+    (e_phoff,) = struct.unpack_from("<Q", data, 0x20)
+    e_phentsize, e_phnum = struct.unpack_from("<HH", data, 0x36)
+    if e_phoff == 0 or e_phnum == 0:
+        return None
+    if e_phentsize != _ELF64_PHDR.size or e_phoff + e_phnum * e_phentsize > len(data):
+        raise ExplainError(f"{path}: its program headers lie outside the file")
+    loads = [fields[3] for fields in _ELF64_PHDR.iter_unpack(
+        data[e_phoff:e_phoff + e_phnum * e_phentsize]) if fields[0] == PT_LOAD]
+    return min(loads) if loads else None
 
 
 def _string(strings: bytes, offset: int) -> str:

@@ -40,7 +40,7 @@ from typing import Callable
 from ..errors import ExplainError, RoadsError
 from . import ptrace as pt
 from ..capture.elf import read_bytes
-from .symbols import Function, bound, functions, old_versions
+from .symbols import Function, bound, first_load, functions, old_versions
 
 INT3 = 0xCC
 PUSH = ("rax", "rcx", "rdx", "rbx", "rsp", "rbp", "rsi", "rdi")  # push %reg: 0x50 + index
@@ -153,14 +153,14 @@ def _status_of(pid: int) -> dict[str, str]:
     return out
 
 
-def file_bias(maps: list[tuple[int, int, int, str]], path: str, loads) -> int | None:
-    """Load bias of ``path``: where its offset-0 mapping starts, less its first PT_LOAD's page."""
-    if not loads:
+def file_bias(maps: list[tuple[int, int, int, str]], path: str, first: int | None) -> int | None:
+    """Load bias of ``path``: where its offset-0 mapping starts, less the page of its
+    first PT_LOAD (``first``: that segment's ``p_vaddr``, ``symbols.first_load``)."""
+    if first is None:
         return None
-    first = min(s.p_vaddr for s in loads) & ~0xFFF
     for start, _end, offset, name in maps:
         if name == path and offset == 0:
-            return start - first
+            return start - (first & ~0xFFF)
     return None
 
 
@@ -179,8 +179,7 @@ class Tracer:
     def __init__(self, argv: list[str], stops: list[StopSpec], *, on_stop: Callable[[Hit], None],
                  aslr: bool = False, follow_fork: bool = False, deadline: float = 30.0,
                  cwd: str | None = None, env: dict[str, str] | None = None,
-                 progress: Callable[[str], None] = lambda s: None,
-                 read_elf: Callable | None = None) -> None:
+                 progress: Callable[[str], None] = lambda s: None) -> None:
         self.argv = argv
         self.stops = stops
         self.on_stop = on_stop
@@ -190,7 +189,6 @@ class Tracer:
         self.cwd = cwd
         self.env = env if env is not None else dict(os.environ)
         self.progress = progress
-        self.read_elf = read_elf
         self.hits = {s.label: 0 for s in stops}
         self.done: set[str] = set()
         self.breakpoints: dict[int, tuple[int, list[StopSpec | str]]] = {}  # addr -> (orig word, what)
@@ -406,9 +404,10 @@ class Tracer:
             if path not in tables:
                 tables[path] = None
                 try:
-                    bias = file_bias(maps, path, self.read_elf(path).loads)
+                    data = read_bytes(Path(path))  # once: its first segment, its symbols
+                    bias = file_bias(maps, path, first_load(data, path))
                     if bias is not None:
-                        tables[path] = bias, functions(read_bytes(Path(path)), path)
+                        tables[path] = bias, functions(data, path)
                 except ExplainError as exc:
                     unread.append(exc.message)
                 except (RoadsError, OSError):
