@@ -56,6 +56,10 @@ _ptrace.argtypes = [ctypes.c_long, ctypes.c_int, ctypes.c_void_p, ctypes.c_void_
 _personality = _libc.personality
 _personality.restype = ctypes.c_int
 _personality.argtypes = [ctypes.c_ulong]
+_prctl = _libc.prctl
+_prctl.restype = ctypes.c_int
+_prctl.argtypes = [ctypes.c_int, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong]
+PR_SET_CHILD_SUBREAPER, PR_GET_CHILD_SUBREAPER = 36, 37  # linux/prctl.h
 
 
 class Regs(ctypes.Structure):
@@ -94,6 +98,20 @@ def no_randomize() -> None:
     """Turn ASLR off for this process and what it executes (personality(2))."""
     current = _personality(0xFFFFFFFF)
     _personality(current | ADDR_NO_RANDOMIZE)
+
+
+def child_subreaper(on: bool | None = None) -> bool:
+    """Whether this process adopts its orphaned descendants (prctl(2),
+    PR_SET_CHILD_SUBREAPER), as it was before ``on``, when given, set it."""
+    flag = ctypes.c_int(0)
+    if _prctl(PR_GET_CHILD_SUBREAPER, ctypes.cast(ctypes.pointer(flag), ctypes.c_void_p).value,
+              0, 0, 0) != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, os.strerror(err))
+    if on is not None and _prctl(PR_SET_CHILD_SUBREAPER, int(on), 0, 0, 0) != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, os.strerror(err))
+    return bool(flag.value)
 
 
 def peek(pid: int, addr: int) -> int:

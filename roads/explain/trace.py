@@ -20,8 +20,10 @@ Stops (``parse_stop``):
 Breakpoints and the counts hold in the first process and, with ``follow_fork``, in its
 forked children; without it a child is let go (its breakpoints taken out first). The
 program runs with ASLR off (personality(2)) unless asked otherwise, stdin from
-/dev/null, in a process group of its own that is killed when the run ends: after the
-last stop, at the deadline, or on any error. Only the stopped thread is held while a
+/dev/null, its output read through pipes (the first MAX_OUTPUT bytes of each kept), in
+a process group of its own that is killed when the run ends: after the last stop, at
+the deadline, or on any error; with it the groups its tracees made, and the orphans
+the tracer adopted as a child subreaper (a daemon's, whose parent it did not follow). Only the stopped thread is held while a
 stop is read; other threads of the process go on.
 """
 
@@ -29,8 +31,8 @@ from __future__ import annotations
 
 import os
 import re
+import select
 import signal
-import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
@@ -46,6 +48,7 @@ INT3 = 0xCC
 PUSH = ("rax", "rcx", "rdx", "rbx", "rsp", "rbp", "rsi", "rdi")  # push %reg: 0x50 + index
 MAX_OUTPUT = 64 << 10
 KILL_WAIT = 10.0  # seconds for what is left of a run, killed, to be reaped
+DRAIN_WAIT = 1.0  # seconds the output is read for after the run, while a writer holds it
 # System calls that never return to the program, where a syscall stop is made.
 NO_RETURN = frozenset({"exit", "exit_group"})
 # What a program calls by a name the C library makes with another system call.
@@ -173,6 +176,82 @@ def read_maps(pid: int) -> list[tuple[int, int, int, str]]:
     return out
 
 
+def _children() -> list[int]:
+    """The pids of this process's children, by /proc: the ``children`` file of each of
+    its threads, or, where the kernel has none (CONFIG_PROC_CHILDREN), every process
+    whose parent it is."""
+    me = os.getpid()
+    try:
+        return [int(pid) for task in os.listdir(f"/proc/{me}/task")
+                for pid in Path(f"/proc/{me}/task/{task}/children").read_text().split()]
+    except FileNotFoundError:
+        pass
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                stat = Path(f"/proc/{entry}/stat").read_text()
+            except OSError:
+                continue
+            if int(stat[stat.rindex(")") + 2:].split()[1]) == me:  # state, then ppid
+                found.append(int(entry))
+    return found
+
+
+class _Drain:
+    """A pipe for the program's output, and a thread that empties it, keeping the
+    first MAX_OUTPUT bytes and dropping the rest, so that the program never blocks on
+    a full pipe nor fills a disk. Its end is read until every writer has closed it;
+    ``finish`` stops waiting for that a little after the run (a process the run could
+    not end, holding the pipe, would otherwise hold the tracer)."""
+
+    def __init__(self) -> None:
+        self.read_end, self.write_end = os.pipe2(os.O_CLOEXEC)
+        self.kept = bytearray()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._read, daemon=True)
+
+    def close_write_end(self) -> None:
+        if self.write_end >= 0:
+            os.close(self.write_end)
+            self.write_end = -1
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def _read(self) -> None:
+        poller = select.poll()
+        poller.register(self.read_end, select.POLLIN)
+        while True:
+            if not poller.poll(100):
+                if self._stop.is_set():
+                    return
+                continue
+            chunk = os.read(self.read_end, 1 << 16)
+            if not chunk:
+                return
+            if len(self.kept) < MAX_OUTPUT:
+                self.kept += chunk[:MAX_OUTPUT - len(self.kept)]
+
+    def finish(self) -> bytes:
+        """The output kept, once the pipe is read to its end (or has been quiet for a
+        while after the run)."""
+        if self._thread.is_alive():
+            self._thread.join(DRAIN_WAIT)
+            self._stop.set()
+            self._thread.join()
+        return bytes(self.kept)
+
+    def close(self) -> None:
+        self.close_write_end()
+        if self._thread.is_alive():
+            self._stop.set()
+            self._thread.join()
+        if self.read_end >= 0:
+            os.close(self.read_end)
+            self.read_end = -1
+
+
 class Tracer:
     """One run of ``argv`` under ptrace, stopped at ``stops``; ``run`` returns its Outcome."""
 
@@ -203,10 +282,11 @@ class Tracer:
         self._timed_out = threading.Event()
         self._delay_sent: set[str] = set()
         self.syscalls = any(s.kind == "syscall" for s in stops)
+        self._children_before: set[int] = set()  # this process's children before the run
 
     # ------------------------------------------------------------------ start
 
-    def _spawn(self, out, err) -> int:
+    def _spawn(self, out: int, err: int) -> int:
         path = self.argv[0]
         ready_r, ready_w = os.pipe2(os.O_CLOEXEC)
         pid = os.fork()
@@ -216,8 +296,8 @@ class Tracer:
                 os.setpgid(0, 0)
                 null = os.open("/dev/null", os.O_RDONLY)
                 os.dup2(null, 0)
-                os.dup2(out.fileno(), 1)
-                os.dup2(err.fileno(), 2)
+                os.dup2(out, 1)
+                os.dup2(err, 2)
                 if self.cwd:
                     os.chdir(self.cwd)
                 if not self.aslr:
@@ -240,9 +320,25 @@ class Tracer:
         return pid
 
     def run(self) -> Outcome:
-        with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        # Orphans of the run (a daemon's child, once its parent is gone) come to this
+        # process rather than to init, to be ended with the run (``_kill_adopted``).
+        self._children_before = set(_children())
+        subreaper = pt.child_subreaper(True)
+        try:
+            return self._run()
+        finally:
+            pt.child_subreaper(subreaper)
+
+    def _run(self) -> Outcome:
+        # The program's output goes to pipes that threads read, keeping the first
+        # MAX_OUTPUT bytes of each: a file would hold all of it (a program that writes
+        # gigabytes would fill the disk, or the sandbox's small /tmp, and fail there).
+        drains = [_Drain(), _Drain()]
+        try:
             started = time.monotonic()
-            self.main = self._spawn(out, err)
+            self.main = self._spawn(drains[0].write_end, drains[1].write_end)
+            for d in drains:
+                d.close_write_end()
             self.outcome = Outcome(self.main)
             self.outcome.processes[self.main] = Ending(self.main, os.getpid())
             timers = [threading.Timer(self.deadline, self._time_out)]
@@ -269,6 +365,8 @@ class Tracer:
                 for t in timers:
                     t.daemon = True
                     t.start()
+                for d in drains:
+                    d.start()
                 self._resume(pid)
                 self._loop()
             except BaseException as exc:
@@ -290,9 +388,11 @@ class Tracer:
                         signal.signal(signal.SIGCHLD, signal.SIG_IGN)
             self.outcome.seconds = time.monotonic() - started
             self.outcome.timed_out = self._timed_out.is_set()
-            for f, attr in ((out, "stdout"), (err, "stderr")):
-                f.seek(0)
-                setattr(self.outcome, attr, f.read(MAX_OUTPUT).decode(errors="replace"))
+            for d, attr in zip(drains, ("stdout", "stderr")):
+                setattr(self.outcome, attr, d.finish().decode(errors="replace"))
+        finally:
+            for d in drains:
+                d.close()
         return self.outcome
 
     def _time_out(self) -> None:
@@ -337,9 +437,12 @@ class Tracer:
             try:
                 event = self._poll()
             except ChildProcessError:
-                break
+                if not self._kill_adopted():
+                    break
+                event = None  # an orphan killed just now: reaped at a later turn
             pid, status = event or (0, 0)
             if pid == 0:
+                self._kill_adopted()
                 if time.monotonic() > limit:
                     raise ExplainError(f"the traced program (process {self.main}) could not be "
                                        f"ended within {KILL_WAIT:g} s of SIGKILL")
@@ -352,6 +455,27 @@ class Tracer:
                     pass
                 continue
             self._ended(pid, status, killed=True)
+
+    def _kill_adopted(self) -> bool:
+        """Kill and reap the run's orphans this process adopted (``run``): the children
+        it has now that it had not before the run and that the waits for the run's
+        groups do not reach (a daemon that left the group with ``setsid`` and whose
+        parent, not followed, is gone). Whether any was left alive (killed now)."""
+        alive = False
+        for pid in set(_children()) - self._children_before - {self.main}:
+            if pid in self.traced or pid in self.fork_kind:
+                continue  # the groups' waits take it
+            try:
+                got, status = os.waitpid(pid, pt.WALL | os.WNOHANG)
+            except ChildProcessError:
+                continue
+            if got == 0:
+                alive = True
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+        return alive
 
     # ------------------------------------------------------------------ breakpoints
 
