@@ -24,7 +24,7 @@ import pytest
 from roads.command import run
 import msgspec
 
-from roads.document import Elf, to_builtins
+from roads.document import Elf, Region, to_builtins
 from roads.capture.elf import read_elf
 from roads.elfspec import PAGE_SIZE
 from roads.figures.elflink import find_region, link_segments, load_bias, symbol_address
@@ -394,6 +394,34 @@ def test_before_relocation_relro_is_still_writable(binaries: dict[str, Path]) ->
     assert len(early_data.regions) == 1
     assert not early_data.relro_applied
     assert any("still writable" in note for note in early_data.notes)
+
+
+def test_while_ldso_loads_a_library_its_whole_mapping_is_not_relro() -> None:
+    """ld.so first maps a library whole, read-only, then maps its segments over that
+    mapping: a stop in between (``roads explain --at syscall:mmap:N``) saw the whole
+    file's r--p region as RELRO made read-only after relocation, and named the region
+    "RELRO" in the map. The C library this process runs with, as such a stop sees it
+    (its segments' file offsets are their addresses, as in glibc's builds)."""
+    from roads.figures.regions import classify
+
+    path = next((line.split(None, 5)[5] for line in Path("/proc/self/maps").read_text().splitlines()
+                 if re.search(r"/libc\.so\.6$", line)), None)
+    if path is None:
+        pytest.skip("this Python maps no libc.so.6")
+    elf = read_elf(path)
+    data = elf.loads[-1]
+    if elf.relro is None or data.p_offset != data.p_vaddr:
+        pytest.skip("this C library's data segment is not mapped at its file offset")
+    base = 0x7F0000000000
+    span = -(-(data.p_vaddr + data.p_memsz) // PAGE_SIZE) * PAGE_SIZE
+    whole = Region(start=base, end=base + span, perms="r--p", offset=0, dev="08:01",
+                   inode=1, pathname=path)
+    (link,) = [l for l in link_segments(elf, [whole], path, base) if l.index == elf.segments.index(data)]
+    assert link.regions == (0,)
+    assert not link.relro_applied
+    assert any("mapped whole, read-only, while ld.so loads it" in n for n in link.notes), link.notes
+    (it,), _ = classify([whole], elf=elf, exe=path)
+    assert it.kind != "relro", it
 
 
 def test_bss_merged_into_heap(binaries: dict[str, Path]) -> None:

@@ -269,11 +269,19 @@ def _relro_in(
     if lo >= hi:
         return None, False
     covering = [regions[k] for k in linked if regions[k].start < hi and regions[k].end > lo]
-    applied = bool(covering) and all(r.perms[:3] == "r--" for r in covering)
+    # Made read-only, the RELRO pages are split from the rest of the segment, which stays
+    # writable: a read-only mapping that goes on past them is the whole file, mapped
+    # read-only while ld.so loads it (the segments are mapped over it next).
+    applied = bool(covering) and all(r.perms[:3] == "r--" and r.end <= hi for r in covering)
     if applied:
         split = ", splitting this segment's mapping" if (start, end) != (lo, hi) else ""
         notes.append(
             f"PT_GNU_RELRO: {lo:#x}-{hi:#x} made read-only (r--p) after relocation" + split
+        )
+    elif covering and all(r.perms[:3] == "r--" for r in covering):
+        notes.append(
+            f"PT_GNU_RELRO: {lo:#x}-{hi:#x} not mapped as a segment yet: the file is "
+            "mapped whole, read-only, while ld.so loads it"
         )
     else:
         notes.append(

@@ -207,8 +207,14 @@ def _segment_notes(em: ElfMap, link: SegmentLink) -> list[str]:
     notes = []
     if link.relro is not None:
         lo, hi = link.relro
-        state = "made read-only after relocation" if link.relro_applied else \
-            "still writable: not relocated yet"
+        covering = [em.regions[k].region for k in link.regions
+                    if em.regions[k].region.start < hi and em.regions[k].region.end > lo]
+        if link.relro_applied:
+            state = "made read-only after relocation"
+        elif covering and all(r.perms[:3] == "r--" for r in covering):
+            state = "not in place yet: ld.so is loading the file"  # mapped whole, read-only
+        else:
+            state = "still writable: not relocated yet"
         # Two lines: on one, this note alone made the box twice as wide as the others,
         # and the whole figure had to shrink to illegible text to fit the page.
         notes.append(f"PT_GNU_RELRO pages {hex_address(lo)}-{hex_address(hi)}:")

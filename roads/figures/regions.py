@@ -354,8 +354,10 @@ def _classify_executable(
                 in_relro = link.relro is not None and link.relro[0] <= r.start and r.end <= link.relro[1]
                 if in_relro and not r.writable:
                     kinds[k] = ("relro", owner, f"{where}: inside PT_GNU_RELRO, made read-only")
-                elif not r.writable:
+                elif not r.writable and link.relro_applied:
                     kinds[k] = ("relro", owner, f"{where}: made read-only after relocation")
+                elif not r.writable:
+                    continue  # the whole file, mapped read-only while ld.so loads it
                 else:
                     kinds[k] = ("data", owner, where)
             else:
