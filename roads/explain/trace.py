@@ -874,18 +874,42 @@ def _sigchld_heard() -> bool:
     return True
 
 
-def _why_not_traced() -> str:
-    """Why PTRACE_SEIZE was refused, as far as this machine tells."""
-    scope = Path("/proc/sys/kernel/yama/ptrace_scope")
+CAP_SYS_PTRACE = 19  # linux/capability.h: trace any process one's user namespace holds
+YAMA_SCOPE = Path("/proc/sys/kernel/yama/ptrace_scope")
+YAMA_SCOPES = {  # Documentation/admin-guide/LSM/Yama.rst
+    "1": "only a process's ancestors may trace it (or sudo)",
+    "2": "only a tracer with CAP_SYS_PTRACE may (sudo)",
+    "3": "no process may be traced at all",
+}
+
+
+def _why_not_traced(pid: int) -> str:
+    """Why PTRACE_SEIZE of ``pid`` was refused, as far as this machine tells: Yama's
+    setting, the kernel's own access check (another user; capabilities the tracer
+    lacks, without CAP_SYS_PTRACE), or, when none of these applies, the kernel's refusal
+    as such (a security module, a process made not dumpable, one of another user
+    namespace): no cause is named that this machine does not show."""
+    reasons = []
+    scope = YAMA_SCOPE
     try:
         level = scope.read_text().strip()
     except OSError:
         level = None
-    restricted = f"ptrace is restricted here ({scope} is {level})" if level not in (None, "0") \
-        else "ptrace is restricted here"
-    if os.geteuid() == 0:
-        return f"even root may not trace it: {restricted}, or the process is out of reach"
-    return f"it is not yours, or {restricted}"
+    if level in YAMA_SCOPES:
+        reasons.append(f"{scope} is {level}: {YAMA_SCOPES[level]}")
+    theirs, mine = _status_of(pid), _status_of(os.getpid())
+    may_trace_any = bool(int(mine.get("CapEff", "0"), 16) >> CAP_SYS_PTRACE & 1)
+    if not may_trace_any:
+        uids = set(theirs.get("Uid", "").split())
+        if uids and uids != {str(os.getuid())}:
+            reasons.append(f"it runs as another user (uid {theirs['Uid'].split()[0]})")
+        elif int(theirs.get("CapPrm", "0"), 16) & ~int(mine.get("CapPrm", "0"), 16):
+            reasons.append("it holds privileges (capabilities) that this process lacks")
+    if not reasons:
+        reasons.append("the kernel refused it (a security module's rule, a program made "
+                       "not dumpable such as a set-user-ID one, or a process beyond this "
+                       "one's reach)")
+    return "; ".join(reasons)
 
 
 def seize_and_read(pid: int, on_stop: Callable[[Hit], None], label: str = "now") -> None:
@@ -903,7 +927,7 @@ def seize_and_read(pid: int, on_stop: Callable[[Hit], None], label: str = "now")
         if _status_of(pid).get("State", "").startswith("Z"):
             raise ExplainError(f"process {pid} has ended (a zombie, not yet reaped by its "
                                "parent): it has no memory left to read") from None
-        raise ExplainError(f"may not trace process {pid}: {_why_not_traced()}") from None
+        raise ExplainError(f"may not trace process {pid}: {_why_not_traced(pid)}") from None
     try:
         pt.call(pt.PTRACE_INTERRUPT, pid, 0, 0)
         while True:
