@@ -222,10 +222,8 @@ class _Drain:
     def _read(self) -> None:
         poller = select.poll()
         poller.register(self.read_end, select.POLLIN)
-        while True:
+        while not self._stop.is_set():  # looked at each turn: a writer may never stop
             if not poller.poll(100):
-                if self._stop.is_set():
-                    return
                 continue
             chunk = os.read(self.read_end, 1 << 16)
             if not chunk:
@@ -234,8 +232,8 @@ class _Drain:
                 self.kept += chunk[:MAX_OUTPUT - len(self.kept)]
 
     def finish(self) -> bytes:
-        """The output kept, once the pipe is read to its end (or has been quiet for a
-        while after the run)."""
+        """The output kept, once the pipe is read to its end, or DRAIN_WAIT seconds
+        after the run while something still holds it open."""
         if self._thread.is_alive():
             self._thread.join(DRAIN_WAIT)
             self._stop.set()
