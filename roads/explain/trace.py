@@ -256,8 +256,10 @@ class Tracer:
     def __init__(self, argv: list[str], stops: list[StopSpec], *, on_stop: Callable[[Hit], None],
                  aslr: bool = False, follow_fork: bool = False, deadline: float = 30.0,
                  cwd: str | None = None, env: dict[str, str] | None = None,
-                 progress: Callable[[str], None] = lambda s: None) -> None:
+                 progress: Callable[[str], None] = lambda s: None,
+                 executable: str | None = None) -> None:
         self.argv = argv
+        self.executable = executable  # the file to run, when argv[0] does not name it
         self.stops = stops
         self.on_stop = on_stop
         self.aslr = aslr
@@ -285,7 +287,7 @@ class Tracer:
     # ------------------------------------------------------------------ start
 
     def _spawn(self, out: int, err: int) -> int:
-        path = self.argv[0]
+        path = self.executable or self.argv[0]
         ready_r, ready_w = os.pipe2(os.O_CLOEXEC)
         pid = os.fork()
         if pid == 0:  # the child: never returns
