@@ -9,7 +9,6 @@ import logging
 import math
 import os
 import shlex
-import shutil
 import signal
 import stat
 import sys
@@ -185,11 +184,9 @@ def cmd_run(args) -> int:
         print("roads: error: run needs a program: roads run [--after S] -- PROGRAM [ARGS]",
               file=sys.stderr)
         return 2
-    path = shutil.which(program[0])
-    if path is None:  # as roads explain words it
-        what = ("not an executable file" if "/" in program[0] and os.path.exists(program[0])
-                else "no such program")
-        print(f"roads: error: {program[0]}: {what}", file=sys.stderr)
+    path = explain.user_program(program[0])
+    if path is None:  # as roads explain finds and words it
+        print(printable(f"roads: error: {explain.not_runnable(program[0])}"), file=sys.stderr)
         return 1
     here = Path.cwd()  # where the program runs (main() found it still there)
     mode = here.stat().st_mode

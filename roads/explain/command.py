@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import sys
 import webbrowser
 from pathlib import Path
@@ -102,6 +103,30 @@ def cmd_explain(args) -> int:
     return 0 if session.complete else 3
 
 
+def user_program(name: str) -> str | None:
+    """The file a user's command ``name`` runs, found as a shell finds it: a name
+    without a slash on PATH alone (never in the current folder), one with a slash as
+    named; None when there is none or it cannot be run (``not_runnable`` says why).
+    ``roads run`` finds its program so too."""
+    if "/" not in name:
+        return shutil.which(name)
+    return name if _runnable(name) else None
+
+
+def not_runnable(name: str) -> str:
+    """Why ``user_program`` found nothing to run for ``name``, as ``name: why``."""
+    if "/" not in name:
+        here = f"; a program in this folder is named ./{name}" if _runnable(name) else ""
+        return f"{name}: not found on PATH{here}"
+    if not os.path.exists(name):
+        return f"{name}: no such program"
+    return f"{name}: not an executable file"
+
+
+def _runnable(path: str) -> bool:
+    return os.path.isfile(path) and os.access(path, os.X_OK)
+
+
 def file_problem(given: str) -> str | None:
     """Why a file cannot be written at the path ``given`` (a folder's name, under a
     file), or None."""
@@ -127,7 +152,10 @@ def _save(session, program: list[str], args) -> None:
     root = Path(args.root).resolve()
     recorded = list(program)
     if recorded and "/" in recorded[0] and os.path.exists(recorded[0]):
-        recorded[0] = os.path.relpath(Path(recorded[0]).resolve(), root)
+        # Through the links named (a multi-call program reads its name), and with a
+        # slash, which a build's run needs: a name without one is looked up on PATH.
+        relative = os.path.relpath(os.path.abspath(recorded[0]), root)
+        recorded[0] = relative if "/" in relative else f"./{relative}"
     options = RunOptions(aslr=args.aslr, follow_fork=args.follow_fork,
                          deadline=args.deadline, sandbox=not args.no_sandbox)
     save(session, recorded, args.at, root, Path(args.save), options=options)

@@ -8,6 +8,7 @@ and the provenance under each figure.
 from __future__ import annotations
 
 import html
+import shlex
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -180,7 +181,7 @@ def render_page(session: Session, *, read_elf=None) -> str:
     run = cap.variants[VARIANT].runs[0]
     css = BASE_CSS + "\n".join((STYLESHEETS / name).read_text(encoding="utf-8") for name in SHEETS)
     body: list[str] = []
-    command_line = " ".join(session.command)
+    command_line = shlex.join(session.command)
     body.append(f"<h1>The memory of <code>{html.escape(command_line)}</code></h1>")
     stops = " → ".join(html.escape(_stop_title(s)) for s in sels)
     facts = [("Command", f"<code>{html.escape(cap.title or '')}</code>"),

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shlex
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Callable
@@ -150,7 +151,7 @@ def refreshed(path: Path, root: Path, *, sandbox: Path | None,
                               follow_fork=options.follow_fork, deadline=options.deadline,
                               sandbox=sandbox, progress=progress)
     if not session.complete:
-        raise ExplainError(f"roads explain {' '.join(argv)} {session.ending} before reaching "
+        raise ExplainError(f"roads explain {shlex.join(argv)} {session.ending} before reaching "
                            f"{', '.join(session.missing)}")
     save(session, argv, list(recorded["at"]), root, path, options=options)
     return load_session(path)

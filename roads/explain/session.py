@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
+import shlex
 import sys
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Callable
 
@@ -26,6 +27,7 @@ from ..capture.toolchain import provenance
 from ..constants import ADDR_NO_RANDOMIZE
 from ..errors import ExplainError
 from ..escapes import escape_bytes
+from .command import not_runnable, user_program
 from .record import NO_BUILD_DIR, VARIANT, Session, session_from_json
 from .trace import MADE_WITH, Hit, Outcome, Tracer, parse_stop, seize_and_read
 
@@ -40,13 +42,11 @@ def _shown(job: dict) -> tuple[str, ...]:
 
 
 def _program_path(program: str) -> str:
-    """The file ``program`` names (found on PATH without a slash), links resolved;
-    ExplainError when there is none or it cannot be run."""
-    found = shutil.which(program) if "/" not in program else (
-        program if os.path.isfile(program) and os.access(program, os.X_OK) else None)
+    """The file ``program`` names, found as a shell finds it (on PATH alone without a
+    slash), links resolved; ExplainError when there is none or it cannot be run."""
+    found = user_program(program)
     if found is None:
-        raise ExplainError(f"{program}: no such program" if not os.path.exists(program)
-                           else f"{program}: not an executable file")
+        raise ExplainError(not_runnable(program))
     return os.path.realpath(found)
 
 
@@ -154,11 +154,14 @@ def explain_program(argv: list[str], wheres: list[str], *, aslr: bool = False,
             raise ExplainError(f"{program}: not an ELF program roads explain can read ({exc.message})") from None
         shown = [Path(program).name if gcc_argv else program, *argv[1:]]
         name = sample_name(program if not gcc_argv else Path(program).stem)
-        job = {"path": path, "args": argv[1:], "wheres": [s.label for s in stops], "aslr": aslr,
-               "follow_fork": follow_fork, "deadline": deadline, "gcc_argv": list(gcc_argv),
-               "shown": shown, "name": name, "cwd": os.getcwd()}
+        # A program named is run as a shell runs it, its file given argv[0] as typed (a
+        # multi-call program such as xzcat reads what to do there); a compiled one, its path.
+        job = {"path": path, "argv0": "" if gcc_argv else program, "args": argv[1:],
+               "wheres": [s.label for s in stops], "aslr": aslr, "follow_fork": follow_fork,
+               "deadline": deadline, "gcc_argv": list(gcc_argv), "shown": shown, "name": name,
+               "cwd": os.getcwd()}
         if sandbox is None:
-            progress(f"running {' '.join(argv)}")
+            progress(f"running {shlex.join(argv)}")
             return trace_program(job, progress)
         return _in_sandbox(job, Path(tmp), sandbox, progress)
 
@@ -201,6 +204,30 @@ def sandboxed_job(job: dict, folder: Path) -> dict:
     return job
 
 
+# What the inner Python's environment changes of the caller's (``_inner_environment``),
+# which the program is given back as it was (``program_environment``).
+INNER_ENVIRONMENT = ("PYTHONPATH", "PYTHONDONTWRITEBYTECODE", "PYTHONSTARTUP")
+
+
+def _inner_environment(environ: Mapping[str, str]) -> dict[str, str]:
+    """The environment of ``python -m roads.explain.inner``: this roads first on its
+    path, no .pyc written (the sandbox's files are read-only), no start-up file."""
+    env = {k: v for k, v in environ.items() if k != "PYTHONSTARTUP"}
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(Path(__file__).resolve().parents[2]),
+                                                    env.get("PYTHONPATH", "")) if p)
+    env["PYTHONDONTWRITEBYTECODE"] = "1"
+    return env
+
+
+def program_environment(environ: Mapping[str, str],
+                        callers: Mapping[str, str | None]) -> dict[str, str]:
+    """The environment the traced program is given: ``environ`` with the variables in
+    ``callers`` as the caller had them (None: unset), whatever the inner Python was given."""
+    env = {k: v for k, v in environ.items() if k not in callers}
+    env.update({k: v for k, v in callers.items() if v is not None})
+    return env
+
+
 def _in_sandbox(job: dict, folder: Path, cache: Path, progress: Callable[[str], None]) -> Session:
     """``trace_program`` run by ``python -m roads.explain.inner`` inside the sandbox."""
     import json
@@ -209,14 +236,12 @@ def _in_sandbox(job: dict, folder: Path, cache: Path, progress: Callable[[str], 
     from ..capture.runner import RUN_ROOT, launcher, tool_prefix
     from ..errors import CommandTimeout
 
-    job = {**sandboxed_job(job, folder), "outside": namespaces()}
+    job = {**sandboxed_job(job, folder), "outside": namespaces(),
+           "environ": {name: os.environ.get(name) for name in INNER_ENVIRONMENT}}
     (folder / "job.json").write_text(json.dumps(job))
-    progress(f"running {' '.join(job['shown'])} in the sandbox")
+    progress(f"running {shlex.join(job['shown'])} in the sandbox")
     launcher(cache)
-    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONSTARTUP",)}
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(Path(__file__).resolve().parents[2]),
-                                                    env.get("PYTHONPATH", "")) if p)
-    env["PYTHONDONTWRITEBYTECODE"] = "1"
+    env = _inner_environment(os.environ)
     try:
         done = command.run([sys.executable, "-m", "roads.explain.inner", "job.json"], cwd=folder,
                            timeout=job["deadline"] + 60, check=False, env=env,
@@ -249,9 +274,10 @@ def trace_program(job: dict, progress: Callable[[str], None] = lambda s: None) -
         checkpoints.append(_checkpoint(hit, len(checkpoints), proc))
 
     cwd = job["cwd"] if os.path.isdir(job["cwd"]) else None
-    tracer = Tracer([path, *job["args"]], stops, on_stop=on_stop, aslr=job["aslr"],
-                    follow_fork=job["follow_fork"], deadline=deadline, progress=progress,
-                    cwd=cwd)
+    tracer = Tracer([job.get("argv0") or path, *job["args"]], stops, on_stop=on_stop,
+                    aslr=job["aslr"], follow_fork=job["follow_fork"], deadline=deadline,
+                    progress=progress, cwd=cwd, executable=path,
+                    env=program_environment(os.environ, job.get("environ", {})))
     outcome = tracer.run()
     missing = [l for l in labels if l not in outcome.reached]
     hint = _made_with([s for s in stops if s.label in missing])
@@ -280,7 +306,7 @@ def trace_program(job: dict, progress: Callable[[str], None] = lambda s: None) -
     shown = [escape_bytes(a) for a in job["shown"]]  # bytes that are not UTF-8 as \xNN
     capture = _capture(job["name"], shown, path, checkpoints, aslr=job["aslr"],
                        gcc_argv=tuple(job["gcc_argv"]), run=run,
-                       title=f"roads explain {' '.join(shown)}")
+                       title=f"roads explain {shlex.join(shown)}")
     exe = checkpoints[0]["exe"]
     return Session(capture, escape_bytes(exe), shown, ending, not missing, missing)
 
@@ -341,7 +367,7 @@ def explain_pid(pid: int, progress: Callable[[str], None] = lambda s: None) -> S
            "stdout": "", "stderr": ""}
     try:
         capture = _capture(name, shown, path, checkpoints, aslr=None, gcc_argv=(), run=run,
-                           title=f"roads explain --pid {pid} ({' '.join(shown)})")
+                           title=f"roads explain --pid {pid} ({shlex.join(shown)})")
     except RoadsError as exc:
         raise ExplainError(f"process {pid}: {exc.message}") from None
     return Session(capture, escape_bytes(checkpoints[0]["exe"]), shown, "still running", True,

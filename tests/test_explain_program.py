@@ -1,0 +1,111 @@
+"""roads explain: the program it runs, as a shell would run it (argv[0] as typed, a name
+without a slash looked up on PATH alone, the caller's environment), the cache folder it
+keeps its launcher in, and the command line it is given (shown quoted; --out and --save
+checked before the run)."""
+
+from __future__ import annotations
+
+import html
+import json
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from roads import cli
+from tests.test_explain import explain, root  # noqa: F401 - root is a fixture
+
+pytestmark = [pytest.mark.dot]
+
+ARGV = r"""
+#include <stdio.h>
+int main(int argc, char **argv) {
+    for (int i = 0; i < argc; i++)
+        printf("[%s]\n", argv[i]);
+    return 0;
+}
+"""
+
+
+def _saved_run(path: Path) -> tuple[dict, dict]:
+    """The saved session at ``path`` and its one run."""
+    data = json.loads(path.read_text())
+    return data, data["capture"]["variants"]["default"]["runs"][0]
+
+
+@pytest.fixture
+def argv_printer(tmp_path: Path) -> Path:
+    """A program that prints its arguments, argv[0] first, and a link to it."""
+    (tmp_path / "argv.c").write_text(ARGV)
+    subprocess.run(["gcc", "-o", str(tmp_path / "mem"), str(tmp_path / "argv.c")], check=True)
+    (tmp_path / "argv.c").unlink()
+    (tmp_path / "alias").symlink_to("mem")
+    return tmp_path / "mem"
+
+
+@pytest.mark.parametrize("sandbox", [True, False])
+def test_the_program_gets_argv0_as_typed_and_the_command_is_shown_quoted(
+        root, argv_printer, monkeypatch, capsys, no_leftovers, sandbox):
+    """A link's path, as typed, is the program's argv[0] (it was the file's real path,
+    and a multi-call program such as xzcat, a link to xz, did what xz does); the command
+    is shown quoted, an argument with a space or an empty one kept (they were joined
+    with spaces); the saved record keeps the link's name."""
+    folder = argv_printer.parent
+    monkeypatch.chdir(folder)
+    assert explain(root, *(() if sandbox else ("--no-sandbox",)), "--at", "exit",
+                   "--out", "argv.html", "--save", "argv.json", "--",
+                   "./alias", "a", "b c", "") == 0
+    err = capsys.readouterr().err
+    assert "running ./alias a 'b c' ''" in err, err
+    data, run = _saved_run(folder / "argv.json")
+    assert run["stdout"] == "[./alias]\n[a]\n[b c]\n[]\n"
+    assert data["command"] == ["./alias", "a", "b c", ""]
+    assert data["capture"]["title"] == "roads explain ./alias a 'b c' ''"
+    assert data["inputs"]["argv"][0] == os.path.relpath(folder / "alias", root)
+    page = (folder / "argv.html").read_text()
+    assert "<code>" + html.escape("./alias a 'b c' ''") + "</code>" in page
+
+
+def test_a_multi_call_program_does_what_its_name_says(root, tmp_path, monkeypatch, no_leftovers):
+    """xzcat f.xz prints f: xz, run as /usr/bin/xz, refused the file ('already has .xz
+    suffix', status 2)."""
+    if not Path("/usr/bin/xzcat").is_symlink():
+        pytest.skip("no xzcat that is a link to xz")
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "f").write_text("hello\n")
+    subprocess.run(["xz", "-k", "f"], check=True)
+    assert explain(root, "--at", "exit", "--out", "xz.html", "--save", "xz.json", "--",
+                   "xzcat", "f.xz") == 0
+    _, run = _saved_run(tmp_path / "xz.json")
+    assert (run["stdout"], run["exit_code"]) == ("hello\n", 0)
+
+
+def test_a_name_without_a_slash_is_looked_up_on_path_alone(root, argv_printer, monkeypatch,
+                                                           capsys):
+    """As a shell does: ./mem is not 'mem' (said to be 'not an executable file'), by
+    roads explain and roads run alike."""
+    monkeypatch.chdir(argv_printer.parent)
+    words = "roads: error: mem: not found on PATH; a program in this folder is named ./mem"
+    assert explain(root, "--", "mem") == 1
+    assert words in capsys.readouterr().err
+    assert cli.main(["--root", str(root), "run", "--", "mem"]) == 1
+    assert words in capsys.readouterr().err
+    assert explain(root, "--", "no-such-program-here") == 1
+    assert capsys.readouterr().err == "roads: error: no-such-program-here: not found on PATH\n"
+
+
+def test_the_program_in_the_sandbox_sees_the_callers_environment(root, tmp_path, monkeypatch,
+                                                                 no_leftovers):
+    """The Python that traces it in the sandbox is given roads on PYTHONPATH, no .pyc
+    and no start-up file; the program had them too."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("PYTHONPATH", "/callers/path")
+    monkeypatch.setenv("PYTHONSTARTUP", "/callers/startup.py")
+    monkeypatch.delenv("PYTHONDONTWRITEBYTECODE", raising=False)
+    assert explain(root, "--at", "exit", "--out", "env.html", "--save", "env.json", "--",
+                   "env") == 0
+    _, run = _saved_run(tmp_path / "env.json")
+    python = sorted(line for line in run["stdout"].splitlines() if line.startswith("PYTHON")
+                    and not line.startswith("PYTHONUNBUFFERED="))
+    assert python == ["PYTHONPATH=/callers/path", "PYTHONSTARTUP=/callers/startup.py"]
