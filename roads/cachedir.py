@@ -25,6 +25,7 @@ import os
 import struct
 import threading
 import time
+from collections.abc import Mapping
 from pathlib import Path
 
 DAY = 24 * 3600
@@ -47,6 +48,21 @@ COARSE_RACY_NS = 2_000_000_000
 # long as the clock is behind, and be read and hashed again at every look. (The bound
 # is far above any pause between taking the moment of a read and the stat after it.)
 FUTURE_NS = 10_000_000_000
+
+
+def tools_folder(root: Path, root_named: bool, environ: Mapping[str, str]) -> Path:
+    """Where a command of the user's (``roads explain``, ``roads run``) keeps the sandbox's
+    launcher and a run's fresh folder: the project's ``.cache/roads``, as a build does,
+    when ``--root`` named the project (``root_named``) or ``root`` is a checkout of one
+    (``mkdocs.yml`` and ``samples/``); else the user's cache folder,
+    ``$XDG_CACHE_HOME/roads`` (an absolute one) or ``~/.cache/roads``, so that a run from
+    any other folder writes nothing there."""
+    if root_named or ((root / "mkdocs.yml").is_file() and (root / "samples").is_dir()):
+        return root.resolve() / ".cache" / "roads"
+    base = environ.get("XDG_CACHE_HOME", "")
+    if not os.path.isabs(base):  # the XDG specification ignores a relative one
+        base = os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "roads"
 
 
 def racy(mtime_ns: int, read_at: int | None = None) -> bool:

@@ -14,6 +14,7 @@ import stat
 import sys
 from pathlib import Path
 
+from .cachedir import tools_folder
 from .capture.changes import summarise
 from .errors import RoadsError, SampleError, printable, tail
 from .capture.project import Outcome, Project
@@ -55,7 +56,7 @@ def _seconds(text: str) -> float:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of ``roads``; returns the exit status."""
     parser = argparse.ArgumentParser(prog="roads", description=__doc__)
-    parser.add_argument("--root", default=".", help="project folder (default: here)")
+    parser.add_argument("--root", help="project folder (default: here)")
     sub = parser.add_subparsers(dest="command", required=True)
 
     cap = sub.add_parser("capture", help="compile, run and freeze samples that changed")
@@ -85,6 +86,8 @@ def main(argv: list[str] | None = None) -> int:
     explain.add_parser(sub)
 
     args = parser.parse_args(argv)
+    args.root_named = args.root is not None  # where roads explain and run keep the launcher
+    args.root = args.root or "."
     logging.basicConfig(format="%(levelname)s: %(message)s", level=logging.INFO)
     try:
         os.getcwd()  # --root and a program's paths are read from it
@@ -198,7 +201,7 @@ def cmd_run(args) -> int:
                         f"{'the root' if str(here) == '/' else 'shared by every user'}"),
               file=sys.stderr)
         return 1
-    cache = Path(args.root).resolve() / ".cache" / "roads"
+    cache = tools_folder(Path(args.root), args.root_named, os.environ)
     spaces = []
 
     def snap(stop: Stop):

@@ -109,3 +109,32 @@ def test_the_program_in_the_sandbox_sees_the_callers_environment(root, tmp_path,
     python = sorted(line for line in run["stdout"].splitlines() if line.startswith("PYTHON")
                     and not line.startswith("PYTHONUNBUFFERED="))
     assert python == ["PYTHONPATH=/callers/path", "PYTHONSTARTUP=/callers/startup.py"]
+
+
+def test_the_launcher_is_kept_in_the_users_cache_folder(tmp_path, monkeypatch, capsys,
+                                                        no_leftovers):
+    """Run from a folder that is no project, even when the run fails, nothing is written
+    there: the launcher goes to $XDG_CACHE_HOME/roads (it went to ./.cache/roads)."""
+    here, cache = tmp_path / "here", tmp_path / "cache"
+    here.mkdir()
+    monkeypatch.chdir(here)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(cache))
+    assert cli.main(["explain", "--at", "nosuchfunc", "--", "/bin/true"]) == 1
+    assert "no function 'nosuchfunc'" in capsys.readouterr().err
+    assert list(here.iterdir()) == []
+    assert [p.name.startswith("launcher-") for p in (cache / "roads").iterdir()] == [True]
+
+
+def test_which_cache_folder(tmp_path):
+    """A project's own (named by --root, or a checkout: mkdocs.yml and samples/), else
+    the user's; a relative XDG_CACHE_HOME is ignored, as the XDG specification says."""
+    from roads.cachedir import tools_folder
+
+    home = {"HOME": str(tmp_path / "home")}
+    assert tools_folder(tmp_path, True, home) == tmp_path.resolve() / ".cache" / "roads"
+    assert tools_folder(tmp_path, False, {"XDG_CACHE_HOME": "/x/cache"}) == Path("/x/cache/roads")
+    (tmp_path / "mkdocs.yml").write_text("")
+    (tmp_path / "samples").mkdir()
+    assert tools_folder(tmp_path, False, {}) == tmp_path.resolve() / ".cache" / "roads"
+    assert tools_folder(tmp_path / "samples", False, {"XDG_CACHE_HOME": "rel"}) == \
+        Path(os.path.expanduser("~")) / ".cache" / "roads"

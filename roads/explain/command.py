@@ -9,6 +9,7 @@ import sys
 import webbrowser
 from pathlib import Path
 
+from ..cachedir import tools_folder
 from ..errors import printable
 from ..errors import ExplainError
 
@@ -79,7 +80,8 @@ def cmd_explain(args) -> int:
             return 2
         session = explain_pid(args.pid, progress)
     else:
-        sandbox = None if args.no_sandbox else Path(args.root).resolve() / ".cache" / "roads"
+        sandbox = None if args.no_sandbox else tools_folder(Path(args.root), args.root_named,
+                                                            os.environ)
         session = explain_program(program, args.at, aslr=args.aslr, follow_fork=args.follow_fork,
                                   deadline=args.deadline, sandbox=sandbox, progress=progress)
     progress("drawing the figures")
