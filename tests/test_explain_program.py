@@ -138,3 +138,21 @@ def test_which_cache_folder(tmp_path):
     assert tools_folder(tmp_path, False, {}) == tmp_path.resolve() / ".cache" / "roads"
     assert tools_folder(tmp_path / "samples", False, {"XDG_CACHE_HOME": "rel"}) == \
         Path(os.path.expanduser("~")) / ".cache" / "roads"
+
+
+@pytest.mark.parametrize("args, words", [
+    (["--out", "x.html", "--save", "./x.html"],
+     "--out x.html and --save ./x.html name the same file"),
+    (["--save", "/proc/x.json"], "--save /proc/x.json: cannot write in /proc: "),
+    (["--out", "nowhere/x.html"], "--out nowhere/x.html: there is no folder nowhere"),
+])
+def test_out_and_save_are_checked_before_the_run(root, tmp_path, monkeypatch, capsys, args,
+                                                 words):
+    """Refused before the program runs (the program named here does not exist, which
+    the run would say): the page overwritten by the saved session; a folder where no
+    file can be made, found after the run and named by a temporary file's path."""
+    monkeypatch.chdir(tmp_path)
+    assert explain(root, *args, "--", "/no/such/program") == 2
+    err = capsys.readouterr().err
+    assert f"roads: error: {words}" in err and "no such program" not in err, err
+    assert list(tmp_path.iterdir()) == []

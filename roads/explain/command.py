@@ -6,6 +6,7 @@ import argparse
 import os
 import shutil
 import sys
+import tempfile
 import webbrowser
 from pathlib import Path
 
@@ -74,6 +75,10 @@ def cmd_explain(args) -> int:
         if problem:  # told before the program runs, not after
             print(printable(f"roads: error: {option} {given}: {problem}"), file=sys.stderr)
             return 2
+    if args.out and args.save and same_file(args.out, args.save):
+        print(printable(f"roads: error: --out {args.out} and --save {args.save} name the same "
+                        "file: the saved session would replace the page"), file=sys.stderr)
+        return 2
     if args.pid is not None:
         if args.at:
             print("roads: error: --pid reads the process once, now: no --at", file=sys.stderr)
@@ -131,17 +136,43 @@ def _runnable(path: str) -> bool:
 
 def file_problem(given: str) -> str | None:
     """Why a file cannot be written at the path ``given`` (a folder's name, under a
-    file), or None."""
+    file, in a folder that is not there or refuses it), or None."""
     path = Path(given)
     if given.endswith("/") or path.name in ("", ".", ".."):
         return "names a folder; give a file's name"
     # os.path's tests: a folder this user may not look into is left to the write to say.
     if os.path.isdir(path):
         return "is a folder; give a file's name"
-    for parent in path.parents:
-        if os.path.lexists(parent):
-            return None if os.path.isdir(parent) else f"{parent} is not a folder"
+    for parent in path.parents:  # the folder to write in, or the first of it that exists
+        if not os.path.lexists(parent):
+            continue
+        if not os.path.isdir(parent):
+            return f"{parent} is not a folder"
+        return unwritable(parent) if parent == path.parent else f"there is no folder {path.parent}"
     return None
+
+
+def unwritable(folder: Path) -> str | None:
+    """Why no file can be made in ``folder``, or None. Tried, not read from its mode:
+    root writes where the mode says no, and a file system may be read-only or refuse
+    files (/proc)."""
+    try:
+        handle, probe = tempfile.mkstemp(prefix=".roads-explain-", suffix=".tmp", dir=folder)
+    except OSError as exc:
+        return f"cannot write in {folder}: {exc.strerror or exc}"
+    os.close(handle)
+    os.unlink(probe)
+    return None
+
+
+def same_file(first: str, second: str) -> bool:
+    """Whether the paths ``first`` and ``second`` name one file (through links too)."""
+    if os.path.realpath(first) == os.path.realpath(second):
+        return True
+    try:
+        return os.path.samefile(first, second)
+    except OSError:  # one of them is not there yet
+        return False
 
 
 def _save(session, program: list[str], args) -> None:
