@@ -571,7 +571,9 @@ class Tracer:
                             f"there, name the version: --at {old[0]}")
                 unreadable = f" (not read: {'; '.join(unread)})" if unread else ""
                 raise ExplainError(f"--at {spec.label}: no function {spec.name!r} in "
-                                   f"{self.argv[0]} or its libraries{unreadable}")
+                                   f"{self.argv[0]} or the libraries loaded with it"
+                                   f"{unreadable}; a library it opens later, with dlopen, "
+                                   "is not searched")
             path, bias, chosen = found
             if chosen.ifunc:
                 raise ExplainError(
