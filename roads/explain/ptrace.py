@@ -23,6 +23,7 @@ PTRACE_DETACH = 17
 PTRACE_SYSCALL = 24
 PTRACE_SETOPTIONS = 0x4200
 PTRACE_GETEVENTMSG = 0x4201
+PTRACE_GETSIGINFO = 0x4202
 PTRACE_SEIZE = 0x4206
 PTRACE_INTERRUPT = 0x4207
 PTRACE_GET_SYSCALL_INFO = 0x420E  # Linux 5.3
@@ -45,6 +46,11 @@ PTRACE_EVENT_STOP = 128
 # struct ptrace_syscall_info's op (linux/ptrace.h): 1 at a call's entry, 2 at its exit.
 PTRACE_SYSCALL_INFO_EXIT = 2
 SYSCALL_INFO_SIZE = 88  # sizeof(struct ptrace_syscall_info): the largest of its unions
+
+# siginfo_t (asm-generic/siginfo.h): si_code is the int after si_signo and si_errno; a
+# trap raised by the processor (int3 on x86) says SI_KERNEL, raise() and kill() do not.
+SIGINFO_SIZE = 128
+SI_KERNEL = 0x80
 
 WALL = 0x40000000  # __WALL: wait for threads and children alike
 ADDR_NO_RANDOMIZE = 0x0040000
@@ -137,6 +143,13 @@ def event_msg(pid: int) -> int:
     value = ctypes.c_ulong(0)
     call(PTRACE_GETEVENTMSG, pid, 0, ctypes.cast(ctypes.pointer(value), ctypes.c_void_p))
     return value.value
+
+
+def signal_code(pid: int) -> int:
+    """``si_code`` of the signal ``pid`` is held in a signal-delivery-stop for."""
+    info = (ctypes.c_ubyte * SIGINFO_SIZE)()
+    call(PTRACE_GETSIGINFO, pid, 0, ctypes.cast(info, ctypes.c_void_p))
+    return int.from_bytes(bytes(info[8:12]), "little", signed=True)
 
 
 def syscall_op(pid: int) -> int:

@@ -272,6 +272,9 @@ class Tracer:
         self.done: set[str] = set()
         self.breakpoints: dict[int, tuple[int, list[StopSpec | str]]] = {}  # addr -> (orig word, what)
         self.bp_in: dict[int, set[int]] = {}  # tgid -> addresses holding int3
+        # tgid -> addresses whose int3 was taken out: a thread that ran into it before
+        # may report its SIGTRAP only afterwards (_stale_trap).
+        self.removed: dict[int, set[int]] = {}
         self.traced: dict[int, int] = {}  # tid -> tgid
         self.fork_kind: dict[int, int] = {}  # new pid -> PTRACE_EVENT_*
         self.pending: set[int] = set()  # new tids stopped before their parent's event
@@ -498,6 +501,14 @@ class Tracer:
     def _remove_here(self, tid: int, tgid: int, addr: int) -> None:
         pt.poke(tid, addr, self.breakpoints[addr][0])
         self.bp_in[tgid].discard(addr)
+        self.removed.setdefault(tgid, set()).add(addr)
+
+    def _stale_trap(self, tid: int, tgid: int, addr: int) -> bool:
+        """Whether ``tid``'s SIGTRAP is the int3 this tracer had at ``addr`` and took out
+        since: another thread's last hit removed it while this one had executed it
+        already, its trap not yet reported. The kernel marks a trap of the processor's
+        own (SI_KERNEL); a SIGTRAP the program sends itself (raise, kill) is its own."""
+        return addr in self.removed.get(tgid, ()) and pt.signal_code(tid) == pt.SI_KERNEL
 
     def _at_exec(self, pid: int) -> None:
         """The program has just been loaded: a breakpoint at its entry point, where its
@@ -714,6 +725,7 @@ class Tracer:
             self.traced[tid] = tid
             parent_tgid = self.traced.get(parent, parent)
             self.bp_in[tid] = set(self.bp_in.get(parent_tgid, ()))
+            self.removed[tid] = set()  # not a former process's of the same pid
             self.outcome.processes[tid] = Ending(tid, parent)
             self._resume(tid)
             return
@@ -744,6 +756,7 @@ class Tracer:
             return
         if event == pt.PTRACE_EVENT_EXEC:
             self.bp_in[tgid] = set()  # a new image: the breakpoints went with the old one
+            self.removed.pop(tgid, None)
             self._resume(tid)
             return
         if event == pt.PTRACE_EVENT_EXIT:
@@ -764,6 +777,11 @@ class Tracer:
             addr = regs.rip - 1
             if addr in self.breakpoints and addr in self.bp_in.get(tgid, ()):
                 self._breakpoint(tid, tgid, addr, regs)
+                return
+            if self._stale_trap(tid, tgid, addr):
+                regs.rip = addr  # the instruction the int3 stood for, whole again: run it
+                pt.set_regs(tid, regs)
+                self._resume(tid)
                 return
             self._resume(tid, sig)
             return
