@@ -6,10 +6,13 @@ whether the tracer harmed it."""
 from __future__ import annotations
 
 import shutil
+import subprocess
+from pathlib import Path
 
 import pytest
 
 from roads.explain import session as session_mod
+from roads.explain.trace import Hit, Tracer, parse_stop
 
 pytestmark = [pytest.mark.dot]
 
@@ -22,6 +25,14 @@ def gcc():
 
 def _run(session):
     return session.capture.variants["default"].runs[0]
+
+
+def _build(folder: Path, name: str, source: str) -> Path:
+    """``source`` compiled as the bugs were found: gcc -O0 -g -pthread."""
+    (folder / f"{name}.c").write_text(source)
+    subprocess.run(["gcc", "-O0", "-g", "-pthread", "-o", str(folder / name),
+                    str(folder / f"{name}.c")], check=True, timeout=60)
+    return folder / name
 
 
 THREADS_TRAP = r"""
@@ -82,3 +93,39 @@ def test_threads_that_ran_into_a_breakpoint_taken_out_are_not_killed(tmp_path, n
         assert s.ending == "exited with status 0", wheres
         assert s.complete, f"{s.ending} before reaching {', '.join(s.missing)}"
         assert _run(s).stdout == "joined, 2 traps\n", wheres
+
+
+MAIN_THREAD_ENDS = r"""
+#include <pthread.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+static void *late(void *arg)
+{
+    for (int i = 0; i < 20; i++)
+        usleep(100000);
+    exit(0);
+    return arg;
+}
+
+int main(void)
+{
+    pthread_t t;
+    pthread_create(&t, NULL, late, NULL);
+    pthread_exit(NULL);
+}
+"""
+
+
+def test_a_delay_stops_a_program_whose_main_thread_has_ended(tmp_path, no_leftovers):
+    """main() ends by pthread_exit, another thread runs 2 s: the delay's SIGSTOP went to
+    the main thread alone, which, ended, never took it, and the run said the program
+    "exited with status 0 before reaching 0.5s". The tracer is run here with a callback
+    that reads nothing: where the main thread has ended, /proc/PID shows no memory for
+    a capture to read (it is the thread group's, seen through a thread that runs)."""
+    binary = _build(tmp_path, "main_thread_ends", MAIN_THREAD_ENDS)
+    hits: list[Hit] = []
+    tracer = Tracer([str(binary)], [parse_stop("0.5s")], on_stop=hits.append, deadline=10.0)
+    outcome = tracer.run()
+    assert [(h.label, h.pid) for h in hits] == [("0.5s", outcome.pid)]
+    assert outcome.ended_after_last_stop and not outcome.timed_out

@@ -89,13 +89,6 @@ def call(request: int, pid: int, addr: int = 0, data: int | ctypes.c_void_p = 0)
     return result
 
 
-def tgkill(tgid: int, tid: int, sig: int) -> None:
-    """Send ``sig`` to that one thread (kill(2) lets the kernel pick any thread)."""
-    if _libc.tgkill(tgid, tid, sig) == -1:
-        err = ctypes.get_errno()
-        raise OSError(err, os.strerror(err))
-
-
 def traceme() -> None:
     call(PTRACE_TRACEME, 0)
 

@@ -417,9 +417,12 @@ class Tracer:
                 pass
 
     def _delay(self, spec: StopSpec) -> None:
+        """SIGSTOP to the program's process, not to one thread: the kernel gives it to a
+        thread that is still running (one that has ended, as the main thread does by
+        pthread_exit, takes no signal), and any of its threads reports it."""
         self._delay_sent.add(spec.label)
         try:
-            pt.tgkill(self.main, self.main, signal.SIGSTOP)  # the main thread, which is awaited
+            os.kill(self.main, signal.SIGSTOP)
         except OSError:
             pass
 
@@ -785,7 +788,7 @@ class Tracer:
                 return
             self._resume(tid, sig)
             return
-        if sig == signal.SIGSTOP and tid == self.main:
+        if sig == signal.SIGSTOP and tgid == self.main:
             waiting = [s for s in self.stops if s.label in self._delay_sent and s.label not in self.done]
             if waiting:
                 for spec in waiting:
