@@ -95,6 +95,61 @@ def test_threads_that_ran_into_a_breakpoint_taken_out_are_not_killed(tmp_path, n
         assert _run(s).stdout == "joined, 2 traps\n", wheres
 
 
+SHARES_MEMORY = r"""
+#include <spawn.h>
+#include <stdio.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+extern char **environ;
+
+void step(int who) { (void)who; }
+
+int main(void)
+{
+    pid_t child = vfork();
+    if (child == 0) {            /* in the parent's memory, breakpoints and all */
+        step(1);
+        step(1);
+        write(1, "vfork child\n", 12);
+        execl("/bin/echo", "echo", "hi from child", (char *)0);
+        _exit(127);
+    }
+    waitpid(child, NULL, 0);
+    char *argv[] = {"echo", "spawned", NULL};  /* clone(CLONE_VM | CLONE_VFORK), execve */
+    if (posix_spawn(&child, "/bin/echo", NULL, NULL, argv, environ) == 0)
+        waitpid(child, NULL, 0);
+    step(2);
+    printf("parent done\n");
+    return 0;
+}
+"""
+
+
+def test_a_child_that_shares_the_memory_runs_free_past_the_breakpoints(tmp_path, no_leftovers):
+    """A vfork or posix_spawn child, not followed, was let go with its parent's int3 bytes
+    in the memory they share: it died of SIGTRAP at the first breakpoint it ran into
+    (step, execve), and printed nothing. It runs free now: its calls count for no stop,
+    its system calls are no syscall stops, and the parent's stops are where they were."""
+    source = tmp_path / "shares_memory.c"
+    source.write_text(SHARES_MEMORY)
+    printed = "vfork child\nhi from child\nspawned\nparent done\n"
+    s = session_mod.explain_program([str(source)], ["step", "syscall:write", "exit"])
+    run = _run(s)
+    assert (s.ending, run.stdout) == ("exited with status 0", printed)
+    assert [(c.name, c.pid) for c in run.checkpoints] == [
+        ("step", run.pid), ("syscall:write", run.pid), ("exit", run.pid)]
+    s = session_mod.explain_program([str(source)], ["main", "execve", "exit"])
+    run = _run(s)
+    assert (s.ending, run.stdout) == ("exited with status 0", printed)
+    assert s.missing == ["execve"]  # called by the children alone, which run free
+    # Followed, the children's execve is theirs to stop at, the vfork child's first.
+    s = session_mod.explain_program([str(source)], ["execve", "exit"], follow_fork=True)
+    run = _run(s)
+    assert s.complete and run.stdout == printed
+    assert run.checkpoints[0].name == "execve" and run.checkpoints[0].pid != run.pid
+
+
 MAIN_THREAD_ENDS = r"""
 #include <pthread.h>
 #include <stdlib.h>

@@ -18,7 +18,10 @@ Stops (``parse_stop``):
 - ``DELAY`` (``0.5s``, ``200ms``): that long after the program started.
 
 Breakpoints and the counts hold in the first process and, with ``follow_fork``, in its
-forked children; without it a child is let go (its breakpoints taken out first). The
+forked children; without it a child is let go: one with a copy of the memory once its
+copies of the breakpoints are taken out, one that shares it (vfork, posix_spawn) at its
+exec or exit, carried past the breakpoints it runs into until then, none of them a
+stop of its own (``Tracer._shadow``). The
 program runs with ASLR off (personality(2)) unless asked otherwise, stdin from
 /dev/null, its output read through pipes (the first MAX_OUTPUT bytes of each kept), in
 a process group of its own that is killed when the run ends: after the last stop, at
@@ -54,6 +57,14 @@ NO_RETURN = frozenset({"exit", "exit_group"})
 # What a program calls by a name the C library makes with another system call.
 MADE_WITH = {"fork": "clone", "vfork": "clone"}
 WAKE = 0.05  # seconds the tracer sleeps at most between two looks for a tracee's event
+# The x86-64 system calls that make a process or thread, and the clone(2) flag of one
+# that shares its parent's memory (asm/unistd_64.h, linux/sched.h).
+SYS_CLONE, SYS_VFORK, SYS_CLONE3 = 56, 58, 435
+CLONE_VM = 0x100
+# A child that shares a traced process's memory, not followed (``Tracer._shadow``): its
+# exec and exit are told, not its own children, and no syscall stop is asked of it.
+SHADOW_OPTIONS = (pt.PTRACE_O_TRACESYSGOOD | pt.PTRACE_O_TRACEEXEC | pt.PTRACE_O_TRACEEXIT
+                  | pt.PTRACE_O_EXITKILL)
 UNISTD = Path("/usr/include/x86_64-linux-gnu/asm/unistd_64.h")
 
 
@@ -277,6 +288,8 @@ class Tracer:
         self.removed: dict[int, set[int]] = {}
         self.traced: dict[int, int] = {}  # tid -> tgid
         self.fork_kind: dict[int, int] = {}  # new pid -> PTRACE_EVENT_*
+        self.shares_memory: set[int] = set()  # new pids made with CLONE_VM
+        self.shadows: set[int] = set()  # children traced only past breakpoints (_shadow)
         self.pending: set[int] = set()  # new tids stopped before their parent's event
         self.groups: set[int] = set()  # process groups tracees made, besides the run's
         self._ending = False  # set once the run is being killed (_kill_all)
@@ -717,6 +730,9 @@ class Tracer:
         if kind is None:
             self.pending.add(tid)  # its parent's event comes next
             return
+        shared = tid in self.shares_memory
+        self.shares_memory.discard(tid)
+        self.shadows.discard(tid)  # a pid used again: not the shadow that ended
         info = _status_of(tid)
         tgid = int(info.get("Tgid", tid))
         parent = int(info.get("PPid", 0))
@@ -732,26 +748,33 @@ class Tracer:
             self.outcome.processes[tid] = Ending(tid, parent)
             self._resume(tid)
             return
-        # Not followed: its copies of the breakpoints out (a vfork child shares the
-        # parent's memory: left alone), then let go.
-        if kind == pt.PTRACE_EVENT_FORK:
-            for addr in self.bp_in.get(self.traced.get(parent, parent), ()):
-                try:
-                    pt.poke(tid, addr, self.breakpoints[addr][0])
-                except (OSError, KeyError):
-                    pass
+        if shared:  # not followed, but its parent's int3 bytes are in its memory too
+            self._shadow(tid)
+            return
+        # Not followed, with a copy of the memory: its copies of the breakpoints out,
+        # then let go.
+        for addr in self.bp_in.get(self.traced.get(parent, parent), ()):
+            try:
+                pt.poke(tid, addr, self.breakpoints[addr][0])
+            except (OSError, KeyError):
+                pass
         try:
             pt.call(pt.PTRACE_DETACH, tid, 0, 0)
         except OSError:
             pass
 
     def _stopped(self, tid: int, status: int) -> None:
+        if tid in self.shadows:
+            self._shadow_stopped(tid, status)
+            return
         sig = os.WSTOPSIG(status)
         event = status >> 16
         tgid = self.traced[tid]
         if event in (pt.PTRACE_EVENT_FORK, pt.PTRACE_EVENT_VFORK, pt.PTRACE_EVENT_CLONE):
             child = pt.event_msg(tid)
             self.fork_kind[child] = event
+            if _clone_flags(tid) & CLONE_VM:
+                self.shares_memory.add(child)
             self._resume(tid)
             if child in self.pending:
                 self.pending.discard(child)
@@ -797,6 +820,49 @@ class Tracer:
                 return
         self._resume(tid, sig)
 
+    # A child that shares the memory of a traced process (vfork, posix_spawn's
+    # clone(CLONE_VM | CLONE_VFORK)) holds the int3 bytes of its breakpoints: let go, it
+    # would die of the first one it runs into (SIGTRAP, with no tracer to take it), and
+    # taking them out while it runs would hide the stops of the parent's other threads.
+    # Not followed, it is traced as a shadow until its exec or exit: carried past each
+    # breakpoint as a thread of its parent is, with no hit counted and no stop taken.
+
+    def _shadow(self, tid: int) -> None:
+        self.traced[tid] = tid
+        self.shadows.add(tid)
+        try:
+            pt.call(pt.PTRACE_SETOPTIONS, tid, 0, SHADOW_OPTIONS)
+            pt.call(pt.PTRACE_CONT, tid, 0, 0)
+        except ProcessLookupError:  # killed already: its end comes next
+            pass
+
+    def _shadow_stopped(self, tid: int, status: int) -> None:
+        event = status >> 16
+        if event in (pt.PTRACE_EVENT_EXEC, pt.PTRACE_EVENT_EXIT):
+            # A memory of its own (exec) or none (exit): no breakpoint of ours is left
+            # in its way.
+            self.shadows.discard(tid)
+            self.traced.pop(tid, None)
+            try:
+                pt.call(pt.PTRACE_DETACH, tid, 0, 0)
+            except ProcessLookupError:
+                pass
+            return
+        sig = os.WSTOPSIG(status)
+        if event == 0 and sig == signal.SIGTRAP:
+            regs = pt.get_regs(tid)
+            addr = regs.rip - 1
+            if addr in self.breakpoints and pt.signal_code(tid) == pt.SI_KERNEL:
+                regs.rip = addr
+                pt.set_regs(tid, regs)
+                sig = 0
+                if pt.peek(tid, addr) & 0xFF == INT3:  # still there, not taken out since
+                    passed = self._step_over(tid, regs, addr, self.breakpoints[addr][0])
+                    if passed is None:
+                        return
+                    sig = passed
+        pt.call(pt.PTRACE_CONT, tid, 0, sig)
+
     def _syscall_stop(self, tid: int) -> None:
         try:
             op = pt.syscall_op(tid)
@@ -838,20 +904,27 @@ class Tracer:
             self._remove_here(tid, tgid, addr)
             self._resume(tid)
             return
+        sig = self._step_over(tid, regs, addr, word)
+        if sig is not None:
+            self._resume(tid, sig)
+
+    def _step_over(self, tid: int, regs: pt.Regs, addr: int, word: int) -> int | None:
+        """Carry ``tid``, held at the breakpoint at ``addr`` (``word``: the bytes under
+        it), past its instruction, the breakpoint kept; the signal to resume it with, or
+        None if it ended meanwhile."""
         if self._emulate(tid, regs, addr, word):
-            self._resume(tid)
-            return
-        # Step over the breakpoint: the original byte back, one instruction, int3 again.
-        # (Another thread passing meanwhile is not seen: hence _emulate, first.)
+            return 0
+        # The original byte back, one instruction, int3 again. (Another thread passing
+        # meanwhile is not seen: hence _emulate, first.)
         pt.poke(tid, addr, word)
         pt.call(pt.PTRACE_SINGLESTEP, tid, 0, 0)
         _, status = os.waitpid(tid, pt.WALL)
         if os.WIFEXITED(status) or os.WIFSIGNALED(status):
             self._ended(tid, status)
-            return
+            return None
         pt.poke(tid, addr, (word & ~0xFF) | INT3)
         sig = os.WSTOPSIG(status)
-        self._resume(tid, 0 if sig == signal.SIGTRAP else sig)
+        return 0 if sig == signal.SIGTRAP else sig
 
     def _emulate(self, tid: int, regs: pt.Regs, addr: int, word: int) -> bool:
         """Carry out the instruction under the breakpoint here, when it is one that
@@ -882,6 +955,19 @@ class Tracer:
         ppid = int(_status_of(tgid).get("PPid", 0))
         self.on_stop(Hit(tgid, ppid, spec.label, addresses))
         self.outcome.reached.append(spec.label)
+
+
+def _clone_flags(tid: int) -> int:
+    """The clone(2) flags of the call that made a process or thread, read from ``tid``,
+    held in its PTRACE_EVENT_FORK, _VFORK or _CLONE stop: clone's first argument, the
+    first field of clone3's struct clone_args; vfork is clone's CLONE_VM | CLONE_VFORK,
+    fork shares nothing."""
+    regs = pt.get_regs(tid)
+    if regs.orig_rax == SYS_CLONE:
+        return regs.rdi
+    if regs.orig_rax == SYS_CLONE3:
+        return pt.peek(tid, regs.rdi)
+    return CLONE_VM if regs.orig_rax == SYS_VFORK else 0
 
 
 def _sigchld_heard() -> bool:
