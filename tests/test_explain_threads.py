@@ -184,3 +184,15 @@ def test_a_delay_stops_a_program_whose_main_thread_has_ended(tmp_path, no_leftov
     outcome = tracer.run()
     assert [(h.label, h.pid) for h in hits] == [("0.5s", outcome.pid)]
     assert outcome.ended_after_last_stop and not outcome.timed_out
+
+
+def test_a_stop_after_the_main_thread_ended_says_why_it_cannot_be_read(tmp_path, no_leftovers):
+    """The same program through the command: the stop is reached, but /proc/PID shows
+    no memory once the main thread has ended, and the reading failed with "process N
+    exited while reading /proc/N/smaps", though the process ran on. The error says
+    what happened and what to do."""
+    binary = _build(tmp_path, "main_thread_ends", MAIN_THREAD_ENDS)
+    with pytest.raises(session_mod.ExplainError,
+                       match=r"^--at 0\.5s: the program's main thread \(process \d+\) has ended "
+                             r"\(pthread_exit, say\) while its other threads run on"):
+        session_mod.explain_program([str(binary)], ["0.5s", "exit"], deadline=10.0)

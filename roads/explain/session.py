@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Callable
 
 from .. import command, document
-from ..errors import RoadsError
+from ..errors import ProcessGone, RoadsError
 from ..capture.build import written_back
 from ..capture.elf import read_elf
 from ..capture.proc import Proc
@@ -80,7 +80,27 @@ def compile_c(source: Path, out_dir: Path) -> tuple[Path, tuple[str, ...]]:
 def _checkpoint(hit: Hit, seq: int, proc: Proc) -> dict:
     stop = Stop(pid=hit.pid, ppid=hit.ppid, name=hit.label, seq=seq,
                 addresses=tuple(hit.addresses), ranges=())
-    return snapshot_process(stop, proc, NO_BUILD_DIR)
+    try:
+        return snapshot_process(stop, proc, NO_BUILD_DIR)
+    except ProcessGone:
+        if _leader_gone(hit.pid):
+            raise ExplainError(
+                f"--at {hit.label}: the program's main thread (process {hit.pid}) has ended "
+                "(pthread_exit, say) while its other threads run on; Linux then shows none of "
+                f"its memory in /proc/{hit.pid}, so the stop cannot be read (stop it before "
+                "its main thread ends)") from None
+        raise
+
+
+def _leader_gone(pid: int) -> bool:
+    """Whether the main thread of process ``pid`` has ended while other threads of it
+    run on: the leader a zombie (state Z), the process not."""
+    try:
+        leader = (Path(f"/proc/{pid}/task/{pid}/stat")).read_text()
+        tasks = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return False
+    return leader[leader.rindex(")") + 2:].startswith("Z") and len(tasks) > 1
 
 
 def _capture(name: str, command_line: list[str], exe: str, checkpoints: list[dict], *,
