@@ -156,3 +156,14 @@ def test_out_and_save_are_checked_before_the_run(root, tmp_path, monkeypatch, ca
     err = capsys.readouterr().err
     assert f"roads: error: {words}" in err and "no such program" not in err, err
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_save_named_as_the_default_page_is_refused_before_anything_is_written(
+        root, tmp_path, monkeypatch, capsys):
+    """--save explain-true.html with no --out: the page, named explain-true.html by
+    default, was written and then replaced by the saved session's JSON."""
+    monkeypatch.chdir(tmp_path)
+    assert explain(root, "--no-sandbox", "--save", "explain-true.html", "--", "/bin/true") == 2
+    err = capsys.readouterr().err
+    assert "the page explain-true.html and --save explain-true.html name the same file" in err
+    assert list(tmp_path.iterdir()) == []

@@ -196,3 +196,54 @@ def test_a_stop_after_the_main_thread_ended_says_why_it_cannot_be_read(tmp_path,
                        match=r"^--at 0\.5s: the program's main thread \(process \d+\) has ended "
                              r"\(pthread_exit, say\) while its other threads run on"):
         session_mod.explain_program([str(binary)], ["0.5s", "exit"], deadline=10.0)
+
+
+FORKS_DURING_A_STOP = r"""
+#include <pthread.h>
+#include <stdio.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+void foo(void) {}
+
+static void *once(void *arg)
+{
+    usleep(20000);
+    foo();                              /* the stop: its breakpoint is taken out then */
+    return arg;
+}
+
+int main(void)
+{
+    pthread_t t;
+    int killed = 0;
+    pthread_create(&t, NULL, once, NULL);
+    for (int i = 0; i < 150; i++) {     /* forks while the tracer handles that stop */
+        pid_t child = fork();
+        if (child == 0) {
+            usleep(30000);
+            foo();                      /* the copy's int3 kills it if still there */
+            _exit(0);
+        }
+        usleep(2000);
+    }
+    for (int status; wait(&status) > 0;)
+        killed += WIFSIGNALED(status);
+    pthread_join(t, NULL);
+    printf("killed %d\n", killed);
+    return 0;
+}
+"""
+
+
+def test_a_child_forked_while_a_breakpoint_is_taken_out_keeps_none(tmp_path, no_leftovers):
+    """A fork made while the tracer takes a breakpoint out (another thread's last hit,
+    read slowly) may copy the int3: the child, not followed, was let go with it, and
+    died of SIGTRAP when it called the function."""
+    import time
+
+    binary = _build(tmp_path, "forks_during_a_stop", FORKS_DURING_A_STOP)
+    tracer = Tracer([str(binary)], [parse_stop("foo"), parse_stop("exit")],
+                    on_stop=lambda hit: time.sleep(0.1), deadline=30.0)
+    outcome = tracer.run()
+    assert "killed 0" in outcome.stdout, outcome.stdout

@@ -92,6 +92,11 @@ def cmd_explain(args) -> int:
     progress("drawing the figures")
     text = render_page(session, read_elf=read_elf)
     out = Path(args.out) if args.out else Path(f"explain-{sample_name(session.capture.sample)}.html")
+    if args.save and same_file(str(out), args.save):  # the default page's name, known now
+        print(printable(f"roads: error: the page {out} and --save {args.save} name the same "
+                        "file: the saved session would replace the page; give --out"),
+              file=sys.stderr)
+        return 2
     try:
         write_page(text, out)
         if args.save:

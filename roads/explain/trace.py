@@ -479,22 +479,24 @@ class Tracer:
         """Kill and reap the run's orphans this process adopted (``run``): the children
         it has now that it had not before the run and that the waits for the run's
         groups do not reach (a daemon that left the group with ``setsid`` and whose
-        parent, not followed, is gone). Whether any was left alive (killed now)."""
-        alive = False
+        parent, not followed, is gone). Whether any was found, alive or reaped: one
+        reaped now may have handed this process children of its own as it exited, which
+        the next look finds (the caller looks until one finds none)."""
+        found = False
         for pid in set(_children()) - self._children_before - {self.main}:
             if pid in self.traced or pid in self.fork_kind:
                 continue  # the groups' waits take it
             try:
-                got, status = os.waitpid(pid, pt.WALL | os.WNOHANG)
+                got, _ = os.waitpid(pid, pt.WALL | os.WNOHANG)
             except ChildProcessError:
                 continue
+            found = True
             if got == 0:
-                alive = True
                 try:
                     os.kill(pid, signal.SIGKILL)
                 except ProcessLookupError:
                     pass
-        return alive
+        return found
 
     # ------------------------------------------------------------------ breakpoints
 
@@ -744,7 +746,10 @@ class Tracer:
             self.traced[tid] = tid
             parent_tgid = self.traced.get(parent, parent)
             self.bp_in[tid] = set(self.bp_in.get(parent_tgid, ()))
-            self.removed[tid] = set()  # not a former process's of the same pid
+            # A breakpoint taken out of the parent while the child's copy was made (a
+            # thread forked during another's stop) may still be in the copy: its trap
+            # there is ours, as in the parent.
+            self.removed[tid] = set(self.removed.get(parent_tgid, ()))
             self.outcome.processes[tid] = Ending(tid, parent)
             self._resume(tid)
             return
@@ -753,7 +758,10 @@ class Tracer:
             return
         # Not followed, with a copy of the memory: its copies of the breakpoints out,
         # then let go.
-        for addr in self.bp_in.get(self.traced.get(parent, parent), ()):
+        # Those taken out of the parent too: one taken out while the copy was made (a
+        # thread forked during another's stop) may still be in it.
+        parent_tgid = self.traced.get(parent, parent)
+        for addr in self.bp_in.get(parent_tgid, set()) | self.removed.get(parent_tgid, set()):
             try:
                 pt.poke(tid, addr, self.breakpoints[addr][0])
             except (OSError, KeyError):
