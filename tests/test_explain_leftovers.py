@@ -8,16 +8,13 @@ may not be traced is refused with the causes this machine shows, no other."""
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
-import sys
-import time
-from pathlib import Path
 
 import pytest
 
 from roads.explain import session as session_mod
 from roads.explain.trace import MAX_OUTPUT
+from tests.test_explain import explain_apart, root  # noqa: F401 - root is a fixture
 
 pytestmark = [pytest.mark.gcc]
 
@@ -63,14 +60,6 @@ int main(void)
 """
 
 
-@pytest.fixture(scope="module")
-def root(tmp_path_factory):
-    """A project root of its own: the launcher is built into its .cache."""
-    if shutil.which("gcc") is None:
-        pytest.skip("no gcc")
-    return tmp_path_factory.mktemp("explain-leftovers-root")
-
-
 @pytest.mark.parametrize("sandbox", [False, True])
 def test_an_unfollowed_daemons_orphan_is_ended_with_the_run(root, tmp_path, sandbox,
                                                             no_leftovers):
@@ -81,14 +70,9 @@ def test_an_unfollowed_daemons_orphan_is_ended_with_the_run(root, tmp_path, sand
                    check=True)
     args = [*([] if sandbox else ["--no-sandbox"]), "--at", "main", "--at", "exit",
             "--deadline", "20", "--out", "daemon.html", "--", "./daemon"]
-    script = ("import sys\nfrom roads import cli\n"
-              f"sys.exit(cli.main(['--root', {str(root)!r}, 'explain', *{args!r}]))\n")
-    started = time.monotonic()
-    done = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, capture_output=True,
-                          text=True, timeout=60,
-                          env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[1])})
+    done, seconds = explain_apart(root, tmp_path, args)
     assert done.returncode == 0, done.stderr
-    assert time.monotonic() - started < 15, "ran into the deadline"
+    assert seconds < 15, "ran into the deadline"
     page = (tmp_path / "daemon.html").read_text()
     assert "parent done" in page
     # no_leftovers: the grandchild (its program lies in tmp_path) is not running any more

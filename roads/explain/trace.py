@@ -26,8 +26,9 @@ program runs with ASLR off (personality(2)) unless asked otherwise, stdin from
 /dev/null, its output read through pipes (the first MAX_OUTPUT bytes of each kept), in
 a process group of its own that is killed when the run ends: after the last stop, at
 the deadline, or on any error; with it the groups its tracees made, and the orphans
-the tracer adopted as a child subreaper (a daemon's, whose parent it did not follow). Only the stopped thread is held while a
-stop is read; other threads of the process go on.
+the tracer adopted as a child subreaper (a daemon's, whose parent it did not follow).
+Only the stopped thread is held while a stop is read; other threads of the process go
+on.
 """
 
 from __future__ import annotations
@@ -757,9 +758,8 @@ class Tracer:
             self._shadow(tid)
             return
         # Not followed, with a copy of the memory: its copies of the breakpoints out,
-        # then let go.
-        # Those taken out of the parent too: one taken out while the copy was made (a
-        # thread forked during another's stop) may still be in it.
+        # those taken out of the parent too (one taken out while the copy was made, a
+        # thread forking during another's stop, may still be in it), then let go.
         parent_tgid = self.traced.get(parent, parent)
         for addr in self.bp_in.get(parent_tgid, set()) | self.removed.get(parent_tgid, set()):
             try:
