@@ -70,7 +70,8 @@ def main(argv: list[str] | None = None) -> int:
                      help="also fail when this machine's gcc differs from the captures'")
 
     chg = sub.add_parser("changes", help="Markdown summary of captures that differ from REV")
-    chg.add_argument("--rev", default="HEAD")
+    chg.add_argument("--rev", default="HEAD",
+                     help="the commit to compare the working tree's captures with (default HEAD)")
 
     show = sub.add_parser("show", help="the address space of a running process")
     show.add_argument("--pid", type=_count((1 << 31) - 1), required=True)
