@@ -120,7 +120,7 @@ def main(argv: list[str] | None = None) -> int:
 def cmd_capture(args) -> int:
     project = Project(args.root)
     tty = sys.stderr.isatty()
-    total = len(args.samples or project.names)
+    total = len(set(args.samples or project.names))  # a name given twice is captured once
     done: list[Outcome] = []
 
     def progress(outcome: Outcome) -> None:

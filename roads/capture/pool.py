@@ -22,10 +22,12 @@ def capture_many(capturer: Capturer, names: list[str] | None = None, *, refresh:
                  jobs: int | None = None, progress=None) -> list[Outcome]:
     """Capture several samples concurrently (one worker per core by default).
 
-    Failures do not stop the others; each comes back as an Outcome with its error.
+    Failures do not stop the others; each comes back as an Outcome with its error. A
+    name given twice is captured once, with one outcome: twice, a second worker would wait
+    for the sample's lock, then capture it again (``refresh``) or find it fresh.
     """
     manifest = capturer.samples.manifest
-    names = manifest.names if not names else names
+    names = manifest.names if not names else list(dict.fromkeys(names))  # in the order given
     for name in names:
         if name not in manifest.broken:
             capturer.samples.sample(name)  # an unknown name stops here; a broken entry fails alone
