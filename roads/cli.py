@@ -12,6 +12,7 @@ import shlex
 import signal
 import stat
 import sys
+import time
 from pathlib import Path
 
 from .cachedir import tools_folder
@@ -21,11 +22,32 @@ from .capture.project import Outcome, Project
 from .capture.proc import Proc
 from .capture.runner import EMPTIED, Stop, emptied, launcher, run_program
 from .capture.show import address_space, format_table, to_json
+from .cores import usable as usable_cores
 from .explain import command as explain
 
 
 MAX_JOBS = 256
 MAX_AFTER = 3600.0
+# roads run's sandbox: the program and every process it starts are killed RUN_GRACE
+# seconds after --after; each may use RUN_ADDRESS_SPACE bytes of address space, and as
+# much processor time as that leaves it on every core (the samples' limit of 10 s would
+# end a busy program before a later --after); RUN_OUTPUT bytes of output are read.
+RUN_GRACE = 30.0
+RUN_PROCESSES = 32
+RUN_ADDRESS_SPACE = 4 << 30
+RUN_OUTPUT = 64 << 20
+
+
+def run_limits() -> str:
+    """``roads run --help``'s account of its sandbox (RUN_*), in the numbers it uses."""
+    return (f"The program runs in a sandbox: at most {RUN_PROCESSES} processes and threads "
+            "at once, "
+            f"{RUN_ADDRESS_SPACE >> 30} GiB of address space each and {RUN_OUTPUT >> 20} MiB of "
+            f"output, killed with everything it started {RUN_GRACE:g} s after --after. "
+            "Run waits until every process the program started has ended: a program that "
+            "ends before --after but leaves one running (a daemon, `cmd &`) is reported "
+            "when that one ends or is killed. A program is stopped through its first thread: "
+            "once that thread has ended (pthread_exit) while others run on, run cannot stop it.")
 
 
 def _count(highest: int):
@@ -77,7 +99,8 @@ def main(argv: list[str] | None = None) -> int:
     show.add_argument("--pid", type=_count((1 << 31) - 1), required=True)
     show.add_argument("--json", action="store_true")
 
-    run = sub.add_parser("run", help="start a program, stop it after a delay, show its memory")
+    run = sub.add_parser("run", help="start a program, stop it after a delay, show its memory",
+                         epilog=run_limits())
     run.add_argument("--after", type=_seconds, default=0.5, metavar="SECONDS",
                      help=f"when to stop it, 0 to {MAX_AFTER:g} s (default 0.5)")
     run.add_argument("--json", action="store_true")
@@ -212,15 +235,27 @@ def cmd_run(args) -> int:
         print(printable(f"roads: error: {program[0]}: lies under {EMPTIED}, which the sandbox "
                         "replaces with an empty one: copy it elsewhere"), file=sys.stderr)
         return 1
+    timeout = args.after + RUN_GRACE
+    started = time.monotonic()
     try:
         result = run_program(
             [path, *program[1:]], launcher_path=launcher(cache), cwd=here,
-            env=dict(os.environ), timeout=args.after + 30, no_aslr=not args.aslr,
-            max_output=64 << 20, snapshot=snap, stop_after=args.after, label=program[0],
+            env=dict(os.environ), timeout=timeout, no_aslr=not args.aslr,
+            max_processes=RUN_PROCESSES, address_space=RUN_ADDRESS_SPACE,
+            cpu_seconds=math.ceil(timeout) * usable_cores(), max_output=RUN_OUTPUT,
+            snapshot=snap, stop_after=args.after, label=program[0],
         )
     except SampleError as exc:
         # A program of the user's, not a sample of the site: its name leads the message.
         exc.sample = None
+        if not spaces and time.monotonic() - started >= timeout:
+            # The run's own words ("no checkpoint reached") are a sample's; say why a
+            # program run was not stopped (run_limits).
+            exc.message = (f"still running {timeout:g} s after it started, and not stopped at "
+                           f"{args.after:g} s; killed. Either it had ended by then and left a "
+                           "process running (roads run waits for every process a program "
+                           "starts), or its first thread had ended (pthread_exit) while "
+                           "others ran on, and run stops a program through that thread")
         if program[0] not in exc.message:
             exc.message = f"{program[0]}: {exc.message}"
         raise
