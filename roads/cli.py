@@ -75,8 +75,80 @@ def _seconds(text: str) -> float:
     return value
 
 
+SIGPIPE_STATUS = 128 + signal.SIGPIPE  # what a shell shows for a program SIGPIPE killed
+
+
+class OutputError(Exception):
+    """Writing the command's output (stdout) failed: a full disk, a reader gone. Told
+    apart from a command's own OSErrors, which name the file they read or wrote."""
+
+
+class _Output:
+    """``sys.stdout`` while ``roads`` runs: an error writing or flushing it is raised as
+    OutputError (from the OSError); all else is the stream's."""
+
+    def __init__(self, stream) -> None:
+        self.stream = stream
+
+    def write(self, text: str) -> int:
+        try:
+            return self.stream.write(text)
+        except OSError as exc:
+            raise OutputError() from exc
+
+    def flush(self) -> None:
+        try:
+            self.stream.flush()
+        except OSError as exc:
+            raise OutputError() from exc
+
+    def __getattr__(self, name: str):
+        return getattr(self.stream, name)
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of ``roads``; returns the exit status."""
+    """Entry point of ``roads``; returns the exit status. Output that cannot be written
+    ends it with one line on stderr and status 1, or, its reader gone (``| head``),
+    quietly with status 141, as a program killed by SIGPIPE."""
+    stdout = sys.stdout
+    if stdout is None:  # started with stdout closed: print() writes nothing
+        return _main(argv)
+    sys.stdout = _Output(stdout)
+    try:
+        # Flushed here, so that what cannot be written fails here, not at the exit.
+        try:
+            status = _main(argv)
+        except SystemExit:  # argparse, after --help or a usage error
+            sys.stdout.flush()
+            raise
+        sys.stdout.flush()
+        return status
+    except OutputError as exc:
+        error = exc.__cause__
+        _discard(stdout)
+        if isinstance(error, BrokenPipeError):
+            return SIGPIPE_STATUS
+        print(f"roads: error: cannot write the output: {error.strerror or error}",
+              file=sys.stderr)
+        return 1
+    finally:
+        sys.stdout = stdout
+
+
+def _discard(stream) -> None:
+    """Point ``stream``'s file descriptor at /dev/null, so that the text still in its
+    buffer, flushed at the interpreter's exit, fails no more (no "Exception ignored"):
+    what the Python documentation advises on SIGPIPE."""
+    try:
+        fd = stream.fileno()
+    except (OSError, ValueError):  # no file under it (a test's capture), or closed
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, fd)
+    os.close(devnull)
+
+
+def _main(argv: list[str] | None) -> int:
     parser = argparse.ArgumentParser(prog="roads", description=__doc__)
     parser.add_argument("--root", help="project folder (default: here)")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -134,10 +206,6 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("roads: interrupted", file=sys.stderr)
         return 130
-    except BrokenPipeError:
-        # The reader (``| head``) went away; that is not our failure.
-        sys.stderr.close()
-        return 0
 
 
 def cmd_capture(args) -> int:
