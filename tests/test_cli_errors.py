@@ -1,15 +1,18 @@
 """What the roads command says when it cannot do what was asked, run as a user runs it:
-output it cannot write."""
+output it cannot write, a process that is a zombie."""
 
 from __future__ import annotations
 
 import errno
 import os
+import select
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+
+from tests.conftest import wait_for
 
 REPO = Path(__file__).resolve().parent.parent
 ROADS = [sys.executable, "-m", "roads.cli"]
@@ -72,3 +75,50 @@ def test_output_to_a_pipe_nobody_reads_ends_quietly_with_141(args, buffered):
     no_traceback(done.stderr)
     assert done.returncode == 141, done.stderr
     assert "cannot write" not in done.stderr, done.stderr
+
+
+# A parent that never waits for its child: the child, exited at once, stays a zombie
+# until the parent reads a line, then the parent reaps it and ends.
+NEGLECTFUL_PARENT = """\
+import os, sys
+child = os.fork()
+if child == 0:
+    os._exit(0)
+print(child, flush=True)
+sys.stdin.readline()
+os.waitpid(child, 0)
+"""
+
+
+def state(pid: int) -> str | None:
+    """The state letter of /proc/PID/stat; None once the process is gone."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return stat[stat.rindex(")") + 2]
+
+
+@pytest.mark.parametrize("json", [False, True], ids=["table", "json"])
+def test_show_of_a_zombie_says_it_is_one(json):
+    parent = subprocess.Popen([sys.executable, "-c", NEGLECTFUL_PARENT], stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert select.select([parent.stdout], [], [], DEADLINE)[0], "the parent did not start"
+        zombie = int(parent.stdout.readline())
+        wait_for(lambda: state(zombie) == "Z", f"process {zombie} to become a zombie")
+        done = roads("show", "--pid", str(zombie), *(["--json"] if json else []))
+    finally:
+        parent.stdin.close()  # the parent reaps its child and ends
+        try:
+            parent.wait(timeout=DEADLINE)
+        except subprocess.TimeoutExpired:
+            parent.kill()  # the zombie, adopted by init or a subreaper, is reaped there
+            parent.wait()
+        parent.stdout.close()
+    no_traceback(done.stderr)
+    assert done.returncode == 1 and done.stdout == ""
+    assert done.stderr == (
+        f"roads: error: process {zombie} is a zombie: it has exited, and its parent "
+        f"(process {parent.pid}) has not reaped it (waited for it) yet; there is no memory "
+        "left to show\n")

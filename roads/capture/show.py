@@ -9,8 +9,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..document import Region, to_builtins
+from ..errors import ProcessGone, RoadsError
 from ..escapes import escape_bytes
-from .proc import Proc, SmapsEntry
+from .proc import Proc, SmapsEntry, Status
 from ..units import human_size
 
 
@@ -42,10 +43,18 @@ class AddressSpace:
 
 
 def address_space(pid: int, proc: Proc | None = None) -> AddressSpace:
-    """Read the address space of ``pid`` (ProcessGone if it exits meanwhile); a kernel
-    thread has none, and says so."""
+    """Read the address space of ``pid`` (ProcessGone if it exits meanwhile, or is a
+    zombie, which has none left); a kernel thread has none, and says so."""
     proc = proc or Proc()
-    regions = proc.smaps(pid)
+    try:
+        regions = proc.smaps(pid)
+    except ProcessGone:
+        zombie = _zombie(pid, proc)
+        if zombie is None:
+            raise
+        raise ProcessGone(f"process {pid} is a zombie: it has exited, and its parent "
+                          f"(process {zombie.PPid}) has not reaped it (waited for it) yet; "
+                          "there is no memory left to show") from None
     status = proc.status(pid)
     if not regions and status.VmSize is None and not status.State.startswith(("Z", "X")):
         # No memory of its own and not a zombie (man 5 proc: status): a kernel thread.
@@ -58,6 +67,17 @@ def address_space(pid: int, proc: Proc | None = None) -> AddressSpace:
         exe=proc.exe(pid),
         regions=regions,
     )
+
+
+def _zombie(pid: int, proc: Proc) -> Status | None:
+    """The status of ``pid`` if it is a zombie; None if it is not one or is gone. A
+    process whose main thread alone has ended (pthread_exit) shows that thread's state,
+    Z, with others running on (``Threads`` above 1): not a zombie."""
+    try:
+        status = proc.status(pid)
+    except RoadsError:
+        return None
+    return status if status.State.startswith("Z") and status.Threads == 1 else None
 
 
 _COLUMNS = ("start", "end", "size", "perms", "offset", "Rss", "Pss", "name")
