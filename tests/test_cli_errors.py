@@ -1,5 +1,5 @@
 """What the roads command says when it cannot do what was asked, run as a user runs it:
-output it cannot write, a process that is a zombie."""
+output it cannot write, a process that is a zombie or whose main thread has ended."""
 
 from __future__ import annotations
 
@@ -122,3 +122,28 @@ def test_show_of_a_zombie_says_it_is_one(json):
         f"roads: error: process {zombie} is a zombie: it has exited, and its parent "
         f"(process {parent.pid}) has not reaped it (waited for it) yet; there is no memory "
         "left to show\n")
+
+
+# The main thread ends (pthread_exit, through ctypes, which lets go of the GIL) while
+# another thread runs on.
+LEADER_ENDS = """\
+import ctypes, threading, time
+threading.Thread(target=time.sleep, args=(60,)).start()
+ctypes.CDLL(None).pthread_exit(None)
+"""
+
+
+def test_show_of_a_process_whose_main_thread_ended_says_so_not_zombie():
+    process = subprocess.Popen([sys.executable, "-c", LEADER_ENDS])
+    try:
+        wait_for(lambda: state(process.pid) == "Z", "the main thread to end")
+        done = roads("show", "--pid", str(process.pid))
+    finally:
+        process.kill()
+        process.wait(timeout=DEADLINE)
+    no_traceback(done.stderr)
+    assert done.returncode == 1 and done.stdout == ""
+    assert done.stderr == (
+        f"roads: error: process {process.pid}: its main thread has ended (pthread_exit, say) "
+        "while its other threads run on; Linux then shows none of its memory in "
+        f"/proc/{process.pid}, so there is none to show\n")

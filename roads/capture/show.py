@@ -44,16 +44,21 @@ class AddressSpace:
 
 def address_space(pid: int, proc: Proc | None = None) -> AddressSpace:
     """Read the address space of ``pid`` (ProcessGone if it exits meanwhile, or is a
-    zombie, which has none left); a kernel thread has none, and says so."""
+    zombie, or its main thread has ended: Linux shows no memory then); a kernel thread
+    has none, and says so."""
     proc = proc or Proc()
     try:
         regions = proc.smaps(pid)
     except ProcessGone:
-        zombie = _zombie(pid, proc)
-        if zombie is None:
+        ended = _ended(pid, proc)
+        if ended is None:
             raise
+        if ended.Threads > 1:
+            raise ProcessGone(f"process {pid}: its main thread has ended (pthread_exit, say) "
+                              "while its other threads run on; Linux then shows none of its "
+                              f"memory in /proc/{pid}, so there is none to show") from None
         raise ProcessGone(f"process {pid} is a zombie: it has exited, and its parent "
-                          f"(process {zombie.PPid}) has not reaped it (waited for it) yet; "
+                          f"(process {ended.PPid}) has not reaped it (waited for it) yet; "
                           "there is no memory left to show") from None
     status = proc.status(pid)
     if not regions and status.VmSize is None and not status.State.startswith(("Z", "X")):
@@ -69,15 +74,15 @@ def address_space(pid: int, proc: Proc | None = None) -> AddressSpace:
     )
 
 
-def _zombie(pid: int, proc: Proc) -> Status | None:
-    """The status of ``pid`` if it is a zombie; None if it is not one or is gone. A
-    process whose main thread alone has ended (pthread_exit) shows that thread's state,
-    Z, with others running on (``Threads`` above 1): not a zombie."""
+def _ended(pid: int, proc: Proc) -> Status | None:
+    """The status of ``pid`` if its main thread has ended (state Z); None if it has not
+    or the process is gone. ``Threads`` tells a zombie (1) from a process whose main
+    thread alone has ended (pthread_exit) while others run on: both show state Z."""
     try:
         status = proc.status(pid)
     except RoadsError:
         return None
-    return status if status.State.startswith("Z") and status.Threads == 1 else None
+    return status if status.State.startswith("Z") else None
 
 
 _COLUMNS = ("start", "end", "size", "perms", "offset", "Rss", "Pss", "name")
