@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 
 from .cachedir import tools_folder
+from .command import install_hint
 from .capture.changes import summarise
 from .errors import RoadsError, SampleError, printable, tail
 from .capture.project import Outcome, Project
@@ -252,6 +253,12 @@ def cmd_check(args) -> int:
             print(f"{f.sample}: {f.state}: {'; '.join(f.reasons)}")
         for note in f.notes:
             print(f"{f.sample}: note: {note}")
+    if project.gcc() is None:
+        failing = ", and --toolchain could not fail on it" if args.toolchain else ""
+        print(f"roads: note: gcc was not found on PATH, so the gcc each capture was made with "
+              f"could not be compared with this machine's{failing} ({install_hint('gcc')}); "
+              "the captures were still checked against their sources, manifest entries and "
+              "the capture engine", file=sys.stderr)
     if bad:
         print(f"{bad} capture(s) stale, missing or broken; run: roads capture", file=sys.stderr)
     return 1 if bad else 0

@@ -1,11 +1,13 @@
 """What the roads command says when it cannot do what was asked, run as a user runs it:
-output it cannot write, a process that is a zombie or whose main thread has ended."""
+output it cannot write, a process that is a zombie or whose main thread has ended, a
+machine without gcc."""
 
 from __future__ import annotations
 
 import errno
 import os
 import select
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -147,3 +149,30 @@ def test_show_of_a_process_whose_main_thread_ended_says_so_not_zombie():
         f"roads: error: process {process.pid}: its main thread has ended (pthread_exit, say) "
         "while its other threads run on; Linux then shows none of its memory in "
         f"/proc/{process.pid}, so there is none to show\n")
+
+
+@pytest.mark.parametrize("toolchain", [False, True], ids=["check", "check --toolchain"])
+def test_check_without_gcc_says_gcc_was_not_found_and_the_captures_were_checked(
+        tmp_path, toolchain):
+    from roads.capture.project import Project
+
+    bin_dir = tmp_path / "bin"  # PATH: git, but no gcc
+    bin_dir.mkdir()
+    git = shutil.which("git")
+    if git is not None:
+        (bin_dir / "git").symlink_to(git)
+    done = roads("--root", str(REPO), "check", *(["--toolchain"] if toolchain else []),
+                 env={**os.environ, "PATH": str(bin_dir)})
+    no_traceback(done.stderr)
+    failing = ", and --toolchain could not fail on it" if toolchain else ""
+    assert (
+        "roads: note: gcc was not found on PATH, so the gcc each capture was made with could "
+        f"not be compared with this machine's{failing} (install it with: apt-get install "
+        "gcc); the captures were still checked against their sources, manifest entries and "
+        "the capture engine") in done.stderr.splitlines(), done.stderr
+    # Each sample was checked all the same, and its note says why gcc was not compared.
+    samples = {line.split(":")[0] for line in done.stdout.splitlines()}
+    assert samples == set(Project(REPO).names), done.stdout
+    notes = [line for line in done.stdout.splitlines() if ": note: captured with" in line]
+    assert notes and all(line.endswith("; not compared: no gcc on PATH here")
+                         for line in notes), done.stdout

@@ -259,7 +259,9 @@ class Checker:
         if old.get("engine") != new["engine"]:
             reasons.append("the capture engine changed")
         if new["gcc"] is None:
-            notes.append(f"captured with {old.get('gcc')}; gcc not consulted here")
+            why = ("not compared: no gcc on PATH here" if self.consult_gcc
+                   else "gcc not consulted here (a frozen build runs nothing)")
+            notes.append(f"captured with {old.get('gcc')}; {why}")
         elif old.get("gcc") != new["gcc"]:
             toolchain = f"gcc differs: captured with {old.get('gcc')}, this machine has {new['gcc']}"
             if not reasons:
