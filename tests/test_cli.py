@@ -360,18 +360,6 @@ def test_show_says_a_kernel_thread_has_no_user_address_space():
     assert doc["kernel_thread"] is True and doc["regions"] == [] and doc["exe"] is None
 
 
-def test_show_says_a_zombie_has_no_memory():
-    child = subprocess.Popen(["true"])
-    try:
-        wait_for(lambda: Proc().stat(child.pid).state == "Z", "the child to become a zombie")
-        done = subprocess.run([*ROADS, "show", "--pid", str(child.pid)], capture_output=True,
-                              text=True)
-    finally:
-        child.wait()
-    assert done.returncode == 1
-    assert "exited" in done.stderr and "Traceback" not in done.stderr
-
-
 def test_errors_show_control_characters_escaped():
     from roads.errors import SampleError
 
