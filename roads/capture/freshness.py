@@ -35,7 +35,7 @@ from . import freeze
 from .build import file_digest
 from .samples import MANIFEST, Sample
 from .sampleset import SampleSet
-from .store import Store
+from .store import Recorded, Store
 
 # Freshness states under which auto mode keeps a capture as it is.
 KEPT = ("fresh", "toolchain")
@@ -129,9 +129,9 @@ class Checker:
         """Stats of a capture's file, its manifest and its input files; None if one is gone."""
         sample = self.samples.sample(name)
         try:
-            doc = self.store.read(name)
+            recorded = self.store.recorded(name)
             paths = [self.store.path(name), self.samples.path]
-            paths += [self.samples.directory / rel for rel in doc["inputs"].get("files", {})]
+            paths += [self.samples.directory / rel for rel in recorded.inputs.get("files", {})]
             return tuple((str(p), st.st_mtime_ns, st.st_size, st.st_ino)
                          for p in paths for st in (p.stat(),)) + (sample,)
         except (OSError, CaptureError, KeyError, AttributeError):
@@ -154,25 +154,27 @@ class Checker:
             return self.stamp(name) == self._fresh_at[name]
         return self._memo_holds(name)
 
-    def freshness(self, name: str, doc: dict | None = None) -> Freshness:
-        """Compare the committed capture's recorded inputs with the current ones."""
+    def freshness(self, name: str, recorded: Recorded | None = None) -> Freshness:
+        """Compare the committed capture's recorded inputs (``recorded``, when the
+        caller has them: ``Store.recorded``) with the current ones."""
         # Stats first: a file saved while its digest is taken must not be remembered
         # as fresh under its new stats.
         read_at = time.time_ns()  # before the stats: what ``racy`` judges by
         stamp = self.stamp(name)
-        if doc is not None and doc is not self._current(name):
-            doc = None  # read before a save that ``stamp`` saw: judged as the file is now
-        fresh = self._judge(name, doc)
+        if recorded is not None and recorded is not self._current(name):
+            recorded = None  # read before a save that ``stamp`` saw: judged as it is now
+        fresh = self._judge(name, recorded)
         if (fresh.state in KEPT and stamp is not None and stamp == self.stamp(name)
                 and self.vouched(stamp, read_at)):
             self._fresh_at[name] = stamp
             self._memo_keep(name, stamp, read_at)
         return fresh
 
-    def _current(self, name: str) -> dict | None:
-        """The capture of ``name`` as the store holds it now (None: not readable)."""
+    def _current(self, name: str) -> Recorded | None:
+        """What the capture of ``name`` recorded, as the store holds it now (None: not
+        readable)."""
         try:
-            return self.store.read(name)
+            return self.store.recorded(name)
         except CaptureError:
             return None
 
@@ -237,17 +239,17 @@ class Checker:
         self._fresh_at[name] = stamp
         return True
 
-    def _judge(self, name: str, doc: dict | None) -> Freshness:
+    def _judge(self, name: str, recorded: Recorded | None) -> Freshness:
         sample = self.samples.sample(name)
-        if doc is None:
+        if recorded is None:
             try:
-                doc = self.store.read(name)
+                recorded = self.store.recorded(name)
             except CaptureError as exc:
                 if not self.store.path(name).exists():
                     return Freshness(name, "missing", (str(exc),))
                 return Freshness(name, "stale", (exc.message,))
-        old = doc["inputs"]
-        new = self.inputs(sample, doc.get("headers", []))
+        old = recorded.inputs
+        new = self.inputs(sample, recorded.headers)
         reasons, notes = [], []
         for rel in sorted(set(old.get("files", {})) | set(new["files"])):
             if old.get("files", {}).get(rel) != new["files"].get(rel):

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable
 
 from ..errors import CaptureError
 
@@ -42,17 +42,19 @@ class ValidMarks:
         checker."""
         return (self.folder / sha).exists()
 
-    def check(self, path: Path, name: str, doc: dict, sha: str, data: bytes) -> Capture | None:
-        """CaptureError naming the key when ``doc`` (the capture of ``name`` read from
-        ``path``, whose bytes ``data`` have digest ``sha``) is not shaped as the figures
-        read it; marked valid otherwise. The typed document when it was checked now
-        (decoding it is the check), None when a mark vouched for it."""
+    def check(self, path: Path, name: str, parsed: Callable[[], object], sha: str,
+              data: bytes) -> Capture | None:
+        """CaptureError naming the key when the capture of ``name`` read from ``path``,
+        whose bytes ``data`` have digest ``sha``, is not shaped as the figures read it;
+        marked valid otherwise. ``parsed`` gives it as loaded JSON, asked for only to
+        name the key. The typed document when it was checked now (decoding it is the
+        check), None when a mark vouched for it."""
         mark = self.folder / sha
         if mark.exists():
             return None
         from .validate import checked  # only for a document not seen before
 
-        typed, found = checked(data, doc)
+        typed, found = checked(data, parsed)
         if found is not None:
             raise CaptureError(f"{path}: invalid capture: {found}; it counts as missing "
                                f"(run: roads capture {name})", sample=name)

@@ -44,7 +44,7 @@ from .pool import capture_many
 from .capturer import Capturer, Outcome
 from .samples import Manifest, Sample
 from .sampleset import SampleSet
-from .store import Store
+from .store import Recorded, Store
 
 __all__ = ["ENGINE_FILES", "KEPT", "MODES", "Freshness", "Outcome", "Project", "engine_digest"]
 
@@ -120,9 +120,9 @@ class Project:
         """Everything a capture of ``sample`` depends on, as recorded in its document."""
         return self.checker.inputs(sample, headers)
 
-    def freshness(self, name: str, doc: dict | None = None) -> Freshness:
+    def freshness(self, name: str, recorded: Recorded | None = None) -> Freshness:
         """Compare the committed capture's recorded inputs with the current ones."""
-        return self.checker.freshness(name, doc)
+        return self.checker.freshness(name, recorded)
 
     def check(self) -> list[Freshness]:
         """Freshness of every sample's committed capture, without running anything."""
@@ -165,49 +165,55 @@ class Project:
         the committed file as it is, a warning logged when it is stale. Within a build
         (``begin_build``), judged again only when one of its files moved.
         """
+        self._bring(name)
+        return self.read(name)
+
+    def document(self, name: str) -> document.Capture:
+        """The capture of ``name`` as ``load`` brings it up to date, as the typed
+        document the figures read (decoded once per version of the file; never parsed
+        as loaded JSON)."""
+        self._bring(name)
+        return self.store.document(name)
+
+    def _bring(self, name: str) -> None:
+        """Bring the capture of ``name`` up to date as ``load`` says."""
         settled = self._settled
         if settled is None:
-            return self._load(name)
+            self._bring_now(name)
+            return
         judged = settled.get(name)
         if judged is not None and self.checker.unmoved(judged):
-            return self.read(name)
+            return
         # Stats before and after: a file saved while it is judged is not settled under
         # its new stats, nor one too recent for its stats to vouch for its bytes.
         read_at = time.time_ns()
         before = self.checker.stamp(name)
-        doc = self._load(name)
+        self._bring_now(name)
         if (before is not None and self.checker.stamp(name) == before
                 and self.checker.vouched(before, read_at)):
             settled[name] = before
         else:
             settled.pop(name, None)
-        return doc
 
-    def _load(self, name: str) -> dict:
+    def _bring_now(self, name: str) -> None:
         self.sample(name)
         if self.mode == "frozen":
-            doc = self.read(name)
+            recorded = self.store.recorded(name)
             if self.checker.still_fresh(name):
-                return doc
-            fresh = self.freshness(name, doc)
-            warned = (name, doc.get("digest"), fresh.reasons)
+                return
+            fresh = self.freshness(name, recorded)
+            warned = (name, recorded.digest, fresh.reasons)
             if fresh.state not in KEPT and warned not in self._warned:
                 self._warned.add(warned)  # once per build, not once per figure
                 self.log.warning("capture of %r is stale: %s (run: roads capture %s)", name,
                                  "; ".join(fresh.reasons), name)
-            return doc
+            return
         if self.mode == "refresh":
             if name not in self.capturer.refreshed:
                 self._raise(self.capture_one(name, refresh=True))
         else:
             self._raise(self.capture_one(name))
-        return self.read(name)
-
-    def document(self, name: str) -> document.Capture:
-        """The capture of ``name`` as ``load`` brings it up to date, as the typed
-        document the figures read (decoded once per version of the file)."""
-        self.load(name)
-        return self.store.document(name)
+        self.store.recorded(name)  # read, checked (as load's read would), not parsed
 
     def vouched_digest(self, name: str) -> tuple[tuple[int, int, int], str] | None:
         """The stats and digest of the capture of ``name`` as last read (``Store.vouched``)."""
@@ -215,7 +221,7 @@ class Project:
 
     def content_digest(self, name: str) -> str:
         """sha256 of the capture of ``name`` as the current mode serves it."""
-        self.load(name)
+        self._bring(name)
         return self.store.digest(name)
 
     @staticmethod

@@ -1,12 +1,15 @@
 """The committed captures in ``snapshots/``, each read once per version of its file.
 
-``read`` gives a capture as loaded JSON (what the capture half compares and writes),
+``recorded`` gives what a capture recorded of its inputs (what its freshness is judged
+by), ``read`` a capture as loaded JSON (what the capture half compares and writes),
 ``digest`` the sha256 of the very bytes it came from (what keys a drawn figure), and
 ``document`` the typed capture (``roads.document.Capture``) that the figures read. A
-file is read, checked (``roads.capture.marks``) and parsed when its stats change;
-the typed document is decoded from the same bytes the first time it is asked for, so
-a build whose figures all come from their cache decodes nothing (a file checked as it
-is read, with no mark yet, keeps the typed document its check made). A file read too soon
+file is read and checked (``roads.capture.marks``) when its stats change, and only its
+schema and recorded inputs are decoded then: the whole document is parsed as JSON the
+first time ``read`` asks for it (a build never does), and the typed document decoded
+from the same bytes the first time it is asked for, so a build whose figures all come
+from their cache decodes nothing more (a file checked as it is read, with no mark yet,
+keeps the typed document its check made). A file read too soon
 after it was modified for its stats to vouch for its bytes (``cachedir.racy``) is
 compared by digest at each read until they can.
 """
@@ -18,6 +21,7 @@ import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import msgspec
 
@@ -27,14 +31,63 @@ from . import freeze
 from .marks import ValidMarks
 
 
+class _Head(msgspec.Struct):
+    """The keys of a capture the capture half checks first (``freeze.parse``) and judges
+    its freshness by, decoded without the rest: the keys it only requires are kept as
+    raw bytes. UNSET where the document lacks one."""
+
+    schema: Any = msgspec.UNSET
+    sample: msgspec.Raw | msgspec.UnsetType = msgspec.UNSET
+    inputs: Any = msgspec.UNSET
+    provenance: msgspec.Raw | msgspec.UnsetType = msgspec.UNSET
+    variants: msgspec.Raw | msgspec.UnsetType = msgspec.UNSET
+    headers: Any = msgspec.UNSET
+    digest: Any = msgspec.UNSET
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """What one version of a capture recorded of what it was made from: ``inputs``,
+    ``headers`` (the project headers it included; [] when none was recorded) and
+    ``digest`` (None when none was), as loaded JSON holds them."""
+
+    inputs: Any
+    headers: Any
+    digest: Any
+
+    @classmethod
+    def of(cls, doc: dict) -> Recorded:
+        return cls(doc["inputs"], doc.get("headers", []), doc.get("digest"))
+
+
+def _recorded(data: bytes, text: str, path: Path) -> tuple[Recorded, dict | None]:
+    """What the capture ``data`` (``text`` decoded) read from ``path`` recorded, and its
+    whole document when it had to be parsed for that (else None). Only the head is
+    decoded when it is well formed; otherwise ``freeze.parse`` reads it all, and raises
+    in its words (or takes JSON the head's decoder does not, such as NaN, which the
+    marks' check then names)."""
+    try:
+        head = msgspec.json.decode(data, type=_Head)
+    except msgspec.MsgspecError:
+        head = None
+    if (head is None or head.schema != freeze.SCHEMA
+            or msgspec.UNSET in (head.sample, head.inputs, head.provenance, head.variants)):
+        doc = freeze.parse(text, path)
+        return Recorded.of(doc), doc
+    return Recorded(head.inputs, [] if head.headers is msgspec.UNSET else head.headers,
+                    None if head.digest is msgspec.UNSET else head.digest), None
+
+
 @dataclass
 class _Version:
-    """One version of a capture file: its stats, what it says, and its digest."""
+    """One version of a capture file: its stats, what it recorded, its digest, and what
+    it says once parsed."""
 
     stat: tuple[int, int, int]  # mtime_ns, size, inode
     data: bytes = field(repr=False)
-    doc: dict = field(repr=False)
+    recorded: Recorded = field(repr=False)
     sha: str
+    doc: dict | None = field(default=None, repr=False)  # parsed when ``read`` asks
     typed: document.Capture | None = field(default=None, repr=False)
     # Read while the file was too recently modified for its stats to vouch for its
     # bytes (``cachedir.racy``), or while its stats moved: its bytes are compared again
@@ -89,20 +142,36 @@ class Store:
         except UnicodeDecodeError as exc:
             raise CaptureError(f"{path}: corrupt capture: {exc}", sample=name) from None
         try:
-            doc = freeze.parse(text, path)
+            recorded, doc = _recorded(data, text, path)
         except CaptureError as exc:
             exc.sample = name
             raise
+
+        def parsed() -> dict:  # for the words of a check that failed
+            return doc if doc is not None else freeze.parse(text, path)
+
         # A document checked now comes typed from the check: not decoded a second time.
-        typed = self.marks.check(path, name, doc, sha, data)
-        version = _Version(key, data, doc, sha, typed=typed, racy=racy)
+        typed = self.marks.check(path, name, parsed, sha, data)
+        version = _Version(key, data, recorded, sha, doc=doc, typed=typed, racy=racy)
         self._versions[name] = version
         return version
+
+    def recorded(self, name: str) -> Recorded:
+        """What the committed capture of ``name`` recorded of its inputs; CaptureError
+        when it is missing, unreadable, corrupt or not shaped as a capture."""
+        return self._version(name).recorded
 
     def read(self, name: str) -> dict:
         """The committed capture of ``name`` as loaded JSON; CaptureError when it is
         missing, unreadable, corrupt or not shaped as a capture."""
-        return self._version(name).doc
+        version = self._version(name)
+        if version.doc is None:
+            try:
+                version.doc = freeze.parse(version.data.decode("utf-8"), self.path(name))
+            except CaptureError as exc:
+                exc.sample = name
+                raise
+        return version.doc
 
     def digest(self, name: str) -> str:
         """sha256 of the capture file of ``name`` as it is now."""

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import re
 import typing
-from typing import Any
+from typing import Any, Callable
 
 import msgspec
 
@@ -40,16 +40,18 @@ def problem(doc: object) -> str | None:
     return None
 
 
-def checked(data: bytes, doc: object) -> tuple[document.Capture | None, str | None]:
-    """The typed document decoded from ``data``, the JSON text ``doc`` was loaded from,
-    as the figures decode it (kept for them), and None; or None and the first place
-    where it departs from the capture document, in ``problem``'s words. JSON that
-    Python's reader takes and msgspec's does not (an escaped lone surrogate, NaN, a
-    number out of range) departs too: the figures could not read it."""
+def checked(data: bytes, parsed: Callable[[], object]
+            ) -> tuple[document.Capture | None, str | None]:
+    """The typed document decoded from the JSON text ``data`` as the figures decode it
+    (kept for them), and None; or None and the first place where it departs from the
+    capture document, in ``problem``'s words (``parsed`` gives ``data`` as loaded JSON,
+    asked for only then). JSON that Python's reader takes and msgspec's does not (an
+    escaped lone surrogate, NaN, a number out of range) departs too: the figures could
+    not read it."""
     try:
         return document.decode(data), None
     except msgspec.ValidationError as exc:
-        return None, _describe(doc, str(exc))
+        return None, _describe(parsed(), str(exc))
     except msgspec.DecodeError as exc:
         return None, f"the document: {str(exc)[:1].lower()}{str(exc)[1:]}"
 
