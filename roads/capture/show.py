@@ -5,7 +5,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import os
+from dataclasses import dataclass, replace
 from typing import Any
 
 from ..document import Region, to_builtins
@@ -25,6 +26,9 @@ class AddressSpace:
     exe: str | None  # None for a kernel thread
     regions: tuple[SmapsEntry, ...]
     kernel_thread: bool = False  # no user address space at all; ``regions`` is empty
+    # Its main thread had ended (pthread_exit) while others ran on: Linux shows no memory
+    # in /proc/PID then, and the areas were read in /proc/PID/task/TID of this thread.
+    read_through: int | None = None
 
     @property
     def size(self) -> int:
@@ -44,8 +48,9 @@ class AddressSpace:
 
 def address_space(pid: int, proc: Proc | None = None) -> AddressSpace:
     """Read the address space of ``pid`` (ProcessGone if it exits meanwhile, or is a
-    zombie, or its main thread has ended: Linux shows no memory then); a kernel thread
-    has none, and says so."""
+    zombie); a kernel thread has none, and says so. A process whose main thread has
+    ended (pthread_exit) while others run on shows no memory in /proc/PID: it is read
+    through one of its other threads (``read_through``)."""
     proc = proc or Proc()
     try:
         regions = proc.smaps(pid)
@@ -54,9 +59,12 @@ def address_space(pid: int, proc: Proc | None = None) -> AddressSpace:
         if ended is None:
             raise
         if ended.Threads > 1:
-            raise ProcessGone(f"process {pid}: its main thread has ended (pthread_exit, say) "
-                              "while its other threads run on; Linux then shows none of its "
-                              f"memory in /proc/{pid}, so there is none to show") from None
+            tid = live_thread(pid, proc)
+            if tid is None:  # the others ended meanwhile: the process is ending
+                raise ProcessGone(f"process {pid} exited while reading it") from None
+            # Every thread shares the process's memory; its name stays the process's.
+            space = address_space(tid, Proc(proc.path(pid, "task")))
+            return replace(space, pid=pid, name=ended.Name, read_through=tid)
         raise ProcessGone(f"process {pid} is a zombie: it has exited, and its parent "
                           f"(process {ended.PPid}) has not reaped it (waited for it) yet; "
                           "there is no memory left to show") from None
@@ -72,6 +80,26 @@ def address_space(pid: int, proc: Proc | None = None) -> AddressSpace:
         exe=proc.exe(pid),
         regions=regions,
     )
+
+
+def live_thread(pid: int, proc: Proc) -> int | None:
+    """A thread of process ``pid`` other than its main thread, not ending (state Z or
+    X), the lowest such id; None when there is none. Its /proc/PID/task/TID shows the
+    process's memory when /proc/PID no longer does (the main thread has ended)."""
+    tasks = Proc(proc.path(pid, "task"))
+    try:
+        tids = sorted(int(t) for t in os.listdir(tasks.root) if t.isdigit())
+    except OSError:
+        return None
+    for tid in tids:
+        if tid == pid:
+            continue
+        try:
+            if not tasks.status(tid).State.startswith(("Z", "X")):
+                return tid
+        except RoadsError:
+            continue
+    return None
 
 
 def _ended(pid: int, proc: Proc) -> Status | None:
@@ -133,6 +161,9 @@ def format_table(space: AddressSpace) -> str:
     # an area of the table (the other controls: errors.printable, on the way out).
     command = (" ".join(space.cmdline) or space.name).replace("\n", "\\n").replace("\t", "\\t")
     heading = f"{space.pid}: {command}"
+    if space.read_through is not None:
+        heading += (f"\n(its main thread has ended; read through thread {space.read_through}, "
+                    f"as /proc/{space.pid} shows no memory then)")
     return "\n".join([heading, line(_COLUMNS), *(line(row) for row in rows), line(total)]) + "\n"
 
 
@@ -147,6 +178,7 @@ def to_json(space: AddressSpace) -> dict[str, Any]:
         "cmdline": [escape_bytes(word) for word in space.cmdline],
         "exe": None if space.exe is None else escape_bytes(space.exe),
         "kernel_thread": space.kernel_thread,
+        "read_through": space.read_through,
         "size": space.size,
         "rss": space.rss,
         "pss": space.pss,
