@@ -42,13 +42,11 @@ RUN_OUTPUT = 64 << 20
 def run_limits() -> str:
     """``roads run --help``'s account of its sandbox (RUN_*), in the numbers it uses."""
     return (f"The program runs in a sandbox: at most {RUN_PROCESSES} processes and threads "
-            "at once, "
-            f"{RUN_ADDRESS_SPACE >> 30} GiB of address space each and {RUN_OUTPUT >> 20} MiB of "
-            f"output, killed with everything it started {RUN_GRACE:g} s after --after. "
-            "Run waits until every process the program started has ended: a program that "
-            "ends before --after but leaves one running (a daemon, `cmd &`) is reported "
-            "when that one ends or is killed. A program is stopped through its first thread: "
-            "once that thread has ended (pthread_exit) while others run on, run cannot stop it.")
+            f"at once, {RUN_ADDRESS_SPACE >> 30} GiB of address space each and "
+            f"{RUN_OUTPUT >> 20} MiB of output. At --after the program's first process is "
+            "stopped and shown, then everything it started is killed; a program that ended "
+            "before --after is reported then, and what it left running (a daemon, `cmd &`) "
+            f"is killed. A run still going {RUN_GRACE:g} s after --after is killed.")
 
 
 def _count(highest: int):
@@ -324,19 +322,16 @@ def cmd_run(args) -> int:
         # A program of the user's, not a sample of the site: its name leads the message.
         exc.sample = None
         if not spaces and time.monotonic() - started >= timeout:
-            # The run's own words ("no checkpoint reached") are a sample's; say why a
-            # program run was not stopped (run_limits).
+            # The run's own words ("no checkpoint reached") are a sample's.
             exc.message = (f"still running {timeout:g} s after it started, and not stopped at "
-                           f"{args.after:g} s; killed. Either it had ended by then and left a "
-                           "process running (roads run waits for every process a program "
-                           "starts), or its first thread had ended (pthread_exit) while "
-                           "others ran on, and run stops a program through that thread")
+                           f"{args.after:g} s; killed")
         if program[0] not in exc.message:
             exc.message = f"{program[0]}: {exc.message}"
         raise
     if not spaces:
+        left = "; what it left running was killed" if result.left_killed else ""
         print(printable(f"roads: {shlex.join(program)} ended ({result.main.describe()}) "
-                        f"before {args.after:g} s"), file=sys.stderr)
+                        f"before {args.after:g} s{left}"), file=sys.stderr)
         sys.stderr.write(_printed(result, program[0]))
         return 1
     if args.json:

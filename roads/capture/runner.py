@@ -120,6 +120,9 @@ class RunResult:
     reached: list[str] = field(default_factory=list)
     seconds: float = 0.0
     contained: int = 0  # the launcher's CONTAINMENT bits
+    # ``stop_after``: the first process had ended by then, and what it left running was
+    # killed once it was reaped (the run does not wait for them to end).
+    left_killed: bool = False
 
     @property
     def containment(self) -> list[str]:
@@ -418,6 +421,7 @@ class _Run:
         self.oom_before = oom_kills(proc.root)
         self.waited = 0.0  # seconds spent waiting for the run (see run_program)
         self.launcher_file: tuple[int, int] | None = None  # (st_dev, st_ino), when asked
+        self.end_with_first = False  # ``stop_after`` found the first process ended
 
     # -- the loop ---------------------------------------------------------------
 
@@ -447,6 +451,12 @@ class _Run:
                 stopped_once = True
                 if self.stop_and_snapshot():
                     self.kill()
+                else:
+                    # It ended first: what it left running (a daemon, `cmd &`) is killed
+                    # once its own status is in, not waited for until the timeout.
+                    self.end_with_first = True
+                    if self.first_reaped():
+                        self.end_leftovers()
             for key, _ in events:
                 data = read_ready(key.fd)
                 if data is None:
@@ -530,6 +540,8 @@ class _Run:
             record.status = b
             if len(f) > 3:
                 record.cpu_ms = int(f[3])
+            if a == self.group and self.end_with_first:
+                self.end_leftovers()
         elif kind == "L":
             self.limit_hit = a
 
@@ -666,11 +678,11 @@ class _Run:
             self.addresses[pid] = list(self.addresses.get(ppid, ()))
             self.ranges[pid] = list(self.ranges.get(ppid, ()))
 
-    def checkpoint(self, pid: int, ppid: int, name: str) -> None:
+    def checkpoint(self, pid: int, ppid: int, name: str, through: int | None = None) -> None:
         if len(self.result.reached) >= MAX_CHECKPOINTS:
             raise self.failure(f"process {pid} reached checkpoint {name!r}, one more than the "
                                f"{MAX_CHECKPOINTS} a run may reach; killed")
-        self.wait_stopped(pid, name)
+        self.wait_stopped(pid, name, through)
         stop = Stop(pid, ppid, name, len(self.result.reached), tuple(self.addresses[pid]),
                     tuple(self.ranges[pid]))
         self.result.reached.append(name)
@@ -704,32 +716,66 @@ class _Run:
 
     def stop_and_snapshot(self) -> bool:
         """Stop the run's first process and snapshot it (``stop_after``); False when it
-        had ended, or was ending, first: then it ends as it would have, its status kept."""
+        had ended, or was ending, first: then it ends as it would have, its status kept.
+        A process whose main thread alone has ended (pthread_exit) is stopped all the
+        same (SIGSTOP stops every thread), and waited for through a thread still running
+        (``live_thread``), which shows its memory where /proc/PID no longer does."""
         if self.group is None:
             return False
         try:
             os.kill(self.group, signal.SIGSTOP)
         except ProcessLookupError:
             return False
+        through = None
         if self.proc.exited(self.group):  # it ended, or is ending, first
-            return False
+            through = self.live_thread(self.group)
+            if through is None:
+                return False
         stat = self.proc.stat(self.group)
         self.known(self.group, stat.ppid)
         try:
-            self.checkpoint(self.group, stat.ppid, "stopped")
+            self.checkpoint(self.group, stat.ppid, "stopped", through=through)
         except SampleError:
-            if self.proc.exited(self.group):  # it ended as it was being stopped: the same
-                return False
+            if self.proc.exited(self.group) and self.live_thread(self.group) is None:
+                return False  # it ended as it was being stopped: the same
             raise
         return True
 
-    def wait_stopped(self, pid: int, name: str) -> None:
-        """Wait until ``pid`` has really stopped after announcing checkpoint ``name``."""
+    def live_thread(self, pid: int) -> int | None:
+        """A thread of ``pid`` other than its main thread that is not ending, the lowest
+        such id; None when there is none (the process has ended, or is ending)."""
+        tasks = Proc(self.proc.path(pid, "task"))
+        try:
+            tids = sorted(int(t) for t in os.listdir(tasks.root) if t.isdigit())
+        except OSError:
+            return None
+        for tid in tids:
+            if tid != pid and not tasks.exited(tid):
+                return tid
+        return None
+
+    def first_reaped(self) -> bool:
+        """Whether the launcher has reported the run's first process reaped."""
+        record = self.result.processes.get(self.group) if self.group is not None else None
+        return record is not None and record.status is not None
+
+    def end_leftovers(self) -> None:
+        """Kill what the run's first process left running, once, now that its own
+        status is in (``stop_after``)."""
+        if not self.result.left_killed:
+            self.result.left_killed = True
+            self.kill()
+
+    def wait_stopped(self, pid: int, name: str, through: int | None = None) -> None:
+        """Wait until ``pid`` has really stopped after announcing checkpoint ``name``
+        (``through``: a thread of it, watched where its main thread has ended)."""
         limit = time.monotonic() + STOP_WAIT
         pause = 0.00005
+        proc, watched = (self.proc, pid) if through is None else (
+            Proc(self.proc.path(pid, "task")), through)
         while True:
             try:
-                state = self.proc.stat(pid).state
+                state = proc.stat(watched).state
             except ProcessGone:
                 raise self.failure(f"process {pid} died at checkpoint {name!r}") from None
             if state in ("T", "t"):
