@@ -1,7 +1,7 @@
 /*
  * roads.h: the sample protocol of All Roads To Memory.
  *
- * Two calls let a sample talk to the build that captures it:
+ * Three calls let a sample talk to the build that captures it:
  *
  *   ROADS_CHECKPOINT("name");            pause here; the build snapshots this process
  *   ROADS_ADDRESS("name", pointer);      remember a pointer worth pointing at in a figure
