@@ -287,6 +287,9 @@ class Tracer:
         # tgid -> addresses whose int3 was taken out: a thread that ran into it before
         # may report its SIGTRAP only afterwards (_stale_trap).
         self.removed: dict[int, set[int]] = {}
+        # tid -> (address, rsp) of a step over a breakpoint that a signal cut short
+        # (_step_over): the thread's next trap there, with that stack, is the same call.
+        self.interrupted: dict[int, tuple[int, int]] = {}
         self.traced: dict[int, int] = {}  # tid -> tgid
         self.fork_kind: dict[int, int] = {}  # new pid -> PTRACE_EVENT_*
         self.shares_memory: set[int] = set()  # new pids made with CLONE_VM
@@ -521,6 +524,9 @@ class Tracer:
         pt.poke(tid, addr, self.breakpoints[addr][0])
         self.bp_in[tgid].discard(addr)
         self.removed.setdefault(tgid, set()).add(addr)
+        for other, (at, _) in list(self.interrupted.items()):  # no trap comes back here
+            if at == addr and self.traced.get(other) == tgid:
+                del self.interrupted[other]
 
     def _stale_trap(self, tid: int, tgid: int, addr: int) -> bool:
         """Whether ``tid``'s SIGTRAP is the int3 this tracer had at ``addr`` and took out
@@ -720,6 +726,7 @@ class Tracer:
 
     def _ended(self, tid: int, status: int, killed: bool = False) -> None:
         tgid = self.traced.pop(tid, tid)
+        self.interrupted.pop(tid, None)
         self.fork_kind.pop(tid, None)  # a new one that ended before its first stop was seen
         if tid == tgid and self.outcome and tid in self.outcome.processes:
             ending = self.outcome.processes[tid]
@@ -791,6 +798,8 @@ class Tracer:
         if event == pt.PTRACE_EVENT_EXEC:
             self.bp_in[tgid] = set()  # a new image: the breakpoints went with the old one
             self.removed.pop(tgid, None)
+            for other in [t for t in self.interrupted if self.traced.get(t) == tgid]:
+                del self.interrupted[other]
             self._resume(tid)
             return
         if event == pt.PTRACE_EVENT_EXIT:
@@ -851,6 +860,7 @@ class Tracer:
             # in its way.
             self.shadows.discard(tid)
             self.traced.pop(tid, None)
+            self.interrupted.pop(tid, None)
             try:
                 pt.call(pt.PTRACE_DETACH, tid, 0, 0)
             except ProcessLookupError:
@@ -894,7 +904,10 @@ class Tracer:
         regs.rip = addr
         pt.set_regs(tid, regs)
         word, whats = self.breakpoints[addr]
-        for what in list(whats):
+        again = self.interrupted.get(tid) == (addr, regs.rsp)
+        if again:  # back from the signal that cut its step here short: counted already
+            del self.interrupted[tid]
+        for what in [] if again else list(whats):
             if what == "entry":
                 whats.remove(what)
                 self._lookup(tid, tgid)
@@ -919,7 +932,16 @@ class Tracer:
     def _step_over(self, tid: int, regs: pt.Regs, addr: int, word: int) -> int | None:
         """Carry ``tid``, held at the breakpoint at ``addr`` (``word``: the bytes under
         it), past its instruction, the breakpoint kept; the signal to resume it with, or
-        None if it ended meanwhile."""
+        None if it ended meanwhile.
+
+        A signal due to the thread (one sent while it was held at the breakpoint, or a
+        fault of the instruction itself) is taken before the instruction runs: the step
+        stops for it instead, the thread still at ``addr``. It is passed on (its handler
+        runs, or it is ignored, or it stops or ends the process), and the thread comes
+        back to the int3 with the stack it has now: that trap is the same call, not
+        another (``interrupted``, read by ``_breakpoint``), as gdb's step-resume
+        breakpoint takes it. (A handler that leaves by siglongjmp, to a frame that then
+        calls the function again with that same stack, would have that call missed.)"""
         if self._emulate(tid, regs, addr, word):
             return 0
         # The original byte back, one instruction, int3 again. (Another thread passing
@@ -932,7 +954,14 @@ class Tracer:
             return None
         pt.poke(tid, addr, (word & ~0xFF) | INT3)
         sig = os.WSTOPSIG(status)
-        return 0 if sig == signal.SIGTRAP else sig
+        # The step's own trap is the kernel's (si_code > 0: TRAP_TRACE, or TRAP_BRKPT
+        # after a syscall instruction); a SIGTRAP a process sent (kill, raise: SI_USER,
+        # SI_TKILL) is the program's, due like any other signal.
+        if sig == signal.SIGTRAP and (status >> 16 or pt.signal_code(tid) > 0):
+            return 0
+        if pt.get_regs(tid).rip == addr:
+            self.interrupted[tid] = (addr, regs.rsp)
+        return sig
 
     def _emulate(self, tid: int, regs: pt.Regs, addr: int, word: int) -> bool:
         """Carry out the instruction under the breakpoint here, when it is one that
