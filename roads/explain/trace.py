@@ -727,7 +727,13 @@ class Tracer:
     def _ended(self, tid: int, status: int, killed: bool = False) -> None:
         tgid = self.traced.pop(tid, tid)
         self.interrupted.pop(tid, None)
-        self.fork_kind.pop(tid, None)  # a new one that ended before its first stop was seen
+        # A new one that ended before its first stop was seen (the kernel makes no exit
+        # stop for a thread with SIGKILL pending of its own): what its parent's event,
+        # or its stop seen before that event, noted of it goes with it, or a process
+        # given its pid later would be taken for it (a copy for a shadow, say).
+        self.fork_kind.pop(tid, None)
+        self.shares_memory.discard(tid)
+        self.pending.discard(tid)
         if tid == tgid and self.outcome and tid in self.outcome.processes:
             ending = self.outcome.processes[tid]
             if ending.status is None:
