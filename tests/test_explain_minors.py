@@ -1,7 +1,8 @@
 """roads explain's tracer, after a review: smaller faults, each shown by a run that went
 wrong before its fix. A signal due while a breakpoint is stepped over counted the call
 twice (or was swallowed, a SIGTRAP). A child that ended with no stop seen left its
-bookkeeping to the next process given its pid."""
+bookkeeping to the next process given its pid. A second output pipe that could not be
+made left the first one open."""
 
 from __future__ import annotations
 
@@ -174,3 +175,36 @@ def test_a_child_ended_unseen_leaves_nothing_a_later_pid_inherits(gcc, tmp_path)
     result = json.loads(done.stdout)
     assert result["gone"], "the vfork child's first stop was seen before its end"
     assert result["stdout"] == "inner exited\nsame pid\n"
+
+
+def _open_fds() -> set[int]:
+    """This process's open file descriptors (less the one the listing itself opens)."""
+    listed = {int(fd) for fd in os.listdir("/proc/self/fd")}
+    return {fd for fd in listed if os.path.exists(f"/proc/self/fd/{fd}")}
+
+
+def test_no_descriptor_is_left_when_the_second_pipe_cannot_be_made(no_leftovers):
+    """With room for one pipe left (RLIMIT_NOFILE), the run's second output pipe failed
+    with EMFILE, an OSError with no word of what it was for, and the first pipe's two
+    descriptors stayed open in the tracer's process."""
+    import resource
+
+    from roads.errors import ExplainError
+
+    before = _open_fds()
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    free = [fd for fd in range(soft) if fd not in before][:3]
+    if len(free) < 3:
+        pytest.skip(f"fewer than 3 descriptors free under RLIMIT_NOFILE {soft}")
+    # The lowest free numbers are given first: below free[2] there is room for one pipe.
+    resource.setrlimit(resource.RLIMIT_NOFILE, (free[2], hard))
+    try:
+        with pytest.raises(Exception) as failed:
+            Tracer(["/bin/true"], [parse_stop("exit")], on_stop=lambda hit: None,
+                   deadline=10.0).run()
+    finally:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+    assert _open_fds() == before
+    assert isinstance(failed.value, ExplainError), repr(failed.value)
+    assert failed.value.message == ("cannot make a pipe for the program's output: Too many "
+                                    "open files")

@@ -218,7 +218,11 @@ class _Drain:
     not end, holding the pipe, would otherwise hold the tracer)."""
 
     def __init__(self) -> None:
-        self.read_end, self.write_end = os.pipe2(os.O_CLOEXEC)
+        try:
+            self.read_end, self.write_end = os.pipe2(os.O_CLOEXEC)
+        except OSError as exc:  # EMFILE, ENFILE
+            raise ExplainError("cannot make a pipe for the program's output: "
+                               f"{exc.strerror}") from None
         self.kept = bytearray()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._read, daemon=True)
@@ -353,8 +357,10 @@ class Tracer:
         # The program's output goes to pipes that threads read, keeping the first
         # MAX_OUTPUT bytes of each: a file would hold all of it (a program that writes
         # gigabytes would fill the disk, or the sandbox's small /tmp, and fail there).
-        drains = [_Drain(), _Drain()]
+        drains: list[_Drain] = []
         try:
+            drains.append(_Drain())  # stdout
+            drains.append(_Drain())  # stderr: should this fail, the first is closed below
             started = time.monotonic()
             self.main = self._spawn(drains[0].write_end, drains[1].write_end)
             for d in drains:
