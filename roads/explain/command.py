@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
 import sys
 import tempfile
 import webbrowser
@@ -116,13 +115,24 @@ def cmd_explain(args) -> int:
 
 
 def user_program(name: str) -> str | None:
-    """The file a user's command ``name`` runs, found as a shell finds it: a name
-    without a slash on PATH alone (never in the current folder), one with a slash as
-    named; None when there is none or it cannot be run (``not_runnable`` says why).
+    """The file a user's command ``name`` runs, found as a shell (and execvp(3)) finds
+    it: one with a slash as named; one without in the folders PATH names, in turn, and
+    nowhere else, the current folder not unless PATH names it. An empty entry (``::``, a
+    leading or trailing ``:``, or PATH set but empty) names it, as POSIX keeps for old
+    PATHs and dash, bash and glibc's execvp take it (``shutil.which`` finds nothing for
+    a PATH set but empty); PATH unset, the system's default (confstr's _CS_PATH, as
+    execvp). None when there is none or it cannot be run (``not_runnable`` says why).
     ``roads run`` finds its program so too."""
-    if "/" not in name:
-        return shutil.which(name)
-    return name if _runnable(name) else None
+    if "/" in name:
+        return name if _runnable(name) else None
+    path = os.environ.get("PATH")
+    if path is None:
+        path = os.confstr("CS_PATH") or os.defpath
+    for folder in path.split(os.pathsep):
+        candidate = os.path.join(folder or os.curdir, name)
+        if _runnable(candidate):
+            return candidate
+    return None
 
 
 def not_runnable(name: str) -> str:
