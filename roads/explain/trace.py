@@ -52,6 +52,7 @@ INT3 = 0xCC
 PUSH = ("rax", "rcx", "rdx", "rbx", "rsp", "rbp", "rsi", "rdi")  # push %reg: 0x50 + index
 MAX_OUTPUT = 64 << 10
 KILL_WAIT = 10.0  # seconds for what is left of a run, killed, to be reaped
+KILL_PAUSES = (0.002, 0.1)  # seconds between two looks for it: the first pause, the longest
 DRAIN_WAIT = 1.0  # seconds the output is read for after the run, while a writer holds it
 # System calls that never return to the program, where a syscall stop is made.
 NO_RETURN = frozenset({"exit", "exit_group"})
@@ -462,6 +463,7 @@ class Tracer:
             except OSError:
                 pass
         limit = time.monotonic() + KILL_WAIT
+        pause = KILL_PAUSES[0]
         while True:
             try:
                 event = self._poll()
@@ -472,11 +474,17 @@ class Tracer:
             pid, status = event or (0, 0)
             if pid == 0:
                 self._kill_adopted()
-                if time.monotonic() > limit:
+                now = time.monotonic()
+                if now > limit:
                     raise ExplainError(f"the traced program (process {self.main}) could not be "
                                        f"ended within {KILL_WAIT:g} s of SIGKILL")
-                time.sleep(0.002)
+                # Each look reads /proc (every process's stat, where the kernel keeps no
+                # children files): while nothing ends, the pause doubles, and a SIGCHLD
+                # (blocked in this thread for the run, pending till taken) cuts it short.
+                signal.sigtimedwait([signal.SIGCHLD], min(pause, limit - now))
+                pause = min(2 * pause, KILL_PAUSES[1])
                 continue
+            pause = KILL_PAUSES[0]
             if os.WIFSTOPPED(status):  # its exit stop (PTRACE_EVENT_EXIT comes even on SIGKILL)
                 try:
                     pt.call(pt.PTRACE_CONT, pid, 0, 0)
