@@ -100,6 +100,7 @@ def test_a_refused_trace_names_only_causes_the_machine_shows(tmp_path, monkeypat
     statuses: dict[int, dict[str, str]] = {}
     monkeypatch.setattr(trace, "_status_of", lambda pid: statuses[pid])
     monkeypatch.setattr(trace, "YAMA_SCOPE", tmp_path / "no-yama")
+    monkeypatch.setattr(trace, "_status_owner", lambda pid: None)  # dumpable or not: untold
     me, other = os.getpid(), 1
     plain = {"Uid": f"{os.getuid()}\t" * 4, "CapPrm": "0", "CapEff": "0"}
     statuses[me] = dict(plain)

@@ -1049,28 +1049,113 @@ YAMA_SCOPES = {  # Documentation/admin-guide/LSM/Yama.rst
 }
 
 
-def _why_not_traced(pid: int) -> str:
-    """Why PTRACE_SEIZE of ``pid`` was refused, as far as this machine tells: Yama's
-    setting, the kernel's own access check (another user; capabilities the tracer
-    lacks, without CAP_SYS_PTRACE), or, when none of these applies, the kernel's refusal
-    as such (a security module, a process made not dumpable, one of another user
-    namespace): no cause is named that this machine does not show."""
+@dataclass(frozen=True)
+class TraceAccess:
+    """What /proc shows of this process and of a process it would trace, as the kernel's
+    check of an attach reads them (``refusals``)."""
+
+    uid: int  # this process's real uid and gid: an attach compares these (REALCREDS)
+    gid: int
+    cap_eff: int  # its capabilities (CapEff:, CapPrm:)
+    cap_prm: int
+    uids: tuple[int, ...]  # the process's real, effective and saved uids (Uid:, less fsuid)
+    gids: tuple[int, ...]  # and gids (Gid:)
+    their_cap_prm: int
+    dumpable: bool | None  # None where /proc does not tell
+    ancestor: bool  # this process is the process or one of its ancestors (PPid:)
+    yama: str | None  # Yama's ptrace_scope; None without Yama
+
+
+def refusals(access: TraceAccess) -> list[str]:
+    """The checks of an attach (kernel/ptrace.c, __ptrace_may_access, for
+    PTRACE_MODE_ATTACH_REALCREDS, then the security modules) that ``access`` fails, in
+    words. The kernel asks, in turn: this process's real uid is each of the process's
+    real, effective and saved uids, and its real gid each of its gids; the process is
+    dumpable; it holds no capability this one does not (commoncap); and Yama's scope:
+    1, this process is an ancestor of it (or named by it with PR_SET_PTRACER, which /proc
+    does not show), 2, CAP_SYS_PTRACE, 3, never. CAP_SYS_PTRACE (effective) passes all
+    but Yama's 3. The first of the kernel's own checks that fails is named, and Yama's
+    scope besides when it refuses too."""
+    privileged = bool(access.cap_eff >> CAP_SYS_PTRACE & 1)
     reasons = []
-    scope = YAMA_SCOPE
+    if access.yama == "3" or (access.yama == "2" and not privileged) or (
+            access.yama == "1" and not privileged and not access.ancestor):
+        reasons.append(f"{YAMA_SCOPE} is {access.yama}: {YAMA_SCOPES[access.yama]}")
+    if privileged:
+        return reasons
+    others = [words for words in (_other_ids("user", "uid", access.uids, access.uid),
+                                  _other_ids("group", "gid", access.gids, access.gid)) if words]
+    if others:
+        reasons += others
+    elif access.dumpable is False:
+        reasons.append("it is not dumpable (a set-user-ID or set-group-ID program, one that "
+                       "changed its ids, or one that called prctl PR_SET_DUMPABLE 0): only a "
+                       "tracer with CAP_SYS_PTRACE may trace it (sudo)")
+    elif access.their_cap_prm & ~access.cap_prm:
+        reasons.append("it holds privileges (capabilities) that this process lacks")
+    return reasons
+
+
+def _other_ids(kind: str, name: str, theirs: tuple[int, ...], mine: int) -> str | None:
+    """Words for ids of a process (real, effective, saved) that are not all ``mine``, or
+    None when they are (or /proc did not show them)."""
+    if not theirs or set(theirs) == {mine}:
+        return None
+    if len(set(theirs)) == 1:
+        return f"it runs as another {kind} ({name} {theirs[0]})"
+    return (f"its {name}s (real, effective, saved: {', '.join(map(str, theirs))}) are not all "
+            f"{mine}, this process's real {name}")
+
+
+def _ids(line: str) -> tuple[int, ...]:
+    """The real, effective and saved ids of a Uid: or Gid: line of /proc/PID/status (the
+    fourth, the file system's, no attach compares)."""
+    fields = line.split()
+    return tuple(int(f) for f in fields[:3]) if len(fields) >= 3 else ()
+
+
+def _status_owner(pid: int) -> int | None:
+    """The owner of /proc/PID/status: the process's effective uid, or, while it is not
+    dumpable, root (of its memory's user namespace; fs/proc/base.c, task_dump_owner)."""
     try:
-        level = scope.read_text().strip()
+        return os.stat(f"/proc/{pid}/status").st_uid
     except OSError:
-        level = None
-    if level in YAMA_SCOPES:
-        reasons.append(f"{scope} is {level}: {YAMA_SCOPES[level]}")
+        return None
+
+
+def _is_ancestor(me: int, pid: int) -> bool:
+    """Whether process ``me`` is ``pid`` or one of its ancestors, by the PPid: chain
+    (Yama's task_is_descendant)."""
+    seen = set()
+    while pid > 0 and pid not in seen:
+        if pid == me:
+            return True
+        seen.add(pid)
+        pid = int(_status_of(pid).get("PPid", 0))
+    return False
+
+
+def _why_not_traced(pid: int) -> str:
+    """Why PTRACE_SEIZE of ``pid`` was refused, as far as this machine tells
+    (``refusals``), or, when /proc shows no check it fails, the kernel's refusal as such
+    (another security module, a process not dumpable where /proc cannot tell, one of
+    another user namespace): no cause is named that this machine does not show."""
     theirs, mine = _status_of(pid), _status_of(os.getpid())
-    may_trace_any = bool(int(mine.get("CapEff", "0"), 16) >> CAP_SYS_PTRACE & 1)
-    if not may_trace_any:
-        uids = set(theirs.get("Uid", "").split())
-        if uids and uids != {str(os.getuid())}:
-            reasons.append(f"it runs as another user (uid {theirs['Uid'].split()[0]})")
-        elif int(theirs.get("CapPrm", "0"), 16) & ~int(mine.get("CapPrm", "0"), 16):
-            reasons.append("it holds privileges (capabilities) that this process lacks")
+    try:
+        yama: str | None = YAMA_SCOPE.read_text().strip()
+    except OSError:
+        yama = None
+    uids = _ids(theirs.get("Uid", ""))
+    owner = _status_owner(pid)
+    # Owned by root while not dumpable: told apart only from a process not run as root.
+    dumpable = None if owner is None or len(uids) < 2 or uids[1] == 0 else owner == uids[1]
+    reasons = refusals(TraceAccess(
+        uid=(_ids(mine.get("Uid", "")) or (os.getuid(),))[0],
+        gid=(_ids(mine.get("Gid", "")) or (os.getgid(),))[0],
+        cap_eff=int(mine.get("CapEff", "0"), 16),
+        cap_prm=int(mine.get("CapPrm", "0"), 16), uids=uids, gids=_ids(theirs.get("Gid", "")),
+        their_cap_prm=int(theirs.get("CapPrm", "0"), 16), dumpable=dumpable,
+        ancestor=_is_ancestor(os.getpid(), pid), yama=yama))
     if not reasons:
         reasons.append("the kernel refused it (a security module's rule, a program made "
                        "not dumpable such as a set-user-ID one, or a process beyond this "
