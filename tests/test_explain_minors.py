@@ -4,7 +4,8 @@ twice (or was swallowed, a SIGTRAP). A child that ended with no stop seen left i
 bookkeeping to the next process given its pid. A second output pipe that could not be
 made left the first one open. PATH set but empty found nothing where a shell finds
 ./NAME. The end of a run looked for what was left of it every 2 ms. A refused --pid
-named Yama where CAP_SYS_PTRACE overrides it, and compared ids the kernel does not."""
+named Yama where CAP_SYS_PTRACE overrides it, and compared ids the kernel does not.
+The timers signalled by pid and group number, reaching a process given the pid since."""
 
 from __future__ import annotations
 
@@ -312,3 +313,144 @@ def test_a_refused_trace_names_what_the_kernel_checks(tmp_path, monkeypatch):
     owners[other] = 0
     assert why().startswith("it is not dumpable (")
     assert why(mine=sys_ptrace).startswith(kernel)
+
+
+# The first process waits until its child has a group of its own (setsid), then exits:
+# its group is empty and its pid free, while the child, followed, keeps the run going.
+LEAVES_EARLY = r"""
+#include <unistd.h>
+
+int main(void)
+{
+    int ready[2];
+    pipe(ready);
+    if (fork() == 0) {
+        setsid();
+        write(ready[1], "", 1);
+        sleep(10);
+        return 0;
+    }
+    char c;
+    read(ready[0], &c, 1);
+    return 0;
+}
+"""
+
+# Pid 1 of a pid namespace of its own. Once the first process is reaped, a process that
+# is none of the run's is given its pid (ns_last_pid) and leads a group of its own: a
+# sleep, the child of a keeper that is this process's (not the run's) child. Then the
+# delay's SIGSTOP is due, and the deadline's SIGKILL.
+IMPOSTOR = r"""
+import json, os, signal, subprocess, sys
+from pathlib import Path
+from roads.explain.trace import Tracer, parse_stop
+
+KEEPER = (
+    "import os, sys\n"
+    "sys.stdin.readline()\n"
+    "pid = os.fork()\n"
+    "if pid == 0:\n"
+    "    os.setsid()\n"
+    "    os.execvp('sleep', ['sleep', '30'])\n"
+    "print(pid, flush=True)\n"
+    "os.waitpid(pid, 0)\n")
+keeper = subprocess.Popen([sys.executable, "-c", KEEPER], stdin=subprocess.PIPE,
+                          stdout=subprocess.PIPE, text=True)
+impostor = []
+
+class GivesThePidAgain(Tracer):
+    def _ended(self, tid, status, killed=False):
+        super()._ended(tid, status, killed)
+        if tid == self.main and not impostor:
+            Path("/proc/sys/kernel/ns_last_pid").write_text(str(self.main - 1))
+            keeper.stdin.write("\n")
+            keeper.stdin.flush()
+            impostor.append(int(keeper.stdout.readline()))
+
+tracer = GivesThePidAgain([sys.argv[1]], [parse_stop("0.5s")], on_stop=lambda hit: None,
+                          follow_fork=True, deadline=1.5)
+outcome = tracer.run()
+try:
+    state = Path(f"/proc/{impostor[0]}/stat").read_text().rsplit(")", 1)[1].split()[0]
+except OSError:
+    state = "gone"
+try:
+    os.kill(impostor[0], signal.SIGKILL)
+except ProcessLookupError:
+    pass
+keeper.wait(timeout=10)
+print(json.dumps({"main": outcome.pid, "impostor": impostor[0], "state": state,
+                  "timed_out": outcome.timed_out}))
+"""
+
+
+def test_the_timers_signal_no_process_that_took_the_programs_pid(gcc, tmp_path):
+    """The delay stop and the deadline are timers, whose threads signalled the program
+    by its pid and its group by number (kill, killpg), at any moment: the first process
+    reaped, another process given its pid (here made sure of in a pid namespace) was
+    stopped by the delay's SIGSTOP and killed with its group at the deadline. They
+    signal through pidfds now, which reach the run's processes and no other."""
+    import json
+    import sys
+
+    if shutil.which("unshare") is None:
+        pytest.skip("no unshare (util-linux)")
+    binary = _build(tmp_path, "leaves_early", LEAVES_EARLY, "-O0")
+    root = str(Path(__file__).resolve().parents[1])
+    done = subprocess.run(["unshare", "--pid", "--fork", "--mount-proc", sys.executable, "-c",
+                           IMPOSTOR, str(binary)], capture_output=True, text=True,
+                          timeout=60, env={**os.environ, "PYTHONPATH": root})
+    if done.returncode != 0 and "unshare" in done.stderr.split(":")[0]:
+        pytest.skip(f"no pid namespace here: {done.stderr.strip()}")
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    assert result["impostor"] == result["main"], "the pid was not given again"
+    assert result["timed_out"]
+    assert result["state"] in ("S", "R"), result  # T: stopped; Z or gone: killed
+
+
+# The first process and a child it does not have followed both wait past the deadline,
+# in the run's group.
+OUTLIVES = r"""
+#include <unistd.h>
+
+int main(void)
+{
+    if (fork() == 0)
+        for (;;)
+            pause();
+    sleep(30);
+    return 0;
+}
+"""
+
+
+@pytest.mark.parametrize("kernel", ["pidfds", "no-group-flag", "no-pidfds"])
+def test_the_deadline_ends_the_run_with_or_without_pidfds(gcc, tmp_path, monkeypatch,
+                                                          no_leftovers, kernel):
+    """Where the kernel has no pidfds (before 5.3) or pidfd_send_signal takes no
+    PIDFD_SIGNAL_PROCESS_GROUP (before 6.9), the run's processes are signalled by pid
+    and its group by number, as before: the delay still stops the program, and the
+    deadline ends it and its child not followed (no_leftovers)."""
+    import errno
+
+    binary = _build(tmp_path, "outlives", OUTLIVES, "-O0")
+    if kernel == "no-pidfds":
+        def pidfd_open(pid: int, flags: int = 0) -> int:
+            raise OSError(errno.ENOSYS, os.strerror(errno.ENOSYS))
+
+        monkeypatch.setattr(os, "pidfd_open", pidfd_open)
+    elif kernel == "no-group-flag":
+        real = signal.pidfd_send_signal
+
+        def pidfd_send_signal(fd: int, sig: int, siginfo=None, flags: int = 0) -> None:
+            if flags:
+                raise OSError(errno.EINVAL, os.strerror(errno.EINVAL))
+            real(fd, sig, siginfo, flags)
+
+        monkeypatch.setattr(signal, "pidfd_send_signal", pidfd_send_signal)
+    hits: list[str] = []
+    tracer = Tracer([str(binary)], [parse_stop("0.3s"), parse_stop("exit")],
+                    on_stop=lambda hit: hits.append(hit.label), deadline=1.0)
+    outcome = tracer.run()
+    assert hits == ["0.3s"] and outcome.timed_out

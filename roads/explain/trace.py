@@ -33,6 +33,7 @@ on.
 
 from __future__ import annotations
 
+import errno
 import os
 import re
 import select
@@ -68,6 +69,7 @@ CLONE_VM = 0x100
 SHADOW_OPTIONS = (pt.PTRACE_O_TRACESYSGOOD | pt.PTRACE_O_TRACEEXEC | pt.PTRACE_O_TRACEEXIT
                   | pt.PTRACE_O_EXITKILL)
 UNISTD = Path("/usr/include/x86_64-linux-gnu/asm/unistd_64.h")
+PIDFD_SIGNAL_PROCESS_GROUP = 1 << 2  # linux/pidfd.h (Linux 6.9): to the pidfd's process group
 
 
 @dataclass(frozen=True)
@@ -267,6 +269,102 @@ class _Drain:
             self.read_end = -1
 
 
+class _Signals:
+    """The run's processes, signalled through pidfds (pidfd_open(2), Linux 5.3). A signal
+    through one reaches that process, or, with PIDFD_SIGNAL_PROCESS_GROUP, what is left
+    of the group it led, and never another process that was given the pid since, as one
+    sent by pid or group number may: the timers signal from threads of their own at any
+    moment, seconds after the program's first process may have been reaped.
+
+    A pidfd is opened while the process is an unreaped tracee of this process (its pid
+    is its own then), and closed once it is reaped or let go (``drop``), a group's
+    leader's at the end of the run, under a lock that each signal holds too: none goes
+    through a descriptor closed meanwhile and given to another file. Where the kernel
+    gives no pidfd (Linux before 5.3, or no descriptor left), the process is signalled
+    by its pid until it is reaped, and a group is by its number where its leader's pidfd
+    cannot reach it (Linux before 6.9)."""
+
+    def __init__(self) -> None:
+        self._fds: dict[int, int | None] = {}  # pid -> its pidfd; None: by its pid
+        self._lock = threading.Lock()
+        self._by_group = True  # whether the kernel takes PIDFD_SIGNAL_PROCESS_GROUP
+
+    def add(self, pid: int) -> None:
+        """Process ``pid``, an unreaped tracee, is one of the run's."""
+        try:
+            fd: int | None = os.pidfd_open(pid)
+        except OSError as exc:
+            if exc.errno == errno.EINVAL:  # a thread: signalled with its process
+                return
+            fd = None  # ENOSYS, EMFILE
+        with self._lock:
+            old = self._fds.pop(pid, None)  # a pid reaped, let go and given again
+            if old is not None:
+                os.close(old)
+            self._fds[pid] = fd
+
+    def drop(self, pid: int, leader: bool = False) -> None:
+        """Process ``pid`` is reaped or let go: it is signalled no more, but for the
+        pidfd of a group's ``leader``, kept to reach what is left of its group."""
+        with self._lock:
+            if leader and self._fds.get(pid) is not None:
+                return
+            fd = self._fds.pop(pid, None)
+            if fd is not None:
+                os.close(fd)
+
+    def kill(self, pid: int, sig: int) -> None:
+        """``sig`` to process ``pid``, if it is one of the run's still."""
+        with self._lock:
+            if pid in self._fds:
+                self._send(pid, sig)
+
+    def kill_group(self, group: int, sig: int) -> None:
+        """``sig`` to process group ``group``."""
+        with self._lock:
+            self._send_group(group, sig)
+
+    def kill_all(self, groups: tuple[int, ...], sig: int) -> None:
+        """``sig`` to each of ``groups`` and to each process of the run."""
+        with self._lock:
+            for group in groups:
+                self._send_group(group, sig)
+            for pid in self._fds:
+                self._send(pid, sig)
+
+    def _send(self, pid: int, sig: int) -> None:
+        fd = self._fds[pid]
+        try:
+            if fd is None:
+                os.kill(pid, sig)
+            else:
+                signal.pidfd_send_signal(fd, sig)
+        except OSError:  # ended, or reaped already
+            pass
+
+    def _send_group(self, group: int, sig: int) -> None:
+        fd = self._fds.get(group)  # the group's leader, when it is one of the run's
+        if fd is not None and self._by_group:
+            try:
+                signal.pidfd_send_signal(fd, sig, None, PIDFD_SIGNAL_PROCESS_GROUP)
+                return
+            except OSError as exc:
+                if exc.errno != errno.EINVAL:  # ESRCH: no process left in it
+                    return
+                self._by_group = False  # a kernel before 6.9
+        try:
+            os.killpg(group, sig)
+        except OSError:
+            pass
+
+    def close(self) -> None:
+        with self._lock:
+            for fd in self._fds.values():
+                if fd is not None:
+                    os.close(fd)
+            self._fds.clear()
+
+
 class Tracer:
     """One run of ``argv`` under ptrace, stopped at ``stops``; ``run`` returns its Outcome."""
 
@@ -301,6 +399,7 @@ class Tracer:
         self.shadows: set[int] = set()  # children traced only past breakpoints (_shadow)
         self.pending: set[int] = set()  # new tids stopped before their parent's event
         self.groups: set[int] = set()  # process groups tracees made, besides the run's
+        self.signals = _Signals()  # the run's processes, signalled through pidfds
         self._ending = False  # set once the run is being killed (_kill_all)
         self.main = 0
         self.outcome: Outcome | None = None
@@ -364,6 +463,7 @@ class Tracer:
             drains.append(_Drain())  # stderr: should this fail, the first is closed below
             started = time.monotonic()
             self.main = self._spawn(drains[0].write_end, drains[1].write_end)
+            self.signals.add(self.main)
             for d in drains:
                 d.close_write_end()
             self.outcome = Outcome(self.main)
@@ -397,16 +497,14 @@ class Tracer:
                 self._resume(pid)
                 self._loop()
             except BaseException as exc:
-                for t in timers:
-                    t.cancel()
+                _stop(timers)
                 try:
                     self._kill_all()
                 except ExplainError as failed:  # told beside the error that ended the run
                     exc.add_note(failed.message)
                 raise
             else:
-                for t in timers:
-                    t.cancel()
+                _stop(timers)
                 self._kill_all()
             finally:
                 if mask is not None:
@@ -420,6 +518,7 @@ class Tracer:
         finally:
             for d in drains:
                 d.close()
+            self.signals.close()  # the timers ended: no signal goes through them now
         return self.outcome
 
     def _time_out(self) -> None:
@@ -427,28 +526,17 @@ class Tracer:
         self._kill_every(signal.SIGKILL)
 
     def _kill_every(self, sig: int) -> None:
-        """``sig`` to the run's group and to every process traced, also one that left the
-        group (``setsid``). A copy of the tracees: the loop's thread changes them."""
-        for group in (self.main, *self.groups.copy()):
-            try:
-                os.killpg(group, sig)
-            except OSError:
-                pass
-        for tid in list(self.traced.copy()) + list(self.fork_kind.copy()):
-            try:
-                os.kill(tid, sig)
-            except OSError:
-                pass
+        """``sig`` to the run's group, the groups its tracees made, and every process of
+        the run, also one that left the groups (``setsid``); through pidfds
+        (``_Signals``). A copy of the groups: the loop's thread changes them."""
+        self.signals.kill_all((self.main, *self.groups.copy()), sig)
 
     def _delay(self, spec: StopSpec) -> None:
         """SIGSTOP to the program's process, not to one thread: the kernel gives it to a
         thread that is still running (one that has ended, as the main thread does by
         pthread_exit, takes no signal), and any of its threads reports it."""
         self._delay_sent.add(spec.label)
-        try:
-            os.kill(self.main, signal.SIGSTOP)
-        except OSError:
-            pass
+        self.signals.kill(self.main, signal.SIGSTOP)  # none once it is reaped
 
     def _kill_all(self) -> None:
         """Nothing of the run survives it: its groups, then every tracee left, reaped."""
@@ -670,10 +758,7 @@ class Tracer:
                 continue
             if group != self.main and group != os.getpgrp():
                 if group not in self.groups and (self._ending or self._timed_out.is_set()):
-                    try:  # found while the run is being ended: ended with it
-                        os.killpg(group, signal.SIGKILL)
-                    except OSError:
-                        pass
+                    self.signals.kill_group(group, signal.SIGKILL)  # found while it is ended
                 self.groups.add(group)
             elif group != self.main:
                 unknown.append(tid)
@@ -748,6 +833,8 @@ class Tracer:
         self.fork_kind.pop(tid, None)
         self.shares_memory.discard(tid)
         self.pending.discard(tid)
+        if tid == tgid:
+            self.signals.drop(tid, leader=tid == self.main or tid in self.groups)
         if tid == tgid and self.outcome and tid in self.outcome.processes:
             ending = self.outcome.processes[tid]
             if ending.status is None:
@@ -797,6 +884,7 @@ class Tracer:
             pt.call(pt.PTRACE_DETACH, tid, 0, 0)
         except OSError:
             pass
+        self.signals.drop(tid)  # let go: its parent reaps it
 
     def _stopped(self, tid: int, status: int) -> None:
         if tid in self.shadows:
@@ -808,6 +896,7 @@ class Tracer:
         if event in (pt.PTRACE_EVENT_FORK, pt.PTRACE_EVENT_VFORK, pt.PTRACE_EVENT_CLONE):
             child = pt.event_msg(tid)
             self.fork_kind[child] = event
+            self.signals.add(child)
             if _clone_flags(tid) & CLONE_VM:
                 self.shares_memory.add(child)
             self._resume(tid)
@@ -881,6 +970,7 @@ class Tracer:
             self.shadows.discard(tid)
             self.traced.pop(tid, None)
             self.interrupted.pop(tid, None)
+            self.signals.drop(tid, leader=tid in self.groups)
             try:
                 pt.call(pt.PTRACE_DETACH, tid, 0, 0)
             except ProcessLookupError:
@@ -1012,6 +1102,16 @@ class Tracer:
         ppid = int(_status_of(tgid).get("PPid", 0))
         self.on_stop(Hit(tgid, ppid, spec.label, addresses))
         self.outcome.reached.append(spec.label)
+
+
+def _stop(timers: list[threading.Timer]) -> None:
+    """The timers cancelled, and those that fired ended (the pidfds they signal through
+    are closed next)."""
+    for t in timers:
+        t.cancel()
+    for t in timers:
+        if t.ident is not None:
+            t.join()
 
 
 def _clone_flags(tid: int) -> int:
