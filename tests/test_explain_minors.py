@@ -9,19 +9,23 @@ The timers signalled by pid and group number, reaching a process given the pid s
 
 from __future__ import annotations
 
+import errno
+import json
 import os
+import resource
 import shutil
 import signal
 import subprocess
+import sys
 import time
 from pathlib import Path
 
 import pytest
 
+from roads.errors import ExplainError
+from roads.explain import trace
+from roads.explain.command import user_program
 from roads.explain.trace import Hit, Tracer, parse_stop
-
-pytestmark = [pytest.mark.gcc]
-
 
 @pytest.fixture
 def gcc():
@@ -58,6 +62,7 @@ int main(void)
 """
 
 
+@pytest.mark.gcc
 @pytest.mark.parametrize("sig", [signal.SIGUSR1, signal.SIGWINCH, signal.SIGTRAP],
                          ids=["handled", "ignored", "sigtrap"])
 def test_a_signal_due_during_a_step_counts_the_call_once(gcc, tmp_path, no_leftovers, sig):
@@ -157,15 +162,13 @@ print(json.dumps({"gone": gone, "stdout": tracer.run().stdout}))
 """
 
 
+@pytest.mark.gcc
 def test_a_child_ended_unseen_leaves_nothing_a_later_pid_inherits(gcc, tmp_path):
     """A child made with CLONE_VM that ended before its first stop was seen kept its
     entry in Tracer.shares_memory: the next process given its pid, a plain fork (a
     copy of the memory, int3 bytes and all), was taken for a child sharing the memory,
     traced as a shadow with its breakpoints left in, and its own child, never traced,
     died of SIGTRAP in step(). Now it is a copy: its breakpoints taken out, let go."""
-    import json
-    import sys
-
     if shutil.which("unshare") is None:
         pytest.skip("no unshare (util-linux)")
     binary = _build(tmp_path, "reused", REUSED, "-O0")
@@ -191,10 +194,6 @@ def test_no_descriptor_is_left_when_the_second_pipe_cannot_be_made(no_leftovers)
     """With room for one pipe left (RLIMIT_NOFILE), the run's second output pipe failed
     with EMFILE, an OSError with no word of what it was for, and the first pipe's two
     descriptors stayed open in the tracer's process."""
-    import resource
-
-    from roads.errors import ExplainError
-
     before = _open_fds()
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     free = [fd for fd in range(soft) if fd not in before][:3]
@@ -221,8 +220,6 @@ def test_a_name_is_looked_up_on_path_as_the_shell_does(tmp_path, monkeypatch, pa
     """The shell is the oracle: ``sh -c 'command -v NAME'`` (dash, bash alike). An empty
     entry of PATH is the current folder, for a shell as for execvp; PATH set but empty
     is one such entry, where roads found nothing (shutil.which's choice)."""
-    from roads.explain.command import user_program
-
     program = tmp_path / "here-only"
     program.write_text("#!/bin/sh\nexit 0\n")
     program.chmod(0o755)
@@ -245,9 +242,6 @@ def test_the_end_of_a_run_looks_for_its_leftovers_less_and_less_often(monkeypatc
     until KILL_WAIT, each look reading this process's children from /proc: where the
     kernel keeps no children files (CONFIG_PROC_CHILDREN), every process's stat. The
     looks came every 2 ms, hundreds a second; now the pause between them grows."""
-    from roads.errors import ExplainError
-    from roads.explain import trace
-
     looks: list[float] = []
     real = trace._children
 
@@ -275,8 +269,6 @@ def test_a_refused_trace_names_what_the_kernel_checks(tmp_path, monkeypatch):
     whose fsuid alone differed; its gids were not looked at), whether it is dumpable
     (/proc/PID/status is root's while it is not), and Yama's scope, which CAP_SYS_PTRACE
     overrides at 1 and 2 and an ancestor passes at 1 (it was named all the same)."""
-    from roads.explain import trace
-
     me, other = os.getpid(), 4242
     mine = {"Uid": "1000\t1000\t1000\t1000", "Gid": "1000\t1000\t1000\t1000",
             "CapEff": "0", "CapPrm": "0"}
@@ -384,15 +376,13 @@ print(json.dumps({"main": outcome.pid, "impostor": impostor[0], "state": state,
 """
 
 
+@pytest.mark.gcc
 def test_the_timers_signal_no_process_that_took_the_programs_pid(gcc, tmp_path):
     """The delay stop and the deadline are timers, whose threads signalled the program
     by its pid and its group by number (kill, killpg), at any moment: the first process
     reaped, another process given its pid (here made sure of in a pid namespace) was
     stopped by the delay's SIGSTOP and killed with its group at the deadline. They
     signal through pidfds now, which reach the run's processes and no other."""
-    import json
-    import sys
-
     if shutil.which("unshare") is None:
         pytest.skip("no unshare (util-linux)")
     binary = _build(tmp_path, "leaves_early", LEAVES_EARLY, "-O0")
@@ -425,6 +415,7 @@ int main(void)
 """
 
 
+@pytest.mark.gcc
 @pytest.mark.parametrize("kernel", ["pidfds", "no-group-flag", "no-pidfds"])
 def test_the_deadline_ends_the_run_with_or_without_pidfds(gcc, tmp_path, monkeypatch,
                                                           no_leftovers, kernel):
@@ -432,8 +423,6 @@ def test_the_deadline_ends_the_run_with_or_without_pidfds(gcc, tmp_path, monkeyp
     PIDFD_SIGNAL_PROCESS_GROUP (before 6.9), the run's processes are signalled by pid
     and its group by number, as before: the delay still stops the program, and the
     deadline ends it and its child not followed (no_leftovers)."""
-    import errno
-
     binary = _build(tmp_path, "outlives", OUTLIVES, "-O0")
     if kernel == "no-pidfds":
         def pidfd_open(pid: int, flags: int = 0) -> int:
