@@ -186,16 +186,32 @@ def test_a_delay_stops_a_program_whose_main_thread_has_ended(tmp_path, no_leftov
     assert outcome.ended_after_last_stop and not outcome.timed_out
 
 
-def test_a_stop_after_the_main_thread_ended_says_why_it_cannot_be_read(tmp_path, no_leftovers):
-    """The same program through the command: the stop is reached, but /proc/PID shows
-    no memory once the main thread has ended, and the reading failed with "process N
-    exited while reading /proc/N/smaps", though the process ran on. The error says
-    what happened and what to do."""
+def test_a_stop_after_the_main_thread_ended_is_read_through_another_thread(tmp_path,
+                                                                           no_leftovers):
+    """The same program through the command: /proc/PID shows no memory once the main
+    thread has ended, and the reading failed ("process N exited while reading
+    /proc/N/smaps", then an error saying the stop could not be read), though the
+    process ran on. Its memory is read through the thread still running: the stop is
+    the process's, with its areas (the program's own file among them)."""
     binary = _build(tmp_path, "main_thread_ends", MAIN_THREAD_ENDS)
-    with pytest.raises(session_mod.ExplainError,
-                       match=r"^--at 0\.5s: the program's main thread \(process \d+\) has ended "
-                             r"\(pthread_exit, say\) while its other threads run on"):
-        session_mod.explain_program([str(binary)], ["0.5s", "exit"], deadline=10.0)
+    session = session_mod.explain_program([str(binary)], ["0.5s", "exit"], deadline=10.0)
+    run = session.capture.variants["default"].runs[0]
+    stopped, ended = run.checkpoints
+    assert (stopped.name, stopped.pid, ended.name, ended.pid) == ("0.5s", run.pid, "exit", run.pid)
+    assert any(r.pathname == str(binary) for r in stopped.regions)
+    assert stopped.status.Pid != run.pid  # the lines of the thread it was read through
+
+
+def test_the_exit_stop_is_the_processs_exit_not_its_main_threads(tmp_path, no_leftovers):
+    """main() ends by pthread_exit 2 s before the process exits: the exit stop was taken
+    at the main thread's end, first, before the delay's; it is the last thread's now,
+    read through it."""
+    binary = _build(tmp_path, "main_thread_ends", MAIN_THREAD_ENDS)
+    session = session_mod.explain_program([str(binary)], ["0.5s", "exit"], deadline=10.0)
+    run = session.capture.variants["default"].runs[0]
+    assert [c.name for c in run.checkpoints] == ["0.5s", "exit"]
+    ended = run.checkpoints[-1]
+    assert ended.pid == run.pid and ended.status.Pid != run.pid  # read through the thread
 
 
 FORKS_DURING_A_STOP = r"""

@@ -12,6 +12,7 @@ import shlex
 import sys
 import tempfile
 from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import Callable
 
@@ -22,6 +23,7 @@ from ..capture.elf import read_elf
 from ..capture.proc import Proc
 from ..capture.runner import EMPTIED, Stop, describe_status, emptied
 from ..capture.samples import DEFAULT_FLAGS
+from ..capture.show import live_thread
 from ..capture.snapshot import snapshot_process
 from ..capture.toolchain import provenance
 from ..constants import ADDR_NO_RANDOMIZE
@@ -83,24 +85,26 @@ def _checkpoint(hit: Hit, seq: int, proc: Proc) -> dict:
     try:
         return snapshot_process(stop, proc, NO_BUILD_DIR)
     except ProcessGone:
-        if _leader_gone(hit.pid):
-            raise ExplainError(
-                f"--at {hit.label}: the program's main thread (process {hit.pid}) has ended "
-                "(pthread_exit, say) while its other threads run on; Linux then shows none of "
-                f"its memory in /proc/{hit.pid}, so the stop cannot be read (stop it before "
-                "its main thread ends)") from None
-        raise
+        # Its main thread has ended (pthread_exit, say) while others run on: /proc/PID
+        # shows no memory then, /proc/PID/task/TID of a thread still running shows it
+        # all (every thread shares it), as roads show reads it. The checkpoint is the
+        # process's; the status lines are that thread's.
+        tid = live_thread(hit.pid, proc) if _leader_gone(hit.pid, proc) else None
+        if tid is None:
+            raise
+        record = snapshot_process(replace(stop, pid=tid), Proc(proc.path(hit.pid, "task")),
+                                  NO_BUILD_DIR)
+        return {**record, "pid": hit.pid}
 
 
-def _leader_gone(pid: int) -> bool:
+def _leader_gone(pid: int, proc: Proc) -> bool:
     """Whether the main thread of process ``pid`` has ended while other threads of it
     run on: the leader a zombie (state Z), the process not."""
     try:
-        leader = (Path(f"/proc/{pid}/task/{pid}/stat")).read_text()
-        tasks = os.listdir(f"/proc/{pid}/task")
-    except OSError:
+        leader = Proc(proc.path(pid, "task")).stat(pid)
+    except RoadsError:
         return False
-    return leader[leader.rindex(")") + 2:].startswith("Z") and len(tasks) > 1
+    return leader.state == "Z" and live_thread(pid, proc) is not None
 
 
 def _capture(name: str, command_line: list[str], exe: str, checkpoints: list[dict], *,

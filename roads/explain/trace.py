@@ -13,8 +13,9 @@ Stops (``parse_stop``):
   first argument ``__libc_start_main`` receives (rdi at its first instruction).
 - ``syscall:NAME`` or ``syscall:NAME:N``: the N-th call of a system call, stopped when
   it *returns*, so that the memory it made or changed is there to see.
-- ``exit``: each followed process as it exits (PTRACE_EVENT_EXIT: its memory is still
-  mapped), whether by exit() or by a signal.
+- ``exit``: each followed process as it exits (PTRACE_EVENT_EXIT of its last thread: its
+  memory is still mapped), whether by exit() or by a signal; a main thread that ends
+  alone (pthread_exit) while others run on is not the process's exit.
 - ``DELAY`` (``0.5s``, ``200ms``): that long after the program started.
 
 Breakpoints and the counts hold in the first process and, with ``follow_fork``, in its
@@ -394,6 +395,10 @@ class Tracer:
         # (_step_over): the thread's next trap there, with that stack, is the same call.
         self.interrupted: dict[int, tuple[int, int]] = {}
         self.traced: dict[int, int] = {}  # tid -> tgid
+        # tids whose PTRACE_EVENT_EXIT came: a process exits with the last of its threads
+        # (its main thread may end alone, pthread_exit, and the others run on).
+        self.exiting: set[int] = set()
+        self.exit_taken: set[int] = set()  # tgids whose exit stop was taken
         self.fork_kind: dict[int, int] = {}  # new pid -> PTRACE_EVENT_*
         self.shares_memory: set[int] = set()  # new pids made with CLONE_VM
         self.shadows: set[int] = set()  # children traced only past breakpoints (_shadow)
@@ -826,6 +831,9 @@ class Tracer:
     def _ended(self, tid: int, status: int, killed: bool = False) -> None:
         tgid = self.traced.pop(tid, tid)
         self.interrupted.pop(tid, None)
+        self.exiting.discard(tid)
+        if tid == tgid:
+            self.exit_taken.discard(tgid)
         # A new one that ended before its first stop was seen (the kernel makes no exit
         # stop for a thread with SIGKILL pending of its own): what its parent's event,
         # or its stop seen before that event, noted of it goes with it, or a process
@@ -912,9 +920,17 @@ class Tracer:
             self._resume(tid)
             return
         if event == pt.PTRACE_EVENT_EXIT:
-            # Not when the deadline killed it: that end is ours, not the program's exit.
+            # The process exits with the last of its threads to exit, its memory still
+            # mapped: a main thread that ends alone (pthread_exit) is not its exit, and
+            # the stop is then read through the thread that exits last. Not when the
+            # deadline killed it: that end is ours, not the program's exit.
+            self.exiting.add(tid)
+            last = tgid not in self.exit_taken and all(
+                t in self.exiting for t in self._threads(tgid))
+            if last:
+                self.exit_taken.add(tgid)  # once: a thread seen only now comes too late
             for spec in self.stops:
-                if spec.kind == "exit" and tid == tgid and not self._timed_out.is_set():
+                if spec.kind == "exit" and last and not self._timed_out.is_set():
                     self._hit(tid, spec, ())
             self._resume(tid)
             return
@@ -1093,6 +1109,24 @@ class Tracer:
             regs.rip = addr + length
         pt.set_regs(tid, regs)
         return True
+
+    def _threads(self, tgid: int) -> set[int]:
+        """The threads of process ``tgid`` not ended yet: those traced, and those the
+        kernel lists (a thread just made, whose first stop is not seen yet), but for any
+        already a zombie."""
+        threads = {t for t, g in self.traced.items() if g == tgid}
+        try:
+            listed = [int(t) for t in os.listdir(f"/proc/{tgid}/task") if t.isdigit()]
+        except OSError:
+            return threads
+        for t in listed:
+            try:
+                stat = Path(f"/proc/{tgid}/task/{t}/stat").read_bytes()
+            except OSError:
+                continue
+            if stat[stat.rindex(b")") + 2:][:1] not in (b"Z", b"X"):
+                threads.add(t)
+        return threads
 
     def _hit(self, tid: int, spec: StopSpec, addresses: tuple) -> None:
         tgid = self.traced.get(tid, tid)
