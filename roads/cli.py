@@ -42,7 +42,8 @@ RUN_OUTPUT = 64 << 20
 def run_limits() -> str:
     """``roads run --help``'s account of its sandbox (RUN_*), in the numbers it uses."""
     return (f"The program runs in a sandbox: at most {RUN_PROCESSES} processes and threads "
-            f"at once, {RUN_ADDRESS_SPACE >> 30} GiB of address space each and "
+            f"at once, {RUN_ADDRESS_SPACE >> 30} GiB of address space each, as much "
+            "processor time each as the run's time allows on every core, and "
             f"{RUN_OUTPUT >> 20} MiB of output. At --after the program's first process is "
             "stopped and shown, then everything it started is killed; a program that ended "
             "before --after is reported then, and what it left running (a daemon, `cmd &`) "
@@ -329,7 +330,7 @@ def cmd_run(args) -> int:
             exc.message = f"{program[0]}: {exc.message}"
         raise
     if not spaces:
-        left = "; what it left running was killed" if result.left_killed else ""
+        left = "; anything it left running was killed" if result.left_killed else ""
         print(printable(f"roads: {shlex.join(program)} ended ({result.main.describe()}) "
                         f"before {args.after:g} s{left}"), file=sys.stderr)
         sys.stderr.write(_printed(result, program[0]))

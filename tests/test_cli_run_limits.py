@@ -68,7 +68,7 @@ def test_a_program_that_left_a_process_behind_is_reported_at_after(tmp_path, mon
     assert time.monotonic() - started < cli.RUN_GRACE / 2
     err = capsys.readouterr().err
     assert err.startswith("roads: sh -c 'sleep 1000 &' ended (exit status 0) before 0.2 s; "
-                          "what it left running was killed\n"), err
+                          "anything it left running was killed\n"), err
     left = subprocess.run(["pgrep", "-f", "^sleep 1000$"], capture_output=True, text=True)
     assert left.stdout == ""
 

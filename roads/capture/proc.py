@@ -889,6 +889,23 @@ class Proc:
             return False
         return stat.state in {"Z", "X", "x"} or bool(stat.flags & PF_EXITING.value)
 
+    def tasks(self, pid: int) -> Proc:
+        """The threads of ``pid`` (/proc/PID/task), read as processes are: each thread's
+        files lie under its id there."""
+        return Proc(self.path(pid, "task"))
+
+    def other_thread(self, pid: int) -> int | None:
+        """A thread of ``pid`` other than its main thread and not ending (``exited``),
+        the lowest such id; None when there is none. Where the main thread has ended
+        (pthread_exit) while others run on, /proc/PID shows none of the process's
+        memory, and /proc/PID/task/TID of such a thread shows it all."""
+        tasks = self.tasks(pid)
+        try:
+            tids = sorted(int(t) for t in os.listdir(tasks.root) if t.isdigit())
+        except OSError:
+            return None
+        return next((tid for tid in tids if tid != pid and not tasks.exited(tid)), None)
+
 
 def _text(data: str | bytes) -> str:
     """Decode /proc text the way Python decodes file names, so odd bytes survive."""

@@ -719,8 +719,8 @@ class _Run:
         had ended, or was ending, first: then it ends as it would have, its status kept.
         A process whose main thread alone has ended (pthread_exit) is stopped all the
         same (SIGSTOP stops every thread), and waited for through a thread still running
-        (``live_thread``), which shows its memory where /proc/PID no longer does."""
-        if self.group is None:
+        (``Proc.other_thread``), which shows its memory where /proc/PID no longer does."""
+        if self.group is None or self.first_reaped():  # its pid may be another's by now
             return False
         try:
             os.kill(self.group, signal.SIGSTOP)
@@ -728,7 +728,7 @@ class _Run:
             return False
         through = None
         if self.proc.exited(self.group):  # it ended, or is ending, first
-            through = self.live_thread(self.group)
+            through = self.proc.other_thread(self.group)
             if through is None:
                 return False
         stat = self.proc.stat(self.group)
@@ -736,23 +736,14 @@ class _Run:
         try:
             self.checkpoint(self.group, stat.ppid, "stopped", through=through)
         except SampleError:
-            if self.proc.exited(self.group) and self.live_thread(self.group) is None:
+            if through is not None or not self.proc.exited(self.group):
+                raise
+            # Its main thread ended as it was being stopped: through another, if any.
+            through = self.proc.other_thread(self.group)
+            if through is None:
                 return False  # it ended as it was being stopped: the same
-            raise
+            self.checkpoint(self.group, stat.ppid, "stopped", through=through)
         return True
-
-    def live_thread(self, pid: int) -> int | None:
-        """A thread of ``pid`` other than its main thread that is not ending, the lowest
-        such id; None when there is none (the process has ended, or is ending)."""
-        tasks = Proc(self.proc.path(pid, "task"))
-        try:
-            tids = sorted(int(t) for t in os.listdir(tasks.root) if t.isdigit())
-        except OSError:
-            return None
-        for tid in tids:
-            if tid != pid and not tasks.exited(tid):
-                return tid
-        return None
 
     def first_reaped(self) -> bool:
         """Whether the launcher has reported the run's first process reaped."""
@@ -764,15 +755,14 @@ class _Run:
         status is in (``stop_after``)."""
         if not self.result.left_killed:
             self.result.left_killed = True
-            self.kill()
+            self.kill(group=False)  # its group may be empty, its number another's
 
     def wait_stopped(self, pid: int, name: str, through: int | None = None) -> None:
         """Wait until ``pid`` has really stopped after announcing checkpoint ``name``
         (``through``: a thread of it, watched where its main thread has ended)."""
         limit = time.monotonic() + STOP_WAIT
         pause = 0.00005
-        proc, watched = (self.proc, pid) if through is None else (
-            Proc(self.proc.path(pid, "task")), through)
+        proc, watched = (self.proc, pid) if through is None else (self.proc.tasks(pid), through)
         while True:
             try:
                 state = proc.stat(watched).state
@@ -791,10 +781,10 @@ class _Run:
 
     # -- endings ----------------------------------------------------------------
 
-    def kill(self) -> None:
-        """Kill the run: its group now, and through the launcher every descendant, also
-        one that left the group with setsid."""
-        if self.group is not None:
+    def kill(self, group: bool = True) -> None:
+        """Kill the run: its group now (unless ``group`` is False), and through the
+        launcher every descendant, also one that left the group with setsid."""
+        if group and self.group is not None:
             command.kill_group(self.group)
         if self.child.poll() is None:
             try:

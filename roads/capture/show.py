@@ -5,7 +5,6 @@
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -59,11 +58,11 @@ def address_space(pid: int, proc: Proc | None = None) -> AddressSpace:
         if ended is None:
             raise
         if ended.Threads > 1:
-            tid = live_thread(pid, proc)
+            tid = proc.other_thread(pid)
             if tid is None:  # the others ended meanwhile: the process is ending
                 raise ProcessGone(f"process {pid} exited while reading it") from None
             # Every thread shares the process's memory; its name stays the process's.
-            space = address_space(tid, Proc(proc.path(pid, "task")))
+            space = address_space(tid, proc.tasks(pid))
             return replace(space, pid=pid, name=ended.Name, read_through=tid)
         raise ProcessGone(f"process {pid} is a zombie: it has exited, and its parent "
                           f"(process {ended.PPid}) has not reaped it (waited for it) yet; "
@@ -80,26 +79,6 @@ def address_space(pid: int, proc: Proc | None = None) -> AddressSpace:
         exe=proc.exe(pid),
         regions=regions,
     )
-
-
-def live_thread(pid: int, proc: Proc) -> int | None:
-    """A thread of process ``pid`` other than its main thread, not ending (state Z or
-    X), the lowest such id; None when there is none. Its /proc/PID/task/TID shows the
-    process's memory when /proc/PID no longer does (the main thread has ended)."""
-    tasks = Proc(proc.path(pid, "task"))
-    try:
-        tids = sorted(int(t) for t in os.listdir(tasks.root) if t.isdigit())
-    except OSError:
-        return None
-    for tid in tids:
-        if tid == pid:
-            continue
-        try:
-            if not tasks.status(tid).State.startswith(("Z", "X")):
-                return tid
-        except RoadsError:
-            continue
-    return None
 
 
 def _ended(pid: int, proc: Proc) -> Status | None:

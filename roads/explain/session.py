@@ -23,7 +23,6 @@ from ..capture.elf import read_elf
 from ..capture.proc import Proc
 from ..capture.runner import EMPTIED, Stop, describe_status, emptied
 from ..capture.samples import DEFAULT_FLAGS
-from ..capture.show import live_thread
 from ..capture.snapshot import snapshot_process
 from ..capture.toolchain import provenance
 from ..constants import ADDR_NO_RANDOMIZE
@@ -89,11 +88,15 @@ def _checkpoint(hit: Hit, seq: int, proc: Proc) -> dict:
         # shows no memory then, /proc/PID/task/TID of a thread still running shows it
         # all (every thread shares it), as roads show reads it. The checkpoint is the
         # process's; the status lines are that thread's.
-        tid = live_thread(hit.pid, proc) if _leader_gone(hit.pid, proc) else None
+        if not _leader_gone(hit.pid, proc):
+            raise
+        # The thread held at the stop, when it is not the main one; else another.
+        tasks = proc.tasks(hit.pid)
+        held = hit.tid if hit.tid not in (None, hit.pid) and not tasks.exited(hit.tid) else None
+        tid = held or proc.other_thread(hit.pid)
         if tid is None:
             raise
-        record = snapshot_process(replace(stop, pid=tid), Proc(proc.path(hit.pid, "task")),
-                                  NO_BUILD_DIR)
+        record = snapshot_process(replace(stop, pid=tid), tasks, NO_BUILD_DIR)
         return {**record, "pid": hit.pid}
 
 
@@ -101,10 +104,10 @@ def _leader_gone(pid: int, proc: Proc) -> bool:
     """Whether the main thread of process ``pid`` has ended while other threads of it
     run on: the leader a zombie (state Z), the process not."""
     try:
-        leader = Proc(proc.path(pid, "task")).stat(pid)
+        leader = proc.tasks(pid).stat(pid)
     except RoadsError:
         return False
-    return leader.state == "Z" and live_thread(pid, proc) is not None
+    return leader.state == "Z" and proc.other_thread(pid) is not None
 
 
 def _capture(name: str, command_line: list[str], exe: str, checkpoints: list[dict], *,

@@ -136,6 +136,7 @@ class Hit:
     ppid: int
     label: str
     addresses: tuple[tuple[str, int], ...]
+    tid: int | None = None  # the thread that reported the stop, held at it (None: pid)
 
 
 @dataclass
@@ -402,7 +403,8 @@ class Tracer:
         self.fork_kind: dict[int, int] = {}  # new pid -> PTRACE_EVENT_*
         self.shares_memory: set[int] = set()  # new pids made with CLONE_VM
         self.shadows: set[int] = set()  # children traced only past breakpoints (_shadow)
-        self.pending: set[int] = set()  # new tids stopped before their parent's event
+        # new tids stopped before their parent's event -> the status of that first stop
+        self.pending: dict[int, int] = {}
         self.groups: set[int] = set()  # process groups tracees made, besides the run's
         self.signals = _Signals()  # the run's processes, signalled through pidfds
         self._ending = False  # set once the run is being killed (_kill_all)
@@ -817,7 +819,7 @@ class Tracer:
                 self._ended(tid, status)
                 continue
             if tid not in self.traced:
-                self._new_tid(tid)
+                self._new_tid(tid, status)
                 continue
             try:
                 self._stopped(tid, status)
@@ -840,7 +842,7 @@ class Tracer:
         # given its pid later would be taken for it (a copy for a shadow, say).
         self.fork_kind.pop(tid, None)
         self.shares_memory.discard(tid)
-        self.pending.discard(tid)
+        self.pending.pop(tid, None)
         if tid == tgid:
             self.signals.drop(tid, leader=tid == self.main or tid in self.groups)
         if tid == tgid and self.outcome and tid in self.outcome.processes:
@@ -850,10 +852,12 @@ class Tracer:
                 ending.killed_by_us = killed
             self.bp_in.pop(tid, None)
 
-    def _new_tid(self, tid: int) -> None:
+    def _new_tid(self, tid: int, status: int) -> None:
+        """The first stop seen of ``tid`` (``status``), a new thread or process; kept
+        for its parent's event when that has not come yet (``pending``)."""
         kind = self.fork_kind.pop(tid, None)
         if kind is None:
-            self.pending.add(tid)  # its parent's event comes next
+            self.pending[tid] = status  # its parent's event comes next
             return
         shared = tid in self.shares_memory
         self.shares_memory.discard(tid)
@@ -863,7 +867,7 @@ class Tracer:
         parent = int(info.get("PPid", 0))
         if kind == pt.PTRACE_EVENT_CLONE and tgid != tid:
             self.traced[tid] = tgid
-            self._resume(tid)
+            self._first_stop(tid, status)
             return
         if self.follow_fork:
             self.traced[tid] = tid
@@ -874,7 +878,7 @@ class Tracer:
             # there is ours, as in the parent.
             self.removed[tid] = set(self.removed.get(parent_tgid, ()))
             self.outcome.processes[tid] = Ending(tid, parent)
-            self._resume(tid)
+            self._first_stop(tid, status)
             return
         if shared:  # not followed, but its parent's int3 bytes are in its memory too
             self._shadow(tid)
@@ -894,6 +898,18 @@ class Tracer:
             pass
         self.signals.drop(tid)  # let go: its parent reaps it
 
+    def _first_stop(self, tid: int, status: int) -> None:
+        """Resume ``tid``, traced from its first stop on: a thread killed before it ran
+        (another's exit_group) makes its exit event its first stop, which counts towards
+        its process's exit (``exiting``) as any thread's."""
+        if status >> 16 == pt.PTRACE_EVENT_EXIT:
+            try:
+                self._stopped(tid, status)
+            except ProcessLookupError:  # killed at its stop: its end comes next
+                pass
+            return
+        self._resume(tid)
+
     def _stopped(self, tid: int, status: int) -> None:
         if tid in self.shadows:
             self._shadow_stopped(tid, status)
@@ -909,12 +925,15 @@ class Tracer:
                 self.shares_memory.add(child)
             self._resume(tid)
             if child in self.pending:
-                self.pending.discard(child)
-                self._new_tid(child)
+                self._new_tid(child, self.pending.pop(child))
             return
         if event == pt.PTRACE_EVENT_EXEC:
             self.bp_in[tgid] = set()  # a new image: the breakpoints went with the old one
             self.removed.pop(tgid, None)
+            # A thread other than the main one that runs execve takes the main one's id:
+            # the exit event the old main thread made, killed, is not this process's.
+            self.exiting.discard(tgid)
+            self.exit_taken.discard(tgid)
             for other in [t for t in self.interrupted if self.traced.get(t) == tgid]:
                 del self.interrupted[other]
             self._resume(tid)
@@ -1058,7 +1077,7 @@ class Tracer:
     def _step_over(self, tid: int, regs: pt.Regs, addr: int, word: int) -> int | None:
         """Carry ``tid``, held at the breakpoint at ``addr`` (``word``: the bytes under
         it), past its instruction, the breakpoint kept; the signal to resume it with, or
-        None if it ended meanwhile.
+        None if it ended meanwhile or an event of its own was handled instead.
 
         A signal due to the thread (one sent while it was held at the breakpoint, or a
         fault of the instruction itself) is taken before the instruction runs: the step
@@ -1079,11 +1098,20 @@ class Tracer:
             self._ended(tid, status)
             return None
         pt.poke(tid, addr, (word & ~0xFF) | INT3)
+        if status >> 16:
+            # An event of its own came first (its PTRACE_EVENT_EXIT, another thread's
+            # exit_group killing it; a clone the stepped instruction made): a stop like
+            # any other, handled and resumed there.
+            try:
+                self._stopped(tid, status)
+            except ProcessLookupError:  # killed at its stop: its end comes next
+                pass
+            return None
         sig = os.WSTOPSIG(status)
         # The step's own trap is the kernel's (si_code > 0: TRAP_TRACE, or TRAP_BRKPT
         # after a syscall instruction); a SIGTRAP a process sent (kill, raise: SI_USER,
         # SI_TKILL) is the program's, due like any other signal.
-        if sig == signal.SIGTRAP and (status >> 16 or pt.signal_code(tid) > 0):
+        if sig == signal.SIGTRAP and pt.signal_code(tid) > 0:
             return 0
         if pt.get_regs(tid).rip == addr:
             self.interrupted[tid] = (addr, regs.rsp)
@@ -1111,15 +1139,15 @@ class Tracer:
         return True
 
     def _threads(self, tgid: int) -> set[int]:
-        """The threads of process ``tgid`` not ended yet: those traced, and those the
+        """The threads of process ``tgid`` not ended yet: those traced and those the
         kernel lists (a thread just made, whose first stop is not seen yet), but for any
-        already a zombie."""
-        threads = {t for t, g in self.traced.items() if g == tgid}
+        already a zombie or gone."""
         try:
-            listed = [int(t) for t in os.listdir(f"/proc/{tgid}/task") if t.isdigit()]
+            listed = {int(t) for t in os.listdir(f"/proc/{tgid}/task") if t.isdigit()}
         except OSError:
-            return threads
-        for t in listed:
+            listed = set()
+        threads = set()
+        for t in listed | {t for t, g in self.traced.items() if g == tgid}:
             try:
                 stat = Path(f"/proc/{tgid}/task/{t}/stat").read_bytes()
             except OSError:
@@ -1134,7 +1162,7 @@ class Tracer:
             self.done.add(spec.label)
         self.progress(f"stopped at {spec.label} (pid {tgid})")
         ppid = int(_status_of(tgid).get("PPid", 0))
-        self.on_stop(Hit(tgid, ppid, spec.label, addresses))
+        self.on_stop(Hit(tgid, ppid, spec.label, addresses, tid))
         self.outcome.reached.append(spec.label)
 
 
