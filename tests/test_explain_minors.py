@@ -162,6 +162,22 @@ print(json.dumps({"gone": gone, "stdout": tracer.run().stdout}))
 """
 
 
+def _in_pid_namespace(script: str, binary: Path) -> dict:
+    """The JSON ``script`` prints, run by this Python on ``binary`` in a pid namespace of
+    its own (``unshare``: where pids can be made to be given again); skipped where none
+    can be made."""
+    if shutil.which("unshare") is None:
+        pytest.skip("no unshare (util-linux)")
+    root = str(Path(__file__).resolve().parents[1])
+    done = subprocess.run(["unshare", "--pid", "--fork", "--mount-proc", sys.executable, "-c",
+                           script, str(binary)], capture_output=True, text=True,
+                          timeout=60, env={**os.environ, "PYTHONPATH": root})
+    if done.returncode != 0 and "unshare" in done.stderr.split(":")[0]:
+        pytest.skip(f"no pid namespace here: {done.stderr.strip()}")
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)
+
+
 @pytest.mark.gcc
 def test_a_child_ended_unseen_leaves_nothing_a_later_pid_inherits(gcc, tmp_path):
     """A child made with CLONE_VM that ended before its first stop was seen kept its
@@ -169,17 +185,7 @@ def test_a_child_ended_unseen_leaves_nothing_a_later_pid_inherits(gcc, tmp_path)
     copy of the memory, int3 bytes and all), was taken for a child sharing the memory,
     traced as a shadow with its breakpoints left in, and its own child, never traced,
     died of SIGTRAP in step(). Now it is a copy: its breakpoints taken out, let go."""
-    if shutil.which("unshare") is None:
-        pytest.skip("no unshare (util-linux)")
-    binary = _build(tmp_path, "reused", REUSED, "-O0")
-    root = str(Path(__file__).resolve().parents[1])
-    done = subprocess.run(["unshare", "--pid", "--fork", "--mount-proc", sys.executable, "-c",
-                           NO_STOP_SEEN, str(binary)], capture_output=True, text=True,
-                          timeout=60, env={**os.environ, "PYTHONPATH": root})
-    if done.returncode != 0 and "unshare" in done.stderr.split(":")[0]:
-        pytest.skip(f"no pid namespace here: {done.stderr.strip()}")
-    assert done.returncode == 0, done.stderr
-    result = json.loads(done.stdout)
+    result = _in_pid_namespace(NO_STOP_SEEN, _build(tmp_path, "reused", REUSED, "-O0"))
     assert result["gone"], "the vfork child's first stop was seen before its end"
     assert result["stdout"] == "inner exited\nsame pid\n"
 
@@ -383,17 +389,7 @@ def test_the_timers_signal_no_process_that_took_the_programs_pid(gcc, tmp_path):
     reaped, another process given its pid (here made sure of in a pid namespace) was
     stopped by the delay's SIGSTOP and killed with its group at the deadline. They
     signal through pidfds now, which reach the run's processes and no other."""
-    if shutil.which("unshare") is None:
-        pytest.skip("no unshare (util-linux)")
-    binary = _build(tmp_path, "leaves_early", LEAVES_EARLY, "-O0")
-    root = str(Path(__file__).resolve().parents[1])
-    done = subprocess.run(["unshare", "--pid", "--fork", "--mount-proc", sys.executable, "-c",
-                           IMPOSTOR, str(binary)], capture_output=True, text=True,
-                          timeout=60, env={**os.environ, "PYTHONPATH": root})
-    if done.returncode != 0 and "unshare" in done.stderr.split(":")[0]:
-        pytest.skip(f"no pid namespace here: {done.stderr.strip()}")
-    assert done.returncode == 0, done.stderr
-    result = json.loads(done.stdout)
+    result = _in_pid_namespace(IMPOSTOR, _build(tmp_path, "leaves_early", LEAVES_EARLY, "-O0"))
     assert result["impostor"] == result["main"], "the pid was not given again"
     assert result["timed_out"]
     assert result["state"] in ("S", "R"), result  # T: stopped; Z or gone: killed
