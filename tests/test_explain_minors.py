@@ -439,3 +439,18 @@ def test_the_deadline_ends_the_run_with_or_without_pidfds(gcc, tmp_path, monkeyp
                     on_stop=lambda hit: hits.append(hit.label), deadline=1.0)
     outcome = tracer.run()
     assert hits == ["0.3s"] and outcome.timed_out
+
+
+def test_a_process_gone_before_it_is_added_is_never_signalled(monkeypatch):
+    """A child reaped before its parent's fork event was seen: pidfd_open says ESRCH,
+    and the process was then signalled by its pid at the run's end, which may be
+    another's by then. (Signal 0 here: nothing is sent should the pid be another's.)"""
+    sent: list[tuple[int, int]] = []
+    monkeypatch.setattr(os, "kill", lambda pid, sig: sent.append((pid, sig)))
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    signals = trace._Signals()
+    signals.add(gone.pid)
+    signals.kill_all((), 0)
+    signals.kill(gone.pid, 0)
+    assert sent == []

@@ -296,7 +296,10 @@ class _Signals:
         try:
             fd: int | None = os.pidfd_open(pid)
         except OSError as exc:
-            if exc.errno == errno.EINVAL:  # a thread: signalled with its process
+            # A thread is signalled with its process; a process already gone (reaped
+            # before its parent's event was seen) is not signalled at all: its pid
+            # may be another's by now.
+            if exc.errno in (errno.EINVAL, errno.ESRCH):
                 return
             fd = None  # ENOSYS, EMFILE
         with self._lock:
