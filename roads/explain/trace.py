@@ -552,10 +552,11 @@ class Tracer:
         """Nothing of the run survives it: its groups, then every tracee left, reaped."""
         self._ending = True
         self._kill_every(signal.SIGKILL)
-        for tid in list(self.traced):
+        for tid in [*self.traced, *self.pending]:
             # A tracee held in a stop we were told of already (its exit stop, when an
-            # error of ours ended the loop there) dies only once let go: no wait would
-            # report that stop again.
+            # error of ours ended the loop there; a new one's first stop, its parent's
+            # event not seen yet) dies only once let go: no wait would report that stop
+            # again.
             try:
                 pt.call(pt.PTRACE_CONT, tid, 0, 0)
             except OSError:
