@@ -8,6 +8,7 @@ import json
 import logging
 import math
 import os
+import re
 import shlex
 import signal
 import stat
@@ -47,7 +48,11 @@ def run_limits() -> str:
             f"{RUN_OUTPUT >> 20} MiB of output. At --after the program's first process is "
             "stopped and shown, then everything it started is killed; a program that ended "
             "before --after is reported then, and what it left running (a daemon, `cmd &`) "
-            f"is killed. A run still going {RUN_GRACE:g} s after --after is killed.")
+            f"is killed. A run still going {RUN_GRACE:g} s after --after is killed. Unlike "
+            "in a terminal, its standard input is /dev/null, its stdout a pipe (printf's "
+            "output waits in the C library's buffer: fflush(stdout) to see it before "
+            "--after), and its processes have pids of the sandbox's own (getpid() says 2, "
+            "where the map's heading gives the pid outside).")
 
 
 def _count(highest: int):
@@ -320,8 +325,10 @@ def cmd_run(args) -> int:
             snapshot=snap, stop_after=args.after, label=program[0],
         )
     except SampleError as exc:
-        # A program of the user's, not a sample of the site: its name leads the message.
+        # A program of the user's, not a sample of the site: its name leads the message,
+        # and a sample's checkpoints, which it has none of, go unmentioned.
         exc.sample = None
+        exc.message = _CHECKPOINT_NOTE.sub("", exc.message)
         if not spaces and time.monotonic() - started >= timeout:
             # The run's own words ("no checkpoint reached") are a sample's.
             exc.message = (f"still running {timeout:g} s after it started, and not stopped at "
@@ -334,6 +341,7 @@ def cmd_run(args) -> int:
         print(printable(f"roads: {shlex.join(program)} ended ({result.main.describe()}) "
                         f"before {args.after:g} s{left}"), file=sys.stderr)
         sys.stderr.write(_printed(result, program[0]))
+        sys.stderr.write(_notes(result, program[0], stopped=False))
         return 1
     if args.json:
         print(json.dumps(to_json(spaces[0]), indent=1, sort_keys=True))
@@ -341,7 +349,50 @@ def cmd_run(args) -> int:
         print(printable(format_table(spaces[0])))
     # The map on stdout (what --json is read for); what the program printed on stderr.
     sys.stderr.write(_printed(result, program[0]))
+    sys.stderr.write(_notes(result, program[0], stopped=True))
     return 0
+
+
+# What a sample's run adds to its errors: "(no checkpoint reached)", or the last reached.
+_CHECKPOINT_NOTE = re.compile(r" \((?:no checkpoint reached|last checkpoint reached: .*)\)$")
+# What a program says when an allocation failed (ENOMEM): perror, strerror, ASan.
+_NO_MEMORY = ("Cannot allocate memory", "ENOMEM", "errno: 12", "ulimit -v", "out of memory",
+              "Out of memory")
+
+
+def _stdin_given() -> bool:
+    """Whether roads' standard input is a pipe or a file (``echo 42 | roads run``):
+    input meant for the program, which reads /dev/null."""
+    try:
+        mode = os.fstat(0).st_mode
+    except (OSError, ValueError):
+        return False
+    return stat.S_ISFIFO(mode) or (stat.S_ISREG(mode) and os.fstat(0).st_size > 0)
+
+
+def _notes(result, name: str, *, stopped: bool) -> str:
+    """Where the sandbox differs from a terminal in a way the run shows: input piped to
+    roads that the program never saw; printf's output lost in the C library's buffer
+    when the program was killed at --after; an allocation the 4 GiB of address space
+    refused. The buffer's note is for a program named by its path (``./prog``, the
+    learner's own), not one found on PATH (``sleep 5``), which may print nothing."""
+    notes = []
+    if _stdin_given():
+        notes.append("roads: note: the program's standard input is /dev/null: what was "
+                     "piped or redirected to roads run was not given to it")
+    if stopped and not result.stdout and "/" in name:
+        notes.append("roads: note: nothing reached its stdout. Its stdout is a pipe, where "
+                     "printf's output waits in the C library's buffer (4 KiB) until it fills "
+                     "or the program ends, and the program was killed at --after: call "
+                     "fflush(stdout) after printf, or setvbuf(stdout, NULL, _IOLBF, 0) "
+                     "at the start, to see it")
+    said = result.stdout + result.stderr
+    if not stopped and any(words in said for words in _NO_MEMORY):
+        notes.append(f"roads: note: the sandbox gives each process "
+                     f"{RUN_ADDRESS_SPACE >> 30} GiB of address space (roads run --help): a "
+                     "larger mmap or malloc (or -fsanitize=address's shadow memory) fails "
+                     "there with ENOMEM; roads show --pid PID reads a program run outside it")
+    return "".join(note + "\n" for note in notes)
 
 
 OUTPUT_LINES = 20  # of each stream of a program ``roads run`` ran, the last lines shown

@@ -1,0 +1,116 @@
+"""roads run as a learner meets it: what it says when the program's output, input or
+limits are not what they would be in a terminal (found by trying it as a learner)."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from roads import cli
+from roads.capture.runner import ProcessRecord, RunResult, Stop
+from roads.errors import SampleError
+
+
+def _result(stdout: str = "", stderr: str = "", status: int | None = None) -> RunResult:
+    return RunResult(pid=4242, personality=None, stdout=stdout, stderr=stderr,
+                     processes={4242: ProcessRecord(pid=4242, ppid=1, status=status)})
+
+
+def _fake_run(monkeypatch, result: RunResult, *, stop: bool = True, error=None):
+    """``cli.run_program`` stood in for: this test's own process is the program
+    stopped at --after (when ``stop``), its memory read for real."""
+    def run_program(argv, *, snapshot, **kwargs):
+        if error is not None:
+            raise error
+        if stop:
+            snapshot(Stop(pid=os.getpid(), ppid=os.getppid(), name="stopped", seq=0,
+                          addresses=(), ranges=()))
+        return result
+
+    monkeypatch.setattr(cli, "run_program", run_program)
+
+
+@pytest.fixture
+def here(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def test_a_run_error_does_not_speak_of_a_samples_checkpoints(here, monkeypatch, capsys):
+    """A program of the user's has no checkpoints: "(no checkpoint reached)", a
+    sample's words, only puzzled the reader of a fork storm's or a flood's error."""
+    _fake_run(monkeypatch, _result(), error=SampleError(
+        "forked too much: more than 32 processes and threads at once; killed "
+        "(no checkpoint reached)", sample="true", command=["true"]))
+    assert cli.main(["--root", str(here), "run", "--", "true"]) == 1
+    err = capsys.readouterr().err
+    assert "forked too much: more than 32 processes and threads at once; killed" in err
+    assert "checkpoint" not in err, err
+
+
+def test_output_lost_in_the_c_librarys_buffer_is_explained(here, monkeypatch, capsys):
+    """printf to a pipe is held in the C library's buffer, and the kill at --after
+    throws it away: a program that printf'd its addresses (no fflush) showed nothing,
+    where a terminal would have shown them. The run says why, and what to do."""
+    _fake_run(monkeypatch, _result(stdout=""))
+    assert cli.main(["--root", str(here), "run", "--", "/bin/true"]) == 0
+    err = capsys.readouterr().err
+    assert "fflush(stdout)" in err, err
+    # A program from PATH (sleep 5) may well print nothing: no note then.
+    assert cli.main(["--root", str(here), "run", "--", "true"]) == 0
+    assert "fflush" not in capsys.readouterr().err
+
+
+def test_no_buffer_note_when_the_program_printed(here, monkeypatch, capsys):
+    _fake_run(monkeypatch, _result(stdout="at 0x5555\n"))
+    assert cli.main(["--root", str(here), "run", "--", "/bin/true"]) == 0
+    err = capsys.readouterr().err
+    assert "fflush" not in err
+    assert "at 0x5555" in err
+
+
+def test_input_piped_to_roads_run_is_said_not_to_reach_the_program(here, monkeypatch,
+                                                                    capsys):
+    """`echo 42 | roads run -- ./prog`: the program reads /dev/null, and said "eof"
+    without a word of why."""
+    read, write = os.pipe()
+    os.write(write, b"42\n")
+    os.close(write)
+    saved = os.dup(0)
+    os.dup2(read, 0)
+    os.close(read)
+    try:
+        _fake_run(monkeypatch, _result(stdout="eof\n", status=0), stop=False)
+        assert cli.main(["--root", str(here), "run", "--", "true"]) == 1
+    finally:
+        os.dup2(saved, 0)
+        os.close(saved)
+    err = capsys.readouterr().err
+    assert "standard input" in err and "/dev/null" in err, err
+
+
+def test_a_failed_allocation_is_tied_to_the_sandboxs_address_space(here, monkeypatch,
+                                                                   capsys):
+    """An mmap beyond 4 GiB (or -fsanitize=address's shadow) fails with ENOMEM in the
+    sandbox only; the run named no limit, and a learner looked for a bug in the code."""
+    _fake_run(monkeypatch, _result(stderr="mmap: Cannot allocate memory\n", status=3 << 8),
+              stop=False)
+    assert cli.main(["--root", str(here), "run", "--", "true"]) == 1
+    err = capsys.readouterr().err
+    assert f"{cli.RUN_ADDRESS_SPACE >> 30} GiB of address space" in err, err
+
+
+def test_no_address_space_note_for_a_plain_failure(here, monkeypatch, capsys):
+    _fake_run(monkeypatch, _result(stderr="usage: prog N\n", status=2 << 8), stop=False)
+    assert cli.main(["--root", str(here), "run", "--", "true"]) == 1
+    assert "address space" not in capsys.readouterr().err
+
+
+def test_run_help_says_what_the_program_sees(capsys):
+    """Its input is empty and its pid is the sandbox's own: both differ from a shell's."""
+    with pytest.raises(SystemExit):
+        cli.main(["run", "--help"])
+    said = " ".join(capsys.readouterr().out.split())
+    assert "/dev/null" in said
+    assert "getpid" in said
