@@ -280,7 +280,7 @@ def cmd_show(args) -> int:
     if args.json:
         print(json.dumps(to_json(space), indent=1, sort_keys=True))
     else:
-        print(printable(format_table(space)))  # a file's name may hold anything
+        print(printable(format_table(space)), end="")  # a file's name may hold anything
     return 0
 
 
@@ -346,7 +346,7 @@ def cmd_run(args) -> int:
     if args.json:
         print(json.dumps(to_json(spaces[0]), indent=1, sort_keys=True))
     else:
-        print(printable(format_table(spaces[0])))
+        print(printable(format_table(spaces[0])), end="")
     # The map on stdout (what --json is read for); what the program printed on stderr.
     sys.stderr.write(_printed(result, program[0]))
     sys.stderr.write(_notes(result, program[0], stopped=True))

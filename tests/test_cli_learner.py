@@ -4,6 +4,9 @@ limits are not what they would be in a terminal (found by trying it as a learner
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -114,3 +117,12 @@ def test_run_help_says_what_the_program_sees(capsys):
     said = " ".join(capsys.readouterr().out.split())
     assert "/dev/null" in said
     assert "getpid" in said
+
+
+def test_the_table_ends_with_its_total_line():
+    """print() added a newline to the table's own: every table ended with a blank line."""
+    done = subprocess.run([sys.executable, "-m", "roads.cli", "show", "--pid", str(os.getpid())],
+                          capture_output=True, text=True, timeout=60,
+                          cwd=Path(__file__).resolve().parents[1])
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.endswith(" areas\n") and not done.stdout.endswith("\n\n")

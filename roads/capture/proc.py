@@ -868,10 +868,8 @@ class Proc:
                 raise ProcessGone(f"process {pid} is gone: no {path}") from None
             raise CaptureError(f"{path} does not exist on this system") from None
         except PermissionError as exc:
-            who = (", which even root lacks for this process here" if os.geteuid() == 0
-                   else " (the same user and kernel.yama.ptrace_scope 0, or root)")
             raise CaptureError(f"cannot read {path}: {exc.strerror}; it needs ptrace access to "
-                               f"process {pid}{who}") from None
+                               f"process {pid}{_access_needed(name)}") from None
         except OSError as exc:
             if exc.errno == errno.ESRCH:
                 raise ProcessGone(f"process {pid} exited while reading {path}") from None
@@ -905,6 +903,19 @@ class Proc:
         except OSError:
             return None
         return next((tid for tid in tids if tid != pid and not tasks.exited(tid)), None)
+
+
+def _access_needed(name: str) -> str:
+    """What the kernel asks of a reader of /proc/PID/``name`` (``__ptrace_may_access``):
+    a process of the reader's own user (its real, effective and saved ids), not made
+    undumpable (set-user-ID, say), or CAP_SYS_PTRACE. Yama's ptrace_scope restricts the
+    attaching kind of access alone, which only ``mem`` asks for among these files."""
+    if os.geteuid() == 0:
+        return ", which root has only with CAP_SYS_PTRACE, lacking here"
+    yama = ("; for its memory, also kernel.yama.ptrace_scope 0 or being its ancestor"
+            if name == "mem" else "")
+    return (f" (a process of your own user, not set-user-ID nor made undumpable, or "
+            f"CAP_SYS_PTRACE{yama})")
 
 
 def _text(data: str | bytes) -> str:
