@@ -330,7 +330,7 @@ def cmd_run(args) -> int:
         exc.sample = None
         exc.message = _CHECKPOINT_NOTE.sub("", exc.message)
         if not spaces and time.monotonic() - started >= timeout:
-            # The run's own words ("no checkpoint reached") are a sample's.
+            # Its timeout, said of a program stopped by time.
             exc.message = (f"still running {timeout:g} s after it started, and not stopped at "
                            f"{args.after:g} s; killed")
         if program[0] not in exc.message:

@@ -48,6 +48,7 @@ from typing import Callable
 from ..errors import ExplainError, RoadsError
 from . import ptrace as pt
 from ..capture.elf import read_bytes
+from ..capture.proc import Proc
 from .symbols import Function, bound, first_load, functions, old_versions
 
 INT3 = 0xCC
@@ -1145,20 +1146,14 @@ class Tracer:
     def _threads(self, tgid: int) -> set[int]:
         """The threads of process ``tgid`` not ended yet: those traced and those the
         kernel lists (a thread just made, whose first stop is not seen yet), but for any
-        already a zombie or gone."""
+        already gone or on its way out (``Proc.exited``)."""
+        tasks = Proc().tasks(tgid)
         try:
-            listed = {int(t) for t in os.listdir(f"/proc/{tgid}/task") if t.isdigit()}
+            listed = {int(t) for t in os.listdir(tasks.root) if t.isdigit()}
         except OSError:
             listed = set()
-        threads = set()
-        for t in listed | {t for t, g in self.traced.items() if g == tgid}:
-            try:
-                stat = Path(f"/proc/{tgid}/task/{t}/stat").read_bytes()
-            except OSError:
-                continue
-            if stat[stat.rindex(b")") + 2:][:1] not in (b"Z", b"X"):
-                threads.add(t)
-        return threads
+        return {t for t in listed | {t for t, g in self.traced.items() if g == tgid}
+                if not tasks.exited(t)}
 
     def _hit(self, tid: int, spec: StopSpec, addresses: tuple) -> None:
         tgid = self.traced.get(tid, tid)
