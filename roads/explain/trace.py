@@ -65,6 +65,7 @@ WAKE = 0.05  # seconds the tracer sleeps at most between two looks for a tracee'
 # The x86-64 system calls that make a process or thread, and the clone(2) flag of one
 # that shares its parent's memory (asm/unistd_64.h, linux/sched.h).
 SYS_CLONE, SYS_VFORK, SYS_CLONE3 = 56, 58, 435
+SYS_EXIT = 60  # exit(2): the calling thread alone ends (pthread_exit); exit_group is 231
 CLONE_VM = 0x100
 # A child that shares a traced process's memory, not followed (``Tracer._shadow``): its
 # exec and exit are told, not its own children, and no syscall stop is asked of it.
@@ -949,8 +950,12 @@ class Tracer:
             # the stop is then read through the thread that exits last. Not when the
             # deadline killed it: that end is ours, not the program's exit.
             self.exiting.add(tid)
-            last = tgid not in self.exit_taken and all(
-                t in self.exiting for t in self._threads(tgid))
+            # A thread that called exit(2) ends alone, the others running on; any other
+            # end (exit_group, a fatal signal, killed as its group exits) is the
+            # process's, this thread held with the memory still mapped.
+            alone = pt.get_regs(tid).orig_rax == SYS_EXIT
+            last = tgid not in self.exit_taken and (not alone or all(
+                t in self.exiting for t in self._threads(tgid)))
             if last:
                 self.exit_taken.add(tgid)  # once: a thread seen only now comes too late
             for spec in self.stops:
