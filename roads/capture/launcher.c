@@ -3,13 +3,17 @@
  * nothing of it behind.
  *
  * usage: launcher REPORTFD SAMPLEFD NO_ASLR CPU_SECONDS AS_BYTES MAX_PROCS CAPS WRITABLE
- *                 DEADLINE AT -- PROGRAM [ARGS...]
+ *                 DEADLINE AT [--exec FILE] -- PROGRAM [ARGS...]
  *        launcher --tool CPU_SECONDS AS_BYTES WRITABLE DEADLINE AT [--show FILE]... -- PROGRAM
  *                 [ARGS...]
  *
  * AT is "-" (the program runs where it was started) or a path /PARENT/NAME: started in
  * WRITABLE, the program runs from there, the folder seen at that fixed place (a fresh tmpfs
  * over PARENT holds it), so that no path of the clone reaches its memory.
+ *
+ * PROGRAM is the file run and its argv[0], unless --exec names the file: then PROGRAM is
+ * only the argv[0] it is given, as a shell gives a program found on PATH the name typed
+ * (a multi-call program such as xzcat reads what to do there).
  *
  * Containment, each step taken where the kernel allows it and reported (line "N"):
  *
@@ -772,6 +776,7 @@ struct run {
     const char *run_at; /* where the run's folder is seen from inside, or NULL: in place */
     struct timespec deadline;
     char **argv;
+    char *file; /* what sample mode executes: --exec's FILE, else argv[0] */
     char *shown[MAX_SHOWN + 1]; /* files kept visible in the private /tmp, NULL-ended */
     sigset_t waited, none;
 };
@@ -822,7 +827,7 @@ static void start_program(const struct run *r)
     if (r->tool)
         execvp(r->argv[0], r->argv);
     else
-        execv(r->argv[0], r->argv);
+        execv(r->file, r->argv);
     if (r->tool) {
         fprintf(stderr, "launcher: %s: %s\n", r->argv[0], strerror(errno));
     }
@@ -996,28 +1001,41 @@ static int init(struct run *r, int outer_alive)
 static void usage(void)
 {
     fprintf(stderr, "usage: launcher REPORTFD SAMPLEFD NO_ASLR CPU AS MAX_PROCS CAPS WRITABLE "
-                    "DEADLINE AT -- PROGRAM [ARGS...]\n"
+                    "DEADLINE AT [--exec FILE] -- PROGRAM [ARGS...]\n"
                     "       launcher --tool CPU AS WRITABLE DEADLINE AT [--show FILE]... -- "
                     "PROGRAM [ARGS...]\n"
                     "AT: - (run in place) or /PARENT/NAME (the folder seen there)\n"
-                    "FILE: a file or folder kept visible, read-only, in the private /tmp\n");
+                    "--exec FILE: the file run, PROGRAM then only its argv[0]\n"
+                    "--show FILE: a file or folder kept visible, read-only, in the private "
+                    "/tmp\n");
 }
 
-/* Tool mode's options after AT: each --show FILE noted, then "--" and the program.
- * Returns 0 when they are well formed. */
-static int tool_args(int argc, char **argv, struct run *r)
+/* The options from argv[i] on (after AT), then "--" and the program: in tool mode each
+ * --show FILE noted; in sample mode one --exec FILE, the file to run, whose path (not
+ * argv[0]'s) is then the one kept visible in the private /tmp. Returns 0 when they are
+ * well formed. */
+static int options(int argc, char **argv, int i, struct run *r)
 {
-    int i = 7, shown = 0;
-    while (i + 1 < argc && strcmp(argv[i], "--show") == 0) {
-        if (shown == MAX_SHOWN)
+    int shown = 0;
+    r->file = NULL;
+    while (i + 1 < argc && strcmp(argv[i], "--") != 0) {
+        if (r->tool && strcmp(argv[i], "--show") == 0 && shown < MAX_SHOWN)
+            r->shown[shown++] = argv[i + 1];
+        else if (!r->tool && strcmp(argv[i], "--exec") == 0 && r->file == NULL)
+            r->file = argv[i + 1];
+        else
             return -1;
-        r->shown[shown++] = argv[i + 1];
         i += 2;
     }
-    r->shown[shown] = NULL;
     if (i + 1 >= argc || strcmp(argv[i], "--") != 0)
         return -1;
     r->argv = argv + i + 1;
+    if (!r->tool) {
+        if (r->file == NULL)
+            r->file = r->argv[0];
+        r->shown[shown++] = r->file; /* the program, if its path leads into /tmp */
+    }
+    r->shown[shown] = NULL;
     return 0;
 }
 
@@ -1031,17 +1049,17 @@ int main(int argc, char **argv)
     long deadline;
     memset(&r, 0, sizeof r);
     if (argc >= 2 && strcmp(argv[1], "--tool") == 0) {
-        if (argc < 9 || tool_args(argc, argv, &r) != 0) {
+        r.tool = 1;
+        if (argc < 9 || options(argc, argv, 7, &r) != 0) {
             usage();
             return 2;
         }
-        r.tool = 1;
         r.cpu = (rlim_t)strtoull(argv[2], NULL, 10);
         r.as = (rlim_t)strtoull(argv[3], NULL, 10);
         r.writable = argv[4];
         deadline = atol(argv[5]);
         r.run_at = strcmp(argv[6], "-") == 0 ? NULL : argv[6];
-    } else if (argc >= 13 && strcmp(argv[11], "--") == 0) {
+    } else if (argc >= 13 && options(argc, argv, 11, &r) == 0) {
         int sample;
         /* Our report pipe first goes above the low descriptors, close-on-exec; then the
          * sample's pipe goes to descriptor 3 (its environment says ROADS_FD=3, the same in
@@ -1068,9 +1086,6 @@ int main(int argc, char **argv)
         r.writable = argv[8];
         deadline = atol(argv[9]);
         r.run_at = strcmp(argv[10], "-") == 0 ? NULL : argv[10];
-        r.argv = argv + 12;
-        r.shown[0] = r.argv[0]; /* the program, if its path leads into /tmp */
-        r.shown[1] = NULL;
     } else {
         usage();
         return 2;

@@ -296,8 +296,11 @@ def run_program(
     proc: Proc | None = None,
     label: str | None = None,
     cancel: threading.Event | None = None,
+    executable: str | None = None,
 ) -> RunResult:
-    """Run ``argv`` (its first item a path relative to ``cwd``) to completion.
+    """Run ``argv`` (its first item a path relative to ``cwd``) to completion; with
+    ``executable`` (a path relative to ``cwd``), run that file instead, ``argv[0]`` then
+    only the name it is given (a shell's, as typed: a program found on PATH).
 
     Each ``ROADS_CHECKPOINT`` stops its process; ``snapshot(stop)`` is called while it
     is stopped and its return value collected in ``RunResult.snapshots``. With
@@ -311,6 +314,7 @@ def run_program(
     """
     proc = proc or Proc()
     label = label or os.path.basename(argv[0])
+    file = argv[0] if executable is None else executable
     report_r, report_w = os.pipe()  # the launcher's lines; the sample never sees this pipe
     sample_r, sample_w = os.pipe()  # roads.h lines from the sample and its children
     full_env = dict(env)
@@ -322,7 +326,8 @@ def run_program(
             [str(launcher_path), str(report_w), str(sample_w), "1" if no_aslr else "0",
              str(cpu_seconds), str(address_space), str(max_processes), f"{privileges:x}",
              str(Path(writable or cwd).resolve()), str(math.ceil(timeout) + DEADLINE_GRACE),
-             run_at or "-", "--", *argv],
+             run_at or "-", *(() if executable is None else ("--exec", executable)), "--",
+             *argv],
             cwd=cwd, env=full_env, pass_fds=(report_w, sample_w),
         )
     except BaseException:
@@ -346,7 +351,7 @@ def run_program(
     result.seconds = time.monotonic() - started
     if run.failed_exec is not None:
         raise SampleError(
-            f"could not execute {argv[0]}: {os.strerror(run.failed_exec)}", sample=label,
+            f"could not execute {file}: {os.strerror(run.failed_exec)}", sample=label,
             command=argv,
         )
     if run.group is None:
