@@ -317,8 +317,10 @@ def cmd_run(args) -> int:
     timeout = args.after + RUN_GRACE
     started = time.monotonic()
     try:
+        # The file found is run, given argv[0] as typed, as a shell (and roads explain)
+        # gives it: a multi-call program such as xzcat reads what to do there.
         result = run_program(
-            [path, *program[1:]], launcher_path=launcher(cache), cwd=here,
+            program, executable=path, launcher_path=launcher(cache), cwd=here,
             env=dict(os.environ), timeout=timeout, no_aslr=not args.aslr,
             max_processes=RUN_PROCESSES, address_space=RUN_ADDRESS_SPACE,
             cpu_seconds=math.ceil(timeout) * usable_cores(), max_output=RUN_OUTPUT,
