@@ -4,7 +4,8 @@
  * does not return int (5.1.2.2.3). On x86-64 the status is whatever eax held
  * when main returned: here the result of the last call, the number of
  * characters written, 13 for "hello, world\n". (gcc quietly compiles a printf
- * without conversions as puts, which in glibc returns the same count.)
+ * with no conversions whose text ends in a newline as a puts of the text
+ * without it, which in glibc returns the same count.)
  * The kernel keeps only the low 8 bits of the value passed to exit, so a
  * longer line (the "long" variant) leaves its count modulo 256.
  * Compare intmain.c, which returns 0 on purpose.
