@@ -5,9 +5,11 @@ that used up its processor time."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -38,3 +40,47 @@ def test_a_pid_with_leading_zeros_is_still_that_pid():
     done = roads("show", "--pid", f"00{os.getpid()}")
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith(f"{os.getpid()}: ")
+
+
+# A process with a second thread, which waits for the end of its input; the process
+# prints its pid and that thread's id.
+THREADED = """\
+import os, sys, threading
+reader = threading.Thread(target=sys.stdin.read)
+reader.start()
+print(os.getpid(), reader.native_id, flush=True)
+reader.join()
+"""
+
+
+@pytest.fixture
+def threaded() -> Iterator[tuple[int, int]]:
+    """(pid, tid): a running process and the id of its second thread."""
+    with subprocess.Popen([sys.executable, "-c", THREADED], stdin=subprocess.PIPE,
+                          stdout=subprocess.PIPE, text=True) as process:
+        try:
+            pid, tid = map(int, process.stdout.readline().split())
+            yield pid, tid
+        finally:
+            process.stdin.close()  # the thread reads to the end, the process ends
+            process.wait(timeout=DEADLINE)
+
+
+def test_show_of_a_threads_id_says_whose_thread_it_is(threaded):
+    """/proc/TID answers for a thread as for a process (though /proc lists only
+    processes): the map was shown under the thread's id as if it were a process's."""
+    pid, tid = threaded
+    assert pid != tid
+    done = roads("show", "--pid", str(tid))
+    assert done.returncode == 0, done.stderr
+    heading, note, columns = done.stdout.splitlines()[:3]
+    assert heading.startswith(f"{pid}: {sys.executable} -c ")
+    assert note == (f"(--pid {tid} is a thread of process {pid}, not a process: this is the "
+                    "one address space all its threads share)")
+    assert columns.split() == ["start", "end", "size", "perms", "offset", "Rss", "Pss", "name"]
+    space = json.loads(roads("show", "--pid", str(tid), "--json").stdout)
+    assert (space["pid"], space["thread"], space["read_through"]) == (pid, tid, None)
+    # The process's own id: no word of a thread.
+    space = json.loads(roads("show", "--pid", str(pid), "--json").stdout)
+    assert (space["pid"], space["thread"]) == (pid, None)
+    assert "thread" not in roads("show", "--pid", str(pid)).stdout.splitlines()[1]

@@ -9,7 +9,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from ..document import Region, to_builtins
-from ..errors import ProcessGone, RoadsError
+from ..errors import CaptureError, ProcessGone, RoadsError
 from ..escapes import escape_bytes
 from .proc import Proc, SmapsEntry, Status
 from ..units import human_size
@@ -28,6 +28,9 @@ class AddressSpace:
     # Its main thread had ended (pthread_exit) while others ran on: Linux shows no memory
     # in /proc/PID then, and the areas were read in /proc/PID/task/TID of this thread.
     read_through: int | None = None
+    # The id asked for was a thread's, not its process's (Tgid in /proc/TID/status):
+    # the space is that process's, the one all its threads share.
+    thread: int | None = None
 
     @property
     def size(self) -> int:
@@ -49,8 +52,43 @@ def address_space(pid: int, proc: Proc | None = None) -> AddressSpace:
     """Read the address space of ``pid`` (ProcessGone if it exits meanwhile, or is a
     zombie); a kernel thread has none, and says so. A process whose main thread has
     ended (pthread_exit) while others run on shows no memory in /proc/PID: it is read
-    through one of its other threads (``read_through``)."""
+    through one of its other threads (``read_through``). The id of a thread other than
+    a process's main one reads that process's, which is the thread's too (``thread``)."""
     proc = proc or Proc()
+    group = thread_group(pid, proc)
+    if group is not None and group != pid:
+        return replace(_address_space(group, proc), thread=pid)
+    return _address_space(pid, proc)
+
+
+def thread_group(tid: int, proc: Proc) -> int | None:
+    """The process that thread ``tid`` belongs to (Tgid in /proc/TID/status: ``tid``
+    itself for a process's main thread); None when it cannot be read, which the reads
+    of the address space then report."""
+    # Read here, not through Proc.status: its Status record is the captures' too, and
+    # a field added to it would change every capture.
+    try:
+        with open(proc.path(tid, "status"), "rb") as f:
+            return parse_tgid(f.read())
+    except OSError:
+        return None
+
+
+def parse_tgid(status: bytes) -> int | None:
+    """The Tgid line of a /proc/PID/status file; None if it has none."""
+    for line in status.split(b"\n"):
+        key, _, value = line.partition(b":")
+        if key == b"Tgid":
+            try:
+                return int(value)
+            except ValueError:
+                raise CaptureError(f"malformed status file: Tgid {value!r}") from None
+    return None
+
+
+def _address_space(pid: int, proc: Proc) -> AddressSpace:
+    """``address_space`` of ``pid`` taken as a process (or, read through, a thread whose
+    process's main thread has ended)."""
     try:
         regions = proc.smaps(pid)
     except ProcessGone:
@@ -62,7 +100,7 @@ def address_space(pid: int, proc: Proc | None = None) -> AddressSpace:
             if tid is None:  # the others ended meanwhile: the process is ending
                 raise ProcessGone(f"process {pid} exited while reading it") from None
             # Every thread shares the process's memory; its name stays the process's.
-            space = address_space(tid, proc.tasks(pid))
+            space = _address_space(tid, proc.tasks(pid))
             return replace(space, pid=pid, name=ended.Name, read_through=tid)
         raise ProcessGone(f"process {pid} is a zombie: it has exited, and its parent "
                           f"(process {ended.PPid}) has not reaped it (waited for it) yet; "
@@ -143,6 +181,9 @@ def format_table(space: AddressSpace) -> str:
     if space.read_through is not None:
         heading += (f"\n(its main thread has ended; read through thread {space.read_through}, "
                     f"as /proc/{space.pid} shows no memory then)")
+    if space.thread is not None:
+        heading += (f"\n(--pid {space.thread} is a thread of process {space.pid}, not a "
+                    "process: this is the one address space all its threads share)")
     return "\n".join([heading, line(_COLUMNS), *(line(row) for row in rows), line(total)]) + "\n"
 
 
@@ -158,6 +199,7 @@ def to_json(space: AddressSpace) -> dict[str, Any]:
         "exe": None if space.exe is None else escape_bytes(space.exe),
         "kernel_thread": space.kernel_thread,
         "read_through": space.read_through,
+        "thread": space.thread,
         "size": space.size,
         "rss": space.rss,
         "pss": space.pss,
