@@ -91,7 +91,7 @@ class SampleError(RoadsError):
 
 
 class ProcessGone(RoadsError):
-    """A process vanished while its /proc files were being read."""
+    """A process vanished while its /proc files were being read, or was not there."""
 
 
 class EngineError(RoadsError):

@@ -84,3 +84,16 @@ def test_show_of_a_threads_id_says_whose_thread_it_is(threaded):
     space = json.loads(roads("show", "--pid", str(pid), "--json").stdout)
     assert (space["pid"], space["thread"]) == (pid, None)
     assert "thread" not in roads("show", "--pid", str(pid)).stdout.splitlines()[1]
+
+
+def test_show_of_a_pid_no_process_has_does_not_say_it_exited():
+    """A pid no process ever had was said to be "gone", as if it had exited: the kernel
+    cannot tell the two apart, and the message now says either may be."""
+    ended = subprocess.Popen(["true"])
+    ended.wait()
+    for pid in (ended.pid, (1 << 31) - 1):  # one that ended; one the kernel never gives
+        assert not Path(f"/proc/{pid}").exists()
+        done = roads("show", "--pid", str(pid))
+        assert (done.returncode, done.stdout) == (1, "")
+        assert done.stderr == (f"roads: error: no process {pid}: /proc/{pid} does not exist "
+                               "(a process of that pid has ended, or there never was one)\n")

@@ -49,12 +49,19 @@ class AddressSpace:
 
 
 def address_space(pid: int, proc: Proc | None = None) -> AddressSpace:
-    """Read the address space of ``pid`` (ProcessGone if it exits meanwhile, or is a
-    zombie); a kernel thread has none, and says so. A process whose main thread has
-    ended (pthread_exit) while others run on shows no memory in /proc/PID: it is read
-    through one of its other threads (``read_through``). The id of a thread other than
-    a process's main one reads that process's, which is the thread's too (``thread``)."""
+    """Read the address space of ``pid`` (ProcessGone if there is none, it exits
+    meanwhile, or is a zombie); a kernel thread has none, and says so. A process whose
+    main thread has ended (pthread_exit) while others run on shows no memory in
+    /proc/PID: it is read through one of its other threads (``read_through``). The id
+    of a thread other than a process's main one reads that process's, which is the
+    thread's too (``thread``)."""
     proc = proc or Proc()
+    folder = proc.root / str(pid)
+    if not folder.exists():
+        # Whether a process had that pid and ended, or none ever had it, the kernel
+        # keeps no trace of: "gone" would say the first.
+        raise ProcessGone(f"no process {pid}: {folder} does not exist (a process of that "
+                          "pid has ended, or there never was one)")
     group = thread_group(pid, proc)
     if group is not None and group != pid:
         return replace(_address_space(group, proc), thread=pid)
