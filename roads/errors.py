@@ -109,14 +109,19 @@ class ExplainError(RoadsError):
 # Characters that a terminal (or a reader) would act on instead of showing: C0 and C1
 # controls but tab and newline (ESC starts terminal escape sequences, CR overwrites a
 # line), bidirectional overrides, and lone surrogates (bytes that were not UTF-8).
-_UNPRINTABLE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
+_CONTROLS = "\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\ud800-\udfff"
+_UNPRINTABLE = re.compile(f"[{_CONTROLS}]")
+# In a table's cell or a one-line heading, a tab or a newline breaks the layout too.
+_UNPRINTABLE_IN_A_LINE = re.compile(f"[\t\n{_CONTROLS}]")
 
 
-def printable(text: str) -> str:
+def printable(text: str, *, one_line: bool = False) -> str:
     """``text`` with every character a terminal would act on written as an escape
     (``\\x1b``, ``\\u202e``; a byte that was not UTF-8 as that byte, ``\\xff``:
-    ``roads.escapes``); tabs and newlines kept."""
-    return _UNPRINTABLE.sub(lambda m: escape_char(m[0]), text)
+    ``roads.escapes``); tabs and newlines kept, unless ``one_line`` (a table's cell,
+    where they would break its columns and rows): ``\\x09``, ``\\x0a`` then."""
+    pattern = _UNPRINTABLE_IN_A_LINE if one_line else _UNPRINTABLE
+    return pattern.sub(lambda m: escape_char(m[0]), text)
 
 
 def tail(text: str, lines: int = 20, width: int = 400) -> str:

@@ -97,3 +97,57 @@ def test_show_of_a_pid_no_process_has_does_not_say_it_exited():
         assert (done.returncode, done.stdout) == (1, "")
         assert done.stderr == (f"roads: error: no process {pid}: /proc/{pid} does not exist "
                                "(a process of that pid has ended, or there never was one)\n")
+
+
+# Maps the file named in argv[1], says so on stdout, and waits to be killed.
+MAPS_A_FILE = """\
+import mmap, sys, time
+with open(sys.argv[1], "rb") as f:
+    view = mmap.mmap(f.fileno(), 0, prot=mmap.PROT_READ)
+print("mapped", flush=True)
+time.sleep(600)
+"""
+
+
+@pytest.fixture(scope="module")
+def own_folder(tmp_path_factory) -> Path:
+    """A folder of the test's own for roads run to run in (and keep its launcher in:
+    built once for the module)."""
+    return tmp_path_factory.mktemp("run")
+
+
+def name_column(table: str, ending: str) -> str:
+    """What stands under the column heading "name" in ``table``'s row whose name ends
+    with ``ending``: the name, if the row keeps to the table's columns."""
+    lines = table.splitlines()
+    (columns,) = [line for line in lines if line.split()[:2] == ["start", "end"]]
+    (row,) = [line for line in lines[1:] if line.endswith(ending)]  # not the heading
+    return row[columns.index(" name") + 1:]
+
+
+def test_show_escapes_a_tab_in_a_mapped_files_name(tmp_path):
+    """A tab in a file's name was printed as it is, shifting the rest of its row."""
+    mapped = tmp_path / "a\tb"
+    mapped.write_bytes(b"x")
+    with subprocess.Popen([sys.executable, "-c", MAPS_A_FILE, mapped], stdin=subprocess.DEVNULL,
+                          stdout=subprocess.PIPE, text=True) as process:
+        try:
+            assert process.stdout.readline() == "mapped\n"
+            done = roads("show", "--pid", str(process.pid))
+        finally:
+            process.kill()
+            process.wait(timeout=DEADLINE)
+    assert done.returncode == 0, done.stderr
+    assert "\t" not in done.stdout
+    assert name_column(done.stdout, "a\\x09b") == f"{tmp_path}/a\\x09b"
+
+
+def test_run_escapes_a_tab_in_a_mapped_files_name(own_folder):
+    """roads run prints the same table, of a program stopped at --after."""
+    mapped = own_folder / "c\td"
+    mapped.write_bytes(b"x")
+    done = roads("--root", str(own_folder), "run", "--after", "2", "--", sys.executable, "-c",
+                 MAPS_A_FILE, mapped.name, cwd=own_folder)
+    assert done.returncode == 0, done.stderr
+    assert "\t" not in done.stdout
+    assert name_column(done.stdout, "c\\x09d") == f"{own_folder}/c\\x09d"

@@ -9,7 +9,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from ..document import Region, to_builtins
-from ..errors import CaptureError, ProcessGone, RoadsError
+from ..errors import CaptureError, ProcessGone, RoadsError, printable
 from ..escapes import escape_bytes
 from .proc import Proc, SmapsEntry, Status
 from ..units import human_size
@@ -156,7 +156,7 @@ def format_table(space: AddressSpace) -> str:
             f"{r.maps.offset:08x}",
             human_size(r.rss),
             human_size(r.pss),
-            r.maps.pathname,
+            printable(r.maps.pathname, one_line=True),  # a tab would break the columns
         )
         for r in space.regions
     ]
