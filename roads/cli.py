@@ -22,7 +22,7 @@ from .capture.changes import summarise
 from .errors import RoadsError, SampleError, printable, tail
 from .capture.project import Outcome, Project
 from .capture.proc import Proc
-from .capture.runner import EMPTIED, Stop, emptied, launcher, run_program
+from .capture.runner import EMPTIED, ProcessRecord, Stop, emptied, launcher, run_program
 from .capture.show import address_space, format_table, to_json
 from .cores import usable as usable_cores
 from .explain import command as explain
@@ -343,7 +343,7 @@ def cmd_run(args) -> int:
         raise
     if not spaces:
         left = "; anything it left running was killed" if result.left_killed else ""
-        print(printable(f"roads: {shlex.join(program)} ended ({result.main.describe()}) "
+        print(printable(f"roads: {shlex.join(program)} ended ({_ending(result.main)}) "
                         f"before {args.after:g} s{left}"), file=sys.stderr)
         sys.stderr.write(_printed(result, program[0]))
         sys.stderr.write(_notes(result, program[0], stopped=False))
@@ -360,6 +360,31 @@ def cmd_run(args) -> int:
 
 # What a sample's run adds to its errors: "(no checkpoint reached)", or the last reached.
 _CHECKPOINT_NOTE = re.compile(r" \((?:no checkpoint reached|last checkpoint reached: .*)\)$")
+# runner.end_cause's words for a process that used up its processor time (SIGXCPU, or
+# SIGKILL at the hard limit a second later), which name the samples' manifest field.
+_CPU_CAUSE = re.compile(r"it used up its CPU time[:,] limits\.cpu = (\d+) s"
+                        r"(, and went on past SIGXCPU)?")
+
+
+def _ending(record: ProcessRecord) -> str:
+    """How a process of roads run ended (``ProcessRecord.describe``), its processor time
+    said of roads run's sandbox: limits.cpu means nothing outside a sample's manifest.
+    A process that ended below the sandbox's limit had a lower one set within the run."""
+    found = _CPU_CAUSE.fullmatch(record.cause or "")
+    if found is None:
+        return record.describe()
+    limit = int(found[1])
+    if record.cpu_ms is not None and record.cpu_ms < limit * 1000:
+        cause = (f"it used up its processor time at {record.cpu_ms / 1000:.1f} s, a limit "
+                 f"set within the run, by setrlimit or ulimit -t, below the {limit} s "
+                 "roads run's sandbox gives each process")
+    else:
+        cause = f"it used up the {limit} s of processor time roads run's sandbox gives each process"
+    if found[2]:
+        cause += ", and ran on past the SIGXCPU sent then"
+    return dataclasses.replace(record, cause=cause).describe()
+
+
 # What a program says when an allocation failed (ENOMEM): perror, strerror, ASan.
 _NO_MEMORY = ("Cannot allocate memory", "ENOMEM", "errno: 12", "ulimit -v", "out of memory",
               "Out of memory")

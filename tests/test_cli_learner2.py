@@ -6,13 +6,20 @@ that used up its processor time."""
 from __future__ import annotations
 
 import json
+import math
 import os
+import re
+import signal
 import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from roads import cli
+from roads.capture.runner import ProcessRecord, end_cause
+from roads.cores import usable as usable_cores
 
 REPO = Path(__file__).resolve().parent.parent
 DEADLINE = 120  # seconds for one run of the command (a run compiles its launcher first)
@@ -151,3 +158,36 @@ def test_run_escapes_a_tab_in_a_mapped_files_name(own_folder):
     assert done.returncode == 0, done.stderr
     assert "\t" not in done.stdout
     assert name_column(done.stdout, "c\\x09d") == f"{own_folder}/c\\x09d"
+
+
+def test_a_run_that_used_up_its_processor_time_says_so_of_roads_run(own_folder):
+    """The message named limits.cpu, a field of the samples' manifest, and gave the
+    sandbox's limit as the one reached, where the program had set a lower one itself
+    (a real run cannot reach the sandbox's own in a test's time: see the next test)."""
+    program = "ulimit -S -t 1; while :; do :; done"
+    done = roads("--root", str(own_folder), "run", "--after", "30", "--", "sh", "-c", program,
+                 cwd=own_folder)
+    assert (done.returncode, done.stdout) == (1, "")
+    limit = math.ceil(30 + cli.RUN_GRACE) * usable_cores()
+    said = re.fullmatch(
+        rf"roads: sh -c '{re.escape(program)}' ended \(killed by SIGXCPU \(it used up its "
+        r"processor time at (\d+\.\d) s, a limit set within the run, by setrlimit or "
+        rf"ulimit -t, below the {limit} s roads run's sandbox gives each process\)\) "
+        r"before 30 s\n", done.stderr)
+    assert said is not None, done.stderr
+    assert 1.0 <= float(said[1]) < 2.0
+
+
+@pytest.mark.parametrize(("signum", "went_on"), [
+    (signal.SIGXCPU, ""),
+    (signal.SIGKILL, ", and ran on past the SIGXCPU sent then"),  # it ignored SIGXCPU
+])
+def test_the_sandboxs_processor_time_is_named_as_roads_runs(signum, went_on):
+    """The sandbox's limit reached, the engine's own words (runner.end_cause) said for
+    roads run."""
+    record = ProcessRecord(pid=2, ppid=1, status=signum, cpu_ms=100_000)
+    record.cause = end_cause(record, 100, 0)
+    assert "limits.cpu" in record.cause  # the words this rewrites
+    assert cli._ending(record) == (
+        f"killed by {signal.Signals(signum).name} (it used up the 100 s of processor time "
+        f"roads run's sandbox gives each process{went_on})")
