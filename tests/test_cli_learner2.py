@@ -191,3 +191,15 @@ def test_the_sandboxs_processor_time_is_named_as_roads_runs(signum, went_on):
     assert cli._ending(record) == (
         f"killed by {signal.Signals(signum).name} (it used up the 100 s of processor time "
         f"roads run's sandbox gives each process{went_on})")
+
+
+def test_run_shows_output_that_is_not_utf8_as_its_bytes(own_folder):
+    """Such a byte in what the program wrote came out as U+FFFD, where every other text
+    roads shows (a name, an argument) writes it \\xNN."""
+    program = r"printf 'caf\351\n'; printf '\377 \033[1m\n' >&2; sleep 60"
+    done = roads("--root", str(own_folder), "run", "--after", "1", "--", "sh", "-c", program,
+                 cwd=own_folder)
+    assert done.returncode == 0, done.stderr
+    assert "\ufffd" not in done.stderr
+    assert ("roads: sh wrote to its stdout:\ncaf\\xe9\n"
+            "roads: sh wrote to its stderr:\n\\xff \\x1b[1m\n") in done.stderr

@@ -501,8 +501,10 @@ class _Run:
         except subprocess.TimeoutExpired:
             self.kill()
             raise self.failure(f"did not finish within {timeout:g} s; killed") from None
-        self.result.stdout = self.buffers["stdout"].decode("utf-8", "replace")
-        self.result.stderr = self.buffers["stderr"].decode("utf-8", "replace")
+        # A byte that is not UTF-8 written \xNN, as roads.escapes writes one in a name
+        # (U+FFFD would lose it, and differ from every other text roads shows).
+        self.result.stdout = self.buffers["stdout"].decode("utf-8", "backslashreplace")
+        self.result.stderr = self.buffers["stderr"].decode("utf-8", "backslashreplace")
         if self.child.returncode < 0:  # the pipes closed as the launcher died
             raise self.failure(launcher_died(-self.child.returncode, self.oom_rise()))
         # The machine's count is read again only for a process that SIGKILL ended, the
@@ -821,7 +823,8 @@ class _Run:
                 pass
 
     def failure(self, message: str) -> SampleError:
-        out = (self.buffers["stdout"] + self.buffers["stderr"]).decode("utf-8", "replace")
+        out = (self.buffers["stdout"] + self.buffers["stderr"]).decode("utf-8",
+                                                                       "backslashreplace")
         where = (f" (last checkpoint reached: {self.result.reached[-1]!r})" if self.result.reached
                  else " (no checkpoint reached)")
         return SampleError(message + where, sample=self.label, command=self.argv,
