@@ -16,6 +16,7 @@ import sys
 import time
 from pathlib import Path
 
+from .argtypes import PID_MAX, count
 from .cachedir import tools_folder
 from .command import install_hint
 from .capture.changes import summarise
@@ -53,22 +54,6 @@ def run_limits() -> str:
             "output waits in the C library's buffer: fflush(stdout) to see it before "
             "--after), and its processes have pids of the sandbox's own (getpid() says 2, "
             "where the map's heading gives the pid outside).")
-
-
-def _count(highest: int):
-    """An argparse type: a whole number from 1 to ``highest``, in decimal digits."""
-    def parse(text: str) -> int:
-        # ASCII digits alone: int() also takes "1_0", "+5", " 5" and other scripts'
-        # digits ("\u0665"), which would name a process the user never typed.
-        try:
-            value = int(text) if text.isascii() and text.isdigit() else 0
-        except ValueError:  # more digits than int() converts (sys.get_int_max_str_digits)
-            value = 0
-        if not 1 <= value <= highest:
-            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number from 1 to "
-                                             f"{highest} in decimal digits")
-        return value
-    return parse
 
 
 def _seconds(text: str) -> float:
@@ -164,7 +149,7 @@ def _main(argv: list[str] | None) -> int:
     cap = sub.add_parser("capture", help="compile, run and freeze samples that changed")
     cap.add_argument("samples", nargs="*", metavar="SAMPLE")
     cap.add_argument("--refresh", action="store_true", help="re-capture even if unchanged")
-    cap.add_argument("--jobs", "-j", type=_count(MAX_JOBS), default=None,
+    cap.add_argument("--jobs", "-j", type=count(MAX_JOBS), default=None,
                      help=f"workers, 1 to {MAX_JOBS} (default: cores)")
 
     chk = sub.add_parser("check", help="exit 1 if any committed capture is stale or missing")
@@ -176,7 +161,7 @@ def _main(argv: list[str] | None) -> int:
                      help="the commit to compare the working tree's captures with (default HEAD)")
 
     show = sub.add_parser("show", help="the address space of a running process")
-    show.add_argument("--pid", type=_count((1 << 31) - 1), required=True)
+    show.add_argument("--pid", type=count(PID_MAX), required=True)
     show.add_argument("--json", action="store_true")
 
     run = sub.add_parser("run", help="start a program, stop it after a delay, show its memory",

@@ -33,14 +33,15 @@ def roads(*args: str, cwd: Path = REPO) -> subprocess.CompletedProcess:
                           text=True, cwd=cwd, env=env, timeout=DEADLINE)
 
 
+@pytest.mark.parametrize("command", ["show", "explain"])
 @pytest.mark.parametrize("given", ["1_0", "+5", " 5", "\u0665", "0x10"])
-def test_a_pid_is_decimal_ascii_digits_only(given):
+def test_a_pid_is_decimal_ascii_digits_only(command, given):
     """int() took "1_0" as 10, " 5" and "+5" as 5 and an Arabic-Indic five as 5: the
-    map of a process the user never named."""
-    done = roads("show", "--pid", given)
+    map of a process the user never named (roads explain --pid as roads show --pid)."""
+    done = roads(command, "--pid", given)
     assert (done.returncode, done.stdout) == (2, "")
-    assert done.stderr.endswith(f"roads show: error: argument --pid: {given!r} is not a "
-                                "whole number from 1 to 2147483647 in decimal digits\n")
+    assert done.stderr.endswith(f"roads {command}: error: argument --pid: {given!r} is not "
+                                "a whole number from 1 to 2147483647 in decimal digits\n")
 
 
 def test_a_pid_with_leading_zeros_is_still_that_pid():

@@ -167,3 +167,13 @@ def test_a_save_named_as_the_default_page_is_refused_before_anything_is_written(
     err = capsys.readouterr().err
     assert "the page explain-true.html and --save explain-true.html name the same file" in err
     assert list(tmp_path.iterdir()) == []
+
+
+def test_output_that_is_not_utf8_is_kept_as_its_bytes(root, tmp_path, monkeypatch, no_leftovers):
+    """A byte of the program's output that is not UTF-8 was saved as U+FFFD, the byte
+    lost; it is written \\xNN, as roads run writes it."""
+    monkeypatch.chdir(tmp_path)
+    assert explain(root, "--at", "exit", "--out", "bytes.html", "--save", "bytes.json", "--",
+                   "/bin/sh", "-c", r"printf 'caf\351\n'; printf '\377\n' >&2") == 0
+    _, run = _saved_run(tmp_path / "bytes.json")
+    assert (run["stdout"], run["stderr"]) == ("caf\\xe9\n", "\\xff\n")

@@ -9,6 +9,7 @@ import tempfile
 import webbrowser
 from pathlib import Path
 
+from ..argtypes import PID_MAX, count
 from ..cachedir import tools_folder
 from ..errors import printable
 from ..errors import ExplainError
@@ -28,7 +29,7 @@ def add_parser(sub) -> None:
                          "FUNC@VERSION (a library's old version of FUNC), "
                          "syscall:NAME[:N] (on its return), exit, or a delay such as 0.5s; "
                          "repeat for several stops (default: main)")
-    ex.add_argument("--pid", type=int, help="read a running process once instead (paused "
+    ex.add_argument("--pid", type=count(PID_MAX), help="read a running process once instead (paused "
                     "only while read, with PTRACE_SEIZE and PTRACE_INTERRUPT)")
     ex.add_argument("--out", help="the page to write (default: explain-NAME.html here)")
     ex.add_argument("--save", metavar="FILE.json",

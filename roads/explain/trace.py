@@ -526,7 +526,7 @@ class Tracer:
             self.outcome.seconds = time.monotonic() - started
             self.outcome.timed_out = self._timed_out.is_set()
             for d, attr in zip(drains, ("stdout", "stderr")):
-                setattr(self.outcome, attr, d.finish().decode(errors="replace"))
+                setattr(self.outcome, attr, d.finish().decode(errors="backslashreplace"))
         finally:
             for d in drains:
                 d.close()
