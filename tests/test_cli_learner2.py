@@ -204,3 +204,36 @@ def test_run_shows_output_that_is_not_utf8_as_its_bytes(own_folder):
     assert "\ufffd" not in done.stderr
     assert ("roads: sh wrote to its stdout:\ncaf\\xe9\n"
             "roads: sh wrote to its stderr:\n\\xff \\x1b[1m\n") in done.stderr
+
+
+# Maps two files, one named "kept (deleted)" and left in place, one unlinked once mapped,
+# then prints its pid and waits for the end of its input.
+MAPS_TWO = """\
+import mmap, os, sys
+maps = []
+for name in ("kept (deleted)", "gone"):
+    with open(name, "wb") as f:
+        f.write(b"x" * 4096)
+    with open(name, "rb") as f:
+        maps.append(mmap.mmap(f.fileno(), 0, prot=mmap.PROT_READ))
+os.unlink("gone")
+print(os.getpid(), flush=True)
+sys.stdin.read()
+"""
+
+
+def test_a_file_named_deleted_is_not_called_unlinked(tmp_path):
+    """maps appends " (deleted)" to an unlinked file's path, so a file whose name ends
+    so read as unlinked; the file still at that path, with the inode maps gives, is
+    the one mapped."""
+    child = subprocess.Popen([sys.executable, "-c", MAPS_TWO], cwd=tmp_path, text=True,
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    try:
+        pid = int(child.stdout.readline())
+        done = roads("show", "--pid", str(pid), "--json")
+    finally:
+        child.communicate("", timeout=DEADLINE)
+    assert done.returncode == 0, done.stderr
+    deleted = {Path(r["pathname"]).name: r["deleted"] for r in json.loads(done.stdout)["regions"]
+               if r["pathname"].startswith(str(tmp_path))}
+    assert deleted == {"kept (deleted)": False, "gone (deleted)": True}

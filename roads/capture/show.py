@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -31,6 +32,9 @@ class AddressSpace:
     # The id asked for was a thread's, not its process's (Tgid in /proc/TID/status):
     # the space is that process's, the one all its threads share.
     thread: int | None = None
+    # Areas (by start) of a file whose own name ends in " (deleted)", still in place,
+    # which maps cannot tell from a file unlinked since it was mapped (``_named_deleted``).
+    named_deleted: frozenset[int] = frozenset()
 
     @property
     def size(self) -> int:
@@ -123,7 +127,30 @@ def _address_space(pid: int, proc: Proc) -> AddressSpace:
         cmdline=proc.cmdline(pid),
         exe=proc.exe(pid),
         regions=regions,
+        named_deleted=_named_deleted(regions),
     )
+
+
+def _named_deleted(regions) -> frozenset[int]:
+    """The starts of the areas whose pathname ends in " (deleted)" because the file is
+    named so, not because it was unlinked: maps appends those words to an unlinked
+    file's path, so the name alone cannot tell. The file at that very path, on the
+    device and inode maps gives, is the one mapped, still linked. (A path another mount
+    namespace sees, or an overlay's device, which maps gives as the layer's, do not
+    match: such an area stays called deleted, as maps reads.)"""
+    found = set()
+    for region in regions:
+        entry = region.maps
+        if not entry.deleted or not entry.pathname.startswith("/"):
+            continue
+        try:
+            st = os.stat(entry.pathname)
+        except (OSError, ValueError):  # no such file (unlinked), or a NUL in the name
+            continue
+        if (st.st_ino == entry.inode
+                and f"{os.major(st.st_dev):02x}:{os.minor(st.st_dev):02x}" == entry.dev):
+            found.add(entry.start)
+    return frozenset(found)
 
 
 def _ended(pid: int, proc: Proc) -> Status | None:
@@ -210,17 +237,17 @@ def to_json(space: AddressSpace) -> dict[str, Any]:
         "size": space.size,
         "rss": space.rss,
         "pss": space.pss,
-        "regions": [_region(region) for region in space.regions],
+        "regions": [_region(region, space) for region in space.regions],
     }
 
 
-def _region(region: SmapsEntry) -> dict[str, Any]:
+def _region(region: SmapsEntry, space: AddressSpace) -> dict[str, Any]:
     """An area as a capture records it (``roads.document.Region``: man 5 proc's names,
     counters in kB) with its size, resident and proportional bytes beside."""
     return {
         **to_builtins(Region.from_smaps(region)),
         "size": region.maps.size,
-        "deleted": region.maps.deleted,
+        "deleted": region.maps.deleted and region.maps.start not in space.named_deleted,
         "rss": region.rss,
         "pss": region.pss,
     }
