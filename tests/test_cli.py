@@ -111,7 +111,7 @@ def test_show_table_keeps_an_argument_with_a_newline_on_its_heading(tmp_path):
         holder.stdout.close()
     assert done.returncode == 0, done.stderr
     heading = done.stdout.splitlines()[0]
-    assert heading.endswith(forged.replace("\n", "\\n"))
+    assert heading.endswith(forged.replace("\n", "\\x0a"))
     assert "/etc/shadow" not in "\n".join(done.stdout.splitlines()[1:])
 
 

@@ -312,6 +312,19 @@ def parse_status(text: str | bytes) -> Status:
         raise CaptureError(f"malformed status file: {exc}") from None
 
 
+def parse_tgid(text: str | bytes) -> int:
+    """The Tgid line of /proc/TID/status: the process thread TID belongs to (TID itself
+    for a process's main thread). Kept apart from ``Status``, a capture's record."""
+    for row in _lines(text):
+        key, sep, value = row.partition(":")
+        if sep and key == "Tgid":
+            try:
+                return int(value)
+            except ValueError:
+                break
+    raise CaptureError("malformed status file: no Tgid line with a number")
+
+
 # ---------------------------------------------------------------------------
 # /proc/PID/stat
 
@@ -749,6 +762,10 @@ class Proc:
     def status(self, pid: int) -> Status:
         """/proc/PID/status."""
         return parse_status(self._read(pid, "status"))
+
+    def tgid(self, pid: int) -> int:
+        """The process thread ``pid`` belongs to (Tgid in /proc/PID/status)."""
+        return parse_tgid(self._read(pid, "status"))
 
     def stat(self, pid: int) -> Stat:
         """/proc/PID/stat."""

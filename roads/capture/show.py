@@ -7,10 +7,11 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any
 
 from ..document import Region, to_builtins
-from ..errors import CaptureError, ProcessGone, RoadsError, printable
+from ..errors import ProcessGone, RoadsError, printable
 from ..escapes import escape_bytes
 from .proc import Proc, SmapsEntry, Status
 from ..units import human_size
@@ -66,35 +67,13 @@ def address_space(pid: int, proc: Proc | None = None) -> AddressSpace:
         # keeps no trace of: "gone" would say the first.
         raise ProcessGone(f"no process {pid}: {folder} does not exist (a process of that "
                           "pid has ended, or there never was one)")
-    group = thread_group(pid, proc)
-    if group is not None and group != pid:
+    try:
+        group = proc.tgid(pid)
+    except RoadsError:  # gone meanwhile, or not readable: the reads below say which
+        group = pid
+    if group != pid:
         return replace(_address_space(group, proc), thread=pid)
     return _address_space(pid, proc)
-
-
-def thread_group(tid: int, proc: Proc) -> int | None:
-    """The process that thread ``tid`` belongs to (Tgid in /proc/TID/status: ``tid``
-    itself for a process's main thread); None when it cannot be read, which the reads
-    of the address space then report."""
-    # Read here, not through Proc.status: its Status record is the captures' too, and
-    # a field added to it would change every capture.
-    try:
-        with open(proc.path(tid, "status"), "rb") as f:
-            return parse_tgid(f.read())
-    except OSError:
-        return None
-
-
-def parse_tgid(status: bytes) -> int | None:
-    """The Tgid line of a /proc/PID/status file; None if it has none."""
-    for line in status.split(b"\n"):
-        key, _, value = line.partition(b":")
-        if key == b"Tgid":
-            try:
-                return int(value)
-            except ValueError:
-                raise CaptureError(f"malformed status file: Tgid {value!r}") from None
-    return None
 
 
 def _address_space(pid: int, proc: Proc) -> AddressSpace:
@@ -127,24 +106,25 @@ def _address_space(pid: int, proc: Proc) -> AddressSpace:
         cmdline=proc.cmdline(pid),
         exe=proc.exe(pid),
         regions=regions,
-        named_deleted=_named_deleted(regions),
+        named_deleted=_named_deleted(regions, proc.path(pid, "root")),
     )
 
 
-def _named_deleted(regions) -> frozenset[int]:
+def _named_deleted(regions, root: Path) -> frozenset[int]:
     """The starts of the areas whose pathname ends in " (deleted)" because the file is
     named so, not because it was unlinked: maps appends those words to an unlinked
-    file's path, so the name alone cannot tell. The file at that very path, on the
-    device and inode maps gives, is the one mapped, still linked. (A path another mount
-    namespace sees, or an overlay's device, which maps gives as the layer's, do not
-    match: such an area stays called deleted, as maps reads.)"""
+    file's path, so the name alone cannot tell. The file at that very path, looked up
+    from the process's own root (``root``: /proc/PID/root, its mount namespace too), on
+    the device and inode maps gives, is the one mapped, still linked. (A name holding
+    a newline, which maps writes \\012, or a device maps gives otherwise than stat,
+    as an overlay's, do not match: such an area stays called deleted, as maps reads.)"""
     found = set()
     for region in regions:
         entry = region.maps
         if not entry.deleted or not entry.pathname.startswith("/"):
             continue
         try:
-            st = os.stat(entry.pathname)
+            st = os.stat(root / entry.pathname.lstrip("/"))
         except (OSError, ValueError):  # no such file (unlinked), or a NUL in the name
             continue
         if (st.st_ino == entry.inode
@@ -210,7 +190,8 @@ def format_table(space: AddressSpace) -> str:
 
     # On one line: an argument may hold a newline, and a row after it would look like
     # an area of the table (the other controls: errors.printable, on the way out).
-    command = (" ".join(space.cmdline) or space.name).replace("\n", "\\n").replace("\t", "\\t")
+    # One line, as every cell: an argument's newline would start what reads as a row.
+    command = printable(" ".join(space.cmdline) or space.name, one_line=True)
     heading = f"{space.pid}: {command}"
     if space.read_through is not None:
         heading += (f"\n(its main thread has ended; read through thread {space.read_through}, "
