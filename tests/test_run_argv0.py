@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
 import textwrap
 from pathlib import Path
 
@@ -75,20 +76,26 @@ def test_a_program_on_path_under_tmp_is_seen_by_the_sandbox(names, monkeypatch, 
     """Run from a folder outside /tmp, a program found on PATH under /tmp is kept
     visible in the run's private /tmp by the file's path (--exec's), since argv[0], a
     bare name, no longer leads there."""
+    import tempfile
+
     from tests.test_explain import folder_outside_tmp
 
     project = folder_outside_tmp()
     if project is None:
         pytest.skip("no writable folder outside /tmp")
+    # Under /tmp itself, whatever TMPDIR says (pytest's tmp_path follows it).
+    under_tmp = Path(tempfile.mkdtemp(prefix="roads-test-prog-", dir="/tmp"))
+    shutil.copy2(names, under_tmp / "names")
     try:
         monkeypatch.chdir(project)
-        monkeypatch.setenv("PATH", f"{names.parent}{os.pathsep}{os.environ.get('PATH', '')}")
+        monkeypatch.setenv("PATH", f"{under_tmp}{os.pathsep}{os.environ.get('PATH', '')}")
         assert cli.main(["--root", str(project), "run", "--after", "10", "--", "names"]) == 1
         err = capsys.readouterr().err
         assert "ended (exit status 0) before 10 s" in err, err
         assert (project / "argv0").read_text() == "names"
     finally:
         shutil.rmtree(project, ignore_errors=True)
+        shutil.rmtree(under_tmp, ignore_errors=True)
 
 
 def test_a_program_stopped_at_after_has_argv0_as_typed(here, tmp_path):
@@ -123,3 +130,30 @@ def test_an_exec_failure_names_the_file_run(here, tmp_path):
     with pytest.raises(SampleError, match=r"could not execute \./junk: Exec format error"):
         run_program(["typed"], executable="./junk", launcher_path=launcher(tmp_path / "cache"),
                     cwd=here, env={}, timeout=10, no_aslr=True)
+
+
+@pytest.fixture(scope="module")
+def built_launcher(tmp_path_factory) -> Path:
+    """The launcher, compiled once for this module's tests."""
+    return launcher(tmp_path_factory.mktemp("cache"))
+
+
+SAMPLE_MODE = ["3", "4", "1", "10", "1000000000", "16", "0", "/nonexistent", "10", "-"]
+TOOL_MODE = ["--tool", "10", "1000000000", "/nonexistent", "10", "-"]
+
+
+@pytest.mark.parametrize("words", [
+    [*SAMPLE_MODE, "--exec", "--", "x"],  # --exec without its FILE
+    [*SAMPLE_MODE, "--exec", "f", "--"],  # no program
+    [*SAMPLE_MODE, "--exec", "f", "--exec", "g", "--", "x"],  # twice
+    [*SAMPLE_MODE, "--show", "f", "--", "x"],  # tool mode's option
+    [*SAMPLE_MODE, "--frob", "f", "--", "x"],
+    [*TOOL_MODE, "--exec", "f", "--", "x"],  # sample mode's option
+], ids=["exec-without-file", "no-program", "exec-twice", "show-in-sample-mode", "unknown",
+        "exec-in-tool-mode"])
+def test_the_launcher_refuses_options_out_of_place(built_launcher, words):
+    """Each wrong command line gets the usage and status 2, before anything is run."""
+    done = subprocess.run([str(built_launcher), *words], capture_output=True, text=True,
+                          timeout=60)
+    assert (done.returncode, done.stdout) == (2, "")
+    assert done.stderr.startswith("usage: launcher ")

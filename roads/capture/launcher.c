@@ -27,8 +27,9 @@
  *     its shell), only WRITABLE (the run's folder) writable, a private /tmp and /run
  *     (where the machine's daemons keep their sockets, which a read-only mount would
  *     leave open to connect()), in which only what the run needs of the machine's is
- *     seen at its place: the entry holding the folder it starts in and each FILE shown,
- *     read-only, and WRITABLE; a run started in /, /tmp or /run itself is refused), and
+ *     seen at its place: the entry holding the folder it starts in and each file shown
+ *     (--show's, and the program run: --exec's FILE, else PROGRAM), read-only, and
+ *     WRITABLE; a run started in /, /tmp or /run itself is refused), and
  *     /dev/shm, those nosuid and
  *     nodev (no set-user-ID file made there grants anything inside the run), and /proc mounted
  *     afresh for the namespace (/proc/sys, /proc/sysrq-trigger, /proc/irq, /proc/bus and
