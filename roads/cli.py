@@ -16,7 +16,7 @@ import sys
 import time
 from pathlib import Path
 
-from .argtypes import PID_MAX, count
+from .argtypes import PID_MAX, count, seconds
 from .cachedir import tools_folder
 from .command import install_hint
 from .capture.changes import summarise
@@ -54,18 +54,6 @@ def run_limits() -> str:
             "output waits in the C library's buffer: fflush(stdout) to see it before "
             "--after), and its processes have pids of the sandbox's own (getpid() says 2, "
             "where the map's heading gives the pid outside).")
-
-
-def _seconds(text: str) -> float:
-    """An argparse type: a finite number of seconds from 0 to MAX_AFTER."""
-    try:
-        value = float(text)
-    except ValueError:
-        value = math.nan
-    if not 0 <= value <= MAX_AFTER:  # also false for nan
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds from 0 to "
-                                         f"{MAX_AFTER:g}")
-    return value
 
 
 SIGPIPE_STATUS = 128 + signal.SIGPIPE  # what a shell shows for a program SIGPIPE killed
@@ -166,7 +154,7 @@ def _main(argv: list[str] | None) -> int:
 
     run = sub.add_parser("run", help="start a program, stop it after a delay, show its memory",
                          epilog=run_limits())
-    run.add_argument("--after", type=_seconds, default=0.5, metavar="SECONDS",
+    run.add_argument("--after", type=seconds(MAX_AFTER), default=0.5, metavar="SECONDS",
                      help=f"when to stop it, 0 to {MAX_AFTER:g} s (default 0.5)")
     run.add_argument("--json", action="store_true")
     run.add_argument("--aslr", action="store_true", help="leave ASLR on (default: off)")
@@ -354,15 +342,18 @@ _CPU_CAUSE = re.compile(r"it used up its CPU time[:,] limits\.cpu = (\d+) s"
 def _ending(record: ProcessRecord) -> str:
     """How a process of roads run ended (``ProcessRecord.describe``), its processor time
     said of roads run's sandbox: limits.cpu means nothing outside a sample's manifest.
-    A process that ended below the sandbox's limit had a lower one set within the run."""
+    A process that ended below the sandbox's limit had a lower one set within the run,
+    or was sent the signal."""
     found = _CPU_CAUSE.fullmatch(record.cause or "")
     if found is None:
         return record.describe()
     limit = int(found[1])
     if record.cpu_ms is not None and record.cpu_ms < limit * 1000:
-        cause = (f"it used up its processor time at {record.cpu_ms / 1000:.1f} s, a limit "
-                 f"set within the run, by setrlimit or ulimit -t, below the {limit} s "
-                 "roads run's sandbox gives each process")
+        # SIGXCPU before the sandbox's limit: a lower one, or the signal sent by hand.
+        cause = (f"the signal of a processor-time limit, at {record.cpu_ms / 1000:.1f} s of "
+                 f"processor time, below the {limit} s roads run's sandbox gives each "
+                 "process: a lower limit set within the run (setrlimit, ulimit -t), or the "
+                 "signal sent to it (kill)")
     else:
         cause = f"it used up the {limit} s of processor time roads run's sandbox gives each process"
     if found[2]:

@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from roads import cli
+from roads.explain.command import MAX_DEADLINE
 from roads.capture.runner import ProcessRecord, end_cause
 from roads.cores import usable as usable_cores
 
@@ -171,10 +172,11 @@ def test_a_run_that_used_up_its_processor_time_says_so_of_roads_run(own_folder):
     assert (done.returncode, done.stdout) == (1, "")
     limit = math.ceil(30 + cli.RUN_GRACE) * usable_cores()
     said = re.fullmatch(
-        rf"roads: sh -c '{re.escape(program)}' ended \(killed by SIGXCPU \(it used up its "
-        r"processor time at (\d+\.\d) s, a limit set within the run, by setrlimit or "
-        rf"ulimit -t, below the {limit} s roads run's sandbox gives each process\)\) "
-        r"before 30 s\n", done.stderr)
+        rf"roads: sh -c '{re.escape(program)}' ended \(killed by SIGXCPU \(the signal of a "
+        r"processor-time limit, at (\d+\.\d) s of processor time, below the "
+        rf"{limit} s roads run's sandbox gives each process: a lower limit set within the "
+        r"run \(setrlimit, ulimit -t\), or the signal sent to it \(kill\)\)\) before 30 s\n",
+        done.stderr)
     assert said is not None, done.stderr
     assert 1.0 <= float(said[1]) < 2.0
 
@@ -206,17 +208,21 @@ def test_run_shows_output_that_is_not_utf8_as_its_bytes(own_folder):
             "roads: sh wrote to its stderr:\n\\xff \\x1b[1m\n") in done.stderr
 
 
-# Maps two files, one named "kept (deleted)" and left in place, one unlinked once mapped,
-# then prints its pid and waits for the end of its input.
+# Maps three files, one named "kept (deleted)" and left in place, two unlinked once
+# mapped, the name maps then gives to the last taken by a new file; then prints its pid
+# and waits for the end of its input.
 MAPS_TWO = """\
 import mmap, os, sys
 maps = []
-for name in ("kept (deleted)", "gone"):
+for name in ("kept (deleted)", "gone", "back"):
     with open(name, "wb") as f:
         f.write(b"x" * 4096)
     with open(name, "rb") as f:
         maps.append(mmap.mmap(f.fileno(), 0, prot=mmap.PROT_READ))
 os.unlink("gone")
+os.unlink("back")
+with open("back (deleted)", "wb") as f:  # another file, at the name maps then gives
+    f.write(b"y" * 4096)
 print(os.getpid(), flush=True)
 sys.stdin.read()
 """
@@ -236,4 +242,56 @@ def test_a_file_named_deleted_is_not_called_unlinked(tmp_path):
     assert done.returncode == 0, done.stderr
     deleted = {Path(r["pathname"]).name: r["deleted"] for r in json.loads(done.stdout)["regions"]
                if r["pathname"].startswith(str(tmp_path))}
-    assert deleted == {"kept (deleted)": False, "gone (deleted)": True}
+    assert deleted == {"kept (deleted)": False, "gone (deleted)": True, "back (deleted)": True}
+
+
+def test_a_file_named_deleted_is_looked_up_where_the_process_sees_it(own_folder):
+    """roads run's program has /tmp of its own: the name is looked up from its root
+    (/proc/PID/root), not from roads' own."""
+    program = ("import mmap, time\n"
+               "f = open('/tmp/k (deleted)', 'wb+'); f.write(b'x' * 4096); f.flush()\n"
+               "m = mmap.mmap(f.fileno(), 0)\n"
+               "time.sleep(60)\n")
+    done = roads("--root", str(own_folder), "run", "--json", "--after", "1", "--", "python3",
+                 "-c", program, cwd=own_folder)
+    assert done.returncode == 0, done.stderr
+    found = [r["deleted"] for r in json.loads(done.stdout)["regions"]
+             if r["pathname"] == "/tmp/k (deleted)"]
+    assert found == [False]
+
+
+@pytest.mark.parametrize(("words", "bounds"), [
+    (["run", "--after", "1_0", "--", "true"], f"from 0 to {cli.MAX_AFTER:g}"),
+    (["run", "--after", "inf", "--", "true"], f"from 0 to {cli.MAX_AFTER:g}"),
+    (["run", "--after", " 5", "--", "true"], f"from 0 to {cli.MAX_AFTER:g}"),
+    (["explain", "--deadline", "0", "--", "true"], f"more than 0 and at most {MAX_DEADLINE:g}"),
+    (["explain", "--deadline", "1e1", "--", "true"], f"more than 0 and at most {MAX_DEADLINE:g}"),
+])
+def test_seconds_are_decimal_digits(words, bounds):
+    """float() took "1_0" as 10, " 5" as 5, and "1e1", "inf" and "nan" too."""
+    done = roads(*words)
+    assert (done.returncode, done.stdout) == (2, "")
+    assert done.stderr.endswith(f"roads {words[0]}: error: argument {words[1]}: {words[2]!r} "
+                                f"is not a number of seconds {bounds}, in decimal digits\n")
+
+
+@pytest.mark.parametrize("given", ["0", "2.5", ".5", "3."])
+def test_seconds_in_decimal_digits_are_taken(given):
+    from roads.argtypes import seconds
+
+    assert seconds(10)(given) == float(given)
+
+
+def test_explain_of_a_threads_id_reads_its_process(threaded, tmp_path):
+    """roads explain --pid TID seized the thread alone and called it a process; it now
+    reads the process, as roads show --pid does, and says so."""
+    pid, tid = threaded
+    done = roads("explain", "--pid", str(tid), "--out", str(tmp_path / "t.html"), "--save",
+                 str(tmp_path / "t.json"), cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert (f"{tid} is a thread of process {pid}, not a process: reading the process"
+            in done.stderr), done.stderr
+    assert f"reading process {pid}\n" in done.stderr
+    saved = json.loads((tmp_path / "t.json").read_text())
+    assert saved["capture"]["variants"]["default"]["runs"][0]["pid"] == pid
+    assert saved["capture"]["title"].startswith(f"roads explain --pid {pid} (")

@@ -9,7 +9,7 @@ import tempfile
 import webbrowser
 from pathlib import Path
 
-from ..argtypes import PID_MAX, count
+from ..argtypes import PID_MAX, count, seconds
 from ..cachedir import tools_folder
 from ..errors import printable
 from ..errors import ExplainError
@@ -43,7 +43,8 @@ def add_parser(sub) -> None:
                          "the samples' gcc and gdb run: its own pid and mount namespaces, files "
                          "read-only but a fresh folder at /run/build, a private /tmp that shows "
                          "only the program and your folder, if they lie in /tmp)")
-    ex.add_argument("--deadline", type=float, default=DEFAULT_DEADLINE, metavar="SECONDS",
+    ex.add_argument("--deadline", type=seconds(MAX_DEADLINE, above_zero=True),
+                    default=DEFAULT_DEADLINE, metavar="SECONDS",
                     help=f"give up (and kill the program) after this long: more than 0, at "
                          f"most {MAX_DEADLINE:g} s (default {DEFAULT_DEADLINE:g})")
     ex.add_argument("program", nargs=argparse.REMAINDER)
@@ -65,10 +66,6 @@ def cmd_explain(args) -> int:
     if args.pid is None and not program:
         print("roads: error: explain needs a program: roads explain [--at WHERE]... -- PROGRAM "
               "[ARGS] (or --pid PID)", file=sys.stderr)
-        return 2
-    if not 0 < args.deadline <= MAX_DEADLINE:
-        print(f"roads: error: --deadline is more than 0 and at most {MAX_DEADLINE:g} s",
-              file=sys.stderr)
         return 2
     for option, given in (("--out", args.out), ("--save", args.save)):
         problem = given and file_problem(given)

@@ -360,8 +360,17 @@ def _ending(outcome: Outcome, program: str) -> str:
 
 
 def explain_pid(pid: int, progress: Callable[[str], None] = lambda s: None) -> Session:
-    """One stop of a running process, read while PTRACE_INTERRUPT holds it."""
+    """One stop of a running process, read while PTRACE_INTERRUPT holds it. The id of a
+    thread other than a process's main one names that process (its Tgid), as
+    ``roads show --pid`` takes it: the memory is the one all its threads share."""
     proc = Proc()
+    try:
+        group = proc.tgid(pid)
+    except RoadsError:  # gone, or not readable: seizing it says which
+        group = pid
+    if group != pid:
+        progress(f"{pid} is a thread of process {group}, not a process: reading the process")
+        pid = group
     checkpoints: list[dict] = []
     exe_path: list[str] = []
 
@@ -386,7 +395,7 @@ def explain_pid(pid: int, progress: Callable[[str], None] = lambda s: None) -> S
         cmdline = [a for a in Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0") if a]
     except OSError:
         cmdline = []
-    shown = [a.decode(errors="replace") for a in cmdline] or [exe]
+    shown = [a.decode(errors="backslashreplace") for a in cmdline] or [exe]
     name = sample_name(exe or str(pid))
     run = {"pid": pid, "exit_code": None, "signal": None,
            "status": "still running (read and let go)",
