@@ -348,7 +348,9 @@ def _ending(record: ProcessRecord) -> str:
     if found is None:
         return record.describe()
     limit = int(found[1])
-    if record.cpu_ms is not None and record.cpu_ms < limit * 1000:
+    # A second's slack: the process's times, read at its end, may fall short of the limit
+    # that signalled it (a 1 s limit was seen as 0.9 s).
+    if record.cpu_ms is not None and record.cpu_ms < (limit - 1) * 1000:
         # SIGXCPU before the sandbox's limit: a lower one, or the signal sent by hand.
         cause = (f"the signal of a processor-time limit, at {record.cpu_ms / 1000:.1f} s of "
                  f"processor time, below the {limit} s roads run's sandbox gives each "
