@@ -156,6 +156,10 @@ def file_problem(given: str) -> str | None:
     # os.path's tests: a folder this user may not look into is left to the write to say.
     if os.path.isdir(path):
         return "is a folder; give a file's name"
+    if os.path.exists(path) and not os.path.isfile(path):  # /dev/stdout: written as it is
+        return None if os.access(path, os.W_OK) else "cannot be written (no permission)"
+    if os.path.islink(path):  # the page replaces the link's target (page.write_page)
+        path = Path(os.path.realpath(path))
     for parent in path.parents:  # the folder to write in, or the first of it that exists
         if not os.path.lexists(parent):
             continue

@@ -306,5 +306,12 @@ def pairs(sels: list[ExplainSelection]) -> list[tuple[ExplainSelection, ExplainS
 
 def write_page(text: str, out: Path) -> None:
     """Write atomically: a reader (or a failure) never sees half a page (the capture
-    files' own writer)."""
-    write_atomic(Path(out), text)
+    files' own writer), through a link to its target, the link kept. What is there and
+    is no file (/dev/null, /dev/stdout, a FIFO) is written to as it is: a file renamed
+    over it would take its place (as root, that of a device in /dev)."""
+    out = Path(out)
+    if out.exists() and not out.is_file() and not out.is_dir():
+        with open(out, "w", encoding="utf-8") as f:
+            f.write(text)
+        return
+    write_atomic(Path(os.path.realpath(out)), text)
