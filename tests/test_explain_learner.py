@@ -4,11 +4,38 @@ kernel thread), output cut short, and a script named as the program."""
 
 from __future__ import annotations
 
+import json
 import os
+import shutil
+import struct
+import subprocess
 from pathlib import Path
+
+import pytest
 
 from roads.explain.command import file_problem
 from roads.explain.page import write_page
+from tests.test_explain import explain, root  # noqa: F401 - root is a fixture
+
+HELLO = '#include <stdio.h>\nint main(void) { puts("hello"); return 0; }\n'
+
+
+@pytest.fixture
+def gcc():
+    if shutil.which("gcc") is None:
+        pytest.skip("no gcc")
+
+
+def _build(folder: Path, name: str, source: str, *flags: str) -> Path:
+    (folder / f"{name}.c").write_text(source)
+    subprocess.run(["gcc", *flags, "-o", str(folder / name), str(folder / f"{name}.c")],
+                   check=True, timeout=60)
+    return folder / name
+
+
+def _checkpoints(saved: Path) -> list[dict]:
+    return json.loads(saved.read_text())["capture"]["variants"]["default"]["runs"][0][
+        "checkpoints"]
 
 
 def test_a_page_written_to_a_device_leaves_the_device_in_place(tmp_path):
@@ -34,3 +61,21 @@ def test_a_page_written_through_a_link_replaces_its_target_and_keeps_the_link(tm
     assert link.is_symlink()
     assert target.read_text() == "<p>new</p>"
     assert sorted(p.name for p in (tmp_path / "pages").iterdir()) == ["real.html"]
+
+
+@pytest.mark.gcc
+@pytest.mark.parametrize("flags", [(), ("-static",)])
+def test_a_stop_at_the_entry_point_is_reached(root, gcc, tmp_path, monkeypatch, no_leftovers,
+                                              flags):
+    """--at _start stops at the program's first instruction (e_entry, no bias: -no-pie
+    or -static). The function stops were set at the entry point itself, after it was
+    reached: _start was said never to be reached ('exited with status 0 before
+    reaching _start')."""
+    program = _build(tmp_path, "hello", HELLO, "-no-pie", *flags)
+    entry = struct.unpack_from("<Q", program.read_bytes(), 24)[0]  # e_entry
+    monkeypatch.chdir(tmp_path)
+    assert explain(root, "--no-sandbox", "--at", "_start", "--at", "main", "--out", "p.html",
+                   "--save", "p.json", "--", "./hello") == 0
+    stops = _checkpoints(tmp_path / "p.json")
+    assert [c["name"] for c in stops] == ["_start", "main"]
+    assert {a["name"]: a["value"] for a in stops[0]["addresses"]}["pc"] == entry

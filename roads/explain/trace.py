@@ -1062,10 +1062,15 @@ class Tracer:
         again = self.interrupted.get(tid) == (addr, regs.rsp)
         if again:  # back from the signal that cut its step here short: counted already
             del self.interrupted[tid]
-        for what in [] if again else list(whats):
+        pending = [] if again else list(whats)
+        while pending:
+            what = pending.pop(0)
             if what == "entry":
                 whats.remove(what)
+                known = len(whats)
                 self._lookup(tid, tgid)
+                # A function stop at the entry point itself (_start) is this very call.
+                pending += whats[known:]
             elif what == "libc_start_main":
                 whats.remove(what)
                 for spec in self.stops:
