@@ -9,6 +9,7 @@ import os
 import shutil
 import struct
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -79,3 +80,23 @@ def test_a_stop_at_the_entry_point_is_reached(root, gcc, tmp_path, monkeypatch, 
     stops = _checkpoints(tmp_path / "p.json")
     assert [c["name"] for c in stops] == ["_start", "main"]
     assert {a["name"]: a["value"] for a in stops[0]["addresses"]}["pc"] == entry
+
+
+def test_pid_shows_the_command_line_as_it_is(root, tmp_path, monkeypatch, no_leftovers):
+    """--pid of a process whose arguments hold empty ones and a byte that is not UTF-8:
+    each is kept, the byte written \\xNN as a program's arguments are (the empty ones
+    were dropped, and the byte read U+FFFD)."""
+    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)", "",
+                                b"\xfe", "a b", ""])
+    try:
+        monkeypatch.chdir(tmp_path)
+        assert explain(root, "--pid", str(sleeper.pid), "--out", "p.html",
+                       "--save", "p.json") == 0
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+    saved = json.loads((tmp_path / "p.json").read_text())
+    assert saved["command"] == [sys.executable, "-c", "import time; time.sleep(60)", "",
+                                "\\xfe", "a b", ""]
+    assert saved["capture"]["title"].endswith(
+        f"({sys.executable} -c 'import time; time.sleep(60)' '' '\\xfe' 'a b' '')")

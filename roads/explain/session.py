@@ -359,6 +359,16 @@ def _ending(outcome: Outcome, program: str) -> str:
     return "ended (" + describe_status(status) + ")"
 
 
+def command_line(data: bytes) -> list[str]:
+    """The arguments in ``data``, a /proc/PID/cmdline: each ended by a NUL, empty ones
+    kept (a process that rewrote its own may have left no last NUL), bytes that are not
+    UTF-8 written \\xNN, as a program's arguments are."""
+    args = data.split(b"\0")
+    if data.endswith(b"\0"):
+        args.pop()
+    return [escape_bytes(os.fsdecode(a)) for a in args] if data else []
+
+
 def explain_pid(pid: int, progress: Callable[[str], None] = lambda s: None) -> Session:
     """One stop of a running process, read while PTRACE_INTERRUPT holds it. The id of a
     thread other than a process's main one names that process (its Tgid), as
@@ -392,10 +402,9 @@ def explain_pid(pid: int, progress: Callable[[str], None] = lambda s: None) -> S
     # A program deleted since it started is still there to read through /proc.
     path = exe if exe and os.path.exists(exe) and not exe.endswith(" (deleted)") else f"/proc/{pid}/exe"
     try:
-        cmdline = [a for a in Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0") if a]
+        shown = command_line(Path(f"/proc/{pid}/cmdline").read_bytes()) or [escape_bytes(exe)]
     except OSError:
-        cmdline = []
-    shown = [a.decode(errors="backslashreplace") for a in cmdline] or [exe]
+        shown = [escape_bytes(exe)]
     name = sample_name(exe or str(pid))
     run = {"pid": pid, "exit_code": None, "signal": None,
            "status": "still running (read and let go)",
