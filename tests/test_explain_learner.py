@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from roads.explain import trace
 from roads.explain.command import file_problem
 from roads.explain.page import write_page
 from tests.test_explain import explain, root  # noqa: F401 - root is a fixture
@@ -32,6 +33,18 @@ def _build(folder: Path, name: str, source: str, *flags: str) -> Path:
     subprocess.run(["gcc", *flags, "-o", str(folder / name), str(folder / f"{name}.c")],
                    check=True, timeout=60)
     return folder / name
+
+
+def _processes() -> list[int]:
+    return [int(e) for e in os.listdir("/proc") if e.isdigit()]
+
+
+def _status(pid: int) -> dict[str, str]:
+    try:
+        text = Path(f"/proc/{pid}/status").read_text(errors="replace")
+    except OSError:
+        return {}
+    return {k: v.strip() for k, _, v in (line.partition(":") for line in text.splitlines())}
 
 
 def _checkpoints(saved: Path) -> list[dict]:
@@ -100,3 +113,19 @@ def test_pid_shows_the_command_line_as_it_is(root, tmp_path, monkeypatch, no_lef
                                 "\\xfe", "a b", ""]
     assert saved["capture"]["title"].endswith(
         f"({sys.executable} -c 'import time; time.sleep(60)' '' '\\xfe' 'a b' '')")
+
+
+def test_pid_of_a_kernel_thread_says_what_it_is(root, tmp_path, monkeypatch, capsys):
+    """A kernel thread (kthreadd, a kworker) has no user memory and ptrace refuses it
+    always: the message said so, not that 'the kernel refused it (a security module's
+    rule, a program made not dumpable ...)', none of which applies."""
+    threads = [pid for pid in _processes() if _status(pid).get("Kthread") == "1"]
+    if not threads:
+        pytest.skip("no kernel thread in this pid namespace, or a kernel before 6.3 "
+                    "(no Kthread: line in /proc/PID/status)")
+    monkeypatch.chdir(tmp_path)
+    assert explain(root, "--pid", str(threads[0])) == 1
+    err = capsys.readouterr().err
+    assert f"process {threads[0]} (" in err and "is a kernel thread" in err, err
+    assert not list(tmp_path.iterdir())
+    assert trace.kernel_thread(threads[0]) and not trace.kernel_thread(os.getpid())

@@ -1334,6 +1334,21 @@ def _why_not_traced(pid: int) -> str:
     return "; ".join(reasons)
 
 
+PF_KTHREAD = 0x00200000  # linux/sched.h: the task is a kernel thread
+
+
+def kernel_thread(pid: int) -> bool:
+    """Whether process ``pid`` is a kernel thread (PF_KTHREAD among the flags of
+    /proc/PID/stat, the seventh field after its name): one ptrace refuses
+    always (kernel/ptrace.c, ptrace_attach)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_bytes()
+    except OSError:
+        return False
+    fields = stat[stat.rindex(b")") + 2:].split()  # state, ppid, pgrp, session, tty, tpgid, flags
+    return len(fields) > 6 and bool(int(fields[6]) & PF_KTHREAD)
+
+
 def seize_and_read(pid: int, on_stop: Callable[[Hit], None], label: str = "now") -> None:
     """Stop a running process (PTRACE_SEIZE, PTRACE_INTERRUPT: no signal its shell could
     see), hand it to ``on_stop``, and let it go on (PTRACE_DETACH)."""
@@ -1349,6 +1364,11 @@ def seize_and_read(pid: int, on_stop: Callable[[Hit], None], label: str = "now")
         if _status_of(pid).get("State", "").startswith("Z"):
             raise ExplainError(f"process {pid} has ended (a zombie, not yet reaped by its "
                                "parent): it has no memory left to read") from None
+        if kernel_thread(pid):
+            name = _status_of(pid).get("Name", "?")
+            raise ExplainError(f"process {pid} ({name}) is a kernel thread: it runs in the "
+                               "kernel alone, with no user address space to read, and "
+                               "none may trace it") from None
         raise ExplainError(f"may not trace process {pid}: {_why_not_traced(pid)}") from None
     try:
         pt.call(pt.PTRACE_INTERRUPT, pid, 0, 0)
