@@ -17,6 +17,7 @@ import pytest
 from roads.explain import trace
 from roads.explain.command import file_problem
 from roads.explain.page import write_page
+from roads.explain.record import session_from_json
 from tests.test_explain import explain, root  # noqa: F401 - root is a fixture
 
 HELLO = '#include <stdio.h>\nint main(void) { puts("hello"); return 0; }\n'
@@ -129,3 +130,32 @@ def test_pid_of_a_kernel_thread_says_what_it_is(root, tmp_path, monkeypatch, cap
     assert f"process {threads[0]} (" in err and "is a kernel thread" in err, err
     assert not list(tmp_path.iterdir())
     assert trace.kernel_thread(threads[0]) and not trace.kernel_thread(os.getpid())
+
+
+LOUD = r"""
+#include <stdio.h>
+int main(void) {
+    for (int i = 0; i < 20000; i++)
+        fputs("0123456789\n", stdout);  /* 220000 bytes */
+    fputs("a few words\n", stderr);
+    return 0;
+}
+"""
+
+
+@pytest.mark.gcc
+def test_output_cut_short_is_said_to_be(root, gcc, tmp_path, monkeypatch, no_leftovers):
+    """A program that writes more than the run keeps: the page says how much it wrote and
+    that the rest was dropped (it showed the first 64 KiB, cut mid-line, as if that
+    were all), and the saved session records it; a stream kept whole says nothing."""
+    _build(tmp_path, "loud", LOUD)
+    monkeypatch.chdir(tmp_path)
+    assert explain(root, "--no-sandbox", "--at", "exit", "--out", "p.html", "--save", "p.json",
+                   "--", "./loud") == 0
+    saved = json.loads((tmp_path / "p.json").read_text())
+    assert saved["cut"] == {"stdout": 220000}
+    page = (tmp_path / "p.html").read_text()
+    assert ("What it wrote to stdout (the beginning of the 214.8 KiB it wrote; the rest was "
+            "read and dropped)</summary>") in page
+    assert "What it wrote to stderr</summary>" in page
+    assert session_from_json(saved).cut == {"stdout": 220000}

@@ -16,6 +16,7 @@ from typing import ClassVar
 
 from ..capture.freeze import write_atomic
 from ..errors import RoadsError
+from ..units import human_size
 from ..figures import diff, diffview, elfmap
 from ..figures.diagram import render_diagram
 from ..figures.provenance import with_provenance
@@ -227,7 +228,11 @@ def render_page(session: Session, *, read_elf=None) -> str:
     body.append('<h2 id="output">Output</h2>')
     for name, text in (("stdout", run.stdout), ("stderr", run.stderr)):
         if text:
-            body.append(f"<details><summary>What it wrote to {name}</summary><pre>{html.escape(text)}</pre></details>")
+            written = session.cut.get(name)
+            cut = (f" (the beginning of the {human_size(written)} it wrote; the rest was "
+                   "read and dropped)" if written else "")
+            body.append(f"<details><summary>What it wrote to {name}{cut}</summary>"
+                        f"<pre>{html.escape(text)}</pre></details>")
     if not (run.stdout or run.stderr):
         body.append("<p>It wrote nothing.</p>")
     body.append('<p class="roads-explain-note">Made by <code>roads explain</code> '

@@ -8,7 +8,7 @@ capture engine, pyelftools), so that drawing a saved session (the site's
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from .. import document
@@ -29,21 +29,27 @@ class Session:
     ending: str  # how the run ended, in words
     complete: bool  # every stop asked for was reached
     missing: list[str]
+    # The bytes written to stdout or stderr, all told, where more than the run keeps.
+    cut: dict[str, int] = field(default_factory=dict)
 
 
 def session_json(session: Session) -> dict:
     """A session as plain JSON data (``roads explain --save``; the sandbox's result)."""
-    return {"explain": 1, "capture": document.to_builtins(session.capture), "exe": session.exe,
+    data = {"explain": 1, "capture": document.to_builtins(session.capture), "exe": session.exe,
             "command": session.command, "ending": session.ending,
             "complete": session.complete, "missing": session.missing}
+    if session.cut:
+        data["cut"] = session.cut
+    return data
 
 
 def session_from_json(data: dict) -> Session:
     """The session ``session_json`` wrote; ExplainError when it is not one."""
     try:
         return Session(document.from_builtins(data["capture"]), data["exe"], list(data["command"]),
-                       data["ending"], bool(data["complete"]), list(data["missing"]))
-    except (KeyError, TypeError, ValueError) as exc:
+                       data["ending"], bool(data["complete"]), list(data["missing"]),
+                       {str(k): int(v) for k, v in data.get("cut", {}).items()})
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise ExplainError(f"not a document roads explain saved: {exc}") from None
 
 

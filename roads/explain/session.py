@@ -30,7 +30,7 @@ from ..errors import ExplainError
 from ..escapes import escape_bytes
 from .command import not_runnable, user_program
 from .record import NO_BUILD_DIR, VARIANT, Session, session_from_json
-from .trace import MADE_WITH, Hit, Outcome, Tracer, parse_stop, seize_and_read
+from .trace import MADE_WITH, MAX_OUTPUT, Hit, Outcome, Tracer, parse_stop, seize_and_read
 
 def _shown(job: dict) -> tuple[str, ...]:
     """What the sandbox must show of the machine's /tmp, where it lies there (launcher.c
@@ -335,7 +335,8 @@ def trace_program(job: dict, progress: Callable[[str], None] = lambda s: None) -
                        gcc_argv=tuple(job["gcc_argv"]), run=run,
                        title=f"roads explain {shlex.join(shown)}")
     exe = checkpoints[0]["exe"]
-    return Session(capture, escape_bytes(exe), shown, ending, not missing, missing)
+    cut = {name: n for name, n in outcome.written.items() if n > MAX_OUTPUT}
+    return Session(capture, escape_bytes(exe), shown, ending, not missing, missing, cut)
 
 
 def _made_with(stops: list) -> str:

@@ -158,6 +158,7 @@ class Outcome:
     processes: dict[int, Ending] = field(default_factory=dict)
     stdout: str = ""
     stderr: str = ""
+    written: dict[str, int] = field(default_factory=dict)  # bytes written to each, all told
     seconds: float = 0.0
     timed_out: bool = False
     ended_after_last_stop: bool = False
@@ -231,6 +232,7 @@ class _Drain:
             raise ExplainError("cannot make a pipe for the program's output: "
                                f"{exc.strerror}") from None
         self.kept = bytearray()
+        self.total = 0  # bytes read, those dropped included
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._read, daemon=True)
 
@@ -251,6 +253,7 @@ class _Drain:
             chunk = os.read(self.read_end, 1 << 16)
             if not chunk:
                 return
+            self.total += len(chunk)
             if len(self.kept) < MAX_OUTPUT:
                 self.kept += chunk[:MAX_OUTPUT - len(self.kept)]
 
@@ -527,6 +530,7 @@ class Tracer:
             self.outcome.timed_out = self._timed_out.is_set()
             for d, attr in zip(drains, ("stdout", "stderr")):
                 setattr(self.outcome, attr, d.finish().decode(errors="backslashreplace"))
+                self.outcome.written[attr] = d.total
         finally:
             for d in drains:
                 d.close()
