@@ -159,3 +159,22 @@ def test_output_cut_short_is_said_to_be(root, gcc, tmp_path, monkeypatch, no_lef
             "read and dropped)</summary>") in page
     assert "What it wrote to stderr</summary>" in page
     assert session_from_json(saved).cut == {"stdout": 220000}
+
+
+def test_a_script_is_named_one_with_the_command_that_runs_it(root, tmp_path, monkeypatch,
+                                                               capsys):
+    """A script named as the program (a tool's shim on PATH, ldd) is said to be one, with
+    the command that names its interpreter; the message spoke of an ELF file with no
+    \\x7fELF magic."""
+    (tmp_path / "bin").mkdir()
+    script = tmp_path / "bin" / "tool"
+    script.write_text("#!/usr/bin/env sh\necho hi\n")
+    script.chmod(0o755)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("PATH", f"{tmp_path / 'bin'}:/usr/bin:/bin")
+    assert explain(root, "--", "tool", "-x") == 1
+    err = capsys.readouterr().err
+    assert (f"roads: error: tool ({script}) is a script, run by /usr/bin/env sh, not a "
+            "compiled program") in err, err
+    assert f"roads explain -- sh {script} ..." in err, err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bin"]

@@ -55,6 +55,19 @@ def _under(path: str, folder: str) -> bool:
     return path == folder or path.startswith(folder + "/")
 
 
+def _script_interpreter(path: str) -> str | None:
+    """The interpreter line of a script (what follows ``#!``), or None for a file that
+    does not start with one."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(256)
+    except OSError:
+        return None
+    if not head.startswith(b"#!"):
+        return None
+    return escape_bytes(os.fsdecode(head[2:].split(b"\n", 1)[0].strip())) or None
+
+
 def sample_name(path: str) -> str:
     name = re.sub(r"[^A-Za-z0-9_.+-]+", "-", os.path.basename(path)).strip("-")
     return name or "program"
@@ -178,6 +191,17 @@ def explain_program(argv: list[str], wheres: list[str], *, aslr: bool = False,
         try:
             read_elf(path)
         except RoadsError as exc:
+            interpreter = _script_interpreter(path)
+            if interpreter is not None:
+                # Named on PATH, the script is given to its interpreter by its path.
+                script = program if "/" in program else user_program(program) or program
+                where = "" if script == program else f" ({script})"
+                runner = interpreter.split()
+                runner = runner[1:] if Path(runner[0]).name == "env" and runner[1:] else runner
+                raise ExplainError(
+                    f"{program}{where} is a script, run by {interpreter}, not a compiled "
+                    "program: name its interpreter, whose memory you will see: roads "
+                    f"explain -- {shlex.join([*runner, escape_bytes(script)])} ...") from None
             raise ExplainError(f"{program}: not an ELF program roads explain can read ({exc.message})") from None
         shown = [Path(program).name if gcc_argv else program, *argv[1:]]
         name = sample_name(program if not gcc_argv else Path(program).stem)
