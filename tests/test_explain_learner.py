@@ -178,3 +178,32 @@ def test_a_script_is_named_one_with_the_command_that_runs_it(root, tmp_path, mon
             "compiled program") in err, err
     assert f"roads explain -- sh {script} ..." in err, err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["bin"]
+
+
+UNDUMPABLE = r"""
+#include <stdio.h>
+#include <sys/prctl.h>
+void later(void) { puts("later"); }
+int main(void) {
+    prctl(PR_SET_DUMPABLE, 0);
+    later();
+    return 0;
+}
+"""
+
+
+@pytest.mark.gcc
+def test_a_program_that_makes_itself_undumpable_is_said_to(root, gcc, tmp_path, monkeypatch,
+                                                          capsys, no_leftovers):
+    """A stop after prctl(PR_SET_DUMPABLE, 0), in the sandbox (no CAP_SYS_PTRACE): the
+    message says what the program did and what to do; it said that reading
+    /proc/PID/smaps 'needs ptrace access to process 3, which root has only with
+    CAP_SYS_PTRACE', of a process roads explain was tracing."""
+    _build(tmp_path, "secret", UNDUMPABLE)
+    monkeypatch.chdir(tmp_path)
+    assert explain(root, "--at", "main", "--at", "later", "--", "./secret") == 1
+    err = capsys.readouterr().err
+    assert "roads: error: --at later: /proc keeps process " in err, err
+    assert "made itself not dumpable (prctl PR_SET_DUMPABLE 0)" in err, err
+    assert "Stop before it does" in err, err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["secret", "secret.c"]

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Callable
 
 from .. import command, document
-from ..errors import ProcessGone, RoadsError
+from ..errors import CaptureError, ProcessGone, RoadsError
 from ..capture.build import written_back
 from ..capture.elf import read_elf
 from ..capture.proc import Proc
@@ -96,6 +96,18 @@ def _checkpoint(hit: Hit, seq: int, proc: Proc) -> dict:
                 addresses=tuple(hit.addresses), ranges=())
     try:
         return snapshot_process(stop, proc, NO_BUILD_DIR)
+    except CaptureError as exc:
+        if not _refused(hit.pid):
+            raise
+        # A tracee of this tracer, run as its user, that /proc now keeps to itself.
+        read = exc.message.split(";")[0]  # "cannot read /proc/PID/smaps: Permission denied"
+        raise ExplainError(
+            f"--at {hit.label}: /proc keeps process {hit.pid}'s memory from roads explain "
+            f"({read}): the program made itself not dumpable (prctl PR_SET_DUMPABLE 0) or "
+            "changed its user or group ids (setuid, or execve of a set-user-ID program) "
+            "before this stop, and /proc then shows its memory only to a tracer with "
+            "CAP_SYS_PTRACE. Stop before it does, or, as root, run roads explain with "
+            "--no-sandbox") from None
     except ProcessGone:
         # Its main thread has ended (pthread_exit, say) while others run on: /proc/PID
         # shows no memory then, /proc/PID/task/TID of a thread still running shows it
@@ -111,6 +123,17 @@ def _checkpoint(hit: Hit, seq: int, proc: Proc) -> dict:
             raise
         record = snapshot_process(replace(stop, pid=tid), tasks, NO_BUILD_DIR)
         return {**record, "pid": hit.pid}
+
+
+def _refused(pid: int) -> bool:
+    """Whether /proc refuses this process the memory map of process ``pid``."""
+    try:
+        with open(f"/proc/{pid}/maps", "rb"):
+            return False
+    except PermissionError:
+        return True
+    except OSError:
+        return False
 
 
 def _leader_gone(pid: int, proc: Proc) -> bool:
