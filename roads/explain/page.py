@@ -16,13 +16,13 @@ from typing import ClassVar
 
 from ..capture.freeze import write_atomic
 from ..errors import RoadsError
-from ..units import human_size
 from ..figures import diff, diffview, elfmap
 from ..figures.diagram import render_diagram
 from ..figures.provenance import with_provenance
 from ..figures.regions import memory_map
 from ..figures.select import Selection, Snapshot, select
 from ..figures.table import render_table
+from ..units import human_size
 from .record import VARIANT, Session
 
 STYLESHEETS = Path(__file__).resolve().parents[2] / "docs" / "stylesheets"
