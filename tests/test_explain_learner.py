@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import struct
 import subprocess
 import sys
@@ -19,21 +18,9 @@ from roads.explain.command import file_problem
 from roads.explain.page import write_page
 from roads.explain.record import session_from_json
 from tests.test_explain import explain, root  # noqa: F401 - root is a fixture
+from tests.test_explain_minors import _build, gcc  # noqa: F401 - gcc is a fixture
 
 HELLO = '#include <stdio.h>\nint main(void) { puts("hello"); return 0; }\n'
-
-
-@pytest.fixture
-def gcc():
-    if shutil.which("gcc") is None:
-        pytest.skip("no gcc")
-
-
-def _build(folder: Path, name: str, source: str, *flags: str) -> Path:
-    (folder / f"{name}.c").write_text(source)
-    subprocess.run(["gcc", *flags, "-o", str(folder / name), str(folder / f"{name}.c")],
-                   check=True, timeout=60)
-    return folder / name
 
 
 def _processes() -> list[int]:
