@@ -1343,14 +1343,11 @@ PF_KTHREAD = 0x00200000  # linux/sched.h: the task is a kernel thread
 
 def kernel_thread(pid: int) -> bool:
     """Whether process ``pid`` is a kernel thread (PF_KTHREAD among the flags of
-    /proc/PID/stat, the seventh field after its name): one ptrace refuses
-    always (kernel/ptrace.c, ptrace_attach)."""
+    /proc/PID/stat): one ptrace refuses always (kernel/ptrace.c, ptrace_attach)."""
     try:
-        stat = Path(f"/proc/{pid}/stat").read_bytes()
-    except OSError:
+        return bool(Proc().stat(pid).flags & PF_KTHREAD)
+    except RoadsError:  # gone, or its stat not readable
         return False
-    fields = stat[stat.rindex(b")") + 2:].split()  # state, ppid, pgrp, session, tty, tpgid, flags
-    return len(fields) > 6 and bool(int(fields[6]) & PF_KTHREAD)
 
 
 def seize_and_read(pid: int, on_stop: Callable[[Hit], None], label: str = "now") -> None:
