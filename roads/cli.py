@@ -23,7 +23,8 @@ from .capture.changes import summarise
 from .errors import RoadsError, SampleError, printable, tail
 from .capture.project import Outcome, Project
 from .capture.proc import Proc
-from .capture.runner import EMPTIED, ProcessRecord, Stop, emptied, launcher, run_program
+from .capture.runner import (EMPTIED, ProcessRecord, Stop, cpu_limit_end, emptied, launcher,
+                             run_program)
 from .capture.show import address_space, format_table, to_json
 from .cores import usable as usable_cores
 from .explain import command as explain
@@ -291,6 +292,7 @@ def cmd_run(args) -> int:
                         "replaces with an empty one: copy it elsewhere"), file=sys.stderr)
         return 1
     timeout = args.after + RUN_GRACE
+    cpu_seconds = math.ceil(timeout) * usable_cores()  # grows with --after: run_limits
     started = time.monotonic()
     try:
         # The file found is run, given argv[0] as typed, as a shell (and roads explain)
@@ -299,7 +301,7 @@ def cmd_run(args) -> int:
             program, executable=path, launcher_path=launcher(cache), cwd=here,
             env=dict(os.environ), timeout=timeout, no_aslr=not args.aslr,
             max_processes=RUN_PROCESSES, address_space=RUN_ADDRESS_SPACE,
-            cpu_seconds=math.ceil(timeout) * usable_cores(), max_output=RUN_OUTPUT,
+            cpu_seconds=cpu_seconds, max_output=RUN_OUTPUT,
             snapshot=snap, stop_after=args.after, label=program[0],
         )
     except SampleError as exc:
@@ -316,7 +318,7 @@ def cmd_run(args) -> int:
         raise
     if not spaces:
         left = "; anything it left running was killed" if result.left_killed else ""
-        print(printable(f"roads: {shlex.join(program)} ended ({_ending(result.main)}) "
+        print(printable(f"roads: {shlex.join(program)} ended ({_ending(result.main, cpu_seconds)}) "
                         f"before {args.after:g} s{left}"), file=sys.stderr)
         sys.stderr.write(_printed(result, program[0]))
         sys.stderr.write(_notes(result, program[0], stopped=False))
@@ -333,32 +335,27 @@ def cmd_run(args) -> int:
 
 # What a sample's run adds to its errors: "(no checkpoint reached)", or the last reached.
 _CHECKPOINT_NOTE = re.compile(r" \((?:no checkpoint reached|last checkpoint reached: .*)\)$")
-# runner.end_cause's words for a process that used up its processor time (SIGXCPU, or
-# SIGKILL at the hard limit a second later), which name the samples' manifest field.
-_CPU_CAUSE = re.compile(r"it used up its CPU time[:,] limits\.cpu = (\d+) s"
-                        r"(, and went on past SIGXCPU)?")
-
-
-def _ending(record: ProcessRecord) -> str:
+def _ending(record: ProcessRecord, cpu_seconds: int) -> str:
     """How a process of roads run ended (``ProcessRecord.describe``), its processor time
-    said of roads run's sandbox: limits.cpu means nothing outside a sample's manifest.
-    A process that ended below the sandbox's limit had a lower one set within the run,
-    or was sent the signal."""
-    found = _CPU_CAUSE.fullmatch(record.cause or "")
-    if found is None:
+    (``cpu_seconds``, the limit the run had) said of roads run's sandbox: the engine's
+    words name limits.cpu, which means nothing outside a sample's manifest. A process
+    that ended below the sandbox's limit had a lower one set within the run, or was
+    sent the signal."""
+    how = cpu_limit_end(record, cpu_seconds)
+    if how is None:
         return record.describe()
-    limit = int(found[1])
     # A second's slack: the process's times, read at its end, may fall short of the limit
     # that signalled it (a 1 s limit was seen as 0.9 s).
-    if record.cpu_ms is not None and record.cpu_ms < (limit - 1) * 1000:
+    if record.cpu_ms is not None and record.cpu_ms < (cpu_seconds - 1) * 1000:
         # SIGXCPU before the sandbox's limit: a lower one, or the signal sent by hand.
         cause = (f"the signal of a processor-time limit, at {record.cpu_ms / 1000:.1f} s of "
-                 f"processor time, below the {limit} s roads run's sandbox gives each "
+                 f"processor time, below the {cpu_seconds} s roads run's sandbox gives each "
                  "process: a lower limit set within the run (setrlimit, ulimit -t), or the "
                  "signal sent to it (kill)")
     else:
-        cause = f"it used up the {limit} s of processor time roads run's sandbox gives each process"
-    if found[2]:
+        cause = (f"it used up the {cpu_seconds} s of processor time roads run's sandbox gives "
+                 "each process")
+    if how == "hard":
         cause += ", and ran on past the SIGXCPU sent then"
     return dataclasses.replace(record, cause=cause).describe()
 

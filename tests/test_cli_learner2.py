@@ -193,7 +193,7 @@ def test_the_sandboxs_processor_time_is_named_as_roads_runs(signum, went_on, cpu
     record = ProcessRecord(pid=2, ppid=1, status=signum, cpu_ms=cpu_ms)
     record.cause = end_cause(record, 100, 0)
     assert "limits.cpu" in record.cause  # the words this rewrites
-    assert cli._ending(record) == (
+    assert cli._ending(record, 100) == (
         f"killed by {signal.Signals(signum).name} (it used up the 100 s of processor time "
         f"roads run's sandbox gives each process{went_on})")
 

@@ -171,15 +171,26 @@ def oom_kills(proc_root: Path) -> int | None:
 _OOM_KILL = re.compile(r"^oom_kill (.*)$", re.MULTILINE)
 
 
+def cpu_limit_end(record: ProcessRecord, cpu_seconds: int | None) -> str | None:
+    """Whether the processor-time limit ended ``record``: "soft" (its SIGXCPU), "hard"
+    (SIGKILL once past the limit, SIGXCPU ignored), or None."""
+    if record.signal == signal.SIGXCPU:
+        return "soft"
+    if (record.signal == signal.SIGKILL and cpu_seconds and record.cpu_ms is not None
+            and record.cpu_ms >= cpu_seconds * 1000):
+        return "hard"
+    return None
+
+
 def end_cause(record: ProcessRecord, cpu_seconds: int | None, oom_kills_during: int) -> str | None:
     """Why a process of a run ended, where its wait status alone does not say."""
-    sig = record.signal
-    if sig == signal.SIGXCPU:
+    limit = cpu_limit_end(record, cpu_seconds)
+    if limit == "soft":
         return f"it used up its CPU time: limits.cpu = {cpu_seconds} s"
-    if sig == signal.SIGKILL:
-        if cpu_seconds and record.cpu_ms is not None and record.cpu_ms >= cpu_seconds * 1000:
-            return (f"it used up its CPU time, limits.cpu = {cpu_seconds} s, and went on past "
-                    "SIGXCPU")
+    if limit == "hard":
+        return (f"it used up its CPU time, limits.cpu = {cpu_seconds} s, and went on past "
+                "SIGXCPU")
+    if record.signal == signal.SIGKILL:
         if oom_kills_during > 0:
             return ("the kernel's out-of-memory killer, most likely: oom_kill in /proc/vmstat "
                     f"rose by {oom_kills_during} during the run")
