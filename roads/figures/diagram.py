@@ -33,6 +33,7 @@ from .regions import ADDRESS_END, GAP_KINDS, KINDS, Band, Classified, MemoryMap,
 from .svg import SVG_NS, inline
 from .svg import render as svg_render
 from .table import hex_address, region_key, row_id
+from ..errors import printable
 from ..units import human_size
 
 dotquote.install()  # every figure drawn with the graphviz package (elfmap's too) quotes so
@@ -358,20 +359,23 @@ def shorten(text: str, room: float, size: float) -> str:
 
 def _boundary_node(g: graphviz.Digraph, fid: str, k: int, address: int, y: float) -> None:
     """The address of a boundary, right-aligned beside the boxes, centred on the line."""
-    g.node(f"a{k}", label=_text(address_label(address)) + "\\r", shape="plaintext",
+    g.node(f"a{k}", label=dot_text(address_label(address)) + "\\r", shape="plaintext",
            pos=_pos(ADDRESS_RIGHT - 50.0, y), width=_inches(100.0), height=_inches(LABEL_HEIGHT),
            fontname=MONO, fontsize="8", id=f"{fid}-addr-{k}", **{"class": "roads-addr"})
 
 
-def _text(text: str) -> str:
-    """Literal text for a DOT label: Graphviz reads backslash escapes and, even outside
-    HTML labels, character entities such as ``&amp;``; both are escaped here."""
-    return graphviz.escape(text.replace("&", "&amp;"))
+def dot_text(text: str) -> str:
+    """Literal text for a DOT label or tooltip: Graphviz reads backslash escapes and,
+    even outside HTML labels, character entities such as ``&amp;``; both are escaped
+    here. A control character (a file's name may hold any: ESC, a carriage return, a
+    bidirectional override) is written as its escape (``errors.printable``): raw, it
+    would reach the SVG, where XML allows none of C0 and a reader would not see it."""
+    return graphviz.escape(printable(text).replace("&", "&amp;"))
 
 
 def _lines(*lines: str) -> str:
     """A multi-line DOT label of literal text: ``\\``, ``&`` and ``<...>`` kept as text."""
-    return graphviz.nohtml("\\n".join(_text(line) for line in lines))
+    return graphviz.nohtml("\\n".join(dot_text(line) for line in lines))
 
 
 def _title(c: Classified) -> str:
@@ -414,7 +418,7 @@ def _region_node(g: graphviz.Digraph, node: str, c: Classified, centre: tuple[fl
     g.node(node, label=_lines(title, second), shape="box", style=style,
            fillcolor=COLOURS.get(c.kind, COLOURS["other"]), color=colour, penwidth=penwidth,
            pos=_pos(*centre), width=_inches(BOX_WIDTH), height=_inches(height),
-           href=f"#{row_id(slug, r.start)}", tooltip=_text(tooltip),
+           href=f"#{row_id(slug, r.start)}", tooltip=dot_text(tooltip),
            id=f"{fid}-{r.start:x}", **{"class": " ".join(classes)})
 
 
@@ -429,7 +433,7 @@ def _gap_node(g: graphviz.Digraph, node: str, band: Band, centre: tuple[float, f
     attrs = {"href": f"#{row_id(slug, band.start, gap=True)}"} if links else {}
     g.node(node, label=_lines(label), shape="box", style=style, fillcolor=COLOURS[band.kind],
            color="#999999", pos=_pos(*centre), width=_inches(BOX_WIDTH), height=_inches(height),
-           tooltip=_text(f"{address_label(band.start)}-{address_label(band.end)}: "
+           tooltip=dot_text(f"{address_label(band.start)}-{address_label(band.end)}: "
                          f"{kind.label}, {size}; {band.about}"),
            id=f"{fid}-gap-{band.start:x}", **{"class": f"roads-gap roads-gap-{band.kind}"},
            **attrs)
@@ -456,7 +460,7 @@ def _pointer_nodes(g: graphviz.Digraph, fid: str,
         rest = f"{what}  {p.address:#x}"
         name = shorten(p.name, POINTER_WIDTH - text_width(rest, float(FONT_SIZE)), float(FONT_SIZE))
         label = f"{name}{rest}"
-        g.node(f"p{j}", label=graphviz.nohtml(_text(label) + "\\l"), shape="plaintext",
+        g.node(f"p{j}", label=graphviz.nohtml(dot_text(label) + "\\l"), shape="plaintext",
                pos=_pos(POINTER_LEFT + POINTER_WIDTH / 2, y), width=_inches(POINTER_WIDTH),
                height=_inches(LABEL_HEIGHT), id=f"{fid}-ptr-{j}", **{"class": "roads-pointer"})
         g.node(f"t{j}", label="", shape="point", style="invis", width="0.01", height="0.01",

@@ -24,11 +24,11 @@ from html import escape
 
 import graphviz
 
-from .diagram import COLOURS, MONO, laid_out_graph
+from .diagram import COLOURS, MONO, dot_text, laid_out_graph
 from ..document import Elf, Section, Segment
 from ..elfspec import PAGE_SIZE, PF_W, PF_X
 from .elflink import SegmentLink, link_segments
-from ..errors import ConfigError, RoadsError
+from ..errors import ConfigError, RoadsError, printable
 from .regions import KINDS, Classified, memory_map
 from .select import Selection
 from .svg import inline, render
@@ -120,8 +120,9 @@ def figure_id(em: ElfMap) -> str:
 
 
 def _h(text: str) -> str:
-    """Text for a Graphviz HTML-like label."""
-    return escape(text, quote=False)
+    """Text for a Graphviz HTML-like label, control characters (a section's name may
+    hold any) written as escapes (``diagram.dot_text``)."""
+    return escape(printable(text), quote=False)
 
 
 def _segment_label(em: ElfMap, link: SegmentLink, width: float | None = None) -> str:
@@ -281,7 +282,7 @@ def build_graph(em: ElfMap, *, segment_width: float | None = None,
                         key=lambda k: -em.regions[k].region.start)
     with g.subgraph(name="segments") as col:
         col.attr(rank="same")
-        col.node("hs", label=graphviz.escape(f"{em.selection.sample}: program headers"),
+        col.node("hs", label=dot_text(f"{em.selection.sample}: program headers"),
                  shape="plaintext", **{"class": "roads-elf-head"})
         previous = "hs"
         for link in links:
@@ -295,7 +296,7 @@ def build_graph(em: ElfMap, *, segment_width: float | None = None,
             previous = node
     with g.subgraph(name="regions") as col:
         col.attr(rank="same")
-        col.node("hr", label=graphviz.escape("/proc/PID/maps"),
+        col.node("hr", label=dot_text("/proc/PID/maps"),
                  shape="plaintext", **{"class": "roads-elf-head"})
         previous = "hr"
         for k in region_ids:
@@ -305,7 +306,7 @@ def build_graph(em: ElfMap, *, segment_width: float | None = None,
                      fillcolor=COLOURS.get(c.kind, COLOURS["other"]), color="#555555",
                      width=f"{region_width:.3f}" if region_width != REGION_WIDTH
                      else f"{REGION_WIDTH}", id=f"{fid}-{c.region.start:x}",
-                     tooltip=graphviz.escape(f"{KINDS[c.kind].label}: {c.why}"),
+                     tooltip=dot_text(f"{KINDS[c.kind].label}: {c.why}"),
                      **{"class": f"roads-region roads-kind-{c.kind}"})
             col.edge(previous, node, style="invis")
             previous = node
@@ -313,7 +314,7 @@ def build_graph(em: ElfMap, *, segment_width: float | None = None,
     for link in links:
         for k in sorted(link.regions, key=lambda k: -em.regions[k].region.start):
             label = _edge_label(em, link, k)
-            attrs = {"label": graphviz.escape(label)} if label else {}
+            attrs = {"label": dot_text(label)} if label else {}
             g.edge(f"s{link.index}:mem:e", f"r{k}:w", id=f"{fid}-edge-{link.index}-{k}",
                    **{"class": "roads-arrow"}, **attrs)
     return g

@@ -22,7 +22,7 @@ from pathlib import Path
 from lxml import etree
 
 from .. import cachedir, command, coprocess
-from ..errors import CommandTimeout
+from ..errors import CommandTimeout, printable
 
 DOT = ("dot",)
 # A drawing kept in the cache: the identity of the Graphviz that drew it on the first
@@ -197,6 +197,9 @@ def inline(svg: str, *, fid: str, css_class: str, short: str, long: str) -> str:
     its tooltip when the node links somewhere with one, or goes; a node left empty (an
     invisible arrow end) goes too.
     """
+    # Names of the process's in them (a mapped file's): XML allows no C0 control, and
+    # a reader would not see one (``errors.printable``).
+    short, long = printable(short, one_line=True), printable(long)
     root = _parse(svg)
     for group in list(root.iter(f"{_SVG}g")):
         kind = (group.get("class") or "").partition(" ")[0]
