@@ -83,6 +83,21 @@ def hostile_page(root, tmp_path_factory) -> Path:
     return folder / "page.html"
 
 
+def test_the_page_carries_no_raw_control_character(hostile_page):
+    """Every name, argument and byte of output is on the page, its control characters
+    written as escapes a reader sees (the diagram's labels too: raw, they made
+    Graphviz's SVG invalid XML, and roads explain ended in a traceback)."""
+    text = hostile_page.read_bytes().decode("utf-8")  # a carriage return kept
+    raw = sorted({m[0] for m in RAW.finditer(text)})
+    assert not raw, f"raw control characters on the page: {raw!r}"
+    for shown in (r"\x1b[31mRED\x1b[2J", r"\x1b]52;c;ZXZpbA==\x07", r"a\x0dOVER",
+                  r"\u202egnp.exe", r"bad\xff\xfe", r"\x9b31mC1",
+                  r"\x1b]8;;http:evil.example\x07link"):
+        assert shown in text, shown
+    assert "\\x1b]52;c;ZXZpbA==\\x07\\x1b[2J&lt;script&gt;" in text  # its stdout
+    assert "\\x1b[1m" in text  # the section's name, in the ELF figure
+
+
 def test_the_page_shows_markup_as_text(hostile_page):
     text = hostile_page.read_bytes().decode("utf-8")  # a carriage return kept
     for markup in ("<svg onload", "<img src=x", "<script>window.pwned", '"><img'):

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import ClassVar
 
 from ..capture.freeze import write_atomic
-from ..errors import RoadsError
+from ..errors import RoadsError, printable
 from ..figures import diff, diffview, elfmap
 from ..figures.diagram import render_diagram
 from ..figures.provenance import with_provenance
@@ -238,12 +238,23 @@ def render_page(session: Session, *, read_elf=None) -> str:
     body.append('<p class="roads-explain-note">Made by <code>roads explain</code> '
                 "(All Roads To Memory).</p>")
     title = html.escape(f"roads explain: {command_line}")
-    return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n"
+    return shown("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n"
             '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
             '<meta name="color-scheme" content="light dark">\n'
             f"<title>{title}</title>\n<style>{css}</style>\n</head>\n"
             f'<body data-md-color-scheme="default"><script>{SCHEME_JS}</script>\n'
             f'<main class="md-typeset">\n' + "\n".join(body) + "\n</main>\n</body></html>\n")
+
+
+def shown(page_html: str) -> str:
+    """``page_html`` with every control character written as its escape
+    (``errors.printable``: ``\\x1b``, ``\\u202e``), tab and newline kept. Only the
+    program puts such characters on a page (its arguments, its output, the names of
+    what it maps, its ELF file's sections), each through one of many figures: escaped
+    here, once, the page carries none raw, which a reader would not see (a carriage
+    return, a bidirectional override that turns ``exe.png`` round) and a terminal
+    showing the file would act on."""
+    return printable(page_html)
 
 
 def diagram_html(sel: Selection, *, cache_dir=None, wrap=lambda html_out: html_out) -> str:
@@ -285,13 +296,15 @@ def saved_figure(session: Session, figure: str, *, stop: str | None = None,
 
     sels = selections(session)
     if figure == "diagram":
-        return diagram_html(find_stop(sels, stop) if stop else sels[0], cache_dir=cache_dir, wrap=wrap)
+        return shown(diagram_html(find_stop(sels, stop) if stop else sels[0], cache_dir=cache_dir,
+                                  wrap=wrap))
     if figure == "elf":
-        return elf_html(find_stop(sels, stop) if stop else sels[0], cache_dir=cache_dir, wrap=wrap)
+        return shown(elf_html(find_stop(sels, stop) if stop else sels[0], cache_dir=cache_dir,
+                              wrap=wrap))
     if figure == "diff":
         if not (before and after):
             raise ConfigError("a diff needs before= and after=, two stops")
-        return diff_html(find_stop(sels, before), find_stop(sels, after))
+        return shown(diff_html(find_stop(sels, before), find_stop(sels, after)))
     raise ConfigError(f"no figure {figure!r}: diagram, elf or diff")
 
 
