@@ -592,10 +592,19 @@ def parse_pagemap(data: bytes, start: int) -> tuple[PagemapEntry, ...]:
 
 
 def parse_cmdline(data: bytes) -> tuple[str, ...]:
-    """Parse /proc/PID/cmdline: NUL-terminated arguments (empty for zombies and kernel threads)."""
+    """Parse /proc/PID/cmdline into the process's arguments (none for zombies and kernel
+    threads).
+
+    The kernel (fs/proc/base.c, get_mm_cmdline) gives the argument area as execve laid
+    it out, each argument followed by one NUL: only the last NUL ends the text, and one
+    before it ends an empty last argument (``prog a ''`` reads ``prog\\0a\\0\\0``). A
+    process that rewrote the area (setproctitle) so that its last byte is no longer a
+    NUL gets the string at the area's start instead, up to and with its first NUL, or a
+    page of it with none (get_mm_proctitle): one argument, whole either way.
+    """
     if not data:
         return ()
-    return tuple(os.fsdecode(arg) for arg in data.rstrip(b"\0").split(b"\0"))
+    return tuple(os.fsdecode(arg) for arg in data.removesuffix(b"\0").split(b"\0"))
 
 
 # ---------------------------------------------------------------------------

@@ -407,16 +407,6 @@ def _ending(outcome: Outcome, program: str) -> str:
     return "ended (" + describe_status(status) + ")"
 
 
-def command_line(data: bytes) -> list[str]:
-    """The arguments in ``data``, a /proc/PID/cmdline: each ended by a NUL, empty ones
-    kept (a process that rewrote its own may have left no last NUL), bytes that are not
-    UTF-8 written \\xNN, as a program's arguments are."""
-    args = data.split(b"\0")
-    if data.endswith(b"\0"):
-        args.pop()
-    return [escape_bytes(os.fsdecode(a)) for a in args] if data else []
-
-
 def explain_pid(pid: int, progress: Callable[[str], None] = lambda s: None) -> Session:
     """One stop of a running process, read while PTRACE_INTERRUPT holds it. The id of a
     thread other than a process's main one names that process (its Tgid), as
@@ -449,9 +439,10 @@ def explain_pid(pid: int, progress: Callable[[str], None] = lambda s: None) -> S
     exe = exe_path[0]
     # A program deleted since it started is still there to read through /proc.
     path = exe if exe and os.path.exists(exe) and not exe.endswith(" (deleted)") else f"/proc/{pid}/exe"
+    # Bytes that are not UTF-8 written \xNN, as a program's arguments are.
     try:
-        shown = command_line(Path(f"/proc/{pid}/cmdline").read_bytes()) or [escape_bytes(exe)]
-    except OSError:
+        shown = [escape_bytes(arg) for arg in proc.cmdline(pid)] or [escape_bytes(exe)]
+    except RoadsError:
         shown = [escape_bytes(exe)]
     name = sample_name(exe or str(pid))
     run = {"pid": pid, "exit_code": None, "signal": None,

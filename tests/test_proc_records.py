@@ -1,0 +1,87 @@
+"""What roads reads of a live process's /proc files, read once, by the engine's readers:
+the arguments of /proc/PID/cmdline, the lines of /proc/PID/status, whether a mapped
+file is really unlinked, and what ended a process under a processor-time limit."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from roads.capture.proc import Proc, parse_cmdline
+from roads.capture.show import address_space, to_json
+
+pytestmark = pytest.mark.usefixtures("no_leftovers")
+
+PROC = Proc()
+
+
+@contextlib.contextmanager
+def python(code: str, *args: str | bytes) -> Iterator[subprocess.Popen[bytes]]:
+    """A Python running ``code`` with ``args``, once it has printed its first line (its
+    setup done); always killed and reaped."""
+    child = subprocess.Popen([sys.executable, "-c", code, *args], stdout=subprocess.PIPE,
+                             stdin=subprocess.DEVNULL)
+    try:
+        assert child.stdout is not None
+        assert child.stdout.readline(), "the child ended before it was ready"
+        yield child
+    finally:
+        child.kill()
+        child.wait(timeout=10)
+        child.stdout.close()
+
+
+SLEEP = "import time; print(flush=True); time.sleep(60)"
+
+
+# ---------------------------------------------------------------------------
+# /proc/PID/cmdline
+
+
+def test_a_trailing_empty_argument_is_kept() -> None:
+    """Each argument is followed by one NUL: ``prog a ''`` ends in two, the second the
+    empty argument's own (it was stripped with the terminator, and ``roads show --json``
+    lost it)."""
+    assert parse_cmdline(b"prog\0a\0\0") == ("prog", "a", "")
+    assert parse_cmdline(b"prog\0\0\0") == ("prog", "", "")
+    with python(SLEEP, "a", "", "") as child:
+        assert Path(f"/proc/{child.pid}/cmdline").read_bytes().endswith(b"a\0\0\0")
+        assert PROC.cmdline(child.pid) == (sys.executable, "-c", SLEEP, "a", "", "")
+        assert to_json(address_space(child.pid))["cmdline"][-3:] == ["a", "", ""]
+
+
+# A process that rewrites its argument area (setproctitle) so that the area's last byte
+# is no longer NUL: the kernel then gives the string at the area's start, up to and with
+# its first NUL, or one page of it when there is none (fs/proc/base.c, get_mm_proctitle).
+RETITLE = """
+import ctypes, sys, time
+fields = open("/proc/self/stat").read().rpartition(")")[2].split()
+start, end = int(fields[48 - 3]), int(fields[49 - 3])  # arg_start, arg_end
+title = sys.argv[1].encode() + (b"\\0" if sys.argv[2] == "nul" else b"")
+ctypes.memmove(start, title, len(title))
+ctypes.memset(start + len(title), ord("x"), end - start - len(title))
+print(flush=True)
+time.sleep(60)
+"""
+
+
+@pytest.mark.parametrize("end", ["nul", "fill"])
+def test_a_rewritten_argument_area_reads_as_one_title(end: str) -> None:
+    """With a NUL after the title the kernel stops there and includes it; without one
+    (the rest of an area longer than a page overwritten) it gives a page of text with no
+    NUL at its end. Either is one argument, whose last byte is kept when not a NUL."""
+    with python(RETITLE, "worker: idle", end, "y" * 5000) as child:
+        data = Path(f"/proc/{child.pid}/cmdline").read_bytes()
+        args = PROC.cmdline(child.pid)
+    if end == "nul":
+        assert data == b"worker: idle\0" and args == ("worker: idle",)
+    else:
+        assert b"\0" not in data and data.endswith(b"x")
+        assert args == (os.fsdecode(data),) and args[0].startswith("worker: idlexx")
