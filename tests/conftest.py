@@ -257,6 +257,19 @@ def group_members(pgid: int) -> list[int]:
     return out
 
 
+def status_lines(lines: dict[str, str] | None):
+    """A /proc/PID/status record (``roads.capture.proc.Status``) made of ``lines`` by the
+    real parser, the identity lines it needs filled in; None for None (a status that
+    could not be read)."""
+    from roads.capture.proc import parse_status
+
+    if lines is None:
+        return None
+    lines = {"Name": "x", "State": "S (sleeping)", "Pid": "1", "PPid": "0", "Threads": "1",
+             **lines}
+    return parse_status("".join(f"{key}:\t{value}\n" for key, value in lines.items()))
+
+
 # --------------------------------------------------------------------------- browser tests
 
 

@@ -15,6 +15,7 @@ import pytest
 from roads.explain import session as session_mod
 from roads.explain.trace import MAX_OUTPUT
 from tests.test_explain import explain_apart, root  # noqa: F401 - root is a fixture
+from tests.conftest import status_lines
 
 pytestmark = [pytest.mark.gcc]
 
@@ -98,7 +99,7 @@ def test_a_refused_trace_names_only_causes_the_machine_shows(tmp_path, monkeypat
     from roads.explain import trace
 
     statuses: dict[int, dict[str, str]] = {}
-    monkeypatch.setattr(trace, "_status_of", lambda pid: statuses[pid])
+    monkeypatch.setattr(trace, "_status_of", lambda pid: status_lines(statuses[pid]))
     monkeypatch.setattr(trace, "YAMA_SCOPE", tmp_path / "no-yama")
     monkeypatch.setattr(trace, "_status_owner", lambda pid: None)  # dumpable or not: untold
     me, other = os.getpid(), 1

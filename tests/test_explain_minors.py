@@ -26,6 +26,8 @@ from roads.errors import ExplainError
 from roads.explain import trace
 from roads.explain.command import user_program
 from roads.explain.trace import Hit, Tracer, parse_stop
+from tests.conftest import status_lines
+
 
 @pytest.fixture
 def gcc():
@@ -281,7 +283,7 @@ def test_a_refused_trace_names_what_the_kernel_checks(tmp_path, monkeypatch):
     theirs = {**mine, "PPid": "1"}
     statuses = {me: mine, other: theirs, 1: {"PPid": "0"}}
     owners = {other: 1000}
-    monkeypatch.setattr(trace, "_status_of", lambda pid: statuses.get(pid, {}))
+    monkeypatch.setattr(trace, "_status_of", lambda pid: status_lines(statuses.get(pid)))
     monkeypatch.setattr(trace, "_status_owner", lambda pid: owners.get(pid), raising=False)
     yama = tmp_path / "ptrace_scope"
     monkeypatch.setattr(trace, "YAMA_SCOPE", yama)

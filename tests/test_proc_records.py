@@ -85,3 +85,32 @@ def test_a_rewritten_argument_area_reads_as_one_title(end: str) -> None:
     else:
         assert b"\0" not in data and data.endswith(b"x")
         assert args == (os.fsdecode(data),) and args[0].startswith("worker: idlexx")
+
+
+# ---------------------------------------------------------------------------
+# /proc/PID/status
+
+
+def test_status_holds_the_lines_roads_explain_reads() -> None:
+    """The thread group, tracer, ids and capabilities of /proc/PID/status, typed, from the
+    one reader (roads explain read them from a dictionary of its own, all text)."""
+    mine = PROC.status(os.getpid())
+    assert mine.Tgid == os.getpid() and mine.TracerPid == 0
+    assert mine.Uid is not None and mine.Uid[:3] == os.getresuid()
+    assert mine.Gid is not None and mine.Gid[:3] == os.getresgid()
+    effective = Path("/proc/self/status").read_text().split("CapEff:")[1].split()[0]
+    assert mine.CapEff == int(effective, 16) and mine.CapPrm is not None
+
+
+def test_a_traced_process_names_its_tracer() -> None:
+    """TracerPid is the tracer's id while roads explain holds a process, 0 once let go;
+    the stop's parent is the process's PPid."""
+    from roads.explain import trace
+
+    seen = []
+    with python(SLEEP) as child:
+        assert PROC.status(child.pid).TracerPid == 0
+        trace.seize_and_read(child.pid, lambda hit: seen.append(
+            (hit.ppid, PROC.status(child.pid).TracerPid)))
+        assert PROC.status(child.pid).TracerPid == 0
+    assert seen == [(os.getpid(), os.getpid())]

@@ -256,11 +256,13 @@ def parse_smaps_rollup(text: str | bytes) -> SmapsEntry:
 
 @dataclass(frozen=True)
 class Status:
-    """The identity and memory lines of /proc/PID/status.
+    """The identity, credential and memory lines of /proc/PID/status.
 
     Field names are the kernel's keys. The ``Vm*`` and ``Rss*`` values are in
     KiB as printed; they are None for kernel threads and zombies, which have no
-    memory of their own to describe.
+    memory of their own to describe. The credential lines (``TracerPid`` to
+    ``CapEff``) are None only in text that lacks them (a capture records the
+    identity and memory lines alone: ``snapshot``).
     """
 
     Name: str
@@ -268,6 +270,12 @@ class Status:
     Pid: int
     PPid: int
     Threads: int
+    Tgid: int | None = None  # the process (thread group) this thread belongs to
+    TracerPid: int | None = None  # the process tracing this one, 0 for none
+    Uid: tuple[int, int, int, int] | None = None  # real, effective, saved set, filesystem
+    Gid: tuple[int, int, int, int] | None = None  # likewise
+    CapPrm: int | None = None  # the permitted capability set, as a mask
+    CapEff: int | None = None  # the effective capability set, as a mask
     VmPeak: int | None = None
     VmSize: int | None = None
     VmLck: int | None = None
@@ -300,29 +308,28 @@ def parse_status(text: str | bytes) -> Status:
             lines[key] = value.strip()
     try:
         memory = {key: int(lines[key].removesuffix(" kB")) for key in _STATUS_KB if key in lines}
+        numbers = {key: int(lines[key]) for key in ("Tgid", "TracerPid") if key in lines}
+        ids = {key: _four_ids(lines[key]) for key in ("Uid", "Gid") if key in lines}
+        masks = {key: int(lines[key], 16) for key in ("CapPrm", "CapEff") if key in lines}
         return Status(
             Name=lines["Name"],
             State=lines["State"],
             Pid=int(lines["Pid"]),
             PPid=int(lines["PPid"]),
             Threads=int(lines["Threads"]),
-            **memory,
+            **numbers, **ids, **masks, **memory,
         )
     except (KeyError, ValueError) as exc:
         raise CaptureError(f"malformed status file: {exc}") from None
 
 
-def parse_tgid(text: str | bytes) -> int:
-    """The Tgid line of /proc/TID/status: the process thread TID belongs to (TID itself
-    for a process's main thread). Kept apart from ``Status``, a capture's record."""
-    for row in _lines(text):
-        key, sep, value = row.partition(":")
-        if sep and key == "Tgid":
-            try:
-                return int(value)
-            except ValueError:
-                break
-    raise CaptureError("malformed status file: no Tgid line with a number")
+def _four_ids(value: str) -> tuple[int, int, int, int]:
+    """A Uid: or Gid: line's real, effective, saved set and filesystem ids."""
+    words = value.split()
+    if len(words) != 4:
+        raise ValueError(f"{value!r} is not four ids")
+    real, effective, saved, filesystem = (int(word) for word in words)
+    return real, effective, saved, filesystem
 
 
 # ---------------------------------------------------------------------------
@@ -774,7 +781,10 @@ class Proc:
 
     def tgid(self, pid: int) -> int:
         """The process thread ``pid`` belongs to (Tgid in /proc/PID/status)."""
-        return parse_tgid(self._read(pid, "status"))
+        tgid = self.status(pid).Tgid
+        if tgid is None:
+            raise CaptureError(f"{self.path(pid, 'status')} has no Tgid line")
+        return tgid
 
     def stat(self, pid: int) -> Stat:
         """/proc/PID/stat."""

@@ -32,6 +32,7 @@ from .runner import (RUN_ROOT, RunResult, Stop, describe_status, launcher, run_p
 from .samples import MAX_REGIONS, Sample, Variant
 
 BUILD_ROOT = "/build"
+_STATUS_RECORDED = frozenset(document.Status.__struct_fields__)  # the lines a capture keeps
 GDB_TIMEOUT = 60.0
 
 
@@ -102,8 +103,10 @@ def snapshot_process(stop: Stop, proc: Proc, build_dir: Path) -> dict:
         exe=normalise_path(proc.exe(pid), build_dir),
         personality=proc.personality(pid).persona,
         regions=regions,
-        # The lines a kernel thread or zombie lacks are None in proc's record: absent here.
-        status=document.Status(**{k: v for k, v in vars(status).items() if v is not None}),
+        # The lines a kernel thread or zombie lacks are None in proc's record: absent here;
+        # the credential lines proc reads too are not a capture's.
+        status=document.Status(**{k: v for k, v in vars(status).items()
+                                   if v is not None and k in _STATUS_RECORDED}),
         auxv=[document.AuxvEntry(a_type=a.a_type, name=a.name, a_val=a.a_val) for a in auxv],
         auxv_strings=strings,
         addresses=[document.Address(name=n, value=v) for n, v in stop.addresses],

@@ -48,7 +48,7 @@ from typing import Callable
 from ..errors import ExplainError, RoadsError
 from . import ptrace as pt
 from ..capture.elf import read_bytes
-from ..capture.proc import Proc
+from ..capture.proc import Proc, Status
 from .symbols import Function, bound, first_load, functions, old_versions
 
 INT3 = 0xCC
@@ -164,16 +164,19 @@ class Outcome:
     ended_after_last_stop: bool = False
 
 
-def _status_of(pid: int) -> dict[str, str]:
-    out = {}
+def _status_of(pid: int) -> Status | None:
+    """/proc/PID/status, as the engine reads it; None when the process is gone or its
+    status cannot be read."""
     try:
-        # Bytes: a name may be anything, and is kept as os.fsdecode keeps a file's.
-        for line in os.fsdecode(Path(f"/proc/{pid}/status").read_bytes()).splitlines():
-            key, _, value = line.partition(":")
-            out[key] = value.strip()
-    except OSError:
-        pass
-    return out
+        return Proc().status(pid)
+    except RoadsError:
+        return None
+
+
+def _ppid(pid: int) -> int:
+    """The parent of process ``pid`` (PPid:); 0 when its status cannot be read."""
+    status = _status_of(pid)
+    return 0 if status is None else status.PPid
 
 
 def file_bias(maps: list[tuple[int, int, int, str]], path: str, first: int | None) -> int | None:
@@ -873,8 +876,8 @@ class Tracer:
         self.shares_memory.discard(tid)
         self.shadows.discard(tid)  # a pid used again: not the shadow that ended
         info = _status_of(tid)
-        tgid = int(info.get("Tgid", tid))
-        parent = int(info.get("PPid", 0))
+        tgid = tid if info is None or info.Tgid is None else info.Tgid
+        parent = 0 if info is None else info.PPid
         if kind == pt.PTRACE_EVENT_CLONE and tgid != tid:
             self.traced[tid] = tgid
             self._first_stop(tid, status)
@@ -1174,7 +1177,7 @@ class Tracer:
         if spec.kind != "exit":
             self.done.add(spec.label)
         self.progress(f"stopped at {spec.label} (pid {tgid})")
-        ppid = int(_status_of(tgid).get("PPid", 0))
+        ppid = _ppid(tgid)
         self.on_stop(Hit(tgid, ppid, spec.label, addresses, tid))
         self.outcome.reached.append(spec.label)
 
@@ -1282,11 +1285,10 @@ def _other_ids(kind: str, name: str, theirs: tuple[int, ...], mine: int) -> str 
             f"{mine}, this process's real {name}")
 
 
-def _ids(line: str) -> tuple[int, ...]:
+def _ids(ids: tuple[int, int, int, int] | None) -> tuple[int, ...]:
     """The real, effective and saved ids of a Uid: or Gid: line of /proc/PID/status (the
-    fourth, the file system's, no attach compares)."""
-    fields = line.split()
-    return tuple(int(f) for f in fields[:3]) if len(fields) >= 3 else ()
+    fourth, the file system's, no attach compares); none where it was not read."""
+    return ids[:3] if ids else ()
 
 
 def _status_owner(pid: int) -> int | None:
@@ -1306,7 +1308,7 @@ def _is_ancestor(me: int, pid: int) -> bool:
         if pid == me:
             return True
         seen.add(pid)
-        pid = int(_status_of(pid).get("PPid", 0))
+        pid = _ppid(pid)
     return False
 
 
@@ -1320,16 +1322,16 @@ def _why_not_traced(pid: int) -> str:
         yama: str | None = YAMA_SCOPE.read_text().strip()
     except OSError:
         yama = None
-    uids = _ids(theirs.get("Uid", ""))
+    uids = _ids(theirs.Uid if theirs else None)
     owner = _status_owner(pid)
     # Owned by root while not dumpable: told apart only from a process not run as root.
     dumpable = None if owner is None or len(uids) < 2 or uids[1] == 0 else owner == uids[1]
     reasons = refusals(TraceAccess(
-        uid=(_ids(mine.get("Uid", "")) or (os.getuid(),))[0],
-        gid=(_ids(mine.get("Gid", "")) or (os.getgid(),))[0],
-        cap_eff=int(mine.get("CapEff", "0"), 16),
-        cap_prm=int(mine.get("CapPrm", "0"), 16), uids=uids, gids=_ids(theirs.get("Gid", "")),
-        their_cap_prm=int(theirs.get("CapPrm", "0"), 16), dumpable=dumpable,
+        uid=mine.Uid[0] if mine and mine.Uid else os.getuid(),
+        gid=mine.Gid[0] if mine and mine.Gid else os.getgid(),
+        cap_eff=(mine and mine.CapEff) or 0,
+        cap_prm=(mine and mine.CapPrm) or 0, uids=uids, gids=_ids(theirs.Gid if theirs else None),
+        their_cap_prm=(theirs and theirs.CapPrm) or 0, dumpable=dumpable,
         ancestor=_is_ancestor(os.getpid(), pid), yama=yama))
     if not reasons:
         reasons.append("the kernel refused it (a security module's rule, a program made "
@@ -1358,15 +1360,15 @@ def seize_and_read(pid: int, on_stop: Callable[[Hit], None], label: str = "now")
     except ProcessLookupError:
         raise ExplainError(f"no process {pid}") from None
     except PermissionError:
-        tracer = _status_of(pid).get("TracerPid", "0")
-        if tracer not in ("", "0"):
-            raise ExplainError(f"may not trace process {pid}: process {tracer} (a debugger?) "
-                               "traces it already") from None
-        if _status_of(pid).get("State", "").startswith("Z"):
+        status = _status_of(pid)
+        if status is not None and status.TracerPid:
+            raise ExplainError(f"may not trace process {pid}: process {status.TracerPid} (a "
+                               "debugger?) traces it already") from None
+        if status is not None and status.State.startswith("Z"):
             raise ExplainError(f"process {pid} has ended (a zombie, not yet reaped by its "
                                "parent): it has no memory left to read") from None
         if kernel_thread(pid):
-            name = _status_of(pid).get("Name", "?")
+            name = "?" if status is None else status.Name
             raise ExplainError(f"process {pid} ({name}) is a kernel thread: it runs in the "
                                "kernel alone, with no user address space to read, and "
                                "none may trace it") from None
@@ -1382,7 +1384,7 @@ def seize_and_read(pid: int, on_stop: Callable[[Hit], None], label: str = "now")
             # A signal arrived first: let it through and wait for the interrupt.
             pt.call(pt.PTRACE_CONT, pid, 0, os.WSTOPSIG(status))
         regs = pt.get_regs(pid)
-        ppid = int(_status_of(pid).get("PPid", 0))
+        ppid = _ppid(pid)
         on_stop(Hit(pid, ppid, label, (("pc", regs.rip), ("sp", regs.rsp))))
     except ChildProcessError:
         raise ExplainError(f"process {pid} vanished while it was read") from None
