@@ -150,7 +150,9 @@ class Region(Struct, frozen=True):
     smaps ``kB`` lines as printed (``kb["Rss"]``), ``vmflags`` the two-letter
     ``VmFlags``, ``thp_eligible`` the ``THPeligible`` line. A capture writes device
     and inode as zero (they differ between machines), and each byte of a path that is
-    not UTF-8 as ``\\xNN`` (``roads.escapes``).
+    not UTF-8 as ``\\xNN`` (``roads.escapes``). ``unlinked`` is recorded only for a
+    pathname that ends in " (deleted)": whether the file was really unlinked, or is
+    named so (``roads.capture.proc.Proc.unlinked``, asked while the process lived).
     """
 
     start: Annotated[int, volatile(ASLR)]
@@ -163,6 +165,7 @@ class Region(Struct, frozen=True):
     kb: Annotated[dict[str, int], volatile(ASLR, SHARING)] = {}
     vmflags: tuple[str, ...] = ()
     thp_eligible: bool | None = None
+    unlinked: bool | UnsetType = UNSET
 
     @property
     def size(self) -> int:
@@ -198,7 +201,11 @@ class Region(Struct, frozen=True):
 
     @property
     def deleted(self) -> bool:
-        """The file was unlinked while mapped (maps appends " (deleted)")."""
+        """The file was unlinked while mapped: as recorded (``unlinked``); in a document
+        that did not record it, as maps reads, by the " (deleted)" it appends (which a
+        file's own name may hold too)."""
+        if self.unlinked is not UNSET:
+            return self.unlinked
         return self.pathname.endswith(" (deleted)")
 
     @property

@@ -17,6 +17,8 @@ import pytest
 from roads.capture.proc import Proc, parse_cmdline
 from roads.capture.show import address_space, to_json
 
+from tests.test_explain import root  # noqa: F401 - a fixture
+
 pytestmark = pytest.mark.usefixtures("no_leftovers")
 
 PROC = Proc()
@@ -114,3 +116,81 @@ def test_a_traced_process_names_its_tracer() -> None:
             (hit.ppid, PROC.status(child.pid).TracerPid)))
         assert PROC.status(child.pid).TracerPid == 0
     assert seen == [(os.getpid(), os.getpid())]
+
+
+# ---------------------------------------------------------------------------
+# A mapped file maps calls deleted: unlinked, or named so
+
+
+# Maps two files, one named "kept (deleted)" and left in place, one unlinked once mapped;
+# then prints a line and sleeps.
+MAPS_TWO = """
+import mmap, os, time
+maps = []
+for name in ("kept (deleted)", "gone"):
+    with open(name, "wb") as f:
+        f.write(b"x" * 4096)
+    with open(name, "rb") as f:
+        maps.append(mmap.mmap(f.fileno(), 0, prot=mmap.PROT_READ))
+os.unlink("gone")
+print(flush=True)
+time.sleep(60)
+"""
+
+
+def _unlinked_by_name(regions, folder: Path) -> dict[str, bool]:
+    return {Path(r.pathname).name: r.deleted for r in regions
+            if r.pathname.startswith(f"{folder}/")}
+
+
+def test_a_capture_records_whether_a_mapped_file_was_unlinked(tmp_path, monkeypatch) -> None:
+    """A checkpoint records, while the process lives, whether a file maps calls deleted
+    was unlinked: Region.deleted read the name alone, and called a file named
+    "kept (deleted)" unlinked, in captures and roads explain pages alike."""
+    import msgspec
+
+    from roads import document
+    from roads.capture.runner import Stop
+    from roads.capture.snapshot import snapshot_process
+
+    monkeypatch.chdir(tmp_path)
+    with python(MAPS_TWO) as child:
+        stop = Stop(pid=child.pid, ppid=os.getpid(), name="now", seq=0, addresses=(),
+                    ranges=())
+        record = snapshot_process(stop, PROC, tmp_path / "build")
+    regions = msgspec.convert(record, document.Checkpoint).regions
+    assert _unlinked_by_name(regions, tmp_path) == {"kept (deleted)": False,
+                                                    "gone (deleted)": True}
+    # Only a name maps calls deleted holds the record: every other region is written as
+    # before, so a capture of none is unchanged.
+    assert {r.pathname for r in regions if r.unlinked is not document.UNSET} == {
+        f"{tmp_path}/kept (deleted)", f"{tmp_path}/gone (deleted)"}
+
+
+def test_roads_explain_records_it_too(root, tmp_path, monkeypatch) -> None:
+    """roads explain --pid's saved session, read back, tells the two files apart."""
+    import json
+
+    from roads import document
+    from tests.test_explain import explain
+
+    monkeypatch.chdir(tmp_path)
+    with python(MAPS_TWO) as child:
+        assert explain(root, "--pid", str(child.pid), "--out", "p.html", "--save",
+                       "p.json") == 0
+    capture = document.from_builtins(json.loads((tmp_path / "p.json").read_text())["capture"])
+    (variant,) = capture.variants.values()
+    (checkpoint,) = variant.runs[0].checkpoints
+    assert _unlinked_by_name(checkpoint.regions, tmp_path) == {"kept (deleted)": False,
+                                                               "gone (deleted)": True}
+
+
+def test_a_document_that_did_not_record_it_reads_the_name() -> None:
+    """A capture made before the record (no ``unlinked``) reads as maps does."""
+    from roads import document
+
+    old = document.Region(start=0, end=4096, perms="rw-s", offset=0,
+                          pathname="/dev/zero (deleted)")
+    assert old.deleted
+    assert not document.Region(start=0, end=4096, perms="r--p", offset=0,
+                               pathname="/x (deleted)", unlinked=False).deleted

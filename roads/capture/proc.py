@@ -61,7 +61,9 @@ class MapsEntry:
 
     @property
     def deleted(self) -> bool:
-        """True when the mapped file has been unlinked since it was mapped."""
+        """True when maps calls the file deleted: its pathname ends in `` (deleted)``, as
+        an unlinked file's does, and also a file's whose own name ends so
+        (``Proc.unlinked`` tells them apart while the process lives)."""
         return self.pathname.endswith(" (deleted)")
 
     @property
@@ -805,6 +807,27 @@ class Proc:
     def exe(self, pid: int) -> str:
         """The path /proc/PID/exe points to (ends in `` (deleted)`` if unlinked)."""
         return self._io(pid, "exe", lambda path: os.readlink(path))
+
+    def unlinked(self, pid: int, entry: MapsEntry) -> bool:
+        """Whether the file mapped at ``entry`` (a maps line of ``pid``) was unlinked.
+
+        maps appends `` (deleted)`` to an unlinked file's path, so the name alone cannot
+        tell such a file from one named so. The file at that very path, looked up from
+        the process's own root (/proc/PID/root, its mount namespace too), on the device
+        and inode maps gives, is the one mapped, still linked. A name holding a newline,
+        which maps writes ``\\012``, or a device maps gives otherwise than stat (an
+        overlay's) does not match: such an area stays unlinked, as maps reads.
+        """
+        if not entry.deleted:
+            return False
+        if not entry.pathname.startswith("/"):
+            return True  # not a path to look up: as maps reads
+        try:
+            st = os.stat(os.path.join(self.path(pid, "root"), entry.pathname.lstrip("/")))
+        except (OSError, ValueError):  # no such file (unlinked), or a NUL in the name
+            return True
+        return not (st.st_ino == entry.inode
+                    and f"{os.major(st.st_dev):02x}:{os.minor(st.st_dev):02x}" == entry.dev)
 
     def pagemap(self, pid: int, start: int, end: int) -> tuple[PagemapEntry, ...]:
         """One pagemap entry for each page that overlaps [start, end)."""

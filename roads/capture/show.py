@@ -5,10 +5,10 @@
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, replace
-from pathlib import Path
 from typing import Any
+
+import msgspec
 
 from ..document import Region, to_builtins
 from ..errors import ProcessGone, RoadsError, printable
@@ -34,7 +34,7 @@ class AddressSpace:
     # the space is that process's, the one all its threads share.
     thread: int | None = None
     # Areas (by start) of a file whose own name ends in " (deleted)", still in place,
-    # which maps cannot tell from a file unlinked since it was mapped (``_named_deleted``).
+    # which maps cannot tell from a file unlinked since it was mapped (``Proc.unlinked``).
     named_deleted: frozenset[int] = frozenset()
 
     @property
@@ -106,31 +106,9 @@ def _address_space(pid: int, proc: Proc) -> AddressSpace:
         cmdline=proc.cmdline(pid),
         exe=proc.exe(pid),
         regions=regions,
-        named_deleted=_named_deleted(regions, proc.path(pid, "root")),
+        named_deleted=frozenset(region.maps.start for region in regions
+                                if region.maps.deleted and not proc.unlinked(pid, region.maps)),
     )
-
-
-def _named_deleted(regions, root: Path) -> frozenset[int]:
-    """The starts of the areas whose pathname ends in " (deleted)" because the file is
-    named so, not because it was unlinked: maps appends those words to an unlinked
-    file's path, so the name alone cannot tell. The file at that very path, looked up
-    from the process's own root (``root``: /proc/PID/root, its mount namespace too), on
-    the device and inode maps gives, is the one mapped, still linked. (A name holding
-    a newline, which maps writes \\012, or a device maps gives otherwise than stat,
-    as an overlay's, do not match: such an area stays called deleted, as maps reads.)"""
-    found = set()
-    for region in regions:
-        entry = region.maps
-        if not entry.deleted or not entry.pathname.startswith("/"):
-            continue
-        try:
-            st = os.stat(root / entry.pathname.lstrip("/"))
-        except (OSError, ValueError):  # no such file (unlinked), or a NUL in the name
-            continue
-        if (st.st_ino == entry.inode
-                and f"{os.major(st.st_dev):02x}:{os.minor(st.st_dev):02x}" == entry.dev):
-            found.add(entry.start)
-    return frozenset(found)
 
 
 def _ended(pid: int, proc: Proc) -> Status | None:
@@ -225,10 +203,14 @@ def to_json(space: AddressSpace) -> dict[str, Any]:
 def _region(region: SmapsEntry, space: AddressSpace) -> dict[str, Any]:
     """An area as a capture records it (``roads.document.Region``: man 5 proc's names,
     counters in kB) with its size, resident and proportional bytes beside."""
+    record = Region.from_smaps(region)
+    if region.maps.deleted:
+        record = msgspec.structs.replace(
+            record, unlinked=region.maps.start not in space.named_deleted)
     return {
-        **to_builtins(Region.from_smaps(region)),
+        **to_builtins(record),
         "size": region.maps.size,
-        "deleted": region.maps.deleted and region.maps.start not in space.named_deleted,
+        "deleted": record.deleted,
         "rss": region.rss,
         "pss": region.pss,
     }

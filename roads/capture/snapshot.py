@@ -76,7 +76,11 @@ def snapshot_process(stop: Stop, proc: Proc, build_dir: Path) -> dict:
     if len(entries) > MAX_REGIONS:
         raise SampleError(f"mapped {len(entries)} regions at checkpoint '{stop.name}': a capture "
                           f"holds at most {MAX_REGIONS} regions a checkpoint")
-    regions = [region_record(e, build_dir) for e in entries]
+    # Whether a file maps calls deleted was unlinked can be asked only now, while it lives.
+    regions = [region_record(e, build_dir) if not e.maps.deleted else
+               msgspec.structs.replace(region_record(e, build_dir),
+                                       unlinked=proc.unlinked(pid, e.maps))
+               for e in entries]
     status = proc.status(pid)
     auxv = proc.auxv(pid)
     strings = {}
