@@ -24,7 +24,7 @@ from .errors import RoadsError, SampleError, printable, tail
 from .capture.project import Outcome, Project
 from .capture.proc import Proc
 from .capture.runner import (EMPTIED, ProcessRecord, Stop, cpu_limit_end, emptied, launcher,
-                             run_program)
+                             lowered_cpu_limit, run_program)
 from .capture.show import address_space, format_table, to_json
 from .cores import usable as usable_cores
 from .explain import command as explain
@@ -344,6 +344,8 @@ def _ending(record: ProcessRecord, cpu_seconds: int) -> str:
     how = cpu_limit_end(record, cpu_seconds)
     if how is None:
         return record.describe()
+    if how == "lowered":
+        return dataclasses.replace(record, cause=lowered_cpu_limit(record)).describe()
     # A second's slack: the process's times, read at its end, may fall short of the limit
     # that signalled it (a 1 s limit was seen as 0.9 s).
     if record.cpu_ms is not None and record.cpu_ms < (cpu_seconds - 1) * 1000:

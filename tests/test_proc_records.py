@@ -194,3 +194,32 @@ def test_a_document_that_did_not_record_it_reads_the_name() -> None:
     assert old.deleted
     assert not document.Region(start=0, end=4096, perms="r--p", offset=0,
                                pathname="/x (deleted)", unlinked=False).deleted
+
+
+# ---------------------------------------------------------------------------
+# roads run: a processor-time limit lowered within the run
+
+
+def _roads_run(root: Path, *program: str) -> subprocess.CompletedProcess[str]:
+    """``roads run --after 20 -- PROGRAM`` in a process of its own, from ``root``."""
+    env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[1]))
+    return subprocess.run([sys.executable, "-m", "roads.cli", "--root", str(root), "run",
+                           "--after", "20", "--", *program], capture_output=True, text=True,
+                          cwd=root, env=env, timeout=120)
+
+
+@pytest.mark.gcc
+def test_roads_run_names_a_lowered_processor_time_limit(root) -> None:
+    """``ulimit -t 1`` sets the soft and the hard limit alike: the kernel sends SIGKILL at
+    1 s of processor time, no SIGXCPU, and roads run said "killed by SIGKILL" alone. The
+    launcher reads the process's own limit before reaping it; a SIGKILL at about that
+    limit is put down to it, as probable (the kernel's tick-sampled time and the time
+    reaped differ: 1 s was read 0.94 s)."""
+    done = _roads_run(root, "sh", "-c", "ulimit -t 1; while :; do :; done")
+    assert done.returncode == 1, done.stderr
+    assert ("ended (killed by SIGKILL (probably its processor-time limit: it had used "
+            in done.stderr), done.stderr
+    assert "about the hard limit of 1 s it had (RLIMIT_CPU" in done.stderr, done.stderr
+    # Another SIGKILL, far below the limit, is not put down to it.
+    done = _roads_run(root, "sh", "-c", "ulimit -t 5; kill -9 $$")
+    assert "ended (killed by SIGKILL) before" in done.stderr, done.stderr

@@ -69,8 +69,10 @@
  *                           nspid is the pid it sees for itself (roads.h lines use it)
  *   P <pid> <persona>       personality(2) after asking for ADDR_NO_RANDOMIZE
  *   F <pid> <errno>         exec failed
- *   X <pid> <wait status> <cpu ms>
- *                           a process of the run was reaped, after that much CPU time
+ *   X <pid> <wait status> <cpu ms> <cpu soft> <cpu hard>
+ *                           a process of the run was reaped, after that much CPU time,
+ *                           under that RLIMIT_CPU in seconds (-1: unlimited or unread),
+ *                           the limit as it stood at its end (a zombie keeps its own)
  *   L <count> 0             more than MAX_PROCS tasks (processes and their threads) at
  *                           once: the run was killed
  *
@@ -196,6 +198,12 @@ static long cpu_ms(const struct rusage *u)
 {
     return (u->ru_utime.tv_sec + u->ru_stime.tv_sec) * 1000L +
            (u->ru_utime.tv_usec + u->ru_stime.tv_usec) / 1000L;
+}
+
+/* A seconds limit for the X line: -1 for none. */
+static long seconds(rlim_t value)
+{
+    return value == RLIM_INFINITY || value > LONG_MAX ? -1L : (long)value;
 }
 
 /* The children of every thread of `pid`, read under the proc folder `dir`, appended to
@@ -874,6 +882,7 @@ static int reap(const struct run *r)
         for (;;) {
             long host = 0;
             struct rusage usage;
+            struct rlimit cpu;
             memset(&info, 0, sizeof info);
             /* Look before reaping: a zombie's pid can still be translated. */
             if (waitid(P_ALL, 0, &info, WEXITED | WNOHANG | WNOWAIT | __WALL) != 0) {
@@ -884,13 +893,18 @@ static int reap(const struct run *r)
                 break;
             if (host_proc >= 0)
                 host = host_pid(info.si_pid);
+            /* The process's own CPU limit, which it (a shell's ulimit -t, setrlimit) may
+             * have lowered: a zombie keeps its limits until it is reaped. */
+            if (prlimit(info.si_pid, RLIMIT_CPU, NULL, &cpu) != 0)
+                cpu.rlim_cur = cpu.rlim_max = RLIM_INFINITY;
             done = wait4(info.si_pid, &status, WNOHANG | __WALL, &usage);
             if (done <= 0)
                 break;
             if (done == pid)
                 code = exit_code(status);
             if (!r->tool)
-                say("X %ld %ld %ld\n", host ? host : (long)done, (long)status, cpu_ms(&usage));
+                say("X %ld %ld %ld %ld %ld\n", host ? host : (long)done, (long)status,
+                    cpu_ms(&usage), seconds(cpu.rlim_cur), seconds(cpu.rlim_max));
         }
         if (gone)
             break;

@@ -80,6 +80,10 @@ class ProcessRecord:
     ppid: int
     status: int | None = None  # raw wait status when the launcher reaped it
     cpu_ms: int | None = None  # CPU time it had used when reaped (when the launcher says)
+    # Its RLIMIT_CPU (soft, hard) in seconds as it stood at its end, None for unlimited;
+    # None as a whole where the launcher did not tell. The run sets one, and the process
+    # may lower it (a shell's ulimit -t, setrlimit).
+    cpu_limit: tuple[int | None, int | None] | None = None
     last_checkpoint: str | None = None
     cause: str | None = None  # why it ended, where the status alone does not say
 
@@ -173,13 +177,28 @@ _OOM_KILL = re.compile(r"^oom_kill (.*)$", re.MULTILINE)
 
 def cpu_limit_end(record: ProcessRecord, cpu_seconds: int | None) -> str | None:
     """Whether the processor-time limit ended ``record``: "soft" (its SIGXCPU), "hard"
-    (SIGKILL once past the limit, SIGXCPU ignored), or None."""
+    (SIGKILL once past the run's limit, SIGXCPU ignored), "lowered" (SIGKILL with its
+    processor time about a hard limit of its own, lower than the run's: a shell's
+    ``ulimit -t`` sets soft and hard alike, and the kernel sends SIGKILL, no SIGXCPU,
+    at that limit), or None. "lowered" is a likelihood: the kernel checks the limit
+    against processor time sampled at each clock tick, and the time the process is
+    reaped with is the scheduler's own count, which may fall short of it (a 1 s limit
+    read 0.97 s), while a SIGKILL from elsewhere at the same moment looks the same."""
     if record.signal == signal.SIGXCPU:
         return "soft"
-    if (record.signal == signal.SIGKILL and cpu_seconds and record.cpu_ms is not None
-            and record.cpu_ms >= cpu_seconds * 1000):
+    if record.signal != signal.SIGKILL or record.cpu_ms is None:
+        return None
+    if cpu_seconds and record.cpu_ms >= cpu_seconds * 1000:
         return "hard"
+    hard = record.cpu_limit[1] if record.cpu_limit is not None else None
+    if hard and record.cpu_ms >= hard * 1000 * LOWERED_SHARE:
+        return "lowered"
     return None
+
+
+# The share of a process's own hard processor-time limit that its processor time, as
+# reaped, must reach for a SIGKILL to be put down to that limit (``cpu_limit_end``).
+LOWERED_SHARE = 0.75
 
 
 def end_cause(record: ProcessRecord, cpu_seconds: int | None, oom_kills_during: int) -> str | None:
@@ -190,11 +209,21 @@ def end_cause(record: ProcessRecord, cpu_seconds: int | None, oom_kills_during: 
     if limit == "hard":
         return (f"it used up its CPU time, limits.cpu = {cpu_seconds} s, and went on past "
                 "SIGXCPU")
+    if limit == "lowered":
+        return lowered_cpu_limit(record)
     if record.signal == signal.SIGKILL:
         if oom_kills_during > 0:
             return ("the kernel's out-of-memory killer, most likely: oom_kill in /proc/vmstat "
                     f"rose by {oom_kills_during} during the run")
     return None
+
+
+def lowered_cpu_limit(record: ProcessRecord) -> str:
+    """The cause of a "lowered" end (``cpu_limit_end``), in words."""
+    hard = record.cpu_limit[1] if record.cpu_limit is not None else None
+    return (f"probably its processor-time limit: it had used {(record.cpu_ms or 0) / 1000:.2f} "
+            f"s, about the hard limit of {hard} s it had (RLIMIT_CPU, lowered within the "
+            "run: ulimit -t, setrlimit), at which the kernel sends SIGKILL")
 
 
 def launcher_died(signum: int, oom_kills_during: int) -> str:
@@ -558,6 +587,9 @@ class _Run:
             record.status = b
             if len(f) > 3:
                 record.cpu_ms = int(f[3])
+            if len(f) > 5:
+                soft, hard = (int(n) for n in f[4:6])
+                record.cpu_limit = (None if soft < 0 else soft, None if hard < 0 else hard)
             if a == self.group and self.end_with_first:
                 self.end_leftovers()
         elif kind == "L":
