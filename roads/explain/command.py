@@ -106,10 +106,13 @@ def cmd_explain(args) -> int:
     if not session.complete:
         progress(f"{session.command[0]} {session.ending} before reaching "
                  f"{', '.join(session.missing)}: the page shows the stops it reached")
+    for stop in session.unread:
+        progress(f"the stop {stop.label} (pid {stop.pid}) could not be read, and the page "
+                 f"shows the others: {stop.reason}")
     if args.open and not webbrowser.open(out.resolve().as_uri()):
         progress("found no browser to open the page with: open it yourself")
     print(out)
-    return 0 if session.complete else 3
+    return 0 if session.whole else 3
 
 
 def user_program(name: str) -> str | None:

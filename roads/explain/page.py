@@ -192,6 +192,9 @@ def render_page(session: Session, *, read_elf=None) -> str:
               else "on: addresses change from run to run")]
     if session.missing:
         facts.append(("Not reached", html.escape(", ".join(session.missing))))
+    for stop in session.unread:
+        facts.append(("Not read", f"{html.escape(stop.label)} (pid {stop.pid}): "
+                                  f"{html.escape(stop.reason)}"))
     if cap.variants[VARIANT].gcc_argv:
         facts.append(("Compiled with", f"<code>{html.escape(' '.join(cap.variants[VARIANT].gcc_argv))}</code>"))
     body.append('<dl class="roads-explain-facts">' + "".join(

@@ -19,6 +19,16 @@ VARIANT = "default"
 NO_BUILD_DIR = Path("/nonexistent/roads-explain")
 
 
+@dataclass(frozen=True)
+class UnreadStop:
+    """A stop the run reached whose memory could not be read: its ``--at``, the process
+    held there, and why, in words that say what the user could do."""
+
+    label: str
+    pid: int
+    reason: str
+
+
 @dataclass
 class Session:
     """What a session made: the document, the program's real path, and how it ended."""
@@ -31,6 +41,14 @@ class Session:
     missing: list[str]
     # The bytes written to stdout or stderr, all told, where more than the run keeps.
     cut: dict[str, int] = field(default_factory=dict)
+    # Stops reached but not read (``UnreadStop``), in the order they came; the page
+    # shows the others.
+    unread: list[UnreadStop] = field(default_factory=list)
+
+    @property
+    def whole(self) -> bool:
+        """Whether the page shows every stop asked for: each reached and read."""
+        return self.complete and not self.unread
 
 
 def session_json(session: Session) -> dict:
@@ -40,6 +58,9 @@ def session_json(session: Session) -> dict:
             "complete": session.complete, "missing": session.missing}
     if session.cut:
         data["cut"] = session.cut
+    if session.unread:
+        data["unread"] = [{"label": u.label, "pid": u.pid, "reason": u.reason}
+                          for u in session.unread]
     return data
 
 
@@ -48,7 +69,9 @@ def session_from_json(data: dict) -> Session:
     try:
         return Session(document.from_builtins(data["capture"]), data["exe"], list(data["command"]),
                        data["ending"], bool(data["complete"]), list(data["missing"]),
-                       {str(k): int(v) for k, v in data.get("cut", {}).items()})
+                       {str(k): int(v) for k, v in data.get("cut", {}).items()},
+                       [UnreadStop(str(u["label"]), int(u["pid"]), str(u["reason"]))
+                        for u in data.get("unread", [])])
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise ExplainError(f"not a document roads explain saved: {exc}") from None
 

@@ -133,8 +133,8 @@ def refreshed(path: Path, root: Path, *, sandbox: Path | None,
     would not be those it was saved with), and is never taken out of it by what the
     saved file says.
 
-    Refused when the run does not reach every stop it reached before: a worked example
-    that stops short is an error of the page, not a smaller figure."""
+    Refused when the run does not reach, or cannot read, every stop it reached before:
+    a worked example that stops short is an error of the page, not a smaller figure."""
     data = json.loads(path.read_text(encoding="utf-8"))
     recorded = data["inputs"]
     options = RunOptions.recorded(recorded, path)
@@ -153,5 +153,8 @@ def refreshed(path: Path, root: Path, *, sandbox: Path | None,
     if not session.complete:
         raise ExplainError(f"roads explain {shlex.join(argv)} {session.ending} before reaching "
                            f"{', '.join(session.missing)}")
+    if session.unread:
+        raise ExplainError(f"roads explain {shlex.join(argv)}: "
+                           + "; ".join(u.reason for u in session.unread))
     save(session, argv, list(recorded["at"]), root, path, options=options)
     return load_session(path)

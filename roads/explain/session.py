@@ -17,20 +17,21 @@ from pathlib import Path
 from typing import Callable
 
 from .. import command, document
-from ..errors import CaptureError, ProcessGone, RoadsError
+from ..errors import CaptureError, ProcessGone, RoadsError, SampleError
 from ..capture.build import written_back
 from ..capture.elf import read_elf
 from ..capture.proc import Proc
 from ..capture.runner import EMPTIED, Stop, describe_status, emptied
-from ..capture.samples import DEFAULT_FLAGS
+from ..capture.samples import DEFAULT_FLAGS, MAX_REGIONS
 from ..capture.snapshot import snapshot_process
 from ..capture.toolchain import provenance
 from ..constants import ADDR_NO_RANDOMIZE
 from ..errors import ExplainError
 from ..escapes import escape_bytes
 from .command import not_runnable, user_program
-from .record import NO_BUILD_DIR, VARIANT, Session, session_from_json
-from .trace import MADE_WITH, MAX_OUTPUT, Hit, Outcome, Tracer, parse_stop, seize_and_read
+from .record import NO_BUILD_DIR, VARIANT, Session, UnreadStop, session_from_json
+from .trace import (MADE_WITH, MAX_OUTPUT, Hit, Outcome, Tracer, memory_refused, parse_stop,
+                    seize_and_read)
 
 def _shown(job: dict) -> tuple[str, ...]:
     """What the sandbox must show of the machine's /tmp, where it lies there (launcher.c
@@ -96,8 +97,14 @@ def _checkpoint(hit: Hit, seq: int, proc: Proc) -> dict:
                 addresses=tuple(hit.addresses), ranges=())
     try:
         return snapshot_process(stop, proc, NO_BUILD_DIR)
+    except SampleError:  # the one a snapshot raises: more regions than a capture holds
+        raise ExplainError(
+            f"--at {hit.label}: process {hit.pid} had {_regions(hit.pid)} memory regions "
+            f"mapped here, more than the {MAX_REGIONS} a stop is read and drawn with "
+            "(MAX_REGIONS, roads/capture/samples.py: no figure of more could be read). Stop "
+            "earlier, before it maps so many") from None
     except CaptureError as exc:
-        if not _refused(hit.pid):
+        if not memory_refused(hit.pid):
             raise
         # A tracee of this tracer, run as its user, that /proc now keeps to itself.
         read = exc.message.split(";")[0]  # "cannot read /proc/PID/smaps: Permission denied"
@@ -125,15 +132,12 @@ def _checkpoint(hit: Hit, seq: int, proc: Proc) -> dict:
         return {**record, "pid": hit.pid}
 
 
-def _refused(pid: int) -> bool:
-    """Whether /proc refuses this process the memory map of process ``pid``."""
+def _regions(pid: int) -> str:
+    """How many regions process ``pid`` maps (the lines of its maps file), in words."""
     try:
-        with open(f"/proc/{pid}/maps", "rb"):
-            return False
-    except PermissionError:
-        return True
+        return str(Path(f"/proc/{pid}/maps").read_bytes().count(b"\n"))
     except OSError:
-        return False
+        return "too many"
 
 
 def _leader_gone(pid: int, proc: Proc) -> bool:
@@ -343,9 +347,16 @@ def trace_program(job: dict, progress: Callable[[str], None] = lambda s: None) -
     path, program, deadline = job["path"], job["shown"][0], job["deadline"]
     proc = Proc()
     checkpoints: list[dict] = []
+    unread: list[UnreadStop] = []
 
     def on_stop(hit: Hit) -> None:
-        checkpoints.append(_checkpoint(hit, len(checkpoints), proc))
+        # A stop that cannot be read is told and the run goes on: the stops read before
+        # it, and any after it that can be, still make the page.
+        try:
+            checkpoints.append(_checkpoint(hit, len(checkpoints), proc))
+        except RoadsError as exc:
+            unread.append(UnreadStop(hit.label, hit.pid, exc.message))
+            progress(f"could not read the stop {hit.label} (pid {hit.pid}): {exc.message}")
 
     cwd = job["cwd"] if os.path.isdir(job["cwd"]) else None
     tracer = Tracer([job.get("argv0") or path, *job["args"]], stops, on_stop=on_stop,
@@ -359,6 +370,9 @@ def trace_program(job: dict, progress: Callable[[str], None] = lambda s: None) -
         raise ExplainError(f"{program} did not reach {', '.join(missing)} within "
                            f"{deadline:g} s (--deadline); it was killed")
     ending = _ending(outcome, program)
+    if not checkpoints and unread:
+        raise ExplainError(f"{program}: no stop it reached could be read, nothing was "
+                           "captured: " + "; ".join(u.reason for u in unread))
     if not checkpoints:
         raise ExplainError(f"{program} {ending} before reaching {', '.join(missing)}; "
                            f"nothing was captured{hint}")
@@ -383,7 +397,7 @@ def trace_program(job: dict, progress: Callable[[str], None] = lambda s: None) -
                        title=f"roads explain {shlex.join(shown)}")
     exe = checkpoints[0]["exe"]
     cut = {name: n for name, n in outcome.written.items() if n > MAX_OUTPUT}
-    return Session(capture, escape_bytes(exe), shown, ending, not missing, missing, cut)
+    return Session(capture, escape_bytes(exe), shown, ending, not missing, missing, cut, unread)
 
 
 def _made_with(stops: list) -> str:
@@ -397,6 +411,8 @@ def _made_with(stops: list) -> str:
 
 def _ending(outcome: Outcome, program: str) -> str:
     main = outcome.processes[outcome.pid]
+    if outcome.cut_short:
+        return outcome.cut_short
     if outcome.ended_after_last_stop or main.killed_by_us:
         return "was ended by roads explain after its last stop"
     status = main.status

@@ -162,6 +162,8 @@ class Outcome:
     seconds: float = 0.0
     timed_out: bool = False
     ended_after_last_stop: bool = False
+    # Why the tracer ended the run before its stops were done, in words ("" if not).
+    cut_short: str = ""
 
 
 def _status_of(pid: int) -> Status | None:
@@ -177,6 +179,19 @@ def _ppid(pid: int) -> int:
     """The parent of process ``pid`` (PPid:); 0 when its status cannot be read."""
     status = _status_of(pid)
     return 0 if status is None else status.PPid
+
+
+def memory_refused(pid: int) -> bool:
+    """Whether /proc refuses this process the memory map of process ``pid``: one that
+    made itself not dumpable, or changed its ids, shows its memory only to a tracer
+    with CAP_SYS_PTRACE, and ptrace refuses such a tracer its memory too (EIO)."""
+    try:
+        with open(f"/proc/{pid}/maps", "rb"):
+            return False
+    except PermissionError:
+        return True
+    except OSError:
+        return False
 
 
 def file_bias(maps: list[tuple[int, int, int, str]], path: str, first: int | None) -> int | None:
@@ -838,6 +853,19 @@ class Tracer:
                 self._stopped(tid, status)
             except ProcessLookupError:  # killed at its stop (the deadline): its end comes next
                 continue
+            except OSError as exc:
+                tgid = self.traced.get(tid, tid)
+                if exc.errno != errno.EIO or not memory_refused(tgid):
+                    raise
+                # Its breakpoints can be neither stepped over nor taken out, and let go
+                # it would die of the next one (SIGTRAP): the run ends here.
+                self.outcome.cut_short = (
+                    f"was ended by roads explain once process {tgid} had made itself not "
+                    "dumpable (prctl PR_SET_DUMPABLE 0, or new user or group ids), which "
+                    "keeps its memory, and the breakpoints of the function stops there, from "
+                    "a tracer without CAP_SYS_PTRACE (as root: --no-sandbox)")
+                self._kill_all()
+                return
             if self._all_done() and self.outcome is not None:
                 self.outcome.ended_after_last_stop = True
                 self._kill_all()
