@@ -91,3 +91,78 @@ def test_a_program_made_not_dumpable_keeps_the_stops_before(root, gcc, tmp_path,
     assert "not dumpable" in saved["ending"] and "CAP_SYS_PTRACE" in saved["ending"]
     page = (tmp_path / "p.html").read_text()
     assert "<dt>Not read</dt><dd>here (pid" in page and "<dt>Not reached</dt><dd>exit" in page
+
+
+# Calls the C library's start-up makes none of, so that each stop is the program's own:
+# chdir fails (ENOENT), the first mremap asks for more than the address-space limit the
+# program set itself (ENOMEM), the second moves a page (an address), dup returns a
+# descriptor (a number).
+CALLS = r"""
+#define _GNU_SOURCE
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <unistd.h>
+int main(void) {
+    struct rlimit limit = {1UL << 30, 1UL << 30};
+    char *p = mmap(0, 4096, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (setrlimit(RLIMIT_AS, &limit) != 0) return 1;
+    if (chdir("/nonexistent/folder") == 0) return 1;
+    if (mremap(p, 4096, 2UL << 30, MREMAP_MAYMOVE) != MAP_FAILED) return 1;
+    if (mremap(p, 4096, 8192, MREMAP_MAYMOVE) == MAP_FAILED) return 1;
+    return dup(1) < 0;
+}
+"""
+
+
+def test_a_syscall_stop_says_what_the_call_returned(root, gcc, tmp_path, capsys, monkeypatch,
+                                                    no_leftovers):
+    """A syscall stop showed the call's result only when it looked like an address (as a
+    pointer in the diagram): a call that failed showed no sign of it, and a number was
+    not shown at all. Now the page and the progress line say it failed, with the
+    error's name and text, or what it returned; an address is still drawn where it
+    points."""
+    import errno
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "calls.c").write_text(CALLS)
+    assert explain(root, "--at", "syscall:chdir", "--at", "syscall:mremap",
+                   "--at", "syscall:mremap:2", "--at", "syscall:dup", "--out", "p.html",
+                   "--save", "p.json", "--", "./calls.c") == 0
+    err = capsys.readouterr().err
+    assert "stopped at syscall:chdir (pid" in err
+    assert "chdir failed: ENOENT (No such file or directory)" in err
+    saved = _saved(tmp_path / "p.json")
+    returned = saved["returned"]
+    assert returned["syscall:chdir"] == {"name": "chdir", "value": -errno.ENOENT}
+    assert returned["syscall:mremap"] == {"name": "mremap", "value": -errno.ENOMEM}
+    moved = returned["syscall:mremap:2"]["value"]
+    assert moved > 0 and returned["syscall:dup"]["value"] >= 3
+    page = (tmp_path / "p.html").read_text()
+    assert ("<p>The system call <code>chdir</code> failed: ENOENT (No such file or "
+            "directory).</p>") in page
+    assert ("<p>The system call <code>mremap</code> failed: ENOMEM (Cannot allocate "
+            "memory).</p>") in page
+    assert f"<p>The system call <code>mremap</code> returned {moved:#x}.</p>" in page
+    dup = returned["syscall:dup"]["value"]
+    assert f"<p>The system call <code>dup</code> returned {dup}.</p>" in page
+    points = {c["name"]: {a["name"]: a["value"] for a in c["addresses"]}
+              for c in saved["capture"]["variants"]["default"]["runs"][0]["checkpoints"]}
+    assert points["syscall:mremap:2"]["result"] == moved  # drawn where it points
+    assert "result" not in points["syscall:chdir"] and "result" not in points["syscall:dup"]
+
+
+def test_a_result_in_words():
+    """Failures are -1 to -MAX_ERRNO whatever the call; the numbers the kernel keeps for
+    an interrupted call have no name in errno, and are said for what they are."""
+    import errno
+
+    from roads.explain.record import Returned, signed
+
+    assert signed((1 << 64) - errno.ENOENT) == -errno.ENOENT
+    assert Returned("openat", -errno.ENOENT).words() == \
+        "failed: ENOENT (No such file or directory)"
+    assert Returned("read", -512).words().startswith("failed: ERESTARTSYS (interrupted by a signal")
+    assert Returned("read", 4096).words() == "returned 4096"  # a number, not an address
+    assert Returned("read", 4096).address is None
+    assert Returned("mmap", 0x7FFFF7FC1000).words() == "returned 0x7ffff7fc1000"
+    assert Returned("lseek", -5000).words() == "returned -5000"  # below -MAX_ERRNO

@@ -210,6 +210,10 @@ def render_page(session: Session, *, read_elf=None) -> str:
 
     for k, sel in enumerate(sels):
         body.append(f'<h2 id="stop-{k}">Stop {k + 1}: {html.escape(_stop_title(sel))}</h2>')
+        returned = session.returned.get(sel.checkpoint_name)
+        if returned is not None:
+            body.append(f"<p>The system call <code>{html.escape(returned.name)}</code> "
+                        f"{html.escape(returned.words())}.</p>")
         body.append(_figure(lambda sel=sel: diagram_html(sel), "No diagram"))
 
     first = next((s for s in sels if s.exe_matches_elf), sels[0])

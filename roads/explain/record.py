@@ -7,7 +7,9 @@ capture engine, pyelftools), so that drawing a saved session (the site's
 
 from __future__ import annotations
 
+import errno
 import json
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -17,6 +19,53 @@ from ..errors import ExplainError
 VARIANT = "default"
 # No capture folder to write "/build": paths stay as the machine names them.
 NO_BUILD_DIR = Path("/nonexistent/roads-explain")
+
+
+# The largest error number a system call returns, as -errno (linux/err.h, MAX_ERRNO):
+# a result from -MAX_ERRNO to -1 is a failure, whatever the call.
+MAX_ERRNO = 4095
+# The system calls whose result is an address (drawn where it points), not a number.
+ADDRESS_CALLS = frozenset({"mmap", "mremap", "brk", "shmat"})
+# Numbers the kernel uses for a call a signal interrupted (include/linux/errno.h): seen
+# at the call's return by a tracer, never by the program, whose C library errno module
+# does not know them.
+RESTART = {512: "ERESTARTSYS", 513: "ERESTARTNOINTR", 514: "ERESTARTNOHAND",
+           516: "ERESTART_RESTARTBLOCK"}
+
+
+@dataclass(frozen=True)
+class Returned:
+    """What a system call returned at a syscall stop: its ``name`` and ``value``, the
+    register's 64 bits read as a signed number (a failure is -errno)."""
+
+    name: str
+    value: int
+
+    @property
+    def failed(self) -> bool:
+        return -MAX_ERRNO <= self.value < 0
+
+    @property
+    def address(self) -> int | None:
+        """Where the result points, for a call that returns an address and did not fail."""
+        return self.value if self.name in ADDRESS_CALLS and not self.failed else None
+
+    def words(self) -> str:
+        """``failed: ENOENT (No such file or directory)``, ``returned 3``, ``returned
+        0x7ffff7fc1000`` (an address), as strace writes them."""
+        if self.failed:
+            number = -self.value
+            if number in RESTART:
+                return (f"failed: {RESTART[number]} (interrupted by a signal; the kernel "
+                        "runs the call again, or makes it fail with EINTR)")
+            name = errno.errorcode.get(number, f"error {number}")
+            return f"failed: {name} ({os.strerror(number)})"
+        return f"returned {self.value:#x}" if self.address is not None else f"returned {self.value}"
+
+
+def signed(register: int) -> int:
+    """A 64-bit register's value read as a signed number."""
+    return register - (1 << 64) if register >> 63 else register
 
 
 @dataclass(frozen=True)
@@ -44,6 +93,8 @@ class Session:
     # Stops reached but not read (``UnreadStop``), in the order they came; the page
     # shows the others.
     unread: list[UnreadStop] = field(default_factory=list)
+    # What the system call of each syscall stop returned, by the stop's ``--at``.
+    returned: dict[str, Returned] = field(default_factory=dict)
 
     @property
     def whole(self) -> bool:
@@ -61,6 +112,9 @@ def session_json(session: Session) -> dict:
     if session.unread:
         data["unread"] = [{"label": u.label, "pid": u.pid, "reason": u.reason}
                           for u in session.unread]
+    if session.returned:
+        data["returned"] = {label: {"name": r.name, "value": r.value}
+                            for label, r in session.returned.items()}
     return data
 
 
@@ -71,7 +125,9 @@ def session_from_json(data: dict) -> Session:
                        data["ending"], bool(data["complete"]), list(data["missing"]),
                        {str(k): int(v) for k, v in data.get("cut", {}).items()},
                        [UnreadStop(str(u["label"]), int(u["pid"]), str(u["reason"]))
-                        for u in data.get("unread", [])])
+                        for u in data.get("unread", [])],
+                       {str(label): Returned(str(r["name"]), int(r["value"]))
+                        for label, r in data.get("returned", {}).items()})
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise ExplainError(f"not a document roads explain saved: {exc}") from None
 

@@ -29,7 +29,7 @@ from ..constants import ADDR_NO_RANDOMIZE
 from ..errors import ExplainError
 from ..escapes import escape_bytes
 from .command import not_runnable, user_program
-from .record import NO_BUILD_DIR, VARIANT, Session, UnreadStop, session_from_json
+from .record import NO_BUILD_DIR, VARIANT, Returned, Session, UnreadStop, session_from_json
 from .trace import (MADE_WITH, MAX_OUTPUT, Hit, Outcome, Tracer, memory_refused, parse_stop,
                     seize_and_read)
 
@@ -348,6 +348,7 @@ def trace_program(job: dict, progress: Callable[[str], None] = lambda s: None) -
     proc = Proc()
     checkpoints: list[dict] = []
     unread: list[UnreadStop] = []
+    returned: dict[str, Returned] = {}
 
     def on_stop(hit: Hit) -> None:
         # A stop that cannot be read is told and the run goes on: the stops read before
@@ -357,6 +358,9 @@ def trace_program(job: dict, progress: Callable[[str], None] = lambda s: None) -
         except RoadsError as exc:
             unread.append(UnreadStop(hit.label, hit.pid, exc.message))
             progress(f"could not read the stop {hit.label} (pid {hit.pid}): {exc.message}")
+            return
+        if hit.returned is not None:
+            returned[hit.label] = hit.returned
 
     cwd = job["cwd"] if os.path.isdir(job["cwd"]) else None
     tracer = Tracer([job.get("argv0") or path, *job["args"]], stops, on_stop=on_stop,
@@ -397,7 +401,8 @@ def trace_program(job: dict, progress: Callable[[str], None] = lambda s: None) -
                        title=f"roads explain {shlex.join(shown)}")
     exe = checkpoints[0]["exe"]
     cut = {name: n for name, n in outcome.written.items() if n > MAX_OUTPUT}
-    return Session(capture, escape_bytes(exe), shown, ending, not missing, missing, cut, unread)
+    return Session(capture, escape_bytes(exe), shown, ending, not missing, missing, cut, unread,
+                   returned)
 
 
 def _made_with(stops: list) -> str:

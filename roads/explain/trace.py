@@ -47,6 +47,7 @@ from typing import Callable
 
 from ..errors import ExplainError, RoadsError
 from . import ptrace as pt
+from .record import Returned, signed
 from ..capture.elf import read_bytes
 from ..capture.proc import Proc, Status
 from .symbols import Function, bound, first_load, functions, old_versions
@@ -139,6 +140,7 @@ class Hit:
     label: str
     addresses: tuple[tuple[str, int], ...]
     tid: int | None = None  # the thread that reported the stop, held at it (None: pid)
+    returned: Returned | None = None  # at a syscall stop, what the call returned
 
 
 @dataclass
@@ -1085,9 +1087,13 @@ class Tracer:
                 if spec.kind == "syscall" and spec.number == regs.orig_rax and spec.label not in self.done:
                     self.hits[spec.label] += 1
                     if self.hits[spec.label] == spec.count:
-                        result = regs.rax
-                        extra = (("result", result),) if 0x1000 <= result < 1 << 47 else ()
-                        self._hit(tid, spec, (("pc", regs.rip), ("sp", regs.rsp), *extra))
+                        returned = Returned(spec.name, signed(regs.rax))
+                        # An address the call returned is drawn where it points; any
+                        # result is told in words (Returned.words).
+                        where = returned.address
+                        extra = (("result", where),) if where is not None else ()
+                        self._hit(tid, spec, (("pc", regs.rip), ("sp", regs.rsp), *extra),
+                                  returned)
         self._resume(tid)
 
     def _breakpoint(self, tid: int, tgid: int, addr: int, regs: pt.Regs) -> None:
@@ -1200,13 +1206,15 @@ class Tracer:
         return {t for t in listed | {t for t, g in self.traced.items() if g == tgid}
                 if not tasks.exited(t)}
 
-    def _hit(self, tid: int, spec: StopSpec, addresses: tuple) -> None:
+    def _hit(self, tid: int, spec: StopSpec, addresses: tuple,
+             returned: Returned | None = None) -> None:
         tgid = self.traced.get(tid, tid)
         if spec.kind != "exit":
             self.done.add(spec.label)
-        self.progress(f"stopped at {spec.label} (pid {tgid})")
+        said = f": {returned.name} {returned.words()}" if returned else ""
+        self.progress(f"stopped at {spec.label} (pid {tgid}){said}")
         ppid = _ppid(tgid)
-        self.on_stop(Hit(tgid, ppid, spec.label, addresses, tid))
+        self.on_stop(Hit(tgid, ppid, spec.label, addresses, tid, returned))
         self.outcome.reached.append(spec.label)
 
 
