@@ -192,6 +192,8 @@ def render_page(session: Session, *, read_elf=None) -> str:
               else "on: addresses change from run to run")]
     if session.missing:
         facts.append(("Not reached", html.escape(", ".join(session.missing))))
+    for stopped in session.stopped:
+        facts.append(("Stopped by a signal", html.escape(stopped.words())))
     for stop in session.unread:
         facts.append(("Not read", f"{html.escape(stop.label)} (pid {stop.pid}): "
                                   f"{html.escape(stop.reason)}"))

@@ -145,6 +145,18 @@ def signal_code(pid: int) -> int:
     return int.from_bytes(bytes(info[8:12]), "little", signed=True)
 
 
+def signal_sender(pid: int) -> int | None:
+    """The process that sent the signal ``pid`` is held in a signal-delivery-stop for
+    (``si_pid``), or None for one the kernel raised (si_code > 0: a fault, a timer, a
+    child's end). OSError EINVAL: ``pid`` is held in a group-stop, not at a signal's
+    delivery (ptrace(2), "Group-stop")."""
+    info = (ctypes.c_ubyte * SIGINFO_SIZE)()
+    call(PTRACE_GETSIGINFO, pid, 0, ctypes.cast(info, ctypes.c_void_p))
+    code = int.from_bytes(bytes(info[8:12]), "little", signed=True)
+    # si_pid opens the union after si_signo, si_errno, si_code and 4 bytes of padding.
+    return int.from_bytes(bytes(info[16:20]), "little", signed=True) if code <= 0 else None
+
+
 def syscall_op(pid: int) -> int:
     """Whether ``pid``, held in a syscall stop, is entering or leaving the call, as the
     kernel says (PTRACE_SYSCALL_INFO_ENTRY or _EXIT). Counting the stops instead goes

@@ -69,6 +69,31 @@ def signed(register: int) -> int:
 
 
 @dataclass(frozen=True)
+class SelfStop:
+    """A process of the run stopped by a stop signal (SIGSTOP, SIGTSTP, ...), held
+    stopped as job control keeps it, and then continued: by a process of the run
+    (SIGCONT), or by roads explain once none had, ``after`` seconds later."""
+
+    pid: int
+    signal: str  # its name: SIGSTOP
+    sender: int | None  # the process that sent it (None: the kernel)
+    by_us: bool  # whether roads explain sent the SIGCONT
+    after: float  # how long roads explain waits for another process to send it
+
+    def words(self) -> str:
+        if self.sender == self.pid:
+            stopped = f"process {self.pid} stopped itself with {self.signal}"
+        elif self.sender is not None:
+            stopped = f"process {self.pid} was stopped by {self.signal} from process {self.sender}"
+        else:
+            stopped = f"process {self.pid} was stopped by {self.signal}"
+        if not self.by_us:
+            return f"{stopped}; another process of the run continued it (SIGCONT)"
+        return (f"{stopped}; nothing of the run continued it within {self.after:g} s, so "
+                "roads explain did, with SIGCONT, as a shell's fg would")
+
+
+@dataclass(frozen=True)
 class UnreadStop:
     """A stop the run reached whose memory could not be read: its ``--at``, the process
     held there, and why, in words that say what the user could do."""
@@ -95,6 +120,8 @@ class Session:
     unread: list[UnreadStop] = field(default_factory=list)
     # What the system call of each syscall stop returned, by the stop's ``--at``.
     returned: dict[str, Returned] = field(default_factory=dict)
+    # Each time a stop signal stopped a process of the run, and how it went on.
+    stopped: list[SelfStop] = field(default_factory=list)
 
     @property
     def whole(self) -> bool:
@@ -115,6 +142,9 @@ def session_json(session: Session) -> dict:
     if session.returned:
         data["returned"] = {label: {"name": r.name, "value": r.value}
                             for label, r in session.returned.items()}
+    if session.stopped:
+        data["stopped"] = [{"pid": t.pid, "signal": t.signal, "sender": t.sender,
+                            "by_us": t.by_us, "after": t.after} for t in session.stopped]
     return data
 
 
@@ -127,7 +157,11 @@ def session_from_json(data: dict) -> Session:
                        [UnreadStop(str(u["label"]), int(u["pid"]), str(u["reason"]))
                         for u in data.get("unread", [])],
                        {str(label): Returned(str(r["name"]), int(r["value"]))
-                        for label, r in data.get("returned", {}).items()})
+                        for label, r in data.get("returned", {}).items()},
+                       [SelfStop(int(t["pid"]), str(t["signal"]),
+                                 None if t["sender"] is None else int(t["sender"]),
+                                 bool(t["by_us"]), float(t["after"]))
+                        for t in data.get("stopped", [])])
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise ExplainError(f"not a document roads explain saved: {exc}") from None
 

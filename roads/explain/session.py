@@ -402,7 +402,7 @@ def trace_program(job: dict, progress: Callable[[str], None] = lambda s: None) -
     exe = checkpoints[0]["exe"]
     cut = {name: n for name, n in outcome.written.items() if n > MAX_OUTPUT}
     return Session(capture, escape_bytes(exe), shown, ending, not missing, missing, cut, unread,
-                   returned)
+                   returned, list(outcome.stopped))
 
 
 def _made_with(stops: list) -> str:

@@ -47,7 +47,7 @@ from typing import Callable
 
 from ..errors import ExplainError, RoadsError
 from . import ptrace as pt
-from .record import Returned, signed
+from .record import Returned, SelfStop, signed
 from ..capture.elf import read_bytes
 from ..capture.proc import Proc, Status
 from .symbols import Function, bound, first_load, functions, old_versions
@@ -63,6 +63,11 @@ NO_RETURN = frozenset({"exit", "exit_group"})
 # What a program calls by a name the C library makes with another system call.
 MADE_WITH = {"fork": "clone", "vfork": "clone"}
 WAKE = 0.05  # seconds the tracer sleeps at most between two looks for a tracee's event
+# The signals whose default action stops a process (signal(7)), and how long a process
+# they stopped is held so before roads explain continues it (``Tracer._tend_held``).
+STOP_SIGNALS = frozenset({signal.SIGSTOP, signal.SIGTSTP, signal.SIGTTIN, signal.SIGTTOU})
+CONTINUE_AFTER = 1.0  # seconds
+SIGCONT_BIT = 1 << (signal.SIGCONT - 1)  # in the SigPnd: and ShdPnd: masks of /proc/PID/status
 # The x86-64 system calls that make a process or thread, and the clone(2) flag of one
 # that shares its parent's memory (asm/unistd_64.h, linux/sched.h).
 SYS_CLONE, SYS_VFORK, SYS_CLONE3 = 56, 58, 435
@@ -166,6 +171,7 @@ class Outcome:
     ended_after_last_stop: bool = False
     # Why the tracer ended the run before its stops were done, in words ("" if not).
     cut_short: str = ""
+    stopped: list[SelfStop] = field(default_factory=list)  # stop signals, and how it went on
 
 
 def _status_of(pid: int) -> Status | None:
@@ -214,6 +220,15 @@ def read_maps(pid: int) -> list[tuple[int, int, int, str]]:
         lo, hi = (int(x, 16) for x in parts[0].split("-"))
         out.append((lo, hi, int(parts[2], 16), parts[5] if len(parts) > 5 else ""))
     return out
+
+
+def _pending(tid: int) -> int:
+    """The signals pending for thread ``tid`` and its process (SigPnd: | ShdPnd:)."""
+    status = _status_of(tid)
+    try:
+        return int(status.get("SigPnd", "0"), 16) | int(status.get("ShdPnd", "0"), 16)
+    except ValueError:
+        return 0
 
 
 def _children() -> list[int]:
@@ -440,6 +455,11 @@ class Tracer:
         self.outcome: Outcome | None = None
         self._timed_out = threading.Event()
         self._delay_sent: set[str] = set()
+        # Stop signals (``_group_stop``): tgid -> the signal delivered and its sender;
+        # the threads held in the group-stop it made (tid -> tgid), and since when.
+        self.stopping: dict[int, tuple[int, int | None]] = {}
+        self.held: dict[int, int] = {}
+        self.held_since: dict[int, float] = {}
         self.syscalls = any(s.kind == "syscall" for s in stops)
         self._children_before: set[int] = set()  # this process's children before the run
 
@@ -829,8 +849,11 @@ class Tracer:
         return None
 
     def _wait(self) -> tuple[int, int] | None:
-        """The next event of a tracee; None once none is left to wait for."""
+        """The next event of a tracee; None once none is left to wait for, or once the
+        last stop was made while a process was held stopped (``_tend_held``)."""
         while True:
+            if self._tend_held():
+                return None
             try:
                 event = self._poll()
             except ChildProcessError:
@@ -843,6 +866,8 @@ class Tracer:
         while self.traced:
             event = self._wait()
             if event is None:
+                if self._all_done() and self.outcome is not None:
+                    self.outcome.ended_after_last_stop = True
                 return
             tid, status = event
             if os.WIFEXITED(status) or os.WIFSIGNALED(status):
@@ -1019,14 +1044,83 @@ class Tracer:
                 return
             self._resume(tid, sig)
             return
-        if sig == signal.SIGSTOP and tgid == self.main:
-            waiting = [s for s in self.stops if s.label in self._delay_sent and s.label not in self.done]
-            if waiting:
-                for spec in waiting:
+        if sig in STOP_SIGNALS:
+            try:
+                sender = pt.signal_sender(tid)
+            except ProcessLookupError:
+                raise
+            except OSError as exc:
+                if exc.errno != errno.EINVAL:
+                    raise
+                self._group_stop(tid, tgid)  # no signal to deliver: the stop it made
+                return
+            if sig == signal.SIGSTOP and sender == os.getpid():
+                # A delay's (``_delay``), never the program's: taken, not delivered.
+                for spec in self._delays_waiting(tgid):
                     self._hit(tid, spec, ())
                 self._resume(tid)
                 return
+            self.stopping[tgid] = (sig, sender)
         self._resume(tid, sig)
+
+    # A stop signal (SIGSTOP, SIGTSTP, ...) the program sends itself, or one of its
+    # processes another, is delivered, as under a shell: the process stops (a
+    # group-stop: each thread reports it), its parent is told. With PTRACE_TRACEME a
+    # tracer cannot keep a group-stop but by leaving its threads held (PTRACE_LISTEN
+    # needs PTRACE_SEIZE), and nothing at all would wake a process stopped so: there is
+    # no terminal here, no job control and no fg. So the threads are held, as strace
+    # holds them, for CONTINUE_AFTER seconds, in which a process of the run may send it
+    # SIGCONT (pending, seen in /proc), and then roads explain sends SIGCONT itself, as
+    # a shell's fg would, and says so (gdb stops and tells, and lets it run on when
+    # told to continue).
+
+    def _delays_waiting(self, tgid: int) -> list[StopSpec]:
+        """The delay stops whose SIGSTOP was sent to process ``tgid`` and not yet taken."""
+        if tgid != self.main:
+            return []
+        return [s for s in self.stops if s.label in self._delay_sent and s.label not in self.done]
+
+    def _group_stop(self, tid: int, tgid: int) -> None:
+        """``tid`` reports the group-stop of its process: held, unless no stop signal of
+        the program's was delivered to it (a thread's report that came after its process
+        was continued)."""
+        if tgid not in self.stopping:
+            self._resume(tid)
+            return
+        self.held[tid] = tgid
+        if tgid not in self.held_since:
+            self.held_since[tgid] = time.monotonic()
+            name = signal.Signals(self.stopping[tgid][0]).name
+            self.progress(f"process {tgid} was stopped by {name}: held stopped, as job control "
+                          f"keeps it, until a process of the run continues it, {CONTINUE_AFTER:g} "
+                          "s at most")
+
+    def _tend_held(self) -> bool:
+        """Continue each process held in a group-stop that a process of the run has sent
+        SIGCONT, or none has for CONTINUE_AFTER seconds (roads explain sends it then).
+        A delay stop that comes due meanwhile is taken there, in the held process (its
+        SIGSTOP, pending, would be undone by SIGCONT). Whether that was the last stop."""
+        now = time.monotonic()
+        for tgid, since in list(self.held_since.items()):
+            tids = [t for t, g in self.held.items() if g == tgid]
+            for spec in self._delays_waiting(tgid):
+                self._hit(tids[0], spec, ())
+            if self._all_done():
+                return True
+            by_others = any(_pending(t) & SIGCONT_BIT for t in tids)
+            if not by_others and now - since < CONTINUE_AFTER:
+                continue
+            if not by_others:
+                self.signals.kill(tgid, signal.SIGCONT)
+            sig, sender = self.stopping.pop(tgid)
+            del self.held_since[tgid]
+            told = SelfStop(tgid, signal.Signals(sig).name, sender, not by_others, CONTINUE_AFTER)
+            self.outcome.stopped.append(told)
+            self.progress(told.words())
+            for t in tids:
+                del self.held[t]
+                self._resume(t)  # SIGCONT is delivered next (its handler runs)
+        return False
 
     # A child that shares the memory of a traced process (vfork, posix_spawn's
     # clone(CLONE_VM | CLONE_VFORK)) holds the int3 bytes of its breakpoints: let go, it
