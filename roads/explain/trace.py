@@ -29,7 +29,10 @@ a process group of its own that is killed when the run ends: after the last stop
 the deadline, or on any error; with it the groups its tracees made, and the orphans
 the tracer adopted as a child subreaper (a daemon's, whose parent it did not follow).
 Only the stopped thread is held while a stop is read; other threads of the process go
-on.
+on. A stop signal the program gets (raise(SIGSTOP)) stops it, as under a shell, until a
+process of the run continues it or, there being no fg here, the tracer does
+(``Tracer._tend_held``). A syscall stop records what the call returned
+(``record.Returned``).
 """
 
 from __future__ import annotations
@@ -901,6 +904,7 @@ class Tracer:
     def _ended(self, tid: int, status: int, killed: bool = False) -> None:
         tgid = self.traced.pop(tid, tid)
         self.interrupted.pop(tid, None)
+        self.held.pop(tid, None)  # killed while held stopped (_tend_held forgets its process)
         self.exiting.discard(tid)
         if tid == tgid:
             self.exit_taken.discard(tgid)
@@ -1103,6 +1107,10 @@ class Tracer:
         now = time.monotonic()
         for tgid, since in list(self.held_since.items()):
             tids = [t for t, g in self.held.items() if g == tgid]
+            if not tids:  # ended while stopped (SIGKILL wakes it): nothing to continue
+                del self.held_since[tgid]
+                self.stopping.pop(tgid, None)
+                continue
             for spec in self._delays_waiting(tgid):
                 self._hit(tids[0], spec, ())
             if self._all_done():
