@@ -5,7 +5,9 @@ file is really unlinked, and what ended a process under a processor-time limit."
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import os
+import signal
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -17,6 +19,8 @@ from roads.capture.proc import Proc, parse_cmdline
 from roads.capture.show import address_space, to_json
 
 from tests.test_explain import root  # noqa: F401 - a fixture
+
+SYS_TGKILL = 234  # x86-64 (arch/x86/entry/syscalls/syscall_64.tbl)
 
 pytestmark = pytest.mark.usefixtures("no_leftovers")
 
@@ -101,6 +105,26 @@ def test_status_holds_the_lines_roads_explain_reads() -> None:
     assert mine.Gid is not None and mine.Gid[:3] == os.getresgid()
     effective = Path("/proc/self/status").read_text().split("CapEff:")[1].split()[0]
     assert mine.CapEff == int(effective, 16) and mine.CapPrm is not None
+
+
+def test_status_holds_the_pending_signals() -> None:
+    """SigPnd: and ShdPnd: as masks: a blocked signal sent to one thread shows in its
+    own mask, one sent to the process in the process's (roads explain reads them to tell
+    a SIGCONT sent to a process it holds stopped)."""
+    bit = 1 << (signal.SIGUSR2 - 1)
+    blocked = ("import signal, sys, time\n"
+               "signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGUSR2})\n"
+               "print('ready', flush=True)\ntime.sleep(60)\n")
+    with python(blocked) as child:
+        before = PROC.status(child.pid)
+        assert before.SigPnd is not None and before.ShdPnd is not None
+        assert not (before.SigPnd | before.ShdPnd) & bit
+        os.kill(child.pid, signal.SIGUSR2)
+        shared = PROC.status(child.pid)
+        assert shared.ShdPnd & bit and not shared.SigPnd & bit
+        libc = ctypes.CDLL(None, use_errno=True)
+        assert libc.syscall(SYS_TGKILL, child.pid, child.pid, signal.SIGUSR2) == 0  # its thread
+        assert PROC.status(child.pid).SigPnd & bit
 
 
 def test_a_traced_process_names_its_tracer() -> None:

@@ -264,7 +264,8 @@ class Status:
     KiB as printed; they are None for kernel threads and zombies, which have no
     memory of their own to describe. The credential lines (``TracerPid`` to
     ``CapEff``) are None only in text that lacks them (a capture records the
-    identity and memory lines alone: ``snapshot``).
+    identity and memory lines alone: ``snapshot``). So are the pending signals' masks
+    (``SigPnd``, ``ShdPnd``).
     """
 
     Name: str
@@ -278,6 +279,8 @@ class Status:
     Gid: tuple[int, int, int, int] | None = None  # likewise
     CapPrm: int | None = None  # the permitted capability set, as a mask
     CapEff: int | None = None  # the effective capability set, as a mask
+    SigPnd: int | None = None  # the signals pending for this thread, as a mask
+    ShdPnd: int | None = None  # the signals pending for its whole process, as a mask
     VmPeak: int | None = None
     VmSize: int | None = None
     VmLck: int | None = None
@@ -312,7 +315,8 @@ def parse_status(text: str | bytes) -> Status:
         memory = {key: int(lines[key].removesuffix(" kB")) for key in _STATUS_KB if key in lines}
         numbers = {key: int(lines[key]) for key in ("Tgid", "TracerPid") if key in lines}
         ids = {key: _four_ids(lines[key]) for key in ("Uid", "Gid") if key in lines}
-        masks = {key: int(lines[key], 16) for key in ("CapPrm", "CapEff") if key in lines}
+        masks = {key: int(lines[key], 16) for key in ("CapPrm", "CapEff", "SigPnd", "ShdPnd")
+                 if key in lines}
         return Status(
             Name=lines["Name"],
             State=lines["State"],

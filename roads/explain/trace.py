@@ -228,10 +228,9 @@ def read_maps(pid: int) -> list[tuple[int, int, int, str]]:
 def _pending(tid: int) -> int:
     """The signals pending for thread ``tid`` and its process (SigPnd: | ShdPnd:)."""
     status = _status_of(tid)
-    try:
-        return int(status.get("SigPnd", "0"), 16) | int(status.get("ShdPnd", "0"), 16)
-    except ValueError:
+    if status is None:
         return 0
+    return (status.SigPnd or 0) | (status.ShdPnd or 0)
 
 
 def _children() -> list[int]:
