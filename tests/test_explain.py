@@ -633,9 +633,10 @@ def test_a_saved_session_is_captured_again_with_its_options(root, tmp_path, monk
         session = refreshed(saved, project, sandbox=sandbox)
         assert staleness(saved, project) == []
         run = session.capture.variants["default"].runs[0]
-        # In the sandbox the program is built and run in its fresh folder, which a
-        # capture writes /build; outside, in a temporary folder of the machine.
-        return (run.aslr_disabled, [c.name for c in run.checkpoints], session.exe == "/build/forks")
+        # In the sandbox the program is built and run in its fresh folder, seen there at
+        # /run/build; outside, in a temporary folder of the machine.
+        return (run.aslr_disabled, [c.name for c in run.checkpoints],
+                session.exe == "/run/build/forks")
 
     source.write_text(FORKS.replace("return 0;", "return 0; /* changed */"))
     # Saved outside the sandbox: a build, which runs it in the sandbox, refuses, and

@@ -17,7 +17,8 @@ from .. import document
 from ..errors import ExplainError
 
 VARIANT = "default"
-# No capture folder to write "/build": paths stay as the machine names them.
+# No capture folder to write "/build": paths stay as the machine names them (the run's
+# folder, RUN_ROOT, too: session._as_named).
 NO_BUILD_DIR = Path("/nonexistent/roads-explain")
 
 
