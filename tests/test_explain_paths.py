@@ -7,10 +7,13 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
 
+from roads.explain import session as session_mod
+from roads.explain.page import render_page, selections
 from tests.test_explain import explain, root  # noqa: F401 - root is a fixture
 
 pytestmark = [pytest.mark.dot]
@@ -20,6 +23,13 @@ pytestmark = [pytest.mark.dot]
 def gcc():
     if shutil.which("gcc") is None:
         pytest.skip("no gcc")
+
+
+def _build(folder: Path, name: str, source: str) -> Path:
+    (folder / f"{name}.c").write_text(source)
+    subprocess.run(["gcc", "-O0", "-g", "-o", str(folder / name),
+                    str(folder / f"{name}.c")], check=True, timeout=60)
+    return folder / name
 
 
 def _saved_run(path: Path) -> tuple[dict, dict]:
@@ -70,3 +80,58 @@ def test_the_program_is_named_where_it_ran(root, tmp_path, monkeypatch, no_lefto
     page = (tmp_path / "w.html").read_text()
     assert "whereami&#x27;s PT_LOAD segments" in page  # its ELF drawn against its regions
     assert "/build/whereami" not in page.replace(exe, "")
+
+
+# ---------------------------------------------------------------------------- execve
+
+EXECS = r"""
+#include <unistd.h>
+int main(int argc, char **argv) { (void)argc; execv(argv[1], argv + 1); return 127; }
+"""
+
+NAPS = r"""
+#include <unistd.h>
+int main(void) { usleep(1000); return 0; }
+"""
+
+
+@pytest.mark.parametrize("wheres", [["main", "exit"], ["exit"]])
+def test_a_stop_after_an_execve_is_titled_with_the_program_running_there(tmp_path, wheres,
+                                                                         no_leftovers):
+    """``first`` execs ``second``: the exit stop is second's, and its figures said
+    "The address space of first, stop 'exit'", as if the first program still ran;
+    with no stop before the execve, the page also drew first's ELF file against
+    second's regions. Each stop is titled with the program it ran, as /proc/PID/exe
+    named it then; the stops before the execve keep the name given on the command line."""
+    first = _build(tmp_path, "first", EXECS)
+    second = _build(tmp_path, "second", NAPS)
+    session = session_mod.explain_program([str(first), str(second)], wheres)
+    run = session.capture.variants["default"].runs[0]
+    assert [c.exe for c in run.checkpoints][-1] == str(second)
+    assert session.exe == str(first)  # the program started, whose ELF file the page reads
+    sels = selections(session)
+    names = {s.checkpoint_name: s.sample for s in sels}
+    assert names["exit"] == "second"
+    if "main" in names:
+        assert names["main"] == "first"
+    assert [s.exe_matches_elf for s in sels] == [s.checkpoint_name == "main" for s in sels]
+    page = render_page(session)
+    assert "The address space of second, stop &#x27;exit&#x27;" in page
+    assert "The address space of first, stop &#x27;exit&#x27;" not in page
+    assert f"exit (second, pid {run.pid})" in page  # the stop's heading names it too
+    if "main" in names:
+        assert "The address space of first, stop &#x27;main&#x27;" in page
+        assert f"main (pid {run.pid})" in page
+        # Still one run's stops: the diff tells the execve (lineage), not two programs' runs.
+        assert "execve replaced the address space" in page
+
+
+def test_a_shell_that_execs_a_program(root, tmp_path, monkeypatch, no_leftovers):
+    """The brief's own case, through the command: ``sh -c 'exec sleep 0'``; its exit
+    stop is sleep's."""
+    monkeypatch.chdir(tmp_path)
+    assert explain(root, "--at", "main", "--at", "exit", "--out", "p.html", "--",
+                   "sh", "-c", "exec sleep 0") == 0
+    page = (tmp_path / "p.html").read_text()
+    assert "The address space of sleep, stop &#x27;exit&#x27;" in page
+    assert "The address space of sh, stop &#x27;main&#x27;" in page

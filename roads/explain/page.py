@@ -7,6 +7,7 @@ and the provenance under each figure.
 
 from __future__ import annotations
 
+import dataclasses
 import html
 import shlex
 import os
@@ -120,7 +121,6 @@ class LibrarySelection(ExplainSelection):
 
     @property
     def snapshot(self) -> Snapshot:
-        import dataclasses
         return dataclasses.replace(super().snapshot, exe=self.library)
 
     @property
@@ -136,9 +136,13 @@ def selections(session: Session) -> list[ExplainSelection]:
     for point in points:
         same = [c for c in points if c.name == point.name]
         chosen = select(cap, variant=VARIANT, checkpoint=point.name, pid=same.index(point))
-        out.append(ExplainSelection(**{f: getattr(chosen, f) for f in (
+        sel = ExplainSelection(**{f: getattr(chosen, f) for f in (
             "sample", "variant", "run", "checkpoint_record", "capture", "ordinal", "role",
-            "shared_name")}, exe_path=session.exe))
+            "shared_name")}, exe_path=session.exe)
+        if not sel.exe_matches_elf:  # after an execve: named after the program it runs now
+            program = os.path.basename(sel.snapshot.exe.removesuffix(" (deleted)"))
+            sel = dataclasses.replace(sel, sample=program or sel.sample)
+        out.append(sel)
     return out
 
 
@@ -172,6 +176,8 @@ def _stop_title(sel: Selection) -> str:
     who = f"pid {sel.snapshot.pid}"
     if sel.role and len(sel.run_record.processes) > 1:
         who = f"the {sel.role}, {who}"
+    if sel.sample != sel.capture.sample:  # another program, run by execve (``selections``)
+        who = f"{sel.sample}, {who}"
     return f"{sel.checkpoint_name} ({who})"
 
 
@@ -281,9 +287,11 @@ def elf_html(sel: Selection, *, cache_dir=None, wrap=lambda html_out: html_out) 
 
 
 def diff_html(before: Selection, after: Selection) -> str:
-    """What changed from one stop to another."""
-    return with_provenance(diffview.render_diff_figure(diff.diff_selections(before, after)),
-                           [before, after])
+    """What changed from one stop to another: stops of one run, compared by lineage
+    (an execve between them told as such) even where the programs' names differ."""
+    return with_provenance(diffview.render_diff_figure(diff.diff_selections(
+        before, after, mode="lineage", resident=before.snapshot.pid == after.snapshot.pid)),
+        [before, after])
 
 
 def find_stop(sels: list[ExplainSelection], name: str) -> ExplainSelection:

@@ -429,10 +429,11 @@ def trace_program(job: dict, progress: Callable[[str], None] = lambda s: None) -
     capture = _capture(job["name"], shown, path, checkpoints, aslr=job["aslr"],
                        gcc_argv=tuple(job["gcc_argv"]), run=run,
                        title=f"roads explain {shlex.join(shown)}")
-    exe = checkpoints[0]["exe"]
     cut = {name: n for name, n in outcome.written.items() if n > MAX_OUTPUT}
-    return Session(capture, escape_bytes(exe), shown, ending, not missing, missing, cut, unread,
-                   returned, list(outcome.stopped))
+    # The program started, whose ELF file the capture holds: a stop after an execve is
+    # another's (roads.explain.page.selections).
+    return Session(capture, escape_bytes(outcome.exe), shown, ending, not missing, missing,
+                   cut, unread, returned, list(outcome.stopped))
 
 
 def _made_with(stops: list) -> str:

@@ -175,6 +175,7 @@ class Outcome:
     # Why the tracer ended the run before its stops were done, in words ("" if not).
     cut_short: str = ""
     stopped: list[SelfStop] = field(default_factory=list)  # stop signals, and how it went on
+    exe: str = ""  # /proc/PID/exe of the program as it started, before any execve of its own
 
 
 def _status_of(pid: int) -> Status | None:
@@ -542,6 +543,7 @@ class Tracer:
                 pt.call(pt.PTRACE_SETOPTIONS, pid, 0, options)
                 self.traced[pid] = pid
                 self.bp_in[pid] = set()
+                self.outcome.exe = os.readlink(f"/proc/{pid}/exe")
                 self._at_exec(pid)
                 # Before the timers start: their threads take this thread's mask.
                 mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGCHLD})
