@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from roads.errors import ExplainError
 from roads.explain import session as session_mod
 from roads.explain.page import render_page, selections
 from tests.test_explain import explain, root  # noqa: F401 - root is a fixture
@@ -135,3 +136,48 @@ def test_a_shell_that_execs_a_program(root, tmp_path, monkeypatch, no_leftovers)
     page = (tmp_path / "p.html").read_text()
     assert "The address space of sleep, stop &#x27;exit&#x27;" in page
     assert "The address space of sh, stop &#x27;main&#x27;" in page
+
+
+# ---------------------------------------------------------------------------- _start
+
+HELLO = r"""
+#include <stdio.h>
+int twice(int x) { return 2 * x; }
+int main(void) { printf("%d\n", twice(21)); return 0; }
+"""
+
+
+def _entry_stop(binary: Path) -> tuple[int, int]:
+    """The pc of ``--at _start`` and the entry point the kernel gave (AT_ENTRY)."""
+    session = session_mod.explain_program([str(binary)], ["_start"])
+    (stop,) = session.capture.variants["default"].runs[0].checkpoints
+    pc = {a.name: a.value for a in stop.addresses}["pc"]
+    entry = {a.name: a.a_val for a in stop.auxv}["AT_ENTRY"]
+    return pc, entry
+
+
+def test_start_is_the_entry_point_also_of_a_stripped_program(tmp_path, no_leftovers):
+    """``--at _start`` was refused for a stripped program ("no function '_start'"),
+    though its entry point is in its ELF header. It stops there now, as it does for
+    the same program unstripped."""
+    binary = _build(tmp_path, "hello", HELLO)
+    pc, entry = _entry_stop(binary)
+    assert pc == entry
+    subprocess.run(["strip", str(binary)], check=True, timeout=60)
+    pc, entry = _entry_stop(binary)
+    assert pc == entry
+
+
+def test_a_function_of_a_stripped_program_is_refused_saying_why(tmp_path, no_leftovers):
+    """``--at twice`` of a stripped program said only that there is no function 'twice',
+    as if it were misspelt: the program has no symbol table to find it by. main is
+    still found (by __libc_start_main's first argument)."""
+    binary = _build(tmp_path, "hello", HELLO)
+    subprocess.run(["strip", str(binary)], check=True, timeout=60)
+    with pytest.raises(ExplainError, match=r"--at twice: no function 'twice'.*"
+                                           r"stripped: it has no symbol table \(\.symtab\)"):
+        session_mod.explain_program([str(binary)], ["twice"])
+    assert session_mod.explain_program([str(binary)], ["main"]).complete
+    with pytest.raises(ExplainError) as unstripped:  # a program with one: no such words
+        session_mod.explain_program([str(_build(tmp_path, "hello2", HELLO))], ["thrice"])
+    assert "no symbol table" not in unstripped.value.message

@@ -10,7 +10,8 @@ default, and ``.gnu.version_d`` (SHT_GNU_verdef) names the versions. ``.symtab``
 by executables, static ones included, and by unstripped libraries) writes the version
 into the name (``f@V1``, ``f@@V2``); a name without one is unversioned.
 
-Pure: ``functions`` reads the bytes of a file, ``bound`` chooses among the definitions
+Pure: ``functions`` reads the bytes of a file (``has_symtab``: whether it keeps
+``.symtab``), ``bound`` chooses among the definitions
 of a name, ``old_versions`` lists those no new call binds to, and ``first_load`` gives
 the address the file's symbol values are counted from once it is mapped.
 """
@@ -77,20 +78,35 @@ class _Shdr(NamedTuple):
     sh_entsize: int
 
 
+def _section_headers(data: bytes, path: str) -> list[_Shdr]:
+    """The section headers of ``data`` (an ELF64 little-endian file; ``path`` names it
+    in errors); none for another file, or one without them. ExplainError when they lie
+    outside the file."""
+    if data[:6] != b"\x7fELF\x02\x01" or len(data) < 64:
+        return []
+    (e_shoff,) = struct.unpack_from("<Q", data, 0x28)
+    e_shentsize, e_shnum = struct.unpack_from("<HH", data, 0x3A)
+    if e_shoff == 0 or e_shnum == 0:
+        return []
+    if e_shentsize != _ELF64_SHDR.size or e_shoff + e_shnum * e_shentsize > len(data):
+        raise ExplainError(f"{path}: its section headers lie outside the file")
+    return [_Shdr._make(_ELF64_SHDR.unpack_from(data, e_shoff + i * e_shentsize))
+            for i in range(e_shnum)]
+
+
+def has_symtab(data: bytes, path: str) -> bool:
+    """Whether ``data`` (an ELF64 little-endian file; ``path`` names it in errors) keeps
+    a symbol table (SHT_SYMTAB, ``.symtab``): ``strip`` takes it out, and with it the
+    names of the functions a program does not share with its libraries."""
+    return any(h.sh_type == SHT_SYMTAB for h in _section_headers(data, path))
+
+
 def functions(data: bytes, path: str) -> dict[str, tuple[Function, ...]]:
     """The functions ``data`` (an ELF64 little-endian file; ``path`` names it in errors)
     defines in ``.dynsym`` and ``.symtab``, by name without the version; {} for a file
     that is not ELF64 little-endian. ExplainError when a table lies outside the file."""
-    if data[:6] != b"\x7fELF\x02\x01" or len(data) < 64:
-        return {}
-    (e_shoff,) = struct.unpack_from("<Q", data, 0x28)
-    e_shentsize, e_shnum = struct.unpack_from("<HH", data, 0x3A)
-    if e_shoff == 0 or e_shnum == 0:
-        return {}
-    if e_shentsize != _ELF64_SHDR.size or e_shoff + e_shnum * e_shentsize > len(data):
-        raise ExplainError(f"{path}: its section headers lie outside the file")
-    headers = [_Shdr._make(_ELF64_SHDR.unpack_from(data, e_shoff + i * e_shentsize))
-               for i in range(e_shnum)]
+    headers = _section_headers(data, path)
+    e_shnum = len(headers)
 
     def section(index: int, what: str) -> bytes:
         if not 0 < index < e_shnum:

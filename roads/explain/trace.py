@@ -10,7 +10,8 @@ Stops (``parse_stop``):
   (STT_GNU_IFUNC) is refused: its symbol is the resolver, not the code called. Every
   call counts, the C library's own calls to ``malloc`` included (a breakpoint cannot
   tell who called). ``main`` of a stripped executable (``/bin/true``) is found as the
-  first argument ``__libc_start_main`` receives (rdi at its first instruction).
+  first argument ``__libc_start_main`` receives (rdi at its first instruction), and
+  ``_start`` of any is its entry point (AT_ENTRY: the ELF header's e_entry).
 - ``syscall:NAME`` or ``syscall:NAME:N``: the N-th call of a system call, stopped when
   it *returns*, so that the memory it made or changed is there to see.
 - ``exit``: each followed process as it exits (PTRACE_EVENT_EXIT of its last thread: its
@@ -53,7 +54,7 @@ from . import ptrace as pt
 from .record import Returned, SelfStop, signed
 from ..capture.elf import read_bytes
 from ..capture.proc import Proc, Status
-from .symbols import Function, bound, first_load, functions, old_versions
+from .symbols import Function, bound, first_load, functions, has_symtab, old_versions
 
 INT3 = 0xCC
 PUSH = ("rax", "rcx", "rdx", "rbx", "rsp", "rbp", "rsi", "rdi")  # push %reg: 0x50 + index
@@ -703,11 +704,7 @@ class Tracer:
         libraries are mapped and the functions can be looked up."""
         if not any(s.kind == "func" for s in self.stops):
             return
-        auxv = Path(f"/proc/{pid}/auxv").read_bytes()
-        entry = next(int.from_bytes(auxv[k + 8:k + 16], "little")
-                     for k in range(0, len(auxv), 16)
-                     if int.from_bytes(auxv[k:k + 8], "little") == 9)  # AT_ENTRY
-        self._insert(pid, pid, entry, "entry")
+        self._insert(pid, pid, _entry_point(pid), "entry")
 
     def _lookup(self, tid: int, pid: int) -> None:
         """At the entry point: a breakpoint for each function asked for, at the
@@ -719,6 +716,7 @@ class Tracer:
                          if name.startswith("/") and name != exe]
         tables: dict[str, tuple[int, dict[str, tuple[Function, ...]]] | None] = {}
         unread: list[str] = []  # why a mapped file's functions could not be read
+        symtab: dict[str, bool] = {}  # whether a file read keeps a symbol table
 
         def table(path: str) -> tuple[int, dict[str, tuple[Function, ...]]] | None:
             """The load bias of ``path`` and the functions it defines; None for a file
@@ -728,6 +726,7 @@ class Tracer:
                 tables[path] = None
                 try:
                     data = read_bytes(Path(path))  # once: its first segment, its symbols
+                    symtab[path] = has_symtab(data, path)
                     bias = file_bias(maps, path, first_load(data, path))
                     if bias is not None:
                         tables[path] = bias, functions(data, path)
@@ -750,6 +749,11 @@ class Tracer:
             if spec.kind != "func":
                 continue
             found = find(spec.name)
+            if spec.name == "_start" and (found is None or found[0] != exe):
+                # The program's entry point, kept in its ELF header (e_entry) with symbols
+                # or without; not a library's _start (the loader's own, run already).
+                self._insert(tid, pid, _entry_point(pid), spec)
+                continue
             if found is None and spec.name == "main":
                 start = find("__libc_start_main")
                 if start is None or start[2].ifunc:
@@ -769,10 +773,15 @@ class Tracer:
                             f"an older {lib}; a program linked now cannot call it. To stop "
                             f"there, name the version: --at {old[0]}")
                 unreadable = f" (not read: {'; '.join(unread)})" if unread else ""
+                stripped = "" if symtab.get(exe, True) else (
+                    f"; {self.argv[0]} is stripped: it has no symbol table (.symtab) to name "
+                    "the functions it does not share with its libraries (--at _start, its "
+                    "entry point, needs none, nor does --at main where the C library is a "
+                    "shared one)")
                 raise ExplainError(f"--at {spec.label}: no function {spec.name!r} in "
                                    f"{self.argv[0]} or the libraries loaded with it"
-                                   f"{unreadable}; a library it opens later, with dlopen, "
-                                   "is not searched")
+                                   f"{unreadable}{stripped}; a library it opens later, with "
+                                   "dlopen, is not searched")
             path, bias, chosen = found
             if chosen.ifunc:
                 raise ExplainError(
@@ -1319,6 +1328,14 @@ class Tracer:
         ppid = _ppid(tgid)
         self.on_stop(Hit(tgid, ppid, spec.label, addresses, tid, returned))
         self.outcome.reached.append(spec.label)
+
+
+def _entry_point(pid: int) -> int:
+    """Where process ``pid`` began to run its program: AT_ENTRY of its auxiliary vector,
+    the ELF header's e_entry where the program was loaded."""
+    auxv = Path(f"/proc/{pid}/auxv").read_bytes()
+    return next(int.from_bytes(auxv[k + 8:k + 16], "little") for k in range(0, len(auxv), 16)
+                if int.from_bytes(auxv[k:k + 8], "little") == 9)  # AT_ENTRY
 
 
 def _stop(timers: list[threading.Timer]) -> None:
