@@ -8,13 +8,16 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
 
 from roads.errors import ExplainError
 from roads.explain import session as session_mod
+from roads.explain import trace as trace_mod
 from roads.explain.page import render_page, selections
+from roads.explain.trace import Tracer, parse_stop
 from tests.test_explain import explain, root  # noqa: F401 - root is a fixture
 
 pytestmark = [pytest.mark.dot]
@@ -181,3 +184,53 @@ def test_a_function_of_a_stripped_program_is_refused_saying_why(tmp_path, no_lef
     with pytest.raises(ExplainError) as unstripped:  # a program with one: no such words
         session_mod.explain_program([str(_build(tmp_path, "hello2", HELLO))], ["thrice"])
     assert "no symbol table" not in unstripped.value.message
+
+
+# ---------------------------------------------------------------------------- the step's wait
+
+# nap's first instruction, not one the tracer carries out itself (endbr64, a push), is
+# run alone to step over the breakpoint there: a nanosleep system call of 5 s.
+SLOW_STEP = r"""
+#include <stdio.h>
+#include <time.h>
+void nap(void);
+__asm__(".globl nap\n.type nap, @function\nnap:\n\tsyscall\n\tret\n.size nap, .-nap\n");
+int main(void) {
+    struct timespec t = {5, 0};
+    register long nr __asm__("rax") = 35;  /* SYS_nanosleep */
+    __asm__ volatile("xor %%esi, %%esi\n\tcall nap"
+                     : "+r"(nr) : "D"(&t) : "rsi", "rcx", "r11", "memory");
+    puts("woke");
+    return 0;
+}
+"""
+
+
+def test_a_step_blocked_past_the_deadline_is_ended_by_it(tmp_path, no_leftovers):
+    """The first call of nap is stepped over (the stop is its second call, which never
+    comes), and the step blocks in nanosleep: the deadline's kill ends it there, and
+    the run says it timed out."""
+    binary = _build(tmp_path, "slow_step", SLOW_STEP)
+    started = time.monotonic()
+    outcome = Tracer([str(binary)], [parse_stop("nap:2")], on_stop=lambda hit: None,
+                     deadline=0.5).run()
+    assert outcome.timed_out and outcome.reached == []
+    assert time.monotonic() - started < 4
+
+
+def test_the_wait_of_a_step_has_a_deadline_of_its_own(tmp_path, monkeypatch, no_leftovers):
+    """The step's wait (``Tracer._step_over``) had no deadline: it waited as long as the
+    instruction took, and for a process the deadline's SIGKILL cannot end (one in
+    uninterruptible sleep), for ever. No such process can be made here at will, so the
+    deadline's kill is left out (``_time_out`` only notes the deadline) while a real
+    step blocks in a real nanosleep of 5 s: the wait ends KILL_WAIT after the deadline,
+    with an error that says where, and the program is killed and reaped all the same."""
+    monkeypatch.setattr(trace_mod, "KILL_WAIT", 0.5)
+    monkeypatch.setattr(Tracer, "_time_out", lambda self: self._timed_out.set())
+    binary = _build(tmp_path, "slow_step", SLOW_STEP)
+    started = time.monotonic()
+    with pytest.raises(ExplainError, match=r"did not finish the instruction at 0x[0-9a-f]+ "
+                                           r"\(stepped over the breakpoint there\)"):
+        Tracer([str(binary)], [parse_stop("nap:2")], on_stop=lambda hit: None,
+               deadline=0.5).run()
+    assert time.monotonic() - started < 4

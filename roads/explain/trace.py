@@ -458,6 +458,7 @@ class Tracer:
         self.main = 0
         self.outcome: Outcome | None = None
         self._timed_out = threading.Event()
+        self._deadline_at = 0.0  # time.monotonic() at the run's deadline (_run)
         self._delay_sent: set[str] = set()
         # Stop signals (``_group_stop``): tgid -> the signal delivered and its sender;
         # the threads held in the group-stop it made (tid -> tgid), and since when.
@@ -549,6 +550,7 @@ class Tracer:
                 # Before the timers start: their threads take this thread's mask.
                 mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGCHLD})
                 ignored = _sigchld_heard()
+                self._deadline_at = time.monotonic() + self.deadline
                 for t in timers:
                     t.daemon = True
                     t.start()
@@ -1261,7 +1263,7 @@ class Tracer:
         # meanwhile is not seen: hence _emulate, first.)
         pt.poke(tid, addr, word)
         pt.call(pt.PTRACE_SINGLESTEP, tid, 0, 0)
-        _, status = os.waitpid(tid, pt.WALL)
+        status = self._step_wait(tid, addr)
         if os.WIFEXITED(status) or os.WIFSIGNALED(status):
             self._ended(tid, status)
             return None
@@ -1284,6 +1286,28 @@ class Tracer:
         if pt.get_regs(tid).rip == addr:
             self.interrupted[tid] = (addr, regs.rsp)
         return sig
+
+    def _step_wait(self, tid: int, addr: int) -> int:
+        """The wait status of ``tid`` once its step over the breakpoint at ``addr`` ends.
+
+        The instruction may block (a system call) as long as the program likes, but not
+        past the run's deadline, whose kill ends it there; KILL_WAIT later, as for the
+        kill of the run (``_kill_all``), a thread still in its step is one that SIGKILL
+        did not end (in uninterruptible sleep): an error, and the run is ended. Polled as
+        the run's waits are (``_wait``), between SIGCHLDs."""
+        limit = self._deadline_at + KILL_WAIT
+        while True:
+            got, status = os.waitpid(tid, pt.WALL | os.WNOHANG)
+            if got:
+                return status
+            now = time.monotonic()
+            if now > limit:
+                raise ExplainError(
+                    f"thread {tid} of process {self.traced.get(tid, tid)} did not finish the "
+                    f"instruction at {addr:#x} (stepped over the breakpoint there) by the "
+                    f"deadline ({self.deadline:g} s, --deadline), nor within {KILL_WAIT:g} s "
+                    "of being killed at it")
+            signal.sigtimedwait([signal.SIGCHLD], min(WAKE, limit - now))
 
     def _emulate(self, tid: int, regs: pt.Regs, addr: int, word: int) -> bool:
         """Carry out the instruction under the breakpoint here, when it is one that
