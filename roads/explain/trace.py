@@ -1060,6 +1060,14 @@ class Tracer:
                 return
             self._resume(tid, sig)
             return
+        self._deliver(tid, tgid, sig)
+
+    def _deliver(self, tid: int, tgid: int, sig: int) -> None:
+        """Resume ``tid``, held for signal ``sig`` (in its delivery-stop, or in the
+        group-stop of its process), with it: at a stop of ``_stopped``, or one that cut
+        a step over a breakpoint short (``_step_over``), the signal then due first. A
+        stop signal is told apart there: a delay's SIGSTOP is taken, not delivered; the
+        program's is delivered, and the group-stop it makes held (``_group_stop``)."""
         if sig in STOP_SIGNALS:
             try:
                 sender = pt.signal_sender(tid)
@@ -1242,7 +1250,7 @@ class Tracer:
             return
         sig = self._step_over(tid, regs, addr, word)
         if sig is not None:
-            self._resume(tid, sig)
+            self._deliver(tid, tgid, sig)
 
     def _step_over(self, tid: int, regs: pt.Regs, addr: int, word: int) -> int | None:
         """Carry ``tid``, held at the breakpoint at ``addr`` (``word``: the bytes under
