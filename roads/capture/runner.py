@@ -191,7 +191,10 @@ def cpu_limit_end(record: ProcessRecord, cpu_seconds: int | None) -> str | None:
     if cpu_seconds and record.cpu_ms >= cpu_seconds * 1000:
         return "hard"
     hard = record.cpu_limit[1] if record.cpu_limit is not None else None
-    if hard and record.cpu_ms >= hard * 1000 * LOWERED_SHARE:
+    # The run's own hard limit is a second above cpu_seconds (launcher.c): one that is
+    # not below it was not lowered, and a SIGKILL near it came from elsewhere.
+    lowered = hard is not None and (not cpu_seconds or hard <= cpu_seconds)
+    if lowered and hard and record.cpu_ms >= hard * 1000 * LOWERED_SHARE:
         return "lowered"
     return None
 
