@@ -190,6 +190,33 @@ def test_a_capture_records_whether_a_mapped_file_was_unlinked(tmp_path, monkeypa
         f"{tmp_path}/kept (deleted)", f"{tmp_path}/gone (deleted)"}
 
 
+# Maps "x", keeps it as "other" too (a hard link), unlinks "x" and puts a symbolic link
+# named "x (deleted)" to "other" in its place; then prints a line and sleeps.
+MAPS_LINKED = """
+import mmap, os, time
+with open("x", "wb") as f:
+    f.write(b"x" * 4096)
+os.link("x", "other")
+with open("x", "rb") as f:
+    kept = mmap.mmap(f.fileno(), 0, prot=mmap.PROT_READ)
+os.unlink("x")
+os.symlink("other", "x (deleted)")
+print(flush=True)
+time.sleep(60)
+"""
+
+
+def test_a_link_named_as_maps_says_is_not_the_file(tmp_path, monkeypatch) -> None:
+    """The file at the name maps gives is looked at itself, not through a symbolic link
+    there: a link named "x (deleted)" to another name of the unlinked file's inode
+    does not make "x" linked again."""
+    monkeypatch.chdir(tmp_path)
+    with python(MAPS_LINKED) as child:
+        entries = [e for e in PROC.maps(child.pid) if e.pathname == f"{tmp_path}/x (deleted)"]
+        assert len(entries) == 1
+        assert PROC.unlinked(child.pid, entries[0])
+
+
 def test_roads_explain_records_it_too(root, tmp_path, monkeypatch) -> None:
     """roads explain --pid's saved session, read back, tells the two files apart."""
     import json

@@ -827,7 +827,9 @@ class Proc:
         if not entry.pathname.startswith("/"):
             return True  # not a path to look up: as maps reads
         try:
-            st = os.stat(os.path.join(self.path(pid, "root"), entry.pathname.lstrip("/")))
+            # Not through a link at the name: the mapped file is a file, never a link.
+            st = os.stat(os.path.join(self.path(pid, "root"), entry.pathname.lstrip("/")),
+                         follow_symlinks=False)
         except (OSError, ValueError):  # no such file (unlinked), or a NUL in the name
             return True
         return not (st.st_ino == entry.inode
