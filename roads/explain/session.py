@@ -128,9 +128,10 @@ def _checkpoint(hit: Hit, seq: int, proc: Proc) -> dict:
     try:
         return _as_named(snapshot_process(stop, read, NO_BUILD_DIR), read)
     except SampleError:  # the one a snapshot raises: more regions than a capture holds
+        regions = _regions(hit.pid, proc)
         raise ExplainError(
-            f"--at {hit.label}: process {hit.pid} had {_regions(hit.pid)} memory regions "
-            f"mapped here, more than the {MAX_REGIONS} a stop is read and drawn with "
+            f"--at {hit.label}: process {hit.pid} had {regions} memory regions mapped here,"
+            f" more than the {MAX_REGIONS} a stop is read and drawn with "
             "(MAX_REGIONS, roads/capture/samples.py: no figure of more could be read). Stop "
             "earlier, before it maps so many") from None
     except CaptureError as exc:
@@ -162,11 +163,11 @@ def _checkpoint(hit: Hit, seq: int, proc: Proc) -> dict:
         return {**_as_named(record, tasks), "pid": hit.pid}
 
 
-def _regions(pid: int) -> str:
+def _regions(pid: int, proc: Proc) -> str:
     """How many regions process ``pid`` maps (the lines of its maps file), in words."""
     try:
-        return str(Path(f"/proc/{pid}/maps").read_bytes().count(b"\n"))
-    except OSError:
+        return str(len(proc.maps(pid)))
+    except RoadsError:
         return "too many"
 
 
