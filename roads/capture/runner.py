@@ -183,7 +183,7 @@ def cpu_limit_end(record: ProcessRecord, cpu_seconds: int | None) -> str | None:
     at that limit), or None. "lowered" is a likelihood: the kernel checks the limit
     against processor time sampled at each clock tick, and the time the process is
     reaped with is the scheduler's own count, which may fall short of it (a 1 s limit
-    read 0.97 s), while a SIGKILL from elsewhere at the same moment looks the same."""
+    read 0.94 to 0.97 s), while a SIGKILL from elsewhere at the same moment looks the same."""
     if record.signal == signal.SIGXCPU:
         return "soft"
     if record.signal != signal.SIGKILL or record.cpu_ms is None:
