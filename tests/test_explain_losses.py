@@ -279,3 +279,36 @@ def test_a_delay_comes_due_while_the_program_is_stopped(root, gcc, tmp_path, cap
     saved = _saved(tmp_path / "p.json")
     assert _stops(saved) == ["0.3s"]
     assert saved["ending"] == "was ended by roads explain after its last stop"
+
+
+# Stops itself with a POSIX timer's SIGSTOP (si_code SI_TIMER), then prints a line.
+TIMER_STOP = r"""
+#include <signal.h>
+#include <stdio.h>
+#include <time.h>
+#include <unistd.h>
+int main(void) {
+    struct sigevent ev = {.sigev_notify = SIGEV_SIGNAL, .sigev_signo = SIGSTOP};
+    timer_t t;
+    if (timer_create(CLOCK_MONOTONIC, &ev, &t) != 0) return 1;
+    struct itimerspec when = {.it_value = {.tv_nsec = 50 * 1000 * 1000}};
+    timer_settime(t, 0, &when, NULL);
+    usleep(300 * 1000);
+    puts("done");
+    return 0;
+}
+"""
+
+
+def test_a_timers_stop_signal_names_no_sender(root, gcc, tmp_path, capsys, monkeypatch,
+                                              no_leftovers):
+    """A SIGSTOP a POSIX timer sends (SI_TIMER) holds the timer's id where a kill's holds
+    the sender's: it was read as one ("stopped by SIGSTOP from process 0")."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "timerstop.c").write_text(TIMER_STOP)
+    assert explain(root, "--at", "exit", "--out", "p.html", "--save", "p.json",
+                   "--", "./timerstop.c") == 0
+    err = capsys.readouterr().err
+    [stopped] = _saved(tmp_path / "p.json")["stopped"]
+    assert stopped["signal"] == "SIGSTOP" and stopped["sender"] is None and stopped["by_us"]
+    assert "stopped by SIGSTOP;" in err and "from process" not in err

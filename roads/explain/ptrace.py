@@ -147,14 +147,30 @@ def signal_code(pid: int) -> int:
 
 def signal_sender(pid: int) -> int | None:
     """The process that sent the signal ``pid`` is held in a signal-delivery-stop for
-    (``si_pid``), or None for one the kernel raised (si_code > 0: a fault, a timer, a
-    child's end). OSError EINVAL: ``pid`` is held in a group-stop, not at a signal's
-    delivery (ptrace(2), "Group-stop")."""
+    (``sender_of`` its siginfo). OSError EINVAL: ``pid`` is held in a group-stop, not at
+    a signal's delivery (ptrace(2), "Group-stop")."""
     info = (ctypes.c_ubyte * SIGINFO_SIZE)()
     call(PTRACE_GETSIGINFO, pid, 0, ctypes.cast(info, ctypes.c_void_p))
-    code = int.from_bytes(bytes(info[8:12]), "little", signed=True)
+    return sender_of(bytes(info))
+
+
+# The si_code values whose siginfo names the sending process in si_pid (the kernel's
+# include/uapi/asm-generic/siginfo.h): kill, sigqueue, a message queue's notice, tkill
+# and tgkill. The others below 1 carry something else there (SI_TIMER a timer's id,
+# SI_SIGIO and SI_ASYNCIO other data); those above 0 are the kernel's own (a fault, a
+# child's end, SI_KERNEL).
+SI_USER, SI_QUEUE, SI_MESGQ, SI_TKILL = 0, -1, -3, -6
+SENT_BY_A_PROCESS = frozenset({SI_USER, SI_QUEUE, SI_MESGQ, SI_TKILL})
+
+
+def sender_of(siginfo: bytes) -> int | None:
+    """The sending process's id in a siginfo (``si_pid``), or None where its si_code
+    says no process sent it."""
+    code = int.from_bytes(siginfo[8:12], "little", signed=True)
     # si_pid opens the union after si_signo, si_errno, si_code and 4 bytes of padding.
-    return int.from_bytes(bytes(info[16:20]), "little", signed=True) if code <= 0 else None
+    if code not in SENT_BY_A_PROCESS:
+        return None
+    return int.from_bytes(siginfo[16:20], "little", signed=True)
 
 
 def syscall_op(pid: int) -> int:
