@@ -53,7 +53,7 @@ from ..errors import ExplainError, RoadsError
 from . import ptrace as pt
 from .record import Returned, SelfStop, signed
 from ..capture.elf import read_bytes
-from ..capture.proc import Proc, Status
+from ..capture.proc import Proc, Status, auxv_dict
 from .symbols import Function, bound, first_load, functions, has_symtab, old_versions
 
 INT3 = 0xCC
@@ -1365,9 +1365,7 @@ class Tracer:
 def _entry_point(pid: int) -> int:
     """Where process ``pid`` began to run its program: AT_ENTRY of its auxiliary vector,
     the ELF header's e_entry where the program was loaded."""
-    auxv = Path(f"/proc/{pid}/auxv").read_bytes()
-    return next(int.from_bytes(auxv[k + 8:k + 16], "little") for k in range(0, len(auxv), 16)
-                if int.from_bytes(auxv[k:k + 8], "little") == 9)  # AT_ENTRY
+    return auxv_dict(Proc().auxv(pid))["AT_ENTRY"]
 
 
 def _stop(timers: list[threading.Timer]) -> None:
