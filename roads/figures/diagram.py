@@ -29,6 +29,7 @@ import graphviz
 from lxml import etree
 
 from . import dotquote
+from .filenames import described
 from .regions import ADDRESS_END, GAP_KINDS, KINDS, Band, Classified, MemoryMap, Pointer
 from .svg import SVG_NS, inline
 from .svg import render as svg_render
@@ -414,7 +415,7 @@ def _region_node(g: graphviz.Digraph, node: str, c: Classified, centre: tuple[fl
     # The full name and kind are in the tooltip, whatever the box has room for.
     title, second = shorten(_title(c), LABEL_ROOM, size), shorten(second, LABEL_ROOM, size)
     tooltip = (f"{address_label(r.start)}-{address_label(r.end)} {r.perms} "
-               f"{r.pathname or 'anonymous'}: {c.label} ({c.why})")
+               f"{described(r) or 'anonymous'}: {c.label} ({c.why})")
     g.node(node, label=_lines(title, second), shape="box", style=style,
            fillcolor=COLOURS.get(c.kind, COLOURS["other"]), color=colour, penwidth=penwidth,
            pos=_pos(*centre), width=_inches(BOX_WIDTH), height=_inches(height),
@@ -490,7 +491,7 @@ def describe(mm: MemoryMap) -> tuple[str, str]:
         else:
             c = band.region
             r = c.region
-            name = r.pathname or "anonymous"
+            name = described(r) or "anonymous"
             parts.append(f"{address_label(r.start)} to {address_label(r.end)}, {name}, {c.label}, "
                          f"{human_size(r.size)}, {r.perms}")
     from .summary import overview

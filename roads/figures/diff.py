@@ -40,6 +40,7 @@ from dataclasses import dataclass
 from typing import Sequence
 
 from ..errors import ConfigError
+from .filenames import file_path
 from .regions import KINDS, MemoryMap, memory_map
 from .select import Region, Selection, Snapshot
 from ..document import Page
@@ -286,7 +287,7 @@ def _pages(snapshot: Snapshot) -> dict[int, Page]:
 def _identity(region: Region, kind: str) -> tuple[str, str]:
     """What a region is, apart from where: the file, the kernel's name, or the kind."""
     if region.pathname.startswith("/"):
-        return ("file", region.pathname.removesuffix(" (deleted)"))
+        return ("file", file_path(region))
     if region.pathname:
         return ("named", region.pathname)
     return ("anonymous", _family(kind))

@@ -26,6 +26,7 @@ from html import escape
 from typing import Sequence
 
 from .diff import PAGE_BITS, Change, MapDiff, MoveGroup, PageChange, describe_bits
+from .filenames import described
 from .regions import KINDS
 from .select import Region, Selection
 from .table import hex_address
@@ -130,7 +131,7 @@ def _box(regions: Sequence[Region], kind: str, label: str, side: str, *,
                 f'{escape(side)}</span>not mapped</div>')
     size = sum(r.size for r in regions)
     title = "; ".join(f"{hex_address(r.start)}-{hex_address(r.end)} {r.perms} "
-                      f"{r.pathname or 'anonymous'}" for r in regions)
+                      f"{described(r) or 'anonymous'}" for r in regions)
     name = escape(label) + (f" ({len(regions)}\u00a0regions)" if len(regions) > 1 else "")
     perms = "/".join(dict.fromkeys(r.perms for r in regions))
     out = [f'<div class="roads-diff-box roads-kind-{kind}" title="{escape(title)}">',

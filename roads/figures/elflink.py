@@ -15,6 +15,7 @@ from typing import Protocol, Sequence
 from ..document import Elf, Segment
 from ..elfspec import PAGE_SIZE
 from ..errors import ConfigError, RoadsError
+from .filenames import file_path, program_path
 
 
 class Region(Protocol):
@@ -32,6 +33,8 @@ class Region(Protocol):
     def inode(self) -> int: ...
     @property
     def pathname(self) -> str: ...
+    @property
+    def deleted(self) -> bool: ...
 
 
 @dataclass(frozen=True)
@@ -77,9 +80,10 @@ def page_up(address: int) -> int:
     return (address + PAGE_SIZE - 1) & ~(PAGE_SIZE - 1)
 
 
-def _is_file(region: Region, exe_path: str) -> bool:
-    # maps appends " (deleted)" when the file was unlinked while mapped.
-    return region.pathname in (exe_path, exe_path + " (deleted)")
+def _is_file(region: Region, program: str) -> bool:
+    # maps appends " (deleted)" when the file was unlinked while mapped; a file named
+    # so is another file.
+    return file_path(region) == program
 
 
 def _is_anonymous(region: Region) -> bool:
@@ -92,7 +96,8 @@ def load_bias(elf: Elf, regions: Sequence[Region], exe_path: str | os.PathLike[s
     0 for ET_EXEC, which is loaded where its program headers say. For ET_DYN (PIE,
     static-pie) it is the start of the lowest region of ``exe_path`` that maps the
     first PT_LOAD's file page (offset 0 in practice), minus that segment's page-aligned
-    ``p_vaddr``. ``exe_path`` is the path as ``maps`` shows it (symbolic links resolved).
+    ``p_vaddr``. ``exe_path`` is the path as ``maps`` shows it (symbolic links resolved),
+    with or without the " (deleted)" of a file unlinked since.
     """
     if elf.header.e_type == "ET_EXEC":
         return 0
@@ -102,7 +107,8 @@ def load_bias(elf: Elf, regions: Sequence[Region], exe_path: str | os.PathLike[s
         raise RoadsError(f"{exe_path}: no PT_LOAD segment, so nothing of it is mapped")
     first = loads[0]
     offset = page_down(first.p_offset)
-    candidates = [r for r in regions if _is_file(r, exe_path) and r.offset == offset]
+    program = program_path(exe_path, regions)
+    candidates = [r for r in regions if _is_file(r, program) and r.offset == offset]
     if not candidates:
         raise RoadsError(
             f"{exe_path}: no region in maps holds file offset {offset:#x} of it; "
@@ -130,12 +136,12 @@ def link_segments(
       file page; if it reaches further pages those are an anonymous ``rw-p`` region,
       which may sit next to, or be merged into, ``[heap]``.
     """
-    exe_path = os.fspath(exe_path)
+    program = program_path(os.fspath(exe_path), regions)
     relro = elf.relro
     links = []
     loads = [(i, s) for i, s in enumerate(elf.segments) if s.p_type == "PT_LOAD"]
     for index, seg in loads:
-        links.append(_link_one(index, seg, loads, relro, regions, exe_path, bias))
+        links.append(_link_one(index, seg, loads, relro, regions, program, bias))
     return links
 
 
@@ -145,7 +151,7 @@ def _link_one(
     loads: list[tuple[int, Segment]],
     relro: Segment | None,
     regions: Sequence[Region],
-    exe_path: str,
+    program: str,
     bias: int,
 ) -> SegmentLink:
     start = page_down(seg.p_vaddr + bias)
@@ -163,7 +169,7 @@ def _link_one(
             else "VIOLATED: mmap cannot map this"
         )
     )
-    linked = _regions_from(regions, exe_path, start, end, file_end, file_offset, notes)
+    linked = _regions_from(regions, program, start, end, file_end, file_offset, notes)
     relro_range, relro_applied = _relro_in(relro, bias, start, end, regions, linked, notes)
     shared = _shared_file_pages(index, seg, loads, notes)
 
@@ -212,7 +218,7 @@ def _link_one(
 
 def _regions_from(
     regions: Sequence[Region],
-    exe_path: str,
+    program: str,
     start: int,
     end: int,
     file_end: int,
@@ -224,7 +230,7 @@ def _regions_from(
     for k, r in enumerate(regions):
         if r.end <= start or r.start >= end:
             continue
-        if _is_file(r, exe_path):
+        if _is_file(r, program):
             # The file offset this region maps at the segment's first page must be
             # the segment's own, or the region comes from elsewhere in the file.
             if r.offset + (start - r.start) != file_offset:

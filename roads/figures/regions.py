@@ -23,6 +23,7 @@ from ..constants import PAGE_SIZE, SIGN_BIT_4LEVEL, SIGN_BIT_5LEVEL, USER_BITS
 from ..document import Elf, Provenance
 from ..elfspec import PF_W, PF_X
 from .elflink import link_segments, load_bias
+from .filenames import file_name, file_path, program_path
 from ..errors import RoadsError
 from .perrecord import PerRecord
 from .select import Address, Region, Selection
@@ -98,7 +99,7 @@ MIN_THREAD_STACK = 16 << 10
 # Recorded address names that say what memory they point into.
 _THREAD_NAME = re.compile(r"thread", re.I)
 _TLS_NAME = re.compile(r"(^|[^a-z])(tls|tcb|thread[-_ ]?local|__thread)([^a-z]|$)", re.I)
-_SHARED_OBJECT = re.compile(r"\.so(\.[0-9.]+)?( \(deleted\))?$")
+_SHARED_OBJECT = re.compile(r"\.so(\.[0-9.]+)?$")
 
 
 @dataclass(frozen=True)
@@ -306,18 +307,20 @@ def classify(
         elif r.pathname.startswith("[stack:"):
             kinds[k] = ("thread-stack", "", "older kernels name thread stacks [stack:TID]")
 
-    by_file: dict[str, list[int]] = {}
+    # One file each: a file named "x (deleted)" is not "x", unlinked.
+    by_file: dict[tuple[str, bool], list[int]] = {}
     for k, r in enumerate(regions):
         if k not in kinds and not r.anonymous and not r.pseudo:
-            by_file.setdefault(r.pathname, []).append(k)
-    for path, members in by_file.items():
-        if bias is not None and path in (exe, exe + " (deleted)"):
+            by_file.setdefault((r.pathname, r.deleted), []).append(k)
+    program = program_path(exe, regions) if exe else ""
+    for members in by_file.values():
+        if bias is not None and file_path(regions[members[0]]) == program:
             # The loader's mappings of the executable are named already; what is
             # left was mapped again by the program itself, as a plain file.
             for k in members:
-                kinds[k] = ("file", _filename(path), "the executable's file, mapped again with mmap")
+                kinds[k] = ("file", file_name(regions[k]), "the executable's file, mapped again with mmap")
             continue
-        _classify_file(regions, members, path, exe, kinds)
+        _classify_file(regions, members, program, kinds)
 
     _classify_anonymous(regions, addresses, kinds)
     result = tuple(
@@ -327,17 +330,12 @@ def classify(
     return result, bias
 
 
-def _filename(path: str) -> str:
-    path = path.removesuffix(" (deleted)")
-    return path.rsplit("/", 1)[-1]
-
-
 def _classify_executable(
     regions: Sequence[Region], elf: Elf, exe: str, kinds: dict[int, tuple[str, str, str]]
 ) -> int:
     """Name the executable's regions from the PT_LOAD segments they came from."""
     bias = load_bias(elf, regions, exe)
-    owner = _filename(exe)
+    owner = program_path(exe, regions).rsplit("/", 1)[-1]
     for link in link_segments(elf, regions, exe, bias):
         seg = elf.segments[link.index]
         number = elf.loads.index(seg)
@@ -368,13 +366,14 @@ def _classify_executable(
 def _classify_file(
     regions: Sequence[Region],
     members: list[int],
-    path: str,
-    exe: str,
+    program: str,
     kinds: dict[int, tuple[str, str, str]],
 ) -> None:
-    """Name the regions of one mapped file: an ELF object's pieces, or a plain file."""
-    owner = _filename(path)
-    is_exe = bool(exe) and path in (exe, exe + " (deleted)")
+    """Name the regions of one mapped file (``program``: the path of the executable, or
+    ""): an ELF object's pieces, or a plain file."""
+    path = file_path(regions[members[0]])
+    owner = file_name(regions[members[0]])
+    is_exe = bool(program) and path == program
     is_object = is_exe or any(regions[k].executable for k in members) or bool(
         _SHARED_OBJECT.search(path)
     )

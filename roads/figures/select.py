@@ -26,6 +26,7 @@ import msgspec
 from .. import document
 from ..document import Address, AuxvEntry, Elf
 from ..errors import CaptureError, ConfigError
+from .filenames import program_path
 from .perrecord import PerRecord
 
 # Names the pages may give ``pid`` when two processes of a fork demo reached the
@@ -212,8 +213,7 @@ class Selection:
         After an ``execve`` of another program the recorded ELF file says nothing
         about the regions.
         """
-        built = f"/build/{self.sample}"
-        return self.snapshot.exe in (built, built + " (deleted)")
+        return program_path(self.snapshot.exe, self.regions) == f"/build/{self.sample}"
 
     @property
     def slug(self) -> str:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from html import escape
 
+from .filenames import described
 from .regions import ADDRESS_END, GAP_KINDS, KINDS, Band, MemoryMap, Pointer
 from ..units import human_size
 
@@ -115,7 +116,7 @@ def _region_row(mm: MemoryMap, band: Band, slug: str) -> str:
         flags.append("W+X")
     if r.pathname:
         shown = r.filename if r.pathname.startswith("/") else r.pathname
-        name = f'<span title="{escape(r.pathname)}">{escape(shown)}</span>'
+        name = f'<span title="{escape(described(r))}">{escape(shown)}</span>'
     else:
         name = '<span class="roads-muted">anonymous</span>'
     kind_cell = (

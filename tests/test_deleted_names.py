@@ -1,0 +1,169 @@
+"""Files whose name maps ends in " (deleted)": unlinked, or named so, in the figures.
+
+maps appends " (deleted)" to the path of a file unlinked since it was mapped, and a
+file's own name may end so too; a capture records which (``Region.unlinked``, read by
+``Region.deleted``). The figures went by the name: a file really named "x (deleted)"
+was labelled "x", and a program of that name was taken for another one (the ELF →
+memory figure refused, its stops titled as after an execve). A real program, built by
+gcc, maps such files and is captured and explained while it lives.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import html
+import os
+import re
+import shutil
+import signal
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import msgspec
+import pytest
+
+from roads import document
+from roads.capture.elf import read_elf
+from roads.capture.proc import Proc
+from roads.capture.runner import Stop
+from roads.capture.snapshot import snapshot_process
+from roads.figures.diagram import build_graph
+from roads.figures.regions import memory_map
+from roads.figures.select import select
+from roads.figures.summary import overview
+from roads.figures.table import render_table
+from tests.capture_docs import fake_doc
+
+pytestmark = [pytest.mark.gcc, pytest.mark.usefixtures("no_leftovers")]
+
+PROC = Proc()
+
+# Maps "kept (deleted)", left in place, and "gone", unlinked once mapped; says so on
+# stdout and waits for a signal. Its own file is named "prog (deleted)" and left in
+# place too (or unlinked, when the test asks).
+SOURCE = r"""
+#include <fcntl.h>
+#include <stdio.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+int main(void) {
+    const char *names[] = {"kept (deleted)", "gone"};
+    for (int k = 0; k < 2; k++) {
+        int fd = open(names[k], O_RDWR | O_CREAT | O_TRUNC, 0600);
+        if (fd < 0 || ftruncate(fd, 4096) != 0)
+            return 1;
+        if (mmap(NULL, 4096, PROT_READ, MAP_PRIVATE, fd, 0) == MAP_FAILED)
+            return 1;
+        close(fd);
+    }
+    if (unlink("gone") != 0)
+        return 1;
+    puts("ready");
+    fflush(stdout);
+    pause();
+    return 0;
+}
+"""
+
+PROGRAM = "prog (deleted)"
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory) -> Path:
+    """The program, built once (named as maps names an unlinked file)."""
+    if shutil.which("gcc") is None:
+        pytest.skip("no gcc")
+    folder = tmp_path_factory.mktemp("deleted-names")
+    (folder / "maps.c").write_text(SOURCE)
+    subprocess.run(["gcc", "-O0", "-o", str(folder / PROGRAM), str(folder / "maps.c")],
+                   check=True, timeout=60)
+    return folder / PROGRAM
+
+
+@contextlib.contextmanager
+def running(program: Path, cwd: Path, *, unlink_program: bool = False) -> Iterator[int]:
+    """``program`` run in ``cwd`` until it has mapped its files (its own file unlinked
+    then, with ``unlink_program``): its pid; always killed and reaped."""
+    child = subprocess.Popen([str(program)], cwd=cwd, stdout=subprocess.PIPE,
+                             stdin=subprocess.DEVNULL)
+    try:
+        assert child.stdout is not None
+        assert child.stdout.readline() == b"ready\n", "the program ended before it was ready"
+        if unlink_program:
+            program.unlink()
+        yield child.pid
+    finally:
+        child.send_signal(signal.SIGKILL)
+        child.wait(timeout=10)
+        child.stdout.close()
+
+
+def _copy(program: Path, folder: Path) -> Path:
+    folder.mkdir()
+    copy = folder / program.name
+    shutil.copy2(program, copy)
+    return copy
+
+
+def test_the_figures_name_a_file_by_its_own_name(built: Path, tmp_path: Path) -> None:
+    """A file named "kept (deleted)" is labelled so, everywhere a figure names it, and
+    its tooltips say it is in place; "gone", unlinked, keeps the words maps gives it
+    and is called deleted; the program "prog (deleted)" has its pieces named after it."""
+    program = _copy(built, tmp_path / "run")
+    with running(program, program.parent) as pid:
+        stop = Stop(pid=pid, ppid=os.getpid(), name="mapped", seq=0, addresses=(), ranges=())
+        record = snapshot_process(stop, PROC, program.parent)
+    doc = fake_doc([], sample=PROGRAM, checkpoints=[
+        document.to_builtins(msgspec.convert(record, document.Checkpoint))])
+    doc["variants"]["default"]["elf"] = document.to_builtins(read_elf(program))
+    sel = select(doc)
+    # The capture writes the program's folder /build, as for the samples.
+    assert sel.snapshot.exe == f"/build/{PROGRAM}"
+    mm = memory_map(sel)
+
+    def of(name: str):
+        found = [c for c in mm.regions if c.region.pathname == f"/build/{name}"]
+        assert found, f"no region of {name}: {[c.region.pathname for c in mm.regions]}"
+        return found
+
+    (kept,) = of("kept (deleted)")
+    (gone,) = of("gone (deleted)")
+    assert not kept.region.deleted and gone.region.deleted
+    assert (kept.kind, kept.owner) == ("file", "kept (deleted)")
+    assert (gone.kind, gone.owner) == ("file", "gone")
+    mine = of(PROGRAM)
+    assert {c.owner for c in mine} == {PROGRAM}
+    assert "text" in {c.kind for c in mine}, [(c.kind, c.why) for c in mine]
+
+    # The table: the name as recorded, and a tooltip saying which.
+    table = render_table(mm)
+    cells = {shown: title for title, shown in
+             re.findall(r'<span title="([^"]*)">([^<]*)</span>', table)}
+    assert html.unescape(cells["kept (deleted)"]).endswith("not unlinked)")
+    assert html.unescape(cells["gone (deleted)"]) == "/build/gone (deleted)"
+    # The diagram: the box's name line and its tooltip.
+    source = build_graph(mm).source
+    box = {label: tooltip for label, tooltip in
+           re.findall(r'label="([^"\\]*)\\n[^"]*"[^]]*tooltip="([^"]*)"', source)}
+    assert "not unlinked" in box["kept (deleted)"]
+    assert "not unlinked" not in box["gone (deleted)"]
+    # The words under the figures: the program and the file by their names.
+    words = overview(mm)
+    assert f"{PROGRAM} " in words and "kept (deleted) " in words, words
+
+
+def test_a_name_that_ends_so_is_the_file_s_own() -> None:
+    """A file named "data.so (deleted)" in place is a file named so, not a shared object
+    unlinked: the name is read whole; one unlinked is read without the words maps added."""
+    from roads.figures.regions import classify
+
+    def mapped(path: str, unlinked: bool) -> document.Region:
+        return document.Region(start=0x7F0000000000, end=0x7F0000001000, perms="r--p",
+                               offset=0, pathname=path, unlinked=unlinked)
+
+    (kept,), _ = classify([mapped("/d/data.so (deleted)", False)])
+    (gone,), _ = classify([mapped("/d/libz.so.1 (deleted)", True)])
+    assert (kept.kind, kept.owner) == ("file", "data.so (deleted)")
+    assert (gone.kind, gone.owner) == ("lib-rodata", "libz.so.1")
