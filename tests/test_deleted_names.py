@@ -34,6 +34,7 @@ from roads.figures.select import select
 from roads.figures.summary import overview
 from roads.figures.table import render_table
 from tests.capture_docs import fake_doc
+from tests.test_explain import explain, root  # noqa: F401 - a fixture
 
 pytestmark = [pytest.mark.gcc, pytest.mark.usefixtures("no_leftovers")]
 
@@ -152,6 +153,29 @@ def test_the_figures_name_a_file_by_its_own_name(built: Path, tmp_path: Path) ->
     # The words under the figures: the program and the file by their names.
     words = overview(mm)
     assert f"{PROGRAM} " in words and "kept (deleted) " in words, words
+
+
+@pytest.mark.parametrize("unlink_program", [False, True], ids=["in-place", "unlinked"])
+def test_roads_explain_pid_knows_its_program(root, built: Path, tmp_path: Path,
+                                             unlink_program: bool) -> None:
+    """``roads explain --pid`` of a program named "prog (deleted)", in place or unlinked
+    while it runs: the page draws that program's ELF file against its regions and titles
+    its stop with no other program's name (it compared /proc/PID/exe without the
+    " (deleted)" with the path it read with it, and took the program for another one);
+    its figures name the kept file in full and the unlinked one as maps does."""
+    program = _copy(built, tmp_path / "run")
+    with running(program, program.parent, unlink_program=unlink_program) as pid:
+        assert os.readlink(f"/proc/{pid}/exe") == str(program) + (
+            " (deleted)" if unlink_program else "")
+        assert explain(root, "--pid", str(pid), "--out", str(tmp_path / "p.html")) == 0
+    page = (tmp_path / "p.html").read_text()
+    assert "No ELF figure for the executable" not in page
+    assert "roads-elf-figure" in page
+    title = re.search(r'<h2 id="stop-0">(.*?)</h2>', page).group(1)
+    assert html.unescape(title) == f"Stop 1: now (pid {pid})", title
+    assert re.search(r'<span title="[^"]*kept \(deleted\)[^"]*not unlinked\)">'
+                     r'kept \(deleted\)</span>', page)
+    assert re.search(r'<span title="[^"]*gone \(deleted\)">gone \(deleted\)</span>', page)
 
 
 def test_a_name_that_ends_so_is_the_file_s_own() -> None:

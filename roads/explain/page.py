@@ -19,6 +19,7 @@ from ..capture.freeze import write_atomic
 from ..errors import RoadsError, printable
 from ..figures import diff, diffview, elfmap
 from ..figures.diagram import render_diagram
+from ..figures.filenames import file_path, program_path
 from ..figures.provenance import with_provenance
 from ..figures.regions import memory_map
 from ..figures.select import Selection, Snapshot, select
@@ -95,7 +96,10 @@ class ExplainSelection(Selection):
 
     @property
     def exe_matches_elf(self) -> bool:
-        return self.snapshot.exe.removesuffix(" (deleted)") == self.exe_path
+        # ``exe_path`` is /proc/PID/exe as read when the program was loaded, or at the
+        # first stop of --pid: unlinked by then, it says " (deleted)" there too.
+        exe = self.snapshot.exe
+        return exe == self.exe_path or program_path(exe, self.regions) == self.exe_path
 
 
 @dataclass(frozen=True)
@@ -140,7 +144,7 @@ def selections(session: Session) -> list[ExplainSelection]:
             "sample", "variant", "run", "checkpoint_record", "capture", "ordinal", "role",
             "shared_name")}, exe_path=session.exe)
         if not sel.exe_matches_elf:  # after an execve: named after the program it runs now
-            program = os.path.basename(sel.snapshot.exe.removesuffix(" (deleted)"))
+            program = os.path.basename(program_path(sel.snapshot.exe, sel.regions))
             sel = dataclasses.replace(sel, sample=program or sel.sample)
         out.append(sel)
     return out
@@ -155,9 +159,12 @@ def _figure(make, fallback: str) -> str:
 
 def _libraries(sel: ExplainSelection, read_elf) -> list[LibrarySelection]:
     paths = []
+    program = program_path(sel.snapshot.exe, sel.regions)
     for r in sel.regions:
         p = r.pathname
-        if p.startswith("/") and p != sel.exe_path and ".so" in os.path.basename(p) and p not in paths:
+        # An unlinked library's name no longer leads to its file.
+        if p.startswith("/") and not r.deleted and file_path(r) != program \
+                and ".so" in os.path.basename(p) and p not in paths:
             paths.append(p)
     out = []
     for p in paths:
