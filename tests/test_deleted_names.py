@@ -191,3 +191,58 @@ def test_a_name_that_ends_so_is_the_file_s_own() -> None:
     (gone,), _ = classify([mapped("/d/libz.so.1 (deleted)", True)])
     assert (kept.kind, kept.owner) == ("file", "data.so (deleted)")
     assert (gone.kind, gone.owner) == ("lib-rodata", "libz.so.1")
+
+
+# ---------------------------------------------------------------------------
+# roads explain reads /proc through the engine's readers
+
+
+def test_roads_explain_finds_main_in_a_program_whose_path_holds_a_carriage_return(
+        root, tmp_path: Path) -> None:
+    """maps ends a line with "\\n" alone (a "\\n" in a name is written \\012): a "\\r"
+    in a file's path is part of its name. roads explain's own reader of maps split lines
+    on "\\r" too, and --at main of a program in such a folder ended in a ValueError at
+    the entry point; it reads maps through the engine's Proc.maps now."""
+    if shutil.which("gcc") is None:
+        pytest.skip("no gcc")
+    folder = tmp_path / "a\rb"
+    folder.mkdir()
+    (tmp_path / "m.c").write_text("int main(void) { return 0; }\n")
+    subprocess.run(["gcc", "-O0", "-o", str(folder / "prog"), str(tmp_path / "m.c")],
+                   check=True, timeout=60)
+    assert explain(root, "--at", "main", "--out", str(tmp_path / "p.html"), "--",
+                   str(folder / "prog")) == 0
+    page = (tmp_path / "p.html").read_text()
+    assert '<h2 id="stop-0">Stop 1: main (pid' in page
+
+
+def test_the_children_of_the_tracer_by_their_stat_where_the_kernel_lists_none(
+        tmp_path: Path) -> None:
+    """Where the kernel keeps no children files (CONFIG_PROC_CHILDREN), the tracer's
+    children are the processes whose stat names it as their parent: read with the
+    engine's parser (Proc.stat), which takes a command name holding ") " and digits.
+    Here a /proc of real stat lines, this process's own and two others'."""
+    from roads.explain.trace import _children
+
+    me = os.getpid()
+    real = Path(f"/proc/{me}/stat").read_text()
+    (tmp_path / str(me) / "task" / str(me)).mkdir(parents=True)
+    (tmp_path / str(me) / "stat").write_text(real)
+
+    def process(pid: int, comm: str, ppid: int) -> None:
+        (tmp_path / str(pid)).mkdir()
+        fields = real[real.rindex(")") + 2:].split()
+        fields[1] = str(ppid)  # field (4), after the state
+        (tmp_path / str(pid) / "stat").write_text(f"{pid} ({comm}) {' '.join(fields)}\n")
+
+    process(4000001, f"x) S {me} y", 1)  # names this process in its comm only
+    process(4000002, "child (of) me", me)
+    (tmp_path / "self").mkdir()  # not a pid
+    assert _children(Proc(tmp_path)) == [4000002]
+    # And this kernel's /proc, children files or not: a real child of this process.
+    child = subprocess.Popen(["sleep", "60"])
+    try:
+        assert child.pid in _children()
+    finally:
+        child.kill()
+        child.wait(timeout=10)

@@ -47,13 +47,13 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Sequence
 
 from ..errors import ExplainError, RoadsError
 from . import ptrace as pt
 from .record import Returned, SelfStop, signed
 from ..capture.elf import read_bytes
-from ..capture.proc import Proc, Status, auxv_dict
+from ..capture.proc import MapsEntry, Proc, Status, auxv_dict
 from .symbols import Function, bound, first_load, functions, has_symtab, old_versions
 
 INT3 = 0xCC
@@ -207,24 +207,15 @@ def memory_refused(pid: int) -> bool:
         return False
 
 
-def file_bias(maps: list[tuple[int, int, int, str]], path: str, first: int | None) -> int | None:
+def file_bias(maps: Sequence[MapsEntry], path: str, first: int | None) -> int | None:
     """Load bias of ``path``: where its offset-0 mapping starts, less the page of its
     first PT_LOAD (``first``: that segment's ``p_vaddr``, ``symbols.first_load``)."""
     if first is None:
         return None
-    for start, _end, offset, name in maps:
-        if name == path and offset == 0:
-            return start - (first & ~0xFFF)
+    for area in maps:
+        if area.pathname == path and area.offset == 0:
+            return area.start - (first & ~0xFFF)
     return None
-
-
-def read_maps(pid: int) -> list[tuple[int, int, int, str]]:
-    out = []
-    for line in os.fsdecode(Path(f"/proc/{pid}/maps").read_bytes()).splitlines():
-        parts = line.split(None, 5)
-        lo, hi = (int(x, 16) for x in parts[0].split("-"))
-        out.append((lo, hi, int(parts[2], 16), parts[5] if len(parts) > 5 else ""))
-    return out
 
 
 def _pending(tid: int) -> int:
@@ -235,25 +226,26 @@ def _pending(tid: int) -> int:
     return (status.SigPnd or 0) | (status.ShdPnd or 0)
 
 
-def _children() -> list[int]:
-    """The pids of this process's children, by /proc: the ``children`` file of each of
-    its threads, or, where the kernel has none (CONFIG_PROC_CHILDREN), every process
-    whose parent it is."""
+def _children(proc: Proc | None = None) -> list[int]:
+    """The pids of this process's children, by /proc (``proc``'s root): the ``children``
+    file of each of its threads, or, where the kernel has none (CONFIG_PROC_CHILDREN),
+    every process whose parent it is (its stat's ppid)."""
+    proc = proc or Proc()
     me = os.getpid()
+    tasks = proc.tasks(me)
     try:
-        return [int(pid) for task in os.listdir(f"/proc/{me}/task")
-                for pid in Path(f"/proc/{me}/task/{task}/children").read_text().split()]
+        return [int(pid) for task in os.listdir(tasks.root)
+                for pid in tasks.path(int(task), "children").read_text().split()]
     except FileNotFoundError:
         pass
     found = []
-    for entry in os.listdir("/proc"):
+    for entry in os.listdir(proc.root):
         if entry.isdigit():
             try:
-                stat = Path(f"/proc/{entry}/stat").read_text()
-            except OSError:
+                if proc.stat(int(entry)).ppid == me:
+                    found.append(int(entry))
+            except RoadsError:  # gone since, or not a process's stat
                 continue
-            if int(stat[stat.rindex(")") + 2:].split()[1]) == me:  # state, then ppid
-                found.append(int(entry))
     return found
 
 
@@ -712,9 +704,10 @@ class Tracer:
         """At the entry point: a breakpoint for each function asked for, at the
         definition a call binds to (``symbols.bound``), looked for in the executable,
         then in each file the process maps."""
-        maps = read_maps(pid)
-        exe = os.readlink(f"/proc/{pid}/exe")
-        files = [exe] + [name for name in dict.fromkeys(m[3] for m in maps)
+        proc = Proc()
+        maps = proc.maps(pid)
+        exe = proc.exe(pid)
+        files = [exe] + [name for name in dict.fromkeys(m.pathname for m in maps)
                          if name.startswith("/") and name != exe]
         tables: dict[str, tuple[int, dict[str, tuple[Function, ...]]] | None] = {}
         unread: list[str] = []  # why a mapped file's functions could not be read
