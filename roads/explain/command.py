@@ -204,11 +204,14 @@ def _save(session, program: list[str], args) -> None:
 
     root = Path(args.root).resolve()
     recorded = list(program)
-    if recorded and "/" in recorded[0] and os.path.exists(recorded[0]):
+    source = bool(recorded) and recorded[0].endswith(".c")  # a path, slash or none
+    if recorded and (source or "/" in recorded[0] and os.path.exists(recorded[0])):
         # Through the links named (a multi-call program reads its name), and with a
         # slash, which a build's run needs: a name without one is looked up on PATH.
+        # A source is a file named from this folder, never looked up on PATH
+        # (session.explain_program compiles it): named so from the root.
         relative = os.path.relpath(os.path.abspath(recorded[0]), root)
-        recorded[0] = relative if "/" in relative else f"./{relative}"
+        recorded[0] = relative if "/" in relative or source else f"./{relative}"
     options = RunOptions(aslr=args.aslr, follow_fork=args.follow_fork,
                          deadline=args.deadline, sandbox=not args.no_sandbox)
     save(session, recorded, args.at, root, Path(args.save), options=options)

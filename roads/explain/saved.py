@@ -87,7 +87,11 @@ def inputs(argv: list[str], wheres: list[str], root: Path, options: RunOptions) 
     program = argv[0] if argv else ""
     if program.endswith(".c"):
         source = Path(program) if Path(program).is_absolute() else root / program
-        record["source"] = _file_digest(source)
+        try:
+            record["source"] = _file_digest(source)
+        except OSError as exc:
+            raise ExplainError(f"cannot read {source} (the source, for the digest the saved "
+                               f"session keeps of it): {exc.strerror or exc}") from None
     return record
 
 
@@ -140,7 +144,10 @@ def refreshed(path: Path, root: Path, *, sandbox: Path | None,
     options = RunOptions.recorded(recorded, path)
     argv = list(recorded["argv"])
     program = argv[0]
-    run_argv = [str(root / program) if "/" in program else program, *argv[1:]]
+    # A source is named from the root, with a slash or none (a name without one is
+    # looked up on PATH, a source never is).
+    run_argv = [str(root / program) if "/" in program or program.endswith(".c") else program,
+                *argv[1:]]
     from .session import explain_program  # the tracer and the capture engine: only here
 
     if not options.sandbox and sandbox is not None:
