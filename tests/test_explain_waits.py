@@ -80,3 +80,35 @@ def test_a_source_that_cannot_be_read_for_the_record_says_so(tmp_path):
         inputs(["gone.c"], [], tmp_path, RunOptions())
     assert failed.value.message.startswith(f"cannot read {tmp_path / 'gone.c'}")
     assert "No such file or directory" in failed.value.message
+
+
+# ---------------------------------------------------------------------------- words
+
+MANY = r"""
+#include <sys/mman.h>
+void here(void) {}
+int main(void) {
+    enum { PAGES = 2400 };
+    char *p = mmap(0, 4096L * PAGES, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    for (int i = 0; i < PAGES; i += 2)
+        mprotect(p + 4096L * i, 4096, PROT_READ | PROT_WRITE);
+    here();
+    return 0;
+}
+"""
+
+
+@pytest.mark.gcc
+def test_the_reason_a_stop_was_not_read_is_told_once(root, gcc, tmp_path, capsys, monkeypatch,
+                                                     no_leftovers):
+    """A stop that cannot be read is named as the run goes, and its reason told at the
+    end, beside how the run ended: it was told in full twice."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "many.c").write_text(MANY)
+    assert explain(root, "--no-sandbox", "--at", "main", "--at", "here", "--out", "p.html",
+                   "--", "./many.c") == 3
+    err = capsys.readouterr().err
+    assert err.count("memory regions mapped here, more than") == 1, err
+    assert "could not read the stop here (pid" in err and "the reason follows at the end" in err
+    last = [line for line in err.splitlines() if "memory regions mapped here" in line]
+    assert last[0].startswith("roads explain: the stop here (pid")

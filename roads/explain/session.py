@@ -388,7 +388,9 @@ def trace_program(job: dict, progress: Callable[[str], None] = lambda s: None) -
             checkpoints.append(_checkpoint(hit, len(checkpoints), proc))
         except RoadsError as exc:
             unread.append(UnreadStop(hit.label, hit.pid, exc.message))
-            progress(f"could not read the stop {hit.label} (pid {hit.pid}): {exc.message}")
+            # Named now, as the run goes on; why, once, at the end (command.cmd_explain).
+            progress(f"could not read the stop {hit.label} (pid {hit.pid}); the reason "
+                     "follows at the end")
             return
         if hit.returned is not None:
             returned[hit.label] = hit.returned
