@@ -112,3 +112,16 @@ def test_the_reason_a_stop_was_not_read_is_told_once(root, gcc, tmp_path, capsys
     assert "could not read the stop here (pid" in err and "the reason follows at the end" in err
     last = [line for line in err.splitlines() if "memory regions mapped here" in line]
     assert last[0].startswith("roads explain: the stop here (pid")
+
+
+def test_an_elf_figure_after_an_execve_is_refused_in_explains_words(root, tmp_path,
+                                                                    no_leftovers):
+    """The only stop is after an execve: the ELF figure of the program started cannot be
+    drawn, and the page said so in the site's words ("not the sample's own executable")."""
+    out = tmp_path / "sh.html"
+    assert explain(root, "--no-sandbox", "--at", "exit", "--out", str(out), "--", "sh", "-c",
+                   "exec sleep 0.2") == 0
+    page = out.read_text()
+    assert "No ELF figure for the executable" in page
+    assert "not the program&#x27;s own executable" in page
+    assert "sample&#x27;s" not in page

@@ -86,7 +86,8 @@ def elf_map(selection: Selection) -> ElfMap:
     if not selection.exe_matches_elf:
         raise ConfigError(
             f"{selection.describe()}: the process runs {selection.snapshot.exe}, not the "
-            "sample's own executable, so its PT_LOADs say nothing about these regions",
+            f"{selection.SUBJECT}'s own executable, so its PT_LOADs say nothing about these "
+            "regions",
             sample=selection.sample,
         )
     mm = memory_map(selection)
