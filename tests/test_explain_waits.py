@@ -125,3 +125,91 @@ def test_an_elf_figure_after_an_execve_is_refused_in_explains_words(root, tmp_pa
     assert "No ELF figure for the executable" in page
     assert "not the program&#x27;s own executable" in page
     assert "sample&#x27;s" not in page
+
+
+# ---------------------------------------------------------------------------- --pid
+
+# The parent waits in vfork (state D: no signal but SIGKILL wakes it) until its child
+# execs or exits; the child waits for its pipe to close.
+VFORK_WAIT = r"""
+#include <stdio.h>
+#include <unistd.h>
+int main(void)
+{
+    printf("%d\n", getpid());
+    fflush(stdout);
+    if (vfork() == 0) {
+        char c;
+        read(0, &c, 1);  /* until the test closes its end */
+        _exit(0);
+    }
+    return 7;
+}
+"""
+
+
+@pytest.mark.gcc
+def test_a_process_that_does_not_stop_is_let_go_at_the_deadline(gcc, root, tmp_path, capsys,
+                                                                  no_leftovers):
+    """--pid stops the process with PTRACE_INTERRUPT, whose stop comes only when it next
+    leaves the kernel or sleeps where a signal wakes it: a vfork's parent waits for its
+    child's exec or exit where none does. The wait for that stop had no deadline (the
+    run waited as long as the child did); now --deadline ends it with an error that
+    says why, and the process, never stopped, is let go all the same (only its tracer's
+    end can: PTRACE_DETACH needs a stopped tracee) and runs on when its child ends."""
+    binary = _build(tmp_path, "vfork_wait", VFORK_WAIT)
+    program = subprocess.Popen([str(binary)], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    # A wait with no deadline would hold the test as long as the child waits: it is
+    # ended after a while, whatever happens, and the run then reads the process.
+    child_ends = threading.Timer(8.0, program.stdin.close)
+    child_ends.start()
+    try:
+        pid = int(program.stdout.readline())
+        deadline = time.monotonic() + 10
+        while not _status(pid)["State"].startswith("D"):  # in vfork, its child running
+            assert time.monotonic() < deadline, _status(pid)["State"]
+            time.sleep(0.01)
+        started = time.monotonic()
+        assert explain(root, "--pid", str(pid), "--deadline", "1", "--out",
+                       str(tmp_path / "p.html")) == 1
+        took = time.monotonic() - started
+        err = capsys.readouterr().err
+        assert f"process {pid} did not stop within 1 s (--deadline)" in err, err
+        assert "D (disk sleep)" in err and "let go unread" in err
+        assert 1 <= took < 5
+        assert not (tmp_path / "p.html").exists()
+        assert _status(pid)["TracerPid"] == "0"
+        child_ends.cancel()
+        program.stdin.close()  # its child ends: it runs on, to its own end
+        assert program.wait(timeout=10) == 7
+    finally:
+        child_ends.cancel()
+        program.kill()
+        program.wait()
+        program.stdout.close()
+
+
+@pytest.mark.gcc
+def test_a_process_stopped_before_it_is_read_is_read_and_left_stopped(root, tmp_path,
+                                                                      no_leftovers):
+    """A process that a job control stop (SIGSTOP) holds stops for PTRACE_INTERRUPT at
+    once (ptrace re-traps a stopped process on PTRACE_SEIZE): it is read, and left as it
+    was found, stopped, for whoever stopped it to continue."""
+    sleeper = subprocess.Popen(["sleep", "30"])
+    try:
+        os.kill(sleeper.pid, signal.SIGSTOP)
+        deadline = time.monotonic() + 10
+        while not _status(sleeper.pid)["State"].startswith("T"):
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+        started = time.monotonic()
+        assert explain(root, "--pid", str(sleeper.pid), "--deadline", "5", "--out",
+                       str(tmp_path / "p.html")) == 0
+        assert time.monotonic() - started < 5
+        status = _status(sleeper.pid)
+        assert status["State"].startswith("T (stopped)") and status["TracerPid"] == "0"
+        os.kill(sleeper.pid, signal.SIGCONT)
+        assert not _status(sleeper.pid)["State"].startswith("T")
+    finally:
+        sleeper.kill()
+        sleeper.wait()

@@ -45,8 +45,9 @@ def add_parser(sub) -> None:
                          "only the program and your folder, if they lie in /tmp)")
     ex.add_argument("--deadline", type=seconds(MAX_DEADLINE, above_zero=True),
                     default=DEFAULT_DEADLINE, metavar="SECONDS",
-                    help=f"give up (and kill the program) after this long: more than 0, at "
-                         f"most {MAX_DEADLINE:g} s (default {DEFAULT_DEADLINE:g})")
+                    help=f"give up (and kill the program) after this long; with --pid, on "
+                         f"the process's stop (let go unread): more than 0, at most "
+                         f"{MAX_DEADLINE:g} s (default {DEFAULT_DEADLINE:g})")
     ex.add_argument("program", nargs=argparse.REMAINDER)
 
 
@@ -80,7 +81,7 @@ def cmd_explain(args) -> int:
         if args.at:
             print("roads: error: --pid reads the process once, now: no --at", file=sys.stderr)
             return 2
-        session = explain_pid(args.pid, progress)
+        session = explain_pid(args.pid, progress, deadline=args.deadline)
     else:
         sandbox = None if args.no_sandbox else tools_folder(Path(args.root), args.root_named,
                                                             os.environ)

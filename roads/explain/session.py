@@ -462,8 +462,10 @@ def _ending(outcome: Outcome, program: str) -> str:
     return "ended (" + describe_status(status) + ")"
 
 
-def explain_pid(pid: int, progress: Callable[[str], None] = lambda s: None) -> Session:
-    """One stop of a running process, read while PTRACE_INTERRUPT holds it. The id of a
+def explain_pid(pid: int, progress: Callable[[str], None] = lambda s: None, *,
+                deadline: float = 30.0) -> Session:
+    """One stop of a running process, read while PTRACE_INTERRUPT holds it, its stop
+    waited for ``deadline`` seconds at most (``trace.seize_and_read``). The id of a
     thread other than a process's main one names that process (its Tgid), as
     ``roads show --pid`` takes it: the memory is the one all its threads share."""
     proc = Proc()
@@ -486,7 +488,7 @@ def explain_pid(pid: int, progress: Callable[[str], None] = lambda s: None) -> S
 
     progress(f"reading process {pid}")
     try:
-        seize_and_read(pid, on_stop)
+        seize_and_read(pid, on_stop, deadline=deadline)
     except RoadsError as exc:
         if isinstance(exc, ExplainError):
             raise

@@ -1531,9 +1531,63 @@ def kernel_thread(pid: int) -> bool:
         return False
 
 
-def seize_and_read(pid: int, on_stop: Callable[[Hit], None], label: str = "now") -> None:
+def seize_and_read(pid: int, on_stop: Callable[[Hit], None], label: str = "now",
+                   deadline: float = 30.0) -> None:
     """Stop a running process (PTRACE_SEIZE, PTRACE_INTERRUPT: no signal its shell could
-    see), hand it to ``on_stop``, and let it go on (PTRACE_DETACH)."""
+    see), hand it to ``on_stop``, and let it go on (PTRACE_DETACH).
+
+    The stop comes once the process leaves the kernel, or sleeps where a signal wakes
+    it: at once, mostly, but not while it sleeps where only SIGKILL does (state D: a
+    vfork's parent until its child execs or exits, a read of a file system that does
+    not answer). It is waited for ``deadline`` seconds at most (--deadline). A process
+    that has not stopped cannot be let go by PTRACE_DETACH, which needs a stopped
+    tracee, and would stop later, held by no one who knows of it; but the kernel lets
+    go a thread's tracees when that thread ends (exit_ptrace). So the process is
+    seized, waited for and read in a thread of its own, whose end lets it go in every
+    case; this one waits for that end."""
+    failed: list[BaseException] = []
+    cancel = threading.Event()  # set when this thread is interrupted (Ctrl-C)
+
+    def seize() -> None:
+        try:
+            _seize_and_read(pid, on_stop, label, deadline, cancel)
+        except BaseException as exc:  # noqa: BLE001 - raised again in the caller's thread
+            failed.append(exc)
+
+    tracer = threading.Thread(target=seize, name=f"roads explain --pid {pid}")
+    tracer.start()
+    try:
+        tracer.join()
+    except BaseException:
+        cancel.set()
+        tracer.join()
+        raise
+    finally:
+        _let_go(pid, tracer.native_id)
+    if failed:
+        raise failed[0]
+
+
+def _let_go(pid: int, tracer: int | None) -> None:
+    """Wait until process ``pid`` is traced no more by the thread ``tracer`` (TracerPid:
+    names the tracing thread, not its process), which has returned and ends a moment
+    later, its tracees let go as it does."""
+    limit = time.monotonic() + KILL_WAIT
+    pause = KILL_PAUSES[0]
+    while True:
+        status = _status_of(pid)
+        if status is None or status.TracerPid != tracer:
+            return
+        if time.monotonic() > limit:
+            raise ExplainError(f"process {pid} is still traced by this process {KILL_WAIT:g} s "
+                               "after the thread that traced it returned")
+        time.sleep(pause)
+        pause = min(2 * pause, KILL_PAUSES[1])
+
+
+def _seize_and_read(pid: int, on_stop: Callable[[Hit], None], label: str, deadline: float,
+                    cancel: threading.Event) -> None:
+    """``seize_and_read``'s work, in the thread that traces ``pid``."""
     try:
         pt.call(pt.PTRACE_SEIZE, pid, 0, 0)
     except ProcessLookupError:
@@ -1554,14 +1608,7 @@ def seize_and_read(pid: int, on_stop: Callable[[Hit], None], label: str = "now")
         raise ExplainError(f"may not trace process {pid}: {_why_not_traced(pid)}") from None
     try:
         pt.call(pt.PTRACE_INTERRUPT, pid, 0, 0)
-        while True:
-            _, status = os.waitpid(pid, pt.WALL)
-            if os.WIFEXITED(status) or os.WIFSIGNALED(status):
-                raise ExplainError(f"process {pid} ended before it could be read")
-            if status >> 16 == pt.PTRACE_EVENT_STOP:
-                break
-            # A signal arrived first: let it through and wait for the interrupt.
-            pt.call(pt.PTRACE_CONT, pid, 0, os.WSTOPSIG(status))
+        _interrupted(pid, deadline, cancel)
         regs = pt.get_regs(pid)
         ppid = _ppid(pid)
         on_stop(Hit(pid, ppid, label, (("pc", regs.rip), ("sp", regs.rsp))))
@@ -1570,5 +1617,39 @@ def seize_and_read(pid: int, on_stop: Callable[[Hit], None], label: str = "now")
     finally:
         try:
             pt.call(pt.PTRACE_DETACH, pid, 0, 0)
-        except OSError:
+        except OSError:  # not stopped: let go as this thread ends (seize_and_read)
             pass
+
+
+def _interrupted(pid: int, deadline: float, cancel: threading.Event) -> None:
+    """Wait, ``deadline`` seconds at most, for the stop PTRACE_INTERRUPT asked of the
+    seized process ``pid``; a signal that comes first is let through. Polled, the pause
+    doubling as at the end of a run (``Tracer._kill_all``): this thread is not the one
+    SIGCHLD is blocked in."""
+    limit = time.monotonic() + deadline
+    pause = KILL_PAUSES[0]
+    while True:
+        got, status = os.waitpid(pid, pt.WALL | os.WNOHANG)
+        if got:
+            if os.WIFEXITED(status) or os.WIFSIGNALED(status):
+                raise ExplainError(f"process {pid} ended before it could be read")
+            if status >> 16 == pt.PTRACE_EVENT_STOP:
+                return
+            # A signal arrived first: let it through and wait for the interrupt.
+            pt.call(pt.PTRACE_CONT, pid, 0, os.WSTOPSIG(status))
+            pause = KILL_PAUSES[0]
+            continue
+        now = time.monotonic()
+        if cancel.is_set():
+            raise ExplainError(f"process {pid}: interrupted before it stopped")
+        if now > limit:
+            now_status = _status_of(pid)
+            state = now_status.State if now_status else "not read"
+            why = (f"it sleeps in the kernel where no signal wakes it (State: {state}), as a "
+                   "vfork's parent does until its child execs or exits, or a read of a file "
+                   "system that does not answer" if state.startswith("D")
+                   else f"State: {state}")
+            raise ExplainError(f"process {pid} did not stop within {deadline:g} s (--deadline) "
+                               f"of being asked to (PTRACE_INTERRUPT): {why}; let go unread")
+        cancel.wait(min(pause, limit - now))
+        pause = min(2 * pause, KILL_PAUSES[1])
