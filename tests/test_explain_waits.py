@@ -213,3 +213,110 @@ def test_a_process_stopped_before_it_is_read_is_read_and_left_stopped(root, tmp_
     finally:
         sleeper.kill()
         sleeper.wait()
+
+
+# ---------------------------------------------------------------------------- restarts
+
+# snooze and wait_read begin with the system call itself (the caller sets rax): the
+# breakpoint there is passed by a single step of that `syscall`, which blocks. Called
+# below the red zone, where -O0 keeps the caller's locals.
+RESTARTED = r"""
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/time.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+__asm__(".text\n"
+        ".globl snooze\n.type snooze,@function\nsnooze:\n\tsyscall\n\tret\n.size snooze,.-snooze\n"
+        ".globl wait_read\n.type wait_read,@function\nwait_read:\n\tsyscall\n\tret\n"
+        ".size wait_read,.-wait_read\n");
+long snooze(void);
+long wait_read(void);
+
+static long call(long (*fn)(void), long nr, long a, long b, long c)
+{
+    register long rdx __asm__("rdx") = c;
+    __asm__ volatile("sub $128, %%rsp\n\tcall *%[fn]\n\tadd $128, %%rsp"
+                     : "+a"(nr), "+d"(rdx) : "D"(a), "S"(b), [fn] "r"(fn)
+                     : "rcx", "r11", "memory");
+    return nr;
+}
+
+static void handler(int sig) { (void)sig; }
+
+static void alarm_in(int ms, int restart)
+{
+    struct sigaction act;
+    memset(&act, 0, sizeof act);
+    act.sa_handler = handler;
+    act.sa_flags = restart ? SA_RESTART : 0;
+    sigaction(SIGALRM, &act, NULL);
+    struct itimerval timer = {{0, 0}, {0, ms * 1000}};
+    setitimer(ITIMER_REAL, &timer, NULL);
+}
+
+int main(int argc, char **argv)
+{
+    const char *how = argc > 1 ? argv[1] : "";
+    struct timespec t = {0, 300000000};
+    int calls = 0;
+    long r;
+    if (!strcmp(how, "sigchld")) {  /* no handler: the kernel runs the call again */
+        pid_t child = fork();
+        if (child == 0) {
+            usleep(100000);
+            _exit(0);
+        }
+        calls++, r = call(snooze, 35, (long)&t, 0, 0);
+        waitpid(child, NULL, 0);
+    } else if (!strcmp(how, "restart")) {  /* SA_RESTART: read(2) is run again */
+        int fds[2];
+        char c = 0;
+        pipe(fds);
+        if (fork() == 0) {
+            usleep(300000);
+            write(fds[1], "x", 1);
+            _exit(0);
+        }
+        alarm_in(100, 1);
+        calls++, r = call(wait_read, 0, fds[0], (long)&c, 1);
+        wait(NULL);
+    } else {  /* a handler without SA_RESTART: EINTR, and the program calls again */
+        alarm_in(100, 0);
+        do
+            calls++, r = call(snooze, 35, (long)&t, 0, 0);
+        while (r == -EINTR);
+    }
+    printf("%d calls, %ld\n", calls, r);
+    return 0;
+}
+"""
+
+
+@pytest.mark.gcc
+@pytest.mark.parametrize("how, function, calls", [("sigchld", "snooze", 1),
+                                                  ("restart", "wait_read", 1),
+                                                  ("eintr", "snooze", 2)])
+def test_a_system_call_run_again_after_a_signal_is_not_a_new_call(gcc, tmp_path, no_leftovers,
+                                                                 how, function, calls):
+    """The function's first instruction is a system call, stepped over at its breakpoint.
+    A signal cuts it short (-ERESTART...); where no handler runs (SIGCHLD, ignored), or
+    one set with SA_RESTART does (read(2)), the kernel sets the thread back onto the
+    instruction to run it again: onto the int3 put back, which was counted as a second
+    call ("FUNC:2" reached in a program that calls it once). Where a handler makes the
+    call fail (EINTR) and the program calls the function again from the same frame, that
+    call is a new one, and counted."""
+    binary = _build(tmp_path, "restarted", RESTARTED)
+    hits: list[str] = []
+    # exit: the run goes on to the program's end, which says how many calls it made.
+    stops = [parse_stop(function), parse_stop(f"{function}:2"), parse_stop("exit")]
+    tracer = Tracer([str(binary), how], stops, on_stop=lambda hit: hits.append(hit.label),
+                    deadline=20.0)
+    outcome = tracer.run()
+    assert outcome.stdout.startswith(f"{calls} calls, "), outcome.stdout
+    assert hits == [function, f"{function}:2"][:calls] + ["exit"]
+    assert os.WIFEXITED(outcome.processes[outcome.pid].status)

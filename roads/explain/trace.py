@@ -82,6 +82,15 @@ CLONE_VM = 0x100
 SHADOW_OPTIONS = (pt.PTRACE_O_TRACESYSGOOD | pt.PTRACE_O_TRACEEXEC | pt.PTRACE_O_TRACEEXIT
                   | pt.PTRACE_O_EXITKILL)
 UNISTD = Path("/usr/include/x86_64-linux-gnu/asm/unistd_64.h")
+SYSCALL = 0x050F  # the instruction `syscall` (0f 05), as the low bytes of a word read
+# What a system call that a signal cut short returns within the kernel, where it is run
+# again (rip set back onto the instruction) unless a handler of the signal makes it fail:
+# ERESTARTSYS, ERESTARTNOINTR, ERESTARTNOHAND, ERESTART_RESTARTBLOCK (linux/errno.h).
+RESTARTS = frozenset({512, 513, 514, 516})
+# Where a signal handler's frame keeps the thread's rsp and rip to go back to: its
+# ucontext_t (rdx, the handler's third argument, at rsp + 8 at its first instruction:
+# past the return address), uc_mcontext.gregs[REG_RSP] and [REG_RIP] (sys/ucontext.h).
+UC_RSP, UC_RIP = 160, 168
 PIDFD_SIGNAL_PROCESS_GROUP = 1 << 2  # linux/pidfd.h (Linux 6.9): to the pidfd's process group
 
 
@@ -434,6 +443,12 @@ class Tracer:
         # tid -> (address, rsp) of a step over a breakpoint that a signal cut short
         # (_step_over): the thread's next trap there, with that stack, is the same call.
         self.interrupted: dict[int, tuple[int, int]] = {}
+        # tid -> (address, rsp) of a step over a breakpoint whose instruction, a system
+        # call, a signal cut short: the kernel runs it again, the thread back on the
+        # int3, unless a handler makes it fail (_restart_told); and the threads given a
+        # signal by a single step, to stop at its handler's first instruction.
+        self.restarting: dict[int, tuple[int, int]] = {}
+        self.to_handler: set[int] = set()
         self.traced: dict[int, int] = {}  # tid -> tgid
         # tids whose PTRACE_EVENT_EXIT came: a process exits with the last of its threads
         # (its main thread may end alone, pthread_exit, and the others run on).
@@ -682,9 +697,10 @@ class Tracer:
         pt.poke(tid, addr, self.breakpoints[addr][0])
         self.bp_in[tgid].discard(addr)
         self.removed.setdefault(tgid, set()).add(addr)
-        for other, (at, _) in list(self.interrupted.items()):  # no trap comes back here
-            if at == addr and self.traced.get(other) == tgid:
-                del self.interrupted[other]
+        for kept in (self.interrupted, self.restarting):  # no trap comes back here
+            for other, (at, _) in list(kept.items()):
+                if at == addr and self.traced.get(other) == tgid:
+                    del kept[other]
 
     def _stale_trap(self, tid: int, tgid: int, addr: int) -> bool:
         """Whether ``tid``'s SIGTRAP is the int3 this tracer had at ``addr`` and took out
@@ -908,7 +924,7 @@ class Tracer:
 
     def _ended(self, tid: int, status: int, killed: bool = False) -> None:
         tgid = self.traced.pop(tid, tid)
-        self.interrupted.pop(tid, None)
+        self._forget_step(tid)
         self.held.pop(tid, None)  # killed while held stopped (_tend_held forgets its process)
         self.exiting.discard(tid)
         if tid == tgid:
@@ -994,6 +1010,10 @@ class Tracer:
         sig = os.WSTOPSIG(status)
         event = status >> 16
         tgid = self.traced[tid]
+        if tid in self.to_handler:
+            self.to_handler.discard(tid)
+            if event == 0 and sig == signal.SIGTRAP and self._restart_told(tid):
+                return
         if event in (pt.PTRACE_EVENT_FORK, pt.PTRACE_EVENT_VFORK, pt.PTRACE_EVENT_CLONE):
             child = pt.event_msg(tid)
             self.fork_kind[child] = event
@@ -1011,8 +1031,8 @@ class Tracer:
             # the exit event the old main thread made, killed, is not this process's.
             self.exiting.discard(tgid)
             self.exit_taken.discard(tgid)
-            for other in [t for t in self.interrupted if self.traced.get(t) == tgid]:
-                del self.interrupted[other]
+            for other in [t for t in self.traced if self.traced[t] == tgid]:
+                self._forget_step(other)
             self._resume(tid)
             return
         if event == pt.PTRACE_EVENT_EXIT:
@@ -1078,6 +1098,16 @@ class Tracer:
                 self._resume(tid)
                 return
             self.stopping[tgid] = (sig, sender)
+        if sig and tid in self.restarting:
+            # Its handler, if it has one, decides whether the system call cut short at a
+            # breakpoint runs again: given by a single step, the signal stops the thread
+            # at the handler's first instruction, where its frame tells (_restart_told).
+            self.to_handler.add(tid)
+            try:
+                pt.call(pt.PTRACE_SINGLESTEP, tid, 0, sig)
+            except ProcessLookupError:
+                pass
+            return
         self._resume(tid, sig)
 
     # A stop signal (SIGSTOP, SIGTSTP, ...) the program sends itself, or one of its
@@ -1166,7 +1196,7 @@ class Tracer:
             # in its way.
             self.shadows.discard(tid)
             self.traced.pop(tid, None)
-            self.interrupted.pop(tid, None)
+            self._forget_step(tid)
             self.signals.drop(tid, leader=tid in self.groups)
             try:
                 pt.call(pt.PTRACE_DETACH, tid, 0, 0)
@@ -1215,9 +1245,12 @@ class Tracer:
         regs.rip = addr
         pt.set_regs(tid, regs)
         word, whats = self.breakpoints[addr]
-        again = self.interrupted.get(tid) == (addr, regs.rsp)
-        if again:  # back from the signal that cut its step here short: counted already
-            del self.interrupted[tid]
+        # Back from the signal that cut its step here short, or at its system call run
+        # again: counted already.
+        again = (addr, regs.rsp) in (self.interrupted.get(tid), self.restarting.get(tid))
+        if again:
+            self.interrupted.pop(tid, None)
+            self.restarting.pop(tid, None)
         pending = [] if again else list(whats)
         while pending:
             what = pending.pop(0)
@@ -1257,7 +1290,10 @@ class Tracer:
         back to the int3 with the stack it has now: that trap is the same call, not
         another (``interrupted``, read by ``_breakpoint``), as gdb's step-resume
         breakpoint takes it. (A handler that leaves by siglongjmp, to a frame that then
-        calls the function again with that same stack, would have that call missed.)"""
+        calls the function again with that same stack, would have that call missed.) So
+        too where the instruction is a system call that a signal cut short: the kernel
+        runs it again, setting the thread back onto the int3 (``restarting``), unless
+        the signal's handler makes it fail, EINTR (``_restart_told``)."""
         if self._emulate(tid, regs, addr, word):
             return 0
         # The original byte back, one instruction, int3 again. (Another thread passing
@@ -1279,6 +1315,10 @@ class Tracer:
                 pass
             return None
         sig = os.WSTOPSIG(status)
+        if word & 0xFFFF == SYSCALL and tid not in self.shadows:
+            now = pt.get_regs(tid)
+            if now.rip == addr + 2 and -signed(now.rax) in RESTARTS:
+                self.restarting[tid] = (addr, regs.rsp)  # cut short by a signal due
         # The step's own trap is the kernel's (si_code > 0: TRAP_TRACE, or TRAP_BRKPT
         # after a syscall instruction); a SIGTRAP a process sent (kill, raise: SI_USER,
         # SI_TKILL) is the program's, due like any other signal.
@@ -1309,6 +1349,33 @@ class Tracer:
                     f"deadline ({self.deadline:g} s, --deadline), nor within {KILL_WAIT:g} s "
                     "of being killed at it")
             signal.sigtimedwait([signal.SIGCHLD], min(WAKE, limit - now))
+
+    def _restart_told(self, tid: int) -> bool:
+        """Whether ``tid``'s SIGTRAP is the stop of a signal given by a single step
+        (``_deliver``), handled here: at the first instruction of its handler, whose
+        frame holds where the thread goes back to, the system call cut short at a
+        breakpoint (``restarting``) run again or not; or the step's own trap, where the
+        signal had no handler and the call ran again with the breakpoint taken out
+        since. An int3 (the call run again onto the breakpoint) and a SIGTRAP the
+        program sent are not: they are handled as any SIGTRAP."""
+        code = pt.signal_code(tid)
+        if code <= 0 or code == pt.SI_KERNEL:
+            return False
+        regs = pt.get_regs(tid)
+        cut = self.restarting.pop(tid, None)
+        if cut is not None and regs.rdx == regs.rsp + 8:  # a handler's first instruction
+            back = (pt.peek(tid, regs.rdx + UC_RIP), pt.peek(tid, regs.rdx + UC_RSP))
+            if back == cut:  # run again once the handler returns: the same call
+                self.interrupted[tid] = cut
+        self._resume(tid)
+        return True
+
+    def _forget_step(self, tid: int) -> None:
+        """``tid`` ended, ran a new program, or is let go: no trap of it comes back to
+        a step over a breakpoint."""
+        self.interrupted.pop(tid, None)
+        self.restarting.pop(tid, None)
+        self.to_handler.discard(tid)
 
     def _emulate(self, tid: int, regs: pt.Regs, addr: int, word: int) -> bool:
         """Carry out the instruction under the breakpoint here, when it is one that
