@@ -129,16 +129,21 @@ def test_status_holds_the_pending_signals() -> None:
 
 def test_a_traced_process_names_its_tracer() -> None:
     """TracerPid is the tracer's id while roads explain holds a process, 0 once let go;
-    the stop's parent is the process's PPid."""
+    the stop's parent is the process's PPid. The tracer is a thread (ptrace's tracer is
+    the thread that seized, which --pid does in a thread of its own): one of this
+    process's."""
     from roads.explain import trace
 
     seen = []
     with python(SLEEP) as child:
         assert PROC.status(child.pid).TracerPid == 0
-        trace.seize_and_read(child.pid, lambda hit: seen.append(
-            (hit.ppid, PROC.status(child.pid).TracerPid)))
+        def at_stop(hit) -> None:
+            tracer = PROC.status(child.pid).TracerPid
+            seen.append((hit.ppid, tracer, PROC.status(tracer).Tgid if tracer else None))
+
+        trace.seize_and_read(child.pid, at_stop)
         assert PROC.status(child.pid).TracerPid == 0
-    assert seen == [(os.getpid(), os.getpid())]
+    assert seen == [(os.getpid(), seen[0][1], os.getpid())] and seen[0][1]
 
 
 # ---------------------------------------------------------------------------
