@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import subprocess
 import threading
@@ -21,25 +20,15 @@ import pytest
 from roads import cli
 from roads.errors import ExplainError
 from roads.explain.trace import Tracer, parse_stop
+from roads.capture.proc import Proc, Status
 from tests.test_explain import explain, root  # noqa: F401 - root is a fixture
+from tests.test_explain_losses import MANY
+from tests.test_explain_minors import gcc  # noqa: F401 - a fixture
+from tests.test_review_merges import _build
 
 
-@pytest.fixture
-def gcc():
-    if shutil.which("gcc") is None:
-        pytest.skip("no gcc")
-
-
-def _build(folder: Path, name: str, source: str) -> Path:
-    (folder / f"{name}.c").write_text(source)
-    subprocess.run(["gcc", "-O0", "-g", "-o", str(folder / name), str(folder / f"{name}.c")],
-                   check=True, timeout=60)
-    return folder / name
-
-
-def _status(pid: int) -> dict[str, str]:
-    lines = Path(f"/proc/{pid}/status").read_text().splitlines()
-    return dict(line.split(":\t", 1) for line in lines if ":\t" in line)
+def _status(pid: int) -> Status:
+    return Proc().status(pid)
 
 
 # ---------------------------------------------------------------------------- --save
@@ -84,18 +73,6 @@ def test_a_source_that_cannot_be_read_for_the_record_says_so(tmp_path):
 
 # ---------------------------------------------------------------------------- words
 
-MANY = r"""
-#include <sys/mman.h>
-void here(void) {}
-int main(void) {
-    enum { PAGES = 2400 };
-    char *p = mmap(0, 4096L * PAGES, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    for (int i = 0; i < PAGES; i += 2)
-        mprotect(p + 4096L * i, 4096, PROT_READ | PROT_WRITE);
-    here();
-    return 0;
-}
-"""
 
 
 @pytest.mark.gcc
@@ -166,8 +143,8 @@ def test_a_process_that_does_not_stop_is_let_go_at_the_deadline(gcc, root, tmp_p
     try:
         pid = int(program.stdout.readline())
         deadline = time.monotonic() + 10
-        while not _status(pid)["State"].startswith("D"):  # in vfork, its child running
-            assert time.monotonic() < deadline, _status(pid)["State"]
+        while not _status(pid).State.startswith("D"):  # in vfork, its child running
+            assert time.monotonic() < deadline, _status(pid).State
             time.sleep(0.01)
         started = time.monotonic()
         assert explain(root, "--pid", str(pid), "--deadline", "1", "--out",
@@ -178,7 +155,7 @@ def test_a_process_that_does_not_stop_is_let_go_at_the_deadline(gcc, root, tmp_p
         assert "D (disk sleep)" in err and "let go unread" in err
         assert 1 <= took < 5
         assert not (tmp_path / "p.html").exists()
-        assert _status(pid)["TracerPid"] == "0"
+        assert _status(pid).TracerPid == 0
         child_ends.cancel()
         program.stdin.close()  # its child ends: it runs on, to its own end
         assert program.wait(timeout=10) == 7
@@ -199,7 +176,7 @@ def test_a_process_stopped_before_it_is_read_is_read_and_left_stopped(root, tmp_
     try:
         os.kill(sleeper.pid, signal.SIGSTOP)
         deadline = time.monotonic() + 10
-        while not _status(sleeper.pid)["State"].startswith("T"):
+        while not _status(sleeper.pid).State.startswith("T"):
             assert time.monotonic() < deadline
             time.sleep(0.01)
         started = time.monotonic()
@@ -207,9 +184,9 @@ def test_a_process_stopped_before_it_is_read_is_read_and_left_stopped(root, tmp_
                        str(tmp_path / "p.html")) == 0
         assert time.monotonic() - started < 5
         status = _status(sleeper.pid)
-        assert status["State"].startswith("T (stopped)") and status["TracerPid"] == "0"
+        assert status.State.startswith("T (stopped)") and status.TracerPid == 0
         os.kill(sleeper.pid, signal.SIGCONT)
-        assert not _status(sleeper.pid)["State"].startswith("T")
+        assert not _status(sleeper.pid).State.startswith("T")
     finally:
         sleeper.kill()
         sleeper.wait()

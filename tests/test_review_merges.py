@@ -6,7 +6,6 @@ process lowered only when it did lower it."""
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import subprocess
 import time
@@ -16,12 +15,7 @@ import pytest
 
 from roads.capture.runner import ProcessRecord, cpu_limit_end, end_cause
 from roads.explain.trace import Tracer, parse_stop
-
-
-@pytest.fixture
-def gcc():
-    if shutil.which("gcc") is None:
-        pytest.skip("no gcc")
+from tests.test_explain_minors import gcc  # noqa: F401 - a fixture
 
 
 def _build(folder: Path, name: str, source: str) -> Path:
