@@ -51,7 +51,7 @@ from typing import Callable, Sequence
 
 from ..errors import ExplainError, RoadsError
 from . import ptrace as pt
-from .record import Returned, SelfStop, signed
+from .record import RESTART, Returned, SelfStop, signed
 from ..capture.elf import read_bytes
 from ..capture.proc import MapsEntry, Proc, Status, auxv_dict
 from .symbols import Function, bound, first_load, functions, has_symtab, old_versions
@@ -83,10 +83,6 @@ SHADOW_OPTIONS = (pt.PTRACE_O_TRACESYSGOOD | pt.PTRACE_O_TRACEEXEC | pt.PTRACE_O
                   | pt.PTRACE_O_EXITKILL)
 UNISTD = Path("/usr/include/x86_64-linux-gnu/asm/unistd_64.h")
 SYSCALL = 0x050F  # the instruction `syscall` (0f 05), as the low bytes of a word read
-# What a system call that a signal cut short returns within the kernel, where it is run
-# again (rip set back onto the instruction) unless a handler of the signal makes it fail:
-# ERESTARTSYS, ERESTARTNOINTR, ERESTARTNOHAND, ERESTART_RESTARTBLOCK (linux/errno.h).
-RESTARTS = frozenset({512, 513, 514, 516})
 # Where a signal handler's frame keeps the thread's rsp and rip to go back to: its
 # ucontext_t (rdx, the handler's third argument, at rsp + 8 at its first instruction:
 # past the return address), uc_mcontext.gregs[REG_RSP] and [REG_RIP] (sys/ucontext.h).
@@ -1317,7 +1313,9 @@ class Tracer:
         sig = os.WSTOPSIG(status)
         if word & 0xFFFF == SYSCALL and tid not in self.shadows:
             now = pt.get_regs(tid)
-            if now.rip == addr + 2 and -signed(now.rax) in RESTARTS:
+            # -ERESTARTSYS and the like (record.RESTART): the kernel runs the call again,
+            # rip set back onto it, unless a handler of the signal makes it fail.
+            if now.rip == addr + 2 and -signed(now.rax) in RESTART:
                 self.restarting[tid] = (addr, regs.rsp)  # cut short by a signal due
         # The step's own trap is the kernel's (si_code > 0: TRAP_TRACE, or TRAP_BRKPT
         # after a syscall instruction); a SIGTRAP a process sent (kill, raise: SI_USER,
