@@ -36,16 +36,19 @@ _STATUS_RECORDED = frozenset(document.Status.__struct_fields__)  # the lines a c
 GDB_TIMEOUT = 60.0
 
 
-def normalise_path(path: str, build_dir: Path) -> str:
+def normalise_path(path: str, build_dir: Path | None) -> str:
     """A pathname with the build folder replaced by ``/build``: as the checkout names it,
-    or as the run saw it (RUN_ROOT)."""
+    or as the run saw it (RUN_ROOT). With no build folder (None: ``roads explain``,
+    whose program is no sample), every path as the machine names it."""
+    if build_dir is None:
+        return path
     for prefix in (str(build_dir) + "/", RUN_ROOT + "/"):
         if path.startswith(prefix):
             return BUILD_ROOT + "/" + path[len(prefix):]
     return path
 
 
-def region_record(entry: SmapsEntry, build_dir: Path) -> Region:
+def region_record(entry: SmapsEntry, build_dir: Path | None) -> Region:
     """One region of smaps as a capture records it: device and inode zeroed, the
     build folder written ``/build``.
 
@@ -69,8 +72,9 @@ _REGIONS: dict[tuple[int, str], tuple[SmapsEntry, Region]] = {}
 _REGIONS_KEPT = 4096
 
 
-def snapshot_process(stop: Stop, proc: Proc, build_dir: Path) -> dict:
-    """Everything recorded about one stopped process at one checkpoint."""
+def snapshot_process(stop: Stop, proc: Proc, build_dir: Path | None) -> dict:
+    """Everything recorded about one stopped process at one checkpoint (``build_dir``:
+    the sample's build folder, written ``/build``; None: no sample's, ``normalise_path``)."""
     pid = stop.pid
     entries = proc.smaps(pid)
     if len(entries) > MAX_REGIONS:

@@ -17,9 +17,10 @@ from .. import document
 from ..errors import ExplainError
 
 VARIANT = "default"
-# No capture folder to write "/build": paths stay as the machine names them (the run's
-# folder, RUN_ROOT, too: session._as_named).
-NO_BUILD_DIR = Path("/nonexistent/roads-explain")
+# No sample's build folder to write "/build": paths stay as the machine names them, the
+# run's folder (RUN_ROOT, where a program roads explain compiles runs) too
+# (snapshot.normalise_path).
+NO_BUILD_DIR = None
 
 
 # The largest error number a system call returns, as -errno (linux/err.h, MAX_ERRNO):

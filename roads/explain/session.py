@@ -20,7 +20,7 @@ from .. import command, document
 from ..errors import CaptureError, ProcessGone, RoadsError, SampleError
 from ..capture.build import written_back
 from ..capture.elf import read_elf
-from ..capture.proc import Proc, SmapsEntry
+from ..capture.proc import Proc
 from ..capture.runner import EMPTIED, Stop, describe_status, emptied
 from ..capture.samples import DEFAULT_FLAGS, MAX_REGIONS
 from ..capture.snapshot import snapshot_process
@@ -92,41 +92,11 @@ def compile_c(source: Path, out_dir: Path) -> tuple[Path, tuple[str, ...]]:
     return binary, ("gcc", *DEFAULT_FLAGS, source.name, "-o", name)
 
 
-class _AsRead(Proc):
-    """A Proc that keeps what its last reads of smaps and exe gave (``_as_named``)."""
-
-    areas: tuple[SmapsEntry, ...] = ()
-    exe_read: str = ""
-
-    def smaps(self, pid: int) -> tuple[SmapsEntry, ...]:
-        self.areas = super().smaps(pid)
-        return self.areas
-
-    def exe(self, pid: int) -> str:
-        self.exe_read = super().exe(pid)
-        return self.exe_read
-
-
-def _as_named(record: dict, read: _AsRead) -> dict:
-    """A checkpoint ``snapshot_process`` made, with the program and each file named as
-    the process had them (``read``: the reads it was made of). The engine writes a
-    path under the runs' folder (RUN_ROOT, /run/build) as the samples' build folder,
-    /build (``snapshot.normalise_path``), whatever folder it is given; a program that
-    ``roads explain`` compiles runs from that folder in the sandbox, and its stops
-    name it there, as its own /proc/self/exe and maps do."""
-    regions = []
-    for region, area in zip(record["regions"], read.areas, strict=True):
-        named = escape_bytes(area.maps.pathname)  # as the document writes a name
-        regions.append(region if region["pathname"] == named else {**region, "pathname": named})
-    return {**record, "exe": escape_bytes(read.exe_read), "regions": regions}
-
-
 def _checkpoint(hit: Hit, seq: int, proc: Proc) -> dict:
     stop = Stop(pid=hit.pid, ppid=hit.ppid, name=hit.label, seq=seq,
                 addresses=tuple(hit.addresses), ranges=())
-    read = _AsRead(proc.root)
     try:
-        return _as_named(snapshot_process(stop, read, NO_BUILD_DIR), read)
+        return snapshot_process(stop, proc, NO_BUILD_DIR)
     except SampleError:  # the one a snapshot raises: more regions than a capture holds
         regions = _regions(hit.pid, proc)
         raise ExplainError(
@@ -154,13 +124,13 @@ def _checkpoint(hit: Hit, seq: int, proc: Proc) -> dict:
         if not _leader_gone(hit.pid, proc):
             raise
         # The thread held at the stop, when it is not the main one; else another.
-        tasks = _AsRead(proc.tasks(hit.pid).root)
+        tasks = proc.tasks(hit.pid)
         held = hit.tid if hit.tid not in (None, hit.pid) and not tasks.exited(hit.tid) else None
         tid = held or proc.other_thread(hit.pid)
         if tid is None:
             raise
         record = snapshot_process(replace(stop, pid=tid), tasks, NO_BUILD_DIR)
-        return {**_as_named(record, tasks), "pid": hit.pid}
+        return {**record, "pid": hit.pid}
 
 
 def _regions(pid: int, proc: Proc) -> str:
