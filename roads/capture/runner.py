@@ -97,6 +97,11 @@ class ProcessRecord:
         return text
 
     @property
+    def cpu_hard_limit(self) -> int | None:
+        """Its hard RLIMIT_CPU in seconds (``cpu_limit``); None: unlimited, or not told."""
+        return self.cpu_limit[1] if self.cpu_limit is not None else None
+
+    @property
     def exit_code(self) -> int | None:
         """The exit status, when it exited normally."""
         if self.status is not None and os.WIFEXITED(self.status):
@@ -190,7 +195,7 @@ def cpu_limit_end(record: ProcessRecord, cpu_seconds: int | None) -> str | None:
         return None
     if cpu_seconds and record.cpu_ms >= cpu_seconds * 1000:
         return "hard"
-    hard = record.cpu_limit[1] if record.cpu_limit is not None else None
+    hard = record.cpu_hard_limit
     # The run's own hard limit is a second above cpu_seconds (launcher.c): one that is
     # not below it was not lowered, and a SIGKILL near it came from elsewhere.
     lowered = hard is not None and (not cpu_seconds or hard <= cpu_seconds)
@@ -223,9 +228,8 @@ def end_cause(record: ProcessRecord, cpu_seconds: int | None, oom_kills_during: 
 
 def lowered_cpu_limit(record: ProcessRecord) -> str:
     """The cause of a "lowered" end (``cpu_limit_end``), in words."""
-    hard = record.cpu_limit[1] if record.cpu_limit is not None else None
     return (f"probably its processor-time limit: it had used {(record.cpu_ms or 0) / 1000:.2f} "
-            f"s, about the hard limit of {hard} s it had (RLIMIT_CPU, lowered within the "
+            f"s, about the hard limit of {record.cpu_hard_limit} s it had (RLIMIT_CPU, lowered within the "
             "run: ulimit -t, setrlimit), at which the kernel sends SIGKILL")
 
 
