@@ -62,7 +62,8 @@ def test_vsyscall_modes(mode, words):
 
 def test_vsyscall_none():
     text = render({"layout": {"vsyscall": "none"}, "aslr": {"vsyscall": "none"}})
-    assert "booted with `vsyscall=none`" in text
+    assert "the kernel offers no such page, mode `none`" in text
+    assert "the boot parameter `vsyscall=none`" in text
     assert "No region lies above `[stack]`." in text
     assert "So did every region of the map." in text
     assert "the kernel leaves `[vsyscall]` out" not in text
