@@ -589,7 +589,10 @@ def _run_box(doc: Capture, names: Sequence[str]) -> str:
     if gdb:
         p.append(f"<li><b>gdb.</b> gdb turns randomisation off by itself for the programs it "
                  f"starts; it also sets variables of its own ({_code('LINES')}, "
-                 f"{_code('COLUMNS')}) in the program's environment.</li>")
+                 f"{_code('COLUMNS')}) in the program's environment, and starts the program "
+                 f"through your shell ({_code('$SHELL')}), which may add some of its own "
+                 f"(bash adds {_code('SHLVL')}; a shell adds {_code('PWD')} where the "
+                 f"environment has none).</li>")
     p.append("</ul>")
     return ('<details class="tip roads-run"><summary>Run it yourself</summary>'
             + "".join(p) + "</details>")
