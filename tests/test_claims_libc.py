@@ -230,6 +230,28 @@ def test_tls_each_thread_own_copy():
     assert s.address("worker-counter-value") == 42
 
 
+def test_tls_gcc_stack_protector_off():
+    """The captured gcc is Debian's; when it is also this machine's gcc, ask it."""
+    import subprocess
+
+    captured = doc("tls")["provenance"]["gcc"]
+    assert re.search(r"\(Debian [^)]*\) ", captured), captured
+    try:
+        here = subprocess.run(["gcc", "--version"], capture_output=True, text=True,
+                              timeout=30).stdout.splitlines()[0]
+    except (OSError, IndexError):
+        return
+    if here != captured:
+        return
+    out = subprocess.run(["gcc", "-Q", "--help=common"], capture_output=True, text=True,
+                         timeout=30).stdout
+    lines = [ln.split() for ln in out.splitlines()
+             if ln.split()[:1] and ln.split()[0].startswith("-fstack-protector")]
+    assert {ln[0] for ln in lines} >= {"-fstack-protector", "-fstack-protector-strong",
+                                       "-fstack-protector-all"}
+    assert all(ln[-1] == "[disabled]" for ln in lines), lines
+
+
 def test_tls_canary_low_byte_zero():
     assert "-fstack-protector-strong" in doc("tls")["variants"]["default"]["gcc_argv"]
     assert snap("tls", "both-threads").address("canary-low-byte") == 0
