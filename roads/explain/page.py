@@ -179,6 +179,14 @@ def _libraries(sel: ExplainSelection, read_elf) -> list[LibrarySelection]:
     return out
 
 
+def _unlinked_program(sel: Selection) -> str | None:
+    """The path of the program ``sel``'s process runs when its file was unlinked since
+    it started (recompiled meanwhile, say: the path names another file now, or none),
+    as the regions mapping it record (``program_path``); None while it is in place."""
+    program = program_path(sel.snapshot.exe, sel.regions)
+    return program if program != sel.snapshot.exe else None
+
+
 def _stop_title(sel: Selection) -> str:
     who = f"pid {sel.snapshot.pid}"
     if sel.role and len(sel.run_record.processes) > 1:
@@ -198,8 +206,13 @@ def render_page(session: Session, *, read_elf=None) -> str:
     command_line = shlex.join(session.command)
     body.append(f"<h1>The memory of <code>{html.escape(command_line)}</code></h1>")
     stops = " → ".join(html.escape(_stop_title(s)) for s in sels)
-    facts = [("Command", f"<code>{html.escape(cap.title or '')}</code>"),
-             ("Stops", stops),
+    first = next((s for s in sels if s.exe_matches_elf), sels[0])
+    facts = [("Command", f"<code>{html.escape(cap.title or '')}</code>")]
+    unlinked = _unlinked_program(first)
+    if unlinked:
+        facts.append(("Program", f"<code>{html.escape(unlinked)}</code>: its file was deleted "
+                                 "or replaced since the process started"))
+    facts += [("Stops", stops),
              ("How it ended", html.escape(session.ending)),
              ("ASLR", "off (personality ADDR_NO_RANDOMIZE), as on the site" if run.aslr_disabled
               else "on: addresses change from run to run")]
@@ -231,7 +244,6 @@ def render_page(session: Session, *, read_elf=None) -> str:
                         f"{html.escape(returned.words())}.</p>")
         body.append(_figure(lambda sel=sel: diagram_html(sel), "No diagram"))
 
-    first = next((s for s in sels if s.exe_matches_elf), sels[0])
     body.append('<h2 id="elf">ELF → memory</h2>')
     body.append(f"<p>How the program's file became regions, at stop {html.escape(_stop_title(first))}.</p>")
     body.append(_figure(lambda: elf_html(first), "No ELF figure for the executable"))

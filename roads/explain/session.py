@@ -16,6 +16,8 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Callable
 
+import msgspec
+
 from .. import command, document
 from ..errors import CaptureError, ProcessGone, RoadsError, SampleError
 from ..capture.build import written_back
@@ -28,6 +30,7 @@ from ..capture.toolchain import provenance
 from ..constants import ADDR_NO_RANDOMIZE
 from ..errors import ExplainError
 from ..escapes import escape_bytes
+from ..figures.filenames import program_path
 from .command import not_runnable, user_program
 from .record import NO_BUILD_DIR, VARIANT, Returned, Session, UnreadStop, session_from_json
 from .trace import (MADE_WITH, MAX_OUTPUT, Hit, Outcome, Tracer, memory_refused, parse_stop,
@@ -464,14 +467,20 @@ def explain_pid(pid: int, progress: Callable[[str], None] = lambda s: None, *,
             raise
         raise ExplainError(f"process {pid}: {exc.message}") from None
     exe = exe_path[0]
-    # A program deleted since it started is still there to read through /proc.
-    path = exe if exe and os.path.exists(exe) and not exe.endswith(" (deleted)") else f"/proc/{pid}/exe"
+    # Its file's path, less the " (deleted)" the kernel appends to /proc/PID/exe once
+    # the file is unlinked (a program recompiled while the old one runs), as the
+    # regions the capture recorded say (Region.unlinked); a file named so keeps it.
+    regions = msgspec.convert(checkpoints[0]["regions"], list[document.Region])
+    program = program_path(exe, regions) if exe else ""
+    # A program deleted or replaced since it started is still there to read through
+    # /proc, and only there: its path names another file now, or none.
+    path = exe if exe and program == exe and os.path.exists(exe) else f"/proc/{pid}/exe"
     # Bytes that are not UTF-8 written \xNN, as a program's arguments are.
     try:
-        shown = [escape_bytes(arg) for arg in proc.cmdline(pid)] or [escape_bytes(exe)]
+        shown = [escape_bytes(arg) for arg in proc.cmdline(pid)] or [escape_bytes(program)]
     except RoadsError:
-        shown = [escape_bytes(exe)]
-    name = sample_name(exe or str(pid))
+        shown = [escape_bytes(program)]
+    name = sample_name(program or str(pid))
     run = {"pid": pid, "exit_code": None, "signal": None,
            "status": "still running (read and let go)",
            "processes": [{"pid": pid, "ppid": 0, "exit_code": None, "signal": None}],
