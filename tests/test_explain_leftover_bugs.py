@@ -4,12 +4,17 @@ run that went wrong before its fix.
 A program recompiled while an old copy of it runs (/proc/PID/exe and maps say
 "/path/prog (deleted)") was named "prog-deleted" by ``--pid``: in the page's captions,
 titles, ids and its default file name; and the page did not say that the file was gone.
+
+A stop signal that no process sent (a POSIX timer's, SI_TIMER; the terminal's Ctrl-Z,
+SI_KERNEL) was "stopped by SIGSTOP", its sender unnamed, where one a process sent names
+that process.
 """
 
 from __future__ import annotations
 
 import contextlib
 import html
+import json
 import os
 import re
 import signal
@@ -76,3 +81,103 @@ def _facts(page: str) -> dict[str, str]:
     """The facts at the head of a page, as text, by their names."""
     return {name: html.unescape(re.sub(r"<[^>]+>", "", value)) for name, value in
             re.findall(r"<dt>(.*?)</dt><dd>(.*?)</dd>", page)}
+
+
+def _stopped(folder: Path) -> list[dict]:
+    """The stop signals the session saved as ``p.json`` in ``folder`` records."""
+    return json.loads((folder / "p.json").read_text())["stopped"]
+
+
+def _run(root: Path, *args: str) -> None:
+    assert explain(root, "--no-sandbox", "--at", "main", "--at", "exit", "--out", "p.html",
+                   "--save", "p.json", *args) == 0
+
+
+# Stops itself with a POSIX timer's SIGSTOP (si_code SI_TIMER), then says it went on.
+TIMER_STOP = r"""
+#include <signal.h>
+#include <stdio.h>
+#include <time.h>
+#include <unistd.h>
+int main(void) {
+    struct sigevent ev = {.sigev_notify = SIGEV_SIGNAL, .sigev_signo = SIGSTOP};
+    timer_t t;
+    if (timer_create(CLOCK_MONOTONIC, &ev, &t) != 0) return 1;
+    struct itimerspec when = {.it_value = {.tv_nsec = 50 * 1000 * 1000}};
+    timer_settime(t, 0, &when, NULL);
+    usleep(300 * 1000);
+    puts("done");
+    return 0;
+}
+"""
+
+# A terminal of its own (a pseudo-terminal): a session on it, whose foreground job is a
+# process of the run, and a Ctrl-Z typed there, which the kernel's terminal turns into
+# SIGTSTP to that job (si_code SI_KERNEL). The job's group has a parent in the session,
+# in another group: not orphaned, so SIGTSTP stops it. Continued, the job ends.
+TERMINAL_STOP = r"""
+#define _XOPEN_SOURCE 600
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/wait.h>
+#include <termios.h>
+#include <unistd.h>
+static volatile sig_atomic_t continued;
+static void on_cont(int sig) { (void)sig; continued = 1; }
+int main(void) {
+    int master = posix_openpt(O_RDWR | O_NOCTTY), ready[2];
+    if (master < 0 || grantpt(master) || unlockpt(master) || pipe(ready)) return 1;
+    const char *name = ptsname(master);
+    pid_t leader = fork();
+    if (leader == 0) {
+        setsid();
+        int tty = open(name, O_RDWR);  /* the session's controlling terminal */
+        if (tty < 0) _exit(2);
+        pid_t job = fork();
+        if (job == 0) {
+            signal(SIGCONT, on_cont);
+            setpgid(0, 0);
+            while (tcgetpgrp(tty) != getpid()) usleep(1000);
+            if (write(ready[1], "j", 1) != 1) _exit(3);
+            for (int i = 0; i < 500 && !continued; i++) usleep(10 * 1000);
+            printf("job continued=%d\n", continued);
+            _exit(0);
+        }
+        setpgid(job, job);
+        signal(SIGTTOU, SIG_IGN);
+        if (tcsetpgrp(tty, job) != 0) _exit(4);
+        int status;
+        waitpid(job, &status, 0);
+        _exit(0);
+    }
+    char c;
+    if (read(ready[0], &c, 1) != 1) return 5;
+    if (write(master, "\x1a", 1) != 1) return 6;  /* Ctrl-Z */
+    int status;
+    waitpid(leader, &status, 0);
+    return 0;
+}
+"""
+
+
+@pytest.mark.parametrize("source, follow, signame, code, sender", [
+    (TIMER_STOP, False, "SIGSTOP", -2, "a timer of the program (timer_create)"),
+    (TERMINAL_STOP, True, "SIGTSTP", 0x80, "the kernel, for its terminal's job control"),
+], ids=["timer", "terminal"])
+def test_a_stop_signal_no_process_sent_names_its_sender(
+        root, gcc, tmp_path, capsys, monkeypatch, no_leftovers, source, follow, signame, code,
+        sender):
+    """The sender of a stop signal is named from its si_code (asm-generic/siginfo.h) as a
+    process sender is (process P stopped itself, was stopped from process S): SI_TIMER,
+    a POSIX timer of the program's own; SI_KERNEL, the kernel, here the terminal's."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "stops.c").write_text(source)
+    _run(root, *(["--follow-fork"] if follow else []), "--", "./stops.c")
+    err = capsys.readouterr().err
+    [stopped] = _stopped(tmp_path)
+    assert (stopped["signal"], stopped["sender"], stopped["code"]) == (signame, None, code)
+    said = f"process {stopped['pid']} was stopped by {signame}, sent by {sender}; "
+    assert said in err
+    assert _facts((tmp_path / "p.html").read_text())["Stopped by a signal"].startswith(said)

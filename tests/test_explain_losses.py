@@ -240,7 +240,7 @@ def test_a_program_that_stops_itself_is_stopped_then_continued(root, gcc, tmp_pa
     assert int(out.split("stopped_ms=")[1]) >= CONTINUE_AFTER * 1000 * 0.9, out
     pid = saved["capture"]["variants"]["default"]["runs"][0]["pid"]
     assert saved["stopped"] == [{"pid": pid, "signal": "SIGSTOP", "sender": pid, "by_us": True,
-                                 "after": CONTINUE_AFTER}]
+                                 "after": CONTINUE_AFTER, "code": -6}]  # SI_TKILL: raise
     said = (f"process {pid} stopped itself with SIGSTOP; nothing of the run continued it "
             f"within {CONTINUE_AFTER:g} s, so roads explain did, with SIGCONT")
     assert said in err
@@ -311,4 +311,5 @@ def test_a_timers_stop_signal_names_no_sender(root, gcc, tmp_path, capsys, monke
     err = capsys.readouterr().err
     [stopped] = _saved(tmp_path / "p.json")["stopped"]
     assert stopped["signal"] == "SIGSTOP" and stopped["sender"] is None and stopped["by_us"]
-    assert "stopped by SIGSTOP;" in err and "from process" not in err
+    assert "stopped by SIGSTOP, sent by a timer of the program" in err
+    assert "from process" not in err

@@ -12,6 +12,8 @@ from __future__ import annotations
 import ctypes
 import os
 
+from .siginfo import SIGINFO_SIZE, SigInfo, parse_siginfo
+
 PTRACE_TRACEME = 0
 PTRACE_PEEKDATA = 2
 PTRACE_POKEDATA = 5
@@ -47,10 +49,6 @@ PTRACE_EVENT_STOP = 128
 PTRACE_SYSCALL_INFO_EXIT = 2
 SYSCALL_INFO_SIZE = 88  # sizeof(struct ptrace_syscall_info): the largest of its unions
 
-# siginfo_t (asm-generic/siginfo.h): si_code is the int after si_signo and si_errno; a
-# trap raised by the processor (int3 on x86) says SI_KERNEL, raise() and kill() do not.
-SIGINFO_SIZE = 128
-SI_KERNEL = 0x80
 
 WALL = 0x40000000  # __WALL: wait for threads and children alike
 ADDR_NO_RANDOMIZE = 0x0040000
@@ -138,39 +136,18 @@ def event_msg(pid: int) -> int:
     return value.value
 
 
+def signal_info(pid: int) -> SigInfo:
+    """Who sent the signal ``pid`` is held in a signal-delivery-stop for: its siginfo's
+    si_code, and si_pid where a process sent it. OSError EINVAL: ``pid`` is held in a
+    group-stop, not at a signal's delivery (ptrace(2), "Group-stop")."""
+    info = (ctypes.c_ubyte * SIGINFO_SIZE)()
+    call(PTRACE_GETSIGINFO, pid, 0, ctypes.cast(info, ctypes.c_void_p))
+    return parse_siginfo(bytes(info))
+
+
 def signal_code(pid: int) -> int:
     """``si_code`` of the signal ``pid`` is held in a signal-delivery-stop for."""
-    info = (ctypes.c_ubyte * SIGINFO_SIZE)()
-    call(PTRACE_GETSIGINFO, pid, 0, ctypes.cast(info, ctypes.c_void_p))
-    return int.from_bytes(bytes(info[8:12]), "little", signed=True)
-
-
-def signal_sender(pid: int) -> int | None:
-    """The process that sent the signal ``pid`` is held in a signal-delivery-stop for
-    (``sender_of`` its siginfo). OSError EINVAL: ``pid`` is held in a group-stop, not at
-    a signal's delivery (ptrace(2), "Group-stop")."""
-    info = (ctypes.c_ubyte * SIGINFO_SIZE)()
-    call(PTRACE_GETSIGINFO, pid, 0, ctypes.cast(info, ctypes.c_void_p))
-    return sender_of(bytes(info))
-
-
-# The si_code values whose siginfo names the sending process in si_pid (the kernel's
-# include/uapi/asm-generic/siginfo.h): kill, sigqueue, a message queue's notice, tkill
-# and tgkill. The others below 1 carry something else there (SI_TIMER a timer's id,
-# SI_SIGIO and SI_ASYNCIO other data); those above 0 are the kernel's own (a fault, a
-# child's end, SI_KERNEL).
-SI_USER, SI_QUEUE, SI_MESGQ, SI_TKILL = 0, -1, -3, -6
-SENT_BY_A_PROCESS = frozenset({SI_USER, SI_QUEUE, SI_MESGQ, SI_TKILL})
-
-
-def sender_of(siginfo: bytes) -> int | None:
-    """The sending process's id in a siginfo (``si_pid``), or None where its si_code
-    says no process sent it."""
-    code = int.from_bytes(siginfo[8:12], "little", signed=True)
-    # si_pid opens the union after si_signo, si_errno, si_code and 4 bytes of padding.
-    if code not in SENT_BY_A_PROCESS:
-        return None
-    return int.from_bytes(siginfo[16:20], "little", signed=True)
+    return signal_info(pid).si_code
 
 
 def syscall_op(pid: int) -> int:

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from .. import document
 from ..errors import ExplainError
+from .siginfo import sent_by
 
 VARIANT = "default"
 # No sample's build folder to write "/build": paths stay as the machine names them, the
@@ -78,21 +79,30 @@ class SelfStop:
 
     pid: int
     signal: str  # its name: SIGSTOP
-    sender: int | None  # the process that sent it (None: the kernel)
+    sender: int | None  # the process that sent it (None: no process did; ``code`` says what)
     by_us: bool  # whether roads explain sent the SIGCONT
     after: float  # how long roads explain waits for another process to send it
+    code: int | None = None  # its si_code (siginfo.h); None: a session saved before it was kept
 
     def words(self) -> str:
-        if self.sender == self.pid:
-            stopped = f"process {self.pid} stopped itself with {self.signal}"
-        elif self.sender is not None:
-            stopped = f"process {self.pid} was stopped by {self.signal} from process {self.sender}"
-        else:
-            stopped = f"process {self.pid} was stopped by {self.signal}"
+        stopped = stop_words(self.pid, self.signal, self.sender, self.code)
         if not self.by_us:
             return f"{stopped}; another process of the run continued it (SIGCONT)"
         return (f"{stopped}; nothing of the run continued it within {self.after:g} s, so "
                 "roads explain did, with SIGCONT, as a shell's fg would")
+
+
+def stop_words(pid: int, signal: str, sender: int | None, code: int | None) -> str:
+    """How process ``pid`` was stopped by ``signal``, its sender named: itself, another
+    process, or, where no process sent it, what its si_code ``code`` says did (a timer,
+    the kernel: ``siginfo.sent_by``)."""
+    if sender == pid:
+        return f"process {pid} stopped itself with {signal}"
+    if sender is not None:
+        return f"process {pid} was stopped by {signal} from process {sender}"
+    if code is None:
+        return f"process {pid} was stopped by {signal}"
+    return f"process {pid} was stopped by {signal}, sent by {sent_by(code, signal)}"
 
 
 @dataclass(frozen=True)
@@ -146,7 +156,8 @@ def session_json(session: Session) -> dict:
                             for label, r in session.returned.items()}
     if session.stopped:
         data["stopped"] = [{"pid": t.pid, "signal": t.signal, "sender": t.sender,
-                            "by_us": t.by_us, "after": t.after} for t in session.stopped]
+                            "by_us": t.by_us, "after": t.after, "code": t.code}
+                           for t in session.stopped]
     return data
 
 
@@ -162,7 +173,8 @@ def session_from_json(data: dict) -> Session:
                         for label, r in data.get("returned", {}).items()},
                        [SelfStop(int(t["pid"]), str(t["signal"]),
                                  None if t["sender"] is None else int(t["sender"]),
-                                 bool(t["by_us"]), float(t["after"]))
+                                 bool(t["by_us"]), float(t["after"]),
+                                 None if t.get("code") is None else int(t["code"]))
                         for t in data.get("stopped", [])])
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise ExplainError(f"not a document roads explain saved: {exc}") from None

@@ -51,7 +51,8 @@ from typing import Callable, Sequence
 
 from ..errors import ExplainError, RoadsError
 from . import ptrace as pt
-from .record import RESTART, Returned, SelfStop, signed
+from .record import RESTART, Returned, SelfStop, signed, stop_words
+from .siginfo import SI_KERNEL, SigInfo
 from ..capture.elf import read_bytes
 from ..capture.proc import MapsEntry, Proc, Status, auxv_dict
 from .symbols import Function, bound, first_load, functions, has_symtab, old_versions
@@ -463,9 +464,9 @@ class Tracer:
         self._timed_out = threading.Event()
         self._deadline_at = 0.0  # time.monotonic() at the run's deadline (_run)
         self._delay_sent: set[str] = set()
-        # Stop signals (``_group_stop``): tgid -> the signal delivered and its sender;
+        # Stop signals (``_group_stop``): tgid -> the signal delivered and who sent it;
         # the threads held in the group-stop it made (tid -> tgid), and since when.
-        self.stopping: dict[int, tuple[int, int | None]] = {}
+        self.stopping: dict[int, tuple[int, SigInfo]] = {}
         self.held: dict[int, int] = {}
         self.held_since: dict[int, float] = {}
         self.syscalls = any(s.kind == "syscall" for s in stops)
@@ -703,7 +704,7 @@ class Tracer:
         since: another thread's last hit removed it while this one had executed it
         already, its trap not yet reported. The kernel marks a trap of the processor's
         own (SI_KERNEL); a SIGTRAP the program sends itself (raise, kill) is its own."""
-        return addr in self.removed.get(tgid, ()) and pt.signal_code(tid) == pt.SI_KERNEL
+        return addr in self.removed.get(tgid, ()) and pt.signal_code(tid) == SI_KERNEL
 
     def _at_exec(self, pid: int) -> None:
         """The program has just been loaded: a breakpoint at its entry point, where its
@@ -1079,7 +1080,7 @@ class Tracer:
         program's is delivered, and the group-stop it makes held (``_group_stop``)."""
         if sig in STOP_SIGNALS:
             try:
-                sender = pt.signal_sender(tid)
+                info = pt.signal_info(tid)
             except ProcessLookupError:
                 raise
             except OSError as exc:
@@ -1087,13 +1088,13 @@ class Tracer:
                     raise
                 self._group_stop(tid, tgid)  # no signal to deliver: the stop it made
                 return
-            if sig == signal.SIGSTOP and sender == os.getpid():
+            if sig == signal.SIGSTOP and info.si_pid == os.getpid():
                 # A delay's (``_delay``), never the program's: taken, not delivered.
                 for spec in self._delays_waiting(tgid):
                     self._hit(tid, spec, ())
                 self._resume(tid)
                 return
-            self.stopping[tgid] = (sig, sender)
+            self.stopping[tgid] = (sig, info)
         if sig and tid in self.restarting:
             # Its handler, if it has one, decides whether the system call cut short at a
             # breakpoint runs again: given by a single step, the signal stops the thread
@@ -1133,10 +1134,10 @@ class Tracer:
         self.held[tid] = tgid
         if tgid not in self.held_since:
             self.held_since[tgid] = time.monotonic()
-            name = signal.Signals(self.stopping[tgid][0]).name
-            self.progress(f"process {tgid} was stopped by {name}: held stopped, as job control "
-                          f"keeps it, until a process of the run continues it, {CONTINUE_AFTER:g} "
-                          "s at most")
+            sig, info = self.stopping[tgid]
+            stopped = stop_words(tgid, signal.Signals(sig).name, info.si_pid, info.si_code)
+            self.progress(f"{stopped}: held stopped, as job control keeps it, until a process "
+                          f"of the run continues it, {CONTINUE_AFTER:g} s at most")
 
     def _tend_held(self) -> bool:
         """Continue each process held in a group-stop that a process of the run has sent
@@ -1159,9 +1160,10 @@ class Tracer:
                 continue
             if not by_others:
                 self.signals.kill(tgid, signal.SIGCONT)
-            sig, sender = self.stopping.pop(tgid)
+            sig, info = self.stopping.pop(tgid)
             del self.held_since[tgid]
-            told = SelfStop(tgid, signal.Signals(sig).name, sender, not by_others, CONTINUE_AFTER)
+            told = SelfStop(tgid, signal.Signals(sig).name, info.si_pid, not by_others,
+                            CONTINUE_AFTER, info.si_code)
             self.outcome.stopped.append(told)
             self.progress(told.words())
             for t in tids:
@@ -1203,7 +1205,7 @@ class Tracer:
         if event == 0 and sig == signal.SIGTRAP:
             regs = pt.get_regs(tid)
             addr = regs.rip - 1
-            if addr in self.breakpoints and pt.signal_code(tid) == pt.SI_KERNEL:
+            if addr in self.breakpoints and pt.signal_code(tid) == SI_KERNEL:
                 regs.rip = addr
                 pt.set_regs(tid, regs)
                 sig = 0
@@ -1357,7 +1359,7 @@ class Tracer:
         since. An int3 (the call run again onto the breakpoint) and a SIGTRAP the
         program sent are not: they are handled as any SIGTRAP."""
         code = pt.signal_code(tid)
-        if code <= 0 or code == pt.SI_KERNEL:
+        if code <= 0 or code == SI_KERNEL:
             return False
         regs = pt.get_regs(tid)
         cut = self.restarting.pop(tid, None)
