@@ -5,6 +5,9 @@ A program recompiled while an old copy of it runs (/proc/PID/exe and maps say
 "/path/prog (deleted)") was named "prog-deleted" by ``--pid``: in the page's captions,
 titles, ids and its default file name; and the page did not say that the file was gone.
 
+A process held stopped by a stop signal (``Tracer._tend_held``) and killed meanwhile was
+told of only in a progress line: the page said nothing of its stop, nor of its end.
+
 A stop signal that no process sent (a POSIX timer's, SI_TIMER; the terminal's Ctrl-Z,
 SI_KERNEL) was "stopped by SIGSTOP", its sender unnamed, where one a process sent names
 that process.
@@ -91,6 +94,106 @@ def _stopped(folder: Path) -> list[dict]:
 def _run(root: Path, *args: str) -> None:
     assert explain(root, "--no-sandbox", "--at", "main", "--at", "exit", "--out", "p.html",
                    "--save", "p.json", *args) == 0
+
+
+# Followed, the child stops itself; its parent, told of the stop, kills it (SIGKILL) a
+# moment later, once roads explain has heard of the stop too and holds it.
+CHILD_KILLED = r"""
+#include <signal.h>
+#include <stdio.h>
+#include <sys/wait.h>
+#include <unistd.h>
+int main(void) {
+    pid_t child = fork();
+    if (child == 0) {
+        raise(SIGSTOP);
+        puts("child continued");
+        return 0;
+    }
+    int status;
+    waitpid(child, &status, WUNTRACED);
+    usleep(500 * 1000);
+    kill(child, SIGKILL);
+    waitpid(child, &status, 0);
+    printf("child killed by %d\n", WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+    return 0;
+}
+"""
+
+# The program stops itself; a child it made, which runs free (not followed), kills it.
+KILLED_FROM_OUTSIDE = r"""
+#include <signal.h>
+#include <stdio.h>
+#include <unistd.h>
+int main(void) {
+    if (fork() == 0) {
+        usleep(500 * 1000);
+        kill(getppid(), SIGKILL);
+        _exit(0);
+    }
+    raise(SIGSTOP);
+    puts("continued");
+    return 0;
+}
+"""
+
+
+# Followed, the child stops itself, and nothing continues it before the deadline, which
+# comes before roads explain would (CONTINUE_AFTER, made longer for the tests); the
+# parent, told of the stop, has exited by then. (Exiting at once, it could end before
+# roads explain had seen its child's first stop, and the run with it: found and left.)
+CHILD_LEFT_STOPPED = r"""
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+int main(void) {
+    pid_t child = fork();
+    if (child == 0) {
+        raise(SIGSTOP);
+        return 0;
+    }
+    int status;
+    waitpid(child, &status, WUNTRACED);
+    return 0;
+}
+"""
+
+DEADLINE, HELD = 2.0, 30.0  # seconds: the deadline, and CONTINUE_AFTER, longer
+
+
+@pytest.mark.parametrize("source, args, ended", [
+    (CHILD_KILLED, ["--follow-fork"], "killed by SIGKILL"),
+    (KILLED_FROM_OUTSIDE, [], "killed by SIGKILL"),
+    (CHILD_LEFT_STOPPED, ["--follow-fork", "--deadline", f"{DEADLINE:g}"],
+     "killed by roads explain at the deadline (--deadline)"),
+], ids=["child-by-its-parent", "program-from-outside", "by-the-deadline"])
+def test_a_process_killed_while_held_stopped_is_told_on_the_page(
+        root, gcc, tmp_path, capsys, monkeypatch, no_leftovers, source, args, ended):
+    """Killed while roads explain holds it stopped (within CONTINUE_AFTER), a process's
+    stop and its end, with the signal, are on the page as a stop that was continued is,
+    in the session saved and in the messages; its end in the words the page says the
+    program's own end in ("killed by SIGKILL"), or, killed at the deadline, as such."""
+    # Run here (--no-sandbox), the tracer reads it at the stop: a kill that comes late on
+    # a busy machine still comes while the process is held.
+    monkeypatch.setattr("roads.explain.trace.CONTINUE_AFTER", HELD)
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "held.c").write_text(source)
+    _run(root, *args, "--", "./held.c")
+    err = capsys.readouterr().err
+    saved = json.loads((tmp_path / "p.json").read_text())
+    run = saved["capture"]["variants"]["default"]["runs"][0]
+    [stopped] = saved.get("stopped") or pytest.fail(f"no stop signal recorded:\n{err}")
+    pid = stopped["pid"]
+    # The stop really was a kill while held: it ended by SIGKILL, no continuing it.
+    [end] = [p for p in run["processes"] if p["pid"] == pid]
+    assert end["signal"] == signal.SIGKILL, run["processes"]
+    assert "continued\n" not in run["stdout"], run["stdout"]
+    assert stopped["ended"] == ended and stopped["by_us"] is False
+    said = (f"process {pid} stopped itself with SIGSTOP; it was {ended} while held stopped, "
+            "before anything continued it")
+    assert said in err
+    facts = _facts((tmp_path / "p.html").read_text())
+    assert facts["Stopped by a signal"] == said
 
 
 # Stops itself with a POSIX timer's SIGSTOP (si_code SI_TIMER), then says it went on.

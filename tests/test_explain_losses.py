@@ -240,7 +240,7 @@ def test_a_program_that_stops_itself_is_stopped_then_continued(root, gcc, tmp_pa
     assert int(out.split("stopped_ms=")[1]) >= CONTINUE_AFTER * 1000 * 0.9, out
     pid = saved["capture"]["variants"]["default"]["runs"][0]["pid"]
     assert saved["stopped"] == [{"pid": pid, "signal": "SIGSTOP", "sender": pid, "by_us": True,
-                                 "after": CONTINUE_AFTER, "code": -6}]  # SI_TKILL: raise
+                                 "after": CONTINUE_AFTER, "code": -6, "ended": ""}]  # SI_TKILL: raise
     said = (f"process {pid} stopped itself with SIGSTOP; nothing of the run continued it "
             f"within {CONTINUE_AFTER:g} s, so roads explain did, with SIGCONT")
     assert said in err

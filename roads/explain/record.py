@@ -75,7 +75,8 @@ def signed(register: int) -> int:
 class SelfStop:
     """A process of the run stopped by a stop signal (SIGSTOP, SIGTSTP, ...), held
     stopped as job control keeps it, and then continued: by a process of the run
-    (SIGCONT), or by roads explain once none had, ``after`` seconds later."""
+    (SIGCONT), or by roads explain once none had, ``after`` seconds later; or ended
+    while held (``ended``), killed."""
 
     pid: int
     signal: str  # its name: SIGSTOP
@@ -83,9 +84,14 @@ class SelfStop:
     by_us: bool  # whether roads explain sent the SIGCONT
     after: float  # how long roads explain waits for another process to send it
     code: int | None = None  # its si_code (siginfo.h); None: a session saved before it was kept
+    # How it ended while held, as a process's end is said ("killed by SIGKILL"); "" if
+    # it was continued.
+    ended: str = ""
 
     def words(self) -> str:
         stopped = stop_words(self.pid, self.signal, self.sender, self.code)
+        if self.ended:
+            return f"{stopped}; it was {self.ended} while held stopped, before anything continued it"
         if not self.by_us:
             return f"{stopped}; another process of the run continued it (SIGCONT)"
         return (f"{stopped}; nothing of the run continued it within {self.after:g} s, so "
@@ -156,8 +162,8 @@ def session_json(session: Session) -> dict:
                             for label, r in session.returned.items()}
     if session.stopped:
         data["stopped"] = [{"pid": t.pid, "signal": t.signal, "sender": t.sender,
-                            "by_us": t.by_us, "after": t.after, "code": t.code}
-                           for t in session.stopped]
+                            "by_us": t.by_us, "after": t.after, "code": t.code,
+                            "ended": t.ended} for t in session.stopped]
     return data
 
 
@@ -174,7 +180,8 @@ def session_from_json(data: dict) -> Session:
                        [SelfStop(int(t["pid"]), str(t["signal"]),
                                  None if t["sender"] is None else int(t["sender"]),
                                  bool(t["by_us"]), float(t["after"]),
-                                 None if t.get("code") is None else int(t["code"]))
+                                 None if t.get("code") is None else int(t["code"]),
+                                 str(t.get("ended", "")))
                         for t in data.get("stopped", [])])
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise ExplainError(f"not a document roads explain saved: {exc}") from None

@@ -54,6 +54,7 @@ from . import ptrace as pt
 from .record import RESTART, Returned, SelfStop, signed, stop_words
 from .siginfo import SI_KERNEL, SigInfo
 from ..capture.elf import read_bytes
+from ..capture.runner import describe_status
 from ..capture.proc import MapsEntry, Proc, Status, auxv_dict
 from .symbols import Function, bound, first_load, functions, has_symtab, old_versions
 
@@ -469,6 +470,8 @@ class Tracer:
         self.stopping: dict[int, tuple[int, SigInfo]] = {}
         self.held: dict[int, int] = {}
         self.held_since: dict[int, float] = {}
+        # tgid -> the wait status of a held thread of it that ended, killed while held.
+        self.held_ended: dict[int, int] = {}
         self.syscalls = any(s.kind == "syscall" for s in stops)
         self._children_before: set[int] = set()  # this process's children before the run
 
@@ -918,11 +921,16 @@ class Tracer:
                 self.outcome.ended_after_last_stop = True
                 self._kill_all()
                 return
+        # The last process of the run was killed while held stopped, with no exit stop
+        # seen first (which gives _wait a turn to tell it): told here.
+        self._tend_held()
 
     def _ended(self, tid: int, status: int, killed: bool = False) -> None:
         tgid = self.traced.pop(tid, tid)
         self._forget_step(tid)
-        self.held.pop(tid, None)  # killed while held stopped (_tend_held forgets its process)
+        held = self.held.pop(tid, None)
+        if held is not None:  # killed while held stopped: _tend_held tells it
+            self.held_ended.setdefault(held, status)
         self.exiting.discard(tid)
         if tid == tgid:
             self.exit_taken.discard(tgid)
@@ -1038,6 +1046,9 @@ class Tracer:
             # the stop is then read through the thread that exits last. Not when the
             # deadline killed it: that end is ours, not the program's exit.
             self.exiting.add(tid)
+            held = self.held.pop(tid, None)
+            if held is not None:  # killed while held stopped: its status, for _tend_held
+                self.held_ended.setdefault(held, pt.event_msg(tid))
             # A thread that called exit(2) ends alone, the others running on; any other
             # end (exit_group, a fatal signal, killed as its group exits) is the
             # process's, this thread held with the memory still mapped.
@@ -1147,9 +1158,14 @@ class Tracer:
         now = time.monotonic()
         for tgid, since in list(self.held_since.items()):
             tids = [t for t, g in self.held.items() if g == tgid]
-            if not tids:  # ended while stopped (SIGKILL wakes it): nothing to continue
+            if not tids:  # ended while stopped (SIGKILL wakes it): told, nothing to continue
                 del self.held_since[tgid]
-                self.stopping.pop(tgid, None)
+                sig, info = self.stopping.pop(tgid)
+                status = self.held_ended.pop(tgid, None)
+                ended = ("killed by roads explain at the deadline (--deadline)"
+                         if self._timed_out.is_set() else describe_status(status))
+                self._told(SelfStop(tgid, signal.Signals(sig).name, info.si_pid, False,
+                                    CONTINUE_AFTER, info.si_code, ended))
                 continue
             for spec in self._delays_waiting(tgid):
                 self._hit(tids[0], spec, ())
@@ -1162,14 +1178,17 @@ class Tracer:
                 self.signals.kill(tgid, signal.SIGCONT)
             sig, info = self.stopping.pop(tgid)
             del self.held_since[tgid]
-            told = SelfStop(tgid, signal.Signals(sig).name, info.si_pid, not by_others,
-                            CONTINUE_AFTER, info.si_code)
-            self.outcome.stopped.append(told)
-            self.progress(told.words())
+            self._told(SelfStop(tgid, signal.Signals(sig).name, info.si_pid, not by_others,
+                                CONTINUE_AFTER, info.si_code))
             for t in tids:
                 del self.held[t]
                 self._resume(t)  # SIGCONT is delivered next (its handler runs)
         return False
+
+    def _told(self, stop: SelfStop) -> None:
+        """How a process held stopped went on, or ended: on the page and said now."""
+        self.outcome.stopped.append(stop)
+        self.progress(stop.words())
 
     # A child that shares the memory of a traced process (vfork, posix_spawn's
     # clone(CLONE_VM | CLONE_VFORK)) holds the int3 bytes of its breakpoints: let go, it
