@@ -82,6 +82,18 @@ def tooltip_shows(page) -> None:
     page.evaluate("document.activeElement.blur()")
 
 
+def mark_the_article(page) -> None:
+    """Mark the page's article before a move, for ``new_article`` to tell when the next
+    page's has taken its place: the URL changes first, and until Material swaps the new
+    page in, a selector also matches the old page (both have figures)."""
+    page.evaluate("document.querySelector('article').dataset.roadsLeft = 'yes'")
+
+
+def new_article(page) -> None:
+    page.wait_for_function("document.querySelector('article') !== null"
+                           " && !document.querySelector('article[data-roads-left]')")
+
+
 def same_document(page) -> bool:
     return page.evaluate("window.roadsInstantMark") == "kept"
 
@@ -101,8 +113,10 @@ def test_the_figures_work_after_instant_page_changes(site, browser, viewport) ->
         page.evaluate("window.roadsInstantMark = 'kept'")
 
         # "Next" at the foot of the page: the virtual address space, swapped in.
+        mark_the_article(page)
         page.locator("a.md-footer__link--next").click()
         page.wait_for_url("**/" + LINKED)
+        new_article(page)
         page.wait_for_selector(".roads-zoom-open:not([hidden])")
         assert same_document(page), "the page was loaded again, not swapped in"
         if viewport is DESKTOP:  # hover is a desktop's; the linking tests cover the phone
@@ -114,6 +128,7 @@ def test_the_figures_work_after_instant_page_changes(site, browser, viewport) ->
         # link of the text): the page with the time-lapse.
         target = f'a[href$="{TIMELAPSE.removeprefix("all-roads-to-memory/")}"]'
         in_text = page.locator(f"article {target}")
+        mark_the_article(page)
         if viewport is DESKTOP:
             page.locator(f"nav.md-nav {target}").first.click()
         elif in_text.count():
@@ -121,6 +136,7 @@ def test_the_figures_work_after_instant_page_changes(site, browser, viewport) ->
         else:  # the text no longer links there: the drawer's link, clicked where it is
             page.locator(f"nav.md-nav {target}").first.dispatch_event("click")
         page.wait_for_url("**/" + TIMELAPSE)
+        new_article(page)
         page.wait_for_selector(".roads-timelapse--live")
         assert same_document(page)
         status = page.locator(".roads-timelapse-status").first
@@ -131,8 +147,10 @@ def test_the_figures_work_after_instant_page_changes(site, browser, viewport) ->
         zoom_opens_and_closes(page)
 
         # Back: the virtual address space again, its figures set up again.
+        mark_the_article(page)
         page.go_back()
         page.wait_for_url("**/" + LINKED)
+        new_article(page)
         page.wait_for_selector(".roads-zoom-open:not([hidden])")
         assert same_document(page)
         if viewport is DESKTOP:
