@@ -887,7 +887,9 @@ class Tracer:
             signal.sigtimedwait([signal.SIGCHLD], WAKE)
 
     def _loop(self) -> None:
-        while self.traced:
+        # Until no process is left, a new one whose first stop has not been seen yet
+        # (``fork_kind``) included: its parent may have ended before that stop came.
+        while self.traced or self.fork_kind:
             event = self._wait()
             if event is None:
                 if self._all_done() and self.outcome is not None:
