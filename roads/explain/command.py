@@ -15,6 +15,9 @@ from ..errors import printable
 from ..errors import ExplainError
 
 DEFAULT_DEADLINE = 30.0
+# The exit status of a page written without every stop asked for (one not reached, or
+# not read): the page is there, but a script must not take it for a whole one.
+INCOMPLETE = 3
 MAX_DEADLINE = 110.0  # seconds: a run's work, gcc included, within a couple of minutes
 
 
@@ -113,7 +116,7 @@ def cmd_explain(args) -> int:
     if args.open and not webbrowser.open(out.resolve().as_uri()):
         progress("found no browser to open the page with: open it yourself")
     print(out)
-    return 0 if session.whole else 3
+    return 0 if session.whole else INCOMPLETE
 
 
 def user_program(name: str) -> str | None:
