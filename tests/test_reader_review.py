@@ -1,0 +1,58 @@
+"""What a reader saw wrong in the published site, in a real browser, checked so that it
+stays fixed: each test fails on the site as it was before its fix.
+
+- A number in a figure's table (an address of the memory map, a frame, a page walk's
+  binary field) is never broken over lines: it reads as one number or not at all.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.browser import DESKTOP, PHONE, open_page
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+WIDTHS = {"390": PHONE, "1280": DESKTOP}
+
+# Pages with each kind of figure table: the memory map, the page view, the page walk, the
+# diff's pointer table.
+FIGURE_TABLES = {
+    "hello-world/": ".roads-map",
+    "all-roads-to-memory/dynamic-memory-allocation/": ".roads-map",
+    "all-roads-to-memory/mapping-procedure/": ".roads-pages, .roads-page-walk",
+    "all-roads-to-memory/files-and-accounting/": ".roads-pages",
+    "all-roads-to-memory/virtual-address-space/": ".roads-map, .roads-diff",
+}
+
+# Every <code> that is a cell's own content in the tables of ``figures``, with the number
+# of lines it is laid out on (one client rectangle per line).
+BROKEN_NUMBERS = r"""
+(figures) => {
+  const out = [];
+  for (const code of document.querySelectorAll(
+      [...figures.split(',')].map(f => f.trim() + ' table td > code').join(', '))) {
+    const lines = new Set([...code.getClientRects()].map(r => Math.round(r.top)));
+    out.push({text: code.textContent, lines: lines.size});
+  }
+  return out;
+}
+"""
+
+
+@pytest.mark.parametrize("width", sorted(WIDTHS))
+@pytest.mark.parametrize("path", sorted(FIGURE_TABLES))
+def test_numbers_in_figure_tables_are_never_broken(site, browser, path, width):
+    _, base = site
+    context, page, errors = open_page(browser, base + path, viewport=WIDTHS[width],
+                                      scheme="default")
+    try:
+        page.evaluate("document.querySelectorAll('details').forEach(d => d.open = true)")
+        cells = page.evaluate(BROKEN_NUMBERS, FIGURE_TABLES[path])
+        assert cells, f"no figure table on {path}"
+        broken = [c for c in cells if c["lines"] > 1]
+        assert not broken, f"{len(broken)} of {len(cells)} numbers broken over lines " \
+                           f"on {path} at {width} px: {broken[:8]}"
+        assert not errors, errors
+    finally:
+        context.close()
