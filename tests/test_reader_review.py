@@ -3,6 +3,8 @@ stays fixed: each test fails on the site as it was before its fix.
 
 - A number in a figure's table (an address of the memory map, a frame, a page walk's
   binary field) is never broken over lines: it reads as one number or not at all.
+- A run of pages that are not present reads as words ("14 pages, not present"), not
+  squeezed together by the spacing the page view gives its bit columns.
 """
 
 from __future__ import annotations
@@ -53,6 +55,33 @@ def test_numbers_in_figure_tables_are_never_broken(site, browser, path, width):
         broken = [c for c in cells if c["lines"] > 1]
         assert not broken, f"{len(broken)} of {len(cells)} numbers broken over lines " \
                            f"on {path} at {width} px: {broken[:8]}"
+        assert not errors, errors
+    finally:
+        context.close()
+
+
+@pytest.mark.parametrize("width", sorted(WIDTHS))
+def test_runs_of_absent_pages_read_as_words(site, browser, width):
+    _, base = site
+    context, page, errors = open_page(browser, base + "all-roads-to-memory/mapping-procedure/",
+                                      viewport=WIDTHS[width], scheme="default")
+    try:
+        # Each run's cell, measured as laid out and as its words would be with the page's
+        # ordinary spacing: the same width, to the pixel.
+        runs = page.evaluate(r"""() => [...document.querySelectorAll('.roads-pages td[colspan]')].map(td => {
+          const range = document.createRange();
+          range.selectNodeContents(td);
+          const probe = document.createElement('span');
+          probe.textContent = td.textContent;
+          probe.style.cssText = 'position:absolute; white-space:nowrap; word-spacing:normal; visibility:hidden';
+          td.appendChild(probe);
+          const normal = probe.getBoundingClientRect().width;
+          probe.remove();
+          return {text: td.textContent, width: range.getBoundingClientRect().width, normal};
+        })""")
+        assert runs, "no run of absent pages on the mapping page"
+        squeezed = [r for r in runs if abs(r["width"] - r["normal"]) > 1]
+        assert not squeezed, squeezed
         assert not errors, errors
     finally:
         context.close()
