@@ -5,6 +5,8 @@ stays fixed: each test fails on the site as it was before its fix.
   binary field) is never broken over lines: it reads as one number or not at all.
 - A run of pages that are not present reads as words ("14 pages, not present"), not
   squeezed together by the spacing the page view gives its bit columns.
+- An ELF figure in a narrow column (one of two side by side on a desktop) is laid out
+  for that column, not drawn at half size with labels of 5 px.
 """
 
 from __future__ import annotations
@@ -82,6 +84,55 @@ def test_runs_of_absent_pages_read_as_words(site, browser, width):
         assert runs, "no run of absent pages on the mapping page"
         squeezed = [r for r in runs if abs(r["width"] - r["normal"]) > 1]
         assert not squeezed, squeezed
+        assert not errors, errors
+    finally:
+        context.close()
+
+
+# The smallest text of each ELF figure as the reader sees it, in CSS pixels: the drawing's
+# labels (their font size times the drawing's scale on the screen) when the drawing
+# shows, else the HTML layout's.
+ELF_TEXT = r"""
+() => [...document.querySelectorAll('.roads-elf-figure')].map(figure => {
+  const svg = figure.querySelector(':scope > svg');
+  const narrow = figure.querySelector('.roads-elf-narrow');
+  const shows = e => e && getComputedStyle(e).display !== 'none' && e.getBoundingClientRect().width > 0;
+  let px = Infinity, how = 'nothing shows';
+  if (shows(svg)) {
+    how = 'drawing';
+    for (const t of svg.querySelectorAll('text')) {
+      const size = parseFloat(getComputedStyle(t).fontSize) * t.getScreenCTM().a;
+      px = Math.min(px, size);
+    }
+  } else if (shows(narrow)) {
+    how = 'html';
+    for (const e of narrow.querySelectorAll('*')) {
+      if (![...e.childNodes].some(n => n.nodeType === 3 && n.textContent.trim())) continue;
+      px = Math.min(px, parseFloat(getComputedStyle(e).fontSize));
+    }
+  }
+  return {id: figure.id, how, px: Math.round(px * 10) / 10, width: figure.getBoundingClientRect().width};
+})
+"""
+ELF_PAGES = ("hello-world/", "all-roads-to-memory/inside-the-c-library/",
+             "explore-your-own-program/")
+MIN_TEXT_PX = 9.0
+
+
+@pytest.mark.parametrize("width", sorted(WIDTHS))
+@pytest.mark.parametrize("path", ELF_PAGES)
+def test_elf_figures_are_legible_in_their_own_column(site, browser, path, width):
+    """An ELF figure in a narrow column (a phone, or one of two side by side on a desktop)
+    is laid out again in HTML instead of drawn at half size."""
+    _, base = site
+    context, page, errors = open_page(browser, base + path, viewport=WIDTHS[width],
+                                      scheme="default")
+    try:
+        figures = page.evaluate(ELF_TEXT)
+        assert figures, f"no ELF figure on {path}"
+        small = [f for f in figures if not f["px"] >= MIN_TEXT_PX]
+        assert not small, f"ELF figures with text under {MIN_TEXT_PX} px on {path} " \
+                          f"at {width} px: {small}"
         assert not errors, errors
     finally:
         context.close()
