@@ -7,6 +7,8 @@ stays fixed: each test fails on the site as it was before its fix.
   squeezed together by the spacing the page view gives its bit columns.
 - An ELF figure in a narrow column (one of two side by side on a desktop) is laid out
   for that column, not drawn at half size with labels of 5 px.
+- A compile command or a gdb transcript, which wrap instead of scrolling, runs no text
+  under Material's copy button.
 """
 
 from __future__ import annotations
@@ -133,6 +135,50 @@ def test_elf_figures_are_legible_in_their_own_column(site, browser, path, width)
         small = [f for f in figures if not f["px"] >= MIN_TEXT_PX]
         assert not small, f"ELF figures with text under {MIN_TEXT_PX} px on {path} " \
                           f"at {width} px: {small}"
+        assert not errors, errors
+    finally:
+        context.close()
+
+
+# The characters of each wrapping block's text that lie under its copy button.
+UNDER_THE_BUTTON = r"""
+() => [...document.querySelectorAll('article pre.roads-command, article .roads-gdb pre')].map(pre => {
+  const button = pre.querySelector('.md-code__button');
+  const code = pre.querySelector('code');
+  if (!button || !code || !button.getClientRects().length) return null;
+  const b = button.getBoundingClientRect();
+  const range = document.createRange();
+  const walker = document.createTreeWalker(code, NodeFilter.SHOW_TEXT);
+  let hidden = '';
+  for (let n = walker.nextNode(); n; n = walker.nextNode()) {
+    for (let i = 0; i < n.length; i++) {
+      if (!n.data[i].trim()) continue;
+      range.setStart(n, i);
+      range.setEnd(n, i + 1);
+      for (const r of range.getClientRects())
+        if (r.right > b.left && r.left < b.right && r.bottom > b.top && r.top < b.bottom)
+          hidden += n.data[i];
+    }
+  }
+  return {id: pre.id || pre.closest('[id]').id, hidden};
+}).filter(Boolean)
+"""
+WRAPPING_PAGES = ("all-roads-to-memory/dynamic-memory-allocation/",
+                  "all-roads-to-memory/inside-the-c-library/", "gdb-sessions/")
+
+
+@pytest.mark.parametrize("width", sorted(WIDTHS))
+@pytest.mark.parametrize("path", WRAPPING_PAGES)
+def test_no_text_under_the_copy_button_of_what_wraps(site, browser, path, width):
+    _, base = site
+    context, page, errors = open_page(browser, base + path, viewport=WIDTHS[width],
+                                      scheme="default")
+    try:
+        page.evaluate("document.querySelectorAll('details').forEach(d => d.open = true)")
+        blocks = page.evaluate(UNDER_THE_BUTTON)
+        assert blocks, f"no command or transcript with a copy button on {path}"
+        covered = [b for b in blocks if b["hidden"]]
+        assert not covered, f"text under the copy button on {path} at {width} px: {covered}"
         assert not errors, errors
     finally:
         context.close()
