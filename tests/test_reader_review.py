@@ -9,6 +9,7 @@ stays fixed: each test fails on the site as it was before its fix.
   for that column, not drawn at half size with labels of 5 px.
 - A compile command or a gdb transcript, which wrap instead of scrolling, runs no text
   under Material's copy button.
+- The keyboard's focus on the header's palette switch shows, in both palettes.
 """
 
 from __future__ import annotations
@@ -180,5 +181,29 @@ def test_no_text_under_the_copy_button_of_what_wraps(site, browser, path, width)
         covered = [b for b in blocks if b["hidden"]]
         assert not covered, f"text under the copy button on {path} at {width} px: {covered}"
         assert not errors, errors
+    finally:
+        context.close()
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_the_palette_switch_shows_the_keyboard_focus(site, browser, scheme):
+    _, base = site
+    # The reader's own palette, from the system, as a reader who never picked one has it.
+    context = browser.new_context(viewport=DESKTOP, color_scheme=scheme)
+    page = context.new_page()
+    try:
+        page.goto(base + "hello-world/")
+        page.wait_for_load_state("networkidle")
+        for _ in range(10):
+            page.keyboard.press("Tab")
+            if page.evaluate("document.activeElement.classList.contains('md-option')"):
+                break
+        else:
+            raise AssertionError("Tab never reached the palette switch")
+        shown = page.evaluate("""() => [...document.querySelectorAll('.md-header__option label')]
+            .filter(l => getComputedStyle(l).display !== 'none')
+            .map(l => ({title: l.title, outline: getComputedStyle(l).outlineStyle}))""")
+        assert len(shown) == 1, shown
+        assert shown[0]["outline"] != "none", f"no focus ring on the palette switch: {shown}"
     finally:
         context.close()
