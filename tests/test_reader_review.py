@@ -1,8 +1,10 @@
 """What a reader saw wrong in the published site, in a real browser, checked so that it
 stays fixed: each test fails on the site as it was before its fix.
 
-- A number in a figure's table (an address of the memory map, a frame, a page walk's
-  binary field) is never broken over lines: it reads as one number or not at all.
+- An address, a name or a path in a table (the memory map's addresses, a page walk's
+  binary fields, the ELF header's field names, the stack top's addresses) is never
+  broken over lines: it reads as one or not at all, and on a desktop every table still
+  fits the text column.
 - A run of pages that are not present reads as words ("14 pages, not present"), not
   squeezed together by the spacing the page view gives its bit columns.
 - An ELF figure in a narrow column (one of two side by side on a desktop) is laid out
@@ -22,44 +24,62 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 WIDTHS = {"390": PHONE, "1280": DESKTOP}
 
-# Pages with each kind of figure table: the memory map, the page view, the page walk, the
-# diff's pointer table.
-FIGURE_TABLES = {
-    "hello-world/": ".roads-map",
-    "all-roads-to-memory/dynamic-memory-allocation/": ".roads-map",
-    "all-roads-to-memory/mapping-procedure/": ".roads-pages, .roads-page-walk",
-    "all-roads-to-memory/files-and-accounting/": ".roads-pages",
-    "all-roads-to-memory/virtual-address-space/": ".roads-map, .roads-diff",
-}
+# Pages with tables holding code: the figures' (the memory map, the page view, the page
+# walk, the diff's pointer table) and the prose's (the ELF header, the stack top, the
+# probe printout, the heap's lists, the authoring guide's references).
+TABLE_PAGES = (
+    "hello-world/",
+    "all-roads-to-memory/processes/",
+    "all-roads-to-memory/mapping-procedure/",
+    "all-roads-to-memory/dynamic-memory-allocation/",
+    "all-roads-to-memory/inside-the-c-library/",
+    "all-roads-to-memory/files-and-accounting/",
+    "all-roads-to-memory/virtual-address-space/",
+    "about/authoring/",
+)
 
-# Every <code> that is a cell's own content in the tables of ``figures``, with the number
-# of lines it is laid out on (one client rectangle per line).
-BROKEN_NUMBERS = r"""
-(figures) => {
-  const out = [];
-  for (const code of document.querySelectorAll(
-      [...figures.split(',')].map(f => f.trim() + ' table td > code').join(', '))) {
-    const lines = new Set([...code.getClientRects()].map(r => Math.round(r.top)));
-    out.push({text: code.textContent, lines: lines.size});
-  }
-  return out;
+# Every <code> that is a cell's own content and one token (no space inside), with the
+# number of lines it is laid out on (its client rectangles' distinct tops); and each
+# table's overflow past the text column (what its scrolling box hides, or how far it
+# reaches past the column).
+TABLE_CODE = r"""
+() => {
+  const column = document.querySelector('.md-content__inner').getBoundingClientRect();
+  const tokens = [...document.querySelectorAll('article table td > code')]
+    .filter(code => code.textContent.trim() && !/\s/.test(code.textContent.trim()))
+    .map(code => ({text: code.textContent,
+                   lines: new Set([...code.getClientRects()].map(r => Math.round(r.top))).size}));
+  const tables = [...document.querySelectorAll('article table')].map(table => {
+    const box = table.closest('.md-typeset__scrollwrap') || table;
+    return {head: table.rows[0] ? table.rows[0].textContent.trim().replace(/\s+/g, ' ').slice(0, 40) : '',
+            over: Math.max(box.scrollWidth - box.clientWidth,
+                           table.getBoundingClientRect().right - column.right)};
+  });
+  return {tokens, tables};
 }
 """
 
 
 @pytest.mark.parametrize("width", sorted(WIDTHS))
-@pytest.mark.parametrize("path", sorted(FIGURE_TABLES))
-def test_numbers_in_figure_tables_are_never_broken(site, browser, path, width):
+@pytest.mark.parametrize("path", TABLE_PAGES)
+def test_no_address_or_name_in_a_table_is_broken(site, browser, path, width):
+    """An address, a field's name or a path in a table reads whole: it is never cut over
+    lines (a table that is wider than a phone scrolls in its own box); on a desktop every
+    table fits the text column."""
     _, base = site
     context, page, errors = open_page(browser, base + path, viewport=WIDTHS[width],
                                       scheme="default")
     try:
         page.evaluate("document.querySelectorAll('details').forEach(d => d.open = true)")
-        cells = page.evaluate(BROKEN_NUMBERS, FIGURE_TABLES[path])
-        assert cells, f"no figure table on {path}"
-        broken = [c for c in cells if c["lines"] > 1]
-        assert not broken, f"{len(broken)} of {len(cells)} numbers broken over lines " \
+        found = page.evaluate(TABLE_CODE)
+        tokens = found["tokens"]
+        assert tokens, f"no code in a table on {path}"
+        broken = [t for t in tokens if t["lines"] > 1]
+        assert not broken, f"{len(broken)} of {len(tokens)} tokens broken over lines " \
                            f"on {path} at {width} px: {broken[:8]}"
+        if width == "1280":
+            wide = [t for t in found["tables"] if t["over"] > 1]
+            assert not wide, f"tables wider than the column on {path}: {wide}"
         assert not errors, errors
     finally:
         context.close()
