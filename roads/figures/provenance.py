@@ -169,6 +169,14 @@ def _parts(p: Provenance, subject: str | None = None, aslr: str | None = None) -
     def plain(text: str) -> tuple[str, str]:
         return text, _html.escape(text)
 
+    def versioned(name: str, version: str, after: str = "") -> tuple[str, str]:
+        """A release kept on one line: a kernel's "6.18.44-fc-v1098" would otherwise
+        break at a hyphen on a phone."""
+        text = " ".join(filter(None, (name, version, after)))
+        tail = f" {_html.escape(after)}" if after else ""
+        return text, (f'{_html.escape(name)} <span class="roads-version">'
+                      f'{_html.escape(version)}</span>{tail}')
+
     where = f"{p.subject} {p.sample}"
     if len(p.variants) > 1 or p.variants != ("default",):
         where += f" ({' vs '.join(p.variants)})"
@@ -196,8 +204,8 @@ def _parts(p: Provenance, subject: str | None = None, aslr: str | None = None) -
         pages += f", {p.paging_levels}-level paging"
     return [
         plain(where),
-        plain(f"Linux {p.kernel} {p.arch}"),
-        plain(f"glibc {p.glibc}"),
+        versioned("Linux", p.kernel, p.arch),
+        versioned("glibc", p.glibc),
         (f"{compiler} {flags}".rstrip(), gcc_html),
         plain(aslr),
         plain(f"THP {p.thp}"),
