@@ -6,6 +6,7 @@ from __future__ import annotations
 import copy
 import importlib
 import json
+import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import cache
@@ -136,3 +137,20 @@ def render_words(page: Path, docs: dict[str, dict]) -> str:
                        **{name: (lambda *a, **k: "") for name in FIGURE_MACROS})
     body = page.read_text(encoding="utf-8").split("\n---\n", 1)[1]
     return " ".join(env.from_string(body).render().split())
+
+
+def gcc_option_states(captured: str) -> dict[str, str] | None:
+    """``gcc -Q --help=common`` of this machine's gcc, as {option: state}, when that gcc
+    is the one a capture records (``captured``: its ``gcc --version`` line); None when
+    there is no gcc here or it is another one, whose defaults say nothing of the capture's."""
+    try:
+        here = subprocess.run(["gcc", "--version"], capture_output=True, text=True,
+                              timeout=30).stdout.splitlines()[0]
+    except (OSError, IndexError):
+        return None
+    if here != captured:
+        return None
+    out = subprocess.run(["gcc", "-Q", "--help=common"], capture_output=True, text=True,
+                         timeout=30).stdout
+    return {f[0]: f[-1] for f in (line.split() for line in out.splitlines())
+            if len(f) >= 2 and f[0].startswith("-f")}

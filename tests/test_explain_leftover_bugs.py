@@ -28,6 +28,7 @@ from pathlib import Path
 import pytest
 
 from tests.test_explain import explain, root  # noqa: F401 - root is a fixture
+from tests.test_explain_losses import TIMER_STOP  # a POSIX timer's SIGSTOP
 from tests.test_explain_minors import _build, gcc  # noqa: F401 - gcc is a fixture
 
 pytestmark = [pytest.mark.gcc]
@@ -196,23 +197,6 @@ def test_a_process_killed_while_held_stopped_is_told_on_the_page(
     assert facts["Stopped by a signal"] == said
 
 
-# Stops itself with a POSIX timer's SIGSTOP (si_code SI_TIMER), then says it went on.
-TIMER_STOP = r"""
-#include <signal.h>
-#include <stdio.h>
-#include <time.h>
-#include <unistd.h>
-int main(void) {
-    struct sigevent ev = {.sigev_notify = SIGEV_SIGNAL, .sigev_signo = SIGSTOP};
-    timer_t t;
-    if (timer_create(CLOCK_MONOTONIC, &ev, &t) != 0) return 1;
-    struct itimerspec when = {.it_value = {.tv_nsec = 50 * 1000 * 1000}};
-    timer_settime(t, 0, &when, NULL);
-    usleep(300 * 1000);
-    puts("done");
-    return 0;
-}
-"""
 
 # A terminal of its own (a pseudo-terminal): a session on it, whose foreground job is a
 # process of the run, and a Ctrl-Z typed there, which the kernel's terminal turns into
