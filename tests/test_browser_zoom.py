@@ -3,7 +3,9 @@
 A figure wrapped in ``.roads-zoomable`` (macros/figures.py: ``zoomable``) shows whole at
 the column's width on a phone, with an "Open full screen" button that the keyboard
 reaches; the button opens a modal dialog with an accessible name holding the figure;
-dragging pans it, the wheel, a two-finger pinch and the + and - buttons zoom it;
+dragging pans it, the wheel, a two-finger pinch and the + and - buttons zoom it; it
+opens whole, or at the figure's own size where fitting the screen would shrink it (a
+memory map on a phone), and "Fit" shows it whole;
 Escape closes it, puts the figure back and gives the focus back to the button.
 Screenshots of the open dialog in both palettes go to tests/artifacts/zoom/.
 """
@@ -38,6 +40,62 @@ def open_figure(page, index: int = 0):
     wrapper.locator(".roads-zoom-open").click()
     page.wait_for_selector(DIALOG + "[open]")
     return wrapper
+
+
+def shows_whole(page) -> bool:
+    """Whether the figure in the dialog lies whole inside the stage (a pixel's slack)."""
+    return page.evaluate("""() => {
+      const st = document.querySelector('.roads-zoom-stage').getBoundingClientRect()
+      const f = document.querySelector('.roads-zoom-view svg').getBoundingClientRect()
+      return f.left >= st.left - 1 && f.right <= st.right + 1 &&
+             f.top >= st.top - 1 && f.bottom <= st.bottom + 1
+    }""")
+
+
+def smallest_label_px(page) -> float:
+    """The smallest on-screen font size of the dialog's figure's text, in CSS pixels."""
+    return page.evaluate("""() => Math.min(...[...document.querySelectorAll(
+        '.roads-zoom-view svg text')].map(t => {
+          const m = t.getScreenCTM()
+          return parseFloat(getComputedStyle(t).fontSize) * Math.hypot(m.a, m.b)
+        }))""")
+
+
+@pytest.mark.parametrize("scheme", ["default", "slate"])
+def test_a_memory_map_opens_legible_on_a_phone(site, browser, scheme):
+    """Fitted to a phone's screen, a memory map's labels are as small as in the page's
+    column (about 6 px): full screen opens it at its own size instead, its labels as
+    drawn, to pan; "Fit" shows it whole. On a desktop, where a tall map fitted to the
+    screen was smaller than in the page, it opens no smaller than the page shows it."""
+    _, base = site
+    for viewport in (PHONE, DESKTOP):
+        context, page, errors = open_page(browser, base + "all-roads-to-memory/virtual-address-space/",
+                                          viewport=viewport, scheme=scheme)
+        try:
+            wrapper = page.locator(FIGURE + ":has(svg.roads-vas)").first
+            inline = wrapper.locator("svg text").first.evaluate(
+                "t => parseFloat(getComputedStyle(t).fontSize) * Math.hypot("
+                "t.getScreenCTM().a, t.getScreenCTM().b)")
+            wrapper.scroll_into_view_if_needed()
+            wrapper.locator(".roads-zoom-open").click()
+            page.wait_for_selector(DIALOG + "[open]")
+            opened = smallest_label_px(page)
+            if viewport is PHONE:
+                assert inline < 8, f"the phone's column shows labels at {inline:.1f} px"
+                assert transform(page)[2] == pytest.approx(1)
+                assert opened >= 10, f"full screen shows labels at {opened:.1f} px"
+                ARTIFACTS.mkdir(parents=True, exist_ok=True)
+                page.screenshot(path=str(ARTIFACTS / f"map-open-390-{scheme}.png"))
+                page.locator(DIALOG + " .roads-zoom-fit").click()
+                assert transform(page)[2] < 1 and shows_whole(page)
+            else:  # never smaller than in the page, even where that is not whole
+                assert opened >= inline - 0.01, (opened, inline)
+                page.locator(DIALOG + " .roads-zoom-fit").click()
+                assert shows_whole(page)
+            page.keyboard.press("Escape")
+            assert not errors
+        finally:
+            context.close()
 
 
 def stage_centre(page) -> tuple[float, float]:
@@ -130,7 +188,11 @@ def test_drag_pans_wheel_and_buttons_zoom(site, browser, viewport, scheme):
         page.locator(DIALOG + " .roads-zoom-in").click()
         assert transform(page)[2] == pytest.approx(s2, rel=1e-6)
         page.locator(DIALOG + " .roads-zoom-fit").click()
-        assert transform(page) == pytest.approx((x0, y0, s0))
+        assert shows_whole(page)
+        if s0 <= 1:  # opened at the figure's own size, or fitted where that was no less
+            assert transform(page)[2] <= s0 + 1e-9
+        else:
+            assert transform(page) == pytest.approx((x0, y0, s0))
 
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(ARTIFACTS / f"open-{viewport['width']}-{scheme}.png"))

@@ -6,7 +6,8 @@
  * while the dialog is open and put back when it closes (its ids, links and hover
  * linking stay the ones of the page). In the dialog the SVG pans by dragging (mouse,
  * pen or one finger), zooms with the wheel, a pinch (two pointers), the + and -
- * buttons or keys, and fits the screen again with "Fit" or 0; arrow keys pan; Escape
+ * buttons or keys, and fits the screen with "Fit" or 0 (it opens at the figure's own
+ * size where fitting would shrink it, as on a phone: opening()); arrow keys pan; Escape
  * or "Close" closes and gives the focus back to the button. A link in the figure
  * closes the dialog and is followed; a drag never counts as a click on it.
  *
@@ -58,6 +59,22 @@
     s = Math.max(MIN, s)
     x = (box.width - d.w * s) / 2
     y = Math.max(0, (box.height - d.h * s) / 2)
+    apply()
+  }
+
+  // Where the dialog opens: the whole figure when that shows it at its own size or
+  // larger; else (a phone, where fitting a memory map to the screen leaves its labels
+  // as small as in the page's column, or a map taller than a desktop's screen) the
+  // figure at its own size, the size its labels were drawn for, from its top left, to
+  // pan; "Fit" (or 0) shows it whole.
+  function opening() {
+    fit()
+    if (s >= 1) return
+    var box = stage.getBoundingClientRect()
+    var d = size()
+    s = 1
+    x = d.w <= box.width ? (box.width - d.w) / 2 : 0
+    y = d.h <= box.height ? (box.height - d.h) / 2 : 0
     apply()
   }
 
@@ -225,7 +242,7 @@
     gesture = null
     dialog.showModal()
     s = 1
-    fit()
+    opening()
     dialog.querySelector(".roads-zoom-close").focus()
   }
 
