@@ -90,8 +90,23 @@ def test_tapping_a_term_on_a_touch_screen_shows_its_definition(site, browser, de
 def test_the_keyboard_reaches_every_term(site, browser, definitions):
     _, base = site
     context, page, _ = open_page(browser, base + PAGE)
-    tabindex = page.eval_on_selector_all(".md-content abbr", "els => els.map(e => e.tabIndex)")
-    assert tabindex and set(tabindex) == {0}
+    # The first use of each term is a Tab stop, and only the first (every use was: most
+    # of a page's Tab stops); a later use still opens on a click.
+    uses = page.eval_on_selector_all(
+        ".md-content abbr", "els => els.map(e => [e.textContent.trim().toLowerCase(), e.tabIndex])")
+    assert uses
+    firsts = {}
+    for name, index in uses:
+        assert index == (0 if name not in firsts else -1), (name, index)
+        firsts.setdefault(name, index)
+    assert len(uses) > len(firsts), "the page uses no term twice: choose another page"
+    later = page.locator(".md-content article hr ~ p abbr[tabindex='-1']").first
+    later.evaluate("e => e.scrollIntoView({block: 'center'})")
+    later.click()
+    shown(page)
+    page.mouse.move(0, 0)
+    page.evaluate("document.activeElement.blur()")
+    page.wait_for_selector(TOOLTIP, state="detached", timeout=5000)
     term, name, _ = a_term(page)
     term.focus()
     assert shown(page) == definitions[name]
