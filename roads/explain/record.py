@@ -105,8 +105,9 @@ def stop_words(pid: int, signal: str, sender: int | None, code: int | None) -> s
     if sender == pid:
         return f"process {pid} stopped itself with {signal}"
     if sender == 0:  # what the kernel gives for a sender the receiver's pid namespace lacks
-        return (f"process {pid} was stopped by {signal} from a process outside the run's "
-                "sandbox (outside its pid namespace, where a sender has no id)")
+        return (f"process {pid} was stopped by {signal} from a process outside its pid "
+                "namespace (the run's sandbox's, or a container's), where that sender has "
+                "no id")
     if sender is not None:
         return f"process {pid} was stopped by {signal} from process {sender}"
     if code is None:
