@@ -141,8 +141,9 @@ int main(void) {
 
 # Followed, the child stops itself, and nothing continues it before the deadline, which
 # comes before roads explain would (CONTINUE_AFTER, made longer for the tests); the
-# parent, told of the stop, has exited by then. (Exiting at once, it could end before
-# roads explain had seen its child's first stop, and the run with it: found and left.)
+# parent, told of the stop, has exited by then. (Before 8c6e02e, a parent that exited at
+# once could end the run before roads explain had seen its child's first stop:
+# tests/test_explain_fork_race.py.)
 CHILD_LEFT_STOPPED = r"""
 #include <signal.h>
 #include <sys/wait.h>
