@@ -110,7 +110,10 @@ def test_a_signal_names_its_sender_only_when_a_process_sent_it() -> None:
     roads explain's own pid would have been taken for a delay's stop."""
     import struct
 
-    from roads.explain.siginfo import SIGINFO_SIZE, sender_of
+    from roads.explain.siginfo import SIGINFO_SIZE, parse_siginfo
+
+    def sender_of(siginfo: bytes) -> int | None:
+        return parse_siginfo(siginfo).si_pid
 
     def siginfo(code: int, word: int) -> bytes:
         head = struct.pack("<iii4xi", 19, 0, code, word)  # si_signo SIGSTOP, ..., the union

@@ -66,12 +66,6 @@ def parse_siginfo(data: bytes) -> SigInfo:
     return SigInfo(code, int.from_bytes(data[16:20], "little", signed=True))
 
 
-def sender_of(siginfo: bytes) -> int | None:
-    """The sending process's id in a siginfo (``si_pid``), or None where its si_code
-    says no process sent it."""
-    return parse_siginfo(siginfo).si_pid
-
-
 def sent_by(code: int, signal: str) -> str:
     """What sent ``signal`` (its name: SIGSTOP) with ``code``, its si_code, where no
     process did, in words: "a timer of the program (timer_create)", "the kernel"."""
