@@ -11,8 +11,12 @@ cannot be forced from outside, so the program is run many times.
 
 from __future__ import annotations
 
+import os
+import re
+
 import pytest
 
+from roads.explain.trace import Tracer, parse_stop
 from tests.test_explain import explain, root  # noqa: F401 - root is a fixture
 from tests.test_explain_minors import _build, gcc  # noqa: F401 - gcc is a fixture
 
@@ -24,6 +28,30 @@ FORKS_AND_ENDS = r"""
 int main(void) {
     if (fork() == 0)
         _exit(7);
+    _exit(0);
+}
+"""
+# The parent ends at once; the child waits until it has been given to another (the
+# sandbox's init), then ends.
+ORPHANED = r"""
+#include <unistd.h>
+int main(void) {
+    pid_t parent = getpid();
+    if (fork() == 0) {
+        while (getppid() == parent)
+            usleep(1000);
+        _exit(7);
+    }
+    _exit(0);
+}
+"""
+# The parent ends at once; the child calls work(), where a breakpoint waits.
+CHILD_CALLS = r"""
+#include <unistd.h>
+__attribute__((noinline)) int work(int x) { return x * 3; }
+int main(void) {
+    if (fork() == 0)
+        _exit(work(2));
     _exit(0);
 }
 """
@@ -42,7 +70,66 @@ def test_a_child_outlived_by_nothing_is_still_followed(root, gcc, tmp_path, caps
         err = capsys.readouterr().err
         if err.count("stopped at exit") != 2:
             lost.append(run)
-        elif run == 0:
-            assert "exit (pid " in page.read_text()  # the child's stop, on the page
+        elif run == 0:  # the child's stop on the page, named so whichever ended first
+            assert "exit (the child, pid " in page.read_text()
         page.unlink()
     assert not lost, f"the child's exit stop was lost in runs {lost} of {RUNS}"
+
+
+def test_an_orphaned_child_is_named_and_compared_as_the_child(root, gcc, tmp_path, capsys,
+                                                            monkeypatch, no_leftovers):
+    """At its stop the child's parent is the sandbox's init (its PPid:): the page still
+    calls it the child of the process that forked it, and compares its stop with that
+    process's. The page used to name it "exit (pid N)" and compare it with nothing,
+    whenever the parent ended first (in CI, the race test above's first run)."""
+    monkeypatch.chdir(tmp_path)
+    program = _build(tmp_path, "orphaned", ORPHANED)
+    page = tmp_path / "orphaned.html"
+    assert explain(root, "--follow-fork", "--at", "exit", "--out", str(page), "--",
+                   str(program)) == 0
+    text = page.read_text()
+    assert re.search(r"exit \(the parent, pid (\d+)\) → exit \(the child, pid \d+\)</h3>",
+                     text), "the child's exit is not compared with its parent's"
+
+
+class _ChildStopLate(Tracer):
+    """A tracer that is told of the new process's first stop only after its parent has
+    ended, an order the kernel may report them in, made certain here."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.late: tuple[int, int] | None = None
+        self.order: list[str] = []
+
+    def _wait(self):
+        while True:
+            if self.late is not None and self.main not in self.traced:
+                event, self.late = self.late, None
+                self.order.append("child's first stop")
+                return event
+            event = super()._wait()
+            if event is None:
+                return None
+            tid, status = event
+            if tid in self.fork_kind and os.WIFSTOPPED(status):
+                self.late = event  # held back; it stays stopped meanwhile
+                continue
+            if tid == self.main and not os.WIFSTOPPED(status):
+                self.order.append("parent's end")
+            return event
+
+
+def test_a_child_seen_after_its_parent_ended_keeps_its_breakpoints(gcc, tmp_path,
+                                                                   no_leftovers):
+    """The child's memory holds the int3 its parent had at work(): the tracer must know
+    it is there, though the parent it was copied from has ended and been forgotten.
+    It used to take the breakpoints of the parent as /proc named it by then (the
+    tracer itself, as subreaper: none), and the child died of the int3's SIGTRAP."""
+    program = _build(tmp_path, "child_calls", CHILD_CALLS)
+    hits = []
+    tracer = _ChildStopLate([str(program)], [parse_stop("work")], on_stop=hits.append,
+                            follow_fork=True, deadline=20)
+    outcome = tracer.run()
+    assert tracer.order == ["parent's end", "child's first stop"]
+    assert [h.label for h in hits] == ["work"]
+    assert outcome.processes[hits[0].pid].ppid == outcome.pid  # the one that forked it

@@ -77,6 +77,20 @@ def test_same_checkpoint_in_two_processes_picked_by_role_or_ordinal():
     with pytest.raises(ConfigError, match="pid is 'parent', 'child' or an ordinal 0 to 1"):
         select(doc, pid=2)
 
+def test_an_orphaned_child_is_still_the_child_of_the_process_that_forked_it():
+    # The parent ended before its child's stop, and the child was given to the sandbox's
+    # init: its checkpoint's ppid is 1, the run's record of its fork names the parent.
+    doc = _forked()
+    doc["variants"]["default"]["runs"][0]["checkpoints"][1]["ppid"] = 1
+    doc["variants"]["default"]["runs"][0]["processes"] = [
+        {"pid": 100, "ppid": 0, "exit_code": 0, "signal": None},
+        {"pid": 101, "ppid": 100, "exit_code": 7, "signal": None}]
+    child = select(doc, pid="child")
+    assert (child.snapshot.pid, child.role) == (101, "child")
+    assert (child.snapshot.ppid, child.parent_pid) == (1, 100)
+    assert select(doc, pid="parent").parent_pid == 1  # unrecorded: the ppid at its stop
+
+
 def test_snapshot_lookups():
     chosen = select(fake_doc(KERNEL_PAGES, {"sp": 0x7FFFFFFFE000}))
     snap = chosen.snapshot

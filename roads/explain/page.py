@@ -346,12 +346,13 @@ def saved_figure(session: Session, figure: str, *, stop: str | None = None,
 
 def pairs(sels: list[ExplainSelection]) -> list[tuple[ExplainSelection, ExplainSelection]]:
     """Each stop against the one before it in the same process; a forked child's first
-    stop against its parent's last stop before it."""
+    stop against its parent's last stop before it (the parent that forked it, also when
+    it has ended since)."""
     out = []
     for k, after in enumerate(sels):
         earlier = sels[:k]
         same = [s for s in earlier if s.snapshot.pid == after.snapshot.pid]
-        parent = [s for s in earlier if s.snapshot.pid == after.snapshot.ppid]
+        parent = [s for s in earlier if s.snapshot.pid == after.parent_pid]
         before = same[-1] if same else (parent[-1] if parent else None)
         if before is not None:
             out.append((before, after))

@@ -47,7 +47,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Callable, NamedTuple, Sequence
 
 from ..errors import ExplainError, RoadsError
 from . import ptrace as pt
@@ -78,7 +78,7 @@ SIGCONT_BIT = 1 << (signal.SIGCONT - 1)  # in the SigPnd: and ShdPnd: masks of /
 # that shares its parent's memory (asm/unistd_64.h, linux/sched.h).
 SYS_CLONE, SYS_VFORK, SYS_CLONE3 = 56, 58, 435
 SYS_EXIT = 60  # exit(2): the calling thread alone ends (pthread_exit); exit_group is 231
-CLONE_VM = 0x100
+CLONE_VM, CLONE_PARENT = 0x100, 0x8000
 # A child that shares a traced process's memory, not followed (``Tracer._shadow``): its
 # exec and exit are told, not its own children, and no syscall stop is asked of it.
 SHADOW_OPTIONS = (pt.PTRACE_O_TRACESYSGOOD | pt.PTRACE_O_TRACEEXEC | pt.PTRACE_O_TRACEEXIT
@@ -157,6 +157,17 @@ class Hit:
     addresses: tuple[tuple[str, int], ...]
     tid: int | None = None  # the thread that reported the stop, held at it (None: pid)
     returned: Returned | None = None  # at a syscall stop, what the call returned
+
+
+class _Made(NamedTuple):
+    """What a new process's maker's fork event says of it: by the new one's first stop
+    its maker may have ended (its breakpoints forgotten, ``Tracer._ended``), and the new
+    one been given to the sandbox's init (its PPid: in /proc then)."""
+
+    maker: int  # the process that made it, whose memory it copies
+    parent: int  # the maker, or with CLONE_PARENT the maker's parent
+    breakpoints: frozenset[int]  # the maker's int3 addresses then (``Tracer.bp_in``)
+    removed: frozenset[int]  # and those it had had taken out (``Tracer.removed``)
 
 
 @dataclass
@@ -453,6 +464,7 @@ class Tracer:
         self.exiting: set[int] = set()
         self.exit_taken: set[int] = set()  # tgids whose exit stop was taken
         self.fork_kind: dict[int, int] = {}  # new pid -> PTRACE_EVENT_*
+        self.made_by: dict[int, _Made] = {}  # new pid -> what its maker's event said
         self.shares_memory: set[int] = set()  # new pids made with CLONE_VM
         self.shadows: set[int] = set()  # children traced only past breakpoints (_shadow)
         # new tids stopped before their parent's event -> the status of that first stop
@@ -864,6 +876,7 @@ class Tracer:
             except ChildProcessError:  # gone and reaped: nothing more comes of it
                 self.traced.pop(tid, None)
                 self.fork_kind.pop(tid, None)
+                self.made_by.pop(tid, None)
                 continue
             alive = True
             if got:
@@ -941,6 +954,7 @@ class Tracer:
         # or its stop seen before that event, noted of it goes with it, or a process
         # given its pid later would be taken for it (a copy for a shadow, say).
         self.fork_kind.pop(tid, None)
+        self.made_by.pop(tid, None)
         self.shares_memory.discard(tid)
         self.pending.pop(tid, None)
         if tid == tgid:
@@ -959,25 +973,24 @@ class Tracer:
         if kind is None:
             self.pending[tid] = status  # its parent's event comes next
             return
+        made = self.made_by.pop(tid)
         shared = tid in self.shares_memory
         self.shares_memory.discard(tid)
         self.shadows.discard(tid)  # a pid used again: not the shadow that ended
         info = _status_of(tid)
         tgid = tid if info is None or info.Tgid is None else info.Tgid
-        parent = 0 if info is None else info.PPid
         if kind == pt.PTRACE_EVENT_CLONE and tgid != tid:
             self.traced[tid] = tgid
             self._first_stop(tid, status)
             return
         if self.follow_fork:
             self.traced[tid] = tid
-            parent_tgid = self.traced.get(parent, parent)
-            self.bp_in[tid] = set(self.bp_in.get(parent_tgid, ()))
+            self.bp_in[tid] = set(made.breakpoints)
             # A breakpoint taken out of the parent while the child's copy was made (a
             # thread forked during another's stop) may still be in the copy: its trap
             # there is ours, as in the parent.
-            self.removed[tid] = set(self.removed.get(parent_tgid, ()))
-            self.outcome.processes[tid] = Ending(tid, parent)
+            self.removed[tid] = set(made.removed)
+            self.outcome.processes[tid] = Ending(tid, made.parent)
             self._first_stop(tid, status)
             return
         if shared:  # not followed, but its parent's int3 bytes are in its memory too
@@ -986,8 +999,7 @@ class Tracer:
         # Not followed, with a copy of the memory: its copies of the breakpoints out,
         # those taken out of the parent too (one taken out while the copy was made, a
         # thread forking during another's stop, may still be in it), then let go.
-        parent_tgid = self.traced.get(parent, parent)
-        for addr in self.bp_in.get(parent_tgid, set()) | self.removed.get(parent_tgid, set()):
+        for addr in made.breakpoints | made.removed:
             try:
                 pt.poke(tid, addr, self.breakpoints[addr][0])
             except (OSError, KeyError):
@@ -1025,7 +1037,13 @@ class Tracer:
             child = pt.event_msg(tid)
             self.fork_kind[child] = event
             self.signals.add(child)
-            if _clone_flags(tid) & CLONE_VM:
+            flags = _clone_flags(tid)
+            # The child's memory is the copy made before this event: the breakpoints in
+            # it are those in the parent now. CLONE_PARENT: a sibling of the caller.
+            self.made_by[child] = _Made(
+                tgid, _ppid(tgid) if flags & CLONE_PARENT else tgid,
+                frozenset(self.bp_in.get(tgid, ())), frozenset(self.removed.get(tgid, ())))
+            if flags & CLONE_VM:
                 self.shares_memory.add(child)
             self._resume(tid)
             if child in self.pending:

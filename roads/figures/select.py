@@ -175,6 +175,12 @@ class Selection:
         return self.variant_record.runs[self.run]
 
     @property
+    def parent_pid(self) -> int:
+        """The process that forked this one, as the run recorded it (``forked_by``);
+        the snapshot's ``ppid`` where the run did not record it."""
+        return forked_by(self.run_record).get(self.snapshot.pid) or self.snapshot.ppid
+
+    @property
     def provenance_record(self) -> document.Provenance:
         """The machine that made the capture (kernel, glibc, gcc, page size, ...)."""
         return self.capture.provenance
@@ -235,6 +241,13 @@ class Selection:
         if self.shared_name:
             words += f" in the {self.role}" if self.role else f" of process #{self.ordinal}"
         return words
+
+
+def forked_by(run: document.Run) -> dict[int, int]:
+    """Each process of ``run`` by pid, to the pid of the process that forked it (0 for
+    the run's first). A checkpoint's ``ppid`` is the parent at the stop instead, which
+    is another process (the sandbox's init, a subreaper) once the parent has ended."""
+    return {p.pid: p.ppid for p in run.processes}
 
 
 def _slug(text: str) -> str:
@@ -319,7 +332,8 @@ def select(
             f"(checkpoints: {', '.join(checkpoint_names(chosen_run))})",
             sample=sample,
         )
-    chosen, ordinal, role = _pick_process(candidates, pid, main_pid, sample, checkpoint)
+    chosen, ordinal, role = _pick_process(candidates, pid, main_pid, sample, checkpoint,
+                                          forked_by(chosen_run))
     return Selection(
         sample=sample,
         variant=variant,
@@ -332,19 +346,25 @@ def select(
     )
 
 
-def _roles(candidates: list[document.Checkpoint], main_pid: int) -> list[str | None]:
+def _roles(candidates: list[document.Checkpoint], main_pid: int,
+           parents: Mapping[int, int] | None = None) -> list[str | None]:
     """"parent" for a process whose child is among the candidates, "child" for one whose
-    parent is (or, failing that, for the run's first process and its children)."""
-    pids = {c.pid for c in candidates}
+    parent is (or, failing that, for the run's first process and its children).
+
+    A process's parent is the one that forked it, as the run recorded it (``forked_by``).
+    """
+    parents = parents or {}
+    parent = {c.pid: parents.get(c.pid) or c.ppid for c in candidates}
+    pids = set(parent)
     roles: list[str | None] = []
     for c in candidates:
-        if any(o.ppid == c.pid for o in candidates):
+        if any(parent[o.pid] == c.pid for o in candidates):
             roles.append("parent")
-        elif c.ppid in pids:
+        elif parent[c.pid] in pids:
             roles.append("child")
         elif c.pid == main_pid:
             roles.append("parent")
-        elif c.ppid == main_pid:
+        elif parent[c.pid] == main_pid:
             roles.append("child")
         else:
             roles.append(None)
@@ -357,8 +377,9 @@ def _pick_process(
     main_pid: int,
     sample: str,
     checkpoint: str,
+    parents: Mapping[int, int] | None = None,
 ) -> tuple[document.Checkpoint, int, str | None]:
-    roles = _roles(candidates, main_pid)
+    roles = _roles(candidates, main_pid, parents)
     if pid is None:
         for k, c in enumerate(candidates):
             if c.pid == main_pid:
