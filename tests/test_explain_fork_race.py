@@ -7,6 +7,12 @@ once may have its end reported first; the run used to end there, with no process
 traced, and the child's stops were lost (about one run in ten here). The run now goes
 on while a child's first stop is awaited (``Tracer._loop``, ``fork_kind``). The race
 cannot be forced from outside, so the program is run many times.
+
+And what a parent that ended first leaves behind: a child given to another parent is
+still the child of the process that forked it (its name on the page, the stop it is
+compared with), keeps the breakpoints copied into it, and, alive at the last stop, is
+said to have been ended by roads explain while the program is said to have exited on
+its own.
 """
 
 from __future__ import annotations
@@ -55,6 +61,25 @@ int main(void) {
     _exit(0);
 }
 """
+# The parent ends at once; the child, once given to another, calls work(), and waits
+# to be ended (it would not end before roads explain's clean-up otherwise).
+ORPHAN_CALLS = r"""
+#include <unistd.h>
+__attribute__((noinline)) int work(int x) { return x * 3; }
+int main(void) {
+    pid_t parent = getpid();
+    if (fork() == 0) {
+        while (getppid() == parent)
+            usleep(1000);
+        work(2);
+        pause();
+    }
+    _exit(0);
+}
+"""
+# As ORPHAN_CALLS, but the child ends as soon as work() returns: often before the
+# clean-up after the last stop kills it.
+ORPHAN_RETURNS = ORPHAN_CALLS.replace("work(2);\n        pause();", "_exit(work(2));")
 RUNS = 20  # the old code lost the child in 4 runs of 40 by hand, and in 2 and 3 of 30 here
 
 
@@ -133,3 +158,37 @@ def test_a_child_seen_after_its_parent_ended_keeps_its_breakpoints(gcc, tmp_path
     assert tracer.order == ["parent's end", "child's first stop"]
     assert [h.label for h in hits] == ["work"]
     assert outcome.processes[hits[0].pid].ppid == outcome.pid  # the one that forked it
+
+
+def test_the_program_that_ended_first_is_not_said_ended_by_roads_explain(
+        root, gcc, tmp_path, capsys, monkeypatch, no_leftovers):
+    """The last stop was in a child that outlived the program: the program exited on its
+    own, and the child was ended after the stop. The page used to say the program "was
+    ended by roads explain after its last stop"."""
+    monkeypatch.chdir(tmp_path)
+    program = _build(tmp_path, "orphan_calls", ORPHAN_CALLS)
+    page = tmp_path / "orphan_calls.html"
+    assert explain(root, "--follow-fork", "--at", "work", "--out", str(page), "--",
+                   str(program)) == 0
+    ended = re.search(r"How it ended</dt><dd>([^<]*)", page.read_text())[1]
+    assert re.fullmatch(r"exited with status 0; process \d+ of the run was still running, "
+                        r"and roads explain ended it after the last stop", ended), ended
+
+
+def test_a_process_that_ended_before_the_clean_up_is_not_said_killed(gcc, tmp_path,
+                                                                     no_leftovers):
+    """After the last stop (in work()), the child runs on to its _exit while roads explain
+    ends the run: when it wins, the clean-up reaps it exited, not killed (it used to be
+    marked killed by roads explain whatever its status, in about one run in three)."""
+    program = _build(tmp_path, "orphan_returns", ORPHAN_RETURNS)
+    seen = set()
+    for _ in range(15):
+        outcome = Tracer([str(program)], [parse_stop("work")], on_stop=lambda hit: None,
+                         follow_fork=True, deadline=20).run()
+        for ending in outcome.processes.values():
+            if ending.pid == outcome.pid:
+                continue
+            exited = os.WIFEXITED(ending.status)
+            seen.add("exited" if exited else "killed")
+            assert ending.killed_by_us != exited, (ending, os.WEXITSTATUS(ending.status))
+    assert seen, "no child ended"

@@ -422,17 +422,32 @@ def _made_with(stops: list) -> str:
 
 
 def _ending(outcome: Outcome, program: str) -> str:
+    """How the run ended, in words: the program's own end, and which of its processes
+    roads explain ended once the last stop was made, when the program had ended first."""
     main = outcome.processes[outcome.pid]
     if outcome.cut_short:
         return outcome.cut_short
-    if outcome.ended_after_last_stop or main.killed_by_us:
+    if main.killed_by_us or (outcome.ended_after_last_stop and main.status is None):
         return "was ended by roads explain after its last stop"
     status = main.status
     if status is not None and os.WIFEXITED(status):
-        return f"exited with status {os.WEXITSTATUS(status)}"
-    if status is not None and os.WIFSIGNALED(status):
-        return "was " + describe_status(status)  # "killed by SIGSEGV"
-    return "ended (" + describe_status(status) + ")"
+        own = f"exited with status {os.WEXITSTATUS(status)}"
+    elif status is not None and os.WIFSIGNALED(status):
+        own = "was " + describe_status(status)  # "killed by SIGSEGV"
+    else:
+        own = "ended (" + describe_status(status) + ")"
+    # The last stop was in a process that outlived the program: it was ended then.
+    others = [str(p.pid) for p in outcome.processes.values()
+              if p.killed_by_us and p.pid != outcome.pid]
+    if outcome.ended_after_last_stop and others:
+        if len(others) > 1:
+            which = f"processes {', '.join(others)} of the run were still running, and " \
+                    "roads explain ended them"
+        else:
+            which = f"process {others[0]} of the run was still running, and roads explain " \
+                    "ended it"
+        return f"{own}; {which} after the last stop"
+    return own
 
 
 def explain_pid(pid: int, progress: Callable[[str], None] = lambda s: None, *,

@@ -963,7 +963,9 @@ class Tracer:
             ending = self.outcome.processes[tid]
             if ending.status is None:
                 ending.status = status
-                ending.killed_by_us = killed
+                # Reaped by the final clean-up, it may have ended on its own first.
+                ending.killed_by_us = killed and os.WIFSIGNALED(status) \
+                    and os.WTERMSIG(status) == signal.SIGKILL
             self.bp_in.pop(tid, None)
 
     def _new_tid(self, tid: int, status: int) -> None:
