@@ -61,7 +61,9 @@ def test_the_program_gets_argv0_as_typed_and_the_command_is_shown_quoted(
     data, run = _saved_run(folder / "argv.json")
     assert run["stdout"] == "[./alias]\n[a]\n[b c]\n[]\n"
     assert data["command"] == ["./alias", "a", "b c", ""]
-    assert data["capture"]["title"] == "roads explain ./alias a 'b c' ''"
+    # The command that makes the page again: the options given, then the program.
+    options = "--at exit " if sandbox else "--no-sandbox --at exit "
+    assert data["capture"]["title"] == f"roads explain {options}./alias a 'b c' ''"
     assert data["inputs"]["argv"][0] == os.path.relpath(folder / "alias", root)
     page = (folder / "argv.html").read_text()
     assert "<code>" + html.escape("./alias a 'b c' ''") + "</code>" in page

@@ -31,7 +31,7 @@ from ..constants import ADDR_NO_RANDOMIZE
 from ..errors import ExplainError
 from ..escapes import escape_bytes
 from ..figures.filenames import program_path
-from .command import not_runnable, user_program
+from .command import DEFAULT_DEADLINE, not_runnable, user_program
 from .record import NO_BUILD_DIR, VARIANT, Returned, Session, UnreadStop, session_from_json
 from .trace import (MADE_WITH, MAX_OUTPUT, Hit, Outcome, Tracer, memory_refused, parse_stop,
                     seize_and_read)
@@ -241,7 +241,7 @@ def explain_program(argv: list[str], wheres: list[str], *, aslr: bool = False,
         job = {"path": path, "argv0": "" if gcc_argv else program, "args": argv[1:],
                "wheres": [s.label for s in stops], "aslr": aslr, "follow_fork": follow_fork,
                "deadline": deadline, "gcc_argv": list(gcc_argv), "shown": shown, "name": name,
-               "cwd": os.getcwd()}
+               "cwd": os.getcwd(), "sandbox": sandbox is not None}
         if sandbox is None:
             progress(f"running {shlex.join(argv)}")
             return trace_program(job, progress)
@@ -404,12 +404,27 @@ def trace_program(job: dict, progress: Callable[[str], None] = lambda s: None) -
     shown = [escape_bytes(a) for a in job["shown"]]  # bytes that are not UTF-8 as \xNN
     capture = _capture(job["name"], shown, path, checkpoints, aslr=job["aslr"],
                        gcc_argv=tuple(job["gcc_argv"]), run=run,
-                       title=f"roads explain {shlex.join(shown)}")
+                       title=command_line(job, shown))
     cut = {name: n for name, n in outcome.written.items() if n > MAX_OUTPUT}
     # The program started, whose ELF file the capture holds: a stop after an execve is
     # another's (roads.explain.page.selections).
     return Session(capture, escape_bytes(outcome.exe), shown, ending, not missing, missing,
                    cut, unread, returned, list(outcome.stopped))
+
+
+def command_line(job: dict, shown: list[str]) -> str:
+    """The roads explain command that makes the page again, as the page names it: the
+    options given (those left at their defaults left out), then the program and its
+    arguments as ``shown``."""
+    options = ["--follow-fork"] if job["follow_fork"] else []
+    options += ["--aslr"] if job["aslr"] else []
+    options += ["--no-sandbox"] if not job.get("sandbox", True) else []
+    if job["deadline"] != DEFAULT_DEADLINE:
+        options += ["--deadline", f"{job['deadline']:g}"]
+    for where in job["wheres"]:
+        options += ["--at", where]
+    program = ["--", *shown] if shown and shown[0].startswith("-") else shown
+    return "roads explain " + shlex.join([*options, *program])
 
 
 def _made_with(stops: list) -> str:
