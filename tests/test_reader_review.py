@@ -11,6 +11,8 @@ stays fixed: each test fails on the site as it was before its fix.
   for that column, not drawn at half size with labels of 5 px.
 - A compile command or a gdb transcript, which wrap instead of scrolling, runs no text
   under Material's copy button.
+- A memory map's caption, under a table that scrolls on a phone, wraps within what its
+  scrolling box shows instead of running on off the screen with the columns.
 - The keyboard's focus on the header's palette switch shows, in both palettes.
 """
 
@@ -55,7 +57,14 @@ TABLE_CODE = r"""
             over: Math.max(box.scrollWidth - box.clientWidth,
                            table.getBoundingClientRect().right - column.right)};
   });
-  return {tokens, tables};
+  // A memory map's caption, against the part of its table that its scrolling box shows.
+  const captions = [...document.querySelectorAll('article .roads-map caption')].map(c => {
+    const box = c.closest('.md-typeset__scrollwrap');
+    const shown = box.getBoundingClientRect();
+    const words = c.getBoundingClientRect();
+    return {text: c.textContent.slice(0, 60), past: Math.round(words.right - shown.right)};
+  });
+  return {tokens, tables, captions};
 }
 """
 
@@ -80,6 +89,9 @@ def test_no_address_or_name_in_a_table_is_broken(site, browser, path, width):
         if width == "1280":
             wide = [t for t in found["tables"] if t["over"] > 1]
             assert not wide, f"tables wider than the column on {path}: {wide}"
+        # A map wider than a phone scrolls; its caption wraps where the reader sees it.
+        cut = [c for c in found["captions"] if c["past"] > 1]
+        assert not cut, f"map captions running past what their box shows on {path}: {cut}"
         assert not errors, errors
     finally:
         context.close()
