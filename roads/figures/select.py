@@ -244,10 +244,12 @@ class Selection:
 
 
 def forked_by(run: document.Run) -> dict[int, int]:
-    """Each process of ``run`` by pid, to the pid of the process that forked it (0 for
-    the run's first). A checkpoint's ``ppid`` is the parent at the stop instead, which
-    is another process (the sandbox's init, a subreaper) once the parent has ended."""
-    return {p.pid: p.ppid for p in run.processes}
+    """Each process of ``run`` that another of the run made, by pid, to the pid of its
+    parent as the run first met it (roads explain: the fork event; a sample: its first
+    roads.h line). A checkpoint's ``ppid`` is the parent at the stop instead, which is
+    another process (the sandbox's init, a subreaper) once the parent has ended. The
+    run's first process is left out: its record names whatever started the run."""
+    return {p.pid: p.ppid for p in run.processes if p.pid != run.pid}
 
 
 def _slug(text: str) -> str:
