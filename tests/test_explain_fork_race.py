@@ -171,7 +171,7 @@ def test_the_program_that_ended_first_is_not_said_ended_by_roads_explain(
     assert explain(root, "--follow-fork", "--at", "work", "--out", str(page), "--",
                    str(program)) == 0
     ended = re.search(r"How it ended</dt><dd>([^<]*)", page.read_text())[1]
-    assert re.fullmatch(r"exited with status 0; process \d+ of the run was still running, "
+    assert re.fullmatch(r"exited with status 0; process \d+ of the run had not ended, "
                         r"and roads explain ended it after the last stop", ended), ended
 
 
@@ -192,3 +192,54 @@ def test_a_process_that_ended_before_the_clean_up_is_not_said_killed(gcc, tmp_pa
             seen.add("exited" if exited else "killed")
             assert ending.killed_by_us != exited, (ending, os.WEXITSTATUS(ending.status))
     assert seen, "no child ended"
+
+
+def test_a_fork_whose_maker_is_killed_at_its_event_is_followed(gcc, tmp_path, monkeypatch,
+                                                               no_leftovers):
+    """The forking process may be killed while held at its fork event (another thread's
+    exit_group), before its clone flags are read: the new process lives on and is traced.
+    The run used to end in a KeyError at the child's first stop. The kill is made certain
+    by having the read of the flags fail as it then does."""
+    from roads.explain import trace
+
+    program = _build(tmp_path, "child_calls", CHILD_CALLS)
+    real = trace._clone_flags
+    failed = []
+
+    def killed_first(tid):
+        if not failed:
+            failed.append(tid)
+            raise ProcessLookupError(tid)
+        return real(tid)
+
+    monkeypatch.setattr(trace, "_clone_flags", killed_first)
+    hits = []
+    outcome = Tracer([str(program)], [parse_stop("work")], on_stop=hits.append,
+                     follow_fork=True, deadline=20).run()
+    assert failed and [h.label for h in hits] == ["work"]
+    assert not outcome.timed_out
+
+
+class _ParentLostItFirst(Tracer):
+    """A tracer whose parent process lost its breakpoint between the kernel's copy of
+    its memory for a child and the fork event (another thread's last hit took it out
+    then): the child's copy holds an int3 its parent no longer has."""
+
+    def _stopped(self, tid, status):
+        super()._stopped(tid, status)
+        for child, made in list(self.made_by.items()):
+            self.made_by[child] = made._replace(breakpoints=frozenset(),
+                                                removed=made.breakpoints | made.removed)
+
+
+def test_a_childs_copy_of_an_int3_taken_out_of_its_parent_is_taken_out(gcc, tmp_path,
+                                                                        no_leftovers):
+    """The child runs into that int3: no stop of its own, its instruction whole again and
+    run. It used to be run from the int3 again and again, until the deadline."""
+    program = _build(tmp_path, "child_calls", CHILD_CALLS)
+    hits = []
+    outcome = _ParentLostItFirst([str(program)], [parse_stop("work"), parse_stop("exit")],
+                                 on_stop=hits.append, follow_fork=True, deadline=10).run()
+    assert not outcome.timed_out
+    child = [e for e in outcome.processes.values() if e.pid != outcome.pid]
+    assert child and os.WIFEXITED(child[0].status) and os.WEXITSTATUS(child[0].status) == 6

@@ -456,11 +456,10 @@ def _ending(outcome: Outcome, program: str) -> str:
               if p.killed_by_us and p.pid != outcome.pid]
     if outcome.ended_after_last_stop and others:
         if len(others) > 1:
-            which = f"processes {', '.join(others)} of the run were still running, and " \
-                    "roads explain ended them"
+            listed = ", ".join(others[:-1]) + " and " + others[-1]
+            which = f"processes {listed} of the run had not ended, and roads explain ended them"
         else:
-            which = f"process {others[0]} of the run was still running, and roads explain " \
-                    "ended it"
+            which = f"process {others[0]} of the run had not ended, and roads explain ended it"
         return f"{own}; {which} after the last stop"
     return own
 

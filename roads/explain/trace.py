@@ -164,8 +164,7 @@ class _Made(NamedTuple):
     its maker may have ended (its breakpoints forgotten, ``Tracer._ended``), and the new
     one been given to the sandbox's init (its PPid: in /proc then)."""
 
-    maker: int  # the process that made it, whose memory it copies
-    parent: int  # the maker, or with CLONE_PARENT the maker's parent
+    parent: int  # the process that made it, or with CLONE_PARENT that one's parent
     breakpoints: frozenset[int]  # the maker's int3 addresses then (``Tracer.bp_in``)
     removed: frozenset[int]  # and those it had had taken out (``Tracer.removed``)
 
@@ -1037,17 +1036,25 @@ class Tracer:
                 return
         if event in (pt.PTRACE_EVENT_FORK, pt.PTRACE_EVENT_VFORK, pt.PTRACE_EVENT_CLONE):
             child = pt.event_msg(tid)
+            try:
+                flags = _clone_flags(tid)
+            except ProcessLookupError:
+                # Killed at this stop (another thread's exit_group, say): its end comes
+                # next, and the new one lives on, to be traced all the same.
+                flags = 0
             self.fork_kind[child] = event
             self.signals.add(child)
-            flags = _clone_flags(tid)
             # The child's memory is the copy made before this event: the breakpoints in
             # it are those in the parent now. CLONE_PARENT: a sibling of the caller.
             self.made_by[child] = _Made(
-                tgid, _ppid(tgid) if flags & CLONE_PARENT else tgid,
+                _ppid(tgid) if flags & CLONE_PARENT else tgid,
                 frozenset(self.bp_in.get(tgid, ())), frozenset(self.removed.get(tgid, ())))
             if flags & CLONE_VM:
                 self.shares_memory.add(child)
-            self._resume(tid)
+            try:
+                self._resume(tid)
+            except ProcessLookupError:
+                pass
             if child in self.pending:
                 self._new_tid(child, self.pending.pop(child))
             return
@@ -1097,6 +1104,11 @@ class Tracer:
                 self._breakpoint(tid, tgid, addr, regs)
                 return
             if self._stale_trap(tid, tgid, addr):
+                # A followed child's copy may still hold an int3 its parent lost between
+                # the copy and its fork event: taken out here too, or it traps again.
+                word = pt.peek(tid, addr)
+                if word & 0xFF == INT3:
+                    pt.poke(tid, addr, (word & ~0xFF) | (self.breakpoints[addr][0] & 0xFF))
                 regs.rip = addr  # the instruction the int3 stood for, whole again: run it
                 pt.set_regs(tid, regs)
                 self._resume(tid)
