@@ -136,8 +136,10 @@ class _ChildStopLate(Tracer):
             if event is None:
                 return None
             tid, status = event
-            if tid in self.fork_kind and os.WIFSTOPPED(status):
-                self.late = event  # held back; it stays stopped meanwhile
+            if tid not in self.traced and os.WIFSTOPPED(status):
+                # A new one's first stop, before its parent's event or after it: held
+                # back; it stays stopped meanwhile.
+                self.late = event
                 continue
             if tid == self.main and not os.WIFSTOPPED(status):
                 self.order.append("parent's end")
