@@ -37,8 +37,8 @@ int main(void) {
     _exit(0);
 }
 """
-# The parent ends at once; the child waits until it has been given to another (the
-# sandbox's init), then ends.
+# The parent ends at once; the child waits until it has been given to another (roads
+# explain itself, which adopts the run's orphans), then ends.
 ORPHANED = r"""
 #include <unistd.h>
 int main(void) {
@@ -103,9 +103,9 @@ def test_a_child_outlived_by_nothing_is_still_followed(root, gcc, tmp_path, caps
 
 def test_an_orphaned_child_is_named_and_compared_as_the_child(root, gcc, tmp_path, capsys,
                                                             monkeypatch, no_leftovers):
-    """At its stop the child's parent is the sandbox's init (its PPid:): the page still
-    calls it the child of the process that forked it, and compares its stop with that
-    process's. The page used to name it "exit (pid N)" and compare it with nothing,
+    """At its stop the child's parent is roads explain, which adopted it (its PPid:):
+    the page still calls it the child of the process that forked it, and compares its
+    stop with that process's. The page used to name it "exit (pid N)" and compare it with nothing,
     whenever the parent ended first (in CI, the race test above's first run)."""
     monkeypatch.chdir(tmp_path)
     program = _build(tmp_path, "orphaned", ORPHANED)

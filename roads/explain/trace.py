@@ -162,7 +162,8 @@ class Hit:
 class _Made(NamedTuple):
     """What a new process's maker's fork event says of it: by the new one's first stop
     its maker may have ended (its breakpoints forgotten, ``Tracer._ended``), and the new
-    one been given to the sandbox's init (its PPid: in /proc then)."""
+    one been given to roads explain itself, which adopts the run's orphans (its PPid:
+    in /proc then)."""
 
     parent: int  # the process that made it, or with CLONE_PARENT that one's parent
     breakpoints: frozenset[int]  # the maker's int3 addresses then (``Tracer.bp_in``)

@@ -247,8 +247,9 @@ def forked_by(run: document.Run) -> dict[int, int]:
     """Each process of ``run`` that another of the run made, by pid, to the pid of its
     parent as the run first met it (roads explain: the fork event; a sample: its first
     roads.h line). A checkpoint's ``ppid`` is the parent at the stop instead, which is
-    another process (the sandbox's init, a subreaper) once the parent has ended. The
-    run's first process is left out: its record names whatever started the run."""
+    another process (a subreaper such as roads explain, or init) once the parent has
+    ended. The run's first process is left out: its record names whatever started the
+    run."""
     return {p.pid: p.ppid for p in run.processes if p.pid != run.pid}
 
 
