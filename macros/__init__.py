@@ -67,7 +67,7 @@ def define_env(env) -> None:
     configure(env.conf)
     _REPORTED.clear()
     compile_ahead(env)
-    figures.link_repository(env.conf)
+    figures.begin_build(env.conf)
     for module in MODULES:
         deferred = set(getattr(module, "FIGURES", ()))
         inline = set(getattr(module, "INLINE", ()))

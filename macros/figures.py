@@ -222,8 +222,10 @@ def explained(sample: str, document: str, figure: str = "diagram", stop: str | N
                         cache_dir=svg_cache(), wrap=zoomable)
 
 
-# Saved sessions checked this build, by path, with the stats of the file when checked.
-_checked: dict[str, tuple[int, int]] = {}
+# Saved sessions checked this build, by path: the stats of the file when checked, the
+# files it was made from and the session read (a page's figures of one session read it
+# once, not once for each key and each drawing; nothing that draws it changes it).
+_checked: dict[str, tuple[tuple[int, int], list[Path], object]] = {}
 
 
 def _saved_session(document: str):
@@ -245,7 +247,8 @@ def _saved_session(document: str):
         seen = (stat.st_mtime_ns, stat.st_size)
     except OSError:
         seen = None
-    if _checked.get(document) != seen:
+    known = _checked.get(document)
+    if known is None or known[0] != seen:
         reasons = staleness(path, root)
         if reasons and current().mode != "frozen":
             log.info("%s is stale (%s): running roads explain again", document, "; ".join(reasons))
@@ -254,9 +257,12 @@ def _saved_session(document: str):
             pagecache.warning(log, "%s is stale: %s (run the roads explain command the page "
                               "shows, with --save %s)", document, "; ".join(reasons), document)
         stat = path.stat()
-        _checked[document] = (stat.st_mtime_ns, stat.st_size)
-    depends(path, *saved_session_inputs(path, root))
-    return load_session(path)
+        known = ((stat.st_mtime_ns, stat.st_size), saved_session_inputs(path, root),
+                 load_session(path))
+        _checked[document] = known
+    _, inputs, session = known
+    depends(path, *inputs)
+    return session
 
 
 def _explained_digest(sample: str, document: str, *args, **kwargs) -> list[str]:
@@ -336,9 +342,13 @@ def provenance(sample: str, variant: str | None = None, run: int = 0,
 _repository: list[str | None] = [None, None]
 
 
-def link_repository(conf) -> None:
-    """Take this build's repository from MkDocs' config (``define_env`` calls it)."""
+def begin_build(conf) -> None:
+    """A build begins (``define_env`` calls this): take its repository from MkDocs'
+    config, and forget the saved sessions the build before checked (under ``mkdocs
+    serve``, an edit of an explained program's source leaves its saved file as it was,
+    and the new build must find that file stale and run the program again)."""
     _repository[:] = [conf.get("repo_url"), conf.get("edit_uri")]
+    _checked.clear()
 
 
 def _repository_files() -> str | None:

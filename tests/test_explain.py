@@ -419,6 +419,39 @@ def test_explained_refuses_a_document_of_another_sample(tmp_path, monkeypatch):
         figures.explained("starti", "docs/explained/layout.json")
 
 
+def test_a_saved_session_is_checked_once_a_build_and_again_in_the_next(tmp_path, monkeypatch):
+    """A page's explained figures read their saved session once a build, not once for
+    each key and drawing; the next build (``mkdocs serve``, after the explained program's
+    source was edited: the saved file itself unchanged) checks it again and runs it
+    again. Before, the check was kept for as long as the process lived."""
+    import roads.explain.record as record
+    import roads.explain.saved as saved
+
+    import macros.figures as figures
+    import macros.project as settings
+
+    monkeypatch.setattr(settings, "_current",
+                        settings.Settings(mode="auto", cache=str(tmp_path / "cache")))
+    monkeypatch.setattr(figures, "_checked", {})
+    asked, ran, loaded = [], [], []
+    stale: list[str] = []
+    monkeypatch.setattr(saved, "staleness", lambda path, root: asked.append(path) or list(stale))
+    monkeypatch.setattr(saved, "refreshed", lambda path, root, sandbox: ran.append(path))
+    real_load = record.load_session
+    monkeypatch.setattr(record, "load_session", lambda path: loaded.append(path) or real_load(path))
+    document = "docs/explained/layout.json"
+    first = figures._saved_session(document)
+    assert figures._saved_session(document) is first
+    assert figures.explained("layout", document, "diff", before="main", after="free")
+    assert (len(asked), len(loaded), ran) == (1, 1, [])
+
+    stale.append("samples/layout.c changed")  # the source edited; the saved file is not
+    assert figures._saved_session(document) is first  # the same build: checked already
+    figures.begin_build({"repo_url": None, "edit_uri": None})
+    figures._saved_session(document)
+    assert (len(asked), len(loaded), len(ran)) == (2, 2, 1)
+
+
 THREADS = r"""
 #include <pthread.h>
 #include <stdlib.h>
