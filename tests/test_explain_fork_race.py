@@ -177,6 +177,51 @@ def test_the_program_that_ended_first_is_not_said_ended_by_roads_explain(
                         r"and roads explain ended it after the last stop", ended), ended
 
 
+# A stop at an exit waits for every process of the run to end: here the parent
+# sleeps on after its child's exit (the last stop), or the child after the parent's.
+PARENT_SLEEPS = r"""
+#include <unistd.h>
+int main(void) {
+    if (fork() == 0)
+        _exit(0);
+    sleep(100);
+    return 0;
+}
+"""
+CHILD_SLEEPS = r"""
+#include <unistd.h>
+int main(void) {
+    if (fork() == 0) {
+        sleep(100);
+        _exit(0);
+    }
+    return 0;
+}
+"""
+
+
+@pytest.mark.parametrize("source, said", [
+    (PARENT_SLEEPS, r"was ended by roads explain after its last stop, when the deadline "
+                    r"passed \(1 s, --deadline\)"),
+    (CHILD_SLEEPS, r"exited with status 0; process \d+ of the run had not ended, and roads "
+                   r"explain ended it after the last stop, when the deadline passed \(1 s, "
+                   r"--deadline\)"),
+], ids=["parent", "child"])
+def test_a_run_ended_at_the_deadline_after_its_last_stop_says_so(
+        root, gcc, tmp_path, capsys, monkeypatch, no_leftovers, source, said):
+    """Every stop made, a process still running when the deadline passes is ended by
+    roads explain: the page says so. It used to say the program "was killed by SIGKILL"
+    (and the capture recorded signal 9 as the program's own end), or, when the program
+    had exited, nothing of the process ended."""
+    monkeypatch.chdir(tmp_path)
+    program = _build(tmp_path, "sleeps", source)
+    page = tmp_path / "sleeps.html"
+    assert explain(root, "--follow-fork", "--deadline", "1", "--at", "exit", "--out",
+                   str(page), "--", str(program)) == 0
+    ended = re.search(r"How it ended</dt><dd>([^<]*)", page.read_text())[1]
+    assert re.fullmatch(said, ended), ended
+
+
 def test_a_process_that_ended_before_the_clean_up_is_not_said_killed(gcc, tmp_path,
                                                                      no_leftovers):
     """After the last stop (in work()), the child runs on to its _exit while roads explain

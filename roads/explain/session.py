@@ -379,7 +379,7 @@ def trace_program(job: dict, progress: Callable[[str], None] = lambda s: None) -
     if outcome.timed_out and missing:
         raise ExplainError(f"{program} did not reach {', '.join(missing)} within "
                            f"{deadline:g} s (--deadline); it was killed")
-    ending = _ending(outcome, program)
+    ending = _ending(outcome, program, deadline)
     if not checkpoints and unread:
         raise ExplainError(f"{program}: no stop it reached could be read, nothing was "
                            "captured: " + "; ".join(u.reason for u in unread))
@@ -436,14 +436,17 @@ def _made_with(stops: list) -> str:
                    f"--at syscall:{other})" for name, other in others.items())
 
 
-def _ending(outcome: Outcome, program: str) -> str:
+def _ending(outcome: Outcome, program: str, deadline: float) -> str:
     """How the run ended, in words: the program's own end, and which of its processes
-    roads explain ended once the last stop was made, when the program had ended first."""
+    roads explain ended once the last stop was made (or, every stop made, when the
+    deadline passed: a stop at an exit waits for every process to end), when the
+    program had ended first."""
     main = outcome.processes[outcome.pid]
     if outcome.cut_short:
         return outcome.cut_short
+    late = f", when the deadline passed ({deadline:g} s, --deadline)" if outcome.timed_out else ""
     if main.killed_by_us or (outcome.ended_after_last_stop and main.status is None):
-        return "was ended by roads explain after its last stop"
+        return f"was ended by roads explain after its last stop{late}"
     status = main.status
     if status is not None and os.WIFEXITED(status):
         own = f"exited with status {os.WEXITSTATUS(status)}"
@@ -454,13 +457,13 @@ def _ending(outcome: Outcome, program: str) -> str:
     # The last stop was in a process that outlived the program: it was ended then.
     others = [str(p.pid) for p in outcome.processes.values()
               if p.killed_by_us and p.pid != outcome.pid]
-    if outcome.ended_after_last_stop and others:
+    if (outcome.ended_after_last_stop or outcome.timed_out) and others:
         if len(others) > 1:
             listed = ", ".join(others[:-1]) + " and " + others[-1]
             which = f"processes {listed} of the run had not ended, and roads explain ended them"
         else:
             which = f"process {others[0]} of the run had not ended, and roads explain ended it"
-        return f"{own}; {which} after the last stop"
+        return f"{own}; {which} after the last stop{late}"
     return own
 
 

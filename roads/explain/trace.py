@@ -963,9 +963,10 @@ class Tracer:
             ending = self.outcome.processes[tid]
             if ending.status is None:
                 ending.status = status
-                # Reaped by the final clean-up, it may have ended on its own first.
-                ending.killed_by_us = killed and os.WIFSIGNALED(status) \
-                    and os.WTERMSIG(status) == signal.SIGKILL
+                # Reaped by the final clean-up, or after the deadline's SIGKILL, it may
+                # have ended on its own first.
+                ending.killed_by_us = (killed or self._timed_out.is_set()) \
+                    and os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGKILL
             self.bp_in.pop(tid, None)
 
     def _new_tid(self, tid: int, status: int) -> None:
