@@ -5,7 +5,8 @@ bookkeeping to the next process given its pid. A second output pipe that could n
 made left the first one open. PATH set but empty found nothing where a shell finds
 ./NAME. The end of a run looked for what was left of it every 2 ms. A refused --pid
 named Yama where CAP_SYS_PTRACE overrides it, and compared ids the kernel does not.
-The timers signalled by pid and group number, reaching a process given the pid since."""
+The timers signalled by pid and group number, reaching a process given the pid since.
+Breakpoints less than 8 bytes apart took each other out (ptrace writes 8 bytes)."""
 
 from __future__ import annotations
 
@@ -456,3 +457,44 @@ def test_a_process_gone_before_it_is_added_is_never_signalled(monkeypatch):
     signals.kill_all((), 0)
     signals.kill(gone.pid, 0)
     assert sent == []
+
+
+# Two functions less than 8 bytes apart: empty ones at -O0 (push %rbp first: the step
+# over the breakpoint is emulated), and ones of one instruction and a ret, not aligned
+# (lea first: stepped with the original byte put back).
+ADJACENT = {
+    "-O0": (r"""
+void f(void) {}
+void g(void) {}
+int main(void) { f(); g(); f(); g(); return 5; }
+""", 5),
+    "-O2 -fno-align-functions": (r"""
+__attribute__((noipa)) int f(int x) { return x + 1; }
+__attribute__((noipa)) int g(int x) { return x * 3; }
+int main(void) {
+    int a = f(1) + g(2);
+    int b = f(a) + g(a);
+    return a + b;
+}
+""", 41),
+}
+
+
+@pytest.mark.parametrize("flags", list(ADJACENT))
+def test_breakpoints_less_than_a_word_apart_are_each_kept(gcc, tmp_path, no_leftovers, flags):
+    """ptrace reads and writes memory 8 bytes at a time. The breakpoint at f saved the
+    8 bytes under it, g's first byte among them, and wrote them all back: putting f's
+    int3 in took g's out (or, the other way round, brought an int3 back where it had been
+    taken out). The run missed g: "exited with status 0 before reaching g"."""
+    source, status = ADJACENT[flags]
+    program = _build(tmp_path, "adjacent", source, *flags.split())
+    symbols = dict(line.split()[::-2] for line in subprocess.run(
+        ["nm", str(program)], capture_output=True, text=True, check=True).stdout.splitlines()
+        if line.endswith((" T f", " T g")))
+    assert 0 < int(symbols["g"], 16) - int(symbols["f"], 16) < 8, symbols  # the case at hand
+    hits: list[Hit] = []
+    outcome = Tracer([str(program)], [parse_stop(w) for w in ("f", "g", "f:2", "g:2", "exit")],
+                     on_stop=hits.append, deadline=20).run()
+    assert [h.label for h in hits] == ["f", "g", "f:2", "g:2", "exit"]
+    ended = outcome.processes[outcome.pid].status
+    assert os.WIFEXITED(ended) and os.WEXITSTATUS(ended) == status  # the code ran as written

@@ -444,7 +444,7 @@ class Tracer:
         self.progress = progress
         self.hits = {s.label: 0 for s in stops}
         self.done: set[str] = set()
-        self.breakpoints: dict[int, tuple[int, list[StopSpec | str]]] = {}  # addr -> (orig word, what)
+        self.breakpoints: dict[int, tuple[int, list[StopSpec | str]]] = {}  # addr -> (orig byte, what)
         self.bp_in: dict[int, set[int]] = {}  # tgid -> addresses holding int3
         # tgid -> addresses whose int3 was taken out: a thread that ran into it before
         # may report its SIGTRAP only afterwards (_stale_trap).
@@ -692,21 +692,36 @@ class Tracer:
     # ptrace reads and writes memory through a thread that is stopped: ``tid``, whose
     # process (``tgid``) shares the memory. A breakpoint no longer wanted is taken out
     # of each process where it is hit next (a followed child holds a copy of it).
+    # ptrace writes a word of 8 bytes; a breakpoint is one byte of it, and the others
+    # are written back as they are now, since another breakpoint may stand among them
+    # (two functions 7 bytes apart, as gcc -O0 lays out empty ones).
+
+    def _put_byte(self, tid: int, addr: int, byte: int) -> None:
+        """The byte at ``addr`` set to ``byte``, the 7 after it left as they are."""
+        pt.poke(tid, addr, (pt.peek(tid, addr) & ~0xFF) | byte)
+
+    def _code_at(self, tid: int, addr: int) -> int:
+        """The 8 bytes of the program at ``addr``, as they were before any breakpoint
+        of this tracer was put among them."""
+        word = pt.peek(tid, addr)
+        for i in range(8):
+            if addr + i in self.breakpoints:
+                word = (word & ~(0xFF << 8 * i)) | (self.breakpoints[addr + i][0] << 8 * i)
+        return word
 
     def _insert(self, tid: int, tgid: int, addr: int, what: StopSpec | str) -> None:
         if addr in self.breakpoints and addr in self.bp_in[tgid]:
             self.breakpoints[addr][1].append(what)
             return
-        word = pt.peek(tid, addr)
         if addr in self.breakpoints:
             self.breakpoints[addr][1].append(what)
         else:
-            self.breakpoints[addr] = (word, [what])
-        pt.poke(tid, addr, (word & ~0xFF) | INT3)
+            self.breakpoints[addr] = (pt.peek(tid, addr) & 0xFF, [what])
+        self._put_byte(tid, addr, INT3)
         self.bp_in[tgid].add(addr)
 
     def _remove_here(self, tid: int, tgid: int, addr: int) -> None:
-        pt.poke(tid, addr, self.breakpoints[addr][0])
+        self._put_byte(tid, addr, self.breakpoints[addr][0])
         self.bp_in[tgid].discard(addr)
         self.removed.setdefault(tgid, set()).add(addr)
         for kept in (self.interrupted, self.restarting):  # no trap comes back here
@@ -1004,7 +1019,7 @@ class Tracer:
         # thread forking during another's stop, may still be in it), then let go.
         for addr in made.breakpoints | made.removed:
             try:
-                pt.poke(tid, addr, self.breakpoints[addr][0])
+                self._put_byte(tid, addr, self.breakpoints[addr][0])
             except (OSError, KeyError):
                 pass
         try:
@@ -1108,9 +1123,8 @@ class Tracer:
             if self._stale_trap(tid, tgid, addr):
                 # A followed child's copy may still hold an int3 its parent lost between
                 # the copy and its fork event: taken out here too, or it traps again.
-                word = pt.peek(tid, addr)
-                if word & 0xFF == INT3:
-                    pt.poke(tid, addr, (word & ~0xFF) | (self.breakpoints[addr][0] & 0xFF))
+                if pt.peek(tid, addr) & 0xFF == INT3:
+                    self._put_byte(tid, addr, self.breakpoints[addr][0])
                 regs.rip = addr  # the instruction the int3 stood for, whole again: run it
                 pt.set_regs(tid, regs)
                 self._resume(tid)
@@ -1265,7 +1279,7 @@ class Tracer:
                 pt.set_regs(tid, regs)
                 sig = 0
                 if pt.peek(tid, addr) & 0xFF == INT3:  # still there, not taken out since
-                    passed = self._step_over(tid, regs, addr, self.breakpoints[addr][0])
+                    passed = self._step_over(tid, regs, addr)
                     if passed is None:
                         return
                     sig = passed
@@ -1297,7 +1311,7 @@ class Tracer:
     def _breakpoint(self, tid: int, tgid: int, addr: int, regs: pt.Regs) -> None:
         regs.rip = addr
         pt.set_regs(tid, regs)
-        word, whats = self.breakpoints[addr]
+        whats = self.breakpoints[addr][1]
         # Back from the signal that cut its step here short, or at its system call run
         # again: counted already.
         again = (addr, regs.rsp) in (self.interrupted.get(tid), self.restarting.get(tid))
@@ -1327,13 +1341,13 @@ class Tracer:
             self._remove_here(tid, tgid, addr)
             self._resume(tid)
             return
-        sig = self._step_over(tid, regs, addr, word)
+        sig = self._step_over(tid, regs, addr)
         if sig is not None:
             self._deliver(tid, tgid, sig)
 
-    def _step_over(self, tid: int, regs: pt.Regs, addr: int, word: int) -> int | None:
-        """Carry ``tid``, held at the breakpoint at ``addr`` (``word``: the bytes under
-        it), past its instruction, the breakpoint kept; the signal to resume it with, or
+    def _step_over(self, tid: int, regs: pt.Regs, addr: int) -> int | None:
+        """Carry ``tid``, held at the breakpoint at ``addr``, past its instruction, the
+        breakpoint kept; the signal to resume it with, or
         None if it ended meanwhile or an event of its own was handled instead.
 
         A signal due to the thread (one sent while it was held at the breakpoint, or a
@@ -1347,17 +1361,18 @@ class Tracer:
         too where the instruction is a system call that a signal cut short: the kernel
         runs it again, setting the thread back onto the int3 (``restarting``), unless
         the signal's handler makes it fail, EINTR (``_restart_told``)."""
+        word = self._code_at(tid, addr)
         if self._emulate(tid, regs, addr, word):
             return 0
         # The original byte back, one instruction, int3 again. (Another thread passing
         # meanwhile is not seen: hence _emulate, first.)
-        pt.poke(tid, addr, word)
+        self._put_byte(tid, addr, self.breakpoints[addr][0])
         pt.call(pt.PTRACE_SINGLESTEP, tid, 0, 0)
         status = self._step_wait(tid, addr)
         if os.WIFEXITED(status) or os.WIFSIGNALED(status):
             self._ended(tid, status)
             return None
-        pt.poke(tid, addr, (word & ~0xFF) | INT3)
+        self._put_byte(tid, addr, INT3)
         if status >> 16:
             # An event of its own came first (its PTRACE_EVENT_EXIT, another thread's
             # exit_group killing it; a clone the stepped instruction made): a stop like
