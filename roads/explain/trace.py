@@ -694,16 +694,35 @@ class Tracer:
     # of each process where it is hit next (a followed child holds a copy of it).
     # ptrace writes a word of 8 bytes; a breakpoint is one byte of it, and the others
     # are written back as they are now, since another breakpoint may stand among them
-    # (two functions 7 bytes apart, as gcc -O0 lays out empty ones).
+    # (two functions 7 bytes apart, as gcc -O0 lays out empty ones). The word is the
+    # aligned one that holds the byte: the 8 bytes from the byte on may run past the end
+    # of its mapping (a function in the last bytes of a page, the next one not mapped),
+    # and the kernel reads or writes a word whole or not at all (EIO).
+
+    def _byte_at(self, tid: int, addr: int) -> int:
+        """The byte at ``addr``."""
+        base = addr & ~7
+        return (pt.peek(tid, base) >> 8 * (addr - base)) & 0xFF
 
     def _put_byte(self, tid: int, addr: int, byte: int) -> None:
-        """The byte at ``addr`` set to ``byte``, the 7 after it left as they are."""
-        pt.poke(tid, addr, (pt.peek(tid, addr) & ~0xFF) | byte)
+        """The byte at ``addr`` set to ``byte``, the other 7 of its word left as they are."""
+        base = addr & ~7
+        shift = 8 * (addr - base)
+        pt.poke(tid, base, (pt.peek(tid, base) & ~(0xFF << shift)) | (byte << shift))
 
     def _code_at(self, tid: int, addr: int) -> int:
         """The 8 bytes of the program at ``addr``, as they were before any breakpoint
-        of this tracer was put among them."""
-        word = pt.peek(tid, addr)
+        of this tracer was put among them; those past the end of the mapping, 0 (an
+        instruction there ends before it)."""
+        base = addr & ~7
+        words = pt.peek(tid, base)
+        if base != addr:
+            try:
+                words |= pt.peek(tid, base + 8) << 64
+            except OSError as exc:
+                if exc.errno != errno.EIO:
+                    raise
+        word = (words >> 8 * (addr - base)) & 0xFFFFFFFFFFFFFFFF
         for i in range(8):
             if addr + i in self.breakpoints:
                 word = (word & ~(0xFF << 8 * i)) | (self.breakpoints[addr + i][0] << 8 * i)
@@ -716,7 +735,7 @@ class Tracer:
         if addr in self.breakpoints:
             self.breakpoints[addr][1].append(what)
         else:
-            self.breakpoints[addr] = (pt.peek(tid, addr) & 0xFF, [what])
+            self.breakpoints[addr] = (self._byte_at(tid, addr), [what])
         self._put_byte(tid, addr, INT3)
         self.bp_in[tgid].add(addr)
 
@@ -1123,7 +1142,7 @@ class Tracer:
             if self._stale_trap(tid, tgid, addr):
                 # A followed child's copy may still hold an int3 its parent lost between
                 # the copy and its fork event: taken out here too, or it traps again.
-                if pt.peek(tid, addr) & 0xFF == INT3:
+                if self._byte_at(tid, addr) == INT3:
                     self._put_byte(tid, addr, self.breakpoints[addr][0])
                 regs.rip = addr  # the instruction the int3 stood for, whole again: run it
                 pt.set_regs(tid, regs)
@@ -1278,7 +1297,7 @@ class Tracer:
                 regs.rip = addr
                 pt.set_regs(tid, regs)
                 sig = 0
-                if pt.peek(tid, addr) & 0xFF == INT3:  # still there, not taken out since
+                if self._byte_at(tid, addr) == INT3:  # still there, not taken out since
                     passed = self._step_over(tid, regs, addr)
                     if passed is None:
                         return
