@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
+import time
 
 import pytest
 
@@ -63,3 +65,48 @@ def test_a_breakpoint_in_the_last_bytes_of_a_mapping(gcc, tmp_path, no_leftovers
     assert [h.label for h in hits] == ["f", "f:2", "exit"]
     ended = outcome.processes[outcome.pid].status
     assert os.WIFEXITED(ended) and os.WEXITSTATUS(ended) == 3
+
+
+# The parent kills its child with SIGKILL, then sleeps until the deadline ends it.
+KILLS_ITS_CHILD = r"""
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+int main(void) {
+    pid_t child = fork();
+    if (child == 0) {
+        pause();
+        _exit(0);
+    }
+    kill(child, SIGKILL);
+    waitpid(child, 0, 0);
+    sleep(100);
+    return 0;
+}
+"""
+
+
+def test_a_process_the_program_killed_before_the_deadline_is_not_said_ended_by_us(
+        gcc, tmp_path, no_leftovers):
+    """The child's exit stop (its parent's SIGKILL) is read while the deadline passes:
+    reaped after the deadline's SIGKILL, it was said killed by roads explain (its
+    killed_by_us, which the page and the capture's run read), though its end had begun
+    before, its exit event seen. The parent, still sleeping then, was ended by it."""
+    program = tmp_path / "kills"
+    (tmp_path / "kills.c").write_text(KILLS_ITS_CHILD)
+    subprocess.run(["gcc", "-o", str(program), str(tmp_path / "kills.c")], check=True,
+                   timeout=60)
+    deadline = 1.0
+    hits: list[Hit] = []
+
+    def slow(hit: Hit) -> None:  # as reading a big stop is: past the deadline
+        hits.append(hit)
+        time.sleep(deadline + 0.5)
+
+    outcome = Tracer([str(program)], [parse_stop("exit")], on_stop=slow, deadline=deadline,
+                     follow_fork=True).run()
+    assert outcome.timed_out and len(hits) == 1  # the child's exit; the parent's was ours
+    child = outcome.processes[hits[0].pid]
+    parent = outcome.processes[outcome.pid]
+    assert child.pid != parent.pid and os.WTERMSIG(child.status) == signal.SIGKILL
+    assert (child.killed_by_us, parent.killed_by_us) == (False, True)

@@ -178,6 +178,9 @@ class Ending:
     ppid: int
     status: int | None = None  # raw wait status
     killed_by_us: bool = False
+    # Its exit event came before roads explain killed anything: the end it has is its
+    # own, also a SIGKILL reaped only after the deadline's (_ended).
+    exiting_before: bool = False
 
 
 @dataclass
@@ -998,8 +1001,10 @@ class Tracer:
             if ending.status is None:
                 ending.status = status
                 # Reaped by the final clean-up, or after the deadline's SIGKILL, it may
-                # have ended on its own first.
+                # have ended on its own first: of a SIGKILL of the program's, its exit
+                # event seen before ours was sent (or of another end).
                 ending.killed_by_us = (killed or self._timed_out.is_set()) \
+                    and not ending.exiting_before \
                     and os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGKILL
             self.bp_in.pop(tid, None)
 
@@ -1101,6 +1106,8 @@ class Tracer:
             # the exit event the old main thread made, killed, is not this process's.
             self.exiting.discard(tgid)
             self.exit_taken.discard(tgid)
+            if self.outcome and tgid in self.outcome.processes:
+                self.outcome.processes[tgid].exiting_before = False
             for other in [t for t in self.traced if self.traced[t] == tgid]:
                 self._forget_step(other)
             self._resume(tid)
@@ -1122,6 +1129,9 @@ class Tracer:
                 t in self.exiting for t in self._threads(tgid)))
             if last:
                 self.exit_taken.add(tgid)  # once: a thread seen only now comes too late
+                ending = self.outcome.processes.get(tgid) if self.outcome else None
+                if ending is not None and not (self._ending or self._timed_out.is_set()):
+                    ending.exiting_before = True
             for spec in self.stops:
                 if spec.kind == "exit" and last and not self._timed_out.is_set():
                     self._hit(tid, spec, ())
