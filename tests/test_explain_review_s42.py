@@ -67,17 +67,25 @@ def test_a_breakpoint_in_the_last_bytes_of_a_mapping(gcc, tmp_path, no_leftovers
     assert os.WIFEXITED(ended) and os.WEXITSTATUS(ended) == 3
 
 
-# The parent kills its child with SIGKILL, then sleeps until the deadline ends it.
+# The parent kills its child with SIGKILL once the child runs (it has said so through a
+# pipe: a child killed before its first stop was seen has no exit stop to report, and
+# the test would have nothing to look at), then sleeps until the deadline ends it.
 KILLS_ITS_CHILD = r"""
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 int main(void) {
+    int ready[2];
+    char byte;
+    if (pipe(ready) != 0)
+        return 1;
     pid_t child = fork();
     if (child == 0) {
+        write(ready[1], "r", 1);
         pause();
         _exit(0);
     }
+    read(ready[0], &byte, 1);
     kill(child, SIGKILL);
     waitpid(child, 0, 0);
     sleep(100);
