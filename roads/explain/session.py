@@ -375,7 +375,9 @@ def trace_program(job: dict, progress: Callable[[str], None] = lambda s: None) -
                     env=program_environment(os.environ, job.get("environ", {})))
     outcome = tracer.run()
     missing = [l for l in labels if l not in outcome.reached]
-    hint = _made_with([s for s in stops if s.label in missing])
+    hint = _made_with([s for s in stops if s.label in missing]) + "".join(
+        f" ({label}: no function of that name in the program, its libraries or any it "
+        "opened)" for label in outcome.unfound)
     if outcome.timed_out and missing:
         raise ExplainError(f"{program} did not reach {', '.join(missing)} within "
                            f"{deadline:g} s (--deadline); it was killed")

@@ -154,6 +154,25 @@ def functions(data: bytes, path: str) -> dict[str, tuple[Function, ...]]:
     return {name: tuple(defs) for name, defs in found.items()}
 
 
+def imports(data: bytes, path: str, name: str) -> bool:
+    """Whether ``data`` (an ELF64 little-endian file; ``path`` names it in errors) calls
+    ``name`` in another file: a symbol of that name in ``.dynsym`` that it does not
+    define (SHN_UNDEF). False for a file that is not ELF64 or has no such table."""
+    headers = _section_headers(data, path)
+    for header in headers:
+        if header.sh_type != SHT_DYNSYM or header.sh_entsize != _ELF64_SYM.size \
+                or not 0 < header.sh_link < len(headers):
+            continue
+        strings = headers[header.sh_link]
+        names = data[strings.sh_offset:strings.sh_offset + strings.sh_size]
+        table = data[header.sh_offset:header.sh_offset + header.sh_size]
+        table = table[:len(table) - len(table) % _ELF64_SYM.size]
+        for st_name, _, _, st_shndx, _, _ in _ELF64_SYM.iter_unpack(table):
+            if st_shndx == 0 and st_name and _string(names, st_name) == name:
+                return True
+    return False
+
+
 def first_load(data: bytes, path: str) -> int | None:
     """The lowest ``p_vaddr`` of the PT_LOAD segments of ``data`` (an ELF64 little-endian
     file; ``path`` names it in errors): the file's symbol values less this are offsets

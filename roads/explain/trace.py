@@ -56,7 +56,7 @@ from .siginfo import SI_KERNEL, SigInfo
 from ..capture.elf import read_bytes
 from ..capture.runner import describe_status
 from ..capture.proc import MapsEntry, Proc, Status, auxv_dict
-from .symbols import Function, bound, first_load, functions, has_symtab, old_versions
+from .symbols import Function, bound, first_load, functions, has_symtab, imports, old_versions
 
 INT3 = 0xCC
 PUSH = ("rax", "rcx", "rdx", "rbx", "rsp", "rbp", "rsi", "rdi")  # push %reg: 0x50 + index
@@ -84,6 +84,8 @@ CLONE_VM, CLONE_PARENT = 0x100, 0x8000
 SHADOW_OPTIONS = (pt.PTRACE_O_TRACESYSGOOD | pt.PTRACE_O_TRACEEXEC | pt.PTRACE_O_TRACEEXIT
                   | pt.PTRACE_O_EXITKILL)
 UNISTD = Path("/usr/include/x86_64-linux-gnu/asm/unistd_64.h")
+# What the breakpoint at the loader's _dl_debug_state is for (Tracer._lookup).
+LOADED = "loaded"
 SYSCALL = 0x050F  # the instruction `syscall` (0f 05), as the low bytes of a word read
 # Where a signal handler's frame keeps the thread's rsp and rip to go back to: its
 # ucontext_t (rdx, the handler's third argument, at rsp + 8 at its first instruction:
@@ -198,6 +200,9 @@ class Outcome:
     cut_short: str = ""
     stopped: list[SelfStop] = field(default_factory=list)  # stop signals, and how it went on
     exe: str = ""  # /proc/PID/exe of the program as it started, before any execve of its own
+    # Function stops looked for in the libraries the program opened with dlopen, and
+    # found in none of them (``Tracer._lookup``), by label.
+    unfound: list[str] = field(default_factory=list)
 
 
 def _status_of(pid: int) -> Status | None:
@@ -447,6 +452,9 @@ class Tracer:
         self.progress = progress
         self.hits = {s.label: 0 for s in stops}
         self.done: set[str] = set()
+        # Function stops found in no file mapped at the entry point, of a program that
+        # calls dlopen: looked for again whenever the loader has mapped more (LOADED).
+        self.unresolved: list[StopSpec] = []
         self.breakpoints: dict[int, tuple[int, list[StopSpec | str]]] = {}  # addr -> (orig byte, what)
         self.bp_in: dict[int, set[int]] = {}  # tgid -> addresses holding int3
         # tgid -> addresses whose int3 was taken out: a thread that ran into it before
@@ -597,6 +605,10 @@ class Tracer:
                         signal.signal(signal.SIGCHLD, signal.SIG_IGN)
             self.outcome.seconds = time.monotonic() - started
             self.outcome.timed_out = self._timed_out.is_set()
+            self.outcome.unfound = [spec.label for spec in self.unresolved]
+            for spec in self.unresolved:
+                self.progress(f"--at {spec.label}: no function {spec.name!r} was found in "
+                              "any library the program opened")
             for d, attr in zip(drains, ("stdout", "stderr")):
                 setattr(self.outcome, attr, d.finish().decode(errors="backslashreplace"))
                 self.outcome.written[attr] = d.total
@@ -732,11 +744,15 @@ class Tracer:
         return word
 
     def _insert(self, tid: int, tgid: int, addr: int, what: StopSpec | str) -> None:
+        # One entry for each thing to do there: a second process setting the same
+        # breakpoint (a library found in each after a fork) must not count a call twice.
         if addr in self.breakpoints and addr in self.bp_in[tgid]:
-            self.breakpoints[addr][1].append(what)
+            if what not in self.breakpoints[addr][1]:
+                self.breakpoints[addr][1].append(what)
             return
         if addr in self.breakpoints:
-            self.breakpoints[addr][1].append(what)
+            if what not in self.breakpoints[addr][1]:
+                self.breakpoints[addr][1].append(what)
         else:
             self.breakpoints[addr] = (self._byte_at(tid, addr), [what])
         self._put_byte(tid, addr, INT3)
@@ -765,10 +781,13 @@ class Tracer:
             return
         self._insert(pid, pid, _entry_point(pid), "entry")
 
-    def _lookup(self, tid: int, pid: int) -> None:
+    def _lookup(self, tid: int, pid: int, later: bool = False) -> None:
         """At the entry point: a breakpoint for each function asked for, at the
         definition a call binds to (``symbols.bound``), looked for in the executable,
-        then in each file the process maps."""
+        then in each file the process maps. One found in none of them, in a program that
+        calls ``dlopen``, is looked for again (``later``) each time the loader has mapped
+        more libraries: it calls ``_dl_debug_state``, where debuggers learn of them
+        (glibc's r_debug protocol), once a library opened is mapped (``LOADED``)."""
         proc = Proc()
         maps = proc.maps(pid)
         exe = proc.exe(pid)
@@ -805,6 +824,13 @@ class Tracer:
                         return path, known[0], chosen
             return None
 
+        if later:
+            for spec in list(self.unresolved):
+                found = find(spec.name)
+                if found is not None:
+                    self.unresolved.remove(spec)
+                    self._insert_function(tid, pid, spec, *found)
+            return
         for spec in self.stops:
             if spec.kind != "func":
                 continue
@@ -832,6 +858,8 @@ class Tracer:
                             f"{spec.name!r} ({', '.join(old)}), for programs linked against "
                             f"an older {lib}; a program linked now cannot call it. To stop "
                             f"there, name the version: --at {old[0]}")
+                if self._wait_for_dlopen(tid, pid, spec, files, find):
+                    continue
                 unreadable = f" (not read: {'; '.join(unread)})" if unread else ""
                 stripped = "" if symtab.get(exe, True) else (
                     f"; {self.argv[0]} is stripped: it has no symbol table (.symtab) to name "
@@ -840,16 +868,45 @@ class Tracer:
                     "shared one)")
                 raise ExplainError(f"--at {spec.label}: no function {spec.name!r} in "
                                    f"{self.argv[0]} or the libraries loaded with it"
-                                   f"{unreadable}{stripped}; a library it opens later, with "
-                                   "dlopen, is not searched")
-            path, bias, chosen = found
-            if chosen.ifunc:
-                raise ExplainError(
-                    f"--at {spec.label}: {chosen.name!r} in {os.path.basename(path)} is an "
-                    "ifunc, a function the loader picks for this processor among several "
-                    "versions; --at cannot stop at it (stop at a function of yours that "
-                    "calls it)")
-            self._insert(tid, pid, bias + chosen.st_value, spec)
+                                   f"{unreadable}{stripped}; nor does it call dlopen, to "
+                                   "open another")
+            self._insert_function(tid, pid, spec, *found)
+
+    def _insert_function(self, tid: int, pid: int, spec: StopSpec, path: str, bias: int,
+                         chosen: Function) -> None:
+        """The breakpoint of the function stop ``spec`` at ``chosen``, found in ``path``
+        mapped at ``bias``; ExplainError for an ifunc."""
+        if chosen.ifunc:
+            raise ExplainError(
+                f"--at {spec.label}: {chosen.name!r} in {os.path.basename(path)} is an "
+                "ifunc, a function the loader picks for this processor among several "
+                "versions; --at cannot stop at it (stop at a function of yours that "
+                "calls it)")
+        self._insert(tid, pid, bias + chosen.st_value, spec)
+
+    def _wait_for_dlopen(self, tid: int, pid: int, spec: StopSpec, files: list[str],
+                         find) -> bool:
+        """Whether the function stop ``spec``, found in none of ``files``, is to be
+        looked for in the libraries the program opens later: it, or a library of its,
+        calls ``dlopen``, and the loader has the function where it tells a debugger of
+        them (``_dl_debug_state``, a breakpoint at ``LOADED``). Said as the run starts."""
+        def calls_dlopen(path: str) -> bool:
+            try:
+                return imports(read_bytes(Path(path)), path, "dlopen")
+            except (RoadsError, OSError):
+                return False
+
+        if not any(calls_dlopen(path) for path in files):
+            return False
+        loader = find("_dl_debug_state")
+        if loader is None or loader[2].ifunc:
+            return False
+        self.unresolved.append(spec)
+        self._insert(tid, pid, loader[1] + loader[2].st_value, LOADED)
+        self.progress(f"--at {spec.label}: no function {spec.name!r} in {self.argv[0]} or "
+                      "the libraries loaded with it; it calls dlopen: looked for in each "
+                      "library it opens")
+        return True
 
     # ------------------------------------------------------------------ the loop
 
@@ -1356,6 +1413,10 @@ class Tracer:
                 self._lookup(tid, tgid)
                 # A function stop at the entry point itself (_start) is this very call.
                 pending += whats[known:]
+            elif what == LOADED:  # the loader has mapped more libraries (dlopen)
+                self._lookup(tid, tgid, later=True)
+                if not self.unresolved:
+                    whats.remove(what)
             elif what == "libc_start_main":
                 whats.remove(what)
                 for spec in self.stops:
