@@ -453,8 +453,11 @@ class Tracer:
         self.hits = {s.label: 0 for s in stops}
         self.done: set[str] = set()
         # Function stops found in no file mapped at the entry point, of a program that
-        # calls dlopen: looked for again whenever the loader has mapped more (LOADED).
-        self.unresolved: list[StopSpec] = []
+        # calls dlopen: looked for again whenever the loader has mapped more (LOADED),
+        # in each process (a followed child opens libraries of its own), until reached;
+        # and the labels of those found in a library opened, once at least.
+        self.later: list[StopSpec] = []
+        self.found_later: set[str] = set()
         self.breakpoints: dict[int, tuple[int, list[StopSpec | str]]] = {}  # addr -> (orig byte, what)
         self.bp_in: dict[int, set[int]] = {}  # tgid -> addresses holding int3
         # tgid -> addresses whose int3 was taken out: a thread that ran into it before
@@ -605,8 +608,9 @@ class Tracer:
                         signal.signal(signal.SIGCHLD, signal.SIG_IGN)
             self.outcome.seconds = time.monotonic() - started
             self.outcome.timed_out = self._timed_out.is_set()
-            self.outcome.unfound = [spec.label for spec in self.unresolved]
-            for spec in self.unresolved:
+            unfound = [spec for spec in self.later if spec.label not in self.found_later]
+            self.outcome.unfound = [spec.label for spec in unfound]
+            for spec in unfound:
                 self.progress(f"--at {spec.label}: no function {spec.name!r} was found in "
                               "any library the program opened")
             for d, attr in zip(drains, ("stdout", "stderr")):
@@ -824,11 +828,11 @@ class Tracer:
                         return path, known[0], chosen
             return None
 
-        if later:
-            for spec in list(self.unresolved):
+        if later:  # each time: set where it is not yet (_insert keeps one of each)
+            for spec in self._pending_later():
                 found = find(spec.name)
                 if found is not None:
-                    self.unresolved.remove(spec)
+                    self.found_later.add(spec.label)
                     self._insert_function(tid, pid, spec, *found)
             return
         for spec in self.stops:
@@ -901,12 +905,34 @@ class Tracer:
         loader = find("_dl_debug_state")
         if loader is None or loader[2].ifunc:
             return False
-        self.unresolved.append(spec)
+        self.later.append(spec)
         self._insert(tid, pid, loader[1] + loader[2].st_value, LOADED)
         self.progress(f"--at {spec.label}: no function {spec.name!r} in {self.argv[0]} or "
                       "the libraries loaded with it; it calls dlopen: looked for in each "
                       "library it opens")
         return True
+
+    def _pending_later(self) -> list[StopSpec]:
+        """The function stops looked for in libraries opened with dlopen and not reached."""
+        return [spec for spec in self.later if spec.label not in self.done]
+
+    def _unmapped(self, tid: int, tgid: int) -> None:
+        """Forget the breakpoints of process ``tgid`` whose int3 is gone: the library
+        that held them was unmapped (dlclose), and what is mapped there now, if anything
+        (the same library opened again, at the same address), is not ours to restore a
+        byte in, in this process or a child made from it (``_new_tid``). A function stop
+        of one is looked for again (``_lookup``, later). Its original byte is forgotten
+        once no process holds that breakpoint."""
+        for addr in sorted(self.bp_in.get(tgid, ())):
+            try:
+                if self._byte_at(tid, addr) == INT3:
+                    continue
+            except OSError as exc:  # EIO: nothing mapped there now
+                if exc.errno != errno.EIO:
+                    raise
+            self.bp_in[tgid].discard(addr)
+            if not any(addr in held for held in self.bp_in.values()):
+                del self.breakpoints[addr]
 
     # ------------------------------------------------------------------ the loop
 
@@ -1413,10 +1439,13 @@ class Tracer:
                 self._lookup(tid, tgid)
                 # A function stop at the entry point itself (_start) is this very call.
                 pending += whats[known:]
-            elif what == LOADED:  # the loader has mapped more libraries (dlopen)
-                self._lookup(tid, tgid, later=True)
-                if not self.unresolved:
-                    whats.remove(what)
+            elif what == LOADED:  # the loader has mapped or unmapped libraries
+                # Kept to the end: a library closed (dlclose) takes its breakpoints
+                # with it, in this process or a followed one, and any opened again
+                # comes back without them.
+                self._unmapped(tid, tgid)
+                if self._pending_later():
+                    self._lookup(tid, tgid, later=True)
             elif what == "libc_start_main":
                 whats.remove(what)
                 for spec in self.stops:
