@@ -150,3 +150,41 @@ def test_each_followed_process_looks_in_the_library_it_opens(gcc, tmp_path, no_l
     second = next(h for h in hits if h.label == "plugin_work:2")
     assert second.pid == outcome.pid  # the parent's call, after its child's
     assert all(_exit_code(outcome, pid) == 0 for pid in outcome.processes)
+
+
+# Opens each library named, in turn, and keeps it open.
+OPEN_ALL = r"""
+#include <dlfcn.h>
+int main(int argc, char **argv) {
+    for (int i = 1; i < argc; i++)
+        if (!dlopen(argv[i], RTLD_NOW)) return 1;
+    return 0;
+}
+"""
+
+
+def test_each_file_is_read_once_however_many_libraries_are_opened(gcc, tmp_path, monkeypatch,
+                                                                 no_leftovers):
+    """A program that opens many libraries (an interpreter's extension modules) had every
+    file it maps read and its symbols parsed again at each: a run of python3 importing
+    its extension modules took seconds, growing with the square of their number."""
+    plugin = _plugin(tmp_path)
+    libraries = []
+    for i in range(6):
+        libraries.append(tmp_path / f"libplug{i}.so")
+        libraries[-1].write_bytes(plugin.read_bytes())
+    host = _build(tmp_path, "openall", OPEN_ALL)
+    parsed: list[str] = []
+    real = trace.functions
+
+    def counted(data: bytes, path: str):
+        parsed.append(path)
+        return real(data, path)
+
+    monkeypatch.setattr(trace, "functions", counted)
+    outcome, hits, said = _run([host, *libraries], "nosuch", "exit")
+    assert [h.label for h in hits] == ["exit"] and outcome.unfound == ["nosuch"]
+    assert _exit_code(outcome, outcome.pid) == 0
+    assert all(str(lib) in parsed for lib in libraries)  # each looked in
+    twice = sorted({p for p in parsed if parsed.count(p) > 1})
+    assert not twice, twice

@@ -205,6 +205,14 @@ class Outcome:
     unfound: list[str] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class _Read:
+    """What a function lookup reads of a program or library (``Tracer._functions_of``)."""
+    symtab: bool  # whether it keeps a symbol table (.symtab): stripped or not
+    first: int | None  # the p_vaddr of its first PT_LOAD, None for no ELF file to map
+    functions: dict[str, tuple[Function, ...]]
+
+
 def _status_of(pid: int) -> Status | None:
     """/proc/PID/status, as the engine reads it; None when the process is gone or its
     status cannot be read."""
@@ -458,6 +466,7 @@ class Tracer:
         # and the labels of those found in a library opened, once at least.
         self.later: list[StopSpec] = []
         self.found_later: set[str] = set()
+        self._read: dict[tuple, _Read | str | None] = {}  # _functions_of, by file version
         self.breakpoints: dict[int, tuple[int, list[StopSpec | str]]] = {}  # addr -> (orig byte, what)
         self.bp_in: dict[int, set[int]] = {}  # tgid -> addresses holding int3
         # tgid -> addresses whose int3 was taken out: a thread that ran into it before
@@ -807,16 +816,14 @@ class Tracer:
             (said in ``unread``, for the error of a function not found)."""
             if path not in tables:
                 tables[path] = None
-                try:
-                    data = read_bytes(Path(path))  # once: its first segment, its symbols
-                    symtab[path] = has_symtab(data, path)
-                    bias = file_bias(maps, path, first_load(data, path))
+                read = self._functions_of(path)
+                if isinstance(read, str):
+                    unread.append(read)
+                elif read is not None:
+                    symtab[path] = read.symtab
+                    bias = file_bias(maps, path, read.first)
                     if bias is not None:
-                        tables[path] = bias, functions(data, path)
-                except ExplainError as exc:
-                    unread.append(exc.message)
-                except (RoadsError, OSError):
-                    pass
+                        tables[path] = bias, read.functions
             return tables[path]
 
         def find(name: str) -> tuple[str, int, Function] | None:
@@ -875,6 +882,29 @@ class Tracer:
                                    f"{unreadable}{stripped}; nor does it call dlopen, to "
                                    "open another")
             self._insert_function(tid, pid, spec, *found)
+
+    def _functions_of(self, path: str) -> _Read | str | None:
+        """What ``_lookup`` needs of the file at ``path``, read once for each version of
+        it (device, inode, size, time of change): a program that opens libraries one by
+        one (an interpreter's extension modules) has its lookup made again at each
+        (LOADED), and would have every file it maps read and parsed each time. The
+        message of an ExplainError where its tables cannot be read; None where it is
+        no file to read (gone, not ELF)."""
+        try:
+            info = os.stat(path)
+        except OSError:
+            return None
+        key = (path, info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns)
+        if key not in self._read:
+            try:
+                data = read_bytes(Path(path))  # once: its first segment, its symbols
+                self._read[key] = _Read(has_symtab(data, path), first_load(data, path),
+                                        functions(data, path))
+            except ExplainError as exc:
+                self._read[key] = exc.message
+            except (RoadsError, OSError):
+                self._read[key] = None
+        return self._read[key]
 
     def _insert_function(self, tid: int, pid: int, spec: StopSpec, path: str, bias: int,
                          chosen: Function) -> None:
