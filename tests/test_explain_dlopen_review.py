@@ -188,3 +188,17 @@ def test_each_file_is_read_once_however_many_libraries_are_opened(gcc, tmp_path,
     assert all(str(lib) in parsed for lib in libraries)  # each looked in
     twice = sorted({p for p in parsed if parsed.count(p) > 1})
     assert not twice, twice
+
+
+def test_a_program_linked_static_that_calls_dlopen_is_not_said_not_to(gcc, tmp_path,
+                                                                      no_leftovers):
+    """A program linked -static calls dlopen all the same (the C library's own, linked
+    in, with no .dynsym entry to tell it by): the refusal says what was looked for."""
+    plugin = _plugin(tmp_path)
+    (tmp_path / "reopen.c").write_text(REOPEN)
+    subprocess.run(["gcc", "-static", "-o", str(tmp_path / "reopen"),
+                    str(tmp_path / "reopen.c")], check=True, timeout=60, capture_output=True)
+    with pytest.raises(trace.ExplainError) as refused:
+        _run([tmp_path / "reopen", plugin], "plugin_work")
+    assert "nor does it call dlopen" not in refused.value.message
+    assert "-static" in refused.value.message

@@ -877,10 +877,15 @@ class Tracer:
                     "the functions it does not share with its libraries (--at _start, its "
                     "entry point, needs none, nor does --at main where the C library is a "
                     "shared one)")
+                # No loader (AT_BASE 0): a program linked -static may call dlopen, with
+                # no .dynsym entry to tell it by and no _dl_debug_state to watch.
+                opens = ("; it is linked -static: a library it opens with dlopen is not "
+                         "searched" if not auxv_dict(proc.auxv(pid)).get("AT_BASE") else
+                         "; nor does it call dlopen, to open another (a library the C "
+                         "library opens on its own, as iconv's converters, is not searched)")
                 raise ExplainError(f"--at {spec.label}: no function {spec.name!r} in "
                                    f"{self.argv[0]} or the libraries loaded with it"
-                                   f"{unreadable}{stripped}; nor does it call dlopen, to "
-                                   "open another")
+                                   f"{unreadable}{stripped}{opens}")
             self._insert_function(tid, pid, spec, *found)
 
     def _functions_of(self, path: str) -> _Read | str | None:
