@@ -784,8 +784,10 @@ class Tracer:
         """Whether ``tid``'s SIGTRAP is the int3 this tracer had at ``addr`` and took out
         since: another thread's last hit removed it while this one had executed it
         already, its trap not yet reported. The kernel marks a trap of the processor's
-        own (SI_KERNEL); a SIGTRAP the program sends itself (raise, kill) is its own."""
-        return addr in self.removed.get(tgid, ()) and pt.signal_code(tid) == SI_KERNEL
+        own (SI_KERNEL); a SIGTRAP the program sends itself (raise, kill) is its own.
+        (Not one whose original byte was forgotten: its library unmapped, ``_unmapped``.)"""
+        return addr in self.removed.get(tgid, ()) and addr in self.breakpoints \
+            and pt.signal_code(tid) == SI_KERNEL
 
     def _at_exec(self, pid: int) -> None:
         """The program has just been loaded: a breakpoint at its entry point, where its
