@@ -211,6 +211,7 @@ class _Read:
     symtab: bool  # whether it keeps a symbol table (.symtab): stripped or not
     first: int | None  # the p_vaddr of its first PT_LOAD, None for no ELF file to map
     functions: dict[str, tuple[Function, ...]]
+    calls_dlopen: bool  # whether it calls dlopen, from another file (``symbols.imports``)
 
 
 def _status_of(pid: int) -> Status | None:
@@ -906,7 +907,7 @@ class Tracer:
             try:
                 data = read_bytes(Path(path))  # once: its first segment, its symbols
                 self._read[key] = _Read(has_symtab(data, path), first_load(data, path),
-                                        functions(data, path))
+                                        functions(data, path), imports(data, path, "dlopen"))
             except ExplainError as exc:
                 self._read[key] = exc.message
             except (RoadsError, OSError):
@@ -931,13 +932,8 @@ class Tracer:
         looked for in the libraries the program opens later: it, or a library of its,
         calls ``dlopen``, and the loader has the function where it tells a debugger of
         them (``_dl_debug_state``, a breakpoint at ``LOADED``). Said as the run starts."""
-        def calls_dlopen(path: str) -> bool:
-            try:
-                return imports(read_bytes(Path(path)), path, "dlopen")
-            except (RoadsError, OSError):
-                return False
-
-        if not any(calls_dlopen(path) for path in files):
+        if not any(isinstance(read, _Read) and read.calls_dlopen
+                   for read in map(self._functions_of, files)):
             return False
         loader = find("_dl_debug_state")
         if loader is None or loader[2].ifunc:
