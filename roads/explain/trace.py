@@ -801,9 +801,10 @@ class Tracer:
         """At the entry point: a breakpoint for each function asked for, at the
         definition a call binds to (``symbols.bound``), looked for in the executable,
         then in each file the process maps. One found in none of them, in a program that
-        calls ``dlopen``, is looked for again (``later``) each time the loader has mapped
-        more libraries: it calls ``_dl_debug_state``, where debuggers learn of them
-        (glibc's r_debug protocol), once a library opened is mapped (``LOADED``)."""
+        calls ``dlopen``, is looked for again (``later``), and set in each library that
+        defines it, each time the loader has mapped more libraries: it calls
+        ``_dl_debug_state``, where debuggers learn of them (glibc's r_debug protocol),
+        once a library opened is mapped (``LOADED``)."""
         proc = Proc()
         maps = proc.maps(pid)
         exe = proc.exe(pid)
@@ -829,19 +830,27 @@ class Tracer:
                         tables[path] = bias, read.functions
             return tables[path]
 
-        def find(name: str) -> tuple[str, int, Function] | None:
+        def find_all(name: str) -> list[tuple[str, int, Function]]:
+            found = []
             for path in files:
                 known = table(path)
                 if known is not None:
                     chosen = bound(known[1], name)
                     if chosen is not None:
-                        return path, known[0], chosen
-            return None
+                        found.append((path, known[0], chosen))
+            return found
+
+        def find(name: str) -> tuple[str, int, Function] | None:
+            """The first definition: the one a call from the program binds to."""
+            found = find_all(name)
+            return found[0] if found else None
 
         if later:  # each time: set where it is not yet (_insert keeps one of each)
+            # In every library that defines it: each opened with dlopen is its own
+            # namespace (RTLD_LOCAL), whose dlsym finds its own definition first, and
+            # none of them was mapped at the start (else the stop was set then).
             for spec in self._pending_later():
-                found = find(spec.name)
-                if found is not None:
+                for found in find_all(spec.name):
                     self.found_later.add(spec.label)
                     self._insert_function(tid, pid, spec, *found)
             return
@@ -1489,6 +1498,8 @@ class Tracer:
                 if self.hits[what.label] == what.count:
                     self._hit(tid, what, (("pc", addr), ("sp", regs.rsp)))
                     whats.remove(what)
+            elif isinstance(what, StopSpec):  # made already, in another library defining it
+                whats.remove(what)
         if not whats:
             self._remove_here(tid, tgid, addr)
             self._resume(tid)
@@ -1638,10 +1649,25 @@ class Tracer:
         if spec.kind != "exit":
             self.done.add(spec.label)
         said = f": {returned.name} {returned.words()}" if returned else ""
+        if spec in self.later:  # several libraries opened may define it: which one
+            said = f" in {_file_at(tgid, dict(addresses)['pc'])}"
         self.progress(f"stopped at {spec.label} (pid {tgid}){said}")
         ppid = _ppid(tgid)
         self.on_stop(Hit(tgid, ppid, spec.label, addresses, tid, returned))
         self.outcome.reached.append(spec.label)
+
+
+def _file_at(pid: int, addr: int) -> str:
+    """The name of the file process ``pid`` maps at ``addr`` (less its folder), or what
+    /proc/PID/maps says is there instead ('?' where it cannot be read)."""
+    try:
+        maps = Proc().maps(pid)
+    except RoadsError:
+        return "?"
+    area = next((m for m in maps if m.start <= addr < m.end), None)
+    if area is None:
+        return "?"
+    return os.path.basename(area.pathname) or "an anonymous mapping"
 
 
 def _entry_point(pid: int) -> int:

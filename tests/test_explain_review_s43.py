@@ -1,0 +1,94 @@
+"""roads explain, after a review of its function stops in libraries opened with dlopen and
+of the runs ended at the deadline: each test shows a run that went wrong before its fix."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from roads.explain.trace import Hit, Tracer, parse_stop
+from tests.test_explain_minors import gcc  # noqa: F401 - gcc is a fixture
+
+pytestmark = [pytest.mark.gcc]
+
+
+def _library(folder: Path, name: str, source: str) -> Path:
+    (folder / f"{name}.c").write_text(source)
+    subprocess.run(["gcc", "-shared", "-fPIC", "-o", str(folder / f"lib{name}.so"),
+                    str(folder / f"{name}.c")], check=True, timeout=60)
+    return folder / f"lib{name}.so"
+
+
+def _program(folder: Path, name: str, source: str, *flags: str) -> Path:
+    (folder / f"{name}.c").write_text(source)
+    subprocess.run(["gcc", "-o", str(folder / name), str(folder / f"{name}.c"), *flags],
+                   check=True, timeout=60)
+    return folder / name
+
+
+def _file_at(pid: int, address: int) -> str:
+    """The file mapped at ``address`` in process ``pid`` ('' for none)."""
+    for line in Path(f"/proc/{pid}/maps").read_text().splitlines():
+        span, *rest = line.split()
+        start, end = (int(x, 16) for x in span.split("-"))
+        if start <= address < end:
+            return rest[-1] if len(rest) >= 5 else ""
+    return ""
+
+
+# Opens the library named first, which needs the other two (DT_NEEDED): the three are
+# mapped by that one dlopen, and told of to a debugger at once. Calls the plugin_work of
+# each of the two: the first's, the second's, the first's again.
+BOTH = r"""
+#include <dlfcn.h>
+#include <stdio.h>
+int main(int argc, char **argv) {
+    void *both = dlopen(argv[1], RTLD_NOW);
+    void *a = dlopen(argv[2], RTLD_NOW | RTLD_NOLOAD);  /* loaded with it */
+    void *b = dlopen(argv[3], RTLD_NOW | RTLD_NOLOAD);
+    if (!both || !a || !b) { fprintf(stderr, "%s\n", dlerror()); return 1; }
+    int (*work_a)(int) = (int (*)(int))dlsym(a, "plugin_work");
+    int (*work_b)(int) = (int (*)(int))dlsym(b, "plugin_work");
+    int sum = work_a(1) + work_b(2) + work_a(3);
+    return sum == 7 + 22 + 21 ? 0 : 2;
+}
+"""
+
+
+def test_a_function_two_opened_libraries_define_is_stopped_at_in_each(gcc, tmp_path,
+                                                                      no_leftovers):
+    """Of the libraries one dlopen mapped (those the library opened needs, say), only
+    the first in /proc/PID/maps order that defined the name got the breakpoint: the
+    calls into the other were not counted, and --at plugin_work:2 was made at the wrong
+    call, or never. Each is looked in by a dlsym of its own handle, its own definition
+    called: a stop is set in every one that defines the name, and the line that tells
+    of the stop names the library it was made in."""
+    first = _library(tmp_path, "plugseven", "int plugin_work(int x) { return x * 7; }\n")
+    second = _library(tmp_path, "plugeleven", "int plugin_work(int x) { return x * 11; }\n")
+    (tmp_path / "plugboth.c").write_text("int plugin_none(void) { return 0; }\n")
+    both = tmp_path / "libplugboth.so"
+    subprocess.run(["gcc", "-shared", "-fPIC", "-o", str(both), str(tmp_path / "plugboth.c"),
+                    f"-L{tmp_path}", "-Wl,--no-as-needed", "-lplugseven", "-lplugeleven",
+                    f"-Wl,-rpath,{tmp_path}"], check=True, timeout=60)
+    host = _program(tmp_path, "both", BOTH)
+    hits: list[Hit] = []
+    seen: list[str] = []
+
+    def on_stop(hit: Hit) -> None:
+        hits.append(hit)
+        if hit.label.startswith("plugin_work"):
+            seen.append(_file_at(hit.pid, dict(hit.addresses)["pc"]))
+
+    said: list[str] = []
+    outcome = Tracer([str(host), str(both), str(first), str(second)],
+                     [parse_stop(w) for w in ("plugin_work:2", "plugin_work:3", "exit")],
+                     on_stop=on_stop, progress=said.append, deadline=20).run()
+    assert [h.label for h in hits] == ["plugin_work:2", "plugin_work:3", "exit"], said
+    assert seen == [str(second), str(first)]
+    assert any(line.startswith("stopped at plugin_work:2 (pid ")
+               and line.endswith(" in libplugeleven.so") for line in said), said
+    ended = outcome.processes[outcome.pid].status
+    assert os.WIFEXITED(ended) and os.WEXITSTATUS(ended) == 0
