@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from roads.explain.trace import Hit, Tracer, parse_stop
+from tests.test_explain import explain, root  # noqa: F401 - root is a fixture
 from tests.test_explain_minors import gcc  # noqa: F401 - gcc is a fixture
 
 pytestmark = [pytest.mark.gcc]
@@ -92,3 +93,41 @@ def test_a_function_two_opened_libraries_define_is_stopped_at_in_each(gcc, tmp_p
                and line.endswith(" in libplugeleven.so") for line in said), said
     ended = outcome.processes[outcome.pid].status
     assert os.WIFEXITED(ended) and os.WEXITSTATUS(ended) == 0
+
+
+# A library whose plugin_work is an ifunc, its resolver picking the code called.
+IFUNC = r"""
+static int work(int x) { return x * 7; }
+static int (*pick(void))(int) { return work; }
+int plugin_work(int x) __attribute__((ifunc("pick")));
+"""
+ONE = r"""
+#include <dlfcn.h>
+#include <stdio.h>
+int main(int argc, char **argv) {
+    void *lib = dlopen(argv[1], RTLD_NOW);
+    if (!lib) { fprintf(stderr, "%s\n", dlerror()); return 1; }
+    int (*work)(int) = (int (*)(int))dlsym(lib, "plugin_work");
+    return work(3) == 21 ? 0 : 2;
+}
+"""
+
+
+def test_an_ifunc_in_a_library_opened_later_keeps_the_stops_reached(root, gcc, tmp_path,
+                                                                    capsys, monkeypatch,
+                                                                    no_leftovers):
+    """An ifunc found in a library opened with dlopen ended the run with the error an
+    ifunc named at the start gets, and the stop at main, reached already, was lost with
+    it: no page. It is refused as that one is, in the same words, and the page shows
+    the stops reached."""
+    plugin = _library(tmp_path, "plugifunc", IFUNC)
+    host = _program(tmp_path, "one", ONE)
+    monkeypatch.chdir(tmp_path)
+    page = tmp_path / "one.html"
+    assert explain(root, "--at", "main", "--at", "plugin_work", "--at", "exit",
+                   "--out", str(page), "--", str(host), str(plugin)) == 3
+    err = capsys.readouterr().err
+    assert "--at plugin_work: 'plugin_work' in libplugifunc.so is an ifunc" in err, err
+    assert "before reaching plugin_work" in err and page.exists()
+    text = page.read_text()
+    assert "Stop 2: exit" in text and "is an ifunc" in text

@@ -144,6 +144,8 @@ class Session:
     returned: dict[str, Returned] = field(default_factory=dict)
     # Each time a stop signal stopped a process of the run, and how it went on.
     stopped: list[SelfStop] = field(default_factory=list)
+    # Why a stop of ``missing`` was not reached, where the run knows, by its --at.
+    unreached: dict[str, str] = field(default_factory=dict)
 
     @property
     def whole(self) -> bool:
@@ -168,6 +170,8 @@ def session_json(session: Session) -> dict:
         data["stopped"] = [{"pid": t.pid, "signal": t.signal, "sender": t.sender,
                             "by_us": t.by_us, "after": t.after, "code": t.code,
                             "ended": t.ended} for t in session.stopped]
+    if session.unreached:
+        data["unreached"] = session.unreached
     return data
 
 
@@ -186,7 +190,8 @@ def session_from_json(data: dict) -> Session:
                                  bool(t["by_us"]), float(t["after"]),
                                  None if t.get("code") is None else int(t["code"]),
                                  str(t.get("ended", "")))
-                        for t in data.get("stopped", [])])
+                        for t in data.get("stopped", [])],
+                       {str(label): str(why) for label, why in data.get("unreached", {}).items()})
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise ExplainError(f"not a document roads explain saved: {exc}") from None
 

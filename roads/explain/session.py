@@ -375,11 +375,13 @@ def trace_program(job: dict, progress: Callable[[str], None] = lambda s: None) -
                     env=program_environment(os.environ, job.get("environ", {})))
     outcome = tracer.run()
     missing = [l for l in labels if l not in outcome.reached]
+    unreached = {label: "no function of that name in the program, its libraries or any it "
+                 "opened" for label in outcome.unfound} | outcome.refused
     hint = _made_with([s for s in stops if s.label in missing]) + "".join(
-        f" ({label}: no function of that name in the program, its libraries or any it "
-        "opened)" for label in outcome.unfound)
-    if outcome.timed_out and missing:
-        raise ExplainError(f"{program} did not reach {', '.join(missing)} within "
+        f" ({label}: {why})" for label, why in unreached.items())
+    late = [label for label in missing if label not in outcome.refused]
+    if outcome.timed_out and late:
+        raise ExplainError(f"{program} did not reach {', '.join(late)} within "
                            f"{deadline:g} s (--deadline); it was killed")
     ending = _ending(outcome, program, deadline)
     if not checkpoints and unread:
@@ -411,7 +413,7 @@ def trace_program(job: dict, progress: Callable[[str], None] = lambda s: None) -
     # The program started, whose ELF file the capture holds: a stop after an execve is
     # another's (roads.explain.page.selections).
     return Session(capture, escape_bytes(outcome.exe), shown, ending, not missing, missing,
-                   cut, unread, returned, list(outcome.stopped))
+                   cut, unread, returned, list(outcome.stopped), unreached)
 
 
 def command_line(job: dict, shown: list[str]) -> str:

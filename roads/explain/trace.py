@@ -203,6 +203,9 @@ class Outcome:
     # Function stops looked for in the libraries the program opened with dlopen, and
     # found in none of them (``Tracer._lookup``), by label.
     unfound: list[str] = field(default_factory=list)
+    # Function stops refused once the run had begun (an ifunc in a library opened with
+    # dlopen: ``Tracer._insert_function``): why, in words, by label.
+    refused: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -467,6 +470,7 @@ class Tracer:
         # and the labels of those found in a library opened, once at least.
         self.later: list[StopSpec] = []
         self.found_later: set[str] = set()
+        self.refused: dict[str, str] = {}  # label -> why (_insert_function)
         self._read: dict[tuple, _Read | str | None] = {}  # _functions_of, by file version
         self.breakpoints: dict[int, tuple[int, list[StopSpec | str]]] = {}  # addr -> (orig byte, what)
         self.bp_in: dict[int, set[int]] = {}  # tgid -> addresses holding int3
@@ -620,6 +624,7 @@ class Tracer:
             self.outcome.timed_out = self._timed_out.is_set()
             unfound = [spec for spec in self.later if spec.label not in self.found_later]
             self.outcome.unfound = [spec.label for spec in unfound]
+            self.outcome.refused = dict(self.refused)
             for spec in unfound:
                 self.progress(f"--at {spec.label}: no function {spec.name!r} was found in "
                               "any library the program opened")
@@ -852,7 +857,7 @@ class Tracer:
             for spec in self._pending_later():
                 for found in find_all(spec.name):
                     self.found_later.add(spec.label)
-                    self._insert_function(tid, pid, spec, *found)
+                    self._insert_function(tid, pid, spec, *found, later=True)
             return
         for spec in self.stops:
             if spec.kind != "func":
@@ -924,15 +929,20 @@ class Tracer:
         return self._read[key]
 
     def _insert_function(self, tid: int, pid: int, spec: StopSpec, path: str, bias: int,
-                         chosen: Function) -> None:
+                         chosen: Function, later: bool = False) -> None:
         """The breakpoint of the function stop ``spec`` at ``chosen``, found in ``path``
-        mapped at ``bias``; ExplainError for an ifunc."""
+        mapped at ``bias``; ExplainError for an ifunc, before the program runs. One found
+        in a library opened with dlopen (``later``) is refused in the same words, and
+        the run goes on without it: the stops reached before keep their page."""
         if chosen.ifunc:
-            raise ExplainError(
-                f"--at {spec.label}: {chosen.name!r} in {os.path.basename(path)} is an "
-                "ifunc, a function the loader picks for this processor among several "
-                "versions; --at cannot stop at it (stop at a function of yours that "
-                "calls it)")
+            why = (f"{chosen.name!r} in {os.path.basename(path)} is an ifunc, a function "
+                   "the loader picks for this processor among several versions; --at "
+                   "cannot stop at it (stop at a function of yours that calls it)")
+            if not later:
+                raise ExplainError(f"--at {spec.label}: {why}")
+            self.refused[spec.label] = why
+            self.progress(f"--at {spec.label}: {why}; the run goes on without this stop")
+            return
         self._insert(tid, pid, bias + chosen.st_value, spec)
 
     def _wait_for_dlopen(self, tid: int, pid: int, spec: StopSpec, files: list[str],
@@ -955,8 +965,10 @@ class Tracer:
         return True
 
     def _pending_later(self) -> list[StopSpec]:
-        """The function stops looked for in libraries opened with dlopen and not reached."""
-        return [spec for spec in self.later if spec.label not in self.done]
+        """The function stops looked for in libraries opened with dlopen and not reached
+        (nor refused)."""
+        return [spec for spec in self.later
+                if spec.label not in self.done and spec.label not in self.refused]
 
     def _unmapped(self, tid: int, tgid: int) -> None:
         """Forget the breakpoints of process ``tgid`` whose int3 is gone: the library
@@ -986,7 +998,8 @@ class Tracer:
             pass
 
     def _all_done(self) -> bool:
-        return all(s.label in self.done for s in self.stops if s.kind != "exit") and \
+        return all(s.label in self.done or s.label in self.refused
+                   for s in self.stops if s.kind != "exit") and \
             not any(s.kind == "exit" for s in self.stops)
 
     # Waiting. The tracer waits for the run's process groups, never for a stranger child
@@ -1493,12 +1506,13 @@ class Tracer:
                 for spec in self.stops:
                     if spec.kind == "func" and spec.name == "main":
                         self._insert(tid, tgid, regs.rdi, spec)
-            elif isinstance(what, StopSpec) and what.label not in self.done:
+            elif isinstance(what, StopSpec) and what.label not in self.done \
+                    and what.label not in self.refused:
                 self.hits[what.label] += 1
                 if self.hits[what.label] == what.count:
                     self._hit(tid, what, (("pc", addr), ("sp", regs.rsp)))
                     whats.remove(what)
-            elif isinstance(what, StopSpec):  # made already, in another library defining it
+            elif isinstance(what, StopSpec):  # made already, or refused, in another library
                 whats.remove(what)
         if not whats:
             self._remove_here(tid, tgid, addr)
