@@ -131,3 +131,30 @@ def test_an_ifunc_in_a_library_opened_later_keeps_the_stops_reached(root, gcc, t
     assert "before reaching plugin_work" in err and page.exists()
     text = page.read_text()
     assert "Stop 2: exit" in text and "is an ifunc" in text
+
+
+# Waits before it opens the library named: longer than the deadline.
+LATE = r"""
+#include <dlfcn.h>
+#include <unistd.h>
+int main(int argc, char **argv) {
+    sleep(30);
+    return dlopen(argv[1], RTLD_NOW) ? 0 : 1;
+}
+"""
+
+
+def test_a_function_awaited_when_the_deadline_passes_is_said_to_be(gcc, tmp_path,
+                                                                   no_leftovers):
+    """A function stop awaited in a library not yet opened when the deadline passed was
+    said to be "found in any library the program opened", as if the program had ended
+    without it: the deadline, which ended the run, is named."""
+    plugin = _library(tmp_path, "plug", "int plugin_work(int x) { return x * 7; }\n")
+    host = _program(tmp_path, "late", LATE)
+    said: list[str] = []
+    outcome = Tracer([str(host), str(plugin)], [parse_stop("main"), parse_stop("plugin_work")],
+                     on_stop=lambda hit: None, progress=said.append, deadline=1).run()
+    assert outcome.timed_out and outcome.reached == ["main"]
+    assert not any("was found in any library" in line for line in said), said
+    assert any(line.startswith("--at plugin_work: the deadline passed (1 s, --deadline) "
+                               "before") for line in said), said

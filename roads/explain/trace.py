@@ -626,8 +626,13 @@ class Tracer:
             self.outcome.unfound = [spec.label for spec in unfound]
             self.outcome.refused = dict(self.refused)
             for spec in unfound:
-                self.progress(f"--at {spec.label}: no function {spec.name!r} was found in "
-                              "any library the program opened")
+                if self.outcome.timed_out:  # the program might have opened it later
+                    self.progress(f"--at {spec.label}: the deadline passed ({self.deadline:g} "
+                                  "s, --deadline) before the program opened a library with "
+                                  f"a function {spec.name!r}")
+                else:
+                    self.progress(f"--at {spec.label}: no function {spec.name!r} was found "
+                                  "in any library the program opened")
             for d, attr in zip(drains, ("stdout", "stderr")):
                 setattr(self.outcome, attr, d.finish().decode(errors="backslashreplace"))
                 self.outcome.written[attr] = d.total
