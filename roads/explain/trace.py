@@ -180,8 +180,9 @@ class Ending:
     ppid: int
     status: int | None = None  # raw wait status
     killed_by_us: bool = False
-    # Its exit event came before roads explain killed anything: the end it has is its
-    # own, also a SIGKILL reaped only after the deadline's (_ended).
+    # Its exit had begun before roads explain killed anything (its exit event seen, or a
+    # SIGKILL of another's found then, _before_our_kill): the end it has is its own, also
+    # a SIGKILL reaped only after the deadline's (_ended).
     exiting_before: bool = False
 
 
@@ -254,6 +255,22 @@ def file_bias(maps: Sequence[MapsEntry], path: str, first: int | None) -> int | 
         if area.pathname == path and area.offset == 0:
             return area.start - (first & ~0xFFF)
     return None
+
+
+def _exit_code(pid: int) -> int | None:
+    """Field 52 of /proc/PID/stat, exit_code (Linux 3.5; 0 unless this process may trace
+    ``pid``): once its group exits (a fatal signal, exit_group) the group's exit code,
+    as waitpid reports it, from that moment on, before any of its threads has ended
+    (fs/proc/array.c, do_task_stat: SIGNAL_GROUP_EXIT); while a stop signal holds it
+    stopped, that signal. None when it cannot be read (reaped: its status tells). Read
+    here: ``Proc.stat`` leaves the field out, and its file is an input of every sample's
+    capture (``capture.freshness.ENGINE_FILES``), which a change to it makes stale."""
+    try:
+        line = Proc().path(pid, "stat").read_text()
+    except OSError:
+        return None
+    fields = line[line.rfind(")") + 1:].split()  # field 3 on: the name may hold spaces
+    return int(fields[52 - 3]) if len(fields) > 52 - 3 else None
 
 
 def _pending(tid: int) -> int:
@@ -500,6 +517,10 @@ class Tracer:
         self.groups: set[int] = set()  # process groups tracees made, besides the run's
         self.signals = _Signals()  # the run's processes, signalled through pidfds
         self._ending = False  # set once the run is being killed (_kill_all)
+        # Whether a SIGKILL of roads explain's own is on its way (_before_our_kill), and
+        # the lock of the deadline's timer and the tracer that decides it.
+        self._killing = False
+        self._kill_lock = threading.Lock()
         self.main = 0
         self.outcome: Outcome | None = None
         self._timed_out = threading.Event()
@@ -643,8 +664,24 @@ class Tracer:
         return self.outcome
 
     def _time_out(self) -> None:
+        self._before_our_kill()
         self._timed_out.set()
         self._kill_every(signal.SIGKILL)
+
+    def _before_our_kill(self) -> None:
+        """Before the first SIGKILL of roads explain's own, the deadline's or the clean-up's
+        (``_kill_all``): each followed process whose exit a SIGKILL has begun already,
+        which is not ours then (the program's, say), ends on its own
+        (``Ending.exiting_before``), also where its exit event is not seen yet, the tracer
+        busy reading a stop. /proc/PID/stat tells, from the moment that SIGKILL came: its
+        exit code is then the group's (``_exit_code``)."""
+        with self._kill_lock:
+            if self._killing or self.outcome is None:
+                return
+            for ending in list(self.outcome.processes.values()):
+                if ending.status is None and not ending.exiting_before:
+                    ending.exiting_before = _exit_code(ending.pid) == signal.SIGKILL
+            self._killing = True
 
     def _kill_every(self, sig: int) -> None:
         """``sig`` to the run's group, the groups its tracees made, and every process of
@@ -662,6 +699,7 @@ class Tracer:
     def _kill_all(self) -> None:
         """Nothing of the run survives it: its groups, then every tracee left, reaped."""
         self._ending = True
+        self._before_our_kill()
         self._kill_every(signal.SIGKILL)
         for tid in [*self.traced, *self.pending]:
             # A tracee held in a stop we were told of already (its exit stop, when an
