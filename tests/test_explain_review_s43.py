@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+import threading
 import time
 from pathlib import Path
 
@@ -216,3 +217,28 @@ def test_a_child_the_program_killed_while_a_stop_was_read(gcc, tmp_path, no_left
     parent = outcome.processes[outcome.pid]
     assert os.WTERMSIG(child.status) == signal.SIGKILL
     assert (child.killed_by_us, parent.killed_by_us) == (False, True)
+
+
+def test_a_deadline_during_the_clean_up_after_the_last_stop_is_not_told(gcc, tmp_path,
+                                                                       monkeypatch,
+                                                                       no_leftovers):
+    """Every stop made, the run is ended (``Tracer._kill_all``); a deadline passing while
+    that takes its time (a big process torn down) set ``timed_out``, and the page said
+    the program was ended "when the deadline passed"."""
+    program = _program(tmp_path, "sleeps", "#include <unistd.h>\n"
+                       "int main(void) { sleep(100); return 0; }\n")
+    deadline = 1.0
+    real = Tracer._kill_every
+    tracer = threading.get_ident()  # the thread that runs the Tracer, not its timers'
+
+    def slow(self, sig: int) -> None:  # the clean-up's own kill
+        if threading.get_ident() == tracer and self._ending:
+            time.sleep(deadline + 0.5)
+        real(self, sig)
+
+    monkeypatch.setattr(Tracer, "_kill_every", slow)
+    outcome = Tracer([str(program)], [parse_stop("main")], on_stop=lambda hit: None,
+                     deadline=deadline).run()
+    assert outcome.reached == ["main"] and outcome.ended_after_last_stop
+    assert not outcome.timed_out
+    assert outcome.processes[outcome.pid].killed_by_us

@@ -665,7 +665,10 @@ class Tracer:
 
     def _time_out(self) -> None:
         self._before_our_kill()
-        self._timed_out.set()
+        # Every stop made, the run is being ended already (``_kill_all``): the deadline,
+        # passing while that takes its time, ends nothing the clean-up would not.
+        if not self._ending:
+            self._timed_out.set()
         self._kill_every(signal.SIGKILL)
 
     def _before_our_kill(self) -> None:
