@@ -79,9 +79,10 @@ def test_update_timeline_in_the_original_style(site, browser):
     assert heading.count() == 1
     shape = page.evaluate("""() => {
         const h = [...document.querySelectorAll('h2')].find(e => e.textContent.includes('Update Timeline'));
-        const out = [];
+        const out = [];  // older entries may be folded into a box (updates.js)
         for (let e = h.nextElementSibling; e && e.tagName !== 'HR'; e = e.nextElementSibling)
-            out.push(e.innerHTML);
+            if (e.tagName !== 'BUTTON')
+                for (const p of (e.tagName === 'P' ? [e] : e.children)) out.push(p.innerHTML);
         const hr = [...document.querySelectorAll('h2')].find(e => e.textContent.includes('Update Timeline'));
         let n = hr; while (n && n.tagName !== 'HR') n = n.nextElementSibling;
         return {entries: out, hr: !!n};
