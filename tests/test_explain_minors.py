@@ -267,7 +267,8 @@ def test_the_end_of_a_run_looks_for_its_leftovers_less_and_less_often(monkeypatc
     started = time.monotonic()
     with pytest.raises(ExplainError, match=r"could not be ended within 1 s of SIGKILL"):
         tracer._kill_all()
-    assert 1.0 <= time.monotonic() - started < 1.5
+    # KILL_WAIT, not less; the upper bound leaves room for a loaded machine's scheduling.
+    assert 1.0 <= time.monotonic() - started < 2.5
     assert len(looks) <= 20, f"{len(looks)} looks at /proc in 1 s"
 
 
