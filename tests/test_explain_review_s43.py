@@ -242,3 +242,37 @@ def test_a_deadline_during_the_clean_up_after_the_last_stop_is_not_told(gcc, tmp
     assert outcome.reached == ["main"] and outcome.ended_after_last_stop
     assert not outcome.timed_out
     assert outcome.processes[outcome.pid].killed_by_us
+
+
+# Opens the library named, starts a thread that calls its plugin_work a moment later,
+# and ends its main thread alone (pthread_exit): the process runs on in that thread.
+MAIN_GONE = r"""
+#include <dlfcn.h>
+#include <pthread.h>
+#include <unistd.h>
+static int (*work)(int);
+static void *later(void *unused) { usleep(100000); return (void *)(long)work(3); }
+int main(int argc, char **argv) {
+    void *lib = dlopen(argv[1], RTLD_NOW);
+    if (!lib) return 1;
+    work = (int (*)(int))dlsym(lib, "plugin_work");
+    pthread_t thread;
+    if (pthread_create(&thread, 0, later, 0) != 0) return 1;
+    pthread_exit(0);
+}
+"""
+
+
+def test_the_library_of_a_stop_made_after_the_main_thread_ended_is_named(gcc, tmp_path,
+                                                                         no_leftovers):
+    """The line for a stop in a library opened with dlopen named the library from
+    /proc/PID/maps, which is empty once the main thread has ended (pthread_exit) while
+    another runs on: it said "in ?". It is read through the thread held at the stop."""
+    plugin = _library(tmp_path, "plug", "int plugin_work(int x) { return x * 7; }\n")
+    host = _program(tmp_path, "maingone", MAIN_GONE, "-pthread")
+    said: list[str] = []
+    outcome = Tracer([str(host), str(plugin)], [parse_stop("plugin_work")],
+                     on_stop=lambda hit: None, progress=said.append, deadline=20).run()
+    assert outcome.reached == ["plugin_work"]
+    assert any(line.startswith("stopped at plugin_work (pid ")
+               and line.endswith(" in libplug.so") for line in said), said

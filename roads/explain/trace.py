@@ -1710,18 +1710,20 @@ class Tracer:
             self.done.add(spec.label)
         said = f": {returned.name} {returned.words()}" if returned else ""
         if spec in self.later:  # several libraries opened may define it: which one
-            said = f" in {_file_at(tgid, dict(addresses)['pc'])}"
+            said = f" in {_file_at(tid, dict(addresses)['pc'])}"
         self.progress(f"stopped at {spec.label} (pid {tgid}){said}")
         ppid = _ppid(tgid)
         self.on_stop(Hit(tgid, ppid, spec.label, addresses, tid, returned))
         self.outcome.reached.append(spec.label)
 
 
-def _file_at(pid: int, addr: int) -> str:
-    """The name of the file process ``pid`` maps at ``addr`` (less its folder), or what
-    /proc/PID/maps says is there instead ('?' where it cannot be read)."""
+def _file_at(tid: int, addr: int) -> str:
+    """The name of the file that thread ``tid``'s process maps at ``addr`` (less its
+    folder), or what its maps say is there instead ('?' where they cannot be read).
+    Read through the thread: once the main thread has ended (pthread_exit) the others
+    running on, /proc/PID/maps of the process is empty, the thread's own is not."""
     try:
-        maps = Proc().maps(pid)
+        maps = Proc().maps(tid)
     except RoadsError:
         return "?"
     area = next((m for m in maps if m.start <= addr < m.end), None)
