@@ -276,3 +276,38 @@ def test_the_library_of_a_stop_made_after_the_main_thread_ended_is_named(gcc, tm
     assert outcome.reached == ["plugin_work"]
     assert any(line.startswith("stopped at plugin_work (pid ")
                and line.endswith(" in libplug.so") for line in said), said
+
+
+# Makes itself not dumpable, then calls here, then opens the library named: in the
+# sandbox (no CAP_SYS_PTRACE) the run is ended at here, before that dlopen.
+UNDUMPABLE_THEN_OPENS = r"""
+#include <dlfcn.h>
+#include <sys/prctl.h>
+void here(void) {}
+int main(int argc, char **argv) {
+    prctl(PR_SET_DUMPABLE, 0);
+    here();
+    return dlopen(argv[1], RTLD_NOW) ? 0 : 1;
+}
+"""
+
+
+def test_a_function_awaited_when_roads_explain_ends_the_run_is_not_said_missing(
+        root, gcc, tmp_path, capsys, monkeypatch, no_leftovers):
+    """A run that roads explain ends before the program's end (a process made not
+    dumpable: Outcome.cut_short), while a function stop waits for a library the program
+    opens with dlopen, said, in its messages and under the page's Not reached, that no
+    library the program opened defines the name: the program never had the chance to
+    open it."""
+    plugin = _library(tmp_path, "plug", "int plugin_work(int x) { return x * 7; }\n")
+    (tmp_path / "undumpable.c").write_text(UNDUMPABLE_THEN_OPENS)
+    monkeypatch.chdir(tmp_path)
+    assert explain(root, "--at", "main", "--at", "here", "--at", "plugin_work",
+                   "--out", "p.html", "--", "./undumpable.c", str(plugin)) == 3
+    err = capsys.readouterr().err
+    assert "made itself not dumpable" in err, err
+    assert "was found in any library" not in err, err
+    assert "--at plugin_work: roads explain ended the run before the program opened a " \
+           "library with a function 'plugin_work'" in err, err
+    page = (tmp_path / "p.html").read_text()
+    assert "<dt>Not reached</dt><dd>plugin_work</dd>" in page, page

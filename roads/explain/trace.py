@@ -202,7 +202,8 @@ class Outcome:
     stopped: list[SelfStop] = field(default_factory=list)  # stop signals, and how it went on
     exe: str = ""  # /proc/PID/exe of the program as it started, before any execve of its own
     # Function stops looked for in the libraries the program opened with dlopen, and
-    # found in none of them (``Tracer._lookup``), by label.
+    # found in none of them (``Tracer._lookup``), by label; none in a run that roads
+    # explain ended before the program did (``timed_out``, ``cut_short``).
     unfound: list[str] = field(default_factory=list)
     # Function stops refused once the run had begun (an ifunc in a library opened with
     # dlopen: ``Tracer._insert_function``): why, in words, by label.
@@ -644,13 +645,19 @@ class Tracer:
             self.outcome.seconds = time.monotonic() - started
             self.outcome.timed_out = self._timed_out.is_set()
             unfound = [spec for spec in self.later if spec.label not in self.found_later]
-            self.outcome.unfound = [spec.label for spec in unfound]
+            # Ended by roads explain before the program ended (the deadline, or
+            # ``cut_short``): the program might have opened such a library later.
+            ended_first = self.outcome.timed_out or bool(self.outcome.cut_short)
+            self.outcome.unfound = [] if ended_first else [spec.label for spec in unfound]
             self.outcome.refused = dict(self.refused)
             for spec in unfound:
-                if self.outcome.timed_out:  # the program might have opened it later
+                if self.outcome.timed_out:
                     self.progress(f"--at {spec.label}: the deadline passed ({self.deadline:g} "
                                   "s, --deadline) before the program opened a library with "
                                   f"a function {spec.name!r}")
+                elif ended_first:
+                    self.progress(f"--at {spec.label}: roads explain ended the run before "
+                                  f"the program opened a library with a function {spec.name!r}")
                 else:
                     self.progress(f"--at {spec.label}: no function {spec.name!r} was found "
                                   "in any library the program opened")
