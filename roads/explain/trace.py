@@ -904,8 +904,8 @@ class Tracer:
             return found[0] if found else None
 
         if later:  # each time: set where it is not yet (_insert keeps one of each)
-            # In every library that defines it: each opened with dlopen is its own
-            # namespace (RTLD_LOCAL), whose dlsym finds its own definition first, and
+            # In every library that defines it: one opened with dlopen (RTLD_LOCAL) is
+            # looked up in a scope of its own, where its own definition comes first, and
             # none of them was mapped at the start (else the stop was set then).
             for spec in self._pending_later():
                 for found in find_all(spec.name):
