@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ctypes
 import os
+from typing import NamedTuple
 
 from .siginfo import SIGINFO_SIZE, SigInfo, parse_siginfo
 
@@ -48,6 +49,11 @@ PTRACE_EVENT_STOP = 128
 # struct ptrace_syscall_info's op (linux/ptrace.h): 1 at a call's entry, 2 at its exit.
 PTRACE_SYSCALL_INFO_EXIT = 2
 SYSCALL_INFO_SIZE = 88  # sizeof(struct ptrace_syscall_info): the largest of its unions
+# Its arch (linux/audit.h): which table the call's number is of. A 64-bit process may
+# also enter the kernel by ``int 0x80``, the 32-bit entry, and its number is then of
+# i386's table (1 exit, 4 write, 192 mmap2), not x86-64's.
+AUDIT_ARCH_X86_64 = 0xC000003E  # EM_X86_64 | __AUDIT_ARCH_64BIT | __AUDIT_ARCH_LE
+AUDIT_ARCH_I386 = 0x40000003  # EM_386 | __AUDIT_ARCH_LE
 
 
 WALL = 0x40000000  # __WALL: wait for threads and children alike
@@ -150,11 +156,19 @@ def signal_code(pid: int) -> int:
     return signal_info(pid).si_code
 
 
-def syscall_op(pid: int) -> int:
+class SyscallInfo(NamedTuple):
+    """The head of ``struct ptrace_syscall_info`` (linux/ptrace.h)."""
+
+    op: int  # PTRACE_SYSCALL_INFO_ENTRY or _EXIT at a syscall stop
+    arch: int  # AUDIT_ARCH_X86_64, or AUDIT_ARCH_I386 for a call made by int 0x80
+
+
+def syscall_info(pid: int) -> SyscallInfo:
     """Whether ``pid``, held in a syscall stop, is entering or leaving the call, as the
-    kernel says (PTRACE_SYSCALL_INFO_ENTRY or _EXIT). Counting the stops instead goes
+    kernel says, and which table its number is of. Counting the stops instead goes
     wrong where entry and exit do not alternate: an execve's exit comes after its
     PTRACE_EVENT_EXEC stop (ptrace(2), "execve(2) under ptrace")."""
     info = (ctypes.c_ubyte * SYSCALL_INFO_SIZE)()
     call(PTRACE_GET_SYSCALL_INFO, pid, SYSCALL_INFO_SIZE, ctypes.cast(info, ctypes.c_void_p))
-    return info[0]  # op, the struct's first byte
+    # __u8 op, __u8 pad[3], __u32 arch
+    return SyscallInfo(info[0], int.from_bytes(bytes(info[4:8]), "little"))

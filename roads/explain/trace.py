@@ -13,7 +13,9 @@ Stops (``parse_stop``):
   first argument ``__libc_start_main`` receives (rdi at its first instruction), and
   ``_start`` of any is its entry point (AT_ENTRY: the ELF header's e_entry).
 - ``syscall:NAME`` or ``syscall:NAME:N``: the N-th call of a system call, stopped when
-  it *returns*, so that the memory it made or changed is there to see.
+  it *returns*, so that the memory it made or changed is there to see. NAME is of
+  x86-64's table; a call made through ``int 0x80``, the 32-bit entry, is numbered from
+  i386's, and is not counted (told once for each process that makes one).
 - ``exit``: each followed process as it exits (PTRACE_EVENT_EXIT of its last thread: its
   memory is still mapped), whether by exit() or by a signal; a main thread that ends
   alone (pthread_exit) while others run on is not the process's exit.
@@ -535,6 +537,7 @@ class Tracer:
         # tgid -> the wait status of a held thread of it that ended, killed while held.
         self.held_ended: dict[int, int] = {}
         self.syscalls = any(s.kind == "syscall" for s in stops)
+        self.compat_told: set[int] = set()  # tgids said to make 32-bit calls (_syscall_stop)
         self._children_before: set[int] = set()  # this process's children before the run
 
     # ------------------------------------------------------------------ start
@@ -1507,13 +1510,22 @@ class Tracer:
 
     def _syscall_stop(self, tid: int) -> None:
         try:
-            op = pt.syscall_op(tid)
+            info = pt.syscall_info(tid)
         except ProcessLookupError:
             raise
         except OSError as exc:
             raise ExplainError("cannot tell a system call's entry from its return here "
                                f"(PTRACE_GET_SYSCALL_INFO, Linux 5.3 or later): {exc.strerror}") from None
-        if op == pt.PTRACE_SYSCALL_INFO_EXIT:
+        if info.op == pt.PTRACE_SYSCALL_INFO_EXIT and info.arch != pt.AUDIT_ARCH_X86_64:
+            # Made by int 0x80: its number is of i386's table (4 is write there, stat
+            # here), and no --at syscall:NAME, named from x86-64's, counts it.
+            tgid = self.traced.get(tid, tid)
+            if tgid not in self.compat_told:
+                self.compat_told.add(tgid)
+                self.progress(f"process {tgid} made a system call "
+                              "through int 0x80, the 32-bit entry, whose numbers are "
+                              "i386's: --at syscall:NAME counts x86-64 calls only")
+        elif info.op == pt.PTRACE_SYSCALL_INFO_EXIT:
             regs = pt.get_regs(tid)
             for spec in self.stops:
                 if spec.kind == "syscall" and spec.number == regs.orig_rax and spec.label not in self.done:

@@ -1,0 +1,68 @@
+"""roads explain and what a traced program does beyond a 64-bit program's usual paths:
+system calls made through ``int 0x80``, the 32-bit entry. Each test shows a run that went
+wrong before its fix."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from roads.explain.trace import Hit, Tracer, parse_stop
+from tests.test_explain_minors import gcc  # noqa: F401 - gcc is a fixture
+
+pytestmark = [pytest.mark.gcc]
+
+
+def _program(folder: Path, name: str, source: str) -> Path:
+    (folder / f"{name}.c").write_text(source)
+    subprocess.run(["gcc", "-O0", "-o", str(folder / name), str(folder / f"{name}.c")],
+                   check=True, timeout=60)
+    return folder / name
+
+
+# Two calls through int 0x80, numbered from i386's table: write (4, stat on x86-64) and
+# getpid (20, writev on x86-64); then the x86-64 calls stat and writev themselves.
+INT80 = r"""
+#define _GNU_SOURCE
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
+#include <unistd.h>
+static long int80(long nr, long a, long b, long c) {
+    long ret;
+    __asm__ volatile ("int $0x80" : "=a"(ret) : "a"(nr), "b"(a), "c"(b), "d"(c) : "memory");
+    return ret;
+}
+int main(void) {
+    struct stat st;
+    struct iovec none = {0, 0};
+    int80(4, 1, 0, 1);  /* EFAULT: no buffer at 0 */
+    if (int80(20, 0, 0, 0) != getpid()) return 3;  /* no 32-bit entry in this kernel */
+    if (syscall(SYS_stat, "/", &st) != 0) return 4;
+    return syscall(SYS_writev, 1, &none, 1) == 0 ? 0 : 5;
+}
+"""
+
+
+def test_a_call_through_int_0x80_is_not_taken_for_the_x86_64_call_of_its_number(
+        gcc, tmp_path, no_leftovers):
+    """A call made through int 0x80 has its number from i386's table in orig_rax: the
+    tracer took i386's write (4) for stat and its getpid (20) for writev, stopped there,
+    and said "stat failed: EFAULT" and "writev returned PID". PTRACE_GET_SYSCALL_INFO
+    tells the table (arch); such a call is counted by no stop, and said once."""
+    program = _program(tmp_path, "int80", INT80)
+    if subprocess.run([str(program)], timeout=30).returncode != 0:
+        pytest.skip("this kernel has no 32-bit system call entry (ia32_emulation off)")
+    hits: list[Hit] = []
+    said: list[str] = []
+    tracer = Tracer([str(program)], [parse_stop("syscall:stat"), parse_stop("syscall:writev")],
+                    on_stop=hits.append, progress=said.append, deadline=20)
+    outcome = tracer.run()
+    assert [h.label for h in hits] == ["syscall:stat", "syscall:writev"], said
+    stat, writev = (h.returned for h in hits)
+    assert (stat.name, stat.value) == ("stat", 0)  # stat of "/", not a 32-bit write
+    assert (writev.name, writev.value) == ("writev", 0)  # nothing written, not the pid
+    told = [line for line in said if "int 0x80" in line]
+    assert len(told) == 1 and str(outcome.pid) in told[0], said
