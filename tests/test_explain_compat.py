@@ -1,14 +1,18 @@
 """roads explain and what a traced program does beyond a 64-bit program's usual paths:
-system calls made through ``int 0x80``, the 32-bit entry. Each test shows a run that went
-wrong before its fix."""
+system calls made through ``int 0x80``, the 32-bit entry, and another program run with
+execve. Each test shows a run that went wrong before its fix."""
 
 from __future__ import annotations
 
+import os
+import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
 
+from roads.errors import ExplainError
+from roads.explain import session as session_mod
 from roads.explain.trace import Hit, Tracer, parse_stop
 from tests.test_explain_minors import gcc  # noqa: F401 - gcc is a fixture
 
@@ -66,3 +70,36 @@ def test_a_call_through_int_0x80_is_not_taken_for_the_x86_64_call_of_its_number(
     assert (writev.name, writev.value) == ("writev", 0)  # nothing written, not the pid
     told = [line for line in said if "int 0x80" in line]
     assert len(told) == 1 and str(outcome.pid) in told[0], said
+
+
+# Runs the program its arguments name; later() only if that execve failed.
+EXECS = r"""
+#include <stdio.h>
+#include <unistd.h>
+void later(void) { puts("later"); }
+int main(int argc, char **argv) {
+    (void)argc;
+    execv(argv[1], argv + 1);
+    later();
+    return 1;
+}
+"""
+
+
+def test_a_function_stop_not_reached_before_an_execve_is_said_to_be(gcc, tmp_path,
+                                                                    no_leftovers):
+    """A process that runs another program loses its function stops' breakpoints with
+    its image: --at later, for a function it would have called had the execve failed,
+    was said to be not reached, the program having "exited with status 0 before
+    reaching later", with no word of the execve. The page's Not reached, and the error
+    of a run that reached nothing, say which process ran which program."""
+    program = str(_program(tmp_path, "execs", EXECS))
+    true = os.path.realpath(shutil.which("true"))
+    s = session_mod.explain_program([program, true], ["main", "later"])
+    assert s.missing == ["later"]
+    why = s.unreached.get("later", "")
+    assert "execve" in why and true in why, s.unreached
+    with pytest.raises(ExplainError) as caught:
+        session_mod.explain_program([program, true], ["later"])
+    message = caught.value.message
+    assert "(later: process " in message and "execve" in message and true in message, message

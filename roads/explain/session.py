@@ -376,13 +376,17 @@ def trace_program(job: dict, progress: Callable[[str], None] = lambda s: None) -
     outcome = tracer.run()
     missing = [l for l in labels if l not in outcome.reached]
     unreached = {label: "no function of that name in the program, its libraries or any it "
-                 "opened" for label in outcome.unfound} | outcome.refused
+                 "opened" for label in outcome.unfound} | {
+        label: why for label, why in outcome.execed.items() if label in missing
+    } | outcome.refused
     hint = _made_with([s for s in stops if s.label in missing]) + "".join(
         f" ({label}: {why})" for label, why in unreached.items())
     late = [label for label in missing if label not in outcome.refused]
     if outcome.timed_out and late:
         raise ExplainError(f"{program} did not reach {', '.join(late)} within "
-                           f"{deadline:g} s (--deadline); it was killed")
+                           f"{deadline:g} s (--deadline); it was killed" + "".join(
+                               f" ({label}: {outcome.execed[label]})"
+                               for label in late if label in outcome.execed))
     ending = _ending(outcome, program, deadline)
     if not checkpoints and unread:
         raise ExplainError(f"{program}: no stop it reached could be read, nothing was "

@@ -210,6 +210,10 @@ class Outcome:
     # Function stops refused once the run had begun (an ifunc in a library opened with
     # dlopen: ``Tracer._insert_function``): why, in words, by label.
     refused: dict[str, str] = field(default_factory=dict)
+    # Function stops not reached when a followed process ran another program (execve),
+    # whose image has none of their breakpoints: which process ran what, in words, by
+    # label (the first such execve); a stop another process reaches later is reached.
+    execed: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -1294,6 +1298,7 @@ class Tracer:
                 self._new_tid(child, self.pending.pop(child))
             return
         if event == pt.PTRACE_EVENT_EXEC:
+            self._execed(tgid)
             self.bp_in[tgid] = set()  # a new image: the breakpoints went with the old one
             self.removed.pop(tgid, None)
             # A thread other than the main one that runs execve takes the main one's id:
@@ -1355,6 +1360,25 @@ class Tracer:
             self._resume(tid, sig)
             return
         self._deliver(tid, tgid, sig)
+
+    def _execed(self, tgid: int) -> None:
+        """Process ``tgid`` runs another program now (its PTRACE_EVENT_EXEC): the function
+        stops not reached yet are not looked for in it (its image holds none of their
+        breakpoints, and their names may not even be its own), said now and kept for the
+        page (``Outcome.execed``)."""
+        waiting = [s for s in self.stops if s.kind == "func" and s.label not in self.done
+                   and s.label not in self.refused and s.label not in self.outcome.execed]
+        if not waiting:
+            return
+        try:
+            exe = os.readlink(f"/proc/{tgid}/exe")
+        except OSError:
+            exe = "another program"
+        why = (f"process {tgid} ran {exe} (execve) before reaching it, and function stops "
+               "are not set in a program started by execve")
+        for spec in waiting:
+            self.outcome.execed[spec.label] = why
+            self.progress(f"--at {spec.label}: {why}")
 
     def _deliver(self, tid: int, tgid: int, sig: int) -> None:
         """Resume ``tid``, held for signal ``sig`` (in its delivery-stop, or in the
