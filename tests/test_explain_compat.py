@@ -19,9 +19,9 @@ from tests.test_explain_minors import gcc  # noqa: F401 - gcc is a fixture
 pytestmark = [pytest.mark.gcc]
 
 
-def _program(folder: Path, name: str, source: str) -> Path:
+def _program(folder: Path, name: str, source: str, *flags: str) -> Path:
     (folder / f"{name}.c").write_text(source)
-    subprocess.run(["gcc", "-O0", "-o", str(folder / name), str(folder / f"{name}.c")],
+    subprocess.run(["gcc", "-O0", "-o", str(folder / name), str(folder / f"{name}.c"), *flags],
                    check=True, timeout=60)
     return folder / name
 
@@ -103,3 +103,70 @@ def test_a_function_stop_not_reached_before_an_execve_is_said_to_be(gcc, tmp_pat
         session_mod.explain_program([program, true], ["later"])
     message = caught.value.message
     assert "(later: process " in message and "execve" in message and true in message, message
+
+
+# A vfork made through int 0x80 (i386's 190): the child, sharing this memory, exits at
+# once through int 0x80 too (i386's exit, 1); the parent calls later().
+VFORK80 = r"""
+#include <stdio.h>
+void later(void) { puts("later"); }
+int main(void) {
+    long ret;
+    __asm__ volatile ("int $0x80\n\t"
+                      "test %%eax, %%eax\n\t"
+                      "jnz 1f\n\t"
+                      "mov $1, %%eax\n\t"
+                      "xor %%ebx, %%ebx\n\t"
+                      "int $0x80\n"
+                      "1:" : "=a"(ret) : "a"(190L) : "rbx", "memory");
+    if (ret < 0) return 3;
+    later();
+    return 0;
+}
+"""
+
+# A thread that ends alone through int 0x80 (i386's exit, 1), the process going on.
+THREAD_EXIT80 = r"""
+#include <pthread.h>
+#include <stdio.h>
+static void *alone(void *arg) {
+    __asm__ volatile ("int $0x80" : : "a"(1L), "b"(0L) : "memory");
+    return arg;
+}
+int main(void) {
+    pthread_t thread;
+    if (pthread_create(&thread, NULL, alone, NULL) != 0) return 3;
+    pthread_join(thread, NULL);
+    puts("joined");
+    return 0;
+}
+"""
+
+
+def test_a_vfork_through_int_0x80_keeps_the_parents_breakpoints(gcc, tmp_path,
+                                                                no_leftovers):
+    """The child of i386's vfork (190) was taken for one with a memory of its own, its
+    maker's call read by x86-64's numbers (190 is fsetxattr there): its copies of the
+    breakpoints were taken out before it was let go, which, the memory being shared,
+    took them out of the parent, and --at later was never reached."""
+    program = _program(tmp_path, "vfork80", VFORK80)
+    if subprocess.run([str(program)], capture_output=True, timeout=30).returncode != 0:
+        pytest.skip("this kernel has no 32-bit system call entry (ia32_emulation off)")
+    hits: list[Hit] = []
+    Tracer([str(program)], [parse_stop("later")], on_stop=hits.append, deadline=20).run()
+    assert [h.label for h in hits] == ["later"]
+
+
+def test_a_thread_that_ends_through_int_0x80_is_not_its_process_exit(gcc, tmp_path,
+                                                                      no_leftovers):
+    """A thread that ends alone by i386's exit (1) was taken for its process's exit, its
+    call read by x86-64's numbers (exit is 60 there): --at exit was made then, at that
+    thread, and not when the process exited."""
+    program = _program(tmp_path, "exit80", THREAD_EXIT80, "-pthread")
+    if subprocess.run([str(program)], capture_output=True, timeout=30).returncode != 0:
+        pytest.skip("this kernel has no 32-bit system call entry (ia32_emulation off)")
+    hits: list[Hit] = []
+    outcome = Tracer([str(program)], [parse_stop("exit")], on_stop=hits.append,
+                     deadline=20).run()
+    assert [(h.label, h.tid) for h in hits] == [("exit", outcome.pid)]
+    assert outcome.stdout == "joined\n"

@@ -80,6 +80,9 @@ SIGCONT_BIT = 1 << (signal.SIGCONT - 1)  # in the SigPnd: and ShdPnd: masks of /
 # that shares its parent's memory (asm/unistd_64.h, linux/sched.h).
 SYS_CLONE, SYS_VFORK, SYS_CLONE3 = 56, 58, 435
 SYS_EXIT = 60  # exit(2): the calling thread alone ends (pthread_exit); exit_group is 231
+# The same calls made through int 0x80, the 32-bit entry, numbered from i386's table
+# (asm/unistd_32.h), their first argument in ebx (``_call_of``).
+FROM_I386 = {1: SYS_EXIT, 120: SYS_CLONE, 190: SYS_VFORK, 435: SYS_CLONE3}
 CLONE_VM, CLONE_PARENT = 0x100, 0x8000
 # A child that shares a traced process's memory, not followed (``Tracer._shadow``): its
 # exec and exit are told, not its own children, and no syscall stop is asked of it.
@@ -1323,7 +1326,7 @@ class Tracer:
             # A thread that called exit(2) ends alone, the others running on; any other
             # end (exit_group, a fatal signal, killed as its group exits) is the
             # process's, this thread held with the memory still mapped.
-            alone = pt.get_regs(tid).orig_rax == SYS_EXIT
+            alone = _call_of(tid)[0] == SYS_EXIT
             last = tgid not in self.exit_taken and (not alone or all(
                 t in self.exiting for t in self._threads(tgid)))
             if last:
@@ -1796,12 +1799,29 @@ def _clone_flags(tid: int) -> int:
     held in its PTRACE_EVENT_FORK, _VFORK or _CLONE stop: clone's first argument, the
     first field of clone3's struct clone_args; vfork is clone's CLONE_VM | CLONE_VFORK,
     fork shares nothing."""
+    number, first = _call_of(tid)
+    if number == SYS_CLONE:
+        return first
+    if number == SYS_CLONE3:
+        return pt.peek(tid, first)
+    return CLONE_VM if number == SYS_VFORK else 0
+
+
+def _call_of(tid: int) -> tuple[int, int]:
+    """The system call thread ``tid`` is held in (at an event stop: a fork's, an exit's)
+    by its x86-64 number, and its first argument. One made through int 0x80 has its
+    number from i386's table: those this tracer reads (``FROM_I386``) are given their
+    x86-64 number, any other -1 (i386's vfork, 190, is fsetxattr on x86-64)."""
     regs = pt.get_regs(tid)
-    if regs.orig_rax == SYS_CLONE:
-        return regs.rdi
-    if regs.orig_rax == SYS_CLONE3:
-        return pt.peek(tid, regs.rdi)
-    return CLONE_VM if regs.orig_rax == SYS_VFORK else 0
+    try:
+        compat = pt.syscall_info(tid).arch == pt.AUDIT_ARCH_I386
+    except ProcessLookupError:
+        raise
+    except OSError:  # before Linux 5.3: no 32-bit call told apart
+        compat = False
+    if compat:
+        return FROM_I386.get(regs.orig_rax & 0xFFFFFFFF, -1), regs.rbx & 0xFFFFFFFF
+    return regs.orig_rax, regs.rdi
 
 
 def _sigchld_heard() -> bool:
