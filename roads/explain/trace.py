@@ -549,7 +549,10 @@ class Tracer:
 
     # ------------------------------------------------------------------ start
 
-    def _spawn(self, out: int, err: int) -> int:
+    def _spawn(self, out: int, err: int, limit: float) -> int:
+        """Fork and exec the program, traced from its first instruction; its pid. The
+        execve is waited for until ``limit`` (time.monotonic()) at most: one of a file on
+        a file system that does not answer does not return."""
         path = self.executable or self.argv[0]
         ready_r, ready_w = os.pipe2(os.O_CLOEXEC)
         pid = os.fork()
@@ -573,10 +576,19 @@ class Tracer:
                 finally:
                     os._exit(127)
         os.close(ready_w)
-        message = b""
-        while chunk := os.read(ready_r, 512):
-            message += chunk
-        os.close(ready_r)
+        try:
+            message = _read_until_closed(ready_r, limit)
+        finally:
+            os.close(ready_r)
+        if message is None:
+            failed = ExplainError(f"cannot start {path}: its execve did not return within "
+                                  f"{self.deadline:g} s (--deadline); is its file on a file "
+                                  "system that does not answer?")
+            try:
+                _end_started(pid)
+            except ExplainError as stuck:  # told beside the error that ended the run
+                failed.add_note(stuck.message)
+            raise failed
         if message:
             os.waitpid(pid, 0)
             raise ExplainError(f"cannot start {path}: {message.decode(errors='replace')}")
@@ -601,7 +613,8 @@ class Tracer:
             drains.append(_Drain())  # stdout
             drains.append(_Drain())  # stderr: should this fail, the first is closed below
             started = time.monotonic()
-            self.main = self._spawn(drains[0].write_end, drains[1].write_end)
+            self.main = self._spawn(drains[0].write_end, drains[1].write_end,
+                                    started + self.deadline)
             self.signals.add(self.main)
             for d in drains:
                 d.close_write_end()
@@ -614,7 +627,7 @@ class Tracer:
             mask = None  # this thread's signal mask before the run, once SIGCHLD is blocked
             ignored = False  # whether SIGCHLD was ignored before the run
             try:
-                pid, status = os.waitpid(self.main, pt.WALL)
+                pid, status = self._start_stop(started + self.deadline)
                 if not os.WIFSTOPPED(status):
                     self.outcome.processes[self.main].status = status
                     raise ExplainError(f"{self.argv[0]} ended before it ran")
@@ -679,6 +692,26 @@ class Tracer:
                 d.close()
             self.signals.close()  # the timers ended: no signal goes through them now
         return self.outcome
+
+    def _start_stop(self, limit: float) -> tuple[int, int]:
+        """The program's first wait status, its stop once its execve is done, waited for
+        until ``limit`` (time.monotonic()) at most: an execve may block past the point
+        where the pipe that reports a failed start closes (the loader reading a file
+        system that does not answer). Polled, the pause doubling as at the end of a run
+        (``_kill_all``): SIGCHLD is not blocked yet. The caller's clean-up ends it."""
+        pause = KILL_PAUSES[0]
+        while True:
+            pid, status = os.waitpid(self.main, pt.WALL | os.WNOHANG)
+            if pid:
+                return pid, status
+            now = time.monotonic()
+            if now > limit:
+                raise ExplainError(f"{self.argv[0]} did not stop at its start within "
+                                   f"{self.deadline:g} s (--deadline): its execve has not "
+                                   "ended; is its file, or a library's, on a file system "
+                                   "that does not answer?")
+            time.sleep(min(pause, limit - now))
+            pause = min(2 * pause, KILL_PAUSES[1])
 
     def _time_out(self) -> None:
         self._before_our_kill()
@@ -1782,6 +1815,38 @@ def _entry_point(pid: int) -> int:
     """Where process ``pid`` began to run its program: AT_ENTRY of its auxiliary vector,
     the ELF header's e_entry where the program was loaded."""
     return auxv_dict(Proc().auxv(pid))["AT_ENTRY"]
+
+
+def _read_until_closed(fd: int, limit: float) -> bytes | None:
+    """What comes through the pipe ``fd`` until its write end is closed, or None if it
+    is still open at ``limit`` (time.monotonic())."""
+    poller = select.poll()
+    poller.register(fd, select.POLLIN)
+    data = b""
+    while True:
+        left = limit - time.monotonic()
+        if left <= 0 or not poller.poll(left * 1000):
+            return None
+        chunk = os.read(fd, 512)
+        if not chunk:
+            return data
+        data += chunk
+
+
+def _end_started(pid: int) -> None:
+    """Kill and reap the child ``pid``, forked but not yet the program (``Tracer._spawn``):
+    nothing of the run but it exists yet. Waited for KILL_WAIT s at most after SIGKILL,
+    which a process sleeping where only a file system's answer wakes it may not heed."""
+    os.kill(pid, signal.SIGKILL)
+    limit = time.monotonic() + KILL_WAIT
+    pause = KILL_PAUSES[0]
+    while not os.waitpid(pid, pt.WALL | os.WNOHANG)[0]:
+        now = time.monotonic()
+        if now > limit:
+            raise ExplainError(f"process {pid}, forked to run the program, could not be "
+                               f"ended within {KILL_WAIT:g} s of SIGKILL")
+        time.sleep(min(pause, limit - now))
+        pause = min(2 * pause, KILL_PAUSES[1])
 
 
 def _stop(timers: list[threading.Timer]) -> None:

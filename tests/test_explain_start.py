@@ -1,0 +1,57 @@
+"""roads explain at the start and the end of a run: the two waits for the program's start,
+which had no deadline, and the closing line of the command, which said why a stop was
+not reached nowhere the page says it."""
+
+from __future__ import annotations
+
+import os
+import time
+
+import pytest
+
+from roads.errors import ExplainError
+from roads.explain import ptrace as pt
+from roads.explain.trace import Tracer, parse_stop
+
+BLOCKED = 8.0  # seconds a start stood in for here is blocked: more than the deadline
+
+
+def test_an_execve_that_does_not_return_is_given_up_at_the_deadline(monkeypatch, no_leftovers):
+    """A program whose execve does not return (its file on a file system that does not
+    answer; stood in for here: the forked child's execve sleeps) kept the tracer in its
+    read of the pipe that reports a failed start, with no deadline: until the execve
+    returned, forever for a mount that never answers. It is given up at the deadline,
+    the child killed and reaped."""
+
+    def execve(path, argv, env):  # runs in the forked child only
+        time.sleep(BLOCKED)
+        os._exit(0)
+
+    monkeypatch.setattr(os, "execve", execve)
+    started = time.monotonic()
+    with pytest.raises(ExplainError) as failed:
+        Tracer(["/bin/true"], [parse_stop("exit")], on_stop=lambda hit: None,
+               deadline=1.0).run()
+    took = time.monotonic() - started
+    assert failed.value.message.startswith("cannot start /bin/true: its execve did not return "
+                                           "within 1 s (--deadline)"), failed.value.message
+    assert 1.0 <= took < BLOCKED - 2, took
+
+
+def test_a_program_that_never_stops_at_its_start_is_given_up_at_the_deadline(monkeypatch,
+                                                                            no_leftovers):
+    """The first wait of a run, for the stop the program makes once its execve is done
+    (it asked to be traced, PTRACE_TRACEME), had no deadline: an execve that blocks past
+    the point where the pipe reporting a failed start closes (the loader reading a file
+    system that does not answer) kept the tracer there. Stood in for here by a child
+    that does not ask to be traced, and so never stops: it is given up at the deadline,
+    killed and reaped."""
+    monkeypatch.setattr(pt, "traceme", lambda: None)  # runs in the forked child only
+    started = time.monotonic()
+    with pytest.raises(ExplainError) as failed:
+        Tracer(["/bin/sleep", str(BLOCKED)], [parse_stop("exit")], on_stop=lambda hit: None,
+               deadline=1.0).run()
+    took = time.monotonic() - started
+    assert failed.value.message.startswith("/bin/sleep did not stop at its start within 1 s "
+                                           "(--deadline)"), failed.value.message
+    assert 1.0 <= took < BLOCKED - 2, took
