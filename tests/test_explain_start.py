@@ -5,13 +5,17 @@ not reached nowhere the page says it."""
 from __future__ import annotations
 
 import os
+import shutil
 import time
 
 import pytest
 
 from roads.errors import ExplainError
+from roads.explain.command import INCOMPLETE
 from roads.explain import ptrace as pt
 from roads.explain.trace import Tracer, parse_stop
+from tests.test_explain import explain, root  # noqa: F401 - root is a fixture
+from tests.test_explain_minors import gcc  # noqa: F401 - gcc is a fixture
 
 BLOCKED = 8.0  # seconds a start stood in for here is blocked: more than the deadline
 
@@ -55,3 +59,24 @@ def test_a_program_that_never_stops_at_its_start_is_given_up_at_the_deadline(mon
     assert failed.value.message.startswith("/bin/sleep did not stop at its start within 1 s "
                                            "(--deadline)"), failed.value.message
     assert 1.0 <= took < BLOCKED - 2, took
+
+
+@pytest.mark.gcc
+def test_the_closing_line_says_why_a_stop_was_not_reached(root, gcc, tmp_path, capsys,
+                                                          monkeypatch, no_leftovers):
+    """The command's last line for a page without every stop said only that the program
+    "exited with status 0 before reaching later", where the page's Not reached gives the
+    reason the run knows (here: the process ran another program, execve). It gives it
+    too, in the page's words."""
+    from tests.test_explain_compat import EXECS, _program
+
+    program = str(_program(tmp_path, "execs", EXECS))
+    true = os.path.realpath(shutil.which("true"))
+    monkeypatch.chdir(tmp_path)
+    assert explain(root, "--no-sandbox", "--at", "main", "--at", "later", "--out", "x.html",
+                   "--", program, true) == INCOMPLETE
+    closing = [line for line in capsys.readouterr().err.splitlines()
+               if line.endswith(": the page shows the stops it reached")]
+    assert len(closing) == 1, closing
+    assert " before reaching later (process " in closing[0], closing[0]
+    assert f"ran {true} (execve)" in closing[0], closing[0]

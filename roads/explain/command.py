@@ -109,7 +109,7 @@ def cmd_explain(args) -> int:
         return 1
     if not session.complete:
         progress(f"{session.command[0]} {session.ending} before reaching "
-                 f"{', '.join(session.missing)}: the page shows the stops it reached")
+                 f"{', '.join(session.not_reached())}: the page shows the stops it reached")
     for stop in session.unread:
         progress(f"the stop {stop.label} (pid {stop.pid}) could not be read, and the page "
                  f"shows the others: {stop.reason}")

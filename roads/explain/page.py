@@ -217,9 +217,7 @@ def render_page(session: Session, *, read_elf=None) -> str:
              ("ASLR", "off (personality ADDR_NO_RANDOMIZE), as on the site" if run.aslr_disabled
               else "on: addresses change from run to run")]
     if session.missing:
-        facts.append(("Not reached", html.escape(", ".join(
-            f"{label} ({session.unreached[label]})" if label in session.unreached else label
-            for label in session.missing))))
+        facts.append(("Not reached", html.escape(", ".join(session.not_reached()))))
     for stopped in session.stopped:
         facts.append(("Stopped by a signal", html.escape(stopped.words())))
     for stop in session.unread:

@@ -147,6 +147,12 @@ class Session:
     # Why a stop of ``missing`` was not reached, where the run knows, by its --at.
     unreached: dict[str, str] = field(default_factory=dict)
 
+    def not_reached(self) -> list[str]:
+        """Each stop of ``missing``, with why it was not reached where the run knows: as
+        the page's Not reached and the command's closing line give them."""
+        return [f"{label} ({self.unreached[label]})" if label in self.unreached else label
+                for label in self.missing]
+
     @property
     def whole(self) -> bool:
         """Whether the page shows every stop asked for: each reached and read."""
