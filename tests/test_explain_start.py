@@ -80,3 +80,38 @@ def test_the_closing_line_says_why_a_stop_was_not_reached(root, gcc, tmp_path, c
     assert len(closing) == 1, closing
     assert " before reaching later (process " in closing[0], closing[0]
     assert f"ran {true} (execve)" in closing[0], closing[0]
+
+
+# Could open a library with dlopen (never does), and runs the program its arguments name.
+OPENS_THEN_EXECS = r"""
+#include <dlfcn.h>
+#include <unistd.h>
+int main(int argc, char **argv) {
+    if (argc > 5)
+        dlopen("libnone.so", RTLD_NOW);
+    execv(argv[1], argv + 1);
+    return 1;
+}
+"""
+
+
+@pytest.mark.gcc
+def test_a_stop_left_for_dlopen_and_cut_off_by_an_execve_is_said_to_be_so_once(gcc, tmp_path,
+                                                                               no_leftovers):
+    """A function stop looked for in the libraries a program opens with dlopen, the
+    program running another one (execve) before it opened any: the page said the execve
+    took it away, the end of the run that "no function 'plugin_work' was found in any
+    library the program opened", as if the program had gone on and opened them all.
+    The end of the run says nothing more of it: the execve's reason was said when it
+    came, and stands alone."""
+    from tests.test_explain_compat import _program
+
+    program = str(_program(tmp_path, "opens", OPENS_THEN_EXECS, "-ldl"))
+    true = os.path.realpath(shutil.which("true"))
+    said: list[str] = []
+    outcome = Tracer([program, true], [parse_stop("main"), parse_stop("plugin_work")],
+                     on_stop=lambda hit: None, deadline=20.0, progress=said.append).run()
+    assert "execve" in outcome.execed.get("plugin_work", ""), outcome.execed
+    assert outcome.unfound == [], outcome.unfound
+    about = [line for line in said if line.startswith("--at plugin_work:")]
+    assert [line for line in about if "(execve)" in line] == about[-1:], said

@@ -208,7 +208,8 @@ class Outcome:
     exe: str = ""  # /proc/PID/exe of the program as it started, before any execve of its own
     # Function stops looked for in the libraries the program opened with dlopen, and
     # found in none of them (``Tracer._lookup``), by label; none in a run that roads
-    # explain ended before the program did (``timed_out``, ``cut_short``).
+    # explain ended before the program did (``timed_out``, ``cut_short``), nor one
+    # of ``execed``.
     unfound: list[str] = field(default_factory=list)
     # Function stops refused once the run had begun (an ifunc in a library opened with
     # dlopen: ``Tracer._insert_function``): why, in words, by label.
@@ -667,7 +668,10 @@ class Tracer:
                         signal.signal(signal.SIGCHLD, signal.SIG_IGN)
             self.outcome.seconds = time.monotonic() - started
             self.outcome.timed_out = self._timed_out.is_set()
-            unfound = [spec for spec in self.later if spec.label not in self.found_later]
+            # One a process's execve took away was said to be so then (``_execed``): its
+            # libraries opened later, if any, were another program's.
+            unfound = [spec for spec in self.later if spec.label not in self.found_later
+                       and spec.label not in self.outcome.execed]
             # Ended by roads explain before the program ended (the deadline, or
             # ``cut_short``): the program might have opened such a library later.
             ended_first = self.outcome.timed_out or bool(self.outcome.cut_short)
