@@ -702,20 +702,14 @@ class Tracer:
         until ``limit`` (time.monotonic()) at most: an execve may block past the point
         where the pipe that reports a failed start closes (the loader reading a file
         system that does not answer). Polled, the pause doubling as at the end of a run
-        (``_kill_all``): SIGCHLD is not blocked yet. The caller's clean-up ends it."""
-        pause = KILL_PAUSES[0]
-        while True:
-            pid, status = os.waitpid(self.main, pt.WALL | os.WNOHANG)
-            if pid:
-                return pid, status
-            now = time.monotonic()
-            if now > limit:
-                raise ExplainError(f"{self.argv[0]} did not stop at its start within "
-                                   f"{self.deadline:g} s (--deadline): its execve has not "
-                                   "ended; is its file, or a library's, on a file system "
-                                   "that does not answer?")
-            time.sleep(min(pause, limit - now))
-            pause = min(2 * pause, KILL_PAUSES[1])
+        (``_waited``): SIGCHLD is not blocked yet. The caller's clean-up ends it."""
+        got = _waited(self.main, limit)
+        if got is None:
+            raise ExplainError(f"{self.argv[0]} did not stop at its start within "
+                               f"{self.deadline:g} s (--deadline): its execve has not "
+                               "ended; is its file, or a library's, on a file system "
+                               "that does not answer?")
+        return got
 
     def _time_out(self) -> None:
         self._before_our_kill()
@@ -1842,13 +1836,23 @@ def _end_started(pid: int) -> None:
     nothing of the run but it exists yet. Waited for KILL_WAIT s at most after SIGKILL,
     which a process sleeping where only a file system's answer wakes it may not heed."""
     os.kill(pid, signal.SIGKILL)
-    limit = time.monotonic() + KILL_WAIT
+    if _waited(pid, time.monotonic() + KILL_WAIT) is None:
+        raise ExplainError(f"process {pid}, forked to run the program, could not be "
+                           f"ended within {KILL_WAIT:g} s of SIGKILL")
+
+
+def _waited(pid: int, limit: float) -> tuple[int, int] | None:
+    """The next wait status of the child ``pid`` (waitpid's pid and status), or None if
+    none came by ``limit`` (time.monotonic()). Polled, the pause doubling as at the end
+    of a run (``Tracer._kill_all``), for a thread in which SIGCHLD is not blocked."""
     pause = KILL_PAUSES[0]
-    while not os.waitpid(pid, pt.WALL | os.WNOHANG)[0]:
+    while True:
+        got, status = os.waitpid(pid, pt.WALL | os.WNOHANG)
+        if got:
+            return got, status
         now = time.monotonic()
         if now > limit:
-            raise ExplainError(f"process {pid}, forked to run the program, could not be "
-                               f"ended within {KILL_WAIT:g} s of SIGKILL")
+            return None
         time.sleep(min(pause, limit - now))
         pause = min(2 * pause, KILL_PAUSES[1])
 
