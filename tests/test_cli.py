@@ -177,12 +177,12 @@ def test_run_shows_a_program_under_tmp_alone_and_what_it_printed(named):
     there alone, read-only: not the files beside it (a shared /tmp, even read-only,
     would let it reach the Unix sockets there), and /tmp stays its own to write. Named
     through links too. What it printed is shown on stderr, the map alone on stdout."""
-    from tests.test_explain import folder_outside_tmp, program_under_tmp
+    from tests.test_explain import folder_outside_tmp, program_under_tmp, written_in_tmp
 
     project = folder_outside_tmp()
     if project is None:
         pytest.skip("no writable folder outside /tmp")
-    program = program_under_tmp("says")
+    program, written = program_under_tmp("says"), written_in_tmp()
     beside = program.parent / "says.c"
     try:
         (project / "elsewhere").mkdir()
@@ -197,7 +197,8 @@ def test_run_shows_a_program_under_tmp_alone_and_what_it_printed(named):
         elif named == "folder link":
             path.parent.symlink_to(project / "elsewhere")
         done = subprocess.run([*ROADS, "--root", str(project), "run", "--after", "0.5",
-                               "--json", "--", str(path), "wait", str(beside)], cwd=project,
+                               "--json", "--", str(path), "wait", str(beside), written],
+                              cwd=project,
                               capture_output=True, text=True, timeout=60,
                               env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[1])})
         assert done.returncode == 0, done.stderr
@@ -207,8 +208,9 @@ def test_run_shows_a_program_under_tmp_alone_and_what_it_printed(named):
         assert str(path) in seen or os.path.realpath(path) in seen, seen
         assert (f"roads: {path} wrote to its stdout:\nsaid from {path}\n"
                 "beside it: hidden; /tmp: writable\n") in done.stderr, done.stderr
-        assert not Path("/tmp/roads-test-written").exists()  # written to its own /tmp
+        assert not Path(written).exists()  # written to its own /tmp
     finally:
+        Path(written).unlink(missing_ok=True)
         shutil.rmtree(project, ignore_errors=True)
         shutil.rmtree(program.parent, ignore_errors=True)
 
@@ -224,24 +226,26 @@ def test_run_from_a_folder_in_tmp_sees_that_folder_and_no_socket(tmp_path, place
     import socket
     import tempfile
 
-    from tests.test_explain import program_under_tmp
+    from tests.test_explain import program_under_tmp, written_in_tmp
 
     if not os.access(place, os.W_OK):
         pytest.skip(f"{place} cannot be written here for the socket")
-    program = program_under_tmp("says")
+    program, written = program_under_tmp("says"), written_in_tmp()
     other = Path(tempfile.mkdtemp(prefix="roads-test-sock-", dir=place))
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
         listener.bind(str(other / "sock"))
         listener.listen(1)
         done = subprocess.run([*ROADS, "--root", str(tmp_path), "run", "--after", "0.5", "--",
-                               "./says", "wait", str(other / "sock")], cwd=program.parent,
+                               "./says", "wait", str(other / "sock"), written],
+                              cwd=program.parent,
                               capture_output=True, text=True, timeout=60,
                               env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[1])})
         assert done.returncode == 0, done.stderr
         assert "beside it: hidden; /tmp: writable\n" in done.stderr, done.stderr
-        assert not Path("/tmp/roads-test-written").exists()  # written to its own /tmp
+        assert not Path(written).exists()  # written to its own /tmp
     finally:
+        Path(written).unlink(missing_ok=True)
         listener.close()
         shutil.rmtree(other, ignore_errors=True)
         shutil.rmtree(program.parent, ignore_errors=True)
@@ -253,9 +257,9 @@ def test_run_from_a_subfolder_in_tmp_sees_its_neighbours(tmp_path):
     /tmp that holds the folder is shown (read-only), not the folder alone."""
     import tempfile
 
-    from tests.test_explain import program_under_tmp
+    from tests.test_explain import program_under_tmp, written_in_tmp
 
-    program = program_under_tmp("says")
+    program, written = program_under_tmp("says"), written_in_tmp()
     try:
         build, data = program.parent / "build", program.parent / "data"
         build.mkdir()
@@ -263,12 +267,14 @@ def test_run_from_a_subfolder_in_tmp_sees_its_neighbours(tmp_path):
         (data / "in.txt").write_text("hello\n")
         shutil.move(program, build / "says")
         done = subprocess.run([*ROADS, "--root", str(tmp_path), "run", "--after", "0.5", "--",
-                               "./says", "wait", "../data/in.txt"], cwd=build,
+                               "./says", "wait", "../data/in.txt", written], cwd=build,
                               capture_output=True, text=True, timeout=60,
                               env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[1])})
         assert done.returncode == 0, done.stderr
         assert "beside it: seen; /tmp: writable\n" in done.stderr, done.stderr
+        assert not Path(written).exists()  # written to its own /tmp
     finally:
+        Path(written).unlink(missing_ok=True)
         shutil.rmtree(program.parent, ignore_errors=True)
 
 

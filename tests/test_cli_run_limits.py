@@ -6,6 +6,8 @@ one whose main thread has ended stopped and shown all the same."""
 from __future__ import annotations
 
 import math
+import os
+import re
 import subprocess
 import time
 from pathlib import Path
@@ -63,13 +65,15 @@ def test_a_program_that_left_a_process_behind_is_reported_at_after(tmp_path, mon
     own status reported, the sleep killed (it waited for the sleep until the timeout)."""
     monkeypatch.chdir(tmp_path)
     started = time.monotonic()
-    program = ["sh", "-c", "sleep 1000 &"]
+    sleep = f"sleep 1000.{os.getpid()}"  # a command line of this test's alone, for pgrep
+    program = ["sh", "-c", f"{sleep} &"]
     assert cli.main(["--root", str(tmp_path), "run", "--after", "0.2", "--", *program]) == 1
     assert time.monotonic() - started < cli.RUN_GRACE / 2
     err = capsys.readouterr().err
-    assert err.startswith("roads: sh -c 'sleep 1000 &' ended (exit status 0) before 0.2 s; "
+    assert err.startswith(f"roads: sh -c '{sleep} &' ended (exit status 0) before 0.2 s; "
                           "anything it left running was killed\n"), err
-    left = subprocess.run(["pgrep", "-f", "^sleep 1000$"], capture_output=True, text=True)
+    left = subprocess.run(["pgrep", "-f", f"^{re.escape(sleep)}$"], capture_output=True,
+                          text=True)
     assert left.stdout == ""
 
 
@@ -78,15 +82,16 @@ def test_a_program_whose_main_thread_ended_is_stopped_and_shown(tmp_path, monkey
                                                                capsys):
     """SIGSTOP stops its other thread; its memory is read through that thread, since
     /proc/PID shows none (the run used to leave it stopped, and wait for the timeout)."""
+    name = f"pe{os.getpid()}"  # a name of this test's alone, for pgrep
     (tmp_path / "pe.c").write_text(PTHREAD_EXIT)
-    subprocess.run(["gcc", "-pthread", "-o", tmp_path / "pe", tmp_path / "pe.c"], check=True,
+    subprocess.run(["gcc", "-pthread", "-o", tmp_path / name, tmp_path / "pe.c"], check=True,
                    timeout=60)
     monkeypatch.chdir(tmp_path)
     started = time.monotonic()
-    assert cli.main(["--root", str(tmp_path), "run", "--after", "0.3", "--", "./pe"]) == 0
+    assert cli.main(["--root", str(tmp_path), "run", "--after", "0.3", "--", f"./{name}"]) == 0
     assert time.monotonic() - started < cli.RUN_GRACE / 2
     out = capsys.readouterr().out.splitlines()
-    assert out[0].endswith(": ./pe")
+    assert out[0].endswith(f": ./{name}")
     assert out[1].startswith("(its main thread has ended; read through thread ")
-    assert any(line.endswith(str(tmp_path / "pe")) for line in out)
-    assert subprocess.run(["pgrep", "-x", "pe"], capture_output=True).returncode == 1
+    assert any(line.endswith(str(tmp_path / name)) for line in out)
+    assert subprocess.run(["pgrep", "-x", name], capture_output=True).returncode == 1

@@ -780,8 +780,8 @@ SAYS = r"""
 #include <unistd.h>
 int main(int argc, char **argv) {
     printf("said from %s\n", argv[0]);
-    if (argc > 2) {  /* a file beside it in /tmp, and a file of its own there */
-        FILE *f = fopen("/tmp/roads-test-written", "w");
+    if (argc > 3) {  /* a file beside it in /tmp, and a file of its own there */
+        FILE *f = fopen(argv[3], "w");
         printf("beside it: %s; /tmp: %s\n", access(argv[2], F_OK) == 0 ? "seen" : "hidden",
                f != NULL && fputs("x", f) >= 0 ? "writable" : "not writable");
     }
@@ -804,6 +804,14 @@ def folder_outside_tmp() -> Path | None:
         if os.access(place, os.W_OK) and real != "/tmp" and not real.startswith("/tmp/"):
             return Path(tempfile.mkdtemp(prefix="roads-test-outside-", dir=place))
     return None
+
+
+def written_in_tmp() -> str:
+    """A name in /tmp for SAYS to write (its third argument), of this test alone: the
+    sandbox's private /tmp keeps it from the machine's, where the test then looks."""
+    import uuid
+
+    return f"/tmp/roads-test-written-{uuid.uuid4().hex}"
 
 
 def program_under_tmp(name: str) -> Path:
