@@ -91,6 +91,10 @@ STACK_RANDOM_BYTES = define("STACK_RANDOM_BYTES", 8 * KIB, "human", "arch/x86/ke
 STACK_ALIGN = define("STACK_ALIGN", 16, "int", "arch/x86/kernel/process.c: arch_align_stack returns sp & ~0xf")
 STACK_RANDOM_RANGE = define("STACK_RANDOM_RANGE", (0x3FFFFF + 1) << 12, "human", "arch/x86/include/asm/elf.h: STACK_RND_MASK is 0x3fffff pages on 64-bit; fs/binfmt_elf.c: randomize_stack_top shifts it by PAGE_SHIFT")
 BRK_RANDOM_RANGE = define("BRK_RANDOM_RANGE", 1 << 30, "human", "arch/x86/kernel/process.c: arch_randomize_brk, randomize_page(mm->brk, SZ_1G)")
+LAM_U57_LOW_BIT = define("LAM_U57_LOW_BIT", 57, "int", "Intel ISE Programming Reference, Linear Address Masking: LAM_U57 (CR3 bit 61) masks bits 62:57 of a user pointer (bit 63 clear) for data accesses; arch/x86/kernel/process_64.c: prctl_enable_tagged_addr, untag_mask = ~GENMASK(62, 57), LAM_U57_BITS 6")
+LAM_U48_LOW_BIT = define("LAM_U48_LOW_BIT", 48, "int", "Intel ISE Programming Reference, Linear Address Masking: LAM_U48 (CR3 bit 62) masks bits 62:48 of a user pointer; Linux never sets it (arch/x86/kernel/process_64.c enables LAM_U57 only)")
+LAM_TAG_HIGH_BIT = define("LAM_TAG_HIGH_BIT", 62, "int", "Intel ISE Programming Reference, Linear Address Masking: both user modes mask up to bit 62, bit 63 telling a user pointer (clear) from a supervisor one")
+UAI_LOW_BIT = define("UAI_LOW_BIT", 57, "int", "AMD APM vol. 2, 5.10, Upper Address Ignore: with EFER.UAIE (bit 20) set, bits 63:57 of a DS- or ES-based address are left out of the canonical check")
 # --- processes
 EXIT_STATUS_MASK = define("EXIT_STATUS_MASK", 0xFF, "hex", "kernel/exit.c: exit and exit_group pass (error_code & 0xff) << 8 to do_exit; WEXITSTATUS reads those bits back")
 AT_RANDOM_BYTES = define("AT_RANDOM_BYTES", 16, "int", "fs/binfmt_elf.c create_elf_tables: k_rand_bytes[16] copied to the stack; getauxval(3): AT_RANDOM, the address of sixteen random bytes")

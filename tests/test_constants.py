@@ -39,6 +39,14 @@ def test_a_table_fills_a_page():
     assert c.USER_BITS_4LEVEL.value == c.VA_BITS_4LEVEL.value - 1
 
 
+def test_address_masking_frees_the_bits_paging_leaves():
+    """LAM_U57 and UAI start where 5-level paging stops translating, LAM_U48 where 4-level
+    paging does; LAM's tag ends just below the top bit, which it keeps."""
+    assert c.LAM_U57_LOW_BIT.value == c.UAI_LOW_BIT.value == c.VA_BITS_5LEVEL.value
+    assert c.LAM_U48_LOW_BIT.value == c.VA_BITS_4LEVEL.value
+    assert c.LAM_TAG_HIGH_BIT.value == c.ADDRESS_BITS.value - 2
+
+
 def pagemap_entry(address: int) -> int:
     with open("/proc/self/pagemap", "rb") as f:
         f.seek(address // c.PAGE_SIZE.value * c.PAGEMAP_ENTRY_BYTES.value)
