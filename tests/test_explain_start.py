@@ -61,6 +61,27 @@ def test_a_program_that_never_stops_at_its_start_is_given_up_at_the_deadline(mon
     assert 1.0 <= took < BLOCKED - 2, took
 
 
+
+def test_the_deadline_counts_from_the_start_of_the_run(monkeypatch, no_leftovers):
+    """The deadline's timer was started at the program's first stop, once its start was
+    done: a start that took its time (stood in for here: the forked child waits before it
+    asks to be traced and runs the program) was added to --deadline, and the run lasted
+    that much longer. The deadline counts from the run's start."""
+    slow, deadline = 0.8, 1.2
+    traceme = pt.traceme
+
+    def slow_traceme():  # runs in the forked child only
+        time.sleep(slow)
+        traceme()
+
+    monkeypatch.setattr(pt, "traceme", slow_traceme)
+    started = time.monotonic()
+    outcome = Tracer(["/bin/sleep", str(BLOCKED)], [parse_stop("exit")],
+                     on_stop=lambda hit: None, deadline=deadline).run()
+    took = time.monotonic() - started
+    assert outcome.timed_out and outcome.reached == []
+    assert deadline <= took < deadline + slow / 2, took
+
 @pytest.mark.gcc
 def test_the_closing_line_says_why_a_stop_was_not_reached(root, gcc, tmp_path, capsys,
                                                           monkeypatch, no_leftovers):

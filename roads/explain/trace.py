@@ -614,21 +614,22 @@ class Tracer:
             drains.append(_Drain())  # stdout
             drains.append(_Drain())  # stderr: should this fail, the first is closed below
             started = time.monotonic()
+            # The deadline counts from here: a start that takes its time (an execve that
+            # blocks, a slow first stop) is part of the run it bounds.
+            self._deadline_at = started + self.deadline
             self.main = self._spawn(drains[0].write_end, drains[1].write_end,
-                                    started + self.deadline)
+                                    self._deadline_at)
             self.signals.add(self.main)
             for d in drains:
                 d.close_write_end()
             self.outcome = Outcome(self.main)
             self.outcome.processes[self.main] = Ending(self.main, os.getpid())
-            timers = [threading.Timer(self.deadline, self._time_out)]
-            for s in self.stops:
-                if s.kind == "delay":
-                    timers.append(threading.Timer(s.seconds, self._delay, (s,)))
+            timers = [threading.Timer(s.seconds, self._delay, (s,))
+                      for s in self.stops if s.kind == "delay"]
             mask = None  # this thread's signal mask before the run, once SIGCHLD is blocked
             ignored = False  # whether SIGCHLD was ignored before the run
             try:
-                pid, status = self._start_stop(started + self.deadline)
+                pid, status = self._start_stop(self._deadline_at)
                 if not os.WIFSTOPPED(status):
                     self.outcome.processes[self.main].status = status
                     raise ExplainError(f"{self.argv[0]} ended before it ran")
@@ -643,7 +644,8 @@ class Tracer:
                 # Before the timers start: their threads take this thread's mask.
                 mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGCHLD})
                 ignored = _sigchld_heard()
-                self._deadline_at = time.monotonic() + self.deadline
+                timers.append(threading.Timer(max(0.0, self._deadline_at - time.monotonic()),
+                                              self._time_out))
                 for t in timers:
                     t.daemon = True
                     t.start()
