@@ -62,6 +62,29 @@ def test_a_program_that_never_stops_at_its_start_is_given_up_at_the_deadline(mon
 
 
 
+def test_a_child_that_told_its_failed_start_is_not_waited_for_unbounded(tmp_path, monkeypatch,
+                                                                        no_leftovers):
+    """A child whose execve failed reports why through a pipe and exits; it was then
+    waited for by a waitpid with no deadline. Stood in for here: the child closes the
+    pipe and lingers before its exit. It is killed and reaped, the failure told."""
+    real_exit = os._exit
+
+    def lingering_exit(code):  # runs in the forked child only
+        os.closerange(3, os.sysconf("SC_OPEN_MAX"))  # the pipe's write end among them
+        time.sleep(BLOCKED)
+        real_exit(code)
+
+    monkeypatch.setattr(os, "_exit", lingering_exit)
+    missing = str(tmp_path / "missing")
+    started = time.monotonic()
+    with pytest.raises(ExplainError) as failed:
+        Tracer([missing], [parse_stop("exit")], on_stop=lambda hit: None, deadline=1.0).run()
+    took = time.monotonic() - started
+    assert failed.value.message.startswith(f"cannot start {missing}: FileNotFoundError"), \
+        failed.value.message
+    assert took < BLOCKED - 2, took
+
+
 def test_the_deadline_counts_from_the_start_of_the_run(monkeypatch, no_leftovers):
     """The deadline's timer was started at the program's first stop, once its start was
     done: a start that took its time (stood in for here: the forked child waits before it

@@ -585,15 +585,17 @@ class Tracer:
             failed = ExplainError(f"cannot start {path}: its execve did not return within "
                                   f"{self.deadline:g} s (--deadline); is its file on a file "
                                   "system that does not answer?")
-            try:
-                _end_started(pid)
-            except ExplainError as stuck:  # told beside the error that ended the run
-                failed.add_note(stuck.message)
-            raise failed
-        if message:
-            os.waitpid(pid, 0)
-            raise ExplainError(f"cannot start {path}: {message.decode(errors='replace')}")
-        return pid
+        elif message:
+            failed = ExplainError(f"cannot start {path}: {message.decode(errors='replace')}")
+        else:
+            return pid
+        # A child that told its failure has only to exit, but is not waited for without
+        # a bound either: killed and reaped as one whose execve hangs.
+        try:
+            _end_started(pid)
+        except ExplainError as stuck:  # told beside the error that ended the run
+            failed.add_note(stuck.message)
+        raise failed
 
     def run(self) -> Outcome:
         # Orphans of the run (a daemon's child, once its parent is gone) come to this
