@@ -1,7 +1,7 @@
 """roads explain's tracer and the program's threads and vfork children: a trap reported
 after its breakpoint was taken out, a child that shares the program's memory, a delay
-stop once the main thread has ended. Each program exits on its own; what it prints says
-whether the tracer harmed it."""
+stop once the main thread has ended, a step over a breakpoint that runs execve. Each
+program exits on its own; what it prints says whether the tracer harmed it."""
 
 from __future__ import annotations
 
@@ -292,3 +292,77 @@ def test_the_exit_stop_of_threads_killed_before_their_first_stop(tmp_path, no_le
         session = session_mod.explain_program([str(binary)], ["exit"], deadline=10.0)
         run = session.capture.variants["default"].runs[0]
         assert [c.name for c in run.checkpoints] == ["exit"]
+
+
+THREADS_EXEC = r"""
+#define _GNU_SOURCE
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+/* doexec: a function whose first instruction is a system call, so that the step over
+   its breakpoint runs the call; the caller sets its number and arguments. */
+void doexec(void);
+__asm__(".globl doexec\n.type doexec, @function\ndoexec:\n\tsyscall\n\tret\n"
+        ".size doexec, .-doexec\n");
+
+static long call(long number, char *path, char **argv)
+{
+    long ret;
+    __asm__ volatile("call doexec" : "=a"(ret) : "a"(number), "D"(path), "S"(argv), "d"(0L)
+                     : "rcx", "r11", "memory");
+    return ret;
+}
+
+static char *again[] = {"threads_exec", "again", NULL};
+static char *true_[] = {"/bin/true", NULL};
+
+static void *run(void *arg)
+{
+    usleep(1000);
+    printf("execve failed: %ld\n", call(59, true_[0], true_));
+    return arg;
+}
+
+int main(int argc, char **argv)
+{
+    pthread_t t;
+    if (strcmp(argv[1], "again") == 0) {       /* the new image, which calls doexec */
+        printf("again, pid %ld\n", call(39, NULL, NULL));  /* getpid */
+        return 0;
+    }
+    if (strcmp(argv[1], "alone") == 0) {       /* the main thread runs execve */
+        printf("execve failed: %ld\n", call(59, "/proc/self/exe", again));
+        return 1;
+    }
+    pthread_create(&t, NULL, run, NULL);       /* another thread runs it */
+    if (strcmp(argv[1], "gone") == 0)          /* the main thread ended before */
+        pthread_exit(NULL);
+    pthread_join(t, NULL);                     /* "joined": the main thread waits */
+    return 1;
+}
+"""
+
+
+@pytest.mark.parametrize("who", ["alone", "gone", "joined"])
+def test_a_step_over_a_breakpoint_that_runs_execve_ends_as_the_program_ran_another(
+        tmp_path, no_leftovers, who):
+    """At doexec:2 the first call is counted and stepped over, its instruction an execve.
+    Run by the main thread (alone), the int3 was put back in the new image, whose call of
+    doexec it then killed (SIGTRAP); as the main thread steps over any instruction while
+    another thread runs execve. Run by another thread once the main one had ended
+    (gone), the step's wait for it ended the run with ChildProcessError: the execve took
+    its id away, giving it the main one's. Run by another thread while the main one
+    waits (joined), the execve waited for the main thread to end, which roads explain
+    held in its exit stop unseen, until the deadline. Each ends as the program ran
+    another, its exit its own."""
+    program = _build(tmp_path, "threads_exec", THREADS_EXEC)
+    outcome = Tracer([str(program), who], [parse_stop("doexec:2")], on_stop=lambda hit: None,
+                     deadline=5.0).run()
+    ran = Path(program if who == "alone" else "/bin/true").resolve()
+    assert not outcome.timed_out and outcome.reached == []
+    assert outcome.execed["doexec:2"].startswith(f"process {outcome.pid} ran {ran} (execve)"), \
+        outcome.execed
+    assert outcome.processes[outcome.pid].status == 0, outcome.processes
+    assert outcome.stdout == (f"again, pid {outcome.pid}\n" if who == "alone" else "")

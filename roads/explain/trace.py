@@ -1673,10 +1673,20 @@ class Tracer:
         self._put_byte(tid, addr, self.breakpoints[addr][0])
         pt.call(pt.PTRACE_SINGLESTEP, tid, 0, 0)
         status = self._step_wait(tid, addr)
+        if status is None:
+            # Its id is no more: the instruction was an execve, run by a thread other
+            # than the main one, which takes the main one's id; the process's
+            # PTRACE_EVENT_EXEC comes under that id, to the loop.
+            self.traced.pop(tid, None)
+            self._forget_step(tid)
+            return None
         if os.WIFEXITED(status) or os.WIFSIGNALED(status):
             self._ended(tid, status)
             return None
-        self._put_byte(tid, addr, INT3)
+        # After an execve (the step's, or another thread's that took this one's id) the
+        # memory is the new program's: the int3 is not put back there.
+        if status >> 16 != pt.PTRACE_EVENT_EXEC:
+            self._put_byte(tid, addr, INT3)
         if status >> 16:
             # An event of its own came first (its PTRACE_EVENT_EXIT, another thread's
             # exit_group killing it; a clone the stepped instruction made): a stop like
@@ -1702,19 +1712,26 @@ class Tracer:
             self.interrupted[tid] = (addr, regs.rsp)
         return sig
 
-    def _step_wait(self, tid: int, addr: int) -> int:
-        """The wait status of ``tid`` once its step over the breakpoint at ``addr`` ends.
+    def _step_wait(self, tid: int, addr: int) -> int | None:
+        """The wait status of ``tid`` once its step over the breakpoint at ``addr`` ends;
+        None if ``tid`` is gone unreported: it ran execve (a thread other than the main
+        one), and took the main one's id.
 
         The instruction may block (a system call) as long as the program likes, but not
         past the run's deadline, whose kill ends it there; KILL_WAIT later, as for the
         kill of the run (``_kill_all``), a thread still in its step is one that SIGKILL
         did not end (in uninterruptible sleep): an error, and the run is ended. Polled as
-        the run's waits are (``_wait``), between SIGCHLDs."""
+        the run's waits are (``_wait``), between SIGCHLDs. Meanwhile the exit stops of
+        the process's other threads are taken (``_others_exits``)."""
         limit = self._deadline_at + KILL_WAIT
         while True:
-            got, status = os.waitpid(tid, pt.WALL | os.WNOHANG)
+            try:
+                got, status = os.waitpid(tid, pt.WALL | os.WNOHANG)
+            except ChildProcessError:
+                return None
             if got:
                 return status
+            self._others_exits(tid)
             now = time.monotonic()
             if now > limit:
                 raise ExplainError(
@@ -1723,6 +1740,28 @@ class Tracer:
                     f"deadline ({self.deadline:g} s, --deadline), nor within {KILL_WAIT:g} s "
                     "of being killed at it")
             signal.sigtimedwait([signal.SIGCHLD], min(WAKE, limit - now))
+
+    def _others_exits(self, tid: int) -> None:
+        """Take the exit stops (PTRACE_EVENT_EXIT) of the other threads of ``tid``'s
+        process, which ``tid``'s step is waited for: an execve it runs kills them, and
+        waits until they have ended (the kernel's de_thread), which those held in their
+        exit stop never do. Any other stop of theirs is left for the loop: looked at
+        without being taken (WNOWAIT), a ptrace stop telling its event in si_status."""
+        tgid = self.traced.get(tid, tid)
+        for other in [t for t, g in self.traced.items() if g == tgid and t != tid]:
+            try:
+                info = os.waitid(os.P_PID, other, os.WEXITED | os.WSTOPPED | os.WNOHANG
+                                 | os.WNOWAIT | pt.WALL)
+            except ChildProcessError:
+                continue
+            if info is None or info.si_code != os.CLD_TRAPPED \
+                    or info.si_status >> 8 != pt.PTRACE_EVENT_EXIT:
+                continue
+            _, status = os.waitpid(other, pt.WALL | os.WNOHANG)
+            try:
+                self._stopped(other, status)
+            except ProcessLookupError:  # killed at its stop: its end comes next
+                pass
 
     def _restart_told(self, tid: int) -> bool:
         """Whether ``tid``'s SIGTRAP is the stop of a signal given by a single step
