@@ -12,7 +12,7 @@ into the name (``f@V1``, ``f@@V2``); a name without one is unversioned.
 
 Pure: ``functions`` reads the bytes of a file (``has_symtab``: whether it keeps
 ``.symtab``), ``bound`` chooses among the definitions
-of a name, ``old_versions`` lists those no new call binds to, and ``first_load`` gives
+of a name, ``data_object`` finds a variable, ``old_versions`` lists those no new call binds to, and ``first_load`` gives
 the address the file's symbol values are counted from once it is mapped.
 """
 
@@ -35,7 +35,7 @@ _VERDEF = struct.Struct("<HHHHIII")  # vd_version, vd_flags, vd_ndx, vd_cnt, vd_
 _VERDAUX = struct.Struct("<II")  # vda_name, vda_next
 SHT_SYMTAB, SHT_DYNSYM = 2, 11
 SHT_GNU_VERDEF, SHT_GNU_VERSYM = 0x6FFFFFFD, 0x6FFFFFFF
-STT_FUNC, STT_GNU_IFUNC = 2, 10
+STT_OBJECT, STT_FUNC, STT_GNU_IFUNC = 1, 2, 10
 STB_LOCAL = 0
 SHN_LORESERVE = 0xFF00  # UND is 0; ABS, COMMON and the rest name no section
 VER_NDX_LOCAL = 0  # a .dynsym entry bound in its own file alone
@@ -46,7 +46,8 @@ VERSYM_HIDDEN = 0x8000
 @dataclass(frozen=True)
 class Function:
     """One definition of a function's name (an ``Elf64_Sym`` of type STT_FUNC or
-    STT_GNU_IFUNC, defined in a section of its file)."""
+    STT_GNU_IFUNC, defined in a section of its file; ``data_object`` reads a variable's,
+    STT_OBJECT, the same way)."""
 
     name: str  # without its version
     version: str  # '' when unversioned
@@ -105,6 +106,22 @@ def functions(data: bytes, path: str) -> dict[str, tuple[Function, ...]]:
     """The functions ``data`` (an ELF64 little-endian file; ``path`` names it in errors)
     defines in ``.dynsym`` and ``.symtab``, by name without the version; {} for a file
     that is not ELF64 little-endian. ExplainError when a table lies outside the file."""
+    return _definitions(data, path, (STT_FUNC, STT_GNU_IFUNC))
+
+
+def data_object(data: bytes, path: str, name: str) -> int | None:
+    """The ``st_value`` of the data object (STT_OBJECT) ``name`` that ``data`` (an ELF64
+    little-endian file; ``path`` names it in errors) defines, the definition a reference
+    binds to as for a function (``bound``): the loader's ``_r_debug``, say. None when it
+    defines none."""
+    chosen = bound(_definitions(data, path, (STT_OBJECT,)), name)
+    return chosen.st_value if chosen is not None else None
+
+
+def _definitions(data: bytes, path: str, kinds: tuple[int, ...]
+                 ) -> dict[str, tuple[Function, ...]]:
+    """The symbols of the types ``kinds`` that ``data`` defines (``functions``), as
+    Function records (of a data object, ``ifunc`` is False)."""
     headers = _section_headers(data, path)
     e_shnum = len(headers)
 
@@ -132,7 +149,7 @@ def functions(data: bytes, path: str) -> dict[str, tuple[Function, ...]]:
         for n, (st_name, st_info, _, st_shndx, st_value, _) in enumerate(
                 _ELF64_SYM.iter_unpack(section(index, table))):
             kind = st_info & 0xF
-            if kind not in (STT_FUNC, STT_GNU_IFUNC) or st_name == 0 or st_value == 0 \
+            if kind not in kinds or st_name == 0 or st_value == 0 \
                     or st_shndx == 0 or st_shndx >= SHN_LORESERVE:
                 continue
             spelled = _string(strings, st_name)

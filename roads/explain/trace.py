@@ -9,9 +9,14 @@ Stops (``parse_stop``):
   ``memcpy@GLIBC_2.2.5`` kept for old programs; ``FUNC@VERSION`` names one). An ifunc
   (STT_GNU_IFUNC) is refused: its symbol is the resolver, not the code called. Every
   call counts, the C library's own calls to ``malloc`` included (a breakpoint cannot
-  tell who called). ``main`` of a stripped executable (``/bin/true``) is found as the
-  first argument ``__libc_start_main`` receives (rdi at its first instruction), and
-  ``_start`` of any is its entry point (AT_ENTRY: the ELF header's e_entry).
+  tell who called), from where the stops are set (``Tracer._at_exec``): in a dynamically
+  linked program once the loader has relocated the libraries it starts with, before it
+  runs their constructors (the calls made before, the loader's own, an ifunc resolver's
+  while it relocates, the C library's ``__libc_early_init``'s, are not); in a static
+  one at its entry point, before its start-up code runs anything. ``main`` of a
+  stripped executable (``/bin/true``) is found as the first argument
+  ``__libc_start_main`` receives (rdi at its first instruction), and ``_start`` of any
+  is its entry point (AT_ENTRY: the ELF header's e_entry).
 - ``syscall:NAME`` or ``syscall:NAME:N``: the N-th call of a system call, stopped when
   it *returns*, so that the memory it made or changed is there to see. NAME is of
   x86-64's table; a call made through ``int 0x80``, the 32-bit entry, is numbered from
@@ -58,7 +63,8 @@ from .siginfo import SI_KERNEL, SigInfo
 from ..capture.elf import read_bytes
 from ..capture.runner import describe_status
 from ..capture.proc import MapsEntry, Proc, Status, auxv_dict
-from .symbols import Function, bound, first_load, functions, has_symtab, imports, old_versions
+from .symbols import (Function, bound, data_object, first_load, functions, has_symtab, imports,
+                      old_versions)
 
 INT3 = 0xCC
 PUSH = ("rax", "rcx", "rdx", "rbx", "rsp", "rbp", "rsi", "rdi")  # push %reg: 0x50 + index
@@ -89,8 +95,16 @@ CLONE_VM, CLONE_PARENT = 0x100, 0x8000
 SHADOW_OPTIONS = (pt.PTRACE_O_TRACESYSGOOD | pt.PTRACE_O_TRACEEXEC | pt.PTRACE_O_TRACEEXIT
                   | pt.PTRACE_O_EXITKILL)
 UNISTD = Path("/usr/include/x86_64-linux-gnu/asm/unistd_64.h")
-# What the breakpoint at the loader's _dl_debug_state is for (Tracer._lookup).
-LOADED = "loaded"
+# What the breakpoints a run starts with are for (Tracer._at_exec): the program's entry
+# point, and the loader's _dl_debug_state while it loads the libraries the program
+# starts with (STARTUP); and the one at _dl_debug_state once the program runs: libraries
+# it opens later (LOADED, Tracer._lookup).
+ENTRY, STARTUP, LOADED = "entry", "startup", "loaded"
+# The loader's struct r_debug (glibc's link.h): r_state, an int after int r_version,
+# struct link_map *r_map and ElfW(Addr) r_brk; and the values of its enum that say the
+# loader is adding objects and that it has done so.
+R_STATE = 24
+RT_CONSISTENT, RT_ADD = 0, 1
 SYSCALL = 0x050F  # the instruction `syscall` (0f 05), as the low bytes of a word read
 # Where a signal handler's frame keeps the thread's rsp and rip to go back to: its
 # ucontext_t (rdx, the handler's third argument, at rsp + 8 at its first instruction:
@@ -499,6 +513,14 @@ class Tracer:
         self.later: list[StopSpec] = []
         self.found_later: set[str] = set()
         self.refused: dict[str, str] = {}  # label -> why (_insert_function)
+        # The first process's loader, if any (_at_exec): where it keeps r_state
+        # (_r_debug + R_STATE) and where its _dl_debug_state is; whether it has said it
+        # adds the program's libraries (RT_ADD); and whether the function stops were
+        # set (_lookup), once those libraries are relocated or at the entry point.
+        self.r_state_at = 0
+        self.startup_at = 0
+        self.adding = False
+        self.stops_set = False
         self._read: dict[tuple, _Read | str | None] = {}  # _functions_of, by file version
         self.breakpoints: dict[int, tuple[int, list[StopSpec | str]]] = {}  # addr -> (orig byte, what)
         self.bp_in: dict[int, set[int]] = {}  # tgid -> addresses holding int3
@@ -894,14 +916,66 @@ class Tracer:
             and pt.signal_code(tid) == SI_KERNEL
 
     def _at_exec(self, pid: int) -> None:
-        """The program has just been loaded: a breakpoint at its entry point, where its
-        libraries are mapped and the functions can be looked up."""
+        """The program has just been loaded, its loader not yet run: where the function
+        stops are to be set. A dynamically linked program's loader maps the libraries it
+        needs, relocates them, tells a debugger so by calling ``_dl_debug_state`` with
+        its ``_r_debug.r_state`` RT_CONSISTENT, and only then runs their constructors
+        (``_dl_init``) and jumps to the entry point (glibc's elf/rtld.c, dl_main): a
+        breakpoint there (STARTUP) has every call from the constructors on counted. A
+        static program has no loader: its C library's start-up code, after the entry
+        point, runs its constructors. The entry point gets a breakpoint in both (ENTRY):
+        a loader whose report was not seen (one that keeps r_debug elsewhere) has the
+        stops set there, as before any of the program's own code runs."""
         if not any(s.kind == "func" for s in self.stops):
             return
-        self._insert(pid, pid, _entry_point(pid), "entry")
+        self._insert(pid, pid, _entry_point(pid), ENTRY)
+        base = auxv_dict(Proc().auxv(pid)).get("AT_BASE", 0)
+        report = self._loader_report(pid, base) if base else None
+        if report is not None:
+            self.startup_at, self.r_state_at = report
+            self._insert(pid, pid, self.startup_at, STARTUP)
+
+    def _loader_report(self, pid: int, base: int) -> tuple[int, int] | None:
+        """The addresses of ``_dl_debug_state`` and of r_state in the loader mapped at
+        ``base`` (AT_BASE) in process ``pid``; None for a loader without them."""
+        maps = Proc().maps(pid)
+        loader = next((m.pathname for m in maps if m.start == base and m.offset == 0
+                       and m.pathname.startswith("/")), None)
+        read = self._functions_of(loader) if loader else None
+        if not isinstance(read, _Read):
+            return None
+        bias = file_bias(maps, loader, read.first)
+        report = bound(read.functions, "_dl_debug_state")
+        try:
+            r_debug = data_object(read_bytes(Path(loader)), loader, "_r_debug")
+        except (RoadsError, OSError):
+            return None
+        if bias is None or report is None or report.ifunc or r_debug is None:
+            return None
+        return bias + report.st_value, bias + r_debug + R_STATE
+
+    def _libraries_ready(self, tid: int) -> bool:
+        """At the loader's ``_dl_debug_state`` (STARTUP): whether it reports the
+        libraries the program starts with mapped and relocated, their constructors not
+        yet run. Its first report says it begins to add them (RT_ADD); audit modules
+        (LD_AUDIT) are loaded before, each in a namespace of its own, while the
+        program's r_state still says RT_CONSISTENT."""
+        r_state = pt.peek(tid, self.r_state_at) & 0xFFFFFFFF
+        if r_state == RT_ADD:
+            self.adding = True
+        return self.adding and r_state == RT_CONSISTENT
+
+    def _drop(self, tid: int, tgid: int, addr: int, what: str) -> None:
+        """Take ``what`` off the breakpoint at ``addr``, the int3 with it if nothing else
+        is left to do there."""
+        if addr in self.breakpoints and what in self.breakpoints[addr][1]:
+            self.breakpoints[addr][1].remove(what)
+            if not self.breakpoints[addr][1] and addr in self.bp_in.get(tgid, ()):
+                self._remove_here(tid, tgid, addr)
 
     def _lookup(self, tid: int, pid: int, later: bool = False) -> None:
-        """At the entry point: a breakpoint for each function asked for, at the
+        """Once the loader has relocated the libraries the program starts with, or at
+        the entry point (``_at_exec``): a breakpoint for each function asked for, at the
         definition a call binds to (``symbols.bound``), looked for in the executable,
         then in each file the process maps. One found in none of them, in a program that
         calls ``dlopen``, is looked for again (``later``), and set in each library that
@@ -1615,12 +1689,24 @@ class Tracer:
         pending = [] if again else list(whats)
         while pending:
             what = pending.pop(0)
-            if what == "entry":
+            if what == ENTRY:
                 whats.remove(what)
-                known = len(whats)
-                self._lookup(tid, tgid)
-                # A function stop at the entry point itself (_start) is this very call.
-                pending += whats[known:]
+                if not self.stops_set:  # the loader's report was not seen (_at_exec)
+                    self._drop(tid, tgid, self.startup_at, STARTUP)
+                    known = len(whats)
+                    self.stops_set = True
+                    self._lookup(tid, tgid)
+                    # A function stop at the entry point itself (_start) is this call.
+                    pending += whats[known:]
+            elif what == STARTUP:
+                if self._libraries_ready(tid):
+                    whats.remove(what)
+                    known = len(whats)
+                    self.stops_set = True
+                    self._lookup(tid, tgid)
+                    # A stop at _dl_debug_state itself counts this call; the libraries
+                    # the program opens later are told of by the calls after it.
+                    pending += [w for w in whats[known:] if isinstance(w, StopSpec)]
             elif what == LOADED:  # the loader has mapped or unmapped libraries
                 # Kept to the end: a library closed (dlclose) takes its breakpoints
                 # with it, in this process or a followed one, and any opened again
