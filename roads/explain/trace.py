@@ -521,6 +521,7 @@ class Tracer:
         self.startup_at = 0
         self.adding = False
         self.stops_set = False
+        self.static = False  # a program with no loader (AT_BASE 0): linked -static
         self._read: dict[tuple, _Read | str | None] = {}  # _functions_of, by file version
         self.breakpoints: dict[int, tuple[int, list[StopSpec | str]]] = {}  # addr -> (orig byte, what)
         self.bp_in: dict[int, set[int]] = {}  # tgid -> addresses holding int3
@@ -930,6 +931,7 @@ class Tracer:
             return
         self._insert(pid, pid, _entry_point(pid), ENTRY)
         base = auxv_dict(Proc().auxv(pid)).get("AT_BASE", 0)
+        self.static = not base
         report = self._loader_report(pid, base) if base else None
         if report is not None:
             self.startup_at, self.r_state_at = report
@@ -1066,10 +1068,12 @@ class Tracer:
                     "the functions it does not share with its libraries (--at _start, its "
                     "entry point, needs none, nor does --at main where the C library is a "
                     "shared one)")
-                # No loader (AT_BASE 0): a program linked -static may call dlopen, with
-                # no .dynsym entry to tell it by and no _dl_debug_state to watch.
+                # No loader (AT_BASE 0): a program linked -static may call dlopen, its
+                # own copy, with no .dynsym entry to tell the call by. Its C library has
+                # a _dl_debug_state and an _r_debug too, but the libraries it opens are
+                # not searched.
                 opens = ("; it is linked -static: a library it opens with dlopen is not "
-                         "searched" if not auxv_dict(proc.auxv(pid)).get("AT_BASE") else
+                         "searched" if self.static else
                          "; nor does it call dlopen, to open another (a library the C "
                          "library opens on its own, as iconv's converters, is not searched)")
                 raise ExplainError(f"--at {spec.label}: no function {spec.name!r} in "
@@ -1107,9 +1111,13 @@ class Tracer:
         in a library opened with dlopen (``later``) is refused in the same words, and
         the run goes on without it: the stops reached before keep their page."""
         if chosen.ifunc:
+            # Its resolver is run by the loader, or in a static program by the C
+            # library's start-up code (apply_irel, glibc's csu/libc-start.c).
+            picker = ("the C library's start-up code picks" if self.static
+                      else "the loader picks")
             why = (f"{chosen.name!r} in {os.path.basename(path)} is an ifunc, a function "
-                   "the loader picks for this processor among several versions; --at "
-                   "cannot stop at it (stop at a function of yours that calls it)")
+                   f"{picker} for this processor among several versions; --at cannot "
+                   "stop at it (stop at a function of yours that calls it)")
             if not later:
                 raise ExplainError(f"--at {spec.label}: {why}")
             self.refused[spec.label] = why
