@@ -6,7 +6,10 @@ program exits on its own; what it prints says whether the tracer harmed it."""
 from __future__ import annotations
 
 import shutil
+import signal
 import subprocess
+import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -366,3 +369,94 @@ def test_a_step_over_a_breakpoint_that_runs_execve_ends_as_the_program_ran_anoth
         outcome.execed
     assert outcome.processes[outcome.pid].status == 0, outcome.processes
     assert outcome.stdout == (f"again, pid {outcome.pid}\n" if who == "alone" else "")
+
+
+THREADS_MADE = r"""
+#define _GNU_SOURCE
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+void doexec(void);  /* as in THREADS_EXEC: its first instruction is the system call */
+__asm__(".globl doexec\n.type doexec, @function\ndoexec:\n\tsyscall\n\tret\n"
+        ".size doexec, .-doexec\n");
+
+void marker(void) {}
+
+static void *nothing(void *arg) { return arg; }
+
+static void *make(void *arg)                   /* makes threads, one after another */
+{
+    for (;;) {
+        pthread_t t;
+        if (pthread_create(&t, NULL, nothing, NULL) == 0)
+            pthread_detach(t);
+    }
+    return arg;
+}
+
+int main(int argc, char **argv)
+{
+    pthread_t t;
+    char *true_[] = {"/bin/true", NULL};
+    long ret;
+    for (int i = 0; i < 3; i++)
+        pthread_create(&t, NULL, make, NULL);
+    usleep(20000);
+    marker();                                  /* the tracer is slow here: a stop */
+    if (strcmp(argv[1], "exit") == 0)
+        exit(0);
+    if (strcmp(argv[1], "execve") == 0)
+        execv(true_[0], true_);
+    __asm__ volatile("call doexec" : "=a"(ret) : "a"(59L), "D"(true_[0]), "S"(true_), "d"(0L)
+                     : "rcx", "r11", "memory");
+    printf("execve failed: %ld\n", ret);
+    return 1;
+}
+"""
+
+
+@contextmanager
+def _within(seconds: int):
+    """TimeoutError in this (the main) thread if the block runs longer than ``seconds``:
+    a tracer that waits for ever is ended that way, its clean-up run."""
+    def late(signum, frame):
+        raise TimeoutError(f"still running after {seconds} s")
+
+    before = signal.signal(signal.SIGALRM, late)
+    signal.alarm(seconds)
+    try:
+        yield
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, before)
+
+
+def _made_while_ending(program: Path, how: str, stops: list[str]):
+    """THREADS_MADE run as ``how``, stopped at ``stops``; its stop at marker read slowly,
+    while three threads make more."""
+    def on_stop(hit: Hit) -> None:
+        if hit.label == "marker":
+            time.sleep(0.3)
+
+    with _within(20):
+        return Tracer([str(program), how], [parse_stop(w) for w in stops], on_stop=on_stop,
+                      deadline=5.0).run()
+
+
+@pytest.mark.parametrize("how", ["exit", "execve"])
+def test_a_thread_killed_before_its_maker_told_of_it_does_not_hold_its_process(
+        tmp_path, no_leftovers, how):
+    """Threads make threads while the process ends (exit_group) or runs another program
+    (execve): one that has made a thread and waits, stopped at its event, for the tracer
+    (busy with another stop) is killed there, and that event never comes; the thread it
+    made, killed before it ran, makes its exit stop its first. Seen before its maker's
+    event, that stop was held for it, for ever: the execve, which waits until each
+    thread has ended, hung until the deadline; the exit, whose SIGKILL is ignored by a
+    process already exiting, hung past it, the run never ended. It is taken at once."""
+    program = _build(tmp_path, "threads_made", THREADS_MADE)
+    outcome = _made_while_ending(program, how, ["marker", "exit"])
+    assert not outcome.timed_out and outcome.reached[:2] == ["marker", "exit"], outcome
+    assert outcome.processes[outcome.pid].status == 0, outcome.processes

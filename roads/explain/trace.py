@@ -1328,8 +1328,22 @@ class Tracer:
 
     def _new_tid(self, tid: int, status: int) -> None:
         """The first stop seen of ``tid`` (``status``), a new thread or process; kept
-        for its parent's event when that has not come yet (``pending``)."""
+        for its parent's event when that has not come yet (``pending``), but for a
+        thread of a traced process whose first stop is its exit stop."""
         kind = self.fork_kind.pop(tid, None)
+        if kind is None and status >> 16 == pt.PTRACE_EVENT_EXIT:
+            info = _status_of(tid)
+            tgid = tid if info is None or info.Tgid is None else info.Tgid
+            if tgid != tid and self.traced.get(tgid) == tgid:
+                # Killed before it ran, by its process's exit_group or another thread's
+                # execve, which kill the thread that made it too: that one's event never
+                # comes. Held for it, this thread would hold the process's end (whose
+                # threads the deadline's SIGKILL no longer reaches) or the execve (which
+                # waits until each thread has ended) for ever. Taken now, as a thread.
+                self.pending.pop(tid, None)
+                self.traced[tid] = tgid
+                self._first_stop(tid, status)
+                return
         if kind is None:
             self.pending[tid] = status  # its parent's event comes next
             return
