@@ -1,7 +1,8 @@
 """roads explain's tracer and the program's threads and vfork children: a trap reported
 after its breakpoint was taken out, a child that shares the program's memory, a delay
-stop once the main thread has ended, a step over a breakpoint that runs execve. Each
-program exits on its own; what it prints says whether the tracer harmed it."""
+stop once the main thread has ended, a step over a breakpoint that runs execve, threads
+made while the process exits or runs execve. Each program exits on its own; what it
+prints says whether the tracer harmed it."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from roads.explain import session as session_mod
-from roads.explain.trace import Hit, Tracer, parse_stop
+from roads.explain.trace import Hit, Outcome, Tracer, parse_stop
 
 pytestmark = [pytest.mark.dot]
 
@@ -328,13 +329,17 @@ static void *run(void *arg)
     return arg;
 }
 
+static void *wait_ever(void *arg) { for (;;) pause(); return arg; }
+
 int main(int argc, char **argv)
 {
-    pthread_t t;
+    pthread_t t, w;
     if (strcmp(argv[1], "again") == 0) {       /* the new image, which calls doexec */
         printf("again, pid %ld\n", call(39, NULL, NULL));  /* getpid */
         return 0;
     }
+    if (argc > 2)                              /* one more thread, which waits for ever */
+        pthread_create(&w, NULL, wait_ever, NULL);
     if (strcmp(argv[1], "alone") == 0) {       /* the main thread runs execve */
         printf("execve failed: %ld\n", call(59, "/proc/self/exe", again));
         return 1;
@@ -363,6 +368,27 @@ def test_a_step_over_a_breakpoint_that_runs_execve_ends_as_the_program_ran_anoth
     program = _build(tmp_path, "threads_exec", THREADS_EXEC)
     outcome = Tracer([str(program), who], [parse_stop("doexec:2")], on_stop=lambda hit: None,
                      deadline=5.0).run()
+    _ran_another(outcome, program, who)
+
+
+@pytest.mark.parametrize("who", ["alone", "gone", "joined"])
+def test_a_step_over_execve_reaps_the_threads_the_execve_ends(tmp_path, no_leftovers, who):
+    """The same, with one more thread, which waits for ever (pause). The execve kills it
+    and waits until it is gone, which for a traced thread other than the main one is
+    once its tracer has reaped it (kernel/exit.c, __exit_signal, counts it out for
+    de_thread only then). The step's wait took the exit stops of the other threads but
+    left their ends to the loop, which was waiting for that step: the execve never
+    returned, and the run was killed at the deadline (timed out), whichever thread ran
+    it. Each ends as the program ran another."""
+    program = _build(tmp_path, "threads_exec", THREADS_EXEC)
+    outcome = Tracer([str(program), who, "waiting"], [parse_stop("doexec:2")],
+                     on_stop=lambda hit: None, deadline=5.0).run()
+    _ran_another(outcome, program, who)
+
+
+def _ran_another(outcome: Outcome, program: Path, who: str) -> None:
+    """``outcome`` is that of THREADS_EXEC run as ``who``, stopped at doexec:2: it ran
+    another program, reached no stop, and exited on its own."""
     ran = Path(program if who == "alone" else "/bin/true").resolve()
     assert not outcome.timed_out and outcome.reached == []
     assert outcome.execed["doexec:2"].startswith(f"process {outcome.pid} ran {ran} (execve)"), \
@@ -459,4 +485,17 @@ def test_a_thread_killed_before_its_maker_told_of_it_does_not_hold_its_process(
     program = _build(tmp_path, "threads_made", THREADS_MADE)
     outcome = _made_while_ending(program, how, ["marker", "exit"])
     assert not outcome.timed_out and outcome.reached[:2] == ["marker", "exit"], outcome
+    assert outcome.processes[outcome.pid].status == 0, outcome.processes
+
+
+def test_a_step_over_execve_takes_the_threads_made_during_it(tmp_path, no_leftovers):
+    """THREADS_MADE steps over its execve (doexec:2, its first call counted) while three
+    threads make more. The step's wait took none of their events: a thread made during
+    the step, its first stop unseen, is killed by the execve, which waits until it has
+    ended, and it was no thread the step's wait looked at (those it traced): the run
+    hung until the deadline. Each thread /proc lists is looked at now."""
+    program = _build(tmp_path, "threads_made", THREADS_MADE)
+    outcome = _made_while_ending(program, "step", ["marker", "doexec:2", "exit"])
+    assert not outcome.timed_out and outcome.reached[0] == "marker", outcome
+    assert outcome.execed["doexec:2"].startswith(f"process {outcome.pid} ran "), outcome.execed
     assert outcome.processes[outcome.pid].status == 0, outcome.processes

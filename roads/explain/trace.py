@@ -1829,8 +1829,8 @@ class Tracer:
         past the run's deadline, whose kill ends it there; KILL_WAIT later, as for the
         kill of the run (``_kill_all``), a thread still in its step is one that SIGKILL
         did not end (in uninterruptible sleep): an error, and the run is ended. Polled as
-        the run's waits are (``_wait``), between SIGCHLDs. Meanwhile the exit stops of
-        the process's other threads are taken (``_others_exits``)."""
+        the run's waits are (``_wait``), between SIGCHLDs. Meanwhile the exit stops and
+        the ends of the process's other threads are taken (``_others_exits``)."""
         limit = self._deadline_at + KILL_WAIT
         while True:
             try:
@@ -1850,26 +1850,47 @@ class Tracer:
             signal.sigtimedwait([signal.SIGCHLD], min(WAKE, limit - now))
 
     def _others_exits(self, tid: int) -> None:
-        """Take the exit stops (PTRACE_EVENT_EXIT) of the other threads of ``tid``'s
-        process, which ``tid``'s step is waited for: an execve it runs kills them, and
-        waits until they have ended (the kernel's de_thread), which those held in their
-        exit stop never do. Any other stop of theirs is left for the loop: looked at
-        without being taken (WNOWAIT), a ptrace stop telling its event in si_status."""
+        """Take the exit stops (PTRACE_EVENT_EXIT) and the ends of the other threads of
+        ``tid``'s process, which ``tid``'s step is waited for: an execve it runs kills
+        them, and waits until they are gone (the kernel's de_thread): the main thread
+        until it has ended, which one held in its exit stop never does, any other until
+        it is reaped (kernel/exit.c, __exit_signal), which for a traced thread is its
+        tracer's wait. (The main thread's end is told only once it is the last.) They
+        are those /proc lists, with a thread made just before, whose first stop has not
+        been seen (its maker's event, if it was not seen either, never comes: the execve
+        killed the maker at it), which is taken as the loop takes it (``_new_tid``). Any
+        other stop of theirs is left for the loop: looked at without being taken
+        (WNOWAIT), a ptrace stop telling its event in si_status."""
         tgid = self.traced.get(tid, tid)
-        for other in [t for t, g in self.traced.items() if g == tgid and t != tid]:
+        try:
+            listed = {int(t) for t in os.listdir(Proc().tasks(tgid).root) if t.isdigit()}
+        except OSError:
+            listed = set()
+        others = listed | {t for t, g in self.traced.items() if g == tgid}
+        for other in sorted(others - {tid}):
             try:
                 info = os.waitid(os.P_PID, other, os.WEXITED | os.WSTOPPED | os.WNOHANG
                                  | os.WNOWAIT | pt.WALL)
             except ChildProcessError:
                 continue
-            if info is None or info.si_code != os.CLD_TRAPPED \
-                    or info.si_status >> 8 != pt.PTRACE_EVENT_EXIT:
+            if info is None:
                 continue
-            _, status = os.waitpid(other, pt.WALL | os.WNOHANG)
-            try:
-                self._stopped(other, status)
-            except ProcessLookupError:  # killed at its stop: its end comes next
-                pass
+            ended = info.si_code in (os.CLD_EXITED, os.CLD_KILLED, os.CLD_DUMPED)
+            if not ended and (info.si_code != os.CLD_TRAPPED
+                              or info.si_status >> 8 != pt.PTRACE_EVENT_EXIT):
+                continue
+            got, status = os.waitpid(other, pt.WALL | os.WNOHANG)
+            if not got:  # let go of its stop meanwhile (a SIGKILL): its end comes later
+                continue
+            if os.WIFEXITED(status) or os.WIFSIGNALED(status):  # also one killed at its stop
+                self._ended(other, status)
+            elif other not in self.traced:
+                self._new_tid(other, status)
+            else:
+                try:
+                    self._stopped(other, status)
+                except ProcessLookupError:  # killed at its stop: its end comes next
+                    pass
 
     def _restart_told(self, tid: int) -> bool:
         """Whether ``tid``'s SIGTRAP is the stop of a signal given by a single step
