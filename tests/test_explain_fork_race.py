@@ -22,6 +22,7 @@ import re
 
 import pytest
 
+from roads.explain.ptrace import PTRACE_EVENT_EXIT
 from roads.explain.trace import Tracer, parse_stop
 from tests.test_explain import explain, root  # noqa: F401 - root is a fixture
 from tests.test_explain_minors import _build, gcc  # noqa: F401 - gcc is a fixture
@@ -290,3 +291,45 @@ def test_a_childs_copy_of_an_int3_taken_out_of_its_parent_is_taken_out(gcc, tmp_
     assert not outcome.timed_out
     child = [e for e in outcome.processes.values() if e.pid != outcome.pid]
     assert child and os.WIFEXITED(child[0].status) and os.WEXITSTATUS(child[0].status) == 6
+
+
+class _LosesAnExitStop(Tracer):
+    """A tracer that never hears of the child's exit stop: the child stays held there,
+    where no signal reaches it (it has begun exiting), and no event of it comes again,
+    as with a stop an error of the tracer's left untaken."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.lost: list[int] = []
+
+    def _wait(self):
+        while True:
+            event = super()._wait()
+            if event is None:
+                return None
+            tid, status = event
+            if (tid != self.main and os.WIFSTOPPED(status)
+                    and status >> 16 == PTRACE_EVENT_EXIT):
+                self.lost.append(tid)
+                continue
+            return event
+
+
+def test_a_process_held_in_a_stop_no_event_tells_ends_the_run_after_the_deadline(
+        gcc, tmp_path, monkeypatch, no_leftovers):
+    """After the deadline's SIGKILL, the loop waited for events with no bound of its own:
+    a process held in a stop it had not taken ended nothing, and the run went on for
+    ever. KILL_WAIT after the deadline, the clean-up takes over, lets it go and reaps it."""
+    import time
+
+    import roads.explain.trace as trace
+
+    monkeypatch.setattr(trace, "KILL_WAIT", 1.0)
+    program = _build(tmp_path, "child_sleeps", CHILD_SLEEPS)
+    tracer = _LosesAnExitStop([str(program)], [parse_stop("exit")], on_stop=lambda hit: None,
+                              follow_fork=True, deadline=1)
+    started = time.monotonic()
+    outcome = tracer.run()
+    assert tracer.lost, "the child's exit stop never came"
+    assert time.monotonic() - started < 6
+    assert outcome.timed_out

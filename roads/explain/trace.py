@@ -1252,6 +1252,12 @@ class Tracer:
                 return None
             if event is not None:
                 return event
+            if self._deadline_at and time.monotonic() > self._deadline_at + KILL_WAIT:
+                # The deadline's SIGKILL should have ended every process by now; one still
+                # held in a stop nothing reported again (its exit stop, a process that has
+                # begun exiting taking no more signals) waits for no event: the clean-up
+                # (_kill_all) lets each go and reaps it, within its own bound.
+                return None
             signal.sigtimedwait([signal.SIGCHLD], WAKE)
 
     def _loop(self) -> None:
