@@ -499,3 +499,51 @@ def test_a_step_over_execve_takes_the_threads_made_during_it(tmp_path, no_leftov
     assert not outcome.timed_out and outcome.reached[0] == "marker", outcome
     assert outcome.execed["doexec:2"].startswith(f"process {outcome.pid} ran "), outcome.execed
     assert outcome.processes[outcome.pid].status == 0, outcome.processes
+
+
+VFORK_EXEC = r"""
+#define _GNU_SOURCE
+#include <stdio.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+void doexec(void);  /* as in THREADS_EXEC: its first instruction is the system call */
+__asm__(".globl doexec\n.type doexec, @function\ndoexec:\n\tsyscall\n\tret\n"
+        ".size doexec, .-doexec\n");
+
+static long call(long number, char *path, char **argv)
+{
+    long ret;
+    __asm__ volatile("call doexec" : "=a"(ret) : "a"(number), "D"(path), "S"(argv), "d"(0L)
+                     : "rcx", "r11", "memory");
+    return ret;
+}
+
+static char *true_[] = {"/bin/true", NULL};
+
+int main(void)
+{
+    pid_t child = vfork();
+    if (child == 0) {                            /* runs execve in its parent's memory */
+        call(59, true_[0], true_);
+        _exit(127);
+    }
+    waitpid(child, NULL, 0);
+    printf("pid %ld\n", call(39, NULL, NULL));   /* getpid, twice */
+    printf("pid %ld\n", call(39, NULL, NULL));
+    return 0;
+}
+"""
+
+
+def test_a_vfork_childs_step_over_execve_keeps_its_parents_breakpoint(tmp_path, no_leftovers):
+    """A vfork child, not followed, is carried past the breakpoints in the memory it shares
+    with its parent (``Tracer._shadow``): the original byte put back, one step, the int3
+    again. Its step over doexec runs execve, after which the child has a memory of its
+    own, where the int3 is not put back; the memory it left is its parent's alone, and
+    gets it back (``Tracer._back_in_maker``): without it the parent's two calls of doexec
+    ran unseen (doexec:2 never reached)."""
+    program = _build(tmp_path, "vfork_exec", VFORK_EXEC)
+    outcome = Tracer([str(program)], [parse_stop("doexec:2")], on_stop=lambda hit: None,
+                     deadline=5.0).run()
+    assert outcome.reached == ["doexec:2"], outcome

@@ -544,8 +544,10 @@ class Tracer:
         self.exit_taken: set[int] = set()  # tgids whose exit stop was taken
         self.fork_kind: dict[int, int] = {}  # new pid -> PTRACE_EVENT_*
         self.made_by: dict[int, _Made] = {}  # new pid -> what its maker's event said
-        self.shares_memory: set[int] = set()  # new pids made with CLONE_VM
-        self.shadows: set[int] = set()  # children traced only past breakpoints (_shadow)
+        self.shares_memory: dict[int, int] = {}  # new pids made with CLONE_VM -> their maker
+        # children traced only past breakpoints (_shadow) -> the process whose memory
+        # they share, its maker
+        self.shadows: dict[int, int] = {}
         # new tids stopped before their parent's event -> the status of that first stop
         self.pending: dict[int, int] = {}
         self.groups: set[int] = set()  # process groups tracees made, besides the run's
@@ -1316,7 +1318,7 @@ class Tracer:
         # given its pid later would be taken for it (a copy for a shadow, say).
         self.fork_kind.pop(tid, None)
         self.made_by.pop(tid, None)
-        self.shares_memory.discard(tid)
+        self.shares_memory.pop(tid, None)
         self.pending.pop(tid, None)
         if tid == tgid:
             self.signals.drop(tid, leader=tid == self.main or tid in self.groups)
@@ -1354,9 +1356,8 @@ class Tracer:
             self.pending[tid] = status  # its parent's event comes next
             return
         made = self.made_by.pop(tid)
-        shared = tid in self.shares_memory
-        self.shares_memory.discard(tid)
-        self.shadows.discard(tid)  # a pid used again: not the shadow that ended
+        shared = self.shares_memory.pop(tid, None)
+        self.shadows.pop(tid, None)  # a pid used again: not the shadow that ended
         info = _status_of(tid)
         tgid = tid if info is None or info.Tgid is None else info.Tgid
         if kind == pt.PTRACE_EVENT_CLONE and tgid != tid:
@@ -1373,8 +1374,8 @@ class Tracer:
             self.outcome.processes[tid] = Ending(tid, made.parent)
             self._first_stop(tid, status)
             return
-        if shared:  # not followed, but its parent's int3 bytes are in its memory too
-            self._shadow(tid)
+        if shared is not None:  # not followed, but its parent's int3 bytes are in its memory too
+            self._shadow(tid, shared)
             return
         # Not followed, with a copy of the memory: its copies of the breakpoints out,
         # those taken out of the parent too (one taken out while the copy was made, a
@@ -1429,7 +1430,7 @@ class Tracer:
                 _ppid(tgid) if flags & CLONE_PARENT else tgid,
                 frozenset(self.bp_in.get(tgid, ())), frozenset(self.removed.get(tgid, ())))
             if flags & CLONE_VM:
-                self.shares_memory.add(child)
+                self.shares_memory[child] = tgid
             try:
                 self._resume(tid)
             except ProcessLookupError:
@@ -1634,9 +1635,9 @@ class Tracer:
     # Not followed, it is traced as a shadow until its exec or exit: carried past each
     # breakpoint as a thread of its parent is, with no hit counted and no stop taken.
 
-    def _shadow(self, tid: int) -> None:
+    def _shadow(self, tid: int, maker: int) -> None:
         self.traced[tid] = tid
-        self.shadows.add(tid)
+        self.shadows[tid] = maker
         try:
             pt.call(pt.PTRACE_SETOPTIONS, tid, 0, SHADOW_OPTIONS)
             pt.call(pt.PTRACE_CONT, tid, 0, 0)
@@ -1648,7 +1649,7 @@ class Tracer:
         if event in (pt.PTRACE_EVENT_EXEC, pt.PTRACE_EVENT_EXIT):
             # A memory of its own (exec) or none (exit): no breakpoint of ours is left
             # in its way.
-            self.shadows.discard(tid)
+            self.shadows.pop(tid, None)
             self.traced.pop(tid, None)
             self._forget_step(tid)
             self.signals.drop(tid, leader=tid in self.groups)
@@ -1671,6 +1672,35 @@ class Tracer:
                         return
                     sig = passed
         pt.call(pt.PTRACE_CONT, tid, 0, sig)
+
+    def _back_in_maker(self, maker: int, addr: int) -> None:
+        """The int3 at ``addr`` put back in ``maker``'s memory, which a shadow stepping over
+        the breakpoint there left by an execve, the original byte in it for the step; not
+        if ``maker`` has lost that breakpoint since (``bp_in``: it ended, or ran another
+        program), nor if the byte there is no longer the original one. Written through
+        /proc/PID/mem: the execve has released a vfork parent, which may be running again
+        (PTRACE_POKEDATA takes a stopped thread). A maker that has ended unseen has no
+        memory left to write (nothing read); its end comes to the loop."""
+        if addr not in self.bp_in.get(maker, ()):
+            return
+        try:
+            fd = os.open(f"/proc/{maker}/mem", os.O_RDWR)
+        except (FileNotFoundError, ProcessLookupError):
+            return
+        try:
+            byte = os.pread(fd, 1, addr)
+            if byte == bytes([INT3]):
+                return
+            if byte != bytes([self.breakpoints[addr][0]]):
+                self.bp_in[maker].discard(addr)  # not ours to write there
+                return
+            os.pwrite(fd, bytes([INT3]), addr)
+        except OSError as exc:
+            raise ExplainError(f"cannot put the breakpoint at {addr:#x} back in process "
+                               f"{maker} through /proc/{maker}/mem, after its vfork child's "
+                               f"execve: {exc.strerror}") from None
+        finally:
+            os.close(fd)
 
     def _syscall_stop(self, tid: int) -> None:
         try:
@@ -1798,9 +1828,12 @@ class Tracer:
             self._ended(tid, status)
             return None
         # After an execve (the step's, or another thread's that took this one's id) the
-        # memory is the new program's: the int3 is not put back there.
+        # memory is the new program's: the int3 is not put back there. A shadow's old
+        # memory is its maker's alone now, and keeps the breakpoint (_back_in_maker).
         if status >> 16 != pt.PTRACE_EVENT_EXEC:
             self._put_byte(tid, addr, INT3)
+        elif tid in self.shadows:
+            self._back_in_maker(self.shadows[tid], addr)
         if status >> 16:
             # An event of its own came first (its PTRACE_EVENT_EXIT, another thread's
             # exit_group killing it; a clone the stepped instruction made): a stop like
