@@ -166,6 +166,9 @@ def verdict(value: float, target: float, what: str = "ratio") -> str:
     return f"{what} {value:.2f} (target ≤ {target:.2f}): {'met' if value <= target else 'MISSED'}"
 
 
+MACROS_PLUGINS = ("roads-macros", "macros")  # mkdocs-macros-plugin, as mkdocs.yml names it
+
+
 def plugin_name(entry) -> str:
     return entry if isinstance(entry, str) else next(iter(entry))
 
@@ -179,7 +182,7 @@ def write_config(root: Path, name: str, *, add: tuple = ()) -> str:
     Loader.add_multi_constructor("!", lambda loader, tag, node: None)
     with open(root / "mkdocs.yml", encoding="utf-8") as f:
         base = yaml.load(f, Loader=Loader) or {}
-    plugins = [p for p in base.get("plugins", ["search"]) if plugin_name(p) != "macros"]
+    plugins = [p for p in base.get("plugins", ["search"]) if plugin_name(p) not in MACROS_PLUGINS]
     override = {"INHERIT": "mkdocs.yml", "plugins": plugins + list(add), "hooks": []}
     (root / name).write_text(yaml.safe_dump(override, sort_keys=False), encoding="utf-8")
     return name

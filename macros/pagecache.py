@@ -267,7 +267,7 @@ def _config_parts(config) -> dict:
     from . import editions
 
     theme = config.get("theme")
-    macros = config.plugins.get("macros")
+    macros = config.plugins.get("roads-macros") or config.plugins.get("macros")
     return {
         # The plugins and hooks, but not the editions (mkdocs-publish.yml), which act on
         # built pages only: the pages rendered while writing serve the published build.

@@ -48,7 +48,7 @@ def plugin_at_define_env(monkeypatch, tmp_path):
     from mkdocs.config import load_config
 
     config = load_config(str(ROOT / "mkdocs.yml"))
-    plugin = config.plugins["macros"]
+    plugin = config.plugins["roads-macros"]
     seen = []
     monkeypatch.setattr(macros, "define_env", lambda env: seen.append(compiled.like(env)))
     monkeypatch.chdir(tmp_path)  # the plugin's git facts are kept under the folder it runs in
