@@ -6,6 +6,7 @@ prints says whether the tracer harmed it."""
 
 from __future__ import annotations
 
+import os
 import shutil
 import signal
 import subprocess
@@ -384,6 +385,29 @@ def test_a_step_over_execve_reaps_the_threads_the_execve_ends(tmp_path, no_lefto
     outcome = Tracer([str(program), who, "waiting"], [parse_stop("doexec:2")],
                      on_stop=lambda hit: None, deadline=5.0).run()
     _ran_another(outcome, program, who)
+
+
+@pytest.mark.parametrize("who", ["gone", "joined", "alone"])
+@pytest.mark.parametrize("threads", [(), ("waiting",)])
+def test_the_threads_an_execve_kills_are_not_the_process_exiting(tmp_path, no_leftovers,
+                                                                  who, threads):
+    """``--at exit`` stops once, as the new program exits. When a thread other than the
+    main one runs execve, the kernel first ends the process's other threads, the main
+    one among them (de_thread): roads explain took that end (the main thread's, killed,
+    or the waiting thread's once the main one had ended) for the process's exit, and
+    stopped there too, in the old program."""
+    program = _build(tmp_path, "threads_exec", THREADS_EXEC)
+    seen: list[str] = []
+
+    def at(hit: Hit) -> None:
+        seen.append(os.readlink(f"/proc/{hit.tid or hit.pid}/exe"))
+
+    outcome = Tracer([str(program), who, *threads], [parse_stop("exit")], on_stop=at,
+                     deadline=5.0).run()
+    ran = Path(program if who == "alone" else "/bin/true").resolve()
+    assert not outcome.timed_out and outcome.reached == ["exit"], outcome.reached
+    assert seen == [str(ran)], seen
+    assert outcome.processes[outcome.pid].status == 0, outcome.processes
 
 
 def _ran_another(outcome: Outcome, program: Path, who: str) -> None:

@@ -38,6 +38,7 @@ from roads.capture.proc import (
     parse_stat,
     parse_status,
 )
+from roads.explain.syscall_file import parse_syscall, read_syscall
 from tests.conftest import wait_for
 
 PROC = Proc()
@@ -697,6 +698,53 @@ def test_personality() -> None:
     assert parse_personality("00040000\n").addr_no_randomize
     assert not parse_personality(b"00000000\n").addr_no_randomize
     assert parse_personality("0400000\n").persona == 0x400000  # READ_IMPLIES_EXEC only
+
+
+def test_syscall_lines() -> None:
+    blocked = parse_syscall("230 0x0 0x0 0x7ffd9fb498e0 0x7ffd9fb49920 0x0 0x0 0x7ffd9fb498c8 "
+                            "0x7fa39fd52503\n")
+    assert (blocked.nr, blocked.args[2], blocked.sp, blocked.pc) == (
+        230, 0x7FFD9FB498E0, 0x7FFD9FB498C8, 0x7FA39FD52503)
+    assert len(blocked.args) == 6
+    outside = parse_syscall(b"-1 0x7fff3df00dd0 0x7fb6cc2fe1cc\n")
+    assert (outside.nr, outside.args, outside.sp, outside.pc) == (
+        -1, (), 0x7FFF3DF00DD0, 0x7FB6CC2FE1CC)
+    assert parse_syscall("running\n").nr is None
+    for bad in ("", "59 0x1", "-1 0x1", "x 0x1 0x2", "59 0x1 0x2 0x3 0x4 0x5 0x6 0x7 zz"):
+        with pytest.raises(CaptureError):
+            parse_syscall(bad)
+
+
+def test_syscall_of_real_processes() -> None:
+    """A process asleep in clock_nanosleep, its stack pointer in [stack] and the
+    instruction after its syscall in a code mapping; one running; one stopped by SIGSTOP
+    outside any call (-1)."""
+    with running(["sleep", "30"], SYS_CLOCK_NANOSLEEP) as proc:
+        call = read_syscall(PROC, proc.pid)
+        maps = PROC.maps(proc.pid)
+    assert call.nr == SYS_CLOCK_NANOSLEEP and len(call.args) == 6
+    with pytest.raises(ProcessGone):  # reaped
+        read_syscall(PROC, proc.pid)
+    (stack,) = [m for m in maps if m.pathname == "[stack]"]
+    assert stack.start <= call.sp < stack.end
+    assert any(m.start <= call.pc < m.end and "x" in m.perms for m in maps)
+    code = "import os, sys\nsys.stdout.write('go\\n'); sys.stdout.flush()\nwhile True: pass\n"
+    with subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE) as busy:
+        try:
+            assert busy.stdout.readline() == b"go\n"
+            # Well into the loop: stopped on its way back from the write, the file would
+            # still name that call.
+            loop = psutil.Process(busy.pid)
+            wait_for(lambda: loop.cpu_times().user >= 0.1, "the loop to run a while")
+            assert read_syscall(PROC, busy.pid).nr is None
+            os.kill(busy.pid, signal.SIGSTOP)
+            wait_for(lambda: PROC.stat(busy.pid).state == "T", "the loop to stop")
+            stopped = read_syscall(PROC, busy.pid)
+            assert stopped.nr == -1 and stopped.args == () and stopped.pc is not None
+        finally:
+            busy.kill()
+            os.kill(busy.pid, signal.SIGCONT)
+            busy.wait(timeout=10)
 
 
 def test_auxv_bytes() -> None:

@@ -23,8 +23,10 @@ Stops (``parse_stop``):
   i386's, and is not counted (told once for each process that makes one).
 - ``exit``: each followed process as it exits (PTRACE_EVENT_EXIT of its last thread: its
   memory is still mapped), whether by exit() or by a signal; a main thread that ends
-  alone (pthread_exit) while others run on is not the process's exit.
-- ``DELAY`` (``0.5s``, ``200ms``): that long after the program started.
+  alone (pthread_exit) while others run on is not the process's exit, nor are the
+  threads another thread's execve ends (``_execve_elsewhere``).
+- ``DELAY`` (``0.5s``, ``200ms``): that long after the program started to run (its
+  stops set up; ``deadline`` counts from the run's start).
 
 Breakpoints and the counts hold in the first process and, with ``follow_fork``, in its
 forked children; without it a child is let go: one with a copy of the memory once its
@@ -60,6 +62,7 @@ from ..errors import ExplainError, RoadsError
 from . import ptrace as pt
 from .record import RESTART, Returned, SelfStop, signed, stop_words
 from .siginfo import SI_KERNEL, SigInfo
+from .syscall_file import read_syscall
 from ..capture.elf import read_bytes
 from ..capture.runner import describe_status
 from ..capture.proc import MapsEntry, Proc, Status, auxv_dict
@@ -86,6 +89,11 @@ SIGCONT_BIT = 1 << (signal.SIGCONT - 1)  # in the SigPnd: and ShdPnd: masks of /
 # that shares its parent's memory (asm/unistd_64.h, linux/sched.h).
 SYS_CLONE, SYS_VFORK, SYS_CLONE3 = 56, 58, 435
 SYS_EXIT = 60  # exit(2): the calling thread alone ends (pthread_exit); exit_group is 231
+# execve and execveat as /proc/PID/syscall numbers them (``Tracer._execve_elsewhere``):
+# x86-64's, and i386's execveat (358, no call on x86-64). i386's execve through int 0x80
+# is 11, x86-64's munmap in that file, which cannot tell the two tables apart: not read.
+EXECVE_CALLS = frozenset({59, 322, 358})
+EXECVE_LOOK = 0.05  # seconds to wait for a thread still running to block (or its end)
 # The same calls made through int 0x80, the 32-bit entry, numbered from i386's table
 # (asm/unistd_32.h), their first argument in ebx (``_call_of``).
 FROM_I386 = {1: SYS_EXIT, 120: SYS_CLONE, 190: SYS_VFORK, 435: SYS_CLONE3}
@@ -1467,6 +1475,8 @@ class Tracer:
             alone = _call_of(tid)[0] == SYS_EXIT
             last = tgid not in self.exit_taken and (not alone or all(
                 t in self.exiting for t in self._threads(tgid)))
+            if last and self._execve_elsewhere(tgid, tid):
+                last = False  # killed by another thread's execve: the process runs on
             if last:
                 self.exit_taken.add(tgid)  # once: a thread seen only now comes too late
                 ending = self.outcome.processes.get(tgid) if self.outcome else None
@@ -1978,6 +1988,32 @@ class Tracer:
             regs.rip = addr + length
         pt.set_regs(tid, regs)
         return True
+
+    def _execve_elsewhere(self, tgid: int, tid: int) -> bool:
+        """Whether a thread of process ``tgid`` other than ``tid`` is in execve (its
+        /proc/PID/syscall). Then ``tid``'s end, unless it called exit(2), is that of a
+        thread the execve killed: before the new program starts, the kernel ends every
+        other thread of the process (``de_thread``, fs/exec.c), the main one too, whose id
+        the new program takes. That is not the process's exit: it either runs the new
+        program (PTRACE_EVENT_EXEC) or, should the execve be killed with it (another
+        thread's exit_group, a fatal signal), exits with the thread in execve, whose own
+        exit stop then is the process's. A thread still running (one that has only just
+        been killed, say) is asked again until it blocks, for at most EXECVE_LOOK."""
+        tasks = Proc().tasks(tgid)
+        look_until = time.monotonic() + EXECVE_LOOK
+        for other in sorted(self._threads(tgid) - self.exiting - {tid}):
+            nr = None
+            while True:
+                try:
+                    nr = read_syscall(tasks, other).nr
+                except RoadsError:  # gone meanwhile, or not readable: not in execve
+                    break
+                if nr is not None or time.monotonic() >= look_until:
+                    break
+                time.sleep(0.0002)
+            if nr in EXECVE_CALLS:
+                return True
+        return False
 
     def _threads(self, tgid: int) -> set[int]:
         """The threads of process ``tgid`` not ended yet: those traced and those the
