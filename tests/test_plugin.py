@@ -39,11 +39,11 @@ def test_loading_the_plugin_and_its_config_imports_no_requests():
         from mkdocs.config import load_config
         config = load_config("mkdocs.yml")
         import mkdocs_macros.util as util
-        print(type(sys.modules["requests"]).__name__, util.requests is sys.modules["requests"],
+        print(type(util.requests).__name__, "requests" in sys.modules,
               sorted(m for m in ("urllib3", "requests.adapters", "charset_normalizer", "idna")
                      if m in sys.modules))
     """)
-    assert out.split() == ["_Deferred", "True", "[]"], out
+    assert out.split() == ["_Deferred", "False", "[]"], out
 
 
 def test_the_first_name_read_imports_the_real_requests():
@@ -74,12 +74,30 @@ def test_a_requests_imported_before_is_kept():
 def test_a_missing_module_is_left_to_import_to_report():
     out = run("""
         import sys
-        from macros.plugin import defer
-        defer("no_such_module_of_roads")
-        print("no_such_module_of_roads" in sys.modules)
-        try:
-            import no_such_module_of_roads
-        except ModuleNotFoundError as exc:
-            print(exc.name)
+        from macros.plugin import deferred
+        with deferred("no_such_module_of_roads"):
+            print("no_such_module_of_roads" in sys.modules)
+            try:
+                import no_such_module_of_roads
+            except ModuleNotFoundError as exc:
+                print(exc.name)
     """)
     assert out.split() == ["False", "no_such_module_of_roads"], out
+
+
+
+def test_a_submodule_imported_first_is_the_one_requests_uses():
+    """``from requests.exceptions import ...`` as the first use of requests after the
+    plugin loaded: one copy of the submodule, the one requests' own code raises from,
+    so an except clause catches what requests raises."""
+    out = run("""
+        import sys
+        import macros.plugin
+        from requests.exceptions import MissingSchema
+        import requests
+        try:
+            requests.Request("GET", "no-scheme").prepare()
+        except MissingSchema:
+            print("caught", sys.modules["requests.exceptions"].MissingSchema is MissingSchema)
+    """)
+    assert out.split() == ["caught", "True"], out
