@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from roads.explain import session as session_mod
+from roads.explain import trace as trace_mod
 from roads.explain.trace import Hit, Outcome, Tracer, parse_stop
 
 pytestmark = [pytest.mark.dot]
@@ -303,6 +304,7 @@ THREADS_EXEC = r"""
 #define _GNU_SOURCE
 #include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -339,7 +341,8 @@ int main(int argc, char **argv)
         printf("again, pid %ld\n", call(39, NULL, NULL));  /* getpid */
         return 0;
     }
-    if (argc > 2)                              /* one more thread, which waits for ever */
+    /* more threads, which wait for ever: one ("waiting") or as many as argv[2] says */
+    for (int i = argc > 2 ? (atoi(argv[2]) > 1 ? atoi(argv[2]) : 1) : 0; i > 0; i--)
         pthread_create(&w, NULL, wait_ever, NULL);
     if (strcmp(argv[1], "alone") == 0) {       /* the main thread runs execve */
         printf("execve failed: %ld\n", call(59, "/proc/self/exe", again));
@@ -408,6 +411,26 @@ def test_the_threads_an_execve_kills_are_not_the_process_exiting(tmp_path, no_le
     assert not outcome.timed_out and outcome.reached == ["exit"], outcome.reached
     assert seen == [str(ran)], seen
     assert outcome.processes[outcome.pid].status == 0, outcome.processes
+
+
+def test_the_threads_an_execve_kills_are_told_apart_in_one_look_each(tmp_path, no_leftovers,
+                                                                     monkeypatch):
+    """Each thread the execve kills comes to its exit event, and each was checked by
+    reading /proc/TID/syscall of every other thread still there until the one in
+    execve: reads in the square of the threads (some 800 for 40 threads, the run ten
+    times as long as before the check). The thread found in execve is asked first."""
+    program = _build(tmp_path, "threads_exec", THREADS_EXEC)
+    reads: list[int] = []
+    read = trace_mod.read_syscall
+    monkeypatch.setattr(trace_mod, "read_syscall",
+                        lambda proc, tid: reads.append(tid) or read(proc, tid))
+    waiting = 40
+    outcome = Tracer([str(program), "joined", str(waiting)], [parse_stop("exit")],
+                     on_stop=lambda hit: None, deadline=10.0).run()
+    assert not outcome.timed_out and outcome.reached == ["exit"], outcome.reached
+    assert outcome.processes[outcome.pid].status == 0, outcome.processes
+    # One look over the threads, then one read for each thread killed.
+    assert len(reads) <= 3 * waiting, len(reads)
 
 
 def _ran_another(outcome: Outcome, program: Path, who: str) -> None:

@@ -550,6 +550,8 @@ class Tracer:
         # (its main thread may end alone, pthread_exit, and the others run on).
         self.exiting: set[int] = set()
         self.exit_taken: set[int] = set()  # tgids whose exit stop was taken
+        # tgid -> the thread last found in execve, which kills the others (_execve_elsewhere)
+        self.in_execve: dict[int, int] = {}
         self.fork_kind: dict[int, int] = {}  # new pid -> PTRACE_EVENT_*
         self.made_by: dict[int, _Made] = {}  # new pid -> what its maker's event said
         self.shares_memory: dict[int, int] = {}  # new pids made with CLONE_VM -> their maker
@@ -1320,6 +1322,7 @@ class Tracer:
         self.exiting.discard(tid)
         if tid == tgid:
             self.exit_taken.discard(tgid)
+            self.in_execve.pop(tgid, None)
         # A new one that ended before its first stop was seen (the kernel makes no exit
         # stop for a thread with SIGKILL pending of its own): what its parent's event,
         # or its stop seen before that event, noted of it goes with it, or a process
@@ -1454,6 +1457,7 @@ class Tracer:
             # the exit event the old main thread made, killed, is not this process's.
             self.exiting.discard(tgid)
             self.exit_taken.discard(tgid)
+            self.in_execve.pop(tgid, None)  # it has run: a later one is looked for anew
             if self.outcome and tgid in self.outcome.processes:
                 self.outcome.processes[tgid].exiting_before = False
             for other in [t for t in self.traced if self.traced[t] == tgid]:
@@ -1997,23 +2001,40 @@ class Tracer:
         the new program takes. That is not the process's exit: it either runs the new
         program (PTRACE_EVENT_EXEC) or, should the execve be killed with it (another
         thread's exit_group, a fatal signal), exits with the thread in execve, whose own
-        exit stop then is the process's. A thread still running (one that has only just
+        exit stop then is the process's. Each thread killed comes here: the one found
+        in execve before is asked first (``in_execve``), so that the threads are looked
+        over once, not once for each. A thread still running (one that has only just
         been killed, say) is asked again until it blocks, for at most EXECVE_LOOK."""
         tasks = Proc().tasks(tgid)
+        found = self.in_execve.get(tgid)
+        if found is not None and found != tid and found not in self.exiting \
+                and self._syscall_nr(tasks, found) in EXECVE_CALLS:
+            return True
         look_until = time.monotonic() + EXECVE_LOOK
-        for other in sorted(self._threads(tgid) - self.exiting - {tid}):
-            nr = None
-            while True:
-                try:
-                    nr = read_syscall(tasks, other).nr
-                except RoadsError:  # gone meanwhile, or not readable: not in execve
-                    break
-                if nr is not None or time.monotonic() >= look_until:
-                    break
-                time.sleep(0.0002)
-            if nr in EXECVE_CALLS:
-                return True
+        asking = sorted(self._threads(tgid) - self.exiting - {tid})
+        while asking:
+            running = []
+            for other in asking:
+                nr = self._syscall_nr(tasks, other)
+                if nr in EXECVE_CALLS:
+                    self.in_execve[tgid] = other
+                    return True
+                if nr is None:
+                    running.append(other)
+            if not running or time.monotonic() >= look_until:
+                break
+            asking = running
+            time.sleep(0.0002)
         return False
+
+    @staticmethod
+    def _syscall_nr(tasks: Proc, tid: int) -> int | None:
+        """The system call thread ``tid`` is in (/proc/PID/syscall, under ``tasks``):
+        None while it runs, -1 outside any call or when it is gone or not readable."""
+        try:
+            return read_syscall(tasks, tid).nr
+        except RoadsError:
+            return -1
 
     def _threads(self, tgid: int) -> set[int]:
         """The threads of process ``tgid`` not ended yet: those traced and those the
