@@ -90,9 +90,12 @@ SIGCONT_BIT = 1 << (signal.SIGCONT - 1)  # in the SigPnd: and ShdPnd: masks of /
 SYS_CLONE, SYS_VFORK, SYS_CLONE3 = 56, 58, 435
 SYS_EXIT = 60  # exit(2): the calling thread alone ends (pthread_exit); exit_group is 231
 # execve and execveat as /proc/PID/syscall numbers them (``Tracer._execve_elsewhere``):
-# x86-64's, and i386's execveat (358, no call on x86-64). i386's execve through int 0x80
-# is 11, x86-64's munmap in that file, which cannot tell the two tables apart: not read.
-EXECVE_CALLS = frozenset({59, 322, 358})
+# x86-64's (59, 322) and i386's, for a call through int 0x80 (11, 358). The file does not
+# say which table: 11 is also x86-64's munmap. Read as execve, a thread in munmap as its
+# process exits only moves the exit stop to that thread's own exit event, which a
+# process that exits (the only case asked about where no execve runs) gives for each
+# of its threads: the stop is taken there, once, the memory the same.
+EXECVE_CALLS = frozenset({59, 322, 11, 358})
 EXECVE_LOOK = 0.05  # seconds to wait for a thread still running to block (or its end)
 # The same calls made through int 0x80, the 32-bit entry, numbered from i386's table
 # (asm/unistd_32.h), their first argument in ebx (``_call_of``).
