@@ -25,9 +25,11 @@ would end ``mkdocs serve`` on the first typo.
 
 Pitfalls of the plugin worth knowing here:
 
-- An ImportError raised while importing this package is reported by the plugin as
-  "could not find custom 'macros' module": run ``python -c 'import macros'`` to see
-  the real one.
+- An ImportError raised while importing this package stops MkDocs with a traceback
+  as it loads the plugin: ``roads-macros`` (``macros/plugin.py``) is a module of this
+  package, so the package is imported first. Loaded as plain ``macros:``, the plugin
+  would report the same error as "could not find custom 'macros' module" and hide
+  the real one (``python -c 'import macros'`` shows it).
 - Front matter keys become template variables of their page and shadow macros of
   the same name: never name a macro ``title``, ``weight`` or ``timeline``.
 """
