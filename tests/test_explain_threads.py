@@ -300,6 +300,15 @@ def test_the_exit_stop_of_threads_killed_before_their_first_stop(tmp_path, no_le
         assert [c.name for c in run.checkpoints] == ["exit"]
 
 
+# doexec: a function whose first instruction is a system call, so that the step over its
+# breakpoint runs the call; the caller sets its number and arguments.
+DOEXEC = r"""
+void doexec(void);
+__asm__(".globl doexec\n.type doexec, @function\ndoexec:\n\tsyscall\n\tret\n"
+        ".size doexec, .-doexec\n");
+"""
+
+
 THREADS_EXEC = r"""
 #define _GNU_SOURCE
 #include <pthread.h>
@@ -308,12 +317,7 @@ THREADS_EXEC = r"""
 #include <string.h>
 #include <unistd.h>
 
-/* doexec: a function whose first instruction is a system call, so that the step over
-   its breakpoint runs the call; the caller sets its number and arguments. */
-void doexec(void);
-__asm__(".globl doexec\n.type doexec, @function\ndoexec:\n\tsyscall\n\tret\n"
-        ".size doexec, .-doexec\n");
-
+""" + DOEXEC + r"""
 static long call(long number, char *path, char **argv)
 {
     long ret;
@@ -452,10 +456,7 @@ THREADS_MADE = r"""
 #include <string.h>
 #include <unistd.h>
 
-void doexec(void);  /* as in THREADS_EXEC: its first instruction is the system call */
-__asm__(".globl doexec\n.type doexec, @function\ndoexec:\n\tsyscall\n\tret\n"
-        ".size doexec, .-doexec\n");
-
+""" + DOEXEC + r"""
 void marker(void) {}
 
 static void *nothing(void *arg) { return arg; }
@@ -554,10 +555,7 @@ VFORK_EXEC = r"""
 #include <sys/wait.h>
 #include <unistd.h>
 
-void doexec(void);  /* as in THREADS_EXEC: its first instruction is the system call */
-__asm__(".globl doexec\n.type doexec, @function\ndoexec:\n\tsyscall\n\tret\n"
-        ".size doexec, .-doexec\n");
-
+""" + DOEXEC + r"""
 static long call(long number, char *path, char **argv)
 {
     long ret;
