@@ -107,6 +107,8 @@ def on_pre_page_macros(env) -> None:
     the plugin reads the title as text after the page renders (a traceback, and
     ``mkdocs serve`` stuck for every page)."""
     page = env.page
+    if page is not None:
+        page.__dict__.pop(SHOWN_ERRORS, None)  # its boxes are made again
     if page is not None and page.title is not None and not isinstance(page.title, str):
         page.title = fallback_title(page.file.src_uri)
     compiled.attach(env.env, cache_dir())
@@ -200,12 +202,21 @@ def report(env, exc: RoadsError, title: str = "This figure could not be made") -
     key = (type(exc), exc.message, exc.sample, rest)
     if rest and key in _REPORTED:
         # A broken sample that several calls read: told in full once a build, then only
-        # located at each further call (its page still shows the whole box).
+        # located at each further call.
         pagecache.warning(log, "%s (as above)", head)
     else:
         _REPORTED.add(key)
         pagecache.warning(log, "%s", located)
-    return error_box(exc, title)
+    # On the page too, the first box tells it in full and each other one names its own
+    # line and points there: five copies of gcc's output hid which call was which.
+    page = getattr(env, "page", None)
+    shown = page.__dict__.setdefault(SHOWN_ERRORS, {}) if page is not None and rest else None
+    if shown is not None and key in shown:
+        return error_box(exc, title, same_as=shown[key])
+    anchor = None
+    if shown is not None:
+        anchor = shown[key] = f"roads-error-{len(shown) + 1}"
+    return error_box(exc, title, anchor=anchor)
 
 
 # On a page: the boxes of the errors of its inline macros, put on top of it by the
@@ -215,6 +226,10 @@ INLINE_ERRORS = "roads_inline_errors"
 # The errors logged in full in this build: type, message, sample, and what follows the
 # first line (command, output, notes).
 _REPORTED: set[tuple] = set()
+
+# On a page: the errors its boxes told in full (``report``'s key), each with the id of
+# the box that did; forgotten when the page renders again (``on_pre_page_macros``).
+SHOWN_ERRORS = "roads_shown_errors"
 
 
 def page_path(env, page) -> str:
@@ -379,11 +394,20 @@ def call_line(markdown: str, name: str, args: tuple) -> int | None:
     return None
 
 
-def error_box(exc: RoadsError, title: str = "This figure could not be made") -> str:
-    """The error as a Material admonition, for pages built without --strict."""
-    body = html.escape(exc.located())
+def error_box(exc: RoadsError, title: str = "This figure could not be made", *,
+              anchor: str | None = None, same_as: str | None = None) -> str:
+    """The error as a Material admonition, for pages built without --strict: whole, with
+    the id ``anchor`` if given; or, where the box whose id is ``same_as`` tells the same
+    error in full on the page, only its first line (the call's page, line and sample)
+    and a link to that box."""
+    text = exc.located()
+    if same_as is not None:
+        text = text.partition("\n")[0]
     # The braces escaped too: the box may stand in a page's Markdown that the macros
     # plugin renders no further, but nothing in it must ever read as a template.
-    body = body.replace("{", "&#123;").replace("}", "&#125;")
-    return (f'<div class="admonition failure" {_BOX_MARK}><p class="admonition-title">'
-            f'{title}</p><pre><code>{body}</code></pre></div>')
+    body = html.escape(text).replace("{", "&#123;").replace("}", "&#125;")
+    ident = f' id="{anchor}"' if anchor is not None else ""
+    more = (f'<p>The same error as <a href="#{same_as}">the box that tells it in full</a> '
+            f'on this page.</p>' if same_as is not None else "")
+    return (f'<div class="admonition failure"{ident} {_BOX_MARK}><p class="admonition-title">'
+            f'{title}</p><pre><code>{body}</code></pre>{more}</div>')

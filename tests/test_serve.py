@@ -15,6 +15,7 @@ import sys
 import threading
 import time
 import urllib.request
+from html import unescape
 from pathlib import Path
 
 import pytest
@@ -195,8 +196,10 @@ def test_a_macro_argument_of_the_wrong_type_is_located_in_words(tmp_path):
 
 def test_a_broken_sample_read_by_several_calls_is_told_in_full_once(tmp_path):
     """Without --strict (as ``mkdocs serve`` builds), a sample that does not compile
-    is told with gcc's output once; each other call that reads it is named by its line,
-    and every figure of the page still shows its red box."""
+    is told with gcc's output once; each other call that reads it is named by its line.
+    Every call of the page still shows its red box, but only the first tells gcc's
+    output: each other one names its line and links to that box (the page showed the
+    whole message once a call, five times on a page the authoring guide's way)."""
     root = make_site(tmp_path / "site", GOOD.replace("return 0;", "return undeclared;"))
     calls = ["{{ value('demo', 'exit_code') }}", "{{ address_space('demo', 'here') }}"]
     (root / "docs" / "index.md").write_text(PAGE + "".join(f"\n{c}\n" for c in calls))
@@ -208,7 +211,17 @@ def test_a_broken_sample_read_by_several_calls_is_told_in_full_once(tmp_path):
         assert f"docs/index.md:{line}: sample 'demo': " in text, text
     assert text.count("(as above)") == 2, text
     html = (root / "site" / "index.html").read_text()
-    assert html.count("undeclared (first use in this function)") == 3
+    assert html.count("undeclared (first use in this function)") == 1
+    body = html[html.index("<h1"):]
+    boxes = [unescape(b) for b in
+             re.findall(r'<div class="admonition failure"(.*?)</div>', body, re.S)]
+    assert len(boxes) == 3, boxes
+    for line in (8, 10, 12):  # each box names its own call
+        assert sum(f"docs/index.md:{line}: sample 'demo'" in b for b in boxes) == 1, boxes
+    (full,) = [b for b in boxes if "undeclared" in b]
+    anchor = re.match(r' id="([^"]+)"', full).group(1)
+    links = [re.search(r'<a href="#([^"]+)">', b) for b in boxes if b is not full]
+    assert [link.group(1) for link in links if link] == [anchor, anchor], boxes
 
 
 def test_a_page_with_an_error_built_quietly_is_not_kept(tmp_path):
