@@ -18,17 +18,23 @@ PAGES = sorted(p.relative_to(REPO).as_posix() for p in (REPO / "docs").rglob("*.
 QUOTING = {"docs/about/authoring.md"}
 
 
+# What to do instead, said under every finding.
+REMEDY = ("\nTake the number from a macro instead: a captured one with value(...), a named "
+          "constant with const(...) (roads/constants.py); or reword without it (\"a byte\", "
+          "not \"one byte\"). The authoring guide, step 8, says which numbers count.")
+
+
 @pytest.mark.parametrize("page", [p for p in PAGES if p not in QUOTING])
 def test_no_typed_quantity_on_page(page):
     findings = scan((REPO / page).read_text(encoding="utf-8"))
     assert not findings, f"{page}: typed quantities:\n" + "\n".join(
-        f"{page}:{f}" for f in findings)
+        f"{page}:{f}" for f in findings) + REMEDY
 
 
 def test_no_typed_quantity_in_claims():
     found = [f"{c.id}: {f.kind}: {f.text!r}" for c in load_claims(REPO / "tests" / "claims.toml")
              for f in scan(c.text)]
-    assert not found, "claims.toml: typed quantities:\n" + "\n".join(found)
+    assert not found, "claims.toml: typed quantities:\n" + "\n".join(found) + REMEDY
 
 
 @pytest.mark.parametrize("text, found", [
