@@ -157,8 +157,8 @@ def guard(function, env, *, defer: bool = False, inline: bool = False):
             rendering = claims.rendered_claim(error) or claims.rendering()
             if rendering is not None:
                 # Raised by a macro inside a claim's words: those words are in claims.toml.
-                exc.at_page(f"tests/claims.toml (claim {rendering.id!r}, shown on {rendering.page})",
-                            claims.line_of(rendering.id))
+                exc.at_page(f"tests/claims.toml (claim {rendering.id!r}, shown on "
+                            f"{claim_place(rendering)})", claims.line_of(rendering.id))
             elif page is not None:
                 source = source_of(page)
                 line = template_line(source, getattr(env, "markdown", None))
@@ -363,6 +363,18 @@ def defer_figure(page, html_out: str) -> str:
 def must_fail(conf) -> bool:
     """Whether an error fails the build: ``--strict`` or a CI environment."""
     return bool(conf.get("strict")) or bool(os.environ.get("CI"))
+
+
+def claim_place(claim) -> str:
+    """Where the page that makes ``claim`` calls it: its file and the line of its
+    ``claim('id')`` call there (``docs/x.md:14``), or the file alone when the call is not
+    found (or the file cannot be read)."""
+    try:
+        with open(Path(current().root) / claim.page, encoding="utf-8-sig") as f:
+            line = call_line(f.read(), "claim", (claim.id,))
+    except (OSError, UnicodeDecodeError):
+        line = None
+    return f"{claim.page}:{line}" if line else claim.page
 
 
 def source_of(page) -> str:

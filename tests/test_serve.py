@@ -484,7 +484,7 @@ def test_a_claim_with_broken_words_is_an_error_of_its_call(tmp_path):
                           env=env_for(root), capture_output=True, text=True)
     assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr
     # Located at the claim's words, and the page that shows them.
-    assert ("tests/claims.toml (claim 'words', shown on docs/index.md):4: claim(): "
+    assert ("tests/claims.toml (claim 'words', shown on docs/index.md:12):4: claim(): "
             "TemplateSyntaxError") in done.stderr
 
 

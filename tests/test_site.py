@@ -423,7 +423,7 @@ def test_an_error_in_a_claims_words_is_located_at_the_claim(tmp_path):
                         "text = \"It exited with {{ value('nosuch', 'exit_code') }}.\"\n"
                         'test = "test_x.py::test_x"\n')
     assert done.returncode != 0
-    assert "tests/claims.toml (claim 'broken-words', shown on docs/index.md):6" in done.stderr
+    assert "tests/claims.toml (claim 'broken-words', shown on docs/index.md:6):6" in done.stderr
 
 
 def test_a_claim_whose_macro_fails_shows_its_box_on_every_page_that_shows_it(tmp_path):
@@ -481,6 +481,6 @@ def test_a_template_mistake_in_a_claims_words_is_located_at_the_claim(tmp_path, 
                         f"text = \"{text}\"\n"
                         'test = "test_x.py::test_x"\n')
     assert done.returncode != 0
-    located = "tests/claims.toml (claim 'broken-words', shown on docs/index.md):6: claim(): "
+    located = "tests/claims.toml (claim 'broken-words', shown on docs/index.md:6):6: claim(): "
     assert located + error in done.stderr, done.stderr
     assert "Traceback" not in done.stderr
