@@ -266,8 +266,12 @@ def _config_parts(config) -> dict:
     """What of MkDocs' configuration a page's rendering can depend on."""
     from . import editions
 
+    from mkdocs_macros.plugin import MacrosPlugin  # loaded with the configuration
+
     theme = config.get("theme")
-    macros = config.plugins.get("roads-macros") or config.plugins.get("macros")
+    # The macros plugin by its class, under whichever name the configuration loads it
+    # (``roads-macros``, macros/plugin.py; a mini-site's plain ``macros``).
+    macros = next((p for p in config.plugins.values() if isinstance(p, MacrosPlugin)), None)
     return {
         # The plugins and hooks, but not the editions (mkdocs-publish.yml), which act on
         # built pages only: the pages rendered while writing serve the published build.
