@@ -68,6 +68,7 @@ def define_env(env) -> None:
     """
     configure(env.conf)
     _REPORTED.clear()
+    _TOLD.clear()
     compile_ahead(env)
     figures.begin_build(env.conf)
     for module in MODULES:
@@ -200,13 +201,18 @@ def report(env, exc: RoadsError, title: str = "This figure could not be made") -
     located = exc.located()
     head, _, rest = located.partition("\n")
     key = (type(exc), exc.message, exc.sample, rest)
-    if rest and key in _REPORTED:
+    if located in _TOLD:
+        # The same error at the same place, told by another page: a claim's words, which
+        # its page and About's list of claims both render. Counted, not told again.
+        pagecache.warning(None, located)
+    elif rest and key in _REPORTED:
         # A broken sample that several calls read: told in full once a build, then only
         # located at each further call.
         pagecache.warning(log, "%s (as above)", head)
     else:
         _REPORTED.add(key)
         pagecache.warning(log, "%s", located)
+    _TOLD.add(located)
     # On the page too, the first box tells it in full and each other one names its own
     # line and points there: five copies of gcc's output hid which call was which.
     page = getattr(env, "page", None)
@@ -226,6 +232,8 @@ INLINE_ERRORS = "roads_inline_errors"
 # The errors logged in full in this build: type, message, sample, and what follows the
 # first line (command, output, notes).
 _REPORTED: set[tuple] = set()
+# Every message logged in this build, whole (place included).
+_TOLD: set[str] = set()
 
 # On a page: the errors its boxes told in full (``report``'s key), each with the id of
 # the box that did; forgotten when the page renders again (``on_pre_page_macros``).

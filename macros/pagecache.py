@@ -75,14 +75,16 @@ def warnings() -> int:
     return _WARNINGS.count
 
 
-def warning(logger: logging.Logger, message: str, *args: object) -> None:
+def warning(logger: logging.Logger | None, message: str, *args: object) -> None:
     """Log a warning of ours and count it, also where ``logger`` drops it: ``mkdocs
     build -q`` raises MkDocs' level to errors, and a page that showed a red box would be
-    kept, to show it on later builds without a word."""
+    kept, to show it on later builds without a word. With no ``logger``, a warning told
+    already: counted (its page is not kept either), not logged."""
     warnings()
-    if not logger.isEnabledFor(logging.WARNING):
+    if logger is None or not logger.isEnabledFor(logging.WARNING):
         _WARNINGS.count += 1
-    logger.warning(message, *args)
+    if logger is not None:
+        logger.warning(message, *args)
 
 
 # -- the names a template reads ---------------------------------------------------------
