@@ -14,6 +14,8 @@ import mmap
 import os
 import struct
 
+import pytest
+
 from roads import constants as c
 from tests.claims_support import doc
 
@@ -119,6 +121,56 @@ def test_malloc_pad_and_threshold_against_the_captures():
     assert c.MMAP_THRESHOLD_DEFAULT.value <= c.MMAP_THRESHOLD_MAX.value
 
 
+# A mapped chunk of the size given, freed, then a request whose chunk lies between the
+# starting threshold and that size: whether it was mapped says whether free raised the
+# threshold. Prints the two size words.
+_THRESHOLD_PROBE = r"""
+#include <stdio.h>
+#include <stdlib.h>
+static size_t word(const void *p) { return ((const size_t *)p)[-1]; }
+int main(int argc, char **argv)
+{
+    char *big = malloc(strtoul(argv[1], NULL, 0));
+    if (big == NULL)
+        return 1;
+    size_t first = word(big);
+    free(big);
+    char *next = malloc(strtoul(argv[2], NULL, 0));
+    if (next == NULL)
+        return 1;
+    printf("%#zx %#zx\n", first, word(next));
+    return 0;
+}
+"""
+
+
+@pytest.mark.gcc
+def test_a_mapped_chunk_of_the_maximum_leaves_the_threshold(tmp_path):
+    """free raises the mmap threshold only for a mapped chunk below MMAP_THRESHOLD_MAX:
+    it compares the size word, IS_MMAPPED included, so a chunk of exactly the maximum
+    leaves the threshold as it was, and one a page smaller raises it
+    (dynamic-memory-allocation.md, "The threshold is therefore not fixed")."""
+    import subprocess
+
+    source, program = tmp_path / "probe.c", tmp_path / "probe"
+    source.write_text(_THRESHOLD_PROBE)
+    subprocess.run(["gcc", "-O0", "-o", str(program), str(source)], check=True, timeout=60)
+    # Settings that freeze the threshold (or move it) must not come from the environment.
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith("MALLOC_") and k != "GLIBC_TUNABLES"}
+    overhead = 3 * c.SIZE_SZ.value  # a request this much below a page multiple maps exactly it
+    later = 2 * c.MMAP_THRESHOLD_DEFAULT.value  # above the starting threshold
+    flags = (1 << c.CHUNK_FLAG_BITS.value) - 1
+    for mapped, raised in ((c.MMAP_THRESHOLD_MAX.value, False),
+                           (c.MMAP_THRESHOLD_MAX.value - c.PAGE_SIZE.value, True)):
+        out = subprocess.run([str(program), str(mapped - overhead), str(later)], env=env,
+                             capture_output=True, text=True, check=True, timeout=30).stdout
+        first, second = (int(w, 16) for w in out.split())
+        assert first == mapped | c.IS_MMAPPED.value, out
+        assert first & ~flags == mapped
+        assert bool(second & c.IS_MMAPPED.value) is not raised, (hex(mapped), out)
+
+
 def test_chunk_flags_are_the_low_bits():
     flags = (c.PREV_INUSE.value, c.IS_MMAPPED.value, c.NON_MAIN_ARENA.value)
     assert sorted(flags) == [1 << k for k in range(c.CHUNK_FLAG_BITS.value)]
@@ -218,8 +270,6 @@ def test_the_legacy_layout_starts_at_user_space_over_the_divisor():
     rounded up to a page."""
     import shutil
     import subprocess
-
-    import pytest
 
     if shutil.which("setarch") is None:
         pytest.skip("no setarch (util-linux)")
