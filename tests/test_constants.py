@@ -171,6 +171,84 @@ def test_a_mapped_chunk_of_the_maximum_leaves_the_threshold(tmp_path):
         assert bool(second & c.IS_MMAPPED.value) is not raised, (hex(mapped), out)
 
 
+# THREADS threads, alive together, each malloc a small block; prints how many arenas
+# served them: the distinct HEAP_MAX_SIZE-aligned areas their blocks lie in (the main
+# arena's [heap] counts as one).
+_ARENA_PROBE = r"""
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+static pthread_barrier_t all;
+static void *work(void *slot)
+{
+    *(void **)slot = malloc(16);
+    pthread_barrier_wait(&all); /* every block made */
+    pthread_barrier_wait(&all); /* counted */
+    return NULL;
+}
+int main(int argc, char **argv)
+{
+    int n = atoi(argv[1]);
+    uintptr_t mask = ~(uintptr_t)(strtoul(argv[2], NULL, 0) - 1);
+    pthread_t *threads = calloc(n, sizeof *threads);
+    void **blocks = calloc(n, sizeof *blocks);
+    uintptr_t *seen = calloc(n, sizeof *seen);
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setstacksize(&attr, 1 << 16);
+    pthread_barrier_init(&all, NULL, n + 1);
+    for (int i = 0; i < n; i++)
+        if (pthread_create(&threads[i], &attr, work, &blocks[i]) != 0)
+            return 1;
+    pthread_barrier_wait(&all);
+    int arenas = 0;
+    for (int i = 0; i < n; i++) {
+        int known = 0;
+        for (int j = 0; j < arenas; j++)
+            known |= seen[j] == ((uintptr_t)blocks[i] & mask);
+        if (!known)
+            seen[arenas++] = (uintptr_t)blocks[i] & mask;
+    }
+    printf("%d\n", arenas);
+    pthread_barrier_wait(&all);
+    for (int i = 0; i < n; i++)
+        pthread_join(threads[i], NULL);
+    return 0;
+}
+"""
+
+
+@pytest.mark.gcc
+def test_arenas_per_processor_and_arena_max(tmp_path):
+    """By default malloc makes arenas for new threads until ARENAS_PER_CORE for each
+    online processor exist, the main one included (or M_ARENA_TEST's count and one
+    more, where that is more: ARENAS_PER_CORE for a single processor); MALLOC_ARENA_MAX
+    puts its own limit in place of that one, above it as well as below
+    (dynamic-memory-allocation.md, Threads)."""
+    import subprocess
+
+    source, program = tmp_path / "arenas.c", tmp_path / "arenas"
+    source.write_text(_ARENA_PROBE)
+    subprocess.run(["gcc", "-O0", "-pthread", "-o", str(program), str(source)], check=True,
+                   timeout=60)
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith("MALLOC_") and k != "GLIBC_TUNABLES"}
+    online = os.sysconf("SC_NPROCESSORS_ONLN")
+    default = max(c.ARENAS_PER_CORE.value * online, c.ARENAS_PER_CORE.value + 1)
+    threads = str(default + c.ARENAS_PER_CORE.value)
+
+    def arenas(**extra: str) -> int:
+        done = subprocess.run([str(program), threads, str(c.HEAP_MAX_SIZE.value)],
+                              env={**env, **extra}, capture_output=True, text=True,
+                              check=True, timeout=60)
+        return int(done.stdout)
+
+    assert arenas() == default
+    assert arenas(MALLOC_ARENA_MAX=str(default + 2)) == default + 2
+    assert arenas(MALLOC_ARENA_MAX="1") == 1
+
+
 def test_chunk_flags_are_the_low_bits():
     flags = (c.PREV_INUSE.value, c.IS_MMAPPED.value, c.NON_MAIN_ARENA.value)
     assert sorted(flags) == [1 << k for k in range(c.CHUNK_FLAG_BITS.value)]
