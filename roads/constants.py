@@ -139,6 +139,8 @@ ENOMEM = define("ENOMEM", 12, "int", "include/uapi/asm-generic/errno-base.h: ENO
 SAMPLE_ADDRESS_SPACE_DEFAULT = define("SAMPLE_ADDRESS_SPACE_DEFAULT", 4 << 30, "human", "samples/README.md: [NAME.limits] address_space, 4294967296 bytes of virtual memory per process by default (RLIMIT_AS)")
 SEGV_ACCERR = define("SEGV_ACCERR", 2, "int", "include/uapi/asm-generic/siginfo.h: SEGV_ACCERR 2, invalid permissions for mapped object")
 TCB_STACK_GUARD_OFFSET = define("TCB_STACK_GUARD_OFFSET", 0x28, "hex", "glibc sysdeps/x86_64/nptl/tls.h: tcbhead_t.stack_guard, at this offset from the thread pointer (gcc's -fstack-protector reads it as %fs:0x28)")
+# --- explore-your-own-program
+I386_NR_WRITE = define("I386_NR_WRITE", 4, "int", "arch/x86/entry/syscalls/syscall_32.tbl: 4 i386 write (asm/unistd_32.h __NR_write), the number that syscall_64.tbl gives stat (asm/unistd_64.h __NR_stat)")
 
 CONSTANTS: dict[str, Constant] = {c.name: c for c in _ALL}
 

@@ -335,6 +335,22 @@ def test_file_system_magic_numbers_are_the_installed_kernel_headers():
     assert defined == {name: getattr(c, name).value for name in names}
 
 
+def test_the_i386_write_is_the_x86_64_stat_in_the_installed_kernel_headers():
+    """The number of int 0x80's write (the i386 table) is that of the x86-64 stat, as
+    the kernel's uapi headers installed here define them (explore-your-own-program.md)."""
+    import subprocess
+
+    def number(header: str, name: str) -> int:
+        macros = subprocess.run(["gcc", "-E", "-dM", "-include", header, "-x", "c", "/dev/null"],
+                                capture_output=True, text=True, check=True, timeout=60).stdout
+        (value,) = [line.split()[2] for line in macros.splitlines()
+                    if line.split()[:2] == ["#define", name]]
+        return int(value)
+
+    assert number("asm/unistd_32.h", "__NR_write") == c.I386_NR_WRITE.value
+    assert number("asm/unistd_64.h", "__NR_stat") == c.I386_NR_WRITE.value
+
+
 def test_safe_linking_shifts_by_a_pages_offset_bits_here():
     """glibc's fixed shift equals this machine's page shift (the captured links decode
     with it: test_claims_libc), as it does wherever pages are 4 KiB."""
