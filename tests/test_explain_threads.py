@@ -16,8 +16,10 @@ from pathlib import Path
 
 import pytest
 
+from roads.capture.proc import Proc
 from roads.explain import session as session_mod
 from roads.explain import trace as trace_mod
+from roads.explain.syscall_file import read_syscall
 from roads.explain.trace import Hit, Outcome, Tracer, parse_stop
 
 pytestmark = [pytest.mark.dot]
@@ -592,3 +594,124 @@ def test_a_vfork_childs_step_over_execve_keeps_its_parents_breakpoint(tmp_path, 
     outcome = Tracer([str(program)], [parse_stop("doexec:2")], on_stop=lambda hit: None,
                      deadline=5.0).run()
     assert outcome.reached == ["doexec:2"], outcome
+
+
+# A thread killed by seccomp as it calls getpid. argv[1] says how: a filter
+# (Documentation/userspace-api/seccomp_filter.rst) that returns SECCOMP_RET_KILL_THREAD
+# ("thread": that thread alone ends, the kernel calling do_exit(SIGSYS) in it,
+# kernel/seccomp.c) or SECCOMP_RET_KILL_PROCESS ("process": a SIGSYS no handler takes,
+# which ends the process), or strict mode ("strict": only read, write, exit and
+# sigreturn allowed, the thread alone ends, by do_exit(SIGKILL)). Without
+# SECCOMP_FILTER_FLAG_TSYNC the filter, as strict mode, is the calling thread's (and of
+# the threads it makes later), not the others'. Who calls getpid is argv[2]: a thread
+# made for it ("thread"), which main joins, or main itself ("main"), after it made a
+# thread that runs on.
+SECCOMP_KILLS = r"""
+#define _GNU_SOURCE
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <pthread.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+static unsigned action;
+static int strict;
+
+static void killed_at_getpid(void)
+{
+    if (strict) {
+        prctl(PR_SET_SECCOMP, SECCOMP_MODE_STRICT, 0, 0, 0);
+        syscall(SYS_getpid);
+    }
+    struct sock_filter code[] = {
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_getpid, 0, 1),
+        BPF_STMT(BPF_RET | BPF_K, action),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+    };
+    struct sock_fprog prog = {sizeof code / sizeof code[0], code};
+    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0
+            || syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog) != 0) {
+        perror("seccomp");
+        exit(99);
+    }
+    syscall(SYS_getpid);
+}
+
+static void *victim(void *arg) { killed_at_getpid(); return arg; }
+
+static void *survivor(void *arg)
+{
+    usleep(200000);
+    printf("survivor done\n");
+    exit(3);
+    return arg;
+}
+
+int main(int argc, char **argv)
+{
+    pthread_t t;
+    action = strcmp(argv[1], "process") == 0 ? SECCOMP_RET_KILL_PROCESS
+                                               : SECCOMP_RET_KILL_THREAD;
+    strict = strcmp(argv[1], "strict") == 0;
+    if (strcmp(argv[2], "main") == 0) {
+        pthread_create(&t, NULL, survivor, NULL);
+        killed_at_getpid();
+        return 1;
+    }
+    pthread_create(&t, NULL, victim, NULL);
+    pthread_join(t, NULL);            /* its tid cleared as it ends, however it ends */
+    usleep(200000);
+    printf("main done\n");
+    return 3;
+}
+"""
+
+SYS_EXIT_GROUP = 231  # the call exit() makes, x86-64's table
+
+
+def _run_seccomp_kills(folder: Path, action: str, who: str) -> tuple[Outcome, list[int | None]]:
+    """SECCOMP_KILLS run to ``--at exit``: its outcome, and at each exit stop the system
+    call the stopped thread is in (/proc/TID/syscall: where it ends)."""
+    program = _build(folder, "seccomp_kills", SECCOMP_KILLS)
+    calls: list[int | None] = []
+
+    def at(hit: Hit) -> None:
+        calls.append(read_syscall(Proc(), hit.tid or hit.pid).nr)
+
+    outcome = Tracer([str(program), action, who], [parse_stop("exit")], on_stop=at,
+                     deadline=10.0).run()
+    return outcome, calls
+
+
+@pytest.mark.parametrize("who", ["thread", "main"])
+@pytest.mark.parametrize("how", ["thread", "strict"])
+def test_a_thread_seccomp_kills_alone_is_not_the_process_exiting(tmp_path, no_leftovers,
+                                                                  how, who):
+    """SECCOMP_RET_KILL_THREAD, or strict mode, ends the thread that made the call, the
+    others running on; the process exits later, by exit(3). ``--at exit`` stopped at the
+    killed thread's end (in getpid), taking it for the process's, and not at the
+    process's exit after: the memory drawn was that of a process still running. It
+    stops once, in the exit_group exit() makes, whether the thread killed is main's or
+    another."""
+    outcome, calls = _run_seccomp_kills(tmp_path, how, who)
+    assert outcome.reached == ["exit"] and calls == [SYS_EXIT_GROUP], calls
+    status = outcome.processes[outcome.pid].status
+    assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 3, status
+    assert outcome.stdout == f"{'survivor' if who == 'main' else 'main'} done\n"
+
+
+@pytest.mark.parametrize("who", ["thread", "main"])
+def test_a_seccomp_filter_that_kills_the_process_ends_it(tmp_path, no_leftovers, who):
+    """SECCOMP_RET_KILL_PROCESS ends every thread: the exit stop is the process's, made
+    once, and the process ends killed by SIGSYS, before any thread prints."""
+    outcome, calls = _run_seccomp_kills(tmp_path, "process", who)
+    assert outcome.reached == ["exit"] and len(calls) == 1, calls
+    status = outcome.processes[outcome.pid].status
+    assert os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGSYS, status
+    assert outcome.stdout == ""

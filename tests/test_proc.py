@@ -6,6 +6,7 @@ we compare while stopped are stopped with SIGSTOP only for the comparison.
 
 from __future__ import annotations
 
+import ctypes
 import os
 import shutil
 import signal
@@ -38,6 +39,7 @@ from roads.capture.proc import (
     parse_stat,
     parse_status,
 )
+from roads.explain.seccomp_mode import parse_seccomp_mode, read_seccomp_mode
 from roads.explain.syscall_file import parse_syscall, read_syscall
 from tests.conftest import wait_for
 
@@ -745,6 +747,25 @@ def test_syscall_of_real_processes() -> None:
             busy.kill()
             os.kill(busy.pid, signal.SIGCONT)
             busy.wait(timeout=10)
+
+
+def test_seccomp_lines() -> None:
+    """The Seccomp: line among the others of a status, a status without one (a kernel
+    built without CONFIG_SECCOMP), and one not a number; and this process's own mode as
+    prctl(PR_GET_SECCOMP) returns it, then that of a process gone."""
+    status = "Name:\tcat\nNoNewPrivs:\t1\nSeccomp:\t2\nSeccomp_filters:\t1\n"
+    assert parse_seccomp_mode(status) == 2
+    assert parse_seccomp_mode(status.replace("Seccomp:\t2", "Seccomp:\t3").encode()) == 3
+    assert parse_seccomp_mode("Name:\tcat\nState:\tR (running)\n") is None
+    with pytest.raises(CaptureError):
+        parse_seccomp_mode("Seccomp:\tdead\n")
+    prctl = ctypes.CDLL(None, use_errno=True).prctl
+    PR_GET_SECCOMP = 21  # linux/prctl.h
+    assert read_seccomp_mode(PROC, os.getpid()) == prctl(PR_GET_SECCOMP, 0, 0, 0, 0)
+    with subprocess.Popen(["true"]) as done:
+        done.wait(timeout=10)
+    with pytest.raises(ProcessGone):  # reaped
+        read_seccomp_mode(PROC, done.pid)
 
 
 def test_auxv_bytes() -> None:

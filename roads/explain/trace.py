@@ -23,8 +23,9 @@ Stops (``parse_stop``):
   i386's, and is not counted (told once for each process that makes one).
 - ``exit``: each followed process as it exits (PTRACE_EVENT_EXIT of its last thread: its
   memory is still mapped), whether by exit() or by a signal; a main thread that ends
-  alone (pthread_exit) while others run on is not the process's exit, nor are the
-  threads another thread's execve ends (``_execve_elsewhere``).
+  alone (pthread_exit) while others run on is not the process's exit, nor is a thread
+  seccomp kills alone (SECCOMP_RET_KILL_THREAD, ``_ends_alone``), nor are the threads
+  another thread's execve ends (``_execve_elsewhere``).
 - ``DELAY`` (``0.5s``, ``200ms``): that long after the program started to run (its
   stops set up; ``deadline`` counts from the run's start).
 
@@ -61,6 +62,7 @@ from typing import Callable, NamedTuple, Sequence
 from ..errors import ExplainError, RoadsError
 from . import ptrace as pt
 from .record import RESTART, Returned, SelfStop, signed, stop_words
+from .seccomp_mode import SECCOMP_MODE_DEAD, read_seccomp_mode
 from .siginfo import SI_KERNEL, SigInfo
 from .syscall_file import read_syscall
 from ..capture.elf import read_bytes
@@ -1476,10 +1478,11 @@ class Tracer:
             held = self.held.pop(tid, None)
             if held is not None:  # killed while held stopped: its status, for _tend_held
                 self.held_ended.setdefault(held, pt.event_msg(tid))
-            # A thread that called exit(2) ends alone, the others running on; any other
-            # end (exit_group, a fatal signal, killed as its group exits) is the
-            # process's, this thread held with the memory still mapped.
-            alone = _call_of(tid)[0] == SYS_EXIT
+            # A thread that called exit(2), or that seccomp killed, may end alone, the
+            # others running on (_ends_alone); any other end (exit_group, a fatal signal,
+            # killed as its group exits) is the process's, this thread held with the
+            # memory still mapped.
+            alone = _ends_alone(tid)
             last = tgid not in self.exit_taken and (not alone or all(
                 t in self.exiting for t in self._threads(tgid)))
             if last and self._execve_elsewhere(tgid, tid):
@@ -2136,6 +2139,26 @@ def _stop(timers: list[threading.Timer]) -> None:
     for t in timers:
         if t.ident is not None:
             t.join()
+
+
+def _ends_alone(tid: int) -> bool:
+    """Whether thread ``tid``, held at its exit event, may end alone, the other threads of
+    its process running on (the caller tells whether it is the last). It called exit(2)
+    (pthread_exit), or seccomp killed it: the kernel gives such a thread the mode
+    SECCOMP_MODE_DEAD before it exits (kernel/seccomp.c: __seccomp_filter,
+    __secure_computing_strict). A strict thread's forbidden call, and a filter's
+    SECCOMP_RET_KILL_THREAD while another thread lives, end it alone (do_exit(SIGKILL),
+    do_exit(SIGSYS)); SECCOMP_RET_KILL_PROCESS, and KILL_THREAD in the last thread left,
+    force a SIGSYS on it that no handler takes and that ends the process
+    (do_group_exit). /proc does not tell these apart, nor need it: as the process exits,
+    each other thread, killed, comes to its own exit event, an end not alone, where the
+    exit stop is then made, the memory the same."""
+    if _call_of(tid)[0] == SYS_EXIT:
+        return True
+    try:
+        return read_seccomp_mode(Proc(), tid) == SECCOMP_MODE_DEAD
+    except RoadsError:  # gone (killed at its stop: its end comes next), or not readable
+        return False
 
 
 def _clone_flags(tid: int) -> int:
