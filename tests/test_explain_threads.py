@@ -715,3 +715,56 @@ def test_a_seccomp_filter_that_kills_the_process_ends_it(tmp_path, no_leftovers,
     status = outcome.processes[outcome.pid].status
     assert os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGSYS, status
     assert outcome.stdout == ""
+
+
+PLUGGED = "int plugged(int x) { return x + 1; }\n"
+
+# main ends by pthread_exit; the thread it made waits until it has ended (main's thread
+# may be joined: the kernel clears its tid as it exits), then opens a library with
+# dlopen and calls a function of it.
+OPENS_AFTER_MAIN = r"""
+#include <dlfcn.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+static pthread_t main_thread;
+static const char *library;
+
+static void *late(void *arg)
+{
+    pthread_join(main_thread, NULL);
+    void *handle = dlopen(library, RTLD_NOW);
+    int (*plugged)(int) = handle ? (int (*)(int))dlsym(handle, "plugged") : NULL;
+    printf("plugged(1) = %d\n", plugged ? plugged(1) : -1);
+    exit(0);
+    return arg;
+}
+
+int main(int argc, char **argv)
+{
+    pthread_t t;
+    main_thread = pthread_self();
+    library = argv[1];
+    pthread_create(&t, NULL, late, NULL);
+    pthread_exit(NULL);
+}
+"""
+
+
+def test_a_library_opened_after_the_main_thread_ended_is_searched(tmp_path, no_leftovers):
+    """The function stop is in a library the program opens once main has ended
+    (pthread_exit): the lookup in it read /proc/PID/maps, where the process shows no
+    memory then, and the run ended with a traceback ("process N exited while reading
+    /proc/N/maps"), the process running on. It is read through the thread that opened
+    it, and the stop made there."""
+    program = _build(tmp_path, "opens_after_main", OPENS_AFTER_MAIN)
+    (tmp_path / "plugged.c").write_text(PLUGGED)
+    library = tmp_path / "libplugged.so"
+    subprocess.run(["gcc", "-shared", "-fPIC", "-o", str(library), str(tmp_path / "plugged.c")],
+                   check=True, timeout=60)
+    outcome = Tracer([str(program), str(library)], [parse_stop("plugged"), parse_stop("exit")],
+                     on_stop=lambda hit: None, deadline=10.0).run()
+    assert outcome.reached == ["plugged", "exit"], outcome.reached
+    assert outcome.stdout == "plugged(1) = 2\n"
+    assert outcome.processes[outcome.pid].status == 0, outcome.processes

@@ -1000,10 +1000,12 @@ class Tracer:
         calls ``dlopen``, is looked for again (``later``), and set in each library that
         defines it, each time the loader has mapped more libraries: it calls
         ``_dl_debug_state``, where debuggers learn of them (glibc's r_debug protocol),
-        once a library opened is mapped (``LOADED``)."""
+        once a library opened is mapped (``LOADED``). The files are read through the
+        thread held here, ``tid``: once the main thread has ended (pthread_exit) while
+        others run on, /proc/PID shows no memory of the process, /proc/TID all of it."""
         proc = Proc()
-        maps = proc.maps(pid)
-        exe = proc.exe(pid)
+        maps = proc.maps(tid)
+        exe = proc.exe(tid)
         files = [exe] + [name for name in dict.fromkeys(m.pathname for m in maps)
                          if name.startswith("/") and name != exe]
         tables: dict[str, tuple[int, dict[str, tuple[Function, ...]]] | None] = {}
