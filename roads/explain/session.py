@@ -229,6 +229,13 @@ def explain_program(argv: list[str], wheres: list[str], *, aslr: bool = False,
                 where = "" if script == program else f" ({script})"
                 runner = interpreter.split()
                 runner = runner[1:] if Path(runner[0]).name == "env" and runner[1:] else runner
+                if not runner[0].startswith("-") and user_program(runner[0]) is None:
+                    # As a shell finds it (env looks on PATH): one that is not there
+                    # fails as the script does ("bad interpreter"); no line to type.
+                    raise ExplainError(
+                        f"{program}{where} is a script whose interpreter cannot be run "
+                        f"({not_runnable(runner[0])}), named by its first line "
+                        f"(#!{interpreter}): a shell cannot run it either") from None
                 raise ExplainError(
                     f"{program}{where} is a script, run by {interpreter}, not a compiled "
                     "program: name its interpreter, whose memory you will see: roads "
