@@ -22,7 +22,7 @@ from ..figures.diagram import render_diagram
 from ..figures.filenames import file_path, program_path
 from ..figures.provenance import with_provenance
 from ..figures.regions import memory_map
-from ..figures.select import Selection, Snapshot, select
+from ..figures.select import Selection, Snapshot, forked_by, select
 from ..figures.table import render_table
 from ..units import human_size
 from .record import VARIANT, Session
@@ -132,17 +132,39 @@ class LibrarySelection(ExplainSelection):
         return super().slug + "-" + "".join(c if c.isalnum() else "-" for c in os.path.basename(self.library)).lower()
 
 
+# A process of a run of several, by how many forks lie between it and the program.
+GENERATIONS = ("parent", "child", "grandchild")
+
+
+def family_roles(run) -> dict[int, str]:
+    """The role of each process of ``run`` (a ``document.Run``) in the tree of processes
+    it made: the program is the parent, a process it forked the child, one that child
+    forked the grandchild, any further down a descendant. Fixed for the whole run:
+    ``select`` names the roles among the processes that reached one stop, where a
+    child with a child of its own is the parent, beside the program."""
+    parents = forked_by(run)
+    roles = {}
+    for process in run.processes:
+        pid, depth = process.pid, 0
+        while pid in parents and depth <= len(GENERATIONS):
+            pid, depth = parents[pid], depth + 1
+        roles[process.pid] = GENERATIONS[depth] if depth < len(GENERATIONS) else "descendant"
+    return roles
+
+
 def selections(session: Session) -> list[ExplainSelection]:
     """Every stop of the run, in the order they came."""
     cap = session.capture
-    points = sorted(cap.variants[VARIANT].runs[0].checkpoints, key=lambda c: c.seq)
+    run = cap.variants[VARIANT].runs[0]
+    points = sorted(run.checkpoints, key=lambda c: c.seq)
+    roles = family_roles(run) if len(run.processes) > 1 else {}
     out = []
     for point in points:
         same = [c for c in points if c.name == point.name]
         chosen = select(cap, variant=VARIANT, checkpoint=point.name, pid=same.index(point))
         sel = ExplainSelection(**{f: getattr(chosen, f) for f in (
-            "sample", "variant", "run", "checkpoint_record", "capture", "ordinal", "role",
-            "shared_name")}, exe_path=session.exe)
+            "sample", "variant", "run", "checkpoint_record", "capture", "ordinal",
+            "shared_name")}, role=roles.get(point.pid, chosen.role), exe_path=session.exe)
         if not sel.exe_matches_elf:  # after an execve: named after the program it runs now
             program = os.path.basename(program_path(sel.snapshot.exe, sel.regions))
             sel = dataclasses.replace(sel, sample=program or sel.sample)
