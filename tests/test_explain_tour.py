@@ -74,3 +74,32 @@ def test_each_process_keeps_one_role_across_its_stops(root, gcc, tmp_path, monke
         f"fork:2 (the child, pid {child})", f"exit (the grandchild, pid {grandchild})",
         f"exit (the child, pid {child})", f"exit (the parent, pid {program})"], stops
     assert "stop &#x27;exit&#x27; in the grandchild" in page  # a figure's caption
+
+
+TWO_CHILDREN = r"""
+#include <sys/wait.h>
+#include <unistd.h>
+int main(void) {
+    for (int i = 0; i < 2; i++)
+        if (fork() == 0)
+            return i;
+    while (wait(0) > 0)
+        ;
+    return 0;
+}
+"""
+
+
+@pytest.mark.gcc
+def test_two_children_at_one_stop_give_figures_of_their_own_ids(root, gcc, tmp_path,
+                                                                 monkeypatch, no_leftovers):
+    """Two children reach --at exit, each the child: their figures took one id, made of
+    the stop and the role, so the page held each id twice (an arrow's marker, a
+    figure's description for a screen reader, found in the other child's figure)."""
+    _build(tmp_path, "twokids", TWO_CHILDREN)
+    monkeypatch.chdir(tmp_path)
+    assert explain(root, "--no-sandbox", "--follow-fork", "--at", "exit", "--out", "p.html",
+                   "--", "./twokids") == 0
+    ids = re.findall(r'\bid="([^"]+)"', (tmp_path / "p.html").read_text())
+    twice = sorted({i for i in ids if ids.count(i) > 1})
+    assert not twice, twice[:5]

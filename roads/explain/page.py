@@ -95,6 +95,12 @@ class ExplainSelection(Selection):
     NAMES_VARIANT: ClassVar[bool] = False
 
     @property
+    def slug(self) -> str:
+        # Processes that reach one stop are told apart by pid: two children of the
+        # program are both the child.
+        return f"{super().slug}-{self.snapshot.pid}" if self.shared_name else super().slug
+
+    @property
     def exe_matches_elf(self) -> bool:
         # ``exe_path`` is /proc/PID/exe as read when the program was loaded, or at the
         # first stop of --pid: unlinked by then, it says " (deleted)" there too.
