@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
+import subprocess
 
 import pytest
 
@@ -103,3 +105,71 @@ def test_two_children_at_one_stop_give_figures_of_their_own_ids(root, gcc, tmp_p
     ids = re.findall(r'\bid="([^"]+)"', (tmp_path / "p.html").read_text())
     twice = sorted({i for i in ids if ids.count(i) > 1})
     assert not twice, twice[:5]
+
+
+CXX = r"""
+#include <stdexcept>
+namespace shapes { int area(int side) { return side * side; } }
+int area(int w, int h) { return w * h; }
+int thrower(int n) { if (n > 2) throw std::runtime_error("big"); return n; }
+int main() {
+    int total = 0;
+    for (int i = 0; i < 4; i++)
+        try { total += thrower(i); } catch (const std::exception &) {}
+    return shapes::area(total) + area(1, 2) > 0 ? 0 : 1;
+}
+"""
+
+
+@pytest.fixture
+def cxx_program(tmp_path):
+    if shutil.which("g++") is None:
+        pytest.skip("no g++")
+    (tmp_path / "shapes.cpp").write_text(CXX)
+    subprocess.run(["g++", "-O0", "-o", str(tmp_path / "shapes"), str(tmp_path / "shapes.cpp")],
+                   check=True, timeout=60)
+    symbols = subprocess.run(["nm", str(tmp_path / "shapes")], check=True, timeout=30,
+                             capture_output=True, text=True).stdout
+    return {name: int(value, 16) for value, _, name in
+            (line.split() for line in symbols.splitlines() if len(line.split()) == 3)}
+
+
+@pytest.mark.gcc
+@pytest.mark.parametrize("where, symbol", [("thrower:3", "_Z7throweri"),
+                                           ("shapes::area", "_ZN6shapes4areaEi")])
+def test_a_cpp_function_is_stopped_at_by_the_name_it_has_in_the_source(
+        root, cxx_program, tmp_path, monkeypatch, capsys, no_leftovers, where, symbol):
+    """A C++ function is known to the linker by its mangled name (_Z7throweri): --at
+    thrower said there was 'no function thrower' in a program that has one, and --at
+    shapes::area was refused as no name at all. The one function of that name is
+    stopped at, at the address nm gives its symbol, and the command says which."""
+    monkeypatch.chdir(tmp_path)
+    assert explain(root, "--no-sandbox", "--at", where, "--out", "p.html", "--save", "p.json",
+                   "--", "./shapes") == 0
+    assert f"--at {where}: the C++ function {symbol}" in capsys.readouterr().err
+    point, = json.loads((tmp_path / "p.json").read_text())["capture"]["variants"]["default"][
+        "runs"][0]["checkpoints"]
+    bias = min(r["start"] for r in point["regions"] if r["pathname"].endswith("/shapes"))
+    assert point["name"] == where
+    assert dict((a["name"], a["value"]) for a in point["addresses"])["pc"] == \
+        bias + cxx_program[symbol]
+
+
+@pytest.mark.gcc
+def test_a_cpp_name_of_several_functions_is_refused_with_their_symbols(
+        root, cxx_program, tmp_path, monkeypatch, capsys, no_leftovers):
+    """Two functions are called area (shapes::area and an overload of its own): the
+    command names both, for the learner to choose, and ends the run there. A name it
+    cannot read from a symbol (a template's) is said to be named by its symbol."""
+    monkeypatch.chdir(tmp_path)
+    assert explain(root, "--no-sandbox", "--at", "area", "--", "./shapes") == 1
+    err = capsys.readouterr().err
+    assert ("--at area: 2 C++ functions in ./shapes are called area: _Z4areaii, "
+            "_ZN6shapes4areaEi; name one by its symbol") in err, err
+    assert explain(root, "--no-sandbox", "--at", "what", "--", "./shapes") == 1
+    assert "C++ functions in libstdc++.so.6" in capsys.readouterr().err
+    assert explain(root, "--no-sandbox", "--at", "runtime_error", "--", "./shapes") == 1
+    assert ("it is C++, whose functions the linker knows by their mangled names: one of a "
+            "template, a constructor or an operator is named so, as nm lists it"
+            ) in capsys.readouterr().err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["shapes", "shapes.cpp"]

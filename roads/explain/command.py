@@ -28,7 +28,8 @@ def add_parser(sub) -> None:
                     "at each --at, capture its memory as the site captures a sample, and write "
                     "one self-contained page with the site's figures.")
     ex.add_argument("--at", action="append", default=[], metavar="WHERE",
-                    help="main, FUNC, FUNC:N (N-th call, the C library's own calls counted), "
+                    help="main, FUNC (a C++ one as its source names it: ns::f), "
+                         "FUNC:N (N-th call, the C library's own calls counted), "
                          "FUNC@VERSION (a library's old version of FUNC), "
                          "syscall:NAME[:N] (on its return), exit, or a delay such as 0.5s; "
                          "repeat for several stops (default: main)")

@@ -12,7 +12,8 @@ into the name (``f@V1``, ``f@@V2``); a name without one is unversioned.
 
 Pure: ``functions`` reads the bytes of a file (``has_symtab``: whether it keeps
 ``.symtab``), ``bound`` chooses among the definitions
-of a name, ``data_object`` finds a variable, ``old_versions`` lists those no new call binds to, and ``first_load`` gives
+of a name, ``cxx_named`` finds a C++ function by its name in the source, ``data_object``
+finds a variable, ``old_versions`` lists those no new call binds to, and ``first_load`` gives
 the address the file's symbol values are counted from once it is mapped.
 """
 
@@ -258,6 +259,55 @@ def bound(table: Mapping[str, tuple[Function, ...]], name: str) -> Function | No
     chosen = [d for d in table.get(bare, ()) if (d.version == version if version else d.default)]
     chosen.sort(key=lambda d: (d.table != ".dynsym", d.local))
     return chosen[0] if chosen else None
+
+
+def _source_name(symbol: str) -> str | None:
+    """The name a C++ function has in its source (``shapes::area``), read from its
+    symbol mangled as the Itanium C++ ABI (gcc's, clang's) writes it
+    (``_ZN6shapes4areaEi``): ``_Z``, ``L`` for one of internal linkage, then a name of
+    one part (``<length><identifier>``, ``St`` before it for ``std::``) or a nested one
+    (``N``, the qualifiers of a member function, its parts, ``E``); the parameter types
+    follow and are not read. None for another symbol, or a name this does not read: a
+    template's (``I...E``), a constructor's or an operator's."""
+    if not symbol.startswith("_Z"):
+        return None
+    at = 3 if symbol.startswith("_ZL") else 2
+    nested = symbol.startswith("N", at)
+    if nested:
+        at += 1
+        while at < len(symbol) and symbol[at] in "rVKRO":  # restrict, volatile, const, &, &&
+            at += 1
+    parts = []
+    if symbol.startswith("St", at):
+        parts.append("std")
+        at += 2
+    while at < len(symbol) and symbol[at].isdigit():
+        digits = at
+        while symbol[at].isdigit():
+            at += 1
+        length = int(symbol[digits:at])
+        if length == 0 or at + length > len(symbol):
+            return None
+        parts.append(symbol[at:at + length])
+        at += length
+        if not nested:
+            break
+    if not parts or parts == ["std"] or (nested and not symbol.startswith("E", at)):
+        return None
+    return "::".join(parts)
+
+
+def cxx_named(table: Mapping[str, tuple[Function, ...]], name: str) -> list[str]:
+    """The symbols of the C++ functions among a file's functions (``functions``) that
+    the source calls ``name``, by its last part (``area``) or whole (``shapes::area``):
+    the linker knows them by their mangled names alone (``_ZN6shapes4areaEi``), which
+    ``--at`` names. Sorted."""
+    found = set()
+    for symbol in table:
+        written = _source_name(symbol)
+        if written is not None and name in (written, written.rpartition("::")[2]):
+            found.add(symbol)
+    return sorted(found)
 
 
 def old_versions(table: Mapping[str, tuple[Function, ...]], name: str) -> list[str]:

@@ -68,8 +68,8 @@ from .syscall_file import read_syscall
 from ..capture.elf import read_bytes
 from ..capture.runner import describe_status
 from ..capture.proc import MapsEntry, Proc, Status, auxv_dict
-from .symbols import (Function, bound, data_object, first_load, functions, has_symtab, imports,
-                      old_versions)
+from .symbols import (Function, bound, cxx_named, data_object, first_load, functions,
+                      has_symtab, imports, old_versions)
 
 INT3 = 0xCC
 PUSH = ("rax", "rcx", "rdx", "rbx", "rsp", "rbp", "rsi", "rdi")  # push %reg: 0x50 + index
@@ -171,7 +171,8 @@ def parse_stop(text: str) -> StopSpec:
         if count < 1:
             raise ExplainError(f"--at {text}: the count starts at 1")
         return StopSpec(t, "syscall", name=m[1], count=count, number=numbers[m[1]])
-    m = re.fullmatch(r"([A-Za-z_][\w.@]*)(?::(\d+))?", t)
+    # A C++ function may be named with its namespace or class: shapes::area.
+    m = re.fullmatch(r"([A-Za-z_][\w.@]*(?:::[A-Za-z_]\w*)*)(?::(\d+))?", t)
     if m:
         count = int(m[2] or 1)
         if count < 1:
@@ -1068,6 +1069,8 @@ class Tracer:
                                        "__libc_start_main to find it by")
                 self._insert(tid, pid, start[1] + start[2].st_value, "libc_start_main")
                 continue
+            if found is None and "@" not in spec.name:
+                found = self._cxx_function(spec, files, table, find)
             if found is None:
                 for path in files if "@" not in spec.name else ():
                     known = table(path)
@@ -1095,10 +1098,34 @@ class Tracer:
                          "searched" if self.static else
                          "; nor does it call dlopen, to open another (a library the C "
                          "library opens on its own, as iconv's converters, is not searched)")
+                known = table(exe)
+                cxx = ("; it is C++, whose functions the linker knows by their mangled "
+                       "names: one of a template, a constructor or an operator is named so, "
+                       "as nm lists it" if known and any(n.startswith("_Z") for n in known[1])
+                       else "")
                 raise ExplainError(f"--at {spec.label}: no function {spec.name!r} in "
                                    f"{self.argv[0]} or the libraries loaded with it"
-                                   f"{unreadable}{stripped}{opens}")
+                                   f"{unreadable}{stripped}{opens}{cxx}")
             self._insert_function(tid, pid, spec, *found)
+
+    def _cxx_function(self, spec: StopSpec, files: list[str], table, find
+                      ) -> tuple[str, int, Function] | None:
+        """The C++ function the source calls ``spec.name`` (``thrower``, ``shapes::area``),
+        in the first of ``files`` that has one: the linker knows it by its mangled name
+        alone (``symbols.cxx_named``). None where none is; ExplainError where several
+        are (overloads, namesakes in two namespaces), naming their symbols."""
+        for path in files:
+            known = table(path)
+            symbols = cxx_named(known[1], spec.name) if known else []
+            if len(symbols) > 1:
+                raise ExplainError(
+                    f"--at {spec.label}: {len(symbols)} C++ functions in "
+                    f"{self.argv[0] if path == files[0] else os.path.basename(path)} are "
+                    f"called {spec.name}: {', '.join(symbols)}; name one by its symbol")
+            if symbols:
+                self.progress(f"--at {spec.label}: the C++ function {symbols[0]}")
+                return find(symbols[0])
+        return None
 
     def _functions_of(self, path: str) -> _Read | str | None:
         """What ``_lookup`` needs of the file at ``path``, read once for each version of
