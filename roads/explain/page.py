@@ -90,9 +90,15 @@ class ExplainSelection(Selection):
     process still runs it (the site's samples compare with ``/build/NAME``)."""
 
     exe_path: str = ""
+    # The session's ``spans`` (``Session.spans``), as pairs: a frozen record's field.
+    spans: tuple[tuple[str, int], ...] = ()
     SUBJECT: ClassVar[str] = "program"
     POINT: ClassVar[str] = "stop"
     NAMES_VARIANT: ClassVar[bool] = False
+
+    @property
+    def library_spans(self) -> dict[str, int]:
+        return dict(self.spans)
 
     @property
     def slug(self) -> str:
@@ -170,7 +176,8 @@ def selections(session: Session) -> list[ExplainSelection]:
         chosen = select(cap, variant=VARIANT, checkpoint=point.name, pid=same.index(point))
         sel = ExplainSelection(**{f: getattr(chosen, f) for f in (
             "sample", "variant", "run", "checkpoint_record", "capture", "ordinal",
-            "shared_name")}, role=roles.get(point.pid, chosen.role), exe_path=session.exe)
+            "shared_name")}, role=roles.get(point.pid, chosen.role), exe_path=session.exe,
+            spans=tuple(sorted(session.spans.items())))
         if not sel.exe_matches_elf:  # after an execve: named after the program it runs now
             program = os.path.basename(program_path(sel.snapshot.exe, sel.regions))
             sel = dataclasses.replace(sel, sample=program or sel.sample)
@@ -203,7 +210,8 @@ def _libraries(sel: ExplainSelection, read_elf) -> list[LibrarySelection]:
         # Named after the library: the figure's headings and caption say whose segments.
         out.append(LibrarySelection(**{f: getattr(sel, f) for f in (
             "variant", "run", "checkpoint_record", "capture", "ordinal", "role",
-            "shared_name", "exe_path")}, sample=os.path.basename(p), library=p, library_elf=elf))
+            "shared_name", "exe_path", "spans")}, sample=os.path.basename(p), library=p,
+            library_elf=elf))
     return out
 
 

@@ -146,6 +146,10 @@ class Session:
     stopped: list[SelfStop] = field(default_factory=list)
     # Why a stop of ``missing`` was not reached, where the run knows, by its --at.
     unreached: dict[str, str] = field(default_factory=dict)
+    # How many bytes the loader maps of each ELF file the stops map, from its first page
+    # (``symbols.load_span``), by its path as maps names it: anonymous memory past them
+    # is not its bss. Empty in a session saved before it was kept.
+    spans: dict[str, int] = field(default_factory=dict)
 
     def not_reached(self) -> list[str]:
         """Each stop of ``missing``, with why it was not reached where the run knows: as
@@ -178,6 +182,8 @@ def session_json(session: Session) -> dict:
                             "ended": t.ended} for t in session.stopped]
     if session.unreached:
         data["unreached"] = session.unreached
+    if session.spans:
+        data["spans"] = session.spans
     return data
 
 
@@ -197,7 +203,8 @@ def session_from_json(data: dict) -> Session:
                                  None if t.get("code") is None else int(t["code"]),
                                  str(t.get("ended", "")))
                         for t in data.get("stopped", [])],
-                       {str(label): str(why) for label, why in data.get("unreached", {}).items()})
+                       {str(label): str(why) for label, why in data.get("unreached", {}).items()},
+                       {str(path): int(span) for path, span in data.get("spans", {}).items()})
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise ExplainError(f"not a document roads explain saved: {exc}") from None
 

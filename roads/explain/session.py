@@ -33,6 +33,7 @@ from ..escapes import escape_bytes
 from ..figures.filenames import program_path
 from .command import DEFAULT_DEADLINE, not_runnable, user_program
 from .record import NO_BUILD_DIR, VARIANT, Returned, Session, UnreadStop, session_from_json
+from .symbols import load_span
 from .trace import (MADE_WITH, MAX_OUTPUT, Hit, Outcome, Tracer, memory_refused, parse_stop,
                     seize_and_read)
 
@@ -424,7 +425,32 @@ def trace_program(job: dict, progress: Callable[[str], None] = lambda s: None) -
     # The program started, whose ELF file the capture holds: a stop after an execve is
     # another's (roads.explain.page.selections).
     return Session(capture, escape_bytes(outcome.exe), shown, ending, not missing, missing,
-                   cut, unread, returned, list(outcome.stopped), unreached)
+                   cut, unread, returned, list(outcome.stopped), unreached,
+                   spans=load_spans(checkpoints))
+
+
+# Enough of a file's start to hold its program headers (they follow the ELF header).
+HEADERS_READ = 64 * 1024
+
+
+def load_spans(checkpoints: list[dict]) -> dict[str, int]:
+    """How many bytes the loader maps of each ELF file the stops map, from its first page
+    (``symbols.load_span``), by its path as maps names it: read from its program headers
+    now, while the run's files are there (a page, or a build drawing a saved session,
+    may be made elsewhere). A file gone, replaced or not ELF has none."""
+    spans: dict[str, int] = {}
+    page = os.sysconf("SC_PAGE_SIZE")
+    paths = {r["pathname"] for c in checkpoints for r in c["regions"]}
+    for path in sorted(p for p in paths if p.startswith("/") and not p.endswith(" (deleted)")):
+        try:
+            with open(path, "rb") as f:
+                head = f.read(HEADERS_READ)
+            span = load_span(head, path, page)
+        except (OSError, ExplainError):
+            continue
+        if span is not None:
+            spans[path] = span
+    return spans
 
 
 def command_line(job: dict, shown: list[str]) -> str:
@@ -538,4 +564,4 @@ def explain_pid(pid: int, progress: Callable[[str], None] = lambda s: None, *,
     except RoadsError as exc:
         raise ExplainError(f"process {pid}: {exc.message}") from None
     return Session(capture, escape_bytes(checkpoints[0]["exe"]), shown, "still running", True,
-                   [])
+                   [], spans=load_spans(checkpoints))

@@ -191,22 +191,42 @@ def imports(data: bytes, path: str, name: str) -> bool:
     return False
 
 
+def _loads(data: bytes, path: str) -> list[tuple[int, int]]:
+    """The (``p_vaddr``, ``p_memsz``) of each PT_LOAD segment of ``data`` (an ELF64
+    little-endian file; ``path`` names it in errors); none for another file.
+    ExplainError when its program headers lie outside it."""
+    if data[:6] != b"\x7fELF\x02\x01" or len(data) < 64:
+        return []
+    (e_phoff,) = struct.unpack_from("<Q", data, 0x20)
+    e_phentsize, e_phnum = struct.unpack_from("<HH", data, 0x36)
+    if e_phoff == 0 or e_phnum == 0:
+        return []
+    if e_phentsize != _ELF64_PHDR.size or e_phoff + e_phnum * e_phentsize > len(data):
+        raise ExplainError(f"{path}: its program headers lie outside the file")
+    return [(fields[4], fields[6]) for fields in _ELF64_PHDR.iter_unpack(
+        data[e_phoff:e_phoff + e_phnum * e_phentsize]) if fields[0] == PT_LOAD]
+
+
 def first_load(data: bytes, path: str) -> int | None:
     """The lowest ``p_vaddr`` of the PT_LOAD segments of ``data`` (an ELF64 little-endian
     file; ``path`` names it in errors): the file's symbol values less this are offsets
     from where its first page is mapped. None for a file that is not ELF64
     little-endian or loads nothing; ExplainError when its program headers lie outside it."""
-    if data[:6] != b"\x7fELF\x02\x01" or len(data) < 64:
+    loads = _loads(data, path)
+    return min(vaddr for vaddr, _ in loads) if loads else None
+
+
+def load_span(data: bytes, path: str, page_size: int) -> int | None:
+    """How many bytes the loader maps of ``data`` (an ELF64 little-endian file; ``path``
+    names it in errors), from the page of its lowest PT_LOAD to the end of its highest
+    (``p_vaddr + p_memsz``, the zero-filled bss included), in pages of ``page_size``:
+    what lies past them is not the file's. None for a file that loads nothing."""
+    loads = _loads(data, path)
+    if not loads:
         return None
-    (e_phoff,) = struct.unpack_from("<Q", data, 0x20)
-    e_phentsize, e_phnum = struct.unpack_from("<HH", data, 0x36)
-    if e_phoff == 0 or e_phnum == 0:
-        return None
-    if e_phentsize != _ELF64_PHDR.size or e_phoff + e_phnum * e_phentsize > len(data):
-        raise ExplainError(f"{path}: its program headers lie outside the file")
-    loads = [fields[3] for fields in _ELF64_PHDR.iter_unpack(
-        data[e_phoff:e_phoff + e_phnum * e_phentsize]) if fields[0] == PT_LOAD]
-    return min(loads) if loads else None
+    first = min(vaddr for vaddr, _ in loads) // page_size * page_size
+    end = max(vaddr + memsz for vaddr, memsz in loads)
+    return -(-(end - first) // page_size) * page_size
 
 
 def _string(strings: bytes, offset: int) -> str:

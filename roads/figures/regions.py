@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Mapping, Sequence
 
 from ..constants import PAGE_SIZE, SIGN_BIT_4LEVEL, SIGN_BIT_5LEVEL, USER_BITS
 from ..document import Elf, Provenance
@@ -281,6 +281,7 @@ def classify(
     elf: Elf | None = None,
     exe: str = "",
     addresses: Sequence[Address] = (),
+    spans: Mapping[str, int] | None = None,
 ) -> tuple[tuple[Classified, ...], int | None]:
     """Give each region one kind; also the executable's load bias, if it was found.
 
@@ -289,7 +290,9 @@ def classify(
     they do not match the regions, the executable is read like a library.
     ``addresses`` (recorded pointers) can name what a region is: an address named
     like a thread's local variable marks a thread stack, one named ``tls`` a TLS
-    block.
+    block. ``spans`` (``Selection.library_spans``) say how far the loader maps a
+    library from its first page: anonymous memory right after its data pages is its
+    bss only within them (without, it is taken to be).
     """
     kinds: dict[int, tuple[str, str, str]] = {}
     bias = None
@@ -322,7 +325,7 @@ def classify(
             continue
         _classify_file(regions, members, program, kinds)
 
-    _classify_anonymous(regions, addresses, kinds)
+    _classify_anonymous(regions, addresses, kinds, spans or {})
     result = tuple(
         Classified(r, *kinds.get(k, ("other", "", "no rule matched")))
         for k, r in enumerate(regions)
@@ -416,7 +419,8 @@ def _next_is_writable(regions: Sequence[Region], members: list[int], r: Region) 
 
 
 def _classify_anonymous(
-    regions: Sequence[Region], addresses: Sequence[Address], kinds: dict[int, tuple[str, str, str]]
+    regions: Sequence[Region], addresses: Sequence[Address], kinds: dict[int, tuple[str, str, str]],
+    spans: Mapping[str, int],
 ) -> None:
     """Arenas, thread stacks with their guards, TLS, bss of libraries, plain mmaps."""
     anonymous = [k for k, r in enumerate(regions) if k not in kinds and r.anonymous]
@@ -466,7 +470,8 @@ def _classify_anonymous(
             continue
         below = by_end.get(r.start)
         if below is not None and r.perms == "rw-p" and regions[below].perms == "rw-p" \
-                and below in kinds and kinds[below][0] in ("data", "lib-data"):
+                and below in kinds and kinds[below][0] in ("data", "lib-data") \
+                and _within_span(regions, below, r, spans):
             piece, owner, _ = kinds[below]
             kinds[k] = ("bss" if piece == "data" else "lib-bss", owner,
                         f"anonymous, right after {owner}'s data pages: its bss")
@@ -474,6 +479,22 @@ def _classify_anonymous(
             kinds[k] = ("reserved", "", "PROT_NONE: reserved address space")
         else:
             kinds[k] = ("mmap", "", "anonymous memory from mmap")
+
+
+def _within_span(regions: Sequence[Region], data: int, r: Region,
+                 spans: Mapping[str, int]) -> bool:
+    """Whether ``r`` starts within what the loader maps of the file whose data pages are
+    ``regions[data]``, from the first page it maps of it (offset 0, the highest below
+    them: a file mapped twice); True where its span is not known. A library whose
+    zero-filled data fit in its last file page has no bss pages, and the anonymous
+    memory the loader put it below is another's."""
+    path = regions[data].pathname
+    span = spans.get(path)
+    if span is None:
+        return True
+    firsts = [q.start for q in regions
+              if q.pathname == path and q.offset == 0 and q.start <= regions[data].start]
+    return bool(firsts) and r.start < max(firsts) + span
 
 
 def _holder(regions: Sequence[Region], address: int) -> int | None:
@@ -617,6 +638,7 @@ def memory_map(selection: Selection, *, symbols: Sequence[str] | None = None) ->
     """Classify the selected snapshot's regions and place its pointers."""
     snap = selection.snapshot
     elf = selection.elf if selection.exe_matches_elf else None
-    classified, bias = classify(snap.regions, elf=elf, exe=snap.exe, addresses=snap.addresses)
+    classified, bias = classify(snap.regions, elf=elf, exe=snap.exe, addresses=snap.addresses,
+                                spans=selection.library_spans)
     pointers = find_pointers(snap.regions, snap.addresses, elf=elf, bias=bias, symbols=symbols)
     return MemoryMap(selection, classified, pointers, bias, canonical_for(selection.provenance_record))

@@ -175,6 +175,13 @@ class Selection:
         return self.variant_record.runs[self.run]
 
     @property
+    def library_spans(self) -> Mapping[str, int]:
+        """How many bytes the loader maps of each ELF file, from its first page, by path,
+        where the capture's maker recorded it (``roads explain`` does; a sample's capture
+        does not: empty): anonymous memory past them is not a library's bss."""
+        return {}
+
+    @property
     def parent_pid(self) -> int:
         """The process that forked this one, as the run recorded it (``forked_by``);
         the snapshot's ``ppid`` where the run did not record it."""
