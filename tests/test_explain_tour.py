@@ -189,7 +189,7 @@ int main(int argc, char **argv) {
 
 
 @pytest.mark.gcc
-def test_a_small_library_opened_later_takes_no_neighbours_memory_for_its_bss(
+def test_a_small_library_opened_later_is_drawn_and_takes_no_neighbours_memory(
         root, gcc, tmp_path, monkeypatch, no_leftovers):
     """A library whose zero-filled data fit in its last file page has no bss pages; the
     loader put a small one opened with dlopen right below an anonymous mapping made
@@ -217,3 +217,8 @@ def test_a_small_library_opened_later_takes_no_neighbours_memory_for_its_bss(
     assert after.kind == "mmap", (after.kind, after.why)
     libc_bss = [c for c in at_plug if c.kind == "lib-bss"]
     assert [c.owner for c in libc_bss] == ["libc.so.6"], libc_bss
+    # Its segments, next to the regions they became, at the stop that first maps it:
+    # the page drew the libraries of its first stop alone.
+    page = (tmp_path / "p.html").read_text()
+    assert (f"<summary>ELF → memory of <code>{tmp_path / 'libplug.so'}</code>, at stop "
+            "plug (pid ") in page, re.findall(r"<summary>ELF → memory of.*?</summary>", page)

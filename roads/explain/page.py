@@ -192,26 +192,31 @@ def _figure(make, fallback: str) -> str:
         return f'<p class="roads-explain-note">{html.escape(fallback)}: {html.escape(exc.message)}</p>'
 
 
-def _libraries(sel: ExplainSelection, read_elf) -> list[LibrarySelection]:
-    paths = []
-    program = program_path(sel.snapshot.exe, sel.regions)
-    for r in sel.regions:
-        p = r.pathname
-        # An unlinked library's name no longer leads to its file.
-        if p.startswith("/") and not r.deleted and file_path(r) != program \
-                and ".so" in os.path.basename(p) and p not in paths:
-            paths.append(p)
+def _libraries(sels: list[ExplainSelection], first: ExplainSelection,
+               read_elf) -> list[tuple[LibrarySelection, ExplainSelection]]:
+    """The libraries the stops map, each with the stop it is seen at: ``first``, the
+    stop the program's own figure is drawn at, or, for one mapped only later (opened
+    with dlopen), the first stop that maps it."""
+    at: dict[str, ExplainSelection] = {}
+    for sel in [first, *sels]:
+        program = program_path(sel.snapshot.exe, sel.regions)
+        for r in sel.regions:
+            p = r.pathname
+            # An unlinked library's name no longer leads to its file.
+            if p.startswith("/") and not r.deleted and file_path(r) != program \
+                    and ".so" in os.path.basename(p) and p not in at:
+                at[p] = sel
     out = []
-    for p in paths:
+    for p, sel in at.items():
         try:
             elf = read_elf(p)
         except (RoadsError, OSError):
             continue
         # Named after the library: the figure's headings and caption say whose segments.
-        out.append(LibrarySelection(**{f: getattr(sel, f) for f in (
+        out.append((LibrarySelection(**{f: getattr(sel, f) for f in (
             "variant", "run", "checkpoint_record", "capture", "ordinal", "role",
             "shared_name", "exe_path", "spans")}, sample=os.path.basename(p), library=p,
-            library_elf=elf))
+            library_elf=elf), sel))
     return out
 
 
@@ -284,8 +289,10 @@ def render_page(session: Session, *, read_elf=None) -> str:
     body.append(f"<p>How the program's file became regions, at stop {html.escape(_stop_title(first))}.</p>")
     body.append(_figure(lambda: elf_html(first), "No ELF figure for the executable"))
     if read_elf is not None:
-        for lib in _libraries(first, read_elf):
-            body.append(f"<details><summary>ELF → memory of <code>{html.escape(lib.library)}</code></summary>")
+        for lib, seen in _libraries(sels, first, read_elf):
+            later = "" if seen is first else f", at stop {html.escape(_stop_title(seen))}"
+            body.append(f"<details><summary>ELF → memory of <code>{html.escape(lib.library)}"
+                        f"</code>{later}</summary>")
             body.append(_figure(lambda lib=lib: elf_html(lib), "No ELF figure"))
             body.append("</details>")
 
