@@ -5,14 +5,19 @@ function named as it is written, a small library opened with dlopen."""
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
 from tests.test_explain import explain, root  # noqa: F401 - root is a fixture
 from tests.test_explain_minors import _build, gcc  # noqa: F401 - gcc is a fixture
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.mark.parametrize("line, missing", [
@@ -222,3 +227,20 @@ def test_a_small_library_opened_later_is_drawn_and_takes_no_neighbours_memory(
     page = (tmp_path / "p.html").read_text()
     assert (f"<summary>ELF → memory of <code>{tmp_path / 'libplug.so'}</code>, at stop "
             "plug (pid ") in page, re.findall(r"<summary>ELF → memory of.*?</summary>", page)
+
+
+def test_input_piped_to_the_command_is_said_not_to_reach_the_program(root, tmp_path):
+    """The program's standard input is empty (/dev/null). A learner who piped lines to
+    roads explain for a program that reads them saw it read nothing, and nothing said
+    why; the command says so where its own input is a pipe or a file, and not where it
+    is empty already."""
+    for given, told in ((b"one\ntwo\n", True), (None, False)):
+        done = subprocess.run(
+            [sys.executable, "-m", "roads.cli", "--root", str(root), "explain", "--no-sandbox",
+             "--at", "exit", "--out", str(tmp_path / "p.html"), "--", "/bin/cat"],
+            input=given, stdin=None if given else subprocess.DEVNULL, capture_output=True,
+            timeout=60, cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(ROOT)})
+        assert done.returncode == 0, done.stderr
+        note = ("roads explain: the program's standard input is empty (/dev/null): what "
+                "comes to roads explain's own is not passed on")
+        assert (note.encode() in done.stderr) is told, done.stderr

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import stat
 import sys
 import tempfile
 import webbrowser
@@ -91,6 +92,9 @@ def cmd_explain(args) -> int:
                                                             os.environ)
         session = explain_program(program, args.at, aslr=args.aslr, follow_fork=args.follow_fork,
                                   deadline=args.deadline, sandbox=sandbox, progress=progress)
+        if input_given(sys.stdin):
+            progress("the program's standard input is empty (/dev/null): what comes to "
+                     "roads explain's own is not passed on")
     progress("drawing the figures")
     text = render_page(session, read_elf=read_elf)
     out = Path(args.out) if args.out else Path(f"explain-{sample_name(session.capture.sample)}.html")
@@ -118,6 +122,17 @@ def cmd_explain(args) -> int:
         progress("found no browser to open the page with: open it yourself")
     print(out)
     return 0 if session.whole else INCOMPLETE
+
+
+def input_given(stream) -> bool:
+    """Whether ``stream`` (roads explain's standard input) is a pipe or a file, which a
+    user sends the program input through (``prog < file``, ``cmd | roads explain``):
+    not a terminal, /dev/null or none. The program reads an empty one all the same."""
+    try:
+        mode = os.fstat(stream.fileno()).st_mode
+    except (OSError, ValueError, AttributeError):  # closed, or no descriptor behind it
+        return False
+    return stat.S_ISFIFO(mode) or stat.S_ISREG(mode) or stat.S_ISSOCK(mode)
 
 
 def user_program(name: str) -> str | None:
