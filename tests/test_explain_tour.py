@@ -244,3 +244,17 @@ def test_input_piped_to_the_command_is_said_not_to_reach_the_program(root, tmp_p
         note = ("roads explain: the program's standard input is empty (/dev/null): what "
                 "comes to roads explain's own is not passed on")
         assert (note.encode() in done.stderr) is told, done.stderr
+
+
+def test_a_delay_the_deadline_comes_before_is_refused_before_the_run(root, tmp_path,
+                                                                      monkeypatch, capsys):
+    """--at 40s with the default --deadline (30 s, counted from the command's start,
+    the delay from the program's) can never be reached: the learner waited for the
+    deadline, then was told the program 'did not reach 40s within 30 s'."""
+    monkeypatch.chdir(tmp_path)
+    assert explain(root, "--no-sandbox", "--at", "main", "--at", "3s", "--deadline", "2",
+                   "--", "/bin/sleep", "5") == 1
+    err = capsys.readouterr().err
+    assert ("roads: error: --at 3s comes after the deadline, 2 s from the command's start "
+            "(--deadline): give a later --deadline, at most 110 s") in err, err
+    assert "running" not in err, err

@@ -31,7 +31,7 @@ from ..constants import ADDR_NO_RANDOMIZE
 from ..errors import ExplainError
 from ..escapes import escape_bytes
 from ..figures.filenames import program_path
-from .command import DEFAULT_DEADLINE, not_runnable, user_program
+from .command import DEFAULT_DEADLINE, MAX_DEADLINE, not_runnable, user_program
 from .record import NO_BUILD_DIR, VARIANT, Returned, Session, UnreadStop, session_from_json
 from .symbols import load_span
 from .trace import (MADE_WITH, MAX_OUTPUT, Hit, Outcome, Tracer, memory_refused, parse_stop,
@@ -201,6 +201,14 @@ def explain_program(argv: list[str], wheres: list[str], *, aslr: bool = False,
     labels = [s.label for s in stops]
     if len(set(labels)) != len(labels):
         raise ExplainError("the same --at twice: " + ", ".join(sorted({l for l in labels if labels.count(l) > 1})))
+    for stop in stops:
+        # A delay counts from the program's start, the deadline from the command's.
+        if stop.kind == "delay" and stop.seconds >= deadline:
+            later = (f"give a later --deadline, at most {MAX_DEADLINE:g} s"
+                     if stop.seconds < MAX_DEADLINE
+                     else f"a delay of {MAX_DEADLINE:g} s or more is never reached")
+            raise ExplainError(f"--at {stop.label} comes after the deadline, {deadline:g} s "
+                               f"from the command's start (--deadline): {later}")
     program = argv[0]
     compiled = program.endswith(".c")
     path = "" if compiled else _program_path(program)
