@@ -258,3 +258,49 @@ def test_a_delay_the_deadline_comes_before_is_refused_before_the_run(root, tmp_p
     assert ("roads: error: --at 3s comes after the deadline, 2 s from the command's start "
             "(--deadline): give a later --deadline, at most 110 s") in err, err
     assert "running" not in err, err
+
+
+WAITS = r"""
+#include <stdio.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+int main(void) {
+    struct timespec t = {0, 300000000};
+    pid_t child = fork();
+    if (child == 0) {
+        nanosleep(&t, 0);
+        _exit(0);
+    }
+    pid_t waited = waitpid(child, 0, 0);
+    int slept = nanosleep(&t, 0);
+    printf("%d %d\n", waited == child, slept);
+    return 0;
+}
+"""
+
+
+@pytest.mark.gcc
+def test_a_delay_stop_is_no_return_of_the_call_it_cuts_short(root, gcc, tmp_path, monkeypatch,
+                                                             capsys, no_leftovers):
+    """A delay stop's SIGSTOP, which roads explain takes and the program never sees,
+    cuts a blocking call short: the tracer sees it leave with -ERESTARTSYS (wait4) or
+    -ERESTART_RESTARTBLOCK (clock_nanosleep), and the kernel runs it on, the latter as
+    restart_syscall. That was counted as the call's return: --at syscall:wait4 stopped
+    at the delay's moment, 'failed: ERESTARTSYS (interrupted by a signal ...)', where
+    the program's call returned its child's pid, later."""
+    _build(tmp_path, "waits", WAITS)
+    monkeypatch.chdir(tmp_path)
+    assert explain(root, "--no-sandbox", "--at", "0.1s", "--at", "syscall:wait4", "--at",
+                   "0.45s", "--at", "syscall:clock_nanosleep", "--out", "p.html", "--save",
+                   "p.json", "--", "./waits") == 0
+    saved = json.loads((tmp_path / "p.json").read_text())
+    run = saved["capture"]["variants"]["default"]["runs"][0]
+    child = next(p["pid"] for p in run["processes"] if p["pid"] != run["pid"]) \
+        if len(run["processes"]) > 1 else None
+    assert saved["returned"]["syscall:clock_nanosleep"]["value"] == 0, saved["returned"]
+    assert saved["returned"]["syscall:wait4"]["value"] > 0, saved["returned"]
+    assert child is None or saved["returned"]["syscall:wait4"]["value"] == child
+    order = [c["name"] for c in sorted(run["checkpoints"], key=lambda c: c["seq"])]
+    assert order == ["0.1s", "syscall:wait4", "0.45s", "syscall:clock_nanosleep"], order
+    assert "ERESTART" not in capsys.readouterr().err

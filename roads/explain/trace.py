@@ -87,6 +87,7 @@ WAKE = 0.05  # seconds the tracer sleeps at most between two looks for a tracee'
 STOP_SIGNALS = frozenset({signal.SIGSTOP, signal.SIGTSTP, signal.SIGTTIN, signal.SIGTTOU})
 CONTINUE_AFTER = 1.0  # seconds
 SIGCONT_BIT = 1 << (signal.SIGCONT - 1)  # in the SigPnd: and ShdPnd: masks of /proc/PID/status
+SIGSTOP_BIT = 1 << (signal.SIGSTOP - 1)
 # The x86-64 system calls that make a process or thread, and the clone(2) flag of one
 # that shares its parent's memory (asm/unistd_64.h, linux/sched.h).
 SYS_CLONE, SYS_VFORK, SYS_CLONE3 = 56, 58, 435
@@ -119,6 +120,9 @@ ENTRY, STARTUP, LOADED = "entry", "startup", "loaded"
 R_STATE = 24
 RT_CONSISTENT, RT_ADD = 0, 1
 SYSCALL = 0x050F  # the instruction `syscall` (0f 05), as the low bytes of a word read
+# x86-64's restart_syscall (arch/x86/entry/syscalls/syscall_64.tbl): what the kernel runs
+# for a call cut short with -ERESTART_RESTARTBLOCK (nanosleep, poll) to finish it.
+RESTART_SYSCALL = 219
 # Where a signal handler's frame keeps the thread's rsp and rip to go back to: its
 # ucontext_t (rdx, the handler's third argument, at rsp + 8 at its first instruction:
 # past the return address), uc_mcontext.gregs[REG_RSP] and [REG_RIP] (sys/ucontext.h).
@@ -578,6 +582,9 @@ class Tracer:
         self._timed_out = threading.Event()
         self._deadline_at = 0.0  # time.monotonic() at the run's deadline (_run)
         self._delay_sent: set[str] = set()
+        # tid -> the number of the system call a delay's SIGSTOP cut short, which the
+        # kernel runs on (as restart_syscall, for some): no return of it (_syscall_stop).
+        self.cut_by_delay: dict[int, int] = {}
         # Stop signals (``_group_stop``): tgid -> the signal delivered and who sent it;
         # the threads held in the group-stop it made (tid -> tgid), and since when.
         self.stopping: dict[int, tuple[int, SigInfo]] = {}
@@ -1770,8 +1777,21 @@ class Tracer:
                               "i386's: --at syscall:NAME counts x86-64 calls only")
         elif info.op == pt.PTRACE_SYSCALL_INFO_EXIT:
             regs = pt.get_regs(tid)
+            number = regs.orig_rax
+            if tid in self.cut_by_delay:
+                cut = self.cut_by_delay.pop(tid)
+                number = cut if number == RESTART_SYSCALL else number
+            if -signed(regs.rax) in RESTART \
+                    and self._delays_waiting(self.traced.get(tid, tid)) \
+                    and _pending(tid) == SIGSTOP_BIT:
+                # Cut short by a delay's SIGSTOP alone, which roads explain takes: the
+                # program never sees it, and the kernel runs the call on, the same
+                # number, or restart_syscall. Its return comes later.
+                self.cut_by_delay[tid] = number
+                self._resume(tid)
+                return
             for spec in self.stops:
-                if spec.kind == "syscall" and spec.number == regs.orig_rax and spec.label not in self.done:
+                if spec.kind == "syscall" and spec.number == number and spec.label not in self.done:
                     self.hits[spec.label] += 1
                     if self.hits[spec.label] == spec.count:
                         returned = Returned(spec.name, signed(regs.rax))
