@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import tempfile
 from pathlib import Path
 
 from ..errors import RoadsError
@@ -32,9 +33,12 @@ def main(argv: list[str]) -> int:
         result = session_json(session)
     except RoadsError as exc:
         result = {"error": exc.located()}
-    partial = out.with_suffix(".part")
-    partial.write_text(json.dumps(result))
-    partial.replace(out)
+    # The program wrote this folder too: a name it planted (a FIFO, a link, a folder at
+    # result.part) must not take the write. A file of a name of our own, renamed into place.
+    fd, partial = tempfile.mkstemp(prefix=".result.", dir=out.parent)
+    with os.fdopen(fd, "w") as f:
+        f.write(json.dumps(result))
+    os.replace(partial, out)
     return 0
 
 

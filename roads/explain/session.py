@@ -6,9 +6,13 @@ figure modules draw from.
 
 from __future__ import annotations
 
+import errno
+import json
 import os
 import re
 import shlex
+import signal
+import stat
 import sys
 import tempfile
 from collections.abc import Mapping
@@ -328,8 +332,6 @@ def program_environment(environ: Mapping[str, str],
 
 def _in_sandbox(job: dict, folder: Path, cache: Path, progress: Callable[[str], None]) -> Session:
     """``trace_program`` run by ``python -m roads.explain.inner`` inside the sandbox."""
-    import json
-    import sys
 
     from ..capture.runner import RUN_ROOT, launcher, tool_prefix
     from ..errors import CommandTimeout
@@ -350,14 +352,42 @@ def _in_sandbox(job: dict, folder: Path, cache: Path, progress: Callable[[str], 
     for line in done.stderr.splitlines():
         if line.startswith("roads explain: "):
             progress(line.removeprefix("roads explain: "))
-    try:
-        result = json.loads((folder / "result.json").read_text())
-    except (OSError, ValueError):
-        raise ExplainError(f"the sandboxed run failed (status {done.returncode}): "
-                           f"{(done.stderr or done.stdout).strip()[-2000:]}") from None
+    result = _result(folder / "result.json", done)
     if "error" in result:
-        raise ExplainError(result["error"])
+        raise ExplainError(str(result["error"]))
     return session_from_json(result)
+
+
+def _result(path: Path, done: command.Completed) -> dict:
+    """What the tracer (``roads.explain.inner``) left at ``path``, in the run's folder,
+    which the program writes too: it may have put a FIFO there (a read would wait for
+    ever), a link, or words of its own, then killed its tracer (its parent, of the same
+    user). So a result counts only from a tracer that ended well, status 0, having
+    renamed its result into place once the run was over, and it is read only as a
+    regular file, not through a link, without waiting."""
+    failed = f"the sandboxed run failed (status {done.returncode})"
+    if done.returncode > 128:  # the launcher's status for its tool killed: 128 + signal
+        try:
+            name = signal.Signals(done.returncode - 128).name
+        except ValueError:
+            name = f"signal {done.returncode - 128}"
+        failed = (f"the tracer in the sandbox was killed by {name} before it gave its result "
+                  "(the program runs as the same user, and may signal it)")
+    told = (done.stderr or done.stdout).strip()[-2000:]
+    if done.returncode != 0:
+        raise ExplainError(f"{failed}: {told}" if told else failed)
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+        with os.fdopen(fd, "rb") as f:
+            if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
+                raise OSError(errno.EINVAL, "not a regular file")
+            result = json.loads(f.read())
+    except (OSError, ValueError) as exc:
+        raise ExplainError(f"{failed}: {path.name}: {getattr(exc, 'strerror', None) or exc}"
+                           + (f": {told}" if told else "")) from None
+    if not isinstance(result, dict):
+        raise ExplainError(f"{failed}: {path.name} holds no result")
+    return result
 
 
 def trace_program(job: dict, progress: Callable[[str], None] = lambda s: None) -> Session:

@@ -1,0 +1,102 @@
+"""roads explain, reviewed as an attacker would use it: what a traced program can do to
+the half of roads explain that runs outside the sandbox. Each test shows a run that
+went wrong before its fix."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.test_explain import root  # noqa: F401 - root is a fixture
+
+pytestmark = [pytest.mark.gcc]
+
+# The sandbox's writable folder, where the tracer (roads.explain.inner) leaves its result
+# for the half of roads explain outside: the program writes there too.
+PLANTS = r"""
+#include <stdio.h>
+#include <sys/stat.h>
+#include <unistd.h>
+int main(void)
+{
+    int fifo = mkfifo("/run/build/result.json", 0600);
+    int folder = mkdir("/run/build/result.part", 0700);
+    printf("planted %d %d\n", fifo, folder);
+    return 0;
+}
+"""
+
+FORGES = r"""
+#include <signal.h>
+#include <stdio.h>
+#include <unistd.h>
+int main(void)
+{
+    FILE *f = fopen("/run/build/result.json", "w");
+    if (!f)
+        return 1;
+    fputs("{\"error\": \"forged by the program\"}", f);
+    fclose(f);
+    kill(getppid(), SIGKILL);  /* its tracer: the same user, in the same namespace */
+    pause();
+    return 0;
+}
+"""
+
+
+def _explain(root: Path, cwd: Path, *args: str, timeout: float = 30.0):
+    """``roads explain ARGS`` in a session of its own, killed whole after ``timeout``
+    seconds (a hang fails the test then, not later): how it ended, or None if it hung."""
+    script = ("import sys\nfrom roads import cli\n"
+              f"sys.exit(cli.main(['--root', {str(root)!r}, 'explain', *{list(args)!r}]))\n")
+    proc = subprocess.Popen([sys.executable, "-c", script], cwd=cwd, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            start_new_session=True,
+                            env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[1])})
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.communicate()
+        return None
+    return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
+
+
+def test_files_a_program_plants_where_the_tracer_leaves_its_result_do_not_hold_it(
+        root, tmp_path, no_leftovers):
+    """A FIFO at result.json, where roads explain read the result from outside the
+    sandbox (a folder at result.part made the tracer fail to write it): the read waited
+    for a writer for ever, long past --deadline. The tracer now writes its result under
+    a name of its own making and renames it into place; the result is read only as a
+    regular file, not through a link, never waiting."""
+    (tmp_path / "plants.c").write_text(PLANTS)
+    started = time.monotonic()
+    done = _explain(root, tmp_path, "--at", "exit", "--deadline", "10", "--out", "p.html",
+                    "--", "plants.c")
+    assert done is not None, "roads explain hung on what the program planted"
+    assert done.returncode == 0, done.stderr
+    assert time.monotonic() - started < 20
+    assert "planted 0 0" in (tmp_path / "p.html").read_text()
+
+
+def test_a_result_the_program_wrote_is_not_taken_for_the_tracers(root, tmp_path,
+                                                                 no_leftovers):
+    """The program wrote result.json itself and killed its tracer (its parent, of the
+    same user: kill(2) needs nothing more), and roads explain took the program's words
+    for the tracer's ('roads: error: forged by the program'; a whole session forged so
+    drew a page of the program's choosing). A result counts only from a tracer that
+    ended well; one killed is said to have been."""
+    (tmp_path / "forges.c").write_text(FORGES)
+    done = _explain(root, tmp_path, "--at", "exit", "--deadline", "10", "--out", "f.html",
+                    "--", "forges.c")
+    assert done is not None
+    assert done.returncode == 1, done.stderr
+    assert "forged" not in done.stderr
+    assert "killed by SIGKILL" in done.stderr, done.stderr
+    assert not (tmp_path / "f.html").exists()
