@@ -19,13 +19,15 @@ machine kind, at times), so none is made that an entry does not need.
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import hashlib
 import os
+import stat
 import struct
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 DAY = 24 * 3600
@@ -158,6 +160,113 @@ def prune(directory: Path, suffixes: tuple[str, ...], *, now: float | None = Non
         stamp.touch()
         os.utime(stamp, (now, now))
     return removed
+
+
+# A folder entered by the walk: not through a link, closed on exec.
+_FOLDER = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+_ENTER = stat.S_IRUSR | stat.S_IXUSR  # what its owner needs to list a folder and reach into it
+
+
+def walk_folder(folder: Path, rights: int = _ENTER) -> Iterator[tuple[int, str, os.stat_result, bool]]:
+    """Every entry under ``folder``, a run's (which a program of anyone's may fill), as
+    (the descriptor of the folder that holds it, its name, its ``lstat``, ``left``): a
+    folder comes before what it holds (``left`` False) and again once the walk has
+    left it (``left`` True), so that a caller may change it first and remove it last.
+    Links are not followed. Folders are entered by their descriptors, one open at a
+    time (the walk climbs back through ``..``, checked to be the folder it came from):
+    neither Python's recursion limit, nor PATH_MAX, nor the limit on open files ends
+    the walk, however deep the tree (os.walk and shutil.rmtree recurse, up to Python
+    3.12, and raise RecursionError some thousand folders down). A folder whose owner
+    lacks ``rights`` on it (by default reading and searching it: a mode 0o111 or 0
+    would hide what it holds) is given them while it is walked, and its mode put back
+    on the way out; one that still cannot be entered is passed over. A descriptor
+    given is valid until the next entry is asked for. OSError when ``folder`` itself
+    cannot be entered."""
+    fd, mode = _enter(None, str(folder), rights)
+    # For each folder on the way down: its (device, inode), its name, the names left in
+    # it, and its mode to put back (None: left as it was).
+    levels: list[tuple[tuple[int, int], str, list[str], int | None]] = [
+        (_identity(fd), str(folder), _names(fd), mode)]
+    try:
+        while True:
+            _, _, left, _ = levels[-1]
+            if not left:
+                if len(levels) == 1:
+                    return
+                parent = os.open("..", _FOLDER, dir_fd=fd)
+                if _identity(parent) != levels[-2][0]:
+                    os.close(parent)
+                    raise OSError(errno.ESTALE, f"a folder under {folder} was moved "
+                                  "while it was walked")
+                os.close(fd)
+                fd = parent
+                _, name, _, mode = levels.pop()
+                try:
+                    if mode is not None:
+                        os.chmod(name, mode, dir_fd=fd)
+                    yield fd, name, os.stat(name, dir_fd=fd, follow_symlinks=False), True
+                except FileNotFoundError:
+                    pass
+                continue
+            name = left.pop()
+            try:
+                info = os.stat(name, dir_fd=fd, follow_symlinks=False)
+            except FileNotFoundError:
+                continue
+            yield fd, name, info, False
+            if not stat.S_ISDIR(info.st_mode):
+                continue
+            try:
+                child, mode = _enter(fd, name, rights)
+            except OSError:
+                continue
+            os.close(fd)
+            fd = child
+            levels.append((_identity(fd), name, _names(fd), mode))
+    finally:
+        os.close(fd)
+        if levels[0][3] is not None:
+            with contextlib.suppress(OSError):
+                os.chmod(folder, levels[0][3])
+
+
+def _identity(fd: int) -> tuple[int, int]:
+    info = os.fstat(fd)
+    return info.st_dev, info.st_ino
+
+
+def _names(fd: int) -> list[str]:
+    with os.scandir(fd) as entries:
+        return [entry.name for entry in entries]
+
+
+def _enter(fd: int | None, name: str, rights: int) -> tuple[int, int | None]:
+    """The descriptor of folder ``name`` (in folder ``fd``), ``rights`` given to its
+    owner first where it lacked them, and the mode to put back then (None if it was
+    not changed); OSError if it cannot be entered."""
+    mode = stat.S_IMODE(os.stat(name, dir_fd=fd, follow_symlinks=False).st_mode)
+    changed = mode & rights != rights
+    if changed:
+        os.chmod(name, mode | rights, dir_fd=fd)
+    try:
+        return os.open(name, _FOLDER, dir_fd=fd), mode if changed else None
+    except OSError:
+        if changed:
+            with contextlib.suppress(OSError):
+                os.chmod(name, mode, dir_fd=fd)
+        raise
+
+
+def remove_folder(folder: Path) -> None:
+    """Remove ``folder`` and all it holds, however deep and whatever the modes of its
+    folders (``walk_folder``), never through a link; OSError if something is left."""
+    for fd, name, info, left in walk_folder(folder, rights=stat.S_IRWXU):
+        if left:
+            os.rmdir(name, dir_fd=fd)
+        elif not stat.S_ISDIR(info.st_mode):
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(name, dir_fd=fd)
+    os.rmdir(folder)
 
 
 LOCK_WAIT = 300.0  # seconds to wait for another process making the same entry

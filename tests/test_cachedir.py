@@ -160,3 +160,28 @@ def test_keep_bytes_makes_its_folders_replaces_whole_and_leaves_no_partial(tmp_p
         keep_bytes(tmp_path / "file" / "entry", b"x")
     assert sorted(p.name for p in (tmp_path / "a").iterdir()) == ["b", "dir"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a", "file"]
+
+
+def test_a_run_folder_is_removed_through_its_modes_and_never_through_a_link(tmp_path):
+    """What a program may leave in its folder: folders its owner may not enter (mode 0,
+    or 0o555 with files in it), links to a file and a folder elsewhere. All goes, and
+    nothing a link leads to."""
+    outside = tmp_path / "outside"
+    (outside / "kept").mkdir(parents=True)
+    (outside / "file").write_text("x")
+    run = tmp_path / "run"
+    (run / "locked" / "inner").mkdir(parents=True)
+    (run / "locked" / "inner" / "f").write_text("x")
+    (run / "readonly").mkdir()
+    (run / "readonly" / "f").write_text("x")
+    (run / "to-file").symlink_to(outside / "file")
+    (run / "to-folder").symlink_to(outside / "kept")
+    os.chmod(run / "locked" / "inner", 0)
+    os.chmod(run / "locked", 0o111)
+    os.chmod(run / "readonly", 0o555)
+    seen = sorted(name for _, name, _, left in cachedir.walk_folder(run) if not left)
+    assert seen == ["f", "f", "inner", "locked", "readonly", "to-file", "to-folder"]
+    assert oct((run / "locked").stat().st_mode & 0o777) == "0o111"  # put back
+    cachedir.remove_folder(run)
+    assert not run.exists()
+    assert (outside / "file").read_text() == "x" and (outside / "kept").is_dir()

@@ -4,6 +4,7 @@ what the build starts has no terminal to reach (found by an attack review)."""
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
 
 import pytest
@@ -80,3 +81,66 @@ def test_set_id_bits_left_in_a_run_folder_are_cleared(tmp_path):
     assert stat.S_IMODE((folder / "suid").stat().st_mode) == 0o755
     assert stat.S_IMODE((folder / "sub" / "sgid").stat().st_mode) == 0o755
     assert stat.S_IMODE(elsewhere.stat().st_mode) == 0o4755  # not followed through the link
+
+
+# Replaces its binary with a folder 2100 deep (a path past PATH_MAX), with a setuid copy
+# of itself at the bottom, and another in a folder its owner may not read.
+DEEP = """\
+    #include <fcntl.h>
+    #include <stdio.h>
+    #include <sys/sendfile.h>
+    #include <sys/stat.h>
+    #include <unistd.h>
+    static int copy(int in, off_t size, const char *name)
+    {
+        off_t at = 0;
+        int out = open(name, O_WRONLY | O_CREAT | O_EXCL, 0755);
+        return out < 0 || sendfile(out, in, &at, size) != size || fchmod(out, 06755);
+    }
+    int main(int argc, char **argv)
+    {
+        struct stat st;
+        int in = open(argv[0], O_RDONLY);
+        if (in < 0 || fstat(in, &st) || unlink(argv[0]) || mkdir(argv[0], 0755)
+            || chdir(argv[0]))
+            return 1;
+        for (int i = 0; i < 2100; i++)
+            if (mkdir("d", 0755) || chdir("d"))
+                return 2;
+        if (copy(in, st.st_size, "copy") || mkdir("hidden", 0755)
+            || copy(in, st.st_size, "hidden/copy") || chmod("hidden", 0111))
+            return 3;
+        puts("hidden");
+        return 0;
+    }
+"""
+
+
+def _found(folder, *tests: str) -> list[str]:
+    """What find(1), an independent walk, finds under ``folder`` with ``tests``."""
+    done = subprocess.run(["find", str(folder), *tests], capture_output=True, text=True,
+                          timeout=60, check=True)
+    return done.stdout.split()
+
+
+@pytest.mark.gcc
+def test_a_setuid_copy_hidden_deep_in_a_run_folder_loses_its_bits(scratch):
+    """os.walk, which cleared the set-id bits of what a run left, raised RecursionError
+    some thousand folders down: the capture ended in a traceback, and the setuid copy
+    stayed in the cache for anyone who could reach it. The next compile's rmtree of the
+    folder in the binary's place raised the same."""
+    scratch.add("deep", DEEP)
+    project = scratch.project()
+    cache = scratch.root / ".cache"
+    try:
+        project.capture_one("deep")
+        assert project.read("deep")["variants"]["default"]["runs"][0]["stdout"] == "hidden\n"
+        assert len(_found(cache, "-name", "copy")) == 2
+        assert _found(cache, "-perm", "/6000") == []
+        assert len(_found(cache, "-name", "hidden", "-perm", "0111")) == 1  # its mode put back
+        project.capture_one("deep", refresh=True)  # the folder in the binary's place removed
+        assert len(_found(cache, "-name", "copy")) == 2  # the new run's own
+    finally:
+        # By rm(1): pytest's own clean-up of old temporary folders is shutil.rmtree,
+        # which a tree this deep stops (up to Python 3.12), in every later session.
+        subprocess.run(["rm", "-rf", str(cache)], timeout=60, check=True)

@@ -21,12 +21,12 @@ import hashlib
 import json
 import os
 import re
-import shutil
 import stat
 from dataclasses import dataclass
 from pathlib import Path
 
 from .. import command
+from ..cachedir import remove_folder
 from ..constants import BTRFS_SUPER_MAGIC, EXT4_SUPER_MAGIC, XFS_SUPER_MAGIC
 from ..errors import CommandCancelled, CommandFailed, CommandTimeout, CompileError
 from .samples import Sample, Variant
@@ -316,7 +316,7 @@ def compile_variant(sample: Sample, variant: Variant, cache: Path, timeout: floa
             headers.append(path.relative_to(folder).as_posix())
     headers_t = tuple(sorted(set(headers)))
     if binary.is_dir() and not binary.is_symlink():
-        shutil.rmtree(binary)  # a sample left a folder where its binary goes
+        remove_folder(binary)  # a sample left a folder where its binary goes, of any depth
     os.replace(partial, binary)
     write_back_soon(binary)  # waited for before it runs (``written_back``)
     if folder_stamp(sample.directory) != before:

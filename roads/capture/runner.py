@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .. import command
+from ..cachedir import walk_folder
 from ..constants import ADDR_NO_RANDOMIZE, CONTROL_FD
 from ..errors import CommandFailed, EngineError, ProcessGone, SampleError, tail
 from .proc import PAGE_SIZE, Proc
@@ -414,17 +415,20 @@ def strip_set_id_bits(folder: Path) -> None:
 
     The folder is mounted nosuid inside the run, but not outside it: a root sample's
     setuid copy of itself would be a way to root for anyone who can reach the cache.
-    Links are not followed, and nothing outside ``folder`` is touched."""
-    for root, dirs, files in os.walk(folder, followlinks=False):
-        for name in dirs + files:
-            path = os.path.join(root, name)
-            try:
-                mode = os.lstat(path).st_mode
-                if stat.S_ISLNK(mode) or not mode & (stat.S_ISUID | stat.S_ISGID):
-                    continue
-                os.chmod(path, stat.S_IMODE(mode) & ~(stat.S_ISUID | stat.S_ISGID))
-            except OSError:
-                pass  # gone meanwhile, or not ours to change: nothing left to run as root
+    Links are not followed, and nothing outside ``folder`` is touched. The walk
+    (``cachedir.walk_folder``) reaches a file however deep the sample hid it, and in a
+    folder it made unreadable: os.walk raised RecursionError some thousand folders
+    down, leaving the copy there and the capture ended by a traceback."""
+    if not os.path.isdir(folder):  # removed by a run without the sandbox (its fallback)
+        return
+    for fd, name, info, left in walk_folder(folder):
+        if left or stat.S_ISLNK(info.st_mode) or not info.st_mode & (stat.S_ISUID | stat.S_ISGID):
+            continue
+        try:  # not a link (lstat), and the run is over: nothing swaps it meanwhile
+            os.chmod(name, stat.S_IMODE(info.st_mode) & ~(stat.S_ISUID | stat.S_ISGID),
+                     dir_fd=fd)
+        except OSError:
+            pass  # gone meanwhile, or not ours to change: nothing left to run as root
 
 
 def read_ready(fd: int) -> bytes | None:
