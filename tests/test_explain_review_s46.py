@@ -100,3 +100,41 @@ def test_a_result_the_program_wrote_is_not_taken_for_the_tracers(root, tmp_path,
     assert "forged" not in done.stderr
     assert "killed by SIGKILL" in done.stderr, done.stderr
     assert not (tmp_path / "f.html").exists()
+
+
+# Fills the run's folder with a tree 3000 folders deep (its path past PATH_MAX).
+DEEP = r"""
+#include <stdio.h>
+#include <sys/stat.h>
+#include <unistd.h>
+int main(void)
+{
+    int n = 0;
+    if (chdir("/run/build") != 0)
+        return 1;
+    while (n < 3000 && mkdir("d", 0700) == 0 && chdir("d") == 0)
+        n++;
+    printf("%d deep\n", n);
+    return 0;
+}
+"""
+
+
+def test_a_run_folder_the_program_filled_however_deep_is_removed(root, tmp_path,
+                                                                 no_leftovers):
+    """TemporaryDirectory's rmtree recursed into the tree and raised RecursionError:
+    roads explain ended in a traceback, no page, and the folder stayed in the cache."""
+    (tmp_path / "deep.c").write_text(DEEP)
+    cache = root / ".cache" / "roads"
+    before = set(cache.glob("roads-explain-*"))
+    try:
+        done = _explain(root, tmp_path, "--at", "exit", "--out", "d.html", "--", "deep.c")
+        assert done is not None
+        assert done.returncode == 0, done.stderr[-2000:]
+        assert "3000 deep" in (tmp_path / "d.html").read_text()
+        assert set(cache.glob("roads-explain-*")) == before
+    finally:
+        # By rm(1): pytest's clean-up of old temporary folders is shutil.rmtree, which a
+        # tree this deep stops (up to Python 3.12), in every later session.
+        for left in set(cache.glob("roads-explain-*")) - before:
+            subprocess.run(["rm", "-rf", str(left)], timeout=60, check=True)

@@ -6,6 +6,7 @@ figure modules draw from.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import json
 import os
@@ -15,7 +16,7 @@ import signal
 import stat
 import sys
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import replace
 from pathlib import Path
 from typing import Callable
@@ -23,6 +24,7 @@ from typing import Callable
 import msgspec
 
 from .. import command, document
+from ..cachedir import remove_folder
 from ..errors import CaptureError, ProcessGone, RoadsError, SampleError
 from ..capture.build import written_back
 from ..capture.elf import read_elf
@@ -223,7 +225,7 @@ def explain_program(argv: list[str], wheres: list[str], *, aslr: bool = False,
                                "with an empty one: copy it elsewhere, or use --no-sandbox")
         sandbox.mkdir(parents=True, exist_ok=True)
         place = sandbox
-    with tempfile.TemporaryDirectory(prefix="roads-explain-", dir=place) as tmp:
+    with _run_folder(place) as tmp:
         gcc_argv: tuple[str, ...] = ()
         if compiled:
             source = Path(program)
@@ -266,6 +268,26 @@ def explain_program(argv: list[str], wheres: list[str], *, aslr: bool = False,
             progress(f"running {shlex.join(argv)}")
             return trace_program(job, progress)
         return _in_sandbox(job, Path(tmp), sandbox, progress)
+
+
+@contextlib.contextmanager
+def _run_folder(place: Path | None) -> Iterator[Path]:
+    """A fresh folder for the run, this user's alone (mkdtemp), in ``place``; removed
+    after the run however the program filled it (``cachedir.remove_folder``): a tree
+    some thousand folders deep stopped TemporaryDirectory's rmtree with RecursionError,
+    which ended roads explain in a traceback instead of the page, the folder left."""
+    folder = Path(tempfile.mkdtemp(prefix="roads-explain-", dir=place))
+    try:
+        yield folder
+    except BaseException:
+        with contextlib.suppress(OSError):
+            remove_folder(folder)
+        raise
+    try:
+        remove_folder(folder)
+    except OSError as exc:
+        raise ExplainError(f"cannot remove the run's folder {folder}: "
+                           f"{exc.strerror or exc}") from None
 
 
 # The namespaces whose being the sandbox's own makes it one (launcher.c's init): where
