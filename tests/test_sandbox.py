@@ -907,3 +907,21 @@ def test_without_root_a_user_namespace_brings_the_rest(as_nobody):
         run_as_nobody("escape")
     assert seen[1:] == [("here", True, True), ("escaped", True, True)]
     assert gone(folder), "nothing of the run outlives its init"
+
+
+@pytest.mark.parametrize("key, line, name", [
+    ("source", 'source = "@x.c"', "@x.c"),
+    ("sources", 'sources = ["sub/@y.c"]', "sub/@y.c"),
+    ("source", 'source = "plain.c"', "@z.c"),  # a link whose file is so named
+])
+def test_a_source_whose_name_is_a_file_of_options_is_refused(scratch, key, line, name):
+    """gcc passes a source's name to its compiler (cc1 -dumpbase @x.c), which reads a
+    name beginning with '@' as a file of options: a sample named so compiled with any
+    flag its file listed (-include, -fplugin=), past the allow-list."""
+    scratch.add("bad", "int main(void) { return 0; }\n", line + "\n")
+    (scratch.samples / name).parent.mkdir(exist_ok=True)
+    (scratch.samples / name).write_text("int main(void) { return 0; }\n")
+    if name == "@z.c":
+        (scratch.samples / "plain.c").symlink_to("@z.c")
+    with pytest.raises(ConfigError, match=rf"\[bad\] {key}: .*a file name beginning with '@'"):
+        scratch.project().sample("bad")

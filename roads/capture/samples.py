@@ -314,10 +314,21 @@ def _sample(name: str, table: object, directory: Path, where: str,
             raise bad(key, f"{relative[:80]!r} does not exist in {directory}")
         return resolved.relative_to(directory).as_posix()
 
+    def compiled(relative: str, key: str) -> str:
+        # gcc hands its compiler the file's name (-dumpbase NAME.c), and the compiler
+        # reads a name beginning with '@' as a file of options (libiberty's expandargv):
+        # any flag the allow-list refuses, -fplugin= included, could come in so.
+        found = inside(relative, key)
+        if os.path.basename(found).startswith("@"):
+            raise bad(key, f"{relative[:80]!r}: a file name beginning with '@', which gcc's "
+                      "compiler reads as a file of options; refused (rename the file)")
+        return found
+
     source = table.get("source", f"{name}.c")
     if not isinstance(source, str):
         raise bad("source", "must be a string")
-    sources = (inside(source, "source"),) + tuple(inside(s, "sources") for s in strings("sources"))
+    sources = (compiled(source, "source"),) + tuple(compiled(s, "sources")
+                                                    for s in strings("sources"))
 
     variants_table = table.get("variants", {"default": []})
     if not isinstance(variants_table, dict) or not variants_table:
