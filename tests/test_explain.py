@@ -741,9 +741,9 @@ def test_the_sandboxed_program_gets_a_private_tmp_and_compiles_outside_it(monkey
     folders: list[Path] = []
     real = session_mod.compile_c
 
-    def compile_c(source, out_dir):
+    def compile_c(source, out_dir, *args):
         folders.append(Path(out_dir))
-        return real(source, out_dir)
+        return real(source, out_dir, *args)
 
     monkeypatch.setattr(session_mod, "compile_c", compile_c)
     target = Path("/tmp") / f"roads-private-tmp-{os.getpid()}"

@@ -4,10 +4,13 @@ went wrong before its fix."""
 
 from __future__ import annotations
 
+import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -138,3 +141,49 @@ def test_a_run_folder_the_program_filled_however_deep_is_removed(root, tmp_path,
         # tree this deep stops (up to Python 3.12), in every later session.
         for left in set(cache.glob("roads-explain-*")) - before:
             subprocess.run(["rm", "-rf", str(left)], timeout=60, check=True)
+
+
+def test_a_saved_session_naming_a_file_of_options_runs_nothing_outside(root, tmp_path):
+    """A build runs the command a saved session records again (saved.refreshed). Its
+    source, named '@opts.c', reached gcc as a file of options: one holding -wrapper ran
+    a shell of the repository's choosing, outside the sandbox, at build time. Such a
+    name is refused before gcc runs."""
+    from roads.errors import ExplainError
+    from roads.explain.saved import refreshed
+
+    project = tmp_path / "project"
+    project.mkdir()
+    marker = tmp_path / "ran"
+    (project / "@opts.c").write_text("int main(void) { return 0; }\n")
+    (project / "real.c").write_text("int main(void) { return 0; }\n")
+    (project / "opts.c").write_text(
+        f'-wrapper /bin/sh,-c,touch\\ {marker};exec\\ "$0"\\ "$@" real.c\n')
+    saved = project / "saved.json"
+    saved.write_text(json.dumps({"inputs": {"argv": ["@opts.c"], "at": ["main"]}}))
+    with pytest.raises(ExplainError, match="beginning with '@' as a file of options"):
+        refreshed(saved, project, sandbox=root / ".cache" / "roads")
+    assert not marker.exists()
+
+
+def test_a_sources_gcc_runs_in_the_sandbox(root, tmp_path_factory, monkeypatch):
+    """gcc compiled a .c program outside the sandbox, where the run itself is not: it
+    read all it was told to (a saved session's source is a repository's, as a sample's
+    is), and without the sandbox's limits (#include "/dev/zero" takes memory until the
+    machine has none). It runs in the sandbox now, with the run's view of the files:
+    the machine's /tmp hidden but for the source's folder."""
+    from roads.errors import ExplainError
+    from roads.explain import session as session_mod
+
+    # An entry of /tmp of its own: the sandbox shows the whole entry that holds the
+    # source's folder (tmp_path_factory's, for this test's source).
+    elsewhere = Path(tempfile.mkdtemp(prefix="roads-test-hidden-", dir="/tmp"))
+    try:
+        (elsewhere / "h.h").write_text("#define SEEN 1\n")
+        here = tmp_path_factory.mktemp("source")
+        (here / "prog.c").write_text(f'#include "{elsewhere}/h.h"\n'
+                                     "int main(void) { return SEEN - 1; }\n")
+        monkeypatch.chdir(here)
+        with pytest.raises(ExplainError, match=r"(?s)gcc could not compile .*h\.h: No such file"):
+            session_mod.explain_program(["prog.c"], ["main"], sandbox=root / ".cache" / "roads")
+    finally:
+        shutil.rmtree(elsewhere)

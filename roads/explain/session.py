@@ -84,18 +84,39 @@ def sample_name(path: str) -> str:
     return name or "program"
 
 
-def compile_c(source: Path, out_dir: Path) -> tuple[Path, tuple[str, ...]]:
+def compile_c(source: Path, out_dir: Path,
+              sandbox: Path | None = None) -> tuple[Path, tuple[str, ...]]:
     """``source`` compiled as the site compiles its samples (``-O0 -g``, gcc's default PIE),
     from its own folder, which the debug information names ``.`` as a sample's names its
-    checkout (``capture.build``): the same source gives the same program wherever it lies."""
+    checkout (``capture.build``): the same source gives the same program wherever it lies.
+
+    With ``sandbox`` (the launcher's cache folder) gcc runs in the sandbox, as the
+    samples' gcc does, with only ``out_dir`` writable: a build compiles the source a
+    saved session names (``saved.refreshed``), which a repository holds as it holds a
+    sample. A name gcc would read as an option or a file of options (``-wrapper...``,
+    ``@opts.c``; gcc hands its compiler the name, which reads ``@`` so too, whatever
+    folder it is named from) is refused: gcc runs the programs it is told to."""
+    if source.name.startswith(("-", "@")):
+        taken = "an option" if source.name[0] == "-" else "a file of options"
+        raise ExplainError(f"{source}: gcc would read a name beginning with "
+                           f"{source.name[0]!r} as {taken}, not a source: rename the file")
     name = sample_name(source.stem)
     binary = out_dir / name
     argv = ["gcc", *DEFAULT_FLAGS, source.name, "-o", str(binary),
             f"-ffile-prefix-map={source.parent}=."]
+    prefix: list[str] = []
+    env = {**os.environ}
+    if sandbox is not None:
+        from ..capture.runner import tool_prefix
+
+        prefix = tool_prefix(sandbox, out_dir, show=tuple(
+            p for p in (str(source.parent),) if _under(p, "/tmp")))
+        env["TMPDIR"] = str(out_dir)  # the sandbox's /tmp is its own, and small
     # gcc names the folder it runs in after $PWD when that is the same folder (a link's
     # path, say), which the prefix map would miss: the real path, as capture.build does.
+    env["PWD"] = str(source.parent)
     done = command.run(argv, timeout=120, check=False, merge_stderr=True, cwd=source.parent,
-                       env={**os.environ, "PWD": str(source.parent)})
+                       env=env, sandbox=prefix)
     if done.returncode != 0:
         raise ExplainError(f"gcc could not compile {source}:\n{done.stdout.strip()}")
     written_back(binary)  # its code mapped clean, as the samples' (capture.build)
@@ -232,7 +253,7 @@ def explain_program(argv: list[str], wheres: list[str], *, aslr: bool = False,
             if not source.is_file():
                 raise ExplainError(f"{program}: no such file")
             progress(f"compiling {program}")
-            binary, gcc_argv = compile_c(source.resolve(), Path(tmp))
+            binary, gcc_argv = compile_c(source.resolve(), Path(tmp), sandbox)
             path = str(binary)
         try:
             read_elf(path)
