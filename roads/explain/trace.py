@@ -856,14 +856,22 @@ class Tracer:
             if pid in self.traced or pid in self.fork_kind:
                 continue  # the groups' waits take it
             try:
-                got, _ = os.waitpid(pid, pt.WALL | os.WNOHANG)
+                got, status = os.waitpid(pid, pt.WALL | os.WNOHANG)
             except ChildProcessError:
                 continue
             found = True
-            if got == 0:
+            if got == 0 or os.WIFSTOPPED(status):
                 try:
                     os.kill(pid, signal.SIGKILL)
                 except ProcessLookupError:
+                    pass
+                # A tracee of ours the run never told of (its parent killed as it made
+                # it: the parent's event never came) may be held in a stop, its exit
+                # stop among them, where SIGKILL no longer reaches it and which this
+                # wait reports once: let go, it ends (ESRCH for one in no stop of ours).
+                try:
+                    pt.call(pt.PTRACE_CONT, pid, 0, 0)
+                except OSError:
                     pass
         return found
 
