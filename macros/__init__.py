@@ -47,7 +47,7 @@ import re
 import sys
 from pathlib import Path
 
-from roads.errors import ConfigError, RoadsError
+from roads.errors import ConfigError, RoadsError, printable
 from roads.words.pages import fallback_title
 
 from . import ahead, arguments, claims, compiled, figures, glossary, pagecache, themecache
@@ -362,9 +362,12 @@ FIGURES_ATTRIBUTE = "roads_figures"
 
 
 def defer_figure(page, html_out: str) -> str:
-    """Keep ``html_out`` on ``page`` and return the placeholder that stands for it."""
+    """Keep ``html_out`` on ``page`` and return the placeholder that stands for it. Its
+    control characters (a file's name, a sample's output: the figures escape markup,
+    not these) are written as escapes (``errors.printable``), as roads explain's page
+    writes them."""
     figures = page.__dict__.setdefault(FIGURES_ATTRIBUTE, [])
-    figures.append(html_out)
+    figures.append(printable(html_out))
     return f'\n\n<div data-roads-figure="{len(figures) - 1}"></div>\n\n'
 
 

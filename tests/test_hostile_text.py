@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import html
 import json
+import re
 import shutil
 
 import pytest
@@ -20,6 +21,10 @@ from tests.test_site import built, make_project
 
 SCRIPT = "<script>window.pwned = 1</script>"
 IMAGE = '<img src=x onerror="window.pwned = 2">'
+# Control characters a sample may print or name a file with: an escape sequence, a
+# carriage return, a right-to-left override (which shows "exe.png" for "\u202egnp.exe").
+CONTROLS = "\x1b[31mred\rover\u202egnp.exe"
+RAW = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 PAGE = """---
 title: Hostile
 weight: 1
@@ -35,6 +40,10 @@ In code: `{{ value('intmain', 'stdout') }}`
 | execfn | `{{ value('intmain', 'auxv:AT_EXECFN') }}` |
 
 **{{ value('intmain', 'auxv:AT_EXECFN') }}**
+
+Said: {{ value('intmain', 'stderr') }}
+
+{{ memory_map('intmain') }}
 """
 
 
@@ -49,9 +58,12 @@ def hostile_site(tmp_path_factory):
     doc = json.loads(path.read_text())
     for run in doc["variants"]["default"]["runs"]:
         run["stdout"] = SCRIPT + "\n"
+        run["stderr"] = CONTROLS + "\n"
         for checkpoint in run["checkpoints"]:
             checkpoint["exe"] = "/build/" + IMAGE
             checkpoint["auxv_strings"]["AT_EXECFN"] = "./" + SCRIPT
+            named = next(r for r in checkpoint["regions"] if r["pathname"].startswith("/"))
+            named["pathname"] += CONTROLS
     path.write_text(json.dumps(doc, indent=1, sort_keys=True))
     (project / "tests").mkdir()
     shutil.copy(REPO / "tests" / "claims.toml", project / "tests" / "claims.toml")
@@ -66,6 +78,16 @@ def test_hostile_strings_are_text_in_the_html(hostile_site):
     assert "\ue000" not in out
     search = (hostile_site / "search" / "search_index.json").read_text()
     assert "\\ue000" not in search and "<script>window" not in search
+
+
+def test_control_characters_are_shown_as_escapes_not_raw(hostile_site):
+    """A sample's escape sequence, carriage return or bidirectional override reached the
+    page raw, in a value and in a figure's table (a file's name): a reader saw a name
+    reversed, or nothing. They are written as escapes, as roads explain's page writes
+    them (errors.printable)."""
+    out = (hostile_site / "index.html").read_text()
+    assert sorted({m[0] for m in RAW.finditer(out)}) == []
+    assert out.count("\\x1b[31mred\\x0dover\\u202egnp.exe") >= 2  # the value, the table
 
 
 @pytest.mark.browser

@@ -16,6 +16,8 @@ from __future__ import annotations
 import html
 import re
 
+from ..errors import printable
+
 _OPEN, _CLOSE = "\ue000", "\ue001"
 _TOKEN = re.compile(f"{_OPEN}([0-9a-f]*){_CLOSE}")
 # What could make markup of text: tags, entities and autolinks (<, >, &), code spans
@@ -28,7 +30,11 @@ _RISKY = re.compile(r"[<>&`{}" + _OPEN + _CLOSE + r"]|\]\s*[(\[:]")
 
 
 def shield(text: str) -> str:
-    """``text`` itself when it cannot be markup, else a token that ``unshield`` reverses."""
+    """``text`` itself when it cannot be markup, else a token that ``unshield`` reverses;
+    either way with its control characters written as escapes (``errors.printable``:
+    an escape sequence, a carriage return, a right-to-left override that would show a
+    name reversed), as roads explain's page writes them."""
+    text = printable(text)
     if not _RISKY.search(text):
         return text
     return f"{_OPEN}{text.encode('utf-8').hex()}{_CLOSE}"
