@@ -239,3 +239,41 @@ def test_an_adopted_tracee_held_in_its_exit_stop_is_let_go(gcc, tmp_path, monkey
     tracer.run()
     assert tracer.forgotten, "the child was not traced"
     assert time.monotonic() - started < 3
+
+
+# Puts a copy of /bin/true (stripped: no symbol table) where its own file was.
+REPLACES_ITSELF = r"""
+#include <fcntl.h>
+#include <sys/sendfile.h>
+#include <sys/stat.h>
+#include <unistd.h>
+int main(void)
+{
+    char self[4096];
+    struct stat st;
+    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+    int in = open("/bin/true", O_RDONLY);
+    if (n <= 0 || in < 0 || fstat(in, &st) != 0)
+        return 1;
+    self[n] = 0;
+    unlink(self);
+    int out = open(self, O_WRONLY | O_CREAT | O_EXCL, 0755);
+    return out < 0 || sendfile(out, in, 0, st.st_size) != st.st_size;
+}
+"""
+
+
+def test_a_program_that_replaces_its_own_file_is_drawn_with_its_own_elf(root, tmp_path,
+                                                                        monkeypatch):
+    """The ELF file was read by its path once the run was over: a program that deleted
+    its own file (it lies in the run's folder, which it may write) ended roads explain
+    in 'cannot read ELF file', and one that put another program there was drawn with
+    that program's ELF headers. It is read before the run, as a sample's binary is."""
+    from roads.explain import session as session_mod
+
+    (tmp_path / "again.c").write_text(REPLACES_ITSELF)
+    monkeypatch.chdir(tmp_path)
+    session = session_mod.explain_program(["again.c"], ["exit"], sandbox=root / ".cache" / "roads")
+    run = session.capture.variants["default"].runs[0]
+    assert run.exit_code == 0, run.stderr
+    assert session.capture.variants["default"].elf.symtab == ".symtab"  # not /bin/true's .dynsym

@@ -182,8 +182,10 @@ def _leader_gone(pid: int, proc: Proc) -> bool:
     return leader.state == "Z" and proc.other_thread(pid) is not None
 
 
-def _capture(name: str, command_line: list[str], exe: str, checkpoints: list[dict], *,
+def _capture(name: str, command_line: list[str], elf, checkpoints: list[dict], *,
              aslr: bool | None, gcc_argv: tuple[str, ...], run: dict, title: str) -> document.Capture:
+    """The capture document of the stops ``checkpoints``, with ``elf`` (``read_elf``'s
+    record of the program run) as its variant's ELF file."""
     personality = checkpoints[0]["personality"] if checkpoints else 0
     if aslr is None:  # a process roads did not start: it asked for what it has
         aslr = not personality & ADDR_NO_RANDOMIZE
@@ -197,7 +199,7 @@ def _capture(name: str, command_line: list[str], exe: str, checkpoints: list[dic
         "provenance": provenance(),
         "variants": {VARIANT: {
             "gcc_argv": list(gcc_argv),
-            "elf": document.to_builtins(read_elf(exe)),
+            "elf": document.to_builtins(elf),
             "runs": [{"index": 0, "aslr_requested": aslr, "personality": personality,
                       "aslr_disabled": bool(personality & ADDR_NO_RANDOMIZE),
                       "checkpoints": checkpoints, **run}],
@@ -457,6 +459,10 @@ def trace_program(job: dict, progress: Callable[[str], None] = lambda s: None) -
         if hit.returned is not None:
             returned[hit.label] = hit.returned
 
+    # Read before it runs, as a sample's binary is (capture.snapshot): the program may
+    # delete or replace its own file (it lies in the run's folder, which it may write),
+    # and the capture would fail, or show another program's ELF file.
+    elf = read_elf(path)
     cwd = job["cwd"] if os.path.isdir(job["cwd"]) else None
     tracer = Tracer([job.get("argv0") or path, *job["args"]], stops, on_stop=on_stop,
                     aslr=job["aslr"], follow_fork=job["follow_fork"], deadline=deadline,
@@ -499,7 +505,7 @@ def trace_program(job: dict, progress: Callable[[str], None] = lambda s: None) -
         "stderr": outcome.stderr,
     }
     shown = [escape_bytes(a) for a in job["shown"]]  # bytes that are not UTF-8 as \xNN
-    capture = _capture(job["name"], shown, path, checkpoints, aslr=job["aslr"],
+    capture = _capture(job["name"], shown, elf, checkpoints, aslr=job["aslr"],
                        gcc_argv=tuple(job["gcc_argv"]), run=run,
                        title=command_line(job, shown))
     cut = {name: n for name, n in outcome.written.items() if n > MAX_OUTPUT}
@@ -640,7 +646,8 @@ def explain_pid(pid: int, progress: Callable[[str], None] = lambda s: None, *,
            "processes": [{"pid": pid, "ppid": 0, "exit_code": None, "signal": None}],
            "stdout": "", "stderr": ""}
     try:
-        capture = _capture(name, shown, path, checkpoints, aslr=None, gcc_argv=(), run=run,
+        capture = _capture(name, shown, read_elf(path), checkpoints, aslr=None, gcc_argv=(),
+                           run=run,
                            title=f"roads explain --pid {pid} ({shlex.join(shown)})")
     except RoadsError as exc:
         raise ExplainError(f"process {pid}: {exc.message}") from None
