@@ -7,10 +7,9 @@ Read by roads explain only (``Tracer._ends_alone``), and kept out of
 
 from __future__ import annotations
 
-import errno
-
 from ..capture.proc import Proc
-from ..errors import CaptureError, ProcessGone
+from ..errors import CaptureError
+from .task_file import read_task_file
 
 # The modes (linux/seccomp.h): none, strict (read, write, exit, sigreturn alone), a filter.
 SECCOMP_MODE_DISABLED, SECCOMP_MODE_STRICT, SECCOMP_MODE_FILTER = 0, 1, 2
@@ -39,16 +38,7 @@ def parse_seccomp_mode(text: str | bytes) -> int | None:
 def read_seccomp_mode(proc: Proc, pid: int) -> int | None:
     """The seccomp mode of thread ``pid`` (/proc/PID/status under ``proc``'s root):
     ProcessGone once the thread is gone, CaptureError naming the file otherwise."""
-    path = proc.path(pid, "status")
-    try:
-        with open(path, "rb") as f:
-            data = f.read()
-    except (FileNotFoundError, ProcessLookupError):
-        raise ProcessGone(f"thread {pid} is gone: no {path}") from None
-    except OSError as exc:
-        if exc.errno == errno.ESRCH:
-            raise ProcessGone(f"thread {pid} exited while reading {path}") from None
-        raise CaptureError(f"cannot read {path}: {exc.strerror or exc}") from None
+    data = read_task_file(proc, pid, "status")
     try:
         return parse_seccomp_mode(data)
     except CaptureError as exc:

@@ -7,11 +7,11 @@ Read by roads explain only (``Tracer._execve_elsewhere``), and kept out of
 
 from __future__ import annotations
 
-import errno
 from dataclasses import dataclass
 
 from ..capture.proc import Proc
-from ..errors import CaptureError, ProcessGone
+from ..errors import CaptureError
+from .task_file import read_task_file
 
 
 @dataclass(frozen=True)
@@ -50,14 +50,5 @@ def parse_syscall(text: str | bytes) -> Syscall:
 def read_syscall(proc: Proc, pid: int) -> Syscall:
     """/proc/PID/syscall under ``proc``'s root (it needs ptrace access to ``pid``):
     ProcessGone once the thread is gone, CaptureError naming the file otherwise."""
-    path = proc.path(pid, "syscall")
-    try:
-        with open(path, "rb", buffering=0) as f:
-            data = f.readall()
-    except (FileNotFoundError, ProcessLookupError):
-        raise ProcessGone(f"thread {pid} is gone: no {path}") from None
-    except OSError as exc:
-        if exc.errno == errno.ESRCH:
-            raise ProcessGone(f"thread {pid} exited while reading {path}") from None
-        raise CaptureError(f"cannot read {path}: {exc.strerror or exc}") from None
+    data = read_task_file(proc, pid, "syscall")
     return parse_syscall(data)
