@@ -122,3 +122,42 @@ def test_the_page_runs_no_script_of_the_program_and_fetches_nothing(hostile_page
         assert not fetched, fetched
     finally:
         context.close()
+
+
+STOPPER = r"""
+#include <signal.h>
+#include <time.h>
+#include <unistd.h>
+void late(void) {}
+int main(void) {
+    /* Stop the tracer (its parent) again and again for half a second, then once more
+     * for good while the tracer is to make the stop at late. */
+    struct timespec a, b;
+    clock_gettime(CLOCK_MONOTONIC, &a);
+    do {
+        kill(getppid(), SIGSTOP);
+        clock_gettime(CLOCK_MONOTONIC, &b);
+    } while ((b.tv_sec - a.tv_sec) * 1000000000L + (b.tv_nsec - a.tv_nsec) < 500000000L);
+    late();
+    kill(getppid(), SIGSTOP);
+    return 0;
+}
+"""
+
+
+def test_a_program_that_stops_its_tracer_does_not_hold_the_run(root, tmp_path, capsys):
+    """SIGSTOP cannot be blocked, and the program may signal its tracer (its parent, of
+    the same user): the run then waited for the sandbox's timeout, a minute past the
+    deadline. The sandbox continues the tracer; the stop is made and the user told."""
+    import time
+
+    (tmp_path / "stopper.c").write_text(STOPPER)
+    started = time.monotonic()
+    status = explain(root, "--deadline", "20", "--at", "late", "--at", "exit",
+                     "--out", str(tmp_path / "page.html"), str(tmp_path / "stopper.c"))
+    took = time.monotonic() - started
+    err = capsys.readouterr().err
+    assert status == 0, err
+    assert took < 15, f"{took:.1f} s"
+    assert "stopped roads explain's tracer with SIGSTOP; the sandbox continued it" in err
+    assert (tmp_path / "page.html").is_file()

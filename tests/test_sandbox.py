@@ -20,7 +20,8 @@ import pytest
 from roads import command
 from roads.errors import CommandTimeout, ConfigError, SampleError
 from roads.capture.proc import Proc
-from roads.capture.runner import CONTAINMENT, RUN_ROOT, launcher, parse_nspid, run_program, tool_prefix
+from roads.capture.runner import (CONTAINMENT, RUN_ROOT, TOOL_STOPPED, launcher, parse_nspid,
+                                  run_program, tool_prefix)
 from roads.capture.samples import CAPABILITIES, load_manifest
 from tests.conftest import HEADER, REPO, _running_from
 
@@ -636,6 +637,23 @@ def test_a_run_started_below_its_writable_folder_in_run_writes_it(cache, namespa
         assert done.stdout.splitlines() == ["x", "y"], done.stdout
     finally:
         shutil.rmtree(base, ignore_errors=True)
+
+
+def test_a_tool_stopped_from_inside_its_run_is_continued(tmp_path, cache, namespaces):
+    """SIGSTOP cannot be blocked or caught: a program that a tool traces (roads explain's
+    tracer runs as a tool) can stop the tool, its parent, and the run then waited for
+    the build's timeout. The namespace's init sees its child stop and continues it at
+    once, and says so on stderr."""
+    folder = tmp_path / "tool"
+    folder.mkdir()
+    started = time.monotonic()
+    done = command.run(["sh", "-c", "for i in 1 2 3 4 5 6 7 8; do kill -STOP $$; done; "
+                        "echo continued"], cwd=folder, timeout=8,
+                       sandbox=tool_prefix(cache, folder))
+    assert done.stdout == "continued\n"
+    assert time.monotonic() - started < 4
+    said = [line for line in done.stderr.splitlines() if line.startswith("launcher: ")]
+    assert said == [f"{TOOL_STOPPED}{int(signal.SIGSTOP)}; it was continued"]
 
 
 def test_a_tool_past_its_timeout_leaves_nothing(tmp_path, cache, namespaces):

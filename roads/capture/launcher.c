@@ -82,7 +82,8 @@
  * run: the namespace's init at once, or in the fallback every descendant one by one.
  *
  * Tool mode runs gcc or gdb in the same namespaces with the same limits, without the
- * protocol and without capabilities; the launcher exits with the tool's status.
+ * protocol and without capabilities; the launcher exits with the tool's status. A tool
+ * that a process of its run stops is continued at once (continue_tool).
  */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -855,13 +856,35 @@ static int exit_code(int status)
 }
 
 /*
+ * Tool mode: a process of the run may stop the tool, its parent or ancestor (a program
+ * roads explain's tracer runs sends it SIGSTOP, which cannot be blocked), and the run
+ * would then wait for the build's timeout. The init is told of its child's stop at once
+ * (SIGCHLD) and continues it; the first time, it says so on stderr (TOOL_STOPPED in
+ * roads/capture/runner.py), unless that pipe is full: a report line never blocks.
+ */
+static void continue_tool(pid_t tool, int *said)
+{
+    siginfo_t info;
+    struct pollfd err = {STDERR_FILENO, POLLOUT, 0};
+    memset(&info, 0, sizeof info);
+    if (waitid(P_PID, tool, &info, WSTOPPED | WNOHANG) != 0 || info.si_pid != tool)
+        return;
+    if (!*said && poll(&err, 1, 0) == 1 && (err.revents & POLLOUT)) {
+        fprintf(stderr, "launcher: the tool was stopped by signal %d; it was continued\n",
+                info.si_status);
+        *said = 1;
+    }
+    kill(tool, SIGCONT);
+}
+
+/*
  * Fork the program and reap every process of the run until none is left. Runs as the
  * init of the run's PID namespace, or (the fallback) as a child subreaper.
  */
 static int reap(const struct run *r)
 {
     struct timespec tick = {0, 5 * 1000 * 1000}, now, counted = {0, 0};
-    int killing = 0, code = 0;
+    int killing = 0, code = 0, said = 0;
     pid_t pid = fork();
     if (pid < 0) {
         perror("launcher: fork");
@@ -908,6 +931,8 @@ static int reap(const struct run *r)
         }
         if (gone)
             break;
+        if (r->tool && !killing)
+            continue_tool(pid, &said);
         sig = sigtimedwait(&r->waited, &info, &tick);
         if (sig == SIGTERM || sig == SIGINT)
             killing = 1;

@@ -57,6 +57,9 @@ TOOL_ADDRESS_SPACE = 8 << 30
 # the build's timeout, so that the build's clearer message comes first when it can.
 DEADLINE_GRACE = 5
 TOOL_DEADLINE = 180
+# What the launcher says on stderr (once) when a process of a tool's run stops the tool
+# (SIGSTOP cannot be blocked) and it continues it; the stop signal's number follows.
+TOOL_STOPPED = "launcher: the tool was stopped by signal "
 _LAUNCHER_LOCK = threading.Lock()
 _LAUNCHERS: set[Path] = set()  # built and seen in this process
 

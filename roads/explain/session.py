@@ -378,7 +378,7 @@ def program_environment(environ: Mapping[str, str],
 def _in_sandbox(job: dict, folder: Path, cache: Path, progress: Callable[[str], None]) -> Session:
     """``trace_program`` run by ``python -m roads.explain.inner`` inside the sandbox."""
 
-    from ..capture.runner import RUN_ROOT, launcher, tool_prefix
+    from ..capture.runner import RUN_ROOT, TOOL_STOPPED, launcher, tool_prefix
     from ..errors import CommandTimeout
 
     job = {**sandboxed_job(job, folder), "outside": namespaces(),
@@ -397,10 +397,24 @@ def _in_sandbox(job: dict, folder: Path, cache: Path, progress: Callable[[str], 
     for line in done.stderr.splitlines():
         if line.startswith("roads explain: "):
             progress(line.removeprefix("roads explain: "))
+        elif line.startswith(TOOL_STOPPED):
+            progress(_tool_stopped(line.removeprefix(TOOL_STOPPED)))
     result = _result(folder / "result.json", done)
     if "error" in result:
         raise ExplainError(str(result["error"]))
     return session_from_json(result)
+
+
+def _tool_stopped(told: str) -> str:
+    """The launcher's word that the tracer was stopped and continued (``TOOL_STOPPED``,
+    then the signal's number), for the user."""
+    number = told.split(";", 1)[0]
+    try:
+        name = signal.Signals(int(number)).name
+    except ValueError:
+        name = f"signal {number}"
+    return (f"the program (or a process it started) stopped roads explain's tracer with "
+            f"{name}; the sandbox continued it, and the run went on")
 
 
 def _result(path: Path, done: command.Completed) -> dict:
