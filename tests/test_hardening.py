@@ -4,6 +4,7 @@ what the build starts has no terminal to reach (found by an attack review)."""
 from __future__ import annotations
 
 import os
+import stat
 import subprocess
 import sys
 
@@ -12,6 +13,7 @@ import pytest
 from roads import command
 from roads.capture.build import file_digest
 from roads.capture.elf import read_elf
+from roads.capture.freeze import write_atomic
 from roads.errors import RoadsError
 
 
@@ -144,3 +146,49 @@ def test_a_setuid_copy_hidden_deep_in_a_run_folder_loses_its_bits(scratch):
         # By rm(1): pytest's own clean-up of old temporary folders is shutil.rmtree,
         # which a tree this deep stops (up to Python 3.12), in every later session.
         subprocess.run(["rm", "-rf", str(cache)], timeout=60, check=True)
+
+
+def test_a_link_planted_where_the_partial_copy_went_is_not_written_through(tmp_path):
+    """write_atomic (a page of roads explain, a capture) wrote through a partial copy
+    named .NAME.PID.ID.tmp beside its target: in a folder others can write (/tmp), a
+    link planted at that name made it write a file of the planter's choosing (where
+    fs.protected_symlinks is 0, as here on some machines)."""
+    victim = tmp_path / "victim"
+    victim.write_text("kept\n")
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    target = shared / "page.html"
+    text = "the page\n"
+    planted = shared / f".{target.name}.{os.getpid()}.{id(text):x}.tmp"
+    planted.symlink_to(victim)
+    write_atomic(target, text)
+    assert victim.read_text() == "kept\n"
+    assert target.read_text() == text and not target.is_symlink()
+    assert sorted(p.name for p in shared.iterdir()) == sorted([target.name, planted.name])
+
+
+def test_a_file_written_keeps_its_permissions_or_gets_a_new_files(tmp_path):
+    """The partial copy is made private (mkstemp's 0600); what is renamed into place has
+    the permission bits the file had, or, a new file, 0666 less the umask."""
+    kept = tmp_path / "kept.html"
+    kept.write_text("old")
+    kept.chmod(0o604)
+    old = os.umask(0o027)
+    try:
+        write_atomic(kept, "new")
+        write_atomic(tmp_path / "new.html", "new")
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(kept.stat().st_mode) == 0o604
+    assert stat.S_IMODE((tmp_path / "new.html").stat().st_mode) == 0o640
+
+
+def test_a_write_that_fails_leaves_no_partial_copy(tmp_path):
+    with pytest.raises(UnicodeEncodeError):
+        write_atomic(tmp_path / "page.html", "a lone surrogate \udc80")
+    folder = tmp_path / "folder"
+    (folder / "inside").mkdir(parents=True)
+    with pytest.raises(OSError):
+        write_atomic(folder, "a folder in the way")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["folder"]
+    assert [p.name for p in folder.iterdir()] == ["inside"]

@@ -224,7 +224,7 @@ class Capturer:
 
     @staticmethod
     def _sweep_partials(path: Path) -> None:
-        """Remove half-written copies of ``path`` (``.NAME.json.PID.ID.tmp``) that a build
+        """Remove half-written copies of ``path`` (``.NAME.json.XXXXXXXX.tmp``) that a build
         killed while writing left behind: under the sample's lock nobody else writes one."""
         for partial in path.parent.glob(f".{glob.escape(path.name)}.*.tmp"):
             partial.unlink(missing_ok=True)

@@ -11,12 +11,15 @@ the file untouched. Which field is which is marked on the field in ``roads.docum
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import functools
 import hashlib
 import json
 import os
 import re
+import stat
+import tempfile
 import types
 import typing
 from collections.abc import Iterator
@@ -269,17 +272,53 @@ def _observed(doc: dict) -> dict:
 
 
 def write_atomic(path: Path, text: str) -> None:
-    """Replace ``path`` with ``text`` so that no reader ever sees half a file."""
+    """Replace ``path`` with ``text`` so that no reader ever sees half a file.
+
+    The text is written to a file of its own in ``path``'s folder (so on the same file
+    system, for the rename), made by ``mkstemp``: a name no one can guess, created with
+    O_EXCL, so that nothing planted in a folder others may write (a page written to
+    /tmp) is written through. It gets the permission bits ``path`` had, or those of a
+    new file (``_permissions``), and is removed whatever fails."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(f".{path.name}.{os.getpid()}.{id(text):x}.tmp")
+    mode = _permissions(path)
+    fd, partial = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
-        with open(partial, "w", encoding="utf-8") as f:
+        with open(fd, "w", encoding="utf-8") as f:
+            os.fchmod(f.fileno(), mode)
             f.write(text)
             f.flush()
             os.fsync(f.fileno())
         os.replace(partial, path)
-    finally:
-        partial.unlink(missing_ok=True)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(partial)
+        raise
+
+
+def _permissions(path: Path) -> int:
+    """The permission bits (no set-id bits) of the regular file ``path``, or, where there
+    is none, those a new file gets: 0666 less the umask."""
+    try:
+        st = os.stat(path)
+        if stat.S_ISREG(st.st_mode):
+            return stat.S_IMODE(st.st_mode) & 0o777
+    except OSError:
+        pass
+    return 0o666 & ~_umask()
+
+
+def _umask() -> int:
+    """This process's umask, read from /proc (Linux 4.7), not set and set back with
+    ``os.umask``: a thread making a file meanwhile would be given the wrong one. 077,
+    the strictest, where /proc does not say."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    return 0o077
 
 
 @contextmanager
