@@ -248,7 +248,9 @@ def cmd_check(args) -> int:
 def cmd_changes(args) -> int:
     project = Project(args.root)
     lines = summarise(project.root, project.snapshots_dir, args.rev)
-    print("\n".join(lines) if lines else "No capture changed.")
+    # A capture's file name and its provenance are anyone's text: each line is one line.
+    print("\n".join(printable(line, one_line=True) for line in lines)
+          if lines else "No capture changed.")
     return 0
 
 

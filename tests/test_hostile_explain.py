@@ -161,3 +161,12 @@ def test_a_program_that_stops_its_tracer_does_not_hold_the_run(root, tmp_path, c
     assert took < 15, f"{took:.1f} s"
     assert "stopped roads explain's tracer with SIGSTOP; the sandbox continued it" in err
     assert (tmp_path / "page.html").is_file()
+
+
+def test_the_page_named_on_stdout_is_escaped(root, tmp_path, capsys):
+    """The page's name, printed last (for a script to read), was printed raw: a name
+    with an escape sequence or a carriage return reached the terminal as one."""
+    name = "\x1b[2J\rpage\u202e.html"
+    assert explain(root, "--out", str(tmp_path / name), "--", "/bin/true") == 0
+    assert (tmp_path / name).is_file()
+    assert capsys.readouterr().out == f"{tmp_path}/\\x1b[2J\\x0dpage\\u202e.html\n"

@@ -104,3 +104,38 @@ def test_no_script_runs_in_the_browser(hostile_site, browser):
         context.close()
         server.shutdown()
         server.server_close()
+
+
+def test_roads_changes_prints_captured_names_and_values_as_escapes(tmp_path, capsys):
+    """``roads changes`` printed what the captures hold (their file names, a provenance
+    value) raw to the terminal: a capture added to snapshots/ under a name with an
+    escape sequence (a pull request's) or a kernel string with one set the terminal's
+    title, cleared it or wrote the clipboard (OSC 52). Each line is one Markdown line:
+    a newline in a name is escaped too."""
+    import subprocess
+
+    from roads import cli
+
+    def git(*args: str) -> None:
+        subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@example.org",
+                        "-c", "commit.gpgsign=false", *args], cwd=tmp_path, check=True,
+                       capture_output=True)
+
+    snapshots = tmp_path / "snapshots"
+    snapshots.mkdir()
+    (snapshots / "brk.json").write_text(json.dumps({"provenance": {"kernel": "6.1"}}))
+    git("init", "-q")
+    git("add", "-A")
+    git("commit", "-q", "-m", "first")
+    clipboard = "\x1b]52;c;ZXZpbA==\x07"
+    (snapshots / "brk.json").write_text(
+        json.dumps({"provenance": {"kernel": "6.2" + clipboard + CONTROLS}}))
+    # No carriage return in the name: git's listing is read as text, where it becomes a
+    # newline (universal newlines), and the file is then not found.
+    (snapshots / "\x1b[31mred\u202egnp.exe\nline.json").write_text(json.dumps({}))
+    assert cli.main(["--root", str(tmp_path), "changes"]) == 0
+    out = capsys.readouterr().out
+    assert not RAW.findall(out), out
+    assert sorted(out.splitlines()) == sorted([
+        "- `brk`: kernel 6.1 → 6.2\\x1b]52;c;ZXZpbA==\\x07\\x1b[31mred\\x0dover\\u202egnp.exe",
+        "- `\\x1b[31mred\\u202egnp.exe\\x0aline`: new capture"])

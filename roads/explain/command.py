@@ -120,7 +120,7 @@ def cmd_explain(args) -> int:
                  f"shows the others: {stop.reason}")
     if args.open and not webbrowser.open(out.resolve().as_uri()):
         progress("found no browser to open the page with: open it yourself")
-    print(out)
+    print(printable(str(out)))
     return 0 if session.whole else INCOMPLETE
 
 
