@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import ClassVar
 
 from ..capture.freeze import write_atomic
-from ..errors import RoadsError, printable
+from ..errors import ExplainError, RoadsError, printable
 from ..figures import diff, diffview, elfmap
 from ..figures.diagram import render_diagram
 from ..figures.filenames import file_path, program_path
@@ -25,6 +25,7 @@ from ..figures.regions import memory_map
 from ..figures.select import Selection, Snapshot, forked_by, select
 from ..figures.table import render_table
 from ..units import human_size
+from .mapped import Files, opened
 from .record import VARIANT, Session
 
 STYLESHEETS = Path(__file__).resolve().parents[2] / "docs" / "stylesheets"
@@ -192,11 +193,13 @@ def _figure(make, fallback: str) -> str:
         return f'<p class="roads-explain-note">{html.escape(fallback)}: {html.escape(exc.message)}</p>'
 
 
-def _libraries(sels: list[ExplainSelection], first: ExplainSelection,
-               read_elf) -> list[tuple[LibrarySelection, ExplainSelection]]:
+def _libraries(sels: list[ExplainSelection], first: ExplainSelection, read_elf,
+               files: Files) -> list[tuple[LibrarySelection | str, ExplainSelection]]:
     """The libraries the stops map, each with the stop it is seen at: ``first``, the
     stop the program's own figure is drawn at, or, for one mapped only later (opened
-    with dlopen), the first stop that maps it."""
+    with dlopen), the first stop that maps it. A library whose path names another file
+    now than the one the stops mapped (``files``, ``mapped.opened``) is not read: in its
+    place, why."""
     at: dict[str, ExplainSelection] = {}
     for sel in [first, *sels]:
         program = program_path(sel.snapshot.exe, sel.regions)
@@ -209,7 +212,11 @@ def _libraries(sels: list[ExplainSelection], first: ExplainSelection,
     out = []
     for p, sel in at.items():
         try:
-            elf = read_elf(p)
+            with opened(p, files) as fd:  # the file checked is the one read
+                elf = read_elf(f"/proc/self/fd/{fd}")
+        except ExplainError as exc:
+            out.append((exc.message, sel))
+            continue
         except (RoadsError, OSError):
             continue
         # Named after the library: the figure's headings and caption say whose segments.
@@ -289,7 +296,10 @@ def render_page(session: Session, *, read_elf=None) -> str:
     body.append(f"<p>How the program's file became regions, at stop {html.escape(_stop_title(first))}.</p>")
     body.append(_figure(lambda: elf_html(first), "No ELF figure for the executable"))
     if read_elf is not None:
-        for lib, seen in _libraries(sels, first, read_elf):
+        for lib, seen in _libraries(sels, first, read_elf, session.files):
+            if isinstance(lib, str):  # not the file the stops mapped: why
+                body.append(f'<p class="roads-explain-note">No ELF figure: {html.escape(lib)}</p>')
+                continue
             later = "" if seen is first else f", at stop {html.escape(_stop_title(seen))}"
             body.append(f"<details><summary>ELF → memory of <code>{html.escape(lib.library)}"
                         f"</code>{later}</summary>")

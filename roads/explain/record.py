@@ -10,11 +10,12 @@ from __future__ import annotations
 import errno
 import json
 import os
-from dataclasses import dataclass, field
+from dataclasses import astuple, dataclass, field
 from pathlib import Path
 
 from .. import document
 from ..errors import ExplainError
+from .mapped import MappedFile
 from .siginfo import sent_by
 
 VARIANT = "default"
@@ -150,6 +151,10 @@ class Session:
     # (``symbols.load_span``), by its path as maps names it: anonymous memory past them
     # is not its bss. Empty in a session saved before it was kept.
     spans: dict[str, int] = field(default_factory=dict)
+    # The file each path the stops map named while they were held (``mapped``), by its
+    # path as maps names it: what is read after the run must be that file. This
+    # machine's devices, inodes and times: not saved (``session_json``).
+    files: dict[str, MappedFile | None] = field(default_factory=dict)
 
     def not_reached(self) -> list[str]:
         """Each stop of ``missing``, with why it was not reached where the run knows: as
@@ -163,8 +168,11 @@ class Session:
         return self.complete and not self.unread
 
 
-def session_json(session: Session) -> dict:
-    """A session as plain JSON data (``roads explain --save``; the sandbox's result)."""
+def session_json(session: Session, *, files: bool = True) -> dict:
+    """A session as plain JSON data (``roads explain --save``; the sandbox's result).
+    Without ``files`` the identities of the files mapped are left out (``--save``: they
+    hold this machine's inodes and times, and drawing a saved session reads no file of
+    its run)."""
     data = {"explain": 1, "capture": document.to_builtins(session.capture), "exe": session.exe,
             "command": session.command, "ending": session.ending,
             "complete": session.complete, "missing": session.missing}
@@ -184,6 +192,9 @@ def session_json(session: Session) -> dict:
         data["unreached"] = session.unreached
     if session.spans:
         data["spans"] = session.spans
+    if files and session.files:
+        data["files"] = {path: None if seen is None else list(astuple(seen))
+                         for path, seen in session.files.items()}
     return data
 
 
@@ -204,7 +215,9 @@ def session_from_json(data: dict) -> Session:
                                  str(t.get("ended", "")))
                         for t in data.get("stopped", [])],
                        {str(label): str(why) for label, why in data.get("unreached", {}).items()},
-                       {str(path): int(span) for path, span in data.get("spans", {}).items()})
+                       {str(path): int(span) for path, span in data.get("spans", {}).items()},
+                       {str(path): None if seen is None else MappedFile(*map(int, seen))
+                        for path, seen in data.get("files", {}).items()})
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise ExplainError(f"not a document roads explain saved: {exc}") from None
 

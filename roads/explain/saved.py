@@ -124,7 +124,7 @@ def staleness(path: Path, root: Path) -> list[str]:
 def save(session: Session, argv: list[str], wheres: list[str], root: Path, out: Path, *,
          options: RunOptions) -> None:
     """Write ``session`` with the record of its inputs, atomically."""
-    data = {**session_json(session), "inputs": inputs(argv, wheres, root, options)}
+    data = {**session_json(session, files=False), "inputs": inputs(argv, wheres, root, options)}
     write_page(json.dumps(data, indent=1, sort_keys=True) + "\n", out)
 
 

@@ -27,7 +27,7 @@ from .. import command, document
 from ..cachedir import remove_folder
 from ..errors import CaptureError, ProcessGone, RoadsError, SampleError
 from ..capture.build import written_back
-from ..capture.elf import read_elf
+from ..capture.elf import parse_elf, read_bytes, read_elf
 from ..capture.proc import Proc
 from ..capture.runner import EMPTIED, Stop, describe_status, emptied
 from ..capture.samples import DEFAULT_FLAGS, MAX_REGIONS
@@ -38,6 +38,7 @@ from ..errors import ExplainError
 from ..escapes import escape_bytes
 from ..figures.filenames import program_path
 from .command import DEFAULT_DEADLINE, MAX_DEADLINE, not_runnable, user_program
+from .mapped import Files, MappedFile, mapped_files, merge, opened
 from .record import NO_BUILD_DIR, VARIANT, Returned, Session, UnreadStop, session_from_json
 from .symbols import load_span
 from .trace import (MADE_WITH, MAX_OUTPUT, Hit, Outcome, Tracer, memory_refused, parse_stop,
@@ -458,12 +459,15 @@ def trace_program(job: dict, progress: Callable[[str], None] = lambda s: None) -
     checkpoints: list[dict] = []
     unread: list[UnreadStop] = []
     returned: dict[str, Returned] = {}
+    files: dict[str, MappedFile | None] = {}
 
     def on_stop(hit: Hit) -> None:
         # A stop that cannot be read is told and the run goes on: the stops read before
         # it, and any after it that can be, still make the page.
         try:
             checkpoints.append(_checkpoint(hit, len(checkpoints), proc))
+            # While it is held: which files its paths name (read after the run).
+            merge(files, mapped_files(hit.pid, proc, checkpoints[-1]["regions"]))
         except RoadsError as exc:
             unread.append(UnreadStop(hit.label, hit.pid, exc.message))
             # Named now, as the run goes on; why, once, at the end (command.cmd_explain).
@@ -527,25 +531,26 @@ def trace_program(job: dict, progress: Callable[[str], None] = lambda s: None) -
     # another's (roads.explain.page.selections).
     return Session(capture, escape_bytes(outcome.exe), shown, ending, not missing, missing,
                    cut, unread, returned, list(outcome.stopped), unreached,
-                   spans=load_spans(checkpoints))
+                   spans=load_spans(checkpoints, files), files=files)
 
 
 # Enough of a file's start to hold its program headers (they follow the ELF header).
 HEADERS_READ = 64 * 1024
 
 
-def load_spans(checkpoints: list[dict]) -> dict[str, int]:
+def load_spans(checkpoints: list[dict], files: Files) -> dict[str, int]:
     """How many bytes the loader maps of each ELF file the stops map, from its first page
     (``symbols.load_span``), by its path as maps names it: read from its program headers
     now, while the run's files are there (a page, or a build drawing a saved session,
-    may be made elsewhere). A file gone, replaced or not ELF has none."""
+    may be made elsewhere). A file gone, not ELF, or not the one the stops mapped
+    (``files``: replaced since, ``mapped.opened``) has none."""
     spans: dict[str, int] = {}
     page = os.sysconf("SC_PAGE_SIZE")
     paths = {r["pathname"] for c in checkpoints for r in c["regions"]}
     for path in sorted(p for p in paths if p.startswith("/") and not p.endswith(" (deleted)")):
         try:
-            with open(path, "rb") as f:
-                head = f.read(HEADERS_READ)
+            with opened(path, files) as fd:
+                head = os.pread(fd, HEADERS_READ, 0)
             span = load_span(head, path, page)
         except (OSError, ExplainError):
             continue
@@ -625,9 +630,11 @@ def explain_pid(pid: int, progress: Callable[[str], None] = lambda s: None, *,
         pid = group
     checkpoints: list[dict] = []
     exe_path: list[str] = []
+    files: dict[str, MappedFile | None] = {}
 
     def on_stop(hit: Hit) -> None:
         checkpoints.append(_checkpoint(hit, 0, proc))
+        merge(files, mapped_files(pid, proc, checkpoints[0]["regions"]))
         try:
             exe_path.append(os.readlink(f"/proc/{pid}/exe"))
         except OSError:
@@ -660,10 +667,23 @@ def explain_pid(pid: int, progress: Callable[[str], None] = lambda s: None, *,
            "processes": [{"pid": pid, "ppid": 0, "exit_code": None, "signal": None}],
            "stdout": "", "stderr": ""}
     try:
-        capture = _capture(name, shown, read_elf(path), checkpoints, aslr=None, gcc_argv=(),
-                           run=run,
+        capture = _capture(name, shown, _program_elf(path, pid, files), checkpoints,
+                           aslr=None, gcc_argv=(), run=run,
                            title=f"roads explain --pid {pid} ({shlex.join(shown)})")
     except RoadsError as exc:
         raise ExplainError(f"process {pid}: {exc.message}") from None
     return Session(capture, escape_bytes(checkpoints[0]["exe"]), shown, "still running", True,
-                   [], spans=load_spans(checkpoints))
+                   [], spans=load_spans(checkpoints, files), files=files)
+
+
+def _program_elf(path: str, pid: int, files: Files):
+    """The ELF file of process ``pid``'s program, read at ``path`` when that is still the
+    file the process maps (``mapped.opened``); else, replaced since the stop, through
+    /proc/PID/exe, as a program replaced before it is read (the process, let go, runs on)."""
+    try:
+        with opened(path, files) as fd:  # read as opened; errors name its path
+            return parse_elf(Path(path), read_bytes(Path(f"/proc/self/fd/{fd}")))
+    except ExplainError:
+        return read_elf(f"/proc/{pid}/exe")
+    except OSError as exc:
+        raise ExplainError(f"{path}: cannot read ELF file: {exc.strerror}") from None
