@@ -93,6 +93,9 @@ class ExplainSelection(Selection):
     exe_path: str = ""
     # The session's ``spans`` (``Session.spans``), as pairs: a frozen record's field.
     spans: tuple[tuple[str, int], ...] = ()
+    # The thread, not the main one, whose pc and sp the stop's addresses are
+    # (``Session.threads``), or None.
+    thread: int | None = None
     SUBJECT: ClassVar[str] = "program"
     POINT: ClassVar[str] = "stop"
     NAMES_VARIANT: ClassVar[bool] = False
@@ -178,7 +181,7 @@ def selections(session: Session) -> list[ExplainSelection]:
         sel = ExplainSelection(**{f: getattr(chosen, f) for f in (
             "sample", "variant", "run", "checkpoint_record", "capture", "ordinal",
             "shared_name")}, role=roles.get(point.pid, chosen.role), exe_path=session.exe,
-            spans=tuple(sorted(session.spans.items())))
+            spans=tuple(sorted(session.spans.items())), thread=session.threads.get(point.seq))
         if not sel.exe_matches_elf:  # after an execve: named after the program it runs now
             program = os.path.basename(program_path(sel.snapshot.exe, sel.regions))
             sel = dataclasses.replace(sel, sample=program or sel.sample)
@@ -222,7 +225,7 @@ def _libraries(sels: list[ExplainSelection], first: ExplainSelection, read_elf,
         # Named after the library: the figure's headings and caption say whose segments.
         out.append((LibrarySelection(**{f: getattr(sel, f) for f in (
             "variant", "run", "checkpoint_record", "capture", "ordinal", "role",
-            "shared_name", "exe_path", "spans")}, sample=os.path.basename(p), library=p,
+            "shared_name", "exe_path", "spans", "thread")}, sample=os.path.basename(p), library=p,
             library_elf=elf), sel))
     return out
 
@@ -235,8 +238,10 @@ def _unlinked_program(sel: Selection) -> str | None:
     return program if program != sel.snapshot.exe else None
 
 
-def _stop_title(sel: Selection) -> str:
+def _stop_title(sel: ExplainSelection) -> str:
     who = f"pid {sel.snapshot.pid}"
+    if sel.thread is not None:  # reached by a thread of the process other than main's
+        who = f"{who}, thread {sel.thread}"
     if sel.role and len(sel.run_record.processes) > 1:
         who = f"the {sel.role}, {who}"
     if sel.sample != sel.capture.sample:  # another program, run by execve (``selections``)

@@ -155,6 +155,10 @@ class Session:
     # path as maps names it: what is read after the run must be that file. This
     # machine's devices, inodes and times: not saved (``session_json``).
     files: dict[str, MappedFile | None] = field(default_factory=dict)
+    # The thread, other than the process's main one, that reached a function or system
+    # call stop first (``trace.Hit.thread``), by the stop's ``Checkpoint.seq``: the pc
+    # and sp drawn are that thread's. Empty in a session saved before it was kept.
+    threads: dict[int, int] = field(default_factory=dict)
 
     def not_reached(self) -> list[str]:
         """Each stop of ``missing``, with why it was not reached where the run knows: as
@@ -195,6 +199,8 @@ def session_json(session: Session, *, files: bool = True) -> dict:
     if files and session.files:
         data["files"] = {path: None if seen is None else list(astuple(seen))
                          for path, seen in session.files.items()}
+    if session.threads:  # JSON's keys are text
+        data["threads"] = {str(seq): tid for seq, tid in session.threads.items()}
     return data
 
 
@@ -217,7 +223,8 @@ def session_from_json(data: dict) -> Session:
                        {str(label): str(why) for label, why in data.get("unreached", {}).items()},
                        {str(path): int(span) for path, span in data.get("spans", {}).items()},
                        {str(path): None if seen is None else MappedFile(*map(int, seen))
-                        for path, seen in data.get("files", {}).items()})
+                        for path, seen in data.get("files", {}).items()},
+                       {int(seq): int(tid) for seq, tid in data.get("threads", {}).items()})
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise ExplainError(f"not a document roads explain saved: {exc}") from None
 

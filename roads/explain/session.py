@@ -460,12 +460,14 @@ def trace_program(job: dict, progress: Callable[[str], None] = lambda s: None) -
     unread: list[UnreadStop] = []
     returned: dict[str, Returned] = {}
     files: dict[str, MappedFile | None] = {}
+    threads: dict[int, int] = {}
 
     def on_stop(hit: Hit) -> None:
         # A stop that cannot be read is told and the run goes on: the stops read before
         # it, and any after it that can be, still make the page.
+        seq = len(checkpoints)
         try:
-            checkpoints.append(_checkpoint(hit, len(checkpoints), proc))
+            checkpoints.append(_checkpoint(hit, seq, proc))
             # While it is held: which files its paths name (read after the run).
             merge(files, mapped_files(hit.pid, proc, checkpoints[-1]["regions"]))
         except RoadsError as exc:
@@ -476,6 +478,8 @@ def trace_program(job: dict, progress: Callable[[str], None] = lambda s: None) -
             return
         if hit.returned is not None:
             returned[hit.label] = hit.returned
+        if hit.thread is not None:
+            threads[seq] = hit.thread
 
     # Read before it runs, as a sample's binary is (capture.snapshot): the program may
     # delete or replace its own file (it lies in the run's folder, which it may write),
@@ -531,7 +535,7 @@ def trace_program(job: dict, progress: Callable[[str], None] = lambda s: None) -
     # another's (roads.explain.page.selections).
     return Session(capture, escape_bytes(outcome.exe), shown, ending, not missing, missing,
                    cut, unread, returned, list(outcome.stopped), unreached,
-                   spans=load_spans(checkpoints, files), files=files)
+                   spans=load_spans(checkpoints, files), files=files, threads=threads)
 
 
 # Enough of a file's start to hold its program headers (they follow the ELF header).

@@ -197,6 +197,12 @@ class Hit:
     tid: int | None = None  # the thread that reported the stop, held at it (None: pid)
     returned: Returned | None = None  # at a syscall stop, what the call returned
 
+    @property
+    def thread(self) -> int | None:
+        """The thread other than the main one whose pc and sp the stop's ``addresses``
+        are (a function or system call that thread reached first), else None."""
+        return self.tid if self.addresses and self.tid not in (None, self.pid) else None
+
 
 class _Made(NamedTuple):
     """What a new process's maker's fork event says of it: by the new one's first stop
@@ -2119,9 +2125,10 @@ class Tracer:
         said = f": {returned.name} {returned.words()}" if returned else ""
         if spec in self.later:  # several libraries opened may define it: which one
             said = f" in {_file_at(tid, dict(addresses)['pc'])}"
-        self.progress(f"stopped at {spec.label} (pid {tgid}){said}")
-        ppid = _ppid(tgid)
-        self.on_stop(Hit(tgid, ppid, spec.label, addresses, tid, returned))
+        hit = Hit(tgid, _ppid(tgid), spec.label, addresses, tid, returned)
+        thread = f", thread {hit.thread}" if hit.thread else ""
+        self.progress(f"stopped at {spec.label} (pid {tgid}{thread}){said}")
+        self.on_stop(hit)
         self.outcome.reached.append(spec.label)
 
 

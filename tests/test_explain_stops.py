@@ -1,0 +1,77 @@
+"""roads explain --at: what each stop is, which thread reached it, and what the command
+says of a stop it did not reach or cannot take."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from tests.test_explain import explain, root  # noqa: F401 - root is a fixture
+
+pytestmark = [pytest.mark.dot]
+
+# Eight threads released together call target() three times each; each then prints its
+# id and the address of a variable on its own stack.
+RACE = r"""
+#include <pthread.h>
+#include <stdio.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+static pthread_barrier_t start;
+__attribute__((noinline)) int target(int x) { return x * 2; }
+static void *work(void *arg) {
+    pthread_barrier_wait(&start);
+    int sum = 0;
+    for (int i = 0; i < 3; i++)
+        sum += target(i);
+    int local = sum;
+    printf("tid %ld local %p\n", (long)syscall(SYS_gettid), (void *)&local);
+    return arg;
+}
+int main(void) {
+    pthread_t t[8];
+    pthread_barrier_init(&start, NULL, 8);
+    for (int i = 0; i < 8; i++)
+        pthread_create(&t[i], NULL, work, NULL);
+    for (int i = 0; i < 8; i++)
+        pthread_join(t[i], NULL);
+    return 0;
+}
+"""
+
+
+def _region_of(address: int, regions: list[dict]) -> dict:
+    return next(r for r in regions if r["start"] <= address < r["end"])
+
+
+def test_a_function_stop_names_the_thread_that_reached_it(root, tmp_path, monkeypatch, capsys,
+                                                          no_leftovers):
+    """Several threads call target(): the stop is the thread's that got there first, its
+    pc and sp drawn; the progress line, the page's titles and the saved session name
+    that thread (they said 'pid 3' alone, the main thread's id, which was waiting in
+    pthread_join far from target)."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "race.c").write_text(RACE)
+    # Run to its exit, which prints the threads' stacks.
+    assert explain(root, "--at", "target:5", "--at", "exit", "--out", "race.html", "--save",
+                   "race.json", "--", "race.c") == 0
+    err = capsys.readouterr().err
+    said = re.search(r"stopped at target:5 \(pid (\d+), thread (\d+)\)", err)
+    assert said, err
+    pid, tid = int(said[1]), int(said[2])
+    data = json.loads((tmp_path / "race.json").read_text())
+    run = data["capture"]["variants"]["default"]["runs"][0]
+    point = next(c for c in run["checkpoints"] if c["name"] == "target:5")
+    assert data["threads"] == {str(point["seq"]): tid}
+    # The thread named is the one whose stack the stop's sp lies in: that thread's own
+    # variable (its address printed by the program) lies in the same region.
+    printed = dict(re.findall(r"tid (\d+) local (0x[0-9a-f]+)", run["stdout"]))
+    assert len(printed) == 8 and str(pid) not in printed, run["stdout"]
+    sp = next(a["value"] for a in point["addresses"] if a["name"] == "sp")
+    assert _region_of(sp, point["regions"]) == _region_of(int(printed[str(tid)], 16),
+                                                          point["regions"])
+    page = (tmp_path / "race.html").read_text()
+    assert f"Stop 1: target:5 (pid {pid}, thread {tid})" in page
