@@ -3,6 +3,7 @@ says of a stop it did not reach or cannot take."""
 
 from __future__ import annotations
 
+import html
 import json
 import re
 from pathlib import Path
@@ -75,3 +76,42 @@ def test_a_function_stop_names_the_thread_that_reached_it(root, tmp_path, monkey
                                                           point["regions"])
     page = (tmp_path / "race.html").read_text()
     assert f"Stop 1: target:5 (pid {pid}, thread {tid})" in page
+
+
+COUNTED = r"""
+#include <unistd.h>
+__attribute__((noinline)) int target(int x) { return x + 1; }
+int main(void) {
+    int sum = getpid() > 0;
+    sum += getpid() > 0;
+    for (int i = 0; i < 3; i++)
+        sum += target(i);
+    return sum == 8 ? 0 : 1;
+}
+"""
+
+
+def test_a_count_not_reached_says_how_many_calls_there_were(root, tmp_path, monkeypatch,
+                                                           capsys, no_leftovers):
+    """--at target:5 of a function called 3 times, getpid's fourth return of 2, and
+    exit:2, which reads as a process's exit but is the C library's function exit(),
+    called once: the command says what exit:2 is before the run, and each stop not
+    reached says how many calls the program made (it said only 'before reaching
+    exit:2', nothing of the function nor of the count)."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "counted.c").write_text(COUNTED)
+    assert explain(root, "--at", "main", "--at", "target:5", "--at", "syscall:getpid:4",
+                   "--at", "exit:2", "--out", "counted.html", "--", "counted.c") == 3
+    err = capsys.readouterr().err
+    lines = err.splitlines()
+    told = next(k for k, line in enumerate(lines) if "--at exit:2 counts the calls of the C "
+                "library's function exit()" in line and "--at exit, without a count" in line)
+    assert told < next(k for k, line in enumerate(lines) if "stopped at main" in line), err
+    reasons = ("target:5 (target was called 3 times)",
+               "syscall:getpid:4 (the system call getpid returned 2 times)",
+               "exit:2 (the C library's function exit() was called once)")
+    closing = lines[-1]
+    assert "exited with status 0 before reaching" in closing, err
+    assert all(reason in closing for reason in reasons), closing
+    page = (tmp_path / "counted.html").read_text()
+    assert all(html.escape(reason) in page for reason in reasons)

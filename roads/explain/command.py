@@ -32,7 +32,8 @@ def add_parser(sub) -> None:
                     help="main, FUNC (a C++ one as its source names it: ns::f), "
                          "FUNC:N (N-th call, the C library's own calls counted), "
                          "FUNC@VERSION (a library's old version of FUNC), "
-                         "syscall:NAME[:N] (on its return), exit, or a delay such as 0.5s; "
+                         "syscall:NAME[:N] (on its return), exit (each process's end; exit:N "
+                         "is the function exit()), or a delay such as 0.5s; "
                          "repeat for several stops (default: main)")
     ex.add_argument("--pid", type=count(PID_MAX), help="read a running process once instead (paused "
                     "only while read, with PTRACE_SEIZE and PTRACE_INTERRUPT)")

@@ -41,8 +41,8 @@ from .command import DEFAULT_DEADLINE, MAX_DEADLINE, not_runnable, user_program
 from .mapped import Files, MappedFile, mapped_files, merge, opened
 from .record import NO_BUILD_DIR, VARIANT, Returned, Session, UnreadStop, session_from_json
 from .symbols import load_span
-from .trace import (MADE_WITH, MAX_OUTPUT, Hit, Outcome, Tracer, memory_refused, parse_stop,
-                    seize_and_read)
+from .trace import (MADE_WITH, MAX_OUTPUT, Hit, Outcome, StopSpec, Tracer, memory_refused,
+                    parse_stop, seize_and_read)
 
 def _shown(job: dict) -> tuple[str, ...]:
     """What the sandbox must show of the machine's /tmp, where it lies there (launcher.c
@@ -231,6 +231,9 @@ def explain_program(argv: list[str], wheres: list[str], *, aslr: bool = False,
     labels = [s.label for s in stops]
     if len(set(labels)) != len(labels):
         raise ExplainError("the same --at twice: " + ", ".join(sorted({l for l in labels if labels.count(l) > 1})))
+    for stop in stops:
+        if stop.kind == "func" and stop.name == "exit":  # exit:2, which reads as a process's
+            progress(f"--at {stop.label} {EXIT_FUNCTION}")
     for stop in stops:
         # A delay counts from the program's start, the deadline from the command's.
         if stop.kind == "delay" and stop.seconds >= deadline:
@@ -492,8 +495,10 @@ def trace_program(job: dict, progress: Callable[[str], None] = lambda s: None) -
                     env=program_environment(os.environ, job.get("environ", {})))
     outcome = tracer.run()
     missing = [l for l in labels if l not in outcome.reached]
-    unreached = {label: "no function of that name in the program, its libraries or any it "
-                 "opened" for label in outcome.unfound} | {
+    unreached = {spec.label: counted_words(spec, outcome.counted[spec.label])
+                 for spec in stops if spec.label in outcome.counted} | {
+        label: "no function of that name in the program, its libraries or any it "
+               "opened" for label in outcome.unfound} | {
         label: why for label, why in outcome.execed.items() if label in missing
     } | outcome.refused
     hint = _made_with([s for s in stops if s.label in missing]) + "".join(
@@ -576,6 +581,26 @@ def command_line(job: dict, shown: list[str]) -> str:
         options += ["--at", where]
     program = ["--", *shown] if shown and shown[0].startswith("-") else shown
     return "roads explain " + shlex.join([*options, *program])
+
+
+# What --at exit:N is, which a learner may take for a process's exit (--at exit).
+EXIT_FUNCTION = ("counts the calls of the C library's function exit(), which a process "
+                 "makes once when it returns from main or calls exit (not when it calls "
+                 "_exit or is killed); --at exit, without a count, is each process's own end")
+
+
+def counted_words(spec: StopSpec, calls: int) -> str:
+    """Why the function or system-call stop ``spec``, with a count, was not reached:
+    the program made ``calls`` of the ``spec.count`` it waits for, in words."""
+    times = "once" if calls == 1 else f"{calls} times"
+    if spec.kind == "syscall":
+        said = (f"the system call {spec.name} returned {times}" if calls
+                else f"the system call {spec.name} never returned")
+    else:
+        # Told at the start what exit:N is (EXIT_FUNCTION): the function, named so.
+        name = "the C library's function exit()" if spec.name == "exit" else spec.name
+        said = f"{name} was called {times}" if calls else f"{name} was not called"
+    return said
 
 
 def _made_with(stops: list) -> str:

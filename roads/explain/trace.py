@@ -256,6 +256,9 @@ class Outcome:
     # whose image has none of their breakpoints: which process ran what, in words, by
     # label (the first such execve); a stop another process reaches later is reached.
     execed: dict[str, str] = field(default_factory=dict)
+    # How many calls a function or system-call stop with a count (FUNC:N) counted, by
+    # label, for each not reached: the program made fewer than N.
+    counted: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -735,6 +738,9 @@ class Tracer:
             ended_first = self.outcome.timed_out or bool(self.outcome.cut_short)
             self.outcome.unfound = [] if ended_first else [spec.label for spec in unfound]
             self.outcome.refused = dict(self.refused)
+            self.outcome.counted = {s.label: self.hits[s.label] for s in self.stops
+                                    if s.kind in ("func", "syscall") and s.count > 1
+                                    and s.label not in self.done}
             for spec in unfound:
                 if self.outcome.timed_out:
                     self.progress(f"--at {spec.label}: the deadline passed ({self.deadline:g} "
