@@ -115,3 +115,31 @@ def test_a_count_not_reached_says_how_many_calls_there_were(root, tmp_path, monk
     assert all(reason in closing for reason in reasons), closing
     page = (tmp_path / "counted.html").read_text()
     assert all(html.escape(reason) in page for reason in reasons)
+
+
+@pytest.mark.parametrize("given, words", [
+    (["--at", "-1s"], "--at -1s: a delay counts from the program's start, and cannot be "
+                      "negative"),
+    (["--at=-1s"], "--at -1s: a delay counts from the program's start, and cannot be negative"),
+    (["--at", "-200ms"], "--at -200ms: a delay counts from the program's start"),
+    (["--at", "1.5"], "--at 1.5: a delay needs its unit, 1.5s or 1.5ms"),
+])
+def test_a_delay_that_is_no_delay_is_refused_with_its_reason(root, tmp_path, monkeypatch,
+                                                             capsys, given, words):
+    """--at -1s ended in argparse's 'argument --at: expected one argument', as if none had
+    been given (a value beginning with '-' was read as an option), and --at=-1s or a
+    delay without its unit in 'give main, FUNC, ...', which said nothing of why."""
+    monkeypatch.chdir(tmp_path)
+    assert explain(root, *given, "--", "/bin/true") in (1, 2)
+    err = capsys.readouterr().err
+    assert f"roads: error: {words}" in err, err
+    assert "expected one argument" not in err
+    assert not list(tmp_path.iterdir())
+
+
+def test_a_delay_may_begin_with_its_decimal_point(root, tmp_path, monkeypatch, capsys,
+                                                  no_leftovers):
+    """--at .05s is a delay, as --deadline .5 is a number of seconds (it was refused)."""
+    monkeypatch.chdir(tmp_path)
+    assert explain(root, "--at", ".05s", "--out", "sleep.html", "--", "/bin/sleep", "1") == 0
+    assert "stopped at .05s (pid" in capsys.readouterr().err

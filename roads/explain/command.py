@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import stat
 import sys
 import tempfile
@@ -55,6 +56,16 @@ def add_parser(sub) -> None:
                          f"the process's stop (let go unread): more than 0, at most "
                          f"{MAX_DEADLINE:g} s (default {DEFAULT_DEADLINE:g})")
     ex.add_argument("program", nargs=argparse.REMAINDER)
+    # argparse takes a value that begins with '-' for an option unless it looks like a
+    # negative number (its private matcher): --at -1s ended in "expected one argument",
+    # as if no value had been given. A negative delay is a value, which parse_stop
+    # refuses with its reason.
+    ex._negative_number_matcher = NEGATIVE
+
+
+# What argparse reads as a negative number, not an option: its own -5 and -.5, and a
+# delay, -1s or -200ms.
+NEGATIVE = re.compile(r"^-\d+$|^-\d*\.\d+$|^-(?:\d+(?:\.\d*)?|\.\d+)m?s$")
 
 
 def cmd_explain(args) -> int:

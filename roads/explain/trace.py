@@ -157,7 +157,12 @@ def parse_stop(text: str) -> StopSpec:
     t = text.strip()
     if t == "exit":
         return StopSpec(t, "exit")
-    m = re.fullmatch(r"(\d+(?:\.\d+)?)(s|ms)", t)
+    if re.fullmatch(r"-\s*(?:\d+(?:\.\d*)?|\.\d+)(?:s|ms)?", t):
+        raise ExplainError(f"--at {text}: a delay counts from the program's start, and "
+                           "cannot be negative: 0s or more, such as 0.5s")
+    if re.fullmatch(r"\d+(?:\.\d*)?|\.\d+", t):
+        raise ExplainError(f"--at {text}: a delay needs its unit, {t}s or {t}ms")
+    m = re.fullmatch(r"(\d+(?:\.\d*)?|\.\d+)(s|ms)", t)  # as --deadline's digits
     if m:
         seconds = float(m[1]) / (1000 if m[2] == "ms" else 1)
         if not 0 <= seconds <= 3600:
