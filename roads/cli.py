@@ -271,7 +271,8 @@ def cmd_run(args) -> int:
         return 2
     path = explain.user_program(program[0])
     if path is None:  # as roads explain finds and words it
-        print(printable(f"roads: error: {explain.not_runnable(program[0])}"), file=sys.stderr)
+        print(printable(f"roads: error: {explain.not_runnable(program[0], 'run')}"),
+              file=sys.stderr)
         return 1
     here = Path.cwd()  # where the program runs (main() found it still there)
     mode = here.stat().st_mode

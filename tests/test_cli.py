@@ -311,7 +311,8 @@ def test_run_of_a_program_that_ends_first(tmp_path):
 
 @pytest.mark.parametrize("kind", ["not executable", "folder"])
 def test_run_of_a_file_it_cannot_run_says_so(tmp_path, kind):
-    """As roads explain words it: 'no such program' was said of a file that is there."""
+    """As roads explain words it: 'no such program' was said of a file that is there,
+    and a folder is said to be one."""
     target = tmp_path / "target"
     if kind == "folder":
         target.mkdir()
@@ -320,7 +321,8 @@ def test_run_of_a_file_it_cannot_run_says_so(tmp_path, kind):
     done = subprocess.run([*ROADS, "--root", str(tmp_path), "run", "--", str(target)],
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 1
-    assert f"{target}: not an executable file" in done.stderr, done.stderr
+    why = "a folder, not a program" if kind == "folder" else "not an executable file"
+    assert f"{target}: {why}" in done.stderr, done.stderr
 
 
 # --- issue 9, item 11: usage errors, kernel threads, what errors echo ----------------

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import shlex
 import stat
 import sys
 import tempfile
@@ -168,14 +169,38 @@ def user_program(name: str) -> str | None:
     return None
 
 
-def not_runnable(name: str) -> str:
-    """Why ``user_program`` found nothing to run for ``name``, as ``name: why``."""
+# The endings g++ takes for a C++ source (gcc(1), "-x c++"): roads explain compiles C
+# alone (a .c file), so one of these named as the program is told how to compile it.
+CXX_SOURCES = (".cc", ".cp", ".cxx", ".cpp", ".CPP", ".c++", ".C")
+
+
+def not_runnable(name: str, command: str = "explain") -> str:
+    """Why ``user_program`` found nothing to run for ``name``, as ``name: why``: what
+    is there by that name (a folder, a C++ source) where that is why, and for a source
+    the ``roads COMMAND`` line to run once it is compiled."""
     if "/" not in name:
-        here = f"; a program in this folder is named ./{name}" if _runnable(name) else ""
-        return f"{name}: not found on PATH{here}"
+        if _runnable(name):
+            return f"{name}: not found on PATH; a program in this folder is named ./{name}"
+        here = _what_is(name, command)
+        return f"{name}: not found on PATH" + (f"; {name} in this folder is {here}" if here else "")
     if not os.path.exists(name):
         return f"{name}: no such program"
-    return f"{name}: not an executable file"
+    return f"{name}: {_what_is(name, command) or 'not an executable file'}"
+
+
+def _what_is(path: str, command: str) -> str | None:
+    """What the file at ``path`` is, where that says why it is no program to run: a
+    folder, or a C++ source, with the lines that compile and run it; None otherwise."""
+    if os.path.isdir(path):
+        return "a folder, not a program"
+    if os.path.isfile(path) and path.endswith(CXX_SOURCES):
+        stem = os.path.splitext(path)[0]
+        program = stem if "/" in stem else f"./{stem}"
+        which = " (roads explain compiles a .c file, not C++)" if command == "explain" else ""
+        return (f"a C++ source, not a program{which}: compile it, g++ -O0 -g -o "
+                f"{shlex.quote(stem)} {shlex.quote(path)}, then name what it makes: "
+                f"roads {command} -- {shlex.quote(program)}")
+    return None
 
 
 def _runnable(path: str) -> bool:

@@ -256,6 +256,8 @@ def explain_program(argv: list[str], wheres: list[str], *, aslr: bool = False,
         gcc_argv: tuple[str, ...] = ()
         if compiled:
             source = Path(program)
+            if source.is_dir():
+                raise ExplainError(f"{program}: a folder, not a C source")
             if not source.is_file():
                 raise ExplainError(f"{program}: no such file")
             progress(f"compiling {program}")

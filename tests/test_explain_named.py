@@ -1,0 +1,60 @@
+"""roads explain (and roads run): what the command says when the program named is not
+one it can run: a folder, a C++ source, and the lines it gives to type instead."""
+
+from __future__ import annotations
+
+import shlex
+import shutil
+import subprocess
+
+import pytest
+
+from roads import cli
+from tests.test_explain import explain, root  # noqa: F401 - root is a fixture
+
+pytestmark = [pytest.mark.dot]
+
+CXX = "#include <iostream>\nint main() { std::cout << \"hi\\n\"; }\n"
+
+
+@pytest.mark.parametrize("given, words", [
+    ("./box", "./box: a folder, not a program"),
+    ("box/", "box/: a folder, not a program"),
+    ("box", "box: not found on PATH; box in this folder is a folder, not a program"),
+    ("box.c", "box.c: a folder, not a C source"),
+])
+def test_a_folder_named_as_the_program_is_said_to_be_one(root, tmp_path, monkeypatch, capsys,
+                                                         given, words):
+    """A folder was 'not an executable file', and one whose name ends in .c 'no such
+    file', though it is there."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "box").mkdir()
+    (tmp_path / "box.c").mkdir()
+    assert explain(root, "--", given) == 1
+    assert capsys.readouterr().err == f"roads: error: {words}\n"
+
+
+@pytest.mark.parametrize("source", ["x.cpp", "./x.cpp", "my src/y z.cc"])
+def test_a_cxx_source_is_said_to_be_one_with_lines_that_work(root, tmp_path, monkeypatch,
+                                                             capsys, source, no_leftovers):
+    """x.cpp was 'not found on PATH', ./x.cpp 'not an executable file': nothing said
+    that the command compiles C alone. It now says so, with the g++ line that compiles
+    the source and the roads explain line that runs what it makes, which work as given
+    (a name with spaces quoted); roads run gives its own line."""
+    if shutil.which("g++") is None:
+        pytest.skip("no g++")
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "my src").mkdir()
+    (tmp_path / source).write_text(CXX)
+    assert explain(root, "--", source) == 1
+    err = capsys.readouterr().err
+    assert "a C++ source, not a program (roads explain compiles a .c file, not C++)" in err
+    compile_line = err.split("compile it, ", 1)[1].split(", then", 1)[0]
+    run_line = err.split("then name what it makes: ", 1)[1].strip()
+    subprocess.run(shlex.split(compile_line), check=True, timeout=120)
+    argv = shlex.split(run_line)
+    assert argv[:3] == ["roads", "explain", "--"], run_line
+    assert explain(root, "--at", "exit", "--out", "x.html", *argv[2:]) == 0
+    assert "stopped at exit" in capsys.readouterr().err
+    assert cli.main(["--root", str(root), "run", "--", source]) == 1
+    assert "then name what it makes: roads run -- " in capsys.readouterr().err
