@@ -1,8 +1,11 @@
 """roads explain (and roads run): what the command says when the program named is not
-one it can run: a folder, a C++ source, and the lines it gives to type instead."""
+one it can run (a folder, a C++ source) and the lines it gives to type instead; and the
+compile line it shows of a source whose name a shell must have quoted."""
 
 from __future__ import annotations
 
+import html
+import re
 import shlex
 import shutil
 import subprocess
@@ -58,3 +61,24 @@ def test_a_cxx_source_is_said_to_be_one_with_lines_that_work(root, tmp_path, mon
     assert "stopped at exit" in capsys.readouterr().err
     assert cli.main(["--root", str(root), "run", "--", source]) == 1
     assert "then name what it makes: roads run -- " in capsys.readouterr().err
+
+
+def test_a_source_with_spaces_in_its_name_is_shown_compiled_by_a_line_that_works(
+        root, tmp_path, monkeypatch, no_leftovers):
+    """In a folder with spaces and non-ASCII letters in its name, 'prog ü.c': the page's
+    'Compiled with' (and the figures' tooltip) read gcc -O0 -g prog ü.c -o prog, which a
+    shell splits into two sources. Typed in the source's folder, it now compiles."""
+    folder = tmp_path / "my progs" / "héllo wörld"
+    folder.mkdir(parents=True)
+    (folder / "prog ü.c").write_text("int main(void) { return 0; }\n")
+    monkeypatch.chdir(folder)
+    assert explain(root, "--at", "main", "--out", "page.html", "--", "prog ü.c") == 0
+    page = (folder / "page.html").read_text()
+    shown = html.unescape(page.split("<dt>Compiled with</dt><dd><code>", 1)[1].split("<", 1)[0])
+    tooltips = {html.unescape(t) for t in re.findall(r'title="(gcc [^"]*)"', page)}
+    assert tooltips == {shown}, (tooltips, shown)
+    done = subprocess.run(shlex.split(shown), cwd=folder, capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr
+    argv = shlex.split(shown)
+    assert (folder / argv[argv.index("-o") + 1]).is_file()

@@ -277,7 +277,9 @@ def render_page(session: Session, *, read_elf=None) -> str:
         facts.append(("Not read", f"{html.escape(stop.label)} (pid {stop.pid}): "
                                   f"{html.escape(stop.reason)}"))
     if cap.variants[VARIANT].gcc_argv:
-        facts.append(("Compiled with", f"<code>{html.escape(' '.join(cap.variants[VARIANT].gcc_argv))}</code>"))
+        # Quoted as a shell takes it: a source named 'prog ü.c' is one argument.
+        compiled = shlex.join(cap.variants[VARIANT].gcc_argv)
+        facts.append(("Compiled with", f"<code>{html.escape(compiled)}</code>"))
     body.append('<dl class="roads-explain-facts">' + "".join(
         f"<dt>{k}</dt><dd>{v}</dd>" for k, v in facts) + "</dl>")
     body.append('<p class="roads-explain-note">Every number here was read from this machine, '

@@ -15,6 +15,7 @@ Pure: selections in, text out.
 from __future__ import annotations
 
 import html as _html
+import shlex
 from dataclasses import dataclass
 from typing import Sequence
 
@@ -191,7 +192,7 @@ def _parts(p: Provenance, subject: str | None = None, aslr: str | None = None) -
     compiler = gcc_version(p.gcc)
     flag_sets = [" ".join(f) for f in p.flags]
     flags = " vs ".join(flag_sets)
-    command = "; ".join(" ".join(argv) for argv in p.gcc_argv)
+    command = "; ".join(shlex.join(argv) for argv in p.gcc_argv)  # a name with a space quoted
     gcc_html = _html.escape(compiler)
     if any(flag_sets):
         gcc_html += " " + " vs ".join(f"<code>{_html.escape(f)}</code>" for f in flag_sets)
