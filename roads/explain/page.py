@@ -198,36 +198,52 @@ def _figure(make, fallback: str) -> str:
 
 def _libraries(sels: list[ExplainSelection], first: ExplainSelection, read_elf,
                files: Files) -> list[tuple[LibrarySelection | str, ExplainSelection]]:
-    """The libraries the stops map, each with the stop it is seen at: ``first``, the
-    stop the program's own figure is drawn at, or, for one mapped only later (opened
-    with dlopen), the first stop that maps it. A library whose path names another file
+    """The libraries the stops map, each with the stop it is seen at: the first stop
+    that maps it whole (``ElfMap.in_place``), ``first``, the stop the program's own
+    figure is drawn at, before the others; where none does, the first that maps it at
+    all. A stop while ld.so maps it (at a system call the loader makes, ``--at
+    syscall:mmap``, say) or after the program mapped a piece of the file itself holds
+    part of it, which a later stop shows whole. A library whose path names another file
     now than the one the stops mapped (``files``, ``mapped.opened``) is not read: in its
     place, why."""
-    at: dict[str, ExplainSelection] = {}
-    for sel in [first, *sels]:
+    at: dict[str, list[ExplainSelection]] = {}
+    for sel in [first, *(s for s in sels if s is not first)]:
         program = program_path(sel.snapshot.exe, sel.regions)
         for r in sel.regions:
             p = r.pathname
             # An unlinked library's name no longer leads to its file.
             if p.startswith("/") and not r.deleted and file_path(r) != program \
-                    and ".so" in os.path.basename(p) and p not in at:
-                at[p] = sel
+                    and ".so" in os.path.basename(p):
+                seen = at.setdefault(p, [])
+                if not seen or seen[-1] is not sel:
+                    seen.append(sel)
     out = []
-    for p, sel in at.items():
+    for p, seen in at.items():
         try:
             with opened(p, files) as fd:  # the file checked is the one read
                 elf = read_elf(f"/proc/self/fd/{fd}")
         except ExplainError as exc:
-            out.append((exc.message, sel))
+            out.append((exc.message, seen[0]))
             continue
         except (RoadsError, OSError):
             continue
         # Named after the library: the figure's headings and caption say whose segments.
-        out.append((LibrarySelection(**{f: getattr(sel, f) for f in (
+        libs = ((LibrarySelection(**{f: getattr(sel, f) for f in (
             "variant", "run", "checkpoint_record", "capture", "ordinal", "role",
             "shared_name", "exe_path", "spans", "thread")}, sample=os.path.basename(p), library=p,
-            library_elf=elf), sel))
+            library_elf=elf), sel) for sel in seen)
+        first_seen = next(libs)
+        out.append(first_seen if _in_place(first_seen[0])
+                   else next((lib for lib in libs if _in_place(lib[0])), first_seen))
     return out
+
+
+def _in_place(lib: LibrarySelection) -> bool:
+    """Whether the stop of ``lib`` maps the library whole, as the loader leaves it."""
+    try:
+        return elfmap.elf_map(lib).in_place
+    except RoadsError:  # not linked to its regions: no figure of it there either
+        return False
 
 
 def _unlinked_program(sel: Selection) -> str | None:

@@ -72,6 +72,31 @@ class ElfMap:
         relro = self.elf.relro
         return frozenset(relro.sections) if relro is not None else frozenset()
 
+    @property
+    def in_place(self) -> bool:
+        """Whether every PT_LOAD is mapped as the loader leaves it: each page of the
+        segment in a region, with the segment's execute and write permissions (the pages
+        of PT_GNU_RELRO writable or, once relocated, read-only). Not while ld.so is still
+        mapping the file, a piece at a time (first the whole file read-only, then each
+        segment over it, then the bss), nor where only part of it is mapped."""
+        return all(self._segment_in_place(link) for link in self.links)
+
+    def _segment_in_place(self, link: SegmentLink) -> bool:
+        flags = self.segment(link).p_flags
+        covered = link.start
+        for k in sorted(link.regions, key=lambda k: self.regions[k].region.start):
+            r = self.regions[k].region
+            if r.start > covered:  # a page of the segment in no region
+                return False
+            covered = max(covered, r.end)
+            perms = r.perms[:3]
+            if ("x" in perms) != bool(flags & PF_X):
+                return False
+            relro = link.relro is not None and link.relro[0] <= r.start and r.end <= link.relro[1]
+            if ("w" in perms) != bool(flags & PF_W) and not (relro and "w" not in perms):
+                return False
+        return covered >= link.end
+
     def users_of(self, region_index: int) -> tuple[int, ...]:
         """The PT_LOAD numbers whose segment became region ``region_index``."""
         return tuple(self.load_number(l) for l in self.links if region_index in l.regions)
