@@ -211,7 +211,8 @@ def test_failures_are_clear_and_leave_nothing(root, tmp_path, capsys, no_leftove
          "at its end with --at exit"),
         # glibc's fork() makes the clone system call: a stop at fork is never reached.
         (["--no-sandbox", "--at", "syscall:fork", "--", "./fork.c"],
-         "(the C library's fork() makes the clone system call: --at syscall:clone)"),
+         "syscall:fork: the C library's fork() makes the clone system call: --at "
+         "syscall:clone)"),
     ]
     (tmp_path / "fork.c").write_text("#include <unistd.h>\n"
                                      "int main(void) { if (fork() == 0) _exit(0); return 0; }\n")

@@ -143,3 +143,59 @@ def test_a_delay_may_begin_with_its_decimal_point(root, tmp_path, monkeypatch, c
     monkeypatch.chdir(tmp_path)
     assert explain(root, "--at", ".05s", "--out", "sleep.html", "--", "/bin/sleep", "1") == 0
     assert "stopped at .05s (pid" in capsys.readouterr().err
+
+
+CALLS = r"""
+#include <fcntl.h>
+#include <spawn.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+extern char **environ;
+int main(void) {
+    struct stat st;
+    int fds[2];
+    struct timespec pause = {0, 1000};
+    int fd = open("/dev/null", O_RDONLY);
+    stat("/dev/null", &st);
+    pipe(fds);
+    nanosleep(&pause, NULL);
+    pid_t child;
+    char *argv[] = {"true", NULL};
+    posix_spawn(&child, "/bin/true", NULL, NULL, argv, environ);
+    waitpid(child, NULL, 0);
+    return fd < 0;
+}
+"""
+
+
+def test_a_system_call_the_c_library_makes_with_another_says_which(root, tmp_path, monkeypatch,
+                                                                   capsys, no_leftovers):
+    """open(), stat(), pipe() and nanosleep() make openat, newfstatat, pipe2 and
+    clock_nanosleep here, and waitpid() wait4: --at syscall:open and the others were
+    never reached, with no word of why but for fork, and that word only where no page
+    was written; and a program that calls posix_spawn was told that vfork() makes
+    clone, which it does not (it makes vfork). Each is said, on the page too, and the
+    stop it names is reached."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "calls.c").write_text(CALLS)
+    named = {"open": "openat", "stat": "newfstatat", "pipe": "pipe2",
+             "nanosleep": "clock_nanosleep"}
+    wheres = [a for name in named for a in ("--at", f"syscall:{name}")]
+    assert explain(root, "--at", "main", *wheres, "--at", "syscall:vfork", "--at", "exit",
+                   "--out", "calls.html", "--", "calls.c") == 3
+    closing = capsys.readouterr().err.splitlines()[-1]
+    page = html.unescape((tmp_path / "calls.html").read_text())
+    for name, other in named.items():
+        words = (f"syscall:{name} (the C library's {name}() makes the {other} system call: "
+                 f"--at syscall:{other})")
+        assert words in closing and words in page, (words, closing)
+    assert "syscall:vfork (the system call" not in closing and "makes the clone" not in closing
+    assert explain(root, "--at", "syscall:wait", "--", "calls.c") == 1
+    assert capsys.readouterr().err == (
+        "roads: error: --at syscall:wait: no system call 'wait' on x86-64; the C library's "
+        "wait() makes the wait4 system call: --at syscall:wait4\n")
+    # What the words say is so: each stop they name is reached.
+    instead = [a for other in [*named.values(), "wait4"] for a in ("--at", f"syscall:{other}")]
+    assert explain(root, *instead, "--out", "instead.html", "--", "calls.c") == 0

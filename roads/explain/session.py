@@ -41,7 +41,7 @@ from .command import DEFAULT_DEADLINE, MAX_DEADLINE, not_runnable, user_program
 from .mapped import Files, MappedFile, mapped_files, merge, opened
 from .record import NO_BUILD_DIR, VARIANT, Returned, Session, UnreadStop, session_from_json
 from .symbols import load_span
-from .trace import (MADE_WITH, MAX_OUTPUT, Hit, Outcome, StopSpec, Tracer, memory_refused,
+from .trace import (MAX_OUTPUT, Hit, Outcome, StopSpec, Tracer, made_with, memory_refused,
                     parse_stop, seize_and_read)
 
 def _shown(job: dict) -> tuple[str, ...]:
@@ -497,14 +497,16 @@ def trace_program(job: dict, progress: Callable[[str], None] = lambda s: None) -
                     env=program_environment(os.environ, job.get("environ", {})))
     outcome = tracer.run()
     missing = [l for l in labels if l not in outcome.reached]
+    # A system call the C library makes with another one (glibc's fork() with clone).
     unreached = {spec.label: counted_words(spec, outcome.counted[spec.label])
                  for spec in stops if spec.label in outcome.counted} | {
+        spec.label: made_with(spec.name) for spec in stops if spec.kind == "syscall"
+        and spec.label in missing and made_with(spec.name)} | {
         label: "no function of that name in the program, its libraries or any it "
                "opened" for label in outcome.unfound} | {
         label: why for label, why in outcome.execed.items() if label in missing
     } | outcome.refused
-    hint = _made_with([s for s in stops if s.label in missing]) + "".join(
-        f" ({label}: {why})" for label, why in unreached.items())
+    hint = "".join(f" ({label}: {why})" for label, why in unreached.items())
     late = [label for label in missing if label not in outcome.refused]
     if outcome.timed_out and late:
         raise ExplainError(f"{program} did not reach {', '.join(late)} within "
@@ -603,15 +605,6 @@ def counted_words(spec: StopSpec, calls: int) -> str:
         name = "the C library's function exit()" if spec.name == "exit" else spec.name
         said = f"{name} was called {times}" if calls else f"{name} was not called"
     return said
-
-
-def _made_with(stops: list) -> str:
-    """A hint for syscall stops never reached because the C library makes that call
-    with another system call (glibc's fork() calls clone)."""
-    others = {s.name: MADE_WITH[s.name] for s in stops if s.kind == "syscall"
-              and s.name in MADE_WITH}
-    return "".join(f" (the C library's {name}() makes the {other} system call: "
-                   f"--at syscall:{other})" for name, other in others.items())
 
 
 def _ending(outcome: Outcome, program: str, deadline: float) -> str:

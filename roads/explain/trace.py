@@ -79,8 +79,22 @@ KILL_PAUSES = (0.002, 0.1)  # seconds between two looks for it: the first pause,
 DRAIN_WAIT = 1.0  # seconds the output is read for after the run, while a writer holds it
 # System calls that never return to the program, where a syscall stop is made.
 NO_RETURN = frozenset({"exit", "exit_group"})
-# What a program calls by a name the C library makes with another system call.
-MADE_WITH = {"fork": "clone", "vfork": "clone"}
+# What a program calls by a name the C library makes with another system call (glibc
+# 2.36 on x86-64, as strace shows it): --at syscall:NAME of one of these is never
+# reached, or is no system call at all (wait, sleep). vfork() makes vfork.
+MADE_WITH = {"fork": "clone", "open": "openat", "stat": "newfstatat", "lstat": "newfstatat",
+             "fstat": "newfstatat", "pipe": "pipe2", "nanosleep": "clock_nanosleep",
+             "sleep": "clock_nanosleep", "usleep": "clock_nanosleep", "wait": "wait4",
+             "waitpid": "wait4", "signal": "rt_sigaction", "sigaction": "rt_sigaction",
+             "readdir": "getdents64"}
+
+
+def made_with(name: str) -> str:
+    """Which system call the C library's function ``name`` makes, in words that name
+    the stop to give instead, where it makes another (``MADE_WITH``); else ""."""
+    other = MADE_WITH.get(name)
+    return (f"the C library's {name}() makes the {other} system call: --at syscall:{other}"
+            if other else "")
 WAKE = 0.05  # seconds the tracer sleeps at most between two looks for a tracee's event
 # The signals whose default action stops a process (signal(7)), and how long a process
 # they stopped is held so before roads explain continues it (``Tracer._tend_held``).
@@ -172,7 +186,9 @@ def parse_stop(text: str) -> StopSpec:
     if m:
         numbers = syscall_numbers()
         if m[1] not in numbers:
-            raise ExplainError(f"--at {text}: no system call {m[1]!r} on x86-64")
+            instead = made_with(m[1])
+            raise ExplainError(f"--at {text}: no system call {m[1]!r} on x86-64"
+                               + (f"; {instead}" if instead else ""))
         if m[1] in NO_RETURN:  # a syscall stop is at the call's return
             raise ExplainError(f"--at {text}: {m[1]} does not return; stop at its end with "
                                "--at exit")
