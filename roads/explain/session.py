@@ -25,7 +25,7 @@ import msgspec
 
 from .. import command, document
 from ..cachedir import remove_folder
-from ..errors import CaptureError, ProcessGone, RoadsError, SampleError
+from ..errors import CaptureError, ProcessGone, RoadsError, SampleError, tail
 from ..capture.build import written_back
 from ..capture.elf import parse_elf, read_bytes, read_elf
 from ..capture.proc import Proc
@@ -508,18 +508,20 @@ def trace_program(job: dict, progress: Callable[[str], None] = lambda s: None) -
     } | outcome.refused
     hint = "".join(f" ({label}: {why})" for label, why in unreached.items())
     late = [label for label in missing if label not in outcome.refused]
+    # No page to show what the program wrote: the error does (why it ended, often).
+    wrote = _wrote(outcome, program, sandboxed=job.get("sandbox", True))
     if outcome.timed_out and late:
         raise ExplainError(f"{program} did not reach {', '.join(late)} within "
                            f"{deadline:g} s (--deadline); it was killed" + "".join(
                                f" ({label}: {outcome.execed[label]})"
-                               for label in late if label in outcome.execed))
+                               for label in late if label in outcome.execed) + wrote)
     ending = _ending(outcome, program, deadline)
     if not checkpoints and unread:
         raise ExplainError(f"{program}: no stop it reached could be read, nothing was "
-                           "captured: " + "; ".join(u.reason for u in unread))
+                           "captured: " + "; ".join(u.reason for u in unread) + wrote)
     if not checkpoints:
         raise ExplainError(f"{program} {ending} before reaching {', '.join(missing)}; "
-                           f"nothing was captured{hint}")
+                           f"nothing was captured{hint}{wrote}")
     main = outcome.processes[outcome.pid]
     status = main.status
     run = {
@@ -585,6 +587,31 @@ def command_line(job: dict, shown: list[str]) -> str:
         options += ["--at", where]
     program = ["--", *shown] if shown and shown[0].startswith("-") else shown
     return "roads explain " + shlex.join([*options, *program])
+
+
+# Of each stream a program wrote, the last lines an error that writes no page shows.
+OUTPUT_LINES = 20
+
+
+def _wrote(outcome: Outcome, program: str, *, sandboxed: bool) -> str:
+    """What ``program`` wrote to its stdout and stderr, for an error that writes no page:
+    the last ``OUTPUT_LINES`` lines of each (``errors.tail``), under a line that names
+    the stream; "" where it wrote nothing. A write the sandbox refused (EROFS, said as
+    the C library says it) gets a word on where the program may write."""
+    out = []
+    for stream in ("stdout", "stderr"):
+        text = getattr(outcome, stream)
+        if text.strip():
+            lines = text.rstrip("\n").count("\n") + 1
+            which = (f" (the last {OUTPUT_LINES} of {lines} lines)" if lines > OUTPUT_LINES
+                     else "")
+            out.append(f"{program} wrote to its {stream}{which}:\n"
+                       + "\n".join(f"  | {row}" for row in tail(text, OUTPUT_LINES).split("\n")))
+    if sandboxed and os.strerror(errno.EROFS) in outcome.stdout + outcome.stderr:
+        out.append("(in the sandbox every file is read-only but a fresh folder, /run/build, and "
+                   "empty /tmp, /run and /dev/shm of its own: --no-sandbox runs the program as "
+                   "you, outside)")
+    return "".join(f"\n{part}" for part in out)
 
 
 # What --at exit:N is, which a learner may take for a process's exit (--at exit).
