@@ -199,3 +199,16 @@ def test_a_system_call_the_c_library_makes_with_another_says_which(root, tmp_pat
     # What the words say is so: each stop they name is reached.
     instead = [a for other in [*named.values(), "wait4"] for a in ("--at", f"syscall:{other}")]
     assert explain(root, *instead, "--out", "instead.html", "--", "calls.c") == 0
+
+
+@pytest.mark.parametrize("first, second", [("main", "main:1"), ("0.3s", "300ms"),
+                                           ("syscall:brk", "syscall:brk:1")])
+def test_one_stop_written_two_ways_is_refused(root, tmp_path, monkeypatch, capsys, first,
+                                              second):
+    """--at main --at main:1 made a page of two stops, the same one twice, and a diff of
+    nothing between them: 'the same --at twice' compared the words, not the stops."""
+    monkeypatch.chdir(tmp_path)
+    assert explain(root, "--at", first, "--at", second, "--", "/bin/true") == 1
+    assert capsys.readouterr().err == (f"roads: error: --at {first} and --at {second} are the "
+                                       "same stop: give it once\n")
+    assert not list(tmp_path.iterdir())

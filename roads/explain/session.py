@@ -231,6 +231,14 @@ def explain_program(argv: list[str], wheres: list[str], *, aslr: bool = False,
     labels = [s.label for s in stops]
     if len(set(labels)) != len(labels):
         raise ExplainError("the same --at twice: " + ", ".join(sorted({l for l in labels if labels.count(l) > 1})))
+    # The same stop written two ways (main and main:1, 0.5s and 500ms): one stop.
+    same: dict[tuple, str] = {}
+    for stop in stops:
+        key = (stop.kind, stop.name, stop.count, stop.seconds)
+        if key in same:
+            raise ExplainError(f"--at {same[key]} and --at {stop.label} are the same stop: "
+                               "give it once")
+        same[key] = stop.label
     for stop in stops:
         if stop.kind == "func" and stop.name == "exit":  # exit:2, which reads as a process's
             progress(f"--at {stop.label} {EXIT_FUNCTION}")
