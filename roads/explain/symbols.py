@@ -287,8 +287,10 @@ def _source_name(symbol: str) -> str | None:
     (``_ZN6shapes4areaEi``): ``_Z``, ``L`` for one of internal linkage, then a name of
     one part (``<length><identifier>``, ``St`` before it for ``std::``) or a nested one
     (``N``, the qualifiers of a member function, its parts, ``E``); the parameter types
-    follow and are not read. None for another symbol, or a name this does not read: a
-    template's (``I...E``), a constructor's or an operator's."""
+    follow and are not read, and so are the template arguments (``I...E``) after a name
+    of one part (``_Z5twiceIiET_S0_``: ``twice``). None for another symbol, or a name
+    this does not read: a nested one with template arguments (a function template in a
+    namespace, a class template's member), a constructor's or an operator's."""
     if not symbol.startswith("_Z"):
         return None
     at = 3 if symbol.startswith("_ZL") else 2
