@@ -289,11 +289,12 @@ def test_run_is_refused_in_the_root_or_a_shared_folder(tmp_path, folder):
 
 @pytest.mark.gcc
 def test_run_shows_the_last_lines_a_program_printed_escaped(tmp_path):
-    script = ("import sys, time\nfor i in range(30): print('line', i)\n"
-              "print('oops \\x1b[31m', file=sys.stderr, flush=True)\nsys.stdout.flush()\n"
-              "time.sleep(20)\n")
-    done = subprocess.run([*ROADS, "--root", str(tmp_path), "run", "--after", "1", "--",
-                           sys.executable, "-c", script], cwd=tmp_path, capture_output=True,
+    # A shell, not Python: it has written its lines within milliseconds, where Python's
+    # start-up alone could outlast the stop's second on a busy machine (it did once).
+    script = ("i=0; while [ $i -lt 30 ]; do echo line $i; i=$((i+1)); done; "
+              "printf 'oops \\033[31m\\n' >&2; exec sleep 20")
+    done = subprocess.run([*ROADS, "--root", str(tmp_path), "run", "--after", "2", "--",
+                           "/bin/sh", "-c", script], cwd=tmp_path, capture_output=True,
                           text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert "wrote to its stdout (the last 20 of 30 lines):\nline 10\n" in done.stderr
