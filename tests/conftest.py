@@ -1,5 +1,6 @@
-"""Shared fixtures: scratch projects with real samples, copies of the checkout, a guard
-against stray processes, and one against a session that writes into the checkout."""
+"""Shared fixtures: scratch projects with real samples, a skip where gcc is missing,
+copies of the checkout, a guard against stray processes, and one against a session that
+writes into the checkout."""
 
 from __future__ import annotations
 
@@ -132,6 +133,13 @@ class ScratchProject:
 @pytest.fixture
 def scratch(tmp_path: Path) -> ScratchProject:
     return ScratchProject(tmp_path / "project")
+
+
+@pytest.fixture
+def gcc() -> None:
+    """For a test that compiles a program of its own: skipped where there is no gcc."""
+    if shutil.which("gcc") is None:
+        pytest.skip("no gcc")
 
 
 # The browser tests' Chromium (and Playwright's driver) share the session: Chromium ends

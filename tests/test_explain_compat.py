@@ -14,7 +14,6 @@ import pytest
 from roads.errors import ExplainError
 from roads.explain import session as session_mod
 from roads.explain.trace import Hit, Tracer, parse_stop
-from tests.test_explain_minors import gcc  # noqa: F401 - gcc is a fixture
 
 pytestmark = [pytest.mark.gcc]
 

@@ -16,7 +16,6 @@ import pytest
 from roads.command import run
 from roads.explain.symbols import data_object
 from roads.explain.trace import Hit, Tracer, parse_stop
-from tests.test_explain_minors import gcc  # noqa: F401 - gcc is a fixture
 
 pytestmark = [pytest.mark.gcc]
 

@@ -19,7 +19,6 @@ import pytest
 
 from roads.explain.trace import Hit, Tracer, parse_stop
 from tests.test_explain import explain, root  # noqa: F401 - root is a fixture
-from tests.test_explain_minors import gcc  # noqa: F401 - gcc is a fixture
 
 pytestmark = [pytest.mark.gcc]
 

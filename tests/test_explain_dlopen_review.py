@@ -19,7 +19,7 @@ import pytest
 
 import roads.explain.trace as trace
 from roads.explain.trace import Hit, Tracer, parse_stop
-from tests.test_explain_minors import gcc  # noqa: F401 - gcc is a fixture
+from tests.explain_support import build
 
 pytestmark = [pytest.mark.gcc]
 
@@ -88,13 +88,6 @@ int main(int argc, char **argv) {
 """
 
 
-def _build(folder: Path, name: str, source: str) -> Path:
-    (folder / f"{name}.c").write_text(source)
-    subprocess.run(["gcc", "-o", str(folder / name), str(folder / f"{name}.c")],
-                   check=True, timeout=60)
-    return folder / name
-
-
 def _plugin(folder: Path) -> Path:
     (folder / "plug.c").write_text(PLUGIN)
     subprocess.run(["gcc", "-shared", "-fPIC", "-o", str(folder / "libplug.so"),
@@ -118,7 +111,7 @@ def _exit_code(outcome, pid: int) -> int | None:
 
 def test_the_nth_call_counts_the_calls_into_a_library_opened_again(gcc, tmp_path, no_leftovers):
     plugin = _plugin(tmp_path)
-    host = _build(tmp_path, "reopen", REOPEN)
+    host = build(tmp_path, "reopen", REOPEN)
     outcome, hits, said = _run([host, plugin], "plugin_work:3", "exit")
     assert [h.label for h in hits] == ["plugin_work:3", "exit"], said
     assert outcome.stdout == "sum 42\n" and _exit_code(outcome, outcome.pid) == 0
@@ -127,7 +120,7 @@ def test_the_nth_call_counts_the_calls_into_a_library_opened_again(gcc, tmp_path
 
 def test_a_closed_library_found_once_is_not_said_never_found(gcc, tmp_path, no_leftovers):
     plugin = _plugin(tmp_path)
-    host = _build(tmp_path, "reopen", REOPEN)
+    host = build(tmp_path, "reopen", REOPEN)
     outcome, hits, said = _run([host, plugin], "plugin_work:4", "exit")
     assert [h.label for h in hits] == ["exit"]
     assert outcome.unfound == []  # found, and called three times only
@@ -136,7 +129,7 @@ def test_a_closed_library_found_once_is_not_said_never_found(gcc, tmp_path, no_l
 
 def test_memory_mapped_where_a_closed_library_was_is_left_alone(gcc, tmp_path, no_leftovers):
     plugin = _plugin(tmp_path)
-    host = _build(tmp_path, "reuse", REUSE)
+    host = build(tmp_path, "reuse", REUSE)
     outcome, hits, said = _run([host, plugin], "plugin_work:2", "exit")
     assert [h.label for h in hits] == ["exit"]
     assert outcome.stdout == "child 0\n" and _exit_code(outcome, outcome.pid) == 0
@@ -144,7 +137,7 @@ def test_memory_mapped_where_a_closed_library_was_is_left_alone(gcc, tmp_path, n
 
 def test_each_followed_process_looks_in_the_library_it_opens(gcc, tmp_path, no_leftovers):
     plugin = _plugin(tmp_path)
-    host = _build(tmp_path, "forkopen", FORK_THEN_OPEN)
+    host = build(tmp_path, "forkopen", FORK_THEN_OPEN)
     outcome, hits, said = _run([host, plugin], "plugin_work:2", "exit", follow_fork=True)
     assert "plugin_work:2" in [h.label for h in hits], said
     second = next(h for h in hits if h.label == "plugin_work:2")
@@ -173,7 +166,7 @@ def test_each_file_is_read_once_however_many_libraries_are_opened(gcc, tmp_path,
     for i in range(6):
         libraries.append(tmp_path / f"libplug{i}.so")
         libraries[-1].write_bytes(plugin.read_bytes())
-    host = _build(tmp_path, "openall", OPEN_ALL)
+    host = build(tmp_path, "openall", OPEN_ALL)
     parsed: list[str] = []
     real = trace.functions
 

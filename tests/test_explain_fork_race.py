@@ -25,7 +25,7 @@ import pytest
 from roads.explain.ptrace import PTRACE_EVENT_EXIT
 from roads.explain.trace import Tracer, parse_stop
 from tests.test_explain import explain, root  # noqa: F401 - root is a fixture
-from tests.test_explain_minors import _build, gcc  # noqa: F401 - gcc is a fixture
+from tests.explain_support import build
 
 pytestmark = [pytest.mark.gcc]
 
@@ -87,7 +87,7 @@ RUNS = 20  # the old code lost the child in 4 runs of 40 by hand, and in 2 and 3
 def test_a_child_outlived_by_nothing_is_still_followed(root, gcc, tmp_path, capsys,
                                                        monkeypatch, no_leftovers):
     monkeypatch.chdir(tmp_path)
-    program = _build(tmp_path, "race", FORKS_AND_ENDS)
+    program = build(tmp_path, "race", FORKS_AND_ENDS)
     lost = []
     for run in range(RUNS):
         page = tmp_path / f"race-{run}.html"
@@ -109,7 +109,7 @@ def test_an_orphaned_child_is_named_and_compared_as_the_child(root, gcc, tmp_pat
     stop with that process's. The page used to name it "exit (pid N)" and compare it with nothing,
     whenever the parent ended first (in CI, the race test above's first run)."""
     monkeypatch.chdir(tmp_path)
-    program = _build(tmp_path, "orphaned", ORPHANED)
+    program = build(tmp_path, "orphaned", ORPHANED)
     page = tmp_path / "orphaned.html"
     assert explain(root, "--follow-fork", "--at", "exit", "--out", str(page), "--",
                    str(program)) == 0
@@ -153,7 +153,7 @@ def test_a_child_seen_after_its_parent_ended_keeps_its_breakpoints(gcc, tmp_path
     it is there, though the parent it was copied from has ended and been forgotten.
     It used to take the breakpoints of the parent as /proc named it by then (the
     tracer itself, as subreaper: none), and the child died of the int3's SIGTRAP."""
-    program = _build(tmp_path, "child_calls", CHILD_CALLS)
+    program = build(tmp_path, "child_calls", CHILD_CALLS)
     hits = []
     tracer = _ChildStopLate([str(program)], [parse_stop("work")], on_stop=hits.append,
                             follow_fork=True, deadline=20)
@@ -169,7 +169,7 @@ def test_the_program_that_ended_first_is_not_said_ended_by_roads_explain(
     own, and the child was ended after the stop. The page used to say the program "was
     ended by roads explain after its last stop"."""
     monkeypatch.chdir(tmp_path)
-    program = _build(tmp_path, "orphan_calls", ORPHAN_CALLS)
+    program = build(tmp_path, "orphan_calls", ORPHAN_CALLS)
     page = tmp_path / "orphan_calls.html"
     assert explain(root, "--follow-fork", "--at", "work", "--out", str(page), "--",
                    str(program)) == 0
@@ -215,7 +215,7 @@ def test_a_run_ended_at_the_deadline_after_its_last_stop_says_so(
     (and the capture recorded signal 9 as the program's own end), or, when the program
     had exited, nothing of the process ended."""
     monkeypatch.chdir(tmp_path)
-    program = _build(tmp_path, "sleeps", source)
+    program = build(tmp_path, "sleeps", source)
     page = tmp_path / "sleeps.html"
     assert explain(root, "--follow-fork", "--deadline", "1", "--at", "exit", "--out",
                    str(page), "--", str(program)) == 0
@@ -228,7 +228,7 @@ def test_a_process_that_ended_before_the_clean_up_is_not_said_killed(gcc, tmp_pa
     """After the last stop (in work()), the child runs on to its _exit while roads explain
     ends the run: when it wins, the clean-up reaps it exited, not killed (it used to be
     marked killed by roads explain whatever its status, in about one run in three)."""
-    program = _build(tmp_path, "orphan_returns", ORPHAN_RETURNS)
+    program = build(tmp_path, "orphan_returns", ORPHAN_RETURNS)
     seen = set()
     for _ in range(15):
         outcome = Tracer([str(program)], [parse_stop("work")], on_stop=lambda hit: None,
@@ -250,7 +250,7 @@ def test_a_fork_whose_maker_is_killed_at_its_event_is_followed(gcc, tmp_path, mo
     by having the read of the flags fail as it then does."""
     from roads.explain import trace
 
-    program = _build(tmp_path, "child_calls", CHILD_CALLS)
+    program = build(tmp_path, "child_calls", CHILD_CALLS)
     real = trace._clone_flags
     failed = []
 
@@ -284,7 +284,7 @@ def test_a_childs_copy_of_an_int3_taken_out_of_its_parent_is_taken_out(gcc, tmp_
                                                                         no_leftovers):
     """The child runs into that int3: no stop of its own, its instruction whole again and
     run. It used to be run from the int3 again and again, until the deadline."""
-    program = _build(tmp_path, "child_calls", CHILD_CALLS)
+    program = build(tmp_path, "child_calls", CHILD_CALLS)
     hits = []
     outcome = _ParentLostItFirst([str(program)], [parse_stop("work"), parse_stop("exit")],
                                  on_stop=hits.append, follow_fork=True, deadline=10).run()
@@ -325,7 +325,7 @@ def test_a_process_held_in_a_stop_no_event_tells_ends_the_run_after_the_deadline
     import roads.explain.trace as trace
 
     monkeypatch.setattr(trace, "KILL_WAIT", 1.0)
-    program = _build(tmp_path, "child_sleeps", CHILD_SLEEPS)
+    program = build(tmp_path, "child_sleeps", CHILD_SLEEPS)
     tracer = _LosesAnExitStop([str(program)], [parse_stop("exit")], on_stop=lambda hit: None,
                               follow_fork=True, deadline=1)
     started = time.monotonic()

@@ -18,7 +18,7 @@ from roads.explain.command import file_problem
 from roads.explain.page import write_page
 from roads.explain.record import session_from_json
 from tests.test_explain import explain, root  # noqa: F401 - root is a fixture
-from tests.test_explain_minors import _build, gcc  # noqa: F401 - gcc is a fixture
+from tests.explain_support import build
 
 HELLO = '#include <stdio.h>\nint main(void) { puts("hello"); return 0; }\n'
 
@@ -73,7 +73,7 @@ def test_a_stop_at_the_entry_point_is_reached(root, gcc, tmp_path, monkeypatch, 
     or -static). The function stops were set at the entry point itself, after it was
     reached: _start was said never to be reached ('exited with status 0 before
     reaching _start')."""
-    program = _build(tmp_path, "hello", HELLO, "-no-pie", *flags)
+    program = build(tmp_path, "hello", HELLO, "-no-pie", *flags)
     entry = struct.unpack_from("<Q", program.read_bytes(), 24)[0]  # e_entry
     monkeypatch.chdir(tmp_path)
     assert explain(root, "--no-sandbox", "--at", "_start", "--at", "main", "--out", "p.html",
@@ -135,7 +135,7 @@ def test_output_cut_short_is_said_to_be(root, gcc, tmp_path, monkeypatch, no_lef
     """A program that writes more than the run keeps: the page says how much it wrote and
     that the rest was dropped (it showed the first 64 KiB, cut mid-line, as if that
     were all), and the saved session records it; a stream kept whole says nothing."""
-    _build(tmp_path, "loud", LOUD)
+    build(tmp_path, "loud", LOUD)
     monkeypatch.chdir(tmp_path)
     assert explain(root, "--no-sandbox", "--at", "exit", "--out", "p.html", "--save", "p.json",
                    "--", "./loud") == 0
@@ -187,7 +187,7 @@ def test_a_program_that_makes_itself_undumpable_is_said_to(root, gcc, tmp_path, 
     /proc/PID/smaps 'needs ptrace access to process 3, which root has only with
     CAP_SYS_PTRACE', of a process roads explain was tracing. The stop before it (main)
     still gets its page, status 3 (tests/test_explain_losses.py)."""
-    _build(tmp_path, "secret", UNDUMPABLE)
+    build(tmp_path, "secret", UNDUMPABLE)
     monkeypatch.chdir(tmp_path)
     assert explain(root, "--at", "main", "--at", "later", "--", "./secret") == 3
     err = capsys.readouterr().err

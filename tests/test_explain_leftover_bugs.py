@@ -19,7 +19,6 @@ import contextlib
 import html
 import json
 import os
-import re
 import signal
 import subprocess
 from collections.abc import Iterator
@@ -29,7 +28,7 @@ import pytest
 
 from tests.test_explain import explain, root  # noqa: F401 - root is a fixture
 from tests.test_explain_losses import TIMER_STOP  # a POSIX timer's SIGSTOP
-from tests.test_explain_minors import _build, gcc  # noqa: F401 - gcc is a fixture
+from tests.explain_support import build, page_facts
 
 pytestmark = [pytest.mark.gcc]
 
@@ -63,9 +62,9 @@ def test_a_program_recompiled_while_it_runs_keeps_its_name(root, gcc, tmp_path, 
     regions record it, ``figures.filenames.program_path``), says its file was deleted
     or replaced since it started, and still draws the old program's own ELF file."""
     monkeypatch.chdir(tmp_path)
-    program = _build(tmp_path, "prog", WAITS, "-DBUILD=1")
+    program = build(tmp_path, "prog", WAITS, "-DBUILD=1")
     with running(program) as pid:
-        _build(tmp_path, "prog", WAITS, "-DBUILD=2")  # the linker unlinks the old file
+        build(tmp_path, "prog", WAITS, "-DBUILD=2")  # the linker unlinks the old file
         assert os.readlink(f"/proc/{pid}/exe") == f"{program} (deleted)"
         assert explain(root, "--pid", str(pid)) == 0  # the default page: explain-NAME.html
     out = capsys.readouterr().out.strip()
@@ -77,14 +76,8 @@ def test_a_program_recompiled_while_it_runs_keeps_its_name(root, gcc, tmp_path, 
     assert "prog's PT_LOAD segments" in text  # the ELF figure's caption
     assert "prog, stop 'now'" in text  # the diagram's
     assert "No ELF figure for the executable" not in page and "roads-elf-figure" in page
-    assert _facts(page)["Program"] == (f"{program}: its file was deleted or replaced since "
-                                       "the process started")
-
-
-def _facts(page: str) -> dict[str, str]:
-    """The facts at the head of a page, as text, by their names."""
-    return {name: html.unescape(re.sub(r"<[^>]+>", "", value)) for name, value in
-            re.findall(r"<dt>(.*?)</dt><dd>(.*?)</dd>", page)}
+    assert page_facts(page)["Program"] == (f"{program}: its file was deleted or replaced "
+                                           "since the process started")
 
 
 def _stopped(folder: Path) -> list[dict]:
@@ -194,7 +187,7 @@ def test_a_process_killed_while_held_stopped_is_told_on_the_page(
     said = (f"process {pid} stopped itself with SIGSTOP; it was {ended} while held stopped, "
             "before anything continued it")
     assert said in err
-    facts = _facts((tmp_path / "p.html").read_text())
+    facts = page_facts((tmp_path / "p.html").read_text())
     assert facts["Stopped by a signal"] == said
 
 
@@ -268,4 +261,4 @@ def test_a_stop_signal_no_process_sent_names_its_sender(
     assert (stopped["signal"], stopped["sender"], stopped["code"]) == (signame, None, code)
     said = f"process {stopped['pid']} was stopped by {signame}, sent by {sender}; "
     assert said in err
-    assert _facts((tmp_path / "p.html").read_text())["Stopped by a signal"].startswith(said)
+    assert page_facts((tmp_path / "p.html").read_text())["Stopped by a signal"].startswith(said)

@@ -10,7 +10,6 @@ from pathlib import Path
 import pytest
 
 from tests.test_explain import explain, root  # noqa: F401 - root is a fixture
-from tests.test_explain_minors import gcc  # noqa: F401 - gcc is a fixture
 
 pytestmark = pytest.mark.gcc
 

@@ -28,19 +28,7 @@ from roads.explain import trace
 from roads.explain.command import user_program
 from roads.explain.trace import Hit, Tracer, parse_stop
 from tests.conftest import status_lines
-
-
-@pytest.fixture
-def gcc():
-    if shutil.which("gcc") is None:
-        pytest.skip("no gcc")
-
-
-def _build(folder: Path, name: str, source: str, *flags: str) -> Path:
-    (folder / f"{name}.c").write_text(source)
-    subprocess.run(["gcc", *flags, "-o", str(folder / name), str(folder / f"{name}.c")],
-                   check=True, timeout=60)
-    return folder / name
+from tests.explain_support import build
 
 
 # twice() begins with neither endbr64 nor a push (-O2, no CET): its breakpoint is passed
@@ -75,7 +63,7 @@ def test_a_signal_due_during_a_step_counts_the_call_once(gcc, tmp_path, no_lefto
     int3 (after the handler, or at once for a signal ignored), counted the same call
     again: "twice:2" was reached. A SIGTRAP sent then was taken for the step's own and
     swallowed. The signal is the program's, delivered once; the call counts once."""
-    binary = _build(tmp_path, "stepped", STEPPED, "-O2", "-fcf-protection=none")
+    binary = build(tmp_path, "stepped", STEPPED, "-O2", "-fcf-protection=none")
     hits: list[str] = []
 
     def on_stop(hit: Hit) -> None:
@@ -188,7 +176,7 @@ def test_a_child_ended_unseen_leaves_nothing_a_later_pid_inherits(gcc, tmp_path)
     copy of the memory, int3 bytes and all), was taken for a child sharing the memory,
     traced as a shadow with its breakpoints left in, and its own child, never traced,
     died of SIGTRAP in step(). Now it is a copy: its breakpoints taken out, let go."""
-    result = _in_pid_namespace(NO_STOP_SEEN, _build(tmp_path, "reused", REUSED, "-O0"))
+    result = _in_pid_namespace(NO_STOP_SEEN, build(tmp_path, "reused", REUSED, "-O0"))
     assert result["gone"], "the vfork child's first stop was seen before its end"
     assert result["stdout"] == "inner exited\nsame pid\n"
 
@@ -393,7 +381,7 @@ def test_the_timers_signal_no_process_that_took_the_programs_pid(gcc, tmp_path):
     reaped, another process given its pid (here made sure of in a pid namespace) was
     stopped by the delay's SIGSTOP and killed with its group at the deadline. They
     signal through pidfds now, which reach the run's processes and no other."""
-    result = _in_pid_namespace(IMPOSTOR, _build(tmp_path, "leaves_early", LEAVES_EARLY, "-O0"))
+    result = _in_pid_namespace(IMPOSTOR, build(tmp_path, "leaves_early", LEAVES_EARLY, "-O0"))
     assert result["impostor"] == result["main"], "the pid was not given again"
     assert result["timed_out"]
     assert result["state"] in ("S", "R"), result  # T: stopped; Z or gone: killed
@@ -423,7 +411,7 @@ def test_the_deadline_ends_the_run_with_or_without_pidfds(gcc, tmp_path, monkeyp
     PIDFD_SIGNAL_PROCESS_GROUP (before 6.9), the run's processes are signalled by pid
     and its group by number, as before: the delay still stops the program, and the
     deadline ends it and its child not followed (no_leftovers)."""
-    binary = _build(tmp_path, "outlives", OUTLIVES, "-O0")
+    binary = build(tmp_path, "outlives", OUTLIVES, "-O0")
     if kernel == "no-pidfds":
         def pidfd_open(pid: int, flags: int = 0) -> int:
             raise OSError(errno.ENOSYS, os.strerror(errno.ENOSYS))
@@ -488,7 +476,7 @@ def test_breakpoints_less_than_a_word_apart_are_each_kept(gcc, tmp_path, no_left
     int3 in took g's out (or, the other way round, brought an int3 back where it had been
     taken out). The run missed g: "exited with status 0 before reaching g"."""
     source, status = ADJACENT[flags]
-    program = _build(tmp_path, "adjacent", source, *flags.split())
+    program = build(tmp_path, "adjacent", source, *flags.split())
     symbols = dict(line.split()[::-2] for line in subprocess.run(
         ["nm", str(program)], capture_output=True, text=True, check=True).stdout.splitlines()
         if line.endswith((" T f", " T g")))

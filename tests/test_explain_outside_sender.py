@@ -19,8 +19,7 @@ from pathlib import Path
 import pytest
 
 from tests.test_explain import explain, root  # noqa: F401 - root is a fixture
-from tests.test_explain_leftover_bugs import _facts
-from tests.test_explain_minors import gcc  # noqa: F401 - gcc is a fixture
+from tests.explain_support import page_facts
 
 pytestmark = [pytest.mark.gcc]
 
@@ -87,6 +86,6 @@ def test_a_stop_from_outside_the_sandbox_names_no_process_0(root, gcc, tmp_path,
     assert status == 0, err
     [stopped] = json.loads((tmp_path / "p.json").read_text())["stopped"]
     assert stopped["sender"] == 0  # si_pid, as the kernel gives it
-    said = _facts((tmp_path / "p.html").read_text())["Stopped by a signal"]
+    said = page_facts((tmp_path / "p.html").read_text())["Stopped by a signal"]
     assert "from process 0" not in said and "from process 0" not in err
     assert "from a process outside its pid namespace (the run's sandbox's" in said, said

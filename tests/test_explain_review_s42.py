@@ -6,7 +6,6 @@ deadline: each test shows a run that went wrong before its fix. A breakpoint in 
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import subprocess
 import time
@@ -14,12 +13,6 @@ import time
 import pytest
 
 from roads.explain.trace import Hit, Tracer, parse_stop
-
-
-@pytest.fixture
-def gcc():
-    if shutil.which("gcc") is None:
-        pytest.skip("no gcc")
 
 
 # f, in the last bytes of the only segment (text, then nothing: no data, no heap yet),

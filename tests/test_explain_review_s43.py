@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from roads.explain.trace import Hit, Tracer, parse_stop
+from tests.explain_support import build
 from tests.test_explain import explain, root  # noqa: F401 - root is a fixture
-from tests.test_explain_minors import gcc  # noqa: F401 - gcc is a fixture
 
 pytestmark = [pytest.mark.gcc]
 
@@ -24,13 +24,6 @@ def _library(folder: Path, name: str, source: str) -> Path:
     subprocess.run(["gcc", "-shared", "-fPIC", "-o", str(folder / f"lib{name}.so"),
                     str(folder / f"{name}.c")], check=True, timeout=60)
     return folder / f"lib{name}.so"
-
-
-def _program(folder: Path, name: str, source: str, *flags: str) -> Path:
-    (folder / f"{name}.c").write_text(source)
-    subprocess.run(["gcc", "-o", str(folder / name), str(folder / f"{name}.c"), *flags],
-                   check=True, timeout=60)
-    return folder / name
 
 
 def _file_at(pid: int, address: int) -> str:
@@ -77,7 +70,7 @@ def test_a_function_two_opened_libraries_define_is_stopped_at_in_each(gcc, tmp_p
     subprocess.run(["gcc", "-shared", "-fPIC", "-o", str(both), str(tmp_path / "plugboth.c"),
                     f"-L{tmp_path}", "-Wl,--no-as-needed", "-lplugseven", "-lplugeleven",
                     f"-Wl,-rpath,{tmp_path}"], check=True, timeout=60)
-    host = _program(tmp_path, "both", BOTH)
+    host = build(tmp_path, "both", BOTH)
     hits: list[Hit] = []
     seen: list[str] = []
 
@@ -124,7 +117,7 @@ def test_an_ifunc_in_a_library_opened_later_keeps_the_stops_reached(root, gcc, t
     it: no page. It is refused as that one is, in the same words, and the page shows
     the stops reached."""
     plugin = _library(tmp_path, "plugifunc", IFUNC)
-    host = _program(tmp_path, "one", ONE)
+    host = build(tmp_path, "one", ONE)
     monkeypatch.chdir(tmp_path)
     page = tmp_path / "one.html"
     assert explain(root, "--at", "main", "--at", "plugin_work", "--at", "exit",
@@ -153,7 +146,7 @@ def test_a_function_awaited_when_the_deadline_passes_is_said_to_be(gcc, tmp_path
     said to be "found in any library the program opened", as if the program had ended
     without it: the deadline, which ended the run, is named."""
     plugin = _library(tmp_path, "plug", "int plugin_work(int x) { return x * 7; }\n")
-    host = _program(tmp_path, "late", LATE)
+    host = build(tmp_path, "late", LATE)
     said: list[str] = []
     outcome = Tracer([str(host), str(plugin)], [parse_stop("main"), parse_stop("plugin_work")],
                      on_stop=lambda hit: None, progress=said.append, deadline=1).run()
@@ -202,7 +195,7 @@ def test_a_child_the_program_killed_while_a_stop_was_read(gcc, tmp_path, no_left
     """The program kills its child while roads explain reads another stop: the child's
     exit event is seen only once that read is done, after the deadline's SIGKILL (or in
     the clean-up after the last stop), and the child was said killed by roads explain."""
-    program = _program(tmp_path, "killswhileread", KILLS_WHILE_READ, "-pthread")
+    program = build(tmp_path, "killswhileread", KILLS_WHILE_READ, "-pthread")
     deadline = 1.5
     hits: list[Hit] = []
 
@@ -225,7 +218,7 @@ def test_a_deadline_during_the_clean_up_after_the_last_stop_is_not_told(gcc, tmp
     """Every stop made, the run is ended (``Tracer._kill_all``); a deadline passing while
     that takes its time (a big process torn down) set ``timed_out``, and the page said
     the program was ended "when the deadline passed"."""
-    program = _program(tmp_path, "sleeps", "#include <unistd.h>\n"
+    program = build(tmp_path, "sleeps", "#include <unistd.h>\n"
                        "int main(void) { sleep(100); return 0; }\n")
     deadline = 1.0
     real = Tracer._kill_every
@@ -269,7 +262,7 @@ def test_the_library_of_a_stop_made_after_the_main_thread_ended_is_named(gcc, tm
     /proc/PID/maps, which is empty once the main thread has ended (pthread_exit) while
     another runs on: it said "in ?". It is read through the thread held at the stop."""
     plugin = _library(tmp_path, "plug", "int plugin_work(int x) { return x * 7; }\n")
-    host = _program(tmp_path, "maingone", MAIN_GONE, "-pthread")
+    host = build(tmp_path, "maingone", MAIN_GONE, "-pthread")
     said: list[str] = []
     outcome = Tracer([str(host), str(plugin)], [parse_stop("plugin_work")],
                      on_stop=lambda hit: None, progress=said.append, deadline=20).run()

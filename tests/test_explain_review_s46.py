@@ -19,7 +19,7 @@ import pytest
 from roads.explain import trace
 from roads.explain.trace import Tracer, parse_stop
 from tests.test_explain import root  # noqa: F401 - root is a fixture
-from tests.test_explain_minors import _build, gcc  # noqa: F401 - gcc is a fixture
+from tests.explain_support import build
 
 pytestmark = [pytest.mark.gcc]
 
@@ -231,7 +231,7 @@ def test_an_adopted_tracee_held_in_its_exit_stop_is_let_go(gcc, tmp_path, monkey
     ended 'could not be ended within 10 s of SIGKILL', the child left unreaped (seen
     about once in ten runs of a program that clones with CLONE_PARENT in a loop)."""
     monkeypatch.setattr(trace, "KILL_WAIT", 2.0)
-    program = _build(tmp_path, "child_away", CHILD_AWAY)
+    program = build(tmp_path, "child_away", CHILD_AWAY)
     tracer = _ForgetsTheChild([str(program)], [parse_stop("0.3s")], on_stop=lambda hit: None,
                               follow_fork=True, deadline=10)
     tracer.forgotten = []

@@ -15,7 +15,6 @@ from roads.explain.command import INCOMPLETE
 from roads.explain import ptrace as pt
 from roads.explain.trace import Tracer, parse_stop
 from tests.test_explain import explain, root  # noqa: F401 - root is a fixture
-from tests.test_explain_minors import gcc  # noqa: F401 - gcc is a fixture
 
 BLOCKED = 8.0  # seconds a start stood in for here is blocked: more than the deadline
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from tests.test_explain import explain, root  # noqa: F401 - root is a fixture
-from tests.test_explain_minors import _build, gcc  # noqa: F401 - gcc is a fixture
+from tests.explain_support import build
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -66,7 +66,7 @@ def test_each_process_keeps_one_role_across_its_stops(root, gcc, tmp_path, monke
     which runs the command) was "the child" at a stop it alone reached and "the parent"
     at the exit all three reached, beside the program itself, "the parent" too. Each
     process is named by its place in the run's tree, at every stop."""
-    _build(tmp_path, "gens", GENERATIONS)
+    build(tmp_path, "gens", GENERATIONS)
     monkeypatch.chdir(tmp_path)
     assert explain(root, "--no-sandbox", "--follow-fork", "--at", "fork:2", "--at", "exit",
                    "--out", "p.html", "--save", "p.json", "--", "./gens") == 0
@@ -103,7 +103,7 @@ def test_two_children_at_one_stop_give_figures_of_their_own_ids(root, gcc, tmp_p
     """Two children reach --at exit, each the child: their figures took one id, made of
     the stop and the role, so the page held each id twice (an arrow's marker, a
     figure's description for a screen reader, found in the other child's figure)."""
-    _build(tmp_path, "twokids", TWO_CHILDREN)
+    build(tmp_path, "twokids", TWO_CHILDREN)
     monkeypatch.chdir(tmp_path)
     assert explain(root, "--no-sandbox", "--follow-fork", "--at", "exit", "--out", "p.html",
                    "--", "./twokids") == 0
@@ -204,7 +204,7 @@ def test_a_small_library_opened_later_is_drawn_and_takes_no_neighbours_memory(
     (tmp_path / "plug.c").write_text(PLUGIN)
     subprocess.run(["gcc", "-shared", "-fPIC", "-o", str(tmp_path / "libplug.so"),
                     str(tmp_path / "plug.c")], check=True, timeout=60)
-    _build(tmp_path, "opens", OPENS)
+    build(tmp_path, "opens", OPENS)
     monkeypatch.chdir(tmp_path)
     assert explain(root, "--no-sandbox", "--at", "main", "--at", "plug", "--out", "p.html",
                    "--save", "p.json", "--", "./opens", "./libplug.so") == 0
@@ -289,7 +289,7 @@ def test_a_delay_stop_is_no_return_of_the_call_it_cuts_short(root, gcc, tmp_path
     restart_syscall. That was counted as the call's return: --at syscall:wait4 stopped
     at the delay's moment, 'failed: ERESTARTSYS (interrupted by a signal ...)', where
     the program's call returned its child's pid, later."""
-    _build(tmp_path, "waits", WAITS)
+    build(tmp_path, "waits", WAITS)
     monkeypatch.chdir(tmp_path)
     assert explain(root, "--no-sandbox", "--at", "0.1s", "--at", "syscall:wait4", "--at",
                    "0.45s", "--at", "syscall:clock_nanosleep", "--out", "p.html", "--save",

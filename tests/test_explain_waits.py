@@ -22,8 +22,7 @@ from roads.explain.trace import Tracer, parse_stop
 from roads.capture.proc import Proc, Status
 from tests.test_explain import explain, root  # noqa: F401 - root is a fixture
 from tests.test_explain_losses import MANY
-from tests.test_explain_minors import gcc  # noqa: F401 - a fixture
-from tests.test_review_merges import _build
+from tests.explain_support import build
 
 
 def _status(pid: int) -> Status:
@@ -133,7 +132,7 @@ def test_a_process_that_does_not_stop_is_let_go_at_the_deadline(gcc, root, tmp_p
     run waited as long as the child did); now --deadline ends it with an error that
     says why, and the process, never stopped, is let go all the same (only its tracer's
     end can: PTRACE_DETACH needs a stopped tracee) and runs on when its child ends."""
-    binary = _build(tmp_path, "vfork_wait", VFORK_WAIT)
+    binary = build(tmp_path, "vfork_wait", VFORK_WAIT, "-O0", "-g")
     program = subprocess.Popen([str(binary)], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
     # A wait with no deadline would hold the test as long as the child waits: it is
     # ended after a while, whatever happens, and the run then reads the process.
@@ -286,7 +285,7 @@ def test_a_system_call_run_again_after_a_signal_is_not_a_new_call(gcc, tmp_path,
     call ("FUNC:2" reached in a program that calls it once). Where a handler makes the
     call fail (EINTR) and the program calls the function again from the same frame, that
     call is a new one, and counted."""
-    binary = _build(tmp_path, "restarted", RESTARTED)
+    binary = build(tmp_path, "restarted", RESTARTED, "-O0", "-g")
     hits: list[str] = []
     # exit: the run goes on to the program's end, which says how many calls it made.
     stops = [parse_stop(function), parse_stop(f"{function}:2"), parse_stop("exit")]

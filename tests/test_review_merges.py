@@ -15,14 +15,7 @@ import pytest
 
 from roads.capture.runner import ProcessRecord, cpu_limit_end, end_cause
 from roads.explain.trace import Tracer, parse_stop
-from tests.test_explain_minors import gcc  # noqa: F401 - a fixture
-
-
-def _build(folder: Path, name: str, source: str) -> Path:
-    (folder / f"{name}.c").write_text(source)
-    subprocess.run(["gcc", "-O0", "-g", "-o", str(folder / name), str(folder / f"{name}.c")],
-                   check=True, timeout=60)
-    return folder / name
+from tests.explain_support import build
 
 
 # f's first instruction, a nop, is none the tracer carries out itself (endbr64, a push):
@@ -55,7 +48,7 @@ def test_a_delay_that_comes_due_during_a_step_is_taken(gcc, tmp_path, no_leftove
     over f's breakpoint stops for first; _step_over returns it and _breakpoint resumed the
     program with it, delivered: the group-stop that followed was taken for one the
     program made after it was continued and let go, and the stop at 0.2s never came."""
-    binary = _build(tmp_path, "calls_f", CALLS_F)
+    binary = build(tmp_path, "calls_f", CALLS_F, "-O0", "-g")
     outcome = _held_at_f(binary, "0.2s")
     assert outcome.reached == ["f", "0.2s"]
     assert outcome.stopped == []  # the delay's own SIGSTOP: no stop of the program's
@@ -67,7 +60,7 @@ def test_a_stop_signal_that_comes_during_a_step_stops_the_program(gcc, tmp_path,
     """Another process's SIGSTOP, met by the step as the delay's is, stops the program
     and is told, as one met anywhere else is: it was delivered and its stop undone at
     once, unheld and untold."""
-    binary = _build(tmp_path, "calls_f", CALLS_F)
+    binary = build(tmp_path, "calls_f", CALLS_F, "-O0", "-g")
     outcome = _held_at_f(binary, "exit", stop_it=True)
     [stopped] = outcome.stopped
     assert (stopped.pid, stopped.signal, stopped.by_us) == (outcome.pid, "SIGSTOP", True)

@@ -1,0 +1,24 @@
+"""What the roads explain tests share: a C program built with gcc as the test wrote it,
+and the facts at the head of a page the command wrote."""
+
+from __future__ import annotations
+
+import html
+import re
+import subprocess
+from pathlib import Path
+
+
+def build(folder: Path, name: str, source: str, *flags: str) -> Path:
+    """``source`` written to ``folder``/NAME.c and compiled by gcc with ``flags`` into
+    ``folder``/NAME, which is returned."""
+    (folder / f"{name}.c").write_text(source)
+    subprocess.run(["gcc", *flags, "-o", str(folder / name), str(folder / f"{name}.c")],
+                   check=True, timeout=60)
+    return folder / name
+
+
+def page_facts(page: str) -> dict[str, str]:
+    """The facts at the head of a page, as text, by their names."""
+    return {name: html.unescape(re.sub(r"<[^>]+>", "", value)) for name, value in
+            re.findall(r"<dt>(.*?)</dt><dd>(.*?)</dd>", page)}
