@@ -26,57 +26,9 @@ import pytest
 from roads.errors import ExplainError
 from roads.explain import trace
 from roads.explain.command import user_program
-from roads.explain.trace import Hit, Tracer, parse_stop
+from roads.explain.trace import Tracer, parse_stop
 from tests.conftest import status_lines
 from tests.explain_support import build
-
-
-# twice() begins with neither endbr64 nor a push (-O2, no CET): its breakpoint is passed
-# by a single step, not emulated (Tracer._step_over).
-STEPPED = r"""
-#include <signal.h>
-#include <stdio.h>
-
-static volatile sig_atomic_t handled;
-static void count(int sig) { (void)sig; handled++; }
-
-__attribute__((noinline)) int twice(int x) { return x * 2; }
-
-int main(void)
-{
-    signal(SIGUSR1, count);
-    signal(SIGTRAP, count);
-    int r = twice(21);
-    printf("%d, handled %d\n", r, (int)handled);
-    return 0;
-}
-"""
-
-
-@pytest.mark.gcc
-@pytest.mark.parametrize("sig", [signal.SIGUSR1, signal.SIGWINCH, signal.SIGTRAP],
-                         ids=["handled", "ignored", "sigtrap"])
-def test_a_signal_due_during_a_step_counts_the_call_once(gcc, tmp_path, no_leftovers, sig):
-    """twice() is called once; its first call is a stop and its second is asked for. A
-    signal sent while the first stop is read comes due when the breakpoint is stepped
-    over, before the instruction runs: it was passed on and the thread, back at the
-    int3 (after the handler, or at once for a signal ignored), counted the same call
-    again: "twice:2" was reached. A SIGTRAP sent then was taken for the step's own and
-    swallowed. The signal is the program's, delivered once; the call counts once."""
-    binary = build(tmp_path, "stepped", STEPPED, "-O2", "-fcf-protection=none")
-    hits: list[str] = []
-
-    def on_stop(hit: Hit) -> None:
-        hits.append(hit.label)
-        os.kill(hit.pid, sig)  # due once the thread is let go: at the step
-
-    tracer = Tracer([str(binary)], [parse_stop("twice:1"), parse_stop("twice:2")],
-                    on_stop=on_stop, deadline=20.0)
-    outcome = tracer.run()
-    assert hits == ["twice:1"]
-    handled = 0 if sig == signal.SIGWINCH else 1
-    assert outcome.stdout == f"42, handled {handled}\n"
-    assert os.WIFEXITED(outcome.processes[outcome.pid].status)
 
 
 # Its first child shares its memory (vfork) and ends with no stop seen; the next is a
@@ -446,44 +398,3 @@ def test_a_process_gone_before_it_is_added_is_never_signalled(monkeypatch):
     signals.kill_all((), 0)
     signals.kill(gone.pid, 0)
     assert sent == []
-
-
-# Two functions less than 8 bytes apart: empty ones at -O0 (push %rbp first: the step
-# over the breakpoint is emulated), and ones of one instruction and a ret, not aligned
-# (lea first: stepped with the original byte put back).
-ADJACENT = {
-    "-O0": (r"""
-void f(void) {}
-void g(void) {}
-int main(void) { f(); g(); f(); g(); return 5; }
-""", 5),
-    "-O2 -fno-align-functions": (r"""
-__attribute__((noipa)) int f(int x) { return x + 1; }
-__attribute__((noipa)) int g(int x) { return x * 3; }
-int main(void) {
-    int a = f(1) + g(2);
-    int b = f(a) + g(a);
-    return a + b;
-}
-""", 41),
-}
-
-
-@pytest.mark.parametrize("flags", list(ADJACENT))
-def test_breakpoints_less_than_a_word_apart_are_each_kept(gcc, tmp_path, no_leftovers, flags):
-    """ptrace reads and writes memory 8 bytes at a time. The breakpoint at f saved the
-    8 bytes under it, g's first byte among them, and wrote them all back: putting f's
-    int3 in took g's out (or, the other way round, brought an int3 back where it had been
-    taken out). The run missed g: "exited with status 0 before reaching g"."""
-    source, status = ADJACENT[flags]
-    program = build(tmp_path, "adjacent", source, *flags.split())
-    symbols = dict(line.split()[::-2] for line in subprocess.run(
-        ["nm", str(program)], capture_output=True, text=True, check=True).stdout.splitlines()
-        if line.endswith((" T f", " T g")))
-    assert 0 < int(symbols["g"], 16) - int(symbols["f"], 16) < 8, symbols  # the case at hand
-    hits: list[Hit] = []
-    outcome = Tracer([str(program)], [parse_stop(w) for w in ("f", "g", "f:2", "g:2", "exit")],
-                     on_stop=hits.append, deadline=20).run()
-    assert [h.label for h in hits] == ["f", "g", "f:2", "g:2", "exit"]
-    ended = outcome.processes[outcome.pid].status
-    assert os.WIFEXITED(ended) and os.WEXITSTATUS(ended) == status  # the code ran as written

@@ -10,54 +10,7 @@ import signal
 import subprocess
 import time
 
-import pytest
-
 from roads.explain.trace import Hit, Tracer, parse_stop
-
-
-# f, in the last bytes of the only segment (text, then nothing: no data, no heap yet),
-# the next page not mapped. "ret" is passed by a single step; "push %rbx" is emulated.
-AT_THE_END = r"""
-    .text
-    .globl _start
-_start:
-    call f
-    call f
-    mov $60, %eax
-    mov $3, %edi
-    syscall
-    .balign 4096
-    .skip 4096 - {size}
-    .globl f
-    .type f, @function
-f:
-    {code}
-    .size f, {size}
-"""
-ENDS = {"ret": ("ret", 1), "push": ("push %rbx; pop %rbx; ret", 3)}
-
-
-@pytest.mark.parametrize("first", list(ENDS))
-def test_a_breakpoint_in_the_last_bytes_of_a_mapping(gcc, tmp_path, no_leftovers, first):
-    """The word from f's first byte on ran into the unmapped page after it: setting the
-    breakpoint failed, "OSError: [Errno 5] Input/output error" (as it did before the
-    breakpoints were one byte each). Each byte is now read and written through the
-    aligned word that holds it, which never crosses a page."""
-    code, size = ENDS[first]
-    source = tmp_path / "end.s"
-    source.write_text(AT_THE_END.format(code=code, size=size))
-    program = tmp_path / "end"
-    subprocess.run(["gcc", "-nostdlib", "-static", "-no-pie", "-Wl,-z,noseparate-code",
-                    "-o", str(program), str(source)], check=True, timeout=60)
-    f = int(subprocess.run(["nm", str(program)], capture_output=True, text=True,
-                           check=True).stdout.split(" T f\n")[0].split()[-1], 16)
-    hits: list[Hit] = []
-    outcome = Tracer([str(program)], [parse_stop(w) for w in ("f", "f:2", "exit")],
-                     on_stop=hits.append, deadline=20).run()
-    assert (f + size) % 4096 == 0  # the case at hand: f ends its page, and the segment
-    assert [h.label for h in hits] == ["f", "f:2", "exit"]
-    ended = outcome.processes[outcome.pid].status
-    assert os.WIFEXITED(ended) and os.WEXITSTATUS(ended) == 3
 
 
 # The parent kills its child with SIGKILL once the child runs (it has said so through a

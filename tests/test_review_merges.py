@@ -8,64 +8,8 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import time
-from pathlib import Path
-
-import pytest
 
 from roads.capture.runner import ProcessRecord, cpu_limit_end, end_cause
-from roads.explain.trace import Tracer, parse_stop
-from tests.explain_support import build
-
-
-# f's first instruction, a nop, is none the tracer carries out itself (endbr64, a push):
-# a breakpoint kept at f (for f:2) is stepped over, one instruction run alone.
-CALLS_F = r"""
-#include <unistd.h>
-void f(void);
-__asm__(".globl f\n.type f, @function\nf:\n\tnop\n\tret\n.size f, .-f\n");
-int main(void) { f(); usleep(1500000); return 0; }
-"""
-
-
-def _held_at_f(binary: Path, *stops: str, stop_it: bool = False):
-    """A run whose stop at f is read for half a second (as a slow read of a big process
-    would be) while a signal comes: a delay's, or, ``stop_it``, a SIGSTOP that another
-    process (kill(1)) sends the program. The step over f's breakpoint meets it first."""
-    def on_stop(hit) -> None:
-        if hit.label == "f":
-            if stop_it:
-                subprocess.run(["kill", "-STOP", str(hit.pid)], check=True, timeout=10)
-            time.sleep(0.5)
-
-    return Tracer([str(binary)], [parse_stop(s) for s in ("f", "f:2", *stops)],
-                  on_stop=on_stop, deadline=20).run()
-
-
-@pytest.mark.gcc
-def test_a_delay_that_comes_due_during_a_step_is_taken(gcc, tmp_path, no_leftovers):
-    """The delay's SIGSTOP, sent while the program was held at f, is the signal the step
-    over f's breakpoint stops for first; _step_over returns it and _breakpoint resumed the
-    program with it, delivered: the group-stop that followed was taken for one the
-    program made after it was continued and let go, and the stop at 0.2s never came."""
-    binary = build(tmp_path, "calls_f", CALLS_F, "-O0", "-g")
-    outcome = _held_at_f(binary, "0.2s")
-    assert outcome.reached == ["f", "0.2s"]
-    assert outcome.stopped == []  # the delay's own SIGSTOP: no stop of the program's
-
-
-@pytest.mark.gcc
-def test_a_stop_signal_that_comes_during_a_step_stops_the_program(gcc, tmp_path,
-                                                                  no_leftovers):
-    """Another process's SIGSTOP, met by the step as the delay's is, stops the program
-    and is told, as one met anywhere else is: it was delivered and its stop undone at
-    once, unheld and untold."""
-    binary = build(tmp_path, "calls_f", CALLS_F, "-O0", "-g")
-    outcome = _held_at_f(binary, "exit", stop_it=True)
-    [stopped] = outcome.stopped
-    assert (stopped.pid, stopped.signal, stopped.by_us) == (outcome.pid, "SIGSTOP", True)
-    assert stopped.sender not in (None, outcome.pid, os.getpid())
-    assert outcome.reached == ["f", "exit"]
 
 
 # --------------------------------------------------------------------------- roads run
