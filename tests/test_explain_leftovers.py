@@ -8,7 +8,6 @@ may not be traced is refused with the causes this machine shows, no other."""
 from __future__ import annotations
 
 import os
-import subprocess
 
 import pytest
 
@@ -19,26 +18,6 @@ from tests.conftest import status_lines
 
 pytestmark = [pytest.mark.gcc]
 
-# The parent is traced, its child is not (no --follow-fork): the child leaves the run's
-# group, forks a grandchild that waits for ever, and exits, orphaning it.
-DAEMON = r"""
-#include <stdio.h>
-#include <unistd.h>
-
-int main(void)
-{
-    if (fork() == 0) {
-        setsid();
-        if (fork() == 0)
-            for (;;)
-                pause();
-        _exit(0);
-    }
-    usleep(300000);
-    puts("parent done");
-    return 0;
-}
-"""
 
 # More output than the sandbox's /tmp holds (256 MiB), then a line on stderr.
 LOUD = r"""
@@ -59,24 +38,6 @@ int main(void)
     return 0;
 }
 """
-
-
-@pytest.mark.parametrize("sandbox", [False, True])
-def test_an_unfollowed_daemons_orphan_is_ended_with_the_run(root, tmp_path, sandbox,
-                                                            no_leftovers):
-    (tmp_path / "daemon.c").write_text(DAEMON)
-    # Built here, not by the command (a .c file is built in a folder of its own), so
-    # that no_leftovers sees a process of it still running.
-    subprocess.run(["gcc", "-O0", "-o", str(tmp_path / "daemon"), str(tmp_path / "daemon.c")],
-                   check=True)
-    args = [*([] if sandbox else ["--no-sandbox"]), "--at", "main", "--at", "exit",
-            "--deadline", "20", "--out", "daemon.html", "--", "./daemon"]
-    done, seconds = explain_apart(root, tmp_path, args)
-    assert done.returncode == 0, done.stderr
-    assert seconds < 15, "ran into the deadline"
-    page = (tmp_path / "daemon.html").read_text()
-    assert "parent done" in page
-    # no_leftovers: the grandchild (its program lies in tmp_path) is not running any more
 
 
 def test_output_beyond_what_is_kept_is_dropped_not_stored(root, tmp_path, no_leftovers):

@@ -13,7 +13,6 @@ from __future__ import annotations
 import os
 import resource
 import subprocess
-import time
 
 import pytest
 
@@ -74,33 +73,6 @@ def test_a_name_is_looked_up_on_path_as_the_shell_does(tmp_path, monkeypatch, pa
     assert where[1] in (None, os.path.realpath(program))
     assert (user_program("sh") is None) == ("/bin" not in path.split(":") and
                                             "/usr/bin" not in path.split(":"))
-
-
-def test_the_end_of_a_run_looks_for_its_leftovers_less_and_less_often(monkeypatch):
-    """What is left of a run that SIGKILL does not end at once (a process in
-    uninterruptible sleep, stood in for here: the waits never report it) is looked for
-    until KILL_WAIT, each look reading this process's children from /proc: where the
-    kernel keeps no children files (CONFIG_PROC_CHILDREN), every process's stat. The
-    looks came every 2 ms, hundreds a second; now the pause between them grows."""
-    looks: list[float] = []
-    real = trace._children
-
-    def children() -> list[int]:
-        looks.append(time.monotonic())
-        return real()
-
-    monkeypatch.setattr(trace, "_children", children)
-    monkeypatch.setattr(trace, "KILL_WAIT", 1.0)
-    tracer = Tracer(["/bin/true"], [parse_stop("exit")], on_stop=lambda hit: None)
-    tracer._children_before = set(real())
-    monkeypatch.setattr(tracer, "_kill_every", lambda sig: None)  # nothing of a run to kill
-    monkeypatch.setattr(tracer, "_poll", lambda: None)  # something alive, never reaped
-    started = time.monotonic()
-    with pytest.raises(ExplainError, match=r"could not be ended within 1 s of SIGKILL"):
-        tracer._kill_all()
-    # KILL_WAIT, not less; the upper bound leaves room for a loaded machine's scheduling.
-    assert 1.0 <= time.monotonic() - started < 2.5
-    assert len(looks) <= 20, f"{len(looks)} looks at /proc in 1 s"
 
 
 def test_a_refused_trace_names_what_the_kernel_checks(tmp_path, monkeypatch):

@@ -4,10 +4,7 @@ of the runs ended at the deadline: each test shows a run that went wrong before 
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
-import threading
-import time
 from pathlib import Path
 
 import pytest
@@ -154,87 +151,6 @@ def test_a_function_awaited_when_the_deadline_passes_is_said_to_be(gcc, tmp_path
     assert not any("was found in any library" in line for line in said), said
     assert any(line.startswith("--at plugin_work: the deadline passed (1 s, --deadline) "
                                "before") for line in said), said
-
-
-# The parent forks a child, which says it runs and waits; a thread of the parent then
-# calls f (a stop read slowly), and the main thread, while that stop is read, kills the
-# child, reaps it and sleeps on.
-KILLS_WHILE_READ = r"""
-#include <pthread.h>
-#include <signal.h>
-#include <sys/wait.h>
-#include <unistd.h>
-void f(void) {}
-static void *call_f(void *unused) { f(); return 0; }
-int main(void) {
-    int ready[2];
-    char byte;
-    if (pipe(ready) != 0)
-        return 1;
-    pid_t child = fork();
-    if (child == 0) {
-        write(ready[1], "r", 1);
-        pause();
-        _exit(0);
-    }
-    read(ready[0], &byte, 1);
-    pthread_t thread;
-    pthread_create(&thread, 0, call_f, 0);
-    usleep(300000);
-    kill(child, SIGKILL);
-    waitpid(child, 0, 0);
-    sleep(100);
-    return 0;
-}
-"""
-
-
-@pytest.mark.parametrize("past_deadline", [True, False])
-def test_a_child_the_program_killed_while_a_stop_was_read(gcc, tmp_path, no_leftovers,
-                                                         past_deadline):
-    """The program kills its child while roads explain reads another stop: the child's
-    exit event is seen only once that read is done, after the deadline's SIGKILL (or in
-    the clean-up after the last stop), and the child was said killed by roads explain."""
-    program = build(tmp_path, "killswhileread", KILLS_WHILE_READ, "-pthread")
-    deadline = 1.5
-    hits: list[Hit] = []
-
-    def slow(hit: Hit) -> None:  # as reading a big stop is: past the child's kill
-        hits.append(hit)
-        time.sleep(deadline + 0.5 if past_deadline else 1.0)
-
-    outcome = Tracer([str(program)], [parse_stop("f")], on_stop=slow,
-                     deadline=deadline if past_deadline else 20, follow_fork=True).run()
-    assert [h.label for h in hits] == ["f"] and outcome.timed_out == past_deadline
-    child, = (p for p in outcome.processes.values() if p.pid != outcome.pid)
-    parent = outcome.processes[outcome.pid]
-    assert os.WTERMSIG(child.status) == signal.SIGKILL
-    assert (child.killed_by_us, parent.killed_by_us) == (False, True)
-
-
-def test_a_deadline_during_the_clean_up_after_the_last_stop_is_not_told(gcc, tmp_path,
-                                                                       monkeypatch,
-                                                                       no_leftovers):
-    """Every stop made, the run is ended (``Tracer._kill_all``); a deadline passing while
-    that takes its time (a big process torn down) set ``timed_out``, and the page said
-    the program was ended "when the deadline passed"."""
-    program = build(tmp_path, "sleeps", "#include <unistd.h>\n"
-                       "int main(void) { sleep(100); return 0; }\n")
-    deadline = 1.0
-    real = Tracer._kill_every
-    tracer = threading.get_ident()  # the thread that runs the Tracer, not its timers'
-
-    def slow(self, sig: int) -> None:  # the clean-up's own kill
-        if threading.get_ident() == tracer and self._ending:
-            time.sleep(deadline + 0.5)
-        real(self, sig)
-
-    monkeypatch.setattr(Tracer, "_kill_every", slow)
-    outcome = Tracer([str(program)], [parse_stop("main")], on_stop=lambda hit: None,
-                     deadline=deadline).run()
-    assert outcome.reached == ["main"] and outcome.ended_after_last_stop
-    assert not outcome.timed_out
-    assert outcome.processes[outcome.pid].killed_by_us
 
 
 # Opens the library named, starts a thread that calls its plugin_work a moment later,

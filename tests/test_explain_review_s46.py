@@ -16,10 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from roads.explain import trace
-from roads.explain.trace import Tracer, parse_stop
 from tests.test_explain import root  # noqa: F401 - root is a fixture
-from tests.explain_support import build
 
 pytestmark = [pytest.mark.gcc]
 
@@ -190,55 +187,6 @@ def test_a_sources_gcc_runs_in_the_sandbox(root, tmp_path_factory, monkeypatch):
             session_mod.explain_program(["prog.c"], ["main"], sandbox=root / ".cache" / "roads")
     finally:
         shutil.rmtree(elsewhere)
-
-
-# A child that leaves the run's group and waits: once its parent is killed, it is an
-# orphan the tracer adopted (a child subreaper), and it is a tracee of the tracer's.
-CHILD_AWAY = r"""
-#include <unistd.h>
-int main(void)
-{
-    if (fork() == 0) {
-        setsid();
-        for (;;)
-            pause();
-    }
-    for (;;)
-        pause();
-}
-"""
-
-
-class _ForgetsTheChild(Tracer):
-    """A tracer that, as the run is ended, knows nothing of the child: as when its
-    parent was killed making it (CLONE_PARENT, or a fork at the run's last moment) and
-    the parent's event never came. Only its adoption (_kill_adopted) reaches it."""
-
-    def _kill_all(self):
-        for tid in [t for t in self.traced if t != self.main]:
-            self.traced.pop(tid)
-            self.forgotten.append(tid)
-        self.fork_kind.clear()
-        self.groups.clear()
-        return super()._kill_all()
-
-
-def test_an_adopted_tracee_held_in_its_exit_stop_is_let_go(gcc, tmp_path, monkeypatch,
-                                                           no_leftovers):
-    """An orphan the tracer adopted and knew nothing of reported its exit stop to the
-    wait that was to reap it, which took the stop for its end: held there, where
-    SIGKILL no longer reaches (it has begun exiting), it was never let go, and the run
-    ended 'could not be ended within 10 s of SIGKILL', the child left unreaped (seen
-    about once in ten runs of a program that clones with CLONE_PARENT in a loop)."""
-    monkeypatch.setattr(trace, "KILL_WAIT", 2.0)
-    program = build(tmp_path, "child_away", CHILD_AWAY)
-    tracer = _ForgetsTheChild([str(program)], [parse_stop("0.3s")], on_stop=lambda hit: None,
-                              follow_fork=True, deadline=10)
-    tracer.forgotten = []
-    started = time.monotonic()
-    tracer.run()
-    assert tracer.forgotten, "the child was not traced"
-    assert time.monotonic() - started < 3
 
 
 # Puts a copy of /bin/true (stripped: no symbol table) where its own file was.
