@@ -96,6 +96,7 @@ def test_a_process_the_program_killed_before_the_deadline_is_not_said_ended_by_u
     assert (child.killed_by_us, parent.killed_by_us) == (False, True)
 
 
+@pytest.mark.gcc
 @pytest.mark.parametrize("past_deadline", [True, False])
 def test_a_child_the_program_killed_while_a_stop_was_read(gcc, tmp_path, no_leftovers,
                                                          past_deadline):
@@ -119,6 +120,7 @@ def test_a_child_the_program_killed_while_a_stop_was_read(gcc, tmp_path, no_left
     assert (child.killed_by_us, parent.killed_by_us) == (False, True)
 
 
+@pytest.mark.gcc
 def test_a_deadline_during_the_clean_up_after_the_last_stop_is_not_told(gcc, tmp_path,
                                                                        monkeypatch,
                                                                        no_leftovers):
@@ -166,6 +168,7 @@ int main(void)
 """
 
 
+@pytest.mark.gcc
 @pytest.mark.parametrize("sandbox", [False, True])
 def test_an_unfollowed_daemons_orphan_is_ended_with_the_run(root, tmp_path, sandbox,
                                                             no_leftovers):
@@ -215,6 +218,7 @@ class _ForgetsTheChild(Tracer):
         return super()._kill_all()
 
 
+@pytest.mark.gcc
 def test_an_adopted_tracee_held_in_its_exit_stop_is_let_go(gcc, tmp_path, monkeypatch,
                                                            no_leftovers):
     """An orphan the tracer adopted and knew nothing of reported its exit stop to the

@@ -1,10 +1,12 @@
 """roads explain at the start and the end of a run: the two waits for the program's start,
-which had no deadline, and the closing line of the command, which said why a stop was
-not reached nowhere the page says it."""
+which had no deadline, a start that fails for want of a second output pipe (the first
+one's descriptors left open), and the closing line of the command, which said why a
+stop was not reached nowhere the page says it."""
 
 from __future__ import annotations
 
 import os
+import resource
 import shutil
 import time
 
@@ -60,7 +62,6 @@ def test_a_program_that_never_stops_at_its_start_is_given_up_at_the_deadline(mon
     assert 1.0 <= took < BLOCKED - 2, took
 
 
-
 def test_a_child_that_told_its_failed_start_is_not_waited_for_unbounded(tmp_path, monkeypatch,
                                                                         no_leftovers):
     """A child whose execve failed reports why through a pipe and exits; it was then
@@ -103,6 +104,35 @@ def test_the_deadline_counts_from_the_start_of_the_run(monkeypatch, no_leftovers
     took = time.monotonic() - started
     assert outcome.timed_out and outcome.reached == []
     assert deadline <= took < deadline + slow / 2, took
+
+
+def _open_fds() -> set[int]:
+    """This process's open file descriptors (less the one the listing itself opens)."""
+    listed = {int(fd) for fd in os.listdir("/proc/self/fd")}
+    return {fd for fd in listed if os.path.exists(f"/proc/self/fd/{fd}")}
+
+
+def test_no_descriptor_is_left_when_the_second_pipe_cannot_be_made(no_leftovers):
+    """With room for one pipe left (RLIMIT_NOFILE), the run's second output pipe failed
+    with EMFILE, an OSError with no word of what it was for, and the first pipe's two
+    descriptors stayed open in the tracer's process."""
+    before = _open_fds()
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    free = [fd for fd in range(soft) if fd not in before][:3]
+    if len(free) < 3:
+        pytest.skip(f"fewer than 3 descriptors free under RLIMIT_NOFILE {soft}")
+    # The lowest free numbers are given first: below free[2] there is room for one pipe.
+    resource.setrlimit(resource.RLIMIT_NOFILE, (free[2], hard))
+    try:
+        with pytest.raises(Exception) as failed:
+            Tracer(["/bin/true"], [parse_stop("exit")], on_stop=lambda hit: None,
+                   deadline=10.0).run()
+    finally:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+    assert _open_fds() == before
+    assert isinstance(failed.value, ExplainError), repr(failed.value)
+    assert failed.value.message == ("cannot make a pipe for the program's output: Too many "
+                                    "open files")
 
 @pytest.mark.gcc
 def test_the_closing_line_says_why_a_stop_was_not_reached(root, gcc, tmp_path, capsys,
