@@ -11,44 +11,10 @@ import os
 
 import pytest
 
-from roads.explain import session as session_mod
-from roads.explain.trace import MAX_OUTPUT
 from tests.test_explain import explain_apart, root  # noqa: F401 - root is a fixture
 from tests.conftest import status_lines
 
 pytestmark = [pytest.mark.gcc]
-
-
-# More output than the sandbox's /tmp holds (256 MiB), then a line on stderr.
-LOUD = r"""
-#include <stdio.h>
-#include <string.h>
-
-int main(void)
-{
-    static char block[1 << 20];
-    memset(block, 'x', sizeof block);
-    for (int i = 0; i < 300; i++)
-        if (fwrite(block, 1, sizeof block, stdout) != sizeof block) {
-            perror("fwrite");
-            return 1;
-        }
-    fflush(stdout);
-    fputs("all written\n", stderr);
-    return 0;
-}
-"""
-
-
-def test_output_beyond_what_is_kept_is_dropped_not_stored(root, tmp_path, no_leftovers):
-    (tmp_path / "loud.c").write_text(LOUD)
-    s = session_mod.explain_program([str(tmp_path / "loud.c")], ["exit"], deadline=60,
-                                    sandbox=root / ".cache" / "roads")
-    assert s.complete
-    run = s.capture.variants["default"].runs[0]
-    assert run.exit_code == 0, run.stderr
-    assert run.stdout == "x" * MAX_OUTPUT
-    assert run.stderr == "all written\n"
 
 
 def test_a_refused_trace_names_only_causes_the_machine_shows(tmp_path, monkeypatch):

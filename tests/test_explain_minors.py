@@ -11,36 +11,9 @@ Breakpoints less than 8 bytes apart took each other out (ptrace writes 8 bytes).
 from __future__ import annotations
 
 import os
-import subprocess
-
-import pytest
 
 from roads.explain import trace
-from roads.explain.command import user_program
 from tests.conftest import status_lines
-
-
-@pytest.mark.parametrize("path", ["/usr/bin:/bin", "/usr/bin::/bin", "/usr/bin:", ":/usr/bin",
-                                  "", "/usr/bin:."],
-                         ids=["plain", "empty-between", "trailing", "leading", "set-empty", "dot"])
-def test_a_name_is_looked_up_on_path_as_the_shell_does(tmp_path, monkeypatch, path):
-    """The shell is the oracle: ``sh -c 'command -v NAME'`` (dash, bash alike). An empty
-    entry of PATH is the current folder, for a shell as for execvp; PATH set but empty
-    is one such entry, where roads found nothing (shutil.which's choice)."""
-    program = tmp_path / "here-only"
-    program.write_text("#!/bin/sh\nexit 0\n")
-    program.chmod(0o755)
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("PATH", path)
-    shell = subprocess.run(["/bin/sh", "-c", "command -v here-only"], capture_output=True,
-                           text=True, timeout=30)
-    said = shell.stdout.strip() or None
-    found = user_program("here-only")
-    where = [os.path.realpath(p) if p else None for p in (found, said)]
-    assert where[0] == where[1], (found, said)
-    assert where[1] in (None, os.path.realpath(program))
-    assert (user_program("sh") is None) == ("/bin" not in path.split(":") and
-                                            "/usr/bin" not in path.split(":"))
 
 
 def test_a_refused_trace_names_what_the_kernel_checks(tmp_path, monkeypatch):

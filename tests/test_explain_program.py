@@ -1,7 +1,11 @@
 """roads explain: the program it runs, as a shell would run it (argv[0] as typed, a name
-without a slash looked up on PATH alone, the caller's environment), the cache folder it
-keeps its launcher in, and the command line it is given (shown quoted; --out and --save
-checked before the run)."""
+without a slash looked up on PATH alone and as the shell looks it up, the caller's
+environment, a script said to be one, with the command that runs it), the program's
+input (empty, said to be when the command's own is not) and output (kept as its bytes;
+beyond what a run keeps, read and dropped, and said so on the page), the cache folder
+it keeps its launcher in, and the command line it is given (shown quoted; --out and
+--save checked before the run, a page written into a device or through a link that
+--out names)."""
 
 from __future__ import annotations
 
@@ -9,14 +13,23 @@ import html
 import json
 import os
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from roads import cli
+from roads.explain import session as session_mod
+from roads.explain.command import file_problem, user_program
+from roads.explain.page import write_page
+from roads.explain.record import session_from_json
+from roads.explain.trace import MAX_OUTPUT
+from tests.explain_support import build
 from tests.test_explain import explain, root  # noqa: F401 - root is a fixture
 
 pytestmark = [pytest.mark.dot]
+
+ROOT = Path(__file__).resolve().parents[1]
 
 ARGV = r"""
 #include <stdio.h>
@@ -97,6 +110,69 @@ def test_a_name_without_a_slash_is_looked_up_on_path_alone(root, argv_printer, m
     assert capsys.readouterr().err == "roads: error: no-such-program-here: not found on PATH\n"
 
 
+@pytest.mark.parametrize("path", ["/usr/bin:/bin", "/usr/bin::/bin", "/usr/bin:", ":/usr/bin",
+                                  "", "/usr/bin:."],
+                         ids=["plain", "empty-between", "trailing", "leading", "set-empty", "dot"])
+def test_a_name_is_looked_up_on_path_as_the_shell_does(tmp_path, monkeypatch, path):
+    """The shell is the oracle: ``sh -c 'command -v NAME'`` (dash, bash alike). An empty
+    entry of PATH is the current folder, for a shell as for execvp; PATH set but empty
+    is one such entry, where roads found nothing (shutil.which's choice)."""
+    program = tmp_path / "here-only"
+    program.write_text("#!/bin/sh\nexit 0\n")
+    program.chmod(0o755)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("PATH", path)
+    shell = subprocess.run(["/bin/sh", "-c", "command -v here-only"], capture_output=True,
+                           text=True, timeout=30)
+    said = shell.stdout.strip() or None
+    found = user_program("here-only")
+    where = [os.path.realpath(p) if p else None for p in (found, said)]
+    assert where[0] == where[1], (found, said)
+    assert where[1] in (None, os.path.realpath(program))
+    assert (user_program("sh") is None) == ("/bin" not in path.split(":") and
+                                            "/usr/bin" not in path.split(":"))
+
+
+def test_a_script_is_named_one_with_the_command_that_runs_it(root, tmp_path, monkeypatch,
+                                                               capsys):
+    """A script named as the program (a tool's shim on PATH, ldd) is said to be one, with
+    the command that names its interpreter; the message spoke of an ELF file with no
+    \\x7fELF magic."""
+    (tmp_path / "bin").mkdir()
+    script = tmp_path / "bin" / "tool"
+    script.write_text("#!/usr/bin/env sh\necho hi\n")
+    script.chmod(0o755)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("PATH", f"{tmp_path / 'bin'}:/usr/bin:/bin")
+    assert explain(root, "--", "tool", "-x") == 1
+    err = capsys.readouterr().err
+    assert (f"roads: error: tool ({script}) is a script, run by /usr/bin/env sh, not a "
+            "compiled program") in err, err
+    assert f"roads explain -- sh {script} ..." in err, err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bin"]
+
+
+@pytest.mark.parametrize("line, missing", [
+    ("#!/nonexistent/interp", "/nonexistent/interp: no such program"),
+    ("#!/usr/bin/env roads-no-such-interpreter", "roads-no-such-interpreter: not found on PATH"),
+])
+def test_a_script_whose_interpreter_is_missing_is_said_to_be_one(root, tmp_path, monkeypatch,
+                                                                 capsys, line, missing):
+    """A script whose #! line names an interpreter that is not there cannot be run by a
+    shell either ('bad interpreter'): the message said to run that interpreter, with a
+    command line that fails in its turn."""
+    script = tmp_path / "job.sh"
+    script.write_text(f"{line}\necho hi\n")
+    script.chmod(0o755)
+    monkeypatch.chdir(tmp_path)
+    assert explain(root, "--", "./job.sh") == 1
+    err = capsys.readouterr().err
+    assert f"roads: error: ./job.sh is a script whose interpreter cannot be run ({missing})" \
+        in err, err
+    assert "roads explain --" not in err, err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["job.sh"]
+
+
 def test_the_program_in_the_sandbox_sees_the_callers_environment(root, tmp_path, monkeypatch,
                                                                  no_leftovers):
     """The Python that traces it in the sandbox is given roads on PYTHONPATH, no .pyc
@@ -171,6 +247,31 @@ def test_a_save_named_as_the_default_page_is_refused_before_anything_is_written(
     assert list(tmp_path.iterdir()) == []
 
 
+def test_a_page_written_to_a_device_leaves_the_device_in_place(tmp_path):
+    """--out naming /dev/null (here through a link, which a test may make without
+    touching /dev) writes into it: the page was written beside it and renamed over it,
+    and as root `roads explain --out /dev/full` put a regular file in /dev's place."""
+    link = tmp_path / "null"
+    link.symlink_to("/dev/null")
+    write_page("<p>page</p>", link)
+    assert link.is_symlink() and os.readlink(link) == "/dev/null"
+    assert Path("/dev/null").is_char_device()
+    assert file_problem(str(link)) is None
+
+
+def test_a_page_written_through_a_link_replaces_its_target_and_keeps_the_link(tmp_path):
+    """A link named by --out stays a link; the file it names gets the page."""
+    (tmp_path / "pages").mkdir()
+    target = tmp_path / "pages" / "real.html"
+    target.write_text("old")
+    link = tmp_path / "page.html"
+    link.symlink_to(target)
+    write_page("<p>new</p>", link)
+    assert link.is_symlink()
+    assert target.read_text() == "<p>new</p>"
+    assert sorted(p.name for p in (tmp_path / "pages").iterdir()) == ["real.html"]
+
+
 def test_output_that_is_not_utf8_is_kept_as_its_bytes(root, tmp_path, monkeypatch, no_leftovers):
     """A byte of the program's output that is not UTF-8 was saved as U+FFFD, the byte
     lost; it is written \\xNN, as roads run writes it."""
@@ -179,3 +280,82 @@ def test_output_that_is_not_utf8_is_kept_as_its_bytes(root, tmp_path, monkeypatc
                    "/bin/sh", "-c", r"printf 'caf\351\n'; printf '\377\n' >&2") == 0
     _, run = _saved_run(tmp_path / "bytes.json")
     assert (run["stdout"], run["stderr"]) == ("caf\\xe9\n", "\\xff\n")
+
+
+def test_input_piped_to_the_command_is_said_not_to_reach_the_program(root, tmp_path):
+    """The program's standard input is empty (/dev/null). A learner who piped lines to
+    roads explain for a program that reads them saw it read nothing, and nothing said
+    why; the command says so where its own input is a pipe or a file, and not where it
+    is empty already."""
+    for given, told in ((b"one\ntwo\n", True), (None, False)):
+        done = subprocess.run(
+            [sys.executable, "-m", "roads.cli", "--root", str(root), "explain", "--no-sandbox",
+             "--at", "exit", "--out", str(tmp_path / "p.html"), "--", "/bin/cat"],
+            input=given, stdin=None if given else subprocess.DEVNULL, capture_output=True,
+            timeout=60, cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(ROOT)})
+        assert done.returncode == 0, done.stderr
+        note = ("roads explain: the program's standard input is empty (/dev/null): what "
+                "comes to roads explain's own is not passed on")
+        assert (note.encode() in done.stderr) is told, done.stderr
+
+
+LOUD = r"""
+#include <stdio.h>
+int main(void) {
+    for (int i = 0; i < 20000; i++)
+        fputs("0123456789\n", stdout);  /* 220000 bytes */
+    fputs("a few words\n", stderr);
+    return 0;
+}
+"""
+
+
+@pytest.mark.gcc
+def test_output_cut_short_is_said_to_be(root, gcc, tmp_path, monkeypatch, no_leftovers):
+    """A program that writes more than the run keeps: the page says how much it wrote and
+    that the rest was dropped (it showed the first 64 KiB, cut mid-line, as if that
+    were all), and the saved session records it; a stream kept whole says nothing."""
+    build(tmp_path, "loud", LOUD)
+    monkeypatch.chdir(tmp_path)
+    assert explain(root, "--no-sandbox", "--at", "exit", "--out", "p.html", "--save", "p.json",
+                   "--", "./loud") == 0
+    saved = json.loads((tmp_path / "p.json").read_text())
+    assert saved["cut"] == {"stdout": 220000}
+    page = (tmp_path / "p.html").read_text()
+    assert ("What it wrote to stdout (the beginning of the 214.8 KiB it wrote; the rest was "
+            "read and dropped)</summary>") in page
+    assert "What it wrote to stderr</summary>" in page
+    assert session_from_json(saved).cut == {"stdout": 220000}
+
+
+# More output than the sandbox's /tmp holds (256 MiB), then a line on stderr.
+FLOOD = r"""
+#include <stdio.h>
+#include <string.h>
+
+int main(void)
+{
+    static char block[1 << 20];
+    memset(block, 'x', sizeof block);
+    for (int i = 0; i < 300; i++)
+        if (fwrite(block, 1, sizeof block, stdout) != sizeof block) {
+            perror("fwrite");
+            return 1;
+        }
+    fflush(stdout);
+    fputs("all written\n", stderr);
+    return 0;
+}
+"""
+
+
+@pytest.mark.gcc
+def test_output_beyond_what_is_kept_is_dropped_not_stored(root, tmp_path, no_leftovers):
+    (tmp_path / "loud.c").write_text(FLOOD)
+    s = session_mod.explain_program([str(tmp_path / "loud.c")], ["exit"], deadline=60,
+                                    sandbox=root / ".cache" / "roads")
+    assert s.complete
+    run = s.capture.variants["default"].runs[0]
+    assert run.exit_code == 0, run.stderr
+    assert run.stdout == "x" * MAX_OUTPUT
+    assert run.stderr == "all written\n"

@@ -5,40 +5,14 @@ function named as it is written, a small library opened with dlopen."""
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
 from tests.test_explain import explain, root  # noqa: F401 - root is a fixture
 from tests.explain_support import build
-
-ROOT = Path(__file__).resolve().parents[1]
-
-
-@pytest.mark.parametrize("line, missing", [
-    ("#!/nonexistent/interp", "/nonexistent/interp: no such program"),
-    ("#!/usr/bin/env roads-no-such-interpreter", "roads-no-such-interpreter: not found on PATH"),
-])
-def test_a_script_whose_interpreter_is_missing_is_said_to_be_one(root, tmp_path, monkeypatch,
-                                                                 capsys, line, missing):
-    """A script whose #! line names an interpreter that is not there cannot be run by a
-    shell either ('bad interpreter'): the message said to run that interpreter, with a
-    command line that fails in its turn."""
-    script = tmp_path / "job.sh"
-    script.write_text(f"{line}\necho hi\n")
-    script.chmod(0o755)
-    monkeypatch.chdir(tmp_path)
-    assert explain(root, "--", "./job.sh") == 1
-    err = capsys.readouterr().err
-    assert f"roads: error: ./job.sh is a script whose interpreter cannot be run ({missing})" \
-        in err, err
-    assert "roads explain --" not in err, err
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["job.sh"]
 
 
 GENERATIONS = r"""
@@ -227,23 +201,6 @@ def test_a_small_library_opened_later_is_drawn_and_takes_no_neighbours_memory(
     page = (tmp_path / "p.html").read_text()
     assert (f"<summary>ELF → memory of <code>{tmp_path / 'libplug.so'}</code>, at stop "
             "plug (pid ") in page, re.findall(r"<summary>ELF → memory of.*?</summary>", page)
-
-
-def test_input_piped_to_the_command_is_said_not_to_reach_the_program(root, tmp_path):
-    """The program's standard input is empty (/dev/null). A learner who piped lines to
-    roads explain for a program that reads them saw it read nothing, and nothing said
-    why; the command says so where its own input is a pipe or a file, and not where it
-    is empty already."""
-    for given, told in ((b"one\ntwo\n", True), (None, False)):
-        done = subprocess.run(
-            [sys.executable, "-m", "roads.cli", "--root", str(root), "explain", "--no-sandbox",
-             "--at", "exit", "--out", str(tmp_path / "p.html"), "--", "/bin/cat"],
-            input=given, stdin=None if given else subprocess.DEVNULL, capture_output=True,
-            timeout=60, cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(ROOT)})
-        assert done.returncode == 0, done.stderr
-        note = ("roads explain: the program's standard input is empty (/dev/null): what "
-                "comes to roads explain's own is not passed on")
-        assert (note.encode() in done.stderr) is told, done.stderr
 
 
 def test_a_delay_the_deadline_comes_before_is_refused_before_the_run(root, tmp_path,
