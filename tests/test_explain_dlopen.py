@@ -7,17 +7,33 @@ it is looked for again each time the loader has mapped more libraries: the loade
 _dl_debug_state then, where a debugger learns of them, and roads explain keeps a
 breakpoint there until every such stop is found. A name found in no library opened is
 said at the end; in a program that does not call dlopen, it is refused at once, as before.
+
+A library closed with dlclose is unmapped with its breakpoints, and opened again it is
+mapped anew without them: the tracer learns of it (the loader calls _dl_debug_state at
+dlclose too) and looks the function up again, so that every call counts and nothing of
+the old library's is written over what the program maps there next. Each followed
+process (--follow-fork) looks in the library it opens itself; each file is read once
+however many libraries are opened; a -static program that calls dlopen is refused for
+what it is. Of the libraries one dlopen maps, every one that defines the name gets the
+stop, and the line that tells of it names the library, also once the main thread has
+ended; an ifunc found in one is refused as one named at the start is, the stops reached
+kept; a stop still awaited when the deadline passes, or when roads explain ends the
+run, is not said to be in no library. A small library opened later is drawn with its
+own regions, not its neighbours'.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 from pathlib import Path
 
 import pytest
 
+import roads.explain.trace as trace
 from roads.explain.trace import Hit, Tracer, parse_stop
+from tests.explain_support import build
 from tests.test_explain import explain, root  # noqa: F401 - root is a fixture
 
 pytestmark = [pytest.mark.gcc]
@@ -56,6 +72,36 @@ def _mapped_from(pid_maps: list[str], address: int) -> str:
         if start <= address < end:
             return rest[-1] if len(rest) >= 5 else ""
     return ""
+
+
+def _library(folder: Path, name: str, source: str) -> Path:
+    (folder / f"{name}.c").write_text(source)
+    subprocess.run(["gcc", "-shared", "-fPIC", "-o", str(folder / f"lib{name}.so"),
+                    str(folder / f"{name}.c")], check=True, timeout=60)
+    return folder / f"lib{name}.so"
+
+
+def _file_at(pid: int, address: int) -> str:
+    """The file mapped at ``address`` in process ``pid`` ('' for none)."""
+    return _mapped_from(Path(f"/proc/{pid}/maps").read_text().splitlines(), address)
+
+
+def _plugin(folder: Path) -> Path:
+    return _library(folder, "plug", PLUGIN)
+
+
+def _run(argv: list[str], *stops: str, follow_fork: bool = False):
+    hits: list[Hit] = []
+    said: list[str] = []
+    outcome = Tracer([str(a) for a in argv], [parse_stop(s) for s in stops],
+                     on_stop=hits.append, progress=said.append, deadline=20,
+                     follow_fork=follow_fork).run()
+    return outcome, hits, said
+
+
+def _exit_code(outcome, pid: int) -> int | None:
+    status = outcome.processes[pid].status
+    return os.WEXITSTATUS(status) if status is not None and os.WIFEXITED(status) else None
 
 
 def test_a_function_of_a_library_opened_with_dlopen_is_stopped_at(gcc, tmp_path, no_leftovers):
@@ -122,3 +168,401 @@ def test_imports_reads_what_readelf_lists_as_undefined(gcc, tmp_path):
                         for f in listed.splitlines() if len(f.split()) >= 8)
         assert imports(path.read_bytes(), str(path), "dlopen") == undefined, path
     assert imports(host.read_bytes(), str(host), "dlopen")
+
+
+# Opens, calls and closes the library three times: mapped anew each time.
+REOPEN = r"""
+#include <dlfcn.h>
+#include <stdio.h>
+int main(int argc, char **argv) {
+    int sum = 0;
+    for (int i = 1; i <= 3; i++) {
+        void *lib = dlopen(argv[1], RTLD_NOW);
+        if (!lib) { fprintf(stderr, "%s\n", dlerror()); return 1; }
+        int (*work)(int) = (int (*)(int))dlsym(lib, "plugin_work");
+        sum += work(i);
+        dlclose(lib);
+    }
+    printf("sum %d\n", sum);
+    return sum == 42 ? 0 : 2;
+}
+"""
+
+
+# Closes the library, maps memory of its own where its code was, fills it, forks: the
+# child finds it as the parent left it.
+REUSE = r"""
+#include <dlfcn.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <unistd.h>
+int main(int argc, char **argv) {
+    void *lib = dlopen(argv[1], RTLD_NOW);
+    if (!lib) return 1;
+    unsigned char *work = (unsigned char *)dlsym(lib, "plugin_work");
+    ((int (*)(int))work)(1);
+    dlclose(lib);
+    void *page = (void *)((uintptr_t)work & ~(uintptr_t)4095);
+    if (mmap(page, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED,
+             -1, 0) != page)
+        return 3;
+    memset(page, 0x11, 4096);
+    pid_t child = fork();
+    if (child == 0) _exit(*work == 0x11 ? 0 : 4);
+    int status;
+    waitpid(child, &status, 0);
+    printf("child %d\n", WEXITSTATUS(status));
+    return WEXITSTATUS(status);
+}
+"""
+
+
+# Forks first; the child and then the parent each open the library and call it once.
+FORK_THEN_OPEN = r"""
+#include <dlfcn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+int main(int argc, char **argv) {
+    pid_t child = fork();
+    void *lib = dlopen(argv[1], RTLD_NOW);
+    if (!lib) return 1;
+    int (*work)(int) = (int (*)(int))dlsym(lib, "plugin_work");
+    if (child == 0) _exit(work(2) == 14 ? 0 : 5);
+    int status;
+    waitpid(child, &status, 0);
+    return work(3) == 21 && WIFEXITED(status) ? WEXITSTATUS(status) : 6;
+}
+"""
+
+
+def test_the_nth_call_counts_the_calls_into_a_library_opened_again(gcc, tmp_path, no_leftovers):
+    plugin = _plugin(tmp_path)
+    host = build(tmp_path, "reopen", REOPEN)
+    outcome, hits, said = _run([host, plugin], "plugin_work:3", "exit")
+    assert [h.label for h in hits] == ["plugin_work:3", "exit"], said
+    assert outcome.stdout == "sum 42\n" and _exit_code(outcome, outcome.pid) == 0
+    assert outcome.unfound == []
+
+
+def test_a_closed_library_found_once_is_not_said_never_found(gcc, tmp_path, no_leftovers):
+    plugin = _plugin(tmp_path)
+    host = build(tmp_path, "reopen", REOPEN)
+    outcome, hits, said = _run([host, plugin], "plugin_work:4", "exit")
+    assert [h.label for h in hits] == ["exit"]
+    assert outcome.unfound == []  # found, and called three times only
+    assert not any("was found in" in line for line in said), said
+
+
+def test_memory_mapped_where_a_closed_library_was_is_left_alone(gcc, tmp_path, no_leftovers):
+    plugin = _plugin(tmp_path)
+    host = build(tmp_path, "reuse", REUSE)
+    outcome, hits, said = _run([host, plugin], "plugin_work:2", "exit")
+    assert [h.label for h in hits] == ["exit"]
+    assert outcome.stdout == "child 0\n" and _exit_code(outcome, outcome.pid) == 0
+
+
+def test_each_followed_process_looks_in_the_library_it_opens(gcc, tmp_path, no_leftovers):
+    plugin = _plugin(tmp_path)
+    host = build(tmp_path, "forkopen", FORK_THEN_OPEN)
+    outcome, hits, said = _run([host, plugin], "plugin_work:2", "exit", follow_fork=True)
+    assert "plugin_work:2" in [h.label for h in hits], said
+    second = next(h for h in hits if h.label == "plugin_work:2")
+    assert second.pid == outcome.pid  # the parent's call, after its child's
+    assert all(_exit_code(outcome, pid) == 0 for pid in outcome.processes)
+
+
+# Opens each library named, in turn, and keeps it open.
+OPEN_ALL = r"""
+#include <dlfcn.h>
+int main(int argc, char **argv) {
+    for (int i = 1; i < argc; i++)
+        if (!dlopen(argv[i], RTLD_NOW)) return 1;
+    return 0;
+}
+"""
+
+
+def test_each_file_is_read_once_however_many_libraries_are_opened(gcc, tmp_path, monkeypatch,
+                                                                 no_leftovers):
+    """A program that opens many libraries (an interpreter's extension modules) had every
+    file it maps read and its symbols parsed again at each: a run of python3 importing
+    its extension modules took seconds, growing with the square of their number."""
+    plugin = _plugin(tmp_path)
+    libraries = []
+    for i in range(6):
+        libraries.append(tmp_path / f"libplug{i}.so")
+        libraries[-1].write_bytes(plugin.read_bytes())
+    host = build(tmp_path, "openall", OPEN_ALL)
+    parsed: list[str] = []
+    real = trace.functions
+
+    def counted(data: bytes, path: str):
+        parsed.append(path)
+        return real(data, path)
+
+    monkeypatch.setattr(trace, "functions", counted)
+    outcome, hits, said = _run([host, *libraries], "nosuch", "exit")
+    assert [h.label for h in hits] == ["exit"] and outcome.unfound == ["nosuch"]
+    assert _exit_code(outcome, outcome.pid) == 0
+    assert all(str(lib) in parsed for lib in libraries)  # each looked in
+    twice = sorted({p for p in parsed if parsed.count(p) > 1})
+    assert not twice, twice
+
+
+def test_a_program_linked_static_that_calls_dlopen_is_not_said_not_to(gcc, tmp_path,
+                                                                      no_leftovers):
+    """A program linked -static calls dlopen all the same (the C library's own, linked
+    in, with no .dynsym entry to tell it by): the refusal says what was looked for."""
+    plugin = _plugin(tmp_path)
+    (tmp_path / "reopen.c").write_text(REOPEN)
+    subprocess.run(["gcc", "-static", "-o", str(tmp_path / "reopen"),
+                    str(tmp_path / "reopen.c")], check=True, timeout=60, capture_output=True)
+    with pytest.raises(trace.ExplainError) as refused:
+        _run([tmp_path / "reopen", plugin], "plugin_work")
+    assert "nor does it call dlopen" not in refused.value.message
+    assert "-static" in refused.value.message
+
+
+# Opens the library named first, which needs the other two (DT_NEEDED): the three are
+# mapped by that one dlopen, and told of to a debugger at once. Calls the plugin_work of
+# each of the two: the first's, the second's, the first's again.
+BOTH = r"""
+#include <dlfcn.h>
+#include <stdio.h>
+int main(int argc, char **argv) {
+    void *both = dlopen(argv[1], RTLD_NOW);
+    void *a = dlopen(argv[2], RTLD_NOW | RTLD_NOLOAD);  /* loaded with it */
+    void *b = dlopen(argv[3], RTLD_NOW | RTLD_NOLOAD);
+    if (!both || !a || !b) { fprintf(stderr, "%s\n", dlerror()); return 1; }
+    int (*work_a)(int) = (int (*)(int))dlsym(a, "plugin_work");
+    int (*work_b)(int) = (int (*)(int))dlsym(b, "plugin_work");
+    int sum = work_a(1) + work_b(2) + work_a(3);
+    return sum == 7 + 22 + 21 ? 0 : 2;
+}
+"""
+
+
+def test_a_function_two_opened_libraries_define_is_stopped_at_in_each(gcc, tmp_path,
+                                                                      no_leftovers):
+    """Of the libraries one dlopen mapped (those the library opened needs, say), only
+    the first in /proc/PID/maps order that defined the name got the breakpoint: the
+    calls into the other were not counted, and --at plugin_work:2 was made at the wrong
+    call, or never. Each is looked in by a dlsym of its own handle, its own definition
+    called: a stop is set in every one that defines the name, and the line that tells
+    of the stop names the library it was made in."""
+    first = _library(tmp_path, "plugseven", "int plugin_work(int x) { return x * 7; }\n")
+    second = _library(tmp_path, "plugeleven", "int plugin_work(int x) { return x * 11; }\n")
+    (tmp_path / "plugboth.c").write_text("int plugin_none(void) { return 0; }\n")
+    both = tmp_path / "libplugboth.so"
+    subprocess.run(["gcc", "-shared", "-fPIC", "-o", str(both), str(tmp_path / "plugboth.c"),
+                    f"-L{tmp_path}", "-Wl,--no-as-needed", "-lplugseven", "-lplugeleven",
+                    f"-Wl,-rpath,{tmp_path}"], check=True, timeout=60)
+    host = build(tmp_path, "both", BOTH)
+    hits: list[Hit] = []
+    seen: list[str] = []
+
+    def on_stop(hit: Hit) -> None:
+        hits.append(hit)
+        if hit.label.startswith("plugin_work"):
+            seen.append(_file_at(hit.pid, dict(hit.addresses)["pc"]))
+
+    said: list[str] = []
+    outcome = Tracer([str(host), str(both), str(first), str(second)],
+                     [parse_stop(w) for w in ("plugin_work:2", "plugin_work:3", "exit")],
+                     on_stop=on_stop, progress=said.append, deadline=20).run()
+    assert [h.label for h in hits] == ["plugin_work:2", "plugin_work:3", "exit"], said
+    assert seen == [str(second), str(first)]
+    assert any(line.startswith("stopped at plugin_work:2 (pid ")
+               and line.endswith(" in libplugeleven.so") for line in said), said
+    ended = outcome.processes[outcome.pid].status
+    assert os.WIFEXITED(ended) and os.WEXITSTATUS(ended) == 0
+
+
+# A library whose plugin_work is an ifunc, its resolver picking the code called.
+IFUNC = r"""
+static int work(int x) { return x * 7; }
+static int (*pick(void))(int) { return work; }
+int plugin_work(int x) __attribute__((ifunc("pick")));
+"""
+
+
+ONE = r"""
+#include <dlfcn.h>
+#include <stdio.h>
+int main(int argc, char **argv) {
+    void *lib = dlopen(argv[1], RTLD_NOW);
+    if (!lib) { fprintf(stderr, "%s\n", dlerror()); return 1; }
+    int (*work)(int) = (int (*)(int))dlsym(lib, "plugin_work");
+    return work(3) == 21 ? 0 : 2;
+}
+"""
+
+
+def test_an_ifunc_in_a_library_opened_later_keeps_the_stops_reached(root, gcc, tmp_path,
+                                                                    capsys, monkeypatch,
+                                                                    no_leftovers):
+    """An ifunc found in a library opened with dlopen ended the run with the error an
+    ifunc named at the start gets, and the stop at main, reached already, was lost with
+    it: no page. It is refused as that one is, in the same words, and the page shows
+    the stops reached."""
+    plugin = _library(tmp_path, "plugifunc", IFUNC)
+    host = build(tmp_path, "one", ONE)
+    monkeypatch.chdir(tmp_path)
+    page = tmp_path / "one.html"
+    assert explain(root, "--at", "main", "--at", "plugin_work", "--at", "exit",
+                   "--out", str(page), "--", str(host), str(plugin)) == 3
+    err = capsys.readouterr().err
+    assert "--at plugin_work: 'plugin_work' in libplugifunc.so is an ifunc" in err, err
+    assert "before reaching plugin_work" in err and page.exists()
+    text = page.read_text()
+    assert "Stop 2: exit" in text and "is an ifunc" in text
+
+
+# Waits before it opens the library named: longer than the deadline.
+LATE = r"""
+#include <dlfcn.h>
+#include <unistd.h>
+int main(int argc, char **argv) {
+    sleep(30);
+    return dlopen(argv[1], RTLD_NOW) ? 0 : 1;
+}
+"""
+
+
+def test_a_function_awaited_when_the_deadline_passes_is_said_to_be(gcc, tmp_path,
+                                                                   no_leftovers):
+    """A function stop awaited in a library not yet opened when the deadline passed was
+    said to be "found in any library the program opened", as if the program had ended
+    without it: the deadline, which ended the run, is named."""
+    plugin = _library(tmp_path, "plug", "int plugin_work(int x) { return x * 7; }\n")
+    host = build(tmp_path, "late", LATE)
+    said: list[str] = []
+    outcome = Tracer([str(host), str(plugin)], [parse_stop("main"), parse_stop("plugin_work")],
+                     on_stop=lambda hit: None, progress=said.append, deadline=1).run()
+    assert outcome.timed_out and outcome.reached == ["main"]
+    assert not any("was found in any library" in line for line in said), said
+    assert any(line.startswith("--at plugin_work: the deadline passed (1 s, --deadline) "
+                               "before") for line in said), said
+
+
+# Opens the library named, starts a thread that calls its plugin_work a moment later,
+# and ends its main thread alone (pthread_exit): the process runs on in that thread.
+MAIN_GONE = r"""
+#include <dlfcn.h>
+#include <pthread.h>
+#include <unistd.h>
+static int (*work)(int);
+static void *later(void *unused) { usleep(100000); return (void *)(long)work(3); }
+int main(int argc, char **argv) {
+    void *lib = dlopen(argv[1], RTLD_NOW);
+    if (!lib) return 1;
+    work = (int (*)(int))dlsym(lib, "plugin_work");
+    pthread_t thread;
+    if (pthread_create(&thread, 0, later, 0) != 0) return 1;
+    pthread_exit(0);
+}
+"""
+
+
+def test_the_library_of_a_stop_made_after_the_main_thread_ended_is_named(gcc, tmp_path,
+                                                                         no_leftovers):
+    """The line for a stop in a library opened with dlopen named the library from
+    /proc/PID/maps, which is empty once the main thread has ended (pthread_exit) while
+    another runs on: it said "in ?". It is read through the thread held at the stop."""
+    plugin = _library(tmp_path, "plug", "int plugin_work(int x) { return x * 7; }\n")
+    host = build(tmp_path, "maingone", MAIN_GONE, "-pthread")
+    said: list[str] = []
+    outcome = Tracer([str(host), str(plugin)], [parse_stop("plugin_work")],
+                     on_stop=lambda hit: None, progress=said.append, deadline=20).run()
+    assert outcome.reached == ["plugin_work"]
+    assert any(line.startswith("stopped at plugin_work (pid ")
+               and line.endswith(" in libplug.so") for line in said), said
+
+
+# Makes itself not dumpable, then calls here, then opens the library named: in the
+# sandbox (no CAP_SYS_PTRACE) the run is ended at here, before that dlopen.
+UNDUMPABLE_THEN_OPENS = r"""
+#include <dlfcn.h>
+#include <sys/prctl.h>
+void here(void) {}
+int main(int argc, char **argv) {
+    prctl(PR_SET_DUMPABLE, 0);
+    here();
+    return dlopen(argv[1], RTLD_NOW) ? 0 : 1;
+}
+"""
+
+
+def test_a_function_awaited_when_roads_explain_ends_the_run_is_not_said_missing(
+        root, gcc, tmp_path, capsys, monkeypatch, no_leftovers):
+    """A run that roads explain ends before the program's end (a process made not
+    dumpable: Outcome.cut_short), while a function stop waits for a library the program
+    opens with dlopen, said, in its messages and under the page's Not reached, that no
+    library the program opened defines the name: the program never had the chance to
+    open it."""
+    plugin = _library(tmp_path, "plug", "int plugin_work(int x) { return x * 7; }\n")
+    (tmp_path / "undumpable.c").write_text(UNDUMPABLE_THEN_OPENS)
+    monkeypatch.chdir(tmp_path)
+    assert explain(root, "--at", "main", "--at", "here", "--at", "plugin_work",
+                   "--out", "p.html", "--", "./undumpable.c", str(plugin)) == 3
+    err = capsys.readouterr().err
+    assert "made itself not dumpable" in err, err
+    assert "was found in any library" not in err, err
+    assert "--at plugin_work: roads explain ended the run before the program opened a " \
+           "library with a function 'plugin_work'" in err, err
+    page = (tmp_path / "p.html").read_text()
+    assert "<dt>Not reached</dt><dd>plugin_work</dd>" in page, page
+
+
+PLUG = "int plug(int x) { return 2 * x; }\n"
+
+
+OPENS = r"""
+#include <dlfcn.h>
+#include <stdio.h>
+int main(int argc, char **argv) {
+    void *h = dlopen(argv[1], RTLD_NOW);
+    int (*plug)(int) = h ? (int (*)(int))dlsym(h, "plug") : 0;
+    printf("%d\n", plug ? plug(21) : -1);
+    return 0;
+}
+"""
+
+
+@pytest.mark.gcc
+def test_a_small_library_opened_later_is_drawn_and_takes_no_neighbours_memory(
+        root, gcc, tmp_path, monkeypatch, no_leftovers):
+    """A library whose zero-filled data fit in its last file page has no bss pages; the
+    loader put a small one opened with dlopen right below an anonymous mapping made
+    before (the loader's own), which the page then called the library's bss: anonymous
+    memory right after a library's data pages was taken for its bss whatever the
+    library's program headers said."""
+    (tmp_path / "plug.c").write_text(PLUG)
+    subprocess.run(["gcc", "-shared", "-fPIC", "-o", str(tmp_path / "libplug.so"),
+                    str(tmp_path / "plug.c")], check=True, timeout=60)
+    build(tmp_path, "opens", OPENS)
+    monkeypatch.chdir(tmp_path)
+    assert explain(root, "--no-sandbox", "--at", "main", "--at", "plug", "--out", "p.html",
+                   "--save", "p.json", "--", "./opens", "./libplug.so") == 0
+    from roads.explain.page import selections
+    from roads.explain.record import load_session
+    from roads.figures.regions import memory_map
+
+    before, at_plug = (memory_map(s).regions for s in selections(load_session(
+        tmp_path / "p.json")))
+    data = next(c.region for c in at_plug if c.kind == "lib-data"
+                and c.region.pathname.endswith("/libplug.so"))
+    after = next(c for c in at_plug if c.region.start == data.end)
+    assert after.region.anonymous, after
+    assert any(c.region.start == after.region.start for c in before)  # there before it
+    assert after.kind == "mmap", (after.kind, after.why)
+    libc_bss = [c for c in at_plug if c.kind == "lib-bss"]
+    assert [c.owner for c in libc_bss] == ["libc.so.6"], libc_bss
+    # Its segments, next to the regions they became, at the stop that first maps it:
+    # the page drew the libraries of its first stop alone.
+    page = (tmp_path / "p.html").read_text()
+    assert (f"<summary>ELF → memory of <code>{tmp_path / 'libplug.so'}</code>, at stop "
+            "plug (pid ") in page, re.findall(r"<summary>ELF → memory of.*?</summary>", page)

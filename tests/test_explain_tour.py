@@ -154,55 +154,6 @@ def test_a_cpp_name_of_several_functions_is_refused_with_their_symbols(
     assert sorted(p.name for p in tmp_path.iterdir()) == ["shapes", "shapes.cpp"]
 
 
-PLUGIN = "int plug(int x) { return 2 * x; }\n"
-OPENS = r"""
-#include <dlfcn.h>
-#include <stdio.h>
-int main(int argc, char **argv) {
-    void *h = dlopen(argv[1], RTLD_NOW);
-    int (*plug)(int) = h ? (int (*)(int))dlsym(h, "plug") : 0;
-    printf("%d\n", plug ? plug(21) : -1);
-    return 0;
-}
-"""
-
-
-@pytest.mark.gcc
-def test_a_small_library_opened_later_is_drawn_and_takes_no_neighbours_memory(
-        root, gcc, tmp_path, monkeypatch, no_leftovers):
-    """A library whose zero-filled data fit in its last file page has no bss pages; the
-    loader put a small one opened with dlopen right below an anonymous mapping made
-    before (the loader's own), which the page then called the library's bss: anonymous
-    memory right after a library's data pages was taken for its bss whatever the
-    library's program headers said."""
-    (tmp_path / "plug.c").write_text(PLUGIN)
-    subprocess.run(["gcc", "-shared", "-fPIC", "-o", str(tmp_path / "libplug.so"),
-                    str(tmp_path / "plug.c")], check=True, timeout=60)
-    build(tmp_path, "opens", OPENS)
-    monkeypatch.chdir(tmp_path)
-    assert explain(root, "--no-sandbox", "--at", "main", "--at", "plug", "--out", "p.html",
-                   "--save", "p.json", "--", "./opens", "./libplug.so") == 0
-    from roads.explain.page import selections
-    from roads.explain.record import load_session
-    from roads.figures.regions import memory_map
-
-    before, at_plug = (memory_map(s).regions for s in selections(load_session(
-        tmp_path / "p.json")))
-    data = next(c.region for c in at_plug if c.kind == "lib-data"
-                and c.region.pathname.endswith("/libplug.so"))
-    after = next(c for c in at_plug if c.region.start == data.end)
-    assert after.region.anonymous, after
-    assert any(c.region.start == after.region.start for c in before)  # there before it
-    assert after.kind == "mmap", (after.kind, after.why)
-    libc_bss = [c for c in at_plug if c.kind == "lib-bss"]
-    assert [c.owner for c in libc_bss] == ["libc.so.6"], libc_bss
-    # Its segments, next to the regions they became, at the stop that first maps it:
-    # the page drew the libraries of its first stop alone.
-    page = (tmp_path / "p.html").read_text()
-    assert (f"<summary>ELF → memory of <code>{tmp_path / 'libplug.so'}</code>, at stop "
-            "plug (pid ") in page, re.findall(r"<summary>ELF → memory of.*?</summary>", page)
-
-
 def test_a_delay_the_deadline_comes_before_is_refused_before_the_run(root, tmp_path,
                                                                       monkeypatch, capsys):
     """--at 40s with the default --deadline (30 s, counted from the command's start,
