@@ -1,9 +1,10 @@
 """What the roads explain tests share: a C program built with gcc as the test wrote it,
-and the facts at the head of a page the command wrote."""
+the facts at the head of a page the command wrote, and the session it saved (--save)."""
 
 from __future__ import annotations
 
 import html
+import json
 import re
 import subprocess
 from pathlib import Path
@@ -22,3 +23,13 @@ def page_facts(page: str) -> dict[str, str]:
     """The facts at the head of a page, as text, by their names."""
     return {name: html.unescape(re.sub(r"<[^>]+>", "", value)) for name, value in
             re.findall(r"<dt>(.*?)</dt><dd>(.*?)</dd>", page)}
+
+
+def saved_session(path: Path) -> dict:
+    """The session roads explain saved at ``path`` (--save), as JSON."""
+    return json.loads(path.read_text())
+
+
+def stop_names(saved: dict) -> list[str]:
+    """The names of the stops a saved session's run holds, in its order."""
+    return [c["name"] for c in saved["capture"]["variants"]["default"]["runs"][0]["checkpoints"]]

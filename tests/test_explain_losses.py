@@ -1,14 +1,12 @@
 """What roads explain lost, found by a learner's tour: the stops read before one that
-cannot be read (too many regions, a program made not dumpable), a system call's failure
-at a syscall stop, and a program's stop of itself (SIGSTOP)."""
+cannot be read (too many regions, a program made not dumpable), and a system call's
+failure at a syscall stop."""
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 import pytest
 
+from tests.explain_support import saved_session, stop_names
 from tests.test_explain import explain, root  # noqa: F401 - root is a fixture
 
 pytestmark = pytest.mark.gcc
@@ -39,14 +37,6 @@ int main(void) {
 """
 
 
-def _saved(path: Path) -> dict:
-    return json.loads(path.read_text())
-
-
-def _stops(saved: dict) -> list[str]:
-    return [c["name"] for c in saved["capture"]["variants"]["default"]["runs"][0]["checkpoints"]]
-
-
 def test_a_stop_with_too_many_regions_keeps_the_stops_before_it(root, gcc, tmp_path, capsys,
                                                                  monkeypatch, no_leftovers):
     """A stop where the program maps more regions than a stop is read with was an error
@@ -61,8 +51,8 @@ def test_a_stop_with_too_many_regions_keeps_the_stops_before_it(root, gcc, tmp_p
     assert "Traceback" not in err
     assert "the stop here (pid" in err and "could not be read" in err
     assert "memory regions mapped here, more than the 1024" in err and "Stop earlier" in err
-    saved = _saved(tmp_path / "p.json")
-    assert _stops(saved) == ["main"]
+    saved = saved_session(tmp_path / "p.json")
+    assert stop_names(saved) == ["main"]
     assert [u["label"] for u in saved["unread"]] == ["here", "exit"]
     assert saved["missing"] == [] and saved["complete"]
     page = (tmp_path / "p.html").read_text()
@@ -83,8 +73,8 @@ def test_a_program_made_not_dumpable_keeps_the_stops_before(root, gcc, tmp_path,
     assert "Traceback" not in err and "Input/output error" not in err
     assert "the stop here (pid" in err and "made itself not dumpable (prctl PR_SET_DUMPABLE 0)" in err
     assert "before reaching exit: the page shows the stops it reached" in err
-    saved = _saved(tmp_path / "p.json")
-    assert _stops(saved) == ["main"]
+    saved = saved_session(tmp_path / "p.json")
+    assert stop_names(saved) == ["main"]
     assert [u["label"] for u in saved["unread"]] == ["here"]
     assert saved["missing"] == ["exit"]
     assert "not dumpable" in saved["ending"] and "CAP_SYS_PTRACE" in saved["ending"]
@@ -130,7 +120,7 @@ def test_a_syscall_stop_says_what_the_call_returned(root, gcc, tmp_path, capsys,
     err = capsys.readouterr().err
     assert "stopped at syscall:chdir (pid" in err
     assert "chdir failed: ENOENT (No such file or directory)" in err
-    saved = _saved(tmp_path / "p.json")
+    saved = saved_session(tmp_path / "p.json")
     returned = saved["returned"]
     assert returned["syscall:chdir"] == {"name": "chdir", "value": -errno.ENOENT}
     assert returned["syscall:mremap"] == {"name": "mremap", "value": -errno.ENOMEM}
@@ -165,150 +155,3 @@ def test_a_result_in_words():
     assert Returned("read", 4096).address is None
     assert Returned("mmap", 0x7FFFF7FC1000).words() == "returned 0x7ffff7fc1000"
     assert Returned("lseek", -5000).words() == "returned -5000"  # below -MAX_ERRNO
-
-
-# Stops itself, and says whether its SIGCONT handler ran and how long it stayed stopped.
-SELF_STOP = r"""
-#include <signal.h>
-#include <stdio.h>
-#include <time.h>
-static volatile sig_atomic_t continued;
-static void on_cont(int sig) { (void)sig; continued = 1; }
-int main(void) {
-    struct timespec a, b;
-    signal(SIGCONT, on_cont);
-    clock_gettime(CLOCK_MONOTONIC, &a);
-    raise(SIGSTOP);
-    clock_gettime(CLOCK_MONOTONIC, &b);
-    printf("continued=%d stopped_ms=%ld\n", continued,
-           (b.tv_sec - a.tv_sec) * 1000 + (b.tv_nsec - a.tv_nsec) / 1000000);
-    return 0;
-}
-"""
-
-# A parent that waits for its child to stop itself, then continues it, as a shell does.
-PARENT_CONTINUES = r"""
-#include <signal.h>
-#include <stdio.h>
-#include <sys/wait.h>
-#include <unistd.h>
-static volatile sig_atomic_t continued;
-static void on_cont(int sig) { (void)sig; continued = 1; }
-int main(void) {
-    pid_t child = fork();
-    if (child == 0) {
-        signal(SIGCONT, on_cont);
-        raise(SIGSTOP);
-        printf("child continued=%d\n", continued);
-        return 0;
-    }
-    int status;
-    waitpid(child, &status, WUNTRACED);
-    printf("parent saw stopped=%d\n", WIFSTOPPED(status));
-    fflush(stdout);
-    kill(child, SIGCONT);
-    waitpid(child, &status, 0);
-    return 0;
-}
-"""
-
-STOPS_THEN_SLEEPS = r"""
-#include <signal.h>
-#include <unistd.h>
-int main(void) { raise(SIGSTOP); sleep(5); return 0; }
-"""
-
-
-def test_a_program_that_stops_itself_is_stopped_then_continued(root, gcc, tmp_path, capsys,
-                                                               monkeypatch, no_leftovers):
-    """raise(SIGSTOP) was resumed at once, as if nothing had happened (the tracer restarted
-    the group-stop, which PTRACE_TRACEME cannot keep): the program did not stop and its
-    SIGCONT handler never ran. Now it stops; nothing of the run continues it, so roads
-    explain does with SIGCONT after CONTINUE_AFTER (as a shell's fg would), and the page
-    and the messages say so."""
-    monkeypatch.chdir(tmp_path)
-    (tmp_path / "selfstop.c").write_text(SELF_STOP)
-    assert explain(root, "--at", "main", "--at", "exit", "--out", "p.html", "--save", "p.json",
-                   "--", "./selfstop.c") == 0
-    err = capsys.readouterr().err
-    saved = _saved(tmp_path / "p.json")
-    out = saved["capture"]["variants"]["default"]["runs"][0]["stdout"]
-    assert out.startswith("continued=1 "), out
-    from roads.explain.trace import CONTINUE_AFTER
-
-    assert int(out.split("stopped_ms=")[1]) >= CONTINUE_AFTER * 1000 * 0.9, out
-    pid = saved["capture"]["variants"]["default"]["runs"][0]["pid"]
-    assert saved["stopped"] == [{"pid": pid, "signal": "SIGSTOP", "sender": pid, "by_us": True,
-                                 "after": CONTINUE_AFTER, "code": -6, "ended": ""}]  # SI_TKILL: raise
-    said = (f"process {pid} stopped itself with SIGSTOP; nothing of the run continued it "
-            f"within {CONTINUE_AFTER:g} s, so roads explain did, with SIGCONT")
-    assert said in err
-    assert f"<dt>Stopped by a signal</dt><dd>{said}" in (tmp_path / "p.html").read_text()
-    assert "exit" in _stops(saved)
-
-
-def test_a_child_stopped_is_continued_by_its_parent(root, gcc, tmp_path, capsys, monkeypatch,
-                                                    no_leftovers):
-    """Followed, a child that stops itself stays stopped until its parent, told of the
-    stop by waitpid(WUNTRACED), sends SIGCONT: roads explain does not continue it first.
-    The child went on at once, before its parent had sent anything."""
-    monkeypatch.chdir(tmp_path)
-    (tmp_path / "parent.c").write_text(PARENT_CONTINUES)
-    assert explain(root, "--no-sandbox", "--follow-fork", "--at", "main", "--at", "exit",
-                   "--out", "p.html", "--save", "p.json", "--", "./parent.c") == 0
-    capsys.readouterr()
-    saved = _saved(tmp_path / "p.json")
-    out = saved["capture"]["variants"]["default"]["runs"][0]["stdout"]
-    assert out == "parent saw stopped=1\nchild continued=1\n", out
-    [stopped] = saved["stopped"]
-    assert stopped["by_us"] is False and stopped["sender"] == stopped["pid"]
-    assert "another process of the run continued it (SIGCONT)" in (tmp_path / "p.html").read_text()
-
-
-def test_a_delay_comes_due_while_the_program_is_stopped(root, gcc, tmp_path, capsys,
-                                                        monkeypatch, no_leftovers):
-    """A delay whose time comes while the program is held stopped is taken there (its
-    SIGSTOP, pending, would be undone by the SIGCONT that continues the program), and
-    the run ends after it, its last stop."""
-    monkeypatch.chdir(tmp_path)
-    (tmp_path / "sleeps.c").write_text(STOPS_THEN_SLEEPS)
-    assert explain(root, "--no-sandbox", "--at", "0.3s", "--out", "p.html", "--save", "p.json",
-                   "--", "./sleeps.c") == 0
-    capsys.readouterr()
-    saved = _saved(tmp_path / "p.json")
-    assert _stops(saved) == ["0.3s"]
-    assert saved["ending"] == "was ended by roads explain after its last stop"
-
-
-# Stops itself with a POSIX timer's SIGSTOP (si_code SI_TIMER), then prints a line.
-TIMER_STOP = r"""
-#include <signal.h>
-#include <stdio.h>
-#include <time.h>
-#include <unistd.h>
-int main(void) {
-    struct sigevent ev = {.sigev_notify = SIGEV_SIGNAL, .sigev_signo = SIGSTOP};
-    timer_t t;
-    if (timer_create(CLOCK_MONOTONIC, &ev, &t) != 0) return 1;
-    struct itimerspec when = {.it_value = {.tv_nsec = 50 * 1000 * 1000}};
-    timer_settime(t, 0, &when, NULL);
-    usleep(300 * 1000);
-    puts("done");
-    return 0;
-}
-"""
-
-
-def test_a_timers_stop_signal_names_no_sender(root, gcc, tmp_path, capsys, monkeypatch,
-                                              no_leftovers):
-    """A SIGSTOP a POSIX timer sends (SI_TIMER) holds the timer's id where a kill's holds
-    the sender's: it was read as one ("stopped by SIGSTOP from process 0")."""
-    monkeypatch.chdir(tmp_path)
-    (tmp_path / "timerstop.c").write_text(TIMER_STOP)
-    assert explain(root, "--at", "exit", "--out", "p.html", "--save", "p.json",
-                   "--", "./timerstop.c") == 0
-    err = capsys.readouterr().err
-    [stopped] = _saved(tmp_path / "p.json")["stopped"]
-    assert stopped["signal"] == "SIGSTOP" and stopped["sender"] is None and stopped["by_us"]
-    assert "stopped by SIGSTOP, sent by a timer of the program" in err
-    assert "from process" not in err

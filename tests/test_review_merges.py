@@ -38,27 +38,3 @@ def test_the_runs_own_hard_limit_is_not_called_lowered() -> None:
     assert cpu_limit_end(lowered, 4) == "lowered"
     assert cpu_limit_end(ProcessRecord(pid=2, ppid=1, status=status, cpu_ms=4100,
                                        cpu_limit=(4, 5)), 4) == "hard"
-
-
-def test_a_signal_names_its_sender_only_when_a_process_sent_it() -> None:
-    """si_pid is read only where si_code says a process sent the signal (kill,
-    sigqueue, tkill, a message queue's notice): a POSIX timer's SIGSTOP (SI_TIMER)
-    holds the timer's id in its place, which was read as a sender, and one equal to
-    roads explain's own pid would have been taken for a delay's stop."""
-    import struct
-
-    from roads.explain.siginfo import SIGINFO_SIZE, parse_siginfo
-
-    def sender_of(siginfo: bytes) -> int | None:
-        return parse_siginfo(siginfo).si_pid
-
-    def siginfo(code: int, word: int) -> bytes:
-        head = struct.pack("<iii4xi", 19, 0, code, word)  # si_signo SIGSTOP, ..., the union
-        return head + bytes(SIGINFO_SIZE - len(head))
-
-    assert sender_of(siginfo(0, 4321)) == 4321  # SI_USER: kill
-    assert sender_of(siginfo(-6, 4321)) == 4321  # SI_TKILL: tgkill
-    assert sender_of(siginfo(-1, 4321)) == 4321  # SI_QUEUE: sigqueue
-    assert sender_of(siginfo(-2, 4321)) is None  # SI_TIMER: a timer's id
-    assert sender_of(siginfo(-5, 4321)) is None  # SI_SIGIO
-    assert sender_of(siginfo(0x80, 4321)) is None  # SI_KERNEL
