@@ -5,7 +5,9 @@ file's own name may end so too; a capture records which (``Region.unlinked``, re
 ``Region.deleted``). The figures went by the name: a file really named "x (deleted)"
 was labelled "x", and a program of that name was taken for another one (the ELF →
 memory figure refused, its stops titled as after an execve). A real program, built by
-gcc, maps such files and is captured and explained while it lives.
+gcc, maps such files and is captured and explained while it lives. A program rebuilt
+while an old copy of it runs ("prog (deleted)" in /proc/PID/exe) keeps its name on
+roads explain --pid's page, which says that its file was deleted or replaced.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from roads.figures.select import select
 from roads.figures.summary import overview
 from roads.figures.table import render_table
 from tests.capture_docs import fake_doc
+from tests.explain_support import build, page_facts
 from tests.test_explain import explain, root  # noqa: F401 - a fixture
 
 pytestmark = [pytest.mark.gcc, pytest.mark.usefixtures("no_leftovers")]
@@ -84,14 +87,16 @@ def built(tmp_path_factory) -> Path:
 
 
 @contextlib.contextmanager
-def running(program: Path, cwd: Path, *, unlink_program: bool = False) -> Iterator[int]:
-    """``program`` run in ``cwd`` until it has mapped its files (its own file unlinked
-    then, with ``unlink_program``): its pid; always killed and reaped."""
+def running(program: Path, cwd: Path, *, unlink_program: bool = False,
+            ready: bytes = b"ready\n") -> Iterator[int]:
+    """``program`` run in ``cwd`` until the line it prints first begins with ``ready``
+    (SOURCE's: once it has mapped its files), its own file unlinked then with
+    ``unlink_program``: its pid; always killed and reaped."""
     child = subprocess.Popen([str(program)], cwd=cwd, stdout=subprocess.PIPE,
                              stdin=subprocess.DEVNULL)
     try:
         assert child.stdout is not None
-        assert child.stdout.readline() == b"ready\n", "the program ended before it was ready"
+        assert child.stdout.readline().startswith(ready), "the program ended before it was ready"
         if unlink_program:
             program.unlink()
         yield child.pid
@@ -176,6 +181,39 @@ def test_roads_explain_pid_knows_its_program(root, built: Path, tmp_path: Path,
     assert re.search(r'<span title="[^"]*kept \(deleted\)[^"]*not unlinked\)">'
                      r'kept \(deleted\)</span>', page)
     assert re.search(r'<span title="[^"]*gone \(deleted\)">gone \(deleted\)</span>', page)
+
+
+# Says it is ready, then waits for a signal; the number tells two builds apart.
+WAITS = r"""
+#include <stdio.h>
+#include <unistd.h>
+int main(void) { printf("ready %d\n", BUILD); fflush(stdout); pause(); return 0; }
+"""
+
+
+def test_a_program_recompiled_while_it_runs_keeps_its_name(root, gcc, tmp_path, capsys,
+                                                           monkeypatch, no_leftovers):
+    """The learner's case: ``prog`` recompiled while the old one runs. ``--pid`` names
+    the program "prog" (the " (deleted)" the kernel appends taken off as the capture's
+    regions record it, ``figures.filenames.program_path``), says its file was deleted
+    or replaced since it started, and still draws the old program's own ELF file."""
+    monkeypatch.chdir(tmp_path)
+    program = build(tmp_path, "prog", WAITS, "-DBUILD=1")
+    with running(program, program.parent, ready=b"ready") as pid:
+        build(tmp_path, "prog", WAITS, "-DBUILD=2")  # the linker unlinks the old file
+        assert os.readlink(f"/proc/{pid}/exe") == f"{program} (deleted)"
+        assert explain(root, "--pid", str(pid)) == 0  # the default page: explain-NAME.html
+    out = capsys.readouterr().out.strip()
+    assert out == "explain-prog.html", out
+    page = (tmp_path / out).read_text()
+    assert "deleted-" not in page and "-deleted" not in page
+    assert "vas-prog-default-now-desc" in page  # the figures' ids
+    text = html.unescape(page)
+    assert "prog's PT_LOAD segments" in text  # the ELF figure's caption
+    assert "prog, stop 'now'" in text  # the diagram's
+    assert "No ELF figure for the executable" not in page and "roads-elf-figure" in page
+    assert page_facts(page)["Program"] == (f"{program}: its file was deleted or replaced "
+                                           "since the process started")
 
 
 def test_a_name_that_ends_so_is_the_file_s_own() -> None:
