@@ -37,34 +37,3 @@ def test_a_stop_at_the_entry_point_is_reached(root, gcc, tmp_path, monkeypatch, 
     stops = _checkpoints(tmp_path / "p.json")
     assert [c["name"] for c in stops] == ["_start", "main"]
     assert {a["name"]: a["value"] for a in stops[0]["addresses"]}["pc"] == entry
-
-
-UNDUMPABLE = r"""
-#include <stdio.h>
-#include <sys/prctl.h>
-void later(void) { puts("later"); }
-int main(void) {
-    prctl(PR_SET_DUMPABLE, 0);
-    later();
-    return 0;
-}
-"""
-
-
-@pytest.mark.gcc
-def test_a_program_that_makes_itself_undumpable_is_said_to(root, gcc, tmp_path, monkeypatch,
-                                                          capsys, no_leftovers):
-    """A stop after prctl(PR_SET_DUMPABLE, 0), in the sandbox (no CAP_SYS_PTRACE): the
-    message says what the program did and what to do; it said that reading
-    /proc/PID/smaps 'needs ptrace access to process 3, which root has only with
-    CAP_SYS_PTRACE', of a process roads explain was tracing. The stop before it (main)
-    still gets its page, status 3 (tests/test_explain_losses.py)."""
-    build(tmp_path, "secret", UNDUMPABLE)
-    monkeypatch.chdir(tmp_path)
-    assert explain(root, "--at", "main", "--at", "later", "--", "./secret") == 3
-    err = capsys.readouterr().err
-    assert "the stop later (pid" in err and "--at later: /proc keeps process " in err, err
-    assert "made itself not dumpable (prctl PR_SET_DUMPABLE 0)" in err, err
-    assert "Stop before it does" in err, err
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["explain-secret.html", "secret",
-                                                          "secret.c"]

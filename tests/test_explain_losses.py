@@ -1,12 +1,12 @@
 """What roads explain lost, found by a learner's tour: the stops read before one that
-cannot be read (too many regions, a program made not dumpable), and a system call's
-failure at a syscall stop."""
+cannot be read (too many regions, a program made not dumpable, which the message says
+it made itself), and a system call's failure at a syscall stop."""
 
 from __future__ import annotations
 
 import pytest
 
-from tests.explain_support import saved_session, stop_names
+from tests.explain_support import build, saved_session, stop_names
 from tests.test_explain import explain, root  # noqa: F401 - root is a fixture
 
 pytestmark = pytest.mark.gcc
@@ -80,6 +80,37 @@ def test_a_program_made_not_dumpable_keeps_the_stops_before(root, gcc, tmp_path,
     assert "not dumpable" in saved["ending"] and "CAP_SYS_PTRACE" in saved["ending"]
     page = (tmp_path / "p.html").read_text()
     assert "<dt>Not read</dt><dd>here (pid" in page and "<dt>Not reached</dt><dd>exit" in page
+
+
+UNDUMPABLE_THEN_LATER = r"""
+#include <stdio.h>
+#include <sys/prctl.h>
+void later(void) { puts("later"); }
+int main(void) {
+    prctl(PR_SET_DUMPABLE, 0);
+    later();
+    return 0;
+}
+"""
+
+
+@pytest.mark.gcc
+def test_a_program_that_makes_itself_undumpable_is_said_to(root, gcc, tmp_path, monkeypatch,
+                                                          capsys, no_leftovers):
+    """A stop after prctl(PR_SET_DUMPABLE, 0), in the sandbox (no CAP_SYS_PTRACE): the
+    message says what the program did and what to do; it said that reading
+    /proc/PID/smaps 'needs ptrace access to process 3, which root has only with
+    CAP_SYS_PTRACE', of a process roads explain was tracing. The stop before it (main)
+    still gets its page, status 3 (tests/test_explain_losses.py)."""
+    build(tmp_path, "secret", UNDUMPABLE_THEN_LATER)
+    monkeypatch.chdir(tmp_path)
+    assert explain(root, "--at", "main", "--at", "later", "--", "./secret") == 3
+    err = capsys.readouterr().err
+    assert "the stop later (pid" in err and "--at later: /proc keeps process " in err, err
+    assert "made itself not dumpable (prctl PR_SET_DUMPABLE 0)" in err, err
+    assert "Stop before it does" in err, err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["explain-secret.html", "secret",
+                                                          "secret.c"]
 
 
 # Calls the C library's start-up makes none of, so that each stop is the program's own:
