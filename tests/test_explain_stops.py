@@ -1,15 +1,26 @@
 """roads explain --at: what each stop is, which thread reached it, and what the command
-says of a stop it did not reach or cannot take."""
+says of a stop it did not reach or cannot take.
+
+Where roads explain stops, as --at names it, each test a run that went wrong before
+its fix: the program's entry point (--at _start, of a -no-pie or a -static program), a
+C++ function by the name it has in the source (and a name several functions share,
+refused with their symbols), a delay that the deadline comes before (refused before the
+run), and a system call that a delay's stop cut short (--at syscall:NAME stops at the
+call's own return, not where the delay's signal interrupted it)."""
 
 from __future__ import annotations
 
 import html
 import json
 import re
+import shutil
+import struct
+import subprocess
 from pathlib import Path
 
 import pytest
 
+from tests.explain_support import build
 from tests.test_explain import explain, root  # noqa: F401 - root is a fixture
 
 pytestmark = [pytest.mark.dot]
@@ -212,3 +223,157 @@ def test_one_stop_written_two_ways_is_refused(root, tmp_path, monkeypatch, capsy
     assert capsys.readouterr().err == (f"roads: error: --at {first} and --at {second} are the "
                                        "same stop: give it once\n")
     assert not list(tmp_path.iterdir())
+
+
+HELLO = '#include <stdio.h>\nint main(void) { puts("hello"); return 0; }\n'
+
+
+def _checkpoints(saved: Path) -> list[dict]:
+    return json.loads(saved.read_text())["capture"]["variants"]["default"]["runs"][0][
+        "checkpoints"]
+
+
+@pytest.mark.gcc
+@pytest.mark.parametrize("flags", [(), ("-static",)])
+def test_a_stop_at_the_entry_point_is_reached(root, gcc, tmp_path, monkeypatch, no_leftovers,
+                                              flags):
+    """--at _start stops at the program's first instruction (e_entry, no bias: -no-pie
+    or -static). The function stops were set at the entry point itself, after it was
+    reached: _start was said never to be reached ('exited with status 0 before
+    reaching _start')."""
+    program = build(tmp_path, "hello", HELLO, "-no-pie", *flags)
+    entry = struct.unpack_from("<Q", program.read_bytes(), 24)[0]  # e_entry
+    monkeypatch.chdir(tmp_path)
+    assert explain(root, "--no-sandbox", "--at", "_start", "--at", "main", "--out", "p.html",
+                   "--save", "p.json", "--", "./hello") == 0
+    stops = _checkpoints(tmp_path / "p.json")
+    assert [c["name"] for c in stops] == ["_start", "main"]
+    assert {a["name"]: a["value"] for a in stops[0]["addresses"]}["pc"] == entry
+
+
+CXX = r"""
+#include <stdexcept>
+namespace shapes { int area(int side) { return side * side; } }
+int area(int w, int h) { return w * h; }
+int thrower(int n) { if (n > 2) throw std::runtime_error("big"); return n; }
+int main() {
+    int total = 0;
+    for (int i = 0; i < 4; i++)
+        try { total += thrower(i); } catch (const std::exception &) {}
+    return shapes::area(total) + area(1, 2) > 0 ? 0 : 1;
+}
+"""
+
+
+@pytest.fixture
+def cxx_program(tmp_path):
+    if shutil.which("g++") is None:
+        pytest.skip("no g++")
+    (tmp_path / "shapes.cpp").write_text(CXX)
+    subprocess.run(["g++", "-O0", "-o", str(tmp_path / "shapes"), str(tmp_path / "shapes.cpp")],
+                   check=True, timeout=60)
+    symbols = subprocess.run(["nm", str(tmp_path / "shapes")], check=True, timeout=30,
+                             capture_output=True, text=True).stdout
+    return {name: int(value, 16) for value, _, name in
+            (line.split() for line in symbols.splitlines() if len(line.split()) == 3)}
+
+
+@pytest.mark.gcc
+@pytest.mark.parametrize("where, symbol", [("thrower:3", "_Z7throweri"),
+                                           ("shapes::area", "_ZN6shapes4areaEi")])
+def test_a_cpp_function_is_stopped_at_by_the_name_it_has_in_the_source(
+        root, cxx_program, tmp_path, monkeypatch, capsys, no_leftovers, where, symbol):
+    """A C++ function is known to the linker by its mangled name (_Z7throweri): --at
+    thrower said there was 'no function thrower' in a program that has one, and --at
+    shapes::area was refused as no name at all. The one function of that name is
+    stopped at, at the address nm gives its symbol, and the command says which."""
+    monkeypatch.chdir(tmp_path)
+    assert explain(root, "--no-sandbox", "--at", where, "--out", "p.html", "--save", "p.json",
+                   "--", "./shapes") == 0
+    assert f"--at {where}: the C++ function {symbol}" in capsys.readouterr().err
+    point, = json.loads((tmp_path / "p.json").read_text())["capture"]["variants"]["default"][
+        "runs"][0]["checkpoints"]
+    bias = min(r["start"] for r in point["regions"] if r["pathname"].endswith("/shapes"))
+    assert point["name"] == where
+    assert dict((a["name"], a["value"]) for a in point["addresses"])["pc"] == \
+        bias + cxx_program[symbol]
+
+
+@pytest.mark.gcc
+def test_a_cpp_name_of_several_functions_is_refused_with_their_symbols(
+        root, cxx_program, tmp_path, monkeypatch, capsys, no_leftovers):
+    """Two functions are called area (shapes::area and an overload of its own): the
+    command names both, for the learner to choose, and ends the run there. A name it
+    cannot read from a symbol (a template's) is said to be named by its symbol."""
+    monkeypatch.chdir(tmp_path)
+    assert explain(root, "--no-sandbox", "--at", "area", "--", "./shapes") == 1
+    err = capsys.readouterr().err
+    assert ("--at area: 2 C++ functions in ./shapes are called area: _Z4areaii, "
+            "_ZN6shapes4areaEi; name one by its symbol") in err, err
+    assert explain(root, "--no-sandbox", "--at", "what", "--", "./shapes") == 1
+    assert "C++ functions in libstdc++.so.6" in capsys.readouterr().err
+    assert explain(root, "--no-sandbox", "--at", "runtime_error", "--", "./shapes") == 1
+    assert ("it is C++, whose functions the linker knows by their mangled names: one of a "
+            "template, a constructor or an operator is named so, as nm lists it"
+            ) in capsys.readouterr().err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["shapes", "shapes.cpp"]
+
+
+def test_a_delay_the_deadline_comes_before_is_refused_before_the_run(root, tmp_path,
+                                                                      monkeypatch, capsys):
+    """--at 40s with the default --deadline (30 s, counted from the command's start,
+    the delay from the program's) can never be reached: the learner waited for the
+    deadline, then was told the program 'did not reach 40s within 30 s'."""
+    monkeypatch.chdir(tmp_path)
+    assert explain(root, "--no-sandbox", "--at", "main", "--at", "3s", "--deadline", "2",
+                   "--", "/bin/sleep", "5") == 1
+    err = capsys.readouterr().err
+    assert ("roads: error: --at 3s comes after the deadline, 2 s from the command's start "
+            "(--deadline): give a later --deadline, at most 110 s") in err, err
+    assert "running" not in err, err
+
+
+WAITS = r"""
+#include <stdio.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+int main(void) {
+    struct timespec t = {0, 300000000};
+    pid_t child = fork();
+    if (child == 0) {
+        nanosleep(&t, 0);
+        _exit(0);
+    }
+    pid_t waited = waitpid(child, 0, 0);
+    int slept = nanosleep(&t, 0);
+    printf("%d %d\n", waited == child, slept);
+    return 0;
+}
+"""
+
+
+@pytest.mark.gcc
+def test_a_delay_stop_is_no_return_of_the_call_it_cuts_short(root, gcc, tmp_path, monkeypatch,
+                                                             capsys, no_leftovers):
+    """A delay stop's SIGSTOP, which roads explain takes and the program never sees,
+    cuts a blocking call short: the tracer sees it leave with -ERESTARTSYS (wait4) or
+    -ERESTART_RESTARTBLOCK (clock_nanosleep), and the kernel runs it on, the latter as
+    restart_syscall. That was counted as the call's return: --at syscall:wait4 stopped
+    at the delay's moment, 'failed: ERESTARTSYS (interrupted by a signal ...)', where
+    the program's call returned its child's pid, later."""
+    build(tmp_path, "waits", WAITS)
+    monkeypatch.chdir(tmp_path)
+    assert explain(root, "--no-sandbox", "--at", "0.1s", "--at", "syscall:wait4", "--at",
+                   "0.45s", "--at", "syscall:clock_nanosleep", "--out", "p.html", "--save",
+                   "p.json", "--", "./waits") == 0
+    saved = json.loads((tmp_path / "p.json").read_text())
+    run = saved["capture"]["variants"]["default"]["runs"][0]
+    child = next(p["pid"] for p in run["processes"] if p["pid"] != run["pid"]) \
+        if len(run["processes"]) > 1 else None
+    assert saved["returned"]["syscall:clock_nanosleep"]["value"] == 0, saved["returned"]
+    assert saved["returned"]["syscall:wait4"]["value"] > 0, saved["returned"]
+    assert child is None or saved["returned"]["syscall:wait4"]["value"] == child
+    order = [c["name"] for c in sorted(run["checkpoints"], key=lambda c: c["seq"])]
+    assert order == ["0.1s", "syscall:wait4", "0.45s", "syscall:clock_nanosleep"], order
+    assert "ERESTART" not in capsys.readouterr().err
