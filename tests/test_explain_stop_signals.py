@@ -206,7 +206,7 @@ int main(void) {
 # comes before roads explain would (CONTINUE_AFTER, made longer for the tests); the
 # parent, told of the stop, has exited by then. (Before 8c6e02e, a parent that exited at
 # once could end the run before roads explain had seen its child's first stop:
-# tests/test_explain_fork_race.py.)
+# tests/test_explain_follow_fork.py.)
 CHILD_LEFT_STOPPED = r"""
 #include <signal.h>
 #include <sys/wait.h>

@@ -1,5 +1,7 @@
-"""roads explain --follow-fork: a child whose parent ends before the tracer has seen the
-child's first stop is still followed.
+"""roads explain --follow-fork: every process of the run named by its place in the run's
+tree at each of its stops (the child, the grandchild), and given figures of its own ids
+where two reach one stop; and a child whose parent ends before the tracer has seen the
+child's first stop still followed.
 
 The tracer learns of a child from its parent's fork event, and traces it from the
 child's own first stop, which the kernel reports separately. A parent that exits at
@@ -17,6 +19,7 @@ its own.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 
@@ -24,10 +27,81 @@ import pytest
 
 from roads.explain.ptrace import PTRACE_EVENT_EXIT
 from roads.explain.trace import Tracer, parse_stop
-from tests.test_explain import explain, root  # noqa: F401 - root is a fixture
 from tests.explain_support import build
+from tests.test_explain import explain, root  # noqa: F401 - root is a fixture
 
 pytestmark = [pytest.mark.gcc]
+
+
+GENERATIONS = r"""
+#include <sys/wait.h>
+#include <unistd.h>
+int main(void) {
+    pid_t child = fork();
+    if (child == 0) {
+        pid_t grandchild = fork();
+        if (grandchild == 0)
+            return 2;
+        waitpid(grandchild, 0, 0);
+        return 1;
+    }
+    waitpid(child, 0, 0);
+    return 0;
+}
+"""
+
+
+@pytest.mark.gcc
+def test_each_process_keeps_one_role_across_its_stops(root, gcc, tmp_path, monkeypatch,
+                                                       no_leftovers):
+    """With --follow-fork, a child that forks in its turn (system() does, running sh,
+    which runs the command) was "the child" at a stop it alone reached and "the parent"
+    at the exit all three reached, beside the program itself, "the parent" too. Each
+    process is named by its place in the run's tree, at every stop."""
+    build(tmp_path, "gens", GENERATIONS)
+    monkeypatch.chdir(tmp_path)
+    assert explain(root, "--no-sandbox", "--follow-fork", "--at", "fork:2", "--at", "exit",
+                   "--out", "p.html", "--save", "p.json", "--", "./gens") == 0
+    run = json.loads((tmp_path / "p.json").read_text())["capture"]["variants"]["default"][
+        "runs"][0]
+    program = run["pid"]
+    child = next(p["pid"] for p in run["processes"] if p["ppid"] == program)
+    grandchild = next(p["pid"] for p in run["processes"] if p["ppid"] == child)
+    page = (tmp_path / "p.html").read_text()
+    stops = re.search(r"<dt>Stops</dt><dd>(.*?)</dd>", page)[1]
+    assert stops.split(" → ") == [
+        f"fork:2 (the child, pid {child})", f"exit (the grandchild, pid {grandchild})",
+        f"exit (the child, pid {child})", f"exit (the parent, pid {program})"], stops
+    assert "stop &#x27;exit&#x27; in the grandchild" in page  # a figure's caption
+
+
+TWO_CHILDREN = r"""
+#include <sys/wait.h>
+#include <unistd.h>
+int main(void) {
+    for (int i = 0; i < 2; i++)
+        if (fork() == 0)
+            return i;
+    while (wait(0) > 0)
+        ;
+    return 0;
+}
+"""
+
+
+@pytest.mark.gcc
+def test_two_children_at_one_stop_give_figures_of_their_own_ids(root, gcc, tmp_path,
+                                                                 monkeypatch, no_leftovers):
+    """Two children reach --at exit, each the child: their figures took one id, made of
+    the stop and the role, so the page held each id twice (an arrow's marker, a
+    figure's description for a screen reader, found in the other child's figure)."""
+    build(tmp_path, "twokids", TWO_CHILDREN)
+    monkeypatch.chdir(tmp_path)
+    assert explain(root, "--no-sandbox", "--follow-fork", "--at", "exit", "--out", "p.html",
+                   "--", "./twokids") == 0
+    ids = re.findall(r'\bid="([^"]+)"', (tmp_path / "p.html").read_text())
+    twice = sorted({i for i in ids if ids.count(i) > 1})
+    assert not twice, twice[:5]
 
 # The parent ends at once; the child too, with a status of its own.
 FORKS_AND_ENDS = r"""
