@@ -1,4 +1,7 @@
-"""The roads command as a user runs it: show and run on programs we did not write."""
+"""The roads command as a user runs it: show and run on programs we did not write, what
+their tables show (a mapped file's name with a tab escaped, the table ending with its
+total line) and what they pass on of a program's output (escaped, its bytes that are
+not UTF-8 written \\xNN)."""
 
 from __future__ import annotations
 
@@ -13,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from roads.capture.proc import Proc, parse_maps
+from tests.cli_support import DEADLINE, own_folder, roads  # noqa: F401 - own_folder is a fixture
 from tests.conftest import wait_for
 
 ROADS = [sys.executable, "-m", "roads.cli"]
@@ -113,6 +117,51 @@ def test_show_table_keeps_an_argument_with_a_newline_on_its_heading(tmp_path):
     heading = done.stdout.splitlines()[0]
     assert heading.endswith(forged.replace("\n", "\\x0a"))
     assert "/etc/shadow" not in "\n".join(done.stdout.splitlines()[1:])
+
+
+# Maps the file named in argv[1], says so on stdout, and waits to be killed.
+MAPS_A_FILE = """\
+import mmap, sys, time
+with open(sys.argv[1], "rb") as f:
+    view = mmap.mmap(f.fileno(), 0, prot=mmap.PROT_READ)
+print("mapped", flush=True)
+time.sleep(600)
+"""
+
+
+def name_column(table: str, ending: str) -> str:
+    """What stands under the column heading "name" in ``table``'s row whose name ends
+    with ``ending``: the name, if the row keeps to the table's columns."""
+    lines = table.splitlines()
+    (columns,) = [line for line in lines if line.split()[:2] == ["start", "end"]]
+    (row,) = [line for line in lines[1:] if line.endswith(ending)]  # not the heading
+    return row[columns.index(" name") + 1:]
+
+
+def test_show_escapes_a_tab_in_a_mapped_files_name(tmp_path):
+    """A tab in a file's name was printed as it is, shifting the rest of its row."""
+    mapped = tmp_path / "a\tb"
+    mapped.write_bytes(b"x")
+    with subprocess.Popen([sys.executable, "-c", MAPS_A_FILE, mapped], stdin=subprocess.DEVNULL,
+                          stdout=subprocess.PIPE, text=True) as process:
+        try:
+            assert process.stdout.readline() == "mapped\n"
+            done = roads("show", "--pid", str(process.pid))
+        finally:
+            process.kill()
+            process.wait(timeout=DEADLINE)
+    assert done.returncode == 0, done.stderr
+    assert "\t" not in done.stdout
+    assert name_column(done.stdout, "a\\x09b") == f"{tmp_path}/a\\x09b"
+
+
+def test_the_table_ends_with_its_total_line():
+    """print() added a newline to the table's own: every table ended with a blank line."""
+    done = subprocess.run([sys.executable, "-m", "roads.cli", "show", "--pid", str(os.getpid())],
+                          capture_output=True, text=True, timeout=60,
+                          cwd=Path(__file__).resolve().parents[1])
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.endswith(" areas\n") and not done.stdout.endswith("\n\n")
 
 
 def test_show_table_for_a_missing_pid_is_a_clear_error():
@@ -300,6 +349,29 @@ def test_run_shows_the_last_lines_a_program_printed_escaped(tmp_path):
     assert "wrote to its stdout (the last 20 of 30 lines):\nline 10\n" in done.stderr
     assert "line 9\n" not in done.stderr and "line 29\n" in done.stderr
     assert "wrote to its stderr:\noops \\x1b[31m\n" in done.stderr
+
+
+def test_run_escapes_a_tab_in_a_mapped_files_name(own_folder):
+    """roads run prints the same table, of a program stopped at --after."""
+    mapped = own_folder / "c\td"
+    mapped.write_bytes(b"x")
+    done = roads("--root", str(own_folder), "run", "--after", "2", "--", sys.executable, "-c",
+                 MAPS_A_FILE, mapped.name, cwd=own_folder)
+    assert done.returncode == 0, done.stderr
+    assert "\t" not in done.stdout
+    assert name_column(done.stdout, "c\\x09d") == f"{own_folder}/c\\x09d"
+
+
+def test_run_shows_output_that_is_not_utf8_as_its_bytes(own_folder):
+    """Such a byte in what the program wrote came out as U+FFFD, where every other text
+    roads shows (a name, an argument) writes it \\xNN."""
+    program = r"printf 'caf\351\n'; printf '\377 \033[1m\n' >&2; sleep 60"
+    done = roads("--root", str(own_folder), "run", "--after", "1", "--", "sh", "-c", program,
+                 cwd=own_folder)
+    assert done.returncode == 0, done.stderr
+    assert "\ufffd" not in done.stderr
+    assert ("roads: sh wrote to its stdout:\ncaf\\xe9\n"
+            "roads: sh wrote to its stderr:\n\\xff \\x1b[1m\n") in done.stderr
 
 
 @pytest.mark.gcc

@@ -1,13 +1,16 @@
 """roads run's sandbox as the user meets it: its limits said in --help with the numbers
-it uses, a processor-time limit that lets a busy program run until --after, a program
-that ended first reported at --after (what it left running killed, not waited for), and
-one whose main thread has ended stopped and shown all the same."""
+it uses, a processor-time limit that lets a busy program run until --after, a
+processor-time limit reached said in roads run's words (the sandbox's, or a lower one
+the program set itself), a program that ended first reported at --after (what it left
+running killed, not waited for), and one whose main thread has ended stopped and shown
+all the same."""
 
 from __future__ import annotations
 
 import math
 import os
 import re
+import signal
 import subprocess
 import time
 from pathlib import Path
@@ -15,7 +18,10 @@ from pathlib import Path
 import pytest
 
 from roads import cli
+from roads.capture.runner import ProcessRecord, end_cause
+from roads.cores import usable as usable_cores
 from roads.errors import SampleError
+from tests.cli_support import own_folder, roads  # noqa: F401 - own_folder is a fixture
 
 PTHREAD_EXIT = r"""
 #include <pthread.h>
@@ -56,6 +62,44 @@ def test_a_busy_program_may_use_the_processor_until_after(tmp_path, monkeypatch)
     assert given["cpu_seconds"] >= math.ceil(timeout)
     assert (given["max_processes"], given["address_space"], given["max_output"]) == (
         cli.RUN_PROCESSES, cli.RUN_ADDRESS_SPACE, cli.RUN_OUTPUT)
+
+
+@pytest.mark.usefixtures("no_leftovers")
+def test_a_run_that_used_up_its_processor_time_says_so_of_roads_run(own_folder):
+    """The message named limits.cpu, a field of the samples' manifest, and gave the
+    sandbox's limit as the one reached, where the program had set a lower one itself
+    (a real run cannot reach the sandbox's own in a test's time: see the next test)."""
+    program = "ulimit -S -t 1; while :; do :; done"
+    done = roads("--root", str(own_folder), "run", "--after", "30", "--", "sh", "-c", program,
+                 cwd=own_folder)
+    assert (done.returncode, done.stdout) == (1, "")
+    limit = math.ceil(30 + cli.RUN_GRACE) * usable_cores()
+    said = re.fullmatch(
+        rf"roads: sh -c '{re.escape(program)}' ended \(killed by SIGXCPU \(the signal of a "
+        r"processor-time limit, at (\d+\.\d) s of processor time, below the "
+        rf"{limit} s roads run's sandbox gives each process: a lower limit set within the "
+        r"run \(setrlimit, ulimit -t\), or the signal sent to it \(kill\)\)\) before 30 s\n",
+        done.stderr)
+    assert said is not None, done.stderr
+    # The limit of 1 s, as the process's times measured it (in clock ticks, sampled).
+    assert 0.5 <= float(said[1]) < 2.0
+
+
+@pytest.mark.usefixtures("no_leftovers")
+@pytest.mark.parametrize(("signum", "went_on", "cpu_ms"), [
+    (signal.SIGXCPU, "", 100_000),
+    (signal.SIGXCPU, "", 99_100),  # the times read at its end a little short of the limit
+    (signal.SIGKILL, ", and ran on past the SIGXCPU sent then", 100_000),  # it ignored it
+])
+def test_the_sandboxs_processor_time_is_named_as_roads_runs(signum, went_on, cpu_ms):
+    """The sandbox's limit reached, the engine's own words (runner.end_cause) said for
+    roads run."""
+    record = ProcessRecord(pid=2, ppid=1, status=signum, cpu_ms=cpu_ms)
+    record.cause = end_cause(record, 100, 0)
+    assert "limits.cpu" in record.cause  # the words this rewrites
+    assert cli._ending(record, 100) == (
+        f"killed by {signal.Signals(signum).name} (it used up the 100 s of processor time "
+        f"roads run's sandbox gives each process{went_on})")
 
 
 @pytest.mark.gcc

@@ -1,11 +1,13 @@
 """What roads reads of a live process's /proc files, read once, by the engine's readers:
 the arguments of /proc/PID/cmdline, the lines of /proc/PID/status, whether a mapped
-file is really unlinked, and what ended a process under a processor-time limit."""
+file is really unlinked (as roads explain, roads show and roads run record it), and what
+ended a process under a processor-time limit."""
 
 from __future__ import annotations
 
 import contextlib
 import ctypes
+import json
 import os
 import signal
 import subprocess
@@ -18,6 +20,7 @@ import pytest
 from roads.capture.proc import Proc, parse_cmdline
 from roads.capture.show import address_space, to_json
 
+from tests.cli_support import DEADLINE, own_folder, roads  # noqa: F401 - own_folder is a fixture
 from tests.test_explain import root  # noqa: F401 - a fixture
 
 SYS_TGKILL = 234  # x86-64 (arch/x86/entry/syscalls/syscall_64.tbl)
@@ -238,6 +241,58 @@ def test_roads_explain_records_it_too(root, tmp_path, monkeypatch) -> None:
     (checkpoint,) = variant.runs[0].checkpoints
     assert _unlinked_by_name(checkpoint.regions, tmp_path) == {"kept (deleted)": False,
                                                                "gone (deleted)": True}
+
+
+# Maps three files, one named "kept (deleted)" and left in place, two unlinked once
+# mapped, the name maps then gives to the last taken by a new file; then prints its pid
+# and waits for the end of its input.
+MAPS_THREE = """\
+import mmap, os, sys
+maps = []
+for name in ("kept (deleted)", "gone", "back"):
+    with open(name, "wb") as f:
+        f.write(b"x" * 4096)
+    with open(name, "rb") as f:
+        maps.append(mmap.mmap(f.fileno(), 0, prot=mmap.PROT_READ))
+os.unlink("gone")
+os.unlink("back")
+with open("back (deleted)", "wb") as f:  # another file, at the name maps then gives
+    f.write(b"y" * 4096)
+print(os.getpid(), flush=True)
+sys.stdin.read()
+"""
+
+
+def test_a_file_named_deleted_is_not_called_unlinked(tmp_path):
+    """maps appends " (deleted)" to an unlinked file's path, so a file whose name ends
+    so read as unlinked; the file still at that path, with the inode maps gives, is
+    the one mapped."""
+    child = subprocess.Popen([sys.executable, "-c", MAPS_THREE], cwd=tmp_path, text=True,
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    try:
+        pid = int(child.stdout.readline())
+        done = roads("show", "--pid", str(pid), "--json")
+    finally:
+        child.communicate("", timeout=DEADLINE)
+    assert done.returncode == 0, done.stderr
+    deleted = {Path(r["pathname"]).name: r["deleted"] for r in json.loads(done.stdout)["regions"]
+               if r["pathname"].startswith(str(tmp_path))}
+    assert deleted == {"kept (deleted)": False, "gone (deleted)": True, "back (deleted)": True}
+
+
+def test_a_file_named_deleted_is_looked_up_where_the_process_sees_it(own_folder):
+    """roads run's program has /tmp of its own: the name is looked up from its root
+    (/proc/PID/root), not from roads' own."""
+    program = ("import mmap, time\n"
+               "f = open('/tmp/k (deleted)', 'wb+'); f.write(b'x' * 4096); f.flush()\n"
+               "m = mmap.mmap(f.fileno(), 0)\n"
+               "time.sleep(60)\n")
+    done = roads("--root", str(own_folder), "run", "--json", "--after", "1", "--", "python3",
+                 "-c", program, cwd=own_folder)
+    assert done.returncode == 0, done.stderr
+    found = [r["deleted"] for r in json.loads(done.stdout)["regions"]
+             if r["pathname"] == "/tmp/k (deleted)"]
+    assert found == [False]
 
 
 def test_a_document_that_did_not_record_it_reads_the_name() -> None:
