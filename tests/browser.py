@@ -63,6 +63,7 @@ def serve(directory: Path):
 
 PHONE = {"width": 390, "height": 844}
 DESKTOP = {"width": 1280, "height": 900}
+WIDTHS = {"390": PHONE, "1280": DESKTOP}  # by the names tests give them
 
 
 def open_page(browser, url: str, *, viewport=DESKTOP, scheme: str | None = None,

@@ -1,5 +1,6 @@
 """The built site in a real browser: navigation, timelines, links from diagrams to
-tables, search, console errors, broken links, copy buttons. Every figure's legibility in
+tables, search, console errors, broken links, copy buttons, the keyboard's focus on the
+palette switch (shown in both palettes). Every figure's legibility in
 both palettes, and each page's width on a phone, are measured by the legibility harness
 (tests/test_browser_legibility.py), in the page loads it makes anyway.
 """
@@ -196,3 +197,25 @@ def test_no_console_errors_no_broken_links_and_copy_buttons(site, browser):
     assert all(blocks == buttons for blocks, buttons in counts.values()), counts
 
 
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_the_palette_switch_shows_the_keyboard_focus(site, browser, scheme):
+    _, base = site
+    # The reader's own palette, from the system, as a reader who never picked one has it.
+    context = browser.new_context(viewport=DESKTOP, color_scheme=scheme)
+    page = context.new_page()
+    try:
+        page.goto(base + "hello-world/")
+        page.wait_for_load_state("networkidle")
+        for _ in range(10):
+            page.keyboard.press("Tab")
+            if page.evaluate("document.activeElement.classList.contains('md-option')"):
+                break
+        else:
+            raise AssertionError("Tab never reached the palette switch")
+        shown = page.evaluate("""() => [...document.querySelectorAll('.md-header__option label')]
+            .filter(l => getComputedStyle(l).display !== 'none')
+            .map(l => ({title: l.title, outline: getComputedStyle(l).outlineStyle}))""")
+        assert len(shown) == 1, shown
+        assert shown[0]["outline"] != "none", f"no focus ring on the palette switch: {shown}"
+    finally:
+        context.close()

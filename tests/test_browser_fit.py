@@ -1,13 +1,15 @@
 """The wide views fit their column at 1280 px, in a real browser: the page views (one
 column per checkpoint), the memory-map tables, the gdb transcripts (long lines wrap
 under themselves) and the ELF figures; on a phone the transcripts wrap too, and the
-ELF figures show whole with their full-screen control (tests/test_browser_zoom.py)."""
+ELF figures show whole with their full-screen control (tests/test_browser_zoom.py). An
+ELF figure in a narrow column (a phone, or one of two side by side on a desktop) is
+laid out for that column, not drawn at half size with labels of 5 px."""
 
 from __future__ import annotations
 
 import pytest
 
-from tests.browser import DESKTOP, PHONE, open_page
+from tests.browser import DESKTOP, PHONE, WIDTHS, open_page
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -97,5 +99,58 @@ def test_elf_figures_are_laid_out_again_on_a_phone(site, browser, scheme):
             size = narrow.evaluate("n => parseFloat(getComputedStyle(n.querySelector('td')).fontSize)")
             assert size >= 9
         assert not errors
+    finally:
+        context.close()
+
+
+# The smallest text of each ELF figure as the reader sees it, in CSS pixels: the drawing's
+# labels (their font size times the drawing's scale on the screen) when the drawing
+# shows, else the HTML layout's.
+ELF_TEXT = r"""
+() => [...document.querySelectorAll('.roads-elf-figure')].map(figure => {
+  const svg = figure.querySelector(':scope > svg');
+  const narrow = figure.querySelector('.roads-elf-narrow');
+  const shows = e => e && getComputedStyle(e).display !== 'none' && e.getBoundingClientRect().width > 0;
+  let px = Infinity, how = 'nothing shows';
+  if (shows(svg)) {
+    how = 'drawing';
+    for (const t of svg.querySelectorAll('text')) {
+      const size = parseFloat(getComputedStyle(t).fontSize) * t.getScreenCTM().a;
+      px = Math.min(px, size);
+    }
+  } else if (shows(narrow)) {
+    how = 'html';
+    for (const e of narrow.querySelectorAll('*')) {
+      if (![...e.childNodes].some(n => n.nodeType === 3 && n.textContent.trim())) continue;
+      px = Math.min(px, parseFloat(getComputedStyle(e).fontSize));
+    }
+  }
+  return {id: figure.id, how, px: Math.round(px * 10) / 10, width: figure.getBoundingClientRect().width};
+})
+"""
+
+
+ELF_PAGES = ("hello-world/", "all-roads-to-memory/inside-the-c-library/",
+             "explore-your-own-program/")
+
+
+MIN_TEXT_PX = 9.0
+
+
+@pytest.mark.parametrize("width", sorted(WIDTHS))
+@pytest.mark.parametrize("path", ELF_PAGES)
+def test_elf_figures_are_legible_in_their_own_column(site, browser, path, width):
+    """An ELF figure in a narrow column (a phone, or one of two side by side on a desktop)
+    is laid out again in HTML instead of drawn at half size."""
+    _, base = site
+    context, page, errors = open_page(browser, base + path, viewport=WIDTHS[width],
+                                      scheme="default")
+    try:
+        figures = page.evaluate(ELF_TEXT)
+        assert figures, f"no ELF figure on {path}"
+        small = [f for f in figures if not f["px"] >= MIN_TEXT_PX]
+        assert not small, f"ELF figures with text under {MIN_TEXT_PX} px on {path} " \
+                          f"at {width} px: {small}"
+        assert not errors, errors
     finally:
         context.close()

@@ -46,14 +46,13 @@ from pathlib import Path
 
 import pytest
 
-from tests.browser import DESKTOP, PHONE, open_page
+from tests.browser import PHONE, WIDTHS, open_page
 from tests.conftest import REPO
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.legibility]
 ARTIFACTS = REPO / "tests" / "artifacts" / "legibility"
 # Element screenshots of every figure, for a person to look at (see the module's text).
 SHOTS = os.environ.get("ROADS_LEGIBILITY_SHOTS") == "1"
-WIDTHS = {"390": PHONE, "1280": DESKTOP}
 PALETTES = ("default", "slate")
 MIN_CONTRAST = 4.5
 MIN_TEXT_PX = 9.0

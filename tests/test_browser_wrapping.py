@@ -1,30 +1,22 @@
-"""What a reader saw wrong in the published site, in a real browser, checked so that it
-stays fixed: each test fails on the site as it was before its fix.
-
-- An address, a name or a path in a table (the memory map's addresses, a page walk's
-  binary fields, the ELF header's field names, the stack top's addresses) is never
-  broken over lines: it reads as one or not at all, and on a desktop every table still
-  fits the text column.
-- A run of pages that are not present reads as words ("14 pages, not present"), not
-  squeezed together by the spacing the page view gives its bit columns.
-- An ELF figure in a narrow column (one of two side by side on a desktop) is laid out
-  for that column, not drawn at half size with labels of 5 px.
-- A compile command or a gdb transcript, which wrap instead of scrolling, runs no text
-  under Material's copy button.
-- A memory map's caption, under a table that scrolls on a phone, wraps within what its
-  scrolling box shows instead of running on off the screen with the columns.
-- The keyboard's focus on the header's palette switch shows, in both palettes.
+"""Text that wraps in a real browser, at phone and desktop width, each test failing on
+the site as it was before its fix: an address, a name or a path in a table (the memory
+map's addresses, a page walk's binary fields, the ELF header's field names, the stack
+top's addresses) is never broken over lines, it reads as one or not at all, and on a
+desktop every table still fits the text column; a memory map's caption, under a table
+that scrolls on a phone, wraps within what its scrolling box shows; a run of pages that
+are not present reads as words ("14 pages, not present"), not squeezed by the spacing
+of the page view's bit columns; a compile command or a gdb transcript, which wrap
+instead of scrolling, runs no text under Material's copy button.
 """
 
 from __future__ import annotations
 
 import pytest
 
-from tests.browser import DESKTOP, PHONE, open_page
+from tests.browser import WIDTHS, open_page
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-WIDTHS = {"390": PHONE, "1280": DESKTOP}
 
 # Pages with tables holding code: the figures' (the memory map, the page view, the page
 # walk, the diff's pointer table) and the prose's (the ELF header, the stack top, the
@@ -39,6 +31,7 @@ TABLE_PAGES = (
     "all-roads-to-memory/virtual-address-space/",
     "about/authoring/",
 )
+
 
 # Every <code> that is a cell's own content and one token (no space inside), with the
 # number of lines it is laid out on (its client rectangles' distinct tops); and each
@@ -124,55 +117,6 @@ def test_runs_of_absent_pages_read_as_words(site, browser, width):
         context.close()
 
 
-# The smallest text of each ELF figure as the reader sees it, in CSS pixels: the drawing's
-# labels (their font size times the drawing's scale on the screen) when the drawing
-# shows, else the HTML layout's.
-ELF_TEXT = r"""
-() => [...document.querySelectorAll('.roads-elf-figure')].map(figure => {
-  const svg = figure.querySelector(':scope > svg');
-  const narrow = figure.querySelector('.roads-elf-narrow');
-  const shows = e => e && getComputedStyle(e).display !== 'none' && e.getBoundingClientRect().width > 0;
-  let px = Infinity, how = 'nothing shows';
-  if (shows(svg)) {
-    how = 'drawing';
-    for (const t of svg.querySelectorAll('text')) {
-      const size = parseFloat(getComputedStyle(t).fontSize) * t.getScreenCTM().a;
-      px = Math.min(px, size);
-    }
-  } else if (shows(narrow)) {
-    how = 'html';
-    for (const e of narrow.querySelectorAll('*')) {
-      if (![...e.childNodes].some(n => n.nodeType === 3 && n.textContent.trim())) continue;
-      px = Math.min(px, parseFloat(getComputedStyle(e).fontSize));
-    }
-  }
-  return {id: figure.id, how, px: Math.round(px * 10) / 10, width: figure.getBoundingClientRect().width};
-})
-"""
-ELF_PAGES = ("hello-world/", "all-roads-to-memory/inside-the-c-library/",
-             "explore-your-own-program/")
-MIN_TEXT_PX = 9.0
-
-
-@pytest.mark.parametrize("width", sorted(WIDTHS))
-@pytest.mark.parametrize("path", ELF_PAGES)
-def test_elf_figures_are_legible_in_their_own_column(site, browser, path, width):
-    """An ELF figure in a narrow column (a phone, or one of two side by side on a desktop)
-    is laid out again in HTML instead of drawn at half size."""
-    _, base = site
-    context, page, errors = open_page(browser, base + path, viewport=WIDTHS[width],
-                                      scheme="default")
-    try:
-        figures = page.evaluate(ELF_TEXT)
-        assert figures, f"no ELF figure on {path}"
-        small = [f for f in figures if not f["px"] >= MIN_TEXT_PX]
-        assert not small, f"ELF figures with text under {MIN_TEXT_PX} px on {path} " \
-                          f"at {width} px: {small}"
-        assert not errors, errors
-    finally:
-        context.close()
-
-
 # The characters of each wrapping block's text that lie under its copy button.
 UNDER_THE_BUTTON = r"""
 () => [...document.querySelectorAll('article pre.roads-command, article .roads-gdb pre')].map(pre => {
@@ -196,6 +140,8 @@ UNDER_THE_BUTTON = r"""
   return {id: pre.id || pre.closest('[id]').id, hidden};
 }).filter(Boolean)
 """
+
+
 WRAPPING_PAGES = ("all-roads-to-memory/dynamic-memory-allocation/",
                   "all-roads-to-memory/inside-the-c-library/", "gdb-sessions/")
 
@@ -213,29 +159,5 @@ def test_no_text_under_the_copy_button_of_what_wraps(site, browser, path, width)
         covered = [b for b in blocks if b["hidden"]]
         assert not covered, f"text under the copy button on {path} at {width} px: {covered}"
         assert not errors, errors
-    finally:
-        context.close()
-
-
-@pytest.mark.parametrize("scheme", ["light", "dark"])
-def test_the_palette_switch_shows_the_keyboard_focus(site, browser, scheme):
-    _, base = site
-    # The reader's own palette, from the system, as a reader who never picked one has it.
-    context = browser.new_context(viewport=DESKTOP, color_scheme=scheme)
-    page = context.new_page()
-    try:
-        page.goto(base + "hello-world/")
-        page.wait_for_load_state("networkidle")
-        for _ in range(10):
-            page.keyboard.press("Tab")
-            if page.evaluate("document.activeElement.classList.contains('md-option')"):
-                break
-        else:
-            raise AssertionError("Tab never reached the palette switch")
-        shown = page.evaluate("""() => [...document.querySelectorAll('.md-header__option label')]
-            .filter(l => getComputedStyle(l).display !== 'none')
-            .map(l => ({title: l.title, outline: getComputedStyle(l).outlineStyle}))""")
-        assert len(shown) == 1, shown
-        assert shown[0]["outline"] != "none", f"no focus ring on the palette switch: {shown}"
     finally:
         context.close()
