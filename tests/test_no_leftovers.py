@@ -1,4 +1,5 @@
-"""The no_leftovers guard itself: it sees a zombie nobody reaps, and not one reaped late."""
+"""The no_leftovers guard of tests/conftest.py itself: it sees a zombie nobody reaps, and
+not one reaped late, nor one of the browser's."""
 
 from __future__ import annotations
 
