@@ -356,6 +356,8 @@ def test_the_pages_in_a_browser(pages, browser):
                                  .map(t => t.getBoundingClientRect().height).filter(h => h > 0)),
                       elfShown: [...document.querySelectorAll('figure.roads-elf-figure')].some(
                                  f => [...f.children].some(c => c.getBoundingClientRect().height > 50)),
+                      options: [...document.querySelectorAll('.roads-explain-facts .roads-option')]
+                                 .map(o => o.getClientRects().length),
                     })""")
                     where = f"{name} at {viewport['width']} px, {scheme}"
                     assert found["scheme"] == ("slate" if scheme == "dark" else "default"), where
@@ -368,6 +370,9 @@ def test_the_pages_in_a_browser(pages, browser):
                     # box on a phone) and its smallest text stays at least 8 px high.
                     assert found["svgWidth"] >= min(500, viewport["width"] - 40), where
                     assert found["smallest"] >= 8, where
+                    # The command's options (--at, --out) each stay on one line: a phone
+                    # broke '--at' after its first hyphen.
+                    assert found["options"] and set(found["options"]) == {1}, where
                     backgrounds.add(found["bg"])
             assert not errors
         finally:

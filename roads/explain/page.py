@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import dataclasses
 import html
-import shlex
 import os
+import re
+import shlex
 from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
@@ -77,6 +78,7 @@ body { margin: 0; background: var(--md-default-bg-color); color: var(--md-defaul
 .roads-explain-facts dt { font-weight: 600; }
 .roads-explain-facts dd { margin: 0; overflow-wrap: anywhere; }
 .roads-explain-note { color: var(--md-default-fg-color--light); }
+.roads-option { white-space: nowrap; }
 """
 
 # The reader's preference, before the first paint (and when it changes).
@@ -265,6 +267,16 @@ def _stop_title(sel: ExplainSelection) -> str:
     return f"{sel.checkpoint_name} ({who})"
 
 
+# An option in a command line (--at, -O0): a browser may break a line after a hyphen,
+# and a phone showed '--' at the end of one line and 'at' on the next.
+_OPTION = re.compile(r"(?<![^\s(>])(--?[A-Za-z][A-Za-z0-9-]*)")
+
+
+def _options_whole(escaped: str) -> str:
+    """``escaped`` (HTML-escaped text) with each option kept on one line."""
+    return _OPTION.sub(r'<span class="roads-option">\1</span>', escaped)
+
+
 def render_page(session: Session, *, read_elf=None) -> str:
     """The whole page as text."""
     sels = selections(session)
@@ -273,10 +285,10 @@ def render_page(session: Session, *, read_elf=None) -> str:
     css = BASE_CSS + "\n".join((STYLESHEETS / name).read_text(encoding="utf-8") for name in SHEETS)
     body: list[str] = []
     command_line = shlex.join(session.command)
-    body.append(f"<h1>The memory of <code>{html.escape(command_line)}</code></h1>")
+    body.append(f"<h1>The memory of <code>{_options_whole(html.escape(command_line))}</code></h1>")
     stops = " → ".join(html.escape(_stop_title(s)) for s in sels)
     first = next((s for s in sels if s.exe_matches_elf), sels[0])
-    facts = [("Command", f"<code>{html.escape(cap.title or '')}</code>")]
+    facts = [("Command", f"<code>{_options_whole(html.escape(cap.title or ''))}</code>")]
     unlinked = _unlinked_program(first)
     if unlinked:
         facts.append(("Program", f"<code>{html.escape(unlinked)}</code>: its file was deleted "
@@ -286,7 +298,7 @@ def render_page(session: Session, *, read_elf=None) -> str:
              ("ASLR", "off (personality ADDR_NO_RANDOMIZE), as on the site" if run.aslr_disabled
               else "on: addresses change from run to run")]
     if session.missing:
-        facts.append(("Not reached", html.escape(", ".join(session.not_reached()))))
+        facts.append(("Not reached", _options_whole(html.escape(", ".join(session.not_reached())))))
     for stopped in session.stopped:
         facts.append(("Stopped by a signal", html.escape(stopped.words())))
     for stop in session.unread:
@@ -295,7 +307,7 @@ def render_page(session: Session, *, read_elf=None) -> str:
     if cap.variants[VARIANT].gcc_argv:
         # Quoted as a shell takes it: a source named 'prog ü.c' is one argument.
         compiled = shlex.join(cap.variants[VARIANT].gcc_argv)
-        facts.append(("Compiled with", f"<code>{html.escape(compiled)}</code>"))
+        facts.append(("Compiled with", f"<code>{_options_whole(html.escape(compiled))}</code>"))
     body.append('<dl class="roads-explain-facts">' + "".join(
         f"<dt>{k}</dt><dd>{v}</dd>" for k, v in facts) + "</dl>")
     body.append('<p class="roads-explain-note">Every number here was read from this machine, '
