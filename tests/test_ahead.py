@@ -367,14 +367,18 @@ def html_scenario(tmp_path: Path, *, warn_on: str | None = None, die_on: str | N
                   debug_on: str | None = None, fresh_on: str | None = None,
                   traceback_on: str | None = None, unpicklable_on: str | None = None,
                   known: bool = True, same_file: bool = False,
-                  after_on_env: bool = True, told: list | None = None) -> tuple[list, list, list]:
+                  after_on_env: bool = True, told: list | None = None,
+                  worker_first: str | None = None) -> tuple[list, list, list]:
     """MkDocs' loop over the pages' HTML (``_build_page`` for each in turn) with the
     wrapper ``ahead.install`` puts in its place, over a stand-in for MkDocs' function
     that logs who built each page and adds two search entries for it: (who built what,
     in order; the search index's entries; the workers forked). ``told`` gets, in order,
     each page's turn in the build ("turn p3") and what the build's own logging handed on
     ("told DEBUG Building page p9"). The ``*_on`` arguments name the page whose building
-    in the worker does that (logs a warning, a line of ``-v``...)."""
+    in the worker does that (logs a warning, a line of ``-v``...). With ``worker_first``,
+    the build starts its first page once a worker has built that one: on a loaded
+    machine a worker forked late found the build there first, and a test that the
+    worker built it failed for the machine's sake."""
     import logging
     from unittest import mock
 
@@ -405,6 +409,11 @@ def html_scenario(tmp_path: Path, *, warn_on: str | None = None, die_on: str | N
 
     def mkdocs_own(page, config, doc_files, nav, env, dirty=False, excluded=False):
         here = os.getpid() != parent
+        if not here and worker_first and page is todo[0]:
+            deadline = time.monotonic() + 30
+            while (worker_first, True) not in {(name, pid != parent) for pid, name in rendered(log)}:
+                assert time.monotonic() < deadline, f"no worker built {worker_first} in 30 s"
+                time.sleep(0.01)
         if here and page.name == die_on:
             os._exit(3)
         if here and page.name == warn_on:
@@ -504,7 +513,7 @@ def html_ahead_troubles(tmp_path: Path) -> None:
                     "aside_on", "traceback_on", "unpicklable_on"):
         folder = tmp_path / trouble
         folder.mkdir()
-        done, entries, forked = html_scenario(folder, **{trouble: "p8"})
+        done, entries, forked = html_scenario(folder, worker_first="p9", **{trouble: "p8"})
         assert forked
         # p9 was the worker's; p8 made it print, raise a Python warning, log a warning
         # or an INFO line, a line to a logger it set up for itself, with a traceback or
