@@ -19,6 +19,12 @@ def build(folder: Path, name: str, source: str, *flags: str) -> Path:
     return folder / name
 
 
+def page_text(page: str) -> str:
+    """A page's words as a reader sees them: tags (the spans that keep an option on one
+    line, say) taken out and entities read."""
+    return html.unescape(re.sub(r"<[^>]+>", "", page))
+
+
 def page_facts(page: str) -> dict[str, str]:
     """The facts at the head of a page, as text, by their names."""
     return {name: html.unescape(re.sub(r"<[^>]+>", "", value)) for name, value in

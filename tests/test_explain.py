@@ -19,6 +19,7 @@ from roads import cli
 from roads.errors import ExplainError
 from roads.explain import session as session_mod
 from tests.conftest import wait_for
+from tests.explain_support import page_text
 
 pytestmark = [pytest.mark.dot]
 
@@ -275,7 +276,7 @@ def test_pid_vanished_unreadable_and_read(root, tmp_path, capsys, no_leftovers, 
         # Read and let go: still running, not stopped.
         state = Path(f"/proc/{sleeper.pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
         assert state in "SR"
-        assert "roads explain --pid" in (tmp_path / "pid.html").read_text()
+        assert "roads explain --pid" in page_text((tmp_path / "pid.html").read_text())
     finally:
         sleeper.kill()
         sleeper.wait()

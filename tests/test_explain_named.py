@@ -13,6 +13,7 @@ import subprocess
 import pytest
 
 from roads import cli
+from tests.explain_support import page_facts
 from tests.test_explain import explain, root  # noqa: F401 - root is a fixture
 
 pytestmark = [pytest.mark.dot]
@@ -77,7 +78,7 @@ def test_a_source_with_spaces_in_its_name_is_shown_compiled_by_a_line_that_works
     monkeypatch.chdir(folder)
     assert explain(root, "--at", "main", "--out", "page.html", "--", "prog ü.c") == 0
     page = (folder / "page.html").read_text()
-    shown = html.unescape(page.split("<dt>Compiled with</dt><dd><code>", 1)[1].split("<", 1)[0])
+    shown = page_facts(page)["Compiled with"]
     tooltips = {html.unescape(t) for t in re.findall(r'title="(gcc [^"]*)"', page)}
     assert tooltips == {shown}, (tooltips, shown)
     done = subprocess.run(shlex.split(shown), cwd=folder, capture_output=True, text=True,

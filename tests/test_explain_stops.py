@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.explain_support import build
+from tests.explain_support import build, page_text
 from tests.test_explain import explain, root  # noqa: F401 - root is a fixture
 
 pytestmark = [pytest.mark.dot]
@@ -197,7 +197,7 @@ def test_a_system_call_the_c_library_makes_with_another_says_which(root, tmp_pat
     assert explain(root, "--at", "main", *wheres, "--at", "syscall:vfork", "--at", "exit",
                    "--out", "calls.html", "--", "calls.c") == 3
     closing = capsys.readouterr().err.splitlines()[-1]
-    page = html.unescape((tmp_path / "calls.html").read_text())
+    page = page_text((tmp_path / "calls.html").read_text())
     for name, other in named.items():
         words = (f"syscall:{name} (the C library's {name}() makes the {other} system call: "
                  f"--at syscall:{other})")
