@@ -9,7 +9,9 @@ A figure (a block of finished HTML: tables, diagrams) does not go through Markdo
 the search index: ``guard`` leaves an empty placeholder ``<div>`` in the page and keeps
 the figure on the page object, and the ``on_post_page`` hook in ``hooks.py`` puts it
 in the final HTML. Parsing large inline SVGs as Markdown and indexing their labels for
-search cost more than drawing them.
+search cost more than drawing them. A block of finished HTML that readers search
+(About's list of claims, the Glossary) skips Markdown only: its macro returns it as a
+``placed.AfterMarkdown``, which the ``on_page_content`` hook puts in (``placed``).
 
 Every macro is registered through ``guard``: an engine error (a sample that does not
 compile, a missing checkpoint, a stale capture in frozen mode), and any other
@@ -50,7 +52,7 @@ from pathlib import Path
 from roads.errors import ConfigError, RoadsError, printable
 from roads.words.pages import fallback_title
 
-from . import ahead, arguments, claims, compiled, figures, glossary, pagecache, themecache
+from . import ahead, arguments, claims, compiled, figures, glossary, pagecache, placed, themecache
 from .project import cache_dir, configure, current, figure, prefetch
 
 MODULES = (figures, claims, glossary)
@@ -142,7 +144,10 @@ def guard(function, env, *, defer: bool = False, inline: bool = False):
             arguments.check(function, bound)  # and of the wrong type
             page = getattr(env, "page", None)
             if not defer or page is None:
-                return function(*args, **kwargs)
+                out = function(*args, **kwargs)
+                if page is not None and isinstance(out, placed.AfterMarkdown):
+                    return placed.defer(page, out)
+                return out
             html_out = figure(function.__name__, args, kwargs, lambda: function(*args, **kwargs),
                               getattr(function, "cache_inputs", None))
             return defer_figure(page, html_out)
@@ -282,9 +287,10 @@ def page_error(env, error: Exception, markdown: str, page) -> str:
     from jinja2 import TemplateSyntaxError, UndefinedError
 
     if markdown is getattr(env, "markdown", None):
-        # The page's body (not its title): figures kept aside before the error have no
-        # placeholder in the box that replaces it.
+        # The page's body (not its title): figures and blocks kept aside before the
+        # error have no placeholder in the box that replaces it.
         page.__dict__.pop(FIGURES_ATTRIBUTE, None)
+        placed.forget(page)
     source = source_of(page)
     if isinstance(error, TemplateSyntaxError) and error.name is None:
         line = error.lineno + front_matter_lines(source, markdown)

@@ -17,6 +17,7 @@ from roads.words.claims import Claim, find_claim, load_claims, simple_calls
 from roads.errors import ConfigError
 
 from . import interpret
+from .placed import AfterMarkdown
 from .pagecache import (depends, keep, kept, ours, read_since, reads, recording, sha256_of,
                         warnings)
 from .project import log, project
@@ -209,9 +210,10 @@ def inline_html(text: str) -> str:
     return done
 
 
-def claims() -> str:
-    """Every claim the series makes about a capture, by page, with the test checking it."""
-    from roads.words.claims import render_claims
+def claims() -> AfterMarkdown:
+    """Every claim the series makes about a capture, by page, with the test checking it
+    (placed in the page after its Markdown: ``macros.placed``)."""
+    from roads.words.claims import anchor, render_claims
 
     root = project().root
     titles = {}
@@ -223,7 +225,8 @@ def claims() -> str:
     # A claim's page not written yet is named by its path: recorded as read (missing),
     # its title shows once it is written.
     depends(*(root / c.page for c in every))
-    return render_claims(every, titles, text=lambda c: inline_html(words(c)))
+    return AfterMarkdown(render_claims(every, titles, text=lambda c: inline_html(words(c))),
+                         tuple(anchor(c) for c in every))
 
 
 MACROS: tuple = (claim, claims)

@@ -34,7 +34,8 @@ from mkdocs.utils.meta import YAML_RE, SafeLoader
 from roads.errors import RoadsError
 from roads.words import news
 from roads.words.markup import unshield
-from macros import INLINE_ERRORS, ahead, gitinfo, pagecache, quickexit, themecache, themefiles
+from macros import (INLINE_ERRORS, ahead, gitinfo, pagecache, placed, quickexit, themecache,
+                    themefiles)
 from macros.project import cache_dir
 from roads.words.pages import (PageMeta, fallback_title, format_date, order_by_weight,
                                validate_front_matter, with_timeline)
@@ -163,7 +164,8 @@ def on_serve(server, config, builder):
 
 def on_page_content(html_out: str, page: Page, config, files: Files) -> str:
     """Captured text shielded by the ``value`` macro goes back in, escaped, before the
-    search index and the table of contents read the page; a figure whose placeholder
+    search index and the table of contents read the page; so do the blocks of HTML
+    kept out of Markdown (``macros.placed``). A figure or a block whose placeholder
     Markdown swallowed is an error of the page."""
     stack = list(page.toc or ())
     while stack:
@@ -172,19 +174,26 @@ def on_page_content(html_out: str, page: Page, config, files: Files) -> str:
         stack.extend(link.children)
     cached = pagecache.cached_content(page, files)
     if cached is not None:
-        return cached
+        return placed.place(cached, page)
     figures = page.__dict__.get("roads_figures") or ()
-    placed = len(_FIGURE.findall(html_out))
-    if placed != len(figures):
+    lost = len(figures) - len(_FIGURE.findall(html_out))
+    if lost:
         # The macro call sat inside a code block, an indented block or an inline span,
         # where a figure cannot stand.
         html_out = _page_problem(
-            f"docs/{page.file.src_uri}: {len(figures) - placed} of {len(figures)} figures "
+            f"docs/{page.file.src_uri}: {lost} of {len(figures)} figures "
             "could not be placed; put each figure macro on a line of its own, outside "
             "code blocks and lists", config) + html_out
+    lost = placed.missing(html_out, page)
+    if lost:
+        html_out = _page_problem(
+            f"docs/{page.file.src_uri}: {lost} block(s) of HTML (claims(), glossary()) "
+            "could not be placed; put each such macro on a line of its own, outside "
+            "code blocks and lists", config) + html_out
     html_out = unshield(html_out)
+    # Kept as Markdown made it: the blocks come from the macros' side of the cache.
     pagecache.keep_content(html_out, page)
-    return html_out
+    return placed.place(html_out, page)
 
 
 def on_post_page(output: str, page: Page, config) -> str:

@@ -9,7 +9,8 @@ cache folder, ``pages/``):
    (``depends``: the captures, with the sample files and manifest they were made
    from, the claims, the glossary, the saved sessions). On a hit the macros plugin
    is told not to render (``render_macros: false``, for this build only) and is
-   handed the kept Markdown, and the figures kept aside come back on the page.
+   handed the kept Markdown, and the figures and blocks kept aside (``placed``) come
+   back on the page.
 2. **Its Markdown made HTML** (MkDocs' ``Page.render``). The key holds the Markdown
    exactly as the last hook hands it to MkDocs, the page's place, every file of the
    site (links are resolved against them), the configuration and the versions of
@@ -322,11 +323,12 @@ def before_macros(env) -> None:
     cache = _pages()
     found = cache.get(key) if chosen.mode != "refresh" else None
     if found is not None:
-        from . import FIGURES_ATTRIBUTE
+        from . import FIGURES_ATTRIBUTE, placed
 
         env.markdown = found["markdown"]
         if found["figures"]:
             page.__dict__[FIGURES_ATTRIBUTE] = list(found["figures"])
+        placed.restore(page, found.get("blocks"))
         state["render_macros"] = page.meta.get("render_macros", _ABSENT)
         page.meta["render_macros"] = False  # the plugin's own switch, for this build only
         return
@@ -391,7 +393,7 @@ _ABSENT = object()
 def after_macros(env) -> None:
     """The macros plugin's ``on_post_page_macros``: keep what was rendered (when it
     logged no warning), or undo the switch set for a kept rendering."""
-    from . import FIGURES_ATTRIBUTE
+    from . import FIGURES_ATTRIBUTE, placed
 
     page = env.page
     state = _page_state(page)
@@ -416,7 +418,8 @@ def after_macros(env) -> None:
         return
     figures = page.__dict__.get(FIGURES_ATTRIBUTE) or []
     _pages().put(
-        state["key"], {"markdown": env.markdown, "figures": list(figures)},
+        state["key"], {"markdown": env.markdown, "figures": list(figures),
+                       "blocks": placed.kept(page)},
         recorder.read.values())
 
 

@@ -153,11 +153,14 @@ def test_glossary_page_lists_every_term(terms):
 
     page = (REPO / GLOSSARY_PAGE).read_text(encoding="utf-8")
     assert page.count("{{ glossary() }}") == 1
-    listed = glossary()
+    block = glossary()
+    listed = block.html
     for t in terms:
         assert f"<dfn>{html.escape(t.term)}</dfn>" in listed, t.term
         assert f"<dd>{html.escape(t.definition)}</dd>" in listed, t.term
     assert len(re.findall(r"<dt ", listed)) == len(entries(terms))
+    # The ids it carries beside its HTML (placed after Markdown, which found them there).
+    assert tuple(re.findall(r'<dt id="([^"]*)"', listed)) == block.anchors
     assert not scan(page), scan(page)
 
 

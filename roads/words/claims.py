@@ -135,6 +135,11 @@ def find_claim(claims: tuple[Claim, ...], claim_id: str) -> Claim:
     raise ConfigError(f"no claim {claim_id!r} in tests/claims.toml{hint}")
 
 
+def anchor(claim: Claim) -> str:
+    """The id of the claim's item in the list of claims (``render_claims``)."""
+    return f"claim-{claim.id}"
+
+
 def render_claims(claims: tuple[Claim, ...], titles: dict[str, str],
                   text=lambda c: html.escape(c.text)) -> str:
     """An HTML list of the claims, grouped by page (``titles`` maps page path to title;
@@ -147,7 +152,7 @@ def render_claims(claims: tuple[Claim, ...], titles: dict[str, str],
         out.append(f"<details class=\"roads-claims\"><summary>{title}: {len(mine)} "
                    f"claim{'s' if len(mine) != 1 else ''}</summary>\n<ul>")
         for c in mine:
-            out.append(f"<li id=\"claim-{c.id}\">{text(c)} <code>{html.escape(c.test)}</code></li>")
+            out.append(f"<li id=\"{anchor(c)}\">{text(c)} <code>{html.escape(c.test)}</code></li>")
         out.append("</ul></details>")
     return "\n".join(out)
 

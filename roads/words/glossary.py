@@ -116,21 +116,30 @@ def occurrences(terms: tuple[Term, ...], prose: str) -> Counter:
     return Counter(m.group(0) for m in pattern(terms).finditer(prose))
 
 
+def anchors(found: tuple[Entry, ...]) -> tuple[str, ...]:
+    """The ids of the entries' terms in the list (``render_html``), in order: an entry's
+    ``anchor``, and for terms that differ from an earlier one only in case (RSS, Rss)
+    the same with -2, -3 after it."""
+    used: Counter = Counter()
+    out = []
+    for e in found:
+        used[e.anchor] += 1
+        out.append(e.anchor if used[e.anchor] == 1 else f"{e.anchor}-{used[e.anchor]}")
+    return tuple(out)
+
+
 def render_html(found: tuple[Entry, ...]) -> str:
     """The glossary as an HTML definition list, one line per entry.
 
-    Raw HTML, so that Markdown (and ``abbr``) leave it as it is: a term's own name needs
-    no tooltip beside its definition. A space stands between a term and its definition:
+    Finished HTML, which neither Markdown nor ``abbr`` is to change (the site places it
+    in the page after Markdown): a term's own name needs no tooltip beside its
+    definition. A space stands between a term and its definition:
     a search index that reads the page's text (Material's) would otherwise run the last
     word of the term into the first of the definition ("address spaceAll").
     """
     rows = []
-    used: Counter = Counter()
-    for e in found:
+    for e, anchor in zip(found, anchors(found)):
         name = f"<dfn>{html.escape(e.forms[0])}</dfn>"
         others = "".join(f", <dfn>{html.escape(f)}</dfn>" for f in e.forms[1:])
-        # Terms that differ only in case (RSS, Rss) get ids of their own: -2, -3 after the first.
-        used[e.anchor] += 1
-        anchor = e.anchor if used[e.anchor] == 1 else f"{e.anchor}-{used[e.anchor]}"
         rows.append(f'<dt id="{anchor}">{name}{others}</dt> <dd>{html.escape(e.definition)}</dd>')
     return '<dl class="roads-glossary">\n' + "\n".join(rows) + "\n</dl>"
