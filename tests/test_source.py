@@ -454,3 +454,20 @@ def test_run_it_yourself_reproduces_the_capture(tmp_path):
                            text=True)
     stack = [line for line in moved.stdout.splitlines() if line.startswith("stack")]
     assert stack and stack[0] not in done.stdout
+
+
+def test_a_source_two_samples_show_is_lexed_and_scanned_once(monkeypatch):
+    """aslr and aslr-off show the same aslr.c: its box is coloured once (Pygments' lexing
+    is most of a box's time), and its ROADS_* lines are worked out once for both the
+    highlighting and the legend (they were asked with and without its last newline)."""
+    from roads.words import source
+
+    getattr(source.render_source, "cache_clear", lambda: None)()  # kept from other tests
+    source._marked_lines.cache_clear()
+    lexed = []
+    real = source._token_lines
+    monkeypatch.setattr(source, "_token_lines", lambda text: lexed.append(text) or real(text))
+    boxes = [render(name) for name in ("aslr", "aslr-off")]
+    assert len(lexed) == 1 and source._marked_lines.cache_info().misses == 1
+    assert boxes[0].count("roads-src-checkpoint") == boxes[1].count("roads-src-checkpoint") > 0
+    assert "Highlighted: the lines that talk to the build" in boxes[1]

@@ -192,9 +192,17 @@ def _token_lines(text: str) -> list[str]:
     return lines
 
 
+def _body(text: str) -> str:
+    """``text`` without its last newline: what the code block shows."""
+    return text[:-1] if text.endswith("\n") else text
+
+
+@functools.lru_cache(maxsize=64)
 def render_source(text: str) -> str:
-    """C ``text`` as a numbered, coloured code block with its ``ROADS_*`` lines highlighted."""
-    body = text[:-1] if text.endswith("\n") else text
+    """C ``text`` as a numbered, coloured code block with its ``ROADS_*`` lines highlighted.
+    Made once per text: samples share a source (``aslr`` and ``aslr-off``, the three
+    ``starti``), and lexing it is most of a box's time."""
+    body = _body(text)
     marks = marked_lines(body)
     lines = _token_lines(body)
     width = len(str(len(lines)))
@@ -468,7 +476,8 @@ def _source_block(sample: str, folder: str, f: FileState, is_open: bool | None,
     rendered = (render_source(text) if f.path.endswith((".c", ".h")) else
                 '<div class="highlight roads-src-code"><pre><code>'
                 + html.escape(text) + "</code></pre></div>")
-    marked = bool(marked_lines(text)) if f.path.endswith((".c", ".h")) else False
+    # The text the box shows, as render_source has just looked at it.
+    marked = bool(marked_lines(_body(text))) if f.path.endswith((".c", ".h")) else False
     legend = ""
     if marked:
         legend = ('<p class="roads-src-legend">Highlighted: the lines that talk to the build '
