@@ -292,8 +292,11 @@ def page_error(env, error: Exception, markdown: str, page) -> str:
         page.__dict__.pop(FIGURES_ATTRIBUTE, None)
         placed.forget(page)
     source = source_of(page)
+    walked = error.__dict__.get(compiled.WALKED_LINE)
     if isinstance(error, TemplateSyntaxError) and error.name is None:
         line = error.lineno + front_matter_lines(source, markdown)
+    elif walked is not None and markdown:  # raised by a walked template: no frame of its own
+        line = walked + front_matter_lines(source, markdown)
     else:
         line = template_line(source, markdown, error.__traceback__)
     message = getattr(error, "message", None) or str(error)
@@ -322,7 +325,8 @@ def template_line(source: str, markdown: str | None, tb=None) -> int | None:
 
     The outermost template frame is the page's own (a claim's words are a template
     rendered inside it); Jinja maps its Python line back to the template's line,
-    which counts from after the front matter.
+    which counts from after the front matter. A page walked rather than compiled
+    (``macros.compiled``) has no frame: the walk tells its line.
     """
     if not markdown:
         return None
@@ -347,6 +351,8 @@ def template_line(source: str, markdown: str | None, tb=None) -> int | None:
                 return None
             lineno = template.get_corresponding_lineno(lineno)
         return lineno + front_matter_lines(source, markdown)
+    if live and compiled.WALKING and compiled.WALKING[0].line is not None:
+        return compiled.WALKING[0].line + front_matter_lines(source, markdown)
     return None
 
 

@@ -1,4 +1,4 @@
-"""Small templates (a claim's words) rendered by walking the tree Jinja parsed.
+"""Templates (a claim's words, a page's text) rendered by walking the tree Jinja parsed.
 
 Compiling a template costs Jinja a parse, the Python source it writes for it and
 Python's compiler: about 2.5 ms for the words of a claim that switch on a machine's
@@ -15,6 +15,13 @@ before. An error raised once a function was called (a macro, a string's method) 
 raised as the compiled template would raise it; one raised before returns None, and
 the compiled template then raises it with Jinja's report.
 
+A page's text is such a template too (``macros.compiled``): rendered once a build, its
+compiled code would be run once, and writing that code and compiling it cost Jinja
+about as much as parsing the page (the three were 9 % of a fresh clone's build, in
+instructions). ``walk`` takes the parsed tree and follows, in a ``Where``, the line of
+the template it is evaluating: an error is located there, as Jinja locates one in its
+compiled code.
+
 tests/test_claims_file.py renders every claim of the file both ways and compares them.
 """
 
@@ -22,6 +29,7 @@ from __future__ import annotations
 
 import math
 import operator
+from dataclasses import dataclass
 
 import jinja2
 from jinja2 import nodes
@@ -126,41 +134,72 @@ class _Check:
                         raise _Unsupported(f"filter {node.name}")
 
 
+@dataclass
+class Where:
+    """The line of the template being evaluated (1-based, as Jinja counts): the place of
+    an error raised there."""
+
+    line: int | None = None
+
+
 def render(env: jinja2.Environment, source: str, lookup) -> str | None:
     """``source`` rendered as ``env.from_string(source).render()`` would render it, or
     None when it is not walked here (``_Check``). ``lookup(name)`` gives the value of a
     name the template reads that it did not set, or raises KeyError to leave the
     template to Jinja. An error raised once a function was called (a macro, a string's
     method) is raised, as the compiled template would raise it after calling the same;
-    one raised before is left to Jinja (None), which reports its own."""
+    one raised before returns None, and the compiled template then raises it with
+    Jinja's report."""
     if not walkable(env):
         return None
     try:
         tree = env.parse(source)
-        _Check(env, lookup).body(tree.body, set())
-    except (jinja2.TemplateSyntaxError, _Unsupported):
+    except jinja2.TemplateSyntaxError:
         return None
-    walk = _Walk(env, lookup)
+    return walk(env, tree, lookup)
+
+
+def takes(env: jinja2.Environment, tree: nodes.Template, lookup) -> bool:
+    """Whether ``walk`` takes the parsed template ``tree`` whole, judged before anything is
+    evaluated (``lookup`` is asked for the names it reads, as ``walk`` asks)."""
+    try:
+        _Check(env, lookup).body(tree.body, set())
+    except _Unsupported:
+        return False
+    return True
+
+
+def walk(env: jinja2.Environment, tree: nodes.Template, lookup, where: Where | None = None
+         ) -> str | None:
+    """The parsed template ``tree`` rendered as ``render`` renders its text (``env`` must
+    be ``walkable``); ``where`` follows the line being evaluated."""
+    if not takes(env, tree, lookup):
+        return None
+    walker = _Walk(env, lookup, where if where is not None else Where())
     out: list[str] = []
     try:
-        walk.block(tree.body, out)
+        walker.block(tree.body, out)
     except _Unsupported:
         return None
     except Exception:  # noqa: BLE001 - what the compiled code would raise, or leave it to Jinja
-        if walk.called:
+        if walker.called:
             raise
         return None
     return "".join(out)
 
 
 class _Walk:
-    def __init__(self, env: jinja2.Environment, lookup) -> None:
+    def __init__(self, env: jinja2.Environment, lookup, where: Where) -> None:
         self.env = env
         self.lookup = lookup
+        self.where = where
         self.names: dict[str, object] = {}  # what the template set
         self.called = False  # whether a function was called yet
 
     def block(self, body: list, out: list[str]) -> None:
+        # The line of each expression output, assignment and test: the node Jinja's
+        # compiled code maps its lines to.
+        where = self.where
         for node in body:
             kind = type(node)
             if kind is nodes.Output:
@@ -168,8 +207,10 @@ class _Walk:
                     if type(child) is nodes.TemplateData:
                         out.append(child.data)
                     else:
+                        where.line = child.lineno
                         out.append(str(self.value(child)))
             elif kind is nodes.Assign and type(node.target) is nodes.Name:
+                where.line = node.lineno
                 self.names[node.target.name] = self.value(node.node)
             elif kind is nodes.If:
                 self.choose(node, out)
@@ -177,10 +218,12 @@ class _Walk:
                 raise _Unsupported(kind.__name__)
 
     def choose(self, node: nodes.If, out: list[str]) -> None:
+        self.where.line = node.lineno
         if self.value(node.test):
             self.block(node.body, out)
             return
         for other in node.elif_:
+            self.where.line = other.lineno
             if self.value(other.test):
                 self.block(other.body, out)
                 return

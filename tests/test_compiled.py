@@ -1,7 +1,9 @@
-"""Templates made from text (a page's Markdown, a claim's words) compiled once and kept
-(macros/compiled.py): a new environment, as mkdocs-macros makes for every build, finds
-the code instead of compiling; the same template comes out; what Jinja refuses it still
-refuses; the helper compiles what the build will ask for, in the plugin's own folder.
+"""Templates made from text (a page's Markdown, a claim's words) walked, or compiled once
+and kept (macros/compiled.py): a text the walk takes is not compiled and renders as
+Jinja renders it, an error in it located at its line; for one it does not take, a new
+environment, as mkdocs-macros makes for every build, finds the code instead of
+compiling; the same template comes out; what Jinja refuses it still refuses; the helper
+compiles what the build will ask for, in the plugin's own folder.
 (tests/test_pagecache.py builds the real site and compares the bytes.)"""
 
 from __future__ import annotations
@@ -21,16 +23,24 @@ ROOT = Path(__file__).resolve().parent.parent
 
 @pytest.fixture
 def compiles(monkeypatch):
-    """The sources Jinja compiles from text, in order."""
+    """The sources Jinja compiles from text, in order (from the text, or from the tree
+    it parsed of it)."""
     sources: list[str] = []
-    original = jinja2.Environment.compile
+    parsed: dict[int, str] = {}
+    original, parse = jinja2.Environment.compile, jinja2.Environment.parse
 
     def counting(self, source, name=None, filename=None, *args, **kwargs):
         if name is None:
-            sources.append(source)
+            sources.append(source if isinstance(source, str) else parsed[id(source)])
         return original(self, source, name, filename, *args, **kwargs)
 
+    def noting(self, source, name=None, filename=None):
+        tree = parse(self, source, name, filename)
+        parsed[id(tree)] = source
+        return tree
+
     monkeypatch.setattr(jinja2.Environment, "compile", counting)
+    monkeypatch.setattr(jinja2.Environment, "parse", noting)
     return sources
 
 
@@ -57,7 +67,9 @@ def plugin_at_define_env(monkeypatch, tmp_path):
     return config, plugin, helpers
 
 
-PAGE = "# {{ title }}\n{% if n > 1 %}{{ n }} regions{% else %}one region{% endif %}\n"
+# A loop: compiled, not walked (macros.interpret).
+PAGE = ("# {{ title }}\n{% for i in range(n) %}{% endfor %}"
+        "{% if n > 1 %}{{ n }} regions{% else %}one region{% endif %}\n")
 
 
 def test_a_text_is_compiled_once_and_renders_the_same(tmp_path, compiles):
@@ -99,11 +111,12 @@ def test_a_damaged_entry_is_compiled_again_and_replaced(tmp_path, compiles):
 
 
 def test_other_settings_keep_their_code_apart(tmp_path, compiles):
+    text = "{% for i in [x] %}{{ i }}{% endfor %}"
     compiled.attach(plain := env(), tmp_path)
-    plain.from_string("{{ x }}")
+    plain.from_string(text).render(x=1)
     compiled.attach(other := jinja2.Environment(variable_start_string="[[",
                                                 variable_end_string="]]"), tmp_path)
-    assert other.from_string("{{ x }}").render(x=1) == "{{ x }}"
+    assert other.from_string(text).render(x=1) == "{{ i }}"
     assert len(compiles) == 2
     assert len(list(compiled.folder(tmp_path).iterdir())) == 2
 
@@ -127,18 +140,19 @@ def test_the_helper_compiles_each_page_as_mkdocs_reads_it(tmp_path, monkeypatch)
         page = Page(None, file, config)
         page.read_source(config)
         assert page.markdown in found, file.src_uri
-    # What the helper does: compile them all; the build then compiles none.
-    where = compiled._where(helpers, tmp_path / "cache")
-    for source in found:
-        compiled.compile_kept(helpers, source, where)
+    # What the helper does: compile those the build will not walk; the build then
+    # compiles none of them, and some are walked.
+    compiled.compile_unwalked(helpers, found, compiled._where(helpers, tmp_path / "cache"))
     compiled.attach(plugin.env, tmp_path / "cache")
     original = jinja2.Environment.compile
+    walked = 0
     try:
         jinja2.Environment.compile = lambda *a, **k: pytest.fail("compiled again")
-        for source in found:
-            plugin.env.from_string(source)
+        for source in found:  # each compiled one found kept
+            walked += isinstance(plugin.env.from_string(source), compiled._Template)
     finally:
         jinja2.Environment.compile = original
+    assert 0 < walked < len(found)
 
 
 def test_a_filter_that_asks_for_the_context_compiles_into_its_own_folder(tmp_path):
@@ -233,3 +247,54 @@ def test_the_helpers_environment_compiles_each_page_as_the_plugins_does(monkeypa
     probes = ['{{ "abc".nosuch }}', "{% if 1 %}{{ 'a' | upper }}{{ x | pretty }}{% endif %}"]
     for text in [*compiled.texts(ROOT), *probes]:
         assert helpers.compile(text, raw=True) == plugin.env.compile(text, raw=True)
+
+
+WALKED = "# {{ title }}\n{% if n > 1 %}{{ n | string }} regions{% else %}one region{% endif %}\n"
+
+
+def test_a_text_the_walk_takes_is_not_compiled_and_renders_as_jinja(tmp_path, compiles):
+    """A page's text is rendered once a build: walked, it is neither written as Python
+    nor compiled, nor kept; its names are looked up in the environment's context class,
+    as the compiled code's are (the page cache notes them there). Given variables that
+    leave a name out, it is Jinja's, which raises as it always did."""
+    looked_up: list[str] = []
+
+    class Noting(jinja2.runtime.Context):
+        def resolve_or_missing(self, key):
+            looked_up.append(key)
+            return super().resolve_or_missing(key)
+
+    jinjas = [env().from_string(WALKED).render(title="Map", n=n) for n in (1, 3)]
+    compiles.clear()
+    ours = env()
+    ours.context_class = Noting
+    compiled.attach(ours, tmp_path)
+    template = ours.from_string(WALKED)
+    assert [template.render(title="Map", n=n) for n in (1, 3)] == jinjas
+    assert compiles == [] and not list(compiled.folder(tmp_path).rglob("*" + compiled.SUFFIX))
+    assert {"title", "n"} <= set(looked_up)
+    with pytest.raises(jinja2.UndefinedError, match="'title' is undefined"):
+        template.render(n=3)
+    assert compiles == [WALKED]
+    assert not compiled.WALKING
+
+
+def test_an_error_in_a_walked_text_is_located_at_its_line_as_in_compiled_code(tmp_path):
+    """A macro asking where it was called (a red box's line) and an error raised once a
+    macro was called (the page's error) get the template's line from the walk, as they
+    get it from Jinja's compiled code; the same call twice is told apart."""
+    import macros
+
+    text = "{{ f('a') }}\n\n{{ f('a') }}\n{{ 1 // n }}\n"
+    located = {}
+    for name, jinjas in (("walked", env()), ("compiled", env())):
+        if name == "walked":
+            compiled.attach(jinjas, tmp_path)
+        lines = located[name] = []
+        jinjas.globals["f"] = lambda what: lines.append(macros.template_line(text, text)) or what
+        with pytest.raises(ZeroDivisionError) as raised:
+            jinjas.from_string(text).render(n=0)
+        lines.append(raised.value.__dict__.get(compiled.WALKED_LINE)
+                     or macros.template_line(text, text, raised.value.__traceback__))
+    assert located["walked"] == located["compiled"] == [1, 3, 4]
+    assert not compiled.WALKING
