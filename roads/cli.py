@@ -88,6 +88,22 @@ class _Output:
         return getattr(self.stream, name)
 
 
+class PrintableFormatter(logging.Formatter):
+    """A log line as the terminal should show it: what it carries from a program or a
+    file (a reason, a path, a traceback's message) with its control characters escaped
+    (``printable``), as the CLI's own messages have them."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return printable(super().format(record))
+
+
+def configure_logging() -> None:
+    """The CLI's log lines: ``WARNING: ...`` on stderr, escaped (``PrintableFormatter``)."""
+    handler = logging.StreamHandler()
+    handler.setFormatter(PrintableFormatter("%(levelname)s: %(message)s"))
+    logging.basicConfig(level=logging.INFO, handlers=[handler])
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of ``roads``; returns the exit status. Output that cannot be written
     ends it with one line on stderr and status 1, or, its reader gone (``| head``),
@@ -166,7 +182,7 @@ def _main(argv: list[str] | None) -> int:
     args = parser.parse_args(argv)
     args.root_named = args.root is not None  # where roads explain and run keep the launcher
     args.root = args.root or "."
-    logging.basicConfig(format="%(levelname)s: %(message)s", level=logging.INFO)
+    configure_logging()
     try:
         os.getcwd()  # --root and a program's paths are read from it
     except FileNotFoundError:

@@ -17,7 +17,7 @@ import pytest
 
 from roads.capture.proc import Proc, parse_maps
 from tests.cli_support import DEADLINE, own_folder, roads  # noqa: F401 - own_folder is a fixture
-from tests.conftest import wait_for
+from tests.conftest import REPO, wait_for
 
 ROADS = [sys.executable, "-m", "roads.cli"]
 pytestmark = pytest.mark.usefixtures("no_leftovers")
@@ -451,6 +451,23 @@ def test_errors_show_control_characters_escaped():
     assert not any(c in text for c in "\x1b\x07\r\u202e\udcff\x9b")
     assert "\\x1b]0;pwned\\x07" in text and "\\u202e" in text and "\ttab kept" in text
     assert text.count("\n") == 3  # head, command, two output lines: newlines kept
+
+
+def test_the_clis_log_lines_show_control_characters_escaped():
+    """What the engine logs (a stale capture's reasons, an internal error's traceback)
+    can carry a file's or a program's text: the CLI's log lines escape it, as its
+    errors do. A warning logged as the engine logs one, in a process set up as the CLI
+    sets itself up."""
+    script = ("import logging; from roads import cli; cli.configure_logging(); "
+              "logging.getLogger('roads').warning('capture of %r is stale: %s', 'x', "
+              "'\\x1b]0;owned\\x07\\x1b[2J\\rover')")
+    ran = subprocess.run([sys.executable, "-c", script], capture_output=True, timeout=60,
+                         cwd=REPO)
+    done = subprocess.CompletedProcess(ran.args, ran.returncode, ran.stdout.decode(),
+                                       ran.stderr.decode())  # bytes: a CR stays a CR
+    assert done.returncode == 0, done.stderr
+    assert "\x1b" not in done.stderr and "\x07" not in done.stderr and "\r" not in done.stderr
+    assert done.stderr == "WARNING: capture of 'x' is stale: \\x1b]0;owned\\x07\\x1b[2J\\x0dover\n"
 
 
 @pytest.mark.gcc
