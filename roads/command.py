@@ -152,6 +152,14 @@ def _communicate(proc: subprocess.Popen, input: str | None, timeout: float, canc
                 raise
 
 
+def _as_text(*outputs: str | bytes | None) -> tuple[str | None, ...]:
+    """Outputs read as bytes (``run``'s ``translate_newlines`` False) decoded as file
+    names are (``os.fsdecode``): a byte that is not UTF-8 kept as a lone surrogate, so
+    that a name read from a listing opens that file (and ``errors.printable`` shows
+    the byte)."""
+    return tuple(os.fsdecode(o) if isinstance(o, bytes) else o for o in outputs)
+
+
 def run(
     argv: list[str],
     *,
@@ -163,6 +171,7 @@ def run(
     merge_stderr: bool = False,
     sandbox: list[str] | tuple[str, ...] = (),
     cancel=None,
+    translate_newlines: bool = True,
 ) -> Completed:
     """Run ``argv`` to completion in its own session and return its output.
 
@@ -174,6 +183,9 @@ def run(
     ``is_set()``, a ``threading.Event``): once it is set, within ``CANCEL_POLL``
     seconds, the group is killed and CommandCancelled raised (a program run on a
     thread other than the main one sees no Ctrl-C of its own); not with ``input``.
+    The output is text, its line ends made newlines (CRLF and a lone CR too); with
+    ``translate_newlines`` False it is decoded as it came, a CR kept (git's ``-z``
+    lists, where a CR or a byte that is not UTF-8 may be part of a file's name).
     """
     which(argv[0])
     started = time.perf_counter()
@@ -185,14 +197,16 @@ def run(
             stdin=subprocess.PIPE if input is not None else subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT if merge_stderr else subprocess.PIPE,
-            text=True,
-            errors="replace",
+            text=translate_newlines,
+            errors="replace" if translate_newlines else None,
             start_new_session=True,  # no controlling terminal for what it runs (see spawn)
         )
     except FileNotFoundError as exc:
         raise ToolMissing(f"{argv[0]} not found; {install_hint(argv[0])}", command=argv) from exc
+    if not translate_newlines and input is not None:
+        input = input.encode()
     try:
-        out, err = _communicate(proc, input, timeout, cancel)
+        out, err = _as_text(*_communicate(proc, input, timeout, cancel))
     except _Cancelled:
         kill_group(proc.pid)
         proc.communicate()
@@ -200,7 +214,7 @@ def run(
                                command=argv) from None
     except subprocess.TimeoutExpired:
         kill_group(proc.pid)
-        out, err = proc.communicate()
+        out, err = _as_text(*proc.communicate())
         raise CommandTimeout(
             f"{os.path.basename(argv[0])} did not finish within {timeout:g} s and was killed",
             command=argv,

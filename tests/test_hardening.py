@@ -55,6 +55,23 @@ def test_what_the_build_starts_has_no_controlling_terminal():
     assert out.decode().split()[0] == "none" and out.decode().split()[-1] == "True"
 
 
+def test_output_read_as_it_came_keeps_a_carriage_return_and_odd_bytes():
+    """Text mode makes a CR a newline and a byte that is not UTF-8 U+FFFD: right for a
+    program's messages, wrong for a list of file names. ``translate_newlines=False``
+    keeps both, with input and on a timeout too."""
+    echo = "import sys; sys.stdout.buffer.write(b'a\\rb\\xff\\0' + sys.stdin.buffer.read())"
+    kept = command.run([sys.executable, "-c", echo], input="c\r\n", timeout=30,
+                       translate_newlines=False)
+    assert kept.stdout == "a\rb\udcff\0c\r\n"
+    assert os.fsencode(kept.stdout) == b"a\rb\xff\0c\r\n"
+    read = command.run([sys.executable, "-c", echo], input="c\r\n", timeout=30)
+    assert read.stdout == "a\nb\ufffd\0c\n"
+    slow = "import sys, time; sys.stderr.buffer.write(b'x\\ry'); sys.stderr.flush(); time.sleep(30)"
+    with pytest.raises(command.CommandTimeout) as caught:
+        command.run([sys.executable, "-c", slow], timeout=1, translate_newlines=False)
+    assert caught.value.output == "x\ry"
+
+
 @pytest.mark.parametrize("flag", ["-O0\n", "-Wl,-e,main\n", "-DX=1\n-fplugin=x"])
 def test_a_flag_with_a_trailing_newline_is_not_allowed(flag):
     from roads.capture.samples import ALLOWED_FLAGS

@@ -130,12 +130,13 @@ def test_roads_changes_prints_captured_names_and_values_as_escapes(tmp_path, cap
     clipboard = "\x1b]52;c;ZXZpbA==\x07"
     (snapshots / "brk.json").write_text(
         json.dumps({"provenance": {"kernel": "6.2" + clipboard + CONTROLS}}))
-    # No carriage return in the name: git's listing is read as text, where it becomes a
-    # newline (universal newlines), and the file is then not found.
-    (snapshots / "\x1b[31mred\u202egnp.exe\nline.json").write_text(json.dumps({}))
+    # A carriage return, and a byte that is not UTF-8, in the name: git's listing is
+    # read as it came (read as text, the CR became a newline and the file was then
+    # not found: "removed or unreadable").
+    (snapshots / "\x1b[31mred\u202egnp.exe\nline\rcr\udcff.json").write_text(json.dumps({}))
     assert cli.main(["--root", str(tmp_path), "changes"]) == 0
     out = capsys.readouterr().out
     assert not RAW.findall(out), out
     assert sorted(out.splitlines()) == sorted([
         "- `brk`: kernel 6.1 → 6.2\\x1b]52;c;ZXZpbA==\\x07\\x1b[31mred\\x0dover\\u202egnp.exe",
-        "- `\\x1b[31mred\\u202egnp.exe\\x0aline`: new capture"])
+        "- `\\x1b[31mred\\u202egnp.exe\\x0aline\\x0dcr\\xff`: new capture"])

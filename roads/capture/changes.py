@@ -37,9 +37,10 @@ def differing(root: Path, snapshots: Path, commit: str) -> list[str]:
     # Against the working tree, not HEAD nor the index: what is staged does not count.
     git = ["git", "--no-optional-locks", "--literal-pathspecs"]
     tracked = command.run([*git, "diff", "--name-only", "-z", "--no-renames", "--relative",
-                           "--no-ext-diff", commit, "--", str(snapshots)], cwd=root, timeout=60)
+                           "--no-ext-diff", commit, "--", str(snapshots)], cwd=root, timeout=60,
+                          translate_newlines=False)
     untracked = command.run([*git, "ls-files", "-z", "--others", "--exclude-standard", "--",
-                             str(snapshots)], cwd=root, timeout=60)
+                             str(snapshots)], cwd=root, timeout=60, translate_newlines=False)
     return sorted(set(split_z(tracked.stdout)) | set(split_z(untracked.stdout)))
 
 
