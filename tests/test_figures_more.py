@@ -396,6 +396,21 @@ def test_values_resolve(sample: str, path: str, where: dict, expected: str) -> N
     assert values.lookup(doc(sample), path, **where) == expected
 
 
+def test_a_gap_is_measured_between_the_regions_the_selectors_name() -> None:
+    """gap:LOWER..HIGHER: from the highest end of LOWER's regions to the lowest start of
+    HIGHER's, read from the regions themselves; #N picks one of several."""
+    regions = sel("threshold").regions
+    libc = [r for r in regions if r.filename == "libc.so.6"]
+    stack = next(r for r in regions if r.pathname == "[stack]")
+    heap = next(r for r in regions if r.pathname == "[heap]")
+    d = doc("threshold")
+    assert values.lookup(d, "gap:libc.so.6..[stack]", fmt="int") == str(stack.start - libc[-1].end)
+    assert values.lookup(d, "gap:libc.so.6#0..[stack]", fmt="int") == \
+        str(stack.start - libc[0].end)
+    assert values.lookup(d, "gap:[heap]..libc.so.6", fmt="int") == str(libc[0].start - heap.end)
+    assert values.lookup(d, "gap:[heap]..[stack]") == human_size(stack.start - heap.end)
+
+
 def test_value_addresses_and_formats() -> None:
     d = doc("threshold")
     block = sel("threshold", checkpoint="after-200k").snapshot.address("block-200k")
@@ -423,6 +438,9 @@ def test_value_addresses_and_formats() -> None:
     ("bogus", r"unknown value; a plain name is one of exit_code"),
     ("nope:x", r"unknown prefix 'nope:'; prefixes: address:, symbol:, region:"),
     ("count:things", r"count: is followed by regions"),
+    ("gap:[heap]", r"gap: is followed by LOWER\.\.HIGHER"),
+    ("gap:[stack]..[heap]", r"'\[heap\]' \(0x[0-9a-f]+\) does not lie above '\[stack\]'"),
+    ("gap:[heap]..nope", r"no region 'nope'; regions: "),
     ("stdout", None),
 ])
 def test_value_errors_name_sample_and_path(path: str, message: str | None) -> None:

@@ -22,6 +22,11 @@ path                                  value (default format)
                                       default; human), ``perms``, ``pathname``,
                                       ``kind``, ``offset`` (hex) or an smaps counter
                                       such as ``Rss`` (bytes; human)
+``gap:LOWER..HIGHER``                  the bytes of address space between two regions,
+                                      from the end of LOWER to the start of HIGHER,
+                                      each a region SELECTOR as above; where several
+                                      match, the highest of LOWER's, the lowest of
+                                      HIGHER's (human)
 ``count:regions``                     regions in maps (int); also ``count:addresses``,
                                       ``count:loads`` and ``count:sections`` (of the
                                       ELF file), ``count:pages:RANGE``,
@@ -261,6 +266,19 @@ def _region(selection: Selection, path: str, rest: str) -> Value:
 
 def _pick_region(selection: Selection, path: str, subject: str) -> Region:
     subject, number = _index(subject)
+    found = _matching_regions(selection, path, subject)
+    if number is None and len(found) > 1:
+        listing = "; ".join(f"#{k} {r.start:#x}-{r.end:#x} {r.perms}" for k, r in enumerate(found))
+        raise _error(selection, path, f"{len(found)} regions match {subject!r}; "
+                     f"add #N to pick one: {listing}")
+    number = number or 0
+    if number >= len(found):
+        raise _error(selection, path, f"only {len(found)} region(s) match {subject!r}")
+    return found[number]
+
+
+def _matching_regions(selection: Selection, path: str, subject: str) -> list[Region]:
+    """The regions a SELECTOR without ``#N`` names, in address order; never empty."""
     regions = selection.snapshot.regions
     if subject.startswith("@"):
         address = _named_address(selection, path, subject[1:], symbols=True)
@@ -274,14 +292,28 @@ def _pick_region(selection: Selection, path: str, subject: str) -> Region:
         names = ", ".join(dict.fromkeys(r.filename or "(anonymous)" for r in regions))
         raise _error(selection, path, f"no region {subject!r}; regions: {names}; "
                      "or @NAME for the region holding a recorded address or symbol")
-    if number is None and len(found) > 1:
-        listing = "; ".join(f"#{k} {r.start:#x}-{r.end:#x} {r.perms}" for k, r in enumerate(found))
-        raise _error(selection, path, f"{len(found)} regions match {subject!r}; "
-                     f"add #N to pick one: {listing}")
-    number = number or 0
-    if number >= len(found):
-        raise _error(selection, path, f"only {len(found)} region(s) match {subject!r}")
-    return found[number]
+    return found
+
+
+def _gap(selection: Selection, path: str, rest: str) -> Value:
+    lower, dots, higher = rest.partition("..")
+    if not (dots and lower and higher):
+        raise _error(selection, path, "gap: is followed by LOWER..HIGHER, two region "
+                     "selectors (gap:overflow..[stack])")
+    below = _picked_or_all(selection, path, lower)
+    above = _picked_or_all(selection, path, higher)
+    end, start = max(r.end for r in below), min(r.start for r in above)
+    if start < end:
+        raise _error(selection, path, f"{higher!r} ({start:#x}) does not lie above "
+                     f"{lower!r} (which ends at {end:#x})")
+    return Value(start - end, "human")
+
+
+def _picked_or_all(selection: Selection, path: str, subject: str) -> list[Region]:
+    """The region ``subject`` picks with ``#N``, or every region it names."""
+    if _index(subject)[1] is not None:
+        return [_pick_region(selection, path, subject)]
+    return _matching_regions(selection, path, subject)
 
 
 def _count(selection: Selection, path: str, rest: str) -> Value:
@@ -411,6 +443,7 @@ _RESOLVERS: dict[str, Callable[[Selection, str, str], Value]] = {
     "address": _address,
     "symbol": _symbol,
     "region": _region,
+    "gap": _gap,
     "count": _count,
     "total": _total,
     "page": _page,
