@@ -1,0 +1,48 @@
+"""Dynamic memory allocation switches its words on the glibc the captures were made
+with: how many arenas malloc makes by default changed in glibc 2.44. The captures come
+from an older glibc, so the other branch is rendered from a changed copy of them, as
+tests/test_files_branches.py does for its page.
+"""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+
+from tests.claims_support import committed, render_words
+from tests.conftest import REPO
+
+PAGE = REPO / "docs" / "all-roads-to-memory" / "dynamic-memory-allocation.md"
+
+
+def render(glibc: str | None = None) -> str:
+    docs = {}
+    if glibc is not None:
+        docs["threads"] = copy.deepcopy(committed("threads"))
+        docs["threads"]["provenance"]["glibc"] = glibc
+    return " ".join(render_words(PAGE, docs).split())
+
+
+def test_as_captured():
+    glibc = committed("threads")["provenance"]["glibc"]
+    assert [int(part) for part in glibc.split(".")[:2]] < [2, 44]
+    text = render()
+    assert f"This is how this glibc, {glibc}, and the releases up to 2.43 count" in text
+    assert "in glibc up to 2.43" not in text and "is later" not in text
+
+
+@pytest.mark.parametrize("glibc", ["2.44", "2.45", "3.0", "2.44.9000"])
+def test_a_later_glibc(glibc):
+    text = render(glibc)
+    assert "on 64-bit systems, in glibc up to 2.43, there are at most" in text
+    assert (f"That is how the releases up to 2.43 count; the glibc of this capture, {glibc}, "
+            "is later, and from 2.44 on the default limit is an arena per processor") in text
+    assert "This is how this glibc" not in text
+
+
+@pytest.mark.parametrize("glibc", ["2.43", "2.9", "2.36"])
+def test_an_earlier_glibc(glibc):
+    text = render(glibc)
+    assert f"This is how this glibc, {glibc}, and the releases up to 2.43 count" in text
+    assert "in glibc up to 2.43" not in text
