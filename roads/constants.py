@@ -117,6 +117,7 @@ NON_MAIN_ARENA = define("NON_MAIN_ARENA", 0x4, "hex", "glibc malloc/malloc.c: NO
 TRIM_THRESHOLD_DEFAULT = define("TRIM_THRESHOLD_DEFAULT", 128 * KIB, "human", "glibc malloc/malloc.c: DEFAULT_TRIM_THRESHOLD")
 TRIM_THRESHOLD_FACTOR = define("TRIM_THRESHOLD_FACTOR", 2, "int", "glibc malloc/malloc.c: __libc_free, on freeing a mapped chunk above the mmap threshold, sets mp_.trim_threshold = 2 * mp_.mmap_threshold")
 TCACHE_MAX_BINS = define("TCACHE_MAX_BINS", 64, "int", "glibc malloc/malloc.c: TCACHE_MAX_BINS; tcache_perthread_struct holds a uint16_t count and a tcache_entry pointer for each")
+TCACHE_MAX_REQUEST = define("TCACHE_MAX_REQUEST", 1032, "human", "glibc malloc/malloc.c: MAX_TCACHE_SIZE = tidx2usize(TCACHE_MAX_BINS - 1), the largest request the tcache takes by default (63 x 16 + 32 - 8 bytes where long is 64-bit; the tunable glibc.malloc.tcache_max changes it)")
 TCACHE_COUNT_BYTES = define("TCACHE_COUNT_BYTES", 2, "int", "glibc malloc/malloc.c: tcache_perthread_struct.counts is uint16_t[TCACHE_MAX_BINS] (since glibc 2.30)")
 STACK_CACHE_MAXSIZE = define("STACK_CACHE_MAXSIZE", 40 * MIB, "human", "glibc nptl/nptl-stack.c: __nptl_stack_cache_maxsize, the total size of the stacks kept for reuse (tunable glibc.pthread.stack_cache_size)")
 ARENAS_PER_CORE = define("ARENAS_PER_CORE", 8, "int", "glibc malloc/malloc.c: NARENAS_FROM_NCORES, 8 arenas per core where long is 64-bit (applied by arena_get2 in malloc/arena.c)")

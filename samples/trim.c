@@ -1,7 +1,8 @@
 /*
  * trim: what free gives back to the kernel, and when. Blocks too large for the
- * tcache (above 1032 bytes) are freed into the arena, where free merges each with
- * its free neighbours: the blocks below become one large free chunk. That chunk is
+ * tcache (the page gives its largest size) are freed into the arena, where free
+ * merges each with its free neighbours: the blocks below become one large free
+ * chunk. That chunk is
  * not at the end of the heap, because one small block, the pin, is still in use
  * after it, so the break cannot move down past it: the heap keeps its size and its
  * pages. malloc_trim then hands the free chunk's whole pages back with

@@ -12,12 +12,14 @@ from __future__ import annotations
 import ctypes
 import mmap
 import os
+import re
 import struct
 
 import pytest
 
 from roads import constants as c
 from tests.claims_support import doc
+from tests.conftest import REPO
 
 
 def test_names_are_unique_and_cited():
@@ -142,6 +144,52 @@ int main(int argc, char **argv)
     return 0;
 }
 """
+
+
+# Frees a block of argv[1] bytes with a block after it still in use, and prints the
+# PREV_INUSE bit of that block's size word: still set when the tcache took the freed
+# chunk (it is free only to the tcache), clear when the arena did.
+_TCACHE_PROBE = r"""
+#include <stdio.h>
+#include <stdlib.h>
+int main(int argc, char **argv)
+{
+    char *block = malloc(strtoul(argv[1], NULL, 0));
+    size_t *after = malloc(16);
+    free(block);
+    printf("%zu\n", after[-1] & 1);
+    return 0;
+}
+"""
+
+
+@pytest.mark.gcc
+def test_the_tcache_takes_requests_up_to_its_largest_size(tmp_path):
+    """TCACHE_MAX_REQUEST is the largest request whose chunk the tcache takes on free:
+    its bins' largest chunk size less the size word (inside-the-c-library.md, What free
+    gives back; samples/trim.c frees blocks above it)."""
+    import subprocess
+
+    largest_chunk = (c.TCACHE_MAX_BINS.value - 1) * c.MALLOC_ALIGNMENT.value \
+        + c.MIN_CHUNK_SIZE.value
+    assert c.TCACHE_MAX_REQUEST.value == largest_chunk - c.SIZE_SZ.value
+    assert _chunk(c.TCACHE_MAX_REQUEST.value) == largest_chunk
+    source, program = tmp_path / "tcache.c", tmp_path / "tcache"
+    source.write_text(_TCACHE_PROBE)
+    subprocess.run(["gcc", "-O0", "-o", str(program), str(source)], check=True, timeout=60)
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith("MALLOC_") and k != "GLIBC_TUNABLES"}
+
+    def kept_by_tcache(request: int) -> bool:
+        out = subprocess.run([str(program), str(request)], env=env, capture_output=True,
+                             text=True, check=True, timeout=30).stdout
+        return out.strip() == "1"
+
+    assert kept_by_tcache(c.TCACHE_MAX_REQUEST.value)
+    assert not kept_by_tcache(c.TCACHE_MAX_REQUEST.value + 1)
+    trim = (REPO / "samples" / "trim.c").read_text()
+    sizes = {name: int(v) for name, v in re.findall(r"#define (SIZE|PIN) (\d+)", trim)}
+    assert min(sizes.values()) > c.TCACHE_MAX_REQUEST.value, sizes
 
 
 @pytest.mark.gcc
