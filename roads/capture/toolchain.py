@@ -17,10 +17,12 @@ import platform
 import re
 import resource
 import shutil
+from collections.abc import Mapping
 from pathlib import Path
 
 from .. import command
 from ..errors import CaptureError, ToolMissing
+from . import dpkgcache
 from .proc import (PAGING_PROBE_HINT, VSYSCALL_MODES, cmdline_stack_guard_gap,
                    paging_levels_from_probe, parse_kernel_cmdline, parse_sysctl_int,
                    parse_vsyscall_mode)
@@ -81,11 +83,22 @@ def _dpkg_version(package: str) -> str | None:
     return f"{package.split(':')[0]}={version}"
 
 
-def _package_of(path: str | None) -> str | None:
+def _dpkg_answer(path: str) -> tuple[str | None, str | None]:
+    """The package that owns ``path`` as dpkg names it (``libc6:amd64``) and its
+    ``package=version``; (None, None) when none does or without dpkg."""
+    owner = _dpkg_owner(path)
+    return owner, None if owner is None else _dpkg_version(owner)
+
+
+def _package_of(path: str | None, cache: Path | None = None) -> str | None:
+    """``package=version`` of the package that owns ``path`` (its links resolved); with
+    ``cache``, dpkg's answer is kept there for later processes (``dpkgcache``)."""
     if path is None:
         return None
-    owner = _dpkg_owner(os.path.realpath(path))
-    return None if owner is None else _dpkg_version(owner)
+    real = os.path.realpath(path)
+    if cache is None:
+        return _dpkg_answer(real)[1]
+    return dpkgcache.remembered(cache, real, _dpkg_answer)
 
 
 def _loaded_libc() -> str | None:
@@ -98,15 +111,17 @@ def _loaded_libc() -> str | None:
 
 
 @functools.cache
-def package_versions() -> dict[str, str | None]:
+def package_versions(cache: Path | None = None) -> dict[str, str | None]:
     """The exact Debian builds of gcc, the C library and the linker on this machine,
     each ``package=version`` (``gcc-12=12.2.0-14+deb12u1``): the package that owns the
     ``gcc`` and ``ld`` found on PATH and the loaded libc. None for each one where dpkg is
-    absent or owns no such file (another distribution, a compiler built by hand)."""
+    absent or owns no such file (another distribution, a compiler built by hand).
+    Asked once per process; with ``cache`` (the project's cache folder), dpkg's answers
+    are kept there and a later process asks again only what moved (``dpkgcache``)."""
     return {
-        "package_binutils": _package_of(shutil.which("ld")),
-        "package_gcc": _package_of(shutil.which("gcc")),
-        "package_libc": _package_of(_loaded_libc()),
+        "package_binutils": _package_of(shutil.which("ld"), cache),
+        "package_gcc": _package_of(shutil.which("gcc"), cache),
+        "package_libc": _package_of(_loaded_libc(), cache),
     }
 
 
@@ -298,10 +313,14 @@ def _boot_facts() -> dict[str, object]:
     }
 
 
-def provenance() -> dict[str, object]:
+def provenance(packages: Mapping[str, str | None] | None = None) -> dict[str, object]:
     """Everything recorded with a capture about the machine that made it. What an
     administrator can change while the machine runs (the sysctls, THP, the swap, the
-    stack limit) is read at each call; gcc and the packages once per process."""
+    stack limit) is read at each call; gcc and the packages once per process.
+    ``packages``: ``package_versions`` as the caller has it (one asked with a cache
+    folder, or in the process that started this one); by default asked here."""
+    if packages is None:
+        packages = package_versions()
     facts = {
         **_boot_facts(),
         "gcc": gcc_version_or_none(),
@@ -309,7 +328,7 @@ def provenance() -> dict[str, object]:
         "overcommit_kbytes": overcommit_kbytes(),
         "overcommit_memory": overcommit_memory(),
         "overcommit_ratio": overcommit_ratio(),
-        **package_versions(),
+        **{key: packages[key] for key in PACKAGE_KEYS},
         "randomize_va_space": randomize_va_space(),
         "stack_rlimit": stack_rlimit(),
         **swap_state(),
