@@ -200,7 +200,9 @@ def test_the_launcher_is_kept_in_the_users_cache_folder(tmp_path, monkeypatch, c
     assert cli.main(["explain", "--at", "nosuchfunc", "--", "/bin/true"]) == 1
     assert "no function 'nosuchfunc'" in capsys.readouterr().err
     assert list(here.iterdir()) == []
-    assert [p.name.startswith("launcher-") for p in (cache / "roads").iterdir()] == [True]
+    # Beside it, where dpkg is, dpkg's answers about the toolchain (roads.capture.dpkgcache).
+    kept = [p.name for p in (cache / "roads").iterdir() if p.name != "dpkg"]
+    assert [name.startswith("launcher-") for name in kept] == [True]
 
 
 def test_which_cache_folder(tmp_path):

@@ -138,7 +138,7 @@ class Capturer:
         # pyelftools and all: only when capturing.
         from .proc import Proc
         from .snapshot import capture_sample
-        from .toolchain import provenance
+        from .toolchain import package_versions, provenance
 
         body = capture_sample(sample, self.cache_dir, Proc(), cancel, since=before,
                               together=together)
@@ -150,7 +150,7 @@ class Capturer:
             "sample": sample.name,
             "title": sample.title,
             "inputs": self.checker.inputs(sample, body["headers"]),
-            "provenance": provenance(),
+            "provenance": provenance(package_versions(self.cache_dir)),
             **body,
         }
         doc["digest"] = freeze.digest(doc["inputs"])

@@ -101,10 +101,13 @@ def cmd_explain(args) -> int:
             return 2
         session = explain_pid(args.pid, progress, deadline=args.deadline)
     else:
+        # The sandbox's launcher and a run's folder, and dpkg's answers about the
+        # toolchain the page records; with --no-sandbox none, and nothing is written.
         sandbox = None if args.no_sandbox else tools_folder(Path(args.root), args.root_named,
                                                             os.environ)
         session = explain_program(program, args.at, aslr=args.aslr, follow_fork=args.follow_fork,
-                                  deadline=args.deadline, sandbox=sandbox, progress=progress)
+                                  deadline=args.deadline, sandbox=sandbox, cache=sandbox,
+                                  progress=progress)
         if input_given(sys.stdin):
             progress("the program's standard input is empty (/dev/null): what comes to "
                      "roads explain's own is not passed on")

@@ -32,7 +32,7 @@ from ..capture.proc import Proc
 from ..capture.runner import EMPTIED, Stop, describe_status, emptied
 from ..capture.samples import DEFAULT_FLAGS, MAX_REGIONS
 from ..capture.snapshot import snapshot_process
-from ..capture.toolchain import provenance
+from ..capture.toolchain import package_versions, provenance
 from ..constants import ADDR_NO_RANDOMIZE
 from ..errors import ExplainError
 from ..escapes import escape_bytes
@@ -184,9 +184,11 @@ def _leader_gone(pid: int, proc: Proc) -> bool:
 
 
 def _capture(name: str, command_line: list[str], elf, checkpoints: list[dict], *,
-             aslr: bool | None, gcc_argv: tuple[str, ...], run: dict, title: str) -> document.Capture:
+             aslr: bool | None, gcc_argv: tuple[str, ...], run: dict, title: str,
+             packages: Mapping[str, str | None] | None) -> document.Capture:
     """The capture document of the stops ``checkpoints``, with ``elf`` (``read_elf``'s
-    record of the program run) as its variant's ELF file."""
+    record of the program run) as its variant's ELF file; ``packages`` for its
+    provenance (``provenance``: None, asked here)."""
     personality = checkpoints[0]["personality"] if checkpoints else 0
     if aslr is None:  # a process roads did not start: it asked for what it has
         aslr = not personality & ADDR_NO_RANDOMIZE
@@ -197,7 +199,7 @@ def _capture(name: str, command_line: list[str], elf, checkpoints: list[dict], *
         "inputs": {"manifest": {"name": name, "args": command_line[1:], "aslr": aslr,
                                 "checkpoints": list(dict.fromkeys(c["name"] for c in checkpoints)),
                                 "variants": [{"name": VARIANT, "flags": []}]}},
-        "provenance": provenance(),
+        "provenance": provenance(packages),
         "variants": {VARIANT: {
             "gcc_argv": list(gcc_argv),
             "elf": document.to_builtins(elf),
@@ -211,7 +213,7 @@ def _capture(name: str, command_line: list[str], elf, checkpoints: list[dict], *
 
 def explain_program(argv: list[str], wheres: list[str], *, aslr: bool = False,
                     follow_fork: bool = False, deadline: float = 30.0,
-                    sandbox: Path | None = None,
+                    sandbox: Path | None = None, cache: Path | None = None,
                     progress: Callable[[str], None] = lambda s: None) -> Session:
     """Run ``argv`` (a ``.c`` file is compiled first) to the stops ``wheres``.
 
@@ -226,7 +228,11 @@ def explain_program(argv: list[str], wheres: list[str], *, aslr: bool = False,
     not under /tmp: where /tmp is a tmpfs the binary's pages would stay dirty
     (``capture.build.written_back``). What the run needs of the machine's /tmp (the
     program, its working folder, this Python and roads when a checkout lives there) is
-    shown in the sandbox's private one (``_shown``)."""
+    shown in the sandbox's private one (``_shown``).
+
+    The toolchain's packages the capture records are asked here, not in the sandbox,
+    where nothing but the run's folder may be written: with ``cache`` (the tools
+    folder), dpkg's answers are kept there for the next run (``package_versions``)."""
     stops = [parse_stop(w) for w in wheres] or [parse_stop("main")]
     labels = [s.label for s in stops]
     if len(set(labels)) != len(labels):
@@ -300,7 +306,8 @@ def explain_program(argv: list[str], wheres: list[str], *, aslr: bool = False,
         job = {"path": path, "argv0": "" if gcc_argv else program, "args": argv[1:],
                "wheres": [s.label for s in stops], "aslr": aslr, "follow_fork": follow_fork,
                "deadline": deadline, "gcc_argv": list(gcc_argv), "shown": shown, "name": name,
-               "cwd": os.getcwd(), "sandbox": sandbox is not None}
+               "cwd": os.getcwd(), "sandbox": sandbox is not None,
+               "packages": package_versions(cache)}
         if sandbox is None:
             progress(f"running {shlex.join(argv)}")
             return trace_program(job, progress)
@@ -548,7 +555,7 @@ def trace_program(job: dict, progress: Callable[[str], None] = lambda s: None) -
     shown = [escape_bytes(a) for a in job["shown"]]  # bytes that are not UTF-8 as \xNN
     capture = _capture(job["name"], shown, elf, checkpoints, aslr=job["aslr"],
                        gcc_argv=tuple(job["gcc_argv"]), run=run,
-                       title=command_line(job, shown))
+                       title=command_line(job, shown), packages=job.get("packages"))
     cut = {name: n for name, n in outcome.written.items() if n > MAX_OUTPUT}
     # The program started, whose ELF file the capture holds: a stop after an execve is
     # another's (roads.explain.page.selections).
@@ -728,7 +735,8 @@ def explain_pid(pid: int, progress: Callable[[str], None] = lambda s: None, *,
     try:
         capture = _capture(name, shown, _program_elf(path, pid, files), checkpoints,
                            aslr=None, gcc_argv=(), run=run,
-                           title=f"roads explain --pid {pid} ({shlex.join(shown)})")
+                           title=f"roads explain --pid {pid} ({shlex.join(shown)})",
+                           packages=None)
     except RoadsError as exc:
         raise ExplainError(f"process {pid}: {exc.message}") from None
     return Session(capture, escape_bytes(checkpoints[0]["exe"]), shown, "still running", True,
