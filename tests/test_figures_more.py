@@ -455,6 +455,26 @@ def test_value_errors_name_sample_and_path(path: str, message: str | None) -> No
     assert re.search(message, text), text
 
 
+@pytest.mark.parametrize("sample, variant, path, named, word", [
+    ("threshold", None, "address:block-100k.pmd", "block-100k", "pmd"),
+    # Recorded only from the second checkpoint on: read there, where the name is.
+    ("threshold", None, "address:block-200k.pmd", "block-200k", "pmd"),
+    ("threshold", None, "region:[heap].siz", "[heap]", "siz"),
+    ("threshold", None, "region:libc.so.6#1.prems", "libc.so.6#1", "prems"),
+    ("threshold", None, "region:@block-100k.siz", "@block-100k", "siz"),
+    ("demand", "anonymous", "page:range#0.pfm", "range#0", "pfm"),
+])
+def test_value_misspelt_field_is_named(sample: str, variant: str | None, path: str,
+                                       named: str, word: str) -> None:
+    """A word after the last dot that is no field is told as such, with the fields:
+    not as a name that does not exist, listing the very name that was written."""
+    with pytest.raises(ConfigError) as info:
+        values.lookup(doc(sample), path, variant=variant)
+    text = str(info.value)
+    assert f"{named!r} is there, but it has no field {word!r}; fields: " in text, text
+    assert repr(path) in text
+
+
 # --------------------------------------------------------------------------- provenance
 
 

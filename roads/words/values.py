@@ -111,12 +111,25 @@ def lookup(doc: document.Capture | Mapping[str, Any], path: str, *, variant: str
     if checkpoint is None:
         name = _recorded_name(path)
         if name is not None and not _records(chosen, name):
-            for c in checkpoint_names(chosen.run_record):
-                later = select(capture, variant=variant, run=run, checkpoint=c, pid=pid)
-                if _records(later, name):
+            # A name no checkpoint records may be a recorded one and a misspelt field
+            # (address:copy.pmd): read it where that one is, for the error to say so.
+            base = _index(name.rpartition(".")[0])[0]
+            for wanted in (name, base) if base else (name,):
+                later = _first_recording(capture, chosen, wanted, variant, run, pid)
+                if later is not None:
                     chosen = later
                     break
     return value(chosen, path, fmt)
+
+
+def _first_recording(capture: document.Capture, chosen: Selection, name: str,
+                     variant: str | None, run: int, pid: str | int | None) -> Selection | None:
+    """The first checkpoint of the chosen run at which ``name`` was recorded."""
+    for c in checkpoint_names(chosen.run_record):
+        later = select(capture, variant=variant, run=run, checkpoint=c, pid=pid)
+        if _records(later, name):
+            return later
+    return None
 
 
 def _recorded_name(path: str) -> str | None:
@@ -173,6 +186,24 @@ def _field(rest: str, fields: tuple[str, ...] | Callable[[str], bool]) -> tuple[
     return rest, None
 
 
+def _misspelt_field(selection: Selection, path: str, subject: str,
+                    find: Callable[[str], object], fields: str) -> None:
+    """Raise an error that names the field when ``subject``, which names nothing, is
+    something ``find`` finds, a dot and a word that is not a field. A name may hold
+    dots (``libc.so.6``), so ``_field`` keeps an unknown word in the subject and the
+    whole was looked for first: without this, the error would say that no such name
+    exists and list the very name the author wrote."""
+    base, dot, word = subject.rpartition(".")
+    if not (dot and base and word):
+        return
+    try:
+        find(base)
+    except ConfigError:
+        return
+    raise _error(selection, path, f"{base!r} is there, but it has no field {word!r}; "
+                 f"fields: {fields}")
+
+
 def _index(subject: str) -> tuple[str, int | None]:
     """``libc.so.6#2`` -> ``("libc.so.6", 2)``."""
     base, hash_, number = subject.rpartition("#")
@@ -186,7 +217,14 @@ def _index(subject: str) -> tuple[str, int | None]:
 
 def _address(selection: Selection, path: str, rest: str) -> Value:
     name, field = _field(rest, _ADDRESS_FIELDS)
-    address = _named_address(selection, path, name, symbols=False)
+    try:
+        address = _named_address(selection, path, name, symbols=False)
+    except ConfigError:
+        if field is None:
+            _misspelt_field(selection, path, name,
+                            lambda base: _named_address(selection, path, base, symbols=False),
+                            ", ".join(_ADDRESS_FIELDS))
+        raise
     if field is None:
         return Value(address, "hex")
     split = split_address(address, paging_levels_of(selection))
@@ -245,7 +283,14 @@ def _symbol(selection: Selection, path: str, rest: str) -> Value:
 
 def _region(selection: Selection, path: str, rest: str) -> Value:
     subject, field = _field(rest, lambda f: f in _REGION_FIELDS or (f[:1].isupper()))
-    region = _pick_region(selection, path, subject)
+    try:
+        region = _pick_region(selection, path, subject)
+    except ConfigError:
+        if field is None:
+            _misspelt_field(selection, path, subject,
+                            lambda base: _pick_region(selection, path, base),
+                            f"{', '.join(_REGION_FIELDS)}, or an smaps counter (Rss, Pss, ...)")
+        raise
     field = field or "size"
     if field in ("start", "end", "offset"):
         return Value(getattr(region, field), "hex")
@@ -352,6 +397,20 @@ def _total(selection: Selection, path: str, rest: str) -> Value:
 
 def _page(selection: Selection, path: str, rest: str) -> Value:
     subject, field = _field(rest, _PAGE_FIELDS)
+    try:
+        page = _page_at(selection, path, subject)
+    except ConfigError:
+        if field is None:
+            _misspelt_field(selection, path, subject,
+                            lambda base: _page_at(selection, path, base), ", ".join(_PAGE_FIELDS))
+        raise
+    field = field or "pfn"
+    v = getattr(page, field)
+    return Value(v, "hex" if field in ("vaddr", "pfn") else "int")
+
+
+def _page_at(selection: Selection, path: str, subject: str) -> document.Page:
+    """Page N of the range ``subject`` (``RANGE#N``) names."""
     name, number = _index(subject)
     ranges = [r for r in selection.snapshot.pagemap if r.name == name]
     if not ranges:
@@ -360,10 +419,7 @@ def _page(selection: Selection, path: str, rest: str) -> Value:
     pages = ranges[0].pages
     if number is None or number >= len(pages):
         raise _error(selection, path, f"say which page: {name}#N with N from 0 to {len(pages) - 1}")
-    page = pages[number]
-    field = field or "pfn"
-    v = getattr(page, field)
-    return Value(v, "hex" if field in ("vaddr", "pfn") else "int")
+    return pages[number]
 
 
 def _auxv(selection: Selection, path: str, rest: str) -> Value:
