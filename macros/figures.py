@@ -383,25 +383,31 @@ def source_line(sample: str, name: str, call: str = "ROADS_CHECKPOINT", file: st
     """The number of the line on which the sample's source calls ``call`` (a checkpoint
     by default) with ``name``, as its box under ``sample_code`` numbers it: for prose
     that refers to a line. ``file``: which of its C files (default: the one that has it)."""
-    from roads.words.source import call_line
+    from roads.words.source import call_line, call_names
 
     shared = project()
     sources = document(sample).inputs.manifest.sources
     found = []
+    names: list[str] = []
     for rel in ([file] if file else sources):
         if rel not in sources:
             raise ConfigError(f"{rel!r} is not a C file of the sample ({', '.join(sources)})",
                               sample=sample)
         depends(shared.samples_dir / rel)
-        line = call_line((shared.samples_dir / rel).read_text(encoding="utf-8"), call, name)
+        text = (shared.samples_dir / rel).read_text(encoding="utf-8")
+        line = call_line(text, call, name)
         if line is not None:
             found.append(line)
+        names += call_names(text, call)
     if len(found) != 1:
         where = "none" if not found else "more than one"
         # Only a call that writes the name as a string is found, not one given a variable.
         how = " with the name written in quotes" if not found else ""
+        # A misspelt name: the names that are there, as other errors list them.
+        there = f" (names it calls {call} with: {', '.join(dict.fromkeys(names)) or 'none'})" \
+            if not found else ""
         raise ConfigError(f"source_line(): {where} of the sample's files calls {call}(\"{name}\")"
-                          f"{how}", sample=sample)
+                          f"{how}{there}", sample=sample)
     return str(found[0])
 
 

@@ -277,7 +277,8 @@ def test_source_line_of_a_name_not_written_in_quotes_says_so(tmp_path):
     done = subprocess.run([sys.executable, "-m", "mkdocs", "build"], cwd=root,
                           env=env_for(root), capture_output=True, text=True)
     assert ("source_line(): none of the sample's files calls ROADS_CHECKPOINT(\"there\") "
-            "with the name written in quotes") in done.stderr, done.stderr
+            "with the name written in quotes (names it calls ROADS_CHECKPOINT with: here)"
+            ) in done.stderr, done.stderr
 
 
 def test_a_figure_inside_a_code_block_is_an_error_not_a_silent_gap(tmp_path):

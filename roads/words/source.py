@@ -119,6 +119,16 @@ def call_line(text: str, call: str, name: str) -> int | None:
     return found[0] if found else None
 
 
+def call_names(text: str, call: str) -> list[str]:
+    """The names C ``text`` passes to ``call`` as a string, in code, in order and once
+    each: what ``call_line`` can find, to list when it finds none."""
+    marks = marked_lines(text)
+    pattern = re.compile(rf'\b{call}\s*\(\s*"((?:[^"\\\n]|\\.)*)"')
+    names = [m.group(1) for m in pattern.finditer(text)
+             if marks.get(text.count("\n", 0, m.start()) + 1) == CALLS[call]]
+    return list(dict.fromkeys(names))
+
+
 def _skip_literal(text: str, i: int, line: int) -> tuple[int, int]:
     """Past the string or character literal that starts at ``i``."""
     quote, i = text[i], i + 1
