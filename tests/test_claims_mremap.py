@@ -1,0 +1,42 @@
+"""Claims of 'Moving a mapping with mremap' (docs/all-roads-to-memory/mremap.md)."""
+
+from roads.figures.select import select
+from tests.claims_support import doc
+
+# samples/mremap.c writes 'a' + i at the start of page i of its buffer.
+PAGES = 4
+
+
+def _range(snapshot, name):
+    return next(r for r in snapshot.pagemap if r.name == name)
+
+
+def test_mremap_moved():
+    written = select(doc("mremap"), checkpoint="written").snapshot
+    grown = select(doc("mremap"), checkpoint="grown").snapshot
+    buffer = written.address("buffer")
+    neighbour = written.region_at(written.address("neighbour"))
+    # The page right after the buffer is taken, and inaccessible: no room to grow there.
+    assert neighbour is not None and neighbour.start == _range(written, "buffer").start + \
+        _range(written, "buffer").length and neighbour.perms == "---p"
+    moved = grown.address("moved")
+    assert moved != buffer
+    assert grown.region_at(buffer) is None
+
+
+def test_mremap_same_frames():
+    written = _range(select(doc("mremap"), checkpoint="written").snapshot, "buffer").pages
+    grown = select(doc("mremap"), checkpoint="grown").snapshot
+    old = _range(grown, "buffer").pages
+    moved = _range(grown, "moved").pages
+    assert len(written) == PAGES and all(p.present and p.pfn is not None for p in written)
+    assert not any(p.present for p in old)
+    assert len(moved) == 2 * PAGES
+    assert [p.pfn for p in moved[:PAGES]] == [p.pfn for p in written]
+    assert all(p.present for p in moved[:PAGES])
+    assert not any(p.present for p in moved[PAGES:])
+
+
+def test_mremap_content():
+    read = select(doc("mremap"), checkpoint="read").snapshot
+    assert read.address("last-byte") == ord("a") + PAGES - 1
