@@ -23,9 +23,9 @@ import errno
 import fcntl
 import hashlib
 import os
+import secrets
 import stat
 import struct
-import threading
 import time
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -89,21 +89,45 @@ def keep_text(path: Path, text: str) -> None:
 def keep_bytes(path: Path, data: bytes) -> None:
     """Replace the kept file ``path`` with ``data``, whole or not at all for a reader (a
     cache's file: not synced to disk, since losing it only means making it again). The
-    partial file is this thread's own: threads of one process may keep the same entry."""
-    partial = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident():x}.tmp")
+    partial file is this call's own (``partial_file``): threads of one process may keep
+    the same entry, and nothing planted beside the entry is written through."""
     try:
-        try:
-            f = open(partial, "wb")
-        except FileNotFoundError:  # its folder is not there yet (the one case worth a mkdir)
-            path.parent.mkdir(parents=True, exist_ok=True)
-            f = open(partial, "wb")
-        with f:
+        fd, partial = partial_file(path)
+    except FileNotFoundError:  # its folder is not there yet (the one case worth a mkdir)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, partial = partial_file(path)
+    try:
+        with open(fd, "wb") as f:
             f.write(data)
         os.replace(partial, path)
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(partial)
         raise
+
+
+# A partial file: made here or not at all (never an entry that is there, never through a
+# link), closed on exec.
+_PARTIAL = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+_PARTIAL_TRIES = 100
+
+
+def partial_file(path: Path, suffix: str = ".tmp") -> tuple[int, Path]:
+    """A new, empty file beside ``path``, to be written and then renamed over it: its
+    descriptor (open for writing) and its name, ``.NAME.<random>SUFFIX``. The name is
+    one no one can guess and the file is made with O_EXCL, as ``mkstemp`` makes them: a
+    name built from the pid would let whoever can write the folder (a shared cache,
+    another user) plant a link there beforehand and have the write go through it to a
+    file of their choosing. Unlike mkstemp's 0600 the file gets the bits of any new file
+    (0666 less the umask), as the entries of a cache others read need. OSError when the
+    folder is missing or not writable."""
+    for _ in range(_PARTIAL_TRIES):
+        partial = path.with_name(f".{path.name}.{secrets.token_hex(6)}{suffix}")
+        try:
+            return os.open(partial, _PARTIAL, 0o666), partial
+        except FileExistsError:
+            continue
+    raise FileExistsError(errno.EEXIST, f"no free name for a partial file beside {path}")
 
 
 def holds(directory: Path, suffix: str) -> bool:
@@ -269,6 +293,9 @@ def remove_folder(folder: Path) -> None:
     os.rmdir(folder)
 
 
+# A lock file: made if missing, never truncated, never opened through a link (O_CREAT
+# would make the file a dangling link names).
+_LOCK_FILE = os.O_CREAT | os.O_RDWR | os.O_NOFOLLOW | os.O_CLOEXEC
 LOCK_WAIT = 300.0  # seconds to wait for another process making the same entry
 
 
@@ -299,7 +326,7 @@ def locked(path: Path):
         with _own_lock_file(path):
             yield
         return
-    fd = os.open(path.parent / LOCKS, os.O_CREAT | os.O_RDWR | os.O_CLOEXEC, 0o600)
+    fd = os.open(path.parent / LOCKS, _LOCK_FILE, 0o600)
     try:
         request = _FLOCK.pack(fcntl.F_WRLCK, os.SEEK_SET, _byte(path.name), 1, 0)
         _take(lambda: fcntl.fcntl(fd, fcntl.F_OFD_SETLK, request))
@@ -312,7 +339,7 @@ def locked(path: Path):
 def _own_lock_file(path: Path):
     """The lock of the entry at ``path`` as a hidden file beside it, held with ``flock``."""
     lock = path.with_name(f".{path.name}.lock")
-    fd = os.open(lock, os.O_CREAT | os.O_RDWR | os.O_CLOEXEC, 0o600)
+    fd = os.open(lock, _LOCK_FILE, 0o600)
     try:
         _take(lambda: fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB))
         yield

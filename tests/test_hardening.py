@@ -7,10 +7,11 @@ import os
 import stat
 import subprocess
 import sys
+import threading
 
 import pytest
 
-from roads import command
+from roads import cachedir, command
 from roads.capture.build import file_digest
 from roads.capture.elf import read_elf
 from roads.capture.freeze import write_atomic
@@ -209,3 +210,53 @@ def test_a_write_that_fails_leaves_no_partial_copy(tmp_path):
         write_atomic(folder, "a folder in the way")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["folder"]
     assert [p.name for p in folder.iterdir()] == ["inside"]
+
+
+# Partial files of the caches, named by the pid (found by the same review): a link planted
+# at such a name, by whoever may write the folder, took the write to its target.
+
+
+def _victim(tmp_path):
+    victim = tmp_path / "victim"
+    victim.write_text("kept\n")
+    return victim
+
+
+def test_a_link_planted_where_a_cache_entry_is_written_first_is_not_written_through(tmp_path):
+    """keep_bytes (the page, figure, stable-text, compiled-macro and git caches) wrote
+    .NAME.PID.THREAD.tmp first."""
+    victim = _victim(tmp_path)
+    shared = tmp_path / "cache"
+    shared.mkdir()
+    entry = shared / "entry.html"
+    planted = shared / f".{entry.name}.{os.getpid()}.{threading.get_ident():x}.tmp"
+    planted.symlink_to(victim)
+    cachedir.keep_text(entry, "the entry\n")
+    assert victim.read_text() == "kept\n"
+    assert entry.read_text() == "the entry\n" and not entry.is_symlink()
+    assert sorted(p.name for p in shared.iterdir()) == sorted([entry.name, planted.name])
+
+
+def test_a_partial_file_has_a_name_of_its_own_and_a_new_files_bits(tmp_path):
+    old = os.umask(0o027)
+    try:
+        made = [cachedir.partial_file(tmp_path / "entry") for _ in range(2)]
+    finally:
+        os.umask(old)
+    for fd, _ in made:
+        os.close(fd)
+    (_, first), (_, second) = made
+    assert first != second and first.name.startswith(".entry.") and first.suffix == ".tmp"
+    assert str(os.getpid()) not in first.name
+    assert stat.S_IMODE(first.stat().st_mode) == 0o640
+
+
+def test_a_dangling_link_planted_at_a_cache_lock_file_makes_no_file(tmp_path):
+    """cachedir.locked's O_CREAT made the file a dangling link at .locks names."""
+    made = tmp_path / "made-by-the-link"
+    (tmp_path / "cache").mkdir()
+    (tmp_path / "cache" / cachedir.LOCKS).symlink_to(made)
+    with pytest.raises(OSError):
+        with cachedir.locked(tmp_path / "cache" / "entry.svg"):
+            pass
+    assert not made.exists() and not made.is_symlink()
