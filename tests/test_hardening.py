@@ -3,18 +3,22 @@ what the build starts has no terminal to reach (found by an attack review)."""
 
 from __future__ import annotations
 
+import hashlib
 import os
 import stat
 import subprocess
 import sys
 import threading
+from pathlib import Path
 
 import pytest
 
 from roads import cachedir, command
-from roads.capture.build import file_digest
-from roads.capture.elf import read_elf
+from roads.capture import freeze
+from roads.capture.build import build_dir, compile_variant, file_digest
+from roads.capture.elf import read_bytes, read_elf
 from roads.capture.freeze import write_atomic
+from roads.capture.snapshot import _elf_code, elf_record
 from roads.errors import RoadsError
 
 
@@ -251,6 +255,29 @@ def test_a_partial_file_has_a_name_of_its_own_and_a_new_files_bits(tmp_path):
     assert stat.S_IMODE(first.stat().st_mode) == 0o640
 
 
+def test_a_link_planted_where_an_elf_record_is_written_first_is_not_written_through(tmp_path):
+    victim = _victim(tmp_path)
+    binary = Path(sys.executable).resolve()
+    data = read_bytes(binary)
+    kept = tmp_path / "elf" / f"{hashlib.sha256(_elf_code() + data).hexdigest()}.json"
+    kept.parent.mkdir()
+    kept.with_name(f".{kept.name}.{os.getpid()}.{threading.get_ident()}.tmp").symlink_to(victim)
+    assert elf_record(binary, tmp_path, data) == elf_record(binary, tmp_path, data)
+    assert victim.read_text() == "kept\n" and not kept.is_symlink()
+
+
+def test_a_link_planted_at_a_capture_lock_is_refused_not_truncated(tmp_path):
+    """freeze.locked opened LOCKS/NAME.lock with mode "w": through a link, truncating."""
+    victim = _victim(tmp_path)
+    (tmp_path / "locks").mkdir()
+    (tmp_path / "locks" / "walker.lock").symlink_to(victim)
+    with pytest.raises(OSError) as caught:
+        with freeze.locked(tmp_path / "locks", "walker"):
+            pass
+    assert "walker.lock" in str(caught.value)
+    assert victim.read_text() == "kept\n"
+
+
 def test_a_dangling_link_planted_at_a_cache_lock_file_makes_no_file(tmp_path):
     """cachedir.locked's O_CREAT made the file a dangling link at .locks names."""
     made = tmp_path / "made-by-the-link"
@@ -260,3 +287,28 @@ def test_a_dangling_link_planted_at_a_cache_lock_file_makes_no_file(tmp_path):
         with cachedir.locked(tmp_path / "cache" / "entry.svg"):
             pass
     assert not made.exists() and not made.is_symlink()
+
+
+@pytest.mark.gcc
+@pytest.mark.usefixtures("no_leftovers")
+def test_links_a_sample_left_in_its_build_folder_take_no_write_of_its_next_compile(scratch):
+    """The sample writes its build folder while it runs: links it left at the names of
+    the next compile's dependency file (.NAME.PID.d, the build's pid being easy to
+    foresee) and of the stamp's partial copy beside the folder took those writes."""
+    scratch.add("hostile", "int main(void) { return 0; }\n")
+    sample = scratch.project().sample("hostile")
+    cache = scratch.root / ".cache"
+    where = build_dir(cache, sample, sample.variants[0])
+    where.mkdir(parents=True)
+    inside, beside = where / "victim", where.parent / "victim"
+    for victim in (inside, beside):
+        victim.write_text("kept\n")
+    (where / f".hostile.{os.getpid()}.d").symlink_to(inside)
+    where.with_name(f".{where.name}.stamp.{os.getpid()}.tmp").symlink_to(beside)
+    build = compile_variant(sample, sample.variants[0], cache)
+    assert build.compiled and build.binary.is_file() and not build.binary.is_symlink()
+    assert inside.read_text() == beside.read_text() == "kept\n"
+    stamp = where.with_name(f"{where.name}.stamp.json")
+    assert not stamp.is_symlink() and "digest" in stamp.read_text()
+    assert not any(p.name.endswith((".tmp", ".d")) and not p.is_symlink()
+                   for p in [*where.iterdir(), *where.parent.iterdir()])

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .. import command
-from ..cachedir import remove_folder
+from ..cachedir import keep_text, partial_file, remove_folder
 from ..constants import BTRFS_SUPER_MAGIC, EXT4_SUPER_MAGIC, XFS_SUPER_MAGIC
 from ..errors import CommandCancelled, CommandFailed, CommandTimeout, CompileError
 from .samples import Sample, Variant
@@ -282,8 +282,17 @@ def compile_variant(sample: Sample, variant: Variant, cache: Path, timeout: floa
         pass
     where.mkdir(parents=True, exist_ok=True)
     before = folder_stamp(sample.directory) if since is None else since
-    partial = where / f".{sample.name}.{os.getpid()}.tmp"
-    depfile = where / f".{sample.name}.{os.getpid()}.d"
+    # gcc's output and its dependency file go first to files of names no one can guess,
+    # made here (the sample writes this folder while it runs: a link it left at a name
+    # it could foresee would take gcc's writes, and ours of the dependency file).
+    handle, partial = partial_file(binary)
+    os.close(handle)
+    try:
+        handle, depfile = partial_file(binary, ".d")
+        os.close(handle)
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
     argv = gcc_argv(sample, variant, str(partial), str(depfile))
     try:
         # gcc may write only the build folder, its temporary files included.
@@ -325,10 +334,7 @@ def compile_variant(sample: Sample, variant: Variant, cache: Path, timeout: floa
         stamp.unlink(missing_ok=True)
         return Build(sample.name, variant.name, binary, recorded_argv(sample, variant),
                      tuple(sorted(set(headers))), compiled=True)
-    tmp_stamp = where.with_name(f".{where.name}.stamp.{os.getpid()}.tmp")
-    tmp_stamp.write_text(json.dumps({"digest": source_digest(sample, variant, headers_t),
-                                     "binary": file_digest(binary),
-                                     "headers": headers_t}))
-    os.replace(tmp_stamp, stamp)
+    keep_text(stamp, json.dumps({"digest": source_digest(sample, variant, headers_t),
+                                 "binary": file_digest(binary), "headers": headers_t}))
     return Build(sample.name, variant.name, binary, recorded_argv(sample, variant), headers_t,
                  compiled=True)

@@ -321,15 +321,22 @@ def _umask() -> int:
     return 0o077
 
 
+_LOCK_FILE = os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC
+
+
 @contextmanager
 def locked(lock_dir: Path, name: str) -> Iterator[None]:
-    """Hold an exclusive lock for ``name`` so two builds never capture it at once."""
+    """Hold an exclusive lock for ``name`` so two builds never capture it at once.
+
+    The lock file is opened as it is, never truncated and never through a link: one
+    planted at its name (a cache others can write) would have truncated its target."""
+    lock = lock_dir / f"{name}.lock"
     try:
-        f = open(lock_dir / f"{name}.lock", "w")
+        fd = os.open(lock, _LOCK_FILE, 0o666)
     except FileNotFoundError:
         lock_dir.mkdir(parents=True, exist_ok=True)
-        f = open(lock_dir / f"{name}.lock", "w")
-    with f:
+        fd = os.open(lock, _LOCK_FILE, 0o666)
+    with open(fd, "wb") as f:
         fcntl.flock(f, fcntl.LOCK_EX)
         try:
             yield

@@ -18,6 +18,7 @@ then, and the next process hashes again.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -28,7 +29,7 @@ from pathlib import Path
 # A file modified less than RACY_NS before a memo is written may be modified again with
 # the same modification time (a coarse file clock): no memo is written while one is
 # (``racy``; see the module's docstring).
-from ..cachedir import racy
+from ..cachedir import keep_text, racy
 from ..command import tool_identity
 from ..errors import CaptureError, RoadsError
 from . import freeze
@@ -211,13 +212,8 @@ class Checker:
                 return
         except (OSError, UnicodeDecodeError):
             pass
-        partial = path.with_name(f".{path.name}.{os.getpid()}.{id(text):x}.tmp")
-        try:  # renamed whole into place; a cache: a lost file only means hashing again
-            path.parent.mkdir(parents=True, exist_ok=True)
-            partial.write_text(text, encoding="utf-8")
-            os.replace(partial, path)
-        except OSError:
-            partial.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):  # a cache: a lost file only means hashing again
+            keep_text(path, text)
 
     def _memo_holds(self, name: str) -> bool:
         """Whether a stamp kept on disk says ``name`` is fresh: every file it names has

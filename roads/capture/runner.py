@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .. import command
-from ..cachedir import walk_folder
+from ..cachedir import partial_file, walk_folder
 from ..constants import ADDR_NO_RANDOMIZE, CONTROL_FD
 from ..errors import CommandFailed, EngineError, ProcessGone, SampleError, tail
 from .proc import PAGE_SIZE, Proc
@@ -271,7 +271,8 @@ def launcher(cache: Path) -> Path:
             cache.mkdir(parents=True, exist_ok=True)
             # Another build may compile it at the same moment: each writes its own file
             # and the rename makes one of them win whole.
-            partial = binary.with_name(f"{binary.name}.{os.getpid()}.tmp")
+            handle, partial = partial_file(binary)  # a name no one can plant a link at
+            os.close(handle)
             try:
                 command.run(["gcc", "-O2", "-o", str(partial), str(LAUNCHER_SOURCE)],
                             timeout=60)

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import msgspec
 
-from .. import command, document
+from .. import cachedir, command, document
 from .build import Build, compile_variant, written_back
 from . import elf as elf_reader
 from ..errors import CaptureError, CommandTimeout, RoadsError, SampleError
@@ -288,13 +288,8 @@ def elf_record(binary: Path, cache: Path, data: bytes | None = None) -> dict:
     except (OSError, msgspec.DecodeError):
         pass
     encoded = msgspec.json.encode(elf_reader.parse_elf(binary, data))
-    partial = kept.with_name(f".{kept.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-    try:  # renamed whole into place; a file that does not decode is analysed again
-        kept.parent.mkdir(parents=True, exist_ok=True)
-        partial.write_bytes(encoded)
-        os.replace(partial, kept)
-    except OSError:
-        partial.unlink(missing_ok=True)  # a read-only cache: analysed again next time
+    with contextlib.suppress(OSError):  # a read-only cache: analysed again next time
+        cachedir.keep_bytes(kept, encoded)
     return msgspec.json.decode(encoded)  # as document.to_builtins makes it
 
 
