@@ -37,6 +37,8 @@ from pathlib import Path
 
 from mkdocs.exceptions import PluginError
 
+from roads.cachedir import partial_file
+
 # A file of its own, not a folder's index.html: it is no page of the navigation, and
 # the tests that visit every page (every index.html) need not see the series twice.
 PRINT_PAGE = "print.html"
@@ -333,15 +335,19 @@ def _write_print_page(config, nav, files, env) -> None:
     head, tail = output.split(_CONTENT)
     target = Path(file.abs_dest_path)
     target.parent.mkdir(parents=True, exist_ok=True)
-    partial = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-    with open(partial, "wb") as out:
-        for piece in (head, cover):
-            out.write(piece.encode("utf-8", errors="xmlcharrefreplace"))
-        for slug, body in print_bodies(config.site_dir, uris):
-            out.write(f'<section class="roads-print-page" id="{slug}" data-roads-print-page='
-                      f'"{slug}">{body}</section>'.encode("utf-8", errors="xmlcharrefreplace"))
-        out.write(tail.encode("utf-8", errors="xmlcharrefreplace"))
-    os.replace(partial, target)
+    fd, partial = partial_file(target)
+    try:
+        with open(fd, "wb") as out:
+            for piece in (head, cover):
+                out.write(piece.encode("utf-8", errors="xmlcharrefreplace"))
+            for slug, body in print_bodies(config.site_dir, uris):
+                out.write(f'<section class="roads-print-page" id="{slug}" data-roads-print-page='
+                          f'"{slug}">{body}</section>'.encode("utf-8", errors="xmlcharrefreplace"))
+            out.write(tail.encode("utf-8", errors="xmlcharrefreplace"))
+        os.replace(partial, target)
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
 
 
 # ------------------------------------------------------------------------------ PDF
