@@ -4,6 +4,7 @@ flag that runs code (issue 9, items 4, 6 and 7)."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
@@ -943,3 +944,38 @@ def test_a_source_whose_name_is_a_file_of_options_is_refused(scratch, key, line,
         (scratch.samples / "plain.c").symlink_to("@z.c")
     with pytest.raises(ConfigError, match=rf"\[bad\] {key}: .*a file name beginning with '@'"):
         scratch.project().sample("bad")
+
+
+@pytest.mark.parametrize("kind", ["without_namespaces", "namespaces"])
+def test_a_tool_stopped_once_the_build_stopped_reading_is_still_continued(tmp_path, cache,
+                                                                          kind, request):
+    """The launcher says on stderr that it continued a tool stopped from inside its run:
+    with no one left to read that pipe (a build killed while a program of the run held
+    it stopped, which the fallback cannot prevent), the write raised SIGPIPE and killed
+    the launcher, and the tool, stopped, and all it traced stayed so for ever. (A
+    namespace's init is spared: the kernel drops a signal it does not handle.)"""
+    started = request.getfixturevalue(kind) or launcher(cache)
+    folder = tmp_path / "tool"
+    folder.mkdir()
+    pid_file, done_file = folder / "pid", folder / "done"
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # the build is gone
+    try:
+        launcher_run = subprocess.Popen(
+            [str(started), "--tool", "10", str(4 << 30), str(folder), "10", "-",
+             "--", "sh", "-c", f"echo $$ > {pid_file}; kill -STOP $$; touch {done_file}"],
+            cwd=folder, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=write_end,
+            start_new_session=True)
+    finally:
+        os.close(write_end)
+    try:
+        status = launcher_run.wait(timeout=8)
+    except subprocess.TimeoutExpired:
+        os.killpg(launcher_run.pid, signal.SIGKILL)
+        launcher_run.wait()
+        raise
+    finally:
+        with contextlib.suppress(OSError, ValueError):  # the tool, left stopped
+            os.kill(int(pid_file.read_text()), signal.SIGKILL)
+    assert status == 0, f"the launcher ended with {status}"
+    assert done_file.exists()

@@ -1133,10 +1133,15 @@ int main(int argc, char **argv)
 
     clock_gettime(CLOCK_MONOTONIC, &r.deadline);
     r.deadline.tv_sec += deadline > 0 ? deadline : 1;
-    /* SIGCHLD and SIGTERM (and in tool mode SIGINT) are taken synchronously. */
+    /* SIGCHLD and SIGTERM (and in tool mode SIGINT) are taken synchronously. SIGPIPE is
+     * blocked too: a line written to the build once it is gone (its pipes closed: killed,
+     * say, while a process of the run held it stopped) fails with EPIPE instead of killing
+     * this launcher, which then left the run as it was, a stopped tool stopped for ever.
+     * The program gets the mask the launcher was started with (start_program). */
     sigemptyset(&outer);
     sigaddset(&outer, SIGCHLD);
     sigaddset(&outer, SIGTERM);
+    sigaddset(&outer, SIGPIPE);
     if (r.tool)
         sigaddset(&outer, SIGINT);
     sigprocmask(SIG_BLOCK, &outer, &r.none);
