@@ -38,7 +38,9 @@ def add_parser(sub) -> None:
                          "is the function exit()), or a delay such as 0.5s; "
                          "repeat for several stops (default: main)")
     ex.add_argument("--pid", type=count(PID_MAX), help="read a running process once instead (paused "
-                    "only while read, with PTRACE_SEIZE and PTRACE_INTERRUPT)")
+                    "only while read, with PTRACE_SEIZE and PTRACE_INTERRUPT; its other "
+                    "threads run on, and may stop roads explain, which then waits until "
+                    "continued (fg, kill -CONT); killed instead, it lets the process go)")
     ex.add_argument("--out", help="the page to write (default: explain-NAME.html here)")
     ex.add_argument("--save", metavar="FILE.json",
                     help="also write the captured document (what the site's explained() macro draws)")
@@ -50,7 +52,10 @@ def add_parser(sub) -> None:
                     help="run the program outside the launcher's sandbox (default: inside, as "
                          "the samples' gcc and gdb run: its own pid and mount namespaces, files "
                          "read-only but a fresh folder at /run/build, a private /tmp that shows "
-                         "only the program and your folder, if they lie in /tmp)")
+                         "only the program and your folder, if they lie in /tmp). Outside, the "
+                         "program is yours to trust: it may stop roads explain (kill(getppid(), "
+                         "SIGSTOP)), which then waits until continued (fg, kill -CONT); killed "
+                         "instead, it ends the program with it")
     ex.add_argument("--deadline", type=seconds(MAX_DEADLINE, above_zero=True),
                     default=DEFAULT_DEADLINE, metavar="SECONDS",
                     help=f"give up (and kill the program) after this long; with --pid, on "
