@@ -225,6 +225,26 @@ def test_hidden_frames_are_said_so() -> None:
     assert "hidden without CAP_SYS_ADMIN" in walk and "physical address" not in walk
 
 
+def test_pages_no_region_holds_are_not_mapped() -> None:
+    # mremap moved its buffer away: at 'grown' no region holds the old pages, which
+    # pagemap reads as absent; the view says they are not mapped, not merely absent.
+    chosen = [sel("mremap", checkpoint=c) for c in ("written", "grown")]
+    old = pageview.page_range(chosen[1], "buffer")
+    assert all(chosen[1].snapshot.region_at(p.vaddr) is None for p in old.pages)
+    html = pageview.render_page_view(chosen, "buffer")
+    rows = re.findall(r"<tr><td>\d+</td><td>.*?</td>(.*?)</tr>", html)
+    assert len(rows) == len(old.pages)
+    grown = [re.findall(r"<td[^>]*>(.*?)</td>", row)[1] for row in rows]
+    assert all("<mark>not mapped</mark>" in cell for cell in grown)
+    assert f"{len(old.pages)} not mapped" in html and "Not mapped: no region holds" in html
+    # Pages of a mapped range never touched stay "not present", folded as before.
+    moved = pageview.render_page_view([chosen[1]], "moved")
+    assert "pages, not present</td>" in moved and "not mapped" not in moved
+    # A run absent everywhere and mapped nowhere folds as "not mapped".
+    alone = pageview.render_page_view([chosen[1]], "buffer")
+    assert f"{len(old.pages)} pages, not mapped</td>" in alone
+
+
 @pytest.mark.parametrize("address", [0, 0x555555558040, 0x7FFFFFFFF000 - 1, 0xFFFFFFFFFF600000,
                                      0x0000800000000000, (1 << 64) - 1])
 def test_split_recombines(address: int) -> None:

@@ -175,6 +175,9 @@ class Cell:
     swapped: bool
     pfn: int | None
     zero: bool  # the shared zero page
+    # A region holds the page at this checkpoint. pagemap reads a page no region holds
+    # (unmapped, or moved away by mremap) as absent, like a mapped page never touched.
+    mapped: bool = True
 
     @property
     def frame_text(self) -> str:
@@ -185,11 +188,12 @@ class Cell:
         return f"{self.pfn:#x}"
 
 
-def _cells(pages: Sequence[PageEntry]) -> list[Cell]:
+def _cells(pages: Sequence[PageEntry], selection: Selection | None = None) -> list[Cell]:
     zeros = zero_frames(pages)
     return [
         Cell(p.present, p.exclusive, p.swapped, p.pfn,
-             p.present and p.pfn in zeros)
+             p.present and p.pfn in zeros,
+             selection is None or selection.snapshot.region_at(p.vaddr) is not None)
         for p in pages
     ]
 
@@ -216,7 +220,7 @@ def render_page_view(selections: Sequence[Selection], name: str) -> str:
                 f"{base.start:#x}+{base.length:#x} at {selections[0].describe()}",
                 sample=s.sample,
             )
-    columns = [_cells(r.pages) for r in ranges]
+    columns = [_cells(r.pages, s) for s, r in zip(selections, ranges)]
     references = _references(selections)
     heads = [_column_head(s) for s in selections]
 
@@ -238,17 +242,26 @@ def render_page_view(selections: Sequence[Selection], name: str) -> str:
                * len(selections) + "</tr>")
     out += ["</thead>", "<tbody>"]
 
+    def absent(k: int) -> str | None:
+        """What page ``k`` is at every checkpoint alike, when it is absent at all of
+        them: "not present" (mapped) or "not mapped"; None otherwise."""
+        if any(col[k].present for col in columns):
+            return None
+        mapped = {col[k].mapped for col in columns}
+        return None if len(mapped) > 1 else "not present" if mapped.pop() else "not mapped"
+
     k = 0
     pages = base.pages
     while k < len(pages):
-        if all(not col[k].present for col in columns):
+        state = absent(k)
+        if state is not None:
             j = k
-            while j + 1 < len(pages) and all(not col[j + 1].present for col in columns):
+            while j + 1 < len(pages) and absent(j + 1) == state:
                 j += 1
             if j > k:
                 label = f"{k}–{j}"
                 where = f"<code>{pages[k].vaddr:#x}</code>–<code>{pages[j].vaddr + PAGE_SIZE:#x}</code>"
-                cells = f'<td colspan="{len(columns)}">{j - k + 1} pages, not present</td>'
+                cells = f'<td colspan="{len(columns)}">{j - k + 1} pages, {state}</td>'
                 out.append(f"<tr><td>{label}</td><td>{where}</td>{cells}</tr>")
                 k = j + 1
                 continue
@@ -283,6 +296,9 @@ def describe_page_view(selections: Sequence[Selection], name: str, base: Pagemap
     for s, col in zip(selections, columns):
         present = sum(c.present for c in col)
         words = [f"{present} of {n} present"]
+        unmapped = sum(not c.mapped for c in col)
+        if unmapped:
+            words.append(f"{unmapped} not mapped")
         exclusive = sum(c.present and c.exclusive for c in col)
         if present:
             words.append(f"{exclusive} exclusively mapped")
@@ -323,6 +339,10 @@ def _cell_html(cell: Cell, previous: Cell | None) -> str:
         body = f"<mark>{text}</mark>" if changed else text
         return f'<span class="roads-pages-{what}"{attr}>{body}</span>'
 
+    if not cell.mapped:
+        gone = previous is not None and previous.mapped
+        return "<td>" + marked("not mapped", gone, "unmapped",
+                               "no region holds this page: pagemap reads it as absent") + "</td>"
     changed_present = previous is not None and previous.present != cell.present
     changed_exclusive = previous is not None and previous.exclusive != cell.exclusive
     changed_frame = (previous is not None and cell.present and previous.present
@@ -353,6 +373,9 @@ def _notes(columns: list[list[Cell]]) -> list[str]:
     if any(c.zero for c in cells):
         notes.append("Zero page: one frame mapped at several addresses after reads only; "
                      "the first write gives a page a frame of its own.")
+    if any(not c.mapped for c in cells):
+        notes.append("Not mapped: no region holds the page at that checkpoint; pagemap "
+                     "reads such a page as absent.")
     if any(c.present and c.pfn is None for c in cells):
         notes.append(f"Frame numbers are {HIDDEN}: the bits are real, the frames unknown.")
     if len(columns) > 1:
