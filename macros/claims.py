@@ -50,11 +50,12 @@ def all_claims() -> tuple[Claim, ...]:
     path = project().root / "tests" / "claims.toml"
     depends(path)
     version = sha256_of(path)
+    where = "tests/claims.toml"  # as the project's root names it, as pages are named
     if version is None:
-        return load_claims(path)  # the error names the file
+        return load_claims(path, where)  # the error names the file
     cached = _LOADED.get(str(path))
     if cached is None or cached[0] != version:
-        cached = (version, load_claims(path))
+        cached = (version, load_claims(path, where))
         _LOADED[str(path)] = cached
     return cached[1]
 

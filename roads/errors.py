@@ -82,6 +82,15 @@ class ConfigError(RoadsError):
     """A sample manifest, page front matter or macro call is malformed."""
 
 
+class FileError(ConfigError):
+    """An error in a file the build reads as a whole (``tests/claims.toml`` that is not
+    TOML), located in that file: the page that happened to ask keeps its place out of
+    it, so every call that reads the file gets the same message, told once."""
+
+    def at_page(self, page: str, line: int | None = None) -> "FileError":
+        return self
+
+
 class CompileError(RoadsError):
     """gcc refused a sample; ``output`` holds its ``file:line: error:`` lines."""
 

@@ -489,6 +489,27 @@ def test_a_claim_with_broken_words_is_an_error_of_its_call(tmp_path):
             "TemplateSyntaxError") in done.stderr
 
 
+def test_a_claims_file_that_is_not_toml_is_told_once_at_its_own_line(tmp_path):
+    """A newcomer's mutation step on a line of its own made tests/claims.toml invalid
+    TOML: every claim() call of every page logged it again, with the calling page's
+    place in front (448 warnings over two rebuilds). The file's own line is the place to
+    fix: told there, once a build; each call's box says the same."""
+    root = make_site(tmp_path / "site")
+    (root / "tests").mkdir()
+    (root / "tests" / "claims.toml").write_text(
+        '[[claim]]\nid = "words"\npage = "docs/index.md"\ntext = "Words."\n'
+        'test = "test_x.py::test_x"\nmutate = [{sample = "demo",\n  copy = 1}]\n')
+    (root / "docs" / "index.md").write_text(
+        with_error("{{ claim('words') }}") + "\n{{ claim('words') }}\n{{ claim('other') }}\n")
+    done = subprocess.run([sys.executable, "-m", "mkdocs", "build"], cwd=root,
+                          env=env_for(root), capture_output=True, text=True)
+    assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr
+    told = [line for line in done.stderr.splitlines() if "not TOML" in line]
+    assert len(told) == 1, done.stderr
+    assert "tests/claims.toml:6: not TOML: " in told[0] and "(column " in told[0], told
+    assert "docs/index.md" not in told[0] and str(root) not in told[0]
+
+
 def _shape_broken(path: Path, how: str) -> None:
     import json
 

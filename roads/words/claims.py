@@ -31,7 +31,7 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import ConfigError
+from ..errors import ConfigError, FileError
 
 
 @dataclass(frozen=True)
@@ -58,7 +58,12 @@ def parse_claims(text: str, where: str = "claims.toml") -> tuple[Claim, ...]:
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{where}: {exc}") from None
+        # "... (at line N, column M)": the line becomes the error's place, as a page's.
+        found = re.fullmatch(r"(.*) \(at line (\d+), column (\d+)\)", str(exc), re.S)
+        if found is None:
+            raise FileError(f"not TOML: {exc}", page=where) from None
+        raise FileError(f"not TOML: {found[1]} (column {found[3]})", page=where,
+                        line=int(found[2])) from None
     claims = []
     seen: set[str] = set()
     for number, entry in enumerate(data.get("claim", []), start=1):
@@ -118,10 +123,11 @@ def mutation_problem(mutate) -> str | None:
     return None
 
 
-def load_claims(path: str | Path) -> tuple[Claim, ...]:
-    """The claims of the file at ``path``."""
+def load_claims(path: str | Path, where: str | None = None) -> tuple[Claim, ...]:
+    """The claims of the file at ``path``; its errors name it ``where`` (the path
+    itself by default)."""
     path = Path(path)
-    return parse_claims(path.read_text(encoding="utf-8"), str(path))
+    return parse_claims(path.read_text(encoding="utf-8"), where or str(path))
 
 
 def find_claim(claims: tuple[Claim, ...], claim_id: str) -> Claim:
