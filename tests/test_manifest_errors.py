@@ -98,7 +98,12 @@ def test_capture_and_check_go_on_past_a_broken_entry(scratch, capsys):
     with pytest.raises(ConfigError, match=r"samples\.toml:4: \[bad\]"):
         project.load("bad")
     assert main(["--root", root, "capture", "nonesuch"]) == 1
-    assert "no sample 'nonesuch'" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "no sample 'nonesuch'" in err and "(known: " in err and "fine" in err
+    # A misspelt name is met with the likely ones, not the whole list.
+    assert main(["--root", root, "capture", "fnie"]) == 1
+    err = capsys.readouterr().err
+    assert "no sample 'fnie'" in err and "(did you mean fine?)" in err and "known" not in err
 
 
 def test_an_unreadable_manifest_is_one_clean_error(scratch, capsys):

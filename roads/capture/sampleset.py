@@ -8,6 +8,7 @@ the error of its own sample only (``sample`` raises it), so every other sample w
 from __future__ import annotations
 
 import copy
+import difflib
 import os
 import time
 from pathlib import Path
@@ -84,6 +85,10 @@ class SampleSet:
             return manifest.samples[name]
         if name in manifest.broken:
             raise copy.copy(manifest.broken[name])  # each raise carries its own page
+        near = difflib.get_close_matches(name, list(manifest.names), n=3)
+        if near:  # a misspelt name: the likely ones, not the whole list
+            raise ConfigError(f"no sample {name!r} in {self.path} (did you mean "
+                              f"{', '.join(near)}?)", sample=name)
         known = ", ".join(manifest.names) or "none"
         raise ConfigError(f"no sample {name!r} in {self.path} (known: {known})", sample=name)
 
