@@ -123,7 +123,7 @@ def test_claims_are_parsed_once_per_version_of_the_file(tmp_path, monkeypatch):
     monkeypatch.setattr(claim_macros, "project", lambda: types.SimpleNamespace(root=tmp_path))
     parsed = []
     real = claim_macros.load_claims
-    monkeypatch.setattr(claim_macros, "load_claims", lambda p: parsed.append(p) or real(p))
+    monkeypatch.setattr(claim_macros, "load_claims", lambda p, where=None: parsed.append(p) or real(p, where))
     first = claim_macros.all_claims()
     assert claim_macros.all_claims() is first and len(parsed) == 1
     path.write_text(entry.format(id="second") + "\n")
