@@ -109,6 +109,17 @@ FIGURE_MACROS = ("address_space", "memory_map", "map_diff", "page_view", "page_w
                  "stack_top", "page_walk_diagram")
 
 
+def with_provenance(changes: dict[str, dict] | None) -> dict[str, dict]:
+    """Changed copies of the committed captures, by sample: each with the provenance keys
+    ``changes`` gives it (a machine fact the captures' machine lacks), for
+    ``render_words``."""
+    docs = {}
+    for sample, keys in (changes or {}).items():
+        docs[sample] = copy.deepcopy(committed(sample))
+        docs[sample]["provenance"].update(keys)
+    return docs
+
+
 def render_words(page: Path, docs: dict[str, dict]) -> str:
     """A page's text rendered as the site renders it, with the real ``value`` and
     ``const`` and the claims' own texts, reading ``docs`` (changed copies of captures,

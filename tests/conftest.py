@@ -136,6 +136,23 @@ def scratch(tmp_path: Path) -> ScratchProject:
 
 
 @pytest.fixture
+def outside_tmp():
+    """A fresh folder outside /tmp (in /var/tmp, or else the checkout's ignored .cache),
+    removed after the test; the test is skipped where there is none."""
+    import tempfile
+
+    for place in (Path("/var/tmp"), REPO / ".cache"):
+        real = str(place.resolve()) if place.is_dir() else "/tmp"
+        if os.access(place, os.W_OK) and real != "/tmp" and not real.startswith("/tmp/"):
+            break
+    else:
+        pytest.skip("no writable folder outside /tmp")
+    project = Path(tempfile.mkdtemp(prefix="roads-test-outside-", dir=place))
+    yield project
+    shutil.rmtree(project, ignore_errors=True)
+
+
+@pytest.fixture
 def gcc() -> None:
     """For a test that compiles a program of its own: skipped where there is no gcc."""
     if shutil.which("gcc") is None:

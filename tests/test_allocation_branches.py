@@ -6,22 +6,17 @@ tests/test_files_branches.py does for its page.
 
 from __future__ import annotations
 
-import copy
-
 import pytest
 
-from tests.claims_support import committed, render_words
+from tests.claims_support import committed, render_words, with_provenance
 from tests.conftest import REPO
 
 PAGE = REPO / "docs" / "all-roads-to-memory" / "dynamic-memory-allocation.md"
 
 
 def render(glibc: str | None = None) -> str:
-    docs = {}
-    if glibc is not None:
-        docs["threads"] = copy.deepcopy(committed("threads"))
-        docs["threads"]["provenance"]["glibc"] = glibc
-    return " ".join(render_words(PAGE, docs).split())
+    changes = {"threads": {"glibc": glibc}} if glibc is not None else None
+    return " ".join(render_words(PAGE, with_provenance(changes)).split())
 
 
 def test_as_captured():

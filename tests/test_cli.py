@@ -220,17 +220,15 @@ def test_changes_against_a_revision_that_does_not_exist_is_an_error(tmp_path):
 
 @pytest.mark.gcc
 @pytest.mark.parametrize("named", ["path", "link into /tmp", "link in /tmp", "folder link"])
-def test_run_shows_a_program_under_tmp_alone_and_what_it_printed(named):
+def test_run_shows_a_program_under_tmp_alone_and_what_it_printed(named, outside_tmp):
     """``roads run /tmp/a.out`` from a folder outside /tmp: the sandbox kept the program
     hidden behind its private /tmp ('could not execute ... No such file'). It is seen
     there alone, read-only: not the files beside it (a shared /tmp, even read-only,
     would let it reach the Unix sockets there), and /tmp stays its own to write. Named
     through links too. What it printed is shown on stderr, the map alone on stdout."""
-    from tests.test_explain import folder_outside_tmp, program_under_tmp, written_in_tmp
+    from tests.test_explain import program_under_tmp, written_in_tmp
 
-    project = folder_outside_tmp()
-    if project is None:
-        pytest.skip("no writable folder outside /tmp")
+    project = outside_tmp
     program, written = program_under_tmp("says"), written_in_tmp()
     beside = program.parent / "says.c"
     try:
@@ -260,7 +258,6 @@ def test_run_shows_a_program_under_tmp_alone_and_what_it_printed(named):
         assert not Path(written).exists()  # written to its own /tmp
     finally:
         Path(written).unlink(missing_ok=True)
-        shutil.rmtree(project, ignore_errors=True)
         shutil.rmtree(program.parent, ignore_errors=True)
 
 

@@ -207,12 +207,11 @@ def test_without_dpkg_on_path_a_warm_cache_still_says_null(tmp_path, monkeypatch
 
 @pytest.mark.gcc  # the sandbox's launcher is compiled
 def test_explain_asks_outside_the_sandbox_and_keeps_the_answers(tmp_path, monkeypatch,
-                                                                no_leftovers):
+                                                                outside_tmp, no_leftovers):
     """The sandboxed half, which may write nothing but its run's folder, records the
     packages the half outside asked (with the cache folder it keeps dpkg's answers in),
     not packages of its own asking."""
     from roads.explain import session as session_mod
-    from tests.test_explain import folder_outside_tmp
 
     asked: list[Path | None] = []
     given = {"package_binutils": "binutils=1", "package_gcc": "gcc-99=9.9", "package_libc": None}
@@ -222,15 +221,9 @@ def test_explain_asks_outside_the_sandbox_and_keeps_the_answers(tmp_path, monkey
         return given
 
     monkeypatch.setattr(session_mod, "package_versions", package_versions)
-    project = folder_outside_tmp()
-    if project is None:
-        pytest.skip("no writable folder outside /tmp")
-    try:
-        monkeypatch.chdir(project)
-        session = session_mod.explain_program(["/bin/true"], ["exit"], sandbox=project / "tools",
-                                              cache=tmp_path)
-    finally:
-        shutil.rmtree(project, ignore_errors=True)
+    monkeypatch.chdir(outside_tmp)
+    session = session_mod.explain_program(["/bin/true"], ["exit"], sandbox=outside_tmp / "tools",
+                                          cache=tmp_path)
     assert asked == [tmp_path]
     recorded = session.capture.provenance
     assert {key: getattr(recorded, key) for key in toolchain.PACKAGE_KEYS} == given

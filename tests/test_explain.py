@@ -802,20 +802,6 @@ int main(int argc, char **argv) {
 """
 
 
-def folder_outside_tmp() -> Path | None:
-    """A fresh folder outside /tmp (in /var/tmp, or else the checkout's ignored .cache),
-    None when there is none; the caller removes it."""
-    import tempfile
-
-    from tests.conftest import REPO
-
-    for place in (Path("/var/tmp"), REPO / ".cache"):
-        real = str(place.resolve()) if place.is_dir() else "/tmp"
-        if os.access(place, os.W_OK) and real != "/tmp" and not real.startswith("/tmp/"):
-            return Path(tempfile.mkdtemp(prefix="roads-test-outside-", dir=place))
-    return None
-
-
 def written_in_tmp() -> str:
     """A name in /tmp for SAYS to write (its third argument), of this test alone: the
     sandbox's private /tmp keeps it from the machine's, where the test then looks."""
@@ -834,7 +820,7 @@ def program_under_tmp(name: str) -> Path:
     return folder / name
 
 
-def test_a_program_under_tmp_is_seen_by_the_sandbox(monkeypatch, no_leftovers):
+def test_a_program_under_tmp_is_seen_by_the_sandbox(monkeypatch, outside_tmp, no_leftovers):
     """A program compiled into /tmp and explained from a folder outside it (by its path,
     or by a link from elsewhere): the sandbox shows it alone in its private /tmp (it
     said 'cannot start ...: FileNotFoundError'). From a folder under /tmp, with $TMPDIR
@@ -844,9 +830,7 @@ def test_a_program_under_tmp_is_seen_by_the_sandbox(monkeypatch, no_leftovers):
 
     if shutil.which("gcc") is None:
         pytest.skip("no gcc")
-    project = folder_outside_tmp()
-    if project is None:
-        pytest.skip("no writable folder outside /tmp")
+    project = outside_tmp
     program = program_under_tmp("says")
     try:
         cache = project / ".cache" / "roads"
@@ -860,7 +844,6 @@ def test_a_program_under_tmp_is_seen_by_the_sandbox(monkeypatch, no_leftovers):
         session = session_mod.explain_program(["./says"], ["exit"], sandbox=cache)
         assert session.complete and "status 0" in session.ending, session.ending
     finally:
-        shutil.rmtree(project, ignore_errors=True)
         shutil.rmtree(program.parent, ignore_errors=True)
 
 
@@ -1057,7 +1040,8 @@ def test_open_without_a_browser_says_so(root, tmp_path):
     assert (tmp_path / "o.html").is_file()
 
 
-def test_a_run_the_system_keeps_out_of_namespaces_says_so(monkeypatch, tmp_path, no_leftovers):
+def test_a_run_the_system_keeps_out_of_namespaces_says_so(monkeypatch, tmp_path, outside_tmp,
+                                                          no_leftovers):
     """Where the system refuses the sandbox its namespaces, the launcher runs the inner
     half without them (its fallback), amid the machine's files: the run says so on the
     error stream. Run here as that fallback runs it, in this process's namespaces; a
@@ -1085,19 +1069,13 @@ def test_a_run_the_system_keeps_out_of_namespaces_says_so(monkeypatch, tmp_path,
     result = json.loads((tmp_path / "result.json").read_text())
     assert "error" not in result, result
     lines: list[str] = []
-    project = folder_outside_tmp()
-    if project is None:
-        pytest.skip("no writable folder outside /tmp")
-    try:
-        monkeypatch.chdir(project)
-        session = session_mod.explain_program(["/bin/true"], ["exit"], sandbox=project / "cache",
-                                              progress=lines.append)
-        assert session.complete, session.ending
-        if REFUSED in lines:
-            pytest.skip("this system refuses the sandbox its namespaces")
-        assert any("in the sandbox" in line for line in lines)
-    finally:
-        shutil.rmtree(project, ignore_errors=True)
+    monkeypatch.chdir(outside_tmp)
+    session = session_mod.explain_program(["/bin/true"], ["exit"], sandbox=outside_tmp / "cache",
+                                          progress=lines.append)
+    assert session.complete, session.ending
+    if REFUSED in lines:
+        pytest.skip("this system refuses the sandbox its namespaces")
+    assert any("in the sandbox" in line for line in lines)
 
 
 def test_a_source_compiles_to_the_same_program_wherever_it_lies(tmp_path, monkeypatch):

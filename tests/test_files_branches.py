@@ -14,17 +14,14 @@ from __future__ import annotations
 import copy
 
 from roads.constants import constant
-from tests.claims_support import committed, render_words
+from tests.claims_support import committed, render_words, with_provenance
 from tests.conftest import REPO
 
 PAGE = REPO / "docs" / "all-roads-to-memory" / "files-and-accounting.md"
 
 
 def render(provenance: dict[str, dict] | None = None, fs_type: int | None = None) -> str:
-    docs = {}
-    for sample, keys in (provenance or {}).items():
-        docs[sample] = copy.deepcopy(committed(sample))
-        docs[sample]["provenance"].update(keys)
+    docs = with_provenance(provenance)
     if fs_type is not None:
         docs["filemap"] = doc = docs.get("filemap") or copy.deepcopy(committed("filemap"))
         for point in doc["variants"]["default"]["runs"][0]["checkpoints"]:

@@ -8,20 +8,15 @@ tests/test_files_branches.py).
 
 from __future__ import annotations
 
-import copy
-
-from tests.claims_support import committed, render_words
+from tests.claims_support import committed, render_words, with_provenance
 from tests.conftest import REPO
 
 PAGE = REPO / "docs" / "gdb-sessions.md"
 
 
 def render(vsyscall: str | None = None) -> str:
-    docs = {}
-    if vsyscall is not None:
-        docs["starti"] = copy.deepcopy(committed("starti"))
-        docs["starti"]["provenance"]["vsyscall"] = vsyscall
-    return render_words(PAGE, docs)
+    changes = {"starti": {"vsyscall": vsyscall}} if vsyscall is not None else None
+    return render_words(PAGE, with_provenance(changes))
 
 
 def test_as_captured():

@@ -4,20 +4,14 @@ copy of them (as tests/test_files_branches.py does for its page)."""
 
 from __future__ import annotations
 
-import copy
-
-from tests.claims_support import committed, render_words
+from tests.claims_support import committed, render_words, with_provenance
 from tests.conftest import REPO
 
 PAGE = REPO / "docs" / "all-roads-to-memory" / "mapping-procedure.md"
 
 
 def render(thp: str | None = None) -> str:
-    docs = {}
-    if thp is not None:
-        docs["demand"] = copy.deepcopy(committed("demand"))
-        docs["demand"]["provenance"]["thp"] = thp
-    return render_words(PAGE, docs)
+    return render_words(PAGE, with_provenance({"demand": {"thp": thp}} if thp is not None else None))
 
 
 def test_a_page_never_touched_names_the_thp_mode():

@@ -72,17 +72,14 @@ def test_roads_run_gives_argv0_as_typed(typed, names, here, tmp_path, monkeypatc
     assert (here / "argv0").read_text() == typed
 
 
-def test_a_program_on_path_under_tmp_is_seen_by_the_sandbox(names, monkeypatch, capsys):
+def test_a_program_on_path_under_tmp_is_seen_by_the_sandbox(names, monkeypatch, capsys,
+                                                            outside_tmp):
     """Run from a folder outside /tmp, a program found on PATH under /tmp is kept
     visible in the run's private /tmp by the file's path (--exec's), since argv[0], a
     bare name, no longer leads there."""
     import tempfile
 
-    from tests.test_explain import folder_outside_tmp
-
-    project = folder_outside_tmp()
-    if project is None:
-        pytest.skip("no writable folder outside /tmp")
+    project = outside_tmp
     # Under /tmp itself, whatever TMPDIR says (pytest's tmp_path follows it).
     under_tmp = Path(tempfile.mkdtemp(prefix="roads-test-prog-", dir="/tmp"))
     shutil.copy2(names, under_tmp / "names")
@@ -94,7 +91,6 @@ def test_a_program_on_path_under_tmp_is_seen_by_the_sandbox(names, monkeypatch, 
         assert "ended (exit status 0) before 10 s" in err, err
         assert (project / "argv0").read_text() == "names"
     finally:
-        shutil.rmtree(project, ignore_errors=True)
         shutil.rmtree(under_tmp, ignore_errors=True)
 
 

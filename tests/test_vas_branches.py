@@ -9,11 +9,9 @@ The page's Jinja is rendered as the site renders it, with the real ``value`` and
 
 from __future__ import annotations
 
-import copy
-
 import pytest
 
-from tests.claims_support import committed, render_words
+from tests.claims_support import committed, render_words, with_provenance
 from tests.conftest import REPO
 
 PAGE = REPO / "docs" / "all-roads-to-memory" / "virtual-address-space.md"
@@ -21,11 +19,7 @@ PAGE = REPO / "docs" / "all-roads-to-memory" / "virtual-address-space.md"
 
 def render(changes: dict[str, dict] | None = None) -> str:
     """The page's text with each sample's provenance keys changed as ``changes`` says."""
-    docs = {}
-    for sample, keys in (changes or {}).items():
-        docs[sample] = copy.deepcopy(committed(sample))
-        docs[sample]["provenance"].update(keys)
-    return render_words(PAGE, docs)
+    return render_words(PAGE, with_provenance(changes))
 
 
 def test_four_level_paging_as_captured():
