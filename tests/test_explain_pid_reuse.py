@@ -251,7 +251,7 @@ def test_the_deadline_ends_the_run_with_or_without_pidfds(gcc, tmp_path, monkeyp
         monkeypatch.setattr(signal, "pidfd_send_signal", pidfd_send_signal)
     hits: list[str] = []
     tracer = Tracer([str(binary)], [parse_stop("0.3s"), parse_stop("exit")],
-                    on_stop=lambda hit: hits.append(hit.label), deadline=1.0)
+                    on_stop=lambda hit: hits.append(hit.label), deadline=2.0)
     outcome = tracer.run()
     assert hits == ["0.3s"] and outcome.timed_out
 

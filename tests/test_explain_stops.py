@@ -339,14 +339,14 @@ WAITS = r"""
 #include <time.h>
 #include <unistd.h>
 int main(void) {
-    struct timespec t = {0, 300000000};
+    struct timespec child_sleeps = {0, 600000000}, parent_sleeps = {1, 200000000};
     pid_t child = fork();
     if (child == 0) {
-        nanosleep(&t, 0);
+        nanosleep(&child_sleeps, 0);
         _exit(0);
     }
     pid_t waited = waitpid(child, 0, 0);
-    int slept = nanosleep(&t, 0);
+    int slept = nanosleep(&parent_sleeps, 0);
     printf("%d %d\n", waited == child, slept);
     return 0;
 }
@@ -364,8 +364,11 @@ def test_a_delay_stop_is_no_return_of_the_call_it_cuts_short(root, gcc, tmp_path
     the program's call returned its child's pid, later."""
     build(tmp_path, "waits", WAITS)
     monkeypatch.chdir(tmp_path)
+    # The stops come 0.5 s or more apart from the calls' returns (the wait's at 0.6 s,
+    # the sleep's at 1.8 s), so that a loaded machine's slow reading of one stop does not
+    # bring the next delay's moment before the return it should follow.
     assert explain(root, "--no-sandbox", "--at", "0.1s", "--at", "syscall:wait4", "--at",
-                   "0.45s", "--at", "syscall:clock_nanosleep", "--out", "p.html", "--save",
+                   "1.2s", "--at", "syscall:clock_nanosleep", "--out", "p.html", "--save",
                    "p.json", "--", "./waits") == 0
     saved = json.loads((tmp_path / "p.json").read_text())
     run = saved["capture"]["variants"]["default"]["runs"][0]
@@ -375,5 +378,5 @@ def test_a_delay_stop_is_no_return_of_the_call_it_cuts_short(root, gcc, tmp_path
     assert saved["returned"]["syscall:wait4"]["value"] > 0, saved["returned"]
     assert child is None or saved["returned"]["syscall:wait4"]["value"] == child
     order = [c["name"] for c in sorted(run["checkpoints"], key=lambda c: c["seq"])]
-    assert order == ["0.1s", "syscall:wait4", "0.45s", "syscall:clock_nanosleep"], order
+    assert order == ["0.1s", "syscall:wait4", "1.2s", "syscall:clock_nanosleep"], order
     assert "ERESTART" not in capsys.readouterr().err
