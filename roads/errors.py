@@ -99,6 +99,17 @@ class SampleError(RoadsError):
     """A sample ran but misbehaved: crashed, hung, flooded, forked too much, missed a checkpoint."""
 
 
+class CheckpointMissed(SampleError):
+    """A run ended without reaching checkpoints its entry lists (``missing``, in the
+    entry's order; ``reached``, in the run's)."""
+
+    def __init__(self, message: str, *, missing: tuple[str, ...] = (),
+                 reached: tuple[str, ...] = (), **where) -> None:
+        super().__init__(message, **where)
+        self.missing = missing
+        self.reached = reached
+
+
 class ProcessGone(RoadsError):
     """A process vanished while its /proc files were being read, or was not there."""
 

@@ -123,6 +123,47 @@ def test_missed_checkpoint_is_named(scratch):
     assert "reached: one" in str(err)
 
 
+def test_a_missed_checkpoint_points_at_its_manifest_line_and_a_misspelling(scratch):
+    """A checkpoint listed but never reached: the error said so, and nothing of where it
+    was listed or why; a newcomer's misspelt name took a search of both files."""
+    scratch.add("first", """\
+        int main(void) { return 0; }
+    """)
+    scratch.add("early", """\
+        #include "roads.h"
+        int main(void) {
+            ROADS_CHECKPOINT("after-growth");
+            ROADS_CHECKPOINT("late");
+            return 0;
+        }
+    """, 'title = "t"\ncheckpoints = ["after-growht", "late", "later"]\n')
+    err = capture_error(scratch, "early")
+    line = scratch.manifest.splitlines().index(
+        'checkpoints = ["after-growht", "late", "later"]') + 1
+    assert line > 3  # the second entry's, not the first's
+    text = str(err)
+    assert f"samples/samples.toml:{line} lists it for [early]" in text, text
+    assert ('no source of the sample holds the string "after-growht" '
+            "(did you mean 'after-growth'?)") in text, text
+    assert 'the string "later"' in text and "did you mean 'late'" in text, text
+    assert 'the string "late"' not in text, text  # reached: no word about it
+
+
+def test_a_missed_checkpoint_the_source_holds_gets_no_misspelling_note(scratch):
+    scratch.add("stops", """\
+        #include <stdlib.h>
+        #include "roads.h"
+        int main(void) {
+            exit(0);
+            ROADS_CHECKPOINT("unreached");
+        }
+    """, 'checkpoints = ["unreached"]\n')
+    text = str(capture_error(scratch, "stops"))
+    assert "never reached checkpoint 'unreached'" in text, text
+    assert "samples/samples.toml:2 lists it for [stops]" in text, text
+    assert "no source" not in text, text
+
+
 def test_unexpected_exit_status(scratch):
     scratch.add("three", """\
         int main(void) { return 3; }

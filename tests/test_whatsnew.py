@@ -299,6 +299,13 @@ def test_the_guide_numbers_the_listings_whose_lines_it_refers_to(site):
     assert first_call == 10 and "line 10\nof `strcopy.md` is the first macro call" in text
     assert page[14 - 1] == "{{ memory_map('strcopy', 'copied') }}"
     assert "Here line 14 of the page calls" in text
+    # Its missed checkpoint's message names the manifest's line of [strcopy]'s
+    # checkpoints: the entry added at the end of the file, after a blank line, its
+    # header and its title (the guide's step 2).
+    entry = len((REPO / "samples" / "samples.toml").read_text().splitlines()) + 4
+    assert f"samples/samples.toml:{entry} lists it for [strcopy]" in text, \
+        f"the guide's step 7 should give line {entry} of samples.toml"
+    assert f"({entry} here, with `[strcopy]` added" in text
     out, _ = site
     built_page = (out / "about" / "authoring" / "index.html").read_text()
     # Numbered inside the code, as the samples' boxes are (pymdownx-inline): the

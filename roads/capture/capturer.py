@@ -8,8 +8,10 @@ nothing there changes, asking again gives the same error without a new run.
 
 from __future__ import annotations
 
+import difflib
 import glob
 import hashlib
+import re
 import os
 import threading
 import time
@@ -18,13 +20,17 @@ from pathlib import Path
 
 from .. import cachedir, command
 from ..cores import usable as usable_cores
-from ..errors import CaptureError, RoadsError
+from ..errors import CaptureError, CheckpointMissed, RoadsError
 from . import freeze
 from .build import folder_stamp
 from .freshness import KEPT, Checker
-from .samples import Sample
+from .samples import Sample, line_of
 from .sampleset import SampleSet
 from .store import Store
+
+
+# A C string literal of a checkpoint's kind of name (what ROADS_CHECKPOINT is given).
+_STRING = re.compile(r'"([A-Za-z0-9_.:+-]{1,64})"')
 
 
 @dataclass
@@ -140,8 +146,11 @@ class Capturer:
         from .snapshot import capture_sample
         from .toolchain import package_versions, provenance
 
-        body = capture_sample(sample, self.cache_dir, Proc(), cancel, since=before,
-                              together=together)
+        try:
+            body = capture_sample(sample, self.cache_dir, Proc(), cancel, since=before,
+                                  together=together)
+        except CheckpointMissed as exc:
+            raise self._missed(sample, exc) from None
         if self._samples_stamp() != before:
             raise CaptureError(f"{self.samples.directory.name}/ changed while {sample.name!r} "
                                "was being captured; capture again", sample=sample.name)
@@ -155,6 +164,30 @@ class Capturer:
         }
         doc["digest"] = freeze.digest(doc["inputs"])
         return doc
+
+    def _missed(self, sample: Sample, exc: CheckpointMissed) -> CheckpointMissed:
+        """``exc`` told where the author can look: the manifest's line that lists the
+        checkpoints, and a name no source of the sample holds (a misspelling, most
+        likely) with the near ones that it does hold."""
+        try:
+            line = line_of(self.samples.path.read_text(encoding="utf-8"), sample.name,
+                           "checkpoints")
+            held = "".join(p.read_text(encoding="utf-8", errors="replace")
+                           for p in sample.source_paths)
+        except OSError:
+            return exc
+        names = set(_STRING.findall(held))
+        notes = [f"{self.samples.directory.name}/{self.samples.path.name}"
+                 + (f":{line}" if line else "") + f" lists it for [{sample.name}]"]
+        for name in exc.missing:
+            if name in names:
+                continue
+            near = difflib.get_close_matches(name, sorted(names | set(exc.reached)), n=2)
+            notes.append(f"no source of the sample holds the string \"{name}\""
+                         + (f" (did you mean {' or '.join(map(repr, near))}?)" if near else ""))
+        exc.message = f"{exc.message}; {'; '.join(notes)}"
+        exc.args = (exc.message,)
+        return exc
 
     def _write(self, name: str, doc: dict) -> bool:
         """Write a new capture of ``name`` unless the file says the same; True if written.

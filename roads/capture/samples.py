@@ -258,6 +258,13 @@ def _line_of(lines: list[str], owners: list[str | None], name: str, key: str) ->
     return header
 
 
+def line_of(text: str, name: str, key: str) -> int | None:
+    """The 1-based line of ``key`` in entry ``name`` of the manifest ``text``, else the
+    entry's header; None where the entry is not there."""
+    lines = text.splitlines()
+    return _line_of(lines, _owners(lines), name, key)
+
+
 def _sample(name: str, table: object, directory: Path, where: str,
             lines: list[str] = (), owners: list[str | None] = ()) -> Sample:
     def at(key: str = "") -> str:

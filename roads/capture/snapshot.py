@@ -24,7 +24,7 @@ import msgspec
 from .. import cachedir, command, document
 from .build import Build, compile_variant, written_back
 from . import elf as elf_reader
-from ..errors import CaptureError, CommandTimeout, RoadsError, SampleError
+from ..errors import CaptureError, CheckpointMissed, CommandTimeout, RoadsError, SampleError
 from ..document import Region
 from .proc import Proc, SmapsEntry
 from .runner import (RUN_ROOT, RunResult, Stop, describe_status, launcher, run_program,
@@ -189,10 +189,11 @@ def check_run(sample: Sample, variant: Variant, result: RunResult) -> None:
     missing = [c for c in sample.checkpoints if c not in result.reached]
     if missing:
         reached = ", ".join(result.reached) or "none"
-        raise SampleError(
+        raise CheckpointMissed(
             f"never reached checkpoint {', '.join(map(repr, missing))} "
             f"(reached: {reached}; {main.describe()})",
-            sample=label, command=argv, output=output,
+            sample=label, command=argv, output=output, missing=tuple(missing),
+            reached=tuple(result.reached),
         )
 
 
