@@ -89,6 +89,14 @@ def test_each_definition_is_one_plain_sentence(terms):
     assert not problems, "\n".join(problems)
 
 
+def test_the_authoring_guide_states_the_rules_this_file_holds_definitions_to():
+    """The guide lists the rules a definition keeps (step 9): its length limit is this
+    file's, not a number of its own."""
+    guide = (REPO / "docs" / "about" / "authoring.md").read_text(encoding="utf-8")
+    assert f"- at most {MAX_DEFINITION} characters;\n" in guide, \
+        f"docs/about/authoring.md should give the limit as {MAX_DEFINITION} characters"
+
+
 def test_definition_rules_name_the_term_and_the_rule():
     bad = parse("*[VMA]: a region. It has `flags` and more\n\n*[PFN]: " + "A" * 331 + ".\n")
     assert definition_problems(bad) == [
