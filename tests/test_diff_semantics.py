@@ -71,6 +71,20 @@ def test_image_change_evidence() -> None:
     assert "executable" in diff.image_change(child, replace(execd, exe="/bin/other"))
 
 
+def test_a_new_command_name_in_the_same_image_is_no_execve() -> None:
+    """A program renames itself without any execve (prctl's PR_SET_NAME, a write to
+    /proc/self/comm): the command name alone was taken for one, and the diff called every
+    region of the process gone and new. It counts only where neither the executable nor
+    AT_EXECFN is recorded on both sides."""
+    from dataclasses import replace
+    child = sel("forkexec", checkpoint="child-before-exec").snapshot
+    renamed = replace(child, status={**child.status, "Name": "<script>"})
+    assert diff.image_change(child, renamed) == ""
+    anonymous = replace(child, exe="", auxv_strings={})
+    assert "command name" in diff.image_change(
+        anonymous, replace(renamed, exe="", auxv_strings={}))
+
+
 # --------------------------------------------------------------------------- moves
 
 

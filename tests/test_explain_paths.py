@@ -1,7 +1,8 @@
 """roads explain and what a stop says of the program: the name of the program running
 there after an execve, the path it was run from in the sandbox (/run/build, not the
 samples' /build), ``--at _start`` of a stripped program (its ELF entry point), and the
-wait of a step over a breakpoint, which has a deadline like every other wait."""
+wait of a step over a breakpoint, which has a deadline like every other wait; and a
+program that renames itself (prctl), which has run no execve."""
 
 from __future__ import annotations
 
@@ -139,6 +140,32 @@ def test_a_shell_that_execs_a_program(root, tmp_path, monkeypatch, no_leftovers)
     page = (tmp_path / "p.html").read_text()
     assert "The address space of sleep, stop &#x27;exit&#x27;" in page
     assert "The address space of sh, stop &#x27;main&#x27;" in page
+
+
+RENAMES = r"""
+#include <stdio.h>
+#include <sys/prctl.h>
+int main(void) {
+    prctl(PR_SET_NAME, "<script>x</sc", 0, 0, 0);
+    puts("renamed");
+    return 0;
+}
+"""
+
+
+def test_a_program_that_renames_itself_has_run_no_execve(tmp_path, no_leftovers):
+    """A program that changes its command name with prctl(PR_SET_NAME) runs the same
+    image: the page's diff between main and exit said "Every region of the old image is
+    gone and the new image's are new" and "What shows the execve: the command name is
+    <script>x</sc, no longer renames", where no execve was made. The regions are
+    matched as in any other pair of stops of one image."""
+    program = _build(tmp_path, "renames", RENAMES)
+    session = session_mod.explain_program([str(program)], ["main", "exit"])
+    run = session.capture.variants["default"].runs[0]
+    assert [c.status.Name for c in run.checkpoints] == ["renames", "<script>x</sc"]
+    page = render_page(session)
+    assert "What shows the execve" not in page
+    assert "old image" not in page and "none carried over" not in page
 
 
 # ---------------------------------------------------------------------------- _start

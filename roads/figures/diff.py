@@ -246,15 +246,21 @@ def image_change(before: Snapshot, after: Snapshot) -> str:
 
     The capture records no image identity of its own yet, so the evidence is what
     execve sets: the executable, the file name it was given (``AT_EXECFN``; a forked
-    child inherits it) and the command name. An execve of the same file by the same
-    name goes unseen. (The peaks VmPeak and VmHWM are no evidence: the kernel updates
-    them lazily, and VmHWM was seen to fall within one image, after a munmap.)
+    child inherits it) and, where neither is recorded on both sides, the command name.
+    An execve of the same file by the same name goes unseen. The command name alone
+    is weak evidence: a program renames itself without any execve (``prctl``'s
+    ``PR_SET_NAME``, a write to ``/proc/self/comm``), so it is not taken for one where
+    the executable or ``AT_EXECFN`` says the image is the same. (The peaks VmPeak and
+    VmHWM are no evidence: the kernel updates them lazily, and VmHWM was seen to fall
+    within one image, after a munmap.)
     """
     if before.exe and after.exe and before.exe != after.exe:
         return f"the executable is {after.exe}, no longer {before.exe}"
     b_fn, a_fn = before.auxv_strings.get("AT_EXECFN"), after.auxv_strings.get("AT_EXECFN")
     if b_fn and a_fn and b_fn != a_fn:
         return f"AT_EXECFN, the file name execve was given, is {a_fn}, no longer {b_fn}"
+    if (before.exe and after.exe) or (b_fn and a_fn):
+        return ""  # the same image by what execve sets; a new command name is a rename
     b_name, a_name = before.status.get("Name"), after.status.get("Name")
     if b_name and a_name and b_name != a_name:
         return f"the command name is {a_name}, no longer {b_name}"
