@@ -33,7 +33,8 @@ def _status(pid: int) -> dict[str, str]:
 def test_pid_shows_the_command_line_as_it_is(root, tmp_path, monkeypatch, no_leftovers):
     """--pid of a process whose arguments hold empty ones and a byte that is not UTF-8:
     each is kept, the byte written \\xNN as a program's arguments are (the empty ones
-    were dropped, and the byte read U+FFFD)."""
+    were dropped, and the byte read U+FFFD); in the command line, as bash reads it back,
+    $'\\xfe' (it was '\\xfe', which a shell gives back as four characters)."""
     sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)", "",
                                 b"\xfe", "a b", ""])
     try:
@@ -47,7 +48,8 @@ def test_pid_shows_the_command_line_as_it_is(root, tmp_path, monkeypatch, no_lef
     assert saved["command"] == [sys.executable, "-c", "import time; time.sleep(60)", "",
                                 "\\xfe", "a b", ""]
     assert saved["capture"]["title"].endswith(
-        f"({sys.executable} -c 'import time; time.sleep(60)' '' '\\xfe' 'a b' '')")
+        f"({sys.executable} -c 'import time; time.sleep(60)' '' $'\\xfe' 'a b' '')")
+    assert saved["typed"] == f"{sys.executable} -c 'import time; time.sleep(60)' '' $'\\xfe' 'a b' ''"
 
 
 def test_pid_of_a_kernel_thread_says_what_it_is(root, tmp_path, monkeypatch, capsys):

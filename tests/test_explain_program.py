@@ -12,6 +12,7 @@ from __future__ import annotations
 import html
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -24,7 +25,7 @@ from roads.explain.command import file_problem, user_program
 from roads.explain.page import write_page
 from roads.explain.record import session_from_json
 from roads.explain.trace import MAX_OUTPUT
-from tests.explain_support import build
+from tests.explain_support import build, page_facts, page_text
 from tests.test_explain import explain, root  # noqa: F401 - root is a fixture
 
 pytestmark = [pytest.mark.dot]
@@ -80,6 +81,35 @@ def test_the_program_gets_argv0_as_typed_and_the_command_is_shown_quoted(
     assert data["inputs"]["argv"][0] == os.path.relpath(folder / "alias", root)
     page = (folder / "argv.html").read_text()
     assert "<code>" + html.escape("./alias a 'b c' ''") + "</code>" in page
+
+
+@pytest.mark.parametrize("sandbox", [True, False])
+def test_a_command_line_with_a_newline_or_a_byte_not_utf8_is_shown_as_bash_reads_it(
+        root, argv_printer, monkeypatch, capsys, no_leftovers, sandbox):
+    """The page's command, said to make the page again, and its heading quoted each
+    argument with shlex: a newline stood raw inside quotes, which the page drew as a
+    space, and a byte that was not UTF-8 was written '\\xff', which a shell gives back
+    as four characters. Such an argument is written $'...' with escapes, and bash,
+    reading the page's command line, gives the program's very arguments back."""
+    if shutil.which("bash") is None:
+        pytest.skip("no bash")
+    folder = argv_printer.parent
+    monkeypatch.chdir(folder)
+    odd = [b"new\nline", b"\xff\xfe", b"it's \\xff", b"\x1b[31m", b"plain"]
+    args = [os.fsdecode(a) for a in odd]
+    assert explain(root, *(() if sandbox else ("--no-sandbox",)), "--at", "exit",
+                   "--out", "argv.html", "--", "./mem", *args) == 0
+    # A word a terminal shows whole keeps shlex's quotes, its backslash as typed.
+    typed = "./mem $'new\\nline' $'\\xff\\xfe' 'it'\"'\"'s \\xff' $'\\x1b[31m' plain"
+    assert f"running {typed}" in capsys.readouterr().err
+    facts = page_facts((folder / "argv.html").read_text())
+    options = ["--at", "exit"] if sandbox else ["--no-sandbox", "--at", "exit"]
+    assert facts["Command"] == f"roads explain {' '.join(options)} {typed}"
+    read_back = subprocess.run(["bash", "-c", "printf '%s\\0' " + facts["Command"]],
+                               capture_output=True, check=True).stdout
+    assert read_back.split(b"\0")[:-1] == [b"roads", b"explain", *map(os.fsencode, options),
+                                            b"./mem", *odd]
+    assert f"The memory of {typed}" in page_text((folder / "argv.html").read_text())
 
 
 def test_a_multi_call_program_does_what_its_name_says(root, tmp_path, monkeypatch, no_leftovers):

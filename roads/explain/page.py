@@ -284,7 +284,7 @@ def render_page(session: Session, *, read_elf=None) -> str:
     run = cap.variants[VARIANT].runs[0]
     css = BASE_CSS + "\n".join((STYLESHEETS / name).read_text(encoding="utf-8") for name in SHEETS)
     body: list[str] = []
-    command_line = shlex.join(session.command)
+    command_line = session.typed or shlex.join(session.command)
     body.append(f"<h1>The memory of <code>{_options_whole(html.escape(command_line))}</code></h1>")
     stops = " → ".join(html.escape(_stop_title(s)) for s in sels)
     first = next((s for s in sels if s.exe_matches_elf), sels[0])

@@ -159,6 +159,10 @@ class Session:
     # call stop first (``trace.Hit.thread``), by the stop's ``Checkpoint.seq``: the pc
     # and sp drawn are that thread's. Empty in a session saved before it was kept.
     threads: dict[int, int] = field(default_factory=dict)
+    # The program and its arguments as a shell reads them back (``shellwords.join``):
+    # ``command`` writes a byte that was not UTF-8 as \\xNN, which quotes cannot give
+    # back. Empty in a session saved before it was kept, whose page quotes ``command``.
+    typed: str = ""
 
     def not_reached(self) -> list[str]:
         """Each stop of ``missing``, with why it was not reached where the run knows: as
@@ -201,6 +205,8 @@ def session_json(session: Session, *, files: bool = True) -> dict:
                          for path, seen in session.files.items()}
     if session.threads:  # JSON's keys are text
         data["threads"] = {str(seq): tid for seq, tid in session.threads.items()}
+    if session.typed:
+        data["typed"] = session.typed
     return data
 
 
@@ -224,7 +230,8 @@ def session_from_json(data: dict) -> Session:
                        {str(path): int(span) for path, span in data.get("spans", {}).items()},
                        {str(path): None if seen is None else MappedFile(*map(int, seen))
                         for path, seen in data.get("files", {}).items()},
-                       {int(seq): int(tid) for seq, tid in data.get("threads", {}).items()})
+                       {int(seq): int(tid) for seq, tid in data.get("threads", {}).items()},
+                       str(data.get("typed", "")))
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise ExplainError(f"not a document roads explain saved: {exc}") from None
 

@@ -11,7 +11,6 @@ import errno
 import json
 import os
 import re
-import shlex
 import signal
 import stat
 import sys
@@ -40,6 +39,7 @@ from ..figures.filenames import program_path
 from .command import DEFAULT_DEADLINE, MAX_DEADLINE, not_runnable, user_program
 from .mapped import Files, MappedFile, mapped_files, merge, opened
 from .record import NO_BUILD_DIR, VARIANT, Returned, Session, UnreadStop, session_from_json
+from . import shellwords
 from .symbols import load_span
 from .trace import (MAX_OUTPUT, Hit, Outcome, StopSpec, Tracer, made_with, memory_refused,
                     parse_stop, seize_and_read)
@@ -297,7 +297,7 @@ def explain_program(argv: list[str], wheres: list[str], *, aslr: bool = False,
                 raise ExplainError(
                     f"{program}{where} is a script, run by {interpreter}, not a compiled "
                     "program: name its interpreter, whose memory you will see: roads "
-                    f"explain -- {shlex.join([*runner, escape_bytes(script)])} ...") from None
+                    f"explain -- {shellwords.join([*runner, script])} ...") from None
             raise ExplainError(f"{program}: not an ELF program roads explain can read ({exc.message})") from None
         shown = [Path(program).name if gcc_argv else program, *argv[1:]]
         name = sample_name(program if not gcc_argv else Path(program).stem)
@@ -309,7 +309,7 @@ def explain_program(argv: list[str], wheres: list[str], *, aslr: bool = False,
                "cwd": os.getcwd(), "sandbox": sandbox is not None,
                "packages": package_versions(cache)}
         if sandbox is None:
-            progress(f"running {shlex.join(argv)}")
+            progress(f"running {shellwords.join(argv)}")
             return trace_program(job, progress)
         return _in_sandbox(job, Path(tmp), sandbox, progress)
 
@@ -405,7 +405,7 @@ def _in_sandbox(job: dict, folder: Path, cache: Path, progress: Callable[[str], 
     job = {**sandboxed_job(job, folder), "outside": namespaces(),
            "environ": {name: os.environ.get(name) for name in INNER_ENVIRONMENT}}
     (folder / "job.json").write_text(json.dumps(job))
-    progress(f"running {shlex.join(job['shown'])} in the sandbox")
+    progress(f"running {shellwords.join(job['shown'])} in the sandbox")
     launcher(cache)
     env = _inner_environment(os.environ)
     try:
@@ -555,13 +555,14 @@ def trace_program(job: dict, progress: Callable[[str], None] = lambda s: None) -
     shown = [escape_bytes(a) for a in job["shown"]]  # bytes that are not UTF-8 as \xNN
     capture = _capture(job["name"], shown, elf, checkpoints, aslr=job["aslr"],
                        gcc_argv=tuple(job["gcc_argv"]), run=run,
-                       title=command_line(job, shown), packages=job.get("packages"))
+                       title=command_line(job), packages=job.get("packages"))
     cut = {name: n for name, n in outcome.written.items() if n > MAX_OUTPUT}
     # The program started, whose ELF file the capture holds: a stop after an execve is
     # another's (roads.explain.page.selections).
     return Session(capture, escape_bytes(outcome.exe), shown, ending, not missing, missing,
                    cut, unread, returned, list(outcome.stopped), unreached,
-                   spans=load_spans(checkpoints, files), files=files, threads=threads)
+                   spans=load_spans(checkpoints, files), files=files, threads=threads,
+                   typed=shellwords.join(job["shown"]))
 
 
 # Enough of a file's start to hold its program headers (they follow the ELF header).
@@ -589,10 +590,10 @@ def load_spans(checkpoints: list[dict], files: Files) -> dict[str, int]:
     return spans
 
 
-def command_line(job: dict, shown: list[str]) -> str:
+def command_line(job: dict) -> str:
     """The roads explain command that makes the page again, as the page names it: the
     options given (those left at their defaults left out), then the program and its
-    arguments as ``shown``."""
+    arguments as given (``job["shown"]``), each written as a shell reads it back."""
     options = ["--follow-fork"] if job["follow_fork"] else []
     options += ["--aslr"] if job["aslr"] else []
     options += ["--no-sandbox"] if not job.get("sandbox", True) else []
@@ -600,8 +601,9 @@ def command_line(job: dict, shown: list[str]) -> str:
         options += ["--deadline", f"{job['deadline']:g}"]
     for where in job["wheres"]:
         options += ["--at", where]
+    shown = job["shown"]
     program = ["--", *shown] if shown and shown[0].startswith("-") else shown
-    return "roads explain " + shlex.join([*options, *program])
+    return "roads explain " + shellwords.join([*options, *program])
 
 
 # Of each stream a program wrote, the last lines an error that writes no page shows.
@@ -724,9 +726,10 @@ def explain_pid(pid: int, progress: Callable[[str], None] = lambda s: None, *,
     path = exe if exe and program == exe and os.path.exists(exe) else f"/proc/{pid}/exe"
     # Bytes that are not UTF-8 written \xNN, as a program's arguments are.
     try:
-        shown = [escape_bytes(arg) for arg in proc.cmdline(pid)] or [escape_bytes(program)]
+        words = proc.cmdline(pid) or [program]
     except RoadsError:
-        shown = [escape_bytes(program)]
+        words = [program]
+    shown = [escape_bytes(arg) for arg in words]
     name = sample_name(program or str(pid))
     run = {"pid": pid, "exit_code": None, "signal": None,
            "status": "still running (read and let go)",
@@ -735,12 +738,13 @@ def explain_pid(pid: int, progress: Callable[[str], None] = lambda s: None, *,
     try:
         capture = _capture(name, shown, _program_elf(path, pid, files), checkpoints,
                            aslr=None, gcc_argv=(), run=run,
-                           title=f"roads explain --pid {pid} ({shlex.join(shown)})",
+                           title=f"roads explain --pid {pid} ({shellwords.join(words)})",
                            packages=None)
     except RoadsError as exc:
         raise ExplainError(f"process {pid}: {exc.message}") from None
     return Session(capture, escape_bytes(checkpoints[0]["exe"]), shown, "still running", True,
-                   [], spans=load_spans(checkpoints, files), files=files)
+                   [], spans=load_spans(checkpoints, files), files=files,
+                   typed=shellwords.join(words))
 
 
 def _program_elf(path: str, pid: int, files: Files):
