@@ -1,10 +1,12 @@
 """roads explain (and roads run): what the command says when the program named is not
-one it can run (a folder, a C++ source) and the lines it gives to type instead; and the
-compile line it shows of a source whose name a shell must have quoted."""
+one it can run (a folder, a C++ source, a file it may run but not read) and the lines it
+gives to type instead; and the compile line it shows of a source whose name a shell must
+have quoted."""
 
 from __future__ import annotations
 
 import html
+import os
 import re
 import shlex
 import shutil
@@ -36,6 +38,31 @@ def test_a_folder_named_as_the_program_is_said_to_be_one(root, tmp_path, monkeyp
     (tmp_path / "box.c").mkdir()
     assert explain(root, "--", given) == 1
     assert capsys.readouterr().err == f"roads: error: {words}\n"
+
+
+@pytest.mark.parametrize("sandbox", [True, False])
+def test_a_program_that_may_be_run_but_not_read_is_said_to_be_one(root, tmp_path, monkeypatch,
+                                                                  capsys, sandbox, no_leftovers):
+    """A program of mode 111 is run by the kernel, but roads explain reads its file
+    first: the error was '/.../prog: cannot read ELF file: Permission denied' (in the
+    sandbox, which has none of root's rights) and said neither why roads explain reads
+    it nor what to do. It now says both. Outside the sandbox, root reads it anyway."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "prog.c").write_text("int main(void) { return 0; }\n")
+    subprocess.run(["gcc", "-o", str(tmp_path / "prog"), str(tmp_path / "prog.c")], check=True)
+    (tmp_path / "prog").chmod(0o111)
+    code = explain(root, *(() if sandbox else ("--no-sandbox",)), "--out", "p.html", "--",
+                   "./prog")
+    err = capsys.readouterr().err
+    if not sandbox and os.geteuid() == 0:
+        assert code == 0, err
+        return
+    assert code == 1
+    assert (f"roads: error: {tmp_path / 'prog'}: may be run but not read (---x--x--x), and "
+            "roads explain reads a program's file, as a debugger does, for its segments and "
+            f"symbols: make it readable (chmod a+r {shlex.quote(str(tmp_path / 'prog'))}), "
+            "or name a readable copy\n") in err
+    assert not (tmp_path / "p.html").exists()
 
 
 @pytest.mark.parametrize("source", ["x.cpp", "./x.cpp", "my src/y z.cc"])

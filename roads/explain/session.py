@@ -80,6 +80,23 @@ def _script_interpreter(path: str) -> str | None:
     return escape_bytes(os.fsdecode(head[2:].split(b"\n", 1)[0].strip())) or None
 
 
+def unreadable_program(path: str, exc: RoadsError) -> ExplainError | None:
+    """The error for a program that may be run but not read (``chmod 111``), where
+    ``exc`` is ``read_elf``'s refusal for want of the right to read it; else None. The
+    kernel runs such a file, but roads explain reads it first, as a debugger does, for
+    its segments and symbols."""
+    if not isinstance(exc.__cause__, PermissionError):
+        return None
+    try:
+        mode = stat.filemode(os.stat(path).st_mode)
+    except OSError:
+        mode = "its permissions"
+    return ExplainError(
+        f"{path}: may be run but not read ({mode}), and roads explain reads a program's "
+        "file, as a debugger does, for its segments and symbols: make it readable "
+        f"(chmod a+r {shellwords.quote(path)}), or name a readable copy")
+
+
 def sample_name(path: str) -> str:
     name = re.sub(r"[^A-Za-z0-9_.+-]+", "-", os.path.basename(path)).strip("-")
     return name or "program"
@@ -298,6 +315,9 @@ def explain_program(argv: list[str], wheres: list[str], *, aslr: bool = False,
                     f"{program}{where} is a script, run by {interpreter}, not a compiled "
                     "program: name its interpreter, whose memory you will see: roads "
                     f"explain -- {shellwords.join([*runner, script])} ...") from None
+            refused = unreadable_program(path, exc)
+            if refused is not None:
+                raise refused from None
             raise ExplainError(f"{program}: not an ELF program roads explain can read ({exc.message})") from None
         shown = [Path(program).name if gcc_argv else program, *argv[1:]]
         name = sample_name(program if not gcc_argv else Path(program).stem)
@@ -504,7 +524,11 @@ def trace_program(job: dict, progress: Callable[[str], None] = lambda s: None) -
     # Read before it runs, as a sample's binary is (capture.snapshot): the program may
     # delete or replace its own file (it lies in the run's folder, which it may write),
     # and the capture would fail, or show another program's ELF file.
-    elf = read_elf(path)
+    try:
+        elf = read_elf(path)
+    except RoadsError as exc:
+        # The sandbox has no right to read what only root's could (roads run as root).
+        raise unreadable_program(path, exc) or exc from None
     cwd = job["cwd"] if os.path.isdir(job["cwd"]) else None
     tracer = Tracer([job.get("argv0") or path, *job["args"]], stops, on_stop=on_stop,
                     aslr=job["aslr"], follow_fork=job["follow_fork"], deadline=deadline,
