@@ -148,6 +148,22 @@ def test_a_delay_that_is_no_delay_is_refused_with_its_reason(root, tmp_path, mon
     assert not list(tmp_path.iterdir())
 
 
+@pytest.mark.parametrize("where, wrong", [
+    ("main@", "no version after its @"),
+    ("main@@", "no version after its @"),
+    ("malloc@GLIBC_2.2.5@x", "more than one @"),
+])
+def test_a_version_that_names_none_is_refused(root, tmp_path, monkeypatch, capsys, where, wrong):
+    """--at main@ (and main@@) named no version, and was stopped at as main, its page
+    titled 'main@'; a@b@c was looked up as one name. Each is refused before the run."""
+    monkeypatch.chdir(tmp_path)
+    assert explain(root, "--at", where, "--", "/bin/true") == 1
+    assert capsys.readouterr().err == (
+        f"roads: error: --at {where}: {wrong}: FUNC@VERSION names a version "
+        "(memcpy@GLIBC_2.2.5), FUNC@@VERSION the default one\n")
+    assert not list(tmp_path.iterdir())
+
+
 def test_a_delay_may_begin_with_its_decimal_point(root, tmp_path, monkeypatch, capsys,
                                                   no_leftovers):
     """--at .05s is a delay, as --deadline .5 is a number of seconds (it was refused)."""

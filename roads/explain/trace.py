@@ -198,6 +198,11 @@ def parse_stop(text: str) -> StopSpec:
         return StopSpec(t, "syscall", name=m[1], count=count, number=numbers[m[1]])
     # A C++ function may be named with its namespace or class: shapes::area.
     m = re.fullmatch(r"([A-Za-z_][\w.@]*(?:::[A-Za-z_]\w*)*)(?::(\d+))?", t)
+    if m and "@" in m[1] and not re.fullmatch(r"[^@]+@@?[^@]+", m[1]):
+        # main@ and main@@ were stopped at as main, and a@b@c looked up as one name.
+        wrong = "no version after its @" if m[1].endswith("@") else "more than one @"
+        raise ExplainError(f"--at {text}: {wrong}: FUNC@VERSION names a version "
+                           "(memcpy@GLIBC_2.2.5), FUNC@@VERSION the default one")
     if m:
         count = int(m[2] or 1)
         if count < 1:
