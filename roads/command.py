@@ -13,7 +13,7 @@ import signal
 import subprocess
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -152,6 +152,31 @@ def _communicate(proc: subprocess.Popen, input: str | None, timeout: float, canc
                 raise
 
 
+class _Relay:
+    """A command's stderr read on a thread of its own, each line handed to ``on_line``
+    as it comes (a long run's progress, told while it runs), and kept whole for the
+    ``Completed`` record."""
+
+    def __init__(self, stream, on_line: Callable[[str], None]) -> None:
+        self._stream, self._on_line = stream, on_line
+        self._lines: list[str | bytes] = []
+        self._thread = threading.Thread(target=self._read, daemon=True)
+        self._thread.start()
+
+    def _read(self) -> None:
+        with self._stream:
+            for line in self._stream:
+                self._lines.append(line)
+                text = line if isinstance(line, str) else os.fsdecode(line)
+                self._on_line(text.removesuffix("\n"))
+
+    def whole(self) -> str | bytes:
+        """All the stream held, once it has ended (the command and what it started
+        have ended, or been killed, and closed it)."""
+        self._thread.join()
+        return type(self._lines[0])().join(self._lines) if self._lines else ""
+
+
 def _as_text(*outputs: str | bytes | None) -> tuple[str | None, ...]:
     """Outputs read as bytes (``run``'s ``translate_newlines`` False) decoded as file
     names are (``os.fsdecode``): a byte that is not UTF-8 kept as a lone surrogate, so
@@ -172,6 +197,7 @@ def run(
     sandbox: list[str] | tuple[str, ...] = (),
     cancel=None,
     translate_newlines: bool = True,
+    on_line: Callable[[str], None] | None = None,
 ) -> Completed:
     """Run ``argv`` to completion in its own session and return its output.
 
@@ -186,7 +212,12 @@ def run(
     The output is text, its line ends made newlines (CRLF and a lone CR too); with
     ``translate_newlines`` False it is decoded as it came, a CR kept (git's ``-z``
     lists, where a CR or a byte that is not UTF-8 may be part of a file's name).
+    ``on_line`` is called with each line of stderr, its newline taken off, as the
+    command writes it (a tool that reports its progress), on a thread of its own;
+    the result's ``stderr`` still holds them all. Not with ``merge_stderr``.
     """
+    if on_line is not None and merge_stderr:
+        raise ValueError("on_line reads stderr, which merge_stderr sends to stdout")
     which(argv[0])
     started = time.perf_counter()
     try:
@@ -205,16 +236,24 @@ def run(
         raise ToolMissing(f"{argv[0]} not found; {install_hint(argv[0])}", command=argv) from exc
     if not translate_newlines and input is not None:
         input = input.encode()
+    relay = None
+    if on_line is not None:
+        relay = _Relay(proc.stderr, on_line)
+        proc.stderr = None  # communicate reads stdout alone; the relay, stderr
+
+    def relayed(out, err):
+        return _as_text(out, relay.whole() if relay is not None else err)
+
     try:
-        out, err = _as_text(*_communicate(proc, input, timeout, cancel))
+        out, err = relayed(*_communicate(proc, input, timeout, cancel))
     except _Cancelled:
         kill_group(proc.pid)
-        proc.communicate()
+        relayed(*proc.communicate())
         raise CommandCancelled(f"{os.path.basename(argv[0])} was stopped before it finished",
                                command=argv) from None
     except subprocess.TimeoutExpired:
         kill_group(proc.pid)
-        out, err = _as_text(*proc.communicate())
+        out, err = relayed(*proc.communicate())
         raise CommandTimeout(
             f"{os.path.basename(argv[0])} did not finish within {timeout:g} s and was killed",
             command=argv,

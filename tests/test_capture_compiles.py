@@ -13,7 +13,7 @@ import pytest
 from roads import command
 from roads.capture import build, snapshot
 from roads.capture.proc import parse_smaps
-from roads.errors import CommandCancelled, CompileError
+from roads.errors import CommandCancelled, CommandTimeout, CompileError
 
 TWO = '#include "roads.h"\nint main(void) { ROADS_CHECKPOINT("here"); return 0; }\n'
 VARIANTS = '[two.variants]\nplain = []\nstatic = ["-static"]\n'
@@ -307,3 +307,23 @@ def test_input_is_sent_whole_even_with_a_cancel():
     done = command.run(["sh", "-c", "sleep 0.3; wc -c"], input=text, cancel=threading.Event(),
                        timeout=30)
     assert done.stdout.strip() == str(len(text))
+
+
+def test_each_line_of_stderr_is_handed_on_as_it_comes():
+    """command.run's on_line is called with each line of stderr while the command runs
+    (roads explain tells its sandboxed tracer's progress so), not once it has ended;
+    the result still holds the whole stream, and a timeout still ends the group."""
+    started = time.monotonic()
+    told: list[tuple[str, float]] = []
+    done = command.run(["sh", "-c", "echo one >&2; echo out; sleep 1; echo two >&2"],
+                       timeout=30, on_line=lambda line: told.append((line, time.monotonic())))
+    assert [line for line, _ in told] == ["one", "two"]
+    assert told[1][1] - told[0][1] > 0.5  # "one" came a second before the end
+    assert done.stderr == "one\ntwo\n" and done.stdout == "out\n"
+    assert time.monotonic() - started < 20
+    with pytest.raises(CommandTimeout) as late:
+        command.run(["sh", "-c", "echo begun >&2; exec sleep 30"], timeout=0.5,
+                    on_line=told.append)
+    assert told[-1] == "begun" and "begun" in late.value.output
+    with pytest.raises(ValueError):
+        command.run(["true"], merge_stderr=True, on_line=told.append)

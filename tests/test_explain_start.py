@@ -1,14 +1,18 @@
 """roads explain at the start and the end of a run: the two waits for the program's start,
 which had no deadline, a start that fails for want of a second output pipe (the first
-one's descriptors left open), and the closing line of the command, which said why a
-stop was not reached nowhere the page says it."""
+one's descriptors left open), the closing line of the command, which said why a stop
+was not reached nowhere the page says it, and the progress lines of a sandboxed run,
+told as it goes."""
 
 from __future__ import annotations
 
 import os
 import resource
 import shutil
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -188,3 +192,33 @@ def test_a_stop_left_for_dlopen_and_cut_off_by_an_execve_is_said_to_be_so_once(g
     assert outcome.unfound == [], outcome.unfound
     about = [line for line in said if line.startswith("--at plugin_work:")]
     assert [line for line in about if "(execve)" in line] == about[-1:], said
+
+
+def test_a_sandboxed_run_tells_each_stop_as_it_comes(root, tmp_path, no_leftovers):
+    """In the sandbox (the default) the tracer's lines on the error stream ('stopped at
+    main (pid 3)') were told only once the run was over, all together: a program that
+    ran on for long after its first stop showed nothing but 'running ... in the
+    sandbox' meanwhile. Each line is told as the tracer writes it: here the stop at
+    main is told while sleep still sleeps, before its exit stop."""
+    script = ("import sys\nfrom roads import cli\n"
+              f"sys.exit(cli.main(['--root', {str(root)!r}, 'explain', '--at', 'main', "
+              "'--at', 'exit', '--out', 'p.html', '--', '/bin/sleep', '3']))\n")
+    with subprocess.Popen([sys.executable, "-c", script], cwd=tmp_path, text=True,
+                          stderr=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                          env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[1])}
+                          ) as command:
+        try:
+            told = []
+            for line in command.stderr:
+                told.append((line, command.poll(), time.monotonic()))
+                if "stopped at main" in line:
+                    break
+            assert told and "stopped at main (pid" in told[-1][0], told
+            assert told[-1][1] is None, "the stop was told only once the command had ended"
+            rest = command.stderr.read()
+            assert command.wait(timeout=60) == 0, rest
+            assert time.monotonic() - told[-1][2] > 1.0  # sleep's 3 s ran after the line
+            assert "stopped at exit (pid" in rest
+        finally:
+            command.kill()
+            command.wait()

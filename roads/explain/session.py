@@ -428,18 +428,22 @@ def _in_sandbox(job: dict, folder: Path, cache: Path, progress: Callable[[str], 
     progress(f"running {shellwords.join(job['shown'])} in the sandbox")
     launcher(cache)
     env = _inner_environment(os.environ)
-    try:
-        done = command.run([sys.executable, "-m", "roads.explain.inner", "job.json"], cwd=folder,
-                           timeout=job["deadline"] + 60, check=False, env=env,
-                           sandbox=tool_prefix(cache, folder, run_at=RUN_ROOT,
-                                               show=_shown(job)))
-    except CommandTimeout as exc:
-        raise ExplainError(f"the sandboxed run did not finish: {exc.message}") from None
-    for line in done.stderr.splitlines():
+
+    def relay(line: str) -> None:
+        """The tracer's progress lines, and the launcher's word on it, told as they come
+        (they were told once the run was over: none while a program ran for long)."""
         if line.startswith("roads explain: "):
             progress(line.removeprefix("roads explain: "))
         elif line.startswith(TOOL_STOPPED):
             progress(_tool_stopped(line.removeprefix(TOOL_STOPPED)))
+
+    try:
+        done = command.run([sys.executable, "-m", "roads.explain.inner", "job.json"], cwd=folder,
+                           timeout=job["deadline"] + 60, check=False, env=env,
+                           sandbox=tool_prefix(cache, folder, run_at=RUN_ROOT,
+                                               show=_shown(job)), on_line=relay)
+    except CommandTimeout as exc:
+        raise ExplainError(f"the sandboxed run did not finish: {exc.message}") from None
     result = _result(folder / "result.json", done)
     if "error" in result:
         raise ExplainError(str(result["error"]))
