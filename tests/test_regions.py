@@ -11,6 +11,7 @@ from roads.figures.regions import (
     USER_END,
     Band,
     classify,
+    interesting_symbols,
     memory_map,
 )
 from roads.figures.select import Snapshot, decoded, select, variant_names
@@ -280,3 +281,35 @@ def test_pointers_come_from_an_index_made_once_per_executable_record(monkeypatch
     assert placed > 100 and static >= 3
     records = [id(elf) for elf in made]
     assert len(records) == len(set(records))  # each record indexed once
+
+
+CXX_GLOBALS = """
+#include <stdexcept>
+int counter = 1;
+int main() {
+    try { throw std::runtime_error("x"); } catch (const std::exception &) { counter++; }
+    return counter - 2;
+}
+"""
+
+
+def test_the_compilers_own_objects_get_no_arrow(tmp_path):
+    """A C++ program's data holds DW.ref.__gxx_personality_v0, an object g++ makes for
+    its exception tables: roads explain's page pointed at it, in the program's data, as
+    at one of the program's own variables. A name with a dot, which no C or C++ source
+    can give, is the compiler's and gets no arrow; the program's own variable keeps its."""
+    import shutil
+    import subprocess
+
+    from roads.capture.elf import read_elf
+
+    if shutil.which("g++") is None:
+        pytest.skip("no g++")
+    (tmp_path / "globals.cpp").write_text(CXX_GLOBALS)
+    subprocess.run(["g++", "-O0", "-o", str(tmp_path / "globals"), str(tmp_path / "globals.cpp")],
+                   check=True, timeout=120)
+    elf = read_elf(str(tmp_path / "globals"))
+    assert any(s.name.startswith("DW.ref.") for s in elf.symbols)  # what g++ makes
+    chosen = interesting_symbols(elf)
+    assert "counter" in chosen and "main" in chosen
+    assert not [name for name in chosen if "." in name]

@@ -514,7 +514,9 @@ def interesting_symbols(elf: Elf, recorded: Sequence[str] = ()) -> list[str]:
     """The symbols of ``elf`` worth an arrow: ``main``, the program's own global
     variables (for a dynamically linked program; a static one holds libc's too
     many), and any symbol named like a recorded address. Not the variables of
-    samples/roads.h (``roads_``): the protocol's, not the program's."""
+    samples/roads.h (``roads_``): the protocol's, not the program's; nor a name no C or
+    C++ source can give, with a dot in it: the compiler's own, as the
+    ``DW.ref.__gxx_personality_v0`` that g++ puts in a program's data."""
     wanted = {"main", *recorded}
     names = []
     for s in elf.symbols:
@@ -526,6 +528,7 @@ def interesting_symbols(elf: Elf, recorded: Sequence[str] = ()) -> list[str]:
             and s.bind in ("STB_GLOBAL", "STB_WEAK")
             and not s.name.startswith(("_", PROTOCOL_PREFIX))
             and "@" not in s.name  # a library's variable copied in (environ@GLIBC_2.2.5)
+            and "." not in s.name  # the compiler's: DW.ref.__gxx_personality_v0
             and s.section in (".data", ".bss", ".rodata", ".data.rel.ro")
         )
         if s.name in wanted or own_global:
