@@ -6,6 +6,7 @@ last stop; a deadline that passes during that clean-up is not told as the run's 
 What the run leaves is ended with it: a daemon's orphan the tracer did not follow (in
 the sandbox and out of it), and an orphan the tracer adopted and held at its exit stop,
 unknown to it. What SIGKILL does not end at once is looked for less and less often.
+A program whose name is not UTF-8 is ended as any other.
 """
 
 from __future__ import annotations
@@ -68,6 +69,32 @@ static void *call_f(void *unused) { f(); return 0; }
     pthread_create(&thread, 0, call_f, 0);
     usleep(300000);
 """ + KILLS_IT
+
+
+# Names itself with bytes that are not UTF-8 (as a file named so would be named), then
+# sleeps past its one stop: roads explain ends it.
+RENAMES_IN_BYTES = r"""
+#include <sys/prctl.h>
+#include <unistd.h>
+int main(void) {
+    prctl(PR_SET_NAME, "\xff\xfe name", 0, 0, 0);
+    sleep(100);
+    return 0;
+}
+"""
+
+
+def test_a_program_whose_name_is_not_utf8_is_ended_after_its_last_stop(gcc, tmp_path,
+                                                                      no_leftovers):
+    """Ending the run after its last stop reads the program's /proc/PID/stat, whose
+    second field is its name: read as UTF-8 text, a name holding \\xff (set with prctl,
+    or given by a file named so) ended roads explain in a UnicodeDecodeError and a
+    traceback, no page written. The stat line is read as bytes."""
+    program = build(tmp_path, "renames", RENAMES_IN_BYTES)
+    outcome = Tracer([str(program)], [parse_stop("sleep")], on_stop=lambda hit: None,
+                     deadline=20).run()
+    assert outcome.reached == ["sleep"]
+    assert outcome.processes[outcome.pid].killed_by_us
 
 
 def test_a_process_the_program_killed_before_the_deadline_is_not_said_ended_by_us(

@@ -344,10 +344,12 @@ def _exit_code(pid: int) -> int | None:
     here: ``Proc.stat`` leaves the field out, and its file is an input of every sample's
     capture (``capture.freshness.ENGINE_FILES``), which a change to it makes stale."""
     try:
-        line = Proc().path(pid, "stat").read_text()
+        # As bytes: the name, which the program sets (prctl, its file's name), need not
+        # be UTF-8, and the fields after it are digits.
+        line = Proc().path(pid, "stat").read_bytes()
     except OSError:
         return None
-    fields = line[line.rfind(")") + 1:].split()  # field 3 on: the name may hold spaces
+    fields = line[line.rfind(b")") + 1:].split()  # field 3 on: the name may hold spaces
     return int(fields[52 - 3]) if len(fields) > 52 - 3 else None
 
 
