@@ -40,6 +40,15 @@ def test_a_folder_named_as_the_program_is_said_to_be_one(root, tmp_path, monkeyp
     assert capsys.readouterr().err == f"roads: error: {words}\n"
 
 
+def test_an_empty_program_name_is_said_to_be_one(root, tmp_path, monkeypatch, capsys):
+    """roads explain -- "$PROG" with PROG unset said ': not found on PATH', a message
+    with no name in it."""
+    monkeypatch.chdir(tmp_path)
+    assert explain(root, "--", "") == 1
+    assert capsys.readouterr().err == "roads: error: '': an empty name, which names no program\n"
+    assert not list(tmp_path.iterdir())
+
+
 @pytest.mark.parametrize("sandbox", [True, False])
 def test_a_program_that_may_be_run_but_not_read_is_said_to_be_one(root, tmp_path, monkeypatch,
                                                                   capsys, sandbox, no_leftovers):

@@ -186,6 +186,8 @@ def not_runnable(name: str, command: str = "explain") -> str:
     """Why ``user_program`` found nothing to run for ``name``, as ``name: why``: what
     is there by that name (a folder, a C++ source) where that is why, and for a source
     the ``roads COMMAND`` line to run once it is compiled."""
+    if not name:  # '' (an empty variable, say): it was ": not found on PATH"
+        return "'': an empty name, which names no program"
     if "/" not in name:
         if _runnable(name):
             return f"{name}: not found on PATH; a program in this folder is named ./{name}"
