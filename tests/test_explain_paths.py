@@ -19,6 +19,7 @@ from roads.explain import session as session_mod
 from roads.explain import trace as trace_mod
 from roads.explain.page import render_page, selections
 from roads.explain.trace import Tracer, parse_stop
+from tests.explain_support import page_facts
 from tests.test_explain import explain, root  # noqa: F401 - root is a fixture
 
 pytestmark = [pytest.mark.dot]
@@ -85,6 +86,40 @@ def test_the_program_is_named_where_it_ran(root, tmp_path, monkeypatch, no_lefto
     page = (tmp_path / "w.html").read_text()
     assert "whereami&#x27;s PT_LOAD segments" in page  # its ELF drawn against its regions
     assert "/build/whereami" not in page.replace(exe, "")
+
+
+GETPID = r"""
+#include <stdio.h>
+#include <unistd.h>
+int main(void) { printf("%d\n", (int)getpid()); return 0; }
+"""
+
+
+@pytest.mark.parametrize("sandbox", [True, False])
+def test_a_sandboxed_page_says_its_pids_are_the_sandboxs(root, tmp_path, monkeypatch,
+                                                        no_leftovers, sandbox):
+    """A page made in the sandbox named the program 'pid 3' and read its tables 'from
+    /proc/3/smaps', and said nowhere that these are the numbers of the sandbox's own pid
+    namespace: a reader's /proc/3 is another process, or none. The page says so, with
+    the pid the program itself saw; a run outside the sandbox has this machine's pids,
+    and no such line."""
+    monkeypatch.chdir(tmp_path)
+    _build(tmp_path, "getpid", GETPID)
+    options = () if sandbox else ("--no-sandbox",)
+    assert explain(root, *options, "--at", "exit", "--out", "p.html", "--save", "p.json",
+                   "--", "./getpid") == 0
+    data, run = _saved_run(tmp_path / "p.json")
+    pid = int(run["stdout"])
+    assert run["pid"] == pid
+    facts = page_facts((tmp_path / "p.html").read_text())
+    if sandbox:
+        assert facts["Process ids"] == (
+            f"those of the sandbox's own pid namespace, as the program sees them (its "
+            f"getpid() is {pid}); on this machine pid {pid}, and /proc/{pid}, name another "
+            "process or none")
+        assert data["own_pids"] is True
+    else:
+        assert "Process ids" not in facts and "own_pids" not in data
 
 
 # ---------------------------------------------------------------------------- execve

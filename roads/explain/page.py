@@ -297,6 +297,11 @@ def render_page(session: Session, *, read_elf=None) -> str:
              ("How it ended", html.escape(session.ending)),
              ("ASLR", "off (personality ADDR_NO_RANDOMIZE), as on the site" if run.aslr_disabled
               else "on: addresses change from run to run")]
+    if session.own_pids:
+        facts.append(("Process ids", f"those of the sandbox's own pid namespace, as the "
+                                     f"program sees them (its getpid() is {run.pid}); on this "
+                                     f"machine pid {run.pid}, and /proc/{run.pid}, name "
+                                     "another process or none"))
     if session.missing:
         facts.append(("Not reached", _options_whole(html.escape(", ".join(session.not_reached())))))
     for stopped in session.stopped:

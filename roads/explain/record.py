@@ -163,6 +163,9 @@ class Session:
     # ``command`` writes a byte that was not UTF-8 as \\xNN, which quotes cannot give
     # back. Empty in a session saved before it was kept, whose page quotes ``command``.
     typed: str = ""
+    # Whether the run's process ids are those of a pid namespace of its own (the
+    # sandbox's): its pid 3 is not this machine's, nor its /proc/3.
+    own_pids: bool = False
 
     def not_reached(self) -> list[str]:
         """Each stop of ``missing``, with why it was not reached where the run knows: as
@@ -207,6 +210,8 @@ def session_json(session: Session, *, files: bool = True) -> dict:
         data["threads"] = {str(seq): tid for seq, tid in session.threads.items()}
     if session.typed:
         data["typed"] = session.typed
+    if session.own_pids:
+        data["own_pids"] = True
     return data
 
 
@@ -231,7 +236,7 @@ def session_from_json(data: dict) -> Session:
                        {str(path): None if seen is None else MappedFile(*map(int, seen))
                         for path, seen in data.get("files", {}).items()},
                        {int(seq): int(tid) for seq, tid in data.get("threads", {}).items()},
-                       str(data.get("typed", "")))
+                       str(data.get("typed", "")), bool(data.get("own_pids", False)))
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise ExplainError(f"not a document roads explain saved: {exc}") from None
 

@@ -590,7 +590,7 @@ def trace_program(job: dict, progress: Callable[[str], None] = lambda s: None) -
     return Session(capture, escape_bytes(outcome.exe), shown, ending, not missing, missing,
                    cut, unread, returned, list(outcome.stopped), unreached,
                    spans=load_spans(checkpoints, files), files=files, threads=threads,
-                   typed=shellwords.join(job["shown"]))
+                   typed=shellwords.join(job["shown"]), own_pids=_own_pids(job))
 
 
 # Enough of a file's start to hold its program headers (they follow the ELF header).
@@ -616,6 +616,14 @@ def load_spans(checkpoints: list[dict], files: Files) -> dict[str, int]:
         if span is not None:
             spans[path] = span
     return spans
+
+
+def _own_pids(job: dict) -> bool:
+    """Whether this run, in the sandbox (``job["outside"]``: the namespaces of the
+    process that started it), has a pid namespace of its own: one the system did not
+    refuse it."""
+    outside = job.get("outside", {}).get("pid")
+    return outside is not None and namespaces().get("pid") not in (None, outside)
 
 
 def command_line(job: dict) -> str:
