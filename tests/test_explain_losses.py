@@ -1,6 +1,7 @@
 """What roads explain lost, found by a learner's tour: the stops read before one that
 cannot be read (too many regions, a program made not dumpable, which the message says
-it made itself), and a system call's failure at a syscall stop."""
+it made itself), and what a syscall stop says of the call's result: a failure, and the
+program break that brk returns."""
 
 from __future__ import annotations
 
@@ -169,6 +170,41 @@ def test_a_syscall_stop_says_what_the_call_returned(root, gcc, tmp_path, capsys,
               for c in saved["capture"]["variants"]["default"]["runs"][0]["checkpoints"]}
     assert points["syscall:mremap:2"]["result"] == moved  # drawn where it points
     assert "result" not in points["syscall:chdir"] and "result" not in points["syscall:dup"]
+
+
+# Grows its heap by 100000 bytes with sbrk, a break that is no page boundary.
+GROWS = r"""
+#include <stdint.h>
+#include <stdio.h>
+#include <unistd.h>
+int main(void) {
+    char *start = sbrk(0);
+    if (sbrk(100000) == (void *)-1) return 1;
+    printf("%lx %lx\n", (unsigned long)(uintptr_t)start, (unsigned long)(uintptr_t)sbrk(0));
+    return 0;
+}
+"""
+
+
+def test_a_brk_stop_says_its_result_is_where_the_heap_ends(gcc, tmp_path, no_leftovers):
+    """brk returns the program break, the heap's end: no byte of the heap, and the page
+    listed it among the 'Recorded addresses outside every region' with no word of why,
+    as if it pointed nowhere, while its [heap] region runs on to the next page boundary.
+    The page says what it is, at the stop of the call that sbrk(100000) made."""
+    from roads.explain.page import render_page
+    from roads.explain.session import explain_program
+
+    program = build(tmp_path, "grows", GROWS)
+    # The C library's calls come first, and how many there are is its own affair.
+    session = explain_program([str(program)], [f"syscall:brk:{n}" for n in range(1, 9)])
+    start, end = (int(x, 16) for x in
+                  session.capture.variants["default"].runs[0].stdout.split())
+    assert end - start == 100000 and end % 4096  # the break is no page boundary
+    assert [r.value for r in session.returned.values()].count(end) == 1, session.returned
+    page = render_page(session)
+    assert (f"<p>The system call <code>brk</code> returned {end:#x}: the program break, where "
+            "the heap ends (the kernel maps the heap's pages up to the page boundary at "
+            "or above it).</p>") in page
 
 
 def test_a_result_in_words():

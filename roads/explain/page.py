@@ -277,6 +277,15 @@ def _options_whole(escaped: str) -> str:
     return _OPTION.sub(r'<span class="roads-option">\1</span>', escaped)
 
 
+def _what_it_points_at(returned) -> str:
+    """For ``brk``, what its result is: the program break, where the heap ends, and so
+    no byte of it (the table may list it outside every region); "" for another call."""
+    if returned.name != "brk" or returned.address is None:
+        return ""
+    return (": the program break, where the heap ends (the kernel maps the heap's pages "
+            "up to the page boundary at or above it)")
+
+
 def render_page(session: Session, *, read_elf=None) -> str:
     """The whole page as text."""
     sels = selections(session)
@@ -329,7 +338,7 @@ def render_page(session: Session, *, read_elf=None) -> str:
         returned = session.returned.get(sel.checkpoint_name)
         if returned is not None:
             body.append(f"<p>The system call <code>{html.escape(returned.name)}</code> "
-                        f"{html.escape(returned.words())}.</p>")
+                        f"{html.escape(returned.words())}{_what_it_points_at(returned)}.</p>")
         body.append(_figure(lambda sel=sel: diagram_html(sel), "No diagram"))
 
     body.append('<h2 id="elf">ELF → memory</h2>')
