@@ -40,6 +40,29 @@ def test_a_folder_named_as_the_program_is_said_to_be_one(root, tmp_path, monkeyp
     assert capsys.readouterr().err == f"roads: error: {words}\n"
 
 
+NEEDS_LIBM = "#include <math.h>\nint main(int argc, char **argv) { (void)argv; return (int)sqrt(argc * 1.5); }\n"
+
+
+def test_a_source_that_needs_a_library_gets_the_lines_that_build_and_run_it(
+        root, tmp_path, monkeypatch, capsys, no_leftovers):
+    """A source that calls sqrt links only with -lm, which roads explain does not give:
+    the error was gcc's 'undefined reference to sqrt' alone, and nothing said that the
+    command passes no options, nor how to go on. It now gives the gcc line that builds
+    the program and the roads explain line that runs it, and both work as given."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "root of.c").write_text(NEEDS_LIBM)
+    assert explain(root, "--", "root of.c") == 1
+    err = capsys.readouterr().err
+    assert "undefined reference to `sqrt'" in err, err
+    assert "roads explain compiles a source with gcc -O0 -g and nothing more" in err, err
+    compile_line = err.split("then to name: ", 1)[1].split(" (or what it needs)", 1)[0]
+    run_line = err.split("then roads explain -- ", 1)[1].strip()
+    assert compile_line.endswith(" -lm")
+    subprocess.run(shlex.split(compile_line), check=True, timeout=120)
+    assert explain(root, "--out", "p.html", "--", *shlex.split(run_line)) == 0
+    assert (tmp_path / "p.html").is_file()
+
+
 def test_an_empty_program_name_is_said_to_be_one(root, tmp_path, monkeypatch, capsys):
     """roads explain -- "$PROG" with PROG unset said ': not found on PATH', a message
     with no name in it."""

@@ -136,9 +136,24 @@ def compile_c(source: Path, out_dir: Path,
     done = command.run(argv, timeout=120, check=False, merge_stderr=True, cwd=source.parent,
                        env=env, sandbox=prefix)
     if done.returncode != 0:
-        raise ExplainError(f"gcc could not compile {source}:\n{done.stdout.strip()}")
+        raise ExplainError(f"gcc could not compile {source}:\n{done.stdout.strip()}"
+                           + _link_advice(done.stdout, source))
     written_back(binary)  # its code mapped clean, as the samples' (capture.build)
     return binary, ("gcc", *DEFAULT_FLAGS, source.name, "-o", name)
+
+
+def _link_advice(told: str, source: Path) -> str:
+    """What to do where gcc compiled ``source`` but could not link it (``undefined
+    reference``: a library it needs, such as -lm, which roads explain does not give):
+    compile it yourself, then name the program; "" for any other failure."""
+    if "undefined reference to" not in told:
+        return ""
+    program = source.with_suffix("")
+    return ("\nroads explain compiles a source with gcc -O0 -g and nothing more: a program "
+            "that needs a library (-lm for sqrt, say) or other options is yours to compile, "
+            f"then to name: gcc -O0 -g -o {shellwords.quote(str(program))} "
+            f"{shellwords.quote(str(source))} -lm (or what it needs), then roads explain "
+            f"-- {shellwords.quote(str(program))}")
 
 
 def _checkpoint(hit: Hit, seq: int, proc: Proc) -> dict:
