@@ -155,11 +155,14 @@ def _communicate(proc: subprocess.Popen, input: str | None, timeout: float, canc
 class _Relay:
     """A command's stderr read on a thread of its own, each line handed to ``on_line``
     as it comes (a long run's progress, told while it runs), and kept whole for the
-    ``Completed`` record."""
+    ``Completed`` record. An error of ``on_line`` ends the calls, not the reading (a
+    command whose stderr nobody read would block once the pipe was full): ``whole``
+    raises it."""
 
     def __init__(self, stream, on_line: Callable[[str], None]) -> None:
         self._stream, self._on_line = stream, on_line
         self._lines: list[str | bytes] = []
+        self._failed: BaseException | None = None
         self._thread = threading.Thread(target=self._read, daemon=True)
         self._thread.start()
 
@@ -167,13 +170,19 @@ class _Relay:
         with self._stream:
             for line in self._stream:
                 self._lines.append(line)
-                text = line if isinstance(line, str) else os.fsdecode(line)
-                self._on_line(text.removesuffix("\n"))
+                if self._failed is None:
+                    text = line if isinstance(line, str) else os.fsdecode(line)
+                    try:
+                        self._on_line(text.removesuffix("\n"))
+                    except Exception as exc:  # noqa: BLE001 - raised again by whole()
+                        self._failed = exc
 
     def whole(self) -> str | bytes:
         """All the stream held, once it has ended (the command and what it started
-        have ended, or been killed, and closed it)."""
+        have ended, or been killed, and closed it); ``on_line``'s error, if it had one."""
         self._thread.join()
+        if self._failed is not None:
+            raise self._failed
         return type(self._lines[0])().join(self._lines) if self._lines else ""
 
 

@@ -327,3 +327,18 @@ def test_each_line_of_stderr_is_handed_on_as_it_comes():
     assert told[-1] == "begun" and "begun" in late.value.output
     with pytest.raises(ValueError):
         command.run(["true"], merge_stderr=True, on_line=told.append)
+
+
+def test_a_failing_line_handler_does_not_leave_the_command_blocked():
+    """An error of on_line (a closed terminal, say) ends the calls but not the reading of
+    stderr: the command, writing more than a pipe holds, still ends, and run raises the
+    handler's error then, not at its timeout."""
+
+    def fails(line: str) -> None:
+        raise OSError("the terminal went away")
+
+    started = time.monotonic()
+    with pytest.raises(OSError, match="the terminal went away"):
+        command.run(["sh", "-c", "head -c 300000 /dev/zero | tr '\\0' 'x' | fold -w 100 >&2"],
+                    timeout=30, on_line=fails)
+    assert time.monotonic() - started < 20
