@@ -335,6 +335,26 @@ def test_a_cpp_name_of_several_functions_is_refused_with_their_symbols(
     assert sorted(p.name for p in tmp_path.iterdir()) == ["shapes", "shapes.cpp"]
 
 
+@pytest.mark.parametrize("wheres, then", [
+    (["exit"], ": give it a later --deadline (at most 110 s)"),
+    (["main", "exit"], "; the stops it reached (main) get no page from a run the deadline "
+                       "cuts short: give it a later --deadline (at most 110 s), or leave out "
+                       "the stops it does not reach"),
+], ids=["none reached", "main reached"])
+def test_a_run_the_deadline_cuts_short_says_what_to_do(root, tmp_path, monkeypatch, capsys,
+                                                      no_leftovers, wheres, then):
+    """'/bin/sleep did not reach exit within 1 s (--deadline); it was killed' was all: a
+    learner whose program reached main before it was killed did not learn that main had
+    been reached and that no page is written then, nor what would give one."""
+    monkeypatch.chdir(tmp_path)
+    at = [word for where in wheres for word in ("--at", where)]
+    assert explain(root, *at, "--deadline", "1", "--", "/bin/sleep", "30") == 1
+    err = capsys.readouterr().err
+    assert ("roads: error: /bin/sleep did not reach exit within 1 s (--deadline); it was "
+            f"killed{then}") in err, err
+    assert not list(tmp_path.iterdir())
+
+
 def test_a_delay_the_deadline_comes_before_is_refused_before_the_run(root, tmp_path,
                                                                       monkeypatch, capsys):
     """--at 40s with the default --deadline (30 s, counted from the command's start,

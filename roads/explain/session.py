@@ -569,10 +569,16 @@ def trace_program(job: dict, progress: Callable[[str], None] = lambda s: None) -
     # No page to show what the program wrote: the error does (why it ended, often).
     wrote = _wrote(outcome, program, sandboxed=job.get("sandbox", True))
     if outcome.timed_out and late:
+        reached = [label for label in labels if label in outcome.reached]
+        # What the run had, and how to get a page: it said only that it was killed.
+        then = (f"; the stops it reached ({', '.join(reached)}) get no page from a run the "
+                "deadline cuts short" if reached else "")
+        then += (f": give it a later --deadline (at most {MAX_DEADLINE:g} s)"
+                 + (", or leave out the stops it does not reach" if reached else ""))
         raise ExplainError(f"{program} did not reach {', '.join(late)} within "
                            f"{deadline:g} s (--deadline); it was killed" + "".join(
                                f" ({label}: {outcome.execed[label]})"
-                               for label in late if label in outcome.execed) + wrote)
+                               for label in late if label in outcome.execed) + then + wrote)
     ending = _ending(outcome, program, deadline)
     if not checkpoints and unread:
         raise ExplainError(f"{program}: no stop it reached could be read, nothing was "
