@@ -1,8 +1,9 @@
 """roads explain and what a stop says of the program: the name of the program running
 there after an execve, the path it was run from in the sandbox (/run/build, not the
-samples' /build), ``--at _start`` of a stripped program (its ELF entry point), and the
-wait of a step over a breakpoint, which has a deadline like every other wait; and a
-program that renames itself (prctl), which has run no execve."""
+samples' /build), ``--at _start`` of a stripped program (its ELF entry point) and ``--at
+main`` of a stripped static one (refused with the stops it may take), the wait of a step
+over a breakpoint, which has a deadline like every other wait; a program that renames
+itself (prctl), which has run no execve; and a sandboxed page's process ids."""
 
 from __future__ import annotations
 
@@ -231,6 +232,26 @@ def test_start_is_the_entry_point_also_of_a_stripped_program(tmp_path, no_leftov
     subprocess.run(["strip", str(binary)], check=True, timeout=60)
     pc, entry = _entry_stop(binary)
     assert pc == entry
+
+
+def test_main_of_a_stripped_static_program_is_refused_with_the_stops_it_may_take(
+        tmp_path, no_leftovers):
+    """A stripped program linked -static keeps neither main nor the C library's
+    __libc_start_main, by which a stripped dynamic one's main is found: the error said
+    so, and not which stops such a program can take."""
+    binary = tmp_path / "hello"
+    (tmp_path / "hello.c").write_text(HELLO)
+    subprocess.run(["gcc", "-static", "-s", "-o", str(binary), str(tmp_path / "hello.c")],
+                   check=True, timeout=120)
+    with pytest.raises(ExplainError) as refused:
+        Tracer([str(binary)], [parse_stop("main")], on_stop=lambda hit: None, deadline=20).run()
+    assert refused.value.message == (
+        f"{binary}: no symbol main and no __libc_start_main to find it by (a stripped program "
+        "with no shared C library): stop at _start, its entry point, or at a system call, a "
+        "delay or its exit")
+    outcome = Tracer([str(binary)], [parse_stop("_start"), parse_stop("exit")],
+                     on_stop=lambda hit: None, deadline=20).run()
+    assert outcome.reached == ["_start", "exit"]
 
 
 def test_a_function_of_a_stripped_program_is_refused_saying_why(tmp_path, no_leftovers):

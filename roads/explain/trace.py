@@ -1120,8 +1120,13 @@ class Tracer:
             if found is None and spec.name == "main":
                 start = find("__libc_start_main")
                 if start is None or start[2].ifunc:
+                    # A stripped static program: its C library's start-up code is in
+                    # it, nameless. Said with the stops that need no symbol.
                     raise ExplainError(f"{self.argv[0]}: no symbol main and no "
-                                       "__libc_start_main to find it by")
+                                       "__libc_start_main to find it by (a stripped "
+                                       "program with no shared C library): stop at _start, "
+                                       "its entry point, or at a system call, a delay or "
+                                       "its exit")
                 self._insert(tid, pid, start[1] + start[2].st_value, "libc_start_main")
                 continue
             if found is None and "@" not in spec.name:
