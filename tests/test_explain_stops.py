@@ -164,6 +164,36 @@ def test_a_version_that_names_none_is_refused(root, tmp_path, monkeypatch, capsy
     assert not list(tmp_path.iterdir())
 
 
+# Identifiers beyond ASCII, which gcc takes as they are (C23 and C++ allow them).
+ACCENTED = "int café(int x) { return x + 1; }\nint été(int x) { return 2 * x; }\n" \
+           "int main(void) { return café(1) + été(2) - 6; }\n"
+
+
+def test_a_function_named_with_letters_beyond_ascii_is_a_function(tmp_path, no_leftovers):
+    """--at été (a function of that name, which gcc compiles) was refused as no stop at
+    all ('give main, FUNC, ...'): a name had to begin with an ASCII letter."""
+    from roads.explain.trace import Tracer, parse_stop
+
+    program = build(tmp_path, "accented", ACCENTED)
+    assert parse_stop("été").name == "été" and parse_stop("été:2").count == 2
+    outcome = Tracer([str(program)], [parse_stop("été"), parse_stop("café")],
+                     on_stop=lambda hit: None, deadline=20).run()
+    assert sorted(outcome.reached) == ["café", "été"]
+
+
+def test_a_stop_that_is_none_is_quoted_as_a_shell_reads_it(root, tmp_path, monkeypatch, capsys):
+    """An --at holding a byte that is not UTF-8 was shown by Python's repr, '\\udcc3',
+    which is neither the byte nor anything to type; it is quoted as the page quotes a
+    command line, $'caf\\xc3'."""
+    import os
+
+    monkeypatch.chdir(tmp_path)
+    assert explain(root, "--at", os.fsdecode(b"caf\xc3"), "--", "/bin/true") == 1
+    assert capsys.readouterr().err == (
+        "roads: error: --at $'caf\\xc3': give main, FUNC, FUNC:N, syscall:NAME[:N], exit or "
+        "a delay such as 0.5s\n")
+
+
 def test_a_delay_may_begin_with_its_decimal_point(root, tmp_path, monkeypatch, capsys,
                                                   no_leftovers):
     """--at .05s is a delay, as --deadline .5 is a number of seconds (it was refused)."""

@@ -61,6 +61,7 @@ from typing import Callable, NamedTuple, Sequence
 
 from ..errors import ExplainError, RoadsError
 from . import ptrace as pt
+from . import shellwords
 from .record import RESTART, Returned, SelfStop, signed, stop_words
 from .seccomp_mode import SECCOMP_MODE_DEAD, read_seccomp_mode
 from .siginfo import SI_KERNEL, SigInfo
@@ -196,8 +197,9 @@ def parse_stop(text: str) -> StopSpec:
         if count < 1:
             raise ExplainError(f"--at {text}: the count starts at 1")
         return StopSpec(t, "syscall", name=m[1], count=count, number=numbers[m[1]])
-    # A C++ function may be named with its namespace or class: shapes::area.
-    m = re.fullmatch(r"([A-Za-z_][\w.@]*(?:::[A-Za-z_]\w*)*)(?::(\d+))?", t)
+    # A C++ function may be named with its namespace or class: shapes::area. A name may
+    # hold letters beyond ASCII, as gcc's identifiers may (été): [^\W\d] is a letter or _.
+    m = re.fullmatch(r"([^\W\d][\w.@]*(?:::[^\W\d]\w*)*)(?::(\d+))?", t)
     if m and "@" in m[1] and not re.fullmatch(r"[^@]+@@?[^@]+", m[1]):
         # main@ and main@@ were stopped at as main, and a@b@c looked up as one name.
         wrong = "no version after its @" if m[1].endswith("@") else "more than one @"
@@ -208,8 +210,9 @@ def parse_stop(text: str) -> StopSpec:
         if count < 1:
             raise ExplainError(f"--at {text}: the count starts at 1")
         return StopSpec(t, "func", name=m[1], count=count)
-    raise ExplainError(f"--at {text!r}: give main, FUNC, FUNC:N, syscall:NAME[:N], exit or a "
-                       "delay such as 0.5s")
+    # Quoted as a shell reads it back: repr wrote a byte that is not UTF-8 as \udcc3.
+    raise ExplainError(f"--at {shellwords.quote(text)}: give main, FUNC, FUNC:N, "
+                       "syscall:NAME[:N], exit or a delay such as 0.5s")
 
 
 @dataclass
