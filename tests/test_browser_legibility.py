@@ -13,7 +13,9 @@ in turn, and one JavaScript call measures, in the page itself:
   (the shape of its node beneath it) by more than a pixel;
 - cut off (phone): a label outside the visible box of its nearest scroll container,
   or outside the viewport's width, unless its figure has the full-screen control
-  (a wrapper of class ``roads-zoomable``); and the page itself wider than the phone;
+  (a wrapper of class ``roads-zoomable``); the page itself wider than the phone; and
+  words on the screen cut short by an ellipsis (the header's title, the footer's
+  previous and next);
 - too wide (desktop): a table, figure or ``pre`` wider than the article's column
   (its own width or what scrolls inside it);
 - small text: an SVG label whose font size times the SVG's scale is under 9 px on
@@ -351,6 +353,29 @@ async ({phone, minContrast, minPx, zoomable, wide}) => {
       }
     }
   }
+  // --- words cut short (phone): a line of the page's own frame or of the article ended
+  // by an ellipsis (the header's title, the footer's previous and next), as far as it
+  // is on the screen (the closed navigation drawer is not).
+  if (phone) {
+    for (const el of document.querySelectorAll('body *')) {
+      const cs = getComputedStyle(el);
+      if (cs.textOverflow !== 'ellipsis' || cs.overflowX === 'visible' || !visible(el)) continue;
+      const r = el.getBoundingClientRect();
+      if (r.right <= 0 || r.left >= window.innerWidth) continue;
+      // The text's own width against the box (scrollWidth is rounded to a whole pixel,
+      // and a title half a pixel too wide loses its last letters).
+      const text = document.createRange();
+      text.selectNodeContents(el);
+      const room = r.width - parseFloat(cs.paddingLeft) - parseFloat(cs.paddingRight)
+                   - parseFloat(cs.borderLeftWidth) - parseFloat(cs.borderRightWidth);
+      // A box clamped to a number of lines cuts the lines past them.
+      if (text.getBoundingClientRect().width > room + 0.25 || el.scrollHeight > el.clientHeight + 1)
+        out.cutoff.push({figure: el.closest('.md-header') ? 'header' : el.closest('.md-footer') ? 'footer'
+                                 : (el.closest('[id]') || {}).id || '',
+                         label: el.textContent.trim().replace(/\s+/g, ' ') + ' (cut short by an ellipsis)'});
+    }
+  }
+
   return out;
 }
 """
@@ -527,7 +552,8 @@ def test_no_two_labels_overlap(measured):
 
 def test_no_label_cut_off_on_a_phone(measured):
     _verdict(measured[0]["cutoff"], "labels cut off at 390 px (no full-screen control), "
-                                     "or a page wider than the phone")
+                                     "words cut short by an ellipsis, or a page wider "
+                                     "than the phone")
 
 
 def test_nothing_wider_than_its_column_on_a_desktop(measured):
