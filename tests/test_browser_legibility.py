@@ -16,6 +16,8 @@ in turn, and one JavaScript call measures, in the page itself:
   (a wrapper of class ``roads-zoomable``); the page itself wider than the phone; and
   words on the screen cut short by an ellipsis (the header's title, the footer's
   previous and next);
+- covered (both widths): a character of a code block under Material's copy button, as
+  the block opens or scrolled to the end of its lines;
 - too wide (desktop): a table, figure or ``pre`` wider than the article's column
   (its own width or what scrolls inside it);
 - small text: an SVG label whose font size times the SVG's scale is under 9 px on
@@ -114,12 +116,13 @@ async ({fails, rules}) => {
 
 # One call per page load: every check, returned as lists of plain records.
 MEASURE = r"""
-async ({phone, minContrast, minPx, zoomable, wide}) => {
+async ({phone, minContrast, minPx, zoomable, wide, once}) => {
   if (document.fonts && document.fonts.ready) await document.fonts.ready;
   // Scripts that reshape a figure or a table after loading get a moment to finish.
   await new Promise(r => setTimeout(r, 250));
   await new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)));
-  const out = {contrast: [], overlap: [], cutoff: [], wide: [], small: [], labels: 0, figures: 0};
+  const out = {contrast: [], overlap: [], cutoff: [], wide: [], small: [], covered: [],
+               labels: 0, figures: 0};
   const article = document.querySelector('.md-content article')
                || document.querySelector('.md-content') || document.body;
 
@@ -376,11 +379,48 @@ async ({phone, minContrast, minPx, zoomable, wide}) => {
     }
   }
 
+  // --- code under the copy button: no character of a code block that shows (inside
+  // what its box lets through) lies beneath the button, as it opens or scrolled to the
+  // end of its lines.
+  if (once) {
+    const range = document.createRange();
+    const hits = (r, b) => r.right > b.left + 0.5 && r.left < b.right - 0.5 && r.bottom > b.top + 0.5 && r.top < b.bottom - 0.5;
+    for (const nav of article.querySelectorAll('pre > .md-code__nav')) {
+      const code = nav.parentElement.querySelector(':scope > code');
+      if (!code || !visible(nav)) continue;
+      const keep = code.scrollLeft;
+      let under = null;
+      for (const left of [0, code.scrollWidth]) {
+        code.scrollLeft = left;
+        const b = nav.getBoundingClientRect(), c = code.getBoundingClientRect();
+        const port = {left: c.left + code.clientLeft, top: c.top + code.clientTop};
+        port.right = port.left + code.clientWidth; port.bottom = port.top + code.clientHeight;
+        const shown = r => hits(r, b) && hits(r, port);
+        const walker = document.createTreeWalker(code, NodeFilter.SHOW_TEXT);
+        for (let n = walker.nextNode(); n && !under; n = walker.nextNode()) {
+          range.selectNodeContents(n);
+          if (![...range.getClientRects()].some(shown)) continue;
+          for (let i = 0; i < n.length && !under; i++) {
+            if (/\s/.test(n.data[i])) continue;
+            range.setStart(n, i); range.setEnd(n, i + 1);
+            if ([...range.getClientRects()].some(shown)) under = n.data.slice(Math.max(0, i - 12), i + 4);
+          }
+        }
+        if (under) break;
+      }
+      code.scrollLeft = keep;
+      if (under) {
+        const named = code.closest('[id]');
+        out.covered.push({figure: named ? named.id : '', label: code.textContent.trim().split('\n')[0].slice(0, 60),
+                          under: under.replace(/\s+/g, ' ')});
+      }
+    }
+  }
   return out;
 }
 """
 
-CHECKS = ("contrast", "overlap", "cutoff", "wide", "small", "axe")
+CHECKS = ("contrast", "overlap", "cutoff", "wide", "small", "covered", "axe")
 
 
 def pages_of(out: Path) -> list[str]:
@@ -472,7 +512,8 @@ def measured(site, browser):
                     result = page.evaluate(MEASURE, {"phone": viewport is PHONE,
                                                      "minContrast": MIN_CONTRAST,
                                                      "minPx": MIN_TEXT_PX, "zoomable": ZOOMABLE,
-                                                     "wide": WIDE})
+                                                     "wide": WIDE,
+                                                     "once": palette == PALETTES[0]})
                     totals["labels"] += result["labels"]
                     if SHOTS:
                         totals["screenshots"] += _screenshots(page, rel, width, palette)
@@ -554,6 +595,14 @@ def test_no_label_cut_off_on_a_phone(measured):
     _verdict(measured[0]["cutoff"], "labels cut off at 390 px (no full-screen control), "
                                      "words cut short by an ellipsis, or a page wider "
                                      "than the phone")
+
+
+def test_no_code_under_the_copy_button(measured):
+    """Material's copy button sits on a code block's top right corner: as the block opens
+    and scrolled to the end of its lines, no character that shows is under it, at both
+    widths."""
+    _verdict(measured[0]["covered"], "code blocks with text under the copy button "
+                                     "(as they open, or scrolled to the end of their lines)")
 
 
 def test_nothing_wider_than_its_column_on_a_desktop(measured):
