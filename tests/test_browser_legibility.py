@@ -395,7 +395,9 @@ async ({phone, minContrast, minPx, zoomable, wide, once}) => {
         const b = nav.getBoundingClientRect(), c = code.getBoundingClientRect();
         const port = {left: c.left + code.clientLeft, top: c.top + code.clientTop};
         port.right = port.left + code.clientWidth; port.bottom = port.top + code.clientHeight;
-        const shown = r => hits(r, b) && hits(r, port);
+        // A character's box, as far as the code's box lets it show.
+        const shown = r => hits({left: Math.max(r.left, port.left), right: Math.min(r.right, port.right),
+                                 top: Math.max(r.top, port.top), bottom: Math.min(r.bottom, port.bottom)}, b);
         const walker = document.createTreeWalker(code, NodeFilter.SHOW_TEXT);
         for (let n = walker.nextNode(); n && !under; n = walker.nextNode()) {
           range.selectNodeContents(n);
