@@ -625,3 +625,41 @@ def test_axe_finds_nothing_serious(measured):
 def test_no_inline_text_under_9px(measured):
     _verdict(measured[0]["small"], f"SVG labels under {MIN_TEXT_PX} px on screen "
                                    "(no full-screen control)")
+
+
+# The copy button's icon against what lies beneath it (its strip's background over the
+# code's), as a touch screen shows it: the icon's own colour, composited.
+COPY_ICON = r"""
+() => {
+  const nav = document.querySelector('article pre > .md-code__nav');
+  const code = nav.parentElement.querySelector(':scope > code');
+  const rgba = t => { const p = t.match(/[\d.]+/g).map(Number); return [p[0], p[1], p[2], p.length > 3 ? p[3] : 1]; };
+  const over = (f, b) => [0, 1, 2].map(i => f[i] * f[3] + b[i] * (1 - f[3])).concat([1]);
+  const lum = c => { const ch = v => { v /= 255; return v <= 0.03928 ? v / 12.92 : Math.pow((v + 0.055) / 1.055, 2.4); };
+                     return 0.2126 * ch(c[0]) + 0.7152 * ch(c[1]) + 0.0722 * ch(c[2]); };
+  const bg = over(rgba(getComputedStyle(nav).backgroundColor), rgba(getComputedStyle(code).backgroundColor));
+  const icon = over(rgba(getComputedStyle(nav.querySelector('button')).color), bg);
+  const [a, b] = [lum(icon), lum(bg)];
+  return {hoverNone: matchMedia('(hover: none)').matches,
+          ratio: Math.round((Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05) * 100) / 100};
+}
+"""
+
+
+@pytest.mark.parametrize("scheme", PALETTES)
+def test_the_copy_button_shows_on_a_touch_screen(site, browser, scheme):
+    """Material shows the copy button at 7 % of the text's colour until the pointer is
+    over the block: a phone has no pointer, and the button was all but invisible
+    (1.2:1). Where nothing hovers, its icon holds 3:1 against its background (WCAG
+    1.4.11, a control's contrast)."""
+    _, base = site
+    context, page, errors = open_page(browser, base + "explore-your-own-program/",
+                                      viewport=PHONE, scheme=scheme, touch=True)
+    try:
+        page.add_style_tag(content="*, ::before, ::after { transition: none !important; }")
+        found = page.evaluate(COPY_ICON)
+        assert found["hoverNone"], found
+        assert found["ratio"] >= 3, f"the copy button's icon at {found['ratio']}:1 ({scheme})"
+        assert not errors, errors
+    finally:
+        context.close()
