@@ -663,3 +663,19 @@ def test_the_copy_button_shows_on_a_touch_screen(site, browser, scheme):
         assert not errors, errors
     finally:
         context.close()
+
+
+def test_code_keeps_its_width_on_paper(site, browser):
+    """The copy button's strip (access.css) is for the screen: on paper, where the button
+    is not printed, code wraps at the full width of its box."""
+    _, base = site
+    context, page, errors = open_page(browser, base + "explore-your-own-program/",
+                                      scheme="default")
+    try:
+        page.emulate_media(media="print")
+        strips = page.evaluate("""() => [...document.querySelectorAll('article pre > .md-code__nav')]
+          .map(n => getComputedStyle(n.parentElement.querySelector(':scope > code')).borderRightWidth)""")
+        assert strips and set(strips) == {"0px"}, strips
+        assert not errors, errors
+    finally:
+        context.close()
