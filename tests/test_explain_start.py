@@ -42,9 +42,31 @@ def test_an_execve_that_does_not_return_is_given_up_at_the_deadline(monkeypatch,
         Tracer(["/bin/true"], [parse_stop("exit")], on_stop=lambda hit: None,
                deadline=1.0).run()
     took = time.monotonic() - started
-    assert failed.value.message.startswith("cannot start /bin/true: its execve did not return "
-                                           "within 1 s (--deadline)"), failed.value.message
+    assert failed.value.message == ("cannot start /bin/true: its execve did not return within "
+                                    "1 s (--deadline); is its file on a file system that "
+                                    "does not answer?"), failed.value.message
     assert 1.0 <= took < BLOCKED - 2, took
+
+
+def test_a_start_cut_short_by_a_very_short_deadline_is_told_so(monkeypatch, no_leftovers):
+    """--deadline 0.001 cut every start short, and the error asked whether the program's
+    file was on a file system that does not answer, where the deadline was the cause.
+    (The start is held here, as above, so that it is the one cut short.)"""
+
+    def execve(path, argv, env):  # runs in the forked child only
+        time.sleep(BLOCKED)
+        os._exit(0)
+
+    monkeypatch.setattr(os, "execve", execve)
+    with pytest.raises(ExplainError) as failed:
+        Tracer(["/bin/true"], [parse_stop("exit")], on_stop=lambda hit: None,
+               deadline=0.2).run()
+    message = failed.value.message
+    assert message.startswith("cannot start /bin/true: its execve did not return within "
+                              "0.2 s (--deadline); "), message
+    assert message.endswith("a program may take longer than that to start: give a longer "
+                            "--deadline"), message
+    assert "file system" not in message, message
 
 
 def test_a_program_that_never_stops_at_its_start_is_given_up_at_the_deadline(monkeypatch,

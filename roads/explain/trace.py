@@ -78,6 +78,8 @@ MAX_OUTPUT = 64 << 10
 KILL_WAIT = 10.0  # seconds for what is left of a run, killed, to be reaped
 KILL_PAUSES = (0.002, 0.1)  # seconds between two looks for it: the first pause, the longest
 DRAIN_WAIT = 1.0  # seconds the output is read for after the run, while a writer holds it
+# seconds: a --deadline shorter than this is what most likely cut a start short
+SHORT_START = 1.0
 # System calls that never return to the program, where a syscall stop is made.
 NO_RETURN = frozenset({"exit", "exit_group"})
 # What a program calls by a name the C library makes with another system call (glibc
@@ -671,8 +673,9 @@ class Tracer:
             os.close(ready_r)
         if message is None:
             failed = ExplainError(f"cannot start {path}: its execve did not return within "
-                                  f"{self.deadline:g} s (--deadline); is its file on a file "
-                                  "system that does not answer?")
+                                  f"{self.deadline:g} s (--deadline); "
+                                  + self._unstarted("is its file on a file system that does "
+                                                    "not answer?"))
         elif message:
             failed = ExplainError(f"cannot start {path}: {message.decode(errors='replace')}")
         else:
@@ -802,9 +805,20 @@ class Tracer:
         if got is None:
             raise ExplainError(f"{self.argv[0]} did not stop at its start within "
                                f"{self.deadline:g} s (--deadline): its execve has not "
-                               "ended; is its file, or a library's, on a file system "
-                               "that does not answer?")
+                               "ended; " + self._unstarted("is its file, or a library's, on "
+                                                           "a file system that does not "
+                                                           "answer?"))
         return got
+
+    def _unstarted(self, otherwise: str) -> str:
+        """Why a start did not end within the deadline, as far as can be told: a deadline
+        shorter than ``SHORT_START`` is the likely cause (a start is a fork, an execve
+        and the loader's work: tens of milliseconds, more on a loaded machine); else
+        ``otherwise``, the question a longer one leaves."""
+        if self.deadline < SHORT_START:
+            return ("a program may take longer than that to start: give a longer "
+                    "--deadline")
+        return otherwise
 
     def _time_out(self) -> None:
         self._before_our_kill()
