@@ -165,15 +165,23 @@ int main(void) { f(); usleep(1500000); return 0; }
 """
 
 
+# The stop at f is read for HOLD seconds; a delay stop of DURING_HOLD seconds from the
+# program's start comes due then, however slowly a loaded machine starts the program
+# (up to DURING_HOLD seconds: at 0.2 s, a full suite's load once brought the delay
+# before f).
+HOLD = 1.5
+DURING_HOLD = "0.8s"
+
+
 def _held_at_f(binary: Path, *stops: str, stop_it: bool = False):
-    """A run whose stop at f is read for half a second (as a slow read of a big process
+    """A run whose stop at f is read for a while (as a slow read of a big process
     would be) while a signal comes: a delay's, or, ``stop_it``, a SIGSTOP that another
     process (kill(1)) sends the program. The step over f's breakpoint meets it first."""
     def on_stop(hit) -> None:
         if hit.label == "f":
             if stop_it:
                 subprocess.run(["kill", "-STOP", str(hit.pid)], check=True, timeout=10)
-            time.sleep(0.5)
+            time.sleep(HOLD)
 
     return Tracer([str(binary)], [parse_stop(s) for s in ("f", "f:2", *stops)],
                   on_stop=on_stop, deadline=20).run()
@@ -184,10 +192,10 @@ def test_a_delay_that_comes_due_during_a_step_is_taken(gcc, tmp_path, no_leftove
     """The delay's SIGSTOP, sent while the program was held at f, is the signal the step
     over f's breakpoint stops for first; _step_over returns it and _breakpoint resumed the
     program with it, delivered: the group-stop that followed was taken for one the
-    program made after it was continued and let go, and the stop at 0.2s never came."""
+    program made after it was continued and let go, and the delay's stop never came."""
     binary = build(tmp_path, "calls_f", CALLS_F, "-O0", "-g")
-    outcome = _held_at_f(binary, "0.2s")
-    assert outcome.reached == ["f", "0.2s"]
+    outcome = _held_at_f(binary, DURING_HOLD)
+    assert outcome.reached == ["f", DURING_HOLD]
     assert outcome.stopped == []  # the delay's own SIGSTOP: no stop of the program's
 
 
