@@ -136,6 +136,7 @@ TMPFS_MAGIC = define("TMPFS_MAGIC", 0x01021994, "hex", "include/uapi/linux/magic
 XFS_SUPER_MAGIC = define("XFS_SUPER_MAGIC", 0x58465342, "hex", "include/uapi/linux/magic.h: XFS_SUPER_MAGIC (\"XFSB\"), statfs(2)'s f_type of an XFS file system")
 BTRFS_SUPER_MAGIC = define("BTRFS_SUPER_MAGIC", 0x9123683E, "hex", "include/uapi/linux/magic.h: BTRFS_SUPER_MAGIC, statfs(2)'s f_type of a btrfs file system")
 PF_EXITING = define("PF_EXITING", 0x4, "hex", "include/linux/sched.h: PF_EXITING 0x00000004, set in a task's flags (field 9 of /proc/PID/stat) as it starts to exit, before it is a zombie")
+PF_RANDOMIZE = define("PF_RANDOMIZE", 0x00400000, "hex", "include/linux/sched.h: PF_RANDOMIZE 0x00400000, set in a task's flags (field 9 of /proc/PID/stat) by execve when it lays the new program out at random (fs/binfmt_elf.c: no ADDR_NO_RANDOMIZE in the personality and randomize_va_space above 0 at that moment), and kept until the next execve")
 ENOMEM = define("ENOMEM", 12, "int", "include/uapi/asm-generic/errno-base.h: ENOMEM 12, out of memory")
 SAMPLE_ADDRESS_SPACE_DEFAULT = define("SAMPLE_ADDRESS_SPACE_DEFAULT", 4 << 30, "human", "samples/README.md: [NAME.limits] address_space, 4294967296 bytes of virtual memory per process by default (RLIMIT_AS)")
 SEGV_ACCERR = define("SEGV_ACCERR", 2, "int", "include/uapi/asm-generic/siginfo.h: SEGV_ACCERR 2, invalid permissions for mapped object")

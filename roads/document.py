@@ -37,6 +37,7 @@ from typing import Annotated, Any, Literal
 import msgspec
 from msgspec import UNSET, Meta, Struct, UnsetType
 
+from .constants import ADDR_NO_RANDOMIZE
 from .elfspec import PAGE_SIZE, section_flags, segment_flags
 from .escapes import escape_bytes
 
@@ -314,7 +315,11 @@ class Checkpoint(Struct, frozen=True):
 
     ``seq`` orders the run's checkpoints by arrival; ``exe`` is ``/proc/PID/exe`` with
     the build folder written ``/build``; ``personality`` is ``/proc/PID/personality``;
-    ``auxv_strings`` the strings some auxv entries point at (``AT_EXECFN``, ...).
+    ``randomized`` whether the process's layout was chosen at random (PF_RANDOMIZE in
+    the flags of ``/proc/PID/stat``, set by its last execve from the personality and
+    ``randomize_va_space`` of that moment: a later personality(2) call, which changes
+    ``personality``, does not move what is mapped; None in captures made before it was
+    recorded); ``auxv_strings`` the strings some auxv entries point at (``AT_EXECFN``, ...).
     """
 
     name: str
@@ -324,11 +329,20 @@ class Checkpoint(Struct, frozen=True):
     ppid: Pid = 0
     exe: str = ""
     personality: int = 0
+    randomized: bool | None = None
     addresses: Annotated[tuple[Address, ...], volatile(UNORDERED)] = ()
     auxv: tuple[AuxvEntry, ...] = ()
     auxv_strings: dict[str, str] = {}
     status: Annotated[Status | None, volatile(ASLR)] = None
     pagemap: tuple[PageRange, ...] = ()
+
+    def laid_out_at_random(self, randomize_va_space: int | None) -> bool:
+        """Whether the kernel chose this process's layout at random: ``randomized`` where
+        recorded; in an older capture, judged from the personality at the stop and the
+        machine's ``randomize_va_space``."""
+        if self.randomized is not None:
+            return self.randomized
+        return not (self.personality & ADDR_NO_RANDOMIZE) and randomize_va_space != 0
 
 
 class Process(Struct, frozen=True):

@@ -429,3 +429,7 @@ def test_aslr_state_verified():
     assert doc("aslr")["provenance"]["randomize_va_space"] > 0
     for run in doc("aslr-off")["variants"]["default"]["runs"]:
         assert run["aslr_disabled"] and run["personality"] & 0x0040000
+    # What the kernel did at each process's execve (PF_RANDOMIZE), stop by stop.
+    for name, randomized in (("aslr", True), ("aslr-off", False)):
+        for run in doc(name)["variants"]["default"]["runs"]:
+            assert {cp["randomized"] for cp in run["checkpoints"]} == {randomized}, name

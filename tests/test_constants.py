@@ -14,6 +14,7 @@ import mmap
 import os
 import re
 import struct
+from pathlib import Path
 
 import pytest
 
@@ -424,3 +425,48 @@ def test_the_legacy_layout_starts_at_user_space_over_the_divisor():
     starts = [int(line.split("-")[0], 16) for line in done.stdout.splitlines()
               if line.rstrip().endswith(("ld-linux-x86-64.so.2",))]
     assert starts and min(starts) == base, (hex(base), done.stdout)
+
+
+PERSONALITY_THEN_STAT = r"""
+#include <stdio.h>
+#include <string.h>
+#include <sys/personality.h>
+/* Clears every personality flag (ADDR_NO_RANDOMIZE among them) unless told not to,
+   then prints the flags word, field 9 of /proc/self/stat. */
+int main(int argc, char **argv) {
+    if (argc < 2) personality(0);
+    char line[4096];
+    FILE *f = fopen("/proc/self/stat", "r");
+    if (!f || !fgets(line, sizeof line, f)) return 1;
+    char *rest = strrchr(line, ')') + 2;  /* field 3 onwards */
+    unsigned long flags = 0;
+    sscanf(rest, "%*s %*d %*d %*d %*d %*d %lu", &flags);
+    printf("%lu\n", flags);
+    return 0;
+}
+"""
+
+
+def test_pf_randomize_is_set_by_execve_from_the_personality_of_that_moment(tmp_path):
+    """PF_RANDOMIZE is the bit of /proc/PID/stat's flags that execve sets when it lays
+    the program out at random, and it keeps until the next execve: a personality(2)
+    call after it (which the program here makes) does not change it (``Checkpoint.
+    randomized`` relies on both)."""
+    import shutil
+    import subprocess
+
+    if shutil.which("setarch") is None:
+        pytest.skip("setarch (util-linux) is not installed")
+    level = int(Path("/proc/sys/kernel/randomize_va_space").read_text())
+    program = tmp_path / "flags"
+    (tmp_path / "flags.c").write_text(PERSONALITY_THEN_STAT)
+    subprocess.run(["gcc", "-o", str(program), str(tmp_path / "flags.c")], check=True, timeout=60)
+
+    def flags(*prefix: str, keep: bool = False) -> int:
+        argv = [*prefix, str(program), *(["keep"] if keep else [])]
+        return int(subprocess.run(argv, capture_output=True, text=True, check=True,
+                                  timeout=30).stdout)
+
+    for keep in (True, False):
+        assert not flags("setarch", "-R", keep=keep) & c.PF_RANDOMIZE.value, keep
+        assert bool(flags(keep=keep) & c.PF_RANDOMIZE.value) == (level > 0), keep

@@ -521,12 +521,35 @@ def test_provenance_aslr_on_and_runs() -> None:
     assert "runs 0 and 1" in both
 
 
-def test_provenance_flags_a_run_that_did_not_get_what_it_asked() -> None:
+def _aslr_off_with(**changes) -> Selection:
+    """The aslr-off sample's selection, its checkpoint record changed by ``changes``."""
     chosen = sel("aslr-off")
-    lying = msgspec.structs.replace(chosen.checkpoint_record, personality=0)
-    odd = Selection(chosen.sample, chosen.variant, chosen.run, lying, chosen.capture)
+    changed = msgspec.structs.replace(chosen.checkpoint_record, **changes)
+    return Selection(chosen.sample, chosen.variant, chosen.run, changed, chosen.capture)
+
+
+def test_provenance_flags_a_run_that_did_not_get_what_it_asked() -> None:
+    assert sel("aslr-off").checkpoint_record.randomized is False
+    odd = _aslr_off_with(randomized=True)
     assert "NOT turned off as asked" in provenance.caption(odd)
     assert "roads-provenance-warning" in provenance.caption_html(odd)
+    # A capture made before ``randomized`` was recorded: judged from the personality.
+    old = _aslr_off_with(personality=0, randomized=None)
+    assert "NOT turned off as asked" in provenance.caption(old)
+
+
+def test_provenance_tells_a_layout_by_its_execve_not_the_personality_at_the_stop() -> None:
+    """A layout is chosen at execve: a program that cleared ADDR_NO_RANDOMIZE after its
+    own still runs as laid out without randomisation, and one that cleared it and ran
+    execve again runs randomised, by its own doing, not roads' failing."""
+    cleared = _aslr_off_with(personality=0, randomized=False)
+    text = provenance.caption(cleared)
+    assert "ASLR off (laid out under personality ADDR_NO_RANDOMIZE, which the program " \
+           "cleared later; verified)" in text and "NOT" not in text
+    assert "roads-provenance-warning" not in provenance.caption_html(cleared)
+    again = provenance.caption(_aslr_off_with(personality=0, randomized=True))
+    assert "ASLR on (full), turned back on by the program: it cleared ADDR_NO_RANDOMIZE " \
+           "and ran execve" in again and "NOT" not in again
 
 
 def test_with_provenance_is_its_own_html_block() -> None:

@@ -25,6 +25,7 @@ from .. import cachedir, command, document
 from .build import Build, compile_variant, written_back
 from . import elf as elf_reader
 from ..errors import CaptureError, CheckpointMissed, CommandTimeout, RoadsError, SampleError
+from ..constants import PF_RANDOMIZE
 from ..document import Region
 from .proc import Proc, SmapsEntry
 from .runner import (RUN_ROOT, RunResult, Stop, describe_status, launcher, run_program,
@@ -110,6 +111,7 @@ def snapshot_process(stop: Stop, proc: Proc, build_dir: Path | None) -> dict:
         ppid=stop.ppid,
         exe=normalise_path(proc.exe(pid), build_dir),
         personality=proc.personality(pid).persona,
+        randomized=bool(proc.stat(pid).flags & PF_RANDOMIZE.value),
         regions=regions,
         # The lines a kernel thread or zombie lacks are None in proc's record: absent here;
         # the credential lines proc reads too are not a capture's.

@@ -21,7 +21,8 @@ from ..errors import ExplainError, RoadsError, printable
 from ..figures import diff, diffview, elfmap
 from ..figures.diagram import render_diagram
 from ..figures.filenames import file_path, program_path
-from ..figures.provenance import with_provenance
+from ..constants import ADDR_NO_RANDOMIZE
+from ..figures.provenance import Aslr, aslr_of, with_provenance
 from ..figures.regions import memory_map
 from ..figures.select import Selection, Snapshot, forked_by, select
 from ..figures.table import render_table
@@ -286,6 +287,41 @@ def _what_it_points_at(returned) -> str:
             "up to the page boundary at or above it)")
 
 
+def _aslr_words(aslr: Aslr) -> str:
+    """Whether a stopped process's layout was chosen at random, in the header's words.
+
+    The kernel chooses it at execve, from the personality of that moment
+    (``Checkpoint.randomized``): a program may clear ADDR_NO_RANDOMIZE later, which
+    moves nothing until it runs execve again."""
+    held = aslr.personality & ADDR_NO_RANDOMIZE
+    if aslr.randomize_va_space == 0:
+        return "off on this whole machine (randomize_va_space 0)"
+    if not aslr.randomized:
+        return ("off (personality ADDR_NO_RANDOMIZE), as on the site" if held else
+                "off: laid out under personality ADDR_NO_RANDOMIZE, as on the site; the "
+                "program cleared it later, which changes no address until it runs execve again")
+    if aslr.requested:
+        return "on: addresses change from run to run"
+    if held or not aslr.at_execve:
+        return "on, although roads turned it off"
+    return ("on: the program cleared ADDR_NO_RANDOMIZE and ran execve, so addresses "
+            "change from run to run")
+
+
+def _aslr_fact(sels: list[ExplainSelection], run) -> str:
+    """The header's ASLR line: one state, or each stop's where they differ (``run``'s
+    where no stop was read)."""
+    said: dict[str, list[str]] = {}
+    for sel in sels:
+        said.setdefault(_aslr_words(aslr_of(sel)), []).append(_stop_title(sel))
+    if not said:
+        return ("off (personality ADDR_NO_RANDOMIZE), as on the site" if run.aslr_disabled
+                else "on: addresses change from run to run")
+    if len(said) == 1:
+        return next(iter(said))
+    return "; ".join(f"at {', '.join(stops)}, {words}" for words, stops in said.items())
+
+
 def render_page(session: Session, *, read_elf=None) -> str:
     """The whole page as text."""
     sels = selections(session)
@@ -304,8 +340,7 @@ def render_page(session: Session, *, read_elf=None) -> str:
                                  "or replaced since the process started"))
     facts += [("Stops", stops),
              ("How it ended", html.escape(session.ending)),
-             ("ASLR", "off (personality ADDR_NO_RANDOMIZE), as on the site" if run.aslr_disabled
-              else "on: addresses change from run to run")]
+             ("ASLR", html.escape(_aslr_fact(sels, run)))]
     if session.own_pids:
         facts.append(("Process ids", f"those of the sandbox's own pid namespace, as the "
                                      f"program sees them (its getpid() is {run.pid}); on this "

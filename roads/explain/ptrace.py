@@ -10,9 +10,11 @@ PTRACE_SEIZE/PTRACE_INTERRUPT, which gdb does not use (it stops with SIGSTOP).
 from __future__ import annotations
 
 import ctypes
+import errno
 import os
 from typing import NamedTuple
 
+from ..constants import ADDR_NO_RANDOMIZE
 from .siginfo import SIGINFO_SIZE, SigInfo, parse_siginfo
 
 PTRACE_TRACEME = 0
@@ -57,7 +59,6 @@ AUDIT_ARCH_I386 = 0x40000003  # EM_386 | __AUDIT_ARCH_LE
 
 
 WALL = 0x40000000  # __WALL: wait for threads and children alike
-ADDR_NO_RANDOMIZE = 0x0040000
 
 _libc = ctypes.CDLL(None, use_errno=True)
 _ptrace = _libc.ptrace
@@ -98,9 +99,15 @@ def traceme() -> None:
 
 
 def no_randomize() -> None:
-    """Turn ASLR off for this process and what it executes (personality(2))."""
+    """Turn ASLR off for this process and what it executes (personality(2)); an OSError
+    when the personality does not take it (a seccomp filter may refuse the call)."""
     current = _personality(0xFFFFFFFF)
     _personality(current | ADDR_NO_RANDOMIZE)
+    now = _personality(0xFFFFFFFF)
+    if now == -1 or not now & ADDR_NO_RANDOMIZE:
+        raise OSError(ctypes.get_errno() or errno.EPERM,
+                      "personality(2) did not take ADDR_NO_RANDOMIZE: ASLR cannot be "
+                      "turned off here (run with --aslr)")
 
 
 def child_subreaper(on: bool | None = None) -> bool:

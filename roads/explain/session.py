@@ -222,8 +222,13 @@ def _capture(name: str, command_line: list[str], elf, checkpoints: list[dict], *
     record of the program run) as its variant's ELF file; ``packages`` for its
     provenance (``provenance``: None, asked here)."""
     personality = checkpoints[0]["personality"] if checkpoints else 0
+    # Whether the first stop's layout was chosen at random, at its execve (the
+    # personality read at the stop may have changed since: ``Checkpoint.randomized``).
+    randomized = checkpoints[0].get("randomized") if checkpoints else None
+    if randomized is None:
+        randomized = not personality & ADDR_NO_RANDOMIZE
     if aslr is None:  # a process roads did not start: it asked for what it has
-        aslr = not personality & ADDR_NO_RANDOMIZE
+        aslr = randomized
     doc = {
         "schema": 1,
         "sample": name,
@@ -236,7 +241,7 @@ def _capture(name: str, command_line: list[str], elf, checkpoints: list[dict], *
             "gcc_argv": list(gcc_argv),
             "elf": document.to_builtins(elf),
             "runs": [{"index": 0, "aslr_requested": aslr, "personality": personality,
-                      "aslr_disabled": bool(personality & ADDR_NO_RANDOMIZE),
+                      "aslr_disabled": not randomized,
                       "checkpoints": checkpoints, **run}],
         }},
     }

@@ -3,8 +3,8 @@
 What can change a picture of memory is recorded with every capture (kernel,
 glibc, gcc, architecture, page size, paging levels, THP mode, ``randomize_va_space``,
 and more that pages quote: see ``roads.capture.toolchain.provenance``) and with
-every run (whether ASLR was asked off, and the process's personality, which says
-whether it really was). ``Provenance`` gathers those for one or more selected
+every run (whether ASLR was asked off) and every stop (the process's personality,
+and whether the kernel laid it out at random, which says whether it really was). ``Provenance`` gathers those for one or more selected
 checkpoints; ``caption`` says it in one line of text and ``caption_html`` as the
 paragraph figures end with. ``with_provenance(html, selection)`` is what every
 figure renderer calls last.
@@ -33,21 +33,37 @@ class Aslr:
     """Whether a run asked for ASLR, and what the process's personality says it got."""
 
     requested: bool  # the sample was run with ASLR left on
-    randomized: bool  # verified: randomize_va_space > 0 and no ADDR_NO_RANDOMIZE
-    personality: int
+    randomized: bool  # verified: the kernel laid the process out at random at its execve
+    personality: int  # at the stop: a program may have changed it since its execve
     randomize_va_space: int | None
+    # Whether ``randomized`` is what the kernel recorded at the execve (PF_RANDOMIZE),
+    # not judged from the personality at the stop as in captures made before it was.
+    at_execve: bool = True
 
     def describe(self) -> str:
-        """``ASLR off (ADDR_NO_RANDOMIZE, verified)``, ``ASLR on (full)`` and the odd cases."""
+        """``ASLR off (ADDR_NO_RANDOMIZE, verified)``, ``ASLR on (full)`` and the odd cases.
+
+        A layout is chosen at execve, from the personality of that moment; the
+        personality read at the stop may have changed since. Asked off and yet
+        randomized, with ADDR_NO_RANDOMIZE gone from the personality, the program (or
+        one it ran) cleared the flag and ran execve: roads set it, and checked it did."""
         if self.randomize_va_space == 0:
             return "ASLR off (randomize_va_space 0)"
+        held = bool(self.personality & ADDR_NO_RANDOMIZE)
         if not self.randomized:
-            words = "ASLR off (personality ADDR_NO_RANDOMIZE, verified)"
+            words = ("ASLR off (personality ADDR_NO_RANDOMIZE, verified)" if held else
+                     "ASLR off (laid out under personality ADDR_NO_RANDOMIZE, which the "
+                     "program cleared later; verified)")
             return words if not self.requested else words + ", although it was asked on"
         level = _RANDOMIZE.get(self.randomize_va_space, f"level {self.randomize_va_space}") \
             if self.randomize_va_space is not None else "level unknown"
         words = f"ASLR on ({level})"
-        return words if self.requested else words + ", NOT turned off as asked"
+        if self.requested:
+            return words
+        if held or not self.at_execve:
+            return words + ", NOT turned off as asked"
+        return words + (", turned back on by the program: it cleared ADDR_NO_RANDOMIZE "
+                        "and ran execve")
 
     @property
     def as_asked(self) -> bool:
@@ -100,11 +116,11 @@ def compiler_flags(gcc_argv: Sequence[str]) -> tuple[str, ...]:
 
 
 def aslr_of(selection: Selection) -> Aslr:
-    """The ASLR state of the selected process, verified from its personality."""
-    personality = selection.checkpoint_record.personality
+    """The ASLR state of the selected process, as the kernel recorded it at its execve."""
+    checkpoint = selection.checkpoint_record
     level = selection.provenance_record.randomize_va_space
-    randomized = not (personality & ADDR_NO_RANDOMIZE) and level != 0
-    return Aslr(selection.run_record.aslr_requested, randomized, personality, level)
+    return Aslr(selection.run_record.aslr_requested, checkpoint.laid_out_at_random(level),
+                checkpoint.personality, level, checkpoint.randomized is not None)
 
 
 def provenance(selections: Selection | Sequence[Selection]) -> Provenance:

@@ -323,8 +323,10 @@ def randomized(doc: Document, variant: str) -> bool:
     capture = decoded(doc)
     runs = capture.variants[variant].runs
     cp = first_checkpoint(capture, variant)
-    personality = cp.personality if cp is not None else (runs[0].personality if runs else 0)
     level = capture.provenance.randomize_va_space
+    if cp is not None:
+        return cp.laid_out_at_random(level)
+    personality = runs[0].personality if runs else 0
     return not (personality & ADDR_NO_RANDOMIZE) and level != 0
 
 
