@@ -21,7 +21,7 @@ import pytest
 
 from roads import cli
 from roads.explain import session as session_mod
-from roads.explain.command import file_problem, user_program
+from roads.explain.command import file_problem, not_runnable, user_program
 from roads.explain.page import write_page
 from roads.explain.record import session_from_json
 from roads.explain.trace import MAX_OUTPUT
@@ -391,3 +391,25 @@ def test_output_beyond_what_is_kept_is_dropped_not_stored(root, tmp_path, no_lef
     assert run.exit_code == 0, run.stderr
     assert run.stdout == "x" * MAX_OUTPUT
     assert run.stderr == "all written\n"
+
+
+def test_a_program_that_is_not_there_is_told_why(root, tmp_path, monkeypatch, capsys):
+    """A link that leads round in a loop, a link to nothing and a path through a file
+    were each said to be "no such program"; the command says which it is."""
+    monkeypatch.chdir(tmp_path)
+    os.symlink("loop-b", "loop-a")
+    os.symlink("loop-a", "loop-b")
+    os.symlink("/no/such/target", "dangling")
+    Path("plain").write_text("")
+    cases = {
+        "./loop-a": "a symbolic link that leads round in a loop (too many levels of links)",
+        "./dangling": "a symbolic link to /no/such/target, which is not there",
+        "./plain/x": "a part of the path that should be a folder is a file",
+        "./absent": "no such program",
+    }
+    for name, words in cases.items():
+        assert not_runnable(name) == f"{name}: {words}"
+    assert explain(root, "--", "./loop-a") == 1
+    assert "roads: error: ./loop-a: a symbolic link that leads round in a loop" in \
+        capsys.readouterr().err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["dangling", "loop-a", "loop-b", "plain"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import os
 import re
 import shlex
@@ -194,8 +195,29 @@ def not_runnable(name: str, command: str = "explain") -> str:
         here = _what_is(name, command)
         return f"{name}: not found on PATH" + (f"; {name} in this folder is {here}" if here else "")
     if not os.path.exists(name):
-        return f"{name}: no such program"
+        return f"{name}: {_unreachable(name)}"
     return f"{name}: {_what_is(name, command) or 'not an executable file'}"
+
+
+def _unreachable(path: str) -> str:
+    """Why there is no file at ``path`` to run: none by that name, or a link that leads
+    nowhere or round in a loop, or a folder on the way that is none or may not be
+    looked into (each was said to be "no such program")."""
+    try:
+        os.stat(path)
+    except OSError as exc:
+        error = exc
+    else:  # there after all (made since it was looked for)
+        return "no such program"
+    if error.errno == errno.ELOOP:
+        return "a symbolic link that leads round in a loop (too many levels of links)"
+    if error.errno == errno.ENOENT:
+        if os.path.islink(path):
+            return f"a symbolic link to {os.readlink(path)}, which is not there"
+        return "no such program"
+    if error.errno == errno.ENOTDIR:
+        return "a part of the path that should be a folder is a file"
+    return f"cannot be reached: {error.strerror}"
 
 
 def _what_is(path: str, command: str) -> str | None:
