@@ -12,6 +12,7 @@ from __future__ import annotations
 import html
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -413,3 +414,24 @@ def test_a_program_that_is_not_there_is_told_why(root, tmp_path, monkeypatch, ca
     assert "roads: error: ./loop-a: a symbolic link that leads round in a loop" in \
         capsys.readouterr().err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["dangling", "loop-a", "loop-b", "plain"]
+
+
+def test_a_long_command_is_shortened_in_the_heading_and_kept_whole_folded(root, tmp_path):
+    """A 100 KB argument made a heading (and a browser tab's title) of many screens;
+    they show the command's start and its length, and the Command fact keeps the
+    whole command, which makes the page again, under a fold."""
+    from roads.explain.page import HEADING_MAX
+
+    long = "a" * 100_000
+    assert explain(root, "--at", "exit", "--out", str(tmp_path / "p.html"), "--",
+                   "/bin/true", long) == 0
+    page = (tmp_path / "p.html").read_text()
+    heading = page_text(re.search(r"<h1>(.*?)</h1>", page).group(1))
+    typed = f"/bin/true {long}"
+    assert heading == f"The memory of {typed[:HEADING_MAX - 1]}… ({len(typed)} characters)"
+    title = html.unescape(re.search(r"<title>(.*?)</title>", page).group(1))
+    assert title == f"roads explain: {typed[:HEADING_MAX - 1]}… ({len(typed)} characters)"
+    command = re.search(r"<dt>Command</dt><dd>(.*?)</dd>", page).group(1)
+    assert command.startswith("<details><summary>") and page_text(command).endswith(
+        f"roads explain --at exit /bin/true {long}")
+    assert page.count(long) == 1

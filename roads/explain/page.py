@@ -278,6 +278,35 @@ def _options_whole(escaped: str) -> str:
     return _OPTION.sub(r'<span class="roads-option">\1</span>', escaped)
 
 
+# A command line longer than this is shortened in the page's heading and its title (a
+# learner's 100 KB argument made a heading of many screens); the Command fact keeps it
+# whole, folded.
+HEADING_MAX = 160
+
+
+def _shortened(command_line: str) -> tuple[str, str]:
+    """``command_line`` as the heading shows it, and what follows it there: cut, with
+    its length after it, when long."""
+    if len(command_line) <= HEADING_MAX:
+        return command_line, ""
+    return f"{command_line[:HEADING_MAX - 1]}…", f" ({len(command_line)} characters)"
+
+
+def _code_shortened(command_line: str) -> str:
+    """``command_line`` shortened, as HTML: the command as code, its length as words."""
+    shown, length = _shortened(command_line)
+    return f"<code>{_options_whole(html.escape(shown))}</code>{length}"
+
+
+def _whole_command(command_line: str) -> str:
+    """The Command fact: the command that makes the page again, whole; when long, folded
+    under its shortened form, to open."""
+    whole = f"<code>{_options_whole(html.escape(command_line))}</code>"
+    if len(command_line) <= HEADING_MAX:
+        return whole
+    return f"<details><summary>{_code_shortened(command_line)}</summary>{whole}</details>"
+
+
 def _what_it_points_at(returned) -> str:
     """For ``brk``, what its result is: the program break, where the heap ends, and so
     no byte of it (the table may list it outside every region); "" for another call."""
@@ -330,10 +359,10 @@ def render_page(session: Session, *, read_elf=None) -> str:
     css = BASE_CSS + "\n".join((STYLESHEETS / name).read_text(encoding="utf-8") for name in SHEETS)
     body: list[str] = []
     command_line = session.typed or shlex.join(session.command)
-    body.append(f"<h1>The memory of <code>{_options_whole(html.escape(command_line))}</code></h1>")
+    body.append(f"<h1>The memory of {_code_shortened(command_line)}</h1>")
     stops = " → ".join(html.escape(_stop_title(s)) for s in sels)
     first = next((s for s in sels if s.exe_matches_elf), sels[0])
-    facts = [("Command", f"<code>{_options_whole(html.escape(cap.title or ''))}</code>")]
+    facts = [("Command", _whole_command(cap.title or ""))]
     unlinked = _unlinked_program(first)
     if unlinked:
         facts.append(("Program", f"<code>{html.escape(unlinked)}</code>: its file was deleted "
@@ -408,7 +437,7 @@ def render_page(session: Session, *, read_elf=None) -> str:
         body.append("<p>It wrote nothing.</p>")
     body.append('<p class="roads-explain-note">Made by <code>roads explain</code> '
                 "(All Roads To Memory).</p>")
-    title = html.escape(f"roads explain: {command_line}")
+    title = html.escape("roads explain: " + "".join(_shortened(command_line)))
     return shown("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n"
             '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
             '<meta name="color-scheme" content="light dark">\n'
