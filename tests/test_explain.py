@@ -204,6 +204,10 @@ def test_failures_are_clear_and_leave_nothing(root, tmp_path, capsys, no_leftove
     cases = [
         (["--", str(tmp_path / "missing")], "no such program"),
         (["--at", "nosuchfunc", "--", "/bin/true"], "no function 'nosuchfunc'"),
+        # One function spelled two ways: known to be one only once resolved.
+        (["--at", "malloc", "--at", "malloc@@GLIBC_2.2.5", "--", "/bin/true"],
+         "--at malloc and --at malloc@@GLIBC_2.2.5 name one function, 'malloc' in "
+         "libc.so.6: the same stop; give it once"),
         (["--at", "strlen", "--", "/bin/true"], "'strlen' in libc.so.6 is an ifunc"),
         (["--at", "malloc:100000", "--", "/bin/true"], "nothing was captured"),
         (["--at", "syscall:kill", "--deadline", "1", "--", "sleep", "5"], "within 1 s"),

@@ -1125,6 +1125,10 @@ class Tracer:
                     self.found_later.add(spec.label)
                     self._insert_function(tid, pid, spec, *found, later=True)
             return
+        # Two spellings of one function (malloc and malloc@@GLIBC_2.2.5, a C++ function
+        # by its source name and by its symbol) are one stop, known only once they are
+        # resolved: each stopped the same call, twice.
+        placed: dict[tuple[int, int], str] = {}
         for spec in self.stops:
             if spec.kind != "func":
                 continue
@@ -1183,6 +1187,14 @@ class Tracer:
                 raise ExplainError(f"--at {spec.label}: no function {spec.name!r} in "
                                    f"{self.argv[0]} or the libraries loaded with it"
                                    f"{unreadable}{stripped}{opens}{cxx}")
+            path, bias, chosen = found
+            key = (bias + chosen.st_value, spec.count)
+            if key in placed:
+                where = self.argv[0] if path == exe else os.path.basename(path)
+                raise ExplainError(f"--at {placed[key]} and --at {spec.label} name one "
+                                   f"function, {chosen.name!r} in {where}: the same stop; "
+                                   "give it once")
+            placed[key] = spec.label
             self._insert_function(tid, pid, spec, *found)
 
     def _cxx_function(self, spec: StopSpec, files: list[str], table, find
