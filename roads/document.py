@@ -154,6 +154,9 @@ class Region(Struct, frozen=True):
     not UTF-8 as ``\\xNN`` (``roads.escapes``). ``unlinked`` is recorded only for a
     pathname that ends in " (deleted)": whether the file was really unlinked, or is
     named so (``roads.capture.proc.Proc.unlinked``, asked while the process lived).
+    ``elf`` is recorded only for a region that maps a file executable, where the file
+    could be read: whether it begins with ELF's magic number (a JIT compiler's code,
+    in a memfd, say, does not; ``roads.capture.proc.Proc.starts_as_elf``).
     """
 
     start: Annotated[int, volatile(ASLR)]
@@ -167,6 +170,7 @@ class Region(Struct, frozen=True):
     vmflags: tuple[str, ...] = ()
     thp_eligible: bool | None = None
     unlinked: bool | UnsetType = UNSET
+    elf: bool | UnsetType = UNSET
 
     @property
     def size(self) -> int:

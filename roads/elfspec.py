@@ -15,6 +15,10 @@ from .constants import PAGE_SIZE as _PAGE
 # The kernel's page size on x86-64; mmap works in whole pages of it.
 PAGE_SIZE = _PAGE.value
 
+# The first four bytes of every ELF file, e_ident[EI_MAG0..EI_MAG3] (gABI "ELF
+# Identification"; elf.h's ELFMAG).
+ELFMAG = b"\x7fELF"
+
 # Section header flags (gABI "Sections", Figure 4-11, plus GNU and x86-64 extensions)
 # with readelf's one-letter key, in bit order since readelf prints lowest bit first.
 _SHF_LETTERS = (

@@ -801,3 +801,44 @@ def test_maps_entry_line_pads_to_column_74() -> None:
     entry = MapsEntry(0x400000, 0x401000, "r-xp", 0, "08:01", 5, "/bin/x")
     assert entry.line().index("/bin/x") == 73
     assert MapsEntry(0x400000, 0x401000, "rw-p", 0, "00:00", 0, "").line().endswith(" 0 ")
+
+
+def test_starts_as_elf_reads_the_file_never_the_mapping(monkeypatch):
+    """Whether a file mapped executable is ELF: libc is; a memfd of machine code that
+    this process maps executable, as a JIT compiler does, is not, found through the
+    descriptor held to it where /proc/PID/map_files is out of reach (it needs
+    CAP_SYS_ADMIN); with no way to open the file, None. The question never faults the
+    mapping's page in."""
+    import mmap
+
+    pid = os.getpid()
+    (libc,) = {m.pathname: m for m in PROC.maps(pid)
+               if m.perms[2] == "x" and "/libc.so" in m.pathname}.values()
+    assert PROC.starts_as_elf(pid, libc) is True
+    fd = os.memfd_create("jit")
+    os.write(fd, b"\xb8\x2a\x00\x00\x00\xc3" + bytes(mmap.PAGESIZE - 6))  # mov eax, 42; ret
+    # libc's mmap, not Python's, which keeps a descriptor of its own to the file.
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.mmap.restype = ctypes.c_void_p
+    libc.mmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_int,
+                          ctypes.c_int, ctypes.c_long]
+    libc.munmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t]
+    code = libc.mmap(None, mmap.PAGESIZE, mmap.PROT_READ | mmap.PROT_EXEC, mmap.MAP_PRIVATE,
+                     fd, 0)
+    assert code not in (None, ctypes.c_void_p(-1).value)
+    try:
+        (jit,) = [m for m in PROC.maps(pid) if m.pathname == "/memfd:jit (deleted)"]
+        assert jit.perms.startswith("r-x")
+        assert PROC.starts_as_elf(pid, jit) is False
+        assert not PROC.pagemap(pid, jit.start, jit.end)[0].present
+        real = Proc.path
+        monkeypatch.setattr(Proc, "path", lambda self, p, name: real(
+            self, p, "no-map-files" if name.startswith("map_files/") else name))
+        assert PROC.starts_as_elf(pid, jit) is False  # through the descriptor
+        os.close(fd)
+        fd = -1
+        assert PROC.starts_as_elf(pid, jit) is None
+    finally:
+        libc.munmap(code, mmap.PAGESIZE)
+        if fd >= 0:
+            os.close(fd)

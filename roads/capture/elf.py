@@ -28,11 +28,10 @@ from elftools.common.exceptions import ELFError
 from elftools.elf.elffile import ELFFile
 
 from ..document import Elf, ElfHeader, Section, Segment, Symbol
-from ..elfspec import section_in_segment
+from ..elfspec import ELFMAG, section_in_segment
 from ..errors import RoadsError
 
 # e_ident and header values that we accept (gABI "ELF Identification").
-_ELFMAG = b"\x7fELF"
 _ELFCLASS64 = 2
 _ELFDATA2LSB = 1
 _EM_X86_64 = 62
@@ -172,7 +171,7 @@ def parse_elf(path: Path, data: bytes) -> Elf:
 
 def _check_ident(path: Path, data: bytes) -> None:
     """Refuse, with the file named, anything but an ELF64 LSB x86-64 file."""
-    if data[:4] != _ELFMAG:
+    if data[:4] != ELFMAG:
         raise RoadsError(f"{path}: not an ELF file (no \\x7fELF magic)")
     if len(data) < _EHDR64_SIZE:
         raise RoadsError(

@@ -16,6 +16,7 @@ import ctypes
 import errno
 import os
 import re
+import stat
 import struct
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -24,6 +25,7 @@ from types import MappingProxyType
 from typing import TypeVar
 
 from ..constants import ADDR_NO_RANDOMIZE, PAGE_SIZE as _PAGE, PF_EXITING, USER_BITS
+from ..elfspec import ELFMAG
 from ..errors import CaptureError, ProcessGone
 
 PAGE_SIZE = _PAGE.value  # the kernel's page size on x86-64
@@ -834,6 +836,63 @@ class Proc:
             return True
         return not (st.st_ino == entry.inode
                     and f"{os.major(st.st_dev):02x}:{os.minor(st.st_dev):02x}" == entry.dev)
+
+    def starts_as_elf(self, pid: int, entry: MapsEntry) -> bool | None:
+        """Whether the file mapped at ``entry`` (a maps line of ``pid``) begins with ELF's
+        magic number (ELFMAG); None where that file cannot be opened.
+
+        Read from the file, never through the mapping: a read there would fault the
+        page in, and the capture would count a page the program never touched. The
+        file is opened through /proc/PID/map_files/START-END, the mapped file itself
+        (which needs CAP_SYS_ADMIN), else at its path from the process's own root when
+        that is the file on the device and inode maps gives (``unlinked``'s test: on
+        an overlay, which maps names by the layer's device, it is not, and the answer
+        is None); a file that is no regular one is not read (a device could block, or
+        count the read)."""
+        # (path, whether it is a name (never a link: a mapped file is a file), whether
+        # it may be another file than the one mapped)
+        candidates = [(self.path(pid, f"map_files/{entry.start:x}-{entry.end:x}"), False, False)]
+        if not entry.deleted and entry.pathname.startswith("/"):
+            candidates.append((os.path.join(self.path(pid, "root"),
+                                            entry.pathname.lstrip("/")), True, True))
+        else:  # unlinked, or a memfd: a descriptor the process keeps open to it
+            candidates += [(fd, False, True) for fd in self._descriptors_to(pid, entry.pathname)]
+        for path, by_name, other in candidates:
+            try:
+                fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK
+                             | (os.O_NOFOLLOW if by_name else 0))
+            except (OSError, ValueError):  # not allowed, gone, or a NUL in the name
+                continue
+            try:
+                st = os.fstat(fd)
+                if not stat.S_ISREG(st.st_mode):
+                    continue
+                if other and (st.st_ino != entry.inode or f"{os.major(st.st_dev):02x}:"
+                              f"{os.minor(st.st_dev):02x}" != entry.dev):
+                    continue
+                return os.pread(fd, len(ELFMAG), 0) == ELFMAG
+            except OSError:
+                continue
+            finally:
+                os.close(fd)
+        return None
+
+    def _descriptors_to(self, pid: int, pathname: str) -> list[str]:
+        """The /proc/PID/fd entries of ``pid`` that name ``pathname`` (as maps prints it,
+        `` (deleted)`` and all); none where they cannot be read."""
+        folder = self.path(pid, "fd")
+        try:
+            names = os.listdir(folder)
+        except OSError:
+            return []
+        found = []
+        for name in names:
+            try:
+                if os.readlink(os.path.join(folder, name)) == pathname:
+                    found.append(os.path.join(folder, name))
+            except OSError:
+                continue
+        return found
 
     def pagemap(self, pid: int, start: int, end: int) -> tuple[PagemapEntry, ...]:
         """One pagemap entry for each page that overlaps [start, end)."""

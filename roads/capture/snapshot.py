@@ -81,11 +81,21 @@ def snapshot_process(stop: Stop, proc: Proc, build_dir: Path | None) -> dict:
     if len(entries) > MAX_REGIONS:
         raise SampleError(f"mapped {len(entries)} regions at checkpoint '{stop.name}': a capture "
                           f"holds at most {MAX_REGIONS} regions a checkpoint")
-    # Whether a file maps calls deleted was unlinked can be asked only now, while it lives.
-    regions = [region_record(e, build_dir) if not e.maps.deleted else
-               msgspec.structs.replace(region_record(e, build_dir),
-                                       unlinked=proc.unlinked(pid, e.maps))
-               for e in entries]
+    # Whether a file maps calls deleted was unlinked, and whether a file mapped executable
+    # is an ELF object, can be asked only now, while the process lives.
+    elf: dict[tuple[str, int], bool | None] = {}
+    regions = []
+    for e in entries:
+        region = region_record(e, build_dir)
+        if e.maps.deleted:
+            region = msgspec.structs.replace(region, unlinked=proc.unlinked(pid, e.maps))
+        if e.maps.perms[2] == "x" and e.maps.inode and e.maps.pathname.startswith("/"):
+            file = (e.maps.dev, e.maps.inode)
+            if file not in elf:
+                elf[file] = proc.starts_as_elf(pid, e.maps)
+            if elf[file] is not None:
+                region = msgspec.structs.replace(region, elf=elf[file])
+        regions.append(region)
     status = proc.status(pid)
     auxv = proc.auxv(pid)
     strings = {}

@@ -19,6 +19,8 @@ import re
 from dataclasses import dataclass
 from typing import Mapping, Sequence
 
+from msgspec import UNSET
+
 from ..constants import PAGE_SIZE, SIGN_BIT_4LEVEL, SIGN_BIT_5LEVEL, USER_BITS
 from ..document import Elf, Provenance
 from ..elfspec import PF_W, PF_X
@@ -377,6 +379,17 @@ def _classify_file(
     path = file_path(regions[members[0]])
     owner = file_name(regions[members[0]])
     is_exe = bool(program) and path == program
+    # Whether the file is ELF, where the capture read it (``Region.elf``): a file mapped
+    # executable is code of an ELF object unless the capture found it is not.
+    read = {regions[k].elf for k in members if regions[k].elf is not UNSET}
+    if read == {False} and not is_exe:
+        for k in members:
+            r = regions[k]
+            kinds[k] = ("file", owner, "mapped executable from a file that is no ELF object: "
+                                       "its first bytes are not ELF's magic number"
+                        if r.executable else "mapped shared (MAP_SHARED)" if r.shared
+                        else "a file mapped with mmap")
+        return
     is_object = is_exe or any(regions[k].executable for k in members) or bool(
         _SHARED_OBJECT.search(path)
     )
