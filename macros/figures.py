@@ -311,9 +311,8 @@ def value(sample: str, what: str, variant: str | None = None, run: int = 0,
 
 
 def const(name: str, fmt: str | None = None, cite: bool = False) -> str:
-    """A named constant of the platform (roads.constants); with ``cite``, its source."""
-    import html
-
+    """A named constant of the platform (roads.constants); with ``cite``, its source,
+    quoted as it is written (no glossary tooltip nor emphasis inside it)."""
     from roads.constants import constant
 
     c = constant(name)
@@ -323,7 +322,9 @@ def const(name: str, fmt: str | None = None, cite: bool = False) -> str:
         raise ConfigError(f"const({name!r}): {exc}") from None
     if not cite:
         return text
-    return f'{text}<span class="roads-cite"> (source: {html.escape(c.source)})</span>'
+    from roads.words.markup import verbatim
+
+    return f'{text}<span class="roads-cite"> (source: {verbatim(c.source)})</span>'
 
 
 def provenance(sample: str, variant: str | None = None, run: int = 0,

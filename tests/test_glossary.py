@@ -240,3 +240,19 @@ def test_terms_that_differ_only_in_case_get_ids_of_their_own():
     text = render_html((Entry(("RSS",), "resident set size"), Entry(("Rss",), "smaps' counter")))
     ids = re.findall(r'id="([^"]+)"', text)
     assert ids == ["term-rss", "term-rss-2"]
+
+
+def test_a_constants_cited_source_is_quoted_as_written(config):
+    """A source line that names a term (PF_RANDOMIZE's names execve, PID and the
+    personality) had the glossary's tooltips inside the citation, and its underscores
+    could make emphasis; it is quoted as written, escaped once."""
+    from macros.figures import const
+    from roads.constants import PF_RANDOMIZE
+    from roads.words.markup import unshield
+
+    md = markdown.Markdown(extensions=config["markdown_extensions"],
+                           extension_configs=config["mdx_configs"])
+    page = unshield(md.convert(f"The bit {const('PF_RANDOMIZE', cite=True)} of the flags.\n"))
+    cite = re.search(r'<span class="roads-cite">(.*?)</span>', page).group(1)
+    assert cite == html.escape(f" (source: {PF_RANDOMIZE.source})", quote=True)
+    assert "execve" in cite and "<abbr" not in cite and "<em>" not in cite

@@ -40,6 +40,13 @@ def shield(text: str) -> str:
     return f"{_OPEN}{text.encode('utf-8').hex()}{_CLOSE}"
 
 
+def verbatim(text: str) -> str:
+    """``text`` as a token whatever it holds: put back, escaped, once Markdown is done,
+    so that nothing of Markdown's touches it (the glossary's tooltips, in a source line
+    that names a term: a citation is quoted as it is written)."""
+    return f"{_OPEN}{printable(text).encode('utf-8').hex()}{_CLOSE}"
+
+
 def unshield(page_html: str) -> str:
     """``page_html`` with every token put back as escaped text."""
     if _OPEN not in page_html:
