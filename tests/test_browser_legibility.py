@@ -679,3 +679,28 @@ def test_code_keeps_its_width_on_paper(site, browser):
         assert not errors, errors
     finally:
         context.close()
+
+
+@pytest.mark.parametrize("width", [390, 1280])
+def test_the_footer_names_the_previous_page_on_a_phone(site, browser, width):
+    """Material shows the previous page as a bare arrow below 720 px, where the next page
+    has its title: on a phone, the arrow's destination was a guess. Both links show
+    their page's title, at both widths, whole and inside the screen."""
+    _, base = site
+    viewport = PHONE if width == 390 else {"width": width, "height": 900}
+    context, page, errors = open_page(browser, base + "all-roads-to-memory/processes/",
+                                      viewport=viewport, scheme="default")
+    try:
+        shown = page.evaluate("""() => [...document.querySelectorAll('.md-footer__link')].map(a => {
+            const t = a.querySelector('.md-footer__title');
+            const r = t.getBoundingClientRect();
+            return {rel: a.classList.contains('md-footer__link--prev') ? 'prev' : 'next', text: t.innerText.replace(/\\s+/g, ' ').trim(),
+                    shown: getComputedStyle(t).display !== 'none' && r.width > 0,
+                    inside: r.left >= 0 && r.right <= innerWidth};
+        })""")
+        assert {s["rel"]: s["text"] for s in shown} == {
+            "prev": "Previous The virtual address space", "next": "Next The mapping procedure"}
+        assert all(s["shown"] and s["inside"] for s in shown), shown
+        assert not errors, errors
+    finally:
+        context.close()
