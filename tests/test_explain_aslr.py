@@ -103,8 +103,59 @@ def test_aslr_off_is_refused_where_the_personality_does_not_take_it(monkeypatch)
     monkeypatch.setattr(pt, "_personality", lambda persona: 0)
     with pytest.raises(OSError, match=r"did not take ADDR_NO_RANDOMIZE: ASLR cannot be "
                                       r"turned off here \(run with --aslr\)"):
-        pt.no_randomize()
+        pt.randomize(False)
+    monkeypatch.setattr(pt, "_personality", lambda persona: ADDR_NO_RANDOMIZE)
+    with pytest.raises(OSError, match=r"did not clear ADDR_NO_RANDOMIZE: ASLR cannot be "
+                                      r"turned on here$"):
+        pt.randomize(True)
     monkeypatch.setattr(pt, "_personality", lambda persona: -1)
     ctypes.set_errno(1)
     with pytest.raises(OSError):
-        pt.no_randomize()
+        pt.randomize(False)
+
+
+def test_aslr_left_on_is_on_whatever_roads_inherited(root, tmp_path):
+    """roads started with ASLR off for it (under ``setarch -R``, or from gdb) passed the
+    flag on to the program with --aslr, which then ran without, said to be "although
+    it was asked on"; --aslr clears it."""
+    program = build(tmp_path, "clears", CLEARS)
+    libc = ctypes.CDLL(None, use_errno=True)
+    before = libc.personality(0xFFFFFFFF)
+    libc.personality(before | ADDR_NO_RANDOMIZE)
+    try:
+        assert explain(root, "--aslr", "--at", "here", "--out", str(tmp_path / "p.html"),
+                       "--save", str(tmp_path / "p.json"), str(program)) == 0
+    finally:
+        libc.personality(before)
+    assert page_facts((tmp_path / "p.html").read_text())["ASLR"] == \
+        "on: addresses change from run to run"
+    (stop,) = _checkpoints(tmp_path / "p.json")
+    assert stop["randomized"] is True
+
+
+SETS_OFF = r"""
+#include <sys/personality.h>
+#include <unistd.h>
+int main(int argc, char **argv) {
+    int persona = personality(0xffffffff);
+    if (!(persona & ADDR_NO_RANDOMIZE)) {
+        personality(persona | ADDR_NO_RANDOMIZE);
+        execv("/proc/self/exe", argv);
+        return 127;
+    }
+    return 0;
+}
+"""
+
+
+def test_a_program_that_turns_aslr_off_under_aslr_is_said_to_have(root, tmp_path):
+    """With --aslr the program starts with the flag cleared: one that sets it and runs
+    itself again runs without randomisation by its own doing."""
+    program = build(tmp_path, "setsoff", SETS_OFF)
+    assert explain(root, "--aslr", "--at", "exit", "--out", str(tmp_path / "p.html"),
+                   "--save", str(tmp_path / "p.json"), str(program)) == 0
+    assert page_facts((tmp_path / "p.html").read_text())["ASLR"] == (
+        "off: the program set personality ADDR_NO_RANDOMIZE and ran execve, though --aslr "
+        "had left it on")
+    (stop,) = _checkpoints(tmp_path / "p.json")
+    assert stop["randomized"] is False and stop["personality"] & ADDR_NO_RANDOMIZE

@@ -325,6 +325,10 @@ def _aslr_words(aslr: Aslr) -> str:
     held = aslr.personality & ADDR_NO_RANDOMIZE
     if aslr.randomize_va_space == 0:
         return "off on this whole machine (randomize_va_space 0)"
+    if not aslr.randomized and aslr.requested and aslr.at_execve:
+        # --aslr cleared the flag before the program started (``ptrace.randomize``).
+        return ("off: the program set personality ADDR_NO_RANDOMIZE and ran execve, "
+                "though --aslr had left it on")
     if not aslr.randomized:
         return ("off (personality ADDR_NO_RANDOMIZE), as on the site" if held else
                 "off: laid out under personality ADDR_NO_RANDOMIZE, as on the site; the "

@@ -98,16 +98,20 @@ def traceme() -> None:
     call(PTRACE_TRACEME, 0)
 
 
-def no_randomize() -> None:
-    """Turn ASLR off for this process and what it executes (personality(2)); an OSError
-    when the personality does not take it (a seccomp filter may refuse the call)."""
+def randomize(on: bool) -> None:
+    """Turn ASLR on or off for this process and what it executes (personality(2)'s
+    ADDR_NO_RANDOMIZE, cleared or set: a flag inherited from whoever started roads,
+    ``setarch -R`` or gdb, is cleared for ``--aslr``); an OSError when the personality
+    does not take it (a seccomp filter may refuse the call)."""
     current = _personality(0xFFFFFFFF)
-    _personality(current | ADDR_NO_RANDOMIZE)
+    _personality(current & ~ADDR_NO_RANDOMIZE if on else current | ADDR_NO_RANDOMIZE)
     now = _personality(0xFFFFFFFF)
-    if now == -1 or not now & ADDR_NO_RANDOMIZE:
+    if now == -1 or bool(now & ADDR_NO_RANDOMIZE) == on:
+        flag = "clear" if on else "take"
         raise OSError(ctypes.get_errno() or errno.EPERM,
-                      "personality(2) did not take ADDR_NO_RANDOMIZE: ASLR cannot be "
-                      "turned off here (run with --aslr)")
+                      f"personality(2) did not {flag} ADDR_NO_RANDOMIZE: ASLR cannot be "
+                      f"turned {'on' if on else 'off'} here"
+                      + ("" if on else " (run with --aslr)"))
 
 
 def child_subreaper(on: bool | None = None) -> bool:

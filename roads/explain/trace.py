@@ -657,8 +657,7 @@ class Tracer:
                 os.dup2(err, 2)
                 if self.cwd:
                     os.chdir(self.cwd)
-                if not self.aslr:
-                    pt.no_randomize()
+                pt.randomize(self.aslr)
                 pt.traceme()
                 os.execve(path, self.argv, self.env)
             except BaseException as exc:  # noqa: BLE001 - reported through the pipe
