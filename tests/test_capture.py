@@ -54,11 +54,11 @@ def built(scratch):
     return scratch, sample, compile_variant(sample, sample.variants[0], scratch.root / ".cache")
 
 
-def run_with(built, oracle):
+def run_with(built, oracle, no_aslr=True):
     scratch, sample, build = built
     return run_program(
         ["./reality"], launcher_path=launcher(scratch.root / ".cache"), cwd=build.binary.parent,
-        env={}, timeout=30, no_aslr=True, snapshot=oracle,
+        env={}, timeout=30, no_aslr=no_aslr, snapshot=oracle,
     )
 
 
@@ -110,6 +110,33 @@ def test_aslr_is_off_and_verified(built):
     result = run_with(built, oracle)
     assert result.aslr_disabled is True
     assert all(p & 0x0040000 for p in personalities)
+
+
+def test_aslr_asked_for_is_on_whatever_the_build_inherited(built):
+    """A build started with ASLR off for itself (under setarch -R, or from gdb) passed
+    ADDR_NO_RANDOMIZE on to a sample that asks for ASLR, which ran without it; the
+    launcher clears it. (randomize_va_space 0 would leave nothing to see.)"""
+    import ctypes
+
+    from roads.constants import ADDR_NO_RANDOMIZE
+
+    if int(Path("/proc/sys/kernel/randomize_va_space").read_text()) == 0:
+        pytest.skip("randomize_va_space is 0 on this machine")
+    seen = []
+
+    def oracle(stop):
+        seen.append(snapshot_process(stop, Proc(), built[2].binary.parent))
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    before = libc.personality(0xFFFFFFFF)
+    libc.personality(before | ADDR_NO_RANDOMIZE)
+    try:
+        result = run_with(built, oracle, no_aslr=False)
+    finally:
+        libc.personality(before)
+    assert result.aslr_disabled is False
+    assert seen and all(doc["randomized"] and not doc["personality"] & ADDR_NO_RANDOMIZE
+                    for doc in seen)
 
 
 def test_capture_twice_gives_identical_files(scratch):

@@ -67,7 +67,7 @@
  *   N <bits> 0              containment that held (bits: see the CONTAINED_ names)
  *   S <pid> <nspid>         the sample started; its pid is also its process group;
  *                           nspid is the pid it sees for itself (roads.h lines use it)
- *   P <pid> <persona>       personality(2) after asking for ADDR_NO_RANDOMIZE
+ *   P <pid> <persona>       personality(2) after setting or clearing ADDR_NO_RANDOMIZE
  *   F <pid> <errno>         exec failed
  *   X <pid> <wait status> <cpu ms> <cpu soft> <cpu hard>
  *                           a process of the run was reaped, after that much CPU time,
@@ -809,8 +809,9 @@ static void start_program(const struct run *r)
         say("S %ld %ld\n", host ? host : (long)getpid(), (long)getpid());
         /* Below the reaper's priority, so that a fork storm cannot starve its count. */
         setpriority(PRIO_PROCESS, 0, 5);
-        if (r->no_aslr)
-            personality(PER_LINUX | ADDR_NO_RANDOMIZE);
+        /* Both ways: a personality inherited from whoever started the build (setarch
+         * -R, gdb) would run a sample that asks for ASLR without it. */
+        personality(r->no_aslr ? PER_LINUX | ADDR_NO_RANDOMIZE : PER_LINUX);
         say("P %ld %ld\n", (long)getpid(), (long)personality(0xffffffff));
     }
     /* SIGXCPU at the CPU limit, which names the cause; SIGKILL a second later for a
