@@ -538,6 +538,18 @@ def test_provenance_flags_a_run_that_did_not_get_what_it_asked() -> None:
     assert "NOT turned off as asked" in provenance.caption(old)
 
 
+def test_provenance_names_what_randomize_va_space_1_moves() -> None:
+    """At 1 the stack, the mmap area, the vDSO and a PIE move; the caption said "stack,
+    mmap and vDSO only", which the virtual address space page contradicts (a PIE's
+    load address moves whenever PF_RANDOMIZE is set: load_elf_binary)."""
+    chosen = sel("aslr", run=1)
+    level_1 = msgspec.structs.replace(chosen.provenance_record, randomize_va_space=1)
+    capture = msgspec.structs.replace(chosen.capture, provenance=level_1)
+    words = provenance.caption(Selection(chosen.sample, chosen.variant, chosen.run,
+                                         chosen.checkpoint_record, capture))
+    assert "ASLR on (all but the heap's own offset)" in words
+
+
 def test_provenance_tells_a_layout_by_its_execve_not_the_personality_at_the_stop() -> None:
     """A layout is chosen at execve: a program that cleared ADDR_NO_RANDOMIZE after its
     own still runs as laid out without randomisation, and one that cleared it and ran

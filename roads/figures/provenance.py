@@ -25,7 +25,9 @@ from ..units import human_size
 
 
 # /proc/sys/kernel/randomize_va_space (Documentation/admin-guide/sysctl/kernel.rst).
-_RANDOMIZE = {0: "off system-wide", 1: "stack, mmap and vDSO only", 2: "full"}
+# At 1 a PIE's load address moves too (load_elf_binary adds arch_mmap_rnd() whenever
+# PF_RANDOMIZE is set); only the heap's own random offset waits for 2.
+_RANDOMIZE = {0: "off system-wide", 1: "all but the heap's own offset", 2: "full"}
 
 
 @dataclass(frozen=True)
