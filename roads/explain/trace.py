@@ -1305,6 +1305,14 @@ class Tracer:
     # ------------------------------------------------------------------ the loop
 
     def _resume(self, tid: int, sig: int = 0) -> None:
+        """Let ``tid`` run on from its stop, with ``sig``; not once every stop is made
+        (``_all_done``): the loop ends the run then, and a thread let go meanwhile ran
+        on and might finish first (a program that returns from main right after its
+        last stop exited on its own, its output flushed, at one run of the command and
+        was ended by roads explain, with nothing written, at the next). Held, it is
+        ended where its last stop left it, every time."""
+        if self._all_done() and not self._ending:
+            return
         request = pt.PTRACE_SYSCALL if self.syscalls else pt.PTRACE_CONT
         try:
             pt.call(request, tid, 0, sig)
@@ -1939,6 +1947,8 @@ class Tracer:
             self._remove_here(tid, tgid, addr)
             self._resume(tid)
             return
+        if self._all_done():
+            return  # held at the breakpoint until the run is ended (_resume)
         sig = self._step_over(tid, regs, addr)
         if sig is not None:
             self._deliver(tid, tgid, sig)
