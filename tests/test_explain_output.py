@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from tests.explain_support import page_facts, page_text
 from tests.test_explain import explain, root  # noqa: F401 - root is a fixture
 
 pytestmark = [pytest.mark.dot]
@@ -43,3 +44,53 @@ def test_a_run_that_ends_before_its_first_stop_says_what_the_program_wrote(
     assert "\nwriter.c wrote to its stderr:\n  | notes.txt: Read-only file system\n" in told
     assert "--no-sandbox runs the program as you" in told
     assert sorted(p.name for p in tmp_path.iterdir()) == ["writer.c"]
+
+
+# Prints, then reaches its one stop (or crashes there): stdout, a pipe, is not flushed.
+PRINTS_FIRST = r"""
+#include <stdio.h>
+void checkpoint(void) {}
+int main(int argc, char **argv) {
+    printf("hello from main\n");
+    checkpoint();
+    if (argc > 1)
+        *(volatile int *)0 = 1;
+    return 0;
+}
+"""
+
+
+@pytest.mark.parametrize("crash", [False, True])
+def test_output_left_in_stdios_buffer_is_said_to_be(root, tmp_path, monkeypatch, crash,
+                                                    no_leftovers):
+    """A program that printed before its last stop, then was ended by roads explain (or
+    crashed), got a page that said "It wrote nothing." and no more: its printf had run,
+    but waited in the C library's buffer (stdout is a pipe there), which nobody flushed.
+    Found by a learner whose printf went missing; roads run said so, roads explain did
+    not. The page now says where the output went, and how to see it."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "prints.c").write_text(PRINTS_FIRST)
+    args = ["--at", "checkpoint"] + (["--at", "exit", "--", "prints.c", "crash"] if crash
+                                      else ["--", "prints.c"])
+    assert explain(root, "--out", "prints.html", *args) == 0
+    page = (tmp_path / "prints.html").read_text()
+    text = page_text(page)
+    assert page_facts(page)["How it ended"] == (
+        "was killed by SIGSEGV" if crash else "was ended by roads explain after its last stop")
+    assert "It wrote nothing." in text and "hello from main" not in text
+    how = "was killed by SIGSEGV" if crash else "was ended by roads explain"
+    assert (f"what printf writes waits in the C library's buffer until 4 KiB have gathered "
+            f"or the program calls exit(), and this program {how}, so what its buffer held "
+            "then was never written") in text
+    assert ("add --at exit" in text) == (not crash)
+
+
+def test_a_program_that_exits_gets_no_word_on_its_buffer(root, tmp_path, monkeypatch,
+                                                        no_leftovers):
+    """Its exit flushed stdout: what it printed is on the page, and no note."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "prints.c").write_text(PRINTS_FIRST)
+    assert explain(root, "--at", "checkpoint", "--at", "exit", "--out", "prints.html",
+                   "--", "prints.c") == 0
+    text = page_text((tmp_path / "prints.html").read_text())
+    assert "hello from main" in text and "C library's buffer" not in text

@@ -12,6 +12,7 @@ import html
 import os
 import re
 import shlex
+import signal
 from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
@@ -439,6 +440,8 @@ def render_page(session: Session, *, read_elf=None) -> str:
                         f"<pre>{html.escape(text)}</pre></details>")
     if not (run.stdout or run.stderr):
         body.append("<p>It wrote nothing.</p>")
+    if run.exit_code is None:
+        body.append(f'<p class="roads-explain-note">{html.escape(unflushed(run.signal))}</p>')
     body.append('<p class="roads-explain-note">Made by <code>roads explain</code> '
                 "(All Roads To Memory).</p>")
     title = html.escape("roads explain: " + "".join(_shortened(command_line)))
@@ -448,6 +451,29 @@ def render_page(session: Session, *, read_elf=None) -> str:
             f"<title>{title}</title>\n<style>{css}</style>\n</head>\n"
             f'<body data-md-color-scheme="default"><script>{SCHEME_JS}</script>\n'
             f'<main class="md-typeset">\n' + "\n".join(body) + "\n</main>\n</body></html>\n")
+
+
+def unflushed(signal_number: int | None) -> str:
+    """Under the output of a program that never called exit(), killed by signal
+    ``signal_number`` or, None, ended by roads explain (after its last stop, at the
+    deadline): stdio's buffers were never flushed, and a learner's printf before the
+    stop or the crash is missing, where "It wrote nothing" alone reads as if it had not
+    run. (roads run says so of a program it killed: ``cli._notes``.)"""
+    how = ("was ended by roads explain" if signal_number is None
+           else f"was killed by {_signal_name(signal_number)}")
+    return ("Its standard output is a pipe here, not a terminal: what printf writes waits in "
+            "the C library's buffer until 4 KiB have gathered or the program calls exit(), "
+            f"and this program {how}, so what its buffer held then was never written. To "
+            "see it, call fflush(stdout) after printf (or setvbuf(stdout, NULL, _IOLBF, 0) "
+            "at the start)" + (", or add --at exit, which waits for the program's own end."
+                              if signal_number is None else "."))
+
+
+def _signal_name(number: int) -> str:
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        return f"signal {number}"
 
 
 def shown(page_html: str) -> str:
