@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from roads.capture.runner import TOOL_ADDRESS_SPACE
+
 from tests.explain_support import page_facts, page_text
 from tests.test_explain import explain, root  # noqa: F401 - root is a fixture
 
@@ -94,3 +96,39 @@ def test_a_program_that_exits_gets_no_word_on_its_buffer(root, tmp_path, monkeyp
                    "--", "prints.c") == 0
     text = page_text((tmp_path / "prints.html").read_text())
     assert "hello from main" in text and "C library's buffer" not in text
+
+
+# Asks for more address space than the sandbox gives a process, and says it failed.
+TOO_BIG = r"""
+#include <stdio.h>
+#include <stdlib.h>
+void never(void) {}
+int main(int argc, char **argv) {
+    if (argc > 5)
+        never();
+    if (!malloc(16UL << 30)) {
+        perror("malloc(16 GiB)");
+        return 1;
+    }
+    return 0;
+}
+"""
+
+
+def test_an_allocation_the_sandbox_refused_is_said_to_be(root, tmp_path, monkeypatch, capsys,
+                                                         no_leftovers):
+    """A program that dies of an allocation the sandbox's limit on address space refused
+    (a program built with -fsanitize=address, whose shadow memory is terabytes, dies so
+    before main) got the program's own words alone, "Cannot allocate memory", or ASan's
+    "Perhaps you're using ulimit -v": nothing said that the sandbox set the limit, nor
+    that --no-sandbox runs it without. Found by a learner's tour (an ASan build)."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "toobig.c").write_text(TOO_BIG)
+    assert explain(root, "--at", "never", "--", "toobig.c") == 1
+    err = capsys.readouterr().err
+    assert "toobig.c exited with status 1 before reaching never" in err, err
+    assert "  | malloc(16 GiB): Cannot allocate memory\n" in err
+    assert (f"(in the sandbox each process has {TOOL_ADDRESS_SPACE >> 30} GiB of address "
+            "space: a larger mmap or "
+            "malloc, or the shadow memory of a program built with -fsanitize=address, fails "
+            "there with ENOMEM; --no-sandbox runs the program as you, outside)") in err

@@ -28,7 +28,7 @@ from ..errors import CaptureError, ProcessGone, RoadsError, SampleError, tail
 from ..capture.build import written_back
 from ..capture.elf import parse_elf, read_bytes, read_elf
 from ..capture.proc import Proc
-from ..capture.runner import EMPTIED, Stop, describe_status, emptied
+from ..capture.runner import EMPTIED, TOOL_ADDRESS_SPACE, Stop, describe_status, emptied
 from ..capture.samples import DEFAULT_FLAGS, MAX_REGIONS
 from ..capture.snapshot import snapshot_process
 from ..capture.toolchain import package_versions, provenance
@@ -676,7 +676,10 @@ def _wrote(outcome: Outcome, program: str, *, sandboxed: bool) -> str:
     """What ``program`` wrote to its stdout and stderr, for an error that writes no page:
     the last ``OUTPUT_LINES`` lines of each (``errors.tail``), under a line that names
     the stream; "" where it wrote nothing. A write the sandbox refused (EROFS, said as
-    the C library says it) gets a word on where the program may write."""
+    the C library says it) gets a word on where the program may write, and an allocation
+    refused (``NO_MEMORY``) one on the sandbox's limit on address space: a program built
+    with -fsanitize=address died before main with its sanitizer's words alone, which
+    blame "ulimit -v", and the way out, --no-sandbox, was not named."""
     out = []
     for stream in ("stdout", "stderr"):
         text = getattr(outcome, stream)
@@ -686,11 +689,24 @@ def _wrote(outcome: Outcome, program: str, *, sandboxed: bool) -> str:
                      else "")
             out.append(f"{program} wrote to its {stream}{which}:\n"
                        + "\n".join(f"  | {row}" for row in tail(text, OUTPUT_LINES).split("\n")))
-    if sandboxed and os.strerror(errno.EROFS) in outcome.stdout + outcome.stderr:
+    said = outcome.stdout + outcome.stderr
+    if sandboxed and os.strerror(errno.EROFS) in said:
         out.append("(in the sandbox every file is read-only but a fresh folder, /run/build, and "
                    "empty /tmp, /run and /dev/shm of its own: --no-sandbox runs the program as "
                    "you, outside)")
+    if sandboxed and any(words in said for words in NO_MEMORY):
+        out.append(f"(in the sandbox each process has {TOOL_ADDRESS_SPACE >> 30} GiB of address "
+                   "space: a larger mmap or malloc, or the shadow memory of a program built "
+                   "with -fsanitize=address, fails there with ENOMEM; --no-sandbox runs the "
+                   "program as you, outside)")
     return "".join(f"\n{part}" for part in out)
+
+
+# What a program, its C library or its sanitizer says when an allocation fails (strerror
+# of ENOMEM, AddressSanitizer's "errno: 12" and its guess "ulimit -v"): where the sandbox's
+# limit on address space may be why (roads run's notes look for the same words).
+NO_MEMORY = (os.strerror(errno.ENOMEM), "ENOMEM", "errno: 12", "ulimit -v", "out of memory",
+             "Out of memory")
 
 
 # What --at exit:N is, which a learner may take for a process's exit (--at exit).
