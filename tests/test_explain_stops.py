@@ -446,3 +446,49 @@ def test_a_delay_stop_is_no_return_of_the_call_it_cuts_short(root, gcc, tmp_path
     order = [c["name"] for c in sorted(run["checkpoints"], key=lambda c: c["seq"])]
     assert order == ["0.1s", "syscall:wait4", "1.2s", "syscall:clock_nanosleep"], order
     assert "ERESTART" not in capsys.readouterr().err
+
+
+# Built -O2 -g: square(), static, is inlined and has no symbol; helper(), global, is
+# inlined into main and keeps a copy of its own, which nothing calls.
+OPTIMISED = r"""
+#include <stdio.h>
+static int square(int x) { return x * x; }
+int helper(int x) { return x + 1; }
+int main(int argc, char **argv) {
+    int s = 0;
+    for (int i = 0; i < argc + 3; i++)
+        s += square(i) + helper(i);
+    printf("%d\n", s);
+    return 0;
+}
+"""
+
+
+@pytest.mark.gcc
+def test_a_function_the_compiler_inlined_is_said_to_be(root, gcc, tmp_path, monkeypatch, capsys,
+                                                       no_leftovers):
+    """A learner's program built with -O2: --at square, a function its source plainly
+    has, was "no function 'square' in ./optimised", and --at helper, called four times,
+    "exited with status 0 before reaching helper", with no word on why; the compiler had
+    inlined both. Where the program's debugging information says so, the command does,
+    with the way to stop there: -O0. Found by a learner's tour."""
+    monkeypatch.chdir(tmp_path)
+    build(tmp_path, "optimised", OPTIMISED, "-O2", "-g")
+    assert explain(root, "--at", "square", "--", "./optimised") == 1
+    err = capsys.readouterr().err
+    assert "no function 'square' in ./optimised" in err
+    assert ("./optimised's debugging information names a function 'square' that the "
+            "compiler inlined into its callers (gcc -O1 and above)") in err, err
+    assert explain(root, "--at", "main", "--at", "helper", "--out", "optimised.html",
+                   "--", "./optimised") == 3
+    err = capsys.readouterr().err
+    reason = ("helper (the compiler inlined its calls into their callers (gcc -O1 and above, "
+              "as the program's debugging information says), so the copy of its own that "
+              "the stop was set on never ran: compile the program with -O0")
+    assert "exited with status 0 before reaching " + reason in err, err
+    assert reason in page_text((tmp_path / "optimised.html").read_text())
+    # Without debugging information, nothing is said of inlining it cannot see.
+    build(tmp_path, "optimised", OPTIMISED, "-O2")
+    assert explain(root, "--at", "main", "--at", "helper", "--out", "optimised.html",
+                   "--", "./optimised") == 3
+    assert "inlined" not in capsys.readouterr().err

@@ -40,7 +40,7 @@ from .command import DEFAULT_DEADLINE, MAX_DEADLINE, not_runnable, user_program
 from .mapped import Files, MappedFile, mapped_files, merge, opened
 from .record import NO_BUILD_DIR, VARIANT, Returned, Session, UnreadStop, session_from_json
 from . import shellwords
-from .symbols import load_span
+from .symbols import inlined, load_span
 from .trace import (MAX_OUTPUT, Hit, Outcome, StopSpec, Tracer, made_with, memory_refused,
                     parse_stop, seize_and_read)
 
@@ -569,6 +569,7 @@ def trace_program(job: dict, progress: Callable[[str], None] = lambda s: None) -
                "opened" for label in outcome.unfound} | {
         label: why for label, why in outcome.execed.items() if label in missing
     } | outcome.refused
+    unreached |= _inlined_stops(stops, missing, outcome, unreached, path)
     hint = "".join(f" ({label}: {why})" for label, why in unreached.items())
     late = [label for label in missing if label not in outcome.refused]
     # No page to show what the program wrote: the error does (why it ended, often).
@@ -650,6 +651,33 @@ def _own_pids(job: dict) -> bool:
     refuse it."""
     outside = job.get("outside", {}).get("pid")
     return outside is not None and namespaces().get("pid") not in (None, outside)
+
+
+# Why a function stop of the program's own was not reached, where its debugging
+# information says the compiler inlined the function (``symbols.inlined``).
+INLINED = ("the compiler inlined its calls into their callers (gcc -O1 and above, as the "
+           "program's debugging information says), so the copy of its own that the stop was "
+           "set on never ran: compile the program with -O0, as roads explain compiles a .c file")
+
+
+def _inlined_stops(stops: list[StopSpec], missing: list[str], outcome: Outcome,
+                   unreached: Mapping[str, str], path: str) -> dict[str, str]:
+    """The function stops of ``missing`` whose function the program at ``path`` has
+    inlined, each with ``INLINED`` (after how many calls there were, for one with a
+    count); not one another reason explains (an execve, a refusal, no such function).
+    A function that other files may call keeps a copy of its own, found and set, while
+    its callers in the program run their inlined copies: a program built with -O2
+    "exited with status 0 before reaching helper", which it called four times."""
+    other = set(outcome.execed) | set(outcome.refused) | set(outcome.unfound)
+    asked = [s for s in stops if s.kind == "func" and s.label in missing and s.label not in other]
+    if not asked:
+        return {}
+    try:
+        data = read_bytes(Path(path))
+    except (OSError, RoadsError):
+        return {}
+    return {s.label: f"{unreached[s.label]}: {INLINED}" if s.label in unreached else INLINED
+            for s in asked if inlined(data, s.name)}
 
 
 def command_line(job: dict) -> str:

@@ -13,15 +13,21 @@ into the name (``f@V1``, ``f@@V2``); a name without one is unversioned.
 Pure: ``functions`` reads the bytes of a file (``has_symtab``: whether it keeps
 ``.symtab``), ``bound`` chooses among the definitions
 of a name, ``cxx_named`` finds a C++ function by its name in the source, ``data_object``
-finds a variable, ``old_versions`` lists those no new call binds to, and ``first_load`` gives
-the address the file's symbol values are counted from once it is mapped.
+finds a variable, ``old_versions`` lists those no new call binds to, ``first_load`` gives
+the address the file's symbol values are counted from once it is mapped, and ``inlined``
+tells, from the debugging information, a function the compiler inlined.
 """
 
 from __future__ import annotations
 
+import io
 import struct
 from dataclasses import dataclass
 from typing import Callable, Mapping, NamedTuple
+
+from elftools.common.exceptions import DWARFError, ELFError, ELFParseError
+from elftools.dwarf.enums import ENUM_DW_INL
+from elftools.elf.elffile import ELFFile
 
 from ..errors import ExplainError
 
@@ -336,3 +342,38 @@ def old_versions(table: Mapping[str, tuple[Function, ...]], name: str) -> list[s
     """The versions of ``name`` in a file's functions that no call naming no version
     binds to, as readelf spells them (``f@V1``)."""
     return sorted({d.spelled for d in table.get(_asked(name)[0], ()) if not d.default})
+
+
+# DWARF 5, 7.11 "Inlining": a function's abstract instance says DW_INL_inlined (not
+# declared inline) or DW_INL_declared_inlined where the compiler inlined calls to it.
+_INLINED = (ENUM_DW_INL["DW_INL_inlined"], ENUM_DW_INL["DW_INL_declared_inlined"])
+# More debugging information than this is not searched: the answer only adds a reason to
+# an error, and a large program's would take seconds to read.
+MAX_DEBUG_INFO = 8 << 20
+
+
+def inlined(data: bytes, name: str) -> bool:
+    """Whether the debugging information of the ELF file ``data`` (gcc -g) names a
+    function ``name`` whose calls the compiler inlined (gcc -O1 and above): its code
+    is copied into each caller, and a breakpoint on its symbol, where there is one
+    (a function other files may call keeps a copy of its own), is never reached.
+    False where the file has no such information, or it cannot be read."""
+    wanted = name.encode()
+    try:
+        elf = ELFFile(io.BytesIO(data))
+        info = elf.get_section_by_name(".debug_info")
+        if info is None or info["sh_size"] > MAX_DEBUG_INFO:
+            return False
+        for unit in elf.get_dwarf_info().iter_CUs():
+            for die in unit.get_top_DIE().iter_children():
+                if die.tag != "DW_TAG_subprogram":
+                    continue
+                inline = die.attributes.get("DW_AT_inline")
+                named = die.attributes.get("DW_AT_name")
+                if inline is not None and inline.value in _INLINED and named is not None \
+                        and named.value == wanted:
+                    return True
+    except (ELFError, ELFParseError, DWARFError, ValueError, KeyError, IndexError, AttributeError,
+            TypeError, struct.error):
+        return False
+    return False

@@ -70,7 +70,7 @@ from ..capture.elf import read_bytes
 from ..capture.runner import describe_status
 from ..capture.proc import MapsEntry, Proc, Status, auxv_dict
 from .symbols import (Function, bound, cxx_named, data_object, first_load, functions,
-                      has_symtab, imports, old_versions)
+                      has_symtab, imports, inlined, old_versions)
 
 INT3 = 0xCC
 PUSH = ("rax", "rcx", "rdx", "rbx", "rsp", "rbp", "rsi", "rdi")  # push %reg: 0x50 + index
@@ -1185,7 +1185,8 @@ class Tracer:
                        else "")
                 raise ExplainError(f"--at {spec.label}: no function {spec.name!r} in "
                                    f"{self.argv[0]} or the libraries loaded with it"
-                                   f"{unreadable}{stripped}{opens}{cxx}")
+                                   f"{unreadable}{self._inlined_words(exe, spec.name)}"
+                                   f"{stripped}{opens}{cxx}")
             path, bias, chosen = found
             key = (bias + chosen.st_value, spec.count)
             if key in placed:
@@ -1195,6 +1196,22 @@ class Tracer:
                                    "give it once")
             placed[key] = spec.label
             self._insert_function(tid, pid, spec, *found)
+
+    def _inlined_words(self, exe: str, name: str) -> str:
+        """Why a function of the program's source has no symbol to stop at, where its
+        debugging information says it: the compiler inlined it (a static function at
+        -O1 and above: square() of a program built -O2 was "no function 'square'", which
+        its source plainly has). "" where it does not say so."""
+        try:
+            data = read_bytes(Path(exe))
+        except (OSError, RoadsError):
+            return ""
+        if not inlined(data, name):
+            return ""
+        return (f"; {self.argv[0]}'s debugging information names a function {name!r} that "
+                "the compiler inlined into its callers (gcc -O1 and above), leaving it no "
+                "code of its own to stop at: compile it with -O0, as roads explain compiles "
+                "a .c file")
 
     def _cxx_function(self, spec: StopSpec, files: list[str], table, find
                       ) -> tuple[str, int, Function] | None:
