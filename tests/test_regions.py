@@ -313,3 +313,25 @@ def test_the_compilers_own_objects_get_no_arrow(tmp_path):
     chosen = interesting_symbols(elf)
     assert "counter" in chosen and "main" in chosen
     assert not [name for name in chosen if "." in name]
+
+
+def test_shared_memory_no_program_opened_is_not_called_a_file_it_mapped():
+    """Shared anonymous memory (mmap MAP_SHARED | MAP_ANONYMOUS) and a System V segment
+    (shmat) are backed by files the kernel makes for itself, which maps names
+    "/dev/zero (deleted)" and "/SYSV00000000 (deleted)": a learner's program that made
+    each got 'file mapping (a file mapped with mmap)' for both, though it mapped no
+    file. The first is anonymous memory, said to be shared; the second a System V
+    segment with its key; a file the program did map shared says so."""
+    regions = [
+        region(0x10000, 0x14000, "rw-s", "/dev/zero (deleted)", vmflags=("rd", "wr", "sh")),
+        region(0x20000, 0x30000, "rw-s", "/SYSV0000002a (deleted)", vmflags=("rd", "wr", "sh")),
+        region(0x40000, 0x42000, "rw-s", "/dev/shm/demo", vmflags=("rd", "wr", "sh")),
+        region(0x50000, 0x51000, "r--p", "/home/me/notes.txt", vmflags=("rd",)),
+        *KERNEL_PAGES,
+    ]
+    mm = memory_map(select(fake_doc(regions)))
+    got = [(c.kind, c.why) for c in mm.regions[:4]]
+    assert got[0][0] == "mmap" and got[0][1].startswith("shared anonymous memory (MAP_SHARED")
+    assert got[1] == ("file", "a System V shared memory segment (shmget, attached with shmat), "
+                              "key 0x0000002a: maps names it SYSV and its key")
+    assert got[2:] == [("file", "mapped shared (MAP_SHARED)"), ("file", "a file mapped with mmap")]

@@ -395,7 +395,7 @@ def _classify_file(
     )
     if not is_object:
         for k in members:
-            kinds[k] = ("file", owner, "a file mapped with mmap")
+            kinds[k] = _plain_file(regions[k], path)
         return
     names = _PIECES if is_exe else tuple(_LIB[p] for p in _PIECES)
     text, rodata, relro, data, _ = names
@@ -425,6 +425,33 @@ def _classify_file(
                 kinds[k] = (rodata, owner, "read-only pages of an ELF object")
         else:
             kinds[k] = (rodata, owner, "read-only pages of an ELF object")
+
+
+# The names the kernel gives the shmem files behind shared memory no program opened:
+# shared anonymous memory (mm/shmem.c, shmem_zero_setup: "dev/zero", also for /dev/zero
+# mapped MAP_SHARED) and a System V segment (ipc/shm.c, newseg: "SYSV%08x", its key).
+# Both are unlinked from the kernel's own mount, so maps shows them " (deleted)".
+_SHARED_ANONYMOUS = "/dev/zero"
+_SYSV_SEGMENT = re.compile(r"/SYSV([0-9a-f]{8})")
+
+
+def _plain_file(r: Region, path: str) -> tuple[str, str, str]:
+    """The kind of a region of a file that is no ELF object: a file mapped with mmap,
+    shared or private, or the kernel's own file behind shared memory, which a figure
+    would otherwise call a file the program mapped (MAP_SHARED | MAP_ANONYMOUS was
+    "/dev/zero (deleted): a file mapped with mmap", shmat's segment "/SYSV00000000")."""
+    if r.deleted and r.shared and path == _SHARED_ANONYMOUS:
+        return ("mmap", file_name(r), "shared anonymous memory (MAP_SHARED | MAP_ANONYMOUS, or /dev/zero "
+                            "mapped shared): the kernel backs it with a file of its own, which "
+                            "maps names /dev/zero (deleted), and a child forked later shares "
+                            "its pages")
+    sysv = _SYSV_SEGMENT.fullmatch(path) if r.deleted and r.shared else None
+    if sysv:
+        return ("file", file_name(r), f"a System V shared memory segment (shmget, attached "
+                                      f"with shmat), key 0x{sysv.group(1)}: maps names it "
+                                      "SYSV and its key")
+    return ("file", file_name(r), "mapped shared (MAP_SHARED)" if r.shared
+            else "a file mapped with mmap")
 
 
 def _next_is_writable(regions: Sequence[Region], members: list[int], r: Region) -> bool:
