@@ -20,7 +20,7 @@ from .argtypes import PID_MAX, count, seconds
 from .cachedir import tools_folder
 from .command import install_hint
 from .capture.changes import summarise
-from .errors import RoadsError, SampleError, printable, tail
+from .errors import NO_MEMORY, RoadsError, SampleError, printable, tail
 from .capture.project import Outcome, Project
 from .capture.proc import Proc
 from .capture.runner import (EMPTIED, ProcessRecord, Stop, cpu_limit_end, emptied, launcher,
@@ -381,11 +381,6 @@ def _ending(record: ProcessRecord, cpu_seconds: int) -> str:
     return dataclasses.replace(record, cause=cause).describe()
 
 
-# What a program says when an allocation failed (ENOMEM): perror, strerror, ASan.
-_NO_MEMORY = ("Cannot allocate memory", "ENOMEM", "errno: 12", "ulimit -v", "out of memory",
-              "Out of memory")
-
-
 def _stdin_given() -> bool:
     """Whether roads' standard input is a pipe or a file (``echo 42 | roads run``):
     input meant for the program, which reads /dev/null."""
@@ -413,7 +408,7 @@ def _notes(result, name: str, *, stopped: bool) -> str:
                      "fflush(stdout) after printf, or setvbuf(stdout, NULL, _IOLBF, 0) "
                      "at the start, to see it")
     said = result.stdout + result.stderr
-    if not stopped and any(words in said for words in _NO_MEMORY):
+    if not stopped and any(words in said for words in NO_MEMORY):
         notes.append(f"roads: note: the sandbox gives each process "
                      f"{RUN_ADDRESS_SPACE >> 30} GiB of address space (roads run --help): a "
                      "larger mmap or malloc (or -fsanitize=address's shadow memory) fails "

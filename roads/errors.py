@@ -8,6 +8,8 @@ message.
 
 from __future__ import annotations
 
+import errno
+import os
 import re
 
 from .escapes import escape_char
@@ -142,6 +144,13 @@ def printable(text: str, *, one_line: bool = False) -> str:
     where they would break its columns and rows): ``\\x09``, ``\\x0a`` then."""
     pattern = _UNPRINTABLE_IN_A_LINE if one_line else _UNPRINTABLE
     return pattern.sub(lambda m: escape_char(m[0]), text)
+
+
+# What a program, its C library or its sanitizer writes when an allocation fails
+# (strerror of ENOMEM, AddressSanitizer's "errno: 12" and its guess "ulimit -v"): where
+# a limit on address space may be why (roads run's notes and roads explain's errors).
+NO_MEMORY = (os.strerror(errno.ENOMEM), "ENOMEM", "errno: 12", "ulimit -v", "out of memory",
+             "Out of memory")
 
 
 def tail(text: str, lines: int = 20, width: int = 400) -> str:

@@ -24,7 +24,7 @@ import msgspec
 
 from .. import command, document
 from ..cachedir import remove_folder
-from ..errors import CaptureError, ProcessGone, RoadsError, SampleError, tail
+from ..errors import NO_MEMORY, CaptureError, ProcessGone, RoadsError, SampleError, tail
 from ..capture.build import written_back
 from ..capture.elf import parse_elf, read_bytes, read_elf
 from ..capture.proc import Proc
@@ -728,13 +728,6 @@ def _wrote(outcome: Outcome, program: str, *, sandboxed: bool) -> str:
                    "with -fsanitize=address, fails there with ENOMEM; --no-sandbox runs the "
                    "program as you, outside)")
     return "".join(f"\n{part}" for part in out)
-
-
-# What a program, its C library or its sanitizer says when an allocation fails (strerror
-# of ENOMEM, AddressSanitizer's "errno: 12" and its guess "ulimit -v"): where the sandbox's
-# limit on address space may be why (roads run's notes look for the same words).
-NO_MEMORY = (os.strerror(errno.ENOMEM), "ENOMEM", "errno: 12", "ulimit -v", "out of memory",
-             "Out of memory")
 
 
 # What --at exit:N is, which a learner may take for a process's exit (--at exit).

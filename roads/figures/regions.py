@@ -386,9 +386,8 @@ def _classify_file(
         for k in members:
             r = regions[k]
             kinds[k] = ("file", owner, "mapped executable from a file that is no ELF object: "
-                                       "its first bytes are not ELF's magic number"
-                        if r.executable else "mapped shared (MAP_SHARED)" if r.shared
-                        else "a file mapped with mmap")
+                                       "its first bytes are not ELF's magic number") \
+                if r.executable else _plain_file(r, path)
         return
     is_object = is_exe or any(regions[k].executable for k in members) or bool(
         _SHARED_OBJECT.search(path)
