@@ -15,6 +15,7 @@ import pytest
 
 from roads.constants import ADDR_NO_RANDOMIZE
 from roads.explain import ptrace as pt
+from roads.figures.provenance import BACK_ON
 from tests.explain_support import build, page_facts, page_text, saved_session
 from tests.test_explain import explain, root  # noqa: F401 - root is a fixture
 
@@ -85,16 +86,39 @@ def test_a_program_that_turns_aslr_back_on_is_said_to_have(root, tmp_path):
                    "--save", str(tmp_path / "p.json"), str(program)) == 0
     page = (tmp_path / "p.html").read_text()
     fact = page_facts(page)["ASLR"]
-    child = re.search(r"at exit \(the child, pid \d+\), on: the program cleared "
-                      r"ADDR_NO_RANDOMIZE and ran execve, so addresses change from run to run",
-                      fact)
+    child = re.search(r"at exit \(the child, pid \d+\), on, turned back on at an execve \("
+                      + re.escape(BACK_ON) + r"\), so addresses change from run to run", fact)
     parent = re.search(r"at exit \(the parent, pid \d+\), off \(personality "
                        r"ADDR_NO_RANDOMIZE\), as on the site", fact)
     assert child and parent, fact
     text = page_text(page)
     assert "NOT turned off" not in text
-    assert "turned back on by the program: it cleared ADDR_NO_RANDOMIZE and ran execve" in text
+    assert f"ASLR on (full), turned back on at an execve: {BACK_ON}" in text
     assert sorted(c["randomized"] for c in _checkpoints(tmp_path / "p.json")) == [False, True]
+
+
+def test_a_set_user_id_program_is_not_said_to_have_cleared_the_flag(root, tmp_path):
+    """execve drops ADDR_NO_RANDOMIZE itself for a set-user-ID file (PER_CLEAR_ON_SETID,
+    traced or not): the program below never calls personality(2), and the page said
+    "the program cleared ADDR_NO_RANDOMIZE and ran execve". Outside the sandbox, whose
+    no_new_privs keeps the bit; as root, to give the file to another user."""
+    import os
+
+    if os.geteuid() != 0:
+        pytest.skip("making a set-user-ID file of another user's needs root")
+    program = build(tmp_path, "setuid", "int main(void) { return 0; }\n")
+    os.chown(program, 65534, 65534)
+    os.chmod(program, 0o4755)
+    assert explain(root, "--no-sandbox", "--at", "main", "--out", str(tmp_path / "p.html"),
+                   "--save", str(tmp_path / "p.json"), str(program)) == 0
+    page = (tmp_path / "p.html").read_text()
+    (stop,) = _checkpoints(tmp_path / "p.json")
+    assert stop["randomized"] is True and not stop["personality"] & ADDR_NO_RANDOMIZE
+    fact = page_facts(page)["ASLR"]
+    assert fact == f"on, turned back on at an execve ({BACK_ON}), so addresses change from " \
+                   "run to run"
+    assert "set-user-ID" in fact and "the program cleared ADDR_NO_RANDOMIZE and ran" not in \
+        page_text(page)
 
 
 def test_aslr_off_is_refused_where_the_personality_does_not_take_it(monkeypatch):

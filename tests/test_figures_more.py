@@ -560,8 +560,8 @@ def test_provenance_tells_a_layout_by_its_execve_not_the_personality_at_the_stop
            "cleared later; verified)" in text and "NOT" not in text
     assert "roads-provenance-warning" not in provenance.caption_html(cleared)
     again = provenance.caption(_aslr_off_with(personality=0, randomized=True))
-    assert "ASLR on (full), turned back on by the program: it cleared ADDR_NO_RANDOMIZE " \
-           "and ran execve" in again and "NOT" not in again
+    assert f"ASLR on (full), turned back on at an execve: {provenance.BACK_ON}" in again \
+        and "set-user-ID" in again and "NOT" not in again
 
 
 def test_with_provenance_is_its_own_html_block() -> None:

@@ -23,7 +23,7 @@ from ..figures import diff, diffview, elfmap
 from ..figures.diagram import render_diagram
 from ..figures.filenames import file_path, program_path
 from ..constants import ADDR_NO_RANDOMIZE
-from ..figures.provenance import Aslr, aslr_of, with_provenance
+from ..figures.provenance import BACK_ON, Aslr, aslr_of, with_provenance
 from ..figures.regions import memory_map
 from ..figures.select import Selection, Snapshot, forked_by, select
 from ..figures.table import render_table
@@ -338,8 +338,7 @@ def _aslr_words(aslr: Aslr) -> str:
         return "on: addresses change from run to run"
     if held or not aslr.at_execve:
         return "on, although roads turned it off"
-    return ("on: the program cleared ADDR_NO_RANDOMIZE and ran execve, so addresses "
-            "change from run to run")
+    return f"on, turned back on at an execve ({BACK_ON}), so addresses change from run to run"
 
 
 def _aslr_fact(sels: list[ExplainSelection], run) -> str:

@@ -30,6 +30,15 @@ from ..units import human_size
 _RANDOMIZE = {0: "off system-wide", 1: "all but the heap's own offset", 2: "full"}
 
 
+# Why a process that roads started with ADDR_NO_RANDOMIZE was laid out at random, the
+# flag gone from its personality: an execve ran without it. The program may have
+# cleared it; or the file run was set-user-ID, set-group-ID or had file capabilities,
+# for which execve drops the flag itself (PER_CLEAR_ON_SETID, include/uapi/linux/
+# personality.h), traced or not. A capture cannot tell the two apart.
+BACK_ON = ("the program cleared ADDR_NO_RANDOMIZE before it, or the file it ran is "
+           "set-user-ID, set-group-ID or has file capabilities, for which execve clears the flag")
+
+
 @dataclass(frozen=True)
 class Aslr:
     """Whether a run asked for ASLR, and what the process's personality says it got."""
@@ -47,8 +56,8 @@ class Aslr:
 
         A layout is chosen at execve, from the personality of that moment; the
         personality read at the stop may have changed since. Asked off and yet
-        randomized, with ADDR_NO_RANDOMIZE gone from the personality, the program (or
-        one it ran) cleared the flag and ran execve: roads set it, and checked it did."""
+        randomized, with ADDR_NO_RANDOMIZE gone from the personality, the flag was gone
+        at an execve after roads set it (and checked it did): ``BACK_ON`` says how."""
         if self.randomize_va_space == 0:
             return "ASLR off (randomize_va_space 0)"
         held = bool(self.personality & ADDR_NO_RANDOMIZE)
@@ -64,8 +73,7 @@ class Aslr:
             return words
         if held or not self.at_execve:
             return words + ", NOT turned off as asked"
-        return words + (", turned back on by the program: it cleared ADDR_NO_RANDOMIZE "
-                        "and ran execve")
+        return f"{words}, turned back on at an execve: {BACK_ON}"
 
     @property
     def as_asked(self) -> bool:
