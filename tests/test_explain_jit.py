@@ -39,7 +39,8 @@ int main(void) {
 @pytest.mark.parametrize("sandbox", [True, False])
 def test_code_made_at_run_time_in_a_memfd_is_no_library(root, tmp_path, sandbox):
     """In the sandbox the file is found through the descriptor the program holds (no
-    CAP_SYS_ADMIN there for /proc/PID/map_files); outside, as root, through map_files."""
+    CAP_SYS_ADMIN nor CAP_CHECKPOINT_RESTORE there for /proc/PID/map_files); outside,
+    as root, through map_files."""
     program = build(tmp_path, "jit", JIT)
     assert explain(root, *(() if sandbox else ("--no-sandbox",)), "--at", "here",
                    "--out", str(tmp_path / "p.html"), "--save", str(tmp_path / "p.json"),

@@ -807,8 +807,8 @@ def test_starts_as_elf_reads_the_file_never_the_mapping(monkeypatch):
     """Whether a file mapped executable is ELF: libc is; a memfd of machine code that
     this process maps executable, as a JIT compiler does, is not, found through the
     descriptor held to it where /proc/PID/map_files is out of reach (it needs
-    CAP_SYS_ADMIN); with no way to open the file, None. The question never faults the
-    mapping's page in."""
+    CAP_SYS_ADMIN or CAP_CHECKPOINT_RESTORE); with no way to open the file, None. The
+    question never faults the mapping's page in."""
     import mmap
 
     pid = os.getpid()
@@ -842,3 +842,42 @@ def test_starts_as_elf_reads_the_file_never_the_mapping(monkeypatch):
         libc.munmap(code, mmap.PAGESIZE)
         if fd >= 0:
             os.close(fd)
+
+
+def test_starts_as_elf_never_opens_a_device_for_reading(monkeypatch):
+    """A device mapped executable (/dev/zero here) is no ELF object to read, and opening
+    it runs its driver's open, which may block or act (the reader's answer was None,
+    but the device was opened twice before fstat said it was no file): it is looked at
+    through O_PATH descriptors only."""
+    import mmap
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.mmap.restype = ctypes.c_void_p
+    libc.mmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_int,
+                          ctypes.c_int, ctypes.c_long]
+    libc.munmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t]
+    fd = os.open("/dev/zero", os.O_RDONLY)
+    try:
+        code = libc.mmap(None, mmap.PAGESIZE, mmap.PROT_READ | mmap.PROT_EXEC,
+                         mmap.MAP_PRIVATE, fd, 0)
+    finally:
+        os.close(fd)
+    if code in (None, ctypes.c_void_p(-1).value):
+        pytest.skip("/dev/zero cannot be mapped executable here (/dev mounted noexec)")
+    try:
+        pid = os.getpid()
+        (zero,) = [m for m in PROC.maps(pid) if m.start == code]
+        assert zero.pathname == "/dev/zero" and zero.perms.startswith("r-x")
+        opened = []
+        real = os.open
+
+        def recorded(path, flags, *args, **kwargs):
+            opened.append((str(path), flags))
+            return real(path, flags, *args, **kwargs)
+
+        monkeypatch.setattr(os, "open", recorded)
+        assert PROC.starts_as_elf(pid, zero) is None
+        monkeypatch.undo()
+        assert opened and all(flags & os.O_PATH for _, flags in opened), opened
+    finally:
+        libc.munmap(code, mmap.PAGESIZE)

@@ -754,6 +754,13 @@ def paging_levels_from_probe(address: int) -> int:
 _NEVER_EMPTY = frozenset({"maps", "smaps", "smaps_rollup", "auxv"})
 
 
+def _is_file_of(st: os.stat_result, entry: MapsEntry) -> bool:
+    """Whether ``st`` is of the file maps names at ``entry``: its device, written as maps
+    writes it (major:minor in hex), and its inode."""
+    return (st.st_ino == entry.inode
+            and f"{os.major(st.st_dev):02x}:{os.minor(st.st_dev):02x}" == entry.dev)
+
+
 class Proc:
     """Reads one process's /proc files under ``root`` and hands them to the parsers.
 
@@ -834,8 +841,7 @@ class Proc:
                          follow_symlinks=False)
         except (OSError, ValueError):  # no such file (unlinked), or a NUL in the name
             return True
-        return not (st.st_ino == entry.inode
-                    and f"{os.major(st.st_dev):02x}:{os.minor(st.st_dev):02x}" == entry.dev)
+        return not _is_file_of(st, entry)
 
     def starts_as_elf(self, pid: int, entry: MapsEntry) -> bool | None:
         """Whether the file mapped at ``entry`` (a maps line of ``pid``) begins with ELF's
@@ -844,11 +850,13 @@ class Proc:
         Read from the file, never through the mapping: a read there would fault the
         page in, and the capture would count a page the program never touched. The
         file is opened through /proc/PID/map_files/START-END, the mapped file itself
-        (which needs CAP_SYS_ADMIN), else at its path from the process's own root when
-        that is the file on the device and inode maps gives (``unlinked``'s test: on
-        an overlay, which maps names by the layer's device, it is not, and the answer
-        is None); a file that is no regular one is not read (a device could block, or
-        count the read)."""
+        (which needs CAP_SYS_ADMIN or CAP_CHECKPOINT_RESTORE in the initial user
+        namespace), else at its path from the process's own root when that is the file
+        on the device and inode maps gives (``unlinked``'s test: on an overlay, which
+        maps names by the layer's device, it is not, and the answer is None). Each is
+        looked at first through an O_PATH descriptor, which runs no driver's open: a
+        file that is no regular one (a device mapped executable, /dev/zero say) is never
+        opened for reading, where its open could block or do something of its own."""
         # (path, whether it is a name (never a link: a mapped file is a file), whether
         # it may be another file than the one mapped)
         candidates = [(self.path(pid, f"map_files/{entry.start:x}-{entry.end:x}"), False, False)]
@@ -859,22 +867,25 @@ class Proc:
             candidates += [(fd, False, True) for fd in self._descriptors_to(pid, entry.pathname)]
         for path, by_name, other in candidates:
             try:
-                fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK
-                             | (os.O_NOFOLLOW if by_name else 0))
+                handle = os.open(path, os.O_PATH | os.O_CLOEXEC
+                                 | (os.O_NOFOLLOW if by_name else 0))
             except (OSError, ValueError):  # not allowed, gone, or a NUL in the name
                 continue
             try:
-                st = os.fstat(fd)
-                if not stat.S_ISREG(st.st_mode):
+                st = os.fstat(handle)
+                if not stat.S_ISREG(st.st_mode) or (other and not _is_file_of(st, entry)):
                     continue
-                if other and (st.st_ino != entry.inode or f"{os.major(st.st_dev):02x}:"
-                              f"{os.minor(st.st_dev):02x}" != entry.dev):
-                    continue
-                return os.pread(fd, len(ELFMAG), 0) == ELFMAG
+                # Opened for reading anew from the very file the handle holds.
+                fd = os.open(f"/proc/self/fd/{handle}", os.O_RDONLY | os.O_CLOEXEC
+                             | os.O_NONBLOCK)
+                try:
+                    return os.pread(fd, len(ELFMAG), 0) == ELFMAG
+                finally:
+                    os.close(fd)
             except OSError:
                 continue
             finally:
-                os.close(fd)
+                os.close(handle)
         return None
 
     def _descriptors_to(self, pid: int, pathname: str) -> list[str]:
