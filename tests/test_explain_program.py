@@ -404,6 +404,9 @@ def test_a_program_that_is_not_there_is_told_why(root, tmp_path, monkeypatch, ca
     Path("plain").write_text("")
     cases = {
         "./loop-a": "a symbolic link that leads round in a loop (too many levels of links)",
+        # The loop is on the way: the name itself is no link.
+        "./loop-a/x": "a path that goes through a symbolic link that leads round in a loop "
+                      "(too many levels of links)",
         "./dangling": "a symbolic link to /no/such/target, which is not there",
         "./plain/x": "a part of the path that should be a folder is a file",
         "./absent": "no such program",

@@ -209,8 +209,10 @@ def _unreachable(path: str) -> str:
         error = exc
     else:  # there after all (made since it was looked for)
         return "no such program"
-    if error.errno == errno.ELOOP:
-        return "a symbolic link that leads round in a loop (too many levels of links)"
+    if error.errno == errno.ELOOP:  # at the name itself, or at a folder on the way to it
+        where = ("a symbolic link" if os.path.islink(path)
+                 else "a path that goes through a symbolic link")
+        return f"{where} that leads round in a loop (too many levels of links)"
     if error.errno == errno.ENOENT:
         if os.path.islink(path):
             return f"a symbolic link to {os.readlink(path)}, which is not there"
