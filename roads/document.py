@@ -363,7 +363,11 @@ class Run(Struct, frozen=True):
 
     ``status`` is the run's exit in words ("exited with status 0"), not
     ``/proc/PID/status`` (that is ``Checkpoint.status``). ``containment`` names the
-    walls the launcher put around the run.
+    walls the launcher put around the run. ``aslr_disabled`` and ``personality`` are
+    what the run started with (ADDR_NO_RANDOMIZE set and checked before its first
+    execve); whether each process was laid out at random is its checkpoints'
+    ``randomized``, which a program may have changed by clearing the flag and running
+    execve again.
     """
 
     checkpoints: tuple[Checkpoint, ...]

@@ -243,9 +243,10 @@ def test_terms_that_differ_only_in_case_get_ids_of_their_own():
 
 
 def test_a_constants_cited_source_is_quoted_as_written(config):
-    """A source line that names a term (PF_RANDOMIZE's names execve, PID and the
-    personality) had the glossary's tooltips inside the citation, and its underscores
-    could make emphasis; it is quoted as written, escaped once."""
+    """A source line that names a term (PF_RANDOMIZE's names execve; an earlier one
+    named PID and the personality too) had the glossary's tooltips inside the
+    citation, and its underscores could make emphasis; it is quoted as written,
+    escaped once."""
     from macros.figures import const
     from roads.constants import PF_RANDOMIZE
     from roads.words.markup import unshield

@@ -341,15 +341,11 @@ def _aslr_words(aslr: Aslr) -> str:
     return f"on, turned back on at an execve ({BACK_ON}), so addresses change from run to run"
 
 
-def _aslr_fact(sels: list[ExplainSelection], run) -> str:
-    """The header's ASLR line: one state, or each stop's where they differ (``run``'s
-    where no stop was read)."""
+def _aslr_fact(sels: list[ExplainSelection]) -> str:
+    """The header's ASLR line: one state, or each stop's where they differ."""
     said: dict[str, list[str]] = {}
     for sel in sels:
         said.setdefault(_aslr_words(aslr_of(sel)), []).append(_stop_title(sel))
-    if not said:
-        return ("off (personality ADDR_NO_RANDOMIZE), as on the site" if run.aslr_disabled
-                else "on: addresses change from run to run")
     if len(said) == 1:
         return next(iter(said))
     return "; ".join(f"at {', '.join(stops)}, {words}" for words, stops in said.items())
@@ -373,7 +369,7 @@ def render_page(session: Session, *, read_elf=None) -> str:
                                  "or replaced since the process started"))
     facts += [("Stops", stops),
              ("How it ended", html.escape(session.ending)),
-             ("ASLR", html.escape(_aslr_fact(sels, run)))]
+             ("ASLR", html.escape(_aslr_fact(sels)))]
     if session.own_pids:
         facts.append(("Process ids", f"those of the sandbox's own pid namespace, as the "
                                      f"program sees them (its getpid() is {run.pid}); on this "

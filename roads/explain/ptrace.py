@@ -104,11 +104,12 @@ def randomize(on: bool) -> None:
     ``setarch -R`` or gdb, is cleared for ``--aslr``); an OSError when the personality
     does not take it (a seccomp filter may refuse the call)."""
     current = _personality(0xFFFFFFFF)
-    _personality(current & ~ADDR_NO_RANDOMIZE if on else current | ADDR_NO_RANDOMIZE)
+    failed = _personality(current & ~ADDR_NO_RANDOMIZE if on else current | ADDR_NO_RANDOMIZE)
     now = _personality(0xFFFFFFFF)
     if now == -1 or bool(now & ADDR_NO_RANDOMIZE) == on:
         flag = "clear" if on else "take"
-        raise OSError(ctypes.get_errno() or errno.EPERM,
+        # errno only where a call said it failed; else it is an earlier call's.
+        raise OSError((ctypes.get_errno() if -1 in (failed, now) else 0) or errno.EPERM,
                       f"personality(2) did not {flag} ADDR_NO_RANDOMIZE: ASLR cannot be "
                       f"turned {'on' if on else 'off'} here"
                       + ("" if on else " (run with --aslr)"))

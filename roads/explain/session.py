@@ -227,6 +227,10 @@ def _capture(name: str, command_line: list[str], elf, checkpoints: list[dict], *
     randomized = checkpoints[0].get("randomized") if checkpoints else None
     if randomized is None:
         randomized = not personality & ADDR_NO_RANDOMIZE
+    # What the run started with, as the launcher records it for a sample: the flag
+    # ptrace.randomize set (and checked) for a process roads started; for one it did
+    # not, the personality at its first stop.
+    disabled = not aslr if aslr is not None else bool(personality & ADDR_NO_RANDOMIZE)
     if aslr is None:  # a process roads did not start: it asked for what it has
         aslr = randomized
     doc = {
@@ -241,7 +245,7 @@ def _capture(name: str, command_line: list[str], elf, checkpoints: list[dict], *
             "gcc_argv": list(gcc_argv),
             "elf": document.to_builtins(elf),
             "runs": [{"index": 0, "aslr_requested": aslr, "personality": personality,
-                      "aslr_disabled": not randomized,
+                      "aslr_disabled": disabled,
                       "checkpoints": checkpoints, **run}],
         }},
     }
