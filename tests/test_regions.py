@@ -335,3 +335,30 @@ def test_shared_memory_no_program_opened_is_not_called_a_file_it_mapped():
     assert got[1] == ("file", "a System V shared memory segment (shmget, attached with shmat), "
                               "key 0x0000002a: maps names it SYSV and its key")
     assert got[2:] == [("file", "mapped shared (MAP_SHARED)"), ("file", "a file mapped with mmap")]
+
+
+def _one_process(regions: list[dict], threads: int | None, addresses=None) -> list[str]:
+    """The kinds of ``regions`` at a checkpoint whose status counts ``threads`` threads."""
+    doc = fake_doc(regions, addresses)
+    if threads is not None:
+        doc["variants"]["default"]["runs"][0]["checkpoints"][0]["status"] = {"Threads": threads}
+    return [c.kind for c in memory_map(select(doc)).regions]
+
+
+def test_a_hole_made_with_mprotect_in_a_single_threaded_program_is_no_thread_stack():
+    """A learner's program of one thread mapped 16 pages, wrote them and made the 4th to
+    8th PROT_NONE: 'guard page (no access, right below a thread stack)' and 'thread
+    stack' above it. With more than one thread (or the count unknown) the shape still
+    tells; a recorded thread variable tells whatever the count (an ended thread's stack,
+    which glibc keeps), its guard with it."""
+    shape = [
+        region(0x7F0000000000, 0x7F0000004000),
+        region(0x7F0000004000, 0x7F0000008000, "---p"),
+        region(0x7F0000008000, 0x7F0000010000),
+        *KERNEL_PAGES,
+    ]
+    assert _one_process(shape, 1)[:3] == ["mmap", "reserved", "mmap"]
+    assert _one_process(shape, 2)[:3] == ["mmap", "guard", "thread-stack"]
+    assert _one_process(shape, None)[:3] == ["mmap", "guard", "thread-stack"]
+    assert _one_process(shape, 1, {"thread-1-local": 0x7F0000008100})[:3] == \
+        ["mmap", "guard", "thread-stack"]

@@ -284,6 +284,7 @@ def classify(
     exe: str = "",
     addresses: Sequence[Address] = (),
     spans: Mapping[str, int] | None = None,
+    threads: int | None = None,
 ) -> tuple[tuple[Classified, ...], int | None]:
     """Give each region one kind; also the executable's load bias, if it was found.
 
@@ -294,7 +295,9 @@ def classify(
     like a thread's local variable marks a thread stack, one named ``tls`` a TLS
     block. ``spans`` (``Selection.library_spans``) say how far the loader maps a
     library from its first page: anonymous memory right after its data pages is its
-    bss only within them (without, it is taken to be).
+    bss only within them (without, it is taken to be). ``threads`` (the ``Threads``
+    line of ``/proc/PID/status``): a process of one thread has no thread stack to
+    recognise by its shape alone.
     """
     kinds: dict[int, tuple[str, str, str]] = {}
     bias = None
@@ -327,7 +330,7 @@ def classify(
             continue
         _classify_file(regions, members, program, kinds)
 
-    _classify_anonymous(regions, addresses, kinds, spans or {})
+    _classify_anonymous(regions, addresses, kinds, spans or {}, threads)
     result = tuple(
         Classified(r, *kinds.get(k, ("other", "", "no rule matched")))
         for k, r in enumerate(regions)
@@ -459,9 +462,16 @@ def _next_is_writable(regions: Sequence[Region], members: list[int], r: Region) 
 
 def _classify_anonymous(
     regions: Sequence[Region], addresses: Sequence[Address], kinds: dict[int, tuple[str, str, str]],
-    spans: Mapping[str, int],
+    spans: Mapping[str, int], threads: int | None = None,
 ) -> None:
-    """Arenas, thread stacks with their guards, TLS, bss of libraries, plain mmaps."""
+    """Arenas, thread stacks with their guards, TLS, bss of libraries, plain mmaps.
+
+    A thread stack is told by its shape (rw-p memory right above a small PROT_NONE
+    guard) only where the process runs more than one thread (``threads``; unknown:
+    taken to): a single-threaded program that made a hole with mprotect in memory of
+    its own has the same shape, and was told it held a thread's stack. A recorded
+    address that names a thread's variable marks one whatever the count (a stack of
+    an ended thread that glibc keeps for the next)."""
     anonymous = [k for k, r in enumerate(regions) if k not in kinds and r.anonymous]
     by_start = {r.start: k for k, r in enumerate(regions)}
     by_end = {r.end: k for k, r in enumerate(regions)}
@@ -481,7 +491,7 @@ def _classify_anonymous(
                 if rest is not None and r.size < ARENA_SIZE:
                     kinds[rest] = ("arena", "", "the unused rest of a malloc arena's 64 MiB, ---p")
 
-    for k in anonymous:
+    for k in anonymous if threads is None or threads > 1 else ():
         r = regions[k]
         if k in kinds or r.perms != "---p" or r.size > MAX_GUARD:
             continue
@@ -502,6 +512,10 @@ def _classify_anonymous(
             kinds[k] = ("tls", "", f"holds the recorded thread-local address {a.name!r}")
         elif _THREAD_NAME.search(a.name):
             kinds[k] = ("thread-stack", "", f"holds the recorded thread address {a.name!r}")
+            below = by_end.get(regions[k].start)
+            if below is not None and below in anonymous and below not in kinds \
+                    and regions[below].perms == "---p" and regions[below].size <= MAX_GUARD:
+                kinds[below] = ("guard", "", "no access, right below a thread stack")
 
     for k in anonymous:
         r = regions[k]
@@ -680,7 +694,9 @@ def memory_map(selection: Selection, *, symbols: Sequence[str] | None = None) ->
     """Classify the selected snapshot's regions and place its pointers."""
     snap = selection.snapshot
     elf = selection.elf if selection.exe_matches_elf else None
+    threads = snap.status.get("Threads")
     classified, bias = classify(snap.regions, elf=elf, exe=snap.exe, addresses=snap.addresses,
-                                spans=selection.library_spans)
+                                spans=selection.library_spans,
+                                threads=threads if isinstance(threads, int) else None)
     pointers = find_pointers(snap.regions, snap.addresses, elf=elf, bias=bias, symbols=symbols)
     return MemoryMap(selection, classified, pointers, bias, canonical_for(selection.provenance_record))
