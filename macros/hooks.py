@@ -33,7 +33,7 @@ from mkdocs.utils.meta import YAML_RE, SafeLoader
 
 from roads.errors import RoadsError
 from roads.words import news
-from roads.words.markup import unshield
+from roads.words.markup import inline_options_whole, unshield
 from macros import (INLINE_ERRORS, ahead, gitinfo, pagecache, placed, quickexit, themecache,
                     themefiles)
 from macros.project import cache_dir
@@ -190,7 +190,7 @@ def on_page_content(html_out: str, page: Page, config, files: Files) -> str:
             f"docs/{page.file.src_uri}: {lost} block(s) of HTML (claims(), glossary()) "
             "could not be placed; put each such macro on a line of its own, outside "
             "code blocks and lists", config) + html_out
-    html_out = unshield(html_out)
+    html_out = inline_options_whole(unshield(html_out))
     # Kept as Markdown made it: the blocks come from the macros' side of the cache.
     pagecache.keep_content(html_out, page)
     return placed.place(html_out, page)

@@ -161,3 +161,35 @@ def test_no_text_under_the_copy_button_of_what_wraps(site, browser, path, width)
         assert not errors, errors
     finally:
         context.close()
+
+
+# Each option written in a page's prose (--aslr, -O0: inline code that starts with a
+# hyphen, or a word of such code that does) and the lines it is laid out on.
+OPTION_LINES = r"""
+() => [...document.querySelectorAll('article p code, article li code')]
+  .filter(code => !code.closest('pre'))
+  .flatMap(code => {
+    const options = code.querySelectorAll('.roads-option');
+    if (!options.length && /^-/.test(code.textContent)) return [{text: code.textContent, lines: -1}];
+    return [...options].map(o => ({text: o.textContent,
+      lines: new Set([...o.getClientRects()].map(r => Math.round(r.top))).size}));
+  })
+"""
+
+
+@pytest.mark.parametrize("width", sorted(WIDTHS))
+def test_an_option_in_the_prose_is_never_broken(site, browser, width):
+    """A phone broke "--aslr" and "--no-sandbox" after a hyphen, '--' at a line's end
+    and the name on the next. Every option in inline code is marked as one and laid
+    out on one line (lines -1: an option left unmarked)."""
+    _, base = site
+    context, page, errors = open_page(browser, base + "explore-your-own-program/",
+                                      viewport=WIDTHS[width], scheme="default")
+    try:
+        found = page.evaluate(OPTION_LINES)
+        assert len(found) > 50, found
+        broken = [f for f in found if f["lines"] != 1]
+        assert not broken, broken
+        assert not errors, errors
+    finally:
+        context.close()

@@ -34,3 +34,16 @@ def test_hostile_text_shows_as_itself_in_every_context(text, template):
         html.escape(text), "")
     assert "onmouseover=" not in out.replace(html.escape(text), "")
     assert html.escape(text) in out
+
+
+def test_options_in_inline_code_are_kept_whole():
+    """Each option in inline code is marked to stay on one line; a word with a hyphen
+    inside (a-b), and a highlighted block's code (spans inside), are left alone."""
+    from roads.words.markup import inline_options_whole
+
+    page = ('<p><code>--aslr</code>, <code>gcc -O0 -g x.c</code>, <code>a-b</code></p>'
+            '<pre><span></span><code><span>--x</span></code></pre>')
+    assert inline_options_whole(page) == (
+        '<p><code><span class="roads-option">--aslr</span></code>, <code>gcc '
+        '<span class="roads-option">-O0</span> <span class="roads-option">-g</span> x.c'
+        '</code>, <code>a-b</code></p><pre><span></span><code><span>--x</span></code></pre>')

@@ -23,6 +23,7 @@ from ..figures import diff, diffview, elfmap
 from ..figures.diagram import render_diagram
 from ..figures.filenames import file_path, program_path
 from ..constants import ADDR_NO_RANDOMIZE
+from ..words.markup import options_whole
 from ..figures.provenance import BACK_ON, Aslr, aslr_of, with_provenance
 from ..figures.regions import memory_map
 from ..figures.select import Selection, Snapshot, forked_by, select
@@ -269,16 +270,6 @@ def _stop_title(sel: ExplainSelection) -> str:
     return f"{sel.checkpoint_name} ({who})"
 
 
-# An option in a command line (--at, -O0): a browser may break a line after a hyphen,
-# and a phone showed '--' at the end of one line and 'at' on the next.
-_OPTION = re.compile(r"(?<![^\s(>])(--?[A-Za-z][A-Za-z0-9-]*)")
-
-
-def _options_whole(escaped: str) -> str:
-    """``escaped`` (HTML-escaped text) with each option kept on one line."""
-    return _OPTION.sub(r'<span class="roads-option">\1</span>', escaped)
-
-
 # A command line longer than this is shortened in the page's heading and its title (a
 # learner's 100 KB argument made a heading of many screens); the Command fact keeps it
 # whole, folded.
@@ -296,13 +287,13 @@ def _shortened(command_line: str) -> tuple[str, str]:
 def _code_shortened(command_line: str) -> str:
     """``command_line`` shortened, as HTML: the command as code, its length as words."""
     shown, length = _shortened(command_line)
-    return f"<code>{_options_whole(html.escape(shown))}</code>{length}"
+    return f"<code>{options_whole(html.escape(shown))}</code>{length}"
 
 
 def _whole_command(command_line: str) -> str:
     """The Command fact: the command that makes the page again, whole; when long, folded
     under its shortened form, to open."""
-    whole = f"<code>{_options_whole(html.escape(command_line))}</code>"
+    whole = f"<code>{options_whole(html.escape(command_line))}</code>"
     if len(command_line) <= HEADING_MAX:
         return whole
     return f"<details><summary>{_code_shortened(command_line)}</summary>{whole}</details>"
@@ -376,7 +367,7 @@ def render_page(session: Session, *, read_elf=None) -> str:
                                      f"machine pid {run.pid}, and /proc/{run.pid}, name "
                                      "another process or none"))
     if session.missing:
-        facts.append(("Not reached", _options_whole(html.escape(", ".join(session.not_reached())))))
+        facts.append(("Not reached", options_whole(html.escape(", ".join(session.not_reached())))))
     for stopped in session.stopped:
         facts.append(("Stopped by a signal", html.escape(stopped.words())))
     for stop in session.unread:
@@ -385,7 +376,7 @@ def render_page(session: Session, *, read_elf=None) -> str:
     if cap.variants[VARIANT].gcc_argv:
         # Quoted as a shell takes it: a source named 'prog ü.c' is one argument.
         compiled = shlex.join(cap.variants[VARIANT].gcc_argv)
-        facts.append(("Compiled with", f"<code>{_options_whole(html.escape(compiled))}</code>"))
+        facts.append(("Compiled with", f"<code>{options_whole(html.escape(compiled))}</code>"))
     body.append('<dl class="roads-explain-facts">' + "".join(
         f"<dt>{k}</dt><dd>{v}</dd>" for k, v in facts) + "</dl>")
     body.append('<p class="roads-explain-note">Every number here was read from this machine, '
