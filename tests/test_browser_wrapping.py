@@ -170,7 +170,8 @@ OPTION_LINES = r"""
   .filter(code => !code.closest('pre'))
   .flatMap(code => {
     const options = code.querySelectorAll('.roads-option');
-    if (!options.length && /^-/.test(code.textContent)) return [{text: code.textContent, lines: -1}];
+    if (!options.length && /^--?[A-Za-z]/.test(code.textContent))
+      return [{text: code.textContent, lines: -1}];
     return [...options].map(o => ({text: o.textContent,
       lines: new Set([...o.getClientRects()].map(r => Math.round(r.top))).size}));
   })

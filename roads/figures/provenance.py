@@ -22,6 +22,7 @@ from typing import Sequence
 from ..constants import ADDR_NO_RANDOMIZE
 from .select import Selection
 from ..units import human_size
+from ..words.markup import options_whole
 
 
 # /proc/sys/kernel/randomize_va_space (Documentation/admin-guide/sysctl/kernel.rst).
@@ -221,7 +222,8 @@ def _parts(p: Provenance, subject: str | None = None, aslr: str | None = None) -
     command = "; ".join(shlex.join(argv) for argv in p.gcc_argv)  # a name with a space quoted
     gcc_html = _html.escape(compiler)
     if any(flag_sets):
-        gcc_html += " " + " vs ".join(f"<code>{_html.escape(f)}</code>" for f in flag_sets)
+        gcc_html += " " + " vs ".join(f"<code>{options_whole(_html.escape(f))}</code>"
+                                      for f in flag_sets)
     if command:
         gcc_html = f'<span title="{_html.escape(command, quote=True)}">{gcc_html}</span>'
 
