@@ -566,3 +566,23 @@ def test_a_small_library_opened_later_is_drawn_and_takes_no_neighbours_memory(
     page = (tmp_path / "p.html").read_text()
     assert (f"<summary>ELF → memory of <code>{tmp_path / 'libplug.so'}</code>, at stop "
             "plug (pid ") in page, re.findall(r"<summary>ELF → memory of.*?</summary>", page)
+
+
+def test_two_spellings_of_a_function_opened_later_are_one_stop(gcc, tmp_path, no_leftovers):
+    """--at plugin_work and --at plugin_work@@V1 name one function of a library the
+    program opens with dlopen: found only then, both stops were set, and each call was
+    stopped at twice. The second is refused as the same stop, and the run goes on."""
+    (tmp_path / "plug.map").write_text("V1 { global: plugin_work; local: *; };\n")
+    (tmp_path / "plug.c").write_text(PLUGIN)
+    (tmp_path / "host.c").write_text(HOST)
+    plugin, host = tmp_path / "libplug.so", tmp_path / "host"
+    subprocess.run(["gcc", "-shared", "-fPIC", "-Wl,--version-script=" + str(tmp_path / "plug.map"),
+                    "-o", str(plugin), str(tmp_path / "plug.c")], check=True, timeout=60)
+    subprocess.run(["gcc", "-o", str(host), str(tmp_path / "host.c")], check=True, timeout=60)
+    outcome, hits, said = _run([host, plugin], "plugin_work", "plugin_work@@V1", "exit")
+    assert [h.label for h in hits] == ["plugin_work", "exit"], [h.label for h in hits]
+    assert outcome.refused == {"plugin_work@@V1": "--at plugin_work names the same function, "
+                                                  "'plugin_work' in libplug.so: the same stop"}
+    assert any("--at plugin_work@@V1: --at plugin_work names the same function" in line
+               for line in said), said
+    assert _exit_code(outcome, outcome.pid) == 0

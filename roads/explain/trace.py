@@ -573,6 +573,8 @@ class Tracer:
         self.later: list[StopSpec] = []
         self.found_later: set[str] = set()
         self.refused: dict[str, str] = {}  # label -> why (_insert_function)
+        # (pid, address, count) -> the label of the stop a later lookup set there
+        self._placed_later: dict[tuple[int, int, int], str] = {}
         # The first process's loader, if any (_at_exec): where it keeps r_state
         # (_r_debug + R_STATE) and where its _dl_debug_state is; whether it has said it
         # adds the program's libraries (RT_ADD); and whether the function stops were
@@ -1120,7 +1122,14 @@ class Tracer:
             # looked up in a scope of its own, where its own definition comes first, and
             # none of them was mapped at the start (else the stop was set then).
             for spec in self._pending_later():
-                for found in find_all(spec.name):
+                found_all = find_all(spec.name)
+                same = self._same_stop_later(pid, spec, found_all)
+                if same:
+                    self.refused[spec.label] = same
+                    self.progress(f"--at {spec.label}: {same}; the run goes on without "
+                                  "this stop")
+                    continue
+                for found in found_all:
                     self.found_later.add(spec.label)
                     self._insert_function(tid, pid, spec, *found, later=True)
             return
@@ -1196,6 +1205,22 @@ class Tracer:
                                    "give it once")
             placed[key] = spec.label
             self._insert_function(tid, pid, spec, *found)
+
+    def _same_stop_later(self, pid: int, spec: StopSpec,
+                         found: list[tuple[str, int, Function]]) -> str:
+        """Why the function stop ``spec``, found in libraries opened with dlopen
+        (``found``), is refused: another --at names the same function there (as at the
+        start, ``_lookup``), whose stop it would make a second time at each call; ""
+        where none does. Each stop is kept at the function's address in process ``pid``
+        and its count, the first one found there winning."""
+        keys = [(pid, bias + chosen.st_value, spec.count) for _, bias, chosen in found]
+        for key, (path, _, chosen) in zip(keys, found):
+            other = self._placed_later.get(key, spec.label)
+            if other != spec.label:
+                return (f"--at {other} names the same function, {chosen.name!r} in "
+                        f"{os.path.basename(path)}: the same stop")
+        self._placed_later.update(dict.fromkeys(keys, spec.label))
+        return ""
 
     def _inlined_words(self, exe: str, name: str) -> str:
         """Why a function of the program's source has no symbol to stop at, where its
