@@ -33,11 +33,15 @@ _RANDOMIZE = {0: "off system-wide", 1: "all but the heap's own offset", 2: "full
 
 # Why a process that roads started with ADDR_NO_RANDOMIZE was laid out at random, the
 # flag gone from its personality: an execve ran without it. The program may have
-# cleared it; or the file run was set-user-ID, set-group-ID or had file capabilities,
-# for which execve drops the flag itself (PER_CLEAR_ON_SETID, include/uapi/linux/
-# personality.h), traced or not. A capture cannot tell the two apart.
+# cleared it; or the file run was set-user-ID or set-group-ID, or had file
+# capabilities that gave the process one it lacked, for which execve drops the flag
+# itself (PER_CLEAR_ON_SETID, include/uapi/linux/personality.h; fs/exec.c
+# bprm_fill_uid, security/commoncap.c cap_bprm_creds_from_file: __cap_gained), traced
+# or not. A file capability root already holds clears nothing. A capture cannot tell
+# the two apart.
 BACK_ON = ("the program cleared ADDR_NO_RANDOMIZE before it, or the file it ran is "
-           "set-user-ID, set-group-ID or has file capabilities, for which execve clears the flag")
+           "set-user-ID or set-group-ID, or has file capabilities that gave it one it "
+           "lacked, for which execve clears the flag")
 
 
 @dataclass(frozen=True)
