@@ -81,7 +81,7 @@ def test_output_left_in_stdios_buffer_is_said_to_be(root, tmp_path, monkeypatch,
         "was killed by SIGSEGV" if crash else "was ended by roads explain after its last stop")
     assert "It wrote nothing." in text and "hello from main" not in text
     how = "was killed by SIGSEGV" if crash else "was ended by roads explain"
-    assert (f"what printf writes waits in the C library's buffer until 4 KiB have gathered "
+    assert (f"what printf writes waits in the C library's buffer until the buffer is full "
             f"or the program calls exit(), and this program {how}, so what its buffer held "
             "then was never written") in text
     assert ("add --at exit" in text) == (not crash)

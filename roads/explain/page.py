@@ -448,7 +448,7 @@ def unflushed(signal_number: int | None) -> str:
     how = ("was ended by roads explain" if signal_number is None
            else f"was killed by {_signal_name(signal_number)}")
     return ("Its standard output is a pipe here, not a terminal: what printf writes waits in "
-            "the C library's buffer until 4 KiB have gathered or the program calls exit(), "
+            "the C library's buffer until the buffer is full or the program calls exit(), "
             f"and this program {how}, so what its buffer held then was never written. To "
             "see it, call fflush(stdout) after printf (or setvbuf(stdout, NULL, _IOLBF, 0) "
             "at the start)" + (", or add --at exit, which waits for the program's own end."
