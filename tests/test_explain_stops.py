@@ -478,13 +478,15 @@ def test_a_function_the_compiler_inlined_is_said_to_be(root, gcc, tmp_path, monk
     err = capsys.readouterr().err
     assert "no function 'square' in ./optimised" in err
     assert ("./optimised's debugging information names a function 'square' that the "
-            "compiler inlined into its callers (gcc -O1 and above)") in err, err
+            "compiler inlined into its callers (gcc -O1 and above, and at -O0 too for a "
+            "function marked always_inline)") in err, err
     assert explain(root, "--at", "main", "--at", "helper", "--out", "optimised.html",
                    "--", "./optimised") == 3
     err = capsys.readouterr().err
     reason = ("helper (the compiler inlined its calls into their callers (gcc -O1 and above, "
-              "as the program's debugging information says), so the copy of its own that "
-              "the stop was set on never ran: compile the program with -O0")
+              "and at -O0 too for a function marked always_inline, as the program's debugging "
+              "information says), so the copy of its own that the stop was set on never ran: "
+              "compile the program with -O0")
     assert "exited with status 0 before reaching " + reason in err, err
     assert reason in page_text((tmp_path / "optimised.html").read_text())
     # Without debugging information, nothing is said of inlining it cannot see.

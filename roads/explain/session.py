@@ -659,9 +659,10 @@ def _own_pids(job: dict) -> bool:
 
 # Why a function stop of the program's own was not reached, where its debugging
 # information says the compiler inlined the function (``symbols.inlined``).
-INLINED = ("the compiler inlined its calls into their callers (gcc -O1 and above, as the "
-           "program's debugging information says), so the copy of its own that the stop was "
-           "set on never ran: compile the program with -O0, as roads explain compiles a .c file")
+INLINED = ("the compiler inlined its calls into their callers (gcc -O1 and above, and at -O0 "
+           "too for a function marked always_inline, as the program's debugging information "
+           "says), so the copy of its own that the stop was set on never ran: compile the "
+           "program with -O0, as roads explain compiles a .c file, and without always_inline")
 
 
 def _inlined_stops(stops: list[StopSpec], missing: list[str], outcome: Outcome,

@@ -354,7 +354,8 @@ MAX_DEBUG_INFO = 8 << 20
 
 def inlined(data: bytes, name: str) -> bool:
     """Whether the debugging information of the ELF file ``data`` (gcc -g) names a
-    function ``name`` whose calls the compiler inlined (gcc -O1 and above): its code
+    function ``name`` whose calls the compiler inlined (gcc -O1 and above; at -O0 too,
+    one marked always_inline): its code
     is copied into each caller, and a breakpoint on its symbol, where there is one
     (a function other files may call keeps a copy of its own), is never reached.
     False where the file has no such information, or it cannot be read."""

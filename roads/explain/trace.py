@@ -1226,7 +1226,8 @@ class Tracer:
         """Why a function of the program's source has no symbol to stop at, where its
         debugging information says it: the compiler inlined it (a static function at
         -O1 and above: square() of a program built -O2 was "no function 'square'", which
-        its source plainly has). "" where it does not say so."""
+        its source plainly has; gcc inlines one marked always_inline at -O0 too, with
+        DW_AT_inline DW_INL_declared_inlined). "" where it does not say so."""
         try:
             data = read_bytes(Path(exe))
         except (OSError, RoadsError):
@@ -1234,9 +1235,10 @@ class Tracer:
         if not inlined(data, name):
             return ""
         return (f"; {self.argv[0]}'s debugging information names a function {name!r} that "
-                "the compiler inlined into its callers (gcc -O1 and above), leaving it no "
-                "code of its own to stop at: compile it with -O0, as roads explain compiles "
-                "a .c file")
+                "the compiler inlined into its callers (gcc -O1 and above, and at -O0 too "
+                "for a function marked always_inline), leaving it no code of its own to stop "
+                "at: compile it with -O0, as roads explain compiles a .c file, and without "
+                "always_inline")
 
     def _cxx_function(self, spec: StopSpec, files: list[str], table, find
                       ) -> tuple[str, int, Function] | None:
