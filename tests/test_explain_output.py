@@ -129,6 +129,5 @@ def test_an_allocation_the_sandbox_refused_is_said_to_be(root, tmp_path, monkeyp
     assert "toobig.c exited with status 1 before reaching never" in err, err
     assert "  | malloc(16 GiB): Cannot allocate memory\n" in err
     assert (f"(in the sandbox each process has {TOOL_ADDRESS_SPACE >> 30} GiB of address "
-            "space: a larger mmap or "
-            "malloc, or the shadow memory of a program built with -fsanitize=address, fails "
-            "there with ENOMEM; --no-sandbox runs the program as you, outside)") in err
+            "space in all: an mmap or malloc that would take it past that, or the shadow "
+            "memory of a program built with -fsanitize=address, fails there with ENOMEM; --no-sandbox runs the program as you, outside)") in err

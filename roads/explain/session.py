@@ -729,8 +729,9 @@ def _wrote(outcome: Outcome, program: str, *, sandboxed: bool) -> str:
                    "you, outside)")
     if sandboxed and any(words in said for words in NO_MEMORY):
         out.append(f"(in the sandbox each process has {TOOL_ADDRESS_SPACE >> 30} GiB of address "
-                   "space: a larger mmap or malloc, or the shadow memory of a program built "
-                   "with -fsanitize=address, fails there with ENOMEM; --no-sandbox runs the "
+                   "space in all: an mmap or malloc that would take it past that, or the "
+                   "shadow memory of a program built with -fsanitize=address, fails there "
+                   "with ENOMEM; --no-sandbox runs the "
                    "program as you, outside)")
     return "".join(f"\n{part}" for part in out)
 
