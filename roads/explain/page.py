@@ -10,7 +10,6 @@ from __future__ import annotations
 import dataclasses
 import html
 import os
-import re
 import shlex
 import signal
 from dataclasses import dataclass
@@ -23,7 +22,7 @@ from ..figures import diff, diffview, elfmap
 from ..figures.diagram import render_diagram
 from ..figures.filenames import file_path, program_path
 from ..constants import ADDR_NO_RANDOMIZE
-from ..words.markup import options_whole
+from ..figures.options import options_whole
 from ..figures.provenance import BACK_ON, Aslr, aslr_of, with_provenance
 from ..figures.regions import memory_map
 from ..figures.select import Selection, Snapshot, forked_by, select

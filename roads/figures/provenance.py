@@ -22,7 +22,7 @@ from typing import Sequence
 from ..constants import ADDR_NO_RANDOMIZE
 from .select import Selection
 from ..units import human_size
-from ..words.markup import options_whole
+from .options import options_whole
 
 
 # /proc/sys/kernel/randomize_va_space (Documentation/admin-guide/sysctl/kernel.rst).

@@ -17,6 +17,7 @@ import html
 import re
 
 from ..errors import printable
+from ..figures.options import options_whole
 
 _OPEN, _CLOSE = "\ue000", "\ue001"
 _TOKEN = re.compile(f"{_OPEN}([0-9a-f]*){_CLOSE}")
@@ -55,20 +56,13 @@ def unshield(page_html: str) -> str:
                                             quote=True), page_html)
 
 
-# An option in a command line (--at, -O0): a browser may break a line after a hyphen,
-# and a phone showed '--' at the end of one line and 'at' on the next (roads explain's
-# page; the site's pages, in their inline code, showed '--' and 'aslr' so).
-_OPTION = re.compile(r"(?<![^\s(>])(--?[A-Za-z][A-Za-z0-9-]*)")
+
 # Inline code as Markdown writes it: no attribute, nothing but text inside (a
 # highlighted block's code holds spans, and keeps its lines as they are anyway).
 _INLINE_CODE = re.compile(r"<code>([^<]*)</code>")
 
 
-def options_whole(escaped: str) -> str:
-    """``escaped`` (HTML-escaped text) with each option kept on one line."""
-    return _OPTION.sub(r'<span class="roads-option">\1</span>', escaped)
-
-
 def inline_options_whole(page_html: str) -> str:
-    """``page_html`` with each option in its inline code kept on one line."""
+    """``page_html`` with each option in its inline code kept on one line (a phone broke
+    '--aslr' after its hyphens: ``roads.figures.options``)."""
     return _INLINE_CODE.sub(lambda m: f"<code>{options_whole(m.group(1))}</code>", page_html)
