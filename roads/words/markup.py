@@ -65,4 +65,5 @@ _INLINE_CODE = re.compile(r"<code>([^<]*)</code>")
 def inline_options_whole(page_html: str) -> str:
     """``page_html`` with each option in its inline code kept on one line (a phone broke
     '--aslr' after its hyphens: ``roads.figures.options``)."""
-    return _INLINE_CODE.sub(lambda m: f"<code>{options_whole(m.group(1))}</code>", page_html)
+    return _INLINE_CODE.sub(lambda m: f"<code>{options_whole(m.group(1))}</code>"
+                            if "-" in m.group(1) else m.group(0), page_html)
