@@ -16,6 +16,7 @@ import re
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -438,3 +439,34 @@ def test_a_long_command_is_shortened_in_the_heading_and_kept_whole_folded(root, 
     assert command.startswith("<details><summary>") and page_text(command).endswith(
         f"roads explain --at exit /bin/true {long}")
     assert page.count(long) == 1
+
+
+def test_a_program_whose_file_asks_for_capabilities_is_told_why_it_cannot_start(
+        root, tmp_path, capsys, request):
+    """A copy of a program given cap_net_raw+ep (setcap) did not start in the sandbox,
+    with "PermissionError: [Errno 1] Operation not permitted" alone: the kernel starts
+    a file that asks for its capabilities at once only with all of them, and the
+    sandbox can give none. One whose capabilities are only permitted (+p) starts."""
+    if shutil.which("setcap") is None or os.geteuid() != 0:
+        pytest.skip("setcap, and root to run it, are needed")
+    # Not under /tmp: the sandbox shows the program there on a nosuid mount, where the
+    # kernel honours no file capabilities, and the program starts.
+    (ROOT / ".cache").mkdir(exist_ok=True)
+    folder = Path(tempfile.mkdtemp(prefix="test-caps-", dir=ROOT / ".cache"))
+    request.addfinalizer(lambda: shutil.rmtree(folder, ignore_errors=True))
+    program = build(folder, "caps", "int main(void) { return 0; }\n")
+    plain = folder / "plain"
+    shutil.copy(program, plain)
+    try:
+        subprocess.run(["setcap", "cap_net_raw+ep", str(program)], check=True, timeout=30,
+                       capture_output=True)
+        subprocess.run(["setcap", "cap_net_raw+p", str(plain)], check=True, timeout=30,
+                       capture_output=True)
+    except subprocess.CalledProcessError as exc:  # a file system without xattrs
+        pytest.skip(f"setcap failed here: {exc.stderr!r}")
+    assert explain(root, "--at", "exit", "--out", str(tmp_path / "p.html"), str(program)) == 1
+    err = capsys.readouterr().err
+    assert "its file carries capabilities that it asks for at once (getcap shows them, ending " \
+           "in =ep), and the kernel starts such a program only with every one of them, which " \
+           "the sandbox cannot give" in err, err
+    assert explain(root, "--at", "exit", "--out", str(tmp_path / "q.html"), str(plain)) == 0

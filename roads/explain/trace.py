@@ -73,6 +73,9 @@ from .symbols import (Function, bound, cxx_named, data_object, first_load, funct
                       has_symtab, imports, inlined, old_versions)
 
 INT3 = 0xCC
+# The bit of security.capability's first word that asks for the capabilities at once
+# (include/uapi/linux/capability.h).
+VFS_CAP_FLAGS_EFFECTIVE = 0x000001
 PUSH = ("rax", "rcx", "rdx", "rbx", "rsp", "rbp", "rsi", "rdi")  # push %reg: 0x50 + index
 MAX_OUTPUT = 64 << 10
 KILL_WAIT = 10.0  # seconds for what is left of a run, killed, to be reaped
@@ -678,7 +681,8 @@ class Tracer:
                                   + self._unstarted("is its file on a file system that does "
                                                     "not answer?"))
         elif message:
-            failed = ExplainError(f"cannot start {path}: {message.decode(errors='replace')}")
+            failed = ExplainError(f"cannot start {path}: {message.decode(errors='replace')}"
+                                  + _capabilities_note(path, message))
         else:
             return pid
         # A child that told its failure has only to exit, but is not waited for without
@@ -2272,6 +2276,27 @@ def _entry_point(pid: int) -> int:
     """Where process ``pid`` began to run its program: AT_ENTRY of its auxiliary vector,
     the ELF header's e_entry where the program was loaded."""
     return auxv_dict(Proc().auxv(pid))["AT_ENTRY"]
+
+
+def _capabilities_note(path: str, message: bytes) -> str:
+    """Why an execve refused a program whose file carries capabilities (setcap, the
+    xattr security.capability) with the effective bit: the kernel will not start such
+    a program without every capability the file names (``bprm_caps_from_vfs_caps`` in
+    security/commoncap.c: "insufficient to execute correctly"), and the sandbox's
+    processes can be given none (the launcher empties their bounding set). "" for
+    another failure or file."""
+    if b"PermissionError" not in message:
+        return ""
+    try:
+        data = os.getxattr(path, "security.capability")
+    except OSError:
+        return ""
+    if len(data) < 4 or not int.from_bytes(data[:4], "little") & VFS_CAP_FLAGS_EFFECTIVE:
+        return ""
+    return ("; its file carries capabilities that it asks for at once (getcap shows them, "
+            "ending in =ep), and the kernel starts such a program only with every one of them, "
+            "which the sandbox cannot give (its processes may hold none): run it with "
+            "--no-sandbox, or explain a copy of it without them")
 
 
 def _read_until_closed(fd: int, limit: float) -> bytes | None:
