@@ -16,7 +16,6 @@ import re
 import shutil
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 import pytest
@@ -442,7 +441,7 @@ def test_a_long_command_is_shortened_in_the_heading_and_kept_whole_folded(root, 
 
 
 def test_a_program_whose_file_asks_for_capabilities_is_told_why_it_cannot_start(
-        root, tmp_path, capsys, request):
+        root, tmp_path, capsys, outside_tmp):
     """A copy of a program given cap_net_raw+ep (setcap) did not start in the sandbox,
     with "PermissionError: [Errno 1] Operation not permitted" alone: the kernel starts
     a file that asks for its capabilities at once only with all of them, and the
@@ -451,13 +450,7 @@ def test_a_program_whose_file_asks_for_capabilities_is_told_why_it_cannot_start(
         pytest.skip("setcap, and root to run it, are needed")
     # Not under /tmp: as the sandbox shows a program there, the kernel honours none of
     # its file's capabilities, and it starts (the checkout itself may lie in /tmp).
-    outside = [d for d in (ROOT / ".cache", Path("/var/tmp"), Path.home())
-               if d.parent.is_dir() and not d.resolve().is_relative_to("/tmp")]
-    if not outside:
-        pytest.skip("no folder outside /tmp to build the program in")
-    outside[0].mkdir(exist_ok=True)
-    folder = Path(tempfile.mkdtemp(prefix="roads-test-caps-", dir=outside[0]))
-    request.addfinalizer(lambda: shutil.rmtree(folder, ignore_errors=True))
+    folder = outside_tmp
     program = build(folder, "caps", "int main(void) { return 0; }\n")
     plain = folder / "plain"
     shutil.copy(program, plain)
