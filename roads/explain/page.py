@@ -21,7 +21,6 @@ from ..errors import ExplainError, RoadsError, printable
 from ..figures import diff, diffview, elfmap
 from ..figures.diagram import render_diagram
 from ..figures.filenames import file_path, program_path
-from ..constants import ADDR_NO_RANDOMIZE
 from ..figures.options import options_whole
 from ..figures.provenance import BACK_ON, Aslr, aslr_of, with_provenance
 from ..figures.regions import memory_map
@@ -313,22 +312,21 @@ def _aslr_words(aslr: Aslr) -> str:
     The kernel chooses it at execve, from the personality of that moment
     (``Checkpoint.randomized``): a program may clear ADDR_NO_RANDOMIZE later, which
     moves nothing until it runs execve again."""
-    held = aslr.personality & ADDR_NO_RANDOMIZE
     if aslr.randomize_va_space == 0:
         return "off on this whole machine (randomize_va_space 0)"
-    if not aslr.randomized and aslr.requested and aslr.at_execve:
-        # --aslr cleared the flag before the program started (``ptrace.randomize``).
+    if aslr.turned_off_by_program:
         return ("off: the program set personality ADDR_NO_RANDOMIZE and ran execve, "
                 "though --aslr had left it on")
-    if not aslr.randomized:
-        return ("off (personality ADDR_NO_RANDOMIZE), as on the site" if held else
-                "off: laid out under personality ADDR_NO_RANDOMIZE, as on the site; the "
+    if aslr.cleared_later:
+        return ("off: laid out under personality ADDR_NO_RANDOMIZE, as on the site; the "
                 "program cleared it later, which changes no address until it runs execve again")
+    if not aslr.randomized:
+        return "off (personality ADDR_NO_RANDOMIZE), as on the site"
     if aslr.requested:
         return "on: addresses change from run to run"
-    if held or not aslr.at_execve:
-        return "on, although roads turned it off"
-    return f"on, turned back on at an execve ({BACK_ON}), so addresses change from run to run"
+    if aslr.turned_back_on:
+        return f"on, turned back on at an execve ({BACK_ON}), so addresses change from run to run"
+    return "on, although roads turned it off"
 
 
 def _aslr_fact(sels: list[ExplainSelection]) -> str:

@@ -65,20 +65,40 @@ class Aslr:
         at an execve after roads set it (and checked it did): ``BACK_ON`` says how."""
         if self.randomize_va_space == 0:
             return "ASLR off (randomize_va_space 0)"
-        held = bool(self.personality & ADDR_NO_RANDOMIZE)
         if not self.randomized:
-            words = ("ASLR off (personality ADDR_NO_RANDOMIZE, verified)" if held else
-                     "ASLR off (laid out under personality ADDR_NO_RANDOMIZE, which the "
-                     "program cleared later; verified)")
+            words = ("ASLR off (laid out under personality ADDR_NO_RANDOMIZE, which the "
+                     "program cleared later; verified)" if self.cleared_later else
+                     "ASLR off (personality ADDR_NO_RANDOMIZE, verified)")
             return words if not self.requested else words + ", although it was asked on"
         level = _RANDOMIZE.get(self.randomize_va_space, f"level {self.randomize_va_space}") \
             if self.randomize_va_space is not None else "level unknown"
         words = f"ASLR on ({level})"
         if self.requested:
             return words
-        if held or not self.at_execve:
-            return words + ", NOT turned off as asked"
-        return f"{words}, turned back on at an execve: {BACK_ON}"
+        if self.turned_back_on:
+            return f"{words}, turned back on at an execve: {BACK_ON}"
+        return words + ", NOT turned off as asked"
+
+    @property
+    def cleared_later(self) -> bool:
+        """Laid out under ADDR_NO_RANDOMIZE, which the personality at the stop no longer
+        holds: cleared after the execve, which moved nothing."""
+        return not self.randomized and not self.personality & ADDR_NO_RANDOMIZE
+
+    @property
+    def turned_back_on(self) -> bool:
+        """Asked off, yet laid out at random, as the kernel recorded at an execve after
+        roads set the flag (and checked it did): ``BACK_ON`` says how. Not where the
+        flag is still held, or the capture predates the record: then roads failed."""
+        return (self.randomized and not self.requested and self.at_execve
+                and not self.personality & ADDR_NO_RANDOMIZE)
+
+    @property
+    def turned_off_by_program(self) -> bool:
+        """Asked on (``--aslr`` cleared the flag before the program started), yet laid
+        out without randomisation, as the kernel recorded: the program set the flag and
+        ran execve."""
+        return not self.randomized and self.requested and self.at_execve
 
     @property
     def as_asked(self) -> bool:
