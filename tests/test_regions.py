@@ -337,6 +337,24 @@ def test_shared_memory_no_program_opened_is_not_called_a_file_it_mapped():
     assert got[2:] == [("file", "mapped shared (MAP_SHARED)"), ("file", "a file mapped with mmap")]
 
 
+def test_dev_zero_mapped_private_is_anonymous_memory_not_a_file():
+    """/dev/zero mapped MAP_PRIVATE keeps the device's name in maps (not " (deleted)"),
+    but the kernel makes it anonymous memory: smaps counts its written pages as
+    Anonymous (checked here on 6.18). A learner's program got 'file mapping (a file
+    mapped with mmap)' for it; a file of another name mapped private still is one."""
+    regions = [
+        region(0x10000, 0x13000, "rw-p", "/dev/zero", vmflags=("rd", "wr", "mr", "mw", "me", "ac")),
+        region(0x20000, 0x21000, "r--p", "/dev/zero", vmflags=("rd", "mr", "mw", "me")),
+        region(0x30000, 0x31000, "r--p", "/srv/dev/zero", vmflags=("rd", "mr", "mw", "me")),
+        *KERNEL_PAGES,
+    ]
+    got = [(c.kind, c.why) for c in memory_map(select(fake_doc(regions))).regions[:3]]
+    assert [kind for kind, _ in got[:2]] == ["mmap", "mmap"]
+    assert all(why.startswith("private anonymous memory: /dev/zero mapped private")
+               for _, why in got[:2])
+    assert got[2] == ("file", "a file mapped with mmap")
+
+
 def _one_process(regions: list[dict], threads: int | None, addresses=None) -> list[str]:
     """The kinds of ``regions`` at a checkpoint whose status counts ``threads`` threads."""
     doc = fake_doc(regions, addresses)

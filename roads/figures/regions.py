@@ -433,7 +433,11 @@ def _classify_file(
 # shared anonymous memory (mm/shmem.c, shmem_zero_setup: "dev/zero", also for /dev/zero
 # mapped MAP_SHARED) and a System V segment (ipc/shm.c, newseg: "SYSV%08x", its key).
 # Both are unlinked from the kernel's own mount, so maps shows them " (deleted)".
+# /dev/zero mapped private keeps its own name in maps, but the kernel makes the mapping
+# anonymous memory (drivers/char/mem.c, mmap_zero: vma_set_anonymous), whose pages its
+# smaps counts as Anonymous.
 _SHARED_ANONYMOUS = "/dev/zero"
+_ZERO_DEVICE = "/dev/zero"
 _SYSV_SEGMENT = re.compile(r"/SYSV([0-9a-f]{8})")
 
 
@@ -441,12 +445,17 @@ def _plain_file(r: Region, path: str) -> tuple[str, str, str]:
     """The kind of a region of a file that is no ELF object: a file mapped with mmap,
     shared or private, or the kernel's own file behind shared memory, which a figure
     would otherwise call a file the program mapped (MAP_SHARED | MAP_ANONYMOUS was
-    "/dev/zero (deleted): a file mapped with mmap", shmat's segment "/SYSV00000000")."""
+    "/dev/zero (deleted): a file mapped with mmap", shmat's segment "/SYSV00000000"), and
+    /dev/zero mapped private, which is anonymous memory under the device's name."""
     if r.deleted and r.shared and path == _SHARED_ANONYMOUS:
         return ("mmap", file_name(r), "shared anonymous memory (MAP_SHARED | MAP_ANONYMOUS, or /dev/zero "
                             "mapped shared): the kernel backs it with a file of its own, which "
                             "maps names /dev/zero (deleted), and a child forked later shares "
                             "its pages")
+    if path == _ZERO_DEVICE and not r.deleted and not r.shared:
+        return ("mmap", file_name(r), "private anonymous memory: /dev/zero mapped private, "
+                            "which the kernel makes anonymous memory as it does "
+                            "MAP_PRIVATE | MAP_ANONYMOUS; maps still names the device")
     sysv = _SYSV_SEGMENT.fullmatch(path) if r.deleted and r.shared else None
     if sysv:
         return ("file", file_name(r), f"a System V shared memory segment (shmget, attached "
