@@ -380,3 +380,101 @@ def test_a_hole_made_with_mprotect_in_a_single_threaded_program_is_no_thread_sta
     assert _one_process(shape, None)[:3] == ["mmap", "guard", "thread-stack"]
     assert _one_process(shape, 1, {"thread-1-local": 0x7F0000008100})[:3] == \
         ["mmap", "guard", "thread-stack"]
+
+
+def test_a_mapping_that_grows_down_is_told_so_and_whether_it_can():
+    """Anonymous memory mapped MAP_GROWSDOWN (VmFlags gd) was a plain 'anonymous
+    memory from mmap' (a learner's). It grows as the main stack does, within the
+    stack guard gap; one right above an accessible mapping cannot grow at all, one
+    above a PROT_NONE mapping or another that grows down is not held back by it, and
+    the main stack keeps its own kind."""
+    page = 4096
+    regions = [
+        region(0x10000000, 0x10008000),
+        region(0x1000A000, 0x1000E000, vmflags=("rd", "wr", "mr", "mw", "me", "gd", "ac")),
+        region(0x20000000, 0x20002000, "---p", vmflags=("mr", "mw", "me")),
+        region(0x20003000, 0x20005000, vmflags=("rd", "wr", "mr", "mw", "me", "gd", "ac")),
+        region(0x40000000, 0x40004000, vmflags=("rd", "wr", "mr", "mw", "me", "gd", "ac")),
+        region(0x7FFFFFFDE000, 0x7FFFFFFFF000, pathname="[stack]",
+               vmflags=("rd", "wr", "mr", "mw", "me", "gd", "ac")),
+        *KERNEL_PAGES,
+    ]
+    got = {c.region.start: c for c in memory_map(select(fake_doc(regions))).regions}
+    near, above_none, far = got[0x1000A000], got[0x20003000], got[0x40000000]
+    for c in (near, above_none, far):
+        assert c.kind == "mmap" and c.why.startswith(
+            "anonymous memory mapped MAP_GROWSDOWN (VmFlags gd): a fault below it")
+        assert "stack guard gap (1 MiB)" in c.why
+    assert near.why.endswith(f"; the mapping below ends {2 * page // 1024} KiB under it, "
+                             "so it cannot grow")
+    assert "cannot grow" not in above_none.why and "cannot grow" not in far.why
+    assert got[0x7FFFFFFDE000].kind == "stack"
+    assert got[0x10000000].why == "anonymous memory from mmap"
+
+
+GROWS_DOWN = r"""
+#define _GNU_SOURCE
+#include <setjmp.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+static sigjmp_buf back;
+static void caught(int sig) { (void)sig; siglongjmp(back, 1); }
+static int touched(volatile char *at) {
+    if (sigsetjmp(back, 1)) return 0;
+    *at = 1;
+    return 1;
+}
+static char *map(unsigned long at, long pages, int flags) {
+    char *p = mmap((void *)at, pages * 4096, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE | flags, -1, 0);
+    if (p == MAP_FAILED) { perror("mmap"); exit(2); }
+    return p;
+}
+int main(void) {
+    signal(SIGSEGV, caught);
+    map(0x100000000UL, 8, 0);
+    char *near = map(0x100000000UL + 10 * 4096, 4, MAP_GROWSDOWN);
+    char *far = map(0x200000000UL, 4, MAP_GROWSDOWN);
+    FILE *smaps = fopen("/proc/self/smaps", "r");
+    int c;
+    while ((c = fgetc(smaps)) != EOF) putchar(c);
+    fclose(smaps);
+    printf("touched %lx %d\n", (unsigned long)near, touched(near - 1));
+    printf("touched %lx %d\n", (unsigned long)far, touched(far - 1));
+    return 0;
+}
+"""
+
+
+def test_whether_a_mapping_that_grows_down_can_grow_is_what_the_kernel_does(tmp_path):
+    """The words against the kernel: a program maps memory that grows down right above
+    a mapping of its own and far from any, reads its smaps, then touches the page
+    below each. Where the map says "cannot grow", the kernel refused to grow it
+    (SIGSEGV); where it does not, the kernel grew it."""
+    import shutil
+    import subprocess
+
+    from roads.capture.proc import parse_smaps
+
+    if shutil.which("gcc") is None:
+        pytest.skip("no gcc")
+    (tmp_path / "grows.c").write_text(GROWS_DOWN)
+    subprocess.run(["gcc", "-O0", "-o", str(tmp_path / "grows"), str(tmp_path / "grows.c")],
+                   check=True, timeout=120)
+    out = subprocess.run([str(tmp_path / "grows")], capture_output=True, text=True, timeout=60,
+                         check=True).stdout
+    smaps, _, results = out.partition("touched ")
+    grew = {int(addr, 16): ok == "1" for addr, ok in
+            (line.split() for line in ("touched " + results).replace("touched ", "\n").split("\n")
+             if line.strip())}
+    regions = [region(e.maps.start, e.maps.end, e.maps.perms, e.maps.pathname, e.maps.offset,
+                      vmflags=e.vmflags) for e in parse_smaps(smaps)]
+    told = {c.region.start: c.why for c in memory_map(select(fake_doc(regions))).regions}
+    assert sorted(grew.values()) == [False, True]  # both cases were met
+    for start, did in grew.items():
+        assert "MAP_GROWSDOWN" in told[start]
+        assert ("cannot grow" not in told[start]) == did, (hex(start), told[start])

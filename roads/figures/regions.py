@@ -21,12 +21,13 @@ from typing import Mapping, Sequence
 
 from msgspec import UNSET
 
-from ..constants import PAGE_SIZE, SIGN_BIT_4LEVEL, SIGN_BIT_5LEVEL, USER_BITS
+from ..constants import PAGE_SIZE, SIGN_BIT_4LEVEL, SIGN_BIT_5LEVEL, STACK_GUARD_GAP_PAGES, USER_BITS
 from ..document import Elf, Provenance
 from ..elfspec import PF_W, PF_X
 from .elflink import link_segments, load_bias
 from .filenames import file_name, file_path, program_path
 from ..errors import RoadsError
+from ..units import human_size
 from .perrecord import PerRecord
 from .select import Address, Region, Selection
 
@@ -707,5 +708,45 @@ def memory_map(selection: Selection, *, symbols: Sequence[str] | None = None) ->
     classified, bias = classify(snap.regions, elf=elf, exe=snap.exe, addresses=snap.addresses,
                                 spans=selection.library_spans,
                                 threads=threads if isinstance(threads, int) else None)
+    classified = _grows_down(classified, selection.provenance_record)
     pointers = find_pointers(snap.regions, snap.addresses, elf=elf, bias=bias, symbols=symbols)
     return MemoryMap(selection, classified, pointers, bias, canonical_for(selection.provenance_record))
+
+
+def stack_guard_gap(provenance: Provenance | None) -> int:
+    """The kernel's stack guard gap in bytes: the boot parameter ``stack_guard_gap=``
+    (in pages) where the capture's machine gives it, else the kernel's default."""
+    given = provenance.cmdline_stack_guard_gap if provenance is not None else None
+    pages = given if isinstance(given, int) else STACK_GUARD_GAP_PAGES.value
+    return pages * PAGE_SIZE.value
+
+
+def _grows_down(classified: tuple[Classified, ...], provenance: Provenance | None
+                ) -> tuple[Classified, ...]:
+    """Anonymous memory mapped MAP_GROWSDOWN (VmFlags ``gd``) other than the main stack
+    told as such: a fault below it extends it down to the faulting page, as the main
+    stack grows, unless that would leave less than the stack guard gap above an
+    accessible mapping right below that does not grow down itself, or its size would
+    pass RLIMIT_STACK (mm/mmap.c, expand_downwards and acct_stack_growth). Where the
+    mapping below is that close already, it cannot grow at all, and is said so (a
+    learner's mapping had been put a few pages above the C library's bss)."""
+    gap = stack_guard_gap(provenance)
+    out = []
+    for c in classified:
+        r = c.region
+        if c.kind != "mmap" or not r.anonymous or "gd" not in r.vmflags:
+            out.append(c)
+            continue
+        why = (f"anonymous memory mapped MAP_GROWSDOWN (VmFlags gd): a fault below it extends it "
+               f"down to that page, as the main stack grows, as long as the stack guard gap "
+               f"({human_size(gap)}) is left free above an accessible mapping below it and its "
+               f"size stays within RLIMIT_STACK")
+        below = max((q.region for q in classified if q.region.end <= r.start),
+                    key=lambda q: q.end, default=None)
+        if below is not None and below.perms[:3] != "---" and "gd" not in below.vmflags \
+                and r.start - PAGE_SIZE.value - below.end < gap:
+            free = r.start - below.end
+            why += (f"; the mapping below ends {human_size(free)} under it" if free
+                    else "; the mapping below ends where it starts") + ", so it cannot grow"
+        out.append(Classified(r, c.kind, c.owner, why))
+    return tuple(out)
