@@ -337,6 +337,25 @@ def test_shared_memory_no_program_opened_is_not_called_a_file_it_mapped():
     assert got[2:] == [("file", "mapped shared (MAP_SHARED)"), ("file", "a file mapped with mmap")]
 
 
+def test_a_memfd_is_told_as_one():
+    """A memfd (memfd_create) mapped shared was 'mapped shared (MAP_SHARED)' of a file
+    named "memfd:scratch (deleted)", as if the program had deleted a file of its own;
+    a file that is only named so in a folder is a file."""
+    regions = [
+        region(0x10000, 0x13000, "rw-s", "/memfd:scratch (deleted)", vmflags=("rd", "wr", "sh")),
+        region(0x20000, 0x21000, "r--p", "/memfd:jit code (deleted)", vmflags=("rd",)),
+        region(0x30000, 0x31000, "r--p", "/home/me/memfd:notes", vmflags=("rd",)),
+        *KERNEL_PAGES,
+    ]
+    got = [(c.kind, c.why) for c in memory_map(select(fake_doc(regions))).regions[:3]]
+    assert got[0] == ("file", "a memfd (memfd_create, named 'scratch'): a file that lives in "
+                              "memory and in no folder, which maps names memfd: and its name, "
+                              "mapped shared")
+    assert got[1][1].startswith("a memfd (memfd_create, named 'jit code')")
+    assert got[1][1].endswith("mapped private")
+    assert got[2] == ("file", "a file mapped with mmap")
+
+
 def test_dev_zero_mapped_private_is_anonymous_memory_not_a_file():
     """/dev/zero mapped MAP_PRIVATE keeps the device's name in maps (not " (deleted)"),
     but the kernel makes it anonymous memory: smaps counts its written pages as

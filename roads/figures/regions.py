@@ -439,6 +439,9 @@ def _classify_file(
 # smaps counts as Anonymous.
 _SHARED_ANONYMOUS = "/dev/zero"
 _ZERO_DEVICE = "/dev/zero"
+# A memfd (mm/memfd.c, memfd_create: "memfd:" and the name the program gave) is a file
+# made on the kernel's own mount, never linked into any folder.
+_MEMFD = re.compile(r"/memfd:(.*)")
 _SYSV_SEGMENT = re.compile(r"/SYSV([0-9a-f]{8})")
 
 
@@ -457,6 +460,12 @@ def _plain_file(r: Region, path: str) -> tuple[str, str, str]:
         return ("mmap", file_name(r), "private anonymous memory: /dev/zero mapped private, "
                             "which the kernel makes anonymous memory as it does "
                             "MAP_PRIVATE | MAP_ANONYMOUS; maps still names the device")
+    memfd = _MEMFD.fullmatch(path) if r.deleted else None
+    if memfd:
+        return ("file", file_name(r), f"a memfd (memfd_create, named {memfd.group(1)!r}): a file "
+                                      "that lives in memory and in no folder, which maps names "
+                                      "memfd: and its name, "
+                                      + ("mapped shared" if r.shared else "mapped private"))
     sysv = _SYSV_SEGMENT.fullmatch(path) if r.deleted and r.shared else None
     if sysv:
         return ("file", file_name(r), f"a System V shared memory segment (shmget, attached "
