@@ -259,3 +259,28 @@ def test_no_page_copies_code_from_a_sample():
     copied = [p.relative_to(REPO).as_posix() for p in sorted((REPO / "docs").rglob("*.md"))
               if p.name != "authoring.md" and fence.search(p.read_text(encoding="utf-8"))]
     assert copied == [], "pages with C code typed in; use {{ sample_code(...) }}"
+
+
+# What the newest timeline entry may hold: on a phone (390 px) it is the first thing the
+# page shows, in bold, above the page itself; about 420 characters fill eleven lines.
+NEWEST_NOTE_MAX = 420
+
+
+def test_every_pages_newest_timeline_entry_leaves_room_for_the_page():
+    """A page's newest timeline entry is shown whole, in bold, on top of the page; a
+    5259-character one filled a phone's screen several times before the page began.
+    The details of a change belong in the history; the note tells a returning reader
+    what to read again."""
+    import yaml
+
+    from tests.conftest import REPO
+
+    long = {}
+    for path in sorted((REPO / "docs").rglob("*.md")):
+        text = path.read_text(encoding="utf-8")
+        if not text.startswith("---"):
+            continue
+        meta = validate_front_matter(yaml.safe_load(text.split("---", 2)[1]) or {}, str(path))
+        if meta.timeline and len(meta.timeline[-1].note) > NEWEST_NOTE_MAX:
+            long[path.relative_to(REPO).as_posix()] = len(meta.timeline[-1].note)
+    assert long == {}, f"newest timeline notes over {NEWEST_NOTE_MAX} characters"
