@@ -352,6 +352,10 @@ def test_a_memfd_is_told_as_one():
                               "memory and in no folder, which maps names memfd: and its name, "
                               "mapped shared")
     assert got[1][1].startswith("a memfd (memfd_create, named 'jit code')")
+    # maps writes a newline of the name as \012: shown as maps has it, not doubled.
+    odd = region(0x40000, 0x41000, "rw-s", "/memfd:nl\\012x (deleted)", vmflags=("rd", "wr", "sh"))
+    (told,) = [c.why for c in memory_map(select(fake_doc([odd, *KERNEL_PAGES]))).regions[:1]]
+    assert told.startswith("a memfd (memfd_create, named 'nl\\012x')")
     assert got[1][1].endswith("mapped private")
     assert got[2] == ("file", "a file mapped with mmap")
 
@@ -422,7 +426,7 @@ def test_a_mapping_that_grows_down_is_told_so_and_whether_it_can():
     near, above_none, far = got[0x1000A000], got[0x20003000], got[0x40000000]
     for c in (near, above_none, far):
         assert c.kind == "mmap" and c.why.startswith(
-            "anonymous memory mapped MAP_GROWSDOWN (VmFlags gd): a fault below it")
+            "anonymous memory mapped MAP_GROWSDOWN (VmFlags gd): a fault in the hole under it")
         assert "stack guard gap (1 MiB)" in c.why
     assert near.why.endswith(f"; the mapping below ends {2 * page // 1024} KiB under it, "
                              "so it cannot grow")

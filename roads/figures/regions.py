@@ -462,7 +462,7 @@ def _plain_file(r: Region, path: str) -> tuple[str, str, str]:
                             "MAP_PRIVATE | MAP_ANONYMOUS; maps still names the device")
     memfd = _MEMFD.fullmatch(path) if r.deleted else None
     if memfd:
-        return ("file", file_name(r), f"a memfd (memfd_create, named {memfd.group(1)!r}): a file "
+        return ("file", file_name(r), f"a memfd (memfd_create, named '{memfd.group(1)}'): a file "
                                       "that lives in memory and in no folder, which maps names "
                                       "memfd: and its name, "
                                       + ("mapped shared" if r.shared else "mapped private"))
@@ -733,7 +733,8 @@ def stack_guard_gap(provenance: Provenance | None) -> int:
 def _grows_down(classified: tuple[Classified, ...], provenance: Provenance | None
                 ) -> tuple[Classified, ...]:
     """Anonymous memory mapped MAP_GROWSDOWN (VmFlags ``gd``) other than the main stack
-    told as such: a fault below it extends it down to the faulting page, as the main
+    told as such: a fault in the hole under it (a read or a write, the kernel's own
+    access for a system call too) extends it down to the faulting page, as the main
     stack grows, unless that would leave less than the stack guard gap above an
     accessible mapping right below that does not grow down itself, or its size would
     pass RLIMIT_STACK (mm/mmap.c, expand_downwards and acct_stack_growth). Where the
@@ -746,10 +747,11 @@ def _grows_down(classified: tuple[Classified, ...], provenance: Provenance | Non
         if c.kind != "mmap" or not r.anonymous or "gd" not in r.vmflags:
             out.append(c)
             continue
-        why = (f"anonymous memory mapped MAP_GROWSDOWN (VmFlags gd): a fault below it extends it "
-               f"down to that page, as the main stack grows, as long as the stack guard gap "
-               f"({human_size(gap)}) is left free above an accessible mapping below it and its "
-               f"size stays within RLIMIT_STACK")
+        why = (f"anonymous memory mapped MAP_GROWSDOWN (VmFlags gd): a fault in the hole under "
+               f"it extends it down to that page, as the main stack grows, as long as the stack "
+               f"guard gap ({human_size(gap)}) is left free above the mapping below it (unless "
+               f"that one has no access or grows down too) and its size stays within "
+               f"RLIMIT_STACK")
         below = max((q.region for q in classified if q.region.end <= r.start),
                     key=lambda q: q.end, default=None)
         if below is not None and below.perms[:3] != "---" and "gd" not in below.vmflags \
