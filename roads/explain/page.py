@@ -306,6 +306,16 @@ def _what_it_points_at(returned) -> str:
             "up to the page boundary at or above it)")
 
 
+# The header's words for a run under an unlimited stack size (ulimit -s unlimited), which
+# moves the mmap area: arch/x86/mm/mmap.c, mmap_base, leaves below the stack's top a gap
+# of the stack limit and some padding, kept between a minimum and a maximum; no limit
+# takes the maximum.
+UNLIMITED_STACK = ("unlimited (ulimit -s): the kernel leaves under the stack the largest "
+                   "room it ever leaves for it to grow, so it starts the mmap area, where the "
+                   "libraries go, low in user space, not a little below the stack "
+                   "(mmap_base in arch/x86/mm/mmap.c)")
+
+
 def _aslr_words(aslr: Aslr) -> str:
     """Whether a stopped process's layout was chosen at random, in the header's words.
 
@@ -358,6 +368,8 @@ def render_page(session: Session, *, read_elf=None) -> str:
     facts += [("Stops", stops),
              ("How it ended", html.escape(session.ending)),
              ("ASLR", html.escape(_aslr_fact(sels)))]
+    if cap.provenance.stack_rlimit is None:
+        facts.append(("Stack size limit", html.escape(UNLIMITED_STACK)))
     if session.own_pids:
         facts.append(("Process ids", f"those of the sandbox's own pid namespace, as the "
                                      f"program sees them (its getpid() is {run.pid}); on this "
