@@ -407,3 +407,18 @@ def test_a_process_held_in_a_stop_no_event_tells_ends_the_run_after_the_deadline
     assert tracer.lost, "the child's exit stop never came"
     assert time.monotonic() - started < 6
     assert outcome.timed_out
+
+
+def test_stops_that_make_no_pair_say_so_under_what_changed(root, gcc, tmp_path, monkeypatch):
+    """--follow-fork --at exit stops each process at its end, a child's before its
+    parent's: no stop follows one of its own process or of its parent, and the page's
+    "What changed between stops" was a heading with nothing under it (a learner's
+    program that made a child with clone(CLONE_VM))."""
+    from roads.explain.page import NOTHING_COMPARED
+
+    program = build(tmp_path, "generations", GENERATIONS)
+    monkeypatch.chdir(tmp_path)
+    assert explain(root, "--follow-fork", "--at", "exit", "--out", "p.html", str(program)) == 0
+    page = (tmp_path / "p.html").read_text()
+    changes = page.split('<h2 id="changes">', 1)[1].split("<h2", 1)[0]
+    assert NOTHING_COMPARED in changes and "<h3>" not in changes

@@ -421,7 +421,10 @@ def render_page(session: Session, *, read_elf=None) -> str:
 
     if len(sels) > 1:
         body.append('<h2 id="changes">What changed between stops</h2>')
-        for before, after in pairs(sels):
+        compared = pairs(sels)
+        if not compared:
+            body.append(f"<p>{NOTHING_COMPARED}</p>")
+        for before, after in compared:
             body.append(f"<h3>{html.escape(_stop_title(before))} → {html.escape(_stop_title(after))}</h3>")
             body.append(_figure(lambda b=before, a=after: diff_html(b, a), "No diff"))
 
@@ -533,6 +536,13 @@ def saved_figure(session: Session, figure: str, *, stop: str | None = None,
             raise ConfigError("a diff needs before= and after=, two stops")
         return shown(diff_html(find_stop(sels, before), find_stop(sels, after)))
     raise ConfigError(f"no figure {figure!r}: diagram, elf or diff")
+
+
+# Under "What changed between stops" where no two stops make a pair (``pairs``): each
+# child stopped before its parent did (--follow-fork --at exit), say.
+NOTHING_COMPARED = ("Each stop here is the first of its process, and no child stopped after "
+                    "a stop of the parent that made it: there are no two stops to compare, and "
+                    "each is drawn on its own above.")
 
 
 def pairs(sels: list[ExplainSelection]) -> list[tuple[ExplainSelection, ExplainSelection]]:
