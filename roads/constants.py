@@ -101,6 +101,8 @@ AT_RANDOM_BYTES = define("AT_RANDOM_BYTES", 16, "int", "fs/binfmt_elf.c create_e
 # --- mapping-procedure
 SIGN_BIT_4LEVEL = define("SIGN_BIT_4LEVEL", 47, "int", "Intel SDM vol. 3A, 3.3.7.1 and 4.5: with 4-level paging an address is canonical when bits 63 through 47 are all equal")
 TASK_UNMAPPED_BASE_DIVISOR = define("TASK_UNMAPPED_BASE_DIVISOR", 3, "int", "arch/x86/include/asm/processor.h: __TASK_UNMAPPED_BASE(task_size), PAGE_ALIGN(task_size / 3), where the legacy bottom-up layout starts its mmap area (arch/x86/mm/mmap.c, mmap_legacy_base)")
+MMAP_GAP_MAX_NUMERATOR = define("MMAP_GAP_MAX_NUMERATOR", 5, "int", "arch/x86/mm/mmap.c: mmap_base, gap_max = (task_size / 6) * 5, the most room the top-down layout leaves under the stack's top before its mmap area (an unlimited stack size takes it)")
+MMAP_GAP_MAX_DENOMINATOR = define("MMAP_GAP_MAX_DENOMINATOR", 6, "int", "arch/x86/mm/mmap.c: mmap_base, gap_max = (task_size / 6) * 5")
 SIGN_BIT_5LEVEL = define("SIGN_BIT_5LEVEL", 56, "int", "Intel SDM vol. 3A, 3.3.7.1 and 4.5: with 5-level paging an address is canonical when bits 63 through 56 are all equal")
 X86_TRAP_GP = define("X86_TRAP_GP", 13, "int", "arch/x86/include/asm/trapnr.h: X86_TRAP_GP, general protection (Intel SDM vol. 3A, 6.15: interrupt 13)")
 X86_TRAP_PF = define("X86_TRAP_PF", 14, "int", "arch/x86/include/asm/trapnr.h: X86_TRAP_PF, page fault (Intel SDM vol. 3A, 6.15: interrupt 14)")

@@ -427,6 +427,30 @@ def test_the_legacy_layout_starts_at_user_space_over_the_divisor():
     assert starts and min(starts) == base, (hex(base), done.stdout)
 
 
+def test_an_unlimited_stack_starts_the_mmap_area_at_the_largest_gap():
+    """ulimit -s unlimited, randomisation off: mmap_base clamps its gap under the stack
+    to its maximum, (task_size / 6) * 5 of the default 47-bit window, and the mappings
+    the kernel makes at execve (the loader, the vDSO) end right at the base it gives,
+    rounded up to a page (roads.figures.regions.largest_stack_gap_base)."""
+    import shutil
+    import subprocess
+
+    from roads.figures.regions import largest_stack_gap_base
+
+    if shutil.which("setarch") is None:
+        pytest.skip("no setarch (util-linux)")
+    done = subprocess.run(["setarch", "-R", "sh", "-c", "ulimit -s unlimited && exec cat /proc/self/maps"],
+                          capture_output=True, text=True)
+    if done.returncode != 0:
+        pytest.skip(f"an unlimited stack is refused here: {done.stderr.strip()}")
+    ends = [int(line.split()[0].split("-")[1], 16) for line in done.stdout.splitlines()
+            if line.rstrip().endswith(("ld-linux-x86-64.so.2", "[vdso]", "[vvar]", "[vvar_vclock]"))]
+    task_size = (1 << c.MAP_WINDOW_BITS.value) - c.PAGE_SIZE.value
+    gap = task_size // c.MMAP_GAP_MAX_DENOMINATOR.value * c.MMAP_GAP_MAX_NUMERATOR.value
+    assert ends and max(ends) == largest_stack_gap_base() == -(-(task_size - gap)
+                                                               // c.PAGE_SIZE.value) * c.PAGE_SIZE.value
+
+
 PERSONALITY_THEN_STAT = r"""
 #include <stdio.h>
 #include <string.h>

@@ -433,6 +433,37 @@ def test_a_mapping_that_grows_down_is_told_so_and_whether_it_can():
     assert "cannot grow" not in above_none.why and "cannot grow" not in far.why
     assert got[0x7FFFFFFDE000].kind == "stack"
     assert got[0x10000000].why == "anonymous memory from mmap"
+    # Under the one that can grow, the hole says an access there grows it; under the one
+    # that cannot, an access there is SIGSEGV, as anywhere unmapped.
+    mm = memory_map(select(fake_doc(regions)))
+    under = {b.end: b for b in mm.bands() if b.kind == "unmapped"}
+    assert under[0x40000000].about.startswith(
+        "user space with nothing mapped, under memory mapped MAP_GROWSDOWN: an access here")
+    assert under[0x1000A000].about == "user space with nothing mapped: an access is SIGSEGV"
+
+
+def test_memory_that_grows_down_with_no_hole_under_it_cannot_grow():
+    """The review: the upper piece of a MAP_GROWSDOWN mapping that mprotect split (the
+    piece below grows down too) and one right above a PROT_NONE page of the program's
+    own were said to grow on a fault in a hole there is not; and in a process of two
+    threads, memory that grows down right above a small PROT_NONE page was a thread
+    stack with its guard, which glibc never maps with MAP_GROWSDOWN."""
+    gd = ("rd", "wr", "mr", "mw", "me", "gd", "ac")
+    regions = [
+        region(0x10000000, 0x10004000, vmflags=gd),
+        region(0x10004000, 0x10008000, "r--p", vmflags=("rd", "mr", "mw", "me", "gd", "ac")),
+        region(0x20000000, 0x20001000, "---p", vmflags=("mr", "mw", "me")),
+        region(0x20001000, 0x20021000, vmflags=gd),
+        *KERNEL_PAGES,
+    ]
+    doc = fake_doc(regions)
+    doc["variants"]["default"]["runs"][0]["checkpoints"][0]["status"] = {"Threads": 2}
+    got = {c.region.start: c for c in memory_map(select(doc)).regions}
+    for start in (0x10004000, 0x20001000):
+        assert got[start].kind == "mmap"
+        assert got[start].why.endswith("; no hole lies under it (the mapping below ends where "
+                                       "it starts), so it cannot grow"), got[start].why
+    assert got[0x20000000].kind == "reserved"  # no guard of a thread stack
 
 
 GROWS_DOWN = r"""
@@ -485,18 +516,24 @@ def test_whether_a_mapping_that_grows_down_can_grow_is_what_the_kernel_does(tmp_
 
     if shutil.which("gcc") is None:
         pytest.skip("no gcc")
+    from roads.capture.proc import cmdline_stack_guard_gap
+    from roads.capture.toolchain import kernel_cmdline
+
     (tmp_path / "grows.c").write_text(GROWS_DOWN)
     subprocess.run(["gcc", "-O0", "-o", str(tmp_path / "grows"), str(tmp_path / "grows.c")],
                    check=True, timeout=120)
-    out = subprocess.run([str(tmp_path / "grows")], capture_output=True, text=True, timeout=60,
-                         check=True).stdout
+    done = subprocess.run([str(tmp_path / "grows")], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr  # mmap refused: its error
+    out = done.stdout
     smaps, _, results = out.partition("touched ")
     grew = {int(addr, 16): ok == "1" for addr, ok in
             (line.split() for line in ("touched " + results).replace("touched ", "\n").split("\n")
              if line.strip())}
     regions = [region(e.maps.start, e.maps.end, e.maps.perms, e.maps.pathname, e.maps.offset,
                       vmflags=e.vmflags) for e in parse_smaps(smaps)]
-    told = {c.region.start: c.why for c in memory_map(select(fake_doc(regions))).regions}
+    doc = fake_doc(regions)  # the kernel's gap as this machine was booted with it
+    doc["provenance"]["cmdline_stack_guard_gap"] = cmdline_stack_guard_gap(kernel_cmdline())
+    told = {c.region.start: c.why for c in memory_map(select(doc)).regions}
     assert sorted(grew.values()) == [False, True]  # both cases were met
     for start, did in grew.items():
         assert "MAP_GROWSDOWN" in told[start]

@@ -21,7 +21,8 @@ from typing import Mapping, Sequence
 
 from msgspec import UNSET
 
-from ..constants import PAGE_SIZE, SIGN_BIT_4LEVEL, SIGN_BIT_5LEVEL, STACK_GUARD_GAP_PAGES, USER_BITS
+from ..constants import (MAP_WINDOW_BITS, MMAP_GAP_MAX_DENOMINATOR, MMAP_GAP_MAX_NUMERATOR, PAGE_SIZE,
+                         SIGN_BIT_4LEVEL, SIGN_BIT_5LEVEL, STACK_GUARD_GAP_PAGES, USER_BITS)
 from ..document import Elf, Provenance
 from ..elfspec import PF_W, PF_X
 from .elflink import link_segments, load_bias
@@ -184,6 +185,8 @@ class Classified:
     kind: str
     owner: str  # "layout", "libc.so.6", "" for anonymous memory and kernel pages
     why: str
+    # Memory mapped MAP_GROWSDOWN that a fault in the hole under it can grow (``_grows_down``).
+    can_grow_down: bool = False
 
     @property
     def label(self) -> str:
@@ -220,6 +223,8 @@ class Band:
     kind: str  # a region kind, or "unmapped", "hole", "kernel"
     region: Classified | None = None
     below_stack: bool = False  # an unmapped gap that ends where [stack] starts
+    # An unmapped gap that ends where memory mapped MAP_GROWSDOWN starts, which can grow.
+    below_grows_down: bool = False
     # The last page of the lower half: canonical, but past the end of user space
     # (TASK_SIZE_MAX is a page below the half's end, arch/x86/include/asm/page_64_types.h).
     past_user_space: bool = False
@@ -240,6 +245,11 @@ class Band:
                     "within the stack's size limit (RLIMIT_STACK) and clear of the mapping "
                     "below by the guard gap (when that mapping may be accessed), grows "
                     "[stack] down to it; anywhere else, SIGSEGV")
+        if self.below_grows_down:
+            return ("user space with nothing mapped, under memory mapped MAP_GROWSDOWN: an "
+                    "access here, within the stack's size limit (RLIMIT_STACK) and clear of "
+                    "the mapping below by the guard gap (when that mapping may be accessed and "
+                    "does not grow down), grows that memory down to it; anywhere else, SIGSEGV")
         return (KINDS.get(self.kind) or GAP_KINDS[self.kind]).about
 
     @property
@@ -437,7 +447,6 @@ def _classify_file(
 # /dev/zero mapped private keeps its own name in maps, but the kernel makes the mapping
 # anonymous memory (drivers/char/mem.c, mmap_zero: vma_set_anonymous), whose pages its
 # smaps counts as Anonymous.
-_SHARED_ANONYMOUS = "/dev/zero"
 _ZERO_DEVICE = "/dev/zero"
 # A memfd (mm/memfd.c, memfd_create: "memfd:" and the name the program gave) is a file
 # made on the kernel's own mount, never linked into any folder.
@@ -451,7 +460,7 @@ def _plain_file(r: Region, path: str) -> tuple[str, str, str]:
     would otherwise call a file the program mapped (MAP_SHARED | MAP_ANONYMOUS was
     "/dev/zero (deleted): a file mapped with mmap", shmat's segment "/SYSV00000000"), and
     /dev/zero mapped private, which is anonymous memory under the device's name."""
-    if r.deleted and r.shared and path == _SHARED_ANONYMOUS:
+    if r.deleted and r.shared and path == _ZERO_DEVICE:
         return ("mmap", file_name(r), "shared anonymous memory (MAP_SHARED | MAP_ANONYMOUS, or /dev/zero "
                             "mapped shared): the kernel backs it with a file of its own, which "
                             "maps names /dev/zero (deleted), and a child forked later shares "
@@ -494,6 +503,12 @@ def _classify_anonymous(
     anonymous = [k for k, r in enumerate(regions) if k not in kinds and r.anonymous]
     by_start = {r.start: k for k, r in enumerate(regions)}
     by_end = {r.end: k for k, r in enumerate(regions)}
+
+    # Memory mapped MAP_GROWSDOWN is no thread stack (glibc maps those without the flag),
+    # arena or bss, whatever its shape: it is told by its flag (``_grows_down``).
+    for k in anonymous:
+        if "gd" in regions[k].vmflags and regions[k].perms[:3] != "---":
+            kinds[k] = ("mmap", "", "anonymous memory from mmap")
 
     for k in anonymous:
         r = regions[k]
@@ -681,6 +696,9 @@ def bands(regions: Sequence[Classified], canonical: Canonical = PAGING[4]) -> tu
         if c.region.pathname == "[stack]" and gaps and gaps[-1].kind == "unmapped" \
                 and gaps[-1].end == c.region.start:
             gaps[-1] = Band(gaps[-1].start, gaps[-1].end, "unmapped", below_stack=True)
+        elif c.can_grow_down and gaps and gaps[-1].kind == "unmapped" \
+                and gaps[-1].end == c.region.start:
+            gaps[-1] = Band(gaps[-1].start, gaps[-1].end, "unmapped", below_grows_down=True)
         out.extend(gaps)
         out.append(Band(c.region.start, c.region.end, c.kind, c))
         cursor = max(cursor, c.region.end)
@@ -722,7 +740,18 @@ def memory_map(selection: Selection, *, symbols: Sequence[str] | None = None) ->
     return MemoryMap(selection, classified, pointers, bias, canonical_for(selection.provenance_record))
 
 
-def stack_guard_gap(provenance: Provenance | None) -> int:
+def largest_stack_gap_base() -> int:
+    """Where the top-down layout starts its mmap area when it leaves the largest gap it
+    ever leaves under the stack (an unlimited stack size, randomisation off): mmap_base
+    in arch/x86/mm/mmap.c, the default 47-bit window less (task_size / 6) * 5, rounded up
+    to a page. With randomisation the area starts lower still."""
+    page = PAGE_SIZE.value
+    task_size = (1 << MAP_WINDOW_BITS.value) - page
+    gap = task_size // MMAP_GAP_MAX_DENOMINATOR.value * MMAP_GAP_MAX_NUMERATOR.value
+    return -(-(task_size - gap) // page) * page
+
+
+def _stack_guard_gap(provenance: Provenance | None) -> int:
     """The kernel's stack guard gap in bytes: the boot parameter ``stack_guard_gap=``
     (in pages) where the capture's machine gives it, else the kernel's default."""
     given = provenance.cmdline_stack_guard_gap if provenance is not None else None
@@ -733,14 +762,16 @@ def stack_guard_gap(provenance: Provenance | None) -> int:
 def _grows_down(classified: tuple[Classified, ...], provenance: Provenance | None
                 ) -> tuple[Classified, ...]:
     """Anonymous memory mapped MAP_GROWSDOWN (VmFlags ``gd``) other than the main stack
-    told as such: a fault in the hole under it (a read or a write, the kernel's own
-    access for a system call too) extends it down to the faulting page, as the main
+    told as such: a fault in the hole under it (a read or a write, the program's own or
+    the kernel's copying for a system call; not get_user_pages', which ptrace and
+    process_vm_writev use, since 6.5) extends it down to the faulting page, as the main
     stack grows, unless that would leave less than the stack guard gap above an
     accessible mapping right below that does not grow down itself, or its size would
-    pass RLIMIT_STACK (mm/mmap.c, expand_downwards and acct_stack_growth). Where the
-    mapping below is that close already, it cannot grow at all, and is said so (a
-    learner's mapping had been put a few pages above the C library's bss)."""
-    gap = stack_guard_gap(provenance)
+    pass RLIMIT_STACK (mm/vma.c, expand_downwards and acct_stack_growth), among other
+    limits. Where no hole lies under it, or the mapping below is that close already, it
+    cannot grow at all, and is said so (a learner's mapping had been put a few pages
+    above the C library's bss)."""
+    gap = _stack_guard_gap(provenance)
     out = []
     for c in classified:
         r = c.region
@@ -751,13 +782,17 @@ def _grows_down(classified: tuple[Classified, ...], provenance: Provenance | Non
                f"it extends it down to that page, as the main stack grows, as long as the stack "
                f"guard gap ({human_size(gap)}) is left free above the mapping below it (unless "
                f"that one has no access or grows down too) and its size stays within "
-               f"RLIMIT_STACK")
+               f"RLIMIT_STACK, among other limits")
         below = max((q.region for q in classified if q.region.end <= r.start),
                     key=lambda q: q.end, default=None)
-        if below is not None and below.perms[:3] != "---" and "gd" not in below.vmflags \
+        free = r.start - below.end if below is not None else None
+        stuck = True
+        if free == 0:
+            why += "; no hole lies under it (the mapping below ends where it starts), so it cannot grow"
+        elif below is not None and below.perms[:3] != "---" and "gd" not in below.vmflags \
                 and r.start - PAGE_SIZE.value - below.end < gap:
-            free = r.start - below.end
-            why += (f"; the mapping below ends {human_size(free)} under it" if free
-                    else "; the mapping below ends where it starts") + ", so it cannot grow"
-        out.append(Classified(r, c.kind, c.owner, why))
+            why += f"; the mapping below ends {human_size(free)} under it, so it cannot grow"
+        else:
+            stuck = False
+        out.append(Classified(r, c.kind, c.owner, why, can_grow_down=not stuck))
     return tuple(out)
