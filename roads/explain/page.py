@@ -23,7 +23,7 @@ from ..figures.diagram import render_diagram
 from ..figures.filenames import file_path, program_path
 from ..figures.options import options_whole
 from ..figures.provenance import BACK_ON, Aslr, aslr_of, with_provenance
-from ..figures.regions import memory_map
+from ..figures.regions import largest_stack_gap_base, memory_map
 from ..figures.select import Selection, Snapshot, forked_by, select
 from ..figures.table import render_table
 from ..units import human_size
@@ -306,14 +306,27 @@ def _what_it_points_at(returned) -> str:
             "up to the page boundary at or above it)")
 
 
-# The header's words for a run under an unlimited stack size (ulimit -s unlimited), which
-# moves the mmap area: arch/x86/mm/mmap.c, mmap_base, leaves below the stack's top a gap
-# of the stack limit and some padding, kept between a minimum and a maximum; no limit
-# takes the maximum.
-UNLIMITED_STACK = ("unlimited (ulimit -s): the kernel leaves under the stack the largest "
-                   "room it ever leaves for it to grow, so it starts the mmap area, where the "
-                   "libraries go, low in user space, not a little below the stack "
-                   "(mmap_base in arch/x86/mm/mmap.c)")
+# The header's words for a process laid out under an unlimited stack size (ulimit -s
+# unlimited), which moves the mmap area: arch/x86/mm/mmap.c, mmap_base, leaves below the
+# stack's top a gap of the stack limit and some padding, kept between a minimum and a
+# maximum; no limit takes the maximum. Told from the layout itself (the vDSO, which the
+# kernel maps in the mmap area at execve, at or below the base that maximum gives), not
+# from the limit roads explain had: a process read with --pid, one that changed its
+# limit before an execve of its own, or a set-user-ID one (whose execve lays it out
+# under a capped limit) may have had another.
+UNLIMITED_STACK = ("unlimited (ulimit -s unlimited) when the program started, as its layout "
+                   "shows: the kernel left under the stack the largest room it ever leaves "
+                   "for it to grow, and put the mmap area, where the libraries go, below that, "
+                   "low in user space (mmap_base in arch/x86/mm/mmap.c)")
+
+
+def _laid_out_under_no_stack_limit(sel: ExplainSelection) -> bool:
+    """Whether the stop's process was laid out with the largest gap under its stack:
+    its vDSO at or below ``largest_stack_gap_base``. The legacy bottom-up layout
+    (vm.legacy_va_layout, personality ADDR_COMPAT_LAYOUT) puts it higher, at a third of
+    user space and up."""
+    vdso = [r for r in sel.snapshot.regions if r.pathname == "[vdso]"]
+    return bool(vdso) and vdso[0].end <= largest_stack_gap_base()
 
 
 def _aslr_words(aslr: Aslr) -> str:
@@ -368,7 +381,7 @@ def render_page(session: Session, *, read_elf=None) -> str:
     facts += [("Stops", stops),
              ("How it ended", html.escape(session.ending)),
              ("ASLR", html.escape(_aslr_fact(sels)))]
-    if cap.provenance.stack_rlimit is None:
+    if _laid_out_under_no_stack_limit(first):
         facts.append(("Stack size limit", html.escape(UNLIMITED_STACK)))
     if session.own_pids:
         facts.append(("Process ids", f"those of the sandbox's own pid namespace, as the "
