@@ -411,20 +411,26 @@ def test_the_legacy_layout_starts_at_user_space_over_the_divisor():
     """setarch -L -R: the legacy bottom-up layout, randomisation off, puts the loader at
     __TASK_UNMAPPED_BASE, user space (the default 47-bit window) over the divisor,
     rounded up to a page."""
+    maps = _maps_under("-L", "-R", "cat", "/proc/self/maps")
+    task_size = (1 << c.USER_BITS_4LEVEL.value) - c.PAGE_SIZE.value
+    base = -(-(task_size // c.TASK_UNMAPPED_BASE_DIVISOR.value) // c.PAGE_SIZE.value) * c.PAGE_SIZE.value
+    starts = [int(line.split("-")[0], 16) for line in maps.splitlines()
+              if line.rstrip().endswith(("ld-linux-x86-64.so.2",))]
+    assert starts and min(starts) == base, (hex(base), maps)
+
+
+def _maps_under(*setarch: str) -> str:
+    """What ``setarch SETARCH...`` printed (a program's maps, run under the personality
+    and limits it sets); the test is skipped where setarch is missing or refuses."""
     import shutil
     import subprocess
 
     if shutil.which("setarch") is None:
         pytest.skip("no setarch (util-linux)")
-    done = subprocess.run(["setarch", "-L", "-R", "cat", "/proc/self/maps"],
-                          capture_output=True, text=True)
+    done = subprocess.run(["setarch", *setarch], capture_output=True, text=True)
     if done.returncode != 0:
         pytest.skip(f"setarch refused: {done.stderr.strip()}")
-    task_size = (1 << c.USER_BITS_4LEVEL.value) - c.PAGE_SIZE.value
-    base = -(-(task_size // c.TASK_UNMAPPED_BASE_DIVISOR.value) // c.PAGE_SIZE.value) * c.PAGE_SIZE.value
-    starts = [int(line.split("-")[0], 16) for line in done.stdout.splitlines()
-              if line.rstrip().endswith(("ld-linux-x86-64.so.2",))]
-    assert starts and min(starts) == base, (hex(base), done.stdout)
+    return done.stdout
 
 
 def test_an_unlimited_stack_starts_the_mmap_area_at_the_largest_gap():
@@ -432,18 +438,10 @@ def test_an_unlimited_stack_starts_the_mmap_area_at_the_largest_gap():
     to its maximum, (task_size / 6) * 5 of the default 47-bit window, and the mappings
     the kernel makes at execve (the loader, the vDSO) end right at the base it gives,
     rounded up to a page (roads.figures.regions.largest_stack_gap_base)."""
-    import shutil
-    import subprocess
-
     from roads.figures.regions import largest_stack_gap_base
 
-    if shutil.which("setarch") is None:
-        pytest.skip("no setarch (util-linux)")
-    done = subprocess.run(["setarch", "-R", "sh", "-c", "ulimit -s unlimited && exec cat /proc/self/maps"],
-                          capture_output=True, text=True)
-    if done.returncode != 0:
-        pytest.skip(f"an unlimited stack is refused here: {done.stderr.strip()}")
-    ends = [int(line.split()[0].split("-")[1], 16) for line in done.stdout.splitlines()
+    maps = _maps_under("-R", "sh", "-c", "ulimit -s unlimited && exec cat /proc/self/maps")
+    ends = [int(line.split()[0].split("-")[1], 16) for line in maps.splitlines()
             if line.rstrip().endswith(("ld-linux-x86-64.so.2", "[vdso]", "[vvar]", "[vvar_vclock]"))]
     task_size = (1 << c.MAP_WINDOW_BITS.value) - c.PAGE_SIZE.value
     gap = task_size // c.MMAP_GAP_MAX_DENOMINATOR.value * c.MMAP_GAP_MAX_NUMERATOR.value
