@@ -762,9 +762,10 @@ def _stack_guard_gap(provenance: Provenance | None) -> int:
 def _grows_down(classified: tuple[Classified, ...], provenance: Provenance | None
                 ) -> tuple[Classified, ...]:
     """Anonymous memory mapped MAP_GROWSDOWN (VmFlags ``gd``) other than the main stack
-    told as such: a fault in the hole under it (a read or a write, the program's own or
-    the kernel's copying for a system call; not get_user_pages', which ptrace and
-    process_vm_writev use, since 6.5) extends it down to the faulting page, as the main
+    told as such: a fault in the hole under it (a read or a write: the program's own, the
+    kernel's copying for a system call, a write through /proc/PID/mem or ptrace, whose
+    __access_remote_vm grows it; not process_vm_writev's, whose get_user_pages no longer
+    grows a stack since 6.5) extends it down to the faulting page, as the main
     stack grows, unless that would leave less than the stack guard gap above an
     accessible mapping right below that does not grow down itself, or its size would
     pass RLIMIT_STACK (mm/vma.c, expand_downwards and acct_stack_growth), among other
