@@ -504,31 +504,24 @@ int main(void) {
 """
 
 
-def test_whether_a_mapping_that_grows_down_can_grow_is_what_the_kernel_does(tmp_path):
+def test_whether_a_mapping_that_grows_down_can_grow_is_what_the_kernel_does(gcc, tmp_path):
     """The words against the kernel: a program maps memory that grows down right above
     a mapping of its own and far from any, reads its smaps, then touches the page
     below each. Where the map says "cannot grow", the kernel refused to grow it
     (SIGSEGV); where it does not, the kernel grew it."""
-    import shutil
     import subprocess
 
-    from roads.capture.proc import parse_smaps
-
-    if shutil.which("gcc") is None:
-        pytest.skip("no gcc")
-    from roads.capture.proc import cmdline_stack_guard_gap
+    from roads.capture.proc import cmdline_stack_guard_gap, parse_smaps
     from roads.capture.toolchain import kernel_cmdline
+    from tests.explain_support import build
 
-    (tmp_path / "grows.c").write_text(GROWS_DOWN)
-    subprocess.run(["gcc", "-O0", "-o", str(tmp_path / "grows"), str(tmp_path / "grows.c")],
-                   check=True, timeout=120)
-    done = subprocess.run([str(tmp_path / "grows")], capture_output=True, text=True, timeout=60)
+    program = build(tmp_path, "grows", GROWS_DOWN, "-O0")
+    done = subprocess.run([str(program)], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr  # mmap refused: its error
-    out = done.stdout
-    smaps, _, results = out.partition("touched ")
-    grew = {int(addr, 16): ok == "1" for addr, ok in
-            (line.split() for line in ("touched " + results).replace("touched ", "\n").split("\n")
-             if line.strip())}
+    lines = done.stdout.splitlines(keepends=True)
+    touched = [line.split()[1:] for line in lines if line.startswith("touched ")]
+    grew = {int(addr, 16): ok == "1" for addr, ok in touched}
+    smaps = "".join(line for line in lines if not line.startswith("touched "))
     regions = [region(e.maps.start, e.maps.end, e.maps.perms, e.maps.pathname, e.maps.offset,
                       vmflags=e.vmflags) for e in parse_smaps(smaps)]
     doc = fake_doc(regions)  # the kernel's gap as this machine was booted with it
