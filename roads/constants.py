@@ -138,6 +138,7 @@ TMPFS_MAGIC = define("TMPFS_MAGIC", 0x01021994, "hex", "include/uapi/linux/magic
 XFS_SUPER_MAGIC = define("XFS_SUPER_MAGIC", 0x58465342, "hex", "include/uapi/linux/magic.h: XFS_SUPER_MAGIC (\"XFSB\"), statfs(2)'s f_type of an XFS file system")
 BTRFS_SUPER_MAGIC = define("BTRFS_SUPER_MAGIC", 0x9123683E, "hex", "include/uapi/linux/magic.h: BTRFS_SUPER_MAGIC, statfs(2)'s f_type of a btrfs file system")
 PF_EXITING = define("PF_EXITING", 0x4, "hex", "include/linux/sched.h: PF_EXITING 0x00000004, set in a task's flags (field 9 of /proc/PID/stat) as it starts to exit, before it is a zombie")
+PF_SIGNALED = define("PF_SIGNALED", 0x400, "hex", "include/linux/sched.h: PF_SIGNALED 0x00000400, set in a task's flags (field 9 of /proc/PID/stat) when a fatal signal ends it (kernel/signal.c: get_signal, which then calls do_group_exit: the whole process ends)")
 PF_RANDOMIZE = define("PF_RANDOMIZE", 0x00400000, "hex", "include/linux/sched.h: PF_RANDOMIZE 0x00400000, a task flag that load_elf_binary (fs/binfmt_elf.c) sets when it lays the program out at random, kept until the next execve")
 ENOMEM = define("ENOMEM", 12, "int", "include/uapi/asm-generic/errno-base.h: ENOMEM 12, out of memory")
 SAMPLE_ADDRESS_SPACE_DEFAULT = define("SAMPLE_ADDRESS_SPACE_DEFAULT", 4 << 30, "human", "samples/README.md: [NAME.limits] address_space, 4294967296 bytes of virtual memory per process by default (RLIMIT_AS)")

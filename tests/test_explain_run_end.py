@@ -71,6 +71,18 @@ static void *call_f(void *unused) { f(); return 0; }
 """ + KILLS_IT
 
 
+# Calls f, then waits to be killed.
+WAITS_AFTER_F = r"""
+#include <unistd.h>
+void f(void) {}
+int main(void) {
+    f();
+    pause();
+    return 0;
+}
+"""
+
+
 # Names itself with bytes that are not UTF-8 (as a file named so would be named), then
 # sleeps past its one stop: roads explain ends it.
 RENAMES_IN_BYTES = r"""
@@ -95,6 +107,33 @@ def test_a_program_whose_name_is_not_utf8_is_ended_after_its_last_stop(gcc, tmp_
                      deadline=20).run()
     assert outcome.reached == ["sleep"]
     assert outcome.processes[outcome.pid].killed_by_us
+
+
+@pytest.mark.parametrize("stop", ["f", "syscall:getppid", "1ms"])
+def test_a_process_killed_while_a_stop_of_it_is_read_still_stops_at_its_exit(
+        gcc, tmp_path, no_leftovers, stop):
+    """A SIGKILL from another process (here the test's, as a parent's or a shell's
+    kill -9 would be) wakes a tracee held at a stop: it comes to its exit stop, memory
+    still mapped, while the stop is read, and letting it go from the stop read let it
+    past its exit stop unseen (with a function stop: no exit stop was made, the process
+    gone at the next event). Now that exit stop is the next stop."""
+    source = WAITS_AFTER_F.replace("f();", "f(); getppid();") if stop.startswith("sys") \
+        else WAITS_AFTER_F
+    program = build(tmp_path, "waits", source)
+    hits: list[Hit] = []
+
+    def killed(hit: Hit) -> None:
+        hits.append(hit)
+        if hit.label != "exit":
+            os.kill(hit.pid, signal.SIGKILL)
+            time.sleep(0.3)  # for it to come to its exit stop, as a slow read gives it
+
+    outcome = Tracer([str(program)], [parse_stop(stop), parse_stop("exit")],
+                     on_stop=killed, deadline=20).run()
+    assert [h.label for h in hits] == [stop, "exit"] == outcome.reached
+    assert hits[1].pid == outcome.pid
+    ending = outcome.processes[outcome.pid]
+    assert os.WTERMSIG(ending.status) == signal.SIGKILL and not ending.killed_by_us
 
 
 def test_a_process_the_program_killed_before_the_deadline_is_not_said_ended_by_us(

@@ -46,6 +46,7 @@ PTRACE_EVENT_VFORK = 2
 PTRACE_EVENT_CLONE = 3
 PTRACE_EVENT_EXEC = 4
 PTRACE_EVENT_EXIT = 6
+SIGTRAP = 5  # asm/signal.h; the low byte of an event stop's si_code
 PTRACE_EVENT_STOP = 128
 
 # struct ptrace_syscall_info's op (linux/ptrace.h): 1 at a call's entry, 2 at its exit.
@@ -161,6 +162,17 @@ def signal_info(pid: int) -> SigInfo:
     info = (ctypes.c_ubyte * SIGINFO_SIZE)()
     call(PTRACE_GETSIGINFO, pid, 0, ctypes.cast(info, ctypes.c_void_p))
     return parse_siginfo(bytes(info))
+
+
+def held_at_exit(pid: int) -> bool:
+    """Whether ``pid`` is held at its PTRACE_EVENT_EXIT stop now, whatever stop was
+    reported of it last: an event stop's siginfo is the kernel's own, with si_code
+    (event << 8) | SIGTRAP (kernel/signal.c: ptrace_do_notify). False where it is held in
+    a group-stop (no siginfo) or gone."""
+    try:
+        return signal_info(pid).si_code == (PTRACE_EVENT_EXIT << 8) | SIGTRAP
+    except OSError:
+        return False
 
 
 def signal_code(pid: int) -> int:

@@ -59,6 +59,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, NamedTuple, Sequence
 
+from ..constants import PF_SIGNALED
 from ..errors import ExplainError, RoadsError
 from . import ptrace as pt
 from . import shellwords
@@ -111,6 +112,8 @@ SIGSTOP_BIT = 1 << (signal.SIGSTOP - 1)
 # The x86-64 system calls that make a process or thread, and the clone(2) flag of one
 # that shares its parent's memory (asm/unistd_64.h, linux/sched.h).
 SYS_CLONE, SYS_VFORK, SYS_CLONE3 = 56, 58, 435
+# waitpid's status for a PTRACE_EVENT_EXIT stop: the event above SIGTRAP, a stop (0x7f)
+EXIT_STOP_STATUS = (pt.PTRACE_EVENT_EXIT << 16) | (signal.SIGTRAP << 8) | 0x7f
 SYS_EXIT = 60  # exit(2): the calling thread alone ends (pthread_exit); exit_group is 231
 # execve and execveat as /proc/PID/syscall numbers them (``Tracer._execve_elsewhere``):
 # x86-64's (59, 322) and i386's, for a call through int 0x80 (11, 358). The file does not
@@ -1361,11 +1364,31 @@ class Tracer:
         ended where its last stop left it, every time."""
         if self._all_done() and not self._ending:
             return
+        if self._lost_exit(tid):
+            return
         request = pt.PTRACE_SYSCALL if self.syscalls else pt.PTRACE_CONT
         try:
             pt.call(request, tid, 0, sig)
         except ProcessLookupError:
             pass
+
+    def _lost_exit(self, tid: int) -> bool:
+        """Whether ``tid``, about to be let go from the stop last reported of it, is held
+        at its exit stop instead, which was then taken here. A SIGKILL wakes a tracee
+        held in any stop (another thread's exit_group or fatal signal, a kill -9 from
+        another process while the tracer reads this one), and it comes to its exit stop
+        before the tracer lets it go from the first: let go then, it would pass its exit
+        stop unseen, and the process's exit with it. Asked only where exit stops are."""
+        if self._ending or tid in self.exiting or tid not in self.traced \
+                or tid in self.shadows or not any(s.kind == "exit" for s in self.stops):
+            return False
+        if not pt.held_at_exit(tid):
+            return False
+        try:
+            self._stopped(tid, EXIT_STOP_STATUS)
+        except ProcessLookupError:  # killed at that stop: its end comes next
+            pass
+        return True
 
     def _all_done(self) -> bool:
         return all(s.label in self.done or s.label in self.refused
@@ -2360,14 +2383,22 @@ def _ends_alone(tid: int) -> bool:
     SECCOMP_RET_KILL_THREAD while another thread lives, end it alone (do_exit(SIGKILL),
     do_exit(SIGSYS)); SECCOMP_RET_KILL_PROCESS, and KILL_THREAD in the last thread left,
     force a SIGSYS on it that no handler takes and that ends the process
-    (do_group_exit). /proc does not tell these apart, nor need it: as the process exits,
-    each other thread, killed, comes to its own exit event, an end not alone, where the
-    exit stop is then made, the memory the same."""
+    (do_group_exit). /proc tells them apart by the task's flags: a fatal signal's end
+    goes through get_signal, which sets PF_SIGNALED, and ends the process; do_exit called
+    straight does not. The other threads' exit events cannot tell it: a thread the group's
+    SIGKILL wakes from a stop the tracer has seen but not yet let go comes to its exit
+    stop unseen (``Tracer._resume``), and with a core dump begun (SIGSYS dumps core) the
+    others wait in do_exit until it is written, before their exit events."""
+    try:
+        if Proc().stat(tid).flags & PF_SIGNALED.value:
+            return False
+    except RoadsError:  # gone (killed at its stop: its end comes next), or not readable
+        return False
     if _call_of(tid)[0] == SYS_EXIT:
         return True
     try:
         return read_seccomp_mode(Proc(), tid) == SECCOMP_MODE_DEAD
-    except RoadsError:  # gone (killed at its stop: its end comes next), or not readable
+    except RoadsError:
         return False
 
 
