@@ -19,6 +19,7 @@ its own.
 
 from __future__ import annotations
 
+import html
 import json
 import os
 import re
@@ -422,3 +423,89 @@ def test_stops_that_make_no_pair_say_so_under_what_changed(root, gcc, tmp_path, 
     page = (tmp_path / "p.html").read_text()
     changes = page.split('<h2 id="changes">', 1)[1].split("<h2", 1)[0]
     assert NOTHING_COMPARED in changes and "<h3>" not in changes
+
+
+# A child made by clone(CLONE_VM), which shares its parent's memory, and one made by
+# fork, which has a copy; the parent stops while the first is alive, and exits after it
+# has ended. The shared child says through a pipe that it has passed its stop, and waits
+# until the parent has passed its own.
+SHARES_ITS_MEMORY = r"""
+#define _GNU_SOURCE
+#include <sched.h>
+#include <signal.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <unistd.h>
+static int ready[2], go[2];
+void in_shared_child(void) {}
+void in_forked_child(void) {}
+void in_parent(void) {}
+static int shared_child(void *unused) {
+    char byte;
+    in_shared_child();
+    write(ready[1], "r", 1);
+    read(go[0], &byte, 1);
+    return 0;
+}
+int main(void) {
+    size_t size = 1 << 16;
+    char byte, *stack = mmap(0, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+                             -1, 0);
+    if (stack == MAP_FAILED || pipe(ready) != 0 || pipe(go) != 0)
+        return 1;
+    pid_t shared = clone(shared_child, stack + size, CLONE_VM | SIGCHLD, 0);
+    read(ready[0], &byte, 1);
+    pid_t forked = fork();
+    if (forked == 0) {
+        in_forked_child();
+        _exit(0);
+    }
+    waitpid(forked, 0, 0);
+    in_parent();
+    write(go[1], "g", 1);
+    waitpid(shared, 0, 0);
+    return 0;
+}
+"""
+
+
+@pytest.mark.gcc
+def test_a_child_that_shares_its_parents_memory_is_said_to(root, gcc, tmp_path, monkeypatch,
+                                                          no_leftovers):
+    """A child made by clone(2) with CLONE_VM was drawn and compared as a forked child
+    is, and nothing said that it and its parent are one address space (a learner's
+    program): each stop of either while both live says so (kcmp), none of a forked
+    child's, nor the parent's once that child has ended; a saved session keeps it."""
+    from roads.explain.page import render_page
+    from roads.explain.record import load_session
+
+    build(tmp_path, "shares", SHARES_ITS_MEMORY)
+    monkeypatch.chdir(tmp_path)
+    assert explain(root, "--follow-fork", "--at", "in_shared_child", "--at", "in_forked_child",
+                   "--at", "in_parent", "--at", "exit", "--out", "p.html", "--save", "p.json",
+                   "--", "./shares") == 0
+    run = json.loads((tmp_path / "p.json").read_text())["capture"]["variants"]["default"][
+        "runs"][0]
+    parent = run["pid"]
+    stops = {(c["name"], c["pid"]): c["seq"] for c in run["checkpoints"]}
+    shared = next(pid for name, pid in stops if name == "in_shared_child")
+    forked = next(pid for name, pid in stops if name == "in_forked_child")
+    one = (f"At this stop process {{}} (the {{}}) and process {{}} (the {{}}) are one address "
+           "space, not two (kcmp(2) with KCMP_VM finds them so)")
+    expected = {("in_shared_child", shared): one.format(shared, "child", parent, "parent"),
+                ("exit", shared): one.format(shared, "child", parent, "parent"),
+                ("in_parent", parent): one.format(parent, "parent", shared, "child"),
+                ("in_forked_child", forked): None, ("exit", forked): None,
+                ("exit", parent): None}
+    assert set(stops) == set(expected), stops
+    for page in ((tmp_path / "p.html").read_text(),
+                 render_page(load_session(tmp_path / "p.json"))):
+        sections = page.split('<h2 id="stop-')[1:]
+        for (name, pid), seq in stops.items():
+            section = sections[seq].split("<h2", 1)[0]
+            words = expected[name, pid]
+            said = re.search(r"<p>At this stop [^<]*</p>", section)
+            if words is None:
+                assert said is None, (name, pid, said)
+            else:
+                assert said and html.unescape(said[0]).startswith(f"<p>{words}"), (name, pid)

@@ -99,6 +99,9 @@ class ExplainSelection(Selection):
     # The thread, not the main one, whose pc and sp the stop's addresses are
     # (``Session.threads``), or None.
     thread: int | None = None
+    # The run's other processes that shared this one's address space at the stop
+    # (``Session.shared``).
+    shares_with: tuple[int, ...] = ()
     SUBJECT: ClassVar[str] = "program"
     POINT: ClassVar[str] = "stop"
     NAMES_VARIANT: ClassVar[bool] = False
@@ -184,7 +187,8 @@ def selections(session: Session) -> list[ExplainSelection]:
         sel = ExplainSelection(**{f: getattr(chosen, f) for f in (
             "sample", "variant", "run", "checkpoint_record", "capture", "ordinal",
             "shared_name")}, role=roles.get(point.pid, chosen.role), exe_path=session.exe,
-            spans=tuple(sorted(session.spans.items())), thread=session.threads.get(point.seq))
+            spans=tuple(sorted(session.spans.items())), thread=session.threads.get(point.seq),
+            shares_with=session.shared.get(point.seq, ()))
         if not sel.exe_matches_elf:  # after an execve: named after the program it runs now
             program = os.path.basename(program_path(sel.snapshot.exe, sel.regions))
             sel = dataclasses.replace(sel, sample=program or sel.sample)
@@ -266,6 +270,28 @@ def _stop_title(sel: ExplainSelection) -> str:
     if sel.sample != sel.capture.sample:  # another program, run by execve (``selections``)
         who = f"{sel.sample}, {who}"
     return f"{sel.checkpoint_name} ({who})"
+
+
+def _sharing(sel: ExplainSelection, roles: dict[int, str]) -> str:
+    """Where the stop's process shares its address space with other processes of the run
+    (``shares_with``), that in words: one memory, and how a process comes to share it;
+    "" where it shares it with none."""
+    if not sel.shares_with:
+        return ""
+
+    def named(pid: int) -> str:
+        return f"process {pid}" + (f" (the {roles[pid]})" if pid in roles else "")
+
+    names = [named(sel.snapshot.pid), *map(named, sel.shares_with)]
+    two = len(names) == 2
+    listed = f"{', '.join(names[:-1])} and {names[-1]}"
+    return (f"At this stop {listed} are one address space, not {'two' if two else 'several'} "
+            "(kcmp(2) with KCMP_VM finds them so): clone(2) with CLONE_VM gives the process "
+            "it makes the memory of its maker itself, where fork(2) gives a copy, and vfork(2) "
+            "and posix_spawn(3) make their children so until these run execve. "
+            + ("What either writes, the other reads, and the regions drawn here are both "
+               "processes'." if two else "What one of them writes, the others read, and the "
+               "regions drawn here are all of theirs."))
 
 
 # A command line longer than this is shortened in the page's heading and its title (a
@@ -410,8 +436,12 @@ def render_page(session: Session, *, read_elf=None) -> str:
         + ('<li><a href="#changes">What changed between stops</a></li>' if len(sels) > 1 else "")
         + '<li><a href="#output">Output</a></li></ul></nav>')
 
+    roles = family_roles(run) if len(run.processes) > 1 else {}
     for k, sel in enumerate(sels):
         body.append(f'<h2 id="stop-{k}">Stop {k + 1}: {html.escape(_stop_title(sel))}</h2>')
+        sharing = _sharing(sel, roles)
+        if sharing:
+            body.append(f"<p>{html.escape(sharing)}</p>")
         returned = session.returned.get(sel.checkpoint_name)
         if returned is not None:
             body.append(f"<p>The system call <code>{html.escape(returned.name)}</code> "

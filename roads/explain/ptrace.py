@@ -72,6 +72,9 @@ _prctl = _libc.prctl
 _prctl.restype = ctypes.c_int
 _prctl.argtypes = [ctypes.c_int, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong]
 PR_SET_CHILD_SUBREAPER, PR_GET_CHILD_SUBREAPER = 36, 37  # linux/prctl.h
+_syscall = _libc.syscall
+_syscall.restype = ctypes.c_long
+SYS_KCMP, KCMP_VM = 312, 1  # asm/unistd_64.h, linux/kcmp.h
 
 
 class Regs(ctypes.Structure):
@@ -93,6 +96,18 @@ def call(request: int, pid: int, addr: int = 0, data: int | ctypes.c_void_p = 0)
         if err:
             raise OSError(err, os.strerror(err))
     return result
+
+
+def same_memory(pid: int, other: int) -> bool | None:
+    """Whether processes ``pid`` and ``other`` share one address space (one mm) now:
+    kcmp(2)'s KCMP_VM, which needs PTRACE_MODE_READ of both. None where it cannot tell:
+    a kernel built without kcmp (CONFIG_KCMP), a process gone or not ours to read."""
+    ctypes.set_errno(0)
+    result = _syscall(ctypes.c_long(SYS_KCMP), ctypes.c_long(pid), ctypes.c_long(other),
+                      ctypes.c_long(KCMP_VM), ctypes.c_long(0), ctypes.c_long(0))
+    if result == -1:
+        return None
+    return result == 0
 
 
 def traceme() -> None:

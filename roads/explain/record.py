@@ -166,6 +166,11 @@ class Session:
     # Whether the run's process ids are those of a pid namespace of its own (the
     # sandbox's): its pid 3 is not this machine's, nor its /proc/3.
     own_pids: bool = False
+    # The run's other processes that shared the stopped process's address space at the
+    # stop (``trace.Tracer.sharing_memory``: clone's CLONE_VM), by the stop's
+    # ``Checkpoint.seq``; stops that share it with none are left out. Empty in a session
+    # saved before it was kept.
+    shared: dict[int, tuple[int, ...]] = field(default_factory=dict)
 
     def not_reached(self) -> list[str]:
         """Each stop of ``missing``, with why it was not reached where the run knows: as
@@ -212,6 +217,8 @@ def session_json(session: Session, *, files: bool = True) -> dict:
         data["typed"] = session.typed
     if session.own_pids:
         data["own_pids"] = True
+    if session.shared:
+        data["shared"] = {str(seq): list(pids) for seq, pids in session.shared.items()}
     return data
 
 
@@ -236,7 +243,9 @@ def session_from_json(data: dict) -> Session:
                        {str(path): None if seen is None else MappedFile(*map(int, seen))
                         for path, seen in data.get("files", {}).items()},
                        {int(seq): int(tid) for seq, tid in data.get("threads", {}).items()},
-                       str(data.get("typed", "")), bool(data.get("own_pids", False)))
+                       str(data.get("typed", "")), bool(data.get("own_pids", False)),
+                       {int(seq): tuple(int(p) for p in pids)
+                        for seq, pids in data.get("shared", {}).items()})
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise ExplainError(f"not a document roads explain saved: {exc}") from None
 

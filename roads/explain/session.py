@@ -529,6 +529,7 @@ def trace_program(job: dict, progress: Callable[[str], None] = lambda s: None) -
     returned: dict[str, Returned] = {}
     files: dict[str, MappedFile | None] = {}
     threads: dict[int, int] = {}
+    shared: dict[int, tuple[int, ...]] = {}
 
     def on_stop(hit: Hit) -> None:
         # A stop that cannot be read is told and the run goes on: the stops read before
@@ -548,6 +549,9 @@ def trace_program(job: dict, progress: Callable[[str], None] = lambda s: None) -
             returned[hit.label] = hit.returned
         if hit.thread is not None:
             threads[seq] = hit.thread
+        sharing = tracer.sharing_memory(hit.pid)
+        if sharing:
+            shared[seq] = sharing
 
     # Read before it runs, as a sample's binary is (capture.snapshot): the program may
     # delete or replace its own file (it lies in the run's folder, which it may write),
@@ -621,7 +625,8 @@ def trace_program(job: dict, progress: Callable[[str], None] = lambda s: None) -
     return Session(capture, escape_bytes(outcome.exe), shown, ending, not missing, missing,
                    cut, unread, returned, list(outcome.stopped), unreached,
                    spans=load_spans(checkpoints, files), files=files, threads=threads,
-                   typed=shellwords.join(job["shown"]), own_pids=_own_pids(job))
+                   typed=shellwords.join(job["shown"]), own_pids=_own_pids(job),
+                   shared=shared)
 
 
 # Enough of a file's start to hold its program headers (they follow the ELF header).

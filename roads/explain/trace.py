@@ -2253,6 +2253,16 @@ class Tracer:
         except RoadsError:
             return -1
 
+    def sharing_memory(self, pid: int) -> tuple[int, ...]:
+        """The run's other processes that share ``pid``'s address space now (kcmp(2)):
+        made by clone(2) with CLONE_VM, as vfork(2) and posix_spawn(3) make theirs, until
+        one of them runs execve; those followed (``outcome.processes``) and those let go
+        that share their maker's memory (``shadows``), not ended. For ``on_stop``, while
+        ``pid`` is held."""
+        known = [p for p, ending in (self.outcome.processes.items() if self.outcome else ())
+                 if ending.status is None] + list(self.shadows)
+        return tuple(sorted({p for p in known if p != pid and pt.same_memory(pid, p)}))
+
     def _threads(self, tgid: int) -> set[int]:
         """The threads of process ``tgid`` not ended yet: those traced and those the
         kernel lists (a thread just made, whose first stop is not seen yet), but for any
