@@ -509,3 +509,43 @@ def test_a_child_that_shares_its_parents_memory_is_said_to(root, gcc, tmp_path, 
                 assert said is None, (name, pid, said)
             else:
                 assert said and html.unescape(said[0]).startswith(f"<p>{words}"), (name, pid)
+
+
+# Parent and child each end their main thread (pthread_exit) once a thread of theirs has
+# started, which waits for its main thread's end, calls at_stop, and lives on a while.
+BOTH_MAINS_END = r"""
+#include <pthread.h>
+#include <unistd.h>
+static pthread_t main_thread;
+void at_stop(void) {}
+static void *worker(void *unused) {
+    pthread_join(main_thread, 0);
+    at_stop();
+    sleep(1);
+    return 0;
+}
+int main(void) {
+    pthread_t thread;
+    fork();
+    main_thread = pthread_self();
+    pthread_create(&thread, 0, worker, 0);
+    pthread_exit(0);
+}
+"""
+
+
+@pytest.mark.gcc
+def test_two_processes_whose_main_threads_ended_are_not_said_to_share(root, gcc, tmp_path,
+                                                                     monkeypatch, no_leftovers):
+    """kcmp compares the memory of the threads it is given: a main thread that has ended
+    has none, and two such compare equal. Asked by process ids, a forked parent and child
+    whose main threads had both ended (pthread_exit) were said to be one address space;
+    their running threads are asked now."""
+    build(tmp_path, "mains", BOTH_MAINS_END, "-pthread")
+    monkeypatch.chdir(tmp_path)
+    assert explain(root, "--follow-fork", "--at", "at_stop", "--at", "at_stop:2", "--out",
+                   "p.html", "--save", "p.json", "--", "./mains") == 0
+    run = json.loads((tmp_path / "p.json").read_text())["capture"]["variants"]["default"][
+        "runs"][0]
+    assert len({c["pid"] for c in run["checkpoints"]}) == 2, run["checkpoints"]
+    assert "one address space" not in (tmp_path / "p.html").read_text()

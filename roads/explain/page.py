@@ -272,14 +272,19 @@ def _stop_title(sel: ExplainSelection) -> str:
     return f"{sel.checkpoint_name} ({who})"
 
 
-def _sharing(sel: ExplainSelection, roles: dict[int, str]) -> str:
+def _sharing(sel: ExplainSelection, roles: dict[int, str], followed: set[int]) -> str:
     """Where the stop's process shares its address space with other processes of the run
     (``shares_with``), that in words: one memory, and how a process comes to share it;
-    "" where it shares it with none."""
+    "" where it shares it with none. ``roles`` names the processes followed
+    (``followed``); one not followed is one the run made and let run (without
+    --follow-fork: a vfork child, say)."""
     if not sel.shares_with:
         return ""
 
     def named(pid: int) -> str:
+        if pid not in followed:
+            return (f"process {pid} (made by a process of the run and let run, not "
+                    "followed: --follow-fork follows it)")
         return f"process {pid}" + (f" (the {roles[pid]})" if pid in roles else "")
 
     names = [named(sel.snapshot.pid), *map(named, sel.shares_with)]
@@ -288,7 +293,8 @@ def _sharing(sel: ExplainSelection, roles: dict[int, str]) -> str:
     return (f"At this stop {listed} are one address space, not {'two' if two else 'several'} "
             "(kcmp(2) with KCMP_VM finds them so): clone(2) with CLONE_VM gives the process "
             "it makes the memory of its maker itself, where fork(2) gives a copy, and vfork(2) "
-            "and posix_spawn(3) make their children so until these run execve. "
+            "and glibc's posix_spawn(3) make their children so, until the child runs execve "
+            "or exits. "
             + ("What either writes, the other reads, and the regions drawn here are both "
                "processes'." if two else "What one of them writes, the others read, and the "
                "regions drawn here are all of theirs."))
@@ -439,7 +445,7 @@ def render_page(session: Session, *, read_elf=None) -> str:
     roles = family_roles(run) if len(run.processes) > 1 else {}
     for k, sel in enumerate(sels):
         body.append(f'<h2 id="stop-{k}">Stop {k + 1}: {html.escape(_stop_title(sel))}</h2>')
-        sharing = _sharing(sel, roles)
+        sharing = _sharing(sel, roles, {p.pid for p in run.processes})
         if sharing:
             body.append(f"<p>{html.escape(sharing)}</p>")
         returned = session.returned.get(sel.checkpoint_name)

@@ -98,12 +98,14 @@ def call(request: int, pid: int, addr: int = 0, data: int | ctypes.c_void_p = 0)
     return result
 
 
-def same_memory(pid: int, other: int) -> bool | None:
-    """Whether processes ``pid`` and ``other`` share one address space (one mm) now:
-    kcmp(2)'s KCMP_VM, which needs PTRACE_MODE_READ of both. None where it cannot tell:
-    a kernel built without kcmp (CONFIG_KCMP), a process gone or not ours to read."""
+def same_memory(tid: int, other: int) -> bool | None:
+    """Whether threads ``tid`` and ``other`` share one address space (one mm) now:
+    kcmp(2)'s KCMP_VM, which needs PTRACE_MODE_READ of both. A thread that has ended
+    has no mm, and two such compare equal: give it threads that run (a process's main
+    thread may have ended, pthread_exit, while others run on). None where it cannot
+    tell: a kernel built without kcmp (CONFIG_KCMP), a thread gone or not ours to read."""
     ctypes.set_errno(0)
-    result = _syscall(ctypes.c_long(SYS_KCMP), ctypes.c_long(pid), ctypes.c_long(other),
+    result = _syscall(ctypes.c_long(SYS_KCMP), ctypes.c_long(tid), ctypes.c_long(other),
                       ctypes.c_long(KCMP_VM), ctypes.c_long(0), ctypes.c_long(0))
     if result == -1:
         return None
@@ -179,15 +181,16 @@ def signal_info(pid: int) -> SigInfo:
     return parse_siginfo(bytes(info))
 
 
-def held_at_exit(pid: int) -> bool:
+def held_at_exit(pid: int) -> bool | None:
     """Whether ``pid`` is held at its PTRACE_EVENT_EXIT stop now, whatever stop was
     reported of it last: an event stop's siginfo is the kernel's own, with si_code
-    (event << 8) | SIGTRAP (kernel/signal.c: ptrace_do_notify). False where it is held in
-    a group-stop (no siginfo) or gone."""
+    (event << 8) | SIGTRAP (kernel/signal.c: ptrace_do_notify), which a signal a program
+    queues itself (rt_sigqueueinfo) may carry too. False where it is held in a group-stop
+    (no siginfo); None where it is held in no stop at all (ESRCH: running, or gone)."""
     try:
         return signal_info(pid).si_code == (PTRACE_EVENT_EXIT << 8) | SIGTRAP
-    except OSError:
-        return False
+    except OSError as exc:
+        return None if exc.errno == errno.ESRCH else False
 
 
 def signal_code(pid: int) -> int:

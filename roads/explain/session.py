@@ -549,7 +549,7 @@ def trace_program(job: dict, progress: Callable[[str], None] = lambda s: None) -
             returned[hit.label] = hit.returned
         if hit.thread is not None:
             threads[seq] = hit.thread
-        sharing = tracer.sharing_memory(hit.pid)
+        sharing = tracer.sharing_memory(hit.pid, hit.tid)
         if sharing:
             shared[seq] = sharing
 
@@ -788,8 +788,21 @@ def _ending(outcome: Outcome, program: str, deadline: float) -> str:
             which = f"processes {listed} of the run had not ended, and roads explain ended them"
         else:
             which = f"process {others[0]} of the run had not ended, and roads explain ended it"
-        return f"{own}; {which} after the last stop{late}"
-    return own
+        return f"{own}; {which} after the last stop{late}" + _exits_unseen(outcome)
+    return own + _exits_unseen(outcome)
+
+
+def _exits_unseen(outcome: Outcome) -> str:
+    """The processes whose exit a signal carried them past unseen (``exits_unseen``),
+    in words after how the run ended; "" where there is none."""
+    if not outcome.exits_unseen:
+        return ""
+    pids = [str(pid) for pid in outcome.exits_unseen]
+    listed = pids[0] if len(pids) == 1 else ", ".join(pids[:-1]) + " and " + pids[-1]
+    return (f"; no stop was made at the exit of {'process' if len(pids) == 1 else 'processes'} "
+            f"{listed}: a signal ended {'it' if len(pids) == 1 else 'them'} before roads "
+            "explain could hold it there (a SIGKILL that comes while another stop is read "
+            "can carry a process past its exit stop)")
 
 
 def explain_pid(pid: int, progress: Callable[[str], None] = lambda s: None, *,

@@ -280,6 +280,11 @@ class Outcome:
     # Why the tracer ended the run before its stops were done, in words ("" if not).
     cut_short: str = ""
     stopped: list[SelfStop] = field(default_factory=list)  # stop signals, and how it went on
+    # Followed processes that a signal ended with no exit stop made, where exit stops
+    # were asked for and the end was not roads explain's (``Tracer._ended``): a SIGKILL
+    # that woke one while another stop of it was read may carry it past its exit stop
+    # before the tracer holds it there (``Tracer._lost_exit`` narrows, not closes, that).
+    exits_unseen: list[int] = field(default_factory=list)
     exe: str = ""  # /proc/PID/exe of the program as it started, before any execve of its own
     # Function stops looked for in the libraries the program opened with dlopen, and
     # found in none of them (``Tracer._lookup``), by label; none in a run that roads
@@ -1382,7 +1387,14 @@ class Tracer:
         if self._ending or tid in self.exiting or tid not in self.traced \
                 or tid in self.shadows or not any(s.kind == "exit" for s in self.stops):
             return False
-        if not pt.held_at_exit(tid):
+        held = pt.held_at_exit(tid)
+        if held is None:
+            # Woken, and running to its exit stop or its end, which the loop is told of;
+            # let go now, it could be let go from that exit stop, reached meanwhile.
+            return True
+        # Held at its exit stop, or so a signal the program queued itself with that
+        # si_code says: a thread a SIGKILL woke took it as a fatal signal (PF_SIGNALED).
+        if not held or _signaled(tid) is False:
             return False
         try:
             self._stopped(tid, EXIT_STOP_STATUS)
@@ -1516,6 +1528,12 @@ class Tracer:
 
     def _ended(self, tid: int, status: int, killed: bool = False) -> None:
         tgid = self.traced.pop(tid, tid)
+        if (tid == tgid and os.WIFSIGNALED(status) and self.outcome is not None
+                and tgid in self.outcome.processes and tgid not in self.exit_taken
+                and not (killed or self._ending or self._timed_out.is_set())
+                and self.outcome.processes[tgid].status is None
+                and any(s.kind == "exit" for s in self.stops)):
+            self.outcome.exits_unseen.append(tgid)
         self._forget_step(tid)
         held = self.held.pop(tid, None)
         if held is not None:  # killed while held stopped: _tend_held tells it
@@ -1764,6 +1782,8 @@ class Tracer:
             # Its handler, if it has one, decides whether the system call cut short at a
             # breakpoint runs again: given by a single step, the signal stops the thread
             # at the handler's first instruction, where its frame tells (_restart_told).
+            if self._lost_exit(tid):
+                return
             self.to_handler.add(tid)
             try:
                 pt.call(pt.PTRACE_SINGLESTEP, tid, 0, sig)
@@ -2040,6 +2060,8 @@ class Tracer:
         too where the instruction is a system call that a signal cut short: the kernel
         runs it again, setting the thread back onto the int3 (``restarting``), unless
         the signal's handler makes it fail, EINTR (``_restart_told``)."""
+        if self._lost_exit(tid):  # a single step would let it go from its exit stop
+            return None
         word = self._code_at(tid, addr)
         if self._emulate(tid, regs, addr, word):
             return 0
@@ -2253,15 +2275,30 @@ class Tracer:
         except RoadsError:
             return -1
 
-    def sharing_memory(self, pid: int) -> tuple[int, ...]:
-        """The run's other processes that share ``pid``'s address space now (kcmp(2)):
-        made by clone(2) with CLONE_VM, as vfork(2) and posix_spawn(3) make theirs, until
-        one of them runs execve; those followed (``outcome.processes``) and those let go
-        that share their maker's memory (``shadows``), not ended. For ``on_stop``, while
-        ``pid`` is held."""
+    def sharing_memory(self, pid: int, tid: int | None = None) -> tuple[int, ...]:
+        """The run's other processes that share the address space of process ``pid``
+        now, held at a stop that its thread ``tid`` (None: ``pid``) reported (kcmp(2)):
+        made by clone(2) with CLONE_VM, as vfork(2) and glibc's posix_spawn(3) make
+        theirs, until the child runs execve or exits; those followed
+        (``outcome.processes``) and those let go that share their maker's memory
+        (``shadows``), not ended. Each is compared through a thread of it that runs: a
+        main thread that has ended (pthread_exit) has no memory left to compare."""
         known = [p for p, ending in (self.outcome.processes.items() if self.outcome else ())
-                 if ending.status is None] + list(self.shadows)
-        return tuple(sorted({p for p in known if p != pid and pt.same_memory(pid, p)}))
+                 if ending.status is None and p != pid]
+        shared = {p for p in self.shadows if p != pid
+                  and pt.same_memory(tid or pid, p)}
+        for other in known:
+            tasks = Proc().tasks(other)
+            threads = sorted((t for t, g in self.traced.items() if g == other
+                              and t not in self.exiting and not tasks.exited(t)),
+                             key=lambda t: t != other)  # its main thread first
+            for thread in threads:
+                same = pt.same_memory(tid or pid, thread)
+                if same is not None:
+                    if same:
+                        shared.add(other)
+                    break
+        return tuple(sorted(shared))
 
     def _threads(self, tgid: int) -> set[int]:
         """The threads of process ``tgid`` not ended yet: those traced and those the
@@ -2399,10 +2436,7 @@ def _ends_alone(tid: int) -> bool:
     SIGKILL wakes from a stop the tracer has seen but not yet let go comes to its exit
     stop unseen (``Tracer._resume``), and with a core dump begun (SIGSYS dumps core) the
     others wait in do_exit until it is written, before their exit events."""
-    try:
-        if Proc().stat(tid).flags & PF_SIGNALED.value:
-            return False
-    except RoadsError:  # gone (killed at its stop: its end comes next), or not readable
+    if _signaled(tid) is not False:  # or gone (killed at its stop: its end comes next)
         return False
     if _call_of(tid)[0] == SYS_EXIT:
         return True
@@ -2410,6 +2444,18 @@ def _ends_alone(tid: int) -> bool:
         return read_seccomp_mode(Proc(), tid) == SECCOMP_MODE_DEAD
     except RoadsError:
         return False
+
+
+def _signaled(tid: int) -> bool | None:
+    """Whether a fatal signal is ending thread ``tid``: get_signal sets PF_SIGNALED in its
+    flags (/proc/TID/stat) before do_group_exit, which ends its process, or, where
+    another thread runs execve, this thread alone (de_thread: ``_execve_elsewhere``);
+    exit(2) and seccomp's kills of one thread call do_exit straight. None where its
+    flags cannot be read (gone)."""
+    try:
+        return bool(Proc().stat(tid).flags & PF_SIGNALED.value)
+    except RoadsError:
+        return None
 
 
 def _clone_flags(tid: int) -> int:
