@@ -2431,11 +2431,13 @@ def _ends_alone(tid: int) -> bool:
     do_exit(SIGSYS)); SECCOMP_RET_KILL_PROCESS, and KILL_THREAD in the last thread left,
     force a SIGSYS on it that no handler takes and that ends the process
     (do_group_exit). /proc tells them apart by the task's flags: a fatal signal's end
-    goes through get_signal, which sets PF_SIGNALED, and ends the process; do_exit called
-    straight does not. The other threads' exit events cannot tell it: a thread the group's
-    SIGKILL wakes from a stop the tracer has seen but not yet let go comes to its exit
-    stop unseen (``Tracer._resume``), and with a core dump begun (SIGSYS dumps core) the
-    others wait in do_exit until it is written, before their exit events."""
+    goes through get_signal, which sets PF_SIGNALED, and ends the process (or, where
+    another thread runs execve, this one alone: ``_execve_elsewhere`` tells that after);
+    do_exit called straight does not. The other threads' exit events cannot be waited
+    for instead: a thread the group's SIGKILL wakes from a stop the tracer has seen but
+    not yet let go may pass its exit stop unseen (``Tracer._lost_exit``), and where a
+    core dump has begun (SIGSYS dumps core) the others wait in do_exit until it is
+    written, before their exit events."""
     if _signaled(tid) is not False:  # or gone (killed at its stop: its end comes next)
         return False
     if _call_of(tid)[0] == SYS_EXIT:
