@@ -173,6 +173,24 @@ def test_nothing_changed_says_so_in_full() -> None:
     assert "no region changed: the same layout, the same smaps counters" in html
 
 
+def test_nothing_changed_between_two_processes_says_what_was_compared() -> None:
+    """Between a parent's stop and its child's the counters are not compared (a fork
+    turns every private page of both shared: ``diff_selections``), and the figure said
+    "the same smaps counters" of a child whose counters differed from its parent's (a
+    learner's program that wrote 64 KiB in the child)."""
+    d = step("cow", "parent-after-fork", "child-before-write")
+    assert not d.resident and not [c for c in d.changes if c.changed]
+    before = sel("cow", checkpoint="parent-after-fork").regions
+    after = sel("cow", checkpoint="child-before-write").regions
+    assert any(b.kb != a.kb for b, a in zip(before, after))  # so no word may say "same"
+    html = diffview.render_diff_figure(d)
+    words = ("no region changed: the same layout (the smaps counters of two processes are "
+             "not compared)")
+    assert words in html and "the same smaps counters" not in html
+    assert diffview.describe(d)[1].startswith("No region changed: the same layout (the "
+                                              "smaps counters of two processes")
+
+
 # --------------------------------------------------------------------------- browser
 
 

@@ -549,3 +549,52 @@ def test_two_processes_whose_main_threads_ended_are_not_said_to_share(root, gcc,
         "runs"][0]
     assert len({c["pid"] for c in run["checkpoints"]}) == 2, run["checkpoints"]
     assert "one address space" not in (tmp_path / "p.html").read_text()
+
+
+# The parent maps 4 MiB after the fork and stops; then the child, told through a pipe,
+# stops in its turn, without that mapping.
+MAPS_AFTER_THE_FORK = r"""
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <unistd.h>
+void parent_mapped(void) {}
+void child_late(void) {}
+int main(void) {
+    int go[2];
+    char byte;
+    if (pipe(go) != 0)
+        return 1;
+    pid_t child = fork();
+    if (child == 0) {
+        read(go[0], &byte, 1);
+        child_late();
+        _exit(0);
+    }
+    if (mmap(0, 4 << 20, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0)
+            == MAP_FAILED)
+        return 1;
+    parent_mapped();
+    write(go[1], "g", 1);
+    waitpid(child, 0, 0);
+    return 0;
+}
+"""
+
+
+@pytest.mark.gcc
+def test_a_diff_between_parent_and_child_says_what_removed_means(root, gcc, tmp_path,
+                                                                  monkeypatch):
+    """A child's first stop is compared with its parent's last before it: a mapping the
+    parent made after the fork was marked removed, "mapped only before: gone", as if
+    the child had unmapped what it never had (a learner's program). The figure says
+    that its two sides are two processes, and what removed and added mean there."""
+    build(tmp_path, "late", MAPS_AFTER_THE_FORK)
+    monkeypatch.chdir(tmp_path)
+    assert explain(root, "--follow-fork", "--at", "parent_mapped", "--at", "child_late",
+                   "--out", "p.html", "--", "./late") == 0
+    changes = html.unescape((tmp_path / "p.html").read_text().split(
+        '<h2 id="changes">', 1)[1].split('<h2 id="output"', 1)[0])
+    assert "removed" in changes
+    assert ("These are two processes: a region marked removed is in the first one's stop "
+            "only, and one marked added in the second one's only.") in changes
+    assert "in the first process's stop only" in changes and "gone" not in changes

@@ -211,6 +211,25 @@ def test_a_signal_that_carries_an_exit_stops_code_is_delivered(gcc, tmp_path, no
     assert os.WIFEXITED(outcome.processes[outcome.pid].status)
 
 
+# The parent kills its child once the child runs, reaps it, and exits.
+KILLS_ITS_CHILD_AND_EXITS = KILLS_ITS_CHILD.replace("    sleep(100);\n", "")
+
+
+def test_a_child_its_parent_killed_is_said_killed(gcc, tmp_path, no_leftovers):
+    """How the run ended told the program's own end only: a child its parent killed
+    with SIGKILL was a stop titled exit and nothing more (a learner's program). The
+    ending names it, and its signal."""
+    from roads.explain.session import _ending
+
+    program = build(tmp_path, "kills", KILLS_ITS_CHILD_AND_EXITS)
+    outcome = Tracer([str(program)], [parse_stop("exit")], on_stop=lambda hit: None,
+                     deadline=20, follow_fork=True).run()
+    child, = (p for p in outcome.processes if p != outcome.pid)
+    assert outcome.reached == ["exit", "exit"] and outcome.exits_unseen == []
+    words = _ending(outcome, "kills", 20)
+    assert words == f"exited with status 0; process {child} of the run was killed by SIGKILL"
+
+
 def test_a_process_the_program_killed_before_the_deadline_is_not_said_ended_by_us(
         gcc, tmp_path, no_leftovers):
     """The child's exit stop (its parent's SIGKILL) is read while the deadline passes:

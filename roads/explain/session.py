@@ -788,8 +788,21 @@ def _ending(outcome: Outcome, program: str, deadline: float) -> str:
             which = f"processes {listed} of the run had not ended, and roads explain ended them"
         else:
             which = f"process {others[0]} of the run had not ended, and roads explain ended it"
-        return f"{own}; {which} after the last stop{late}" + _exits_unseen(outcome)
-    return own + _exits_unseen(outcome)
+        return f"{own}; {which} after the last stop{late}" + _others_killed(outcome) \
+            + _exits_unseen(outcome)
+    return own + _others_killed(outcome) + _exits_unseen(outcome)
+
+
+def _others_killed(outcome: Outcome) -> str:
+    """The followed processes besides the program that a signal of the run's ended (a
+    child its parent killed with SIGKILL, say), in words after how the run ended; those
+    whose exit stop a signal carried them past are told with them (``_exits_unseen``),
+    and those roads explain ended with the run."""
+    killed = [p for p in outcome.processes.values()
+              if p.pid != outcome.pid and p.status is not None and os.WIFSIGNALED(p.status)
+              and not p.killed_by_us and p.pid not in outcome.exits_unseen]
+    return "".join(f"; process {p.pid} of the run was {describe_status(p.status)}"
+                   for p in killed)
 
 
 def _exits_unseen(outcome: Outcome) -> str:

@@ -146,6 +146,9 @@ class MapDiff:
     changes: tuple[Change, ...]
     pointers: tuple[PointerMove, ...]  # runs: recorded in both
     replaced: str = ""  # lineage across execve: what shows it (image_change); nothing matched
+    # Whether the regions' smaps counters and pagemap entries were compared too: only
+    # between two stops of one process (``diff_selections``).
+    resident: bool = False
 
     def of(self, word: str) -> tuple[Change, ...]:
         """The changes that include ``word`` ("added", "grown", ...)."""
@@ -237,7 +240,7 @@ def diff_maps(before: MemoryMap, after: MemoryMap, *, mode: str = "lineage",
     if mode == "runs":
         moves = [PointerMove(name, b_pointers[name], a_pointers[name])
                  for name in a_pointers if name in b_pointers]
-    return MapDiff(before, after, mode, tuple(changes), tuple(moves), replaced)
+    return MapDiff(before, after, mode, tuple(changes), tuple(moves), replaced, resident)
 
 
 def image_change(before: Snapshot, after: Snapshot) -> str:

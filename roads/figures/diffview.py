@@ -374,9 +374,7 @@ def render_diff(diff: MapDiff, *, unchanged: bool = False) -> str:
             else:
                 out.append(_change_row(item, names, runs, causes.get(id(item[0]), "")))
         if not any(not isinstance(item, int) for item in rows):
-            out.append('<div class="roads-diff-same">no region changed: the same layout, '
-                       "the same smaps counters" + (" and pagemap entries" if _has_pages(diff) else "")
-                       + "</div>")
+            out.append(f'<div class="roads-diff-same">{escape(_nothing_changed(diff))}</div>')
     out.append("</div>")
     if runs and diff.pointers:
         out += _pointer_table(diff, names)
@@ -395,7 +393,22 @@ def _notes(diff: MapDiff) -> list[str]:
                      "placed right below it: the kernel merged the two, so maps shows one line.")
     if diff.mode == "runs":
         notes.append(_bits_note(diff))
+    if _two_processes(diff) and any(c.changed for c in diff.changes) and not diff.replaced:
+        notes.append("These are two processes: a region marked removed is in the first one's "
+                     "stop only, and one marked added in the second one's only. A child's "
+                     "memory starts as its parent's when it is made, and either may have "
+                     "mapped or unmapped memory since, so removed is not a mapping the second "
+                     "process unmapped.")
     return notes
+
+
+def _two_processes(diff: MapDiff) -> bool:
+    """Whether the diff's two stops are of two processes of one run (a parent's and its
+    child's: ``roads explain --follow-fork`` compares a child's first stop with its
+    parent's last before it)."""
+    b, a = diff.before.selection, diff.after.selection
+    return (diff.mode == "lineage" and (b.sample, b.variant, b.run) == (a.sample, a.variant, a.run)
+            and b.snapshot.pid != a.snapshot.pid)
 
 
 def _bits_note(diff: MapDiff) -> str:
@@ -439,6 +452,24 @@ def _pointer_table(diff: MapDiff, names: tuple[str, str]) -> list[str]:
     return out
 
 
+def _nothing_changed(diff: MapDiff) -> str:
+    """What a diff in which no region changed says: what was compared. The smaps
+    counters and pagemap entries are compared only between two stops of one process
+    (``diff.resident``): of two processes, or two runs, they are not, and no sentence
+    may say they are the same."""
+    if diff.resident:
+        return ("no region changed: the same layout, the same smaps counters"
+                + (" and pagemap entries" if _has_pages(diff) else ""))
+    b, a = diff.before.selection, diff.after.selection
+    if (b.sample, b.variant, b.run) != (a.sample, a.variant, a.run):
+        which = "of two runs are"
+    elif _two_processes(diff):
+        which = "of two processes are"
+    else:
+        which = "are"
+    return f"no region changed: the same layout (the smaps counters {which} not compared)"
+
+
 def _in_stack(selection: Selection, address: int) -> bool:
     region = selection.snapshot.region_at(address)
     return region is not None and region.pathname == "[stack]"
@@ -470,7 +501,8 @@ def describe(diff: MapDiff) -> tuple[str, str]:
     if n > MOST_GROUPS:
         parts.append(f"and {n - MOST_GROUPS} more")
     if not parts:
-        return short, f"Nothing changed; both have {overview(diff.after)}"
+        same = _nothing_changed(diff)
+        return short, f"{same[0].upper()}{same[1:]}; both have {overview(diff.after)}"
     return short, "From the top: " + "; ".join(parts) + "."
 
 
@@ -495,9 +527,20 @@ def _phrase(c: Change) -> str:
     return f"{c.label} {words}: " + ", ".join([where, *counters])
 
 
-def _legend(words: Sequence[str]) -> str:
+# Between two processes (``_two_processes``), what added and removed mean: neither is
+# something one of them did since the other's stop.
+BADGES_TWO_PROCESSES = {
+    "added": "in the second process's stop only",
+    "removed": "in the first process's stop only",
+}
+
+
+def _legend(words: Sequence[str], two_processes: bool = False) -> str:
+    meaning = {w: BADGES[w][1] for w in words}
+    if two_processes:
+        meaning |= {w: m for w, m in BADGES_TWO_PROCESSES.items() if w in meaning}
     keys = "".join(f'<span class="roads-diff-key roads-change-{w}"><span class="roads-diff-sample">'
-                   f'</span>{_badge(w)} {escape(BADGES[w][1])}</span>' for w in words)
+                   f'</span>{_badge(w)} {escape(meaning[w])}</span>' for w in words)
     return f'<span class="roads-diff-legend">{keys}</span>' if keys else ""
 
 
@@ -514,5 +557,5 @@ def render_diff_figure(diff: MapDiff, *, unchanged: bool = False) -> str:
     notes = " ".join(_notes(diff))
     return (f'<figure class="roads-figure roads-diff-figure" id="{fid}" data-search-exclude>\n'
             f"{render_diff(diff, unchanged=unchanged)}\n"
-            f"<figcaption>{_legend(used)}<span>{escape(words)}"
+            f"<figcaption>{_legend(used, _two_processes(diff))}<span>{escape(words)}"
             f"{(' ' + escape(notes)) if notes else ''}</span></figcaption>\n</figure>\n")
