@@ -173,6 +173,19 @@ def test_nothing_changed_says_so_in_full() -> None:
     assert "no region changed: the same layout, the same smaps counters" in html
 
 
+def test_pages_a_fork_shares_are_said_to_be_shared_with_another_process() -> None:
+    """Across a fork the parent's written pages turn from Private_Dirty to Shared_Dirty,
+    and the diff listed the counters without a word of why (a learner's program): its
+    note says that another process maps them, copy-on-write. Not where Shared_Dirty
+    fell (the child wrote, and has a copy of its own), nor where no fork came."""
+    note = "Written pages of private memory counted Shared_Dirty are mapped by another process"
+    assert note in diffview.render_diff_figure(step("cow", "before-fork", "parent-after-fork"))
+    assert note not in diffview.render_diff_figure(step("cow", "child-before-write",
+                                                        "child-after-write"))
+    assert note not in diffview.render_diff_figure(step("threshold", "after-frees",
+                                                        "after-256k"))
+
+
 def test_nothing_changed_between_two_processes_says_what_was_compared() -> None:
     """Between a parent's stop and its child's the counters are not compared (a fork
     turns every private page of both shared: ``diff_selections``), and the figure said

@@ -393,6 +393,11 @@ def _notes(diff: MapDiff) -> list[str]:
                      "placed right below it: the kernel merged the two, so maps shows one line.")
     if diff.mode == "runs":
         notes.append(_bits_note(diff))
+    if diff.resident and any(_now_shared_with_another(c) for c in diff.changes):
+        notes.append("Written pages of private memory counted Shared_Dirty are mapped by "
+                     "another process too: after a fork, parent and child share each such "
+                     "page, copy-on-write, until either writes to it and gets a copy of its "
+                     "own (the kernel's KSM, where it runs, also shares pages so).")
     if _two_processes(diff) and any(c.changed for c in diff.changes) and not diff.replaced:
         notes.append("These are two processes: a region marked removed is in the first one's "
                      "stop only, and one marked added in the second one's only. A child's "
@@ -400,6 +405,15 @@ def _notes(diff: MapDiff) -> list[str]:
                      "mapped or unmapped memory since, so removed is not a mapping the second "
                      "process unmapped.")
     return notes
+
+
+def _now_shared_with_another(c: Change) -> bool:
+    """Whether ``c`` is private memory whose Shared_Dirty grew: written pages, each the
+    process's own copy (in a private file mapping too: a write copies the file's page),
+    that another process maps now, which only fork (or KSM) makes of them. Clean pages
+    say nothing of forks: a file's are shared with every process that maps it."""
+    return ("resident" in c.what and bool(c.after) and c.after[0].perms[3:4] == "p"
+            and any(k.name == "Shared_Dirty" and k.after > k.before for k in c.counters))
 
 
 def _two_processes(diff: MapDiff) -> bool:
