@@ -325,7 +325,7 @@ def test_shared_memory_no_program_opened_is_not_called_a_file_it_mapped():
     regions = [
         region(0x10000, 0x14000, "rw-s", "/dev/zero (deleted)", vmflags=("rd", "wr", "sh")),
         region(0x20000, 0x30000, "rw-s", "/SYSV0000002a (deleted)", vmflags=("rd", "wr", "sh")),
-        region(0x40000, 0x42000, "rw-s", "/dev/shm/demo", vmflags=("rd", "wr", "sh")),
+        region(0x40000, 0x42000, "rw-s", "/home/me/shared.bin", vmflags=("rd", "wr", "sh")),
         region(0x50000, 0x51000, "r--p", "/home/me/notes.txt", vmflags=("rd",)),
         *KERNEL_PAGES,
     ]
@@ -358,6 +358,22 @@ def test_a_memfd_is_told_as_one():
     assert told.startswith("a memfd (memfd_create, named 'nl\\012x')")
     assert got[1][1].endswith("mapped private")
     assert got[2] == ("file", "a file mapped with mmap")
+
+
+def test_posix_shared_memory_is_told_as_a_file_of_dev_shm():
+    """shm_open's object, /dev/shm/NAME, mapped shared was only "mapped shared
+    (MAP_SHARED)" of a file (a learner's program, while a memfd was told for what it
+    is); a file of a folder under /dev/shm, or elsewhere, is not told so."""
+    regions = [
+        region(0x10000, 0x11000, "rw-s", "/dev/shm/roads-demo", vmflags=("rd", "wr", "sh")),
+        region(0x20000, 0x21000, "r--p", "/dev/shm/deeper/file", vmflags=("rd",)),
+        region(0x30000, 0x31000, "rw-s", "/home/me/dev/shm/x", vmflags=("rd", "wr", "sh")),
+        *KERNEL_PAGES,
+    ]
+    got = [(c.kind, c.why) for c in memory_map(select(fake_doc(regions))).regions[:3]]
+    assert got[0] == ("file", "a file of /dev/shm, the folder where glibc's shm_open makes "
+                              "POSIX shared memory objects, mapped shared (MAP_SHARED)")
+    assert got[1:] == [("file", "a file mapped with mmap"), ("file", "mapped shared (MAP_SHARED)")]
 
 
 def test_dev_zero_mapped_private_is_anonymous_memory_not_a_file():

@@ -452,6 +452,10 @@ _ZERO_DEVICE = "/dev/zero"
 # made on the kernel's own mount, never linked into any folder.
 _MEMFD = re.compile(r"/memfd:(.*)")
 _SYSV_SEGMENT = re.compile(r"/SYSV([0-9a-f]{8})")
+# Where glibc's shm_open makes a POSIX shared memory object: a file of this folder, a
+# tmpfs (sysdeps/unix/sysv/linux/shm-directory.h: SHMDIR; shm_open("/name") opens
+# /dev/shm/name).
+_SHM_FOLDER = "/dev/shm/"
 
 
 def _plain_file(r: Region, path: str) -> tuple[str, str, str]:
@@ -480,6 +484,11 @@ def _plain_file(r: Region, path: str) -> tuple[str, str, str]:
         return ("file", file_name(r), f"a System V shared memory segment (shmget, attached "
                                       f"with shmat), key 0x{sysv.group(1)}: maps names it "
                                       "SYSV and its key")
+    if path.startswith(_SHM_FOLDER) and "/" not in path[len(_SHM_FOLDER):]:
+        return ("file", file_name(r), "a file of /dev/shm, the folder where glibc's "
+                                      "shm_open makes POSIX shared memory objects, "
+                                      + ("mapped shared (MAP_SHARED)" if r.shared
+                                         else "mapped private"))
     return ("file", file_name(r), "mapped shared (MAP_SHARED)" if r.shared
             else "a file mapped with mmap")
 
