@@ -494,3 +494,33 @@ def test_a_function_the_compiler_inlined_is_said_to_be(root, gcc, tmp_path, monk
     assert explain(root, "--at", "main", "--at", "helper", "--out", "optimised.html",
                    "--", "./optimised") == 3
     assert "inlined" not in capsys.readouterr().err
+
+
+FORKS_ONCE = r"""
+#include <sys/wait.h>
+#include <unistd.h>
+int main(void) {
+    pid_t child = fork();
+    if (child == 0)
+        _exit(0);
+    waitpid(child, 0, 0);
+    return 0;
+}
+"""
+
+
+def test_a_count_of_a_call_that_makes_a_process_says_the_child_is_not_counted(
+        root, tmp_path, monkeypatch, capsys, no_leftovers):
+    """fork returns twice, yet --at syscall:clone:2 of a program that forks once, its
+    child followed, was told "the system call clone returned once" (a learner's tour):
+    the child's return, 0, makes no stop (a traced child starts without syscall
+    tracing), and the words say so."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "forks.c").write_text(FORKS_ONCE)
+    assert explain(root, "--follow-fork", "--at", "syscall:clone", "--at", "syscall:clone:2",
+                   "--out", "forks.html", "--", "forks.c") == 3
+    reason = ("syscall:clone:2 (the system call clone returned once in the caller; the "
+              "process or thread it made returns from it too, with 0, but makes no stop "
+              "there, and is not counted)")
+    assert reason in capsys.readouterr().err.splitlines()[-1]
+    assert html.escape(reason) in (tmp_path / "forks.html").read_text()

@@ -747,6 +747,12 @@ EXIT_FUNCTION = ("counts the calls of the C library's function exit(), which a p
                  "_exit or is killed); --at exit, without a count, is each process's own end")
 
 
+# The system calls that make a process or thread: the new one starts at their return,
+# with 0, and no system-call stop is made there (the kernel gives a traced child no
+# syscall-exit stop of the call that made it: copy_process clears its syscall tracing).
+MAKES_A_TASK = frozenset({"clone", "clone3", "fork", "vfork"})
+
+
 def counted_words(spec: StopSpec, calls: int) -> str:
     """Why the function or system-call stop ``spec``, with a count, was not reached:
     the program made ``calls`` of the ``spec.count`` it waits for, in words."""
@@ -754,6 +760,9 @@ def counted_words(spec: StopSpec, calls: int) -> str:
     if spec.kind == "syscall":
         said = (f"the system call {spec.name} returned {times}" if calls
                 else f"the system call {spec.name} never returned")
+        if calls and spec.name in MAKES_A_TASK:
+            said += (" in the caller; the process or thread it made returns from it too, "
+                     "with 0, but makes no stop there, and is not counted")
     else:
         # Told at the start what exit:N is (EXIT_FUNCTION): the function, named so.
         name = "the C library's function exit()" if spec.name == "exit" else spec.name
