@@ -547,3 +547,21 @@ def test_whether_a_mapping_that_grows_down_can_grow_is_what_the_kernel_does(gcc,
     for start, did in grew.items():
         assert "MAP_GROWSDOWN" in told[start]
         assert ("cannot grow" not in told[start]) == did, (hex(start), told[start])
+
+
+def test_memory_the_stopped_thread_runs_on_is_told_as_its_stack():
+    """A child made by clone (or posix_spawn) runs on a stack mapped with mmap, and
+    roads explain's stop in it drew the memory its sp points into as a plain "anonymous
+    mapping" (a learner's tour). Memory that holds the recorded sp says it is the stack
+    the stopped thread runs on; memory beside it does not."""
+    regions = [
+        region(0x7F0000000000, 0x7F0000010000),
+        region(0x7F0000020000, 0x7F0000030000),
+        *KERNEL_PAGES,
+    ]
+    doc = fake_doc(regions, {"sp": 0x7F000000FF00, "pc": 0x555555555100})
+    doc["variants"]["default"]["runs"][0]["checkpoints"][0]["status"] = {"Threads": 1}
+    told = [c.why for c in memory_map(select(doc)).regions[:2]]
+    assert told[0].startswith("anonymous memory from mmap that the stopped thread's stack "
+                              "pointer (sp) points into: the stack it runs on")
+    assert told[1] == "anonymous memory from mmap"

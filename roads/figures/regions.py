@@ -573,8 +573,18 @@ def _classify_anonymous(
                         f"anonymous, right after {owner}'s data pages: its bss")
         elif r.perms[:3] == "---":
             kinds[k] = ("reserved", "", "PROT_NONE: reserved address space")
+        elif any(a.name == STOPPED_SP and a.value in r for a in addresses):
+            kinds[k] = ("mmap", "", "anonymous memory from mmap that the stopped thread's "
+                                    "stack pointer (sp) points into: the stack it runs on, "
+                                    "which the program or its C library mapped (a clone or "
+                                    "posix_spawn child's, a coroutine's, a signal stack)")
         else:
             kinds[k] = ("mmap", "", "anonymous memory from mmap")
+
+
+# The name roads explain records the stopped thread's stack pointer under, beside "pc"
+# (``roads.explain.trace``: a function or system-call stop's addresses).
+STOPPED_SP = "sp"
 
 
 def _within_span(regions: Sequence[Region], data: int, r: Region,
