@@ -178,7 +178,8 @@ def test_pages_a_fork_shares_are_said_to_be_shared_with_another_process() -> Non
     and the diff listed the counters without a word of why (a learner's program): its
     note says that another process maps them, copy-on-write. Not where Shared_Dirty
     fell (the child wrote, and has a copy of its own), nor where no fork came."""
-    note = "Written pages of private memory counted Shared_Dirty are mapped by another process"
+    note = ("Written pages of private anonymous memory counted Shared_Dirty are mapped more "
+            "than once: by another process after a fork")
     assert note in diffview.render_diff_figure(step("cow", "before-fork", "parent-after-fork"))
     assert note not in diffview.render_diff_figure(step("cow", "child-before-write",
                                                         "child-after-write"))
@@ -240,3 +241,33 @@ def test_diff_sides_stack_on_a_phone(site, browser, scheme) -> None:
             assert errors == []
         finally:
             context.close()
+
+
+def _fake_map(regions, threads):
+    from roads.figures.regions import memory_map
+    from tests.capture_docs import KERNEL_PAGES, fake_doc
+
+    doc = fake_doc([*regions, *KERNEL_PAGES])
+    doc["variants"]["default"]["runs"][0]["checkpoints"][0]["status"] = {"Threads": threads}
+    return memory_map(select(doc))
+
+
+def test_a_thread_stack_told_as_mmap_memory_is_one_mapping_only_at_the_same_addresses() -> None:
+    """A thread's stack and its guard, told so in a process of two threads, are plain mmap
+    memory in one of a single thread (a child a thread forked): at the very same
+    addresses they are one mapping, unchanged. A stack unmapped and other memory mapped
+    over part of its addresses are not: the stack is removed (matching the two made it
+    'merged and grown and permissions', a review found)."""
+    from tests.capture_docs import region
+
+    stack = [region(0x7F0000000000, 0x7F0000001000, "---p"),
+             region(0x7F0000001000, 0x7F0000101000)]
+    same = diff.diff_maps(_fake_map(stack, 2), _fake_map(stack, 1))
+    assert [c.kind for c in _fake_map(stack, 2).regions[:2]] == ["guard", "thread-stack"]
+    assert [c.kind for c in _fake_map(stack, 1).regions[:2]] == ["reserved", "mmap"]
+    assert not [c for c in same.changes if c.changed]
+    other = [region(0x7F0000000000, 0x7F0000180000)]
+    moved = diff.diff_maps(_fake_map(stack, 2), _fake_map(other, 1))
+    whats = {c.kind: c.what for c in moved.changes if c.changed}
+    assert whats.get("thread-stack") == ("removed",) and whats.get("guard") == ("removed",)
+    assert whats.get("mmap") == ("added",), whats

@@ -551,6 +551,17 @@ def test_two_processes_whose_main_threads_ended_are_not_said_to_share(root, gcc,
     assert "one address space" not in (tmp_path / "p.html").read_text()
 
 
+def _changes(root, tmp_path, monkeypatch, source: str, flags: tuple[str, ...],
+             *stops: str) -> str:
+    """``source`` built with ``flags`` and run by roads explain --follow-fork with
+    ``stops``: the words of its page's "What changed between stops"."""
+    build(tmp_path, "program", source, *flags)
+    monkeypatch.chdir(tmp_path)
+    assert explain(root, "--follow-fork", *stops, "--out", "p.html", "--", "./program") == 0
+    return html.unescape((tmp_path / "p.html").read_text().split(
+        '<h2 id="changes">', 1)[1].split('<h2 id="output"', 1)[0])
+
+
 # The parent maps 4 MiB after the fork and stops; then the child, told through a pipe,
 # stops in its turn, without that mapping.
 MAPS_AFTER_THE_FORK = r"""
@@ -588,15 +599,13 @@ def test_a_diff_between_parent_and_child_says_what_removed_means(root, gcc, tmp_
     parent made after the fork was marked removed, "mapped only before: gone", as if
     the child had unmapped what it never had (a learner's program). The figure says
     that its two sides are two processes, and what removed and added mean there."""
-    build(tmp_path, "late", MAPS_AFTER_THE_FORK)
-    monkeypatch.chdir(tmp_path)
-    assert explain(root, "--follow-fork", "--at", "parent_mapped", "--at", "child_late",
-                   "--out", "p.html", "--", "./late") == 0
-    changes = html.unescape((tmp_path / "p.html").read_text().split(
-        '<h2 id="changes">', 1)[1].split('<h2 id="output"', 1)[0])
+    changes = _changes(root, tmp_path, monkeypatch, MAPS_AFTER_THE_FORK, (),
+                       "--at", "parent_mapped", "--at", "child_late")
     assert "removed" in changes
     assert ("These are two processes: a region marked removed is in the first one's stop "
-            "only, and one marked added in the second one's only.") in changes
+            "only, and one marked added in the second one's only, which does not say which "
+            "of the two mapped or unmapped it. A child's memory starts as its parent's") \
+        in changes
     assert "in the first process's stop only" in changes and "gone" not in changes
 
 
@@ -634,11 +643,7 @@ def test_a_thread_stack_a_fork_copied_is_not_removed_and_added(root, gcc, tmp_pa
     threads): the diff from the thread's stop to the child's said "thread stack removed"
     and "anonymous mapping added" at the very same addresses (a learner's program). One
     mapping told two ways is matched as one."""
-    build(tmp_path, "thrfork", FORKS_FROM_A_THREAD, "-pthread")
-    monkeypatch.chdir(tmp_path)
-    assert explain(root, "--follow-fork", "--at", "before_fork", "--at", "in_child",
-                   "--out", "p.html", "--", "./thrfork") == 0
-    changes = html.unescape((tmp_path / "p.html").read_text().split(
-        '<h2 id="changes">', 1)[1].split('<h2 id="output"', 1)[0])
+    changes = _changes(root, tmp_path, monkeypatch, FORKS_FROM_A_THREAD, ("-pthread",),
+                       "--at", "before_fork", "--at", "in_child")
     assert "<h3>" in changes
     assert "thread stack" not in changes and "removed" not in changes, changes[:3000]

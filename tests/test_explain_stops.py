@@ -519,8 +519,8 @@ def test_a_count_of_a_call_that_makes_a_process_says_the_child_is_not_counted(
     (tmp_path / "forks.c").write_text(FORKS_ONCE)
     assert explain(root, "--follow-fork", "--at", "syscall:clone", "--at", "syscall:clone:2",
                    "--out", "forks.html", "--", "forks.c") == 3
-    reason = ("syscall:clone:2 (the system call clone returned once in the caller; the "
-              "process or thread it made returns from it too, with 0, but makes no stop "
-              "there, and is not counted)")
+    reason = ("syscall:clone:2 (the system call clone returned once in the caller; each "
+              "process or thread such a call makes returns from it too, with 0, but makes no "
+              "stop there, and is not counted)")
     assert reason in capsys.readouterr().err.splitlines()[-1]
     assert html.escape(reason) in (tmp_path / "forks.html").read_text()

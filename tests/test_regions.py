@@ -374,6 +374,10 @@ def test_posix_shared_memory_is_told_as_a_file_of_dev_shm():
     assert got[0] == ("file", "a file of /dev/shm, the folder where glibc's shm_open makes "
                               "POSIX shared memory objects, mapped shared (MAP_SHARED)")
     assert got[1:] == [("file", "a file mapped with mmap"), ("file", "mapped shared (MAP_SHARED)")]
+    semaphore = region(0x40000, 0x41000, "rw-s", "/dev/shm/sem.lock", vmflags=("rd", "wr", "sh"))
+    (told,) = [c.why for c in memory_map(select(fake_doc([semaphore, *KERNEL_PAGES]))).regions[:1]]
+    assert told.startswith("a file of /dev/shm named sem.: where glibc's sem_open keeps a "
+                           "named semaphore")
 
 
 def test_dev_zero_mapped_private_is_anonymous_memory_not_a_file():
@@ -562,6 +566,6 @@ def test_memory_the_stopped_thread_runs_on_is_told_as_its_stack():
     doc = fake_doc(regions, {"sp": 0x7F000000FF00, "pc": 0x555555555100})
     doc["variants"]["default"]["runs"][0]["checkpoints"][0]["status"] = {"Threads": 1}
     told = [c.why for c in memory_map(select(doc)).regions[:2]]
-    assert told[0].startswith("anonymous memory from mmap that the stopped thread's stack "
-                              "pointer (sp) points into: the stack it runs on")
+    assert told[0].startswith("anonymous memory from mmap that holds the stack the stopped "
+                              "thread runs on (its stack pointer, sp, points into it)")
     assert told[1] == "anonymous memory from mmap"

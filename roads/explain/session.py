@@ -761,8 +761,8 @@ def counted_words(spec: StopSpec, calls: int) -> str:
         said = (f"the system call {spec.name} returned {times}" if calls
                 else f"the system call {spec.name} never returned")
         if calls and spec.name in MAKES_A_TASK:
-            said += (" in the caller; the process or thread it made returns from it too, "
-                     "with 0, but makes no stop there, and is not counted")
+            said += (" in the caller; each process or thread such a call makes returns from "
+                     "it too, with 0, but makes no stop there, and is not counted")
     else:
         # Told at the start what exit:N is (EXIT_FUNCTION): the function, named so.
         name = "the C library's function exit()" if spec.name == "exit" else spec.name
@@ -780,7 +780,8 @@ def _ending(outcome: Outcome, program: str, deadline: float) -> str:
         return outcome.cut_short
     late = f", when the deadline passed ({deadline:g} s, --deadline)" if outcome.timed_out else ""
     if main.killed_by_us or (outcome.ended_after_last_stop and main.status is None):
-        return f"was ended by roads explain after its last stop{late}"
+        return f"was ended by roads explain after its last stop{late}" \
+            + _others_killed(outcome) + _exits_unseen(outcome)
     status = main.status
     if status is not None and os.WIFEXITED(status):
         own = f"exited with status {os.WEXITSTATUS(status)}"

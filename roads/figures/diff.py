@@ -307,16 +307,26 @@ def _family(kind: str) -> str:
 
     A thread stack and its guard, or an arena's used and reserved parts, are one
     mapping split by permissions; mmap memory becomes "bss" when it lands next to
-    a data segment. And a thread's stack is memory the C library mapped with mmap, told
-    a thread stack only in a process of several threads: the same mapping is plain
-    mmap memory in a child that a thread other than main forked, whose one thread runs
-    on its copy of that stack (the diff from the thread's stop to the child's said
-    "thread stack removed" and "anonymous mapping added" at the same addresses, a
-    learner's program showed).
+    a data segment.
     """
-    if kind in ("thread-stack", "guard", "mmap", "reserved", "bss", "lib-bss", "tls"):
+    if kind in ("thread-stack", "guard"):
+        return "thread-stack"
+    if kind in ("mmap", "reserved", "bss", "lib-bss", "tls"):
         return "mmap"
     return kind
+
+
+def _told_anew(b: Region, bk: str, a: Region, ak: str) -> bool:
+    """Whether ``b`` and ``a`` are one anonymous mapping that the two stops tell as two
+    kinds: a thread's stack (or its guard) at one, mmap memory at the other, at the very
+    same addresses. A thread stack is told only in a process of several threads: the
+    same mapping is plain mmap memory in a child that a thread other than main forked,
+    whose one thread runs on its copy of that stack (the diff from the thread's stop to
+    the child's said "thread stack removed" and "anonymous mapping added" at the same
+    addresses, a learner's program showed). Memory mapped anew where a stack was, over
+    other addresses, is not the same mapping."""
+    return (not b.pathname and not a.pathname and (b.start, b.end) == (a.start, a.end)
+            and {_family(bk), _family(ak)} == {"thread-stack", "mmap"})
 
 
 def _lineage_edges(bs: list[Region], bk: list[str], as_: list[Region], ak: list[str]) -> set[tuple[int, int]]:
@@ -324,7 +334,7 @@ def _lineage_edges(bs: list[Region], bk: list[str], as_: list[Region], ak: list[
     edges = set()
     for i, b in enumerate(bs):
         for j, a in enumerate(as_):
-            if _identity(b, bk[i]) != _identity(a, ak[j]):
+            if _identity(b, bk[i]) != _identity(a, ak[j]) and not _told_anew(b, bk[i], a, ak[j]):
                 continue
             if b.start < a.end and a.start < b.end:
                 if b.pathname.startswith("/") and b.start - b.offset != a.start - a.offset:

@@ -394,25 +394,31 @@ def _notes(diff: MapDiff) -> list[str]:
     if diff.mode == "runs":
         notes.append(_bits_note(diff))
     if diff.resident and any(_now_shared_with_another(c) for c in diff.changes):
-        notes.append("Written pages of private memory counted Shared_Dirty are mapped by "
-                     "another process too: after a fork, parent and child share each such "
-                     "page, copy-on-write, until either writes to it and gets a copy of its "
-                     "own (the kernel's KSM, where it runs, also shares pages so).")
+        notes.append("Written pages of private anonymous memory counted Shared_Dirty are "
+                     "mapped more than once: by another process after a fork (parent and "
+                     "child share each such page, copy-on-write, until one of them writes to "
+                     "it, unmaps it, runs execve or exits), or merged by the kernel's KSM, "
+                     "where it runs.")
     if _two_processes(diff) and any(c.changed for c in diff.changes) and not diff.replaced:
-        notes.append("These are two processes: a region marked removed is in the first one's "
-                     "stop only, and one marked added in the second one's only. A child's "
-                     "memory starts as its parent's when it is made, and either may have "
-                     "mapped or unmapped memory since, so removed is not a mapping the second "
-                     "process unmapped.")
+        note = ("These are two processes: a region marked removed is in the first one's "
+                "stop only, and one marked added in the second one's only, which does not "
+                "say which of the two mapped or unmapped it.")
+        if diff.after.selection.parent_pid == diff.before.selection.snapshot.pid:
+            note += (" A child's memory starts as its parent's when it is made (a copy, but "
+                     "for memory marked MADV_DONTFORK, which it does not get, or the same "
+                     "memory, where clone shares it), and either may have changed it since.")
+        notes.append(note)
     return notes
 
 
 def _now_shared_with_another(c: Change) -> bool:
-    """Whether ``c`` is private memory whose Shared_Dirty grew: written pages, each the
-    process's own copy (in a private file mapping too: a write copies the file's page),
-    that another process maps now, which only fork (or KSM) makes of them. Clean pages
-    say nothing of forks: a file's are shared with every process that maps it."""
+    """Whether ``c`` is private anonymous memory (a heap, a stack, memory from mmap)
+    whose Shared_Dirty grew: written pages mapped more than once, which only a fork
+    (or KSM) makes of such memory. Not of a file: smaps counts a page shared wherever
+    it is mapped twice, and a tmpfs file's page written with write() stays dirty in
+    every mapping that reads it, a private one of the same process too."""
     return ("resident" in c.what and bool(c.after) and c.after[0].perms[3:4] == "p"
+            and not c.after[0].pathname.startswith("/")
             and any(k.name == "Shared_Dirty" and k.after > k.before for k in c.counters))
 
 

@@ -456,6 +456,9 @@ _SYSV_SEGMENT = re.compile(r"/SYSV([0-9a-f]{8})")
 # tmpfs (sysdeps/unix/sysv/linux/shm-directory.h: SHMDIR; shm_open("/name") opens
 # /dev/shm/name).
 _SHM_FOLDER = "/dev/shm/"
+# glibc's sem_open keeps a named semaphore there as sem.NAME (sysdeps/pthread/sem_open.c),
+# made as sem.XXXXXX, mapped, then linked under its name and the first name unlinked.
+_SEMAPHORE = "sem."
 
 
 def _plain_file(r: Region, path: str) -> tuple[str, str, str]:
@@ -484,7 +487,15 @@ def _plain_file(r: Region, path: str) -> tuple[str, str, str]:
         return ("file", file_name(r), f"a System V shared memory segment (shmget, attached "
                                       f"with shmat), key 0x{sysv.group(1)}: maps names it "
                                       "SYSV and its key")
-    if path.startswith(_SHM_FOLDER) and "/" not in path[len(_SHM_FOLDER):]:
+    name = path[len(_SHM_FOLDER):]
+    if path.startswith(_SHM_FOLDER) and "/" not in name and name.startswith(_SEMAPHORE):
+        return ("file", file_name(r), "a file of /dev/shm named sem.: where glibc's sem_open "
+                                      "keeps a named semaphore (it makes the file under a "
+                                      "name of its own, then links it as sem. and the "
+                                      "semaphore's name), "
+                                      + ("mapped shared (MAP_SHARED)" if r.shared
+                                         else "mapped private"))
+    if path.startswith(_SHM_FOLDER) and "/" not in name:
         return ("file", file_name(r), "a file of /dev/shm, the folder where glibc's "
                                       "shm_open makes POSIX shared memory objects, "
                                       + ("mapped shared (MAP_SHARED)" if r.shared
@@ -574,10 +585,12 @@ def _classify_anonymous(
         elif r.perms[:3] == "---":
             kinds[k] = ("reserved", "", "PROT_NONE: reserved address space")
         elif any(a.name == STOPPED_SP and a.value in r for a in addresses):
-            kinds[k] = ("mmap", "", "anonymous memory from mmap that the stopped thread's "
-                                    "stack pointer (sp) points into: the stack it runs on, "
-                                    "which the program or its C library mapped (a clone or "
-                                    "posix_spawn child's, a coroutine's, a signal stack)")
+            kinds[k] = ("mmap", "", "anonymous memory from mmap that holds the stack the "
+                                    "stopped thread runs on (its stack pointer, sp, points "
+                                    "into it), which the program or its C library mapped (a "
+                                    "clone or posix_spawn child's, a coroutine's, a signal "
+                                    "stack); the kernel may have merged other anonymous "
+                                    "memory mapped next to it into this region")
         else:
             kinds[k] = ("mmap", "", "anonymous memory from mmap")
 
