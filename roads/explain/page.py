@@ -28,7 +28,7 @@ from ..figures.select import Selection, Snapshot, forked_by, select
 from ..figures.table import render_table
 from ..units import human_size
 from .mapped import Files, opened
-from .record import VARIANT, Session
+from .record import VARIANT, Session, listed
 
 STYLESHEETS = Path(__file__).resolve().parents[2] / "docs" / "stylesheets"
 SHEETS = ("figures.css", "figures-more.css", "linking.css", "pictures.css")
@@ -289,8 +289,7 @@ def _sharing(sel: ExplainSelection, roles: dict[int, str], followed: set[int]) -
 
     names = [named(sel.snapshot.pid), *map(named, sel.shares_with)]
     two = len(names) == 2
-    listed = f"{', '.join(names[:-1])} and {names[-1]}"
-    return (f"At this stop {listed} are one address space, not {'two' if two else 'several'} "
+    return (f"At this stop {listed(names)} are one address space, not {'two' if two else 'several'} "
             "(kcmp(2) with KCMP_VM finds them so): clone(2) with CLONE_VM gives the process "
             "it makes the memory of its maker itself, where fork(2) gives a copy, and vfork(2) "
             "and glibc's posix_spawn(3) make their children so, until the child runs execve "

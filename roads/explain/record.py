@@ -12,6 +12,7 @@ import json
 import os
 from dataclasses import astuple, dataclass, field
 from pathlib import Path
+from typing import Sequence
 
 from .. import document
 from ..errors import ExplainError
@@ -97,6 +98,11 @@ class SelfStop:
             return f"{stopped}; another process of the run continued it (SIGCONT)"
         return (f"{stopped}; nothing of the run continued it within {self.after:g} s, so "
                 "roads explain did, with SIGCONT, as a shell's fg would")
+
+
+def listed(words: Sequence[str]) -> str:
+    """``words`` as a sentence lists them: "3", "3 and 7", "3, 7 and 9"."""
+    return words[0] if len(words) == 1 else f"{', '.join(words[:-1])} and {words[-1]}"
 
 
 def stop_words(pid: int, signal: str, sender: int | None, code: int | None) -> str:

@@ -38,7 +38,8 @@ from ..escapes import escape_bytes
 from ..figures.filenames import program_path
 from .command import DEFAULT_DEADLINE, MAX_DEADLINE, not_runnable, user_program
 from .mapped import Files, MappedFile, mapped_files, merge, opened
-from .record import NO_BUILD_DIR, VARIANT, Returned, Session, UnreadStop, session_from_json
+from .record import (NO_BUILD_DIR, VARIANT, Returned, Session, UnreadStop, listed,
+                     session_from_json)
 from . import shellwords
 from .symbols import inlined, load_span
 from .trace import (MAX_OUTPUT, Hit, Outcome, StopSpec, Tracer, made_with, memory_refused,
@@ -774,15 +775,24 @@ def _ending(outcome: Outcome, program: str, deadline: float) -> str:
     """How the run ended, in words: the program's own end, and which of its processes
     roads explain ended once the last stop was made (or, every stop made, when the
     deadline passed: a stop at an exit waits for every process to end), when the
-    program had ended first."""
+    program had ended first; then the others a signal ended, and those whose exit stop
+    was passed unseen."""
     main = outcome.processes[outcome.pid]
     if outcome.cut_short:
         return outcome.cut_short
     late = f", when the deadline passed ({deadline:g} s, --deadline)" if outcome.timed_out else ""
     if main.killed_by_us or (outcome.ended_after_last_stop and main.status is None):
-        return f"was ended by roads explain after its last stop{late}" \
-            + _others_killed(outcome) + _exits_unseen(outcome)
-    status = main.status
+        own = f"was ended by roads explain after its last stop{late}"
+    else:
+        own = _own_end(outcome, late)
+    return own + _others_killed(outcome) + _exits_unseen(outcome)
+
+
+def _own_end(outcome: Outcome, late: str) -> str:
+    """How the program itself ended, in words, and the processes of the run that had
+    not ended when roads explain ended the run after its last stop (or at the
+    deadline)."""
+    status = outcome.processes[outcome.pid].status
     if status is not None and os.WIFEXITED(status):
         own = f"exited with status {os.WEXITSTATUS(status)}"
     elif status is not None and os.WIFSIGNALED(status):
@@ -793,14 +803,10 @@ def _ending(outcome: Outcome, program: str, deadline: float) -> str:
     others = [str(p.pid) for p in outcome.processes.values()
               if p.killed_by_us and p.pid != outcome.pid]
     if (outcome.ended_after_last_stop or outcome.timed_out) and others:
-        if len(others) > 1:
-            listed = ", ".join(others[:-1]) + " and " + others[-1]
-            which = f"processes {listed} of the run had not ended, and roads explain ended them"
-        else:
-            which = f"process {others[0]} of the run had not ended, and roads explain ended it"
-        return f"{own}; {which} after the last stop{late}" + _others_killed(outcome) \
-            + _exits_unseen(outcome)
-    return own + _others_killed(outcome) + _exits_unseen(outcome)
+        which = (f"{'processes' if len(others) > 1 else 'process'} {listed(others)} of the "
+                 f"run had not ended, and roads explain ended {'them' if len(others) > 1 else 'it'}")
+        return f"{own}; {which} after the last stop{late}"
+    return own
 
 
 def _others_killed(outcome: Outcome) -> str:
@@ -821,9 +827,8 @@ def _exits_unseen(outcome: Outcome) -> str:
     if not outcome.exits_unseen:
         return ""
     pids = [str(pid) for pid in outcome.exits_unseen]
-    listed = pids[0] if len(pids) == 1 else ", ".join(pids[:-1]) + " and " + pids[-1]
     return (f"; no stop was made at the exit of {'process' if len(pids) == 1 else 'processes'} "
-            f"{listed}: a signal ended {'it' if len(pids) == 1 else 'them'} before roads "
+            f"{listed(pids)}: a signal ended {'it' if len(pids) == 1 else 'them'} before roads "
             "explain could hold it there (a SIGKILL that comes while another stop is read "
             "can carry a process past its exit stop)")
 

@@ -1385,7 +1385,7 @@ class Tracer:
         before the tracer lets it go from the first: let go then, it would pass its exit
         stop unseen, and the process's exit with it. Asked only where exit stops are."""
         if self._ending or tid in self.exiting or tid not in self.traced \
-                or tid in self.shadows or not any(s.kind == "exit" for s in self.stops):
+                or tid in self.shadows or not self._exit_asked:
             return False
         held = pt.held_at_exit(tid)
         if held is None:
@@ -1404,8 +1404,12 @@ class Tracer:
 
     def _all_done(self) -> bool:
         return all(s.label in self.done or s.label in self.refused
-                   for s in self.stops if s.kind != "exit") and \
-            not any(s.kind == "exit" for s in self.stops)
+                   for s in self.stops if s.kind != "exit") and not self._exit_asked
+
+    @property
+    def _exit_asked(self) -> bool:
+        """Whether the run stops at each process's exit (``--at exit``)."""
+        return any(s.kind == "exit" for s in self.stops)
 
     # Waiting. The tracer waits for the run's process groups, never for a stranger child
     # of its own process: the run's own, and each group a tracee made (``setsid``: a
@@ -1531,8 +1535,7 @@ class Tracer:
         if (tid == tgid and os.WIFSIGNALED(status) and self.outcome is not None
                 and tgid in self.outcome.processes and tgid not in self.exit_taken
                 and not (killed or self._ending or self._timed_out.is_set())
-                and self.outcome.processes[tgid].status is None
-                and any(s.kind == "exit" for s in self.stops)):
+                and self.outcome.processes[tgid].status is None and self._exit_asked):
             self.outcome.exits_unseen.append(tgid)
         self._forget_step(tid)
         held = self.held.pop(tid, None)

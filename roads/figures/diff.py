@@ -180,6 +180,11 @@ class MapDiff:
 # --------------------------------------------------------------------------- matching
 
 
+def one_run(before: Selection, after: Selection) -> bool:
+    """Whether two selected checkpoints come from one run of one variant of a sample."""
+    return (before.sample, before.variant, before.run) == (after.sample, after.variant, after.run)
+
+
 def diff_selections(before: Selection, after: Selection, *, mode: str | None = None,
                     resident: bool | None = None) -> MapDiff:
     """Compare two selected checkpoints.
@@ -191,7 +196,7 @@ def diff_selections(before: Selection, after: Selection, *, mode: str | None = N
     copy-on-write show there; between a parent and its child every private page
     turns shared, which says nothing about either).
     """
-    same_run = (before.sample, before.variant, before.run) == (after.sample, after.variant, after.run)
+    same_run = one_run(before, after)
     if mode is None:
         mode = "lineage" if same_run else "runs"
     if resident is None:

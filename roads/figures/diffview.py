@@ -25,7 +25,7 @@ from __future__ import annotations
 from html import escape
 from typing import Sequence
 
-from .diff import PAGE_BITS, Change, MapDiff, MoveGroup, PageChange, describe_bits
+from .diff import PAGE_BITS, Change, MapDiff, MoveGroup, PageChange, describe_bits, one_run
 from .filenames import described
 from .regions import KINDS
 from .select import Region, Selection
@@ -427,8 +427,7 @@ def _two_processes(diff: MapDiff) -> bool:
     child's: ``roads explain --follow-fork`` compares a child's first stop with its
     parent's last before it)."""
     b, a = diff.before.selection, diff.after.selection
-    return (diff.mode == "lineage" and (b.sample, b.variant, b.run) == (a.sample, a.variant, a.run)
-            and b.snapshot.pid != a.snapshot.pid)
+    return diff.mode == "lineage" and one_run(b, a) and b.snapshot.pid != a.snapshot.pid
 
 
 def _bits_note(diff: MapDiff) -> str:
@@ -480,8 +479,7 @@ def _nothing_changed(diff: MapDiff) -> str:
     if diff.resident:
         return ("no region changed: the same layout, the same smaps counters"
                 + (" and pagemap entries" if _has_pages(diff) else ""))
-    b, a = diff.before.selection, diff.after.selection
-    if (b.sample, b.variant, b.run) != (a.sample, a.variant, a.run):
+    if not one_run(diff.before.selection, diff.after.selection):
         which = "of two runs are"
     elif _two_processes(diff):
         which = "of two processes are"

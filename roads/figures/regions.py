@@ -488,18 +488,15 @@ def _plain_file(r: Region, path: str) -> tuple[str, str, str]:
                                       f"with shmat), key 0x{sysv.group(1)}: maps names it "
                                       "SYSV and its key")
     name = path[len(_SHM_FOLDER):]
-    if path.startswith(_SHM_FOLDER) and "/" not in name and name.startswith(_SEMAPHORE):
-        return ("file", file_name(r), "a file of /dev/shm named sem.: where glibc's sem_open "
-                                      "keeps a named semaphore (it makes the file under a "
-                                      "name of its own, then links it as sem. and the "
-                                      "semaphore's name), "
-                                      + ("mapped shared (MAP_SHARED)" if r.shared
-                                         else "mapped private"))
     if path.startswith(_SHM_FOLDER) and "/" not in name:
+        how = "mapped shared (MAP_SHARED)" if r.shared else "mapped private"
+        if name.startswith(_SEMAPHORE):
+            return ("file", file_name(r), "a file of /dev/shm named sem.: where glibc's "
+                                          "sem_open keeps a named semaphore (it makes the "
+                                          "file under a name of its own, then links it as "
+                                          f"sem. and the semaphore's name), {how}")
         return ("file", file_name(r), "a file of /dev/shm, the folder where glibc's "
-                                      "shm_open makes POSIX shared memory objects, "
-                                      + ("mapped shared (MAP_SHARED)" if r.shared
-                                         else "mapped private"))
+                                      f"shm_open makes POSIX shared memory objects, {how}")
     return ("file", file_name(r), "mapped shared (MAP_SHARED)" if r.shared
             else "a file mapped with mmap")
 
