@@ -103,6 +103,59 @@ def test_threads_that_ran_into_a_breakpoint_taken_out_are_not_killed(tmp_path, n
         assert _run(s).stdout == "joined, 2 traps\n", wheres
 
 
+
+# Four threads call both() at once, 300 times each; its first instruction (a mov) is
+# neither emulated nor a system call: each call is a single step.
+SAME_BREAKPOINT = r"""
+#include <pthread.h>
+#include <stdio.h>
+
+__asm__(".text\n.globl both\n.type both,@function\n"
+        "both:\n\tmov $39, %eax\n\tsyscall\n\tret\n.size both,.-both\n");
+long both(void);
+
+static pthread_barrier_t barrier;
+static long calls[4];
+
+static void *run(void *arg)
+{
+    long i = (long)arg;
+    for (int k = 0; k < 300; k++) {
+        pthread_barrier_wait(&barrier);
+        calls[i] += both() > 0;
+    }
+    return NULL;
+}
+
+int main(void)
+{
+    pthread_t threads[4];
+    pthread_barrier_init(&barrier, NULL, 4);
+    for (long i = 0; i < 4; i++)
+        pthread_create(&threads[i], NULL, run, (void *)i);
+    for (int i = 0; i < 4; i++)
+        pthread_join(threads[i], NULL);
+    printf("%ld calls\n", calls[0] + calls[1] + calls[2] + calls[3]);
+    return 0;
+}
+"""
+
+
+def test_threads_stepping_over_one_breakpoint_at_once(tmp_path, no_leftovers):
+    """Threads that ran into one int3 together are stepped over it one after another's
+    trap, the steps under way at once: the first step's end puts the int3 back, and the
+    next thread, its step begun but its instruction not yet run, stops at the int3
+    instead. Taken for the step's own trap, it ran on from the middle of the instruction
+    (SIGILL); it steps again. No call is counted twice (one may pass unseen while
+    another thread's step has the original byte in: under load, some do)."""
+    binary = _build(tmp_path, "same_breakpoint", SAME_BREAKPOINT)
+    outcome = Tracer([str(binary)], [parse_stop("both:100000"), parse_stop("exit")],
+                     on_stop=lambda hit: None, deadline=60).run()
+    assert outcome.stdout == "1200 calls\n"
+    assert os.WIFEXITED(outcome.processes[outcome.pid].status)
+    assert 0 < outcome.counted["both:100000"] <= 1200
+
+
 SHARES_MEMORY = r"""
 #include <spawn.h>
 #include <stdio.h>
@@ -543,7 +596,8 @@ def test_a_step_over_execve_takes_the_threads_made_during_it(tmp_path, no_leftov
     threads make more. The step's wait took none of their events: a thread made during
     the step, its first stop unseen, is killed by the execve, which waits until it has
     ended, and it was no thread the step's wait looked at (those it traced): the run
-    hung until the deadline. Each thread /proc lists is looked at now."""
+    hung until the deadline. A step is no longer waited for alone: the loop takes every
+    event while it is under way."""
     program = _build(tmp_path, "threads_made", THREADS_MADE)
     outcome = _made_while_ending(program, "step", ["marker", "doexec:2", "exit"])
     assert not outcome.timed_out and outcome.reached[0] == "marker", outcome

@@ -252,6 +252,15 @@ class _Made(NamedTuple):
     removed: frozenset[int]  # and those it had had taken out (``Tracer.removed``)
 
 
+class _Step(NamedTuple):
+    """A thread's single step over the breakpoint at ``addr`` (``Tracer._step_over``),
+    under way until its trap comes to the loop (``Tracer._stepped``)."""
+
+    addr: int
+    rsp: int  # the stack at the breakpoint: a trap there again with it is the same call
+    word: int  # the program's bytes at addr (``Tracer._code_at``)
+
+
 @dataclass
 class Ending:
     """How a traced process ended."""
@@ -610,6 +619,7 @@ class Tracer:
         # signal by a single step, to stop at its handler's first instruction.
         self.restarting: dict[int, tuple[int, int]] = {}
         self.to_handler: set[int] = set()
+        self.steps: dict[int, _Step] = {}  # tid -> its step over a breakpoint under way
         self.traced: dict[int, int] = {}  # tid -> tgid
         # tids whose PTRACE_EVENT_EXIT came: a process exits with the last of its threads
         # (its main thread may end alone, pthread_exit, and the others run on).
@@ -1459,6 +1469,7 @@ class Tracer:
                 got, status = os.waitpid(tid, pt.WALL | os.WNOHANG)
             except ChildProcessError:  # gone and reaped: nothing more comes of it
                 self.traced.pop(tid, None)
+                self._forget_step(tid)  # a thread whose execve gave it the main one's id
                 self.fork_kind.pop(tid, None)
                 self.made_by.pop(tid, None)
                 continue
@@ -1506,7 +1517,10 @@ class Tracer:
                 self._new_tid(tid, status)
                 continue
             try:
-                self._stopped(tid, status)
+                if tid in self.steps:
+                    self._stepped(tid, status)
+                else:
+                    self._stopped(tid, status)
             except ProcessLookupError:  # killed at its stop (the deadline): its end comes next
                 continue
             except OSError as exc:
@@ -1905,11 +1919,9 @@ class Tracer:
                 regs.rip = addr
                 pt.set_regs(tid, regs)
                 sig = 0
-                if self._byte_at(tid, addr) == INT3:  # still there, not taken out since
-                    passed = self._step_over(tid, regs, addr)
-                    if passed is None:
-                        return
-                    sig = passed
+                # The int3 still there, not taken out since: stepped over it.
+                if self._byte_at(tid, addr) == INT3 and not self._step_over(tid, regs, addr):
+                    return
         pt.call(pt.PTRACE_CONT, tid, 0, sig)
 
     def _back_in_maker(self, maker: int, addr: int) -> None:
@@ -2043,14 +2055,22 @@ class Tracer:
             return
         if self._all_done():
             return  # held at the breakpoint until the run is ended (_resume)
-        sig = self._step_over(tid, regs, addr)
-        if sig is not None:
-            self._deliver(tid, tgid, sig)
+        if self._step_over(tid, regs, addr):
+            self._resume(tid)
 
-    def _step_over(self, tid: int, regs: pt.Regs, addr: int) -> int | None:
+    def _step_over(self, tid: int, regs: pt.Regs, addr: int) -> bool:
         """Carry ``tid``, held at the breakpoint at ``addr``, past its instruction, the
-        breakpoint kept; the signal to resume it with, or
-        None if it ended meanwhile or an event of its own was handled instead.
+        breakpoint kept: True where that was done here (an instruction carried out
+        without running it, ``_emulate``), and the caller resumes the thread; False
+        where a single step is under way (or the thread, held at its exit stop, is left
+        to the loop): its trap comes to the loop like any event, and ``_stepped``
+        finishes the step and resumes the thread.
+
+        The step is not waited for here. Its instruction may block as long as the
+        program likes (a read of a pipe that another of its processes writes), and
+        meanwhile the run's other events are taken as ever: a child's first stop, which
+        holds that child until it is taken, or another thread's exit stop, which an
+        execve the step runs waits for.
 
         A signal due to the thread (one sent while it was held at the breakpoint, or a
         fault of the instruction itself) is taken before the instruction runs: the step
@@ -2064,128 +2084,81 @@ class Tracer:
         runs it again, setting the thread back onto the int3 (``restarting``), unless
         the signal's handler makes it fail, EINTR (``_restart_told``)."""
         if self._lost_exit(tid):  # a single step would let it go from its exit stop
-            return None
+            return False
         word = self._code_at(tid, addr)
         if self._emulate(tid, regs, addr, word):
-            return 0
+            return True
         # The original byte back, one instruction, int3 again. (Another thread passing
         # meanwhile is not seen: hence _emulate, first.)
         self._put_byte(tid, addr, self.breakpoints[addr][0])
         pt.call(pt.PTRACE_SINGLESTEP, tid, 0, 0)
-        status = self._step_wait(tid, addr)
-        if status is None:
-            # Its id is no more: the instruction was an execve, run by a thread other
-            # than the main one, which takes the main one's id; the process's
-            # PTRACE_EVENT_EXEC comes under that id, to the loop.
-            self.traced.pop(tid, None)
-            self._forget_step(tid)
-            return None
-        if os.WIFEXITED(status) or os.WIFSIGNALED(status):
-            self._ended(tid, status)
-            return None
+        self.steps[tid] = _Step(addr, regs.rsp, word)
+        return False
+
+    def _stepped(self, tid: int, status: int) -> None:
+        """The stop that ends ``tid``'s step over a breakpoint (``_step_over``): the int3
+        put back, where the breakpoint is still wanted, and the thread resumed, with the
+        signal the step stopped for, if any."""
+        step = self.steps.pop(tid)
+        addr = step.addr
+        event = status >> 16
         # After an execve (the step's, or another thread's that took this one's id) the
         # memory is the new program's: the int3 is not put back there. A shadow's old
         # memory is its maker's alone now, and keeps the breakpoint (_back_in_maker).
-        if status >> 16 != pt.PTRACE_EVENT_EXEC:
-            self._put_byte(tid, addr, INT3)
+        if event != pt.PTRACE_EVENT_EXEC:
+            self._put_back(tid, addr)
         elif tid in self.shadows:
             self._back_in_maker(self.shadows[tid], addr)
-        if status >> 16:
+        if event:
             # An event of its own came first (its PTRACE_EVENT_EXIT, another thread's
             # exit_group killing it; a clone the stepped instruction made): a stop like
             # any other, handled and resumed there.
-            try:
-                self._stopped(tid, status)
-            except ProcessLookupError:  # killed at its stop: its end comes next
-                pass
-            return None
+            self._stopped(tid, status)
+            return
         sig = os.WSTOPSIG(status)
-        if word & 0xFFFF == SYSCALL and tid not in self.shadows:
-            now = pt.get_regs(tid)
+        now = pt.get_regs(tid)
+        if sig == signal.SIGTRAP and now.rip == addr + 1 and pt.signal_code(tid) == SI_KERNEL:
+            # The int3 itself, put back by another thread's step at the same address
+            # before this one's instruction ran (``_put_back``): the step again, as the
+            # step it was.
+            now.rip = addr
+            pt.set_regs(tid, now)
+            if self._step_over(tid, now, addr):
+                self._resume_stepped(tid, 0)
+            return
+        if step.word & 0xFFFF == SYSCALL and tid not in self.shadows:
             # -ERESTARTSYS and the like (record.RESTART): the kernel runs the call again,
             # rip set back onto it, unless a handler of the signal makes it fail.
             if now.rip == addr + 2 and -signed(now.rax) in RESTART:
-                self.restarting[tid] = (addr, regs.rsp)  # cut short by a signal due
+                self.restarting[tid] = (addr, step.rsp)  # cut short by a signal due
         # The step's own trap is the kernel's (si_code > 0: TRAP_TRACE, or TRAP_BRKPT
         # after a syscall instruction); a SIGTRAP a process sent (kill, raise: SI_USER,
         # SI_TKILL) is the program's, due like any other signal.
         if sig == signal.SIGTRAP and pt.signal_code(tid) > 0:
-            return 0
-        if pt.get_regs(tid).rip == addr:
-            self.interrupted[tid] = (addr, regs.rsp)
-        return sig
+            sig = 0
+        elif now.rip == addr:
+            self.interrupted[tid] = (addr, step.rsp)
+        self._resume_stepped(tid, sig)
 
-    def _step_wait(self, tid: int, addr: int) -> int | None:
-        """The wait status of ``tid`` once its step over the breakpoint at ``addr`` ends;
-        None if ``tid`` is gone unreported: it ran execve (a thread other than the main
-        one), and took the main one's id.
+    def _put_back(self, tid: int, addr: int) -> None:
+        """The int3 at ``addr`` again in ``tid``'s memory after its step, unless the
+        breakpoint was taken out meanwhile (its last stop made by another thread, its
+        library closed), which the step no longer holds up. Put back at once even while
+        another thread steps over it (both had trapped there before the first step
+        began): that one, stopped by it before it ran the instruction, steps again
+        (``_stepped``), and no thread of the process passes the breakpoint unseen for
+        longer than one step."""
+        owner = self.shadows.get(tid, self.traced.get(tid, tid))
+        if addr in self.bp_in.get(owner, ()):
+            self._put_byte(tid, addr, INT3)
 
-        The instruction may block (a system call) as long as the program likes, but not
-        past the run's deadline, whose kill ends it there; KILL_WAIT later, as for the
-        kill of the run (``_kill_all``), a thread still in its step is one that SIGKILL
-        did not end (in uninterruptible sleep): an error, and the run is ended. Polled as
-        the run's waits are (``_wait``), between SIGCHLDs. Meanwhile the exit stops and
-        the ends of the process's other threads are taken (``_others_exits``)."""
-        limit = self._deadline_at + KILL_WAIT
-        while True:
-            try:
-                got, status = os.waitpid(tid, pt.WALL | os.WNOHANG)
-            except ChildProcessError:
-                return None
-            if got:
-                return status
-            self._others_exits(tid)
-            now = time.monotonic()
-            if now > limit:
-                raise ExplainError(
-                    f"thread {tid} of process {self.traced.get(tid, tid)} did not finish the "
-                    f"instruction at {addr:#x} (stepped over the breakpoint there) by the "
-                    f"deadline ({self.deadline:g} s, --deadline), nor within {KILL_WAIT:g} s "
-                    "of being killed at it")
-            signal.sigtimedwait([signal.SIGCHLD], min(WAKE, limit - now))
-
-    def _others_exits(self, tid: int) -> None:
-        """Take the exit stops (PTRACE_EVENT_EXIT) and the ends of the other threads of
-        ``tid``'s process, which ``tid``'s step is waited for: an execve it runs kills
-        them, and waits until they are gone (the kernel's de_thread): the main thread
-        until it has ended, which one held in its exit stop never does, any other until
-        it is reaped (kernel/exit.c, __exit_signal), which for a traced thread is its
-        tracer's wait. (The main thread's end is told only once it is the last.) They
-        are those /proc lists, with a thread made just before, whose first stop has not
-        been seen (its maker's event, if it was not seen either, never comes: the execve
-        killed the maker at it), which is taken as the loop takes it (``_new_tid``). Any
-        other stop of theirs is left for the loop: looked at without being taken
-        (WNOWAIT), a ptrace stop telling its event in si_status."""
-        tgid = self.traced.get(tid, tid)
-        try:
-            listed = {int(t) for t in os.listdir(Proc().tasks(tgid).root) if t.isdigit()}
-        except OSError:
-            listed = set()
-        others = listed | {t for t, g in self.traced.items() if g == tgid}
-        for other in sorted(others - {tid}):
-            try:
-                info = os.waitid(os.P_PID, other, os.WEXITED | os.WSTOPPED | os.WNOHANG
-                                 | os.WNOWAIT | pt.WALL)
-            except ChildProcessError:
-                continue
-            if info is None:
-                continue
-            ended = info.si_code in (os.CLD_EXITED, os.CLD_KILLED, os.CLD_DUMPED)
-            if not ended and (info.si_code != os.CLD_TRAPPED
-                              or info.si_status >> 8 != pt.PTRACE_EVENT_EXIT):
-                continue
-            got, status = os.waitpid(other, pt.WALL | os.WNOHANG)
-            if not got:  # let go of its stop meanwhile (a SIGKILL): its end comes later
-                continue
-            if os.WIFEXITED(status) or os.WIFSIGNALED(status):  # also one killed at its stop
-                self._ended(other, status)
-            elif other not in self.traced:
-                self._new_tid(other, status)
-            else:
-                try:
-                    self._stopped(other, status)
-                except ProcessLookupError:  # killed at its stop: its end comes next
-                    pass
+    def _resume_stepped(self, tid: int, sig: int) -> None:
+        """Resume ``tid`` after its step over a breakpoint, with ``sig`` (0: none): a
+        shadow as shadows are, any other thread as at any stop (``_deliver``)."""
+        if tid in self.shadows:
+            pt.call(pt.PTRACE_CONT, tid, 0, sig)
+        else:
+            self._deliver(tid, self.traced[tid], sig)
 
     def _restart_told(self, tid: int) -> bool:
         """Whether ``tid``'s SIGTRAP is the stop of a signal given by a single step
@@ -2210,6 +2183,7 @@ class Tracer:
     def _forget_step(self, tid: int) -> None:
         """``tid`` ended, ran a new program, or is let go: no trap of it comes back to
         a step over a breakpoint."""
+        self.steps.pop(tid, None)
         self.interrupted.pop(tid, None)
         self.restarting.pop(tid, None)
         self.to_handler.discard(tid)
