@@ -350,6 +350,108 @@ def test_the_run_goes_on_while_a_step_over_a_breakpoint_blocks(gcc, tmp_path, no
     assert os.WIFEXITED(outcome.processes[outcome.pid].status)
 
 
+
+# The main thread's first call of wait_read is a step blocked in read(2) until the writer
+# thread's first byte, 300 ms on; 100 ms on, while that step is under way, the other
+# thread opens and closes a library (dlopen) or runs into mark and forks a child that
+# calls wait_read twice more (getpid).
+DURING_A_STEP = r"""
+#include <dlfcn.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+__asm__(".text\n.globl wait_read\n.type wait_read,@function\nwait_read:\n\tsyscall\n\tret\n"
+        ".size wait_read,.-wait_read\n");
+long wait_read(void);
+
+static int fds[2];
+static int reads;
+
+__attribute__((noinline)) void mark(void) { __asm__ volatile(""); }
+
+static long call(long nr, long a, long b, long c)
+{
+    register long rdx __asm__("rdx") = c;
+    __asm__ volatile("sub $128, %%rsp\n\tcall wait_read\n\tadd $128, %%rsp"
+                     : "+a"(nr), "+d"(rdx) : "D"(a), "S"(b) : "rcx", "r11", "memory");
+    return nr;
+}
+
+static void *writer(void *arg)
+{
+    (void)arg;
+    for (int i = 0; i < reads; i++) {
+        usleep(300000);
+        write(fds[1], "x", 1);
+    }
+    return NULL;
+}
+
+static void *meanwhile(void *arg)
+{
+    usleep(100000);
+    if (!strcmp(arg, "dlopen")) {
+        dlclose(dlopen("libm.so.6", RTLD_NOW));
+    } else {
+        mark();
+        pid_t child = fork();
+        if (child == 0) {
+            call(39, 0, 0, 0);  /* SYS_getpid */
+            call(39, 0, 0, 0);
+            _exit(0);
+        }
+        waitpid(child, NULL, 0);
+    }
+    return NULL;
+}
+
+int main(int argc, char **argv)
+{
+    char c;
+    pthread_t threads[2];
+    reads = !strcmp(argv[1], "dlopen") ? 3 : 1;
+    pipe(fds);
+    pthread_create(&threads[0], NULL, writer, NULL);
+    pthread_create(&threads[1], NULL, meanwhile, argv[1]);
+    for (int i = 0; i < reads; i++)
+        call(0, fds[0], (long)&c, 1);  /* SYS_read */
+    pthread_join(threads[0], NULL);
+    pthread_join(threads[1], NULL);
+    printf("%d read\n", reads);
+    return 0;
+}
+"""
+
+
+@pytest.mark.gcc
+@pytest.mark.parametrize("how", ["dlopen", "fork"])
+def test_a_breakpoint_stepped_over_is_kept_through_what_happens_meanwhile(gcc, tmp_path,
+                                                                         no_leftovers, how):
+    """While a step has the original byte of wait_read in memory, the run goes on. A
+    library opened then (dlopen) made the breakpoints whose int3 was not there look
+    unmapped with a library, and wait_read's was forgotten: its later calls were not
+    counted (``_unmapped``). A child forked then had the original byte in its copy,
+    though its breakpoints were taken to be its maker's, and its calls went unseen. Its
+    third call is reached either way: in the main thread, or in the followed child."""
+    binary = build(tmp_path, "during_a_step", DURING_A_STEP, "-O0", "-pthread", "-ldl")
+    # nosuch: a function stop not found, looked for in each library opened later, which
+    # is what looks at every breakpoint when the libraries change.
+    wheres = ["wait_read:3", "nosuch" if how == "dlopen" else "mark", "exit"]
+    hits: list[tuple[str, int]] = []
+    outcome = Tracer([str(binary), how], [parse_stop(w) for w in wheres],
+                     on_stop=lambda hit: hits.append((hit.label, hit.pid)),
+                     follow_fork=how == "fork", deadline=20.0).run()
+    assert not outcome.timed_out
+    reached = dict(hits)
+    assert "wait_read:3" in reached, outcome.counted
+    if how == "fork":
+        assert reached["wait_read:3"] != outcome.pid  # the child's second call
+    assert outcome.stdout == f"{3 if how == 'dlopen' else 1} read\n"
+
+
 @pytest.mark.gcc
 @pytest.mark.parametrize("how, function, calls", [("sigchld", "snooze", 1),
                                                   ("restart", "wait_read", 1),

@@ -1356,8 +1356,13 @@ class Tracer:
         (the same library opened again, at the same address), is not ours to restore a
         byte in, in this process or a child made from it (``_new_tid``). A function stop
         of one is looked for again (``_lookup``, later). Its original byte is forgotten
-        once no process holds that breakpoint."""
+        once no process holds that breakpoint. Not one a thread is stepping over now
+        (``steps``), whose original byte is in for the step: looked at again at the next
+        change of the libraries."""
+        stepping = {step.addr for step in self.steps.values()}
         for addr in sorted(self.bp_in.get(tgid, ())):
+            if addr in stepping:
+                continue
             try:
                 if self._byte_at(tid, addr) == INT3:
                     continue
@@ -1614,6 +1619,8 @@ class Tracer:
         if self.follow_fork:
             self.traced[tid] = tid
             self.bp_in[tid] = set(made.breakpoints)
+            if shared is None:
+                self._int3s_in_copy(tid, made)
             # A breakpoint taken out of the parent while the child's copy was made (a
             # thread forked during another's stop) may still be in the copy: its trap
             # there is ours, as in the parent.
@@ -1637,6 +1644,18 @@ class Tracer:
         except OSError:
             pass
         self.signals.drop(tid)  # let go: its parent reaps it
+
+    def _int3s_in_copy(self, tid: int, made: _Made) -> None:
+        """The int3 put in a followed child's copy of its maker's memory wherever the
+        copy holds the original byte: the copy was made while a thread of the maker was
+        stepping over that breakpoint (the fork itself, or another thread's step under
+        way then), whose int3 went back in the maker alone."""
+        for addr in made.breakpoints:
+            try:
+                if self._byte_at(tid, addr) == self.breakpoints[addr][0]:
+                    self._put_byte(tid, addr, INT3)
+            except (OSError, KeyError):  # unmapped in the copy, or forgotten since
+                pass
 
     def _first_stop(self, tid: int, status: int) -> None:
         """Resume ``tid``, traced from its first stop on: a thread killed before it ran
@@ -2126,7 +2145,9 @@ class Tracer:
             if self._step_over(tid, now, addr):
                 self._resume_stepped(tid, 0)
             return
-        if step.word & 0xFFFF == SYSCALL and tid not in self.shadows:
+        # Where the breakpoint is still there: a trap at it comes back to this call.
+        kept = addr in self.bp_in.get(self._memory_of(tid), ())
+        if step.word & 0xFFFF == SYSCALL and tid not in self.shadows and kept:
             # -ERESTARTSYS and the like (record.RESTART): the kernel runs the call again,
             # rip set back onto it, unless a handler of the signal makes it fail.
             if now.rip == addr + 2 and -signed(now.rax) in RESTART:
@@ -2136,7 +2157,7 @@ class Tracer:
         # SI_TKILL) is the program's, due like any other signal.
         if sig == signal.SIGTRAP and pt.signal_code(tid) > 0:
             sig = 0
-        elif now.rip == addr:
+        elif now.rip == addr and kept:
             self.interrupted[tid] = (addr, step.rsp)
         self._resume_stepped(tid, sig)
 
@@ -2148,9 +2169,13 @@ class Tracer:
         began): that one, stopped by it before it ran the instruction, steps again
         (``_stepped``), and no thread of the process passes the breakpoint unseen for
         longer than one step."""
-        owner = self.shadows.get(tid, self.traced.get(tid, tid))
-        if addr in self.bp_in.get(owner, ()):
+        if addr in self.bp_in.get(self._memory_of(tid), ()):
             self._put_byte(tid, addr, INT3)
+
+    def _memory_of(self, tid: int) -> int:
+        """The process whose breakpoints are in ``tid``'s memory: its own, or for a
+        shadow its maker's."""
+        return self.shadows.get(tid, self.traced.get(tid, tid))
 
     def _resume_stepped(self, tid: int, sig: int) -> None:
         """Resume ``tid`` after its step over a breakpoint, with ``sig`` (0: none): a
