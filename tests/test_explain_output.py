@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
+from roads.capture.elf import read_elf
 from roads.capture.runner import TOOL_ADDRESS_SPACE
-
-from tests.explain_support import page_facts, page_text
+from roads.explain.symbols import writes_through_stdio
+from tests.explain_support import build, page_facts, page_text
 from tests.test_explain import explain, root  # noqa: F401 - root is a fixture
 
 pytestmark = [pytest.mark.dot]
@@ -131,3 +134,67 @@ def test_an_allocation_the_sandbox_refused_is_said_to_be(root, tmp_path, monkeyp
     assert (f"(in the sandbox each process has {TOOL_ADDRESS_SPACE >> 30} GiB of address "
             "space in all: an mmap or malloc that would take it past that, or the shadow "
             "memory of a program built with -fsanitize=address, fails there with ENOMEM; --no-sandbox runs the program as you, outside)") in err
+
+
+# Writes with write(2) alone, never through stdio, then reaches its stop.
+WRITES_ALONE = r"""
+#include <unistd.h>
+void checkpoint(void) {}
+int main(void) {
+    write(1, "written at once\n", 16);
+    checkpoint();
+    return 0;
+}
+"""
+
+
+def test_a_program_without_stdio_gets_no_word_on_its_buffer(root, tmp_path, monkeypatch,
+                                                           no_leftovers):
+    """The note on stdio's buffer told a program that never calls printf to call fflush
+    after printf, and said its buffer had held output that was never written: it is for
+    a program that writes through stdio (or whose file cannot tell), and this one's
+    output is all on the page. Found by a learner's tour."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "alone.c").write_text(WRITES_ALONE)
+    assert explain(root, "--at", "checkpoint", "--out", "alone.html", "--save", "alone.json",
+                   "--", "alone.c") == 0
+    text = page_text((tmp_path / "alone.html").read_text())
+    assert "written at once" in text and "C library's buffer" not in text
+    assert json.loads((tmp_path / "alone.json").read_text())["stdio"] is False
+
+
+STDIO_PROGRAMS = {
+    "printf": ('#include <stdio.h>\nint main(int c, char **v) { printf("%d\\n", c); }\n', [],
+               True),
+    "puts": ('#include <stdio.h>\nint main(void) { printf("hi\\n"); }\n', [], True),
+    "fortified": ('#include <stdio.h>\nint main(int c, char **v) { printf("%d\\n", c); }\n',
+                  ["-O2", "-D_FORTIFY_SOURCE=2"], True),
+    "write": ('#include <unistd.h>\nint main(void) { write(1, "x", 1); }\n', [], False),
+    "libm": ('#include <math.h>\n#include <unistd.h>\nint main(int c, char **v) '
+             '{ return (int)sqrt(c) + (int)write(1, "x", 1); }\n', ["-Wl,--no-as-needed", "-lm"], False),
+    "system": ('#include <stdlib.h>\nint main(void) { return system("echo hi"); }\n', [], None),
+    "dlopen": ('#include <dlfcn.h>\nint main(void) { return !dlopen("libm.so.6", RTLD_NOW); }\n',
+               ["-ldl"], None),
+    "static": ('#include <stdio.h>\nint main(void) { puts("hi"); }\n', ["-static"], None),
+}
+
+
+@pytest.mark.parametrize("name", sorted(STDIO_PROGRAMS))
+def test_whether_a_program_writes_through_stdio(gcc, tmp_path, name):
+    """Read from the program's imports, as gcc built it: printf, the puts gcc makes of a
+    printf, _FORTIFY_SOURCE's __printf_chk; not write(2); unknown where another program
+    or library may write (system, dlopen) or where the file has no dynamic symbols."""
+    source, flags, expected = STDIO_PROGRAMS[name]
+    binary = build(tmp_path, name, source, *flags)
+    elf = read_elf(binary)
+    assert writes_through_stdio(binary.read_bytes(), str(binary), list(elf.needed)) is expected
+
+
+def test_a_program_linked_with_a_library_of_its_own_may_write_through_it(gcc, tmp_path):
+    """Its library may call printf where the program does not: not told from the file."""
+    build(tmp_path, "libsays.so", '#include <stdio.h>\nvoid says(void) { puts("hi"); }\n',
+          "-shared", "-fPIC")
+    binary = build(tmp_path, "caller", "void says(void);\nint main(void) { says(); }\n",
+                   f"-L{tmp_path}", "-Wl,--no-as-needed", "-lsays")
+    assert writes_through_stdio(binary.read_bytes(), str(binary),
+                                list(read_elf(binary).needed)) is None

@@ -486,7 +486,7 @@ def render_page(session: Session, *, read_elf=None) -> str:
                         f"<pre>{html.escape(text)}</pre></details>")
     if not (run.stdout or run.stderr):
         body.append("<p>It wrote nothing.</p>")
-    if run.exit_code is None:
+    if run.exit_code is None and session.stdio is not False:
         body.append(f'<p class="roads-explain-note">{html.escape(unflushed(run.signal))}</p>')
     body.append('<p class="roads-explain-note">Made by <code>roads explain</code> '
                 "(All Roads To Memory).</p>")

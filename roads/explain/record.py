@@ -177,6 +177,10 @@ class Session:
     # ``Checkpoint.seq``; stops that share it with none are left out. Empty in a session
     # saved before it was kept.
     shared: dict[int, tuple[int, ...]] = field(default_factory=dict)
+    # Whether the program writes through C stdio's buffers (``symbols.writes_through_stdio``),
+    # whose output a process that never calls exit() loses: None where its file cannot
+    # tell, and in a session saved before it was kept.
+    stdio: bool | None = None
 
     def not_reached(self) -> list[str]:
         """Each stop of ``missing``, with why it was not reached where the run knows: as
@@ -225,6 +229,8 @@ def session_json(session: Session, *, files: bool = True) -> dict:
         data["own_pids"] = True
     if session.shared:
         data["shared"] = {str(seq): list(pids) for seq, pids in session.shared.items()}
+    if session.stdio is not None:
+        data["stdio"] = session.stdio
     return data
 
 
@@ -251,7 +257,8 @@ def session_from_json(data: dict) -> Session:
                        {int(seq): int(tid) for seq, tid in data.get("threads", {}).items()},
                        str(data.get("typed", "")), bool(data.get("own_pids", False)),
                        {int(seq): tuple(int(p) for p in pids)
-                        for seq, pids in data.get("shared", {}).items()})
+                        for seq, pids in data.get("shared", {}).items()},
+                       None if data.get("stdio") is None else bool(data["stdio"]))
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise ExplainError(f"not a document roads explain saved: {exc}") from None
 

@@ -41,7 +41,7 @@ from .mapped import Files, MappedFile, mapped_files, merge, opened
 from .record import (NO_BUILD_DIR, VARIANT, Returned, Session, UnreadStop, listed,
                      session_from_json)
 from . import shellwords
-from .symbols import inlined, load_span
+from .symbols import inlined, load_span, writes_through_stdio
 from .trace import (MAX_OUTPUT, Hit, Outcome, StopSpec, Tracer, made_with, memory_refused,
                     parse_stop, seize_and_read)
 
@@ -627,7 +627,16 @@ def trace_program(job: dict, progress: Callable[[str], None] = lambda s: None) -
                    cut, unread, returned, list(outcome.stopped), unreached,
                    spans=load_spans(checkpoints, files), files=files, threads=threads,
                    typed=shellwords.join(job["shown"]), own_pids=_own_pids(job),
-                   shared=shared)
+                   shared=shared, stdio=_stdio(path, elf))
+
+
+def _stdio(path: str, elf: document.Elf) -> bool | None:
+    """Whether the program at ``path`` (``elf``: read from it) writes through C stdio's
+    buffers (``symbols.writes_through_stdio``); None where it cannot be read again."""
+    try:
+        return writes_through_stdio(read_bytes(Path(path)), path, list(elf.needed))
+    except RoadsError:
+        return None
 
 
 # Enough of a file's start to hold its program headers (they follow the ELF header).

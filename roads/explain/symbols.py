@@ -182,18 +182,64 @@ def imports(data: bytes, path: str, name: str) -> bool:
     """Whether ``data`` (an ELF64 little-endian file; ``path`` names it in errors) calls
     ``name`` in another file: a symbol of that name in ``.dynsym`` that it does not
     define (SHN_UNDEF). False for a file that is not ELF64 or has no such table."""
+    return name in (_imported(data, path) or ())
+
+
+def _imported(data: bytes, path: str) -> frozenset[str] | None:
+    """The names ``data`` takes from other files (``imports``); None where it has no
+    ``.dynsym`` (linked static, or not ELF64)."""
     headers = _section_headers(data, path)
+    found: set[str] | None = None
     for header in headers:
         if header.sh_type != SHT_DYNSYM or header.sh_entsize != _ELF64_SYM.size \
                 or not 0 < header.sh_link < len(headers):
             continue
+        if found is None:
+            found = set()
         strings = headers[header.sh_link]
         names = data[strings.sh_offset:strings.sh_offset + strings.sh_size]
         table = data[header.sh_offset:header.sh_offset + header.sh_size]
         table = table[:len(table) - len(table) % _ELF64_SYM.size]
         for st_name, _, _, st_shndx, _, _ in _ELF64_SYM.iter_unpack(table):
-            if st_shndx == 0 and st_name and _string(names, st_name) == name:
-                return True
+            if st_shndx == 0 and st_name:
+                found.add(_string(names, st_name))
+    return None if found is None else frozenset(found)
+
+
+# C stdio's functions that write to a stream, into its buffer (glibc's libio): gcc
+# makes puts or putchar of a printf whose format allows it, _FORTIFY_SOURCE the _chk
+# forms; C++'s std::cout and std::wcout write through stdout's (sync_with_stdio).
+STDIO_WRITERS = frozenset({
+    "printf", "vprintf", "fprintf", "vfprintf", "puts", "putchar", "putchar_unlocked",
+    "fputs", "fputs_unlocked", "fputc", "fputc_unlocked", "putc", "putc_unlocked",
+    "_IO_putc", "fwrite", "fwrite_unlocked", "__overflow", "__printf_chk",
+    "__vprintf_chk", "__fprintf_chk", "__vfprintf_chk", "wprintf", "vwprintf",
+    "fwprintf", "vfwprintf", "putwchar", "putwchar_unlocked", "fputws", "fputws_unlocked",
+    "fputwc", "fputwc_unlocked", "putwc", "putwc_unlocked", "__wprintf_chk",
+    "__vwprintf_chk", "__fwprintf_chk", "__vfwprintf_chk", "_ZSt4cout", "_ZSt4wcout"})
+# Ways to run code the program's file does not show (another program, a library
+# opened later), whose writes are their own.
+OTHER_CODE = frozenset({
+    "execve", "execv", "execvp", "execvpe", "execl", "execlp", "execle", "fexecve",
+    "execveat", "posix_spawn", "posix_spawnp", "system", "popen", "dlopen", "dlmopen"})
+# Libraries that write to the standard output only through calls the program makes.
+QUIET_LIBRARIES = frozenset({"libc.so.6", "libm.so.6", "libpthread.so.0", "libdl.so.2",
+                             "librt.so.1"})
+
+
+def writes_through_stdio(data: bytes, path: str, needed: list[str]) -> bool | None:
+    """Whether the program in ``data`` (``path`` names it in errors), which links the
+    libraries ``needed`` (DT_NEEDED), writes through C stdio's buffers: True where it
+    calls one of ``STDIO_WRITERS``; None where that cannot be told from its file
+    (linked static, another library linked, another program run or a library opened);
+    False otherwise."""
+    names = _imported(data, path)
+    if names is None:
+        return None
+    if names & STDIO_WRITERS:
+        return True
+    if names & OTHER_CODE or not set(needed) <= QUIET_LIBRARIES:
+        return None
     return False
 
 
