@@ -647,3 +647,38 @@ def test_a_thread_stack_a_fork_copied_is_not_removed_and_added(root, gcc, tmp_pa
                        "--at", "before_fork", "--at", "in_child")
     assert "<h3>" in changes
     assert "thread stack" not in changes and "removed" not in changes, changes[:3000]
+
+
+# A vfork child stops in its parent's memory, then runs /bin/true, which exits.
+VFORK_THEN_EXEC = r"""
+#include <sys/wait.h>
+#include <unistd.h>
+void in_child(void) {}
+int main(void) {
+    pid_t child = vfork();
+    if (child == 0) {
+        in_child();
+        execl("/bin/true", "true", (char *)0);
+        _exit(127);
+    }
+    waitpid(child, 0, 0);
+    return 0;
+}
+"""
+
+
+@pytest.mark.gcc
+def test_a_vfork_child_that_runs_execve_leaves_its_memory_to_its_parent(root, gcc, tmp_path,
+                                                                         monkeypatch):
+    """A vfork child's stop in its parent's memory, compared with its stop after its
+    execve: every region of the old image was "gone", though the parent keeps them all
+    (a learner's tour). The diff says that the process left them to its parent."""
+    changes = _changes(root, tmp_path, monkeypatch, VFORK_THEN_EXEC, (),
+                       "--at", "in_child", "--at", "exit")
+    child = re.search(r"in_child \(the child, pid (\d+)\)", changes)[1]
+    parent = re.search(r"the parent, pid (\d+)", (tmp_path / "p.html").read_text())[1]
+    assert (f"At the first stop process {child} shared its address space with process "
+            f"{parent}; its execve gave it a new one and left that one to process {parent}, "
+            f"which keeps what is marked gone here: gone from process {child}, not "
+            "unmapped.") in changes
+    assert changes.count("shared its address space") == 1  # not under the parent's diff

@@ -550,9 +550,26 @@ def elf_html(sel: Selection, *, cache_dir=None, wrap=lambda html_out: html_out) 
 def diff_html(before: Selection, after: Selection) -> str:
     """What changed from one stop to another: stops of one run, compared by lineage
     (an execve between them told as such) even where the programs' names differ."""
-    return with_provenance(diffview.render_diff_figure(diff.diff_selections(
-        before, after, mode="lineage", resident=before.snapshot.pid == after.snapshot.pid)),
-        [before, after])
+    changes = diff.diff_selections(before, after, mode="lineage",
+                                   resident=before.snapshot.pid == after.snapshot.pid)
+    figure = with_provenance(diffview.render_diff_figure(changes), [before, after])
+    left = _left_to_others(before, after, changes)
+    return figure + (f'\n<p class="roads-explain-note">{html.escape(left)}</p>' if left else "")
+
+
+def _left_to_others(before: Selection, after: Selection, changes: diff.MapDiff) -> str:
+    """Where a process that shared its address space with others of the run at the first
+    stop (``ExplainSelection.shares_with``: a vfork or posix_spawn child) ran execve
+    before the second: what the diff calls gone went on in those others; "" elsewhere."""
+    shared = getattr(before, "shares_with", ())
+    if not (shared and changes.replaced and before.snapshot.pid == after.snapshot.pid):
+        return ""
+    others = listed([f"process {pid}" for pid in shared])
+    keeps = "keeps" if len(shared) == 1 else "keep"
+    return (f"At the first stop process {before.snapshot.pid} shared its address space with "
+            f"{others}; its execve gave it a new one and left that one to {others}, which "
+            f"{keeps} what is marked gone here: gone from process {before.snapshot.pid}, not "
+            "unmapped.")
 
 
 def find_stop(sels: list[ExplainSelection], name: str) -> ExplainSelection:
