@@ -669,10 +669,12 @@ int main(void) {
 
 @pytest.mark.gcc
 def test_a_vfork_child_that_runs_execve_leaves_its_memory_to_its_parent(root, gcc, tmp_path,
-                                                                         monkeypatch):
+                                                                         monkeypatch, capsys):
     """A vfork child's stop in its parent's memory, compared with its stop after its
     execve: every region of the old image was "gone", though the parent keeps them all
-    (a learner's tour). The diff says that the process left them to its parent."""
+    (a learner's tour). The diff says that the process left them to its parent. The
+    terminal's line for each stop names the process's role, as the page does (it gave
+    pids alone, the tour found)."""
     changes = _changes(root, tmp_path, monkeypatch, VFORK_THEN_EXEC, (),
                        "--at", "in_child", "--at", "exit")
     child = re.search(r"in_child \(the child, pid (\d+)\)", changes)[1]
@@ -682,3 +684,7 @@ def test_a_vfork_child_that_runs_execve_leaves_its_memory_to_its_parent(root, gc
             f"which keeps what is marked gone here: gone from process {child}, not "
             "unmapped.") in changes
     assert changes.count("shared its address space") == 1  # not under the parent's diff
+    err = capsys.readouterr().err
+    assert f"stopped at in_child (the child, pid {child})" in err, err
+    assert f"stopped at exit (the child, pid {child})" in err, err
+    assert f"stopped at exit (the parent, pid {parent})" in err, err

@@ -28,7 +28,7 @@ from ..figures.select import Selection, Snapshot, forked_by, select
 from ..figures.table import render_table
 from ..units import human_size
 from .mapped import Files, opened
-from .record import VARIANT, Session, listed
+from .record import GENERATIONS, VARIANT, Session, generation, listed
 
 STYLESHEETS = Path(__file__).resolve().parents[2] / "docs" / "stylesheets"
 SHEETS = ("figures.css", "figures-more.css", "linking.css", "pictures.css")
@@ -155,7 +155,6 @@ class LibrarySelection(ExplainSelection):
 
 
 # A process of a run of several, by how many forks lie between it and the program.
-GENERATIONS = ("parent", "child", "grandchild")
 
 
 def family_roles(run) -> dict[int, str]:
@@ -170,7 +169,7 @@ def family_roles(run) -> dict[int, str]:
         pid, depth = process.pid, 0
         while pid in parents and depth <= len(GENERATIONS):
             pid, depth = parents[pid], depth + 1
-        roles[process.pid] = GENERATIONS[depth] if depth < len(GENERATIONS) else "descendant"
+        roles[process.pid] = generation(depth)
     return roles
 
 

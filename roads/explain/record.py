@@ -105,6 +105,15 @@ def listed(words: Sequence[str]) -> str:
     return words[0] if len(words) == 1 else f"{', '.join(words[:-1])} and {words[-1]}"
 
 
+# The roles of the processes of a run, by how many forks below the program each is.
+GENERATIONS = ("parent", "child", "grandchild")
+
+
+def generation(depth: int) -> str:
+    """The role of a process ``depth`` forks below the program (0: the program itself,
+    the parent where it made others); "descendant" below the grandchild."""
+    return GENERATIONS[depth] if depth < len(GENERATIONS) else "descendant"
+
 def stop_words(pid: int, signal: str, sender: int | None, code: int | None) -> str:
     """How process ``pid`` was stopped by ``signal``, its sender named: itself, another
     process, or, where no process sent it, what its si_code ``code`` says did (a timer,

@@ -63,7 +63,7 @@ from ..constants import PF_SIGNALED
 from ..errors import ExplainError, RoadsError
 from . import ptrace as pt
 from . import shellwords
-from .record import RESTART, Returned, SelfStop, signed, stop_words
+from .record import GENERATIONS, RESTART, Returned, SelfStop, generation, signed, stop_words
 from .seccomp_mode import SECCOMP_MODE_DEAD, read_seccomp_mode
 from .siginfo import SI_KERNEL, SigInfo
 from .syscall_file import read_syscall
@@ -2324,9 +2324,22 @@ class Tracer:
             said = f" in {_file_at(tid, dict(addresses)['pc'])}"
         hit = Hit(tgid, _ppid(tgid), spec.label, addresses, tid, returned)
         thread = f", thread {hit.thread}" if hit.thread else ""
-        self.progress(f"stopped at {spec.label} (pid {tgid}{thread}){said}")
+        role = self._role(tgid)
+        self.progress(f"stopped at {spec.label} ({role + ', ' if role else ''}pid {tgid}"
+                      f"{thread}){said}")
         self.on_stop(hit)
         self.outcome.reached.append(spec.label)
+
+    def _role(self, tgid: int) -> str:
+        """Process ``tgid``'s role among the processes followed so far ("the child"), as
+        the page names it (``record.generation``); "" while the program is the only one."""
+        processes = self.outcome.processes
+        if len(processes) < 2:
+            return ""
+        pid, depth = tgid, 0
+        while pid != self.outcome.pid and pid in processes and depth <= len(GENERATIONS):
+            pid, depth = processes[pid].ppid, depth + 1
+        return f"the {generation(depth)}"
 
 
 def _file_at(tid: int, addr: int) -> str:
