@@ -606,6 +606,10 @@ def test_a_diff_between_parent_and_child_says_what_removed_means(root, gcc, tmp_
             "only, and one marked added in the second one's only, which does not say which "
             "of the two mapped or unmapped it. A child's memory starts as its parent's") \
         in changes
+    # What the two sides have in common at the start, for a learner comparing them.
+    assert ("its private regions a copy made as it is needed (copy-on-write: both map the "
+            "same pages, kept read-only, and whichever writes to one first gets a copy of "
+            "it)") in changes
     assert "in the first process's stop only" in changes and "gone" not in changes
 
 

@@ -404,9 +404,13 @@ def _notes(diff: MapDiff) -> list[str]:
                 "stop only, and one marked added in the second one's only, which does not "
                 "say which of the two mapped or unmapped it.")
         if diff.after.selection.parent_pid == diff.before.selection.snapshot.pid:
-            note += (" A child's memory starts as its parent's when it is made (a copy, but "
-                     "for memory marked MADV_DONTFORK, which it does not get, or the same "
-                     "memory, where clone shares it), and either may have changed it since.")
+            note += (" A child's memory starts as its parent's when it is made: its private "
+                     "regions a copy made as it is needed (copy-on-write: both map the same "
+                     "pages, kept read-only, and whichever writes to one first gets a copy of "
+                     "it), its shared ones (MAP_SHARED) the same memory. Memory marked "
+                     "MADV_DONTFORK it does not get, MADV_WIPEONFORK it gets as zeros, and "
+                     "where clone shares the whole address space it is the same memory. "
+                     "Either may have changed it since.")
         notes.append(note)
     return notes
 
