@@ -604,12 +604,14 @@ def test_a_diff_between_parent_and_child_says_what_removed_means(root, gcc, tmp_
     assert "removed" in changes
     assert ("These are two processes: a region marked removed is in the first one's stop "
             "only, and one marked added in the second one's only, which does not say which "
-            "of the two mapped or unmapped it. A child's memory starts as its parent's") \
-        in changes
+            "of the two mapped or unmapped it. A child made by fork starts with a copy of "
+            "its parent's memory") in changes
     # What the two sides have in common at the start, for a learner comparing them.
-    assert ("its private regions a copy made as it is needed (copy-on-write: both map the "
-            "same pages, kept read-only, and whichever writes to one first gets a copy of "
-            "it)") in changes
+    assert ("A child made by fork starts with a copy of its parent's memory, made lazily: "
+            "the pages of its private regions are mapped in both, write-protected, and the "
+            "first to write to one usually gets a copy of that page") in changes
+    assert "Where clone shares the whole address space (CLONE_VM: vfork, posix_spawn)" \
+        in changes
     assert "in the first process's stop only" in changes and "gone" not in changes
 
 
@@ -676,7 +678,9 @@ def test_a_vfork_child_that_runs_execve_leaves_its_memory_to_its_parent(root, gc
                                                                          monkeypatch, capsys):
     """A vfork child's stop in its parent's memory, compared with its stop after its
     execve: every region of the old image was "gone", though the parent keeps them all
-    (a learner's tour). The diff says that the process left them to its parent. The
+    (a learner's tour). The diff says that they are gone from the child, not unmapped
+    while its parent uses them (an expert re-check: the kernel unmaps an address space
+    with its last user, and the parent may have ended first, or unmap some itself). The
     terminal's line for each stop names the process's role, as the page does (it gave
     pids alone, the tour found)."""
     changes = _changes(root, tmp_path, monkeypatch, VFORK_THEN_EXEC, (),
@@ -684,9 +688,10 @@ def test_a_vfork_child_that_runs_execve_leaves_its_memory_to_its_parent(root, gc
     child = re.search(r"in_child \(the child, pid (\d+)\)", changes)[1]
     parent = re.search(r"the parent, pid (\d+)", (tmp_path / "p.html").read_text())[1]
     assert (f"At the first stop process {child} shared its address space with process "
-            f"{parent}; its execve gave it a new one and left that one to process {parent}, "
-            f"which keeps what is marked gone here: gone from process {child}, not "
-            "unmapped.") in changes
+            f"{parent}. Its execve gave it a new one and let go of the old one, which the "
+            "kernel unmaps only once no process uses it: what is marked gone here is gone "
+            f"from process {child}, and was not unmapped by its execve while process "
+            f"{parent} still used it") in changes
     assert changes.count("shared its address space") == 1  # not under the parent's diff
     err = capsys.readouterr().err
     assert f"stopped at in_child (the child, pid {child})" in err, err

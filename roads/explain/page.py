@@ -564,11 +564,13 @@ def _left_to_others(before: Selection, after: Selection, changes: diff.MapDiff) 
     if not (shared and changes.replaced and before.snapshot.pid == after.snapshot.pid):
         return ""
     others = listed([f"process {pid}" for pid in shared])
-    keeps = "keeps" if len(shared) == 1 else "keep"
+    it = "it" if len(shared) == 1 else "one of them"
     return (f"At the first stop process {before.snapshot.pid} shared its address space with "
-            f"{others}; its execve gave it a new one and left that one to {others}, which "
-            f"{keeps} what is marked gone here: gone from process {before.snapshot.pid}, not "
-            "unmapped.")
+            f"{others}. Its execve gave it a new one and let go of the old one, which the "
+            "kernel unmaps only once no process uses it: what is marked gone here is gone "
+            f"from process {before.snapshot.pid}, and was not unmapped by its execve while "
+            f"{others} still used it ({it} may have unmapped some of it since, or ended "
+            "first).")
 
 
 def find_stop(sels: list[ExplainSelection], name: str) -> ExplainSelection:

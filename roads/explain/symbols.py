@@ -182,28 +182,33 @@ def imports(data: bytes, path: str, name: str) -> bool:
     """Whether ``data`` (an ELF64 little-endian file; ``path`` names it in errors) calls
     ``name`` in another file: a symbol of that name in ``.dynsym`` that it does not
     define (SHN_UNDEF). False for a file that is not ELF64 or has no such table."""
-    return name in (_imported(data, path) or ())
+    table = _dynamic_symbols(data, path)
+    return table is not None and name in table[0]
 
 
-def _imported(data: bytes, path: str) -> frozenset[str] | None:
-    """The names ``data`` takes from other files (``imports``); None where it has no
-    ``.dynsym`` (linked static, or not ELF64)."""
+def _dynamic_symbols(data: bytes, path: str) -> tuple[frozenset[str], frozenset[str]] | None:
+    """The names of ``data``'s ``.dynsym``: those it takes from other files (SHN_UNDEF,
+    ``imports``), and all of them; None where it has none (linked static, or not
+    ELF64)."""
     headers = _section_headers(data, path)
-    found: set[str] | None = None
+    found: tuple[set[str], set[str]] | None = None
     for header in headers:
         if header.sh_type != SHT_DYNSYM or header.sh_entsize != _ELF64_SYM.size \
                 or not 0 < header.sh_link < len(headers):
             continue
         if found is None:
-            found = set()
+            found = (set(), set())
         strings = headers[header.sh_link]
         names = data[strings.sh_offset:strings.sh_offset + strings.sh_size]
         table = data[header.sh_offset:header.sh_offset + header.sh_size]
         table = table[:len(table) - len(table) % _ELF64_SYM.size]
         for st_name, _, _, st_shndx, _, _ in _ELF64_SYM.iter_unpack(table):
-            if st_shndx == 0 and st_name:
-                found.add(_string(names, st_name))
-    return None if found is None else frozenset(found)
+            if st_name:
+                name = _string(names, st_name)
+                found[1].add(name)
+                if st_shndx == 0:
+                    found[0].add(name)
+    return None if found is None else (frozenset(found[0]), frozenset(found[1]))
 
 
 # C stdio's functions that write to a stream, into its buffer (glibc's libio): gcc
@@ -216,12 +221,19 @@ STDIO_WRITERS = frozenset({
     "__vprintf_chk", "__fprintf_chk", "__vfprintf_chk", "wprintf", "vwprintf",
     "fwprintf", "vfwprintf", "putwchar", "putwchar_unlocked", "fputws", "fputws_unlocked",
     "fputwc", "fputwc_unlocked", "putwc", "putwc_unlocked", "__wprintf_chk",
-    "__vwprintf_chk", "__fwprintf_chk", "__vfwprintf_chk", "_ZSt4cout", "_ZSt4wcout"})
+    "__vwprintf_chk", "__fwprintf_chk", "__vfwprintf_chk", "printf_size", "putw",
+    "malloc_info", "argp_help", "argp_state_help", "putpwent", "putgrent", "putspent",
+    "putsgent"})
+# The standard output's stream itself, named by a program that hands it to a function
+# (malloc_info(0, stdout)) or writes to it (C++'s std::cout and std::wcout): in .dynsym
+# as an import, or defined there where the program holds a copy (a copy relocation).
+STDOUT_STREAMS = frozenset({"stdout", "_IO_2_1_stdout_", "_ZSt4cout", "_ZSt4wcout"})
 # Ways to run code the program's file does not show (another program, a library
 # opened later), whose writes are their own.
 OTHER_CODE = frozenset({
     "execve", "execv", "execvp", "execvpe", "execl", "execlp", "execle", "fexecve",
-    "execveat", "posix_spawn", "posix_spawnp", "system", "popen", "dlopen", "dlmopen"})
+    "execveat", "posix_spawn", "posix_spawnp", "system", "popen", "dlopen", "dlmopen",
+    "dlsym", "dlvsym"})
 # Libraries that write to the standard output only through calls the program makes.
 QUIET_LIBRARIES = frozenset({"libc.so.6", "libm.so.6", "libpthread.so.0", "libdl.so.2",
                              "librt.so.1"})
@@ -230,13 +242,15 @@ QUIET_LIBRARIES = frozenset({"libc.so.6", "libm.so.6", "libpthread.so.0", "libdl
 def writes_through_stdio(data: bytes, path: str, needed: list[str]) -> bool | None:
     """Whether the program in ``data`` (``path`` names it in errors), which links the
     libraries ``needed`` (DT_NEEDED), writes through C stdio's buffers: True where it
-    calls one of ``STDIO_WRITERS``; None where that cannot be told from its file
+    calls one of ``STDIO_WRITERS`` or names the standard output's stream
+    (``STDOUT_STREAMS``); None where that cannot be told from its file
     (linked static, another library linked, another program run or a library opened);
     False otherwise."""
-    names = _imported(data, path)
-    if names is None:
+    symbols = _dynamic_symbols(data, path)
+    if symbols is None:
         return None
-    if names & STDIO_WRITERS:
+    names, named = symbols
+    if names & STDIO_WRITERS or named & STDOUT_STREAMS:
         return True
     if names & OTHER_CODE or not set(needed) <= QUIET_LIBRARIES:
         return None

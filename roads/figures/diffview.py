@@ -404,13 +404,16 @@ def _notes(diff: MapDiff) -> list[str]:
                 "stop only, and one marked added in the second one's only, which does not "
                 "say which of the two mapped or unmapped it.")
         if diff.after.selection.parent_pid == diff.before.selection.snapshot.pid:
-            note += (" A child's memory starts as its parent's when it is made: its private "
-                     "regions a copy made as it is needed (copy-on-write: both map the same "
-                     "pages, kept read-only, and whichever writes to one first gets a copy of "
-                     "it), its shared ones (MAP_SHARED) the same memory. Memory marked "
-                     "MADV_DONTFORK it does not get, MADV_WIPEONFORK it gets as zeros, and "
-                     "where clone shares the whole address space it is the same memory. "
-                     "Either may have changed it since.")
+            note += (" A child made by fork starts with a copy of its parent's memory, "
+                     "made lazily: the pages of its private regions are mapped in both, "
+                     "write-protected, and the first to write to one usually gets a copy of "
+                     "that page (of a huge page, one base page), the other keeping the "
+                     "original (copy-on-write); its shared regions (MAP_SHARED) are the same "
+                     "memory. Regions marked MADV_DONTFORK it does not get, and private "
+                     "anonymous ones marked MADV_WIPEONFORK it gets as zeros. Where clone "
+                     "shares the whole address space (CLONE_VM: vfork, posix_spawn) none of "
+                     "this applies: it is the same memory, those regions too. Either may "
+                     "have changed it since.")
         notes.append(note)
     return notes
 
