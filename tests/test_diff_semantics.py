@@ -271,3 +271,45 @@ def test_a_thread_stack_told_as_mmap_memory_is_one_mapping_only_at_the_same_addr
     whats = {c.kind: c.what for c in moved.changes if c.changed}
     assert whats.get("thread-stack") == ("removed",) and whats.get("guard") == ("removed",)
     assert whats.get("mmap") == ("added",), whats
+
+
+# --------------------------------------------------------------------------- a move
+
+
+def _frames_changed(selection: Selection, name: str) -> Selection:
+    """``selection`` with the frames of the pages recorded as ``name`` told apart: each
+    frame number one more, as if the pages had been copied."""
+    import dataclasses
+
+    import msgspec
+
+    point = selection.checkpoint_record
+    pagemap = tuple(msgspec.structs.replace(r, pages=tuple(
+        msgspec.structs.replace(p, pfn=p.pfn + 1 if p.pfn is not None else None)
+        for p in r.pages)) if r.name == name else r for r in point.pagemap)
+    return dataclasses.replace(selection, checkpoint_record=msgspec.structs.replace(
+        point, pagemap=pagemap))
+
+
+def test_a_mapping_mremap_moved_is_one_moved_and_grown() -> None:
+    """mremap moved the buffer and grew it: the diff said "anonymous mapping removed"
+    and "anonymous mapping added", though its pages sit in the same frames at the new
+    address, as the page's words and its page view say. Matched by those frames, it is
+    one mapping moved and grown; with the frames told apart (memory unmapped, and new
+    memory mapped elsewhere and written), the two stay removed and added."""
+    before, after = sel("mremap", checkpoint="written"), sel("mremap", checkpoint="grown")
+    recorded = next(r for r in before.snapshot.pagemap if r.name == "buffer")
+    present = sum(p.present for p in recorded.pages)
+    assert present
+    d = diff.diff_selections(before, after)
+    moved = [c for c in d.changes if "moved" in c.what]
+    assert [c.what for c in moved] == [("moved", "grown")]
+    assert moved[0].frames_kept == present
+    assert not [c for c in d.changes if c.what in (("added",), ("removed",))]
+    words = diffview.render_diff_figure(d)
+    assert "anonymous mapping moved and grown" in words
+    assert f"{present} recorded pages in the same frames: moved, not copied" in words
+
+    copied = diff.diff_selections(before, _frames_changed(after, "moved"))
+    assert not [c for c in copied.changes if "moved" in c.what]
+    assert sorted(c.what for c in copied.changes if c.changed) == [("added",), ("removed",)]

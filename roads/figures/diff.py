@@ -96,6 +96,9 @@ class Change:
     xor: int | None = None  # runs: start before XOR start after, for a moved pair
     counters: tuple[Counter, ...] = ()  # smaps counters that changed (resident)
     pages: tuple[PageChange, ...] = ()  # pagemap entries that changed (frames)
+    # A move (mremap): how many recorded pages are in the frames they were in before, at
+    # the same offset in the region.
+    frames_kept: int = 0
 
     @property
     def size_before(self) -> int:
@@ -226,6 +229,8 @@ def diff_maps(before: MemoryMap, after: MemoryMap, *, mode: str = "lineage",
     else:
         edges = _runs_edges(b_regions, b_kinds, a_regions, a_kinds)
     pages = (_pages(b_snap), _pages(a_snap)) if resident else ({}, {})
+    if mode == "lineage" and not replaced:
+        edges |= _moved_frames(b_regions, b_kinds, a_regions, a_kinds, edges, pages)
 
     groups = _components(len(b_regions), len(a_regions), edges)
     b_pointers = {a.name: a.value for a in before.selection.snapshot.addresses}
@@ -361,6 +366,34 @@ def _lineage_edges(bs: list[Region], bk: list[str], as_: list[Region], ak: list[
     return edges
 
 
+def _moved_frames(bs: list[Region], bk: list[str], as_: list[Region], ak: list[str],
+                  edges: set[tuple[int, int]], pages: tuple[dict[int, Page], dict[int, Page]]
+                  ) -> set[tuple[int, int]]:
+    """Memory that moved (mremap): a region mapped only before and one mapped only after,
+    of one identity, whose recorded pages sit in the same frames at the same offsets, each
+    page recorded on both sides and present before, present after in the frame it had
+    (one at least). Without recorded frames nothing is matched: the old range unmapped
+    and new memory mapped elsewhere look the same."""
+    b_pages, a_pages = pages
+    matched_b = {i for i, _ in edges}
+    matched_a = {j for _, j in edges}
+    moved = set()
+    for i, b in enumerate(bs):
+        if i in matched_b or b.pathname:
+            continue
+        for j, a in enumerate(as_):
+            if j in matched_a or a.pathname or _identity(b, bk[i]) != _identity(a, ak[j]):
+                continue
+            pairs = [(b_pages[v], a_pages.get(a.start + v - b.start)) for v in b_pages
+                     if b.start <= v < b.end and b_pages[v].present]
+            if pairs and all(after is not None and after.present and before.pfn is not None
+                             and after.pfn == before.pfn for before, after in pairs):
+                moved.add((i, j))
+                matched_a.add(j)
+                break
+    return moved
+
+
 def _runs_edges(bs: list[Region], bk: list[str], as_: list[Region], ak: list[str]) -> set[tuple[int, int]]:
     """One to one: files by (file, offset, order), others by (identity, order)."""
     def keys(regions: list[Region], kinds: list[str]) -> list[tuple]:
@@ -480,11 +513,20 @@ def _describe(before: list[Region], after: list[Region], kind: str, label: str, 
         if not what or what == ["resident"]:
             if changed_pages:
                 what.append("frames")
+    kept = 0
+    if resident and "moved" in what and not overlap:
+        b_pages, a_pages = pages
+        delta = after[0].start - before[0].start
+        kept = sum(1 for v, page in b_pages.items()
+                   if page.present and page.pfn is not None
+                   and any(b.start <= v < b.end for b in before)
+                   and (moved := a_pages.get(v + delta)) is not None and moved.present
+                   and moved.pfn == page.pfn)
     return Change(
         tuple(what) or ("unchanged",), kind, label, tuple(before), tuple(after),
         added=added, removed=removed,
         pointers_added=_inside(a_pointers, added), pointers_removed=_inside(b_pointers, removed),
-        xor=xor, counters=counters, pages=changed_pages,
+        xor=xor, counters=counters, pages=changed_pages, frames_kept=kept,
     )
 
 

@@ -193,7 +193,11 @@ def _what(group: Sequence[Change], runs: bool, cause: str = "") -> str:
         perms_a = "/".join(r.perms for r in c.after)
         details.append(f"<code>{escape(perms_b)}</code> → <code>{escape(perms_a)}</code>")
     if "moved" in c.what and c.before and c.after:
-        details.append(f"{escape(cause) + ' moved ' if cause else ''}by {_signed(_delta(c))}")
+        details.append(f"{escape(cause) + ' moved ' if cause else 'moved '}by {_signed(_delta(c))}")
+        if c.frames_kept:
+            kept = c.frames_kept
+            details.append(f"{kept} recorded page{'s' if kept > 1 else ''} in the same "
+                           f"frame{'s' if kept > 1 else ''}: moved, not copied")
         if runs and c.xor is not None:
             details.append(_bits(c.xor))
     inside = "resident" in c.what or "frames" in c.what  # the layout stayed
