@@ -276,15 +276,17 @@ def test_a_thread_stack_told_as_mmap_memory_is_one_mapping_only_at_the_same_addr
 # --------------------------------------------------------------------------- a move
 
 
-def _frames_changed(selection: Selection, name: str) -> Selection:
+def _frames_changed(selection: Selection, name: str, shared: bool = False) -> Selection:
     """``selection`` with the frames of the pages recorded as ``name`` told apart: each
-    frame number one more, as if the pages had been copied."""
+    frame number one more, as if the pages had been copied; or with ``shared`` the same
+    frames, each mapped more than once (not exclusive)."""
     import dataclasses
 
     import msgspec
 
     point = selection.checkpoint_record
     pagemap = tuple(msgspec.structs.replace(r, pages=tuple(
+        msgspec.structs.replace(p, exclusive=False) if shared else
         msgspec.structs.replace(p, pfn=p.pfn + 1 if p.pfn is not None else None)
         for p in r.pages)) if r.name == name else r for r in point.pagemap)
     return dataclasses.replace(selection, checkpoint_record=msgspec.structs.replace(
@@ -313,3 +315,7 @@ def test_a_mapping_mremap_moved_is_one_moved_and_grown() -> None:
     copied = diff.diff_selections(before, _frames_changed(after, "moved"))
     assert not [c for c in copied.changes if "moved" in c.what]
     assert sorted(c.what for c in copied.changes if c.changed) == [("added",), ("removed",)]
+    # The same frames, mapped more than once (the zero page under memory only read, a
+    # page KSM merged): two ranges that hold them are not one moved.
+    shared = diff.diff_selections(before, _frames_changed(after, "moved", shared=True))
+    assert not [c for c in shared.changes if "moved" in c.what]

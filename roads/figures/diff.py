@@ -372,8 +372,9 @@ def _moved_frames(bs: list[Region], bk: list[str], as_: list[Region], ak: list[s
     """Memory that moved (mremap): a region mapped only before and one mapped only after,
     of one identity, whose recorded pages sit in the same frames at the same offsets, each
     page recorded on both sides and present before, present after in the frame it had
-    (one at least). Without recorded frames nothing is matched: the old range unmapped
-    and new memory mapped elsewhere look the same."""
+    (one at least), mapped by this process alone (``_kept``). Without recorded frames
+    nothing is matched: the old range unmapped and new memory mapped elsewhere look the
+    same."""
     b_pages, a_pages = pages
     matched_b = {i for i, _ in edges}
     matched_a = {j for _, j in edges}
@@ -386,12 +387,21 @@ def _moved_frames(bs: list[Region], bk: list[str], as_: list[Region], ak: list[s
                 continue
             pairs = [(b_pages[v], a_pages.get(a.start + v - b.start)) for v in b_pages
                      if b.start <= v < b.end and b_pages[v].present]
-            if pairs and all(after is not None and after.present and before.pfn is not None
-                             and after.pfn == before.pfn for before, after in pairs):
+            if pairs and all(_kept(before, after) for before, after in pairs):
                 moved.add((i, j))
                 matched_a.add(j)
                 break
     return moved
+
+
+def _kept(before: Page, after: Page | None) -> bool:
+    """Whether a page mapped by one process alone before (pagemap's exclusive bit) is
+    that very frame after, mapped by it alone still. Not a frame mapped more than once:
+    the zero page that memory only read maps, a page KSM merged, one a fork shares, any
+    of which two unrelated ranges may hold at the same offsets."""
+    return (before.present and before.exclusive and before.pfn is not None
+            and after is not None and after.present and after.exclusive
+            and after.pfn == before.pfn)
 
 
 def _runs_edges(bs: list[Region], bk: list[str], as_: list[Region], ak: list[str]) -> set[tuple[int, int]]:
@@ -518,10 +528,8 @@ def _describe(before: list[Region], after: list[Region], kind: str, label: str, 
         b_pages, a_pages = pages
         delta = after[0].start - before[0].start
         kept = sum(1 for v, page in b_pages.items()
-                   if page.present and page.pfn is not None
-                   and any(b.start <= v < b.end for b in before)
-                   and (moved := a_pages.get(v + delta)) is not None and moved.present
-                   and moved.pfn == page.pfn)
+                   if any(b.start <= v < b.end for b in before)
+                   and _kept(page, a_pages.get(v + delta)))
     return Change(
         tuple(what) or ("unchanged",), kind, label, tuple(before), tuple(after),
         added=added, removed=removed,
