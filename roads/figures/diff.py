@@ -371,10 +371,12 @@ def _moved_frames(bs: list[Region], bk: list[str], as_: list[Region], ak: list[s
                   ) -> set[tuple[int, int]]:
     """Memory that moved (mremap): a region mapped only before and one mapped only after,
     of one identity, whose recorded pages sit in the same frames at the same offsets, each
-    page recorded on both sides and present before, present after in the frame it had
-    (one at least), mapped by this process alone (``_kept``). Without recorded frames
-    nothing is matched: the old range unmapped and new memory mapped elsewhere look the
-    same."""
+    page recorded on both sides and present before, present after in the frame it had,
+    mapped by this process alone (``_kept``). Two pages at least: a page freed by munmap
+    may be the one the kernel hands to new memory written next (a few times in a hundred,
+    tried on this project's machine), two in the same order hardly (never). Without
+    recorded frames nothing is matched: the old range unmapped and new memory mapped
+    elsewhere look the same."""
     b_pages, a_pages = pages
     matched_b = {i for i, _ in edges}
     matched_a = {j for _, j in edges}
@@ -387,7 +389,7 @@ def _moved_frames(bs: list[Region], bk: list[str], as_: list[Region], ak: list[s
                 continue
             pairs = [(b_pages[v], a_pages.get(a.start + v - b.start)) for v in b_pages
                      if b.start <= v < b.end and b_pages[v].present]
-            if pairs and all(_kept(before, after) for before, after in pairs):
+            if len(pairs) >= 2 and all(_kept(before, after) for before, after in pairs):
                 moved.add((i, j))
                 matched_a.add(j)
                 break
