@@ -704,3 +704,27 @@ def test_the_footer_names_the_previous_page_on_a_phone(site, browser, width):
         assert not errors, errors
     finally:
         context.close()
+
+
+@pytest.mark.parametrize("width", [390, 1280])
+def test_code_in_a_table_is_as_large_as_its_words_on_a_phone(site, browser, width):
+    """Material sets code in a table at 0.85 em of the table's small text: about 11 px on
+    a phone, where the addresses and AT_ names of the auxiliary vector's table were the
+    hardest text of the page to read. On a phone they are as large as the words beside
+    them; on a desktop, where the table's text is larger, Material's sizes stay."""
+    _, base = site
+    viewport = PHONE if width == 390 else {"width": width, "height": 900}
+    context, page, errors = open_page(browser, base + "all-roads-to-memory/processes/",
+                                      viewport=viewport, scheme="default")
+    try:
+        sizes = page.evaluate("""() => [...document.querySelectorAll('.md-typeset table:not([class]) td code')]
+          .map(c => [parseFloat(getComputedStyle(c).fontSize),
+                     parseFloat(getComputedStyle(c.closest('td')).fontSize)])""")
+        assert sizes, "no code in a table on the Processes page"
+        if width == 390:
+            assert all(code == words for code, words in sizes), sizes
+        else:
+            assert all(code < words for code, words in sizes), sizes
+        assert not errors, errors
+    finally:
+        context.close()
