@@ -154,9 +154,6 @@ class LibrarySelection(ExplainSelection):
         return super().slug + "-" + "".join(c if c.isalnum() else "-" for c in os.path.basename(self.library)).lower()
 
 
-# A process of a run of several, by how many forks lie between it and the program.
-
-
 def family_roles(run) -> dict[int, str]:
     """The role of each process of ``run`` (a ``document.Run``) in the tree of processes
     it made: the program is the parent, a process it forked the child, one that child

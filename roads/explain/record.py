@@ -114,6 +114,7 @@ def generation(depth: int) -> str:
     the parent where it made others); "descendant" below the grandchild."""
     return GENERATIONS[depth] if depth < len(GENERATIONS) else "descendant"
 
+
 def stop_words(pid: int, signal: str, sender: int | None, code: int | None) -> str:
     """How process ``pid`` was stopped by ``signal``, its sender named: itself, another
     process, or, where no process sent it, what its si_code ``code`` says did (a timer,
