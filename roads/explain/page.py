@@ -28,7 +28,7 @@ from ..figures.select import Selection, Snapshot, forked_by, select
 from ..figures.table import render_table
 from ..units import human_size
 from .mapped import Files, opened
-from .record import GENERATIONS, VARIANT, Session, generation, listed
+from .record import VARIANT, Session, generation, listed
 
 STYLESHEETS = Path(__file__).resolve().parents[2] / "docs" / "stylesheets"
 SHEETS = ("figures.css", "figures-more.css", "linking.css", "pictures.css")
@@ -161,13 +161,7 @@ def family_roles(run) -> dict[int, str]:
     ``select`` names the roles among the processes that reached one stop, where a
     child with a child of its own is the parent, beside the program."""
     parents = forked_by(run)
-    roles = {}
-    for process in run.processes:
-        pid, depth = process.pid, 0
-        while pid in parents and depth <= len(GENERATIONS):
-            pid, depth = parents[pid], depth + 1
-        roles[process.pid] = generation(depth)
-    return roles
+    return {process.pid: generation(process.pid, parents) for process in run.processes}
 
 
 def selections(session: Session) -> list[ExplainSelection]:

@@ -12,7 +12,7 @@ import json
 import os
 from dataclasses import astuple, dataclass, field
 from pathlib import Path
-from typing import Sequence
+from typing import Mapping, Sequence
 
 from .. import document
 from ..errors import ExplainError
@@ -109,9 +109,14 @@ def listed(words: Sequence[str]) -> str:
 GENERATIONS = ("parent", "child", "grandchild")
 
 
-def generation(depth: int) -> str:
-    """The role of a process ``depth`` forks below the program (0: the program itself,
-    the parent where it made others); "descendant" below the grandchild."""
+def generation(pid: int, parents: Mapping[int, int]) -> str:
+    """The role of process ``pid`` by how many forks lie between it and the program,
+    ``parents`` giving the maker of each process of the run but the program: the
+    program is the parent (where it made others), a process it made the child, one
+    that child made the grandchild, any further down a descendant."""
+    depth = 0
+    while pid in parents and depth <= len(GENERATIONS):
+        pid, depth = parents[pid], depth + 1
     return GENERATIONS[depth] if depth < len(GENERATIONS) else "descendant"
 
 

@@ -558,10 +558,13 @@ def trace_program(job: dict, progress: Callable[[str], None] = lambda s: None) -
     # delete or replace its own file (it lies in the run's folder, which it may write),
     # and the capture would fail, or show another program's ELF file.
     try:
-        elf = read_elf(path)
+        data = read_bytes(Path(path))
+        elf = parse_elf(Path(path), data)
     except RoadsError as exc:
         # The sandbox has no right to read what only root's could (roads run as root).
         raise unreadable_program(path, exc) or exc from None
+    # Whether it writes through stdio's buffers (the page's note on output lost in them).
+    stdio = writes_through_stdio(data, path, list(elf.needed))
     cwd = job["cwd"] if os.path.isdir(job["cwd"]) else None
     tracer = Tracer([job.get("argv0") or path, *job["args"]], stops, on_stop=on_stop,
                     aslr=job["aslr"], follow_fork=job["follow_fork"], deadline=deadline,
@@ -627,16 +630,7 @@ def trace_program(job: dict, progress: Callable[[str], None] = lambda s: None) -
                    cut, unread, returned, list(outcome.stopped), unreached,
                    spans=load_spans(checkpoints, files), files=files, threads=threads,
                    typed=shellwords.join(job["shown"]), own_pids=_own_pids(job),
-                   shared=shared, stdio=_stdio(path, elf))
-
-
-def _stdio(path: str, elf: document.Elf) -> bool | None:
-    """Whether the program at ``path`` (``elf``: read from it) writes through C stdio's
-    buffers (``symbols.writes_through_stdio``); None where it cannot be read again."""
-    try:
-        return writes_through_stdio(read_bytes(Path(path)), path, list(elf.needed))
-    except RoadsError:
-        return None
+                   shared=shared, stdio=stdio)
 
 
 # Enough of a file's start to hold its program headers (they follow the ELF header).

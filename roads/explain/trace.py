@@ -63,7 +63,7 @@ from ..constants import PF_SIGNALED
 from ..errors import ExplainError, RoadsError
 from . import ptrace as pt
 from . import shellwords
-from .record import GENERATIONS, RESTART, Returned, SelfStop, generation, signed, stop_words
+from .record import RESTART, Returned, SelfStop, generation, signed, stop_words
 from .seccomp_mode import SECCOMP_MODE_DEAD, read_seccomp_mode
 from .siginfo import SI_KERNEL, SigInfo
 from .syscall_file import read_syscall
@@ -2121,11 +2121,19 @@ class Tracer:
         step = self.steps.pop(tid)
         addr = step.addr
         event = status >> 16
+        # Unless the breakpoint was taken out meanwhile (its last stop made by another
+        # thread, its library closed), which the step no longer holds up.
+        kept = addr in self.bp_in.get(self._memory_of(tid), ())
         # After an execve (the step's, or another thread's that took this one's id) the
         # memory is the new program's: the int3 is not put back there. A shadow's old
         # memory is its maker's alone now, and keeps the breakpoint (_back_in_maker).
+        # Elsewhere it is put back at once, even while another thread steps over it
+        # (both had trapped there before the first step began): that one, stopped by it
+        # before it ran the instruction, steps again (below), and no thread passes the
+        # breakpoint unseen for longer than one step.
         if event != pt.PTRACE_EVENT_EXEC:
-            self._put_back(tid, addr)
+            if kept:
+                self._put_byte(tid, addr, INT3)
         elif tid in self.shadows:
             self._back_in_maker(self.shadows[tid], addr)
         if event:
@@ -2138,15 +2146,14 @@ class Tracer:
         now = pt.get_regs(tid)
         if sig == signal.SIGTRAP and now.rip == addr + 1 and pt.signal_code(tid) == SI_KERNEL:
             # The int3 itself, put back by another thread's step at the same address
-            # before this one's instruction ran (``_put_back``): the step again, as the
-            # step it was.
+            # before this one's instruction ran (above): the step again, as the step
+            # it was.
             now.rip = addr
             pt.set_regs(tid, now)
             if self._step_over(tid, now, addr):
                 self._resume_stepped(tid, 0)
             return
         # Where the breakpoint is still there: a trap at it comes back to this call.
-        kept = addr in self.bp_in.get(self._memory_of(tid), ())
         if step.word & 0xFFFF == SYSCALL and tid not in self.shadows and kept:
             # -ERESTARTSYS and the like (record.RESTART): the kernel runs the call again,
             # rip set back onto it, unless a handler of the signal makes it fail.
@@ -2160,17 +2167,6 @@ class Tracer:
         elif now.rip == addr and kept:
             self.interrupted[tid] = (addr, step.rsp)
         self._resume_stepped(tid, sig)
-
-    def _put_back(self, tid: int, addr: int) -> None:
-        """The int3 at ``addr`` again in ``tid``'s memory after its step, unless the
-        breakpoint was taken out meanwhile (its last stop made by another thread, its
-        library closed), which the step no longer holds up. Put back at once even while
-        another thread steps over it (both had trapped there before the first step
-        began): that one, stopped by it before it ran the instruction, steps again
-        (``_stepped``), and no thread of the process passes the breakpoint unseen for
-        longer than one step."""
-        if addr in self.bp_in.get(self._memory_of(tid), ()):
-            self._put_byte(tid, addr, INT3)
 
     def _memory_of(self, tid: int) -> int:
         """The process whose breakpoints are in ``tid``'s memory: its own, or for a
@@ -2336,10 +2332,8 @@ class Tracer:
         processes = self.outcome.processes
         if len(processes) < 2:
             return ""
-        pid, depth = tgid, 0
-        while pid != self.outcome.pid and pid in processes and depth <= len(GENERATIONS):
-            pid, depth = processes[pid].ppid, depth + 1
-        return f"the {generation(depth)}"
+        return "the " + generation(tgid, {pid: p.ppid for pid, p in processes.items()
+                                          if pid != self.outcome.pid})
 
 
 def _file_at(tid: int, addr: int) -> str:

@@ -377,7 +377,6 @@ def _moved_frames(bs: list[Region], bk: list[str], as_: list[Region], ak: list[s
     tried on this project's machine), two in the same order hardly (never). Without
     recorded frames nothing is matched: the old range unmapped and new memory mapped
     elsewhere look the same."""
-    b_pages, a_pages = pages
     matched_b = {i for i, _ in edges}
     matched_a = {j for _, j in edges}
     moved = set()
@@ -387,13 +386,22 @@ def _moved_frames(bs: list[Region], bk: list[str], as_: list[Region], ak: list[s
         for j, a in enumerate(as_):
             if j in matched_a or a.pathname or _identity(b, bk[i]) != _identity(a, ak[j]):
                 continue
-            pairs = [(b_pages[v], a_pages.get(a.start + v - b.start)) for v in b_pages
-                     if b.start <= v < b.end and b_pages[v].present]
-            if len(pairs) >= 2 and all(_kept(before, after) for before, after in pairs):
+            present, kept = _followed([b], a.start - b.start, pages)
+            if present >= 2 and kept == present:
                 moved.add((i, j))
                 matched_a.add(j)
                 break
     return moved
+
+
+def _followed(before: Sequence[Region], delta: int,
+              pages: tuple[dict[int, Page], dict[int, Page]]) -> tuple[int, int]:
+    """Of the pages recorded present in the regions ``before``: how many, and how many
+    sit ``delta`` bytes on afterwards in the frame they had (``_kept``)."""
+    b_pages, a_pages = pages
+    present = [(page, a_pages.get(v + delta)) for v, page in b_pages.items()
+               if page.present and any(b.start <= v < b.end for b in before)]
+    return len(present), sum(1 for page, moved in present if _kept(page, moved))
 
 
 def _kept(before: Page, after: Page | None) -> bool:
@@ -527,11 +535,7 @@ def _describe(before: list[Region], after: list[Region], kind: str, label: str, 
                 what.append("frames")
     kept = 0
     if resident and "moved" in what and not overlap:
-        b_pages, a_pages = pages
-        delta = after[0].start - before[0].start
-        kept = sum(1 for v, page in b_pages.items()
-                   if any(b.start <= v < b.end for b in before)
-                   and _kept(page, a_pages.get(v + delta)))
+        _, kept = _followed(before, after[0].start - before[0].start, pages)
     return Change(
         tuple(what) or ("unchanged",), kind, label, tuple(before), tuple(after),
         added=added, removed=removed,
