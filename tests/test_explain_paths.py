@@ -18,7 +18,9 @@ import pytest
 from roads.errors import ExplainError
 from roads.explain import session as session_mod
 from roads.explain import trace as trace_mod
-from roads.explain.page import render_page, selections
+from roads.capture.elf import read_elf
+from roads.explain.page import ExecutedSelection, _executed, render_page, selections
+from roads.figures.regions import memory_map
 from roads.explain.trace import Tracer, parse_stop
 from tests.explain_support import page_facts
 from tests.test_explain import explain, root  # noqa: F401 - root is a fixture
@@ -165,6 +167,58 @@ def test_a_stop_after_an_execve_is_titled_with_the_program_running_there(tmp_pat
         assert f"main (pid {run.pid})" in page
         # Still one run's stops: the diff tells the execve (lineage), not two programs' runs.
         assert "execve replaced the address space" in page
+    else:  # without the files (read_elf), first's ELF record is refused for second's stop
+        assert "not the program&#x27;s own executable" in page
+
+
+@pytest.mark.parametrize("wheres", [["main", "exit"], ["exit"]])
+def test_a_program_run_by_execve_gets_a_figure_of_its_own_file(tmp_path, wheres, no_leftovers):
+    """Only the program started had an ELF → memory figure: a stop in a program run by
+    execve was drawn without that program's segments, and where no stop was in the
+    program started, the page had no ELF figure at all. The second program's file is
+    read after the run, as a library's is (the one the stops mapped), and drawn at its
+    stop; its stop's regions are named after its segments."""
+    first = _build(tmp_path, "first", EXECS)
+    second = _build(tmp_path, "second", NAPS)
+    session = session_mod.explain_program([str(first), str(second)], wheres)
+    page = render_page(session, read_elf=read_elf)
+    assert (f"How <code>{second}</code>'s file became regions, the program run by execve, "
+            "at stop exit (second, pid ") in page
+    assert "second: program headers" in page  # the figure's heading: second's PT_LOADs
+    assert "No ELF figure" not in page
+    if "main" in wheres:
+        assert "How the program's file became regions, at stop main (pid " in page
+        assert "first: program headers" in page
+    else:
+        assert (f"No stop is in the program started, <code>{first}</code>, so its file is "
+                "not drawn: every stop is in a program run by execve.") in page
+        assert "first: program headers" not in page
+    sels, refused = _executed(selections(session), read_elf, session.files)
+    assert refused == []
+    ran = [s for s in sels if s.checkpoint_name == "exit"][0]
+    assert isinstance(ran, ExecutedSelection) and ran.program == str(second)
+    assert ran.elf == read_elf(str(second))
+    # Its regions placed against second's segments: the load bias is known (the stop's
+    # diagram and diff have it), where the capture's ELF record, first's, gave none.
+    before = [s for s in selections(session) if s.checkpoint_name == "exit"][0]
+    assert memory_map(before).bias is None
+    mapped = [r for r in ran.regions if r.pathname == str(second)]
+    assert memory_map(ran).bias == min(r.start for r in mapped)
+
+
+def test_a_program_run_by_execve_replaced_since_is_not_drawn(tmp_path, no_leftovers):
+    """The file at the second program's path after the run is not the one its stop
+    mapped (rebuilt, renamed over): not read, and the page says why."""
+    first = _build(tmp_path, "first", EXECS)
+    second = _build(tmp_path, "second", NAPS)
+    session = session_mod.explain_program([str(first), str(second)], ["main", "exit"])
+    other = _build(tmp_path, "other", NAPS.replace("1000", "2000"))
+    other.rename(second)
+    page = render_page(session, read_elf=read_elf)
+    assert (f"No ELF figure: {second}: the file at this path was replaced or rewritten after "
+            "the stops") in page
+    assert "second: program headers" not in page and "the program run by execve" not in page
+    assert "first: program headers" in page
 
 
 def test_a_shell_that_execs_a_program(root, tmp_path, monkeypatch, no_leftovers):

@@ -89,16 +89,19 @@ def test_the_reason_a_stop_was_not_read_is_told_once(root, gcc, tmp_path, capsys
     assert last[0].startswith("roads explain: the stop here (pid")
 
 
-def test_an_elf_figure_after_an_execve_is_refused_in_explains_words(root, tmp_path,
-                                                                    no_leftovers):
+def test_an_elf_figure_after_an_execve_is_told_in_explains_words(root, tmp_path,
+                                                                  no_leftovers):
     """The only stop is after an execve: the ELF figure of the program started cannot be
-    drawn, and the page said so in the site's words ("not the sample's own executable")."""
+    drawn, and the page said so in the site's words ("not the sample's own executable");
+    it now draws the program run by execve, and says why the other is not drawn."""
     out = tmp_path / "sh.html"
     assert explain(root, "--no-sandbox", "--at", "exit", "--out", str(out), "--", "sh", "-c",
                    "exec sleep 0.2") == 0
     page = out.read_text()
-    assert "No ELF figure for the executable" in page
-    assert "not the program&#x27;s own executable" in page
+    assert "No stop is in the program started, <code>" in page
+    assert "sleep&#x27;s file became regions" not in page  # the path, not the name
+    assert "/sleep</code>'s file became regions, the program run by execve" in page
+    assert "No ELF figure" not in page
     assert "sample&#x27;s" not in page
 
 

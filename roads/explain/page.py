@@ -154,6 +154,58 @@ class LibrarySelection(ExplainSelection):
         return super().slug + "-" + "".join(c if c.isalnum() else "-" for c in os.path.basename(self.library)).lower()
 
 
+@dataclass(frozen=True)
+class ExecutedSelection(ExplainSelection):
+    """A stop in a program that one of the run's processes started by execve, seen with
+    that program's own ELF record (read from its file after the run, as a library's is):
+    its regions are named after their segments, and its ELF → memory figure drawn."""
+
+    program: str = ""
+    program_elf: object = None
+
+    @property
+    def elf(self):
+        return self.program_elf
+
+    @property
+    def exe_matches_elf(self) -> bool:
+        return True
+
+
+def _executed(sels: list[ExplainSelection], read_elf,
+              files: Files) -> tuple[list[ExplainSelection], list[str]]:
+    """``sels`` with each stop in a program run by execve (not the one started: its ELF
+    record is not the capture's) given that program's ELF record, read once a program
+    from the file the stops mapped (``mapped.opened``); and, for a program whose file is
+    not that one any more, why it is not read. A program whose file was unlinked, or
+    that cannot be read as ELF, keeps its stops as they were (no ELF figure of it)."""
+    read: dict[str, object] = {}
+    refused: list[str] = []
+    out = []
+    for sel in sels:
+        if sel.exe_matches_elf:
+            out.append(sel)
+            continue
+        path = program_path(sel.snapshot.exe, sel.regions)
+        if path not in read:
+            read[path] = None
+            unlinked = path != sel.snapshot.exe or any(
+                r.deleted for r in sel.regions if r.pathname == path)
+            if path.startswith("/") and not unlinked:
+                try:
+                    with opened(path, files) as fd:  # the file checked is the one read
+                        read[path] = read_elf(f"/proc/self/fd/{fd}")
+                except ExplainError as exc:
+                    refused.append(exc.message)
+                except (RoadsError, OSError):
+                    pass
+        elf = read[path]
+        out.append(sel if elf is None else ExecutedSelection(
+            **{f.name: getattr(sel, f.name) for f in dataclasses.fields(sel)},
+            program=path, program_elf=elf))
+    return out, refused
+
+
 def family_roles(run) -> dict[int, str]:
     """The role of each process of ``run`` (a ``document.Run``) in the tree of processes
     it made: the program is the parent, a process it forked the child, one that child
@@ -235,8 +287,21 @@ def _libraries(sels: list[ExplainSelection], first: ExplainSelection, read_elf,
     return out
 
 
-def _in_place(lib: LibrarySelection) -> bool:
-    """Whether the stop of ``lib`` maps the library whole, as the loader leaves it."""
+def _programs_executed(sels: list[ExplainSelection]) -> list[tuple[str, ExecutedSelection]]:
+    """Each program run by execve whose ELF record was read (``_executed``), with the
+    stop its figure is drawn at: the first that maps it whole, as the kernel and the
+    loader leave it (``ElfMap.in_place``), else its first."""
+    seen: dict[str, list[ExecutedSelection]] = {}
+    for sel in sels:
+        if isinstance(sel, ExecutedSelection):
+            seen.setdefault(sel.program, []).append(sel)
+    return [(program, next((s for s in stops if _in_place(s)), stops[0]))
+            for program, stops in seen.items()]
+
+
+def _in_place(lib: ExplainSelection) -> bool:
+    """Whether the stop of ``lib`` maps its file (a library's, a program's) whole, as
+    the loader leaves it."""
     try:
         return elfmap.elf_map(lib).in_place
     except RoadsError:  # not linked to its regions: no figure of it there either
@@ -386,6 +451,11 @@ def _aslr_fact(sels: list[ExplainSelection]) -> str:
 def render_page(session: Session, *, read_elf=None) -> str:
     """The whole page as text."""
     sels = selections(session)
+    # The program started, whose ELF record the capture holds: its figure's stop.
+    first = next((s for s in sels if s.exe_matches_elf), sels[0])
+    refused: list[str] = []
+    if read_elf is not None:
+        sels, refused = _executed(sels, read_elf, session.files)  # ``first`` is kept
     cap = session.capture
     run = cap.variants[VARIANT].runs[0]
     css = BASE_CSS + "\n".join((STYLESHEETS / name).read_text(encoding="utf-8") for name in SHEETS)
@@ -393,7 +463,6 @@ def render_page(session: Session, *, read_elf=None) -> str:
     command_line = session.typed or shlex.join(session.command)
     body.append(f"<h1>The memory of {_code_shortened(command_line)}</h1>")
     stops = " → ".join(html.escape(_stop_title(s)) for s in sels)
-    first = next((s for s in sels if s.exe_matches_elf), sels[0])
     facts = [("Command", _whole_command(cap.title or ""))]
     unlinked = _unlinked_program(first)
     if unlinked:
@@ -444,8 +513,21 @@ def render_page(session: Session, *, read_elf=None) -> str:
         body.append(_figure(lambda sel=sel: diagram_html(sel), "No diagram"))
 
     body.append('<h2 id="elf">ELF → memory</h2>')
-    body.append(f"<p>How the program's file became regions, at stop {html.escape(_stop_title(first))}.</p>")
-    body.append(_figure(lambda: elf_html(first), "No ELF figure for the executable"))
+    executed = _programs_executed(sels)
+    if first.exe_matches_elf or not executed:
+        body.append(f"<p>How the program's file became regions, at stop "
+                    f"{html.escape(_stop_title(first))}.</p>")
+        body.append(_figure(lambda: elf_html(first), "No ELF figure for the executable"))
+    else:
+        body.append(f"<p>No stop is in the program started, <code>{html.escape(session.exe)}"
+                    "</code>, so its file is not drawn: every stop is in a program run by "
+                    "execve.</p>")
+    for program, seen in executed:
+        body.append(f"<p>How <code>{html.escape(program)}</code>'s file became regions, the "
+                    f"program run by execve, at stop {html.escape(_stop_title(seen))}.</p>")
+        body.append(_figure(lambda seen=seen: elf_html(seen), "No ELF figure"))
+    for why in refused:
+        body.append(f'<p class="roads-explain-note">No ELF figure: {html.escape(why)}</p>')
     if read_elf is not None:
         for lib, seen in _libraries(sels, first, read_elf, session.files):
             if isinstance(lib, str):  # not the file the stops mapped: why
