@@ -61,6 +61,7 @@ from typing import Callable, NamedTuple, Sequence
 
 from ..constants import PF_SIGNALED
 from ..errors import ExplainError, RoadsError
+from . import emulate
 from . import ptrace as pt
 from . import shellwords
 from .record import RESTART, Returned, SelfStop, generation, signed, stop_words
@@ -77,7 +78,6 @@ INT3 = 0xCC
 # The bit of security.capability's first word that asks for the capabilities at once
 # (include/uapi/linux/capability.h).
 VFS_CAP_FLAGS_EFFECTIVE = 0x000001
-PUSH = ("rax", "rcx", "rdx", "rbx", "rsp", "rbp", "rsi", "rdi")  # push %reg: 0x50 + index
 MAX_OUTPUT = 64 << 10
 KILL_WAIT = 10.0  # seconds for what is left of a run, killed, to be reaped
 KILL_PAUSES = (0.002, 0.1)  # seconds between two looks for it: the first pause, the longest
@@ -2211,24 +2211,46 @@ class Tracer:
 
     def _emulate(self, tid: int, regs: pt.Regs, addr: int, word: int) -> bool:
         """Carry out the instruction under the breakpoint here, when it is one that
-        functions begin with (endbr64, a push of a register), so that the breakpoint
-        stays in place for the other threads; False for any other instruction."""
-        if word & 0xFFFFFFFF == 0xFA1E0FF3:  # endbr64: nothing to do but pass it
-            regs.rip = addr + 4
-        else:
-            first, second = word & 0xFF, (word >> 8) & 0xFF
-            if 0x50 <= first <= 0x57:
-                name, length = PUSH[first - 0x50], 1
-            elif first == 0x41 and 0x50 <= second <= 0x57:
-                name, length = f"r{8 + second - 0x50}", 2
-            else:
-                return False
-            value = getattr(regs, name)
-            regs.rsp -= 8
-            pt.poke(tid, regs.rsp, value)
-            regs.rip = addr + length
+        functions commonly begin with (``emulate.carry_out``: endbr64, a push, a mov,
+        test, xor, sub or cmp of registers...), so that the breakpoint stays in place for
+        the other threads; False for any other instruction."""
+        done = emulate.carry_out(word, addr, lambda name: getattr(regs, name),
+                                 lambda at: self._data_byte(tid, addr, at))
+        if done is None:
+            return False
+        if done.pushed is not None:
+            pt.poke(tid, *done.pushed)
+        for name, value in done.registers.items():
+            setattr(regs, name, value)
+        regs.rip = done.next_rip
         pt.set_regs(tid, regs)
         return True
+
+    def _data_byte(self, tid: int, instruction: int, at: int) -> int | None:
+        """The byte at ``at`` that the instruction at ``instruction`` reads, as the
+        processor would read it (where a breakpoint of ours lies, the original byte),
+        when it lies in the data of the object whose code the instruction is: a readable
+        mapping of the same file, or the anonymous one right after that file's last (its
+        bss). None anywhere else (a page the processor may not read, memory that a
+        userfaultfd or another process serves, which a read from here could wait for):
+        the instruction is then stepped over."""
+        try:
+            maps = Proc().maps(tid)
+        except (RoadsError, OSError):
+            return None
+        code = next((m for m in maps if m.start <= instruction < m.end), None)
+        data = next((m for m in maps if m.start <= at < m.end), None)
+        if code is None or data is None or not code.inode or "r" not in data.perms:
+            return None
+        if (data.dev, data.inode) != (code.dev, code.inode):
+            below = next((m for m in maps if m.end == data.start), None)
+            if data.inode or data.pathname or below is None \
+                    or (below.dev, below.inode) != (code.dev, code.inode):
+                return None
+        try:
+            return self._code_at(tid, at) & 0xFF
+        except OSError:
+            return None
 
     def _execve_elsewhere(self, tgid: int, tid: int) -> bool:
         """Whether a thread of process ``tgid`` other than ``tid`` is in execve (its

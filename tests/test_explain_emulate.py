@@ -1,0 +1,205 @@
+"""The instructions the tracer carries out itself (roads/explain/emulate.py), against the
+processor: each form is run on this machine's CPU from a C program, with operands chosen
+at the edges (zero, signs, carries out of bit 3, 31 and 63), from RFLAGS all clear and
+all set, and what the registers and RFLAGS hold after it is compared with what
+``carry_out`` says. The decoding of the other forms (a push, REX's registers, the
+RIP-relative cmpb, what is not carried out) is checked by hand below."""
+
+from __future__ import annotations
+
+import itertools
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from roads.explain.emulate import AF, ARITHMETIC, CF, PF, SF, ZF, carry_out, subtract
+
+pytestmark = pytest.mark.skipif(shutil.which("gcc") is None, reason="no gcc")
+
+VALUES = (0, 1, 0x0F, 0x10, 0x7F, 0x80, 0xFF, 0x7FFFFFFF, 0x80000000, 0xFFFFFFFF,
+          0x100000000, 0x7FFFFFFFFFFFFFFF, 0x8000000000000000, 0xFFFFFFFFFFFFFFFF,
+          0x123456789ABCDEF0)
+# RFLAGS before: the arithmetic bits all clear, and all set (IF and bit 1 as user code has them).
+BEFORE = (0x202, 0x202 | ARITHMETIC)
+
+# Forms run on the processor, on rdi, rsi and rax (ModRM 0xfe: reg rdi, r/m rsi).
+FORMS = {
+    "test r64": "48 85 fe", "test r32": "85 fe",
+    "xor r/m64, r": "48 31 fe", "xor r32": "31 fe", "xor r, r/m64": "48 33 fe",
+    "sub r/m64, r": "48 29 fe", "sub r32": "29 fe", "sub r, r/m64": "48 2b fe",
+    "cmp r/m64, r": "48 39 fe", "cmp r32": "39 fe", "cmp r, r/m64": "48 3b fe",
+    "mov r/m64, r": "48 89 fe", "mov r32": "89 fe", "mov r32, r/m32": "8b fe",
+    "sub $8, r64": "48 83 ee 08", "sub $-8, r64": "48 83 ee f8",
+    "sub $0x12345678, r64": "48 81 ee 78 56 34 12", "sub $1, r32": "83 ee 01",
+    "cmp $0x7f, r64": "48 83 fe 7f", "cmp $-0x80000000, r64": "48 81 fe 00 00 00 80",
+    "mov $imm32, eax": "b8 78 56 34 12",
+}
+
+HARNESS = r"""
+#include <stdio.h>
+static const unsigned long values[] = { VALUES };
+static const unsigned long before[] = { BEFORE };
+#define N(a) (sizeof a / sizeof *a)
+FUNCTIONS
+int main(void)
+{
+    for (unsigned f = 0; f < N(before); f++)
+        for (unsigned i = 0; i < N(values); i++)
+            for (unsigned j = 0; j < N(values); j++) {
+                unsigned long d, s, a, fl;
+CALLS
+            }
+    return 0;
+}
+"""
+
+FUNCTION = r"""
+static void form{k}(unsigned long *d, unsigned long *s, unsigned long *a, unsigned long *fl)
+{{
+    unsigned long rdi = *d, rsi = *s, rax = *a, flags = *fl;
+    __asm__ volatile("push %[f]\n\tpopfq\n\t.byte {bytes}\n\tpushfq\n\tpop %[f]"
+                     : "+D"(rdi), "+S"(rsi), "+a"(rax), [f] "+r"(flags) : : "cc", "memory");
+    *d = rdi; *s = rsi; *a = rax; *fl = flags;
+}}
+"""
+
+# cmpb $imm8, (%rdi): the byte subtraction of the RIP-relative cmpb, on the processor.
+CMPB = r"""
+static void cmpb{k}(unsigned char *m, unsigned long *fl)
+{{
+    unsigned long flags = *fl;
+    __asm__ volatile("push %[f]\n\tpopfq\n\tcmpb ${imm}, (%[m])\n\tpushfq\n\tpop %[f]"
+                     : [f] "+r"(flags) : [m] "r"(m) : "cc", "memory");
+    *fl = flags;
+}}
+"""
+IMMEDIATES = (0, 1, 0x10, 0x7F, 0x80, 0xFF)
+
+
+def _word(spelled: str) -> int:
+    return int.from_bytes(bytes.fromhex(spelled).ljust(8, b"\x90"), "little")
+
+
+@pytest.fixture(scope="module")
+def processor(tmp_path_factory) -> list[list[int]]:
+    """Each line the harness printed: form, i, j, flags before, rdi, rsi, rax, flags."""
+    folder = tmp_path_factory.mktemp("emulate")
+    names = list(FORMS)
+    functions = "".join(FUNCTION.format(k=k, bytes=",".join(f"0x{b}" for b in FORMS[n].split()))
+                        for k, n in enumerate(names))
+    functions += "".join(CMPB.format(k=k, imm=imm) for k, imm in enumerate(IMMEDIATES))
+    calls = "".join(
+        f"                d = values[i]; s = values[j]; a = values[(i + j) % N(values)]; "
+        f"fl = before[f];\n                form{k}(&d, &s, &a, &fl);\n"
+        f'                printf("{k} %u %u %u %lu %lu %lu %lu\\n", i, j, f, d, s, a, fl);\n'
+        for k in range(len(names)))
+    calls += "".join(
+        f"                {{ unsigned char m = (unsigned char)values[i]; fl = before[f]; "
+        f"cmpb{k}(&m, &fl);\n"
+        f'                  if (j == 0) printf("c{k} %u 0 %u 0 0 0 %lu\\n", i, f, fl); }}\n'
+        for k in range(len(IMMEDIATES)))
+    source = (HARNESS.replace("VALUES", ", ".join(f"{v:#x}UL" for v in VALUES))
+              .replace("BEFORE", ", ".join(f"{v:#x}UL" for v in BEFORE))
+              .replace("FUNCTIONS", functions).replace("CALLS", calls))
+    (folder / "harness.c").write_text(source)
+    subprocess.run(["gcc", "-O1", "-mno-red-zone", "-o", str(folder / "harness"),
+                    str(folder / "harness.c")], check=True, timeout=120)
+    out = subprocess.run([str(folder / "harness")], check=True, capture_output=True,
+                         text=True, timeout=60).stdout
+    return [line.split() for line in out.splitlines()]
+
+
+def test_every_form_does_what_the_processor_does(processor):
+    names = list(FORMS)
+    checked = 0
+    for line in processor:
+        if line[0].startswith("c"):
+            continue
+        k, i, j, f = map(int, line[:4])
+        rdi, rsi, rax, flags = map(int, line[4:])
+        start = {"rdi": VALUES[i], "rsi": VALUES[j], "rax": VALUES[(i + j) % len(VALUES)],
+                 "eflags": BEFORE[f]}
+        done = carry_out(_word(FORMS[names[k]]), 0x1000, start.__getitem__, lambda at: None)
+        assert done is not None, names[k]
+        assert done.next_rip == 0x1000 + len(FORMS[names[k]].split()), names[k]
+        after = {**start, **done.registers}
+        assert (after["rdi"], after["rsi"], after["rax"]) == (rdi, rsi, rax), \
+            (names[k], hex(VALUES[i]), hex(VALUES[j]))
+        assert after["eflags"] == flags, (names[k], hex(VALUES[i]), hex(VALUES[j]),
+                                          hex(BEFORE[f]), hex(after["eflags"]), hex(flags))
+        checked += 1
+    assert checked == len(FORMS) * len(VALUES) ** 2 * len(BEFORE)
+
+
+def test_the_byte_compare_sets_the_flags_the_processor_sets(processor):
+    lines = [line for line in processor if line[0].startswith("c")]
+    assert len(lines) == len(IMMEDIATES) * len(VALUES) * len(BEFORE)
+    for line in lines:
+        imm = IMMEDIATES[int(line[0][1:])]
+        i, f, flags = int(line[1]), int(line[3]), int(line[7])
+        _, set_flags = subtract(VALUES[i], imm, 8)
+        assert BEFORE[f] & ~ARITHMETIC | set_flags == flags, (hex(VALUES[i] & 0xFF), imm)
+
+
+def test_a_rip_relative_cmpb_reads_its_byte_past_the_instruction():
+    """80 3d disp32 imm8: glibc's read(), cmpb $0x0, 0xe3331(%rip) at 0x...; the byte
+    read is at the next instruction's address plus the displacement."""
+    word = _word("80 3d 31 33 0e 00 00")  # cmpb $0x0, 0xe3331(%rip)
+    asked = []
+
+    def read(at):
+        asked.append(at)
+        return 1
+
+    done = carry_out(word, 0x7000, {"eflags": 0x202}.__getitem__, read)
+    assert asked == [0x7000 + 7 + 0xE3331]
+    assert done.next_rip == 0x7007 and done.registers == {"eflags": 0x202}  # 1 - 0: none set
+    back = carry_out(_word("80 3d fc ff ff ff 01"), 0x7000, {"eflags": 0x202}.__getitem__,
+                     lambda at: 0 if at == 0x7000 + 7 - 4 else None)  # a negative displacement
+    assert back.registers["eflags"] == 0x202 | CF | SF | PF | AF  # 0 - 1: borrows, 0xff
+    assert carry_out(word, 0x7000, {"eflags": 0}.__getitem__, lambda at: None) is None
+
+
+def test_registers_named_by_rex_and_the_stack_forms():
+    regs = {name: 0x1000 * (n + 1) for n, name in enumerate(
+        ("rax", "rcx", "rdx", "rbx", "rsp", "rbp", "rsi", "rdi",
+         "r8", "r9", "r10", "r11", "r12", "r13", "r14", "r15"))}
+    regs["eflags"] = 0x202
+    get = regs.__getitem__
+
+    def run(spelled):
+        return carry_out(_word(spelled), 0x400, get, lambda at: None)
+
+    assert run("f3 0f 1e fa").next_rip == 0x404 and run("f3 0f 1e fa").registers == {}
+    push = run("41 54")  # push %r12
+    assert push.pushed == (regs["rsp"] - 8, regs["r12"]) and push.registers == {"rsp": regs["rsp"] - 8}
+    assert push.next_rip == 0x402
+    assert run("55").pushed == (regs["rsp"] - 8, regs["rbp"])  # push %rbp
+    assert run("48 89 e5").registers == {"rbp": regs["rsp"]}  # mov %rsp, %rbp
+    assert run("44 89 c8").registers == {"rax": regs["r9"]}  # mov %r9d, %eax
+    assert run("41 b8 07 00 00 00").registers == {"r8": 7}  # mov $7, %r8d
+    assert run("4d 85 c0").registers == {"eflags": 0x202 | PF}  # test %r8, %r8: 0x9000
+    assert run("45 31 ff").registers == {"r15": 0, "eflags": 0x202 | ZF | PF}  # xor %r15d, %r15d
+    printf = run("48 81 ec d8 00 00 00")  # sub $0xd8, %rsp
+    assert printf.registers["rsp"] == regs["rsp"] - 0xD8 and printf.next_rip == 0x407
+    assert run("48 83 ec 08").registers["rsp"] == regs["rsp"] - 8
+    assert run("41 83 ff 00").registers == {"eflags": 0x202 | PF}  # cmp $0, %r15d: 0x10000
+
+
+@pytest.mark.parametrize("spelled", [
+    "90",                    # nop
+    "c3",                    # ret
+    "66 90",                 # a prefix
+    "48 8d 04 7f",           # lea (%rdi,%rdi,2), %rax
+    "48 89 7d f8",           # mov %rdi, -0x8(%rbp): memory
+    "48 c7 c0 01 00 00 00",  # mov $1, %rax (sign-extended imm32)
+    "48 b8 01 00 00 00 00 00",  # movabs: ten bytes
+    "48 83 c4 08",           # add $8, %rsp
+    "80 3f 00",              # cmpb $0, (%rdi): memory other than RIP-relative
+    "0f 05",                 # syscall
+    "f3 0f 1e fb",           # endbr32
+])
+def test_other_instructions_are_not_carried_out(spelled):
+    assert carry_out(_word(spelled), 0x400, lambda name: 0, lambda at: 0) is None
