@@ -127,8 +127,11 @@ def test_every_form_does_what_the_processor_does(processor):
         after = {**start, **done.registers}
         assert (after["rdi"], after["rsi"], after["rax"]) == (rdi, rsi, rax), \
             (names[k], hex(VALUES[i]), hex(VALUES[j]))
-        assert after["eflags"] == flags, (names[k], hex(VALUES[i]), hex(VALUES[j]),
-                                          hex(BEFORE[f]), hex(after["eflags"]), hex(flags))
+        # AF after test and xor is undefined (SDM): processors may differ, and ours clears it.
+        undefined = AF if names[k].startswith(("test", "xor")) else 0
+        assert after["eflags"] & ~undefined == flags & ~undefined, (
+            names[k], hex(VALUES[i]), hex(VALUES[j]), hex(BEFORE[f]), hex(after["eflags"]),
+            hex(flags))
         checked += 1
     assert checked == len(FORMS) * len(VALUES) ** 2 * len(BEFORE)
 
