@@ -7,6 +7,7 @@ itself (prctl), which has run no execve; and a sandboxed page's process ids."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 import subprocess
@@ -19,7 +20,9 @@ from roads.errors import ExplainError
 from roads.explain import session as session_mod
 from roads.explain import trace as trace_mod
 from roads.capture.elf import read_elf
-from roads.explain.page import ExecutedSelection, _executed, render_page, selections
+from roads.explain.page import (ExecutedSelection, ExplainSelection, LibrarySelection, _executed,
+                                render_page, selections)
+from roads.figures.provenance import caption, compiler_flags
 from roads.figures.regions import memory_map
 from roads.explain.trace import Tracer, parse_stop
 from tests.explain_support import page_facts
@@ -182,8 +185,8 @@ def test_a_program_run_by_execve_gets_a_figure_of_its_own_file(tmp_path, wheres,
     second = _build(tmp_path, "second", NAPS)
     session = session_mod.explain_program([str(first), str(second)], wheres)
     page = render_page(session, read_elf=read_elf)
-    assert (f"How <code>{second}</code>'s file became regions, the program run by execve, "
-            "at stop exit (second, pid ") in page
+    assert (f"How <code>{second}</code>'s file became regions (the program that its process "
+            "runs since an execve), at stop exit (second, pid ") in page
     assert "second: program headers" in page  # the figure's heading: second's PT_LOADs
     assert "No ELF figure" not in page
     if "main" in wheres:
@@ -191,7 +194,8 @@ def test_a_program_run_by_execve_gets_a_figure_of_its_own_file(tmp_path, wheres,
         assert "first: program headers" in page
     else:
         assert (f"No stop is in the program started, <code>{first}</code>, so its file is "
-                "not drawn: every stop is in a program run by execve.") in page
+                "not drawn: every stop is in a program that its process runs since an "
+                "execve.") in page
         assert "first: program headers" not in page
     sels, refused = _executed(selections(session), read_elf, session.files)
     assert refused == []
@@ -206,6 +210,108 @@ def test_a_program_run_by_execve_gets_a_figure_of_its_own_file(tmp_path, wheres,
     assert memory_map(ran).bias == min(r.start for r in mapped)
 
 
+def test_a_figure_of_another_file_does_not_name_the_programs_compile_flags(tmp_path,
+                                                                           no_leftovers):
+    """Under every figure, the machine it was made on and the compile command: that of
+    the program started (a .c file the command compiled), which the figures of another
+    program its process runs since an execve, or of a library, named as if they were
+    that file's."""
+    (tmp_path / "first.c").write_text(EXECS)
+    second = _build(tmp_path, "second", NAPS)
+    session = session_mod.explain_program([str(tmp_path / "first.c"), str(second)],
+                                          ["main", "exit"], cache=tmp_path / "cache")
+    flags = " ".join(compiler_flags(session.capture.variants["default"].gcc_argv))
+    assert flags.startswith("-O")
+    sels, _ = _executed(selections(session), read_elf, session.files)
+    started = [s for s in sels if s.checkpoint_name == "main"][0]
+    ran = [s for s in sels if s.checkpoint_name == "exit"][0]
+    assert isinstance(ran, ExecutedSelection)
+    libc = LibrarySelection(**{f.name: getattr(started, f.name)
+                               for f in dataclasses.fields(ExplainSelection)},
+                            library="/usr/lib/x86_64-linux-gnu/libc.so.6")
+    assert flags in caption(started)
+    for other in (ran, libc, [started, ran]):
+        assert flags not in caption(other) and " · gcc " in caption(other)
+
+
+# Child A runs the old build of the victim; the new build is renamed over it once A runs
+# it (its /proc/PID/exe names it), and child B runs the new one. "late": A ends after B.
+REPLACES = r"""
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+int main(int argc, char **argv) {
+    (void)argc;
+    int late = strcmp(argv[3], "late") == 0;
+    pid_t a = fork();
+    if (a == 0) {
+        execl(argv[1], argv[1], late ? "800" : "100", (char *)0);
+        _exit(127);
+    }
+    char link[64], exe[PATH_MAX];
+    snprintf(link, sizeof link, "/proc/%d/exe", (int)a);
+    for (int i = 0; i < 10000; i++) {          /* until A runs the victim */
+        ssize_t n = readlink(link, exe, sizeof exe - 1);
+        if (n > 0 && (exe[n] = 0, strcmp(exe, argv[1]) == 0))
+            break;
+        usleep(1000);
+    }
+    if (rename(argv[2], argv[1]) != 0)
+        return 1;
+    if (!late)
+        waitpid(a, 0, 0);                      /* A's exit comes first */
+    pid_t b = fork();
+    if (b == 0) {
+        execl(argv[1], argv[1], "0", (char *)0);
+        _exit(127);
+    }
+    waitpid(b, 0, 0);
+    if (late)
+        waitpid(a, 0, 0);
+    return 0;
+}
+"""
+
+VICTIM = r"""
+#include <stdlib.h>
+#include <unistd.h>
+char big[SIZE];
+int main(int argc, char **argv) { (void)argc; usleep(1000 * atoi(argv[1])); return big[0]; }
+"""
+
+
+@pytest.mark.parametrize("order", ["late", "early"])
+def test_a_program_run_from_a_file_deleted_since_gets_no_elf_record(tmp_path, order,
+                                                                    no_leftovers):
+    """Two children run one path: A the file that was there, unlinked since (a new
+    build renamed over it), B the new one. A's stop got the new build's ELF record,
+    read once for the path, where B's stop came first (a symbol of the new build was
+    drawn in A's memory); where A's came first, B's got none. Each stop is judged on
+    its own: A's file was deleted, and is not read; B's is the file at the path."""
+    replaces = _build(tmp_path, "replaces", REPLACES)
+    victim = _build(tmp_path, "victim", VICTIM.replace("SIZE", "64"))
+    newer = _build(tmp_path, "newer", VICTIM.replace("SIZE", "1 << 20"))
+    session = session_mod.explain_program([str(replaces), str(victim), str(newer), order],
+                                          ["exit"], follow_fork=True, sandbox=None)
+    sels, refused = _executed(selections(session), read_elf, session.files)
+    ran = {s.snapshot.pid: s for s in sels if s.snapshot.exe.startswith(str(victim))}
+    assert len(ran) == 2, [s.snapshot.exe for s in sels]
+    old, new = sorted(ran.values(), key=lambda s: s.snapshot.exe != f"{victim} (deleted)")
+    assert old.snapshot.exe == f"{victim} (deleted)" and new.snapshot.exe == str(victim)
+    pids = [s.snapshot.pid for s in sels]
+    assert (pids.index(old.snapshot.pid) < pids.index(new.snapshot.pid)) == (order == "early")
+    assert not isinstance(old, ExecutedSelection)
+    assert isinstance(new, ExecutedSelection) and new.elf == read_elf(str(victim))
+    assert refused == [f"{victim}: its file was deleted while the process ran it, so it "
+                       "is not read"]
+    page = render_page(session, read_elf=read_elf)
+    assert page.count(f"How <code>{victim}</code>'s file became regions") == 1
+    assert page.count("its file was deleted while the process ran it") == 1
+
+
 def test_a_program_run_by_execve_replaced_since_is_not_drawn(tmp_path, no_leftovers):
     """The file at the second program's path after the run is not the one its stop
     mapped (rebuilt, renamed over): not read, and the page says why."""
@@ -217,7 +323,7 @@ def test_a_program_run_by_execve_replaced_since_is_not_drawn(tmp_path, no_leftov
     page = render_page(session, read_elf=read_elf)
     assert (f"No ELF figure: {second}: the file at this path was replaced or rewritten after "
             "the stops") in page
-    assert "second: program headers" not in page and "the program run by execve" not in page
+    assert "second: program headers" not in page and "runs since an execve), at" not in page
     assert "first: program headers" in page
 
 

@@ -100,7 +100,7 @@ def test_an_elf_figure_after_an_execve_is_told_in_explains_words(root, tmp_path,
     page = out.read_text()
     assert "No stop is in the program started, <code>" in page
     assert "sleep&#x27;s file became regions" not in page  # the path, not the name
-    assert "/sleep</code>'s file became regions, the program run by execve" in page
+    assert "/sleep</code>'s file became regions (the program that its process runs since" in page
     assert "No ELF figure" not in page
     assert "sample&#x27;s" not in page
 

@@ -171,39 +171,48 @@ class ExecutedSelection(ExplainSelection):
     def exe_matches_elf(self) -> bool:
         return True
 
+    @property
+    def compiled(self) -> bool:
+        return False
+
 
 def _executed(sels: list[ExplainSelection], read_elf,
               files: Files) -> tuple[list[ExplainSelection], list[str]]:
-    """``sels`` with each stop in a program run by execve (not the one started: its ELF
-    record is not the capture's) given that program's ELF record, read once a program
-    from the file the stops mapped (``mapped.opened``); and, for a program whose file is
-    not that one any more, why it is not read. A program whose file was unlinked, or
-    that cannot be read as ELF, keeps its stops as they were (no ELF figure of it)."""
+    """``sels`` with each stop in a program that its process runs since an execve (not
+    the one started: its ELF record is not the capture's) given that program's ELF
+    record, read once a file from the one the stops mapped (``mapped.opened``); and, for
+    each program not read, why, once. A stop whose program's file was unlinked while it
+    ran keeps no ELF record, whatever lies at the path now (another build, renamed over
+    it, that another stop runs): that is not its file."""
     read: dict[str, object] = {}
-    refused: list[str] = []
+    refused: dict[str, str] = {}
     out = []
     for sel in sels:
-        if sel.exe_matches_elf:
+        path = program_path(sel.snapshot.exe, sel.regions)
+        if sel.exe_matches_elf or not path.startswith("/"):
             out.append(sel)
             continue
-        path = program_path(sel.snapshot.exe, sel.regions)
+        if path != sel.snapshot.exe:  # unlinked: " (deleted)" in maps
+            refused.setdefault(f"{path} (deleted)", f"{path}: its file was deleted while the "
+                               "process ran it, so it is not read")
+            out.append(sel)
+            continue
         if path not in read:
             read[path] = None
-            unlinked = path != sel.snapshot.exe or any(
-                r.deleted for r in sel.regions if r.pathname == path)
-            if path.startswith("/") and not unlinked:
-                try:
-                    with opened(path, files) as fd:  # the file checked is the one read
-                        read[path] = read_elf(f"/proc/self/fd/{fd}")
-                except ExplainError as exc:
-                    refused.append(exc.message)
-                except (RoadsError, OSError):
-                    pass
+            try:
+                with opened(path, files) as fd:  # the file checked is the one read
+                    read[path] = read_elf(f"/proc/self/fd/{fd}")
+            except ExplainError as exc:
+                refused[path] = exc.message
+            except OSError as exc:
+                refused[path] = f"{path}: cannot be read here ({exc.strerror})"
+            except RoadsError as exc:
+                refused[path] = exc.message
         elf = read[path]
         out.append(sel if elf is None else ExecutedSelection(
             **{f.name: getattr(sel, f.name) for f in dataclasses.fields(sel)},
             program=path, program_elf=elf))
-    return out, refused
+    return out, list(refused.values())
 
 
 def family_roles(run) -> dict[int, str]:
@@ -281,9 +290,7 @@ def _libraries(sels: list[ExplainSelection], first: ExplainSelection, read_elf,
             "variant", "run", "checkpoint_record", "capture", "ordinal", "role",
             "shared_name", "exe_path", "spans", "thread")}, sample=os.path.basename(p), library=p,
             library_elf=elf), sel) for sel in seen)
-        first_seen = next(libs)
-        out.append(first_seen if _in_place(first_seen[0])
-                   else next((lib for lib in libs if _in_place(lib[0])), first_seen))
+        out.append(_whole_first(list(libs), lambda pair: pair[0]))
     return out
 
 
@@ -295,15 +302,20 @@ def _programs_executed(sels: list[ExplainSelection]) -> list[tuple[str, Executed
     for sel in sels:
         if isinstance(sel, ExecutedSelection):
             seen.setdefault(sel.program, []).append(sel)
-    return [(program, next((s for s in stops if _in_place(s)), stops[0]))
-            for program, stops in seen.items()]
+    return [(program, _whole_first(stops)) for program, stops in seen.items()]
 
 
-def _in_place(lib: ExplainSelection) -> bool:
-    """Whether the stop of ``lib`` maps its file (a library's, a program's) whole, as
-    the loader leaves it."""
+def _whole_first(stops: list, selection=lambda stop: stop):
+    """The first of ``stops`` whose selection maps its file whole (``_in_place``), else
+    the first: where a file's ELF → memory figure is drawn."""
+    return next((stop for stop in stops if _in_place(selection(stop))), stops[0])
+
+
+def _in_place(sel: ExplainSelection) -> bool:
+    """Whether the stop ``sel`` maps its file (a library's, a program's) whole, as the
+    loader leaves it."""
     try:
-        return elfmap.elf_map(lib).in_place
+        return elfmap.elf_map(sel).in_place
     except RoadsError:  # not linked to its regions: no figure of it there either
         return False
 
@@ -464,7 +476,7 @@ def render_page(session: Session, *, read_elf=None) -> str:
     body.append(f"<h1>The memory of {_code_shortened(command_line)}</h1>")
     stops = " → ".join(html.escape(_stop_title(s)) for s in sels)
     facts = [("Command", _whole_command(cap.title or ""))]
-    unlinked = _unlinked_program(first)
+    unlinked = _unlinked_program(first) if first.exe_matches_elf else None
     if unlinked:
         facts.append(("Program", f"<code>{html.escape(unlinked)}</code>: its file was deleted "
                                  "or replaced since the process started"))
@@ -514,17 +526,18 @@ def render_page(session: Session, *, read_elf=None) -> str:
 
     body.append('<h2 id="elf">ELF → memory</h2>')
     executed = _programs_executed(sels)
-    if first.exe_matches_elf or not executed:
+    if first.exe_matches_elf or read_elf is None:
         body.append(f"<p>How the program's file became regions, at stop "
                     f"{html.escape(_stop_title(first))}.</p>")
         body.append(_figure(lambda: elf_html(first), "No ELF figure for the executable"))
     else:
         body.append(f"<p>No stop is in the program started, <code>{html.escape(session.exe)}"
-                    "</code>, so its file is not drawn: every stop is in a program run by "
-                    "execve.</p>")
+                    "</code>, so its file is not drawn: every stop is in a program that its "
+                    "process runs since an execve.</p>")
     for program, seen in executed:
-        body.append(f"<p>How <code>{html.escape(program)}</code>'s file became regions, the "
-                    f"program run by execve, at stop {html.escape(_stop_title(seen))}.</p>")
+        body.append(f"<p>How <code>{html.escape(program)}</code>'s file became regions (the "
+                    "program that its process runs since an execve), at stop "
+                    f"{html.escape(_stop_title(seen))}.</p>")
         body.append(_figure(lambda seen=seen: elf_html(seen), "No ELF figure"))
     for why in refused:
         body.append(f'<p class="roads-explain-note">No ELF figure: {html.escape(why)}</p>')

@@ -169,8 +169,10 @@ def provenance(selections: Selection | Sequence[Selection]) -> Provenance:
         if (s.variant, s.run) not in seen_runs:
             seen_runs.append((s.variant, s.run))
             aslr.append(aslr_of(s))
+    # The compile command only where every figure's file is the one it made.
     argvs = tuple(first.capture.variants[v].gcc_argv
-                  for v in dict.fromkeys(s.variant for s in sels))
+                  for v in dict.fromkeys(s.variant for s in sels)) \
+        if all(s.compiled for s in sels) else ()
     return Provenance(
         sample=first.sample,
         variants=tuple(dict.fromkeys(s.variant for s in sels)),

@@ -220,6 +220,13 @@ class Selection:
         return False
 
     @property
+    def compiled(self) -> bool:
+        """Whether the file this selection's figures are of is the one the variant's
+        compile command made: not a library, nor another program the process runs since
+        an execve (whose flags the provenance does not name)."""
+        return not self.is_library and self.exe_matches_elf
+
+    @property
     def exe_matches_elf(self) -> bool:
         """Whether the process still runs the variant's own executable.
 
