@@ -211,3 +211,42 @@ def test_a_stop_signal_that_comes_during_a_step_stops_the_program(gcc, tmp_path,
     assert (stopped.pid, stopped.signal, stopped.by_us) == (outcome.pid, "SIGSTOP", True)
     assert stopped.sender not in (None, outcome.pid, os.getpid())
     assert outcome.reached == ["f", "exit"]
+
+
+# pf begins with push %rbp, which the tracer carries out (roads/explain/emulate.py); it is
+# called on a stack of one page with nothing mapped below, from the page's start + 8:
+# the call's return address fits, the push does not.
+PUSH_FAULTS = r"""
+#include <stdio.h>
+#include <sys/mman.h>
+#include <unistd.h>
+__asm__(".globl pf\n.type pf, @function\npf:\n\tpush %rbp\n\tpop %rbp\n\tret\n"
+        ".size pf, .-pf\n");
+void pf(void);
+int main(void)
+{
+    char *page = mmap((void *)0x20001000, 0x1000, PROT_READ | PROT_WRITE,
+                      MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+    if (page == MAP_FAILED || munmap(page - 0x1000, 0x1000) != 0)
+        return 1;
+    pf();                                    /* on its own stack: fine */
+    puts("switching");
+    fflush(stdout);
+    __asm__ volatile("mov %0, %%rsp\n\tcall pf" : : "r"(page + 8) : "memory");
+    return 0;
+}
+"""
+
+
+def test_a_push_the_processor_cannot_make_is_left_to_the_processor(tmp_path, no_leftovers):
+    """A push onto memory not mapped, carried out by the tracer, was written with
+    PTRACE_POKEDATA: it failed (EIO) and the run ended in a traceback, where the program
+    dies of SIGSEGV; into a page its protections forbid (a guard page), the write went
+    through, where the processor faults. The store is made as the program's own
+    (process_vm_writev), and where it cannot be, the push is run by the processor."""
+    binary = build(tmp_path, "push_faults", PUSH_FAULTS)
+    outcome = Tracer([str(binary)], [parse_stop("pf:3")], on_stop=lambda hit: None,
+                     deadline=20.0).run()
+    assert outcome.stdout == "switching\n"
+    ended = outcome.processes[outcome.pid].status
+    assert os.WIFSIGNALED(ended) and os.WTERMSIG(ended) == signal.SIGSEGV

@@ -156,6 +156,31 @@ def poke(pid: int, addr: int, word: int) -> None:
     call(PTRACE_POKEDATA, pid, addr, ctypes.c_void_p(word & 0xFFFFFFFFFFFFFFFF))
 
 
+class _IoVec(ctypes.Structure):
+    _fields_ = [("iov_base", ctypes.c_void_p), ("iov_len", ctypes.c_size_t)]
+
+
+def store(pid: int, addr: int, word: int) -> bool:
+    """Write the 8 bytes ``word`` at ``addr`` of ``pid`` as the process's own store
+    would: only where its memory is mapped writable there (process_vm_writev(2), which,
+    unlike PTRACE_POKEDATA, neither forces its way through a page's protections nor
+    grows a stack); False where it is not, or the call is not there (the kernel was
+    built without it), nothing written. ``addr`` within one page."""
+    if (addr & 0xFFF) > 0x1000 - 8:
+        return False  # across two pages: one could be written and not the other
+    data = ctypes.c_uint64(word & 0xFFFFFFFFFFFFFFFF)
+    local = _IoVec(ctypes.cast(ctypes.pointer(data), ctypes.c_void_p), 8)
+    remote = _IoVec(ctypes.c_void_p(addr), 8)
+    try:
+        writev = _libc.process_vm_writev
+    except AttributeError:
+        return False
+    writev.restype = ctypes.c_ssize_t
+    writev.argtypes = [ctypes.c_int, ctypes.POINTER(_IoVec), ctypes.c_ulong,
+                       ctypes.POINTER(_IoVec), ctypes.c_ulong, ctypes.c_ulong]
+    return writev(pid, ctypes.byref(local), 1, ctypes.byref(remote), 1, 0) == 8
+
+
 def get_regs(pid: int) -> Regs:
     regs = Regs()
     call(PTRACE_GETREGS, pid, 0, ctypes.cast(ctypes.pointer(regs), ctypes.c_void_p))

@@ -607,6 +607,10 @@ class Tracer:
         self._read: dict[tuple, _Read | str | None] = {}  # _functions_of, by file version
         self.breakpoints: dict[int, tuple[int, list[StopSpec | str]]] = {}  # addr -> (orig byte, what)
         self.bp_in: dict[int, set[int]] = {}  # tgid -> addresses holding int3
+        # (memory, address of a breakpoint) -> whether the byte its instruction reads lies
+        # in its object's own data (_data_byte); forgotten when breakpoints are set or
+        # an image or a process comes or goes.
+        self._data_known: dict[tuple[int, int], bool] = {}
         # tgid -> addresses whose int3 was taken out: a thread that ran into it before
         # may report its SIGTRAP only afterwards (_stale_trap).
         self.removed: dict[int, set[int]] = {}
@@ -755,6 +759,7 @@ class Tracer:
                 pt.call(pt.PTRACE_SETOPTIONS, pid, 0, options)
                 self.traced[pid] = pid
                 self.bp_in[pid] = set()
+                self._data_known.clear()
                 self.outcome.exe = os.readlink(f"/proc/{pid}/exe")
                 self._at_exec(pid)
                 # Before the timers start: their threads take this thread's mask.
@@ -997,6 +1002,7 @@ class Tracer:
         return word
 
     def _insert(self, tid: int, tgid: int, addr: int, what: StopSpec | str) -> None:
+        self._data_known.clear()
         # One entry for each thing to do there: a second process setting the same
         # breakpoint (a library found in each after a fork) must not count a call twice.
         if addr in self.breakpoints and addr in self.bp_in[tgid]:
@@ -1585,6 +1591,7 @@ class Tracer:
                     and not ending.exiting_before \
                     and os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGKILL
             self.bp_in.pop(tid, None)
+            self._data_known.clear()
 
     def _new_tid(self, tid: int, status: int) -> None:
         """The first stop seen of ``tid`` (``status``), a new thread or process; kept
@@ -1619,6 +1626,7 @@ class Tracer:
         if self.follow_fork:
             self.traced[tid] = tid
             self.bp_in[tid] = set(made.breakpoints)
+            self._data_known.clear()
             if shared is None:
                 self._int3s_in_copy(tid, made)
             # A breakpoint taken out of the parent while the child's copy was made (a
@@ -1707,6 +1715,7 @@ class Tracer:
         if event == pt.PTRACE_EVENT_EXEC:
             self._execed(tgid)
             self.bp_in[tgid] = set()  # a new image: the breakpoints went with the old one
+            self._data_known.clear()
             self.removed.pop(tgid, None)
             # A thread other than the main one that runs execve takes the main one's id:
             # the exit event the old main thread made, killed, is not this process's.
@@ -2213,13 +2222,16 @@ class Tracer:
         """Carry out the instruction under the breakpoint here, when it is one that
         functions commonly begin with (``emulate.carry_out``: endbr64, a push, a mov,
         test, xor, sub or cmp of registers...), so that the breakpoint stays in place for
-        the other threads; False for any other instruction."""
+        the other threads; False for any other instruction, and where the processor
+        might do something else: an instruction that runs on into the next page (which
+        may not be there to run), a push that its store would fault on or grow the
+        stack for."""
         done = emulate.carry_out(word, addr, lambda name: getattr(regs, name),
                                  lambda at: self._data_byte(tid, addr, at))
-        if done is None:
+        if done is None or (done.next_rip - 1) >> 12 != addr >> 12:
             return False
-        if done.pushed is not None:
-            pt.poke(tid, *done.pushed)
+        if done.pushed is not None and not pt.store(tid, *done.pushed):
+            return False
         for name, value in done.registers.items():
             setattr(regs, name, value)
         regs.rip = done.next_rip
@@ -2233,24 +2245,39 @@ class Tracer:
         mapping of the same file, or the anonymous one right after that file's last (its
         bss). None anywhere else (a page the processor may not read, memory that a
         userfaultfd or another process serves, which a read from here could wait for):
-        the instruction is then stepped over."""
+        the instruction is then stepped over. Whether it lies there is judged once for
+        the instruction in this memory (its operand's address is fixed relative to it),
+        until breakpoints come or go (``_data_known``)."""
+        key = (self._memory_of(tid), instruction)
+        known = self._data_known.get(key)
+        if known is None:
+            known = self._data_known[key] = self._in_own_data(tid, instruction, at)
+        if not known:
+            return None
+        if at in self.breakpoints:
+            return self.breakpoints[at][0]
+        try:
+            return (pt.peek(tid, at & ~7) >> 8 * (at & 7)) & 0xFF
+        except OSError:
+            return None
+
+    @staticmethod
+    def _in_own_data(tid: int, instruction: int, at: int) -> bool:
+        """Whether ``at`` lies in a readable mapping of the file whose code holds
+        ``instruction``, or in the anonymous mapping right after that file's last."""
         try:
             maps = Proc().maps(tid)
         except (RoadsError, OSError):
-            return None
+            return False
         code = next((m for m in maps if m.start <= instruction < m.end), None)
         data = next((m for m in maps if m.start <= at < m.end), None)
         if code is None or data is None or not code.inode or "r" not in data.perms:
-            return None
-        if (data.dev, data.inode) != (code.dev, code.inode):
-            below = next((m for m in maps if m.end == data.start), None)
-            if data.inode or data.pathname or below is None \
-                    or (below.dev, below.inode) != (code.dev, code.inode):
-                return None
-        try:
-            return self._code_at(tid, at) & 0xFF
-        except OSError:
-            return None
+            return False
+        if (data.dev, data.inode) == (code.dev, code.inode):
+            return True
+        below = next((m for m in maps if m.end == data.start), None)
+        return not (data.inode or data.pathname) and below is not None \
+            and (below.dev, below.inode) == (code.dev, code.inode)
 
     def _execve_elsewhere(self, tgid: int, tid: int) -> bool:
         """Whether a thread of process ``tgid`` other than ``tid`` is in execve (its
