@@ -24,8 +24,8 @@ instruction (volume 2: CF, PF, AF, ZF, SF and OF for sub and cmp; CF and OF clea
 test and xor, whose AF the manual leaves undefined: cleared, as the processors we ran
 them on do), the other bits of RFLAGS kept. tests/test_explain_emulate.py runs each form
 on the processor and compares. Anything else (another opcode, a prefix, a memory operand
-other than the one above, an 8-byte instruction cut off at a mapping's end) is None: the
-tracer steps over it.
+other than the one above) is None: the tracer steps over it, as it does an instruction
+that runs on into the next page, or a push its store cannot make (``Tracer._emulate``).
 """
 
 from __future__ import annotations
