@@ -176,6 +176,17 @@ class ExecutedSelection(ExplainSelection):
         return False
 
 
+def _mapped_elf(path: str, files: Files, read_elf) -> tuple[object, Exception | None]:
+    """The ELF record of the file at ``path`` when it is the one the stops mapped
+    (``mapped.opened``), and None; else None and why: ExplainError (another file lies
+    there now), OSError (it cannot be opened), another RoadsError (not ELF)."""
+    try:
+        with opened(path, files) as fd:  # the file checked is the one read
+            return read_elf(f"/proc/self/fd/{fd}"), None
+    except (RoadsError, OSError) as exc:
+        return None, exc
+
+
 def _executed(sels: list[ExplainSelection], read_elf,
               files: Files) -> tuple[list[ExplainSelection], list[str]]:
     """``sels`` with each stop in a program that its process runs since an execve (not
@@ -198,16 +209,10 @@ def _executed(sels: list[ExplainSelection], read_elf,
             out.append(sel)
             continue
         if path not in read:
-            read[path] = None
-            try:
-                with opened(path, files) as fd:  # the file checked is the one read
-                    read[path] = read_elf(f"/proc/self/fd/{fd}")
-            except ExplainError as exc:
-                refused[path] = exc.message
-            except OSError as exc:
-                refused[path] = f"{path}: cannot be read here ({exc.strerror})"
-            except RoadsError as exc:
-                refused[path] = exc.message
+            read[path], failed = _mapped_elf(path, files, read_elf)
+            if failed is not None:
+                refused[path] = (f"{path}: cannot be read here ({failed.strerror})"
+                                 if isinstance(failed, OSError) else failed.message)
         elf = read[path]
         out.append(sel if elf is None else ExecutedSelection(
             **{f.name: getattr(sel, f.name) for f in dataclasses.fields(sel)},
@@ -277,13 +282,10 @@ def _libraries(sels: list[ExplainSelection], first: ExplainSelection, read_elf,
                     seen.append(sel)
     out = []
     for p, seen in at.items():
-        try:
-            with opened(p, files) as fd:  # the file checked is the one read
-                elf = read_elf(f"/proc/self/fd/{fd}")
-        except ExplainError as exc:
-            out.append((exc.message, seen[0]))
-            continue
-        except (RoadsError, OSError):
+        elf, failed = _mapped_elf(p, files, read_elf)
+        if isinstance(failed, ExplainError):
+            out.append((failed.message, seen[0]))
+        if failed is not None:
             continue
         # Named after the library: the figure's headings and caption say whose segments.
         libs = ((LibrarySelection(**{f: getattr(sel, f) for f in (

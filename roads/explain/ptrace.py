@@ -160,6 +160,13 @@ class _IoVec(ctypes.Structure):
     _fields_ = [("iov_base", ctypes.c_void_p), ("iov_len", ctypes.c_size_t)]
 
 
+_process_vm_writev = getattr(_libc, "process_vm_writev", None)
+if _process_vm_writev is not None:
+    _process_vm_writev.restype = ctypes.c_ssize_t
+    _process_vm_writev.argtypes = [ctypes.c_int, ctypes.POINTER(_IoVec), ctypes.c_ulong,
+                                   ctypes.POINTER(_IoVec), ctypes.c_ulong, ctypes.c_ulong]
+
+
 def store(pid: int, addr: int, word: int) -> bool:
     """Write the 8 bytes ``word`` at ``addr`` of ``pid`` as the process's own store
     would: only where its memory is mapped writable there (process_vm_writev(2), which,
@@ -171,14 +178,9 @@ def store(pid: int, addr: int, word: int) -> bool:
     data = ctypes.c_uint64(word & 0xFFFFFFFFFFFFFFFF)
     local = _IoVec(ctypes.cast(ctypes.pointer(data), ctypes.c_void_p), 8)
     remote = _IoVec(ctypes.c_void_p(addr), 8)
-    try:
-        writev = _libc.process_vm_writev
-    except AttributeError:
+    if _process_vm_writev is None:
         return False
-    writev.restype = ctypes.c_ssize_t
-    writev.argtypes = [ctypes.c_int, ctypes.POINTER(_IoVec), ctypes.c_ulong,
-                       ctypes.POINTER(_IoVec), ctypes.c_ulong, ctypes.c_ulong]
-    return writev(pid, ctypes.byref(local), 1, ctypes.byref(remote), 1, 0) == 8
+    return _process_vm_writev(pid, ctypes.byref(local), 1, ctypes.byref(remote), 1, 0) == 8
 
 
 def get_regs(pid: int) -> Regs:
