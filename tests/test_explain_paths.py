@@ -19,6 +19,7 @@ import pytest
 from roads.errors import ExplainError
 from roads.explain import session as session_mod
 from roads.explain import trace as trace_mod
+from roads.explain.record import session_from_json, session_json
 from roads.capture.elf import read_elf
 from roads.explain.page import (ExecutedSelection, ExplainSelection, LibrarySelection, _executed,
                                 render_page, selections)
@@ -325,6 +326,58 @@ def test_a_program_run_by_execve_replaced_since_is_not_drawn(tmp_path, no_leftov
             "the stops") in page
     assert "second: program headers" not in page and "runs since an execve), at" not in page
     assert "first: program headers" in page
+
+
+# Renames a new build (argv[2]) over its own path (argv[1]), then runs it in a child.
+SELF_UPDATES = r"""
+#include <stdio.h>
+#include <sys/wait.h>
+#include <unistd.h>
+int main(int argc, char **argv) {
+    (void)argc;
+    if (rename(argv[2], argv[1]) != 0)
+        return 1;
+    pid_t child = fork();
+    if (child == 0) {
+        execl(argv[1], argv[1], "0", (char *)0);
+        _exit(127);
+    }
+    waitpid(child, 0, 0);
+    return 0;
+}
+"""
+
+
+def test_a_new_build_renamed_over_the_programs_own_path_is_not_drawn_as_it(tmp_path,
+                                                                         no_leftovers):
+    """The program renames a new build over its own path and runs it in a child. The
+    child's stop names the program's path, and was taken for the program started: its
+    regions were drawn against the ELF record read before the run, the old build's.
+    Each stop is told by the file its process runs (stat of /proc/PID/exe at the stop):
+    the child's is the new build, read after the run and drawn as a program run by
+    execve; the parent's, the old build, unlinked since, keeps the program's record."""
+    program = _build(tmp_path, "updates", SELF_UPDATES)
+    newer = _build(tmp_path, "newer", VICTIM.replace("SIZE", "1 << 20"))
+    session = session_mod.explain_program([str(program), str(program), str(newer)], ["exit"],
+                                          follow_fork=True, sandbox=None)
+    sels = selections(session)
+    by_exe = {s.snapshot.exe: s for s in sels}
+    assert set(by_exe) == {str(program), f"{program} (deleted)"}, [s.snapshot.exe for s in sels]
+    child, parent = by_exe[str(program)], by_exe[f"{program} (deleted)"]
+    assert child.snapshot.pid != session.capture.variants["default"].runs[0].pid
+    assert parent.exe_matches_elf and not child.exe_matches_elf
+    assert session_from_json(session_json(session)).other_file \
+        == session.other_file == {child.checkpoint_record.seq}
+    ran, refused = _executed(sels, read_elf, session.files)
+    assert refused == []
+    drawn = {s.snapshot.exe: s for s in ran}
+    assert isinstance(drawn[str(program)], ExecutedSelection)
+    assert drawn[str(program)].elf == read_elf(str(program))  # the new build, at the path now
+    assert drawn[str(program)].elf != session.capture.variants["default"].elf
+    assert not isinstance(drawn[f"{program} (deleted)"], ExecutedSelection)
+    page = render_page(session, read_elf=read_elf)
+    assert f"How <code>{program}</code>'s file became regions (the program that its process " \
+        "runs since an execve)" in page
 
 
 def test_a_shell_that_execs_a_program(root, tmp_path, monkeypatch, no_leftovers):

@@ -102,6 +102,9 @@ class ExplainSelection(Selection):
     # The run's other processes that shared this one's address space at the stop
     # (``Session.shared``).
     shares_with: tuple[int, ...] = ()
+    # Whether the process ran another file than the program started at the stop, where
+    # its path may be the same (``Session.other_file``).
+    other_file: bool = False
     SUBJECT: ClassVar[str] = "program"
     POINT: ClassVar[str] = "stop"
     NAMES_VARIANT: ClassVar[bool] = False
@@ -120,8 +123,10 @@ class ExplainSelection(Selection):
     def exe_matches_elf(self) -> bool:
         # ``exe_path`` is /proc/PID/exe as read when the program was loaded, or at the
         # first stop of --pid: unlinked by then, it says " (deleted)" there too.
+        # ``other_file``: the path is the program's, the file another one renamed over it.
         exe = self.snapshot.exe
-        return exe == self.exe_path or program_path(exe, self.regions) == self.exe_path
+        return not self.other_file and (
+            exe == self.exe_path or program_path(exe, self.regions) == self.exe_path)
 
 
 @dataclass(frozen=True)
@@ -244,7 +249,8 @@ def selections(session: Session) -> list[ExplainSelection]:
             "sample", "variant", "run", "checkpoint_record", "capture", "ordinal",
             "shared_name")}, role=roles.get(point.pid, chosen.role), exe_path=session.exe,
             spans=tuple(sorted(session.spans.items())), thread=session.threads.get(point.seq),
-            shares_with=session.shared.get(point.seq, ()))
+            shares_with=session.shared.get(point.seq, ()),
+            other_file=point.seq in session.other_file)
         if not sel.exe_matches_elf:  # after an execve: named after the program it runs now
             program = os.path.basename(program_path(sel.snapshot.exe, sel.regions))
             sel = dataclasses.replace(sel, sample=program or sel.sample)

@@ -196,6 +196,12 @@ class Session:
     # whose output a process that never calls exit() loses: None where its file cannot
     # tell, and in a session saved before it was kept.
     stdio: bool | None = None
+    # The stops (by ``Checkpoint.seq``) whose process ran another file than the program
+    # started, as stat(2) of /proc/PID/exe told at the stop: another program since an
+    # execve, or another file at the program's own path (a new build renamed over it,
+    # then run), which its path alone does not tell. Empty in a session saved before it
+    # was kept, and where the started file could not be identified.
+    other_file: frozenset[int] = frozenset()
 
     def not_reached(self) -> list[str]:
         """Each stop of ``missing``, with why it was not reached where the run knows: as
@@ -246,6 +252,8 @@ def session_json(session: Session, *, files: bool = True) -> dict:
         data["shared"] = {str(seq): list(pids) for seq, pids in session.shared.items()}
     if session.stdio is not None:
         data["stdio"] = session.stdio
+    if session.other_file:
+        data["other_file"] = sorted(session.other_file)
     return data
 
 
@@ -273,7 +281,8 @@ def session_from_json(data: dict) -> Session:
                        str(data.get("typed", "")), bool(data.get("own_pids", False)),
                        {int(seq): tuple(int(p) for p in pids)
                         for seq, pids in data.get("shared", {}).items()},
-                       None if data.get("stdio") is None else bool(data["stdio"]))
+                       None if data.get("stdio") is None else bool(data["stdio"]),
+                       frozenset(int(seq) for seq in data.get("other_file", ())))
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise ExplainError(f"not a document roads explain saved: {exc}") from None
 

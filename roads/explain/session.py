@@ -531,6 +531,7 @@ def trace_program(job: dict, progress: Callable[[str], None] = lambda s: None) -
     files: dict[str, MappedFile | None] = {}
     threads: dict[int, int] = {}
     shared: dict[int, tuple[int, ...]] = {}
+    other_file: set[int] = set()
 
     def on_stop(hit: Hit) -> None:
         # A stop that cannot be read is told and the run goes on: the stops read before
@@ -538,6 +539,8 @@ def trace_program(job: dict, progress: Callable[[str], None] = lambda s: None) -
         seq = len(checkpoints)
         try:
             checkpoints.append(_checkpoint(hit, seq, proc))
+            if started is not None and _identity(f"/proc/{hit.pid}/exe") not in (started, None):
+                other_file.add(seq)
             # While it is held: which files its paths name (read after the run).
             merge(files, mapped_files(hit.pid, proc, checkpoints[-1]["regions"]))
         except RoadsError as exc:
@@ -558,11 +561,14 @@ def trace_program(job: dict, progress: Callable[[str], None] = lambda s: None) -
     # delete or replace its own file (it lies in the run's folder, which it may write),
     # and the capture would fail, or show another program's ELF file.
     try:
+        started = _identity(path)
         data = read_bytes(Path(path))
         elf = parse_elf(Path(path), data)
     except RoadsError as exc:
         # The sandbox has no right to read what only root's could (roads run as root).
         raise unreadable_program(path, exc) or exc from None
+    if _identity(path) != started:  # replaced as it was read: which file ran is not known
+        started = None
     # Whether it writes through stdio's buffers (the page's note on output lost in them).
     stdio = writes_through_stdio(data, path, list(elf.needed))
     cwd = job["cwd"] if os.path.isdir(job["cwd"]) else None
@@ -630,7 +636,17 @@ def trace_program(job: dict, progress: Callable[[str], None] = lambda s: None) -
                    cut, unread, returned, list(outcome.stopped), unreached,
                    spans=load_spans(checkpoints, files), files=files, threads=threads,
                    typed=shellwords.join(job["shown"]), own_pids=_own_pids(job),
-                   shared=shared, stdio=stdio)
+                   shared=shared, stdio=stdio, other_file=frozenset(other_file))
+
+
+def _identity(path: str) -> tuple[int, int] | None:
+    """The device and inode of the file at ``path`` (through /proc/PID/exe: the file the
+    process runs, whatever lies at its path now), or None where it cannot be told."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino
 
 
 # Enough of a file's start to hold its program headers (they follow the ELF header).
