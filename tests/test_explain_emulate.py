@@ -124,7 +124,7 @@ def test_every_form_does_what_the_processor_does(processor):
         rdi, rsi, rax, flags = map(int, line[4:])
         start = {"rdi": VALUES[i], "rsi": VALUES[j], "rax": VALUES[(i + j) % len(VALUES)],
                  "eflags": BEFORE[f]}
-        done = carry_out(_word(FORMS[names[k]]), 0x1000, start.__getitem__, lambda at: None)
+        done = carry_out(_word(FORMS[names[k]]), 0x1000, start.__getitem__, lambda at, size: None)
         assert done is not None, names[k]
         assert done.next_rip == 0x1000 + len(FORMS[names[k]].split()), names[k]
         after = {**start, **done.registers}
@@ -155,17 +155,17 @@ def test_a_rip_relative_cmpb_reads_its_byte_past_the_instruction():
     word = _word("80 3d 31 33 0e 00 00")  # cmpb $0x0, 0xe3331(%rip)
     asked = []
 
-    def read(at):
-        asked.append(at)
+    def read(at, size):
+        asked.append((at, size))
         return 1
 
     done = carry_out(word, 0x7000, {"eflags": 0x202}.__getitem__, read)
-    assert asked == [0x7000 + 7 + 0xE3331]
+    assert asked == [(0x7000 + 7 + 0xE3331, 1)]
     assert done.next_rip == 0x7007 and done.registers == {"eflags": 0x202}  # 1 - 0: none set
     back = carry_out(_word("80 3d fc ff ff ff 01"), 0x7000, {"eflags": 0x202}.__getitem__,
-                     lambda at: 0 if at == 0x7000 + 7 - 4 else None)  # a negative displacement
+                     lambda at, size: 0 if (at, size) == (0x7000 + 7 - 4, 1) else None)  # a negative displacement
     assert back.registers["eflags"] == 0x202 | CF | SF | PF | AF  # 0 - 1: borrows, 0xff
-    assert carry_out(word, 0x7000, {"eflags": 0}.__getitem__, lambda at: None) is None
+    assert carry_out(word, 0x7000, {"eflags": 0}.__getitem__, lambda at, size: None) is None
 
 
 def test_registers_named_by_rex_and_the_stack_forms():
@@ -176,7 +176,7 @@ def test_registers_named_by_rex_and_the_stack_forms():
     get = regs.__getitem__
 
     def run(spelled):
-        return carry_out(_word(spelled), 0x400, get, lambda at: None)
+        return carry_out(_word(spelled), 0x400, get, lambda at, size: None)
 
     assert run("f3 0f 1e fa").next_rip == 0x404 and run("f3 0f 1e fa").registers == {}
     push = run("41 54")  # push %r12
@@ -194,11 +194,59 @@ def test_registers_named_by_rex_and_the_stack_forms():
     assert run("41 83 ff 00").registers == {"eflags": 0x202 | PF}  # cmp $0, %r15d: 0x10000
 
 
+def test_lea_jumps_and_loads_from_the_objects_own_data():
+    """lea computes an address and reads nothing; a jmp goes to its target, its own bytes
+    ending before; a mov, cmpb or cmp with memory at a displacement from RIP reads that
+    memory, as many bytes as the operand's width, at the address after the instruction
+    plus the displacement (the forms glibc's functions begin with on this machine)."""
+    regs = {name: 0x1000 * (n + 1) for n, name in enumerate(REGISTERS)}
+    regs["eflags"] = 0x202
+    asked = []
+
+    def read(at, size):
+        asked.append((at, size))
+        return 0x1122334455667788 & ((1 << 8 * size) - 1)
+
+    def run(spelled, at=0x400):
+        return carry_out(_word(spelled), at, regs.__getitem__, read)
+
+    assert run("48 8d 35 10 00 00 00").registers == {"rsi": 0x400 + 7 + 0x10}  # lea (rip)
+    assert run("48 8d 04 7f").registers == {"rax": regs["rdi"] * 3}  # lea (%rdi,%rdi,2)
+    assert run("8d 44 24 f8").registers == {"rax": regs["rsp"] - 8}  # lea -8(%rsp), %eax
+    assert run("4a 8d 04 a5 10 00 00 00").registers == {"rax": regs["r12"] * 4 + 0x10}
+    assert run("48 8d 04 25 10 00 00 00").registers == {"rax": 0x10}  # no base, no index
+    assert run("8d 47 ff", at=0).registers == {"rax": regs["rdi"] - 1}
+    assert asked == []
+    jump = run("eb 10")
+    assert (jump.next_rip, jump.after, jump.registers) == (0x400 + 2 + 0x10, 0x402, {})
+    back = run("e9 f0 ff ff ff")
+    assert (back.next_rip, back.after) == (0x400 + 5 - 0x10, 0x405)
+    load = run("48 8b 05 00 01 00 00")  # mov 0x100(%rip), %rax
+    assert load.registers == {"rax": 0x1122334455667788} and asked == [(0x400 + 7 + 0x100, 8)]
+    asked.clear()
+    assert run("44 8b 0d 00 01 00 00").registers == {"r9": 0x55667788}  # mov ..., %r9d
+    assert asked == [(0x400 + 7 + 0x100, 4)]
+    asked.clear()
+    cmpq = run("48 83 3d 00 01 00 00 00")  # cmpq $0, 0x100(%rip)
+    assert cmpq.next_rip == 0x408 and asked == [(0x408 + 0x100, 8)]
+    assert cmpq.registers == {"eflags": 0x202 | PF}  # 0x1122334455667788 - 0: 0x88, even
+    asked.clear()
+    assert run("83 3d 00 01 00 00 ff").registers == {"eflags": 0x202 | CF | AF}  # cmpl $-1
+    assert asked == [(0x407 + 0x100, 4)]
+    assert carry_out(_word("48 8b 05 00 01 00 00"), 0x400, regs.__getitem__,
+                     lambda at, size: None) is None  # memory the processor could not read
+
+
 @pytest.mark.parametrize("spelled", [
     "90",                    # nop
     "c3",                    # ret
     "66 90",                 # a prefix
-    "48 8d 04 7f",           # lea (%rdi,%rdi,2), %rax
+    "48 8b 47 08",           # mov 0x8(%rdi), %rax: memory not at a displacement from RIP
+    "64 48 8b 04 25 28 00",  # mov %fs:0x28, %rax: a prefix (and nine bytes)
+    "48 8d c0",              # lea with a register operand: undefined (#UD)
+    "48 e9 00 00 00 00",     # jmp after a REX
+    "48 83 2d 00 00 00 00 01",  # subq $1, disp32(%rip): a write to memory
+    "48 81 3d 00 00 00 00 01",  # cmpq $imm32, disp32(%rip): eleven bytes
     "48 89 7d f8",           # mov %rdi, -0x8(%rbp): memory
     "48 c7 c0 01 00 00 00",  # mov $1, %rax (sign-extended imm32)
     "48 b8 01 00 00 00 00 00",  # movabs: ten bytes
@@ -208,7 +256,7 @@ def test_registers_named_by_rex_and_the_stack_forms():
     "f3 0f 1e fb",           # endbr32
 ])
 def test_other_instructions_are_not_carried_out(spelled):
-    assert carry_out(_word(spelled), 0x400, lambda name: 0, lambda at: 0) is None
+    assert carry_out(_word(spelled), 0x400, lambda name: 0, lambda at, size: 0) is None
 
 
 # ------------------------------------------------------------------- random instructions
@@ -238,16 +286,26 @@ EDGES = VALUES
 # among those decoded, and bytes at random.
 FIRST = [None] * 6 + list(range(0x40, 0x50)) + [0x66, 0xF2, 0xF3, 0x67, 0x2E, 0xF0, 0x64]
 OPCODES = (list(range(0x50, 0x58)) + list(range(0xB8, 0xC0))
-           + [0x89, 0x8B, 0x85, 0x31, 0x33, 0x29, 0x2B, 0x39, 0x3B, 0x81, 0x83, 0x80, 0x80])
+           + [0x89, 0x8B, 0x85, 0x31, 0x33, 0x29, 0x2B, 0x39, 0x3B, 0x81, 0x83, 0x80, 0x80]
+           + [0x8D, 0x8D, 0x8B, 0x83, 0xEB, 0xE9])
+# The ModRM of a RIP-relative operand for each opcode that reads one: cmpb $imm8 and
+# cmp $imm8 (/7), mov's register at random.
+RIP_RELATIVE = {0x80: lambda rnd: 0x3D, 0x83: lambda rnd: 0x3D,
+                0x8B: lambda rnd: rnd.randrange(8) << 3 | 5}
 
 
 def _instruction(rnd: random.Random) -> bytes:
     spelled = [] if (first := rnd.choice(FIRST)) is None else [first]
     spelled.append(opcode := rnd.choice(OPCODES))
-    if opcode == 0x80 and rnd.random() < 0.8:  # cmpb $imm8, disp32(%rip), into DATA
-        length = len(spelled) + 6
-        target = DATA + rnd.randrange(0x1000)
-        spelled += [0x3D, *(target - (CODE + length)).to_bytes(4, "little", signed=True)]
+    if opcode in (0xEB, 0xE9) and first is None:  # a jump onto one of the int3s after it
+        length = 2 if opcode == 0xEB else 5
+        spelled += list(rnd.randrange(16 - length).to_bytes(length - 1, "little"))
+    elif opcode in RIP_RELATIVE and rnd.random() < 0.6:  # disp32(%rip), into DATA
+        width = 1 if opcode == 0x80 else 8 if first and first & 8 else 4
+        length = len(spelled) + 5 + (opcode != 0x8B)
+        target = DATA + rnd.randrange(0x1000 - width + 1)
+        spelled += [RIP_RELATIVE[opcode](rnd),
+                    *(target - (CODE + length)).to_bytes(4, "little", signed=True)]
     else:
         spelled.append(rnd.getrandbits(8) | (0xC0 if rnd.random() < 0.7 else 0))
     spelled += [rnd.getrandbits(8) for _ in range(8 - len(spelled))]
@@ -275,15 +333,17 @@ def test_random_instructions_are_carried_out_as_the_processor_runs_them(tmp_path
             if rnd.random() < 0.1:
                 pt.poke(pid, DATA + 8 * rnd.randrange(0x200), rnd.getrandbits(64))
 
-            def read(at):
-                if not DATA <= at < DATA + 0x1000:
+            def read(at, size):
+                if not DATA <= at <= DATA + 0x1000 - size:
                     return None
-                return (pt.peek(pid, at & ~7) >> 8 * (at & 7)) & 0xFF
+                words = b"".join(pt.peek(pid, w).to_bytes(8, "little")
+                                 for w in range(at & ~7, at + size, 8))
+                return int.from_bytes(words[at & 7:(at & 7) + size], "little")
 
             done = carry_out(int.from_bytes(code, "little"), CODE, start.__getitem__, read)
             if done is None:
                 continue
-            length = done.next_rip - CODE
+            length = done.after - CODE
             placed = code[:length] + b"\xcc" * (16 - length)
             pt.poke(pid, CODE, int.from_bytes(placed[:8], "little"))
             pt.poke(pid, CODE + 8, int.from_bytes(placed[8:], "little"))

@@ -161,11 +161,15 @@ def test_threads_stepping_over_one_breakpoint_at_once(tmp_path, no_leftovers):
     "sub $0xd8, %rsp\\n\\tadd $0xd8, %rsp",  # glibc's printf
     "cmpb $0, flag(%rip)",     # glibc's read and write (__libc_single_threaded)
     "xor %esi, %esi",
+    "mov flag(%rip), %rcx",    # glibc's strtol, _IO_iter_begin
+    "cmpq $0, flag(%rip)",     # glibc's endprotoent
+    "lea 8(%rsp,%rdi,2), %rcx",
+    "jmp 1f\\n1:",             # a function that is another's other name
 ])
 def test_threads_at_one_breakpoint_on_an_instruction_carried_out_are_all_counted(
         tmp_path, first, no_leftovers):
-    """A function that begins with test, sub, cmp or xor had its breakpoint passed by a
-    single step, the original byte put back meanwhile: another thread that called it
+    """A function that begins with test, sub, cmp, xor, a load from its object's data,
+    lea or jmp had its breakpoint passed by a single step, the original byte put back meanwhile: another thread that called it
     then went by unseen, and four threads calling it at once left calls uncounted (the
     page's "Every call counts" was not true of them). Carried out by the tracer
     (``emulate``), the int3 stays: every one of the 1,200 calls is counted, and the
@@ -858,9 +862,9 @@ def test_where_a_cmpb_reads_is_judged_once_for_its_breakpoint(tmp_path, monkeypa
     judged = []
     real = Tracer._in_own_data
 
-    def counted(tid, instruction, at):
+    def counted(tid, instruction, at, size=1):
         judged.append(instruction)
-        return real(tid, instruction, at)
+        return real(tid, instruction, at, size)
 
     monkeypatch.setattr(Tracer, "_in_own_data", staticmethod(counted))
     source = SAME_BREAKPOINT.replace("FIRST", "cmpb $0, flag(%rip)").replace(
@@ -870,3 +874,17 @@ def test_where_a_cmpb_reads_is_judged_once_for_its_breakpoint(tmp_path, monkeypa
                      on_stop=lambda hit: None, deadline=60).run()
     assert outcome.counted["both:100000"] == 1200
     assert len(judged) == 1, len(judged)
+
+
+def test_a_load_is_carried_out_only_where_all_its_bytes_are_the_objects_own_data():
+    """A load of several bytes (mov disp32(%rip), %rax) is carried out only where every
+    byte lies in one readable mapping of its object: one that runs past the end of the
+    mapping is stepped (even into the object's bss, right after: judged as one piece, the
+    memory after a mapping may be none, or memory another process serves)."""
+    maps = Proc().maps(os.getpid())
+    code = next(m for m in maps if "x" in m.perms and m.pathname.endswith("/libc.so.6"))
+    data = [m for m in maps if (m.dev, m.inode) == (code.dev, code.inode)
+            and "r" in m.perms][-1]
+    assert Tracer._in_own_data(os.getpid(), code.start, data.end - 8, 8)
+    assert Tracer._in_own_data(os.getpid(), code.start, data.end - 4, 4)
+    assert not Tracer._in_own_data(os.getpid(), code.start, data.end - 4, 8)

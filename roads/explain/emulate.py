@@ -9,14 +9,19 @@ tracer instead does what it would do to the registers (and the stack), and moves
 thread past it: the int3 never leaves.
 
 ``carry_out`` decodes such an instruction from the 8 bytes at its address and says what
-it does, with no I/O of its own (what it reads of memory comes through ``read_byte``):
+it does, with no I/O of its own (what it reads of memory comes through ``read``):
 
 - ``endbr64`` (nothing but the next instruction), ``push`` of a register;
 - ``mov`` of a register to a register, ``mov $imm32`` to a register;
 - ``test``, ``xor``, ``sub`` and ``cmp`` of two registers; ``sub`` and ``cmp`` of a
   register with an immediate (``sub $0xd8, %rsp``: glibc's printf);
-- ``cmpb $imm8, disp32(%rip)`` (glibc's read and write, asking whether the process has
-  one thread).
+- ``lea`` of any address (it reads no memory);
+- a ``jmp`` to a displacement (a function that is another's other name);
+- ``mov`` to a register from memory at a displacement from RIP (``mov
+  stdin(%rip), %rax``: a global of the object), ``cmpb $imm8`` and ``cmp $imm8`` with
+  such memory (glibc's read and write, asking whether the process has one thread).
+  Only there, where the address is fixed by the instruction's own: the tracer judges
+  once for each instruction whether that memory is its object's own data.
 
 Operands are 32 or 64 bits wide (REX.W); writing a 32-bit register clears its upper half,
 as the processor does. The flags are set as the Intel SDM defines them for each
@@ -26,6 +31,9 @@ them on do), the other bits of RFLAGS kept. tests/test_explain_emulate.py runs e
 on the processor and compares. Anything else (another opcode, a prefix, a memory operand
 other than the one above) is None: the tracer steps over it, as it does an instruction
 that runs on into the next page, or a push its store cannot make (``Tracer._emulate``).
+Where a form reads memory, ``read(address, size)`` gives the ``size`` bytes there as a
+little-endian number, or None where the processor could not read them (the instruction
+is then stepped over, and faults as it would).
 """
 
 from __future__ import annotations
@@ -52,6 +60,14 @@ class CarriedOut:
     next_rip: int
     registers: dict[str, int] = field(default_factory=dict)
     pushed: tuple[int, int] | None = None
+    # The address right after the instruction's own bytes, where that is not
+    # ``next_rip`` (a jump).
+    end: int | None = None
+
+    @property
+    def after(self) -> int:
+        """The address right after the instruction's bytes."""
+        return self.next_rip if self.end is None else self.end
 
 
 def _parity(value: int) -> int:
@@ -89,10 +105,44 @@ def _signed(value: int, bits: int) -> int:
     return value - (1 << bits) if value >> (bits - 1) & 1 else value
 
 
+def _operand(word: int, at: int, rex: int) -> tuple[str | None, str | None, int, int, int] | None:
+    """The memory operand whose ModRM byte is byte ``at`` of ``word`` (its mod not 3):
+    base register ("rip" for RIP-relative, None for none), index register or None, scale,
+    displacement, and the index of the byte after the operand's; None where its bytes
+    run past the word (Intel SDM vol. 2, 2.1.5 and 2.2.1.6)."""
+    def byte(i: int) -> int:
+        return (word >> (8 * i)) & 0xFF
+
+    modrm = byte(at)
+    mod, rm = modrm >> 6, modrm & 7
+    end, index, scale = at + 1, None, 1
+    size = (0, 1, 4)[mod]
+    if rm == 4:  # a SIB byte follows
+        if end >= 8:
+            return None
+        sib = byte(end)
+        end += 1
+        scale = 1 << (sib >> 6)
+        number = ((rex >> 1) & 1) << 3 | (sib >> 3) & 7
+        index = None if number == 4 else REGISTERS[number]  # rsp is no index; r12 is
+        if sib & 7 == 5 and mod == 0:
+            base, size = None, 4
+        else:
+            base = REGISTERS[(rex & 1) << 3 | sib & 7]
+    elif rm == 5 and mod == 0:
+        base, size = "rip", 4
+    else:
+        base = REGISTERS[(rex & 1) << 3 | rm]
+    if end + size > 8:
+        return None
+    disp = _signed((word >> (8 * end)) & ((1 << (8 * size)) - 1), 8 * size) if size else 0
+    return base, index, scale, disp, end + size
+
+
 def carry_out(word: int, rip: int, registers: Callable[[str], int],
-              read_byte: Callable[[int], int | None]) -> CarriedOut | None:
+              read: Callable[[int, int], int | None]) -> CarriedOut | None:
     """What the instruction whose 8 bytes (little-endian) are ``word``, at ``rip``, does,
-    with the registers ``registers(name)`` gives and the bytes of memory ``read_byte``
+    with the registers ``registers(name)`` gives and the memory ``read(address, size)``
     gives (None where the processor could not read it); None where it is not one of
     the forms in the module's docstring."""
     def byte(i: int) -> int:
@@ -100,6 +150,11 @@ def carry_out(word: int, rip: int, registers: Callable[[str], int],
 
     if word & 0xFFFFFFFF == ENDBR64:
         return CarriedOut(rip + 4)
+    if byte(0) in (0xEB, 0xE9):  # jmp rel8, jmp rel32
+        size = 1 if byte(0) == 0xEB else 4
+        end = rip + 1 + size
+        target = end + _signed((word >> 8) & ((1 << (8 * size)) - 1), 8 * size)
+        return CarriedOut(target & 0xFFFFFFFFFFFFFFFF, end=end)
     i, rex = 0, 0
     if 0x40 <= byte(0) <= 0x4F:
         i, rex = 1, byte(0)
@@ -119,18 +174,8 @@ def carry_out(word: int, rip: int, registers: Callable[[str], int],
     mod, reg, rm = modrm >> 6, r_ext << 3 | (modrm >> 3) & 7, b_ext << 3 | modrm & 7
     flags = registers("eflags") & ~ARITHMETIC
     mask = (1 << width) - 1
-    if op == 0x80 and modrm == 0x3D:  # cmpb $imm8, disp32(%rip)
-        length = i + 7
-        if length > 8:
-            return None
-        disp = _signed((word >> (8 * (i + 2))) & 0xFFFFFFFF, 32)
-        operand = read_byte((rip + length + disp) & 0xFFFFFFFFFFFFFFFF)
-        if operand is None:
-            return None
-        _, set_flags = subtract(operand, byte(i + 6), 8)
-        return CarriedOut(rip + length, {"eflags": flags | set_flags})
     if mod != 3:
-        return None
+        return _with_memory(word, rip, i, rex, registers, read)
     if op in (0x89, 0x8B):  # mov r, r/m; mov r/m, r
         dst, src = (rm, reg) if op == 0x89 else (reg, rm)
         return CarriedOut(rip + i + 2, {REGISTERS[dst]: registers(REGISTERS[src]) & mask})
@@ -160,4 +205,46 @@ def carry_out(word: int, rip: int, registers: Callable[[str], int],
         if (modrm >> 3) & 7 == 5:
             changed[REGISTERS[rm]] = result
         return CarriedOut(rip + length, changed)
+    return None
+
+
+def _with_memory(word: int, rip: int, i: int, rex: int, registers: Callable[[str], int],
+                 read: Callable[[int, int], int | None]) -> CarriedOut | None:
+    """The forms with a memory operand (ModRM's mod not 3) that ``carry_out`` takes: lea,
+    and mov to a register, cmpb and cmp with an immediate from memory at a displacement
+    from RIP."""
+    op, modrm = (word >> (8 * i)) & 0xFF, (word >> (8 * (i + 1))) & 0xFF
+    operand = _operand(word, i + 1, rex)
+    if operand is None:
+        return None
+    base, index, scale, disp, end = operand
+    width = 64 if rex & 8 else 32
+    reg = ((rex >> 2) & 1) << 3 | (modrm >> 3) & 7
+    # An immediate after the operand: cmpb's and cmp's imm8.
+    length = end + (1 if op in (0x80, 0x83) else 0)
+    if length > 8:
+        return None
+    next_rip = rip + length
+    if op == 0x8D:  # lea: the address, cut to the operand's width; no memory is read
+        address = (disp + (next_rip if base == "rip" else registers(base) if base else 0)
+                   + (registers(index) * scale if index else 0))
+        return CarriedOut(next_rip, {REGISTERS[reg]: address & ((1 << width) - 1)})
+    if base != "rip":
+        return None
+    address = (next_rip + disp) & 0xFFFFFFFFFFFFFFFF
+    flags = registers("eflags") & ~ARITHMETIC
+    imm = _signed((word >> (8 * end)) & 0xFF, 8)
+    if op == 0x8B:  # mov m, r (a 32-bit load clears the upper half)
+        value = read(address, width // 8)
+        return None if value is None else CarriedOut(next_rip, {REGISTERS[reg]: value})
+    if op == 0x80 and (modrm >> 3) & 7 == 7:  # cmpb $imm8, m8
+        value = read(address, 1)
+        if value is None:
+            return None
+        return CarriedOut(next_rip, {"eflags": flags | subtract(value, imm, 8)[1]})
+    if op == 0x83 and (modrm >> 3) & 7 == 7:  # cmp $imm8 (sign-extended), m
+        value = read(address, width // 8)
+        if value is None:
+            return None
+        return CarriedOut(next_rip, {"eflags": flags | subtract(value, imm, width)[1]})
     return None

@@ -608,7 +608,7 @@ class Tracer:
         self.breakpoints: dict[int, tuple[int, list[StopSpec | str]]] = {}  # addr -> (orig byte, what)
         self.bp_in: dict[int, set[int]] = {}  # tgid -> addresses holding int3
         # (memory, address of a breakpoint) -> whether the byte its instruction reads lies
-        # in its object's own data (_data_byte); forgotten when breakpoints are set or
+        # in its object's own data (_data); forgotten when breakpoints are set or
         # an image or a process comes or goes.
         self._data_known: dict[tuple[int, int], bool] = {}
         # tgid -> addresses whose int3 was taken out: a thread that ran into it before
@@ -2227,8 +2227,8 @@ class Tracer:
         may not be there to run), a push that its store would fault on or grow the
         stack for."""
         done = emulate.carry_out(word, addr, lambda name: getattr(regs, name),
-                                 lambda at: self._data_byte(tid, addr, at))
-        if done is None or (done.next_rip - 1) >> 12 != addr >> 12:
+                                 lambda at, size: self._data(tid, addr, at, size))
+        if done is None or (done.after - 1) >> 12 != addr >> 12:
             return False
         if done.pushed is not None and not pt.store(tid, *done.pushed):
             return False
@@ -2238,40 +2238,45 @@ class Tracer:
         pt.set_regs(tid, regs)
         return True
 
-    def _data_byte(self, tid: int, instruction: int, at: int) -> int | None:
-        """The byte at ``at`` that the instruction at ``instruction`` reads, as the
-        processor would read it (where a breakpoint of ours lies, the original byte),
-        when it lies in the data of the object whose code the instruction is: a readable
-        mapping of the same file, or the anonymous one right after that file's last (its
-        bss). None anywhere else (a page the processor may not read, memory that a
-        userfaultfd or another process serves, which a read from here could wait for):
-        the instruction is then stepped over. Whether it lies there is judged once for
-        the instruction in this memory (its operand's address is fixed relative to it),
-        until breakpoints come or go (``_data_known``)."""
+    def _data(self, tid: int, instruction: int, at: int, size: int) -> int | None:
+        """The ``size`` bytes at ``at`` that the instruction at ``instruction`` reads (a
+        little-endian number), as the processor would read them (where a breakpoint of
+        ours lies, the original byte), when they lie in the data of the object whose
+        code the instruction is: a readable mapping of the same file, or the anonymous
+        one right after that file's last (its bss). None anywhere else (a page the
+        processor may not read, memory that a userfaultfd or another process serves,
+        which a read from here could wait for): the instruction is then stepped over.
+        Whether they lie there is judged once for the instruction in this memory (its
+        operand's address is fixed relative to it), until breakpoints come or go
+        (``_data_known``)."""
         key = (self._memory_of(tid), instruction)
         known = self._data_known.get(key)
         if known is None:
-            known = self._data_known[key] = self._in_own_data(tid, instruction, at)
+            known = self._data_known[key] = self._in_own_data(tid, instruction, at, size)
         if not known:
             return None
-        if at in self.breakpoints:
-            return self.breakpoints[at][0]
+        first, words = at & ~7, (at + size + 7 - (at & ~7)) // 8
         try:
-            return (pt.peek(tid, at & ~7) >> 8 * (at & 7)) & 0xFF
+            data = b"".join(pt.peek(tid, first + 8 * k).to_bytes(8, "little")
+                            for k in range(words))[at - first:at - first + size]
         except OSError:
             return None
+        return int.from_bytes(bytes(self.breakpoints[at + k][0] if at + k in self.breakpoints
+                                    else b for k, b in enumerate(data)), "little")
 
     @staticmethod
-    def _in_own_data(tid: int, instruction: int, at: int) -> bool:
-        """Whether ``at`` lies in a readable mapping of the file whose code holds
-        ``instruction``, or in the anonymous mapping right after that file's last."""
+    def _in_own_data(tid: int, instruction: int, at: int, size: int = 1) -> bool:
+        """Whether the ``size`` bytes at ``at`` lie in one readable mapping of the file
+        whose code holds ``instruction``, or in the anonymous mapping right after that
+        file's last."""
         try:
             maps = Proc().maps(tid)
         except (RoadsError, OSError):
             return False
         code = next((m for m in maps if m.start <= instruction < m.end), None)
         data = next((m for m in maps if m.start <= at < m.end), None)
-        if code is None or data is None or not code.inode or "r" not in data.perms:
+        if code is None or data is None or not code.inode or "r" not in data.perms \
+                or at + size > data.end:
             return False
         if (data.dev, data.inode) == (code.dev, code.inode):
             return True
