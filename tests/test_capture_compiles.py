@@ -342,3 +342,23 @@ def test_a_failing_line_handler_does_not_leave_the_command_blocked():
         command.run(["sh", "-c", "head -c 300000 /dev/zero | tr '\\0' 'x' | fold -w 100 >&2"],
                     timeout=30, on_line=fails)
     assert time.monotonic() - started < 20
+
+
+def test_real_paths_are_realpaths_each_folder_resolved_once(tmp_path):
+    """The headers a compile depends on are told apart by their real paths: each folder
+    is resolved once (``build.real_paths``), and each path comes out as
+    ``os.path.realpath`` gives it, through links to files and to folders, ``..`` after a
+    link, a missing file or folder, a trailing slash."""
+    from roads.capture.build import real_paths
+
+    (tmp_path / "a" / "b").mkdir(parents=True)
+    (tmp_path / "a" / "b" / "h.h").write_text("")
+    (tmp_path / "lnk").symlink_to(tmp_path / "a" / "b")
+    (tmp_path / "a" / "hl.h").symlink_to(tmp_path / "a" / "b" / "h.h")
+    (tmp_path / "loop1").symlink_to("loop2")
+    (tmp_path / "loop2").symlink_to("loop1")
+    paths = [str(tmp_path / p) for p in (
+        "lnk/h.h", "a/hl.h", "a/b/../b/h.h", "a/missing.h", "missing/x.h", "lnk/../b/h.h",
+        "a/b/h.h/", "a/b/.", "a/b/h.h/x", "loop1", "lnk/./h.h")]
+    assert real_paths(paths) == [os.path.realpath(p) for p in paths]
+    assert real_paths([str(tmp_path / "lnk/h.h")]) == [str((tmp_path / "a/b/h.h").resolve())]
