@@ -221,6 +221,11 @@ def test_lea_jumps_and_loads_from_the_objects_own_data():
     assert (jump.next_rip, jump.after, jump.registers) == (0x400 + 2 + 0x10, 0x402, {})
     back = run("e9 f0 ff ff ff")
     assert (back.next_rip, back.after) == (0x400 + 5 - 0x10, 0x405)
+    # Out of the canonical lower half, the processor faults on the jmp itself (#GP), not
+    # at its target: stepped.
+    assert run("e9 ff ff ff 7f", at=0x7FFFA0000100) is None
+    assert run("e9 00 f0 ff ff", at=0x100) is None  # below zero
+    assert run("e9 f0 ff ff 7f", at=0x7FFF80000000).next_rip == 0x7FFFFFFFFFF5  # just under
     load = run("48 8b 05 00 01 00 00")  # mov 0x100(%rip), %rax
     assert load.registers == {"rax": 0x1122334455667788} and asked == [(0x400 + 7 + 0x100, 8)]
     asked.clear()

@@ -380,6 +380,37 @@ def test_a_new_build_renamed_over_the_programs_own_path_is_not_drawn_as_it(tmp_p
         "runs since an execve)" in page
 
 
+# Deletes its own file (argv[2]) and copies a new build (argv[1]) to its path, then runs it.
+REBUILDS = r"""
+#include <unistd.h>
+int main(int argc, char **argv) {
+    if (argc > 3)
+        return 0;
+    execl("/bin/sh", "sh", "-c", "rm -f \"$0\" && cp \"$1\" \"$0\" && exec \"$0\" 1 2 3",
+          argv[2], argv[1], (char *)0);
+    return 127;
+}
+"""
+
+
+def test_a_new_build_made_where_the_program_was_deleted_is_not_taken_for_it(tmp_path,
+                                                                            no_leftovers):
+    """The program's file is deleted and a new build copied to its path, then run: on
+    ext4 the new file takes the inode number the deleted one freed, and the stop in it
+    was taken for the program started (same device and inode). The program's file is
+    held open until the run is over, so that no new file takes its number."""
+    program = _build(tmp_path, "rebuilds", REBUILDS)
+    newer = _build(tmp_path, "newer", VICTIM.replace("SIZE", "1 << 20"))
+    session = session_mod.explain_program([str(program), str(newer), str(program)], ["exit"],
+                                          sandbox=None)
+    [stop] = selections(session)
+    assert stop.snapshot.exe == str(program)
+    assert not stop.exe_matches_elf and session.other_file == {stop.checkpoint_record.seq}
+    [ran], refused = _executed([stop], read_elf, session.files)
+    assert refused == [] and isinstance(ran, ExecutedSelection)
+    assert ran.elf == read_elf(str(program)) != session.capture.variants["default"].elf
+
+
 def test_a_shell_that_execs_a_program(root, tmp_path, monkeypatch, no_leftovers):
     """The brief's own case, through the command: ``sh -c 'exec sleep 0'``; its exit
     stop is sleep's."""

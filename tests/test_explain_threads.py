@@ -888,3 +888,51 @@ def test_a_load_is_carried_out_only_where_all_its_bytes_are_the_objects_own_data
     assert Tracer._in_own_data(os.getpid(), code.start, data.end - 8, 8)
     assert Tracer._in_own_data(os.getpid(), code.start, data.end - 4, 4)
     assert not Tracer._in_own_data(os.getpid(), code.start, data.end - 4, 8)
+
+
+# get() begins by loading (or comparing) g, its only access to it, whose page main makes
+# PROT_NONE after the first call: the second call faults there, and the handler makes it
+# readable again.
+UNREADABLE_SINCE = r"""
+#include <signal.h>
+#include <stdio.h>
+#include <sys/mman.h>
+
+__attribute__((aligned(4096))) int g[1024] = {7};
+__asm__(".text\n.globl get\n.type get,@function\n"
+        "get:\n\tFIRST\n\tmov $7, %eax\n\tret\n.size get,.-get\n");
+int get(void);
+static volatile int faults;
+
+static void on_segv(int s)
+{
+    (void)s;
+    faults++;
+    mprotect(g, 4096, PROT_READ | PROT_WRITE);
+}
+
+int main(void)
+{
+    signal(SIGSEGV, on_segv);
+    int a = get();
+    mprotect(g, 4096, PROT_NONE);
+    int b = get();
+    printf("a=%d b=%d faults=%d\n", a, b, faults);
+    return 0;
+}
+"""
+
+
+@pytest.mark.parametrize("first", ["mov g(%rip), %ecx", "cmpb $9, g(%rip)"])
+def test_a_load_from_a_page_made_unreadable_since_faults_as_it_would(tmp_path, first,
+                                                                     no_leftovers):
+    """Whether a load's memory is its object's own data is judged once; the tracer then
+    read it with PTRACE_PEEKDATA, which reads a page made PROT_NONE since: the second
+    call was carried out where the processor faults (faults=0). It is read as the
+    thread's own load would be (process_vm_readv), and where it cannot, stepped: the
+    call faults, and is counted."""
+    binary = _build(tmp_path, "unreadable_since", UNREADABLE_SINCE.replace("FIRST", first))
+    outcome = Tracer([str(binary)], [parse_stop("get:100000"), parse_stop("exit")],
+                     on_stop=lambda hit: None, deadline=20).run()
+    assert outcome.stdout == "a=7 b=7 faults=1\n"
+    assert outcome.counted["get:100000"] == 2

@@ -49,6 +49,12 @@ REGISTERS = ("rax", "rcx", "rdx", "rbx", "rsp", "rbp", "rsi", "rdi",
 CF, PF, AF, ZF, SF, OF = 1 << 0, 1 << 2, 1 << 4, 1 << 6, 1 << 7, 1 << 11
 ARITHMETIC = CF | PF | AF | ZF | SF | OF
 
+# The lower half of 4-level paging's canonical addresses, user space's at most: a jump
+# to a non-canonical address faults on the jmp itself, not at its target (Intel SDM vol.
+# 1, 3.3.7.1; vol. 2, JMP). With 5-level paging user space may reach higher: such
+# jumps are stepped.
+LOWER_HALF = 1 << 47
+
 ENDBR64 = 0xFA1E0FF3  # f3 0f 1e fa, as the low bytes of a word read
 
 
@@ -154,7 +160,9 @@ def carry_out(word: int, rip: int, registers: Callable[[str], int],
         size = 1 if byte(0) == 0xEB else 4
         end = rip + 1 + size
         target = end + _signed((word >> 8) & ((1 << (8 * size)) - 1), 8 * size)
-        return CarriedOut(target & 0xFFFFFFFFFFFFFFFF, end=end)
+        if not 0 <= target < LOWER_HALF:  # a jump out of it faults at the jmp (#GP)
+            return None
+        return CarriedOut(target, end=end)
     i, rex = 0, 0
     if 0x40 <= byte(0) <= 0x4F:
         i, rex = 1, byte(0)

@@ -183,6 +183,29 @@ def store(pid: int, addr: int, word: int) -> bool:
     return _process_vm_writev(pid, ctypes.byref(local), 1, ctypes.byref(remote), 1, 0) == 8
 
 
+_process_vm_readv = getattr(_libc, "process_vm_readv", None)
+if _process_vm_readv is not None:
+    _process_vm_readv.restype = ctypes.c_ssize_t
+    _process_vm_readv.argtypes = _process_vm_writev.argtypes if _process_vm_writev else [
+        ctypes.c_int, ctypes.POINTER(_IoVec), ctypes.c_ulong, ctypes.POINTER(_IoVec),
+        ctypes.c_ulong, ctypes.c_ulong]
+
+
+def load(pid: int, addr: int, size: int) -> bytes | None:
+    """The ``size`` bytes at ``addr`` of ``pid`` as the process's own load would find
+    them: only where its memory is mapped readable now (process_vm_readv(2), which,
+    unlike PTRACE_PEEKDATA, does not force its way through a page made PROT_NONE);
+    None where some are not, or the call is not there."""
+    if _process_vm_readv is None:
+        return None
+    data = ctypes.create_string_buffer(size)
+    local = _IoVec(ctypes.cast(data, ctypes.c_void_p), size)
+    remote = _IoVec(ctypes.c_void_p(addr), size)
+    if _process_vm_readv(pid, ctypes.byref(local), 1, ctypes.byref(remote), 1, 0) != size:
+        return None
+    return data.raw
+
+
 def get_regs(pid: int) -> Regs:
     regs = Regs()
     call(PTRACE_GETREGS, pid, 0, ctypes.cast(ctypes.pointer(regs), ctypes.c_void_p))

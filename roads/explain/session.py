@@ -557,26 +557,37 @@ def trace_program(job: dict, progress: Callable[[str], None] = lambda s: None) -
         if sharing:
             shared[seq] = sharing
 
-    # Read before it runs, as a sample's binary is (capture.snapshot): the program may
-    # delete or replace its own file (it lies in the run's folder, which it may write),
-    # and the capture would fail, or show another program's ELF file.
+    # The program's file held (O_PATH: nothing read, no driver's open) until the run
+    # is over: while it is, no file made meanwhile can take its inode number, by which
+    # a stop in it is told from one in a new build put at its path (``other_file``).
     try:
-        started = _identity(path)
-        data = read_bytes(Path(path))
-        elf = parse_elf(Path(path), data)
-    except RoadsError as exc:
-        # The sandbox has no right to read what only root's could (roads run as root).
-        raise unreadable_program(path, exc) or exc from None
-    if _identity(path) != started:  # replaced as it was read: which file ran is not known
-        started = None
-    # Whether it writes through stdio's buffers (the page's note on output lost in them).
-    stdio = writes_through_stdio(data, path, list(elf.needed))
-    cwd = job["cwd"] if os.path.isdir(job["cwd"]) else None
-    tracer = Tracer([job.get("argv0") or path, *job["args"]], stops, on_stop=on_stop,
-                    aslr=job["aslr"], follow_fork=job["follow_fork"], deadline=deadline,
-                    progress=progress, cwd=cwd, executable=path,
-                    env=program_environment(os.environ, job.get("environ", {})))
-    outcome = tracer.run()
+        held = os.open(path, os.O_PATH | os.O_CLOEXEC)
+    except OSError:
+        held = None
+    try:
+        # Read before it runs, as a sample's binary is (capture.snapshot): the program may
+        # delete or replace its own file (it lies in the run's folder, which it may write),
+        # and the capture would fail, or show another program's ELF file.
+        try:
+            started = None if held is None else (os.fstat(held).st_dev, os.fstat(held).st_ino)
+            data = read_bytes(Path(path))
+            elf = parse_elf(Path(path), data)
+        except RoadsError as exc:
+            # The sandbox has no right to read what only root's could (roads run as root).
+            raise unreadable_program(path, exc) or exc from None
+        if started is not None and _identity(path) != started:  # replaced as it was read
+            started = None
+        # Whether it writes through stdio's buffers (the page's note on output lost in them).
+        stdio = writes_through_stdio(data, path, list(elf.needed))
+        cwd = job["cwd"] if os.path.isdir(job["cwd"]) else None
+        tracer = Tracer([job.get("argv0") or path, *job["args"]], stops, on_stop=on_stop,
+                        aslr=job["aslr"], follow_fork=job["follow_fork"], deadline=deadline,
+                        progress=progress, cwd=cwd, executable=path,
+                        env=program_environment(os.environ, job.get("environ", {})))
+        outcome = tracer.run()
+    finally:
+        if held is not None:
+            os.close(held)
     missing = [l for l in labels if l not in outcome.reached]
     # A system call the C library makes with another one (glibc's fork() with clone).
     unreached = {spec.label: counted_words(spec, outcome.counted[spec.label])

@@ -2245,8 +2245,8 @@ class Tracer:
         code the instruction is: a readable mapping of the same file, or the anonymous
         one right after that file's last (its bss). None anywhere else (a page the
         processor may not read, memory that a userfaultfd or another process serves,
-        which a read from here could wait for): the instruction is then stepped over.
-        Whether they lie there is judged once for the instruction in this memory (its
+        which a read from here could wait for), and where the process may not read them
+        now: the instruction is then stepped over. Whether they lie there is judged once for the instruction in this memory (its
         operand's address is fixed relative to it), until breakpoints come or go
         (``_data_known``)."""
         key = (self._memory_of(tid), instruction)
@@ -2255,11 +2255,10 @@ class Tracer:
             known = self._data_known[key] = self._in_own_data(tid, instruction, at, size)
         if not known:
             return None
-        first, words = at & ~7, (at + size + 7 - (at & ~7)) // 8
-        try:
-            data = b"".join(pt.peek(tid, first + 8 * k).to_bytes(8, "little")
-                            for k in range(words))[at - first:at - first + size]
-        except OSError:
+        # As the thread's own load would: a page made unreadable since it was judged
+        # (mprotect) is not read, and the instruction, stepped, faults.
+        data = pt.load(tid, at, size)
+        if data is None:
             return None
         return int.from_bytes(bytes(self.breakpoints[at + k][0] if at + k in self.breakpoints
                                     else b for k, b in enumerate(data)), "little")
