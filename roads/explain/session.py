@@ -591,8 +591,6 @@ def trace_program(job: dict, progress: Callable[[str], None] = lambda s: None) -
     missing = [l for l in labels if l not in outcome.reached]
     # A system call the C library makes with another one (glibc's fork() with clone).
     unreached = {spec.label: counted_words(spec, outcome.counted[spec.label])
-                 + (f"; {outcome.uncounted[spec.label]}" if spec.label in outcome.uncounted
-                    else "")
                  for spec in stops if spec.label in outcome.counted} | {
         spec.label: made_with(spec.name) for spec in stops if spec.kind == "syscall"
         and spec.label in missing and made_with(spec.name)} | {

@@ -303,9 +303,6 @@ class Outcome:
     # Function stops refused once the run had begun (an ifunc in a library opened with
     # dlopen: ``Tracer._insert_function``): why, in words, by label.
     refused: dict[str, str] = field(default_factory=dict)
-    # Function stops left unset in a process that has other code at their address than
-    # the process that set them there (``Tracer._insert``): why, in words, by label.
-    uncounted: dict[str, str] = field(default_factory=dict)
     # Function stops not reached when a followed process ran another program (execve),
     # whose image has none of their breakpoints: which process ran what, in words, by
     # label (the first such execve); a stop another process reaches later is reached.
@@ -596,7 +593,6 @@ class Tracer:
         self.later: list[StopSpec] = []
         self.found_later: set[str] = set()
         self.refused: dict[str, str] = {}  # label -> why (_insert_function)
-        self.uncounted: dict[str, str] = {}  # label -> why (_insert)
         # (pid, address, count) -> the label of the stop a later lookup set there
         self._placed_later: dict[tuple[int, int, int], str] = {}
         # The first process's loader, if any (_at_exec): where it keeps r_state
@@ -804,7 +800,6 @@ class Tracer:
             ended_first = self.outcome.timed_out or bool(self.outcome.cut_short)
             self.outcome.unfound = [] if ended_first else [spec.label for spec in unfound]
             self.outcome.refused = dict(self.refused)
-            self.outcome.uncounted = dict(self.uncounted)
             self.outcome.counted = {s.label: self.hits[s.label] for s in self.stops
                                     if s.kind in ("func", "syscall") and s.count > 1
                                     and s.label not in self.done}
@@ -1015,42 +1010,12 @@ class Tracer:
                 self.breakpoints[addr][1].append(what)
             return
         if addr in self.breakpoints:
-            # Another process's breakpoint: one original byte is kept for an address,
-            # so it must be this process's byte too (the same file there). Another
-            # library at the same address (each process of a fork opened its own) is
-            # left without the breakpoint: its step would have put the other's byte in.
-            if self._byte_at(tid, addr) != self.breakpoints[addr][0]:
-                label = what.label if isinstance(what, StopSpec) else what
-                why = (f"process {tgid} has other code at {addr:#x}, where another process "
-                       f"of the run has this stop; it is not set in process {tgid}, whose "
-                       "calls there are not counted")
-                if self.uncounted.get(label) != why:
-                    self.uncounted[label] = why
-                    self.progress(f"--at {label}: {why}")
-                return
             if what not in self.breakpoints[addr][1]:
                 self.breakpoints[addr][1].append(what)
         else:
             self.breakpoints[addr] = (self._byte_at(tid, addr), [what])
         self._put_byte(tid, addr, INT3)
         self.bp_in[tgid].add(addr)
-
-    def _forget_unheld(self, addrs) -> None:
-        """Forget the original byte of each of ``addrs`` that no process holds a
-        breakpoint at any more (the last that did ended, or ran another program; a process
-        made by a fork and not yet seen holds its maker's), nor a thread is stepping over: another process may map other code there later (a
-        library of its own where an ended child had one), whose breakpoint would have
-        been restored with this byte."""
-        # Held too: a process made by a fork whose first stop has not come yet holds a
-        # copy of each int3 its maker had then, or had taken out since (``made_by``);
-        # and a live process may still get a trap of one it took out (``removed``).
-        held = [*self.bp_in.values(), *(self.removed.get(tgid, ()) for tgid in self.bp_in),
-                *(made.breakpoints | made.removed for made in self.made_by.values())]
-        stepping = {step.addr for step in self.steps.values()}
-        for addr in addrs:
-            if addr in self.breakpoints and addr not in stepping \
-                    and not any(addr in each for each in held):
-                del self.breakpoints[addr]
 
     def _remove_here(self, tid: int, tgid: int, addr: int) -> None:
         self._put_byte(tid, addr, self.breakpoints[addr][0])
@@ -1625,7 +1590,7 @@ class Tracer:
                 ending.killed_by_us = (killed or self._timed_out.is_set()) \
                     and not ending.exiting_before \
                     and os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGKILL
-            self._forget_unheld(self.bp_in.pop(tid, set()) | self.removed.pop(tid, set()))
+            self.bp_in.pop(tid, None)
             self._data_known.clear()
 
     def _new_tid(self, tid: int, status: int) -> None:
@@ -1749,11 +1714,9 @@ class Tracer:
             return
         if event == pt.PTRACE_EVENT_EXEC:
             self._execed(tgid)
-            # A new image: the breakpoints went with the old one.
-            gone, self.bp_in[tgid] = self.bp_in.get(tgid, set()), set()
-            gone |= self.removed.pop(tgid, set())
-            self._forget_unheld(gone)
+            self.bp_in[tgid] = set()  # a new image: the breakpoints went with the old one
             self._data_known.clear()
+            self.removed.pop(tgid, None)
             # A thread other than the main one that runs execve takes the main one's id:
             # the exit event the old main thread made, killed, is not this process's.
             self.exiting.discard(tgid)
