@@ -569,7 +569,8 @@ def trace_program(job: dict, progress: Callable[[str], None] = lambda s: None) -
         # delete or replace its own file (it lies in the run's folder, which it may write),
         # and the capture would fail, or show another program's ELF file.
         try:
-            started = None if held is None else (os.fstat(held).st_dev, os.fstat(held).st_ino)
+            st = None if held is None else os.fstat(held)
+            started = None if st is None else (st.st_dev, st.st_ino)
             data = read_bytes(Path(path))
             elf = parse_elf(Path(path), data)
         except RoadsError as exc:
@@ -651,7 +652,7 @@ def trace_program(job: dict, progress: Callable[[str], None] = lambda s: None) -
 
 
 def _identity(path: str) -> tuple[int, int] | None:
-    """The device and inode of the file at ``path`` (through /proc/PID/exe: the file the
+    """The device and inode of the file at ``path`` (of /proc/PID/exe: the file the
     process runs, whatever lies at its path now), or None where it cannot be told."""
     try:
         st = os.stat(path)
