@@ -1003,6 +1003,11 @@ class Tracer:
 
     def _insert(self, tid: int, tgid: int, addr: int, what: StopSpec | str) -> None:
         self._data_known.clear()
+        if addr in self.breakpoints and not self._held(addr):
+            # Kept from a process that has ended or run another program since: its
+            # original byte is not this process's to restore (after a fork, each may
+            # have opened a library of its own at this address, with other code).
+            del self.breakpoints[addr]
         # One entry for each thing to do there: a second process setting the same
         # breakpoint (a library found in each after a fork) must not count a call twice.
         if addr in self.breakpoints and addr in self.bp_in[tgid]:
@@ -1016,6 +1021,19 @@ class Tracer:
             self.breakpoints[addr] = (self._byte_at(tid, addr), [what])
         self._put_byte(tid, addr, INT3)
         self.bp_in[tgid].add(addr)
+
+    def _held(self, addr: int) -> bool:
+        """Whether a process may still have our int3 at ``addr``, or its trap still
+        come: one holds it (``bp_in``) or took it out while a trap of it may be on its
+        way (``removed``), a process made by a fork and not yet seen has its maker's copy
+        (``made_by``), a thread is stepping over it, or a process not followed shares a
+        memory that holds it (``shadows``: any, whose maker may have ended)."""
+        return (any(addr in held for held in self.bp_in.values())
+                or any(addr in self.removed.get(tgid, ()) for tgid in self.bp_in)
+                or any(addr in made.breakpoints or addr in made.removed
+                       for made in self.made_by.values())
+                or any(step.addr == addr for step in self.steps.values())
+                or bool(self.shadows))
 
     def _remove_here(self, tid: int, tgid: int, addr: int) -> None:
         self._put_byte(tid, addr, self.breakpoints[addr][0])
