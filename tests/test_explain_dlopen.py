@@ -656,3 +656,67 @@ def test_a_library_where_an_ended_process_had_another_keeps_its_own_code(gcc, tm
     assert sorted(outcome.stdout.splitlines()) == ["child 2 2", "parent 4 4"]
     assert all(_exit_code(outcome, pid) == 0 for pid in outcome.processes), outcome.processes
     assert outcome.counted["plugged:100"] == 4
+
+
+# The child shares the parent's memory (CLONE_VM); the parent opens argv[1] and ends;
+# then the child opens argv[2] (a lookup again) and calls argv[1]'s plugged twice.
+SHARED_AFTER_ITS_MAKER = r"""
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+static int fds[2];
+static void *volatile first;
+static char *second;
+static pid_t parent;
+static int child(void *arg)
+{
+    char byte;
+    read(fds[0], &byte, 1);
+    while (getppid() == parent)
+        usleep(1000);
+    void *more = dlopen(second, RTLD_NOW);
+    int (*plugged)(int) = (int (*)(int))dlsym(first, "plugged");
+    int one = plugged(1), two = plugged(2);
+    printf("child %d %d %d\n", one, two, more != 0);
+    fflush(stdout);
+    _exit(0);
+    return arg != 0;
+}
+int main(int argc, char **argv)
+{
+    (void)argc;
+    if (pipe(fds))
+        return 1;
+    second = argv[2];
+    parent = getpid();
+    char *stack = malloc(1 << 20);
+    clone(child, stack + (1 << 20), CLONE_VM | SIGCHLD, 0);
+    first = dlopen(argv[1], RTLD_NOW);
+    write(fds[1], "g", 1);
+    _exit(0);
+}
+"""
+
+
+def test_a_process_sharing_the_memory_of_one_that_ended_keeps_its_breakpoints(gcc, tmp_path,
+                                                                             no_leftovers):
+    """The breakpoint at plugged was set by the parent, in the memory its CLONE_VM child
+    shares; the parent ended, and the child's lookup after its own dlopen found the
+    entry held by no process, and recorded the int3 there as the original byte: the
+    child stepped the int3 again and again until the deadline. Where our int3 is still
+    in the memory, the entry is kept."""
+    (tmp_path / "first.c").write_text("int plugged(int x) { return x + 1; }\n")
+    (tmp_path / "second.c").write_text("int other(int x) { return x * 3; }\n")
+    for name in ("first", "second"):
+        subprocess.run(["gcc", "-O2", "-shared", "-fPIC", "-o", str(tmp_path / f"lib{name}.so"),
+                        str(tmp_path / f"{name}.c")], check=True, timeout=60)
+    host = build(tmp_path, "shared_after", SHARED_AFTER_ITS_MAKER)
+    outcome, hits, said = _run([host, tmp_path / "libfirst.so", tmp_path / "libsecond.so"],
+                               "plugged:2", "exit", follow_fork=True)
+    assert not outcome.timed_out, said
+    assert [h.label for h in hits] == ["exit", "plugged:2", "exit"], said  # parent, child
+    assert hits[1].pid != outcome.pid and outcome.stdout == "child 2 3 1\n"

@@ -1003,10 +1003,13 @@ class Tracer:
 
     def _insert(self, tid: int, tgid: int, addr: int, what: StopSpec | str) -> None:
         self._data_known.clear()
-        if addr in self.breakpoints and not self._held(addr):
+        if addr in self.breakpoints and not self._held(addr) \
+                and self._byte_at(tid, addr) != INT3:
             # Kept from a process that has ended or run another program since: its
             # original byte is not this process's to restore (after a fork, each may
-            # have opened a library of its own at this address, with other code).
+            # have opened a library of its own at this address, with other code). Not
+            # where our int3 is still there: a memory this process shares with the
+            # one that set it (clone's CLONE_VM), which ended since.
             del self.breakpoints[addr]
         # One entry for each thing to do there: a second process setting the same
         # breakpoint (a library found in each after a fork) must not count a call twice.
