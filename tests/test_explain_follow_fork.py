@@ -23,6 +23,7 @@ import html
 import json
 import os
 import re
+import subprocess
 
 import pytest
 
@@ -697,3 +698,46 @@ def test_a_vfork_child_that_runs_execve_leaves_its_memory_to_its_parent(root, gc
     assert f"stopped at in_child (the child, pid {child})" in err, err
     assert f"stopped at exit (the child, pid {child})" in err, err
     assert f"stopped at exit (the parent, pid {parent})" in err, err
+
+
+# Opens a library, forks, and closes it in the parent; the child calls into its copy.
+CLOSES_AFTER_FORK = r"""
+#include <dlfcn.h>
+#include <stdio.h>
+#include <unistd.h>
+int main(int argc, char **argv) {
+    (void)argc;
+    void *lib = dlopen(argv[1], RTLD_NOW);
+    int (*work)(int) = (int (*)(int))dlsym(lib, "plugin_work");
+    if (fork() == 0) {
+        usleep(100000);
+        printf("child %d\n", work(2));
+        fflush(stdout);
+        _exit(0);
+    }
+    dlclose(lib);
+    return 0;
+}
+"""
+
+
+def test_a_library_closed_after_a_fork_leaves_the_child_its_breakpoint(gcc, tmp_path,
+                                                                       no_leftovers):
+    """The parent closes the library after the fork, before the child's first stop is
+    seen (an order the kernel may report them in): the library's breakpoints were
+    forgotten with the parent's unmapping, and the child, given its parent's
+    breakpoints at its first stop, had an int3 whose original byte was gone. It died of
+    SIGTRAP at its call. A byte is kept while a process made by a fork and not yet
+    seen has a copy of the int3."""
+    (tmp_path / "plug.c").write_text("int plugin_work(int x) { return x * 7; }\n")
+    subprocess.run(["gcc", "-shared", "-fPIC", "-o", str(tmp_path / "libplug.so"),
+                    str(tmp_path / "plug.c")], check=True, timeout=60)
+    program = build(tmp_path, "closes_after_fork", CLOSES_AFTER_FORK)
+    tracer = _ChildStopLate([str(program), str(tmp_path / "libplug.so")],
+                            [parse_stop("plugin_work:5"), parse_stop("exit")],
+                            on_stop=lambda hit: None, follow_fork=True, deadline=10)
+    outcome = tracer.run()
+    assert tracer.order == ["parent's end", "child's first stop"]
+    assert outcome.stdout == "child 14\n"
+    assert all(os.WIFEXITED(p.status) and os.WEXITSTATUS(p.status) == 0
+               for p in outcome.processes.values()), outcome.processes

@@ -1383,7 +1383,7 @@ class Tracer:
         (the same library opened again, at the same address), is not ours to restore a
         byte in, in this process or a child made from it (``_new_tid``). A function stop
         of one is looked for again (``_lookup``, later). Its original byte is forgotten
-        once no process holds that breakpoint. Not one a thread is stepping over now
+        once no process holds that breakpoint, nor a copy of it. Not one a thread is stepping over now
         (``steps``), whose original byte is in for the step: looked at again at the next
         change of the libraries."""
         stepping = {step.addr for step in self.steps.values()}
@@ -1397,7 +1397,11 @@ class Tracer:
                 if exc.errno != errno.EIO:
                     raise
             self.bp_in[tgid].discard(addr)
-            if not any(addr in held for held in self.bp_in.values()):
+            # Nor while a process made by a fork before the unmapping, and not yet seen,
+            # has a copy of the int3 to be taken out (``made_by``).
+            if not any(addr in held for held in self.bp_in.values()) and not any(
+                    addr in made.breakpoints or addr in made.removed
+                    for made in self.made_by.values()):
                 del self.breakpoints[addr]
 
     # ------------------------------------------------------------------ the loop
