@@ -245,14 +245,10 @@ def _with_memory(word: int, rip: int, i: int, rex: int, registers: Callable[[str
     if op == 0x8B:  # mov m, r (a 32-bit load clears the upper half)
         value = read(address, width // 8)
         return None if value is None else CarriedOut(next_rip, {REGISTERS[reg]: value})
-    if op == 0x80 and (modrm >> 3) & 7 == 7:  # cmpb $imm8, m8
-        value = read(address, 1)
+    if op in (0x80, 0x83) and (modrm >> 3) & 7 == 7:  # cmpb $imm8, m8; cmp $imm8, m
+        bits = 8 if op == 0x80 else width  # 0x83's imm8 sign-extended to the operand's
+        value = read(address, bits // 8)
         if value is None:
             return None
-        return CarriedOut(next_rip, {"eflags": flags | subtract(value, imm, 8)[1]})
-    if op == 0x83 and (modrm >> 3) & 7 == 7:  # cmp $imm8 (sign-extended), m
-        value = read(address, width // 8)
-        if value is None:
-            return None
-        return CarriedOut(next_rip, {"eflags": flags | subtract(value, imm, width)[1]})
+        return CarriedOut(next_rip, {"eflags": flags | subtract(value, imm, bits)[1]})
     return None

@@ -160,11 +160,14 @@ class _IoVec(ctypes.Structure):
     _fields_ = [("iov_base", ctypes.c_void_p), ("iov_len", ctypes.c_size_t)]
 
 
+# process_vm_readv(2) and process_vm_writev(2), where this C library has them.
+_process_vm_readv = getattr(_libc, "process_vm_readv", None)
 _process_vm_writev = getattr(_libc, "process_vm_writev", None)
-if _process_vm_writev is not None:
-    _process_vm_writev.restype = ctypes.c_ssize_t
-    _process_vm_writev.argtypes = [ctypes.c_int, ctypes.POINTER(_IoVec), ctypes.c_ulong,
-                                   ctypes.POINTER(_IoVec), ctypes.c_ulong, ctypes.c_ulong]
+for _call in (_process_vm_readv, _process_vm_writev):
+    if _call is not None:
+        _call.restype = ctypes.c_ssize_t
+        _call.argtypes = [ctypes.c_int, ctypes.POINTER(_IoVec), ctypes.c_ulong,
+                          ctypes.POINTER(_IoVec), ctypes.c_ulong, ctypes.c_ulong]
 
 
 def store(pid: int, addr: int, word: int) -> bool:
@@ -181,14 +184,6 @@ def store(pid: int, addr: int, word: int) -> bool:
     if _process_vm_writev is None:
         return False
     return _process_vm_writev(pid, ctypes.byref(local), 1, ctypes.byref(remote), 1, 0) == 8
-
-
-_process_vm_readv = getattr(_libc, "process_vm_readv", None)
-if _process_vm_readv is not None:
-    _process_vm_readv.restype = ctypes.c_ssize_t
-    _process_vm_readv.argtypes = _process_vm_writev.argtypes if _process_vm_writev else [
-        ctypes.c_int, ctypes.POINTER(_IoVec), ctypes.c_ulong, ctypes.POINTER(_IoVec),
-        ctypes.c_ulong, ctypes.c_ulong]
 
 
 def load(pid: int, addr: int, size: int) -> bytes | None:

@@ -1033,10 +1033,15 @@ class Tracer:
         memory that holds it (``shadows``: any, whose maker may have ended)."""
         return (any(addr in held for held in self.bp_in.values())
                 or any(addr in self.removed.get(tgid, ()) for tgid in self.bp_in)
-                or any(addr in made.breakpoints or addr in made.removed
-                       for made in self.made_by.values())
+                or self._copied(addr)
                 or any(step.addr == addr for step in self.steps.values())
                 or bool(self.shadows))
+
+    def _copied(self, addr: int) -> bool:
+        """Whether a process made by a fork, and not yet seen, has a copy of our int3 at
+        ``addr`` that its maker had then, or had taken out since (``made_by``)."""
+        return any(addr in made.breakpoints or addr in made.removed
+                   for made in self.made_by.values())
 
     def _remove_here(self, tid: int, tgid: int, addr: int) -> None:
         self._put_byte(tid, addr, self.breakpoints[addr][0])
@@ -1383,9 +1388,9 @@ class Tracer:
         (the same library opened again, at the same address), is not ours to restore a
         byte in, in this process or a child made from it (``_new_tid``). A function stop
         of one is looked for again (``_lookup``, later). Its original byte is forgotten
-        once no process holds that breakpoint, nor a copy of it. Not one a thread is stepping over now
-        (``steps``), whose original byte is in for the step: looked at again at the next
-        change of the libraries."""
+        once no process holds that breakpoint, nor a copy of it. Not one a thread is
+        stepping over now (``steps``), whose original byte is in for the step: looked at
+        again at the next change of the libraries."""
         stepping = {step.addr for step in self.steps.values()}
         for addr in sorted(self.bp_in.get(tgid, ())):
             if addr in stepping:
@@ -1398,10 +1403,9 @@ class Tracer:
                     raise
             self.bp_in[tgid].discard(addr)
             # Nor while a process made by a fork before the unmapping, and not yet seen,
-            # has a copy of the int3 to be taken out (``made_by``).
-            if not any(addr in held for held in self.bp_in.values()) and not any(
-                    addr in made.breakpoints or addr in made.removed
-                    for made in self.made_by.values()):
+            # has a copy of the int3 to be taken out.
+            if not any(addr in held for held in self.bp_in.values()) \
+                    and not self._copied(addr):
                 del self.breakpoints[addr]
 
     # ------------------------------------------------------------------ the loop
@@ -2271,9 +2275,9 @@ class Tracer:
         one right after that file's last (its bss). None anywhere else (a page the
         processor may not read, memory that a userfaultfd or another process serves,
         which a read from here could wait for), and where the process may not read them
-        now: the instruction is then stepped over. Whether they lie there is judged once for the instruction in this memory (its
-        operand's address is fixed relative to it), until breakpoints come or go
-        (``_data_known``)."""
+        now: the instruction is then stepped over. Whether they lie there is judged
+        once for the instruction in this memory (its operand's address is fixed
+        relative to it), until breakpoints come or go (``_data_known``)."""
         key = (self._memory_of(tid), instruction)
         known = self._data_known.get(key)
         if known is None:
