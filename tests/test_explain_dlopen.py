@@ -658,6 +658,59 @@ def test_a_library_where_an_ended_process_had_another_keeps_its_own_code(gcc, tm
     assert outcome.counted["plugged:100"] == 4
 
 
+def _same_offset_libraries(folder: Path, bodies: dict[str, str]) -> list[Path]:
+    """One library for each name, -O2 so that each function is one instruction, at
+    the same offset in each (checked with nm), of another opcode."""
+    libraries = []
+    for name, source in bodies.items():
+        (folder / f"{name}.c").write_text(source)
+        libraries.append(folder / f"lib{name}.so")
+        subprocess.run(["gcc", "-O2", "-shared", "-fPIC", "-o", str(libraries[-1]),
+                        str(folder / f"{name}.c")], check=True, timeout=60)
+    offsets = {re.search(r"(\w+) T plugged", subprocess.run(
+        ["nm", str(lib)], capture_output=True, text=True, check=True).stdout).group(1)
+        for lib in libraries}
+    assert len(offsets) == 1, offsets
+    return libraries
+
+
+def test_two_live_processes_with_other_code_at_one_address_keep_their_own(gcc, tmp_path,
+                                                                           no_leftovers):
+    """After a fork each process opens a library of its own, mapped at the same address
+    (ASLR is off), plugged at the same offset and other code, and both go on running
+    (the child calls again after the parent). The tracer kept one original byte for the
+    address, the first process's: the parent's breakpoint was carried past with the
+    child's byte in the parent's instruction, and the parent died of SIGILL (the child,
+    waiting for it, ran until the deadline). Each memory keeps its own breakpoints."""
+    first, other = _same_offset_libraries(tmp_path, {
+        "first": "int plugged(int x) { return x + 1; }\n",
+        "other": "int plugged(int x) { return x ^ 5; }\n"})
+    host = build(tmp_path, "two_plugins", TWO_PLUGINS)
+    outcome, hits, said = _run([host, first, other, "together"], "plugged:100", "exit",
+                               follow_fork=True)
+    assert sorted(outcome.stdout.splitlines()) == ["child 2 2", "parent 4 4"], said
+    assert all(_exit_code(outcome, pid) == 0 for pid in outcome.processes), outcome.processes
+    assert outcome.counted["plugged:100"] == 4
+
+
+def test_two_functions_at_one_address_in_two_processes_are_counted_apart(gcc, tmp_path,
+                                                                         no_leftovers):
+    """As above, the child's library defining foo and the parent's bar, each also named
+    plugged, at one address, both beginning with the same byte (lea): a call of either
+    was counted for both (foo 4, bar 4), each stop being in the one table of that
+    address. Each memory counts its own."""
+    first, other = _same_offset_libraries(tmp_path, {
+        "first": "int foo(int x) { return x + 1; }\n"
+                 "int plugged(int) __attribute__((alias(\"foo\")));\n",
+        "other": "int bar(int x) { return x + 3; }\n"
+                 "int plugged(int) __attribute__((alias(\"bar\")));\n"})
+    host = build(tmp_path, "two_plugins", TWO_PLUGINS)
+    outcome, hits, said = _run([host, first, other, "together"], "foo:100", "bar:100", "exit",
+                               follow_fork=True)
+    assert sorted(outcome.stdout.splitlines()) == ["child 2 2", "parent 4 4"], said
+    assert outcome.counted["foo:100"] == 2 and outcome.counted["bar:100"] == 2, outcome.counted
+
+
 # The child shares the parent's memory (CLONE_VM); the parent opens argv[1] and ends;
 # then the child opens argv[2] (a lookup again) and calls argv[1]'s plugged twice.
 SHARED_AFTER_ITS_MAKER = r"""

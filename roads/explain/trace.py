@@ -33,7 +33,9 @@ Breakpoints and the counts hold in the first process and, with ``follow_fork``, 
 forked children; without it a child is let go: one with a copy of the memory once its
 copies of the breakpoints are taken out, one that shares it (vfork, posix_spawn) at its
 exec or exit, carried past the breakpoints it runs into until then, none of them a
-stop of its own (``Tracer._shadow``). The
+stop of its own (``Tracer._shadow``). Each memory keeps its own breakpoints
+(``Tracer.tables``): a forked child starts with a copy of its parent's, and the two may
+then each map other code at one address (a library of their own, ASLR off). The
 program runs with ASLR off (personality(2)) unless asked otherwise, stdin from
 /dev/null, its output read through pipes (the first MAX_OUTPUT bytes of each kept), in
 a process group of its own that is killed when the run ends: after the last stop, at
@@ -49,6 +51,7 @@ process of the run continues it or, there being no fg here, the tracer does
 from __future__ import annotations
 
 import errno
+import itertools
 import os
 import re
 import select
@@ -243,13 +246,18 @@ class Hit:
 
 class _Made(NamedTuple):
     """What a new process's maker's fork event says of it: by the new one's first stop
-    its maker may have ended (its breakpoints forgotten, ``Tracer._ended``), and the new
-    one been given to roads explain itself, which adopts the run's orphans (its PPid:
-    in /proc then)."""
+    its maker may have ended (its breakpoints forgotten, ``Tracer._ended``), or closed
+    the library that held them, and the new one been given to roads explain itself,
+    which adopts the run's orphans (its PPid: in /proc then)."""
 
     parent: int  # the process that made it, or with CLONE_PARENT that one's parent
     breakpoints: frozenset[int]  # the maker's int3 addresses then (``Tracer.bp_in``)
     removed: frozenset[int]  # and those it had had taken out (``Tracer.removed``)
+    # Those breakpoints of the maker's memory then, each with its original byte and
+    # what to do there (a copy: the new one's copy of the memory is its own from now
+    # on, ``Tracer.tables``).
+    table: dict[int, tuple[int, list]]
+    memory: int | None  # the maker's memory (``Tracer.memory``): a CLONE_VM child's too
 
 
 class _Step(NamedTuple):
@@ -605,7 +613,15 @@ class Tracer:
         self.stops_set = False
         self.static = False  # a program with no loader (AT_BASE 0): linked -static
         self._read: dict[tuple, _Read | str | None] = {}  # _functions_of, by file version
-        self.breakpoints: dict[int, tuple[int, list[StopSpec | str]]] = {}  # addr -> (orig byte, what)
+        # The breakpoints, a table for each memory: its own int3s, their original bytes
+        # and what to do at each (key -> address -> (original byte, what)). Each fork
+        # makes a memory with a copy of its maker's table, where the two processes may
+        # later map other code at one address (each a library of its own), each execve a
+        # memory with none; a process made with CLONE_VM, and a shadow, share their
+        # maker's. ``memory``: a process's (or a shadow's) memory, by its pid.
+        self.tables: dict[int, dict[int, tuple[int, list[StopSpec | str]]]] = {}
+        self.memory: dict[int, int] = {}
+        self._memories = itertools.count(1)
         self.bp_in: dict[int, set[int]] = {}  # tgid -> addresses holding int3
         # (memory, address of a breakpoint) -> whether the byte its instruction reads lies
         # in its object's own data (_data); forgotten when breakpoints are set or
@@ -759,7 +775,7 @@ class Tracer:
                 pt.call(pt.PTRACE_SETOPTIONS, pid, 0, options)
                 self.traced[pid] = pid
                 self.bp_in[pid] = set()
-                self._data_known.clear()
+                self._new_memory(pid)
                 self.outcome.exe = os.readlink(f"/proc/{pid}/exe")
                 self._at_exec(pid)
                 # Before the timers start: their threads take this thread's mask.
@@ -996,55 +1012,98 @@ class Tracer:
                 if exc.errno != errno.EIO:
                     raise
         word = (words >> 8 * (addr - base)) & 0xFFFFFFFFFFFFFFFF
+        table = self._table(tid)
         for i in range(8):
-            if addr + i in self.breakpoints:
-                word = (word & ~(0xFF << 8 * i)) | (self.breakpoints[addr + i][0] << 8 * i)
+            if addr + i in table:
+                word = (word & ~(0xFF << 8 * i)) | (table[addr + i][0] << 8 * i)
         return word
+
+    # ------------------------------------------------------------------ memories
+
+    def _new_memory(self, owner: int, table: dict | None = None) -> None:
+        """A memory of its own for process ``owner`` (its first, a fork's copy, or an
+        execve's new one), with the breakpoints ``table`` (a copy's) or none; the one
+        it had is let go (``_leave_memory``)."""
+        self._leave_memory(owner)
+        key = next(self._memories)
+        self.memory[owner] = key
+        self.tables[key] = {} if table is None else table
+        self._data_known.clear()
+
+    def _share_memory(self, owner: int, made: _Made) -> None:
+        """``owner`` shares the memory of the process that made it (CLONE_VM): its table,
+        as it is now; a copy of the maker's table then where that memory is no longer
+        known (a maker that ended with every sharer seen)."""
+        if made.memory in self.tables:
+            self._leave_memory(owner)
+            self.memory[owner] = made.memory
+            self._data_known.clear()
+        else:
+            self._new_memory(owner, made.table)
+
+    def _leave_memory(self, owner: int) -> None:
+        """``owner`` (a process, or a shadow) no longer has its memory: it ended, ran
+        another program, or was let go; the table goes with the last one that had it,
+        but for a process made with CLONE_VM and not seen yet, which shares it
+        (``_share_memory``)."""
+        key = self.memory.pop(owner, None)
+        if key is not None and key not in self.memory.values() \
+                and not any(made.memory == key for made in self.made_by.values()):
+            del self.tables[key]
+
+    def _owner(self, tid: int) -> int:
+        """Who ``tid``'s memory is kept for (``memory``): a shadow itself, a thread its
+        process."""
+        return tid if tid in self.shadows else self.traced.get(tid, tid)
+
+    def _table(self, tid: int) -> dict[int, tuple[int, list[StopSpec | str]]]:
+        """The breakpoints in ``tid``'s memory (``tables``); an empty table for one not
+        known, which gets none."""
+        key = self.memory.get(self._owner(tid))
+        return self.tables[key] if key is not None else {}
+
+    def _sharers(self, tid: int) -> list[int]:
+        """The processes and shadows whose memory is ``tid``'s."""
+        key = self.memory.get(self._owner(tid))
+        return [owner for owner, k in self.memory.items() if k == key]
 
     def _insert(self, tid: int, tgid: int, addr: int, what: StopSpec | str) -> None:
         self._data_known.clear()
-        if addr in self.breakpoints and not self._held(addr) \
-                and self._byte_at(tid, addr) != INT3:
-            # Kept from a process that has ended or run another program since: its
-            # original byte is not this process's to restore (after a fork, each may
-            # have opened a library of its own at this address, with other code). Not
-            # where our int3 is still there: a memory this process shares with the
-            # one that set it (clone's CLONE_VM), which ended since.
-            del self.breakpoints[addr]
-        # One entry for each thing to do there: a second process setting the same
-        # breakpoint (a library found in each after a fork) must not count a call twice.
-        if addr in self.breakpoints and addr in self.bp_in[tgid]:
-            if what not in self.breakpoints[addr][1]:
-                self.breakpoints[addr][1].append(what)
-            return
-        if addr in self.breakpoints:
-            if what not in self.breakpoints[addr][1]:
-                self.breakpoints[addr][1].append(what)
+        if tgid not in self.memory:
+            self._new_memory(tgid)
+        table = self._table(tgid)
+        if addr in table and not self._held(tgid, addr) and self._byte_at(tid, addr) != INT3:
+            # Kept in this memory from code that it no longer maps there (a library
+            # closed while a thread stepped over its breakpoint, ``_unmapped``, and
+            # another opened at its address since): its original byte is not what is
+            # there now. Not where our int3 is still there.
+            del table[addr]
+        # One entry for each thing to do there: a second process of this memory setting
+        # the same breakpoint (CLONE_VM) must not count a call twice.
+        if addr in table:
+            if what not in table[addr][1]:
+                table[addr][1].append(what)
+            if addr in self.bp_in[tgid]:
+                return
         else:
-            self.breakpoints[addr] = (self._byte_at(tid, addr), [what])
+            table[addr] = (self._byte_at(tid, addr), [what])
         self._put_byte(tid, addr, INT3)
         self.bp_in[tgid].add(addr)
 
-    def _held(self, addr: int) -> bool:
-        """Whether a process may still have our int3 at ``addr``, or its trap still
-        come: one holds it (``bp_in``) or took it out while a trap of it may be on its
-        way (``removed``), a process made by a fork and not yet seen has its maker's copy
-        (``made_by``), a thread is stepping over it, or a process not followed shares a
-        memory that holds it (``shadows``: any, whose maker may have ended)."""
-        return (any(addr in held for held in self.bp_in.values())
-                or any(addr in self.removed.get(tgid, ()) for tgid in self.bp_in)
-                or self._copied(addr)
-                or any(step.addr == addr for step in self.steps.values())
-                or bool(self.shadows))
-
-    def _copied(self, addr: int) -> bool:
-        """Whether a process made by a fork, and not yet seen, has a copy of our int3 at
-        ``addr`` that its maker had then, or had taken out since (``made_by``)."""
-        return any(addr in made.breakpoints or addr in made.removed
-                   for made in self.made_by.values())
+    def _held(self, tgid: int, addr: int) -> bool:
+        """Whether our int3 at ``addr`` in ``tgid``'s memory may still be there, or its
+        trap still come: a process of that memory holds it (``bp_in``) or took it out
+        while a trap of it may be on its way (``removed``), a thread of it is stepping
+        over it, or a process not followed shares the memory (a shadow)."""
+        sharers = self._sharers(tgid)
+        return (any(addr in self.bp_in.get(t, ()) or addr in self.removed.get(t, ())
+                    for t in sharers)
+                or any(step.addr == addr and self._owner(t) in sharers
+                       for t, step in self.steps.items())
+                or any(t in self.shadows for t in sharers))
 
     def _remove_here(self, tid: int, tgid: int, addr: int) -> None:
-        self._put_byte(tid, addr, self.breakpoints[addr][0])
+        self._put_byte(tid, addr, self._table(tgid)[addr][0])
         self.bp_in[tgid].discard(addr)
         self.removed.setdefault(tgid, set()).add(addr)
         for kept in (self.interrupted, self.restarting):  # no trap comes back here
@@ -1058,7 +1117,7 @@ class Tracer:
         already, its trap not yet reported. The kernel marks a trap of the processor's
         own (SI_KERNEL); a SIGTRAP the program sends itself (raise, kill) is its own.
         (Not one whose original byte was forgotten: its library unmapped, ``_unmapped``.)"""
-        return addr in self.removed.get(tgid, ()) and addr in self.breakpoints \
+        return addr in self.removed.get(tgid, ()) and addr in self._table(tgid) \
             and pt.signal_code(tid) == SI_KERNEL
 
     def _at_exec(self, pid: int) -> None:
@@ -1115,9 +1174,10 @@ class Tracer:
     def _drop(self, tid: int, tgid: int, addr: int, what: str) -> None:
         """Take ``what`` off the breakpoint at ``addr``, the int3 with it if nothing else
         is left to do there."""
-        if addr in self.breakpoints and what in self.breakpoints[addr][1]:
-            self.breakpoints[addr][1].remove(what)
-            if not self.breakpoints[addr][1] and addr in self.bp_in.get(tgid, ()):
+        table = self._table(tgid)
+        if addr in table and what in table[addr][1]:
+            table[addr][1].remove(what)
+            if not table[addr][1] and addr in self.bp_in.get(tgid, ()):
                 self._remove_here(tid, tgid, addr)
 
     def _lookup(self, tid: int, pid: int, later: bool = False) -> None:
@@ -1388,10 +1448,13 @@ class Tracer:
         (the same library opened again, at the same address), is not ours to restore a
         byte in, in this process or a child made from it (``_new_tid``). A function stop
         of one is looked for again (``_lookup``, later). Its original byte is forgotten
-        once no process holds that breakpoint, nor a copy of it. Not one a thread is
+        once no process of this memory holds that breakpoint (a child made by a fork
+        before has a copy of the table, ``_Made``). Not one a thread of this memory is
         stepping over now (``steps``), whose original byte is in for the step: looked at
         again at the next change of the libraries."""
-        stepping = {step.addr for step in self.steps.values()}
+        sharers = self._sharers(tgid)
+        table = self._table(tgid)
+        stepping = {step.addr for t, step in self.steps.items() if self._owner(t) in sharers}
         for addr in sorted(self.bp_in.get(tgid, ())):
             if addr in stepping:
                 continue
@@ -1402,11 +1465,8 @@ class Tracer:
                 if exc.errno != errno.EIO:
                     raise
             self.bp_in[tgid].discard(addr)
-            # Nor while a process made by a fork before the unmapping, and not yet seen,
-            # has a copy of the int3 to be taken out.
-            if not any(addr in held for held in self.bp_in.values()) \
-                    and not self._copied(addr):
-                del self.breakpoints[addr]
+            if not any(addr in self.bp_in.get(t, ()) for t in sharers):
+                table.pop(addr, None)
 
     # ------------------------------------------------------------------ the loop
 
@@ -1609,6 +1669,7 @@ class Tracer:
         self.pending.pop(tid, None)
         if tid == tgid:
             self.signals.drop(tid, leader=tid == self.main or tid in self.groups)
+            self._leave_memory(tid)
         if tid == tgid and self.outcome and tid in self.outcome.processes:
             ending = self.outcome.processes[tid]
             if ending.status is None:
@@ -1646,6 +1707,7 @@ class Tracer:
         made = self.made_by.pop(tid)
         shared = self.shares_memory.pop(tid, None)
         self.shadows.pop(tid, None)  # a pid used again: not the shadow that ended
+        self._leave_memory(tid)  # nor its memory
         info = _status_of(tid)
         tgid = tid if info is None or info.Tgid is None else info.Tgid
         if kind == pt.PTRACE_EVENT_CLONE and tgid != tid:
@@ -1657,7 +1719,10 @@ class Tracer:
             self.bp_in[tid] = set(made.breakpoints)
             self._data_known.clear()
             if shared is None:
+                self._new_memory(tid, made.table)
                 self._int3s_in_copy(tid, made)
+            else:
+                self._share_memory(tid, made)
             # A breakpoint taken out of the parent while the child's copy was made (a
             # thread forked during another's stop) may still be in the copy: its trap
             # there is ours, as in the parent.
@@ -1666,6 +1731,7 @@ class Tracer:
             self._first_stop(tid, status)
             return
         if shared is not None:  # not followed, but its parent's int3 bytes are in its memory too
+            self._share_memory(tid, made)
             self._shadow(tid, shared)
             return
         # Not followed, with a copy of the memory: its copies of the breakpoints out,
@@ -1673,7 +1739,7 @@ class Tracer:
         # thread forking during another's stop, may still be in it), then let go.
         for addr in made.breakpoints | made.removed:
             try:
-                self._put_byte(tid, addr, self.breakpoints[addr][0])
+                self._put_byte(tid, addr, made.table[addr][0])
             except (OSError, KeyError):
                 pass
         try:
@@ -1689,9 +1755,9 @@ class Tracer:
         way then), whose int3 went back in the maker alone."""
         for addr in made.breakpoints:
             try:
-                if self._byte_at(tid, addr) == self.breakpoints[addr][0]:
+                if self._byte_at(tid, addr) == made.table[addr][0]:
                     self._put_byte(tid, addr, INT3)
-            except (OSError, KeyError):  # unmapped in the copy, or forgotten since
+            except (OSError, KeyError):  # unmapped in the copy
                 pass
 
     def _first_stop(self, tid: int, status: int) -> None:
@@ -1729,9 +1795,15 @@ class Tracer:
             self.signals.add(child)
             # The child's memory is the copy made before this event: the breakpoints in
             # it are those in the parent now. CLONE_PARENT: a sibling of the caller.
+            table = self._table(tgid)
+            holds = self.bp_in.get(tgid, set())
+            took_out = self.removed.get(tgid, set())
             self.made_by[child] = _Made(
                 _ppid(tgid) if flags & CLONE_PARENT else tgid,
-                frozenset(self.bp_in.get(tgid, ())), frozenset(self.removed.get(tgid, ())))
+                frozenset(holds), frozenset(took_out),
+                {addr: (table[addr][0], list(table[addr][1]))
+                 for addr in holds | took_out if addr in table},
+                self.memory.get(tgid))
             if flags & CLONE_VM:
                 self.shares_memory[child] = tgid
             try:
@@ -1744,7 +1816,7 @@ class Tracer:
         if event == pt.PTRACE_EVENT_EXEC:
             self._execed(tgid)
             self.bp_in[tgid] = set()  # a new image: the breakpoints went with the old one
-            self._data_known.clear()
+            self._new_memory(tgid)  # which a shadow, sharing it, may keep
             self.removed.pop(tgid, None)
             # A thread other than the main one that runs execve takes the main one's id:
             # the exit event the old main thread made, killed, is not this process's.
@@ -1794,14 +1866,14 @@ class Tracer:
         if sig == signal.SIGTRAP:
             regs = pt.get_regs(tid)
             addr = regs.rip - 1
-            if addr in self.breakpoints and addr in self.bp_in.get(tgid, ()):
+            if addr in self._table(tgid) and addr in self.bp_in.get(tgid, ()):
                 self._breakpoint(tid, tgid, addr, regs)
                 return
             if self._stale_trap(tid, tgid, addr):
                 # A followed child's copy may still hold an int3 its parent lost between
                 # the copy and its fork event: taken out here too, or it traps again.
                 if self._byte_at(tid, addr) == INT3:
-                    self._put_byte(tid, addr, self.breakpoints[addr][0])
+                    self._put_byte(tid, addr, self._table(tgid)[addr][0])
                 regs.rip = addr  # the instruction the int3 stood for, whole again: run it
                 pt.set_regs(tid, regs)
                 self._resume(tid)
@@ -1959,6 +2031,7 @@ class Tracer:
         if event in (pt.PTRACE_EVENT_EXEC, pt.PTRACE_EVENT_EXIT):
             # A memory of its own (exec) or none (exit): no breakpoint of ours is left
             # in its way.
+            self._leave_memory(tid)
             self.shadows.pop(tid, None)
             self.traced.pop(tid, None)
             self._forget_step(tid)
@@ -1972,7 +2045,7 @@ class Tracer:
         if event == 0 and sig == signal.SIGTRAP:
             regs = pt.get_regs(tid)
             addr = regs.rip - 1
-            if addr in self.breakpoints and pt.signal_code(tid) == SI_KERNEL:
+            if addr in self._table(tid) and pt.signal_code(tid) == SI_KERNEL:
                 regs.rip = addr
                 pt.set_regs(tid, regs)
                 sig = 0
@@ -1989,7 +2062,8 @@ class Tracer:
         /proc/PID/mem: the execve has released a vfork parent, which may be running again
         (PTRACE_POKEDATA takes a stopped thread). A maker that has ended unseen has no
         memory left to write (nothing read); its end comes to the loop."""
-        if addr not in self.bp_in.get(maker, ()):
+        entry = self._table(maker).get(addr)
+        if addr not in self.bp_in.get(maker, ()) or entry is None:
             return
         try:
             fd = os.open(f"/proc/{maker}/mem", os.O_RDWR)
@@ -1999,7 +2073,7 @@ class Tracer:
             byte = os.pread(fd, 1, addr)
             if byte == bytes([INT3]):
                 return
-            if byte != bytes([self.breakpoints[addr][0]]):
+            if byte != bytes([entry[0]]):
                 self.bp_in[maker].discard(addr)  # not ours to write there
                 return
             os.pwrite(fd, bytes([INT3]), addr)
@@ -2058,7 +2132,7 @@ class Tracer:
     def _breakpoint(self, tid: int, tgid: int, addr: int, regs: pt.Regs) -> None:
         regs.rip = addr
         pt.set_regs(tid, regs)
-        whats = self.breakpoints[addr][1]
+        whats = self._table(tgid)[addr][1]
         # Back from the signal that cut its step here short, or at its system call run
         # again: counted already.
         again = (addr, regs.rsp) in (self.interrupted.get(tid), self.restarting.get(tid))
@@ -2147,7 +2221,7 @@ class Tracer:
             return True
         # The original byte back, one instruction, int3 again. (Another thread passing
         # meanwhile is not seen: hence _emulate, first.)
-        self._put_byte(tid, addr, self.breakpoints[addr][0])
+        self._put_byte(tid, addr, self._table(tid)[addr][0])
         pt.call(pt.PTRACE_SINGLESTEP, tid, 0, 0)
         self.steps[tid] = _Step(addr, regs.rsp, word)
         return False
@@ -2278,7 +2352,7 @@ class Tracer:
         now: the instruction is then stepped over. Whether they lie there is judged
         once for the instruction in this memory (its operand's address is fixed
         relative to it), until breakpoints come or go (``_data_known``)."""
-        key = (self._memory_of(tid), instruction)
+        key = (self.memory.get(self._owner(tid)), instruction)
         known = self._data_known.get(key)
         if known is None:
             known = self._data_known[key] = self._in_own_data(tid, instruction, at, size)
@@ -2289,7 +2363,8 @@ class Tracer:
         data = pt.load(tid, at, size)
         if data is None:
             return None
-        return int.from_bytes(bytes(self.breakpoints[at + k][0] if at + k in self.breakpoints
+        table = self._table(tid)
+        return int.from_bytes(bytes(table[at + k][0] if at + k in table
                                     else b for k, b in enumerate(data)), "little")
 
     @staticmethod
