@@ -711,6 +711,126 @@ def test_two_functions_at_one_address_in_two_processes_are_counted_apart(gcc, tm
     assert outcome.counted["foo:100"] == 2 and outcome.counted["bar:100"] == 2, outcome.counted
 
 
+# foo of argv[1] called once, its library then closed; bar of argv[2] called twice, its
+# library opened where the first one was (ASLR off).
+CLOSE_THEN_OTHER = r"""
+#include <dlfcn.h>
+#include <stdio.h>
+static int call(const char *path, const char *name, int close)
+{
+    void *lib = dlopen(path, RTLD_NOW);
+    int (*f)(int) = lib ? (int (*)(int))dlsym(lib, name) : 0;
+    int got = f ? f(1) : -1;
+    if (close && lib)
+        dlclose(lib);
+    return got;
+}
+int main(int argc, char **argv)
+{
+    (void)argc;
+    int a = call(argv[1], "foo", 1);
+    int b = call(argv[2], "bar", 0);
+    int c = call(argv[2], "bar", 0);
+    printf("%d %d %d\n", a, b, c);
+    return 0;
+}
+"""
+
+
+def _foo_and_bar(folder: Path) -> tuple[Path, Path]:
+    """libfoo.so and libbar.so: foo and bar (also named plugged) at one offset, of
+    another opcode each."""
+    return tuple(_same_offset_libraries(folder, {
+        "foo": "int foo(int x) { return x + 1; }\n"
+               "int plugged(int) __attribute__((alias(\"foo\")));\n",
+        "bar": "int bar(int x) { return x ^ 5; }\n"
+               "int plugged(int) __attribute__((alias(\"bar\")));\n"}))
+
+
+def test_a_library_opened_where_a_reached_stops_library_was_gets_its_own_byte(
+        gcc, tmp_path, no_leftovers):
+    """foo:1 is reached, its int3 taken out, its library closed; bar's library is then
+    mapped at the same address, bar where foo was. The entry of the breakpoint taken out
+    outlived its library (kept for a trap that may still come), and bar's breakpoint was
+    carried past with foo's byte: the program died of SIGILL. An entry taken out whose
+    code is gone is forgotten with its library."""
+    foo, bar = _foo_and_bar(tmp_path)
+    host = build(tmp_path, "close_then_other", CLOSE_THEN_OTHER)
+    outcome, hits, said = _run([host, foo, bar], "foo:1", "bar:100", "exit")
+    assert outcome.stdout.splitlines() == ["2 4 4"], said
+    assert _exit_code(outcome, outcome.pid) == 0, outcome.processes
+    assert outcome.counted["bar:100"] == 2
+
+
+def test_a_stop_at_an_address_where_another_closed_library_had_one_is_not_refused(
+        gcc, tmp_path, no_leftovers):
+    """foo:100 and bar:100, the second found where the first was, in a library opened
+    after the first one's was closed: bar was refused as the same function as foo
+    ("--at foo:100 names the same function, 'bar'"), and said at the end to be in no
+    library. What was placed at an address goes with its library."""
+    foo, bar = _foo_and_bar(tmp_path)
+    host = build(tmp_path, "close_then_other", CLOSE_THEN_OTHER)
+    outcome, hits, said = _run([host, foo, bar], "foo:100", "bar:100", "exit")
+    assert outcome.stdout.splitlines() == ["2 4 4"], said
+    assert outcome.counted == {"foo:100": 1, "bar:100": 2}, (outcome.counted, said)
+
+
+# A child made with CLONE_VM and followed; the parent opens argv[1] after the clone,
+# which sets the breakpoint at foo in the memory both have, and calls foo once; then
+# the child calls it twice.
+SHARED_BREAKPOINT_SET_LATER = r"""
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/wait.h>
+#include <unistd.h>
+static int (*volatile fp)(int);
+static int fds[2];
+static int child(void *arg)
+{
+    char byte;
+    read(fds[0], &byte, 1);
+    printf("child %d %d\n", fp(1), fp(2));
+    fflush(stdout);
+    _exit(0);
+    return arg != 0;
+}
+int main(int argc, char **argv)
+{
+    (void)argc;
+    if (pipe(fds))
+        return 1;
+    char *stack = malloc(1 << 20);
+    pid_t pid = clone(child, stack + (1 << 20), CLONE_VM | SIGCHLD, 0);
+    fp = (int (*)(int))dlsym(dlopen(argv[1], RTLD_NOW), "foo");
+    printf("parent %d\n", fp(5));
+    fflush(stdout);
+    write(fds[1], "g", 1);
+    int status;
+    waitpid(pid, &status, 0);
+    printf("child status %d\n", status);
+    return 0;
+}
+"""
+
+
+def test_a_breakpoint_one_sharer_of_a_memory_sets_is_the_others_too(gcc, tmp_path,
+                                                                    no_leftovers):
+    """The int3 at foo, set by the parent in the memory it shares with its followed
+    CLONE_VM child after the clone, was the parent's alone in the tracer's books: the
+    child's trap there was taken for the program's own SIGTRAP, and it died of it (one
+    call counted of three). The int3s held are the memory's."""
+    foo, _ = _foo_and_bar(tmp_path)
+    host = build(tmp_path, "shared_set_later", SHARED_BREAKPOINT_SET_LATER)
+    outcome, hits, said = _run([host, foo], "foo:100", "exit", follow_fork=True)
+    assert sorted(outcome.stdout.splitlines()) == ["child 2 3", "child status 0",
+                                                   "parent 6"], said
+    assert outcome.counted["foo:100"] == 3
+
+
 # The child shares the parent's memory (CLONE_VM); the parent opens argv[1] and ends;
 # then the child opens argv[2] (a lookup again) and calls argv[1]'s plugged twice.
 SHARED_AFTER_ITS_MAKER = r"""

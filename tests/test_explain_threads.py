@@ -671,12 +671,25 @@ def test_a_vfork_childs_step_over_execve_keeps_its_parents_breakpoint(tmp_path, 
     with its parent (``Tracer._shadow``): the original byte put back, one step, the int3
     again. Its step over doexec runs execve, after which the child has a memory of its
     own, where the int3 is not put back; the memory it left is its parent's alone, and
-    gets it back (``Tracer._back_in_maker``): without it the parent's two calls of doexec
+    gets it back (``Tracer._back_in_memory``): without it the parent's two calls of doexec
     ran unseen (doexec:2 never reached)."""
     program = _build(tmp_path, "vfork_exec", VFORK_EXEC)
     outcome = Tracer([str(program)], [parse_stop("doexec:2")], on_stop=lambda hit: None,
                      deadline=5.0).run()
     assert outcome.reached == ["doexec:2"], outcome
+
+
+def test_a_followed_vfork_childs_step_over_execve_keeps_its_parents_breakpoint(
+        tmp_path, no_leftovers):
+    """As above, the child followed (--follow-fork): the memory it left was given back
+    the int3 only where the child was not followed, and the parent's two calls of
+    doexec ran unseen (doexec:3 never reached)."""
+    program = _build(tmp_path, "vfork_exec", VFORK_EXEC)
+    tracer = Tracer([str(program)], [parse_stop("doexec:3")], on_stop=lambda hit: None,
+                    follow_fork=True, deadline=5.0)
+    outcome = tracer.run()
+    assert outcome.reached == ["doexec:3"], outcome
+    assert not tracer.memories and not tracer.memory  # nothing kept of the ended processes
 
 
 # A thread killed by seccomp as it calls getpid. argv[1] says how: a filter

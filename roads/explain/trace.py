@@ -251,13 +251,26 @@ class _Made(NamedTuple):
     which adopts the run's orphans (its PPid: in /proc then)."""
 
     parent: int  # the process that made it, or with CLONE_PARENT that one's parent
-    breakpoints: frozenset[int]  # the maker's int3 addresses then (``Tracer.bp_in``)
-    removed: frozenset[int]  # and those it had had taken out (``Tracer.removed``)
-    # Those breakpoints of the maker's memory then, each with its original byte and
-    # what to do there (a copy: the new one's copy of the memory is its own from now
-    # on, ``Tracer.tables``).
+    breakpoints: frozenset[int]  # the int3 addresses in the maker's memory then (``_Memory``)
+    removed: frozenset[int]  # and those taken out of it
+    # Those breakpoints then, each with its original byte and what to do there (a
+    # copy: a forked child's copy of the memory is its own from now on).
     table: dict[int, tuple[int, list]]
-    memory: int | None  # the maker's memory (``Tracer.memory``): a CLONE_VM child's too
+    memory: int | None  # a CLONE_VM child's: the memory it shares (``Tracer.memory``)
+
+
+@dataclass
+class _Memory:
+    """The breakpoints of one memory (``Tracer.memories``): the int3s are the memory's,
+    not a process's, and two memories may each hold other code at one address (the two
+    processes of a fork, each a library of its own there)."""
+
+    # address -> (the original byte, what to do there)
+    table: dict[int, tuple[int, list]] = field(default_factory=dict)
+    holding: set[int] = field(default_factory=set)  # addresses where our int3 is
+    # Addresses whose int3 was taken out: a thread that ran into it before may report
+    # its SIGTRAP only afterwards (``Tracer._stale_trap``).
+    removed: set[int] = field(default_factory=set)
 
 
 class _Step(NamedTuple):
@@ -601,7 +614,7 @@ class Tracer:
         self.later: list[StopSpec] = []
         self.found_later: set[str] = set()
         self.refused: dict[str, str] = {}  # label -> why (_insert_function)
-        # (pid, address, count) -> the label of the stop a later lookup set there
+        # (memory, address, count) -> the label of the stop a later lookup set there
         self._placed_later: dict[tuple[int, int, int], str] = {}
         # The first process's loader, if any (_at_exec): where it keeps r_state
         # (_r_debug + R_STATE) and where its _dl_debug_state is; whether it has said it
@@ -613,23 +626,18 @@ class Tracer:
         self.stops_set = False
         self.static = False  # a program with no loader (AT_BASE 0): linked -static
         self._read: dict[tuple, _Read | str | None] = {}  # _functions_of, by file version
-        # The breakpoints, a table for each memory: its own int3s, their original bytes
-        # and what to do at each (key -> address -> (original byte, what)). Each fork
-        # makes a memory with a copy of its maker's table, where the two processes may
-        # later map other code at one address (each a library of its own), each execve a
-        # memory with none; a process made with CLONE_VM, and a shadow, share their
-        # maker's. ``memory``: a process's (or a shadow's) memory, by its pid.
-        self.tables: dict[int, dict[int, tuple[int, list[StopSpec | str]]]] = {}
+        # The breakpoints, kept for each memory (key -> _Memory). A fork makes a memory
+        # with a copy of its maker's breakpoints, after which the two processes may map
+        # other code at one address (each a library of its own); an execve makes one
+        # with none; a process made with CLONE_VM, and a shadow, share their maker's.
+        # ``memory``: the key of a process's (or a shadow's) memory, by its pid.
+        self.memories: dict[int, _Memory] = {}
         self.memory: dict[int, int] = {}
-        self._memories = itertools.count(1)
-        self.bp_in: dict[int, set[int]] = {}  # tgid -> addresses holding int3
+        self._keys = itertools.count(1)
         # (memory, address of a breakpoint) -> whether the byte its instruction reads lies
         # in its object's own data (_data); forgotten when breakpoints are set or
         # an image or a process comes or goes.
         self._data_known: dict[tuple[int, int], bool] = {}
-        # tgid -> addresses whose int3 was taken out: a thread that ran into it before
-        # may report its SIGTRAP only afterwards (_stale_trap).
-        self.removed: dict[int, set[int]] = {}
         # tid -> (address, rsp) of a step over a breakpoint that a signal cut short
         # (_step_over): the thread's next trap there, with that stack, is the same call.
         self.interrupted: dict[int, tuple[int, int]] = {}
@@ -774,7 +782,6 @@ class Tracer:
                            | pt.PTRACE_O_TRACEVFORK | pt.PTRACE_O_TRACECLONE)
                 pt.call(pt.PTRACE_SETOPTIONS, pid, 0, options)
                 self.traced[pid] = pid
-                self.bp_in[pid] = set()
                 self._new_memory(pid)
                 self.outcome.exe = os.readlink(f"/proc/{pid}/exe")
                 self._at_exec(pid)
@@ -1020,47 +1027,64 @@ class Tracer:
 
     # ------------------------------------------------------------------ memories
 
-    def _new_memory(self, owner: int, table: dict | None = None) -> None:
-        """A memory of its own for process ``owner`` (its first, a fork's copy, or an
-        execve's new one), with the breakpoints ``table`` (a copy's) or none; the one
-        it had is let go (``_leave_memory``)."""
+    def _new_memory(self, owner: int, copy: _Made | None = None) -> None:
+        """A memory of its own for process ``owner``: its first, an execve's (no
+        breakpoint), or a fork's copy of its maker's (``copy``: its breakpoints then);
+        the one it had is let go (``_leave_memory``)."""
         self._leave_memory(owner)
-        key = next(self._memories)
+        key = next(self._keys)
         self.memory[owner] = key
-        self.tables[key] = {} if table is None else table
+        self.memories[key] = _Memory() if copy is None else _Memory(
+            {addr: (byte, list(whats)) for addr, (byte, whats) in copy.table.items()},
+            set(copy.breakpoints), set(copy.removed))
         self._data_known.clear()
 
     def _share_memory(self, owner: int, made: _Made) -> None:
-        """``owner`` shares the memory of the process that made it (CLONE_VM): its table,
-        as it is now; a copy of the maker's table then where that memory is no longer
-        known (a maker that ended with every sharer seen)."""
-        if made.memory in self.tables:
+        """``owner`` shares the memory of the process that made it (CLONE_VM), whose
+        breakpoints are what they are now; a copy of them then where that memory is no
+        longer known (its last process gone before this one was seen)."""
+        if made.memory in self.memories:
             self._leave_memory(owner)
             self.memory[owner] = made.memory
             self._data_known.clear()
         else:
-            self._new_memory(owner, made.table)
+            self._new_memory(owner, made)
 
     def _leave_memory(self, owner: int) -> None:
         """``owner`` (a process, or a shadow) no longer has its memory: it ended, ran
-        another program, or was let go; the table goes with the last one that had it,
-        but for a process made with CLONE_VM and not seen yet, which shares it
-        (``_share_memory``)."""
+        another program, or was let go."""
         key = self.memory.pop(owner, None)
-        if key is not None and key not in self.memory.values() \
+        if key is not None:
+            self._collect(key)
+
+    def _collect(self, key: int) -> None:
+        """The memory ``key`` forgotten once no process has it, nor a process made with
+        CLONE_VM and not yet seen, which shares it (``_share_memory``)."""
+        if key in self.memories and key not in self.memory.values() \
                 and not any(made.memory == key for made in self.made_by.values()):
-            del self.tables[key]
+            del self.memories[key]
+            self._placed_later = {k: v for k, v in self._placed_later.items() if k[0] != key}
+
+    def _unmade(self, tid: int) -> None:
+        """What ``tid``'s maker's event said of it is done with (``made_by``): seen, or
+        ended unseen."""
+        made = self.made_by.pop(tid, None)
+        if made is not None and made.memory is not None:
+            self._collect(made.memory)
 
     def _owner(self, tid: int) -> int:
         """Who ``tid``'s memory is kept for (``memory``): a shadow itself, a thread its
         process."""
         return tid if tid in self.shadows else self.traced.get(tid, tid)
 
-    def _table(self, tid: int) -> dict[int, tuple[int, list[StopSpec | str]]]:
-        """The breakpoints in ``tid``'s memory (``tables``); an empty table for one not
-        known, which gets none."""
+    def _mem(self, tid: int) -> _Memory:
+        """The breakpoints of ``tid``'s memory; none for one not known (not kept)."""
         key = self.memory.get(self._owner(tid))
-        return self.tables[key] if key is not None else {}
+        return self.memories[key] if key is not None else _Memory()
+
+    def _table(self, tid: int) -> dict[int, tuple[int, list[StopSpec | str]]]:
+        """The breakpoints in ``tid``'s memory, by address."""
+        return self._mem(tid).table
 
     def _sharers(self, tid: int) -> list[int]:
         """The processes and shadows whose memory is ``tid``'s."""
@@ -1071,7 +1095,8 @@ class Tracer:
         self._data_known.clear()
         if tgid not in self.memory:
             self._new_memory(tgid)
-        table = self._table(tgid)
+        memory = self._mem(tgid)
+        table = memory.table
         if addr in table and not self._held(tgid, addr) and self._byte_at(tid, addr) != INT3:
             # Kept in this memory from code that it no longer maps there (a library
             # closed while a thread stepped over its breakpoint, ``_unmapped``, and
@@ -1083,29 +1108,30 @@ class Tracer:
         if addr in table:
             if what not in table[addr][1]:
                 table[addr][1].append(what)
-            if addr in self.bp_in[tgid]:
+            if addr in memory.holding:
                 return
         else:
             table[addr] = (self._byte_at(tid, addr), [what])
         self._put_byte(tid, addr, INT3)
-        self.bp_in[tgid].add(addr)
+        memory.holding.add(addr)
 
     def _held(self, tgid: int, addr: int) -> bool:
         """Whether our int3 at ``addr`` in ``tgid``'s memory may still be there, or its
-        trap still come: a process of that memory holds it (``bp_in``) or took it out
-        while a trap of it may be on its way (``removed``), a thread of it is stepping
-        over it, or a process not followed shares the memory (a shadow)."""
+        trap still come: the memory holds it, or it was taken out while a trap of it may
+        be on its way (``removed``), a thread of it is stepping over it, or a process not
+        followed shares the memory (a shadow)."""
+        memory = self._mem(tgid)
         sharers = self._sharers(tgid)
-        return (any(addr in self.bp_in.get(t, ()) or addr in self.removed.get(t, ())
-                    for t in sharers)
+        return (addr in memory.holding or addr in memory.removed
                 or any(step.addr == addr and self._owner(t) in sharers
                        for t, step in self.steps.items())
                 or any(t in self.shadows for t in sharers))
 
     def _remove_here(self, tid: int, tgid: int, addr: int) -> None:
-        self._put_byte(tid, addr, self._table(tgid)[addr][0])
-        self.bp_in[tgid].discard(addr)
-        self.removed.setdefault(tgid, set()).add(addr)
+        memory = self._mem(tgid)
+        self._put_byte(tid, addr, memory.table[addr][0])
+        memory.holding.discard(addr)
+        memory.removed.add(addr)
         for kept in (self.interrupted, self.restarting):  # no trap comes back here
             for other, (at, _) in list(kept.items()):
                 if at == addr and self.traced.get(other) == tgid:
@@ -1117,7 +1143,8 @@ class Tracer:
         already, its trap not yet reported. The kernel marks a trap of the processor's
         own (SI_KERNEL); a SIGTRAP the program sends itself (raise, kill) is its own.
         (Not one whose original byte was forgotten: its library unmapped, ``_unmapped``.)"""
-        return addr in self.removed.get(tgid, ()) and addr in self._table(tgid) \
+        memory = self._mem(tgid)
+        return addr in memory.removed and addr in memory.table \
             and pt.signal_code(tid) == SI_KERNEL
 
     def _at_exec(self, pid: int) -> None:
@@ -1177,7 +1204,7 @@ class Tracer:
         table = self._table(tgid)
         if addr in table and what in table[addr][1]:
             table[addr][1].remove(what)
-            if not table[addr][1] and addr in self.bp_in.get(tgid, ()):
+            if not table[addr][1] and addr in self._mem(tgid).holding:
                 self._remove_here(tid, tgid, addr)
 
     def _lookup(self, tid: int, pid: int, later: bool = False) -> None:
@@ -1325,9 +1352,11 @@ class Tracer:
         """Why the function stop ``spec``, found in libraries opened with dlopen
         (``found``), is refused: another --at names the same function there (as at the
         start, ``_lookup``), whose stop it would make a second time at each call; ""
-        where none does. Each stop is kept at the function's address in process ``pid``
-        and its count, the first one found there winning."""
-        keys = [(pid, bias + chosen.st_value, spec.count) for _, bias, chosen in found]
+        where none does. Each stop is kept at the function's address in the memory of
+        process ``pid`` and its count, the first one found there winning, until the
+        library there is closed (``_unmapped``)."""
+        memory = self.memory.get(pid)
+        keys = [(memory, bias + chosen.st_value, spec.count) for _, bias, chosen in found]
         for key, (path, _, chosen) in zip(keys, found):
             other = self._placed_later.get(key, spec.label)
             if other != spec.label:
@@ -1443,30 +1472,39 @@ class Tracer:
                 if spec.label not in self.done and spec.label not in self.refused]
 
     def _unmapped(self, tid: int, tgid: int) -> None:
-        """Forget the breakpoints of process ``tgid`` whose int3 is gone: the library
-        that held them was unmapped (dlclose), and what is mapped there now, if anything
-        (the same library opened again, at the same address), is not ours to restore a
-        byte in, in this process or a child made from it (``_new_tid``). A function stop
-        of one is looked for again (``_lookup``, later). Its original byte is forgotten
-        once no process of this memory holds that breakpoint (a child made by a fork
-        before has a copy of the table, ``_Made``). Not one a thread of this memory is
+        """Forget the breakpoints of process ``tgid``'s memory whose code is gone: the
+        library that held them was unmapped (dlclose), and what is mapped there now, if
+        anything (the same library opened again, at the same address, or another), is
+        not ours to restore a byte in, in this process or a child made from it
+        (``_new_tid``). An int3 is gone where another byte is there, or nothing is; one
+        taken out (``removed``), where the byte there is no longer the original one.
+        A function stop of one is looked for again (``_lookup``, later), and may be set
+        at that address again (``_placed_later``). Not one a thread of this memory is
         stepping over now (``steps``), whose original byte is in for the step: looked at
         again at the next change of the libraries."""
+        key = self.memory.get(tgid)
+        memory = self._mem(tgid)
         sharers = self._sharers(tgid)
-        table = self._table(tgid)
         stepping = {step.addr for t, step in self.steps.items() if self._owner(t) in sharers}
-        for addr in sorted(self.bp_in.get(tgid, ())):
+        for addr in sorted(memory.holding | memory.removed):
             if addr in stepping:
                 continue
             try:
-                if self._byte_at(tid, addr) == INT3:
-                    continue
+                byte = self._byte_at(tid, addr)
             except OSError as exc:  # EIO: nothing mapped there now
                 if exc.errno != errno.EIO:
                     raise
-            self.bp_in[tgid].discard(addr)
-            if not any(addr in self.bp_in.get(t, ()) for t in sharers):
-                table.pop(addr, None)
+                byte = None
+            if addr in memory.holding:
+                if byte == INT3:
+                    continue
+                memory.holding.discard(addr)
+            elif addr in memory.table and byte == memory.table[addr][0]:
+                continue  # taken out, the code it stood in still there
+            memory.removed.discard(addr)
+            memory.table.pop(addr, None)
+            self._placed_later = {k: v for k, v in self._placed_later.items()
+                                  if k[:2] != (key, addr)}
 
     # ------------------------------------------------------------------ the loop
 
@@ -1571,7 +1609,7 @@ class Tracer:
                 self.traced.pop(tid, None)
                 self._forget_step(tid)  # a thread whose execve gave it the main one's id
                 self.fork_kind.pop(tid, None)
-                self.made_by.pop(tid, None)
+                self._unmade(tid)
                 continue
             alive = True
             if got:
@@ -1664,7 +1702,7 @@ class Tracer:
         # or its stop seen before that event, noted of it goes with it, or a process
         # given its pid later would be taken for it (a copy for a shadow, say).
         self.fork_kind.pop(tid, None)
-        self.made_by.pop(tid, None)
+        self._unmade(tid)
         self.shares_memory.pop(tid, None)
         self.pending.pop(tid, None)
         if tid == tgid:
@@ -1680,7 +1718,6 @@ class Tracer:
                 ending.killed_by_us = (killed or self._timed_out.is_set()) \
                     and not ending.exiting_before \
                     and os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGKILL
-            self.bp_in.pop(tid, None)
             self._data_known.clear()
 
     def _new_tid(self, tid: int, status: int) -> None:
@@ -1704,6 +1741,8 @@ class Tracer:
         if kind is None:
             self.pending[tid] = status  # its parent's event comes next
             return
+        # Taken as it is: a CLONE_VM child's memory, kept for it (``_collect``), is
+        # shared below, or collected for a thread (whose process holds it).
         made = self.made_by.pop(tid)
         shared = self.shares_memory.pop(tid, None)
         self.shadows.pop(tid, None)  # a pid used again: not the shadow that ended
@@ -1712,21 +1751,20 @@ class Tracer:
         tgid = tid if info is None or info.Tgid is None else info.Tgid
         if kind == pt.PTRACE_EVENT_CLONE and tgid != tid:
             self.traced[tid] = tgid
+            if made.memory is not None:
+                self._collect(made.memory)
             self._first_stop(tid, status)
             return
         if self.follow_fork:
             self.traced[tid] = tid
-            self.bp_in[tid] = set(made.breakpoints)
-            self._data_known.clear()
             if shared is None:
-                self._new_memory(tid, made.table)
+                # A breakpoint taken out of the parent while the child's copy was made
+                # (a thread forked during another's stop) may still be in the copy: its
+                # trap there is ours, as in the parent (``removed``, copied).
+                self._new_memory(tid, made)
                 self._int3s_in_copy(tid, made)
             else:
                 self._share_memory(tid, made)
-            # A breakpoint taken out of the parent while the child's copy was made (a
-            # thread forked during another's stop) may still be in the copy: its trap
-            # there is ours, as in the parent.
-            self.removed[tid] = set(made.removed)
             self.outcome.processes[tid] = Ending(tid, made.parent)
             self._first_stop(tid, status)
             return
@@ -1795,15 +1833,13 @@ class Tracer:
             self.signals.add(child)
             # The child's memory is the copy made before this event: the breakpoints in
             # it are those in the parent now. CLONE_PARENT: a sibling of the caller.
-            table = self._table(tgid)
-            holds = self.bp_in.get(tgid, set())
-            took_out = self.removed.get(tgid, set())
+            memory = self._mem(tgid)
             self.made_by[child] = _Made(
                 _ppid(tgid) if flags & CLONE_PARENT else tgid,
-                frozenset(holds), frozenset(took_out),
-                {addr: (table[addr][0], list(table[addr][1]))
-                 for addr in holds | took_out if addr in table},
-                self.memory.get(tgid))
+                frozenset(memory.holding), frozenset(memory.removed),
+                {addr: (memory.table[addr][0], list(memory.table[addr][1]))
+                 for addr in memory.holding | memory.removed if addr in memory.table},
+                self.memory.get(tgid) if flags & CLONE_VM else None)
             if flags & CLONE_VM:
                 self.shares_memory[child] = tgid
             try:
@@ -1815,9 +1851,9 @@ class Tracer:
             return
         if event == pt.PTRACE_EVENT_EXEC:
             self._execed(tgid)
-            self.bp_in[tgid] = set()  # a new image: the breakpoints went with the old one
-            self._new_memory(tgid)  # which a shadow, sharing it, may keep
-            self.removed.pop(tgid, None)
+            # A new image: the breakpoints went with the old memory, which a process
+            # sharing it may keep.
+            self._new_memory(tgid)
             # A thread other than the main one that runs execve takes the main one's id:
             # the exit event the old main thread made, killed, is not this process's.
             self.exiting.discard(tgid)
@@ -1866,7 +1902,7 @@ class Tracer:
         if sig == signal.SIGTRAP:
             regs = pt.get_regs(tid)
             addr = regs.rip - 1
-            if addr in self._table(tgid) and addr in self.bp_in.get(tgid, ()):
+            if addr in self._table(tgid) and addr in self._mem(tgid).holding:
                 self._breakpoint(tid, tgid, addr, regs)
                 return
             if self._stale_trap(tid, tgid, addr):
@@ -2054,35 +2090,43 @@ class Tracer:
                     return
         pt.call(pt.PTRACE_CONT, tid, 0, sig)
 
-    def _back_in_maker(self, maker: int, addr: int) -> None:
-        """The int3 at ``addr`` put back in ``maker``'s memory, which a shadow stepping over
-        the breakpoint there left by an execve, the original byte in it for the step; not
-        if ``maker`` has lost that breakpoint since (``bp_in``: it ended, or ran another
-        program), nor if the byte there is no longer the original one. Written through
-        /proc/PID/mem: the execve has released a vfork parent, which may be running again
-        (PTRACE_POKEDATA takes a stopped thread). A maker that has ended unseen has no
-        memory left to write (nothing read); its end comes to the loop."""
-        entry = self._table(maker).get(addr)
-        if addr not in self.bp_in.get(maker, ()) or entry is None:
+    def _back_in_memory(self, tid: int, addr: int) -> None:
+        """The int3 at ``addr`` put back in the memory that ``tid``'s process left by an
+        execve while ``tid`` stepped over the breakpoint there, the original byte in it
+        for the step, for the processes that still have that memory (a vfork parent,
+        whether or not the child was followed); not where the memory no longer holds
+        that breakpoint, nor where the byte there is no longer the original one. Written
+        through /proc/PID/mem of one of them: the execve has released a vfork parent,
+        which may be running again (PTRACE_POKEDATA takes a stopped thread). One that
+        has ended unseen has no memory left to write (nothing read); its end comes to
+        the loop."""
+        memory = self._mem(tid)
+        entry = memory.table.get(addr)
+        if addr not in memory.holding or entry is None:
             return
-        try:
-            fd = os.open(f"/proc/{maker}/mem", os.O_RDWR)
-        except (FileNotFoundError, ProcessLookupError):
-            return
-        try:
-            byte = os.pread(fd, 1, addr)
-            if byte == bytes([INT3]):
+        me = self._owner(tid)
+        for other in self._sharers(tid):
+            if other == me:
+                continue
+            try:
+                fd = os.open(f"/proc/{other}/mem", os.O_RDWR)
+            except (FileNotFoundError, ProcessLookupError):
+                continue
+            try:
+                byte = os.pread(fd, 1, addr)
+                if byte == bytes([INT3]):
+                    return
+                if byte != bytes([entry[0]]):
+                    memory.holding.discard(addr)  # not ours to write there
+                    return
+                os.pwrite(fd, bytes([INT3]), addr)
                 return
-            if byte != bytes([entry[0]]):
-                self.bp_in[maker].discard(addr)  # not ours to write there
-                return
-            os.pwrite(fd, bytes([INT3]), addr)
-        except OSError as exc:
-            raise ExplainError(f"cannot put the breakpoint at {addr:#x} back in process "
-                               f"{maker} through /proc/{maker}/mem, after its vfork child's "
-                               f"execve: {exc.strerror}") from None
-        finally:
-            os.close(fd)
+            except OSError as exc:
+                raise ExplainError(f"cannot put the breakpoint at {addr:#x} back in process "
+                                   f"{other} through /proc/{other}/mem, after its vfork "
+                                   f"child's execve: {exc.strerror}") from None
+            finally:
+                os.close(fd)
 
     def _syscall_stop(self, tid: int) -> None:
         try:
@@ -2235,10 +2279,10 @@ class Tracer:
         event = status >> 16
         # Unless the breakpoint was taken out meanwhile (its last stop made by another
         # thread, its library closed), which the step no longer holds up.
-        kept = addr in self.bp_in.get(self._memory_of(tid), ())
+        kept = addr in self._mem(tid).holding
         # After an execve (the step's, or another thread's that took this one's id) the
-        # memory is the new program's: the int3 is not put back there. A shadow's old
-        # memory is its maker's alone now, and keeps the breakpoint (_back_in_maker).
+        # memory is the new program's: the int3 is not put back there. The old memory,
+        # where a vfork parent has it still, keeps the breakpoint (_back_in_memory).
         # Elsewhere it is put back at once, even while another thread steps over it
         # (both had trapped there before the first step began): that one, stopped by it
         # before it ran the instruction, steps again (below), and no thread passes the
@@ -2246,8 +2290,8 @@ class Tracer:
         if event != pt.PTRACE_EVENT_EXEC:
             if kept:
                 self._put_byte(tid, addr, INT3)
-        elif tid in self.shadows:
-            self._back_in_maker(self.shadows[tid], addr)
+        else:
+            self._back_in_memory(tid, addr)
         if event:
             # An event of its own came first (its PTRACE_EVENT_EXIT, another thread's
             # exit_group killing it; a clone the stepped instruction made): a stop like
@@ -2279,11 +2323,6 @@ class Tracer:
         elif now.rip == addr and kept:
             self.interrupted[tid] = (addr, step.rsp)
         self._resume_stepped(tid, sig)
-
-    def _memory_of(self, tid: int) -> int:
-        """The process whose breakpoints are in ``tid``'s memory: its own, or for a
-        shadow its maker's."""
-        return self.shadows.get(tid, self.traced.get(tid, tid))
 
     def _resume_stepped(self, tid: int, sig: int) -> None:
         """Resume ``tid`` after its step over a breakpoint, with ``sig`` (0: none): a
