@@ -146,6 +146,8 @@ ENTRY, STARTUP, LOADED = "entry", "startup", "loaded"
 R_STATE = 24
 RT_CONSISTENT, RT_ADD = 0, 1
 SYSCALL = 0x050F  # the instruction `syscall` (0f 05), as the low bytes of a word read
+INT_0X80 = 0x80CD  # `int $0x80` (cd 80), the 32-bit entry, which may run execve too
+SYSENTER = 0x340F  # `sysenter` (0f 34)
 # x86-64's restart_syscall (arch/x86/entry/syscalls/syscall_64.tbl): what the kernel runs
 # for a call cut short with -ERESTART_RESTARTBLOCK (nanosleep, poll) to finish it.
 RESTART_SYSCALL = 219
@@ -280,6 +282,11 @@ class _Step(NamedTuple):
     addr: int
     rsp: int  # the stack at the breakpoint: a trap there again with it is the same call
     word: int  # the program's bytes at addr (``Tracer._code_at``)
+    # For an instruction that may run execve (a system call): /proc/TID/mem opened as
+    # the step began, bound to the memory the thread had then, and that memory's key
+    # (``Tracer.memory``), for ``_back_in_memory``; -1 and None for any other.
+    mem: int = -1
+    key: int | None = None
 
 
 @dataclass
@@ -1132,9 +1139,10 @@ class Tracer:
         self._put_byte(tid, addr, memory.table[addr][0])
         memory.holding.discard(addr)
         memory.removed.add(addr)
+        sharers = self._sharers(tgid)
         for kept in (self.interrupted, self.restarting):  # no trap comes back here
             for other, (at, _) in list(kept.items()):
-                if at == addr and self.traced.get(other) == tgid:
+                if at == addr and self._owner(other) in sharers:
                     del kept[other]
 
     def _stale_trap(self, tid: int, tgid: int, addr: int) -> bool:
@@ -1499,8 +1507,10 @@ class Tracer:
                 if byte == INT3:
                     continue
                 memory.holding.discard(addr)
-            elif addr in memory.table and byte == memory.table[addr][0]:
-                continue  # taken out, the code it stood in still there
+            elif addr in memory.table and byte in (INT3, memory.table[addr][0]):
+                # Taken out, the code it stood in still there; or still in, where the
+                # copy a fork made holds the int3 its maker took out then (``_stale_trap``).
+                continue
             memory.removed.discard(addr)
             memory.table.pop(addr, None)
             self._placed_later = {k: v for k, v in self._placed_later.items()
@@ -2090,43 +2100,34 @@ class Tracer:
                     return
         pt.call(pt.PTRACE_CONT, tid, 0, sig)
 
-    def _back_in_memory(self, tid: int, addr: int) -> None:
-        """The int3 at ``addr`` put back in the memory that ``tid``'s process left by an
-        execve while ``tid`` stepped over the breakpoint there, the original byte in it
-        for the step, for the processes that still have that memory (a vfork parent,
-        whether or not the child was followed); not where the memory no longer holds
-        that breakpoint, nor where the byte there is no longer the original one. Written
-        through /proc/PID/mem of one of them: the execve has released a vfork parent,
-        which may be running again (PTRACE_POKEDATA takes a stopped thread). One that
-        has ended unseen has no memory left to write (nothing read); its end comes to
-        the loop."""
-        memory = self._mem(tid)
-        entry = memory.table.get(addr)
-        if addr not in memory.holding or entry is None:
+    def _back_in_memory(self, step: _Step) -> None:
+        """The int3 of ``step`` put back in the memory its thread left, by an execve run
+        by the step's instruction or by another thread's, or by its end (the original
+        byte in it for the step), for the processes that still have that memory (a
+        vfork parent, followed or not; a CLONE_VM child): not where its books no longer
+        hold that breakpoint, nor where the byte there is no longer the original one,
+        nor where no process has that memory any more. Written through the step's own
+        /proc/TID/mem (``_Step.mem``), bound to that memory: not through a process's
+        that may have run another program since, its event not yet seen, nor by
+        PTRACE_POKEDATA, which takes a stopped thread (the execve has released a vfork
+        parent, which may be running again)."""
+        memory = self.memories.get(step.key) if step.mem >= 0 else None
+        entry = memory.table.get(step.addr) if memory is not None else None
+        if entry is None or step.addr not in memory.holding:
             return
-        me = self._owner(tid)
-        for other in self._sharers(tid):
-            if other == me:
-                continue
-            try:
-                fd = os.open(f"/proc/{other}/mem", os.O_RDWR)
-            except (FileNotFoundError, ProcessLookupError):
-                continue
-            try:
-                byte = os.pread(fd, 1, addr)
-                if byte == bytes([INT3]):
-                    return
-                if byte != bytes([entry[0]]):
-                    memory.holding.discard(addr)  # not ours to write there
-                    return
-                os.pwrite(fd, bytes([INT3]), addr)
+        try:
+            byte = os.pread(step.mem, 1, step.addr)
+            if not byte or byte == bytes([INT3]):  # b"": no process has it any more
                 return
-            except OSError as exc:
-                raise ExplainError(f"cannot put the breakpoint at {addr:#x} back in process "
-                                   f"{other} through /proc/{other}/mem, after its vfork "
-                                   f"child's execve: {exc.strerror}") from None
-            finally:
-                os.close(fd)
+            if byte != bytes([entry[0]]):
+                memory.holding.discard(step.addr)  # not ours to write there
+                return
+            os.pwrite(step.mem, bytes([INT3]), step.addr)
+        except OSError as exc:
+            if exc.errno == errno.EIO:  # unmapped there since
+                return
+            raise ExplainError(f"cannot put the breakpoint at {step.addr:#x} back in the "
+                               f"memory a process left by execve: {exc.strerror}") from None
 
     def _syscall_stop(self, tid: int) -> None:
         try:
@@ -2266,8 +2267,20 @@ class Tracer:
         # The original byte back, one instruction, int3 again. (Another thread passing
         # meanwhile is not seen: hence _emulate, first.)
         self._put_byte(tid, addr, self._table(tid)[addr][0])
-        pt.call(pt.PTRACE_SINGLESTEP, tid, 0, 0)
-        self.steps[tid] = _Step(addr, regs.rsp, word)
+        mem = -1
+        if word & 0xFFFF in (SYSCALL, INT_0X80, SYSENTER):
+            try:
+                mem = os.open(f"/proc/{tid}/mem", os.O_RDWR | os.O_CLOEXEC)
+            except OSError:
+                pass  # its memory cannot be reached: nothing is put back in it
+        try:
+            pt.call(pt.PTRACE_SINGLESTEP, tid, 0, 0)
+        except BaseException:
+            if mem >= 0:
+                os.close(mem)
+            raise
+        self.steps[tid] = _Step(addr, regs.rsp, word, mem,
+                                self.memory.get(self._owner(tid)) if mem >= 0 else None)
         return False
 
     def _stepped(self, tid: int, status: int) -> None:
@@ -2275,6 +2288,13 @@ class Tracer:
         put back, where the breakpoint is still wanted, and the thread resumed, with the
         signal the step stopped for, if any."""
         step = self.steps.pop(tid)
+        try:
+            self._step_done(tid, status, step)
+        finally:
+            if step.mem >= 0:
+                os.close(step.mem)
+
+    def _step_done(self, tid: int, status: int, step: _Step) -> None:
         addr = step.addr
         event = status >> 16
         # Unless the breakpoint was taken out meanwhile (its last stop made by another
@@ -2291,7 +2311,7 @@ class Tracer:
             if kept:
                 self._put_byte(tid, addr, INT3)
         else:
-            self._back_in_memory(tid, addr)
+            self._back_in_memory(step)
         if event:
             # An event of its own came first (its PTRACE_EVENT_EXIT, another thread's
             # exit_group killing it; a clone the stepped instruction made): a stop like
@@ -2355,7 +2375,15 @@ class Tracer:
     def _forget_step(self, tid: int) -> None:
         """``tid`` ended, ran a new program, or is let go: no trap of it comes back to
         a step over a breakpoint."""
-        self.steps.pop(tid, None)
+        step = self.steps.pop(tid, None)
+        if step is not None and step.mem >= 0:
+            # Its instruction may have run execve (a thread other than the main one, whose
+            # id went to the main one's, or one that another's execve killed), or the
+            # thread ended in it: the memory left keeps the breakpoint.
+            try:
+                self._back_in_memory(step)
+            finally:
+                os.close(step.mem)
         self.interrupted.pop(tid, None)
         self.restarting.pop(tid, None)
         self.to_handler.discard(tid)
