@@ -755,6 +755,10 @@ class Tracer:
             return self._run()
         finally:
             pt.child_subreaper(subreaper)
+            for step in self.steps.values():  # a run cut short while a step was under way
+                if step.mem >= 0:
+                    os.close(step.mem)
+            self.steps.clear()
 
     def _run(self) -> Outcome:
         # The program's output goes to pipes that threads read, keeping the first
@@ -2117,17 +2121,23 @@ class Tracer:
             return
         try:
             byte = os.pread(step.mem, 1, step.addr)
-            if not byte or byte == bytes([INT3]):  # b"": no process has it any more
-                return
-            if byte != bytes([entry[0]]):
-                memory.holding.discard(step.addr)  # not ours to write there
-                return
+        except OSError:  # EIO: unmapped there since
+            return
+        if not byte or byte == bytes([INT3]):  # b"": no process has it any more
+            return
+        if byte != bytes([entry[0]]):
+            memory.holding.discard(step.addr)  # not ours to write there
+            return
+        try:
             os.pwrite(step.mem, bytes([INT3]), step.addr)
         except OSError as exc:
-            if exc.errno == errno.EIO:  # unmapped there since
-                return
-            raise ExplainError(f"cannot put the breakpoint at {step.addr:#x} back in the "
-                               f"memory a process left by execve: {exc.strerror}") from None
+            # Refused where the kernel lets /proc/PID/mem write read-only code only for
+            # a tracer of a thread that still has the memory (proc_mem.force_override=
+            # ptrace): said, and the run goes on (this may be its end being tidied up).
+            memory.holding.discard(step.addr)
+            self.progress(f"the breakpoint at {step.addr:#x} could not be put back in the "
+                          f"memory a process left ({exc.strerror}): a call made there by a "
+                          "process that still has it is not counted")
 
     def _syscall_stop(self, tid: int) -> None:
         try:
@@ -2290,6 +2300,10 @@ class Tracer:
         step = self.steps.pop(tid)
         try:
             self._step_done(tid, status, step)
+        except ProcessLookupError:
+            # Killed meanwhile (its int3 not yet back): the memory it leaves keeps it.
+            self._back_in_memory(step)
+            raise
         finally:
             if step.mem >= 0:
                 os.close(step.mem)
