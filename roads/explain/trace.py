@@ -34,7 +34,7 @@ forked children; without it a child is let go: one with a copy of the memory onc
 copies of the breakpoints are taken out, one that shares it (vfork, posix_spawn) at its
 exec or exit, carried past the breakpoints it runs into until then, none of them a
 stop of its own (``Tracer._shadow``). Each memory keeps its own breakpoints
-(``Tracer.tables``): a forked child starts with a copy of its parent's, and the two may
+(``Tracer.memories``): a forked child starts with a copy of its parent's, and the two may
 then each map other code at one address (a library of their own, ASLR off). The
 program runs with ASLR off (personality(2)) unless asked otherwise, stdin from
 /dev/null, its output read through pipes (the first MAX_OUTPUT bytes of each kept), in
@@ -255,8 +255,8 @@ class _Made(NamedTuple):
     parent: int  # the process that made it, or with CLONE_PARENT that one's parent
     breakpoints: frozenset[int]  # the int3 addresses in the maker's memory then (``_Memory``)
     removed: frozenset[int]  # and those taken out of it
-    # Those breakpoints then, each with its original byte and what to do there (a
-    # copy: a forked child's copy of the memory is its own from now on).
+    # Those breakpoints then, each with its original byte and what to do there: a copy,
+    # taken at the event, which becomes the new one's own (a forked child's memory is).
     table: dict[int, tuple[int, list]]
     memory: int | None  # a CLONE_VM child's: the memory it shares (``Tracer.memory``)
 
@@ -287,6 +287,11 @@ class _Step(NamedTuple):
     # (``Tracer.memory``), for ``_back_in_memory``; -1 and None for any other.
     mem: int = -1
     key: int | None = None
+
+    def close(self) -> None:
+        """The step is over: its /proc/TID/mem, if any, closed."""
+        if self.mem >= 0:
+            os.close(self.mem)
 
 
 @dataclass
@@ -756,8 +761,7 @@ class Tracer:
         finally:
             pt.child_subreaper(subreaper)
             for step in self.steps.values():  # a run cut short while a step was under way
-                if step.mem >= 0:
-                    os.close(step.mem)
+                step.close()
             self.steps.clear()
 
     def _run(self) -> Outcome:
@@ -1046,8 +1050,7 @@ class Tracer:
         key = next(self._keys)
         self.memory[owner] = key
         self.memories[key] = _Memory() if copy is None else _Memory(
-            {addr: (byte, list(whats)) for addr, (byte, whats) in copy.table.items()},
-            set(copy.breakpoints), set(copy.removed))
+            copy.table, set(copy.breakpoints), set(copy.removed))
         self._data_known.clear()
 
     def _share_memory(self, owner: int, made: _Made) -> None:
@@ -1068,19 +1071,25 @@ class Tracer:
         if key is not None:
             self._collect(key)
 
-    def _collect(self, key: int) -> None:
+    def _collect(self, key: int | None) -> None:
         """The memory ``key`` forgotten once no process has it, nor a process made with
         CLONE_VM and not yet seen, which shares it (``_share_memory``)."""
         if key in self.memories and key not in self.memory.values() \
                 and not any(made.memory == key for made in self.made_by.values()):
             del self.memories[key]
-            self._placed_later = {k: v for k, v in self._placed_later.items() if k[0] != key}
+            self._forget_placed(key)
+
+    def _forget_placed(self, key: int | None, addr: int | None = None) -> None:
+        """Forget which stops a later lookup set in memory ``key`` (``_placed_later``):
+        at ``addr``, or anywhere."""
+        self._placed_later = {k: v for k, v in self._placed_later.items()
+                              if k[0] != key or (addr is not None and k[1] != addr)}
 
     def _unmade(self, tid: int) -> None:
         """What ``tid``'s maker's event said of it is done with (``made_by``): seen, or
         ended unseen."""
         made = self.made_by.pop(tid, None)
-        if made is not None and made.memory is not None:
+        if made is not None:
             self._collect(made.memory)
 
     def _owner(self, tid: int) -> int:
@@ -1517,8 +1526,7 @@ class Tracer:
                 continue
             memory.removed.discard(addr)
             memory.table.pop(addr, None)
-            self._placed_later = {k: v for k, v in self._placed_later.items()
-                                  if k[:2] != (key, addr)}
+            self._forget_placed(key, addr)
 
     # ------------------------------------------------------------------ the loop
 
@@ -1765,8 +1773,7 @@ class Tracer:
         tgid = tid if info is None or info.Tgid is None else info.Tgid
         if kind == pt.PTRACE_EVENT_CLONE and tgid != tid:
             self.traced[tid] = tgid
-            if made.memory is not None:
-                self._collect(made.memory)
+            self._collect(made.memory)
             self._first_stop(tid, status)
             return
         if self.follow_fork:
@@ -2305,8 +2312,7 @@ class Tracer:
             self._back_in_memory(step)
             raise
         finally:
-            if step.mem >= 0:
-                os.close(step.mem)
+            step.close()
 
     def _step_done(self, tid: int, status: int, step: _Step) -> None:
         addr = step.addr
@@ -2397,7 +2403,7 @@ class Tracer:
             try:
                 self._back_in_memory(step)
             finally:
-                os.close(step.mem)
+                step.close()
         self.interrupted.pop(tid, None)
         self.restarting.pop(tid, None)
         self.to_handler.discard(tid)
