@@ -55,7 +55,7 @@ def paired(first, second, repeat: int) -> tuple[float, float]:
 
 # Every scratch copy of the run, removed when the run ends (``remove_scratch``).
 SCRATCH: list[Path] = []
-ASIDE = "set-aside"  # the folder of a scratch copy that what it no longer needs goes to
+ASIDE = "set-aside"  # where a scratch copy keeps what it no longer needs (``set_aside``)
 _ASIDE_NUMBERS = itertools.count()
 
 
@@ -72,19 +72,17 @@ def scratch_copy(snapshots: bool = False) -> Path:
 
 def set_aside(root: Path, path: Path) -> None:
     """Move ``path`` (a folder or file of the scratch copy ``root``) out of the way instead
-    of deleting it: the run deletes nothing until it ends.
+    of deleting it: the capture sections delete nothing until the run ends.
 
-    Why: on ext4 without a journal (this project's machine kind), the kernel will not
-    hand out an inode freed in the last seconds, or minutes while its block of the
-    inode table is not yet written (``recently_deleted`` in fs/ext4/ialloc.c), and each
-    file or folder made looks past every such inode of its group. A capture makes build
-    folders, stamps and records: after the run's own deletions (the builds of the round
-    before, the cold sections' caches, a section's whole copy), the refresh's engine
-    time counted the kernel's search for a free inode, 0.157 to 0.180 of gcc's time
-    against 0.138 to 0.150 without them (three runs of ``--only capture`` each way, in
-    turn, 2026-12-05). ``set_aside`` in benchmarks/site_bench.py says the same of a
-    site's cache. A refresh that a user or CI runs follows no such deletions (what
-    the refresh frees itself, a capture replaced, it still frees here)."""
+    Why: on ext4 without a journal (this project's machine kind), the kernel avoids
+    handing out an inode freed in the last seconds, or minutes while its block of the
+    inode table is unwritten (``recently_deleted`` in fs/ext4/ialloc.c), and each file
+    or folder made looks past every such inode of its group before it settles on one.
+    A capture makes build folders, stamps and records; after the benchmark's own
+    deletions (the builds of the round before, the cold sections' caches), the
+    refresh's engine time counted that search as well (README, "Benchmarks").
+    ``set_aside`` in benchmarks/site_bench.py does the same for a site's cache. What a
+    round frees itself (gcc's temporary files, a capture replaced) is still freed."""
     aside = root / ASIDE
     aside.mkdir(exist_ok=True)
     with contextlib.suppress(FileNotFoundError):
@@ -251,8 +249,8 @@ def bench_refresh(repeat: int) -> None:
 
     Every figure below is a sum over jobs of the time each job kept its worker busy, not
     wall time: with two workers at once, wall time would hide half of either side. The
-    refresh (``Project.capture(refresh=True)``, binaries removed first, so every variant
-    is compiled again; the engine's other caches, ELF records and comparison texts under
+    refresh (``Project.capture(refresh=True)``, binaries moved aside first, so every
+    variant is compiled again; the engine's other caches, ELF records and comparison texts under
     ``.cache/roads``, kept as between two refreshes of one checkout) is timed per capture
     by the engine's own ledger (``roads.command.ledger``, ``Outcome.timing``): the time
     spent waiting for gcc, for the sample's own runs (starting them, waiting for their

@@ -255,7 +255,7 @@ def set_aside(root: Path, *names: str) -> None:
     aside.mkdir(exist_ok=True)
     for name in names:
         with contextlib.suppress(FileNotFoundError):
-            os.rename(root / name, aside / f"{name.strip('.')}-{next(_ASIDE)}")
+            os.rename(root / name, aside / f"{name.strip('.').replace('/', '-')}-{next(_ASIDE)}")
 
 
 # In-process builds, as `mkdocs serve` does them: one interpreter, configs loaded
@@ -533,9 +533,7 @@ def bench_cold(repeat: int, keep: dict) -> None:
     snapshots = root / "snapshots"
 
     def wipe():
-        set_aside(root, ".cache")
-        for doc in snapshots.glob("*"):
-            doc.unlink()
+        set_aside(root, ".cache", "snapshots")
 
     # One untimed cold build through a recording `dot` on PATH: every DOT source
     # the site renders (warms the page cache for gcc, the samples' libraries, dot).
@@ -582,9 +580,7 @@ def bench_cold(repeat: int, keep: dict) -> None:
 
     def captures(jobs: int):
         def action():  # the launcher stays: this process built it once and keeps its path
-            shutil.rmtree(root / ".cache" / "roads" / "build", ignore_errors=True)
-            for doc in snapshots.glob("*"):
-                doc.unlink()
+            set_aside(root, ".cache/roads/build", "snapshots")
             failed = [o for o in Project(root).capture(captured, jobs=jobs) if o.error]
             if failed:
                 raise RuntimeError(f"capture of {failed[0].sample} failed: {failed[0].error}")
