@@ -329,6 +329,22 @@ def bench_refresh(repeat: int) -> None:
         f"{len(ratios)} pairs, for reference")
 
 
+def file_creation_us(count: int = 200) -> float:
+    """Microseconds to make an empty file in a new folder of the temporary directory,
+    the median of ``count``. The folder is a scratch copy's, removed with them at the
+    end. On this machine kind's file system a file costs some 20 µs, ten times as much
+    for minutes after thousands were deleted nearby (``set_aside``): the figure says in
+    which state the run began (a test suite that just ended has removed some 30,000)."""
+    folder = Path(tempfile.mkdtemp(prefix="roads-bench-files-"))
+    SCRATCH.append(folder)
+    times = []
+    for i in range(count):
+        started = time.perf_counter()
+        os.close(os.open(folder / str(i), os.O_CREAT | os.O_WRONLY | os.O_EXCL, 0o644))
+        times.append(time.perf_counter() - started)
+    return statistics.median(times) * 1e6
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", choices=("capture", "site"))
@@ -339,6 +355,9 @@ def main() -> int:
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores ({usable_cores()} usable), "
           f"kernel {os.uname().release}, Python {platform.python_version()}")
     try:
+        print(f"file system: {file_creation_us():.0f} µs to make a file in "
+              f"{tempfile.gettempdir()} at the start (about 20 on a file system that "
+              "deleted nothing nearby in the last minutes)")
         if args.only in (None, "capture"):
             bench_capture(args.repeat)
         if args.only in (None, "site"):
