@@ -45,6 +45,7 @@ from pathlib import Path
 
 import yaml
 
+from benchmarks import bench
 from benchmarks.bench import REPO, median_time, paired, row
 from roads.capture.build import gcc_argv
 from roads.capture.project import Project
@@ -237,25 +238,12 @@ def remove(root: Path) -> None:
     shutil.rmtree(root.parent, ignore_errors=True)
 
 
-_ASIDE = iter(range(1 << 30))
-
-
 def set_aside(root: Path, *names: str) -> None:
-    """Move ``root/name`` (a cache, a site) out of the way instead of deleting it: into
-    a folder beside ``root`` that goes with it at the end of the run.
-
-    Why not delete: on ext4 without a journal (this project's machine kind), the kernel
-    does not hand out an inode freed less than 5 s ago, 300 s while its block of the
-    inode table is not yet written (``recently_deleted`` in fs/ext4/ialloc.c), and each
-    file made looks past every such inode of its group, one by one. A build timed right
-    after ``rm -rf .cache`` then pays for the deletion: for the few hundred files of a
-    fresh clone's cache, about 0.19 s more system time and 0.17 s more wall time here
-    (five builds each way, 2026-12-01). A fresh clone deleted nothing."""
-    aside = root.parent / "set-aside"
-    aside.mkdir(exist_ok=True)
+    """Move each ``root/name`` (a cache, a site) out of the way instead of deleting it:
+    into a folder beside ``root`` that goes with it at the end of the run. Why not
+    delete: ``benchmarks.bench.set_aside``."""
     for name in names:
-        with contextlib.suppress(FileNotFoundError):
-            os.rename(root / name, aside / f"{name.strip('.').replace('/', '-')}-{next(_ASIDE)}")
+        bench.set_aside(root.parent, root / name)
 
 
 # In-process builds, as `mkdocs serve` does them: one interpreter, configs loaded
