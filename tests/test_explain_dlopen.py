@@ -823,12 +823,36 @@ def test_a_breakpoint_one_sharer_of_a_memory_sets_is_the_others_too(gcc, tmp_pat
     CLONE_VM child after the clone, was the parent's alone in the tracer's books: the
     child's trap there was taken for the program's own SIGTRAP, and it died of it (one
     call counted of three). The int3s held are the memory's."""
-    foo, _ = _foo_and_bar(tmp_path)
-    host = build(tmp_path, "shared_set_later", SHARED_BREAKPOINT_SET_LATER)
+    _three_calls_in_a_shared_memory(tmp_path)
+
+
+def _three_calls_in_a_shared_memory(folder: Path) -> None:
+    """SHARED_BREAKPOINT_SET_LATER run with a stop at foo: both processes end well, and
+    all three calls are counted."""
+    foo, _ = _foo_and_bar(folder)
+    host = build(folder, "shared_set_later", SHARED_BREAKPOINT_SET_LATER)
     outcome, hits, said = _run([host, foo], "foo:100", "exit", follow_fork=True)
     assert sorted(outcome.stdout.splitlines()) == ["child 2 3", "child status 0",
                                                    "parent 6"], said
     assert outcome.counted["foo:100"] == 3
+
+
+def test_a_clone_whose_maker_cannot_be_read_at_its_event_still_shares_its_memory(
+        gcc, tmp_path, monkeypatch, no_leftovers):
+    """A maker killed at its clone event (another thread's exit_group, say) cannot be
+    read: its flags were taken as 0, and a CLONE_VM child was given a copy of the
+    breakpoints where it shares the memory of the maker's other sharers. Here the maker
+    lives on and its call is made unreadable: the breakpoint the parent sets later was
+    the parent's alone, and the child died of SIGTRAP at it. The child's memory is
+    compared (kcmp) with the processes that have the maker's."""
+    real = trace._clone_flags
+
+    def unreadable(tid: int) -> int:
+        real(tid)  # what a live maker would answer, thrown away
+        raise ProcessLookupError(tid)
+
+    monkeypatch.setattr(trace, "_clone_flags", unreadable)
+    _three_calls_in_a_shared_memory(tmp_path)
 
 
 # The child shares the parent's memory (CLONE_VM); the parent opens argv[1] and ends;

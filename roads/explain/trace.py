@@ -1106,6 +1106,29 @@ class Tracer:
         """The breakpoints in ``tid``'s memory, by address."""
         return self._mem(tid).table
 
+    def _in_memory_of(self, pid: int, tgid: int) -> bool:
+        """Whether process ``pid`` runs in the memory that process ``tgid`` has in the
+        tracer's books: compared with each process or shadow that has it, ``tgid``
+        first (``_same_memory_as``). False where none can tell."""
+        sharers = sorted(self._sharers(tgid), key=lambda owner: owner != tgid)
+        return any(self._same_memory_as(pid, owner) for owner in sharers)
+
+    def _same_memory_as(self, tid: int, owner: int) -> bool | None:
+        """Whether thread ``tid`` runs in the address space of ``owner`` (a shadow, or a
+        process compared through a thread of it that runs, its main thread first: one
+        ended has no memory left to compare), by kcmp(2); None where it cannot tell."""
+        if owner in self.shadows:
+            return pt.same_memory(tid, owner)
+        tasks = Proc().tasks(owner)
+        threads = sorted((t for t, g in self.traced.items() if g == owner
+                          and t not in self.exiting and not tasks.exited(t)),
+                         key=lambda t: t != owner)
+        for thread in threads:
+            same = pt.same_memory(tid, thread)
+            if same is not None:
+                return same
+        return None
+
     def _sharers(self, tid: int) -> list[int]:
         """The processes and shadows whose memory is ``tid``'s."""
         key = self.memory.get(self._owner(tid))
@@ -1848,8 +1871,10 @@ class Tracer:
                 flags = _clone_flags(tid)
             except ProcessLookupError:
                 # Killed at this stop (another thread's exit_group, say): its end comes
-                # next, and the new one lives on, to be traced all the same.
-                flags = 0
+                # next, and the new one lives on, to be traced all the same. Its call
+                # cannot be read: the new one shares the memory (CLONE_VM) if it has the
+                # one that the maker's sharers still run in.
+                flags = CLONE_VM if self._in_memory_of(child, tgid) else 0
             self.fork_kind[child] = event
             self.signals.add(child)
             # The child's memory is the copy made before this event: the breakpoints in
@@ -2527,20 +2552,8 @@ class Tracer:
         main thread that has ended (pthread_exit) has no memory left to compare."""
         known = [p for p, ending in (self.outcome.processes.items() if self.outcome else ())
                  if ending.status is None and p != pid]
-        shared = {p for p in self.shadows if p != pid
-                  and pt.same_memory(tid or pid, p)}
-        for other in known:
-            tasks = Proc().tasks(other)
-            threads = sorted((t for t, g in self.traced.items() if g == other
-                              and t not in self.exiting and not tasks.exited(t)),
-                             key=lambda t: t != other)  # its main thread first
-            for thread in threads:
-                same = pt.same_memory(tid or pid, thread)
-                if same is not None:
-                    if same:
-                        shared.add(other)
-                    break
-        return tuple(sorted(shared))
+        others = [*(p for p in self.shadows if p != pid), *known]
+        return tuple(sorted({p for p in others if self._same_memory_as(tid or pid, p)}))
 
     def _threads(self, tgid: int) -> set[int]:
         """The threads of process ``tgid`` not ended yet: those traced and those the
