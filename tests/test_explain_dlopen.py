@@ -855,65 +855,6 @@ def test_a_clone_whose_maker_cannot_be_read_at_its_event_still_shares_its_memory
     _three_calls_in_a_shared_memory(tmp_path)
 
 
-def _new_pid_unread(monkeypatch) -> None:
-    """The first fork event's new pid made unreadable, as for a maker killed at that
-    stop (the kernel answers nothing of a tracee with a SIGKILL pending)."""
-    real = trace.pt.event_msg
-    calls = iter(range(1 << 30))
-
-    def unread(tid: int) -> int:
-        value = real(tid)
-        if next(calls) == 0:
-            raise ProcessLookupError(tid)
-        return value
-
-    monkeypatch.setattr(trace.pt, "event_msg", unread)
-
-
-def test_a_clone_whose_new_pid_cannot_be_read_shares_its_makers_memory(
-        gcc, tmp_path, monkeypatch, no_leftovers):
-    """A fork event whose new pid cannot be read (the maker killed at that stop) ended
-    the event there: the new one's first stop waited for an event that never came, and
-    the child never ran (here its parent waits for it: the run ended at the deadline).
-    That stop is now taken as the lost event's, the child's memory compared with the
-    maker's (kcmp): the breakpoint set later is the child's too."""
-    _new_pid_unread(monkeypatch)
-    _three_calls_in_a_shared_memory(tmp_path)
-
-
-FORK_AND_LEAVE = r"""
-#include <stdio.h>
-#include <unistd.h>
-int main(void)
-{
-    if (fork() == 0) {
-        usleep(100000);
-        printf("child %d\n", getpid() != 0);
-        fflush(stdout);
-        _exit(0);
-    }
-    printf("parent\n");
-    fflush(stdout);
-    return 0;
-}
-"""
-
-
-@pytest.mark.parametrize("follow", [True, False], ids=["followed", "let go"])
-def test_a_fork_whose_new_pid_cannot_be_read_lets_the_child_run(gcc, tmp_path, monkeypatch,
-                                                               no_leftovers, follow):
-    """The child of a fork event whose new pid could not be read was held at its first
-    stop until the deadline, followed or not. Its first stop is the lost event's."""
-    _new_pid_unread(monkeypatch)
-    host = build(tmp_path, "fork_and_leave", FORK_AND_LEAVE)
-    outcome, hits, said = _run([host], "exit", follow_fork=follow)
-    assert not outcome.timed_out, said
-    if follow:
-        assert sorted(outcome.stdout.splitlines()) == ["child 1", "parent"], said
-        assert len(outcome.processes) == 2
-        assert all(_exit_code(outcome, pid) == 0 for pid in outcome.processes)
-
-
 # The child shares the parent's memory (CLONE_VM); the parent opens argv[1] and ends;
 # then the child opens argv[2] (a lookup again) and calls argv[1]'s plugged twice.
 SHARED_AFTER_ITS_MAKER = r"""

@@ -354,17 +354,6 @@ class _Read:
     calls_dlopen: bool  # whether it calls dlopen, from another file (``symbols.imports``)
 
 
-class _Lost(NamedTuple):
-    """A fork event whose new pid could not be read: its maker was killed at that stop
-    (another thread's exit_group, say), and the kernel answers nothing of a tracee with
-    a SIGKILL pending. The new one lives on; its first stop is taken as this event's
-    (``Tracer._adopt``)."""
-
-    maker: int  # the process of the thread held at the event
-    event: int  # PTRACE_EVENT_FORK, _VFORK or _CLONE
-    made: _Made  # the maker's breakpoints then; memory: its memory's key (None: none)
-
-
 def _status_of(pid: int) -> Status | None:
     """/proc/PID/status, as the engine reads it; None when the process is gone or its
     status cannot be read."""
@@ -681,7 +670,6 @@ class Tracer:
         self.fork_kind: dict[int, int] = {}  # new pid -> PTRACE_EVENT_*
         self.made_by: dict[int, _Made] = {}  # new pid -> what its maker's event said
         self.shares_memory: dict[int, int] = {}  # new pids made with CLONE_VM -> their maker
-        self.lost: dict[int, _Lost] = {}  # maker thread -> its fork event, new pid unread
         # children traced only past breakpoints (_shadow) -> the process whose memory
         # they share, its maker
         self.shadows: dict[int, int] = {}
@@ -1697,9 +1685,8 @@ class Tracer:
 
     def _loop(self) -> None:
         # Until no process is left, a new one whose first stop has not been seen yet
-        # (``fork_kind``, and that of a fork event whose new pid was lost: ``lost``)
-        # included: its parent may have ended before that stop came.
-        while self.traced or self.fork_kind or self.lost:
+        # (``fork_kind``) included: its parent may have ended before that stop came.
+        while self.traced or self.fork_kind:
             event = self._wait()
             if event is None:
                 if self._all_done() and self.outcome is not None:
@@ -1797,10 +1784,6 @@ class Tracer:
                 self._first_stop(tid, status)
                 return
         if kind is None:
-            lost = self._lost_maker_of(tid)
-            if lost is not None:
-                self._adopt(tid, status, lost)
-                return
             self.pending[tid] = status  # its parent's event comes next
             return
         # Taken as it is: a CLONE_VM child's memory, kept for it (``_collect``), is
@@ -1847,61 +1830,6 @@ class Tracer:
             pass
         self.signals.drop(tid)  # let go: its parent reaps it
 
-    def _lost_event(self, tid: int, tgid: int, event: int) -> None:
-        """Thread ``tid`` of process ``tgid`` held at a fork event (``event``) whose new
-        pid cannot be read: killed there, its end comes next. Kept for the new one's
-        first stop (``lost``), or that stop taken now if it came first (``pending``)."""
-        memory = self._mem(tgid)
-        self.lost[tid] = _Lost(tgid, event, _Made(
-            tgid, frozenset(memory.holding), frozenset(memory.removed),
-            {addr: (memory.table[addr][0], list(memory.table[addr][1]))
-             for addr in memory.holding | memory.removed if addr in memory.table},
-            self.memory.get(tgid)))
-        try:
-            self._resume(tid)
-        except ProcessLookupError:
-            pass
-        for child in list(self.pending):
-            lost = self._lost_maker_of(child)
-            if lost is not None:
-                self._adopt(child, self.pending.pop(child), lost)
-
-    def _lost_maker_of(self, tid: int) -> int | None:
-        """The thread whose lost fork event (``lost``) made ``tid``, a new one whose
-        first stop came with no event: a thread is its process's (Tgid), a process its
-        parent's (PPid), or, given to roads explain as its maker ended (a subreaper
-        adopts the run's orphans), the one lost event there is. None if none is."""
-        if not self.lost:
-            return None
-        info = _status_of(tid)
-        if info is None:
-            return None
-        thread = info.Tgid is not None and info.Tgid != tid
-        maker = info.Tgid if thread else info.PPid
-        for lost_tid, lost in self.lost.items():
-            if lost.maker == maker:
-                return lost_tid
-        if not thread and info.PPid == os.getpid() and len(self.lost) == 1:
-            return next(iter(self.lost))
-        return None
-
-    def _adopt(self, tid: int, status: int, lost_tid: int) -> None:
-        """Take the first stop of ``tid`` as that of the new one a lost fork event
-        made (``lost``): it shares its maker's memory (CLONE_VM) if kcmp finds it in the
-        memory the maker had, which its other sharers may still run in; else it has a
-        copy of it, with the breakpoints the maker had."""
-        lost = self.lost.pop(lost_tid)
-        key = lost.made.memory
-        owners = sorted((o for o, k in self.memory.items() if k == key and key is not None),
-                        key=lambda o: o != lost.maker)
-        shared = any(self._same_memory_as(tid, owner) for owner in owners)
-        self.fork_kind[tid] = lost.event
-        self.signals.add(tid)
-        self.made_by[tid] = lost.made._replace(memory=key if shared else None)
-        if shared:
-            self.shares_memory[tid] = lost.maker
-        self._new_tid(tid, status)
-
     def _int3s_in_copy(self, tid: int, made: _Made) -> None:
         """The int3 put in a followed child's copy of its maker's memory wherever the
         copy holds the original byte: the copy was made while a thread of the maker was
@@ -1938,11 +1866,7 @@ class Tracer:
             if event == 0 and sig == signal.SIGTRAP and self._restart_told(tid):
                 return
         if event in (pt.PTRACE_EVENT_FORK, pt.PTRACE_EVENT_VFORK, pt.PTRACE_EVENT_CLONE):
-            try:
-                child = pt.event_msg(tid)
-            except ProcessLookupError:
-                self._lost_event(tid, tgid, event)
-                return
+            child = pt.event_msg(tid)
             try:
                 flags = _clone_flags(tid)
             except ProcessLookupError:
