@@ -855,6 +855,58 @@ def test_a_clone_whose_maker_cannot_be_read_at_its_event_still_shares_its_memory
     _three_calls_in_a_shared_memory(tmp_path)
 
 
+FORK_AND_LEAVE = r"""
+#include <stdio.h>
+#include <unistd.h>
+int main(void)
+{
+    if (fork() == 0)
+        _exit(0);
+    printf("parent\\n");
+    return 0;
+}
+"""
+
+
+def test_a_message_read_at_the_exit_stop_is_not_taken_for_a_new_pid(gcc, tmp_path,
+                                                                     monkeypatch, no_leftovers):
+    """A maker killed between its fork event and the tracer's question is held at its
+    exit stop by then, and PTRACE_GETEVENTMSG answers with its exit status: that number
+    was taken for the new pid, and a live process of that pid (here a stranger in a
+    session of its own) became one of the run's, killed with it at its end. A message
+    read while the maker is held at its exit stop is not a new pid."""
+    stranger = subprocess.Popen(["sleep", "30"], start_new_session=True)
+    try:
+        real_message, real_held = trace.pt.event_msg, trace.pt.held_at_exit
+        # The first event's message is the stranger's pid, and its maker is then said
+        # to be held at its exit stop, once; every other answer is the kernel's.
+        state = {"maker": None, "told": False}
+
+        def exit_status_instead(tid: int) -> int:
+            value = real_message(tid)
+            if state["maker"] is not None:
+                return value
+            state["maker"] = tid
+            return stranger.pid
+
+        def held(tid: int) -> bool | None:
+            if tid == state["maker"] and not state["told"]:
+                state["told"] = True
+                return True
+            return real_held(tid)
+
+        monkeypatch.setattr(trace.pt, "event_msg", exit_status_instead)
+        monkeypatch.setattr(trace.pt, "held_at_exit", held)
+        host = build(tmp_path, "fork_and_leave", FORK_AND_LEAVE)
+        outcome = Tracer([str(host)], [parse_stop("exit")], on_stop=[].append,
+                         progress=[].append, deadline=2, follow_fork=True).run()
+        assert stranger.pid not in outcome.processes
+        assert stranger.poll() is None, "the stranger was ended with the run"
+    finally:
+        stranger.kill()
+        stranger.wait()
+
+
 # The child shares the parent's memory (CLONE_VM); the parent opens argv[1] and ends;
 # then the child opens argv[2] (a lookup again) and calls argv[1]'s plugged twice.
 SHARED_AFTER_ITS_MAKER = r"""

@@ -1867,6 +1867,11 @@ class Tracer:
                 return
         if event in (pt.PTRACE_EVENT_FORK, pt.PTRACE_EVENT_VFORK, pt.PTRACE_EVENT_CLONE):
             child = pt.event_msg(tid)
+            if pt.held_at_exit(tid):
+                # Killed since the event was reported, and held at its exit stop when
+                # asked: the message read may be its exit status, not the new pid. Its
+                # end comes next; the event is lost, as one the kernel refuses (ESRCH).
+                raise ProcessLookupError(tid)
             try:
                 flags = _clone_flags(tid)
             except ProcessLookupError:
