@@ -26,7 +26,9 @@ from __future__ import annotations
 
 import os
 import re
+import signal
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -905,6 +907,64 @@ def test_a_message_read_at_the_exit_stop_is_not_taken_for_a_new_pid(gcc, tmp_pat
     finally:
         stranger.kill()
         stranger.wait()
+
+
+FORK_THEN_KILLED = r"""
+#include <stdio.h>
+#include <unistd.h>
+int main(void)
+{
+    if (fork() == 0) {
+        usleep(50000);
+        printf("child %d\n", getppid() != 0);
+        fflush(stdout);
+        _exit(0);
+    }
+    printf("parent\n");  /* killed at the fork's event stop: never printed */
+    return 0;
+}
+"""
+
+
+def _maker_killed_at_its_first_event(monkeypatch, at_exit_stop: bool) -> None:
+    """The maker of the first fork event is killed with SIGKILL at that stop, before the
+    tracer asks for the new pid: asked at once (the kernel refuses, ESRCH, while the
+    maker runs to its exit), or once it is held at its exit stop (the answer is then
+    its exit status)."""
+    real = trace.pt.event_msg
+    first = [True]
+
+    def killed_first(tid: int) -> int:
+        if first[0]:
+            first[0] = False
+            os.kill(tid, signal.SIGKILL)
+            limit = time.monotonic() + 5
+            while at_exit_stop and not trace.pt.held_at_exit(tid) and time.monotonic() < limit:
+                time.sleep(0.001)
+        return real(tid)
+
+    monkeypatch.setattr(trace.pt, "event_msg", killed_first)
+
+
+@pytest.mark.parametrize("at_exit_stop", [False, True], ids=["asked at once", "at its exit stop"])
+def test_the_child_of_a_maker_killed_at_its_fork_event_runs(gcc, tmp_path, monkeypatch,
+                                                            no_leftovers, at_exit_stop):
+    """A maker killed at its fork event stop gives no new pid (ESRCH, or its exit
+    status at its exit stop): the new one's first stop waited for an event that never
+    came, held stopped until the run ended (until its deadline, while other processes
+    ran on), and was killed with it, never having run. It is found among the maker's
+    children at the maker's exit stop, followed, and runs to its end."""
+    _maker_killed_at_its_first_event(monkeypatch, at_exit_stop)
+    host = build(tmp_path, "fork_then_killed", FORK_THEN_KILLED)
+    outcome = Tracer([str(host)], [parse_stop("exit")], on_stop=[].append,
+                     progress=[].append, deadline=5, follow_fork=True).run()
+    assert not outcome.timed_out
+    ended = outcome.processes[outcome.pid].status
+    assert os.WIFSIGNALED(ended) and os.WTERMSIG(ended) == signal.SIGKILL
+    child, = (pid for pid in outcome.processes if pid != outcome.pid)
+    assert outcome.processes[child].ppid == outcome.pid
+    assert _exit_code(outcome, child) == 0
+    assert outcome.stdout.splitlines() == ["child 1"]  # the parent's line never printed
 
 
 # The child shares the parent's memory (CLONE_VM); the parent opens argv[1] and ends;

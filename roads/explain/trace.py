@@ -675,6 +675,10 @@ class Tracer:
         self.shadows: dict[int, int] = {}
         # new tids stopped before their parent's event -> the status of that first stop
         self.pending: dict[int, int] = {}
+        # A thread killed at a fork, vfork or clone event, whose new pid could not be read
+        # then -> that event, its process and what the memory held then: the new one is
+        # found among the thread's children at its exit stop (``_lost_child``).
+        self.lost_events: dict[int, tuple[int, int, _Made]] = {}
         self.groups: set[int] = set()  # process groups tracees made, besides the run's
         self.signals = _Signals()  # the run's processes, signalled through pidfds
         self._ending = False  # set once the run is being killed (_kill_all)
@@ -1747,6 +1751,7 @@ class Tracer:
         # or its stop seen before that event, noted of it goes with it, or a process
         # given its pid later would be taken for it (a copy for a shadow, say).
         self.fork_kind.pop(tid, None)
+        self.lost_events.pop(tid, None)  # its exit stop was not seen: the new one stays unknown
         self._unmade(tid)
         self.shares_memory.pop(tid, None)
         self.pending.pop(tid, None)
@@ -1854,6 +1859,59 @@ class Tracer:
             return
         self._resume(tid)
 
+    def _made(self, tgid: int, flags: int) -> _Made:
+        """What a fork, vfork or clone event of process ``tgid`` with clone ``flags``
+        says of the new one: its memory is the copy made before this event, the
+        breakpoints in it those in the maker's now; CLONE_PARENT makes a sibling of the
+        maker, CLONE_VM shares the maker's memory."""
+        memory = self._mem(tgid)
+        return _Made(
+            _ppid(tgid) if flags & CLONE_PARENT else tgid,
+            frozenset(memory.holding), frozenset(memory.removed),
+            {addr: (memory.table[addr][0], list(memory.table[addr][1]))
+             for addr in memory.holding | memory.removed if addr in memory.table},
+            self.memory.get(tgid) if flags & CLONE_VM else None)
+
+    def _announce(self, child: int, event: int, tgid: int, made: _Made, flags: int) -> None:
+        """Process ``tgid``'s ``event`` made ``child`` (``made``): its first stop, seen
+        before or after, is taken as that event's (``_new_tid``)."""
+        self.fork_kind[child] = event
+        self.signals.add(child)
+        self.made_by[child] = made
+        if flags & CLONE_VM:
+            self.shares_memory[child] = tgid
+
+    def _lost_child(self, tid: int, event: int, tgid: int, made: _Made) -> None:
+        """At the exit stop of thread ``tid`` of ``tgid``, killed at a fork, vfork or
+        clone ``event`` whose new pid could not be read (``made``, what the event said
+        otherwise): the new one is the one child of that thread that this thread
+        traces and knows nothing of yet, as the kernel hands a thread's children on only
+        after its exit stop. It is taken as the event's, sharing the maker's memory if
+        kcmp finds it does. None such (a new thread, which dies with its maker; a
+        CLONE_PARENT child, its maker's parent's), or more than one: the event stays
+        lost, and the new one's first stop waits for it, as before."""
+        me = threading.get_native_id()
+        try:
+            with open(f"/proc/{tgid}/task/{tid}/children", encoding="ascii") as listed:
+                children = [int(word) for word in listed.read().split()]
+        except (OSError, ValueError):
+            return
+        new = [pid for pid in children
+               if pid not in self.traced and pid not in self.fork_kind
+               and pid not in self.shadows
+               and (status := _status_of(pid)) is not None and status.TracerPid == me]
+        if len(new) != 1:
+            return
+        child = new[0]
+        same = pt.same_memory(child, tid)
+        if same is None:
+            same = self._in_memory_of(child, tgid)
+        flags = CLONE_VM if same else 0
+        self._announce(child, event, tgid,
+                       made._replace(memory=self.memory.get(tgid) if same else None), flags)
+        if child in self.pending:
+            self._new_tid(child, self.pending.pop(child))
+
     def _stopped(self, tid: int, status: int) -> None:
         if tid in self.shadows:
             self._shadow_stopped(tid, status)
@@ -1866,12 +1924,18 @@ class Tracer:
             if event == 0 and sig == signal.SIGTRAP and self._restart_told(tid):
                 return
         if event in (pt.PTRACE_EVENT_FORK, pt.PTRACE_EVENT_VFORK, pt.PTRACE_EVENT_CLONE):
-            child = pt.event_msg(tid)
-            if pt.held_at_exit(tid):
-                # Killed since the event was reported, and held at its exit stop when
-                # asked: the message read may be its exit status, not the new pid. Its
-                # end comes next; the event is lost, as one the kernel refuses (ESRCH).
-                raise ProcessLookupError(tid)
+            try:
+                child = pt.event_msg(tid)
+                if pt.held_at_exit(tid):
+                    # Killed since the event was reported, and held at its exit stop
+                    # when asked: the message read may be its exit status, not the new
+                    # pid. The event is lost, as one the kernel refuses (ESRCH).
+                    raise ProcessLookupError(tid)
+            except ProcessLookupError:
+                # Killed at this stop: its end comes next, its exit stop first, where
+                # the new one is looked for among its children (``_lost_child``).
+                self.lost_events[tid] = (event, tgid, self._made(tgid, 0))
+                raise
             try:
                 flags = _clone_flags(tid)
             except ProcessLookupError:
@@ -1880,19 +1944,7 @@ class Tracer:
                 # cannot be read: the new one shares the memory (CLONE_VM) if it has the
                 # one that the maker's sharers still run in.
                 flags = CLONE_VM if self._in_memory_of(child, tgid) else 0
-            self.fork_kind[child] = event
-            self.signals.add(child)
-            # The child's memory is the copy made before this event: the breakpoints in
-            # it are those in the parent now. CLONE_PARENT: a sibling of the caller.
-            memory = self._mem(tgid)
-            self.made_by[child] = _Made(
-                _ppid(tgid) if flags & CLONE_PARENT else tgid,
-                frozenset(memory.holding), frozenset(memory.removed),
-                {addr: (memory.table[addr][0], list(memory.table[addr][1]))
-                 for addr in memory.holding | memory.removed if addr in memory.table},
-                self.memory.get(tgid) if flags & CLONE_VM else None)
-            if flags & CLONE_VM:
-                self.shares_memory[child] = tgid
+            self._announce(child, event, tgid, self._made(tgid, flags), flags)
             try:
                 self._resume(tid)
             except ProcessLookupError:
@@ -1917,6 +1969,9 @@ class Tracer:
             self._resume(tid)
             return
         if event == pt.PTRACE_EVENT_EXIT:
+            lost = self.lost_events.pop(tid, None)
+            if lost is not None:  # before it counts as exiting: kcmp may compare with it
+                self._lost_child(tid, *lost)
             # The process exits with the last of its threads to exit, its memory still
             # mapped: a main thread that ends alone (pthread_exit) is not its exit, and
             # the stop is then read through the thread that exits last. Not when the
