@@ -926,11 +926,25 @@ int main(void)
 """
 
 
-def _maker_killed_at_its_first_event(monkeypatch, at_exit_stop: bool) -> None:
-    """The maker of the first fork event is killed with SIGKILL at that stop, before the
-    tracer asks for the new pid: asked at once (the kernel refuses, ESRCH, while the
-    maker runs to its exit), or once it is held at its exit stop (the answer is then
-    its exit status)."""
+def _maker_killed_at_its_first_event(monkeypatch, how: str) -> None:
+    """The maker of the first fork event is killed with SIGKILL at that stop: before the
+    tracer asks for the new pid, asked at once (the kernel refuses, ESRCH, while the
+    maker runs to its exit) or once it is held at its exit stop (the answer is then its
+    exit status); or the event is not seen at all, as when the SIGKILL came before the
+    event stop (the kernel then makes none)."""
+    if how == "no event":
+        real_stop = trace.Tracer._stopped
+        first_stop = [True]
+
+        def no_event(self, tid: int, status: int) -> None:
+            if first_stop[0] and status >> 16 == trace.pt.PTRACE_EVENT_FORK:
+                first_stop[0] = False
+                os.kill(tid, signal.SIGKILL)
+                return
+            real_stop(self, tid, status)
+
+        monkeypatch.setattr(trace.Tracer, "_stopped", no_event)
+        return
     real = trace.pt.event_msg
     first = [True]
 
@@ -939,22 +953,23 @@ def _maker_killed_at_its_first_event(monkeypatch, at_exit_stop: bool) -> None:
             first[0] = False
             os.kill(tid, signal.SIGKILL)
             limit = time.monotonic() + 5
-            while at_exit_stop and not trace.pt.held_at_exit(tid) and time.monotonic() < limit:
+            while (how == "at its exit stop" and not trace.pt.held_at_exit(tid)
+                   and time.monotonic() < limit):
                 time.sleep(0.001)
         return real(tid)
 
     monkeypatch.setattr(trace.pt, "event_msg", killed_first)
 
 
-@pytest.mark.parametrize("at_exit_stop", [False, True], ids=["asked at once", "at its exit stop"])
+@pytest.mark.parametrize("how", ["asked at once", "at its exit stop", "no event"])
 def test_the_child_of_a_maker_killed_at_its_fork_event_runs(gcc, tmp_path, monkeypatch,
-                                                            no_leftovers, at_exit_stop):
-    """A maker killed at its fork event stop gives no new pid (ESRCH, or its exit
-    status at its exit stop): the new one's first stop waited for an event that never
+                                                            no_leftovers, how):
+    """A maker killed at its fork gives no new pid (ESRCH, or its exit status at its exit
+    stop), or no event at all: the new one's first stop waited for an event that never
     came, held stopped until the run ended (until its deadline, while other processes
     ran on), and was killed with it, never having run. It is found among the maker's
     children at the maker's exit stop, followed, and runs to its end."""
-    _maker_killed_at_its_first_event(monkeypatch, at_exit_stop)
+    _maker_killed_at_its_first_event(monkeypatch, how)
     host = build(tmp_path, "fork_then_killed", FORK_THEN_KILLED)
     outcome = Tracer([str(host)], [parse_stop("exit")], on_stop=[].append,
                      progress=[].append, deadline=5, follow_fork=True).run()

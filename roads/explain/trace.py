@@ -369,6 +369,16 @@ def _ppid(pid: int) -> int:
     return 0 if status is None else status.PPid
 
 
+def _same_file(path: str, other: str) -> bool:
+    """Whether ``path`` and ``other`` name one file (a process's exe link, say); False
+    where either cannot be read."""
+    try:
+        first, second = os.stat(path), os.stat(other)
+    except OSError:
+        return False
+    return (first.st_dev, first.st_ino) == (second.st_dev, second.st_ino)
+
+
 def memory_refused(pid: int) -> bool:
     """Whether /proc refuses this process the memory map of process ``pid``: one that
     made itself not dumpable, or changed its ids, shows its memory only to a tracer
@@ -677,7 +687,7 @@ class Tracer:
         self.pending: dict[int, int] = {}
         # A thread killed at a fork, vfork or clone event, whose new pid could not be read
         # then -> that event, its process and what the memory held then: the new one is
-        # found among the thread's children at its exit stop (``_lost_child``).
+        # found among the thread's children at its exit stop (``_unannounced_children``).
         self.lost_events: dict[int, tuple[int, int, _Made]] = {}
         self.groups: set[int] = set()  # process groups tracees made, besides the run's
         self.signals = _Signals()  # the run's processes, signalled through pidfds
@@ -1881,15 +1891,18 @@ class Tracer:
         if flags & CLONE_VM:
             self.shares_memory[child] = tgid
 
-    def _lost_child(self, tid: int, event: int, tgid: int, made: _Made) -> None:
-        """At the exit stop of thread ``tid`` of ``tgid``, killed at a fork, vfork or
-        clone ``event`` whose new pid could not be read (``made``, what the event said
-        otherwise): the new one is the one child of that thread that this thread
-        traces and knows nothing of yet, as the kernel hands a thread's children on only
-        after its exit stop. It is taken as the event's, sharing the maker's memory if
-        kcmp finds it does. None such (a new thread, which dies with its maker; a
-        CLONE_PARENT child, its maker's parent's), or more than one: the event stays
-        lost, and the new one's first stop waits for it, as before."""
+    def _unannounced_children(self, tid: int, tgid: int,
+                              lost: tuple[int, int, _Made] | None) -> None:
+        """At the exit stop of thread ``tid`` of ``tgid``, its children that this thread
+        traces and knows nothing of: made by events that never came (the kernel reports
+        no event of a maker with a SIGKILL pending by then, and the new pid of one
+        killed at its event stop cannot be read: ``lost``, kept by ``_stopped``). Their
+        first stops would wait for those events, held until the run ends; the kernel
+        hands a thread's children on only after this stop, so they are found here.
+        Each is taken as made by this process (``lost`` says how, for the only one),
+        sharing its memory if kcmp finds it does. Not one that runs another program (a
+        CLONE_PARENT child of another maker); none is a new thread, which dies with its
+        maker and is taken at its own exit stop (``_new_tid``)."""
         me = threading.get_native_id()
         try:
             with open(f"/proc/{tgid}/task/{tid}/children", encoding="ascii") as listed:
@@ -1899,18 +1912,21 @@ class Tracer:
         new = [pid for pid in children
                if pid not in self.traced and pid not in self.fork_kind
                and pid not in self.shadows
-               and (status := _status_of(pid)) is not None and status.TracerPid == me]
-        if len(new) != 1:
-            return
-        child = new[0]
-        same = pt.same_memory(child, tid)
-        if same is None:
-            same = self._in_memory_of(child, tgid)
-        flags = CLONE_VM if same else 0
-        self._announce(child, event, tgid,
-                       made._replace(memory=self.memory.get(tgid) if same else None), flags)
-        if child in self.pending:
-            self._new_tid(child, self.pending.pop(child))
+               and (status := _status_of(pid)) is not None and status.TracerPid == me
+               and _same_file(f"/proc/{pid}/exe", f"/proc/{tgid}/exe")]
+        for child in new:
+            if lost is not None and len(new) == 1:
+                event, _, made = lost
+            else:  # as the memory is now: its breakpoints then are not known
+                event, made = pt.PTRACE_EVENT_FORK, self._made(tgid, 0)
+            same = pt.same_memory(child, tid)
+            if same is None:
+                same = self._in_memory_of(child, tgid)
+            flags = CLONE_VM if same else 0
+            self._announce(child, event, tgid,
+                           made._replace(memory=self.memory.get(tgid) if same else None), flags)
+            if child in self.pending:
+                self._new_tid(child, self.pending.pop(child))
 
     def _stopped(self, tid: int, status: int) -> None:
         if tid in self.shadows:
@@ -1933,7 +1949,7 @@ class Tracer:
                     raise ProcessLookupError(tid)
             except ProcessLookupError:
                 # Killed at this stop: its end comes next, its exit stop first, where
-                # the new one is looked for among its children (``_lost_child``).
+                # the new one is looked for among its children (``_unannounced_children``).
                 self.lost_events[tid] = (event, tgid, self._made(tgid, 0))
                 raise
             try:
@@ -1969,9 +1985,8 @@ class Tracer:
             self._resume(tid)
             return
         if event == pt.PTRACE_EVENT_EXIT:
-            lost = self.lost_events.pop(tid, None)
-            if lost is not None:  # before it counts as exiting: kcmp may compare with it
-                self._lost_child(tid, *lost)
+            # Before it counts as exiting: kcmp may compare with it.
+            self._unannounced_children(tid, tgid, self.lost_events.pop(tid, None))
             # The process exits with the last of its threads to exit, its memory still
             # mapped: a main thread that ends alone (pthread_exit) is not its exit, and
             # the stop is then read through the thread that exits last. Not when the
