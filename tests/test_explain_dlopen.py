@@ -926,12 +926,39 @@ int main(void)
 """
 
 
+# The same, the fork made by a thread once the main thread has ended (pthread_exit): the
+# process's own exe link (/proc/PID/exe, the main thread's) is gone by then.
+THREAD_FORKS_THEN_KILLED = r"""
+#include <pthread.h>
+#include <stdio.h>
+#include <unistd.h>
+static void *work(void *arg)
+{
+    usleep(50000);
+    if (fork() == 0) {
+        usleep(50000);
+        printf("child %d\n", getppid() != 0);
+        fflush(stdout);
+        _exit(0);
+    }
+    printf("thread\n");  /* killed at the fork's event stop: never printed */
+    return arg;
+}
+int main(void)
+{
+    pthread_t thread;
+    pthread_create(&thread, NULL, work, NULL);
+    pthread_exit(NULL);
+}
+"""
+
+
 def _maker_killed_at_its_first_event(monkeypatch, how: str) -> None:
-    """The maker of the first fork event is killed with SIGKILL at that stop: before the
-    tracer asks for the new pid, asked at once (the kernel refuses, ESRCH, while the
-    maker runs to its exit) or once it is held at its exit stop (the answer is then its
-    exit status); or the event is not seen at all, as when the SIGKILL came before the
-    event stop (the kernel then makes none)."""
+    """The maker of the first fork event (not a new thread's) is killed with SIGKILL at
+    that stop: before the tracer asks for the new pid, asked at once (the kernel
+    refuses, ESRCH, while the maker runs to its exit) or once it is held at its exit
+    stop (the answer is then its exit status); or the event is not seen at all, as when
+    the SIGKILL came before the event stop (the kernel then makes none)."""
     if how == "no event":
         real_stop = trace.Tracer._stopped
         first_stop = [True]
@@ -949,7 +976,8 @@ def _maker_killed_at_its_first_event(monkeypatch, how: str) -> None:
     first = [True]
 
     def killed_first(tid: int) -> int:
-        if first[0]:
+        at_fork = trace.pt.signal_code(tid) >> 8 == trace.pt.PTRACE_EVENT_FORK
+        if first[0] and at_fork:  # not a thread's clone event
             first[0] = False
             os.kill(tid, signal.SIGKILL)
             limit = time.monotonic() + 5
@@ -961,16 +989,18 @@ def _maker_killed_at_its_first_event(monkeypatch, how: str) -> None:
     monkeypatch.setattr(trace.pt, "event_msg", killed_first)
 
 
+@pytest.mark.parametrize("maker", ["main thread", "other thread"])
 @pytest.mark.parametrize("how", ["asked at once", "at its exit stop", "no event"])
 def test_the_child_of_a_maker_killed_at_its_fork_event_runs(gcc, tmp_path, monkeypatch,
-                                                            no_leftovers, how):
+                                                            no_leftovers, how, maker):
     """A maker killed at its fork gives no new pid (ESRCH, or its exit status at its exit
     stop), or no event at all: the new one's first stop waited for an event that never
     came, held stopped until the run ended (until its deadline, while other processes
     ran on), and was killed with it, never having run. It is found among the maker's
     children at the maker's exit stop, followed, and runs to its end."""
     _maker_killed_at_its_first_event(monkeypatch, how)
-    host = build(tmp_path, "fork_then_killed", FORK_THEN_KILLED)
+    host = (build(tmp_path, "fork_then_killed", FORK_THEN_KILLED) if maker == "main thread"
+            else build(tmp_path, "thread_forks_then_killed", THREAD_FORKS_THEN_KILLED))
     outcome = Tracer([str(host)], [parse_stop("exit")], on_stop=[].append,
                      progress=[].append, deadline=5, follow_fork=True).run()
     assert not outcome.timed_out
@@ -980,6 +1010,56 @@ def test_the_child_of_a_maker_killed_at_its_fork_event_runs(gcc, tmp_path, monke
     assert outcome.processes[child].ppid == outcome.pid
     assert _exit_code(outcome, child) == 0
     assert outcome.stdout.splitlines() == ["child 1"]  # the parent's line never printed
+
+
+# A child makes its parent's children (CLONE_PARENT) while the parent exits: the
+# parent's exit stop lists them among its children before their maker's events came.
+GRANDCHILDREN_OF_AN_EXITING_PARENT = r"""
+#define _GNU_SOURCE
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <unistd.h>
+static char stacks[100][16384];
+static int said(void *arg)
+{
+    printf("made %ld\n", (long)arg);
+    fflush(stdout);
+    _exit(0);
+}
+int main(void)
+{
+    if (fork() == 0) {
+        for (long i = 0; i < 100; i++)
+            clone(said, stacks[i] + sizeof stacks[i], CLONE_PARENT | SIGCHLD, (void *)i);
+        _exit(0);
+    }
+    usleep(3000);
+    _exit(0);
+}
+"""
+
+
+def test_an_exit_stop_takes_no_child_whose_event_is_to_come(gcc, tmp_path, monkeypatch,
+                                                           no_leftovers):
+    """A thread's exit stop takes the children it traces and knows nothing of only when
+    it died making one: its children file also lists those its children made with
+    CLONE_PARENT, whose events still come. Taken at an exit stop, each was announced
+    again by its maker's event, and set up from the wrong process's memory."""
+    announced: list[int] = []
+    real = trace.Tracer._announce
+
+    def counted(self, child, *args):
+        announced.append(child)
+        real(self, child, *args)
+
+    monkeypatch.setattr(trace.Tracer, "_announce", counted)
+    host = build(tmp_path, "grandchildren", GRANDCHILDREN_OF_AN_EXITING_PARENT)
+    outcome = Tracer([str(host)], [parse_stop("exit")], on_stop=[].append,
+                     progress=[].append, deadline=10, follow_fork=True).run()
+    assert not outcome.timed_out
+    assert len(announced) == len(set(announced)) == 101
+    assert sorted(outcome.stdout.splitlines()) == sorted(f"made {i}" for i in range(100))
 
 
 # The child shares the parent's memory (CLONE_VM); the parent opens argv[1] and ends;

@@ -114,7 +114,8 @@ SIGCONT_BIT = 1 << (signal.SIGCONT - 1)  # in the SigPnd: and ShdPnd: masks of /
 SIGSTOP_BIT = 1 << (signal.SIGSTOP - 1)
 # The x86-64 system calls that make a process or thread, and the clone(2) flag of one
 # that shares its parent's memory (asm/unistd_64.h, linux/sched.h).
-SYS_CLONE, SYS_VFORK, SYS_CLONE3 = 56, 58, 435
+SYS_CLONE, SYS_FORK, SYS_VFORK, SYS_CLONE3 = 56, 57, 58, 435
+MAKING = frozenset({SYS_CLONE, SYS_FORK, SYS_VFORK, SYS_CLONE3})
 # waitpid's status for a PTRACE_EVENT_EXIT stop: the event above SIGTRAP, a stop (0x7f)
 EXIT_STOP_STATUS = (pt.PTRACE_EVENT_EXIT << 16) | (signal.SIGTRAP << 8) | 0x7f
 SYS_EXIT = 60  # exit(2): the calling thread alone ends (pthread_exit); exit_group is 231
@@ -128,7 +129,7 @@ EXECVE_CALLS = frozenset({59, 322, 11, 358})
 EXECVE_LOOK = 0.05  # seconds to wait for a thread still running to block (or its end)
 # The same calls made through int 0x80, the 32-bit entry, numbered from i386's table
 # (asm/unistd_32.h), their first argument in ebx (``_call_of``).
-FROM_I386 = {1: SYS_EXIT, 120: SYS_CLONE, 190: SYS_VFORK, 435: SYS_CLONE3}
+FROM_I386 = {1: SYS_EXIT, 2: SYS_FORK, 120: SYS_CLONE, 190: SYS_VFORK, 435: SYS_CLONE3}
 CLONE_VM, CLONE_PARENT = 0x100, 0x8000
 # A child that shares a traced process's memory, not followed (``Tracer._shadow``): its
 # exec and exit are told, not its own children, and no syscall stop is asked of it.
@@ -1899,10 +1900,19 @@ class Tracer:
         killed at its event stop cannot be read: ``lost``, kept by ``_stopped``). Their
         first stops would wait for those events, held until the run ends; the kernel
         hands a thread's children on only after this stop, so they are found here.
-        Each is taken as made by this process (``lost`` says how, for the only one),
-        sharing its memory if kcmp finds it does. Not one that runs another program (a
-        CLONE_PARENT child of another maker); none is a new thread, which dies with its
+        Only of a thread that died making a process (in clone, fork or vfork, or with a
+        lost event): its children file also lists the CLONE_PARENT children of its
+        children, whose events are still to come. Each is taken as made by this
+        process (``lost`` says how, for the only one), sharing its memory if kcmp finds
+        it does. Not one that runs another program than the thread (a CLONE_PARENT
+        child of a child that ran execve); none is a new thread, which dies with its
         maker and is taken at its own exit stop (``_new_tid``)."""
+        if lost is None:
+            try:
+                if _call_of(tid)[0] not in MAKING:
+                    return
+            except OSError:
+                return
         me = threading.get_native_id()
         try:
             with open(f"/proc/{tgid}/task/{tid}/children", encoding="ascii") as listed:
@@ -1913,7 +1923,7 @@ class Tracer:
                if pid not in self.traced and pid not in self.fork_kind
                and pid not in self.shadows
                and (status := _status_of(pid)) is not None and status.TracerPid == me
-               and _same_file(f"/proc/{pid}/exe", f"/proc/{tgid}/exe")]
+               and _same_file(f"/proc/{pid}/exe", f"/proc/{tgid}/task/{tid}/exe")]
         for child in new:
             if lost is not None and len(new) == 1:
                 event, _, made = lost
@@ -1960,7 +1970,10 @@ class Tracer:
                 # cannot be read: the new one shares the memory (CLONE_VM) if it has the
                 # one that the maker's sharers still run in.
                 flags = CLONE_VM if self._in_memory_of(child, tgid) else 0
-            self._announce(child, event, tgid, self._made(tgid, flags), flags)
+            if child not in self.traced and child not in self.fork_kind:
+                # (Else taken already at the exit stop of its parent, whose child it is
+                # by CLONE_PARENT: ``_unannounced_children``.)
+                self._announce(child, event, tgid, self._made(tgid, flags), flags)
             try:
                 self._resume(tid)
             except ProcessLookupError:
