@@ -1062,6 +1062,81 @@ def test_an_exit_stop_takes_no_child_whose_event_is_to_come(gcc, tmp_path, monke
     assert sorted(outcome.stdout.splitlines()) == sorted(f"made {i}" for i in range(100))
 
 
+# The child makes a child of its parent's (CLONE_PARENT), then the parent forks again.
+CHILD_OF_A_CHILD_THEN_FORK = r"""
+#define _GNU_SOURCE
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <unistd.h>
+static char stack[16384];
+static int made(void *arg)
+{
+    printf("made by the child\n");
+    fflush(stdout);
+    _exit(0);
+}
+int main(void)
+{
+    if (fork() == 0) {
+        clone(made, stack + sizeof stack, CLONE_PARENT | SIGCHLD, NULL);
+        _exit(0);
+    }
+    usleep(200000);  /* the child's clone has made its child by now */
+    if (fork() == 0) {
+        printf("forked last\n");
+        fflush(stdout);
+        _exit(0);
+    }
+    return 0;
+}
+"""
+
+
+def test_a_maker_killed_at_its_fork_is_given_its_own_child_only(gcc, tmp_path, monkeypatch,
+                                                                no_leftovers):
+    """The parent, killed as it forks (its event not seen), has two children it traces
+    and knows nothing of at its exit stop: its own, and the one its child made with
+    CLONE_PARENT, whose event (held back here) is still to come. Only its own is taken
+    there, the one that starts where the parent's call returns; the other is its
+    maker's, announced by its maker's event."""
+    announced: list[tuple[int, int]] = []
+    real_announce, real_stop = trace.Tracer._announce, trace.Tracer._stopped
+    held: list[tuple[int, int]] = []
+    forks = [0]
+
+    def counted(self, child, event, tgid, *args):
+        announced.append((child, tgid))
+        real_announce(self, child, event, tgid, *args)
+
+    def stopped(self, tid: int, status: int) -> None:
+        event = status >> 16
+        if event == trace.pt.PTRACE_EVENT_FORK and tid != self.main and not held:
+            held.append((tid, status))  # the child's clone event, handled later
+            return
+        if event == trace.pt.PTRACE_EVENT_FORK and tid == self.main:
+            forks[0] += 1
+            if forks[0] == 2:  # the parent's second fork: killed there, its event unseen
+                os.kill(tid, signal.SIGKILL)
+                return
+        real_stop(self, tid, status)
+        if event == trace.pt.PTRACE_EVENT_EXIT and tid == self.main and held:
+            real_stop(self, *held[0])
+
+    monkeypatch.setattr(trace.Tracer, "_announce", counted)
+    monkeypatch.setattr(trace.Tracer, "_stopped", stopped)
+    host = build(tmp_path, "child_of_a_child", CHILD_OF_A_CHILD_THEN_FORK)
+    outcome = Tracer([str(host)], [parse_stop("exit")], on_stop=[].append,
+                     progress=[].append, deadline=10, follow_fork=True).run()
+    assert not outcome.timed_out
+    assert len(held) == 1 and forks[0] == 2
+    child = held[0][0]
+    makers = dict(announced)
+    assert len(announced) == len(makers) == 3  # each announced once
+    assert sorted(makers.values()) == sorted([outcome.pid, outcome.pid, child])
+    assert sorted(outcome.stdout.splitlines()) == ["forked last", "made by the child"]
+
+
 # The child shares the parent's memory (CLONE_VM); the parent opens argv[1] and ends;
 # then the child opens argv[2] (a lookup again) and calls argv[1]'s plugged twice.
 SHARED_AFTER_ITS_MAKER = r"""
