@@ -1093,13 +1093,44 @@ int main(void)
 """
 
 
+# The same through syscall(), whose one syscall instruction both calls run: both new
+# processes start at the same address.
+CHILD_OF_A_CHILD_THEN_FORK_BY_SYSCALL = r"""
+#define _GNU_SOURCE
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+int main(void)
+{
+    if (syscall(SYS_fork) == 0) {
+        if (syscall(SYS_clone, CLONE_PARENT | SIGCHLD, 0, 0, 0, 0) == 0) {
+            printf("made by the child\n");
+            fflush(stdout);
+        }
+        _exit(0);
+    }
+    usleep(200000);  /* the child's clone has made its child by now */
+    if (syscall(SYS_fork) == 0) {
+        printf("forked last\n");
+        fflush(stdout);
+        _exit(0);
+    }
+    return 0;
+}
+"""
+
+
+@pytest.mark.parametrize("calls", ["fork and clone", "syscall"])
 def test_a_maker_killed_at_its_fork_is_given_its_own_child_only(gcc, tmp_path, monkeypatch,
-                                                                no_leftovers):
+                                                                no_leftovers, calls):
     """The parent, killed as it forks (its event not seen), has two children it traces
     and knows nothing of at its exit stop: its own, and the one its child made with
     CLONE_PARENT, whose event (held back here) is still to come. Only its own is taken
-    there, the one that starts where the parent's call returns; the other is its
-    maker's, announced by its maker's event."""
+    there, the pid its call returned; the other is its maker's, announced by its
+    maker's event. Through syscall() both start at one address, which told them apart
+    before."""
     announced: list[tuple[int, int]] = []
     real_announce, real_stop = trace.Tracer._announce, trace.Tracer._stopped
     held: list[tuple[int, int]] = []
@@ -1125,7 +1156,9 @@ def test_a_maker_killed_at_its_fork_is_given_its_own_child_only(gcc, tmp_path, m
 
     monkeypatch.setattr(trace.Tracer, "_announce", counted)
     monkeypatch.setattr(trace.Tracer, "_stopped", stopped)
-    host = build(tmp_path, "child_of_a_child", CHILD_OF_A_CHILD_THEN_FORK)
+    source = (CHILD_OF_A_CHILD_THEN_FORK if calls == "fork and clone"
+              else CHILD_OF_A_CHILD_THEN_FORK_BY_SYSCALL)
+    host = build(tmp_path, "child_of_a_child", source)
     outcome = Tracer([str(host)], [parse_stop("exit")], on_stop=[].append,
                      progress=[].append, deadline=10, follow_fork=True).run()
     assert not outcome.timed_out

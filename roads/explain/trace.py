@@ -110,9 +110,6 @@ WAKE = 0.05  # seconds the tracer sleeps at most between two looks for a tracee'
 # they stopped is held so before roads explain continues it (``Tracer._tend_held``).
 STOP_SIGNALS = frozenset({signal.SIGSTOP, signal.SIGTSTP, signal.SIGTTIN, signal.SIGTTOU})
 CONTINUE_AFTER = 1.0  # seconds
-# How long a new process found at its maker's exit stop is waited for to stop first
-# (``Tracer._unannounced_children``), in seconds.
-FIRST_STOP_WAIT = 1.0
 SIGCONT_BIT = 1 << (signal.SIGCONT - 1)  # in the SigPnd: and ShdPnd: masks of /proc/PID/status
 SIGSTOP_BIT = 1 << (signal.SIGSTOP - 1)
 # The x86-64 system calls that make a process or thread, and the clone(2) flag of one
@@ -373,31 +370,18 @@ def _ppid(pid: int) -> int:
     return 0 if status is None else status.PPid
 
 
-def _rip_once_stopped(pid: int, until: float) -> int | None:
-    """Where thread ``pid`` runs next, read once it is held in a stop, waited for until
-    ``until`` (time.monotonic()) at most; None where it cannot be read by then (not
-    stopped yet, gone, or not this thread's to read)."""
-    pause = 0.0005
-    while True:
-        try:
-            return pt.get_regs(pid).rip
-        except ProcessLookupError:  # not held in a stop (yet), or gone
-            if time.monotonic() >= until or _status_of(pid) is None:
-                return None
-        except OSError:
-            return None
-        time.sleep(pause)
-        pause = min(2 * pause, 0.01)
-
-
-def _same_file(path: str, other: str) -> bool:
-    """Whether ``path`` and ``other`` name one file (a process's exe link, say); False
-    where either cannot be read."""
+def _namespace_pids(pid: int) -> list[int]:
+    """Thread ``pid``'s ids in each pid namespace it is in, from this process's own to
+    its innermost (NSpid: in /proc/PID/status); ``[pid]`` where that line cannot be read
+    (a kernel before 4.1), as in one namespace."""
     try:
-        first, second = os.stat(path), os.stat(other)
-    except OSError:
-        return False
-    return (first.st_dev, first.st_ino) == (second.st_dev, second.st_ino)
+        with open(f"/proc/{pid}/status", encoding="ascii", errors="replace") as status:
+            for line in status:
+                if line.startswith("NSpid:"):
+                    return [int(word) for word in line.split()[1:]]
+    except (OSError, ValueError):
+        pass
+    return [pid]
 
 
 def memory_refused(pid: int) -> bool:
@@ -1914,27 +1898,28 @@ class Tracer:
 
     def _unannounced_children(self, tid: int, tgid: int,
                               lost: tuple[int, int, _Made] | None) -> None:
-        """At the exit stop of thread ``tid`` of ``tgid``, the child it made in a call whose
-        event never came: the kernel reports no event of a maker with a SIGKILL pending
-        by then, and the new pid of one killed at its event stop cannot be read
+        """At the exit stop of thread ``tid`` of ``tgid``, the process it made in a call
+        whose event never came: the kernel reports no event of a maker with a SIGKILL
+        pending by then, and the new pid of one killed at its event stop cannot be read
         (``lost``, kept by ``_stopped``). Its first stop would wait for that event, held
-        until the run ends; the kernel hands a thread's children on only after this
-        stop, so it is found here, among the children this thread traces and knows
-        nothing of, and taken as made by this process (as ``lost`` says, when there is
-        one), sharing its memory if kcmp finds it does.
-
-        Only of a thread that died making a process (in clone, fork, vfork or clone3,
-        or with a lost event), which made one at most: the same children file lists the
-        CLONE_PARENT children of its children, whose own events are still to come. The
-        one taken runs the thread's program and starts where the thread's call returns
-        (a new process's registers are a copy of its maker's, and a SIGKILL rewinds no
-        call): one child so, or none is taken. A new thread is never among them: it
-        dies with its maker, and is taken at its own exit stop (``_new_tid``)."""
+        until the run ends. Only of a thread that died in clone, fork, vfork or clone3
+        (or with a lost event): the call's return value is still in its rax (a SIGKILL
+        is taken before the return to the program), the new pid as the thread's own pid
+        namespace numbers it. The kernel hands a thread's children on only after this
+        stop, so the new one is found among them, if this tracer thread traces it and
+        knows nothing of it yet, and taken as made by this process (as ``lost`` says,
+        when there is one), sharing its memory if kcmp finds it does. The same file
+        lists the CLONE_PARENT children of the thread's children, whose own events are
+        still to come: none of them is the pid in rax. A new thread is never there: it
+        dies with its maker, and is taken at its own exit stop (``_new_tid``); nor a
+        CLONE_PARENT child of the thread's, its parent's child, which stays held."""
         try:
             if lost is None and _call_of(tid)[0] not in MAKING:
                 return
-            returns_to = pt.get_regs(tid).rip
+            made = signed(pt.get_regs(tid).rax)
         except OSError:
+            return
+        if made <= 0:  # an error: no process was made
             return
         me = threading.get_native_id()
         try:
@@ -1942,28 +1927,25 @@ class Tracer:
                 children = [int(word) for word in listed.read().split()]
         except (OSError, ValueError):
             return
-        # A child not yet at its first stop has no registers to read: waited for, a
-        # moment at most (a loaded machine may not have run it yet).
-        until = min(time.monotonic() + FIRST_STOP_WAIT, self._deadline_at)
+        depth = len(_namespace_pids(tid))
         new = [pid for pid in children
                if pid not in self.traced and pid not in self.fork_kind
                and pid not in self.shadows
                and (status := _status_of(pid)) is not None and status.TracerPid == me
-               and _same_file(f"/proc/{pid}/exe", f"/proc/{tgid}/task/{tid}/exe")
-               and _rip_once_stopped(pid, until) == returns_to]
+               and _namespace_pids(pid)[depth - 1:depth] == [made]]
         if len(new) != 1:
             return
         child = new[0]
         if lost is not None:
-            event, _, made = lost
+            event, _, record = lost
         else:  # as the memory is now: its breakpoints at the call are not known
-            event, made = pt.PTRACE_EVENT_FORK, self._made(tgid, 0)
+            event, record = pt.PTRACE_EVENT_FORK, self._made(tgid, 0)
         same = pt.same_memory(child, tid)
         if same is None:
             same = self._in_memory_of(child, tgid)
         flags = CLONE_VM if same else 0
         self._announce(child, event, tgid,
-                       made._replace(memory=self.memory.get(tgid) if same else None), flags)
+                       record._replace(memory=self.memory.get(tgid) if same else None), flags)
         if child in self.pending:
             self._new_tid(child, self.pending.pop(child))
 
