@@ -1916,10 +1916,14 @@ class Tracer:
         try:
             if lost is None and _call_of(tid)[0] not in MAKING:
                 return
-            made = signed(pt.get_regs(tid).rax)
+            regs = pt.get_regs(tid)
         except OSError:
             return
-        if made <= 0:  # an error: no process was made
+        made = signed(regs.rax)
+        # An error: no process was made. A call that the kernel set up to be made again
+        # (ERESTARTNOINTR, a signal with no handler) holds its own number again, should
+        # the SIGKILL come just after: no pid either.
+        if made <= 0 or made == signed(regs.orig_rax):
             return
         me = threading.get_native_id()
         try:
