@@ -927,7 +927,7 @@ int main(void)
 
 
 # The same, the fork made by a thread once the main thread has ended (pthread_exit): the
-# process's own exe link (/proc/PID/exe, the main thread's) is gone by then.
+# maker is not the process's main thread, which is gone (its /proc/PID/exe with it).
 THREAD_FORKS_THEN_KILLED = r"""
 #include <pthread.h>
 #include <stdio.h>
