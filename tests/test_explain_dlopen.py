@@ -953,6 +953,33 @@ int main(void)
 """
 
 
+# The same, the new process made with CLONE_PARENT: the child of its maker's parent.
+CLONE_PARENT_THEN_KILLED = r"""
+#define _GNU_SOURCE
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <unistd.h>
+static char stack[65536];
+static int child(void *arg)
+{
+    usleep(50000);
+    printf("child %d\n", getppid() != 0);
+    fflush(stdout);
+    _exit(0);
+}
+int main(void)
+{
+    clone(child, stack + sizeof stack, CLONE_PARENT | SIGCHLD, NULL);
+    printf("parent\n");  /* killed at the clone's event stop: never printed */
+    return 0;
+}
+"""
+
+MAKERS = {"main thread": FORK_THEN_KILLED, "other thread": THREAD_FORKS_THEN_KILLED,
+          "clone parent": CLONE_PARENT_THEN_KILLED}
+
+
 def _maker_killed_at_its_first_event(monkeypatch, how: str) -> None:
     """The maker of the first fork event (not a new thread's) is killed with SIGKILL at
     that stop: before the tracer asks for the new pid, asked at once (the kernel
@@ -989,7 +1016,7 @@ def _maker_killed_at_its_first_event(monkeypatch, how: str) -> None:
     monkeypatch.setattr(trace.pt, "event_msg", killed_first)
 
 
-@pytest.mark.parametrize("maker", ["main thread", "other thread"])
+@pytest.mark.parametrize("maker", list(MAKERS))
 @pytest.mark.parametrize("how", ["asked at once", "at its exit stop", "no event"])
 def test_the_child_of_a_maker_killed_at_its_fork_event_runs(gcc, tmp_path, monkeypatch,
                                                             no_leftovers, how, maker):
@@ -997,17 +1024,19 @@ def test_the_child_of_a_maker_killed_at_its_fork_event_runs(gcc, tmp_path, monke
     stop), or no event at all: the new one's first stop waited for an event that never
     came, held stopped until the run ended (until its deadline, while other processes
     ran on), and was killed with it, never having run. It is found among the maker's
-    children at the maker's exit stop, followed, and runs to its end."""
+    children at the maker's exit stop (its parent's, made with CLONE_PARENT), followed,
+    and runs to its end."""
     _maker_killed_at_its_first_event(monkeypatch, how)
-    host = (build(tmp_path, "fork_then_killed", FORK_THEN_KILLED) if maker == "main thread"
-            else build(tmp_path, "thread_forks_then_killed", THREAD_FORKS_THEN_KILLED))
+    host = build(tmp_path, "killed_as_it_forks", MAKERS[maker])
     outcome = Tracer([str(host)], [parse_stop("exit")], on_stop=[].append,
                      progress=[].append, deadline=5, follow_fork=True).run()
     assert not outcome.timed_out
     ended = outcome.processes[outcome.pid].status
     assert os.WIFSIGNALED(ended) and os.WTERMSIG(ended) == signal.SIGKILL
     child, = (pid for pid in outcome.processes if pid != outcome.pid)
-    assert outcome.processes[child].ppid == outcome.pid
+    # CLONE_PARENT: a sibling of the program, a child of this process's.
+    assert outcome.processes[child].ppid == (os.getpid() if maker == "clone parent"
+                                             else outcome.pid)
     assert _exit_code(outcome, child) == 0
     assert outcome.stdout.splitlines() == ["child 1"]  # the parent's line never printed
 

@@ -370,6 +370,24 @@ def _ppid(pid: int) -> int:
     return 0 if status is None else status.PPid
 
 
+def _task_ids(pid: int) -> list[int]:
+    """The threads of process ``pid`` (/proc/PID/task); none when it is gone."""
+    try:
+        return [int(name) for name in os.listdir(f"/proc/{pid}/task")]
+    except (OSError, ValueError):
+        return []
+
+
+def _children_of(pid: int, thread: int) -> list[int]:
+    """The children of thread ``thread`` of process ``pid`` (/proc/PID/task/TID/children:
+    those it made, and those its children made with CLONE_PARENT); none when gone."""
+    try:
+        with open(f"/proc/{pid}/task/{thread}/children", encoding="ascii") as listed:
+            return [int(word) for word in listed.read().split()]
+    except (OSError, ValueError):
+        return []
+
+
 def _namespace_pids(pid: int) -> list[int]:
     """Thread ``pid``'s ids in each pid namespace it is in, from this process's own to
     its innermost (NSpid: in /proc/PID/status); ``[pid]`` where that line cannot be read
@@ -1910,9 +1928,10 @@ class Tracer:
         knows nothing of it yet, and taken as made by this process (as ``lost`` says,
         when there is one), sharing its memory if kcmp finds it does. The same file
         lists the CLONE_PARENT children of the thread's children, whose own events are
-        still to come: none of them is the pid in rax. A new thread is never there: it
-        dies with its maker, and is taken at its own exit stop (``_new_tid``); nor a
-        CLONE_PARENT child of the thread's, its parent's child, which stays held."""
+        still to come: none of them is the pid in rax. A CLONE_PARENT child of the
+        thread's own (its flags are still in its registers too) is its parent's child,
+        looked for among the children of that process's threads. A new thread is never
+        there: it dies with its maker, and is taken at its own exit stop (``_new_tid``)."""
         try:
             if lost is None and _call_of(tid)[0] not in MAKING:
                 return
@@ -1925,12 +1944,14 @@ class Tracer:
         # the SIGKILL come just after: no pid either.
         if made <= 0 or made == signed(regs.orig_rax):
             return
-        me = threading.get_native_id()
         try:
-            with open(f"/proc/{tgid}/task/{tid}/children", encoding="ascii") as listed:
-                children = [int(word) for word in listed.read().split()]
-        except (OSError, ValueError):
-            return
+            flags = _clone_flags(tid)
+        except OSError:
+            flags = 0
+        me = threading.get_native_id()
+        parent = _ppid(tgid) if flags & CLONE_PARENT else tgid
+        children = [pid for thread in ([tid] if parent == tgid else _task_ids(parent))
+                    for pid in _children_of(parent, thread)]
         depth = len(_namespace_pids(tid))
         new = [pid for pid in children
                if pid not in self.traced and pid not in self.fork_kind
@@ -1942,8 +1963,9 @@ class Tracer:
         child = new[0]
         if lost is not None:
             event, _, record = lost
+            record = record._replace(parent=parent)
         else:  # as the memory is now: its breakpoints at the call are not known
-            event, record = pt.PTRACE_EVENT_FORK, self._made(tgid, 0)
+            event, record = pt.PTRACE_EVENT_FORK, self._made(tgid, flags & CLONE_PARENT)
         same = pt.same_memory(child, tid)
         if same is None:
             same = self._in_memory_of(child, tgid)
