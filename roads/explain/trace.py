@@ -370,24 +370,6 @@ def _ppid(pid: int) -> int:
     return 0 if status is None else status.PPid
 
 
-def _task_ids(pid: int) -> list[int]:
-    """The threads of process ``pid`` (/proc/PID/task); none when it is gone."""
-    try:
-        return [int(name) for name in os.listdir(f"/proc/{pid}/task")]
-    except (OSError, ValueError):
-        return []
-
-
-def _children_of(pid: int, thread: int) -> list[int]:
-    """The children of thread ``thread`` of process ``pid`` (/proc/PID/task/TID/children:
-    those it made, and those its children made with CLONE_PARENT); none when gone."""
-    try:
-        with open(f"/proc/{pid}/task/{thread}/children", encoding="ascii") as listed:
-            return [int(word) for word in listed.read().split()]
-    except (OSError, ValueError):
-        return []
-
-
 def _namespace_pids(pid: int) -> list[int]:
     """Thread ``pid``'s ids in each pid namespace it is in, from this process's own to
     its innermost (NSpid: in /proc/PID/status); ``[pid]`` where that line cannot be read
@@ -452,12 +434,12 @@ def _pending(tid: int) -> int:
     return (status.SigPnd or 0) | (status.ShdPnd or 0)
 
 
-def _children(proc: Proc | None = None) -> list[int]:
-    """The pids of this process's children, by /proc (``proc``'s root): the ``children``
-    file of each of its threads, or, where the kernel has none (CONFIG_PROC_CHILDREN),
-    every process whose parent it is (its stat's ppid)."""
+def _children(proc: Proc | None = None, of: int | None = None) -> list[int]:
+    """The pids of the children of process ``of`` (this one by default), by /proc
+    (``proc``'s root): the ``children`` file of each of its threads, or, where the kernel
+    has none (CONFIG_PROC_CHILDREN), every process whose parent it is (its stat's ppid)."""
     proc = proc or Proc()
-    me = os.getpid()
+    me = os.getpid() if of is None else of
     tasks = proc.tasks(me)
     try:
         return [int(pid) for task in os.listdir(tasks.root)
@@ -709,9 +691,9 @@ class Tracer:
         # new tids stopped before their parent's event -> the status of that first stop
         self.pending: dict[int, int] = {}
         # A thread killed at a fork, vfork or clone event, whose new pid could not be read
-        # then -> that event, its process and what the memory held then: the new one is
+        # then -> that event and what the memory held then: the new one is
         # found among the thread's children at its exit stop (``_unannounced_children``).
-        self.lost_events: dict[int, tuple[int, int, _Made]] = {}
+        self.lost_events: dict[int, tuple[int, _Made]] = {}
         self.groups: set[int] = set()  # process groups tracees made, besides the run's
         self.signals = _Signals()  # the run's processes, signalled through pidfds
         self._ending = False  # set once the run is being killed (_kill_all)
@@ -1915,7 +1897,7 @@ class Tracer:
             self.shares_memory[child] = tgid
 
     def _unannounced_children(self, tid: int, tgid: int,
-                              lost: tuple[int, int, _Made] | None) -> None:
+                              lost: tuple[int, _Made] | None) -> None:
         """At the exit stop of thread ``tid`` of ``tgid``, the process it made in a call
         whose event never came: the kernel reports no event of a maker with a SIGKILL
         pending by then, and the new pid of one killed at its event stop cannot be read
@@ -1950,10 +1932,8 @@ class Tracer:
             flags = 0
         me = threading.get_native_id()
         parent = _ppid(tgid) if flags & CLONE_PARENT else tgid
-        children = [pid for thread in ([tid] if parent == tgid else _task_ids(parent))
-                    for pid in _children_of(parent, thread)]
         depth = len(_namespace_pids(tid))
-        new = [pid for pid in children
+        new = [pid for pid in _children(of=parent)
                if pid not in self.traced and pid not in self.fork_kind
                and pid not in self.shadows
                and (status := _status_of(pid)) is not None and status.TracerPid == me
@@ -1962,16 +1942,16 @@ class Tracer:
             return
         child = new[0]
         if lost is not None:
-            event, _, record = lost
+            event, record = lost
             record = record._replace(parent=parent)
         else:  # as the memory is now: its breakpoints at the call are not known
             event, record = pt.PTRACE_EVENT_FORK, self._made(tgid, flags & CLONE_PARENT)
         same = pt.same_memory(child, tid)
         if same is None:
             same = self._in_memory_of(child, tgid)
-        flags = CLONE_VM if same else 0
         self._announce(child, event, tgid,
-                       record._replace(memory=self.memory.get(tgid) if same else None), flags)
+                       record._replace(memory=self.memory.get(tgid) if same else None),
+                       CLONE_VM if same else 0)
         if child in self.pending:
             self._new_tid(child, self.pending.pop(child))
 
@@ -1997,7 +1977,7 @@ class Tracer:
             except ProcessLookupError:
                 # Killed at this stop: its end comes next, its exit stop first, where
                 # the new one is looked for among its children (``_unannounced_children``).
-                self.lost_events[tid] = (event, tgid, self._made(tgid, 0))
+                self.lost_events[tid] = (event, self._made(tgid, 0))
                 raise
             try:
                 flags = _clone_flags(tid)
@@ -2008,8 +1988,7 @@ class Tracer:
                 # one that the maker's sharers still run in.
                 flags = CLONE_VM if self._in_memory_of(child, tgid) else 0
             if child not in self.traced and child not in self.fork_kind:
-                # (Else taken already at the exit stop of its parent, whose child it is
-                # by CLONE_PARENT: ``_unannounced_children``.)
+                # (Else taken already at an exit stop, ``_unannounced_children``.)
                 self._announce(child, event, tgid, self._made(tgid, flags), flags)
             try:
                 self._resume(tid)
