@@ -37,7 +37,7 @@ from roads.words.markup import inline_options_whole, unshield
 from macros import (INLINE_ERRORS, ahead, gitinfo, pagecache, placed, quickexit, themecache,
                     themefiles)
 from macros.project import cache_dir
-from roads.words.pages import (PageMeta, fallback_title, format_date, order_by_weight,
+from roads.words.pages import (FIELD, PageMeta, fallback_title, format_date, order_by_weight,
                                validate_front_matter, with_timeline)
 
 log = logging.getLogger("mkdocs.plugins.roads")
@@ -310,8 +310,39 @@ def _checked(meta: object, file: File, config) -> PageMeta:
     try:
         return validate_front_matter(meta, _source_path(file, config))
     except RoadsError as exc:
+        exc.at_page(exc.page or _source_path(file, config),
+                    _front_matter_line(file, getattr(exc, FIELD, ())))
         _page_problem(str(exc), config, file)
         return _fallback_meta(file)
+
+
+def _front_matter_line(file: File, field: tuple[str | int, ...]) -> int | None:
+    """The line of the page's file where ``field`` of its front matter (keys and list
+    indexes from the top) is written: the line of its key, or of its item in a list;
+    None where it is not written (a key that is missing)."""
+    match = YAML_RE.match(file.content_string)
+    if match is None or not field:
+        return None
+    try:
+        node = yaml.compose(match.group(1), _FrontMatterLoader)
+    except yaml.YAMLError:
+        return None
+    line = None
+    for step in field:
+        if isinstance(node, yaml.MappingNode) and isinstance(step, str):
+            found = next(((k, v) for k, v in node.value
+                          if isinstance(k, yaml.ScalarNode) and k.value == step), None)
+            if found is None:
+                return None
+            line, node = found[0].start_mark.line, found[1]
+        elif isinstance(node, yaml.SequenceNode) and isinstance(step, int) and \
+                0 <= step < len(node.value):
+            node = node.value[step]
+            line = node.start_mark.line
+        else:
+            return None
+    # +2: the YAML starts on the line after the opening `---`, and marks count from 0.
+    return None if line is None else line + 2
 
 
 def _fallback_meta(file: File) -> PageMeta:

@@ -161,5 +161,34 @@ def tail(text: str, lines: int = 20, width: int = 400) -> str:
     return "\n".join(r if len(r) <= width else r[:width] + " ..." for r in rows)
 
 
+# tomllib's place of an error, at the end of its message.
+_TOML_PLACE = re.compile(r"(.*) \(at line (\d+), column (\d+)\)", re.S)
+# A TOML string on one line, in double quotes (with its escapes) or in single quotes.
+_TOML_STRING = re.compile(r'"(?:[^"\\\n]|\\.)*"|\'[^\'\n]*\'')
+
+
+def toml_problem(text: str, message: str) -> tuple[int | None, str]:
+    """The line of a tomllib error's ``message`` about ``text``, and the problem in
+    words: the column, or, where tomllib points past the line's last character (at its
+    newline), that the line ended with a table between braces or a string still open;
+    TOML ends both on the line they begin. The line is None where tomllib gives none."""
+    found = _TOML_PLACE.fullmatch(message)
+    if found is None:
+        return None, message
+    problem, line, column = found[1], int(found[2]), int(found[3])
+    rows = text.split("\n")
+    row = rows[line - 1].removesuffix("\r") if 0 < line <= len(rows) else ""
+    if column <= len(row):
+        return line, f"{problem} (column {column})"
+    bare = _TOML_STRING.sub("", row).split("#", 1)[0]  # what is left outside strings
+    if bare.count('"') % 2 or bare.count("'") % 2:
+        open_ = "a string in quotes still open (use three quotes for one over several lines)"
+    elif bare.count("{") > bare.count("}"):
+        open_ = "a table between braces, {...}, still open (close it on this line)"
+    else:
+        return line, f"{problem} (at the end of the line)"
+    return line, f"{problem} at the end of the line: it ends with {open_}"
+
+
 def _indent(text: str) -> str:
     return "\n".join("  | " + row for row in text.split("\n"))

@@ -169,7 +169,7 @@ def test_unexpected_exit_status(scratch):
         int main(void) { return 3; }
     """)
     err = capture_error(scratch, "three")
-    assert "ended with exit status 3, expected exit status 0" in str(err)
+    assert "ended with exit status 3, where exit status 0 was expected" in str(err)
 
 
 def test_fork_storm_is_stopped(scratch):

@@ -327,3 +327,29 @@ def test_a_variable_that_hides_a_macro_leaves_the_words_to_jinja(monkeypatch):
     monkeypatch.setattr(claims, "_ENV", SimpleNamespace(env=env, macros={"value": value},
                                                         variables={"value": hidden}))
     assert claims._render(simple) == claims._render(walked) == "It is from the variable."
+
+
+@pytest.mark.parametrize(("text", "said"), [
+    # A step begun on a line of its own: tomllib points at the newline of the line
+    # before, which ends with the table left open.
+    ('[[claim]]\nid = "a-b"\nmutate = [{sample = "x", path = ["k"],\n  set = true}]\n',
+     "claims.toml:3: not TOML in claim 'a-b': Invalid initial character for a key part at "
+     "the end of the line: it ends with a table between braces, {...}, still open (close "
+     "it on this line)"),
+    # A brace in a string is no table.
+    ('[[claim]]\nid = \'a\'\nmutate = [{sample = "{x", path = ["k"]\n, set = true}]\n',
+     "claims.toml:3: not TOML in claim 'a': Unclosed inline table at the end of the line: "
+     "it ends with a table between braces"),
+    ('[[claim]]\nid = "a"\ntext = "Words\nthat go on."\n',
+     "claims.toml:3: not TOML in claim 'a': Illegal character '\\n' at the end of the line: "
+     "it ends with a string in quotes still open (use three quotes"),
+    # Within the line: its column; before any claim: no claim named.
+    ('x = 1 2\n[[claim]]\nid = "a"\n',
+     "claims.toml:1: not TOML: Expected newline or end of document after a statement (column 7)"),
+    ('[[claim]]\nid = "a"\nmutate = \n',
+     "claims.toml:3: not TOML in claim 'a': Invalid value (at the end of the line)"),
+])
+def test_a_claims_file_that_is_not_toml_is_told_at_its_line_and_claim(text, said):
+    with pytest.raises(ConfigError) as raised:
+        parse_claims(text)
+    assert said in raised.value.located()

@@ -205,7 +205,7 @@ def test_a_crash_after_a_checkpoint_names_it(scratch):
         }
     """)
     err = capture_error(scratch, "late")
-    assert "ended with killed by SIGSEGV after its last checkpoint 'second'" in str(err)
+    assert "was killed by SIGSEGV after its last checkpoint 'second'" in str(err)
 
 
 @pytest.mark.gcc

@@ -20,7 +20,10 @@ from tests.test_serve import Server, env_for, make_site
 # Each hostile entry, the line its error must name, and words of the message. The good
 # entry before and after each must stay usable.
 BAD_ENTRIES = {
-    "syntax": ('[bad]\ntimeout = "unterminated\n', 4, "Illegal character"),
+    "syntax": ('[bad]\ntimeout = "unterminated\n', 4, "Illegal character '\\n' at the end of "
+               "the line: it ends with a string in quotes still open"),
+    "table-over-lines": ('[bad]\nenv = { A = "x",\n  B = "y" }\n', 4,
+                         "at the end of the line: it ends with a table between braces"),
     "twice": ('[bad]\ntimeout = 3\n[bad]\nruns = 2\n', 5, "twice"),
     "unknown-key": ('[bad]\ntimout = 3\n', 4, "timout: unknown key"),
     "wrong-type": ('[bad]\nruns = "many"\n', 4, "runs: must be an integer"),

@@ -242,22 +242,22 @@ def test_two_builds_are_byte_identical(tmp_path, minisite):
     ("name", "front_matter", "message"),
     [
         ("hello.md", "weight: 1", "docs/hello.md: front matter: 'title' is required"),
-        ("hello.md", "title: Hello\nweight: x", "docs/hello.md: front matter: 'weight' must be an integer, got 'x'"),
-        ("hello.md", 'title: Hello\nweight: "3"', "docs/hello.md: front matter: 'weight' must be an integer, got '3'"),
+        ("hello.md", "title: Hello\nweight: x", "docs/hello.md:3: front matter: 'weight' must be an integer, got 'x'"),
+        ("hello.md", 'title: Hello\nweight: "3"', "docs/hello.md:3: front matter: 'weight' must be an integer, got '3'"),
         (
             "memory/vas.md",
             "title: VAS\ntimeline:\n  - date: 2025-02-30\n    note: first version",
-            "docs/memory/vas.md: front matter: 'timeline[0].date' must be a date written YYYY-MM-DD, got '2025-02-30'",
+            "docs/memory/vas.md:4: front matter: 'timeline[0].date' must be a date written YYYY-MM-DD, got '2025-02-30'",
         ),
         (
             "memory/vas.md",
             "title: VAS\ntimeline:\n  - date: 2025-03-01\n    note: b\n  - date: 2025-01-01\n    note: a",
-            "docs/memory/vas.md: front matter: 'timeline[1].date' 2025-01-01 is older than the entry before it",
+            "docs/memory/vas.md:6: front matter: 'timeline[1].date' 2025-01-01 is older than the entry before it",
         ),
         (
             "hello.md",
             "title: Hello\ntimeline:\n  - date: 2025-03-01",
-            "docs/hello.md: front matter: 'timeline[0].note' is required",
+            "docs/hello.md:4: front matter: 'timeline[0].note' is required",
         ),
         ("hello.md", "title: Hello\nweight: [1", "docs/hello.md:4: front matter: not valid YAML"),
     ],
@@ -280,7 +280,7 @@ def test_a_title_that_is_not_text_is_the_pages_error_only(tmp_path, title):
     write_page(project, "numbered.md", f"---\ntitle: {title}\n---\n\nBody.\n")
     done = build(project)
     assert done.returncode != 0
-    assert "docs/numbered.md: front matter: 'title' must be a non-empty string" in done.stderr
+    assert "docs/numbered.md:2: front matter: 'title' must be a non-empty string" in done.stderr
     assert "Traceback" not in done.stderr and "not iterable" not in done.stderr, done.stderr
     lax = build(project, site=project / "lax", strict=False)
     assert lax.returncode == 0, lax.stderr

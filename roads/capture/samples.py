@@ -15,7 +15,7 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..errors import ConfigError
+from ..errors import ConfigError, toml_problem
 
 MANIFEST = "samples.toml"
 NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
@@ -193,7 +193,6 @@ def read_manifest(directory: str | Path) -> Manifest:
 
 
 _TABLE = re.compile(r"""^\s*\[\[?\s*(?:"([^"]*)"|'([^']*)'|([A-Za-z0-9_-]+))""")
-_TOML_LINE = re.compile(r"\(at line (\d+), column \d+\)")
 
 
 def _owners(lines: list[str]) -> list[str | None]:
@@ -228,12 +227,12 @@ def parse_manifest(text: str, directory: Path, where: str = MANIFEST) -> Manifes
             data = tomllib.loads(kept)
             break
         except tomllib.TOMLDecodeError as exc:
-            m = _TOML_LINE.search(str(exc))
-            number = int(m.group(1)) if m else len(lines)
+            found, problem = toml_problem(kept, str(exc))
+            number = found or len(lines)
             owner = owners[number - 1] if 0 < number <= len(lines) else None
             if owner is None or owner in broken:
-                raise ConfigError(f"{where}:{number}: {exc}") from None
-            broken[owner] = ConfigError(f"{where}:{number}: [{owner}] {exc}", sample=owner)
+                raise ConfigError(f"{where}:{number}: {problem}") from None
+            broken[owner] = ConfigError(f"{where}:{number}: [{owner}] {problem}", sample=owner)
     samples = {}
     for name in sorted(data):
         try:

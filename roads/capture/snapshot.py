@@ -194,8 +194,11 @@ def check_run(sample: Sample, variant: Variant, result: RunResult) -> None:
     output = (result.stdout + result.stderr) or None
     main = result.main
     if sample.expect_exit is not None and main.exit_code != sample.expect_exit:
+        how = main.describe()
+        # "was killed by SIGSEGV ...", "ended with exit status 3 ..."
+        ended = f"was {how}" if how.startswith("killed") else f"ended with {how}"
         raise SampleError(
-            f"ended with {main.describe()}, expected exit status {sample.expect_exit}",
+            f"{ended}, where exit status {sample.expect_exit} was expected",
             sample=label, command=argv, output=output,
         )
     missing = [c for c in sample.checkpoints if c not in result.reached]

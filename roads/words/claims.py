@@ -31,7 +31,7 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import ConfigError, FileError
+from ..errors import ConfigError, FileError, toml_problem
 
 
 @dataclass(frozen=True)
@@ -59,11 +59,10 @@ def parse_claims(text: str, where: str = "claims.toml") -> tuple[Claim, ...]:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         # "... (at line N, column M)": the line becomes the error's place, as a page's.
-        found = re.fullmatch(r"(.*) \(at line (\d+), column (\d+)\)", str(exc), re.S)
-        if found is None:
-            raise FileError(f"not TOML: {exc}", page=where) from None
-        raise FileError(f"not TOML: {found[1]} (column {found[3]})", page=where,
-                        line=int(found[2])) from None
+        line, problem = toml_problem(text, str(exc))
+        claim = _claim_at(text, line) if line else None
+        inside = f" in claim {claim!r}" if claim else ""
+        raise FileError(f"not TOML{inside}: {problem}", page=where, line=line) from None
     claims = []
     seen: set[str] = set()
     for number, entry in enumerate(data.get("claim", []), start=1):
@@ -89,6 +88,25 @@ def parse_claims(text: str, where: str = "claims.toml") -> tuple[Claim, ...]:
 
 
 ID = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
+_CLAIM_HEADER = re.compile(r"\s*\[\[\s*claim\s*\]\]")
+_ID_LINE = re.compile(r"""\s*id\s*=\s*(?:"([^"\\]*)"|'([^']*)')""")
+
+
+def _claim_at(text: str, line: int) -> str | None:
+    """The id of the claim whose table holds ``line`` of a claims file that is not
+    TOML, as its own line writes it; None before the first claim or without an id."""
+    rows = text.split("\n")
+    start = next((n for n in range(min(line, len(rows)) - 1, -1, -1)
+                  if _CLAIM_HEADER.match(rows[n])), None)
+    if start is None:
+        return None
+    for row in rows[start + 1:]:
+        if row.lstrip().startswith("["):  # the next table: this one has no id line
+            return None
+        found = _ID_LINE.match(row)
+        if found:
+            return found[1] if found[1] is not None else found[2]
+    return None
 STEP_ACTIONS = ("set", "add", "copy", "delete", "call")
 
 

@@ -159,7 +159,7 @@ def _title(meta: Mapping[str, Any], path: str) -> str:
         raise _error(path, "'title' is required")
     title = meta["title"]
     if not isinstance(title, str) or not title.strip():
-        raise _error(path, f"'title' must be a non-empty string, got {_show(title)}")
+        raise _error(path, f"'title' must be a non-empty string, got {_show(title)}", "title")
     return title
 
 
@@ -168,7 +168,7 @@ def _weight(meta: Mapping[str, Any], path: str) -> int | None:
     # bool is an int subclass: `weight: yes` must not read as weight 1.
     if weight is None or (isinstance(weight, int) and not isinstance(weight, bool)):
         return weight
-    raise _error(path, f"'weight' must be an integer, got {_show(weight)}")
+    raise _error(path, f"'weight' must be an integer, got {_show(weight)}", "weight")
 
 
 def _timeline(meta: Mapping[str, Any], path: str) -> tuple[TimelineEntry, ...]:
@@ -177,9 +177,10 @@ def _timeline(meta: Mapping[str, Any], path: str) -> tuple[TimelineEntry, ...]:
         return ()
     if not isinstance(raw, list) or not raw:
         raise _error(
-            path, f"'timeline' must be a non-empty list of {{date, note}}, got {_show(raw)}"
+            path, f"'timeline' must be a non-empty list of {{date, note}}, got {_show(raw)}",
+            "timeline",
         )
-    entries = tuple(_entry(item, f"timeline[{index}]", path) for index, item in enumerate(raw))
+    entries = tuple(_entry(item, index, path) for index, item in enumerate(raw))
     for index in range(1, len(entries)):
         before, after = entries[index - 1].date, entries[index].date
         if after < before:
@@ -187,28 +188,33 @@ def _timeline(meta: Mapping[str, Any], path: str) -> tuple[TimelineEntry, ...]:
                 path,
                 f"'timeline[{index}].date' {after.isoformat()} is older than the entry before it"
                 f" ({before.isoformat()}); list entries oldest first",
+                "timeline", index, "date",
             )
     return entries
 
 
-def _entry(item: object, field: str, path: str) -> TimelineEntry:
+def _entry(item: object, index: int, path: str) -> TimelineEntry:
+    field, at = f"timeline[{index}]", ("timeline", index)
     if not isinstance(item, Mapping):
-        raise _error(path, f"'{field}' must be a mapping with 'date' and 'note', got {_show(item)}")
+        raise _error(path, f"'{field}' must be a mapping with 'date' and 'note', got {_show(item)}",
+                     *at)
     unknown = sorted(str(key) for key in item if key not in _ENTRY_KEYS)
     if unknown:
         keys = ", ".join(map(repr, unknown))
-        raise _error(path, f"'{field}' has unknown key(s) {keys}; expected 'date' and 'note'")
+        raise _error(path, f"'{field}' has unknown key(s) {keys}; expected 'date' and 'note'",
+                     *at, unknown[0])
     for key in _ENTRY_KEYS:
         if item.get(key) is None:
-            raise _error(path, f"'{field}.{key}' is required")
+            raise _error(path, f"'{field}.{key}' is required", *at)
     note = item["note"]
     if not isinstance(note, str) or not note.strip():
-        raise _error(path, f"'{field}.note' must be a non-empty string, got {_show(note)}")
+        raise _error(path, f"'{field}.note' must be a non-empty string, got {_show(note)}",
+                     *at, "note")
     # A folded YAML string may hold newlines; one entry is one paragraph.
-    return TimelineEntry(_date(item["date"], f"{field}.date", path), " ".join(note.split()))
+    return TimelineEntry(_date(item["date"], at, path), " ".join(note.split()))
 
 
-def _date(value: object, field: str, path: str) -> datetime.date:
+def _date(value: object, at: tuple[str | int, ...], path: str) -> datetime.date:
     # datetime is a date subclass; a time of day has no place in the timeline.
     if isinstance(value, datetime.date) and not isinstance(value, datetime.datetime):
         return value
@@ -217,7 +223,8 @@ def _date(value: object, field: str, path: str) -> datetime.date:
             return datetime.date.fromisoformat(value.strip())
         except ValueError:
             pass
-    raise _error(path, f"'{field}' must be a date written YYYY-MM-DD, got {_show(value)}")
+    raise _error(path, f"'timeline[{at[1]}].date' must be a date written YYYY-MM-DD, got "
+                 f"{_show(value)}", *at, "date")
 
 
 def _escape(text: str) -> str:
@@ -230,5 +237,14 @@ def _show(value: object) -> str:
     return repr(value)
 
 
-def _error(path: str, problem: str) -> ConfigError:
-    return ConfigError(f"front matter: {problem}", page=path)
+def _error(path: str, problem: str, *field: str | int) -> ConfigError:
+    """The page's front-matter error; ``field`` (its ``front_matter_field``) is where in
+    the front matter it is, keys and list indexes from the top (none for a key that is
+    missing), for the caller that has the page's text to name its line."""
+    error = ConfigError(f"front matter: {problem}", page=path)
+    error.__dict__[FIELD] = field
+    return error
+
+
+# On a front-matter error: the keys and indexes of the value at fault (``_error``).
+FIELD = "front_matter_field"
