@@ -412,6 +412,16 @@ def source_line(sample: str, name: str, call: str = "ROADS_CHECKPOINT", file: st
     return str(found[0])
 
 
+def manifest_lines() -> int:
+    """How many lines ``samples/samples.toml`` has now: for prose that names the line an
+    entry added at its end will take (the authoring guide's step 7)."""
+    from roads.capture.samples import MANIFEST
+
+    path = project().samples_dir / MANIFEST
+    depends(path)
+    return len(path.read_text(encoding="utf-8").splitlines())
+
+
 def _shown_files_digest(sample: str, *args, **kwargs) -> list[str]:
     """What ``sample_code`` reads besides the capture: the files it shows, by digest,
     and the repository it links them to."""
@@ -453,10 +463,10 @@ def preload() -> None:
 
 MACROS: tuple = (memory_map, address_space, timelapse, elf_to_memory, map_diff, page_view, page_walk,
                  gdb_session, value, const, provenance, sample_code, stack_top, page_walk_diagram,
-                 source_line, explained, heap_strip)
+                 source_line, manifest_lines, explained, heap_strip)
 # Words inside a sentence, or inside `code`: an error shows as a note there and as a box
 # on top of the page (``guard``), never as a box in the sentence.
-INLINE: tuple = (value, const, source_line)
+INLINE: tuple = (value, const, source_line, manifest_lines)
 # Block figures of finished HTML: they skip Markdown and the search index (see guard).
 FIGURES: tuple = (memory_map, address_space, timelapse, elf_to_memory, map_diff, page_view, page_walk,
                   gdb_session, sample_code, stack_top, page_walk_diagram, explained, heap_strip)
