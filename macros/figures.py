@@ -22,13 +22,14 @@ from .project import document, log, project, svg_cache
 # roads.words.source colours C with: ``preload`` imports them in a build about to
 # render pages in several processes (``macros.ahead``), so that they are loaded, and
 # compiled from source on a fresh clone, once and not in each process.
-DRAWING = ("roads.constants", "roads.explain.page", "roads.explain.record", "roads.explain.saved",
-           "roads.figures", "roads.figures.diagram", "roads.figures.diff",
-           "roads.figures.diffview", "roads.figures.elfmap", "roads.figures.heapview",
-           "roads.figures.pageview", "roads.figures.provenance", "roads.figures.regions",
-           "roads.figures.select", "roads.figures.stackview", "roads.figures.table",
-           "roads.figures.timelapse", "roads.figures.transcript", "roads.figures.walkview",
-           "roads.words", "roads.words.markup", "roads.words.source", "roads.words.values",
+DRAWING = ("roads.capture.samples", "roads.constants", "roads.explain.page",
+           "roads.explain.record", "roads.explain.saved", "roads.figures",
+           "roads.figures.diagram", "roads.figures.diff", "roads.figures.diffview",
+           "roads.figures.elfmap", "roads.figures.heapview", "roads.figures.pageview",
+           "roads.figures.provenance", "roads.figures.regions", "roads.figures.select",
+           "roads.figures.stackview", "roads.figures.table", "roads.figures.timelapse",
+           "roads.figures.transcript", "roads.figures.walkview", "roads.words",
+           "roads.words.markup", "roads.words.source", "roads.words.values",
            "pygments.lexers.c_cpp")
 
 
@@ -412,14 +413,19 @@ def source_line(sample: str, name: str, call: str = "ROADS_CHECKPOINT", file: st
     return str(found[0])
 
 
-def manifest_lines() -> int:
-    """How many lines ``samples/samples.toml`` has now: for prose that names the line an
-    entry added at its end will take (the authoring guide's step 7)."""
+def manifest_lines(plus: int = 0) -> str:
+    """How many lines ``samples/samples.toml`` has now, ``plus`` more: for prose that
+    names the line an entry added at its end will take (the authoring guide's step 7).
+    The sum is the macro's, so that an error, which is words, never meets arithmetic."""
     from roads.capture.samples import MANIFEST
 
     path = project().samples_dir / MANIFEST
     depends(path)
-    return len(path.read_text(encoding="utf-8").splitlines())
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read the sample manifest: {exc}") from None
+    return str(len(text.splitlines()) + plus)
 
 
 def _shown_files_digest(sample: str, *args, **kwargs) -> list[str]:

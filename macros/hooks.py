@@ -330,7 +330,8 @@ def _front_matter_line(file: File, field: tuple[str | int, ...]) -> int | None:
     line = None
     for step in field:
         if isinstance(node, yaml.MappingNode) and isinstance(step, str):
-            found = next(((k, v) for k, v in node.value
+            # The last of a key written twice: the value YAML keeps, and the one at fault.
+            found = next(((k, v) for k, v in reversed(node.value)
                           if isinstance(k, yaml.ScalarNode) and k.value == step), None)
             if found is None:
                 return None

@@ -163,10 +163,6 @@ def tail(text: str, lines: int = 20, width: int = 400) -> str:
 
 # tomllib's place of an error, at the end of its message.
 _TOML_PLACE = re.compile(r"(.*) \(at line (\d+), column (\d+)\)", re.S)
-# A TOML string on one line, in double quotes (with its escapes) or in single quotes.
-_TOML_STRING = re.compile(r'"(?:[^"\\\n]|\\.)*"|\'[^\'\n]*\'')
-
-
 def toml_problem(text: str, message: str) -> tuple[int | None, str]:
     """The line of a tomllib error's ``message`` about ``text``, and the problem in
     words: the column, or, where tomllib points past the line's last character (at its
@@ -180,14 +176,51 @@ def toml_problem(text: str, message: str) -> tuple[int | None, str]:
     row = rows[line - 1].removesuffix("\r") if 0 < line <= len(rows) else ""
     if column <= len(row):
         return line, f"{problem} (column {column})"
-    bare = _TOML_STRING.sub("", row).split("#", 1)[0]  # what is left outside strings
-    if bare.count('"') % 2 or bare.count("'") % 2:
+    left_open = _open_at_end(rows[:line])
+    if left_open == "string":
         open_ = "a string in quotes still open (use three quotes for one over several lines)"
-    elif bare.count("{") > bare.count("}"):
+    elif left_open == "table":
         open_ = "a table between braces, {...}, still open (close it on this line)"
     else:
         return line, f"{problem} (at the end of the line)"
     return line, f"{problem} at the end of the line: it ends with {open_}"
+
+
+def _open_at_end(rows: list[str]) -> str | None:
+    """What the last of ``rows`` (TOML, from the file's first line) leaves open at its
+    end: "string" (one in single or double quotes, which ends on its line), "table" (a
+    table between braces, which does too), or None. Strings in three quotes may go on
+    over lines; a comment runs to the line's end; a backslash escapes in double quotes
+    only."""
+    quote = ""  # the open string's quotes: ", ', \"\"\" or \'\'\'
+    for number, row in enumerate(rows, start=1):
+        depth, i, n = 0, 0, len(row)
+        while i < n:
+            c = row[i]
+            if quote:
+                if c == "\\" and quote[0] == '"':
+                    i += 2
+                    continue
+                if row.startswith(quote, i):
+                    i += len(quote)
+                    quote = ""
+                    continue
+                i += 1
+            elif c == "#":
+                break
+            elif c in "\"'":
+                quote = c * 3 if row.startswith(c * 3, i) else c
+                i += len(quote)
+            else:
+                depth += (c == "{") - (c == "}")
+                i += 1
+        if number == len(rows):
+            if len(quote) == 1:
+                return "string"
+            return "table" if depth > 0 else None
+        if len(quote) == 1:  # an error of its own line, past which nothing is known
+            quote = ""
+    return None
 
 
 def _indent(text: str) -> str:

@@ -348,8 +348,28 @@ def test_a_variable_that_hides_a_macro_leaves_the_words_to_jinja(monkeypatch):
      "claims.toml:1: not TOML: Expected newline or end of document after a statement (column 7)"),
     ('[[claim]]\nid = "a"\nmutate = \n',
      "claims.toml:3: not TOML in claim 'a': Invalid value (at the end of the line)"),
+    # Strings in three quotes hold quotes; an escaped quote does not close a string;
+    # a string in three quotes goes on over lines.
+    ("[[claim]]\nid = 'a'\nt = { a = '''it's''',\n  b = 1 }\n",
+     "claims.toml:3: not TOML in claim 'a': Invalid initial character for a key part at the "
+     "end of the line: it ends with a table between braces"),
+    ('[[claim]]\nid = "a"\nt = { a = "x\\"y,\n',
+     "claims.toml:3: not TOML in claim 'a': Illegal character '\\n' at the end of the line: "
+     "it ends with a string in quotes still open"),
+    ('[[claim]]\nid = "a"\ntext = \"\"\"\n{ "\n\"\"\"\nt = { b = 1,\n c = 2 }\n',
+     "claims.toml:6: not TOML in claim 'a': Invalid initial character for a key part at the "
+     "end of the line: it ends with a table between braces"),
+    # The line is in another table than a claim's: no claim is named.
+    ('[[claim]]\nid = "a"\n[[claim]\nid = "b"\n',
+     "claims.toml:3: not TOML: Expected ']]' at the end of an array declaration (column 8)"),
+    ('[[claim]]\nid = "a"\n[settings]\nx = {\n', "claims.toml:4: not TOML: Invalid initial"),
 ])
 def test_a_claims_file_that_is_not_toml_is_told_at_its_line_and_claim(text, said):
     with pytest.raises(ConfigError) as raised:
         parse_claims(text)
     assert said in raised.value.located()
+
+
+def test_a_claim_key_that_is_no_list_of_tables_is_named():
+    with pytest.raises(ConfigError, match=r"x.toml: 'claim' must be a list of tables, each begun"):
+        parse_claims("claim = 5\n", "x.toml")

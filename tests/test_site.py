@@ -244,6 +244,9 @@ def test_two_builds_are_byte_identical(tmp_path, minisite):
         ("hello.md", "weight: 1", "docs/hello.md: front matter: 'title' is required"),
         ("hello.md", "title: Hello\nweight: x", "docs/hello.md:3: front matter: 'weight' must be an integer, got 'x'"),
         ("hello.md", 'title: Hello\nweight: "3"', "docs/hello.md:3: front matter: 'weight' must be an integer, got '3'"),
+        # A key written twice: YAML keeps the last, and its line is told.
+        ("hello.md", "title: Hello\nweight: 1\n\nweight: x",
+         "docs/hello.md:5: front matter: 'weight' must be an integer, got 'x'"),
         (
             "memory/vas.md",
             "title: VAS\ntimeline:\n  - date: 2025-02-30\n    note: first version",

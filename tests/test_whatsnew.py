@@ -303,8 +303,8 @@ def test_the_guide_numbers_the_listings_whose_lines_it_refers_to(site):
     # checkpoints: the entry added at the end of the file, after a blank line, its
     # header and its title (the guide's step 2). The number is the manifest's, read when
     # the guide is built: adding a sample does not make the guide wrong.
-    assert "samples/samples.toml:{{ manifest_lines() + 4 }} lists it for [strcopy]" in text
-    assert "({{ manifest_lines() + 4 }} here, with\n`[strcopy]` added" in text
+    assert "samples/samples.toml:{{ manifest_lines(plus=4) }} lists it for [strcopy]" in text
+    assert "({{ manifest_lines(plus=4) }} here, with\n`[strcopy]` added" in text
     out, _ = site
     built_page = (out / "about" / "authoring" / "index.html").read_text()
     entry = len((REPO / "samples" / "samples.toml").read_text().splitlines()) + 4

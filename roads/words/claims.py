@@ -65,6 +65,8 @@ def parse_claims(text: str, where: str = "claims.toml") -> tuple[Claim, ...]:
         raise FileError(f"not TOML{inside}: {problem}", page=where, line=line) from None
     claims = []
     seen: set[str] = set()
+    if not isinstance(data.get("claim", []), list):
+        raise ConfigError(f"{where}: 'claim' must be a list of tables, each begun by [[claim]]")
     for number, entry in enumerate(data.get("claim", []), start=1):
         strings = {"id", "page", "text", "test"}
         if not isinstance(entry, dict) or not strings <= set(entry) or \
@@ -88,17 +90,18 @@ def parse_claims(text: str, where: str = "claims.toml") -> tuple[Claim, ...]:
 
 
 ID = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
-_CLAIM_HEADER = re.compile(r"\s*\[\[\s*claim\s*\]\]")
+_CLAIM_HEADER = re.compile(r"\s*\[\[\s*claim\s*\]\]\s*(?:#.*)?")
 _ID_LINE = re.compile(r"""\s*id\s*=\s*(?:"([^"\\]*)"|'([^']*)')""")
 
 
 def _claim_at(text: str, line: int) -> str | None:
     """The id of the claim whose table holds ``line`` of a claims file that is not
     TOML, as its own line writes it; None before the first claim or without an id."""
-    rows = text.split("\n")
+    rows = [row.removesuffix("\r") for row in text.split("\n")]
+    # The table the line is in: the last header at or before it, a claim's or not.
     start = next((n for n in range(min(line, len(rows)) - 1, -1, -1)
-                  if _CLAIM_HEADER.match(rows[n])), None)
-    if start is None:
+                  if rows[n].lstrip().startswith("[")), None)
+    if start is None or not _CLAIM_HEADER.fullmatch(rows[start]):
         return None
     for row in rows[start + 1:]:
         if row.lstrip().startswith("["):  # the next table: this one has no id line
