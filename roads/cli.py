@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import json
 import logging
@@ -13,6 +14,7 @@ import shlex
 import signal
 import stat
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -197,13 +199,51 @@ def _main(argv: list[str] | None) -> int:
         # reaped by the kernel, and no wait for a run, gcc or the launcher would see them.
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
     try:
-        return COMMANDS[args.command](args)
+        with _ended_as_interrupted():
+            return COMMANDS[args.command](args)
     except RoadsError as exc:
         print(f"roads: error: {exc.located()}", file=sys.stderr)
         return 1
+    except Ended as exc:
+        print(f"roads: ended by {signal.Signals(exc.signum).name}", file=sys.stderr)
+        return 128 + exc.signum
     except KeyboardInterrupt:
         print("roads: interrupted", file=sys.stderr)
         return 130
+
+
+class Ended(KeyboardInterrupt):
+    """SIGTERM or SIGHUP (a closed terminal, ``kill``, a service stopped): the command
+    ends as Ctrl-C ends it, its program killed and its run folder removed on the way
+    out, and exits with 128 + the signal's number, as a shell reports a program the
+    signal ended."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+def _ended(signum: int, frame) -> None:
+    raise Ended(signum)
+
+
+@contextlib.contextmanager
+def _ended_as_interrupted():
+    """SIGTERM and SIGHUP raise ``Ended`` while the command runs (not where they were
+    ignored when it started, as under nohup; and only in the main thread, the one
+    Python hands signals to); their handlers are put back after."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    before = {}
+    for signum in (signal.SIGTERM, signal.SIGHUP):
+        if signal.getsignal(signum) != signal.SIG_IGN:
+            before[signum] = signal.signal(signum, _ended)
+    try:
+        yield
+    finally:
+        for signum, handler in before.items():
+            signal.signal(signum, handler if handler is not None else signal.SIG_DFL)
 
 
 def cmd_capture(args) -> int:
@@ -339,6 +379,8 @@ def cmd_run(args) -> int:
         left = "; anything it left running was killed" if result.left_killed else ""
         print(printable(f"roads: {shlex.join(program)} ended ({_ending(result.main, cpu_seconds)}) "
                         f"before {args.after:g} s{left}"), file=sys.stderr)
+        print(printable(f"roads: to see its memory, stop it sooner (--after) or where it "
+                        f"ends: roads explain --at exit -- {shlex.join(program)}"), file=sys.stderr)
         sys.stderr.write(_printed(result, program[0]))
         sys.stderr.write(_notes(result, program[0], stopped=False))
         return 1

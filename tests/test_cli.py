@@ -377,6 +377,17 @@ def test_run_of_a_program_that_ends_first(tmp_path):
                            "true"], capture_output=True, text=True, timeout=60)
     assert done.returncode == 1
     assert "ended (exit status 0) before 2 s" in done.stderr
+    # What to do instead: no map was shown.
+    assert ("roads: to see its memory, stop it sooner (--after) or where it ends: roads "
+            "explain --at exit -- true\n") in done.stderr
+
+
+def test_a_command_outside_a_project_says_where_to_run_it(tmp_path):
+    done = subprocess.run([*ROADS, "check"], cwd=tmp_path, capture_output=True, text=True,
+                          timeout=60)
+    assert done.returncode == 1
+    assert (f"{tmp_path}/samples/samples.toml: no sample manifest: run roads in the "
+            "project's folder, or name it: roads --root FOLDER COMMAND") in done.stderr
 
 
 @pytest.mark.parametrize("kind", ["not executable", "folder"])

@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import os
 import re
+import shlex
 import signal
 import subprocess
 import time
@@ -78,7 +79,9 @@ def test_a_run_that_used_up_its_processor_time_says_so_of_roads_run(own_folder):
         rf"roads: sh -c '{re.escape(program)}' ended \(killed by SIGXCPU \(the signal of a "
         r"processor-time limit, at (\d+\.\d) s of processor time, below the "
         rf"{limit} s roads run's sandbox gives each process: a lower limit set within the "
-        r"run \(setrlimit, ulimit -t\), or the signal sent to it \(kill\)\)\) before 30 s\n",
+        r"run \(setrlimit, ulimit -t\), or the signal sent to it \(kill\)\)\) before 30 s\n"
+        rf"roads: to see its memory, stop it sooner \(--after\) or where it ends: roads "
+        rf"explain --at exit -- sh -c {re.escape(shlex.quote(program))}\n",
         done.stderr)
     assert said is not None, done.stderr
     # The limit of 1 s, as the process's times measured it (in clock ticks, sampled).

@@ -14,8 +14,10 @@ import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -179,7 +181,7 @@ def test_a_script_is_named_one_with_the_command_that_runs_it(root, tmp_path, mon
     err = capsys.readouterr().err
     assert (f"roads: error: tool ({script}) is a script, run by /usr/bin/env sh, not a "
             "compiled program") in err, err
-    assert f"roads explain -- sh {script} ..." in err, err
+    assert f"roads explain -- sh {script}, followed by the script's arguments" in err, err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["bin"]
 
 
@@ -467,3 +469,61 @@ def test_a_program_whose_file_asks_for_capabilities_is_told_why_it_cannot_start(
            "in =ep), and the kernel starts such a program only with every one of them, which " \
            "the sandbox cannot give" in err, err
     assert explain(root, "--at", "exit", "--out", str(tmp_path / "q.html"), str(plain)) == 0
+
+
+SLEEPER = "#include <unistd.h>\nint main(void) { sleep(60); return 0; }\n"
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP])
+def test_a_command_ended_by_sigterm_or_sighup_cleans_up_as_ctrl_c_does(root, tmp_path, signum):
+    """A closed terminal or a kill ends roads explain as Ctrl-C does: its program gone,
+    its run folder removed, a line on stderr and the status a shell gives a program the
+    signal ended (the folder was left, and Python's default gave no word)."""
+    build(tmp_path, "sleeper", SLEEPER)
+    script = ("import sys\nfrom roads import cli\n"
+              f"sys.exit(cli.main(['--root', {str(root)!r}, 'explain', '--at', 'exit', "
+              f"'--out', 'p.html', '--', './sleeper']))\n")
+    runs = root / ".cache" / "roads"
+    proc = subprocess.Popen([sys.executable, "-c", script], cwd=tmp_path, text=True,
+                            stderr=subprocess.PIPE, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    try:
+        deadline = time.monotonic() + 30
+        while not any(runs.glob("roads-explain-*/job.json")) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert any(runs.glob("roads-explain-*")), "the run never began"
+        time.sleep(0.3)  # the program runs
+        proc.send_signal(signum)
+        _, err = proc.communicate(timeout=30)
+    finally:
+        proc.kill()
+        proc.wait()
+    assert proc.returncode == 128 + signum, err
+    assert f"roads: ended by {signal.Signals(signum).name}" in err and "Traceback" not in err
+    assert not list(runs.glob("roads-explain-*"))
+    assert not [p for p in Path("/proc").iterdir() if p.name.isdigit()
+                and _exe_of(p) == str(tmp_path / "sleeper")]
+
+
+def _exe_of(proc_dir: Path) -> str | None:
+    try:
+        return os.readlink(proc_dir / "exe")
+    except OSError:
+        return None
+
+
+def test_the_run_folders_killed_runs_left_are_removed_by_a_later_run(tmp_path):
+    """SIGKILL leaves a run no time to remove its folder: a later run removes those an
+    hour old, of this user, and nothing else."""
+    old, young = tmp_path / "roads-explain-old", tmp_path / "roads-explain-young"
+    for folder in (old, young, tmp_path / "other-old"):
+        (folder / "deep").mkdir(parents=True)
+        (folder / "deep" / "job.json").write_text("{}")
+    (tmp_path / "roads-explain-file").write_text("")
+    (tmp_path / "roads-explain-link").symlink_to(old)
+    hour_ago = time.time() - session_mod.LEFT_AGE - 1
+    for path in (old, tmp_path / "other-old", tmp_path / "roads-explain-file"):
+        os.utime(path, (hour_ago, hour_ago))
+    os.utime(tmp_path / "roads-explain-link", (hour_ago, hour_ago), follow_symlinks=False)
+    assert session_mod._remove_left(tmp_path) == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "other-old", "roads-explain-file", "roads-explain-link", "roads-explain-young"]

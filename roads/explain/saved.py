@@ -156,7 +156,7 @@ def refreshed(path: Path, root: Path, *, sandbox: Path | None,
                            f"(roads explain --no-sandbox ... --save {path.name})")
     session = explain_program(run_argv, list(recorded["at"]), aslr=options.aslr,
                               follow_fork=options.follow_fork, deadline=options.deadline,
-                              sandbox=sandbox, cache=sandbox, progress=progress)
+                              sandbox=sandbox, cache=sandbox, progress=progress, shown=argv)
     if not session.complete:
         raise ExplainError(f"roads explain {shlex.join(argv)} {session.ending} before reaching "
                            f"{', '.join(session.missing)}")

@@ -15,6 +15,7 @@ import signal
 import stat
 import sys
 import tempfile
+import time
 from collections.abc import Iterator, Mapping
 from dataclasses import replace
 from pathlib import Path
@@ -256,8 +257,12 @@ def _capture(name: str, command_line: list[str], elf, checkpoints: list[dict], *
 def explain_program(argv: list[str], wheres: list[str], *, aslr: bool = False,
                     follow_fork: bool = False, deadline: float = 30.0,
                     sandbox: Path | None = None, cache: Path | None = None,
-                    progress: Callable[[str], None] = lambda s: None) -> Session:
-    """Run ``argv`` (a ``.c`` file is compiled first) to the stops ``wheres``.
+                    progress: Callable[[str], None] = lambda s: None,
+                    shown: list[str] | None = None) -> Session:
+    """Run ``argv`` (a ``.c`` file is compiled first) to the stops ``wheres``; the page
+    names the program and its arguments as ``shown`` (default: ``argv``, as given, so
+    that its command makes the page again where it was typed; a saved session gives them
+    as recorded, relative to the project, not the clone's path it runs them by).
 
     With ``sandbox`` (the cache folder of the launcher) the tracer and the program run
     in the launcher's sandbox, as gcc and gdb do for the samples (``tool_prefix``): pid
@@ -339,12 +344,13 @@ def explain_program(argv: list[str], wheres: list[str], *, aslr: bool = False,
                 raise ExplainError(
                     f"{program}{where} is a script, run by {interpreter}, not a compiled "
                     "program: name its interpreter, whose memory you will see: roads "
-                    f"explain -- {shellwords.join([*runner, script])} ...") from None
+                    f"explain -- {shellwords.join([*runner, script])}, followed by the "
+                    "script's arguments") from None
             refused = unreadable_program(path, exc)
             if refused is not None:
                 raise refused from None
             raise ExplainError(f"{program}: not an ELF program roads explain can read ({exc.message})") from None
-        shown = [Path(program).name if gcc_argv else program, *argv[1:]]
+        shown = list(argv) if shown is None else list(shown)
         name = sample_name(program if not gcc_argv else Path(program).stem)
         # A program named is run as a shell runs it, its file given argv[0] as typed (a
         # multi-call program such as xzcat reads what to do there); a compiled one, its path.
@@ -359,13 +365,47 @@ def explain_program(argv: list[str], wheres: list[str], *, aslr: bool = False,
         return _in_sandbox(job, Path(tmp), sandbox, progress)
 
 
+RUN_FOLDER = "roads-explain-"  # the start of a run folder's name
+# A run folder this old belongs to no run: one lasts its deadline (MAX_DEADLINE at most),
+# its compile and its ending.
+LEFT_AGE = 3600.0
+
+
+def _remove_left(place: Path, now: float | None = None) -> int:
+    """Remove the run folders in ``place`` that runs killed before they could left
+    (this user's, unchanged for ``LEFT_AGE`` seconds); how many. Whatever cannot be
+    read or removed is left as it is."""
+    now = time.time() if now is None else now
+    removed = 0
+    try:
+        entries = list(os.scandir(place))
+    except OSError:
+        return 0
+    for entry in entries:
+        if not entry.name.startswith(RUN_FOLDER):
+            continue
+        try:
+            info = entry.stat(follow_symlinks=False)
+            if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.getuid() or \
+                    now - info.st_mtime < LEFT_AGE:
+                continue
+            remove_folder(Path(entry.path))
+            removed += 1
+        except OSError:
+            continue
+    return removed
+
+
 @contextlib.contextmanager
 def _run_folder(place: Path | None) -> Iterator[Path]:
     """A fresh folder for the run, this user's alone (mkdtemp), in ``place``; removed
     after the run however the program filled it (``cachedir.remove_folder``): a tree
     some thousand folders deep stopped TemporaryDirectory's rmtree with RecursionError,
-    which ended roads explain in a traceback instead of the page, the folder left."""
-    folder = Path(tempfile.mkdtemp(prefix="roads-explain-", dir=place))
+    which ended roads explain in a traceback instead of the page, the folder left.
+    The folders that killed runs left there (SIGKILL gives no time to remove one) go
+    first (``_remove_left``)."""
+    _remove_left(Path(place) if place is not None else Path(tempfile.gettempdir()))
+    folder = Path(tempfile.mkdtemp(prefix=RUN_FOLDER, dir=place))
     try:
         yield folder
     except BaseException:
