@@ -1003,8 +1003,9 @@ class Proc:
                 raise ProcessGone(f"process {pid} is gone: no {path}") from None
             raise CaptureError(f"{path} does not exist on this system") from None
         except PermissionError as exc:
+            needed = _access_needed(name, _own_capability(CAP_SYS_PTRACE))
             raise CaptureError(f"cannot read {path}: {exc.strerror}; it needs ptrace access to "
-                               f"process {pid}{_access_needed(name)}") from None
+                               f"process {pid}{needed}") from None
         except OSError as exc:
             if exc.errno == errno.ESRCH:
                 raise ProcessGone(f"process {pid} exited while reading {path}") from None
@@ -1040,13 +1041,33 @@ class Proc:
         return next((tid for tid in tids if tid != pid and not tasks.exited(tid)), None)
 
 
-def _access_needed(name: str) -> str:
+CAP_SYS_PTRACE = 19  # linux/capability.h: trace any process one's user namespace holds
+
+
+def _own_capability(bit: int) -> bool | None:
+    """Whether this process holds capability ``bit`` (its effective set, CapEff: of
+    /proc/self/status); None where that cannot be read."""
+    try:
+        with open("/proc/self/status", encoding="ascii", errors="replace") as f:
+            mask = next((line.split(":", 1)[1] for line in f if line.startswith("CapEff:")), None)
+        return None if mask is None else bool(int(mask, 16) >> bit & 1)
+    except (OSError, ValueError):
+        return None
+
+
+def _access_needed(name: str, privileged: bool | None = False) -> str:
     """What the kernel asks of a reader of /proc/PID/``name`` (``__ptrace_may_access``):
     a process of the reader's own user (its real, effective and saved ids), not made
-    undumpable (set-user-ID, say), or CAP_SYS_PTRACE. Yama's ptrace_scope restricts the
-    attaching kind of access alone, which only ``mem`` asks for among these files."""
+    undumpable (set-user-ID, say), or CAP_SYS_PTRACE (``privileged``: whether the reader
+    holds it, None if unknown). Yama's ptrace_scope restricts the attaching kind of
+    access alone, which only ``mem`` asks for among these files."""
+    if privileged:  # the kernel's rules were met: another stood in the way
+        return (", which this process has (CAP_SYS_PTRACE), yet the kernel refused it: a "
+                "security module's rule, or a process of a user namespace this one does "
+                "not hold")
     if os.geteuid() == 0:
-        return ", which root has only with CAP_SYS_PTRACE, lacking here"
+        return (", which root has only with CAP_SYS_PTRACE, lacking here" if privileged is False
+                else ", which root has only with CAP_SYS_PTRACE")
     yama = ("; for its memory, also kernel.yama.ptrace_scope 0 or being its ancestor"
             if name == "mem" else "")
     return (f" (a process of your own user, not set-user-ID nor made undumpable, or "

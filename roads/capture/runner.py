@@ -35,6 +35,7 @@ from .. import command
 from ..cachedir import partial_file, walk_folder
 from ..constants import ADDR_NO_RANDOMIZE, CONTROL_FD
 from ..errors import CommandFailed, EngineError, ProcessGone, SampleError, tail
+from ..units import human_size
 from .proc import PAGE_SIZE, Proc
 from .samples import MAX_ADDRESSES, MAX_CHECKPOINTS, MAX_RANGE_PAGES, MAX_RANGES, name_problem
 
@@ -533,8 +534,9 @@ class _Run:
                 if self.output > max_output:
                     self.kill()
                     raise self.failure(
-                        f"flooded its output: more than {max_output} bytes of stdout, stderr "
-                        "and protocol lines; killed"
+                        f"flooded its output: it wrote more than {human_size(max_output)} "
+                        f"({max_output} bytes, stdout, stderr and the lines of roads.h's "
+                        "calls together), the most a run keeps; killed"
                     )
                 if key.data == "sample":
                     for fields in self.lines("sample", data):

@@ -73,7 +73,7 @@ from .siginfo import SI_KERNEL, SigInfo
 from .syscall_file import read_syscall
 from ..capture.elf import read_bytes
 from ..capture.runner import describe_status
-from ..capture.proc import MapsEntry, Proc, Status, auxv_dict
+from ..capture.proc import CAP_SYS_PTRACE, MapsEntry, Proc, Status, auxv_dict
 from .symbols import (Function, bound, cxx_named, data_object, first_load, functions,
                       has_symtab, imports, inlined, old_versions)
 
@@ -2873,7 +2873,6 @@ def _sigchld_heard() -> bool:
     return True
 
 
-CAP_SYS_PTRACE = 19  # linux/capability.h: trace any process one's user namespace holds
 YAMA_SCOPE = Path("/proc/sys/kernel/yama/ptrace_scope")
 YAMA_SCOPES = {  # Documentation/admin-guide/LSM/Yama.rst
     "1": "only a process's ancestors may trace it (or sudo)",
