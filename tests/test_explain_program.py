@@ -527,3 +527,14 @@ def test_the_run_folders_killed_runs_left_are_removed_by_a_later_run(tmp_path):
     assert session_mod._remove_left(tmp_path) == 1
     assert sorted(p.name for p in tmp_path.iterdir()) == [
         "other-old", "roads-explain-file", "roads-explain-link", "roads-explain-young"]
+
+
+def test_a_source_in_another_folder_is_named_as_typed(root, tmp_path, monkeypatch):
+    """The page's command makes the page again where it was typed: a C source named
+    with its folder keeps it (the page named 'stops.c' alone, another file or none)."""
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "stops.c").write_text("int main(void) { return 0; }\n")
+    monkeypatch.chdir(tmp_path)
+    assert explain(root, "--at", "main", "--out", "p.html", "--", "sub/stops.c") == 0
+    facts = page_facts((tmp_path / "p.html").read_text())
+    assert facts["Command"].startswith("roads explain --at main sub/stops.c"), facts["Command"]
