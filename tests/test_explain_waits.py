@@ -233,7 +233,7 @@ static void alarm_in(int ms, int restart)
     act.sa_handler = handler;
     act.sa_flags = restart ? SA_RESTART : 0;
     sigaction(SIGALRM, &act, NULL);
-    struct itimerval timer = {{0, 0}, {0, ms * 1000}};
+    struct itimerval timer = {{0, 0}, {ms / 1000, ms % 1000 * 1000}};
     setitimer(ITIMER_REAL, &timer, NULL);
 }
 
@@ -264,9 +264,13 @@ int main(int argc, char **argv)
         calls++, r = call(wait_read, 0, fds[0], (long)&c, 1);
         wait(NULL);
     } else {  /* a handler without SA_RESTART: EINTR, and the program calls again */
-        alarm_in(100, 0);
+        /* The first call sleeps long enough for the alarm to cut it short however slowly
+           a loaded machine brings the traced program to it (with 100 ms and 300 ms, the
+           alarm could come first, and the one call sleep its whole time). */
+        struct timespec first = {10, 0}, *wait = &first;
+        alarm_in(1000, 0);
         do
-            calls++, r = call(snooze, 35, (long)&t, 0, 0);
+            calls++, r = call(snooze, 35, (long)wait, 0, 0), wait = &t;
         while (r == -EINTR);
     }
     printf("%d calls, %ld\n", calls, r);
