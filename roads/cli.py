@@ -30,6 +30,7 @@ from .capture.runner import (EMPTIED, ProcessRecord, Stop, cpu_limit_end, emptie
 from .capture.show import address_space, format_table, to_json
 from .cores import usable as usable_cores
 from .explain import command as explain
+from .explain import shellwords
 
 
 MAX_JOBS = 256
@@ -205,7 +206,8 @@ def _main(argv: list[str] | None) -> int:
         print(f"roads: error: {exc.located()}", file=sys.stderr)
         return 1
     except Ended as exc:
-        print(f"roads: ended by {signal.Signals(exc.signum).name}", file=sys.stderr)
+        with contextlib.suppress(OSError):  # SIGHUP: its terminal may be gone
+            print(f"roads: ended by {signal.Signals(exc.signum).name}", file=sys.stderr)
         return 128 + exc.signum
     except KeyboardInterrupt:
         print("roads: interrupted", file=sys.stderr)
@@ -224,6 +226,10 @@ class Ended(KeyboardInterrupt):
 
 
 def _ended(signum: int, frame) -> None:
+    # Once: a second signal while the first one's cleanup runs would cut it short (the
+    # run's folder left half removed); they stay ignored until the handlers go back.
+    for other in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(other, signal.SIG_IGN)
     raise Ended(signum)
 
 
@@ -235,10 +241,10 @@ def _ended_as_interrupted():
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    before = {}
-    for signum in (signal.SIGTERM, signal.SIGHUP):
-        if signal.getsignal(signum) != signal.SIG_IGN:
-            before[signum] = signal.signal(signum, _ended)
+    before = {signum: signal.getsignal(signum) for signum in (signal.SIGTERM, signal.SIGHUP)}
+    for signum, handler in before.items():
+        if handler != signal.SIG_IGN:
+            signal.signal(signum, _ended)
     try:
         yield
     finally:
@@ -379,8 +385,9 @@ def cmd_run(args) -> int:
         left = "; anything it left running was killed" if result.left_killed else ""
         print(printable(f"roads: {shlex.join(program)} ended ({_ending(result.main, cpu_seconds)}) "
                         f"before {args.after:g} s{left}"), file=sys.stderr)
-        print(printable(f"roads: to see its memory, stop it sooner (--after) or where it "
-                        f"ends: roads explain --at exit -- {shlex.join(program)}"), file=sys.stderr)
+        aslr = "--aslr " if args.aslr else ""
+        print(f"roads: to see its memory, stop it sooner (--after) or where it ends: roads "
+              f"explain {aslr}--at exit -- {shellwords.join(program)}", file=sys.stderr)
         sys.stderr.write(_printed(result, program[0]))
         sys.stderr.write(_notes(result, program[0], stopped=False))
         return 1

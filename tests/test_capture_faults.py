@@ -218,7 +218,7 @@ def test_output_flood_is_cut(scratch):
         }
     """, "[flood.limits]\noutput = 100000\n")
     err = capture_error(scratch, "flood")
-    assert "flooded its output: it wrote more than 97.7 KiB (100000 bytes" in str(err)
+    assert "flooded its output: it wrote more than 97.7 KiB (100000 bytes, its stdout and stderr together)" in str(err)
     assert "dull boy" in str(err)
 
 

@@ -5,6 +5,7 @@ not UTF-8 written \\xNN)."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -386,8 +387,8 @@ def test_a_command_outside_a_project_says_where_to_run_it(tmp_path):
     done = subprocess.run([*ROADS, "check"], cwd=tmp_path, capture_output=True, text=True,
                           timeout=60)
     assert done.returncode == 1
-    assert (f"{tmp_path}/samples/samples.toml: no sample manifest: run roads in the "
-            "project's folder, or name it: roads --root FOLDER COMMAND") in done.stderr
+    assert (f"{tmp_path}/samples/samples.toml: no sample manifest: is this the project's "
+            "folder? (roads --root FOLDER COMMAND names another)") in done.stderr
 
 
 @pytest.mark.parametrize("kind", ["not executable", "folder"])
@@ -515,3 +516,58 @@ def test_half_written_captures_are_ignored_by_git_and_swept(scratch, tmp_path):
     scratch.project().capture_one("fine")
     assert not partial.exists() and other.exists()  # each sample sweeps its own, under its lock
     assert (snapshots / "fine.json").exists()
+
+
+def test_a_signal_that_ends_a_command_is_taken_once_and_its_handlers_go_back():
+    """SIGTERM raises Ended once; a second one, while the first one's cleanup runs, is
+    ignored (it cut the cleanup short, the run's folder left half removed); after the
+    command the handlers are what they were."""
+    from roads import cli
+
+    before = signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGHUP)
+    with pytest.raises(cli.Ended):
+        with cli._ended_as_interrupted():
+            try:
+                os.kill(os.getpid(), signal.SIGTERM)
+                signal.sigtimedwait([], 0)  # no-op: lets the handler run here
+            except cli.Ended:
+                assert signal.getsignal(signal.SIGTERM) == signal.SIG_IGN
+                assert signal.getsignal(signal.SIGHUP) == signal.SIG_IGN
+                os.kill(os.getpid(), signal.SIGTERM)  # ignored
+                raise
+    assert (signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGHUP)) == before
+
+
+@pytest.mark.gcc
+def test_a_command_whose_terminal_closes_ends_with_the_status_of_sighup(tmp_path):
+    """Its terminal gone, the command cannot write its last line there: it ends all the
+    same, with 128 + SIGHUP (the write's error made it 1), its program gone."""
+    import pty
+    import time
+
+    marker = f"sleep 1000.{os.getpid()}"
+    pid, master = pty.fork()
+    if pid == 0:  # the child: roads run on a terminal of its own
+        os.execve(sys.executable, [*ROADS, "--root", str(tmp_path), "run", "--after", "60",
+                                   "--", "sh", "-c", marker],
+                  {**os.environ, "PYTHONPATH": str(REPO)})
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and subprocess.run(
+                ["pgrep", "-f", f"^{marker}$"], capture_output=True).returncode != 0:
+            time.sleep(0.05)
+        os.close(master)  # the terminal hangs up: SIGHUP
+        while time.monotonic() < deadline:
+            done, status = os.waitpid(pid, os.WNOHANG)
+            if done:
+                break
+            time.sleep(0.05)
+        else:
+            raise AssertionError("roads run went on after its terminal closed")
+    finally:
+        with contextlib.suppress(ProcessLookupError, ChildProcessError):
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+    assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 128 + signal.SIGHUP, status
+    wait_for(lambda: subprocess.run(["pgrep", "-f", f"^{marker}$"],
+                                    capture_output=True).returncode != 0, "its program to end")

@@ -13,6 +13,7 @@ import html
 import json
 import os
 import re
+import shlex
 import shutil
 import signal
 import subprocess
@@ -67,23 +68,25 @@ def test_the_program_gets_argv0_as_typed_and_the_command_is_shown_quoted(
     """A link's path, as typed, is the program's argv[0] (it was the file's real path,
     and a multi-call program such as xzcat, a link to xz, did what xz does); the command
     is shown quoted, an argument with a space or an empty one kept (they were joined
-    with spaces); the saved record keeps the link's name."""
+    with spaces); the saved record keeps the link's name, and the page and the record
+    name it from the project folder, as a build that makes the session again does."""
     folder = argv_printer.parent
     monkeypatch.chdir(folder)
     assert explain(root, *(() if sandbox else ("--no-sandbox",)), "--at", "exit",
                    "--out", "argv.html", "--save", "argv.json", "--",
                    "./alias", "a", "b c", "") == 0
     err = capsys.readouterr().err
-    assert "running ./alias a 'b c' ''" in err, err
+    assert "running ./alias a 'b c' ''" in err, err  # what runs
+    alias = os.path.relpath(folder / "alias", root)
     data, run = _saved_run(folder / "argv.json")
     assert run["stdout"] == "[./alias]\n[a]\n[b c]\n[]\n"
-    assert data["command"] == ["./alias", "a", "b c", ""]
+    assert data["command"] == [alias, "a", "b c", ""]
     # The command that makes the page again: the options given, then the program.
     options = "--at exit " if sandbox else "--no-sandbox --at exit "
-    assert data["capture"]["title"] == f"roads explain {options}./alias a 'b c' ''"
-    assert data["inputs"]["argv"][0] == os.path.relpath(folder / "alias", root)
+    assert data["capture"]["title"] == f"roads explain {options}{alias} a 'b c' ''"
+    assert data["inputs"]["argv"][0] == alias
     page = (folder / "argv.html").read_text()
-    assert "<code>" + html.escape("./alias a 'b c' ''") + "</code>" in page
+    assert "<code>" + html.escape(f"{alias} a 'b c' ''") + "</code>" in page
 
 
 @pytest.mark.parametrize("sandbox", [True, False])
@@ -512,21 +515,81 @@ def _exe_of(proc_dir: Path) -> str | None:
 
 
 def test_the_run_folders_killed_runs_left_are_removed_by_a_later_run(tmp_path):
-    """SIGKILL leaves a run no time to remove its folder: a later run removes those an
-    hour old, of this user, and nothing else."""
-    old, young = tmp_path / "roads-explain-old", tmp_path / "roads-explain-young"
-    for folder in (old, young, tmp_path / "other-old"):
+    """SIGKILL leaves a run no time to remove its folder: a later run removes it, once
+    its lock file beside it is a minute old and locked by no one. Nothing else: a run
+    that goes on (however old its folder looks: stopped for hours, or a program that
+    set its folder's times back), a folder of the user's own named alike, a link, a
+    folder with a file system mounted in it."""
+    import fcntl
+
+    def run_folder(name: str, lock: bool = True, age: float = 120.0) -> Path:
+        folder = tmp_path / name
         (folder / "deep").mkdir(parents=True)
         (folder / "deep" / "job.json").write_text("{}")
-    (tmp_path / "roads-explain-file").write_text("")
-    (tmp_path / "roads-explain-link").symlink_to(old)
-    hour_ago = time.time() - session_mod.LEFT_AGE - 1
-    for path in (old, tmp_path / "other-old", tmp_path / "roads-explain-file"):
-        os.utime(path, (hour_ago, hour_ago))
-    os.utime(tmp_path / "roads-explain-link", (hour_ago, hour_ago), follow_symlinks=False)
-    assert session_mod._remove_left(tmp_path) == 1
-    assert sorted(p.name for p in tmp_path.iterdir()) == [
-        "other-old", "roads-explain-file", "roads-explain-link", "roads-explain-young"]
+        if lock:
+            lock_file = tmp_path / (name + session_mod.LOCK_SUFFIX)
+            lock_file.write_text("")
+            os.utime(lock_file, (time.time() - age,) * 2)
+        return folder
+
+    run_folder("roads-explain-dead0001")
+    live = run_folder("roads-explain-live0001")
+    run_folder("roads-explain-young001", age=1.0)  # made and not locked yet, maybe
+    run_folder("roads-explain-nolock01", lock=False)
+    run_folder("roads-explain-mywork", lock=True)  # not a name mkdtemp gives
+    (tmp_path / "roads-explain-link0001").symlink_to(live)
+    (tmp_path / ("roads-explain-link0001" + session_mod.LOCK_SUFFIX)).write_text("")
+    held = os.open(tmp_path / ("roads-explain-live0001" + session_mod.LOCK_SUFFIX), os.O_RDWR)
+    try:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        assert session_mod._remove_left(tmp_path) == 1
+    finally:
+        os.close(held)
+    assert sorted(p.name for p in tmp_path.iterdir() if not p.name.endswith(".lock")) == [
+        "roads-explain-link0001", "roads-explain-live0001", "roads-explain-mywork",
+        "roads-explain-nolock01", "roads-explain-young001"]
+    assert not (tmp_path / "roads-explain-dead0001.lock").exists()
+    # Its run over, the live one's folder goes too.
+    assert session_mod._remove_left(tmp_path) == 1 and not live.exists()
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or shutil.which("unshare") is None,
+                    reason="mounts a folder: root, in a mount namespace of its own")
+def test_a_left_folder_with_a_mount_inside_is_left(tmp_path):
+    """What is mounted in a folder a run left is not the run's: the folder stays (its
+    removal would go through the mount)."""
+    left = tmp_path / "roads-explain-mounted1"
+    (left / "mnt").mkdir(parents=True)
+    (tmp_path / "roads-explain-mounted1.lock").write_text("")
+    os.utime(tmp_path / "roads-explain-mounted1.lock", (time.time() - 120,) * 2)
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "keep").write_text("mine")
+    script = ("import sys; from pathlib import Path; from roads.explain import session; "
+              f"sys.exit(session._remove_left(Path({str(tmp_path)!r})))")
+    done = subprocess.run(["unshare", "-m", "--propagation", "private", "sh", "-c",
+                           f"mount --bind {other} {left / 'mnt'} && exec {sys.executable} -c "
+                           f"{shlex.quote(script)}"], capture_output=True, text=True,
+                          env={**os.environ, "PYTHONPATH": str(ROOT)}, timeout=60)
+    if "mount" in done.stderr and done.returncode not in (0, 1):
+        pytest.skip(f"cannot mount here: {done.stderr.strip()}")
+    assert done.returncode == 0, done.stderr  # none removed
+    assert (other / "keep").read_text() == "mine" and left.is_dir()
+
+
+def test_a_run_holds_the_lock_beside_its_folder_and_leaves_nothing(tmp_path):
+    import fcntl
+
+    with session_mod._run_folder(tmp_path) as folder:
+        lock = Path(f"{folder}{session_mod.LOCK_SUFFIX}")
+        fd = os.open(lock, os.O_RDWR)
+        try:
+            with pytest.raises(BlockingIOError):
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        finally:
+            os.close(fd)
+        (folder / "made").write_text("x")
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_a_source_in_another_folder_is_named_as_typed(root, tmp_path, monkeypatch):
@@ -538,3 +601,21 @@ def test_a_source_in_another_folder_is_named_as_typed(root, tmp_path, monkeypatc
     assert explain(root, "--at", "main", "--out", "p.html", "--", "sub/stops.c") == 0
     facts = page_facts((tmp_path / "p.html").read_text())
     assert facts["Command"].startswith("roads explain --at main sub/stops.c"), facts["Command"]
+
+
+def test_a_saved_session_names_its_program_from_the_project_as_a_build_does(root, tmp_path,
+                                                                             monkeypatch):
+    """--save records the program from the project folder, and the page and the record
+    name it so, as a build that makes the session again does (they named it as typed:
+    the clone's absolute path, in a file a frozen build keeps showing)."""
+    (root / "sub").mkdir(exist_ok=True)
+    (root / "sub" / "saved.c").write_text("int main(void) { return 0; }\n")
+    monkeypatch.chdir(root / "sub")
+    saved = tmp_path / "saved.json"
+    assert explain(root, "--at", "main", "--out", str(tmp_path / "p.html"), "--save",
+                   str(saved), "--", str(root / "sub" / "saved.c")) == 0
+    record = json.loads(saved.read_text())
+    assert record["inputs"]["argv"] == ["sub/saved.c"]
+    assert record["typed"] == "sub/saved.c" and str(root) not in saved.read_text()
+    facts = page_facts((tmp_path / "p.html").read_text())
+    assert facts["Command"].endswith("--at main sub/saved.c"), facts["Command"]

@@ -535,8 +535,8 @@ class _Run:
                     self.kill()
                     raise self.failure(
                         f"flooded its output: it wrote more than {human_size(max_output)} "
-                        f"({max_output} bytes, stdout, stderr and the lines of roads.h's "
-                        "calls together), the most a run keeps; killed"
+                        f"({max_output} bytes, its stdout and stderr together), the most a "
+                        "run keeps; killed"
                     )
                 if key.data == "sample":
                     for fields in self.lines("sample", data):

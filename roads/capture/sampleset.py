@@ -45,8 +45,8 @@ class SampleSet:
         try:
             st = self.path.stat()
         except (FileNotFoundError, NotADirectoryError):  # --root a file, say
-            raise ConfigError(f"{self.path}: no sample manifest: run roads in the project's "
-                              "folder, or name it: roads --root FOLDER COMMAND") from None
+            raise ConfigError(f"{self.path}: no sample manifest: is this the project's "
+                              "folder? (roads --root FOLDER COMMAND names another)") from None
         except OSError as exc:
             raise ConfigError(f"{self.path}: cannot read the sample manifest: "
                               f"{exc.strerror or exc}") from None

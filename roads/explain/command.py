@@ -111,9 +111,12 @@ def cmd_explain(args) -> int:
         # toolchain the page records; with --no-sandbox none, and nothing is written.
         sandbox = None if args.no_sandbox else tools_folder(Path(args.root), args.root_named,
                                                             os.environ)
+        # A session to be saved names its program as its record does, from the project
+        # folder, as a build that makes it again names it (saved.refreshed).
+        shown = _recorded(program, Path(args.root).resolve()) if args.save else None
         session = explain_program(program, args.at, aslr=args.aslr, follow_fork=args.follow_fork,
                                   deadline=args.deadline, sandbox=sandbox, cache=sandbox,
-                                  progress=progress)
+                                  progress=progress, shown=shown)
         if input_given(sys.stdin):
             progress("the program's standard input is empty (/dev/null): what comes to "
                      "roads explain's own is not passed on")
@@ -294,6 +297,14 @@ def _save(session, program: list[str], args) -> None:
     from .saved import RunOptions, save
 
     root = Path(args.root).resolve()
+    options = RunOptions(aslr=args.aslr, follow_fork=args.follow_fork,
+                         deadline=args.deadline, sandbox=not args.no_sandbox)
+    save(session, _recorded(program, root), args.at, root, Path(args.save), options=options)
+
+
+def _recorded(program: list[str], root: Path) -> list[str]:
+    """``program`` (its argv) as a saved session records it: a file it names by a path
+    (a source, or a program named with a slash) named from ``root``."""
     recorded = list(program)
     source = bool(recorded) and recorded[0].endswith(".c")  # a path, slash or none
     if recorded and (source or "/" in recorded[0] and os.path.exists(recorded[0])):
@@ -303,9 +314,7 @@ def _save(session, program: list[str], args) -> None:
         # (session.explain_program compiles it): named so from the root.
         relative = os.path.relpath(os.path.abspath(recorded[0]), root)
         recorded[0] = relative if "/" in relative or source else f"./{relative}"
-    options = RunOptions(aslr=args.aslr, follow_fork=args.follow_fork,
-                         deadline=args.deadline, sandbox=not args.no_sandbox)
-    save(session, recorded, args.at, root, Path(args.save), options=options)
+    return recorded
 
 
 __all__ = ["add_parser", "cmd_explain", "ExplainError"]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import fcntl
 import json
 import os
 import re
@@ -357,6 +358,7 @@ def explain_program(argv: list[str], wheres: list[str], *, aslr: bool = False,
         job = {"path": path, "argv0": "" if gcc_argv else program, "args": argv[1:],
                "wheres": [s.label for s in stops], "aslr": aslr, "follow_fork": follow_fork,
                "deadline": deadline, "gcc_argv": list(gcc_argv), "shown": shown, "name": name,
+               "typed": list(argv),
                "cwd": os.getcwd(), "sandbox": sandbox is not None,
                "packages": package_versions(cache)}
         if sandbox is None:
@@ -365,16 +367,23 @@ def explain_program(argv: list[str], wheres: list[str], *, aslr: bool = False,
         return _in_sandbox(job, Path(tmp), sandbox, progress)
 
 
-RUN_FOLDER = "roads-explain-"  # the start of a run folder's name
-# A run folder this old belongs to no run: one lasts its deadline (MAX_DEADLINE at most),
-# its compile and its ending.
-LEFT_AGE = 3600.0
+RUN_FOLDER = "roads-explain-"  # the start of a run folder's name (mkdtemp's prefix)
+# A run folder's name as mkdtemp makes them: the prefix and eight of its letters.
+_RUN_NAME = re.compile(re.escape(RUN_FOLDER) + r"[a-z0-9_]{8}")
+# A run holds a lock on the file of this name beside its folder (outside it: the program
+# may change anything in its folder) for as long as it lasts.
+LOCK_SUFFIX = ".lock"
+# A lock file this young may be one a run has made and not locked yet.
+LOCK_AGE = 60.0
 
 
 def _remove_left(place: Path, now: float | None = None) -> int:
-    """Remove the run folders in ``place`` that runs killed before they could left
-    (this user's, unchanged for ``LEFT_AGE`` seconds); how many. Whatever cannot be
-    read or removed is left as it is."""
+    """Remove the run folders in ``place`` that runs ended by SIGKILL left (which gives
+    no time to remove one); how many. A folder is one only if its name is one mkdtemp
+    gives a run, it is this user's, and its lock file beside it is there, a minute old
+    and locked by no one: its run is over, however old the folder or its contents look,
+    and a folder of the user's own that happens to be named alike is never touched. A
+    folder with a file system mounted inside, or that cannot be removed, is left."""
     now = time.time() if now is None else now
     removed = 0
     try:
@@ -382,18 +391,50 @@ def _remove_left(place: Path, now: float | None = None) -> int:
     except OSError:
         return 0
     for entry in entries:
-        if not entry.name.startswith(RUN_FOLDER):
+        if not _RUN_NAME.fullmatch(entry.name):
             continue
+        lock_path = f"{entry.path}{LOCK_SUFFIX}"
         try:
             info = entry.stat(follow_symlinks=False)
-            if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.getuid() or \
-                    now - info.st_mtime < LEFT_AGE:
+            if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.getuid():
                 continue
-            remove_folder(Path(entry.path))
-            removed += 1
+            fd = os.open(lock_path, os.O_RDWR | os.O_NOFOLLOW | os.O_CLOEXEC)
         except OSError:
             continue
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            if now - os.fstat(fd).st_mtime < LOCK_AGE or _holds_a_mount(entry.path):
+                continue
+            remove_folder(Path(entry.path))
+            os.unlink(lock_path)
+            removed += 1
+        except OSError:  # locked (its run goes on), or not all removed
+            continue
+        finally:
+            os.close(fd)
     return removed
+
+
+def _holds_a_mount(folder: str) -> bool:
+    """Whether a file system is mounted at or under ``folder`` (its files are not the
+    run's to remove): by this process's mount table, /proc/self/mountinfo, which also
+    lists a folder bound there from the same file system (which has the same st_dev);
+    True where the table cannot be read."""
+    top = os.path.realpath(folder)
+    try:
+        with open("/proc/self/mountinfo", encoding="utf-8", errors="surrogateescape") as f:
+            table = f.read()
+    except OSError:
+        return True
+    for line in table.splitlines():
+        fields = line.split(" ")
+        if len(fields) < 5:
+            continue
+        # The mount point, with its space, tab, newline and backslash written in octal.
+        point = re.sub(r"\\([0-7]{3})", lambda m: chr(int(m[1], 8)), fields[4])
+        if point == top or point.startswith(top + "/"):
+            return True
+    return False
 
 
 @contextlib.contextmanager
@@ -402,21 +443,37 @@ def _run_folder(place: Path | None) -> Iterator[Path]:
     after the run however the program filled it (``cachedir.remove_folder``): a tree
     some thousand folders deep stopped TemporaryDirectory's rmtree with RecursionError,
     which ended roads explain in a traceback instead of the page, the folder left.
-    The folders that killed runs left there (SIGKILL gives no time to remove one) go
-    first (``_remove_left``)."""
-    _remove_left(Path(place) if place is not None else Path(tempfile.gettempdir()))
+    The run holds a lock beside it while it lasts; the folders whose runs were killed
+    before they could remove them go first (``_remove_left``)."""
+    where = Path(place) if place is not None else Path(tempfile.gettempdir())
+    _remove_left(where)
     folder = Path(tempfile.mkdtemp(prefix=RUN_FOLDER, dir=place))
+    lock_path = f"{folder}{LOCK_SUFFIX}"
     try:
-        yield folder
-    except BaseException:
+        lock = os.open(lock_path, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
+                       | os.O_CLOEXEC, 0o600)
+    except OSError:
         with contextlib.suppress(OSError):
             remove_folder(folder)
         raise
     try:
-        remove_folder(folder)
-    except OSError as exc:
-        raise ExplainError(f"cannot remove the run's folder {folder}: "
-                           f"{exc.strerror or exc}") from None
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield folder
+        except BaseException:
+            with contextlib.suppress(OSError):
+                remove_folder(folder)
+            raise
+        try:
+            remove_folder(folder)
+        except OSError as exc:
+            raise ExplainError(f"cannot remove the run's folder {folder}: "
+                               f"{exc.strerror or exc}") from None
+    finally:
+        if not os.path.lexists(folder):  # one left keeps its lock file: a later run's to remove
+            with contextlib.suppress(OSError):
+                os.unlink(lock_path)
+        os.close(lock)
 
 
 # The namespaces whose being the sandbox's own makes it one (launcher.c's init): where
@@ -490,7 +547,7 @@ def _in_sandbox(job: dict, folder: Path, cache: Path, progress: Callable[[str], 
     job = {**sandboxed_job(job, folder), "outside": namespaces(),
            "environ": {name: os.environ.get(name) for name in INNER_ENVIRONMENT}}
     (folder / "job.json").write_text(json.dumps(job))
-    progress(f"running {shellwords.join(job['shown'])} in the sandbox")
+    progress(f"running {shellwords.join(job['typed'])} in the sandbox")
     launcher(cache)
     env = _inner_environment(os.environ)
 
