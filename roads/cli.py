@@ -389,7 +389,7 @@ def cmd_run(args) -> int:
         print(f"roads: to see its memory, stop it sooner (--after) or where it ends: roads "
               f"explain {aslr}--at exit -- {shellwords.join(program)}", file=sys.stderr)
         sys.stderr.write(_printed(result, program[0]))
-        sys.stderr.write(_notes(result, program[0], stopped=False))
+        sys.stderr.write(_notes(result, program[0], stopped=False, path=path))
         return 1
     if args.json:
         print(json.dumps(to_json(spaces[0]), indent=1, sort_keys=True))
@@ -397,7 +397,7 @@ def cmd_run(args) -> int:
         print(printable(format_table(spaces[0])), end="")
     # The map on stdout (what --json is read for); what the program printed on stderr.
     sys.stderr.write(_printed(result, program[0]))
-    sys.stderr.write(_notes(result, program[0], stopped=True))
+    sys.stderr.write(_notes(result, program[0], stopped=True, path=path))
     return 0
 
 
@@ -440,17 +440,18 @@ def _stdin_given() -> bool:
     return stat.S_ISFIFO(mode) or (stat.S_ISREG(mode) and os.fstat(0).st_size > 0)
 
 
-def _notes(result, name: str, *, stopped: bool) -> str:
+def _notes(result, name: str, *, stopped: bool, path: str | None = None) -> str:
     """Where the sandbox differs from a terminal in a way the run shows: input piped to
     roads that the program never saw; printf's output lost in the C library's buffer
     when the program was killed at --after; an allocation the 4 GiB of address space
     refused. The buffer's note is for a program named by its path (``./prog``, the
-    learner's own), not one found on PATH (``sleep 5``), which may print nothing."""
+    learner's own), not one found on PATH (``sleep 5``), which may print nothing, nor
+    one whose file (``path``) shows that it writes nothing through stdio."""
     notes = []
     if _stdin_given():
         notes.append("roads: note: the program's standard input is /dev/null: what was "
                      "piped or redirected to roads run was not given to it")
-    if stopped and not result.stdout and "/" in name:
+    if stopped and not result.stdout and "/" in name and _through_stdio(path) is not False:
         notes.append("roads: note: nothing reached its stdout. Its stdout is a pipe, where "
                      "printf's output waits in the C library's buffer (4 KiB) until it fills "
                      "or the program ends, and the program was killed at --after: call "
@@ -463,6 +464,22 @@ def _notes(result, name: str, *, stopped: bool) -> str:
                      "larger mmap or malloc (or -fsanitize=address's shadow memory) fails "
                      "there with ENOMEM; roads show --pid PID reads a program run outside it")
     return "".join(note + "\n" for note in notes)
+
+
+def _through_stdio(path: str | None) -> bool | None:
+    """Whether the program file at ``path`` writes through C stdio's buffers, as roads
+    explain tells it (``explain.symbols.writes_through_stdio``); None where its file does
+    not tell, or cannot be read."""
+    if path is None:
+        return None
+    from .capture.elf import parse_elf, read_bytes
+    from .explain.symbols import writes_through_stdio
+
+    try:
+        data = read_bytes(Path(path))
+        return writes_through_stdio(data, path, list(parse_elf(Path(path), data).needed))
+    except (RoadsError, OSError):
+        return None
 
 
 OUTPUT_LINES = 20  # of each stream of a program ``roads run`` ran, the last lines shown

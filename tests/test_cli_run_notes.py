@@ -118,3 +118,22 @@ def test_run_help_says_what_the_program_sees(capsys):
     said = " ".join(capsys.readouterr().out.split())
     assert "/dev/null" in said
     assert "getpid" in said
+
+
+@pytest.mark.gcc
+@pytest.mark.parametrize(("body", "noted"), [
+    ("for (;;) pause();", False),  # no stdio: nothing waits in a buffer
+    ('printf("at %p\\n", (void *)main); for (;;) pause();', True),
+])
+def test_the_buffer_note_is_for_a_program_that_writes_through_stdio(here, monkeypatch, capsys,
+                                                                    body, noted):
+    """A program that calls no stdio writer (an empty loop, pause) printed nothing
+    because it writes nothing: the note on printf's buffer only puzzled (roads explain
+    already read the program's imports before saying it)."""
+    from tests.explain_support import build
+
+    build(here, "quiet", "#include <stdio.h>\n#include <unistd.h>\n"
+                         f"int main(void) {{ {body} }}\n")
+    _fake_run(monkeypatch, _result(stdout=""))
+    assert cli.main(["--root", str(here), "run", "--", "./quiet"]) == 0
+    assert ("fflush(stdout)" in capsys.readouterr().err) == noted
