@@ -195,9 +195,11 @@ def _main(argv: list[str] | None) -> int:
     if os.path.exists(args.root) and not os.path.isdir(args.root):
         print(printable(f"roads: error: --root {args.root}: not a folder"), file=sys.stderr)
         return 2
-    if signal.getsignal(signal.SIGCHLD) == signal.SIG_IGN:
+    children_ignored = signal.getsignal(signal.SIGCHLD) == signal.SIG_IGN
+    if children_ignored:
         # Started with SIGCHLD ignored (an exec keeps that): ended children would be
         # reaped by the kernel, and no wait for a run, gcc or the launcher would see them.
+        # Put back after (a caller in the same process, such as a test, keeps its own).
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
     try:
         with _ended_as_interrupted():
@@ -212,6 +214,9 @@ def _main(argv: list[str] | None) -> int:
     except KeyboardInterrupt:
         print("roads: interrupted", file=sys.stderr)
         return 130
+    finally:
+        if children_ignored:
+            signal.signal(signal.SIGCHLD, signal.SIG_IGN)
 
 
 class Ended(KeyboardInterrupt):
@@ -257,20 +262,30 @@ def cmd_capture(args) -> int:
     tty = sys.stderr.isatty()
     total = len(set(args.samples or project.names))  # a name given twice is captured once
     done: list[Outcome] = []
+    # On a terminal, each sample's line replaces the one before (a failed one stays):
+    # whether one is shown without its newline yet.
+    open_line = [False]
 
     def progress(outcome: Outcome) -> None:
         done.append(outcome)
         line = printable(f"[{len(done)}/{total}] {outcome.sample}: {outcome.action} "
                          f"({outcome.seconds:.2f} s)")
-        if tty and outcome.error is None:
-            print("\r\033[K" + line, end="", file=sys.stderr, flush=True)
+        if tty:
+            # A failed sample's line takes the place of the one shown, and stays.
+            print("\r\033[K" + line, end="" if outcome.error is None else "\n",
+                  file=sys.stderr, flush=True)
+            open_line[0] = outcome.error is None
         else:
             print(line, file=sys.stderr)
 
-    outcomes = project.capture(args.samples, refresh=args.refresh, jobs=args.jobs,
-                               progress=progress)
-    if tty:
-        print(file=sys.stderr)
+    try:
+        outcomes = project.capture(args.samples, refresh=args.refresh, jobs=args.jobs,
+                                   progress=progress)
+    finally:
+        # Ended or interrupted too: what is said next starts a line of its own.
+        if open_line[0]:
+            with contextlib.suppress(OSError):
+                print(file=sys.stderr)
     failed = [o for o in outcomes if o.error]
     for o in failed:
         print(f"roads: error: {o.error.located()}", file=sys.stderr)

@@ -571,3 +571,45 @@ def test_a_command_whose_terminal_closes_ends_with_the_status_of_sighup(tmp_path
     assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 128 + signal.SIGHUP, status
     wait_for(lambda: subprocess.run(["pgrep", "-f", f"^{marker}$"],
                                     capture_output=True).returncode != 0, "its program to end")
+
+
+@pytest.mark.parametrize("how", ["interrupted", "a failure"])
+def test_capture_on_a_terminal_keeps_each_line_its_own(tmp_path, monkeypatch, capsys, how):
+    """On a terminal, a sample's progress line replaces the one before, without its
+    newline: a failed sample's line, and the line of a command interrupted, were written
+    after it on the same line ('... fresh (0.00 s)roads: interrupted')."""
+    from roads import cli
+    from roads.capture.capturer import Outcome
+    from roads.errors import SampleError
+
+    class Project:
+        names = ["a", "b"]
+
+        def __init__(self, root):
+            pass
+
+        def capture(self, samples, *, refresh, jobs, progress):
+            progress(Outcome("a", "fresh"))
+            if how == "interrupted":
+                raise KeyboardInterrupt
+            failed = Outcome("b", "failed", error=SampleError("no", sample="b"))
+            progress(failed)
+            return [Outcome("a", "fresh"), failed]
+
+    monkeypatch.setattr(cli, "Project", Project)
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
+    before = signal.getsignal(signal.SIGCHLD)
+    signal.signal(signal.SIGCHLD, signal.SIG_IGN)
+    try:
+        status = cli.main(["--root", str(tmp_path), "capture"])
+        # The caller's SIGCHLD disposition is its own again.
+        assert signal.getsignal(signal.SIGCHLD) == signal.SIG_IGN
+    finally:
+        signal.signal(signal.SIGCHLD, before)
+    err = capsys.readouterr().err
+    if how == "interrupted":
+        assert status == 130 and err == "\r\x1b[K[1/2] a: fresh (0.00 s)\nroads: interrupted\n"
+    else:
+        assert status == 1
+        assert err.startswith("\r\x1b[K[1/2] a: fresh (0.00 s)\r\x1b[K[2/2] b: failed (0.00 s)\n"
+                              "roads: error: "), err
