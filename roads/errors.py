@@ -163,6 +163,8 @@ def tail(text: str, lines: int = 20, width: int = 400) -> str:
 
 # tomllib's place of an error, at the end of its message.
 _TOML_PLACE = re.compile(r"(.*) \(at line (\d+), column (\d+)\)", re.S)
+
+
 def toml_problem(text: str, message: str) -> tuple[int | None, str]:
     """The line of a tomllib error's ``message`` about ``text``, and the problem in
     words: the column, or, where tomllib points past the line's last character (at its

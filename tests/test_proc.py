@@ -881,4 +881,3 @@ def test_starts_as_elf_never_opens_a_device_for_reading(monkeypatch):
         assert opened and all(flags & os.O_PATH for _, flags in opened), opened
     finally:
         libc.munmap(code, mmap.PAGESIZE)
-

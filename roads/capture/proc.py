@@ -26,7 +26,7 @@ from typing import TypeVar
 
 from ..constants import ADDR_NO_RANDOMIZE, PAGE_SIZE as _PAGE, PF_EXITING, USER_BITS
 from ..elfspec import ELFMAG
-from ..errors import CaptureError, ProcessGone
+from ..errors import CaptureError, ProcessGone, RoadsError
 
 PAGE_SIZE = _PAGE.value  # the kernel's page size on x86-64
 
@@ -1048,11 +1048,11 @@ def _own_capability(bit: int) -> bool | None:
     """Whether this process holds capability ``bit`` (its effective set, CapEff: of
     /proc/self/status); None where that cannot be read."""
     try:
-        with open("/proc/self/status", encoding="ascii", errors="replace") as f:
-            mask = next((line.split(":", 1)[1] for line in f if line.startswith("CapEff:")), None)
-        return None if mask is None else bool(int(mask, 16) >> bit & 1)
-    except (OSError, ValueError):
+        with open("/proc/self/status", "rb") as f:
+            mask = parse_status(f.read()).CapEff
+    except (OSError, RoadsError):
         return None
+    return None if mask is None else bool(mask >> bit & 1)
 
 
 def _access_needed(name: str, privileged: bool | None = False) -> str:

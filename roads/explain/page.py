@@ -604,8 +604,8 @@ def unflushed(signal_number: int | None) -> str:
             "the C library's buffer until the buffer is full or the program calls exit(), "
             f"and this program {how}, so what its buffer held then, if anything, was never "
             "written (a program that calls fflush(stdout) after each printf loses "
-            "nothing). To see it, call fflush(stdout) after printf (or setvbuf(stdout, NULL, _IOLBF, 0) "
-            "at the start)" + (", or add --at exit, which waits for the program's own end."
+            "nothing). To see it, call fflush(stdout) after printf (or "
+            "setvbuf(stdout, NULL, _IOLBF, 0) at the start)" + (", or add --at exit, which waits for the program's own end."
                               if signal_number is None else "."))
 
 

@@ -110,6 +110,8 @@ def _claim_at(text: str, line: int) -> str | None:
         if found:
             return found[1] if found[1] is not None else found[2]
     return None
+
+
 STEP_ACTIONS = ("set", "add", "copy", "delete", "call")
 
 

@@ -237,14 +237,14 @@ def _show(value: object) -> str:
     return repr(value)
 
 
+# On a front-matter error: the keys and indexes of the value at fault (``_error``).
+FIELD = "front_matter_field"
+
+
 def _error(path: str, problem: str, *field: str | int) -> ConfigError:
     """The page's front-matter error; ``field`` (its ``front_matter_field``) is where in
     the front matter it is, keys and list indexes from the top (none for a key that is
     missing), for the caller that has the page's text to name its line."""
     error = ConfigError(f"front matter: {problem}", page=path)
-    error.__dict__[FIELD] = field
+    setattr(error, FIELD, field)
     return error
-
-
-# On a front-matter error: the keys and indexes of the value at fault (``_error``).
-FIELD = "front_matter_field"
