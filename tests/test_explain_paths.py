@@ -565,3 +565,17 @@ def test_a_step_is_waited_for_as_any_event_is_within_the_deadline(tmp_path, monk
     assert outcome.timed_out and outcome.reached == []
     assert outcome.processes[outcome.pid].killed_by_us
     assert time.monotonic() - started < 10
+
+
+@pytest.mark.parametrize("path, name", [
+    ("/home/me/mémoire", "mémoire"),            # letters of any script are kept
+    ("прог", "прог"),
+    ("my prog", "my-prog"),                      # a space is not
+    ("a\u202eb.c", "a-b.c"),                     # nor a direction mark (category Cf)
+    ("\u202e", "program"),                       # nothing left: a name of its own
+    ("<b>&x", "b-x"),
+])
+def test_a_programs_default_name_keeps_its_letters(path, name):
+    """The page's default name (explain-NAME.html) and the figures' captions keep a
+    program's letters, whatever their script: 'mémoire' was 'm-moire', 'прог' 'program'."""
+    assert session_mod.sample_name(path) == name

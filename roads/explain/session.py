@@ -101,7 +101,7 @@ def unreadable_program(path: str, exc: RoadsError) -> ExplainError | None:
 
 
 def sample_name(path: str) -> str:
-    name = re.sub(r"[^A-Za-z0-9_.+-]+", "-", os.path.basename(path)).strip("-")
+    name = re.sub(r"[^\w.+-]+", "-", os.path.basename(path)).strip("-")
     return name or "program"
 
 
