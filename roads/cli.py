@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import atexit
 import contextlib
 import dataclasses
 import json
@@ -17,6 +18,7 @@ import sys
 import threading
 import time
 from pathlib import Path
+from typing import NoReturn
 
 from .argtypes import PID_MAX, count, seconds
 from .cachedir import tools_folder
@@ -58,9 +60,6 @@ def run_limits() -> str:
             "output waits in the C library's buffer: fflush(stdout) to see it before "
             "--after), and its processes have pids of the sandbox's own (getpid() says 2, "
             "where the map's heading gives the pid outside).")
-
-
-SIGPIPE_STATUS = 128 + signal.SIGPIPE  # what a shell shows for a program SIGPIPE killed
 
 
 class OutputError(Exception):
@@ -107,10 +106,52 @@ def configure_logging() -> None:
     logging.basicConfig(level=logging.INFO, handlers=[handler])
 
 
+class Signalled(int):
+    """The exit status of a command a signal ended (128 + its number, as a shell gives a
+    program that signal killed), with the signal's number: ``entry`` ends the process by
+    it, where ``main``'s caller in the same process (a test) gets the status."""
+
+    signum: int
+
+    def __new__(cls, signum: int) -> Signalled:
+        status = super().__new__(cls, 128 + signum)
+        status.signum = signum
+        return status
+
+
+def entry() -> NoReturn:
+    """The ``roads`` program (its console script, ``python -m roads.cli``): ``main``'s
+    status, except that a command a signal ended (Ctrl-C, SIGTERM, SIGHUP; its reader
+    gone, SIGPIPE) ends the process by that signal once its cleanup is done, as shells
+    and service managers expect of a program that handles one. Bash, told a command
+    exited with a status after Ctrl-C, takes it that the command dealt with the key,
+    and a loop of ``roads`` commands went on to the next one; a parent's wait said
+    WIFEXITED 143 where systemd and a shell's ``kill`` expect death by SIGTERM."""
+    status = main()
+    if isinstance(status, Signalled):
+        _die_by(status.signum)
+    sys.exit(status)
+
+
+def _die_by(signum: int) -> NoReturn:
+    """End this process by ``signum``, after what an exit would do (the streams flushed,
+    the exit handlers run): the signal's default action, unblocked."""
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):  # a closed stream, its reader gone
+            if stream is not None:
+                stream.flush()
+    atexit._run_exitfuncs()  # logging.shutdown among them, as the interpreter's exit runs them
+    signal.signal(signum, signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, [signum])
+    os.kill(os.getpid(), signum)
+    os._exit(128 + signum)  # not reached: the signal's default action ends the process
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of ``roads``; returns the exit status. Output that cannot be written
     ends it with one line on stderr and status 1, or, its reader gone (``| head``),
-    quietly with status 141, as a program killed by SIGPIPE."""
+    quietly with status 141, as a program killed by SIGPIPE. A command a signal ended
+    returns ``Signalled`` (128 + the signal's number)."""
     stdout = sys.stdout
     if stdout is None:  # started with stdout closed: print() writes nothing
         return _main(argv)
@@ -128,7 +169,7 @@ def main(argv: list[str] | None = None) -> int:
         error = exc.__cause__
         _discard(stdout)
         if isinstance(error, BrokenPipeError):
-            return SIGPIPE_STATUS
+            return Signalled(signal.SIGPIPE)
         print(f"roads: error: cannot write the output: {error.strerror or error}",
               file=sys.stderr)
         return 1
@@ -210,10 +251,10 @@ def _main(argv: list[str] | None) -> int:
     except Ended as exc:
         with contextlib.suppress(OSError):  # SIGHUP: its terminal may be gone
             print(f"roads: ended by {signal.Signals(exc.signum).name}", file=sys.stderr)
-        return 128 + exc.signum
+        return Signalled(exc.signum)
     except KeyboardInterrupt:
         print("roads: interrupted", file=sys.stderr)
-        return 130
+        return Signalled(signal.SIGINT)
     finally:
         if children_ignored:
             signal.signal(signal.SIGCHLD, signal.SIG_IGN)
@@ -518,4 +559,4 @@ COMMANDS = {"capture": cmd_capture, "check": cmd_check, "changes": cmd_changes,
             "show": cmd_show, "run": cmd_run, "explain": explain.cmd_explain}
 
 if __name__ == "__main__":
-    sys.exit(main())
+    entry()

@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shlex
 import shutil
 import signal
 import subprocess
@@ -539,9 +540,10 @@ def test_a_signal_that_ends_a_command_is_taken_once_and_its_handlers_go_back():
 
 
 @pytest.mark.gcc
-def test_a_command_whose_terminal_closes_ends_with_the_status_of_sighup(tmp_path):
+def test_a_command_whose_terminal_closes_ends_by_sighup(tmp_path):
     """Its terminal gone, the command cannot write its last line there: it ends all the
-    same, with 128 + SIGHUP (the write's error made it 1), its program gone."""
+    same, by SIGHUP once its cleanup is done (the write's error made it exit with 1),
+    its program gone."""
     import pty
     import time
 
@@ -568,7 +570,7 @@ def test_a_command_whose_terminal_closes_ends_with_the_status_of_sighup(tmp_path
         with contextlib.suppress(ProcessLookupError, ChildProcessError):
             os.kill(pid, signal.SIGKILL)
             os.waitpid(pid, 0)
-    assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 128 + signal.SIGHUP, status
+    assert os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGHUP, status
     wait_for(lambda: subprocess.run(["pgrep", "-f", f"^{marker}$"],
                                     capture_output=True).returncode != 0, "its program to end")
 
@@ -613,3 +615,36 @@ def test_capture_on_a_terminal_keeps_each_line_its_own(tmp_path, monkeypatch, ca
         assert status == 1
         assert err.startswith("\r\x1b[K[1/2] a: fresh (0.00 s)\r\x1b[K[2/2] b: failed (0.00 s)\n"
                               "roads: error: "), err
+
+
+def test_ctrl_c_ends_a_shell_loop_of_roads_commands(tmp_path):
+    """Ctrl-C during ``for ...; do roads run ...; done`` (SIGINT to the foreground group:
+    the shell and roads) ends the loop, as it ends a loop of any program the key kills:
+    roads, its program killed and its folder removed, ends by SIGINT. It exited with
+    130, which bash takes for a command that dealt with the key itself, so the loop went
+    on to its next command."""
+    marker = f"sleep 1000.{os.getpid()}"
+    log = tmp_path / "log"
+    roads = shlex.join([*ROADS, "--root", str(tmp_path), "run", "--after", "60", "--",
+                        "sh", "-c", marker])
+    script = (f'for i in 1 2; do echo "start $i" >> {shlex.quote(str(log))}; '
+              f"{roads} >/dev/null 2>&1; done; echo after >> {shlex.quote(str(log))}")
+    shell = subprocess.Popen(
+        ["bash", "-c", script], start_new_session=True, env={**os.environ, "PYTHONPATH": str(REPO)},
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    try:
+        wait_for(lambda: subprocess.run(["pgrep", "-f", f"^{marker}$"],
+                                        capture_output=True).returncode == 0, "the program to run")
+        os.killpg(shell.pid, signal.SIGINT)  # what the terminal sends on Ctrl-C
+        try:
+            shell.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            raise AssertionError(f"the loop went on after Ctrl-C: {log.read_text()!r}") from None
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(shell.pid, signal.SIGKILL)
+        shell.wait()
+    assert log.read_text() == "start 1\n"
+    assert shell.returncode == -signal.SIGINT
+    wait_for(lambda: subprocess.run(["pgrep", "-f", f"^{marker}$"],
+                                    capture_output=True).returncode != 0, "its program to end")
