@@ -282,3 +282,23 @@ def test_the_alternatives_follow_the_capture() -> None:
     gdb["transcript"] += "\n+info registers rip\nrip 0x401530 0x401530 <_start>\n"
     label2, words = transcript.describe_gdb_session(select(starti))
     assert label != label2 and "info registers rip" in words
+
+
+def test_a_page_views_description_counts_distinct_frames_and_names_the_lowest() -> None:
+    """A page view's hidden description says how many distinct frames the pages are in
+    and which is the lowest: it said '4 frames of their own from X', X being the lowest
+    of a sorted set rather than the first page's frame, and 'of their own' beside
+    '0 exclusively mapped' for a file's shared page-cache frame."""
+    from roads.figures import pageview
+
+    capture = _raw("mremap")
+    chosen = select(capture, checkpoint="written")
+    pages = [p for p in pageview.page_range(chosen, "buffer").pages if p.present]
+    frames = sorted({p.pfn for p in pages})
+    text = pageview.render_page_view([chosen], "buffer")
+    desc = re.search(r'id="[^"]*-desc"[^>]*>([^<]*)<', text)
+    assert desc, text
+    words = f"{len(frames)} distinct frames, the lowest {frames[0]:#x}"
+    assert words in desc.group(1) and "of their own" not in desc.group(1), desc.group(1)
+    if frames[0] != pages[0].pfn:
+        assert f"{pages[0].pfn:#x}" not in desc.group(1)

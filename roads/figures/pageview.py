@@ -306,9 +306,9 @@ def describe_page_view(selections: Sequence[Selection], name: str, base: Pagemap
         if zero:
             words.append(f"{zero} on the zero page")
         frames = sorted({c.pfn for c in col if c.present and c.pfn is not None and not c.zero})
-        if frames:
-            words.append(f"{len(frames)} frame{'s' if len(frames) != 1 else ''} of their own "
-                         f"from {frames[0]:#x}")
+        if frames:  # the zero page's, said above, aside
+            words.append(f"1 frame, {frames[0]:#x}" if len(frames) == 1 else
+                         f"{len(frames)} distinct frames, the lowest {frames[0]:#x}")
         parts.append(f"at {_column_head(s)}: " + ", ".join(words))
     return label, "; ".join(parts) + "."
 
