@@ -43,7 +43,7 @@ BADGES = {
     "split": ("÷", "one mapping became several lines"),
     "merged": ("∪", "several lines became one"),
     "permissions": ("±", "permissions changed"),
-    "resident": ("●", "same layout, other smaps counters; bars to scale"),
+    "resident": ("●", "same layout, other smaps counters (Pss not compared); bars to scale"),
     "frames": ("▦", "same layout, other pagemap entries"),
 }
 
@@ -573,6 +573,10 @@ def _legend(words: Sequence[str], two_processes: bool = False) -> str:
     return f'<span class="roads-diff-legend">{keys}</span>' if keys else ""
 
 
+def _pss(regions: Sequence[Region]) -> int:
+    return sum(r.kb.get("Pss", 0) for r in regions)
+
+
 def render_diff_figure(diff: MapDiff, *, unchanged: bool = False) -> str:
     """The diff as one ``<figure>``: the rows, then one caption with the legend of
     the changes shown, the count of unchanged groups and the notes."""
@@ -583,6 +587,12 @@ def render_diff_figure(diff: MapDiff, *, unchanged: bool = False) -> str:
     words = f"From {b.describe()} to {a.describe()}."
     if same and not unchanged and not diff.replaced:
         words += f" {same} region group{'s' if same != 1 else ''} unchanged, folded (⋮)."
+        # Pss is not compared (diff.COUNTERS): it follows how many other mappings share
+        # a region's pages, so a group called unchanged may differ there.
+        pss = sum(1 for c in diff.changes if not c.changed and _pss(c.before) != _pss(c.after))
+        if pss:
+            words += (f" Pss, not compared, differs in {pss} of them: it follows how many "
+                      "other mappings share their pages.")
     notes = " ".join(_notes(diff))
     return (f'<figure class="roads-figure roads-diff-figure" id="{fid}" data-search-exclude>\n'
             f"{render_diff(diff, unchanged=unchanged)}\n"
