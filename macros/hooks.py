@@ -24,7 +24,7 @@ import re
 from dataclasses import dataclass
 
 import yaml
-from mkdocs.exceptions import PluginError
+from mkdocs.exceptions import Abort, PluginError
 from mkdocs.structure.files import File, Files
 from mkdocs.structure.nav import Navigation, Section
 from mkdocs.structure.pages import Page
@@ -235,6 +235,7 @@ def on_page_markdown(markdown: str, page: Page, config, files: Files) -> str:
 def on_build_error(error) -> None:
     """A failed build leaves no worker rendering pages ahead (``macros.ahead``)."""
     ahead.abandon()
+    pagecache.hidden()  # the next build counts its own
 
 
 def on_post_build(config) -> None:
@@ -245,6 +246,11 @@ def on_post_build(config) -> None:
     ahead.html_done()  # the worker that built pages' HTML ahead, if the last page did not end it
     ahead.filled(config)
     pagecache.prune()
+    hidden = pagecache.hidden()
+    if hidden and (config.strict or os.environ.get("CI")):
+        # -q: MkDocs drops warnings before its strict mode counts them.
+        raise Abort(f"Aborted with {len(hidden)} warning{'s' if len(hidden) != 1 else ''} "
+                    "in strict mode, which -q hid:\n" + "\n".join(f"  {w}" for w in hidden))
     from macros import editions
 
     if editions.HOOK not in config.plugins and "nav" in _built and "env" in _built:

@@ -76,16 +76,40 @@ def warnings() -> int:
     return _WARNINGS.count
 
 
+_HIDDEN: list[str] = []  # this build's warnings that ``logger`` dropped (``hidden``)
+
+
 def warning(logger: logging.Logger | None, message: str, *args: object) -> None:
     """Log a warning of ours and count it, also where ``logger`` drops it: ``mkdocs
     build -q`` raises MkDocs' level to errors, and a page that showed a red box would be
     kept, to show it on later builds without a word. With no ``logger``, a warning told
-    already: counted (its page is not kept either), not logged."""
+    already: counted (its page is not kept either), not logged. A warning dropped so is
+    also kept for ``hidden``: MkDocs' strict mode counts only the warnings it sees."""
     warnings()
     if logger is None or not logger.isEnabledFor(logging.WARNING):
         _WARNINGS.count += 1
+        if logger is not None:
+            _HIDDEN.append(message % args if args else message)
     if logger is not None:
         logger.warning(message, *args)
+
+
+def hidden() -> list[str]:
+    """The warnings of ours that a logger dropped since the last call (``-q``), each
+    once, in order; the list starts again empty."""
+    told = list(dict.fromkeys(_HIDDEN))
+    _HIDDEN.clear()
+    return told
+
+
+class Counted(logging.LoggerAdapter):
+    """A logger for the engine (``roads.capture.project.Project``'s ``log``) whose
+    warnings go through ``warning``: counted, kept from the page cache and from strict
+    mode's count even under ``-q`` (a stale capture passed ``mkdocs build --strict -q``,
+    and the page drawn from it was kept for the next build)."""
+
+    def warning(self, msg, *args, **kwargs) -> None:  # noqa: D102 - as Logger.warning
+        warning(self.logger, msg, *args)
 
 
 # -- the names a template reads ---------------------------------------------------------

@@ -110,7 +110,9 @@ def project() -> Project:
 def _project(chosen: Settings) -> Project:
     from roads.capture.project import Project
 
-    return Project(chosen.root, mode=chosen.mode, cache=chosen.cache, log=log)
+    from .pagecache import Counted
+
+    return Project(chosen.root, mode=chosen.mode, cache=chosen.cache, log=Counted(log, {}))
 
 
 @functools.lru_cache(maxsize=None)
@@ -140,6 +142,7 @@ def figure_key(name: str, args: tuple, kwargs: dict, extra=None) -> tuple[Figure
     sample = args[0] if args else kwargs.get("sample")
     shared = project()
     parts = [name, list(args), sorted(kwargs.items()), shared.content_digest(sample)]
+    _count_if_stale(shared, sample)
     if extra is not None:
         parts.append(extra(*args, **kwargs))
     cache = figure_cache()
@@ -196,7 +199,19 @@ def document(sample: str):
     again = shared.document(sample)
     if again is not found:
         depends(*_reads(shared, sample, again))
+    _count_if_stale(shared, sample)
     return again
+
+
+def _count_if_stale(shared, sample: str) -> None:
+    """A stale capture (frozen build) is warned about once a build, at its first reader;
+    every other page, figure or claim that reads it counts a warning too, untold, so
+    that none of them is kept in the page cache: the next build must read the capture
+    again to warn again (a page kept without a word passed the next strict build)."""
+    if shared.stale(sample):
+        from .pagecache import warning
+
+        warning(None, "capture of %r is stale", sample)
 
 
 # The files a capture was made from, by sample, with the Project and the document they

@@ -76,6 +76,7 @@ class Project:
                                memo=self.cache_dir / "fresh")
         self.capturer = Capturer(self.samples_set, self.store, self.checker, self.cache_dir)
         self._warned: set[tuple] = set()  # stale captures a frozen build has warned about
+        self._stale: set[str] = set()  # samples whose capture was last judged stale (frozen)
         # The captures this build has already brought up to date (begin_build), by sample:
         # the stats of the files they were judged under. None outside a build.
         self._settled: dict[str, tuple] | None = None
@@ -199,11 +200,15 @@ class Project:
         self.sample(name)
         if self.mode == "frozen":
             recorded = self.store.recorded(name)
+            self._stale.discard(name)
             if self.checker.still_fresh(name):
                 return
             fresh = self.freshness(name, recorded)
+            if fresh.state in KEPT:
+                return
+            self._stale.add(name)
             warned = (name, recorded.digest, fresh.reasons)
-            if fresh.state not in KEPT and warned not in self._warned:
+            if warned not in self._warned:
                 self._warned.add(warned)  # once per build, not once per figure
                 self.log.warning("capture of %r is stale: %s (run: roads capture %s)", name,
                                  "; ".join(fresh.reasons), name)
@@ -214,6 +219,13 @@ class Project:
         else:
             self._raise(self.capture_one(name))
         self.store.recorded(name)  # read, checked (as load's read would), not parsed
+
+    def stale(self, name: str) -> bool:
+        """Whether the capture of ``name`` was stale when last brought up to date, in a
+        frozen build (which warns once a build): whoever keeps what it drew from it
+        (the site's page cache) must not keep that, or the next build never reads the
+        capture again and never warns."""
+        return name in self._stale
 
     def vouched_digest(self, name: str) -> tuple[tuple[int, int, int], str] | None:
         """The stats and digest of the capture of ``name`` as last read (``Store.vouched``)."""
