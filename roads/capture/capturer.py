@@ -154,16 +154,9 @@ class Capturer:
         if self._samples_stamp() != before:
             raise CaptureError(f"{self.samples.directory.name}/ changed while {sample.name!r} "
                                "was being captured; capture again", sample=sample.name)
-        doc = {
-            "schema": freeze.SCHEMA,
-            "sample": sample.name,
-            "title": sample.title,
-            "inputs": self.checker.inputs(sample, body["headers"]),
-            "provenance": provenance(package_versions(self.cache_dir)),
-            **body,
-        }
-        doc["digest"] = freeze.digest(doc["inputs"])
-        return doc
+        return freeze.capture_document(
+            sample.name, sample.title, self.checker.inputs(sample, body["headers"]),
+            provenance(package_versions(self.cache_dir)), body)
 
     def _missed(self, sample: Sample, exc: CheckpointMissed) -> CheckpointMissed:
         """``exc`` told where the author can look: the manifest's line that lists the

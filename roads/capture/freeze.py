@@ -132,6 +132,19 @@ def digest(value: object) -> str:
     return hashlib.sha256(json.dumps(value, sort_keys=True).encode()).hexdigest()
 
 
+def capture_document(sample: str, title: str, inputs: dict, provenance: dict,
+                     body: dict) -> dict:
+    """A sample's capture document as it is written: its name and title, what it was
+    made from (``inputs``, whose digest it carries), the machine (``provenance``) and
+    what the runs found (``body``: variants, headers). Here, among the files whose code
+    shapes a capture (``freshness.ENGINE_FILES``), not in the capturer that schedules
+    captures."""
+    doc = {"schema": SCHEMA, "sample": sample, "title": title, "inputs": inputs,
+           "provenance": provenance, **body}
+    doc["digest"] = digest(doc["inputs"])
+    return doc
+
+
 def load(path: Path) -> dict:
     """Read and check a frozen capture; CaptureError if it is corrupt or of another schema."""
     try:

@@ -23,6 +23,7 @@ import hashlib
 import json
 import os
 import time
+import types
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -41,11 +42,18 @@ from .store import Recorded, Store
 # Freshness states under which auto mode keeps a capture as it is.
 KEPT = ("fresh", "toolchain")
 # The engine files whose behaviour shapes a capture; editing one makes captures stale.
-# Paths under roads/.
+# Paths under roads/. Every module the capture code imports is here or is named, with
+# why it shapes no capture, in tests/test_engine_digest.py.
 ENGINE_FILES = ("capture/launcher.c", "capture/runner.py", "capture/snapshot.py",
                 "capture/build.py", "capture/proc.py", "capture/elf.py", "capture/freeze.py",
-                "capture/samples.py", "capture/toolchain.py", "command.py", "document.py",
-                "elfspec.py", "escapes.py")
+                "capture/samples.py", "capture/toolchain.py", "capture/dpkgcache.py",
+                "command.py", "document.py", "elfspec.py", "escapes.py")
+# The constants (roads/constants.py) that the capture code reads: their values are part
+# of the engine's digest, the file itself is not (it holds the pages' constants too, and
+# adding one of those must not make every capture stale).
+CAPTURE_CONSTANTS = ("ADDR_NO_RANDOMIZE", "BTRFS_SUPER_MAGIC", "CONTROL_FD",
+                     "EXT4_SUPER_MAGIC", "PAGE_SIZE", "PF_EXITING", "PF_RANDOMIZE",
+                     "USER_BITS", "XFS_SUPER_MAGIC")
 
 
 def engine_digest() -> str:
@@ -63,6 +71,12 @@ def engine_digest() -> str:
     h = hashlib.sha256(f"schema {freeze.SCHEMA}".encode())
     for name in ENGINE_FILES:
         h.update(name.encode() + b"\0" + (here / name).read_bytes())
+    from .. import constants
+
+    values = [(name, getattr(constants, name)) for name in CAPTURE_CONSTANTS]
+    # A constant's value only (not where the pages cite it from); a table as its items.
+    h.update(repr([(name, sorted(v.items()) if isinstance(v, types.MappingProxyType)
+                    else getattr(v, "value", v)) for name, v in values]).encode())
     digest = h.hexdigest()
     if not any(racy(mtime, read_at) for mtime, _, _ in stats):
         _ENGINE[:] = [key, digest]
