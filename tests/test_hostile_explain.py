@@ -273,6 +273,48 @@ def test_a_result_the_program_wrote_is_not_taken_for_the_tracers(root, tmp_path,
     assert not (tmp_path / "f.html").exists()
 
 
+# Opens its tracer's output and memory (its parent, of the same user), and says how many
+# it could open.
+REACHES = r"""
+#include <fcntl.h>
+#include <stdio.h>
+#include <unistd.h>
+int main(void)
+{
+    static const char *const what[] = {"fd/1", "fd/2", "mem"};
+    int opened = 0;
+    for (int i = 0; i < 3; i++) {
+        char path[64];
+        snprintf(path, sizeof path, "/proc/%d/%s", (int)getppid(), what[i]);
+        int fd = open(path, i < 2 ? O_WRONLY : O_RDWR);
+        if (fd >= 0) {
+            opened++;
+            if (i < 2)
+                dprintf(fd, "roads explain: forged by the program\n");
+            close(fd);
+        }
+    }
+    printf("reached %d of 3\n", opened);
+    return 0;
+}
+"""
+
+
+def test_a_program_cannot_reach_its_tracers_output_or_memory(root, tmp_path, no_leftovers):
+    """The tracer in the sandbox is the program's parent and of the same user: the
+    program could open /proc/PPID/fd/1 and fd/2, the pipes to roads explain outside
+    (which kept all it wrote: 3 GB written made it 9 GB large; a line written to fd/2
+    was printed as roads explain's own), and /proc/PPID/mem to change its tracer's
+    memory. The tracer makes itself not dumpable before the program starts."""
+    (tmp_path / "reaches.c").write_text(REACHES)
+    done = _explain(root, tmp_path, "--at", "exit", "--deadline", "10", "--out", "r.html",
+                    "--", "reaches.c")
+    assert done is not None
+    assert done.returncode == 0, done.stderr
+    assert "forged" not in done.stderr + done.stdout
+    assert "reached 0 of 3" in (tmp_path / "r.html").read_text()
+
+
 # Fills the run's folder with a tree 3000 folders deep (its path past PATH_MAX).
 DEEP = r"""
 #include <stdio.h>

@@ -15,8 +15,14 @@ from ..errors import RoadsError
 
 
 def main(argv: list[str]) -> int:
+    from .ptrace import not_dumpable
     from .record import session_json
     from .session import REFUSED, namespaces, refused, trace_program
+
+    # The program is this process's child, of the same user: it must not reach the pipes
+    # to roads explain outside (/proc/PPID/fd/1 and 2: output without end, lines that
+    # read as roads explain's own) nor this process's memory (/proc/PPID/mem).
+    not_dumpable()
 
     job_path = Path(argv[0])
     job = json.loads(job_path.read_text())

@@ -72,6 +72,7 @@ _prctl = _libc.prctl
 _prctl.restype = ctypes.c_int
 _prctl.argtypes = [ctypes.c_int, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong]
 PR_SET_CHILD_SUBREAPER, PR_GET_CHILD_SUBREAPER = 36, 37  # linux/prctl.h
+PR_SET_DUMPABLE = 4  # linux/prctl.h
 _syscall = _libc.syscall
 _syscall.restype = ctypes.c_long
 SYS_KCMP, KCMP_VM = 312, 1  # asm/unistd_64.h, linux/kcmp.h
@@ -131,6 +132,17 @@ def randomize(on: bool) -> None:
                       f"personality(2) did not {flag} ADDR_NO_RANDOMIZE: ASLR cannot be "
                       f"turned {'on' if on else 'off'} here"
                       + ("" if on else " (run with --aslr)"))
+
+
+def not_dumpable() -> None:
+    """Make this process not dumpable (prctl(2), PR_SET_DUMPABLE 0): a process of the
+    same user may then no longer open its /proc files (fd/, mem, environ...) nor attach
+    to it, short of CAP_SYS_PTRACE (ptrace_may_access in kernel/ptrace.c). A child it
+    forks is so too until it runs execve, which makes a program of a readable file
+    dumpable again."""
+    if _prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, f"prctl(PR_SET_DUMPABLE): {os.strerror(err)}")
 
 
 def child_subreaper(on: bool | None = None) -> bool:
