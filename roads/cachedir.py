@@ -227,7 +227,7 @@ def walk_folder(folder: Path, rights: int = _ENTER) -> Iterator[tuple[int, str, 
                 _, name, _, mode = levels.pop()
                 try:
                     if mode is not None:
-                        os.chmod(name, mode, dir_fd=fd)
+                        _chmod_folder(name, mode, fd)
                     yield fd, name, os.stat(name, dir_fd=fd, follow_symlinks=False), True
                 except FileNotFoundError:
                     pass
@@ -251,7 +251,7 @@ def walk_folder(folder: Path, rights: int = _ENTER) -> Iterator[tuple[int, str, 
         os.close(fd)
         if levels[0][3] is not None:
             with contextlib.suppress(OSError):
-                os.chmod(folder, levels[0][3])
+                _chmod_folder(str(folder), levels[0][3])
 
 
 def _identity(fd: int) -> tuple[int, int]:
@@ -271,14 +271,27 @@ def _enter(fd: int | None, name: str, rights: int) -> tuple[int, int | None]:
     mode = stat.S_IMODE(os.stat(name, dir_fd=fd, follow_symlinks=False).st_mode)
     changed = mode & rights != rights
     if changed:
-        os.chmod(name, mode | rights, dir_fd=fd)
+        _chmod_folder(name, mode | rights, fd)
     try:
         return os.open(name, _FOLDER, dir_fd=fd), mode if changed else None
     except OSError:
         if changed:
             with contextlib.suppress(OSError):
-                os.chmod(name, mode, dir_fd=fd)
+                _chmod_folder(name, mode, fd)
         raise
+
+
+def _chmod_folder(name: str, mode: int, fd: int | None = None) -> None:
+    """Give folder ``name`` (in folder ``fd``) ``mode``, never through a link: os.chmod
+    follows one, and a link put in the folder's place between a check and the chmod
+    (by a program still writing in a run's folder) would have changed another file's
+    mode. Linux has no lchmod; the folder's own descriptor is changed instead."""
+    handle = os.open(name, os.O_PATH | os.O_NOFOLLOW | os.O_DIRECTORY | os.O_CLOEXEC,
+                     dir_fd=fd)
+    try:
+        os.chmod(f"/proc/self/fd/{handle}", mode)
+    finally:
+        os.close(handle)
 
 
 def remove_folder(folder: Path) -> None:

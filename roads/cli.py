@@ -271,23 +271,32 @@ class Ended(KeyboardInterrupt):
         self.signum = signum
 
 
+# The signals that end a command, each once (``_ended_as_interrupted``).
+ENDING = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
 def _ended(signum: int, frame) -> None:
     # Once: a second signal while the first one's cleanup runs would cut it short (the
-    # run's folder left half removed); they stay ignored until the handlers go back.
-    for other in (signal.SIGTERM, signal.SIGHUP):
+    # run's folder left half removed, 179,473 files of it after SIGTERM then Ctrl-C);
+    # all three stay ignored until the handlers go back.
+    for other in ENDING:
         signal.signal(other, signal.SIG_IGN)
+    if signum == signal.SIGINT:
+        raise KeyboardInterrupt
     raise Ended(signum)
 
 
 @contextlib.contextmanager
 def _ended_as_interrupted():
-    """SIGTERM and SIGHUP raise ``Ended`` while the command runs (not where they were
-    ignored when it started, as under nohup; and only in the main thread, the one
-    Python hands signals to); their handlers are put back after."""
+    """SIGTERM and SIGHUP raise ``Ended`` while the command runs, and Ctrl-C
+    KeyboardInterrupt as ever, each then ignoring all three while the command cleans up
+    (not where they were ignored when it started, as under nohup or for a command
+    started with '&'; and only in the main thread, the one Python hands signals to);
+    their handlers are put back after."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    before = {signum: signal.getsignal(signum) for signum in (signal.SIGTERM, signal.SIGHUP)}
+    before = {signum: signal.getsignal(signum) for signum in ENDING}
     for signum, handler in before.items():
         if handler != signal.SIG_IGN:
             signal.signal(signum, _ended)
@@ -341,8 +350,10 @@ def cmd_check(args) -> int:
     bad = 0
     for f in project.check():
         # A broken entry's name is whatever the manifest says, escapes included.
+        # What a capture file says (the gcc it records, in a note) is escaped too.
         f = dataclasses.replace(f, sample=printable(f.sample),
-                                reasons=tuple(printable(r) for r in f.reasons))
+                                reasons=tuple(printable(r) for r in f.reasons),
+                                notes=tuple(printable(n) for n in f.notes))
         if f.state == "fresh":
             print(f"{f.sample}: fresh")
         elif f.state == "toolchain" and not args.toolchain:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import signal
+import stat
 import time
 
 import pytest
@@ -185,3 +186,20 @@ def test_a_run_folder_is_removed_through_its_modes_and_never_through_a_link(tmp_
     cachedir.remove_folder(run)
     assert not run.exists()
     assert (outside / "file").read_text() == "x" and (outside / "kept").is_dir()
+
+
+def test_a_folders_mode_is_never_changed_through_a_link(tmp_path):
+    """The walk gives a folder its owner's rights, then puts its mode back, by name: a
+    link put in its place in between (a program still writing in a run's folder) had
+    the mode of the file it named changed. Now a link there is an error, its target
+    untouched."""
+    from roads.cachedir import _chmod_folder
+
+    target = tmp_path / "elsewhere"
+    target.mkdir(mode=0o700)
+    (tmp_path / "link").symlink_to(target)
+    with pytest.raises(NotADirectoryError):
+        _chmod_folder(str(tmp_path / "link"), 0o777)
+    assert stat.S_IMODE(target.stat().st_mode) == 0o700
+    _chmod_folder(str(target), 0o750)
+    assert stat.S_IMODE(target.stat().st_mode) == 0o750

@@ -463,6 +463,25 @@ def test_errors_show_control_characters_escaped():
     assert text.count("\n") == 3  # head, command, two output lines: newlines kept
 
 
+def test_check_shows_what_a_capture_records_escaped(tmp_path, monkeypatch, capsys):
+    """The gcc a capture file records is printed in a note where no gcc is on PATH: it
+    reached the terminal raw (an edited capture set the window's title, cleared the
+    screen)."""
+    from roads import cli
+    from tests.conftest import copy_checkout
+
+    root = copy_checkout(tmp_path / "copy")
+    capture = root / "snapshots" / "layout.json"
+    capture.write_text(capture.read_text().replace(
+        '"gcc": "gcc', '"gcc": "\\u001b]0;PWNED\\u0007\\u001b[2Jgcc', 1))
+    assert "PWNED" in capture.read_text()
+    monkeypatch.setenv("PATH", str(tmp_path / "nothing"))
+    cli.main(["--root", str(root), "check"])
+    out = capsys.readouterr().out
+    assert "layout: note: captured with \\x1b]0;PWNED\\x07\\x1b[2Jgcc" in out, out
+    assert "\x1b" not in out and "\x07" not in out
+
+
 def test_the_clis_log_lines_show_control_characters_escaped():
     """What the engine logs (a stale capture's reasons, an internal error's traceback)
     can carry a file's or a program's text: the CLI's log lines escape it, as its
@@ -519,24 +538,32 @@ def test_half_written_captures_are_ignored_by_git_and_swept(scratch, tmp_path):
     assert (snapshots / "fine.json").exists()
 
 
-def test_a_signal_that_ends_a_command_is_taken_once_and_its_handlers_go_back():
-    """SIGTERM raises Ended once; a second one, while the first one's cleanup runs, is
-    ignored (it cut the cleanup short, the run's folder left half removed); after the
-    command the handlers are what they were."""
+@pytest.mark.parametrize("first", ["SIGTERM", "SIGINT", "SIGHUP"])
+def test_a_signal_that_ends_a_command_is_taken_once_and_its_handlers_go_back(first):
+    """SIGTERM or SIGHUP raises Ended, Ctrl-C KeyboardInterrupt, once; any of the three
+    coming next, while the first one's cleanup runs, is ignored (it cut the cleanup
+    short, the run's folder left half removed: a Ctrl-C after SIGTERM, or a second
+    Ctrl-C, still did); after the command the handlers are what they were."""
     from roads import cli
 
-    before = signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGHUP)
-    with pytest.raises(cli.Ended):
+    signum = signal.Signals[first]
+    raised = KeyboardInterrupt if signum == signal.SIGINT else cli.Ended
+    before = {s: signal.getsignal(s) for s in cli.ENDING}
+    with pytest.raises(raised) as caught:
         with cli._ended_as_interrupted():
             try:
-                os.kill(os.getpid(), signal.SIGTERM)
+                os.kill(os.getpid(), signum)
                 signal.sigtimedwait([], 0)  # no-op: lets the handler run here
-            except cli.Ended:
-                assert signal.getsignal(signal.SIGTERM) == signal.SIG_IGN
-                assert signal.getsignal(signal.SIGHUP) == signal.SIG_IGN
-                os.kill(os.getpid(), signal.SIGTERM)  # ignored
+            except KeyboardInterrupt:
+                assert all(signal.getsignal(s) == signal.SIG_IGN for s in cli.ENDING)
+                for other in cli.ENDING:
+                    os.kill(os.getpid(), other)  # each ignored
+                signal.sigtimedwait([], 0)
                 raise
-    assert (signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGHUP)) == before
+    assert caught.type is raised
+    if raised is cli.Ended:
+        assert caught.value.signum == signum
+    assert {s: signal.getsignal(s) for s in cli.ENDING} == before
 
 
 @pytest.mark.gcc

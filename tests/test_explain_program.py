@@ -18,12 +18,14 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 import pytest
 
 from roads import cli
+from roads.errors import ExplainError
 from roads.explain import session as session_mod
 from roads.explain.command import file_problem, not_runnable, user_program
 from roads.explain.page import write_page
@@ -310,6 +312,42 @@ def test_a_page_written_through_a_link_replaces_its_target_and_keeps_the_link(tm
     assert sorted(p.name for p in (tmp_path / "pages").iterdir()) == ["real.html"]
 
 
+@pytest.mark.skipif(os.geteuid() != 0, reason="gives a file to another user: root only")
+def test_a_page_is_not_written_through_what_another_user_planted(tmp_path):
+    """In a folder anyone may write to (/tmp), another user planted a link at the page's
+    default name: root's file it named was replaced by the page. A FIFO made the command
+    wait for ever (or handed the page to its reader). Now such a link is followed only
+    as the kernel's protected_symlinks would, and what is no file is written to only
+    when named and yours."""
+    import pwd
+
+    other = pwd.getpwnam("nobody").pw_uid
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shared.chmod(0o1777)
+    precious = tmp_path / "precious"
+    precious.write_text("mine")
+    planted = shared / "explain-hello.html"
+    planted.symlink_to(precious)
+    os.lchown(planted, other, other)
+    for named in (False, True):
+        with pytest.raises(OSError, match="a link another user .* made in a shared folder"):
+            write_page("<p>page</p>", planted, named=named)
+    assert precious.read_text() == "mine"
+    planted.unlink()
+    planted.symlink_to(precious)  # one of your own: followed, as ever
+    write_page("<p>page</p>", planted, named=False)
+    assert precious.read_text() == "<p>page</p>"
+
+    fifo = shared / "explain-fifo.html"
+    os.mkfifo(fifo)
+    with pytest.raises(OSError, match="no file is there"):  # the default name: at once
+        write_page("<p>page</p>", fifo, named=False)
+    os.chown(fifo, other, other)
+    with pytest.raises(OSError, match="another user's"):  # named, but not yours
+        write_page("<p>page</p>", fifo, named=True)
+
+
 def test_output_that_is_not_utf8_is_kept_as_its_bytes(root, tmp_path, monkeypatch, no_leftovers):
     """A byte of the program's output that is not UTF-8 was saved as U+FFFD, the byte
     lost; it is written \\xNN, as roads run writes it."""
@@ -575,6 +613,80 @@ def test_a_left_folder_with_a_mount_inside_is_left(tmp_path):
         pytest.skip(f"cannot mount here: {done.stderr.strip()}")
     assert done.returncode == 0, done.stderr  # none removed
     assert (other / "keep").read_text() == "mine" and left.is_dir()
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="gives a file to another user: root only")
+def test_a_lock_file_another_user_planted_vouches_for_nothing(tmp_path):
+    """In a folder others may write to (TMPDIR=/tmp), another user made an old lock file
+    beside a folder of yours named as a run folder is: the folder was removed. A lock
+    file counts only as a run makes it: yours, a regular file, one link."""
+    import pwd
+
+    other = pwd.getpwnam("nobody").pw_uid
+    mine = tmp_path / "roads-explain-victim01"
+    mine.mkdir()
+    (mine / "data").write_text("precious")
+    planted = tmp_path / ("roads-explain-victim01" + session_mod.LOCK_SUFFIX)
+    planted.write_text("")
+    os.chown(planted, other, other)
+    os.utime(planted, (time.time() - 7200,) * 2)
+    assert session_mod._remove_left(tmp_path) == 0
+    assert (mine / "data").read_text() == "precious"
+
+
+def test_a_lock_file_made_first_by_another_process_is_not_a_traceback(tmp_path, monkeypatch):
+    """One who watches a shared folder can make a new run folder's lock file first: the
+    run ended in a FileExistsError traceback. Another folder is tried; if every name is
+    taken so, the error says so."""
+    made = []
+    real = tempfile.mkdtemp
+
+    def watched(*args, **kwargs):
+        folder = real(*args, **kwargs)
+        made.append(folder)
+        if len(made) <= 2:  # the first two taken at once
+            Path(f"{folder}{session_mod.LOCK_SUFFIX}").write_text("")
+        return folder
+
+    monkeypatch.setattr(session_mod.tempfile, "mkdtemp", watched)
+    with session_mod._run_folder(tmp_path) as folder:
+        assert str(folder) == made[2]
+    made.clear()
+    monkeypatch.setattr(session_mod.tempfile, "mkdtemp", lambda *a, **k: (
+        made.append(f := real(*a, **k)), Path(f"{f}{session_mod.LOCK_SUFFIX}").write_text(""),
+        f)[2])
+    with pytest.raises(ExplainError, match="another process made each name first"):
+        with session_mod._run_folder(tmp_path):
+            pass
+    assert not [p for p in tmp_path.iterdir() if p.is_dir()]  # no folder left behind
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or shutil.which("unshare") is None,
+                    reason="mounts a folder: root, in a mount namespace of its own")
+def test_a_run_folder_with_a_mount_inside_is_left_at_the_runs_end(tmp_path):
+    """A program run outside the sandbox (as root) bound a folder of the machine's into
+    its run folder: the run's own cleanup deleted the files there through the mount."""
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "keep").write_text("mine")
+    script = (
+        "import subprocess, sys\nfrom pathlib import Path\n"
+        "from roads.errors import ExplainError\nfrom roads.explain import session\n"
+        "try:\n"
+        f"    with session._run_folder(Path({str(tmp_path)!r})) as folder:\n"
+        "        (folder / 'mnt').mkdir()\n"
+        f"        subprocess.run(['mount', '--bind', {str(other)!r}, str(folder / 'mnt')], check=True)\n"
+        "except ExplainError as exc:\n"
+        "    print(exc.message)\n"
+        "    sys.exit(3)\n")
+    done = subprocess.run(["unshare", "-m", "--propagation", "private", sys.executable, "-c",
+                           script], capture_output=True, text=True,
+                          env={**os.environ, "PYTHONPATH": str(ROOT)}, timeout=60)
+    if "mount" in done.stderr and done.returncode not in (0, 3):
+        pytest.skip(f"cannot mount here: {done.stderr.strip()}")
+    assert done.returncode == 3, done.stdout + done.stderr
+    assert "has a file system mounted in it" in done.stdout
+    assert (other / "keep").read_text() == "mine"
 
 
 def test_a_run_holds_the_lock_beside_its_folder_and_leaves_nothing(tmp_path):

@@ -142,6 +142,30 @@ def test_a_file_is_opened_only_while_it_is_the_one_recorded(tmp_path):
             pass
 
 
+def test_what_is_no_regular_file_at_a_mapped_path_is_never_opened(tmp_path):
+    """The path is the program's choice: a FIFO, a device or a link another user put
+    there was opened (as root, a device's open can act: /dev/watchdog starts its timer)
+    before anything was checked. Now only a regular file is opened, a link not followed
+    (but /proc's), and a path known not to be the mapped file is not even looked at."""
+    real = tmp_path / "lib.so"
+    real.write_bytes(b"\x7fELF")
+    fifo = tmp_path / "fifo.so"
+    os.mkfifo(fifo)
+    link = tmp_path / "link.so"
+    link.symlink_to(real)
+    for path in (fifo, link, Path("/dev/null")):
+        with pytest.raises(ExplainError, match="no regular file lies at this path"):
+            with opened(str(path), {}):
+                pass
+    with pytest.raises(ExplainError, match="not known to be the one"):
+        with opened(str(tmp_path / "gone.so"), {str(tmp_path / "gone.so"): None}):
+            pass
+    with opened(str(real), {}) as fd:
+        assert os.pread(fd, 4, 0) == b"\x7fELF"
+    with opened(f"/proc/{os.getpid()}/exe", {}) as fd:  # the kernel's link: followed
+        assert os.pread(fd, 4, 0) == b"\x7fELF"
+
+
 def test_at_a_stop_the_files_are_those_maps_names(tmp_path):
     """Checked against the inode maps gives each region: this process's own maps."""
     from roads.capture.proc import Proc

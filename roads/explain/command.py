@@ -129,7 +129,7 @@ def cmd_explain(args) -> int:
               file=sys.stderr)
         return 2
     try:
-        write_page(text, out)
+        write_page(text, out, named=bool(args.out))
         if args.save:
             _save(session, program, args)
     except OSError as exc:  # a full disk, a folder made meanwhile, no right to write

@@ -103,21 +103,33 @@ def opened(path: str, files: Files) -> Iterator[int]:
     """A descriptor of the file at ``path``, open for reading, when it is the file the
     stops mapped there (``files``), unchanged; ExplainError saying why not otherwise,
     OSError when it cannot be opened. A path ``files`` has no word of (a session saved
-    before they were kept) is opened unchecked."""
-    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    before they were kept) is opened unchecked, if it is a regular file.
+
+    The path is the traced program's choice (a name in its maps): what lies there is
+    looked at before it is opened to be read (``O_PATH``, not following a link but
+    /proc's own), so that a device or a FIFO planted there is never opened (as root,
+    opening /dev/watchdog starts its timer)."""
+    if path in files and files[path] is None:
+        raise ExplainError(
+            f"{path}: the file at this path is not known to be the one the process "
+            "mapped (another lay there at a stop, or it changed between stops), so it is "
+            "not read")
+    follow = 0 if path.startswith("/proc/") else os.O_NOFOLLOW  # /proc/PID/exe: the kernel's
+    handle = os.open(path, os.O_PATH | os.O_CLOEXEC | follow)
     try:
-        if path in files:
-            known = files[path]
-            if known is None:
-                raise ExplainError(
-                    f"{path}: the file at this path is not known to be the one the process "
-                    "mapped (another lay there at a stop, or it changed between stops), so "
-                    "it is not read")
-            if MappedFile.of(os.fstat(fd)) != known:
-                raise ExplainError(
-                    f"{path}: the file at this path was replaced or rewritten after the "
-                    "stops (its device, inode, size or times differ from those of the "
-                    "file the process mapped), so it is not read")
+        st = os.fstat(handle)
+        if not stat.S_ISREG(st.st_mode):
+            raise ExplainError(f"{path}: no regular file lies at this path now (a link, a "
+                               "device or a FIFO), so it is not read")
+        if path in files and MappedFile.of(st) != files[path]:
+            raise ExplainError(
+                f"{path}: the file at this path was replaced or rewritten after the "
+                "stops (its device, inode, size or times differ from those of the "
+                "file the process mapped), so it is not read")
+        fd = os.open(f"/proc/self/fd/{handle}", os.O_RDONLY | os.O_CLOEXEC | os.O_NOCTTY)
+    finally:
+        os.close(handle)
+    try:
         yield fd
     finally:
         os.close(fd)

@@ -403,7 +403,12 @@ def _remove_left(place: Path, now: float | None = None) -> int:
             continue
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            if now - os.fstat(fd).st_mtime < LOCK_AGE or _holds_a_mount(entry.path):
+            held = os.fstat(fd)
+            # Only a lock file of this user's, as a run makes it: in a folder others may
+            # write to (TMPDIR=/tmp), one they made there would vouch for a folder of yours.
+            if (not stat.S_ISREG(held.st_mode) or held.st_uid != os.getuid()
+                    or held.st_nlink != 1 or now - held.st_mtime < LOCK_AGE
+                    or _holds_a_mount(entry.path)):
                 continue
             remove_folder(Path(entry.path))
             os.unlink(lock_path)
@@ -447,23 +452,22 @@ def _run_folder(place: Path | None) -> Iterator[Path]:
     before they could remove them go first (``_remove_left``)."""
     where = Path(place) if place is not None else Path(tempfile.gettempdir())
     _remove_left(where)
-    folder = Path(tempfile.mkdtemp(prefix=RUN_FOLDER, dir=place))
-    lock_path = f"{folder}{LOCK_SUFFIX}"
-    try:
-        lock = os.open(lock_path, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
-                       | os.O_CLOEXEC, 0o600)
-    except OSError:
-        with contextlib.suppress(OSError):
-            remove_folder(folder)
-        raise
+    folder, lock, lock_path = _new_run_folder(place, where)
     try:
         fcntl.flock(lock, fcntl.LOCK_EX)
         try:
             yield folder
         except BaseException:
-            with contextlib.suppress(OSError):
-                remove_folder(folder)
+            if not _holds_a_mount(str(folder)):
+                with contextlib.suppress(OSError):
+                    remove_folder(folder)
             raise
+        if _holds_a_mount(str(folder)):
+            # A program run outside the sandbox, with the right to, mounted something
+            # there: removing the folder would delete through it what is not the run's.
+            raise ExplainError(f"the run's folder {folder} has a file system mounted in it "
+                               "(by the program?): left as it is; unmount it, then remove "
+                               "the folder")
         try:
             remove_folder(folder)
         except OSError as exc:
@@ -474,6 +478,31 @@ def _run_folder(place: Path | None) -> Iterator[Path]:
             with contextlib.suppress(OSError):
                 os.unlink(lock_path)
         os.close(lock)
+
+
+def _new_run_folder(place: Path | None, where: Path) -> tuple[Path, int, str]:
+    """A new run folder in ``place`` and its lock file, open: the folder, the lock's
+    descriptor and its path. In a folder others may write to, one who watches it can
+    make the lock file's name first, as soon as the folder appears (it failed the run
+    with a traceback): another folder is tried then, a few times."""
+    for _ in range(5):
+        folder = Path(tempfile.mkdtemp(prefix=RUN_FOLDER, dir=place))
+        lock_path = f"{folder}{LOCK_SUFFIX}"
+        try:
+            return folder, os.open(lock_path, os.O_RDWR | os.O_CREAT | os.O_EXCL
+                                   | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600), lock_path
+        except FileExistsError:
+            taken = lock_path
+        except OSError as exc:
+            with contextlib.suppress(OSError):
+                remove_folder(folder)
+            raise ExplainError(f"cannot make the run's lock file {lock_path}: "
+                               f"{exc.strerror or exc}") from None
+        with contextlib.suppress(OSError):
+            remove_folder(folder)
+    raise ExplainError(f"cannot make a run folder's lock file in {where}: another process "
+                       f"made each name first ({taken}, the last); give roads explain a "
+                       "folder of your own (TMPDIR)")
 
 
 # The namespaces whose being the sandbox's own makes it one (launcher.c's init): where
