@@ -75,3 +75,44 @@ def test_the_halves_are_folders() -> None:
     assert {p.name for p in ROADS.iterdir() if p.is_dir() and p.name != "__pycache__"} == \
         {"capture", "figures", "words", "explain"}
     assert {p.stem for p in ROADS.glob("*.py")} == SHARED | {"__init__", "cli"}
+
+
+# What the site's layer uses and the engine must not: MkDocs and what it renders with.
+SITE_ONLY = {"mkdocs", "material", "mkdocs_macros", "jinja2", "markdown", "pymdownx", "macros"}
+
+
+@pytest.mark.parametrize("path", MODULES, ids=lambda p: str(p.relative_to(ROADS)))
+def test_the_engine_imports_nothing_of_the_site(path: Path) -> None:
+    """The engine serves the command line as much as the site, and must outlive MkDocs
+    and Material: nothing of roads imports them, nor macros/, at its top or in a
+    function."""
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.ImportFrom) and not node.level and node.module:
+            found.add(node.module.split(".")[0])
+        elif isinstance(node, ast.Import):
+            found |= {a.name.split(".")[0] for a in node.names}
+    assert not found & SITE_ONLY, sorted(found & SITE_ONLY)
+
+
+def test_an_install_holds_every_package_and_what_roads_explain_reads() -> None:
+    """pyproject.toml finds the packages rather than list them (a list left roads.explain
+    out of every install but an editable one), and the stylesheets the explain page
+    embeds lie in its package (linked from docs/stylesheets/: a wheel copies them)."""
+    import tomllib
+
+    from setuptools import find_packages
+
+    from roads.explain import page
+
+    config = tomllib.loads((ROADS.parent / "pyproject.toml").read_text())["tool"]["setuptools"]
+    found = set(find_packages(str(ROADS.parent), **config["packages"]["find"]))
+    packages = {".".join(p.relative_to(ROADS.parent).parts[:-1])
+                for top in ("roads", "macros") for p in (ROADS.parent / top).rglob("__init__.py")}
+    assert packages and found == packages, sorted(found ^ packages)
+    assert page.STYLESHEETS.is_relative_to(ROADS / "explain")
+    globs = config["package-data"]["roads.explain"]
+    for name in page.SHEETS:
+        sheet = page.STYLESHEETS / name
+        assert sheet.is_file(), sheet
+        assert any(sheet.relative_to(ROADS / "explain").match(g) for g in globs), sheet

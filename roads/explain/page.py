@@ -32,7 +32,9 @@ from ..units import human_size
 from .mapped import Files, opened
 from .record import VARIANT, Session, generation, listed
 
-STYLESHEETS = Path(__file__).resolve().parents[2] / "docs" / "stylesheets"
+# The site's own stylesheets, linked here from docs/stylesheets/ so that an install of the
+# package (a wheel copies what a link names) carries them too.
+STYLESHEETS = Path(__file__).resolve().parent / "assets"
 SHEETS = ("figures.css", "figures-more.css", "linking.css", "pictures.css")
 
 # Material's colours for its two schemes (the variables the site's stylesheets use).
