@@ -232,7 +232,8 @@ def test_captures_are_made_and_checked_in_one_pinned_container():
 def test_capture_related_checks_run_in_the_container():
     runs = [s.get("run", "") for s in container_jobs()["checks"]["steps"]]
     assert any(".venv/bin/roads check --toolchain" in r for r in runs)
-    assert any(r.strip() == "./dev test" for r in runs)
+    assert any(r.strip() == ".ci/run" for r in runs)  # the README's test command, as CI runs it
+    assert "./dev test" in (REPO / ".ci/run").read_text()
     checks = load(REPO / ".github/workflows/checks.yml")
     for name, job in checks["jobs"].items():
         if "container" not in job:  # only the frozen build may stay on the runner
