@@ -382,21 +382,28 @@ def main() -> int:
     parser.add_argument("--only", choices=("capture", "site"))
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--sections", help="site sections, comma-separated: "
-                        "warm,cold,mdexec,serve,scale,weight (default: all)")
+                        "warm,cold,fresh,work,mdexec,serve,scale,weight (default: all)")
     args = parser.parse_args()
+    site_bench = None
+    if args.only in (None, "site"):
+        try:
+            from benchmarks import site_bench
+        except ImportError as exc:
+            print(f"site benchmarks unavailable: {exc}")
+    sections = args.sections.split(",") if args.sections else None
+    if sections and site_bench is not None:  # before the capture sections' minutes
+        unknown = [s for s in sections if s not in site_bench.SECTIONS]
+        if unknown:
+            parser.error(f"unknown section {', '.join(unknown)}; the sections: "
+                         f"{','.join(site_bench.SECTIONS)}")
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores ({usable_cores()} usable), "
           f"kernel {os.uname().release}, Python {platform.python_version()}")
     try:
         print(f"file system: {settle()}", flush=True)
         if args.only in (None, "capture"):
             bench_capture(args.repeat)
-        if args.only in (None, "site"):
-            try:
-                from benchmarks import site_bench
-            except ImportError as exc:
-                print(f"site benchmarks unavailable: {exc}")
-            else:
-                site_bench.run(args.repeat, args.sections.split(",") if args.sections else None)
+        if site_bench is not None:
+            site_bench.run(args.repeat, sections)
     finally:
         remove_scratch()
     return 0

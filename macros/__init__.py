@@ -1,9 +1,13 @@
 """The macros module of mkdocs-macros-plugin (``module_name: macros`` in mkdocs.yml).
 
-``define_env`` only registers: each concern's module lists its macros, module-level
-functions that call into the engine, in a ``MACROS`` tuple, and its template
-variables in a ``VARIABLES`` mapping. Adding a macro is one line in its module's
-``MACROS``; adding a module is one line in ``MODULES`` below.
+``define_env`` registers the macros and starts the build's work: each concern's module
+lists its macros, module-level functions that call into the engine, in a ``MACROS``
+tuple, and its template variables in a ``VARIABLES`` mapping. Adding a macro is one
+line in its module's ``MACROS``; adding a module is one line in ``MODULES`` below.
+Around the registering, ``define_env`` also decides the build's settings, forgets the
+last build's reported errors, forks the helper that compiles templates ahead, binds
+the claims and brings stale captures up to date (``prefetch``): it is the one hook
+the plugin calls before any page, once a build.
 
 A figure (a block of finished HTML: tables, diagrams) does not go through Markdown or
 the search index: ``guard`` leaves an empty placeholder ``<div>`` in the page and keeps

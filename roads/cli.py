@@ -1,4 +1,4 @@
-"""The ``roads`` command line: capture, check, show, run."""
+"""The ``roads`` command line: capture, check, changes, show, run, explain."""
 
 from __future__ import annotations
 
@@ -191,7 +191,9 @@ def _discard(stream) -> None:
 
 
 def _main(argv: list[str] | None) -> int:
-    parser = argparse.ArgumentParser(prog="roads", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="roads", description="The memory of Linux processes, read from /proc and drawn: "
+        "capture and check the site's samples, or show, run and explain a program of yours.")
     parser.add_argument("--root", help="project folder (default: here)")
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -211,13 +213,13 @@ def _main(argv: list[str] | None) -> int:
 
     show = sub.add_parser("show", help="the address space of a running process")
     show.add_argument("--pid", type=count(PID_MAX), required=True)
-    show.add_argument("--json", action="store_true")
+    show.add_argument("--json", action="store_true", help="the address space as JSON")
 
     run = sub.add_parser("run", help="start a program, stop it after a delay, show its memory",
                          epilog=run_limits())
     run.add_argument("--after", type=seconds(MAX_AFTER), default=0.5, metavar="SECONDS",
                      help=f"when to stop it, 0 to {MAX_AFTER:g} s (default 0.5)")
-    run.add_argument("--json", action="store_true")
+    run.add_argument("--json", action="store_true", help="the address space as JSON")
     run.add_argument("--aslr", action="store_true", help="leave ASLR on (default: off)")
     run.add_argument("program", nargs=argparse.REMAINDER)
 
