@@ -116,3 +116,12 @@ def test_an_install_holds_every_package_and_what_roads_explain_reads() -> None:
         sheet = page.STYLESHEETS / name
         assert sheet.is_file(), sheet
         assert any(sheet.relative_to(ROADS / "explain").match(g) for g in globs), sheet
+
+
+def test_the_readme_names_every_module_of_the_engine() -> None:
+    """The README's layout is where a maintainer looks for a module's concern: every
+    module of roads (and the C launcher) is named there (nine were not)."""
+    readme = (ROADS.parent / "README.md").read_text(encoding="utf-8")
+    files = [p for p in [*MODULES, *ROADS.rglob("*.c")] if p.name != "__init__.py"]
+    missing = sorted(str(p.relative_to(ROADS)) for p in files if f"`{p.name}`" not in readme)
+    assert not missing, missing
