@@ -362,6 +362,43 @@ def _own_lock_file(path: Path):
         os.close(fd)
 
 
+class LockTimeout(TimeoutError):
+    """A lock another process held longer than its waiter waits (``held``)."""
+
+
+@contextlib.contextmanager
+def held(path: Path, what: str, wait: float = LOCK_WAIT) -> Iterator[None]:
+    """An exclusive lock on the file ``path`` while the block runs (a sample's capture:
+    two builds never make it at once). The file is made if missing, with its folder,
+    and opened as it is: never truncated, never through a link (one planted at its name,
+    in a cache others can write, would have truncated its target). The lock is waited
+    for ``wait`` seconds at most, then LockTimeout says what waits for whom: a
+    ``roads capture`` stopped with Ctrl-Z holds its samples' locks for ever, and
+    ``mkdocs serve`` waited without a word."""
+    try:
+        fd = os.open(path, _LOCK_FILE, 0o666)
+    except FileNotFoundError:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, _LOCK_FILE, 0o666)
+    try:
+        deadline = time.monotonic() + wait
+        pause = 0.002
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    raise LockTimeout(errno.ETIMEDOUT, f"waited {wait:g} s for {what}, whose "
+                                      "lock another process holds (a roads capture stopped "
+                                      "with Ctrl-Z?)", str(path)) from None
+                time.sleep(pause)
+                pause = min(pause * 2, 0.05)
+        yield
+    finally:
+        os.close(fd)  # the lock goes with the descriptor
+
+
 def _take(attempt) -> None:
     """Call ``attempt`` (a lock taken without waiting) until it succeeds, or until
     ``LOCK_WAIT`` seconds passed or the file system refused the lock: then go on."""

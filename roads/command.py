@@ -7,6 +7,7 @@ to install.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -177,13 +178,36 @@ class _Relay:
                     except Exception as exc:  # noqa: BLE001 - raised again by whole()
                         self._failed = exc
 
-    def whole(self) -> str | bytes:
+    def whole(self, timeout: float | None = None) -> str | bytes:
         """All the stream held, once it has ended (the command and what it started
-        have ended, or been killed, and closed it); ``on_line``'s error, if it had one."""
-        self._thread.join()
+        have ended, or been killed, and closed it), or what it held after ``timeout``
+        seconds (a descendant that left the killed group keeps it open: the reading
+        thread, a daemon, is left to it); ``on_line``'s error, if it had one."""
+        self._thread.join(timeout)
         if self._failed is not None:
             raise self._failed
         return type(self._lines[0])().join(self._lines) if self._lines else ""
+
+
+# How long the pipes of a command whose group was killed are still read: a descendant
+# that left the group (its own session) keeps them open, and the read would never end.
+KILLED_READ = 5.0
+
+
+def _after_kill(proc: subprocess.Popen) -> tuple:
+    """What a killed command's stdout and stderr still held, read for ``KILLED_READ``
+    seconds at most; then the pipes are closed, with what was read lost, and the
+    command, killed, reaped."""
+    try:
+        return proc.communicate(timeout=KILLED_READ)
+    except subprocess.TimeoutExpired:
+        for stream in (proc.stdout, proc.stderr):
+            if stream is not None:
+                with contextlib.suppress(OSError):
+                    stream.close()
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.wait(timeout=KILLED_READ)  # SIGKILLed: it ends at once but in D state
+        return None, None
 
 
 def _as_text(*outputs: str | bytes | None) -> tuple[str | None, ...]:
@@ -250,19 +274,19 @@ def run(
         relay = _Relay(proc.stderr, on_line)
         proc.stderr = None  # communicate reads stdout alone; the relay, stderr
 
-    def relayed(out, err):
-        return _as_text(out, relay.whole() if relay is not None else err)
+    def relayed(out, err, wait: float | None = None):
+        return _as_text(out, relay.whole(wait) if relay is not None else err)
 
     try:
         out, err = relayed(*_communicate(proc, input, timeout, cancel))
     except _Cancelled:
         kill_group(proc.pid)
-        relayed(*proc.communicate())
+        relayed(*_after_kill(proc), KILLED_READ)
         raise CommandCancelled(f"{os.path.basename(argv[0])} was stopped before it finished",
                                command=argv) from None
     except subprocess.TimeoutExpired:
         kill_group(proc.pid)
-        out, err = relayed(*proc.communicate())
+        out, err = relayed(*_after_kill(proc), KILLED_READ)
         raise CommandTimeout(
             f"{os.path.basename(argv[0])} did not finish within {timeout:g} s and was killed",
             command=argv,
@@ -271,7 +295,8 @@ def run(
     except BaseException:
         # Ctrl-C or any other interruption: leave nothing running or unreaped.
         kill_group(proc.pid)
-        proc.wait()
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.wait(timeout=KILLED_READ)  # SIGKILLed: it ends, unless held in the kernel
         raise
     finally:
         charge(os.path.basename(argv[0]), time.perf_counter() - started)

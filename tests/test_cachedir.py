@@ -203,3 +203,28 @@ def test_a_folders_mode_is_never_changed_through_a_link(tmp_path):
     assert stat.S_IMODE(target.stat().st_mode) == 0o700
     _chmod_folder(str(target), 0o750)
     assert stat.S_IMODE(target.stat().st_mode) == 0o750
+
+
+def test_a_capture_lock_held_elsewhere_is_waited_for_within_a_deadline(tmp_path):
+    """A sample's capture lock was waited for without end: a roads capture stopped with
+    Ctrl-Z made mkdocs serve wait for ever, without a word. The wait has a deadline, and
+    the error names the lock file and what waits; once the lock is free, it is taken."""
+    import fcntl
+
+    lock = tmp_path / "locks" / "brk.lock"
+    with cachedir.held(lock, "the capture of 'brk'"):
+        other = os.open(lock, os.O_RDWR)  # another open file: its own flock
+        try:
+            with pytest.raises(BlockingIOError):
+                fcntl.flock(other, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        finally:
+            os.close(other)
+        started = time.monotonic()
+        with pytest.raises(cachedir.LockTimeout) as caught:
+            with cachedir.held(lock, "the capture of 'brk'", wait=0.2):
+                pass
+        assert 0.2 <= time.monotonic() - started < 5
+        assert caught.value.filename == str(lock)
+        assert "waited 0.2 s for the capture of 'brk'" in caught.value.strerror
+    with cachedir.held(lock, "the capture of 'brk'", wait=0.2):
+        pass

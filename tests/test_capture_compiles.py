@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import mmap
 import os
+import subprocess
 import threading
 import time
 from pathlib import Path
@@ -362,3 +363,21 @@ def test_real_paths_are_realpaths_each_folder_resolved_once(tmp_path):
         "a/b/h.h/", "a/b/.", "a/b/h.h/x", "loop1", "lnk/./h.h")]
     assert real_paths(paths) == [os.path.realpath(p) for p in paths]
     assert real_paths([str(tmp_path / "lnk/h.h")]) == [str((tmp_path / "a/b/h.h").resolve())]
+
+
+@pytest.mark.parametrize("relay", [False, True])
+def test_a_timeout_ends_the_run_though_a_descendant_keeps_the_pipes(relay, monkeypatch):
+    """A command whose time ran out is killed with its group, and its pipes were then
+    read to their end without a deadline: a descendant in a session of its own (out of
+    the group) keeps them open, and run waited for it (here 30 s). They are read for
+    command.KILLED_READ seconds at most."""
+    marker = f"sleep 30.{os.getpid()}{int(relay)}"
+    monkeypatch.setattr(command, "KILLED_READ", 0.5)
+    started = time.monotonic()
+    try:
+        with pytest.raises(CommandTimeout):
+            command.run(["sh", "-c", f"echo begun >&2; setsid {marker} & exec sleep 60"],
+                        timeout=0.5, on_line=(lambda line: None) if relay else None)
+        assert time.monotonic() - started < 0.5 + 2 * command.KILLED_READ + 3
+    finally:
+        subprocess.run(["pkill", "-f", f"^{marker}$"], check=False)

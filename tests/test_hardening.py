@@ -267,12 +267,13 @@ def test_a_link_planted_where_an_elf_record_is_written_first_is_not_written_thro
 
 
 def test_a_link_planted_at_a_capture_lock_is_refused_not_truncated(tmp_path):
-    """freeze.locked opened LOCKS/NAME.lock with mode "w": through a link, truncating."""
+    """The capture's lock (freeze.locked, now cachedir.held) opened LOCKS/NAME.lock with
+    mode "w": through a link, truncating."""
     victim = _victim(tmp_path)
     (tmp_path / "locks").mkdir()
     (tmp_path / "locks" / "walker.lock").symlink_to(victim)
     with pytest.raises(OSError) as caught:
-        with freeze.locked(tmp_path / "locks", "walker"):
+        with cachedir.held(tmp_path / "locks" / "walker.lock", "the capture of 'walker'"):
             pass
     assert "walker.lock" in str(caught.value)
     assert victim.read_text() == "kept\n"

@@ -115,7 +115,8 @@ class Capturer:
             raise failed[1]
         doc = None
         try:
-            with freeze.locked(self.cache_dir / "locks", name):
+            with cachedir.held(self.cache_dir / "locks" / f"{name}.lock",
+                               f"the capture of {name!r}"):
                 self._sweep_partials(self.store.path(name))
                 fresh = None if refresh else self.checker.freshness(name)
                 if fresh is not None and fresh.state in KEPT:

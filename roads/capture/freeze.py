@@ -12,7 +12,6 @@ the file untouched. Which field is which is marked on the field in ``roads.docum
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import functools
 import hashlib
 import json
@@ -22,8 +21,6 @@ import stat
 import tempfile
 import types
 import typing
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import msgspec
@@ -332,29 +329,6 @@ def _umask() -> int:
     except (OSError, ValueError, IndexError):
         pass
     return 0o077
-
-
-_LOCK_FILE = os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC
-
-
-@contextmanager
-def locked(lock_dir: Path, name: str) -> Iterator[None]:
-    """Hold an exclusive lock for ``name`` so two builds never capture it at once.
-
-    The lock file is opened as it is, never truncated and never through a link: one
-    planted at its name (a cache others can write) would have truncated its target."""
-    lock = lock_dir / f"{name}.lock"
-    try:
-        fd = os.open(lock, _LOCK_FILE, 0o666)
-    except FileNotFoundError:
-        lock_dir.mkdir(parents=True, exist_ok=True)
-        fd = os.open(lock, _LOCK_FILE, 0o666)
-    with open(fd, "wb") as f:
-        fcntl.flock(f, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(f, fcntl.LOCK_UN)
 
 
 def stable(doc: dict) -> str:
