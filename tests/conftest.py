@@ -4,6 +4,7 @@ writes into the checkout."""
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import shutil
@@ -87,6 +88,44 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
                                     "see copy_checkout in tests/conftest.py):", red=True)
         for name in changed:
             terminalreporter.write_line(f"  {name}", red=True)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """A claim's test that fails says which claim it keeps, where the page says it and
+    which captures it reads (a refresh that moved reality fails it with an assertion
+    on numbers alone): a section of its report."""
+    outcome = yield
+    report = outcome.get_result()
+    if report.when == "call" and report.failed:
+        told = claim_told(item.nodeid)
+        if told:
+            report.sections.append(("the claim this test keeps", told))
+
+
+def claim_told(nodeid: str) -> str | None:
+    """Words about the claim of tests/claims.toml whose test is ``nodeid``, or None."""
+    file, _, name = nodeid.rpartition("/")[2].partition("::")
+    claim = _claims_by_test().get(f"{file}::{name.partition('[')[0]}")
+    if claim is None:
+        return None
+    page = REPO / claim.page
+    line = next((n for n, text in enumerate(page.read_text(encoding="utf-8").splitlines(), 1)
+                 if f"claim('{claim.id}')" in text or f'claim("{claim.id}")' in text), None)
+    samples = sorted({m["sample"] for m in claim.mutate if "sample" in m})
+    return (f"claim {claim.id!r}, said on {claim.page}" + (f", line {line}" if line else "")
+            + f":\n  {claim.text}\nfrom the captures "
+            + ", ".join(f"snapshots/{s}.json" for s in samples)
+            + "\nIf a refresh made the captures again (another kernel, glibc or gcc), the "
+            "sentence may no longer be true there: change the page's words (and this test), "
+            "or the sample.")
+
+
+@functools.cache
+def _claims_by_test() -> dict:
+    from roads.words.claims import load_claims
+
+    return {c.test: c for c in load_claims(REPO / "tests" / "claims.toml")}
 
 
 def copy_checkout(destination: Path) -> Path:

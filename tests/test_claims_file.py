@@ -373,3 +373,20 @@ def test_a_claims_file_that_is_not_toml_is_told_at_its_line_and_claim(text, said
 def test_a_claim_key_that_is_no_list_of_tables_is_named():
     with pytest.raises(ConfigError, match=r"x.toml: 'claim' must be a list of tables, each begun"):
         parse_claims("claim = 5\n", "x.toml")
+
+
+def test_a_failing_claim_test_says_its_claim_page_and_capture():
+    """A claim's test that fails after a refresh said only 'assert 93824992391168 ==
+    93824992387072': its report now names the claim, the page and line that say it,
+    and the captures it reads (conftest's pytest_runtest_makereport)."""
+    from tests.conftest import claim_told
+
+    told = claim_told("tests/test_claims_series_b.py::test_brk_heap_from_old_to_new_break")
+    assert told is not None
+    assert told.startswith("claim 'brk-heap-from-old-to-new-break', said on "
+                           "docs/all-roads-to-memory/dynamic-memory-allocation.md, line ")
+    line = int(told.split(", line ")[1].split(":")[0])
+    page = (REPO / "docs/all-roads-to-memory/dynamic-memory-allocation.md").read_text()
+    assert "claim('brk-heap-from-old-to-new-break')" in page.splitlines()[line - 1]
+    assert "snapshots/brk.json" in told
+    assert claim_told("tests/test_cli.py::test_show_escapes_a_tab_in_a_mapped_files_name") is None
