@@ -156,3 +156,38 @@ def test_a_project_in_a_folder_of_the_repository(tmp_path):
     _write(root, "brk", "6.2")
     _write(root, "mmap", "6.2")
     assert changes(root, "HEAD") == ["- `brk`: kernel 6.1 → 6.2", "- `mmap`: new capture"]
+
+
+def test_a_content_change_is_named_by_its_fields_not_pids():
+    """The refresh pull request said '`demand`: content only' of a capture whose file
+    mapping's Rss had moved: its line now names the first fields that differ, a
+    checkpoint by its name and a region by its file, permissions and offset, and what
+    changes at every run (a pid) is not one of them."""
+    import copy
+
+    from roads.capture.changes import describe
+
+    old = json.loads((Path(__file__).parents[1] / "snapshots" / "brk.json").read_text())
+    new = copy.deepcopy(old)
+    run = new["variants"]["default"]["runs"][0]
+    checkpoint = run["checkpoints"][1]
+    heap = next(r for r in checkpoint["regions"] if r["pathname"] == "[heap]")
+    heap["kb"]["Rss"] += 4
+
+    def other_pids(node):  # another run's pids, as every refresh has, all alike
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if key in ("pid", "ppid", "Pid", "PPid") and isinstance(value, int) and value:
+                    node[key] = value + 1000
+                else:
+                    other_pids(value)
+        elif isinstance(node, list):
+            for value in node:
+                other_pids(value)
+
+    other_pids(new)
+    line = describe("brk", old, new)
+    path = (f"variants.default.runs[0].checkpoints[{checkpoint['name']}]"
+            f".regions[[heap] rw-p @0x0].kb.Rss")
+    assert line == (f"- `brk`: content only: `{path}` {heap['kb']['Rss'] - 4} → "
+                    f"{heap['kb']['Rss']}"), line

@@ -2,8 +2,9 @@
 
 For each capture of the working tree that differs from the one committed at REV (what
 commits since REV changed and what is not committed yet count alike, staged or not): the
-sample, and which provenance fields (kernel, glibc, gcc, ...) moved, or that only the
-content did.
+sample, which provenance fields (kernel, glibc, gcc, ...) moved, and the first fields of
+its content that differ in what a re-capture is expected to reproduce
+(``freeze.stable``: no pid, no timing), each named by its path in the document.
 """
 
 from __future__ import annotations
@@ -13,6 +14,10 @@ from pathlib import Path
 
 from .. import command
 from ..errors import CommandFailed, ConfigError
+from . import freeze
+
+# How many of a capture's differing fields its line names.
+SHOWN = 4
 
 
 def committed(root: Path, rev: str, relative: str) -> dict | None:
@@ -88,7 +93,63 @@ def describe(name: str, old: dict | None, new) -> str | None:
     what = "; ".join(moved) if moved else "content only"
     if old.get("inputs") != new.get("inputs"):
         what += " (its inputs changed too)"
+    fields = content_changes(old, new)
+    if fields:
+        shown = "; ".join(f"`{path}` {a} → {b}" for path, a, b in fields[:SHOWN])
+        more = f" and {len(fields) - SHOWN} more" if len(fields) > SHOWN else ""
+        what += f": {shown}{more}"
     return f"- `{name}`: {what}"
+
+
+def content_changes(old: dict, new: dict) -> list[tuple[str, str, str]]:
+    """The fields of the captures' content (provenance, inputs and digest aside) that
+    differ in what a re-capture is expected to reproduce (``freeze.stable``): each as
+    its path, a checkpoint named by its name and a region by its file, permissions and
+    offset, with its value before and after."""
+    try:
+        a, b = (json.loads(freeze.stable(d)) for d in (old, new))
+    except (TypeError, ValueError, AttributeError):
+        return []
+    for doc in (a, b):
+        for key in ("provenance", "inputs", "digest"):
+            doc.pop(key, None)
+    out: list[tuple[str, str, str]] = []
+    _walk(a, b, "", out)
+    return out
+
+
+_GONE = object()
+
+
+def _walk(a: object, b: object, where: str, out: list) -> None:
+    if isinstance(a, dict) and isinstance(b, dict):
+        for key in sorted(set(a) | set(b)):
+            _walk(a.get(key, _GONE), b.get(key, _GONE), f"{where}.{key}" if where else key, out)
+    elif isinstance(a, list) and isinstance(b, list):
+        if len(a) != len(b):
+            out.append((where, f"{len(a)} items", f"{len(b)} items"))
+        for i, (x, y) in enumerate(zip(a, b)):
+            _walk(x, y, f"{where}[{_label(x, i)}]", out)
+    elif a != b:
+        out.append((where, _shown(a), _shown(b)))
+
+
+def _label(item: object, index: int) -> str:
+    """A list item named as a reader knows it: a checkpoint by its name, a region by its
+    file, permissions and offset; else by its place."""
+    if isinstance(item, dict):
+        if isinstance(item.get("name"), str):
+            return item["name"]
+        if isinstance(item.get("perms"), str) and isinstance(item.get("offset"), int):
+            return f"{item.get('pathname') or 'anonymous'} {item['perms']} @{item['offset']:#x}"
+    return str(index)
+
+
+def _shown(value: object) -> str:
+    if value is _GONE:
+        return "(none)"
+    text = json.dumps(value)
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def _provenance(doc: dict) -> dict:
