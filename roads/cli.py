@@ -32,6 +32,7 @@ from .capture.runner import (EMPTIED, ProcessRecord, Stop, cpu_limit_end, emptie
 from .capture.show import address_space, format_table, to_json
 from .cores import usable as usable_cores
 from .explain import command as explain
+from .explain.program import not_runnable, user_program
 from .explain import shellwords
 
 
@@ -400,9 +401,9 @@ def cmd_run(args) -> int:
         print("roads: error: run needs a program: roads run [--after S] -- PROGRAM [ARGS]",
               file=sys.stderr)
         return 2
-    path = explain.user_program(program[0])
+    path = user_program(program[0])
     if path is None:  # as roads explain finds and words it
-        print(printable(f"roads: error: {explain.not_runnable(program[0], 'run')}"),
+        print(printable(f"roads: error: {not_runnable(program[0], 'run')}"),
               file=sys.stderr)
         return 1
     here = Path.cwd()  # where the program runs (main() found it still there)

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from roads import cli
-from roads.explain.command import MAX_DEADLINE
+from roads.explain.program import MAX_DEADLINE
 from tests.cli_support import DEADLINE, roads
 
 pytestmark = pytest.mark.usefixtures("no_leftovers")

@@ -27,7 +27,8 @@ import pytest
 from roads import cli
 from roads.errors import ExplainError
 from roads.explain import session as session_mod
-from roads.explain.command import file_problem, not_runnable, user_program
+from roads.explain.command import file_problem
+from roads.explain.program import not_runnable, user_program
 from roads.explain.page import write_page
 from roads.explain.record import session_from_json
 from roads.explain.trace import MAX_OUTPUT

@@ -768,6 +768,15 @@ def test_seccomp_lines() -> None:
         read_seccomp_mode(PROC, done.pid)
 
 
+def test_a_malformed_seccomp_line_read_is_an_error_naming_its_file(tmp_path) -> None:
+    """The error named a variable that did not exist: a NameError, not the
+    CaptureError that names the file."""
+    (tmp_path / "42").mkdir()
+    (tmp_path / "42" / "status").write_text("Name:\tx\nSeccomp:\tdead\n")
+    with pytest.raises(CaptureError, match=f"{tmp_path}/42/status: malformed Seccomp line"):
+        read_seccomp_mode(Proc(tmp_path), 42)
+
+
 def test_auxv_bytes() -> None:
     pairs = [(6, 4096), (33, 0x7FFFF7FC7000), (27, 28), (51, 3376), (99, 5), (0, 0), (9, 1)]
     entries = parse_auxv(b"".join(struct.pack("<QQ", *p) for p in pairs))

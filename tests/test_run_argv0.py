@@ -17,7 +17,7 @@ import pytest
 from roads import cli, command
 from roads.capture.runner import launcher, run_program
 from roads.errors import SampleError
-from roads.explain.command import user_program
+from roads.explain.program import user_program
 
 pytestmark = [pytest.mark.gcc, pytest.mark.usefixtures("no_leftovers")]
 

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import argparse
-import errno
 import os
 import re
-import shlex
 import stat
 import sys
 import tempfile
@@ -17,12 +15,11 @@ from ..argtypes import PID_MAX, count, seconds
 from ..cachedir import tools_folder
 from ..errors import printable
 from ..errors import ExplainError
+from .program import DEFAULT_DEADLINE, MAX_DEADLINE
 
-DEFAULT_DEADLINE = 30.0
 # The exit status of a page written without every stop asked for (one not reached, or
 # not read): the page is there, but a script must not take it for a whole one.
 INCOMPLETE = 3
-MAX_DEADLINE = 110.0  # seconds: a run's work, gcc included, within a couple of minutes
 
 
 def add_parser(sub) -> None:
@@ -158,90 +155,6 @@ def input_given(stream) -> bool:
     except (OSError, ValueError, AttributeError):  # closed, or no descriptor behind it
         return False
     return stat.S_ISFIFO(mode) or stat.S_ISREG(mode) or stat.S_ISSOCK(mode)
-
-
-def user_program(name: str) -> str | None:
-    """The file a user's command ``name`` runs, found as a shell (and execvp(3)) finds
-    it: one with a slash as named; one without in the folders PATH names, in turn, and
-    nowhere else, the current folder not unless PATH names it. An empty entry (``::``, a
-    leading or trailing ``:``, or PATH set but empty) names it, as POSIX keeps for old
-    PATHs and dash, bash and glibc's execvp take it (``shutil.which`` finds nothing for
-    a PATH set but empty); PATH unset, the system's default (confstr's _CS_PATH, as
-    execvp). None when there is none or it cannot be run (``not_runnable`` says why).
-    ``roads run`` finds its program so too."""
-    if "/" in name:
-        return name if _runnable(name) else None
-    path = os.environ.get("PATH")
-    if path is None:
-        path = os.confstr("CS_PATH") or os.defpath
-    for folder in path.split(os.pathsep):
-        candidate = os.path.join(folder or os.curdir, name)
-        if _runnable(candidate):
-            return candidate
-    return None
-
-
-# The endings g++ takes for a C++ source (gcc(1), "-x c++"): roads explain compiles C
-# alone (a .c file), so one of these named as the program is told how to compile it.
-CXX_SOURCES = (".cc", ".cp", ".cxx", ".cpp", ".CPP", ".c++", ".C")
-
-
-def not_runnable(name: str, command: str = "explain") -> str:
-    """Why ``user_program`` found nothing to run for ``name``, as ``name: why``: what
-    is there by that name (a folder, a C++ source) where that is why, and for a source
-    the ``roads COMMAND`` line to run once it is compiled."""
-    if not name:  # '' (an empty variable, say): it was ": not found on PATH"
-        return "'': an empty name, which names no program"
-    if "/" not in name:
-        if _runnable(name):
-            return f"{name}: not found on PATH; a program in this folder is named ./{name}"
-        here = _what_is(name, command)
-        return f"{name}: not found on PATH" + (f"; {name} in this folder is {here}" if here else "")
-    if not os.path.exists(name):
-        return f"{name}: {_unreachable(name)}"
-    return f"{name}: {_what_is(name, command) or 'not an executable file'}"
-
-
-def _unreachable(path: str) -> str:
-    """Why there is no file at ``path`` to run: none by that name, or a link that leads
-    nowhere or round in a loop, or a folder on the way that is none or may not be
-    looked into (each was said to be "no such program")."""
-    try:
-        os.stat(path)
-    except OSError as exc:
-        error = exc
-    else:  # there after all (made since it was looked for)
-        return "no such program"
-    if error.errno == errno.ELOOP:  # at the name itself, or at a folder on the way to it
-        where = ("a symbolic link" if os.path.islink(path)
-                 else "a path that goes through a symbolic link")
-        return f"{where} that leads round in a loop (too many levels of links)"
-    if error.errno == errno.ENOENT:
-        if os.path.islink(path):
-            return f"a symbolic link to {os.readlink(path)}, which is not there"
-        return "no such program"
-    if error.errno == errno.ENOTDIR:
-        return "a part of the path that should be a folder is a file"
-    return f"cannot be reached: {error.strerror}"
-
-
-def _what_is(path: str, command: str) -> str | None:
-    """What the file at ``path`` is, where that says why it is no program to run: a
-    folder, or a C++ source, with the lines that compile and run it; None otherwise."""
-    if os.path.isdir(path):
-        return "a folder, not a program"
-    if os.path.isfile(path) and path.endswith(CXX_SOURCES):
-        stem = os.path.splitext(path)[0]
-        program = stem if "/" in stem else f"./{stem}"
-        which = " (roads explain compiles a .c file, not C++)" if command == "explain" else ""
-        return (f"a C++ source, not a program{which}: compile it, g++ -O0 -g -o "
-                f"{shlex.quote(stem)} {shlex.quote(path)}, then name what it makes: "
-                f"roads {command} -- {shlex.quote(program)}")
-    return None
-
-
-def _runnable(path: str) -> bool:
-    return os.path.isfile(path) and os.access(path, os.X_OK)
 
 
 def file_problem(given: str) -> str | None:

@@ -22,7 +22,7 @@ from typing import Callable
 
 from ..capture.freshness import engine_digest
 from ..errors import ExplainError
-from .command import DEFAULT_DEADLINE, MAX_DEADLINE
+from .program import DEFAULT_DEADLINE, MAX_DEADLINE
 from .page import write_page
 from .record import Session, load_session, session_json
 

@@ -42,4 +42,4 @@ def read_seccomp_mode(proc: Proc, pid: int) -> int | None:
     try:
         return parse_seccomp_mode(data)
     except CaptureError as exc:
-        raise CaptureError(f"{path}: {exc.message}") from None
+        raise CaptureError(f"{proc.path(pid, 'status')}: {exc.message}") from None

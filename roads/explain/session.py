@@ -38,7 +38,7 @@ from ..constants import ADDR_NO_RANDOMIZE
 from ..errors import ExplainError
 from ..escapes import escape_bytes
 from ..figures.filenames import program_path
-from .command import DEFAULT_DEADLINE, MAX_DEADLINE, not_runnable, user_program
+from .program import DEFAULT_DEADLINE, MAX_DEADLINE, not_runnable, user_program
 from .mapped import Files, MappedFile, mapped_files, merge, opened
 from .record import (NO_BUILD_DIR, VARIANT, Returned, Session, UnreadStop, listed,
                      session_from_json)
