@@ -60,3 +60,11 @@ class Value:
         if fmt == "human":
             return human_size(n)
         return str(n)
+
+
+def hex_address(address: int) -> str:
+    """An address as the site prints it: 12 hex digits for user space, 16 above;
+    the end of the address space, one past the last byte, is "2^64"."""
+    if address >= 1 << 64:
+        return "2^64"
+    return f"0x{address:012x}" if address < 1 << 48 else f"0x{address:016x}"

@@ -23,7 +23,8 @@ from roads.figures.diagram import (
 from roads.errors import ToolMissing
 from roads.figures.regions import GAP_KINDS, KINDS, memory_map
 from roads.figures.select import select
-from roads.figures.table import hex_address, row_id
+from roads.figures.table import row_id
+from roads.units import hex_address
 from roads.units import human_size
 from tests.capture_docs import KERNEL_PAGES, fake_doc, region, snapshot
 

@@ -33,7 +33,8 @@ from .filenames import described
 from .regions import ADDRESS_END, GAP_KINDS, KINDS, Band, Classified, MemoryMap, Pointer
 from .svg import SVG_NS, inline
 from .svg import render as svg_render
-from .table import hex_address, region_key, row_id
+from .table import region_key, row_id
+from ..units import hex_address
 from ..errors import printable
 from ..units import human_size
 

@@ -29,8 +29,7 @@ from .diff import PAGE_BITS, Change, MapDiff, MoveGroup, PageChange, describe_bi
 from .filenames import described
 from .regions import KINDS
 from .select import Region, Selection
-from .table import hex_address
-from ..units import human_size
+from ..units import hex_address, human_size
 
 # The badge of each change: a sign that does not depend on colour, and its meaning
 # for the legend. The outline that goes with it is in figures-more.css.

@@ -32,7 +32,7 @@ from ..errors import ConfigError, RoadsError, printable
 from .regions import KINDS, Classified, memory_map
 from .select import Selection
 from .svg import inline, render
-from .table import hex_address
+from ..units import hex_address
 from ..units import human_size
 
 REGION_WIDTH = 2.2  # inches; a wider label widens its box

@@ -16,8 +16,7 @@ from __future__ import annotations
 from html import escape
 
 from .regions import MemoryMap
-from .table import hex_address
-from ..units import human_size
+from ..units import hex_address, human_size
 
 # Past this many groups, the overview names the rest by count: a sentence, not a list.
 MOST_GROUPS = 8

@@ -17,17 +17,10 @@ from html import escape
 
 from .filenames import described
 from .regions import ADDRESS_END, GAP_KINDS, KINDS, Band, MemoryMap, Pointer
-from ..units import human_size
+from .summary import hidden_text, overview
+from ..units import hex_address, human_size
 
 COLUMNS = ("start", "end", "size", "perms", "offset", "kind", "name", "Rss", "Pss")
-
-
-def hex_address(address: int) -> str:
-    """An address as the site prints it: 12 hex digits for user space, 16 above;
-    the end of the address space, one past the last byte, is "2^64"."""
-    if address >= ADDRESS_END:
-        return "2^64"
-    return f"0x{address:012x}" if address < 1 << 48 else f"0x{address:016x}"
 
 
 def _address_cell(address: int) -> str:
@@ -70,7 +63,6 @@ def render_table(mm: MemoryMap, *, gaps: bool = True, caption: str | None = None
             rows.append(_region_row(mm, band, slug))
         elif gaps:
             rows.append(_gap_row(band, slug))
-    from .summary import hidden_text, overview
 
     desc = f"{figure_id(slug)}-desc"
     parts = [
