@@ -374,18 +374,20 @@ def describe(em: ElfMap) -> tuple[str, str]:
 
 def _widest(svg: str, fid: str) -> tuple[float, float]:
     """The widest segment table (points: its box less the node's margins) and the widest
-    region box (inches) of a drawn figure."""
-    import re
+    region box (inches) of a drawn figure, read as XML: each node's group, and the first
+    polygon in it, however deep (a node with a link or a tooltip holds its shapes in a
+    group of its own, which a pattern stopping at the first ``</g>`` cut short)."""
+    from .svg import _SVG, _parse
 
     widths: dict[str, float] = {"seg": 0.0, "region": 0.0}
-    for group in re.finditer(r'<g id="([^"]+)" class="node[^"]*">(.*?)</g>', svg, re.S):
-        ident, body = group.group(1), group.group(2)
-        if not ident.startswith(f"{fid}-"):
+    for group in _parse(svg).iter(f"{_SVG}g"):
+        ident = group.get("id") or ""
+        if not ident.startswith(f"{fid}-") or "node" not in (group.get("class") or "").split():
             continue
-        points = re.search(r'<polygon[^>]* points="([^"]+)"', body)
-        if points is None:
+        polygon = next(group.iter(f"{_SVG}polygon"), None)
+        if polygon is None or not polygon.get("points"):
             continue
-        xs = [float(p.split(",")[0]) for p in points.group(1).split()]
+        xs = [float(p.split(",")[0]) for p in polygon.get("points").split()]
         which = "seg" if ident.startswith(f"{fid}-seg-") else "region"
         widths[which] = max(widths[which], (max(xs) - min(xs)) / 72)
     return widths["seg"] * 72 - 2 * SEGMENT_MARGIN * 72 - 2, widths["region"]
