@@ -34,8 +34,8 @@ from mkdocs.utils.meta import YAML_RE, SafeLoader
 from roads.errors import RoadsError
 from roads.words import news
 from roads.words.markup import inline_options_whole, unshield
-from macros import (INLINE_ERRORS, ahead, gitinfo, pagecache, placed, quickexit, themecache,
-                    themefiles)
+from macros import (INLINE_ERRORS, ahead, gitinfo, must_fail, pagecache, placed, quickexit,
+                    themecache, themefiles)
 from macros.project import cache_dir
 from roads.words.pages import (FIELD, PageMeta, fallback_title, format_date, order_by_weight,
                                validate_front_matter, with_timeline)
@@ -247,7 +247,7 @@ def on_post_build(config) -> None:
     ahead.filled(config)
     pagecache.prune()
     hidden = pagecache.hidden()
-    if hidden and (config.strict or os.environ.get("CI")):
+    if hidden and must_fail(config):
         # -q: MkDocs drops warnings before its strict mode counts them.
         raise Abort(f"Aborted with {len(hidden)} warning{'s' if len(hidden) != 1 else ''} "
                     "in strict mode, which -q hid:\n" + "\n".join(f"  {w}" for w in hidden))
@@ -359,7 +359,7 @@ def _fallback_meta(file: File) -> PageMeta:
 def _page_problem(message: str, config, file: File | None = None) -> str:
     """Fail the build with ``message`` (strict or CI); otherwise log it, keep it on the
     page's ``file`` (shown on top of the page) and return it as a red box."""
-    if config.strict or os.environ.get("CI"):
+    if must_fail(config):
         raise PluginError(message)
     pagecache.warning(log, "%s", message)
     if file is not None:
