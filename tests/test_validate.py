@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import os
 import subprocess
 import sys
@@ -212,7 +213,8 @@ def test_roads_check_and_capture_on_an_invalid_capture(scratch):
     roads = [sys.executable, "-m", "roads.cli"]
     check = subprocess.run([*roads, "check"], cwd=scratch.root, capture_output=True, text=True)
     assert check.returncode == 1
-    assert "invalid capture: variants: expected a table, found a list" in check.stdout + check.stderr
+    assert re.search(r"invalid capture: line \d+, variants: expected a table, found a list",
+                     check.stdout + check.stderr), check.stdout + check.stderr
     made = subprocess.run([*roads, "capture"], cwd=scratch.root, capture_output=True, text=True)
     assert made.returncode == 0, made.stdout + made.stderr
     assert problem(json.loads(path.read_text())) is None
@@ -310,3 +312,28 @@ def test_a_capture_msgspec_cannot_read_is_invalid_whoever_reads_it_first(tmp_pat
     assert store.read("brk")["title"] == "bad \ud800 title"
     with pytest.raises(CaptureError, match=r"brk\.json: invalid capture: "):
         store.document("brk")
+
+
+def test_a_wrong_shape_is_named_by_its_line_too():
+    """A capture is written a record to a line, but a wrong value was named by its path
+    alone (variants.default.runs[0].checkpoints[0].regions[4].perms): the message gives
+    the line of the file that holds it, or, for a key that is missing, of the end of the
+    table that lacks it."""
+    from roads.capture.freeze import dumps
+    from roads.capture.validate import checked, line_of
+
+    path = REPO / "snapshots" / "brk.json"
+    doc = json.loads(path.read_text())
+    region = doc["variants"]["default"]["runs"][0]["checkpoints"][0]["regions"][4]
+    region["perms"] = 5
+    text = dumps(doc)
+    wanted = next(n for n, line in enumerate(text.splitlines(), 1) if '"perms": 5' in line)
+    _, found = checked(text.encode(), lambda: json.loads(text))
+    assert found.startswith(f"line {wanted}, variants.default.runs[0].checkpoints[0]"
+                            ".regions[4].perms: expected a string"), found
+    del region["perms"]
+    text = dumps(doc)
+    _, found = checked(text.encode(), lambda: json.loads(text))
+    line = int(found.split(",")[0].removeprefix("line "))
+    assert found.endswith("regions[4].perms: missing") and '"pathname"' in text.splitlines()[line - 1]
+    assert line_of(b"[1, 2", "[5]") is None  # no such JSON: no line

@@ -16,6 +16,7 @@ keeps a mark of the digests found valid).
 
 from __future__ import annotations
 
+import json
 import re
 import typing
 from typing import Any, Callable
@@ -51,7 +52,11 @@ def checked(data: bytes, parsed: Callable[[], object]
     try:
         return document.decode(data), None
     except msgspec.ValidationError as exc:
-        return None, _describe(parsed(), str(exc))
+        doc = parsed()
+        found = _describe(doc, str(exc))
+        place = _PLACE.match(str(exc))
+        line = line_of(data, _resolve(doc, place["path"] or ""))
+        return None, (f"line {line}, {found}" if line is not None else found)
     except msgspec.DecodeError as exc:
         return None, f"the document: {str(exc)[:1].lower()}{str(exc)[1:]}"
 
@@ -97,6 +102,52 @@ def _resolve(doc: object, path: str) -> str:
             kind = typing.get_args(kind)[0] if typing.get_args(kind) else Any
             node = node[int(index)] if isinstance(node, list) and int(index) < len(node) else None
     return out
+
+
+def line_of(data: bytes, path: str) -> int | None:
+    """The line of the JSON text ``data`` where the value at ``path`` (``_resolve``'s
+    words: keys and ``[index]``) begins, or where the walk to it stopped (a key that is
+    missing: the end of the table that lacks it); None where the text is no such JSON.
+    A capture is written a record to a line (``freeze.dumps``), so the line names the
+    region or the checkpoint."""
+    text = data.decode("utf-8", "replace")
+    decoder = json.JSONDecoder()
+
+    def skip(pos: int) -> int:
+        while pos < len(text) and text[pos] in " \t\r\n":
+            pos += 1
+        return pos
+
+    def next_item(pos: int) -> int:  # past a value and the comma after it
+        pos = skip(decoder.raw_decode(text, pos)[1])
+        return skip(pos + 1) if text[pos] == "," else pos
+
+    pos = skip(0)
+    try:
+        for match in _STEP.finditer(path if path.startswith("[") or not path else "." + path):
+            name, index = match.groups()
+            if name is not None:
+                if text[pos] != "{":
+                    break
+                pos = skip(pos + 1)
+                while text[pos] == '"':
+                    key, after = json.decoder.scanstring(text, pos + 1)
+                    value = skip(skip(after) + 1)  # past the colon
+                    if key == name:
+                        pos = value
+                        break
+                    pos = next_item(value)
+                else:
+                    break  # no such key: the table's end
+            else:
+                if text[pos] != "[" or index == "...":
+                    break
+                pos = skip(pos + 1)
+                for _ in range(int(index)):
+                    pos = next_item(pos)
+    except (ValueError, IndexError):
+        return None
+    return text.count("\n", 0, pos) + 1
 
 
 def _fits(value: Any, kind: Any) -> bool:
