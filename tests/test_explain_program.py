@@ -16,6 +16,7 @@ import re
 import shlex
 import shutil
 import signal
+import stat
 import subprocess
 import sys
 import tempfile
@@ -29,7 +30,7 @@ from roads.errors import ExplainError
 from roads.explain import session as session_mod
 from roads.explain.command import file_problem
 from roads.explain.program import not_runnable, user_program
-from roads.explain.page import write_page
+from roads.explain.pagefile import write_page
 from roads.explain.record import session_from_json
 from roads.explain.trace import MAX_OUTPUT
 from tests.explain_support import build, page_facts, page_text
@@ -347,6 +348,78 @@ def test_a_page_is_not_written_through_what_another_user_planted(tmp_path):
     os.chown(fifo, other, other)
     with pytest.raises(OSError, match="another user's"):  # named, but not yours
         write_page("<p>page</p>", fifo, named=True)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="gives files to another user: root only")
+def test_every_link_on_the_way_to_the_page_is_checked(tmp_path, monkeypatch):
+    """Only the last part of the path was checked: another user's link as a folder on
+    the way (/tmp/evil/x.html), or the path reached through /proc/self/cwd, led the page
+    into root's folder. Every link on the way is now followed only as protected_symlinks
+    would; another user's file at the name gives the page none of its permissions."""
+    import pwd
+
+    other = pwd.getpwnam("nobody").pw_uid
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shared.chmod(0o1777)
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    evil = shared / "evil"
+    evil.symlink_to(mine)
+    os.lchown(evil, other, other)
+    with pytest.raises(OSError, match="a link another user .* on the way"):
+        write_page("<p>page</p>", evil / "x.html")
+    assert list(mine.iterdir()) == []
+    victim = mine / "victim.html"
+    victim.write_text("mine")
+    planted = shared / "explain-t.html"
+    planted.symlink_to(victim)
+    os.lchown(planted, other, other)
+    monkeypatch.chdir(shared)
+    for path in ("explain-t.html", "/proc/self/cwd/explain-t.html", "../shared/./explain-t.html"):
+        with pytest.raises(OSError, match="a link another user"):
+            write_page("<p>page</p>", Path(path))
+    assert victim.read_text() == "mine"
+    planted.unlink()
+    planted.write_text("theirs")  # a regular file of theirs, open to all
+    os.chown(planted, other, other)
+    planted.chmod(0o666)
+    write_page("<p>page</p>", Path("explain-t.html"), named=False)
+    st = os.stat(planted)
+    assert (st.st_uid, planted.read_text()) == (0, "<p>page</p>")
+    assert stat.S_IMODE(st.st_mode) & 0o022 == 0, oct(st.st_mode)  # not theirs to write
+
+
+def test_a_page_to_stdout_is_written_where_the_shell_left_it(tmp_path):
+    """--out /dev/stdout opened the file again: a file a shell opened with >> lost what
+    it held, and a pipe that had another owner was refused after the whole run; now this
+    process's own descriptor is written to where it stands."""
+    log = tmp_path / "log.txt"
+    log.write_text("FIRST\n")
+    script = ("import sys\nfrom pathlib import Path\nfrom roads.explain.pagefile import write_page\n"
+              "write_page('<p>page</p>', Path('/dev/stdout'))\n"
+              "write_page('<p>fd</p>', Path('/dev/fd/1'))\n")
+    with open(log, "a") as appended:
+        subprocess.run([sys.executable, "-c", script], stdout=appended, check=True, timeout=60,
+                       env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert log.read_text() == "FIRST\n<p>page</p><p>fd</p>"
+
+
+def test_a_page_to_a_pipe_whose_reader_is_gone_ends_as_sigpipe_ends_a_program(root, tmp_path):
+    """roads explain --out /dev/stdout | true said 'cannot write /dev/stdout: Broken pipe'
+    and exited with 1; it ends by SIGPIPE, as the command's other output does, and names
+    no page after the page."""
+    reader, writer = os.pipe()
+    os.close(reader)
+    try:
+        done = subprocess.run([sys.executable, "-m", "roads.cli", "--root", str(root), "explain",
+                               "--at", "exit", "--out", "/dev/stdout", "--", "/bin/true"],
+                              stdout=writer, stderr=subprocess.PIPE, text=True, timeout=120,
+                              cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    finally:
+        os.close(writer)
+    assert done.returncode == -signal.SIGPIPE, done.stderr
+    assert "Traceback" not in done.stderr and "cannot write" not in done.stderr
 
 
 def test_output_that_is_not_utf8_is_kept_as_its_bytes(root, tmp_path, monkeypatch, no_leftovers):

@@ -15,6 +15,7 @@ from ..argtypes import PID_MAX, count, seconds
 from ..cachedir import tools_folder
 from ..errors import printable
 from ..errors import ExplainError
+from .pagefile import own_descriptor, write_page
 from .program import DEFAULT_DEADLINE, MAX_DEADLINE
 
 # The exit status of a page written without every stop asked for (one not reached, or
@@ -73,7 +74,7 @@ NEGATIVE = re.compile(r"^-\d+$|^-\d*\.\d+$|^-(?:\d+(?:\.\d*)?|\.\d+)m?s$")
 
 
 def cmd_explain(args) -> int:
-    from .page import render_page, write_page
+    from .page import render_page
     from .session import explain_pid, explain_program, sample_name
     from ..capture.elf import read_elf
 
@@ -140,9 +141,12 @@ def cmd_explain(args) -> int:
     for stop in session.unread:
         progress(f"the stop {stop.label} (pid {stop.pid}) could not be read, and the page "
                  f"shows the others: {stop.reason}")
-    if args.open and not webbrowser.open(out.resolve().as_uri()):
-        progress("found no browser to open the page with: open it yourself")
-    print(printable(str(out)))
+    if own_descriptor(str(out)) is None:
+        if args.open and not webbrowser.open(out.resolve().as_uri()):
+            progress("found no browser to open the page with: open it yourself")
+        print(printable(str(out)))  # a page written to stdout is not followed by its name
+    elif args.open:
+        progress(f"the page went to {out}: there is no file to open")
     return 0 if session.whole else INCOMPLETE
 
 
@@ -161,6 +165,8 @@ def file_problem(given: str) -> str | None:
     """Why a file cannot be written at the path ``given`` (a folder's name, under a
     file, in a folder that is not there or refuses it), or None."""
     path = Path(given)
+    if own_descriptor(given) is not None:  # this process's own: written where it stands
+        return None
     if given.endswith("/") or path.name in ("", ".", ".."):
         return "names a folder; give a file's name"
     # os.path's tests: a folder this user may not look into is left to the write to say.
@@ -168,7 +174,7 @@ def file_problem(given: str) -> str | None:
         return "is a folder; give a file's name"
     if os.path.exists(path) and not os.path.isfile(path):  # /dev/stdout: written as it is
         return None if os.access(path, os.W_OK) else "cannot be written (no permission)"
-    if os.path.islink(path):  # the page replaces the link's target (page.write_page)
+    if os.path.islink(path):  # the page replaces the link's target (pagefile.write_page)
         path = Path(os.path.realpath(path))
     for parent in path.parents:  # the folder to write in, or the first of it that exists
         if not os.path.lexists(parent):

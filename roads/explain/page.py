@@ -8,17 +8,14 @@ and the provenance under each figure.
 from __future__ import annotations
 
 import dataclasses
-import errno
 import html
 import os
 import shlex
 import signal
-import stat
 from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
 
-from ..capture.freeze import write_atomic
 from ..errors import ExplainError, RoadsError, printable
 from ..figures import diff, diffview, elfmap
 from ..figures.diagram import render_diagram
@@ -723,72 +720,3 @@ def pairs(sels: list[ExplainSelection]) -> list[tuple[ExplainSelection, ExplainS
         if before is not None:
             out.append((before, after))
     return out
-
-
-def write_page(text: str, out: Path, *, named: bool = True) -> None:
-    """Write atomically: a reader (or a failure) never sees half a page (the capture
-    files' own writer), through a link to its target, the link kept. What is there and
-    is no file (/dev/null, /dev/stdout, a FIFO) is written to as it is: a file renamed
-    over it would take its place (as root, that of a device in /dev).
-
-    What another user may have put there is not trusted (``_target``): a link is
-    followed as the kernel's protected_symlinks would follow it, and what is no file is
-    written to only when ``named`` (given by --out or --save, not the default name) and
-    yours or root's."""
-    target = _target(Path(out), named)
-    if target is None:  # no regular file: written as it is
-        fd = os.open(out, os.O_WRONLY | os.O_NOCTTY)
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        return
-    write_atomic(target, text)
-
-
-def _target(out: Path, named: bool) -> Path | None:
-    """The file ``write_page`` renames the page onto, or None to write into ``out`` as
-    it is (a device, a FIFO). OSError when it may not write there: a link another user
-    made in a sticky folder (/tmp), not yours nor the folder's owner's (someone else's
-    file would have been replaced by the page as you); what is no regular file, at the
-    default name or not yours (a FIFO another user planted made roads explain wait for
-    ever, or handed the page to them)."""
-    _trusted_links(out)
-    try:
-        st = os.stat(out)
-    except FileNotFoundError:  # nothing there, or a link to nothing: made where it points
-        return Path(os.path.realpath(out))
-    if stat.S_ISREG(st.st_mode):
-        return Path(os.path.realpath(out))
-    if stat.S_ISDIR(st.st_mode):
-        raise OSError(errno.EISDIR, os.strerror(errno.EISDIR), str(out))
-    if not named:
-        raise OSError(errno.EEXIST, "something that is no file is there (a FIFO, a device): "
-                      "name the page with --out", str(out))
-    if st.st_uid not in (os.geteuid(), 0):
-        raise OSError(errno.EACCES, f"no file, and another user's (uid {st.st_uid}): not "
-                      "written to", str(out))
-    return None
-
-
-def _trusted_links(out: Path) -> None:
-    """Each link on the way from ``out``, as protected_symlinks (fs/namei.c,
-    may_follow_link) would follow it: in a sticky folder anyone may write to, only a
-    link of yours or of the folder's owner. /proc's links (/dev/stdout's) are the
-    kernel's own: not walked further."""
-    path = Path(os.path.abspath(out))
-    for _ in range(40):  # as many links as the kernel follows
-        if path.parts[1:2] == ("proc",):
-            return
-        try:
-            st = os.lstat(path)
-        except FileNotFoundError:
-            return
-        if not stat.S_ISLNK(st.st_mode):
-            return
-        folder = os.stat(path.parent)
-        if (folder.st_mode & stat.S_ISVTX and folder.st_mode & stat.S_IWOTH
-                and st.st_uid not in (os.geteuid(), folder.st_uid)):
-            raise OSError(errno.EACCES, f"a link another user (uid {st.st_uid}) made in a "
-                          "shared folder: not followed; name another file with --out",
-                          str(path))
-        path = Path(os.path.abspath(os.path.join(path.parent, os.readlink(path))))
-    raise OSError(errno.ELOOP, os.strerror(errno.ELOOP), str(out))

@@ -23,7 +23,7 @@ from typing import Callable
 from ..capture.freshness import engine_digest
 from ..errors import ExplainError
 from .program import DEFAULT_DEADLINE, MAX_DEADLINE
-from .page import write_page
+from .pagefile import write_page
 from .record import Session, load_session, session_json
 
 HERE = Path(__file__).resolve().parent

@@ -1,0 +1,193 @@
+"""Where a page of ``roads explain`` (or a saved session) is written: at a path walked a
+folder at a time, each link on the way followed only as the kernel's
+protected_symlinks would, replaced at once by a rename in the folder found; or into
+one of this process's own descriptors (/dev/stdout) where it stands.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import re
+import secrets
+import stat
+import sys
+from pathlib import Path
+
+
+def write_page(text: str, out: Path, *, named: bool = True) -> None:
+    """Write the page (or a saved session) at ``out``, so that a reader, or a failure,
+    never sees half of it: into a file of a name no one can guess, made in the folder
+    the path leads to, then renamed over ``out``; through a link, the link kept.
+
+    What is there and is no file (/dev/null, a FIFO) is written to as it is, only when
+    ``named`` (given by --out or --save, not the default name) and yours or root's; one
+    of this process's own descriptors (/dev/stdout, /dev/stderr, /dev/fd/N) is written
+    to where it stands, as a shell's redirection left it (appended to a file opened for
+    that, into a pipe whose reader going ends the command as SIGPIPE does). The path is
+    walked once, a folder at a time, each link on the way followed only as the kernel's
+    protected_symlinks would (``_walk``); the folder found is the one written in."""
+    own = own_descriptor(str(out))
+    if own is not None:
+        _write_descriptor(own, text)
+        return
+    folder, name = _walk(str(out))
+    try:
+        try:
+            st = os.stat(name, dir_fd=folder, follow_symlinks=False)
+        except FileNotFoundError:
+            st = None
+        if st is not None and stat.S_ISDIR(st.st_mode):
+            raise OSError(errno.EISDIR, os.strerror(errno.EISDIR), str(out))
+        if st is None or stat.S_ISREG(st.st_mode):
+            # A file of yours keeps its permissions; another user's (one planted in a
+            # folder others may write to) gives none of its own to your page.
+            mode = stat.S_IMODE(st.st_mode) & 0o777 if st and st.st_uid == os.geteuid() else None
+            _replace(folder, name, text, mode)
+            return
+        if stat.S_ISLNK(st.st_mode):  # made there since the walk
+            raise OSError(errno.ELOOP, "a link was made there meanwhile: not followed",
+                          str(out))
+        if not named:
+            raise OSError(errno.EEXIST, "something that is no file is there (a FIFO, a "
+                          "device): name the page with --out", str(out))
+        if st.st_uid not in (os.geteuid(), 0):
+            raise OSError(errno.EACCES, f"no file, and another user's (uid {st.st_uid}): "
+                          "not written to", str(out))
+        fd = os.open(name, os.O_WRONLY | os.O_NOFOLLOW | os.O_NOCTTY | os.O_CLOEXEC,
+                     dir_fd=folder)
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+    finally:
+        os.close(folder)
+
+
+# A path that names one of this process's open descriptors: its number, or the name.
+_DESCRIPTOR = re.compile(r"/dev/(?:stdout|stderr|fd/(\d+))|/proc/self/fd/(\d+)")
+
+
+def own_descriptor(path: str) -> int | None:
+    """The number of this process's open descriptor ``path`` names (/dev/stdout,
+    /dev/stderr, /dev/fd/N, /proc/self/fd/N), or None: opening such a path opens the
+    file again, at its start (a file a shell opened with >> lost what it held)."""
+    match = _DESCRIPTOR.fullmatch(path)
+    if match is None:
+        return None
+    number = 1 if path == "/dev/stdout" else 2 if path == "/dev/stderr" else int(
+        match[1] or match[2])
+    try:
+        os.fstat(number)
+    except OSError:
+        return None
+    return number
+
+
+def _write_descriptor(fd: int, text: str) -> None:
+    """``text`` written to open descriptor ``fd`` where it stands: stdout and stderr
+    through Python's streams, so that a reader gone ends the command as SIGPIPE does
+    (``cli.main``), others as bytes."""
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            same = stream is not None and stream.fileno() == fd
+        except (OSError, ValueError, AttributeError):
+            same = False
+        if same:
+            stream.write(text)
+            stream.flush()
+            return
+    data = text.encode("utf-8")
+    while data:
+        data = data[os.write(fd, data):]
+
+
+def _walk(out: str) -> tuple[int, str]:
+    """The folder ``out`` leads to, open (``O_PATH``), and the name in it, the path
+    walked a folder at a time from / or the current folder, as the kernel walks it:
+    ``..`` from the folder reached, each link read and walked on in its folder, every
+    link on the way (not only the last) followed only as protected_symlinks
+    (fs/namei.c, may_follow_link) would: in a sticky folder anyone may write to, only a
+    link of yours or of the folder's owner. OSError otherwise: a folder missing, a link
+    another user made there, too many links."""
+    parts = out.split("/")
+    folder = os.open("/" if out.startswith("/") else ".",
+                     os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+    links = 0
+    try:
+        while True:
+            while parts and parts[0] in ("", "."):
+                parts.pop(0)
+            if not parts:  # the path ends in a folder
+                raise OSError(errno.EISDIR, os.strerror(errno.EISDIR), out)
+            part = parts.pop(0)
+            last = not any(p not in ("", ".") for p in parts)
+            if part == "..":
+                folder = _enter(folder, "..")
+                continue
+            try:
+                st = os.stat(part, dir_fd=folder, follow_symlinks=False)
+            except FileNotFoundError:
+                if last:
+                    return folder, part
+                raise FileNotFoundError(errno.ENOENT, "no such folder on the way", out) from None
+            if stat.S_ISLNK(st.st_mode):
+                links += 1
+                if links > 40:
+                    raise OSError(errno.ELOOP, os.strerror(errno.ELOOP), out)
+                here = os.fstat(folder)
+                if (here.st_mode & stat.S_ISVTX and here.st_mode & stat.S_IWOTH
+                        and st.st_uid not in (os.geteuid(), here.st_uid)):
+                    raise OSError(errno.EACCES, f"a link another user (uid {st.st_uid}) made "
+                                  "in a shared folder, on the way: not followed; name "
+                                  "another file with --out", out)
+                target = os.readlink(part, dir_fd=folder)
+                if target.startswith("/"):
+                    folder = _enter(folder, "/")
+                parts = target.split("/") + parts
+                continue
+            if last:
+                return folder, part
+            folder = _enter(folder, part)
+    except BaseException:
+        os.close(folder)
+        raise
+
+
+def _enter(folder: int, name: str) -> int:
+    """The folder ``name`` in ``folder`` (or / for "/"), open, in its place; ``folder``
+    closed. Not through a link: the walk follows those itself."""
+    try:
+        flags = os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC
+        if name == "/":
+            return os.open("/", flags)
+        return os.open(name, flags | (0 if name == ".." else os.O_NOFOLLOW), dir_fd=folder)
+    finally:
+        os.close(folder)
+
+
+def _replace(folder: int, name: str, text: str, mode: int | None) -> None:
+    """``name`` in ``folder`` replaced by ``text`` at once: a file of an unguessable name
+    made there with O_EXCL (nothing another user planted is written through), its
+    permissions ``mode`` or, where None, those of a new file, then renamed."""
+    for _ in range(100):
+        partial = f".{name}.{secrets.token_hex(6)}.tmp"
+        try:
+            fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
+                         | os.O_CLOEXEC, 0o666, dir_fd=folder)
+            break
+        except FileExistsError:
+            continue
+    else:
+        raise OSError(errno.EEXIST, "no name left for the page's partial file", name)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            if mode is not None:
+                os.fchmod(f.fileno(), mode)
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.rename(partial, name, src_dir_fd=folder, dst_dir_fd=folder)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(partial, dir_fd=folder)
+        raise
