@@ -366,15 +366,21 @@ class LockTimeout(TimeoutError):
     """A lock another process held longer than its waiter waits (``held``)."""
 
 
+class LockCancelled(OSError):
+    """A wait for a lock called off (``held``'s ``cancel``): Ctrl-C, a capture ending."""
+
+
 @contextlib.contextmanager
-def held(path: Path, what: str, wait: float = LOCK_WAIT) -> Iterator[None]:
+def held(path: Path, what: str, wait: float = LOCK_WAIT, cancel=None) -> Iterator[None]:
     """An exclusive lock on the file ``path`` while the block runs (a sample's capture:
     two builds never make it at once). The file is made if missing, with its folder,
     and opened as it is: never truncated, never through a link (one planted at its name,
     in a cache others can write, would have truncated its target). The lock is waited
     for ``wait`` seconds at most, then LockTimeout says what waits for whom: a
     ``roads capture`` stopped with Ctrl-Z holds its samples' locks for ever, and
-    ``mkdocs serve`` waited without a word."""
+    ``mkdocs serve`` waited without a word. ``cancel`` (a ``threading.Event``): once it
+    is set, the wait ends with LockCancelled (a worker waiting there held up Ctrl-C
+    until the lock's deadline)."""
     try:
         fd = os.open(path, _LOCK_FILE, 0o666)
     except FileNotFoundError:
@@ -388,6 +394,9 @@ def held(path: Path, what: str, wait: float = LOCK_WAIT) -> Iterator[None]:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
                 break
             except BlockingIOError:
+                if cancel is not None and cancel.is_set():
+                    raise LockCancelled(errno.ECANCELED, f"the wait for {what} was called "
+                                        "off", str(path)) from None
                 if time.monotonic() > deadline:
                     raise LockTimeout(errno.ETIMEDOUT, f"waited {wait:g} s for {what}, whose "
                                       "lock another process holds (a roads capture stopped "

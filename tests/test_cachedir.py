@@ -228,3 +228,20 @@ def test_a_capture_lock_held_elsewhere_is_waited_for_within_a_deadline(tmp_path)
         assert "waited 0.2 s for the capture of 'brk'" in caught.value.strerror
     with cachedir.held(lock, "the capture of 'brk'", wait=0.2):
         pass
+
+
+def test_a_wait_for_a_capture_lock_ends_when_it_is_called_off(tmp_path):
+    """Ctrl-C could not stop a roads capture whose worker waited for a sample another
+    process was capturing: the wait looked at nothing but its deadline (300 s), and the
+    second Ctrl-C is ignored while a command cleans up. It ends once ``cancel`` is set."""
+    import threading
+
+    lock = tmp_path / "locks" / "brk.lock"
+    cancel = threading.Event()
+    with cachedir.held(lock, "the capture of 'brk'"):
+        threading.Timer(0.2, cancel.set).start()
+        started = time.monotonic()
+        with pytest.raises(cachedir.LockCancelled, match="the wait for the capture of 'brk'"):
+            with cachedir.held(lock, "the capture of 'brk'", cancel=cancel):
+                pass
+        assert time.monotonic() - started < 5

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from .. import cachedir, command
 from ..cores import usable as usable_cores
-from ..errors import CaptureError, CheckpointMissed, RoadsError
+from ..errors import CaptureError, CheckpointMissed, CommandCancelled, RoadsError
 from . import freeze
 from .build import folder_stamp
 from .freshness import KEPT, Checker
@@ -116,7 +116,7 @@ class Capturer:
         doc = None
         try:
             with cachedir.held(self.cache_dir / "locks" / f"{name}.lock",
-                               f"the capture of {name!r}"):
+                               f"the capture of {name!r}", cancel=cancel):
                 self._sweep_partials(self.store.path(name))
                 fresh = None if refresh else self.checker.freshness(name)
                 if fresh is not None and fresh.state in KEPT:
@@ -129,6 +129,9 @@ class Capturer:
             if doc is None:  # the sample failed; a capture that could not be written is
                 self._failed[name] = (before, exc)  # tried again (the folder may be fixed)
             raise
+        except cachedir.LockCancelled:
+            raise CommandCancelled(f"the capture of {name!r} was called off while it waited "
+                                   "for another's", sample=name) from None
         except OSError as exc:  # a read-only or full cache folder, say
             where = f"{exc.filename}: " if exc.filename else ""
             raise CaptureError(f"{where}cannot capture: {exc.strerror or exc}",
