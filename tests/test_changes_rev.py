@@ -191,3 +191,23 @@ def test_a_content_change_is_named_by_its_fields_not_pids():
             f".regions[[heap] rw-p @0x0].kb.Rss")
     assert line == (f"- `brk`: content only: `{path}` {heap['kb']['Rss'] - 4} → "
                     f"{heap['kb']['Rss']}"), line
+
+
+def test_a_region_added_is_one_change_not_every_region_after_it():
+    """Regions were paired by their places: one anonymous region added before brk's data
+    read as brk's data region having lost its file, and 160 more. Named items are
+    matched by their names (a region by its file, permissions and offset)."""
+    import copy
+
+    from roads.capture.changes import content_changes
+
+    old = json.loads((Path(__file__).parents[1] / "snapshots" / "brk.json").read_text())
+    new = copy.deepcopy(old)
+    checkpoint = new["variants"]["default"]["runs"][0]["checkpoints"][0]
+    added = copy.deepcopy(checkpoint["regions"][-2])
+    added.update(pathname="", perms="rw-p", offset=0x123000, start=added["start"] - 0x1000)
+    checkpoint["regions"].insert(3, added)
+    changes = content_changes(old, new)
+    assert len(changes) == 1, changes
+    path, before, after = changes[0]
+    assert path.endswith(".regions[anonymous rw-p @0x123000]") and (before, after) == ("(none)", "there")

@@ -126,12 +126,40 @@ def _walk(a: object, b: object, where: str, out: list) -> None:
         for key in sorted(set(a) | set(b)):
             _walk(a.get(key, _GONE), b.get(key, _GONE), f"{where}.{key}" if where else key, out)
     elif isinstance(a, list) and isinstance(b, list):
-        if len(a) != len(b):
-            out.append((where, f"{len(a)} items", f"{len(b)} items"))
-        for i, (x, y) in enumerate(zip(a, b)):
-            _walk(x, y, f"{where}[{_label(x, i)}]", out)
+        before, after = _keyed(a), _keyed(b)
+        if before is None or after is None:  # items without names: by their places
+            if len(a) != len(b):
+                out.append((where, f"{len(a)} items", f"{len(b)} items"))
+            for i, (x, y) in enumerate(zip(a, b)):
+                _walk(x, y, f"{where}[{_label(x, i)}]", out)
+            return
+        # Named items (checkpoints, regions) matched by their names, so that one region
+        # added does not read as every region after it changed.
+        for key in list(dict.fromkeys([*before, *after])):
+            x, y = before.get(key, _GONE), after.get(key, _GONE)
+            if x is _GONE or y is _GONE:
+                out.append((f"{where}[{key}]", "(none)" if x is _GONE else "there",
+                            "there" if x is _GONE else "(none)"))
+            else:
+                _walk(x, y, f"{where}[{key}]", out)
     elif a != b:
         out.append((where, _shown(a), _shown(b)))
+
+
+def _keyed(items: list) -> dict[str, object] | None:
+    """``items`` by their names (``_label``), a name met again numbered (#2, #3...);
+    None where one has no name."""
+    keyed: dict[str, object] = {}
+    for i, item in enumerate(items):
+        label = _label(item, i)
+        if label == str(i):
+            return None
+        key, n = label, 1
+        while key in keyed:
+            n += 1
+            key = f"{label} #{n}"
+        keyed[key] = item
+    return keyed
 
 
 def _label(item: object, index: int) -> str:
