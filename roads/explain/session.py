@@ -314,7 +314,7 @@ def explain_program(argv: list[str], wheres: list[str], *, aslr: bool = False,
                                "with an empty one: copy it elsewhere, or use --no-sandbox")
         sandbox.mkdir(parents=True, exist_ok=True)
         place = sandbox
-    with _run_folder(place) as tmp:
+    with _run_folder(place, progress) as tmp:
         gcc_argv: tuple[str, ...] = ()
         if compiled:
             source = Path(program)
@@ -443,7 +443,8 @@ def _holds_a_mount(folder: str) -> bool:
 
 
 @contextlib.contextmanager
-def _run_folder(place: Path | None) -> Iterator[Path]:
+def _run_folder(place: Path | None,
+                progress: Callable[[str], None] | None = None) -> Iterator[Path]:
     """A fresh folder for the run, this user's alone (mkdtemp), in ``place``; removed
     after the run however the program filled it (``cachedir.remove_folder``): a tree
     some thousand folders deep stopped TemporaryDirectory's rmtree with RecursionError,
@@ -465,9 +466,14 @@ def _run_folder(place: Path | None) -> Iterator[Path]:
         if _holds_a_mount(str(folder)):
             # A program run outside the sandbox, with the right to, mounted something
             # there: removing the folder would delete through it what is not the run's.
-            raise ExplainError(f"the run's folder {folder} has a file system mounted in it "
-                               "(by the program?): left as it is; unmount it, then remove "
-                               "the folder")
+            # The run itself went well: said, and its page still made (with no one to
+            # tell, an error).
+            left = (f"the run's folder {folder} has a file system mounted in it (by the "
+                    "program?): left as it is; unmount it, then remove the folder")
+            if progress is None:
+                raise ExplainError(left)
+            progress(left)
+            return
         try:
             remove_folder(folder)
         except OSError as exc:
