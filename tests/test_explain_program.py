@@ -370,6 +370,8 @@ def test_every_link_on_the_way_to_the_page_is_checked(tmp_path, monkeypatch):
     with pytest.raises(OSError, match="a link another user .* on the way"):
         write_page("<p>page</p>", evil / "x.html")
     assert list(mine.iterdir()) == []
+    # --out and --save are judged so before the run, not refused at its end.
+    assert "a link another user" in file_problem(str(evil / "x.html"))
     victim = mine / "victim.html"
     victim.write_text("mine")
     planted = shared / "explain-t.html"

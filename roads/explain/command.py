@@ -15,7 +15,7 @@ from ..argtypes import PID_MAX, count, seconds
 from ..cachedir import tools_folder
 from ..errors import printable
 from ..errors import ExplainError
-from .pagefile import own_descriptor, write_page
+from .pagefile import own_descriptor, refused, write_page
 from .program import DEFAULT_DEADLINE, MAX_DEADLINE
 
 # The exit status of a page written without every stop asked for (one not reached, or
@@ -167,6 +167,9 @@ def file_problem(given: str) -> str | None:
     path = Path(given)
     if own_descriptor(given) is not None:  # this process's own: written where it stands
         return None
+    why = refused(given)  # a link another user made on the way, say: told before the run
+    if why is not None:
+        return why
     if given.endswith("/") or path.name in ("", ".", ".."):
         return "names a folder; give a file's name"
     # os.path's tests: a folder this user may not look into is left to the write to say.

@@ -34,33 +34,63 @@ def write_page(text: str, out: Path, *, named: bool = True) -> None:
         return
     folder, name = _walk(str(out))
     try:
-        try:
-            st = os.stat(name, dir_fd=folder, follow_symlinks=False)
-        except FileNotFoundError:
-            st = None
-        if st is not None and stat.S_ISDIR(st.st_mode):
-            raise OSError(errno.EISDIR, os.strerror(errno.EISDIR), str(out))
-        if st is None or stat.S_ISREG(st.st_mode):
-            # A file of yours keeps its permissions; another user's (one planted in a
-            # folder others may write to) gives none of its own to your page.
-            mode = stat.S_IMODE(st.st_mode) & 0o777 if st and st.st_uid == os.geteuid() else None
+        is_file, mode = _judged(folder, name, str(out), named)
+        if is_file:
             _replace(folder, name, text, mode)
             return
-        if stat.S_ISLNK(st.st_mode):  # made there since the walk
-            raise OSError(errno.ELOOP, "a link was made there meanwhile: not followed",
-                          str(out))
-        if not named:
-            raise OSError(errno.EEXIST, "something that is no file is there (a FIFO, a "
-                          "device): name the page with --out", str(out))
-        if st.st_uid not in (os.geteuid(), 0):
-            raise OSError(errno.EACCES, f"no file, and another user's (uid {st.st_uid}): "
-                          "not written to", str(out))
         fd = os.open(name, os.O_WRONLY | os.O_NOFOLLOW | os.O_NOCTTY | os.O_CLOEXEC,
                      dir_fd=folder)
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write(text)
     finally:
         os.close(folder)
+
+
+def refused(out: str, named: bool = True) -> str | None:
+    """Why ``write_page`` would refuse ``out`` as things stand (a link another user
+    made on the way, something that is no file of yours), or None: asked before a run,
+    so that it is not lost to a refusal at its end. A folder missing on the way is left
+    to the caller to name."""
+    if own_descriptor(out) is not None:
+        return None
+    try:
+        folder, name = _walk(out)
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        return exc.strerror or str(exc)
+    try:
+        _judged(folder, name, out, named)
+    except OSError as exc:
+        return exc.strerror or str(exc)
+    finally:
+        os.close(folder)
+    return None
+
+
+def _judged(folder: int, name: str, out: str, named: bool) -> tuple[bool, int | None]:
+    """What lies at ``name`` in ``folder``: (True, the mode to keep or None) for a file,
+    or nothing, to be replaced; (False, None) for what is written into as it is; OSError
+    for what is not written at all."""
+    try:
+        st = os.stat(name, dir_fd=folder, follow_symlinks=False)
+    except FileNotFoundError:
+        return True, None
+    if stat.S_ISDIR(st.st_mode):
+        raise OSError(errno.EISDIR, os.strerror(errno.EISDIR), out)
+    if stat.S_ISREG(st.st_mode):
+        # A file of yours keeps its permissions; another user's (one planted in a folder
+        # others may write to) gives none of its own to your page.
+        return True, (stat.S_IMODE(st.st_mode) & 0o777 if st.st_uid == os.geteuid() else None)
+    if stat.S_ISLNK(st.st_mode):  # made there since the walk
+        raise OSError(errno.ELOOP, "a link was made there meanwhile: not followed", out)
+    if not named:
+        raise OSError(errno.EEXIST, "something that is no file is there (a FIFO, a device): "
+                      "name the page with --out", out)
+    if st.st_uid not in (os.geteuid(), 0):
+        raise OSError(errno.EACCES, f"no file, and another user's (uid {st.st_uid}): not "
+                      "written to", out)
+    return False, None
 
 
 # A path that names one of this process's open descriptors: its number, or the name.
