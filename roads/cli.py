@@ -166,6 +166,9 @@ def main(argv: list[str] | None = None) -> int:
             raise
         sys.stdout.flush()
         return status
+    except BrokenPipeError:  # written to its own descriptor (roads explain --out /dev/stdout)
+        _discard(stdout)
+        return Signalled(signal.SIGPIPE)
     except OutputError as exc:
         error = exc.__cause__
         _discard(stdout)

@@ -33,6 +33,7 @@ from roads.explain.program import not_runnable, user_program
 from roads.explain.pagefile import write_page
 from roads.explain.record import session_from_json
 from roads.explain.trace import MAX_OUTPUT
+from tests.conftest import wait_for
 from tests.explain_support import build, page_facts, page_text
 from tests.test_explain import explain, root  # noqa: F401 - root is a fixture
 
@@ -422,6 +423,103 @@ def test_a_page_to_a_pipe_whose_reader_is_gone_ends_as_sigpipe_ends_a_program(ro
         os.close(writer)
     assert done.returncode == -signal.SIGPIPE, done.stderr
     assert "Traceback" not in done.stderr and "cannot write" not in done.stderr
+
+
+def test_a_link_of_proc_is_followed_as_the_kernel_follows_it(tmp_path):
+    """/proc/PID/cwd was read as text and walked again: a process whose folder was
+    removed had its link read '/x/gone (deleted)', where another user's link of that
+    name led root's page into root's folder. The kernel's own link is opened instead:
+    a folder removed takes no page."""
+    gone = tmp_path / "gone"
+    gone.mkdir()
+    victim = tmp_path / "victim"
+    victim.mkdir()
+    with subprocess.Popen(["sleep", "60"], cwd=gone) as sleeper:
+        try:
+            wait_for(lambda: os.readlink(f"/proc/{sleeper.pid}/cwd") == str(gone), "its cwd")
+            gone.rmdir()
+            (tmp_path / "gone (deleted)").symlink_to(victim)
+            with pytest.raises(FileNotFoundError):
+                write_page("<p>page</p>", Path(f"/proc/{sleeper.pid}/cwd/x.html"))
+            assert list(victim.iterdir()) == []
+        finally:
+            sleeper.kill()
+    here = tmp_path / "here"
+    here.mkdir()
+    with subprocess.Popen(["sleep", "60"], cwd=here) as sleeper:
+        try:
+            wait_for(lambda: os.readlink(f"/proc/{sleeper.pid}/cwd") == str(here), "its cwd")
+            write_page("<p>page</p>", Path(f"/proc/{sleeper.pid}/cwd/x.html"))
+            assert (here / "x.html").read_text() == "<p>page</p>"
+        finally:
+            sleeper.kill()
+
+
+def test_a_page_is_readable_by_its_owner_alone_until_it_is_whole(tmp_path, monkeypatch):
+    """The partial file was made 0644 and narrowed to the old file's 0600 only once
+    written: another user who opened it meanwhile read the page. It is made 0600 and
+    given its mode once whole; and a name as long as a folder takes still fits beside
+    its partial file (the partial's name had the page's in it)."""
+    from roads.explain import pagefile
+
+    seen = []
+    real = os.fsync
+    monkeypatch.setattr(pagefile.os, "fsync", lambda fd: (seen.append(
+        stat.S_IMODE(os.fstat(fd).st_mode)), real(fd))[1])
+    page = tmp_path / ("p" * 250)
+    write_page("<p>page</p>", page)
+    assert seen == [0o600] and page.read_text() == "<p>page</p>"
+    assert stat.S_IMODE(page.stat().st_mode) == 0o666 & ~_umask()
+    assert [p.name for p in tmp_path.iterdir()] == [page.name]
+
+
+def _umask() -> int:
+    old = os.umask(0o022)
+    os.umask(old)
+    return old
+
+
+def test_a_page_names_its_own_descriptor_however_spelled(tmp_path):
+    """/proc/thread-self/fd/1, /proc/PID/fd/1 and /dev/../dev/stdout name stdout too:
+    a file opened with >> lost what it held through them (replaced by a rename); a
+    descriptor number past any was a traceback. A path into a folder that turns out to
+    be a file is that error, not 'Bad file descriptor' (a descriptor closed twice)."""
+    log = tmp_path / "log.txt"
+    log.write_text("FIRST\n")
+    script = ("import os\nfrom pathlib import Path\nfrom roads.explain.pagefile import write_page\n"
+              "for p in ('/proc/thread-self/fd/1', f'/proc/{os.getpid()}/fd/1', '/dev/../dev/stdout'):\n"
+              "    write_page('<p>' + p + '</p>', Path(p))\n")
+    with open(log, "a") as appended:
+        subprocess.run([sys.executable, "-c", script], stdout=appended, check=True, timeout=60,
+                       env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert log.read_text().startswith("FIRST\n<p>/proc/thread-self/fd/1</p><p>/proc/")
+    assert log.read_text().endswith("<p>/dev/../dev/stdout</p>")
+    with pytest.raises(OSError) as caught:
+        write_page("x", Path("/dev/fd/99999999999999999999"))
+    assert not isinstance(caught.value, OverflowError)
+    (tmp_path / "file").write_text("")
+    with pytest.raises(NotADirectoryError):
+        write_page("x", tmp_path / "file" / "x.html")
+
+
+def test_a_pipe_whose_reader_leaves_mid_page_ends_the_command_as_sigpipe(root, tmp_path):
+    """| head -c 100: the reader left while the page was being written, the stream
+    took a part of one write for all of it, and the command ended with 0, the page cut.
+    With --save to stdout, the saved session is all that stdout holds (the page's name
+    followed it, breaking the JSON)."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    command = [sys.executable, "-m", "roads.cli", "--root", str(root), "explain", "--at", "exit"]
+    with subprocess.Popen([*command, "--out", "/dev/stdout", "--", "/bin/true"], cwd=tmp_path,
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env) as proc:
+        assert len(proc.stdout.read(100)) == 100
+        proc.stdout.close()
+        err = proc.stderr.read().decode()
+        proc.wait(timeout=120)
+    assert proc.returncode == -signal.SIGPIPE, err
+    done = subprocess.run([*command, "--out", "p.html", "--save", "/dev/stdout", "--", "/bin/true"],
+                          cwd=tmp_path, capture_output=True, text=True, env=env, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["inputs"]["argv"][0].endswith("bin/true")
 
 
 def test_output_that_is_not_utf8_is_kept_as_its_bytes(root, tmp_path, monkeypatch, no_leftovers):

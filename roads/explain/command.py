@@ -126,25 +126,30 @@ def cmd_explain(args) -> int:
                         "file: the saved session would replace the page; give --out"),
               file=sys.stderr)
         return 2
-    try:
-        write_page(text, out, named=bool(args.out))
-        if args.save:
-            _save(session, program, args)
-    except OSError as exc:  # a full disk, a folder made meanwhile, no right to write
-        where = exc.filename or out
-        print(printable(f"roads: error: cannot write {where}: {exc.strerror or exc}"),
-              file=sys.stderr)
-        return 1
+    for where, write in ((out, lambda: write_page(text, out, named=bool(args.out))),
+                         (args.save, lambda: _save(session, program, args))):
+        if not where:
+            continue
+        try:
+            write()
+        except OSError as exc:  # a full disk, a folder made meanwhile, no right to write
+            if isinstance(exc, BrokenPipeError) and own_descriptor(str(where)) is not None:
+                raise  # its reader gone: the command ends as SIGPIPE ends it (cli.main)
+            print(printable(f"roads: error: cannot write {exc.filename or where}: "
+                            f"{exc.strerror or exc}", one_line=True), file=sys.stderr)
+            return 1
     if not session.complete:
         progress(f"{session.command[0]} {session.ending} before reaching "
                  f"{', '.join(session.not_reached())}: the page shows the stops it reached")
     for stop in session.unread:
         progress(f"the stop {stop.label} (pid {stop.pid}) could not be read, and the page "
                  f"shows the others: {stop.reason}")
+    to_stdout = 1 in (own_descriptor(str(out)), own_descriptor(args.save or ""))
     if own_descriptor(str(out)) is None:
         if args.open and not webbrowser.open(out.resolve().as_uri()):
             progress("found no browser to open the page with: open it yourself")
-        print(printable(str(out)))  # a page written to stdout is not followed by its name
+        if not to_stdout:  # what went to stdout is not followed by a name
+            print(printable(str(out), one_line=True))
     elif args.open:
         progress(f"the page went to {out}: there is no file to open")
     return 0 if session.whole else INCOMPLETE
@@ -240,3 +245,4 @@ def _recorded(program: list[str], root: Path) -> list[str]:
 
 
 __all__ = ["add_parser", "cmd_explain", "ExplainError"]
+

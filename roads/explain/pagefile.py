@@ -94,39 +94,38 @@ def _judged(folder: int, name: str, out: str, named: bool) -> tuple[bool, int | 
 
 
 # A path that names one of this process's open descriptors: its number, or the name.
-_DESCRIPTOR = re.compile(r"/dev/(?:stdout|stderr|fd/(\d+))|/proc/self/fd/(\d+)")
+_DESCRIPTOR = re.compile(r"/dev/(stdout|stderr|fd/(\d+))|/proc/(self|thread-self|\d+)/fd/(\d+)")
 
 
 def own_descriptor(path: str) -> int | None:
     """The number of this process's open descriptor ``path`` names (/dev/stdout,
-    /dev/stderr, /dev/fd/N, /proc/self/fd/N), or None: opening such a path opens the
-    file again, at its start (a file a shell opened with >> lost what it held)."""
-    match = _DESCRIPTOR.fullmatch(path)
-    if match is None:
+    /dev/stderr, /dev/fd/N, /proc/self/fd/N, /proc/thread-self/fd/N, /proc/PID/fd/N
+    of this process, spelled with ``.`` or ``..`` as a path may be), or None: opening
+    such a path opens the file again, at its start (a file a shell opened with >> lost
+    what it held), and a pipe's name is no path to write a file beside."""
+    match = _DESCRIPTOR.fullmatch(os.path.normpath(path)) if path.startswith("/") else None
+    if match is None or (match[3] and match[3].isdigit() and int(match[3]) != os.getpid()):
         return None
-    number = 1 if path == "/dev/stdout" else 2 if path == "/dev/stderr" else int(
-        match[1] or match[2])
+    number = 1 if match[1] == "stdout" else 2 if match[1] == "stderr" else int(
+        match[2] or match[4])
     try:
         os.fstat(number)
-    except OSError:
+    except (OSError, OverflowError, ValueError):
         return None
     return number
 
 
 def _write_descriptor(fd: int, text: str) -> None:
-    """``text`` written to open descriptor ``fd`` where it stands: stdout and stderr
-    through Python's streams, so that a reader gone ends the command as SIGPIPE does
-    (``cli.main``), others as bytes."""
+    """``text`` written to open descriptor ``fd`` where it stands, all of it: what
+    Python's stream for it holds first (its stdout or stderr), then the bytes, a write
+    at a time (a pipe whose reader leaves mid-way takes part of one: the stream's own
+    write took that for done, and a cut page ended with status 0). BrokenPipeError
+    when its reader has gone: the command then ends as SIGPIPE ends it (``cli``)."""
     for stream in (sys.stdout, sys.stderr):
-        try:
-            same = stream is not None and stream.fileno() == fd
-        except (OSError, ValueError, AttributeError):
-            same = False
-        if same:
-            stream.write(text)
-            stream.flush()
-            return
-    data = text.encode("utf-8")
+        with contextlib.suppress(OSError, ValueError, AttributeError):
+            if stream is not None and stream.fileno() == fd:
+                stream.flush()
+    data = memoryview(text.encode("utf-8"))
     while data:
         data = data[os.write(fd, data):]
 
@@ -137,11 +136,15 @@ def _walk(out: str) -> tuple[int, str]:
     ``..`` from the folder reached, each link read and walked on in its folder, every
     link on the way (not only the last) followed only as protected_symlinks
     (fs/namei.c, may_follow_link) would: in a sticky folder anyone may write to, only a
-    link of yours or of the folder's owner. OSError otherwise: a folder missing, a link
-    another user made there, too many links."""
+    link of yours or of the folder's owner. A link of /proc (a process's cwd, root or
+    fd) is the kernel's own: opened, as the kernel follows it, never read as text (its
+    text names where the folder was, maybe another mount namespace's, or a deleted
+    one's). OSError otherwise: a folder missing, a link another user made there, too
+    many links, another process's descriptor."""
     parts = out.split("/")
     folder = os.open("/" if out.startswith("/") else ".",
                      os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+    proc = _proc_device()
     links = 0
     try:
         while True:
@@ -165,6 +168,12 @@ def _walk(out: str) -> tuple[int, str]:
                 if links > 40:
                     raise OSError(errno.ELOOP, os.strerror(errno.ELOOP), out)
                 here = os.fstat(folder)
+                if here.st_dev == proc:
+                    if last:
+                        raise OSError(errno.EACCES, "names an open file of another process: "
+                                      "not written", out)
+                    folder = _enter(folder, part, follow=True)
+                    continue
                 if (here.st_mode & stat.S_ISVTX and here.st_mode & stat.S_IWOTH
                         and st.st_uid not in (os.geteuid(), here.st_uid)):
                     raise OSError(errno.EACCES, f"a link another user (uid {st.st_uid}) made "
@@ -183,27 +192,39 @@ def _walk(out: str) -> tuple[int, str]:
         raise
 
 
-def _enter(folder: int, name: str) -> int:
-    """The folder ``name`` in ``folder`` (or / for "/"), open, in its place; ``folder``
-    closed. Not through a link: the walk follows those itself."""
+def _proc_device() -> int | None:
     try:
-        flags = os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC
-        if name == "/":
-            return os.open("/", flags)
-        return os.open(name, flags | (0 if name == ".." else os.O_NOFOLLOW), dir_fd=folder)
-    finally:
-        os.close(folder)
+        return os.stat("/proc").st_dev
+    except OSError:
+        return None
+
+
+def _enter(folder: int, name: str, follow: bool = False) -> int:
+    """The folder ``name`` in ``folder`` (or / for "/"), open, in the place of
+    ``folder``, which is closed once the new one is open (left open on an error, for
+    the caller to close). Not through a link, but a /proc link with ``follow``: the
+    walk follows the others itself."""
+    flags = os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC
+    if name == "/":
+        entered = os.open("/", flags)
+    else:
+        nofollow = 0 if name == ".." or follow else os.O_NOFOLLOW
+        entered = os.open(name, flags | nofollow, dir_fd=folder)
+    os.close(folder)
+    return entered
 
 
 def _replace(folder: int, name: str, text: str, mode: int | None) -> None:
-    """``name`` in ``folder`` replaced by ``text`` at once: a file of an unguessable name
-    made there with O_EXCL (nothing another user planted is written through), its
-    permissions ``mode`` or, where None, those of a new file, then renamed."""
+    """``name`` in ``folder`` replaced by ``text`` at once: a file of an unguessable
+    name made there with O_EXCL (nothing another user planted is written through),
+    readable by its owner alone until it is whole (another user who opened it meanwhile
+    kept a descriptor that read the page a file of 0600 was to hold), then given
+    ``mode`` or, where None, the mode of a new file, and renamed."""
     for _ in range(100):
-        partial = f".{name}.{secrets.token_hex(6)}.tmp"
+        partial = f".roads-page.{secrets.token_hex(8)}.tmp"  # short: any name fits beside
         try:
             fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
-                         | os.O_CLOEXEC, 0o666, dir_fd=folder)
+                         | os.O_CLOEXEC, 0o600, dir_fd=folder)
             break
         except FileExistsError:
             continue
@@ -211,13 +232,24 @@ def _replace(folder: int, name: str, text: str, mode: int | None) -> None:
         raise OSError(errno.EEXIST, "no name left for the page's partial file", name)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
-            if mode is not None:
-                os.fchmod(f.fileno(), mode)
             f.write(text)
             f.flush()
             os.fsync(f.fileno())
+            os.fchmod(f.fileno(), _new_file_mode() if mode is None else mode)
         os.rename(partial, name, src_dir_fd=folder, dst_dir_fd=folder)
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(partial, dir_fd=folder)
         raise
+
+
+def _new_file_mode() -> int:
+    """0666 less this process's umask, as /proc/self/status says it (``os.umask``, set
+    and set back, would race a thread making a file); less all but the owner's where it
+    does not say."""
+    try:
+        with open("/proc/self/status", encoding="ascii", errors="replace") as f:
+            found = [line.split()[1] for line in f if line.startswith("Umask:")]
+        return 0o666 & ~int(found[0], 8)
+    except (OSError, IndexError, ValueError):
+        return 0o600
