@@ -172,14 +172,14 @@ def file_problem(given: str) -> str | None:
     path = Path(given)
     if own_descriptor(given) is not None:  # this process's own: written where it stands
         return None
-    why = refused(given)  # a link another user made on the way, say: told before the run
-    if why is not None:
-        return why
     if given.endswith("/") or path.name in ("", ".", ".."):
         return "names a folder; give a file's name"
     # os.path's tests: a folder this user may not look into is left to the write to say.
     if os.path.isdir(path):
         return "is a folder; give a file's name"
+    why = refused(given)  # a link another user made on the way, say: told before the run
+    if why is not None:
+        return why
     if os.path.exists(path) and not os.path.isfile(path):  # /dev/stdout: written as it is
         return None if os.access(path, os.W_OK) else "cannot be written (no permission)"
     if os.path.islink(path):  # the page replaces the link's target (pagefile.write_page)

@@ -16,6 +16,12 @@ import sys
 from pathlib import Path
 
 
+class Refused(OSError):
+    """What ``write_page`` will not write through or into, by its own rule (another
+    user's link in a shared folder, something that is no file of yours), as against
+    what the system refuses (a folder missing, no permission)."""
+
+
 def write_page(text: str, out: Path, *, named: bool = True) -> None:
     """Write the page (or a saved session) at ``out``, so that a reader, or a failure,
     never sees half of it: into a file of a name no one can guess, made in the folder
@@ -48,21 +54,23 @@ def write_page(text: str, out: Path, *, named: bool = True) -> None:
 
 def refused(out: str, named: bool = True) -> str | None:
     """Why ``write_page`` would refuse ``out`` as things stand (a link another user
-    made on the way, something that is no file of yours), or None: asked before a run,
-    so that it is not lost to a refusal at its end. A folder missing on the way is left
-    to the caller to name."""
+    made on the way, something that is no file of yours: ``Refused``), or None: asked
+    before a run, so that it is not lost to a refusal at its end. What the system would
+    refuse (a folder missing, a file on the way) is left to the caller to name."""
     if own_descriptor(out) is not None:
         return None
     try:
         folder, name = _walk(out)
-    except FileNotFoundError:
+    except Refused as exc:
+        return exc.strerror
+    except OSError:  # a folder missing, a file on the way: the caller's words say it
         return None
-    except OSError as exc:
-        return exc.strerror or str(exc)
     try:
         _judged(folder, name, out, named)
-    except OSError as exc:
-        return exc.strerror or str(exc)
+    except Refused as exc:
+        return exc.strerror
+    except OSError:
+        return None
     finally:
         os.close(folder)
     return None
@@ -83,12 +91,12 @@ def _judged(folder: int, name: str, out: str, named: bool) -> tuple[bool, int | 
         # others may write to) gives none of its own to your page.
         return True, (stat.S_IMODE(st.st_mode) & 0o777 if st.st_uid == os.geteuid() else None)
     if stat.S_ISLNK(st.st_mode):  # made there since the walk
-        raise OSError(errno.ELOOP, "a link was made there meanwhile: not followed", out)
+        raise Refused(errno.ELOOP, "a link was made there meanwhile: not followed", out)
     if not named:
-        raise OSError(errno.EEXIST, "something that is no file is there (a FIFO, a device): "
+        raise Refused(errno.EEXIST, "something that is no file is there (a FIFO, a device): "
                       "name the page with --out", out)
     if st.st_uid not in (os.geteuid(), 0):
-        raise OSError(errno.EACCES, f"no file, and another user's (uid {st.st_uid}): not "
+        raise Refused(errno.EACCES, f"no file, and another user's (uid {st.st_uid}): not "
                       "written to", out)
     return False, None
 
@@ -170,13 +178,13 @@ def _walk(out: str) -> tuple[int, str]:
                 here = os.fstat(folder)
                 if here.st_dev == proc:
                     if last:
-                        raise OSError(errno.EACCES, "names an open file of another process: "
+                        raise Refused(errno.EACCES, "names an open file of another process: "
                                       "not written", out)
                     folder = _enter(folder, part, follow=True)
                     continue
                 if (here.st_mode & stat.S_ISVTX and here.st_mode & stat.S_IWOTH
                         and st.st_uid not in (os.geteuid(), here.st_uid)):
-                    raise OSError(errno.EACCES, f"a link another user (uid {st.st_uid}) made "
+                    raise Refused(errno.EACCES, f"a link another user (uid {st.st_uid}) made "
                                   "in a shared folder, on the way: not followed; name "
                                   "another file with --out", out)
                 target = os.readlink(part, dir_fd=folder)
