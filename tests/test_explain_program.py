@@ -397,15 +397,22 @@ def test_a_page_to_stdout_is_written_where_the_shell_left_it(tmp_path):
     """--out /dev/stdout opened the file again: a file a shell opened with >> lost what
     it held, and a pipe that had another owner was refused after the whole run; now this
     process's own descriptor is written to where it stands."""
+    assert _pages_appended(tmp_path, ("/dev/stdout", "/dev/fd/1")) == (
+        "FIRST\n<p>/dev/stdout</p><p>/dev/fd/1</p>")
+
+
+def _pages_appended(tmp_path: Path, paths: tuple[str, ...]) -> str:
+    """What a file holding FIRST holds once a process whose stdout appends to it (>>)
+    wrote a page at each of ``paths`` (its f-strings' {os.getpid()} filled there)."""
     log = tmp_path / "log.txt"
     log.write_text("FIRST\n")
-    script = ("import sys\nfrom pathlib import Path\nfrom roads.explain.pagefile import write_page\n"
-              "write_page('<p>page</p>', Path('/dev/stdout'))\n"
-              "write_page('<p>fd</p>', Path('/dev/fd/1'))\n")
+    script = ("import os\nfrom pathlib import Path\nfrom roads.explain.pagefile import write_page\n"
+              f"for p in ({', '.join('f' + repr(p) for p in paths)},):\n"
+              "    write_page('<p>' + p + '</p>', Path(p))\n")
     with open(log, "a") as appended:
         subprocess.run([sys.executable, "-c", script], stdout=appended, check=True, timeout=60,
                        env={**os.environ, "PYTHONPATH": str(ROOT)})
-    assert log.read_text() == "FIRST\n<p>page</p><p>fd</p>"
+    return log.read_text()
 
 
 def test_a_page_to_a_pipe_whose_reader_is_gone_ends_as_sigpipe_ends_a_program(root, tmp_path):
@@ -431,28 +438,29 @@ def test_a_link_of_proc_is_followed_as_the_kernel_follows_it(tmp_path):
     name led root's page into root's folder. The kernel's own link is opened instead:
     a folder removed takes no page."""
     gone = tmp_path / "gone"
-    gone.mkdir()
     victim = tmp_path / "victim"
     victim.mkdir()
-    with subprocess.Popen(["sleep", "60"], cwd=gone) as sleeper:
-        try:
-            wait_for(lambda: os.readlink(f"/proc/{sleeper.pid}/cwd") == str(gone), "its cwd")
-            gone.rmdir()
-            (tmp_path / "gone (deleted)").symlink_to(victim)
-            with pytest.raises(FileNotFoundError):
-                write_page("<p>page</p>", Path(f"/proc/{sleeper.pid}/cwd/x.html"))
-            assert list(victim.iterdir()) == []
-        finally:
-            sleeper.kill()
-    here = tmp_path / "here"
-    here.mkdir()
-    with subprocess.Popen(["sleep", "60"], cwd=here) as sleeper:
-        try:
-            wait_for(lambda: os.readlink(f"/proc/{sleeper.pid}/cwd") == str(here), "its cwd")
-            write_page("<p>page</p>", Path(f"/proc/{sleeper.pid}/cwd/x.html"))
-            assert (here / "x.html").read_text() == "<p>page</p>"
-        finally:
-            sleeper.kill()
+
+    def removed(pid: int) -> None:
+        gone.rmdir()
+        (tmp_path / "gone (deleted)").symlink_to(victim)
+        with pytest.raises(FileNotFoundError):
+            write_page("<p>page</p>", Path(f"/proc/{pid}/cwd/x.html"))
+        assert list(victim.iterdir()) == []
+
+    def there(pid: int) -> None:
+        write_page("<p>page</p>", Path(f"/proc/{pid}/cwd/x.html"))
+        assert (tmp_path / "here" / "x.html").read_text() == "<p>page</p>"
+
+    for folder, check in ((gone, removed), (tmp_path / "here", there)):
+        folder.mkdir()
+        with subprocess.Popen(["sleep", "60"], cwd=folder) as sleeper:
+            try:
+                wait_for(lambda: os.readlink(f"/proc/{sleeper.pid}/cwd") == str(folder),
+                         "its cwd")
+                check(sleeper.pid)
+            finally:
+                sleeper.kill()
 
 
 def test_a_page_is_readable_by_its_owner_alone_until_it_is_whole(tmp_path, monkeypatch):
@@ -484,16 +492,10 @@ def test_a_page_names_its_own_descriptor_however_spelled(tmp_path):
     a file opened with >> lost what it held through them (replaced by a rename); a
     descriptor number past any was a traceback. A path into a folder that turns out to
     be a file is that error, not 'Bad file descriptor' (a descriptor closed twice)."""
-    log = tmp_path / "log.txt"
-    log.write_text("FIRST\n")
-    script = ("import os\nfrom pathlib import Path\nfrom roads.explain.pagefile import write_page\n"
-              "for p in ('/proc/thread-self/fd/1', f'/proc/{os.getpid()}/fd/1', '/dev/../dev/stdout'):\n"
-              "    write_page('<p>' + p + '</p>', Path(p))\n")
-    with open(log, "a") as appended:
-        subprocess.run([sys.executable, "-c", script], stdout=appended, check=True, timeout=60,
-                       env={**os.environ, "PYTHONPATH": str(ROOT)})
-    assert log.read_text().startswith("FIRST\n<p>/proc/thread-self/fd/1</p><p>/proc/")
-    assert log.read_text().endswith("<p>/dev/../dev/stdout</p>")
+    text = _pages_appended(tmp_path, ("/proc/thread-self/fd/1", "/proc/{os.getpid()}/fd/1",
+                                      "/dev/../dev/stdout"))
+    assert text.startswith("FIRST\n<p>/proc/thread-self/fd/1</p><p>/proc/"), text
+    assert text.endswith("<p>/dev/../dev/stdout</p>"), text
     with pytest.raises(OSError) as caught:
         write_page("x", Path("/dev/fd/99999999999999999999"))
     assert not isinstance(caught.value, OverflowError)
