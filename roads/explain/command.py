@@ -231,7 +231,10 @@ def _save(session, program: list[str], args) -> None:
 
 def _recorded(program: list[str], root: Path) -> list[str]:
     """``program`` (its argv) as a saved session records it: a file it names by a path
-    (a source, or a program named with a slash) named from ``root``."""
+    (a source, or a program named with a slash) named from ``root``, where the two share
+    a folder other than / (a source in a folder beside the project: ``../work/prog.c``);
+    by its absolute path where they share only / (/bin/true was '../../../../bin/true',
+    true of the project's place alone)."""
     recorded = list(program)
     source = bool(recorded) and recorded[0].endswith(".c")  # a path, slash or none
     if recorded and (source or "/" in recorded[0] and os.path.exists(recorded[0])):
@@ -239,7 +242,11 @@ def _recorded(program: list[str], root: Path) -> list[str]:
         # slash, which a build's run needs: a name without one is looked up on PATH.
         # A source is a file named from this folder, never looked up on PATH
         # (session.explain_program compiles it): named so from the root.
-        relative = os.path.relpath(os.path.abspath(recorded[0]), root)
+        whole = os.path.abspath(recorded[0])
+        if os.path.commonpath([whole, str(root)]) == "/":
+            recorded[0] = whole
+            return recorded
+        relative = os.path.relpath(whole, root)
         recorded[0] = relative if "/" in relative or source else f"./{relative}"
     return recorded
 
