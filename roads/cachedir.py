@@ -387,22 +387,13 @@ def held(path: Path, what: str, wait: float = LOCK_WAIT, cancel=None) -> Iterato
         path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(path, _LOCK_FILE, 0o666)
     try:
-        deadline = time.monotonic() + wait
-        pause = 0.002
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if cancel is not None and cancel.is_set():
-                    raise LockCancelled(errno.ECANCELED, f"the wait for {what} was called "
-                                        "off", str(path)) from None
-                if time.monotonic() > deadline:
-                    raise LockTimeout(errno.ETIMEDOUT, f"waited {wait:g} s for {what}, whose "
-                                      "lock another process holds (a roads capture stopped "
-                                      "with Ctrl-Z?)", str(path)) from None
-                time.sleep(pause)
-                pause = min(pause * 2, 0.05)
+        if not _poll(lambda: fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB), wait, cancel):
+            if cancel is not None and cancel.is_set():
+                raise LockCancelled(errno.ECANCELED, f"the wait for {what} was called off",
+                                    str(path))
+            raise LockTimeout(errno.ETIMEDOUT, f"waited {wait:g} s for {what}, whose lock "
+                              "another process holds (a roads capture stopped with "
+                              "Ctrl-Z?)", str(path))
         yield
     finally:
         os.close(fd)  # the lock goes with the descriptor
@@ -411,16 +402,22 @@ def held(path: Path, what: str, wait: float = LOCK_WAIT, cancel=None) -> Iterato
 def _take(attempt) -> None:
     """Call ``attempt`` (a lock taken without waiting) until it succeeds, or until
     ``LOCK_WAIT`` seconds passed or the file system refused the lock: then go on."""
-    deadline = time.monotonic() + LOCK_WAIT
+    with contextlib.suppress(OSError):  # ENOLCK (NFS without a lock manager), EINVAL...
+        _poll(attempt, LOCK_WAIT)
+
+
+def _poll(attempt, wait: float, cancel=None) -> bool:
+    """Call ``attempt`` (a lock taken without waiting) until it succeeds (True), or
+    until ``wait`` seconds passed or ``cancel`` is set (False), a little longer between
+    tries each time; another error of the lock's is raised."""
+    deadline = time.monotonic() + wait
     pause = 0.002
     while True:
         try:
             attempt()
-            return
+            return True
         except (BlockingIOError, PermissionError):  # EAGAIN or EACCES: held elsewhere
-            if time.monotonic() > deadline:
-                return
+            if (cancel is not None and cancel.is_set()) or time.monotonic() > deadline:
+                return False
             time.sleep(pause)
             pause = min(pause * 2, 0.05)
-        except OSError:  # ENOLCK (NFS without a lock manager), EINVAL, EOVERFLOW...
-            return

@@ -269,8 +269,7 @@ def _main(argv: list[str] | None) -> int:
 class Ended(KeyboardInterrupt):
     """SIGTERM or SIGHUP (a closed terminal, ``kill``, a service stopped): the command
     ends as Ctrl-C ends it, its program killed and its run folder removed on the way
-    out, and exits with 128 + the signal's number, as a shell reports a program the
-    signal ended."""
+    out, and then ends by the signal (``Signalled``, ``entry``)."""
 
     def __init__(self, signum: int) -> None:
         super().__init__(signum)

@@ -144,11 +144,10 @@ def cmd_explain(args) -> int:
     for stop in session.unread:
         progress(f"the stop {stop.label} (pid {stop.pid}) could not be read, and the page "
                  f"shows the others: {stop.reason}")
-    to_stdout = 1 in (own_descriptor(str(out)), own_descriptor(args.save or ""))
     if own_descriptor(str(out)) is None:
         if args.open and not webbrowser.open(out.resolve().as_uri()):
             progress("found no browser to open the page with: open it yourself")
-        if not to_stdout:  # what went to stdout is not followed by a name
+        if own_descriptor(args.save or "") != 1:  # a session saved to stdout is all it holds
             print(printable(str(out), one_line=True))
     elif args.open:
         progress(f"the page went to {out}: there is no file to open")

@@ -252,12 +252,8 @@ def _replace(folder: int, name: str, text: str, mode: int | None) -> None:
 
 
 def _new_file_mode() -> int:
-    """0666 less this process's umask, as /proc/self/status says it (``os.umask``, set
-    and set back, would race a thread making a file); less all but the owner's where it
-    does not say."""
-    try:
-        with open("/proc/self/status", encoding="ascii", errors="replace") as f:
-            found = [line.split()[1] for line in f if line.startswith("Umask:")]
-        return 0o666 & ~int(found[0], 8)
-    except (OSError, IndexError, ValueError):
-        return 0o600
+    """0666 less this process's umask: the mode a new file gets (``freeze._umask`` reads
+    the umask without setting it, which would race a thread making a file)."""
+    from ..capture.freeze import _umask
+
+    return 0o666 & ~_umask()
