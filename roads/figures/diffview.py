@@ -324,7 +324,7 @@ def _move_row(move: MoveGroup, names: tuple[str, str], runs: bool) -> str:
     xor = move.changes[0].xor
     if runs and xor is not None:
         details.append(_bits(xor))
-    return (f'<div class="roads-diff-row roads-change-moved">' + box(before, names[0])
+    return ('<div class="roads-diff-row roads-change-moved">' + box(before, names[0])
             + f'<div class="roads-diff-what">{_badge("moved")}<span class="roads-diff-details">'
             + "<br>".join(details) + "</span></div>" + box(after, names[1]) + "</div>")
 

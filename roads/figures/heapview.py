@@ -36,6 +36,7 @@ from html import escape
 from .. import constants
 from ..errors import ConfigError
 from .select import Selection
+from .strip import Arrow, Lanes, draw_arrows
 
 SIZE_SZ = constants.SIZE_SZ.value
 HEADER = 2 * SIZE_SZ  # prev_size and the size word
@@ -102,21 +103,12 @@ class Chunk:
 
 
 @dataclass(frozen=True)
-class Link:
-    """An arrow: the word ``label`` in chunk ``source`` points to the block of ``target``."""
-
-    source: str
-    target: str
-    label: str  # "entries[0]", "a[2]'s link"
-
-
-@dataclass(frozen=True)
 class HeapStrip:
     selection: Selection
     heap_start: int
     heap_end: int
     chunks: tuple[Chunk, ...]  # in address order, the top chunk last
-    links: tuple[Link, ...]
+    links: tuple[Arrow, ...]  # the word that links, in chunk source, to the block of target
     lists: tuple[tuple[int, tuple[str, ...]], ...]  # (chunk size, keys head first)
 
     def chunk(self, key: str) -> Chunk:
@@ -206,7 +198,7 @@ def heap_strip(selection: Selection) -> HeapStrip:
                                   f"{c.next:#x}, no free chunk of its size", sample=selection.sample)
             targets.add(c.next)
     lists = []
-    links: list[Link] = []
+    links: list[Arrow] = []
     for head in sorted((c for c in free.values() if c.block not in targets),
                        key=lambda c: (c.size, c.start)):
         keys, c = [], head
@@ -215,9 +207,9 @@ def heap_strip(selection: Selection) -> HeapStrip:
             c = free.get(c.next) if c.next else None
         lists.append((head.size, tuple(keys)))
         if out[0].state == TCACHE:
-            links.append(Link("tcache", head.key, f"entries[{tcache_index(head.size)}]"))
+            links.append(Arrow("tcache", head.key, f"entries[{tcache_index(head.size)}]"))
         for here, nxt in zip(keys, keys[1:]):
-            links.append(Link(here, nxt, f"the link in {next(x.label for x in chunks if x.key == here)}"))
+            links.append(Arrow(here, nxt, f"the link in {next(x.label for x in chunks if x.key == here)}"))
     return HeapStrip(selection, heap.start, heap.end, tuple(out), tuple(links), tuple(lists))
 
 
@@ -226,7 +218,7 @@ def heap_strip(selection: Selection) -> HeapStrip:
 VIEW_WIDTH = 360  # viewBox units: one CSS pixel each on a phone's column
 ADDRESS_RIGHT = 88  # right edge of the address labels
 BOX_LEFT, BOX_RIGHT = 92, 296
-LANE_LEFT, LANE_STEP = 306, 13
+LANES = Lanes(box_right=BOX_RIGHT, first=306, step=13)
 HEADER_H = 17  # the header band: prev_size and the size word
 BODY_H = {TCACHE: 36, TOP: 44, UNKNOWN: 22}
 BODY_MIN, BODY_PER_BYTE = 36, 1  # a chunk's body: two lines, one more unit a byte past the least
@@ -354,7 +346,7 @@ def render_heap_strip(strip: HeapStrip) -> str:
     # The lists' arrows, each in its own lane right of the boxes, the shortest nearest:
     # from the word that holds the link (the block's first word, or the tcache's
     # entry) to the block it points to.
-    def source_y(link: Link) -> float:
+    def source_y(link: Arrow) -> float:
         block = rows[link.source]
         if link.source == "tcache":
             siblings = [k for k in strip.links if k.source == "tcache"]
@@ -362,18 +354,10 @@ def render_heap_strip(strip: HeapStrip) -> str:
         return block - 8
 
     order = sorted(strip.links, key=lambda k: (abs(rows[k.target] - source_y(k)), k.target))
-    arrows = []
-    for lane, link in enumerate(order):
-        x = LANE_LEFT + lane * LANE_STEP
-        y0, y1 = source_y(link), rows[link.target]
-        target = strip.chunk(link.target)
-        arrows.append(
-            f'<g class="roads-heap-link"><title>{escape(link.label)} points to the block of '
-            f'{escape(target.label)} ({target.block:#x})</title>'
-            f'<path d="M{BOX_RIGHT},{y0:.1f} H{x} V{y1:.1f} H{BOX_RIGHT + 7}"/>'
-            f'<polygon points="{BOX_RIGHT + 1},{y1:.1f} {BOX_RIGHT + 8},{y1 - 3.5:.1f} '
-            f'{BOX_RIGHT + 8},{y1 + 3.5:.1f}"/></g>')
-    parts.append("".join(arrows))
+    parts.append(draw_arrows(LANES, "roads-heap-link", (
+        (source_y(link), rows[link.target], f"{link.label} points to the block of "
+         f"{strip.chunk(link.target).label} ({strip.chunk(link.target).block:#x})")
+        for link in order)))
 
     sel = strip.selection
     fid = f"roads-heap-{sel.slug}"

@@ -30,6 +30,7 @@ from .. import constants
 from ..errors import ConfigError
 from ..units import human_size
 from .select import Region, Selection
+from .strip import Arrow, Lanes, draw_arrows
 
 WORD = constants.ADDRESS_BITS.value // 8  # a pointer, argc, half an auxv entry
 AUXV_ENTRY = 2 * WORD  # a_type and a_val (Elf64_auxv_t)
@@ -78,22 +79,13 @@ class Gap:
 
 
 @dataclass(frozen=True)
-class Pointer:
-    """An arrow: a word in ``source`` holds an address inside ``target``."""
-
-    source: str
-    target: str
-    label: str  # "argv[0]", "AT_EXECFN"
-
-
-@dataclass(frozen=True)
 class StackTop:
     """What the figure draws, from the highest address down."""
 
     selection: Selection
     region: Region  # the [stack] region
     items: tuple[Piece | Gap, ...]
-    pointers: tuple[Pointer, ...]
+    pointers: tuple[Arrow, ...]  # "argv[0]", "AT_EXECFN"
     argc: int
 
     def piece(self, key: str) -> Piece:
@@ -162,14 +154,14 @@ def stack_top(selection: Selection) -> StackTop:
                         auxv, auxv + entries * AUXV_ENTRY, "auxv",
                         f"the auxiliary vector: {entries - 1} type/value pairs and AT_NULL, "
                         f"{AUXV_ENTRY} bytes each"))
-    pointers = [Pointer("argv", "argv-strings", "argv[0]"), Pointer("envp", "env-strings", "envp[0]")]
+    pointers = [Arrow("argv", "argv-strings", "argv[0]"), Arrow("envp", "env-strings", "envp[0]")]
 
     if "AT_RANDOM" in aux:
         pieces.append(Piece("random", "AT_RANDOM bytes", f"random · {_bytes(RANDOM_BYTES)}",
                             aux["AT_RANDOM"], aux["AT_RANDOM"] + RANDOM_BYTES, "bytes",
                             f"{RANDOM_BYTES} random bytes (AT_RANDOM), the seed of the "
                             f"stack-protector canary"))
-        pointers.append(Pointer("auxv", "random", "AT_RANDOM"))
+        pointers.append(Arrow("auxv", "random", "AT_RANDOM"))
     for name, key, title in (("AT_PLATFORM", "platform", "AT_PLATFORM string"),
                              ("AT_EXECFN", "execfn", "AT_EXECFN string")):
         if name in aux and name in strings:
@@ -177,7 +169,7 @@ def stack_top(selection: Selection) -> StackTop:
             size = len(text.encode()) + 1
             pieces.append(Piece(key, title, f"{_quoted(text)} · {_bytes(size)}", aux[name],
                                 aux[name] + size, "string", f"{name}: “{text}” and its null byte"))
-            pointers.append(Pointer("auxv", key, name))
+            pointers.append(Arrow("auxv", key, name))
 
     # The argument and environment strings: each block runs up to the next thing
     # recorded above it (the environment's first string, then AT_EXECFN's path).
@@ -246,7 +238,7 @@ def stack_top(selection: Selection) -> StackTop:
 VIEW_WIDTH = 360  # viewBox units: one CSS pixel each on a phone's column
 ADDRESS_RIGHT = 92  # right edge of the address labels
 BOX_LEFT, BOX_RIGHT = 96, 262
-LANE_LEFT, LANE_STEP = 272, 14
+LANES = Lanes(box_right=BOX_RIGHT, first=272, step=14)
 PIECE_HEIGHT = {"padding": 16}
 DEFAULT_HEIGHT = 34  # two lines of text, their boxes apart
 GAP_HEIGHT = 26
@@ -327,24 +319,17 @@ def render_stack_top(st: StackTop) -> str:
         return (a + b) / 2
 
     order = sorted(st.pointers, key=lambda p: abs(centre(p.source) - centre(p.target)))
-    by_source: dict[str, list[Pointer]] = {}
+    by_source: dict[str, list[Arrow]] = {}
     for p in st.pointers:
         by_source.setdefault(p.source, []).append(p)
-    arrows = []
-    for lane, p in enumerate(order):
-        x = LANE_LEFT + lane * LANE_STEP
+    def leaves(p: Arrow) -> float:  # siblings leave their box at distinct heights
         siblings = by_source[p.source]
         a, b = ys[p.source]
-        y0 = a + (b - a) * (siblings.index(p) + 1) / (len(siblings) + 1)
-        t0, t1 = ys[p.target]
-        y1 = (t0 + t1) / 2
-        arrows.append(
-            f'<g class="roads-stack-pointer"><title>{escape(p.label)} points into the '
-            f'{escape(st.piece(p.target).title)}</title>'
-            f'<path d="M{BOX_RIGHT},{y0:.1f} H{x} V{y1:.1f} H{BOX_RIGHT + 7}"/>'
-            f'<polygon points="{BOX_RIGHT + 1},{y1:.1f} {BOX_RIGHT + 8},{y1 - 3.5:.1f} '
-            f'{BOX_RIGHT + 8},{y1 + 3.5:.1f}"/></g>')
-    parts.append("".join(arrows))
+        return a + (b - a) * (siblings.index(p) + 1) / (len(siblings) + 1)
+
+    parts.append(draw_arrows(LANES, "roads-stack-pointer", (
+        (leaves(p), centre(p.target), f"{p.label} points into the {st.piece(p.target).title}")
+        for p in order)))
 
     sel = st.selection
     fid = f"roads-stack-{sel.slug}"

@@ -555,9 +555,9 @@ def _run_box(doc: Capture, names: Sequence[str]) -> str:
     p.append(_command_block(commands, "commands to run the sample yourself"))
     p.append("<p>Why your addresses will differ from the figures':</p><ul>")
     if aslr_on:
-        p.append(f"<li><b>Randomisation.</b> This sample ran with address space layout "
-                 f"randomisation on, as your shell does: every run, the build's and yours, "
-                 f"gets other addresses.</li>")
+        p.append("<li><b>Randomisation.</b> This sample ran with address space layout "
+                 "randomisation on, as your shell does: every run, the build's and yours, "
+                 "gets other addresses.</li>")
     else:
         p.append(f"<li><b>Randomisation.</b> {_code('setarch ' + arch + ' --addr-no-randomize')} "
                  f"turns it off for the one command it starts, as the build did (the capture "

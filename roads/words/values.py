@@ -72,7 +72,7 @@ from ..errors import ConfigError
 from ..figures.pageview import paging_levels_of, split_address
 from ..figures.regions import KINDS, memory_map
 from ..figures.select import Region, Selection, checkpoint_names, decoded, select
-from ..units import FORMATS, Value, human_size
+from ..units import Value
 
 _REGION_FIELDS = ("start", "end", "size", "perms", "offset", "pathname", "kind")
 _ADDRESS_FIELDS = ("page", "offset", "pml5", "pml4", "pdpt", "pd", "pt", "region")
