@@ -36,7 +36,7 @@ from html import escape
 from .. import constants
 from ..errors import ConfigError
 from .select import Selection
-from .strip import Arrow, Lanes, draw_arrows
+from .strip import Arrow, Lanes, draw_arrows, strip_svg
 
 SIZE_SZ = constants.SIZE_SZ.value
 HEADER = 2 * SIZE_SZ  # prev_size and the size word
@@ -363,10 +363,7 @@ def render_heap_strip(strip: HeapStrip) -> str:
     fid = f"roads-heap-{sel.slug}"
     short = (f"The heap of {sel.sample} at checkpoint {sel.checkpoint_name} as a strip of "
              f"chunks, from {strip.heap_start:#x}")
-    svg = (f'<svg class="roads-heap" viewBox="0 0 {VIEW_WIDTH} {height:.0f}" '
-           f'width="{VIEW_WIDTH}" height="{height:.0f}" role="img" aria-label="{escape(short)}" '
-           f'aria-describedby="{fid}-desc" xmlns="http://www.w3.org/2000/svg">'
-           f'<desc id="{fid}-desc">{escape(describe(strip))}</desc>' + "".join(parts) + "</svg>")
+    svg = strip_svg("roads-heap", fid, VIEW_WIDTH, height, short, describe(strip), parts)
     caption = (f"The chunks of [heap] at checkpoint {sel.checkpoint_name}, high addresses on top, "
                f"each address at the start of its chunk, its lower edge. Each chunk begins with "
                f"its header, "

@@ -30,7 +30,7 @@ from .. import constants
 from ..errors import ConfigError
 from ..units import human_size
 from .select import Region, Selection
-from .strip import Arrow, Lanes, draw_arrows
+from .strip import Arrow, Lanes, draw_arrows, strip_svg
 
 WORD = constants.ADDRESS_BITS.value // 8  # a pointer, argc, half an auxv entry
 AUXV_ENTRY = 2 * WORD  # a_type and a_val (Elf64_auxv_t)
@@ -337,10 +337,7 @@ def render_stack_top(st: StackTop) -> str:
     pieces = [i for i in st.items if isinstance(i, Piece) and i.kind not in ("padding",)]
     long = "From the highest address down: " + "; ".join(
         f"{p.title} at {p.start:#x}" + (f", {_bytes(p.size)}" if p.size else "") for p in pieces) + "."
-    svg = (f'<svg class="roads-stack" viewBox="0 0 {VIEW_WIDTH} {height:.0f}" '
-           f'width="{VIEW_WIDTH}" height="{height:.0f}" role="img" aria-label="{escape(short)}" '
-           f'aria-describedby="{fid}-desc" xmlns="http://www.w3.org/2000/svg">'
-           f'<desc id="{fid}-desc">{escape(long)}</desc>' + "".join(parts) + "</svg>")
+    svg = strip_svg("roads-stack", fid, VIEW_WIDTH, height, short, long, parts)
     caption = (f"The top of the [stack] region ({st.region.start:#x}–{st.region.end:#x}) at "
                f"checkpoint {sel.checkpoint_name}, high addresses on top. Boxes are not to "
                f"scale: each gives its size, and each address marks the line beside it. "

@@ -2,7 +2,7 @@
 and arrows in lanes right of them, each from a word in one box to the box it points
 into. ``roads.figures.heapview`` draws the heap's chunks so, ``roads.figures.stackview``
 the top of the stack; each places its boxes and its arrows' ends, and this module draws
-the arrows."""
+the arrows and makes the ``svg`` element."""
 
 from __future__ import annotations
 
@@ -29,6 +29,17 @@ class Lanes:
     box_right: float
     first: float
     step: float
+
+
+def strip_svg(css_class: str, fid: str, width: int, height: float, short: str, long: str,
+              parts: Iterable[str]) -> str:
+    """The figure's ``svg`` element, ``width`` by ``height`` viewBox units (one CSS pixel
+    each at the figure's natural size), named by ``short`` and described by ``long``
+    (its ``desc``, of id ``fid``-desc), holding ``parts``."""
+    return (f'<svg class="{css_class}" viewBox="0 0 {width} {height:.0f}" '
+            f'width="{width}" height="{height:.0f}" role="img" aria-label="{escape(short)}" '
+            f'aria-describedby="{fid}-desc" xmlns="http://www.w3.org/2000/svg">'
+            f'<desc id="{fid}-desc">{escape(long)}</desc>' + "".join(parts) + "</svg>")
 
 
 def draw_arrows(lanes: Lanes, css_class: str,
