@@ -1,7 +1,7 @@
 /*
- * stackgrow: the main thread's stack starts as a small [stack] region (about
- * 132 KiB) and the kernel extends it downwards whenever the program touches a
- * page just below it, up to the stack size limit (ulimit -s, 8 MiB here).
+ * stackgrow: the main thread's stack starts as a small [stack] region (the page
+ * gives its size) and the kernel extends it downwards when the program touches
+ * any address below it, up to the stack size limit (ulimit -s; the page reads it).
  * Each level of this recursion puts 64 KiB on the stack. Returning pops the
  * frames, but the region keeps its size: the kernel never shrinks it.
  */

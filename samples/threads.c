@@ -2,12 +2,12 @@
  * threads: every thread needs a stack of its own, and glibc gives a thread
  * that mallocs an arena of its own so threads do not queue for one lock.
  * A thread stack is an ordinary mapping, sized by the stack limit (ulimit -s,
- * usually 8 MiB), with one inaccessible page below it: the guard that turns
- * an overflow into a crash instead of silent corruption. The thread's own
- * bookkeeping and thread-local variables sit at the top of that mapping.
- * A thread's arena is a 64 MiB reservation aligned to 64 MiB, of which only
- * the first pages are readable and writable; the rest is reserved as
- * PROT_NONE until the arena grows.
+ * or glibc's default where it is unlimited), with an inaccessible page below
+ * it: the guard that turns an overflow into a crash instead of silent
+ * corruption. Its bookkeeping and thread-locals sit at the mapping's top.
+ * A thread's arena lives in a heap of its own: a reservation of HEAP_MAX_SIZE
+ * (glibc's), aligned to that size, of which only the first pages are readable
+ * and writable; the rest is reserved as PROT_NONE until the heap grows.
  *
  * A barrier holds both threads alive, each with its arena in use, while main
  * takes the checkpoint.

@@ -2,7 +2,7 @@
  * threshold: where malloc gets a block depends on its size, on what is free,
  * and on a dividing line that moves. malloc first looks for a free chunk that
  * fits, then at the free space at the top of the heap; only when neither serves
- * does it look at the mmap threshold (128 KiB to start with): at or above it the
+ * does it look at the mmap threshold (DEFAULT_MMAP_THRESHOLD at first): at or above it the
  * block gets a mapping of its own, below it the heap grows. Freeing such a
  * mapped block raises the threshold to that block's size, on the guess that the
  * program will ask for that size again, so a second 200 KiB request is served

@@ -11,11 +11,13 @@ output of the commands it is about. Sizes and shifts come from roads.constants.
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 from roads import constants as c
 from tests.claims_support import doc, gcc_option_states
 from tests.test_claims_series_b import region, snap
 
+REPO = Path(__file__).resolve().parent.parent
 SIZE_SZ = c.SIZE_SZ.value
 FLAGS = (1 << c.CHUNK_FLAG_BITS.value) - 1
 SHIFT = c.SAFE_LINKING_SHIFT.value  # glibc's PROTECT_PTR
@@ -450,6 +452,21 @@ def test_trim_malloc_trim_releases_pages():
     assert after.start == before.start and after.end <= before.end
     assert after.size >= before.size * 9 // 10
     assert rss("trimmed") * 8 < rss("freed-below-pin")
+    # The break moved down, by whole pages, to leave a top chunk of more than MINSIZE
+    # and at most a page more above the pin's chunk (systrim with a pad of 0).
+    page, minsize = c.PAGE_SIZE.value, c.MIN_CHUNK_SIZE.value
+    assert after.end < before.end and (before.end - after.end) % page == 0
+    top = after.end - _pin_chunk_end(snap("trim", "trimmed"))
+    assert minsize < top <= page + minsize, top
+
+
+def _pin_chunk_end(s) -> int:
+    """Where the pin's chunk ends: its user pointer less the header, plus its chunk
+    size (glibc's request2size of the sample's PIN bytes)."""
+    request = int(re.search(r"#define PIN (\d+)", (REPO / "samples" / "trim.c").read_text())[1])
+    mask = c.MALLOC_ALIGNMENT.value - 1
+    size = max(c.MIN_CHUNK_SIZE.value, (request + SIZE_SZ + mask) & ~mask)
+    return s.address("pin") - 2 * SIZE_SZ + size
 
 
 def test_trim_pin_freed_break_down():

@@ -465,6 +465,13 @@ def test_threads_stacks_mostly_absent():
         assert stack.rss() * 100 < stack.size
 
 
+def test_threads_stacks_no_huge_pages():
+    s = snap("threads", "both-threads")
+    for n in (1, 2):
+        stack, _ = thread_stack(s, n)
+        assert "nh" in stack.vmflags, stack.vmflags
+
+
 def test_threads_arenas():
     from roads.constants import HEAP_MAX_SIZE
     s = snap("threads", "both-threads")

@@ -157,6 +157,7 @@ def test_layout_executable_regions():
 
 def test_heap_after_executable():
     s = layout()
+    assert doc("layout")["variants"]["pie"]["elf"]["interp"]  # dynamically linked
     heap = one(s, "[heap]")
     assert heap.start == exe_regions(s)[-1].end
     assert region_of(s, "small-malloc") == heap
@@ -336,6 +337,11 @@ def test_rss_mostly_file_backed():
     status = layout().snapshot.status
     assert status["RssFile"] * 2 > status["VmRSS"]
     assert status["RssFile"] + status["RssAnon"] + status["RssShmem"] == status["VmRSS"]
+    # The files' own pages in their regions (not the private copies made by writes,
+    # which count as anonymous) and the vDSO's page: RssFile, to the kB.
+    s = layout()
+    files = sum(r.rss() - r.counter("Anonymous") for r in s.regions if r.pathname.startswith("/"))
+    assert files + one(s, "[vdso]").rss() == status["RssFile"] * 1024
 
 
 # --------------------------------------------------------------------------- ASLR
