@@ -2,11 +2,11 @@
  * trim: what free gives back to the kernel, and when. Blocks too large for the
  * tcache (the page gives its largest size) are freed into the arena, where free
  * merges each with its free neighbours: the blocks below become one large free
- * chunk. That chunk is
- * not at the end of the heap, because one small block, the pin, is still in use
- * after it, so the break cannot move down past it: the heap keeps its size and its
- * pages. malloc_trim then hands the free chunk's whole pages back with
- * madvise(MADV_DONTNEED): the heap keeps its size but no longer its memory. Once
+ * chunk. That chunk is not at the end of the heap, because one small block, the
+ * pin, is still in use after it, so the break cannot move down past it: the heap
+ * keeps its size and its pages. malloc_trim then hands the free chunk's whole pages back with
+ * madvise(MADV_DONTNEED) and trims the small top chunk: the heap keeps nearly
+ * all its size but no longer its memory. Once
  * the pin is freed, everything merges into the top chunk, which is now larger than
  * the trim threshold, and free itself moves the break down.
  */

@@ -452,6 +452,10 @@ def test_trim_malloc_trim_releases_pages():
     assert after.start == before.start and after.end <= before.end
     assert after.size >= before.size * 9 // 10
     assert rss("trimmed") * 8 < rss("freed-below-pin")
+
+
+def test_trim_malloc_trim_moves_break():
+    before, after = trim_heap("freed-below-pin"), trim_heap("trimmed")
     # The break moved down, by whole pages, to leave a top chunk of more than MINSIZE
     # and at most a page more above the pin's chunk (systrim with a pad of 0).
     page, minsize = c.PAGE_SIZE.value, c.MIN_CHUNK_SIZE.value
