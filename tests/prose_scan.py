@@ -3,8 +3,11 @@
 A page's numbers come from macros: captured values, or named constants that a test
 checks against the system. What is left after code, macro calls and markup are cut
 out of a page is prose, and a number there (digits, hex, or a number word) followed
-by a unit or a counted noun, a bare hex address, a bit position, a power of two or a
-number of three digits or more was typed by hand. ``ALLOWED`` holds the few names
+by a unit or a counted noun (at most two words of description between them: "two
+read-only pages"), a size with a unit letter ("4K"), a bare hex address, a bit
+position, a power of two or a number of three digits or more was typed by hand. Inline
+code is code, but an address or a size typed between backticks ("`0x7ffff7fbc000`",
+"`8 KiB`") is still a typed quantity, and is kept for the scan. ``ALLOWED`` holds the few names
 and fixed facts of the platform that look like quantities but are not measurements
 of anything (x86-64, 64-bit, a C standard's clause, the paging modes' names).
 """
@@ -19,6 +22,7 @@ NUMBER_WORDS = ("one two three four five six seven eight nine ten eleven twelve 
                 "fifty sixty seventy eighty ninety hundred thousand million billion dozen "
                 "half").split()
 UNITS = ("KiB MiB GiB TiB PiB EiB KB MB GB TB kB B bytes? bits? pages? frames? regions? "
+         "kibibytes? mebibytes? gibibytes? parts? pieces? "
          "segments? entries entry levels? characters? chars? lines? chunks? arenas? threads? "
          "process(?:es)? mappings? sections? words? times? PT_LOADs? columns? rows? steps? "
          "bins? calls? faults? folios? addresses? percent % kilobytes? megabytes? gigabytes? "
@@ -26,6 +30,14 @@ UNITS = ("KiB MiB GiB TiB PiB EiB KB MB GB TB kB B bytes? bits? pages? frames? r
          "variables? runs? checkpoints? pids? TLB").split()
 
 NUMBER = (r"(?:0x[0-9a-fA-F]+|\d+(?:[.,]\d+)*|(?:" + "|".join(NUMBER_WORDS) + r"))")
+# A count before words that describe what is counted: digits (not a version's) or a
+# number word but "one" and "half", which are more often pronouns and fractions.
+COUNT = r"(?:\d+|(?:" + "|".join(w for w in NUMBER_WORDS if w not in ("one", "half")) + r"))"
+# Words that end a description rather than belong to it ("two of the pages" is caught
+# by the first pattern; "three ways and run" is no count of runs).
+NOT_DESCRIBING = ("a an and are as at be by for from in into is it its may more of on or "
+                  "than that the their them then these they this those to was were which "
+                  "who will with would you your later").split()
 PATTERNS = {
     "a number with a unit or counted noun": re.compile(
         rf"(?<![\w.\-]){NUMBER}(?:[\s\-]|&nbsp;)+(?:(?:more|fewer|whole|small|large|"
@@ -33,6 +45,10 @@ PATTERNS = {
         rf"anonymous|private|shared|free|of|its|the|such|lowest|highest|low|high|top|"
         rf"bottom|last|first|random|guard)\s+)*(?:{'|'.join(UNITS)})\b",
         re.IGNORECASE),
+    "a count of things described": re.compile(
+        rf"(?<![\w.\-]){COUNT}(?:\s|&nbsp;)+(?:(?!(?:{'|'.join(NOT_DESCRIBING)})\b)"
+        rf"[a-z][\w\-]*\s+){{1,2}}(?:{'|'.join(UNITS)})\b", re.IGNORECASE),
+    "a size with a unit letter": re.compile(r"(?<![\w.\-])\d+[KMGT](?:iB|B)?\b"),
     "a hex number": re.compile(r"(?<![\w])0x[0-9a-fA-F]+\b"),
     "a bit position": re.compile(r"\bbits?\s+\d+", re.IGNORECASE),
     "a power of two": re.compile(r"\b2\s*(?:\^|\*\*)\s*\d+|2[⁰¹²³⁴⁵⁶⁷⁸⁹]+"),
@@ -42,6 +58,9 @@ PATTERNS = {
 ALLOWED = re.compile(
     r"x86-64|x86_64|64-bit|32-bit|\bC(?:89|99|11|17|23)\b|\b\d+(?:\.\d+){2,}\b"
     r"|\b[45]-level\b|\bLA57\b|\bISO/IEC \d+\b|\bman \d\b|\(\d\)", re.IGNORECASE)
+# In inline code, what is still a typed quantity: an address (four hex digits or more)
+# or a size with its unit.
+CODE_QUANTITY = re.compile(r"0x[0-9a-fA-F]{4,}|\d+(?:\s|&nbsp;)*(?:[KMGTPE]iB|[kKMGT]B)\b")
 
 
 @dataclass(frozen=True)
@@ -66,7 +85,12 @@ def prose_lines(markdown: str) -> list[tuple[int, str]]:
     text = re.sub(r"^([ \t]*)(```|~~~).*?^\1\2[^\n]*$", blank, text, flags=re.S | re.M)
     text = re.sub(r"\{\{.*?\}\}|\{%.*?%\}|\{#.*?#\}", blank, text, flags=re.S)
     text = re.sub(r"<!--.*?-->", blank, text, flags=re.S)
-    text = re.sub(r"(`+)(?!`).*?(?<!`)\1(?!`)", blank, text, flags=re.S)
+    def code(m: re.Match) -> str:  # blanked but for the quantities typed in it
+        kept = [(q.start(), q.end()) for q in CODE_QUANTITY.finditer(m.group(0))]
+        return "".join(ch if ch == "\n" or any(a <= i < b for a, b in kept) else " "
+                       for i, ch in enumerate(m.group(0)))
+
+    text = re.sub(r"(`+)(?!`).*?(?<!`)\1(?!`)", code, text, flags=re.S)
     text = re.sub(r"<[^>\n]+>", blank, text)
     text = re.sub(r"\]\([^)\n]*\)", blank, text)  # link targets
     text = re.sub(r"\{[:#.][^}\n]*\}", blank, text)  # attribute lists, heading ids

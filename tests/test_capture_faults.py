@@ -142,7 +142,7 @@ def test_a_missed_checkpoint_points_at_its_manifest_line_and_a_misspelling(scrat
         'checkpoints = ["after-growht", "late", "later"]') + 1
     assert line > 3  # the second entry's, not the first's
     text = str(err)
-    assert f"samples/samples.toml:{line} lists it for [early]" in text, text
+    assert f"samples/samples.toml:{line} lists them for [early]" in text, text
     assert ('no source of the sample holds the string "after-growht" '
             "(did you mean 'after-growth'?)") in text, text
     assert 'the string "later"' in text and "did you mean 'late'" in text, text
@@ -162,6 +162,21 @@ def test_a_missed_checkpoint_the_source_holds_gets_no_misspelling_note(scratch):
     assert "never reached checkpoint 'unreached'" in text, text
     assert "samples/samples.toml:2 lists it for [stops]" in text, text
     assert "no source" not in text, text
+
+
+def test_missed_checkpoints_are_named_in_the_plural(scratch):
+    scratch.add("stops", """\
+        #include <stdlib.h>
+        #include "roads.h"
+        int main(void) {
+            exit(0);
+            ROADS_CHECKPOINT("first");
+            ROADS_CHECKPOINT("second");
+        }
+    """, 'checkpoints = ["first", "second"]\n')
+    text = str(capture_error(scratch, "stops"))
+    assert "never reached checkpoints 'first', 'second' (reached: none;" in text, text
+    assert "samples/samples.toml:2 lists them for [stops]" in text, text
 
 
 def test_unexpected_exit_status(scratch):

@@ -210,6 +210,23 @@ def test_a_crash_after_a_checkpoint_names_it(scratch):
 
 @pytest.mark.gcc
 @pytest.mark.usefixtures("no_leftovers")
+def test_a_crash_before_the_checkpoints_names_those_never_reached(scratch):
+    scratch.add("early", """\
+        #include "roads.h"
+        int main(void) {
+            *(volatile int *)0 = 1;
+            ROADS_CHECKPOINT("mapped");
+            ROADS_CHECKPOINT("protected");
+            return 0;
+        }
+    """, 'checkpoints = ["mapped", "protected"]\n')
+    err = capture_error(scratch, "early")
+    assert ("was killed by SIGSEGV, never reaching checkpoints 'mapped', 'protected', "
+            "where exit status 0 was expected") in str(err), str(err)
+
+
+@pytest.mark.gcc
+@pytest.mark.usefixtures("no_leftovers")
 def test_a_killed_launcher_is_named(scratch, tmp_path):
     (tmp_path / "s.c").write_text('#include <unistd.h>\n#include "roads.h"\n'
                                   'int main(void){ ROADS_CHECKPOINT("ready"); sleep(30); return 0; }\n')

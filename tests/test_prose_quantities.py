@@ -46,6 +46,13 @@ def test_no_typed_quantity_in_claims():
     ("a 47-bit space", ["47-bit"]),
     ("modulo 4096", ["4096"]),
     ("Two regions merged.", ["Two regions"]),
+    # What a newcomer typed and an earlier scan let through.
+    ("It makes its two middle pages read-only.", ["two middle pages"]),
+    ("the two read-only pages and three writable pages", ["two read-only pages",
+                                                          "three writable pages"]),
+    ("sixteen kibibytes, cut into three parts", ["sixteen kibibytes", "three parts"]),
+    ("4K of memory", ["4K"]),
+    ("The buffer starts at `0x7ffff7fbc000`, `8 KiB` long.", ["8 KiB", "0x7ffff7fbc000"]),
 ])
 def test_scanner_finds_typed_quantities(text, found):
     assert [f.text for f in scan(text)] == found
@@ -59,6 +66,8 @@ def test_scanner_finds_typed_quantities(text, found):
     "---\ntitle: x\nweight: 4\n---\nNothing here.",
     "With 5-level paging (LA57) the hole moves.",
     "*[PTE]: page-table entry",
+    "Linux 5.9 counted every fault; one you run; three ways and run it.",
+    "`int 0x80`, the old way in, and `%fs:0x28`.",
 ])
 def test_scanner_leaves_code_macros_and_names_alone(text):
     assert scan(text) == []

@@ -175,7 +175,8 @@ class Capturer:
             return exc
         names = set(_STRING.findall(held))
         notes = [f"{self.samples.directory.name}/{self.samples.path.name}"
-                 + (f":{line}" if line else "") + f" lists it for [{sample.name}]"]
+                 + (f":{line}" if line else "")
+                 + f" lists {'it' if len(exc.missing) == 1 else 'them'} for [{sample.name}]"]
         for name in exc.missing:
             if name in names:
                 continue

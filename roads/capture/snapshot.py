@@ -193,23 +193,30 @@ def check_run(sample: Sample, variant: Variant, result: RunResult) -> None:
     argv = [f"./{sample.name}", *sample.args]
     output = (result.stdout + result.stderr) or None
     main = result.main
+    missing = [c for c in sample.checkpoints if c not in result.reached]
+    reached = ", ".join(result.reached) or "none"
     if sample.expect_exit is not None and main.exit_code != sample.expect_exit:
         how = main.describe()
         # "was killed by SIGSEGV ...", "ended with exit status 3 ..."
         ended = f"was {how}" if how.startswith("killed") else f"ended with {how}"
+        # Which checkpoints it never reached, if it ended early: where to look.
+        early = f", never reaching {_checkpoints(missing)}" if missing else ""
         raise SampleError(
-            f"{ended}, where exit status {sample.expect_exit} was expected",
+            f"{ended}{early}, where exit status {sample.expect_exit} was expected",
             sample=label, command=argv, output=output,
         )
-    missing = [c for c in sample.checkpoints if c not in result.reached]
     if missing:
-        reached = ", ".join(result.reached) or "none"
         raise CheckpointMissed(
-            f"never reached checkpoint {', '.join(map(repr, missing))} "
+            f"never reached {_checkpoints(missing)} "
             f"(reached: {reached}; {main.describe()})",
             sample=label, command=argv, output=output, missing=tuple(missing),
             reached=tuple(result.reached),
         )
+
+
+def _checkpoints(names: list[str]) -> str:
+    """"checkpoint 'a'", "checkpoints 'a', 'b'"."""
+    return ("checkpoint " if len(names) == 1 else "checkpoints ") + ", ".join(map(repr, names))
 
 
 def run_doc(sample: Sample, result: RunResult, index: int) -> dict:
