@@ -75,6 +75,7 @@ def define_env(env) -> None:
     configure(env.conf)
     _REPORTED.clear()
     _TOLD.clear()
+    _AGAIN.clear()
     compile_ahead(env)
     figures.begin_build(env.conf)
     for module in MODULES:
@@ -156,34 +157,54 @@ def guard(function, env, *, defer: bool = False, inline: bool = False):
                               getattr(function, "cache_inputs", None))
             return defer_figure(page, html_out)
         except Exception as error:  # noqa: BLE001 - every error of a macro is the page's
-            if isinstance(error, RoadsError):
-                # A copy: a failed capture's error is kept and raised again for every
-                # page that asks for the sample, and each must carry its own page and line.
-                exc = copy.copy(error)
-            else:
-                exc = macro_failure(function.__name__, error, env)
-            page = getattr(env, "page", None)
-            # The innermost claim: one whose own template failed, inside another's words.
-            rendering = claims.rendered_claim(error) or claims.rendering()
-            if rendering is not None:
-                # Raised by a macro inside a claim's words: those words are in claims.toml.
-                exc.at_page(f"tests/claims.toml (claim {rendering.id!r}, shown on "
-                            f"{claim_place(rendering)})", claims.line_of(rendering.id))
-            elif page is not None:
-                source = source_of(page)
-                line = template_line(source, getattr(env, "markdown", None))
-                exc.at_page(page_path(env, page),
-                            line or call_line(source, function.__name__, args))
-            if inline and page is not None:
-                box = report(env, exc, "This page has an error")
-                page.__dict__.setdefault(INLINE_ERRORS, []).append(box)
-                return f"[{function.__name__}(): see the error on top of this page]"
-            return report(env, exc)
+            if claims.rendering() is not None and claims.rendered_claim(error) is None:
+                # A macro inside a claim's words: the claim fails as a whole, told once
+                # where it is shown. Left as a note in the words, it went on into their
+                # arithmetic (a ZeroDivisionError told as ours) and gave a box for each
+                # of the claim's values.
+                raise _as_roads_error(function.__name__, error, env) from None
+            return failed(function.__name__, args, error, env, inline=inline)
 
     return call
 
 
-def macro_failure(name: str, error: Exception, env=None) -> RoadsError:
+def _as_roads_error(name: str, error: Exception, env) -> RoadsError:
+    """``error`` of macro ``name`` as a RoadsError of its own, to be located. A copy of
+    one the engine raised: a failed capture's error is kept and raised again for every
+    page that asks for the sample, and each must carry its own page and line."""
+    if isinstance(error, RoadsError):
+        return copy.copy(error)
+    claim = claims.rendered_claim(error)
+    # The words of a claim, not the macro that rendered them, hold a mistake of their
+    # template: About's list of claims renders them all.
+    return macro_failure(name, error, env, label="its words" if claim is not None else None)
+
+
+def failed(name: str, args: tuple, error: Exception, env, inline: bool = False) -> str:
+    """What stands where macro ``name`` (called with ``args``) failed with ``error``: the
+    error located at the claim whose words raised it or at the page's line, told
+    (``report``), and its red box, or with ``inline`` a note there and the box on top."""
+    exc = _as_roads_error(name, error, env)
+    page = getattr(env, "page", None)
+    # The innermost claim: one whose own template failed, inside another's words.
+    rendering = claims.rendered_claim(error) or claims.rendering()
+    if rendering is not None:
+        # Raised by a macro inside a claim's words: those words are in claims.toml.
+        exc.at_page(f"tests/claims.toml (claim {rendering.id!r}, shown on "
+                    f"{claim_place(rendering)})", claims.line_of(rendering.id))
+    elif page is not None:
+        source = source_of(page)
+        line = template_line(source, getattr(env, "markdown", None))
+        exc.at_page(page_path(env, page), line or call_line(source, name, args))
+    if inline and page is not None:
+        box = report(env, exc, "This page has an error")
+        page.__dict__.setdefault(INLINE_ERRORS, []).append(box)
+        what = f"claim {rendering.id!r}" if rendering is not None else f"{name}()"
+        return f"[{what}: see the error on top of this page]"
+    return report(env, exc)
+
+
+def macro_failure(name: str, error: Exception, env=None, label: str | None = None) -> RoadsError:
     """A macro's exception that the engine did not raise on purpose, as a RoadsError:
     a template error in the words it renders (a claim's: a name it does not know is
     matched against the macros, as on a page), or a bug of ours (its traceback logged
@@ -194,7 +215,7 @@ def macro_failure(name: str, error: Exception, env=None) -> RoadsError:
         message = error.message or str(error)
         if isinstance(error, UndefinedError) and env is not None:
             message += _did_you_mean(env, message)
-        return ConfigError(f"{name}(): {type(error).__name__}: {message}")
+        return ConfigError(f"{label or name + '()'}: {type(error).__name__}: {message}")
     log.debug("%s() raised", name, exc_info=error)
     return RoadsError(f"{name}(): internal error: {error!r}")
 
@@ -218,6 +239,12 @@ def report(env, exc: RoadsError, title: str = "This figure could not be made") -
         # A broken sample that several calls read: told in full once a build, then only
         # located at each further call.
         pagecache.warning(log, "%s (as above)", head)
+    elif key in _REPORTED:
+        # A one-line error met again elsewhere (a broken manifest: every call of every
+        # page): counted, and its places told in one line when the build ends (``again``).
+        _AGAIN.setdefault(key, (exc.message, []))[1].append(
+            f"{exc.page}:{exc.line}" if exc.page and exc.line else exc.page or "?")
+        pagecache.warning(None, located)
     else:
         _REPORTED.add(key)
         pagecache.warning(log, "%s", located)
@@ -243,6 +270,22 @@ INLINE_ERRORS = "roads_inline_errors"
 _REPORTED: set[tuple] = set()
 # Every message logged in this build, whole (place included).
 _TOLD: set[str] = set()
+# One-line errors met again at other places in this build: key -> (message, places).
+_AGAIN: dict[tuple, tuple[str, list[str]]] = {}
+SHOWN_PLACES = 5  # of a repeated error's further places, how many ``again`` names
+
+
+def again() -> list[str]:
+    """For each one-line error met again after it was told, once a build: the error,
+    how many more places met it and the first of them. Emptied as it is read."""
+    lines = []
+    for message, places in _AGAIN.values():
+        shown = ", ".join(places[:SHOWN_PLACES])
+        more = len(places) - SHOWN_PLACES
+        lines.append(f"the same error at {len(places)} more place{'s' if len(places) != 1 else ''}"
+                     f" ({shown}{f' and {more} more' if more > 0 else ''}): {message}")
+    _AGAIN.clear()
+    return lines
 
 # On a page: the errors its boxes told in full (``report``'s key), each with the id of
 # the box that did; forgotten when the page renders again (``on_pre_page_macros``).

@@ -226,8 +226,19 @@ def claims() -> AfterMarkdown:
     # A claim's page not written yet is named by its path: recorded as read (missing),
     # its title shows once it is written.
     depends(*(root / c.page for c in every))
-    return AfterMarkdown(render_claims(every, titles, text=lambda c: inline_html(words(c))),
+    return AfterMarkdown(render_claims(every, titles, text=_listed_words),
                          tuple(anchor(c) for c in every))
+
+
+def _listed_words(c: Claim) -> str:
+    """The claim's words as About's list shows them, or, where they fail, a note that
+    points at the error on top of the page: one claim's mistake leaves the others."""
+    try:
+        return inline_html(words(c))
+    except Exception as error:  # noqa: BLE001 - told as the claim's, like claim()'s
+        from macros import failed
+
+        return failed("claims", (), error, _ENV, inline=True)
 
 
 MACROS: tuple = (claim, claims)

@@ -34,8 +34,8 @@ from mkdocs.utils.meta import YAML_RE, SafeLoader
 from roads.errors import RoadsError
 from roads.words import news
 from roads.words.markup import inline_options_whole, unshield
-from macros import (INLINE_ERRORS, ahead, gitinfo, must_fail, pagecache, placed, quickexit,
-                    themecache, themefiles)
+from macros import (INLINE_ERRORS, again, ahead, gitinfo, must_fail, pagecache, placed,
+                    quickexit, themecache, themefiles)
 from macros.project import cache_dir
 from roads.words.pages import (FIELD, PageMeta, fallback_title, format_date, order_by_weight,
                                validate_front_matter, with_timeline)
@@ -244,6 +244,8 @@ def on_post_build(config) -> None:
     The page cache now holds this code's renderings (``macros.ahead``), and its entries
     unused for a month go, as do those of the other caches (``pagecache.prune``)."""
     ahead.html_done()  # the worker that built pages' HTML ahead, if the last page did not end it
+    for line in again():  # one line for an error told once and met again
+        log.warning("%s", line)
     ahead.filled(config)
     pagecache.prune()
     hidden = pagecache.hidden()

@@ -149,6 +149,8 @@ def test_build_shows_the_broken_entry_on_its_page_only(tmp_path):
     assert done.returncode == 0, text
     assert "Traceback" not in text
     assert "docs/other.md:8: sample 'other': " in text and "samples.toml:5: [other]" in text
+    # Named from the project's folder, as the build's other errors name their files.
+    assert "docs/other.md:8: sample 'other': samples/samples.toml:5: [other]" in text, text
     good = (root / "site" / "index.html").read_text()
     assert "roads-map" in good and "could not be made" not in good
     bad = (root / "site" / "other" / "index.html").read_text()

@@ -237,14 +237,26 @@ def test_a_page_with_an_error_built_quietly_is_not_kept(tmp_path):
     assert "value(): what must be text in quotes, got 42" in done.stderr, done.stderr
 
 
-def test_an_error_of_one_line_is_told_in_full_each_time(tmp_path):
-    """Nothing follows its first line: '(as above)' would leave nothing out."""
+def test_an_error_of_one_line_met_again_is_told_once_with_its_other_places(tmp_path):
+    """Nothing follows its first line, so '(as above)' would leave nothing out: it is
+    told in full once, and the other places that met it are named in one line when the
+    build ends. A broken manifest, met by every call of every page, gave a newcomer 336
+    lines of the same error."""
     root = make_site(tmp_path / "site")
-    (root / "docs" / "index.md").write_text(PAGE + "\n{{ value('demo', 42) }}\n" * 2)
+    first = PAGE.count("\n") + 2
+    (root / "docs" / "index.md").write_text(PAGE + "\n{{ value('demo', 42) }}\n" * 9)
     done = subprocess.run([sys.executable, "-m", "mkdocs", "build"], cwd=root,
                           env=env_for(root), capture_output=True, text=True)
-    assert done.stderr.count("value(): what must be text in quotes, got 42") == 2, done.stderr
+    told = [line for line in done.stderr.splitlines()
+            if "value(): what must be text in quotes, got 42" in line]
+    assert len(told) == 2, done.stderr
+    assert f"docs/index.md:{first}: value(): what must be text in quotes, got 42" in told[0]
+    places = ", ".join(f"docs/index.md:{first + 2 * k}" for k in range(1, 6))
+    assert (f"the same error at 8 more places ({places} and 3 more): value(): what must be "
+            "text in quotes, got 42") in told[1], told
     assert "(as above)" not in done.stderr
+    # The page still shows a box for each call.
+    assert (root / "site" / "index.html").read_text().count("This page has an error") == 9
 
 
 def test_an_error_of_words_in_a_sentence_or_in_code_is_a_note_there_and_a_box_on_top(tmp_path):
@@ -485,7 +497,7 @@ def test_a_claim_with_broken_words_is_an_error_of_its_call(tmp_path):
                           env=env_for(root), capture_output=True, text=True)
     assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr
     # Located at the claim's words, and the page that shows them.
-    assert ("tests/claims.toml (claim 'words', shown on docs/index.md:12):4: claim(): "
+    assert ("tests/claims.toml (claim 'words', shown on docs/index.md:12):4: its words: "
             "TemplateSyntaxError") in done.stderr
 
 

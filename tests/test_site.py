@@ -453,9 +453,38 @@ def test_a_claim_whose_macro_fails_shows_its_box_on_every_page_that_shows_it(tmp
         assert done.returncode == 0, done.stderr
         for page in ("index.html", "page/index.html"):
             html = (project / "site" / page).read_text()
-            assert "[value(): see the error on top of this page]" in html, page
+            # The claim fails as a whole (its value() no longer leaves a note in it).
+            assert "[claim 'broken-words': see the error on top of this page]" in html, page
             assert html.count("data-roads-error") >= 1, page
         assert done.stderr.count("(claim 'broken-words', shown on docs/page.md:6):") == 1, done.stderr
+
+
+def test_one_claims_broken_words_leave_the_others_on_abouts_list(tmp_path):
+    """About's list renders every claim's words: a typo in one (a newcomer's) failed the
+    whole list, told as an error of claims(). Now that claim's entry holds a note, the
+    box is on top, the error is its words', and the other claims are listed."""
+    project = make_project(tmp_path, docs=None)
+    (project / "docs").mkdir()
+    write_page(project, "index.md", "---\ntitle: About\nweight: 1\n---\n\n{{ claims() }}\n")
+    write_page(project, "page.md", "---\ntitle: Page\nweight: 2\n---\n\n"
+                                   "{{ claim('broken') }} {{ claim('fine') }}\n")
+    (project / "snapshots").mkdir()
+    (project / "tests").mkdir()
+    (project / "tests" / "claims.toml").write_text(
+        '[[claim]]\nid = "broken"\npage = "docs/page.md"\n'
+        "text = \"It exited with {{ valeu('nosuch', 'exit_code') }}.\"\n"
+        'test = "test_x.py::test_x"\n\n'
+        '[[claim]]\nid = "fine"\npage = "docs/page.md"\n'
+        'text = "Plain words stay."\ntest = "test_x.py::test_y"\n')
+    done = build(project, strict=False, ROADS_ROOT=str(project), ROADS_MODE="frozen")
+    assert done.returncode == 0, done.stderr
+    about = (project / "site" / "index.html").read_text()
+    assert "Plain words stay." in about
+    assert "[claim 'broken': see the error on top of this page]" in about
+    assert "data-roads-error" in about
+    assert ("(claim 'broken', shown on docs/page.md:6):4: its words: UndefinedError: 'valeu' "
+            "is undefined") in done.stderr, done.stderr
+    assert "claims():" not in done.stderr, done.stderr
 
 
 def test_a_template_mistake_in_a_claim_shown_by_another_is_located_at_its_own(tmp_path):
@@ -468,7 +497,7 @@ def test_a_template_mistake_in_a_claim_shown_by_another_is_located_at_its_own(tm
                         "text = \"It exited with {{ value('nosuch', }}.\"\n"
                         'test = "test_x.py::test_x"\n')
     assert done.returncode != 0
-    assert ("tests/claims.toml (claim 'inner', shown on docs/index.md):10: claim(): "
+    assert ("tests/claims.toml (claim 'inner', shown on docs/index.md):10: its words: "
             "TemplateSyntaxError") in done.stderr, done.stderr
 
 
@@ -487,6 +516,7 @@ def test_a_template_mistake_in_a_claims_words_is_located_at_the_claim(tmp_path, 
                         f"text = \"{text}\"\n"
                         'test = "test_x.py::test_x"\n')
     assert done.returncode != 0
-    located = "tests/claims.toml (claim 'broken-words', shown on docs/index.md:6):6: claim(): "
+    # "its words", not the macro that rendered them (About's claims() renders them all).
+    located = "tests/claims.toml (claim 'broken-words', shown on docs/index.md:6):6: its words: "
     assert located + error in done.stderr, done.stderr
     assert "Traceback" not in done.stderr
