@@ -60,6 +60,26 @@ def test_serve_after_test_installs_nothing(clone):
     assert calls[-1] == "mkdocs serve --help"
 
 
+def test_serve_on_an_address_that_has_a_server_says_so_before_building(clone):
+    """mkdocs serve finds the address taken only after building the whole site, and
+    then ends in a traceback; ./dev says so at once, with another address to use."""
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        for args in (["-a", f"127.0.0.1:{port}"], [f"--dev-addr=127.0.0.1:{port}"]):
+            done = subprocess.run([str(clone / "dev"), "serve", *args], capture_output=True,
+                                  text=True, timeout=60, env={**os.environ, "CI": ""})
+            assert done.returncode == 1, done.stderr
+            assert (f"127.0.0.1:{port} already has a server" in done.stderr
+                    and f"./dev serve -a 127.0.0.1:{port + 1}" in done.stderr), done.stderr
+            assert not (clone / "calls.log").exists()  # nothing installed, nothing served
+    # Free again: served as asked.
+    assert run(clone, "serve", "-a", f"127.0.0.1:{port}")[-1] == f"mkdocs serve -a 127.0.0.1:{port}"
+
+
 def test_serve_with_no_install_yet_installs_the_site(clone):
     calls = run(clone, "serve")
     assert pip_installs(calls) == ['python -m pip install -q --disable-pip-version-check '
