@@ -305,6 +305,14 @@ def _read_front_matter(file: File, config) -> dict:
         line = mark.line + 2 if mark is not None else None
         problem = getattr(exc, "problem", None) or str(exc)
         where = f"{_source_path(file, config)}:{line}" if line else _source_path(file, config)
+        # The line the mistake began on, shown (YAML often notices it lines later: an
+        # open bracket at the end of the front matter).
+        lines = match.group(1).splitlines()
+        begun, context = getattr(exc, "context_mark", None), getattr(exc, "context", None)
+        if begun is not None and context and begun.line < len(lines):
+            problem += f" ({context}, begun at line {begun.line + 2}: {lines[begun.line].strip()!r})"
+        elif mark is not None and mark.line < len(lines):
+            problem += f": {lines[mark.line].strip()!r}"
         _page_problem(f"{where}: front matter: not valid YAML: {problem}", config, file)
         return {}
     return data if data is not None else {}

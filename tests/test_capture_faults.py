@@ -179,6 +179,24 @@ def test_missed_checkpoints_are_named_in_the_plural(scratch):
     assert "samples/samples.toml:2 lists them for [stops]" in text, text
 
 
+def test_a_sample_whose_source_went_since_the_manifest_was_read_says_so(scratch):
+    """Under mkdocs serve the manifest read before is kept while samples.toml is as it
+    was: a source deleted since reached gcc, and was told as a variant gcc 'could not
+    compile', the cause only in gcc's output."""
+    from roads.capture import build
+
+    scratch.add("gone", """\
+        int main(void) { return 0; }
+    """)
+    project = scratch.project()
+    sample = project.sample("gone")
+    (scratch.samples / "gone.c").unlink()
+    with pytest.raises(ConfigError) as err:
+        build.compile_variant(sample, sample.variants[0], project.cache_dir)
+    assert str(err.value) == ("sample 'gone': samples/gone.c: no such file, which "
+                              "samples/samples.toml names for [gone]"), str(err.value)
+
+
 def test_unexpected_exit_status(scratch):
     scratch.add("three", """\
         int main(void) { return 3; }

@@ -263,6 +263,12 @@ def test_two_builds_are_byte_identical(tmp_path, minisite):
             "docs/hello.md:4: front matter: 'timeline[0].note' is required",
         ),
         ("hello.md", "title: Hello\nweight: [1", "docs/hello.md:4: front matter: not valid YAML"),
+        # The line the mistake began on, shown, where YAML notices it later.
+        ("hello.md", "title: [Changing pages\nweight: 1",
+         "(while parsing a flow sequence, begun at line 2: 'title: [Changing pages')"),
+        ("hello.md", "title: Hello\nweight: 1\n  bad: indent",
+         "docs/hello.md:4: front matter: not valid YAML: mapping values are not allowed in this "
+         "context: 'bad: indent'"),
     ],
 )
 def test_malformed_front_matter_fails_the_build(tmp_path, name, front_matter, message):
