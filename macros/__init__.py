@@ -174,10 +174,17 @@ def _as_roads_error(name: str, error: Exception, env) -> RoadsError:
     page that asks for the sample, and each must carry its own page and line."""
     if isinstance(error, RoadsError):
         return copy.copy(error)
-    claim = claims.rendered_claim(error)
-    # The words of a claim, not the macro that rendered them, hold a mistake of their
-    # template: About's list of claims renders them all.
-    return macro_failure(name, error, env, label="its words" if claim is not None else None)
+    from jinja2 import TemplateError
+
+    if claims.rendered_claim(error) is None:
+        return macro_failure(name, error, env)
+    # The words of a claim, not the macro that rendered them, hold the mistake (About's
+    # list of claims renders them all, so the macro's name would differ from page to
+    # page): of their template, or of their own arithmetic ({{ 1 / 0 }}), which is the
+    # words' error, not ours.
+    if isinstance(error, TemplateError):
+        return macro_failure(name, error, env, label="its words")
+    return ConfigError(f"its words: {type(error).__name__}: {error}")
 
 
 def failed(name: str, args: tuple, error: Exception, env, inline: bool = False) -> str:

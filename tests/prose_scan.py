@@ -42,13 +42,16 @@ PATTERNS = {
     "a number with a unit or counted noun": re.compile(
         rf"(?<![\w.\-]){NUMBER}(?:[\s\-]|&nbsp;)+(?:(?:more|fewer|whole|small|large|"
         rf"extra|separate|different|new|other|consecutive|adjacent|physical|virtual|"
-        rf"anonymous|private|shared|free|of|its|the|such|lowest|highest|low|high|top|"
+        rf"anonymous|private|shared|free|of|its|the|these|those|your|such|lowest|highest|low|high|top|"
         rf"bottom|last|first|random|guard)\s+)*(?:{'|'.join(UNITS)})\b",
         re.IGNORECASE),
+    # The words between: descriptions ("read-only", "middle"), not plural nouns or
+    # verbs of their own ("two programs share pages" counts programs, not pages).
     "a count of things described": re.compile(
         rf"(?<![\w.\-]){COUNT}(?:\s|&nbsp;)+(?:(?!(?:{'|'.join(NOT_DESCRIBING)})\b)"
-        rf"[a-z][\w\-]*\s+){{1,2}}(?:{'|'.join(UNITS)})\b", re.IGNORECASE),
-    "a size with a unit letter": re.compile(r"(?<![\w.\-])\d+[KMGT](?:iB|B)?\b"),
+        rf"[a-z][\w\-]*(?<!s)\s+){{1,2}}(?:{'|'.join(UNITS)})\b", re.IGNORECASE),
+    "a size with a unit letter": re.compile(
+        r"(?<![\w.\-])\d+(?:\.\d+)?(?:[kKMGT](?:iB|B)?|B)\b"),
     "a hex number": re.compile(r"(?<![\w])0x[0-9a-fA-F]+\b"),
     "a bit position": re.compile(r"\bbits?\s+\d+", re.IGNORECASE),
     "a power of two": re.compile(r"\b2\s*(?:\^|\*\*)\s*\d+|2[⁰¹²³⁴⁵⁶⁷⁸⁹]+"),
@@ -57,10 +60,14 @@ PATTERNS = {
 }
 ALLOWED = re.compile(
     r"x86-64|x86_64|64-bit|32-bit|\bC(?:89|99|11|17|23)\b|\b\d+(?:\.\d+){2,}\b"
-    r"|\b[45]-level\b|\bLA57\b|\bISO/IEC \d+\b|\bman \d\b|\(\d\)", re.IGNORECASE)
+    r"|\b[45]-level\b|\bLA57\b|\bISO/IEC \d+\b|\bman \d\b|\(\d\)"
+    # A version or a step is a name, not a quantity ("Linux 6", "step 3").
+    r"|\b(?:Linux|glibc|gcc|GCC|Python|Debian|Ubuntu|version|step|figure)\s+\d+(?:\.\d+)*\b",
+    re.IGNORECASE)
 # In inline code, what is still a typed quantity: an address (four hex digits or more)
 # or a size with its unit.
-CODE_QUANTITY = re.compile(r"0x[0-9a-fA-F]{4,}|\d+(?:\s|&nbsp;)*(?:[KMGTPE]iB|[kKMGT]B)\b")
+CODE_QUANTITY = re.compile(r"0x[0-9a-fA-F]{4,}|\d+(?:\.\d+)?(?:\s|&nbsp;)*(?:[KMGTPE]iB|[kKMGT]B|bytes?)\b"
+                           r"|(?<![\w.])\d+(?:\.\d+)?[kKMG]\b")
 
 
 @dataclass(frozen=True)
@@ -103,11 +110,15 @@ def scan(markdown: str) -> list[Finding]:
     findings = []
     for number, line in prose_lines(markdown):
         cleaned = ALLOWED.sub(lambda m: " " * len(m.group(0)), line)
-        seen: set[tuple[int, int]] = set()
-        for kind, pattern in PATTERNS.items():
-            for m in pattern.finditer(cleaned):
-                if any(a <= m.start() < b for a, b in seen):
-                    continue
-                seen.add(m.span())
-                findings.append(Finding(number, kind, m.group(0).strip()))
+        # Every pattern's matches, in the line's order, the longest first where several
+        # start together; one that overlaps a match kept already is the same quantity.
+        found = sorted(((m.start(), -len(m.group(0)), kind, m) for kind, pattern
+                        in PATTERNS.items() for m in pattern.finditer(cleaned)),
+                       key=lambda f: f[:2])
+        kept: list[tuple[int, int]] = []
+        for _, _, kind, m in found:
+            if any(a < m.end() and m.start() < b for a, b in kept):
+                continue
+            kept.append(m.span())
+            findings.append(Finding(number, kind, m.group(0).strip()))
     return findings

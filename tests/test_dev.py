@@ -76,8 +76,29 @@ def test_serve_on_an_address_that_has_a_server_says_so_before_building(clone):
             assert (f"127.0.0.1:{port} already has a server" in done.stderr
                     and f"./dev serve -a 127.0.0.1:{port + 1}" in done.stderr), done.stderr
             assert not (clone / "calls.log").exists()  # nothing installed, nothing served
+        # --help serves nothing: no address to check.
+        assert run(clone, "serve", "-a", f"127.0.0.1:{port}", "--help")[-1].endswith("--help")
     # Free again: served as asked.
     assert run(clone, "serve", "-a", f"127.0.0.1:{port}")[-1] == f"mkdocs serve -a 127.0.0.1:{port}"
+
+
+def test_serve_checks_an_ipv6_address_as_mkdocs_takes_it(clone):
+    import socket
+
+    if not socket.has_ipv6:
+        pytest.skip("no IPv6")
+    with socket.socket(socket.AF_INET6) as taken:
+        try:
+            taken.bind(("::1", 0))
+        except OSError:
+            pytest.skip("no ::1 here")
+        taken.listen()
+        port = taken.getsockname()[1]
+        for address in (f"[::1]:{port}", f"::1:{port}"):
+            done = subprocess.run([str(clone / "dev"), "serve", "-a", address],
+                                  capture_output=True, text=True, timeout=60,
+                                  env={**os.environ, "CI": ""})
+            assert done.returncode == 1 and "already has a server" in done.stderr, done.stderr
 
 
 def test_serve_with_no_install_yet_installs_the_site(clone):

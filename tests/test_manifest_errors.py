@@ -107,6 +107,8 @@ def test_capture_and_check_go_on_past_a_broken_entry(scratch, capsys):
     assert main(["--root", root, "capture", "fnie"]) == 1
     err = capsys.readouterr().err
     assert "no sample 'fnie'" in err and "(did you mean fine?)" in err and "known" not in err
+    # The manifest named from the project's folder, wherever the command ran.
+    assert "no sample 'fnie' in samples/samples.toml (did you mean fine?)" in err, err
 
 
 def test_an_unreadable_manifest_is_one_clean_error(scratch, capsys):

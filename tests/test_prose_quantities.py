@@ -39,7 +39,7 @@ def test_no_typed_quantity_in_claims():
 
 @pytest.mark.parametrize("text, found", [
     ("The heap grew by 132 KiB.", ["132 KiB"]),
-    ("It has four PT_LOAD segments.", ["four PT_LOAD"]),
+    ("It has four PT_LOAD segments.", ["four PT_LOAD segments"]),
     ("It starts at 0x555555554000 here.", ["0x555555554000"]),
     ("Bit 63 says present.", ["Bit 63"]),
     ("User space ends at 2^47, or 2⁴⁷.", ["2^47", "2⁴⁷"]),
@@ -52,7 +52,12 @@ def test_no_typed_quantity_in_claims():
                                                           "three writable pages"]),
     ("sixteen kibibytes, cut into three parts", ["sixteen kibibytes", "three parts"]),
     ("4K of memory", ["4K"]),
-    ("The buffer starts at `0x7ffff7fbc000`, `8 KiB` long.", ["8 KiB", "0x7ffff7fbc000"]),
+    ("The buffer starts at `0x7ffff7fbc000`, `8 KiB` long.", ["0x7ffff7fbc000", "8 KiB"]),
+    # And what a reviewer of that scan typed next.
+    ("a 4kB page, 4k pages, 64B cache lines, 1.5G of memory", ["4kB", "4k", "64B", "1.5G"]),
+    ("`4096 bytes` in `4K` pages", ["4096 bytes", "4K"]),
+    ("two of those pages", ["two of those pages"]),
+    ("five hundred pages", ["five hundred pages"]),
 ])
 def test_scanner_finds_typed_quantities(text, found):
     assert [f.text for f in scan(text)] == found
@@ -68,6 +73,7 @@ def test_scanner_finds_typed_quantities(text, found):
     "*[PTE]: page-table entry",
     "Linux 5.9 counted every fault; one you run; three ways and run it.",
     "`int 0x80`, the old way in, and `%fs:0x28`.",
+    "Two programs share pages here. Step 3 maps pages. Since Linux 6 kernels merge regions.",
 ])
 def test_scanner_leaves_code_macros_and_names_alone(text):
     assert scan(text) == []

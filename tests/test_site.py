@@ -473,7 +473,7 @@ def test_one_claims_broken_words_leave_the_others_on_abouts_list(tmp_path):
     (project / "docs").mkdir()
     write_page(project, "index.md", "---\ntitle: About\nweight: 1\n---\n\n{{ claims() }}\n")
     write_page(project, "page.md", "---\ntitle: Page\nweight: 2\n---\n\n"
-                                   "{{ claim('broken') }} {{ claim('fine') }}\n")
+                                   "{{ claim('broken') }} {{ claim('fine') }} {{ claim('sums') }}\n")
     (project / "snapshots").mkdir()
     (project / "tests").mkdir()
     (project / "tests" / "claims.toml").write_text(
@@ -481,7 +481,9 @@ def test_one_claims_broken_words_leave_the_others_on_abouts_list(tmp_path):
         "text = \"It exited with {{ valeu('nosuch', 'exit_code') }}.\"\n"
         'test = "test_x.py::test_x"\n\n'
         '[[claim]]\nid = "fine"\npage = "docs/page.md"\n'
-        'text = "Plain words stay."\ntest = "test_x.py::test_y"\n')
+        'text = "Plain words stay."\ntest = "test_x.py::test_y"\n\n'
+        '[[claim]]\nid = "sums"\npage = "docs/page.md"\n'
+        'text = "Half is {{ 1 / 0 }}."\ntest = "test_x.py::test_z"\n')
     done = build(project, strict=False, ROADS_ROOT=str(project), ROADS_MODE="frozen")
     assert done.returncode == 0, done.stderr
     about = (project / "site" / "index.html").read_text()
@@ -491,6 +493,9 @@ def test_one_claims_broken_words_leave_the_others_on_abouts_list(tmp_path):
     assert ("(claim 'broken', shown on docs/page.md:6):4: its words: UndefinedError: 'valeu' "
             "is undefined") in done.stderr, done.stderr
     assert "claims():" not in done.stderr, done.stderr
+    # Told once (About's list and the claim's page name no macro, so their words agree).
+    assert done.stderr.count("its words: ZeroDivisionError: division by zero") == 1, done.stderr
+    assert "internal error" not in done.stderr, done.stderr
 
 
 def test_a_template_mistake_in_a_claim_shown_by_another_is_located_at_its_own(tmp_path):
@@ -512,6 +517,8 @@ def test_a_template_mistake_in_a_claim_shown_by_another_is_located_at_its_own(tm
     ("It exited with {{ vlaue('nosuch', 'exit_code') }}.",
      "UndefinedError: 'vlaue' is undefined (no macro or variable of that name; did you mean "
      "'value'?)"),
+    # The words' own arithmetic: their error too, not an internal error of a macro.
+    ("Half is {{ 1 / 0 }}.", "ZeroDivisionError: division by zero"),
 ])
 def test_a_template_mistake_in_a_claims_words_is_located_at_the_claim(tmp_path, text, error):
     """Not a macro's failure but the words' own template: a bracket left open, a macro

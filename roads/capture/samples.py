@@ -189,17 +189,13 @@ def read_manifest(directory: str | Path) -> Manifest:
         raise ConfigError(f"{path}: no sample manifest here") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: cannot read the sample manifest: {exc}") from None
-    return parse_manifest(text, directory, _shown(path))
+    return parse_manifest(text, directory, shown(path))
 
 
-def _shown(path: Path) -> str:
-    """``path`` as an error names it: from the working folder where it lies below it
-    (``samples/samples.toml`` for a build in the project), else whole."""
-    try:
-        relative = os.path.relpath(path)
-    except OSError:  # no working folder (removed while we ran)
-        return path.as_posix()
-    return path.as_posix() if relative.startswith("..") else Path(relative).as_posix()
+def shown(path: Path) -> str:
+    """The manifest as an error names it, from the project's folder as the build names
+    its pages (``samples/samples.toml``), wherever the command runs."""
+    return f"{path.parent.name}/{path.name}"
 
 
 _TABLE = re.compile(r"""^\s*\[\[?\s*(?:"([^"]*)"|'([^']*)'|([A-Za-z0-9_-]+))""")

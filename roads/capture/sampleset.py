@@ -15,7 +15,7 @@ from pathlib import Path
 
 from ..cachedir import racy
 from ..errors import ConfigError
-from .samples import MANIFEST, Manifest, Sample, read_manifest
+from .samples import MANIFEST, Manifest, Sample, read_manifest, shown
 
 # A manifest file modified less than RACY_NS before it was read may be modified again
 # with the same stats (roads.cachedir): not kept then.
@@ -88,10 +88,10 @@ class SampleSet:
             raise copy.copy(manifest.broken[name])  # each raise carries its own page
         near = difflib.get_close_matches(name, list(manifest.names), n=3)
         if near:  # a misspelt name: the likely ones, not the whole list
-            raise ConfigError(f"no sample {name!r} in {self.path} (did you mean "
+            raise ConfigError(f"no sample {name!r} in {shown(self.path)} (did you mean "
                               f"{', '.join(near)}?)", sample=name)
         known = ", ".join(manifest.names) or "none"
-        raise ConfigError(f"no sample {name!r} in {self.path} (known: {known})", sample=name)
+        raise ConfigError(f"no sample {name!r} in {shown(self.path)} (known: {known})", sample=name)
 
 
 def _listing(directory: Path) -> tuple | None:
