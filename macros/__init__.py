@@ -76,6 +76,7 @@ def define_env(env) -> None:
     _REPORTED.clear()
     _TOLD.clear()
     _AGAIN.clear()
+    _AS_ABOVE.clear()
     compile_ahead(env)
     figures.begin_build(env.conf)
     for module in MODULES:
@@ -242,13 +243,15 @@ def report(env, exc: RoadsError, title: str = "This figure could not be made") -
         # The same error at the same place, told by another page: a claim's words, which
         # its page and About's list of claims both render. Counted, not told again.
         pagecache.warning(None, located)
-    elif rest and key in _REPORTED:
+    elif rest and key in _REPORTED and _AS_ABOVE.get(key, 0) < SHOWN_PLACES:
         # A broken sample that several calls read: told in full once a build, then only
-        # located at each further call.
+        # located at each of the next few calls; the others, as below.
+        _AS_ABOVE[key] = _AS_ABOVE.get(key, 0) + 1
         pagecache.warning(log, "%s (as above)", head)
     elif key in _REPORTED:
         # A one-line error met again elsewhere (a broken manifest: every call of every
-        # page): counted, and its places told in one line when the build ends (``again``).
+        # page), or a longer one past its first few "(as above)": counted, and its places
+        # told in one line when the build ends (``again``).
         _AGAIN.setdefault(key, (exc.message, []))[1].append(
             f"{exc.page}:{exc.line}" if exc.page and exc.line else exc.page or "?")
         pagecache.warning(None, located)
@@ -277,14 +280,17 @@ INLINE_ERRORS = "roads_inline_errors"
 _REPORTED: set[tuple] = set()
 # Every message logged in this build, whole (place included).
 _TOLD: set[str] = set()
-# One-line errors met again at other places in this build: key -> (message, places).
+# Errors met again at other places in this build and not told there: key -> (message,
+# places). A one-line error's every further place; a longer one's after SHOWN_PLACES
+# told "(as above)" (counted in _AS_ABOVE).
 _AGAIN: dict[tuple, tuple[str, list[str]]] = {}
+_AS_ABOVE: dict[tuple, int] = {}
 SHOWN_PLACES = 5  # of a repeated error's further places, how many ``again`` names
 
 
 def again() -> list[str]:
-    """For each one-line error met again after it was told, once a build: the error,
-    how many more places met it and the first of them. Emptied as it is read."""
+    """For each error met again at places not told (``report``), once a build: the
+    error, how many more places met it and the first of them. Emptied as it is read."""
     lines = []
     for message, places in _AGAIN.values():
         shown = ", ".join(places[:SHOWN_PLACES])

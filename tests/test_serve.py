@@ -237,6 +237,22 @@ def test_a_page_with_an_error_built_quietly_is_not_kept(tmp_path):
     assert "value(): what must be text in quotes, got 42" in done.stderr, done.stderr
 
 
+def test_a_broken_sample_read_by_many_calls_names_the_rest_in_one_line(tmp_path):
+    """Past its first few calls, each told "(as above)", a broken sample's further calls
+    are named in one line when the build ends, as a one-line error's are."""
+    root = make_site(tmp_path / "site", GOOD.replace("return 0;", "return undeclared;"))
+    first = PAGE.count("\n") + 2
+    (root / "docs" / "index.md").write_text(PAGE + "\n{{ value('demo', 'exit_code') }}\n" * 9)
+    done = subprocess.run([sys.executable, "-m", "mkdocs", "build"], cwd=root,
+                          env=env_for(root), capture_output=True, text=True)
+    text = done.stdout + done.stderr
+    assert text.count("undeclared (first use in this function)") == 1, text
+    assert text.count("(as above)") == 5, text
+    # The page's own figure and the nine values: the first told, five "(as above)".
+    places = ", ".join(f"docs/index.md:{first + 2 * k}" for k in (5, 6, 7, 8))
+    assert f"the same error at 4 more places ({places}): gcc could not compile" in text, text
+
+
 def test_an_error_of_one_line_met_again_is_told_once_with_its_other_places(tmp_path):
     """Nothing follows its first line, so '(as above)' would leave nothing out: it is
     told in full once, and the other places that met it are named in one line when the
