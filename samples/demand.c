@@ -9,8 +9,8 @@
  * longer than 64 pages by a block of ballast. The file is already in the page
  * cache (it was just written and is running), so one read fault lets the
  * kernel map cached neighbours too ("fault-around": a window of 64 KiB by
- * default, and since Linux 6.18 whole folios where the page cache holds the
- * file in larger blocks). Writing to that one page then gives this process a private
+ * default, and since Linux 6.18 whole large folios where the page cache holds
+ * the file in larger blocks; PMD-sized ones were mapped whole before). Writing to that one page then gives this process a private
  * copy of it, while its neighbours stay shared with the page cache.
  */
 #include <fcntl.h>
