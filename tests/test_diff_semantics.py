@@ -319,3 +319,13 @@ def test_a_mapping_mremap_moved_is_one_moved_and_grown() -> None:
     # page KSM merged): two ranges that hold them are not one moved.
     shared = diff.diff_selections(before, _frames_changed(after, "moved", shared=True))
     assert not [c for c in shared.changes if "moved" in c.what]
+
+
+def test_a_box_counts_the_regions_that_share_a_permission() -> None:
+    """ld.so's five regions (r--p three times): the box said 'r--p/r-xp/rw-p' beside
+    '(5 regions)', and a change's detail listed every region's, so that the two read as
+    different counts (a newcomer's mprotect split: 'rw-p/r--p' against three)."""
+    d = step("forkexec", "child-before-exec", "after-exec", resident=False)
+    html = diffview.render_diff_figure(d)
+    assert "r--p\u00a0×3/r-xp/rw-p" in html
+    assert "r--p/r-xp/rw-p" not in html

@@ -22,6 +22,7 @@ Three arrangements:
 
 from __future__ import annotations
 
+import collections
 from html import escape
 from typing import Sequence
 
@@ -132,7 +133,10 @@ def _box(regions: Sequence[Region], kind: str, label: str, side: str, *,
     title = "; ".join(f"{hex_address(r.start)}-{hex_address(r.end)} {r.perms} "
                       f"{described(r) or 'anonymous'}" for r in regions)
     name = escape(label) + (f" ({len(regions)}\u00a0regions)" if len(regions) > 1 else "")
-    perms = "/".join(dict.fromkeys(r.perms for r in regions))
+    # Each permission once, with how many of the regions have it where more than one
+    # do: the box names its regions' count, and the change beside it lists them all.
+    counts = collections.Counter(r.perms for r in regions)
+    perms = "/".join(p if counts[p] == 1 else f"{p}\u00a0×{counts[p]}" for p in counts)
     out = [f'<div class="roads-diff-box roads-kind-{kind}" title="{escape(title)}">',
            f'<span class="roads-diff-side">{escape(side)}</span>' if side else "",
            f'<span class="roads-diff-name"><span class="roads-swatch roads-kind-{kind}" '
