@@ -61,6 +61,8 @@ PATTERNS = {
 ALLOWED = re.compile(
     r"x86-64|x86_64|64-bit|32-bit|\bC(?:89|99|11|17|23)\b|\b\d+(?:\.\d+){2,}\b"
     r"|\b[45]-level\b|\bLA57\b|\bISO/IEC \d+\b|\bman \d\b|\(\d\)"
+    # An instruction's name ("int 0x80", the old way into the kernel).
+    r"|\bint 0x80\b"
     # A version or a step is a name, not a quantity ("Linux 6", "step 3").
     r"|\b(?:Linux|glibc|gcc|GCC|Python|Debian|Ubuntu|version|step|figure)\s+\d+(?:\.\d+)*\b",
     re.IGNORECASE)
