@@ -192,37 +192,26 @@ def test_end_causes_are_named_from_status_and_counters():
     assert oom_kills(Path("/nonexistent")) is None
 
 
-@pytest.mark.gcc
-@pytest.mark.usefixtures("no_leftovers")
-def test_a_crash_after_a_checkpoint_names_it(scratch):
-    scratch.add("late", """\
-        #include "roads.h"
-        int main(void) {
-            ROADS_CHECKPOINT("first");
-            ROADS_CHECKPOINT("second");
-            *(volatile int *)0 = 1;
-            return 0;
-        }
-    """)
-    err = capture_error(scratch, "late")
-    assert "was killed by SIGSEGV after its last checkpoint 'second'" in str(err)
+CRASH = "*(volatile int *)0 = 1;"
 
 
 @pytest.mark.gcc
 @pytest.mark.usefixtures("no_leftovers")
-def test_a_crash_before_the_checkpoints_names_those_never_reached(scratch):
-    scratch.add("early", """\
-        #include "roads.h"
-        int main(void) {
-            *(volatile int *)0 = 1;
-            ROADS_CHECKPOINT("mapped");
-            ROADS_CHECKPOINT("protected");
-            return 0;
-        }
-    """, 'checkpoints = ["mapped", "protected"]\n')
-    err = capture_error(scratch, "early")
-    assert ("was killed by SIGSEGV, never reaching checkpoints 'mapped', 'protected', "
-            "where exit status 0 was expected") in str(err), str(err)
+@pytest.mark.parametrize("body, manifest, said", [
+    # After its checkpoints: the last one it reached.
+    (f'ROADS_CHECKPOINT("first"); ROADS_CHECKPOINT("second"); {CRASH}', "",
+     "was killed by SIGSEGV after its last checkpoint 'second'"),
+    # Before them: those it never reached.
+    (f'{CRASH} ROADS_CHECKPOINT("mapped"); ROADS_CHECKPOINT("protected");',
+     'checkpoints = ["mapped", "protected"]\n',
+     "was killed by SIGSEGV, never reaching checkpoints 'mapped', 'protected', "
+     "where exit status 0 was expected"),
+])
+def test_a_crash_names_the_checkpoints_reached_or_not(scratch, body, manifest, said):
+    scratch.add("crash", '#include "roads.h"\nint main(void) { ' + body + " return 0; }\n",
+                manifest)
+    err = capture_error(scratch, "crash")
+    assert said in str(err), str(err)
 
 
 @pytest.mark.gcc

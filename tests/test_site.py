@@ -435,20 +435,27 @@ def test_an_error_in_a_claims_words_is_located_at_the_claim(tmp_path):
     assert "tests/claims.toml (claim 'broken-words', shown on docs/index.md:6):6" in done.stderr
 
 
+def about_and_page(tmp_path, said: str, claims_toml: str):
+    """A project whose About (index.md) lists every claim and whose page.md says
+    ``said`` (its claims, line 6), with ``claims_toml`` as tests/claims.toml."""
+    project = make_project(tmp_path, docs=None)
+    (project / "docs").mkdir()
+    write_page(project, "index.md", "---\ntitle: About\nweight: 1\n---\n\n{{ claims() }}\n")
+    write_page(project, "page.md", f"---\ntitle: Page\nweight: 2\n---\n\n{said}\n")
+    (project / "snapshots").mkdir()
+    (project / "tests").mkdir()
+    (project / "tests" / "claims.toml").write_text(claims_toml)
+    return project
+
+
 def test_a_claim_whose_macro_fails_shows_its_box_on_every_page_that_shows_it(tmp_path):
     """A macro inside a claim's words fails, and the claim is shown twice, first by
     About's list (``claims()``, on index.md, rendered first), then on its own page: the
     note in its sentence points to a box on top of the page, and each page has that box
     (words that warned are not remembered for the next page). The log tells the error
     once a build: the same words at the same place, not once for each page."""
-    project = make_project(tmp_path, docs=None)
-    (project / "docs").mkdir()
-    write_page(project, "index.md", "---\ntitle: About\nweight: 1\n---\n\n{{ claims() }}\n")
-    write_page(project, "page.md", "---\ntitle: Page\nweight: 2\n---\n\n"
-                                   "Said: {{ claim('broken-words') }}\n")
-    (project / "snapshots").mkdir()
-    (project / "tests").mkdir()
-    (project / "tests" / "claims.toml").write_text(
+    project = about_and_page(
+        tmp_path, "Said: {{ claim('broken-words') }}",
         '[[claim]]\nid = "broken-words"\npage = "docs/page.md"\n'
         "text = \"It exited with {{ value('nosuch', 'exit_code') }}.\"\n"
         'test = "test_x.py::test_x"\n')
@@ -469,14 +476,8 @@ def test_one_claims_broken_words_leave_the_others_on_abouts_list(tmp_path):
     """About's list renders every claim's words: a typo in one (a newcomer's) failed the
     whole list, told as an error of claims(). Now that claim's entry holds a note, the
     box is on top, the error is its words', and the other claims are listed."""
-    project = make_project(tmp_path, docs=None)
-    (project / "docs").mkdir()
-    write_page(project, "index.md", "---\ntitle: About\nweight: 1\n---\n\n{{ claims() }}\n")
-    write_page(project, "page.md", "---\ntitle: Page\nweight: 2\n---\n\n"
-                                   "{{ claim('broken') }} {{ claim('fine') }} {{ claim('sums') }}\n")
-    (project / "snapshots").mkdir()
-    (project / "tests").mkdir()
-    (project / "tests" / "claims.toml").write_text(
+    project = about_and_page(
+        tmp_path, "{{ claim('broken') }} {{ claim('fine') }} {{ claim('sums') }}",
         '[[claim]]\nid = "broken"\npage = "docs/page.md"\n'
         "text = \"It exited with {{ valeu('nosuch', 'exit_code') }}.\"\n"
         'test = "test_x.py::test_x"\n\n'

@@ -29,7 +29,7 @@ from .. import command
 from ..cachedir import keep_text, partial_file, remove_folder
 from ..constants import BTRFS_SUPER_MAGIC, EXT4_SUPER_MAGIC, XFS_SUPER_MAGIC
 from ..errors import CommandCancelled, CommandFailed, CommandTimeout, CompileError, ConfigError
-from .samples import Sample, Variant
+from .samples import MANIFEST, Sample, Variant, shown
 
 # The sandbox (.runner) and gcc's version (.toolchain) are imported where a compile
 # needs them: checking the captures' freshness imports this module for its digests
@@ -305,9 +305,9 @@ def compile_variant(sample: Sample, variant: Variant, cache: Path, timeout: floa
         pass
     missing = [s for s, p in zip(sample.sources, sample.source_paths) if not p.exists()]
     if missing:  # said as such, not as gcc's failure to compile (its "No such file")
-        folder = sample.directory.name
-        raise ConfigError(f"{folder}/{missing[0]}: no such file, which {folder}/samples.toml "
-                          f"names for [{sample.name}]", sample=sample.name)
+        raise ConfigError(f"{sample.directory.name}/{missing[0]}: no such file, which "
+                          f"{shown(sample.directory / MANIFEST)} names for [{sample.name}]",
+                          sample=sample.name)
     where.mkdir(parents=True, exist_ok=True)
     before = folder_stamp(sample.directory) if since is None else since
     # gcc's output and its dependency file go first to files of names no one can guess,

@@ -24,7 +24,7 @@ from ..errors import CaptureError, CheckpointMissed, CommandCancelled, RoadsErro
 from . import freeze
 from .build import folder_stamp
 from .freshness import KEPT, Checker
-from .samples import Sample, line_of
+from .samples import Sample, line_of, shown
 from .sampleset import SampleSet
 from .store import Store
 
@@ -174,8 +174,7 @@ class Capturer:
         except OSError:
             return exc
         names = set(_STRING.findall(held))
-        notes = [f"{self.samples.directory.name}/{self.samples.path.name}"
-                 + (f":{line}" if line else "")
+        notes = [shown(self.samples.path) + (f":{line}" if line else "")
                  + f" lists {'it' if len(exc.missing) == 1 else 'them'} for [{sample.name}]"]
         for name in exc.missing:
             if name in names:
