@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import NoReturn
 
 from .argtypes import PID_MAX, count, seconds
+from .constants import PAGE_SIZE
 from .cachedir import tools_folder
 from .command import install_hint
 from .capture.changes import summarise
@@ -525,7 +526,8 @@ def _notes(result, name: str, *, stopped: bool, path: str | None = None) -> str:
                      "piped or redirected to roads run was not given to it")
     if stopped and not result.stdout and "/" in name and _through_stdio(path) is not False:
         notes.append("roads: note: nothing reached its stdout. Its stdout is a pipe, where "
-                     "printf's output waits in the C library's buffer (4 KiB) until it fills "
+                     f"printf's output waits in the C library's buffer ({PAGE_SIZE.format()}, the "
+                     "pipe's block size) until it fills "
                      "or the program ends, and the program was killed at --after: call "
                      "fflush(stdout) after printf, or setvbuf(stdout, NULL, _IOLBF, 0) "
                      "at the start, to see it")

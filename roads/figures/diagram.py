@@ -323,10 +323,13 @@ def spread_targets(targets: list[tuple[float, Pointer, float, float]],
     return out
 
 
+_ADDRESS_END_TEXT = "2" + str(ADDRESS_END.bit_length() - 1).translate(str.maketrans("0123456789", "⁰¹²³⁴⁵⁶⁷⁸⁹"))
+
+
 def address_label(address: int) -> str:
     """An address as the diagram prints it: ``hex_address``'s, but the end of the
     address space set as a power, 2⁶⁴."""
-    return "2⁶⁴" if address >= ADDRESS_END else hex_address(address)
+    return _ADDRESS_END_TEXT if address >= ADDRESS_END else hex_address(address)
 
 
 # Widths of Helvetica's characters in em (the narrow and the wide; the rest 0.56), and

@@ -39,13 +39,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Sequence
 
+from .. import constants
 from ..errors import ConfigError
 from .filenames import file_path
 from .regions import KINDS, MemoryMap, memory_map
 from .select import Region, Selection, Snapshot
 from ..document import Page
 
-PAGE_BITS = 12
+PAGE_BITS = constants.PAGE_SHIFT.value
 # Order of the change words in tables: the most telling first.
 CHANGES = ("added", "removed", "moved", "grown", "shrunk", "split", "merged", "permissions",
            "resident", "frames", "unchanged")

@@ -26,11 +26,14 @@ import collections
 from html import escape
 from typing import Sequence
 
+from ..constants import PAGE_SIZE, STACK_RANDOM_BYTES
 from .diff import PAGE_BITS, Change, MapDiff, MoveGroup, PageChange, describe_bits, one_run
 from .filenames import described
 from .regions import KINDS
 from .select import Region, Selection
 from ..units import hex_address, human_size
+
+PAGE_SIZE_TEXT = PAGE_SIZE.format()
 
 # The badge of each change: a sign that does not depend on colour, and its meaning
 # for the legend. The outline that goes with it is in figures-more.css.
@@ -452,9 +455,9 @@ def _bits_note(diff: MapDiff) -> str:
     words = (f"Across all regions, {describe_bits(mask)} of the start address differ between "
              "these two runs (a random bit can agree by chance, so more bits may be random)")
     if not low:
-        words += "; the low 12 never do, since every region starts on a 4 KiB page."
+        words += f"; the low {PAGE_BITS} never do, since every region starts on a {PAGE_SIZE_TEXT} page."
     else:
-        words += "; some of the low 12 bits too, which page-aligned starts cannot show: check the capture."
+        words += f"; some of the low {PAGE_BITS} bits too, which page-aligned starts cannot show: check the capture."
     return words
 
 
@@ -475,11 +478,11 @@ def _pointer_table(diff: MapDiff, names: tuple[str, str]) -> list[str]:
     out += ["</tbody>", "</table>"]
     if sub_page:
         names_ = ", ".join(f"<code>{escape(p.name)}</code>" for p in sub_page)
-        words = f"Marked: {names_} also differ{'s' if len(sub_page) == 1 else ''} below bit 12, inside the page."
+        words = f"Marked: {names_} also differ{'s' if len(sub_page) == 1 else ''} below bit {PAGE_BITS}, inside the page."
         if all(_in_stack(b, p.before) and _in_stack(a, p.after) for p in sub_page):
             words += (" The stack's region starts on a page like any other, but the kernel "
                       "also moves the initial stack pointer down by a random amount (below "
-                      "8 KiB) before the program starts.")
+                      f"{STACK_RANDOM_BYTES.format()}) before the program starts.")
         out.append(f'<p class="roads-notes">{words}</p>')
     out.append("</div>")
     return out

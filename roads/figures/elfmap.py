@@ -151,6 +151,16 @@ def _h(text: str) -> str:
     return escape(printable(text), quote=False)
 
 
+def _congruence(seg, link: SegmentLink) -> str:
+    """Whether a PT_LOAD's file offset and address agree below the page size, as mmap
+    needs them to: "0x2d50 ≡ 0x3d50 (mod 0x1000): both end in ...d50"."""
+    if not link.congruent:
+        return f"{seg.p_offset:#x} ≢ {seg.p_vaddr:#x} (mod {PAGE_SIZE:#x}): mmap cannot map this"
+    digits = (PAGE_SIZE.bit_length() - 1 + 3) // 4  # hex digits below the page size
+    return (f"{seg.p_offset:#x} ≡ {seg.p_vaddr:#x} (mod {PAGE_SIZE:#x}): both end in "
+            f"...{seg.p_offset % PAGE_SIZE:0{digits}x}")
+
+
 def _segment_label(em: ElfMap, link: SegmentLink, width: float | None = None) -> str:
     """The segment's box: its program header, its bar, its sections and notes; with
     ``width`` (points) the table is that wide, its rows flush left."""
@@ -165,12 +175,7 @@ def _segment_label(em: ElfMap, link: SegmentLink, width: float | None = None) ->
         f"p_memsz {seg.p_memsz:#x}</TD></TR>",
     ]
     rows += _bar_rows(seg.p_filesz, seg.p_memsz)
-    low = seg.p_offset % PAGE_SIZE
-    if link.congruent:
-        rule = f"{seg.p_offset:#x} ≡ {seg.p_vaddr:#x} (mod 0x1000): both end in ...{low:03x}"
-    else:
-        rule = f"{seg.p_offset:#x} ≢ {seg.p_vaddr:#x} (mod 0x1000): mmap cannot map this"
-    rows.append(f'<TR><TD COLSPAN="4" ALIGN="LEFT"><I>{_h(rule)}</I></TD></TR>')
+    rows.append(f'<TR><TD COLSPAN="4" ALIGN="LEFT"><I>{_h(_congruence(seg, link))}</I></TD></TR>')
     rows.append('<TR><TD ALIGN="LEFT"><U>section</U></TD><TD ALIGN="RIGHT"><U>offset</U></TD>'
                 '<TD ALIGN="RIGHT"><U>address</U></TD><TD ALIGN="RIGHT"><U>size</U></TD></TR>')
     relro = em.relro_sections
@@ -428,10 +433,7 @@ def narrow_html(em: ElfMap) -> str:
         seg = em.segment(link)
         kind = _segment_kind(em, link)
         file_part, zero_part = bar_widths(seg.p_filesz, seg.p_memsz)
-        low = seg.p_offset % PAGE_SIZE
-        rule = (f"{seg.p_offset:#x} ≡ {seg.p_vaddr:#x} (mod 0x1000): both end in ...{low:03x}"
-                if link.congruent else
-                f"{seg.p_offset:#x} ≢ {seg.p_vaddr:#x} (mod 0x1000): mmap cannot map this")
+        rule = _congruence(seg, link)
         words = ("p_memsz to scale: hollow from the file, solid zero-filled (bss)"
                  if seg.p_memsz > seg.p_filesz else "p_memsz to scale, all of it from the file")
         rows = []

@@ -366,8 +366,8 @@ def render_heap_strip(strip: HeapStrip) -> str:
     svg = strip_svg("roads-heap", fid, VIEW_WIDTH, height, short, describe(strip), parts)
     caption = (f"The chunks of [heap] at checkpoint {sel.checkpoint_name}, high addresses on top, "
                f"each address at the start of its chunk, its lower edge. Each chunk begins with "
-               f"its header, "
-               f"prev_size and the size word; the size is the word without its three low bits, "
+               f"its header, prev_size and the size word; the size is the word without its "
+               f"{constants.CHUNK_FLAG_BITS.value} low bits, "
                f"the flags P (the chunk before is in use), M (mapped on its own) and A (not of "
                f"the main arena). Boxes are not to scale: each gives its size. A chunk's state "
                f"is written in it and coloured: in use, free in the tcache, the tcache's own "

@@ -30,16 +30,21 @@ from .summary import hidden_text
 
 PAGE_SHIFT = constants.PAGE_SHIFT.value
 PAGE_SIZE = 1 << PAGE_SHIFT
-# (name, lowest bit) of each 9-bit index, top level first (Intel SDM vol. 3A, 4.5,
-# Figures 4-8 and 4-9): 4-level paging translates 48 bits, 5-level (LA57) 57.
+INDEX_BITS = constants.INDEX_BITS.value
+# (name, lowest bit) of each index, top level first (Intel SDM vol. 3A, 4.5, Figures
+# 4-8 and 4-9): the page table's index just above the offset, each level's above the last.
+_NAMES = ("PML5", "PML4", "PDPT", "PD", "PT")
 LEVELS_BY_PAGING = {
-    4: (("PML4", 39), ("PDPT", 30), ("PD", 21), ("PT", 12)),
-    5: (("PML5", 48), ("PML4", 39), ("PDPT", 30), ("PD", 21), ("PT", 12)),
+    levels: tuple((name, PAGE_SHIFT + INDEX_BITS * (levels - 1 - k))
+                  for k, name in enumerate(_NAMES[len(_NAMES) - levels:]))
+    for levels in (4, 5)
 }
 LEVELS = LEVELS_BY_PAGING[4]
-INDEX_BITS = constants.INDEX_BITS.value
-VIRTUAL_BITS = 48  # with 4-level paging
+VIRTUAL_BITS = constants.VA_BITS_4LEVEL.value  # with 4-level paging
 HIDDEN = "hidden without CAP_SYS_ADMIN"
+_PRESENT_BIT = constants.PAGEMAP_PRESENT_BIT.value
+_EXCLUSIVE_BIT = constants.PAGEMAP_EXCLUSIVE_BIT.value
+_PFN_BITS = constants.PAGEMAP_PFN_BITS.value
 
 
 # --------------------------------------------------------------------------- page walk
@@ -236,9 +241,9 @@ def render_page_view(selections: Sequence[Selection], name: str) -> str:
     out += [f'<th class="roads-pages-checkpoint">{h}</th>' for h in heads]
     out.append("</tr>")
     out.append("<tr>" + ('<th class="roads-pages-key">'
-                         '<span title="pagemap bit 63">present</span> '
-                         '<span title="pagemap bit 56: exclusively mapped">excl.</span> '
-                         '<span title="page frame number (pagemap bits 0-54)">frame</span></th>')
+                         f'<span title="pagemap bit {_PRESENT_BIT}">present</span> '
+                         f'<span title="pagemap bit {_EXCLUSIVE_BIT}: exclusively mapped">excl.</span> '
+                         f'<span title="page frame number (pagemap bits 0-{_PFN_BITS - 1})">frame</span></th>')
                * len(selections) + "</tr>")
     out += ["</thead>", "<tbody>"]
 
@@ -359,8 +364,9 @@ def _cell_html(cell: Cell, previous: Cell | None) -> str:
     if cell.zero:
         frame += " zero page"
     parts = [
-        marked(_bit(cell.present), changed_present, "bit", "present (pagemap bit 63)"),
-        marked(_bit(cell.exclusive), changed_exclusive, "bit", "exclusively mapped (pagemap bit 56)"),
+        marked(_bit(cell.present), changed_present, "bit", f"present (pagemap bit {_PRESENT_BIT})"),
+        marked(_bit(cell.exclusive), changed_exclusive, "bit",
+               f"exclusively mapped (pagemap bit {_EXCLUSIVE_BIT})"),
     ]
     if frame:
         parts.append(marked(frame, changed_frame, "frame", title))
@@ -424,7 +430,7 @@ def render_page_walk(selection: Selection, name: str) -> str:
         words.append(f"in <code>{_html.escape(label)}</code> "
                      f"(<code>{region.start:#x}</code>–<code>{region.end:#x}</code>, {region.perms})")
     if not split.canonical:
-        words.append(f"is not canonical: bits 63–{top} are not copies of bit {top - 1}, so any "
+        words.append(f"is not canonical: bits {constants.ADDRESS_BITS.value - 1}–{top} are not copies of bit {top - 1}, so any "
                      f"access faults with #GP before a page table is read "
                      f"({split.paging_levels}-level paging)")
     sentence = " ".join(words) + "."

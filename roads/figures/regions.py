@@ -21,8 +21,8 @@ from typing import Mapping, Sequence
 
 from msgspec import UNSET
 
-from ..constants import (MAP_WINDOW_BITS, MMAP_GAP_MAX_DENOMINATOR, MMAP_GAP_MAX_NUMERATOR, PAGE_SIZE,
-                         SIGN_BIT_4LEVEL, SIGN_BIT_5LEVEL, STACK_GUARD_GAP_PAGES, USER_BITS)
+from ..constants import (ADDRESS_BITS, HEAP_MAX_SIZE, MAP_WINDOW_BITS, MMAP_GAP_MAX_DENOMINATOR,
+                         MMAP_GAP_MAX_NUMERATOR, PAGE_SIZE, SIGN_BIT_4LEVEL, SIGN_BIT_5LEVEL, STACK_GUARD_GAP_PAGES, USER_BITS)
 from ..document import Elf, Provenance
 from ..elfspec import PF_W, PF_X
 from .elflink import link_segments, load_bias
@@ -32,8 +32,7 @@ from ..units import human_size
 from .perrecord import PerRecord
 from .select import Address, Region, Selection
 
-ADDRESS_END = 1 << 64
-_PAGE = 4096
+ADDRESS_END = 1 << ADDRESS_BITS.value
 
 
 @dataclass(frozen=True)
@@ -57,7 +56,7 @@ class Canonical:
 
     @property
     def task_size(self) -> int:
-        return self.user_end - _PAGE
+        return self.user_end - PAGE_SIZE.value
 
     @property
     def kernel_start(self) -> int:
@@ -92,7 +91,8 @@ KERNEL_START = PAGING[4].kernel_start
 
 # glibc's HEAP_MAX_SIZE on 64-bit (2 * DEFAULT_MMAP_THRESHOLD_MAX): each non-main
 # arena reserves this much, aligned to it, and makes only the used part rw-p.
-ARENA_SIZE = 64 << 20
+ARENA_SIZE = HEAP_MAX_SIZE.value
+_ARENA_TEXT = HEAP_MAX_SIZE.format()
 # The largest PROT_NONE region still taken for a thread stack's guard (pthread's
 # default guard is one page; pthread_attr_setguardsize can ask for more).
 MAX_GUARD = 1 << 20
@@ -127,7 +127,7 @@ KINDS: dict[str, Kind] = {
         Kind("bss", "program bss", "the executable's zero-initialised globals past its file pages"),
         Kind("heap", "heap", "[heap]: the main arena of malloc, grown with brk"),
         Kind("arena", "malloc arena",
-             "a thread arena of malloc: a 64 MiB-aligned reservation, rw-p where used"),
+             f"a thread arena of malloc: a {_ARENA_TEXT}-aligned reservation, rw-p where used"),
         Kind("mmap", "anonymous mapping", "memory from mmap with no file behind it"),
         Kind("tls", "thread-local storage", "a thread's TLS block and thread control block"),
         Kind("thread-stack", "thread stack", "a thread's stack, allocated by pthread_create"),
@@ -531,16 +531,16 @@ def _classify_anonymous(
         r = regions[k]
         if k in kinds:
             continue
-        # A thread arena: rw-p from a 64 MiB boundary, the rest of the 64 MiB ---p.
+        # A thread arena: rw-p from an ARENA_SIZE boundary, the rest of the reservation ---p.
         if r.start % ARENA_SIZE == 0 and r.perms == "rw-p" and r.size <= ARENA_SIZE:
             rest = by_start.get(r.end)
             if r.size == ARENA_SIZE or (
                 rest is not None and rest in anonymous and regions[rest].perms == "---p"
                 and regions[rest].end - r.start == ARENA_SIZE
             ):
-                kinds[k] = ("arena", "", "rw-p from a 64 MiB boundary: a malloc arena's used part")
+                kinds[k] = ("arena", "", f"rw-p from a {_ARENA_TEXT} boundary: a malloc arena's used part")
                 if rest is not None and r.size < ARENA_SIZE:
-                    kinds[rest] = ("arena", "", "the unused rest of a malloc arena's 64 MiB, ---p")
+                    kinds[rest] = ("arena", "", f"the unused rest of a malloc arena's {_ARENA_TEXT}, ---p")
 
     for k in anonymous if threads is None or threads > 1 else ():
         r = regions[k]
