@@ -118,6 +118,7 @@ def on_pre_page_macros(env) -> None:
     page = env.page
     if page is not None:
         page.__dict__.pop(SHOWN_ERRORS, None)  # its boxes are made again
+        page.__dict__.pop(FAILED_LINES, None)
     if page is not None and page.title is not None and not isinstance(page.title, str):
         page.title = fallback_title(page.file.src_uri)
     compiled.attach(env.env, cache_dir())
@@ -204,6 +205,8 @@ def failed(name: str, args: tuple, error: Exception, env, inline: bool = False) 
         source = source_of(page)
         line = template_line(source, getattr(env, "markdown", None))
         exc.at_page(page_path(env, page), line or call_line(source, name, args))
+    if page is not None and exc.line is not None and rendering is None:
+        page.__dict__.setdefault(FAILED_LINES, []).append(exc.line)
     if inline and page is not None:
         box = report(env, exc, "This page has an error")
         page.__dict__.setdefault(INLINE_ERRORS, []).append(box)
@@ -303,6 +306,8 @@ def again() -> list[str]:
 # On a page: the errors its boxes told in full (``report``'s key), each with the id of
 # the box that did; forgotten when the page renders again (``on_pre_page_macros``).
 SHOWN_ERRORS = "roads_shown_errors"
+# On a page: the lines of the page's file at which a macro failed in this rendering.
+FAILED_LINES = "roads_failed_lines"
 
 
 def page_path(env, page) -> str:
@@ -362,6 +367,13 @@ def page_error(env, error: Exception, markdown: str, page) -> str:
     message = getattr(error, "message", None) or str(error)
     if isinstance(error, UndefinedError):
         message += _did_you_mean(env, message)
+    before = [n for n in page.__dict__.get(FAILED_LINES, ()) if line is None or n <= line]
+    if before:
+        # The template went on with a failed macro's note in place of its value (a
+        # loop over a value's lines found the note's words): the first error is the one
+        # to fix, and its box stands above this one.
+        message += (f" (most likely because of the error at line {before[0]}, above: the "
+                    "page went on with that macro's note in place of its value; fix that one first)")
     lines = source.splitlines()
     shown = lines[line - 1] if line and 0 < line <= len(lines) else None
     exc = ConfigError(f"{type(error).__name__}: {message}", output=shown)

@@ -534,3 +534,27 @@ def test_a_template_mistake_in_a_claims_words_is_located_at_the_claim(tmp_path, 
     located = "tests/claims.toml (claim 'broken-words', shown on docs/index.md:6):6: its words: "
     assert located + error in done.stderr, done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_a_template_going_on_with_a_failed_macros_note_names_the_first_error(tmp_path):
+    """A page loops over a value's lines, and the value fails: the loop then reads the
+    words of the macro's note, and the page's template fails further down. That second
+    error names the first, which is the one to fix, and both boxes are on the page."""
+    project = make_project(tmp_path, docs=None)
+    (project / "docs").mkdir()
+    write_page(project, "page.md",
+               "---\ntitle: Page\nweight: 1\n---\n\n"
+               "{% for line in value('nosuch', 'stdout').splitlines() -%}\n"
+               "{%- set f = {} -%}\n"
+               "{{ f.field.missing }}\n"
+               "{% endfor %}\n")
+    (project / "snapshots").mkdir()
+    done = build(project, strict=False, ROADS_ROOT=str(project), ROADS_MODE="frozen")
+    assert done.returncode == 0, done.stderr
+    warnings = [line for line in done.stderr.splitlines() if line.startswith("WARNING")]
+    assert any("docs/page.md:6:" in w and "nosuch" in w for w in warnings), done.stderr
+    second = [w for w in warnings if "docs/page.md:8:" in w]
+    assert len(second) == 1, done.stderr
+    assert "most likely because of the error at line 6, above" in second[0]
+    html = (project / "site" / "page" / "index.html").read_text()
+    assert "This page has an error" in html and "most likely because of the error at line 6" in html
