@@ -498,6 +498,34 @@ def test_main_of_a_stripped_static_program_is_refused_with_the_stops_it_may_take
     assert outcome.reached == ["_start", "exit"]
 
 
+NO_START_FILES = r"""
+void _start(void) { __asm__ volatile("mov $60, %eax; mov $7, %edi; syscall"); }
+"""
+
+
+@pytest.mark.parametrize("linked", [["-static"], []])
+def test_main_of_a_program_without_the_c_library_start_up_is_refused_truly(
+        tmp_path, no_leftovers, linked):
+    """A program linked with -nostdlib has no main, though it keeps its symbol table
+    (and, linked without -static, a loader): the error called it "a stripped program
+    with no shared C library", which it is not. It says why there is no main, and the
+    stops it may take."""
+    binary = tmp_path / "nostd"
+    (tmp_path / "nostd.c").write_text(NO_START_FILES)
+    subprocess.run(["gcc", "-O0", "-g", "-nostdlib", *linked, "-o", str(binary),
+                    str(tmp_path / "nostd.c")], check=True, timeout=120)
+    with pytest.raises(ExplainError) as refused:
+        Tracer([str(binary)], [parse_stop("main")], on_stop=lambda hit: None, deadline=20).run()
+    assert refused.value.message == (
+        f"{binary}: no symbol main and no __libc_start_main to find it by (a program that "
+        "does not start with the C library's start-up code, which calls main: one linked "
+        "with -nostdlib or -nostartfiles, say): stop at _start, its entry point, or at a "
+        "system call, a delay or its exit")
+    outcome = Tracer([str(binary)], [parse_stop("_start"), parse_stop("exit")],
+                     on_stop=lambda hit: None, deadline=20).run()
+    assert outcome.reached == ["_start", "exit"]
+
+
 def test_a_function_of_a_stripped_program_is_refused_saying_why(tmp_path, no_leftovers):
     """``--at twice`` of a stripped program said only that there is no function 'twice',
     as if it were misspelt: the program has no symbol table to find it by. main is

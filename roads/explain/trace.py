@@ -1354,12 +1354,18 @@ class Tracer:
                 start = find("__libc_start_main")
                 if start is None or start[2].ifunc:
                     # A stripped static program: its C library's start-up code is in
-                    # it, nameless. Said with the stops that need no symbol.
+                    # it, nameless. One that keeps its symbol table has no main at all:
+                    # it starts without that code (-nostdlib), static or not. Said with
+                    # the stops that need no symbol.
+                    why = ("a stripped program with no shared C library"
+                           if not symtab.get(exe, True) else
+                           "a program that does not start with the C library's start-up "
+                           "code, which calls main: one linked with -nostdlib or "
+                           "-nostartfiles, say")
                     raise ExplainError(f"{self.argv[0]}: no symbol main and no "
-                                       "__libc_start_main to find it by (a stripped "
-                                       "program with no shared C library): stop at _start, "
-                                       "its entry point, or at a system call, a delay or "
-                                       "its exit")
+                                       f"__libc_start_main to find it by ({why}): stop at "
+                                       "_start, its entry point, or at a system call, a "
+                                       "delay or its exit")
                 self._insert(tid, pid, start[1] + start[2].st_value, "libc_start_main")
                 continue
             if found is None and "@" not in spec.name:
