@@ -351,6 +351,11 @@ def explain_program(argv: list[str], wheres: list[str], *, aslr: bool = False,
             if refused is not None:
                 raise refused from None
             raise ExplainError(f"{program}: not an ELF program roads explain can read ({exc.message})") from None
+        if not gcc_argv:
+            # A program just built (gcc -o prog, then roads explain ./prog) is not yet
+            # written back: smaps would count every page it maps from its file, its
+            # read-only data too, as dirty, as for a .c compiled here (compile_c).
+            written_back(Path(path))
         shown = list(argv) if shown is None else list(shown)
         name = sample_name(program if not gcc_argv else Path(program).stem)
         # A program named is run as a shell runs it, its file given argv[0] as typed (a
