@@ -967,3 +967,52 @@ def test_a_program_just_built_maps_clean(tmp_path, root, no_leftovers, sandbox):
     assert read_only, [(r.pathname, r.perms, r.offset) for r in stop.regions]
     assert all(r.kb["Private_Dirty"] == 0 and r.kb["Private_Clean"] > 0 for r in read_only), \
         [(hex(r.start), r.kb["Private_Dirty"], r.kb["Private_Clean"]) for r in read_only]
+
+
+OPENS = r"""
+#include <stdio.h>
+void work(void) {}
+int main(int argc, char **argv) {
+    if (!fopen(argv[1], "r")) {
+        perror(argv[1]);
+        return 1;
+    }
+    work();
+    return 0;
+}
+"""
+
+
+def test_a_file_in_tmp_named_by_an_argument_is_said_to_be_hidden_by_the_sandbox(
+        root, tmp_path, monkeypatch, no_leftovers):
+    """A learner's program given a file kept in /tmp (roads explain ./prog /tmp/x/data)
+    failed in the sandbox, whose /tmp is a private one that shows only the program and
+    the folder the command runs from: the error ended with the program's own words,
+    "No such file or directory", for a file the learner can see, and did not say why.
+    It says so now, with the ways out; a file that is there gets no such words."""
+    from tests.conftest import REPO
+
+    if str(REPO.resolve()).startswith("/tmp/"):
+        pytest.skip("the checkout lies in /tmp, which the sandbox shows")
+    program = build(tmp_path, "opens", OPENS, "-O0", "-g")  # in /tmp: shown
+    hidden = Path(tempfile.mkdtemp(prefix="roads-hidden-", dir="/tmp"))
+    try:
+        data = hidden / "data.txt"
+        data.write_text("here\n")
+        monkeypatch.chdir(REPO)  # a folder outside /tmp
+        with pytest.raises(ExplainError) as refused:
+            session_mod.explain_program([str(program), str(data)], ["work"],
+                                        sandbox=root / ".cache" / "roads")
+        told = refused.value.message
+        assert "No such file or directory" in told, told
+        assert (f"(in the sandbox /tmp is a private one, which shows only the program and "
+                f"the folder you run the command from: {data}, which an argument names, is "
+                "not there; keep the file in your folder, or use --no-sandbox)") in told, told
+        session = session_mod.explain_program([str(program), str(data)], ["work"])
+        assert session.complete  # outside the sandbox, the file is there
+        with pytest.raises(ExplainError) as elsewhere:  # a file missing everywhere
+            session_mod.explain_program([str(program), str(hidden / "none")], ["work"],
+                                        sandbox=root / ".cache" / "roads")
+        assert "private one" not in elsewhere.value.message
+    finally:
+        shutil.rmtree(hidden, ignore_errors=True)

@@ -17,7 +17,7 @@ import stat
 import sys
 import tempfile
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Callable
@@ -363,7 +363,7 @@ def explain_program(argv: list[str], wheres: list[str], *, aslr: bool = False,
         job = {"path": path, "argv0": "" if gcc_argv else program, "args": argv[1:],
                "wheres": [s.label for s in stops], "aslr": aslr, "follow_fork": follow_fork,
                "deadline": deadline, "gcc_argv": list(gcc_argv), "shown": shown, "name": name,
-               "typed": list(argv),
+               "typed": list(argv), "private_args": _private_args(argv[1:]),
                "cwd": os.getcwd(), "sandbox": sandbox is not None,
                "packages": package_versions(cache)}
         if sandbox is None:
@@ -740,7 +740,8 @@ def trace_program(job: dict, progress: Callable[[str], None] = lambda s: None) -
     hint = "".join(f" ({label}: {why})" for label, why in unreached.items())
     late = [label for label in missing if label not in outcome.refused]
     # No page to show what the program wrote: the error does (why it ended, often).
-    wrote = _wrote(outcome, program, sandboxed=job.get("sandbox", True))
+    wrote = _wrote(outcome, program, sandboxed=job.get("sandbox", True),
+                   args=job.get("private_args", ()))
     if outcome.timed_out and late:
         reached = [label for label in labels if label in outcome.reached]
         # What the run had, and how to get a page: it said only that it was killed.
@@ -879,14 +880,18 @@ def command_line(job: dict) -> str:
 OUTPUT_LINES = 20
 
 
-def _wrote(outcome: Outcome, program: str, *, sandboxed: bool) -> str:
+def _wrote(outcome: Outcome, program: str, *, sandboxed: bool,
+           args: Sequence[str] = ()) -> str:
     """What ``program`` wrote to its stdout and stderr, for an error that writes no page:
     the last ``OUTPUT_LINES`` lines of each (``errors.tail``), under a line that names
     the stream; "" where it wrote nothing. A write the sandbox refused (EROFS, said as
     the C library says it) gets a word on where the program may write, and an allocation
     refused (``NO_MEMORY``) one on the sandbox's limit on address space: a program built
     with -fsanitize=address died before main with its sanitizer's words alone, which
-    blame "ulimit -v", and the way out, --no-sandbox, was not named."""
+    blame "ulimit -v", and the way out, --no-sandbox, was not named. An argument that
+    names a file in /tmp, /run or /dev/shm that the sandbox's own copy of the folder
+    lacks (``_hidden``) is said to be missing there: the program's own words said only
+    "No such file or directory", of a file the learner sees."""
     out = []
     for stream in ("stdout", "stderr"):
         text = getattr(outcome, stream)
@@ -907,7 +912,36 @@ def _wrote(outcome: Outcome, program: str, *, sandboxed: bool) -> str:
                    "shadow memory of a program built with -fsanitize=address, fails there "
                    "with ENOMEM; --no-sandbox runs the "
                    "program as you, outside)")
+    if sandboxed:
+        out.extend(_hidden(args))
     return "".join(f"\n{part}" for part in out)
+
+
+# The folders the sandbox replaces with private copies of its own, and what each shows.
+PRIVATE = {"/tmp": ("a private one, which shows only the program and the folder you run "
+                    "the command from"),
+           "/run": "an empty one of its own", "/dev/shm": "an empty one of its own"}
+
+
+def _private_args(args: Sequence[str]) -> list[str]:
+    """Of the program's arguments, those that name a file this machine has in a folder
+    the sandbox replaces (``PRIVATE``), found before the run (``_hidden`` tells, in the
+    sandbox, which of them it lacks)."""
+    return [a for a in dict.fromkeys(args)
+            if any(a.startswith(top + "/") for top in PRIVATE) and os.path.lexists(a)]
+
+
+def _hidden(args: Sequence[str]) -> list[str]:
+    """Of the arguments ``_private_args`` found, each the sandbox lacks, as seen from
+    there: a word on why, and the ways out."""
+    said = []
+    for arg in args:
+        top = next((t for t in PRIVATE if arg.startswith(t + "/")), None)
+        if top is None or os.path.lexists(arg):
+            continue
+        said.append(f"(in the sandbox {top} is {PRIVATE[top]}: {arg}, which an argument "
+                    "names, is not there; keep the file in your folder, or use --no-sandbox)")
+    return said
 
 
 # What --at exit:N is, which a learner may take for a process's exit (--at exit).
