@@ -14,6 +14,7 @@ import pytest
 from roads.command import run
 from roads.errors import ExplainError
 from roads.explain.symbols import bound, first_load, functions, old_versions
+from tests.test_explain import root  # noqa: F401 - a fixture
 
 pytestmark = [pytest.mark.gcc]
 
@@ -185,3 +186,66 @@ def test_first_load_is_the_lowest_load_segment_readelf_lists(files):
     data = files["stripped"].read_bytes()
     with pytest.raises(ExplainError, match="^cut: its program headers lie outside the file$"):
         first_load(data[:80], "cut")
+
+
+RUST = r"""
+#[inline(never)]
+fn helper(n: u64) -> u64 { n * 3 + 1 }
+mod shapes { #[inline(never)] pub fn area(side: u64) -> u64 { side * side } }
+fn main() { println!("{}", (0..10).map(helper).sum::<u64>() + shapes::area(3)); }
+"""
+
+
+@pytest.mark.parametrize("symbol, written, rust", [
+    ("_ZN2rs6helper17h7fdbfe01900afe1fE", "rs::helper", True),
+    ("_ZN4core3fmt5write17h0123456789abcdefE", "core::fmt::write", True),
+    ("_ZN6shapes4areaEi", "shapes::area", False),
+    ("_Z7throweri", "thrower", False),
+    # A C++ name whose last part merely looks like a hash keeps it: no "E" after it.
+    ("_ZN1a17h0123456789abcdefEv", "a::h0123456789abcdef", False),
+])
+def test_a_mangled_name_is_read_as_its_source_writes_it(symbol, written, rust):
+    """rustc's legacy mangling is the C++ ABI's nested name with a hash as its last part:
+    --at helper in a Rust program found nothing and called the program C++."""
+    from roads.explain.symbols import _source_name, is_rust
+
+    assert _source_name(symbol) == written
+    assert is_rust(symbol) is rust
+
+
+@pytest.mark.parametrize("name, found", [
+    ("area", ["_ZN2rs6shapes4area17hda23555a3e6198aeE", "_ZN6shapes4areaEi"]),
+    ("shapes::area", ["_ZN2rs6shapes4area17hda23555a3e6198aeE", "_ZN6shapes4areaEi"]),
+    ("rs::shapes::area", ["_ZN2rs6shapes4area17hda23555a3e6198aeE"]),
+    ("hapes::area", []),
+])
+def test_a_function_is_found_by_its_whole_name_or_its_last_parts(name, found):
+    from roads.explain.symbols import cxx_named
+
+    table = {s: () for s in ("_ZN2rs6shapes4area17hda23555a3e6198aeE", "_ZN6shapes4areaEi",
+                             "_Z7throweri")}
+    assert cxx_named(table, name) == found
+
+
+def test_a_rust_function_is_stopped_at_by_its_name(root, tmp_path, monkeypatch, capsys):
+    """A learner's Rust program: --at helper and --at shapes::area stop at the functions
+    nm lists as _ZN2rs6helper17h...E and _ZN2rs6shapes4area17h...E, and a name it has
+    not is refused with words about Rust, not C++."""
+    import shutil
+
+    from tests.test_explain import explain
+
+    rustc = shutil.which("rustc")
+    if rustc is None:
+        pytest.skip("no rustc")
+    (tmp_path / "rs.rs").write_text(RUST)
+    run([rustc, "-C", "debuginfo=1", "-o", str(tmp_path / "rsprog"), str(tmp_path / "rs.rs")],
+        timeout=120, check=True)
+    monkeypatch.chdir(tmp_path)
+    for at, part in (("helper", "6helper17h"), ("shapes::area", "6shapes4area17h")):
+        assert explain(root, "--no-sandbox", "--at", at, "--out", "p.html", "--", "./rsprog") == 0
+        err = capsys.readouterr().err
+        assert re.search(rf"--at {at}: the Rust function _ZN2rs{part}[0-9a-f]{{16}}E", err), err
+    assert explain(root, "--no-sandbox", "--at", "nothere", "--", "./rsprog") == 1
+    err = capsys.readouterr().err
+    assert "it is Rust, whose functions the linker knows by their mangled names" in err, err

@@ -21,6 +21,7 @@ tells, from the debugging information, a function the compiler inlined.
 from __future__ import annotations
 
 import io
+import re
 import struct
 from dataclasses import dataclass
 from typing import Callable, Mapping, NamedTuple
@@ -354,9 +355,12 @@ def _source_name(symbol: str) -> str | None:
     one part (``<length><identifier>``, ``St`` before it for ``std::``) or a nested one
     (``N``, the qualifiers of a member function, its parts, ``E``); the parameter types
     follow and are not read, and so are the template arguments (``I...E``) after a name
-    of one part (``_Z5twiceIiET_S0_``: ``twice``). None for another symbol, or a name
-    this does not read: a nested one with template arguments (a function template in a
-    namespace, a class template's member), a constructor's or an operator's."""
+    of one part (``_Z5twiceIiET_S0_``: ``twice``). Rust's compiler, in its legacy
+    mangling, writes a nested name too, its last part a hash of the function's crate and
+    type (``_ZN2rs6helper17h7fdbfe01900afe1fE``: ``rs::helper``), which is left out.
+    None for another symbol, or a name this does not read: a nested one with template
+    arguments (a function template in a namespace, a class template's member), a
+    constructor's or an operator's."""
     if not symbol.startswith("_Z"):
         return None
     at = 3 if symbol.startswith("_ZL") else 2
@@ -382,18 +386,32 @@ def _source_name(symbol: str) -> str | None:
             break
     if not parts or parts == ["std"] or (nested and not symbol.startswith("E", at)):
         return None
+    if is_rust(symbol):
+        parts.pop()
     return "::".join(parts)
 
 
+# A legacy-mangled Rust symbol ends its nested name with a part of 17 characters, "h"
+# and 16 hexadecimal digits (rustc's symbol hash), before the "E" that closes it.
+_RUST_HASH = re.compile(r"_ZN(?:\d+[^\d].*)?17h[0-9a-f]{16}E\Z", re.S)
+
+
+def is_rust(symbol: str) -> bool:
+    """Whether ``symbol`` is a Rust function's, mangled in rustc's legacy scheme (a
+    C++-like nested name whose last part is its hash): ``_ZN2rs6helper17h…E``."""
+    return _RUST_HASH.match(symbol) is not None
+
+
 def cxx_named(table: Mapping[str, tuple[Function, ...]], name: str) -> list[str]:
-    """The symbols of the C++ functions among a file's functions (``functions``) that
-    the source calls ``name``, by its last part (``area``) or whole (``shapes::area``):
-    the linker knows them by their mangled names alone (``_ZN6shapes4areaEi``), which
-    ``--at`` names. Sorted."""
+    """The symbols of the C++ (or Rust) functions among a file's functions
+    (``functions``) that the source calls ``name``: whole (``shapes::area``), or its last
+    parts (``area``; ``shapes::area`` for Rust's ``rs::shapes::area``, the crate first),
+    as gdb takes them. The linker knows them by their mangled names alone
+    (``_ZN6shapes4areaEi``), which ``--at`` names. Sorted."""
     found = set()
     for symbol in table:
         written = _source_name(symbol)
-        if written is not None and name in (written, written.rpartition("::")[2]):
+        if written is not None and (written == name or written.endswith("::" + name)):
             found.add(symbol)
     return sorted(found)
 

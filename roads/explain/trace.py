@@ -74,7 +74,7 @@ from .syscall_file import read_syscall
 from ..capture.elf import read_bytes
 from ..capture.runner import describe_status
 from ..capture.proc import CAP_SYS_PTRACE, MapsEntry, Proc, Status, auxv_dict
-from .symbols import (Function, bound, cxx_named, data_object, first_load, functions,
+from .symbols import (Function, bound, cxx_named, data_object, first_load, functions, is_rust,
                       has_symtab, imports, inlined, old_versions)
 
 INT3 = 0xCC
@@ -353,6 +353,16 @@ class _Read:
     first: int | None  # the p_vaddr of its first PT_LOAD, None for no ELF file to map
     functions: dict[str, tuple[Function, ...]]
     calls_dlopen: bool  # whether it calls dlopen, from another file (``symbols.imports``)
+
+
+def _language(symbols) -> str | None:
+    """The language whose compiler mangled the function ``symbols`` of a file: "Rust"
+    where one is rustc's (``symbols.is_rust``), "C++" where one is mangled as the
+    Itanium C++ ABI writes it (``_Z``), None where none is."""
+    names = list(symbols)
+    if any(is_rust(n) for n in names):
+        return "Rust"
+    return "C++" if any(n.startswith("_Z") for n in names) else None
 
 
 def _status_of(pid: int) -> Status | None:
@@ -1398,9 +1408,13 @@ class Tracer:
                          "; nor does it call dlopen, to open another (a library the C "
                          "library opens on its own, as iconv's converters, is not searched)")
                 known = table(exe)
+                language = _language(known[1]) if known else None
                 cxx = ("; it is C++, whose functions the linker knows by their mangled "
                        "names: one of a template, a constructor or an operator is named so, "
-                       "as nm lists it" if known and any(n.startswith("_Z") for n in known[1])
+                       "as nm lists it" if language == "C++" else
+                       "; it is Rust, whose functions the linker knows by their mangled "
+                       "names: a generic one, or one the compiler inlined, has no symbol of "
+                       "its own, and any that nm lists may be named so" if language == "Rust"
                        else "")
                 raise ExplainError(f"--at {spec.label}: no function {spec.name!r} in "
                                    f"{self.argv[0]} or the libraries loaded with it"
@@ -1461,13 +1475,14 @@ class Tracer:
         for path in files:
             known = table(path)
             symbols = cxx_named(known[1], spec.name) if known else []
+            language = _language(symbols)
             if len(symbols) > 1:
                 raise ExplainError(
-                    f"--at {spec.label}: {len(symbols)} C++ functions in "
+                    f"--at {spec.label}: {len(symbols)} {language} functions in "
                     f"{self.argv[0] if path == files[0] else os.path.basename(path)} are "
                     f"called {spec.name}: {', '.join(symbols)}; name one by its symbol")
             if symbols:
-                self.progress(f"--at {spec.label}: the C++ function {symbols[0]}")
+                self.progress(f"--at {spec.label}: the {language} function {symbols[0]}")
                 return find(symbols[0])
         return None
 
