@@ -747,10 +747,20 @@ def trace_program(job: dict, progress: Callable[[str], None] = lambda s: None) -
         # What the run had, and how to get a page: it said only that it was killed.
         then = (f"; the stops it reached ({', '.join(reached)}) get no page from a run the "
                 "deadline cuts short" if reached else "")
-        then += (f": give it a later --deadline (at most {MAX_DEADLINE:g} s)"
-                 + (", or leave out the stops it does not reach" if reached else ""))
+        later = f"a later --deadline (at most {MAX_DEADLINE:g} s)"
+        waiting = ""
+        if outcome.waiting_in:
+            # A program that waits (pause, a lock, a child that never ends) may wait
+            # past any deadline: said, so that a later one is not taken for the cure.
+            waiting = (f" while it waited in the system call"
+                       f"{'s' if len(outcome.waiting_in) > 1 else ''} "
+                       f"{', '.join(outcome.waiting_in)}")
+            then += f": {later} helps only if that wait ends by then"
+        else:
+            then += f": give it {later}"
+        then += ", or leave out the stops it does not reach" if reached else ""
         raise ExplainError(f"{program} did not reach {', '.join(late)} within "
-                           f"{deadline:g} s (--deadline); it was killed" + "".join(
+                           f"{deadline:g} s (--deadline); it was killed{waiting}" + "".join(
                                f" ({label}: {outcome.execed[label]})"
                                for label in late if label in outcome.execed) + then + wrote)
     ending = _ending(outcome, program, deadline)

@@ -51,6 +51,7 @@ process of the run continues it or, there being no fg here, the tracer does
 from __future__ import annotations
 
 import errno
+import functools
 import itertools
 import os
 import re
@@ -179,6 +180,16 @@ def syscall_numbers() -> dict[str, int]:
         raise ExplainError(f"cannot read {UNISTD} for system call numbers (package "
                            "linux-libc-dev)") from None
     return {m[1]: int(m[2]) for m in re.finditer(r"#define __NR_(\w+)\s+(\d+)", text)}
+
+
+@functools.cache
+def _numbered() -> dict[str, int]:
+    """``syscall_numbers``, read once (the deadline's words name a call by number); empty
+    where the header cannot be read."""
+    try:
+        return syscall_numbers()
+    except ExplainError:
+        return {}
 
 
 def parse_stop(text: str) -> StopSpec:
@@ -334,6 +345,10 @@ class Outcome:
     # explain ended before the program did (``timed_out``, ``cut_short``), nor one
     # of ``execed``.
     unfound: list[str] = field(default_factory=list)
+    # The system calls the program's threads were all blocked in when the deadline
+    # killed it (``Tracer._waiting_in``), one name each in thread order; empty where a
+    # thread was running, or the deadline did not end the run.
+    waiting_in: list[str] = field(default_factory=list)
     # Function stops refused once the run had begun (an ifunc in a library opened with
     # dlopen: ``Tracer._insert_function``): why, in words, by label.
     refused: dict[str, str] = field(default_factory=dict)
@@ -920,6 +935,8 @@ class Tracer:
         # Every stop made, the run is being ended already (``_kill_all``): the deadline,
         # passing while that takes its time, ends nothing the clean-up would not.
         if not self._ending:
+            if self.outcome is not None and self.main:
+                self.outcome.waiting_in = self._waiting_in(self.main)
             self._timed_out.set()
         self._kill_every(signal.SIGKILL)
 
@@ -2657,6 +2674,22 @@ class Tracer:
             asking = running
             time.sleep(0.0002)
         return False
+
+    def _waiting_in(self, tgid: int) -> list[str]:
+        """The system calls the threads of process ``tgid`` are blocked in, by name, once
+        each in thread order (``pause``, ``futex``); empty where one of them runs or is
+        outside any call: a program that waits, which a later deadline may not help."""
+        tasks = Proc().tasks(tgid)
+        names = {number: name for name, number in _numbered().items()}
+        found: list[str] = []
+        for tid in sorted(self._threads(tgid)):
+            nr = self._syscall_nr(tasks, tid)
+            if nr is None or nr < 0:
+                return []
+            name = names.get(nr, f"number {nr}")
+            if name not in found:
+                found.append(name)
+        return found
 
     @staticmethod
     def _syscall_nr(tasks: Proc, tid: int) -> int | None:
