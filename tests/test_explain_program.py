@@ -1016,3 +1016,15 @@ def test_a_file_in_tmp_named_by_an_argument_is_said_to_be_hidden_by_the_sandbox(
         assert "private one" not in elsewhere.value.message
     finally:
         shutil.rmtree(hidden, ignore_errors=True)
+
+
+def test_a_dash_for_out_or_save_is_the_standard_output(root, tmp_path):
+    """--out - wrote a file named '-' where the command ran; it is the standard output,
+    as for most commands, and no file is left."""
+    done = subprocess.run([sys.executable, "-m", "roads.cli", "--root", str(root), "explain",
+                           "--at", "exit", "--out", "-", "--", "/bin/true"],
+                          capture_output=True, text=True, timeout=120, cwd=tmp_path,
+                          env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("<!DOCTYPE html>") and done.stdout.rstrip().endswith("</html>")
+    assert list(tmp_path.iterdir()) == []

@@ -40,9 +40,11 @@ def add_parser(sub) -> None:
                     "only while read, with PTRACE_SEIZE and PTRACE_INTERRUPT; its other "
                     "threads run on, and may stop roads explain, which then waits until "
                     "continued (fg, kill -CONT); killed instead, it lets the process go)")
-    ex.add_argument("--out", help="the page to write (default: explain-NAME.html here)")
+    ex.add_argument("--out", help="the page to write (default: explain-NAME.html here; "
+                                  "- for the standard output)")
     ex.add_argument("--save", metavar="FILE.json",
-                    help="also write the captured document (what the site's explained() macro draws)")
+                    help="also write the captured document (what the site's explained() macro "
+                         "draws; - for the standard output)")
     ex.add_argument("--open", action="store_true", help="open the page in the browser")
     ex.add_argument("--aslr", action="store_true", help="leave ASLR on (default: off)")
     ex.add_argument("--follow-fork", action="store_true",
@@ -79,6 +81,8 @@ def cmd_explain(args) -> int:
     from ..capture.elf import read_elf
 
     program = args.program[1:] if args.program[:1] == ["--"] else args.program
+    # "-" is the standard output, as for most commands: it wrote a file named "-".
+    args.out, args.save = (STDOUT if given == "-" else given for given in (args.out, args.save))
 
     def progress(line: str) -> None:
         print(printable(f"roads explain: {line}"), file=sys.stderr, flush=True)
@@ -152,6 +156,9 @@ def cmd_explain(args) -> int:
     elif args.open:
         progress(f"the page went to {out}: there is no file to open")
     return 0 if session.whole else INCOMPLETE
+
+
+STDOUT = "/dev/stdout"
 
 
 def input_given(stream) -> bool:
