@@ -524,6 +524,10 @@ def test_main_of_a_program_without_the_c_library_start_up_is_refused_truly(
     outcome = Tracer([str(binary)], [parse_stop("_start"), parse_stop("exit")],
                      on_stop=lambda hit: None, deadline=20).run()
     assert outcome.reached == ["_start", "exit"]
+    # Given no --at, the learner did not ask for main: the error says it is the default.
+    with pytest.raises(ExplainError, match=r"or -nostartfiles, say; main is the stop taken "
+                                           r"where no --at is given\): stop at _start"):
+        session_mod.explain_program([str(binary)], [], sandbox=None)
 
 
 def test_a_function_of_a_stripped_program_is_refused_saying_why(tmp_path, no_leftovers):

@@ -364,6 +364,7 @@ def explain_program(argv: list[str], wheres: list[str], *, aslr: bool = False,
                "wheres": [s.label for s in stops], "aslr": aslr, "follow_fork": follow_fork,
                "deadline": deadline, "gcc_argv": list(gcc_argv), "shown": shown, "name": name,
                "typed": list(argv), "private_args": _private_args(argv[1:]),
+               "default_stop": not wheres,
                "cwd": os.getcwd(), "sandbox": sandbox is not None,
                "packages": package_versions(cache)}
         if sandbox is None:
@@ -659,6 +660,8 @@ def _result(path: Path, done: command.Completed) -> dict:
 def trace_program(job: dict, progress: Callable[[str], None] = lambda s: None) -> Session:
     """Trace ``job`` (what ``explain_program`` resolved) here, in this process."""
     stops = [parse_stop(w) for w in job["wheres"]]
+    if job.get("default_stop"):
+        stops = [replace(stop, default=True) for stop in stops]
     labels = [s.label for s in stops]
     path, program, deadline = job["path"], job["shown"][0], job["deadline"]
     proc = Proc()

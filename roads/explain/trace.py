@@ -170,6 +170,7 @@ class StopSpec:
     count: int = 1
     seconds: float = 0.0
     number: int = -1  # the system call's number
+    default: bool = False  # the stop taken where no --at was given (main)
 
 
 def syscall_numbers() -> dict[str, int]:
@@ -1389,10 +1390,12 @@ class Tracer:
                            "a program that does not start with the C library's start-up "
                            "code, which calls main: one linked with -nostdlib or "
                            "-nostartfiles, say")
+                    given = ("; main is the stop taken where no --at is given"
+                             if spec.default else "")
                     raise ExplainError(f"{self.argv[0]}: no symbol main and no "
-                                       f"__libc_start_main to find it by ({why}): stop at "
-                                       "_start, its entry point, or at a system call, a "
-                                       "delay or its exit")
+                                       f"__libc_start_main to find it by ({why}{given}): "
+                                       "stop at _start, its entry point, or at a system "
+                                       "call, a delay or its exit")
                 self._insert(tid, pid, start[1] + start[2].st_value, "libc_start_main")
                 continue
             if found is None and "@" not in spec.name:
