@@ -611,3 +611,14 @@ def test_a_programs_default_name_keeps_its_letters(path, name):
     """The page's default name (explain-NAME.html) and the figures' captions keep a
     program's letters, whatever their script: 'mémoire' was 'm-moire', 'прог' 'program'."""
     assert session_mod.sample_name(path) == name
+
+
+def test_a_source_with_a_blank_in_its_name_is_quoted_as_it_is_run(tmp_path, no_leftovers):
+    """'compiling ./hé llo.c' went unquoted where the next line, 'running './hé llo.c'',
+    was quoted: both name the file as a shell would take it."""
+    source = tmp_path / "hé llo.c"
+    source.write_text("int main(void) { return 0; }\n")
+    said: list[str] = []
+    session_mod.explain_program([str(source)], ["main"], sandbox=None, progress=said.append)
+    quoted = f"'{source}'"
+    assert f"compiling {quoted}" in said and f"running {quoted}" in said, said

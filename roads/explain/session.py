@@ -322,7 +322,7 @@ def explain_program(argv: list[str], wheres: list[str], *, aslr: bool = False,
                 raise ExplainError(f"{program}: a folder, not a C source")
             if not source.is_file():
                 raise ExplainError(f"{program}: no such file")
-            progress(f"compiling {program}")
+            progress(f"compiling {shellwords.join([program])}")
             binary, gcc_argv = compile_c(source.resolve(), Path(tmp), sandbox)
             path = str(binary)
         try:
