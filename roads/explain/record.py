@@ -17,7 +17,7 @@ from typing import Mapping, Sequence
 from .. import document
 from ..errors import ExplainError
 from .mapped import MappedFile
-from .siginfo import sent_by
+from .siginfo import DATA_FAULTS, SI_KERNEL, code_name, fault_words, sent_by
 
 VARIANT = "default"
 # No sample's build folder to write "/build": paths stay as the machine names them, the
@@ -138,6 +138,43 @@ def stop_words(pid: int, signal: str, sender: int | None, code: int | None) -> s
 
 
 @dataclass(frozen=True)
+class Crash:
+    """A fault that killed a process of the run, as the stop taken at its signal's
+    delivery recorded it (``trace.Tracer._fault_stop``): the signal's name (SIGSEGV),
+    its si_code (``code``: SEGV_MAPERR's 1, SI_KERNEL), the address the faulting
+    instruction touched (``addr``, si_addr: None for SIGILL and SIGFPE, whose si_addr is
+    the instruction's own, and where the kernel gives none), the instruction's address
+    (``pc``), and the function of its file that holds it, as ``main+16`` ("" where no
+    symbol of the file covers it, or none was looked for)."""
+
+    signal: str
+    code: int
+    addr: int | None
+    pc: int
+    symbol: str = ""
+
+    @classmethod
+    def of(cls, signal: str, code: int, si_addr: int, pc: int) -> Crash:
+        """The crash a fault's siginfo (``signal``, ``code``, ``si_addr``) and the pc
+        at its delivery-stop tell: an address kept only where it is the data's."""
+        data = signal in DATA_FAULTS and code != SI_KERNEL
+        return cls(signal, code, si_addr if data else None, pc)
+
+    def fault(self) -> str:
+        """What the fault was and where, in words: "no mapping at 0x10 (SEGV_MAPERR)",
+        "an integer division by zero (FPE_INTDIV)"."""
+        words, name = fault_words(self.signal, self.code), code_name(self.signal, self.code)
+        if self.code == SI_KERNEL:
+            return f"{words} ({name})" if words else f"sent by the kernel ({name})"
+        at = f" at {self.addr:#x}" if self.addr is not None else ""
+        return f"{words}{at} ({name})" if words else f"a fault{at} ({name})"
+
+    def instruction(self) -> str:
+        """The faulting instruction's place: "0x555555555139 (main+16)"."""
+        return f"{self.pc:#x}" + (f" ({self.symbol})" if self.symbol else "")
+
+
+@dataclass(frozen=True)
 class UnreadStop:
     """A stop the run reached whose memory could not be read: its ``--at``, the process
     held there, and why, in words that say what the user could do."""
@@ -202,6 +239,10 @@ class Session:
     # then run), which its path alone does not tell. Empty in a session saved before it
     # was kept, and where the started file could not be identified.
     other_file: frozenset[int] = frozenset()
+    # The faults that killed a process of the run, each with the stop taken at its
+    # signal's delivery (``Crash``), by that stop's ``Checkpoint.seq``. Empty in a session
+    # saved before it was kept.
+    crashes: dict[int, Crash] = field(default_factory=dict)
 
     def not_reached(self) -> list[str]:
         """Each stop of ``missing``, with why it was not reached where the run knows: as
@@ -254,6 +295,10 @@ def session_json(session: Session, *, files: bool = True) -> dict:
         data["stdio"] = session.stdio
     if session.other_file:
         data["other_file"] = sorted(session.other_file)
+    if session.crashes:
+        data["crashes"] = {str(seq): {"signal": c.signal, "code": c.code, "addr": c.addr,
+                                      "pc": c.pc, "symbol": c.symbol}
+                           for seq, c in session.crashes.items()}
     return data
 
 
@@ -282,7 +327,11 @@ def session_from_json(data: dict) -> Session:
                        {int(seq): tuple(int(p) for p in pids)
                         for seq, pids in data.get("shared", {}).items()},
                        None if data.get("stdio") is None else bool(data["stdio"]),
-                       frozenset(int(seq) for seq in data.get("other_file", ())))
+                       frozenset(int(seq) for seq in data.get("other_file", ())),
+                       {int(seq): Crash(str(c["signal"]), int(c["code"]),
+                                        None if c["addr"] is None else int(c["addr"]),
+                                        int(c["pc"]), str(c.get("symbol", "")))
+                        for seq, c in data.get("crashes", {}).items()})
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise ExplainError(f"not a document roads explain saved: {exc}") from None
 

@@ -40,7 +40,8 @@ from ..escapes import escape_bytes
 from ..figures.filenames import program_path
 from .program import DEFAULT_DEADLINE, MAX_DEADLINE, not_runnable, user_program
 from .mapped import Files, MappedFile, mapped_files, merge, opened
-from .record import (NO_BUILD_DIR, VARIANT, Returned, Session, UnreadStop, listed,
+from .crash import file_offset, symbol_at
+from .record import (NO_BUILD_DIR, VARIANT, Crash, Returned, Session, UnreadStop, listed,
                      session_from_json)
 from . import shellwords
 from .symbols import inlined, load_span, writes_through_stdio
@@ -672,6 +673,7 @@ def trace_program(job: dict, progress: Callable[[str], None] = lambda s: None) -
     threads: dict[int, int] = {}
     shared: dict[int, tuple[int, ...]] = {}
     other_file: set[int] = set()
+    crashes: dict[int, Crash] = {}
 
     def on_stop(hit: Hit) -> None:
         # A stop that cannot be read is told and the run goes on: the stops read before
@@ -693,6 +695,8 @@ def trace_program(job: dict, progress: Callable[[str], None] = lambda s: None) -
             returned[hit.label] = hit.returned
         if hit.thread is not None:
             threads[seq] = hit.thread
+        if hit.crash is not None:
+            crashes[seq] = hit.crash
         sharing = tracer.sharing_memory(hit.pid, hit.tid)
         if sharing:
             shared[seq] = sharing
@@ -799,7 +803,36 @@ def trace_program(job: dict, progress: Callable[[str], None] = lambda s: None) -
                    cut, unread, returned, list(outcome.stopped), unreached,
                    spans=load_spans(checkpoints, files), files=files, threads=threads,
                    typed=shellwords.join(job["shown"]), own_pids=_own_pids(job),
-                   shared=shared, stdio=stdio, other_file=frozenset(other_file))
+                   shared=shared, stdio=stdio, other_file=frozenset(other_file),
+                   crashes=_crash_symbols(crashes, checkpoints, files))
+
+
+def _crash_symbols(crashes: Mapping[int, Crash], checkpoints: list[dict],
+                   files: Files) -> dict[int, Crash]:
+    """Each crash with the function that holds its faulting instruction (``symbol_at``),
+    looked up in the file its stop's regions map at the pc, read now, while the run's
+    files are there, and only where it is the file the stops mapped (``mapped.opened``);
+    a crash in anonymous memory (JIT code), in a file gone or replaced, or in code no
+    symbol covers keeps none."""
+    elves: dict[str, object] = {}
+    out = {}
+    for seq, crash in crashes.items():
+        regions = msgspec.convert(checkpoints[seq]["regions"], list[document.Region])
+        found = file_offset(regions, crash.pc)
+        if found is None:
+            out[seq] = crash
+            continue
+        region, offset = found
+        path = region.pathname
+        if path not in elves:
+            try:
+                with opened(path, files) as fd:
+                    elves[path] = parse_elf(Path(path), read_bytes(Path(f"/proc/self/fd/{fd}")))
+            except (RoadsError, OSError):
+                elves[path] = None
+        elf = elves[path]
+        out[seq] = replace(crash, symbol=symbol_at(elf, offset)) if elf is not None else crash
+    return out
 
 
 def _identity(path: str) -> tuple[int, int] | None:

@@ -1,6 +1,9 @@
 """siginfo_t, what the kernel says of a signal it delivers (the kernel's
 include/uapi/asm-generic/siginfo.h): who sent it, read from its ``si_code`` and
-``si_pid``, and said in words.
+``si_pid``, and said in words; and, for a fault's signal (SIGSEGV, SIGBUS, SIGILL,
+SIGFPE), what the fault was (its ``si_code`` by name) and where (``si_addr``); and
+whether a signal delivered now would kill, from a thread's dispositions in
+/proc/TID/status.
 
 Pure: the bytes come from PTRACE_GETSIGINFO (``roads.explain.ptrace``); the words go
 to a saved session (``roads.explain.record``), which loads no tracer to draw.
@@ -11,6 +14,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 SIGINFO_SIZE = 128  # sizeof(siginfo_t): SI_MAX_SIZE
+# Where x86-64's siginfo_t keeps its fields (offsetof, checked with gcc against glibc's
+# and the kernel's headers): si_signo, si_errno and si_code are ints; the union follows
+# after 4 bytes of padding, opening with si_pid or, for a fault, si_addr.
+SI_SIGNO, SI_CODE, SI_UNION = 0, 8, 16
 
 # The si_code values (asm-generic/siginfo.h). Those above 0 are the kernel's own
 # (SI_KERNEL, or a code of the signal's: a fault's, a child's end, SIGPOLL's band);
@@ -60,10 +67,10 @@ class SigInfo:
 def parse_siginfo(data: bytes) -> SigInfo:
     """A siginfo_t's bytes (x86-64) as a SigInfo: si_code is the int after si_signo and
     si_errno; si_pid opens the union, after 4 bytes of padding."""
-    code = int.from_bytes(data[8:12], "little", signed=True)
+    code = int.from_bytes(data[SI_CODE:SI_CODE + 4], "little", signed=True)
     if code not in SENT_BY_A_PROCESS:
         return SigInfo(code, None)
-    return SigInfo(code, int.from_bytes(data[16:20], "little", signed=True))
+    return SigInfo(code, int.from_bytes(data[SI_UNION:SI_UNION + 4], "little", signed=True))
 
 
 def sent_by(code: int, signal: str) -> str:
@@ -76,3 +83,127 @@ def sent_by(code: int, signal: str) -> str:
             return "the kernel, for its terminal's job control"
         return "the kernel"
     return f"a sender its si_code ({code}) does not name"
+
+
+# --------------------------------------------------------------------------- faults
+
+# The signals a fault of the thread's own instruction raises (the kernel's
+# force_sig_fault, or force_sig for a general-protection fault), and the si_code values
+# each may carry (asm-generic/siginfo.h; SEGV_CPERR, x86's shadow stack, is Linux 6.6's):
+# the code's name and what it says, in words placed before " at ADDRESS".
+FAULT_SIGNALS = ("SIGSEGV", "SIGBUS", "SIGILL", "SIGFPE")
+FAULT_CODES: dict[str, dict[int, tuple[str, str]]] = {
+    "SIGSEGV": {1: ("SEGV_MAPERR", "no mapping"),
+                2: ("SEGV_ACCERR", "an access its mapping's permissions forbid"),
+                3: ("SEGV_BNDERR", "an access outside the bounds an MPX check allowed"),
+                4: ("SEGV_PKUERR", "an access its protection key forbids"),
+                10: ("SEGV_CPERR", "a control-protection fault (shadow stack)")},
+    "SIGBUS": {1: ("BUS_ADRALN", "an access not aligned as the instruction needs"),
+               2: ("BUS_ADRERR", "an access to a mapped page that nothing can back (a "
+                                 "page of a mapped file past the file's end, say)"),
+               3: ("BUS_OBJERR", "a hardware error of the object mapped"),
+               4: ("BUS_MCEERR_AR", "a hardware memory error (machine check) in memory "
+                                    "the access needed"),
+               5: ("BUS_MCEERR_AO", "a hardware memory error (machine check) found in "
+                                    "memory of the process")},
+    # x86-64 reports any opcode it does not know (ud2, which __builtin_trap() emits,
+    # among them) as ILL_ILLOPN, and any division fault, by zero or INT_MIN / -1 whose
+    # quotient does not fit, as FPE_INTDIV (arch/x86/kernel/traps.c).
+    "SIGILL": {1: ("ILL_ILLOPC", "an illegal opcode"),
+               2: ("ILL_ILLOPN", "an instruction the processor does not know (an illegal "
+                                 "operand, x86-64 calls it: ud2, which __builtin_trap() "
+                                 "emits, is one)"),
+               3: ("ILL_ILLADR", "an illegal addressing mode"),
+               4: ("ILL_ILLTRP", "an illegal trap"),
+               5: ("ILL_PRVOPC", "a privileged opcode"),
+               6: ("ILL_PRVREG", "a privileged register"),
+               7: ("ILL_COPROC", "a coprocessor error"),
+               8: ("ILL_BADSTK", "an internal stack error"),
+               9: ("ILL_BADIADDR", "an unimplemented instruction address")},
+    "SIGFPE": {1: ("FPE_INTDIV", "an integer division by zero (or one whose quotient does "
+                                 "not fit its register: INT_MIN / -1)"),
+               2: ("FPE_INTOVF", "an integer overflow"),
+               3: ("FPE_FLTDIV", "a floating-point division by zero"),
+               4: ("FPE_FLTOVF", "a floating-point overflow"),
+               5: ("FPE_FLTUND", "a floating-point underflow"),
+               6: ("FPE_FLTRES", "an inexact floating-point result"),
+               7: ("FPE_FLTINV", "an invalid floating-point operation"),
+               8: ("FPE_FLTSUB", "a subscript out of range"),
+               14: ("FPE_FLTUNK", "an undiagnosed floating-point exception"),
+               15: ("FPE_CONDTRAP", "a trap on a condition")},
+}
+# A fault the kernel reports with SI_KERNEL gives no address (si_addr is 0): what makes
+# it on x86-64, by signal (exc_general_protection, and exc_stack_segment's SIGBUS).
+NO_ADDRESS = {
+    "SIGSEGV": ("a general-protection fault, which gives no address (an access to a "
+                "non-canonical address, in the hole between the halves, makes one)"),
+    "SIGBUS": ("a stack-segment fault, which gives no address (an access through %rsp or "
+               "%rbp to a non-canonical address makes one)"),
+}
+# The faults whose si_addr is the data address the instruction touched; for SIGILL and
+# SIGFPE it is the instruction's own, the pc.
+DATA_FAULTS = frozenset({"SIGSEGV", "SIGBUS"})
+
+
+@dataclass(frozen=True)
+class Fault:
+    """What a fault's siginfo_t says: the signal (``si_signo``), the fault's kind
+    (``si_code``, above 0 where the kernel sent it) and ``si_addr``: the address the
+    instruction touched (SIGSEGV, SIGBUS), or the instruction's own (SIGILL, SIGFPE)."""
+
+    si_signo: int
+    si_code: int
+    si_addr: int
+
+
+def parse_fault(data: bytes) -> Fault:
+    """A siginfo_t's bytes (x86-64) read as a fault's: si_addr, a pointer, opens the
+    union."""
+    return Fault(int.from_bytes(data[SI_SIGNO:SI_SIGNO + 4], "little", signed=True),
+                 int.from_bytes(data[SI_CODE:SI_CODE + 4], "little", signed=True),
+                 int.from_bytes(data[SI_UNION:SI_UNION + 8], "little"))
+
+
+def code_name(signal: str, code: int) -> str:
+    """``code``, a fault's si_code, by its name for ``signal``: SEGV_MAPERR, SI_KERNEL;
+    "si_code N" for one the table does not know."""
+    if code == SI_KERNEL:
+        return "SI_KERNEL"
+    known = FAULT_CODES.get(signal, {}).get(code)
+    return known[0] if known else f"si_code {code}"
+
+
+def fault_words(signal: str, code: int) -> str:
+    """What the fault was, in words that go before " at ADDRESS" ("no mapping"); for
+    SI_KERNEL, the whole phrase (``NO_ADDRESS``), or "" where none is known."""
+    if code == SI_KERNEL:
+        return NO_ADDRESS.get(signal, "")
+    known = FAULT_CODES.get(signal, {}).get(code)
+    return known[1] if known else ""
+
+
+# The masks /proc/PID/status gives of a thread's dispositions (fs/proc/array.c,
+# render_sigset_t): the signals it ignores and those it catches with a handler.
+DISPOSITIONS = ("SigIgn", "SigCgt")
+
+
+def kills(status: str, signo: int) -> bool | None:
+    """Whether signal ``signo``, delivered now, kills the thread whose /proc/TID/status
+    is ``status``: its disposition is the default (neither SigIgn nor SigCgt holds it),
+    which for a fault's signal is to end the process with a core dump. Read at the
+    signal's delivery-stop, the masks are those the delivery goes by: the kernel, sending
+    a fault's signal that the thread blocked or ignored (force_sig_info_to_task), set its
+    handler back to SIG_DFL and unblocked it then, and a signal stays queued while
+    blocked (it reaches no delivery-stop). None where the lines are missing."""
+    masks = {}
+    for line in status.splitlines():
+        key, _, value = line.partition(":")
+        if key in DISPOSITIONS:
+            try:
+                masks[key] = int(value.strip(), 16)
+            except ValueError:
+                return None
+    if len(masks) != len(DISPOSITIONS):
+        return None
+    bit = 1 << (signo - 1)
+    return not any(mask & bit for mask in masks.values())

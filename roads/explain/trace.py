@@ -46,6 +46,13 @@ on. A stop signal the program gets (raise(SIGSTOP)) stops it, as under a shell, 
 process of the run continues it or, there being no fg here, the tracer does
 (``Tracer._tend_held``). A syscall stop records what the call returned
 (``record.Returned``).
+
+A fault that kills a followed process (SIGSEGV, SIGBUS, SIGILL or SIGFPE that the
+kernel sent for the thread's own instruction, with no handler to run) makes a stop of
+its own, asked for or not, labelled with the signal's name: taken at the signal's
+delivery-stop, before the signal is delivered, the memory as the fault found it
+(``Tracer._fault_stop``, ``record.Crash``). The signal is delivered then, unchanged: the
+process dies of it as it would have untraced.
 """
 
 from __future__ import annotations
@@ -68,13 +75,14 @@ from ..errors import ExplainError, RoadsError
 from . import emulate
 from . import ptrace as pt
 from . import shellwords
-from .record import RESTART, Returned, SelfStop, generation, signed, stop_words
+from .record import RESTART, Crash, Returned, SelfStop, generation, signed, stop_words
 from .seccomp_mode import SECCOMP_MODE_DEAD, read_seccomp_mode
-from .siginfo import SI_KERNEL, SigInfo
+from .siginfo import FAULT_SIGNALS, SI_KERNEL, SigInfo, kills
 from .syscall_file import read_syscall
 from ..capture.elf import read_bytes
 from ..capture.runner import describe_status
 from ..capture.proc import CAP_SYS_PTRACE, MapsEntry, Proc, Status, auxv_dict
+from ..figures.regions import FAULT_ADDRESS
 from .symbols import (Function, bound, cxx_named, data_object, first_load, functions, is_rust,
                       has_symtab, imports, inlined, old_versions)
 
@@ -111,6 +119,8 @@ WAKE = 0.05  # seconds the tracer sleeps at most between two looks for a tracee'
 # they stopped is held so before roads explain continues it (``Tracer._tend_held``).
 STOP_SIGNALS = frozenset({signal.SIGSTOP, signal.SIGTSTP, signal.SIGTTIN, signal.SIGTTOU})
 CONTINUE_AFTER = 1.0  # seconds
+# The signals of a fault (``siginfo.FAULT_SIGNALS``), by number.
+FAULTS = frozenset(signal.Signals[name] for name in FAULT_SIGNALS)
 SIGCONT_BIT = 1 << (signal.SIGCONT - 1)  # in the SigPnd: and ShdPnd: masks of /proc/PID/status
 SIGSTOP_BIT = 1 << (signal.SIGSTOP - 1)
 # The x86-64 system calls that make a process or thread, and the clone(2) flag of one
@@ -162,7 +172,8 @@ PIDFD_SIGNAL_PROCESS_GROUP = 1 << 2  # linux/pidfd.h (Linux 6.9): to the pidfd's
 
 @dataclass(frozen=True)
 class StopSpec:
-    """One ``--at``: ``kind`` is 'func', 'syscall', 'exit' or 'delay'."""
+    """One ``--at``: ``kind`` is 'func', 'syscall', 'exit' or 'delay'; or 'crash', the
+    stop at a fault that kills (``Tracer._fault_stop``), which no --at names."""
 
     label: str
     kind: str
@@ -251,6 +262,7 @@ class Hit:
     addresses: tuple[tuple[str, int], ...]
     tid: int | None = None  # the thread that reported the stop, held at it (None: pid)
     returned: Returned | None = None  # at a syscall stop, what the call returned
+    crash: Crash | None = None  # at a fault that kills, the fault (its ``symbol`` not looked up)
 
     @property
     def thread(self) -> int | None:
@@ -2133,7 +2145,10 @@ class Tracer:
         group-stop of its process), with it: at a stop of ``_stopped``, or one that cut
         a step over a breakpoint short (``_step_over``), the signal then due first. A
         stop signal is told apart there: a delay's SIGSTOP is taken, not delivered; the
-        program's is delivered, and the group-stop it makes held (``_group_stop``)."""
+        program's is delivered, and the group-stop it makes held (``_group_stop``). A
+        fault's signal that will kill the process makes a stop first (``_fault_stop``)."""
+        if sig in FAULTS:
+            self._fault_stop(tid, sig)
         if sig in STOP_SIGNALS:
             try:
                 info = pt.signal_info(tid)
@@ -2164,6 +2179,42 @@ class Tracer:
                 pass
             return
         self._resume(tid, sig)
+
+    def _fault_stop(self, tid: int, sig: int) -> None:
+        """The stop at a fault that will kill ``tid``'s process, taken in its
+        signal-delivery-stop for ``sig``, before the caller delivers it: a signal the
+        kernel sent for the thread's own instruction (si_code above 0; a process sending
+        one with kill or raise gives 0 or less), whose disposition is the default
+        (``siginfo.kills``: the kernel made it so for one blocked or ignored). Not in a
+        run being ended (the deadline's, roads explain's), nor for a process that handles
+        the signal: its handler runs, and it may live on. The stop records the pc, the
+        sp and the fault's address (si_addr, where it is the data's), drawn on the map."""
+        if self._ending or self._timed_out.is_set():
+            return
+        try:
+            fault = pt.fault_info(tid)
+        except ProcessLookupError:
+            raise
+        except OSError as exc:
+            if exc.errno != errno.EINVAL:  # held in a group-stop: no signal to deliver
+                raise
+            return
+        if fault.si_signo != sig or fault.si_code <= 0:
+            return
+        try:
+            with open(f"/proc/{tid}/status", encoding="ascii", errors="replace") as f:
+                fatal = kills(f.read(), sig)
+        except OSError:
+            return  # gone: its end comes next
+        if not fatal:
+            return
+        regs = pt.get_regs(tid)
+        crash = Crash.of(signal.Signals(sig).name, fault.si_code, fault.si_addr, regs.rip)
+        addresses = [("pc", regs.rip), ("sp", regs.rsp)]
+        if crash.addr is not None:
+            addresses.append((FAULT_ADDRESS, crash.addr))
+        self._hit(tid, StopSpec(crash.signal, "crash", name=crash.signal), tuple(addresses),
+                  crash=crash)
 
     # A stop signal (SIGSTOP, SIGTSTP, ...) the program sends itself, or one of its
     # processes another, is delivered, as under a shell: the process stops (a
@@ -2729,20 +2780,24 @@ class Tracer:
                 if not tasks.exited(t)}
 
     def _hit(self, tid: int, spec: StopSpec, addresses: tuple,
-             returned: Returned | None = None) -> None:
+             returned: Returned | None = None, crash: Crash | None = None) -> None:
         tgid = self.traced.get(tid, tid)
-        if spec.kind != "exit":
+        if spec.kind not in ("exit", "crash"):
             self.done.add(spec.label)
         said = f": {returned.name} {returned.words()}" if returned else ""
         if spec in self.later:  # several libraries opened may define it: which one
             said = f" in {_file_at(tid, dict(addresses)['pc'])}"
-        hit = Hit(tgid, _ppid(tgid), spec.label, addresses, tid, returned)
+        if crash is not None:
+            said = (f": {crash.fault()}, by the instruction at {crash.pc:#x}; the signal "
+                    "is delivered once the stop is read, and kills it")
+        hit = Hit(tgid, _ppid(tgid), spec.label, addresses, tid, returned, crash)
         thread = f", thread {hit.thread}" if hit.thread else ""
         role = self._role(tgid)
         self.progress(f"stopped at {spec.label} ({role + ', ' if role else ''}pid {tgid}"
                       f"{thread}){said}")
         self.on_stop(hit)
-        self.outcome.reached.append(spec.label)
+        if crash is None:  # a crash is no stop of --at
+            self.outcome.reached.append(spec.label)
 
     def _role(self, tgid: int) -> str:
         """Process ``tgid``'s role among the processes followed so far ("the child"), as

@@ -595,6 +595,10 @@ def _classify_anonymous(
 # The name roads explain records the stopped thread's stack pointer under, beside "pc"
 # (``roads.explain.trace``: a function or system-call stop's addresses).
 STOPPED_SP = "sp"
+# The name roads explain records a fault's address under (si_addr), beside "pc" and
+# "sp", at the stop a crash makes (``roads.explain.trace.Tracer._fault_stop``): an
+# address in no region, most often, drawn in its gap (``Band.pointers``).
+FAULT_ADDRESS = "si_addr"
 
 
 def _within_span(regions: Sequence[Region], data: int, r: Region,

@@ -1,0 +1,135 @@
+"""Where a crash happened, in words: the function that holds the faulting instruction
+(``symbol_at``: read from its file's symbols, through the region that maps it), and the
+region or gap of the memory map that holds an address (``place``), as the page's map
+draws them; then the crash said whole (``crash_line``, ``crash_paragraph``).
+
+Pure: the regions come from a stop's capture (``roads.figures.regions.memory_map``), the
+symbols from an ELF record (``roads.capture.elf``); a saved session draws them again
+with no file of its run at hand.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+from ..document import Elf, Region
+from ..figures.regions import Band, Classified, MemoryMap
+from ..units import human_size
+from .record import Crash
+
+
+def file_offset(regions: Sequence[Region], address: int) -> tuple[Region, int] | None:
+    """The region of ``regions`` that maps ``address`` from a file, and the offset in
+    that file the address maps; None where no region holds it or the one that does
+    maps no file (anonymous memory, [stack], [vdso])."""
+    for r in regions:
+        if r.start <= address < r.end:
+            if not r.pathname.startswith("/"):
+                return None
+            return r, r.offset + address - r.start
+    return None
+
+
+def symbol_at(elf: Elf, offset: int) -> str:
+    """The function of ``elf`` whose code holds the byte at file offset ``offset``, as
+    gdb writes a place in it: ``main+16`` (``main`` at its first byte); "" where no
+    PT_LOAD segment holds that byte from the file, or no STT_FUNC symbol with a size
+    covers it (a stripped file's static functions, say: none is guessed)."""
+    vaddr = next((s.p_vaddr + offset - s.p_offset for s in elf.loads
+                  if s.p_offset <= offset < s.p_offset + s.p_filesz), None)
+    if vaddr is None:
+        return ""
+    holding = sorted((s for s in elf.symbols if s.type == "STT_FUNC"
+                      and s.st_value <= vaddr < s.st_value + s.st_size),
+                     key=lambda s: (s.bind == "STB_LOCAL", s.name))
+    if not holding:
+        return ""
+    chosen = holding[0]
+    within = vaddr - chosen.st_value
+    return f"{chosen.name}+{within}" if within else chosen.name
+
+
+def _named(c: Classified) -> str:
+    """A region as its neighbour names it: its file, its kernel name, or anonymous memory."""
+    r = c.region
+    if r.pathname.startswith("/"):
+        return r.filename
+    return r.pathname or f"anonymous memory ({c.label})"
+
+
+def _region_words(c: Classified) -> str:
+    """``in crash's region 0x555555556000-0x555555557000 (r--p: program read-only data)``."""
+    r = c.region
+    span = f"{r.start:#x}-{r.end:#x} ({r.perms}: {c.label})"
+    if r.pathname.startswith("/"):
+        return f"in {r.filename}'s region {span}"
+    if r.pathname:
+        return f"in {r.pathname}, {span}"
+    return f"in anonymous memory, {span}"
+
+
+def place(mm: MemoryMap, address: int) -> str:
+    """Where ``address`` lies in the stop's memory map ``mm``, in words: in which region
+    (its file, span, permissions and kind), or in which gap, between which regions. An
+    address under the machine's mmap_min_addr is said to be: nothing can be mapped
+    there, and a NULL pointer, or a small offset from one, points there."""
+    bands = mm.bands()
+    k = next(i for i, b in enumerate(bands) if b.start <= address < b.end)
+    band = bands[k]
+    if band.region is not None:
+        return _region_words(band.region)
+    return _gap_words(mm, bands, k, address)
+
+
+def _gap_words(mm: MemoryMap, bands: tuple[Band, ...], k: int, address: int) -> str:
+    band = bands[k]
+    if band.kind != "unmapped" or band.past_user_space:
+        return f"in the {band.label} ({band.start:#x}-{band.end:#x}): {band.about}"
+    below = bands[k - 1].region if k > 0 else None
+    above = bands[k + 1].region if k + 1 < len(bands) else None
+    size = human_size(band.size)
+    if below is None:
+        where = f"in the unmapped gap of {size} at the bottom of the address space, below "
+        where += f"{_named(above)} at {above.region.start:#x}" if above else "everything"
+    elif above is None:
+        where = f"in the unmapped gap of {size} above {_named(below)}"
+    else:
+        where = (f"in the unmapped gap of {size} between {_named(below)} (up to "
+                 f"{below.region.end:#x}) and {_named(above)} (from {above.region.start:#x})")
+    low = mm.selection.provenance_record.mmap_min_addr
+    if isinstance(low, int) and address < low:
+        where += (f"; under mmap_min_addr ({human_size(low)}), where nothing may be mapped: "
+                  "a NULL pointer, or a small offset from one (a field of a struct at NULL), "
+                  "points there")
+    return where
+
+
+def crash_line(crash: Crash, fault: MemoryMap | None, code: MemoryMap | None = None) -> str:
+    """The crash in one line, after "was killed by": the signal, what the fault was and
+    where, and the faulting instruction, each place said in the stop's map (``fault``
+    for the address, ``code`` for the pc: the same map, or None where the stop could not
+    be drawn, which leaves the places out). "SIGSEGV: no mapping at 0x10 (SEGV_MAPERR),
+    in the unmapped gap ...; the faulting instruction at 0x555555555139 (main+16), in
+    crash's region ..."."""
+    code = fault if code is None else code
+    what = f"{crash.signal}: {crash.fault()}"
+    if crash.addr is not None and fault is not None:
+        what += f", {place(fault, crash.addr)}"
+    instruction = f"the faulting instruction at {crash.instruction()}"
+    if code is not None:
+        instruction += f", {place(code, crash.pc)}"
+    return f"{what}; {instruction}"
+
+
+def handled_words(signal: str) -> str:
+    """Why the stop was made, and what came of it, for the page: the program had no
+    handler of ``signal``, and roads explain delivered it after the stop."""
+    return (f"The program had no handler of {signal} that could run (its disposition was the "
+            "default, or the kernel made it so: a fault's signal that is blocked or "
+            "ignored is set back to the default), so the signal ended the process. roads "
+            "explain stopped the thread as the kernel was about to deliver it, read the "
+            "memory as the fault left it, then let the signal through unchanged: the "
+            "process died of it as it would have without roads explain. The map marks "
+            "the faulting instruction (pc), the thread's stack pointer (sp)"
+            + (" and the address the instruction touched (si_addr)."
+               if signal in ("SIGSEGV", "SIGBUS") else "."))
