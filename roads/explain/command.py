@@ -76,7 +76,7 @@ NEGATIVE = re.compile(r"^-\d+$|^-\d*\.\d+$|^-(?:\d+(?:\.\d*)?|\.\d+)m?s$")
 
 
 def cmd_explain(args) -> int:
-    from .page import render_page
+    from .page import crashes, render_page
     from .session import explain_pid, explain_program, sample_name
     from ..capture.elf import read_elf
 
@@ -142,6 +142,10 @@ def cmd_explain(args) -> int:
             print(printable(f"roads: error: cannot write {exc.filename or where}: "
                             f"{exc.strerror or exc}", one_line=True), file=sys.stderr)
             return 1
+    # Where it crashed (the page's Crash facts), the program named as typed: a saved
+    # session's is named from the project folder.
+    for line in crashes(session, program[0] if program else ""):
+        progress(line)
     if not session.complete:
         progress(f"{session.command[0]} {session.ending} before reaching "
                  f"{', '.join(session.not_reached())}: the page shows the stops it reached")

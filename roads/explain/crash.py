@@ -1,7 +1,8 @@
 """Where a crash happened, in words: the function that holds the faulting instruction
 (``symbol_at``: read from its file's symbols, through the region that maps it), and the
 region or gap of the memory map that holds an address (``place``), as the page's map
-draws them; then the crash said whole (``crash_line``, ``crash_paragraph``).
+draws them; then the crash said whole (``crash_line``) and in parts (``fault_place``,
+``instruction_place``, ``delivered``).
 
 Pure: the regions come from a stop's capture (``roads.figures.regions.memory_map``), the
 symbols from an ELF record (``roads.capture.elf``); a saved session draws them again
@@ -89,47 +90,52 @@ def _gap_words(mm: MemoryMap, bands: tuple[Band, ...], k: int, address: int) -> 
     above = bands[k + 1].region if k + 1 < len(bands) else None
     size = human_size(band.size)
     if below is None:
-        where = f"in the unmapped gap of {size} at the bottom of the address space, below "
-        where += f"{_named(above)} at {above.region.start:#x}" if above else "everything"
+        where = "in the unmapped gap at the bottom of the address space (" + size + (
+            f", up to {_named(above)} at {above.region.start:#x})" if above else ")")
     elif above is None:
-        where = f"in the unmapped gap of {size} above {_named(below)}"
+        where = f"in the unmapped gap above {_named(below)} ({size})"
     else:
-        where = (f"in the unmapped gap of {size} between {_named(below)} (up to "
-                 f"{below.region.end:#x}) and {_named(above)} (from {above.region.start:#x})")
+        where = (f"in the unmapped gap between {_named(below)} (up to {below.region.end:#x}) "
+                 f"and {_named(above)} (from {above.region.start:#x}), {size}")
     low = mm.selection.provenance_record.mmap_min_addr
     if isinstance(low, int) and address < low:
-        where += (f"; under mmap_min_addr ({human_size(low)}), where nothing may be mapped: "
-                  "a NULL pointer, or a small offset from one (a field of a struct at NULL), "
-                  "points there")
+        where += (f", under mmap_min_addr ({human_size(low)}), where only a privileged "
+                  "process may map anything: a NULL pointer, or a small offset from one "
+                  "(a field of a struct at NULL), points there")
     return where
 
 
-def crash_line(crash: Crash, fault: MemoryMap | None, code: MemoryMap | None = None) -> str:
-    """The crash in one line, after "was killed by": the signal, what the fault was and
-    where, and the faulting instruction, each place said in the stop's map (``fault``
-    for the address, ``code`` for the pc: the same map, or None where the stop could not
-    be drawn, which leaves the places out). "SIGSEGV: no mapping at 0x10 (SEGV_MAPERR),
-    in the unmapped gap ...; the faulting instruction at 0x555555555139 (main+16), in
-    crash's region ..."."""
-    code = fault if code is None else code
-    what = f"{crash.signal}: {crash.fault()}"
-    if crash.addr is not None and fault is not None:
-        what += f", {place(fault, crash.addr)}"
-    instruction = f"the faulting instruction at {crash.instruction()}"
-    if code is not None:
-        instruction += f", {place(code, crash.pc)}"
-    return f"{what}; {instruction}"
+def fault_place(crash: Crash, mm: MemoryMap | None) -> str:
+    """What the fault was, and where its address lies in the stop's map ``mm`` (None
+    where the stop could not be drawn: left out): "no mapping at 0x10 (SEGV_MAPERR), in
+    the unmapped gap at the bottom of the address space ..."."""
+    if crash.addr is None or mm is None:
+        return crash.fault()
+    return f"{crash.fault()}, {place(mm, crash.addr)}"
 
 
-def handled_words(signal: str) -> str:
-    """Why the stop was made, and what came of it, for the page: the program had no
-    handler of ``signal``, and roads explain delivered it after the stop."""
-    return (f"The program had no handler of {signal} that could run (its disposition was the "
-            "default, or the kernel made it so: a fault's signal that is blocked or "
+def instruction_place(crash: Crash, mm: MemoryMap | None) -> str:
+    """Where the faulting instruction lies: "0x555555555151 (main+24), in crash's region
+    0x555555555000-0x555555556000 (r-xp: program code)"."""
+    return crash.instruction() + (f", {place(mm, crash.pc)}" if mm is not None else "")
+
+
+def crash_line(crash: Crash, mm: MemoryMap | None) -> str:
+    """The fault and the faulting instruction, each placed in the stop's map ``mm``, as
+    one line that follows the signal's name (``fault_place``, ``instruction_place``)."""
+    return f"{fault_place(crash, mm)}; the faulting instruction at {instruction_place(crash, mm)}"
+
+
+def delivered(crash: Crash) -> str:
+    """What the crash stop is, for the page: what the kernel sent, why it killed, what
+    roads explain did with it, and what the map marks."""
+    marked = "the faulting instruction (pc), the thread's stack pointer (sp)"
+    marked += " and the address the instruction touched (si_addr)" if crash.addr is not None else ""
+    return (f"The kernel sent {crash.signal} for a fault of the thread's own instruction. "
+            f"The program had no handler of {crash.signal} that could run (its disposition "
+            "was the default, or the kernel made it so: a fault's signal that is blocked or "
             "ignored is set back to the default), so the signal ended the process. roads "
             "explain stopped the thread as the kernel was about to deliver it, read the "
             "memory as the fault left it, then let the signal through unchanged: the "
-            "process died of it as it would have without roads explain. The map marks "
-            "the faulting instruction (pc), the thread's stack pointer (sp)"
-            + (" and the address the instruction touched (si_addr)."
-               if signal in ("SIGSEGV", "SIGBUS") else "."))
+            f"process died of it as it would have without roads explain. The map marks "
+            f"{marked}.")

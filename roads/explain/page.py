@@ -26,8 +26,9 @@ from ..figures.regions import largest_stack_gap_base, memory_map
 from ..figures.select import Selection, Snapshot, forked_by, select
 from ..figures.table import render_table
 from ..units import human_size
+from .crash import crash_line, delivered, fault_place, instruction_place
 from .mapped import Files, opened
-from .record import VARIANT, Session, generation, listed
+from .record import VARIANT, Crash, Session, generation, listed
 
 # The site's own stylesheets, linked here from docs/stylesheets/ so that an install of the
 # package (a wheel copies what a link names) carries them too.
@@ -501,6 +502,11 @@ def render_page(session: Session, *, read_elf=None) -> str:
                                      "another process or none"))
     if session.missing:
         facts.append(("Not reached", options_whole(html.escape(", ".join(session.not_reached())))))
+    for k, sel in enumerate(sels):
+        crash = session.crashes.get(sel.checkpoint_record.seq)
+        if crash is not None:
+            facts.append(("Crash", f'<a href="#stop-{k}">{html.escape(_stop_title(sel))}</a>: '
+                                   f"{html.escape(crash_line(crash, _map_of(sel)))}"))
     for stopped in session.stopped:
         facts.append(("Stopped by a signal", html.escape(stopped.words())))
     for stop in session.unread:
@@ -527,6 +533,9 @@ def render_page(session: Session, *, read_elf=None) -> str:
         sharing = _sharing(sel, roles, {p.pid for p in run.processes})
         if sharing:
             body.append(f"<p>{html.escape(sharing)}</p>")
+        crash = session.crashes.get(sel.checkpoint_record.seq)
+        if crash is not None:
+            body.append(crash_html(crash, sel))
         returned = session.returned.get(sel.checkpoint_name)
         if returned is not None:
             body.append(f"<p>The system call <code>{html.escape(returned.name)}</code> "
@@ -591,6 +600,48 @@ def render_page(session: Session, *, read_elf=None) -> str:
             f"<title>{title}</title>\n<style>{css}</style>\n</head>\n"
             f'<body data-md-color-scheme="default"><script>{SCHEME_JS}</script>\n'
             f'<main class="md-typeset">\n' + "\n".join(body) + "\n</main>\n</body></html>\n")
+
+
+def _map_of(sel: Selection):
+    """The stop's memory map (``regions.memory_map``), or None where it cannot be made."""
+    try:
+        return memory_map(sel)
+    except RoadsError:
+        return None
+
+
+def crash_words(crash: Crash, sel: Selection) -> str:
+    """A crash in one line, as the page's Crash fact and the command's last words give it:
+    "killed by SIGSEGV: no mapping at 0x10 (SEGV_MAPERR), in the unmapped gap ...; the
+    faulting instruction at ... (main+16), in ...", the places said in ``sel``'s map."""
+    return f"killed by {crash.signal}: {crash_line(crash, _map_of(sel))}"
+
+
+def crash_html(crash: Crash, sel: Selection) -> str:
+    """A crash stop's words, above its map: the fault and the faulting instruction, each
+    placed in the map, and what roads explain did with the signal."""
+    mm = _map_of(sel)
+    return (f"<ul><li>The fault: {html.escape(fault_place(crash, mm))}.</li>"
+            f"<li>The faulting instruction: {html.escape(instruction_place(crash, mm))}.</li>"
+            f'</ul>\n<p class="roads-explain-note">{html.escape(delivered(crash))}</p>')
+
+
+def crashes(session: Session, program: str = "") -> list[str]:
+    """Each crash of the session (``Session.crashes``) in a line, in the order the stops
+    came, as the command's last words give it: which process (the program, named
+    ``program``, as typed, default as the session names it; or another of the run) and
+    thread, then ``crash_words``."""
+    run = session.capture.variants[VARIANT].runs[0]
+    lines = []
+    for sel in selections(session):
+        crash = session.crashes.get(sel.checkpoint_record.seq)
+        if crash is None:
+            continue
+        who = _stop_title(sel).removeprefix(f"{sel.checkpoint_name} ")  # "(pid 3, thread 4)"
+        name = (program or session.command[0]) if sel.snapshot.pid == run.pid \
+            else "a process of the run"
+        lines.append(f"{name} {who} was {crash_words(crash, sel)}")
+    return lines
 
 
 def unflushed(signal_number: int | None) -> str:

@@ -264,7 +264,8 @@ def build_graph(mm: MemoryMap, *, gap_links: bool = True) -> graphviz.Digraph:
 
     Every node is pinned (``pos``), for ``neato -n``: the bands stacked from address
     0 at the bottom to 2^64 at the top, a boundary label at every edge between two
-    bands, pointer labels to the right with arrows to their place in their box.
+    bands, pointer labels to the right with arrows to their place in their box (a
+    fault's address, in no region, to its place in its gap: ``pointers_in_gap``).
     ``gap_links`` links the breaks to the gap rows of the table (render the table
     with ``gaps=True`` on the same page).
     """
@@ -291,6 +292,10 @@ def build_graph(mm: MemoryMap, *, gap_links: bool = True) -> graphviz.Digraph:
                 targets.append((target, p, y, y + height))
         else:
             _gap_node(g, f"b{k}", band, centre, height, fid, slug, gap_links)
+            for p in mm.pointers_in_gap(band):  # a fault's address, in no region
+                share = (p.address - band.start) / band.size
+                target = y + min(height - ARROW_INSET, max(ARROW_INSET, share * height))
+                targets.append((target, p, y, y + height))
         y += height
     _boundary_node(g, fid, len(mm.bands()), mm.bands()[-1].end, y)
     _pointer_nodes(g, fid, spread_targets(targets), top=y)

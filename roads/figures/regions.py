@@ -273,8 +273,17 @@ class MemoryMap:
 
     @property
     def stray(self) -> tuple[Pointer, ...]:
-        """Recorded values that point into no region (sizes, NULL, probes)."""
-        return tuple(p for p in self.pointers if p.region is None)
+        """Recorded values that point into no region (sizes, NULL, probes), but those
+        drawn in their gap (``pointers_in_gap``)."""
+        return tuple(p for p in self.pointers if p.region is None and p.name != FAULT_ADDRESS)
+
+    def pointers_in_gap(self, band: Band) -> tuple[Pointer, ...]:
+        """The recorded addresses in no region that the figures draw in the gap ``band``
+        that holds them: a fault's (``FAULT_ADDRESS``), whose gap is the point of it.
+        Other values in no region are listed apart (``stray``): sizes and NULL are no
+        places."""
+        return tuple(p for p in self.pointers if p.region is None and p.name == FAULT_ADDRESS
+                     and band.region is None and band.start <= p.address < band.end)
 
     @property
     def mapped(self) -> int:

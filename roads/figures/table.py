@@ -62,7 +62,7 @@ def render_table(mm: MemoryMap, *, gaps: bool = True, caption: str | None = None
         if band.region is not None:
             rows.append(_region_row(mm, band, slug))
         elif gaps:
-            rows.append(_gap_row(band, slug))
+            rows.append(_gap_row(band, slug) + _holds(mm.pointers_in_gap(band)))
 
     desc = f"{figure_id(slug)}-desc"
     parts = [
@@ -82,6 +82,8 @@ def render_table(mm: MemoryMap, *, gaps: bool = True, caption: str | None = None
     low = mm.selection.provenance_record.mmap_min_addr or 0
     numbers = [p for p in mm.stray if p.address < max(low, 1)]
     outside = [p for p in mm.stray if p.address >= max(low, 1)]
+    if not gaps:  # no gap row to list a fault's address under
+        outside += [p for band in mm.bands() for p in mm.pointers_in_gap(band)]
     for found, words in ((numbers, "Recorded numbers, too low to be addresses of mapped memory"),
                          (outside, "Recorded addresses outside every region")):
         if found:
@@ -131,13 +133,9 @@ def _region_row(mm: MemoryMap, band: Band, slug: str) -> str:
     body = "".join(f"<td>{cell}</td>" for cell in cells)
     row = (f'<tr id="{row_id(slug, r.start)}" data-roads-region="{region_key(slug, r.start)}" '
            f'class="{" ".join(classes)}">{body}</tr>')
-    pointers = mm.pointers_in(r.index)
-    if pointers:
-        # A row of its own under the region, so the table stays narrow enough for
-        # Material's content column.
-        listed = " · ".join(_pointer(p) for p in pointers)
-        row += (f'\n<tr class="roads-holds"><td colspan="{len(COLUMNS)}">'
-                f'<span class="roads-muted">points here:</span> {listed}</td></tr>')
+    # A row of its own under the region, so the table stays narrow enough for
+    # Material's content column.
+    row += _holds(mm.pointers_in(r.index))
     return row
 
 
@@ -154,6 +152,16 @@ def _gap_row(band: Band, slug: str) -> str:
     return (f'<tr id="{row_id(slug, band.start, gap=True)}" '
             f'data-roads-region="{region_key(slug, band.start, gap=True)}" '
             f'class="roads-gap roads-gap-{band.kind}">{body}</tr>')
+
+
+def _holds(pointers: tuple[Pointer, ...]) -> str:
+    """The row under a region's or a gap's that lists the addresses pointing into it;
+    "" for none."""
+    if not pointers:
+        return ""
+    listed = " · ".join(_pointer(p) for p in pointers)
+    return (f'\n<tr class="roads-holds"><td colspan="{len(COLUMNS)}">'
+            f'<span class="roads-muted">points here:</span> {listed}</td></tr>')
 
 
 def _kib(value: int | None) -> str:
