@@ -1,0 +1,351 @@
+"""roads explain and a program that crashes: a fault that kills (SIGSEGV, SIGBUS, SIGILL,
+SIGFPE sent by the kernel for the thread's own instruction, with no handler to run)
+makes a stop of its own, taken before the signal is delivered, whose page says what the
+fault was and where: its si_code by name, the address in its region or gap, the
+faulting instruction and its function. A learner's `roads explain --at exit ./crash`,
+writing to (int *)0x10, got a page that said only "was killed by SIGSEGV". The program
+dies as it would untraced; one that handles the signal itself gets no such stop."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import resource
+import signal
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from roads.explain.page import render_page
+from roads.explain.record import load_session, session_from_json
+from roads.explain.siginfo import parse_fault
+from roads.explain.trace import Hit, Tracer, parse_stop
+from tests.explain_support import build, page_facts, page_text, saved_session, stop_names
+from tests.test_explain import explain, root  # noqa: F401 - root is a fixture
+
+pytestmark = [pytest.mark.dot, pytest.mark.gcc]
+
+# The learner's program: a write through a pointer 16 bytes past NULL.
+NEAR_NULL = r"""
+#include <stdio.h>
+int main(void) {
+    puts("before");
+    fflush(stdout);
+    *(volatile int *)0x10 = 1;
+    return 0;
+}
+"""
+
+# A write into a string literal, which the program's read-only data holds.
+READ_ONLY = r"""
+int main(void) {
+    char *text = "hello";
+    text[0] = 'H';
+    return 0;
+}
+"""
+
+# A file mapping two pages long over a file of 100 bytes: its second page lies past the
+# file's end, where a read raises SIGBUS (BUS_ADRERR). The file is a memfd: the sandbox
+# has no folder of the learner's to write it in.
+PAST_THE_END = r"""
+#define _GNU_SOURCE
+#include <stdio.h>
+#include <sys/mman.h>
+#include <unistd.h>
+int main(void) {
+    int fd = memfd_create("short", 0);
+    if (fd < 0 || ftruncate(fd, 100) != 0)
+        return 2;
+    volatile char *p = mmap(0, 8192, PROT_READ, MAP_SHARED, fd, 0);
+    if (p == MAP_FAILED)
+        return 3;
+    printf("%p\n", (void *)(p + 4096));
+    fflush(stdout);
+    return p[4096];
+}
+"""
+
+# Its own SIGSEGV handler, which says so and leaves with status 3.
+HANDLED = r"""
+#include <signal.h>
+#include <unistd.h>
+static void on_segv(int sig) {
+    (void)sig;
+    write(1, "handled\n", 8);
+    _exit(3);
+}
+int main(void) {
+    signal(SIGSEGV, on_segv);
+    *(volatile int *)0x10 = 1;
+    return 0;
+}
+"""
+
+# The fault in a second thread, the main one waiting for it.
+IN_A_THREAD = r"""
+#include <pthread.h>
+#include <stdio.h>
+static void *worker(void *arg) {
+    (void)arg;
+    *(volatile int *)0x10 = 1;
+    return NULL;
+}
+int main(void) {
+    pthread_t t;
+    pthread_create(&t, NULL, worker, NULL);
+    pthread_join(t, NULL);
+    puts("not reached");
+    return 0;
+}
+"""
+
+
+def _run(root: Path, folder: Path, name: str, *args: str) -> tuple[int, str]:
+    """``roads explain --at exit ARGS ./NAME`` run from ``folder``, saving its session
+    (NAME.json): its status, and the page."""
+    status = explain(root, "--at", "exit", "--out", f"{name}.html", "--save", f"{name}.json",
+                     *args, "--", f"./{name}")
+    return status, (folder / f"{name}.html").read_text()
+
+
+def _untraced(program: Path) -> int:
+    """The wait status of ``program`` run as it is, no core written (RLIMIT_CORE 0,
+    inherited by the traced runs of the same test too)."""
+    done = subprocess.run([str(program)], capture_output=True, timeout=30)
+    return done.returncode
+
+
+@pytest.fixture
+def no_cores():
+    """No core file from the crashes (the program's folder is the test's)."""
+    before = resource.getrlimit(resource.RLIMIT_CORE)
+    resource.setrlimit(resource.RLIMIT_CORE, (0, before[1]))
+    yield
+    resource.setrlimit(resource.RLIMIT_CORE, before)
+
+
+def test_a_write_near_null_is_placed_in_the_gap_under_the_program(
+        root, tmp_path, monkeypatch, capsys, no_leftovers, no_cores):
+    """The learner's case: the page and the command say no mapping at 0x10, SEGV_MAPERR,
+    in the gap at the bottom of the address space, under mmap_min_addr; and the
+    faulting instruction, in main. Saved, the session keeps the crash and draws it
+    again."""
+    monkeypatch.chdir(tmp_path)
+    program = build(tmp_path, "crash", NEAR_NULL, "-O0", "-g")
+    status, page = _run(root, tmp_path, "crash")
+    err = capsys.readouterr().err
+    assert status == 0, err
+    facts = page_facts(page)
+    assert facts["How it ended"] == "was killed by SIGSEGV"
+    assert facts["Stops"].startswith("SIGSEGV (pid ") and " → exit (pid " in facts["Stops"]
+    crash = facts["Crash"]
+    assert crash.startswith("SIGSEGV (pid "), crash
+    assert ": no mapping at 0x10 (SEGV_MAPERR), in the unmapped gap at the bottom of the " \
+           "address space (" in crash, crash
+    assert "up to crash at 0x" in crash and "under mmap_min_addr" in crash, crash
+    assert "a NULL pointer, or a small offset from one" in crash
+    assert "; the faulting instruction at 0x" in crash and "(main+" in crash, crash
+    assert "in crash's region 0x" in crash and "(r-xp: program code)" in crash, crash
+    text = page_text(page)
+    assert "The fault: no mapping at 0x10 (SEGV_MAPERR)" in text
+    assert "The faulting instruction: 0x" in text
+    assert "let the signal through unchanged" in text
+    # The map marks the address in its gap, the pc in main's code.
+    labels = [" ".join(t.split()) for t in re.findall(r'roads-pointer">\s*<text[^>]*>([^<]*)</text>',
+                                                         page, re.S)]
+    assert "si_addr 0x10" in labels and any(t.startswith("pc 0x5555") for t in labels), labels
+    told = [line for line in err.splitlines() if "was killed by SIGSEGV" in line]
+    assert told and told[0].startswith("roads explain: ./crash (pid ") and \
+        "no mapping at 0x10 (SEGV_MAPERR), in the unmapped gap at the bottom" in told[0], err
+    assert "stopped at SIGSEGV (pid " in err
+
+    saved = saved_session(tmp_path / "crash.json")
+    assert stop_names(saved) == ["SIGSEGV", "exit"]
+    run = saved["capture"]["variants"]["default"]["runs"][0]
+    assert run["signal"] == signal.SIGSEGV and run["exit_code"] is None
+    recorded = saved["crashes"]["0"]
+    assert (recorded["signal"], recorded["code"], recorded["addr"]) == ("SIGSEGV", 1, 0x10)
+    assert recorded["symbol"].startswith("main+")
+    addresses = {a["name"]: a["value"] for a in run["checkpoints"][0]["addresses"]}
+    assert addresses["si_addr"] == 0x10 and addresses["pc"] == recorded["pc"]
+    # Drawn again from the file alone: the same words.
+    again = page_text(render_page(load_session(tmp_path / "crash.json")))
+    assert "The fault: no mapping at 0x10 (SEGV_MAPERR), in the unmapped gap" in again
+    # A session saved before crashes were kept loads, and draws no crash.
+    old = {k: v for k, v in saved.items() if k != "crashes"}
+    assert session_from_json(old).crashes == {}
+    assert "The fault:" not in page_text(render_page(session_from_json(old)))
+    assert _untraced(program) == -signal.SIGSEGV
+
+
+def test_a_write_to_read_only_data_names_its_region(root, tmp_path, monkeypatch, capsys,
+                                                    no_leftovers, no_cores):
+    """A write into a string literal: SEGV_ACCERR, in the program's read-only data,
+    whose permissions the page names."""
+    monkeypatch.chdir(tmp_path)
+    build(tmp_path, "literal", READ_ONLY, "-O0", "-g")
+    status, page = _run(root, tmp_path, "literal")
+    assert status == 0, capsys.readouterr().err
+    crash = page_facts(page)["Crash"]
+    assert "an access its mapping's permissions forbid at 0x5555" in crash, crash
+    assert "(SEGV_ACCERR), in literal's region 0x" in crash, crash
+    assert "(r--p: program read-only data)" in crash.split(";")[0], crash
+    assert "(main+" in crash, crash
+
+
+def test_a_read_past_the_end_of_a_mapped_file_is_a_sigbus(root, tmp_path, monkeypatch, capsys,
+                                                          no_leftovers, no_cores):
+    """SIGBUS, BUS_ADRERR, at the first byte of the mapping's second page (the program
+    printed it), which lies in the memfd's own region; the exit stop follows."""
+    monkeypatch.chdir(tmp_path)
+    build(tmp_path, "short", PAST_THE_END, "-O0", "-g")
+    status, page = _run(root, tmp_path, "short")
+    assert status == 0, capsys.readouterr().err
+    saved = saved_session(tmp_path / "short.json")
+    printed = int(saved["capture"]["variants"]["default"]["runs"][0]["stdout"].split()[0], 16)
+    facts = page_facts(page)
+    assert facts["How it ended"] == "was killed by SIGBUS"
+    crash = facts["Crash"]
+    assert crash.startswith("SIGBUS (pid "), crash
+    assert (f"an access to a mapped page that nothing can back (a page of a mapped file past "
+            f"the file's end, say) at {printed:#x} (BUS_ADRERR), in memfd:short") in crash, crash
+    assert (saved["crashes"]["0"]["code"], saved["crashes"]["0"]["addr"]) == (2, printed)
+    assert stop_names(saved) == ["SIGBUS", "exit"]
+
+
+def test_a_program_that_handles_sigsegv_gets_no_crash_stop(root, tmp_path, monkeypatch,
+                                                           capsys, no_leftovers):
+    """Its handler runs, as untraced: it says so and exits with status 3; no stop is made
+    at the fault, and the page says nothing of a crash."""
+    monkeypatch.chdir(tmp_path)
+    program = build(tmp_path, "handled", HANDLED, "-O0")
+    status, page = _run(root, tmp_path, "handled")
+    err = capsys.readouterr().err
+    assert status == 0, err
+    facts = page_facts(page)
+    assert facts["How it ended"] == "exited with status 3"
+    assert "Crash" not in facts and "SIGSEGV" not in facts["Stops"]
+    saved = saved_session(tmp_path / "handled.json")
+    assert stop_names(saved) == ["exit"] and "crashes" not in saved
+    assert saved["capture"]["variants"]["default"]["runs"][0]["stdout"] == "handled\n"
+    assert "stopped at SIGSEGV" not in err
+    assert _untraced(program) == 3
+
+
+def test_a_crash_in_a_second_thread_is_that_threads(root, tmp_path, monkeypatch, capsys,
+                                                    no_leftovers, no_cores):
+    """The stop is the faulting thread's: its title names the thread, its pc is in
+    worker, its sp in the thread's stack."""
+    monkeypatch.chdir(tmp_path)
+    build(tmp_path, "threaded", IN_A_THREAD, "-O0", "-g", "-pthread")
+    status, page = _run(root, tmp_path, "threaded")
+    err = capsys.readouterr().err
+    assert status == 0, err
+    saved = saved_session(tmp_path / "threaded.json")
+    assert stop_names(saved) == ["SIGSEGV", "exit"]
+    run = saved["capture"]["variants"]["default"]["runs"][0]
+    thread = saved["threads"]["0"]
+    assert thread != run["pid"]
+    crash = page_facts(page)["Crash"]
+    assert crash.startswith(f"SIGSEGV (pid {run['pid']}, thread {thread}): no mapping at 0x10 "
+                            "(SEGV_MAPERR)"), crash
+    assert "(worker+" in crash, crash
+    assert f"roads explain: ./threaded (pid {run['pid']}, thread {thread}) was killed by " \
+           "SIGSEGV: no mapping at 0x10" in err, err
+    assert "not reached" not in run["stdout"]
+
+
+# Each way a fault's signal reaches a thread, run by the tracer itself: the stops made
+# and how the process ended, against the same program run untraced.
+FAULTS = {
+    # blocked and caught: the kernel unblocks it and sets it back to SIG_DFL, and it kills
+    "blocked": r"""
+#include <signal.h>
+static void on_segv(int sig) { (void)sig; }
+int main(void) {
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGSEGV);
+    signal(SIGSEGV, on_segv);
+    sigprocmask(SIG_BLOCK, &set, 0);
+    *(volatile int *)0x10 = 1;
+    return 0;
+}
+""",
+    # ignored: the same
+    "ignored": r"""
+#include <signal.h>
+int main(void) { signal(SIGSEGV, SIG_IGN); *(volatile int *)0x10 = 1; return 0; }
+""",
+    # sent with kill, not by a fault (SI_USER): no crash stop, though it kills
+    "killed": r"""
+#include <signal.h>
+#include <unistd.h>
+int main(void) { kill(getpid(), SIGSEGV); return 0; }
+""",
+    "trap": "int main(void) { __builtin_trap(); }\n",  # ud2: SIGILL, ILL_ILLOPN
+    "divide": r"""
+int main(int argc, char **argv) { (void)argv; volatile int zero = argc - 1; return 7 / zero; }
+""",
+}
+EXPECTED = {"blocked": ("SIGSEGV", 1, 0x10), "ignored": ("SIGSEGV", 1, 0x10), "killed": None,
+            "trap": ("SIGILL", 2, None), "divide": ("SIGFPE", 1, None)}
+
+
+@pytest.mark.parametrize("name", sorted(FAULTS))
+def test_each_fault_is_told_and_ends_the_process_as_untraced(tmp_path, name, no_leftovers,
+                                                              no_cores):
+    """A blocked or ignored SIGSEGV kills all the same (the kernel makes it so), and is
+    stopped at; one sent with kill is no fault; SIGILL and SIGFPE carry no data address
+    (their si_addr is the instruction's). Every process ends with the wait status it has
+    untraced."""
+    program = build(tmp_path, name, FAULTS[name], "-O0", "-g")
+    hits: list[Hit] = []
+    tracer = Tracer([str(program)], [parse_stop("exit")], on_stop=hits.append, deadline=20)
+    outcome = tracer.run()
+    crashes = [h for h in hits if h.crash is not None]
+    if EXPECTED[name] is None:
+        assert [h.label for h in hits] == ["exit"]
+        assert crashes == []
+    else:
+        signal_name, code, addr = EXPECTED[name]
+        assert [h.label for h in hits] == [signal_name, "exit"]
+        crash = crashes[0].crash
+        assert (crash.signal, crash.code, crash.addr) == (signal_name, code, addr)
+        recorded = dict(crashes[0].addresses)
+        assert recorded["pc"] == crash.pc and ("si_addr" in recorded) == (addr is not None)
+        assert outcome.reached == ["exit"]  # a crash is no stop of --at
+    status = outcome.processes[outcome.pid].status
+    assert os.WIFSIGNALED(status)
+    assert -os.WTERMSIG(status) == _untraced(program)
+
+
+# siginfo_t's layout as glibc's headers give it to gcc.
+OFFSETS = r"""
+#include <signal.h>
+#include <stddef.h>
+#include <stdio.h>
+int main(void) {
+    printf("{\"si_signo\": %zu, \"si_code\": %zu, \"si_addr\": %zu, \"size\": %zu}\n",
+           offsetof(siginfo_t, si_signo), offsetof(siginfo_t, si_code),
+           offsetof(siginfo_t, si_addr), sizeof(siginfo_t));
+    return 0;
+}
+"""
+
+
+def test_parse_fault_reads_si_addr_at_offset_16(tmp_path):
+    """x86-64's siginfo_t, as gcc lays it out (offsetof): si_signo at 0, si_code at 8,
+    si_addr at 16, after 4 bytes of padding."""
+    data = bytearray(128)
+    data[0:4] = (11).to_bytes(4, "little")
+    data[8:12] = (2).to_bytes(4, "little")
+    data[16:24] = (0x7FFFF7FF1234).to_bytes(8, "little")
+    fault = parse_fault(bytes(data))
+    assert (fault.si_signo, fault.si_code, fault.si_addr) == (11, 2, 0x7FFFF7FF1234)
+    offsets = build(tmp_path, "offsets", OFFSETS)
+    done = subprocess.run([str(offsets)], capture_output=True, text=True, timeout=30)
+    assert json.loads(done.stdout) == {"si_signo": 0, "si_code": 8, "si_addr": 16, "size": 128}
