@@ -68,17 +68,27 @@ int main(void) {
 }
 """
 
-# Its own SIGSEGV handler, which says so and leaves with status 3.
+# Its own SIGSEGV handler, which makes the page it faulted on writable: the write is
+# made again and succeeds. Then the handler is dropped (SIG_DFL), and a write to 0x10
+# kills it.
 HANDLED = r"""
 #include <signal.h>
+#include <stdio.h>
+#include <sys/mman.h>
 #include <unistd.h>
+static char *page;
 static void on_segv(int sig) {
     (void)sig;
     write(1, "handled\n", 8);
-    _exit(3);
+    mprotect(page, 4096, PROT_READ | PROT_WRITE);
 }
 int main(void) {
+    page = mmap(0, 4096, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     signal(SIGSEGV, on_segv);
+    page[0] = 7;
+    printf("page[0]=%d\n", page[0]);
+    fflush(stdout);
+    signal(SIGSEGV, SIG_DFL);
     *(volatile int *)0x10 = 1;
     return 0;
 }
@@ -216,23 +226,25 @@ def test_a_read_past_the_end_of_a_mapped_file_is_a_sigbus(root, tmp_path, monkey
     assert stop_names(saved) == ["SIGBUS", "exit"]
 
 
-def test_a_program_that_handles_sigsegv_gets_no_crash_stop(root, tmp_path, monkeypatch,
-                                                           capsys, no_leftovers):
-    """Its handler runs, as untraced: it says so and exits with status 3; no stop is made
-    at the fault, and the page says nothing of a crash."""
+def test_a_fault_the_program_handles_gets_no_crash_stop(root, tmp_path, monkeypatch,
+                                                        capsys, no_leftovers, no_cores):
+    """Its handler runs, as untraced: the first fault (SEGV_ACCERR on its PROT_NONE page)
+    makes no stop, and the program goes on; the one it no longer handles does (0x10,
+    SEGV_MAPERR), once. It writes and ends as it does untraced."""
     monkeypatch.chdir(tmp_path)
     program = build(tmp_path, "handled", HANDLED, "-O0")
     status, page = _run(root, tmp_path, "handled")
     err = capsys.readouterr().err
     assert status == 0, err
-    facts = page_facts(page)
-    assert facts["How it ended"] == "exited with status 3"
-    assert "Crash" not in facts and "SIGSEGV" not in facts["Stops"]
     saved = saved_session(tmp_path / "handled.json")
-    assert stop_names(saved) == ["exit"] and "crashes" not in saved
-    assert saved["capture"]["variants"]["default"]["runs"][0]["stdout"] == "handled\n"
-    assert "stopped at SIGSEGV" not in err
-    assert _untraced(program) == 3
+    assert stop_names(saved) == ["SIGSEGV", "exit"]
+    assert [(c["code"], c["addr"]) for c in saved["crashes"].values()] == [(1, 0x10)]
+    run = saved["capture"]["variants"]["default"]["runs"][0]
+    untraced = subprocess.run([str(program)], capture_output=True, text=True, timeout=30)
+    assert run["stdout"] == untraced.stdout == "handled\npage[0]=7\n"
+    assert run["signal"] == -untraced.returncode == signal.SIGSEGV
+    assert err.count("stopped at SIGSEGV") == 1, err
+    assert page_facts(page)["Crash"].count("no mapping at 0x10 (SEGV_MAPERR)") == 1
 
 
 def test_a_crash_in_a_second_thread_is_that_threads(root, tmp_path, monkeypatch, capsys,
@@ -280,18 +292,12 @@ int main(void) {
 #include <signal.h>
 int main(void) { signal(SIGSEGV, SIG_IGN); *(volatile int *)0x10 = 1; return 0; }
 """,
-    # sent with kill, not by a fault (SI_USER): no crash stop, though it kills
-    "killed": r"""
-#include <signal.h>
-#include <unistd.h>
-int main(void) { kill(getpid(), SIGSEGV); return 0; }
-""",
     "trap": "int main(void) { __builtin_trap(); }\n",  # ud2: SIGILL, ILL_ILLOPN
     "divide": r"""
 int main(int argc, char **argv) { (void)argv; volatile int zero = argc - 1; return 7 / zero; }
 """,
 }
-EXPECTED = {"blocked": ("SIGSEGV", 1, 0x10), "ignored": ("SIGSEGV", 1, 0x10), "killed": None,
+EXPECTED = {"blocked": ("SIGSEGV", 1, 0x10), "ignored": ("SIGSEGV", 1, 0x10),
             "trap": ("SIGILL", 2, None), "divide": ("SIGFPE", 1, None)}
 
 
@@ -299,28 +305,59 @@ EXPECTED = {"blocked": ("SIGSEGV", 1, 0x10), "ignored": ("SIGSEGV", 1, 0x10), "k
 def test_each_fault_is_told_and_ends_the_process_as_untraced(tmp_path, name, no_leftovers,
                                                               no_cores):
     """A blocked or ignored SIGSEGV kills all the same (the kernel makes it so), and is
-    stopped at; one sent with kill is no fault; SIGILL and SIGFPE carry no data address
-    (their si_addr is the instruction's). Every process ends with the wait status it has
-    untraced."""
+    stopped at; SIGILL and SIGFPE carry no data address (their si_addr is the
+    instruction's). Every process ends with the wait status it has untraced."""
     program = build(tmp_path, name, FAULTS[name], "-O0", "-g")
     hits: list[Hit] = []
     tracer = Tracer([str(program)], [parse_stop("exit")], on_stop=hits.append, deadline=20)
     outcome = tracer.run()
     crashes = [h for h in hits if h.crash is not None]
-    if EXPECTED[name] is None:
-        assert [h.label for h in hits] == ["exit"]
-        assert crashes == []
-    else:
-        signal_name, code, addr = EXPECTED[name]
-        assert [h.label for h in hits] == [signal_name, "exit"]
-        crash = crashes[0].crash
-        assert (crash.signal, crash.code, crash.addr) == (signal_name, code, addr)
-        recorded = dict(crashes[0].addresses)
-        assert recorded["pc"] == crash.pc and ("si_addr" in recorded) == (addr is not None)
-        assert outcome.reached == ["exit"]  # a crash is no stop of --at
+    signal_name, code, addr = EXPECTED[name]
+    assert [h.label for h in hits] == [signal_name, "exit"]
+    crash = crashes[0].crash
+    assert (crash.signal, crash.code, crash.addr) == (signal_name, code, addr)
+    recorded = dict(crashes[0].addresses)
+    assert recorded["pc"] == crash.pc and ("si_addr" in recorded) == (addr is not None)
+    assert outcome.reached == ["exit"]  # a crash is no stop of --at
     status = outcome.processes[outcome.pid].status
     assert os.WIFSIGNALED(status)
     assert -os.WTERMSIG(status) == _untraced(program)
+
+
+# A child that kills itself with SIGSEGV (kill: SI_USER, no fault), then the parent's
+# own fault.
+KILLED = r"""
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+int main(void) {
+    pid_t child = fork();
+    if (child == 0) {
+        kill(getpid(), SIGSEGV);
+        _exit(0);
+    }
+    int status;
+    waitpid(child, &status, 0);
+    if (!WIFSIGNALED(status) || WTERMSIG(status) != SIGSEGV)
+        return 5;
+    *(volatile int *)0x10 = 1;
+    return 0;
+}
+"""
+
+
+def test_a_sigsegv_sent_with_kill_is_no_crash(tmp_path, no_leftovers, no_cores):
+    """Followed, the child that kill()s itself with SIGSEGV dies of it with no crash
+    stop (its si_code, SI_USER, is a process's, not a fault's); its parent's fault after
+    is stopped at, once, in the parent."""
+    program = build(tmp_path, "killed", KILLED, "-O0", "-g")
+    hits: list[Hit] = []
+    outcome = Tracer([str(program)], [parse_stop("exit")], on_stop=hits.append,
+                     follow_fork=True, deadline=20).run()
+    crashes = [h for h in hits if h.crash is not None]
+    assert [(h.pid, h.crash.code, h.crash.addr) for h in crashes] == [(outcome.pid, 1, 0x10)]
+    assert sorted(h.label for h in hits) == ["SIGSEGV", "exit", "exit"]
+    assert -os.WTERMSIG(outcome.processes[outcome.pid].status) == _untraced(program)
 
 
 # siginfo_t's layout as glibc's headers give it to gcc.
