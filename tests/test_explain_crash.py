@@ -221,7 +221,8 @@ def test_a_read_past_the_end_of_a_mapped_file_is_a_sigbus(root, tmp_path, monkey
     crash = facts["Crash"]
     assert crash.startswith("SIGBUS (pid "), crash
     assert (f"an access to a mapped page that nothing can back (a page of a mapped file past "
-            f"the file's end, say) at {printed:#x} (BUS_ADRERR), in memfd:short") in crash, crash
+            f"the file's end, say) at {printed:#x} (BUS_ADRERR), in the region 0x") in crash, crash
+    assert "(r--s: file mapping) of memfd:short (deleted); the faulting instruction" in crash
     assert (saved["crashes"]["0"]["code"], saved["crashes"]["0"]["addr"]) == (2, printed)
     assert stop_names(saved) == ["SIGBUS", "exit"]
 
@@ -265,6 +266,9 @@ def test_a_crash_in_a_second_thread_is_that_threads(root, tmp_path, monkeypatch,
     assert crash.startswith(f"SIGSEGV (pid {run['pid']}, thread {thread}): no mapping at 0x10 "
                             "(SEGV_MAPERR)"), crash
     assert "(worker+" in crash, crash
+    sp = {a["name"]: a["value"] for a in run["checkpoints"][0]["addresses"]}["sp"]
+    holding = [r for r in run["checkpoints"][0]["regions"] if r["start"] <= sp < r["end"]]
+    assert [r["pathname"] for r in holding] == [""]  # the thread's stack, not [stack]
     assert f"roads explain: ./threaded (pid {run['pid']}, thread {thread}) was killed by " \
            "SIGSEGV: no mapping at 0x10" in err, err
     assert "not reached" not in run["stdout"]

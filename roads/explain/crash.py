@@ -62,8 +62,10 @@ def _region_words(c: Classified) -> str:
     """``in crash's region 0x555555556000-0x555555557000 (r--p: program read-only data)``."""
     r = c.region
     span = f"{r.start:#x}-{r.end:#x} ({r.perms}: {c.label})"
-    if r.pathname.startswith("/"):
+    if r.pathname.startswith("/") and " " not in r.filename:
         return f"in {r.filename}'s region {span}"
+    if r.pathname.startswith("/"):  # "memfd:x (deleted)": no possessive after a bracket
+        return f"in the region {span} of {r.filename}"
     if r.pathname:
         return f"in {r.pathname}, {span}"
     return f"in anonymous memory, {span}"
