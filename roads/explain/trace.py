@@ -82,7 +82,6 @@ from .syscall_file import read_syscall
 from ..capture.elf import read_bytes
 from ..capture.runner import describe_status
 from ..capture.proc import CAP_SYS_PTRACE, MapsEntry, Proc, Status, auxv_dict
-from ..figures.regions import FAULT_ADDRESS
 from .symbols import (Function, bound, cxx_named, data_object, first_load, functions, is_rust,
                       has_symtab, imports, inlined, old_versions)
 
@@ -2212,7 +2211,7 @@ class Tracer:
         crash = Crash.of(signal.Signals(sig).name, fault.si_code, fault.si_addr, regs.rip)
         addresses = [("pc", regs.rip), ("sp", regs.rsp)]
         if crash.addr is not None:
-            addresses.append((FAULT_ADDRESS, crash.addr))
+            addresses.append(("si_addr", crash.addr))  # figures.regions.FAULT_ADDRESS
         self._hit(tid, StopSpec(crash.signal, "crash", name=crash.signal), tuple(addresses),
                   crash=crash)
 
