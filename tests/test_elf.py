@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import struct
 import subprocess
 import time
 from collections import Counter
@@ -470,6 +471,21 @@ def test_truncated(binaries: dict[str, Path], tmp_path: Path, keep) -> None:
     cut.write_bytes(data[: len(data) // 2 if keep == "half" else keep])
     with pytest.raises(RoadsError, match=rf"{re.escape(str(cut))}: truncated ELF file"):
         read_elf(cut)
+
+
+def test_an_offset_past_any_file_is_named(binaries: dict[str, Path], tmp_path: Path) -> None:
+    """The section names' string table (e_shstrndx) at an offset of 2**64 - 256: Python
+    cannot seek there (OverflowError, not one of pyelftools' errors), and the file is
+    named as malformed, not a traceback."""
+    data = bytearray(binaries["pie"].read_bytes())
+    (e_shoff,) = struct.unpack_from("<Q", data, 0x28)
+    e_shentsize, _, e_shstrndx = struct.unpack_from("<HHH", data, 0x3A)
+    struct.pack_into("<Q", data, e_shoff + e_shstrndx * e_shentsize + 24, 2**64 - 256)
+    path = tmp_path / "far"
+    path.write_bytes(bytes(data))
+    with pytest.raises(RoadsError, match=rf"^{re.escape(str(path))}: malformed ELF file: an "
+                                         r"offset past the end of any file$"):
+        read_elf(path)
 
 
 def test_32_bit(tmp_path: Path) -> None:

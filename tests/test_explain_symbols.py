@@ -13,7 +13,7 @@ import pytest
 
 from roads.command import run
 from roads.errors import ExplainError
-from roads.explain.symbols import bound, first_load, functions, old_versions
+from roads.explain.symbols import bound, first_load, functions, inlined, old_versions
 from tests.test_explain import root  # noqa: F401 - a fixture
 
 pytestmark = [pytest.mark.gcc]
@@ -249,3 +249,32 @@ def test_a_rust_function_is_stopped_at_by_its_name(root, tmp_path, monkeypatch, 
     assert explain(root, "--no-sandbox", "--at", "nothere", "--", "./rsprog") == 1
     err = capsys.readouterr().err
     assert "it is Rust, whose functions the linker knows by their mangled names" in err, err
+def test_debugging_information_past_any_file_is_no_answer(files):
+    """``inlined`` of a file whose section names' string table lies at an offset no file
+    has (2**64 - 256: Python cannot seek there): False, as for any file whose debugging
+    information cannot be read, not a traceback."""
+    import struct
+
+    data = bytearray(files["static"].read_bytes())
+    (e_shoff,) = struct.unpack_from("<Q", data, 0x28)
+    e_shentsize, _, e_shstrndx = struct.unpack_from("<HHH", data, 0x3A)
+    struct.pack_into("<Q", data, e_shoff + e_shstrndx * e_shentsize + 24, 2**64 - 256)
+    assert inlined(bytes(data), "main") is False
+
+
+def test_first_load_reads_the_virtual_address_not_the_physical_one(files):
+    """Each PT_LOAD's p_paddr (where a loader of firmware would put it; Linux's ignores
+    it, and a linker script's AT() sets it apart from p_vaddr) moved by 1 MiB: the first
+    load is still the lowest p_vaddr that readelf lists (it was read from p_paddr)."""
+    import struct
+
+    data = bytearray(Path(files["stripped"]).read_bytes())
+    (e_phoff,) = struct.unpack_from("<Q", data, 0x20)
+    e_phentsize, e_phnum = struct.unpack_from("<HH", data, 0x36)
+    for at in range(e_phoff, e_phoff + e_phnum * e_phentsize, e_phentsize):
+        if struct.unpack_from("<I", data, at)[0] == 1:  # PT_LOAD
+            p_paddr = at + 24  # after p_type, p_flags, p_offset, p_vaddr
+            struct.pack_into("<Q", data, p_paddr, struct.unpack_from("<Q", data, p_paddr)[0] + (1 << 20))
+    loads = [int(fields[2], 16) for line in run(["readelf", "-lW", str(files["stripped"])]).stdout.splitlines()
+             if (fields := line.split()) and fields[0] == "LOAD"]
+    assert first_load(bytes(data), "moved") == min(loads)

@@ -52,6 +52,18 @@ _DT_NULL, _DT_NEEDED, _DT_STRTAB = 0, 1, 5
 _DT_FLAGS_1 = 0x6FFFFFFB
 _DF_1_PIE = 0x08000000
 
+# What pyelftools raises on a file it cannot read: its own errors, and struct's and
+# Python's where a value read sends it out of the file (a seek to 2**63 or past it, an
+# offset no file has, is an OverflowError).
+MALFORMED = (ELFError, struct.error, ValueError, OverflowError)
+
+
+def malformed(path: str | Path, exc: Exception) -> str:
+    """The message for the file ``path`` that pyelftools could not read (``exc``, one
+    of MALFORMED)."""
+    why = "an offset past the end of any file" if isinstance(exc, OverflowError) else exc
+    return f"{path}: malformed ELF file: {why}"
+
 # --------------------------------------------------------------------------- reading
 
 
@@ -106,8 +118,8 @@ def parse_elf(path: Path, data: bytes) -> Elf:
               "the section header table")
         raw_sections = [(s.name, s.header) for s in elffile.iter_sections()]
         raw_segments = [s.header for s in elffile.iter_segments()]
-    except (ELFError, struct.error, ValueError, UnicodeDecodeError) as exc:
-        raise RoadsError(f"{path}: malformed ELF file: {exc}") from exc
+    except MALFORMED as exc:  # UnicodeDecodeError is a ValueError
+        raise RoadsError(malformed(path, exc)) from exc
     for name, h in raw_sections:
         if h.sh_type != "SHT_NOBITS":
             _need(path, data, h.sh_offset + h.sh_size, f"section {name or '(null)'}")

@@ -26,10 +26,11 @@ import struct
 from dataclasses import dataclass
 from typing import Callable, Mapping, NamedTuple
 
-from elftools.common.exceptions import DWARFError, ELFError, ELFParseError
+from elftools.common.exceptions import DWARFError
 from elftools.dwarf.enums import ENUM_DW_INL
 from elftools.elf.elffile import ELFFile
 
+from ..capture.elf import MALFORMED
 from ..errors import ExplainError
 
 # gABI "ELF Header": e_phoff (Elf64_Off) at 0x20, e_shoff at 0x28; e_phentsize, e_phnum
@@ -270,7 +271,7 @@ def _loads(data: bytes, path: str) -> list[tuple[int, int]]:
         return []
     if e_phentsize != _ELF64_PHDR.size or e_phoff + e_phnum * e_phentsize > len(data):
         raise ExplainError(f"{path}: its program headers lie outside the file")
-    return [(fields[4], fields[6]) for fields in _ELF64_PHDR.iter_unpack(
+    return [(fields[3], fields[6]) for fields in _ELF64_PHDR.iter_unpack(
         data[e_phoff:e_phoff + e_phnum * e_phentsize]) if fields[0] == PT_LOAD]
 
 
@@ -452,7 +453,6 @@ def inlined(data: bytes, name: str) -> bool:
                 if inline is not None and inline.value in _INLINED and named is not None \
                         and named.value == wanted:
                     return True
-    except (ELFError, ELFParseError, DWARFError, ValueError, KeyError, IndexError, AttributeError,
-            TypeError, struct.error):
+    except MALFORMED + (DWARFError, KeyError, IndexError, AttributeError, TypeError):
         return False
     return False
