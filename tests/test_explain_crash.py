@@ -390,3 +390,40 @@ def test_parse_fault_reads_si_addr_at_offset_16(tmp_path):
     offsets = build(tmp_path, "offsets", OFFSETS)
     done = subprocess.run([str(offsets)], capture_output=True, text=True, timeout=30)
     assert json.loads(done.stdout) == {"si_signo": 0, "si_code": 8, "si_addr": 16, "size": 128}
+
+
+
+# A handler of SIGSEGV, and a recursion that overflows the stack: the kernel cannot write
+# the handler's frame on the full stack, and sends SIGSEGV of its own (SI_KERNEL, no
+# address), at the same instruction, with the default disposition. That signal kills.
+OVERFLOW_HANDLED = r"""
+#include <signal.h>
+#include <unistd.h>
+static void on_segv(int sig) { (void)sig; _exit(3); }
+static int deeper(int n) { volatile char buf[256]; buf[0] = (char)n; return deeper(n + 1) + buf[0]; }
+int main(void) { signal(SIGSEGV, on_segv); return deeper(0); }
+"""
+
+
+def test_a_handler_with_no_room_on_the_stack_is_told_with_the_overflow(
+        root, tmp_path, monkeypatch, capsys, no_leftovers, no_cores):
+    """The stop told the kernel's second SIGSEGV as "a general-protection fault, which
+    gives no address (an access to a non-canonical address ...)": the fault is the
+    overflow's, a write under the stack (SEGV_MAPERR, its address), whose handler could
+    not run. Saved and drawn again, the page says so."""
+    monkeypatch.chdir(tmp_path)
+    program = build(tmp_path, "overflow", OVERFLOW_HANDLED, "-O0", "-g")
+    status, page = _run(root, tmp_path, "overflow")
+    err = capsys.readouterr().err
+    assert status == 0, err
+    crash = page_facts(page)["Crash"]
+    assert "general-protection" not in crash, crash
+    assert ": no mapping at 0x7f" in crash and "(SEGV_MAPERR)" in crash, crash
+    assert "its handler could not run: the kernel found no room for its frame" in crash, crash
+    assert "could not write the handler's frame" in page_text(page)
+    saved = saved_session(tmp_path / "overflow.json")
+    recorded = saved["crashes"]["0"]
+    assert (recorded["signal"], recorded["code"], recorded["frame_failed"]) == ("SIGSEGV", 1, True)
+    again = page_text(render_page(load_session(tmp_path / "overflow.json")))
+    assert "could not write the handler's frame" in again
+    assert _untraced(program) == -signal.SIGSEGV

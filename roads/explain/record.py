@@ -137,6 +137,11 @@ def stop_words(pid: int, signal: str, sender: int | None, code: int | None) -> s
     return f"process {pid} was stopped by {signal}, sent by {sent_by(code, signal)}"
 
 
+# A crash whose handler the kernel could not run (``Crash.frame_failed``), in words.
+FRAME_FAILED = ("its handler could not run: the kernel found no room for its frame on the "
+                "stack, and sent SIGSEGV of its own, which kills")
+
+
 @dataclass(frozen=True)
 class Crash:
     """A fault that killed a process of the run, as the stop taken at its signal's
@@ -152,6 +157,11 @@ class Crash:
     addr: int | None
     pc: int
     symbol: str = ""
+    # Whether the program had a handler of the fault that the kernel could not run (no
+    # room on the stack for its frame: a stack overflow), and so sent SIGSEGV of its
+    # own (SI_KERNEL) at the same instruction, with the default disposition, which
+    # killed: the fault told is the first one, that the handler was for.
+    frame_failed: bool = False
 
     @classmethod
     def of(cls, signal: str, code: int, si_addr: int, pc: int) -> Crash:
@@ -297,7 +307,8 @@ def session_json(session: Session, *, files: bool = True) -> dict:
         data["other_file"] = sorted(session.other_file)
     if session.crashes:
         data["crashes"] = {str(seq): {"signal": c.signal, "code": c.code, "addr": c.addr,
-                                      "pc": c.pc, "symbol": c.symbol}
+                                      "pc": c.pc, "symbol": c.symbol,
+                                      **({"frame_failed": True} if c.frame_failed else {})}
                            for seq, c in session.crashes.items()}
     return data
 
@@ -330,7 +341,8 @@ def session_from_json(data: dict) -> Session:
                        frozenset(int(seq) for seq in data.get("other_file", ())),
                        {int(seq): Crash(str(c["signal"]), int(c["code"]),
                                         None if c["addr"] is None else int(c["addr"]),
-                                        int(c["pc"]), str(c.get("symbol", "")))
+                                        int(c["pc"]), str(c.get("symbol", "")),
+                                        bool(c.get("frame_failed", False)))
                         for seq, c in data.get("crashes", {}).items()})
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise ExplainError(f"not a document roads explain saved: {exc}") from None

@@ -66,7 +66,7 @@ import select
 import signal
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable, NamedTuple, Sequence
 
@@ -75,9 +75,9 @@ from ..errors import ExplainError, RoadsError
 from . import emulate
 from . import ptrace as pt
 from . import shellwords
-from .record import RESTART, Crash, Returned, SelfStop, generation, signed, stop_words
+from .record import FRAME_FAILED, RESTART, Crash, Returned, SelfStop, generation, signed, stop_words
 from .seccomp_mode import SECCOMP_MODE_DEAD, read_seccomp_mode
-from .siginfo import FAULT_SIGNALS, SI_KERNEL, SigInfo, kills
+from .siginfo import FAULT_SIGNALS, SI_KERNEL, Fault, SigInfo, kills
 from .syscall_file import read_syscall
 from ..capture.elf import read_bytes
 from ..capture.runner import describe_status
@@ -742,6 +742,10 @@ class Tracer:
         self.outcome: Outcome | None = None
         self._timed_out = threading.Event()
         self._deadline_at = 0.0  # time.monotonic() at the run's deadline (_run)
+        # tid -> the last SIGSEGV of a fault delivered to the thread's handler, with the pc
+        # and sp it was delivered at (``_fault_stop``): where the kernel cannot write the
+        # handler's frame (the stack overflowed), its own SIGSEGV follows, at that pc.
+        self._handled: dict[int, tuple[Fault, int, int]] = {}
         self._delay_sent: set[str] = set()
         # tid -> the number of the system call a delay's SIGSTOP cut short, which the
         # kernel runs on (as restart_syscall, for some): no return of it (_syscall_stop).
@@ -2205,10 +2209,21 @@ class Tracer:
                 fatal = kills(f.read(), sig)
         except OSError:
             return  # gone: its end comes next
-        if not fatal:
-            return
         regs = pt.get_regs(tid)
-        crash = Crash.of(signal.Signals(sig).name, fault.si_code, fault.si_addr, regs.rip)
+        earlier = self._handled.pop(tid, None)
+        if not fatal:
+            if sig == signal.SIGSEGV:
+                self._handled[tid] = (fault, regs.rip, regs.rsp)
+            return
+        if (earlier is not None and fault.si_code == SI_KERNEL and sig == signal.SIGSEGV
+                and earlier[1:] == (regs.rip, regs.rsp)):
+            # The kernel's SIGSEGV (force_sigsegv) for a handler it could not run: no room
+            # for the handler's frame on the stack. The fault that killed is the earlier
+            # one, still at the same instruction, with the same stack pointer.
+            crash = replace(Crash.of("SIGSEGV", earlier[0].si_code, earlier[0].si_addr,
+                                     regs.rip), frame_failed=True)
+        else:
+            crash = Crash.of(signal.Signals(sig).name, fault.si_code, fault.si_addr, regs.rip)
         addresses = [("pc", regs.rip), ("sp", regs.rsp)]
         if crash.addr is not None:
             addresses.append(("si_addr", crash.addr))  # figures.regions.FAULT_ADDRESS
@@ -2787,7 +2802,8 @@ class Tracer:
         if spec in self.later:  # several libraries opened may define it: which one
             said = f" in {_file_at(tid, dict(addresses)['pc'])}"
         if crash is not None:
-            said = (f": {crash.fault()}, by the instruction at {crash.pc:#x}; the signal "
+            said = (f": {crash.fault()}, by the instruction at {crash.pc:#x}"
+                    f"{'; ' + FRAME_FAILED if crash.frame_failed else ''}; the signal "
                     "is delivered once the stop is read, and kills it")
         hit = Hit(tgid, _ppid(tgid), spec.label, addresses, tid, returned, crash)
         thread = f", thread {hit.thread}" if hit.thread else ""
