@@ -367,7 +367,11 @@ def page_error(env, error: Exception, markdown: str, page) -> str:
     message = getattr(error, "message", None) or str(error)
     if isinstance(error, UndefinedError):
         message += _did_you_mean(env, message)
-    before = [n for n in page.__dict__.get(FAILED_LINES, ()) if line is None or n <= line]
+    # Only the body goes on with a failed macro's note: the title, rendered after it, is
+    # a template of its own, which no macro of the body fed.
+    body = markdown is getattr(env, "markdown", None)
+    before = [n for n in page.__dict__.get(FAILED_LINES, ()) if line is None or n <= line] \
+        if body else []
     if before:
         # The template went on with a failed macro's note in place of its value (a
         # loop over a value's lines found the note's words): the first error is the one

@@ -558,3 +558,21 @@ def test_a_template_going_on_with_a_failed_macros_note_names_the_first_error(tmp
     assert "most likely because of the error at line 6, above" in second[0]
     html = (project / "site" / "page" / "index.html").read_text()
     assert "This page has an error" in html and "most likely because of the error at line 6" in html
+
+
+def test_a_title_mistake_is_not_blamed_on_a_failed_macro_of_the_body(tmp_path):
+    """The title renders after the body, as a template of its own: its error, on a page
+    whose body had a failed macro, was said to be "most likely because of the error at
+    line 6, above", which nothing of the title reads."""
+    project = make_project(tmp_path, docs=None)
+    (project / "docs").mkdir()
+    write_page(project, "page.md",
+               "---\ntitle: \"{{ nosuchtitle.x }}\"\nweight: 1\n---\n\n"
+               "{{ value('nosuch', 'stdout') }}\n")
+    (project / "snapshots").mkdir()
+    done = build(project, strict=False, ROADS_ROOT=str(project), ROADS_MODE="frozen")
+    assert done.returncode == 0, done.stderr
+    titled = [line for line in done.stderr.splitlines()
+              if line.startswith("WARNING") and "nosuchtitle" in line]
+    assert len(titled) == 1, done.stderr
+    assert "most likely because of the error" not in titled[0]
