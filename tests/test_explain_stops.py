@@ -538,3 +538,38 @@ def test_a_count_of_a_call_that_makes_a_process_says_the_child_is_not_counted(
               "stop there, and is not counted)")
     assert reason in capsys.readouterr().err.splitlines()[-1]
     assert html.escape(reason) in (tmp_path / "forks.html").read_text()
+
+
+def test_a_thread_held_in_a_stop_of_the_tracer_is_not_said_to_wait(tmp_path):
+    """/proc/PID/syscall names the call a thread is stopped in at a ptrace stop of the
+    tracer's (a clone or exit event, a system call's stop) as it names one it waits in:
+    a program making threads at the deadline was said to have "waited in the system
+    calls pause, clone3, exit", and that a later deadline helps only if that wait ends.
+    A thread held so waits for roads explain, not for the call."""
+    import os
+    import signal
+    from roads.explain import ptrace as pt
+    from roads.explain.trace import Tracer
+
+    child = os.fork()
+    if child == 0:  # traced, stopped, then in pause(): held at its system call's entry
+        try:
+            pt.call(pt.PTRACE_TRACEME, 0)
+            os.kill(os.getpid(), signal.SIGSTOP)
+            signal.pause()
+        finally:
+            os._exit(0)
+    try:
+        _, status = os.waitpid(child, 0)
+        assert os.WIFSTOPPED(status)
+        for _ in range(200):  # to the entry of pause (34), past what Python calls first
+            pt.call(pt.PTRACE_SYSCALL, child, 0, 0)
+            _, status = os.waitpid(child, 0)
+            if pt.get_regs(child).orig_rax == 34:
+                break
+        assert Path(f"/proc/{child}/syscall").read_text().split()[0] == "34"
+        tracer = Tracer(["/bin/true"], [], on_stop=lambda hit: None, deadline=5)
+        assert tracer._waiting_in(child) == []
+    finally:
+        os.kill(child, signal.SIGKILL)
+        os.waitpid(child, 0)

@@ -392,6 +392,15 @@ def _language(symbols) -> str | None:
     return "C++" if any(n.startswith("_Z") for n in names) else None
 
 
+def _held_by_tracer(tasks: Proc, tid: int) -> bool:
+    """Whether thread ``tid`` (under ``tasks``) is in a ptrace stop now: its state in
+    /proc (t, "tracing stop"); False where it cannot be read."""
+    try:
+        return tasks.stat(tid).state == "t"
+    except RoadsError:
+        return False
+
+
 def _status_of(pid: int) -> Status | None:
     """/proc/PID/status, as the engine reads it; None when the process is gone or its
     status cannot be read."""
@@ -2751,6 +2760,11 @@ class Tracer:
         names = {number: name for name, number in _numbered().items()}
         found: list[str] = []
         for tid in sorted(self._threads(tgid)):
+            if _held_by_tracer(tasks, tid):
+                # In a stop of ours (a clone or exit event, a breakpoint, a system call's
+                # stop): /proc names the call it stopped in, but it waits for roads
+                # explain, not for the call; it would have run on.
+                return []
             nr = self._syscall_nr(tasks, tid)
             if nr is None or nr < 0:
                 return []
