@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from roads.explain.page import render_page
+from roads.errors import ExplainError
 from roads.explain.record import load_session, session_from_json
 from roads.explain.siginfo import parse_fault
 from roads.explain.trace import Hit, Tracer, parse_stop
@@ -188,6 +189,13 @@ def test_a_write_near_null_is_placed_in_the_gap_under_the_program(
     old = {k: v for k, v in saved.items() if k != "crashes"}
     assert session_from_json(old).crashes == {}
     assert "The fault:" not in page_text(render_page(session_from_json(old)))
+    # A saved crash that no fault could leave is refused with its field named (an address
+    # outside the address space raised StopIteration as the page placed it).
+    for field, value in (("addr", -1), ("addr", 1 << 64), ("pc", True), ("signal", "SIGFOO"),
+                         ("signal", 11), ("symbol", 7)):
+        bad = {**saved, "crashes": {"0": {**recorded, field: value}}}
+        with pytest.raises(ExplainError, match="not a document roads explain saved: a crash's"):
+            session_from_json(bad)
     assert _untraced(program) == -signal.SIGSEGV
 
 

@@ -938,7 +938,8 @@ def _dirty_kib(path: Path) -> int:
 
 
 @pytest.mark.parametrize("sandbox", [True, False])
-def test_a_program_just_built_maps_clean(tmp_path, root, no_leftovers, sandbox):
+@pytest.mark.parametrize("via_link", [False, True], ids=["named", "named-through-a-link"])
+def test_a_program_just_built_maps_clean(tmp_path, root, no_leftovers, sandbox, via_link):
     """A program the learner has just built (gcc -o prog, then roads explain ./prog) was
     run before the kernel wrote it back to disk: smaps counted the pages it mapped from
     its file, its read-only data included, as Private_Dirty, which the page's "what
@@ -959,6 +960,9 @@ def test_a_program_just_built_maps_clean(tmp_path, root, no_leftovers, sandbox):
     if _dirty_kib(control) == 0:
         pytest.skip("the control program was written back before it could be read dirty")
     program = build(tmp_path, "fresh", ARGV, "-O0")
+    if via_link:  # the file written back is the one the link leads to
+        (tmp_path / "link").symlink_to(program)
+        program = tmp_path / "link"
     session = session_mod.explain_program(
         [str(program)], ["main"], sandbox=root / ".cache" / "roads" if sandbox else None)
     (stop,) = session.capture.variants["default"].runs[0].checkpoints
@@ -1028,3 +1032,8 @@ def test_a_dash_for_out_or_save_is_the_standard_output(root, tmp_path):
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith("<!DOCTYPE html>") and done.stdout.rstrip().endswith("</html>")
     assert list(tmp_path.iterdir()) == []
+    both = subprocess.run([sys.executable, "-m", "roads.cli", "--root", str(root), "explain",
+                           "--out", "-", "--save", "-", "--", "/bin/true"], capture_output=True,
+                          text=True, timeout=120, cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert both.returncode == 2 and "--out - and --save - both name the standard output" in \
+        both.stderr, both.stderr

@@ -82,6 +82,10 @@ def cmd_explain(args) -> int:
 
     program = args.program[1:] if args.program[:1] == ["--"] else args.program
     # "-" is the standard output, as for most commands: it wrote a file named "-".
+    if args.out == "-" and args.save == "-":
+        print("roads: error: --out - and --save - both name the standard output: give one "
+              "of them a file", file=sys.stderr)
+        return 2
     args.out, args.save = (STDOUT if given == "-" else given for given in (args.out, args.save))
 
     def progress(line: str) -> None:

@@ -15,9 +15,10 @@ from pathlib import Path
 from typing import Mapping, Sequence
 
 from .. import document
+from ..constants import ADDRESS_BITS
 from ..errors import ExplainError
 from .mapped import MappedFile
-from .siginfo import DATA_FAULTS, SI_KERNEL, code_name, fault_words, sent_by
+from .siginfo import DATA_FAULTS, FAULT_SIGNALS, SI_KERNEL, code_name, fault_words, sent_by
 
 VARIANT = "default"
 # No sample's build folder to write "/build": paths stay as the machine names them, the
@@ -339,13 +340,30 @@ def session_from_json(data: dict) -> Session:
                         for seq, pids in data.get("shared", {}).items()},
                        None if data.get("stdio") is None else bool(data["stdio"]),
                        frozenset(int(seq) for seq in data.get("other_file", ())),
-                       {int(seq): Crash(str(c["signal"]), int(c["code"]),
-                                        None if c["addr"] is None else int(c["addr"]),
-                                        int(c["pc"]), str(c.get("symbol", "")),
-                                        bool(c.get("frame_failed", False)))
-                        for seq, c in data.get("crashes", {}).items()})
+                       {int(seq): _crash(c) for seq, c in data.get("crashes", {}).items()})
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise ExplainError(f"not a document roads explain saved: {exc}") from None
+
+
+ADDRESS_END = 1 << ADDRESS_BITS.value
+
+
+def _crash(saved: Mapping) -> Crash:
+    """A saved crash, checked as the page will use it: a fault's signal, addresses that
+    an address space holds (a value outside it left the page's map with no place for
+    it), a symbol that is text; ValueError naming the field otherwise."""
+    signal, addr, pc = saved["signal"], saved["addr"], saved["pc"]
+    if signal not in FAULT_SIGNALS:
+        raise ValueError(f"a crash's signal {signal!r} is not one of {', '.join(FAULT_SIGNALS)}")
+    for name, value in (("addr", addr), ("pc", pc)):
+        if value is None and name == "addr":
+            continue
+        if type(value) is not int or not 0 <= value < ADDRESS_END:
+            raise ValueError(f"a crash's {name} {value!r} is no address")
+    symbol = saved.get("symbol") or ""
+    if type(saved["code"]) is not int or not isinstance(symbol, str):
+        raise ValueError(f"a crash's code {saved['code']!r} or symbol {symbol!r} is malformed")
+    return Crash(signal, saved["code"], addr, pc, symbol, bool(saved.get("frame_failed", False)))
 
 
 def load_session(path: str | Path) -> Session:
