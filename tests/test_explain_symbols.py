@@ -249,6 +249,16 @@ def test_a_rust_function_is_stopped_at_by_its_name(root, tmp_path, monkeypatch, 
     assert explain(root, "--no-sandbox", "--at", "nothere", "--", "./rsprog") == 1
     err = capsys.readouterr().err
     assert "it is Rust, whose functions the linker knows by their mangled names" in err, err
+    # A function of the program's own named as one of the C library's (read): the stop is
+    # the library's, as a C name is looked up first, and the command says which it took.
+    (tmp_path / "rd.rs").write_text("#[inline(never)]\nfn read(n: u64) -> u64 { n + 1 }\n"
+                                     "fn main() { println!(\"{}\", read(3)); }\n")
+    run([rustc, "-o", str(tmp_path / "rd"), str(tmp_path / "rd.rs")], timeout=120, check=True)
+    explain(root, "--no-sandbox", "--at", "read", "--out", "p.html", "--", "./rd")
+    err = capsys.readouterr().err
+    assert re.search(r"--at read: libc\.so\.6's read, not the program's own Rust function of "
+                     r"that name, rd::read \(_ZN2rd4read17h[0-9a-f]{16}E\)", err), err
+    assert explain(root, "--no-sandbox", "--at", "rd::read", "--out", "p.html", "--", "./rd") == 0
 def test_debugging_information_past_any_file_is_no_answer(files):
     """``inlined`` of a file whose section names' string table lies at an offset no file
     has (2**64 - 256: Python cannot seek there): False, as for any file whose debugging

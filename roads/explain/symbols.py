@@ -403,6 +403,12 @@ def is_rust(symbol: str) -> bool:
     return _RUST_HASH.match(symbol) is not None
 
 
+def source_name(symbol: str) -> str | None:
+    """The name a C++ or Rust function's mangled ``symbol`` has in its source
+    (``rd::read``), where it can be read (``_source_name``); None otherwise."""
+    return _source_name(symbol)
+
+
 def cxx_named(table: Mapping[str, tuple[Function, ...]], name: str) -> list[str]:
     """The symbols of the C++ (or Rust) functions among a file's functions
     (``functions``) that the source calls ``name``: whole (``shapes::area``), or its last

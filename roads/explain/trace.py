@@ -83,7 +83,7 @@ from ..capture.elf import read_bytes
 from ..capture.runner import describe_status
 from ..capture.proc import CAP_SYS_PTRACE, MapsEntry, Proc, Status, auxv_dict
 from .symbols import (Function, bound, cxx_named, data_object, first_load, functions, is_rust,
-                      has_symtab, imports, inlined, old_versions)
+                      has_symtab, imports, inlined, old_versions, source_name)
 
 INT3 = 0xCC
 # The bit of security.capability's first word that asks for the capabilities at once
@@ -1424,6 +1424,8 @@ class Tracer:
                 continue
             if found is None and "@" not in spec.name:
                 found = self._cxx_function(spec, files, table, find)
+            elif found is not None and found[0] != exe and "@" not in spec.name:
+                self._shadowed(spec, found[0], table(exe))
             if found is None:
                 for path in files if "@" not in spec.name else ():
                     known = table(path)
@@ -1509,6 +1511,19 @@ class Tracer:
                 "for a function marked always_inline), leaving it no code of its own to stop "
                 "at: compile it with -O0, as roads explain compiles a .c file, and without "
                 "always_inline")
+
+    def _shadowed(self, spec: StopSpec, path: str, known) -> None:
+        """Say so where ``spec``'s name, found as a library's function (at ``path``: the C
+        library's read), is also the name the source gives a C++ or Rust function of the
+        program itself (``known``, its functions), which --at then does not stop at: a
+        Rust program's own read was passed over for the C library's, without a word."""
+        own = cxx_named(known[1], spec.name) if known else []
+        if own:
+            written = ", ".join(f"{source_name(s)} ({s})" for s in own)
+            self.progress(f"--at {spec.label}: {os.path.basename(path)}'s {spec.name}, not the "
+                          f"program's own {_language(own)} function{'s' if len(own) > 1 else ''}"
+                          f" of that name, {written}: name {'it' if len(own) == 1 else 'one'} "
+                          "with its path or by its symbol to stop there")
 
     def _cxx_function(self, spec: StopSpec, files: list[str], table, find
                       ) -> tuple[str, int, Function] | None:
