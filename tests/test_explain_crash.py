@@ -435,3 +435,27 @@ def test_a_handler_with_no_room_on_the_stack_is_told_with_the_overflow(
     again = page_text(render_page(load_session(tmp_path / "overflow.json")))
     assert "could not write the handler's frame" in again
     assert _untraced(program) == -signal.SIGSEGV
+
+
+PAST_USER_SPACE = r"""
+int main(void) {
+    *(volatile int *)0x7ffffffff008UL = 1;  /* the last page below the 4-level user end */
+    return 0;
+}
+"""
+
+
+def test_a_write_to_the_last_page_of_user_space_names_its_stretch(
+        root, tmp_path, monkeypatch, capsys, no_leftovers, no_cores):
+    """The page just below the end of user space, which nothing may map: the crash said
+    'in the unmapped (0x7ffffffff000-...)', a label for a noun."""
+    monkeypatch.chdir(tmp_path)
+    build(tmp_path, "past", PAST_USER_SPACE, "-O0", "-g")
+    status, page = _run(root, tmp_path, "past")
+    err = capsys.readouterr().err
+    crash = page_facts(page)["Crash"]
+    if "4-level" not in page_text(page):
+        pytest.skip("the page's stretch lies elsewhere with 5-level paging")
+    assert status == 0, err
+    assert ": no mapping at 0x7ffffffff008 (SEGV_MAPERR), in the unmapped stretch " \
+           "(0x7ffffffff000-0x800000000000)" in crash, crash

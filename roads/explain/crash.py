@@ -87,7 +87,9 @@ def place(mm: MemoryMap, address: int) -> str:
 def _gap_words(mm: MemoryMap, bands: tuple[Band, ...], k: int, address: int) -> str:
     band = bands[k]
     if band.kind != "unmapped" or band.past_user_space:
-        return f"in the {band.label} ({band.start:#x}-{band.end:#x}): {band.about}"
+        # "the unmapped" alone names nothing: the last page of user space is a stretch.
+        label = "unmapped stretch" if band.label == "unmapped" else band.label
+        return f"in the {label} ({band.start:#x}-{band.end:#x}): {band.about}"
     below = bands[k - 1].region if k > 0 else None
     above = bands[k + 1].region if k + 1 < len(bands) else None
     size = human_size(band.size)
