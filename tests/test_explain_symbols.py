@@ -203,6 +203,13 @@ fn main() { println!("{}", (0..10).map(helper).sum::<u64>() + shapes::area(3)); 
     ("_Z7throweri", "thrower", False),
     # A C++ name whose last part merely looks like a hash keeps it: no "E" after it.
     ("_ZN1a17h0123456789abcdefEv", "a::h0123456789abcdef", False),
+    # rustc's v0 scheme: a function, an inherent impl's method (its type a back-reference
+    # to the module), and what it does not read (a generic function's instance).
+    ("_RNvCsfq2Zq5gqAK1_2v06helper", "v0::helper", True),
+    ("_RNvMNtCsfq2Zq5gqAK1_2v06shapesNtB2_2Sq4area", "v0::shapes::Sq::area", True),
+    ("_RINvNtCsjrHSEGnQ3l9_3std3sys3fooNtB2_3BarEB2_", None, True),
+    ("_RNvB0_1x", None, True),  # a back-reference to itself
+    ("_Rfoo", None, False),
 ])
 def test_a_mangled_name_is_read_as_its_source_writes_it(symbol, written, rust):
     """rustc's legacy mangling is the C++ ABI's nested name with a hash as its last part:
@@ -259,6 +266,19 @@ def test_a_rust_function_is_stopped_at_by_its_name(root, tmp_path, monkeypatch, 
     assert re.search(r"--at read: libc\.so\.6's read, not the program's own Rust function of "
                      r"that name, rd::read \(_ZN2rd4read17h[0-9a-f]{16}E\)", err), err
     assert explain(root, "--no-sandbox", "--at", "rd::read", "--out", "p.html", "--", "./rd") == 0
+    # The same program's functions in rustc's v0 scheme, a method of a type too.
+    (tmp_path / "v0.rs").write_text(
+        "mod shapes { pub struct Sq(pub u64); impl Sq { #[inline(never)] pub fn area(&self) "
+        "-> u64 { self.0 * self.0 } } }\n#[inline(never)]\nfn helper(n: u64) -> u64 { n + 1 }\n"
+        "fn main() { println!(\"{}\", helper(2) + shapes::Sq(3).area()); }\n")
+    run([rustc, "-C", "symbol-mangling-version=v0", "-o", str(tmp_path / "v0"),
+         str(tmp_path / "v0.rs")], timeout=120, check=True)
+    capsys.readouterr()
+    for at, symbol in (("helper", r"_RNvCs\w+_2v06helper"),
+                       ("Sq::area", r"_RNvMNtCs\w+_2v06shapesNtB\w*_2Sq4area")):
+        assert explain(root, "--no-sandbox", "--at", at, "--out", "p.html", "--", "./v0") == 0
+        err = capsys.readouterr().err
+        assert re.search(rf"--at {at}: the Rust function {symbol}\n", err), err
 def test_debugging_information_past_any_file_is_no_answer(files):
     """``inlined`` of a file whose section names' string table lies at an offset no file
     has (2**64 - 256: Python cannot seek there): False, as for any file whose debugging

@@ -362,6 +362,8 @@ def _source_name(symbol: str) -> str | None:
     None for another symbol, or a name this does not read: a nested one with template
     arguments (a function template in a namespace, a class template's member), a
     constructor's or an operator's."""
+    if symbol.startswith("_R"):
+        return _v0_name(symbol)
     if not symbol.startswith("_Z"):
         return None
     at = 3 if symbol.startswith("_ZL") else 2
@@ -398,9 +400,99 @@ _RUST_HASH = re.compile(r"_ZN(?:\d+[^\d].*)?17h[0-9a-f]{16}E\Z", re.S)
 
 
 def is_rust(symbol: str) -> bool:
-    """Whether ``symbol`` is a Rust function's, mangled in rustc's legacy scheme (a
-    C++-like nested name whose last part is its hash): ``_ZN2rs6helper17h…E``."""
-    return _RUST_HASH.match(symbol) is not None
+    """Whether ``symbol`` is a Rust function's: mangled in rustc's legacy scheme (a
+    C++-like nested name whose last part is its hash: ``_ZN2rs6helper17h…E``) or in its
+    v0 scheme (``_R…``)."""
+    return (symbol.startswith("_R") and symbol[2:3] in tuple("CNMXYIB")) \
+        or _RUST_HASH.match(symbol) is not None
+
+
+_BASE62 = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+
+
+class _V0:
+    """A reader of the paths of Rust's v0 mangling (the Rust RFC 2603's grammar), for
+    the names a function has in its source: a crate root (``C``), a name nested in a
+    value or type namespace (``Nv``, ``Nt``), an inherent impl's type (``M``) and a
+    back-reference (``B``) to a path read before. Anything else (generic arguments,
+    trait impls, closures, types that are not paths, Punycode) is not read: ``None``."""
+
+    def __init__(self, text: str) -> None:
+        self.text, self.at = text, 0
+
+    def _take(self) -> str:
+        if self.at >= len(self.text):
+            raise ValueError("cut short")
+        self.at += 1
+        return self.text[self.at - 1]
+
+    def _base62(self) -> int:
+        if self.text.startswith("_", self.at):
+            self.at += 1
+            return 0
+        value = 0
+        while (c := self._take()) != "_":
+            if c not in _BASE62:
+                raise ValueError("not base 62")
+            value = value * 62 + _BASE62.index(c)
+        return value + 1
+
+    def _identifier(self) -> str:
+        if self.text.startswith("s", self.at):  # a disambiguator, the crate's hash
+            self.at += 1
+            self._base62()
+        if self.text.startswith("u", self.at):
+            raise ValueError("Punycode")
+        digits = self.at
+        while self.at < len(self.text) and self.text[self.at].isdigit():
+            self.at += 1
+        if digits == self.at:
+            raise ValueError("no length")
+        length = int(self.text[digits:self.at])
+        if self.text.startswith("_", self.at):
+            self.at += 1
+        word = self.text[self.at:self.at + length]
+        if len(word) != length:
+            raise ValueError("cut short")
+        self.at += length
+        return word
+
+    def path(self) -> list[str]:
+        start = self.at
+        tag = self._take()
+        if tag == "C":
+            return [self._identifier()]
+        if tag == "N":
+            if self._take() not in "vt":  # a closure's, a shim's: no name in the source
+                raise ValueError("namespace")
+            parent = self.path()
+            return [*parent, self._identifier()]
+        if tag == "M":
+            if self.text.startswith("s", self.at):
+                self.at += 1
+                self._base62()
+            self.path()  # the impl's own path (where it is written), not its type's
+            return self.path()  # the type, a path
+        if tag == "B":
+            target = self._base62()
+            if not target < start:  # it refers to a path before it
+                raise ValueError("back-reference ahead")
+            back = _V0(self.text)
+            back.at = target
+            return back.path()
+        raise ValueError(f"{tag!r} not read")
+
+
+def _v0_name(symbol: str) -> str | None:
+    """The source's name of a function whose symbol Rust's v0 scheme made
+    (``_RNvCs…_2rs6helper``: ``rs::helper``), or None where ``_V0`` does not read it."""
+    text = symbol[2:]
+    if text[:1].isdigit():  # an encoding version, only 0 so far
+        return None
+    try:
+        return "::".join(_V0(text).path())
+    except (ValueError, RecursionError):
+        return None
 
 
 def source_name(symbol: str) -> str | None:
