@@ -459,3 +459,30 @@ def test_a_write_to_the_last_page_of_user_space_names_its_stretch(
     assert status == 0, err
     assert ": no mapping at 0x7ffffffff008 (SEGV_MAPERR), in the unmapped stretch " \
            "(0x7ffffffff000-0x800000000000)" in crash, crash
+
+
+OVERFLOW = r"""
+int rec(int n) { volatile char buf[4096]; buf[0] = (char)n; return rec(n + 1) + buf[0]; }
+int main(void) { return rec(0); }
+"""
+
+
+def test_a_stack_overflow_is_said_to_pass_the_stacks_limit(
+        root, tmp_path, monkeypatch, capsys, no_leftovers, no_cores):
+    """A recursion with no end: the fault lies in the gap below [stack], which the crash
+    gave as a gap between two regions and its size, not as the place where the stack
+    met its size limit. It now says how far below the stack's top it is, and that this
+    is past RLIMIT_STACK."""
+    soft, _ = resource.getrlimit(resource.RLIMIT_STACK)
+    if soft == resource.RLIM_INFINITY:
+        pytest.skip("no stack limit here: the stack grows until it meets a mapping")
+    monkeypatch.chdir(tmp_path)
+    build(tmp_path, "overflow", OVERFLOW, "-O0", "-g")
+    status, page = _run(root, tmp_path, "overflow")
+    err = capsys.readouterr().err
+    assert status == 0, err
+    crash = page_facts(page)["Crash"]
+    assert "and [stack] (from 0x" in crash, crash
+    assert re.search(r"MiB below the top of the stack, farther than its size limit lets it "
+                     r"grow \(RLIMIT_STACK, [\d.]+ [KMG]iB\): a stack that ran past its limit",
+                     crash), crash

@@ -101,6 +101,14 @@ def _gap_words(mm: MemoryMap, bands: tuple[Band, ...], k: int, address: int) -> 
     else:
         where = (f"in the unmapped gap between {_named(below)} (up to {below.region.end:#x}) "
                  f"and {_named(above)} (from {above.region.start:#x}), {size}")
+    limit = mm.selection.provenance_record.stack_rlimit
+    if band.below_stack and above is not None and isinstance(limit, int) \
+            and above.region.end - address > limit:
+        # The kernel grows the stack down into this gap for an access below it, but not
+        # past its size limit (acct_stack_growth in mm/mmap.c): that is where it stopped.
+        where += (f", {human_size(above.region.end - address)} below the top of the stack, "
+                  f"farther than its size limit lets it grow (RLIMIT_STACK, "
+                  f"{human_size(limit)}): a stack that ran past its limit, most likely")
     low = mm.selection.provenance_record.mmap_min_addr
     if isinstance(low, int) and address < low:
         where += (f", under mmap_min_addr ({human_size(low)}), where only a privileged "
