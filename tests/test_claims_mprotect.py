@@ -36,6 +36,16 @@ def _alone(snapshot, region):
     return region.start == buffer.start and region.end == buffer.start + buffer.length
 
 
+def _one_line(snapshot):
+    """The buffer's line where it has a single one, its own: rw-p, from the buffer's
+    start to its end."""
+    lines = _lines(snapshot)
+    assert len(lines) == 1
+    line = lines[0]
+    assert line.perms == "rw-p" and _alone(snapshot, line)
+    return line
+
+
 def _others(snapshot, lines):
     """The snapshot's regions but ``lines``, as (start, end, perms)."""
     return {(r.start, r.end, r.perms) for r in snapshot.regions if r not in lines}
@@ -44,10 +54,7 @@ def _others(snapshot, lines):
 def test_mprotect_splits_in_three():
     mapped, protected = _at("mapped"), _at("protected")
     # Before: one line, the buffer's own.
-    lines = _lines(mapped)
-    assert len(lines) == 1
-    before = lines[0]
-    assert before.perms == "rw-p" and _alone(mapped, before)
+    before = _one_line(mapped)
     # After: three lines, cut where the read-only pages begin and where they end.
     lines = _lines(protected)
     assert len(lines) == 3
@@ -74,8 +81,5 @@ def test_mprotect_same_frames():
 
 def test_mprotect_joined_again():
     mapped, restored = _at("mapped"), _at("restored")
-    lines = _lines(restored)
-    assert len(lines) == 1
-    line = lines[0]
-    assert line.perms == "rw-p" and _alone(restored, line)
+    _one_line(restored)
     assert len(restored.regions) == len(mapped.regions)

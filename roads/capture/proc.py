@@ -266,8 +266,8 @@ class Status:
     KiB as printed; they are None for kernel threads and zombies, which have no
     memory of their own to describe. The credential lines (``TracerPid`` to
     ``CapEff``) are None only in text that lacks them (a capture records the
-    identity and memory lines alone: ``snapshot``). So are the pending signals' masks
-    (``SigPnd``, ``ShdPnd``).
+    identity and memory lines alone: ``snapshot``). So are the signal masks
+    (``SigPnd``, ``ShdPnd``, ``SigIgn``, ``SigCgt``).
     """
 
     Name: str
@@ -283,6 +283,8 @@ class Status:
     CapEff: int | None = None  # the effective capability set, as a mask
     SigPnd: int | None = None  # the signals pending for this thread, as a mask
     ShdPnd: int | None = None  # the signals pending for its whole process, as a mask
+    SigIgn: int | None = None  # the signals its process ignores, as a mask
+    SigCgt: int | None = None  # the signals its process has a handler for, as a mask
     VmPeak: int | None = None
     VmSize: int | None = None
     VmLck: int | None = None
@@ -317,8 +319,8 @@ def parse_status(text: str | bytes) -> Status:
         memory = {key: int(lines[key].removesuffix(" kB")) for key in _STATUS_KB if key in lines}
         numbers = {key: int(lines[key]) for key in ("Tgid", "TracerPid") if key in lines}
         ids = {key: _four_ids(lines[key]) for key in ("Uid", "Gid") if key in lines}
-        masks = {key: int(lines[key], 16) for key in ("CapPrm", "CapEff", "SigPnd", "ShdPnd")
-                 if key in lines}
+        masks = {key: int(lines[key], 16) for key in ("CapPrm", "CapEff", "SigPnd", "ShdPnd",
+                                                      "SigIgn", "SigCgt") if key in lines}
         return Status(
             Name=lines["Name"],
             State=lines["State"],

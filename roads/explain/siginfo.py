@@ -12,6 +12,10 @@ to a saved session (``roads.explain.record``), which loads no tracer to draw.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ..capture.proc import Status
 
 SIGINFO_SIZE = 128  # sizeof(siginfo_t): SI_MAX_SIZE
 # Where x86-64's siginfo_t keeps its fields (offsetof, checked with gcc against glibc's
@@ -184,10 +188,7 @@ def fault_words(signal: str, code: int) -> str:
 
 # The masks /proc/PID/status gives of a thread's dispositions (fs/proc/array.c,
 # render_sigset_t): the signals it ignores and those it catches with a handler.
-DISPOSITIONS = ("SigIgn", "SigCgt")
-
-
-def kills(status: str, signo: int) -> bool | None:
+def kills(status: Status, signo: int) -> bool | None:
     """Whether signal ``signo``, delivered now, kills the thread whose /proc/TID/status
     is ``status``: its disposition is the default (neither SigIgn nor SigCgt holds it),
     which for a fault's signal is to end the process with a core dump. Read at the
@@ -195,15 +196,6 @@ def kills(status: str, signo: int) -> bool | None:
     a fault's signal that the thread blocked or ignored (force_sig_info_to_task), set its
     handler back to SIG_DFL and unblocked it then, and a signal stays queued while
     blocked (it reaches no delivery-stop). None where the lines are missing."""
-    masks = {}
-    for line in status.splitlines():
-        key, _, value = line.partition(":")
-        if key in DISPOSITIONS:
-            try:
-                masks[key] = int(value.strip(), 16)
-            except ValueError:
-                return None
-    if len(masks) != len(DISPOSITIONS):
+    if status.SigIgn is None or status.SigCgt is None:
         return None
-    bit = 1 << (signo - 1)
-    return not any(mask & bit for mask in masks.values())
+    return not (status.SigIgn | status.SigCgt) & 1 << (signo - 1)

@@ -2228,11 +2228,10 @@ class Tracer:
             return
         if fault.si_signo != sig or fault.si_code <= 0:
             return
-        try:
-            with open(f"/proc/{tid}/status", encoding="ascii", errors="replace") as f:
-                fatal = kills(f.read(), sig)
-        except OSError:
+        status = _status_of(tid)
+        if status is None:
             return  # gone: its end comes next
+        fatal = kills(status, sig)
         regs = pt.get_regs(tid)
         earlier = self._handled.pop(tid, None)
         if not fatal:
