@@ -486,3 +486,40 @@ def test_a_stack_overflow_is_said_to_pass_the_stacks_limit(
     assert re.search(r"MiB below the top of the stack, farther than its size limit lets it "
                      r"grow \(RLIMIT_STACK, [\d.]+ [KMG]iB\): a stack that ran past its limit",
                      crash), crash
+
+
+# The same recursion, after the program lowered its own stack limit (setrlimit): the
+# kernel grows the stack against the limit it holds now, the process's.
+OWN_LIMIT = r"""
+#include <sys/resource.h>
+int rec(int n) { volatile char buf[4096]; buf[0] = (char)n; return rec(n + 1) + buf[0]; }
+int main(void) {
+    struct rlimit r;
+    getrlimit(RLIMIT_STACK, &r);
+    r.rlim_cur = 2 << 20;
+    setrlimit(RLIMIT_STACK, &r);
+    return rec(0);
+}
+"""
+
+
+def test_a_stack_overflow_goes_by_the_processs_own_limit(
+        root, tmp_path, monkeypatch, capsys, no_leftovers, no_cores):
+    """A program that lowered its RLIMIT_STACK before it overflowed: the crash went by
+    the command's own limit, which the stack had not reached, and said nothing of it. It
+    is read from the process's /proc/TID/limits at the stop, and saved with the crash."""
+    soft, _ = resource.getrlimit(resource.RLIMIT_STACK)
+    if soft != resource.RLIM_INFINITY and soft <= 2 << 20:
+        pytest.skip("the command's own stack limit is no larger than the program's")
+    monkeypatch.chdir(tmp_path)
+    build(tmp_path, "lowered", OWN_LIMIT, "-O0", "-g")
+    status, page = _run(root, tmp_path, "lowered")
+    err = capsys.readouterr().err
+    assert status == 0, err
+    crash = page_facts(page)["Crash"]
+    assert re.search(r"[\d.]+ MiB below the top of the stack, farther than its size limit "
+                     r"lets it grow \(RLIMIT_STACK, 2 MiB\)", crash), crash
+    saved = json.loads((tmp_path / "lowered.json").read_text())
+    assert [c.get("stack_limit") for c in saved["crashes"].values()] == [2 << 20]
+    again = session_from_json(saved)
+    assert [c.stack_limit for c in again.crashes.values()] == [2 << 20]

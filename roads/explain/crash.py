@@ -16,7 +16,7 @@ from typing import Sequence
 from ..document import Elf, Region
 from ..figures.regions import Band, Classified, MemoryMap
 from ..units import human_size
-from .record import FRAME_FAILED, Crash
+from .record import FRAME_FAILED, UNLIMITED, Crash
 
 
 def file_offset(regions: Sequence[Region], address: int) -> tuple[Region, int] | None:
@@ -71,20 +71,24 @@ def _region_words(c: Classified) -> str:
     return f"in anonymous memory, {span}"
 
 
-def place(mm: MemoryMap, address: int) -> str:
+def place(mm: MemoryMap, address: int, stack_limit: int | str | None = None) -> str:
     """Where ``address`` lies in the stop's memory map ``mm``, in words: in which region
     (its file, span, permissions and kind), or in which gap, between which regions. An
     address under the machine's mmap_min_addr is said to be: nothing can be mapped
-    there, and a NULL pointer, or a small offset from one, points there."""
+    there, and a NULL pointer, or a small offset from one, points there. One in the gap
+    below [stack], farther from its top than ``stack_limit`` (the process's soft
+    RLIMIT_STACK: ``Crash.stack_limit``; None, not read: the capturing command's) lets
+    the stack grow, is said to be."""
     bands = mm.bands()
     k = next(i for i, b in enumerate(bands) if b.start <= address < b.end)
     band = bands[k]
     if band.region is not None:
         return _region_words(band.region)
-    return _gap_words(mm, bands, k, address)
+    return _gap_words(mm, bands, k, address, stack_limit)
 
 
-def _gap_words(mm: MemoryMap, bands: tuple[Band, ...], k: int, address: int) -> str:
+def _gap_words(mm: MemoryMap, bands: tuple[Band, ...], k: int, address: int,
+               stack_limit: int | str | None = None) -> str:
     band = bands[k]
     if band.kind != "unmapped" or band.past_user_space:
         # "the unmapped" alone names nothing: the last page of user space is a stretch.
@@ -101,7 +105,8 @@ def _gap_words(mm: MemoryMap, bands: tuple[Band, ...], k: int, address: int) -> 
     else:
         where = (f"in the unmapped gap between {_named(below)} (up to {below.region.end:#x}) "
                  f"and {_named(above)} (from {above.region.start:#x}), {size}")
-    limit = mm.selection.provenance_record.stack_rlimit
+    limit = mm.selection.provenance_record.stack_rlimit if stack_limit is None \
+        else stack_limit if stack_limit != UNLIMITED else None
     if band.below_stack and above is not None and isinstance(limit, int) \
             and above.region.end - address > limit:
         # The kernel grows the stack down into this gap for an access below it, but not
@@ -123,13 +128,14 @@ def fault_place(crash: Crash, mm: MemoryMap | None) -> str:
     the unmapped gap at the bottom of the address space ..."."""
     if crash.addr is None or mm is None:
         return crash.fault()
-    return f"{crash.fault()}, {place(mm, crash.addr)}"
+    return f"{crash.fault()}, {place(mm, crash.addr, crash.stack_limit)}"
 
 
 def instruction_place(crash: Crash, mm: MemoryMap | None) -> str:
     """Where the faulting instruction lies: "0x555555555151 (main+24), in crash's region
     0x555555555000-0x555555556000 (r-xp: program code)"."""
-    return crash.instruction() + (f", {place(mm, crash.pc)}" if mm is not None else "")
+    return crash.instruction() + (f", {place(mm, crash.pc, crash.stack_limit)}"
+                                  if mm is not None else "")
 
 
 def crash_line(crash: Crash, mm: MemoryMap | None) -> str:

@@ -138,6 +138,8 @@ def stop_words(pid: int, signal: str, sender: int | None, code: int | None) -> s
     return f"process {pid} was stopped by {signal}, sent by {sent_by(code, signal)}"
 
 
+# A crash's stack_limit where the process had no limit on its stack's size.
+UNLIMITED = "unlimited"
 # A crash whose handler the kernel could not run (``Crash.frame_failed``), in words.
 FRAME_FAILED = ("its handler could not run: the kernel found no room for its frame on the "
                 "stack, and sent SIGSEGV of its own, which kills")
@@ -163,6 +165,13 @@ class Crash:
     # own (SI_KERNEL) at the same instruction, with the default disposition, which
     # killed: the fault told is the first one, that the handler was for.
     frame_failed: bool = False
+    # The soft RLIMIT_STACK of the crashed process as its /proc/TID/limits gave it at
+    # the stop, in bytes: the limit the kernel grew its stack against
+    # (acct_stack_growth), which the program may have set itself (setrlimit) or
+    # inherited from whoever started it (--pid). UNLIMITED where it had none; None
+    # where it was not read (a session saved before it was): the page then goes by
+    # the limit of the command that captured it.
+    stack_limit: int | str | None = None
 
     @classmethod
     def of(cls, signal: str, code: int, si_addr: int, pc: int) -> Crash:
@@ -309,7 +318,9 @@ def session_json(session: Session, *, files: bool = True) -> dict:
     if session.crashes:
         data["crashes"] = {str(seq): {"signal": c.signal, "code": c.code, "addr": c.addr,
                                       "pc": c.pc, "symbol": c.symbol,
-                                      **({"frame_failed": True} if c.frame_failed else {})}
+                                      **({"frame_failed": True} if c.frame_failed else {}),
+                                      **({"stack_limit": c.stack_limit}
+                                         if c.stack_limit is not None else {})}
                            for seq, c in session.crashes.items()}
     return data
 
@@ -363,7 +374,11 @@ def _crash(saved: Mapping) -> Crash:
     symbol = saved.get("symbol") or ""
     if type(saved["code"]) is not int or not isinstance(symbol, str):
         raise ValueError(f"a crash's code {saved['code']!r} or symbol {symbol!r} is malformed")
-    return Crash(signal, saved["code"], addr, pc, symbol, bool(saved.get("frame_failed", False)))
+    limit = saved.get("stack_limit")
+    if limit is not None and limit != UNLIMITED and (type(limit) is not int or limit < 0):
+        raise ValueError(f"a crash's stack_limit {limit!r} is no size")
+    return Crash(signal, saved["code"], addr, pc, symbol, bool(saved.get("frame_failed", False)),
+                 limit)
 
 
 def load_session(path: str | Path) -> Session:

@@ -75,13 +75,13 @@ from ..errors import ExplainError, RoadsError
 from . import emulate
 from . import ptrace as pt
 from . import shellwords
-from .record import FRAME_FAILED, RESTART, Crash, Returned, SelfStop, generation, signed, stop_words
+from .record import FRAME_FAILED, RESTART, UNLIMITED, Crash, Returned, SelfStop, generation, signed, stop_words
 from .seccomp_mode import SECCOMP_MODE_DEAD, read_seccomp_mode
 from .siginfo import FAULT_SIGNALS, SI_KERNEL, Fault, SigInfo, kills
 from .syscall_file import read_syscall
 from ..capture.elf import read_bytes
 from ..capture.runner import describe_status
-from ..capture.proc import CAP_SYS_PTRACE, MapsEntry, Proc, Status, auxv_dict
+from ..capture.proc import CAP_SYS_PTRACE, MapsEntry, Proc, Status, auxv_dict, parse_limits
 from .symbols import (Function, bound, cxx_named, data_object, first_load, functions, is_rust,
                       has_symtab, imports, inlined, old_versions, source_name)
 
@@ -408,6 +408,20 @@ def _status_of(pid: int) -> Status | None:
         return Proc().status(pid)
     except RoadsError:
         return None
+
+
+def _stack_limit(tid: int) -> int | str | None:
+    """Thread ``tid``'s soft RLIMIT_STACK, as its /proc/TID/limits gives it (the
+    process's, which it may have set itself): bytes, ``record.UNLIMITED``, or None
+    where it cannot be read."""
+    try:
+        text = Path(f"/proc/{tid}/limits").read_text()
+        limit = parse_limits(text).get("Max stack size")
+    except (OSError, RoadsError):
+        return None
+    if limit is None:
+        return None
+    return UNLIMITED if limit.soft is None else limit.soft
 
 
 def _ppid(pid: int) -> int:
@@ -2247,6 +2261,7 @@ class Tracer:
                                      regs.rip), frame_failed=True)
         else:
             crash = Crash.of(signal.Signals(sig).name, fault.si_code, fault.si_addr, regs.rip)
+        crash = replace(crash, stack_limit=_stack_limit(tid))
         addresses = [("pc", regs.rip), ("sp", regs.rsp)]
         if crash.addr is not None:
             addresses.append(("si_addr", crash.addr))  # figures.regions.FAULT_ADDRESS
