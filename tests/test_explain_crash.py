@@ -523,3 +523,39 @@ def test_a_stack_overflow_goes_by_the_processs_own_limit(
     assert [c.get("stack_limit") for c in saved["crashes"].values()] == [2 << 20]
     again = session_from_json(saved)
     assert [c.stack_limit for c in again.crashes.values()] == [2 << 20]
+
+
+# A SIGILL whose handler the kernel cannot run: the stack pointer points nowhere, so the
+# handler's frame cannot be written, and the kernel sends SIGSEGV in its place
+# (force_sigsegv: SI_KERNEL, no address), which kills.
+ILL_NO_STACK = r"""
+#include <signal.h>
+#include <unistd.h>
+static void on_ill(int sig) { (void)sig; _exit(3); }
+int main(void) {
+    signal(SIGILL, on_ill);
+    __asm__ volatile("xor %%esp, %%esp\n\tud2" ::: "memory");
+    return 0;
+}
+"""
+
+
+def test_a_sigill_handler_that_cannot_run_is_told_as_the_sigill(
+        root, tmp_path, monkeypatch, capsys, no_leftovers, no_cores):
+    """Only a SIGSEGV's handler was followed: the kernel's SIGSEGV for a SIGILL handler it
+    could not run was told as "a general-protection fault, which gives no address". The
+    fault is the ud2's (ILL_ILLOPN), whose handler could not run; saved and drawn again,
+    the page says so."""
+    monkeypatch.chdir(tmp_path)
+    program = build(tmp_path, "illstack", ILL_NO_STACK, "-O0", "-g")
+    status, page = _run(root, tmp_path, "illstack")
+    err = capsys.readouterr().err
+    assert status == 0, err
+    crash = page_facts(page)["Crash"]
+    assert "general-protection" not in crash, crash
+    assert "(ILL_ILLOPN)" in crash and "its handler of SIGILL could not run" in crash, crash
+    recorded = saved_session(tmp_path / "illstack.json")["crashes"]["0"]
+    assert (recorded["signal"], recorded["handled"], recorded["code"]) == ("SIGSEGV", "SIGILL", 2)
+    again = page_text(render_page(load_session(tmp_path / "illstack.json")))
+    assert "The kernel sent SIGILL for a fault" in again and "SIGSEGV in its place" in again
+    assert _untraced(program) == -signal.SIGSEGV

@@ -16,7 +16,7 @@ from typing import Sequence
 from ..document import Elf, Region
 from ..figures.regions import Band, Classified, MemoryMap
 from ..units import human_size
-from .record import FRAME_FAILED, UNLIMITED, Crash
+from .record import UNLIMITED, Crash
 
 
 def file_offset(regions: Sequence[Region], address: int) -> tuple[Region, int] | None:
@@ -142,7 +142,7 @@ def crash_line(crash: Crash, mm: MemoryMap | None) -> str:
     """The fault and the faulting instruction, each placed in the stop's map ``mm``, as
     one line that follows the signal's name (``fault_place``, ``instruction_place``)."""
     line = f"{fault_place(crash, mm)}; the faulting instruction at {instruction_place(crash, mm)}"
-    return line + (f"; {FRAME_FAILED}" if crash.frame_failed else "")
+    return line + (f"; {crash.frame_words()}" if crash.frame_failed else "")
 
 
 def delivered(crash: Crash) -> str:
@@ -151,12 +151,18 @@ def delivered(crash: Crash) -> str:
     marked = "the faulting instruction (pc), the thread's stack pointer (sp)"
     marked += " and the address the instruction touched (si_addr)" if crash.addr is not None else ""
     if crash.frame_failed:
-        return (f"The kernel sent {crash.signal} for a fault of the thread's own instruction. "
-                "The program has a handler of it, but the kernel could not write the "
-                "handler's frame on the stack it runs on (the thread's stack, full: a stack "
-                "overflow; or an alternate stack, sigaltstack's, too small), so it sent "
-                "SIGSEGV again, of its own (SI_KERNEL), with the default disposition, and "
-                "that signal ended the process. roads explain stopped the thread as the "
+        sent = ("SIGSEGV again, of its own (SI_KERNEL), with the default disposition, and "
+                "that signal ended the process" if not crash.handled else
+                "SIGSEGV in its place, of its own (SI_KERNEL), which ended the process: the "
+                "program had no handler of SIGSEGV that could run (one on the same stack "
+                "fails in the same way, and the kernel then sends SIGSEGV with the default "
+                "disposition)")
+        return (f"The kernel sent {crash.fault_signal} for a fault of the thread's own "
+                "instruction. The program has a handler of it, but the kernel could not "
+                "write the handler's frame on the stack it runs on (the thread's stack, "
+                "full: a stack overflow, or a stack pointer that points nowhere; or an "
+                "alternate stack, sigaltstack's, too small), so it sent "
+                f"{sent}. roads explain stopped the thread as the "
                 "kernel was about to deliver it, read the memory as the fault left it, then "
                 "let the signal through unchanged: the process died of it as it would have "
                 f"without roads explain. The map marks {marked}.")

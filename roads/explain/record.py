@@ -172,6 +172,23 @@ class Crash:
     # where it was not read (a session saved before it was): the page then goes by
     # the limit of the command that captured it.
     stack_limit: int | str | None = None
+    # Where ``frame_failed``: the signal of the fault whose handler could not run, where
+    # it is not the SIGSEGV that killed (SIGILL, SIGBUS, SIGFPE: the kernel then sent
+    # SIGSEGV in its place, force_sigsegv); "" otherwise. ``code`` and ``addr`` are its.
+    handled: str = ""
+
+    @property
+    def fault_signal(self) -> str:
+        """The signal of the fault told: the one that killed, or, where its handler
+        could not run, the one that handler was for."""
+        return self.handled or self.signal
+
+    def frame_words(self) -> str:
+        """Where ``frame_failed``: that the handler could not run, in words."""
+        if not self.handled:
+            return FRAME_FAILED
+        return (f"its handler of {self.handled} could not run: the kernel found no room "
+                "for its frame on the stack, and sent SIGSEGV of its own, which kills")
 
     @classmethod
     def of(cls, signal: str, code: int, si_addr: int, pc: int) -> Crash:
@@ -183,7 +200,8 @@ class Crash:
     def fault(self) -> str:
         """What the fault was and where, in words: "no mapping at 0x10 (SEGV_MAPERR)",
         "an integer division by zero (FPE_INTDIV)"."""
-        words, name = fault_words(self.signal, self.code), code_name(self.signal, self.code)
+        signal = self.fault_signal
+        words, name = fault_words(signal, self.code), code_name(signal, self.code)
         if self.code == SI_KERNEL:
             return f"{words} ({name})" if words else f"sent by the kernel ({name})"
         at = f" at {self.addr:#x}" if self.addr is not None else ""
@@ -320,7 +338,8 @@ def session_json(session: Session, *, files: bool = True) -> dict:
                                       "pc": c.pc, "symbol": c.symbol,
                                       **({"frame_failed": True} if c.frame_failed else {}),
                                       **({"stack_limit": c.stack_limit}
-                                         if c.stack_limit is not None else {})}
+                                         if c.stack_limit is not None else {}),
+                                      **({"handled": c.handled} if c.handled else {})}
                            for seq, c in session.crashes.items()}
     return data
 
@@ -377,8 +396,12 @@ def _crash(saved: Mapping) -> Crash:
     limit = saved.get("stack_limit")
     if limit is not None and limit != UNLIMITED and (type(limit) is not int or limit < 0):
         raise ValueError(f"a crash's stack_limit {limit!r} is no size")
+    handled = saved.get("handled") or ""
+    if handled and handled not in FAULT_SIGNALS:
+        raise ValueError(f"a crash's handled signal {handled!r} is not one of "
+                         f"{', '.join(FAULT_SIGNALS)}")
     return Crash(signal, saved["code"], addr, pc, symbol, bool(saved.get("frame_failed", False)),
-                 limit)
+                 limit, handled)
 
 
 def load_session(path: str | Path) -> Session:

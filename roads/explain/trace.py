@@ -75,7 +75,7 @@ from ..errors import ExplainError, RoadsError
 from . import emulate
 from . import ptrace as pt
 from . import shellwords
-from .record import FRAME_FAILED, RESTART, UNLIMITED, Crash, Returned, SelfStop, generation, signed, stop_words
+from .record import RESTART, UNLIMITED, Crash, Returned, SelfStop, generation, signed, stop_words
 from .seccomp_mode import SECCOMP_MODE_DEAD, read_seccomp_mode
 from .siginfo import FAULT_SIGNALS, SI_KERNEL, Fault, SigInfo, kills
 from .syscall_file import read_syscall
@@ -2248,17 +2248,22 @@ class Tracer:
         fatal = kills(status, sig)
         regs = pt.get_regs(tid)
         earlier = self._handled.pop(tid, None)
+        # The kernel's SIGSEGV (force_sigsegv, SI_KERNEL) for a handler it could not run,
+        # no room for the handler's frame on the stack: the thread is still at the
+        # instruction of the earlier fault, with the same stack pointer. For a SIGSEGV it
+        # comes with the default disposition; for SIGILL, SIGBUS or SIGFPE it is sent as
+        # it is, and may be handled, and fail, in turn.
+        again = (earlier is not None and fault.si_code == SI_KERNEL and sig == signal.SIGSEGV
+                 and earlier[1:] == (regs.rip, regs.rsp))
         if not fatal:
-            if sig == signal.SIGSEGV:
-                self._handled[tid] = (fault, regs.rip, regs.rsp)
+            self._handled[tid] = earlier if again else (fault, regs.rip, regs.rsp)
             return
-        if (earlier is not None and fault.si_code == SI_KERNEL and sig == signal.SIGSEGV
-                and earlier[1:] == (regs.rip, regs.rsp)):
-            # The kernel's SIGSEGV (force_sigsegv) for a handler it could not run: no room
-            # for the handler's frame on the stack. The fault that killed is the earlier
-            # one, still at the same instruction, with the same stack pointer.
-            crash = replace(Crash.of("SIGSEGV", earlier[0].si_code, earlier[0].si_addr,
-                                     regs.rip), frame_failed=True)
+        if again:
+            # The fault that killed is the earlier one, whose handler could not run.
+            first = signal.Signals(earlier[0].si_signo).name
+            crash = replace(Crash.of(first, earlier[0].si_code, earlier[0].si_addr, regs.rip),
+                            signal="SIGSEGV", frame_failed=True,
+                            handled="" if first == "SIGSEGV" else first)
         else:
             crash = Crash.of(signal.Signals(sig).name, fault.si_code, fault.si_addr, regs.rip)
         crash = replace(crash, stack_limit=_stack_limit(tid))
@@ -2846,7 +2851,7 @@ class Tracer:
             said = f" in {_file_at(tid, dict(addresses)['pc'])}"
         if crash is not None:
             said = (f": {crash.fault()}, by the instruction at {crash.pc:#x}"
-                    f"{'; ' + FRAME_FAILED if crash.frame_failed else ''}; the signal "
+                    f"{'; ' + crash.frame_words() if crash.frame_failed else ''}; the signal "
                     "is delivered once the stop is read, and kills it")
         hit = Hit(tgid, _ppid(tgid), spec.label, addresses, tid, returned, crash)
         thread = f", thread {hit.thread}" if hit.thread else ""
