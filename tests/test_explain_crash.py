@@ -559,3 +559,32 @@ def test_a_sigill_handler_that_cannot_run_is_told_as_the_sigill(
     again = page_text(render_page(load_session(tmp_path / "illstack.json")))
     assert "The kernel sent SIGILL for a fault" in again and "SIGSEGV in its place" in again
     assert _untraced(program) == -signal.SIGSEGV
+
+
+# A load of four bytes from an odd address, with the AC flag set: x86-64's alignment
+# check, which the kernel reports as SIGBUS (BUS_ADRALN) with no address (si_addr 0).
+ALIGNMENT_CHECK = r"""
+#include <stdint.h>
+static char buf[16];
+int main(void) {
+    __asm__ volatile("pushf\n\torl $0x40000, (%%rsp)\n\tpopf" ::: "memory", "cc");
+    return *(volatile uint32_t *)(buf + 1);
+}
+"""
+
+
+def test_an_alignment_check_is_no_null_pointer(
+        root, tmp_path, monkeypatch, capsys, no_leftovers, no_cores):
+    """The kernel gives an alignment check's SIGBUS no address: its si_addr, 0, was told
+    as the address touched, 'at 0x0', and placed under mmap_min_addr as a NULL pointer."""
+    monkeypatch.chdir(tmp_path)
+    program = build(tmp_path, "aligned", ALIGNMENT_CHECK, "-O0", "-g")
+    if _untraced(program) != -signal.SIGBUS:
+        pytest.skip("no alignment check here: the load did not fault")
+    status, page = _run(root, tmp_path, "aligned")
+    err = capsys.readouterr().err
+    assert status == 0, err
+    crash = page_facts(page)["Crash"]
+    assert "which gives no address (BUS_ADRALN)" in crash, crash
+    assert "at 0x0" not in crash and "NULL" not in crash, crash
+    assert saved_session(tmp_path / "aligned.json")["crashes"]["0"]["addr"] is None

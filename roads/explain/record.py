@@ -18,7 +18,7 @@ from .. import document
 from ..constants import ADDRESS_BITS
 from ..errors import ExplainError
 from .mapped import MappedFile
-from .siginfo import DATA_FAULTS, FAULT_SIGNALS, SI_KERNEL, code_name, fault_words, sent_by
+from .siginfo import DATA_FAULTS, FAULT_SIGNALS, NO_DATA_ADDRESS, SI_KERNEL, code_name, fault_words, sent_by
 
 VARIANT = "default"
 # No sample's build folder to write "/build": paths stay as the machine names them, the
@@ -194,7 +194,8 @@ class Crash:
     def of(cls, signal: str, code: int, si_addr: int, pc: int) -> Crash:
         """The crash a fault's siginfo (``signal``, ``code``, ``si_addr``) and the pc
         at its delivery-stop tell: an address kept only where it is the data's."""
-        data = signal in DATA_FAULTS and code != SI_KERNEL
+        data = (signal in DATA_FAULTS and code != SI_KERNEL
+                and code not in NO_DATA_ADDRESS.get(signal, ()))
         return cls(signal, code, si_addr if data else None, pc)
 
     def fault(self) -> str:

@@ -102,7 +102,10 @@ FAULT_CODES: dict[str, dict[int, tuple[str, str]]] = {
                 3: ("SEGV_BNDERR", "an access outside the bounds an MPX check allowed"),
                 4: ("SEGV_PKUERR", "an access its protection key forbids"),
                 10: ("SEGV_CPERR", "a control-protection fault (shadow stack)")},
-    "SIGBUS": {1: ("BUS_ADRALN", "an access not aligned as the instruction needs"),
+    "SIGBUS": {1: ("BUS_ADRALN", "an access not aligned as the instruction needs (an "
+                                 "alignment check the program turned on with the AC flag, "
+                                 "or a split lock the kernel forbids), which gives no "
+                                 "address"),
                2: ("BUS_ADRERR", "an access to a mapped page that nothing can back (a "
                                  "page of a mapped file past the file's end, say)"),
                3: ("BUS_OBJERR", "a hardware error of the object mapped"),
@@ -147,6 +150,9 @@ NO_ADDRESS = {
 # The faults whose si_addr is the data address the instruction touched; for SIGILL and
 # SIGFPE it is the instruction's own, the pc.
 DATA_FAULTS = frozenset({"SIGSEGV", "SIGBUS"})
+# The data faults whose si_addr x86-64 leaves 0, by signal: an alignment check
+# (exc_alignment_check, a split lock too, gives BUS_ADRALN with no address).
+NO_DATA_ADDRESS = {"SIGBUS": frozenset({1})}
 
 
 @dataclass(frozen=True)
