@@ -622,3 +622,27 @@ def test_a_source_with_a_blank_in_its_name_is_quoted_as_it_is_run(tmp_path, no_l
     session_mod.explain_program([str(source)], ["main"], sandbox=None, progress=said.append)
     quoted = f"'{source}'"
     assert f"compiling {quoted}" in said and f"running {quoted}" in said, said
+
+
+# Linked with -nostartfiles against the shared C library: its own _start, which calls
+# write and _exit of libc.so.6, never __libc_start_main.
+OWN_START_WITH_LIBC = r"""
+#include <unistd.h>
+void _start(void) { write(1, "x\n", 2); _exit(7); }
+"""
+
+
+def test_main_of_a_program_with_its_own_start_and_the_shared_c_library_is_refused(
+        tmp_path, no_leftovers):
+    """A dynamically linked program with its own _start (-nostartfiles) and no main maps
+    the shared C library, whose __libc_start_main it never calls: the stop waited there,
+    and the run ended in "exited with status 7 before reaching main". It is refused
+    before the run, as the same program linked -nostdlib is."""
+    binary = tmp_path / "ownstart"
+    (tmp_path / "ownstart.c").write_text(OWN_START_WITH_LIBC)
+    subprocess.run(["gcc", "-O0", "-g", "-nostartfiles", "-o", str(binary),
+                    str(tmp_path / "ownstart.c")], check=True, timeout=120)
+    with pytest.raises(ExplainError) as refused:
+        Tracer([str(binary)], [parse_stop("main")], on_stop=lambda hit: None, deadline=20).run()
+    assert "no symbol main" in refused.value.message
+    assert "one linked with -nostdlib or -nostartfiles, say" in refused.value.message

@@ -380,6 +380,9 @@ class _Read:
     first: int | None  # the p_vaddr of its first PT_LOAD, None for no ELF file to map
     functions: dict[str, tuple[Function, ...]]
     calls_dlopen: bool  # whether it calls dlopen, from another file (``symbols.imports``)
+    # Whether it calls __libc_start_main from another file: a dynamically linked program
+    # started by the C library's start-up code (crt1.o's _start), which gives it main.
+    calls_start: bool = False
 
 
 def _language(symbols) -> str | None:
@@ -1418,13 +1421,22 @@ class Tracer:
                 continue
             if found is None and spec.name == "main":
                 start = find("__libc_start_main")
+                read = self._functions_of(exe)
+                own_start = (start is not None and start[0] != exe and isinstance(read, _Read)
+                             and not read.calls_start)
+                if own_start:
+                    # A dynamically linked program, stripped or not, with no main and no
+                    # call of the shared C library's __libc_start_main (its .dynsym would
+                    # import it): its own _start (-nostartfiles) never calls it, and the
+                    # breakpoint there would wait for the program's end.
+                    start = None
                 if start is None or start[2].ifunc:
                     # A stripped static program: its C library's start-up code is in
                     # it, nameless. One that keeps its symbol table has no main at all:
                     # it starts without that code (-nostdlib), static or not. Said with
                     # the stops that need no symbol.
                     why = ("a stripped program with no shared C library"
-                           if not symtab.get(exe, True) else
+                           if not symtab.get(exe, True) and not own_start else
                            "a program that does not start with the C library's start-up "
                            "code, which calls main: one linked with -nostdlib or "
                            "-nostartfiles, say")
@@ -1575,7 +1587,8 @@ class Tracer:
             try:
                 data = read_bytes(Path(path))  # once: its first segment, its symbols
                 self._read[key] = _Read(has_symtab(data, path), first_load(data, path),
-                                        functions(data, path), imports(data, path, "dlopen"))
+                                        functions(data, path), imports(data, path, "dlopen"),
+                                        imports(data, path, "__libc_start_main"))
             except ExplainError as exc:
                 self._read[key] = exc.message
             except (RoadsError, OSError):
