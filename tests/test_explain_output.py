@@ -205,3 +205,35 @@ def test_a_program_linked_with_a_library_of_its_own_may_write_through_it(gcc, tm
                    f"-L{tmp_path}", "-Wl,--no-as-needed", "-lsays")
     assert writes_through_stdio(binary.read_bytes(), str(binary),
                                 list(read_elf(binary).needed)) is None
+
+
+# Writes into a pipe whose reading end it has closed: a shell's program dies of SIGPIPE.
+BROKEN_PIPE = r"""
+#include <stdio.h>
+#include <unistd.h>
+int main(void) {
+    int ends[2];
+    if (pipe(ends) != 0)
+        return 2;
+    close(ends[0]);
+    if (write(ends[1], "x", 1) < 0)
+        perror("write");
+    return 1;
+}
+"""
+
+
+@pytest.mark.parametrize("sandboxed", [True, False])
+def test_a_write_to_a_broken_pipe_kills_as_under_a_shell(root, tmp_path, monkeypatch,
+                                                          no_leftovers, sandboxed):
+    """Python ignores SIGPIPE and SIGXFSZ for itself, and the program inherited both
+    ignored across its execve: its write to a pipe with no reader failed with EPIPE, and
+    it exited with status 1, where started by a shell it dies of SIGPIPE. They are set
+    back to their default before the program starts."""
+    monkeypatch.chdir(tmp_path)
+    build(tmp_path, "broken", BROKEN_PIPE, "-O0", "-g")
+    args = [] if sandboxed else ["--no-sandbox"]
+    assert explain(root, *args, "--at", "exit", "--out", "broken.html", "--", "./broken") == 0
+    page = (tmp_path / "broken.html").read_text()
+    assert page_facts(page)["How it ended"] == "was killed by SIGPIPE"
+    assert "Broken pipe" not in page_text(page)

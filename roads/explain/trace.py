@@ -118,6 +118,10 @@ WAKE = 0.05  # seconds the tracer sleeps at most between two looks for a tracee'
 # they stopped is held so before roads explain continues it (``Tracer._tend_held``).
 STOP_SIGNALS = frozenset({signal.SIGSTOP, signal.SIGTSTP, signal.SIGTTIN, signal.SIGTTOU})
 CONTINUE_AFTER = 1.0  # seconds
+# The signals Python ignores for itself at its start, set back to their default for the
+# program (``Tracer._spawn``), as subprocess's restore_signals does.
+RESTORED_SIGNALS = tuple(getattr(signal, name) for name in ("SIGPIPE", "SIGXFZ", "SIGXFSZ")
+                         if hasattr(signal, name))
 # The signals of a fault (``siginfo.FAULT_SIGNALS``), by number.
 FAULTS = frozenset(signal.Signals[name] for name in FAULT_SIGNALS)
 SIGCONT_BIT = 1 << (signal.SIGCONT - 1)  # in the SigPnd: and ShdPnd: masks of /proc/PID/status
@@ -806,6 +810,12 @@ class Tracer:
                 os.dup2(err, 2)
                 if self.cwd:
                     os.chdir(self.cwd)
+                # Python ignores SIGPIPE and SIGXFSZ for itself, and an ignored signal
+                # stays ignored across execve: the program would get EPIPE where it dies
+                # of SIGPIPE when a shell starts it. Both set back, as subprocess does
+                # (restore_signals).
+                for sig in RESTORED_SIGNALS:
+                    signal.signal(sig, signal.SIG_DFL)
                 pt.randomize(self.aslr)
                 pt.traceme()
                 os.execve(path, self.argv, self.env)
