@@ -50,10 +50,13 @@ PAGE_BITS = constants.PAGE_SHIFT.value
 # Order of the change words in tables: the most telling first.
 CHANGES = ("added", "removed", "moved", "grown", "shrunk", "split", "merged", "permissions",
            "resident", "frames", "unchanged")
-# The smaps counters that say what of a region is in memory, and whose; the others
-# (Pss, Referenced, ...) follow from these or from the other processes.
-COUNTERS = ("Rss", "Anonymous", "Private_Clean", "Private_Dirty", "Shared_Clean", "Shared_Dirty",
-            "Swap")
+# The smaps counters that say what of a region is in memory, and whose, and what of it
+# the kernel may drop without writing it anywhere (LazyFree: given with MADV_FREE and
+# clean since), the most telling first (a figure's text alternative names the first
+# two that changed); the others (Pss, Referenced, ...) follow from these or from the
+# other processes.
+COUNTERS = ("Rss", "Anonymous", "LazyFree", "Private_Clean", "Private_Dirty", "Shared_Clean",
+            "Shared_Dirty", "Swap")
 
 
 @dataclass(frozen=True)
