@@ -107,20 +107,32 @@ def prose_lines(markdown: str) -> list[tuple[int, str]]:
     return list(enumerate(text.splitlines(), start=1))
 
 
+# A line break inside a paragraph, where the next line goes on with its words (not a
+# list item, a quote, a table's row or a heading): read as a space.
+_WRAPPED = re.compile(r"(?<=\S)[ \t]*\n(?=[ \t]*(?![-*+>|#]\s|\d+[.)]\s|\|)\S)")
+
+
 def scan(markdown: str) -> list[Finding]:
-    """Every typed quantity in the prose of ``markdown``."""
+    """Every typed quantity in the prose of ``markdown``. A paragraph is read whole, so
+    that a quantity its lines wrap ("gives two of its / pages back") is found; each
+    finding names the line it starts on."""
+    text = "\n".join(line for _, line in prose_lines(markdown))
+    joined = _WRAPPED.sub(lambda m: " " * len(m.group(0)), text)  # the same offsets
     findings = []
-    for number, line in prose_lines(markdown):
-        cleaned = ALLOWED.sub(lambda m: " " * len(m.group(0)), line)
-        # Every pattern's matches, in the line's order, the longest first where several
+    offset = 0
+    for paragraph in joined.split("\n"):  # a line, or a paragraph's wrapped lines
+        cleaned = ALLOWED.sub(lambda m: " " * len(m.group(0)), paragraph)
+        # Every pattern's matches, in the text's order, the longest first where several
         # start together; one that overlaps a match kept already is the same quantity.
         found = sorted(((m.start(), -len(m.group(0)), kind, m) for kind, pattern
                         in PATTERNS.items() for m in pattern.finditer(cleaned)),
                        key=lambda f: f[:2])
         kept: list[tuple[int, int]] = []
-        for _, _, kind, m in found:
+        for start, _, kind, m in found:
             if any(a < m.end() and m.start() < b for a, b in kept):
                 continue
             kept.append(m.span())
-            findings.append(Finding(number, kind, m.group(0).strip()))
+            findings.append(Finding(text.count("\n", 0, offset + start) + 1, kind,
+                                    " ".join(m.group(0).split())))
+        offset += len(paragraph) + 1
     return findings

@@ -58,6 +58,9 @@ def test_no_typed_quantity_in_claims():
     ("`4096 bytes` in `4K` pages", ["4096 bytes", "4K"]),
     ("two of those pages", ["two of those pages"]),
     ("five hundred pages", ["five hundred pages"]),
+    # A count the paragraph's lines wrap, which a scan line by line let through.
+    ("It then gives two of its\npages back, and one or two `brk(NULL)`\ncalls.",
+     ["two of its pages", "two calls"]),
 ])
 def test_scanner_finds_typed_quantities(text, found):
     assert [f.text for f in scan(text)] == found
@@ -74,6 +77,8 @@ def test_scanner_finds_typed_quantities(text, found):
     "Linux 5.9 counted every fault; one you run; three ways and run it.",
     "`int 0x80`, the old way in, and `%fs:0x28`.",
     "Two programs share pages here. Step 3 maps pages. Since Linux 6 kernels merge regions.",
+    # Lines that are not one paragraph: list items, headings, a paragraph's end.
+    "the layout's parts:\n\n- two\n- pages\n\n## Three\n\nPages come first.\n",
 ])
 def test_scanner_leaves_code_macros_and_names_alone(text):
     assert scan(text) == []
