@@ -84,8 +84,9 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
     if changed:
         terminalreporter.section("the checkout changed", red=True, bold=True)
         terminalreporter.write_line("tracked files of the checkout changed during the test session "
-                                    "(a test wrote into it; tests must build frozen or on a copy, "
-                                    "see copy_checkout in tests/conftest.py):", red=True)
+                                    "(a test wrote into it, or they were edited while the run went on: "
+                                    "tests must build frozen or on a copy, see copy_checkout "
+                                    "in tests/conftest.py):", red=True)
         for name in changed:
             terminalreporter.write_line(f"  {name}", red=True)
 
