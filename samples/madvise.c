@@ -17,8 +17,9 @@
 int main(void)
 {
     size_t page = (size_t)sysconf(_SC_PAGESIZE);
-    /* Run on one processor only: the kernel takes MADV_FREE's pages off their list in
-     * batches kept per processor (see the second MADV_FREE below). */
+    /* Run on one processor only: the kernel moves MADV_FREE's pages from the anonymous
+     * pages' list to the file pages' in batches kept per processor (see the second
+     * MADV_FREE below). */
     cpu_set_t one;
     int cpu = sched_getcpu();
     if (cpu < 0)
@@ -56,8 +57,8 @@ int main(void)
     ROADS_CHECKPOINT("reread");
 
     /* Pages 4 and 5: free to be taken when the kernel needs memory. Each MADV_FREE call
-     * first empties this processor's batch, so the second one moves the first one's
-     * pages to the lazy-free list; smaps counts them as LazyFree from then on. */
+     * first empties this processor's batch, so the second one finishes moving the pages
+     * the first one batched; smaps counts them as LazyFree from then on. */
     if (madvise(buffer + 4 * page, 2 * page, MADV_FREE) != 0)
         return 3;
     if (madvise(buffer + 4 * page, 2 * page, MADV_FREE) != 0)
