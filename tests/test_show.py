@@ -169,6 +169,26 @@ def test_table_from_captured_text(captured: Proc) -> None:
     assert format_table(address_space(4242, captured)) == EXPECTED_TABLE
 
 
+@pytest.mark.parametrize("state", ["Z (zombie)", "X (dead)"])
+def test_a_process_that_ended_while_read_is_not_shown_in_part(captured: Proc, state: str) -> None:
+    # smaps ends early, as if complete, once the process's memory is gone: here it
+    # listed six areas and the process has exited by the time they are read. A real
+    # process with 60,000 areas ending as it was read was shown with 47,253 of them.
+    (captured.root / "4242" / "status").write_text(
+        f"Name:\thello\nState:\t{state}\nPid:\t4242\nPPid:\t1\nThreads:\t1\n")
+    (captured.root / "4242" / "stat").write_text(f"4242 (hello) {state[0]} 1 4242 4242 " + "0 " * 50)
+    with pytest.raises(ProcessGone, match="exited while its memory was being read"):
+        address_space(4242, captured)
+
+
+def test_a_process_reaped_while_read_is_said_to_have_exited(captured: Proc) -> None:
+    # Its smaps was read; its other files are gone (reaped) before they are.
+    (captured.root / "4242" / "exe").unlink()
+    (captured.root / "4242" / "stat").unlink()
+    with pytest.raises(ProcessGone, match="exited while its memory was being read"):
+        address_space(4242, captured)
+
+
 def test_json_from_captured_text(captured: Proc) -> None:
     space = to_json(address_space(4242, captured))
     assert (space["name"], space["cmdline"], space["exe"]) == ("hello", ["./hello", "world"], "/tmp/my dir/hello")

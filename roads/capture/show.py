@@ -95,20 +95,36 @@ def _address_space(pid: int, proc: Proc) -> AddressSpace:
         raise ProcessGone(f"process {pid} is a zombie: it has exited, and its parent "
                           f"(process {ended.PPid}) has not reaped it (waited for it) yet; "
                           "there is no memory left to show") from None
-    status = proc.status(pid)
-    if not regions and status.VmSize is None and not status.State.startswith(("Z", "X")):
-        # No memory of its own and not a zombie (man 5 proc: status): a kernel thread.
-        return AddressSpace(pid=pid, name=status.Name, cmdline=(), exe=None, regions=(),
-                            kernel_thread=True)
-    return AddressSpace(
-        pid=pid,
-        name=status.Name,
-        cmdline=proc.cmdline(pid),
-        exe=proc.exe(pid),
-        regions=regions,
-        named_deleted=frozenset(region.maps.start for region in regions
-                                if region.maps.deleted and not proc.unlinked(pid, region.maps)),
-    )
+    try:
+        status = proc.status(pid)
+        if not regions and status.VmSize is None and not status.State.startswith(("Z", "X")):
+            # No memory of its own and not a zombie (man 5 proc: status): a kernel thread.
+            return AddressSpace(pid=pid, name=status.Name, cmdline=(), exe=None, regions=(),
+                                kernel_thread=True)
+        space = AddressSpace(
+            pid=pid,
+            name=status.Name,
+            cmdline=proc.cmdline(pid),
+            exe=proc.exe(pid),
+            regions=regions,
+            named_deleted=frozenset(region.maps.start for region in regions
+                                    if region.maps.deleted
+                                    and not proc.unlinked(pid, region.maps)),
+        )
+    except ProcessGone:
+        raise _exited_meanwhile(pid) from None
+    # smaps of a process whose memory goes while it is read ends early, as if it had
+    # listed every area (its reader finds no memory left and stops): a process that is
+    # ending or has ended by now may have been listed in part.
+    if proc.exited(pid):
+        raise _exited_meanwhile(pid)
+    return space
+
+
+def _exited_meanwhile(pid: int) -> ProcessGone:
+    return ProcessGone(f"process {pid} exited while its memory was being read: smaps stops "
+                       "listing areas once a process's memory is gone, so what was read may "
+                       "be only some of them, and none is shown")
 
 
 def _ended(pid: int, proc: Proc) -> Status | None:
