@@ -7,6 +7,7 @@ import json
 import os
 import signal
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -103,6 +104,42 @@ def test_vanished_process(sleeper: int) -> None:
     os.waitpid(sleeper, 0)
     with pytest.raises(ProcessGone, match=str(sleeper)):
         address_space(sleeper)
+
+
+MAPS_FILES = """\
+import mmap, sys, time
+files = [open(path, "rb") for path in sys.argv[1:]]
+kept = [mmap.mmap(f.fileno(), 0, prot=mmap.PROT_READ) for f in files]
+print(flush=True)
+time.sleep(30)
+"""
+
+
+def test_table_tells_a_file_named_deleted_from_one_unlinked(tmp_path: Path) -> None:
+    # maps writes both as "... (deleted)"; the table said nothing more, so a file
+    # named so read as deleted. JSON has told them apart (unlinked) all along.
+    named, gone = tmp_path / "named (deleted)", tmp_path / "gone"
+    named.write_bytes(b"x" * 4096)
+    gone.write_bytes(b"y" * 4096)
+    with subprocess.Popen([sys.executable, "-c", MAPS_FILES, str(named), str(gone)],
+                          stdin=subprocess.DEVNULL, stdout=subprocess.PIPE) as proc:
+        try:
+            proc.stdout.readline()
+            gone.unlink()
+            table = format_table(address_space(proc.pid)).splitlines()
+        finally:
+            proc.kill()
+    rows = {row.split()[0]: row for row in table[2:-2]}
+    at = [start for start, row in rows.items() if row.endswith(f"{named}")]
+    assert len(at) == 1 and sum(row.endswith(f"{gone} (deleted)") for row in rows.values()) == 1
+    assert table[-1] == f'(at {at[0]}: a file whose own name ends in " (deleted)", in place, not deleted)'
+
+
+def test_a_process_that_blanked_its_arguments_is_named_by_its_name(captured: Proc) -> None:
+    # Its argument area written over with NULs (setproctitle's way): the heading was
+    # "4242:" and blanks; ps names such a process [NAME].
+    (captured.root / "4242" / "cmdline").write_bytes(b"\0" * 40)
+    assert format_table(address_space(4242, captured)).splitlines()[0] == "4242: [hello]"
 
 
 # A captured process, small enough to check the table by eye.

@@ -185,7 +185,9 @@ def format_table(space: AddressSpace) -> str:
     # On one line: an argument may hold a newline, and a row after it would look like
     # an area of the table (the other controls: errors.printable, on the way out).
     # One line, as every cell: an argument's newline would start what reads as a row.
-    command = printable(" ".join(space.cmdline) or space.name, one_line=True)
+    # A process that blanked its arguments (cmdline all NULs) is named as ps names it.
+    words = " ".join(space.cmdline) if any(space.cmdline) else f"[{space.name}]"
+    command = printable(words, one_line=True)
     heading = f"{space.pid}: {command}"
     if space.read_through is not None:
         heading += (f"\n(its main thread has ended; read through thread {space.read_through}, "
@@ -193,7 +195,16 @@ def format_table(space: AddressSpace) -> str:
     if space.thread is not None:
         heading += (f"\n(--pid {space.thread} is a thread of process {space.pid}, not a "
                     "process: this is the one address space all its threads share)")
-    return "\n".join([heading, line(_COLUMNS), *(line(row) for row in rows), line(total)]) + "\n"
+    notes = []
+    if space.named_deleted:
+        # maps writes an unlinked file's path with " (deleted)" after it: a file named
+        # so reads the same in the name column, and only this line tells them apart.
+        starts = ", ".join(f"{start:x}" for start in sorted(space.named_deleted))
+        which = ("a file whose own name ends" if len(space.named_deleted) == 1
+                 else "files whose own names end")
+        notes.append(f"(at {starts}: {which} in \" (deleted)\", in place, not deleted)")
+    return "\n".join([heading, line(_COLUMNS), *(line(row) for row in rows), line(total),
+                      *notes]) + "\n"
 
 
 def to_json(space: AddressSpace) -> dict[str, Any]:
