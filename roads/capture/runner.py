@@ -34,9 +34,9 @@ from pathlib import Path
 from .. import command
 from ..cachedir import partial_file, walk_folder
 from ..constants import ADDR_NO_RANDOMIZE, CONTROL_FD
-from ..errors import CommandFailed, EngineError, ProcessGone, SampleError, tail
+from ..errors import CommandFailed, EngineError, ProcessGone, RoadsError, SampleError, tail
 from ..units import human_size
-from .proc import PAGE_SIZE, Proc
+from .proc import PAGE_SIZE, Proc, Status
 from .samples import MAX_ADDRESSES, MAX_CHECKPOINTS, MAX_RANGE_PAGES, MAX_RANGES, name_problem
 
 LAUNCHER_SOURCE = Path(__file__).with_name("launcher.c")
@@ -415,6 +415,30 @@ def run_program(
     return result
 
 
+def not_stopping(status: Status | None) -> str:
+    """Why a process has not stopped when it should have, as far as its /proc status
+    (``status``, None where it could not be read) shows, as a clause to end a message:
+    asleep in the kernel where no signal reaches it (a vfork's parent), or traced by a
+    process that may keep the stop signal from it (ptrace hands a tracer each signal
+    first, and it may resume the process without it); empty where neither is seen."""
+    if status is None:
+        return ""
+    if status.State.startswith("D"):
+        return (f": it sleeps in the kernel where no signal reaches it (State: {status.State}), "
+                "as a vfork's parent does until its child runs execve or exits")
+    if status.TracerPid:
+        return (f": process {status.TracerPid} traces it (ptrace), and a tracer is handed "
+                "each signal first and may let the process go on without it")
+    return f" (State: {status.State})"
+
+
+def _status_or_none(proc: Proc, pid: int) -> Status | None:
+    try:
+        return proc.status(pid)
+    except RoadsError:  # gone meanwhile, or not readable
+        return None
+
+
 def strip_set_id_bits(folder: Path) -> None:
     """Clear the setuid and setgid bits of every file a run left in its folder.
 
@@ -745,11 +769,12 @@ class _Run:
             self.addresses[pid] = list(self.addresses.get(ppid, ()))
             self.ranges[pid] = list(self.ranges.get(ppid, ()))
 
-    def checkpoint(self, pid: int, ppid: int, name: str, through: int | None = None) -> None:
+    def checkpoint(self, pid: int, ppid: int, name: str, through: int | None = None,
+                   sent: bool = False) -> None:
         if len(self.result.reached) >= MAX_CHECKPOINTS:
             raise self.failure(f"process {pid} reached checkpoint {name!r}, one more than the "
                                f"{MAX_CHECKPOINTS} a run may reach; killed")
-        self.wait_stopped(pid, name, through)
+        self.wait_stopped(pid, name, through, sent)
         stop = Stop(pid, ppid, name, len(self.result.reached), tuple(self.addresses[pid]),
                     tuple(self.ranges[pid]))
         self.result.reached.append(name)
@@ -801,7 +826,7 @@ class _Run:
         stat = self.proc.stat(self.group)
         self.known(self.group, stat.ppid)
         try:
-            self.checkpoint(self.group, stat.ppid, "stopped", through=through)
+            self.checkpoint(self.group, stat.ppid, "stopped", through=through, sent=True)
         except SampleError:
             if through is not None or not self.proc.exited(self.group):
                 raise
@@ -809,7 +834,7 @@ class _Run:
             through = self.proc.other_thread(self.group)
             if through is None:
                 return False  # it ended as it was being stopped: the same
-            self.checkpoint(self.group, stat.ppid, "stopped", through=through)
+            self.checkpoint(self.group, stat.ppid, "stopped", through=through, sent=True)
         return True
 
     def first_reaped(self) -> bool:
@@ -824,9 +849,11 @@ class _Run:
             self.result.left_killed = True
             self.kill(group=False)  # its group may be empty, its number another's
 
-    def wait_stopped(self, pid: int, name: str, through: int | None = None) -> None:
-        """Wait until ``pid`` has really stopped after announcing checkpoint ``name``
-        (``through``: a thread of it, watched where its main thread has ended)."""
+    def wait_stopped(self, pid: int, name: str, through: int | None = None,
+                     sent: bool = False) -> None:
+        """Wait until ``pid`` has really stopped after announcing checkpoint ``name``, or
+        after being sent SIGSTOP (``sent``: ``stop_after``) (``through``: a thread of it,
+        watched where its main thread has ended)."""
         limit = time.monotonic() + STOP_WAIT
         pause = 0.00005
         proc, watched = (self.proc, pid) if through is None else (self.proc.tasks(pid), through)
@@ -840,7 +867,12 @@ class _Run:
             if state in ("Z", "X"):
                 raise self.failure(f"process {pid} died at checkpoint {name!r}")
             if time.monotonic() > limit:
-                raise self.failure(f"process {pid} announced checkpoint {name!r} but never stopped")
+                why = not_stopping(_status_or_none(proc, watched))
+                if sent:
+                    raise self.failure(f"process {pid} did not stop within {STOP_WAIT:g} s of "
+                                       f"being sent SIGSTOP{why}")
+                raise self.failure(f"process {pid} announced checkpoint {name!r} but never "
+                                   f"stopped{why}")
             waiting = time.perf_counter()
             time.sleep(pause)
             self.waited += time.perf_counter() - waiting

@@ -1,0 +1,59 @@
+"""roads run at the two ends of a start: a first process that cannot be stopped at
+--after is said to be, with why, in roads run's words (not a sample's checkpoint); and
+a file that the kernel will not start is named for what it is."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from roads.capture.proc import parse_status
+from roads.capture.runner import not_stopping
+from tests.cli_support import own_folder, roads  # noqa: F401 - own_folder is a fixture
+
+# The parent waits in the kernel, where no signal stops it, until its child runs
+# execve or exits: here the child sleeps instead (what vfork's children must not do).
+VFORK_PARENT = r"""
+#include <unistd.h>
+int main(void) {
+    if (vfork() == 0) { sleep(30); _exit(0); }
+    return 0;
+}
+"""
+
+
+def compiled(folder: Path, name: str, source: str) -> str:
+    (folder / f"{name}.c").write_text(source)
+    subprocess.run(["gcc", "-o", folder / name, folder / f"{name}.c"], check=True, timeout=60)
+    return f"./{name}"
+
+
+@pytest.mark.gcc
+@pytest.mark.usefixtures("no_leftovers")
+def test_a_first_process_that_cannot_stop_is_said_to_sleep_in_the_kernel(own_folder):
+    # It said "process N announced checkpoint 'stopped' but never stopped".
+    program = compiled(own_folder, "vforked", VFORK_PARENT)
+    done = roads("run", "--after", "0.3", "--", program, cwd=own_folder)
+    assert (done.returncode, done.stdout) == (1, "")
+    first = done.stderr.splitlines()[0]
+    assert first.startswith(f"roads: error: {program}: process "), done.stderr
+    assert first.endswith(" did not stop within 2 s of being sent SIGSTOP: it sleeps in the "
+                          "kernel where no signal reaches it (State: D (disk sleep)), as a "
+                          "vfork's parent does until its child runs execve or exits")
+    assert "checkpoint" not in done.stderr
+
+
+def _status(state: str, tracer: int) -> str:
+    return (f"Name:\tprog\nState:\t{state}\nTgid:\t7\nPid:\t7\nPPid:\t1\nTracerPid:\t{tracer}\n"
+            "Threads:\t1\n")
+
+
+def test_why_a_process_did_not_stop():
+    assert not_stopping(None) == ""
+    assert not_stopping(parse_status(_status("R (running)", 0))) == " (State: R (running))"
+    # A tracer is handed SIGSTOP first and may go on without it (PTRACE_CONT, 0).
+    assert not_stopping(parse_status(_status("S (sleeping)", 12))) == (
+        ": process 12 traces it (ptrace), and a tracer is handed each signal first and may "
+        "let the process go on without it")
