@@ -25,7 +25,7 @@ from .constants import PAGE_SIZE
 from .cachedir import tools_folder
 from .command import install_hint
 from .capture.changes import summarise
-from .errors import NO_MEMORY, RoadsError, SampleError, printable, tail
+from .errors import NO_MEMORY, NotExecuted, RoadsError, SampleError, printable, tail
 from .capture.project import Outcome, Project
 from .capture.proc import Proc
 from .capture.runner import (EMPTIED, ProcessRecord, Stop, cpu_limit_end, emptied, launcher,
@@ -33,7 +33,7 @@ from .capture.runner import (EMPTIED, ProcessRecord, Stop, cpu_limit_end, emptie
 from .capture.show import address_space, format_table, to_json
 from .cores import usable as usable_cores
 from .explain import command as explain
-from .explain.program import not_runnable, user_program
+from .explain.program import not_executed, not_runnable, user_program
 from .explain import shellwords
 
 
@@ -442,6 +442,12 @@ def cmd_run(args) -> int:
             cpu_seconds=cpu_seconds, max_output=RUN_OUTPUT,
             snapshot=snap, stop_after=args.after, label=program[0],
         )
+    except NotExecuted as exc:
+        # What the file is, that the kernel would not start it ("Exec format error" of a
+        # script without #!, "No such file or directory" of a file that is there).
+        print(printable(f"roads: error: {not_executed(program[0], path, exc.errno)}"),
+              file=sys.stderr)
+        return 1
     except SampleError as exc:
         # A program of the user's, not a sample of the site: its name leads the message,
         # and a sample's checkpoints, which it has none of, go unmentioned.

@@ -101,6 +101,14 @@ class SampleError(RoadsError):
     """A sample ran but misbehaved: crashed, hung, flooded, forked too much, missed a checkpoint."""
 
 
+class NotExecuted(SampleError):
+    """The kernel refused to start the program (its execve failed with ``errno``)."""
+
+    def __init__(self, message: str, *, errno: int, **where) -> None:
+        super().__init__(message, **where)
+        self.errno = errno
+
+
 class CheckpointMissed(SampleError):
     """A run ended without reaching checkpoints its entry lists (``missing``, in the
     entry's order; ``reached``, in the run's)."""

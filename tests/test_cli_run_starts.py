@@ -57,3 +57,51 @@ def test_why_a_process_did_not_stop():
     assert not_stopping(parse_status(_status("S (sleeping)", 12))) == (
         ": process 12 traces it (ptrace), and a tracer is handed each signal first and may "
         "let the process go on without it")
+
+
+# Files the kernel will not start, each with what roads run says of it. It said "could
+# not execute ./x: Exec format error" of a shell script without #! (which a shell runs
+# as its own) and of an empty file, and "No such file or directory" of a file that is
+# there, whose interpreter or loader is not; each followed by a "command:" line.
+NOT_PROGRAMS = {
+    "noshebang": (b"echo hi\n",
+                  "a text file without a #! line naming its interpreter, which the kernel "
+                  "cannot start (a shell runs such a file as a script of its own): name the "
+                  "shell, roads run -- sh ./noshebang"),
+    "empty": (b"", "an empty file, which the kernel cannot start (a shell runs it as a "
+                   "script, empty, that does nothing)"),
+    "noise": (bytes(range(1, 256)) * 4,
+              "neither a compiled program (ELF) nor a script (#!): the kernel cannot start it"),
+    "lostinterp": (b"#!/nonexistent/interp -x\necho hi\n",
+                   "a script whose interpreter cannot be run (/nonexistent/interp: no such "
+                   "program), named by its first line (#!/nonexistent/interp -x): a shell "
+                   "cannot run it either"),
+    "bareshebang": (b"#!\necho hi\n",
+                    "a script whose first line, #!, names no interpreter: the kernel cannot "
+                    "start it"),
+}
+
+
+@pytest.mark.usefixtures("no_leftovers")
+@pytest.mark.parametrize("name", NOT_PROGRAMS)
+def test_a_file_the_kernel_will_not_start_is_named_for_what_it_is(own_folder, name):
+    content, said = NOT_PROGRAMS[name]
+    (own_folder / name).write_bytes(content)
+    (own_folder / name).chmod(0o755)
+    done = roads("run", "--", f"./{name}", cwd=own_folder)
+    assert (done.returncode, done.stdout) == (1, "")
+    assert done.stderr == f"roads: error: ./{name}: {said}\n"
+
+
+@pytest.mark.gcc
+@pytest.mark.usefixtures("no_leftovers")
+def test_a_program_whose_loader_is_missing_names_it(own_folder):
+    (own_folder / "loaderless.c").write_text("int main(void) { return 0; }\n")
+    subprocess.run(["gcc", "-o", own_folder / "loaderless", own_folder / "loaderless.c",
+                    "-Wl,--dynamic-linker=/lib64/ld-nowhere.so.2"], check=True, timeout=60)
+    done = roads("run", "--", "./loaderless", cwd=own_folder)
+    assert (done.returncode, done.stdout) == (1, "")
+    assert done.stderr == (
+        "roads: error: ./loaderless: its loader, /lib64/ld-nowhere.so.2, which its ELF header "
+        "names (PT_INTERP) for the kernel to start first, is not there: a program built for "
+        "another system (a shell says \"required file not found\")\n")

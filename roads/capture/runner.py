@@ -34,7 +34,8 @@ from pathlib import Path
 from .. import command
 from ..cachedir import partial_file, walk_folder
 from ..constants import ADDR_NO_RANDOMIZE, CONTROL_FD
-from ..errors import CommandFailed, EngineError, ProcessGone, RoadsError, SampleError, tail
+from ..errors import (CommandFailed, EngineError, NotExecuted, ProcessGone, RoadsError,
+                      SampleError, tail)
 from ..units import human_size
 from .proc import PAGE_SIZE, Proc, Status
 from .samples import MAX_ADDRESSES, MAX_CHECKPOINTS, MAX_RANGE_PAGES, MAX_RANGES, name_problem
@@ -403,8 +404,9 @@ def run_program(
     result = run.result
     result.seconds = time.monotonic() - started
     if run.failed_exec is not None:
-        raise SampleError(
+        raise NotExecuted(
             f"could not execute {file}: {os.strerror(run.failed_exec)}", sample=label,
+            errno=run.failed_exec,
             command=argv,
         )
     if run.group is None:

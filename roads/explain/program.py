@@ -1,5 +1,6 @@
 """The program a learner names to ``roads explain`` or ``roads run``: found as a shell
-finds it, or why there is none to run; and how long a run may take. The engine
+finds it, or why there is none to run, or why the kernel would not start the file
+found; and how long a run may take. The engine
 (``session``, ``saved``) and the command line (``command``) both read it.
 """
 
@@ -8,6 +9,11 @@ from __future__ import annotations
 import errno
 import os
 import shlex
+from pathlib import Path
+
+from ..capture.elf import parse_elf, read_bytes
+from ..elfspec import ELFMAG
+from ..errors import RoadsError
 
 DEFAULT_DEADLINE = 30.0
 MAX_DEADLINE = 110.0  # seconds: a run's work, gcc included, within a couple of minutes
@@ -95,3 +101,77 @@ def _what_is(path: str, command: str) -> str | None:
 
 def _runnable(path: str) -> bool:
     return os.path.isfile(path) and os.access(path, os.X_OK)
+
+
+def not_executed(name: str, path: str, err: int, command: str = "run") -> str:
+    """Why the kernel's execve refused the file at ``path`` (``name`` as typed) with
+    errno ``err``, as ``name: why``: for ENOEXEC, what the file is instead (empty, text
+    without a ``#!`` line, an ELF file of another machine, or neither); for a script,
+    the interpreter its ``#!`` line names where that cannot be run; for ENOENT of an
+    ELF program that is there, the loader its header names (PT_INTERP), which is not;
+    else the system's words."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(4096)
+    except OSError:
+        head = None
+    if head is not None and head.startswith(b"#!"):
+        line = os.fsdecode(head[2:].split(b"\n", 1)[0]).strip()
+        needed = line.split()[0] if line else ""
+        if not needed:
+            return (f"{name}: a script whose first line, #!, names no interpreter: the "
+                    "kernel cannot start it")
+        if err in (errno.ENOENT, errno.EACCES, errno.ENOEXEC, errno.ENOTDIR, errno.ELOOP):
+            if _runnable(needed):  # here, but not in the sandbox
+                return (f"{name}: a script whose interpreter, {needed}, named by its first "
+                        f"line (#!{line}), is not there in the sandbox, which gives the "
+                        f"program /tmp, /run and /dev/shm of its own: copy it elsewhere")
+            return (f"{name}: a script whose interpreter cannot be run "
+                    f"({not_runnable(needed)}), named by its first line (#!{line}): a shell "
+                    "cannot run it either")
+    if err == errno.ENOEXEC and head is not None:
+        if not head:
+            what = ("an empty file, which the kernel cannot start (a shell runs it as a "
+                    "script, empty, that does nothing)")
+        elif head.startswith(ELFMAG):
+            what = ("an ELF file the kernel cannot start: not a program of this machine "
+                    "(built for another processor or system), or no program at all")
+        elif _text(head):
+            what = ("a text file without a #! line naming its interpreter, which the "
+                    "kernel cannot start (a shell runs such a file as a script of its "
+                    f"own): name the shell, roads {command} -- sh {shlex.quote(name)}")
+        else:
+            what = ("neither a compiled program (ELF) nor a script (#!): the kernel "
+                    "cannot start it")
+        return f"{name}: {what}"
+    if err == errno.ENOENT and head is not None and head.startswith(ELFMAG):
+        loader = _loader(path)
+        if loader is not None:
+            where = (" in the sandbox, which gives the program /tmp, /run and /dev/shm of "
+                     "its own" if os.path.exists(loader) else "")
+            return (f"{name}: its loader, {loader}, which its ELF header names (PT_INTERP) "
+                    f"for the kernel to start first, is not there{where}: a program built "
+                    "for another system (a shell says \"required file not found\")")
+    return f"{name}: could not execute {path}: {os.strerror(err)}"
+
+
+def _text(head: bytes) -> bool:
+    """Whether ``head``, a file's first bytes, reads as text: UTF-8 (but for a character
+    cut where the read ended) without control characters other than tab, newline,
+    carriage return and form feed."""
+    try:
+        text = head.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        if len(head) < 4096 or exc.start < len(head) - 3:
+            return False
+        text = head[:exc.start].decode("utf-8")
+    return not any((ord(c) < 0x20 and c not in "\t\n\r\f") or c == "\x7f" for c in text)
+
+
+def _loader(path: str) -> str | None:
+    """The loader the ELF file at ``path`` names (PT_INTERP); None if it names none or
+    cannot be read."""
+    try:
+        return parse_elf(Path(path), read_bytes(Path(path))).interp
+    except RoadsError:
+        return None
