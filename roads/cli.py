@@ -11,7 +11,6 @@ import logging
 import math
 import os
 import re
-import shlex
 import signal
 import stat
 import sys
@@ -462,10 +461,16 @@ def cmd_run(args) -> int:
         raise
     if not spaces:
         left = "; anything it left running was killed" if result.left_killed else ""
-        print(printable(f"roads: {shlex.join(program)} ended ({_ending(result.main, cpu_seconds)}) "
-                        f"before {args.after:g} s{left}"), file=sys.stderr)
+        # --after 0 stops it as soon as it has started: one that ended first ended
+        # before it could be stopped, and cannot be stopped sooner.
+        when = f"before {args.after:g} s" if args.after else "before it could be stopped"
+        how = ("stop it sooner (--after) or where it ends" if args.after
+               else "stop it where it ends")
+        # Quoted as the hint below quotes it, which a shell reads back ($'\n', $'\xff').
+        print(printable(f"roads: {shellwords.join(program)} ended "
+                        f"({_ending(result.main, cpu_seconds)}) {when}{left}"), file=sys.stderr)
         aslr = "--aslr " if args.aslr else ""
-        print(f"roads: to see its memory, stop it sooner (--after) or where it ends: roads "
+        print(f"roads: to see its memory, {how}: roads "
               f"explain {aslr}--at exit -- {shellwords.join(program)}", file=sys.stderr)
         sys.stderr.write(_printed(result, program[0]))
         sys.stderr.write(_notes(result, program[0], stopped=False, path=path))

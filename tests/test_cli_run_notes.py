@@ -137,3 +137,27 @@ def test_the_buffer_note_is_for_a_program_that_writes_through_stdio(here, monkey
     _fake_run(monkeypatch, _result(stdout=""))
     assert cli.main(["--root", str(here), "run", "--", "./quiet"]) == 0
     assert ("fflush(stdout)" in capsys.readouterr().err) == noted
+
+
+def test_a_program_that_ended_first_is_named_as_a_shell_reads_it_back(here, monkeypatch,
+                                                                      capsys):
+    """Its first line quoted with shlex (an argument's newline split the line, and
+    '\\xff' in single quotes is four characters to a shell) where the hint under it
+    quotes with $'...'; both now read back as typed."""
+    _fake_run(monkeypatch, _result(status=0), stop=False)
+    assert cli.main(["--root", str(here), "run", "--", "sh", "-c", "exit 0\n#", "\udcff"]) == 1
+    err = capsys.readouterr().err.splitlines()
+    assert err[0] == "roads: sh -c $'exit 0\\n#' $'\\xff' ended (exit status 0) before 0.5 s"
+    assert err[1].endswith("--at exit -- sh -c $'exit 0\\n#' $'\\xff'")
+
+
+def test_a_program_that_ended_before_after_0_is_not_told_to_stop_sooner(here, monkeypatch,
+                                                                         capsys):
+    """--after 0 stops it as soon as it has started: "ended before 0 s" and "stop it
+    sooner (--after)" asked for what cannot be."""
+    _fake_run(monkeypatch, _result(status=0), stop=False)
+    assert cli.main(["--root", str(here), "run", "--after", "0", "--", "true"]) == 1
+    err = capsys.readouterr().err.splitlines()
+    assert err[:2] == ["roads: true ended (exit status 0) before it could be stopped",
+                       "roads: to see its memory, stop it where it ends: roads explain "
+                       "--at exit -- true"]
