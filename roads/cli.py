@@ -548,6 +548,14 @@ def _notes(result, name: str, *, stopped: bool, path: str | None = None) -> str:
                      f"{RUN_ADDRESS_SPACE >> 30} GiB of address space (roads run --help): a "
                      "larger mmap or malloc (or -fsanitize=address's shadow memory) fails "
                      "there with ENOMEM; roads show --pid PID reads a program run outside it")
+    elif not stopped and result.main.signal in CRASHES:
+        # A program that maps 64 GiB (MAP_NORESERVE) and writes to it unchecked crashed
+        # on MAP_FAILED, and nothing said why mmap had failed only here.
+        notes.append(f"roads: note: if it maps or allocates more than the "
+                     f"{RUN_ADDRESS_SPACE >> 30} GiB of address space the sandbox gives each "
+                     "process (roads run --help), that fails there (mmap returns MAP_FAILED, "
+                     "malloc NULL, errno ENOMEM), and a program that uses what it got "
+                     "unchecked crashes; roads show --pid PID reads a program run outside it")
     return "".join(note + "\n" for note in notes)
 
 
@@ -566,6 +574,10 @@ def _through_stdio(path: str | None) -> bool | None:
     except (RoadsError, OSError):
         return None
 
+
+# The signals of a program that used a failed allocation's result (MAP_FAILED, NULL):
+# a fault, or abort() (a C++ std::bad_alloc not caught, an assert).
+CRASHES = frozenset({signal.SIGSEGV, signal.SIGBUS, signal.SIGABRT})
 
 OUTPUT_LINES = 20  # of each stream of a program ``roads run`` ran, the last lines shown
 

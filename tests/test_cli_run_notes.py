@@ -161,3 +161,15 @@ def test_a_program_that_ended_before_after_0_is_not_told_to_stop_sooner(here, mo
     assert err[:2] == ["roads: true ended (exit status 0) before it could be stopped",
                        "roads: to see its memory, stop it where it ends: roads explain "
                        "--at exit -- true"]
+
+
+def test_a_crash_is_tied_to_the_sandboxs_address_space_as_a_possible_cause(here, monkeypatch,
+                                                                            capsys):
+    """A 64 GiB mmap (MAP_NORESERVE) fails in the sandbox alone, and a program that
+    writes to its MAP_FAILED unchecked dies of SIGSEGV, printing no ENOMEM: nothing said
+    that the sandbox may be why."""
+    _fake_run(monkeypatch, _result(stdout="0xffffffffffffffff\n", status=11), stop=False)
+    assert cli.main(["--root", str(here), "run", "--", "true"]) == 1
+    err = capsys.readouterr().err
+    assert (f"roads: note: if it maps or allocates more than the {cli.RUN_ADDRESS_SPACE >> 30} "
+            "GiB of address space the sandbox gives each process") in err, err
