@@ -220,6 +220,16 @@ def test_changes_against_a_revision_that_does_not_exist_is_an_error(tmp_path):
     assert done.returncode == 1 and "--rev no-such-rev: no such commit" in done.stderr
 
 
+def test_changes_outside_a_git_checkout_says_so(tmp_path):
+    # It said "--rev HEAD: no such commit in FOLDER", as if the folder had a history.
+    done = subprocess.run([*ROADS, "--root", str(tmp_path), "changes"], capture_output=True,
+                          text=True, env={**os.environ, "GIT_CEILING_DIRECTORIES": str(tmp_path)})
+    assert (done.returncode, done.stdout) == (1, "")
+    assert done.stderr == (f"roads: error: {tmp_path}: not a git checkout, whose commits roads "
+                           "changes compares the captures with: is this the project's folder? "
+                           "(roads --root FOLDER COMMAND names another)\n")
+
+
 @pytest.mark.gcc
 @pytest.mark.parametrize("named", ["path", "link into /tmp", "link in /tmp", "folder link"])
 def test_run_shows_a_program_under_tmp_alone_and_what_it_printed(named, outside_tmp):

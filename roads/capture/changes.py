@@ -63,6 +63,13 @@ def summarise(root: Path, snapshots: Path, rev: str = "HEAD") -> list[str]:
         commit = command.run(["git", "rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}"],
                              cwd=root, timeout=60).stdout.strip()
     except CommandFailed:
+        try:
+            command.run(["git", "rev-parse", "--git-dir"], cwd=root, timeout=60)
+        except CommandFailed:
+            # Not "no such commit": there is no history here to hold one.
+            raise ConfigError(f"{root}: not a git checkout, whose commits roads changes "
+                              "compares the captures with: is this the project's folder? "
+                              "(roads --root FOLDER COMMAND names another)") from None
         raise ConfigError(f"--rev {rev}: no such commit in {root}") from None
     lines = []
     for relative in differing(root, snapshots, commit):
