@@ -111,6 +111,22 @@ def test_a_child_that_told_its_failed_start_is_not_waited_for_unbounded(tmp_path
     assert took < BLOCKED - 2, took
 
 
+@pytest.mark.gcc
+def test_a_program_whose_loader_is_missing_names_it(tmp_path, no_leftovers):
+    """It said "cannot start PATH: FileNotFoundError: [Errno 2] No such file or
+    directory: 'PATH'" of a file that is there: what is not is the loader it names."""
+    (tmp_path / "loaderless.c").write_text("int main(void) { return 0; }\n")
+    subprocess.run(["gcc", "-o", tmp_path / "loaderless", tmp_path / "loaderless.c",
+                    "-Wl,--dynamic-linker=/lib64/ld-nowhere.so.2"], check=True, timeout=60)
+    program = str(tmp_path / "loaderless")
+    with pytest.raises(ExplainError) as failed:
+        Tracer([program], [parse_stop("exit")], on_stop=lambda hit: None, deadline=5.0).run()
+    assert failed.value.message == (
+        f"{program}: its loader, /lib64/ld-nowhere.so.2, which its ELF header names "
+        "(PT_INTERP) for the kernel to start first, is not there: a program built for "
+        "another system (a shell says \"required file not found\")")
+
+
 def test_the_deadline_counts_from_the_start_of_the_run(monkeypatch, no_leftovers):
     """The deadline's timer was started at the program's first stop, once its start was
     done: a start that took its time (stood in for here: the forked child waits before it

@@ -75,6 +75,7 @@ from ..errors import ExplainError, RoadsError
 from . import emulate
 from . import ptrace as pt
 from . import shellwords
+from .program import not_executed
 from .record import RESTART, UNLIMITED, Crash, Returned, SelfStop, generation, signed, stop_words
 from .seccomp_mode import SECCOMP_MODE_DEAD, read_seccomp_mode
 from .siginfo import FAULT_SIGNALS, SI_KERNEL, Fault, SigInfo, kills
@@ -834,6 +835,9 @@ class Tracer:
                                   f"{self.deadline:g} s (--deadline); "
                                   + self._unstarted("is its file on a file system that does "
                                                     "not answer?"))
+        elif message.startswith(b"FileNotFoundError") and os.path.isfile(path):
+            # The file is there: what is not is its interpreter or its ELF loader.
+            failed = ExplainError(not_executed(self.argv[0], path, errno.ENOENT, "explain"))
         elif message:
             failed = ExplainError(f"cannot start {path}: {message.decode(errors='replace')}"
                                   + _capabilities_note(path, message))
