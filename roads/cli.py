@@ -458,6 +458,9 @@ def cmd_run(args) -> int:
                            f"{args.after:g} s; killed")
         if program[0] not in exc.message:
             exc.message = f"{program[0]}: {exc.message}"
+        # Its "command:" line quoted as a shell reads it back, as the run's other lines
+        # name it (its words were joined with spaces: "-c import x; f()" for one word).
+        exc.command = [shellwords.join(program)]
         raise
     if not spaces:
         left = "; anything it left running was killed" if result.left_killed else ""

@@ -173,3 +173,15 @@ def test_a_crash_is_tied_to_the_sandboxs_address_space_as_a_possible_cause(here,
     err = capsys.readouterr().err
     assert (f"roads: note: if it maps or allocates more than the {cli.RUN_ADDRESS_SPACE >> 30} "
             "GiB of address space the sandbox gives each process") in err, err
+
+
+def test_a_run_errors_command_line_is_quoted_as_a_shell_reads_it(here, monkeypatch, capsys):
+    """A fork storm's "command:" line joined the words with spaces, so that
+    "python3 -c import threading, time; ..." could not be told from its words."""
+    program = ["sh", "-c", "sleep 1; f", "\udcff"]
+    _fake_run(monkeypatch, _result(), error=SampleError(
+        "forked too much: more than 32 processes and threads at once; killed "
+        "(no checkpoint reached)", sample="sh", command=program))
+    assert cli.main(["--root", str(here), "run", "--", *program]) == 1
+    err = capsys.readouterr().err.splitlines()
+    assert err[1] == "command: sh -c 'sleep 1; f' $'\\xff'", err
