@@ -4,6 +4,9 @@ a file that the kernel will not start is named for what it is."""
 
 from __future__ import annotations
 
+import errno
+import os
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -11,6 +14,7 @@ import pytest
 
 from roads.capture.proc import parse_status
 from roads.capture.runner import not_stopping
+from roads.explain.program import not_executed
 from tests.cli_support import own_folder, roads  # noqa: F401 - own_folder is a fixture
 
 # The parent waits in the kernel, where no signal stops it, until its child runs
@@ -105,3 +109,30 @@ def test_a_program_whose_loader_is_missing_names_it(own_folder):
         "roads: error: ./loaderless: its loader, /lib64/ld-nowhere.so.2, which its ELF header "
         "names (PT_INTERP) for the kernel to start first, is not there: a program built for "
         "another system (a shell says \"required file not found\")\n")
+
+
+@pytest.mark.usefixtures("no_leftovers")
+def test_a_script_whose_interpreter_the_sandbox_hides_is_told_so(own_folder):
+    # /dev/shm is the sandbox's own, empty: an interpreter there is on the machine, and
+    # a shell outside runs the script; it is not "no such program".
+    interpreter = Path(f"/dev/shm/roads-test-sh-{os.getpid()}")
+    shutil.copy("/bin/sh", interpreter)
+    try:
+        (own_folder / "hidden").write_text(f"#!{interpreter}\necho hi\n")
+        (own_folder / "hidden").chmod(0o755)
+        done = roads("run", "--", "./hidden", cwd=own_folder)
+    finally:
+        interpreter.unlink()
+    assert (done.returncode, done.stdout) == (1, "")
+    assert done.stderr == (
+        f"roads: error: ./hidden: a script whose interpreter, {interpreter}, named by its "
+        f"first line (#!{interpreter}), is not there in the sandbox, which gives the program "
+        "/tmp, /run and /dev/shm of its own: copy it elsewhere\n")
+
+
+def test_an_interpreter_that_runs_is_not_blamed_for_another_failure(tmp_path):
+    # An interpreter that is there and runs, and an execve that failed otherwise (a
+    # chain of scripts too deep, say): the system's words, not "cannot be run".
+    (tmp_path / "s").write_text("#!/bin/sh\n")
+    assert not_executed("./s", str(tmp_path / "s"), errno.ELOOP) == (
+        f"./s: could not execute {tmp_path / 's'}: {os.strerror(errno.ELOOP)}")

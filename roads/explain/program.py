@@ -121,11 +121,11 @@ def not_executed(name: str, path: str, err: int, command: str = "run") -> str:
         if not needed:
             return (f"{name}: a script whose first line, #!, names no interpreter: the "
                     "kernel cannot start it")
-        if err in (errno.ENOENT, errno.EACCES, errno.ENOEXEC, errno.ENOTDIR, errno.ELOOP):
-            if _runnable(needed):  # here, but not in the sandbox
-                return (f"{name}: a script whose interpreter, {needed}, named by its first "
-                        f"line (#!{line}), is not there in the sandbox, which gives the "
-                        f"program /tmp, /run and /dev/shm of its own: copy it elsewhere")
+        if err == errno.ENOENT and _runnable(needed):  # here, but not in the sandbox
+            return (f"{name}: a script whose interpreter, {needed}, named by its first "
+                    f"line (#!{line}), is not there in the sandbox, which gives the "
+                    f"program /tmp, /run and /dev/shm of its own: copy it elsewhere")
+        if not _runnable(needed):
             return (f"{name}: a script whose interpreter cannot be run "
                     f"({not_runnable(needed)}), named by its first line (#!{line}): a shell "
                     "cannot run it either")
@@ -147,11 +147,12 @@ def not_executed(name: str, path: str, err: int, command: str = "run") -> str:
     if err == errno.ENOENT and head is not None and head.startswith(ELFMAG):
         loader = _loader(path)
         if loader is not None:
-            where = (" in the sandbox, which gives the program /tmp, /run and /dev/shm of "
-                     "its own" if os.path.exists(loader) else "")
+            why = ("is not there in the sandbox, which gives the program /tmp, /run and "
+                   "/dev/shm of its own: copy it elsewhere" if os.path.exists(loader)
+                   else "is not there: a program built for another system (a shell says "
+                   "\"required file not found\")")
             return (f"{name}: its loader, {loader}, which its ELF header names (PT_INTERP) "
-                    f"for the kernel to start first, is not there{where}: a program built "
-                    "for another system (a shell says \"required file not found\")")
+                    f"for the kernel to start first, {why}")
     return f"{name}: could not execute {path}: {os.strerror(err)}"
 
 
