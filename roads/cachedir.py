@@ -61,6 +61,12 @@ def tools_folder(root: Path, root_named: bool, environ: Mapping[str, str]) -> Pa
     any other folder writes nothing there."""
     if root_named or ((root / "mkdocs.yml").is_file() and (root / "samples").is_dir()):
         return root.resolve() / ".cache" / "roads"
+    return user_tools_folder(environ)
+
+
+def user_tools_folder(environ: Mapping[str, str]) -> Path:
+    """The user's own folder for the sandbox's launcher (``tools_folder`` outside a
+    project): ``$XDG_CACHE_HOME/roads`` (an absolute one) or ``~/.cache/roads``."""
     base = environ.get("XDG_CACHE_HOME", "")
     if not os.path.isabs(base):  # the XDG specification ignores a relative one
         base = os.path.join(os.path.expanduser("~"), ".cache")

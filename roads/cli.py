@@ -21,7 +21,7 @@ from typing import NoReturn
 
 from .argtypes import PID_MAX, count, seconds
 from .constants import PAGE_SIZE
-from .cachedir import tools_folder
+from .cachedir import tools_folder, user_tools_folder
 from .command import install_hint
 from .capture.changes import summarise
 from .errors import NO_MEMORY, NotExecuted, RoadsError, SampleError, printable, tail
@@ -419,6 +419,17 @@ def cmd_run(args) -> int:
               file=sys.stderr)
         return 1
     cache = tools_folder(Path(args.root), args.root_named, os.environ)
+    if _under(cache, here):
+        # The launcher that later runs outside the sandbox would lie where the program
+        # may write: kept in the user's cache folder instead, unless that lies there too.
+        cache = user_tools_folder(os.environ)
+    held = _run_outside(here, cache)
+    if held is not None:
+        print(printable(f"roads: error: run it from a folder of your own that holds nothing "
+                        f"run outside the sandbox: the program may change every file below "
+                        f"the folder it runs in, and {here} holds {held}, which would run "
+                        "outside it afterwards"), file=sys.stderr)
+        return 1
     spaces = []
 
     def snap(stop: Stop):
@@ -486,6 +497,30 @@ def cmd_run(args) -> int:
     sys.stderr.write(_printed(result, program[0]))
     sys.stderr.write(_notes(result, program[0], stopped=True, path=path))
     return 0
+
+
+def _under(path: Path, folder: Path) -> bool:
+    """Whether ``path`` is ``folder`` or lies below it, links resolved."""
+    path, folder = path.resolve(), folder.resolve()
+    return path == folder or folder in path.parents
+
+
+def _run_outside(here: Path, cache: Path) -> str | None:
+    """What, below ``here`` (the folder roads run lets its program write), runs outside
+    the sandbox later: roads' own code, the Python that runs it, the launcher's folder
+    (``cache``), a home folder's shell start-up files; None where nothing does. A
+    program that changed them would escape the sandbox at roads' next command, or the
+    user's next shell (run from a checkout, one replaced .cache/roads/launcher-*, and
+    the next roads run ran it outside)."""
+    home = Path(os.path.expanduser("~"))
+    held = [(Path(__file__).parent, "roads' own code"),
+            (Path(sys.prefix), "the Python that runs roads"),
+            (home, "your home folder, whose start-up files your shell runs"),
+            (cache, "the folder of roads' sandbox launcher")]
+    for path, what in held:
+        if _under(path, here):
+            return f"{what} ({path})"
+    return None
 
 
 # What a sample's run adds to its errors: "(no checkpoint reached)", or the last reached.

@@ -175,7 +175,8 @@ def test_show_table_for_a_missing_pid_is_a_clear_error():
 @pytest.mark.gcc
 def test_run_stops_a_program_and_shows_its_map(tmp_path):
     done = subprocess.run([*ROADS, "--root", str(tmp_path), "run", "--after", "0.3", "--json",
-                           "--", "sleep", "20"], capture_output=True, text=True, timeout=60)
+                           "--", "sleep", "20"], capture_output=True, text=True, timeout=60,
+                          cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     doc = json.loads(done.stdout)
     paths = [r["pathname"] for r in doc["regions"]]
@@ -191,7 +192,8 @@ def test_run_after_no_time_stops_the_program_once_it_runs(tmp_path):
     program runs (it failed, as a launcher that could not start or a run that ended)."""
     for _ in range(3):
         done = subprocess.run([*ROADS, "--root", str(tmp_path), "run", "--after", "0", "--json",
-                               "--", "sleep", "5"], capture_output=True, text=True, timeout=60)
+                               "--", "sleep", "5"], capture_output=True, text=True, timeout=60,
+                              cwd=tmp_path)
         assert done.returncode == 0, done.stderr
         paths = [r["pathname"] for r in json.loads(done.stdout)["regions"]]
         assert "/usr/bin/sleep" in paths or "/bin/sleep" in paths
@@ -386,7 +388,7 @@ def test_run_shows_output_that_is_not_utf8_as_its_bytes(own_folder):
 @pytest.mark.gcc
 def test_run_of_a_program_that_ends_first(tmp_path):
     done = subprocess.run([*ROADS, "--root", str(tmp_path), "run", "--after", "2", "--",
-                           "true"], capture_output=True, text=True, timeout=60)
+                           "true"], capture_output=True, text=True, timeout=60, cwd=tmp_path)
     assert done.returncode == 1
     assert "ended (exit status 0) before 2 s" in done.stderr
     # What to do instead: no map was shown.
@@ -592,7 +594,8 @@ def test_a_command_whose_terminal_closes_ends_by_sighup(tmp_path):
 
     marker = f"sleep 1000.{os.getpid()}"
     pid, master = pty.fork()
-    if pid == 0:  # the child: roads run on a terminal of its own
+    if pid == 0:  # the child: roads run on a terminal of its own, from a folder of its own
+        os.chdir(tmp_path)
         os.execve(sys.executable, [*ROADS, "--root", str(tmp_path), "run", "--after", "60",
                                    "--", "sh", "-c", marker],
                   {**os.environ, "PYTHONPATH": str(REPO)})
@@ -674,6 +677,7 @@ def test_ctrl_c_ends_a_shell_loop_of_roads_commands(tmp_path):
               f"{roads} >/dev/null 2>&1; done; echo after >> {shlex.quote(str(log))}")
     shell = subprocess.Popen(
         ["bash", "-c", script], start_new_session=True, env={**os.environ, "PYTHONPATH": str(REPO)},
+        cwd=tmp_path,
         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         wait_for(lambda: subprocess.run(["pgrep", "-f", f"^{marker}$"],

@@ -8,6 +8,7 @@ import errno
 import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -136,3 +137,58 @@ def test_an_interpreter_that_runs_is_not_blamed_for_another_failure(tmp_path):
     (tmp_path / "s").write_text("#!/bin/sh\n")
     assert not_executed("./s", str(tmp_path / "s"), errno.ELOOP) == (
         f"./s: could not execute {tmp_path / 's'}: {os.strerror(errno.ELOOP)}")
+
+
+# The folder roads run lets its program write is the whole tree below the one it runs
+# in. Run from a checkout, a program renamed its own file over .cache/roads/launcher-*,
+# and the next roads run ran that file outside the sandbox, as the user.
+PLANT = r"""
+for f in .cache/roads/launcher-*; do
+  [ -e "$f" ] || continue
+  printf '#!/bin/sh\necho ran outside > escaped\n' > "$f.new" && chmod +x "$f.new" && mv -f "$f.new" "$f"
+done
+"""
+
+
+@pytest.mark.usefixtures("no_leftovers")
+def test_a_folder_holding_roads_own_code_is_refused(tmp_path):
+    from tests.cli_support import REPO
+
+    done = roads("run", "--", "sh", "-c", "echo planted >> roads/planted.py", cwd=REPO)
+    assert (done.returncode, done.stdout) == (1, "")
+    assert done.stderr == (
+        "roads: error: run it from a folder of your own that holds nothing run outside the "
+        f"sandbox: the program may change every file below the folder it runs in, and {REPO} "
+        f"holds roads' own code ({REPO / 'roads'}), which would run outside it afterwards\n")
+    assert not (REPO / "roads" / "planted.py").exists()
+
+
+@pytest.mark.usefixtures("no_leftovers")
+def test_the_launcher_is_not_kept_where_the_program_may_write(tmp_path):
+    # --root names this folder, whose .cache/roads held the launcher: kept in the
+    # user's cache folder instead, which the program cannot reach.
+    cache = tmp_path / "xdg"
+    cache.mkdir()
+    env = {**os.environ, "XDG_CACHE_HOME": str(cache)}
+    project = tmp_path / "project"
+    project.mkdir()
+    for _ in range(2):  # the second run would start the launcher the first one planted
+        done = subprocess.run([sys.executable, "-m", "roads.cli", "--root", str(project), "run",
+                               "--", "sh", "-c", PLANT], capture_output=True, text=True,
+                              cwd=project, env=env, timeout=120)
+        assert done.returncode == 1 and "ended (exit status 0)" in done.stderr, done.stderr
+    assert not (project / "escaped").exists()
+    assert not (project / ".cache").exists()
+    assert list((cache / "roads").glob("launcher-*"))
+
+
+def test_a_home_folder_is_refused(tmp_path, monkeypatch, capsys):
+    from roads import cli
+
+    monkeypatch.setenv("HOME", str(tmp_path / "me"))
+    (tmp_path / "me").mkdir()
+    monkeypatch.chdir(tmp_path / "me")
+    assert cli.main(["run", "--", "true"]) == 1
+    assert capsys.readouterr().err.endswith(
+        f"holds your home folder, whose start-up files your shell runs ({tmp_path / 'me'}), "
+        "which would run outside it afterwards\n")
