@@ -87,6 +87,33 @@ def test_tapping_a_term_on_a_touch_screen_shows_its_definition(site, browser, de
     assert not errors, errors
 
 
+def test_a_term_tapped_on_the_last_line_shows_its_whole_definition(site, browser):
+    # Material opens a tooltip below its term: a term on the last line of a phone's
+    # screen had its definition hanging below the bottom edge, all but a line of it
+    # out of sight (glossary.js scrolls the page up just enough).
+    _, base = site
+    context, page, errors = open_page(browser, base + PAGE, viewport=PHONE, touch=True)
+    term = page.locator(TERM).nth(5)
+    term.evaluate("e => window.scrollBy(0, e.getBoundingClientRect().top - (innerHeight - 40))")
+    page.wait_for_timeout(200)
+    assert term.evaluate("e => e.getBoundingClientRect().bottom") > PHONE["height"] - 40
+    term.tap()
+    shown(page)
+    page.wait_for_function(f"""() => {{
+        const inner = document.querySelector('{TOOLTIP} .md-tooltip2__inner');
+        return inner && inner.getBoundingClientRect().bottom <= innerHeight;
+    }}""", timeout=5000)
+    # The term stays in sight too, below the header.
+    header = page.locator(".md-header").bounding_box()
+    box = term.bounding_box()
+    assert box["y"] >= header["y"] + header["height"], (box, header)
+    assert term.evaluate("e => document.activeElement === e")
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "glossary-tooltip-last-line-390.png"))
+    context.close()
+    assert not errors, errors
+
+
 def test_the_keyboard_reaches_every_term(site, browser, definitions):
     _, base = site
     context, page, _ = open_page(browser, base + PAGE)
