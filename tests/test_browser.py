@@ -219,3 +219,46 @@ def test_the_palette_switch_shows_the_keyboard_focus(site, browser, scheme):
         assert shown[0]["outline"] != "none", f"no focus ring on the palette switch: {shown}"
     finally:
         context.close()
+
+
+@pytest.mark.parametrize("width", [390, 640])
+def test_the_keyboard_opens_the_navigation_drawer_and_tabs_past_it_closed(site, browser, width):
+    # Below 1220 px (a phone; a desktop at 200 %, 640 px) the navigation is a drawer.
+    # Closed, it lay out of sight with every link in it a Tab stop, the focus nowhere to
+    # be seen (25 of a page's first 27 stops), and its menu button was no stop at all.
+    _, base = site
+    context, page, errors = open_page(browser, base + "all-roads-to-memory/virtual-address-space/",
+                                      viewport={"width": width, "height": 844})
+    try:
+        stops = []
+        for _ in range(6):
+            page.keyboard.press("Tab")
+            stops.append(page.evaluate("""() => {
+                const e = document.activeElement, r = e.getBoundingClientRect();
+                return {name: e.getAttribute('aria-label') || e.textContent.trim().slice(0, 40),
+                        inDrawer: !!e.closest('.md-sidebar--primary'),
+                        seen: r.right > 0 && r.left < innerWidth && r.bottom > 0 && r.top < innerHeight};
+            }"""))
+        assert not any(s["inDrawer"] for s in stops), stops
+        # The menu button is the second stop, after "Skip to content", and shows a ring.
+        assert stops[1]["name"] == "Navigation", stops
+        button = page.locator(".md-header label[for='__drawer']")
+        button.focus()
+        assert button.evaluate("e => getComputedStyle(e).outlineStyle") != "none"
+        assert button.get_attribute("aria-expanded") == "false"
+        page.keyboard.press("Enter")
+        page.wait_for_function("document.activeElement.closest('.md-sidebar--primary') !== null",
+                               timeout=5000)
+        assert button.get_attribute("aria-expanded") == "true"
+        assert page.evaluate("document.getElementById('__drawer').checked")
+        page.wait_for_timeout(400)  # the drawer slides in
+        link = page.evaluate("""() => { const r = document.activeElement.getBoundingClientRect();
+            return [r.left, r.right, document.activeElement.textContent.trim()]; }""")
+        assert link[0] >= 0 and link[1] <= width, link
+        page.keyboard.press("Escape")
+        assert not page.evaluate("document.getElementById('__drawer').checked")
+        assert page.evaluate("document.activeElement === document.querySelector(\".md-header label[for='__drawer']\")")
+        assert button.get_attribute("aria-expanded") == "false"
+    finally:
+        context.close()
+    assert not errors, errors

@@ -11,6 +11,8 @@
  *   that no longer scrolls loses what was given to it (only that).
  * - Material's search overlay (a dialog) and instant navigation's progress bar have a
  *   role and no name: they are named.
+ * - The navigation drawer's menu button (below 1220 px) is reached and pressed with the
+ *   keyboard (drawer(), below).
  *
  * Set up on every page through roadsEachPage (pages.js).
  */
@@ -96,6 +98,61 @@
     })
   }
 
+  // The drawer's menu button in the header (below 1220 px; access.css has the rest): a
+  // <label> for Material's checkbox, which the keyboard could not reach. It becomes a
+  // button, named, that says whether the drawer is open; Enter or Space opens the
+  // drawer and puts the focus on its first link, and Escape in the drawer closes it and
+  // gives the focus back to the button.
+  function drawer() {
+    var toggle = document.getElementById("__drawer")
+    var button = document.querySelector(".md-header label[for='__drawer']")
+    var sidebar = document.querySelector(".md-sidebar--primary")
+    if (!toggle || !button || !sidebar || button.hasAttribute("data-roads-drawer")) return
+    button.setAttribute("data-roads-drawer", "")
+    button.setAttribute("tabindex", "0")
+    button.setAttribute("role", "button")
+    button.setAttribute("aria-label", "Navigation")
+    if (!sidebar.id) sidebar.id = "roads-navigation"
+    button.setAttribute("aria-controls", sidebar.id)
+    var keyed = false
+    // The first link that shows on top once the drawer has slid in: Material opens it at
+    // this page's section, a panel over the levels above, whose links are still there.
+    function focusInto() {
+      var links = sidebar.querySelectorAll("a[href], [tabindex='0']")
+      var shown = Array.prototype.find.call(links, function (el) {
+        if (!el.getClientRects().length) return false
+        var box = el.getBoundingClientRect()
+        var hit = document.elementFromPoint(box.left + box.width / 2, box.top + box.height / 2)
+        return hit !== null && (hit === el || el.contains(hit))
+      })
+      if (toggle.checked) (shown || links[0]).focus()
+    }
+    function said() {
+      button.setAttribute("aria-expanded", toggle.checked ? "true" : "false")
+      // Opened from the keyboard: the focus goes into the drawer (it slides in in 0.25 s).
+      if (keyed && toggle.checked) setTimeout(focusInto, 300)
+      keyed = false
+    }
+    said()
+    toggle.addEventListener("change", said)
+    // The label's own click toggles the checkbox. Material clicks a focused label on
+    // Enter itself, from its handler of the whole window: the key stops here, so that
+    // one press is one click.
+    button.addEventListener("keydown", function (event) {
+      if (event.key !== "Enter" && event.key !== " ") return
+      event.preventDefault()
+      event.stopPropagation()
+      keyed = true
+      button.click()
+    })
+    sidebar.addEventListener("keydown", function (event) {
+      if (event.key !== "Escape" || !toggle.checked) return
+      toggle.checked = false
+      toggle.dispatchEvent(new Event("change", { bubbles: true }))
+      button.focus()
+    })
+  }
+
   var pending = 0
   function later() {
     clearTimeout(pending)
@@ -109,6 +166,7 @@
 
   window.roadsEachPage(function () {
     nameMaterial()
+    drawer()
     regions()
     // Fonts and the figures' own scripts can change widths once they are done.
     later()
