@@ -262,3 +262,27 @@ def test_the_keyboard_opens_the_navigation_drawer_and_tabs_past_it_closed(site, 
     finally:
         context.close()
     assert not errors, errors
+
+
+def test_the_tab_after_an_empty_search_field_lands_on_something_seen(site, browser):
+    # Material's search results box is a Tab stop; with nothing typed it has no height,
+    # and the Tab after the search field left the focus on nothing to be seen.
+    _, base = site
+    context, page, errors = open_page(browser, base + "about/")
+    try:
+        field = page.locator(".md-search__input")
+        field.focus()
+        page.keyboard.press("Tab")
+        landed = page.evaluate("""() => { const e = document.activeElement, r = e.getBoundingClientRect();
+            return {cls: String(e.className), w: r.width, h: r.height}; }""")
+        assert "md-search__scrollwrap" not in landed["cls"], landed
+        assert landed["w"] > 0 and landed["h"] > 0, landed
+        # With a query typed there are results, and Tab still reaches them.
+        field.click()
+        field.press_sequentially("mmap threshold", delay=20)
+        page.wait_for_selector(".md-search-result__item", timeout=10000)
+        page.keyboard.press("Tab")
+        assert page.evaluate("document.activeElement.closest('.md-search__output') !== null")
+    finally:
+        context.close()
+    assert not errors, errors

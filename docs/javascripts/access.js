@@ -12,7 +12,8 @@
  * - Material's search overlay (a dialog) and instant navigation's progress bar have a
  *   role and no name: they are named.
  * - The navigation drawer's menu button (below 1220 px) is reached and pressed with the
- *   keyboard (drawer(), below).
+ *   keyboard (drawer(), below); the search results' box is a Tab stop only while there
+ *   are results (searchResults()).
  *
  * Set up on every page through roadsEachPage (pages.js).
  */
@@ -153,6 +154,27 @@
     })
   }
 
+  // Material's search results (the box under the search field) are a Tab stop, so that
+  // the keyboard can scroll them; with nothing typed there are none, the box has no
+  // height, and the Tab after the search field left the focus on nothing to be seen
+  // (the search closing as it went). The box is a stop only while a query is typed;
+  // until then it does not scroll either (it has nothing to scroll), so that it is no
+  // scrolling region out of the keyboard's reach.
+  function searchResults() {
+    var input = document.querySelector(".md-search__input")
+    var results = document.querySelector(".md-search__scrollwrap")
+    if (!input || !results || input.hasAttribute("data-roads-results")) return
+    input.setAttribute("data-roads-results", "")
+    function stop() {
+      var typed = input.value.trim() !== ""
+      results.setAttribute("tabindex", typed ? "0" : "-1")
+      results.style.overflowY = typed ? "" : "hidden"
+    }
+    stop()
+    input.addEventListener("input", stop)
+    input.addEventListener("change", stop)
+  }
+
   var pending = 0
   function later() {
     clearTimeout(pending)
@@ -167,6 +189,7 @@
   window.roadsEachPage(function () {
     nameMaterial()
     drawer()
+    searchResults()
     regions()
     // Fonts and the figures' own scripts can change widths once they are done.
     later()
