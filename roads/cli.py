@@ -501,8 +501,7 @@ def cmd_run(args) -> int:
 
 def _under(path: Path, folder: Path) -> bool:
     """Whether ``path`` is ``folder`` or lies below it, links resolved."""
-    path, folder = path.resolve(), folder.resolve()
-    return path == folder or folder in path.parents
+    return path.resolve().is_relative_to(folder.resolve())
 
 
 def _run_outside(here: Path, cache: Path) -> str | None:

@@ -115,8 +115,8 @@ def not_executed(name: str, path: str, err: int, command: str = "run") -> str:
             head = f.read(4096)
     except OSError:
         head = None
-    if head is not None and head.startswith(b"#!"):
-        line = os.fsdecode(head[2:].split(b"\n", 1)[0]).strip()
+    line = shebang(head) if head is not None else None
+    if line is not None:
         needed = line.split()[0] if line else ""
         if not needed:
             return (f"{name}: a script whose first line, #!, names no interpreter: the "
@@ -126,9 +126,7 @@ def not_executed(name: str, path: str, err: int, command: str = "run") -> str:
                     f"line (#!{line}), is not there in the sandbox, which gives the "
                     f"program /tmp, /run and /dev/shm of its own: copy it elsewhere")
         if not _runnable(needed):
-            return (f"{name}: a script whose interpreter cannot be run "
-                    f"({not_runnable(needed)}), named by its first line (#!{line}): a shell "
-                    "cannot run it either")
+            return f"{name}: {bad_interpreter(needed, line)}"
     if err == errno.ENOEXEC and head is not None:
         if not head:
             what = ("an empty file, which the kernel cannot start (a shell runs it as a "
@@ -154,6 +152,22 @@ def not_executed(name: str, path: str, err: int, command: str = "run") -> str:
             return (f"{name}: its loader, {loader}, which its ELF header names (PT_INTERP) "
                     f"for the kernel to start first, {why}")
     return f"{name}: could not execute {path}: {os.strerror(err)}"
+
+
+def shebang(head: bytes) -> str | None:
+    """What follows ``#!`` on the first line of a file whose first bytes are ``head``
+    (its interpreter, and an argument), stripped; None for a file that does not begin
+    with ``#!``."""
+    if not head.startswith(b"#!"):
+        return None
+    return os.fsdecode(head[2:].split(b"\n", 1)[0].strip())
+
+
+def bad_interpreter(interpreter: str, line: str) -> str:
+    """Said of a script whose first line, ``#!`` then ``line``, names ``interpreter``,
+    which cannot be run."""
+    return (f"a script whose interpreter cannot be run ({not_runnable(interpreter)}), "
+            f"named by its first line (#!{line}): a shell cannot run it either")
 
 
 def _text(head: bytes) -> bool:

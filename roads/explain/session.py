@@ -38,7 +38,8 @@ from ..constants import ADDR_NO_RANDOMIZE
 from ..errors import ExplainError
 from ..escapes import escape_bytes
 from ..figures.filenames import program_path
-from .program import DEFAULT_DEADLINE, MAX_DEADLINE, not_runnable, user_program
+from .program import (DEFAULT_DEADLINE, MAX_DEADLINE, bad_interpreter, not_runnable, shebang,
+                      user_program)
 from .mapped import Files, MappedFile, mapped_files, merge, opened
 from .crash import file_offset, symbol_at
 from .record import (NO_BUILD_DIR, VARIANT, Crash, Returned, Session, UnreadStop, listed,
@@ -79,9 +80,8 @@ def _script_interpreter(path: str) -> str | None:
             head = f.read(256)
     except OSError:
         return None
-    if not head.startswith(b"#!"):
-        return None
-    return escape_bytes(os.fsdecode(head[2:].split(b"\n", 1)[0].strip())) or None
+    line = shebang(head)
+    return None if line is None else escape_bytes(line) or None
 
 
 def unreadable_program(path: str, exc: RoadsError) -> ExplainError | None:
@@ -339,10 +339,8 @@ def explain_program(argv: list[str], wheres: list[str], *, aslr: bool = False,
                 if not runner[0].startswith("-") and user_program(runner[0]) is None:
                     # As a shell finds it (env looks on PATH): one that is not there
                     # fails as the script does ("bad interpreter"); no line to type.
-                    raise ExplainError(
-                        f"{program}{where} is a script whose interpreter cannot be run "
-                        f"({not_runnable(runner[0])}), named by its first line "
-                        f"(#!{interpreter}): a shell cannot run it either") from None
+                    raise ExplainError(f"{program}{where} is "
+                                       f"{bad_interpreter(runner[0], interpreter)}") from None
                 raise ExplainError(
                     f"{program}{where} is a script, run by {interpreter}, not a compiled "
                     "program: name its interpreter, whose memory you will see: roads "
