@@ -65,9 +65,12 @@ int main(void)
         return 3;
     ROADS_CHECKPOINT("freed");
 
-    /* Page 5 written: the program's again. Page 4 only read. */
-    buffer[5 * page] = 'z';
+    /* Page 4 only read: still free to take. */
     ROADS_ADDRESS("freed-read", (uintptr_t)(unsigned char)buffer[4 * page]);
+    ROADS_CHECKPOINT("peeked");
+
+    /* Page 5 written: the program's again. */
+    buffer[5 * page] = 'z';
     ROADS_CHECKPOINT("rewritten");
     return 0;
 }

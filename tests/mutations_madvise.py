@@ -25,6 +25,12 @@ def lazyfree_none(checkpoint: dict) -> None:
     _buffer_line(checkpoint)["kb"]["LazyFree"] = 0
 
 
+def lazyfree_one(checkpoint: dict) -> None:
+    """smaps counting one freed page as LazyFree, as if the read had taken its page back."""
+    line = _buffer_line(checkpoint)
+    line["kb"]["LazyFree"] = line["kb"]["KernelPageSize"]
+
+
 def lazyfree_both(checkpoint: dict) -> None:
     """smaps still counting both freed pages as LazyFree, the written one too."""
     line = _buffer_line(checkpoint)
