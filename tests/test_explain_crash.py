@@ -588,3 +588,79 @@ def test_an_alignment_check_is_no_null_pointer(
     assert "which gives no address (BUS_ADRALN)" in crash, crash
     assert "at 0x0" not in crash and "NULL" not in crash, crash
     assert saved_session(tmp_path / "aligned.json")["crashes"]["0"]["addr"] is None
+
+
+# After the learner's only stop, f, the program goes on to end of its own accord: a write
+# near NULL later in main, in an atexit handler, in a destructor (run by exit after the
+# atexit handlers), or abort(); or it runs on, waiting for nothing.
+AFTER = r"""
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+__attribute__((noinline)) int f(int x) { return x + 1; }
+static void bye(void) { *(volatile int *)0x20 = 1; }
+__attribute__((destructor)) static void gone(void) {
+    if (getenv("IN_DESTRUCTOR"))
+        *(volatile int *)0x30 = 1;
+}
+int main(int argc, char **argv) {
+    (void)argc;
+    char how = argv[1][0];
+    if (how == 'x')
+        atexit(bye);
+    printf("f gave %d\n", f(1));
+    fflush(stdout);
+    if (how == 'm')
+        *(volatile int *)0x10 = 1;
+    if (how == 'a')
+        abort();
+    if (how == 'p')
+        for (;;)
+            pause();
+    return 0;
+}
+"""
+# how -> (argument, the crash's address and function, or the ending where none)
+AFTER_CASES = {
+    "main": ("m", 0x10, "main+"),
+    "atexit": ("x", 0x20, "bye+"),
+    "destructor": ("d", 0x30, "gone+"),
+    "abort": ("a", "was killed by SIGABRT", None),
+    "runs on": ("p", "was ended by roads explain after its last stop", None),
+}
+
+
+@pytest.mark.parametrize("case", sorted(AFTER_CASES))
+def test_a_crash_after_the_last_stop_is_stopped_at_and_told(root, tmp_path, monkeypatch, capsys,
+                                                            no_leftovers, no_cores, case):
+    """``roads explain --at f`` of a program that crashes after f has returned: the
+    program runs on after its last stop, and the crash makes its stop and is told as
+    one before a stop is (the run was ended at f, the page saying only that roads
+    explain had ended it), and so is abort()'s SIGABRT. One still running is ended, as
+    before; nothing is left stopped or unreaped."""
+    monkeypatch.chdir(tmp_path)
+    if case == "destructor":
+        monkeypatch.setenv("IN_DESTRUCTOR", "1")
+    build(tmp_path, "after", AFTER, "-O0", "-g")
+    arg, told, function = AFTER_CASES[case]
+    status = explain(root, "--at", "f", "--out", "after.html", "--save", "after.json",
+                     "--", "./after", arg)
+    err = capsys.readouterr().err
+    assert status == 0, err
+    page = (tmp_path / "after.html").read_text()
+    facts = page_facts(page)
+    saved = saved_session(tmp_path / "after.json")
+    assert saved["capture"]["variants"]["default"]["runs"][0]["stdout"] == "f gave 2\n"
+    if function is None:
+        assert stop_names(saved) == ["f"] and "Crash" not in facts, facts
+        assert facts["How it ended"] == told
+        return
+    assert stop_names(saved) == ["f", "SIGSEGV"]
+    assert facts["How it ended"] == "was killed by SIGSEGV"
+    crash = facts["Crash"]
+    assert crash.startswith("SIGSEGV (pid "), crash
+    assert f": no mapping at {told:#x} (SEGV_MAPERR), in the unmapped gap" in crash, crash
+    assert "; the faulting instruction at 0x" in crash and f"({function}" in crash, crash
+    assert "stopped at f (pid " in err and "stopped at SIGSEGV (pid " in err, err
+    assert f"was killed by SIGSEGV: no mapping at {told:#x} (SEGV_MAPERR)" in err, err
+

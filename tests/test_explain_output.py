@@ -51,15 +51,20 @@ def test_a_run_that_ends_before_its_first_stop_says_what_the_program_wrote(
     assert sorted(p.name for p in tmp_path.iterdir()) == ["writer.c"]
 
 
-# Prints, then reaches its one stop (or crashes there): stdout, a pipe, is not flushed.
+# Prints, then reaches its one stop, and then crashes, or waits for ever (until roads
+# explain ends it), or returns: stdout, a pipe, is flushed only by the return.
 PRINTS_FIRST = r"""
 #include <stdio.h>
+#include <unistd.h>
 void checkpoint(void) {}
 int main(int argc, char **argv) {
     printf("hello from main\n");
     checkpoint();
-    if (argc > 1)
+    if (argc > 1 && argv[1][0] == 'c')
         *(volatile int *)0 = 1;
+    if (argc > 1 && argv[1][0] == 'w')
+        for (;;)
+            pause();
     return 0;
 }
 """
@@ -68,15 +73,15 @@ int main(int argc, char **argv) {
 @pytest.mark.parametrize("crash", [False, True])
 def test_output_left_in_stdios_buffer_is_said_to_be(root, tmp_path, monkeypatch, crash,
                                                     no_leftovers):
-    """A program that printed before its last stop, then was ended by roads explain (or
-    crashed), got a page that said "It wrote nothing." and no more: its printf had run,
+    """A program that printed before its last stop, then was ended by roads explain (still
+    running after it) or crashed, got a page that said "It wrote nothing." and no more: its printf had run,
     but waited in the C library's buffer (stdout is a pipe there), which nobody flushed.
     Found by a learner whose printf went missing; roads run said so, roads explain did
     not. The page now says where the output went, and how to see it."""
     monkeypatch.chdir(tmp_path)
     (tmp_path / "prints.c").write_text(PRINTS_FIRST)
     args = ["--at", "checkpoint"] + (["--at", "exit", "--", "prints.c", "crash"] if crash
-                                      else ["--", "prints.c"])
+                                      else ["--", "prints.c", "wait"])
     assert explain(root, "--out", "prints.html", *args) == 0
     page = (tmp_path / "prints.html").read_text()
     text = page_text(page)
@@ -90,15 +95,20 @@ def test_output_left_in_stdios_buffer_is_said_to_be(root, tmp_path, monkeypatch,
     assert ("add --at exit" in text) == (not crash)
 
 
+@pytest.mark.parametrize("at_exit", [["--at", "exit"], []])
 def test_a_program_that_exits_gets_no_word_on_its_buffer(root, tmp_path, monkeypatch,
-                                                        no_leftovers):
-    """Its exit flushed stdout: what it printed is on the page, and no note."""
+                                                        no_leftovers, at_exit):
+    """Its exit flushed stdout: what it printed is on the page, and no note; also
+    without --at exit, the program running on after its last stop to its own end (it
+    was ended at the stop, its output lost)."""
     monkeypatch.chdir(tmp_path)
     (tmp_path / "prints.c").write_text(PRINTS_FIRST)
-    assert explain(root, "--at", "checkpoint", "--at", "exit", "--out", "prints.html",
+    assert explain(root, "--at", "checkpoint", *at_exit, "--out", "prints.html",
                    "--", "prints.c") == 0
-    text = page_text((tmp_path / "prints.html").read_text())
+    page = (tmp_path / "prints.html").read_text()
+    text = page_text(page)
     assert "hello from main" in text and "C library's buffer" not in text
+    assert page_facts(page)["How it ended"] == "exited with status 0"
 
 
 # Asks for more address space than the sandbox gives a process, and says it failed.

@@ -424,28 +424,32 @@ def test_the_end_of_a_run_looks_for_its_leftovers_less_and_less_often(monkeypatc
     assert len(looks) <= 20, f"{len(looks)} looks at /proc in 1 s"
 
 
-# Its one stop is f; right after it, the program ends on its own, at once.
+# Its one stop is f (or its call of getppid); right after it, the program ends on its
+# own, at once.
 ENDS_RIGHT_AFTER = r"""
 #include <unistd.h>
 void f(void) {}
 int main(void) {
     f();
+    getppid();
     _exit(7);
 }
 """
 
 
 @pytest.mark.gcc
-def test_the_run_is_ended_where_its_last_stop_held_it(gcc, tmp_path, monkeypatch,
-                                                      no_leftovers):
+@pytest.mark.parametrize("stop", ["f", "syscall:getppid"])
+def test_a_program_that_ends_right_after_its_last_stop_ends_on_its_own(
+        gcc, tmp_path, monkeypatch, no_leftovers, stop):
     """Every stop made, the thread that made the last one was let run on before the run
     was ended: a program that returned from main right after it exited on its own (its
     output flushed) at one run and was ended by roads explain (nothing written) at the
     next, as the machine's timing went. Found running one program a few times with one
-    --at: two pages that told two ends. The clean-up made slow here, the program ended
-    first every time; held at its stop, it is ended by roads explain every time. (A
-    system-call stop's thread, resumed with PTRACE_SYSCALL, stopped again at its next
-    call, exit_group among them, and was ended before it ran on.)"""
+    --at: two pages that told two ends. It was then held at its stop and ended there
+    every time, which hid how it ended: a crash after the last stop went unseen. Now
+    it runs on after its last stop (RUN_ON), and ends on its own every time, the
+    clean-up made slow here or not. (A system-call stop's thread, resumed with
+    PTRACE_SYSCALL, stops again at its next call, exit_group among them.)"""
     program = build(tmp_path, "endsrightafter", ENDS_RIGHT_AFTER)
     real = Tracer._kill_all
 
@@ -454,8 +458,9 @@ def test_the_run_is_ended_where_its_last_stop_held_it(gcc, tmp_path, monkeypatch
         real(self)
 
     monkeypatch.setattr(Tracer, "_kill_all", slow)
-    outcome = Tracer([str(program)], [parse_stop("f")], on_stop=lambda hit: None,
+    outcome = Tracer([str(program)], [parse_stop(stop)], on_stop=lambda hit: None,
                      deadline=20).run()
-    assert outcome.reached == ["f"] and outcome.ended_after_last_stop
+    assert outcome.reached == [stop] and not outcome.ended_after_last_stop
     main = outcome.processes[outcome.pid]
-    assert main.killed_by_us and os.WIFSIGNALED(main.status), main.status
+    assert not main.killed_by_us and os.WIFEXITED(main.status), main.status
+    assert os.WEXITSTATUS(main.status) == 7

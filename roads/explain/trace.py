@@ -38,9 +38,10 @@ stop of its own (``Tracer._shadow``). Each memory keeps its own breakpoints
 then each map other code at one address (a library of their own, ASLR off). The
 program runs with ASLR off (personality(2)) unless asked otherwise, stdin from
 /dev/null, its output read through pipes (the first MAX_OUTPUT bytes of each kept), in
-a process group of its own that is killed when the run ends: after the last stop, at
-the deadline, or on any error; with it the groups its tracees made, and the orphans
-the tracer adopted as a child subreaper (a daemon's, whose parent it did not follow).
+a process group of its own that is killed when the run ends: ``RUN_ON`` seconds after
+the last stop, unless it ended first; at the deadline; or on any error; with it the
+groups its tracees made, and the orphans the tracer adopted as a child subreaper (a
+daemon's, whose parent it did not follow).
 Only the stopped thread is held while a stop is read; other threads of the process go
 on. A stop signal the program gets (raise(SIGSTOP)) stops it, as under a shell, until a
 process of the run continues it or, there being no fg here, the tracer does
@@ -52,7 +53,8 @@ kernel sent for the thread's own instruction, with no handler to run) makes a st
 its own, asked for or not, labelled with the signal's name: taken at the signal's
 delivery-stop, before the signal is delivered, the memory as the fault found it
 (``Tracer._fault_stop``, ``record.Crash``). The signal is delivered then, unchanged: the
-process dies of it as it would have untraced.
+process dies of it as it would have untraced. So does one after the last stop, the
+program running on for ``RUN_ON`` seconds to end on its own.
 """
 
 from __future__ import annotations
@@ -119,6 +121,11 @@ WAKE = 0.05  # seconds the tracer sleeps at most between two looks for a tracee'
 # they stopped is held so before roads explain continues it (``Tracer._tend_held``).
 STOP_SIGNALS = frozenset({signal.SIGSTOP, signal.SIGTSTP, signal.SIGTTIN, signal.SIGTTOU})
 CONTINUE_AFTER = 1.0  # seconds
+# Seconds the program runs on after its last stop (every --at made, none of them exit),
+# within the deadline, to end on its own: a crash then (later in main, in an atexit
+# handler or a destructor, an abort) makes its stop as one before it does, and its exit
+# status is its own; one still running then is ended (``Tracer._run_on_over``).
+RUN_ON = 1.0
 # The signals Python ignores for itself at its start, set back to their default for the
 # program (``Tracer._spawn``), as subprocess's restore_signals does.
 RESTORED_SIGNALS = tuple(getattr(signal, name) for name in ("SIGPIPE", "SIGXFZ", "SIGXFSZ")
@@ -347,6 +354,7 @@ class Outcome:
     written: dict[str, int] = field(default_factory=dict)  # bytes written to each, all told
     seconds: float = 0.0
     timed_out: bool = False
+    # Ended by roads explain after the last stop: still running ``RUN_ON`` seconds after.
     ended_after_last_stop: bool = False
     # Why the tracer ended the run before its stops were done, in words ("" if not).
     cut_short: str = ""
@@ -773,6 +781,8 @@ class Tracer:
         self.outcome: Outcome | None = None
         self._timed_out = threading.Event()
         self._deadline_at = 0.0  # time.monotonic() at the run's deadline (_run)
+        # time.monotonic() once every stop was made, the program running on (_run_on_over)
+        self._last_stop_at = 0.0
         # tid -> the last SIGSEGV of a fault delivered to the thread's handler, with the pc
         # and sp it was delivered at (``_fault_stop``): where the kernel cannot write the
         # handler's frame (the stack overflowed), its own SIGSEGV follows, at that pc.
@@ -987,6 +997,12 @@ class Tracer:
         return otherwise
 
     def _time_out(self) -> None:
+        if self._last_stop_at:
+            # Every stop made, the program runs on until the deadline at most, and the
+            # loop ends the run then (``_run_on_over``): ended after its last stop, not
+            # cut short by the deadline. A SIGKILL from this thread would be taken for
+            # the program's own end.
+            return
         self._before_our_kill()
         # Every stop made, the run is being ended already (``_kill_all``): the deadline,
         # passing while that takes its time, ends nothing the clean-up would not.
@@ -1694,14 +1710,8 @@ class Tracer:
     # ------------------------------------------------------------------ the loop
 
     def _resume(self, tid: int, sig: int = 0) -> None:
-        """Let ``tid`` run on from its stop, with ``sig``; not once every stop is made
-        (``_all_done``): the loop ends the run then, and a thread let go meanwhile ran
-        on and might finish first (a program that returns from main right after its
-        last stop exited on its own, its output flushed, at one run of the command and
-        was ended by roads explain, with nothing written, at the next). Held, it is
-        ended where its last stop left it, every time."""
-        if self._all_done() and not self._ending:
-            return
+        """Let ``tid`` run on from its stop, with ``sig``; also once every stop is made:
+        the program runs on then to end on its own (``_run_on_over``)."""
         if self._lost_exit(tid):
             return
         request = pt.PTRACE_SYSCALL if self.syscalls else pt.PTRACE_CONT
@@ -1738,6 +1748,21 @@ class Tracer:
     def _all_done(self) -> bool:
         return all(s.label in self.done or s.label in self.refused
                    for s in self.stops if s.kind != "exit") and not self._exit_asked
+
+    def _run_on_over(self) -> bool:
+        """Whether the run is to be ended now that every stop is made: the program has
+        run on for ``RUN_ON`` seconds since, or until its deadline, without ending. It
+        runs on so that how it ends after its last stop is its own and is told: a crash
+        then is stopped at as one before it (a crash after the last stop went unseen
+        when the run was ended at once, the page saying only that roads explain had
+        ended it), and a program that ends quickly ends so at every run, its output
+        flushed. Noted when first asked with every stop made; False before."""
+        if not self._all_done():
+            return False
+        now = time.monotonic()
+        if not self._last_stop_at:
+            self._last_stop_at = now
+        return now >= min(self._last_stop_at + RUN_ON, self._deadline_at or now)
 
     @property
     def _exit_asked(self) -> bool:
@@ -1805,9 +1830,10 @@ class Tracer:
 
     def _wait(self) -> tuple[int, int] | None:
         """The next event of a tracee; None once none is left to wait for, or once the
-        last stop was made while a process was held stopped (``_tend_held``)."""
+        program has run on for long enough after the last stop (``_run_on_over``),
+        also where a process is held stopped then (``_tend_held``)."""
         while True:
-            if self._tend_held():
+            if self._tend_held() or self._run_on_over():
                 return None
             try:
                 event = self._poll()
@@ -1829,7 +1855,9 @@ class Tracer:
         while self.traced or self.fork_kind:
             event = self._wait()
             if event is None:
-                if self._all_done() and self.outcome is not None:
+                # Still running after the last stop (not where nothing is left to wait
+                # for: the program ended of its own accord).
+                if self._run_on_over() and self.outcome is not None:
                     self.outcome.ended_after_last_stop = True
                 return
             tid, status = event
@@ -1859,7 +1887,7 @@ class Tracer:
                     "a tracer without CAP_SYS_PTRACE (as root: --no-sandbox)")
                 self._kill_all()
                 return
-            if self._all_done() and self.outcome is not None:
+            if self._run_on_over() and self.outcome is not None:
                 self.outcome.ended_after_last_stop = True
                 self._kill_all()
                 return
@@ -2351,7 +2379,7 @@ class Tracer:
                 continue
             for spec in self._delays_waiting(tgid):
                 self._hit(tids[0], spec, ())
-            if self._all_done():
+            if self._run_on_over():
                 return True
             by_others = any(_pending(t) & SIGCONT_BIT for t in tids)
             if not by_others and now - since < CONTINUE_AFTER:
@@ -2551,8 +2579,6 @@ class Tracer:
             self._remove_here(tid, tgid, addr)
             self._resume(tid)
             return
-        if self._all_done():
-            return  # held at the breakpoint until the run is ended (_resume)
         if self._step_over(tid, regs, addr):
             self._resume(tid)
 
