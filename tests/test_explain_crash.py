@@ -370,6 +370,12 @@ def test_a_sigsegv_sent_with_kill_is_no_crash(tmp_path, no_leftovers, no_cores):
     assert [(h.pid, h.crash.code, h.crash.addr) for h in crashes] == [(outcome.pid, 1, 0x10)]
     assert sorted(h.label for h in hits) == ["SIGSEGV", "exit", "exit"]
     assert -os.WTERMSIG(outcome.processes[outcome.pid].status) == _untraced(program)
+    # Who sent the child's is kept for how it ended; the parent's fault was sent by none.
+    [child] = [p for p in outcome.processes.values() if p.pid != outcome.pid]
+    assert (child.sent_signal, child.sent) == (
+        signal.SIGSEGV, ", which it sent itself with kill, as its siginfo says: no fault of "
+                        "its instruction")
+    assert outcome.processes[outcome.pid].sent == ""
 
 
 # siginfo_t's layout as glibc's headers give it to gcc.
@@ -664,3 +670,79 @@ def test_a_crash_after_the_last_stop_is_stopped_at_and_told(root, tmp_path, monk
     assert "stopped at f (pid " in err and "stopped at SIGSEGV (pid " in err, err
     assert f"was killed by SIGSEGV: no mapping at {told:#x} (SEGV_MAPERR)" in err, err
 
+
+# A SIGSEGV the program sends itself, in each way a process can: no fault of any
+# instruction. rt_sigqueueinfo, rt_tgsigqueueinfo and pidfd_send_signal take a siginfo
+# of the caller's making, which, sent to itself, may carry a fault's si_code and any
+# si_addr (the kernel refuses that only from another process).
+SENT = r"""
+#define _GNU_SOURCE
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/syscall.h>
+int main(int argc, char **argv) {
+    (void)argc;
+    const char *how = argv[1];
+    siginfo_t si;
+    memset(&si, 0, sizeof si);
+    si.si_signo = SIGSEGV;
+    si.si_code = SEGV_MAPERR;
+    si.si_addr = (void *)0x10;
+    long r = -1;
+    if (!strcmp(how, "kill"))
+        r = kill(getpid(), SIGSEGV);
+    else if (!strcmp(how, "raise"))
+        r = raise(SIGSEGV);
+    else if (!strcmp(how, "sigqueue"))
+        r = sigqueue(getpid(), SIGSEGV, (union sigval){0});
+    else if (!strcmp(how, "rt_sigqueueinfo"))
+        r = syscall(SYS_rt_sigqueueinfo, getpid(), SIGSEGV, &si);
+    else if (!strcmp(how, "rt_tgsigqueueinfo"))
+        r = syscall(SYS_rt_tgsigqueueinfo, getpid(), gettid(), SIGSEGV, &si);
+    else if (!strcmp(how, "pidfd_send_signal")) {
+        int fd = syscall(SYS_pidfd_open, getpid(), 0);
+        r = syscall(SYS_pidfd_send_signal, fd, SIGSEGV, &si, 0);
+    }
+    printf("%s returned %ld\n", how, r);
+    return 0;
+}
+"""
+FORGED = ("which it sent itself with {how}, writing a siginfo that reads as a fault's (no "
+          "mapping at 0x10 (SEGV_MAPERR)): no instruction of it faulted (a process may give "
+          "a signal it sends itself any si_code, which the kernel refuses from any other "
+          "process)")
+SENT_ENDINGS = {
+    "kill": "which it sent itself with kill, as its siginfo says: no fault of its instruction",
+    "raise": "which it sent itself with tgkill or tkill (raise() and abort() send so), as its "
+             "siginfo says: no fault of its instruction",
+    "sigqueue": "which it sent itself with sigqueue (rt_sigqueueinfo, whose caller writes "
+                "si_pid and si_uid itself), as its siginfo says: no fault of its instruction",
+    "rt_sigqueueinfo": FORGED.format(how="rt_sigqueueinfo"),
+    "rt_tgsigqueueinfo": FORGED.format(how="rt_tgsigqueueinfo"),
+    "pidfd_send_signal": FORGED.format(how="pidfd_send_signal"),
+}
+
+
+@pytest.mark.parametrize("how", sorted(SENT_ENDINGS))
+def test_a_sigsegv_the_program_sends_itself_is_told_as_sent(root, tmp_path, monkeypatch, capsys,
+                                                            no_leftovers, no_cores, how):
+    """No crash stop, and no fault told, for a SIGSEGV the program sends itself, also
+    one whose siginfo it wrote to read as a fault's (SEGV_MAPERR at 0x10; told before as
+    a fault at 0x10 of its syscall() instruction): how it ended says it was sent, with
+    what, and by whom. It dies of it as untraced."""
+    monkeypatch.chdir(tmp_path)
+    program = build(tmp_path, "sent", SENT, "-O0", "-g")
+    untraced = subprocess.run([str(program), how], capture_output=True, timeout=30)
+    assert untraced.returncode == -signal.SIGSEGV and not untraced.stdout, untraced
+    status = explain(root, "--at", "exit", "--out", "sent.html", "--save", "sent.json",
+                     "--", "./sent", how)
+    err = capsys.readouterr().err
+    assert status == 0, err
+    page = (tmp_path / "sent.html").read_text()
+    facts = page_facts(page)
+    assert stop_names(saved_session(tmp_path / "sent.json")) == ["exit"]
+    assert "Crash" not in facts and "The fault:" not in page_text(page), facts
+    assert facts["How it ended"] == f"was killed by SIGSEGV, {SENT_ENDINGS[how]}", facts
+    assert "stopped at SIGSEGV" not in err and "faulting instruction" not in err, err

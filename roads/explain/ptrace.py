@@ -15,7 +15,7 @@ import os
 from typing import NamedTuple
 
 from ..constants import ADDR_NO_RANDOMIZE
-from .siginfo import SIGINFO_SIZE, Fault, SigInfo, parse_fault, parse_siginfo
+from .siginfo import SIGINFO_SIZE, SigInfo, parse_siginfo
 
 PTRACE_TRACEME = 0
 PTRACE_PEEKDATA = 2
@@ -233,17 +233,13 @@ def signal_info(pid: int) -> SigInfo:
     """Who sent the signal ``pid`` is held in a signal-delivery-stop for: its siginfo's
     si_code, and si_pid where a process sent it. OSError EINVAL: ``pid`` is held in a
     group-stop, not at a signal's delivery (ptrace(2), "Group-stop")."""
-    return parse_siginfo(_siginfo(pid))
+    return parse_siginfo(siginfo_bytes(pid))
 
 
-def fault_info(pid: int) -> Fault:
-    """The siginfo of the signal ``pid`` is held in a signal-delivery-stop for, read as
-    a fault's (``siginfo.parse_fault``); OSError EINVAL as ``signal_info``."""
-    return parse_fault(_siginfo(pid))
-
-
-def _siginfo(pid: int) -> bytes:
-    """The siginfo_t of ``pid``'s signal-delivery-stop, as bytes (PTRACE_GETSIGINFO)."""
+def siginfo_bytes(pid: int) -> bytes:
+    """The siginfo_t of ``pid``'s signal-delivery-stop, as bytes (PTRACE_GETSIGINFO), to
+    be read as a fault's (``siginfo.parse_fault``) or a sender's (``parse_siginfo``);
+    OSError EINVAL as ``signal_info``."""
     info = (ctypes.c_ubyte * SIGINFO_SIZE)()
     call(PTRACE_GETSIGINFO, pid, 0, ctypes.cast(info, ctypes.c_void_p))
     return bytes(info)

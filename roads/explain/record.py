@@ -18,7 +18,8 @@ from .. import document
 from ..constants import ADDRESS_BITS
 from ..errors import ExplainError
 from .mapped import MappedFile
-from .siginfo import DATA_FAULTS, FAULT_SIGNALS, NO_DATA_ADDRESS, SI_KERNEL, code_name, fault_words, sent_by
+from .siginfo import (DATA_FAULTS, FAULT_SIGNALS, NO_DATA_ADDRESS, OWN_SIGINFO_CALLS, SENT_WITH,
+                      SI_KERNEL, SigInfo, code_name, fault_words, sent_by)
 
 VARIANT = "default"
 # No sample's build folder to write "/build": paths stay as the machine names them, the
@@ -136,6 +137,40 @@ def stop_words(pid: int, signal: str, sender: int | None, code: int | None) -> s
     if code is None:
         return f"process {pid} was stopped by {signal}"
     return f"process {pid} was stopped by {signal}, sent by {sent_by(code, signal)}"
+
+
+def sent_words(pid: int, signal: str, info: SigInfo, call: str, claimed: str) -> str:
+    """How ``signal``, a fault's signal that killed process ``pid`` where no fault of
+    its instruction raised it, was sent, in words that follow "was killed by SIGSEGV":
+    who sent it, as its siginfo ``info`` says, and with what. ``call`` is the system
+    call the thread was returning from as the signal came ("" at none), and
+    ``claimed`` what its si_code and si_addr would say of a fault (``Crash.fault``),
+    where its si_code is one of the kernel's (above 0)."""
+    if info.si_code > 0:
+        if call in OWN_SIGINFO_CALLS:
+            return (f", which it sent itself with {call}, writing a siginfo that reads as a "
+                    f"fault's ({claimed}): no instruction of it faulted (a process may give "
+                    "a signal it sends itself any si_code, which the kernel refuses from "
+                    "any other process)")
+        # The kernel sends one itself for what it finds wrong in a call: a signal's
+        # frame it cannot write at the call's return (force_sigsegv), or read back in
+        # rt_sigreturn; or a process may have queued it to itself while it was blocked.
+        return (f", which came as it returned from the system call {call}, not at a "
+                f"faulting instruction: its siginfo reads as a fault's ({claimed}), but the "
+                "kernel sends such a signal for what it finds wrong in a system call (a "
+                "signal's frame it cannot write, or read back), and a process may send "
+                "one to itself with any si_code (rt_sigqueueinfo)")
+    if info.si_pid is None:
+        return f", sent by {sent_by(info.si_code, signal)}: no fault of its instruction"
+    how = f"with {SENT_WITH.get(info.si_code, f'si_code {info.si_code}')}"
+    if info.si_pid == pid:
+        return f", which it sent itself {how}, as its siginfo says: no fault of its instruction"
+    if info.si_pid == 0:  # a sender the receiver's pid namespace lacks
+        who = "a process outside its pid namespace"
+    else:
+        who = f"process {info.si_pid}" + (f" (user {info.si_uid})" if info.si_uid is not None
+                                           else "")
+    return f", sent by {who} {how}, as its siginfo says: no fault of its instruction"
 
 
 # A crash's stack_limit where the process had no limit on its stack's size.

@@ -46,7 +46,7 @@ from .record import (NO_BUILD_DIR, VARIANT, Crash, Returned, Session, UnreadStop
                      session_from_json)
 from . import shellwords
 from .symbols import inlined, load_span, writes_through_stdio
-from .trace import (MAX_OUTPUT, Hit, Outcome, StopSpec, Tracer, made_with, memory_refused,
+from .trace import (MAX_OUTPUT, Ending, Hit, Outcome, StopSpec, Tracer, made_with, memory_refused,
                     parse_stop, seize_and_read)
 
 def _shown(job: dict) -> tuple[str, ...]:
@@ -1042,7 +1042,7 @@ def _own_end(outcome: Outcome, late: str) -> str:
     if status is not None and os.WIFEXITED(status):
         own = f"exited with status {os.WEXITSTATUS(status)}"
     elif status is not None and os.WIFSIGNALED(status):
-        own = "was " + describe_status(status)  # "killed by SIGSEGV"
+        own = "was " + _killed(outcome.processes[outcome.pid])  # "killed by SIGSEGV"
     else:
         own = "ended (" + describe_status(status) + ")"
     # The last stop was in a process that outlived the program: it was ended then.
@@ -1063,8 +1063,14 @@ def _others_killed(outcome: Outcome) -> str:
     killed = [p for p in outcome.processes.values()
               if p.pid != outcome.pid and p.status is not None and os.WIFSIGNALED(p.status)
               and not p.killed_by_us and p.pid not in outcome.exits_unseen]
-    return "".join(f"; process {p.pid} of the run was {describe_status(p.status)}"
-                   for p in killed)
+    return "".join(f"; process {p.pid} of the run was {_killed(p)}" for p in killed)
+
+
+def _killed(ending: Ending) -> str:
+    """How a process a signal ended was killed, in words: "killed by SIGSEGV", and who
+    sent a fault's signal that no fault raised (``Ending.sent``)."""
+    sent = ending.sent if ending.sent_signal == os.WTERMSIG(ending.status) else ""
+    return describe_status(ending.status) + sent
 
 
 def _exits_unseen(outcome: Outcome) -> str:

@@ -43,6 +43,21 @@ SI_ASYNCNL = -60  # the end of an asynchronous name lookup (glibc's getaddrinfo_
 # SI_ASYNCIO other data).
 SENT_BY_A_PROCESS = frozenset({SI_USER, SI_QUEUE, SI_MESGQ, SI_TKILL})
 
+# The system calls that send a signal with each code a process may give, in words.
+SENT_WITH = {
+    SI_USER: "kill",
+    SI_TKILL: "tgkill or tkill (raise() and abort() send so)",
+    SI_QUEUE: "sigqueue (rt_sigqueueinfo, whose caller writes si_pid and si_uid itself)",
+}
+
+# The system calls with which a process sends a signal with a siginfo_t of its own
+# making. To another process the kernel refuses one whose si_code is 0 or more (the
+# kernel's codes, and kill's) or SI_TKILL, since Linux 2.6.39; to the caller itself it
+# takes any (kernel/signal.c: do_rt_sigqueueinfo, do_rt_tgsigqueueinfo,
+# pidfd_send_signal), and so a process can give itself a SIGSEGV whose siginfo reads as
+# a fault's, si_addr included.
+OWN_SIGINFO_CALLS = frozenset({"rt_sigqueueinfo", "rt_tgsigqueueinfo", "pidfd_send_signal"})
+
 # The stop signals a terminal sends its foreground or background jobs (drivers/tty:
 # n_tty's Ctrl-Z, a background job's read or write), as the kernel (SI_KERNEL).
 TERMINAL_SIGNALS = frozenset({"SIGTSTP", "SIGTTIN", "SIGTTOU"})
@@ -61,20 +76,24 @@ SENDERS = {
 @dataclass(frozen=True)
 class SigInfo:
     """The fields of a siginfo_t that say who sent the signal: ``si_code``, and
-    ``si_pid``, the sending process, where the code says a process sent it (None
-    where it does not: the field holds something else then)."""
+    ``si_pid`` and ``si_uid``, the sending process and its real user id, where the code
+    says a process sent it (None where it does not: the fields hold something else
+    then). The kernel fills them in for kill, tkill and tgkill; sigqueue's caller
+    writes its own (glibc's, its pid and uid)."""
 
     si_code: int
     si_pid: int | None
+    si_uid: int | None = None
 
 
 def parse_siginfo(data: bytes) -> SigInfo:
     """A siginfo_t's bytes (x86-64) as a SigInfo: si_code is the int after si_signo and
-    si_errno; si_pid opens the union, after 4 bytes of padding."""
+    si_errno; si_pid opens the union, after 4 bytes of padding, and si_uid follows it."""
     code = int.from_bytes(data[SI_CODE:SI_CODE + 4], "little", signed=True)
     if code not in SENT_BY_A_PROCESS:
         return SigInfo(code, None)
-    return SigInfo(code, int.from_bytes(data[SI_UNION:SI_UNION + 4], "little", signed=True))
+    return SigInfo(code, int.from_bytes(data[SI_UNION:SI_UNION + 4], "little", signed=True),
+                   int.from_bytes(data[SI_UNION + 4:SI_UNION + 8], "little"))
 
 
 def sent_by(code: int, signal: str) -> str:

@@ -78,9 +78,10 @@ from . import emulate
 from . import ptrace as pt
 from . import shellwords
 from .program import not_executed
-from .record import RESTART, UNLIMITED, Crash, Returned, SelfStop, generation, signed, stop_words
+from .record import (RESTART, UNLIMITED, Crash, Returned, SelfStop, generation, sent_words,
+                     signed, stop_words)
 from .seccomp_mode import SECCOMP_MODE_DEAD, read_seccomp_mode
-from .siginfo import FAULT_SIGNALS, SI_KERNEL, Fault, SigInfo, kills
+from .siginfo import FAULT_SIGNALS, SI_KERNEL, Fault, SigInfo, kills, parse_fault, parse_siginfo
 from .syscall_file import read_syscall
 from ..capture.elf import read_bytes
 from ..capture.runner import describe_status
@@ -342,6 +343,11 @@ class Ending:
     # SIGKILL of another's found then, _before_our_kill): the end it has is its own, also
     # a SIGKILL reaped only after the deadline's (_ended).
     exiting_before: bool = False
+    # A fault's signal with the default disposition that was sent, not raised by a fault
+    # of its instruction (``Tracer._fault_stop``): its number, and who sent it, in words
+    # that follow "killed by SIGSEGV" (``record.sent_words``); 0 and "" for none.
+    sent_signal: int = 0
+    sent: str = ""
 
 
 @dataclass
@@ -2279,29 +2285,41 @@ class Tracer:
     def _fault_stop(self, tid: int, sig: int) -> None:
         """The stop at a fault that will kill ``tid``'s process, taken in its
         signal-delivery-stop for ``sig``, before the caller delivers it: a signal the
-        kernel sent for the thread's own instruction (si_code above 0; a process sending
-        one with kill or raise gives 0 or less), whose disposition is the default
+        kernel sent for the thread's own instruction, whose disposition is the default
         (``siginfo.kills``: the kernel made it so for one blocked or ignored). Not in a
         run being ended (the deadline's, roads explain's), nor for a process that handles
         the signal: its handler runs, and it may live on. The stop records the pc, the
-        sp and the fault's address (si_addr, where it is the data's), drawn on the map."""
+        sp and the fault's address (si_addr, where it is the data's), drawn on the map.
+
+        A signal sent is no fault, and makes no stop: one whose si_code is a process's
+        (0 or less: kill, raise, sigqueue), or one that comes as the thread returns from
+        a system call (its orig_rax a call's number, where the kernel's entry for an
+        exception, a fault's, sets it to -1), whatever its si_code says: a process may
+        send itself any (rt_sigqueueinfo), si_addr included. Who sent one that kills is
+        kept for how the process ended (``Ending.sent``)."""
         if self._ending or self._timed_out.is_set():
             return
         try:
-            fault = pt.fault_info(tid)
+            data = pt.siginfo_bytes(tid)
         except ProcessLookupError:
             raise
         except OSError as exc:
             if exc.errno != errno.EINVAL:  # held in a group-stop: no signal to deliver
                 raise
             return
-        if fault.si_signo != sig or fault.si_code <= 0:
+        fault = parse_fault(data)
+        if fault.si_signo != sig:
             return
         status = _status_of(tid)
         if status is None:
             return  # gone: its end comes next
         fatal = kills(status, sig)
         regs = pt.get_regs(tid)
+        call = signed(regs.orig_rax)
+        if fault.si_code <= 0 or call != -1:
+            if fatal:
+                self._sent(tid, sig, parse_siginfo(data), call, fault, regs.rip)
+            return
         earlier = self._handled.pop(tid, None)
         # The kernel's SIGSEGV (force_sigsegv, SI_KERNEL) for a handler it could not run,
         # no room for the handler's frame on the stack: the thread is still at the
@@ -2327,6 +2345,22 @@ class Tracer:
             addresses.append(("si_addr", crash.addr))  # figures.regions.FAULT_ADDRESS
         self._hit(tid, StopSpec(crash.signal, "crash", name=crash.signal), tuple(addresses),
                   crash=crash)
+
+    def _sent(self, tid: int, sig: int, info: SigInfo, call: int, fault: Fault,
+              pc: int) -> None:
+        """Keep who sent ``sig``, a fault's signal that will kill ``tid``'s process with
+        no fault of its instruction (``_fault_stop``), for how the process ended:
+        ``info`` its siginfo, ``call`` the number of the system call the thread returns
+        from (-1 at none), ``fault`` the siginfo read as a fault's, ``pc`` the thread's."""
+        tgid = self.traced.get(tid, tid)
+        ending = self.outcome.processes.get(tgid) if self.outcome else None
+        if ending is None:
+            return
+        names = {number: name for name, number in _numbered().items()}
+        claimed = Crash.of(signal.Signals(sig).name, fault.si_code, fault.si_addr, pc).fault()
+        ending.sent_signal = sig
+        ending.sent = sent_words(tgid, signal.Signals(sig).name, info,
+                                 names.get(call, f"number {call}"), claimed)
 
     # A stop signal (SIGSTOP, SIGTSTP, ...) the program sends itself, or one of its
     # processes another, is delivered, as under a shell: the process stops (a
