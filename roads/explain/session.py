@@ -1019,8 +1019,9 @@ def counted_words(spec: StopSpec, calls: int) -> str:
 
 def _ending(outcome: Outcome, program: str, deadline: float) -> str:
     """How the run ended, in words: the program's own end, and which of its processes
-    roads explain ended once the last stop was made (or, every stop made, when the
-    deadline passed: a stop at an exit waits for every process to end), when the
+    roads explain ended once the last stop was made and they had run on for
+    ``trace.RUN_ON`` seconds (or, every stop made, when the deadline passed: a stop at
+    an exit waits for every process to end), when the
     program had ended first; then the others a signal ended, and those whose exit stop
     was passed unseen."""
     main = outcome.processes[outcome.pid]
