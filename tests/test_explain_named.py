@@ -129,7 +129,7 @@ def test_a_cxx_source_is_said_to_be_one_with_lines_that_work(root, tmp_path, mon
 def test_a_source_with_spaces_in_its_name_is_shown_compiled_by_a_line_that_works(
         root, tmp_path, monkeypatch, no_leftovers):
     """In a folder with spaces and non-ASCII letters in its name, 'prog ü.c': the page's
-    'Compiled with' (and the figures' tooltip) read gcc -O0 -g prog ü.c -o prog, which a
+    'Compiled with' (and the figures' provenance) read gcc -O0 -g prog ü.c -o prog, which a
     shell splits into two sources. Typed in the source's folder, it now compiles."""
     folder = tmp_path / "my progs" / "héllo wörld"
     folder.mkdir(parents=True)
@@ -138,8 +138,10 @@ def test_a_source_with_spaces_in_its_name_is_shown_compiled_by_a_line_that_works
     assert explain(root, "--at", "main", "--out", "page.html", "--", "prog ü.c") == 0
     page = (folder / "page.html").read_text()
     shown = page_facts(page)["Compiled with"]
-    tooltips = {html.unescape(t) for t in re.findall(r'title="(gcc [^"]*)"', page)}
-    assert tooltips == {shown}, (tooltips, shown)
+    # The figures' provenance lines show the same command (it was their tooltip).
+    captions = {html.unescape(re.sub(r"<[^>]+>", "", t))
+                for t in re.findall(r'<code class="roads-gcc">(.*?)</code>', page)}
+    assert captions == {shown}, (captions, shown)
     done = subprocess.run(shlex.split(shown), cwd=folder, capture_output=True, text=True,
                           timeout=120)
     assert done.returncode == 0, done.stderr

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import html
 import re
+import shlex
 from functools import cache
 from pathlib import Path
 
@@ -506,12 +507,19 @@ def test_provenance_caption_says_where_numbers_come_from() -> None:
                  "-fPIE -pie", "checkpoint running", "(pie)"):
         assert part in text, part
     assert "ASLR off (personality ADDR_NO_RANDOMIZE, verified)" in text
-    assert "-Isamples" not in text and "layout.c" not in text
+    # The whole compile command, on the page and not only in a tooltip (no keyboard or
+    # tap reaches a title): as the capture recorded it.
+    argv = provenance.provenance(chosen).gcc_argv[0]
+    assert f"{provenance.gcc_version(prov.gcc)}: {shlex.join(argv)}" in text
+    shown = provenance.caption_html(chosen)
+    assert "title=" not in shown
+    assert re.search(r'<code class="roads-gcc">gcc <span class="roads-option">-O0</span> .*'
+                     r'samples/layout\.c <span class="roads-option">-o</span> layout</code>', shown)
 
 
 def test_provenance_of_two_variants_gives_both_flags() -> None:
     text = provenance.caption([sel("layout", variant="pie"), sel("layout", variant="nopie")])
-    assert "(pie vs nopie)" in text and "-fPIE -pie vs -O0 -g -fno-pie -no-pie" in text
+    assert "(pie vs nopie)" in text and "-fPIE -pie " in text and " vs gcc -O0 -g -fno-pie -no-pie " in text
 
 
 def test_provenance_aslr_on_and_runs() -> None:
@@ -692,3 +700,4 @@ def test_page_walk_follows_the_captures_paging_mode() -> None:
     assert "PML5" not in pageview.render_page_walk(sel("pagewalk"), "answer")
     assert values.value(chosen, "address:answer.pml5") == "0"
     assert values.value(sel("pagewalk"), "address:answer.pml5") == "none"
+

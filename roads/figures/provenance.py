@@ -243,15 +243,17 @@ def _parts(p: Provenance, subject: str | None = None, aslr: str | None = None) -
     where += ", " + (subject or f"{word} " + " → ".join(checkpoints))
 
     compiler = gcc_version(p.gcc)
-    flag_sets = [" ".join(f) for f in p.flags]
-    flags = " vs ".join(flag_sets)
-    command = "; ".join(shlex.join(argv) for argv in p.gcc_argv)  # a name with a space quoted
-    gcc_html = _html.escape(compiler)
-    if any(flag_sets):
-        gcc_html += " " + " vs ".join(f"<code>{options_whole(_html.escape(f))}</code>"
-                                      for f in flag_sets)
-    if command:
-        gcc_html = f'<span title="{_html.escape(command, quote=True)}">{gcc_html}</span>'
+    # The whole command where the capture has it (a name with a space quoted), in the
+    # caption itself: it was only a tooltip, which neither a keyboard nor a tap reaches
+    # (no control to focus, no hover on a phone). The flags alone otherwise.
+    commands = [shlex.join(argv) for argv in p.gcc_argv if argv]
+    shown = commands or [" ".join(f) for f in p.flags]
+    gcc_text = f"{compiler}: {' vs '.join(commands)}" if commands else (
+        f"{compiler} {' vs '.join(shown)}".rstrip())
+    gcc_html = _html.escape(compiler) + (":" if commands else "")
+    if any(shown):
+        gcc_html += " " + " vs ".join(f'<code class="roads-gcc">{options_whole(_html.escape(c))}</code>'
+                                      for c in shown)
 
     aslr = aslr or "; ".join(dict.fromkeys(a.describe() for a in p.aslr))
     pages = f"{human_size(p.page_size)} pages" if p.page_size else "page size unknown"
@@ -261,7 +263,7 @@ def _parts(p: Provenance, subject: str | None = None, aslr: str | None = None) -
         plain(where),
         versioned("Linux", p.kernel, p.arch),
         versioned("glibc", p.glibc),
-        (f"{compiler} {flags}".rstrip(), gcc_html),
+        (gcc_text, gcc_html),
         plain(aslr),
         plain(f"THP {p.thp}"),
         plain(pages),
