@@ -471,3 +471,23 @@ def test_a_source_two_samples_show_is_lexed_and_scanned_once(monkeypatch):
     assert len(lexed) == 1 and source._marked_lines.cache_info().misses == 1
     assert boxes[0].count("roads-src-checkpoint") == boxes[1].count("roads-src-checkpoint") > 0
     assert "Highlighted: the lines that talk to the build" in boxes[1]
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_the_legend_says_what_each_highlighted_call_does(name):
+    """What a highlighted line does was its tooltip, which a keyboard or a tap never
+    shows: the box's legend says it once for each call its source makes, and for no
+    other; no line carries a title."""
+    from roads.words.source import CALL_WORDS, CALLS
+
+    fragment = render(name)
+    assert not re.search(r'<span class="hll[^"]*" title=', fragment)
+    for box in re.findall(r'<details class="roads-src".*?</details>', fragment, re.S):
+        legend = re.search(r'<p class="roads-src-legend">(.*?)</p>', box)
+        made = set(re.findall(r'class="hll roads-src-(\w+)"', box))
+        if not made:
+            assert legend is None
+            continue
+        said = html.unescape(re.sub(r"<[^>]+>", "", legend.group(1)))
+        for call, kind in CALLS.items():
+            assert (f"{call} {CALL_WORDS[kind]}" in said) == (kind in made), (call, said)

@@ -47,8 +47,11 @@ CALLS = {
     "ROADS_ADDRESS": "address",
     "ROADS_RANGE": "range",
 }
-CALL_TITLES = {
-    "checkpoint": "a checkpoint: under the build the program stops here while its memory is read",
+# What each call does, after its name, in the box's legend. Said once there, and not as
+# a tooltip on each highlighted line: a title reaches no keyboard and, on a phone, no tap
+# (a line of code is no control), and the line already names its call.
+CALL_WORDS = {
+    "checkpoint": "stops the program there, under the build, while its memory is read",
     "address": "records an address for the figures to label",
     "range": "asks for the page-table bits of a range at every later checkpoint",
 }
@@ -222,8 +225,7 @@ def render_source(text: str) -> str:
                     f"{content}\n")
         kind = marks.get(number)
         if kind:
-            numbered = (f'<span class="hll roads-src-{kind}" '
-                        f'title="{html.escape(CALL_TITLES[kind], quote=True)}">{numbered}</span>')
+            numbered = f'<span class="hll roads-src-{kind}">{numbered}</span>'
         out.append(numbered)
     return ('<div class="highlight roads-src-code"><pre><code>' + "".join(out)
             + "</code></pre></div>")
@@ -488,14 +490,14 @@ def _source_block(sample: str, folder: str, f: FileState, is_open: bool | None,
     rendered = (render_source(text) if f.path.endswith((".c", ".h")) else
                 '<div class="highlight roads-src-code"><pre><code>'
                 + html.escape(text) + "</code></pre></div>")
-    # The text the box shows, as render_source has just looked at it.
-    marked = bool(marked_lines(_body(text))) if f.path.endswith((".c", ".h")) else False
+    # The text the box shows, as render_source has just looked at it: the calls it has.
+    kinds = set(marked_lines(_body(text)).values()) if f.path.endswith((".c", ".h")) else set()
     legend = ""
-    if marked:
-        legend = ('<p class="roads-src-legend">Highlighted: the lines that talk to the build '
-                  f"({_code('ROADS_CHECKPOINT')} stops the program so that its memory can be "
-                  f"read, {_code('ROADS_ADDRESS')} and {_code('ROADS_RANGE')} name what the "
-                  f"figures label). Run by hand, without the build, they do nothing; "
+    if kinds:
+        said = "; ".join(f"{_code(call)} {CALL_WORDS[kind]}"
+                         for call, kind in CALLS.items() if kind in kinds)
+        legend = ('<p class="roads-src-legend">Highlighted: the lines that talk to the build. '
+                  f"{said}. Run by hand, without the build, they do nothing; "
                   f"{_code('roads.h')} defines them.</p>")
     link = ""
     if repository:
