@@ -21,6 +21,7 @@ import pytest
 
 from roads import document
 from roads.figures import diff, diffview, elfmap, pageview, provenance, transcript
+from roads.figures.regions import KINDS
 
 from roads.words import values
 from roads.errors import ConfigError
@@ -701,3 +702,18 @@ def test_page_walk_follows_the_captures_paging_mode() -> None:
     assert values.value(chosen, "address:answer.pml5") == "0"
     assert values.value(sel("pagewalk"), "address:answer.pml5") == "none"
 
+
+# --------------------------------------------------------------------------- hints
+
+
+@pytest.mark.dot
+def test_elf_figure_on_a_phone_says_each_regions_kind_and_why(tmp_path: Path) -> None:
+    """The phone's list says what each region is and why (its tooltip, once)."""
+    em = elfmap.elf_map(sel("elf2maps", variant="bigbss"))
+    narrow = elfmap.narrow_html(em)
+    items = re.findall(r'<li class="roads-kind-([^"]*)"([^>]*)>(.*?)</li>', narrow)
+    assert items
+    for kind, attributes, text in items:
+        assert "title=" not in attributes
+        assert f"<br>{html.escape(KINDS[kind].label)}: " in text, text
+    assert "p_memsz past p_filesz, anonymous pages" in narrow

@@ -475,13 +475,17 @@ def narrow_html(em: ElfMap) -> str:
             users = em.users_of(k)
             if len(users) > 1:
                 extra.append("from PT_LOAD " + " and ".join(f"#{u}" for u in users))
+            # The region's kind and why it is called so, written out: it was a tooltip,
+            # which no keyboard reaches and a phone (where this layout shows) cannot tap.
+            kind_words = f"{KINDS[c.kind].label}: {c.why}"
+            named = "" if c.label == KINDS[c.kind].label else f"{escape(c.label)}<br>"
             became.append(
-                f'<li class="roads-kind-{c.kind}" title="{escape(KINDS[c.kind].label)}: {escape(c.why)}">'
+                f'<li class="roads-kind-{c.kind}">'
                 f'<span class="roads-elf-arrow" aria-hidden="true">↓</span>'
                 + (f'<em class="roads-elf-why">{escape(label)}</em> ' if label else "")
                 + f"<code>{hex_address(r.start)}-{hex_address(r.end)}</code><br>"
                 f"{escape(r.perms)} · {escape(human_size(r.size))} · {escape(where)}<br>"
-                f"{escape(c.label)}" + "".join(f"<br>{escape(x)}" for x in extra) + "</li>")
+                f"{named}{escape(kind_words)}" + "".join(f"<br>{escape(x)}" for x in extra) + "</li>")
         out.append(f'<ul class="roads-elf-became" aria-label="became">{"".join(became)}</ul>')
     out.append("</div>")
     return "".join(out) + "\n"
