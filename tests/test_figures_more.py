@@ -15,12 +15,13 @@ import shlex
 from functools import cache
 from pathlib import Path
 
+import lxml.html
 import markdown
 import msgspec
 import pytest
 
 from roads import document
-from roads.figures import diff, diffview, elfmap, pageview, provenance, transcript
+from roads.figures import diff, diffview, elfmap, hints, pageview, provenance, transcript
 from roads.figures.regions import KINDS
 
 from roads.words import values
@@ -704,6 +705,61 @@ def test_page_walk_follows_the_captures_paging_mode() -> None:
 
 
 # --------------------------------------------------------------------------- hints
+
+
+def _boxes(figure: str) -> list[tuple[str, list[str], str]]:
+    """Each titled box of a diff figure: (its tooltip, the whole lines its hint shows, the
+    hint's text)."""
+    tree = lxml.html.fragment_fromstring(figure)
+    out = []
+    for box in tree.xpath('//div[contains(@class, "roads-diff-box")][@title]'):
+        hint = box.xpath('./span[contains(@class, "roads-hint")]')
+        assert len(hint) == 1, lxml.html.tostring(box)
+        out.append((box.get("title"), [c.text_content() for c in hint[0].iter("code")],
+                    "\n".join(t for t in hint[0].itertext())))
+    return out
+
+
+@pytest.mark.parametrize("pair", [("child-before-exec", "after-exec"), None],
+                         ids=["execve", "threshold"])
+def test_diff_boxes_hold_their_whole_lines_behind_one_control(pair) -> None:
+    """A box names its object shortened and counts its regions; the whole line of maps of
+    each region (its tooltip, once) is in the box too, as a hint that the figure's one
+    control shows: one <details>, first in the figure, for all the boxes."""
+    if pair:
+        step = diff.diff_selections(sel("forkexec", checkpoint=pair[0]),
+                                    sel("forkexec", checkpoint=pair[1]))
+    else:
+        step = threshold_step("after-100k", "after-200k")
+    figure = diffview.render_diff_figure(step)
+    tree = lxml.html.fragment_fromstring(figure)
+    assert [d.get("class") for d in tree.iter("details")] == ["roads-hints"]
+    assert tree[0].tag == "details" and tree[0][0].tag == "summary"
+    boxes = _boxes(figure)
+    assert boxes
+    for title, lines, _ in boxes:
+        assert lines == title.split("; ")
+    assert any(len(lines) > 1 for _, lines, _ in boxes) or not pair, \
+        "the execve figure has boxes of several regions"
+
+
+def test_diff_box_hint_names_the_kind_and_the_recorded_pages() -> None:
+    cow = [sel("cow", checkpoint=c, pid=p) for c, p in COW]
+    figure = diffview.render_diff_figure(diff.diff_selections(cow[2], cow[3]))
+    tree = lxml.html.fragment_fromstring(figure)
+    cells = [c.get("title") for c in tree.xpath('//span[contains(@class, "roads-diff-page")][@title]')]
+    assert cells, "no recorded page in the cow diff"
+    said = [text for _, _, text in _boxes(figure)]
+    for cell in cells:
+        assert any(cell in text for text in said), cell
+    labels = {k.label for k in KINDS.values()}
+    assert all(text.split("\n")[0] in labels for text in said), said
+
+
+def test_hints_control_and_hint_markup() -> None:
+    assert hints.control("S", "B") == ('<details class="roads-hints"><summary>S</summary>'
+                                       '<p class="roads-hints-body">B</p></details>')
+    assert hints.hint("x", "y") == '<span class="roads-hint y">x</span>'
 
 
 @pytest.mark.dot

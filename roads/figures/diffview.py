@@ -29,6 +29,7 @@ from typing import Sequence
 from ..constants import PAGE_SIZE, STACK_RANDOM_BYTES
 from .diff import PAGE_BITS, Change, MapDiff, MoveGroup, PageChange, describe_bits, one_run
 from .filenames import described
+from . import hints
 from .regions import KINDS
 from .select import Region, Selection
 from ..units import hex_address, human_size
@@ -49,6 +50,13 @@ BADGES = {
     "resident": ("●", "same layout, other smaps counters (Pss not compared); bars to scale"),
     "frames": ("▦", "same layout, other pagemap entries"),
 }
+
+
+# The figure's one control for what its boxes hold beyond their labels (roads.figures.hints).
+LINES_CONTROL = hints.control(
+    "Each box's lines of maps, whole",
+    "Shown in each box: its kind, the whole line of maps of each of its regions (a box "
+    "names its object, shortened, and counts its regions), and its recorded pages.")
 
 
 # --------------------------------------------------------------------------- rows
@@ -124,6 +132,34 @@ def _span(regions: Sequence[Region]) -> str:
     return f"<code>{hex_address(lo)}</code>–<code>{hex_address(hi)}</code>"
 
 
+def _maps_line(r: Region) -> str:
+    """``r``'s line of maps, as the box's hint and tooltip show it whole."""
+    return f"{hex_address(r.start)}-{hex_address(r.end)} {r.perms} {described(r) or 'anonymous'}"
+
+
+def _lines(regions: Sequence[Region], kinds: Sequence[str], pages: Sequence[PageChange] = (),
+           before: bool = True) -> str:
+    """A box's hint: each of its regions' lines of maps, whole, under its kind (a box
+    names its object, shortened: "libc.so.6 (5 regions)"), then each recorded page.
+    What the box's tooltips told the pointer alone."""
+    one = len(set(kinds)) == 1
+    out = [f'<span class="roads-diff-line-kind">{escape(KINDS[kinds[0]].label)}</span>'] if one else []
+    for r, kind in zip(regions, kinds):
+        named = "" if one else f'<span class="roads-diff-line-kind">{escape(KINDS[kind].label)}</span> '
+        out.append(f'<span class="roads-diff-line">{named}<code>{escape(_maps_line(r))}</code></span>')
+    out += [f'<span class="roads-diff-line">{escape(_page_words(p, before))}</span>' for p in pages]
+    return hints.hint("".join(out), "roads-diff-lines")
+
+
+def _page_words(p: PageChange, before: bool) -> str:
+    """One recorded page, on one side: "0x7ffff7fb8000: present exclusive, frame 0x3928"."""
+    entry = p.before if before else p.after
+    state = ("present" if entry.present else "absent") + (" exclusive" if entry.exclusive else "")
+    frame = f"frame {entry.pfn:#x}" if entry.pfn is not None else (
+        "frame not readable" if entry.present else "no frame")
+    return f"{hex_address(p.vaddr)}: {state}, {frame}"
+
+
 def _box(regions: Sequence[Region], kind: str, label: str, side: str, *,
          scale: int = 0, counters: Sequence[tuple[str, int]] = (),
          pages: Sequence[PageChange] = (), before: bool = True) -> str:
@@ -133,8 +169,7 @@ def _box(regions: Sequence[Region], kind: str, label: str, side: str, *,
         return (f'<div class="roads-diff-box roads-diff-empty"><span class="roads-diff-side">'
                 f'{escape(side)}</span>not mapped</div>')
     size = sum(r.size for r in regions)
-    title = "; ".join(f"{hex_address(r.start)}-{hex_address(r.end)} {r.perms} "
-                      f"{described(r) or 'anonymous'}" for r in regions)
+    title = "; ".join(_maps_line(r) for r in regions)
     name = escape(label) + (f" ({len(regions)}\u00a0regions)" if len(regions) > 1 else "")
     # Each permission once, with how many of the regions have it where more than one
     # do: the box names its regions' count, and the change beside it lists them all.
@@ -152,6 +187,7 @@ def _box(regions: Sequence[Region], kind: str, label: str, side: str, *,
         out.append(_bar(value, size, f"{counter} {_unbroken(human_size(value))}", counter=True))
     if pages:
         out.append(_pages_strip(pages, before))
+    out.append(_lines(regions, [kind] * len(regions), pages, before))
     out.append("</div>")
     return "".join(out)
 
@@ -170,12 +206,9 @@ def _pages_strip(pages: Sequence[PageChange], before: bool) -> str:
     cells = []
     for p in pages:
         entry = p.before if before else p.after
-        state = ("present" if entry.present else "absent") + (" exclusive" if entry.exclusive else "")
-        frame = f"frame {entry.pfn:#x}" if entry.pfn is not None else (
-            "frame not readable" if entry.present else "no frame")
         classes = "roads-diff-page" + (" roads-diff-page-present" if entry.present else "") + (
             " roads-diff-page-exclusive" if entry.exclusive else "")
-        cells.append(f'<span class="{classes}" title="{hex_address(p.vaddr)}: {state}, {frame}"></span>')
+        cells.append(f'<span class="{classes}" title="{escape(_page_words(p, before))}"></span>')
     return f'<span class="roads-diff-pages">{"".join(cells)}</span>'
 
 
@@ -316,24 +349,26 @@ def _move_row(move: MoveGroup, names: tuple[str, str], runs: bool) -> str:
     after = [r for c in move.changes for r in c.after]
     listing = ", ".join(escape(o) for o in objects)
 
-    def box(regions: Sequence[Region], side: str) -> str:
+    def box(regions: Sequence[Region], side: str, before: bool) -> str:
         size = sum(r.size for r in regions)
         kinds = list(dict.fromkeys(c.kind for c in move.changes))
+        each = [c.kind for c in move.changes for _ in (c.before if before else c.after)]
         swatches = "".join(f'<span class="roads-swatch roads-kind-{k}" title="{escape(KINDS[k].label)}">'
                            "</span>" for k in kinds)
         return (f'<div class="roads-diff-box roads-diff-many"><span class="roads-diff-side">{escape(side)}</span>'
                 f'<span class="roads-diff-name"><span class="roads-diff-swatches" aria-hidden="true">'
                 f'{swatches}</span>{move.regions}\u00a0regions: {listing}</span>'
                 f'<span class="roads-diff-size">{_unbroken(human_size(size))} in all</span>'
-                f'<span class="roads-diff-range">{_span(regions)}</span></div>')
+                f'<span class="roads-diff-range">{_span(regions)}</span>'
+                f"{_lines(regions, each)}</div>")
 
     details = [f"{escape(move.cause)} moved by {_signed(move.delta)}: {move.regions}\u00a0regions"]
     xor = move.changes[0].xor
     if runs and xor is not None:
         details.append(_bits(xor))
-    return ('<div class="roads-diff-row roads-change-moved">' + box(before, names[0])
+    return ('<div class="roads-diff-row roads-change-moved">' + box(before, names[0], True)
             + f'<div class="roads-diff-what">{_badge("moved")}<span class="roads-diff-details">'
-            + "<br>".join(details) + "</span></div>" + box(after, names[1]) + "</div>")
+            + "<br>".join(details) + "</span></div>" + box(after, names[1], False) + "</div>")
 
 
 def _replaced(diff: MapDiff, names: tuple[str, str]) -> str:
@@ -601,6 +636,6 @@ def render_diff_figure(diff: MapDiff, *, unchanged: bool = False) -> str:
                       "other mappings share their pages.")
     notes = " ".join(_notes(diff))
     return (f'<figure class="roads-figure roads-diff-figure" id="{fid}" data-search-exclude>\n'
-            f"{render_diff(diff, unchanged=unchanged)}\n"
+            f"{LINES_CONTROL}\n{render_diff(diff, unchanged=unchanged)}\n"
             f"<figcaption>{_legend(used, _two_processes(diff))}<span>{escape(words)}"
             f"{(' ' + escape(notes)) if notes else ''}</span></figcaption>\n</figure>\n")

@@ -1,0 +1,28 @@
+"""What a figure tells about its parts beyond their labels, reachable by every reader.
+
+A ``title`` attribute (a tooltip) is shown only while the pointer rests on its element:
+no keyboard reaches an element that takes no focus, a phone's tap on plain text sends
+no hover (Safari on iOS), and screen readers read it unevenly. Making every such part
+a Tab stop would add a stop for each box of a figure. Instead, a figure whose parts
+say more has one control, a ``<details>`` (a native disclosure: Tab, Enter or Space,
+a tap, its state announced), and each part carries that more as a hint, in its own
+place in the page, that shows while the control is open (``figures.css``: a figure
+with an open ``roads-hints`` shows its ``roads-hint`` elements).
+
+Pure: text in, HTML out (the callers escape what they pass).
+"""
+
+from __future__ import annotations
+
+
+def control(summary: str, body: str) -> str:
+    """The figure's one control that shows or hides its hints: put it as a child of
+    the ``<figure>``, before what it reveals. ``summary`` and ``body`` are HTML."""
+    return (f'<details class="roads-hints"><summary>{summary}</summary>'
+            f'<p class="roads-hints-body">{body}</p></details>')
+
+
+def hint(inner: str, css_class: str = "") -> str:
+    """A hint of one part (HTML ``inner``), hidden until its figure's control is open."""
+    classes = "roads-hint" + (f" {css_class}" if css_class else "")
+    return f'<span class="{classes}">{inner}</span>'
