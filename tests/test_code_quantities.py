@@ -30,7 +30,7 @@ NOT_PROSE = re.compile(r"^[\s\W\d]*$|\\[dswb(]|^#[0-9a-fA-F]{3,8}$")
 # Fixed facts of the format, each with its reason.
 ALLOWED_HERE = {
     # The pagemap PFN's bits begin at bit 0; the upper bound comes from the constant.
-    "(pagemap bits 0-",
+    "pagemap bits 0-",
     # "1 byte" is the singular of a size computed in the code, not a quantity.
     "1 byte",
 }

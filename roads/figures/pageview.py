@@ -240,11 +240,10 @@ def render_page_view(selections: Sequence[Selection], name: str) -> str:
            '<th rowspan="2">page</th><th rowspan="2">virtual address</th>']
     out += [f'<th class="roads-pages-checkpoint">{h}</th>' for h in heads]
     out.append("</tr>")
-    out.append("<tr>" + ('<th class="roads-pages-key">'
-                         f'<span title="pagemap bit {_PRESENT_BIT}">present</span> '
-                         f'<span title="pagemap bit {_EXCLUSIVE_BIT}: exclusively mapped">excl.</span> '
-                         f'<span title="page frame number (pagemap bits 0-{_PFN_BITS - 1})">frame</span></th>')
-               * len(selections) + "</tr>")
+    # What the three parts are is said once, in the notes under the table: it was a
+    # tooltip on every heading and cell, which no keyboard or tap reached.
+    out.append("<tr>" + '<th class="roads-pages-key">present excl. frame</th>' * len(selections)
+               + "</tr>")
     out += ["</thead>", "<tbody>"]
 
     def absent(k: int) -> str | None:
@@ -339,46 +338,40 @@ def _column_head(s: Selection) -> str:
 def _cell_html(cell: Cell, previous: Cell | None) -> str:
     """One page at one checkpoint: its present bit, its exclusive bit and its frame, in
     one cell; each part that changed since ``previous`` is marked."""
-    def marked(text: str, changed: bool, what: str, title: str = "") -> str:
-        attr = f' title="{_html.escape(title, quote=True)}"' if title else ""
+    def marked(text: str, changed: bool, what: str) -> str:
         body = f"<mark>{text}</mark>" if changed else text
-        return f'<span class="roads-pages-{what}"{attr}>{body}</span>'
+        return f'<span class="roads-pages-{what}">{body}</span>'
 
     if not cell.mapped:
         gone = previous is not None and previous.mapped
-        return "<td>" + marked("not mapped", gone, "unmapped",
-                               "no region holds this page: pagemap reads it as absent") + "</td>"
+        return "<td>" + marked("not mapped", gone, "unmapped") + "</td>"
     changed_present = previous is not None and previous.present != cell.present
     changed_exclusive = previous is not None and previous.exclusive != cell.exclusive
     changed_frame = (previous is not None and cell.present and previous.present
                      and cell.pfn is not None and previous.pfn is not None
                      and cell.pfn != previous.pfn)
     frame = cell.frame_text
-    title = "page frame number"
-    if frame == "hidden":
-        title = f"present, frame number {HIDDEN}"
-    elif cell.zero:
-        title = "the kernel's shared zero page: mapped by several pages, read but never written"
     if frame and frame not in ("hidden", "swapped"):
         frame = f"<code>{frame}</code>"
     if cell.zero:
         frame += " zero page"
     parts = [
-        marked(_bit(cell.present), changed_present, "bit", f"present (pagemap bit {_PRESENT_BIT})"),
-        marked(_bit(cell.exclusive), changed_exclusive, "bit",
-               f"exclusively mapped (pagemap bit {_EXCLUSIVE_BIT})"),
+        marked(_bit(cell.present), changed_present, "bit"),
+        marked(_bit(cell.exclusive), changed_exclusive, "bit"),
     ]
     if frame:
-        parts.append(marked(frame, changed_frame, "frame", title))
+        parts.append(marked(frame, changed_frame, "frame"))
     return "<td>" + " ".join(parts) + "</td>"
 
 
 def _notes(columns: list[list[Cell]]) -> list[str]:
     cells = [c for col in columns for c in col]
-    notes = [f"Frame: page frame number; physical address = frame × {PAGE_SIZE} + offset."]
+    notes = [f"Each cell: present (pagemap bit {_PRESENT_BIT}), excl. (exclusively mapped, "
+             f"pagemap bit {_EXCLUSIVE_BIT}), frame (the page frame number, pagemap bits "
+             f"0-{_PFN_BITS - 1}); physical address = frame × {PAGE_SIZE} + offset."]
     if any(c.zero for c in cells):
-        notes.append("Zero page: one frame mapped at several addresses after reads only; "
-                     "the first write gives a page a frame of its own.")
+        notes.append("Zero page: the kernel's shared zero page, one frame mapped at several "
+                     "addresses after reads only; the first write gives a page a frame of its own.")
     if any(not c.mapped for c in cells):
         notes.append("Not mapped: no region holds the page at that checkpoint; pagemap "
                      "reads such a page as absent.")
