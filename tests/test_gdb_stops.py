@@ -123,6 +123,10 @@ def test_split_figure_is_byte_stable_and_the_transcript():
     assert heads[0].startswith("Stop 1 (gdb) starti: Program stopped. ") and heads[-1].startswith("End ")
     assert block.count('<table class="roads-gdb-mapchange">') == 2
     assert "from stop 1 to stop 2" in block and "from stop 2 to stop 3" in block
+    # A file's whole path is on the page, its folder under its name (a tooltip once).
+    changes = block[block.index('<table class="roads-gdb-mapchange">'):]
+    assert "title=" not in changes
+    assert '<code>starti</code><br><code class="roads-gdb-folder">/build/</code>' in changes
 
 
 @pytest.mark.browser

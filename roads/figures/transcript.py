@@ -383,10 +383,13 @@ def render_map_change(changes: list[MapChange], before: str, after: str,
                 f'at {escape(before)}.</p>')
     rows = []
     for c in changes:
-        name = c.name.rsplit("/", 1)[-1] if c.name else "anonymous"
-        title = f' title="{escape(c.name)}"' if "/" in c.name else ""
+        folder, _, name = c.name.rpartition("/") if c.name else ("", "", "anonymous")
+        # The file's folder under its name, on the page: it was a tooltip, out of a
+        # keyboard's and a tap's reach.
+        where = (f'<br><code class="roads-gdb-folder">{escape(folder)}/</code>'
+                 if "/" in c.name else "")
         rows.append(f'<tr class="roads-change-{c.word}"><td>{_badge(c.word)} '
-                    f'<code{title}>{escape(name)}</code></td>'
+                    f'<code>{escape(name)}</code>{where}</td>'
                     f'<td>{_where(c.before)}</td><td>{_where(c.after)}</td></tr>')
     same = f"; {unchanged} line{'s' if unchanged != 1 else ''} unchanged" if unchanged else ""
     return (f'<table class="roads-gdb-mapchange"><caption>What changed in the map from '
