@@ -49,68 +49,96 @@ def _boxes_show_their_lines(figure) -> None:
         assert box["shown"] == box["lines"], box
 
 
-def _hidden_lines(figure) -> int:
-    return figure.evaluate("fig => [...fig.querySelectorAll('.roads-diff-lines')]"
-                           ".filter(e => e.getClientRects().length).length")
+# Each figure whose parts' hints open under one control: (page, the figure or table that
+# holds the control, what a hint of it is).
+OPENED = {
+    "diff": (DIFF_PAGE, DIFF, ".roads-diff-lines"),
+    "table": ("all-roads-to-memory/virtual-address-space/", ".roads-map", ".roads-hint"),
+    "key": ("all-roads-to-memory/virtual-address-space/", ".roads-vas-figure",
+            "ul.roads-legend .roads-hint"),
+}
+# The Tab stops of the page in order, and which of them is the figure's control.
+STOPS_BEFORE = """([holder, control]) => {
+  const stops = [...document.querySelectorAll(
+      'a[href], a[*|href], summary, button, input, [tabindex]:not([tabindex="-1"])')]
+    .filter(e => e.getClientRects().length && e.tabIndex >= 0 && !e.closest('[hidden]'));
+  const at = stops.indexOf(document.querySelector(holder).querySelector(control));
+  if (at > 0) stops[at - 1].focus();
+  return at;
+}"""
+
+
+def _shown(holder, hint: str) -> list[str]:
+    return holder.evaluate(f"""h => [...h.querySelectorAll('{hint}')]
+        .filter(e => e.getClientRects().length).map(e => e.textContent)""")
 
 
 @pytest.mark.parametrize("width", sorted(WIDTHS))
-def test_the_keyboard_opens_a_diffs_whole_lines_with_one_stop(site, browser, width):
-    """From the text before a map diff, Tab reaches the figure's one control first;
-    Enter shows every box's whole lines of maps, Enter again hides them. The figure
-    holds no other Tab stop: its boxes are not stops of their own."""
+@pytest.mark.parametrize("kind", sorted(OPENED))
+def test_the_keyboard_opens_a_figures_hints_with_one_stop(site, browser, kind, width):
+    """The Tab after the stop before a figure's control is the control, its focus ringed;
+    Enter shows every part's hint in its place, Enter again hides them. The hints add no
+    Tab stop of their own: the parts that carry them take none."""
     _, base = site
-    context, page, errors = open_page(browser, base + DIFF_PAGE, viewport=WIDTHS[width],
+    url, holder_css, hint = OPENED[kind]
+    context, page, errors = open_page(browser, base + url, viewport=WIDTHS[width],
                                       scheme="default")
     try:
-        figure = page.locator(DIFF).first
-        assert _hidden_lines(figure) == 0, "the lines show before the control is opened"
-        stops = figure.evaluate("""fig => [...fig.querySelectorAll(
-            'a[href], summary, [tabindex]:not([tabindex="-1"]), button, input')].length""")
-        assert stops == 1, f"{stops} Tab stops in the figure"
-        # Start the keyboard at the paragraph before the figure.
-        figure.evaluate("""fig => { const p = fig.previousElementSibling;
-            p.setAttribute('tabindex', '-1'); p.focus(); p.removeAttribute('tabindex'); }""")
-        for _ in range(40):
-            page.keyboard.press("Tab")
-            if page.evaluate(f"document.activeElement.closest('{DIFF}') !== null"):
-                break
-        focused = page.evaluate("document.activeElement.outerHTML.slice(0, 80)")
-        assert figure.locator(CONTROL).evaluate("e => e === document.activeElement"), focused
-        assert figure.locator(CONTROL).evaluate(
-            "e => getComputedStyle(e).outlineStyle !== 'none'"), "the focus is not shown"
+        holder = page.locator(holder_css).first
+        assert not _shown(holder, hint), "hints show before the control is opened"
+        at = page.evaluate(STOPS_BEFORE, [holder_css, CONTROL])
+        assert at > 0, "the figure's control is no Tab stop"
+        page.keyboard.press("Tab")
+        control = holder.locator(CONTROL)
+        assert control.evaluate("e => e === document.activeElement"), \
+            page.evaluate("document.activeElement.outerHTML.slice(0, 120)")
+        assert control.evaluate("e => getComputedStyle(e).outlineStyle !== 'none'"), \
+            "the focus is not shown"
+        assert control.get_attribute("aria-expanded") in (None, "false")
+        stops = holder.evaluate("""h => [...h.querySelectorAll(
+            'summary, [tabindex]:not([tabindex="-1"])')].filter(e =>
+            e.closest('.roads-hint') || e.matches('.roads-hint *')).length""")
+        assert stops == 0
         page.keyboard.press("Enter")
-        _boxes_show_their_lines(figure)
+        shown = _shown(holder, hint)
+        assert shown and all(t.strip() for t in shown), shown
+        if kind == "diff":
+            _boxes_show_their_lines(holder)
         ARTIFACTS.mkdir(exist_ok=True)
-        figure.screenshot(path=str(ARTIFACTS / f"hints-diff-keyboard-{width}.png"))
+        holder.screenshot(path=str(ARTIFACTS / f"hints-{kind}-keyboard-{width}.png"))
         page.keyboard.press("Enter")
-        assert _hidden_lines(figure) == 0
+        assert not _shown(holder, hint)
         assert not errors, errors
     finally:
         context.close()
 
 
-def test_a_tap_opens_a_diffs_whole_lines(site, browser):
-    """On a touch phone a tap on the figure's control shows each box's whole lines of
-    maps (a box's tooltip needed a hover a tap does not send); another tap hides them."""
+@pytest.mark.parametrize("kind", sorted(OPENED))
+def test_a_tap_opens_a_figures_hints(site, browser, kind):
+    """On a touch phone a tap on the figure's control shows every part's hint (a tooltip
+    needed a hover, which a tap on plain text does not send); another tap hides them.
+    What opened stays in the column, or in the table's own scrolling box."""
     _, base = site
-    context, page, errors = open_page(browser, base + DIFF_PAGE, viewport=PHONE,
-                                      scheme="slate", touch=True)
+    url, holder_css, hint = OPENED[kind]
+    context, page, errors = open_page(browser, base + url, viewport=PHONE, scheme="slate",
+                                      touch=True)
     try:
-        figure = page.locator(DIFF).first
-        control = figure.locator(CONTROL)
+        holder = page.locator(holder_css).first
+        control = holder.locator(CONTROL)
         control.scroll_into_view_if_needed()
         control.tap()
-        _boxes_show_their_lines(figure)
-        # What opened stays in the column: no line runs past a phone's edge.
-        wide = figure.evaluate("""fig => [...fig.querySelectorAll('.roads-diff-lines *')]
-            .filter(e => e.getBoundingClientRect().right > window.innerWidth + 1)
-            .map(e => e.textContent)""")
+        assert _shown(holder, hint)
+        if kind == "diff":
+            _boxes_show_their_lines(holder)
+        wide = holder.evaluate(f"""h => [...h.querySelectorAll('{hint}')].filter(e =>
+            !e.closest('.md-typeset__table') &&
+            e.getBoundingClientRect().right > window.innerWidth + 1).map(e => e.textContent)""")
         assert not wide, wide
+        assert page.evaluate("document.scrollingElement.scrollWidth") <= PHONE["width"]
         ARTIFACTS.mkdir(exist_ok=True)
-        figure.screenshot(path=str(ARTIFACTS / "hints-diff-tap-390-slate.png"))
+        holder.screenshot(path=str(ARTIFACTS / f"hints-{kind}-tap-390-slate.png"))
         control.tap()
-        assert _hidden_lines(figure) == 0
+        assert not _shown(holder, hint)
         assert not errors, errors
     finally:
         context.close()
@@ -203,3 +231,77 @@ def test_the_elf_figure_on_a_phone_says_each_regions_kind(site, browser, scheme)
         assert not errors, errors
     finally:
         context.close()
+
+
+def test_the_page_view_says_what_its_bits_are_under_the_table(site, browser):
+    """The page view's headings and cells told which pagemap bit each is, and what a
+    zero page or a missing page is, in tooltips alone; the notes under the table say it,
+    on a phone, with nothing to press, and no cell has a title."""
+    _, base = site
+    context, page, errors = open_page(browser, base + MARKED_PAGE, viewport=PHONE,
+                                      touch=True, scheme="default")
+    try:
+        view = page.locator(".roads-pages").first
+        notes = view.locator(".roads-notes")
+        notes.scroll_into_view_if_needed()
+        assert notes.is_visible()
+        said = " ".join(notes.inner_text().split())
+        for words in ("present (pagemap bit", "excl. (exclusively mapped, pagemap bit",
+                      "frame (the page frame number, pagemap bits 0-"):
+            assert words in said, said
+        assert page.locator(".roads-pages [title]").count() == 0
+        assert not errors, errors
+    finally:
+        context.close()
+
+
+def test_a_gdb_map_change_shows_each_files_folder(site, browser):
+    """gdb's map-change tables name a file by its name; its folder was a tooltip, and
+    now stands under the name, in the column, on a phone."""
+    _, base = site
+    context, page, errors = open_page(browser, base + "gdb-sessions/", viewport=PHONE,
+                                      touch=True, scheme="slate")
+    try:
+        folders = page.locator("table.roads-gdb-mapchange .roads-gdb-folder")
+        assert folders.count() >= 1
+        folders.first.scroll_into_view_if_needed()
+        assert folders.first.is_visible()
+        assert folders.first.inner_text().startswith("/")
+        assert page.locator("table.roads-gdb-mapchange [title]").count() == 0
+        assert not errors, errors
+    finally:
+        context.close()
+
+
+@pytest.mark.parametrize("width", sorted(WIDTHS))
+def test_opened_hints_pass_axe_in_both_palettes(site, browser, width):
+    """axe-core (WCAG A and AA, contrast in both palettes) over the pages' content with
+    every figure's hints opened: what was hidden is now read, and must be legible. (The
+    page's frame is test_browser_legibility's: Material's search box, closed, is there
+    a scrolling region on a phone.)"""
+    from tests.test_browser_legibility import AXE, AXE_FAILS, AXE_RUN
+
+    content_run = AXE_RUN.replace("axe.run(document,", "axe.run(document.querySelector('.md-content'),")
+    assert content_run != AXE_RUN
+
+    if not AXE.is_file():
+        pytest.fail(f"axe-core is missing: {AXE.relative_to(REPO)} (npm ci)", pytrace=False)
+    _, base = site
+    found = []
+    for url in sorted({u for u, _, _ in OPENED.values()}):
+        context, page, errors = open_page(browser, base + url, viewport=WIDTHS[width])
+        try:
+            page.add_script_tag(path=str(AXE))
+            page.add_style_tag(content="*, ::before, ::after { transition: none !important; }")
+            page.evaluate("document.querySelectorAll('details.roads-hints')"
+                          ".forEach(d => d.open = true)")
+            page.wait_for_timeout(300)  # access.js decides again what scrolls
+            for scheme, rules in (("default", None), ("slate", ["color-contrast"])):
+                page.evaluate("s => document.body.setAttribute('data-md-color-scheme', s)",
+                              scheme)
+                found += [(url, scheme, v) for v in page.evaluate(
+                    content_run, {"fails": list(AXE_FAILS), "rules": rules})]
+            assert not errors, errors
+        finally:
+            context.close()
+    assert not found, found

@@ -363,3 +363,21 @@ def test_arrows_into_one_box_end_apart():
     # Arrows already apart stay where their addresses put them.
     apart = [(110.0, pointer("a", 1), *box), (130.0, pointer("b", 2), *box)]
     assert [t[0] for t in spread_targets(apart)] == [110.0, 130.0]
+
+
+def test_the_keys_words_are_hints_under_a_control_before_it(tmp_path, layout):
+    """What each colour stands for was the key's tooltips alone: each item of the key
+    holds it as a hint, which one control, right before the key, shows."""
+    import lxml.html
+
+    figure = lxml.html.fragment_fromstring(render_diagram(layout, cache_dir=tmp_path))
+    key = figure.find_class("roads-legend")[0]
+    control = key.getprevious()
+    assert control.tag == "details" and control.get("class") == "roads-hints"
+    abouts = {k.label: k.about for k in (*KINDS.values(), *GAP_KINDS.values())}
+    items = [li for li in key.iter("li") if li.find_class("roads-hint")]
+    assert len(items) >= 5
+    for li in items:
+        hint = li.find_class("roads-hint")[0]
+        label = li.text_content()[: -len(hint.text_content())]
+        assert hint.text_content() == abouts[label] == li.get("title")

@@ -14,12 +14,14 @@ from tests.capture_docs import KERNEL_PAGES, fake_doc, region, snapshot
 
 
 class Rows(HTMLParser):
-    """The rows of a table: (id, classes, the text of each cell)."""
+    """The rows of a table: (id, classes, the text of each cell as it first shows: its
+    hints, hidden until the table's control is opened, left out)."""
 
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
         self.rows: list[tuple[str | None, list[str], list[str]]] = []
         self._cell: list[str] | None = None
+        self._spans: list[bool] = []  # each open <span>: whether it is a hint
 
     def handle_starttag(self, tag, attrs):
         attrs = dict(attrs)
@@ -27,14 +29,18 @@ class Rows(HTMLParser):
             self.rows.append((attrs.get("id"), (attrs.get("class") or "").split(), []))
         elif tag in ("td", "th") and self.rows:
             self._cell = []
+        elif tag == "span":
+            self._spans.append("roads-hint" in (attrs.get("class") or "").split())
 
     def handle_endtag(self, tag):
         if tag in ("td", "th") and self._cell is not None:
             self.rows[-1][2].append("".join(self._cell).strip())
             self._cell = None
+        elif tag == "span" and self._spans:
+            self._spans.pop()
 
     def handle_data(self, data):
-        if self._cell is not None:
+        if self._cell is not None and not any(self._spans):
             self._cell.append(data)
 
 
@@ -142,3 +148,32 @@ def test_recorded_numbers_are_told_from_stray_addresses():
     assert "Recorded addresses outside every region" not in html or \
         all(p.address >= low for p in mm.stray if f"<code>{p.name}</code>" in
             html.split("Recorded addresses outside every region:")[1])
+
+
+def test_what_a_cell_says_beyond_its_words_is_a_hint_under_one_control():
+    """A kind's meaning and reason, a gap's meaning and a file's whole path were tooltips
+    alone: each is also a hint in its cell, which the table's one control shows."""
+    import lxml.html
+
+    from roads.figures.filenames import described
+    from roads.figures.regions import KINDS
+
+    mm = memory_map(select(snapshot("layout"), variant="pie"))
+    tree = lxml.html.fragment_fromstring(render_table(mm))
+    assert tree[0].tag == "details" and tree[0].get("class") == "roads-hints"
+    assert len(tree.findall(".//details")) == 1
+    rows = {r.get("id"): r for r in tree.iter("tr") if r.get("id")}
+    for c in mm.regions:
+        cells = rows[row_id(mm.selection.slug, c.region.start)].findall("td")
+        kind = cells[COLUMNS.index("kind")]
+        assert [h.text_content() for h in kind.find_class("roads-hint")] == \
+            [f"{KINDS[c.kind].about}; {c.why}"]
+        paths = [h.text_content() for h in cells[COLUMNS.index("name")].find_class("roads-hint")]
+        if c.region.pathname.startswith("/"):
+            assert paths == [described(c.region)], paths
+    gaps = [r for r in tree.iter("tr") if "roads-gap" in (r.get("class") or "")]
+    assert gaps
+    for gap in gaps:
+        hints = [h.text_content() for h in gap.find_class("roads-hint")]
+        titled = [e.get("title") for e in gap.iter("span") if e.get("title")]
+        assert hints == titled and len(hints) == 1, (hints, titled)

@@ -28,7 +28,7 @@ from html import escape
 import graphviz
 from lxml import etree
 
-from . import dotquote
+from . import dotquote, hints
 from .filenames import described
 from .regions import ADDRESS_END, GAP_KINDS, KINDS, Band, Classified, MemoryMap, Pointer
 from .svg import SVG_NS, inline
@@ -572,6 +572,13 @@ def _region_keys(svg: str, slug: str) -> str:
     return etree.tostring(root, encoding="unicode") + "\n"
 
 
+# The key's one control for what each colour stands for (roads.figures.hints), before the
+# key it opens: those words were the key's tooltips alone.
+LEGEND_CONTROL = hints.control(
+    "What each colour stands for",
+    "Shown in the key below: what each kind of region, and each kind of gap, is.")
+
+
 def legend(mm: MemoryMap) -> str:
     """The colour key of the kinds this diagram shows, in the site's fixed order."""
     present = {c.kind for c in mm.regions}
@@ -580,12 +587,13 @@ def legend(mm: MemoryMap) -> str:
     for kind in KINDS.values():
         if kind.name in present:
             items.append(f'<li title="{escape(kind.about)}"><span class="roads-swatch '
-                         f'roads-kind-{kind.name}" aria-hidden="true"></span>{escape(kind.label)}</li>')
+                         f'roads-kind-{kind.name}" aria-hidden="true"></span>{escape(kind.label)}'
+                         f"{hints.hint(escape(kind.about))}</li>")
     for kind in GAP_KINDS.values():
         if kind.name in bands:
             items.append(f'<li title="{escape(kind.about)}"><span class="roads-swatch '
                          f'roads-gap roads-gap-{kind.name}" aria-hidden="true"></span>'
-                         f'{escape(kind.label)}</li>')
+                         f"{escape(kind.label)}{hints.hint(escape(kind.about))}</li>")
     if any(c.writable_and_executable for c in mm.regions):
         items.append('<li><span class="roads-swatch roads-wx" aria-hidden="true"></span>'
                      "writable and executable (W+X)</li>")
@@ -602,4 +610,4 @@ def render_diagram(mm: MemoryMap, *, cache_dir: str | os.PathLike[str] | None = 
         caption = (f"The address space of {mm.selection.describe()}: box heights grow with the "
                    "logarithm of the size; gaps are not to scale.")
     return (f'<figure class="roads-figure roads-vas-figure" id="{fid}" data-search-exclude>\n{svg}'
-            f"{legend(mm)}\n<figcaption>{escape(caption)}</figcaption>\n</figure>\n")
+            f"{LEGEND_CONTROL}{legend(mm)}\n<figcaption>{escape(caption)}</figcaption>\n</figure>\n")

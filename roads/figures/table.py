@@ -15,12 +15,21 @@ from __future__ import annotations
 
 from html import escape
 
+from . import hints
 from .filenames import described
 from .regions import ADDRESS_END, GAP_KINDS, KINDS, Band, MemoryMap, Pointer
 from .summary import hidden_text, overview
 from ..units import hex_address, human_size
 
 COLUMNS = ("start", "end", "size", "perms", "offset", "kind", "name", "Rss", "Pss")
+
+
+# The table's one control for what its cells say beyond their words (roads.figures.hints):
+# those were tooltips alone, out of a keyboard's and a tap's reach.
+HINTS_CONTROL = hints.control(
+    "What each kind and gap is, and each file's whole path",
+    "Shown in the table: under each kind, what it is and why the region is of it; under "
+    "each gap, what it is; under a file's name, its whole path.")
 
 
 def _address_cell(address: int) -> str:
@@ -67,6 +76,7 @@ def render_table(mm: MemoryMap, *, gaps: bool = True, caption: str | None = None
     desc = f"{figure_id(slug)}-desc"
     parts = [
         f'<div class="roads-map" id="{figure_id(slug)}">',
+        HINTS_CONTROL,
         hidden_text(desc, overview(mm)),
         f'<table aria-describedby="{desc}">',
         f"<caption>{escape(caption)}</caption>",
@@ -111,14 +121,18 @@ def _region_row(mm: MemoryMap, band: Band, slug: str) -> str:
     if r.pathname:
         shown = r.filename if r.pathname.startswith("/") else r.pathname
         name = f'<span title="{escape(described(r))}">{escape(shown)}</span>'
+        if described(r) != shown:
+            name += hints.hint(escape(described(r)), "roads-map-path")
     else:
         name = '<span class="roads-muted">anonymous</span>'
     kind_cell = (
         f'<span class="roads-swatch roads-kind-{c.kind}" aria-hidden="true"></span>'
         f'<span title="{escape(kind.about + "; " + c.why)}">{escape(kind.label)}</span>'
     )
+    hint = hints.hint(escape(kind.about + "; " + c.why))
     if flags:
         kind_cell += " " + " ".join(f'<strong class="roads-flag">{escape(f)}</strong>' for f in flags)
+    kind_cell += hint
     cells = [
         _address_cell(r.start),
         _address_cell(r.end),
@@ -146,7 +160,7 @@ def _gap_row(band: Band, slug: str) -> str:
         _address_cell(band.end),
         human_size(band.size),
         f'<td colspan="{len(COLUMNS) - 3}"><span title="{escape(band.about)}">'
-        f"{escape(kind.label)}, {human_size(band.size)}</span></td>",
+        f"{escape(kind.label)}, {human_size(band.size)}</span>{hints.hint(escape(band.about))}</td>",
     ]
     body = "".join(f"<td>{cell}</td>" for cell in cells[:3]) + cells[3]
     return (f'<tr id="{row_id(slug, band.start, gap=True)}" '
