@@ -255,6 +255,33 @@ def test_the_page_view_says_what_its_bits_are_under_the_table(site, browser):
         context.close()
 
 
+def test_the_page_views_zero_page_words_keep_their_spaces(site, browser):
+    """A cell's parts are set apart by margins, its spaces drawn at no width; the words
+    after a zero page's frame read "0x3928zeropage" until they kept their spaces."""
+    _, base = site
+    context, page, errors = open_page(browser, base + MARKED_PAGE, viewport=PHONE,
+                                      touch=True, scheme="default")
+    try:
+        zero = page.locator(".roads-pages .roads-pages-zero").first
+        zero.scroll_into_view_if_needed()
+        gaps = zero.evaluate("""z => {
+          const words = document.createRange(); words.selectNodeContents(z)
+          const rects = [...words.getClientRects()]
+          const code = z.parentElement.querySelector('code').getBoundingClientRect()
+          const text = z.firstChild, r = document.createRange()
+          const first = text.textContent.indexOf(' ')
+          r.setStart(text, first); r.setEnd(text, first + 1)
+          return {before: z.getBoundingClientRect().left - code.right,
+                  space: r.getBoundingClientRect().width, lines: rects.length}
+        }""")
+        size = float(zero.evaluate("z => getComputedStyle(z).fontSize").removesuffix("px"))
+        assert gaps["before"] >= size * 0.2, gaps
+        assert gaps["space"] >= size * 0.2, gaps
+        assert not errors, errors
+    finally:
+        context.close()
+
+
 def test_a_gdb_map_change_shows_each_files_folder(site, browser):
     """gdb's map-change tables name a file by its name; its folder was a tooltip, and
     now stands under the name, in the column, on a phone."""

@@ -353,8 +353,8 @@ def _cell_html(cell: Cell, previous: Cell | None) -> str:
     frame = cell.frame_text
     if frame and frame not in ("hidden", "swapped"):
         frame = f"<code>{frame}</code>"
-    if cell.zero:
-        frame += " zero page"
+    if cell.zero:  # its own span: the cell's words are drawn without spaces (the CSS)
+        frame += ' <span class="roads-pages-zero">zero page</span>'
     parts = [
         marked(_bit(cell.present), changed_present, "bit"),
         marked(_bit(cell.exclusive), changed_exclusive, "bit"),
