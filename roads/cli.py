@@ -22,13 +22,14 @@ from typing import NoReturn
 from .argtypes import PID_MAX, count, seconds
 from .constants import PAGE_SIZE
 from .cachedir import tools_folder, user_tools_folder
+from .runfolder import Kept, guarded, kept_read_only
 from .command import install_hint
 from .capture.changes import summarise
 from .errors import NO_MEMORY, NotExecuted, RoadsError, SampleError, printable, tail
 from .capture.project import Outcome, Project
 from .capture.proc import Proc
-from .capture.runner import (EMPTIED, ProcessRecord, Stop, cpu_limit_end, emptied, launcher,
-                             lowered_cpu_limit, run_program)
+from .capture.runner import (EMPTIED, READ_ONLY_FILES, ProcessRecord, Stop, cpu_limit_end,
+                             emptied, launcher, lowered_cpu_limit, run_program)
 from .capture.show import address_space, format_table, to_json
 from .cores import usable as usable_cores
 from .explain import command as explain
@@ -421,15 +422,15 @@ def cmd_run(args) -> int:
     cache = tools_folder(Path(args.root), args.root_named, os.environ)
     if _under(cache, here):
         # The launcher that later runs outside the sandbox would lie where the program
-        # may write: kept in the user's cache folder instead, unless that lies there too.
+        # may write: kept in the user's cache folder instead (read-only for the program
+        # should that lie there too).
         cache = user_tools_folder(os.environ)
-    held = _run_outside(here, cache)
-    if held is not None:
-        print(printable(f"roads: error: run it from a folder of your own that holds nothing "
-                        f"run outside the sandbox: the program may change every file below "
-                        f"the folder it runs in, and {here} holds {held}, which would run "
-                        "outside it afterwards"), file=sys.stderr)
-        return 1
+    # What below it runs outside the sandbox afterwards stays read-only for the program.
+    pythons = {Path(p) for p in (sys.prefix, sys.base_prefix, sys.exec_prefix,
+                                 sys.base_exec_prefix)}
+    kept = kept_read_only(here.resolve(), Path(os.path.expanduser("~")).resolve(),
+                          guarded(Path(__file__).parent, pythons, cache))
+    whole = kept[0] if kept and kept[0].path == here.resolve() else None
     spaces = []
 
     def snap(stop: Stop):
@@ -451,6 +452,7 @@ def cmd_run(args) -> int:
             max_processes=RUN_PROCESSES, address_space=RUN_ADDRESS_SPACE,
             cpu_seconds=cpu_seconds, max_output=RUN_OUTPUT,
             snapshot=snap, stop_after=args.after, label=program[0],
+            read_only=tuple(k.path for k in kept),
         )
     except NotExecuted as exc:
         # What the file is, that the kernel would not start it ("Exec format error" of a
@@ -487,7 +489,7 @@ def cmd_run(args) -> int:
         print(f"roads: to see its memory, {how}: roads "
               f"explain {aslr}--at exit -- {shellwords.join(program)}", file=sys.stderr)
         sys.stderr.write(_printed(result, program[0]))
-        sys.stderr.write(_notes(result, program[0], stopped=False, path=path))
+        sys.stderr.write(_notes(result, program[0], stopped=False, path=path, whole=whole))
         return 1
     if args.json:
         print(json.dumps(to_json(spaces[0]), indent=1, sort_keys=True))
@@ -495,31 +497,13 @@ def cmd_run(args) -> int:
         print(printable(format_table(spaces[0])), end="")
     # The map on stdout (what --json is read for); what the program printed on stderr.
     sys.stderr.write(_printed(result, program[0]))
-    sys.stderr.write(_notes(result, program[0], stopped=True, path=path))
+    sys.stderr.write(_notes(result, program[0], stopped=True, path=path, whole=whole))
     return 0
 
 
 def _under(path: Path, folder: Path) -> bool:
     """Whether ``path`` is ``folder`` or lies below it, links resolved."""
     return path.resolve().is_relative_to(folder.resolve())
-
-
-def _run_outside(here: Path, cache: Path) -> str | None:
-    """What, below ``here`` (the folder roads run lets its program write), runs outside
-    the sandbox later: roads' own code, the Python that runs it, the launcher's folder
-    (``cache``), a home folder's shell start-up files; None where nothing does. A
-    program that changed them would escape the sandbox at roads' next command, or the
-    user's next shell (run from a checkout, one replaced .cache/roads/launcher-*, and
-    the next roads run ran it outside)."""
-    home = Path(os.path.expanduser("~"))
-    held = [(Path(__file__).parent, "roads' own code"),
-            (Path(sys.prefix), "the Python that runs roads"),
-            (home, "your home folder, whose start-up files your shell runs"),
-            (cache, "the folder of roads' sandbox launcher")]
-    for path, what in held:
-        if _under(path, here):
-            return f"{what} ({path})"
-    return None
 
 
 # What a sample's run adds to its errors: "(no checkpoint reached)", or the last reached.
@@ -561,14 +545,24 @@ def _stdin_given() -> bool:
     return stat.S_ISFIFO(mode) or (stat.S_ISREG(mode) and os.fstat(0).st_size > 0)
 
 
-def _notes(result, name: str, *, stopped: bool, path: str | None = None) -> str:
+def _notes(result, name: str, *, stopped: bool, path: str | None = None,
+           whole: Kept | None = None) -> str:
     """Where the sandbox differs from a terminal in a way the run shows: input piped to
     roads that the program never saw; printf's output lost in the C library's buffer
     when the program was killed at --after; an allocation the 4 GiB of address space
     refused. The buffer's note is for a program named by its path (``./prog``, the
     learner's own), not one found on PATH (``sleep 5``), which may print nothing, nor
-    one whose file (``path``) shows that it writes nothing through stdio."""
+    one whose file (``path``) shows that it writes nothing through stdio. And the run's
+    folder kept read-only whole (``whole``, ``runfolder.kept_read_only``), where the
+    program could write no file (where the sandbox's read-only files held)."""
     notes = []
+    if whole is not None and result.contained & READ_ONLY_FILES:
+        lies = "" if whole.why.path == whole.path else f"lies in {whole.why.path}, which "
+        notes.append(printable(
+            f"roads: note: {whole.path} was read-only for the program, which could write no "
+            f"file there: it {lies}is {whole.why.what}; to let a program write files, run it "
+            "from a folder of your own, such as a new one in your home folder "
+            "(mkdir ~/runs && cd ~/runs)"))
     if _stdin_given():
         notes.append("roads: note: the program's standard input is /dev/null: what was "
                      "piped or redirected to roads run was not given to it")

@@ -3,9 +3,9 @@
  * nothing of it behind.
  *
  * usage: launcher REPORTFD SAMPLEFD NO_ASLR CPU_SECONDS AS_BYTES MAX_PROCS CAPS WRITABLE
- *                 DEADLINE AT [--exec FILE] -- PROGRAM [ARGS...]
- *        launcher --tool CPU_SECONDS AS_BYTES WRITABLE DEADLINE AT [--show FILE]... -- PROGRAM
- *                 [ARGS...]
+ *                 DEADLINE AT [--exec FILE] [--read-only PATH]... -- PROGRAM [ARGS...]
+ *        launcher --tool CPU_SECONDS AS_BYTES WRITABLE DEADLINE AT [--show FILE]...
+ *                 [--read-only PATH]... -- PROGRAM [ARGS...]
  *
  * AT is "-" (the program runs where it was started) or a path /PARENT/NAME: started in
  * WRITABLE, the program runs from there, the folder seen at that fixed place (a fresh tmpfs
@@ -14,6 +14,15 @@
  * PROGRAM is the file run and its argv[0], unless --exec names the file: then PROGRAM is
  * only the argv[0] it is given, as a shell gives a program found on PATH the name typed
  * (a multi-call program such as xzcat reads what to do there).
+ *
+ * Each --read-only PATH (WRITABLE itself, or a file or folder below it, written as the
+ * machine resolves it) stays read-only inside the run, with all it holds: what below the
+ * run's folder runs outside the sandbox afterwards (roads run: roads' own code, its
+ * Python, the launcher's folder, a home folder), which a program that changed it would
+ * escape by. Every folder between WRITABLE and PATH is bound onto itself, writable, so
+ * that none can be renamed (EBUSY): a folder moved aside with PATH in it, and a new one
+ * made at its name, would put the program's files at PATH outside the run. Where one
+ * cannot be kept so, the run does not start.
  *
  * Containment, each step taken where the kernel allows it and reported (line "N"):
  *
@@ -29,7 +38,8 @@
  *     leave open to connect()), in which only what the run needs of the machine's is
  *     seen at its place: the entry holding the folder it starts in and each file shown
  *     (--show's, and the program run: --exec's FILE, else PROGRAM), read-only, and
- *     WRITABLE; a run started in /, /tmp or /run itself is refused), and
+ *     WRITABLE; a run started in /, /tmp or /run itself is refused), each --read-only
+ *     PATH read-only again, and
  *     /dev/shm, those nosuid and
  *     nodev (no set-user-ID file made there grants anything inside the run), and /proc mounted
  *     afresh for the namespace (/proc/sys, /proc/sysrq-trigger, /proc/irq, /proc/bus and
@@ -370,7 +380,9 @@ static int at_fixed_path(const char *writable, const char *run_at, const char *c
         return -1;
     if (mount("tmpfs", parent, "tmpfs", MS_NOSUID | MS_NODEV, "mode=755,size=64k") != 0)
         return -1;
-    if (mkdir(run_at, 0755) != 0 || mount(writable, run_at, NULL, MS_BIND, NULL) != 0 ||
+    /* Recursive: the paths kept read-only below it stay so there too. */
+    if (mkdir(run_at, 0755) != 0 ||
+        mount(writable, run_at, NULL, MS_BIND | MS_REC, NULL) != 0 ||
         set_attr(run_at, 0, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV, MOUNT_ATTR_RDONLY) != 0) {
         umount2(parent, MNT_DETACH);
         return -1;
@@ -576,16 +588,65 @@ static int place_shown(struct shown_file *show, int files)
     return placed;
 }
 
+/* At most this many --read-only paths, and folders bound over themselves for them. */
+#define MAX_KEPT 16
+#define MAX_PINNED 64
+
+/*
+ * Each of `kept` (NULL-terminated; `writable` itself or paths below it, canonical) made
+ * read-only, with all below it, once `writable` is in place: a bind of it over itself,
+ * then MOUNT_ATTR_RDONLY (recursively). First every folder between `writable` and it is
+ * bound over itself, writable: a mount point cannot be renamed or removed (EBUSY), so
+ * the program cannot move a folder holding a kept path aside and make a new one, of its
+ * own, at the name that is read outside the run afterwards. Returns 0 when all held.
+ */
+static int keep_read_only(const char *writable, char *const *kept)
+{
+    static char pinned[MAX_PINNED][PATH_MAX];
+    char canonical[PATH_MAX], folder[PATH_MAX];
+    int pins = 0, i, j;
+    size_t n = strlen(writable);
+    for (i = 0; kept[i] != NULL; i++) {
+        const char *path = kept[i];
+        char *slash;
+        /* As the machine resolves it, and in the run's folder: a link would bind
+         * something else read-only, and leave the path itself writable. */
+        if (realpath(path, canonical) == NULL || strcmp(canonical, path) != 0 ||
+            !under(path, writable) || strlen(path) >= sizeof folder)
+            return -1;
+        memcpy(folder, path, strlen(path) + 1);
+        for (slash = strchr(folder + n + 1, '/'); strcmp(path, writable) != 0 && slash != NULL;
+             slash = strchr(slash + 1, '/')) {
+            *slash = '\0';
+            for (j = 0; j < pins && strcmp(pinned[j], folder) != 0; j++)
+                ;
+            if (j == pins) {
+                if (pins == MAX_PINNED || mount(folder, folder, NULL, MS_BIND | MS_REC, NULL) != 0 ||
+                    set_attr(folder, 0, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV,
+                             MOUNT_ATTR_RDONLY) != 0)
+                    return -1;
+                memcpy(pinned[pins++], folder, strlen(folder) + 1);
+            }
+            *slash = '/';
+        }
+        if (mount(path, path, NULL, MS_BIND | MS_REC, NULL) != 0 ||
+            set_attr(path, 1, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV, 0) != 0)
+            return -1;
+    }
+    return 0;
+}
+
 /*
  * The run's view of the file system (in the init of a new PID namespace): / read-only,
  * `writable` (an absolute path) writable, /tmp, /run and /dev/shm private and empty but
  * for, where they lie in /tmp or /run, the entry holding the folder the run starts in,
  * `writable` and the `shown` files (NULL-terminated; with `folders`, folders too), /proc
- * of this namespace. Returns the CONTAINED_ bits that held, or -1 when the run must not
- * start (its folder is /, /tmp or /run itself, or could not be entered again).
+ * of this namespace, and the `kept` paths read-only again (keep_read_only). Returns the
+ * CONTAINED_ bits that held, -1 when the run must not start (its folder is /, /tmp or
+ * /run itself, or could not be entered again), or -2 when a kept path could not be kept.
  */
 static int isolate_files(const char *writable, const char *run_at, char *const *shown,
-                         int folders)
+                         int folders, char *const *kept)
 {
     int held = 0, tree, files = 0, i, tmp = -1, placed = 0, listed = 0;
     char cwd[4096], top[PATH_MAX], canonical[PATH_MAX];
@@ -654,6 +715,10 @@ static int isolate_files(const char *writable, const char *run_at, char *const *
                              MOVE_MOUNT_F_EMPTY_PATH) == 0 &&
                      set_attr(writable, 0, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV,
                               MOUNT_ATTR_RDONLY) == 0;
+        if (placed && keep_read_only(writable, kept) != 0) {
+            close(tree);
+            return -2; /* what must stay read-only would be the program's: no run */
+        }
         if (placed)
             held |= CONTAINED_READ_ONLY | (tmp == 0 ? CONTAINED_PRIVATE_TMP : 0);
     }
@@ -788,6 +853,7 @@ struct run {
     char **argv;
     char *file; /* what sample mode executes: --exec's FILE, else argv[0] */
     char *shown[MAX_SHOWN + 1]; /* files kept visible in the private /tmp, NULL-ended */
+    char *kept[MAX_KEPT + 1];   /* --read-only paths, NULL-ended */
     sigset_t waited, none;
 };
 
@@ -1027,7 +1093,12 @@ static int init(struct run *r, int outer_alive)
         held |= CONTAINED_IPC_NS;
     if (unshare(CLONE_NEWNET) == 0)
         held |= CONTAINED_NET_NS;
-    files = isolate_files(r->writable, r->run_at, r->shown, r->tool);
+    files = isolate_files(r->writable, r->run_at, r->shown, r->tool, r->kept);
+    if (files == -2) {
+        fprintf(stderr, "launcher: what must stay read-only in the run's folder (%s) cannot "
+                        "be kept so: no run\n", r->writable);
+        return 2;
+    }
     if (files < 0) {
         fprintf(stderr, "launcher: the run's folder (%s) cannot be set up: no run\n",
                 r->writable);
@@ -1042,13 +1113,14 @@ static int init(struct run *r, int outer_alive)
 static void usage(void)
 {
     fprintf(stderr, "usage: launcher REPORTFD SAMPLEFD NO_ASLR CPU AS MAX_PROCS CAPS WRITABLE "
-                    "DEADLINE AT [--exec FILE] -- PROGRAM [ARGS...]\n"
-                    "       launcher --tool CPU AS WRITABLE DEADLINE AT [--show FILE]... -- "
-                    "PROGRAM [ARGS...]\n"
+                    "DEADLINE AT [--exec FILE] [--read-only PATH]... -- PROGRAM [ARGS...]\n"
+                    "       launcher --tool CPU AS WRITABLE DEADLINE AT [--show FILE]... "
+                    "[--read-only PATH]... -- PROGRAM [ARGS...]\n"
                     "AT: - (run in place) or /PARENT/NAME (the folder seen there)\n"
                     "--exec FILE: the file run, PROGRAM then only its argv[0]\n"
                     "--show FILE: a file or folder kept visible, read-only, in the private "
-                    "/tmp\n");
+                    "/tmp\n"
+                    "--read-only PATH: WRITABLE or a path below it kept read-only\n");
 }
 
 /* The options from argv[i] on (after AT), then "--" and the program: in tool mode each
@@ -1057,11 +1129,13 @@ static void usage(void)
  * well formed. */
 static int options(int argc, char **argv, int i, struct run *r)
 {
-    int shown = 0;
+    int shown = 0, kept = 0;
     r->file = NULL;
     while (i + 1 < argc && strcmp(argv[i], "--") != 0) {
         if (r->tool && strcmp(argv[i], "--show") == 0 && shown < MAX_SHOWN)
             r->shown[shown++] = argv[i + 1];
+        else if (strcmp(argv[i], "--read-only") == 0 && kept < MAX_KEPT)
+            r->kept[kept++] = argv[i + 1];
         else if (!r->tool && strcmp(argv[i], "--exec") == 0 && r->file == NULL)
             r->file = argv[i + 1];
         else
@@ -1077,6 +1151,7 @@ static int options(int argc, char **argv, int i, struct run *r)
         r->shown[shown++] = r->file; /* the program, if its path leads into /tmp */
     }
     r->shown[shown] = NULL;
+    r->kept[kept] = NULL;
     return 0;
 }
 

@@ -47,6 +47,7 @@ CONTAINMENT = ("pid-namespace", "mount-namespace", "read-only-files", "private-t
                "own-proc", "no-capabilities", "no-new-privs", "subreaper", "user-namespace",
                "ipc-namespace", "network-namespace", "fixed-path")
 PID_NAMESPACE = 1 << CONTAINMENT.index("pid-namespace")
+READ_ONLY_FILES = 1 << CONTAINMENT.index("read-only-files")
 # Where a sample's folder is seen from inside its run (the launcher's AT): the same path
 # from every clone, so that no clone path reaches a sample's memory (a static program keeps
 # its folder's name on its heap; gdb starts a program by its full path). A fresh tmpfs
@@ -351,6 +352,7 @@ def run_program(
     label: str | None = None,
     cancel: threading.Event | None = None,
     executable: str | None = None,
+    read_only: tuple[Path, ...] = (),
 ) -> RunResult:
     """Run ``argv`` (its first item a path relative to ``cwd``) to completion; with
     ``executable`` (a path relative to ``cwd``), run that file instead, ``argv[0]`` then
@@ -365,6 +367,9 @@ def run_program(
     ``privileges`` is a mask of the capabilities the program keeps (bit n: capability
     n); ``writable`` the one folder it may write to (default ``cwd``); with ``run_at``
     (RUN_ROOT) and ``cwd`` that folder, the program runs from it seen at ``run_at``.
+    ``read_only``: that folder itself or paths below it (links resolved) that stay
+    read-only for the program, with all they hold; the run does not start where one
+    cannot be kept so.
     """
     proc = proc or Proc()
     label = label or os.path.basename(argv[0])
@@ -380,8 +385,8 @@ def run_program(
             [str(launcher_path), str(report_w), str(sample_w), "1" if no_aslr else "0",
              str(cpu_seconds), str(address_space), str(max_processes), f"{privileges:x}",
              str(Path(writable or cwd).resolve()), str(math.ceil(timeout) + DEADLINE_GRACE),
-             run_at or "-", *(() if executable is None else ("--exec", executable)), "--",
-             *argv],
+             run_at or "-", *(() if executable is None else ("--exec", executable)),
+             *(arg for path in read_only for arg in ("--read-only", str(path))), "--", *argv],
             cwd=cwd, env=full_env, pass_fds=(report_w, sample_w),
         )
     except BaseException:
@@ -397,7 +402,10 @@ def run_program(
         run.loop(started + timeout, max_output, timeout, stop_after, started, cpu_seconds)
     finally:
         run.cleanup()
-        strip_set_id_bits(Path(writable or cwd))
+        folder = Path(writable or cwd)
+        if not (run.result.contained & READ_ONLY_FILES and folder.resolve() in read_only):
+            # (A folder the run kept read-only whole, a home folder say, is not walked.)
+            strip_set_id_bits(folder)
         # The time spent waiting for the run (starting it, waiting for its output, its
         # stops and its end) is the sample's; reading /proc at its stops is ours.
         command.charge("run", run.waited)

@@ -1,0 +1,142 @@
+"""roads run's folder: the program may write every file below the folder it runs in,
+but what lies there and runs outside the sandbox afterwards stays read-only for it
+(roads.runfolder): roads' own code, its Python, the launcher's folder, the home folder.
+Run from a checkout, a program renamed a script over .cache/roads/launcher-*, which the
+next roads run executed outside the sandbox, as the user."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from roads.runfolder import HOME, Guarded, Kept, guarded, kept_read_only
+from tests.cli_support import DEADLINE, REPO
+
+
+def roads_from(src: Path, *args: str, cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess:
+    """``roads args`` run from ``cwd`` with the code in ``src``, as a user runs it."""
+    return subprocess.run([sys.executable, "-m", "roads.cli", *args], capture_output=True,
+                          text=True, cwd=cwd, env={**env, "PYTHONPATH": str(src)},
+                          timeout=DEADLINE)
+
+
+def tree(folder: Path) -> dict[str, tuple[int, bytes]]:
+    """Every entry below ``folder``: its mode, and a file's bytes or a link's target."""
+    found = {}
+    for root, folders, files in os.walk(folder):
+        for name in folders + files:
+            path = Path(root, name)
+            info = path.lstat()
+            body = (os.readlink(path).encode() if path.is_symlink()
+                    else path.read_bytes() if path.is_file() else b"")
+            found[str(path.relative_to(folder))] = (info.st_mode, body)
+    return found
+
+
+# Against each path kept read-only (PROTECTED, below the folder run from) every way to
+# change what runs outside later: write, rename over, unlink, create, rename the path
+# and the folder holding it, then make a new one at its name. Then a file of its own.
+ATTACK = r"""
+for p in "$@"; do
+  echo planted >> "$p/target"
+  printf '#!/bin/sh\necho ran outside > "$PWD/escaped"\n' > new && chmod +x new
+  mv -f new "$p/target"
+  for f in "$p"/launcher-*; do [ -e "$f" ] && cp "$p/target" "$f" ; mv -f new "$f"; done
+  rm -f "$p/target"
+  touch "$p/.bash_profile"
+  mkdir "$p/bin"
+  mv "$p" "$p.moved"
+  mv "$(dirname "$p")" "$(dirname "$p").moved"
+  mkdir -p "$p" && cp new "$p/target"
+done
+mkdir -p mine/deeper && echo written > mine/deeper/file && echo written > file
+"""
+
+
+@pytest.mark.usefixtures("no_leftovers")
+def test_what_runs_outside_stays_read_only_below_the_folder_run_from(tmp_path):
+    here = tmp_path / "run"
+    src, home, cache = here / "src", here / "users" / "me", here / "xdg"
+    shutil.copytree(REPO / "roads", src / "roads", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy(REPO / "pyproject.toml", src / "pyproject.toml")
+    (home / ".ssh").mkdir(parents=True)
+    for name in (".bashrc", ".profile", ".ssh/authorized_keys"):
+        (home / name).write_text("mine\n")
+    for p in (src, home):
+        (p / "target").write_text("mine\n")
+    env = {**os.environ, "HOME": str(home), "XDG_CACHE_HOME": str(cache)}
+    (cache / "roads").mkdir(parents=True)
+    (cache / "roads" / "target").write_text("mine\n")
+    protected = [src, home, cache / "roads"]
+    first = roads_from(src, "run", "--", "true", cwd=here, env=env)  # builds the launcher
+    assert first.returncode == 1 and "ended (exit status 0)" in first.stderr, first.stderr
+    assert list((cache / "roads").glob("launcher-*"))
+    before = {p: tree(p) for p in protected}
+    for _ in range(2):  # the second run would start a launcher the first one planted
+        done = roads_from(src, "run", "--", "sh", "-c", ATTACK, "sh", *map(str, protected),
+                          cwd=here, env=env)
+        assert "ended (exit status 0)" in done.stderr, done.stderr
+        assert "Read-only file system" in done.stderr
+        assert "read-only for the program" not in done.stderr  # the folder itself is not
+        assert {p: tree(p) for p in protected} == before
+        assert not (here / "escaped").exists()
+        assert not list(here.glob("**/*.moved"))
+    assert (here / "file").read_text() == (here / "mine/deeper/file").read_text() == "written\n"
+
+
+@pytest.mark.usefixtures("no_leftovers")
+def test_a_run_from_the_home_folder_may_write_nothing_there(tmp_path):
+    home = tmp_path / "me"
+    home.mkdir()
+    (home / ".profile").write_text("mine\n")
+    env = {**os.environ, "HOME": str(home), "XDG_CACHE_HOME": str(tmp_path / "xdg")}
+    done = roads_from(REPO, "run", "--", "sh", "-c",
+                      "echo x >> .profile; touch .bash_profile; mkdir bin; echo x > file; "
+                      "mkdir -p runs/a; true", cwd=home, env=env)
+    assert done.returncode == 1 and "ended (exit status 0)" in done.stderr, done.stderr
+    assert sorted(p.name for p in home.iterdir()) == [".profile"]
+    assert (home / ".profile").read_text() == "mine\n"
+    assert done.stderr.endswith(
+        f"roads: note: {home} was read-only for the program, which could write no file "
+        f"there: it is {HOME}; to let a program write files, run it from a folder of your "
+        "own, such as a new one in your home folder (mkdir ~/runs && cd ~/runs)\n")
+    # A folder of one's own in it is the program's.
+    (home / "runs").mkdir()
+    done = roads_from(REPO, "run", "--", "sh", "-c", "echo x > file", cwd=home / "runs",
+                      env=env)
+    assert "read-only" not in done.stderr, done.stderr
+    assert (home / "runs" / "file").read_text() == "x\n"
+
+
+# Paths as they would resolve, for the policy alone.
+H = Path("/home/me")
+CODE = Guarded(Path("/home/me/src/site"), "code")
+PY = Guarded(Path("/home/me/runs/.venv"), "python")
+LAUNCHERS = Guarded(Path("/home/me/.cache/roads"), "launchers")
+
+
+@pytest.mark.parametrize("here, kept", [
+    (H, [Kept(H, Guarded(H, HOME))]),  # whole: nothing below it needs naming
+    (H / "runs", [Kept(PY.path, PY)]),  # a folder of one's own; its venv kept
+    (H / "runs" / "a", []),
+    (H / "src", [Kept(CODE.path, CODE)]),
+    (H / "src" / "site" / "tests", [Kept(H / "src" / "site" / "tests", CODE)]),  # inside
+    (H / ".config" / "x", [Kept(H / ".config" / "x", Guarded(H / ".config",
+                                                           f".config in {HOME}"))]),
+    (H / "bin", [Kept(H / "bin", Guarded(H / "bin", f"bin in {HOME}"))]),
+    (Path("/home"), [Kept(H, Guarded(H, HOME))]),  # the rest inside it
+])
+def test_what_is_kept_read_only(here, kept):
+    assert list(kept_read_only(here, H, [CODE, PY, LAUNCHERS])) == kept
+
+
+def test_roads_source_tree_is_its_code(tmp_path):
+    (tmp_path / "roads").mkdir()
+    assert guarded(tmp_path / "roads", [], tmp_path / "c")[0].path == tmp_path / "roads"
+    (tmp_path / "pyproject.toml").write_text("")  # its tests and tools run too
+    assert guarded(tmp_path / "roads", [], tmp_path / "c")[0].path == tmp_path
