@@ -22,7 +22,7 @@ from typing import NoReturn
 from .argtypes import PID_MAX, count, seconds
 from .constants import PAGE_SIZE
 from .cachedir import tools_folder, user_tools_folder
-from .runfolder import Kept, guarded, kept_read_only
+from .capture.runfolder import Kept, guarded, home_folder, kept_read_only
 from .command import install_hint
 from .capture.changes import summarise
 from .errors import NO_MEMORY, NotExecuted, RoadsError, SampleError, printable, tail
@@ -428,8 +428,11 @@ def cmd_run(args) -> int:
     # What below it runs outside the sandbox afterwards stays read-only for the program.
     pythons = {Path(p) for p in (sys.prefix, sys.base_prefix, sys.exec_prefix,
                                  sys.base_exec_prefix)}
-    kept = kept_read_only(here.resolve(), Path(os.path.expanduser("~")).resolve(),
-                          guarded(Path(__file__).parent, pythons, cache))
+    imports = sys.path
+    if imports and (not imports[0] or Path(imports[0]).resolve() == here.resolve()):
+        imports = imports[1:]  # python -m's (or -c's) folder: see roads.capture.runfolder
+    kept = kept_read_only(here.resolve(), home_folder(Path(os.path.expanduser("~"))),
+                          guarded(Path(__file__).parent, pythons, cache, imports, os.environ))
     whole = kept[0] if kept and kept[0].path == here.resolve() else None
     spaces = []
 
@@ -553,7 +556,7 @@ def _notes(result, name: str, *, stopped: bool, path: str | None = None,
     refused. The buffer's note is for a program named by its path (``./prog``, the
     learner's own), not one found on PATH (``sleep 5``), which may print nothing, nor
     one whose file (``path``) shows that it writes nothing through stdio. And the run's
-    folder kept read-only whole (``whole``, ``runfolder.kept_read_only``), where the
+    folder kept read-only whole (``whole``, ``capture.runfolder.kept_read_only``), where the
     program could write no file (where the sandbox's read-only files held)."""
     notes = []
     if whole is not None and result.contained & READ_ONLY_FILES:

@@ -1,6 +1,6 @@
 """roads run's folder: the program may write every file below the folder it runs in,
 but what lies there and runs outside the sandbox afterwards stays read-only for it
-(roads.runfolder): roads' own code, its Python, the launcher's folder, the home folder.
+(roads.capture.runfolder): roads' own code, its Python, the launcher's folder, the home folder.
 Run from a checkout, a program renamed a script over .cache/roads/launcher-*, which the
 next roads run executed outside the sandbox, as the user."""
 
@@ -14,7 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from roads.runfolder import HOME, Guarded, Kept, guarded, kept_read_only
+from roads.capture.runfolder import (HOME, MAX_KEPT, Guarded, Kept, guarded, home_folder,
+                                     kept_read_only)
 from tests.cli_support import DEADLINE, REPO
 
 
@@ -78,8 +79,8 @@ def test_what_runs_outside_stays_read_only_below_the_folder_run_from(tmp_path):
     assert list((cache / "roads").glob("launcher-*"))
     before = {p: tree(p) for p in protected}
     for _ in range(2):  # the second run would start a launcher the first one planted
-        done = roads_from(src, "run", "--", "sh", "-c", ATTACK, "sh", *map(str, protected),
-                          cwd=here, env=env)
+        done = roads_from(src, "run", "--after", "20", "--", "sh", "-c", ATTACK, "sh",
+                          *map(str, protected), cwd=here, env=env)
         assert "ended (exit status 0)" in done.stderr, done.stderr
         assert "Read-only file system" in done.stderr
         assert "read-only for the program" not in done.stderr  # the folder itself is not
@@ -132,11 +133,41 @@ LAUNCHERS = Guarded(Path("/home/me/.cache/roads"), "launchers")
     (Path("/home"), [Kept(H, Guarded(H, HOME))]),  # the rest inside it
 ])
 def test_what_is_kept_read_only(here, kept):
-    assert list(kept_read_only(here, H, [CODE, PY, LAUNCHERS])) == kept
+    assert list(kept_read_only(here, Guarded(H, HOME), [CODE, PY, LAUNCHERS])) == kept
 
 
 def test_roads_source_tree_is_its_code(tmp_path):
     (tmp_path / "roads").mkdir()
-    assert guarded(tmp_path / "roads", [], tmp_path / "c")[0].path == tmp_path / "roads"
+    assert guarded(tmp_path / "roads", [], tmp_path, [], {})[0].path == tmp_path / "roads"
     (tmp_path / "pyproject.toml").write_text("")  # its tests and tools run too
-    assert guarded(tmp_path / "roads", [], tmp_path / "c")[0].path == tmp_path
+    assert guarded(tmp_path / "roads", [], tmp_path, [], {})[0].path == tmp_path
+
+
+def test_the_folders_the_environment_runs_from_are_guarded(tmp_path):
+    (tmp_path / "bin").mkdir()
+    (tmp_path / "lib").mkdir()
+    environ = {"PATH": f"{tmp_path / 'bin'}:relative:{tmp_path / 'new' / 'bin'}",
+               "XDG_CONFIG_HOME": str(tmp_path / "lib"), "ZDOTDIR": ""}
+    found = guarded(tmp_path / "roads", [], tmp_path / "lib", [str(tmp_path / "lib"), "x"],
+                    environ)
+    assert [g.path for g in found[2:]] == [
+        tmp_path / "lib",  # sys.path's
+        tmp_path / "bin",
+        tmp_path,  # where new/bin, on PATH and not there yet, could be made
+        tmp_path / "lib"]  # XDG_CONFIG_HOME's
+    assert found[4].what == (f"the folder {tmp_path / 'new' / 'bin'} would be made in, a "
+                             "folder on your PATH, whose programs run outside the sandbox")
+
+
+def test_a_home_folder_not_there_yet_is_kept_only_where_it_would_be_made(tmp_path):
+    home = home_folder(tmp_path / "users" / "me")
+    assert (home.path, home.there) == (tmp_path, False)
+    assert kept_read_only(tmp_path, home, []) == (Kept(tmp_path, home),)
+    (tmp_path / "other").mkdir()  # beside where it would be made: not the program's to make
+    assert kept_read_only(tmp_path / "other", home, []) == ()
+
+
+def test_more_paths_than_the_launcher_keeps_keep_the_folder_whole():
+    many = [Guarded(H / "runs" / str(n), "mine") for n in range(MAX_KEPT + 1)]
+    assert [k.path for k in kept_read_only(H / "runs", Guarded(H, HOME), many)] == [H / "runs"]
+    assert len(kept_read_only(H / "runs", Guarded(H, HOME), many[:-1])) == MAX_KEPT

@@ -588,9 +588,10 @@ static int place_shown(struct shown_file *show, int files)
     return placed;
 }
 
-/* At most this many --read-only paths, and folders bound over themselves for them. */
-#define MAX_KEPT 16
-#define MAX_PINNED 64
+/* At most this many --read-only paths (also in roads/runfolder.py), and folders bound
+ * over themselves for them. */
+#define MAX_KEPT 64
+#define MAX_PINNED 256
 
 /*
  * Each of `kept` (NULL-terminated; `writable` itself or paths below it, canonical) made
