@@ -607,22 +607,31 @@ static int keep_read_only(const char *writable, char *const *kept)
     char canonical[PATH_MAX], folder[PATH_MAX];
     int pins = 0, i, j;
     size_t n = strlen(writable);
+    /* As the machine resolves it, and in the run's folder: a link would bind something
+     * else read-only, and leave the path itself writable. */
+    for (i = 0; kept[i] != NULL; i++)
+        if (realpath(kept[i], canonical) == NULL || strcmp(canonical, kept[i]) != 0 ||
+            !under(kept[i], writable) || strlen(kept[i]) >= sizeof folder)
+            return -1;
     for (i = 0; kept[i] != NULL; i++) {
         const char *path = kept[i];
         char *slash;
-        /* As the machine resolves it, and in the run's folder: a link would bind
-         * something else read-only, and leave the path itself writable. */
-        if (realpath(path, canonical) == NULL || strcmp(canonical, path) != 0 ||
-            !under(path, writable) || strlen(path) >= sizeof folder)
-            return -1;
+        /* One inside another is kept with it (and its folders, pinned writable, would
+         * open the other); of two the same, the first. */
+        for (j = 0; kept[j] != NULL; j++)
+            if (j != i && under(path, kept[j]) && (strcmp(path, kept[j]) != 0 || j < i))
+                break;
+        if (kept[j] != NULL)
+            continue;
         memcpy(folder, path, strlen(path) + 1);
-        for (slash = strchr(folder + n + 1, '/'); strcmp(path, writable) != 0 && slash != NULL;
+        for (slash = path[n] == '\0' ? NULL : strchr(folder + n + 1, '/'); slash != NULL;
              slash = strchr(slash + 1, '/')) {
             *slash = '\0';
             for (j = 0; j < pins && strcmp(pinned[j], folder) != 0; j++)
                 ;
             if (j == pins) {
-                if (pins == MAX_PINNED || mount(folder, folder, NULL, MS_BIND | MS_REC, NULL) != 0 ||
+                if (pins == MAX_PINNED ||
+                    mount(folder, folder, NULL, MS_BIND | MS_REC, NULL) != 0 ||
                     set_attr(folder, 0, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV,
                              MOUNT_ATTR_RDONLY) != 0)
                     return -1;
