@@ -17,9 +17,9 @@
  *
  * Each --read-only PATH (WRITABLE itself, or a file or folder below it, written as the
  * machine resolves it) stays read-only inside the run, with all it holds: what below the
- * run's folder runs outside the sandbox afterwards (roads run: roads' own code, its
- * Python, the launcher's folder, a home folder), which a program that changed it would
- * escape by. Every folder between WRITABLE and PATH is bound onto itself, writable, so
+ * run's folder runs outside the sandbox afterwards (roads run's, in
+ * roads/capture/runfolder.py: roads' own code, its Python, the launcher's folder, a home
+ * folder, the folders on PATH), which a program that changed it would escape by. Every folder between WRITABLE and PATH is bound onto itself, writable, so
  * that none can be renamed (EBUSY): a folder moved aside with PATH in it, and a new one
  * made at its name, would put the program's files at PATH outside the run. Where one
  * cannot be kept so, the run does not start.
@@ -588,7 +588,7 @@ static int place_shown(struct shown_file *show, int files)
     return placed;
 }
 
-/* At most this many --read-only paths (also in roads/runfolder.py), and folders bound
+/* At most this many --read-only paths (also in roads/capture/runfolder.py), and folders bound
  * over themselves for them. */
 #define MAX_KEPT 64
 #define MAX_PINNED 256
