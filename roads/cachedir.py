@@ -52,14 +52,26 @@ COARSE_RACY_NS = 2_000_000_000
 FUTURE_NS = 10_000_000_000
 
 
+# The checkout this code runs from, where it runs from one (``roads run`` keeps it
+# read-only: capture.runfolder), else None.
+OWN_CHECKOUT = (Path(__file__).resolve().parent.parent
+                if (Path(__file__).resolve().parent.parent / "pyproject.toml").is_file()
+                else None)
+
+
 def tools_folder(root: Path, root_named: bool, environ: Mapping[str, str]) -> Path:
     """Where a command of the user's (``roads explain``, ``roads run``) keeps the sandbox's
     launcher and a run's fresh folder: the project's ``.cache/roads``, as a build does,
-    when ``--root`` named the project (``root_named``) or ``root`` is a checkout of one
-    (``mkdocs.yml`` and ``samples/``); else the user's cache folder,
-    ``$XDG_CACHE_HOME/roads`` (an absolute one) or ``~/.cache/roads``, so that a run from
-    any other folder writes nothing there."""
-    if root_named or ((root / "mkdocs.yml").is_file() and (root / "samples").is_dir()):
+    when ``--root`` named the project (``root_named``) or ``root`` is the checkout this
+    code runs from (``OWN_CHECKOUT``, with ``mkdocs.yml`` and ``samples/``); else the
+    user's cache folder, ``$XDG_CACHE_HOME/roads`` (an absolute one) or
+    ``~/.cache/roads``, so that a run from any other folder writes nothing there. Not
+    any folder holding ``mkdocs.yml`` and ``samples/``: a program ``roads run`` ran made
+    them in its folder, with a script at the launcher's name in its ``.cache/roads``,
+    which the next ``roads explain`` started there ran outside the sandbox."""
+    own = (OWN_CHECKOUT is not None and root.resolve() == OWN_CHECKOUT
+           and (root / "mkdocs.yml").is_file() and (root / "samples").is_dir())
+    if root_named or own:
         return root.resolve() / ".cache" / "roads"
     return user_tools_folder(environ)
 

@@ -171,3 +171,32 @@ def test_more_paths_than_the_launcher_keeps_keep_the_folder_whole():
     many = [Guarded(H / "runs" / str(n), "mine") for n in range(MAX_KEPT + 1)]
     assert [k.path for k in kept_read_only(H / "runs", Guarded(H, HOME), many)] == [H / "runs"]
     assert len(kept_read_only(H / "runs", Guarded(H, HOME), many[:-1])) == MAX_KEPT
+
+
+# Makes its folder look like a checkout of the project (mkdocs.yml and samples/) and
+# puts a script at the name of each launcher in the user's cache folder ($1) in its
+# .cache/roads: roads explain, run next from there, took the folder for a checkout and
+# started that script outside the sandbox, as the user.
+PLANT = r"""
+touch mkdocs.yml && mkdir -p samples .cache/roads
+for f in "$1"/launcher-*; do
+  printf '#!/bin/sh\necho ran outside > "%s/escaped"\nexit 1\n' "$PWD" > ".cache/roads/${f##*/}"
+  chmod +x ".cache/roads/${f##*/}"
+done
+"""
+
+
+@pytest.mark.usefixtures("no_leftovers")
+def test_a_run_cannot_plant_a_checkout_whose_launcher_the_next_command_starts(tmp_path):
+    here, cache, home = tmp_path / "run", tmp_path / "xdg", tmp_path / "home"
+    here.mkdir()
+    home.mkdir()
+    env = {**os.environ, "HOME": str(home), "XDG_CACHE_HOME": str(cache)}
+    done = roads_from(REPO, "run", "--", "sh", "-c", PLANT, "sh", str(cache / "roads"),
+                      cwd=here, env=env)
+    assert "ended (exit status 0)" in done.stderr, done.stderr
+    assert list((here / ".cache" / "roads").glob("launcher-*"))  # planted
+    roads_from(REPO, "explain", "--at", "exit", "--out", str(tmp_path / "page.html"), "--",
+               "/bin/true", cwd=here, env=env)
+    assert not (here / "escaped").exists()
+

@@ -247,7 +247,7 @@ def test_the_launcher_is_kept_in_the_users_cache_folder(tmp_path, monkeypatch, c
 
 
 def test_which_cache_folder(tmp_path):
-    """A project's own (named by --root, or a checkout: mkdocs.yml and samples/), else
+    """A project's own (named by --root, or the checkout the code runs from), else
     the user's; a relative XDG_CACHE_HOME is ignored, as the XDG specification says."""
     from roads.cachedir import tools_folder
 
@@ -256,7 +256,12 @@ def test_which_cache_folder(tmp_path):
     assert tools_folder(tmp_path, False, {"XDG_CACHE_HOME": "/x/cache"}) == Path("/x/cache/roads")
     (tmp_path / "mkdocs.yml").write_text("")
     (tmp_path / "samples").mkdir()
-    assert tools_folder(tmp_path, False, {}) == tmp_path.resolve() / ".cache" / "roads"
+    # Not any folder that holds them (a program roads run ran may make them): this
+    # checkout, the one the code runs from.
+    assert tools_folder(tmp_path, False, {"XDG_CACHE_HOME": "/x/cache"}) == \
+        Path("/x/cache/roads")
+    repo = Path(__file__).resolve().parent.parent
+    assert tools_folder(repo, False, {}) == repo / ".cache" / "roads"
     assert tools_folder(tmp_path / "samples", False, {"XDG_CACHE_HOME": "rel"}) == \
         Path(os.path.expanduser("~")) / ".cache" / "roads"
 
