@@ -200,3 +200,33 @@ def test_a_run_cannot_plant_a_checkout_whose_launcher_the_next_command_starts(tm
                "/bin/true", cwd=here, env=env)
     assert not (here / "escaped").exists()
 
+
+def test_set_id_bits_are_cleared_never_through_a_link_put_in_a_files_place(tmp_path,
+                                                                          monkeypatch):
+    """Another run still going in the same folder may swap a set-id file for a link
+    between the walk's lstat and its chmod: os.chmod followed the link, and gave the
+    file it named (/etc/shadow, run as root) the set-id file's mode, 0777 say."""
+    import stat
+
+    from roads.capture import runner
+
+    folder, victim = tmp_path / "run", tmp_path / "victim"
+    folder.mkdir()
+    victim.write_text("mine\n")
+    victim.chmod(0o600)
+    for name in ("swapped", "kept"):
+        (folder / name).write_text("")
+        (folder / name).chmod(0o4777)
+    walk = runner.walk_folder
+
+    def swapping(path):
+        for fd, name, info, left in walk(path):
+            if name == "swapped":
+                (folder / "link").symlink_to(victim)
+                os.replace(folder / "link", folder / "swapped")
+            yield fd, name, info, left
+
+    monkeypatch.setattr(runner, "walk_folder", swapping)
+    runner.strip_set_id_bits(folder)
+    assert stat.S_IMODE(victim.stat().st_mode) == 0o600
+    assert stat.S_IMODE((folder / "kept").stat().st_mode) == 0o777

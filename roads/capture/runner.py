@@ -463,11 +463,24 @@ def strip_set_id_bits(folder: Path) -> None:
     for fd, name, info, left in walk_folder(folder):
         if left or stat.S_ISLNK(info.st_mode) or not info.st_mode & (stat.S_ISUID | stat.S_ISGID):
             continue
-        try:  # not a link (lstat), and the run is over: nothing swaps it meanwhile
-            os.chmod(name, stat.S_IMODE(info.st_mode) & ~(stat.S_ISUID | stat.S_ISGID),
-                     dir_fd=fd)
+        # Never through a link: the run is over, but another one still going in the same
+        # folder may have put a link in the file's place since its lstat, and os.chmod
+        # would give the file it names (/etc/shadow, run as root) this one's mode. The
+        # file itself, by a handle that does not follow links, and only the same file.
+        try:
+            handle = os.open(name, os.O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=fd)
         except OSError:
-            pass  # gone meanwhile, or not ours to change: nothing left to run as root
+            continue  # gone meanwhile: nothing left to run as root
+        try:
+            now = os.fstat(handle)
+            if (now.st_dev, now.st_ino) == (info.st_dev, info.st_ino) and \
+                    not stat.S_ISLNK(now.st_mode):
+                os.chmod(f"/proc/self/fd/{handle}",
+                         stat.S_IMODE(now.st_mode) & ~(stat.S_ISUID | stat.S_ISGID))
+        except OSError:
+            pass  # not ours to change: nothing left to run as root
+        finally:
+            os.close(handle)
 
 
 def read_ready(fd: int) -> bytes | None:
