@@ -22,7 +22,8 @@ from typing import NoReturn
 from .argtypes import PID_MAX, count, seconds
 from .constants import PAGE_SIZE
 from .cachedir import tools_folder, user_tools_folder
-from .capture.runfolder import Kept, guarded, home_folder, kept_read_only
+from .capture.runfolder import (HOME, Guarded, Kept, guarded, home_folder, kept_read_only,
+                                links_to)
 from .command import install_hint
 from .capture.changes import summarise
 from .errors import NO_MEMORY, NotExecuted, RoadsError, SampleError, printable, tail
@@ -431,8 +432,10 @@ def cmd_run(args) -> int:
     imports = sys.path
     if imports and (not imports[0] or Path(imports[0]).resolve() == here.resolve()):
         imports = imports[1:]  # python -m's (or -c's) folder: see roads.capture.runfolder
-    kept = kept_read_only(here.resolve(), home_folder(Path(os.path.expanduser("~"))),
-                          guarded(Path(__file__).parent, pythons, cache, imports, os.environ))
+    home = Path(os.path.expanduser("~"))
+    kept = kept_read_only(here.resolve(), home_folder(home),
+                          guarded(Path(__file__).parent, pythons, cache, imports, os.environ)
+                          + (links_to(Guarded(home, HOME)) if home.is_absolute() else []))
     whole = kept[0] if kept and kept[0].path == here.resolve() else None
     spaces = []
 

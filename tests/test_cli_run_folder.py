@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from roads.capture.runfolder import (HOME, MAX_KEPT, Guarded, Kept, guarded, home_folder,
-                                     kept_read_only)
+                                     kept_read_only, links_to)
 from tests.cli_support import DEADLINE, REPO
 
 
@@ -230,3 +230,40 @@ def test_set_id_bits_are_cleared_never_through_a_link_put_in_a_files_place(tmp_p
     runner.strip_set_id_bits(folder)
     assert stat.S_IMODE(victim.stat().st_mode) == 0o600
     assert stat.S_IMODE((folder / "kept").stat().st_mode) == 0o777
+
+
+def test_a_link_on_the_way_to_a_guarded_path_keeps_the_folder_holding_it(tmp_path):
+    """PATH names runs/current/bin, runs/current a link to opt: resolved, opt/bin lies
+    outside the folder run from, but the link lies in it, and pointed at a folder of the
+    program's own it made the next ls outside the program's."""
+    runs, opt = tmp_path / "runs", tmp_path / "opt"
+    (opt / "bin").mkdir(parents=True)
+    (runs / "sub").mkdir(parents=True)
+    (runs / "current").symlink_to(opt)
+    (runs / "sub" / "next").symlink_to("../current")  # a link to a link
+    home = Guarded(tmp_path / "home", HOME)
+    found = guarded(tmp_path / "roads", [], tmp_path / "lib", [],
+                    {"PATH": f"{runs / 'current' / 'bin'}"})
+    assert Guarded(runs, f"the folder holding {runs / 'current'}, a link on the way to a "
+                   "folder on your PATH, whose programs run outside the sandbox",
+                   there=False) in found
+    assert [k.path for k in kept_read_only(runs, home, found)] == [runs]  # whole
+    assert kept_read_only(tmp_path / "other", home, found) == ()  # (made by the test)
+    found = links_to(Guarded(runs / "sub" / "next" / "bin", "x"))
+    assert [g.path for g in found] == [runs / "sub", runs]
+    assert [k.path for k in kept_read_only(runs / "sub", home, found)] == [runs / "sub"]
+
+
+@pytest.mark.usefixtures("no_leftovers")
+def test_a_link_on_path_below_the_folder_run_from_cannot_be_pointed_elsewhere(tmp_path):
+    here, opt = tmp_path / "runs", tmp_path / "opt"
+    (opt / "bin").mkdir(parents=True)
+    here.mkdir()
+    (here / "current").symlink_to(opt)
+    env = {**os.environ, "HOME": str(tmp_path / "home"), "XDG_CACHE_HOME": str(tmp_path / "xdg"),
+           "PATH": f"{here / 'current' / 'bin'}:{os.environ['PATH']}"}
+    done = roads_from(REPO, "run", "--", "sh", "-c",
+                      "mkdir -p mine/bin; ln -sfn mine current.new; mv -T current.new current",
+                      cwd=here, env=env)
+    assert "ended (exit status" in done.stderr, done.stderr
+    assert os.readlink(here / "current") == str(opt)

@@ -14,7 +14,9 @@ is kept whole, and a run from it may write nothing; a folder of one's own below 
 is not. So is what runs outside later by other ways, wherever it lies: the folders on
 PATH and LD_LIBRARY_PATH, those Python imports from, the XDG base directories, ZDOTDIR
 (where one is not there yet, the folder it would be made in). A folder run from that lies
-inside one of those paths is read-only whole.
+inside one of those paths is read-only whole. So is the folder holding a link
+that one of those paths passes through as written (``links_to``): pointed elsewhere, it
+would make the path the program's.
 
 Not guarded: ``python -m roads.cli`` (and ``-c``) puts the folder it starts in first on
 ``sys.path``, where a program run from there could make a ``roads`` package that the next
@@ -73,7 +75,30 @@ def guarded(code: Path, pythons: Iterable[Path], launchers: Path, imports: Itera
         found += [Guarded(Path(p), what) for p in environ.get(name, "").split(os.pathsep)]
     found += [Guarded(Path(environ.get(name, "")), f"{name}'s folder, whose files programs "
                       "read and run outside the sandbox") for name in FOLDERS]
-    return [there(g) for g in found if g.path.is_absolute()]
+    found = [g for g in found if g.path.is_absolute()]
+    return [there(g) for g in found] + [link for g in found for link in links_to(g)]
+
+
+def links_to(g: Guarded, depth: int = 0) -> list[Guarded]:
+    """The folders holding the links that ``g.path`` (absolute, as written: as PATH or
+    sys.path name it) passes through, each standing for it where it lies at or below the
+    run's folder (``there`` False): resolved, ``g`` is kept read-only where it really
+    lies, but a program that may write the folder holding a link on the way could point
+    the link at a folder of its own (PATH's ~/runs/current/bin, ~/runs/current a link
+    to ~/opt: its next ``ls`` outside was the program's)."""
+    found: list[Guarded] = []
+    seen = Path("/")  # the path so far, links resolved
+    for part in g.path.parts[1:]:
+        step = seen.parent if part == ".." else seen if part == "." else seen / part
+        if part not in (".", "..") and step.is_symlink() and depth < 40:
+            found.append(Guarded(seen, f"the folder holding {step}, a link on the way to "
+                                 f"{g.what}", there=False))
+            # The link's own target may pass through links elsewhere.
+            target = seen / os.readlink(step)
+            found += links_to(Guarded(target, g.what), depth + 1)
+            step = step.resolve()
+        seen = step
+    return found
 
 
 def home_folder(path: Path) -> Guarded:
