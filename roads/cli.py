@@ -458,7 +458,7 @@ def cmd_run(args) -> int:
             max_processes=RUN_PROCESSES, address_space=RUN_ADDRESS_SPACE,
             cpu_seconds=cpu_seconds, max_output=RUN_OUTPUT,
             snapshot=snap, stop_after=args.after, label=program[0],
-            read_only=tuple(k.path for k in kept),
+            read_only=tuple(k.path for k in kept), read_only_or_no_run=True,
         )
     except NotExecuted as exc:
         # What the file is, that the kernel would not start it ("Exec format error" of a

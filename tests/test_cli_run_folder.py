@@ -267,3 +267,26 @@ def test_a_link_on_path_below_the_folder_run_from_cannot_be_pointed_elsewhere(tm
                       cwd=here, env=env)
     assert "ended (exit status" in done.stderr, done.stderr
     assert os.readlink(here / "current") == str(opt)
+
+
+@pytest.mark.usefixtures("no_leftovers")
+@pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("unshare") or not shutil.which("setpriv"),
+                    reason="needs root, unshare and setpriv to take the namespaces away")
+def test_no_run_where_the_files_cannot_be_made_read_only(tmp_path):
+    """Where the kernel gives no PID or mount namespace (a container, user namespaces
+    turned off), the launcher ran the program anyway, every file as writable as outside:
+    the user's start-up files, and the paths roads run keeps read-only."""
+    here, outside = tmp_path / "run", tmp_path / "outside"
+    here.mkdir()
+    outside.write_text("mine\n")
+    env = {**os.environ, "HOME": str(tmp_path / "home"), "XDG_CACHE_HOME": str(tmp_path / "xdg"),
+           "PYTHONPATH": str(REPO)}
+    # Root of a user namespace of its own, without capabilities, where no other may be made.
+    done = subprocess.run(
+        ["unshare", "-U", "-r", "sh", "-c",
+         'echo 0 > /proc/sys/user/max_user_namespaces && exec setpriv --bounding-set -all '
+         '--inh-caps -all "$@"', "sh", sys.executable, "-m", "roads.cli", "run", "--", "sh",
+         "-c", f"echo planted >> {outside}"],
+        capture_output=True, text=True, cwd=here, env=env, timeout=DEADLINE)
+    assert outside.read_text() == "mine\n", done.stderr
+    assert "cannot be made read-only here" in done.stderr, done.stderr

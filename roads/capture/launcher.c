@@ -3,7 +3,8 @@
  * nothing of it behind.
  *
  * usage: launcher REPORTFD SAMPLEFD NO_ASLR CPU_SECONDS AS_BYTES MAX_PROCS CAPS WRITABLE
- *                 DEADLINE AT [--exec FILE] [--read-only PATH]... -- PROGRAM [ARGS...]
+ *                 DEADLINE AT [--exec FILE] [--read-only PATH]... [--read-only-or-no-run]
+ *                 -- PROGRAM [ARGS...]
  *        launcher --tool CPU_SECONDS AS_BYTES WRITABLE DEADLINE AT [--show FILE]...
  *                 [--read-only PATH]... -- PROGRAM [ARGS...]
  *
@@ -22,7 +23,10 @@
  * folder, the folders on PATH), which a program that changed it would escape by. Every folder between WRITABLE and PATH is bound onto itself, writable, so
  * that none can be renamed (EBUSY): a folder moved aside with PATH in it, and a new one
  * made at its name, would put the program's files at PATH outside the run. Where one
- * cannot be kept so, the run does not start.
+ * cannot be kept so, the run does not start: nor where the files cannot be made
+ * read-only at all (no mount namespace here, the fallback below) and a --read-only is
+ * given, or --read-only-or-no-run (roads run's: its program may write the user's files
+ * otherwise).
  *
  * Containment, each step taken where the kernel allows it and reported (line "N"):
  *
@@ -864,6 +868,7 @@ struct run {
     char *file; /* what sample mode executes: --exec's FILE, else argv[0] */
     char *shown[MAX_SHOWN + 1]; /* files kept visible in the private /tmp, NULL-ended */
     char *kept[MAX_KEPT + 1];   /* --read-only paths, NULL-ended */
+    int read_only_or_no_run;    /* --read-only-or-no-run, or a --read-only given */
     sigset_t waited, none;
 };
 
@@ -1114,6 +1119,11 @@ static int init(struct run *r, int outer_alive)
                 r->writable);
         return 2;
     }
+    if (r->read_only_or_no_run && !(files & CONTAINED_READ_ONLY)) {
+        fprintf(stderr, "launcher: the run's files cannot be made read-only here (no mount "
+                        "namespace): no run\n");
+        return 2;
+    }
     held |= files;
     prctl(PR_SET_CHILD_SUBREAPER, 1); /* pid 1 is one anyway; said for the reader */
     say("N %ld %ld\n", (long)held, 0L);
@@ -1141,7 +1151,13 @@ static int options(int argc, char **argv, int i, struct run *r)
 {
     int shown = 0, kept = 0;
     r->file = NULL;
+    r->read_only_or_no_run = 0;
     while (i + 1 < argc && strcmp(argv[i], "--") != 0) {
+        if (strcmp(argv[i], "--read-only-or-no-run") == 0) {
+            r->read_only_or_no_run = 1;
+            i += 1;
+            continue;
+        }
         if (r->tool && strcmp(argv[i], "--show") == 0 && shown < MAX_SHOWN)
             r->shown[shown++] = argv[i + 1];
         else if (strcmp(argv[i], "--read-only") == 0 && kept < MAX_KEPT)
@@ -1162,6 +1178,8 @@ static int options(int argc, char **argv, int i, struct run *r)
     }
     r->shown[shown] = NULL;
     r->kept[kept] = NULL;
+    if (kept > 0)
+        r->read_only_or_no_run = 1;
     return 0;
 }
 
@@ -1239,7 +1257,13 @@ int main(int argc, char **argv)
     if (unshare(CLONE_NEWPID) != 0 && (errno != EPERM || !own_user_namespace()))
         refused = 1;
     if (refused || pipe2(alive, O_CLOEXEC) != 0) {
-        /* Refused (not root, or a container without CAP_SYS_ADMIN): a child subreaper. */
+        /* Refused (not root, or a container without CAP_SYS_ADMIN): a child subreaper,
+         * every file as writable as it is outside. */
+        if (r.read_only_or_no_run) {
+            fprintf(stderr, "launcher: the run's files cannot be made read-only here (no "
+                            "PID or mount namespace): no run\n");
+            return 2;
+        }
         prctl(PR_SET_CHILD_SUBREAPER, 1);
         own_proc = open("/proc", O_PATH | O_DIRECTORY | O_CLOEXEC);
         say("N %ld %ld\n", (long)CONTAINED_SUBREAPER, 0L);

@@ -353,6 +353,7 @@ def run_program(
     cancel: threading.Event | None = None,
     executable: str | None = None,
     read_only: tuple[Path, ...] = (),
+    read_only_or_no_run: bool = False,
 ) -> RunResult:
     """Run ``argv`` (its first item a path relative to ``cwd``) to completion; with
     ``executable`` (a path relative to ``cwd``), run that file instead, ``argv[0]`` then
@@ -369,7 +370,9 @@ def run_program(
     (RUN_ROOT) and ``cwd`` that folder, the program runs from it seen at ``run_at``.
     ``read_only``: that folder itself or paths below it (links resolved) that stay
     read-only for the program, with all they hold; the run does not start where one
-    cannot be kept so.
+    cannot be kept so. With ``read_only_or_no_run`` (roads run's) nor where the sandbox
+    cannot make files read-only at all (no mount namespace here): the program would
+    write every file the user may.
     """
     proc = proc or Proc()
     label = label or os.path.basename(argv[0])
@@ -386,7 +389,8 @@ def run_program(
              str(cpu_seconds), str(address_space), str(max_processes), f"{privileges:x}",
              str(Path(writable or cwd).resolve()), str(math.ceil(timeout) + DEADLINE_GRACE),
              run_at or "-", *(() if executable is None else ("--exec", executable)),
-             *(arg for path in read_only for arg in ("--read-only", str(path))), "--", *argv],
+             *(arg for path in read_only for arg in ("--read-only", str(path))),
+             *(("--read-only-or-no-run",) if read_only_or_no_run else ()), "--", *argv],
             cwd=cwd, env=full_env, pass_fds=(report_w, sample_w),
         )
     except BaseException:
