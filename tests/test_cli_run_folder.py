@@ -290,3 +290,23 @@ def test_no_run_where_the_files_cannot_be_made_read_only(tmp_path):
         capture_output=True, text=True, cwd=here, env=env, timeout=DEADLINE)
     assert outside.read_text() == "mine\n", done.stderr
     assert "cannot be made read-only here" in done.stderr, done.stderr
+
+
+@pytest.mark.usefixtures("no_leftovers")
+def test_a_loop_of_links_on_path_is_no_crash_and_cannot_be_undone(tmp_path):
+    """A PATH entry through a loop of links (loop/a to b, b to a) names nothing, but one
+    of its links changed would name what the program made: roads run ended in a
+    RuntimeError (Path.resolve's on a loop) before the run; now it runs, with the folder
+    of the loop kept read-only."""
+    here = tmp_path / "runs"
+    (here / "loop").mkdir(parents=True)
+    (here / "loop" / "a").symlink_to("b")
+    (here / "loop" / "b").symlink_to("a")
+    env = {**os.environ, "HOME": str(tmp_path / "home"), "XDG_CACHE_HOME": str(tmp_path / "xdg"),
+           # Last: execvp takes a loop for an error, not for a folder without the program.
+           "PATH": f"{os.environ['PATH']}:{here / 'loop' / 'a' / 'bin'}"}
+    done = roads_from(REPO, "run", "--", "sh", "-c",
+                      "rm -f loop/a; mkdir -p loop/a/bin; echo written > file", cwd=here, env=env)
+    assert "Traceback" not in done.stderr and "ended (exit status" in done.stderr, done.stderr
+    assert os.readlink(here / "loop" / "a") == "b"  # the loop stays as it was
+    assert (here / "file").read_text() == "written\n"  # the rest of the folder is the program's

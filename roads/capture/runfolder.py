@@ -96,7 +96,7 @@ def links_to(g: Guarded, depth: int = 0) -> list[Guarded]:
             # The link's own target may pass through links elsewhere.
             target = seen / os.readlink(step)
             found += links_to(Guarded(target, g.what), depth + 1)
-            step = step.resolve()
+            step = _resolved(step)
         seen = step
     return found
 
@@ -106,10 +106,18 @@ def home_folder(path: Path) -> Guarded:
     return there(Guarded(path, HOME))
 
 
+def _resolved(path: Path) -> Path:
+    """``path`` with its links resolved as far as they lead: a loop of links is left as
+    written from there on (``Path.resolve`` raises RuntimeError on one in Python 3.11),
+    so that what it would name once a link of it changed is guarded by the folder it
+    would be made in (``there``)."""
+    return Path(os.path.realpath(path))
+
+
 def there(g: Guarded) -> Guarded:
     """``g`` with its path's links resolved; where it is not there, the nearest folder
     that is, which a program could make it in."""
-    path = g.path.resolve()
+    path = _resolved(g.path)
     if path.exists():
         return Guarded(path, g.what)
     folder = next(p for p in path.parents if p.exists())
