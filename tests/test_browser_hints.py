@@ -8,7 +8,11 @@ the parts that carried it take no focus, and a tap on plain text sends no hover.
   phone layout say it in the page itself, for every reader, with nothing to press;
 - a map diff's boxes show their whole lines of maps (a box names its object shortened
   and counts its regions) under one control per figure, which the keyboard opens with
-  Enter and a finger with a tap: one Tab stop per figure, not one per box.
+  Enter and a finger with a tap: one Tab stop per figure, not one per box;
+- a drawing's parts that are Tab stops already (the address-space diagram's boxes, the
+  heap's chunks, the stack's boxes, the page walk's tables) show their SVG <title> in
+  the figure's readout when focused or tapped; the time-lapse's boxes, no Tab stops,
+  are reached with the up and down arrow keys from its one stop, or a tap.
 
 Screenshots go to tests/artifacts/ for a person to look at.
 """
@@ -323,6 +327,249 @@ def test_opened_hints_pass_axe_in_both_palettes(site, browser, width):
             page.evaluate("document.querySelectorAll('details.roads-hints')"
                           ".forEach(d => d.open = true)")
             page.wait_for_timeout(300)  # access.js decides again what scrolls
+            for scheme, rules in (("default", None), ("slate", ["color-contrast"])):
+                page.evaluate("s => document.body.setAttribute('data-md-color-scheme', s)",
+                              scheme)
+                found += [(url, scheme, v) for v in page.evaluate(
+                    content_run, {"fails": list(AXE_FAILS), "rules": rules})]
+            assert not errors, errors
+        finally:
+            context.close()
+    assert not found, found
+
+
+# --------------------------------------------------------------------------- readouts
+
+# Each drawing whose parts say more than their labels in an SVG <title> (a tooltip, which
+# neither the keyboard nor a tap shows), and shows it in its readout line when a part is
+# focused or tapped: (page, the figure, the parts that take the focus).
+READOUTS = {
+    "diagram": ("all-roads-to-memory/virtual-address-space/", ".roads-vas-figure", "g.node a"),
+    "heap": ("all-roads-to-memory/inside-the-c-library/", ".roads-heap-figure",
+             ".roads-heap-chunk"),
+    "stack": (SOURCE_PAGE, ".roads-stack-figure", ".roads-stack-piece, .roads-stack-gap"),
+    "walk": (MARKED_PAGE, ".roads-walk-figure",
+             ".roads-walk-cr3, .roads-walk-table, .roads-walk-frame"),
+}
+TIMELAPSE_PAGE = "all-roads-to-memory/dynamic-memory-allocation/"
+READOUT = ".roads-readout"
+# The part an element is in (readout.js's partOf): its nearest SVG element with a <title> first.
+PART_OF = """e => { for (; e && e.nodeType === 1; e = e.parentNode)
+  if (e.ownerSVGElement && e.firstElementChild && e.firstElementChild.localName === 'title')
+    return e; return null }"""
+# Focus the page's Tab stop just before the figure's first, and say how many come before.
+STOP_BEFORE_FIGURE = """figure => {
+  const stops = [...document.querySelectorAll(
+      'a[href], a[*|href], summary, button, input, [tabindex]:not([tabindex="-1"])')]
+    .filter(e => e.getClientRects().length && e.tabIndex >= 0 && !e.closest('[hidden]'));
+  const at = stops.findIndex(e => figure.contains(e));
+  if (at > 0) stops[at - 1].focus();
+  return at;
+}"""
+# What the focused part and the readout say, and whether both are seen.
+FOCUSED = f"""figure => {{
+  const partOf = {PART_OF};
+  const e = document.activeElement;
+  if (!figure.contains(e)) return null;
+  const part = partOf(e), r = figure.querySelector('.roads-readout').getBoundingClientRect();
+  const shape = part && part.querySelector('polygon, rect, polyline');
+  return {{title: part ? part.firstElementChild.textContent.trim() : null,
+           shown: figure.querySelector('.roads-readout').textContent.trim(),
+           on: figure.querySelector('.roads-readout').classList.contains('roads-readout-on'),
+           inView: r.top >= 0 && r.bottom <= innerHeight && r.height > 0,
+           ring: shape ? parseFloat(getComputedStyle(shape).strokeWidth) : 0}};
+}}"""
+# Every part's words, and the words its own labels show (for the page walk's fields).
+PARTS = f"""figure => {{
+  const partOf = {PART_OF};
+  return [...figure.querySelectorAll('svg *')].filter(e => partOf(e) === e).map(e => ({{
+    cls: e.getAttribute('class') || '', title: e.firstElementChild.textContent.trim(),
+    text: [...e.querySelectorAll('text')].map(t => t.textContent).join(' ')}}));
+}}"""
+
+
+@pytest.mark.parametrize("width", sorted(WIDTHS))
+@pytest.mark.parametrize("kind", sorted(READOUTS))
+def test_the_keyboard_reads_each_drawn_parts_words(site, browser, kind, width):
+    """Tab into a drawing: each part that takes the focus is ringed and its words (its
+    SVG <title>, a tooltip no browser shows on focus) are shown in the figure's readout,
+    on screen; every part's words are reached so (an arrow's with the box it leaves,
+    an address field's are its labels). Out of the figure, the readout says how to use
+    it again."""
+    _, base = site
+    url, figure_css, _ = READOUTS[kind]
+    context, page, errors = open_page(browser, base + url, viewport=WIDTHS[width],
+                                      scheme="default")
+    try:
+        figure = page.locator(figure_css).first
+        readout = figure.locator(READOUT)
+        prompt = readout.inner_text()
+        assert readout.is_visible() and "Tab to" in prompt, prompt
+        assert page.evaluate(STOP_BEFORE_FIGURE, figure.element_handle()) > 0
+        said, shot = [], False
+        for _ in range(100):
+            page.keyboard.press("Tab")
+            now = figure.evaluate(FOCUSED)
+            if now is None:
+                break
+            if now["title"] is None:  # another control of the figure (its key's, its zoom's)
+                assert now["shown"] == " ".join(prompt.split()) and not now["on"], now
+                continue
+            assert now["shown"] == now["title"] and now["on"], now
+            assert now["inView"], now
+            assert now["ring"] >= 2, now
+            said.append(now["title"])
+            if len(said) == 2 and not shot:
+                ARTIFACTS.mkdir(exist_ok=True)
+                figure.screenshot(path=str(ARTIFACTS / f"readout-{kind}-keyboard-{width}.png"))
+                shot = True
+        assert said, "no part of the figure takes the focus"
+        for part in figure.evaluate(PARTS):
+            if part["title"] in said:
+                continue
+            if part["cls"] in ("roads-heap-link", "roads-stack-pointer"):
+                assert any(part["title"] in s for s in said), part
+            else:
+                assert part["cls"].startswith("roads-walk-field"), part
+                assert part["title"] == part["text"].replace(" ", ": ", 1), part
+        assert readout.inner_text() == prompt
+        assert not errors, errors
+    finally:
+        context.close()
+
+
+@pytest.mark.parametrize("kind", sorted(READOUTS))
+def test_a_tap_on_a_drawn_part_shows_its_words(site, browser, kind):
+    """On a touch phone, a tap on a part shows its words in the readout, in the column
+    and on screen. A box of the address-space diagram is a link: the tap goes to its row
+    of the memory-map table, which says the same (its addresses, rights and kind)."""
+    _, base = site
+    url, figure_css, parts_css = READOUTS[kind]
+    context, page, errors = open_page(browser, base + url, viewport=PHONE, scheme="slate",
+                                      touch=True)
+    try:
+        figure = page.locator(figure_css).first
+        parts = figure.locator(parts_css)
+        part = parts.nth(min(2, parts.count() - 1))
+        part.scroll_into_view_if_needed()
+        words = part.evaluate(f"e => ({PART_OF})(e).firstElementChild.textContent.trim()")
+        part.tap()
+        if kind == "diagram":
+            page.wait_for_function("location.hash.length > 1")
+            row = page.locator(f"[id='{page.evaluate('location.hash.slice(1)')}']")
+            assert row.is_visible()
+            cells = " ".join(row.inner_text().split())
+            start, perms = re.match(r"0x([0-9a-f]+)-\S+ (\S+) ", words).groups()
+            assert cells.startswith(start) and f" {perms} " in f" {cells} ", (words, cells)
+        else:
+            readout = figure.locator(READOUT)
+            assert readout.inner_text() == words
+            box = readout.bounding_box()
+            assert box and box["y"] >= 0 and box["y"] + box["height"] <= PHONE["height"], box
+            assert box["x"] + box["width"] <= PHONE["width"], box
+            ARTIFACTS.mkdir(exist_ok=True)
+            page.screenshot(path=str(ARTIFACTS / f"readout-{kind}-tap-390-slate.png"))
+        assert page.evaluate("document.scrollingElement.scrollWidth") <= PHONE["width"]
+        assert not errors, errors
+    finally:
+        context.close()
+
+
+TIMELAPSE_CHOSEN = """t => { const c = t.querySelector('.roads-timelapse-current g.roads-chosen');
+  return c && {title: c.firstElementChild.textContent.trim(), track: c.dataset.roadsTrack,
+               shown: t.querySelector('.roads-readout').textContent.trim()} }"""
+
+
+@pytest.mark.parametrize("width", sorted(WIDTHS))
+def test_the_timelapse_arrow_keys_go_from_box_to_box(site, browser, width):
+    """The time-lapse's boxes are dozens a step and no links: no Tab stop each. With the
+    stepper's figure focused (its one stop), the down and up arrows go from box to box
+    of the step shown, top down, the box ringed and its words in the readout (announced:
+    the focus stays on the figure); the next step keeps the same region's box."""
+    _, base = site
+    context, page, errors = open_page(browser, base + TIMELAPSE_PAGE, viewport=WIDTHS[width],
+                                      scheme="default")
+    try:
+        lapse = page.locator(".roads-timelapse").first
+        readout = lapse.locator(READOUT)
+        assert readout.is_visible() and readout.get_attribute("aria-live") == "polite"
+        figure = lapse.locator(".roads-timelapse-steps")
+        figure.focus()
+        tops = lapse.evaluate(f"""t => {{ const partOf = {PART_OF};
+          return [...t.querySelectorAll('.roads-timelapse-current svg g.node')]
+            .filter(n => partOf(n) === n)
+            .sort((a, b) => a.getBoundingClientRect().top - b.getBoundingClientRect().top)
+            .map(n => n.firstElementChild.textContent.trim()) }}""")
+        assert len(tops) > 10
+        page.keyboard.press("ArrowDown")
+        first = lapse.evaluate(TIMELAPSE_CHOSEN)
+        assert first and first["title"] == tops[0] == first["shown"], first
+        page.keyboard.press("ArrowDown")
+        page.keyboard.press("ArrowDown")
+        third = lapse.evaluate(TIMELAPSE_CHOSEN)
+        assert third["title"] == tops[2] == third["shown"], third
+        stroke = lapse.evaluate("t => parseFloat(getComputedStyle(t.querySelector("
+                                "'g.roads-chosen polygon')).strokeWidth)")
+        assert stroke >= 2
+        page.keyboard.press("ArrowUp")
+        assert lapse.evaluate(TIMELAPSE_CHOSEN)["title"] == tops[1]
+        assert figure.evaluate("e => e === document.activeElement")
+        box = readout.bounding_box()
+        assert box["y"] >= 0 and box["y"] + box["height"] <= WIDTHS[width]["height"], box
+        ARTIFACTS.mkdir(exist_ok=True)
+        lapse.screenshot(path=str(ARTIFACTS / f"readout-timelapse-keyboard-{width}.png"))
+        chosen = lapse.evaluate(TIMELAPSE_CHOSEN)
+        page.keyboard.press("ArrowRight")
+        page.wait_for_function("t => t.dataset.roadsStep === '1'", arg=lapse.element_handle())
+        after = lapse.evaluate(TIMELAPSE_CHOSEN)
+        if after is None:  # that region is gone: the readout says how to pick another
+            assert "arrow keys" in readout.inner_text()
+        else:
+            assert after["track"] == chosen["track"] and after["shown"] == after["title"]
+        assert not errors, errors
+    finally:
+        context.close()
+
+
+def test_a_tap_on_a_timelapse_box_shows_its_words(site, browser):
+    """On a touch phone a tap on a box of the step shown picks it: its words show in the
+    readout, the box ringed."""
+    _, base = site
+    context, page, errors = open_page(browser, base + TIMELAPSE_PAGE, viewport=PHONE,
+                                      scheme="slate", touch=True)
+    try:
+        lapse = page.locator(".roads-timelapse").first
+        box = lapse.locator(".roads-timelapse-current svg g.node.roads-region").nth(4)
+        box.scroll_into_view_if_needed()
+        words = box.evaluate("n => n.firstElementChild.textContent.trim()")
+        box.tap()
+        assert lapse.locator(READOUT).inner_text() == words
+        assert box.evaluate("n => n.classList.contains('roads-chosen')")
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "readout-timelapse-tap-390-slate.png"))
+        assert not errors, errors
+    finally:
+        context.close()
+
+
+@pytest.mark.parametrize("width", sorted(WIDTHS))
+def test_readouts_pass_axe_in_both_palettes(site, browser, width):
+    """axe-core over the pages' content with a part of each drawing focused, its words in
+    the readout (contrast in both palettes)."""
+    from tests.test_browser_legibility import AXE, AXE_FAILS, AXE_RUN
+
+    content_run = AXE_RUN.replace("axe.run(document,", "axe.run(document.querySelector('.md-content'),")
+    if not AXE.is_file():
+        pytest.fail(f"axe-core is missing: {AXE.relative_to(REPO)} (npm ci)", pytrace=False)
+    _, base = site
+    found = []
+    for url, figure_css, parts_css in sorted(READOUTS.values()):
+        context, page, errors = open_page(browser, base + url, viewport=WIDTHS[width])
+        try:
+            page.add_script_tag(path=str(AXE))
+            page.add_style_tag(content="*, ::before, ::after { transition: none !important; }")
+            page.locator(figure_css).first.locator(parts_css).first.focus()
+            assert page.locator(figure_css).first.locator(".roads-readout-on").count() == 1
             for scheme, rules in (("default", None), ("slate", ["color-contrast"])):
                 page.evaluate("s => document.body.setAttribute('data-md-color-scheme', s)",
                               scheme)

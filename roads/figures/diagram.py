@@ -579,6 +579,13 @@ LEGEND_CONTROL = hints.control(
     "Shown in the key below: what each kind of region, and each kind of gap, is.")
 
 
+# Where a box's tooltip (its whole line of maps, its kind and why) shows for the keyboard:
+# each box is a link to its table row, and so a Tab stop already; a tap follows the link
+# to the row, which says the same.
+READOUT = hints.readout("Tab to a box to read its whole line of maps and its kind here; "
+                        "Enter, or a tap, goes to its row of the table.")
+
+
 def legend(mm: MemoryMap) -> str:
     """The colour key of the kinds this diagram shows, in the site's fixed order."""
     present = {c.kind for c in mm.regions}
@@ -610,4 +617,5 @@ def render_diagram(mm: MemoryMap, *, cache_dir: str | os.PathLike[str] | None = 
         caption = (f"The address space of {mm.selection.describe()}: box heights grow with the "
                    "logarithm of the size; gaps are not to scale.")
     return (f'<figure class="roads-figure roads-vas-figure" id="{fid}" data-search-exclude>\n{svg}'
-            f"{LEGEND_CONTROL}{legend(mm)}\n<figcaption>{escape(caption)}</figcaption>\n</figure>\n")
+            f"{READOUT}{LEGEND_CONTROL}{legend(mm)}\n<figcaption>{escape(caption)}</figcaption>\n"
+            "</figure>\n")

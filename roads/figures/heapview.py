@@ -35,6 +35,7 @@ from html import escape
 
 from .. import constants
 from ..errors import ConfigError
+from . import hints
 from .select import Selection
 from .strip import Arrow, Lanes, draw_arrows, strip_svg
 
@@ -290,6 +291,17 @@ def describe(strip: HeapStrip) -> str:
             + (f" The tcache's lists, links decoded: {lists}." if lists else ""))
 
 
+def _link_words(strip: HeapStrip, link: Arrow) -> str:
+    """An arrow in words: "the link in a[1] points to the block of a[0] (0x5555555592a0)"."""
+    target = strip.chunk(link.target)
+    return f"{link.label} points to the block of {target.label} ({target.block:#x})"
+
+
+# Where a chunk's tooltip shows without a mouse: each chunk is a Tab stop.
+READOUT = hints.readout("Tab to a chunk, or tap it: its addresses, its size word's flags and "
+                        "where its link points show here.")
+
+
 def render_heap_strip(strip: HeapStrip) -> str:
     """The figure: an inline SVG of ``strip`` in a ``<figure>`` with its caption."""
     parts: list[str] = []
@@ -310,6 +322,9 @@ def render_heap_strip(strip: HeapStrip) -> str:
         if c.next is not None:
             tip += (f"; link stored {c.stored:#x}, decoded {c.next:#x}" if c.next
                     else f"; link stored {c.stored:#x}, decoded: null, the end of the list")
+        # What the arrows leaving it say: a keyboard reaches the chunk, not the arrow.
+        tip += "".join(f"; {_link_words(strip, link)}" for link in strip.links
+                       if link.source == c.key)
         size_text = f"size {c.size_word:#x}" if c.size_word is not None else "size"
         g = [f'<g class="{classes}" data-key="{escape(c.key)}" tabindex="0">'
              f'<title>{escape(tip)}</title>'
@@ -355,9 +370,7 @@ def render_heap_strip(strip: HeapStrip) -> str:
 
     order = sorted(strip.links, key=lambda k: (abs(rows[k.target] - source_y(k)), k.target))
     parts.append(draw_arrows(LANES, "roads-heap-link", (
-        (source_y(link), rows[link.target], f"{link.label} points to the block of "
-         f"{strip.chunk(link.target).label} ({strip.chunk(link.target).block:#x})")
-        for link in order)))
+        (source_y(link), rows[link.target], _link_words(strip, link)) for link in order)))
 
     sel = strip.selection
     fid = f"roads-heap-{sel.slug}"
@@ -375,4 +388,4 @@ def render_heap_strip(strip: HeapStrip) -> str:
                f"tcache to each next free chunk, the links decoded from safe-linking "
                f"(stored = next ^ (address of the link >> {SHIFT})).")
     return (f'<figure class="roads-picture roads-heap-figure" id="{fid}" data-search-exclude>\n'
-            f"{svg}\n<figcaption>{escape(caption)}</figcaption>\n</figure>\n")
+            f"{svg}\n{READOUT}\n<figcaption>{escape(caption)}</figcaption>\n</figure>\n")

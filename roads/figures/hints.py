@@ -26,3 +26,19 @@ def hint(inner: str, css_class: str = "") -> str:
     """A hint of one part (HTML ``inner``), hidden until its figure's control is open."""
     classes = "roads-hint" + (f" {css_class}" if css_class else "")
     return f'<span class="{classes}">{inner}</span>'
+
+
+def readout(prompt: str, *, live: bool = False) -> str:
+    """A figure's readout: a line inside the ``<figure>``, after the drawing, where
+    ``docs/javascripts/readout.js`` shows what the part last focused or tapped says
+    (its SVG ``<title>``, the tooltip a resting pointer shows), and ``prompt`` (HTML)
+    until then. For drawings with a part per box, each a Tab stop already or reached
+    with the arrow keys: a ``<title>`` is shown by no browser on focus, and on no tap.
+
+    Hidden until the script runs (it would be a prompt with nothing behind it), and on
+    paper. The focused part's ``<title>`` is its accessible name, so the readout is
+    hidden from screen readers, which read that name on focus; ``live`` where the focus
+    stays put while the arrow keys pick a part (the time-lapse): there the readout is
+    what is announced."""
+    aria = 'aria-live="polite"' if live else 'aria-hidden="true"'
+    return f'<p class="roads-readout" {aria} hidden>{prompt}</p>'

@@ -29,6 +29,7 @@ from html import escape
 from .. import constants
 from ..errors import ConfigError
 from ..units import human_size
+from . import hints
 from .select import Region, Selection
 from .strip import Arrow, Lanes, draw_arrows, strip_svg
 
@@ -263,10 +264,24 @@ def _zigzag(y: float, left: float, right: float, up: bool) -> str:
     return " ".join(points)
 
 
+def _pointer_words(st: StackTop, p: Arrow) -> str:
+    """An arrow in words: "argv[0] points into the argument strings"."""
+    return f"{p.label} points into the {st.piece(p.target).title}"
+
+
+# Where a box's tooltip shows without a mouse: each box, and each break, is a Tab stop.
+READOUT = hints.readout("Tab to a box, or tap it: its addresses and what it holds show here.")
+
+
 def render_stack_top(st: StackTop) -> str:
     """The figure: an inline SVG of ``st`` in a ``<figure>`` with its caption."""
     ys: dict[str, tuple[float, float]] = {}
     parts: list[str] = []
+
+    def leaving(key: str) -> str:
+        """What the arrows leaving a box say: a keyboard reaches the box, not the arrow."""
+        return "".join(f"; {_pointer_words(st, p)}" for p in st.pointers if p.source == key)
+
     y = TOP_MARGIN
     boundaries: list[tuple[float, int]] = []
     for item in st.items:
@@ -274,7 +289,8 @@ def render_stack_top(st: StackTop) -> str:
         ys[item.key] = (y, y + h)
         if isinstance(item, Gap):
             parts.append(
-                f'<g class="roads-stack-gap"><title>{escape(item.title)}: '
+                f'<g class="roads-stack-gap" data-key="{escape(item.key)}" tabindex="0">'
+                f'<title>{escape(item.title)}: '
                 f'{escape(item.tooltip)} ({item.start:#x}–{item.end:#x})</title>'
                 f'<polyline points="{_zigzag(y + 4, BOX_LEFT, BOX_RIGHT, True)}"/>'
                 f'<polyline points="{_zigzag(y + h - 4, BOX_LEFT, BOX_RIGHT, False)}"/>'
@@ -295,7 +311,7 @@ def render_stack_top(st: StackTop) -> str:
                              f'{escape(item.detail)}</text>')
             parts.append(
                 f'<g class="{classes}" data-key="{escape(item.key)}" tabindex="0">'
-                f'<title>{escape(item.tooltip)} ({where})</title>'
+                f'<title>{escape(item.tooltip)} ({where}){escape(leaving(item.key))}</title>'
                 f'<rect x="{BOX_LEFT}" y="{y:.0f}" width="{BOX_RIGHT - BOX_LEFT}" height="{h}"/>'
                 + "".join(lines) + "</g>")
             if item.start != item.end:
@@ -328,8 +344,7 @@ def render_stack_top(st: StackTop) -> str:
         return a + (b - a) * (siblings.index(p) + 1) / (len(siblings) + 1)
 
     parts.append(draw_arrows(LANES, "roads-stack-pointer", (
-        (leaves(p), centre(p.target), f"{p.label} points into the {st.piece(p.target).title}")
-        for p in order)))
+        (leaves(p), centre(p.target), _pointer_words(st, p)) for p in order)))
 
     sel = st.selection
     fid = f"roads-stack-{sel.slug}"
@@ -343,4 +358,4 @@ def render_stack_top(st: StackTop) -> str:
                f"scale: each gives its size, and each address marks the line beside it. "
                f"Arrows: the pointers of argv, envp and the auxiliary vector.")
     return (f'<figure class="roads-picture roads-stack-figure" id="{fid}" data-search-exclude>\n'
-            f"{svg}\n<figcaption>{escape(caption)}</figcaption>\n</figure>\n")
+            f"{svg}\n{READOUT}\n<figcaption>{escape(caption)}</figcaption>\n</figure>\n")

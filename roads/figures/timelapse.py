@@ -27,7 +27,7 @@ from lxml import etree
 
 from ..errors import ConfigError
 from ..units import human_size
-from . import diagram
+from . import diagram, hints
 from .diff import Change, diff_maps
 from .regions import MemoryMap, memory_map
 from .select import Selection
@@ -153,6 +153,15 @@ def step_words(step: Step, index: int) -> str:
 # --------------------------------------------------------------------------- HTML
 
 
+# Where a box's tooltip (its whole line of maps, its kind and why) shows without a mouse:
+# the boxes are no links here and, dozens a step, no Tab stops; the stepper's one stop
+# (timelapse.js) takes the up and down arrows to go from box to box (readout.js), and a
+# tap picks one.
+READOUT = hints.readout("With the figure focused, the up and down arrow keys go from box to "
+                        "box, or tap a box: its whole line of maps and its kind show here.",
+                        live=True)
+
+
 def timelapse_id(selection: Selection) -> str:
     """The HTML id of a time-lapse that starts at ``selection``."""
     return f"timelapse-{selection.slug}"
@@ -188,7 +197,8 @@ def render_timelapse(selections: Sequence[Selection], *,
     return (f'<div class="roads-timelapse" id="{tid}" '
             f'aria-label="{escape(label)}" aria-describedby="{tid}-desc" role="region" '
             f'data-search-exclude>\n<p hidden id="{tid}-desc">{escape(story)}</p>\n'
-            f'<ol class="roads-timelapse-steps">\n' + "\n".join(items) + "\n</ol>\n</div>\n")
+            f'<ol class="roads-timelapse-steps">\n' + "\n".join(items) + "\n</ol>\n"
+            f"{READOUT}</div>\n")
 
 
 def _for_step(svg: str, tracks: dict[str, str]) -> str:

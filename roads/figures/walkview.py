@@ -32,6 +32,7 @@ from .. import constants
 from ..units import human_size
 from .pageview import (HIDDEN, PAGE_SHIFT, PAGE_SIZE, AddressSplit, find_page, paging_levels_of,
                        physical_address, resolve_address, split_address)
+from . import hints
 from .select import Selection
 
 ENTRIES = constants.TABLE_ENTRIES.value
@@ -217,6 +218,12 @@ def _row_y(top: float, height: float, position: int, count: int) -> float:
     return top + HEADER + inner * position / max(count - 1, 1)
 
 
+# Where a part's tooltip shows without a mouse: CR3, each table and the page are Tab
+# stops; the address's fields show their words (the level and the index) themselves.
+READOUT = hints.readout("Tab to CR3, a table or the page, or tap it: what it holds, and "
+                        "what the capture says of it, show here.")
+
+
 def render_walk(w: Walk) -> str:
     """The walk of ``w`` as an inline SVG in a ``<figure>`` with its caption."""
     split = w.split
@@ -244,7 +251,7 @@ def render_walk(w: Walk) -> str:
 
     # CR3, then one box per table, then the frame.
     y = BAR_TOP + BAR_HEIGHT + 14
-    out.append(f'<g class="roads-walk-cr3"><title>CR3 holds the physical address of the top table '
+    out.append(f'<g class="roads-walk-cr3" tabindex="0"><title>CR3 holds the physical address of the top table '
                f'({escape(names[0])}); a program cannot read it</title>'
                f'<rect x="{BOX_LEFT}" y="{y}" width="44" height="20"/>'
                f'<text x="{BOX_LEFT + 22}" y="{y + 14}" text-anchor="middle">CR3</text>'
@@ -347,4 +354,4 @@ def render_walk(w: Walk) -> str:
                    f"{names[-1]}: {huge_evidence(w)} Dashed: the tables, which no program can read, so "
                    f"the capture has only the index used in each; solid: what the capture holds.")
     return (f'<figure class="roads-picture roads-walk-figure" id="{fid}" data-search-exclude>\n'
-            f"{svg}\n<figcaption>{escape(caption)}</figcaption>\n</figure>\n")
+            f"{svg}\n{READOUT}\n<figcaption>{escape(caption)}</figcaption>\n</figure>\n")
