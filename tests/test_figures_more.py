@@ -620,6 +620,9 @@ def test_diff_figure_outlines_the_change_and_draws_it_to_scale() -> None:
     grown = step.of("grown")[0]
     widths = [float(w) for w in re.findall(r'class="roads-diff-bar".*?width:([0-9.]+)%', rows[0][1])]
     assert widths == [round(100 * grown.size_before / grown.size_after, 1), 100.0]
+    # What the bars are is said in the legend under the figure, not in their tooltip alone.
+    assert html.count('class="roads-diff-bar" title="size"') == 2
+    assert "larger after; size bars to scale" in html
     assert "<svg" not in html  # HTML that reflows on a phone, no drawing to scroll
 
 

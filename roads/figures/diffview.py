@@ -37,13 +37,14 @@ from ..units import hex_address, human_size
 PAGE_SIZE_TEXT = PAGE_SIZE.format()
 
 # The badge of each change: a sign that does not depend on colour, and its meaning
-# for the legend. The outline that goes with it is in figures-more.css.
+# for the legend (which names the size bars: their tooltip, "size", reaches no keyboard
+# or tap). The outline that goes with it is in figures-more.css.
 BADGES = {
     "added": ("+", "mapped only after"),
     "removed": ("−", "mapped only before: gone"),
     "moved": ("→", "the same mapping at another address"),
-    "grown": ("▲", "larger after; bars to scale"),
-    "shrunk": ("▼", "smaller after; bars to scale"),
+    "grown": ("▲", "larger after; size bars to scale"),
+    "shrunk": ("▼", "smaller after; size bars to scale"),
     "split": ("÷", "one mapping became several lines"),
     "merged": ("∪", "several lines became one"),
     "permissions": ("±", "permissions changed"),
