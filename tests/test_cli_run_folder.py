@@ -19,6 +19,12 @@ from roads.capture.runfolder import (HOME, MAX_KEPT, Guarded, Kept, guarded, hom
 from tests.cli_support import DEADLINE, REPO
 
 
+# Long enough for a short program to end of itself on a loaded machine: by default roads
+# run stops it after half a second and prints its map, and the tests read how it ended
+# (a test failed so while browser tests ran beside it).
+AFTER = ("--after", "20")
+
+
 def roads_from(src: Path, *args: str, cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess:
     """``roads args`` run from ``cwd`` with the code in ``src``, as a user runs it."""
     return subprocess.run([sys.executable, "-m", "roads.cli", *args], capture_output=True,
@@ -74,7 +80,7 @@ def test_what_runs_outside_stays_read_only_below_the_folder_run_from(tmp_path):
     (cache / "roads").mkdir(parents=True)
     (cache / "roads" / "target").write_text("mine\n")
     protected = [src, home, cache / "roads"]
-    first = roads_from(src, "run", "--", "true", cwd=here, env=env)  # builds the launcher
+    first = roads_from(src, "run", *AFTER, "--", "true", cwd=here, env=env)  # builds the launcher
     assert first.returncode == 1 and "ended (exit status 0)" in first.stderr, first.stderr
     assert list((cache / "roads").glob("launcher-*"))
     before = {p: tree(p) for p in protected}
@@ -96,7 +102,7 @@ def test_a_run_from_the_home_folder_may_write_nothing_there(tmp_path):
     home.mkdir()
     (home / ".profile").write_text("mine\n")
     env = {**os.environ, "HOME": str(home), "XDG_CACHE_HOME": str(tmp_path / "xdg")}
-    done = roads_from(REPO, "run", "--", "sh", "-c",
+    done = roads_from(REPO, "run", *AFTER, "--", "sh", "-c",
                       "echo x >> .profile; touch .bash_profile; mkdir bin; echo x > file; "
                       "mkdir -p runs/a; true", cwd=home, env=env)
     assert done.returncode == 1 and "ended (exit status 0)" in done.stderr, done.stderr
@@ -108,7 +114,7 @@ def test_a_run_from_the_home_folder_may_write_nothing_there(tmp_path):
         "own, such as a new one in your home folder (mkdir ~/runs && cd ~/runs)\n")
     # A folder of one's own in it is the program's.
     (home / "runs").mkdir()
-    done = roads_from(REPO, "run", "--", "sh", "-c", "echo x > file", cwd=home / "runs",
+    done = roads_from(REPO, "run", *AFTER, "--", "sh", "-c", "echo x > file", cwd=home / "runs",
                       env=env)
     assert "read-only" not in done.stderr, done.stderr
     assert (home / "runs" / "file").read_text() == "x\n"
@@ -192,7 +198,7 @@ def test_a_run_cannot_plant_a_checkout_whose_launcher_the_next_command_starts(tm
     here.mkdir()
     home.mkdir()
     env = {**os.environ, "HOME": str(home), "XDG_CACHE_HOME": str(cache)}
-    done = roads_from(REPO, "run", "--", "sh", "-c", PLANT, "sh", str(cache / "roads"),
+    done = roads_from(REPO, "run", *AFTER, "--", "sh", "-c", PLANT, "sh", str(cache / "roads"),
                       cwd=here, env=env)
     assert "ended (exit status 0)" in done.stderr, done.stderr
     assert list((here / ".cache" / "roads").glob("launcher-*"))  # planted
@@ -262,7 +268,7 @@ def test_a_link_on_path_below_the_folder_run_from_cannot_be_pointed_elsewhere(tm
     (here / "current").symlink_to(opt)
     env = {**os.environ, "HOME": str(tmp_path / "home"), "XDG_CACHE_HOME": str(tmp_path / "xdg"),
            "PATH": f"{here / 'current' / 'bin'}:{os.environ['PATH']}"}
-    done = roads_from(REPO, "run", "--", "sh", "-c",
+    done = roads_from(REPO, "run", *AFTER, "--", "sh", "-c",
                       "mkdir -p mine/bin; ln -sfn mine current.new; mv -T current.new current",
                       cwd=here, env=env)
     assert "ended (exit status" in done.stderr, done.stderr
@@ -305,7 +311,7 @@ def test_a_loop_of_links_on_path_is_no_crash_and_cannot_be_undone(tmp_path):
     env = {**os.environ, "HOME": str(tmp_path / "home"), "XDG_CACHE_HOME": str(tmp_path / "xdg"),
            # Last: execvp takes a loop for an error, not for a folder without the program.
            "PATH": f"{os.environ['PATH']}:{here / 'loop' / 'a' / 'bin'}"}
-    done = roads_from(REPO, "run", "--", "sh", "-c",
+    done = roads_from(REPO, "run", *AFTER, "--", "sh", "-c",
                       "rm -f loop/a; mkdir -p loop/a/bin; echo written > file", cwd=here, env=env)
     assert "Traceback" not in done.stderr and "ended (exit status" in done.stderr, done.stderr
     assert os.readlink(here / "loop" / "a") == "b"  # the loop stays as it was
