@@ -304,37 +304,46 @@ def test_a_gdb_map_change_shows_each_files_folder(site, browser):
         context.close()
 
 
-@pytest.mark.parametrize("width", sorted(WIDTHS))
-def test_opened_hints_pass_axe_in_both_palettes(site, browser, width):
-    """axe-core (WCAG A and AA, contrast in both palettes) over the pages' content with
-    every figure's hints opened: what was hidden is now read, and must be legible. (The
-    page's frame is test_browser_legibility's: Material's search box, closed, is there
-    a scrolling region on a phone.)"""
+def _content_axe(browser, url: str, width: str, prepare) -> list:
+    """axe-core (WCAG A and AA, contrast in both palettes) over the content of the page
+    at ``url``, after ``prepare(page)`` (what opens or focuses the hints to be read): the
+    violations, each with its page and palette. (The page's frame is
+    test_browser_legibility's: Material's search box, closed, is there a scrolling region
+    on a phone.)"""
     from tests.test_browser_legibility import AXE, AXE_FAILS, AXE_RUN
 
     content_run = AXE_RUN.replace("axe.run(document,", "axe.run(document.querySelector('.md-content'),")
     assert content_run != AXE_RUN
-
     if not AXE.is_file():
         pytest.fail(f"axe-core is missing: {AXE.relative_to(REPO)} (npm ci)", pytrace=False)
+    found = []
+    context, page, errors = open_page(browser, url, viewport=WIDTHS[width])
+    try:
+        page.add_script_tag(path=str(AXE))
+        page.add_style_tag(content="*, ::before, ::after { transition: none !important; }")
+        prepare(page)
+        for scheme, rules in (("default", None), ("slate", ["color-contrast"])):
+            page.evaluate("s => document.body.setAttribute('data-md-color-scheme', s)", scheme)
+            found += [(url, scheme, v) for v in page.evaluate(
+                content_run, {"fails": list(AXE_FAILS), "rules": rules})]
+        assert not errors, errors
+    finally:
+        context.close()
+    return found
+
+
+@pytest.mark.parametrize("width", sorted(WIDTHS))
+def test_opened_hints_pass_axe_in_both_palettes(site, browser, width):
+    """axe-core over the pages' content with every figure's hints opened: what was hidden
+    is now read, and must be legible."""
+    def open_hints(page):
+        page.evaluate("document.querySelectorAll('details.roads-hints').forEach(d => d.open = true)")
+        page.wait_for_timeout(300)  # access.js decides again what scrolls
+
     _, base = site
     found = []
     for url in sorted({u for u, _, _ in OPENED.values()}):
-        context, page, errors = open_page(browser, base + url, viewport=WIDTHS[width])
-        try:
-            page.add_script_tag(path=str(AXE))
-            page.add_style_tag(content="*, ::before, ::after { transition: none !important; }")
-            page.evaluate("document.querySelectorAll('details.roads-hints')"
-                          ".forEach(d => d.open = true)")
-            page.wait_for_timeout(300)  # access.js decides again what scrolls
-            for scheme, rules in (("default", None), ("slate", ["color-contrast"])):
-                page.evaluate("s => document.body.setAttribute('data-md-color-scheme', s)",
-                              scheme)
-                found += [(url, scheme, v) for v in page.evaluate(
-                    content_run, {"fails": list(AXE_FAILS), "rules": rules})]
-            assert not errors, errors
-        finally:
-            context.close()
+        found += _content_axe(browser, base + url, width, open_hints)
     assert not found, found
 
 
@@ -556,26 +565,12 @@ def test_a_tap_on_a_timelapse_box_shows_its_words(site, browser):
 def test_readouts_pass_axe_in_both_palettes(site, browser, width):
     """axe-core over the pages' content with a part of each drawing focused, its words in
     the readout (contrast in both palettes)."""
-    from tests.test_browser_legibility import AXE, AXE_FAILS, AXE_RUN
-
-    content_run = AXE_RUN.replace("axe.run(document,", "axe.run(document.querySelector('.md-content'),")
-    if not AXE.is_file():
-        pytest.fail(f"axe-core is missing: {AXE.relative_to(REPO)} (npm ci)", pytrace=False)
     _, base = site
     found = []
     for url, figure_css, parts_css in sorted(READOUTS.values()):
-        context, page, errors = open_page(browser, base + url, viewport=WIDTHS[width])
-        try:
-            page.add_script_tag(path=str(AXE))
-            page.add_style_tag(content="*, ::before, ::after { transition: none !important; }")
+        def focus_part(page, figure_css=figure_css, parts_css=parts_css):
             page.locator(figure_css).first.locator(parts_css).first.focus()
             assert page.locator(figure_css).first.locator(".roads-readout-on").count() == 1
-            for scheme, rules in (("default", None), ("slate", ["color-contrast"])):
-                page.evaluate("s => document.body.setAttribute('data-md-color-scheme', s)",
-                              scheme)
-                found += [(url, scheme, v) for v in page.evaluate(
-                    content_run, {"fails": list(AXE_FAILS), "rules": rules})]
-            assert not errors, errors
-        finally:
-            context.close()
+
+        found += _content_axe(browser, base + url, width, focus_part)
     assert not found, found
