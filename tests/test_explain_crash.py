@@ -114,11 +114,12 @@ int main(void) {
 """
 
 
-def _run(root: Path, folder: Path, name: str, *args: str) -> tuple[int, str]:
-    """``roads explain --at exit ARGS ./NAME`` run from ``folder``, saving its session
+def _run(root: Path, folder: Path, name: str, *args: str, at: str = "exit",
+         argv: tuple[str, ...] = ()) -> tuple[int, str]:
+    """``roads explain --at AT ARGS ./NAME ARGV`` run from ``folder``, saving its session
     (NAME.json): its status, and the page."""
-    status = explain(root, "--at", "exit", "--out", f"{name}.html", "--save", f"{name}.json",
-                     *args, "--", f"./{name}")
+    status = explain(root, "--at", at, "--out", f"{name}.html", "--save", f"{name}.json",
+                     *args, "--", f"./{name}", *argv)
     return status, (folder / f"{name}.html").read_text()
 
 
@@ -649,11 +650,9 @@ def test_a_crash_after_the_last_stop_is_stopped_at_and_told(root, tmp_path, monk
         monkeypatch.setenv("IN_DESTRUCTOR", "1")
     build(tmp_path, "after", AFTER, "-O0", "-g")
     arg, told, function = AFTER_CASES[case]
-    status = explain(root, "--at", "f", "--out", "after.html", "--save", "after.json",
-                     "--", "./after", arg)
+    status, page = _run(root, tmp_path, "after", at="f", argv=(arg,))
     err = capsys.readouterr().err
     assert status == 0, err
-    page = (tmp_path / "after.html").read_text()
     facts = page_facts(page)
     saved = saved_session(tmp_path / "after.json")
     assert saved["capture"]["variants"]["default"]["runs"][0]["stdout"] == "f gave 2\n"
@@ -736,11 +735,9 @@ def test_a_sigsegv_the_program_sends_itself_is_told_as_sent(root, tmp_path, monk
     program = build(tmp_path, "sent", SENT, "-O0", "-g")
     untraced = subprocess.run([str(program), how], capture_output=True, timeout=30)
     assert untraced.returncode == -signal.SIGSEGV and not untraced.stdout, untraced
-    status = explain(root, "--at", "exit", "--out", "sent.html", "--save", "sent.json",
-                     "--", "./sent", how)
+    status, page = _run(root, tmp_path, "sent", argv=(how,))
     err = capsys.readouterr().err
     assert status == 0, err
-    page = (tmp_path / "sent.html").read_text()
     facts = page_facts(page)
     assert stop_names(saved_session(tmp_path / "sent.json")) == ["exit"]
     assert "Crash" not in facts and "The fault:" not in page_text(page), facts
