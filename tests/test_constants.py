@@ -220,6 +220,46 @@ def test_a_mapped_chunk_of_the_maximum_leaves_the_threshold(tmp_path):
         assert bool(second & c.IS_MMAPPED.value) is not raised, (hex(mapped), out)
 
 
+
+# Sets the mmap threshold with mallopt to argv[1] bytes, then mallocs argv[2] bytes and
+# prints mallopt's answer and the block's IS_MMAPPED bit.
+_SET_THRESHOLD_PROBE = r"""
+#include <malloc.h>
+#include <stdio.h>
+#include <stdlib.h>
+int main(int argc, char **argv)
+{
+    int set = mallopt(M_MMAP_THRESHOLD, (int)strtol(argv[1], NULL, 0));
+    size_t *block = malloc(strtoul(argv[2], NULL, 0));
+    if (block == NULL)
+        return 1;
+    printf("%d %zu\n", set, (block[-1] >> 1) & 1);
+    return 0;
+}
+"""
+
+
+@pytest.mark.gcc
+def test_the_threshold_can_be_fixed_above_its_maximum(tmp_path):
+    """MMAP_THRESHOLD_MAX bounds only free's raising of the threshold: this glibc takes a
+    threshold of twice that from mallopt (older releases refused one above half of
+    HEAP_MAX_SIZE), and a request above the maximum but below the threshold then comes
+    from the heap (dynamic-memory-allocation.md, "The threshold is therefore not fixed")."""
+    import subprocess
+
+    source, program = tmp_path / "probe.c", tmp_path / "probe"
+    source.write_text(_SET_THRESHOLD_PROBE)
+    subprocess.run(["gcc", "-O0", "-o", str(program), str(source)], check=True, timeout=60)
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith("MALLOC_") and k != "GLIBC_TUNABLES"}
+    threshold = 2 * c.MMAP_THRESHOLD_MAX.value
+    assert threshold > c.HEAP_MAX_SIZE.value // 2
+    request = c.MMAP_THRESHOLD_MAX.value + c.PAGE_SIZE.value
+    out = subprocess.run([str(program), str(threshold), str(request)], env=env,
+                         capture_output=True, text=True, check=True, timeout=30).stdout
+    assert out.split() == ["1", "0"], out
+
+
 # THREADS threads, alive together, each malloc a small block; prints how many arenas
 # served them: the distinct HEAP_MAX_SIZE-aligned areas their blocks lie in (the main
 # arena's [heap] counts as one).
