@@ -296,6 +296,8 @@ def test_no_run_where_the_files_cannot_be_made_read_only(tmp_path):
         capture_output=True, text=True, cwd=here, env=env, timeout=DEADLINE)
     assert outside.read_text() == "mine\n", done.stderr
     assert "cannot be made read-only here" in done.stderr, done.stderr
+    # The launcher's status 2, read as a wait status, was "killed by SIGINT".
+    assert "the launcher could not start the run (exit status 2)" in done.stderr, done.stderr
 
 
 @pytest.mark.usefixtures("no_leftovers")
@@ -316,3 +318,20 @@ def test_a_loop_of_links_on_path_is_no_crash_and_cannot_be_undone(tmp_path):
     assert "Traceback" not in done.stderr and "ended (exit status" in done.stderr, done.stderr
     assert os.readlink(here / "loop" / "a") == "b"  # the loop stays as it was
     assert (here / "file").read_text() == "written\n"  # the rest of the folder is the program's
+
+
+def test_a_launcher_that_refuses_the_run_is_told_by_its_exit_status(tmp_path):
+    """The launcher's refusal (exit status 2: what must stay read-only cannot be kept so)
+    was read as a wait status, and roads run said it "could not start the run (killed by
+    SIGINT)"."""
+    from roads.capture.runner import run_program
+    from roads.errors import SampleError
+
+    refusing = tmp_path / "launcher"
+    refusing.write_text("#!/bin/sh\necho 'launcher: no run' >&2\nexit 2\n")
+    refusing.chmod(0o755)
+    with pytest.raises(SampleError) as raised:
+        run_program(["true"], launcher_path=refusing, cwd=tmp_path, env=dict(os.environ),
+                    timeout=10, no_aslr=True)
+    assert raised.value.message == "the launcher could not start the run (exit status 2)"
+    assert raised.value.output == "launcher: no run\n"

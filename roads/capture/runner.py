@@ -173,6 +173,15 @@ def describe_status(status: int | None) -> str:
     return f"wait status {status:#x}"
 
 
+def wait_status(returncode: int | None) -> int | None:
+    """The raw wait status (``describe_status``'s) of a Popen's ``returncode``: negative
+    for a signal's end, else the exit status. Given as it was, exit status 2 (the
+    launcher's refusal to run) read as a wait status said "killed by SIGINT"."""
+    if returncode is None:
+        return None
+    return -returncode if returncode < 0 else returncode << 8
+
+
 def oom_kills(proc_root: Path) -> int | None:
     """The machine's count of processes ended by the out-of-memory killer (``oom_kill``
     in /proc/vmstat, Linux 4.13 and later; memory-cgroup kills included); None if absent."""
@@ -423,7 +432,7 @@ def run_program(
         )
     if run.group is None:
         raise SampleError(
-            f"the launcher could not start the run ({describe_status(child.returncode)})",
+            f"the launcher could not start the run ({describe_status(wait_status(child.returncode))})",
             sample=label, command=argv, output=result.stderr or None,
         )
     return result
