@@ -32,6 +32,13 @@ def roads_from(src: Path, *args: str, cwd: Path, env: dict[str, str]) -> subproc
                           timeout=DEADLINE)
 
 
+@pytest.fixture(scope="module")
+def xdg(tmp_path_factory) -> Path:
+    """A user's cache folder (XDG_CACHE_HOME), for tests that do not look in it: the
+    launcher is built there once for the module."""
+    return tmp_path_factory.mktemp("xdg")
+
+
 def tree(folder: Path) -> dict[str, tuple[int, bytes]]:
     """Every entry below ``folder``: its mode, and a file's bytes or a link's target."""
     found = {}
@@ -275,29 +282,57 @@ def test_a_link_on_path_below_the_folder_run_from_cannot_be_pointed_elsewhere(tm
     assert os.readlink(here / "current") == str(opt)
 
 
+NO_NAMESPACES = pytest.mark.skipif(
+    os.geteuid() != 0 or not shutil.which("unshare") or not shutil.which("setpriv"),
+    reason="needs root, unshare and setpriv to take the namespaces away")
+
+
+def without_namespaces(tmp_path: Path, xdg: Path, *args: str) -> subprocess.CompletedProcess:
+    """``roads args``, run from tmp_path/run as root of a user namespace of its own,
+    without capabilities, where no other namespace may be made (a container, user
+    namespaces turned off)."""
+    here = tmp_path / "run"
+    here.mkdir()
+    env = {**os.environ, "HOME": str(tmp_path / "home"), "XDG_CACHE_HOME": str(xdg),
+           "PYTHONPATH": str(REPO)}
+    return subprocess.run(
+        ["unshare", "-U", "-r", "sh", "-c",
+         'echo 0 > /proc/sys/user/max_user_namespaces && exec setpriv --bounding-set -all '
+         '--inh-caps -all "$@"', "sh", sys.executable, "-P", "-m", "roads.cli", *args],
+        capture_output=True, text=True, cwd=here, env=env, timeout=DEADLINE)
+
+
 @pytest.mark.usefixtures("no_leftovers")
-@pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("unshare") or not shutil.which("setpriv"),
-                    reason="needs root, unshare and setpriv to take the namespaces away")
-def test_no_run_where_the_files_cannot_be_made_read_only(tmp_path):
+@NO_NAMESPACES
+def test_no_run_where_the_files_cannot_be_made_read_only(tmp_path, xdg):
     """Where the kernel gives no PID or mount namespace (a container, user namespaces
     turned off), the launcher ran the program anyway, every file as writable as outside:
     the user's start-up files, and the paths roads run keeps read-only."""
-    here, outside = tmp_path / "run", tmp_path / "outside"
-    here.mkdir()
+    outside = tmp_path / "outside"
     outside.write_text("mine\n")
-    env = {**os.environ, "HOME": str(tmp_path / "home"), "XDG_CACHE_HOME": str(tmp_path / "xdg"),
-           "PYTHONPATH": str(REPO)}
-    # Root of a user namespace of its own, without capabilities, where no other may be made.
-    done = subprocess.run(
-        ["unshare", "-U", "-r", "sh", "-c",
-         'echo 0 > /proc/sys/user/max_user_namespaces && exec setpriv --bounding-set -all '
-         '--inh-caps -all "$@"', "sh", sys.executable, "-m", "roads.cli", "run", "--", "sh",
-         "-c", f"echo planted >> {outside}"],
-        capture_output=True, text=True, cwd=here, env=env, timeout=DEADLINE)
+    done = without_namespaces(tmp_path, xdg, "run", "--", "sh", "-c", f"echo planted >> {outside}")
     assert outside.read_text() == "mine\n", done.stderr
     assert "cannot be made read-only here" in done.stderr, done.stderr
     # The launcher's status 2, read as a wait status, was "killed by SIGINT".
     assert "the launcher could not start the run (exit status 2)" in done.stderr, done.stderr
+
+
+@pytest.mark.usefixtures("no_leftovers")
+@NO_NAMESPACES
+def test_roads_explain_runs_nothing_where_the_sandbox_is_refused(tmp_path, xdg):
+    """roads explain ran the program there too, without the sandbox, saying so: the
+    program could write every file the user may. A build of the site's own samples still
+    runs so (saved.refreshed), in a container that has no namespaces to give."""
+    outside = tmp_path / "outside"
+    outside.write_text("mine\n")
+    done = without_namespaces(tmp_path, xdg, "explain", "--at", "exit", "--out",
+                              str(tmp_path / "page.html"), "--", "/bin/sh", "-c",
+                              f"echo planted >> {outside}")
+    assert outside.read_text() == "mine\n", done.stderr
+    from roads.explain.session import NOT_RUN
+
+    assert done.returncode == 1 and f"roads: error: {NOT_RUN}" in done.stderr, done.stderr
+    assert not (tmp_path / "page.html").exists()
 
 
 @pytest.mark.usefixtures("no_leftovers")

@@ -63,6 +63,9 @@ TOOL_DEADLINE = 180
 # What the launcher says on stderr (once) when a process of a tool's run stops the tool
 # (SIGSTOP cannot be blocked) and it continues it; the stop signal's number follows.
 TOOL_STOPPED = "launcher: the tool was stopped by signal "
+# What the launcher says on stderr where asked for read-only files or no run
+# (--read-only-or-no-run) and the system refuses it the namespaces that make them.
+NO_READ_ONLY = "launcher: the run's files cannot be made read-only here"
 _LAUNCHER_LOCK = threading.Lock()
 _LAUNCHERS: set[Path] = set()  # built and seen in this process
 
@@ -316,14 +319,17 @@ _LAUNCHER_DIGEST: dict[tuple[int, int, int], str] = {}
 
 
 def tool_prefix(cache: Path, writable: Path, run_at: str | None = None,
-                show: tuple[str, ...] = ()) -> list[str]:
+                show: tuple[str, ...] = (), or_no_run: bool = False) -> list[str]:
     """The launcher command that runs a tool (gcc, gdb) in the sandbox, with only
     ``writable`` writable: prefix it to the tool's argv (``command.run(sandbox=...)``).
     With ``run_at`` (RUN_ROOT), a tool started in ``writable`` sees it there. ``show``:
-    files that lie under /tmp kept visible (read-only) in the sandbox's private /tmp."""
+    files that lie under /tmp kept visible (read-only) in the sandbox's private /tmp.
+    With ``or_no_run``, where the system refuses the sandbox its namespaces the launcher
+    runs nothing (status 2, ``NO_READ_ONLY`` on stderr), not the tool amid every file."""
     shown = [arg for path in show for arg in ("--show", path)]
     return [str(launcher(cache)), "--tool", str(TOOL_CPU), str(TOOL_ADDRESS_SPACE),
-            str(Path(writable).resolve()), str(TOOL_DEADLINE), run_at or "-", *shown, "--"]
+            str(Path(writable).resolve()), str(TOOL_DEADLINE), run_at or "-", *shown,
+            *(("--read-only-or-no-run",) if or_no_run else ()), "--"]
 
 
 # The number fields of a roads.h line: a pointer in at most 16 hex digits after 0x, a

@@ -122,7 +122,7 @@ def cmd_explain(args) -> int:
         shown = _recorded(program, Path(args.root).resolve()) if args.save else None
         session = explain_program(program, args.at, aslr=args.aslr, follow_fork=args.follow_fork,
                                   deadline=args.deadline, sandbox=sandbox, cache=sandbox,
-                                  progress=progress, shown=shown)
+                                  progress=progress, shown=shown, or_no_run=True)
         if input_given(sys.stdin):
             progress("the program's standard input is empty (/dev/null): what comes to "
                      "roads explain's own is not passed on")

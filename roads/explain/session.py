@@ -260,7 +260,7 @@ def explain_program(argv: list[str], wheres: list[str], *, aslr: bool = False,
                     follow_fork: bool = False, deadline: float = 30.0,
                     sandbox: Path | None = None, cache: Path | None = None,
                     progress: Callable[[str], None] = lambda s: None,
-                    shown: list[str] | None = None) -> Session:
+                    shown: list[str] | None = None, or_no_run: bool = False) -> Session:
     """Run ``argv`` (a ``.c`` file is compiled first) to the stops ``wheres``; the page
     names the program and its arguments as ``shown`` (default: ``argv``, as given, so
     that its command makes the page again where it was typed; a saved session gives them
@@ -281,7 +281,12 @@ def explain_program(argv: list[str], wheres: list[str], *, aslr: bool = False,
 
     The toolchain's packages the capture records are asked here, not in the sandbox,
     where nothing but the run's folder may be written: with ``cache`` (the tools
-    folder), dpkg's answers are kept there for the next run (``package_versions``)."""
+    folder), dpkg's answers are kept there for the next run (``package_versions``).
+
+    Where the system refuses the sandbox its namespaces, the launcher runs the tracer
+    without them, amid the user's files (``REFUSED``), as a build of the site's own
+    samples needs in a container; with ``or_no_run`` (roads explain's, whose program is
+    anyone's) it runs nothing, and ExplainError says why (``NOT_RUN``)."""
     stops = [parse_stop(w) for w in wheres] or [parse_stop("main")]
     labels = [s.label for s in stops]
     if len(set(labels)) != len(labels):
@@ -369,7 +374,7 @@ def explain_program(argv: list[str], wheres: list[str], *, aslr: bool = False,
         if sandbox is None:
             progress(f"running {shellwords.join(argv)}")
             return trace_program(job, progress)
-        return _in_sandbox(job, Path(tmp), sandbox, progress)
+        return _in_sandbox(job, Path(tmp), sandbox, progress, or_no_run)
 
 
 RUN_FOLDER = "roads-explain-"  # the start of a run folder's name (mkdtemp's prefix)
@@ -578,10 +583,19 @@ def program_environment(environ: Mapping[str, str],
     return env
 
 
-def _in_sandbox(job: dict, folder: Path, cache: Path, progress: Callable[[str], None]) -> Session:
-    """``trace_program`` run by ``python -m roads.explain.inner`` inside the sandbox."""
+# Why a run that the sandbox could not hold was not started (``or_no_run``).
+NOT_RUN = ("the system refuses the sandbox its namespaces (PID and mount: a container, "
+           "or user namespaces turned off), and without them the program would see and "
+           "may write your files as you do: it was not run; roads explain --no-sandbox "
+           "runs it so, for a program you trust")
 
-    from ..capture.runner import RUN_ROOT, TOOL_STOPPED, launcher, tool_prefix
+
+def _in_sandbox(job: dict, folder: Path, cache: Path, progress: Callable[[str], None],
+                or_no_run: bool = False) -> Session:
+    """``trace_program`` run by ``python -m roads.explain.inner`` inside the sandbox; with
+    ``or_no_run``, nowhere where the sandbox would be refused its namespaces."""
+
+    from ..capture.runner import NO_READ_ONLY, RUN_ROOT, TOOL_STOPPED, launcher, tool_prefix
     from ..errors import CommandTimeout
 
     job = {**sandboxed_job(job, folder), "outside": namespaces(),
@@ -603,9 +617,12 @@ def _in_sandbox(job: dict, folder: Path, cache: Path, progress: Callable[[str], 
         done = command.run([sys.executable, "-m", "roads.explain.inner", "job.json"], cwd=folder,
                            timeout=job["deadline"] + 60, check=False, env=env,
                            sandbox=tool_prefix(cache, folder, run_at=RUN_ROOT,
-                                               show=_shown(job)), on_line=relay)
+                                               show=_shown(job), or_no_run=or_no_run),
+                           on_line=relay)
     except CommandTimeout as exc:
         raise ExplainError(f"the sandboxed run did not finish: {exc.message}") from None
+    if or_no_run and done.returncode == 2 and NO_READ_ONLY in done.stderr:
+        raise ExplainError(NOT_RUN)
     result = _result(folder / "result.json", done)
     if "error" in result:
         raise ExplainError(str(result["error"]))
