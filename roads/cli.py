@@ -22,8 +22,9 @@ from typing import NoReturn
 from .argtypes import PID_MAX, count, seconds
 from .constants import PAGE_SIZE
 from .cachedir import tools_folder, user_tools_folder
-from .capture.runfolder import (HOME, Guarded, Kept, guarded, home_folder, kept_read_only,
-                                links_to)
+from .capture.runfolder import (HOME, Guarded, Kept, guarded, home_folder, identities,
+                                kept_read_only, links_to, named_below, renamed_made,
+                                repositories)
 from .command import install_hint
 from .capture.changes import summarise
 from .errors import NO_MEMORY, NotExecuted, RoadsError, SampleError, printable, tail
@@ -429,14 +430,18 @@ def cmd_run(args) -> int:
     # What below it runs outside the sandbox afterwards stays read-only for the program.
     pythons = {Path(p) for p in (sys.prefix, sys.base_prefix, sys.exec_prefix,
                                  sys.base_exec_prefix)}
+    real = here.resolve()
     imports = sys.path
-    if imports and (not imports[0] or Path(imports[0]).resolve() == here.resolve()):
+    if imports and (not imports[0] or Path(imports[0]).resolve() == real):
         imports = imports[1:]  # python -m's (or -c's) folder: see roads.capture.runfolder
     home = Path(os.path.expanduser("~"))
-    kept = kept_read_only(here.resolve(), home_folder(home),
-                          guarded(Path(__file__).parent, pythons, cache, imports, os.environ)
-                          + (links_to(Guarded(home, HOME)) if home.is_absolute() else []))
-    whole = kept[0] if kept and kept[0].path == here.resolve() else None
+    kept = kept_read_only(real, home_folder(home),
+                          guarded(Path(__file__).parent, pythons, cache, imports, os.environ,
+                                  here=real)
+                          + (links_to(Guarded(home, HOME)) if home.is_absolute() else [])
+                          + named_below(real, os.environ) + repositories(real))
+    made_before = identities(real)
+    whole = kept[0] if kept and kept[0].path == real else None
     spaces = []
 
     def snap(stop: Stop):
@@ -452,14 +457,17 @@ def cmd_run(args) -> int:
     try:
         # The file found is run, given argv[0] as typed, as a shell (and roads explain)
         # gives it: a multi-call program such as xzcat reads what to do there.
-        result = run_program(
-            program, executable=path, launcher_path=launcher(cache), cwd=here,
-            env=dict(os.environ), timeout=timeout, no_aslr=not args.aslr,
-            max_processes=RUN_PROCESSES, address_space=RUN_ADDRESS_SPACE,
-            cpu_seconds=cpu_seconds, max_output=RUN_OUTPUT,
-            snapshot=snap, stop_after=args.after, label=program[0],
-            read_only=tuple(k.path for k in kept), read_only_or_no_run=True,
-        )
+        try:
+            result = run_program(
+                program, executable=path, launcher_path=launcher(cache), cwd=here,
+                env=dict(os.environ), timeout=timeout, no_aslr=not args.aslr,
+                max_processes=RUN_PROCESSES, address_space=RUN_ADDRESS_SPACE,
+                cpu_seconds=cpu_seconds, max_output=RUN_OUTPUT,
+                snapshot=snap, stop_after=args.after, label=program[0],
+                read_only=tuple(k.path for k in kept), read_only_or_no_run=True,
+            )
+        finally:  # however it ended (Ctrl-C too): the run's processes are gone
+            _rename_made(real, made_before)
     except NotExecuted as exc:
         # What the file is, that the kernel would not start it ("Exec format error" of a
         # script without #!, "No such file or directory" of a file that is there).
@@ -505,6 +513,26 @@ def cmd_run(args) -> int:
     sys.stderr.write(_printed(result, program[0]))
     sys.stderr.write(_notes(result, program[0], stopped=True, path=path, whole=whole))
     return 0
+
+
+def _rename_made(here: Path, before) -> None:
+    """The repositories the program made in ``here``, the folder run from (``before``:
+    ``runfolder.identities`` before the run), renamed aside before the user's shell runs
+    git there, and said so (``runfolder.renamed_made``)."""
+    try:
+        moved = renamed_made(here, before)
+    except OSError as exc:
+        print(printable(f"roads: warning: the program made a repository in {here}, and it "
+                        f"could not be renamed ({exc.strerror or exc}: {exc.filename}): "
+                        "git, run there, may run the commands its configuration names; "
+                        "remove it before you run git there"), file=sys.stderr)
+        return
+    for made, aside in moved:
+        print(printable(f"roads: warning: the program made {made}, where git or Mercurial, "
+                        "run in that folder (a shell prompt runs git at each command), would "
+                        "run the commands its configuration names (core.fsmonitor, hooks): "
+                        f"it was renamed {aside.name}; look at it before you give it its "
+                        "name back"), file=sys.stderr)
 
 
 def _under(path: Path, folder: Path) -> bool:
@@ -566,9 +594,8 @@ def _notes(result, name: str, *, stopped: bool, path: str | None = None,
         lies = "" if whole.why.path == whole.path else f"lies in {whole.why.path}, which "
         notes.append(printable(
             f"roads: note: {whole.path} was read-only for the program, which could write no "
-            f"file there: it {lies}is {whole.why.what}; to let a program write files, run it "
-            "from a folder of your own, such as a new one in your home folder "
-            "(mkdir ~/runs && cd ~/runs)"))
+            f"file there: it {lies}is {whole.why.what}; to let a program write files, "
+            f"{whole.why.remedy}"))
     if _stdin_given():
         notes.append("roads: note: the program's standard input is /dev/null: what was "
                      "piped or redirected to roads run was not given to it")

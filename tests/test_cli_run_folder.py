@@ -355,6 +355,100 @@ def test_a_loop_of_links_on_path_is_no_crash_and_cannot_be_undone(tmp_path):
     assert (here / "file").read_text() == "written\n"  # the rest of the folder is the program's
 
 
+# Against the files and folders the environment names below the folder run from, which
+# the user's own programs load or run afterwards: write each, replace it, make what is
+# not there yet; then a file of the program's own, and a change to the repository there.
+ENVIRONMENT_ATTACK = r"""
+mkdir mine
+for p in "$@"; do echo planted >> "$p"; echo planted > mine/new; mv -f mine/new "$p"; done
+echo planted > sh/env; echo planted > perl/Evil.pm
+echo '[core] fsmonitor = "echo ran outside > escaped"' >> .git/config
+mkdir .git/hooks; echo planted > .hg/hgrc
+echo written > file
+"""
+
+
+@pytest.mark.usefixtures("no_leftovers")
+def test_what_the_environment_names_below_the_folder_run_from_stays_read_only(tmp_path, xdg):
+    """LD_PRELOAD, BASH_ENV, GIT_CONFIG_GLOBAL and their like named files in the folder
+    run from, which the program rewrote: the user's next program (any, for LD_PRELOAD)
+    ran what it wrote, outside the sandbox. So did git, run there by a shell prompt, with
+    the core.fsmonitor the program put in the folder's .git/config."""
+    here = tmp_path / "runs"
+    for folder in ("lib", "sh", "perl", "node", ".git", ".hg"):
+        (here / folder).mkdir(parents=True)
+    subprocess.run(["gcc", "-shared", "-fPIC", "-o", str(here / "lib" / "preload.so"), "-x", "c",
+                    "-"], input="int roads_test;\n", text=True, check=True)
+    files = ["gitconfig", "pystartup", "node/hook.js", "history", ".git/config"]
+    for name in files:
+        (here / name).write_text("mine\n")
+    env = {**os.environ, "HOME": str(tmp_path / "home"), "XDG_CACHE_HOME": str(xdg),
+           "LD_PRELOAD": str(here / "lib" / "preload.so"),
+           "BASH_ENV": str(here / "sh" / "env"),  # not there yet: its folder is kept
+           "GIT_CONFIG_GLOBAL": str(here / "gitconfig"), "PYTHONSTARTUP": str(here / "pystartup"),
+           "PERL5LIB": str(here / "perl"), "HISTFILE": str(here / "history"),
+           "NODE_OPTIONS": f"--require={here / 'node' / 'hook.js'} --max-old-space-size=64"}
+    before = tree(here)
+    done = roads_from(REPO, "run", *AFTER, "--", "sh", "-c", ENVIRONMENT_ATTACK, "sh",
+                      *(str(here / name) for name in [*files, "lib/preload.so", "perl"]),
+                      cwd=here, env=env)
+    assert "ended (exit status 0)" in done.stderr, done.stderr
+    assert "read-only for the program" not in done.stderr  # the folder itself is not
+    assert (here / "file").read_text() == "written\n"
+    assert tree(here) == {**before, **{k: v for k, v in tree(here).items()
+                                       if k in ("file", "mine", "mine/new")}}
+
+
+# A repository of the program's own in the folder run from, whose configuration runs a
+# command: git status, run there by a shell prompt after the run, ran it as the user.
+MAKE_REPOSITORY = r"""
+git init -q . && git config core.fsmonitor 'echo ran outside > "$PWD/escaped"; false'
+mkdir -p .hg && printf '[hooks]\npre-status = echo ran outside > escaped\n' > .hg/hgrc
+"""
+
+
+@pytest.mark.usefixtures("no_leftovers")
+@pytest.mark.skipif(not shutil.which("git"), reason="needs git")
+def test_a_repository_the_program_makes_where_it_runs_is_renamed_aside(tmp_path, xdg):
+    here = tmp_path / "runs"
+    here.mkdir()
+    (here / ".git.from-run").mkdir()  # a name taken: the next one is used
+    env = {**os.environ, "HOME": str(tmp_path / "home"), "XDG_CACHE_HOME": str(xdg)}
+    done = roads_from(REPO, "run", *AFTER, "--", "sh", "-c", MAKE_REPOSITORY, cwd=here, env=env)
+    assert "ended (exit status 0)" in done.stderr, done.stderr
+    assert sorted(p.name for p in here.iterdir()) == [".git.from-run", ".git.from-run-2",
+                                                      ".hg.from-run"]
+    assert (f"roads: warning: the program made {here / '.git'}, where git or Mercurial, run "
+            "in that folder (a shell prompt runs git at each command), would run the commands "
+            "its configuration names (core.fsmonitor, hooks): it was renamed .git.from-run-2; "
+            "look at it before you give it its name back\n") in done.stderr
+    subprocess.run(["git", "status"], cwd=here, capture_output=True,
+                   env={**env, "GIT_CEILING_DIRECTORIES": str(tmp_path)})
+    assert not (here / "escaped").exists()
+
+
+@pytest.mark.usefixtures("no_leftovers")
+def test_a_relative_entry_of_path_or_ld_library_path_keeps_the_folder_whole(tmp_path, xdg):
+    """A trailing ':' (export LD_LIBRARY_PATH=/opt/lib:$LD_LIBRARY_PATH, unset before)
+    names the folder a program runs from: a libc.so.6 the program left there was loaded
+    by every program the user started there next, outside the sandbox."""
+    here = tmp_path / "runs"
+    here.mkdir()
+    env = {**os.environ, "HOME": str(tmp_path / "home"), "XDG_CACHE_HOME": str(xdg),
+           "LD_LIBRARY_PATH": f"{tmp_path / 'opt'}:"}
+    done = roads_from(REPO, "run", *AFTER, "--", "sh", "-c",
+                      "cp /bin/true libc.so.6; mkdir bin; true", cwd=here, env=env)
+    assert "ended (exit status 0)" in done.stderr, done.stderr
+    assert list(here.iterdir()) == []
+    assert done.stderr.endswith(
+        f"roads: note: {here} was read-only for the program, which could write no file "
+        "there: it is the folder you are in, which LD_LIBRARY_PATH's empty entry (a leading, "
+        "trailing or doubled \":\") names, as it names any folder you run a program from: a "
+        "folder on LD_LIBRARY_PATH, whose libraries programs load outside the sandbox; to "
+        "let a program write files, take that entry out of LD_LIBRARY_PATH (a relative entry "
+        "names whichever folder a program runs from)\n")
+
+
 def test_a_launcher_that_refuses_the_run_is_told_by_its_exit_status(tmp_path):
     """The launcher's refusal (exit status 2: what must stay read-only cannot be kept so)
     was read as a wait status, and roads run said it "could not start the run (killed by
@@ -370,3 +464,43 @@ def test_a_launcher_that_refuses_the_run_is_told_by_its_exit_status(tmp_path):
                     timeout=10, no_aslr=True)
     assert raised.value.message == "the launcher could not start the run (exit status 2)"
     assert raised.value.output == "launcher: no run\n"
+
+
+def test_relative_entries_stand_for_the_folder_run_from_and_names_for_nothing(tmp_path):
+    environ = {"PATH": "/usr/bin::bin", "LD_PRELOAD": "libc.so.6 ./x.so", "BASH_ENV": "rc",
+               "XDG_DATA_DIRS": "share"}  # void, by the XDG specification
+    found = guarded(tmp_path / "roads", [], tmp_path, [], environ, here=tmp_path)
+    relative = [g.what.split("'s ", 1)[1].split(" names, ")[0] for g in found
+                if g.remedy.startswith("take that entry out")]
+    assert relative == ['empty entry (a leading, trailing or doubled ":")', 'relative entry "bin"',
+                        'relative entry "./x.so"', 'relative entry "rc"']
+    assert all(g.path == tmp_path for g in found if g.remedy.startswith("take that entry out"))
+    assert kept_read_only(tmp_path, Guarded(tmp_path / "home", HOME), found)[0].path == tmp_path
+
+
+def test_any_variable_naming_a_path_below_the_folder_run_from_keeps_that_path(tmp_path):
+    from roads.capture.runfolder import named_below
+
+    (tmp_path / "bin").mkdir()
+    (tmp_path / "bin" / "vim").write_text("")
+    environ = {"EDITOR": f"{tmp_path / 'bin' / 'vim'} -u NONE", "PWD": str(tmp_path / "bin"),
+               "PROJECT": str(tmp_path), "LATER": str(tmp_path / "not-there"),
+               "TMPDIR": str(tmp_path / "bin"), "ELSEWHERE": "/usr/bin"}
+    what = "a path EDITOR names, which a program you start may load or run outside the sandbox"
+    assert named_below(tmp_path, environ) == [Guarded(tmp_path / "bin" / "vim", what)]
+    # A link on the way: the folder holding it, pointed elsewhere, would make it the program's.
+    (tmp_path / "bin" / "vi").symlink_to("/bin/true")
+    (tmp_path / "ed").symlink_to("/bin/true")  # in the folder itself: only it whole would keep it
+    found = named_below(tmp_path, {"EDITOR": f"{tmp_path / 'bin' / 'vi'}:{tmp_path / 'ed'}"})
+    assert [(g.path, g.there) for g in found] == [(tmp_path / "bin", False)]
+
+
+def test_a_repository_in_the_folder_run_from_is_kept_with_the_folder_its_gitfile_names(tmp_path):
+    from roads.capture.runfolder import repositories
+
+    assert repositories(tmp_path) == []
+    (tmp_path / "work.git").mkdir()
+    (tmp_path / ".git").write_text("gitdir: work.git\n")  # a worktree's, a submodule's
+    (tmp_path / ".hg").mkdir()
+    assert [g.path for g in repositories(tmp_path)] == [tmp_path / ".git", tmp_path / "work.git",
+                                                       tmp_path / ".hg"]

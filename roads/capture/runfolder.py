@@ -11,12 +11,27 @@ and ssh read and run, dot-files that do not exist yet included (a new
 (``~/bin``, ``~/miniconda3``). No list of such names could be whole, so the home folder
 is kept whole, and a run from it may write nothing; a folder of one's own below it
 (``~/runs``) is the program's, but one inside a dot-folder (``~/.config/x``) or ``~/bin``
-is not. So is what runs outside later by other ways, wherever it lies: the folders on
-PATH and LD_LIBRARY_PATH, those Python imports from, the XDG base directories, ZDOTDIR
-(where one is not there yet, the folder it would be made in). A folder run from that lies
-inside one of those paths is read-only whole. So is the folder holding a link
-that one of those paths passes through as written (``links_to``): pointed elsewhere, it
-would make the path the program's.
+is not. So is what runs outside later by other ways, wherever it lies: the files and
+folders the environment names that programs load or run (``VARIABLES``: PATH,
+LD_LIBRARY_PATH, LD_PRELOAD, PYTHONPATH, BASH_ENV, GIT_CONFIG_GLOBAL, the XDG base
+directories, ZDOTDIR...; where one is not there yet, the folder it would be made in),
+and those Python imports from. A folder run from that lies inside one of those paths is
+read-only whole. So is the folder holding a link that one of those paths passes through
+as written (``links_to``): pointed elsewhere, it would make the path the program's. A
+relative path there (PATH's ".", LD_LIBRARY_PATH's empty entry) names whichever folder
+a program runs from, this one or one the program makes in it: the folder run from is
+read-only whole. No list of variables could be whole either (every program reads its
+own): any other variable's absolute paths to what is there below the folder run from are
+kept too (``named_below``: NODE_OPTIONS' --require, EDITOR, HISTFILE), but not its
+relative paths nor the names of what is not there yet, which cannot be told from its
+words.
+
+A repository in the folder run from (``.git``, ``.hg``) names commands in its
+configuration (core.fsmonitor, hooks) that git runs there, as a shell prompt does at
+each command: one that is there is kept (``repositories``); one the program makes is
+renamed aside after the run, before the shell runs git (``renamed_made``). One it makes
+in a folder below is not: git runs there only once the user goes there. direnv's
+``.envrc`` runs only once allowed (``direnv allow``), again after any change.
 
 Not guarded: ``python -m roads.cli`` (and ``-c``) puts the folder it starts in first on
 ``sys.path``, where a program run from there could make a ``roads`` package that the next
@@ -27,13 +42,17 @@ would keep every run from it so.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 MAX_KEPT = 64  # the most the launcher keeps read-only (also in launcher.c)
 HOME = "your home folder, whose files your shell, your desktop and ssh run outside the sandbox"
+OWN_FOLDER = ("run it from a folder of your own, such as a new one in your home folder "
+              "(mkdir ~/runs && cd ~/runs)")
 
 
 @dataclass(frozen=True)
@@ -43,26 +62,102 @@ class Guarded:
     path: Path  # links resolved
     what: str
     there: bool = True  # False: the folder it would be made in stands for it
+    remedy: str = OWN_FOLDER  # how to let a program write there, where this keeps it whole
 
 
-# Variables naming folders whose files programs read and run outside the sandbox: a
-# list of folders, or one folder (the XDG base directories are a home folder's
-# dot-folders moved elsewhere; zsh reads its start-up files from ZDOTDIR).
-FOLDER_LISTS = {"PATH": "a folder on your PATH, whose programs run outside the sandbox",
-                "LD_LIBRARY_PATH": "a folder on LD_LIBRARY_PATH, whose libraries programs "
-                                   "load outside the sandbox"}
-FOLDERS = ("XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_STATE_HOME", "XDG_CACHE_HOME", "ZDOTDIR")
+@dataclass(frozen=True)
+class Variable:
+    """An environment variable naming files or folders that programs load or run: the
+    user's own later programs, outside the sandbox, read it as roads did."""
+
+    name: str
+    what: str  # what one of its paths is, for a message
+    between: str = ""  # the characters between its paths; "" for one path
+    # Whether a relative path (an empty entry of a list too) names a file or folder of
+    # whichever folder a program runs from, as PATH's "." and LD_LIBRARY_PATH's "" do.
+    relative: bool = True
+    names: bool = False  # an entry without "/" is a name looked up elsewhere (LD_PRELOAD's)
+
+
+def _list(name: str, what: str, relative: bool = True) -> Variable:
+    return Variable(name, what, os.pathsep, relative)
+
+
+def _folder(name: str, relative: bool = True) -> Variable:
+    return Variable(name, f"{name}'s folder, whose files programs read and run outside the "
+                    "sandbox", relative=relative)
+
+
+def _file(name: str, what: str) -> Variable:
+    return Variable(name, f"the file {name} names, {what} outside the sandbox")
+
+
+# The variables naming what programs load or run (no list of them could be whole: those
+# of every program; any other variable's absolute paths below the folder run from are
+# kept too, ``named_below``). The XDG base directories are a home folder's dot-folders
+# moved elsewhere (their relative paths are void, by their specification); zsh reads its
+# start-up files from ZDOTDIR.
+VARIABLES = (
+    _list("PATH", "a folder on your PATH, whose programs run outside the sandbox"),
+    _list("LD_LIBRARY_PATH", "a folder on LD_LIBRARY_PATH, whose libraries programs load "
+          "outside the sandbox"),
+    Variable("LD_PRELOAD", "a library LD_PRELOAD names, which every program you start loads "
+             "outside the sandbox", " " + os.pathsep, names=True),
+    Variable("LD_AUDIT", "a library LD_AUDIT names, which every program you start loads "
+             "outside the sandbox", os.pathsep, names=True),
+    _list("PYTHONPATH", "a folder on PYTHONPATH, whose modules Python imports outside the "
+          "sandbox"),
+    _folder("PYTHONUSERBASE"),
+    _file("PYTHONSTARTUP", "which an interactive Python runs"),
+    _file("BASH_ENV", "which bash runs before each script"),
+    _file("ENV", "which sh runs as it starts"),
+    *(_file(name, "a configuration of git's, whose commands (core.fsmonitor, core.pager) git "
+            "runs") for name in ("GIT_CONFIG_GLOBAL", "GIT_CONFIG_SYSTEM", "GIT_CONFIG")),
+    _list("GIT_EXEC_PATH", "GIT_EXEC_PATH's folder, whose programs git runs outside the "
+          "sandbox", relative=False),
+    _folder("GIT_TEMPLATE_DIR", relative=False),
+    *(_list(name, f"a folder on {name}, whose modules programs load outside the sandbox")
+      for name in ("PERL5LIB", "PERLLIB", "RUBYLIB", "NODE_PATH")),
+    *(_folder(name, relative=False) for name in ("XDG_CONFIG_HOME", "XDG_DATA_HOME",
+                                                 "XDG_STATE_HOME", "XDG_CACHE_HOME")),
+    *(_list(name, f"a folder on {name}, whose files programs read and run outside the "
+            "sandbox", relative=False) for name in ("XDG_CONFIG_DIRS", "XDG_DATA_DIRS")),
+    _folder("ZDOTDIR"),
+)
+
+
+def named(variable: Variable, value: str) -> list[str]:
+    """The paths ``value``, ``variable``'s, names: a list's empty entries as "" (the
+    folder a program runs from, where ``relative``), but no name looked up elsewhere."""
+    if not value:
+        return []
+    entries = re.split(f"[{re.escape(variable.between)}]", value) if variable.between else [value]
+    return [e for e in entries if "/" in e or not variable.names]
+
+
+def relative_entry(variable: Variable, entry: str, here: Path) -> Guarded:
+    """``here``, the folder run from, named by ``variable``'s relative ``entry``: where
+    the user goes on from it (or from a folder the program makes in it), a program finds
+    there what the program left, so all of it stays read-only."""
+    label = (f'relative entry "{entry}"' if entry
+             else 'empty entry (a leading, trailing or doubled ":")')
+    return Guarded(here, f"the folder you are in, which {variable.name}'s {label} names, as "
+                   f"it names any folder you run a program from: {variable.what}",
+                   remedy=f"take that entry out of {variable.name} (a relative entry names "
+                   "whichever folder a program runs from)")
 
 
 def guarded(code: Path, pythons: Iterable[Path], launchers: Path, imports: Iterable[str],
-            environ: Mapping[str, str]) -> list[Guarded]:
+            environ: Mapping[str, str], here: Path | None = None) -> list[Guarded]:
     """What runs outside the sandbox after a run (the home folder apart: ``kept_read_only``
     takes it): roads' own code (``code``, its package folder; the source tree holding it,
     where it is one, whose tests and tools run too), the Python that runs roads
     (``pythons``: its prefixes), the launcher's folder (``launchers``), the folders that
     Python imports from (``imports``, ``sys.path``: PYTHONPATH's, a .pth file's), and the
-    folders ``environ`` names in ``FOLDER_LISTS`` and ``FOLDERS``. Only absolute paths
-    count (a relative one names wherever a program runs); links resolved."""
+    paths ``environ`` names in ``VARIABLES``. Absolute paths, links resolved; a
+    relative one names wherever a program runs: with ``here`` (the folder run from,
+    links resolved), that folder whole (``relative_entry``), where the variable reads
+    it so."""
     if (code.parent / "pyproject.toml").is_file():
         code = code.parent
     found = [Guarded(code, "roads' own code, which runs outside the sandbox")]
@@ -71,12 +166,103 @@ def guarded(code: Path, pythons: Iterable[Path], launchers: Path, imports: Itera
                          "outside it"))
     found += [Guarded(Path(p), "a folder the Python that runs roads imports from outside "
                       "the sandbox") for p in imports]
-    for name, what in FOLDER_LISTS.items():
-        found += [Guarded(Path(p), what) for p in environ.get(name, "").split(os.pathsep)]
-    found += [Guarded(Path(environ.get(name, "")), f"{name}'s folder, whose files programs "
-                      "read and run outside the sandbox") for name in FOLDERS]
+    relative = []
+    for variable in VARIABLES:
+        for entry in named(variable, environ.get(variable.name, "")):
+            if os.path.isabs(entry):
+                found.append(Guarded(Path(entry), variable.what))
+            elif variable.relative and here is not None:
+                relative.append(relative_entry(variable, entry, here))
     found = [g for g in found if g.path.is_absolute()]
-    return [there(g) for g in found] + [link for g in found for link in links_to(g)]
+    return [there(g) for g in found] + relative + [link for g in found for link in links_to(g)]
+
+
+# Variables that name no file a program loads (the shell's own bookkeeping, a folder for
+# temporary files that every user may write), or are read in ``guarded``.
+NOT_LOADED = frozenset({"PWD", "OLDPWD", "_", "HOME", "TMPDIR", "TMP", "TEMP", "TEMPDIR",
+                        *(v.name for v in VARIABLES)})
+
+
+def named_below(here: Path, environ: Mapping[str, str]) -> list[Guarded]:
+    """The files and folders below ``here`` (links resolved) that any other variable of
+    ``environ`` names by an absolute path (NODE_OPTIONS' --require, HISTFILE, EDITOR,
+    KUBECONFIG, JAVA_TOOL_OPTIONS' -javaagent:), where they are there: a program the
+    user starts later may load or run what such a variable names. Not ``here`` itself nor
+    a folder holding it (a project's own folder, named by a variable that nothing
+    loads, would keep every run from it read-only), nor a name not there yet; of the
+    links on the way to one (``links_to``), the folders holding them below ``here``."""
+    found = []
+    for name, value in environ.items():
+        if name in NOT_LOADED:
+            continue
+        for token in re.split(r"[\s:=,;]+", value):
+            if not token.startswith("/"):
+                continue
+            what = f"a path {name} names, which a program you start may load or run outside " \
+                   "the sandbox"
+            path = _resolved(Path(token))
+            found += [Guarded(path, what)] if path.exists() else []
+            found += links_to(Guarded(Path(token), what))
+    return [g for g in found if g.path != here and g.path.is_relative_to(here)]
+
+
+# Repositories a tool finds in the folder it runs in, and runs the commands their
+# configuration names (git's core.fsmonitor, hooks, core.pager; Mercurial's hooks): a
+# shell prompt runs git status at each command.
+REPOSITORIES = {".git": "git", ".hg": "Mercurial"}
+
+
+def repositories(here: Path) -> list[Guarded]:
+    """The repositories in ``here`` (``REPOSITORIES``), kept as they are: a ``.git``
+    folder, or a ``.git`` file with the folder it names ("gitdir: PATH", a worktree's,
+    a submodule's). One the program makes is not there yet, nor kept (``renamed_made``)."""
+    found = []
+    for name, tool in REPOSITORIES.items():
+        path = here / name
+        if not os.path.lexists(path):
+            continue
+        what = (f"the {tool} repository of the folder run from, whose configuration names "
+                f"commands {tool} runs outside the sandbox (a shell prompt runs {tool} at "
+                "each command)")
+        found.append(Guarded(path, what))
+        if path.is_file():
+            with contextlib.suppress(OSError, UnicodeDecodeError):
+                line = path.read_text().split("\n", 1)[0]
+                if line.startswith("gitdir: "):
+                    found.append(Guarded(path.parent / line.removeprefix("gitdir: "), what))
+    return [there(g) for g in found if there(g).there]
+
+
+def identities(here: Path) -> dict[str, tuple[int, int] | None]:
+    """What stands at each of ``REPOSITORIES``' names in ``here`` (device and inode, not
+    following a link; None: nothing), for ``renamed_made`` after the run."""
+    found: dict[str, tuple[int, int] | None] = {}
+    for name in REPOSITORIES:
+        try:
+            info = os.lstat(here / name)
+            found[name] = (info.st_dev, info.st_ino)
+        except OSError:
+            found[name] = None
+    return found
+
+
+def renamed_made(here: Path,
+                 before: Mapping[str, tuple[int, int] | None]) -> list[tuple[Path, Path]]:
+    """The repositories the program made in ``here`` (or put in the place of one there
+    ``before``, ``identities``'), each renamed aside (``.git.from-run``, then
+    ``.git.from-run-2``...) before the user's shell runs git there: their pairs of names.
+    The run is over, its processes gone: nothing of it can make one again."""
+    moved = []
+    for name, was in identities(here).items():
+        if was is None or was == before.get(name):
+            continue
+        n, aside = 1, here / f"{name}.from-run"
+        while os.path.lexists(aside):
+            n += 1
+            aside = here / f"{name}.from-run-{n}"
+        os.rename(here / name, aside)
+        moved.append((here / name, aside))
+    return moved
 
 
 def links_to(g: Guarded, depth: int = 0) -> list[Guarded]:
