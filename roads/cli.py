@@ -22,9 +22,9 @@ from typing import NoReturn
 from .argtypes import PID_MAX, count, seconds
 from .constants import PAGE_SIZE
 from .cachedir import tools_folder, user_tools_folder
-from .capture.runfolder import (HOME, Guarded, Kept, guarded, home_folder, identities,
-                                kept_read_only, links_to, named_below, renamed_made,
-                                repositories)
+from .capture.runfolder import (HOME, Guarded, Kept, guarded, hard_linked, home_folder,
+                                identities, kept_read_only, links_to, named_below,
+                                renamed_made, repositories)
 from .command import install_hint
 from .capture.changes import summarise
 from .errors import NO_MEMORY, NotExecuted, RoadsError, SampleError, printable, tail
@@ -435,11 +435,13 @@ def cmd_run(args) -> int:
     if imports and (not imports[0] or Path(imports[0]).resolve() == real):
         imports = imports[1:]  # python -m's (or -c's) folder: see roads.capture.runfolder
     home = Path(os.path.expanduser("~"))
-    kept = kept_read_only(real, home_folder(home),
-                          guarded(Path(__file__).parent, pythons, cache, imports, os.environ,
-                                  here=real)
-                          + (links_to(Guarded(home, HOME)) if home.is_absolute() else [])
-                          + named_below(real, os.environ) + repositories(real))
+    others = (guarded(Path(__file__).parent, pythons, cache, imports, os.environ, here=real)
+              + (links_to(Guarded(home, HOME)) if home.is_absolute() else [])
+              + named_below(real, os.environ) + repositories(real))
+    kept = kept_read_only(real, home_folder(home), others)
+    if not kept or kept[0].path != real:  # (kept whole, nothing in it is written)
+        kept = kept_read_only(real, home_folder(home),
+                              others + hard_linked(real, [k.path for k in kept]))
     made_before = identities(real)
     whole = kept[0] if kept and kept[0].path == real else None
     spaces = []

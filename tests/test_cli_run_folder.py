@@ -504,3 +504,41 @@ def test_a_repository_in_the_folder_run_from_is_kept_with_the_folder_its_gitfile
     (tmp_path / ".hg").mkdir()
     assert [g.path for g in repositories(tmp_path)] == [tmp_path / ".git", tmp_path / "work.git",
                                                        tmp_path / ".hg"]
+
+
+@pytest.mark.usefixtures("no_leftovers")
+def test_a_file_with_another_name_outside_is_not_written_through(tmp_path, xdg):
+    """A hard link in the folder run from to a file outside it (uv's venvs link their
+    files to ~/.cache/uv; ln makes one): the program, writing it, wrote the file outside,
+    which the user's other projects import."""
+    here, outside = tmp_path / "runs", tmp_path / "cache"
+    (here / ".venv").mkdir(parents=True)
+    outside.mkdir()
+    for n in range(10):  # more than are kept one by one: their entry, .venv, is kept
+        (outside / f"m{n}.py").write_text("mine\n")
+        os.link(outside / f"m{n}.py", here / ".venv" / f"m{n}.py")
+    (outside / "rc").write_text("mine\n")
+    os.link(outside / "rc", here / "rc")
+    (here / "data").mkdir()  # beside them, the program's
+    env = {**os.environ, "HOME": str(tmp_path / "home"), "XDG_CACHE_HOME": str(xdg)}
+    before = tree(outside)
+    done = roads_from(REPO, "run", *AFTER, "--", "sh", "-c",
+                      "echo planted >> rc; chmod 777 rc; echo planted >> .venv/m3.py; "
+                      "echo planted > .venv/new.py; echo written > data/file", cwd=here, env=env)
+    assert "ended (exit status 0)" in done.stderr, done.stderr
+    assert tree(outside) == before
+    assert (here / "data" / "file").read_text() == "written\n"
+    assert not (here / ".venv" / "new.py").exists()
+
+
+def test_a_folder_too_large_to_search_for_hard_links_is_kept_whole(tmp_path):
+    from roads.capture.runfolder import hard_linked
+
+    for n in range(3):
+        (tmp_path / str(n)).mkdir()
+    (tmp_path / "0" / "f").write_text("")
+    os.link(tmp_path / "0" / "f", tmp_path / "1" / "g")
+    assert [g.path for g in hard_linked(tmp_path)] == [tmp_path / "0" / "f", tmp_path / "1" / "g"]
+    assert [g.path for g in hard_linked(tmp_path, kept=[tmp_path / "1"])] == [tmp_path / "0" / "f"]
+    assert [(g.path, g.remedy) for g in hard_linked(tmp_path, limit=4)] == [
+        (tmp_path, "run it from a folder of fewer files")]

@@ -24,7 +24,9 @@ read-only whole. No list of variables could be whole either (every program reads
 own): any other variable's absolute paths to what is there below the folder run from are
 kept too (``named_below``: NODE_OPTIONS' --require, EDITOR, HISTFILE), but not its
 relative paths nor the names of what is not there yet, which cannot be told from its
-words.
+words. So are files there with other names (hard links, st_nlink > 1: uv's venvs link
+theirs to ~/.cache/uv), whose other names may lie outside: a write through one is a
+write there (``hard_linked``).
 
 A repository in the folder run from (``.git``, ``.hg``) names commands in its
 configuration (core.fsmonitor, hooks) that git runs there, as a shell prompt does at
@@ -45,6 +47,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import stat
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -204,6 +207,55 @@ def named_below(here: Path, environ: Mapping[str, str]) -> list[Guarded]:
             found += [Guarded(path, what)] if path.exists() else []
             found += links_to(Guarded(Path(token), what))
     return [g for g in found if g.path != here and g.path.is_relative_to(here)]
+
+
+# Of the folder run from, the most entries searched for hard links (``hard_linked``),
+# and the most files with other names kept one by one, not by the entry holding them.
+MAX_SEARCHED = 100_000
+MAX_LINKED_FILES = 8
+
+
+def hard_linked(here: Path, kept: Iterable[Path] = (), limit: int = MAX_SEARCHED) -> list[Guarded]:
+    """The files below ``here`` that have other names (hard links, st_nlink > 1: uv's
+    venvs link their files to ~/.cache/uv, and ``ln`` makes them), whose other names
+    may lie outside it: the program, writing one, would write the file that those name
+    (a module the user's other projects import, a start-up file). Each kept, or where
+    there are more than ``MAX_LINKED_FILES``, each entry of ``here`` that holds them
+    (``.venv``). Not searched: what lies in ``kept`` (kept whole already). A folder that
+    cannot be searched is kept whole; so is ``here`` where it holds more than ``limit``
+    entries, which are not all searched."""
+    skipped = {Path(p) for p in kept}
+    found: list[Path] = []
+    unsearched: list[Path] = []
+    seen = 0
+    for root, folders, files in os.walk(here, onerror=lambda e: unsearched.append(
+            Path(e.filename))):
+        folders[:] = [f for f in folders if Path(root, f) not in skipped]
+        seen += len(folders) + len(files)
+        if seen > limit:
+            return [Guarded(here, f"a folder of more than {limit} files and folders, not "
+                            "all searched for files with other names (hard links), which "
+                            "the program would write through them",
+                            remedy="run it from a folder of fewer files")]
+        for name in files:
+            with contextlib.suppress(OSError):
+                info = os.lstat(os.path.join(root, name))
+                if stat.S_ISREG(info.st_mode) and info.st_nlink > 1:
+                    found.append(Path(root, name))
+    found.sort()
+    if len(found) > MAX_LINKED_FILES:
+        tops = sorted({here / p.relative_to(here).parts[0] for p in found})
+        linked = [Guarded(top, f"a folder holding {sum(p.is_relative_to(top) for p in found)} "
+                          "files with other names (hard links), which the program would "
+                          "write through them, outside the sandbox") if top not in found
+                  else Guarded(top, "a file with other names (hard links), which the "
+                               "program would write through them, outside the sandbox")
+                  for top in tops]
+    else:
+        linked = [Guarded(p, "a file with other names (hard links), which the program "
+                          "would write through them, outside the sandbox") for p in found]
+    return linked + [Guarded(p, "a folder that could not be searched for files with other "
+                             "names (hard links)") for p in unsearched if p != here]
 
 
 # Repositories a tool finds in the folder it runs in, and runs the commands their
