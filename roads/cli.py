@@ -24,7 +24,7 @@ from .constants import PAGE_SIZE
 from .cachedir import tools_folder, user_tools_folder
 from .capture.runfolder import (HOME, Guarded, Kept, guarded, hard_linked, home_folder,
                                 identities, kept_read_only, links_to, named_below,
-                                renamed_made, repositories)
+                                renamed_made, repositories, started_in)
 from .command import install_hint
 from .capture.changes import summarise
 from .errors import NO_MEMORY, NotExecuted, RoadsError, SampleError, printable, tail
@@ -431,13 +431,14 @@ def cmd_run(args) -> int:
     pythons = {Path(p) for p in (sys.prefix, sys.base_prefix, sys.exec_prefix,
                                  sys.base_exec_prefix)}
     real = here.resolve()
-    imports = sys.path
+    imports, first = sys.path, []
     if imports and (not imports[0] or Path(imports[0]).resolve() == real):
-        imports = imports[1:]  # python -m's (or -c's) folder: see roads.capture.runfolder
+        # python -m's (or -c's) folder, which the next one started here imports from.
+        imports, first = imports[1:], [started_in(real)]
     home = Path(os.path.expanduser("~"))
     others = (guarded(Path(__file__).parent, pythons, cache, imports, os.environ, here=real)
               + (links_to(Guarded(home, HOME)) if home.is_absolute() else [])
-              + named_below(real, os.environ) + repositories(real))
+              + named_below(real, os.environ) + repositories(real) + first)
     kept = kept_read_only(real, home_folder(home), others)
     if not kept or kept[0].path != real:  # (kept whole, nothing in it is written)
         kept = kept_read_only(real, home_folder(home),

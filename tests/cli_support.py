@@ -18,7 +18,7 @@ DEADLINE = 120  # seconds for one run of the command (a run compiles its launche
 def roads(*args: str, cwd: Path = REPO) -> subprocess.CompletedProcess:
     """``roads args`` run from ``cwd`` with this checkout's code, its output captured."""
     env = dict(os.environ, PYTHONPATH=str(REPO))
-    return subprocess.run([sys.executable, "-m", "roads.cli", *args], capture_output=True,
+    return subprocess.run([sys.executable, "-P", "-m", "roads.cli", *args], capture_output=True,
                           text=True, cwd=cwd, env=env, timeout=DEADLINE)
 
 

@@ -21,7 +21,7 @@ from roads.capture.proc import Proc, parse_maps
 from tests.cli_support import DEADLINE, own_folder, roads  # noqa: F401 - own_folder is a fixture
 from tests.conftest import REPO, wait_for
 
-ROADS = [sys.executable, "-m", "roads.cli"]
+ROADS = [sys.executable, "-P", "-m", "roads.cli"]
 pytestmark = pytest.mark.usefixtures("no_leftovers")
 
 

@@ -18,7 +18,7 @@ import pytest
 from tests.conftest import wait_for
 
 REPO = Path(__file__).resolve().parent.parent
-ROADS = [sys.executable, "-m", "roads.cli"]
+ROADS = [sys.executable, "-P", "-m", "roads.cli"]
 DEADLINE = 60  # seconds for one run of the command
 pytestmark = pytest.mark.usefixtures("no_leftovers")
 

@@ -27,7 +27,7 @@ AFTER = ("--after", "20")
 
 def roads_from(src: Path, *args: str, cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess:
     """``roads args`` run from ``cwd`` with the code in ``src``, as a user runs it."""
-    return subprocess.run([sys.executable, "-m", "roads.cli", *args], capture_output=True,
+    return subprocess.run([sys.executable, "-P", "-m", "roads.cli", *args], capture_output=True,
                           text=True, cwd=cwd, env={**env, "PYTHONPATH": str(src)},
                           timeout=DEADLINE)
 
@@ -447,6 +447,28 @@ def test_a_relative_entry_of_path_or_ld_library_path_keeps_the_folder_whole(tmp_
         "folder on LD_LIBRARY_PATH, whose libraries programs load outside the sandbox; to "
         "let a program write files, take that entry out of LD_LIBRARY_PATH (a relative entry "
         "names whichever folder a program runs from)\n")
+
+
+@pytest.mark.usefixtures("no_leftovers")
+def test_a_run_by_python_m_keeps_the_folder_it_started_in_whole(tmp_path, xdg):
+    """python -m roads.cli imports from the folder it starts in before its own library:
+    an argparse.py the program left there ran in the next python -m roads.cli there."""
+    here = tmp_path / "runs"
+    here.mkdir()
+    env = {**os.environ, "HOME": str(tmp_path / "home"), "XDG_CACHE_HOME": str(xdg),
+           "PYTHONPATH": str(REPO)}
+    plant = "echo 'open(\"escaped\", \"w\")' > argparse.py; true"
+    for _ in range(2):  # the second would import what the first planted
+        done = subprocess.run([sys.executable, "-m", "roads.cli", "run", *AFTER, "--", "sh", "-c",
+                               plant], capture_output=True, text=True, cwd=here, env=env,
+                              timeout=DEADLINE)
+        assert "ended (exit status 0)" in done.stderr, done.stderr
+    assert list(here.iterdir()) == []
+    assert ("it is the folder python -m roads.cli was started in, which that Python imports "
+            "from before its own library") in done.stderr
+    assert done.stderr.endswith("; to let a program write files, run the roads command, or "
+                                "python -P -m roads.cli, which imports nothing from the "
+                                "folder it starts in\n")
 
 
 def test_a_launcher_that_refuses_the_run_is_told_by_its_exit_status(tmp_path):

@@ -160,8 +160,8 @@ def test_the_launcher_is_not_kept_where_the_program_may_write(tmp_path):
     project = tmp_path / "project"
     project.mkdir()
     for _ in range(2):  # the second run would start the launcher the first one planted
-        done = subprocess.run([sys.executable, "-m", "roads.cli", "--root", str(project), "run",
-                               "--", "sh", "-c", PLANT], capture_output=True, text=True,
+        done = subprocess.run([sys.executable, "-P", "-m", "roads.cli", "--root", str(project),
+                               "run", "--", "sh", "-c", PLANT], capture_output=True, text=True,
                               cwd=project, env=env, timeout=120)
         assert done.returncode == 1 and "ended (exit status 0)" in done.stderr, done.stderr
     assert not (project / "escaped").exists()

@@ -314,7 +314,7 @@ def test_a_document_that_did_not_record_it_reads_the_name() -> None:
 def _roads_run(root: Path, *program: str) -> subprocess.CompletedProcess[str]:
     """``roads run --after 20 -- PROGRAM`` in a process of its own, from ``root``."""
     env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[1]))
-    return subprocess.run([sys.executable, "-m", "roads.cli", "--root", str(root), "run",
+    return subprocess.run([sys.executable, "-P", "-m", "roads.cli", "--root", str(root), "run",
                            "--after", "20", "--", *program], capture_output=True, text=True,
                           cwd=root, env=env, timeout=120)
 

@@ -35,11 +35,11 @@ renamed aside after the run, before the shell runs git (``renamed_made``). One i
 in a folder below is not: git runs there only once the user goes there. direnv's
 ``.envrc`` runs only once allowed (``direnv allow``), again after any change.
 
-Not guarded: ``python -m roads.cli`` (and ``-c``) puts the folder it starts in first on
-``sys.path``, where a program run from there could make a ``roads`` package that the next
-``python -m roads.cli`` started there would import; the ``roads`` command does not (its
-first entry is its own folder), nor does ``python -P``. Keeping that folder read-only
-would keep every run from it so.
+``python -m roads.cli`` (and ``-c``) puts the folder it starts in first on ``sys.path``,
+before its own library: a program run from there could leave a module there (``roads/``,
+``argparse.py``) that the next ``python -m roads.cli`` started there imports. That folder
+is read-only whole (``started_in``); the ``roads`` command does not import from it (its
+first entry is its own folder), nor does ``python -P``.
 """
 
 from __future__ import annotations
@@ -256,6 +256,16 @@ def hard_linked(here: Path, kept: Iterable[Path] = (), limit: int = MAX_SEARCHED
                           "would write through them, outside the sandbox") for p in found]
     return linked + [Guarded(p, "a folder that could not be searched for files with other "
                              "names (hard links)") for p in unsearched if p != here]
+
+
+def started_in(here: Path) -> Guarded:
+    """``here`` as the folder that ``python -m roads.cli`` (or ``-c``) was started in:
+    first on that Python's ``sys.path``, before its own library."""
+    return Guarded(here, "the folder python -m roads.cli was started in, which that Python "
+                   "imports from before its own library: a module the program put there "
+                   "(argparse.py, roads/) would run in the next one started here, outside "
+                   "the sandbox", remedy="run the roads command, or python -P -m roads.cli, "
+                   "which imports nothing from the folder it starts in")
 
 
 # Repositories a tool finds in the folder it runs in, and runs the commands their
