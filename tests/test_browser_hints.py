@@ -382,11 +382,25 @@ FOCUSED = f"""figure => {{
   if (!figure.contains(e)) return null;
   const part = partOf(e), r = figure.querySelector('.roads-readout').getBoundingClientRect();
   const shape = part && part.querySelector('polygon, rect, polyline');
+  const s = shape && shape.getBoundingClientRect();
   return {{title: part ? part.firstElementChild.textContent.trim() : null,
            shown: figure.querySelector('.roads-readout').textContent.trim(),
            on: figure.querySelector('.roads-readout').classList.contains('roads-readout-on'),
            inView: r.top >= 0 && r.bottom <= innerHeight && r.height > 0,
+           under: s ? Math.max(0, Math.min(s.bottom, r.bottom) - Math.max(s.top, r.top)) : 0,
            ring: shape ? parseFloat(getComputedStyle(shape).strokeWidth) : 0}};
+}}"""
+# In full screen (zoom.js): the part focused in the dialog, and what the dialog's readout says.
+ZOOM_FOCUSED = f"""() => {{
+  const partOf = {PART_OF};
+  const dialog = document.querySelector('dialog.roads-zoom-dialog[open]');
+  const part = dialog && partOf(document.activeElement);
+  const line = dialog && dialog.querySelector('.roads-zoom-readout');
+  if (!part || !line) return null;
+  const r = line.getBoundingClientRect();
+  return {{title: part.firstElementChild.textContent.trim(), shown: line.textContent.trim(),
+           on: line.classList.contains('roads-readout-on'), aria: line.getAttribute('aria-hidden'),
+           inView: r.top >= 0 && r.bottom <= innerHeight && r.height > 0}};
 }}"""
 # Every part's words, and the words its own labels show (for the page walk's fields).
 PARTS = f"""figure => {{
@@ -402,9 +416,11 @@ PARTS = f"""figure => {{
 def test_the_keyboard_reads_each_drawn_parts_words(site, browser, kind, width):
     """Tab into a drawing: each part that takes the focus is ringed and its words (its
     SVG <title>, a tooltip no browser shows on focus) are shown in the figure's readout,
-    on screen; every part's words are reached so (an arrow's with the box it leaves,
-    an address field's are its labels). Out of the figure, the readout says how to use
-    it again."""
+    on screen, the part not under it (a readout that says something sticks to the
+    window's bottom); every part's words are reached so (an arrow's with the box it
+    leaves, an address field's are its labels). Out of the figure, the readout says how
+    to use it again. Full screen (the diagram), the dialog's own readout says them: the
+    figure's is behind it."""
     _, base = site
     url, figure_css, _ = READOUTS[kind]
     context, page, errors = open_page(browser, base + url, viewport=WIDTHS[width],
@@ -426,6 +442,7 @@ def test_the_keyboard_reads_each_drawn_parts_words(site, browser, kind, width):
                 continue
             assert now["shown"] == now["title"] and now["on"], now
             assert now["inView"], now
+            assert now["under"] <= 1, now
             assert now["ring"] >= 2, now
             said.append(now["title"])
             if len(said) == 2 and not shot:
@@ -442,6 +459,17 @@ def test_the_keyboard_reads_each_drawn_parts_words(site, browser, kind, width):
                 assert part["cls"].startswith("roads-walk-field"), part
                 assert part["title"] == part["text"].replace(" ", ": ", 1), part
         assert readout.inner_text() == prompt
+        if kind == "diagram":
+            page.locator(f".roads-zoomable:has({figure_css})").first.locator(
+                ".roads-zoom-open").click()
+            page.wait_for_selector("dialog.roads-zoom-dialog[open]")
+            page.keyboard.press("Tab")  # from Close, the dialog's first stop: a box
+            now = page.evaluate(ZOOM_FOCUSED)
+            assert now and now["shown"] == now["title"] and now["on"] and now["inView"], now
+            assert now["aria"] == "true", now  # the focused link's name is read already
+            ARTIFACTS.mkdir(exist_ok=True)
+            page.screenshot(path=str(ARTIFACTS / f"readout-diagram-full-screen-{width}.png"))
+            page.keyboard.press("Escape")
         assert not errors, errors
     finally:
         context.close()
@@ -487,6 +515,17 @@ def test_a_tap_on_a_drawn_part_shows_its_words(site, browser, kind):
 TIMELAPSE_CHOSEN = """t => { const c = t.querySelector('.roads-timelapse-current g.roads-chosen');
   return c && {title: c.firstElementChild.textContent.trim(), track: c.dataset.roadsTrack,
                shown: t.querySelector('.roads-readout').textContent.trim()} }"""
+# The time-lapse's live regions, and a record of which of them change (what a screen
+# reader announces): ``said()`` gives each changed since the last call, with its words.
+LIVE_REGIONS = """t => { window.roadsSaid = new Map();
+  new MutationObserver(records => records.forEach(r => {
+    const e = r.target.nodeType === 1 ? r.target : r.target.parentElement;
+    const live = e.closest('[aria-live]:not([aria-live="off"])');
+    if (live && !live.closest('[aria-hidden="true"]')) window.roadsSaid.set(live, live.textContent);
+  })).observe(t, {subtree: true, childList: true, characterData: true});
+  return [...t.querySelectorAll('[aria-live]:not([aria-live="off"])')].map(e => e.className) }"""
+SAID = "() => { const said = [...window.roadsSaid]; window.roadsSaid.clear(); " \
+       "return said.map(([e, words]) => [e.className, words]) }"
 
 
 @pytest.mark.parametrize("width", sorted(WIDTHS))
@@ -494,14 +533,17 @@ def test_the_timelapse_arrow_keys_go_from_box_to_box(site, browser, width):
     """The time-lapse's boxes are dozens a step and no links: no Tab stop each. With the
     stepper's figure focused (its one stop), the down and up arrows go from box to box
     of the step shown, top down, the box ringed and its words in the readout (announced:
-    the focus stays on the figure); the next step keeps the same region's box."""
+    the focus stays on the figure); the next step keeps the same region's box. The
+    stepper's status line is the one live region: a box picked is announced once, and
+    a step with a box picked once, the step and the box's words together."""
     _, base = site
     context, page, errors = open_page(browser, base + TIMELAPSE_PAGE, viewport=WIDTHS[width],
                                       scheme="default")
     try:
         lapse = page.locator(".roads-timelapse").first
         readout = lapse.locator(READOUT)
-        assert readout.is_visible() and readout.get_attribute("aria-live") == "polite"
+        assert readout.is_visible() and readout.get_attribute("aria-hidden") == "true"
+        assert lapse.evaluate(LIVE_REGIONS) == ["roads-timelapse-status"]
         figure = lapse.locator(".roads-timelapse-steps")
         figure.focus()
         tops = lapse.evaluate(f"""t => {{ const partOf = {PART_OF};
@@ -520,8 +562,11 @@ def test_the_timelapse_arrow_keys_go_from_box_to_box(site, browser, width):
         stroke = lapse.evaluate("t => parseFloat(getComputedStyle(t.querySelector("
                                 "'g.roads-chosen polygon')).strokeWidth)")
         assert stroke >= 2
+        page.evaluate(SAID)
         page.keyboard.press("ArrowUp")
         assert lapse.evaluate(TIMELAPSE_CHOSEN)["title"] == tops[1]
+        said = page.evaluate(SAID)
+        assert len(said) == 1 and said[0][1].endswith(tops[1]), said
         assert figure.evaluate("e => e === document.activeElement")
         box = readout.bounding_box()
         assert box["y"] >= 0 and box["y"] + box["height"] <= WIDTHS[width]["height"], box
@@ -531,10 +576,13 @@ def test_the_timelapse_arrow_keys_go_from_box_to_box(site, browser, width):
         page.keyboard.press("ArrowRight")
         page.wait_for_function("t => t.dataset.roadsStep === '1'", arg=lapse.element_handle())
         after = lapse.evaluate(TIMELAPSE_CHOSEN)
+        said = page.evaluate(SAID)
+        assert len(said) == 1 and "Step 2 of" in said[0][1], said
         if after is None:  # that region is gone: the readout says how to pick another
             assert "arrow keys" in readout.inner_text()
         else:
             assert after["track"] == chosen["track"] and after["shown"] == after["title"]
+            assert said[0][1].endswith(after["title"]), said
         assert not errors, errors
     finally:
         context.close()
@@ -542,7 +590,8 @@ def test_the_timelapse_arrow_keys_go_from_box_to_box(site, browser, width):
 
 def test_a_tap_on_a_timelapse_box_shows_its_words(site, browser):
     """On a touch phone a tap on a box of the step shown picks it: its words show in the
-    readout, the box ringed."""
+    readout, the box ringed. So full screen, where the dialog's own readout shows them
+    and is live (the page behind it is inert), and the tap leaves the dialog open."""
     _, base = site
     context, page, errors = open_page(browser, base + TIMELAPSE_PAGE, viewport=PHONE,
                                       scheme="slate", touch=True)
@@ -556,6 +605,21 @@ def test_a_tap_on_a_timelapse_box_shows_its_words(site, browser):
         assert box.evaluate("n => n.classList.contains('roads-chosen')")
         ARTIFACTS.mkdir(exist_ok=True)
         page.screenshot(path=str(ARTIFACTS / "readout-timelapse-tap-390-slate.png"))
+        lapse.locator(".roads-timelapse-current .roads-zoom-open").tap()
+        dialog = page.locator("dialog.roads-zoom-dialog[open]")
+        line = dialog.locator(".roads-zoom-readout")
+        assert line.inner_text() == words and line.get_attribute("aria-live") == "polite"
+        dialog.locator(".roads-zoom-fit").tap()
+        other = dialog.locator("svg g.node.roads-region").nth(2)
+        words = other.evaluate("n => n.firstElementChild.textContent.trim()")
+        other.tap()
+        assert dialog.is_visible() and line.inner_text() == words
+        assert other.evaluate("n => n.classList.contains('roads-chosen')")
+        box = line.bounding_box()
+        assert box["y"] >= 0 and box["y"] + box["height"] <= PHONE["height"], box
+        page.screenshot(path=str(ARTIFACTS / "readout-timelapse-full-screen-390-slate.png"))
+        dialog.locator(".roads-zoom-close").tap()
+        assert lapse.locator(READOUT).inner_text() == words
         assert not errors, errors
     finally:
         context.close()

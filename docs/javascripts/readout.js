@@ -11,10 +11,22 @@
  * step, no links) the stepper's one Tab stop takes the up and down arrow keys, which go
  * from box to box of the step shown, and a tap picks a box; going to another step keeps
  * the same region's box, where it has one.
+ *
+ * A readout says what it says to the eye only (aria-hidden): a focused part's <title> is
+ * its accessible name, read on focus. The time-lapse's picked box is said by the
+ * stepper's status line (timelapse.js), its one live region, so that a step announced
+ * with the box still picked is one announcement, not one from each line.
+ *
+ * Full screen (zoom.js) moves a drawing into a dialog above the page, out of its
+ * figure; the dialog's own readout line then shows what the figure's would, for the
+ * parts focused or tapped there. In the time-lapse it is live: the status line is on
+ * the page behind the modal dialog, which screen readers do not read.
  */
 (function () {
   var ON = "roads-readout-on"
   var CHOSEN = "roads-chosen"
+  // What the dialog's readout prompts in the time-lapse: its arrow keys pan there.
+  var TAP_PROMPT = "Tap a box: its whole line of maps and its kind show here."
 
   // The part ``target`` is in, below ``holder``: an SVG element with a <title> first.
   function partOf(target, holder) {
@@ -26,33 +38,98 @@
     return null
   }
 
+  function words(part) {
+    return part.firstElementChild.textContent.trim()
+  }
+
   function show(readout, part) {
     if (part) {
-      readout.textContent = part.firstElementChild.textContent.trim()
+      readout.textContent = words(part)
     } else {
       readout.innerHTML = readout.roadsPrompt
     }
     readout.classList.toggle(ON, Boolean(part))
   }
 
+  // A readout that says something sticks to the window's bottom over a tall drawing
+  // (figures.css); the part it speaks of is not left under it: the window scrolls up
+  // by what the readout covers, and a gap (the browser scrolls a part focused into
+  // view, but counts no sticky line over it). Never so far that the part's top goes
+  // under Material's header.
+  function uncover(part, readout) {
+    var GAP = 8
+    var box = part.getBoundingClientRect()
+    var line = readout.getBoundingClientRect()
+    var by = box.bottom + GAP - line.top
+    if (by <= 0 || box.top >= line.bottom || !line.height) return
+    var header = document.querySelector(".md-header")
+    var top = header ? header.getBoundingClientRect().bottom : 0
+    by = Math.min(by, box.top - top - GAP)
+    if (by > 0) window.scrollBy({ top: by, behavior: "instant" })
+  }
+
+  // Full screen: zoom.js sends "roads-zoom-open" from where the drawing was, with the
+  // dialog, its stage (where the drawing now is) and its readout line. ``listen(stage,
+  // signal)`` takes the parts' focus and taps there until the dialog closes; ``lines``
+  // gets the dialog's readout meanwhile, its prompt ``prompt``, live where ``live``
+  // (what it says is said by nothing else there), and showing ``current()`` first.
+  function fullScreen(holder, lines, listen, prompt, live, current) {
+    holder.addEventListener("roads-zoom-open", function (event) {
+      var dialogLine = event.detail.readout
+      var done = new AbortController()
+      dialogLine.roadsPrompt = prompt
+      dialogLine.setAttribute(live ? "aria-live" : "aria-hidden", live ? "polite" : "true")
+      dialogLine.removeAttribute(live ? "aria-hidden" : "aria-live")
+      show(dialogLine, current())
+      dialogLine.hidden = false
+      lines.push(dialogLine)
+      listen(event.detail.stage, done.signal)
+      event.detail.dialog.addEventListener("close", function () {
+        done.abort()
+        lines.splice(lines.indexOf(dialogLine), 1)
+        dialogLine.hidden = true
+        dialogLine.textContent = ""
+      }, { once: true })
+    })
+  }
+
   function figure(holder, readout) {
-    // Focus on another control of the figure (its key's, its zoom's): the prompt again.
-    holder.addEventListener("focusin", function (event) {
-      show(readout, partOf(event.target, holder))
-    })
-    holder.addEventListener("focusout", function (event) {
-      if (!holder.contains(event.relatedTarget)) show(readout, null)
-    })
-    // A tap on a part that takes no focus (an arrow), and a click, as iOS sends it
-    // to an element whose figure listens.
-    holder.addEventListener("click", function (event) {
-      var part = partOf(event.target, holder)
-      if (part) show(readout, part)
-    })
+    var lines = [readout]
+
+    function say(part) {
+      lines.forEach(function (line) { show(line, part) })
+      if (part && holder.contains(part)) uncover(part, readout)
+    }
+
+    function listen(place, signal) {
+      var options = { signal: signal }
+      // Focus on another control of the figure (its key's, its zoom's): the prompt again.
+      place.addEventListener("focusin", function (event) {
+        say(partOf(event.target, place))
+      }, options)
+      place.addEventListener("focusout", function (event) {
+        if (!place.contains(event.relatedTarget)) say(null)
+      }, options)
+      // A tap on a part that takes no focus (an arrow), and a click, as iOS sends it
+      // to an element whose figure listens.
+      place.addEventListener("click", function (event) {
+        var part = partOf(event.target, place)
+        if (part) say(part)
+      }, options)
+    }
+
+    listen(holder)
+    // In the dialog as on the page: Tab to a part (the diagram's boxes are links, which
+    // Enter or a tap follows, closing the dialog), its name read on focus.
+    fullScreen(holder, lines, listen, readout.roadsPrompt, false, function () { return null })
   }
 
   function stepper(root, readout) {
     var chosen = null
+    var lines = [readout]
+    // Said through the status line, visually hidden there (the readout shows it).
+    var said = document.createElement("span")
+    said.className = "roads-timelapse-said"
 
     function shown() {
       return root.querySelector(".roads-timelapse-current svg") || root.querySelector("svg")
@@ -72,14 +149,18 @@
     function choose(part) {
       if (chosen) chosen.classList.remove(CHOSEN)
       chosen = part
-      if (part) {
-        part.classList.add(CHOSEN)
-        var box = part.getBoundingClientRect()
-        if (box.top < 0 || box.bottom > window.innerHeight) {
-          part.scrollIntoView({ block: "center" })
-        }
+      lines.forEach(function (line) { show(line, part) })
+      var status = root.querySelector(".roads-timelapse-status")
+      said.textContent = part ? ". Picked box: " + words(part) : ""
+      if (status && said.parentNode !== status) status.appendChild(said)
+      if (!part) return
+      part.classList.add(CHOSEN)
+      if (!root.contains(part)) return  // in the full-screen dialog, where it was tapped
+      var box = part.getBoundingClientRect()
+      if (box.top < 0 || box.bottom > window.innerHeight) {
+        part.scrollIntoView({ block: "center" })
       }
-      show(readout, part)
+      uncover(part, readout)
     }
 
     root.addEventListener("keydown", function (event) {
@@ -93,14 +174,22 @@
       choose(all[at < 0 ? (by > 0 ? 0 : all.length - 1)
                         : Math.min(all.length - 1, Math.max(0, at + by))])
     })
-    root.addEventListener("focusin", function (event) {
-      var part = partOf(event.target, root)
-      if (part) choose(part)
-    })
-    root.addEventListener("click", function (event) {
-      var part = partOf(event.target, root)
-      if (part) choose(part)
-    })
+
+    function listen(place, signal) {
+      place.addEventListener("focusin", function (event) {
+        var part = partOf(event.target, place)
+        if (part) choose(part)
+      }, { signal: signal })
+      place.addEventListener("click", function (event) {
+        var part = partOf(event.target, place)
+        if (part) choose(part)
+      }, { signal: signal })
+    }
+
+    listen(root)
+    // In the dialog a tap picks a box (the arrow keys pan there), and the dialog's line
+    // says it: the status line is behind the dialog, out of a screen reader's reach.
+    fullScreen(root, lines, listen, TAP_PROMPT, true, function () { return chosen })
     // Another step shown: the box of the same region in it, if it has one.
     new MutationObserver(function () {
       if (!chosen) return

@@ -11,6 +11,11 @@
  * or "Close" closes and gives the focus back to the button. A link in the figure
  * closes the dialog and is followed; a drag never counts as a click on it.
  *
+ * A figure's readout line (readout.js: what the part focused or tapped says) would be
+ * behind the dialog: the dialog has a line of its own under the figure, hidden unless
+ * readout.js shows it. A "roads-zoom-open" event, sent from where the SVG was when the
+ * dialog opens, tells the figure's readout.js, which fills the line until it closes.
+ *
  * Set up on every page through roadsEachPage (pages.js).
  */
 (function () {
@@ -21,6 +26,7 @@
   var dialog = null
   var stage = null
   var view = null
+  var readout = null
   var current = null // {svg, placeholder, button}
   var s = 1
   var x = 0
@@ -199,8 +205,10 @@
     stage = el("div", { "class": "roads-zoom-stage" })
     view = el("div", { "class": "roads-zoom-view" })
     stage.appendChild(view)
+    readout = el("p", { "class": "roads-zoom-readout", hidden: "" })
     dialog.appendChild(bar)
     dialog.appendChild(stage)
+    dialog.appendChild(readout)
     document.body.appendChild(dialog)
 
     bar.querySelector(".roads-zoom-in").addEventListener("click", function () { zoom(STEP) })
@@ -221,7 +229,8 @@
         event.stopPropagation()
         return
       }
-      if (event.target.closest && event.target.closest("a")) dialog.close()
+      // (An <a> with no href, as the time-lapse's boxes keep, is no link: a tap picks it.)
+      if (event.target.closest && event.target.closest("a[href], a[*|href]")) dialog.close()
     }, true)
     window.addEventListener("resize", function () { if (dialog.open) fit() })
   }
@@ -241,6 +250,10 @@
     pointers.clear()
     gesture = null
     dialog.showModal()
+    // Before the figure is placed: a readout shown takes its height from the stage.
+    placeholder.dispatchEvent(new CustomEvent("roads-zoom-open", {
+      bubbles: true, detail: { dialog: dialog, stage: stage, readout: readout }
+    }))
     s = 1
     opening()
     dialog.querySelector(".roads-zoom-close").focus()

@@ -28,7 +28,7 @@ def hint(inner: str, css_class: str = "") -> str:
     return f'<span class="{classes}">{inner}</span>'
 
 
-def readout(prompt: str, *, live: bool = False) -> str:
+def readout(prompt: str) -> str:
     """A figure's readout: a line inside the ``<figure>``, after the drawing, where
     ``docs/javascripts/readout.js`` shows what the part last focused or tapped says
     (its SVG ``<title>``, the tooltip a resting pointer shows), and ``prompt`` (HTML)
@@ -36,9 +36,8 @@ def readout(prompt: str, *, live: bool = False) -> str:
     with the arrow keys: a ``<title>`` is shown by no browser on focus, and on no tap.
 
     Hidden until the script runs (it would be a prompt with nothing behind it), and on
-    paper. The focused part's ``<title>`` is its accessible name, so the readout is
-    hidden from screen readers, which read that name on focus; ``live`` where the focus
-    stays put while the arrow keys pick a part (the time-lapse): there the readout is
-    what is announced."""
-    aria = 'aria-live="polite"' if live else 'aria-hidden="true"'
-    return f'<p class="roads-readout" {aria} hidden>{prompt}</p>'
+    paper. Hidden from screen readers too, which hear what it shows otherwise, once: a
+    focused part's ``<title>`` is its accessible name, read on focus; the time-lapse's
+    box picked with the arrow keys (the focus stays put) is said by its stepper's
+    status line, its one live region, with the step."""
+    return f'<p class="roads-readout" aria-hidden="true" hidden>{prompt}</p>'

@@ -158,8 +158,7 @@ def step_words(step: Step, index: int) -> str:
 # (timelapse.js) takes the up and down arrows to go from box to box (readout.js), and a
 # tap picks one.
 READOUT = hints.readout("With the figure focused, the up and down arrow keys go from box to "
-                        "box, or tap a box: its whole line of maps and its kind show here.",
-                        live=True)
+                        "box, or tap a box: its whole line of maps and its kind show here.")
 
 
 def timelapse_id(selection: Selection) -> str:
