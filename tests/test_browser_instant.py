@@ -48,6 +48,7 @@ def linked_key(page) -> str:
       const rows = new Set([...document.querySelectorAll('tr[data-roads-region]')]
         .map(r => r.dataset.roadsRegion))
       return [...document.querySelectorAll('svg.roads-vas g[data-roads-region]')]
+        .filter(g => g.getClientRects().length)  // the drawing shown (wide, or a phone's)
         .map(g => g.dataset.roadsRegion).find(k => rows.has(k) && !k.includes('/gap-'))
     }""")
 
@@ -55,10 +56,11 @@ def linked_key(page) -> str:
 def hover_links(page) -> None:
     key = linked_key(page)
     assert key, "no box with a row on the page"
-    box = page.locator(f'svg.roads-vas g[data-roads-region="{key}"]')
+    box = page.locator(f'svg.roads-vas:visible g[data-roads-region="{key}"]')
     box.scroll_into_view_if_needed()
     box.hover()
     marked = page.evaluate("[...document.querySelectorAll('.roads-linked')]"
+                           ".filter(e => e.getClientRects().length)"
                            ".map(e => e.tagName.toLowerCase()).sort()")
     assert marked == ["g", "tr"], marked
     page.mouse.move(0, 0)

@@ -111,7 +111,7 @@ def test_every_step_is_in_the_list_in_order(brk, brk_html):
     assert brk_html.count("<ol") == 1
     heads = re.findall(r'<span class="roads-timelapse-name">(\d+) of (\d+)', brk_html)
     assert heads == [(str(k + 1), str(len(brk))) for k in range(len(brk))]
-    assert len(svgs(brk_html)) == len(brk)
+    assert len(svgs(brk_html)) == 2 * len(brk)  # each step drawn wide and narrow
 
 
 @pytest.mark.dot
@@ -120,7 +120,7 @@ def test_step_diagrams_are_tracked_unlinked_and_their_ids_prefixed(brk, brk_html
     assert len(ids) == len(set(ids))
     assert all(i.startswith(("tl-", "timelapse-")) for i in ids)
     made = steps(brk)
-    for step, root in zip(made, svgs(brk_html)):
+    for step, root in zip([s for s in made for _ in ("wide", "narrow")], svgs(brk_html), strict=True):
         assert not [e for e in root.iter() if e.get(XLINK)], "a step links to a row the page may not have"
         boxes = [g for g in root.iter(f"{SVG}g") if g.get("data-roads-region")]
         assert boxes and all(g.get("data-roads-track") == step.tracks[g.get("data-roads-region")]
@@ -157,8 +157,10 @@ def test_boxes_and_rows_share_their_region_key(tmp_path):
 
     mm = memory_map(select(snapshot("layout"), variant="pie"))
     figure, table = render_diagram(mm, cache_dir=tmp_path), render_table(mm)
-    boxes = [g.get("data-roads-region") for root in svgs(figure) for g in root.iter(f"{SVG}g")
-             if {"roads-region", "roads-gap"} & set((g.get("class") or "").split())]
     rows = re.findall(r'<tr\b[^>]*\bdata-roads-region="([^"]+)"', table)
-    assert boxes and sorted(boxes) == sorted(rows) and len(set(rows)) == len(rows)
-    assert len(boxes) == len(mm.bands())
+    assert len(set(rows)) == len(rows) == len(mm.bands())
+    assert len(svgs(figure)) == 2  # wide and narrow: each box of each is its row's
+    for root in svgs(figure):
+        boxes = [g.get("data-roads-region") for g in root.iter(f"{SVG}g")
+                 if {"roads-region", "roads-gap"} & set((g.get("class") or "").split())]
+        assert sorted(boxes) == sorted(rows)

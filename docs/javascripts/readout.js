@@ -132,7 +132,7 @@
     said.className = "roads-timelapse-said"
 
     function shown() {
-      return root.querySelector(".roads-timelapse-current svg") || root.querySelector("svg")
+      return window.roadsDrawing(root.querySelector(".roads-timelapse-current") || root)
     }
 
     // The boxes of the step shown, top down as drawn (high addresses first).

@@ -106,7 +106,7 @@
   // Where each keyed node of a step's diagram is, in the SVG's own units, measured
   // from the top of the SVG: its centre and its shape's height.
   function geometry(step) {
-    var svg = step.querySelector("svg")
+    var svg = window.roadsDrawing(step)
     var found = {}
     if (!svg || !svg.viewBox.baseVal) return found
     var frame = svg.getBoundingClientRect()
@@ -143,7 +143,7 @@
   }
 
   function morph(step, was) {
-    var svg = step.querySelector("svg")
+    var svg = window.roadsDrawing(step)
     if (!svg) return
     var is = geometry(step)
     svg.classList.remove("roads-timelapse-moving")

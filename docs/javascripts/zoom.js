@@ -236,7 +236,7 @@
   }
 
   function open(wrapper, button) {
-    var svg = wrapper.querySelector("svg")
+    var svg = window.roadsDrawing(wrapper)
     if (!svg) return
     if (!dialog || !document.body.contains(dialog)) build()
     if (dialog.open) dialog.close()

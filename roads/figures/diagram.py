@@ -13,6 +13,11 @@ and ``docs/stylesheets/figures.css`` (whose palette block is ``palette_css()``) 
 it for Material's light and dark schemes; the ``fill`` that Graphviz writes is only the
 light colour, a fallback for SVGs seen outside the site.
 
+It is drawn twice (``drawings``), by the same code in two geometries: ``WIDE``, whose
+recorded addresses are labelled beside the boxes, and ``NARROW``, for a phone's column,
+whose recorded addresses are numbers beside the boxes and lines of a key under them;
+figures.css shows one of the two by the screen's width.
+
 ``build_graph`` makes the DOT source (pure, deterministic); ``render_svg`` runs
 ``dot -Kneato -n`` once per distinct source, caching the result under
 ``.cache/roads/svg`` (``roads.figures.svg``); ``render_diagram`` does both and returns the
@@ -23,6 +28,7 @@ from __future__ import annotations
 
 import math
 import os
+from dataclasses import dataclass
 from html import escape
 
 import graphviz
@@ -124,6 +130,42 @@ MONO = "Courier"
 
 # Graphviz's dot executable running the neato layout on pinned positions.
 LAYOUT = ("dot", "-Kneato", "-n")
+
+
+@dataclass(frozen=True)
+class Geometry:
+    """Where a drawing of the diagram puts its columns, in points: the addresses in a
+    column ``address_width`` wide that ends at ``address_right``, the boxes from
+    ``box_left``, ``box_width`` wide, the pointers' labels from ``pointer_left``. A
+    ``keyed`` drawing writes a pointer's number there, and its name and address on that
+    number's line of a key under the boxes."""
+
+    address_right: float
+    address_width: float
+    box_left: float
+    box_width: float
+    pointer_left: float
+    pointer_width: float
+    keyed: bool = False
+    suffix: str = ""  # of every id, so that both drawings can share a page
+    css_class: str = "roads-vas"
+
+    @property
+    def label_room(self) -> float:
+        return self.box_width - (BOX_WIDTH - LABEL_ROOM)
+
+
+WIDE = Geometry(ADDRESS_RIGHT, 100.0, BOX_LEFT, BOX_WIDTH, POINTER_LEFT, POINTER_WIDTH)
+# A phone's drawing: 263 points (351 CSS px) wide with its padding, so that a 390 px
+# phone's column (358 px) shows it at the size it is drawn, its labels 8.5 points
+# (11.3 px; a 360 px phone's column, 10.6). Its pointers are numbered beside their
+# boxes, their names and addresses in a key under the drawing, as wide as the
+# addresses and the boxes: named beside the boxes they take 493 points. The addresses'
+# column holds the longest (0xffffffffff600000, 18 characters of 8.5 points).
+NARROW = Geometry(address_right=94.0, address_width=94.0, box_left=98.0, box_width=140.0,
+                  pointer_left=242.0, pointer_width=14.0, keyed=True, suffix="-narrow",
+                  css_class="roads-vas roads-vas-narrow")
+KEY_TOP = 2.0 * LABEL_HEIGHT  # points from the lowest address down to the key's first line
 
 
 # --------------------------------------------------------------------------- colours
@@ -259,7 +301,8 @@ def _inches(points: float) -> str:
     return f"{points / 72:.4f}"
 
 
-def build_graph(mm: MemoryMap, *, gap_links: bool = True) -> graphviz.Digraph:
+def build_graph(mm: MemoryMap, *, gap_links: bool = True,
+                geometry: Geometry = WIDE) -> graphviz.Digraph:
     """The DOT graph of ``mm``'s address space; deterministic for a given input.
 
     Every node is pinned (``pos``), for ``neato -n``: the bands stacked from address
@@ -267,10 +310,11 @@ def build_graph(mm: MemoryMap, *, gap_links: bool = True) -> graphviz.Digraph:
     bands, pointer labels to the right with arrows to their place in their box (a
     fault's address, in no region, to its place in its gap: ``pointers_in_gap``).
     ``gap_links`` links the breaks to the gap rows of the table (render the table
-    with ``gaps=True`` on the same page).
+    with ``gaps=True`` on the same page). ``geometry`` places the columns (``WIDE``,
+    or ``NARROW``: a phone's, its pointers numbered, with a key under the boxes).
     """
     slug = mm.selection.slug
-    fid = figure_id(slug)
+    fid = figure_id(slug) + geometry.suffix
     g = graphviz.Digraph(name=fid)
     g.attr("graph", id=f"{fid}-graph", layout="neato", splines="line", bgcolor="transparent",
            margin="0", pad="0.05", fontname=FONT, fontsize=FONT_SIZE, outputorder="edgesfirst")
@@ -282,23 +326,23 @@ def build_graph(mm: MemoryMap, *, gap_links: bool = True) -> graphviz.Digraph:
     targets: list[tuple[float, Pointer, float, float]] = []  # (target y, pointer, band y0, y1)
     for k, band in enumerate(mm.bands()):
         height = BREAK_HEIGHT if band.region is None else box_height(band.size)
-        _boundary_node(g, fid, k, band.start, y)
-        centre = (BOX_LEFT + BOX_WIDTH / 2, y + height / 2)
+        _boundary_node(g, fid, k, band.start, y, geometry)
+        centre = (geometry.box_left + geometry.box_width / 2, y + height / 2)
         if band.region is not None:
-            _region_node(g, f"b{k}", band.region, centre, height, fid, slug)
+            _region_node(g, f"b{k}", band.region, centre, height, fid, slug, geometry)
             for p in mm.pointers_in(band.region.region.index):
                 share = (p.address - band.start) / band.size
                 target = y + min(height - ARROW_INSET, max(ARROW_INSET, share * height))
                 targets.append((target, p, y, y + height))
         else:
-            _gap_node(g, f"b{k}", band, centre, height, fid, slug, gap_links)
+            _gap_node(g, f"b{k}", band, centre, height, fid, slug, gap_links, geometry)
             for p in mm.pointers_in_gap(band):  # a fault's address, in no region
                 share = (p.address - band.start) / band.size
                 target = y + min(height - ARROW_INSET, max(ARROW_INSET, share * height))
                 targets.append((target, p, y, y + height))
         y += height
-    _boundary_node(g, fid, len(mm.bands()), mm.bands()[-1].end, y)
-    _pointer_nodes(g, fid, spread_targets(targets), top=y)
+    _boundary_node(g, fid, len(mm.bands()), mm.bands()[-1].end, y, geometry)
+    _pointer_nodes(g, fid, spread_targets(targets), top=y, geometry=geometry)
     return g
 
 
@@ -367,10 +411,12 @@ def shorten(text: str, room: float, size: float) -> str:
     return text[:1] + "…"
 
 
-def _boundary_node(g: graphviz.Digraph, fid: str, k: int, address: int, y: float) -> None:
+def _boundary_node(g: graphviz.Digraph, fid: str, k: int, address: int, y: float,
+                   geometry: Geometry) -> None:
     """The address of a boundary, right-aligned beside the boxes, centred on the line."""
+    right, width = geometry.address_right, geometry.address_width
     g.node(f"a{k}", label=dot_text(address_label(address)) + "\\r", shape="plaintext",
-           pos=_pos(ADDRESS_RIGHT - 50.0, y), width=_inches(100.0), height=_inches(LABEL_HEIGHT),
+           pos=_pos(right - width / 2, y), width=_inches(width), height=_inches(LABEL_HEIGHT),
            fontname=MONO, fontsize="8", id=f"{fid}-addr-{k}", **{"class": "roads-addr"})
 
 
@@ -397,7 +443,7 @@ def _title(c: Classified) -> str:
 
 
 def _region_node(g: graphviz.Digraph, node: str, c: Classified, centre: tuple[float, float],
-                 height: float, fid: str, slug: str) -> None:
+                 height: float, fid: str, slug: str, geometry: Geometry) -> None:
     r = c.region
     second = f"{c.label} · {human_size(r.size)} · {r.perms}"
     if not r.pathname:
@@ -417,32 +463,36 @@ def _region_node(g: graphviz.Digraph, node: str, c: Classified, centre: tuple[fl
         flags.append("W+X")
     if flags:
         second += " · " + " · ".join(flags)
-    size = float(FONT_SIZE)
-    if text_width(second, size) > LABEL_ROOM and r.pathname:
+    size, room = float(FONT_SIZE), geometry.label_room
+    if text_width(second, size) > room and r.pathname:
         # The kind is the box's colour and in the tooltip: the size and rights stay.
         second = " · ".join([human_size(r.size), r.perms, *flags])
     # The full name and kind are in the tooltip, whatever the box has room for.
-    title, second = shorten(_title(c), LABEL_ROOM, size), shorten(second, LABEL_ROOM, size)
+    title, second = shorten(_title(c), room, size), shorten(second, room, size)
     tooltip = (f"{address_label(r.start)}-{address_label(r.end)} {r.perms} "
                f"{described(r) or 'anonymous'}: {c.label} ({c.why})")
     g.node(node, label=_lines(title, second), shape="box", style=style,
            fillcolor=COLOURS.get(c.kind, COLOURS["other"]), color=colour, penwidth=penwidth,
-           pos=_pos(*centre), width=_inches(BOX_WIDTH), height=_inches(height),
+           pos=_pos(*centre), width=_inches(geometry.box_width), height=_inches(height),
            href=f"#{row_id(slug, r.start)}", tooltip=dot_text(tooltip),
            id=f"{fid}-{r.start:x}", **{"class": " ".join(classes)})
 
 
 def _gap_node(g: graphviz.Digraph, node: str, band: Band, centre: tuple[float, float],
-              height: float, fid: str, slug: str, links: bool) -> None:
+              height: float, fid: str, slug: str, links: bool, geometry: Geometry) -> None:
     kind = GAP_KINDS[band.kind]
     size = human_size(band.size)
     if band.kind == "kernel":
         label, style = f"{kind.label} · {size}", "filled"
     else:
         label, style = f"~ {size} {kind.label} ~", "dashed,filled"
+        if text_width(label, float(FONT_SIZE)) > geometry.label_room:
+            label = f"{size} {kind.label}"  # the dashed border marks the break still
+        label = shorten(label, geometry.label_room, float(FONT_SIZE))
     attrs = {"href": f"#{row_id(slug, band.start, gap=True)}"} if links else {}
     g.node(node, label=_lines(label), shape="box", style=style, fillcolor=COLOURS[band.kind],
-           color="#999999", pos=_pos(*centre), width=_inches(BOX_WIDTH), height=_inches(height),
+           color="#999999", pos=_pos(*centre), width=_inches(geometry.box_width),
+           height=_inches(height),
            tooltip=dot_text(f"{address_label(band.start)}-{address_label(band.end)}: "
                          f"{kind.label}, {size}; {band.about}"),
            id=f"{fid}-gap-{band.start:x}", **{"class": f"roads-gap roads-gap-{band.kind}"},
@@ -450,12 +500,14 @@ def _gap_node(g: graphviz.Digraph, node: str, band: Band, centre: tuple[float, f
 
 
 def _pointer_nodes(g: graphviz.Digraph, fid: str,
-                   targets: list[tuple[float, Pointer, float, float]], top: float) -> None:
+                   targets: list[tuple[float, Pointer, float, float]], top: float,
+                   geometry: Geometry) -> None:
     """A label right of the boxes for every pointer and an arrow to its place in its box.
 
     The arrow ends where the address falls in its box (by linear share of the box);
     labels start level with their arrow's end and are pushed apart, top down, to
-    one line apart at least.
+    one line apart at least. In a ``keyed`` drawing the label is the pointer's number
+    (top down, from 1), and the key under the boxes (``_key_nodes``) says what it is.
     """
     ordered = sorted(targets, key=lambda t: (-t[0], -t[1].address, t[1].name))
     placed: list[float] = []
@@ -464,18 +516,39 @@ def _pointer_nodes(g: graphviz.Digraph, fid: str,
         if placed and y > placed[-1] - LABEL_HEIGHT:
             y = placed[-1] - LABEL_HEIGHT
         placed.append(y)
+    width = geometry.pointer_width
     for j, ((target, p, _, _), y) in enumerate(zip(ordered, placed)):
-        what = " (symbol)" if p.source == "symbol" else ""
-        # A long name is cut in the middle (the table's row under the region has it whole).
-        rest = f"{what}  {p.address:#x}"
-        name = shorten(p.name, POINTER_WIDTH - text_width(rest, float(FONT_SIZE)), float(FONT_SIZE))
-        label = f"{name}{rest}"
+        label = str(j + 1) if geometry.keyed else _pointer_label(p, width)
         g.node(f"p{j}", label=graphviz.nohtml(dot_text(label) + "\\l"), shape="plaintext",
-               pos=_pos(POINTER_LEFT + POINTER_WIDTH / 2, y), width=_inches(POINTER_WIDTH),
+               pos=_pos(geometry.pointer_left + width / 2, y), width=_inches(width),
                height=_inches(LABEL_HEIGHT), id=f"{fid}-ptr-{j}", **{"class": "roads-pointer"})
         g.node(f"t{j}", label="", shape="point", style="invis", width="0.01", height="0.01",
-               pos=_pos(BOX_LEFT + BOX_WIDTH, target), id=f"{fid}-target-{j}")
+               pos=_pos(geometry.box_left + geometry.box_width, target), id=f"{fid}-target-{j}")
         g.edge(f"p{j}:w", f"t{j}", id=f"{fid}-arrow-{j}", **{"class": "roads-arrow"})
+    if geometry.keyed:
+        _key_nodes(g, fid, [p for _, p, _, _ in ordered], geometry)
+
+
+def _pointer_label(p: Pointer, room: float) -> str:
+    """A pointer's name and address, in ``room`` points: a long name is cut in the
+    middle (the table's row under the region has it whole)."""
+    what = " (symbol)" if p.source == "symbol" else ""
+    rest = f"{what}  {p.address:#x}"
+    return shorten(p.name, room - text_width(rest, float(FONT_SIZE)), float(FONT_SIZE)) + rest
+
+
+def _key_nodes(g: graphviz.Digraph, fid: str, pointers: list[Pointer],
+               geometry: Geometry) -> None:
+    """The key of a ``keyed`` drawing, under its lowest address: one line a pointer, its
+    number, its name and its address, as wide as the addresses and the boxes together."""
+    width = geometry.pointer_left + geometry.pointer_width
+    number = text_width("00  ", float(FONT_SIZE))
+    for j, p in enumerate(pointers):
+        label = f"{j + 1}  {_pointer_label(p, width - number)}"
+        g.node(f"k{j}", label=graphviz.nohtml(dot_text(label) + "\\l"), shape="plaintext",
+               pos=_pos(width / 2, -(KEY_TOP + j * LABEL_HEIGHT)), width=_inches(width),
+               height=_inches(LABEL_HEIGHT), id=f"{fid}-key-{j}",
+               **{"class": "roads-pointer roads-key"})
 
 
 # --------------------------------------------------------------------------- render
@@ -508,12 +581,23 @@ def describe(mm: MemoryMap) -> tuple[str, str]:
     return short, overview(mm) + " From the top: " + "; ".join(parts) + "."
 
 
-def finish_svg(svg: str, mm: MemoryMap) -> str:
+def finish_svg(svg: str, mm: MemoryMap, geometry: Geometry = WIDE) -> str:
     """Make Graphviz's SVG fit to be inlined: id-safe, labelled, scalable."""
     short, long = describe(mm)
-    return _region_keys(spread_lines(inline(svg, fid=figure_id(mm.selection.slug),
-                                            css_class="roads-vas", short=short, long=long)),
-                        mm.selection.slug)
+    fid = figure_id(mm.selection.slug) + geometry.suffix
+    return _region_keys(spread_lines(inline(svg, fid=fid, css_class=geometry.css_class,
+                                            short=short, long=long)), mm.selection.slug, fid)
+
+
+def drawings(mm: MemoryMap, cache_dir: str | os.PathLike[str] | None = None, *,
+             gap_links: bool = True) -> tuple[str, str]:
+    """The finished SVGs of ``mm``'s diagram, ``WIDE`` and ``NARROW``: the page shows one
+    (figures.css: the narrow one on a phone, where the wide one, scaled to the column,
+    has labels of 6 px)."""
+    return tuple(finish_svg(render_svg(build_graph(mm, gap_links=gap_links,
+                                                   geometry=geometry).source, cache_dir),
+                            mm, geometry)
+                 for geometry in (WIDE, NARROW))
 
 
 # A browser's sans-serif from the top of its text box to the baseline, and below it, in
@@ -555,12 +639,12 @@ def spread_lines(svg: str, spacing: float = LINE_SPACING) -> str:
     return etree.tostring(root, encoding="unicode") + "\n"
 
 
-def _region_keys(svg: str, slug: str) -> str:
+def _region_keys(svg: str, slug: str, fid: str) -> str:
     """Every box and break with ``data-roads-region`` (``table.region_key``), the
     identity its table row shares (Graphviz writes no data attributes itself)."""
     root = etree.fromstring(svg.encode("utf-8"), etree.XMLParser(resolve_entities=False,
                                                                  no_network=True))
-    prefix = f"{figure_id(slug)}-"
+    prefix = f"{fid}-"
     for node in root.iter(f"{{{SVG_NS}}}g"):
         classes = (node.get("class") or "").split()
         at = (node.get("id") or "").removeprefix(prefix)
@@ -610,8 +694,7 @@ def legend(mm: MemoryMap) -> str:
 def render_diagram(mm: MemoryMap, *, cache_dir: str | os.PathLike[str] | None = None,
                    caption: str | None = None, gap_links: bool = True) -> str:
     """The address-space diagram of ``mm`` as an HTML ``<figure>`` with its legend."""
-    source = build_graph(mm, gap_links=gap_links).source
-    svg = finish_svg(render_svg(source, cache_dir), mm)
+    svg = "".join(drawings(mm, cache_dir, gap_links=gap_links))
     fid = figure_id(mm.selection.slug)
     if caption is None:
         caption = (f"The address space of {mm.selection.describe()}: box heights grow with the "

@@ -176,8 +176,8 @@ def render_timelapse(selections: Sequence[Selection], *,
     for k, step in enumerate(made):
         words = step_words(step, k)
         mm = step.map
-        svg = diagram.render_svg(diagram.build_graph(mm, gap_links=False).source, cache_dir)
-        svg = _for_step(diagram.finish_svg(svg, mm), step.tracks)
+        svg = "".join(_for_step(drawn, step.tracks)
+                      for drawn in diagram.drawings(mm, cache_dir, gap_links=False))
         fid = ID_PREFIX + diagram.figure_id(mm.selection.slug)
         caption = (f"The address space at checkpoint {step.name!r} (step {k + 1} of {total}): "
                    f"{words}.")
