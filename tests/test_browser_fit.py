@@ -50,6 +50,8 @@ def test_wide_views_fit_a_desktop_column(site, browser, path, scheme):
             assert found, f"nothing matches {selector} on {path}"
             wide = [f for f in found if f["over"] > 1]
             assert not wide, f"{selector} wider than the column on {path}: {wide}"
+        if path in DIAGRAM_PAGES:
+            _diagram_reads(page, DESKTOP, f"{path} at 1280 px, {scheme}")
         assert not errors
     finally:
         context.close()
@@ -152,5 +154,77 @@ def test_elf_figures_are_legible_in_their_own_column(site, browser, path, width)
         assert not small, f"ELF figures with text under {MIN_TEXT_PX} px on {path} " \
                           f"at {width} px: {small}"
         assert not errors, errors
+    finally:
+        context.close()
+
+
+# The address-space diagram and the time-lapse made of it: on a phone its boxes' labels,
+# addresses and pointers read in the page itself (figures.css shows the narrow drawing,
+# at the size it is drawn), and nothing of it passes the screen; on a desktop the wide
+# drawing shows at its own size, as before.
+DIAGRAM_PAGES = ("all-roads-to-memory/virtual-address-space/",
+                 "all-roads-to-memory/dynamic-memory-allocation/")
+DIAGRAM_MIN_PX = 11.0
+# Per part of the diagram shown (the first step of a time-lapse): the smallest label in
+# CSS px (its font size times the SVG's scale), the extent of its labels on the screen.
+DIAGRAM_TEXT = r"""
+() => {
+  const shown = [...document.querySelectorAll('.roads-vas-figure > svg')]
+    .filter(s => s.getBoundingClientRect().width > 0);
+  const parts = {};
+  for (const svg of shown) {
+    for (const t of svg.querySelectorAll('text')) {
+      const g = t.closest('g.node');
+      const part = g && ['roads-addr', 'roads-region', 'roads-gap', 'roads-pointer']
+        .find(c => g.classList.contains(c));
+      if (!part || !t.textContent.trim()) continue;
+      const m = t.getScreenCTM(), box = t.getBoundingClientRect();
+      const px = parseFloat(getComputedStyle(t).fontSize) * Math.hypot(m.a, m.b);
+      const p = parts[part] || (parts[part] = {labels: 0, px: Infinity, left: Infinity, right: 0});
+      p.labels += 1;
+      p.px = Math.min(p.px, px);
+      p.left = Math.min(p.left, box.left);
+      p.right = Math.max(p.right, box.right);
+    }
+  }
+  return {shown: shown.map(s => ({narrow: s.classList.contains('roads-vas-narrow'),
+                                   width: s.getBoundingClientRect().width,
+                                   drawn: s.width.baseVal.value})),
+          figures: document.querySelectorAll('.roads-vas-figure').length,
+          parts, overflow: document.scrollingElement.scrollWidth - window.innerWidth};
+}
+"""
+
+
+def _diagram_reads(page, viewport, where: str) -> None:
+    """The diagrams on ``page`` (DIAGRAM_TEXT) read at ``viewport``: on a phone the
+    narrow drawing, on a desktop the wide one at the size it is drawn."""
+    found = page.evaluate(DIAGRAM_TEXT)
+    where = f"{where}: {found}"
+    # One drawing shown a figure (in the time-lapse, its first step's).
+    assert found["figures"] and len(found["shown"]) == (
+        1 if "dynamic" in where else found["figures"]), where
+    assert found["overflow"] <= 0, where
+    assert set(found["parts"]) >= {"roads-addr", "roads-region", "roads-gap",
+                                   "roads-pointer"}, where
+    for part, p in found["parts"].items():
+        assert p["px"] >= DIAGRAM_MIN_PX, f"{part} labels of {p['px']:.1f} px on {where}"
+        assert p["left"] >= 0 and p["right"] <= viewport["width"], (part, where)
+    assert all(s["narrow"] == (viewport is PHONE) for s in found["shown"]), where
+    if viewport is DESKTOP:
+        assert all(abs(s["width"] - s["drawn"]) < 1 for s in found["shown"]), where
+
+
+@pytest.mark.parametrize("path", DIAGRAM_PAGES)
+def test_the_address_space_diagram_reads_on_a_phone(site, browser, path):
+    """At 390 px, in both palettes; the desktop's view is checked with the wide views
+    (test_wide_views_fit_a_desktop_column)."""
+    _, base = site
+    context, page, errors = open_page(browser, base + path, viewport=PHONE, scheme="default")
+    try:
+        for scheme in ("default", "slate"):
+            page.evaluate("s => document.body.setAttribute('data-md-color-scheme', s)", scheme)
+            _diagram_reads(page, PHONE, f"{path} at 390 px, {scheme}")
+        assert not errors
     finally:
         context.close()
