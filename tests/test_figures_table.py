@@ -123,6 +123,20 @@ def test_text_is_escaped():
     assert rows[0][2][6] == "<b>a&b<i>.dat"
 
 
+def test_every_part_of_the_table_says_its_table_role():
+    """On a phone the rows are laid out as blocks of lines (figures-more.css), which may
+    cost a table element its role in a browser's accessibility tree; each carries it.
+    A gap row and a row of pointers (cells spanning columns) too."""
+    roles = {"table": "table", "thead": "rowgroup", "tbody": "rowgroup", "tr": "row",
+             "th": "columnheader", "td": "cell"}
+    html = render_table(memory_map(select(snapshot("layout"), variant="pie")))
+    assert 'class="roads-gap' in html and 'class="roads-holds"' in html
+    tags = re.findall(r"<(table|thead|tbody|tr|th|td)\b([^>]*)>", html)
+    assert len(tags) > 100
+    wrong = [(tag, attrs) for tag, attrs in tags if f'role="{roles[tag]}"' not in attrs]
+    assert not wrong, wrong[:5]
+
+
 def test_fragment_has_no_blank_line():
     # A blank line would end Markdown's raw HTML block in the middle of the table.
     html = render_table(memory_map(select(snapshot("threads"))))

@@ -8,7 +8,8 @@ row has a stable id (``row_id``) that the address-space diagram links to.
 
 The table has no class of its own, so Material styles it like any Markdown table;
 the wrapping ``div.roads-map`` and the cells' classes are styled by
-``docs/stylesheets/figures.css``.
+``docs/stylesheets/figures.css``, and ``figures-more.css`` lays each row out on a phone
+as a block of lines (with the roles below kept).
 """
 
 from __future__ import annotations
@@ -22,6 +23,10 @@ from .summary import hidden_text, overview
 from ..units import hex_address, human_size
 
 COLUMNS = ("start", "end", "size", "perms", "offset", "kind", "name", "Rss", "Pss")
+# Each part of the table carries the role it has as a table element: on a phone the rows
+# are laid out as blocks of lines (figures-more.css), and a browser may drop the table's
+# semantics (rows, cells, their headers) from elements that are not displayed as a table.
+CELL = '<td role="cell">'
 
 
 # The table's one control for what its cells say beyond their words (roads.figures.hints):
@@ -65,7 +70,7 @@ def render_table(mm: MemoryMap, *, gaps: bool = True, caption: str | None = None
     slug = mm.selection.slug
     if caption is None:
         caption = f"Memory map of {mm.selection.describe()}, from /proc/{mm.selection.snapshot.pid}/smaps"
-    head = "".join(f'<th scope="col">{escape(c)}</th>' for c in COLUMNS)
+    head = "".join(f'<th scope="col" role="columnheader">{escape(c)}</th>' for c in COLUMNS)
     rows = []
     for band in mm.bands():
         if band.region is not None:
@@ -78,10 +83,10 @@ def render_table(mm: MemoryMap, *, gaps: bool = True, caption: str | None = None
         f'<div class="roads-map" id="{figure_id(slug)}">',
         HINTS_CONTROL,
         hidden_text(desc, overview(mm)),
-        f'<table aria-describedby="{desc}">',
+        f'<table role="table" aria-describedby="{desc}">',
         f"<caption>{escape(caption)}</caption>",
-        f"<thead><tr>{head}</tr></thead>",
-        "<tbody>",
+        f'<thead role="rowgroup"><tr role="row">{head}</tr></thead>',
+        '<tbody role="rowgroup">',
         *rows,
         "</tbody>",
         "</table>",
@@ -144,8 +149,9 @@ def _region_row(mm: MemoryMap, band: Band, slug: str) -> str:
         _kib(r.kb.get("Rss")),
         _kib(r.kb.get("Pss")),
     ]
-    body = "".join(f"<td>{cell}</td>" for cell in cells)
-    row = (f'<tr id="{row_id(slug, r.start)}" data-roads-region="{region_key(slug, r.start)}" '
+    body = "".join(f"{CELL}{cell}</td>" for cell in cells)
+    row = (f'<tr role="row" id="{row_id(slug, r.start)}" '
+           f'data-roads-region="{region_key(slug, r.start)}" '
            f'class="{" ".join(classes)}">{body}</tr>')
     # A row of its own under the region, so the table stays narrow enough for
     # Material's content column.
@@ -159,11 +165,11 @@ def _gap_row(band: Band, slug: str) -> str:
         _address_cell(band.start),
         _address_cell(band.end),
         human_size(band.size),
-        f'<td colspan="{len(COLUMNS) - 3}"><span title="{escape(band.about)}">'
+        f'<td role="cell" colspan="{len(COLUMNS) - 3}"><span title="{escape(band.about)}">'
         f"{escape(kind.label)}, {human_size(band.size)}</span>{hints.hint(escape(band.about))}</td>",
     ]
-    body = "".join(f"<td>{cell}</td>" for cell in cells[:3]) + cells[3]
-    return (f'<tr id="{row_id(slug, band.start, gap=True)}" '
+    body = "".join(f"{CELL}{cell}</td>" for cell in cells[:3]) + cells[3]
+    return (f'<tr role="row" id="{row_id(slug, band.start, gap=True)}" '
             f'data-roads-region="{region_key(slug, band.start, gap=True)}" '
             f'class="roads-gap roads-gap-{band.kind}">{body}</tr>')
 
@@ -174,7 +180,7 @@ def _holds(pointers: tuple[Pointer, ...]) -> str:
     if not pointers:
         return ""
     listed = " · ".join(_pointer(p) for p in pointers)
-    return (f'\n<tr class="roads-holds"><td colspan="{len(COLUMNS)}">'
+    return (f'\n<tr role="row" class="roads-holds"><td role="cell" colspan="{len(COLUMNS)}">'
             f'<span class="roads-muted">points here:</span> {listed}</td></tr>')
 
 
