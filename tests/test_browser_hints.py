@@ -148,6 +148,79 @@ def test_a_tap_opens_a_figures_hints(site, browser, kind):
         context.close()
 
 
+# Pages with memory-map tables whose rows the diagrams link to, each in one palette.
+MAP_PAGES = {"all-roads-to-memory/virtual-address-space/": "default",
+             "all-roads-to-memory/dynamic-memory-allocation/": "slate"}
+# Each memory-map table as its reader sees it: what its scrolling box hides to the right,
+# each cell or hint shown that reaches past the screen's edges, each hint narrower than
+# the table's box (a hint in its column, not under its row), and its rows, header cells
+# and cells as the rows and cells of the browser's own table (the accessibility tree's,
+# counted by axTree below).
+MAP_SEEN = """m => {
+  const box = m.querySelector('.md-typeset__scrollwrap'), width = box.clientWidth;
+  const past = e => { const r = e.getBoundingClientRect();
+    return Math.round(Math.max(-r.left, r.right - innerWidth)) };
+  const shown = [...m.querySelectorAll('td, .roads-hint')].filter(e => e.getClientRects().length);
+  const hints = shown.filter(e => e.matches('.roads-hint'));
+  const said = e => e.textContent.trim().slice(0, 40);
+  return {hidden: box.scrollWidth - width, hints: hints.length,
+          past: shown.filter(e => past(e) > 1).map(e => [said(e), past(e)]),
+          narrow: hints.filter(e => e.getBoundingClientRect().width < 0.8 * width)
+            .map(e => [said(e), Math.round(e.getBoundingClientRect().width), width]),
+          dom: {row: m.querySelectorAll('tr').length, columnheader: m.querySelectorAll('th').length,
+                cell: m.querySelectorAll('td').length}};
+}"""
+
+
+def _ax_roles(page, table, roles) -> dict[str, int]:
+    """How many nodes of each role the browser's accessibility tree has in ``table``."""
+    cdp = page.context.new_cdp_session(page)
+    try:
+        handle = cdp.send("Runtime.evaluate", {
+            "expression": f"document.querySelectorAll('.roads-map table')[{table}]"})
+        handle = handle["result"]["objectId"]
+        return {role: len(cdp.send("Accessibility.queryAXTree",
+                                   {"objectId": handle, "role": role})["nodes"])
+                for role in roles}
+    finally:
+        cdp.detach()
+
+
+@pytest.mark.parametrize("path", sorted(MAP_PAGES))
+def test_a_memory_map_reads_on_a_phone_without_scrolling_sideways(site, browser, path):
+    """At 390 px a memory map was twice the screen's width and scrolled sideways in its
+    box; its hints, opened, filled the kind and name columns, off the screen. Each row is
+    a block of lines now: every cell and every hint opened lies on the screen, a hint as
+    wide as the table's box, nothing scrolls sideways; the table is still a table to a
+    screen reader (its rows, header cells and cells), and a row the diagram links to is
+    marked whole (the bar down its left edge)."""
+    _, base = site
+    context, page, errors = open_page(browser, base + path, viewport=PHONE,
+                                      scheme=MAP_PAGES[path], touch=True)
+    try:
+        maps = page.locator(".roads-map")
+        assert maps.count() >= 1
+        for k in range(maps.count()):
+            seen = maps.nth(k).evaluate(MAP_SEEN)
+            assert seen["hidden"] <= 1 and not seen["past"] and not seen["hints"], seen
+            assert _ax_roles(page, k, seen["dom"]) == seen["dom"]
+        holder = maps.first
+        control = holder.locator(CONTROL)
+        control.scroll_into_view_if_needed()
+        control.tap()
+        seen = holder.evaluate(MAP_SEEN)
+        assert seen["hints"] >= 10, seen
+        assert seen["hidden"] <= 1 and not seen["past"] and not seen["narrow"], seen
+        assert page.evaluate("document.scrollingElement.scrollWidth") <= PHONE["width"]
+        row = holder.locator("tr.roads-linkable").nth(3)
+        row.focus()
+        bar = row.evaluate("r => getComputedStyle(r).boxShadow")
+        assert row.evaluate("r => r.classList.contains('roads-linked')") and "inset" in bar, bar
+        assert not errors, errors
+    finally:
+        context.close()
+
+
 @pytest.mark.parametrize("width", sorted(WIDTHS))
 def test_the_provenance_shows_the_whole_compile_command(site, browser, width):
     """The provenance line under a figure shows gcc's whole command, as the source box's
