@@ -564,3 +564,62 @@ def test_a_folder_too_large_to_search_for_hard_links_is_kept_whole(tmp_path):
     assert [g.path for g in hard_linked(tmp_path, kept=[tmp_path / "1"])] == [tmp_path / "0" / "f"]
     assert [(g.path, g.remedy) for g in hard_linked(tmp_path, limit=4)] == [
         (tmp_path, "run it from a folder of fewer files")]
+
+
+# The folder run from made a git repository itself, without a .git: git run there takes
+# a folder with HEAD, objects and refs for one, and reads its config (core.worktree,
+# core.fsmonitor): git status there ran the command as the user.
+MAKE_BARE = r"""
+mkdir -p objects refs/heads && echo 'ref: refs/heads/main' > HEAD
+printf '[core]\n\trepositoryformatversion = 0\n\tbare = false\n\tworktree = .\n\tfsmonitor = "echo ran outside > escaped; false"\n' > config
+"""
+
+
+@pytest.mark.usefixtures("no_leftovers")
+@pytest.mark.skipif(not shutil.which("git"), reason="needs git")
+def test_a_folder_the_program_makes_a_repository_itself_is_undone(tmp_path, xdg):
+    here = tmp_path / "runs"
+    here.mkdir()
+    env = {**os.environ, "HOME": str(tmp_path / "home"), "XDG_CACHE_HOME": str(xdg)}
+    done = roads_from(REPO, "run", *AFTER, "--", "sh", "-c", MAKE_BARE, cwd=here, env=env)
+    assert "ended (exit status 0)" in done.stderr, done.stderr
+    assert sorted(p.name for p in here.iterdir()) == ["HEAD.from-run", "config",
+                                                      "objects.from-run", "refs.from-run"]
+    assert f"the program made {here / 'HEAD'}," in done.stderr
+    subprocess.run(["git", "status"], cwd=here, capture_output=True,
+                   env={**env, "GIT_CEILING_DIRECTORIES": str(tmp_path)})
+    assert not (here / "escaped").exists()
+
+
+def test_names_of_a_repositorys_layout_in_no_repository_are_left_alone(tmp_path):
+    from roads.capture.runfolder import identities, renamed_made, repositories
+
+    before = identities(tmp_path)
+    (tmp_path / "refs").mkdir()  # a program's own folder of that name: no HEAD, no objects
+    (tmp_path / "HEAD").write_text("not git's\n")
+    assert renamed_made(tmp_path, before) == [] and repositories(tmp_path) == []
+    (tmp_path / "objects").mkdir()  # now git would take the folder for a repository
+    assert repositories(tmp_path)[0].path == tmp_path
+
+
+@pytest.mark.usefixtures("no_leftovers")
+def test_a_path_too_long_in_the_environment_is_no_crash(tmp_path, xdg):
+    """A variable's path (any variable's, or PATH's) that no system call takes (a name
+    too long) named nothing there: roads run ended in an OSError's traceback."""
+    here = tmp_path / "runs"
+    here.mkdir()
+    long = "/" + "a" * 300
+    env = {**os.environ, "HOME": str(tmp_path / "home"), "XDG_CACHE_HOME": str(xdg),
+           "SOME_TOOL_FILE": long, "PATH": f"{os.environ['PATH']}:{long}/bin"}
+    done = roads_from(REPO, "run", *AFTER, "--", "true", cwd=here, env=env)
+    assert "Traceback" not in done.stderr, done.stderr
+    assert "ended (exit status 0)" in done.stderr, done.stderr
+
+
+def test_a_folder_run_from_that_cannot_be_listed_is_kept_whole(tmp_path):
+    """(As root every folder can be listed: a folder gone stands for one that cannot be,
+    both failing os.walk's first listing.) Its files' other names unknown, none was kept."""
+    from roads.capture.runfolder import hard_linked
+
+    here = tmp_path / "gone"
+    assert [g.path for g in hard_linked(here)] == [here]

@@ -31,7 +31,9 @@ write there (``hard_linked``).
 A repository in the folder run from (``.git``, ``.hg``) names commands in its
 configuration (core.fsmonitor, hooks) that git runs there, as a shell prompt does at
 each command: one that is there is kept (``repositories``); one the program makes is
-renamed aside after the run, before the shell runs git (``renamed_made``). One it makes
+renamed aside after the run, before the shell runs git (``renamed_made``), and so is
+what it makes of a repository's own layout (``BARE``: HEAD, objects, refs), with which
+git takes the folder itself for a repository. One it makes
 in a folder below is not: git runs there only once the user goes there. direnv's
 ``.envrc`` runs only once allowed (``direnv allow``), again after any change.
 
@@ -203,9 +205,12 @@ def named_below(here: Path, environ: Mapping[str, str]) -> list[Guarded]:
                 continue
             what = f"a path {name} names, which a program you start may load or run outside " \
                    "the sandbox"
-            path = _resolved(Path(token))
-            found += [Guarded(path, what)] if path.exists() else []
-            found += links_to(Guarded(Path(token), what))
+            try:  # a name too long, a folder that may not be searched: nothing there for us
+                path = _resolved(Path(token))
+                found += [Guarded(path, what)] if os.path.exists(path) else []
+                found += links_to(Guarded(Path(token), what))
+            except (OSError, ValueError):
+                continue
     return [g for g in found if g.path != here and g.path.is_relative_to(here)]
 
 
@@ -254,8 +259,12 @@ def hard_linked(here: Path, kept: Iterable[Path] = (), limit: int = MAX_SEARCHED
     else:
         linked = [Guarded(p, "a file with other names (hard links), which the program "
                           "would write through them, outside the sandbox") for p in found]
+    if here in unsearched:
+        return [Guarded(here, "a folder that could not be searched for files with other "
+                        "names (hard links), which the program would write through them",
+                        remedy="run it from a folder you may list")]
     return linked + [Guarded(p, "a folder that could not be searched for files with other "
-                             "names (hard links)") for p in unsearched if p != here]
+                             "names (hard links)") for p in unsearched]
 
 
 def started_in(here: Path) -> Guarded:
@@ -272,12 +281,25 @@ def started_in(here: Path) -> Guarded:
 # configuration names (git's core.fsmonitor, hooks, core.pager; Mercurial's hooks): a
 # shell prompt runs git status at each command.
 REPOSITORIES = {".git": "git", ".hg": "Mercurial"}
+# What makes a folder a git repository itself (a bare one's layout, git's
+# is_git_directory): git run there finds it without a .git, and reads its config
+# (core.worktree, core.fsmonitor). Renaming any one of them the program made undoes it.
+BARE = ("HEAD", "objects", "refs")
+
+
+def _is_bare(here: Path) -> bool:
+    """Whether ``here`` has a git repository's own layout (``BARE``)."""
+    return all(os.path.lexists(here / name) for name in BARE)
 
 
 def repositories(here: Path) -> list[Guarded]:
     """The repositories in ``here`` (``REPOSITORIES``), kept as they are: a ``.git``
     folder, or a ``.git`` file with the folder it names ("gitdir: PATH", a worktree's,
     a submodule's). One the program makes is not there yet, nor kept (``renamed_made``)."""
+    if _is_bare(here):
+        return [Guarded(here, "a git repository itself (HEAD, objects, refs), whose "
+                        "configuration names commands git runs outside the sandbox (a shell "
+                        "prompt runs git at each command)")]
     found = []
     for name, tool in REPOSITORIES.items():
         path = here / name
@@ -296,10 +318,10 @@ def repositories(here: Path) -> list[Guarded]:
 
 
 def identities(here: Path) -> dict[str, tuple[int, int] | None]:
-    """What stands at each of ``REPOSITORIES``' names in ``here`` (device and inode, not
-    following a link; None: nothing), for ``renamed_made`` after the run."""
+    """What stands at each of ``REPOSITORIES``' and ``BARE``'s names in ``here`` (device
+    and inode, not following a link; None: nothing), for ``renamed_made`` after the run."""
     found: dict[str, tuple[int, int] | None] = {}
-    for name in REPOSITORIES:
+    for name in (*REPOSITORIES, *BARE):
         try:
             info = os.lstat(here / name)
             found[name] = (info.st_dev, info.st_ino)
@@ -311,12 +333,16 @@ def identities(here: Path) -> dict[str, tuple[int, int] | None]:
 def renamed_made(here: Path,
                  before: Mapping[str, tuple[int, int] | None]) -> list[tuple[Path, Path]]:
     """The repositories the program made in ``here`` (or put in the place of one there
-    ``before``, ``identities``'), each renamed aside (``.git.from-run``, then
+    ``before``, ``identities``'), and what it made of ``BARE``'s where they make ``here``
+    a repository itself, each renamed aside (``.git.from-run``, then
     ``.git.from-run-2``...) before the user's shell runs git there: their pairs of names.
     The run is over, its processes gone: nothing of it can make one again."""
     moved = []
+    bare = _is_bare(here)
     for name, was in identities(here).items():
         if was is None or was == before.get(name):
+            continue
+        if name in BARE and not bare:  # a file or folder of that name, in no repository
             continue
         n, aside = 1, here / f"{name}.from-run"
         while os.path.lexists(aside):
@@ -338,7 +364,7 @@ def links_to(g: Guarded, depth: int = 0) -> list[Guarded]:
     seen = Path("/")  # the path so far, links resolved
     for part in g.path.parts[1:]:
         step = seen.parent if part == ".." else seen if part == "." else seen / part
-        if part not in (".", "..") and step.is_symlink() and depth < 40:
+        if part not in (".", "..") and os.path.islink(step) and depth < 40:
             found.append(Guarded(seen, f"the folder holding {step}, a link on the way to "
                                  f"{g.what}", there=False))
             # The link's own target may pass through links elsewhere.
@@ -366,9 +392,11 @@ def there(g: Guarded) -> Guarded:
     """``g`` with its path's links resolved; where it is not there, the nearest folder
     that is, which a program could make it in."""
     path = _resolved(g.path)
-    if path.exists():
+    # (os.path's tests: False for a name too long or a folder that may not be searched,
+    # where Path's raise in Python 3.11.)
+    if os.path.exists(path):
         return Guarded(path, g.what)
-    folder = next(p for p in path.parents if p.exists())
+    folder = next(p for p in path.parents if os.path.exists(p))
     return Guarded(folder, f"the folder {path} would be made in, {g.what}", there=False)
 
 
