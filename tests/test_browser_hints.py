@@ -525,11 +525,16 @@ def test_the_keyboard_reads_each_drawn_parts_words(site, browser, kind, width):
                 figure.screenshot(path=str(ARTIFACTS / f"readout-{kind}-keyboard-{width}.png"))
                 shot = True
         assert said, "no part of the figure takes the focus"
+        keys = figure.evaluate("f => [...f.querySelectorAll('g.roads-key')].map("
+                               "g => g.textContent.split(/\\s+/).join(' ').trim())")
         for part in figure.evaluate(PARTS):
             if part["title"] in said:
                 continue
             if part["cls"] in ("roads-heap-link", "roads-stack-pointer"):
                 assert any(part["title"] in s for s in said), part
+            elif "roads-pointer" in part["cls"].split():  # a phone's numbered pointer:
+                # no Tab stop, its words its line in the key shown under the drawing
+                assert " ".join(part["title"].replace(": ", " ", 1).split()) in keys, part
             else:
                 assert part["cls"].startswith("roads-walk-field"), part
                 assert part["title"] == part["text"].replace(" ", ": ", 1), part
@@ -582,6 +587,30 @@ def test_a_tap_on_a_drawn_part_shows_its_words(site, browser, kind):
             ARTIFACTS.mkdir(exist_ok=True)
             page.screenshot(path=str(ARTIFACTS / f"readout-{kind}-tap-390-slate.png"))
         assert page.evaluate("document.scrollingElement.scrollWidth") <= PHONE["width"]
+        assert not errors, errors
+    finally:
+        context.close()
+
+
+def test_a_tap_on_a_phones_numbered_pointer_shows_its_words(site, browser):
+    """On a phone the diagram numbers its pointers, named in a key under the drawing,
+    a screen away on a tall one: a tap on a number shows its line of the key in the
+    readout (the number has nothing to link to; its words were in the key alone)."""
+    _, base = site
+    url, figure_css, _ = READOUTS["diagram"]
+    context, page, errors = open_page(browser, base + url, viewport=PHONE, scheme="slate",
+                                      touch=True)
+    try:
+        figure = page.locator(figure_css).first
+        number = figure.locator("svg:visible g.roads-pointer:not(.roads-key)").first
+        number.scroll_into_view_if_needed()
+        words = number.evaluate("e => e.firstElementChild.textContent.trim()")
+        assert re.fullmatch(r"1: \S.* 0x[0-9a-f]+", words), words
+        number.tap()
+        readout = figure.locator(READOUT)
+        assert readout.inner_text() == words
+        box = readout.bounding_box()
+        assert box and box["y"] >= 0 and box["y"] + box["height"] <= PHONE["height"], box
         assert not errors, errors
     finally:
         context.close()

@@ -168,11 +168,18 @@ def test_a_phone_has_a_narrow_drawing_of_the_same_boxes_with_a_numbered_key(layo
     marks = [g for g in groups(narrow, "roads-pointer") if "roads-key" not in g.get("class")]
     key = [" ".join(texts(g)).replace("\xa0", " ") for g in groups(narrow, "roads-key")]
     assert len(marks) == len(key) == len(groups(narrow, "roads-arrow")) == len(placed)
-    numbers = sorted(marks, key=lambda g: float(g.find(f"{SVG}text").get("y")))
+    numbers = sorted(marks, key=lambda g: float(g.find(f".//{SVG}text").get("y")))
     assert [texts(g) for g in numbers] == [[str(j + 1)] for j in range(len(placed))]
     for p in placed:
         (line,) = [k for k in key if f" {p.name}" in k and f"{p.address:#x}" in k]
         assert line.startswith(f"{key.index(line) + 1} ")
+        # A tap on its number shows those words (its <title>, which readout.js shows).
+        (number,) = [g for g in numbers if texts(g) == [line.split()[0]]]
+        assert number.find(f"{SVG}title").text == (
+            f"{line.split()[0]}: {p.name}{' (symbol)' if p.source == 'symbol' else ''} "
+            f"{p.address:#x}")
+    # The wide drawing's pointers say their words in their labels: no title there.
+    assert all(g.find(f"{SVG}title") is None for g in groups(wide, "roads-pointer"))
 
 
 @pytest.mark.dot

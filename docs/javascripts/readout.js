@@ -135,12 +135,13 @@
       return window.roadsDrawing(root.querySelector(".roads-timelapse-current") || root)
     }
 
-    // The boxes of the step shown, top down as drawn (high addresses first).
+    // The boxes of the step shown, top down as drawn (high addresses first); not the
+    // numbers of a phone's drawing, whose words a tap shows, as their key's lines do.
     function parts() {
       var svg = shown()
       if (!svg) return []
       return Array.prototype.filter.call(svg.querySelectorAll("g.node"), function (node) {
-        return partOf(node, svg) === node
+        return partOf(node, svg) === node && !node.classList.contains("roads-pointer")
       }).sort(function (a, b) {
         return a.getBoundingClientRect().top - b.getBoundingClientRect().top
       })

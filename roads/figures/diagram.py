@@ -37,7 +37,7 @@ from lxml import etree
 from . import dotquote, hints
 from .filenames import described
 from .regions import ADDRESS_END, GAP_KINDS, KINDS, Band, Classified, MemoryMap, Pointer
-from .svg import SVG_NS, inline
+from .svg import SVG_NS, WORDED, inline
 from .svg import render as svg_render
 from .table import region_key, row_id
 from ..units import hex_address
@@ -519,14 +519,23 @@ def _pointer_nodes(g: graphviz.Digraph, fid: str,
     width = geometry.pointer_width
     for j, ((target, p, _, _), y) in enumerate(zip(ordered, placed)):
         label = str(j + 1) if geometry.keyed else _pointer_label(p, width)
+        # A number's words, which a tap on it shows (readout.js): its line of the key.
+        said = ({"tooltip": dot_text(f"{j + 1}: {_pointer_words(p)}"),
+                 "class": f"roads-pointer {WORDED}"} if geometry.keyed
+                else {"class": "roads-pointer"})
         g.node(f"p{j}", label=graphviz.nohtml(dot_text(label) + "\\l"), shape="plaintext",
                pos=_pos(geometry.pointer_left + width / 2, y), width=_inches(width),
-               height=_inches(LABEL_HEIGHT), id=f"{fid}-ptr-{j}", **{"class": "roads-pointer"})
+               height=_inches(LABEL_HEIGHT), id=f"{fid}-ptr-{j}", **said)
         g.node(f"t{j}", label="", shape="point", style="invis", width="0.01", height="0.01",
                pos=_pos(geometry.box_left + geometry.box_width, target), id=f"{fid}-target-{j}")
         g.edge(f"p{j}:w", f"t{j}", id=f"{fid}-arrow-{j}", **{"class": "roads-arrow"})
     if geometry.keyed:
         _key_nodes(g, fid, [p for _, p, _, _ in ordered], geometry)
+
+
+def _pointer_words(p: Pointer) -> str:
+    """A pointer's whole name and its address."""
+    return f"{p.name}{' (symbol)' if p.source == 'symbol' else ''} {p.address:#x}"
 
 
 def _pointer_label(p: Pointer, room: float) -> str:

@@ -174,14 +174,20 @@ def _empty(group: etree._Element) -> bool:
     return len(group) == 0 and not (group.text or "").strip()
 
 
-def _tooltip(title: etree._Element) -> str | None:
-    """The tooltip of the node whose ``title`` this is, if the node links somewhere:
-    Graphviz then wraps the node's shapes, right after its title, in ``<g><a>``."""
+# A node's class that keeps its tooltip though it links nowhere: a part whose words a
+# tap shows (readout.js), such as a phone's diagram's numbered pointer.
+WORDED = "roads-worded"
+
+
+def _tooltip(title: etree._Element, linkless: bool = False) -> str | None:
+    """The tooltip of the node whose ``title`` this is, if the node links somewhere (or
+    ``linkless``, if it has one at all): Graphviz wraps the node's shapes, right after
+    its title, in ``<g><a>`` for either."""
     wrapper = title.getnext()
     if wrapper is None or wrapper.tag != f"{_SVG}g" or len(wrapper) == 0:
         return None
     link = wrapper[0]
-    if link.tag != f"{_SVG}a" or link.get(f"{_XLINK}href") is None:
+    if link.tag != f"{_SVG}a" or (link.get(f"{_XLINK}href") is None and not linkless):
         return None
     return link.get(f"{_XLINK}title")
 
@@ -208,7 +214,8 @@ def inline(svg: str, *, fid: str, css_class: str, short: str, long: str) -> str:
         title = group[0]
         if title.tag != f"{_SVG}title":
             continue
-        tooltip = _tooltip(title) if kind == "node" else None
+        tooltip = (_tooltip(title, WORDED in (group.get("class") or "").split())
+                   if kind == "node" else None)
         if tooltip is None:
             _drop(title)
         else:
