@@ -555,6 +555,14 @@ def test_the_keyboard_reads_each_drawn_parts_words(site, browser, kind, width):
         context.close()
 
 
+def _says_on_a_phone(readout, words: str) -> None:
+    """``readout`` shows ``words``, on a phone's screen."""
+    assert readout.inner_text() == words
+    box = readout.bounding_box()
+    assert box and box["y"] >= 0 and box["y"] + box["height"] <= PHONE["height"], box
+    assert box["x"] + box["width"] <= PHONE["width"], box
+
+
 @pytest.mark.parametrize("kind", sorted(READOUTS))
 def test_a_tap_on_a_drawn_part_shows_its_words(site, browser, kind):
     """On a touch phone, a tap on a part shows its words in the readout, in the column
@@ -579,11 +587,7 @@ def test_a_tap_on_a_drawn_part_shows_its_words(site, browser, kind):
             start, perms = re.match(r"0x([0-9a-f]+)-\S+ (\S+) ", words).groups()
             assert cells.startswith(start) and f" {perms} " in f" {cells} ", (words, cells)
         else:
-            readout = figure.locator(READOUT)
-            assert readout.inner_text() == words
-            box = readout.bounding_box()
-            assert box and box["y"] >= 0 and box["y"] + box["height"] <= PHONE["height"], box
-            assert box["x"] + box["width"] <= PHONE["width"], box
+            _says_on_a_phone(figure.locator(READOUT), words)
             ARTIFACTS.mkdir(exist_ok=True)
             page.screenshot(path=str(ARTIFACTS / f"readout-{kind}-tap-390-slate.png"))
         assert page.evaluate("document.scrollingElement.scrollWidth") <= PHONE["width"]
@@ -607,10 +611,7 @@ def test_a_tap_on_a_phones_numbered_pointer_shows_its_words(site, browser):
         words = number.evaluate("e => e.firstElementChild.textContent.trim()")
         assert re.fullmatch(r"1: \S.* 0x[0-9a-f]+", words), words
         number.tap()
-        readout = figure.locator(READOUT)
-        assert readout.inner_text() == words
-        box = readout.bounding_box()
-        assert box and box["y"] >= 0 and box["y"] + box["height"] <= PHONE["height"], box
+        _says_on_a_phone(figure.locator(READOUT), words)
         assert not errors, errors
     finally:
         context.close()

@@ -533,16 +533,20 @@ def _pointer_nodes(g: graphviz.Digraph, fid: str,
         _key_nodes(g, fid, [p for _, p, _, _ in ordered], geometry)
 
 
+def _symbol(p: Pointer) -> str:
+    """What follows a pointer's name where the name is a symbol's."""
+    return " (symbol)" if p.source == "symbol" else ""
+
+
 def _pointer_words(p: Pointer) -> str:
     """A pointer's whole name and its address."""
-    return f"{p.name}{' (symbol)' if p.source == 'symbol' else ''} {p.address:#x}"
+    return f"{p.name}{_symbol(p)} {p.address:#x}"
 
 
 def _pointer_label(p: Pointer, room: float) -> str:
     """A pointer's name and address, in ``room`` points: a long name is cut in the
     middle (the table's row under the region has it whole)."""
-    what = " (symbol)" if p.source == "symbol" else ""
-    rest = f"{what}  {p.address:#x}"
+    rest = f"{_symbol(p)}  {p.address:#x}"
     return shorten(p.name, room - text_width(rest, float(FONT_SIZE)), float(FONT_SIZE)) + rest
 
 
