@@ -37,7 +37,7 @@ from lxml import etree
 from . import dotquote, hints
 from .filenames import described
 from .regions import ADDRESS_END, GAP_KINDS, KINDS, Band, Classified, MemoryMap, Pointer
-from .svg import SVG_NS, WORDED, inline
+from .svg import SVG_NS, WORDED, inlined
 from .svg import render as svg_render
 from .table import region_key, row_id
 from ..units import hex_address
@@ -596,10 +596,30 @@ def describe(mm: MemoryMap) -> tuple[str, str]:
 
 def finish_svg(svg: str, mm: MemoryMap, geometry: Geometry = WIDE) -> str:
     """Make Graphviz's SVG fit to be inlined: id-safe, labelled, scalable."""
-    short, long = describe(mm)
+    return etree.tostring(_finished(svg, mm, geometry, describe(mm)), encoding="unicode") + "\n"
+
+
+def _finished(svg: str, mm: MemoryMap, geometry: Geometry,
+              described: tuple[str, str]) -> etree._Element:
+    """``finish_svg``'s tree, parsed once whatever each step changes in it
+    (``described``: the diagram's ``describe``)."""
+    short, long = described
     fid = figure_id(mm.selection.slug) + geometry.suffix
-    return _region_keys(spread_lines(inline(svg, fid=fid, css_class=geometry.css_class,
-                                            short=short, long=long)), mm.selection.slug, fid)
+    root = inlined(svg, fid=fid, css_class=geometry.css_class, short=short, long=long)
+    _spread_tree(root)
+    _region_keys(root, mm.selection.slug, fid)
+    return root
+
+
+def drawn_trees(mm: MemoryMap, cache_dir: str | os.PathLike[str] | None = None, *,
+                gap_links: bool = True) -> tuple[etree._Element, etree._Element]:
+    """``drawings`` as parsed SVGs, for a caller that edits them further (the
+    time-lapse) before writing them once."""
+    described = describe(mm)
+    return tuple(_finished(render_svg(build_graph(mm, gap_links=gap_links,
+                                                  geometry=geometry).source, cache_dir),
+                           mm, geometry, described)
+                 for geometry in (WIDE, NARROW))
 
 
 def drawings(mm: MemoryMap, cache_dir: str | os.PathLike[str] | None = None, *,
@@ -607,10 +627,8 @@ def drawings(mm: MemoryMap, cache_dir: str | os.PathLike[str] | None = None, *,
     """The finished SVGs of ``mm``'s diagram, ``WIDE`` and ``NARROW``: the page shows one
     (figures.css: the narrow one on a phone, where the wide one, scaled to the column,
     has labels of 6 px)."""
-    return tuple(finish_svg(render_svg(build_graph(mm, gap_links=gap_links,
-                                                   geometry=geometry).source, cache_dir),
-                            mm, geometry)
-                 for geometry in (WIDE, NARROW))
+    return tuple(etree.tostring(root, encoding="unicode") + "\n"
+                 for root in drawn_trees(mm, cache_dir, gap_links=gap_links))
 
 
 # A browser's sans-serif from the top of its text box to the baseline, and below it, in
@@ -626,6 +644,12 @@ def spread_lines(svg: str, spacing: float = LINE_SPACING) -> str:
     never closer than Graphviz had them); elsewhere they move apart about their middle."""
     root = etree.fromstring(svg.encode("utf-8"), etree.XMLParser(resolve_entities=False,
                                                                  no_network=True))
+    _spread_tree(root, spacing)
+    return etree.tostring(root, encoding="unicode") + "\n"
+
+
+def _spread_tree(root: etree._Element, spacing: float = LINE_SPACING) -> None:
+    """``spread_lines`` on a parsed SVG, in place."""
     for node in root.iter(f"{{{SVG_NS}}}g"):
         if "node" not in (node.get("class") or "").split():
             continue
@@ -649,14 +673,12 @@ def spread_lines(svg: str, spacing: float = LINE_SPACING) -> str:
             middle = (top + bottom) / 2 + (ASCENT - DESCENT) * size / 2
         for i, t in enumerate(texts):
             t.set("y", f"{middle + (i - gaps / 2) * step:.2f}")
-    return etree.tostring(root, encoding="unicode") + "\n"
 
 
-def _region_keys(svg: str, slug: str, fid: str) -> str:
-    """Every box and break with ``data-roads-region`` (``table.region_key``), the
-    identity its table row shares (Graphviz writes no data attributes itself)."""
-    root = etree.fromstring(svg.encode("utf-8"), etree.XMLParser(resolve_entities=False,
-                                                                 no_network=True))
+def _region_keys(root: etree._Element, slug: str, fid: str) -> None:
+    """Every box and break of the parsed SVG with ``data-roads-region``
+    (``table.region_key``), the identity its table row shares (Graphviz writes no data
+    attributes itself), in place."""
     prefix = f"{fid}-"
     for node in root.iter(f"{{{SVG_NS}}}g"):
         classes = (node.get("class") or "").split()
@@ -666,7 +688,6 @@ def _region_keys(svg: str, slug: str, fid: str) -> str:
         elif "roads-gap" in classes:
             node.set("data-roads-region", region_key(slug, int(at.removeprefix("gap-"), 16),
                                                      gap=True))
-    return etree.tostring(root, encoding="unicode") + "\n"
 
 
 # The key's one control for what each colour stands for (roads.figures.hints), before the

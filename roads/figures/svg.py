@@ -193,7 +193,14 @@ def _tooltip(title: etree._Element, linkless: bool = False) -> str | None:
 
 
 def inline(svg: str, *, fid: str, css_class: str, short: str, long: str) -> str:
-    """``svg`` (from ``render``) with an accessible name and description.
+    """``svg`` (from ``render``) with an accessible name and description, as text: see
+    ``inlined``."""
+    return _text(inlined(svg, fid=fid, css_class=css_class, short=short, long=long)).strip() + "\n"
+
+
+def inlined(svg: str, *, fid: str, css_class: str, short: str, long: str) -> etree._Element:
+    """``svg`` (from ``render``) with an accessible name and description, as an XML tree
+    (for a caller that edits it further before writing it once).
 
     The root gets ``css_class``, a scalable size, ``role="img"``, an ``aria-label``
     (``short``) and a ``<desc>`` (``long``) with the id ``{fid}-desc``. Edge titles
@@ -239,4 +246,4 @@ def inline(svg: str, *, fid: str, css_class: str, short: str, long: str) -> str:
     title.tail, desc.tail, root.text = "\n", root.text, "\n"
     root.insert(0, title)
     root.insert(1, desc)
-    return _text(root).strip() + "\n"
+    return root

@@ -177,7 +177,7 @@ def render_timelapse(selections: Sequence[Selection], *,
         words = step_words(step, k)
         mm = step.map
         svg = "".join(_for_step(drawn, step.tracks)
-                      for drawn in diagram.drawings(mm, cache_dir, gap_links=False))
+                      for drawn in diagram.drawn_trees(mm, cache_dir, gap_links=False))
         fid = ID_PREFIX + diagram.figure_id(mm.selection.slug)
         caption = (f"The address space at checkpoint {step.name!r} (step {k + 1} of {total}): "
                    f"{words}.")
@@ -200,11 +200,10 @@ def render_timelapse(selections: Sequence[Selection], *,
             f"{READOUT}</div>\n")
 
 
-def _for_step(svg: str, tracks: dict[str, str]) -> str:
-    """A step's finished diagram: ids prefixed, links to table rows dropped (the page
-    need not show a table of every checkpoint), every box and break tracked."""
-    root = etree.fromstring(svg.encode("utf-8"),
-                            etree.XMLParser(resolve_entities=False, no_network=True))
+def _for_step(root: etree._Element, tracks: dict[str, str]) -> str:
+    """A step's finished diagram (``diagram.drawn_trees``), written out: ids prefixed,
+    links to table rows dropped (the page need not show a table of every checkpoint),
+    every box and break tracked."""
     for element in root.iter():
         if not isinstance(element.tag, str):
             continue
