@@ -22,9 +22,9 @@ from typing import NoReturn
 from .argtypes import PID_MAX, count, seconds
 from .constants import PAGE_SIZE
 from .cachedir import tools_folder, user_tools_folder
-from .capture.runfolder import (HOME, Guarded, Kept, guarded, hard_linked, home_folder,
-                                identities, kept_read_only, links_to, named_below,
-                                renamed_made, repositories, started_in)
+from .capture.runfolder import (HOME, Guarded, Kept, guarded, home_folder, kept_read_only,
+                                links_to, named_below, renamed_made, repositories,
+                                started_in, survey)
 from .command import install_hint
 from .capture.changes import summarise
 from .errors import NO_MEMORY, NotExecuted, RoadsError, SampleError, printable, tail
@@ -440,10 +440,11 @@ def cmd_run(args) -> int:
               + (links_to(Guarded(home, HOME)) if home.is_absolute() else [])
               + named_below(real, os.environ) + repositories(real) + first)
     kept = kept_read_only(real, home_folder(home), others)
-    if not kept or kept[0].path != real:  # (kept whole, nothing in it is written)
-        kept = kept_read_only(real, home_folder(home),
-                              others + hard_linked(real, [k.path for k in kept]))
-    made_before = identities(real)
+    made_before = None  # kept whole, nothing in it is written
+    if not kept or kept[0].path != real:
+        found = survey(real, [k.path for k in kept])
+        kept = kept_read_only(real, home_folder(home), others + found.kept)
+        made_before = found.before
     whole = kept[0] if kept and kept[0].path == real else None
     spaces = []
 
@@ -470,7 +471,8 @@ def cmd_run(args) -> int:
                 read_only=tuple(k.path for k in kept), read_only_or_no_run=True,
             )
         finally:  # however it ended (Ctrl-C too): the run's processes are gone
-            _rename_made(real, made_before)
+            if whole is None and made_before is not None:
+                _rename_made(real, made_before, [k.path for k in kept])
     except NotExecuted as exc:
         # What the file is, that the kernel would not start it ("Exec format error" of a
         # script without #!, "No such file or directory" of a file that is there).
@@ -518,24 +520,43 @@ def cmd_run(args) -> int:
     return 0
 
 
-def _rename_made(here: Path, before) -> None:
-    """The repositories the program made in ``here``, the folder run from (``before``:
-    ``runfolder.identities`` before the run), renamed aside before the user's shell runs
-    git there, and said so (``runfolder.renamed_made``)."""
-    try:
-        moved = renamed_made(here, before)
-    except OSError as exc:
-        print(printable(f"roads: warning: the program made a repository in {here}, and it "
-                        f"could not be renamed ({exc.strerror or exc}: {exc.filename}): "
-                        "git, run there, may run the commands its configuration names; "
-                        "remove it before you run git there"), file=sys.stderr)
-        return
-    for made, aside in moved:
+# The most repositories the program made that a warning names each, one to a line.
+MAX_NAMED = 10
+
+
+def _rename_made(here: Path, before, kept) -> None:
+    """The repositories the program made in ``here``, the folder run from, or below it
+    (``before``: ``runfolder.survey``'s before the run; ``kept``: read-only in it),
+    renamed aside before the user's shell runs git there, and said so
+    (``runfolder.renamed_made``)."""
+    done = renamed_made(here, before, kept)
+    tops = [(made, aside) for made, aside in done.moved
+            if not any(made != other and made.is_relative_to(other) for other, _ in done.moved)]
+    for made, aside in sorted(tops)[:MAX_NAMED]:
+        inside = sorted(str(m.relative_to(made)) for m, _ in done.moved
+                        if m != made and m.is_relative_to(made))
+        also = (f" (and in it {', '.join(inside)}, each renamed NAME.from-run: git, run in "
+                "it, would take it for a repository)") if inside else ""
         print(printable(f"roads: warning: the program made {made}, where git or Mercurial, "
-                        "run in that folder (a shell prompt runs git at each command), would "
-                        "run the commands its configuration names (core.fsmonitor, hooks): "
-                        f"it was renamed {aside.name}; look at it before you give it its "
-                        "name back"), file=sys.stderr)
+                        "run in that folder or one below it (a shell prompt runs git at each "
+                        "command), would run the commands its configuration names "
+                        f"(core.fsmonitor, hooks): it was renamed {aside.name}{also}; look at "
+                        "it before you give it its name back"), file=sys.stderr)
+    if len(tops) > MAX_NAMED:
+        print(f"roads: warning: and {len(tops) - MAX_NAMED} more repositories the program "
+              "made, each renamed NAME.from-run likewise", file=sys.stderr)
+    for made, exc in done.failed:
+        print(printable(f"roads: warning: the program made a repository, {made}, and it could "
+                        f"not be renamed ({exc.strerror or exc}): git, run there, may run the "
+                        "commands its configuration names; remove it before you run git "
+                        "there"), file=sys.stderr)
+    for folder in done.unsearched:
+        why = ("holds more files and folders than roads searches" if folder == here
+               else "could not be searched (the program left it unreadable?)")
+        print(printable(f"roads: warning: {folder} {why}, for repositories the program may "
+                        "have made, whose configuration git, run there (a shell prompt runs "
+                        "git at each command), would run: look before you go into its "
+                        "folders with such a prompt"), file=sys.stderr)
 
 
 def _under(path: Path, folder: Path) -> bool:

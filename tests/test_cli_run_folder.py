@@ -419,9 +419,11 @@ def test_a_repository_the_program_makes_where_it_runs_is_renamed_aside(tmp_path,
     assert sorted(p.name for p in here.iterdir()) == [".git.from-run", ".git.from-run-2",
                                                       ".hg.from-run"]
     assert (f"roads: warning: the program made {here / '.git'}, where git or Mercurial, run "
-            "in that folder (a shell prompt runs git at each command), would run the commands "
-            "its configuration names (core.fsmonitor, hooks): it was renamed .git.from-run-2; "
-            "look at it before you give it its name back\n") in done.stderr
+            "in that folder or one below it (a shell prompt runs git at each command), would "
+            "run the commands its configuration names (core.fsmonitor, hooks): it was renamed "
+            ".git.from-run-2 (and in it HEAD, objects, refs, each renamed NAME.from-run: git, "
+            "run in it, would take it for a repository); look at it before you give it its "
+            "name back\n") in done.stderr
     subprocess.run(["git", "status"], cwd=here, capture_output=True,
                    env={**env, "GIT_CEILING_DIRECTORIES": str(tmp_path)})
     assert not (here / "escaped").exists()
@@ -554,15 +556,15 @@ def test_a_file_with_another_name_outside_is_not_written_through(tmp_path, xdg):
 
 
 def test_a_folder_too_large_to_search_for_hard_links_is_kept_whole(tmp_path):
-    from roads.capture.runfolder import hard_linked
+    from roads.capture.runfolder import survey
 
     for n in range(3):
         (tmp_path / str(n)).mkdir()
     (tmp_path / "0" / "f").write_text("")
     os.link(tmp_path / "0" / "f", tmp_path / "1" / "g")
-    assert [g.path for g in hard_linked(tmp_path)] == [tmp_path / "0" / "f", tmp_path / "1" / "g"]
-    assert [g.path for g in hard_linked(tmp_path, kept=[tmp_path / "1"])] == [tmp_path / "0" / "f"]
-    assert [(g.path, g.remedy) for g in hard_linked(tmp_path, limit=4)] == [
+    assert [g.path for g in survey(tmp_path).kept] == [tmp_path / "0" / "f", tmp_path / "1" / "g"]
+    assert [g.path for g in survey(tmp_path, kept=[tmp_path / "1"]).kept] == [tmp_path / "0" / "f"]
+    assert [(g.path, g.remedy) for g in survey(tmp_path, limit=4).kept] == [
         (tmp_path, "run it from a folder of fewer files")]
 
 
@@ -591,13 +593,76 @@ def test_a_folder_the_program_makes_a_repository_itself_is_undone(tmp_path, xdg)
     assert not (here / "escaped").exists()
 
 
-def test_names_of_a_repositorys_layout_in_no_repository_are_left_alone(tmp_path):
-    from roads.capture.runfolder import identities, renamed_made, repositories
+# Repositories the program makes in folders below the one run from, whose configuration
+# runs a command (ESCAPED, $1) where git runs in them or below: a .git of git init's; a
+# folder made a repository itself (MAKE_BARE); one made so by HEAD and a commondir file
+# naming a folder with objects, refs and the config (whose config.worktree gives it a
+# work tree); and a repository that was there before, whose config it tries to change.
+MAKE_BELOW = r"""
+mkdir -p a/b && (cd a/b && git init -q && git config core.fsmonitor "echo ran > $1; false")
+mkdir -p c && (cd c && sh -c "$MAKE_BARE")
+mkdir -p d e/objects e/refs && echo 'ref: refs/heads/main' > d/HEAD && echo ../e > d/commondir
+printf '[core]\n\trepositoryformatversion = 1\n\tfsmonitor = "echo ran > %s; false"\n[extensions]\n\tworktreeConfig = true\n' "$1" > e/config
+printf '[core]\n\tworktree = ..\n' > d/config.worktree
+git -C mine config core.fsmonitor "echo ran > $1; false"
+true
+"""
 
-    before = identities(tmp_path)
+
+@pytest.mark.usefixtures("no_leftovers")
+@pytest.mark.skipif(not shutil.which("git"), reason="needs git")
+def test_a_repository_the_program_makes_in_a_folder_below_is_renamed_aside(tmp_path, xdg):
+    """git finds a repository in the folder it runs in or in any above it: one the program
+    made in a folder below was left as it was, and a shell prompt ran its core.fsmonitor
+    as soon as the user went there; one that was there could be changed."""
+    here, escaped = tmp_path / "runs", tmp_path / "escaped"
+    (here / "mine").mkdir(parents=True)
+    subprocess.run(["git", "init", "-q"], cwd=here / "mine", check=True)
+    config = (here / "mine" / ".git" / "config").read_text()
+    env = {**os.environ, "HOME": str(tmp_path / "home"), "XDG_CACHE_HOME": str(xdg),
+           "MAKE_BARE": MAKE_BARE.replace("echo ran outside > escaped", f"echo ran > {escaped}")}
+    done = roads_from(REPO, "run", *AFTER, "--", "sh", "-c", MAKE_BELOW, "sh", str(escaped),
+                      cwd=here, env=env)
+    assert "ended (exit status 0)" in done.stderr, done.stderr
+    assert (here / "mine" / ".git" / "config").read_text() == config
+    assert sorted(p.name for p in (here / "a" / "b").iterdir()) == [".git.from-run"]
+    assert sorted(p.name for p in (here / "d").iterdir()) == [
+        "HEAD.from-run", "commondir.from-run", "config.worktree"]
+    for made in ("a/b/.git", "c/HEAD", "c/objects", "c/refs", "d/HEAD", "d/commondir"):
+        assert f"roads: warning: the program made {here / made}, where git" in done.stderr
+    assert str(here / "mine") not in done.stderr
+    for folder in ("a", "a/b", "a/b/.git.from-run", "c", "c/objects.from-run", "d", "e"):
+        subprocess.run(["git", "status"], cwd=here / folder, capture_output=True,
+                       env={**env, "GIT_CEILING_DIRECTORIES": str(tmp_path)})
+    assert not escaped.exists()
+
+
+def test_a_walk_for_repositories_made_stops_and_says_so(tmp_path):
+    """A program that leaves more files than are searched may hide a repository among
+    them: the folder is named as not searched. One that was there before the run is the
+    user's, kept read-only in it, and not renamed."""
+    from roads.capture.runfolder import renamed_made, survey
+
+    (tmp_path / "mine" / ".git").mkdir(parents=True)
+    found = survey(tmp_path)
+    assert [g.path for g in found.kept] == [tmp_path / "mine" / ".git"]
+    for n in range(5):
+        (tmp_path / str(n)).mkdir()
+    (tmp_path / "4" / ".git").mkdir()
+    done = renamed_made(tmp_path, found.before, limit=3)
+    assert done.unsearched == [tmp_path] and (tmp_path / "4" / ".git").is_dir()
+    done = renamed_made(tmp_path, found.before)
+    assert done.moved == [(tmp_path / "4" / ".git", tmp_path / "4" / ".git.from-run")]
+    assert done.unsearched == [] and (tmp_path / "mine" / ".git").is_dir()
+
+
+def test_names_of_a_repositorys_layout_in_no_repository_are_left_alone(tmp_path):
+    from roads.capture.runfolder import renamed_made, repositories, survey
+
+    before = survey(tmp_path).before
     (tmp_path / "refs").mkdir()  # a program's own folder of that name: no HEAD, no objects
     (tmp_path / "HEAD").write_text("not git's\n")
-    assert renamed_made(tmp_path, before) == [] and repositories(tmp_path) == []
+    assert renamed_made(tmp_path, before).moved == [] and repositories(tmp_path) == []
     (tmp_path / "objects").mkdir()  # now git would take the folder for a repository
     assert repositories(tmp_path)[0].path == tmp_path
 
@@ -619,7 +684,7 @@ def test_a_path_too_long_in_the_environment_is_no_crash(tmp_path, xdg):
 def test_a_folder_run_from_that_cannot_be_listed_is_kept_whole(tmp_path):
     """(As root every folder can be listed: a folder gone stands for one that cannot be,
     both failing os.walk's first listing.) Its files' other names unknown, none was kept."""
-    from roads.capture.runfolder import hard_linked
+    from roads.capture.runfolder import survey
 
     here = tmp_path / "gone"
-    assert [g.path for g in hard_linked(here)] == [here]
+    assert [g.path for g in survey(here).kept] == [here]

@@ -26,16 +26,16 @@ kept too (``named_below``: NODE_OPTIONS' --require, EDITOR, HISTFILE), but not i
 relative paths nor the names of what is not there yet, which cannot be told from its
 words. So are files there with other names (hard links, st_nlink > 1: uv's venvs link
 theirs to ~/.cache/uv), whose other names may lie outside: a write through one is a
-write there (``hard_linked``).
+write there (``survey``).
 
-A repository in the folder run from (``.git``, ``.hg``) names commands in its
-configuration (core.fsmonitor, hooks) that git runs there, as a shell prompt does at
-each command: one that is there is kept (``repositories``); one the program makes is
-renamed aside after the run, before the shell runs git (``renamed_made``), and so is
-what it makes of a repository's own layout (``BARE``: HEAD, objects, refs), with which
-git takes the folder itself for a repository. One it makes
-in a folder below is not: git runs there only once the user goes there. direnv's
-``.envrc`` runs only once allowed (``direnv allow``), again after any change.
+A repository in the folder run from or in any folder below it (``.git``, ``.hg``)
+names commands in its configuration (core.fsmonitor, hooks) that git runs there and in
+every folder below, as a shell prompt does at each command once the user goes there: one
+that is there is kept (``repositories``, ``survey``); one the program makes is renamed
+aside after the run, before the shell runs git (``renamed_made``), and so is what it
+makes of a repository's own layout (``BARE``: HEAD, objects, refs), with which git takes
+a folder itself for a repository, inside a .git it made too. direnv's ``.envrc`` runs
+only once allowed (``direnv allow``), again after any change.
 
 ``python -m roads.cli`` (and ``-c``) puts the folder it starts in first on ``sys.path``,
 before its own library: a program run from there could leave a module there (``roads/``,
@@ -214,34 +214,71 @@ def named_below(here: Path, environ: Mapping[str, str]) -> list[Guarded]:
     return [g for g in found if g.path != here and g.path.is_relative_to(here)]
 
 
-# Of the folder run from, the most entries searched for hard links (``hard_linked``),
-# and the most files with other names kept one by one, not by the entry holding them.
+# Of the folder run from, the most entries searched for hard links and repositories
+# (``survey``), and the most files with other names kept one by one, not by the entry
+# holding them.
 MAX_SEARCHED = 100_000
 MAX_LINKED_FILES = 8
 
+Identity = tuple[int, int]  # a file's device and inode, not following a link
 
-def hard_linked(here: Path, kept: Iterable[Path] = (), limit: int = MAX_SEARCHED) -> list[Guarded]:
-    """The files below ``here`` that have other names (hard links, st_nlink > 1: uv's
-    venvs link their files to ~/.cache/uv, and ``ln`` makes them), whose other names
-    may lie outside it: the program, writing one, would write the file that those name
-    (a module the user's other projects import, a start-up file). Each kept, or where
-    there are more than ``MAX_LINKED_FILES``, each entry of ``here`` that holds them
-    (``.venv``). Not searched: what lies in ``kept`` (kept whole already). A folder that
-    cannot be searched is kept whole; so is ``here`` where it holds more than ``limit``
-    entries, which are not all searched."""
+
+@dataclass(frozen=True)
+class Survey:
+    """What a walk of the folder run from found before the run (``survey``)."""
+
+    kept: list[Guarded]  # files with other names, repositories below, folders not searched
+    # What stood at each name of ``REPOSITORIES`` and ``BARE`` that the walk passed,
+    # for ``renamed_made`` after the run.
+    before: dict[Path, Identity]
+
+
+def _identity(path: Path) -> Identity | None:
+    try:
+        info = os.lstat(path)
+    except OSError:
+        return None
+    return (info.st_dev, info.st_ino)
+
+
+def survey(here: Path, kept: Iterable[Path] = (), limit: int = MAX_SEARCHED) -> Survey:
+    """One walk of ``here``, the folder run from, before the run. It finds the files
+    below that have other names (hard links, st_nlink > 1: uv's venvs link their files
+    to ~/.cache/uv, and ``ln`` makes them), whose other names may lie outside: the
+    program, writing one, would write the file that those name (a module the user's
+    other projects import, a start-up file). Each kept, or where there are more than
+    ``MAX_LINKED_FILES``, each entry of ``here`` that holds them (``.venv``). And the
+    repositories in the folders below (``repositories_in``): git runs what one's
+    configuration names wherever the user goes below it. Not searched: what lies in
+    ``kept`` (kept whole already). A folder that cannot be searched is kept whole; so is
+    ``here`` where it holds more than ``limit`` entries, which are not all searched."""
     skipped = {Path(p) for p in kept}
     found: list[Path] = []
+    repositories_below: list[Guarded] = []
+    before: dict[Path, Identity] = {}
     unsearched: list[Path] = []
     seen = 0
     for root, folders, files in os.walk(here, onerror=lambda e: unsearched.append(
             Path(e.filename))):
-        folders[:] = [f for f in folders if Path(root, f) not in skipped]
+        folder = Path(root)
+        folders[:] = [f for f in folders if folder / f not in skipped]
         seen += len(folders) + len(files)
         if seen > limit:
-            return [Guarded(here, f"a folder of more than {limit} files and folders, not "
-                            "all searched for files with other names (hard links), which "
-                            "the program would write through them",
-                            remedy="run it from a folder of fewer files")]
+            return Survey([Guarded(here, f"a folder of more than {limit} files and folders, "
+                                   "not all searched for files with other names (hard "
+                                   "links), which the program would write through them, nor "
+                                   "for repositories", remedy="run it from a folder of fewer "
+                                   "files")], {})
+        names = {*folders, *files}
+        for name in names & WATCHED:
+            identity = _identity(folder / name)
+            if identity is not None:
+                before[folder / name] = identity
+        if folder != here:
+            repositories_below += repositories_in(folder, names)
+            # (What a repository holds is kept with it, and git reads no other there.)
+            folders[:] = [] if _is_bare(names) else [f for f in folders
+                                                     if f not in REPOSITORIES]
         for name in files:
             with contextlib.suppress(OSError):
                 info = os.lstat(os.path.join(root, name))
@@ -260,11 +297,13 @@ def hard_linked(here: Path, kept: Iterable[Path] = (), limit: int = MAX_SEARCHED
         linked = [Guarded(p, "a file with other names (hard links), which the program "
                           "would write through them, outside the sandbox") for p in found]
     if here in unsearched:
-        return [Guarded(here, "a folder that could not be searched for files with other "
-                        "names (hard links), which the program would write through them",
-                        remedy="run it from a folder you may list")]
-    return linked + [Guarded(p, "a folder that could not be searched for files with other "
-                             "names (hard links)") for p in unsearched]
+        return Survey([Guarded(here, "a folder that could not be searched for files with "
+                               "other names (hard links), which the program would write "
+                               "through them", remedy="run it from a folder you may list")],
+                      {})
+    return Survey(linked + repositories_below + [
+        Guarded(p, "a folder that could not be searched for files with other names (hard "
+                "links) nor for repositories") for p in unsearched], before)
 
 
 def started_in(here: Path) -> Guarded:
@@ -277,37 +316,57 @@ def started_in(here: Path) -> Guarded:
                    "which imports nothing from the folder it starts in")
 
 
-# Repositories a tool finds in the folder it runs in, and runs the commands their
-# configuration names (git's core.fsmonitor, hooks, core.pager; Mercurial's hooks): a
-# shell prompt runs git status at each command.
+# Repositories a tool finds in the folder it runs in, or in one above it, and runs the
+# commands their configuration names (git's core.fsmonitor, hooks, core.pager;
+# Mercurial's hooks): a shell prompt runs git status at each command.
 REPOSITORIES = {".git": "git", ".hg": "Mercurial"}
 # What makes a folder a git repository itself (a bare one's layout, git's
-# is_git_directory): git run there finds it without a .git, and reads its config
-# (core.worktree, core.fsmonitor). Renaming any one of them the program made undoes it.
-BARE = ("HEAD", "objects", "refs")
+# is_git_directory): HEAD, and objects and refs, or a commondir file naming a folder that
+# holds them. git run there, or in a folder below, finds it without a .git and reads its
+# config (core.worktree, core.fsmonitor). Renaming any one of them the program made
+# undoes it.
+BARE = ("HEAD", "objects", "refs", "commondir")
+WATCHED = frozenset({*REPOSITORIES, *BARE})  # the names ``survey`` notes what stood at
 
 
-def _is_bare(here: Path) -> bool:
-    """Whether ``here`` has a git repository's own layout (``BARE``)."""
-    return all(os.path.lexists(here / name) for name in BARE)
+def _is_bare(names: Iterable[str]) -> bool:
+    """Whether a folder holding the entries ``names`` has a git repository's own layout
+    (``BARE``)."""
+    names = set(names)
+    return "HEAD" in names and ({"objects", "refs"} <= names or "commondir" in names)
+
+
+def _names(folder: Path) -> set[str]:
+    try:
+        return set(os.listdir(folder))
+    except OSError:
+        return set()
 
 
 def repositories(here: Path) -> list[Guarded]:
-    """The repositories in ``here`` (``REPOSITORIES``), kept as they are: a ``.git``
-    folder, or a ``.git`` file with the folder it names ("gitdir: PATH", a worktree's,
-    a submodule's). One the program makes is not there yet, nor kept (``renamed_made``)."""
-    if _is_bare(here):
-        return [Guarded(here, "a git repository itself (HEAD, objects, refs), whose "
-                        "configuration names commands git runs outside the sandbox (a shell "
-                        "prompt runs git at each command)")]
+    """The repositories in ``here``, the folder run from (``REPOSITORIES``), kept as they
+    are: a ``.git`` folder, or a ``.git`` file with the folder it names ("gitdir: PATH",
+    a worktree's, a submodule's); or ``here`` itself, where it has a repository's layout
+    (``BARE``). One the program makes is not there yet, nor kept (``renamed_made``);
+    those in the folders below are ``survey``'s."""
+    return repositories_in(here, _names(here), "the folder run from")
+
+
+def repositories_in(folder: Path, names: Iterable[str], which: str = "a folder below the "
+                    "folder run from") -> list[Guarded]:
+    """The repositories in ``folder``, whose entries are ``names`` (``repositories``)."""
+    if _is_bare(names):
+        return [Guarded(folder, f"a git repository itself ({which}: HEAD, objects, refs), "
+                        "whose configuration names commands git runs outside the sandbox (a "
+                        "shell prompt runs git at each command)")]
     found = []
     for name, tool in REPOSITORIES.items():
-        path = here / name
-        if not os.path.lexists(path):
+        if name not in names:
             continue
-        what = (f"the {tool} repository of the folder run from, whose configuration names "
-                f"commands {tool} runs outside the sandbox (a shell prompt runs {tool} at "
-                "each command)")
+        path = folder / name
+        what = (f"the {tool} repository of {which}, whose configuration names commands "
+                f"{tool} runs outside the sandbox (a shell prompt runs {tool} at each "
+                "command)")
         found.append(Guarded(path, what))
         if path.is_file():
             with contextlib.suppress(OSError, UnicodeDecodeError):
@@ -317,40 +376,59 @@ def repositories(here: Path) -> list[Guarded]:
     return [there(g) for g in found if there(g).there]
 
 
-def identities(here: Path) -> dict[str, tuple[int, int] | None]:
-    """What stands at each of ``REPOSITORIES``' and ``BARE``'s names in ``here`` (device
-    and inode, not following a link; None: nothing), for ``renamed_made`` after the run."""
-    found: dict[str, tuple[int, int] | None] = {}
-    for name in (*REPOSITORIES, *BARE):
-        try:
-            info = os.lstat(here / name)
-            found[name] = (info.st_dev, info.st_ino)
-        except OSError:
-            found[name] = None
-    return found
+@dataclass(frozen=True)
+class Renamed:
+    """What ``renamed_made`` did after the run."""
+
+    # Each repository the program made (a .git, or what made a folder one: HEAD...) and
+    # the name it was renamed to, in the order renamed: what lies in one first.
+    moved: list[tuple[Path, Path]]
+    # The folders the walk could not search (one the program left unreadable), or
+    # ``here`` where it held too many entries to search them all.
+    unsearched: list[Path]
+    failed: list[tuple[Path, OSError]]  # what could not be renamed, and why
 
 
-def renamed_made(here: Path,
-                 before: Mapping[str, tuple[int, int] | None]) -> list[tuple[Path, Path]]:
-    """The repositories the program made in ``here`` (or put in the place of one there
-    ``before``, ``identities``'), and what it made of ``BARE``'s where they make ``here``
-    a repository itself, each renamed aside (``.git.from-run``, then
-    ``.git.from-run-2``...) before the user's shell runs git there: their pairs of names.
+def renamed_made(here: Path, before: Mapping[Path, Identity], kept: Iterable[Path] = (),
+                 limit: int = 2 * MAX_SEARCHED) -> Renamed:
+    """The repositories the program made in ``here`` or in any folder below (or put in
+    the place of one there ``before``, ``survey``'s), and what it made of ``BARE``'s
+    where they make a folder a repository itself, each renamed aside (``.git.from-run``,
+    then ``.git.from-run-2``...) before the user's shell runs git there. A repository's
+    own layout inside one it made is renamed too: git run in ``.git.from-run`` would take
+    it for one. Not searched: what lies in ``kept`` (read-only in the run, as it was), nor
+    more than ``limit`` entries (the program made them: ``here`` is named unsearched).
     The run is over, its processes gone: nothing of it can make one again."""
-    moved = []
-    bare = _is_bare(here)
-    for name, was in identities(here).items():
-        if was is None or was == before.get(name):
-            continue
-        if name in BARE and not bare:  # a file or folder of that name, in no repository
-            continue
-        n, aside = 1, here / f"{name}.from-run"
+    skipped = {Path(p) for p in kept}
+    made: list[Path] = []
+    unsearched: list[Path] = []
+    seen = 0
+    for root, folders, files in os.walk(here, onerror=lambda e: unsearched.append(
+            Path(e.filename))):
+        folder = Path(root)
+        folders[:] = [f for f in folders if folder / f not in skipped]
+        seen += len(folders) + len(files)
+        if seen > limit:
+            unsearched.append(here)
+            break
+        names = {*folders, *files}
+        new = sorted(name for name in names & WATCHED
+                     if _identity(folder / name) != before.get(folder / name))
+        made += [folder / name for name in new
+                 if name in REPOSITORIES or (name in BARE and _is_bare(names))]
+    moved, failed = [], []
+    for path in sorted(made, key=lambda p: (-len(p.parts), p)):  # what lies in one first
+        n, aside = 1, path.with_name(f"{path.name}.from-run")
         while os.path.lexists(aside):
             n += 1
-            aside = here / f"{name}.from-run-{n}"
-        os.rename(here / name, aside)
-        moved.append((here / name, aside))
-    return moved
+            aside = path.with_name(f"{path.name}.from-run-{n}")
+        try:
+            os.rename(path, aside)
+        except OSError as exc:
+            failed.append((path, exc))
+        else:
+            moved.append((path, aside))
+    return Renamed(moved, unsearched, failed)
 
 
 def links_to(g: Guarded, depth: int = 0) -> list[Guarded]:
