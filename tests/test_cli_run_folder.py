@@ -287,14 +287,15 @@ NO_NAMESPACES = pytest.mark.skipif(
     reason="needs root, unshare and setpriv to take the namespaces away")
 
 
-def without_namespaces(tmp_path: Path, xdg: Path, *args: str) -> subprocess.CompletedProcess:
+def without_namespaces(tmp_path: Path, xdg: Path, *args: str,
+                       path: str = os.environ["PATH"]) -> subprocess.CompletedProcess:
     """``roads args``, run from tmp_path/run as root of a user namespace of its own,
     without capabilities, where no other namespace may be made (a container, user
-    namespaces turned off)."""
+    namespaces turned off), with ``path`` for PATH."""
     here = tmp_path / "run"
     here.mkdir()
     env = {**os.environ, "HOME": str(tmp_path / "home"), "XDG_CACHE_HOME": str(xdg),
-           "PYTHONPATH": str(REPO)}
+           "PYTHONPATH": str(REPO), "PATH": path}
     return subprocess.run(
         ["unshare", "-U", "-r", "sh", "-c",
          'echo 0 > /proc/sys/user/max_user_namespaces && exec setpriv --bounding-set -all '
@@ -333,6 +334,27 @@ def test_roads_explain_runs_nothing_where_the_sandbox_is_refused(tmp_path, xdg):
 
     assert done.returncode == 1 and f"roads: error: {NOT_RUN}" in done.stderr, done.stderr
     assert not (tmp_path / "page.html").exists()
+
+
+@pytest.mark.usefixtures("no_leftovers")
+@NO_NAMESPACES
+@pytest.mark.skipif(not shutil.which("gcc"), reason="needs gcc")
+def test_roads_explain_compiles_no_source_where_the_sandbox_is_refused(tmp_path, xdg):
+    """A .c file was compiled first, gcc run without the sandbox amid the user's files,
+    and only then was the run refused: it is refused before gcc runs, as a program is."""
+    tools, ran = tmp_path / "bin", tmp_path / "gcc-ran"
+    tools.mkdir()
+    (tools / "gcc").write_text(f'#!/bin/sh\ncase "$*" in *hello.c*) echo ran >> {ran};; esac\n'
+                               f'exec {shutil.which("gcc")} "$@"\n')
+    (tools / "gcc").chmod(0o755)
+    (tmp_path / "hello.c").write_text("int main(void) { return 0; }\n")
+    done = without_namespaces(tmp_path, xdg, "explain", "--out", str(tmp_path / "page.html"),
+                              "--", str(tmp_path / "hello.c"),
+                              path=f"{tools}:{os.environ['PATH']}")
+    from roads.explain.session import NOT_RUN
+
+    assert done.returncode == 1 and f"roads: error: {NOT_RUN}" in done.stderr, done.stderr
+    assert not ran.exists()
 
 
 @pytest.mark.usefixtures("no_leftovers")

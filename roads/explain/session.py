@@ -30,7 +30,8 @@ from ..errors import NO_MEMORY, CaptureError, ProcessGone, RoadsError, SampleErr
 from ..capture.build import written_back
 from ..capture.elf import parse_elf, read_bytes, read_elf
 from ..capture.proc import Proc
-from ..capture.runner import EMPTIED, TOOL_ADDRESS_SPACE, Stop, describe_status, emptied
+from ..capture.runner import (EMPTIED, NO_READ_ONLY, TOOL_ADDRESS_SPACE, Stop, describe_status,
+                             emptied)
 from ..capture.samples import DEFAULT_FLAGS, MAX_REGIONS
 from ..capture.snapshot import snapshot_process
 from ..capture.toolchain import package_versions, provenance
@@ -106,8 +107,8 @@ def sample_name(path: str) -> str:
     return name or "program"
 
 
-def compile_c(source: Path, out_dir: Path,
-              sandbox: Path | None = None) -> tuple[Path, tuple[str, ...]]:
+def compile_c(source: Path, out_dir: Path, sandbox: Path | None = None,
+              or_no_run: bool = False) -> tuple[Path, tuple[str, ...]]:
     """``source`` compiled as the site compiles its samples (``-O0 -g``, gcc's default PIE),
     from its own folder, which the debug information names ``.`` as a sample's names its
     checkout (``capture.build``): the same source gives the same program wherever it lies.
@@ -117,7 +118,10 @@ def compile_c(source: Path, out_dir: Path,
     saved session names (``saved.refreshed``), which a repository holds as it holds a
     sample. A name gcc would read as an option or a file of options (``-wrapper...``,
     ``@opts.c``; gcc hands its compiler the name, which reads ``@`` so too, whatever
-    folder it is named from) is refused: gcc runs the programs it is told to."""
+    folder it is named from) is refused: gcc runs the programs it is told to. With
+    ``or_no_run`` (roads explain's), where the system refuses the sandbox its namespaces,
+    gcc does not run, and ExplainError says why (``NOT_RUN``), as the program's run would:
+    no work is done for a run that will not be."""
     if source.name.startswith(("-", "@")):
         taken = "an option" if source.name[0] == "-" else "a file of options"
         raise ExplainError(f"{source}: gcc would read a name beginning with "
@@ -132,13 +136,15 @@ def compile_c(source: Path, out_dir: Path,
         from ..capture.runner import tool_prefix
 
         prefix = tool_prefix(sandbox, out_dir, show=tuple(
-            p for p in (str(source.parent),) if _under(p, "/tmp")))
+            p for p in (str(source.parent),) if _under(p, "/tmp")), or_no_run=or_no_run)
         env["TMPDIR"] = str(out_dir)  # the sandbox's /tmp is its own, and small
     # gcc names the folder it runs in after $PWD when that is the same folder (a link's
     # path, say), which the prefix map would miss: the real path, as capture.build does.
     env["PWD"] = str(source.parent)
     done = command.run(argv, timeout=120, check=False, merge_stderr=True, cwd=source.parent,
                        env=env, sandbox=prefix)
+    if or_no_run and done.returncode == 2 and NO_READ_ONLY in done.stdout:
+        raise ExplainError(NOT_RUN)
     if done.returncode != 0:
         raise ExplainError(f"gcc could not compile {source}:\n{done.stdout.strip()}"
                            + _link_advice(done.stdout, source))
@@ -329,7 +335,7 @@ def explain_program(argv: list[str], wheres: list[str], *, aslr: bool = False,
             if not source.is_file():
                 raise ExplainError(f"{program}: no such file")
             progress(f"compiling {shellwords.join([program])}")
-            binary, gcc_argv = compile_c(source.resolve(), Path(tmp), sandbox)
+            binary, gcc_argv = compile_c(source.resolve(), Path(tmp), sandbox, or_no_run)
             path = str(binary)
         try:
             read_elf(path)
@@ -595,7 +601,7 @@ def _in_sandbox(job: dict, folder: Path, cache: Path, progress: Callable[[str], 
     """``trace_program`` run by ``python -m roads.explain.inner`` inside the sandbox; with
     ``or_no_run``, nowhere where the sandbox would be refused its namespaces."""
 
-    from ..capture.runner import NO_READ_ONLY, RUN_ROOT, TOOL_STOPPED, launcher, tool_prefix
+    from ..capture.runner import RUN_ROOT, TOOL_STOPPED, launcher, tool_prefix
     from ..errors import CommandTimeout
 
     job = {**sandboxed_job(job, folder), "outside": namespaces(),
