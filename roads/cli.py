@@ -22,9 +22,9 @@ from typing import NoReturn
 from .argtypes import PID_MAX, count, seconds
 from .constants import PAGE_SIZE
 from .cachedir import tools_folder, user_tools_folder
-from .capture.runfolder import (HOME, Guarded, Kept, guarded, home_folder, kept_read_only,
-                                links_to, named_below, renamed_made, repositories,
-                                started_in, survey)
+from .capture.runfolder import (HOME, TOOLCHAINS, Guarded, Kept, guarded, home_folder,
+                                kept_read_only, links_to, named_below, renamed_made,
+                                repositories, started_in, survey)
 from .command import install_hint
 from .capture.changes import summarise
 from .errors import NO_MEMORY, NotExecuted, RoadsError, SampleError, printable, tail
@@ -537,11 +537,15 @@ def _rename_made(here: Path, before, kept) -> None:
                         if m != made and m.is_relative_to(made))
         also = (f" (and in it {', '.join(inside)}, each renamed NAME.from-run: git, run in "
                 "it, would take it for a repository)") if inside else ""
-        print(printable(f"roads: warning: the program made {made}, where git or Mercurial, "
-                        "run in that folder or one below it (a shell prompt runs git at each "
-                        "command), would run the commands its configuration names "
-                        f"(core.fsmonitor, hooks): it was renamed {aside.name}{also}; look at "
-                        "it before you give it its name back"), file=sys.stderr)
+        tool = TOOLCHAINS.get(made.name)
+        runs = (f"{tool}, run in that folder or one below it (a shell prompt may run it: "
+                "rustc --version), would run the toolchain its path names" if tool else
+                "git or Mercurial, run in that folder or one below it (a shell prompt runs "
+                "git at each command), would run the commands its configuration names "
+                "(core.fsmonitor, hooks)")
+        print(printable(f"roads: warning: the program made {made}, where {runs}: it was "
+                        f"renamed {aside.name}{also}; look at it before you give it its name "
+                        "back"), file=sys.stderr)
     if len(tops) > MAX_NAMED:
         print(f"roads: warning: and {len(tops) - MAX_NAMED} more repositories the program "
               "made, each renamed NAME.from-run likewise", file=sys.stderr)

@@ -659,6 +659,44 @@ def test_a_repository_the_program_makes_in_a_folder_below_is_renamed_aside(tmp_p
     assert not escaped.exists()
 
 
+# A toolchain file naming a toolchain of the program's by its path ($1): rustup's rustc,
+# run in that folder or below (a shell prompt such as starship's runs rustc --version),
+# ran the program's; asdf's python (path:) would too. A .tool-versions that was there is
+# the user's, which the program would point elsewhere.
+MAKE_TOOLCHAIN = r"""
+mkdir -p toolchain/bin sub/deeper
+printf '#!/bin/sh\necho ran > %s\necho rustc 9.9.9\n' "$1" > toolchain/bin/rustc
+chmod +x toolchain/bin/rustc
+printf '[toolchain]\npath = "%s/toolchain"\n' "$PWD" > sub/rust-toolchain.toml
+echo "python path:$PWD/toolchain" > sub/.tool-versions
+echo "python path:$PWD/toolchain" >> .tool-versions
+true
+"""
+
+
+@pytest.mark.usefixtures("no_leftovers")
+@pytest.mark.skipif(not shutil.which("rustup"), reason="needs rustup")
+def test_a_toolchain_file_the_program_makes_is_renamed_aside(tmp_path, xdg):
+    here, escaped = tmp_path / "runs", tmp_path / "escaped"
+    here.mkdir()
+    (here / ".tool-versions").write_text("python 3.12.1\n")
+    env = {**os.environ, "HOME": str(tmp_path / "home"), "XDG_CACHE_HOME": str(xdg)}
+    done = roads_from(REPO, "run", *AFTER, "--", "sh", "-c", MAKE_TOOLCHAIN, "sh", str(escaped),
+                      cwd=here, env=env)
+    assert "ended (exit status 0)" in done.stderr, done.stderr
+    assert (here / ".tool-versions").read_text() == "python 3.12.1\n"
+    assert sorted(p.name for p in (here / "sub").iterdir()) == [
+        ".tool-versions.from-run", "deeper", "rust-toolchain.toml.from-run"]
+    assert (f"roads: warning: the program made {here / 'sub' / 'rust-toolchain.toml'}, where "
+            "rustup, run in that folder or one below it (a shell prompt may run it: rustc "
+            "--version), would run the toolchain its path names: it was renamed "
+            "rust-toolchain.toml.from-run;") in done.stderr
+    subprocess.run(["rustc", "--version"], cwd=here / "sub" / "deeper", capture_output=True,
+                   env={**os.environ, "PATH": f"{Path(shutil.which('rustup')).parent}:"
+                                              f"{os.environ['PATH']}"})
+    assert not escaped.exists()
+
+
 def test_a_walk_for_repositories_made_stops_and_says_so(tmp_path):
     """A program that leaves more files than are searched may hide a repository among
     them: the folder is named as not searched. One that was there before the run is the

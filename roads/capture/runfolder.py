@@ -34,8 +34,13 @@ every folder below, as a shell prompt does at each command once the user goes th
 that is there is kept (``repositories``, ``survey``); one the program makes is renamed
 aside after the run, before the shell runs git (``renamed_made``), and so is what it
 makes of a repository's own layout (``BARE``: HEAD, objects, refs), with which git takes
-a folder itself for a repository, inside a .git it made too. direnv's ``.envrc`` runs
-only once allowed (``direnv allow``), again after any change.
+a folder itself for a repository, inside a .git it made too. So is a file that names a
+toolchain by its path, which a tool finds there or in a folder above and runs without
+asking (``TOOLCHAINS``: rustup's rust-toolchain.toml, asdf's .tool-versions). Tools that
+ask first are left to ask: direnv's ``.envrc`` runs only once allowed (``direnv
+allow``), again after any change; mise's path: versions need ``mise trust``. pyenv's
+``.python-version`` names a version installed in its own folder (a path, which would name
+one of the program's, it refuses since 2.3.3).
 
 ``python -m roads.cli`` (and ``-c``) puts the folder it starts in first on ``sys.path``,
 before its own library: a program run from there could leave a module there (``roads/``,
@@ -326,7 +331,16 @@ REPOSITORIES = {".git": "git", ".hg": "Mercurial"}
 # config (core.worktree, core.fsmonitor). Renaming any one of them the program made
 # undoes it.
 BARE = ("HEAD", "objects", "refs", "commondir")
-WATCHED = frozenset({*REPOSITORIES, *BARE})  # the names ``survey`` notes what stood at
+# Files that name a toolchain by its path, which a tool finds in the folder it runs in or
+# in one above it and runs without asking: rustup's ``[toolchain] path`` (its rustc and
+# cargo, which a shell prompt such as starship's runs: rustc --version) and asdf's
+# ``path:`` versions (its shims: python, node). pyenv's .python-version names only a
+# version installed in its own folder (a path it refuses since 2.3.3), mise's path: needs
+# ``mise trust``, direnv's .envrc ``direnv allow``.
+TOOLCHAINS = {"rust-toolchain.toml": "rustup", "rust-toolchain": "rustup",
+              ".tool-versions": "asdf"}
+FOUND_UPWARD = {**REPOSITORIES, **TOOLCHAINS}  # what is renamed aside when the program made it
+WATCHED = frozenset({*FOUND_UPWARD, *BARE})  # the names ``survey`` notes what stood at
 
 
 def _is_bare(names: Iterable[str]) -> bool:
@@ -360,13 +374,16 @@ def repositories_in(folder: Path, names: Iterable[str], which: str = "a folder b
                         "whose configuration names commands git runs outside the sandbox (a "
                         "shell prompt runs git at each command)")]
     found = []
-    for name, tool in REPOSITORIES.items():
+    for name, tool in FOUND_UPWARD.items():
         if name not in names:
             continue
         path = folder / name
         what = (f"the {tool} repository of {which}, whose configuration names commands "
                 f"{tool} runs outside the sandbox (a shell prompt runs {tool} at each "
-                "command)")
+                "command)") if name in REPOSITORIES else (
+                f"the {tool} toolchain file of {which}, whose toolchain path names programs "
+                f"{tool} runs outside the sandbox (a shell prompt may run them: rustc "
+                "--version)")
         found.append(Guarded(path, what))
         if path.is_file():
             with contextlib.suppress(OSError, UnicodeDecodeError):
@@ -415,7 +432,7 @@ def renamed_made(here: Path, before: Mapping[Path, Identity], kept: Iterable[Pat
         new = sorted(name for name in names & WATCHED
                      if _identity(folder / name) != before.get(folder / name))
         made += [folder / name for name in new
-                 if name in REPOSITORIES or (name in BARE and _is_bare(names))]
+                 if name in FOUND_UPWARD or (name in BARE and _is_bare(names))]
     moved, failed = [], []
     for path in sorted(made, key=lambda p: (-len(p.parts), p)):  # what lies in one first
         n, aside = 1, path.with_name(f"{path.name}.from-run")
