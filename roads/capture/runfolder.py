@@ -233,8 +233,8 @@ class Survey:
     """What a walk of the folder run from found before the run (``survey``)."""
 
     kept: list[Guarded]  # files with other names, repositories below, folders not searched
-    # What stood at each name of ``REPOSITORIES`` and ``BARE`` that the walk passed,
-    # for ``renamed_made`` after the run.
+    # What stood at each name of ``WATCHED`` that the walk passed, for ``renamed_made``
+    # after the run.
     before: dict[Path, Identity]
 
 
@@ -253,8 +253,9 @@ def survey(here: Path, kept: Iterable[Path] = (), limit: int = MAX_SEARCHED) -> 
     program, writing one, would write the file that those name (a module the user's
     other projects import, a start-up file). Each kept, or where there are more than
     ``MAX_LINKED_FILES``, each entry of ``here`` that holds them (``.venv``). And the
-    repositories in the folders below (``repositories_in``): git runs what one's
-    configuration names wherever the user goes below it. Not searched: what lies in
+    repositories and toolchain files in the folders below (``repositories_in``): git
+    runs what one's configuration names wherever the user goes below it, rustup the
+    toolchain one names. Not searched: what lies in
     ``kept`` (kept whole already). A folder that cannot be searched is kept whole; so is
     ``here`` where it holds more than ``limit`` entries, which are not all searched."""
     skipped = {Path(p) for p in kept}
@@ -368,7 +369,8 @@ def repositories(here: Path) -> list[Guarded]:
 
 def repositories_in(folder: Path, names: Iterable[str], which: str = "a folder below the "
                     "folder run from") -> list[Guarded]:
-    """The repositories in ``folder``, whose entries are ``names`` (``repositories``)."""
+    """The repositories and toolchain files (``FOUND_UPWARD``) in ``folder``, whose
+    entries are ``names``, kept as they are (``repositories``)."""
     if _is_bare(names):
         return [Guarded(folder, f"a git repository itself ({which}: HEAD, objects, refs), "
                         "whose configuration names commands git runs outside the sandbox (a "
