@@ -182,6 +182,75 @@ def test_a_phone_has_a_narrow_drawing_of_the_same_boxes_with_a_numbered_key(layo
     assert all(g.find(f"{SVG}title") is None for g in groups(wide, "roads-pointer"))
 
 
+def _narrow(mm) -> ET.Element:
+    html = render_diagram(mm)
+    return ET.fromstring(re.findall(r"<svg\b.*?</svg>", html, re.S)[1])
+
+
+def _extent(node: ET.Element) -> tuple[float, float, float, float]:
+    """Left, top, right and bottom of a node's polygon, in the SVG's units."""
+    points = [tuple(map(float, xy.split(","))) for poly in node.iter(f"{SVG}polygon")
+              for xy in poly.get("points").split()]
+    xs, ys = [x for x, _ in points], [y for _, y in points]
+    return min(xs), min(ys), max(xs), max(ys)
+
+
+def _baselines(node: ET.Element) -> list[float]:
+    return [float(t.get("y")) for t in node.iter(f"{SVG}text")]
+
+
+@pytest.mark.dot
+@pytest.mark.parametrize("sample,variant", [("layout", "pie"), ("brk", None), ("probe", None)])
+def test_a_phones_numbers_have_their_words_right_under_their_boxes(sample, variant):
+    """On a phone a pointer's number and its line of the key were a screen apart on a
+    tall drawing: the key was under the lowest box. Each line is now in the break right
+    under the boxes its number is beside (no break between the number and its line),
+    inside that break's dashed box, whose own label goes to its foot."""
+    from roads.figures.diagram import NARROW, text_width
+
+    mm = memory_map(select(snapshot(sample), variant=variant))
+    narrow = _narrow(mm)
+    breaks = {g.get("id"): _extent(g) for g in groups(narrow, "roads-gap")}
+    numbers = {g.get("id").rpartition("-")[2]: g for g in groups(narrow, "roads-worded")}
+    lines = {g.get("id").rpartition("-")[2]: g for g in groups(narrow, "roads-key")}
+    assert numbers and numbers.keys() == lines.keys()
+    for j, number in numbers.items():
+        (at,) = _baselines(number)
+        line = _baselines(lines[j])
+        between = [b for b in breaks.values() if at < b[1] and b[3] < line[0]]
+        assert line[0] > at and not between, (j, texts(lines[j]), between)
+        (host,) = [b for b in breaks.values() if b[1] < line[0] and line[-1] < b[3]]
+        for text in lines[j].iter(f"{SVG}text"):
+            left = float(text.get("x"))
+            assert host[0] < left and left + text_width(text.text, 8.5) < host[2], text.text
+    # A break with lines of the key has its own label under them, at its foot.
+    for g in groups(narrow, "roads-gap"):
+        own = _baselines(g)[0]
+        held = [y for line in lines.values() for y in _baselines(line)
+                if breaks[g.get("id")][1] < y < breaks[g.get("id")][3]]
+        assert all(y < own for y in held), (g.get("id"), held, own)
+    assert float(narrow.get("viewBox").split()[2]) * 4 / 3 <= 358  # still a phone's width
+    assert NARROW.keyed
+
+
+@pytest.mark.dot
+def test_a_key_no_break_under_its_boxes_holds_is_under_the_drawing():
+    """A pointer into a region at address 0 (no unmapped break below it) has its line of
+    the key under the drawing, the others theirs in the break under their boxes."""
+    from roads.figures.diagram import UNDER, key_hosts
+
+    regions = [region(0x0, 0x1000, "r--p", "/build/low"), *KERNEL_PAGES]
+    mm = memory_map(select(fake_doc(regions, {"low": 0x10, "local": 0x7FFFFFFFE000})))
+    hosts = key_hosts(mm)
+    assert [p.name for p in hosts[UNDER]] == ["low"]
+    (stack,) = [k for k in hosts if k != UNDER]
+    assert [p.name for p in hosts[stack]] == ["local"] and mm.bands()[stack].kind == "unmapped"
+    narrow = _narrow(mm)
+    (low,) = [g for g in groups(narrow, "roads-key") if "low" in " ".join(texts(g))]
+    lowest = max(_extent(g)[3] for g in groups(narrow, "roads-region"))
+    assert _baselines(low)[0] > lowest
+
+
 @pytest.mark.dot
 def test_same_capture_renders_byte_identical(tmp_path, layout):
     fresh = render_diagram(layout)

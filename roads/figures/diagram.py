@@ -15,8 +15,9 @@ light colour, a fallback for SVGs seen outside the site.
 
 It is drawn twice (``drawings``), by the same code in two geometries: ``WIDE``, whose
 recorded addresses are labelled beside the boxes, and ``NARROW``, for a phone's column,
-whose recorded addresses are numbers beside the boxes and lines of a key under them;
-figures.css shows one of the two by the screen's width.
+whose recorded addresses are numbers beside the boxes and lines of a
+key in the break right under them (``key_hosts``); figures.css shows one of the two by
+the screen's width.
 
 ``build_graph`` makes the DOT source (pure, deterministic); ``render_svg`` runs
 ``dot -Kneato -n`` once per distinct source, caching the result under
@@ -138,7 +139,7 @@ class Geometry:
     column ``address_width`` wide that ends at ``address_right``, the boxes from
     ``box_left``, ``box_width`` wide, the pointers' labels from ``pointer_left``. A
     ``keyed`` drawing writes a pointer's number there, and its name and address on that
-    number's line of a key under the boxes."""
+    number's line of a key in the break under its boxes (``key_hosts``)."""
 
     address_right: float
     address_width: float
@@ -159,13 +160,15 @@ WIDE = Geometry(ADDRESS_RIGHT, 100.0, BOX_LEFT, BOX_WIDTH, POINTER_LEFT, POINTER
 # A phone's drawing: 263 points (351 CSS px) wide with its padding, so that a 390 px
 # phone's column (358 px) shows it at the size it is drawn, its labels 8.5 points
 # (11.3 px; a 360 px phone's column, 10.6). Its pointers are numbered beside their
-# boxes, their names and addresses in a key under the drawing, as wide as the
-# addresses and the boxes: named beside the boxes they take 493 points. The addresses'
+# boxes, their names and addresses in lines of a key in the break under those boxes:
+# named beside the boxes they take 493 points. The addresses'
 # column holds the longest (0xffffffffff600000, 18 characters of 8.5 points).
 NARROW = Geometry(address_right=94.0, address_width=94.0, box_left=98.0, box_width=140.0,
                   pointer_left=242.0, pointer_width=14.0, keyed=True, suffix="-narrow",
                   css_class="roads-vas roads-vas-narrow")
 KEY_TOP = 2.0 * LABEL_HEIGHT  # points from the lowest address down to the key's first line
+KEY_INSET = 4.0  # points from the top of a break down to the first line of the key it holds
+UNDER = -1  # ``key_hosts``'s place of the key's lines that no break below holds: under it all
 
 
 # --------------------------------------------------------------------------- colours
@@ -311,7 +314,7 @@ def build_graph(mm: MemoryMap, *, gap_links: bool = True,
     fault's address, in no region, to its place in its gap: ``pointers_in_gap``).
     ``gap_links`` links the breaks to the gap rows of the table (render the table
     with ``gaps=True`` on the same page). ``geometry`` places the columns (``WIDE``,
-    or ``NARROW``: a phone's, its pointers numbered, with a key under the boxes).
+    or ``NARROW``: a phone's, its pointers numbered, their key's lines in the breaks).
     """
     slug = mm.selection.slug
     fid = figure_id(slug) + geometry.suffix
@@ -322,28 +325,85 @@ def build_graph(mm: MemoryMap, *, gap_links: bool = True,
            fixedsize="true")
     g.attr("edge", penwidth="0.8", arrowsize="0.5")
 
-    y = 0.0
-    targets: list[tuple[float, Pointer, float, float]] = []  # (target y, pointer, band y0, y1)
-    for k, band in enumerate(mm.bands()):
-        height = BREAK_HEIGHT if band.region is None else box_height(band.size)
+    hosts = key_hosts(mm) if geometry.keyed else {}
+    bands, targets, top = _stacked(mm, geometry, hosts)
+    tops: dict[int, float] = {UNDER: -(KEY_TOP - LABEL_HEIGHT / 2)}
+    for k, (band, y, height) in enumerate(bands):
         _boundary_node(g, fid, k, band.start, y, geometry)
         centre = (geometry.box_left + geometry.box_width / 2, y + height / 2)
         if band.region is not None:
             _region_node(g, f"b{k}", band.region, centre, height, fid, slug, geometry)
-            for p in mm.pointers_in(band.region.region.index):
-                share = (p.address - band.start) / band.size
-                target = y + min(height - ARROW_INSET, max(ARROW_INSET, share * height))
-                targets.append((target, p, y, y + height))
         else:
-            _gap_node(g, f"b{k}", band, centre, height, fid, slug, gap_links, geometry)
-            for p in mm.pointers_in_gap(band):  # a fault's address, in no region
-                share = (p.address - band.start) / band.size
-                target = y + min(height - ARROW_INSET, max(ARROW_INSET, share * height))
-                targets.append((target, p, y, y + height))
-        y += height
-    _boundary_node(g, fid, len(mm.bands()), mm.bands()[-1].end, y, geometry)
-    _pointer_nodes(g, fid, spread_targets(targets), top=y, geometry=geometry)
+            _gap_node(g, f"b{k}", band, centre, height, fid, slug, gap_links, geometry,
+                      keyed=k in hosts)
+            if k in hosts:
+                tops[k] = y + height - KEY_INSET
+    _boundary_node(g, fid, len(bands), bands[-1][0].end, top, geometry)
+    _pointer_nodes(g, fid, _numbered(targets), top=top, geometry=geometry)
+    if geometry.keyed:
+        _key_nodes(g, fid, [p for _, p, _, _ in _numbered(targets)], hosts, tops, geometry)
     return g
+
+
+def _stacked(mm: MemoryMap, geometry: Geometry, hosts: dict[int, tuple[Pointer, ...]]
+             ) -> tuple[list[tuple[Band, float, float]], list[tuple[float, Pointer, float, float]],
+                        float]:
+    """Each band with its bottom and height in points (address 0 at the bottom), the
+    arrows' ends (``spread_targets``) and the top of the drawing. A break that holds a
+    piece of a keyed drawing's key (``hosts``) is as much taller as its lines take."""
+    y = 0.0
+    placed: list[tuple[Band, float, float]] = []
+    targets: list[tuple[float, Pointer, float, float]] = []  # (target y, pointer, band y0, y1)
+    for k, band in enumerate(mm.bands()):
+        height = BREAK_HEIGHT if band.region is None else box_height(band.size)
+        if k in hosts:
+            height += _key_height(hosts[k], geometry)
+        within = (mm.pointers_in(band.region.region.index) if band.region is not None
+                  else mm.pointers_in_gap(band))  # a fault's address, in no region
+        for p in within:
+            share = (p.address - band.start) / band.size
+            target = y + min(height - ARROW_INSET, max(ARROW_INSET, share * height))
+            targets.append((target, p, y, y + height))
+        placed.append((band, y, height))
+        y += height
+    return placed, spread_targets(targets), y
+
+
+def _numbered(targets: list[tuple[float, Pointer, float, float]]
+              ) -> list[tuple[float, Pointer, float, float]]:
+    """The arrows' ends in the order their pointers are numbered and labelled: top down."""
+    return sorted(targets, key=lambda t: (-t[0], -t[1].address, t[1].name))
+
+
+def numbered(mm: MemoryMap, geometry: Geometry = NARROW) -> tuple[Pointer, ...]:
+    """``mm``'s pointers in the order ``geometry``'s drawing numbers them, from 1: top
+    down, as their labels are placed."""
+    hosts = key_hosts(mm) if geometry.keyed else {}
+    return tuple(p for _, p, _, _ in _numbered(_stacked(mm, geometry, hosts)[1]))
+
+
+def key_hosts(mm: MemoryMap) -> dict[int, tuple[Pointer, ...]]:
+    """Where a keyed drawing writes each pointer's line of its key: in the first
+    unmapped break below the pointer's box (the index of the band in ``mm.bands()``),
+    so that a phone's reader finds a number's words right under the boxes it is beside,
+    not a screen or more below them; ``UNDER`` the drawing those that have no unmapped
+    break below them. A fault's address in a break counts as its break's. Breaks, not
+    to scale, are stretched to hold their lines; the kernel's half and the non-canonical
+    hole, filled, hold none."""
+    hosts: dict[int, tuple[Pointer, ...]] = {}
+    pending: list[Pointer] = []
+    bands = mm.bands()
+    for k in range(len(bands) - 1, -1, -1):
+        band = bands[k]
+        if band.region is not None:
+            pending.extend(mm.pointers_in(band.region.region.index))
+            continue
+        pending.extend(mm.pointers_in_gap(band))
+        if band.kind == "unmapped" and pending:
+            hosts[k], pending = tuple(pending), []
+    if pending:
+        hosts[UNDER] = tuple(pending)
+    return hosts
 
 
 def spread_targets(targets: list[tuple[float, Pointer, float, float]],
@@ -479,7 +539,10 @@ def _region_node(g: graphviz.Digraph, node: str, c: Classified, centre: tuple[fl
 
 
 def _gap_node(g: graphviz.Digraph, node: str, band: Band, centre: tuple[float, float],
-              height: float, fid: str, slug: str, links: bool, geometry: Geometry) -> None:
+              height: float, fid: str, slug: str, links: bool, geometry: Geometry,
+              keyed: bool = False) -> None:
+    """A break (``keyed``: stretched to hold lines of the key above its own label, which
+    goes to its foot)."""
     kind = GAP_KINDS[band.kind]
     size = human_size(band.size)
     if band.kind == "kernel":
@@ -490,6 +553,8 @@ def _gap_node(g: graphviz.Digraph, node: str, band: Band, centre: tuple[float, f
             label = f"{size} {kind.label}"  # the dashed border marks the break still
         label = shorten(label, geometry.label_room, float(FONT_SIZE))
     attrs = {"href": f"#{row_id(slug, band.start, gap=True)}"} if links else {}
+    if keyed:
+        attrs["labelloc"] = "b"
     g.node(node, label=_lines(label), shape="box", style=style, fillcolor=COLOURS[band.kind],
            color="#999999", pos=_pos(*centre), width=_inches(geometry.box_width),
            height=_inches(height),
@@ -507,9 +572,9 @@ def _pointer_nodes(g: graphviz.Digraph, fid: str,
     The arrow ends where the address falls in its box (by linear share of the box);
     labels start level with their arrow's end and are pushed apart, top down, to
     one line apart at least. In a ``keyed`` drawing the label is the pointer's number
-    (top down, from 1), and the key under the boxes (``_key_nodes``) says what it is.
+    (top down, from 1), and the key (``_key_nodes``) says what it is.
     """
-    ordered = sorted(targets, key=lambda t: (-t[0], -t[1].address, t[1].name))
+    ordered = _numbered(targets)
     placed: list[float] = []
     for target, _, _, _ in ordered:
         y = min(target, top - LABEL_HEIGHT / 2)
@@ -529,8 +594,6 @@ def _pointer_nodes(g: graphviz.Digraph, fid: str,
         g.node(f"t{j}", label="", shape="point", style="invis", width="0.01", height="0.01",
                pos=_pos(geometry.box_left + geometry.box_width, target), id=f"{fid}-target-{j}")
         g.edge(f"p{j}:w", f"t{j}", id=f"{fid}-arrow-{j}", **{"class": "roads-arrow"})
-    if geometry.keyed:
-        _key_nodes(g, fid, [p for _, p, _, _ in ordered], geometry)
 
 
 def _symbol(p: Pointer) -> str:
@@ -550,18 +613,60 @@ def _pointer_label(p: Pointer, room: float) -> str:
     return shorten(p.name, room - text_width(rest, float(FONT_SIZE)), float(FONT_SIZE)) + rest
 
 
+def _key_lines(number: int, p: Pointer, room: float) -> tuple[str, ...]:
+    """A pointer's line of the key in ``room`` points: its number, its name and its
+    address; two lines, the address under the name, where one does not hold them."""
+    size = float(FONT_SIZE)
+    mark = f"{number}  "
+    rest = room - text_width("00  ", size)
+    if text_width(_pointer_words(p).replace(" 0x", "  0x"), size) <= rest:
+        return (mark + _pointer_label(p, rest),)
+    # Figure spaces, as wide as a digit: the address starts under the name.
+    indent = "\u2007" * len(str(number)) + "  "
+    return (mark + shorten(p.name, rest - text_width(_symbol(p), size), size) + _symbol(p),
+            indent + f"{p.address:#x}")
+
+
+def _key_place(k: int, geometry: Geometry) -> tuple[float, float]:
+    """The left edge and the width of the lines of the key's piece ``k`` (``key_hosts``):
+    in a break, inside its box; under the drawing, as wide as the addresses and boxes."""
+    if k == UNDER:
+        return 0.0, geometry.pointer_left + geometry.pointer_width
+    return geometry.box_left + 2.0, geometry.box_width - 4.0
+
+
+def _key_room(k: int, geometry: Geometry) -> float:
+    """Points for the text of a line of the key's piece ``k``: its width less the
+    node's margins (0.04 inch a side) and a little air."""
+    return _key_place(k, geometry)[1] - 8.0
+
+
+def _key_height(pointers: tuple[Pointer, ...], geometry: Geometry) -> float:
+    """Points that the key's lines of ``pointers`` take in a break, with the gap above
+    them (``_key_lines`` leaves the same room for any number)."""
+    room = _key_room(0, geometry)  # any break's
+    return KEY_INSET + LABEL_HEIGHT * sum(len(_key_lines(1, p, room)) for p in pointers)
+
+
 def _key_nodes(g: graphviz.Digraph, fid: str, pointers: list[Pointer],
+               hosts: dict[int, tuple[Pointer, ...]], tops: dict[int, float],
                geometry: Geometry) -> None:
-    """The key of a ``keyed`` drawing, under its lowest address: one line a pointer, its
-    number, its name and its address, as wide as the addresses and the boxes together."""
-    width = geometry.pointer_left + geometry.pointer_width
-    number = text_width("00  ", float(FONT_SIZE))
+    """The key of a ``keyed`` drawing: a node a pointer, its number, its name and its
+    address, in the order of the numbers, each in its piece (``key_hosts``) from the
+    top ``tops`` gives it down."""
+    where = {p: k for k, held in hosts.items() for p in held}
+    below = dict(tops)
     for j, p in enumerate(pointers):
-        label = f"{j + 1}  {_pointer_label(p, width - number)}"
-        g.node(f"k{j}", label=graphviz.nohtml(dot_text(label) + "\\l"), shape="plaintext",
-               pos=_pos(width / 2, -(KEY_TOP + j * LABEL_HEIGHT)), width=_inches(width),
-               height=_inches(LABEL_HEIGHT), id=f"{fid}-key-{j}",
+        k = where[p]
+        left, width = _key_place(k, geometry)
+        lines = _key_lines(j + 1, p, _key_room(k, geometry))
+        height = LABEL_HEIGHT * len(lines)
+        label = "".join(dot_text(line) + "\\l" for line in lines)
+        g.node(f"k{j}", label=graphviz.nohtml(label), shape="plaintext",
+               pos=_pos(left + width / 2, below[k] - height / 2), width=_inches(width),
+               height=_inches(height), id=f"{fid}-key-{j}",
                **{"class": "roads-pointer roads-key"})
+        below[k] -= height
 
 
 # --------------------------------------------------------------------------- render
