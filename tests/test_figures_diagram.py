@@ -178,6 +178,16 @@ def test_a_phone_has_a_narrow_drawing_of_the_same_boxes_with_a_numbered_key(layo
         assert number.find(f"{SVG}title").text == (
             f"{line.split()[0]}: {p.name}{' (symbol)' if p.source == 'symbol' else ''} "
             f"{p.address:#x}")
+    # Each number is a Tab stop, as each box is (a link); it and its line of the key
+    # carry their pointer's identity, the same in every step of a time-lapse.
+    assert all(g.get("tabindex") == "0" for g in numbers)
+    assert not [g for g in groups(narrow, "roads-key") if g.get("tabindex")]
+    for number in numbers:
+        (line,) = [g for g in groups(narrow, "roads-key")
+                   if texts(g)[0].split()[0] == texts(number)[0]]
+        name = number.find(f"{SVG}title").text.split(": ", 1)[1].rsplit(" ", 1)[0]
+        assert number.get("data-roads-pointer") == line.get("data-roads-pointer") == (
+            name.removesuffix(" (symbol)"))
     # The wide drawing's pointers say their words in their labels: no title there.
     assert all(g.find(f"{SVG}title") is None for g in groups(wide, "roads-pointer"))
 
@@ -249,6 +259,15 @@ def test_a_key_no_break_under_its_boxes_holds_is_under_the_drawing():
     (low,) = [g for g in groups(narrow, "roads-key") if "low" in " ".join(texts(g))]
     lowest = max(_extent(g)[3] for g in groups(narrow, "roads-region"))
     assert _baselines(low)[0] > lowest
+
+
+def test_a_pointers_identity_is_its_name_and_a_repeated_name_is_counted():
+    from roads.figures.diagram import pointer_keys
+    from roads.figures.regions import Pointer
+
+    named = [Pointer("tcb", 1, "recorded", 0), Pointer("main", 2, "symbol", 0),
+             Pointer("tcb", 3, "recorded", 1)]
+    assert pointer_keys(tuple(named)) == ("tcb", "main", "tcb #2")
 
 
 @pytest.mark.dot

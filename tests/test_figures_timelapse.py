@@ -122,6 +122,8 @@ def test_step_diagrams_are_tracked_unlinked_and_their_ids_prefixed(brk, brk_html
     made = steps(brk)
     for step, root in zip([s for s in made for _ in ("wide", "narrow")], svgs(brk_html), strict=True):
         assert not [e for e in root.iter() if e.get(XLINK)], "a step links to a row the page may not have"
+        # Nor Tab stops: a phone's numbers are picked as the boxes are, by the arrow keys.
+        assert not [e for e in root.iter() if e.get("tabindex")]
         boxes = [g for g in root.iter(f"{SVG}g") if g.get("data-roads-region")]
         assert boxes and all(g.get("data-roads-track") == step.tracks[g.get("data-roads-region")]
                              for g in boxes)

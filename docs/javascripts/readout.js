@@ -6,11 +6,12 @@
  * browser shows a <title> on focus, and a tap on a phone sends no hover.
  *
  * In a figure, the parts are Tab stops already (the address-space diagram's boxes are
- * links to their table rows; the strips' and the page walk's boxes take the focus):
- * focusing one, or tapping it, shows its words. In the time-lapse (dozens of boxes a
- * step, no links) the stepper's one Tab stop takes the up and down arrow keys, which go
- * from box to box of the step shown, and a tap picks a box; going to another step keeps
- * the same region's box, where it has one.
+ * links to their table rows, and a phone's drawing's numbered pointers take the focus, as
+ * the strips' and the page walk's boxes do): focusing one, or tapping it, shows its
+ * words. In the time-lapse (dozens of boxes a step, no links) the stepper's one Tab stop
+ * takes the up and down arrow keys, which go from box to box of the step shown (and on
+ * a phone to the pointers' numbers among them), and a tap picks one; going to another
+ * step keeps the same region's box, or the same pointer's number, where it has one.
  *
  * A readout says what it says to the eye only (aria-hidden): a focused part's <title> is
  * its accessible name, read on focus. The time-lapse's picked box is said by the
@@ -135,13 +136,14 @@
       return window.roadsDrawing(root.querySelector(".roads-timelapse-current") || root)
     }
 
-    // The boxes of the step shown, top down as drawn (high addresses first); not the
-    // numbers of a phone's drawing, whose words a tap shows, as their key's lines do.
+    // The boxes of the step shown, top down as drawn (high addresses first), and on a
+    // phone the numbers of its pointers among them (their lines of the key say nothing
+    // more: no title).
     function parts() {
       var svg = shown()
       if (!svg) return []
       return Array.prototype.filter.call(svg.querySelectorAll("g.node"), function (node) {
-        return partOf(node, svg) === node && !node.classList.contains("roads-pointer")
+        return partOf(node, svg) === node
       }).sort(function (a, b) {
         return a.getBoundingClientRect().top - b.getBoundingClientRect().top
       })
@@ -152,7 +154,8 @@
       chosen = part
       lines.forEach(function (line) { show(line, part) })
       var status = root.querySelector(".roads-timelapse-status")
-      said.textContent = part ? ". Picked box: " + words(part) : ""
+      said.textContent = !part ? ""
+        : (part.classList.contains("roads-pointer") ? ". Picked pointer: " : ". Picked box: ") + words(part)
       if (status && said.parentNode !== status) status.appendChild(said)
       if (!part) return
       part.classList.add(CHOSEN)
@@ -191,13 +194,16 @@
     // In the dialog a tap picks a box (the arrow keys pan there), and the dialog's line
     // says it: the status line is behind the dialog, out of a screen reader's reach.
     fullScreen(root, lines, listen, TAP_PROMPT, true, function () { return chosen })
-    // Another step shown: the box of the same region in it, if it has one.
+    // Another step shown: the box of the same region in it, if it has one (the number
+    // of the same pointer, for a number).
     new MutationObserver(function () {
       if (!chosen) return
-      var track = chosen.getAttribute("data-roads-track")
       var svg = shown()
-      choose(track && svg ? svg.querySelector('g.node[data-roads-track="' + CSS.escape(track) + '"]')
-                          : null)
+      var track = chosen.getAttribute("data-roads-track")
+      var pointer = chosen.getAttribute("data-roads-pointer")
+      var same = track ? 'g.node[data-roads-track="' + CSS.escape(track) + '"]'
+        : pointer ? 'g.node.roads-worded[data-roads-pointer="' + CSS.escape(pointer) + '"]' : null
+      choose(same && svg ? svg.querySelector(same) : null)
     }).observe(root, { attributes: true, attributeFilter: ["data-roads-step"] })
   }
 

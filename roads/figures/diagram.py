@@ -15,7 +15,7 @@ light colour, a fallback for SVGs seen outside the site.
 
 It is drawn twice (``drawings``), by the same code in two geometries: ``WIDE``, whose
 recorded addresses are labelled beside the boxes, and ``NARROW``, for a phone's column,
-whose recorded addresses are numbers beside the boxes and lines of a
+whose recorded addresses are numbers beside the boxes, each a Tab stop, and lines of a
 key in the break right under them (``key_hosts``); figures.css shows one of the two by
 the screen's width.
 
@@ -572,7 +572,9 @@ def _pointer_nodes(g: graphviz.Digraph, fid: str,
     The arrow ends where the address falls in its box (by linear share of the box);
     labels start level with their arrow's end and are pushed apart, top down, to
     one line apart at least. In a ``keyed`` drawing the label is the pointer's number
-    (top down, from 1), and the key (``_key_nodes``) says what it is.
+    (top down, from 1), and the key (``_key_nodes``) says what it is; the number is a
+    box, drawn only when focused (figures.css), which a tap hits more easily than a
+    digit's strokes.
     """
     ordered = _numbered(targets)
     placed: list[float] = []
@@ -586,10 +588,11 @@ def _pointer_nodes(g: graphviz.Digraph, fid: str,
         label = str(j + 1) if geometry.keyed else _pointer_label(p, width)
         # A number's words, which a tap on it shows (readout.js): its line of the key.
         said = ({"tooltip": dot_text(f"{j + 1}: {_pointer_words(p)}"),
-                 "class": f"roads-pointer {WORDED}"} if geometry.keyed
+                 "class": f"roads-pointer {WORDED}", "style": "filled",
+                 "fillcolor": "transparent", "color": "transparent"} if geometry.keyed
                 else {"class": "roads-pointer"})
-        g.node(f"p{j}", label=graphviz.nohtml(dot_text(label) + "\\l"), shape="plaintext",
-               pos=_pos(geometry.pointer_left + width / 2, y), width=_inches(width),
+        g.node(f"p{j}", label=graphviz.nohtml(dot_text(label) + "\\l"),
+               shape="box" if geometry.keyed else "plaintext", pos=_pos(geometry.pointer_left + width / 2, y), width=_inches(width),
                height=_inches(LABEL_HEIGHT), id=f"{fid}-ptr-{j}", **said)
         g.node(f"t{j}", label="", shape="point", style="invis", width="0.01", height="0.01",
                pos=_pos(geometry.box_left + geometry.box_width, target), id=f"{fid}-target-{j}")
@@ -712,7 +715,8 @@ def _finished(svg: str, mm: MemoryMap, geometry: Geometry,
     fid = figure_id(mm.selection.slug) + geometry.suffix
     root = inlined(svg, fid=fid, css_class=geometry.css_class, short=short, long=long)
     _spread_tree(root)
-    _region_keys(root, mm.selection.slug, fid)
+    pointers = pointer_keys(numbered(mm, geometry)) if geometry.keyed else ()
+    _region_keys(root, mm.selection.slug, fid, pointers)
     return root
 
 
@@ -780,10 +784,27 @@ def _spread_tree(root: etree._Element, spacing: float = LINE_SPACING) -> None:
             t.set("y", f"{middle + (i - gaps / 2) * step:.2f}")
 
 
-def _region_keys(root: etree._Element, slug: str, fid: str) -> None:
+def pointer_keys(pointers: tuple[Pointer, ...]) -> tuple[str, ...]:
+    """The identity of each of ``pointers`` in a drawing, the same in every drawing of a
+    time-lapse whatever its number there: its name (and ``#2``, ``#3`` after a name
+    seen before)."""
+    seen: dict[str, int] = {}
+    out = []
+    for p in pointers:
+        seen[p.name] = seen.get(p.name, 0) + 1
+        out.append(p.name if seen[p.name] == 1 else f"{p.name} #{seen[p.name]}")
+    return tuple(out)
+
+
+def _region_keys(root: etree._Element, slug: str, fid: str,
+                 pointers: tuple[str, ...] = ()) -> None:
     """Every box and break of the parsed SVG with ``data-roads-region``
     (``table.region_key``), the identity its table row shares (Graphviz writes no data
-    attributes itself), in place."""
+    attributes itself); in a keyed drawing, each number and line of the key with
+    ``data-roads-pointer``, the identity of its pointer (``pointer_keys``, by number),
+    and each number a Tab stop, as a box, a link, is: its words (its title) are its
+    name and its readout's. In place.
+    """
     prefix = f"{fid}-"
     for node in root.iter(f"{{{SVG_NS}}}g"):
         classes = (node.get("class") or "").split()
@@ -793,6 +814,11 @@ def _region_keys(root: etree._Element, slug: str, fid: str) -> None:
         elif "roads-gap" in classes:
             node.set("data-roads-region", region_key(slug, int(at.removeprefix("gap-"), 16),
                                                      gap=True))
+        elif pointers and "roads-pointer" in classes:
+            kind, _, j = at.rpartition("-")
+            node.set("data-roads-pointer", pointers[int(j)])
+            if kind == "ptr":
+                node.set("tabindex", "0")
 
 
 # The key's one control for what each colour stands for (roads.figures.hints), before the

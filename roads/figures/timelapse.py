@@ -202,8 +202,9 @@ def render_timelapse(selections: Sequence[Selection], *,
 
 def _for_step(root: etree._Element, tracks: dict[str, str]) -> str:
     """A step's finished diagram (``diagram.drawn_trees``), written out: ids prefixed,
-    links to table rows dropped (the page need not show a table of every checkpoint),
-    every box and break tracked."""
+    links to table rows dropped (the page need not show a table of every checkpoint)
+    and with them Tab stops (a phone's numbers': the stepper's arrow keys reach them,
+    readout.js), every box and break tracked."""
     for element in root.iter():
         if not isinstance(element.tag, str):
             continue
@@ -211,6 +212,7 @@ def _for_step(root: etree._Element, tracks: dict[str, str]) -> str:
             if element.get(name):
                 element.set(name, ID_PREFIX + element.get(name))
         element.attrib.pop(f"{{{XLINK_NS}}}href", None)
+        element.attrib.pop("tabindex", None)  # a phone's numbers, picked as the boxes are
         key = element.get("data-roads-region") if element.tag == f"{{{SVG_NS}}}g" else None
         if key in tracks:
             element.set("data-roads-track", tracks[key])
