@@ -259,3 +259,53 @@ def test_without_javascript_every_step_shows_in_order(site, browser, viewport, s
     steps.nth(1).scroll_into_view_if_needed()
     shoot(page, f"timelapse-nojs-{viewport['width']}-{scheme}")
     context.close()
+
+
+# A phone's numbered pointers and their lines of the key in the step shown: each by its
+# pointer's name (from its words), its top in the drawing (CSS px), and its opacity.
+POINTERS_SHOWN = """() => {
+  const svg = window.roadsDrawing(document.querySelector('.roads-timelapse-current'));
+  const top = svg.getBoundingClientRect().top;
+  const name = words => words.replace(/\\s+/g, ' ').trim().replace(/^\\d+:? +/, '')
+    .replace(/ 0x[0-9a-f]+$/, '');
+  return [...svg.querySelectorAll('g.roads-pointer')].map(g => ({
+    kind: g.classList.contains('roads-key') ? 'key' : 'number',
+    name: name(g.classList.contains('roads-key') ? g.textContent
+                                                 : g.firstElementChild.textContent),
+    top: g.querySelector('text').getBoundingClientRect().top - top,
+    opacity: Number(getComputedStyle(g).opacity)}));
+}"""
+
+
+def test_a_timelapse_number_moves_only_as_the_same_pointer(site, browser):
+    """On a phone the time-lapse's pointers are numbers, top down, and the set of them
+    changes from step to step: number 2 of one step (main) is another pointer than
+    number 2 of the next (first-malloc). The morph matched them by their text, and slid
+    one pointer's number to another's place. Caught at the start of each morph: a number
+    (or a line of the key) of a pointer the step before had starts where that pointer's
+    was, and one of a pointer new in the step fades in."""
+    _, base = site
+    context, page, errors = open_page(browser, base + TIMELAPSE_PAGE, viewport=PHONE,
+                                      scheme="default")
+    try:
+        steps = page.locator(".roads-timelapse").first.locator(".roads-timelapse-step").count()
+        renumbered = 0
+        for k in range(1, steps):
+            before = {(p["kind"], p["name"]): p for p in page.evaluate(POINTERS_SHOWN)}
+            page.locator(".roads-timelapse-next").first.click()
+            page.evaluate("document.getAnimations().forEach(a => { a.pause(); a.currentTime = 0 })")
+            after = page.evaluate(POINTERS_SHOWN)
+            page.evaluate("document.getAnimations().forEach(a => a.finish())")
+            assert after, f"step {k + 1} shows no numbered pointer"
+            for p in after:
+                was = before.get((p["kind"], p["name"]))
+                if was is None:
+                    assert p["opacity"] == 0, (k, p)  # new here: fades in
+                else:
+                    assert p["opacity"] == 1 and abs(p["top"] - was["top"]) < 1.5, (k, p, was)
+            renumbered += sum(1 for p in after if p["kind"] == "number"
+                              and (p["kind"], p["name"]) not in before)
+        assert renumbered, "no step brings a new pointer: nothing was tested"
+        assert not errors, errors
+    finally:
+        context.close()

@@ -8,9 +8,13 @@
  *
  * Going from one step to another morphs the figure: every box of the new step starts
  * where its region was drawn in the old one (same data-roads-track) and slides and
- * stretches into place; labels follow their box; what is new fades in. Other labels
- * (addresses, pointers) are matched by their text. Readers who ask for reduced motion
- * get the new step at once.
+ * stretches into place; labels follow their box; what is new fades in. A phone's
+ * numbered pointers and their lines of the key are matched by their pointer
+ * (data-roads-pointer, roads.figures.diagram.pointer_keys), not by their text: number 2
+ * of one step may be another pointer than number 2 of the next, and a number slides
+ * only where it is the same pointer's. Other labels (addresses, the wide drawing's
+ * pointers, which say their name) are matched by their text. Readers who ask for
+ * reduced motion get the new step at once.
  */
 (function () {
   var DURATION = 650  // ms, as in timelapse.css
@@ -95,6 +99,9 @@
 
   function keyOf(node) {
     if (node.dataset.roadsTrack) return "track:" + node.dataset.roadsTrack
+    if (node.dataset.roadsPointer) {
+      return (node.classList.contains("roads-key") ? "key:" : "pointer:") + node.dataset.roadsPointer
+    }
     var text = node.textContent.trim()
     return text ? "text:" + text : null
   }
