@@ -339,9 +339,10 @@ def build_graph(mm: MemoryMap, *, gap_links: bool = True,
             if k in hosts:
                 tops[k] = y + height - KEY_INSET
     _boundary_node(g, fid, len(bands), bands[-1][0].end, top, geometry)
-    _pointer_nodes(g, fid, _numbered(targets), top=top, geometry=geometry)
+    ordered = _numbered(targets)
+    _pointer_nodes(g, fid, ordered, top=top, geometry=geometry)
     if geometry.keyed:
-        _key_nodes(g, fid, [p for _, p, _, _ in _numbered(targets)], hosts, tops, geometry)
+        _key_nodes(g, fid, [p for _, p, _, _ in ordered], hosts, tops, geometry)
     return g
 
 
@@ -565,9 +566,10 @@ def _gap_node(g: graphviz.Digraph, node: str, band: Band, centre: tuple[float, f
 
 
 def _pointer_nodes(g: graphviz.Digraph, fid: str,
-                   targets: list[tuple[float, Pointer, float, float]], top: float,
+                   ordered: list[tuple[float, Pointer, float, float]], top: float,
                    geometry: Geometry) -> None:
-    """A label right of the boxes for every pointer and an arrow to its place in its box.
+    """A label right of the boxes for every pointer and an arrow to its place in its box,
+    the arrows' ends ``ordered`` as their pointers are numbered (``_numbered``).
 
     The arrow ends where the address falls in its box (by linear share of the box);
     labels start level with their arrow's end and are pushed apart, top down, to
@@ -576,7 +578,6 @@ def _pointer_nodes(g: graphviz.Digraph, fid: str,
     box, drawn only when focused (figures.css), which a tap hits more easily than a
     digit's strokes.
     """
-    ordered = _numbered(targets)
     placed: list[float] = []
     for target, _, _, _ in ordered:
         y = min(target, top - LABEL_HEIGHT / 2)
