@@ -12,6 +12,7 @@ import pytest
 from roads.command import run
 from roads.errors import ConfigError
 from roads.words.pages import (
+    FIELD,
     PageMeta,
     TimelineEntry,
     format_date,
@@ -91,6 +92,31 @@ def test_bad_title_or_weight_names_file_and_field(meta, message):
     with pytest.raises(ConfigError) as caught:
         validate_front_matter(meta, PATH)
     assert str(caught.value) == message
+
+
+@pytest.mark.parametrize(
+    ("meta", "message"),
+    [
+        ({"title": "T", "wieght": 3}, "'wieght' is not a key of a page's front matter; did you mean 'weight'?"),
+        ({"title": "T", "timline": []}, "'timline' is not a key of a page's front matter; did you mean 'timeline'?"),
+        ({"tilte": "T"}, "'tilte' is not a key of a page's front matter; did you mean 'title'?"),
+        ({"title": "T", "Weight": 3}, "'Weight' is not a key of a page's front matter; did you mean 'weight'?"),
+    ],
+)
+def test_a_misspelt_key_is_named_not_ignored(meta, message):
+    """A misspelt weight or timeline was silently left out: the page went to the end of
+    its siblings, or lost its history, with no word of why."""
+    with pytest.raises(ConfigError) as caught:
+        validate_front_matter(meta, PATH)
+    assert str(caught.value) == f"docs/x.md: front matter: {message}"
+    assert getattr(caught.value, FIELD) == (next(iter(set(meta) - {"title"})),)  # its line
+
+
+def test_other_keys_are_left_alone():
+    meta = validate_front_matter({"title": "T", "whats_new": True, "hide": ["toc"],
+                                  "description": "d", "template": "t.html",
+                                  "subtitle": "s"}, PATH)
+    assert meta == PageMeta(title="T")
 
 
 @pytest.mark.parametrize(

@@ -16,6 +16,7 @@ Front matter of a page::
 from __future__ import annotations
 
 import datetime
+import difflib
 import os
 import re
 from collections.abc import Iterable, Mapping
@@ -34,6 +35,9 @@ TIMELINE_HEADING = "Update Timeline"
 
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 _ENTRY_KEYS = ("date", "note")
+_KEYS = ("title", "weight", "timeline")
+# Keys of others that look like ours: Material for MkDocs reads a page's subtitle.
+_OTHER_KEYS = frozenset({"subtitle"})
 # Characters that would start inline Markdown or raw HTML inside a note.
 _MARKDOWN_ESCAPES = {c: "\\" + c for c in "\\`*_[]{}!"} | {"&": "&amp;", "<": "&lt;", ">": "&gt;"}
 
@@ -72,10 +76,17 @@ def validate_front_matter(meta: Mapping[str, Any], path: str) -> PageMeta:
 
     Raises ConfigError naming ``path`` and the offending field, e.g.
     ``docs/x.md: front matter: 'weight' must be an integer, got '3'``.
-    Keys other than title, weight and timeline are left to whoever reads them.
+    Keys other than title, weight and timeline are left to whoever reads them, except
+    one that looks like a misspelling of those three (``wieght``), which would otherwise
+    be dropped without a word.
     """
     if not isinstance(meta, Mapping):
         raise _error(path, f"must be a mapping of keys to values, got {_show(meta)}")
+    for key in meta:
+        near = _misspelt(key)
+        if near is not None:
+            raise _error(path, f"{key!r} is not a key of a page's front matter; "
+                               f"did you mean {near!r}?", key)
     return PageMeta(
         title=_title(meta, path),
         weight=_weight(meta, path),
@@ -152,6 +163,14 @@ def order_by_weight(items: Iterable[W]) -> list[W]:
     carry the weight and title of its index page.
     """
     return sorted(items, key=weight_key)
+
+
+def _misspelt(key: object) -> str | None:
+    """The key of ours that ``key``, not one of them, most likely misspells, if any."""
+    if not isinstance(key, str) or key in _KEYS or key in _OTHER_KEYS:
+        return None
+    near = difflib.get_close_matches(key.lower(), _KEYS, n=1, cutoff=0.7)
+    return near[0] if near else None
 
 
 def _title(meta: Mapping[str, Any], path: str) -> str:
