@@ -147,7 +147,8 @@ def guard(function, env, *, defer: bool = False, inline: bool = False):
                     signature.append(inspect.signature(function))
                 bound = signature[0].bind(*args, **kwargs)
             except TypeError as exc:
-                raise ConfigError(f"{function.__name__}(): {exc}") from None
+                raise ConfigError(f"{function.__name__}(): {exc}"
+                                  f"{_meant_argument(str(exc), signature[0])}") from None
             arguments.check(function, bound)  # and of the wrong type
             page = getattr(env, "page", None)
             if not defer or page is None:
@@ -168,6 +169,18 @@ def guard(function, env, *, defer: bool = False, inline: bool = False):
             return failed(function.__name__, args, error, env, inline=inline)
 
     return call
+
+
+def _meant_argument(message: str, signature: inspect.Signature) -> str:
+    """For a misspelt keyword argument, the one it most resembles, or else the list of
+    them; nothing for any other mistake of the call."""
+    match = re.search(r"unexpected keyword argument '(\w+)'", message)
+    if match is None:
+        return ""
+    names = [p.name for p in signature.parameters.values()
+             if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
+    close = difflib.get_close_matches(match.group(1), names, n=1)
+    return f" (did you mean {close[0]!r}?)" if close else f" (its arguments: {', '.join(names)})"
 
 
 def _as_roads_error(name: str, error: Exception, env) -> RoadsError:

@@ -104,6 +104,30 @@ def test_one_error_raised_for_two_pages_names_each_page_and_its_line(tmp_path, m
     assert kept.page is None and kept.line is None
 
 
+def test_a_misspelt_keyword_argument_names_the_one_meant(tmp_path, monkeypatch):
+    """``unchnged=True`` said only "got an unexpected keyword argument": the error names
+    the argument it most resembles, as a misspelt macro name does, or else lists them."""
+    from macros import guard
+
+    monkeypatch.delenv("CI", raising=False)
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "a.md").write_text("x\n{{ map_diff('demo', 'a', 'b', unchnged=True) }}\n")
+
+    def map_diff(sample, before, after=None, unchanged=False):
+        return "drawn"
+
+    env = _Env(docs)
+    env.page = _Page(docs / "a.md")
+    wrapped = guard(map_diff, env)
+    box = wrapped("demo", "a", "b", unchnged=True)
+    assert ("docs/a.md:2: map_diff(): got an unexpected keyword argument &#x27;unchnged&#x27;"
+            " (did you mean &#x27;unchanged&#x27;?)") in box
+    box = wrapped("demo", "a", "b", colour=True)
+    assert ("unexpected keyword argument &#x27;colour&#x27; (its arguments: sample, before,"
+            " after, unchanged)") in box
+
+
 def test_claims_are_parsed_once_per_version_of_the_file(tmp_path, monkeypatch):
     """claim() is called for every sentence of every page: the claims file is parsed once,
     and again only when it changes (mkdocs serve picks up an edit)."""
