@@ -47,15 +47,32 @@ def walk(node, path: list, claim_id: str):
             found = [item for item in node if isinstance(item, dict)
                      and all(item.get(k) == v for k, v in step.items())]
             if not found:
-                raise MutationError(f"{claim_id}: no item matches {step}")
+                raise MutationError(f"{claim_id}: no item matches {step}{_there(node, step)}")
             node = found[0]
         elif isinstance(node, dict) and isinstance(step, str) and step in node:
             node = node[step]
         elif isinstance(node, list) and isinstance(step, int) and -len(node) <= step < len(node):
             node = node[step]
         else:
-            raise MutationError(f"{claim_id}: no {step!r} in the capture at that point")
+            raise MutationError(f"{claim_id}: no {step!r} in the capture at that point"
+                                f"{_there(node)}")
     return node
+
+
+def _there(node, step: dict | None = None) -> str:
+    """What a path could have taken at ``node``, for the error of one that missed: the
+    keys of a mapping, the length of a list, or the values (each once) that the fields
+    of ``step`` hold in the list's items."""
+    if isinstance(node, dict):
+        return f" (keys: {', '.join(map(str, node))})"
+    if not isinstance(node, list):
+        return f" (a {type(node).__name__})"
+    if step:
+        held = [f"{key} here: " + ", ".join(dict.fromkeys(
+                    repr(item[key]) for item in node if isinstance(item, dict) and key in item))
+                for key in step]
+        return f" ({'; '.join(held)})"
+    return f" (a list of {len(node)} item(s))"
 
 
 def apply_step(document: dict, step: dict, claim_id: str) -> None:
@@ -75,7 +92,8 @@ def apply_step(document: dict, step: dict, claim_id: str) -> None:
         parent, last = items, index
     elif last not in (parent if isinstance(parent, dict) else range(-len(parent), len(parent))):
         if not (("set" in step or "copy" in step) and isinstance(parent, dict)):
-            raise MutationError(f"{claim_id}: no {last!r} in the capture at that point")
+            raise MutationError(f"{claim_id}: no {last!r} in the capture at that point"
+                                f"{_there(parent)}")
     if "delete" in step:
         del parent[last]
     elif "add" in step:

@@ -104,6 +104,27 @@ def test_a_copy_step_takes_the_value_at_another_path():
     assert document == {"runs": [{"a": 1}, {"a": 1}]}
 
 
+def test_a_mutation_path_that_misses_says_what_is_there():
+    """A misspelt name in a mutation's path said only "no item matches": it names what
+    the path could have picked at that point."""
+    from tests.claims_support import MutationError, apply_step
+
+    document = {"runs": [{"addresses": [{"name": "shared", "value": 1},
+                                        {"name": "seen", "value": 2}]}]}
+    step = {"sample": "s", "path": ["runs", 0, "addresses", {"name": "sen"}, "value"], "set": 3}
+    with pytest.raises(MutationError, match=r"^x: no item matches \{'name': 'sen'\} "
+                                            r"\(name here: 'shared', 'seen'\)$"):
+        apply_step(document, step, "x")
+    step = {"sample": "s", "path": ["runs", 0, "adresses", {"name": "seen"}, "value"], "set": 3}
+    with pytest.raises(MutationError, match=r"^x: no 'adresses' in the capture at that point "
+                                            r"\(keys: addresses\)$"):
+        apply_step(document, step, "x")
+    step = {"sample": "s", "path": ["runs", 2, "addresses"], "set": 3}
+    with pytest.raises(MutationError, match=r"^x: no 2 in the capture at that point "
+                                            r"\(a list of 1 item\(s\)\)$"):
+        apply_step(document, step, "x")
+
+
 @pytest.mark.parametrize("module_file", sorted({c.test_file for c in CLAIMS}))
 def test_claim_tests_and_claims_match_one_to_one(module_file):
     """Every claim names a test of its file, no two claims share one, and every test of
