@@ -143,9 +143,11 @@ def test_a_missed_checkpoint_points_at_its_manifest_line_and_a_misspelling(scrat
     assert line > 3  # the second entry's, not the first's
     text = str(err)
     assert f"samples/samples.toml:{line} lists them for [early]" in text, text
+    # The name it resembles, and where the source holds it: the manifest or the
+    # source may be the one misspelt.
     assert ('no source of the sample holds the string "after-growht" '
-            "(did you mean 'after-growth'?)") in text, text
-    assert 'the string "later"' in text and "did you mean 'late'" in text, text
+            "(did you mean 'after-growth', at samples/early.c:3?)") in text, text
+    assert 'the string "later"' in text and "did you mean 'late', at samples/early.c:4?" in text, text
     assert 'the string "late"' not in text, text  # reached: no word about it
 
 

@@ -169,11 +169,11 @@ class Capturer:
         try:
             line = line_of(self.samples.path.read_text(encoding="utf-8"), sample.name,
                            "checkpoints")
-            held = "".join(p.read_text(encoding="utf-8", errors="replace")
-                           for p in sample.source_paths)
+            sources = [(p, p.read_text(encoding="utf-8", errors="replace"))
+                       for p in sample.source_paths]
         except OSError:
             return exc
-        names = set(_STRING.findall(held))
+        names = {n for _, text in sources for n in _STRING.findall(text)}
         notes = [shown(self.samples.path) + (f":{line}" if line else "")
                  + f" lists {'it' if len(exc.missing) == 1 else 'them'} for [{sample.name}]"]
         for name in exc.missing:
@@ -181,7 +181,8 @@ class Capturer:
                 continue
             near = difflib.get_close_matches(name, sorted(names | set(exc.reached)), n=2)
             notes.append(f"no source of the sample holds the string \"{name}\""
-                         + (f" (did you mean {' or '.join(map(repr, near))}?)" if near else ""))
+                         + (f" (did you mean {' or '.join(_held_at(n, sources) for n in near)}?)"
+                            if near else ""))
         exc.message = f"{exc.message}; {'; '.join(notes)}"
         exc.args = (exc.message,)
         return exc
@@ -258,3 +259,15 @@ class Capturer:
         killed while writing left behind: under the sample's lock nobody else writes one."""
         for partial in path.parent.glob(f".{glob.escape(path.name)}.*.tmp"):
             partial.unlink(missing_ok=True)
+
+
+def _held_at(name: str, sources: list[tuple[Path, str]]) -> str:
+    """``name`` quoted, with the first line of the sample's sources that holds it in
+    double quotes (``'after-growth', at samples/brk.c:58``): the manifest or the source
+    may be the one misspelt, and the author fixes one of the two."""
+    quoted = f'"{name}"'
+    for path, text in sources:
+        for number, line in enumerate(text.splitlines(), start=1):
+            if quoted in line:
+                return f"{name!r}, at {shown(path)}:{number}"
+    return repr(name)
