@@ -111,6 +111,17 @@ def test_capture_and_check_go_on_past_a_broken_entry(scratch, capsys):
     assert "no sample 'fnie' in samples/samples.toml (did you mean fine?)" in err, err
 
 
+def test_a_sample_file_without_an_entry_is_told_to_declare_it(scratch, capsys):
+    """A new samples/NAME.c whose entry was forgotten said only "no sample 'NAME'"
+    and listed the others, as for a misspelt name: it names the file and the table to add."""
+    scratch.add("fine", "int main(void){return 0;}\n")
+    (scratch.samples / "newone.c").write_text("int main(void){return 0;}\n")
+    assert main(["--root", str(scratch.root), "capture", "newone"]) == 1
+    err = capsys.readouterr().err
+    assert ("no sample 'newone' in samples/samples.toml (known: fine); samples/newone.c is "
+            "there: declare it with a [newone] table (title, checkpoints)") in err, err
+
+
 def test_an_unreadable_manifest_is_one_clean_error(scratch, capsys):
     (scratch.samples / "samples.toml").write_text("= 3\n[a]\n")
     assert main(["--root", str(scratch.root), "check"]) == 1

@@ -86,12 +86,17 @@ class SampleSet:
             return manifest.samples[name]
         if name in manifest.broken:
             raise copy.copy(manifest.broken[name])  # each raise carries its own page
+        # A new sample's file whose entry was forgotten: say what to add.
+        source = self.directory / f"{name}.c"
+        todo = (f"; {shown(source)} is there: declare it with a [{name}] table (title, "
+                "checkpoints)") if source.is_file() else ""
         near = difflib.get_close_matches(name, list(manifest.names), n=3)
         if near:  # a misspelt name: the likely ones, not the whole list
             raise ConfigError(f"no sample {name!r} in {shown(self.path)} (did you mean "
-                              f"{', '.join(near)}?)", sample=name)
+                              f"{', '.join(near)}?){todo}", sample=name)
         known = ", ".join(manifest.names) or "none"
-        raise ConfigError(f"no sample {name!r} in {shown(self.path)} (known: {known})", sample=name)
+        raise ConfigError(f"no sample {name!r} in {shown(self.path)} (known: {known}){todo}",
+                          sample=name)
 
 
 def _listing(directory: Path) -> tuple | None:
