@@ -59,7 +59,8 @@ def make_site(root: Path, source: str = GOOD) -> Path:
 
 
 def env_for(root: Path, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in ("CI", "SITE_URL")}
+    # Not an author's ROADS_CACHE either: each site its own cache, in its own folder.
+    env = {k: v for k, v in os.environ.items() if k not in ("CI", "SITE_URL", "ROADS_CACHE")}
     env.update(ROADS_ROOT=str(root), ROADS_MODE="auto", NO_MKDOCS_2_WARNING="1")
     env.update(extra)
     return env
