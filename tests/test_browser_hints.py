@@ -560,6 +560,52 @@ def test_the_keyboard_reads_each_drawn_parts_words(site, browser, kind, width):
         context.close()
 
 
+# Focus the page's first Tab stop after the figure.
+STOP_AFTER_FIGURE = """figure => {
+  const stops = [...document.querySelectorAll(
+      'a[href], a[*|href], summary, button, input, [tabindex]:not([tabindex="-1"])')]
+    .filter(e => e.getClientRects().length && e.tabIndex >= 0 && !e.closest('[hidden]'));
+  let last = -1;
+  stops.forEach((e, k) => { if (figure.contains(e)) last = k });
+  stops[last + 1].focus();
+}"""
+# The focused part's shape against Material's header, sticky at the window's top.
+UNDER_HEADER = f"""figure => {{
+  const part = figure.contains(document.activeElement) && ({PART_OF})(document.activeElement);
+  if (!part) return null;
+  const s = (part.querySelector('polygon, rect, polyline') || part).getBoundingClientRect();
+  return Math.max(0, document.querySelector('.md-header').getBoundingClientRect().bottom - s.top);
+}}"""
+
+
+@pytest.mark.parametrize("width", sorted(WIDTHS))
+@pytest.mark.parametrize("kind", sorted(READOUTS))
+def test_a_part_shift_tab_focuses_is_clear_of_the_header(site, browser, kind, width):
+    """Going back through a drawing's parts with Shift+Tab, the browser scrolls each
+    part focused to the window's top, where Material's header sticks over it (the heap's
+    chunks were under it): the page scrolls it clear, as it does of the readout."""
+    _, base = site
+    url, figure_css, _ = READOUTS[kind]
+    context, page, errors = open_page(browser, base + url, viewport=WIDTHS[width],
+                                      scheme="default")
+    try:
+        figure = page.locator(figure_css).first
+        figure.evaluate(STOP_AFTER_FIGURE)
+        parts = 0
+        for _ in range(100):
+            page.keyboard.press("Shift+Tab")
+            if not figure.evaluate("f => f.contains(document.activeElement)"):
+                break
+            under = figure.evaluate(UNDER_HEADER)
+            if under is not None:
+                parts += 1
+                assert under <= 1, (parts, under)
+        assert parts, "no part of the figure takes the focus"
+        assert not errors, errors
+    finally:
+        context.close()
+
+
 def _says_on_a_phone(readout, words: str) -> None:
     """``readout`` shows ``words``, on a phone's screen."""
     assert readout.inner_text() == words
@@ -693,6 +739,43 @@ def test_the_timelapse_arrow_keys_go_from_box_to_box(site, browser, width):
         else:
             assert after["track"] == chosen["track"] and after["shown"] == after["title"]
             assert said[0][1].endswith(after["title"]), said
+        assert not errors, errors
+    finally:
+        context.close()
+
+
+# The time-lapse's box picked, against what sticks over the page at the window's top
+# (Material's header, the step bar under it) and bottom (the readout that says something).
+CHOSEN_CLEAR = """t => { const c = t.querySelector('.roads-timelapse-current g.roads-chosen');
+  const s = (c.querySelector('polygon, path') || c).getBoundingClientRect();
+  return {title: c.firstElementChild.textContent.trim(), top: s.top, bottom: s.bottom,
+          header: document.querySelector('.md-header').getBoundingClientRect().bottom,
+          bar: t.querySelector('.roads-timelapse-controls').getBoundingClientRect().bottom,
+          readout: t.querySelector('.roads-readout').getBoundingClientRect().top} }"""
+
+
+@pytest.mark.parametrize("width", sorted(WIDTHS))
+def test_a_box_the_arrow_keys_pick_is_clear_of_the_step_bar(site, browser, width):
+    """The time-lapse's step bar sticks under Material's header while its tall figure
+    scrolls by, and the readout to the window's bottom: a box the arrow keys pick, down
+    the whole step and back up, is never under either (the window scrolls it clear; it
+    was under the bar going up)."""
+    _, base = site
+    context, page, errors = open_page(browser, base + TIMELAPSE_PAGE, viewport=WIDTHS[width],
+                                      scheme="default")
+    try:
+        lapse = page.locator(".roads-timelapse").first
+        lapse.locator(".roads-timelapse-steps").focus()
+        count = lapse.evaluate(f"""t => {{ const partOf = {PART_OF};
+          return [...t.querySelectorAll('.roads-timelapse-current svg g.node')]
+            .filter(n => partOf(n) === n && n.getClientRects().length
+                         && !n.classList.contains('roads-pointer')).length }}""")
+        assert count > 10
+        for key in ["ArrowDown"] * count + ["ArrowUp"] * count:
+            page.keyboard.press(key)
+            at = lapse.evaluate(CHOSEN_CLEAR)
+            assert at["top"] >= max(at["header"], at["bar"]), (key, at)
+            assert at["bottom"] <= min(at["readout"], WIDTHS[width]["height"]), (key, at)
         assert not errors, errors
     finally:
         context.close()

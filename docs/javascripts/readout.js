@@ -53,20 +53,22 @@
   }
 
   // A readout that says something sticks to the window's bottom over a tall drawing
-  // (figures.css); the part it speaks of is not left under it: the window scrolls up
-  // by what the readout covers, and a gap (the browser scrolls a part focused into
-  // view, but counts no sticky line over it). Never so far that the part's top goes
-  // under Material's header.
-  function uncover(part, readout) {
+  // (figures.css), as Material's header and the time-lapse's step bar (timelapse.css:
+  // ``bar``) stick to its top; the part focused or picked is not left under any of them:
+  // the window scrolls by the least that clears it of them, and a gap (the browser
+  // scrolls a part focused into view, but counts no sticky line over it). Never so far
+  // that the part's top goes under the header or the bar.
+  function uncover(part, readout, bar) {
     var GAP = 8
     var box = part.getBoundingClientRect()
+    var top = 0
+    ;[document.querySelector(".md-header"), bar].forEach(function (cover) {
+      if (cover) top = Math.max(top, cover.getBoundingClientRect().bottom)
+    })
     var line = readout.getBoundingClientRect()
-    var by = box.bottom + GAP - line.top
-    if (by <= 0 || box.top >= line.bottom || !line.height) return
-    var header = document.querySelector(".md-header")
-    var top = header ? header.getBoundingClientRect().bottom : 0
-    by = Math.min(by, box.top - top - GAP)
-    if (by > 0) window.scrollBy({ top: by, behavior: "instant" })
+    var bottom = line.height && box.top < line.bottom ? line.top : window.innerHeight
+    var by = Math.min(Math.max(0, box.bottom + GAP - bottom), box.top - top - GAP)
+    if (by) window.scrollBy({ top: by, behavior: "instant" })
   }
 
   // Full screen: zoom.js sends "roads-zoom-open" from where the drawing was, with the
@@ -164,7 +166,7 @@
       if (box.top < 0 || box.bottom > window.innerHeight) {
         part.scrollIntoView({ block: "center" })
       }
-      uncover(part, readout)
+      uncover(part, readout, root.querySelector(".roads-timelapse-controls"))
     }
 
     root.addEventListener("keydown", function (event) {
