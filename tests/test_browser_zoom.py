@@ -6,7 +6,8 @@ reaches; the button opens a modal dialog with an accessible name holding the fig
 dragging pans it, the wheel, a two-finger pinch and the + and - buttons zoom it; it
 opens whole, or at the figure's own size where fitting the screen would shrink it (a
 memory map on a phone), and "Fit" shows it whole;
-Escape closes it, puts the figure back and gives the focus back to the button.
+Escape closes it, puts the figure back and gives the focus back to the button. A
+part focused with Tab in the dialog is panned into view.
 Screenshots of the open dialog in both palettes go to tests/artifacts/zoom/.
 """
 
@@ -22,6 +23,7 @@ from tests.conftest import REPO
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 ARTIFACTS = REPO / "tests" / "artifacts" / "zoom"
 PAGE = "hello-world/"  # three ELF figures, each with the control
+MAP_PAGE = "all-roads-to-memory/virtual-address-space/"  # its diagram's boxes are links
 FIGURE = ".roads-zoomable"
 DIALOG = "dialog.roads-zoom-dialog"
 
@@ -237,5 +239,44 @@ def test_pinch_zooms_on_a_touch_screen(site, browser):
         page.keyboard.press("Escape")
         page.wait_for_selector(DIALOG + ":not([open])", state="attached")
         assert not errors
+    finally:
+        context.close()
+
+
+# Where the dialog's focused element or picked box is, against its stage, and whether the
+# stage itself was scrolled (the browser scrolls an overflow: hidden box to show a focused
+# part, behind the view's pan).
+IN_STAGE = """e => { const st = document.querySelector('.roads-zoom-stage');
+  const s = st.getBoundingClientRect(), r = e.getBoundingClientRect();
+  return {inside: r.left >= s.left && r.right <= s.right && r.top >= s.top && r.bottom <= s.bottom,
+          scrolled: st.scrollTop + st.scrollLeft} }"""
+
+
+@pytest.mark.parametrize("viewport", [PHONE, DESKTOP], ids=["390", "1280"])
+def test_a_part_tabbed_to_full_screen_is_panned_into_view(site, browser, viewport):
+    """Full screen, Tab goes from box to box of the address-space diagram (links): each
+    box focused is panned into the stage, by the view's pan, not by the browser
+    scrolling the stage behind it (which left "Fit" showing the drawing cut off, and a
+    box above the stage out of Shift+Tab's reach)."""
+    _, base = site
+    context, page, errors = open_page(browser, base + MAP_PAGE, viewport=viewport,
+                                      scheme="default")
+    try:
+        wrapper = page.locator(FIGURE + ":has(svg.roads-vas)").first
+        wrapper.scroll_into_view_if_needed()
+        wrapper.locator(".roads-zoom-open").click()
+        page.wait_for_selector(DIALOG + "[open]")
+        links = page.locator(DIALOG + " svg a[href], " + DIALOG + " svg a[*|href]").count()
+        assert links > 10
+        for key in ["Tab"] * links + ["Shift+Tab"] * (links - 1):
+            page.keyboard.press(key)
+            assert page.evaluate("document.activeElement.closest('svg a') !== null"), key
+            where = page.evaluate(f"({IN_STAGE})(document.activeElement)")
+            assert where == {"inside": True, "scrolled": 0}, (key, where)
+        page.keyboard.press("0")
+        assert shows_whole(page)
+        page.keyboard.press("Escape")
+        page.wait_for_selector(DIALOG + ":not([open])", state="attached")
+        assert not errors, errors
     finally:
         context.close()

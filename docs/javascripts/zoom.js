@@ -9,7 +9,8 @@
  * buttons or keys, and fits the screen with "Fit" or 0 (it opens at the figure's own
  * size where fitting would shrink it, as on a phone: opening()); arrow keys pan; Escape
  * or "Close" closes and gives the focus back to the button. A link in the figure
- * closes the dialog and is followed; a drag never counts as a click on it.
+ * closes the dialog and is followed; a drag never counts as a click on it. A part
+ * focused with Tab is panned into view.
  *
  * A figure's readout line (readout.js: what the part focused or tapped says) would be
  * behind the dialog: the dialog has a line of its own under the figure, hidden unless
@@ -166,6 +167,31 @@
     zoom(Math.exp(-delta * 0.002), p.x, p.y)
   }
 
+  // Pan by the least that shows ``part`` whole in the stage, a margin around it (its top
+  // left, where it is larger than the stage).
+  function reveal(part) {
+    var M = 12
+    var box = stage.getBoundingClientRect()
+    var r = part.getBoundingClientRect()
+    var dx = Math.max(Math.min(0, box.right - M - r.right), box.left + M - r.left)
+    var dy = Math.max(Math.min(0, box.bottom - M - r.bottom), box.top + M - r.top)
+    if (!dx && !dy) return
+    x += dx
+    y += dy
+    apply()
+  }
+
+  // The browser scrolls the stage to show a part focused in it (overflow: hidden scrolls
+  // too): the view's pan takes that scroll over, so that dragging, zooming about a point
+  // and "Fit" go on from where the drawing is seen.
+  function unscroll() {
+    if (!stage.scrollTop && !stage.scrollLeft) return
+    x -= stage.scrollLeft
+    y -= stage.scrollTop
+    stage.scrollTop = stage.scrollLeft = 0
+    apply()
+  }
+
   function onKey(event) {
     if (event.target && event.target.tagName === "BUTTON" &&
         (event.key === "Enter" || event.key === " ")) return
@@ -222,6 +248,14 @@
     stage.addEventListener("pointerup", onUp)
     stage.addEventListener("pointercancel", onUp)
     stage.addEventListener("wheel", onWheel, { passive: false })
+    stage.addEventListener("scroll", unscroll)
+    // On the dialog, so after readout.js (on the stage) has shown the part's words: the
+    // line may take more height from the stage.
+    dialog.addEventListener("focusin", function (event) {
+      if (!stage.contains(event.target)) return
+      unscroll()
+      reveal(event.target)
+    })
     // A drag that ends on a link is no click on it; a click on a link leaves the dialog.
     stage.addEventListener("click", function (event) {
       if (moved > 4) {
