@@ -6,8 +6,10 @@ reaches; the button opens a modal dialog with an accessible name holding the fig
 dragging pans it, the wheel, a two-finger pinch and the + and - buttons zoom it; it
 opens whole, or at the figure's own size where fitting the screen would shrink it (a
 memory map on a phone), and "Fit" shows it whole;
-Escape closes it, puts the figure back and gives the focus back to the button. A
-part focused with Tab in the dialog is panned into view.
+Escape closes it, puts the figure back and gives the focus back to the button. From
+the keyboard: + and - zoom, 0 fits, the arrow keys pan (with Shift too), a part
+focused with Tab is panned into view, and the time-lapse's up and down arrow keys go
+from box to box as on the page, as the bar's hint says (Shift and an arrow pan there).
 Screenshots of the open dialog in both palettes go to tests/artifacts/zoom/.
 """
 
@@ -24,6 +26,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 ARTIFACTS = REPO / "tests" / "artifacts" / "zoom"
 PAGE = "hello-world/"  # three ELF figures, each with the control
 MAP_PAGE = "all-roads-to-memory/virtual-address-space/"  # its diagram's boxes are links
+TIMELAPSE_PAGE = "all-roads-to-memory/dynamic-memory-allocation/"
 FIGURE = ".roads-zoomable"
 DIALOG = "dialog.roads-zoom-dialog"
 
@@ -148,7 +151,15 @@ def test_button_is_reached_with_the_keyboard_and_escape_closes(site, browser):
         assert page.evaluate("document.querySelector('dialog').contains(document.activeElement)")
         _, _, before = transform(page)
         page.keyboard.press("+")
-        assert transform(page)[2] > before
+        x, y, after = transform(page)
+        assert after > before
+        # The arrow keys pan, with Shift or without (this figure's script takes none).
+        page.keyboard.press("ArrowDown")
+        page.keyboard.press("Shift+ArrowRight")
+        assert transform(page) == pytest.approx((x - 40, y - 40, after))
+        hint = dialog.locator(".roads-zoom-hint")
+        assert "arrow keys pan" in hint.text_content()
+        assert dialog.get_attribute("aria-describedby") == hint.get_attribute("id")
         page.keyboard.press("Escape")
         page.wait_for_selector(DIALOG + ":not([open])", state="attached")
         assert page.evaluate("document.activeElement.classList.contains('roads-zoom-open')")
@@ -277,6 +288,83 @@ def test_a_part_tabbed_to_full_screen_is_panned_into_view(site, browser, viewpor
         assert shows_whole(page)
         page.keyboard.press("Escape")
         page.wait_for_selector(DIALOG + ":not([open])", state="attached")
+        assert not errors, errors
+    finally:
+        context.close()
+
+
+# The box picked in the dialog's time-lapse, where it is, and what the dialog's line says.
+PICKED = f"""() => {{ const d = document.querySelector('dialog.roads-zoom-dialog[open]');
+  const c = d.querySelector('svg g.roads-chosen');
+  return c && {{title: c.firstElementChild.textContent.trim(), ...({IN_STAGE})(c),
+               shown: d.querySelector('.roads-zoom-readout').textContent.trim()}} }}"""
+
+
+@pytest.mark.parametrize("viewport, scheme", [(PHONE, "slate"), (DESKTOP, "default")],
+                         ids=["390-slate", "1280-default"])
+def test_the_timelapse_arrow_keys_pick_boxes_full_screen(site, browser, viewport, scheme):
+    """Full screen, the time-lapse's up and down arrow keys go from box to box, top down,
+    as on the page (they panned the view, and few of its boxes are Tab stops): it pans to
+    each box picked, the dialog's line says it, the bar's hint says the keys. Shift and
+    an arrow pan, as the left and right arrows do. Tab stays in the dialog; Escape gives
+    the focus back to the button, the box still picked on the page."""
+    _, base = site
+    context, page, errors = open_page(browser, base + TIMELAPSE_PAGE, viewport=viewport,
+                                      scheme=scheme)
+    try:
+        lapse = page.locator(".roads-timelapse").first
+        button = lapse.locator(".roads-timelapse-current .roads-zoom-open")
+        button.focus()
+        page.keyboard.press("Enter")
+        page.wait_for_selector(DIALOG + "[open]")
+        dialog = page.locator(DIALOG)
+        prompt = dialog.locator(".roads-zoom-readout").inner_text()
+        tops = page.evaluate("""() => [...document.querySelectorAll(
+            'dialog.roads-zoom-dialog svg g.node')]
+          .filter(n => n.firstElementChild && n.firstElementChild.localName === 'title'
+                       && !n.classList.contains('roads-pointer'))
+          .sort((a, b) => a.getBoundingClientRect().top - b.getBoundingClientRect().top)
+          .map(n => n.firstElementChild.textContent.trim())""")
+        assert len(tops) > 10
+        _, y0, _ = transform(page)
+        for title in tops:
+            page.keyboard.press("ArrowDown")
+            picked = page.evaluate(PICKED)
+            assert picked == {"title": title, "inside": True, "scrolled": 0, "shown": title}, picked
+        tall = page.evaluate("""() => document.querySelector('.roads-zoom-view svg')
+            .getBoundingClientRect().height > document.querySelector('.roads-zoom-stage')
+            .getBoundingClientRect().height""")
+        if tall:  # the last box was below the stage
+            assert transform(page)[1] < y0
+        page.keyboard.press("ArrowUp")
+        assert page.evaluate(PICKED)["title"] == tops[-2]
+        hint = dialog.locator(".roads-zoom-hint").text_content()
+        assert "\u2191 \u2193 pick a box" in hint and "Shift+arrows pan" in hint, hint
+        assert "arrow keys go from box to box" in prompt, prompt
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / f"timelapse-keys-{viewport['width']}-{scheme}.png"))
+        x, y, s = transform(page)
+        page.keyboard.press("Shift+ArrowUp")
+        page.keyboard.press("ArrowLeft")
+        assert transform(page) == pytest.approx((x + 40, y + 40, s))
+        assert page.evaluate(PICKED)["title"] == tops[-2]
+        # Modal: Tab goes round the dialog's stops, and out of the page to the browser's
+        # own (the body here), never to the page behind.
+        stops = []
+        count = dialog.evaluate("d => [...d.querySelectorAll('button, a[href], [tabindex]')]"
+                                ".filter(e => e.tabIndex >= 0).length")
+        for _ in range(count + 2):
+            page.keyboard.press("Tab")
+            stops.append(page.evaluate("""() => { const e = document.activeElement;
+              return document.querySelector('dialog[open]').contains(e) ? 'in'
+                : e === document.body ? 'out' : e.outerHTML.slice(0, 80) }"""))
+        assert set(stops) == {"in", "out"}, stops
+        assert "in" in stops[stops.index("out"):], stops
+        picked = page.evaluate(PICKED)["title"]  # a box Tab reached is picked too
+        page.keyboard.press("Escape")
+        page.wait_for_selector(DIALOG + ":not([open])", state="attached")
+        assert button.evaluate("b => b === document.activeElement")
+        assert lapse.locator(".roads-readout").inner_text() == picked
         assert not errors, errors
     finally:
         context.close()

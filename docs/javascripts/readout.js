@@ -20,14 +20,17 @@
  *
  * Full screen (zoom.js) moves a drawing into a dialog above the page, out of its
  * figure; the dialog's own readout line then shows what the figure's would, for the
- * parts focused or tapped there. In the time-lapse it is live: the status line is on
- * the page behind the modal dialog, which screen readers do not read.
+ * parts focused or tapped there. In the time-lapse the up and down arrow keys go from
+ * box to box there too (Shift and an arrow pan), and the line is live: the status line
+ * is on the page behind the modal dialog, which screen readers do not read.
  */
 (function () {
   var ON = "roads-readout-on"
   var CHOSEN = "roads-chosen"
-  // What the dialog's readout prompts in the time-lapse: its arrow keys pan there.
-  var TAP_PROMPT = "Tap a box: its whole line of maps and its kind show here."
+  // What the dialog's readout prompts in the time-lapse, where the focus is anywhere in
+  // the dialog (its buttons, a box).
+  var DIALOG_PROMPT = "The up and down arrow keys go from box to box, or tap a box: its " +
+    "whole line of maps and its kind show here."
 
   // The part ``target`` is in, below ``holder``: an SVG element with a <title> first.
   function partOf(target, holder) {
@@ -73,9 +76,10 @@
 
   // Full screen: zoom.js sends "roads-zoom-open" from where the drawing was, with the
   // dialog, its stage (where the drawing now is) and its readout line. ``listen(stage,
-  // signal)`` takes the parts' focus and taps there until the dialog closes; ``lines``
-  // gets the dialog's readout meanwhile, its prompt ``prompt``, live where ``live``
-  // (what it says is said by nothing else there), and showing ``current()`` first.
+  // signal, detail)`` takes the parts' focus and taps there (and may take keys, with
+  // the event's detail) until the dialog closes; ``lines`` gets the dialog's readout
+  // meanwhile, its prompt ``prompt``, live where ``live`` (what it says is said by
+  // nothing else there), and showing ``current()`` first.
   function fullScreen(holder, lines, listen, prompt, live, current) {
     holder.addEventListener("roads-zoom-open", function (event) {
       var dialogLine = event.detail.readout
@@ -86,7 +90,7 @@
       show(dialogLine, current())
       dialogLine.hidden = false
       lines.push(dialogLine)
-      listen(event.detail.stage, done.signal)
+      listen(event.detail.stage, done.signal, event.detail)
       event.detail.dialog.addEventListener("close", function () {
         done.abort()
         lines.splice(lines.indexOf(dialogLine), 1)
@@ -130,6 +134,7 @@
   function stepper(root, readout) {
     var chosen = null
     var lines = [readout]
+    var dialogReveal = null  // zoom.js's reveal while the drawing is full screen
     // Said through the status line, visually hidden there (the readout shows it).
     var said = document.createElement("span")
     said.className = "roads-timelapse-said"
@@ -138,11 +143,10 @@
       return window.roadsDrawing(root.querySelector(".roads-timelapse-current") || root)
     }
 
-    // The boxes of the step shown, top down as drawn (high addresses first), and on a
-    // phone the numbers of its pointers among them (their lines of the key say nothing
-    // more: no title).
-    function parts() {
-      var svg = shown()
+    // The boxes of the drawing ``svg`` (the step shown), top down as drawn (high addresses
+    // first), and on a phone the numbers of its pointers among them (their lines of the
+    // key say nothing more: no title).
+    function parts(svg) {
       if (!svg) return []
       return Array.prototype.filter.call(svg.querySelectorAll("g.node"), function (node) {
         return partOf(node, svg) === node
@@ -161,7 +165,10 @@
       if (status && said.parentNode !== status) status.appendChild(said)
       if (!part) return
       part.classList.add(CHOSEN)
-      if (!root.contains(part)) return  // in the full-screen dialog, where it was tapped
+      if (!root.contains(part)) {  // in the full-screen dialog: its view pans to it
+        if (dialogReveal) dialogReveal(part)
+        return
+      }
       var box = part.getBoundingClientRect()
       if (box.top < 0 || box.bottom > window.innerHeight) {
         part.scrollIntoView({ block: "center" })
@@ -169,19 +176,27 @@
       uncover(part, readout, root.querySelector(".roads-timelapse-controls"))
     }
 
-    root.addEventListener("keydown", function (event) {
+    // The up and down arrow keys (no modifier): the next box of ``svg`` down or up from
+    // the one picked, or its first or last.
+    function walk(event, svg) {
       if (event.altKey || event.ctrlKey || event.metaKey || event.shiftKey) return
       var by = { ArrowDown: 1, ArrowUp: -1 }[event.key]
-      if (!by || !event.target.closest(".roads-timelapse-steps")) return
-      var all = parts()
+      if (!by) return
+      var all = parts(svg)
       if (!all.length) return
       event.preventDefault()
       var at = all.indexOf(chosen)
       choose(all[at < 0 ? (by > 0 ? 0 : all.length - 1)
                         : Math.min(all.length - 1, Math.max(0, at + by))])
+    }
+
+    root.addEventListener("keydown", function (event) {
+      if (event.target.closest(".roads-timelapse-steps")) walk(event, shown())
     })
 
-    function listen(place, signal) {
+    // On the page, and (``zoom``: zoom.js's detail) full screen, where the arrow keys
+    // pick a box from anywhere in the dialog, before zoom.js pans with them.
+    function listen(place, signal, zoom) {
       place.addEventListener("focusin", function (event) {
         var part = partOf(event.target, place)
         if (part) choose(part)
@@ -190,12 +205,19 @@
         var part = partOf(event.target, place)
         if (part) choose(part)
       }, { signal: signal })
+      if (!zoom) return
+      zoom.upDown = "pick a box"
+      dialogReveal = zoom.reveal
+      signal.addEventListener("abort", function () { dialogReveal = null })
+      zoom.dialog.addEventListener("keydown", function (event) {
+        walk(event, window.roadsDrawing(place))
+      }, { capture: true, signal: signal })
     }
 
     listen(root)
-    // In the dialog a tap picks a box (the arrow keys pan there), and the dialog's line
-    // says it: the status line is behind the dialog, out of a screen reader's reach.
-    fullScreen(root, lines, listen, TAP_PROMPT, true, function () { return chosen })
+    // In the dialog the dialog's line says the box picked: the status line is behind
+    // the dialog, out of a screen reader's reach.
+    fullScreen(root, lines, listen, DIALOG_PROMPT, true, function () { return chosen })
     // Another step shown: the box of the same region in it, if it has one (the number
     // of the same pointer, for a number).
     new MutationObserver(function () {

@@ -7,15 +7,20 @@
  * linking stay the ones of the page). In the dialog the SVG pans by dragging (mouse,
  * pen or one finger), zooms with the wheel, a pinch (two pointers), the + and -
  * buttons or keys, and fits the screen with "Fit" or 0 (it opens at the figure's own
- * size where fitting would shrink it, as on a phone: opening()); arrow keys pan; Escape
- * or "Close" closes and gives the focus back to the button. A link in the figure
- * closes the dialog and is followed; a drag never counts as a click on it. A part
- * focused with Tab is panned into view.
+ * size where fitting would shrink it, as on a phone: opening()); arrow keys pan, with
+ * Shift or without; Escape or "Close" closes and gives the focus back to the button. A
+ * link in the figure closes the dialog and is followed; a drag never counts as a click
+ * on it. A part focused with Tab, or picked by a figure's own keys, is panned into view.
  *
  * A figure's readout line (readout.js: what the part focused or tapped says) would be
  * behind the dialog: the dialog has a line of its own under the figure, hidden unless
  * readout.js shows it. A "roads-zoom-open" event, sent from where the SVG was when the
  * dialog opens, tells the figure's readout.js, which fills the line until it closes.
+ * The event's detail carries reveal(part), to pan to a part it picks; a figure whose
+ * script takes the up and down arrow keys in the dialog (the time-lapse: they go from
+ * box to box there as on the page) names what they do in detail.upDown, and takes them
+ * before they pan (its keydown listener, on the dialog's capture phase, prevents their
+ * default): the bar's hint then says that Shift and an arrow pan.
  *
  * Set up on every page through roadsEachPage (pages.js).
  */
@@ -193,6 +198,7 @@
   }
 
   function onKey(event) {
+    if (event.defaultPrevented) return  // a key the figure's own script took
     if (event.target && event.target.tagName === "BUTTON" &&
         (event.key === "Enter" || event.key === " ")) return
     var handled = true
@@ -212,7 +218,7 @@
   function build() {
     dialog = el("dialog", {
       "class": "roads-zoom-dialog", role: "dialog", "aria-modal": "true",
-      "aria-label": "Figure, full screen"
+      "aria-label": "Figure, full screen", "aria-describedby": "roads-zoom-hint"
     })
     var bar = el("div", { "class": "roads-zoom-bar", role: "toolbar", "aria-label": "Zoom and pan" })
     var buttons = [
@@ -222,8 +228,7 @@
       var button = el("button", { type: "button", "class": "roads-zoom-" + b[0], "aria-label": b[2], title: b[2] }, b[1])
       bar.appendChild(button)
     })
-    bar.appendChild(el("span", { "class": "roads-zoom-hint", "aria-hidden": "true" },
-      "Drag to pan \u00b7 pinch or wheel to zoom \u00b7 Esc closes"))
+    bar.appendChild(el("span", { "class": "roads-zoom-hint", id: "roads-zoom-hint", "aria-hidden": "true" }))
     bar.appendChild(el("button", {
       type: "button", "class": "roads-zoom-close", "aria-label": "Close full screen (Escape)",
       title: "Close (Escape)"
@@ -285,12 +290,21 @@
     gesture = null
     dialog.showModal()
     // Before the figure is placed: a readout shown takes its height from the stage.
-    placeholder.dispatchEvent(new CustomEvent("roads-zoom-open", {
-      bubbles: true, detail: { dialog: dialog, stage: stage, readout: readout }
-    }))
+    var detail = { dialog: dialog, stage: stage, readout: readout, reveal: reveal, upDown: null }
+    placeholder.dispatchEvent(new CustomEvent("roads-zoom-open", { bubbles: true, detail: detail }))
+    hint(detail.upDown)
     s = 1
     opening()
     dialog.querySelector(".roads-zoom-close").focus()
+  }
+
+  // The bar's hint, the dialog's description: its keys, and what the figure's up and
+  // down arrow keys do where its script takes them.
+  function hint(upDown) {
+    var keys = upDown ? "\u2191 \u2193 " + upDown + " \u00b7 drag or Shift+arrows pan"
+                      : "Drag or arrow keys pan"
+    dialog.querySelector(".roads-zoom-hint").textContent =
+      keys + " \u00b7 pinch, wheel, + or \u2212 zoom \u00b7 0 fits \u00b7 Esc closes"
   }
 
   function restore() {
