@@ -304,7 +304,8 @@ PICKED = f"""() => {{ const d = document.querySelector('dialog.roads-zoom-dialog
                          ids=["390-slate", "1280-default"])
 def test_the_timelapse_arrow_keys_pick_boxes_full_screen(site, browser, viewport, scheme):
     """Full screen, the time-lapse's up and down arrow keys go from box to box, top down,
-    as on the page (they panned the view, and few of its boxes are Tab stops): it pans to
+    as on the page, a phone's numbered pointers among them (they panned the view, and
+    few of its boxes are Tab stops): it pans to
     each box picked, the dialog's line says it, the bar's hint says the keys. Shift and
     an arrow pan, as the left and right arrows do. Tab stays in the dialog; Escape gives
     the focus back to the button, the box still picked on the page."""
@@ -321,8 +322,7 @@ def test_the_timelapse_arrow_keys_pick_boxes_full_screen(site, browser, viewport
         prompt = dialog.locator(".roads-zoom-readout").inner_text()
         tops = page.evaluate("""() => [...document.querySelectorAll(
             'dialog.roads-zoom-dialog svg g.node')]
-          .filter(n => n.firstElementChild && n.firstElementChild.localName === 'title'
-                       && !n.classList.contains('roads-pointer'))
+          .filter(n => n.firstElementChild && n.firstElementChild.localName === 'title')
           .sort((a, b) => a.getBoundingClientRect().top - b.getBoundingClientRect().top)
           .map(n => n.firstElementChild.textContent.trim())""")
         assert len(tops) > 10
