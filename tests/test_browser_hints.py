@@ -781,6 +781,44 @@ def test_a_box_the_arrow_keys_pick_is_clear_of_the_step_bar(site, browser, width
         context.close()
 
 
+# Where Material's "Back to top" button and the stuck step bar overlap: the element a
+# tap there reaches, or null where they do not overlap.
+TOP_OVER_BAR = """t => { const top = document.querySelector('.md-top');
+  if (!top || top.classList.contains('md-top--hidden')) return 'hidden';
+  const a = top.getBoundingClientRect();
+  const b = t.querySelector('.roads-timelapse-controls').getBoundingClientRect();
+  const x0 = Math.max(a.left, b.left), x1 = Math.min(a.right, b.right);
+  const y0 = Math.max(a.top, b.top), y1 = Math.min(a.bottom, b.bottom);
+  if (x0 >= x1 || y0 >= y1) return null;
+  const hit = document.elementFromPoint((x0 + x1) / 2, (y0 + y1) / 2);
+  return hit.closest('.roads-timelapse-controls') ? 'bar' : hit.closest('.md-top') ? 'top' : hit.tagName }"""
+
+
+@pytest.mark.parametrize("width", sorted(WIDTHS))
+def test_the_step_bar_stays_above_back_to_top(site, browser, width):
+    """Scrolling up shows Material's "Back to top" button just under the header, where
+    the time-lapse's step bar sticks: the bar's steps and "Next" stay on top (the button
+    covered them, on a phone half the bar)."""
+    _, base = site
+    context, page, errors = open_page(browser, base + TIMELAPSE_PAGE, viewport=WIDTHS[width],
+                                      scheme="default")
+    try:
+        lapse = page.locator(".roads-timelapse").first
+        y = lapse.evaluate("t => t.getBoundingClientRect().top + window.scrollY")
+        page.evaluate(f"window.scrollTo(0, {y} + 900)")
+        page.mouse.move(WIDTHS[width]["width"] // 2, 400)
+        for _ in range(3):
+            page.mouse.wheel(0, -120)
+            page.wait_for_timeout(120)
+        page.wait_for_function("() => !document.querySelector('.md-top')"
+                               ".classList.contains('md-top--hidden')")
+        page.wait_for_timeout(300)  # the button's own transition
+        assert lapse.evaluate(TOP_OVER_BAR) == "bar"
+        assert not errors, errors
+    finally:
+        context.close()
+
+
 def test_a_tap_on_a_timelapse_box_shows_its_words(site, browser):
     """On a touch phone a tap on a box of the step shown picks it: its words show in the
     readout, the box ringed. So full screen, where the dialog's own readout shows them
