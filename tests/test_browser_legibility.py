@@ -418,7 +418,30 @@ async ({phone, minContrast, minPx, zoomable, wide, once}) => {
       }
     }
   }
+  // The palette the page is in now, as the measurements end: the one asked for, unless
+  // something switched it meanwhile.
+  out.scheme = document.body.getAttribute('data-md-color-scheme');
   return out;
+}
+"""
+
+# Material re-applies its own palette (the one a toggle has chosen: the light one here)
+# whenever the reader's system switches between light and dark, a frame or a few after
+# the switch: the page's palette is set once that has happened, or it is set back under
+# the measurements. Armed before the switch; then told whether the system's scheme
+# changed, and the palette to show.
+ARM_PALETTE = r"""
+() => {
+  window.roadsPaletteApplied = new Promise(done => new MutationObserver((_, seen) => {
+    seen.disconnect(); done();
+  }).observe(document.body, {attributes: true, attributeFilter: ['data-md-color-media']}));
+}
+"""
+SET_PALETTE = r"""
+async ({scheme, changed}) => {
+  if (changed)
+    await Promise.race([window.roadsPaletteApplied, new Promise(r => setTimeout(r, 5000))]);
+  document.body.setAttribute('data-md-color-scheme', scheme);
 }
 """
 
@@ -507,15 +530,21 @@ def measured(site, browser):
                                        "animation: none !important; }")
             results = {}
             try:
+                system = "light"  # open_page's, for the first palette
                 for palette in PALETTES:
-                    page.emulate_media(color_scheme="dark" if palette == "slate" else "light")
-                    page.evaluate("s => document.body.setAttribute('data-md-color-scheme', s)",
-                                  palette)
+                    media = "dark" if palette == "slate" else "light"
+                    page.evaluate(ARM_PALETTE)
+                    page.emulate_media(color_scheme=media)
+                    page.evaluate(SET_PALETTE, {"scheme": palette, "changed": media != system})
+                    system = media
                     result = page.evaluate(MEASURE, {"phone": viewport is PHONE,
                                                      "minContrast": MIN_CONTRAST,
                                                      "minPx": MIN_TEXT_PX, "zoomable": ZOOMABLE,
                                                      "wide": WIDE,
                                                      "once": palette == PALETTES[0]})
+                    if result["scheme"] != palette:
+                        raise AssertionError(f"{rel} @{width}: measured in Material's palette "
+                                             f"{result['scheme']!r}, not {palette!r}")
                     totals["labels"] += result["labels"]
                     if SHOTS:
                         totals["screenshots"] += _screenshots(page, rel, width, palette)
