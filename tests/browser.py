@@ -67,10 +67,13 @@ WIDTHS = {"390": PHONE, "1280": DESKTOP}  # by the names tests give them
 
 
 def open_page(browser, url: str, *, viewport=DESKTOP, scheme: str | None = None,
-              touch: bool = False):
+              touch: bool = False, idle: bool = True):
     """A new context and page at ``url``, loaded: (context, page, console errors).
     ``scheme`` ("default" or "slate") sets Material's palette; ``touch`` makes the
-    context a touch phone."""
+    context a touch phone. With ``idle``, the network is quiet as well (no request for
+    half a second: Playwright's networkidle); without, the page has only fired its load
+    event, and the caller waits for the quiet before it reads the console errors (by
+    then it usually came while the caller worked: no half second spent waiting)."""
     context = browser.new_context(viewport=viewport, has_touch=touch, is_mobile=touch,
                                   color_scheme="dark" if scheme == "slate" else "light")
     page = context.new_page()
@@ -78,7 +81,8 @@ def open_page(browser, url: str, *, viewport=DESKTOP, scheme: str | None = None,
     page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
     page.on("pageerror", lambda e: errors.append(str(e)))
     page.goto(url)
-    page.wait_for_load_state("networkidle")
+    if idle:
+        page.wait_for_load_state("networkidle")
     if scheme:
         page.evaluate(f"document.body.setAttribute('data-md-color-scheme', '{scheme}')")
     return context, page, errors

@@ -118,8 +118,9 @@ async ({fails, rules}) => {
 MEASURE = r"""
 async ({phone, minContrast, minPx, zoomable, wide, once}) => {
   if (document.fonts && document.fonts.ready) await document.fonts.ready;
-  // Scripts that reshape a figure or a table after loading get a moment to finish.
-  await new Promise(r => setTimeout(r, 250));
+  // Scripts that reshape a figure or a table after loading get a moment to finish, once
+  // a load (the first palette's call): a change of palette sets none of them off.
+  if (once) await new Promise(r => setTimeout(r, 250));
   await new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)));
   const out = {contrast: [], overlap: [], cutoff: [], wide: [], small: [], covered: [],
                labels: 0, figures: 0};
@@ -524,8 +525,12 @@ def measured(site, browser):
     # new colours hold at once), then axe-core's passes at their width.
     for rel in pages_of(out):
         for width, viewport in WIDTHS.items():
+            # The load event is enough to measure: the site's pages fetch nothing that
+            # they show, and what Material fetches after it (the search index, the
+            # sitemap) changes nothing on the screen.
             context, page, console = open_page(browser, base + rel.removesuffix("index.html"),
-                                               viewport=viewport, scheme=PALETTES[0])
+                                               viewport=viewport, scheme=PALETTES[0],
+                                               idle=False)
             page.add_style_tag(content="*, ::before, ::after { transition: none !important; "
                                        "animation: none !important; }")
             results = {}
