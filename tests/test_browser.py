@@ -1,8 +1,8 @@
 """The built site in a real browser: navigation, timelines, links from diagrams to
-tables, search, console errors, broken links, copy buttons, the keyboard's focus on the
-palette switch (shown in both palettes). Every figure's legibility in
-both palettes, and each page's width on a phone, are measured by the legibility harness
-(tests/test_browser_legibility.py), in the page loads it makes anyway.
+tables, search, the keyboard's focus on the palette switch (shown in both palettes).
+Every figure's legibility in both palettes, each page's width on a phone, and the
+site's console errors, broken links and copy buttons are checked by the legibility
+harness (tests/test_browser_legibility.py), in the page loads it makes anyway.
 """
 
 from __future__ import annotations
@@ -150,51 +150,6 @@ def test_search_finds_the_mmap_threshold(site, browser):
     hits = page.locator(".md-search-result__item a").evaluate_all("els => els.map(e => e.href)")
     context.close()
     assert any("dynamic-memory-allocation" in h for h in hits), hits
-
-
-def test_no_console_errors_no_broken_links_and_copy_buttons(site, browser):
-    """Every page loads without a console error, every link of the site reaches its page
-    and anchor, and every code block (the samples' sources included) has a copy button:
-    one load of each page for the three."""
-    out, base = site
-    context = browser.new_context(viewport=DESKTOP)
-    broken = []
-    errors = {}
-    counts = {}
-    ids_of: dict[str, set[str]] = {}
-    links: list[tuple[str, str]] = []
-    for rel in pages_of(out):
-        page = context.new_page()
-        seen: list[str] = []
-        page.on("console", lambda m, s=seen: s.append(m.text) if m.type == "error" else None)
-        page.on("pageerror", lambda e, s=seen: s.append(str(e)))
-        url = base + rel.removesuffix("index.html")
-        page.goto(url)
-        page.wait_for_load_state("networkidle")
-        if seen:
-            errors[rel] = seen
-        ids_of[url] = set(page.eval_on_selector_all("[id]", "els => els.map(e => e.id)"))
-        # Material's copy button (9.8: a button of type copy in the block's own nav).
-        counts[rel] = (page.locator(".md-typeset pre > code").count(),
-                       page.locator(".md-typeset pre button[data-md-type='copy']").count())
-        for href in page.eval_on_selector_all("a[href]", "els => els.map(e => e.href)"):
-            if href.startswith(base):
-                links.append((url, href))
-        page.close()
-    for source, href in links:
-        target, _, fragment = href.partition("#")
-        if target not in ids_of:
-            path = out / urllib.parse.urlparse(target).path.lstrip("/")
-            if not (path.is_file() or (path / "index.html").is_file()):
-                broken.append((source, href))
-            continue
-        if fragment and urllib.parse.unquote(fragment) not in ids_of[target]:
-            broken.append((source, href))
-    context.close()
-    assert not errors, errors
-    assert not broken, broken[:20]
-    assert sum(blocks for blocks, _ in counts.values()) > 0
-    assert all(blocks == buttons for blocks, buttons in counts.values()), counts
 
 
 @pytest.mark.parametrize("scheme", ["light", "dark"])

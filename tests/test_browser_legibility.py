@@ -30,6 +30,10 @@ in turn, and one JavaScript call measures, in the page itself:
   elements it names. axe-core comes from the npm lock file (node_modules/axe-core,
   installed by ``./dev test``); without it the check fails and says so.
 
+The desktop loads serve the site's own checks too (tests/test_browser.py's one load of
+every page, folded in here): no console error as the page loads, every link of the site
+reaching its page and anchor, a copy button on every code block.
+
 Every failure is listed with its page, width, palette and label; the whole list is
 written to tests/artifacts/legibility/report.txt (tests/artifacts/ is ignored by git).
 With ROADS_LEGIBILITY_SHOTS=1 in the environment, element screenshots of every figure
@@ -46,6 +50,7 @@ import collections
 import os
 import re
 import time
+import urllib.parse
 from pathlib import Path
 
 import pytest
@@ -510,15 +515,16 @@ def _axe(page, rel: str, totals: collections.Counter) -> list[dict]:
 
 @pytest.fixture(scope="module")
 def measured(site, browser):
-    """Every check on every page at both widths in both palettes: {check: [failure]},
-    each failure a dict with page, width, palette, figure and label."""
+    """Every check on every page at both widths in both palettes: ({check: [failure]},
+    each failure a dict with page, width, palette, figure and label; the totals; what
+    the desktop loads found for the site's own checks, see _site_checks)."""
     out, base = site
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     for old in ARTIFACTS.glob("*.png"):
         old.unlink()
     found: dict[str, list[dict]] = {c: [] for c in CHECKS}
     totals = collections.Counter()
-    errors = {}
+    loaded = {"errors": {}, "ids": {}, "links": [], "copy": {}}
     axe = AXE.is_file()
     # One load of each page at each width: both palettes are measured in it, one after
     # the other (Material's palette switch, with the colour transitions off so that the
@@ -527,8 +533,11 @@ def measured(site, browser):
         for width, viewport in WIDTHS.items():
             # The load event is enough to measure: the site's pages fetch nothing that
             # they show, and what Material fetches after it (the search index, the
-            # sitemap) changes nothing on the screen.
-            context, page, console = open_page(browser, base + rel.removesuffix("index.html"),
+            # sitemap) changes nothing on the screen. The network's quiet, which the
+            # console's errors wait for, has mostly come by the time the measurements
+            # are made.
+            url = base + rel.removesuffix("index.html")
+            context, page, console = open_page(browser, url,
                                                viewport=viewport, scheme=PALETTES[0],
                                                idle=False)
             page.add_style_tag(content="*, ::before, ::after { transition: none !important; "
@@ -573,10 +582,11 @@ def measured(site, browser):
                                                 "label": f"{overflow}px wider than the phone"})
                 if axe and width == AXE_PASSES[0][0]:
                     found["axe"].extend(_axe(page, rel, totals))
+                page.wait_for_load_state("networkidle")
+                if viewport is not PHONE:
+                    _site_checks(page, rel, url, base, console, loaded)
             finally:
                 context.close()
-            if console:
-                errors[(rel, width)] = console
             for palette, result in results.items():
                 for check in CHECKS:
                     for failure in result[check]:
@@ -590,7 +600,22 @@ def measured(site, browser):
         lines.extend(_line(f) for f in found[check])
         lines.append("")
     (ARTIFACTS / "report.txt").write_text("\n".join(lines), encoding="utf-8")
-    return found, totals
+    return found, totals, loaded
+
+
+def _site_checks(page, rel: str, url: str, base: str, console: list[str], loaded: dict) -> None:
+    """What the site's own checks need of a page's desktop load, into ``loaded``: its
+    console errors, the ids of its elements, its links within the site, and how many
+    code blocks and copy buttons it has."""
+    if console:
+        loaded["errors"][rel] = list(console)
+    loaded["ids"][url] = set(page.eval_on_selector_all("[id]", "els => els.map(e => e.id)"))
+    # Material's copy button (9.8: a button of type copy in the block's own nav).
+    loaded["copy"][rel] = (page.locator(".md-typeset pre > code").count(),
+                           page.locator(".md-typeset pre button[data-md-type='copy']").count())
+    for href in page.eval_on_selector_all("a[href]", "els => els.map(e => e.href)"):
+        if href.startswith(base):
+            loaded["links"].append((url, href))
 
 
 def _line(f: dict) -> str:
@@ -613,7 +638,7 @@ def _verdict(failures: list[dict], what: str) -> None:
 def test_the_harness_measured_labels(measured):
     """The measurement itself worked: labels were found (and, when asked for, figures
     photographed)."""
-    _, totals = measured
+    totals = measured[1]
     assert totals["labels"] > 100, totals
     if SHOTS:
         assert totals["screenshots"] > 0, totals
@@ -659,6 +684,30 @@ def test_axe_finds_nothing_serious(measured):
 def test_no_inline_text_under_9px(measured):
     _verdict(measured[0]["small"], f"SVG labels under {MIN_TEXT_PX} px on screen "
                                    "(no full-screen control)")
+
+
+def test_no_console_errors_no_broken_links_and_copy_buttons(site, measured):
+    """Every page loads without a console error, every link of the site reaches its page
+    and anchor, and every code block (the samples' sources included) has a copy button:
+    read in the harness's desktop load of each page."""
+    out, _ = site
+    loaded = measured[2]
+    assert len(loaded["copy"]) == len(pages_of(out)), sorted(loaded["copy"])
+    broken = []
+    for source, href in loaded["links"]:
+        target, _, fragment = href.partition("#")
+        if target not in loaded["ids"]:
+            path = out / urllib.parse.urlparse(target).path.lstrip("/")
+            if not (path.is_file() or (path / "index.html").is_file()):
+                broken.append((source, href))
+            continue
+        if fragment and urllib.parse.unquote(fragment) not in loaded["ids"][target]:
+            broken.append((source, href))
+    assert not loaded["errors"], loaded["errors"]
+    assert not broken, broken[:20]
+    counts = loaded["copy"]
+    assert sum(blocks for blocks, _ in counts.values()) > 0
+    assert all(blocks == buttons for blocks, buttons in counts.values()), counts
 
 
 # The copy button's icon against what lies beneath it (its strip's background over the
