@@ -339,13 +339,26 @@ def status_lines(lines: dict[str, str] | None):
 
 
 @pytest.fixture(scope="session")
-def site(tmp_path_factory):
-    """The real site, built frozen once for every browser test, served on localhost:
-    (folder, base URL)."""
-    from tests.browser import build_site, serve
+def site_build(tmp_path_factory):
+    """The real site as published, built frozen once a session with a cache folder of
+    its own (``tests.browser.build_site``): (folder, cache folder). Nothing writes into
+    it: the browser tests read it, and tests/test_reproducible.py compares a second
+    build with it."""
+    from tests.browser import build_site
 
     out = tmp_path_factory.mktemp("site")
-    build_site(REPO, out, cache=tmp_path_factory.mktemp("site-cache"))
+    cache = tmp_path_factory.mktemp("site-cache")
+    build_site(REPO, out, cache=cache)
+    return out, cache
+
+
+@pytest.fixture(scope="session")
+def site(site_build):
+    """The real site (``site_build``), built once for every browser test, served on
+    localhost: (folder, base URL)."""
+    from tests.browser import serve
+
+    out, _ = site_build
     server, base = serve(out)
     yield out, base
     server.shutdown()

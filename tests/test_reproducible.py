@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.browser import PUBLISH
+from tests.browser import PUBLISH, build_site
 from tests.conftest import REPO, copy_checkout
 
 pytestmark = [pytest.mark.slow, pytest.mark.dot]
@@ -46,16 +46,19 @@ def drawn(cache: Path) -> int:
     return sum(1 for p in (cache / "figures").rglob("*") if p.is_file())
 
 
-def test_two_builds_in_a_row_are_byte_identical(tmp_path):
-    build(tmp_path / "one", "frozen", tmp_path / "cache-one")
-    build(tmp_path / "two", "frozen", tmp_path / "cache-two")
+def test_two_builds_in_a_row_are_byte_identical(tmp_path, site_build):
+    # The first is the session's build of the site (the browser tests', made once: a
+    # build of its own here was the same build again), the second one made now, the same
+    # way, with a cache folder of its own.
+    first, cache_one = site_build
+    build_site(REPO, tmp_path / "two", cache=tmp_path / "cache-two")
     # Both drew every figure: the second read nothing of the first's.
-    assert drawn(tmp_path / "cache-one") == drawn(tmp_path / "cache-two") > 0
-    one, two = tree(tmp_path / "one"), tree(tmp_path / "two")
+    assert drawn(cache_one) == drawn(tmp_path / "cache-two") > 0
+    one, two = tree(first), tree(tmp_path / "two")
     assert one.keys() == two.keys()
     differ = [name for name in one if one[name] != two[name]]
     assert differ == []
-    assert any(name.endswith(".html") and "svg" in (tmp_path / "one" / name).read_text()
+    assert any(name.endswith(".html") and "svg" in (first / name).read_text()
                for name in one if name.endswith(".html")), "no inline SVG was compared"
 
 
