@@ -21,6 +21,7 @@ import html
 import logging
 import os
 import re
+import signal
 from dataclasses import dataclass
 
 import yaml
@@ -113,9 +114,21 @@ def on_nav(nav: Navigation, config, files: Files) -> Navigation:
 
 def on_startup(command: str, dirty: bool) -> None:
     """A ``--dirty`` build renders no page ahead (``macros.ahead``). The process's exit
-    skips the interpreter's last full garbage collection (``macros.quickexit``)."""
+    skips the interpreter's last full garbage collection (``macros.quickexit``).
+    ``mkdocs serve`` stops on SIGTERM and SIGHUP as on Ctrl-C (``_stop_as_ctrl_c``)."""
     ahead.setup(command, dirty)
     quickexit.install()
+    if command == "serve":
+        for signum in (signal.SIGTERM, signal.SIGHUP):
+            if signal.getsignal(signum) == signal.SIG_DFL:  # not where ignored (nohup)
+                signal.signal(signum, _stop_as_ctrl_c)
+
+
+def _stop_as_ctrl_c(signum, frame) -> None:
+    """MkDocs' serve removes its copy of the site (a ``mkdocs_*`` folder in /tmp) only
+    when Ctrl-C stops it: stopped by ``kill``, a process manager or a closed terminal,
+    it left one at each stop."""
+    raise KeyboardInterrupt
 
 
 def on_pre_page(page: Page, config, files: Files) -> Page:

@@ -336,6 +336,19 @@ def test_serve_shows_a_claims_new_words(tmp_path):
         server.shows(lambda t: "The second words." in t)
 
 
+@pytest.mark.parametrize("stop", ["SIGTERM", "SIGHUP"])
+def test_a_server_stopped_by_kill_or_a_closed_terminal_removes_its_copy(tmp_path, stop):
+    """Stopped by ``kill`` (SIGTERM, as a process manager stops it) or by its terminal
+    closing (SIGHUP), the server stops as on Ctrl-C and removes its copy of the site
+    (MkDocs removed it on Ctrl-C only: each such stop left a mkdocs_* folder)."""
+    root = make_site(tmp_path / "site")
+    with Server(root) as server:
+        server.shows(lambda t: "roads-map" in t)
+        os.kill(server.process.pid, getattr(signal, stop))
+        server.process.wait(timeout=20)
+        assert server.left_behind() == []
+
+
 # -- issue 9, item 3: the server survives every error, shows it at its line, recovers --
 
 @contextlib.contextmanager
