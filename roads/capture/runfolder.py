@@ -55,7 +55,7 @@ import contextlib
 import os
 import re
 import stat
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -258,17 +258,11 @@ def survey(here: Path, kept: Iterable[Path] = (), limit: int = MAX_SEARCHED) -> 
     toolchain one names. Not searched: what lies in
     ``kept`` (kept whole already). A folder that cannot be searched is kept whole; so is
     ``here`` where it holds more than ``limit`` entries, which are not all searched."""
-    skipped = {Path(p) for p in kept}
     found: list[Path] = []
     repositories_below: list[Guarded] = []
     before: dict[Path, Identity] = {}
     unsearched: list[Path] = []
-    seen = 0
-    for root, folders, files in os.walk(here, onerror=lambda e: unsearched.append(
-            Path(e.filename))):
-        folder = Path(root)
-        folders[:] = [f for f in folders if folder / f not in skipped]
-        seen += len(folders) + len(files)
+    for folder, folders, files, seen in _walked(here, kept, unsearched):
         if seen > limit:
             return Survey([Guarded(here, f"a folder of more than {limit} files and folders, "
                                    "not all searched for files with other names (hard "
@@ -287,9 +281,9 @@ def survey(here: Path, kept: Iterable[Path] = (), limit: int = MAX_SEARCHED) -> 
                                                      if f not in REPOSITORIES]
         for name in files:
             with contextlib.suppress(OSError):
-                info = os.lstat(os.path.join(root, name))
+                info = os.lstat(folder / name)
                 if stat.S_ISREG(info.st_mode) and info.st_nlink > 1:
-                    found.append(Path(root, name))
+                    found.append(folder / name)
     found.sort()
     if len(found) > MAX_LINKED_FILES:
         tops = sorted({here / p.relative_to(here).parts[0] for p in found})
@@ -408,6 +402,21 @@ class Renamed:
     failed: list[tuple[Path, OSError]]  # what could not be renamed, and why
 
 
+def _walked(here: Path, kept: Iterable[Path], unsearched: list[Path]
+            ) -> Iterator[tuple[Path, list[str], list[str], int]]:
+    """``os.walk`` of ``here`` top down, not into ``kept``: each folder, its folders (the
+    caller may prune them further), its files, and how many entries were seen so far,
+    this folder's included; each folder that cannot be listed added to ``unsearched``."""
+    skipped = {Path(p) for p in kept}
+    seen = 0
+    for root, folders, files in os.walk(here, onerror=lambda e: unsearched.append(
+            Path(e.filename))):
+        folder = Path(root)
+        folders[:] = [f for f in folders if folder / f not in skipped]
+        seen += len(folders) + len(files)
+        yield folder, folders, files, seen
+
+
 def renamed_made(here: Path, before: Mapping[Path, Identity], kept: Iterable[Path] = (),
                  limit: int = 2 * MAX_SEARCHED) -> Renamed:
     """The repositories the program made in ``here`` or in any folder below (or put in
@@ -418,15 +427,9 @@ def renamed_made(here: Path, before: Mapping[Path, Identity], kept: Iterable[Pat
     it for one. Not searched: what lies in ``kept`` (read-only in the run, as it was), nor
     more than ``limit`` entries (the program made them: ``here`` is named unsearched).
     The run is over, its processes gone: nothing of it can make one again."""
-    skipped = {Path(p) for p in kept}
     made: list[Path] = []
     unsearched: list[Path] = []
-    seen = 0
-    for root, folders, files in os.walk(here, onerror=lambda e: unsearched.append(
-            Path(e.filename))):
-        folder = Path(root)
-        folders[:] = [f for f in folders if folder / f not in skipped]
-        seen += len(folders) + len(files)
+    for folder, folders, files, seen in _walked(here, kept, unsearched):
         if seen > limit:
             unsearched.append(here)
             break
