@@ -822,7 +822,8 @@ def test_the_step_bar_stays_above_back_to_top(site, browser, width):
 def test_a_tap_on_a_timelapse_box_shows_its_words(site, browser):
     """On a touch phone a tap on a box of the step shown picks it: its words show in the
     readout, the box ringed. So full screen, where the dialog's own readout shows them
-    and is live (the page behind it is inert), and the tap leaves the dialog open."""
+    and the stepper's status line, moved into the dialog with its step bar, says them
+    (the page behind it is inert), and the tap leaves the dialog open."""
     _, base = site
     context, page, errors = open_page(browser, base + TIMELAPSE_PAGE, viewport=PHONE,
                                       scheme="slate", touch=True)
@@ -839,12 +840,16 @@ def test_a_tap_on_a_timelapse_box_shows_its_words(site, browser):
         lapse.locator(".roads-timelapse-current .roads-zoom-open").tap()
         dialog = page.locator("dialog.roads-zoom-dialog[open]")
         line = dialog.locator(".roads-zoom-readout")
-        assert line.inner_text() == words and line.get_attribute("aria-live") == "polite"
+        assert line.inner_text() == words and line.get_attribute("aria-hidden") == "true"
+        status = dialog.locator(".roads-timelapse-status")
+        assert status.get_attribute("aria-live") == "polite"
+        assert status.text_content().endswith(words)
         dialog.locator(".roads-zoom-fit").tap()
         other = dialog.locator("svg g.node.roads-region").nth(2)
         words = other.evaluate("n => n.firstElementChild.textContent.trim()")
         other.tap()
         assert dialog.is_visible() and line.inner_text() == words
+        assert status.text_content().endswith(words)
         assert other.evaluate("n => n.classList.contains('roads-chosen')")
         box = line.bounding_box()
         assert box["y"] >= 0 and box["y"] + box["height"] <= PHONE["height"], box

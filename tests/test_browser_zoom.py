@@ -307,7 +307,8 @@ def test_the_timelapse_arrow_keys_pick_boxes_full_screen(site, browser, viewport
     as on the page, a phone's numbered pointers among them (they panned the view, and
     few of its boxes are Tab stops): it pans to
     each box picked, the dialog's line says it, the bar's hint says the keys. Shift and
-    an arrow pan, as the left and right arrows do. Tab stays in the dialog; Escape gives
+    an arrow pan (the left and right arrows alone go from step to step there:
+    test_the_timelapse_steps_full_screen). Tab stays in the dialog; Escape gives
     the focus back to the button, the box still picked on the page."""
     _, base = site
     context, page, errors = open_page(browser, base + TIMELAPSE_PAGE, viewport=viewport,
@@ -345,7 +346,7 @@ def test_the_timelapse_arrow_keys_pick_boxes_full_screen(site, browser, viewport
         page.screenshot(path=str(ARTIFACTS / f"timelapse-keys-{viewport['width']}-{scheme}.png"))
         x, y, s = transform(page)
         page.keyboard.press("Shift+ArrowUp")
-        page.keyboard.press("ArrowLeft")
+        page.keyboard.press("Shift+ArrowLeft")
         assert transform(page) == pytest.approx((x + 40, y + 40, s))
         assert page.evaluate(PICKED)["title"] == tops[-2]
         # Modal: Tab goes round the dialog's stops, and out of the page to the browser's
@@ -365,6 +366,98 @@ def test_the_timelapse_arrow_keys_pick_boxes_full_screen(site, browser, viewport
         page.wait_for_selector(DIALOG + ":not([open])", state="attached")
         assert button.evaluate("b => b === document.activeElement")
         assert lapse.locator(".roads-readout").inner_text() == picked
+        assert not errors, errors
+    finally:
+        context.close()
+
+
+# The time-lapse full screen: its step, the step bar's place and what the dialog shows.
+LAPSE_FULL = """() => { const t = document.querySelector('.roads-timelapse');
+  const d = document.querySelector('dialog.roads-zoom-dialog[open]');
+  const bar = d && d.querySelector('.roads-timelapse-controls');
+  const svg = d && d.querySelector('.roads-zoom-view svg');
+  const c = svg && svg.querySelector('g.roads-chosen');
+  return {step: t.dataset.roadsStep, barIn: Boolean(bar),
+          barShown: Boolean(bar) && bar.getBoundingClientRect().height > 0,
+          status: bar ? bar.querySelector('.roads-timelapse-status').textContent : null,
+          live: d ? [...d.querySelectorAll('[aria-live]')].map(e => e.className) : null,
+          // The drawing in the dialog is the step shown's: its place on the page is there.
+          stepsPlace: [...t.querySelectorAll('.roads-timelapse-step')].findIndex(
+            s => s.querySelector('.roads-zoom-placeholder')),
+          chosen: c && {track: c.getAttribute('data-roads-track'),
+                        title: c.firstElementChild.textContent.trim()},
+          line: d && d.querySelector('.roads-zoom-readout').textContent.trim()} }"""
+
+
+@pytest.mark.parametrize("viewport, scheme", [(PHONE, "slate"), (DESKTOP, "default")],
+                         ids=["390-slate", "1280-default"])
+def test_the_timelapse_steps_full_screen(site, browser, viewport, scheme):
+    """Full screen, the time-lapse goes from step to step as on the page (a reader had
+    to close the dialog for the next checkpoint): its step bar is in the dialog, above
+    the drawing, with Previous, Next and the steps, and its status line, the one live
+    region there, says the step; the left and right arrow keys, Home and End step, as
+    the bar's hint says. Each step shown takes the place of the drawing in the dialog,
+    morphing there (its boxes' transition in effect), the box picked kept where its
+    region is still drawn. Escape puts the bar back and gives the focus to the button of
+    the step shown."""
+    _, base = site
+    context, page, errors = open_page(browser, base + TIMELAPSE_PAGE, viewport=viewport,
+                                      scheme=scheme)
+    try:
+        lapse = page.locator(".roads-timelapse").first
+        count = lapse.locator(".roads-timelapse-step").count()
+        assert count >= 3
+        lapse.locator(".roads-timelapse-current .roads-zoom-open").click()
+        page.wait_for_selector(DIALOG + "[open]")
+        dialog = page.locator(DIALOG)
+        at = page.evaluate(LAPSE_FULL)
+        assert at["step"] == "0" and at["barIn"] and at["barShown"], at
+        assert at["stepsPlace"] == 0 and at["live"] == ["roads-timelapse-status"], at
+        assert lapse.locator(".roads-timelapse-controls").count() == 0
+        hint = dialog.locator(".roads-zoom-hint").text_content()
+        assert "\u2190 \u2192 step" in hint and "Shift+arrows pan" in hint, hint
+        for _ in range(3):
+            page.keyboard.press("ArrowDown")
+        picked = page.evaluate(LAPSE_FULL)["chosen"]
+        assert picked and picked["track"], picked
+        x, y, s = transform(page)
+        page.keyboard.press("ArrowRight")
+        moving = dialog.evaluate("""d => { const svg = d.querySelector('.roads-zoom-view svg');
+          const shape = svg.querySelector('g.node polygon');
+          return svg.classList.contains('roads-timelapse-moving') &&
+                 parseFloat(getComputedStyle(shape).transitionDuration) }""")
+        assert moving and moving > 0.3, moving  # the morph runs, in the dialog too
+        at = page.evaluate(LAPSE_FULL)
+        assert at["step"] == "1" and at["stepsPlace"] == 1, at
+        assert at["status"].startswith(f"Step 2 of {count}"), at
+        if at["chosen"]:  # the same region's box, said by the dialog's line and the status
+            assert at["chosen"]["track"] == picked["track"], at
+            assert at["line"] == at["chosen"]["title"] and at["status"].endswith(at["line"]), at
+        # Shift and an arrow pan; the view keeps its pan and zoom from step to step.
+        page.keyboard.press("Shift+ArrowLeft")
+        assert transform(page) == pytest.approx((x + 40, y, s))
+        assert page.evaluate(LAPSE_FULL)["step"] == "1"
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        page.wait_for_timeout(800)  # the morph's end
+        page.screenshot(path=str(ARTIFACTS / f"timelapse-steps-{viewport['width']}-{scheme}.png"))
+        dialog.locator(".roads-timelapse-next").click()
+        assert page.evaluate(LAPSE_FULL)["step"] == "2"
+        dialog.locator(".roads-timelapse-previous").click()
+        assert page.evaluate(LAPSE_FULL)["step"] == "1"
+        page.keyboard.press("End")
+        assert page.evaluate(LAPSE_FULL)["step"] == str(count - 1)
+        page.keyboard.press("Home")
+        assert page.evaluate(LAPSE_FULL)["step"] == "0"
+        dialog.locator(".roads-timelapse-dot").nth(2).click()
+        at = page.evaluate(LAPSE_FULL)
+        assert at["step"] == "2" and at["stepsPlace"] == 2, at
+        page.keyboard.press("Escape")
+        page.wait_for_selector(DIALOG + ":not([open])", state="attached")
+        assert lapse.locator(".roads-timelapse-controls").count() == 1
+        assert lapse.locator(".roads-zoom-placeholder, .roads-timelapse-placeholder").count() == 0
+        assert page.evaluate("""() => document.activeElement === document.querySelector(
+            '.roads-timelapse-current .roads-zoom-open')""")
+        assert lapse.evaluate("t => t.dataset.roadsStep") == "2"
         assert not errors, errors
     finally:
         context.close()

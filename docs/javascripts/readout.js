@@ -21,8 +21,8 @@
  * Full screen (zoom.js) moves a drawing into a dialog above the page, out of its
  * figure; the dialog's own readout line then shows what the figure's would, for the
  * parts focused or tapped there. In the time-lapse the up and down arrow keys go from
- * box to box there too (Shift and an arrow pan), and the line is live: the status line
- * is on the page behind the modal dialog, which screen readers do not read.
+ * box to box there too (Shift and an arrow pan), and the stepper's status line, which
+ * timelapse.js moves into the dialog with its step bar, says the box picked there.
  */
 (function () {
   var ON = "roads-readout-on"
@@ -135,11 +135,13 @@
     var chosen = null
     var lines = [readout]
     var dialogReveal = null  // zoom.js's reveal while the drawing is full screen
+    var dialogStage = null  // and its stage, where the drawing is
     // Said through the status line, visually hidden there (the readout shows it).
     var said = document.createElement("span")
     said.className = "roads-timelapse-said"
 
     function shown() {
+      if (dialogStage) return window.roadsDrawing(dialogStage)
       return window.roadsDrawing(root.querySelector(".roads-timelapse-current") || root)
     }
 
@@ -159,7 +161,9 @@
       if (chosen) chosen.classList.remove(CHOSEN)
       chosen = part
       lines.forEach(function (line) { show(line, part) })
-      var status = root.querySelector(".roads-timelapse-status")
+      // (Full screen, timelapse.js has moved it into the dialog, above the stage.)
+      var status = root.querySelector(".roads-timelapse-status") ||
+        (dialogStage && dialogStage.parentNode.querySelector(".roads-timelapse-status"))
       said.textContent = !part ? ""
         : (part.classList.contains("roads-pointer") ? ". Picked pointer: " : ". Picked box: ") + words(part)
       if (status && said.parentNode !== status) status.appendChild(said)
@@ -208,16 +212,17 @@
       if (!zoom) return
       zoom.upDown = "pick a box"
       dialogReveal = zoom.reveal
-      signal.addEventListener("abort", function () { dialogReveal = null })
+      dialogStage = zoom.stage
+      signal.addEventListener("abort", function () { dialogReveal = dialogStage = null })
       zoom.dialog.addEventListener("keydown", function (event) {
         walk(event, window.roadsDrawing(place))
       }, { capture: true, signal: signal })
     }
 
     listen(root)
-    // In the dialog the dialog's line says the box picked: the status line is behind
-    // the dialog, out of a screen reader's reach.
-    fullScreen(root, lines, listen, DIALOG_PROMPT, true, function () { return chosen })
+    // In the dialog the status line, moved there with the step bar, says the box picked:
+    // the dialog's line shows it, as the page's does.
+    fullScreen(root, lines, listen, DIALOG_PROMPT, false, function () { return chosen })
     // Another step shown: the box of the same region in it, if it has one (the number
     // of the same pointer, for a number).
     new MutationObserver(function () {

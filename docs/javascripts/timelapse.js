@@ -15,6 +15,13 @@
  * only where it is the same pointer's. Other labels (addresses, the wide drawing's
  * pointers, which say their name) are matched by their text. Readers who ask for
  * reduced motion get the new step at once.
+ *
+ * Full screen (zoom.js) the bar goes into the dialog, above the drawing, with its keys
+ * (the left and right arrows, Home and End, from anywhere in the dialog: Shift and an
+ * arrow pan there) and its status line, live there as on the page (the page behind the
+ * modal dialog is out of a screen reader's reach); a step shown there takes the place
+ * of the one in the dialog, at the same pan and zoom, and morphs as on the page. The bar
+ * comes back to the page when the dialog closes.
  */
 (function () {
   var DURATION = 650  // ms, as in timelapse.css
@@ -61,12 +68,33 @@
     // The figure itself takes the focus too, so that the arrow keys work from it.
     list.tabIndex = 0
     list.setAttribute("aria-label", "Time-lapse figure: left and right arrow keys step through it")
-    root.addEventListener("keydown", function (event) {
+    function keys(event) {
       if (event.altKey || event.ctrlKey || event.metaKey || event.shiftKey) return
       var to = { ArrowLeft: current - 1, ArrowRight: current + 1, Home: 0, End: steps.length - 1 }[event.key]
       if (to === undefined) return
       event.preventDefault()
       go(to)
+    }
+    root.addEventListener("keydown", keys)
+
+    var full = null  // zoom.js's detail while the time-lapse is full screen
+    root.addEventListener("roads-zoom-open", function (event) {
+      full = event.detail
+      full.leftRight = "step"
+      // A placeholder of the bar's height keeps the page behind as it was.
+      var placeholder = element("div", "roads-timelapse-placeholder")
+      placeholder.setAttribute("aria-hidden", "true")
+      placeholder.style.height = controls.getBoundingClientRect().height + "px"
+      controls.replaceWith(placeholder)
+      full.dialog.insertBefore(controls, full.stage)
+      // On the capture phase, before zoom.js pans with the same keys.
+      var done = new AbortController()
+      full.dialog.addEventListener("keydown", keys, { capture: true, signal: done.signal })
+      full.dialog.addEventListener("close", function () {
+        done.abort()
+        full = null
+        placeholder.replaceWith(controls)
+      }, { once: true })
     })
 
     root.classList.add("roads-timelapse--live")
@@ -87,11 +115,17 @@
       root.dataset.roadsStep = String(k)
     }
 
+    // The drawing of the step shown: in the dialog, full screen.
+    function drawing() {
+      return window.roadsDrawing(full ? full.stage : steps[current])
+    }
+
     function go(k) {
       if (k < 0 || k >= steps.length || k === current) return
-      var was = geometry(steps[current])
+      var was = geometry(drawing())
       show(k)
-      if (!matchMedia("(prefers-reduced-motion: reduce)").matches) morph(steps[k], was)
+      if (full) full.replace(window.roadsDrawing(steps[k]))
+      if (!matchMedia("(prefers-reduced-motion: reduce)").matches) morph(drawing(), was)
     }
   }
 
@@ -110,10 +144,9 @@
     return node.querySelector("polygon, path, ellipse")
   }
 
-  // Where each keyed node of a step's diagram is, in the SVG's own units, measured
-  // from the top of the SVG: its centre and its shape's height.
-  function geometry(step) {
-    var svg = window.roadsDrawing(step)
+  // Where each keyed node of a step's drawing ``svg`` is, in the SVG's own units,
+  // measured from the top of the SVG: its centre and its shape's height.
+  function geometry(svg) {
     var found = {}
     if (!svg || !svg.viewBox.baseVal) return found
     var frame = svg.getBoundingClientRect()
@@ -149,10 +182,9 @@
     return best === null ? null : { centre: best, height: 0 }
   }
 
-  function morph(step, was) {
-    var svg = window.roadsDrawing(step)
+  function morph(svg, was) {
     if (!svg) return
-    var is = geometry(step)
+    var is = geometry(svg)
     svg.classList.remove("roads-timelapse-moving")
     var moved = []
     svg.querySelectorAll("g.node").forEach(function (node) {

@@ -20,7 +20,13 @@
  * script takes the up and down arrow keys in the dialog (the time-lapse: they go from
  * box to box there as on the page) names what they do in detail.upDown, and takes them
  * before they pan (its keydown listener, on the dialog's capture phase, prevents their
- * default): the bar's hint then says that Shift and an arrow pan.
+ * default): the bar's hint then says that Shift and an arrow pan. A figure whose script
+ * takes the left and right arrow keys there as well (the time-lapse: they go from step to
+ * step) names what they do in detail.leftRight. Such a figure may show another drawing
+ * of itself in the dialog, in place of the one shown (the time-lapse's next step):
+ * detail.replace(svg) puts the one in the dialog back in its place on the page and moves
+ * svg in, the view kept as it is; closing gives the focus back to the button of the
+ * figure the drawing shown last came from.
  *
  * Set up on every page through roadsEachPage (pages.js).
  */
@@ -274,11 +280,8 @@
     window.addEventListener("resize", function () { if (dialog.open) fit() })
   }
 
-  function open(wrapper, button) {
-    var svg = window.roadsDrawing(wrapper)
-    if (!svg) return
-    if (!dialog || !document.body.contains(dialog)) build()
-    if (dialog.open) dialog.close()
+  // ``svg`` out of the page into the view, a placeholder of its height in its place.
+  function moveIn(svg, button) {
     var placeholder = el("div", { "class": "roads-zoom-placeholder", "aria-hidden": "true" })
     placeholder.style.height = svg.getBoundingClientRect().height + "px"
     svg.replaceWith(placeholder)
@@ -286,23 +289,49 @@
     current = { svg: svg, placeholder: placeholder, button: button }
     var name = svg.getAttribute("aria-label") || "Figure"
     dialog.setAttribute("aria-label", name + " (full screen)")
+    return placeholder
+  }
+
+  // Another drawing of the figure open (its script's: detail.replace) in place of the
+  // one shown, at the same pan and zoom; the button of its own figure, if it has one,
+  // takes the focus on close.
+  function replace(svg) {
+    if (!current || !svg || svg === current.svg) return
+    var wrapper = svg.closest(".roads-zoomable")
+    var button = (wrapper && wrapper.querySelector(".roads-zoom-open")) || current.button
+    current.placeholder.replaceWith(current.svg)
+    moveIn(svg, button)
+  }
+
+  function open(wrapper, button) {
+    var svg = window.roadsDrawing(wrapper)
+    if (!svg) return
+    if (!dialog || !document.body.contains(dialog)) build()
+    if (dialog.open) dialog.close()
+    var placeholder = moveIn(svg, button)
     pointers.clear()
     gesture = null
     dialog.showModal()
     // Before the figure is placed: a readout shown takes its height from the stage.
-    var detail = { dialog: dialog, stage: stage, readout: readout, reveal: reveal, upDown: null }
+    var detail = {
+      dialog: dialog, stage: stage, readout: readout, reveal: reveal, replace: replace,
+      upDown: null, leftRight: null
+    }
     placeholder.dispatchEvent(new CustomEvent("roads-zoom-open", { bubbles: true, detail: detail }))
-    hint(detail.upDown)
+    hint(detail)
     s = 1
     opening()
     dialog.querySelector(".roads-zoom-close").focus()
   }
 
-  // The bar's hint, the dialog's description: its keys, and what the figure's up and
-  // down arrow keys do where its script takes them.
-  function hint(upDown) {
-    var keys = upDown ? "\u2191 \u2193 " + upDown + " \u00b7 drag or Shift+arrows pan"
-                      : "Drag or arrow keys pan"
+  // The bar's hint, the dialog's description: its keys, and what the figure's arrow
+  // keys do where its script takes them (detail.leftRight, detail.upDown).
+  function hint(detail) {
+    var own = []
+    if (detail.leftRight) own.push("\u2190 \u2192 " + detail.leftRight)
+    if (detail.upDown) own.push("\u2191 \u2193 " + detail.upDown)
+    var keys = own.length ? own.join(" \u00b7 ") + " \u00b7 drag or Shift+arrows pan"
+                          : "Drag or arrow keys pan"
     dialog.querySelector(".roads-zoom-hint").textContent =
       keys + " \u00b7 pinch, wheel, + or \u2212 zoom \u00b7 0 fits \u00b7 Esc closes"
   }
