@@ -461,3 +461,60 @@ def test_the_timelapse_steps_full_screen(site, browser, viewport, scheme):
         assert not errors, errors
     finally:
         context.close()
+
+
+# The box picked in the time-lapse on the page, against what sticks over the window's
+# top (Material's header, the step bar) and bottom (the readout that says something).
+PICKED_ON_PAGE = """() => { const t = document.querySelector('.roads-timelapse');
+  const c = t.querySelector('.roads-timelapse-current g.roads-chosen');
+  if (!c) return null;
+  const s = (c.querySelector('polygon, path') || c).getBoundingClientRect();
+  const r = t.querySelector('.roads-readout').getBoundingClientRect();
+  return {top: s.top, bottom: s.bottom, y: scrollY,
+          covers: Math.max(document.querySelector('.md-header').getBoundingClientRect().bottom,
+                           t.querySelector('.roads-timelapse-controls').getBoundingClientRect().bottom),
+          readoutTop: r.top, readoutBottom: r.bottom,
+          said: t.querySelector('.roads-readout').textContent.trim(),
+          title: c.firstElementChild.textContent.trim()} }"""
+
+
+@pytest.mark.parametrize("viewport, motion", [(PHONE, "reduce"), (DESKTOP, "no-preference")],
+                         ids=["390-reduced", "1280-smooth"])
+def test_closing_full_screen_brings_the_box_picked_into_view(site, browser, viewport, motion):
+    """The box picked full screen stays picked on the page, its readout saying it: on
+    closing, the window scrolls to show it, clear of the header and the step bar, and its
+    readout (they stayed wherever the page was, the last box far under the button that
+    opened the dialog); at once for a reader who asks for reduced motion, else
+    smoothly."""
+    _, base = site
+    context, page, errors = open_page(browser, base + TIMELAPSE_PAGE, viewport=viewport,
+                                      scheme="default")
+    try:
+        page.emulate_media(reduced_motion=motion)
+        lapse = page.locator(".roads-timelapse").first
+        button = lapse.locator(".roads-timelapse-current .roads-zoom-open")
+        button.scroll_into_view_if_needed()
+        button.click()
+        page.wait_for_selector(DIALOG + "[open]")
+        page.keyboard.press("ArrowUp")  # the last box, at the drawing's foot
+        # Where the window is each time it scrolls, from the close on.
+        page.evaluate("() => { window.seen = [scrollY]; addEventListener('scroll', "
+                      "() => window.seen.push(scrollY)) }")
+        page.keyboard.press("Escape")
+        page.wait_for_selector(DIALOG + ":not([open])", state="attached")
+        seen = page.evaluate("""() => new Promise(done => {  // until it stays put
+          let n = -1; const t = setInterval(() => {
+            if (window.seen.length === n) { clearInterval(t); done(window.seen) }
+            n = window.seen.length }, 250) })""")
+        if motion == "reduce":  # straight there
+            assert len(set(seen)) == 2, seen
+        else:  # a glide: several places on the way
+            assert len(set(seen)) > 3, seen
+        at = page.evaluate(PICKED_ON_PAGE)
+        assert at and at["said"] == at["title"], at
+        assert at["top"] >= at["covers"] and at["bottom"] <= at["readoutTop"], at
+        assert 0 <= at["readoutTop"] and at["readoutBottom"] <= viewport["height"], at
+        assert button.evaluate("b => b === document.activeElement")
+        assert not errors, errors
+    finally:
+        context.close()

@@ -22,7 +22,8 @@
  * figure; the dialog's own readout line then shows what the figure's would, for the
  * parts focused or tapped there. In the time-lapse the up and down arrow keys go from
  * box to box there too (Shift and an arrow pan), and the stepper's status line, which
- * timelapse.js moves into the dialog with its step bar, says the box picked there.
+ * timelapse.js moves into the dialog with its step bar, says the box picked there. On
+ * closing, the box picked there is brought into view on the page with its readout.
  */
 (function () {
   var ON = "roads-readout-on"
@@ -74,12 +75,29 @@
     if (by) window.scrollBy({ top: by, behavior: "instant" })
   }
 
+  // The part picked full screen, on the page again once the dialog has closed, in view
+  // with its readout (the least scroll that clears it of the sticky lines: uncover),
+  // smoothly unless the reader asks for reduced motion.
+  function bringBack(part, readout, bar) {
+    var from = window.scrollY
+    var box = part.getBoundingClientRect()
+    if (box.bottom < 0 || box.top > window.innerHeight) {
+      part.scrollIntoView({ block: "center", behavior: "instant" })
+    }
+    uncover(part, readout, bar)
+    var to = window.scrollY
+    if (to === from || matchMedia("(prefers-reduced-motion: reduce)").matches) return
+    window.scrollTo({ top: from, behavior: "instant" })  // measured: now the glide there
+    window.scrollTo({ top: to, behavior: "smooth" })
+  }
+
   // Full screen: zoom.js sends "roads-zoom-open" from where the drawing was, with the
   // dialog, its stage (where the drawing now is) and its readout line. ``listen(stage,
   // signal, detail)`` takes the parts' focus and taps there (and may take keys, with
   // the event's detail) until the dialog closes; ``lines`` gets the dialog's readout
   // meanwhile, its prompt ``prompt``, live where ``live`` (what it says is said by
-  // nothing else there), and showing ``current()`` first.
+  // nothing else there), and showing ``current()`` first, the part picked, which is
+  // brought into view on closing.
   function fullScreen(holder, lines, listen, prompt, live, current) {
     holder.addEventListener("roads-zoom-open", function (event) {
       var dialogLine = event.detail.readout
@@ -96,6 +114,13 @@
         lines.splice(lines.indexOf(dialogLine), 1)
         dialogLine.hidden = true
         dialogLine.textContent = ""
+        // Once every script has put its part of the page back (the drawing, the bar).
+        requestAnimationFrame(function () {
+          var part = current()
+          if (part && holder.contains(part) && document.contains(holder)) {
+            bringBack(part, lines[0], holder.querySelector(".roads-timelapse-controls"))
+          }
+        })
       }, { once: true })
     })
   }
