@@ -7,7 +7,6 @@ to ``MACROS``.
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 # The engine (the drawing modules, Graphviz and pyelftools behind them) is imported
@@ -25,7 +24,8 @@ from .project import document, log, project, svg_cache
 DRAWING = ("roads.capture.samples", "roads.constants", "roads.explain.page",
            "roads.explain.record", "roads.explain.saved", "roads.figures",
            "roads.figures.diagram", "roads.figures.diff", "roads.figures.diffview",
-           "roads.figures.elfmap", "roads.figures.heapview", "roads.figures.pageview",
+           "roads.figures.elfmap", "roads.figures.heapview", "roads.figures.hints",
+           "roads.figures.pageview",
            "roads.figures.provenance", "roads.figures.regions", "roads.figures.select",
            "roads.figures.stackview", "roads.figures.table", "roads.figures.timelapse",
            "roads.figures.transcript", "roads.figures.walkview", "roads.words",
@@ -54,24 +54,12 @@ def caption_html(*args, **kwargs):
 # --- full screen ---------------------------------------------------------------------
 
 
-_FIGURE = re.compile(r"<figure\b[^>]*>.*?</figure>", re.S)
-
-
 def zoomable(html_out: str) -> str:
-    """``html_out`` with each ``<figure>`` that holds an SVG wrapped in ``.roads-zoomable``
-    with an "Open full screen" button (docs/javascripts/zoom.js shows it and opens the
-    figure in a dialog with pan and zoom). Page chrome belongs here, not in roads/: the
-    engine's figures stay drawings, the same in any page or test."""
-    def wrap(match: re.Match[str]) -> str:
-        figure = match.group(0)
-        if "<svg" not in figure:
-            return figure
-        return ('<div class="roads-zoomable">'
-                '<button type="button" class="roads-zoom-open" hidden '
-                'aria-label="Open full screen, with pan and zoom">'
-                "Open full screen</button>\n" + figure + "</div>")
+    """``html_out`` with each ``<figure>`` that holds an SVG wrapped in the full-screen
+    control (``roads.figures.hints.zoomable``: the explain page wraps its own so too)."""
+    from roads.figures.hints import zoomable as wrapped
 
-    return _FIGURE.sub(wrap, html_out)
+    return wrapped(html_out)
 
 
 # --- memory map and address space ---------------------------------------------------

@@ -386,6 +386,68 @@ def test_the_pages_in_a_browser(pages, browser):
     assert len(backgrounds) == 2  # light and dark differ
 
 
+# The part an element is in (readout.js's partOf): its nearest SVG element with a <title>
+# first, and its words.
+PART_WORDS = """e => { for (; e && e.nodeType === 1; e = e.parentNode)
+  if (e.ownerSVGElement && e.firstElementChild && e.firstElementChild.localName === 'title')
+    return e.firstElementChild.textContent.trim(); return null }"""
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_the_pages_figures_speak_and_open_full_screen(pages, browser):
+    """The page, opened from its file with nothing fetched, runs the site's own scripts
+    for its figures (it ran none: its readouts stayed hidden, a box's words reached only
+    by a resting pointer): a box of a stop's diagram focused shows its words in the
+    figure's readout, the next box Tab reaches its own; "Open full screen" opens the
+    figure in the dialog, whose line says the box Tab focuses there; Escape closes it,
+    the focus back on the button. On a phone in the dark palette, on a desktop in the
+    light one."""
+    from tests.browser import DESKTOP, PHONE
+
+    artifacts = Path(__file__).resolve().parent / "artifacts"
+    for viewport, scheme in ((PHONE, "dark"), (DESKTOP, "light")):
+        context = browser.new_context(viewport=viewport, color_scheme=scheme)
+        try:
+            page = context.new_page()
+            errors: list[str] = []
+            fetched: list[str] = []
+            page.on("pageerror", lambda e: errors.append(str(e)))
+            page.on("request", lambda r: fetched.append(r.url))
+            page.goto((pages / "true.html").as_uri())
+            figure = page.locator("figure.roads-vas-figure").first
+            readout = figure.locator(".roads-readout")
+            assert readout.is_visible() and "Tab to a box" in readout.inner_text()
+            boxes = figure.locator("svg:visible g.node a")
+            assert boxes.count() > 5
+            boxes.first.focus()
+            first = page.evaluate(f"({PART_WORDS})(document.activeElement)")
+            assert first and readout.inner_text() == first
+            page.keyboard.press("Tab")
+            second = page.evaluate(f"({PART_WORDS})(document.activeElement)")
+            assert second and second != first and readout.inner_text() == second
+            button = page.locator(".roads-zoomable:has(figure.roads-vas-figure) .roads-zoom-open").first
+            assert button.is_visible()
+            button.click()
+            dialog = page.locator("dialog.roads-zoom-dialog[open]")
+            dialog.wait_for()
+            page.keyboard.press("Tab")  # from Close to the first box
+            words = page.evaluate(f"({PART_WORDS})(document.activeElement)")
+            line = dialog.locator(".roads-zoom-readout")
+            assert words and line.is_visible() and line.inner_text() == words
+            artifacts.mkdir(exist_ok=True)
+            page.screenshot(path=str(artifacts / f"explain-full-screen-{viewport['width']}-{scheme}.png"))
+            page.keyboard.press("Escape")
+            page.wait_for_selector("dialog.roads-zoom-dialog:not([open])", state="attached")
+            assert button.evaluate("b => b === document.activeElement")
+            figure.locator("svg:visible g.node a").nth(2).focus()
+            figure.screenshot(path=str(artifacts / f"explain-readout-{viewport['width']}-{scheme}.png"))
+            assert not errors, errors
+            assert all(url.startswith(("file:", "data:")) for url in fetched), fetched
+        finally:
+            context.close()
+
+
 @pytest.mark.browser
 def test_the_worked_example_on_the_site(site, browser):
     """Explore your own program: its figures, drawn from the document roads explain

@@ -97,8 +97,9 @@ def test_the_engine_imports_nothing_of_the_site(path: Path) -> None:
 
 def test_an_install_holds_every_package_and_what_roads_explain_reads() -> None:
     """pyproject.toml finds the packages rather than list them (a list left roads.explain
-    out of every install but an editable one), and the stylesheets the explain page
-    embeds lie in its package (linked from docs/stylesheets/: a wheel copies them)."""
+    out of every install but an editable one), and the stylesheets and scripts the
+    explain page embeds lie in its package (linked from docs/stylesheets/ and
+    docs/javascripts/: a wheel copies them)."""
     import tomllib
 
     from setuptools import find_packages
@@ -112,7 +113,7 @@ def test_an_install_holds_every_package_and_what_roads_explain_reads() -> None:
     assert packages and found == packages, sorted(found ^ packages)
     assert page.STYLESHEETS.is_relative_to(ROADS / "explain")
     globs = config["package-data"]["roads.explain"]
-    for name in page.SHEETS:
+    for name in (*page.SHEETS, *page.SCRIPTS):
         sheet = page.STYLESHEETS / name
         assert sheet.is_file(), sheet
         assert any(sheet.relative_to(ROADS / "explain").match(g) for g in globs), sheet

@@ -1,8 +1,10 @@
-"""The page ``roads explain`` writes: one self-contained HTML file (stylesheets and SVG
-inline, nothing fetched, no script but the one line that follows the reader's light or
-dark preference) with the site's figures for each stop: the address-space diagram and
-its table, ELF → memory for the executable and its libraries, the diffs between stops,
-and the provenance under each figure.
+"""The page ``roads explain`` writes: one self-contained HTML file (stylesheets, scripts
+and SVG inline, nothing fetched: it works opened from a file) with the site's figures
+for each stop: the address-space diagram and its table, ELF → memory for the executable
+and its libraries, the diffs between stops, and the provenance under each figure. Its
+scripts are a line that follows the reader's light or dark preference and the site's
+own that show what a drawing's part focused or tapped says in the figure's readout
+(readout.js) and open a figure full screen (zoom.js).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from ..errors import ExplainError, RoadsError, printable
 from ..figures import diff, diffview, elfmap
 from ..figures.diagram import render_diagram
 from ..figures.filenames import file_path, program_path
+from ..figures.hints import zoomable
 from ..figures.options import options_whole
 from ..figures.provenance import BACK_ON, Aslr, aslr_of, with_provenance
 from ..figures.regions import largest_stack_gap_base, memory_map
@@ -30,10 +33,13 @@ from .crash import crash_line, delivered, fault_place, instruction_place
 from .mapped import Files, opened
 from .record import VARIANT, Crash, Session, generation, listed
 
-# The site's own stylesheets, linked here from docs/stylesheets/ so that an install of the
-# package (a wheel copies what a link names) carries them too.
+# The site's own stylesheets and scripts, linked here from docs/stylesheets/ and
+# docs/javascripts/ so that an install of the package (a wheel copies what a link names)
+# carries them too. The scripts in the site's order: pages.js first (roadsEachPage,
+# roadsDrawing), then the figures' readouts and full screen.
 STYLESHEETS = Path(__file__).resolve().parent / "assets"
-SHEETS = ("figures.css", "figures-more.css", "linking.css", "pictures.css")
+SHEETS = ("figures.css", "figures-more.css", "linking.css", "pictures.css", "zoom.css")
+SCRIPTS = ("pages.js", "readout.js", "zoom.js")
 
 # Material's colours for its two schemes (the variables the site's stylesheets use).
 BASE_CSS = """
@@ -540,14 +546,14 @@ def render_page(session: Session, *, read_elf=None) -> str:
         if returned is not None:
             body.append(f"<p>The system call <code>{html.escape(returned.name)}</code> "
                         f"{html.escape(returned.words())}{_what_it_points_at(returned)}.</p>")
-        body.append(_figure(lambda sel=sel: diagram_html(sel), "No diagram"))
+        body.append(_figure(lambda sel=sel: diagram_html(sel, wrap=zoomable), "No diagram"))
 
     body.append('<h2 id="elf">ELF → memory</h2>')
     executed = _programs_executed(sels)
     if first.exe_matches_elf or read_elf is None:
         body.append(f"<p>How the program's file became regions, at stop "
                     f"{html.escape(_stop_title(first))}.</p>")
-        body.append(_figure(lambda: elf_html(first), "No ELF figure for the executable"))
+        body.append(_figure(lambda: elf_html(first, wrap=zoomable), "No ELF figure for the executable"))
     else:
         body.append(f"<p>No stop is in the program started, <code>{html.escape(session.exe)}"
                     "</code>, so its file is not drawn: every stop is in a program that its "
@@ -556,7 +562,7 @@ def render_page(session: Session, *, read_elf=None) -> str:
         body.append(f"<p>How <code>{html.escape(program)}</code>'s file became regions (the "
                     "program that its process runs since an execve), at stop "
                     f"{html.escape(_stop_title(seen))}.</p>")
-        body.append(_figure(lambda seen=seen: elf_html(seen), "No ELF figure"))
+        body.append(_figure(lambda seen=seen: elf_html(seen, wrap=zoomable), "No ELF figure"))
     for why in refused:
         body.append(f'<p class="roads-explain-note">No ELF figure: {html.escape(why)}</p>')
     if read_elf is not None:
@@ -567,7 +573,7 @@ def render_page(session: Session, *, read_elf=None) -> str:
             later = "" if seen is first else f", at stop {html.escape(_stop_title(seen))}"
             body.append(f"<details><summary>ELF → memory of <code>{html.escape(lib.library)}"
                         f"</code>{later}</summary>")
-            body.append(_figure(lambda lib=lib: elf_html(lib), "No ELF figure"))
+            body.append(_figure(lambda lib=lib: elf_html(lib, wrap=zoomable), "No ELF figure"))
             body.append("</details>")
 
     if len(sels) > 1:
@@ -599,7 +605,10 @@ def render_page(session: Session, *, read_elf=None) -> str:
             '<meta name="color-scheme" content="light dark">\n'
             f"<title>{title}</title>\n<style>{css}</style>\n</head>\n"
             f'<body data-md-color-scheme="default"><script>{SCHEME_JS}</script>\n'
-            f'<main class="md-typeset">\n' + "\n".join(body) + "\n</main>\n</body></html>\n")
+            f'<main class="md-typeset">\n' + "\n".join(body) + "\n</main>\n"
+            + "".join(f"<script>{(STYLESHEETS / name).read_text(encoding='utf-8')}</script>\n"
+                      for name in SCRIPTS)
+            + "</body></html>\n")
 
 
 def _map_of(sel: Selection):

@@ -9,10 +9,16 @@ a tap, its state announced), and each part carries that more as a hint, in its o
 place in the page, that shows while the control is open (``figures.css``: a figure
 with an open ``roads-hints`` shows its ``roads-hint`` elements).
 
+A figure too detailed for its column has a control of its own too, "Open full screen"
+(``zoomable``), for docs/javascripts/zoom.js: the site's pages and the page ``roads
+explain`` writes wrap their figures in it.
+
 Pure: text in, HTML out (the callers escape what they pass).
 """
 
 from __future__ import annotations
+
+import re
 
 
 def control(summary: str, body: str) -> str:
@@ -41,3 +47,23 @@ def readout(prompt: str) -> str:
     box picked with the arrow keys (the focus stays put) is said by its stepper's
     status line, its one live region, with the step."""
     return f'<p class="roads-readout" aria-hidden="true" hidden>{prompt}</p>'
+
+
+_FIGURE = re.compile(r"<figure\b[^>]*>.*?</figure>", re.S)
+
+
+def zoomable(html_out: str) -> str:
+    """``html_out`` with each ``<figure>`` that holds an SVG wrapped in ``.roads-zoomable``
+    with an "Open full screen" button (docs/javascripts/zoom.js shows it and opens the
+    figure in a dialog with pan and zoom). The page wraps its figures, not the drawing
+    modules: the engine's figures stay drawings, the same in any page or test."""
+    def wrap(match: re.Match[str]) -> str:
+        figure = match.group(0)
+        if "<svg" not in figure:
+            return figure
+        return ('<div class="roads-zoomable">'
+                '<button type="button" class="roads-zoom-open" hidden '
+                'aria-label="Open full screen, with pan and zoom">'
+                "Open full screen</button>\n" + figure + "</div>")
+
+    return _FIGURE.sub(wrap, html_out)

@@ -1,0 +1,1 @@
+../../../docs/javascripts/pages.js

@@ -1,0 +1,1 @@
+../../../docs/javascripts/readout.js
