@@ -80,6 +80,9 @@
   // smoothly unless the reader asks for reduced motion.
   function bringBack(part, readout, bar) {
     var from = window.scrollY
+    // The focus where the reader's pick is, not on the button that opened the dialog
+    // (zoom.js gives it back there), which may now be far above, off screen.
+    if (part.tabIndex >= 0) part.focus({ preventScroll: true })
     var box = part.getBoundingClientRect()
     if (box.bottom < 0 || box.top > window.innerHeight) {
       part.scrollIntoView({ block: "center", behavior: "instant" })
