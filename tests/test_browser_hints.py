@@ -488,6 +488,36 @@ PARTS = f"""figure => {{
 }}"""
 
 
+# A box's or a break's words begin with its addresses (2⁶⁴ for the end of the space); a
+# phone's number's with its number and end with its pointer's address.
+SPAN = re.compile(r"(0x[0-9a-f]+)-(0x[0-9a-f]+|2⁶⁴)\b")
+NUMBER = re.compile(r"(\d+): .* (0x[0-9a-f]+)")
+
+
+def _read_top_down(said: list[str], *, every_band: bool) -> int:
+    """``said``, the words of the parts met one after the other, are in the reading order:
+    boxes (and breaks) top down, from high addresses to low (``every_band``: each one's
+    end the start of the one before, none skipped), and each number right after the box
+    its pointer's address is in, before the next box, numbers counting up. Returns how
+    many numbers were met."""
+    box, numbers = None, []
+    for words in said:
+        span, number = SPAN.match(words), NUMBER.fullmatch(words)
+        if span:
+            start = int(span[1], 16)
+            end = 1 << 64 if span[2] == "2⁶⁴" else int(span[2], 16)
+            if box is not None:
+                assert start < box[0] and (not every_band or end == box[0]), (box, words, said)
+            box = (start, end)
+        else:
+            assert number, words
+            assert box is not None and box[0] <= int(number[2], 16) < box[1], (box, words, said)
+            numbers.append(int(number[1]))
+    assert box is not None, said
+    assert numbers == sorted(numbers), numbers
+    return len(numbers)
+
+
 @pytest.mark.parametrize("width", sorted(WIDTHS))
 @pytest.mark.parametrize("kind", sorted(READOUTS))
 def test_the_keyboard_reads_each_drawn_parts_words(site, browser, kind, width):
@@ -527,6 +557,10 @@ def test_the_keyboard_reads_each_drawn_parts_words(site, browser, kind, width):
                 figure.screenshot(path=str(ARTIFACTS / f"readout-{kind}-keyboard-{width}.png"))
                 shot = True
         assert said, "no part of the figure takes the focus"
+        if kind == "diagram":  # as drawn: they came bottom up, and every number after every box
+            numbers = figure.locator("svg:visible g.roads-worded").count()
+            assert _read_top_down(said, every_band=True) == numbers
+            assert numbers > 1 if width == "390" else numbers == 0
         if kind == "diagram" and width == "390":  # its numbers' words, their lines of the key
             keys = figure.evaluate("f => [...f.querySelectorAll('g.roads-key')]"
                                    ".filter(g => g.getClientRects().length)"
@@ -671,6 +705,25 @@ def test_a_tap_on_a_phones_numbered_pointer_shows_its_words(site, browser):
 TIMELAPSE_CHOSEN = """t => { const c = t.querySelector('.roads-timelapse-current g.roads-chosen');
   return c && {title: c.firstElementChild.textContent.trim(), track: c.dataset.roadsTrack,
                shown: t.querySelector('.roads-readout').textContent.trim()} }"""
+# The parts of the time-lapse's step shown, in the order the arrow keys go through them:
+# the up arrow sent to its figure (by the page itself: a round trip a key is slow) until
+# the part picked stays, then the down arrow until it stays again (``most`` keys each
+# way at most); the words of each part picked.
+WALK = """(list, most) => {
+  const picked = () => { const c = list.querySelector('.roads-timelapse-current g.roads-chosen');
+                         return c && c.firstElementChild.textContent.trim() };
+  const press = key => list.dispatchEvent(new KeyboardEvent('keydown', {key, bubbles: true}));
+  for (let k = 0, was = null; k < most && (k < 1 || picked() !== was); k++) {
+    was = picked();
+    press('ArrowUp');
+  }
+  const out = [picked()];
+  for (let k = 0; k < most; k++) {
+    press('ArrowDown');
+    if (picked() === out[out.length - 1]) break;
+    out.push(picked());
+  }
+  return out; }"""
 # The time-lapse's live regions, and a record of which of them change (what a screen
 # reader announces): ``said()`` gives each changed since the last call, with its words.
 LIVE_REGIONS = """t => { window.roadsSaid = new Map();
@@ -688,10 +741,12 @@ SAID = "() => { const said = [...window.roadsSaid]; window.roadsSaid.clear(); " 
 def test_the_timelapse_arrow_keys_go_from_box_to_box(site, browser, width):
     """The time-lapse's boxes are dozens a step and no links: no Tab stop each. With the
     stepper's figure focused (its one stop), the down and up arrows go from box to box
-    of the step shown, top down, the box ringed and its words in the readout (announced:
-    the focus stays on the figure); the next step keeps the same region's box. The
-    stepper's status line is the one live region: a box picked is announced once, and
-    a step with a box picked once, the step and the box's words together."""
+    of the step shown, top down (on a phone, each number right after the box it points
+    into: they went by their height on the screen), the box ringed and its words in the
+    readout (announced: the focus stays on the figure); the next step keeps the same
+    region's box. The stepper's status line is the one live region: a box picked is
+    announced once, and a step with a box picked once, the step and the box's words
+    together."""
     _, base = site
     context, page, errors = open_page(browser, base + TIMELAPSE_PAGE, viewport=WIDTHS[width],
                                       scheme="default")
@@ -702,32 +757,32 @@ def test_the_timelapse_arrow_keys_go_from_box_to_box(site, browser, width):
         assert lapse.evaluate(LIVE_REGIONS) == ["roads-timelapse-status"]
         figure = lapse.locator(".roads-timelapse-steps")
         figure.focus()
-        tops = lapse.evaluate(f"""t => {{ const partOf = {PART_OF};
-          return [...t.querySelectorAll('.roads-timelapse-current svg g.node')]
-            .filter(n => partOf(n) === n && n.getClientRects().length)
-            .sort((a, b) => a.getBoundingClientRect().top - b.getBoundingClientRect().top)
-            .map(n => n.firstElementChild.textContent.trim()) }}""")
-        assert len(tops) > 10
+        assert lapse.evaluate("t => t.querySelectorAll('.roads-timelapse-current svg g.node"
+                              " > title').length") > 10
         page.keyboard.press("ArrowDown")
         first = lapse.evaluate(TIMELAPSE_CHOSEN)
-        assert first and first["title"] == tops[0] == first["shown"], first
+        assert first and first["title"] == first["shown"], first
         page.keyboard.press("ArrowDown")
         page.keyboard.press("ArrowDown")
         third = lapse.evaluate(TIMELAPSE_CHOSEN)
-        assert third["title"] == tops[2] == third["shown"], third
+        assert third["title"] == third["shown"], third
         stroke = lapse.evaluate("t => parseFloat(getComputedStyle(t.querySelector("
                                 "'g.roads-chosen polygon')).strokeWidth)")
         assert stroke >= 2
         page.evaluate(SAID)
         page.keyboard.press("ArrowUp")
-        assert lapse.evaluate(TIMELAPSE_CHOSEN)["title"] == tops[1]
+        second = lapse.evaluate(TIMELAPSE_CHOSEN)["title"]
         said = page.evaluate(SAID)
-        assert len(said) == 1 and said[0][1].endswith(tops[1]), said
+        assert len(said) == 1 and said[0][1].endswith(second), said
         assert figure.evaluate("e => e === document.activeElement")
         box = readout.bounding_box()
         assert box["y"] >= 0 and box["y"] + box["height"] <= WIDTHS[width]["height"], box
         ARTIFACTS.mkdir(exist_ok=True)
         lapse.screenshot(path=str(ARTIFACTS / f"readout-timelapse-keyboard-{width}.png"))
+        walked = _walked_top_down(lapse, figure, width)
+        assert walked[:3] == [first["title"], second, third["title"]]
+        page.keyboard.press("ArrowUp")  # the part the real keys picked, again
+        page.keyboard.press("ArrowDown")
         chosen = lapse.evaluate(TIMELAPSE_CHOSEN)
         page.keyboard.press("ArrowRight")
         page.wait_for_function("t => t.dataset.roadsStep === '1'", arg=lapse.element_handle())
@@ -739,9 +794,31 @@ def test_the_timelapse_arrow_keys_go_from_box_to_box(site, browser, width):
         else:
             assert after["track"] == chosen["track"] and after["shown"] == after["title"]
             assert said[0][1].endswith(after["title"]), said
+        if width == "390":  # the last step too, the fullest: a number below the next box
+            last = lapse.locator(".roads-timelapse-step").count() - 1
+            page.keyboard.press("End")
+            page.wait_for_function(f"t => t.dataset.roadsStep === '{last}'",
+                                   arg=lapse.element_handle())
+            _walked_top_down(lapse, figure, width)
         assert not errors, errors
     finally:
         context.close()
+
+
+def _walked_top_down(lapse, figure, width: str) -> list[str]:
+    """The parts of the time-lapse's step shown as the arrow keys go through them
+    (``WALK``): every one of them once, as the Tab key meets a diagram's on its page (top
+    down, each number right after the box it points into; numbers on a phone only)."""
+    parts = lapse.evaluate(f"""t => {{ const partOf = {PART_OF};
+      return [...t.querySelectorAll('.roads-timelapse-current svg g.node')]
+        .filter(n => partOf(n) === n && n.getClientRects().length)
+        .map(n => n.firstElementChild.textContent.trim()) }}""")
+    walked = figure.evaluate(WALK, len(parts) + 1)
+    assert sorted(walked) == sorted(parts)
+    numbers = sum(bool(NUMBER.fullmatch(words)) for words in parts)
+    assert _read_top_down(walked, every_band=False) == numbers
+    assert numbers > 0 if width == "390" else numbers == 0
+    return walked
 
 
 # The time-lapse's box picked, against what sticks over the page at the window's top

@@ -265,10 +265,11 @@ IN_STAGE = """e => { const st = document.querySelector('.roads-zoom-stage');
 
 @pytest.mark.parametrize("viewport", [PHONE, DESKTOP], ids=["390", "1280"])
 def test_a_part_tabbed_to_full_screen_is_panned_into_view(site, browser, viewport):
-    """Full screen, Tab goes from box to box of the address-space diagram (links): each
-    box focused is panned into the stage, by the view's pan, not by the browser
-    scrolling the stage behind it (which left "Fit" showing the drawing cut off, and a
-    box above the stage out of Shift+Tab's reach)."""
+    """Full screen, Tab goes from box to box of the address-space diagram (links; on a
+    phone, each pointer's number after its box): each part focused is panned into the
+    stage, by the view's pan, not by the browser scrolling the stage behind it (which
+    left "Fit" showing the drawing cut off, and a box above the stage out of Shift+Tab's
+    reach)."""
     _, base = site
     context, page, errors = open_page(browser, base + MAP_PAGE, viewport=viewport,
                                       scheme="default")
@@ -279,9 +280,11 @@ def test_a_part_tabbed_to_full_screen_is_panned_into_view(site, browser, viewpor
         page.wait_for_selector(DIALOG + "[open]")
         links = page.locator(DIALOG + " svg a[href], " + DIALOG + " svg a[*|href]").count()
         assert links > 10
-        for key in ["Tab"] * links + ["Shift+Tab"] * (links - 1):
+        stops = links + page.locator(DIALOG + " svg g.roads-worded[tabindex='0']").count()
+        for key in ["Tab"] * stops + ["Shift+Tab"] * (stops - 1):
             page.keyboard.press(key)
-            assert page.evaluate("document.activeElement.closest('svg a') !== null"), key
+            assert page.evaluate("document.activeElement.closest("
+                                 "'svg a, svg g.roads-worded') !== null"), key
             where = page.evaluate(f"({IN_STAGE})(document.activeElement)")
             assert where == {"inside": True, "scrolled": 0}, (key, where)
         page.keyboard.press("0")

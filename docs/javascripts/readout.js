@@ -173,15 +173,16 @@
       return window.roadsDrawing(root.querySelector(".roads-timelapse-current") || root)
     }
 
-    // The boxes of the drawing ``svg`` (the step shown), top down as drawn (high addresses
-    // first), and on a phone the numbers of its pointers among them (their lines of the
-    // key say nothing more: no title).
+    // The boxes of the drawing ``svg`` (the step shown), and on a phone the numbers of its
+    // pointers, each after the box it points into (their lines of the key say nothing
+    // more: no title): in the drawing's order, which is its reading order (top down, as
+    // the Tab key meets the parts of a diagram on its page: roads.figures.diagram's
+    // reading_order). By their height on the screen, a number pushed below the next box
+    // came after that box.
     function parts(svg) {
       if (!svg) return []
       return Array.prototype.filter.call(svg.querySelectorAll("g.node"), function (node) {
         return partOf(node, svg) === node
-      }).sort(function (a, b) {
-        return a.getBoundingClientRect().top - b.getBoundingClientRect().top
       })
     }
 

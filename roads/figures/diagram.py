@@ -376,6 +376,52 @@ def _numbered(targets: list[tuple[float, Pointer, float, float]]
     return sorted(targets, key=lambda t: (-t[0], -t[1].address, t[1].name))
 
 
+def reading_order(mm: MemoryMap, geometry: Geometry = NARROW) -> tuple[str, ...]:
+    """The nodes of ``geometry``'s drawing of ``mm`` as a reader meets them, by id less
+    the figure's: top down as drawn, each band after the address at its top and
+    followed by the labels (a keyed drawing's numbers) of the pointers into it, a break
+    by the lines of the key it holds; the lowest address, then the key's lines under
+    the drawing, last. ``_finished`` puts the SVG's nodes in this order, which is the
+    order of the Tab stops (the boxes, a link each; a phone's numbers) and of the
+    time-lapse's arrow keys (readout.js): Graphviz writes them in the order of the DOT
+    source, bottom up, and every number after every box."""
+    hosts = key_hosts(mm) if geometry.keyed else {}
+    placed, targets, _ = _stacked(mm, geometry, hosts)
+    ordered = _numbered(targets)
+    into: dict[float, list[int]] = {}  # a band's bottom -> the numbers of its pointers
+    for j, (_, _, bottom, _) in enumerate(ordered):
+        into.setdefault(bottom, []).append(j)
+    number = {p: j for j, (_, p, _, _) in enumerate(ordered)}
+    held = {k: sorted(number[p] for p in pointers) for k, pointers in hosts.items()}
+    out: list[str] = []
+    for k in range(len(placed) - 1, -1, -1):
+        band, bottom, _ = placed[k]
+        out.append(f"addr-{k + 1}")
+        out.append(f"{band.start:x}" if band.region is not None else f"gap-{band.start:x}")
+        out.extend(f"ptr-{j}" for j in into.get(bottom, ()))
+        out.extend(f"key-{j}" for j in held.get(k, ()))
+    out.append("addr-0")
+    out.extend(f"key-{j}" for j in held.get(UNDER, ()))
+    return tuple(out)
+
+
+def _in_reading_order(root: etree._Element, fid: str, order: tuple[str, ...]) -> None:
+    """The nodes of the parsed SVG moved into ``order`` (``reading_order``), where the
+    first of them was; the arrows stay before them all, under the boxes. Nothing drawn
+    overlaps but a break and the key's lines in it, which come after it still. In place."""
+    rank = {f"{fid}-{name}": k for k, name in enumerate(order)}
+    graph = next(g for g in root.iter(f"{{{SVG_NS}}}g")
+                 if "graph" in (g.get("class") or "").split())
+    nodes = [g for g in graph if g.get("id") in rank]
+    if not nodes:
+        return
+    at = graph.index(nodes[0])
+    for node in nodes:
+        graph.remove(node)  # with its tail, the line break Graphviz writes after it
+    for k, node in enumerate(sorted(nodes, key=lambda g: rank[g.get("id")])):
+        graph.insert(at + k, node)
+
+
 def numbered(mm: MemoryMap, geometry: Geometry = NARROW) -> tuple[Pointer, ...]:
     """``mm``'s pointers in the order ``geometry``'s drawing numbers them, from 1: top
     down, as their labels are placed."""
@@ -715,6 +761,7 @@ def _finished(svg: str, mm: MemoryMap, geometry: Geometry,
     short, long = described
     fid = figure_id(mm.selection.slug) + geometry.suffix
     root = inlined(svg, fid=fid, css_class=geometry.css_class, short=short, long=long)
+    _in_reading_order(root, fid, reading_order(mm, geometry))
     _spread_tree(root)
     pointers = pointer_keys(numbered(mm, geometry)) if geometry.keyed else ()
     _region_keys(root, mm.selection.slug, fid, pointers)
