@@ -811,3 +811,80 @@ def test_code_in_a_table_is_as_large_as_its_words_on_a_phone(site, browser, widt
         assert not errors, errors
     finally:
         context.close()
+
+
+# Each line of the key of every phone's diagram (roads.figures.diagram, NARROW) shown in
+# the page (loaded without its scripts: a time-lapse is its list, every step shown): how far it reaches past the right
+# edge of its break (of the drawing, for the key's lines under it) and past the drawing's
+# edge on the screen; and for a key set on two rows, how much room its one row would have
+# left in that break, by the sum of its characters' advances in the font the browser uses
+# (what the diagram estimates by, DejaVu Sans's: ``fontIsTheEstimates`` says whether the
+# browser's font is that one, its "0" 1303/2048 em and its "l" 569).
+KEY_LINES = r"""() => {
+  const canvas = document.createElement('canvas').getContext('2d');
+  const out = {lines: [], fontIsTheEstimates: null};
+  for (const svg of document.querySelectorAll('svg.roads-vas-narrow')) {
+    if (!svg.getClientRects().length) continue;
+    const view = svg.viewBox.baseVal, frame = svg.getBoundingClientRect();
+    const breaks = [...svg.querySelectorAll('g.roads-gap polygon')].map(p => p.getBBox());
+    for (const key of svg.querySelectorAll('g.roads-key')) {
+      const texts = [...key.querySelectorAll('text')];
+      const first = texts[0].getBBox();
+      const host = breaks.find(b => b.y < first.y && first.y + first.height < b.y + b.height);
+      // A break's right edge, less half its border; the drawing's, under it.
+      const right = host ? host.x + host.width - 0.4 : view.x + view.width;
+      const size = parseFloat(texts[0].getAttribute('font-size'));
+      canvas.font = '100px ' + getComputedStyle(texts[0]).fontFamily;
+      if (out.fontIsTheEstimates === null)
+        out.fontIsTheEstimates = canvas.measureText('0').width === 100 * 1303 / 2048
+                                 && canvas.measureText('l').width === 100 * 569 / 2048;
+      const advances = s => [...s].reduce((w, ch) => w + canvas.measureText(ch).width, 0) * size / 100;
+      const one = texts.map(t => t.textContent).join(' \u00a0').replace(/ \u00a0\u2007+ \u00a0/, ' \u00a0');
+      out.lines.push({
+        text: texts.map(t => t.textContent).join(' / '), under: !host,
+        past: Math.max(...texts.map(t => { const b = t.getBBox(); return b.x + b.width - right })),
+        pastScreen: Math.max(...texts.map(t => t.getBoundingClientRect().right - frame.right)),
+        rows: texts.length, left: right - (parseFloat(texts[0].getAttribute('x')) + advances(one))});
+    }
+  }
+  return out;
+}"""
+
+
+def test_a_phones_key_lines_stay_in_their_breaks_on_one_row_where_it_fits(site, browser):
+    """On a phone the diagram names its numbered pointers in lines of a key, in the break
+    under their boxes (roads.figures.diagram): each line stays inside its break's box (so
+    inside the drawing) at 360 and 390 px, in both palettes; and a key takes two rows
+    only where one would not leave KEY_AIR to the break's edge (the estimate of its width
+    was cautious, and many took two that one row held). One load a page, without its
+    scripts (quicker, and every step of a time-lapse shows), for both widths."""
+    from roads.figures.diagram import KEY_AIR
+
+    out, base = site
+    pages = [rel for rel in pages_of(out) if "roads-vas-narrow" in (out / rel).read_text()]
+    assert len(pages) > 2
+    context = browser.new_context(viewport=PHONE, java_script_enabled=False)
+    try:
+        page = context.new_page()
+        found, two_rows = [], 0
+        for rel in pages:
+            page.goto(base + rel.removesuffix("index.html"))
+            page.evaluate("document.fonts.ready.then(() => true)")
+            for width, palette in [(w, p) for w in (390, 360) for p in PALETTES]:
+                page.set_viewport_size({"width": width, "height": PHONE["height"]})
+                page.evaluate(f"document.body.setAttribute('data-md-color-scheme', '{palette}')")
+                seen = page.evaluate(KEY_LINES)
+                for line in seen["lines"]:
+                    where = f"{rel} @{width} {palette}: {line['text']}"
+                    if line["past"] > 0.1 or line["pastScreen"] > 0.5:
+                        found.append(f"{where}: past its break by {line['past']:.1f} points, "
+                                     f"the drawing's edge by {line['pastScreen']:.1f} px")
+                    if line["rows"] == 2 and not line["under"]:
+                        two_rows += 1
+                        if seen["fontIsTheEstimates"] and line["left"] >= KEY_AIR:
+                            found.append(f"{where}: on two rows, one would leave "
+                                         f"{line['left']:.1f} points")
+        assert two_rows, "no key on two rows: nothing checked the estimate"
+        assert not found, "\n".join(found)
+    finally:
+        context.close()

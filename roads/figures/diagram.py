@@ -168,6 +168,8 @@ NARROW = Geometry(address_right=94.0, address_width=94.0, box_left=98.0, box_wid
                   css_class="roads-vas roads-vas-narrow")
 KEY_TOP = 2.0 * LABEL_HEIGHT  # points from the lowest address down to the key's first line
 KEY_INSET = 4.0  # points from the top of a break down to the first line of the key it holds
+NODE_MARGIN = 0.04  # inches between a node's edge and its text, left and right (Graphviz's)
+KEY_AIR = 2.0  # points at least between a line of the key and the right edge of its break
 UNDER = -1  # ``key_hosts``'s place of the key's lines that no break below holds: under it all
 
 
@@ -321,8 +323,8 @@ def build_graph(mm: MemoryMap, *, gap_links: bool = True,
     g = graphviz.Digraph(name=fid)
     g.attr("graph", id=f"{fid}-graph", layout="neato", splines="line", bgcolor="transparent",
            margin="0", pad="0.05", fontname=FONT, fontsize=FONT_SIZE, outputorder="edgesfirst")
-    g.attr("node", fontname=FONT, fontsize=FONT_SIZE, margin="0.04,0.01", penwidth="0.8",
-           fixedsize="true")
+    g.attr("node", fontname=FONT, fontsize=FONT_SIZE, margin=f"{NODE_MARGIN},0.01",
+           penwidth="0.8", fixedsize="true")
     g.attr("edge", penwidth="0.8", arrowsize="0.5")
 
     hosts = key_hosts(mm) if geometry.keyed else {}
@@ -358,7 +360,7 @@ def _stacked(mm: MemoryMap, geometry: Geometry, hosts: dict[int, tuple[Pointer, 
     for k, band in enumerate(mm.bands()):
         height = BREAK_HEIGHT if band.region is None else box_height(band.size)
         if k in hosts:
-            height += _key_height(hosts[k], geometry)
+            height += _key_height(hosts[k], geometry, _digits(hosts))
         within = (mm.pointers_in(band.region.region.index) if band.region is not None
                   else mm.pointers_in_gap(band))  # a fault's address, in no region
         for p in within:
@@ -488,18 +490,32 @@ def address_label(address: int) -> str:
     return _ADDRESS_END_TEXT if address >= ADDRESS_END else hex_address(address)
 
 
-# Widths of Helvetica's characters in em (the narrow and the wide; the rest 0.56), and
-# a margin for the browser's sans-serif, which runs wider (DejaVu Sans by about 10%).
-_NARROW = set("ijlt.,:;|!'()[]/ f-r·")
-_WIDE = set("mwMW@%")
-_BROWSER_MARGIN = 1.12
+# The width of each character in the browser's sans-serif, in 1/2048 em: DejaVu Sans's
+# advances, printable ASCII from the space on, then the few other characters the labels
+# use; one not listed counts an em. DejaVu Sans is the widest of the usual sans-serifs,
+# a tenth or more wider than Helvetica, Arial and Roboto (which Material's font stack
+# names, or an Android phone has), and the one a browser on Linux falls back on: what
+# fits by its widths fits in those. (Apple's system font, first in the stack, was not
+# measured here.) A browser's line is no wider than the sum of its advances: kerning
+# only narrows it (in Chromium with DejaVu Sans every label of the site's diagrams came
+# out 0 to 1.3% narrower than the sum, at 360, 390 and 1280 px).
+_EM = 2048
+_WIDTHS = dict(zip(map(chr, range(32, 127)), (
+    651, 821, 942, 1716, 1303, 1946, 1597, 563, 799, 799, 1024, 1716, 651, 739, 651, 690,
+    1303, 1303, 1303, 1303, 1303, 1303, 1303, 1303, 1303, 1303, 690, 690, 1716, 1716, 1716,
+    1087, 2048, 1401, 1405, 1430, 1577, 1294, 1178, 1587, 1540, 604, 604, 1343, 1141, 1767,
+    1532, 1612, 1235, 1612, 1423, 1300, 1251, 1499, 1401, 2025, 1403, 1251, 1403, 799, 690,
+    799, 1716, 1024, 1024, 1255, 1300, 1126, 1300, 1260, 721, 1300, 1298, 569, 569, 1186,
+    569, 1995, 1298, 1253, 1300, 1300, 842, 1067, 803, 1298, 1212, 1675, 1212, 1212, 1075,
+    1303, 690, 1303, 1716)))
+_WIDTHS.update({"\u00a0": 651, "\u00b7": 651, "\u2026": 2048, "\u2007": 1303,
+                **dict.fromkeys("⁰¹²³⁴⁵⁶⁷⁸⁹", 821)})
 
 
 def text_width(text: str, size: float) -> float:
-    """An estimate, in points, of ``text``'s width at ``size`` points in a sans-serif."""
-    em = sum(0.30 if ch in _NARROW else 0.85 if ch in _WIDE else
-             0.67 if ch.isupper() else 0.56 for ch in text)
-    return em * size * _BROWSER_MARGIN
+    """An estimate, in points, of ``text``'s width at ``size`` points in a sans-serif: at
+    least its width in any of the usual ones (``_WIDTHS``)."""
+    return sum(_WIDTHS.get(ch, _EM) for ch in text) / _EM * size
 
 
 def shorten(text: str, room: float, size: float) -> str:
@@ -663,12 +679,14 @@ def _pointer_label(p: Pointer, room: float) -> str:
     return shorten(p.name, room - text_width(rest, float(FONT_SIZE)), float(FONT_SIZE)) + rest
 
 
-def _key_lines(number: int, p: Pointer, room: float) -> tuple[str, ...]:
+def _key_lines(number: int, p: Pointer, room: float, digits: int) -> tuple[str, ...]:
     """A pointer's line of the key in ``room`` points: its number, its name and its
-    address; two lines, the address under the name, where one does not hold them."""
+    address; two lines, the address under the name, where one does not hold them. The
+    number takes the room of ``digits`` digits (all as wide: figures are tabular), the
+    most that any number of its drawing has, so that its lines do not depend on it."""
     size = float(FONT_SIZE)
     mark = f"{number}  "
-    rest = room - text_width("00  ", size)
+    rest = room - text_width("0" * digits + "  ", size)
     if text_width(_pointer_words(p).replace(" 0x", "  0x"), size) <= rest:
         return (mark + _pointer_label(p, rest),)
     # Figure spaces, as wide as a digit: the address starts under the name.
@@ -677,25 +695,30 @@ def _key_lines(number: int, p: Pointer, room: float) -> tuple[str, ...]:
             indent + f"{p.address:#x}")
 
 
+def _digits(hosts: dict[int, tuple[Pointer, ...]]) -> int:
+    """The digits of a keyed drawing's highest number (``key_hosts`` holds each pointer once)."""
+    return len(str(sum(len(held) for held in hosts.values())))
+
+
 def _key_place(k: int, geometry: Geometry) -> tuple[float, float]:
     """The left edge and the width of the lines of the key's piece ``k`` (``key_hosts``):
-    in a break, inside its box; under the drawing, as wide as the addresses and boxes."""
+    in a break, as wide as it is; under the drawing, as wide as the addresses and boxes."""
     if k == UNDER:
         return 0.0, geometry.pointer_left + geometry.pointer_width
-    return geometry.box_left + 2.0, geometry.box_width - 4.0
+    return geometry.box_left, geometry.box_width
 
 
 def _key_room(k: int, geometry: Geometry) -> float:
-    """Points for the text of a line of the key's piece ``k``: its width less the
-    node's margins (0.04 inch a side) and a little air."""
-    return _key_place(k, geometry)[1] - 8.0
+    """Points for the text of a line of the key's piece ``k``: its width less the node's
+    margin on the left, where its text starts, and ``KEY_AIR`` on the right."""
+    return _key_place(k, geometry)[1] - NODE_MARGIN * 72 - KEY_AIR
 
 
-def _key_height(pointers: tuple[Pointer, ...], geometry: Geometry) -> float:
+def _key_height(pointers: tuple[Pointer, ...], geometry: Geometry, digits: int) -> float:
     """Points that the key's lines of ``pointers`` take in a break, with the gap above
-    them (``_key_lines`` leaves the same room for any number)."""
+    them (``_key_lines`` leaves the same room for any number of the drawing)."""
     room = _key_room(0, geometry)  # any break's
-    return KEY_INSET + LABEL_HEIGHT * sum(len(_key_lines(1, p, room)) for p in pointers)
+    return KEY_INSET + LABEL_HEIGHT * sum(len(_key_lines(1, p, room, digits)) for p in pointers)
 
 
 def _key_nodes(g: graphviz.Digraph, fid: str, pointers: list[Pointer],
@@ -709,7 +732,7 @@ def _key_nodes(g: graphviz.Digraph, fid: str, pointers: list[Pointer],
     for j, p in enumerate(pointers):
         k = where[p]
         left, width = _key_place(k, geometry)
-        lines = _key_lines(j + 1, p, _key_room(k, geometry))
+        lines = _key_lines(j + 1, p, _key_room(k, geometry), _digits(hosts))
         height = LABEL_HEIGHT * len(lines)
         label = "".join(dot_text(line) + "\\l" for line in lines)
         g.node(f"k{j}", label=graphviz.nohtml(label), shape="plaintext",
