@@ -416,7 +416,9 @@ def test_run_of_a_file_it_cannot_run_says_so(tmp_path, kind):
     done = subprocess.run([*ROADS, "--root", str(tmp_path), "run", "--", str(target)],
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 1
-    why = "a folder, not a program" if kind == "folder" else "not an executable file"
+    why = ("a folder, not a program" if kind == "folder" else "not an executable file: its "
+           f"mode, rw-r--r--, lets no one run it; if it is a program, chmod +x {target} makes "
+           "it one")
     assert f"{target}: {why}" in done.stderr, done.stderr
 
 

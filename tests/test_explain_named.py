@@ -147,3 +147,40 @@ def test_a_source_with_spaces_in_its_name_is_shown_compiled_by_a_line_that_works
     assert done.returncode == 0, done.stderr
     argv = shlex.split(shown)
     assert (folder / argv[argv.index("-o") + 1]).is_file()
+
+
+@pytest.mark.parametrize("command", ["explain", "run"])
+def test_a_file_no_one_may_run_is_said_to_be_one_with_the_chmod_that_lets_them(
+        root, tmp_path, monkeypatch, capsys, command):
+    """A program copied without its x bit was 'not an executable file', with nothing
+    said of why or what to do: it now names the mode and the chmod that makes it one."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "my prog").write_bytes(b"\x7fELF")
+    (tmp_path / "my prog").chmod(0o640)
+    assert cli.main(["--root", str(root), command, "--", "./my prog"]) == 1
+    assert capsys.readouterr().err == (
+        "roads: error: ./my prog: not an executable file: its mode, rw-r-----, lets no one "
+        "run it; if it is a program, chmod +x './my prog' makes it one\n")
+    assert not list(tmp_path.glob("*.html"))
+
+
+@pytest.mark.parametrize("source", ["x.c", "./x.c"])
+def test_a_c_source_given_to_roads_run_gets_the_lines_that_build_and_run_it(
+        root, tmp_path, monkeypatch, capsys, source, no_leftovers):
+    """roads explain compiles a .c file, roads run does not: it said 'x.c: not found on
+    PATH' or './x.c: not an executable file'. It now says it is a C source, with the gcc
+    line and the roads run line, which work as given."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "x.c").write_text("int main(void) { for (;;) ; }\n")
+    assert cli.main(["--root", str(root), "run", "--", source]) == 1
+    err = capsys.readouterr().err
+    assert "a C source, not a program (roads run starts a compiled program; roads explain " \
+           "compiles a .c file itself)" in err, err
+    compile_line = err.split("compile it, ", 1)[1].split(", then", 1)[0]
+    run_line = err.split("then name what it makes: ", 1)[1].strip()
+    assert compile_line.startswith("gcc -O0 -g -o ")
+    subprocess.run(shlex.split(compile_line), check=True, timeout=120, cwd=tmp_path)
+    argv = shlex.split(run_line)
+    assert argv[:3] == ["roads", "run", "--"], run_line
+    assert cli.main(["--root", str(root), "run", "--after", "0.1", *argv[2:]]) == 0
+    assert re.match(r"\d+: \./x\n", capsys.readouterr().out)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import errno
 import os
 import shlex
+import stat
 from pathlib import Path
 
 from ..capture.elf import parse_elf, read_bytes
@@ -86,16 +87,33 @@ def _unreachable(path: str) -> str:
 
 def _what_is(path: str, command: str) -> str | None:
     """What the file at ``path`` is, where that says why it is no program to run: a
-    folder, or a C++ source, with the lines that compile and run it; None otherwise."""
+    folder; a C++ source, or for ``roads run`` a C one (``roads explain`` compiles those
+    itself), with the lines that compile and run it; a file no one may run, with the
+    chmod that lets them; None otherwise."""
     if os.path.isdir(path):
         return "a folder, not a program"
-    if os.path.isfile(path) and path.endswith(CXX_SOURCES):
+    if not os.path.isfile(path):
+        return None
+    for endings, language, compiler in ((CXX_SOURCES, "C++", "g++"), ((".c",), "C", "gcc")):
+        if not path.endswith(endings) or (language == "C" and command == "explain"):
+            continue
         stem = os.path.splitext(path)[0]
         program = stem if "/" in stem else f"./{stem}"
-        which = " (roads explain compiles a .c file, not C++)" if command == "explain" else ""
-        return (f"a C++ source, not a program{which}: compile it, g++ -O0 -g -o "
-                f"{shlex.quote(stem)} {shlex.quote(path)}, then name what it makes: "
+        which = (" (roads explain compiles a .c file, not C++)" if command == "explain"
+                 else " (roads run starts a compiled program; roads explain compiles a .c "
+                 "file itself)" if language == "C" else "")
+        return (f"a {language} source, not a program{which}: compile it, {compiler} -O0 -g "
+                f"-o {shlex.quote(stem)} {shlex.quote(path)}, then name what it makes: "
                 f"roads {command} -- {shlex.quote(program)}")
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return None
+    if not mode & (stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH):
+        # Copied, downloaded or written by an editor: no x bit, which a shell says only
+        # as "Permission denied".
+        return (f"not an executable file: its mode, {stat.filemode(mode)[1:]}, lets no one "
+                f"run it; if it is a program, chmod +x {shlex.quote(path)} makes it one")
     return None
 
 
