@@ -621,6 +621,8 @@ int main(int argc, char **argv) {
         *(volatile int *)0x10 = 1;
     if (how == 'a')
         abort();
+    if (how == 'e')
+        return 3;
     if (how == 'p')
         for (;;)
             pause();
@@ -634,6 +636,8 @@ AFTER_CASES = {
     "destructor": ("d", 0x30, "gone+"),
     "abort": ("a", "was killed by SIGABRT", None),
     "runs on": ("p", "was ended by roads explain after its last stop", None),
+    "fails": ("e", "exited with status 3", None),
+    "succeeds": ("s", "exited with status 0", None),
 }
 
 
@@ -644,7 +648,8 @@ def test_a_crash_after_the_last_stop_is_stopped_at_and_told(root, tmp_path, monk
     program runs on after its last stop, and the crash makes its stop and is told as
     one before a stop is (the run was ended at f, the page saying only that roads
     explain had ended it), and so is abort()'s SIGABRT. One still running is ended, as
-    before; nothing is left stopped or unreaped."""
+    before; nothing is left stopped or unreaped. An end that is no crash, but for a
+    success, is told on the terminal too (it was on the page alone)."""
     monkeypatch.chdir(tmp_path)
     if case == "destructor":
         monkeypatch.setenv("IN_DESTRUCTOR", "1")
@@ -659,6 +664,9 @@ def test_a_crash_after_the_last_stop_is_stopped_at_and_told(root, tmp_path, monk
     if function is None:
         assert stop_names(saved) == ["f"] and "Crash" not in facts, facts
         assert facts["How it ended"] == told
+        # The terminal says how it ended too, but for a success: it said nothing.
+        closing = f"roads explain: ./after {told}\n"
+        assert (closing in err) == (arg != "s"), err
         return
     assert stop_names(saved) == ["f", "SIGSEGV"]
     assert facts["How it ended"] == "was killed by SIGSEGV"

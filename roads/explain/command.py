@@ -148,11 +148,16 @@ def cmd_explain(args) -> int:
             return 1
     # Where it crashed (the page's Crash facts), the program named as typed: a saved
     # session's is named from the project folder.
-    for line in crashes(session, program[0] if program else ""):
+    told = crashes(session, program[0] if program else "")
+    for line in told:
         progress(line)
     if not session.complete:
         progress(f"{session.command[0]} {session.ending} before reaching "
                  f"{', '.join(session.not_reached())}: the page shows the stops it reached")
+    elif program and not told and session.ending != "exited with status 0":
+        # An end worth knowing (abort()'s SIGABRT, a failing exit status, a program ended
+        # after its last stop) was on the page alone; a crash has its own line above.
+        progress(f"{program[0]} {session.ending}")
     for stop in session.unread:
         progress(f"the stop {stop.label} (pid {stop.pid}) could not be read, and the page "
                  f"shows the others: {stop.reason}")
