@@ -384,6 +384,9 @@ def test_a_run_the_deadline_cuts_short_says_what_to_do(root, tmp_path, monkeypat
     assert re.search(r"roads: error: /bin/sleep did not reach exit within 1 s \(--deadline\); "
                      r"it was killed while it waited in the system call (clock_)?nanosleep"
                      + re.escape(then), err), err
+    # Nor did it say what shows a program that never ends.
+    assert ("; a program that runs until it is stopped has no exit to wait for: a delay "
+            "stop (--at 1s) shows it as it runs") in err, err
     assert not list(tmp_path.iterdir())
 
 

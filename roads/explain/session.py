@@ -787,6 +787,9 @@ def trace_program(job: dict, progress: Callable[[str], None] = lambda s: None) -
         else:
             then += f": give it {later}"
         then += ", or leave out the stops it does not reach" if reached else ""
+        if "exit" in late:  # a server, a game loop, a learner's for (;;): it never ends
+            then += ("; a program that runs until it is stopped has no exit to wait for: a "
+                     "delay stop (--at 1s) shows it as it runs")
         raise ExplainError(f"{program} did not reach {', '.join(late)} within "
                            f"{deadline:g} s (--deadline); it was killed{waiting}" + "".join(
                                f" ({label}: {outcome.execed[label]})"
