@@ -184,3 +184,45 @@ def test_a_c_source_given_to_roads_run_gets_the_lines_that_build_and_run_it(
     assert argv[:3] == ["roads", "run", "--"], run_line
     assert cli.main(["--root", str(root), "run", "--after", "0.1", *argv[2:]]) == 0
     assert re.match(r"\d+: \./x\n", capsys.readouterr().out)
+
+
+# A 32-bit x86 program (what gcc -m32 makes, where its libraries are installed) with no
+# C library: it sleeps a second in i386's nanosleep, then exits.
+I386 = """.globl _start
+_start:
+  mov $162, %eax
+  push $0
+  push $1
+  mov %esp, %ebx
+  xor %ecx, %ecx
+  int $0x80
+  mov $1, %eax
+  xor %ebx, %ebx
+  int $0x80
+"""
+
+
+def test_a_32_bit_program_is_sent_to_roads_run_which_shows_it(root, tmp_path, monkeypatch,
+                                                              capsys, no_leftovers):
+    """A course's gcc -m32 program was refused with 'only 64-bit x86-64 ELF is supported'
+    and nothing more: roads run, which reads /proc alone, shows its map, and the error
+    now gives that line, which works as given."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "sleeps.s").write_text(I386)
+    try:
+        subprocess.run(["as", "--32", "-o", "sleeps.o", "sleeps.s"], check=True, timeout=60)
+        subprocess.run(["ld", "-m", "elf_i386", "-o", "sleeps 32", "sleeps.o"], check=True,
+                       timeout=60)
+    except (OSError, subprocess.CalledProcessError):
+        pytest.skip("binutils cannot make an i386 program here")
+    assert explain(root, "--", "./sleeps 32") == 1
+    err = capsys.readouterr().err
+    assert "32-bit (ELFCLASS32) ELF file; only 64-bit x86-64 ELF is supported); " in err, err
+    run_line = err.split("); ", 1)[1].split(" shows its memory map as it runs", 1)[0]
+    argv = shlex.split(run_line)
+    assert argv[:3] == ["roads", "run", "--"], run_line
+    assert cli.main(["--root", str(root), "run", "--after", "0.2", *argv[2:]]) == 0
+    shown = capsys.readouterr().out
+    # ld -m elf_i386 puts its code at 0x8048000, the i386 ABI's base.
+    assert re.search(r"^ *8048000 +[0-9a-f]+ .* r-xp .*/sleeps 32$", shown, re.M), shown
+    assert not list(tmp_path.glob("*.html"))

@@ -37,6 +37,7 @@ from ..capture.snapshot import snapshot_process
 from ..capture.toolchain import package_versions, provenance
 from ..constants import ADDR_NO_RANDOMIZE
 from ..errors import ExplainError
+from ..elfspec import ELFMAG
 from ..escapes import escape_bytes
 from ..figures.filenames import program_path
 from .program import (DEFAULT_DEADLINE, MAX_DEADLINE, bad_interpreter, not_runnable, shebang,
@@ -71,6 +72,22 @@ def _program_path(program: str) -> str:
 
 def _under(path: str, folder: str) -> bool:
     return path == folder or path.startswith(folder + "/")
+
+
+def _i386_instead(path: str, argv: Sequence[str]) -> str:
+    """For a 32-bit x86 program (gcc -m32), which the kernel runs but whose file the
+    figures cannot read: the roads run line that shows its map, read from /proc alone;
+    "" for any other file."""
+    try:
+        with open(path, "rb") as file:
+            head = file.read(20)
+    except OSError:
+        return ""
+    # e_ident's EI_CLASS 1 (ELFCLASS32), then e_machine 3 (EM_386), little-endian.
+    if len(head) < 20 or head[:5] != ELFMAG + b"\x01" or head[18:20] != b"\x03\x00":
+        return ""
+    return (f"; roads run -- {shellwords.join(list(argv))} shows its memory map as it "
+            "runs, from /proc, which a 32-bit program has as any other")
 
 
 def _script_interpreter(path: str) -> str | None:
@@ -360,7 +377,8 @@ def explain_program(argv: list[str], wheres: list[str], *, aslr: bool = False,
             refused = unreadable_program(path, exc)
             if refused is not None:
                 raise refused from None
-            raise ExplainError(f"{program}: not an ELF program roads explain can read ({exc.message})") from None
+            raise ExplainError(f"{program}: not an ELF program roads explain can read "
+                               f"({exc.message}){_i386_instead(path, argv)}") from None
         if not gcc_argv:
             # A program just built (gcc -o prog, then roads explain ./prog) is not yet
             # written back: smaps would count every page it maps from its file, its
