@@ -741,3 +741,37 @@ def test_a_library_closed_after_a_fork_leaves_the_child_its_breakpoint(gcc, tmp_
     assert outcome.stdout == "child 14\n"
     assert all(os.WIFEXITED(p.status) and os.WEXITSTATUS(p.status) == 0
                for p in outcome.processes.values()), outcome.processes
+
+
+
+# The child outlives its parent by a few seconds, then ends on its own.
+CHILD_LINGERS = r"""
+#include <unistd.h>
+int main(void) {
+    if (fork() == 0) {
+        usleep(2500000);
+        _exit(0);
+    }
+    return 0;
+}
+"""
+
+
+def test_a_wait_for_the_others_after_the_program_ended_is_told(gcc, tmp_path, no_leftovers):
+    """--at exit of a program whose child outlives it: the run waited, silent, until the
+    child ended or the deadline passed (30 s by default), which a learner took for a
+    hang. A moment after the program's end the command says what it waits for, and
+    until when."""
+    program = build(tmp_path, "lingers", CHILD_LINGERS)
+    said: list[str] = []
+    hits = []
+    outcome = Tracer([str(program)], [parse_stop("exit")], on_stop=hits.append,
+                     follow_fork=True, deadline=20, progress=said.append).run()
+    child = next(pid for pid in outcome.processes if pid != outcome.pid)
+    told = (f"the program (pid {outcome.pid}) has ended; --at exit waits for the run's other "
+            f"process ({child}) to end too, until the deadline (20 s, --deadline)")
+    assert told in said, said
+    # Told between the two stops: after the program's exit, before its child's.
+    assert [h.pid for h in hits] == [outcome.pid, child]
+    stops = [k for k, line in enumerate(said) if line.startswith("stopped at exit (")]
+    assert stops[0] < said.index(told) < stops[1], said

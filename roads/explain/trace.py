@@ -127,6 +127,10 @@ CONTINUE_AFTER = 1.0  # seconds
 # handler or a destructor, an abort) makes its stop as one before it does, and its exit
 # status is its own; one still running then is ended (``Tracer._run_on_over``).
 RUN_ON = 1.0
+# Seconds after the program's own process ended, --at exit still waiting for others of
+# the run, before the command says so (``Tracer._tell_waiting``): a moment, so that a
+# child that ends with its parent is not named, and one forked just before is.
+WAITING_TOLD = 1.0
 # The signals Python ignores for itself at its start, set back to their default for the
 # program (``Tracer._spawn``), as subprocess's restore_signals does.
 RESTORED_SIGNALS = tuple(getattr(signal, name) for name in ("SIGPIPE", "SIGXFZ", "SIGXFSZ")
@@ -785,6 +789,10 @@ class Tracer:
         self._kill_lock = threading.Lock()
         self.main = 0
         self.outcome: Outcome | None = None
+        # time.monotonic() when the program's own process ended, and whether the wait
+        # for the others (--at exit) was told (_tell_waiting).
+        self._main_ended_at: float | None = None
+        self._told_waiting = False
         self._timed_out = threading.Event()
         self._deadline_at = 0.0  # time.monotonic() at the run's deadline (_run)
         # time.monotonic() once every stop was made, the program running on (_run_on_over)
@@ -1853,6 +1861,7 @@ class Tracer:
                 # begun exiting taking no more signals) waits for no event: the clean-up
                 # (_kill_all) lets each go and reaps it, within its own bound.
                 return None
+            self._tell_waiting()
             signal.sigtimedwait([signal.SIGCHLD], WAKE)
 
     def _loop(self) -> None:
@@ -1938,7 +1947,26 @@ class Tracer:
                 ending.killed_by_us = (killed or self._timed_out.is_set()) \
                     and not ending.exiting_before \
                     and os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGKILL
+                if tid == self.main:
+                    self._main_ended_at = time.monotonic()
             self._data_known.clear()
+
+    def _tell_waiting(self) -> None:
+        """Said once, ``WAITING_TOLD`` after the program's own process ended, where
+        ``--at exit`` still waits for others of the run (a daemon's child, a child that
+        outlives its parent): the run went on silent until they ended or the deadline
+        passed, which a learner took for a hang."""
+        if (self._told_waiting or self._main_ended_at is None or not self._exit_asked
+                or self._ending or self._timed_out.is_set()
+                or time.monotonic() < self._main_ended_at + WAITING_TOLD):
+            return
+        self._told_waiting = True
+        others = sorted(set(self.traced.values()) - {self.main})
+        if others:
+            self.progress(f"the program (pid {self.main}) has ended; --at exit waits for the "
+                          f"run's other process{'es' if len(others) > 1 else ''} "
+                          f"({', '.join(map(str, others))}) to end too, until the deadline "
+                          f"({self.deadline:g} s, --deadline)")
 
     def _new_tid(self, tid: int, status: int) -> None:
         """The first stop seen of ``tid`` (``status``), a new thread or process; kept
