@@ -51,6 +51,23 @@ def test_a_run_that_ends_before_its_first_stop_says_what_the_program_wrote(
     assert sorted(p.name for p in tmp_path.iterdir()) == ["writer.c"]
 
 
+
+def test_a_program_refused_a_write_after_its_stop_is_told_why_on_the_terminal(
+        root, tmp_path, monkeypatch, capsys, no_leftovers):
+    """The same program, with a page: the command said nothing of how it ended, and the
+    page showed perror's "Read-only file system" of a folder the learner may write. The
+    last line now says it failed, and where the sandbox lets it write."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "writer.c").write_text(WRITER)
+    assert explain(root, "--at", "main", "--out", "w.html", "--", "writer.c") == 0
+    err = capsys.readouterr().err
+    assert err.endswith(
+        "roads explain: writer.c exited with status 1; it was refused a write (Read-only "
+        "file system): in the sandbox every file is read-only but a fresh folder, /run/build, "
+        "and empty /tmp, /run and /dev/shm of its own: --no-sandbox runs the program as you, "
+        "outside\n"), err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["w.html", "writer.c"]
+
 # Prints, then reaches its one stop, and then crashes, or waits for ever (until roads
 # explain ends it), or returns: stdout, a pipe, is flushed only by the return.
 PRINTS_FIRST = r"""

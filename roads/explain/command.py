@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import os
 import re
 import stat
@@ -77,7 +78,8 @@ NEGATIVE = re.compile(r"^-\d+$|^-\d*\.\d+$|^-(?:\d+(?:\.\d*)?|\.\d+)m?s$")
 
 def cmd_explain(args) -> int:
     from .page import crashes, render_page
-    from .session import explain_pid, explain_program, sample_name
+    from .record import VARIANT
+    from .session import READ_ONLY_HERE, explain_pid, explain_program, refused_write, sample_name
     from ..capture.elf import read_elf
 
     program = args.program[1:] if args.program[:1] == ["--"] else args.program
@@ -156,8 +158,12 @@ def cmd_explain(args) -> int:
                  f"{', '.join(session.not_reached())}: the page shows the stops it reached")
     elif program and not told and session.ending != "exited with status 0":
         # An end worth knowing (abort()'s SIGABRT, a failing exit status, a program ended
-        # after its last stop) was on the page alone; a crash has its own line above.
-        progress(f"{program[0]} {session.ending}")
+        # after its last stop) was on the page alone; a crash has its own line above. A
+        # program that failed for a write the sandbox refused is told why it was refused.
+        run = session.capture.variants[VARIANT].runs[0]
+        why = (f"; it was refused a write ({os.strerror(errno.EROFS)}): {READ_ONLY_HERE}"
+               if not args.no_sandbox and refused_write(run.stdout + run.stderr) else "")
+        progress(f"{program[0]} {session.ending}{why}")
     for stop in session.unread:
         progress(f"the stop {stop.label} (pid {stop.pid}) could not be read, and the page "
                  f"shows the others: {stop.reason}")

@@ -968,6 +968,18 @@ def command_line(job: dict) -> str:
 OUTPUT_LINES = 20
 
 
+# Where the sandbox lets a program write, for one whose words show a write refused.
+READ_ONLY_HERE = ("in the sandbox every file is read-only but a fresh folder, /run/build, and "
+                  "empty /tmp, /run and /dev/shm of its own: --no-sandbox runs the program as "
+                  "you, outside")
+
+
+def refused_write(said: str) -> bool:
+    """Whether a program's output ``said`` shows a write the sandbox refused: EROFS, in
+    the C library's words (perror's, strerror's)."""
+    return os.strerror(errno.EROFS) in said
+
+
 def _wrote(outcome: Outcome, program: str, *, sandboxed: bool,
            args: Sequence[str] = ()) -> str:
     """What ``program`` wrote to its stdout and stderr, for an error that writes no page:
@@ -990,10 +1002,8 @@ def _wrote(outcome: Outcome, program: str, *, sandboxed: bool,
             out.append(f"{program} wrote to its {stream}{which}:\n"
                        + "\n".join(f"  | {row}" for row in tail(text, OUTPUT_LINES).split("\n")))
     said = outcome.stdout + outcome.stderr
-    if sandboxed and os.strerror(errno.EROFS) in said:
-        out.append("(in the sandbox every file is read-only but a fresh folder, /run/build, and "
-                   "empty /tmp, /run and /dev/shm of its own: --no-sandbox runs the program as "
-                   "you, outside)")
+    if sandboxed and refused_write(said):
+        out.append(f"({READ_ONLY_HERE})")
     if sandboxed and any(words in said for words in NO_MEMORY):
         out.append(f"(in the sandbox each process has {TOOL_ADDRESS_SPACE >> 30} GiB of address "
                    "space in all: an mmap or malloc that would take it past that, or the "
