@@ -640,7 +640,9 @@ def _notes(result, name: str, *, stopped: bool, path: str | None = None,
                      f"{RUN_ADDRESS_SPACE >> 30} GiB of address space (roads run --help): a "
                      "larger mmap or malloc (or -fsanitize=address's shadow memory) fails "
                      "there with ENOMEM; roads show --pid PID reads a program run outside it")
-    elif not stopped and result.main.signal in CRASHES:
+    elif (not stopped and result.main.signal in CRASHES
+          and not (result.main.signal == signal.SIGABRT
+                   and any(words in said for words in ABORTED_FOR))):
         # A program that maps 64 GiB (MAP_NORESERVE) and writes to it unchecked crashed
         # on MAP_FAILED, and nothing said why mmap had failed only here.
         notes.append(f"roads: note: if it maps or allocates more than the "
@@ -670,6 +672,13 @@ def _through_stdio(path: str | None) -> bool | None:
 # The signals of a program that used a failed allocation's result (MAP_FAILED, NULL):
 # a fault, or abort() (a C++ std::bad_alloc not caught, an assert).
 CRASHES = frozenset({signal.SIGSEGV, signal.SIGBUS, signal.SIGABRT})
+# What the C library and the C++ runtime write before an abort() of their own for a cause
+# that is no failed allocation (assert(), an exception not caught, the heap's and the
+# stack's checks: "free(): invalid pointer", "*** stack smashing detected ***"): the
+# program's words say why, and the note on the address space would send a learner
+# looking for a limit. (std::bad_alloc, an allocation refused, is in NO_MEMORY.)
+ABORTED_FOR = ("Assertion `", "terminate called after throwing", "(): ", "*** ",
+               "double free")
 
 OUTPUT_LINES = 20  # of each stream of a program ``roads run`` ran, the last lines shown
 

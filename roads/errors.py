@@ -155,10 +155,11 @@ def printable(text: str, *, one_line: bool = False) -> str:
 
 
 # What a program, its C library or its sanitizer writes when an allocation fails
-# (strerror of ENOMEM, AddressSanitizer's "errno: 12" and its guess "ulimit -v"): where
+# (strerror of ENOMEM, AddressSanitizer's "errno: 12" and its guess "ulimit -v", the C++
+# runtime's std::bad_alloc not caught): where
 # a limit on address space may be why (roads run's notes and roads explain's errors).
 NO_MEMORY = (os.strerror(errno.ENOMEM), "ENOMEM", "errno: 12", "ulimit -v", "out of memory",
-             "Out of memory")
+             "Out of memory", "std::bad_alloc")
 
 
 def tail(text: str, lines: int = 20, width: int = 400) -> str:

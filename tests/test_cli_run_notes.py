@@ -185,3 +185,33 @@ def test_a_run_errors_command_line_is_quoted_as_a_shell_reads_it(here, monkeypat
     assert cli.main(["--root", str(here), "run", "--", *program]) == 1
     err = capsys.readouterr().err.splitlines()
     assert err[1] == "command: sh -c 'sleep 1; f' $'\\xff'", err
+
+
+@pytest.mark.parametrize("stderr", [
+    "prog: prog.c:4: main: Assertion `n > 0' failed.\n",
+    "terminate called after throwing an instance of 'std::out_of_range'\n"
+    "  what():  vector::_M_range_check: __n (which is 10) >= this->size() (which is 3)\n",
+    "free(): invalid pointer\n",
+    "*** stack smashing detected ***: terminated\n",
+])
+def test_an_abort_that_says_its_own_cause_gets_no_address_space_note(here, monkeypatch, capsys,
+                                                                     stderr):
+    """assert(), an exception not caught, the heap's and the stack's checks: the program's
+    words said why it aborted, and a note on the sandbox's address space came after them
+    all the same, sending a learner to look for a limit."""
+    _fake_run(monkeypatch, _result(stderr=stderr, status=6), stop=False)
+    assert cli.main(["--root", str(here), "run", "--", "true"]) == 1
+    err = capsys.readouterr().err
+    assert "killed by SIGABRT" in err and stderr.splitlines()[0] in err, err
+    assert "address space" not in err, err
+
+
+def test_an_uncaught_bad_alloc_is_tied_to_the_sandboxs_address_space(here, monkeypatch, capsys):
+    """std::bad_alloc is an allocation refused: said as ENOMEM's words are, not as a maybe."""
+    _fake_run(monkeypatch, _result(
+        stderr="terminate called after throwing an instance of 'std::bad_alloc'\n"
+               "  what():  std::bad_alloc\n", status=6), stop=False)
+    assert cli.main(["--root", str(here), "run", "--", "true"]) == 1
+    err = capsys.readouterr().err
+    assert (f"roads: note: the sandbox gives each process {cli.RUN_ADDRESS_SPACE >> 30} GiB of "
+            "address space (roads run --help): a larger mmap or malloc") in err, err
