@@ -36,8 +36,8 @@ from ..capture.samples import DEFAULT_FLAGS, MAX_REGIONS
 from ..capture.snapshot import snapshot_process
 from ..capture.toolchain import package_versions, provenance
 from ..constants import ADDR_NO_RANDOMIZE
-from ..errors import ExplainError
 from ..elfspec import ELFMAG
+from ..errors import ExplainError
 from ..escapes import escape_bytes
 from ..figures.filenames import program_path
 from .program import (DEFAULT_DEADLINE, MAX_DEADLINE, bad_interpreter, not_runnable, shebang,
