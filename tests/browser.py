@@ -72,8 +72,10 @@ def open_page(browser, url: str, *, viewport=DESKTOP, scheme: str | None = None,
     ``scheme`` ("default" or "slate") sets Material's palette; ``touch`` makes the
     context a touch phone. With ``idle``, the network is quiet as well (no request for
     half a second: Playwright's networkidle); without, the page has only fired its load
-    event, and the caller waits for the quiet before it reads the console errors (by
-    then it usually came while the caller worked: no half second spent waiting)."""
+    event (every script has run, every style applies: what a test measures or presses
+    is there), and the caller calls ``quiet(page)`` before it reads the console errors
+    (by then the quiet usually came while the caller worked: no half second spent
+    waiting)."""
     context = browser.new_context(viewport=viewport, has_touch=touch, is_mobile=touch,
                                   color_scheme="dark" if scheme == "slate" else "light")
     page = context.new_page()
@@ -86,3 +88,13 @@ def open_page(browser, url: str, *, viewport=DESKTOP, scheme: str | None = None,
     if scheme:
         page.evaluate(f"document.body.setAttribute('data-md-color-scheme', '{scheme}')")
     return context, page, errors
+
+
+def quiet(page) -> None:
+    """Wait until ``page``'s network has been quiet for half a second (Playwright's
+    networkidle), as a test of a page opened with ``open_page(..., idle=False)`` does
+    before it reads the console errors: what Material asks for after the load event (the
+    search index, the sitemap, the favicon) has come, or failed and said so. Playwright
+    notes the quiet once it comes: if it came while the test worked, this returns at
+    once, and the test spent no half second waiting for it."""
+    page.wait_for_load_state("networkidle")
