@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.browser import DESKTOP, open_page
+from tests.browser import DESKTOP, open_page, quiet
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -26,7 +26,7 @@ def pages_of(out: Path) -> list[str]:
 
 def test_navigation_follows_weights(site, browser):
     out, base = site
-    context, page, _ = open_page(browser, base)
+    context, page, _ = open_page(browser, base, idle=False)
     labels = page.eval_on_selector_all(
         "nav.md-nav--primary > ul > li > a, nav.md-nav--primary > ul > li > label, "
         "nav.md-nav--primary > ul > li > div > a",
@@ -43,7 +43,7 @@ def test_every_page_leads_to_the_next_in_weight_order(site, browser):
     """Previous and next at the foot of every page, walking the navigation's order (set by
     weight) from the first page to the last and back, every link reaching its page."""
     out, base = site
-    context, page, _ = open_page(browser, base)
+    context, page, _ = open_page(browser, base, idle=False)
     order = page.eval_on_selector_all(
         "nav.md-nav--primary a.md-nav__link[href]",
         "els => [...new Set(els.map(e => new URL(e.href, location.href).pathname))]")
@@ -75,7 +75,7 @@ def test_every_page_leads_to_the_next_in_weight_order(site, browser):
 
 def test_update_timeline_in_the_original_style(site, browser):
     out, base = site
-    context, page, _ = open_page(browser, base + "hello-world/")
+    context, page, _ = open_page(browser, base + "hello-world/", idle=False)
     heading = page.locator("h2", has_text="Update Timeline")
     assert heading.count() == 1
     shape = page.evaluate("""() => {
@@ -122,7 +122,7 @@ def test_clicking_a_region_reaches_its_table_row(site, browser):
     # A page whose diagram links its regions to a table on the page (a time-lapse step's
     # copy of a diagram, or one shown without its table, has nothing to link to).
     rel = next(p for p in diagram_pages(out) if 'xlink:href="#map-' in (out / p).read_text())
-    context, page, _ = open_page(browser, base + rel.removesuffix("index.html"))
+    context, page, _ = open_page(browser, base + rel.removesuffix("index.html"), idle=False)
     # The first diagram whose regions link to a table on the page (a time-lapse step's
     # copy of a diagram has no table to link to).
     links = page.locator("svg.roads-vas a")
@@ -133,7 +133,7 @@ def test_clicking_a_region_reaches_its_table_row(site, browser):
     href = link.get_attribute("href") or link.get_attribute("xlink:href")
     assert href and href.startswith("#")
     link.click()
-    page.wait_for_timeout(300)
+    page.wait_for_url(lambda url: urllib.parse.urlparse(url).fragment == href[1:], timeout=5000)
     assert urllib.parse.urlparse(page.url).fragment == href[1:]
     row = page.locator(f"[id='{href[1:]}']")
     assert row.count() == 1 and row.evaluate("e => e.tagName") == "TR"
@@ -143,7 +143,8 @@ def test_clicking_a_region_reaches_its_table_row(site, browser):
 
 def test_search_finds_the_mmap_threshold(site, browser):
     out, base = site
-    context, page, _ = open_page(browser, base)
+    # The search index comes after the load event: the results wait for it.
+    context, page, _ = open_page(browser, base, idle=False)
     page.locator("label.md-search__icon, .md-search__input").first.click()
     page.locator("input.md-search__input").press_sequentially("mmap threshold", delay=20)
     page.wait_for_selector(".md-search-result__item", timeout=10000)
@@ -160,7 +161,6 @@ def test_the_palette_switch_shows_the_keyboard_focus(site, browser, scheme):
     page = context.new_page()
     try:
         page.goto(base + "hello-world/")
-        page.wait_for_load_state("networkidle")
         for _ in range(10):
             page.keyboard.press("Tab")
             if page.evaluate("document.activeElement.classList.contains('md-option')"):
@@ -183,7 +183,7 @@ def test_the_keyboard_opens_the_navigation_drawer_and_tabs_past_it_closed(site, 
     # be seen (25 of a page's first 27 stops), and its menu button was no stop at all.
     _, base = site
     context, page, errors = open_page(browser, base + "all-roads-to-memory/virtual-address-space/",
-                                      viewport={"width": width, "height": 844})
+                                      viewport={"width": width, "height": 844}, idle=False)
     try:
         stops = []
         for _ in range(6):
@@ -206,7 +206,9 @@ def test_the_keyboard_opens_the_navigation_drawer_and_tabs_past_it_closed(site, 
                                timeout=5000)
         assert button.get_attribute("aria-expanded") == "true"
         assert page.evaluate("document.getElementById('__drawer').checked")
-        page.wait_for_timeout(400)  # the drawer slides in
+        # The drawer has slid in (Material's transition).
+        page.wait_for_function("document.querySelector('.md-sidebar--primary')"
+                               ".getAnimations({subtree: true}).length === 0", timeout=5000)
         link = page.evaluate("""() => { const r = document.activeElement.getBoundingClientRect();
             return [r.left, r.right, document.activeElement.textContent.trim()]; }""")
         assert link[0] >= 0 and link[1] <= width, link
@@ -214,6 +216,7 @@ def test_the_keyboard_opens_the_navigation_drawer_and_tabs_past_it_closed(site, 
         assert not page.evaluate("document.getElementById('__drawer').checked")
         assert page.evaluate("document.activeElement === document.querySelector(\".md-header label[for='__drawer']\")")
         assert button.get_attribute("aria-expanded") == "false"
+        quiet(page)
     finally:
         context.close()
     assert not errors, errors
@@ -223,7 +226,7 @@ def test_the_tab_after_an_empty_search_field_lands_on_something_seen(site, brows
     # Material's search results box is a Tab stop; with nothing typed it has no height,
     # and the Tab after the search field left the focus on nothing to be seen.
     _, base = site
-    context, page, errors = open_page(browser, base + "about/")
+    context, page, errors = open_page(browser, base + "about/", idle=False)
     try:
         field = page.locator(".md-search__input")
         field.focus()
@@ -238,6 +241,7 @@ def test_the_tab_after_an_empty_search_field_lands_on_something_seen(site, brows
         page.wait_for_selector(".md-search-result__item", timeout=10000)
         page.keyboard.press("Tab")
         assert page.evaluate("document.activeElement.closest('.md-search__output') !== null")
+        quiet(page)
     finally:
         context.close()
     assert not errors, errors
