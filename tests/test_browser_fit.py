@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.browser import DESKTOP, PHONE, WIDTHS, open_page
+from tests.browser import DESKTOP, PHONE, WIDTHS, open_page, quiet
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -42,7 +42,8 @@ OVERFLOW = r"""
 @pytest.mark.parametrize("path", sorted(VIEWS))
 def test_wide_views_fit_a_desktop_column(site, browser, path, scheme):
     _, base = site
-    context, page, errors = open_page(browser, base + path, viewport=DESKTOP, scheme=scheme)
+    context, page, errors = open_page(browser, base + path, viewport=DESKTOP, scheme=scheme,
+                                      idle=False)
     try:
         page.evaluate("document.querySelectorAll('details').forEach(d => d.open = true)")
         for selector in VIEWS[path]:
@@ -52,6 +53,7 @@ def test_wide_views_fit_a_desktop_column(site, browser, path, scheme):
             assert not wide, f"{selector} wider than the column on {path}: {wide}"
         if path in DIAGRAM_PAGES:
             _diagram_reads(page, DESKTOP, f"{path} at 1280 px, {scheme}")
+        quiet(page)
         assert not errors
     finally:
         context.close()
@@ -60,7 +62,7 @@ def test_wide_views_fit_a_desktop_column(site, browser, path, scheme):
 def test_transcripts_wrap_on_a_phone(site, browser):
     _, base = site
     context, page, errors = open_page(browser, base + "gdb-sessions/", viewport=PHONE,
-                                      scheme="default")
+                                      scheme="default", idle=False)
     try:
         # Material lets code blocks reach the screen's edges on a phone: nothing of them
         # scrolls, and nothing passes the screen.
@@ -75,6 +77,7 @@ def test_transcripts_wrap_on_a_phone(site, browser):
         line = page.locator(".roads-gdb-line", has_text="/usr/lib/x86_64-linux-gnu/libc.so.6").first
         box = line.bounding_box()
         assert box["x"] >= 0 and box["x"] + box["width"] <= PHONE["width"]
+        quiet(page)
         assert not errors
     finally:
         context.close()
@@ -85,7 +88,8 @@ def test_elf_figures_are_laid_out_again_on_a_phone(site, browser, scheme):
     """Each segment above the regions it became, in HTML as wide as the column; the
     drawing itself still opens full screen."""
     _, base = site
-    context, page, errors = open_page(browser, base + "hello-world/", viewport=PHONE, scheme=scheme)
+    context, page, errors = open_page(browser, base + "hello-world/", viewport=PHONE, scheme=scheme,
+                                      idle=False)
     try:
         figures = page.locator(".roads-elf-figure")
         assert figures.count() >= 3
@@ -100,6 +104,7 @@ def test_elf_figures_are_laid_out_again_on_a_phone(site, browser, scheme):
             assert right <= column + 1
             size = narrow.evaluate("n => parseFloat(getComputedStyle(n.querySelector('td')).fontSize)")
             assert size >= 9
+        quiet(page)
         assert not errors
     finally:
         context.close()
@@ -146,13 +151,14 @@ def test_elf_figures_are_legible_in_their_own_column(site, browser, path, width)
     is laid out again in HTML instead of drawn at half size."""
     _, base = site
     context, page, errors = open_page(browser, base + path, viewport=WIDTHS[width],
-                                      scheme="default")
+                                      scheme="default", idle=False)
     try:
         figures = page.evaluate(ELF_TEXT)
         assert figures, f"no ELF figure on {path}"
         small = [f for f in figures if not f["px"] >= MIN_TEXT_PX]
         assert not small, f"ELF figures with text under {MIN_TEXT_PX} px on {path} " \
                           f"at {width} px: {small}"
+        quiet(page)
         assert not errors, errors
     finally:
         context.close()
@@ -220,11 +226,13 @@ def test_the_address_space_diagram_reads_on_a_phone(site, browser, path):
     """At 390 px, in both palettes; the desktop's view is checked with the wide views
     (test_wide_views_fit_a_desktop_column)."""
     _, base = site
-    context, page, errors = open_page(browser, base + path, viewport=PHONE, scheme="default")
+    context, page, errors = open_page(browser, base + path, viewport=PHONE, scheme="default",
+                                      idle=False)
     try:
         for scheme in ("default", "slate"):
             page.evaluate("s => document.body.setAttribute('data-md-color-scheme', s)", scheme)
             _diagram_reads(page, PHONE, f"{path} at 390 px, {scheme}")
+        quiet(page)
         assert not errors
     finally:
         context.close()
