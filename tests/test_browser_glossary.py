@@ -15,7 +15,7 @@ import urllib.request
 import pytest
 
 from roads.words.glossary import SOURCE, entries, parse
-from tests.browser import DESKTOP, PHONE
+from tests.browser import DESKTOP, PHONE, quiet
 from tests.browser import open_page as _open_page
 from tests.conftest import REPO
 from tests.test_browser import contrast, rgb
@@ -52,7 +52,7 @@ def shown(page) -> str:
 
 def test_hovering_a_term_shows_its_definition(site, browser, definitions):
     _, base = site
-    context, page, errors = open_page(browser, base + PAGE)
+    context, page, errors = open_page(browser, base + PAGE, idle=False)
     term, name, title = a_term(page)
     assert title == definitions[name]
     term.hover()
@@ -64,13 +64,14 @@ def test_hovering_a_term_shows_its_definition(site, browser, definitions):
     # Material moves the title into the tooltip while it shows, and puts it back after.
     page.wait_for_function("e => e.title !== ''", arg=term.element_handle(), timeout=5000)
     assert term.get_attribute("title") == title
+    quiet(page)
     context.close()
     assert not errors, errors
 
 
 def test_tapping_a_term_on_a_touch_screen_shows_its_definition(site, browser, definitions):
     _, base = site
-    context, page, errors = open_page(browser, base + PAGE, viewport=PHONE, touch=True)
+    context, page, errors = open_page(browser, base + PAGE, viewport=PHONE, touch=True, idle=False)
     assert page.evaluate("matchMedia('(pointer: coarse)').matches")
     term, name, _ = a_term(page)
     term.tap()
@@ -83,6 +84,7 @@ def test_tapping_a_term_on_a_touch_screen_shows_its_definition(site, browser, de
     # A tap anywhere else closes it.
     page.locator("article h1").tap()
     page.wait_for_selector(TOOLTIP, state="detached", timeout=5000)
+    quiet(page)
     context.close()
     assert not errors, errors
 
@@ -92,7 +94,7 @@ def test_a_term_tapped_on_the_last_line_shows_its_whole_definition(site, browser
     # screen had its definition hanging below the bottom edge, all but a line of it
     # out of sight (glossary.js scrolls the page up just enough).
     _, base = site
-    context, page, errors = open_page(browser, base + PAGE, viewport=PHONE, touch=True)
+    context, page, errors = open_page(browser, base + PAGE, viewport=PHONE, touch=True, idle=False)
     term = page.locator(TERM).nth(5)
     term.evaluate("e => window.scrollBy(0, e.getBoundingClientRect().top - (innerHeight - 40))")
     page.wait_for_timeout(200)
@@ -110,13 +112,14 @@ def test_a_term_tapped_on_the_last_line_shows_its_whole_definition(site, browser
     assert term.evaluate("e => document.activeElement === e")
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "glossary-tooltip-last-line-390.png"))
+    quiet(page)
     context.close()
     assert not errors, errors
 
 
 def test_the_keyboard_reaches_every_term(site, browser, definitions):
     _, base = site
-    context, page, _ = open_page(browser, base + PAGE)
+    context, page, _ = open_page(browser, base + PAGE, idle=False)
     # The first use of each term is a Tab stop, and only the first (every use was: most
     # of a page's Tab stops); a later use still opens on a click.
     uses = page.eval_on_selector_all(
@@ -152,7 +155,7 @@ def test_an_open_tooltip_is_legible(site, browser, scheme, width):
     touch = width == PHONE["width"]
     viewport = PHONE if touch else DESKTOP
     context, page, _ = open_page(browser, base + PAGE, viewport=viewport, scheme=scheme,
-                                 touch=touch)
+                                 touch=touch, idle=False)
     term, _, _ = a_term(page)
     term.tap() if touch else term.hover()
     shown(page)
@@ -172,12 +175,13 @@ def test_an_open_tooltip_is_legible(site, browser, scheme, width):
 def test_glossary_page_lists_every_term_and_the_file_is_no_page(site, browser):
     out, base = site
     listed = entries(parse((REPO / SOURCE).read_text(encoding="utf-8")))
-    context, page, errors = open_page(browser, base + "about/glossary/")
+    context, page, errors = open_page(browser, base + "about/glossary/", idle=False)
     names = page.eval_on_selector_all(".roads-glossary dt",
                                       "els => els.map(e => e.textContent)")
     assert names == [", ".join(e.forms) for e in listed]
     # The list is not made of tooltips of itself.
     assert page.locator(".roads-glossary abbr").count() == 0
+    quiet(page)
     context.close()
     assert not errors, errors
     assert not (out / "includes").exists()
