@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.browser import DESKTOP, PHONE, open_page
+from tests.browser import DESKTOP, PHONE, open_page, quiet
 from tests.conftest import REPO
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -40,7 +40,8 @@ MEASURE = r"""
 def test_heap_strip_fits_and_reads(site, browser, viewport):
     """One load per width; both palettes measured in it, one after the other."""
     _, base = site
-    context, page, errors = open_page(browser, base + PAGE, viewport=viewport, scheme="default")
+    context, page, errors = open_page(browser, base + PAGE, viewport=viewport, scheme="default",
+                                      idle=False)
     try:
         # No colour transitions (the new palette at once), and Material's sticky header
         # out of the screenshots' way.
@@ -67,6 +68,7 @@ def test_heap_strip_fits_and_reads(site, browser, viewport):
             page.locator("figure.roads-heap-figure").first.screenshot(
                 path=str(ARTIFACTS / f"heap-{viewport['width']}-{scheme}.png"))
         assert fills["default"] != fills["slate"], "the palettes colour the states alike"
+        quiet(page)
         assert not errors
     finally:
         context.close()
