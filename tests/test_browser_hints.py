@@ -25,7 +25,7 @@ import pytest
 
 from roads.figures.regions import KINDS
 from roads.words.source import CALLS, CALL_WORDS
-from tests.browser import DESKTOP, PHONE, WIDTHS, open_page
+from tests.browser import DESKTOP, PHONE, WIDTHS, open_page, quiet
 from tests.conftest import REPO
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -86,7 +86,7 @@ def test_the_keyboard_opens_a_figures_hints_with_one_stop(site, browser, kind, w
     _, base = site
     url, holder_css, hint = OPENED[kind]
     context, page, errors = open_page(browser, base + url, viewport=WIDTHS[width],
-                                      scheme="default")
+                                      scheme="default", idle=False)
     try:
         holder = page.locator(holder_css).first
         assert not _shown(holder, hint), "hints show before the control is opened"
@@ -112,6 +112,7 @@ def test_the_keyboard_opens_a_figures_hints_with_one_stop(site, browser, kind, w
         holder.screenshot(path=str(ARTIFACTS / f"hints-{kind}-keyboard-{width}.png"))
         page.keyboard.press("Enter")
         assert not _shown(holder, hint)
+        quiet(page)
         assert not errors, errors
     finally:
         context.close()
@@ -125,7 +126,7 @@ def test_a_tap_opens_a_figures_hints(site, browser, kind):
     _, base = site
     url, holder_css, hint = OPENED[kind]
     context, page, errors = open_page(browser, base + url, viewport=PHONE, scheme="slate",
-                                      touch=True)
+                                      touch=True, idle=False)
     try:
         holder = page.locator(holder_css).first
         control = holder.locator(CONTROL)
@@ -143,6 +144,7 @@ def test_a_tap_opens_a_figures_hints(site, browser, kind):
         holder.screenshot(path=str(ARTIFACTS / f"hints-{kind}-tap-390-slate.png"))
         control.tap()
         assert not _shown(holder, hint)
+        quiet(page)
         assert not errors, errors
     finally:
         context.close()
@@ -196,7 +198,7 @@ def test_a_memory_map_reads_on_a_phone_without_scrolling_sideways(site, browser,
     marked whole (the bar down its left edge)."""
     _, base = site
     context, page, errors = open_page(browser, base + path, viewport=PHONE,
-                                      scheme=MAP_PAGES[path], touch=True)
+                                      scheme=MAP_PAGES[path], touch=True, idle=False)
     try:
         maps = page.locator(".roads-map")
         assert maps.count() >= 1
@@ -216,6 +218,7 @@ def test_a_memory_map_reads_on_a_phone_without_scrolling_sideways(site, browser,
         row.focus()
         bar = row.evaluate("r => getComputedStyle(r).boxShadow")
         assert row.evaluate("r => r.classList.contains('roads-linked')") and "inset" in bar, bar
+        quiet(page)
         assert not errors, errors
     finally:
         context.close()
@@ -228,7 +231,7 @@ def test_the_provenance_shows_the_whole_compile_command(site, browser, width):
     tap's reach. Nothing to press: it is read where it stands."""
     _, base = site
     context, page, errors = open_page(browser, base + SOURCE_PAGE, viewport=WIDTHS[width],
-                                      touch=width == "390", scheme="default")
+                                      touch=width == "390", scheme="default", idle=False)
     try:
         command = page.locator(f"#source-{SOURCE_SAMPLE} .roads-compile pre.roads-command")
         whole = " ".join(command.first.inner_text().split())
@@ -242,6 +245,7 @@ def test_the_provenance_shows_the_whole_compile_command(site, browser, width):
         assert caption.is_visible()
         right = caption.evaluate("e => Math.max(...[...e.getClientRects()].map(r => r.right))")
         assert right <= page.viewport_size["width"], right
+        quiet(page)
         assert not errors, errors
     finally:
         context.close()
@@ -255,7 +259,7 @@ def test_the_source_box_says_what_each_highlighted_line_does(site, browser, touc
     _, base = site
     viewport = PHONE if touch else DESKTOP
     context, page, errors = open_page(browser, base + MARKED_PAGE, viewport=viewport,
-                                      touch=touch, scheme="default")
+                                      touch=touch, scheme="default", idle=False)
     try:
         boxes = page.locator("details.roads-src:has(.hll)")
         assert boxes.count() >= 1
@@ -277,6 +281,7 @@ def test_the_source_box_says_what_each_highlighted_line_does(site, browser, touc
         for kind in kinds:
             assert f"{calls[kind]} {CALL_WORDS[kind]}" in said, (kind, said)
         assert box.locator(".hll[title]").count() == 0
+        quiet(page)
         assert not errors, errors
     finally:
         context.close()
@@ -288,7 +293,7 @@ def test_the_elf_figure_on_a_phone_says_each_regions_kind(site, browser, scheme)
     why, was its tooltip, which a tap does not show. Each region now says it."""
     _, base = site
     context, page, errors = open_page(browser, base + ELF_PAGE, viewport=PHONE,
-                                      touch=True, scheme=scheme)
+                                      touch=True, scheme=scheme, idle=False)
     try:
         regions = page.locator(".roads-elf-narrow .roads-elf-became li")
         assert regions.count() >= 4
@@ -305,6 +310,7 @@ def test_the_elf_figure_on_a_phone_says_each_regions_kind(site, browser, scheme)
         ARTIFACTS.mkdir(exist_ok=True)
         page.locator(".roads-elf-narrow").first.screenshot(
             path=str(ARTIFACTS / f"hints-elf-390-{scheme}.png"))
+        quiet(page)
         assert not errors, errors
     finally:
         context.close()
@@ -316,7 +322,7 @@ def test_the_page_view_says_what_its_bits_are_under_the_table(site, browser):
     on a phone, with nothing to press, and no cell has a title."""
     _, base = site
     context, page, errors = open_page(browser, base + MARKED_PAGE, viewport=PHONE,
-                                      touch=True, scheme="default")
+                                      touch=True, scheme="default", idle=False)
     try:
         view = page.locator(".roads-pages").first
         notes = view.locator(".roads-notes")
@@ -327,6 +333,7 @@ def test_the_page_view_says_what_its_bits_are_under_the_table(site, browser):
                       "frame (the page frame number, pagemap bits 0-"):
             assert words in said, said
         assert page.locator(".roads-pages [title]").count() == 0
+        quiet(page)
         assert not errors, errors
     finally:
         context.close()
@@ -337,7 +344,7 @@ def test_the_page_views_zero_page_words_keep_their_spaces(site, browser):
     after a zero page's frame read "0x3928zeropage" until they kept their spaces."""
     _, base = site
     context, page, errors = open_page(browser, base + MARKED_PAGE, viewport=PHONE,
-                                      touch=True, scheme="default")
+                                      touch=True, scheme="default", idle=False)
     try:
         zero = page.locator(".roads-pages .roads-pages-zero").first
         zero.scroll_into_view_if_needed()
@@ -354,6 +361,7 @@ def test_the_page_views_zero_page_words_keep_their_spaces(site, browser):
         size = float(zero.evaluate("z => getComputedStyle(z).fontSize").removesuffix("px"))
         assert gaps["before"] >= size * 0.2, gaps
         assert gaps["space"] >= size * 0.2, gaps
+        quiet(page)
         assert not errors, errors
     finally:
         context.close()
@@ -364,7 +372,7 @@ def test_a_gdb_map_change_shows_each_files_folder(site, browser):
     now stands under the name, in the column, on a phone."""
     _, base = site
     context, page, errors = open_page(browser, base + "gdb-sessions/", viewport=PHONE,
-                                      touch=True, scheme="slate")
+                                      touch=True, scheme="slate", idle=False)
     try:
         folders = page.locator("table.roads-gdb-mapchange .roads-gdb-folder")
         assert folders.count() >= 1
@@ -372,6 +380,7 @@ def test_a_gdb_map_change_shows_each_files_folder(site, browser):
         assert folders.first.is_visible()
         assert folders.first.inner_text().startswith("/")
         assert page.locator("table.roads-gdb-mapchange [title]").count() == 0
+        quiet(page)
         assert not errors, errors
     finally:
         context.close()
@@ -390,7 +399,7 @@ def _content_axe(browser, url: str, width: str, prepare) -> list:
     if not AXE.is_file():
         pytest.fail(f"axe-core is missing: {AXE.relative_to(REPO)} (npm ci)", pytrace=False)
     found = []
-    context, page, errors = open_page(browser, url, viewport=WIDTHS[width])
+    context, page, errors = open_page(browser, url, viewport=WIDTHS[width], idle=False)
     try:
         page.add_script_tag(path=str(AXE))
         page.add_style_tag(content="*, ::before, ::after { transition: none !important; }")
@@ -399,6 +408,7 @@ def _content_axe(browser, url: str, width: str, prepare) -> list:
             page.evaluate("s => document.body.setAttribute('data-md-color-scheme', s)", scheme)
             found += [(url, scheme, v) for v in page.evaluate(
                 content_run, {"fails": list(AXE_FAILS), "rules": rules})]
+        quiet(page)
         assert not errors, errors
     finally:
         context.close()
@@ -531,7 +541,7 @@ def test_the_keyboard_reads_each_drawn_parts_words(site, browser, kind, width):
     _, base = site
     url, figure_css, _ = READOUTS[kind]
     context, page, errors = open_page(browser, base + url, viewport=WIDTHS[width],
-                                      scheme="default")
+                                      scheme="default", idle=False)
     try:
         figure = page.locator(figure_css).first
         readout = figure.locator(READOUT)
@@ -589,6 +599,7 @@ def test_the_keyboard_reads_each_drawn_parts_words(site, browser, kind, width):
             ARTIFACTS.mkdir(exist_ok=True)
             page.screenshot(path=str(ARTIFACTS / f"readout-diagram-full-screen-{width}.png"))
             page.keyboard.press("Escape")
+        quiet(page)
         assert not errors, errors
     finally:
         context.close()
@@ -621,7 +632,7 @@ def test_a_part_shift_tab_focuses_is_clear_of_the_header(site, browser, kind, wi
     _, base = site
     url, figure_css, _ = READOUTS[kind]
     context, page, errors = open_page(browser, base + url, viewport=WIDTHS[width],
-                                      scheme="default")
+                                      scheme="default", idle=False)
     try:
         figure = page.locator(figure_css).first
         figure.evaluate(STOP_AFTER_FIGURE)
@@ -635,6 +646,7 @@ def test_a_part_shift_tab_focuses_is_clear_of_the_header(site, browser, kind, wi
                 parts += 1
                 assert under <= 1, (parts, under)
         assert parts, "no part of the figure takes the focus"
+        quiet(page)
         assert not errors, errors
     finally:
         context.close()
@@ -656,7 +668,7 @@ def test_a_tap_on_a_drawn_part_shows_its_words(site, browser, kind):
     _, base = site
     url, figure_css, parts_css = READOUTS[kind]
     context, page, errors = open_page(browser, base + url, viewport=PHONE, scheme="slate",
-                                      touch=True)
+                                      touch=True, idle=False)
     try:
         figure = page.locator(figure_css).first
         parts = figure.locator(parts_css)
@@ -676,6 +688,7 @@ def test_a_tap_on_a_drawn_part_shows_its_words(site, browser, kind):
             ARTIFACTS.mkdir(exist_ok=True)
             page.screenshot(path=str(ARTIFACTS / f"readout-{kind}-tap-390-slate.png"))
         assert page.evaluate("document.scrollingElement.scrollWidth") <= PHONE["width"]
+        quiet(page)
         assert not errors, errors
     finally:
         context.close()
@@ -688,7 +701,7 @@ def test_a_tap_on_a_phones_numbered_pointer_shows_its_words(site, browser):
     _, base = site
     url, figure_css, _ = READOUTS["diagram"]
     context, page, errors = open_page(browser, base + url, viewport=PHONE, scheme="slate",
-                                      touch=True)
+                                      touch=True, idle=False)
     try:
         figure = page.locator(figure_css).first
         number = figure.locator("svg:visible g.roads-pointer:not(.roads-key)").first
@@ -697,6 +710,7 @@ def test_a_tap_on_a_phones_numbered_pointer_shows_its_words(site, browser):
         assert re.fullmatch(r"1: \S.* 0x[0-9a-f]+", words), words
         number.tap()
         _says_on_a_phone(figure.locator(READOUT), words)
+        quiet(page)
         assert not errors, errors
     finally:
         context.close()
@@ -749,7 +763,7 @@ def test_the_timelapse_arrow_keys_go_from_box_to_box(site, browser, width):
     together."""
     _, base = site
     context, page, errors = open_page(browser, base + TIMELAPSE_PAGE, viewport=WIDTHS[width],
-                                      scheme="default")
+                                      scheme="default", idle=False)
     try:
         lapse = page.locator(".roads-timelapse").first
         readout = lapse.locator(READOUT)
@@ -800,6 +814,7 @@ def test_the_timelapse_arrow_keys_go_from_box_to_box(site, browser, width):
             page.wait_for_function(f"t => t.dataset.roadsStep === '{last}'",
                                    arg=lapse.element_handle())
             _walked_top_down(lapse, figure, width)
+        quiet(page)
         assert not errors, errors
     finally:
         context.close()
@@ -839,7 +854,7 @@ def test_a_box_the_arrow_keys_pick_is_clear_of_the_step_bar(site, browser, width
     was under the bar going up)."""
     _, base = site
     context, page, errors = open_page(browser, base + TIMELAPSE_PAGE, viewport=WIDTHS[width],
-                                      scheme="default")
+                                      scheme="default", idle=False)
     try:
         lapse = page.locator(".roads-timelapse").first
         lapse.locator(".roads-timelapse-steps").focus()
@@ -853,6 +868,7 @@ def test_a_box_the_arrow_keys_pick_is_clear_of_the_step_bar(site, browser, width
             at = lapse.evaluate(CHOSEN_CLEAR)
             assert at["top"] >= max(at["header"], at["bar"]), (key, at)
             assert at["bottom"] <= min(at["readout"], WIDTHS[width]["height"]), (key, at)
+        quiet(page)
         assert not errors, errors
     finally:
         context.close()
@@ -878,7 +894,7 @@ def test_the_step_bar_stays_above_back_to_top(site, browser, width):
     covered them, on a phone half the bar)."""
     _, base = site
     context, page, errors = open_page(browser, base + TIMELAPSE_PAGE, viewport=WIDTHS[width],
-                                      scheme="default")
+                                      scheme="default", idle=False)
     try:
         lapse = page.locator(".roads-timelapse").first
         y = lapse.evaluate("t => t.getBoundingClientRect().top + window.scrollY")
@@ -891,6 +907,7 @@ def test_the_step_bar_stays_above_back_to_top(site, browser, width):
                                ".classList.contains('md-top--hidden')")
         page.wait_for_timeout(300)  # the button's own transition
         assert lapse.evaluate(TOP_OVER_BAR) == "bar"
+        quiet(page)
         assert not errors, errors
     finally:
         context.close()
@@ -903,7 +920,7 @@ def test_a_tap_on_a_timelapse_box_shows_its_words(site, browser):
     (the page behind it is inert), and the tap leaves the dialog open."""
     _, base = site
     context, page, errors = open_page(browser, base + TIMELAPSE_PAGE, viewport=PHONE,
-                                      scheme="slate", touch=True)
+                                      scheme="slate", touch=True, idle=False)
     try:
         lapse = page.locator(".roads-timelapse").first
         box = lapse.locator(".roads-timelapse-current svg:visible g.node.roads-region").nth(4)
@@ -933,6 +950,7 @@ def test_a_tap_on_a_timelapse_box_shows_its_words(site, browser):
         page.screenshot(path=str(ARTIFACTS / "readout-timelapse-full-screen-390-slate.png"))
         dialog.locator(".roads-zoom-close").tap()
         assert lapse.locator(READOUT).inner_text() == words
+        quiet(page)
         assert not errors, errors
     finally:
         context.close()
