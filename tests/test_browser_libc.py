@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.browser import DESKTOP, PHONE, open_page
+from tests.browser import DESKTOP, PHONE, open_page, quiet
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 PAGE = "all-roads-to-memory/inside-the-c-library/"
@@ -19,7 +19,8 @@ PAIR = ".md-typeset .grid > div"
                          ids=["desktop-slate", "phone-default"])
 def test_lazy_and_now_side_by_side_and_prompts(site, browser, viewport, scheme):
     _, base = site
-    context, page, errors = open_page(browser, base + PAGE, viewport=viewport, scheme=scheme)
+    context, page, errors = open_page(browser, base + PAGE, viewport=viewport, scheme=scheme,
+                                      idle=False)
     try:
         cells = page.locator(PAIR)
         assert cells.count() == 2
@@ -37,6 +38,7 @@ def test_lazy_and_now_side_by_side_and_prompts(site, browser, viewport, scheme):
         assert commands and all(c.startswith("(gdb) ") for c in commands)
         assert "(gdb) x/gx &'puts@got.plt'" in commands
         assert not any(t.startswith("+") for t in page.locator(".roads-gdb-line").all_inner_texts())
+        quiet(page)
         assert errors == []
     finally:
         context.close()
