@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.browser import DESKTOP, PHONE, open_page
+from tests.browser import DESKTOP, PHONE, open_page, quiet
 from tests.conftest import REPO
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -62,7 +62,8 @@ def row(page, key: str):
 @pytest.mark.parametrize("viewport,scheme", SCREENS)
 def test_hovering_a_box_marks_its_row_and_the_row_its_box(site, browser, viewport, scheme):
     _, base = site
-    context, page, errors = open_page(browser, base + LINKED_PAGE, viewport=viewport, scheme=scheme)
+    context, page, errors = open_page(browser, base + LINKED_PAGE, viewport=viewport, scheme=scheme,
+                                      idle=False)
     keys = paired_keys(page)
     assert len(keys) >= 10, keys
     heap = next(k for k in keys if box(page, k).get_attribute("class").find("roads-kind-heap") >= 0)
@@ -87,6 +88,7 @@ def test_hovering_a_box_marks_its_row_and_the_row_its_box(site, browser, viewpor
 
     page.mouse.move(0, viewport["height"] - 1)
     page.wait_for_function("!document.querySelector('.roads-linked')", timeout=5000)
+    quiet(page)
     context.close()
     assert not errors, errors
 
@@ -94,7 +96,8 @@ def test_hovering_a_box_marks_its_row_and_the_row_its_box(site, browser, viewpor
 @pytest.mark.parametrize("viewport,scheme", SCREENS)
 def test_keyboard_focus_links_both_ways_with_a_ring(site, browser, viewport, scheme):
     _, base = site
-    context, page, errors = open_page(browser, base + LINKED_PAGE, viewport=viewport, scheme=scheme)
+    context, page, errors = open_page(browser, base + LINKED_PAGE, viewport=viewport, scheme=scheme,
+                                      idle=False)
     keys = paired_keys(page)
 
     # Rows: Tab from one to the next.
@@ -120,18 +123,20 @@ def test_keyboard_focus_links_both_ways_with_a_ring(site, browser, viewport, sch
     page.keyboard.press("Shift+Tab")
     back = page.evaluate("document.activeElement.closest('[data-roads-region]').dataset.roadsRegion")
     assert back == keys[0] and page.evaluate(MARKED) == pair(keys[0])
+    quiet(page)
     context.close()
     assert not errors, errors
 
 
 def test_a_table_without_its_diagram_adds_no_tab_stops(site, browser):
     _, base = site
-    context, page, errors = open_page(browser, base + "hello-world/", scheme="default")
+    context, page, errors = open_page(browser, base + "hello-world/", scheme="default", idle=False)
     rows = page.locator("tr[data-roads-region]")
     assert rows.count() > 0
     assert page.locator("tr[data-roads-region][tabindex]").count() == 0
     rows.nth(1).hover()
     assert page.evaluate(MARKED) == []
+    quiet(page)
     context.close()
     assert not errors, errors
 
@@ -160,7 +165,8 @@ def steps_without_script(page) -> list[dict]:
 @pytest.mark.parametrize("viewport,scheme", SCREENS)
 def test_the_stepper_goes_through_every_checkpoint_with_its_buttons(site, browser, viewport, scheme):
     _, base = site
-    context, page, errors = open_page(browser, base + TIMELAPSE_PAGE, viewport=viewport, scheme=scheme)
+    context, page, errors = open_page(browser, base + TIMELAPSE_PAGE, viewport=viewport,
+                                      scheme=scheme, idle=False)
     steps = steps_without_script(page)
     assert len(steps) >= 3
     root = page.locator(".roads-timelapse")
@@ -196,6 +202,7 @@ def test_the_stepper_goes_through_every_checkpoint_with_its_buttons(site, browse
         assert step_state(page)["shown"] == [steps[k]["name"]]
     page.locator(".roads-timelapse-dot").nth(len(steps) - 1).click()
     assert step_state(page)["step"] == len(steps) - 1
+    quiet(page)
     context.close()
     assert not errors, errors
 
@@ -203,7 +210,8 @@ def test_the_stepper_goes_through_every_checkpoint_with_its_buttons(site, browse
 @pytest.mark.parametrize("viewport,scheme", SCREENS)
 def test_the_arrow_keys_step_through_it(site, browser, viewport, scheme):
     _, base = site
-    context, page, errors = open_page(browser, base + TIMELAPSE_PAGE, viewport=viewport, scheme=scheme)
+    context, page, errors = open_page(browser, base + TIMELAPSE_PAGE, viewport=viewport,
+                                      scheme=scheme, idle=False)
     steps = steps_without_script(page)
     page.locator(".roads-timelapse-steps").focus()
     ring = page.evaluate("getComputedStyle(document.activeElement).outlineStyle")
@@ -222,6 +230,7 @@ def test_the_arrow_keys_step_through_it(site, browser, viewport, scheme):
     page.locator(".roads-timelapse-next").focus()
     page.keyboard.press("End")
     assert step_state(page)["step"] == len(steps) - 1
+    quiet(page)
     context.close()
     assert not errors, errors
 
@@ -286,7 +295,7 @@ def test_a_timelapse_number_moves_only_as_the_same_pointer(site, browser):
     was, and one of a pointer new in the step fades in."""
     _, base = site
     context, page, errors = open_page(browser, base + TIMELAPSE_PAGE, viewport=PHONE,
-                                      scheme="default")
+                                      scheme="default", idle=False)
     try:
         steps = page.locator(".roads-timelapse").first.locator(".roads-timelapse-step").count()
         renumbered = 0
@@ -306,6 +315,7 @@ def test_a_timelapse_number_moves_only_as_the_same_pointer(site, browser):
             renumbered += sum(1 for p in after if p["kind"] == "number"
                               and (p["kind"], p["name"]) not in before)
         assert renumbered, "no step brings a new pointer: nothing was tested"
+        quiet(page)
         assert not errors, errors
     finally:
         context.close()
