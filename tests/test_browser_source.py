@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.browser import DESKTOP, PHONE, open_page
+from tests.browser import DESKTOP, PHONE, open_page, quiet
 from tests.conftest import REPO
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -21,7 +21,7 @@ LONG = ("all-roads-to-memory/mapping-procedure/", "probe")
 
 def test_source_box_folds_and_unfolds(site, browser):
     _, base = site
-    context, page, errors = open_page(browser, base + LONG[0])
+    context, page, errors = open_page(browser, base + LONG[0], idle=False)
     box = page.locator(f"#source-{LONG[1]}")
     code = box.locator("details.roads-src .roads-src-code")
     summary = box.locator("details.roads-src > summary")
@@ -40,12 +40,14 @@ def test_source_box_folds_and_unfolds(site, browser):
     run.locator("> summary").click()
     assert run.locator("pre.roads-command").is_visible()
     assert "setarch" in run.locator("pre.roads-command").inner_text()
+    quiet(page)
     context.close()
     assert not errors, errors
 
-    context, page, errors = open_page(browser, base + SHORT[0])
+    context, page, errors = open_page(browser, base + SHORT[0], idle=False)
     assert page.locator(f"#source-{SHORT[1]} .roads-src-code").is_visible(), \
         "a short source starts unfolded"
+    quiet(page)
     context.close()
     assert not errors, errors
 
@@ -56,7 +58,8 @@ def test_source_box_fits_and_reads(site, browser, scheme, viewport):
     _, base = site
     ARTIFACTS.mkdir(exist_ok=True)
     for url, name in (SHORT, LONG):
-        context, page, errors = open_page(browser, base + url, viewport=viewport, scheme=scheme)
+        context, page, errors = open_page(browser, base + url, viewport=viewport, scheme=scheme,
+                                          idle=False)
         box = page.locator(f"#source-{name}")
         page.evaluate(f"document.querySelectorAll('#source-{name} details')"
                       ".forEach(d => d.open = true)")
@@ -87,5 +90,6 @@ def test_source_box_fits_and_reads(site, browser, scheme, viewport):
         # The sticky header would be stitched into a screenshot taller than the window.
         page.add_style_tag(content=".md-header { position: static !important; }")
         box.screenshot(path=str(ARTIFACTS / f"source-{name}-{scheme}-{viewport['width']}.png"))
+        quiet(page)
         context.close()
         assert not errors, (label, errors)
