@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 
-from tests.browser import PHONE, open_page
+from tests.browser import PHONE, open_page, quiet
 
 ENTRY = r"<strong>(<em>)?[A-Z][a-z]+ \d{1,2}, \d{4} \(.+\)(</em>)?</strong>"
 
@@ -35,7 +35,7 @@ def dates(entries: list[str]) -> list[str]:
 def test_older_entries_are_folded_behind_a_button_that_unfolds_them(site, browser):
     out, base = site
     context, page, errors = open_page(browser, base + "all-roads-to-memory/virtual-address-space/",
-                                      viewport=PHONE, touch=True)
+                                      viewport=PHONE, touch=True, idle=False)
     block = page.evaluate(BLOCK)
     entries = block["entries"]
     assert block["rule"] and len(entries) >= 3, block
@@ -62,6 +62,7 @@ def test_older_entries_are_folded_behind_a_button_that_unfolds_them(site, browse
     page.locator("button.roads-updates-toggle").focus()
     page.keyboard.press("Enter")
     assert page.evaluate(BLOCK)["shown"] == [True] * len(entries)
+    quiet(page)
     assert errors == []
     context.close()
 
@@ -69,7 +70,7 @@ def test_older_entries_are_folded_behind_a_button_that_unfolds_them(site, browse
 def test_every_entry_shows_on_paper_and_without_scripts(site, browser):
     out, base = site
     url = base + "all-roads-to-memory/virtual-address-space/"
-    context, page, _ = open_page(browser, url)
+    context, page, _ = open_page(browser, url, idle=False)
     folded = page.evaluate(BLOCK)
     page.emulate_media(media="print")
     printed = page.evaluate(BLOCK)
@@ -94,7 +95,7 @@ def test_every_entry_shows_on_paper_and_without_scripts(site, browser):
 
 def test_a_page_with_fewer_than_two_older_entries_is_not_folded(site, browser):
     out, base = site
-    context, page, _ = open_page(browser, base + "whats-new/")
+    context, page, _ = open_page(browser, base + "whats-new/", idle=False)
     block = page.evaluate(BLOCK)
     context.close()
     assert block["entries"] and block["buttons"] == [] and all(block["shown"]), block
@@ -102,7 +103,7 @@ def test_a_page_with_fewer_than_two_older_entries_is_not_folded(site, browser):
 
 def test_a_page_reached_by_instant_navigation_is_folded_once(site, browser):
     out, base = site
-    context, page, _ = open_page(browser, base)
+    context, page, _ = open_page(browser, base, idle=False)
     page.locator("a[href$='virtual-address-space/']").first.click()
     page.wait_for_url(re.compile(r"virtual-address-space/$"))
     page.wait_for_function("() => document.querySelector('button.roads-updates-toggle') !== null")
