@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.browser import WIDTHS, open_page
+from tests.browser import WIDTHS, open_page, quiet
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -70,7 +70,7 @@ def test_no_address_or_name_in_a_table_is_broken(site, browser, path, width):
     table fits the text column."""
     _, base = site
     context, page, errors = open_page(browser, base + path, viewport=WIDTHS[width],
-                                      scheme="default")
+                                      scheme="default", idle=False)
     try:
         page.evaluate("document.querySelectorAll('details').forEach(d => d.open = true)")
         found = page.evaluate(TABLE_CODE)
@@ -85,6 +85,7 @@ def test_no_address_or_name_in_a_table_is_broken(site, browser, path, width):
         # A map wider than a phone scrolls; its caption wraps where the reader sees it.
         cut = [c for c in found["captions"] if c["past"] > 1]
         assert not cut, f"map captions running past what their box shows on {path}: {cut}"
+        quiet(page)
         assert not errors, errors
     finally:
         context.close()
@@ -94,7 +95,7 @@ def test_no_address_or_name_in_a_table_is_broken(site, browser, path, width):
 def test_runs_of_absent_pages_read_as_words(site, browser, width):
     _, base = site
     context, page, errors = open_page(browser, base + "all-roads-to-memory/mapping-procedure/",
-                                      viewport=WIDTHS[width], scheme="default")
+                                      viewport=WIDTHS[width], scheme="default", idle=False)
     try:
         # Each run's cell, measured as laid out and as its words would be with the page's
         # ordinary spacing: the same width, to the pixel.
@@ -112,6 +113,7 @@ def test_runs_of_absent_pages_read_as_words(site, browser, width):
         assert runs, "no run of absent pages on the mapping page"
         squeezed = [r for r in runs if abs(r["width"] - r["normal"]) > 1]
         assert not squeezed, squeezed
+        quiet(page)
         assert not errors, errors
     finally:
         context.close()
@@ -151,13 +153,14 @@ WRAPPING_PAGES = ("all-roads-to-memory/dynamic-memory-allocation/",
 def test_no_text_under_the_copy_button_of_what_wraps(site, browser, path, width):
     _, base = site
     context, page, errors = open_page(browser, base + path, viewport=WIDTHS[width],
-                                      scheme="default")
+                                      scheme="default", idle=False)
     try:
         page.evaluate("document.querySelectorAll('details').forEach(d => d.open = true)")
         blocks = page.evaluate(UNDER_THE_BUTTON)
         assert blocks, f"no command or transcript with a copy button on {path}"
         covered = [b for b in blocks if b["hidden"]]
         assert not covered, f"text under the copy button on {path} at {width} px: {covered}"
+        quiet(page)
         assert not errors, errors
     finally:
         context.close()
@@ -185,12 +188,13 @@ def test_an_option_in_the_prose_is_never_broken(site, browser, width):
     out on one line (lines -1: an option left unmarked)."""
     _, base = site
     context, page, errors = open_page(browser, base + "explore-your-own-program/",
-                                      viewport=WIDTHS[width], scheme="default")
+                                      viewport=WIDTHS[width], scheme="default", idle=False)
     try:
         found = page.evaluate(OPTION_LINES)
         assert len(found) > 50, found
         broken = [f for f in found if f["lines"] != 1]
         assert not broken, broken
+        quiet(page)
         assert not errors, errors
     finally:
         context.close()
