@@ -20,7 +20,7 @@ import re
 
 import pytest
 
-from tests.browser import DESKTOP, PHONE, open_page
+from tests.browser import DESKTOP, PHONE, open_page, quiet
 from tests.conftest import REPO
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -76,7 +76,7 @@ def test_a_memory_map_opens_legible_on_a_phone(site, browser, scheme):
     _, base = site
     for viewport in (PHONE, DESKTOP):
         context, page, errors = open_page(browser, base + "all-roads-to-memory/virtual-address-space/",
-                                          viewport=viewport, scheme=scheme)
+                                          viewport=viewport, scheme=scheme, idle=False)
         try:
             wrapper = page.locator(FIGURE + ":has(svg.roads-vas)").first
             inline = wrapper.locator("svg:visible text").first.evaluate(
@@ -100,6 +100,7 @@ def test_a_memory_map_opens_legible_on_a_phone(site, browser, scheme):
                 page.locator(DIALOG + " .roads-zoom-fit").click()
                 assert shows_whole(page)
             page.keyboard.press("Escape")
+            quiet(page)
             assert not errors
         finally:
             context.close()
@@ -113,7 +114,8 @@ def stage_centre(page) -> tuple[float, float]:
 @pytest.mark.parametrize("scheme", ["default", "slate"])
 def test_figure_fits_a_phone_and_the_button_shows(site, browser, scheme):
     _, base = site
-    context, page, errors = open_page(browser, base + PAGE, viewport=PHONE, scheme=scheme)
+    context, page, errors = open_page(browser, base + PAGE, viewport=PHONE, scheme=scheme,
+                                      idle=False)
     try:
         count = page.locator(FIGURE).count()
         assert count >= 3
@@ -125,6 +127,7 @@ def test_figure_fits_a_phone_and_the_button_shows(site, browser, scheme):
             assert "full screen" in button.get_attribute("aria-label")
             right = wrapper.locator("svg").evaluate("s => s.getBoundingClientRect().right")
             assert right <= column + 1, f"figure {k} is {right - column:.0f} px wider than the column"
+        quiet(page)
         assert not errors
     finally:
         context.close()
@@ -132,7 +135,8 @@ def test_figure_fits_a_phone_and_the_button_shows(site, browser, scheme):
 
 def test_button_is_reached_with_the_keyboard_and_escape_closes(site, browser):
     _, base = site
-    context, page, errors = open_page(browser, base + PAGE, viewport=PHONE, scheme="default")
+    context, page, errors = open_page(browser, base + PAGE, viewport=PHONE, scheme="default",
+                                      idle=False)
     try:
         for _ in range(600):
             page.keyboard.press("Tab")
@@ -167,6 +171,7 @@ def test_button_is_reached_with_the_keyboard_and_escape_closes(site, browser):
         # The figure is back in its place, and nothing stands in for it any more.
         assert page.evaluate("document.activeElement.closest('.roads-zoomable').querySelector('svg') !== null")
         assert page.locator(".roads-zoom-placeholder").count() == 0
+        quiet(page)
         assert not errors
     finally:
         context.close()
@@ -176,7 +181,8 @@ def test_button_is_reached_with_the_keyboard_and_escape_closes(site, browser):
                                               (DESKTOP, "default"), (DESKTOP, "slate")])
 def test_drag_pans_wheel_and_buttons_zoom(site, browser, viewport, scheme):
     _, base = site
-    context, page, errors = open_page(browser, base + PAGE, viewport=viewport, scheme=scheme)
+    context, page, errors = open_page(browser, base + PAGE, viewport=viewport, scheme=scheme,
+                                      idle=False)
     try:
         open_figure(page, 2)
         x0, y0, s0 = transform(page)
@@ -213,6 +219,7 @@ def test_drag_pans_wheel_and_buttons_zoom(site, browser, viewport, scheme):
         page.screenshot(path=str(ARTIFACTS / f"open-{viewport['width']}-{scheme}.png"))
         page.locator(DIALOG + " .roads-zoom-close").click()
         page.wait_for_selector(DIALOG + ":not([open])", state="attached")
+        quiet(page)
         assert not errors
     finally:
         context.close()
@@ -221,7 +228,7 @@ def test_drag_pans_wheel_and_buttons_zoom(site, browser, viewport, scheme):
 def test_pinch_zooms_on_a_touch_screen(site, browser):
     _, base = site
     context, page, errors = open_page(browser, base + PAGE, viewport=PHONE, scheme="default",
-                                      touch=True)
+                                      touch=True, idle=False)
     try:
         open_figure(page, 0)
         _, _, s0 = transform(page)
@@ -250,6 +257,7 @@ def test_pinch_zooms_on_a_touch_screen(site, browser):
         assert round(x2 - x1) == 50 and round(y2 - y1) == 0
         page.keyboard.press("Escape")
         page.wait_for_selector(DIALOG + ":not([open])", state="attached")
+        quiet(page)
         assert not errors
     finally:
         context.close()
@@ -273,7 +281,7 @@ def test_a_part_tabbed_to_full_screen_is_panned_into_view(site, browser, viewpor
     reach)."""
     _, base = site
     context, page, errors = open_page(browser, base + MAP_PAGE, viewport=viewport,
-                                      scheme="default")
+                                      scheme="default", idle=False)
     try:
         wrapper = page.locator(FIGURE + ":has(svg.roads-vas)").first
         wrapper.scroll_into_view_if_needed()
@@ -292,6 +300,7 @@ def test_a_part_tabbed_to_full_screen_is_panned_into_view(site, browser, viewpor
         assert shows_whole(page)
         page.keyboard.press("Escape")
         page.wait_for_selector(DIALOG + ":not([open])", state="attached")
+        quiet(page)
         assert not errors, errors
     finally:
         context.close()
@@ -316,7 +325,7 @@ def test_the_timelapse_arrow_keys_pick_boxes_full_screen(site, browser, viewport
     the focus to the box still picked on the page (not back to the button)."""
     _, base = site
     context, page, errors = open_page(browser, base + TIMELAPSE_PAGE, viewport=viewport,
-                                      scheme=scheme)
+                                      scheme=scheme, idle=False)
     try:
         lapse = page.locator(".roads-timelapse").first
         button = lapse.locator(".roads-timelapse-current .roads-zoom-open")
@@ -371,6 +380,7 @@ def test_the_timelapse_arrow_keys_pick_boxes_full_screen(site, browser, viewport
         focus = page.evaluate(FOCUS_AFTER_CLOSE)
         assert focus["picked"] and focus["box"], focus  # the box picked, in view
         assert lapse.locator(".roads-readout").inner_text() == picked
+        quiet(page)
         assert not errors, errors
     finally:
         context.close()
