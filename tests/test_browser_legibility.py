@@ -55,7 +55,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.browser import PHONE, WIDTHS, open_page
+from tests.browser import PHONE, WIDTHS, open_page, quiet
 from tests.conftest import REPO
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.legibility]
@@ -737,12 +737,13 @@ def test_the_copy_button_shows_on_a_touch_screen(site, browser, scheme):
     1.4.11, a control's contrast)."""
     _, base = site
     context, page, errors = open_page(browser, base + "explore-your-own-program/",
-                                      viewport=PHONE, scheme=scheme, touch=True)
+                                      viewport=PHONE, scheme=scheme, touch=True, idle=False)
     try:
         page.add_style_tag(content="*, ::before, ::after { transition: none !important; }")
         found = page.evaluate(COPY_ICON)
         assert found["hoverNone"], found
         assert found["ratio"] >= 3, f"the copy button's icon at {found['ratio']}:1 ({scheme})"
+        quiet(page)
         assert not errors, errors
     finally:
         context.close()
@@ -753,26 +754,34 @@ def test_code_keeps_its_width_on_paper(site, browser):
     is not printed, code wraps at the full width of its box."""
     _, base = site
     context, page, errors = open_page(browser, base + "explore-your-own-program/",
-                                      scheme="default")
+                                      scheme="default", idle=False)
     try:
         page.emulate_media(media="print")
         strips = page.evaluate("""() => [...document.querySelectorAll('article pre > .md-code__nav')]
           .map(n => getComputedStyle(n.parentElement.querySelector(':scope > code')).borderRightWidth)""")
         assert strips and set(strips) == {"0px"}, strips
+        quiet(page)
         assert not errors, errors
     finally:
         context.close()
 
 
 @pytest.mark.parametrize("width", [390, 1280])
-def test_the_footer_names_the_previous_page_on_a_phone(site, browser, width):
-    """Material shows the previous page as a bare arrow below 720 px, where the next page
-    has its title: on a phone, the arrow's destination was a guess. Both links show
-    their page's title, at both widths, whole and inside the screen."""
+def test_the_footer_names_the_previous_page_and_table_code_reads_on_a_phone(site, browser, width):
+    """Two checks of the Processes page, in one load of it at each width.
+
+    The footer: Material shows the previous page as a bare arrow below 720 px, where the
+    next page has its title: on a phone, the arrow's destination was a guess. Both links
+    show their page's title, at both widths, whole and inside the screen.
+
+    Code in a table: Material sets it at 0.85 em of the table's small text: about 11 px
+    on a phone, where the addresses and AT_ names of the auxiliary vector's table were
+    the hardest text of the page to read. On a phone they are as large as the words
+    beside them; on a desktop, where the table's text is larger, Material's sizes stay."""
     _, base = site
     viewport = PHONE if width == 390 else {"width": width, "height": 900}
     context, page, errors = open_page(browser, base + "all-roads-to-memory/processes/",
-                                      viewport=viewport, scheme="default")
+                                      viewport=viewport, scheme="default", idle=False)
     try:
         shown = page.evaluate("""() => [...document.querySelectorAll('.md-footer__link')].map(a => {
             const t = a.querySelector('.md-footer__title');
@@ -784,22 +793,6 @@ def test_the_footer_names_the_previous_page_on_a_phone(site, browser, width):
         assert {s["rel"]: s["text"] for s in shown} == {
             "prev": "Previous The virtual address space", "next": "Next The mapping procedure"}
         assert all(s["shown"] and s["inside"] for s in shown), shown
-        assert not errors, errors
-    finally:
-        context.close()
-
-
-@pytest.mark.parametrize("width", [390, 1280])
-def test_code_in_a_table_is_as_large_as_its_words_on_a_phone(site, browser, width):
-    """Material sets code in a table at 0.85 em of the table's small text: about 11 px on
-    a phone, where the addresses and AT_ names of the auxiliary vector's table were the
-    hardest text of the page to read. On a phone they are as large as the words beside
-    them; on a desktop, where the table's text is larger, Material's sizes stay."""
-    _, base = site
-    viewport = PHONE if width == 390 else {"width": width, "height": 900}
-    context, page, errors = open_page(browser, base + "all-roads-to-memory/processes/",
-                                      viewport=viewport, scheme="default")
-    try:
         sizes = page.evaluate("""() => [...document.querySelectorAll('.md-typeset table:not([class]) td code')]
           .map(c => [parseFloat(getComputedStyle(c).fontSize),
                      parseFloat(getComputedStyle(c.closest('td')).fontSize)])""")
@@ -808,6 +801,7 @@ def test_code_in_a_table_is_as_large_as_its_words_on_a_phone(site, browser, widt
             assert all(code == words for code, words in sizes), sizes
         else:
             assert all(code < words for code, words in sizes), sizes
+        quiet(page)
         assert not errors, errors
     finally:
         context.close()
