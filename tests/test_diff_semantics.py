@@ -212,12 +212,12 @@ def test_nothing_changed_between_two_processes_says_what_was_compared() -> None:
 @pytest.mark.slow
 @pytest.mark.parametrize("scheme", ["default", "slate"])
 def test_diff_sides_stack_on_a_phone(site, browser, scheme) -> None:
-    from tests.browser import DESKTOP, PHONE, open_page
+    from tests.browser import DESKTOP, PHONE, open_page, quiet
 
     _, base = site
     for viewport, stacked in ((PHONE, True), (DESKTOP, False)):
         context, page, errors = open_page(browser, base + "all-roads-to-memory/processes/",
-                                          viewport=viewport, scheme=scheme)
+                                          viewport=viewport, scheme=scheme, idle=False)
         try:
             figures = page.locator("figure.roads-diff-figure")
             assert figures.count() >= 1
@@ -238,6 +238,7 @@ def test_diff_sides_stack_on_a_phone(site, browser, scheme) -> None:
                 colour = badge.evaluate("b => getComputedStyle(b).color")
                 body = page.evaluate("getComputedStyle(document.querySelector('.md-typeset')).color")
                 assert colour == body, (colour, body)
+            quiet(page)
             assert errors == []
         finally:
             context.close()

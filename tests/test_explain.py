@@ -452,12 +452,12 @@ def test_the_pages_figures_speak_and_open_full_screen(pages, browser):
 def test_the_worked_example_on_the_site(site, browser):
     """Explore your own program: its figures, drawn from the document roads explain
     saved, on a phone and a desktop in both palettes."""
-    from tests.browser import DESKTOP, PHONE, open_page
+    from tests.browser import DESKTOP, PHONE, open_page, quiet
 
     _, base = site
     for viewport, scheme in ((PHONE, "default"), (DESKTOP, "slate")):
         context, page, errors = open_page(browser, base + "explore-your-own-program/",
-                                          viewport=viewport, scheme=scheme)
+                                          viewport=viewport, scheme=scheme, idle=False)
         try:
             found = page.evaluate("""() => ({
               wide: document.documentElement.scrollWidth,
@@ -470,6 +470,7 @@ def test_the_worked_example_on_the_site(site, browser):
             assert found["wide"] <= viewport["width"], where
             assert found["vas"] == 1 and found["elf"] == 1, where
             assert found["diffs"] == 2 and found["prov"] == 4, (where, found)
+            quiet(page)
             assert not errors, errors
         finally:
             context.close()

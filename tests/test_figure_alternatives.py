@@ -184,13 +184,13 @@ def test_chromium_reads_the_names_and_hidden_descriptions(site, browser) -> None
     """Chromium's accessibility tree gives each kind of figure the name and description
     computed above, hidden descriptions included (aria-describedby reads hidden text)."""
     folder, base = site
-    from tests.browser import open_page
+    from tests.browser import open_page, quiet
 
     kinds = set()
     for path in ("all-roads-to-memory/mapping-procedure/", "gdb-sessions/",
                  "all-roads-to-memory/dynamic-memory-allocation/"):
         doc, found = figures_of(folder / path / "index.html")
-        context, page, errors = open_page(browser, base + path)
+        context, page, errors = open_page(browser, base + path, idle=False)
         try:
             shown = page.evaluate("[...document.querySelectorAll('[hidden][id$=\"-desc\"]')]"
                                   ".filter(e => getComputedStyle(e).display !== 'none').map(e => e.id)")
@@ -213,6 +213,7 @@ def test_chromium_reads_the_names_and_hidden_descriptions(site, browser) -> None
                 assert name in names, f"{kind}: Chromium has no element named {name!r}"
                 assert description in names[name], (kind, name, names[name])
                 kinds.add(kind)
+            quiet(page)
             assert errors == []
         finally:
             context.close()

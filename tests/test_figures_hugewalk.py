@@ -19,7 +19,7 @@ import pytest
 from roads import constants as c
 from roads.figures import walkview
 from roads.figures.select import select
-from tests.browser import DESKTOP, PHONE, open_page
+from tests.browser import DESKTOP, PHONE, open_page, quiet
 from tests.test_figures_pictures import HEX, MEASURE, _blend, doc, svg_texts
 
 PAGE = c.PAGE_SIZE.value
@@ -144,12 +144,13 @@ def test_huge_walk_renders_legibly(site, browser, viewport) -> None:
     _, base = site
     selector = "#roads-walk-hugepage-default-touched-huge"
     context, page, errors = open_page(browser, base + "all-roads-to-memory/files-and-accounting/",
-                                      viewport=viewport, scheme="default")
+                                      viewport=viewport, scheme="default", idle=False)
     try:
         measured = {}
         for scheme in ("default", "slate"):
             page.evaluate(f"document.body.setAttribute('data-md-color-scheme', '{scheme}')")
             measured[scheme] = page.evaluate(MEASURE, selector)
+        quiet(page)
     finally:
         context.close()
     assert not errors, errors

@@ -25,7 +25,7 @@ from roads.figures import stackview, walkview
 from roads.figures.pageview import PAGE_SIZE, split_address
 from roads.figures.provenance import with_provenance
 from roads.figures.select import Selection, select
-from tests.browser import DESKTOP, PHONE, open_page
+from tests.browser import DESKTOP, PHONE, open_page, quiet
 
 ROOT = Path(__file__).resolve().parent.parent
 HEX = re.compile(r"0x[0-9a-f]+")
@@ -308,12 +308,14 @@ def test_pictures_render_legibly(site, browser, viewport, scheme) -> None:
 
     _, base = site
     for path, selector in PICTURES:
-        context, page, errors = open_page(browser, base + path, viewport=viewport, scheme=scheme)
+        context, page, errors = open_page(browser, base + path, viewport=viewport, scheme=scheme,
+                                          idle=False)
         try:
             assert page.locator(selector).count() >= 1, (path, selector)
             if selector == "figure.roads-vas-figure":
                 continue  # the address-space diagram: its own tests measure it
             m = page.evaluate(MEASURE, selector)
+            quiet(page)
         finally:
             context.close()
         assert not errors, errors

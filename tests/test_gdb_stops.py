@@ -15,7 +15,7 @@ import pytest
 from roads.capture.project import Project
 from roads.figures import transcript as tr
 from roads.figures.select import select
-from tests.browser import DESKTOP, PHONE, open_page
+from tests.browser import DESKTOP, PHONE, open_page, quiet
 from tests.conftest import REPO
 
 PROJECT = Project(REPO, mode="frozen")
@@ -138,7 +138,7 @@ def test_split_transcript_in_chromium(site, browser):
     _, base = site
     for width in (PHONE, DESKTOP):
         context, page, errors = open_page(browser, base + "gdb-sessions/", viewport=width,
-                                          scheme="default")
+                                          scheme="default", idle=False)
         try:
             assert page.locator(".roads-gdb-stops").count() == 2
             heads = page.locator(".roads-gdb-stop-head").all_inner_texts()
@@ -159,6 +159,7 @@ def test_split_transcript_in_chromium(site, browser):
                 assert wide == [], (width, scheme, wide)
                 td, badge, bg = colours
                 assert td != bg and badge != bg, (width, scheme, colours)
+            quiet(page)
             assert not errors, errors
         finally:
             context.close()
