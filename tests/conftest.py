@@ -4,6 +4,7 @@ writes into the checkout."""
 
 from __future__ import annotations
 
+import fcntl
 import functools
 import hashlib
 import os
@@ -340,15 +341,29 @@ def status_lines(lines: dict[str, str] | None):
 
 @pytest.fixture(scope="session")
 def site_build(tmp_path_factory):
-    """The real site as published, built frozen once a session with a cache folder of
-    its own (``tests.browser.build_site``): (folder, cache folder). Nothing writes into
-    it: the browser tests read it, and tests/test_reproducible.py compares a second
-    build with it."""
+    """The real site as published, built frozen once a run with a cache folder of its
+    own (``tests.browser.build_site``): (folder, cache folder). Nothing writes into it:
+    the browser tests read it, and tests/test_reproducible.py compares a second build
+    with it. Under pytest-xdist the workers share one build, in the run's temporary
+    folder (their own folders' parent): the first worker to need it builds it, holding
+    a lock that any other waits on, and the others read it (a build keeps every core
+    busy: each worker's build of its own was the same work twice, at the same time)."""
     from tests.browser import build_site
 
-    out = tmp_path_factory.mktemp("site")
-    cache = tmp_path_factory.mktemp("site-cache")
-    build_site(REPO, out, cache=cache)
+    if os.environ.get("PYTEST_XDIST_WORKER") is None:
+        out = tmp_path_factory.mktemp("site")
+        cache = tmp_path_factory.mktemp("site-cache")
+        build_site(REPO, out, cache=cache)
+        return out, cache
+    run = tmp_path_factory.getbasetemp().parent
+    out, cache, built = run / "site", run / "site-cache", run / "site.built"
+    with open(run / "site.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released as the file closes
+        if not built.exists():
+            for folder in (out, cache):  # what a worker's failed build left
+                shutil.rmtree(folder, ignore_errors=True)
+            build_site(REPO, out, cache=cache)
+            built.touch()
     return out, cache
 
 
