@@ -32,6 +32,9 @@ def chromium_path() -> str | None:
     return None
 
 
+BUILD_DEADLINE = 900  # seconds: a frozen build takes 10 to 60 here, loaded or not
+
+
 def build_site(repo: Path, out: Path, mode: str = "frozen", *, cache: Path) -> None:
     """``mkdocs build --strict`` of the real site as published (``mkdocs-publish.yml``:
     the print page too) into ``out``, with its own ``cache`` folder (frozen: nothing is
@@ -41,9 +44,13 @@ def build_site(repo: Path, out: Path, mode: str = "frozen", *, cache: Path) -> N
     env = {k: v for k, v in os.environ.items() if k not in ("REPO_URL", "EDIT_URI")}
     env = {**env, "ROADS_MODE": mode, "ROADS_ROOT": str(repo), "ROADS_CACHE": str(cache),
            "NO_MKDOCS_2_WARNING": "1"}
-    done = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict",
-                           "-f", PUBLISH, "--site-dir", str(out)], cwd=repo, env=env,
-                          capture_output=True, text=True)
+    try:  # a deadline: under xdist the other worker waits on this build (site_build)
+        done = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict",
+                               "-f", PUBLISH, "--site-dir", str(out)], cwd=repo, env=env,
+                              capture_output=True, text=True, timeout=BUILD_DEADLINE)
+    except subprocess.TimeoutExpired as exc:
+        raise AssertionError(f"mkdocs build of {repo} took over {BUILD_DEADLINE} s, "
+                             f"killed:\n{exc.stdout or ''}\n{exc.stderr or ''}") from None
     if done.returncode != 0:
         raise AssertionError(f"mkdocs build failed:\n{done.stdout}\n{done.stderr}")
 
