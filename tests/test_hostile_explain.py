@@ -117,7 +117,11 @@ def test_the_page_shows_markup_as_text(hostile_page):
     text = hostile_page.read_bytes().decode("utf-8")  # a carriage return kept
     for markup in ("<svg onload", "<img src=x", "<script>window.pwned", '"><img'):
         assert markup not in text, markup
-    assert text.count("<script>") == 1  # the page's own: the reader's colour scheme
+    # The page's own scripts alone, whole: the reader's colour scheme, then the site's
+    # figure scripts it carries inline (roads.explain.page.SCRIPTS).
+    from roads.explain.page import SCHEME_JS, SCRIPTS, STYLESHEETS
+    own = [SCHEME_JS] + [(STYLESHEETS / name).read_text(encoding="utf-8") for name in SCRIPTS]
+    assert re.findall(r"<script\b[^>]*>(.*?)</script>", text, re.S) == own
 
 
 @pytest.mark.browser
