@@ -203,6 +203,7 @@ def test_drag_pans_wheel_and_buttons_zoom(site, browser, viewport, scheme):
         stage = page.locator(DIALOG + " .roads-zoom-stage").bounding_box()
         px, py = cx - stage["x"], cy - stage["y"]
         assert abs((px - x1) / s1 - (px - x2) / s2) < 1
+        assert abs((py - y1) / s1 - (py - y2) / s2) < 1
 
         page.locator(DIALOG + " .roads-zoom-out").click()
         assert transform(page)[2] < s2
