@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import NoReturn
 
 from .argtypes import PID_MAX, count, seconds
-from .constants import PAGE_SIZE
+from .constants import PAGE_SIZE, PROGRAM_ADDRESS_SPACE
 from .cachedir import tools_folder, user_tools_folder
 from .capture.runfolder import (HOME, TOOLCHAINS, Guarded, Kept, guarded, home_folder,
                                 kept_read_only, links_to, named_below, renamed_made,
@@ -42,19 +42,20 @@ from .explain import shellwords
 MAX_JOBS = 256
 MAX_AFTER = 3600.0
 # roads run's sandbox: the program and every process it starts are killed RUN_GRACE
-# seconds after --after; each may use RUN_ADDRESS_SPACE bytes of address space, and as
-# much processor time as that leaves it on every core (the samples' limit of 10 s would
-# end a busy program before a later --after); RUN_OUTPUT bytes of output are read.
+# seconds after --after; each may use PROGRAM_ADDRESS_SPACE bytes of address space (roads
+# explain's program too: constants.py), and as much processor time as that leaves it on
+# every core (the samples' limit of 10 s would end a busy program before a later
+# --after); RUN_OUTPUT bytes of output are read.
 RUN_GRACE = 30.0
 RUN_PROCESSES = 32
-RUN_ADDRESS_SPACE = 4 << 30
 RUN_OUTPUT = 64 << 20
 
 
 def run_limits() -> str:
     """``roads run --help``'s account of its sandbox (RUN_*), in the numbers it uses."""
     return (f"The program runs in a sandbox: at most {RUN_PROCESSES} processes and threads "
-            f"at once, {RUN_ADDRESS_SPACE >> 30} GiB of address space each, as much "
+            f"at once, {PROGRAM_ADDRESS_SPACE.format()} of address space each (as roads "
+            "explain gives its program), as much "
             "processor time each as the run's time allows on every core, and "
             f"{RUN_OUTPUT >> 20} MiB of output. At --after the program's first process is "
             "stopped and shown, then everything it started is killed; a program that ended "
@@ -465,7 +466,7 @@ def cmd_run(args) -> int:
             result = run_program(
                 program, executable=path, launcher_path=launcher(cache), cwd=here,
                 env=dict(os.environ), timeout=timeout, no_aslr=not args.aslr,
-                max_processes=RUN_PROCESSES, address_space=RUN_ADDRESS_SPACE,
+                max_processes=RUN_PROCESSES, address_space=PROGRAM_ADDRESS_SPACE.value,
                 cpu_seconds=cpu_seconds, max_output=RUN_OUTPUT,
                 snapshot=snap, stop_after=args.after, label=program[0],
                 read_only=tuple(k.path for k in kept), read_only_or_no_run=True,
@@ -611,10 +612,10 @@ def _notes(result, name: str, *, stopped: bool, path: str | None = None,
            whole: Kept | None = None) -> str:
     """Where the sandbox differs from a terminal in a way the run shows: input piped to
     roads that the program never saw; printf's output lost in the C library's buffer
-    when the program was killed at --after; an allocation the 4 GiB of address space
-    refused. The buffer's note is for a program named by its path (``./prog``, the
-    learner's own), not one found on PATH (``sleep 5``), which may print nothing, nor
-    one whose file (``path``) shows that it writes nothing through stdio. And the run's
+    when the program was killed at --after; an allocation the sandbox's address space
+    (PROGRAM_ADDRESS_SPACE) refused. The buffer's note is for a program named by its path
+    (``./prog``, the learner's own), not one found on PATH (``sleep 5``), which may print
+    nothing, nor one whose file (``path``) shows that it writes nothing through stdio. And the run's
     folder kept read-only whole (``whole``, ``capture.runfolder.kept_read_only``), where the
     program could write no file (where the sandbox's read-only files held)."""
     notes = []
@@ -637,7 +638,7 @@ def _notes(result, name: str, *, stopped: bool, path: str | None = None,
     said = result.stdout + result.stderr
     if not stopped and any(words in said for words in NO_MEMORY):
         notes.append(f"roads: note: the sandbox gives each process "
-                     f"{RUN_ADDRESS_SPACE >> 30} GiB of address space (roads run --help): a "
+                     f"{PROGRAM_ADDRESS_SPACE.format()} of address space (roads run --help): a "
                      "larger mmap or malloc (or -fsanitize=address's shadow memory) fails "
                      "there with ENOMEM; roads show --pid PID reads a program run outside it")
     elif (not stopped and result.main.signal in CRASHES
@@ -646,7 +647,7 @@ def _notes(result, name: str, *, stopped: bool, path: str | None = None,
         # A program that maps 64 GiB (MAP_NORESERVE) and writes to it unchecked crashed
         # on MAP_FAILED, and nothing said why mmap had failed only here.
         notes.append(f"roads: note: if it maps or allocates more than the "
-                     f"{RUN_ADDRESS_SPACE >> 30} GiB of address space the sandbox gives each "
+                     f"{PROGRAM_ADDRESS_SPACE.format()} of address space the sandbox gives each "
                      "process (roads run --help), that fails there (mmap returns MAP_FAILED, "
                      "malloc NULL, errno ENOMEM), and a program that uses what it got "
                      "unchecked crashes; roads show --pid PID reads a program run outside it")

@@ -146,6 +146,10 @@ SEGV_ACCERR = define("SEGV_ACCERR", 2, "int", "include/uapi/asm-generic/siginfo.
 TCB_STACK_GUARD_OFFSET = define("TCB_STACK_GUARD_OFFSET", 0x28, "hex", "glibc sysdeps/x86_64/nptl/tls.h: tcbhead_t.stack_guard, at this offset from the thread pointer (gcc's -fstack-protector reads it as %fs:0x28)")
 # --- explore-your-own-program
 I386_NR_WRITE = define("I386_NR_WRITE", 4, "int", "arch/x86/entry/syscalls/syscall_32.tbl: 4 i386 write (asm/unistd_32.h __NR_write), the number that syscall_64.tbl gives stat (asm/unistd_64.h __NR_stat)")
+# The address space (RLIMIT_AS) each process of a learner's program gets in the sandbox of
+# roads run and of roads explain alike: the samples' default, SAMPLE_ADDRESS_SPACE_DEFAULT.
+# (gcc and gdb, and roads explain's tracer, run under capture.runner.TOOL_ADDRESS_SPACE.)
+PROGRAM_ADDRESS_SPACE = define("PROGRAM_ADDRESS_SPACE", 4 << 30, "human", "roads/cli.py run_limits and roads/explain/command.py explain_limits (roads run --help, roads explain --help): RLIMIT_AS of each process of a program roads run or roads explain runs in the sandbox")
 
 CONSTANTS: dict[str, Constant] = {c.name: c for c in _ALL}
 

@@ -1,5 +1,6 @@
 """roads run's sandbox as the user meets it: its limits said in --help with the numbers
-it uses, a processor-time limit that lets a busy program run until --after, a
+it uses (its address space the one roads explain gives its program too, and says in its
+--help), a processor-time limit that lets a busy program run until --after, a
 processor-time limit reached said in roads run's words (the sandbox's, or a lower one
 the program set itself), a program that ended first reported at --after (what it left
 running killed, not waited for), and one whose main thread has ended stopped and shown
@@ -7,6 +8,7 @@ all the same."""
 
 from __future__ import annotations
 
+import errno
 import math
 import os
 import re
@@ -20,9 +22,11 @@ import pytest
 
 from roads import cli
 from roads.capture.runner import ProcessRecord, end_cause
+from roads.constants import PROGRAM_ADDRESS_SPACE
 from roads.cores import usable as usable_cores
 from roads.errors import SampleError
 from tests.cli_support import own_folder, roads  # noqa: F401 - own_folder is a fixture
+from tests.explain_support import page_facts, page_text
 
 PTHREAD_EXIT = r"""
 #include <pthread.h>
@@ -41,10 +45,70 @@ def test_run_help_states_its_sandbox_limits(capsys):
         cli.main(["run", "--help"])
     said = " ".join(capsys.readouterr().out.split())
     assert f"at most {cli.RUN_PROCESSES} processes and threads" in said
-    assert f"{cli.RUN_ADDRESS_SPACE >> 30} GiB of address space each" in said
+    assert f"{PROGRAM_ADDRESS_SPACE.format()} of address space each" in said
     assert f"{cli.RUN_OUTPUT >> 20} MiB of output" in said
     assert f"A run still going {cli.RUN_GRACE:g} s after --after is killed" in said
     assert "what it left running (a daemon, `cmd &`) is killed" in said
+
+
+def test_explain_help_states_the_same_address_space(capsys):
+    """roads explain ran the program with the 8 GiB gcc and gdb get (TOOL_ADDRESS_SPACE),
+    roads run with 4 GiB, and explain's --help gave no number: both now give the one
+    limit, PROGRAM_ADDRESS_SPACE, and say it."""
+    with pytest.raises(SystemExit):
+        cli.main(["explain", "--help"])
+    said = " ".join(capsys.readouterr().out.split())
+    assert (f"In the sandbox each process of the program has {PROGRAM_ADDRESS_SPACE.format()} "
+            "of address space, as under roads run") in said
+
+
+# Maps each size given (GiB), PROT_NONE and MAP_NORESERVE: address space alone, no memory.
+MAPS = r"""
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+int main(int argc, char **argv) {
+    for (int i = 1; i < argc; i++) {
+        size_t size = strtoul(argv[i], 0, 10) << 30;
+        void *p = mmap(0, size, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+        printf("%s GiB: %s\n", argv[i], p == MAP_FAILED ? strerror(errno) : "mapped");
+        if (p != MAP_FAILED)
+            munmap(p, size);
+    }
+    return 0;
+}
+"""
+
+
+@pytest.mark.gcc
+@pytest.mark.usefixtures("no_leftovers")
+def test_roads_run_and_roads_explain_give_a_program_the_same_address_space(own_folder):
+    """A mapping a GiB above roads run's limit worked under roads explain, whose program
+    had the 8 GiB of its tracer: both now refuse it and grant one a GiB below, and the
+    page names the limit it hit (it said nothing); outside the sandbox no limit is set."""
+    subprocess.run(["gcc", "-o", own_folder / "maps", "-x", "c", "-"], input=MAPS, text=True,
+                   check=True, timeout=60)
+    below, above = (str((PROGRAM_ADDRESS_SPACE.value >> 30) + d) for d in (-1, 1))
+    told = [f"{below} GiB: mapped", f"{above} GiB: {os.strerror(errno.ENOMEM)}"]
+    ran = roads("--root", str(own_folder), "run", "--", "./maps", below, above, cwd=own_folder)
+    assert ran.returncode == 1 and "\n".join(told) in ran.stdout + ran.stderr, ran.stderr
+    for sandbox in ([], ["--no-sandbox"]):
+        done = roads("--root", str(own_folder), "explain", *sandbox, "--at", "exit", "--out",
+                     "m.html", "--", "./maps", below, above, cwd=own_folder)
+        assert done.returncode == 0, done.stderr
+        page = (own_folder / "m.html").read_text()
+        facts = page_facts(page)
+        if sandbox:
+            assert f"{above} GiB: mapped" in page_text(page)
+            assert "Address space" not in facts and "address space" not in done.stderr
+            continue
+        assert "\n".join(told) in page_text(page)
+        limit = (f"in the sandbox each process has {PROGRAM_ADDRESS_SPACE.format()} of "
+                 "address space in all, as under roads run (roads explain --help)")
+        assert facts["Address space"].startswith(limit)
+        assert f"roads explain: {limit}" in done.stderr
 
 
 def test_a_busy_program_may_use_the_processor_until_after(tmp_path, monkeypatch):
@@ -62,7 +126,7 @@ def test_a_busy_program_may_use_the_processor_until_after(tmp_path, monkeypatch)
     assert given["timeout"] == timeout
     assert given["cpu_seconds"] >= math.ceil(timeout)
     assert (given["max_processes"], given["address_space"], given["max_output"]) == (
-        cli.RUN_PROCESSES, cli.RUN_ADDRESS_SPACE, cli.RUN_OUTPUT)
+        cli.RUN_PROCESSES, PROGRAM_ADDRESS_SPACE.value, cli.RUN_OUTPUT)
 
 
 @pytest.mark.usefixtures("no_leftovers")

@@ -13,6 +13,7 @@ import pytest
 
 from roads import cli
 from roads.capture.runner import ProcessRecord, RunResult, Stop
+from roads.constants import PROGRAM_ADDRESS_SPACE
 from roads.errors import SampleError
 
 
@@ -102,7 +103,7 @@ def test_a_failed_allocation_is_tied_to_the_sandboxs_address_space(here, monkeyp
               stop=False)
     assert cli.main(["--root", str(here), "run", "--", "true"]) == 1
     err = capsys.readouterr().err
-    assert f"{cli.RUN_ADDRESS_SPACE >> 30} GiB of address space" in err, err
+    assert f"{PROGRAM_ADDRESS_SPACE.format()} of address space" in err, err
 
 
 def test_no_address_space_note_for_a_plain_failure(here, monkeypatch, capsys):
@@ -171,8 +172,8 @@ def test_a_crash_is_tied_to_the_sandboxs_address_space_as_a_possible_cause(here,
     _fake_run(monkeypatch, _result(stdout="0xffffffffffffffff\n", status=11), stop=False)
     assert cli.main(["--root", str(here), "run", "--", "true"]) == 1
     err = capsys.readouterr().err
-    assert (f"roads: note: if it maps or allocates more than the {cli.RUN_ADDRESS_SPACE >> 30} "
-            "GiB of address space the sandbox gives each process") in err, err
+    assert (f"roads: note: if it maps or allocates more than the {PROGRAM_ADDRESS_SPACE.format()} "
+            "of address space the sandbox gives each process") in err, err
 
 
 def test_a_run_errors_command_line_is_quoted_as_a_shell_reads_it(here, monkeypatch, capsys):
@@ -213,5 +214,5 @@ def test_an_uncaught_bad_alloc_is_tied_to_the_sandboxs_address_space(here, monke
                "  what():  std::bad_alloc\n", status=6), stop=False)
     assert cli.main(["--root", str(here), "run", "--", "true"]) == 1
     err = capsys.readouterr().err
-    assert (f"roads: note: the sandbox gives each process {cli.RUN_ADDRESS_SPACE >> 30} GiB of "
+    assert (f"roads: note: the sandbox gives each process {PROGRAM_ADDRESS_SPACE.format()} of "
             "address space (roads run --help): a larger mmap or malloc") in err, err

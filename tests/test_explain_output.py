@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import pytest
 
 from roads.capture.elf import read_elf
-from roads.capture.runner import TOOL_ADDRESS_SPACE
+from roads.constants import PROGRAM_ADDRESS_SPACE
+from roads.document import Run
+from roads.explain.page import failed, last_words
+from roads.explain.record import session_from_json
 from roads.explain.symbols import writes_through_stdio
 from tests.explain_support import build, page_facts, page_text
 from tests.test_explain import explain, root  # noqa: F401 - root is a fixture
@@ -65,7 +69,8 @@ def test_a_program_refused_a_write_after_its_stop_is_told_why_on_the_terminal(
         "roads explain: writer.c exited with status 1; it was refused a write (Read-only "
         "file system): in the sandbox every file is read-only but a fresh folder, /run/build, "
         "and empty /tmp, /run and /dev/shm of its own: --no-sandbox runs the program as you, "
-        "outside\n"), err
+        "outside\nroads explain: writer.c wrote to its stderr:\n"
+        "  | notes.txt: Read-only file system\n"), err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["w.html", "writer.c"]
 
 # Prints, then reaches its one stop, and then crashes, or waits for ever (until roads
@@ -158,9 +163,11 @@ def test_an_allocation_the_sandbox_refused_is_said_to_be(root, tmp_path, monkeyp
     err = capsys.readouterr().err
     assert "toobig.c exited with status 1 before reaching never" in err, err
     assert "  | malloc(16 GiB): Cannot allocate memory\n" in err
-    assert (f"(in the sandbox each process has {TOOL_ADDRESS_SPACE >> 30} GiB of address "
-            "space in all: an mmap or malloc that would take it past that, or the shadow "
-            "memory of a program built with -fsanitize=address, fails there with ENOMEM; --no-sandbox runs the program as you, outside)") in err
+    assert (f"(in the sandbox each process has {PROGRAM_ADDRESS_SPACE.format()} of address "
+            "space in all, as under roads run (roads explain --help): an mmap or malloc that "
+            "would take it past that, or the shadow memory of a program built with "
+            "-fsanitize=address, fails there with ENOMEM; --no-sandbox runs the program as "
+            "you, outside)") in err
 
 
 # Writes with write(2) alone, never through stdio, then reaches its stop.
@@ -264,3 +271,64 @@ def test_a_write_to_a_broken_pipe_kills_as_under_a_shell(root, tmp_path, monkeyp
     page = (tmp_path / "broken.html").read_text()
     assert page_facts(page)["How it ended"] == "was killed by SIGPIPE"
     assert "Broken pipe" not in page_text(page)
+
+
+# Writes five lines to stderr, then aborts (a), fails (f) or ends well (no argument).
+COMPLAINS = r"""
+#include <stdio.h>
+#include <stdlib.h>
+int main(int argc, char **argv) {
+    for (int i = 1; i <= 4; i++)
+        fprintf(stderr, "warning %d\n", i);
+    fprintf(stderr, "giving up: %s\n", argc > 1 ? argv[1] : "no");
+    if (argc > 1 && argv[1][0] == 'a')
+        abort();
+    return argc > 1 ? 3 : 0;
+}
+"""
+
+
+@pytest.mark.parametrize("how", ["abort", ""])
+def test_a_failed_programs_stderr_is_shown_beside_how_it_ended(root, tmp_path, monkeypatch,
+                                                               capsys, how, no_leftovers):
+    """A program that died saying why on its stderr (a C++ exception not caught:
+    "terminate called after throwing an instance of 'std::out_of_range'") had its words
+    behind a closed toggle at the page's foot, under "How it ended: was killed by
+    SIGABRT", and not on the terminal at all. Where it failed (a signal, a status other
+    than 0) the page quotes its last lines beside how it ended and shows its stderr
+    open, and the command quotes them after its line on the end; a clean end keeps the
+    toggle closed and quotes nothing."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "complains.c").write_text(COMPLAINS)
+    args = [how] if how else []
+    assert explain(root, "--out", "c.html", "--save", "c.json", "--", "complains.c", *args) == 0
+    err = capsys.readouterr().err
+    page = (tmp_path / "c.html").read_text()
+    facts = page_facts(page)
+    quoted = ("roads explain: complains.c wrote to its stderr (the last 3 of 5 lines):\n"
+              f"  | warning 3\n  | warning 4\n  | giving up: {how}\n")
+    if not how:
+        assert facts["How it ended"] == "exited with status 0"
+        assert "Last on stderr" not in facts
+        assert '<details id="output-stderr"><summary>What it wrote to stderr' in page
+        assert "wrote to its stderr" not in err, err
+        return
+    ending = "was killed by SIGABRT" if how == "abort" else "exited with status 3"
+    assert facts["How it ended"] == ending
+    assert facts["Last on stderr"] == (f"warning 3\nwarning 4\ngiving up: {how}the last 3 of "
+                                       "the 5 lines it wrote there, all of them under Output")
+    assert '<details id="output-stderr" open><summary>What it wrote to stderr' in page
+    assert err.endswith(f"roads explain: complains.c {ending}\n" + quoted), err
+    # Cut short, the lines kept are not its last: none are quoted as if they were.
+    session = session_from_json(json.loads((tmp_path / "c.json").read_text()))
+    assert last_words(session) == (f"warning 3\nwarning 4\ngiving up: {how}", 5)
+    assert last_words(dataclasses.replace(session, cut={"stderr": 1 << 20})) is None
+
+
+@pytest.mark.parametrize(("exit_code", "signal", "failed_"), [
+    (3, None, True), (None, 6, True), (0, None, False),
+    (None, None, False),  # ended by roads explain after its last stop: no failure of its own
+])
+def test_a_program_failed_where_a_signal_or_a_status_other_than_0_ended_it(exit_code, signal,
+                                                                           failed_):
+    assert failed(Run(checkpoints=(), exit_code=exit_code, signal=signal)) is failed_

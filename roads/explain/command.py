@@ -14,6 +14,7 @@ from pathlib import Path
 
 from ..argtypes import PID_MAX, count, seconds
 from ..cachedir import tools_folder
+from ..constants import PROGRAM_ADDRESS_SPACE
 from ..errors import printable
 from ..errors import ExplainError
 from .pagefile import own_descriptor, refused, write_page
@@ -24,12 +25,22 @@ from .program import DEFAULT_DEADLINE, MAX_DEADLINE
 INCOMPLETE = 3
 
 
+def explain_limits() -> str:
+    """``roads explain --help``'s account of the limits its sandbox sets the program, in
+    the numbers it uses: the address space is roads run's (``cli.run_limits``)."""
+    return (f"In the sandbox each process of the program has {PROGRAM_ADDRESS_SPACE.format()} "
+            "of address space, as under roads run: an mmap or malloc that would take it past "
+            "that fails with ENOMEM (MAP_FAILED, NULL), and the page says so where the "
+            "program's words show it; --no-sandbox runs it with your own limits.")
+
+
 def add_parser(sub) -> None:
     ex = sub.add_parser(
         "explain", help="draw the memory of any program, stopped where you ask, as one HTML page",
         description="Run PROGRAM (a .c file is compiled with -O0 -g first) with ASLR off, stop it "
                     "at each --at, capture its memory as the site captures a sample, and write "
-                    "one self-contained page with the site's figures.")
+                    "one self-contained page with the site's figures.",
+        epilog=explain_limits())
     ex.add_argument("--at", action="append", default=[], metavar="WHERE",
                     help="main, FUNC (a C++ one as its source names it: ns::f), "
                          "FUNC:N (N-th call, the C library's own calls counted), "
@@ -77,8 +88,8 @@ NEGATIVE = re.compile(r"^-\d+$|^-\d*\.\d+$|^-(?:\d+(?:\.\d*)?|\.\d+)m?s$")
 
 
 def cmd_explain(args) -> int:
-    from .page import crashes, render_page
-    from .record import VARIANT
+    from .page import LAST_LINES, crashes, last_words, render_page
+    from .record import VARIANT, address_space_words, refused_memory
     from .session import READ_ONLY_HERE, explain_pid, explain_program, refused_write, sample_name
     from ..capture.elf import read_elf
 
@@ -153,6 +164,7 @@ def cmd_explain(args) -> int:
     told = crashes(session, program[0] if program else "")
     for line in told:
         progress(line)
+    run = session.capture.variants[VARIANT].runs[0]
     if not session.complete:
         progress(f"{session.command[0]} {session.ending} before reaching "
                  f"{', '.join(session.not_reached())}: the page shows the stops it reached")
@@ -160,10 +172,19 @@ def cmd_explain(args) -> int:
         # An end worth knowing (abort()'s SIGABRT, a failing exit status, a program ended
         # after its last stop) was on the page alone; a crash has its own line above. A
         # program that failed for a write the sandbox refused is told why it was refused.
-        run = session.capture.variants[VARIANT].runs[0]
         why = (f"; it was refused a write ({os.strerror(errno.EROFS)}): {READ_ONLY_HERE}"
                if not args.no_sandbox and refused_write(run.stdout + run.stderr) else "")
         progress(f"{program[0]} {session.ending}{why}")
+    said = last_words(session) if program else None
+    if said is not None:
+        # As the page quotes them beside how it ended, and the error that writes no page
+        # quotes them (session._wrote): the program's stderr was not shown here.
+        quoted, lines = said
+        which = f" (the last {LAST_LINES} of {lines} lines)" if lines > LAST_LINES else ""
+        progress(f"{program[0]} wrote to its stderr{which}:\n"
+                 + "\n".join(f"  | {row}" for row in quoted.split("\n")))
+    if program and session.address_space is not None and refused_memory(run.stdout + run.stderr):
+        progress(address_space_words(session.address_space))
     for stop in session.unread:
         progress(f"the stop {stop.label} (pid {stop.pid}) could not be read, and the page "
                  f"shows the others: {stop.reason}")

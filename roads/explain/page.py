@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
 
-from ..errors import ExplainError, RoadsError, printable
+from ..errors import ExplainError, RoadsError, printable, tail
 from ..figures import diff, diffview, elfmap
 from ..figures.diagram import render_diagram
 from ..figures.filenames import file_path, program_path
@@ -31,7 +31,8 @@ from ..figures.table import render_table
 from ..units import human_size
 from .crash import crash_line, delivered, fault_place, instruction_place
 from .mapped import Files, opened
-from .record import VARIANT, Crash, Session, generation, listed
+from .record import (VARIANT, Crash, Session, address_space_words, generation, listed,
+                     refused_memory)
 
 # The site's own stylesheets and scripts, linked here from docs/stylesheets/ and
 # docs/javascripts/ so that an install of the package (a wheel copies what a link names)
@@ -86,6 +87,7 @@ body { margin: 0; background: var(--md-default-bg-color); color: var(--md-defaul
 .roads-explain-facts { display: grid; grid-template-columns: max-content 1fr; gap: .2rem 1rem; }
 .roads-explain-facts dt { font-weight: 600; }
 .roads-explain-facts dd { margin: 0; overflow-wrap: anywhere; }
+.md-typeset .roads-explain-facts pre { margin: 0; padding: .1rem .4rem; }
 .roads-explain-note { color: var(--md-default-fg-color--light); }
 .roads-option { white-space: nowrap; }
 """
@@ -496,9 +498,23 @@ def render_page(session: Session, *, read_elf=None) -> str:
     if unlinked:
         facts.append(("Program", f"<code>{html.escape(unlinked)}</code>: its file was deleted "
                                  "or replaced since the process started"))
-    facts += [("Stops", stops),
-             ("How it ended", html.escape(session.ending)),
-             ("ASLR", html.escape(_aslr_fact(sels)))]
+    facts += [("Stops", stops), ("How it ended", html.escape(session.ending))]
+    said = last_words(session)
+    if said is not None:
+        # Beside how it ended, its last words, which often say why (an exception not
+        # caught, a failed assert, perror's): the Output below holds them all.
+        quoted, lines = said
+        whole = quoted.count("\n") + 1 == lines
+        facts.append(("Last on stderr",
+                      '<pre class="roads-explain-last">'
+                      + html.escape(quoted).replace("\n", "&#10;") + "</pre>"
+                      + ("" if whole else
+                         f'<span class="roads-explain-note">the last {LAST_LINES} of the '
+                         f'{lines} lines it wrote there, all of them under '
+                         '<a href="#output-stderr">Output</a></span>')))
+    if session.address_space is not None and refused_memory(run.stdout + run.stderr):
+        facts.append(("Address space", html.escape(address_space_words(session.address_space))))
+    facts.append(("ASLR", html.escape(_aslr_fact(sels))))
     if _laid_out_under_no_stack_limit(first):
         facts.append(("Stack size limit", html.escape(UNLIMITED_STACK)))
     if session.own_pids:
@@ -591,8 +607,11 @@ def render_page(session: Session, *, read_elf=None) -> str:
             written = session.cut.get(name)
             cut = (f" (the beginning of the {human_size(written)} it wrote; the rest was "
                    "read and dropped)" if written else "")
-            body.append(f"<details><summary>What it wrote to {name}{cut}</summary>"
-                        f"<pre>{html.escape(text)}</pre></details>")
+            # A program that failed may say why on its stderr: shown open, not behind
+            # a toggle (a C++ exception not caught, say, whose words are all it says).
+            toggle = " open" if name == "stderr" and failed(run) else ""
+            body.append(f'<details id="output-{name}"{toggle}><summary>What it wrote to '
+                        f"{name}{cut}</summary><pre>{html.escape(text)}</pre></details>")
     if not (run.stdout or run.stderr):
         body.append("<p>It wrote nothing.</p>")
     if run.exit_code is None and session.stdio is not False:
@@ -651,6 +670,31 @@ def crashes(session: Session, program: str = "") -> list[str]:
             else "a process of the run"
         lines.append(f"{name} {who} was {crash_words(crash, sel)}")
     return lines
+
+
+# Of the stderr of a program that failed, the last lines quoted beside how it ended (a
+# C++ exception not caught is two), each cut to LAST_WIDTH characters.
+LAST_LINES = 3
+LAST_WIDTH = 240
+
+
+def failed(run) -> bool:
+    """Whether the program's run (``document.Run``) ended in a failure of its own: killed
+    by a signal (not ended by roads explain after its last stop, which records none) or
+    an exit status other than 0."""
+    return run.signal is not None or run.exit_code not in (None, 0)
+
+
+def last_words(session: Session) -> tuple[str, int] | None:
+    """The last ``LAST_LINES`` lines a program that failed (``failed``) wrote to its
+    stderr, and how many lines it wrote there: for the page's fact beside how it ended
+    and the command's last words. None where it did not fail, wrote nothing there, or
+    wrote more than the run kept (``Session.cut``: the lines kept are not its last)."""
+    run = session.capture.variants[VARIANT].runs[0]
+    if not failed(run) or not run.stderr.strip() or "stderr" in session.cut:
+        return None
+    text = run.stderr.rstrip("\n")
+    return tail(text, LAST_LINES, LAST_WIDTH), text.count("\n") + 1
 
 
 def unflushed(signal_number: int | None) -> str:

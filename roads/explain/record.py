@@ -16,7 +16,8 @@ from typing import Mapping, Sequence
 
 from .. import document
 from ..constants import ADDRESS_BITS
-from ..errors import ExplainError
+from ..errors import NO_MEMORY, ExplainError
+from ..units import human_size
 from .mapped import MappedFile
 from .siginfo import (DATA_FAULTS, FAULT_SIGNALS, NO_DATA_ADDRESS, OWN_SIGINFO_CALLS, SENT_WITH,
                       SI_KERNEL, SigInfo, code_name, fault_words, sent_by)
@@ -317,6 +318,10 @@ class Session:
     # signal's delivery (``Crash``), by that stop's ``Checkpoint.seq``. Empty in a session
     # saved before it was kept.
     crashes: dict[int, Crash] = field(default_factory=dict)
+    # The limit on address space (RLIMIT_AS, bytes) each process of the program had, set
+    # by roads explain in its sandbox (``constants.PROGRAM_ADDRESS_SPACE``): None where it
+    # set none (--no-sandbox, --pid), and in a session saved before it was kept.
+    address_space: int | None = None
 
     def not_reached(self) -> list[str]:
         """Each stop of ``missing``, with why it was not reached where the run knows: as
@@ -377,6 +382,8 @@ def session_json(session: Session, *, files: bool = True) -> dict:
                                          if c.stack_limit is not None else {}),
                                       **({"handled": c.handled} if c.handled else {})}
                            for seq, c in session.crashes.items()}
+    if session.address_space is not None:
+        data["address_space"] = session.address_space
     return data
 
 
@@ -406,12 +413,31 @@ def session_from_json(data: dict) -> Session:
                         for seq, pids in data.get("shared", {}).items()},
                        None if data.get("stdio") is None else bool(data["stdio"]),
                        frozenset(int(seq) for seq in data.get("other_file", ())),
-                       {int(seq): _crash(c) for seq, c in data.get("crashes", {}).items()})
+                       {int(seq): _crash(c) for seq, c in data.get("crashes", {}).items()},
+                       None if data.get("address_space") is None else int(data["address_space"]))
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise ExplainError(f"not a document roads explain saved: {exc}") from None
 
 
 ADDRESS_END = 1 << ADDRESS_BITS.value
+
+
+def refused_memory(said: str) -> bool:
+    """Whether a program's output ``said`` shows an allocation refused (``NO_MEMORY``: the
+    C library's, the C++ runtime's or a sanitizer's words), which the sandbox's limit on
+    address space may be why."""
+    return any(words in said for words in NO_MEMORY)
+
+
+def address_space_words(limit: int) -> str:
+    """The sandbox's limit on address space, ``limit`` bytes for each process
+    (``constants.PROGRAM_ADDRESS_SPACE``, as roads explain --help gives it), and what it
+    refuses: for a program whose words show an allocation refused (``refused_memory``),
+    in the error that writes no page, on the page and on the terminal."""
+    return (f"in the sandbox each process has {human_size(limit)} of address space in all, "
+            "as under roads run (roads explain --help): an mmap or malloc that would take it "
+            "past that, or the shadow memory of a program built with -fsanitize=address, "
+            "fails there with ENOMEM; --no-sandbox runs the program as you, outside")
 
 
 def _crash(saved: Mapping) -> Crash:

@@ -26,16 +26,15 @@ import msgspec
 
 from .. import command, document
 from ..cachedir import remove_folder
-from ..errors import NO_MEMORY, CaptureError, ProcessGone, RoadsError, SampleError, tail
+from ..errors import CaptureError, ProcessGone, RoadsError, SampleError, tail
 from ..capture.build import written_back
 from ..capture.elf import parse_elf, read_bytes, read_elf
 from ..capture.proc import Proc
-from ..capture.runner import (EMPTIED, NO_READ_ONLY, TOOL_ADDRESS_SPACE, Stop, describe_status,
-                             emptied)
+from ..capture.runner import EMPTIED, NO_READ_ONLY, Stop, describe_status, emptied
 from ..capture.samples import DEFAULT_FLAGS, MAX_REGIONS
 from ..capture.snapshot import snapshot_process
 from ..capture.toolchain import package_versions, provenance
-from ..constants import ADDR_NO_RANDOMIZE
+from ..constants import ADDR_NO_RANDOMIZE, PROGRAM_ADDRESS_SPACE
 from ..elfspec import ELFMAG
 from ..errors import ExplainError
 from ..escapes import escape_bytes
@@ -44,8 +43,8 @@ from .program import (DEFAULT_DEADLINE, MAX_DEADLINE, bad_interpreter, not_runna
                       user_program)
 from .mapped import Files, MappedFile, mapped_files, merge, opened
 from .crash import file_offset, symbol_at
-from .record import (NO_BUILD_DIR, VARIANT, Crash, Returned, Session, UnreadStop, listed,
-                     session_from_json)
+from .record import (NO_BUILD_DIR, VARIANT, Crash, Returned, Session, UnreadStop,
+                     address_space_words, listed, refused_memory, session_from_json)
 from . import shellwords
 from .symbols import inlined, load_span, writes_through_stdio
 from .trace import (MAX_OUTPUT, Ending, Hit, Outcome, StopSpec, Tracer, made_with, memory_refused,
@@ -394,6 +393,8 @@ def explain_program(argv: list[str], wheres: list[str], *, aslr: bool = False,
                "typed": list(argv), "private_args": _private_args(argv[1:]),
                "default_stop": not wheres,
                "cwd": os.getcwd(), "sandbox": sandbox is not None,
+               # The program's own limit, in the sandbox as under roads run (Tracer).
+               "address_space": PROGRAM_ADDRESS_SPACE.value if sandbox is not None else None,
                "packages": package_versions(cache)}
         if sandbox is None:
             progress(f"running {shellwords.join(argv)}")
@@ -767,7 +768,8 @@ def trace_program(job: dict, progress: Callable[[str], None] = lambda s: None) -
         tracer = Tracer([job.get("argv0") or path, *job["args"]], stops, on_stop=on_stop,
                         aslr=job["aslr"], follow_fork=job["follow_fork"], deadline=deadline,
                         progress=progress, cwd=cwd, executable=path,
-                        env=program_environment(os.environ, job.get("environ", {})))
+                        env=program_environment(os.environ, job.get("environ", {})),
+                        address_space=job.get("address_space"))
         outcome = tracer.run()
     finally:
         if held is not None:
@@ -787,7 +789,7 @@ def trace_program(job: dict, progress: Callable[[str], None] = lambda s: None) -
     late = [label for label in missing if label not in outcome.refused]
     # No page to show what the program wrote: the error does (why it ended, often).
     wrote = _wrote(outcome, program, sandboxed=job.get("sandbox", True),
-                   args=job.get("private_args", ()))
+                   args=job.get("private_args", ()), address_space=job.get("address_space"))
     if outcome.timed_out and late:
         reached = [label for label in labels if label in outcome.reached]
         # What the run had, and how to get a page: it said only that it was killed.
@@ -846,7 +848,8 @@ def trace_program(job: dict, progress: Callable[[str], None] = lambda s: None) -
                    spans=load_spans(checkpoints, files), files=files, threads=threads,
                    typed=shellwords.join(job["shown"]), own_pids=_own_pids(job),
                    shared=shared, stdio=stdio, other_file=frozenset(other_file),
-                   crashes=_crash_symbols(crashes, checkpoints, files))
+                   crashes=_crash_symbols(crashes, checkpoints, files),
+                   address_space=job.get("address_space"))
 
 
 def _crash_symbols(crashes: Mapping[int, Crash], checkpoints: list[dict],
@@ -981,12 +984,13 @@ def refused_write(said: str) -> bool:
 
 
 def _wrote(outcome: Outcome, program: str, *, sandboxed: bool,
-           args: Sequence[str] = ()) -> str:
+           args: Sequence[str] = (), address_space: int | None = None) -> str:
     """What ``program`` wrote to its stdout and stderr, for an error that writes no page:
     the last ``OUTPUT_LINES`` lines of each (``errors.tail``), under a line that names
     the stream; "" where it wrote nothing. A write the sandbox refused (EROFS, said as
     the C library says it) gets a word on where the program may write, and an allocation
-    refused (``NO_MEMORY``) one on the sandbox's limit on address space: a program built
+    refused (``NO_MEMORY``) one on the sandbox's limit on address space, ``address_space``
+    (``address_space_words``; none where no limit was set): a program built
     with -fsanitize=address died before main with its sanitizer's words alone, which
     blame "ulimit -v", and the way out, --no-sandbox, was not named. An argument that
     names a file in /tmp, /run or /dev/shm that the sandbox's own copy of the folder
@@ -1004,12 +1008,8 @@ def _wrote(outcome: Outcome, program: str, *, sandboxed: bool,
     said = outcome.stdout + outcome.stderr
     if sandboxed and refused_write(said):
         out.append(f"({READ_ONLY_HERE})")
-    if sandboxed and any(words in said for words in NO_MEMORY):
-        out.append(f"(in the sandbox each process has {TOOL_ADDRESS_SPACE >> 30} GiB of address "
-                   "space in all: an mmap or malloc that would take it past that, or the "
-                   "shadow memory of a program built with -fsanitize=address, fails there "
-                   "with ENOMEM; --no-sandbox runs the "
-                   "program as you, outside)")
+    if address_space is not None and refused_memory(said):
+        out.append(f"({address_space_words(address_space)})")
     if sandboxed:
         out.extend(_hidden(args))
     return "".join(f"\n{part}" for part in out)

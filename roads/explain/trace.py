@@ -64,6 +64,7 @@ import functools
 import itertools
 import os
 import re
+import resource
 import select
 import signal
 import threading
@@ -707,8 +708,13 @@ class Tracer:
                  aslr: bool = False, follow_fork: bool = False, deadline: float = 30.0,
                  cwd: str | None = None, env: dict[str, str] | None = None,
                  progress: Callable[[str], None] = lambda s: None,
-                 executable: str | None = None) -> None:
+                 executable: str | None = None, address_space: int | None = None) -> None:
         self.argv = argv
+        # The program's limit on address space (RLIMIT_AS, soft and hard), set in its
+        # process before its execve: the sandbox's PROGRAM_ADDRESS_SPACE, as roads run
+        # gives, not the tracer's own (the launcher's for a tool, TOOL_ADDRESS_SPACE);
+        # None leaves the limit it inherits (--no-sandbox: the user's).
+        self.address_space = address_space
         self.executable = executable  # the file to run, when argv[0] does not name it
         self.stops = stops
         self.on_stop = on_stop
@@ -841,6 +847,9 @@ class Tracer:
                 # (restore_signals).
                 for sig in RESTORED_SIGNALS:
                     signal.signal(sig, signal.SIG_DFL)
+                if self.address_space is not None:
+                    resource.setrlimit(resource.RLIMIT_AS,
+                                       (self.address_space, self.address_space))
                 pt.randomize(self.aslr)
                 pt.traceme()
                 os.execve(path, self.argv, self.env)
