@@ -9,10 +9,11 @@ the parts that carried it take no focus, and a tap on plain text sends no hover.
 - a map diff's boxes show their whole lines of maps (a box names its object shortened
   and counts its regions) under one control per figure, which the keyboard opens with
   Enter and a finger with a tap: one Tab stop per figure, not one per box;
-- a drawing's parts that are Tab stops already (the address-space diagram's boxes, the
-  heap's chunks, the stack's boxes, the page walk's tables) show their SVG <title> in
-  the figure's readout when focused or tapped; the time-lapse's boxes, no Tab stops,
-  are reached with the up and down arrow keys from its one stop, or a tap.
+- a drawing's parts that take the focus (the address-space diagram's boxes, the heap's
+  chunks, the stack's boxes, the page walk's tables) show their SVG <title> in the
+  figure's readout when focused or tapped; they are one Tab stop a drawing, the up and
+  down arrow keys going from part to part; the time-lapse's boxes, no Tab stops, are
+  reached with the up and down arrow keys from its one stop, or a tap.
 
 Screenshots go to tests/artifacts/ for a person to look at.
 """
@@ -460,6 +461,9 @@ STOP_BEFORE_FIGURE = """figure => {
   if (at > 0) stops[at - 1].focus();
   return at;
 }"""
+# Whether the focus moved since this was last asked.
+MOVED = """() => { const moved = window.roadsLast !== document.activeElement;
+  window.roadsLast = document.activeElement; return moved }"""
 # What the focused part and the readout say, and whether both are seen.
 FOCUSED = f"""figure => {{
   const partOf = {PART_OF};
@@ -531,13 +535,14 @@ def _read_top_down(said: list[str], *, every_band: bool) -> int:
 @pytest.mark.parametrize("width", sorted(WIDTHS))
 @pytest.mark.parametrize("kind", sorted(READOUTS))
 def test_the_keyboard_reads_each_drawn_parts_words(site, browser, kind, width):
-    """Tab into a drawing: each part that takes the focus is ringed and its words (its
-    SVG <title>, a tooltip no browser shows on focus) are shown in the figure's readout,
-    on screen, the part not under it (a readout that says something sticks to the
-    window's bottom); every part's words are reached so (an arrow's with the box it
-    leaves, an address field's are its labels). Out of the figure, the readout says how
-    to use it again. Full screen (the diagram), the dialog's own readout says them: the
-    figure's is behind it."""
+    """Tab into a drawing, then the down arrow key from part to part: each part focused
+    is ringed and its words (its SVG <title>, a tooltip no browser shows on focus) are
+    shown in the figure's readout, on screen, the part not under it (a readout that says
+    something sticks to the window's bottom); every part's words are reached so (an
+    arrow's with the box it leaves, an address field's are its labels). The next Tab
+    leaves the drawing; out of the figure, the readout says how to use it again. Full
+    screen (the diagram), the dialog's own readout says them: the figure's is behind
+    it, and the arrow keys go from box to box there too."""
     _, base = site
     url, figure_css, _ = READOUTS[kind]
     context, page, errors = open_page(browser, base + url, viewport=WIDTHS[width],
@@ -548,25 +553,28 @@ def test_the_keyboard_reads_each_drawn_parts_words(site, browser, kind, width):
         prompt = readout.inner_text()
         assert readout.is_visible() and "Tab to" in prompt, prompt
         assert page.evaluate(STOP_BEFORE_FIGURE, figure.element_handle()) > 0
-        said, shot = [], False
-        for _ in range(100):
-            page.keyboard.press("Tab")
+        said = []
+        page.keyboard.press("Tab")  # the drawing's one stop: its first part
+        while page.evaluate(MOVED):
             now = figure.evaluate(FOCUSED)
-            if now is None:
-                break
-            if now["title"] is None:  # another control of the figure (its key's, its zoom's)
-                assert now["shown"] == " ".join(prompt.split()) and not now["on"], now
-                continue
+            assert now and now["title"], now
             assert now["shown"] == now["title"] and now["on"], now
             assert now["inView"], now
             assert now["under"] <= 1, now
             assert now["ring"] >= 2, now
             said.append(now["title"])
-            if len(said) == 2 and not shot:
+            if len(said) == 2:
                 ARTIFACTS.mkdir(exist_ok=True)
                 figure.screenshot(path=str(ARTIFACTS / f"readout-{kind}-keyboard-{width}.png"))
-                shot = True
+            page.keyboard.press("ArrowDown")
         assert said, "no part of the figure takes the focus"
+        for _ in range(10):  # out of the drawing at once, past the figure's other controls
+            page.keyboard.press("Tab")
+            now = figure.evaluate(FOCUSED)
+            if now is None:
+                break
+            assert now["title"] is None, (said, now)  # its key's control
+            assert now["shown"] == " ".join(prompt.split()) and not now["on"], now
         if kind == "diagram":  # as drawn: they came bottom up, and every number after every box
             numbers = figure.locator("svg:visible g.roads-worded").count()
             assert _read_top_down(said, every_band=True) == numbers
@@ -592,9 +600,13 @@ def test_the_keyboard_reads_each_drawn_parts_words(site, browser, kind, width):
             page.locator(f".roads-zoomable:has({figure_css})").first.locator(
                 ".roads-zoom-open").click()
             page.wait_for_selector("dialog.roads-zoom-dialog[open]")
-            page.keyboard.press("Tab")  # from Close, the dialog's first stop: a box
+            page.keyboard.press("Tab")  # from Close, the dialog's next stop: the drawing's
             now = page.evaluate(ZOOM_FOCUSED)
-            assert now and now["shown"] == now["title"] and now["on"] and now["inView"], now
+            assert now and now["title"] == said[-1], now  # the box focused last
+            page.keyboard.press("ArrowUp")
+            now = page.evaluate(ZOOM_FOCUSED)
+            assert now and now["title"] == said[-2], now
+            assert now["shown"] == now["title"] and now["on"] and now["inView"], now
             assert now["aria"] == "true", now  # the focused link's name is read already
             ARTIFACTS.mkdir(exist_ok=True)
             page.screenshot(path=str(ARTIFACTS / f"readout-diagram-full-screen-{width}.png"))
@@ -625,10 +637,11 @@ UNDER_HEADER = f"""figure => {{
 
 @pytest.mark.parametrize("width", sorted(WIDTHS))
 @pytest.mark.parametrize("kind", sorted(READOUTS))
-def test_a_part_shift_tab_focuses_is_clear_of_the_header(site, browser, kind, width):
-    """Going back through a drawing's parts with Shift+Tab, the browser scrolls each
-    part focused to the window's top, where Material's header sticks over it (the heap's
-    chunks were under it): the page scrolls it clear, as it does of the readout."""
+def test_a_part_the_up_arrow_focuses_is_clear_of_the_header(site, browser, kind, width):
+    """Going back through a drawing's parts from its last with the up arrow key (Shift+Tab
+    into the drawing, End), the browser scrolls each part focused to the window's top,
+    where Material's header sticks over it (the heap's chunks were under it): the page
+    scrolls it clear, as it does of the readout."""
     _, base = site
     url, figure_css, _ = READOUTS[kind]
     context, page, errors = open_page(browser, base + url, viewport=WIDTHS[width],
@@ -636,16 +649,81 @@ def test_a_part_shift_tab_focuses_is_clear_of_the_header(site, browser, kind, wi
     try:
         figure = page.locator(figure_css).first
         figure.evaluate(STOP_AFTER_FIGURE)
-        parts = 0
-        for _ in range(100):
+        for _ in range(10):  # back past the figure's other controls, into its drawing
             page.keyboard.press("Shift+Tab")
-            if not figure.evaluate("f => f.contains(document.activeElement)"):
+            if figure.evaluate(UNDER_HEADER) is not None:
                 break
+        page.keyboard.press("End")
+        parts = 0
+        while page.evaluate(MOVED):
             under = figure.evaluate(UNDER_HEADER)
-            if under is not None:
-                parts += 1
-                assert under <= 1, (parts, under)
-        assert parts, "no part of the figure takes the focus"
+            assert under is not None, "the up arrow key left the drawing"
+            parts += 1
+            assert under <= 1, (parts, under)
+            page.keyboard.press("ArrowUp")
+        assert parts > 1, "no part of the figure takes the focus"
+        quiet(page)
+        assert not errors, errors
+    finally:
+        context.close()
+
+
+# The drawing shown's focusable elements in the order of the document (the drawing's
+# reading order), and which of them the focus is on (-1: one not among them).
+DRAWING_STOPS = """figure => {
+  const svg = [...figure.querySelectorAll('svg')].find(s => s.getClientRects().length);
+  const all = [...svg.querySelectorAll('a[href], a[*|href], [tabindex]')];
+  return {count: all.length, at: all.indexOf(document.activeElement),
+          tabbable: all.filter(e => e.tabIndex >= 0).length,
+          inside: svg.contains(document.activeElement)};
+}"""
+
+
+@pytest.mark.parametrize("kind", sorted(READOUTS))
+def test_a_drawing_is_one_tab_stop_its_parts_walked_with_the_arrow_keys(site, browser, kind):
+    """A drawing's parts are one Tab stop (they were one each: a hundred on a page of
+    diagrams): Tab reaches its first part and the next Tab leaves the drawing; the down
+    and up arrow keys go through every part in the drawing's order, Home and End to the
+    first and the last; the part focused last, with a key or a click, is where Tab and
+    Shift+Tab come back to."""
+    _, base = site
+    url, figure_css, parts_css = READOUTS[kind]
+    context, page, errors = open_page(browser, base + url, viewport=DESKTOP,
+                                      scheme="default", idle=False)
+    try:
+        figure = page.locator(figure_css).first
+        assert page.evaluate(STOP_BEFORE_FIGURE, figure.element_handle()) > 0
+        page.keyboard.press("Tab")
+        stops = figure.evaluate(DRAWING_STOPS)
+        assert stops["at"] == 0 and stops["tabbable"] == 1 and stops["count"] > 3, stops
+        page.keyboard.press("Tab")
+        assert not figure.evaluate(DRAWING_STOPS)["inside"]
+        page.keyboard.press("Shift+Tab")
+        assert figure.evaluate(DRAWING_STOPS)["at"] == 0
+        walked = []
+        for key in ["ArrowDown"] * stops["count"]:
+            walked.append(figure.evaluate(DRAWING_STOPS)["at"])
+            page.keyboard.press(key)
+        assert walked == list(range(stops["count"])), walked
+        assert figure.evaluate(DRAWING_STOPS)["at"] == stops["count"] - 1  # no further
+        page.keyboard.press("ArrowUp")
+        assert figure.evaluate(DRAWING_STOPS)["at"] == stops["count"] - 2
+        page.keyboard.press("Home")
+        assert figure.evaluate(DRAWING_STOPS)["at"] == 0
+        page.keyboard.press("End")
+        assert figure.evaluate(DRAWING_STOPS)["at"] == stops["count"] - 1
+        page.keyboard.press("Tab")
+        page.keyboard.press("Shift+Tab")  # the drawing's stop, where the focus left it
+        now = figure.evaluate(DRAWING_STOPS)
+        assert now["at"] == stops["count"] - 1 and now["tabbable"] == 1, now
+        part = figure.locator(parts_css).nth(2)
+        if kind == "diagram":  # a click follows the link: focused as from its row
+            part.focus()
+        else:
+            part.click()
+        page.keyboard.press("ArrowUp")
+        now = figure.evaluate(DRAWING_STOPS)
+        assert now["at"] == 1 and now["tabbable"] == 1, now
         quiet(page)
         assert not errors, errors
     finally:
@@ -822,7 +900,7 @@ def test_the_timelapse_arrow_keys_go_from_box_to_box(site, browser, width):
 
 def _walked_top_down(lapse, figure, width: str) -> list[str]:
     """The parts of the time-lapse's step shown as the arrow keys go through them
-    (``WALK``): every one of them once, as the Tab key meets a diagram's on its page (top
+    (``WALK``): every one of them once, as the arrow keys meet a diagram's on its page (top
     down, each number right after the box it points into; numbers on a phone only)."""
     parts = lapse.evaluate(f"""t => {{ const partOf = {PART_OF};
       return [...t.querySelectorAll('.roads-timelapse-current svg g.node')]

@@ -399,8 +399,9 @@ def test_the_pages_figures_speak_and_open_full_screen(pages, browser):
     """The page, opened from its file with nothing fetched, runs the site's own scripts
     for its figures (it ran none: its readouts stayed hidden, a box's words reached only
     by a resting pointer): a box of a stop's diagram focused shows its words in the
-    figure's readout, the next box Tab reaches its own; "Open full screen" opens the
-    figure in the dialog, whose line says the box Tab focuses there; Escape closes it,
+    figure's readout, the next box the down arrow key reaches its own, the drawing one
+    Tab stop; "Open full screen" opens the figure in the dialog, whose line says the box
+    Tab focuses there (the one focused last); Escape closes it,
     the focus back on the button. On a phone in the dark palette, on a desktop in the
     light one."""
     from tests.browser import DESKTOP, PHONE
@@ -417,22 +418,25 @@ def test_the_pages_figures_speak_and_open_full_screen(pages, browser):
             page.goto((pages / "true.html").as_uri())
             figure = page.locator("figure.roads-vas-figure").first
             readout = figure.locator(".roads-readout")
-            assert readout.is_visible() and "Tab to a box" in readout.inner_text()
+            assert readout.is_visible() and "Tab to the drawing" in readout.inner_text()
             boxes = figure.locator("svg:visible g.node a")
             assert boxes.count() > 5
             boxes.first.focus()
             first = page.evaluate(f"({PART_WORDS})(document.activeElement)")
             assert first and readout.inner_text() == first
-            page.keyboard.press("Tab")
+            page.keyboard.press("ArrowDown")
             second = page.evaluate(f"({PART_WORDS})(document.activeElement)")
             assert second and second != first and readout.inner_text() == second
+            page.keyboard.press("Tab")  # out of the drawing, at once
+            assert page.evaluate(f"({PART_WORDS})(document.activeElement)") is None
             button = page.locator(".roads-zoomable:has(figure.roads-vas-figure) .roads-zoom-open").first
             assert button.is_visible()
             button.click()
             dialog = page.locator("dialog.roads-zoom-dialog[open]")
             dialog.wait_for()
-            page.keyboard.press("Tab")  # from Close to the first box
+            page.keyboard.press("Tab")  # from Close to the drawing: the box focused last
             words = page.evaluate(f"({PART_WORDS})(document.activeElement)")
+            assert words == second
             line = dialog.locator(".roads-zoom-readout")
             assert words and line.is_visible() and line.inner_text() == words
             artifacts.mkdir(exist_ok=True)

@@ -5,13 +5,16 @@
  * Graphviz node): its tooltip, which a resting pointer shows and nothing else does. No
  * browser shows a <title> on focus, and a tap on a phone sends no hover.
  *
- * In a figure, the parts are Tab stops already (the address-space diagram's boxes are
+ * In a figure, the parts take the focus already (the address-space diagram's boxes are
  * links to their table rows, and a phone's drawing's numbered pointers take the focus, as
  * the strips' and the page walk's boxes do): focusing one, or tapping it, shows its
- * words. In the time-lapse (dozens of boxes a step, no links) the stepper's one Tab stop
- * takes the up and down arrow keys, which go from box to box of the step shown (and on
- * a phone to the pointers' numbers among them), and a tap picks one; going to another
- * step keeps the same region's box, or the same pointer's number, where it has one.
+ * words. Each drawing's parts are one Tab stop (roadsRove, pages.js: the part focused
+ * last, the first until then), and the up and down arrow keys go from part to part, top
+ * down, Home and End to the first and the last. In the time-lapse (dozens of boxes a
+ * step, no links) the stepper's one Tab stop takes the up and down arrow keys, which go
+ * from box to box of the step shown (and on a phone to the pointers' numbers among
+ * them), and a tap picks one; going to another step keeps the same region's box, or the
+ * same pointer's number, where it has one.
  *
  * A readout says what it says to the eye only (aria-hidden): a focused part's <title> is
  * its accessible name, read on focus. The time-lapse's picked box is said by the
@@ -20,10 +23,11 @@
  *
  * Full screen (zoom.js) moves a drawing into a dialog above the page, out of its
  * figure; the dialog's own readout line then shows what the figure's would, for the
- * parts focused or tapped there. In the time-lapse the up and down arrow keys go from
- * box to box there too (Shift and an arrow pan), and the stepper's status line, which
- * timelapse.js moves into the dialog with its step bar, says the box picked there. On
- * closing, the box picked there is brought into view on the page with its readout.
+ * parts focused or tapped there. The up and down arrow keys go from part to part there
+ * too, from anywhere in the dialog (Shift and an arrow pan); in the time-lapse the
+ * stepper's status line, which timelapse.js moves into the dialog with its step bar,
+ * says the box picked there. On closing, the box picked there is brought into view on
+ * the page with its readout.
  */
 (function () {
   var ON = "roads-readout-on"
@@ -154,9 +158,46 @@
     }
 
     listen(holder)
-    // In the dialog as on the page: Tab to a part (the diagram's boxes are links, which
-    // Enter or a tap follows, closing the dialog), its name read on focus.
-    fullScreen(holder, lines, listen, readout.roadsPrompt, false, function () { return null })
+    // Each drawing's parts that take the focus, one Tab stop (roadsRove, pages.js): the
+    // up and down arrow keys go from one to the next, top down.
+    holder.querySelectorAll("svg").forEach(function (svg) {
+      window.roadsRove(svg, function () { return stops(svg) })
+    })
+    // In the dialog as on the page: Tab to the drawing, the arrow keys from part to part
+    // (the diagram's boxes are links, which Enter or a tap follows, closing the dialog),
+    // its name read on focus.
+    fullScreen(holder, lines, function (place, signal, zoom) {
+      listen(place, signal)
+      var svg = window.roadsDrawing(place)
+      if (!svg || !stops(svg).length) return
+      zoom.upDown = "go from box to box"
+      // From anywhere in the dialog (its buttons), as the time-lapse's: to the drawing's
+      // Tab stop, the part last focused, which the keys then leave (roadsRove); before
+      // zoom.js pans with them.
+      zoom.dialog.addEventListener("keydown", function (event) {
+        if (event.altKey || event.ctrlKey || event.metaKey || event.shiftKey) return
+        if (event.key !== "ArrowDown" && event.key !== "ArrowUp") return
+        var all = stops(svg)
+        if (all.some(function (stop) { return stop.contains(event.target) })) return
+        event.preventDefault()
+        ;(all.find(function (stop) { return stop.tabIndex === 0 }) || all[0]).focus()
+      }, { capture: true, signal: signal })
+    }, readout.roadsPrompt, false, function () { return null })
+  }
+
+  // The parts of the drawing ``svg`` that take the focus, in its order, which is its
+  // reading order (top down: roads.figures.diagram's reading_order): each the part
+  // itself (tabindex: a chunk, a box of the stack, a table of the walk, a phone's
+  // numbered pointer) or the link it holds (a box of the address-space diagram).
+  function stops(svg) {
+    var found = []
+    svg.querySelectorAll("title").forEach(function (title) {
+      var part = title.parentNode
+      if (part === svg || part.firstElementChild !== title) return
+      var stop = part.hasAttribute("tabindex") ? part : part.querySelector("a[href], a[*|href]")
+      if (stop) found.push(stop)
+    })
+    return found
   }
 
   function stepper(root, readout) {
@@ -176,7 +217,7 @@
     // The boxes of the drawing ``svg`` (the step shown), and on a phone the numbers of its
     // pointers, each after the box it points into (their lines of the key say nothing
     // more: no title): in the drawing's order, which is its reading order (top down, as
-    // the Tab key meets the parts of a diagram on its page: roads.figures.diagram's
+    // the arrow keys meet the parts of a diagram on its page: roads.figures.diagram's
     // reading_order). By their height on the screen, a number pushed below the next box
     // came after that box.
     function parts(svg) {

@@ -17,8 +17,8 @@
  * readout.js shows it. A "roads-zoom-open" event, sent from where the SVG was when the
  * dialog opens, tells the figure's readout.js, which fills the line until it closes.
  * The event's detail carries reveal(part), to pan to a part it picks; a figure whose
- * script takes the up and down arrow keys in the dialog (the time-lapse: they go from
- * box to box there as on the page) names what they do in detail.upDown, and takes them
+ * script takes the up and down arrow keys in the dialog (a drawing whose parts take
+ * the focus, the time-lapse: they go from box to box there as on the page) names what they do in detail.upDown, and takes them
  * before they pan (its keydown listener, on the dialog's capture phase, prevents their
  * default): the bar's hint then says that Shift and an arrow pan. A figure whose script
  * takes the left and right arrow keys there as well (the time-lapse: they go from step to

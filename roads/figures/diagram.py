@@ -15,7 +15,7 @@ light colour, a fallback for SVGs seen outside the site.
 
 It is drawn twice (``drawings``), by the same code in two geometries: ``WIDE``, whose
 recorded addresses are labelled beside the boxes, and ``NARROW``, for a phone's column,
-whose recorded addresses are numbers beside the boxes, each a Tab stop, and lines of a
+whose recorded addresses are numbers beside the boxes, each focusable, and lines of a
 key in the break right under them (``key_hosts``); figures.css shows one of the two by
 the screen's width.
 
@@ -384,8 +384,8 @@ def reading_order(mm: MemoryMap, geometry: Geometry = NARROW) -> tuple[str, ...]
     followed by the labels (a keyed drawing's numbers) of the pointers into it, a break
     by the lines of the key it holds; the lowest address, then the key's lines under
     the drawing, last. ``_finished`` puts the SVG's nodes in this order, which is the
-    order of the Tab stops (the boxes, a link each; a phone's numbers) and of the
-    time-lapse's arrow keys (readout.js): Graphviz writes them in the order of the DOT
+    order in which the arrow keys go from part to part (the boxes, a link each; a
+    phone's numbers: readout.js), on the page and in the time-lapse: Graphviz writes them in the order of the DOT
     source, bottom up, and every number after every box."""
     hosts = key_hosts(mm) if geometry.keyed else {}
     placed, targets, _ = _stacked(mm, geometry, hosts)
@@ -873,7 +873,7 @@ def _region_keys(root: etree._Element, slug: str, fid: str,
     (``table.region_key``), the identity its table row shares (Graphviz writes no data
     attributes itself); in a keyed drawing, each number and line of the key with
     ``data-roads-pointer``, the identity of its pointer (``pointer_keys``, by number),
-    and each number a Tab stop, as a box, a link, is: its words (its title) are its
+    and each number focusable, as a box, a link, is: its words (its title) are its
     name and its readout's. In place.
     """
     prefix = f"{fid}-"
@@ -900,10 +900,12 @@ LEGEND_CONTROL = hints.control(
 
 
 # Where a box's tooltip (its whole line of maps, its kind and why) shows for the keyboard:
-# each box is a link to its table row, and so a Tab stop already; a tap follows the link
-# to the row, which says the same.
-READOUT = hints.readout("Tab to a box to read its whole line of maps and its kind here; "
-                        "Enter, or a tap, goes to its row of the table.")
+# each box is a link to its table row, and so focusable already (readout.js makes the
+# drawing's links one Tab stop, the arrow keys going from box to box); a tap follows the
+# link to the row, which says the same.
+READOUT = hints.readout("Tab to the drawing, then the up and down arrow keys go from box "
+                        "to box: its whole line of maps and its kind show here; Enter, or "
+                        "a tap, goes to its row of the table.")
 
 
 def legend(mm: MemoryMap) -> str:

@@ -297,8 +297,10 @@ def _link_words(strip: HeapStrip, link: Arrow) -> str:
     return f"{link.label} points to the block of {target.label} ({target.block:#x})"
 
 
-# Where a chunk's tooltip shows without a mouse: each chunk is a Tab stop.
-READOUT = hints.readout("Tab to a chunk, or tap it: its addresses, its size word's flags and "
+# Where a chunk's tooltip shows without a mouse: each chunk takes the focus (readout.js
+# makes them one Tab stop, the arrow keys going from chunk to chunk).
+READOUT = hints.readout("Tab to the drawing, then the up and down arrow keys go from chunk "
+                        "to chunk, or tap one: its addresses, its size word's flags and "
                         "where its link points show here.")
 
 

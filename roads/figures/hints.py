@@ -38,8 +38,9 @@ def readout(prompt: str) -> str:
     """A figure's readout: a line inside the ``<figure>``, after the drawing, where
     ``docs/javascripts/readout.js`` shows what the part last focused or tapped says
     (its SVG ``<title>``, the tooltip a resting pointer shows), and ``prompt`` (HTML)
-    until then. For drawings with a part per box, each a Tab stop already or reached
-    with the arrow keys: a ``<title>`` is shown by no browser on focus, and on no tap.
+    until then. For drawings with a part per box, each reached with the arrow keys from
+    the drawing's one Tab stop: a ``<title>`` is shown by no browser on focus, and on no
+    tap.
 
     Hidden until the script runs (it would be a prompt with nothing behind it), and on
     paper. Hidden from screen readers too, which hear what it shows otherwise, once: a

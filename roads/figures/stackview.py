@@ -269,8 +269,10 @@ def _pointer_words(st: StackTop, p: Arrow) -> str:
     return f"{p.label} points into the {st.piece(p.target).title}"
 
 
-# Where a box's tooltip shows without a mouse: each box, and each break, is a Tab stop.
-READOUT = hints.readout("Tab to a box, or tap it: its addresses and what it holds show here.")
+# Where a box's tooltip shows without a mouse: each box, and each break, takes the focus
+# (readout.js makes them one Tab stop, the arrow keys going from box to box).
+READOUT = hints.readout("Tab to the drawing, then the up and down arrow keys go from box "
+                        "to box, or tap one: its addresses and what it holds show here.")
 
 
 def render_stack_top(st: StackTop) -> str:

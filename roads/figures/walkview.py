@@ -218,10 +218,12 @@ def _row_y(top: float, height: float, position: int, count: int) -> float:
     return top + HEADER + inner * position / max(count - 1, 1)
 
 
-# Where a part's tooltip shows without a mouse: CR3, each table and the page are Tab
-# stops; the address's fields show their words (the level and the index) themselves.
-READOUT = hints.readout("Tab to CR3, a table or the page, or tap it: what it holds, and "
-                        "what the capture says of it, show here.")
+# Where a part's tooltip shows without a mouse: CR3, each table and the page take the
+# focus (readout.js makes them one Tab stop, the arrow keys going from one to the next);
+# the address's fields show their words (the level and the index) themselves.
+READOUT = hints.readout("Tab to the drawing, then the up and down arrow keys go from CR3 "
+                        "to each table and the page, or tap one: what it holds, and what "
+                        "the capture says of it, show here.")
 
 
 def render_walk(w: Walk) -> str:
