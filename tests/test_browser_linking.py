@@ -100,17 +100,25 @@ def test_keyboard_focus_links_both_ways_with_a_ring(site, browser, viewport, sch
                                       idle=False)
     keys = paired_keys(page)
 
-    # Rows: Tab from one to the next, from a row whose next row is a region's too (the
-    # diagram lists its boxes top down; the table's rows have gaps between them).
-    start = page.evaluate("""keys => { const rows = [...document.querySelectorAll(
+    # Rows: the down arrow key from one to the next, from a row whose next row is a
+    # region's too (the diagram lists its boxes top down; the table's rows have gaps
+    # between them). The table is one Tab stop: Tab leaves it, Shift+Tab comes back to
+    # the row focused last.
+    start, after = page.evaluate("""keys => { const rows = [...document.querySelectorAll(
         'tr[data-roads-region]')].map(r => r.dataset.roadsRegion);
-      return rows.find((k, i) => keys.includes(k) && keys.includes(rows[i + 1])) }""", keys)
+      const k = rows.findIndex((k, i) => keys.includes(k) && keys.includes(rows[i + 1]));
+      return [rows[k], rows[k + 1]] }""", keys)
     assert start, keys
     row(page, start).focus()
-    page.keyboard.press("Tab")
+    page.keyboard.press("ArrowDown")
     focused = page.evaluate("document.activeElement.dataset.roadsRegion")
-    assert page.evaluate("document.activeElement.tagName") == "TR" and focused in keys
+    assert page.evaluate("document.activeElement.tagName") == "TR" and focused == after
     assert page.evaluate(MARKED) == pair(focused)
+    table = row(page, start).evaluate("r => r.closest('table').id || r.closest('table').outerHTML.slice(0, 60)")
+    page.keyboard.press("Tab")
+    assert not row(page, start).evaluate("r => r.closest('table').contains(document.activeElement)"), table
+    page.keyboard.press("Shift+Tab")
+    assert page.evaluate("document.activeElement.dataset.roadsRegion") == after
     ring = page.evaluate("[getComputedStyle(document.activeElement).outlineStyle, getComputedStyle(document.activeElement).outlineWidth]")
     assert ring[0] != "none" and float(ring[1].removesuffix("px")) >= 2, ring
     shoot(page, f"focus-row-{viewport['width']}-{scheme}")

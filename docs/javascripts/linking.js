@@ -11,6 +11,7 @@
 (function () {
   var ATTRIBUTE = "data-roads-region"
   var LINKED = "roads-linked"
+  var ROW = "data-roads-row"  // a row made a Tab stop here
   var hovered = null
   var focused = null
 
@@ -36,9 +37,12 @@
   }
 
   // A row or box is worth a tab stop only when the page has its partner; a box that
-  // is a link already is one.
+  // is a link already is one. A table's rows so made are one Tab stop between them, the
+  // up and down arrow keys going from row to row (roadsRove, pages.js), as a drawing's
+  // boxes are (readout.js): a table of dozens of regions is not dozens of stops.
   function setUp() {
     var count = {}
+    var tables = []
     document.querySelectorAll("[" + ATTRIBUTE + "]").forEach(function (element) {
       var key = element.getAttribute(ATTRIBUTE)
       count[key] = (count[key] || 0) + 1
@@ -47,7 +51,16 @@
       if (count[element.getAttribute(ATTRIBUTE)] < 2) return
       element.classList.add("roads-linkable")
       var link = element.querySelector("a[href], a[*|href]")
-      if (!link && !element.hasAttribute("tabindex")) element.setAttribute("tabindex", "0")
+      if (link || element.hasAttribute("tabindex")) return
+      element.setAttribute("tabindex", "0")
+      element.setAttribute(ROW, "")
+      var table = element.closest("table")
+      if (table && tables.indexOf(table) < 0) tables.push(table)
+    })
+    tables.forEach(function (table) {
+      window.roadsRove(table, function () {
+        return Array.prototype.slice.call(table.querySelectorAll("[" + ROW + "]"))
+      })
     })
     hovered = focused = null
   }
