@@ -615,7 +615,8 @@ def _notes(result, name: str, *, stopped: bool, path: str | None = None,
     when the program was killed at --after; an allocation the sandbox's address space
     (PROGRAM_ADDRESS_SPACE) refused. The buffer's note is for a program named by its path
     (``./prog``, the learner's own), not one found on PATH (``sleep 5``), which may print
-    nothing, nor one whose file (``path``) shows that it writes nothing through stdio. And the run's
+    nothing, nor one whose file (``path``) shows that it writes nothing through stdio
+    (``gcc -nostdlib``); worded as what may be where the file cannot tell. And the run's
     folder kept read-only whole (``whole``, ``capture.runfolder.kept_read_only``), where the
     program could write no file (where the sandbox's read-only files held)."""
     notes = []
@@ -628,11 +629,16 @@ def _notes(result, name: str, *, stopped: bool, path: str | None = None,
     if _stdin_given():
         notes.append("roads: note: the program's standard input is /dev/null: what was "
                      "piped or redirected to roads run was not given to it")
-    if stopped and not result.stdout and "/" in name and _through_stdio(path) is not False:
+    stdio = _through_stdio(path) if stopped and not result.stdout and "/" in name else False
+    if stdio is not False:
+        # Said as a fact of a program that calls a stdio writer; as what may be of one
+        # whose file cannot tell (stripped, or linked static with a C library's stdio).
+        may = ("" if stdio else " If it prints with the C library's stdio (printf, puts; "
+               "its file cannot tell whether it does), what it printed may be lost there.")
         notes.append("roads: note: nothing reached its stdout. Its stdout is a pipe, where "
                      f"printf's output waits in the C library's buffer ({PAGE_SIZE.format()}, the "
                      "pipe's block size) until it fills "
-                     "or the program ends, and the program was killed at --after: call "
+                     f"or the program ends, and the program was killed at --after.{may} Call "
                      "fflush(stdout) after printf, or setvbuf(stdout, NULL, _IOLBF, 0) "
                      "at the start, to see it")
     said = result.stdout + result.stderr

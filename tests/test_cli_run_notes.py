@@ -140,6 +140,42 @@ def test_the_buffer_note_is_for_a_program_that_writes_through_stdio(here, monkey
     assert ("fflush(stdout)" in capsys.readouterr().err) == noted
 
 
+# A program without a C library (gcc -nostdlib -static): _start waits in pause(2).
+NO_C_LIBRARY = r"""
+void _start(void) {
+    long r;
+    for (;;)
+        __asm__ volatile ("syscall" : "=a"(r) : "a"(34) : "rcx", "r11", "memory");
+}
+"""
+WAITS = "#include <unistd.h>\nint main(void) { for (;;) pause(); }\n"
+MAY = "its file cannot tell whether it does"
+
+
+@pytest.mark.gcc
+@pytest.mark.parametrize(("source", "flags", "said"), [
+    (NO_C_LIBRARY, ["-nostdlib", "-static"], None),  # no C library, no stdio buffer
+    (WAITS, ["-static"], "may"),  # glibc's stdio is in every static program
+    (WAITS, ["-static", "-s"], "may"),  # stripped: its file cannot tell
+    ('#include <stdio.h>\n#include <unistd.h>\n'
+     'int main(void) { puts("hi"); for (;;) pause(); }\n', [], "fact"),
+], ids=["nostdlib", "static", "stripped", "dynamic-puts"])
+def test_the_buffer_note_reads_a_static_programs_symbol_table(here, monkeypatch, capsys,
+                                                               source, flags, said):
+    """A program linked static with no C library (gcc -nostdlib, _start making raw
+    system calls) got the note on the C library's buffer, which it has none of: its
+    symbol table says so. Where the file cannot tell (stripped, or a static C library's
+    stdio that it may or may not call) the note says the output may be there."""
+    from tests.explain_support import build
+
+    build(here, "prog", source, *flags)
+    _fake_run(monkeypatch, _result(stdout=""))
+    assert cli.main(["--root", str(here), "run", "--", "./prog"]) == 0
+    err = capsys.readouterr().err
+    assert ("fflush(stdout)" in err) == (said is not None), err
+    assert (MAY in err) == (said == "may"), err
+
+
 def test_a_program_that_ended_first_is_named_as_a_shell_reads_it_back(here, monkeypatch,
                                                                       capsys):
     """Its first line quoted with shlex (an argument's newline split the line, and

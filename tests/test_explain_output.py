@@ -197,6 +197,16 @@ def test_a_program_without_stdio_gets_no_word_on_its_buffer(root, tmp_path, monk
     assert json.loads((tmp_path / "alone.json").read_text())["stdio"] is False
 
 
+# A program without a C library: _start writes with the write system call, then exits.
+NO_C_LIBRARY = r"""
+void _start(void) {
+    long r;
+    __asm__ volatile ("syscall" : "=a"(r) : "a"(1), "D"(1), "S"("x\n"), "d"(2)
+                      : "rcx", "r11", "memory");
+    __asm__ volatile ("syscall" : : "a"(60), "D"(0));
+}
+"""
+
 STDIO_PROGRAMS = {
     "printf": ('#include <stdio.h>\nint main(int c, char **v) { printf("%d\\n", c); }\n', [],
                True),
@@ -215,6 +225,18 @@ STDIO_PROGRAMS = {
     "dlsym": ('#include <dlfcn.h>\nint main(void) { return !dlsym(RTLD_DEFAULT, "puts"); }\n',
               ["-D_GNU_SOURCE"], None),
     "static": ('#include <stdio.h>\nint main(void) { puts("hi"); }\n', ["-static"], None),
+    # Linked static, read from its symbol table: glibc's stdio is in every such program
+    # (it may), in one made position-independent too (whose .dynsym, for its own
+    # relocations, imports nothing: it was said to write nothing through stdio); a
+    # stripped one cannot tell; one without a C library (-nostdlib) has no stdio at all.
+    "static_write": ('#include <unistd.h>\nint main(void) { write(1, "x", 1); }\n',
+                     ["-static"], None),
+    "static_pie": ('#include <stdio.h>\nint main(void) { puts("hi"); }\n', ["-static-pie"],
+                   None),
+    "static_stripped": ('#include <stdio.h>\nint main(void) { puts("hi"); }\n',
+                        ["-static", "-s"], None),
+    "nostdlib": (NO_C_LIBRARY, ["-nostdlib", "-static"], False),
+    "nostdlib_dynamic": (NO_C_LIBRARY, ["-nostdlib"], False),
 }
 
 
@@ -223,8 +245,9 @@ def test_whether_a_program_writes_through_stdio(gcc, tmp_path, name):
     """Read from the program's imports, as gcc built it: printf, the puts gcc makes of a
     printf, _FORTIFY_SOURCE's __printf_chk, stdout handed to a function (malloc_info,
     which an expert re-check found judged False, its output lost); not write(2); unknown
-    where another program or library may write (system, dlopen, dlsym) or where the file
-    has no dynamic symbols."""
+    where another program or library may write (system, dlopen, dlsym). A program linked
+    static is read from its symbol table: unknown where that holds a C library's stdio
+    or is stripped, no stdio where it holds none (-nostdlib)."""
     source, flags, expected = STDIO_PROGRAMS[name]
     binary = build(tmp_path, name, source, *flags)
     elf = read_elf(binary)

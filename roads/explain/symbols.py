@@ -184,18 +184,20 @@ def imports(data: bytes, path: str, name: str) -> bool:
     """Whether ``data`` (an ELF64 little-endian file; ``path`` names it in errors) calls
     ``name`` in another file: a symbol of that name in ``.dynsym`` that it does not
     define (SHN_UNDEF). False for a file that is not ELF64 or has no such table."""
-    table = _dynamic_symbols(data, path)
+    table = _symbol_names(data, path)
     return table is not None and name in table[0]
 
 
-def _dynamic_symbols(data: bytes, path: str) -> tuple[frozenset[str], frozenset[str]] | None:
-    """The names of ``data``'s ``.dynsym``: those it takes from other files (SHN_UNDEF,
-    ``imports``), and all of them; None where it has none (linked static, or not
-    ELF64)."""
+def _symbol_names(data: bytes, path: str, sh_type: int = SHT_DYNSYM
+                  ) -> tuple[frozenset[str], frozenset[str]] | None:
+    """The names of ``data``'s symbol table of type ``sh_type`` (``.dynsym``, or
+    ``.symtab`` with SHT_SYMTAB): those it takes from other files (SHN_UNDEF,
+    ``imports``), and all of them; None where it has none (``.dynsym``: linked static;
+    ``.symtab``: stripped; or not ELF64)."""
     headers = _section_headers(data, path)
     found: tuple[set[str], set[str]] | None = None
     for header in headers:
-        if header.sh_type != SHT_DYNSYM or header.sh_entsize != _ELF64_SYM.size \
+        if header.sh_type != sh_type or header.sh_entsize != _ELF64_SYM.size \
                 or not 0 < header.sh_link < len(headers):
             continue
         if found is None:
@@ -236,9 +238,11 @@ OTHER_CODE = frozenset({
     "execve", "execv", "execvp", "execvpe", "execl", "execlp", "execle", "fexecve",
     "execveat", "posix_spawn", "posix_spawnp", "system", "popen", "dlopen", "dlmopen",
     "dlsym", "dlvsym"})
-# Libraries that write to the standard output only through calls the program makes.
+# Libraries that write to the standard output only through calls the program makes:
+# glibc's and the libraries it splits off, and musl's C library (named libc.so by
+# musl-gcc, libc.musl-x86_64.so.1 by Alpine's linker).
 QUIET_LIBRARIES = frozenset({"libc.so.6", "libm.so.6", "libpthread.so.0", "libdl.so.2",
-                             "librt.so.1"})
+                             "librt.so.1", "libc.so", "libc.musl-x86_64.so.1"})
 
 
 def writes_through_stdio(data: bytes, path: str, needed: list[str]) -> bool | None:
@@ -246,9 +250,23 @@ def writes_through_stdio(data: bytes, path: str, needed: list[str]) -> bool | No
     libraries ``needed`` (DT_NEEDED), writes through C stdio's buffers: True where it
     calls one of ``STDIO_WRITERS`` or names the standard output's stream
     (``STDOUT_STREAMS``); None where that cannot be told from its file
-    (linked static, another library linked, another program run or a library opened);
-    False otherwise."""
-    symbols = _dynamic_symbols(data, path)
+    (another library linked, another program run or a library opened);
+    False otherwise.
+
+    A program that links no library (``-static``, ``-static-pie``, ``-nostdlib``, Go's)
+    holds what it has of a C library in its own file, and its symbol table
+    (``.symtab``) names it: None (it may) where that holds stdio's writers or streams
+    (glibc's always does, for its own messages; musl's where the program calls them) or
+    a way to run other code, or where the file keeps no symbol table (stripped); False
+    where it holds none (no C library, or musl's without its stdio)."""
+    if not needed:
+        table = _symbol_names(data, path, SHT_SYMTAB)
+        if table is None:
+            return None
+        # .symtab writes a symbol's version into its name (``puts@GLIBC_2.2.5``).
+        held = {name.partition("@")[0] for name in table[1]}
+        return None if held & (STDIO_WRITERS | STDOUT_STREAMS | OTHER_CODE) else False
+    symbols = _symbol_names(data, path)
     if symbols is None:
         return None
     names, named = symbols
