@@ -452,8 +452,11 @@ def cmd_run(args) -> int:
     def snap(stop: Stop):
         spaces.append(address_space(stop.pid, Proc()))
 
+    # The program named in each line as a shell reads it back, as the lines to type
+    # name it (shellwords.quote: 'my prog', $'\xff'; a newline split the line).
+    named = shellwords.quote(program[0])
     if emptied(path):
-        print(printable(f"roads: error: {program[0]}: lies under {EMPTIED}, which the sandbox "
+        print(printable(f"roads: error: {named}: lies under {EMPTIED}, which the sandbox "
                         "replaces with an empty one: copy it elsewhere"), file=sys.stderr)
         return 1
     timeout = args.after + RUN_GRACE
@@ -489,8 +492,8 @@ def cmd_run(args) -> int:
             # Its timeout, said of a program stopped by time.
             exc.message = (f"still running {timeout:g} s after it started, and not stopped at "
                            f"{args.after:g} s; killed")
-        if program[0] not in exc.message:
-            exc.message = f"{program[0]}: {exc.message}"
+        if not exc.message.startswith(f"{named}: "):
+            exc.message = f"{named}: {exc.message}"
         # Its "command:" line quoted as a shell reads it back, as the run's other lines
         # name it (its words were joined with spaces: "-c import x; f()" for one word).
         exc.command = [shellwords.join(program)]
@@ -508,7 +511,7 @@ def cmd_run(args) -> int:
         aslr = "--aslr " if args.aslr else ""
         print(f"roads: to see its memory, {how}: roads "
               f"explain {aslr}--at exit -- {shellwords.join(program)}", file=sys.stderr)
-        sys.stderr.write(_printed(result, program[0]))
+        sys.stderr.write(_printed(result, named))
         sys.stderr.write(_notes(result, program[0], stopped=False, path=path, whole=whole))
         return 1
     if args.json:
@@ -516,7 +519,7 @@ def cmd_run(args) -> int:
     else:
         print(printable(format_table(spaces[0])), end="")
     # The map on stdout (what --json is read for); what the program printed on stderr.
-    sys.stderr.write(_printed(result, program[0]))
+    sys.stderr.write(_printed(result, named))
     sys.stderr.write(_notes(result, program[0], stopped=True, path=path, whole=whole))
     return 0
 
@@ -691,8 +694,9 @@ OUTPUT_LINES = 20  # of each stream of a program ``roads run`` ran, the last lin
 
 
 def _printed(result, label: str) -> str:
-    """What a program ``roads run`` ran wrote to its stdout and its stderr, the last
-    ``OUTPUT_LINES`` lines of each (escaped); empty when it wrote nothing."""
+    """What a program ``roads run`` ran, named ``label`` (as a shell reads it back), wrote
+    to its stdout and its stderr, the last ``OUTPUT_LINES`` lines of each (escaped);
+    empty when it wrote nothing."""
     out = []
     for stream, text in (("stdout", result.stdout), ("stderr", result.stderr)):
         if not text.strip():

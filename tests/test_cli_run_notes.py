@@ -188,6 +188,32 @@ def test_a_program_that_ended_first_is_named_as_a_shell_reads_it_back(here, monk
     assert err[1].endswith("--at exit -- sh -c $'exit 0\\n#' $'\\xff'")
 
 
+def test_every_line_of_a_run_names_the_program_as_a_shell_reads_it_back(here, monkeypatch,
+                                                                        capsys):
+    """The line over what it wrote named it as typed, split in two by a newline in its
+    name ("roads: ./it's" then "x wrote to its stdout:"), under a line that quoted it;
+    and a run's error led with the name as typed: each line now quotes it alike."""
+    from roads.explain.shellwords import quote
+
+    program = "./it's\nx"
+    (here / "it's\nx").write_bytes(b"")
+    (here / "it's\nx").chmod(0o755)
+    _fake_run(monkeypatch, _result(stdout="hi\n", status=0), stop=False)
+    assert cli.main(["--root", str(here), "run", "--", program]) == 1
+    err = capsys.readouterr().err.splitlines()
+    assert err[0].startswith(f"roads: {quote(program)} ended "), err
+    assert err[1].endswith(f"-- {quote(program)}"), err
+    assert err[2:4] == [f"roads: {quote(program)} wrote to its stdout:", "hi"], err
+    _fake_run(monkeypatch, _result(), error=SampleError(
+        "forked too much: more than 32 processes and threads at once; killed",
+        sample=program, command=[program]))
+    assert cli.main(["--root", str(here), "run", "--", program]) == 1
+    err = capsys.readouterr().err.splitlines()
+    assert err[0] == (f"roads: error: {quote(program)}: forked too much: more than 32 "
+                      "processes and threads at once; killed"), err
+    assert err[1] == f"command: {quote(program)}", err
+
+
 def test_a_program_that_ended_before_after_0_is_not_told_to_stop_sooner(here, monkeypatch,
                                                                          capsys):
     """--after 0 stops it as soon as it has started: "ended before 0 s" and "stop it

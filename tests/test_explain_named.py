@@ -162,7 +162,7 @@ def test_a_file_no_one_may_run_is_said_to_be_one_with_the_chmod_that_lets_them(
     (tmp_path / "my prog").chmod(0o640)
     assert cli.main(["--root", str(root), command, "--", "./my prog"]) == 1
     assert capsys.readouterr().err == (
-        "roads: error: ./my prog: not an executable file: its mode, rw-r-----, lets no one "
+        "roads: error: './my prog': not an executable file: its mode, rw-r-----, lets no one "
         "run it; if it is a program, chmod +x './my prog' makes it one\n")
     assert not list(tmp_path.glob("*.html"))
 
@@ -229,3 +229,103 @@ def test_a_32_bit_program_is_sent_to_roads_run_which_shows_it(root, tmp_path, mo
     # ld -m elf_i386 puts its code at 0x8048000, the i386 ABI's base.
     assert re.search(r"^ *8048000 +[0-9a-f]+ .* r-xp .*/sleeps 32$", shown, re.M), shown
     assert not list(tmp_path.glob("*.html"))
+
+
+# Names a shell must have quoted, or escaped: a space, a quote, a dollar sign, a newline,
+# a byte that is not UTF-8 (kept by Python as a lone surrogate).
+ODD_NAMES = ["my prog", "it's", "a$b", "nl\nname", "ff\udcffname"]
+
+
+def _typed(line: str, folder) -> None:
+    """Run ``line``, a command the error gives to type, in bash (which reads $'...'),
+    in ``folder``."""
+    subprocess.run(["bash", "-c", line], check=True, timeout=120, cwd=folder)
+
+
+@pytest.mark.parametrize("command", ["explain", "run"])
+@pytest.mark.parametrize("name", ODD_NAMES)
+def test_an_odd_name_is_said_as_a_shell_reads_it_back_on_one_line(root, tmp_path, monkeypatch,
+                                                                  capsys, command, name):
+    """The program's name was written as typed in the sentence ("./it's: no such
+    program", a newline splitting the error in two, a byte not UTF-8 as \\xff) where the
+    line to type beside it quoted it with shlex ('\\xff' in single quotes, four
+    characters to a shell): each error now names it as a shell reads it back, the same
+    way in the sentence and in the line to type, which works as given."""
+    from roads.explain.shellwords import quote
+
+    monkeypatch.chdir(tmp_path)
+
+    def said(*program: str) -> str:
+        assert cli.main(["--root", str(root), command, "--", *program]) == 1
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1, err  # one line
+        return err.removeprefix("roads: error: ").removesuffix("\n")
+
+    assert said(f"./{name}") == f"{quote('./' + name)}: no such program"
+    (tmp_path / name).mkdir()
+    assert said(name) == (f"{quote(name)}: not found on PATH; {quote(name)} in this folder "
+                          "is a folder, not a program")
+    (tmp_path / name).rmdir()
+    (tmp_path / name).write_bytes(b"\x7fELF")
+    (tmp_path / name).chmod(0o640)
+    told = said(name)
+    assert told.startswith(f"{quote(name)}: not found on PATH; {quote(name)} in this folder "
+                           "is not an executable file"), told
+    _typed(told.split("if it is a program, ", 1)[1].removesuffix(" makes it one"), tmp_path)
+    assert os.access(tmp_path / name, os.X_OK)
+    assert said(name) == (f"{quote(name)}: not found on PATH; a program in this folder is "
+                          f"named {quote('./' + name)}")
+
+
+@pytest.mark.parametrize("name", [*ODD_NAMES, "-x"])
+def test_a_c_source_of_any_name_gets_lines_to_type_that_work(root, tmp_path, monkeypatch,
+                                                             capsys, name, no_leftovers):
+    """roads run's gcc line for a source whose name begins with '-' was gcc -O0 -g -o -x
+    -x.c, which gcc reads as options (and chmod +x -n, which chmod reads as one); one
+    with a newline or a byte not UTF-8 was quoted with shlex, which a shell does not read
+    back. Each line now works as given, and the program it builds runs."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / f"{name}.c").write_text("int main(void) { for (;;) ; }\n")
+    assert cli.main(["--root", str(root), "run", "--", f"{name}.c"]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1, err
+    _typed(err.split("compile it, ", 1)[1].split(", then", 1)[0], tmp_path)
+    run_line = err.split("then name what it makes: ", 1)[1].strip()
+    # bash reads the line back into the words roads run is given.
+    words = subprocess.run(["bash", "-c", "printf '%s\\0' " + run_line.split(" -- ", 1)[1]],
+                           capture_output=True, check=True, timeout=60).stdout
+    program = os.fsdecode(words.rstrip(b"\0"))
+    assert program == f"./{name}"
+    assert cli.main(["--root", str(root), "run", "--after", "0.1", "--", program]) == 0
+    capsys.readouterr()
+
+
+def test_a_file_named_with_a_leading_dash_gets_a_chmod_that_works(root, tmp_path, monkeypatch,
+                                                                  capsys):
+    """chmod +x -n read -n as an option of its own: the file is named ./-n."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "-n").write_bytes(b"\x7fELF")
+    (tmp_path / "-n").chmod(0o640)
+    assert cli.main(["--root", str(root), "run", "--", "-n"]) == 1
+    err = capsys.readouterr().err
+    line = err.split("if it is a program, ", 1)[1].split(" makes it one", 1)[0]
+    assert line == "chmod +x ./-n"
+    _typed(line, tmp_path)
+    assert os.access(tmp_path / "-n", os.X_OK)
+
+
+def test_a_program_that_ends_before_its_stop_is_named_as_a_shell_reads_it_back(
+        root, tmp_path, monkeypatch, capsys, no_leftovers):
+    """roads explain's own lines named the program as typed ("./it's\\nx exited ...",
+    split in two by its newline), under a "running $'./it\\'s\\nx'" that quoted it: the
+    error, and the line over what it wrote, now quote it so too."""
+    from roads.explain.shellwords import quote
+
+    monkeypatch.chdir(tmp_path)
+    name = "./it's\nx"
+    (tmp_path / "it's.c").write_text('#include <stdio.h>\nint main(void) { puts("hi"); }\n')
+    subprocess.run(["gcc", "-o", "it's\nx", "it's.c"], check=True, timeout=60)
+    assert explain(root, "--at", "syscall:fork", "--", name) == 1
+    err = capsys.readouterr().err
+    assert f"roads: error: {quote(name)} exited with status 0 before reaching " in err, err
+    assert f"\n{quote(name)} wrote to its stdout:\n  | hi\n" in err, err

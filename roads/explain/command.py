@@ -18,6 +18,7 @@ from ..constants import PROGRAM_ADDRESS_SPACE
 from ..errors import printable
 from ..errors import ExplainError
 from .pagefile import own_descriptor, refused, write_page
+from . import shellwords
 from .program import DEFAULT_DEADLINE, MAX_DEADLINE
 
 # The exit status of a page written without every stop asked for (one not reached, or
@@ -159,14 +160,17 @@ def cmd_explain(args) -> int:
             print(printable(f"roads: error: cannot write {exc.filename or where}: "
                             f"{exc.strerror or exc}", one_line=True), file=sys.stderr)
             return 1
-    # Where it crashed (the page's Crash facts), the program named as typed: a saved
-    # session's is named from the project folder.
-    told = crashes(session, program[0] if program else "")
+    # Where it crashed (the page's Crash facts), the program named as typed (a saved
+    # session's is named from the project folder), as a shell reads it back, as every
+    # line names it.
+    words = program or session.command  # --pid's: the process's own
+    named = shellwords.quote(words[0]) if words else ""
+    told = crashes(session, named)
     for line in told:
         progress(line)
     run = session.capture.variants[VARIANT].runs[0]
     if not session.complete:
-        progress(f"{session.command[0]} {session.ending} before reaching "
+        progress(f"{shellwords.quote(session.command[0])} {session.ending} before reaching "
                  f"{', '.join(session.not_reached())}: the page shows the stops it reached")
     elif program and not told and session.ending != "exited with status 0":
         # An end worth knowing (abort()'s SIGABRT, a failing exit status, a program ended
@@ -174,14 +178,14 @@ def cmd_explain(args) -> int:
         # program that failed for a write the sandbox refused is told why it was refused.
         why = (f"; it was refused a write ({os.strerror(errno.EROFS)}): {READ_ONLY_HERE}"
                if not args.no_sandbox and refused_write(run.stdout + run.stderr) else "")
-        progress(f"{program[0]} {session.ending}{why}")
+        progress(f"{named} {session.ending}{why}")
     said = last_words(session) if program else None
     if said is not None:
         # As the page quotes them beside how it ended, and the error that writes no page
         # quotes them (session._wrote): the program's stderr was not shown here.
         quoted, lines = said
         which = f" (the last {LAST_LINES} of {lines} lines)" if lines > LAST_LINES else ""
-        progress(f"{program[0]} wrote to its stderr{which}:\n"
+        progress(f"{named} wrote to its stderr{which}:\n"
                  + "\n".join(f"  | {row}" for row in quoted.split("\n")))
     if program and session.address_space is not None and refused_memory(run.stdout + run.stderr):
         progress(address_space_words(session.address_space))

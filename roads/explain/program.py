@@ -2,19 +2,24 @@
 finds it, or why there is none to run, or why the kernel would not start the file
 found; and how long a run may take. The engine
 (``session``, ``saved``) and the command line (``command``) both read it.
+
+A name in what these say, and a command line to type, is written as a shell reads it
+back (``shellwords.quote``): ``'my prog'``, ``$'a\\nb'``, ``./prog`` as it is; a file
+named on a command line after a program's options has a slash put before a leading
+``-`` (``./-x``), so that the program takes it for a file (``argument``).
 """
 
 from __future__ import annotations
 
 import errno
 import os
-import shlex
 import stat
 from pathlib import Path
 
 from ..capture.elf import parse_elf, read_bytes
 from ..elfspec import ELFMAG
 from ..errors import RoadsError
+from .shellwords import quote
 
 DEFAULT_DEADLINE = 30.0
 MAX_DEADLINE = 110.0  # seconds: a run's work, gcc included, within a couple of minutes
@@ -46,20 +51,30 @@ def user_program(name: str) -> str | None:
 CXX_SOURCES = (".cc", ".cp", ".cxx", ".cpp", ".CPP", ".c++", ".C")
 
 
+def argument(path: str) -> str:
+    """``path`` as a word of a command line that names it as a file, after a program's
+    options (``gcc -o``, ``chmod +x``, ``sh``): written as a shell reads it back, a
+    leading ``-`` (which the program would read as an option) behind ``./``."""
+    return quote(f"./{path}" if path.startswith("-") else path)
+
+
 def not_runnable(name: str, command: str = "explain") -> str:
     """Why ``user_program`` found nothing to run for ``name``, as ``name: why``: what
     is there by that name (a folder, a C++ source) where that is why, and for a source
     the ``roads COMMAND`` line to run once it is compiled."""
-    if not name:  # '' (an empty variable, say): it was ": not found on PATH"
-        return "'': an empty name, which names no program"
+    named = quote(name)  # '' (an empty variable, say): it was ": not found on PATH"
+    if not name:
+        return f"{named}: an empty name, which names no program"
     if "/" not in name:
         if _runnable(name):
-            return f"{name}: not found on PATH; a program in this folder is named ./{name}"
+            return (f"{named}: not found on PATH; a program in this folder is named "
+                    f"{quote('./' + name)}")
         here = _what_is(name, command)
-        return f"{name}: not found on PATH" + (f"; {name} in this folder is {here}" if here else "")
+        return f"{named}: not found on PATH" + (f"; {named} in this folder is {here}"
+                                                if here else "")
     if not os.path.exists(name):
-        return f"{name}: {_unreachable(name)}"
-    return f"{name}: {_what_is(name, command) or 'not an executable file'}"
+        return f"{named}: {_unreachable(name)}"
+    return f"{named}: {_what_is(name, command) or 'not an executable file'}"
 
 
 def _unreachable(path: str) -> str:
@@ -103,8 +118,8 @@ def _what_is(path: str, command: str) -> str | None:
                  else " (roads run starts a compiled program; roads explain compiles a .c "
                  "file itself)" if language == "C" else "")
         return (f"a {language} source, not a program{which}: compile it, {compiler} -O0 -g "
-                f"-o {shlex.quote(stem)} {shlex.quote(path)}, then name what it makes: "
-                f"roads {command} -- {shlex.quote(program)}")
+                f"-o {argument(stem)} {argument(path)}, then name what it makes: "
+                f"roads {command} -- {quote(program)}")
     try:
         mode = os.stat(path).st_mode
     except OSError:
@@ -113,7 +128,7 @@ def _what_is(path: str, command: str) -> str | None:
         # Copied, downloaded or written by an editor: no x bit, which a shell says only
         # as "Permission denied".
         return (f"not an executable file: its mode, {stat.filemode(mode)[1:]}, lets no one "
-                f"run it; if it is a program, chmod +x {shlex.quote(path)} makes it one")
+                f"run it; if it is a program, chmod +x {argument(path)} makes it one")
     return None
 
 
@@ -127,7 +142,9 @@ def not_executed(name: str, path: str, err: int, command: str = "run") -> str:
     without a ``#!`` line, an ELF file of another machine, or neither); for a script,
     the interpreter its ``#!`` line names where that cannot be run; for ENOENT of an
     ELF program that is there, the loader its header names (PT_INTERP), which is not;
-    else the system's words."""
+    else the system's words. ``name`` is said as a shell reads it back (``quote``), and
+    the line to type names the file found, ``path``, which ``sh`` reads as named."""
+    named = quote(name)
     try:
         with open(path, "rb") as f:
             head = f.read(4096)
@@ -137,14 +154,14 @@ def not_executed(name: str, path: str, err: int, command: str = "run") -> str:
     if line is not None:
         needed = line.split()[0] if line else ""
         if not needed:
-            return (f"{name}: a script whose first line, #!, names no interpreter: the "
+            return (f"{named}: a script whose first line, #!, names no interpreter: the "
                     "kernel cannot start it")
         if err == errno.ENOENT and _runnable(needed):  # here, but not in the sandbox
-            return (f"{name}: a script whose interpreter, {needed}, named by its first "
+            return (f"{named}: a script whose interpreter, {quote(needed)}, named by its first "
                     f"line (#!{line}), is not there in the sandbox, which gives the "
                     f"program /tmp, /run and /dev/shm of its own: copy it elsewhere")
         if not _runnable(needed):
-            return f"{name}: {bad_interpreter(needed, line)}"
+            return f"{named}: {bad_interpreter(needed, line)}"
     if err == errno.ENOEXEC and head is not None:
         if not head:
             what = ("an empty file, which the kernel cannot start (a shell runs it as a "
@@ -155,11 +172,11 @@ def not_executed(name: str, path: str, err: int, command: str = "run") -> str:
         elif _text(head):
             what = ("a text file without a #! line naming its interpreter, which the "
                     "kernel cannot start (a shell runs such a file as a script of its "
-                    f"own): name the shell, roads {command} -- sh {shlex.quote(name)}")
+                    f"own): name the shell, roads {command} -- sh {argument(path)}")
         else:
             what = ("neither a compiled program (ELF) nor a script (#!): the kernel "
                     "cannot start it")
-        return f"{name}: {what}"
+        return f"{named}: {what}"
     if err == errno.ENOENT and head is not None and head.startswith(ELFMAG):
         loader = _loader(path)
         if loader is not None:
@@ -167,9 +184,9 @@ def not_executed(name: str, path: str, err: int, command: str = "run") -> str:
                    "/dev/shm of its own: copy it elsewhere" if os.path.exists(loader)
                    else "is not there: a program built for another system (a shell says "
                    "\"required file not found\")")
-            return (f"{name}: its loader, {loader}, which its ELF header names (PT_INTERP) "
+            return (f"{named}: its loader, {loader}, which its ELF header names (PT_INTERP) "
                     f"for the kernel to start first, {why}")
-    return f"{name}: could not execute {path}: {os.strerror(err)}"
+    return f"{named}: could not execute {quote(path)}: {os.strerror(err)}"
 
 
 def shebang(head: bytes) -> str | None:

@@ -15,13 +15,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import shlex
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Callable
 
 from ..capture.freshness import engine_digest
 from ..errors import ExplainError
+from . import shellwords
 from .program import DEFAULT_DEADLINE, MAX_DEADLINE
 from .pagefile import write_page
 from .record import Session, load_session, session_json
@@ -158,10 +158,10 @@ def refreshed(path: Path, root: Path, *, sandbox: Path | None,
                               follow_fork=options.follow_fork, deadline=options.deadline,
                               sandbox=sandbox, cache=sandbox, progress=progress, shown=argv)
     if not session.complete:
-        raise ExplainError(f"roads explain {shlex.join(argv)} {session.ending} before reaching "
-                           f"{', '.join(session.missing)}")
+        raise ExplainError(f"roads explain {shellwords.join(argv)} {session.ending} before "
+                           f"reaching {', '.join(session.missing)}")
     if session.unread:
-        raise ExplainError(f"roads explain {shlex.join(argv)}: "
+        raise ExplainError(f"roads explain {shellwords.join(argv)}: "
                            + "; ".join(u.reason for u in session.unread))
     save(session, argv, list(recorded["at"]), root, path, options=options)
     return load_session(path)

@@ -333,12 +333,13 @@ def explain_program(argv: list[str], wheres: list[str], *, aslr: bool = False,
             raise ExplainError(f"--at {stop.label} comes after the deadline, {deadline:g} s "
                                f"from the command's start (--deadline): {later}")
     program = argv[0]
+    named = shellwords.quote(program)  # in a sentence, as a shell reads it back
     compiled = program.endswith(".c")
     path = "" if compiled else _program_path(program)
     place = None
     if sandbox is not None:
         if path and emptied(path):  # a program named (a .c file is compiled elsewhere)
-            raise ExplainError(f"{program}: lies under {EMPTIED}, which the sandbox replaces "
+            raise ExplainError(f"{named}: lies under {EMPTIED}, which the sandbox replaces "
                                "with an empty one: copy it elsewhere, or use --no-sandbox")
         sandbox.mkdir(parents=True, exist_ok=True)
         place = sandbox
@@ -347,9 +348,9 @@ def explain_program(argv: list[str], wheres: list[str], *, aslr: bool = False,
         if compiled:
             source = Path(program)
             if source.is_dir():
-                raise ExplainError(f"{program}: a folder, not a C source")
+                raise ExplainError(f"{named}: a folder, not a C source")
             if not source.is_file():
-                raise ExplainError(f"{program}: no such file")
+                raise ExplainError(f"{named}: no such file")
             progress(f"compiling {shellwords.join([program])}")
             binary, gcc_argv = compile_c(source.resolve(), Path(tmp), sandbox, or_no_run)
             path = str(binary)
@@ -360,23 +361,23 @@ def explain_program(argv: list[str], wheres: list[str], *, aslr: bool = False,
             if interpreter is not None:
                 # Named on PATH, the script is given to its interpreter by its path.
                 script = program if "/" in program else user_program(program) or program
-                where = "" if script == program else f" ({script})"
+                where = "" if script == program else f" ({shellwords.quote(script)})"
                 runner = interpreter.split()
                 runner = runner[1:] if Path(runner[0]).name == "env" and runner[1:] else runner
                 if not runner[0].startswith("-") and user_program(runner[0]) is None:
                     # As a shell finds it (env looks on PATH): one that is not there
                     # fails as the script does ("bad interpreter"); no line to type.
-                    raise ExplainError(f"{program}{where} is "
+                    raise ExplainError(f"{named}{where} is "
                                        f"{bad_interpreter(runner[0], interpreter)}") from None
                 raise ExplainError(
-                    f"{program}{where} is a script, run by {interpreter}, not a compiled "
+                    f"{named}{where} is a script, run by {interpreter}, not a compiled "
                     "program: name its interpreter, whose memory you will see: roads "
                     f"explain -- {shellwords.join([*runner, script])}, followed by the "
                     "script's arguments") from None
             refused = unreadable_program(path, exc)
             if refused is not None:
                 raise refused from None
-            raise ExplainError(f"{program}: not an ELF program roads explain can read "
+            raise ExplainError(f"{named}: not an ELF program roads explain can read "
                                f"({exc.message}){_i386_instead(path, argv)}") from None
         if not gcc_argv:
             # A program just built (gcc -o prog, then roads explain ./prog) is not yet
@@ -704,7 +705,8 @@ def trace_program(job: dict, progress: Callable[[str], None] = lambda s: None) -
     if job.get("default_stop"):
         stops = [replace(stop, default=True) for stop in stops]
     labels = [s.label for s in stops]
-    path, program, deadline = job["path"], job["shown"][0], job["deadline"]
+    path, deadline = job["path"], job["deadline"]
+    program = shellwords.quote(job["shown"][0])  # as its errors name it
     proc = Proc()
     checkpoints: list[dict] = []
     unread: list[UnreadStop] = []

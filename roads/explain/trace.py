@@ -1542,7 +1542,8 @@ class Tracer:
                        "its own, and any that nm lists may be named so" if language == "Rust"
                        else "")
                 raise ExplainError(f"--at {spec.label}: no function {spec.name!r} in "
-                                   f"{self.argv[0]} or the libraries loaded with it"
+                                   f"{shellwords.quote(self.argv[0])} or the libraries "
+                                   "loaded with it"
                                    f"{unreadable}{self._inlined_words(exe, spec.name)}"
                                    f"{stripped}{opens}{cxx}")
             path, bias, chosen = found
@@ -1683,7 +1684,8 @@ class Tracer:
             return False
         self.later.append(spec)
         self._insert(tid, pid, loader[1] + loader[2].st_value, LOADED)
-        self.progress(f"--at {spec.label}: no function {spec.name!r} in {self.argv[0]} or "
+        self.progress(f"--at {spec.label}: no function {spec.name!r} in "
+                      f"{shellwords.quote(self.argv[0])} or "
                       "the libraries loaded with it; it calls dlopen: looked for in each "
                       "library it opens")
         return True
