@@ -117,6 +117,23 @@ def test_output_left_in_stdios_buffer_is_said_to_be(root, tmp_path, monkeypatch,
     assert ("add --at exit" in text) == (not crash)
 
 
+def test_a_static_programs_buffer_is_said_to_be_what_may_be(root, tmp_path, monkeypatch,
+                                                             no_leftovers):
+    """Linked static, the program carries glibc's stdio whether it calls it or not: its
+    file cannot tell (``Session.stdio`` None), and the page said as a fact that what
+    printf writes was left in its buffer, where roads run said it may be. The page now
+    says it as what may be."""
+    monkeypatch.chdir(tmp_path)
+    build(tmp_path, "prints", PRINTS_FIRST, "-static", "-O0", "-g")
+    assert explain(root, "--at", "checkpoint", "--out", "prints.html", "--save", "p.json",
+                   "--", "./prints", "wait") == 0
+    text = page_text((tmp_path / "prints.html").read_text())
+    assert "stdio" not in json.loads((tmp_path / "p.json").read_text())  # None: unknown
+    assert ("If this program prints with the C library's stdio (printf, puts; its file "
+            "cannot tell whether it does), what it printed may be lost: its standard output "
+            "is a pipe here") in text
+
+
 @pytest.mark.parametrize("at_exit", [["--at", "exit"], []])
 def test_a_program_that_exits_gets_no_word_on_its_buffer(root, tmp_path, monkeypatch,
                                                         no_leftovers, at_exit):

@@ -615,7 +615,8 @@ def render_page(session: Session, *, read_elf=None) -> str:
     if not (run.stdout or run.stderr):
         body.append("<p>It wrote nothing.</p>")
     if run.exit_code is None and session.stdio is not False:
-        body.append(f'<p class="roads-explain-note">{html.escape(unflushed(run.signal))}</p>')
+        body.append('<p class="roads-explain-note">'
+                    f'{html.escape(unflushed(run.signal, known=session.stdio is True))}</p>')
     body.append('<p class="roads-explain-note">Made by <code>roads explain</code> '
                 "(All Roads To Memory).</p>")
     title = html.escape("roads explain: " + "".join(_shortened(command_line)))
@@ -697,15 +698,20 @@ def last_words(session: Session) -> tuple[str, int] | None:
     return tail(text, LAST_LINES, LAST_WIDTH), text.count("\n") + 1
 
 
-def unflushed(signal_number: int | None) -> str:
+def unflushed(signal_number: int | None, *, known: bool = True) -> str:
     """Under the output of a program that never called exit(), killed by signal
     ``signal_number`` or, None, ended by roads explain (after its last stop, at the
     deadline): stdio's buffers were never flushed, and a learner's printf before the
     stop or the crash is missing, where "It wrote nothing" alone reads as if it had not
-    run. (roads run says so of a program it killed: ``cli._notes``.)"""
+    run. (roads run says so of a program it killed: ``cli._notes``.) Not ``known``:
+    the program's file cannot tell whether it writes through stdio (``Session.stdio``
+    None: linked static with a C library's stdio, stripped), and the note says it may."""
     how = ("was ended by roads explain" if signal_number is None
            else f"was killed by {_signal_name(signal_number)}")
-    return ("Its standard output is a pipe here, not a terminal: what printf writes waits in "
+    may = ("" if known else "If this program prints with the C library's stdio (printf, "
+           "puts; its file cannot tell whether it does), what it printed may be lost: ")
+    its = "Its" if known else "its"
+    return (may + f"{its} standard output is a pipe here, not a terminal: what printf writes waits in "
             "the C library's buffer until the buffer is full or the program calls exit(), "
             f"and this program {how}, so what its buffer held then, if anything, was never "
             "written (a program that calls fflush(stdout) after each printf loses "
