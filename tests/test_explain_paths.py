@@ -236,9 +236,13 @@ def test_a_figure_of_another_file_does_not_name_the_programs_compile_flags(tmp_p
 
 
 # Child A runs the old build of the victim; the new build is renamed over it once A runs
-# it (its /proc/PID/exe names it), and child B runs the new one. "late": A ends after B.
+# it (its /proc/PID/exe names it), and child B runs the new one. "late": A ends after B,
+# told to by a SIGUSR1 sent once B is reaped, which A waits for with sigwait (blocked
+# before the fork, so that one sent early waits for it): a sleep of A's, however long,
+# could end before B's exit under a loaded machine's tracing.
 REPLACES = r"""
 #include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -247,9 +251,13 @@ REPLACES = r"""
 int main(int argc, char **argv) {
     (void)argc;
     int late = strcmp(argv[3], "late") == 0;
+    sigset_t usr1;
+    sigemptyset(&usr1);
+    sigaddset(&usr1, SIGUSR1);
+    sigprocmask(SIG_BLOCK, &usr1, 0);           /* A inherits it through execve */
     pid_t a = fork();
     if (a == 0) {
-        execl(argv[1], argv[1], late ? "800" : "100", (char *)0);
+        execl(argv[1], argv[1], late ? "-1" : "100", (char *)0);
         _exit(127);
     }
     char link[64], exe[PATH_MAX];
@@ -270,17 +278,31 @@ int main(int argc, char **argv) {
         _exit(127);
     }
     waitpid(b, 0, 0);
-    if (late)
+    if (late) {
+        kill(a, SIGUSR1);
         waitpid(a, 0, 0);
+    }
     return 0;
 }
 """
 
 VICTIM = r"""
+#include <signal.h>
 #include <stdlib.h>
 #include <unistd.h>
 char big[SIZE];
-int main(int argc, char **argv) { (void)argc; usleep(1000 * atoi(argv[1])); return big[0]; }
+int main(int argc, char **argv) {
+    (void)argc;
+    int ms = atoi(argv[1]), sig;
+    sigset_t usr1;
+    sigemptyset(&usr1);
+    sigaddset(&usr1, SIGUSR1);
+    if (ms < 0)
+        sigwait(&usr1, &sig);                   /* until REPLACES says B has ended */
+    else
+        usleep(1000 * ms);
+    return big[0];
+}
 """
 
 
