@@ -77,6 +77,20 @@ def test_transcripts_wrap_on_a_phone(site, browser):
         line = page.locator(".roads-gdb-line", has_text="/usr/lib/x86_64-linux-gnu/libc.so.6").first
         box = line.bounding_box()
         assert box["x"] >= 0 and box["x"] + box["width"] <= PHONE["width"]
+        # Only the code reaches the edges: the stop heads and the tables of what changed
+        # are prose, their words inside the column's margins as a paragraph's are.
+        prose = page.evaluate("""() => {
+          const column = document.querySelector('.md-content__inner > p').getBoundingClientRect();
+          const words = [...document.querySelectorAll(
+              '.roads-gdb-stop-head, .roads-gdb-mapchange caption, .roads-gdb-mapchange td, .roads-gdb-mapchange th')];
+          const out = words.filter(e => {
+            const box = document.createRange(); box.selectNodeContents(e);
+            const r = box.getBoundingClientRect();
+            return r.left < column.left - 1 || r.right > column.right + 1;
+          }).map(e => e.textContent.trim().slice(0, 40));
+          return {count: words.length, out};
+        }""")
+        assert prose["count"] > 10 and not prose["out"], prose
         quiet(page)
         assert not errors
     finally:
