@@ -46,9 +46,14 @@ TABLE_CODE = r"""
                    lines: new Set([...code.getClientRects()].map(r => Math.round(r.top))).size}));
   const tables = [...document.querySelectorAll('article table')].map(table => {
     const box = table.closest('.md-typeset__scrollwrap') || table;
+    // Whether a box that hides columns says so: a shadow at its edge (its background's
+    // radial gradients), seen through the table (no background of its own).
+    const cue = /radial-gradient/.test(getComputedStyle(box).backgroundImage)
+                && getComputedStyle(table).backgroundColor === 'rgba(0, 0, 0, 0)';
     return {head: table.rows[0] ? table.rows[0].textContent.trim().replace(/\s+/g, ' ').slice(0, 40) : '',
             over: Math.max(box.scrollWidth - box.clientWidth,
-                           table.getBoundingClientRect().right - column.right)};
+                           table.getBoundingClientRect().right - column.right),
+            hides: box.scrollWidth - box.clientWidth > 1, cue};
   });
   // A memory map's caption, against the part of its table that its scrolling box shows.
   const captions = [...document.querySelectorAll('article .roads-map caption')].map(c => {
@@ -66,8 +71,8 @@ TABLE_CODE = r"""
 @pytest.mark.parametrize("path", TABLE_PAGES)
 def test_no_address_or_name_in_a_table_is_broken(site, browser, path, width):
     """An address, a field's name or a path in a table reads whole: it is never cut over
-    lines (a table that is wider than a phone scrolls in its own box); on a desktop every
-    table fits the text column."""
+    lines (a table that is wider than a phone scrolls in its own box, with a shadow at
+    the edge that hides columns); on a desktop every table fits the text column."""
     _, base = site
     context, page, errors = open_page(browser, base + path, viewport=WIDTHS[width],
                                       scheme="default", idle=False)
@@ -82,6 +87,9 @@ def test_no_address_or_name_in_a_table_is_broken(site, browser, path, width):
         if width == "1280":
             wide = [t for t in found["tables"] if t["over"] > 1]
             assert not wide, f"tables wider than the column on {path}: {wide}"
+        # A table wider than a phone shows, at the edge of its box, that it goes on.
+        silent = [t["head"] for t in found["tables"] if t["hides"] and not t["cue"]]
+        assert not silent, f"tables hiding columns with no shadow on {path}: {silent}"
         # A map wider than a phone scrolls; its caption wraps where the reader sees it.
         cut = [c for c in found["captions"] if c["past"] > 1]
         assert not cut, f"map captions running past what their box shows on {path}: {cut}"
