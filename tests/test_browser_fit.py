@@ -96,9 +96,23 @@ def test_transcripts_wrap_on_a_phone(site, browser):
             return boxes.slice(1).filter((b, k) => b.left - boxes[k].right < 4)
                         .map(() => row.textContent.trim().slice(0, 40));
           });
-          return {count: words.length, out, tight};
+          // A folder that breaks over lines breaks after a slash, not at a name's hyphen.
+          const torn = [...document.querySelectorAll('.roads-gdb-mapchange .roads-gdb-folder')].filter(f => {
+            const lines = new Map();
+            const walk = document.createTreeWalker(f, NodeFilter.SHOW_TEXT);
+            for (let t = walk.nextNode(); t; t = walk.nextNode()) {
+              for (let i = 0; i < t.length; i++) {
+                const r = document.createRange(); r.setStart(t, i); r.setEnd(t, i + 1);
+                const top = Math.round(r.getBoundingClientRect().top);
+                lines.set(top, (lines.get(top) || '') + t.data[i]);
+              }
+            }
+            return [...lines.values()].some(line => !line.endsWith('/'));
+          }).map(f => f.textContent);
+          return {count: words.length, out, tight, torn};
         }""")
         assert prose["count"] > 10 and not prose["out"] and not prose["tight"], prose
+        assert not prose["torn"], prose
         quiet(page)
         assert not errors
     finally:

@@ -375,6 +375,14 @@ def _badge(word: str) -> str:
             f'<span aria-hidden="true">{sign}</span>\u00a0{word}</span>')
 
 
+def _folder(folder: str) -> str:
+    """A file's folder, whose lines may break after a slash only: in a phone's narrow
+    column ``/usr/lib/`` over ``x86_64-linux-gnu/``, never at a name's hyphen (each piece
+    is kept whole by figures-more.css)."""
+    return "<wbr>".join(f"<span>{escape(piece)}</span>"
+                        for piece in re.findall(r"/*[^/]*/", folder + "/"))
+
+
 def render_map_change(changes: list[MapChange], before: str, after: str,
                       unchanged: int) -> str:
     """The changes as a table: one row per object, its lines at either stop."""
@@ -386,7 +394,7 @@ def render_map_change(changes: list[MapChange], before: str, after: str,
         folder, _, name = c.name.rpartition("/") if c.name else ("", "", "anonymous")
         # The file's folder under its name, on the page: it was a tooltip, out of a
         # keyboard's and a tap's reach.
-        where = (f'<br><code class="roads-gdb-folder">{escape(folder)}/</code>'
+        where = (f'<br><code class="roads-gdb-folder">{_folder(folder)}</code>'
                  if "/" in c.name else "")
         rows.append(f'<tr class="roads-change-{c.word}"><td>{_badge(c.word)} '
                     f'<code>{escape(name)}</code>{where}</td>'
