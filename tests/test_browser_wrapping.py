@@ -55,6 +55,11 @@ TABLE_CODE = r"""
                            table.getBoundingClientRect().right - column.right),
             hides: box.scrollWidth - box.clientWidth > 1, cue};
   });
+  // Each code block that scrolls sideways, and whether it shows a shadow at its edge.
+  const codes = [...document.querySelectorAll('article pre > code')]
+    .filter(code => code.scrollWidth - code.clientWidth > 1)
+    .map(code => ({head: code.textContent.trim().slice(0, 40),
+                   cue: /radial-gradient/.test(getComputedStyle(code).backgroundImage)}));
   // A memory map's caption, against the part of its table that its scrolling box shows.
   const captions = [...document.querySelectorAll('article .roads-map caption')].map(c => {
     const box = c.closest('.md-typeset__scrollwrap');
@@ -62,7 +67,7 @@ TABLE_CODE = r"""
     const words = c.getBoundingClientRect();
     return {text: c.textContent.slice(0, 60), past: Math.round(words.right - shown.right)};
   });
-  return {tokens, tables, captions};
+  return {tokens, tables, captions, codes};
 }
 """
 
@@ -90,6 +95,9 @@ def test_no_address_or_name_in_a_table_is_broken(site, browser, path, width):
         # A table wider than a phone shows, at the edge of its box, that it goes on.
         silent = [t["head"] for t in found["tables"] if t["hides"] and not t["cue"]]
         assert not silent, f"tables hiding columns with no shadow on {path}: {silent}"
+        # So does a code block that scrolls sideways (a command, a sample's long line).
+        silent = [c["head"] for c in found["codes"] if not c["cue"]]
+        assert not silent, f"code blocks scrolling with no shadow on {path}: {silent}"
         # A map wider than a phone scrolls; its caption wraps where the reader sees it.
         cut = [c for c in found["captions"] if c["past"] > 1]
         assert not cut, f"map captions running past what their box shows on {path}: {cut}"
