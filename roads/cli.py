@@ -27,7 +27,7 @@ from .capture.runfolder import (HOME, TOOLCHAINS, Guarded, Kept, guarded, home_f
                                 repositories, started_in, survey)
 from .command import install_hint
 from .capture.changes import summarise
-from .errors import NO_MEMORY, NotExecuted, RoadsError, SampleError, printable, tail
+from .errors import NotExecuted, RoadsError, SampleError, printable, refused_memory, tail
 from .capture.project import Outcome, Project
 from .capture.proc import Proc
 from .capture.runner import (EMPTIED, READ_ONLY_FILES, ProcessRecord, Stop, cpu_limit_end,
@@ -645,7 +645,7 @@ def _notes(result, name: str, *, stopped: bool, path: str | None = None,
                      "fflush(stdout) after printf, or setvbuf(stdout, NULL, _IOLBF, 0) "
                      "at the start, to see it")
     said = result.stdout + result.stderr
-    if not stopped and any(words in said for words in NO_MEMORY):
+    if not stopped and refused_memory(said):
         notes.append(f"roads: note: the sandbox gives each process "
                      f"{PROGRAM_ADDRESS_SPACE.format()} of address space (roads run --help): a "
                      "larger mmap or malloc (or -fsanitize=address's shadow memory) fails "

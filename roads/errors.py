@@ -162,12 +162,29 @@ NO_MEMORY = (os.strerror(errno.ENOMEM), "ENOMEM", "errno: 12", "ulimit -v", "out
              "Out of memory", "std::bad_alloc")
 
 
+def refused_memory(said: str) -> bool:
+    """Whether a program's output ``said`` shows an allocation refused (``NO_MEMORY``: the
+    C library's, the C++ runtime's or a sanitizer's words), which a limit on address space
+    may be why."""
+    return any(words in said for words in NO_MEMORY)
+
+
 def tail(text: str, lines: int = 20, width: int = 400) -> str:
     """The last ``lines`` lines of ``text``, each cut to ``width`` characters."""
     # Lines end at newlines only: a carriage return (or another control character)
     # inside a line is shown escaped, not taken for a line break.
     rows = [row.removesuffix("\r") for row in text.rstrip("\n").split("\n")[-lines:]]
     return "\n".join(r if len(r) <= width else r[:width] + " ..." for r in rows)
+
+
+def told_output(name: str, stream: str, text: str, lines: int = 20, width: int = 400) -> str:
+    """What ``name`` wrote to its ``stream``, quoted: a line that says so (with how many
+    of its lines, where ``text`` has more than ``lines``), then its last lines (``tail``),
+    each under "  | "."""
+    total = text.rstrip("\n").count("\n") + 1
+    which = f" (the last {lines} of {total} lines)" if total > lines else ""
+    return (f"{name} wrote to its {stream}{which}:\n"
+            + "\n".join(f"  | {row}" for row in tail(text, lines, width).split("\n")))
 
 
 # tomllib's place of an error, at the end of its message.

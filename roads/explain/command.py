@@ -15,7 +15,7 @@ from pathlib import Path
 from ..argtypes import PID_MAX, count, seconds
 from ..cachedir import tools_folder
 from ..constants import PROGRAM_ADDRESS_SPACE
-from ..errors import printable
+from ..errors import printable, refused_memory, told_output
 from ..errors import ExplainError
 from .pagefile import own_descriptor, refused, write_page
 from . import shellwords
@@ -89,8 +89,8 @@ NEGATIVE = re.compile(r"^-\d+$|^-\d*\.\d+$|^-(?:\d+(?:\.\d*)?|\.\d+)m?s$")
 
 
 def cmd_explain(args) -> int:
-    from .page import LAST_LINES, crashes, last_words, render_page
-    from .record import VARIANT, address_space_words, refused_memory
+    from .page import LAST_LINES, LAST_WIDTH, crashes, last_words, render_page
+    from .record import VARIANT, address_space_words
     from .session import READ_ONLY_HERE, explain_pid, explain_program, refused_write, sample_name
     from ..capture.elf import read_elf
 
@@ -179,14 +179,10 @@ def cmd_explain(args) -> int:
         why = (f"; it was refused a write ({os.strerror(errno.EROFS)}): {READ_ONLY_HERE}"
                if not args.no_sandbox and refused_write(run.stdout + run.stderr) else "")
         progress(f"{named} {session.ending}{why}")
-    said = last_words(session) if program else None
-    if said is not None:
+    if program and last_words(session) is not None:
         # As the page quotes them beside how it ended, and the error that writes no page
         # quotes them (session._wrote): the program's stderr was not shown here.
-        quoted, lines = said
-        which = f" (the last {LAST_LINES} of {lines} lines)" if lines > LAST_LINES else ""
-        progress(f"{named} wrote to its stderr{which}:\n"
-                 + "\n".join(f"  | {row}" for row in quoted.split("\n")))
+        progress(told_output(named, "stderr", run.stderr, LAST_LINES, LAST_WIDTH))
     if program and session.address_space is not None and refused_memory(run.stdout + run.stderr):
         progress(address_space_words(session.address_space))
     for stop in session.unread:

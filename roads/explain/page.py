@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
 
-from ..errors import ExplainError, RoadsError, printable, tail
+from ..errors import ExplainError, RoadsError, printable, refused_memory, tail
 from ..figures import diff, diffview, elfmap
 from ..figures.diagram import render_diagram
 from ..figures.filenames import file_path, program_path
@@ -31,8 +31,7 @@ from ..figures.table import render_table
 from ..units import human_size
 from .crash import crash_line, delivered, fault_place, instruction_place
 from .mapped import Files, opened
-from .record import (VARIANT, Crash, Session, address_space_words, generation, listed,
-                     refused_memory)
+from .record import VARIANT, Crash, Session, address_space_words, generation, listed
 
 # The site's own stylesheets and scripts, linked here from docs/stylesheets/ and
 # docs/javascripts/ so that an install of the package (a wheel copies what a link names)

@@ -16,7 +16,7 @@ from typing import Mapping, Sequence
 
 from .. import document
 from ..constants import ADDRESS_BITS
-from ..errors import NO_MEMORY, ExplainError
+from ..errors import ExplainError
 from ..units import human_size
 from .mapped import MappedFile
 from .siginfo import (DATA_FAULTS, FAULT_SIGNALS, NO_DATA_ADDRESS, OWN_SIGINFO_CALLS, SENT_WITH,
@@ -420,13 +420,6 @@ def session_from_json(data: dict) -> Session:
 
 
 ADDRESS_END = 1 << ADDRESS_BITS.value
-
-
-def refused_memory(said: str) -> bool:
-    """Whether a program's output ``said`` shows an allocation refused (``NO_MEMORY``: the
-    C library's, the C++ runtime's or a sanitizer's words), which the sandbox's limit on
-    address space may be why."""
-    return any(words in said for words in NO_MEMORY)
 
 
 def address_space_words(limit: int) -> str:

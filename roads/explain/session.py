@@ -26,7 +26,8 @@ import msgspec
 
 from .. import command, document
 from ..cachedir import remove_folder
-from ..errors import CaptureError, ProcessGone, RoadsError, SampleError, tail
+from ..errors import (CaptureError, ProcessGone, RoadsError, SampleError, refused_memory,
+                      told_output)
 from ..capture.build import written_back
 from ..capture.elf import parse_elf, read_bytes, read_elf
 from ..capture.proc import Proc
@@ -44,7 +45,7 @@ from .program import (DEFAULT_DEADLINE, MAX_DEADLINE, bad_interpreter, not_runna
 from .mapped import Files, MappedFile, mapped_files, merge, opened
 from .crash import file_offset, symbol_at
 from .record import (NO_BUILD_DIR, VARIANT, Crash, Returned, Session, UnreadStop,
-                     address_space_words, listed, refused_memory, session_from_json)
+                     address_space_words, listed, session_from_json)
 from . import shellwords
 from .symbols import inlined, load_span, writes_through_stdio
 from .trace import (MAX_OUTPUT, Ending, Hit, Outcome, StopSpec, Tracer, made_with, memory_refused,
@@ -1002,11 +1003,7 @@ def _wrote(outcome: Outcome, program: str, *, sandboxed: bool,
     for stream in ("stdout", "stderr"):
         text = getattr(outcome, stream)
         if text.strip():
-            lines = text.rstrip("\n").count("\n") + 1
-            which = (f" (the last {OUTPUT_LINES} of {lines} lines)" if lines > OUTPUT_LINES
-                     else "")
-            out.append(f"{program} wrote to its {stream}{which}:\n"
-                       + "\n".join(f"  | {row}" for row in tail(text, OUTPUT_LINES).split("\n")))
+            out.append(told_output(program, stream, text, OUTPUT_LINES))
     said = outcome.stdout + outcome.stderr
     if sandboxed and refused_write(said):
         out.append(f"({READ_ONLY_HERE})")
