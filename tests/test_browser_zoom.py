@@ -378,6 +378,7 @@ def test_the_timelapse_arrow_keys_pick_boxes_full_screen(site, browser, viewport
         picked = page.evaluate(PICKED)["title"]  # a box Tab reached is picked too
         page.keyboard.press("Escape")
         page.wait_for_selector(DIALOG + ":not([open])", state="attached")
+        page.evaluate(AFTER_CLOSE)
         focus = page.evaluate(FOCUS_AFTER_CLOSE)
         assert focus["picked"] and focus["box"], focus  # the box picked, in view
         assert lapse.locator(".roads-readout").inner_text() == picked
@@ -469,6 +470,7 @@ def test_the_timelapse_steps_full_screen(site, browser, viewport, scheme):
         assert at["step"] == "2" and at["stepsPlace"] == 2, at
         page.keyboard.press("Escape")
         page.wait_for_selector(DIALOG + ":not([open])", state="attached")
+        page.evaluate(AFTER_CLOSE)
         assert lapse.locator(".roads-timelapse-controls").count() == 1
         assert lapse.locator(".roads-zoom-placeholder, .roads-timelapse-placeholder").count() == 0
         focus = page.evaluate(FOCUS_AFTER_CLOSE)  # the box picked if still drawn, else the button
@@ -484,6 +486,18 @@ def test_the_timelapse_steps_full_screen(site, browser, viewport, scheme):
 # Where the focus is after full screen closes on the time-lapse: on the box picked in
 # the step shown ("box"), if one is, else on the button that opened the dialog
 # ("button"); the box picked, if any ("picked": whether one is).
+# Resolves once full screen has closed and its figure's scripts are done with it: the
+# dialog's "close" event, a task queued when it closed, has put the drawing back
+# (zoom.js's restore, after which the dialog holds no SVG) and readout.js has given the
+# focus to the box picked, in the frame after (bringBack, in a requestAnimationFrame that
+# the two here follow). Read at once, the focus was still the button's under load.
+AFTER_CLOSE = """() => new Promise(resolve => {
+  const check = () => { const d = document.querySelector('dialog.roads-zoom-dialog');
+    if (d && !d.open && !d.querySelector('svg'))
+      requestAnimationFrame(() => requestAnimationFrame(resolve));
+    else setTimeout(check, 10) };
+  check() })"""
+
 FOCUS_AFTER_CLOSE = """() => { const a = document.activeElement;
   const t = document.querySelector('.roads-timelapse .roads-timelapse-current');
   const c = t.querySelector('g.roads-chosen');
@@ -543,6 +557,7 @@ def test_closing_full_screen_brings_the_box_picked_into_view(site, browser, view
         assert 0 <= at["readoutTop"] and at["readoutBottom"] <= viewport["height"], at
         # The focus is on the box picked, where the page now is (not on the button
         # that opened the dialog, far above), and Tab goes on from there.
+        page.evaluate(AFTER_CLOSE)
         focus = page.evaluate(FOCUS_AFTER_CLOSE)
         assert focus["picked"] and focus["box"], focus
         assert not errors, errors
