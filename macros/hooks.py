@@ -186,6 +186,7 @@ def on_page_content(html_out: str, page: Page, config, files: Files) -> str:
         link.title = unshield(link.title)
         stack.extend(link.children)
     cached = pagecache.cached_content(page, files)
+    _figure_anchors(page)
     if cached is not None:
         return placed.place(cached, page)
     figures = page.__dict__.get("roads_figures") or ()
@@ -207,6 +208,21 @@ def on_page_content(html_out: str, page: Page, config, files: Files) -> str:
     # Kept as Markdown made it: the blocks come from the macros' side of the cache.
     pagecache.keep_content(html_out, page)
     return placed.place(html_out, page)
+
+
+# A figure's own id, on its outermost element (``sample_code``'s ``source-NAME``).
+_OUTER_ID = re.compile(r'\s*<[a-zA-Z][^>]*?\sid="([^"]*)"')
+
+
+def _figure_anchors(page: Page) -> None:
+    """Add the ids of the figures' outermost elements to the page's anchors: the figures
+    go in after MkDocs read the page's ids, and a link to one (``page.md#source-NAME``,
+    as the authoring guide shows) would fail a strict build as an unknown anchor."""
+    figures = page.__dict__.get("roads_figures")
+    if not figures or page.present_anchor_ids is None:
+        return
+    found = {html.unescape(m[1]) for f in figures if (m := _OUTER_ID.match(f))}
+    page.present_anchor_ids = page.present_anchor_ids | found
 
 
 def on_post_page(output: str, page: Page, config) -> str:

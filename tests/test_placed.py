@@ -84,3 +84,22 @@ def test_a_block_swallowed_by_a_code_block_is_an_error_of_the_page(tmp_path):
     assert done.returncode != 0
     assert "docs/index.md: 1 block(s) of HTML (claims(), glossary()) could not be placed" \
         in done.stderr
+
+
+def test_another_page_may_link_to_a_samples_code(tmp_path):
+    """The authoring guide links to a sample's code as ``page.md#source-NAME``: the box
+    goes in after MkDocs read the page's ids, so a strict build failed on the link
+    ("does not contain an anchor") until the figures' own ids joined the page's, also
+    when the page comes from the page cache. A link to an id no page has still fails."""
+    root = frozen_site(tmp_path, "{{ sample_code('intmain') }}\n")
+    other = root / "docs" / "other.md"
+    other.write_text("---\ntitle: Other\n---\n\nSee [the program](index.md#source-intmain).\n")
+    for _ in range(2):  # the second from the page cache
+        done = mkdocs_build(root, tmp_path / "site", ROADS_MODE="frozen", ROADS_ROOT=str(root))
+        assert done.returncode == 0, done.stderr[-3000:]
+        assert "anchor" not in done.stderr, done.stderr[-3000:]
+        assert 'id="source-intmain"' in (tmp_path / "site" / "index.html").read_text()
+    other.write_text("---\ntitle: Other\n---\n\nSee [the program](index.md#source-nope).\n")
+    done = mkdocs_build(root, tmp_path / "site", ROADS_MODE="frozen", ROADS_ROOT=str(root))
+    assert done.returncode != 0
+    assert "does not contain an anchor '#source-nope'" in done.stderr
