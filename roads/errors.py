@@ -217,12 +217,14 @@ def toml_problem(text: str, message: str) -> tuple[int | None, str]:
 def _open_at_end(rows: list[str]) -> str | None:
     """What the last of ``rows`` (TOML, from the file's first line) leaves open at its
     end: "string" (one in single or double quotes, which ends on its line), "table" (a
-    table between braces, which does too), or None. Strings in three quotes may go on
-    over lines; a comment runs to the line's end; a backslash escapes in double quotes
-    only."""
+    table between braces, which does too, though an array in it may go on over lines,
+    as a claim's ``path`` often does), or None. Strings in three quotes may go on over
+    lines; a comment runs to the line's end; a backslash escapes in double quotes only.
+    The rows before the last parsed, so any bracket they leave open is an array's."""
     quote = ""  # the open string's quotes: ", ', \"\"\" or \'\'\'
+    opened: list[str] = []  # the braces and brackets open, innermost last
     for number, row in enumerate(rows, start=1):
-        depth, i, n = 0, 0, len(row)
+        i, n = 0, len(row)
         while i < n:
             c = row[i]
             if quote:
@@ -240,12 +242,15 @@ def _open_at_end(rows: list[str]) -> str | None:
                 quote = c * 3 if row.startswith(c * 3, i) else c
                 i += len(quote)
             else:
-                depth += (c == "{") - (c == "}")
+                if c in "{[":
+                    opened.append(c)
+                elif c in "}]" and opened:
+                    opened.pop()
                 i += 1
         if number == len(rows):
             if len(quote) == 1:
                 return "string"
-            return "table" if depth > 0 else None
+            return "table" if opened and opened[-1] == "{" else None
         if len(quote) == 1:  # an error of its own line, past which nothing is known
             quote = ""
     return None

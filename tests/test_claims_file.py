@@ -357,6 +357,13 @@ def test_a_variable_that_hides_a_macro_leaves_the_words_to_jinja(monkeypatch):
      "claims.toml:3: not TOML in claim 'a-b': Invalid initial character for a key part at "
      "the end of the line: it ends with a table between braces, {...}, still open (close "
      "it on this line)"),
+    # The same where the table's path went on over lines (the authoring guide's layout):
+    # the table opened lines before the line that ends with it still open.
+    ('[[claim]]\nid = "a-b"\nmutate = [{sample = "x", path = ["variants", "default",\n'
+     '                     "runs"],\n  set = true}]\n',
+     "claims.toml:4: not TOML in claim 'a-b': Invalid initial character for a key part at "
+     "the end of the line: it ends with a table between braces, {...}, still open (close "
+     "it on this line)"),
     # A brace in a string is no table.
     ('[[claim]]\nid = \'a\'\nmutate = [{sample = "{x", path = ["k"]\n, set = true}]\n',
      "claims.toml:3: not TOML in claim 'a': Unclosed inline table at the end of the line: "
