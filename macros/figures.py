@@ -7,6 +7,7 @@ to ``MACROS``.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 # The engine (the drawing modules, Graphviz and pyelftools behind them) is imported
@@ -295,8 +296,18 @@ def value(sample: str, what: str, variant: str | None = None, run: int = 0,
 
     from roads.words import values
 
-    return shield(values.lookup(document(sample), what, variant=variant, run=run,
-                                checkpoint=checkpoint, pid=pid, fmt=fmt))
+    return shield(unbroken(values.lookup(document(sample), what, variant=variant, run=run,
+                                         checkpoint=checkpoint, pid=pid, fmt=fmt)))
+
+
+# A size as human_size writes it: a number, a space, a binary unit.
+_SIZE = re.compile(r"\b(\d+(?:\.\d)?) ((?:[KMGTPE]i)?B)\b")
+
+
+def unbroken(text: str) -> str:
+    """``text`` with the space of a size (``4 KiB``) made a no-break space, so that a
+    narrow column never puts the number at a line's end and its unit on the next."""
+    return _SIZE.sub("\\1\u00a0\\2", text) if " " in text else text
 
 
 def const(name: str, fmt: str | None = None, cite: bool = False) -> str:
@@ -306,7 +317,7 @@ def const(name: str, fmt: str | None = None, cite: bool = False) -> str:
 
     c = constant(name)
     try:
-        text = c.format(fmt)
+        text = unbroken(c.format(fmt))
     except ValueError as exc:
         raise ConfigError(f"const({name!r}): {exc}") from None
     if not cite:

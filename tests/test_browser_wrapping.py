@@ -214,3 +214,50 @@ def test_an_option_in_the_prose_is_never_broken(site, browser, width):
         assert not errors, errors
     finally:
         context.close()
+
+
+# Every size in the article's prose (a number and a binary unit, as human_size writes
+# them), outside figures, tables and code, with the number of lines it is laid out on.
+SIZE_LINES = r"""
+() => {
+  const found = [];
+  const walker = document.createTreeWalker(document.querySelector('article'), NodeFilter.SHOW_TEXT);
+  const size = /\b\d+(?:\.\d)?[ \u00a0](?:[KMGTPE]i)?B\b/g;
+  for (let node; (node = walker.nextNode());) {
+    if (node.parentElement.closest('figure, table, pre, svg, .roads-figure, .roads-sample-code')) continue;
+    for (const m of node.data.matchAll(size)) {
+      const range = document.createRange();
+      range.setStart(node, m.index);
+      range.setEnd(node, m.index + m[0].length);
+      const tops = new Set([...range.getClientRects()].filter(r => r.width > 0)
+                           .map(r => Math.round(r.top)));
+      found.push({text: m[0], lines: tops.size});
+    }
+  }
+  return found;
+}
+"""
+
+SIZE_PAGES = ("all-roads-to-memory/dynamic-memory-allocation/",
+              "all-roads-to-memory/virtual-address-space/",
+              "all-roads-to-memory/inside-the-c-library/",
+              "all-roads-to-memory/files-and-accounting/",
+              "all-roads-to-memory/madvise/")
+
+
+@pytest.mark.parametrize("path", SIZE_PAGES)
+def test_a_size_in_the_prose_is_never_broken(site, browser, path):
+    """A phone put "4" at a line's end and "KiB" on the next. Every size a macro writes
+    in the prose keeps its number and its unit on one line."""
+    _, base = site
+    context, page, errors = open_page(browser, base + path, viewport=WIDTHS["390"],
+                                      scheme="default", idle=False)
+    try:
+        found = [f for f in page.evaluate(SIZE_LINES) if f["lines"]]  # 0: not shown
+        assert found, "no size found in the prose"
+        broken = [f for f in found if f["lines"] != 1]
+        assert not broken, broken
+        quiet(page)
+        assert not errors, errors
+    finally:
+        context.close()

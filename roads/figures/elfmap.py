@@ -484,7 +484,9 @@ def narrow_html(em: ElfMap) -> str:
                 f'<span class="roads-elf-arrow" aria-hidden="true">↓</span>'
                 + (f'<em class="roads-elf-why">{escape(label)}</em> ' if label else "")
                 + f"<code>{hex_address(r.start)}-{hex_address(r.end)}</code><br>"
-                f"{escape(r.perms)} · {escape(human_size(r.size))} · {escape(where)}<br>"
+                # The size's number and unit on one line (a phone broke "4" from "KiB").
+                f"{escape(r.perms)} · {escape(human_size(r.size)).replace(' ', '&nbsp;')} · "
+                f"{escape(where)}<br>"
                 f"{named}{escape(kind_words)}" + "".join(f"<br>{escape(x)}" for x in extra) + "</li>")
         out.append(f'<ul class="roads-elf-became" aria-label="became">{"".join(became)}</ul>')
     out.append("</div>")

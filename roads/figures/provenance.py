@@ -256,9 +256,15 @@ def _parts(p: Provenance, subject: str | None = None, aslr: str | None = None) -
                                       for c in shown)
 
     aslr = aslr or "; ".join(dict.fromkeys(a.describe() for a in p.aslr))
-    pages = f"{human_size(p.page_size)} pages" if p.page_size else "page size unknown"
+    size = human_size(p.page_size) if p.page_size else ""
+    pages = f"{size} pages" if size else "page size unknown"
+    # In the HTML the size's number and unit stay on one line (a phone broke "4" from
+    # "KiB" at a line's end).
+    pages_html = (f"{_html.escape(size).replace(' ', '&nbsp;')} pages" if size
+                  else _html.escape(pages))
     if p.paging_levels:
         pages += f", {p.paging_levels}-level paging"
+        pages_html += f", {p.paging_levels}-level paging"
     return [
         plain(where),
         versioned("Linux", p.kernel, p.arch),
@@ -266,7 +272,7 @@ def _parts(p: Provenance, subject: str | None = None, aslr: str | None = None) -
         (gcc_text, gcc_html),
         plain(aslr),
         plain(f"THP {p.thp}"),
-        plain(pages),
+        (pages, pages_html),
     ]
 
 
