@@ -549,10 +549,13 @@ def _run_box(doc: Capture, names: Sequence[str]) -> str:
         commands.append(["gdb", "-batch", "-nx", "-q", "-x", f"{folder}/{gdb}", program])
 
     p = []
-    intro = "From the repository's folder"
+    # Not in the checkout itself: the program and any file it makes would be left there.
+    intro = (f"In a folder holding a copy of the repository's {_code('samples')} folder, so "
+             f"that the program and any file it makes stay out of your checkout (from the "
+             f"repository's folder: {_code('mkdir -p /tmp/roads-run && cp -r samples /tmp/roads-run && cd /tmp/roads-run')})")
     if len(names) > 1:
-        intro += (f" (the first line builds variant {_code(names[0])}; for another, use its "
-                  f"command above)")
+        intro += (f"; the first line builds variant {_code(names[0])}, for another use its "
+                  f"command above")
     p.append(f"<p>{intro}:</p>")
     p.append(_command_block(commands, "commands to run the sample yourself"))
     p.append("<p>Why your addresses will differ from the figures':</p><ul>")
