@@ -56,6 +56,7 @@ UNORDERED = "unordered"  # a list compared as a multiset (threads race to record
 SHARING = "sharing"  # smaps counters that depend on other processes are left out
 ASLR_SWITCH = "aslr-switch"  # true: the marks ``aslr`` apply to this record and below
 INPUT = "input"  # what went into a capture rather than what it observed
+PAGE_CACHE = "page-cache"  # counts of file pages that depend on what the page cache holds
 
 _WHY = {
     PID: "a pid, compared by order of first appearance rather than by number",
@@ -72,6 +73,9 @@ _WHY = {
              "(Pss*, SwapPss, Shared_*, Private_*, Referenced)",
     ASLR_SWITCH: "when true, addresses and counters of this run are not compared",
     INPUT: "what went into the capture, compared apart from what it observed",
+    PAGE_CACHE: "not compared where it counts pages of files the sample did not make (a "
+                "library): a fault maps the neighbours the page cache holds, in the folios "
+                "it holds, as other processes' reads left them",
 }
 
 
@@ -166,7 +170,7 @@ class Region(Struct, frozen=True):
     dev: str = "00:00"
     inode: int = 0
     pathname: str = ""
-    kb: Annotated[dict[str, int], volatile(ASLR, SHARING)] = {}
+    kb: Annotated[dict[str, int], volatile(ASLR, SHARING, PAGE_CACHE)] = {}
     vmflags: tuple[str, ...] = ()
     thp_eligible: bool | None = None
     unlinked: bool | UnsetType = UNSET
@@ -302,9 +306,9 @@ class Status(Struct, frozen=True):
     VmLck: Kib | UnsetType = UNSET
     VmPin: Kib | UnsetType = UNSET
     VmHWM: Annotated[int | UnsetType, volatile(IGNORED)] = UNSET  # likewise
-    VmRSS: Kib | UnsetType = UNSET
+    VmRSS: Annotated[int | UnsetType, volatile(PAGE_CACHE)] = UNSET  # RssFile's pages too
     RssAnon: Kib | UnsetType = UNSET
-    RssFile: Kib | UnsetType = UNSET
+    RssFile: Annotated[int | UnsetType, volatile(PAGE_CACHE)] = UNSET
     RssShmem: Kib | UnsetType = UNSET
     VmData: Kib | UnsetType = UNSET
     VmStk: Kib | UnsetType = UNSET

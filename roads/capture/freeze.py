@@ -422,8 +422,10 @@ def _record(node: dict, kind: type, aslr: bool, pids: dict, frames: dict) -> dic
         elif action == _FRAME:
             out[key] = _number(value, frames)
         elif document.SHARING in kinds and isinstance(value, dict):
-            kept = _steady_kb(tuple(value))
+            kept = _steady_kb(tuple(value), document.PAGE_CACHE in kinds and _theirs(node))
             out[key] = {k: value[k] for k in kept}
+        elif document.PAGE_CACHE in kinds:  # a process's count of such pages
+            del out[key]
         elif isinstance(value, str) and _TEXT_MARKS & set(kinds):
             out[key] = _masked(value, kinds, aslr)
         else:
@@ -436,7 +438,7 @@ def _record(node: dict, kind: type, aslr: bool, pids: dict, frames: dict) -> dic
 
 _TEXT_MARKS = frozenset({document.ASLR_HEX, document.PIDS_IN_TEXT, document.FILES_IN_TEXT})
 # The marks whose effect depends on the value's type as well (``_OTHER`` in ``_plan``).
-_TYPED_MARKS = _TEXT_MARKS | {document.SHARING, document.UNORDERED}
+_TYPED_MARKS = _TEXT_MARKS | {document.SHARING, document.UNORDERED, document.PAGE_CACHE}
 
 
 def _masked(text: str, kinds: tuple[str, ...], aslr: bool) -> str:
@@ -485,9 +487,23 @@ def _plan(kind: type, aslr: bool) -> tuple[tuple[str, int, object, tuple[str, ..
 
 
 @functools.cache
-def _steady_kb(keys: tuple[str, ...]) -> tuple[str, ...]:
-    """Of the smaps counters ``keys``, those that do not depend on other processes."""
-    return tuple(key for key in keys if not VOLATILE_KB.match(key))
+def _steady_kb(keys: tuple[str, ...], theirs: bool = False) -> tuple[str, ...]:
+    """Of the smaps counters ``keys``, those that do not depend on other processes; of
+    a region mapping a file the sample did not make (``theirs``), not ``Rss`` either."""
+    return tuple(key for key in keys
+                 if not VOLATILE_KB.match(key) and not (theirs and key == "Rss"))
+
+
+# A region's file that the sample did not make: a path, but not in its build folder
+# (``/build``, where its program and the files it writes are) nor memory of its own
+# that has a name (a memfd, System V shared memory, /dev/zero shared).
+_THEIRS = re.compile(r"/(?!build/|dev/|memfd:|SYSV|anon_hugepage)")
+
+
+def _theirs(region: dict) -> bool:
+    """Whether ``region`` (a Region as JSON) maps a file the sample did not make, whose
+    pages the page cache holds as other processes' reads left them."""
+    return bool(_THEIRS.match(region.get("pathname") or ""))
 
 
 @functools.cache
