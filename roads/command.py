@@ -107,6 +107,33 @@ def kill_group(pgid: int) -> None:
             return
 
 
+def end(proc: subprocess.Popen, launcher: bool) -> None:
+    """Ask the command ``proc`` to end, with all it started: a sandbox's launcher
+    (``launcher``: ``runner.tool_prefix``, ``sandbox`` below) by SIGTERM, to it alone,
+    any other by SIGKILL to its group. Asked so, the launcher kills its run and exits
+    only once each process of it is reaped: its namespace's init, whose exit the kernel
+    holds until every process of the namespace is reaped, or, where the namespace was
+    refused, each of its descendants, as their subreaper. Killed at once with its group
+    instead, it left the init taking the run down unwaited: the command returned with
+    its program still exiting. The caller reaps ``proc`` (``ended``)."""
+    if launcher:
+        proc.send_signal(signal.SIGTERM)  # none to a command reaped already
+    else:
+        kill_group(proc.pid)
+
+
+def ended(proc: subprocess.Popen) -> None:
+    """Reap ``proc``, asked to end (``end``): waited for ``KILLED_READ`` seconds at most,
+    then, still there (a launcher whose run does not end: a process held in the kernel,
+    or a launcher stopped), killed with its group and waited for as long again."""
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        proc.wait(timeout=KILLED_READ)
+        return
+    kill_group(proc.pid)  # its pid, unreaped, is still its group's
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        proc.wait(timeout=KILLED_READ)  # SIGKILLed: it ends, unless held in the kernel
+
+
 def spawn(argv: list[str], *, cwd=None, env: dict[str, str] | None = None,
           pass_fds: tuple[int, ...] = ()) -> subprocess.Popen:
     """Start ``argv`` in a session of its own (and so a process group of its own),
@@ -195,9 +222,9 @@ KILLED_READ = 5.0
 
 
 def _after_kill(proc: subprocess.Popen) -> tuple:
-    """What a killed command's stdout and stderr still held, read for ``KILLED_READ``
-    seconds at most; then the pipes are closed, with what was read lost, and the
-    command, killed, reaped."""
+    """What a command asked to end (``end``) still had in its stdout and stderr, read for
+    ``KILLED_READ`` seconds at most; then the pipes are closed, with what was read lost,
+    and the command reaped (``ended``)."""
     try:
         return proc.communicate(timeout=KILLED_READ)
     except subprocess.TimeoutExpired:
@@ -205,8 +232,7 @@ def _after_kill(proc: subprocess.Popen) -> tuple:
             if stream is not None:
                 with contextlib.suppress(OSError):
                     stream.close()
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            proc.wait(timeout=KILLED_READ)  # SIGKILLed: it ends at once but in D state
+        ended(proc)
         return None, None
 
 
@@ -280,12 +306,12 @@ def run(
     try:
         out, err = relayed(*_communicate(proc, input, timeout, cancel))
     except _Cancelled:
-        kill_group(proc.pid)
+        end(proc, launcher=bool(sandbox))
         relayed(*_after_kill(proc), KILLED_READ)
         raise CommandCancelled(f"{os.path.basename(argv[0])} was stopped before it finished",
                                command=argv) from None
     except subprocess.TimeoutExpired:
-        kill_group(proc.pid)
+        end(proc, launcher=bool(sandbox))
         out, err = relayed(*_after_kill(proc), KILLED_READ)
         raise CommandTimeout(
             f"{os.path.basename(argv[0])} did not finish within {timeout:g} s and was killed",
@@ -293,10 +319,14 @@ def run(
             output=err or out,
         ) from None
     except BaseException:
-        # Ctrl-C or any other interruption: leave nothing running or unreaped.
-        kill_group(proc.pid)
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            proc.wait(timeout=KILLED_READ)  # SIGKILLed: it ends, unless held in the kernel
+        # Ctrl-C or any other interruption: leave nothing running or unreaped, and return
+        # only once it is all gone.
+        end(proc, launcher=bool(sandbox))
+        ended(proc)
+        for stream in (proc.stdin, proc.stdout, proc.stderr):  # the relay's stderr is its own
+            if stream is not None:
+                with contextlib.suppress(OSError):
+                    stream.close()
         raise
     finally:
         charge(os.path.basename(argv[0]), time.perf_counter() - started)

@@ -12,6 +12,7 @@ import signal
 import subprocess
 import tempfile
 import textwrap
+import threading
 import time
 from pathlib import Path
 from types import SimpleNamespace
@@ -19,7 +20,7 @@ from types import SimpleNamespace
 import pytest
 
 from roads import command
-from roads.errors import CommandTimeout, ConfigError, SampleError
+from roads.errors import CommandCancelled, CommandTimeout, ConfigError, SampleError
 from roads.capture.proc import Proc
 from roads.capture.runner import (CONTAINMENT, RUN_ROOT, TOOL_STOPPED, launcher, parse_nspid,
                                   run_program, tool_prefix)
@@ -664,10 +665,78 @@ def test_a_tool_past_its_timeout_leaves_nothing(tmp_path, cache, namespaces):
     with pytest.raises(CommandTimeout):
         command.run(["sh", "-c", f"setsid sleep {marker} & sleep {marker}"], cwd=folder,
                     timeout=1, sandbox=tool_prefix(cache, folder))
-    time.sleep(0.2)
+    # At once: run returns once the launcher has reaped the run (it waited 0.2 s here).
     left = [p for p in os.listdir("/proc") if p.isdigit() and
             marker.encode() in _cmdline(p)]
     assert not left, f"the tool's processes survived: {left}"
+
+
+@pytest.mark.parametrize("how", ["cancelled", "interrupted"])
+def test_a_tool_ended_early_is_gone_when_run_returns(tmp_path, cache, namespaces, how):
+    """A tool cancelled, or whose wait is interrupted (Ctrl-C, or roads explain's SIGTERM),
+    has been reaped when command.run returns, and so has what it started: the launcher
+    was killed with its group and waited for alone, while the namespace's init was still
+    taking the run down, a process that had touched much memory (half a gigabyte here,
+    which takes tens of milliseconds to give back) still exiting, or a zombie."""
+    folder = build(tmp_path / "tool", """\
+        #include <stdio.h>
+        #include <stdlib.h>
+        #include <string.h>
+        #include <unistd.h>
+        int main(void)
+        {
+            size_t size = (size_t)1 << 29;
+            char *p = malloc(size);
+            if (p == NULL || fork() < 0)
+                return 1;
+            memset(p, 1, size); /* parent and child, each in its own copy */
+            fprintf(stderr, "touched\\n");
+            sleep(60);
+            return 0;
+        }
+    """)
+    program = str(folder / "s")
+    pidfds: dict[int, int] = {}
+    told: list[str] = []
+    cancel = threading.Event()
+
+    class Interrupted(Exception):
+        pass
+
+    def touched(line: str) -> None:
+        told.append(line)
+        if told.count("touched") != 2:
+            return
+        # Both have touched their memory: each of them, by a pidfd (not a later process
+        # given its pid), then the run ended.
+        for pid in (int(p) for p in os.listdir("/proc") if p.isdigit()):
+            with contextlib.suppress(OSError):
+                if os.readlink(f"/proc/{pid}/exe") == program:
+                    pidfds[pid] = os.pidfd_open(pid)
+        if how == "cancelled":
+            cancel.set()
+        else:
+            os.kill(os.getpid(), signal.SIGUSR1)  # its handler runs in the main thread, in run
+
+    def interrupt(signum, frame):
+        raise Interrupted
+
+    before = signal.signal(signal.SIGUSR1, interrupt)
+    try:
+        with pytest.raises(CommandCancelled if how == "cancelled" else Interrupted):
+            command.run([program], cwd=folder, timeout=60, sandbox=tool_prefix(cache, folder),
+                        on_line=touched, cancel=cancel)
+        left = []
+        for pid, fd in pidfds.items():
+            with contextlib.suppress(ProcessLookupError):  # reaped: not even a zombie
+                signal.pidfd_send_signal(fd, 0)
+                left.append(pid)
+    finally:
+        signal.signal(signal.SIGUSR1, before)
+        for fd in pidfds.values():
+            os.close(fd)
+    assert len(pidfds) == 2, told
+    assert not left, f"still there as run returned: {left}"
 
 
 def _cmdline(pid: str) -> bytes:
