@@ -26,6 +26,7 @@ from .capture.runfolder import (HOME, TOOLCHAINS, Guarded, Kept, guarded, home_f
                                 kept_read_only, links_to, named_below, renamed_made,
                                 repositories, started_in, survey)
 from .command import install_hint
+from . import interrupts
 from .capture.changes import summarise
 from .errors import NotExecuted, RoadsError, SampleError, printable, refused_memory, tail
 from .capture.project import Outcome, Project
@@ -290,9 +291,8 @@ def _ended(signum: int, frame) -> None:
     # all three stay ignored until the handlers go back.
     for other in ENDING:
         signal.signal(other, signal.SIG_IGN)
-    if signum == signal.SIGINT:
-        raise KeyboardInterrupt
-    raise Ended(signum)
+    # Raised now, or once a child just forked is known to the clean-up (``interrupts``).
+    interrupts.end(KeyboardInterrupt() if signum == signal.SIGINT else Ended(signum))
 
 
 @contextlib.contextmanager

@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
+from . import interrupts
 from .errors import CommandCancelled, CommandFailed, CommandTimeout, ToolMissing
 
 # Which Debian package brings each tool we call; used in "install X" messages.
@@ -236,6 +237,17 @@ def _after_kill(proc: subprocess.Popen) -> tuple:
         return None, None
 
 
+def _end_now(proc: subprocess.Popen, launcher: bool) -> None:
+    """End ``proc`` and all it started (``end``), reap it (``ended``), and close its
+    pipes, nothing read from them (a relay's stderr is the relay's to close)."""
+    end(proc, launcher)
+    ended(proc)
+    for stream in (proc.stdin, proc.stdout, proc.stderr):
+        if stream is not None:
+            with contextlib.suppress(OSError):
+                stream.close()
+
+
 def _as_text(*outputs: str | bytes | None) -> tuple[str | None, ...]:
     """Outputs read as bytes (``run``'s ``translate_newlines`` False) decoded as file
     names are (``os.fsdecode``): a byte that is not UTF-8 kept as a lone surrogate, so
@@ -279,20 +291,29 @@ def run(
         raise ValueError("on_line reads stderr, which merge_stderr sends to stdout")
     which(argv[0])
     started = time.perf_counter()
+    proc = None
     try:
-        proc = subprocess.Popen(
-            [*sandbox, *argv],
-            cwd=cwd,
-            env=env,
-            stdin=subprocess.PIPE if input is not None else subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT if merge_stderr else subprocess.PIPE,
-            text=translate_newlines,
-            errors="replace" if translate_newlines else None,
-            start_new_session=True,  # no controlling terminal for what it runs (see spawn)
-        )
+        # A signal that ends the command, taken as the fork returns, is raised once
+        # ``proc`` holds the child (``interrupts.held``), and the child ended below:
+        # raised in Popen, it lost the child, left running.
+        with interrupts.held():
+            proc = subprocess.Popen(
+                [*sandbox, *argv],
+                cwd=cwd,
+                env=env,
+                stdin=subprocess.PIPE if input is not None else subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT if merge_stderr else subprocess.PIPE,
+                text=translate_newlines,
+                errors="replace" if translate_newlines else None,
+                start_new_session=True,  # no controlling terminal for what it runs (see spawn)
+            )
     except FileNotFoundError as exc:
         raise ToolMissing(f"{argv[0]} not found; {install_hint(argv[0])}", command=argv) from exc
+    except BaseException:
+        if proc is not None:
+            _end_now(proc, launcher=bool(sandbox))
+        raise
     if not translate_newlines and input is not None:
         input = input.encode()
     relay = None
@@ -321,12 +342,7 @@ def run(
     except BaseException:
         # Ctrl-C or any other interruption: leave nothing running or unreaped, and return
         # only once it is all gone.
-        end(proc, launcher=bool(sandbox))
-        ended(proc)
-        for stream in (proc.stdin, proc.stdout, proc.stderr):  # the relay's stderr is its own
-            if stream is not None:
-                with contextlib.suppress(OSError):
-                    stream.close()
+        _end_now(proc, launcher=bool(sandbox))
         raise
     finally:
         charge(os.path.basename(argv[0]), time.perf_counter() - started)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import mmap
 import os
+import signal
 import subprocess
 import threading
 import time
@@ -394,6 +395,40 @@ def test_real_paths_are_realpaths_each_folder_resolved_once(tmp_path):
         "a/b/h.h/", "a/b/.", "a/b/h.h/x", "loop1", "lnk/./h.h")]
     assert real_paths(paths) == [os.path.realpath(p) for p in paths]
     assert real_paths([str(tmp_path / "lnk/h.h")]) == [str((tmp_path / "a/b/h.h").resolve())]
+
+
+def test_a_command_ended_as_it_starts_is_killed_and_reaped(monkeypatch, no_leftovers):
+    """A signal that ends roads (its handler raises: Ctrl-C, SIGTERM, SIGHUP) taken as the
+    command's fork returns, inside Popen: the exception lost the child, left running (a
+    sandbox's launcher, gcc). It is raised once run holds the child, which it ends and
+    reaps first. The signal is sent from there (SIGTERM to this process), as if it came
+    then, and taken by roads' own handlers."""
+    from roads import cli
+
+    started: list[int] = []
+    real = subprocess.Popen._execute_child
+
+    def execute_child(popen, *args, **kwargs):
+        real(popen, *args, **kwargs)
+        started.append(popen.pid)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    monkeypatch.setattr(subprocess.Popen, "_execute_child", execute_child)
+    try:
+        with pytest.raises(cli.Ended), cli._ended_as_interrupted():
+            command.run(["sleep", "60"], timeout=60)
+    finally:
+        left = []
+        for pid in started:
+            try:
+                os.waitpid(pid, os.WNOHANG)
+            except ChildProcessError:  # reaped
+                continue
+            left.append(pid)
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+    assert len(started) == 1
+    assert not left, f"the command was left unreaped: {left}"
 
 
 @pytest.mark.parametrize("relay", [False, True])

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import resource
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -19,6 +20,7 @@ import pytest
 from roads.errors import ExplainError
 from roads.explain.command import INCOMPLETE
 from roads.explain import ptrace as pt
+from roads.explain import trace
 from roads.explain.trace import Tracer, parse_stop
 from tests.test_explain import explain, root  # noqa: F401 - root is a fixture
 
@@ -109,6 +111,67 @@ def test_a_child_that_told_its_failed_start_is_not_waited_for_unbounded(tmp_path
     assert failed.value.message.startswith(f"cannot start {missing}: FileNotFoundError"), \
         failed.value.message
     assert took < BLOCKED - 2, took
+
+
+@pytest.mark.parametrize("where", ["fork", "execve", "started"])
+def test_a_run_ended_as_its_program_starts_kills_and_reaps_it(monkeypatch, no_leftovers,
+                                                              where):
+    """A signal that ends the command (Ctrl-C, SIGTERM, SIGHUP: its handler raises) taken
+    as the program starts: as the fork returns, while the tracer waits for the child's
+    execve, or once it has returned, before the run's clean-up was armed. The child,
+    which the clean-up did not know of, was left: running its program untraced, or held
+    at its first stop, traced without PTRACE_O_EXITKILL. It is killed and reaped before
+    the command ends. The signal is sent from the place itself (SIGTERM to this
+    process), as if it came then, and taken by roads' own handlers."""
+    from roads import cli
+
+    children: list[int] = []
+    drains: list = []
+    real_fork, real_read = os.fork, trace._read_until_closed
+    real_init, real_close = trace._Drain.__init__, trace._Drain.close_write_end
+
+    def fork():
+        pid = real_fork()
+        if pid:
+            children.append(pid)
+            if where == "fork":
+                os.kill(os.getpid(), signal.SIGTERM)
+        return pid
+
+    def read_until_closed(fd, limit):
+        os.kill(os.getpid(), signal.SIGTERM)
+        return real_read(fd, limit)
+
+    def drain_init(drain):
+        drains.append(drain)
+        real_init(drain)
+
+    def close_write_end(drain):
+        if where == "started" and drain is drains[0]:
+            os.kill(os.getpid(), signal.SIGTERM)
+        real_close(drain)
+
+    monkeypatch.setattr(os, "fork", fork)
+    monkeypatch.setattr(trace._Drain, "__init__", drain_init)
+    monkeypatch.setattr(trace._Drain, "close_write_end", close_write_end)
+    if where == "execve":
+        monkeypatch.setattr(trace, "_read_until_closed", read_until_closed)
+    try:
+        with pytest.raises(cli.Ended), cli._ended_as_interrupted():
+            Tracer(["/bin/sleep", str(BLOCKED)], [parse_stop("exit")],
+                   on_stop=lambda hit: None, deadline=BLOCKED).run()
+    finally:
+        left = []
+        for pid in children:
+            try:
+                os.waitpid(pid, pt.WALL | os.WNOHANG)
+            except ChildProcessError:  # reaped
+                continue
+            left.append(pid)
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, pt.WALL)
+    assert len(children) == 1
+    assert not left, f"the program's process was left unreaped: {left}"
 
 
 @pytest.mark.gcc

@@ -11,7 +11,7 @@ import pytest
 
 ROADS = Path(__file__).resolve().parent.parent / "roads"
 SHARED = {"document", "units", "errors", "command", "constants", "elfspec", "cachedir",
-          "coprocess", "cores", "escapes", "argtypes"}
+          "coprocess", "cores", "escapes", "argtypes", "interrupts"}
 # What each part may import from roads (besides itself and the shared modules). explain
 # (roads explain) composes the two halves, as the command line does; neither imports it.
 ALLOWED = {"capture": set(), "figures": set(), "words": {"figures"}, "shared": set(),

@@ -59,6 +59,7 @@ program running on for ``RUN_ON`` seconds to end on its own.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import functools
 import itertools
@@ -75,6 +76,7 @@ from typing import Callable, NamedTuple, Sequence
 
 from ..constants import PF_SIGNALED
 from ..errors import ExplainError, RoadsError
+from .. import interrupts
 from . import emulate
 from . import ptrace as pt
 from . import shellwords
@@ -824,41 +826,36 @@ class Tracer:
 
     # ------------------------------------------------------------------ start
 
-    def _spawn(self, out: int, err: int, limit: float) -> int:
-        """Fork and exec the program, traced from its first instruction; its pid. The
-        execve is waited for until ``limit`` (time.monotonic()) at most: one of a file on
-        a file system that does not answer does not return."""
+    def _spawn(self, out: int, err: int, limit: float) -> None:
+        """Fork and exec the program, traced from its first instruction: its pid is
+        ``main``. The execve is waited for until ``limit`` (time.monotonic()) at most: one
+        of a file on a file system that does not answer does not return.
+
+        The child is known to the run's clean-up (``main``, its pidfd, its group) before
+        a signal that ends the command is raised (``interrupts.held``: a handler's
+        exception raised as the fork returned lost the child's pid), and the caller's
+        clean-up (``_run``) kills and reaps it from then on, while its execve is waited
+        for too. Raised between, the child was left to run its program untraced, or held
+        at its first stop, traced without PTRACE_O_EXITKILL. A child whose start failed
+        is ended here, and ``main`` is 0 again."""
         path = self.executable or self.argv[0]
         ready_r, ready_w = os.pipe2(os.O_CLOEXEC)
-        pid = os.fork()
-        if pid == 0:  # the child: never returns
-            try:
-                os.close(ready_r)
-                os.setpgid(0, 0)
-                null = os.open("/dev/null", os.O_RDONLY)
-                os.dup2(null, 0)
-                os.dup2(out, 1)
-                os.dup2(err, 2)
-                if self.cwd:
-                    os.chdir(self.cwd)
-                # Python ignores SIGPIPE and SIGXFSZ for itself, and an ignored signal
-                # stays ignored across execve: the program would get EPIPE where it dies
-                # of SIGPIPE when a shell starts it. Both set back, as subprocess does
-                # (restore_signals).
-                for sig in RESTORED_SIGNALS:
-                    signal.signal(sig, signal.SIG_DFL)
-                if self.address_space is not None:
-                    resource.setrlimit(resource.RLIMIT_AS,
-                                       (self.address_space, self.address_space))
-                pt.randomize(self.aslr)
-                pt.traceme()
-                os.execve(path, self.argv, self.env)
-            except BaseException as exc:  # noqa: BLE001 - reported through the pipe
-                try:
-                    os.write(ready_w, f"{type(exc).__name__}: {exc}".encode()[:500])
-                finally:
-                    os._exit(127)
-        os.close(ready_w)
+        try:
+            with interrupts.held():  # a signal's exception raised at its end, if any
+                pid = os.fork()
+                if pid == 0:  # the child: never returns
+                    self._child(path, ready_r, ready_w, out, err)
+                # Its group made here too, as the child makes it: the clean-up's wait for
+                # the group reaches the child before it has run a line.
+                with contextlib.suppress(OSError):
+                    os.setpgid(pid, pid)
+                self.main = pid
+                self.signals.add(pid)
+        except BaseException:
+            os.close(ready_r)
+            raise
+        finally:
+            os.close(ready_w)
         try:
             message = _read_until_closed(ready_r, limit)
         finally:
@@ -875,14 +872,46 @@ class Tracer:
             failed = ExplainError(f"cannot start {path}: {message.decode(errors='replace')}"
                                   + _capabilities_note(path, message))
         else:
-            return pid
+            return
         # A child that told its failure has only to exit, but is not waited for without
         # a bound either: killed and reaped as one whose execve hangs.
         try:
             _end_started(pid)
         except ExplainError as stuck:  # told beside the error that ended the run
             failed.add_note(stuck.message)
+        self.signals.drop(pid)
+        self.main = 0  # nothing left for the clean-up to end
         raise failed
+
+    def _child(self, path: str, ready_r: int, ready_w: int, out: int, err: int) -> None:
+        """In the child just forked (``_spawn``): the program made ready and executed,
+        traced; never returns. A failure is told through ``ready_w``."""
+        try:
+            os.close(ready_r)
+            os.setpgid(0, 0)
+            null = os.open("/dev/null", os.O_RDONLY)
+            os.dup2(null, 0)
+            os.dup2(out, 1)
+            os.dup2(err, 2)
+            if self.cwd:
+                os.chdir(self.cwd)
+            # Python ignores SIGPIPE and SIGXFSZ for itself, and an ignored signal
+            # stays ignored across execve: the program would get EPIPE where it dies
+            # of SIGPIPE when a shell starts it. Both set back, as subprocess does
+            # (restore_signals).
+            for sig in RESTORED_SIGNALS:
+                signal.signal(sig, signal.SIG_DFL)
+            if self.address_space is not None:
+                resource.setrlimit(resource.RLIMIT_AS,
+                                   (self.address_space, self.address_space))
+            pt.randomize(self.aslr)
+            pt.traceme()
+            os.execve(path, self.argv, self.env)
+        except BaseException as exc:  # noqa: BLE001 - reported through the pipe
+            try:
+                os.write(ready_w, f"{type(exc).__name__}: {exc}".encode()[:500])
+            finally:
+                os._exit(127)
 
     def run(self) -> Outcome:
         # Orphans of the run (a daemon's child, once its parent is gone) come to this
@@ -909,18 +938,17 @@ class Tracer:
             # The deadline counts from here: a start that takes its time (an execve that
             # blocks, a slow first stop) is part of the run it bounds.
             self._deadline_at = started + self.deadline
-            self.main = self._spawn(drains[0].write_end, drains[1].write_end,
-                                    self._deadline_at)
-            self.signals.add(self.main)
-            for d in drains:
-                d.close_write_end()
-            self.outcome = Outcome(self.main)
-            self.outcome.processes[self.main] = Ending(self.main, os.getpid())
             timers = [threading.Timer(s.seconds, self._delay, (s,))
                       for s in self.stops if s.kind == "delay"]
             mask = None  # this thread's signal mask before the run, once SIGCHLD is blocked
             ignored = False  # whether SIGCHLD was ignored before the run
             try:
+                # The clean-up below ends the program from its fork on (``_spawn``).
+                self._spawn(drains[0].write_end, drains[1].write_end, self._deadline_at)
+                for d in drains:
+                    d.close_write_end()
+                self.outcome = Outcome(self.main)
+                self.outcome.processes[self.main] = Ending(self.main, os.getpid())
                 pid, status = self._start_stop(self._deadline_at)
                 if not os.WIFSTOPPED(status):
                     self.outcome.processes[self.main].status = status
@@ -948,7 +976,8 @@ class Tracer:
             except BaseException as exc:
                 _stop(timers)
                 try:
-                    self._kill_all()
+                    if self.main:  # not where the fork failed, or a failed start was ended
+                        self._kill_all()
                 except ExplainError as failed:  # told beside the error that ended the run
                     exc.add_note(failed.message)
                 raise
