@@ -174,6 +174,66 @@ def test_a_run_ended_as_its_program_starts_kills_and_reaps_it(monkeypatch, no_le
     assert not left, f"the program's process was left unreaped: {left}"
 
 
+# A tracer SIGKILLed as it waits for its child's execve; the child runs the program once
+# its tracer is gone (its execve stood in for: it waits for that first, within a bound).
+# The child's pid is the first line of its output.
+KILLED_TRACER = """
+import os, signal, sys, time
+from roads.explain import trace
+
+tracer, real_execve, real_fork = os.getpid(), os.execve, os.fork
+
+def execve(path, argv, env):  # in the child
+    limit = time.monotonic() + 10
+    while os.getppid() == tracer and time.monotonic() < limit:
+        time.sleep(0.005)
+    real_execve(path, argv, env)
+
+def fork():
+    pid = real_fork()
+    if pid:
+        print(pid, flush=True)
+    return pid
+
+def killed(fd, limit):
+    os.kill(os.getpid(), signal.SIGKILL)
+
+os.execve, os.fork, trace._read_until_closed = execve, fork, killed
+trace.Tracer(["/bin/sleep", sys.argv[1]], [trace.parse_stop("exit")],
+             on_stop=lambda hit: None, deadline=30).run()
+"""
+
+
+def test_a_tracer_killed_as_its_program_starts_takes_the_program_with_it():
+    """roads explain SIGKILLed (or dead of a crash: no clean-up runs) between its fork and
+    the program's first stop, where PTRACE_O_EXITKILL is set: the child, no longer
+    traced, ran its program to its end, whoever's parent it became. The child asks for
+    SIGKILL at its parent's death (PR_SET_PDEATHSIG) before anything else."""
+    import select
+
+    done = subprocess.run([sys.executable, "-c", KILLED_TRACER, str(BLOCKED)],
+                          capture_output=True, text=True, timeout=30,
+                          env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])})
+    assert done.returncode == -9, done.stderr
+    child = int(done.stdout.split()[0])
+    try:
+        pidfd = os.pidfd_open(child)
+    except ProcessLookupError:
+        return  # gone, reaped by whoever adopted it
+    try:
+        cmdline = Path(f"/proc/{child}/cmdline").read_bytes()
+        # Its end, as a pidfd says it (an exit, reaped or not), within BLOCKED / 2: the
+        # program, run free, sleeps for BLOCKED.
+        ended = bool(select.select([pidfd], [], [], BLOCKED / 2)[0])
+        if not ended and cmdline.startswith(b"/bin/sleep\0"):
+            signal.pidfd_send_signal(pidfd, signal.SIGKILL)
+    except FileNotFoundError:
+        ended = True
+    finally:
+        os.close(pidfd)
+    assert ended, "the program ran on, its tracer killed before its first stop"
+
+
 @pytest.mark.gcc
 def test_a_program_whose_loader_is_missing_names_it(tmp_path, no_leftovers):
     """It said "cannot start PATH: FileNotFoundError: [Errno 2] No such file or

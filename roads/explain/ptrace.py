@@ -12,6 +12,7 @@ from __future__ import annotations
 import ctypes
 import errno
 import os
+import signal
 from typing import NamedTuple
 
 from ..constants import ADDR_NO_RANDOMIZE
@@ -73,6 +74,7 @@ _prctl.restype = ctypes.c_int
 _prctl.argtypes = [ctypes.c_int, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong]
 PR_SET_CHILD_SUBREAPER, PR_GET_CHILD_SUBREAPER = 36, 37  # linux/prctl.h
 PR_SET_DUMPABLE = 4  # linux/prctl.h
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
 _syscall = _libc.syscall
 _syscall.restype = ctypes.c_long
 SYS_KCMP, KCMP_VM = 312, 1  # asm/unistd_64.h, linux/kcmp.h
@@ -143,6 +145,18 @@ def not_dumpable() -> None:
     if _prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0:
         err = ctypes.get_errno()
         raise OSError(err, f"prctl(PR_SET_DUMPABLE): {os.strerror(err)}")
+
+
+def die_with(parent: int) -> None:
+    """Ask for SIGKILL when the thread that forked this process ends (prctl(2),
+    PR_SET_PDEATHSIG), and exit at once (status 127) where ``parent``, that process, has
+    ended already (this one's parent is then another). Kept across execve but for a
+    program that gains privileges (set-user-ID, capabilities), and not given to children."""
+    if _prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, f"prctl(PR_SET_PDEATHSIG): {os.strerror(err)}")
+    if os.getppid() != parent:
+        os._exit(127)
 
 
 def child_subreaper(on: bool | None = None) -> bool:

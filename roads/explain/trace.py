@@ -840,11 +840,12 @@ class Tracer:
         is ended here, and ``main`` is 0 again."""
         path = self.executable or self.argv[0]
         ready_r, ready_w = os.pipe2(os.O_CLOEXEC)
+        tracer = os.getpid()
         try:
             with interrupts.held():  # a signal's exception raised at its end, if any
                 pid = os.fork()
                 if pid == 0:  # the child: never returns
-                    self._child(path, ready_r, ready_w, out, err)
+                    self._child(path, tracer, ready_r, ready_w, out, err)
                 # Its group made here too, as the child makes it: the clean-up's wait for
                 # the group reaches the child before it has run a line.
                 with contextlib.suppress(OSError):
@@ -883,10 +884,15 @@ class Tracer:
         self.main = 0  # nothing left for the clean-up to end
         raise failed
 
-    def _child(self, path: str, ready_r: int, ready_w: int, out: int, err: int) -> None:
-        """In the child just forked (``_spawn``): the program made ready and executed,
-        traced; never returns. A failure is told through ``ready_w``."""
+    def _child(self, path: str, tracer: int, ready_r: int, ready_w: int, out: int,
+               err: int) -> None:
+        """In the child just forked by ``tracer`` (``_spawn``): the program made ready and
+        executed, traced; never returns. A failure is told through ``ready_w``."""
         try:
+            # Killed should the tracer die before the program's first stop, where
+            # PTRACE_O_EXITKILL takes over (SIGKILL, a crash: no clean-up of its own);
+            # left, the child would run the program untraced. Of no use after, harmless.
+            pt.die_with(tracer)
             os.close(ready_r)
             os.setpgid(0, 0)
             null = os.open("/dev/null", os.O_RDONLY)
