@@ -126,13 +126,38 @@ def end(proc: subprocess.Popen, launcher: bool) -> None:
 def ended(proc: subprocess.Popen) -> None:
     """Reap ``proc``, asked to end (``end``): waited for ``KILLED_READ`` seconds at most,
     then, still there (a launcher whose run does not end: a process held in the kernel,
-    or a launcher stopped), killed with its group and waited for as long again."""
-    with contextlib.suppress(subprocess.TimeoutExpired):
-        proc.wait(timeout=KILLED_READ)
-        return
-    kill_group(proc.pid)  # its pid, unreaped, is still its group's
-    with contextlib.suppress(subprocess.TimeoutExpired):
-        proc.wait(timeout=KILLED_READ)  # SIGKILLed: it ends, unless held in the kernel
+    or a launcher stopped), killed with its group and waited for as long again. Then
+    what was left of its group, killed with it (gcc's cc1, as and ld, which init adopted
+    as gcc ended), is waited for until it is gone too, for ``KILLED_READ`` at most."""
+    if proc.returncode is None:
+        try:
+            proc.wait(timeout=KILLED_READ)
+        except subprocess.TimeoutExpired:
+            kill_group(proc.pid)  # its pid, unreaped, is still its group's
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.wait(timeout=KILLED_READ)  # SIGKILLed: it ends, unless held in the kernel
+    _group_gone(proc.pid, time.monotonic() + KILLED_READ)
+
+
+# Seconds between two looks for a group's last processes: the first pause, the longest.
+GROUP_PAUSES = (0.002, 0.1)
+
+
+def _group_gone(group: int, limit: float) -> None:
+    """Wait until process group ``group``, killed, has no process left (a zombie is one:
+    until reaped, its pid holds the group's, which no other process can take then), or
+    ``limit`` (time.monotonic()) passes. Polled: no wait reaches another's children."""
+    pause = GROUP_PAUSES[0]
+    while True:
+        try:
+            os.killpg(group, 0)
+        except (ProcessLookupError, PermissionError):
+            return
+        now = time.monotonic()
+        if now >= limit:
+            return
+        time.sleep(min(pause, limit - now))
+        pause = min(2 * pause, GROUP_PAUSES[1])
 
 
 def spawn(argv: list[str], *, cwd=None, env: dict[str, str] | None = None,
@@ -227,7 +252,9 @@ def _after_kill(proc: subprocess.Popen) -> tuple:
     ``KILLED_READ`` seconds at most; then the pipes are closed, with what was read lost,
     and the command reaped (``ended``)."""
     try:
-        return proc.communicate(timeout=KILLED_READ)
+        out = proc.communicate(timeout=KILLED_READ)
+        ended(proc)  # reaped: what is left of its group
+        return out
     except subprocess.TimeoutExpired:
         for stream in (proc.stdout, proc.stderr):
             if stream is not None:

@@ -6,6 +6,7 @@ import mmap
 import os
 import signal
 import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -429,6 +430,61 @@ def test_a_command_ended_as_it_starts_is_killed_and_reaped(monkeypatch, no_lefto
             os.waitpid(pid, 0)
     assert len(started) == 1
     assert not left, f"the command was left unreaped: {left}"
+
+
+@pytest.mark.parametrize("how", ["cancelled", "interrupted"])
+def test_a_command_ended_early_waits_for_what_is_left_of_its_group(how):
+    """A command ended early (cancelled, past its timeout, or interrupted: Ctrl-C) is
+    killed with its group, and was waited for alone: its children, gcc's cc1 say, killed
+    with it and adopted by init as it ended, could still be exiting when run returned
+    (one that had touched much memory, half a gigabyte here, takes tens of milliseconds
+    to give it back). run returns once the group is gone."""
+    script = ("import sys, time; b = b'x' * (1 << 29); "
+              "print('touched', file=sys.stderr, flush=True); time.sleep(60)")
+    marker = f"roads-test-group-{os.getpid()}"
+    pidfds: list[int] = []
+    cancel = threading.Event()
+
+    class Interrupted(Exception):
+        pass
+
+    def touched(line: str) -> None:
+        if line != "touched":
+            return
+        for pid in (int(p) for p in os.listdir("/proc") if p.isdigit()):
+            try:
+                args = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+                if args[0] == os.fsencode(sys.executable) and marker.encode() in args:
+                    pidfds.append(os.pidfd_open(pid))  # the child, not its shell
+            except OSError:
+                continue
+        if how == "cancelled":
+            cancel.set()
+        else:
+            os.kill(os.getpid(), signal.SIGUSR1)  # its handler runs in the main thread, in run
+
+    def interrupt(signum, frame):
+        raise Interrupted
+
+    before = signal.signal(signal.SIGUSR1, interrupt)
+    try:
+        # The child in the background, its shell waiting for it: both of one group.
+        with pytest.raises(CommandCancelled if how == "cancelled" else Interrupted):
+            command.run(["sh", "-c", '"$0" -c "$1" "$2" & wait', sys.executable, script,
+                         marker], timeout=60, on_line=touched, cancel=cancel)
+        left = []
+        for fd in pidfds:
+            try:
+                signal.pidfd_send_signal(fd, 0)
+                left.append(fd)
+            except ProcessLookupError:  # reaped: not even a zombie
+                pass
+    finally:
+        signal.signal(signal.SIGUSR1, before)
+        for fd in pidfds:
+            os.close(fd)
+    assert len(pidfds) == 1
+    assert not left, "a process of the command's group was still there as run returned"
 
 
 @pytest.mark.parametrize("relay", [False, True])
