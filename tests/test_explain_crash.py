@@ -479,7 +479,8 @@ def test_a_stack_overflow_is_said_to_pass_the_stacks_limit(
     """A recursion with no end: the fault lies in the gap below [stack], which the crash
     gave as a gap between two regions and its size, not as the place where the stack
     met its size limit. It now says how far below the stack's top it is, and that this
-    is past RLIMIT_STACK."""
+    is past RLIMIT_STACK; and the map draws the stack pointer, which ran past [stack]
+    too, in that gap beside the fault's address."""
     soft, _ = resource.getrlimit(resource.RLIMIT_STACK)
     if soft == resource.RLIM_INFINITY:
         pytest.skip("no stack limit here: the stack grows until it meets a mapping")
@@ -493,6 +494,15 @@ def test_a_stack_overflow_is_said_to_pass_the_stacks_limit(
     assert re.search(r"MiB below the top of the stack, farther than its size limit lets it "
                      r"grow \(RLIMIT_STACK, [\d.]+ [KMG]iB\): a stack that ran past its limit",
                      crash), crash
+    # The stack pointer ran past [stack] too, into the gap with the fault's address: the
+    # page said the map marks it, and listed it only under the table, "outside every
+    # region" (a learner's recursion). It is drawn in its gap, as si_addr is.
+    stop = page.split('id="stop-0"')[1].split('id="stop-1"')[0]
+    labels = [" ".join(t.split()) for t in re.findall(r'roads-pointer">\s*<text[^>]*>([^<]*)</text>',
+                                                         stop, re.S)]
+    assert any(t.startswith("sp 0x7fff") for t in labels), labels
+    assert any(t.startswith("si_addr 0x7fff") for t in labels), labels
+    assert "outside every region" not in stop
 
 
 # The same recursion, after the program lowered its own stack limit (setrlimit): the

@@ -275,14 +275,14 @@ class MemoryMap:
     def stray(self) -> tuple[Pointer, ...]:
         """Recorded values that point into no region (sizes, NULL, probes), but those
         drawn in their gap (``pointers_in_gap``)."""
-        return tuple(p for p in self.pointers if p.region is None and p.name != FAULT_ADDRESS)
+        return tuple(p for p in self.pointers if p.region is None and p.name not in IN_GAP)
 
     def pointers_in_gap(self, band: Band) -> tuple[Pointer, ...]:
         """The recorded addresses in no region that the figures draw in the gap ``band``
-        that holds them: a fault's (``FAULT_ADDRESS``), whose gap is the point of it.
-        Other values in no region are listed apart (``stray``): sizes and NULL are no
-        places."""
-        return tuple(p for p in self.pointers if p.region is None and p.name == FAULT_ADDRESS
+        that holds them (``IN_GAP``): a fault's, whose gap is the point of it, and the
+        stopped thread's pc and sp, which a crash can leave in one. Other values in no
+        region are listed apart (``stray``): sizes and NULL are no places."""
+        return tuple(p for p in self.pointers if p.region is None and p.name in IN_GAP
                      and band.region is None and band.start <= p.address < band.end)
 
     @property
@@ -606,8 +606,14 @@ def _classify_anonymous(
 STOPPED_SP = "sp"
 # The name roads explain records a fault's address under (si_addr), beside "pc" and
 # "sp", at the stop a crash makes (``roads.explain.trace.Tracer._fault_stop``): an
-# address in no region, most often, drawn in its gap (``Band.pointers``).
+# address in no region, most often, drawn in its gap (``MemoryMap.pointers_in_gap``).
 FAULT_ADDRESS = "si_addr"
+# The names of the recorded addresses drawn in the gap that holds them, where they lie in
+# no region: the fault's, and the stopped thread's pc and sp, places a crash may leave
+# unmapped (a recursion's sp past [stack], beside the fault's address; a call through a
+# pointer to nothing, its pc). No sample records these names: its values in no region
+# (sizes, NULL, probes) are listed apart.
+IN_GAP = frozenset({FAULT_ADDRESS, STOPPED_SP, "pc"})
 
 
 def _within_span(regions: Sequence[Region], data: int, r: Region,
