@@ -21,14 +21,16 @@ def build(folder: Path, name: str, source: str, *flags: str) -> Path:
 
 def page_text(page: str) -> str:
     """A page's words as a reader sees them: tags (the spans that keep an option on one
-    line, say) taken out and entities read."""
-    return html.unescape(re.sub(r"<[^>]+>", "", page))
+    line, say) taken out and entities read, a no-break space (a size's: "8 MiB") read as
+    the space it shows."""
+    return html.unescape(re.sub(r"<[^>]+>", "", page)).replace("\u00a0", " ")
 
 
 def page_facts(page: str) -> dict[str, str]:
-    """The facts at the head of a page, as text, by their names."""
-    return {name: html.unescape(re.sub(r"<[^>]+>", "", value)) for name, value in
-            re.findall(r"<dt>(.*?)</dt><dd>(.*?)</dd>", page)}
+    """The facts at the head of a page, as text, by their names (a no-break space read
+    as a space, as in ``page_text``)."""
+    return {name: html.unescape(re.sub(r"<[^>]+>", "", value)).replace("\u00a0", " ")
+            for name, value in re.findall(r"<dt>(.*?)</dt><dd>(.*?)</dd>", page)}
 
 
 def saved_session(path: Path) -> dict:

@@ -503,6 +503,13 @@ def test_a_stack_overflow_is_said_to_pass_the_stacks_limit(
     assert any(t.startswith("sp 0x7fff") for t in labels), labels
     assert any(t.startswith("si_addr 0x7fff") for t in labels), labels
     assert "outside every region" not in stop
+    # Its sizes keep their number and unit on one line (a phone put "8" at a line's end
+    # and "MiB)" on the next): a no-break space between them, in the Crash fact and in
+    # the stop's own words.
+    crash_html = re.search(r"<dt>Crash</dt><dd>(.*?)</dd>", page).group(1)
+    fault_html = re.search(r"<li>The fault: (.*?)</li>", stop).group(1)
+    for said in (crash_html, fault_html):
+        assert "MiB" in said and not re.search(r"\d (?:[KMGTPE]i)?B\b", said), said
 
 
 # The same recursion, after the program lowered its own stack limit (setrlimit): the

@@ -581,7 +581,7 @@ def test_output_cut_short_is_said_to_be(root, gcc, tmp_path, monkeypatch, no_lef
     saved = json.loads((tmp_path / "p.json").read_text())
     assert saved["cut"] == {"stdout": 220000}
     page = (tmp_path / "p.html").read_text()
-    assert ("What it wrote to stdout (the beginning of the 214.8 KiB it wrote; the rest was "
+    assert ("What it wrote to stdout (the beginning of the 214.8\u00a0KiB it wrote; the rest was "
             "read and dropped)</summary>") in page
     assert "What it wrote to stderr</summary>" in page
     assert session_from_json(saved).cut == {"stdout": 220000}

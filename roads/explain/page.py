@@ -28,7 +28,7 @@ from ..figures.provenance import BACK_ON, Aslr, aslr_of, with_provenance
 from ..figures.regions import largest_stack_gap_base, memory_map
 from ..figures.select import Selection, Snapshot, forked_by, select
 from ..figures.table import render_table
-from ..units import human_size
+from ..units import human_size, unbroken
 from .crash import crash_line, delivered, fault_place, instruction_place
 from .mapped import Files, opened
 from .record import VARIANT, Crash, Session, address_space_words, generation, listed
@@ -267,11 +267,17 @@ def selections(session: Session) -> list[ExplainSelection]:
     return out
 
 
+def _words(text: str) -> str:
+    """Prose for the page: ``text`` escaped, each size in it kept whole on one line
+    (``units.unbroken``: a phone put "8" at a line's end and "MiB" on the next)."""
+    return unbroken(html.escape(text))
+
+
 def _figure(make, fallback: str) -> str:
     try:
         return make()
     except RoadsError as exc:
-        return f'<p class="roads-explain-note">{html.escape(fallback)}: {html.escape(exc.message)}</p>'
+        return f'<p class="roads-explain-note">{html.escape(fallback)}: {_words(exc.message)}</p>'
 
 
 def _libraries(sels: list[ExplainSelection], first: ExplainSelection, read_elf,
@@ -497,7 +503,7 @@ def render_page(session: Session, *, read_elf=None) -> str:
     if unlinked:
         facts.append(("Program", f"<code>{html.escape(unlinked)}</code>: its file was deleted "
                                  "or replaced since the process started"))
-    facts += [("Stops", stops), ("How it ended", html.escape(session.ending))]
+    facts += [("Stops", stops), ("How it ended", _words(session.ending))]
     said = last_words(session)
     if said is not None:
         # Beside how it ended, its last words, which often say why (an exception not
@@ -512,27 +518,27 @@ def render_page(session: Session, *, read_elf=None) -> str:
                          f'{lines} lines it wrote there, all of them under '
                          '<a href="#output-stderr">Output</a></span>')))
     if session.address_space is not None and refused_memory(run.stdout + run.stderr):
-        facts.append(("Address space", html.escape(address_space_words(session.address_space))))
+        facts.append(("Address space", _words(address_space_words(session.address_space))))
     facts.append(("ASLR", html.escape(_aslr_fact(sels))))
     if _laid_out_under_no_stack_limit(first):
-        facts.append(("Stack size limit", html.escape(UNLIMITED_STACK)))
+        facts.append(("Stack size limit", _words(UNLIMITED_STACK)))
     if session.own_pids:
         facts.append(("Process ids", f"those of the sandbox's own pid namespace, as the "
                                      f"program sees them (its getpid() is {run.pid}); on this "
                                      f"machine pid {run.pid}, and /proc/{run.pid}, name "
                                      "another process or none"))
     if session.missing:
-        facts.append(("Not reached", options_whole(html.escape(", ".join(session.not_reached())))))
+        facts.append(("Not reached", options_whole(_words(", ".join(session.not_reached())))))
     for k, sel in enumerate(sels):
         crash = session.crashes.get(sel.checkpoint_record.seq)
         if crash is not None:
             facts.append(("Crash", f'<a href="#stop-{k}">{html.escape(_stop_title(sel))}</a>: '
-                                   f"{html.escape(crash_line(crash, _map_of(sel)))}"))
+                                   f"{_words(crash_line(crash, _map_of(sel)))}"))
     for stopped in session.stopped:
-        facts.append(("Stopped by a signal", html.escape(stopped.words())))
+        facts.append(("Stopped by a signal", _words(stopped.words())))
     for stop in session.unread:
         facts.append(("Not read", f"{html.escape(stop.label)} (pid {stop.pid}): "
-                                  f"{html.escape(stop.reason)}"))
+                                  f"{_words(stop.reason)}"))
     if cap.variants[VARIANT].gcc_argv:
         # Quoted as a shell takes it: a source named 'prog ü.c' is one argument.
         compiled = shlex.join(cap.variants[VARIANT].gcc_argv)
@@ -553,14 +559,14 @@ def render_page(session: Session, *, read_elf=None) -> str:
         body.append(f'<h2 id="stop-{k}">Stop {k + 1}: {html.escape(_stop_title(sel))}</h2>')
         sharing = _sharing(sel, roles, {p.pid for p in run.processes})
         if sharing:
-            body.append(f"<p>{html.escape(sharing)}</p>")
+            body.append(f"<p>{_words(sharing)}</p>")
         crash = session.crashes.get(sel.checkpoint_record.seq)
         if crash is not None:
             body.append(crash_html(crash, sel))
         returned = session.returned.get(sel.checkpoint_name)
         if returned is not None:
             body.append(f"<p>The system call <code>{html.escape(returned.name)}</code> "
-                        f"{html.escape(returned.words())}{_what_it_points_at(returned)}.</p>")
+                        f"{_words(returned.words())}{_what_it_points_at(returned)}.</p>")
         body.append(_figure(lambda sel=sel: diagram_html(sel, wrap=zoomable), "No diagram"))
 
     body.append('<h2 id="elf">ELF → memory</h2>')
@@ -604,7 +610,7 @@ def render_page(session: Session, *, read_elf=None) -> str:
     for name, text in (("stdout", run.stdout), ("stderr", run.stderr)):
         if text:
             written = session.cut.get(name)
-            cut = (f" (the beginning of the {human_size(written)} it wrote; the rest was "
+            cut = (f" (the beginning of the {unbroken(human_size(written))} it wrote; the rest was "
                    "read and dropped)" if written else "")
             # A program that failed may say why on its stderr: shown open, not behind
             # a toggle (a C++ exception not caught, say, whose words are all it says).
@@ -615,7 +621,7 @@ def render_page(session: Session, *, read_elf=None) -> str:
         body.append("<p>It wrote nothing.</p>")
     if run.exit_code is None and session.stdio is not False:
         body.append('<p class="roads-explain-note">'
-                    f'{html.escape(unflushed(run.signal, known=session.stdio is True))}</p>')
+                    f'{_words(unflushed(run.signal, known=session.stdio is True))}</p>')
     body.append('<p class="roads-explain-note">Made by <code>roads explain</code> '
                 "(All Roads To Memory).</p>")
     title = html.escape("roads explain: " + "".join(_shortened(command_line)))
@@ -649,9 +655,9 @@ def crash_html(crash: Crash, sel: Selection) -> str:
     """A crash stop's words, above its map: the fault and the faulting instruction, each
     placed in the map, and what roads explain did with the signal."""
     mm = _map_of(sel)
-    return (f"<ul><li>The fault: {html.escape(fault_place(crash, mm))}.</li>"
-            f"<li>The faulting instruction: {html.escape(instruction_place(crash, mm))}.</li>"
-            f'</ul>\n<p class="roads-explain-note">{html.escape(delivered(crash))}</p>')
+    return (f"<ul><li>The fault: {_words(fault_place(crash, mm))}.</li>"
+            f"<li>The faulting instruction: {_words(instruction_place(crash, mm))}.</li>"
+            f'</ul>\n<p class="roads-explain-note">{_words(delivered(crash))}</p>')
 
 
 def crashes(session: Session, program: str = "") -> list[str]:
@@ -758,7 +764,7 @@ def diff_html(before: Selection, after: Selection) -> str:
                                    resident=before.snapshot.pid == after.snapshot.pid)
     figure = with_provenance(diffview.render_diff_figure(changes), [before, after])
     left = _left_to_others(before, after, changes)
-    return figure + (f'\n<p class="roads-explain-note">{html.escape(left)}</p>' if left else "")
+    return figure + (f'\n<p class="roads-explain-note">{_words(left)}</p>' if left else "")
 
 
 def _left_to_others(before: Selection, after: Selection, changes: diff.MapDiff) -> str:
