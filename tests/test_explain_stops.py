@@ -164,6 +164,35 @@ def test_a_version_that_names_none_is_refused(root, tmp_path, monkeypatch, capsy
     assert not list(tmp_path.iterdir())
 
 
+OPERATOR = ("a C++ operator, destructor or template's instance is named by its mangled "
+            "symbol, as nm lists it (nm -C names each C++ function at the address of its "
+            "symbol)")
+
+
+@pytest.mark.parametrize("where, words", [
+    ("operator new", f"--at 'operator new': {OPERATOR}"),
+    ("Sq::operator+", f"--at Sq::operator+: {OPERATOR}"),
+    ("Sq::~Sq", f"--at 'Sq::~Sq': {OPERATOR}"),
+    ("geo::twice<int>(int)", f"--at 'geo::twice<int>(int)': {OPERATOR}"),
+    ("twice<int>", f"--at 'twice<int>': {OPERATOR}; a function template outside any "
+                   "namespace or class is found by its name alone (--at twice)"),
+    ("geo::Sq::area() const", "--at 'geo::Sq::area() const': a function is named without "
+                              "its parameters: --at geo::Sq::area (where several have that "
+                              "name, the command lists their symbols to choose from)"),
+])
+def test_a_cxx_name_written_as_nm_c_writes_it_gets_the_rule(root, tmp_path, monkeypatch,
+                                                           capsys, where, words):
+    """A C++ function as gdb or nm -C writes it (an operator's name, a destructor's, a
+    template's arguments, the parameters) was refused as no stop at all ('give main,
+    FUNC, ...'), which said nothing of how to name it (a learner's --at 'operator
+    new'). Each is refused before the run with the rule, and the name to give where
+    there is one."""
+    monkeypatch.chdir(tmp_path)
+    assert explain(root, "--at", where, "--", "/bin/true") == 1
+    assert capsys.readouterr().err == f"roads: error: {words}\n"
+    assert not list(tmp_path.iterdir())
+
+
 # Identifiers beyond ASCII, which gcc takes as they are (C23 and C++ allow them).
 ACCENTED = "int café(int x) { return x + 1; }\nint été(int x) { return 2 * x; }\n" \
            "int main(void) { return café(1) + été(2) - 6; }\n"

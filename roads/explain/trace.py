@@ -267,8 +267,37 @@ def parse_stop(text: str) -> StopSpec:
             raise ExplainError(f"--at {text}: the count starts at 1")
         return StopSpec(t, "func", name=m[1], count=count)
     # Quoted as a shell reads it back: repr wrote a byte that is not UTF-8 as \udcc3.
-    raise ExplainError(f"--at {shellwords.quote(text)}: give main, FUNC, FUNC:N, "
+    quoted = shellwords.quote(text)
+    cxx = _cxx_written(t)
+    if cxx:
+        raise ExplainError(f"--at {quoted}: {cxx}")
+    raise ExplainError(f"--at {quoted}: give main, FUNC, FUNC:N, "
                        "syscall:NAME[:N], exit or a delay such as 0.5s")
+
+
+# A C++ name as gdb, nm -C or a compiler's message writes it, which --at does not take:
+# an operator's or a destructor's name, a template's arguments, a function's parameters.
+# They were refused as no stop at all ("give main, FUNC, ..."), which said nothing of
+# the rule (a learner's --at 'operator new', --at 'Sq::area()').
+_NAME = r"[^\W\d]\w*(?:::[^\W\d]\w*)*"
+
+
+def _cxx_written(t: str) -> str | None:
+    """What to give instead of ``t``, a C++ function written with what --at does not
+    take; None for a stop that is no such name."""
+    if re.search(r"\boperator\b|~|<.*>", t):
+        m = re.fullmatch(rf"({_NAME})\s*<.*>\s*(?:\(.*\)\s*(?:const)?)?", t)
+        template = (f"; a function template outside any namespace or class is found by its "
+                    f"name alone (--at {m[1]})" if m and "::" not in m[1]
+                    and "operator" not in m[1] else "")
+        return ("a C++ operator, destructor or template's instance is named by its mangled "
+                "symbol, as nm lists it (nm -C names each C++ function at the address of "
+                f"its symbol){template}")
+    m = re.fullmatch(rf"({_NAME})\s*\(.*\)\s*(?:const)?", t)
+    if m:
+        return (f"a function is named without its parameters: --at {m[1]} (where several "
+                "have that name, the command lists their symbols to choose from)")
+    return None
 
 
 @dataclass
