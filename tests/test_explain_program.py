@@ -185,11 +185,13 @@ def test_a_script_is_named_one_with_the_command_that_runs_it(root, tmp_path, mon
     script.chmod(0o755)
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("PATH", f"{tmp_path / 'bin'}:/usr/bin:/bin")
-    assert explain(root, "--", "tool", "-x") == 1
+    assert explain(root, "--", "tool", "-x", "a b") == 1
     err = capsys.readouterr().err
     assert (f"roads: error: tool ({script}) is a script, run by /usr/bin/env sh, not a "
             "compiled program") in err, err
-    assert f"roads explain -- sh {script}, followed by the script's arguments" in err, err
+    # The line works as given: the script's arguments follow it, quoted (it said
+    # "followed by the script's arguments", to be typed again).
+    assert err.endswith(f"roads explain -- sh {script} -x 'a b'\n"), err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["bin"]
 
 

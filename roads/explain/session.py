@@ -370,11 +370,12 @@ def explain_program(argv: list[str], wheres: list[str], *, aslr: bool = False,
                     # fails as the script does ("bad interpreter"); no line to type.
                     raise ExplainError(f"{named}{where} is "
                                        f"{bad_interpreter(runner[0], interpreter)}") from None
+                # The line to type with the arguments given (it said "followed by the
+                # script's arguments", and a learner's -c '...' had to be typed again).
                 raise ExplainError(
                     f"{named}{where} is a script, run by {interpreter}, not a compiled "
                     "program: name its interpreter, whose memory you will see: roads "
-                    f"explain -- {shellwords.join([*runner, script])}, followed by the "
-                    "script's arguments") from None
+                    f"explain -- {shellwords.join([*runner, script, *argv[1:]])}") from None
             refused = unreadable_program(path, exc)
             if refused is not None:
                 raise refused from None
