@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -130,4 +131,8 @@ def test_explain_of_a_threads_id_reads_its_process(threaded, tmp_path):
     assert f"reading process {pid}\n" in done.stderr
     saved = json.loads((tmp_path / "t.json").read_text())
     assert saved["capture"]["variants"]["default"]["runs"][0]["pid"] == pid
-    assert saved["capture"]["title"].startswith(f"roads explain --pid {pid} (")
+    # The page's Command is one to paste: the process's own command line follows it as a
+    # shell's comment ("--pid N (prog)" was a syntax error in a shell).
+    title = saved["capture"]["title"]
+    assert title.startswith(f"roads explain --pid {pid}  # "), title
+    assert shlex.split(title, comments=True) == ["roads", "explain", "--pid", str(pid)], title

@@ -48,7 +48,7 @@ def test_pid_shows_the_command_line_as_it_is(root, tmp_path, monkeypatch, no_lef
     assert saved["command"] == [sys.executable, "-c", "import time; time.sleep(60)", "",
                                 "\\xfe", "a b", ""]
     assert saved["capture"]["title"].endswith(
-        f"({sys.executable} -c 'import time; time.sleep(60)' '' $'\\xfe' 'a b' '')")
+        f"  # {sys.executable} -c 'import time; time.sleep(60)' '' $'\\xfe' 'a b' ''")
     assert saved["typed"] == f"{sys.executable} -c 'import time; time.sleep(60)' '' $'\\xfe' 'a b' ''"
 
 

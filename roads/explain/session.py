@@ -1196,7 +1196,10 @@ def explain_pid(pid: int, progress: Callable[[str], None] = lambda s: None, *,
     try:
         capture = _capture(name, shown, _program_elf(path, pid, files), checkpoints,
                            aslr=None, gcc_argv=(), run=run,
-                           title=f"roads explain --pid {pid} ({shellwords.join(words)})",
+                           # The process's command line after a shell's comment sign:
+                           # the Command, pasted, is a command ("--pid 351 (sleep 30)"
+                           # was a shell's syntax error).
+                           title=f"roads explain --pid {pid}  # {shellwords.join(words)}",
                            packages=None)
     except RoadsError as exc:
         raise ExplainError(f"process {pid}: {exc.message}") from None
