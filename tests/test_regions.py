@@ -569,3 +569,31 @@ def test_memory_the_stopped_thread_runs_on_is_told_as_its_stack():
     assert told[0].startswith("anonymous memory from mmap that holds the stack the stopped "
                               "thread runs on (its stack pointer, sp, points into it)")
     assert told[1] == "anonymous memory from mmap"
+
+
+def test_a_library_the_loader_is_mapping_is_its_reservation():
+    """At ld.so's first mmap of libc (--at syscall:mmap:3) the library is one read-only
+    region over its whole span, which the page called 'a shared library's headers and
+    constants' (a learner's 1928 KiB of libc): the loader reserves the span at once with
+    its first segment's permissions, and maps the other segments over it next. Once
+    they are, the first region is read-only data again, as is a region as long as the
+    span of a library whose span is not known."""
+    from roads.document import Region
+
+    reservation = "the loader's reservation of the whole library"
+    libc = "/usr/lib/x86_64-linux-gnu/libc.so.6"
+    span = 0x1E2000
+    whole = Region(start=0x7FFFF7DD5000, end=0x7FFFF7DD5000 + span, perms="r--p", offset=0,
+                   pathname=libc)
+    (reserved,), _ = classify([whole], spans={libc: span})
+    assert (reserved.kind, reserved.owner) == ("lib-rodata", "libc.so.6")
+    assert reservation in reserved.why, reserved.why
+    (unknown,), _ = classify([whole], spans={})
+    assert reservation not in unknown.why
+    first = Region(start=0x7FFFF7DD5000, end=0x7FFFF7DFB000, perms="r--p", offset=0,
+                   pathname=libc)
+    code = Region(start=0x7FFFF7DFB000, end=0x7FFFF7F51000, perms="r-xp", offset=0x26000,
+                  pathname=libc)
+    loaded, _ = classify([first, code], spans={libc: span})
+    assert [c.kind for c in loaded] == ["lib-rodata", "lib-text"]
+    assert reservation not in loaded[0].why

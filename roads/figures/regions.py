@@ -348,7 +348,7 @@ def classify(
             for k in members:
                 kinds[k] = ("file", file_name(regions[k]), "the executable's file, mapped again with mmap")
             continue
-        _classify_file(regions, members, program, kinds)
+        _classify_file(regions, members, program, kinds, spans or {})
 
     _classify_anonymous(regions, addresses, kinds, spans or {}, threads)
     result = tuple(
@@ -396,9 +396,11 @@ def _classify_file(
     members: list[int],
     program: str,
     kinds: dict[int, tuple[str, str, str]],
+    spans: Mapping[str, int] | None = None,
 ) -> None:
     """Name the regions of one mapped file (``program``: the path of the executable, or
-    ""): an ELF object's pieces, or a plain file."""
+    ""): an ELF object's pieces, or a plain file. ``spans`` (``classify``'s) tell the
+    loader's reservation of a library it is loading (``RESERVED_BY_LOADER``)."""
     path = file_path(regions[members[0]])
     owner = file_name(regions[members[0]])
     is_exe = bool(program) and path == program
@@ -433,6 +435,9 @@ def _classify_file(
             kinds[k] = (text, owner, "executable pages of an ELF object")
         elif r.writable:
             kinds[k] = (data, owner, "writable, private pages of an ELF object")
+        elif (not is_exe and r.offset == 0 and (spans or {}).get(path) == r.size
+              and last_text is None):
+            kinds[k] = (rodata, owner, RESERVED_BY_LOADER)
         elif "ac" in r.vmflags:
             # VM_ACCOUNT stays on when mprotect drops write permission: these pages
             # were mapped writable and made read-only later, which is what RELRO does.
@@ -447,6 +452,18 @@ def _classify_file(
                 kinds[k] = (rodata, owner, "read-only pages of an ELF object")
         else:
             kinds[k] = (rodata, owner, "read-only pages of an ELF object")
+
+
+# A library's one region, read-only from its file's start, as long as all the loader maps
+# of it (its span, bss included) and no code yet: ld.so reserves the whole span at once,
+# mapped with its first segment's permissions, then maps each other segment over it in
+# its place (elf/dl-map-segments.h, _dl_map_segments: MAP_FIXED). A stop at ld.so's mmap
+# of a library (--at syscall:mmap:N) sees it so; it was said to be all headers and
+# constants (a learner's libc, 1928 KiB of it).
+RESERVED_BY_LOADER = ("so far the loader's reservation of the whole library: mapped at "
+                      "once from its file's start, with its first segment's permissions, "
+                      "it keeps the headers and constants once the loader has mapped each "
+                      "other segment over it, in its place")
 
 
 # The names the kernel gives the shmem files behind shared memory no program opened:
