@@ -7,12 +7,12 @@ to ``MACROS``.
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 # The engine (the drawing modules, Graphviz and pyelftools behind them) is imported
 # inside the macros: a rebuild whose pages all come from the page cache never loads it.
 from roads.errors import ConfigError
+from roads.units import unbroken
 
 from . import pagecache
 from .pagecache import depends
@@ -298,16 +298,6 @@ def value(sample: str, what: str, variant: str | None = None, run: int = 0,
 
     return shield(unbroken(values.lookup(document(sample), what, variant=variant, run=run,
                                          checkpoint=checkpoint, pid=pid, fmt=fmt)))
-
-
-# A size as human_size writes it: a number, a space, a binary unit.
-_SIZE = re.compile(r"\b(\d+(?:\.\d)?) ((?:[KMGTPE]i)?B)\b")
-
-
-def unbroken(text: str) -> str:
-    """``text`` with the space of a size (``4 KiB``) made a no-break space, so that a
-    narrow column never puts the number at a line's end and its unit on the next."""
-    return _SIZE.sub("\\1\u00a0\\2", text) if " " in text else text
 
 
 def const(name: str, fmt: str | None = None, cite: bool = False) -> str:

@@ -32,7 +32,7 @@ from .filenames import described
 from . import hints
 from .regions import KINDS
 from .select import Region, Selection
-from ..units import hex_address, human_size
+from ..units import hex_address, human_size, unbroken
 
 PAGE_SIZE_TEXT = PAGE_SIZE.format()
 
@@ -115,10 +115,6 @@ def _signed(delta: int) -> str:
     return f"{'+' if delta >= 0 else '−'}{abs(delta):#x}"
 
 
-def _unbroken(text: str) -> str:
-    return text.replace(" ", "\u00a0")
-
-
 # --------------------------------------------------------------------------- boxes
 
 
@@ -180,12 +176,12 @@ def _box(regions: Sequence[Region], kind: str, label: str, side: str, *,
            f'<span class="roads-diff-side">{escape(side)}</span>' if side else "",
            f'<span class="roads-diff-name"><span class="roads-swatch roads-kind-{kind}" '
            f'aria-hidden="true"></span><span title="{escape(KINDS[kind].label)}">{name}</span></span>',
-           f'<span class="roads-diff-size">{_unbroken(human_size(size))} · <code>{escape(perms)}</code></span>',
+           f'<span class="roads-diff-size">{unbroken(human_size(size))} · <code>{escape(perms)}</code></span>',
            f'<span class="roads-diff-range">{_span(regions)}</span>']
     if scale:
         out.append(_bar(size, scale, "size"))
     for counter, value in counters:
-        out.append(_bar(value, size, f"{counter} {_unbroken(human_size(value))}", counter=True))
+        out.append(_bar(value, size, f"{counter} {unbroken(human_size(value))}", counter=True))
     if pages:
         out.append(_pages_strip(pages, before))
     out.append(_lines(regions, [kind] * len(regions), pages, before))
@@ -223,10 +219,10 @@ def _what(group: Sequence[Change], runs: bool, cause: str = "") -> str:
     details: list[str] = []
     for g in group:
         for lo, hi in g.added:
-            details.append(f"+{_unbroken(human_size(hi - lo))} at <code>{hex_address(lo)}</code>"
+            details.append(f"+{unbroken(human_size(hi - lo))} at <code>{hex_address(lo)}</code>"
                            f"–<code>{hex_address(hi)}</code>")
         for lo, hi in g.removed:
-            details.append(f"−{_unbroken(human_size(hi - lo))} at <code>{hex_address(lo)}</code>"
+            details.append(f"−{unbroken(human_size(hi - lo))} at <code>{hex_address(lo)}</code>"
                            f"–<code>{hex_address(hi)}</code>")
     if "permissions" in c.what:
         perms_b = "/".join(r.perms for r in c.before)
@@ -242,8 +238,8 @@ def _what(group: Sequence[Change], runs: bool, cause: str = "") -> str:
             details.append(_bits(c.xor))
     inside = "resident" in c.what or "frames" in c.what  # the layout stayed
     for counter in c.counters if inside else ():
-        details.append(f"{counter.name} {_unbroken(human_size(counter.before))} → "
-                       f"{_unbroken(human_size(counter.after))}")
+        details.append(f"{counter.name} {unbroken(human_size(counter.before))} → "
+                       f"{unbroken(human_size(counter.after))}")
     if c.pages and inside:
         details.append(_pages_words(c.pages))
     names_added = [n for g in group for n in g.pointers_added]
@@ -359,7 +355,7 @@ def _move_row(move: MoveGroup, names: tuple[str, str], runs: bool) -> str:
         return (f'<div class="roads-diff-box roads-diff-many"><span class="roads-diff-side">{escape(side)}</span>'
                 f'<span class="roads-diff-name"><span class="roads-diff-swatches" aria-hidden="true">'
                 f'{swatches}</span>{move.regions}\u00a0regions: {listing}</span>'
-                f'<span class="roads-diff-size">{_unbroken(human_size(size))} in all</span>'
+                f'<span class="roads-diff-size">{unbroken(human_size(size))} in all</span>'
                 f'<span class="roads-diff-range">{_span(regions)}</span>'
                 f"{_lines(regions, each)}</div>")
 

@@ -33,7 +33,7 @@ from .regions import KINDS, Classified, memory_map
 from .select import Selection
 from .svg import inline, render
 from ..units import hex_address
-from ..units import human_size
+from ..units import human_size, unbroken
 
 REGION_WIDTH = 2.2  # inches; a wider label widens its box
 SEGMENT_MARGIN = 0.08  # inches, left and right of a box's label
@@ -485,8 +485,7 @@ def narrow_html(em: ElfMap) -> str:
                 + (f'<em class="roads-elf-why">{escape(label)}</em> ' if label else "")
                 + f"<code>{hex_address(r.start)}-{hex_address(r.end)}</code><br>"
                 # The size's number and unit on one line (a phone broke "4" from "KiB").
-                f"{escape(r.perms)} · {escape(human_size(r.size)).replace(' ', '&nbsp;')} · "
-                f"{escape(where)}<br>"
+                f"{escape(r.perms)} · {escape(unbroken(human_size(r.size)))} · {escape(where)}<br>"
                 f"{named}{escape(kind_words)}" + "".join(f"<br>{escape(x)}" for x in extra) + "</li>")
         out.append(f'<ul class="roads-elf-became" aria-label="became">{"".join(became)}</ul>')
     out.append("</div>")

@@ -21,7 +21,7 @@ from typing import Sequence
 
 from ..constants import ADDR_NO_RANDOMIZE
 from .select import Selection
-from ..units import human_size
+from ..units import human_size, unbroken
 from .options import options_whole
 
 
@@ -260,7 +260,7 @@ def _parts(p: Provenance, subject: str | None = None, aslr: str | None = None) -
     pages = f"{size} pages" if size else "page size unknown"
     # In the HTML the size's number and unit stay on one line (a phone broke "4" from
     # "KiB" at a line's end).
-    pages_html = (f"{_html.escape(size).replace(' ', '&nbsp;')} pages" if size
+    pages_html = (f"{_html.escape(unbroken(size))} pages" if size
                   else _html.escape(pages))
     if p.paging_levels:
         pages += f", {p.paging_levels}-level paging"
