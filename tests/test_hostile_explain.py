@@ -439,3 +439,84 @@ def test_a_program_that_replaces_its_own_file_is_drawn_with_its_own_elf(root, tm
     run = session.capture.variants["default"].runs[0]
     assert run.exit_code == 0, run.stderr
     assert session.capture.variants["default"].elf.symtab == ".symtab"  # not /bin/true's .dynsym
+
+
+# Starts a child the tracer does not trace (clone's CLONE_UNTRACED), in a session of its
+# own and deaf to every signal it may ignore, then kills its tracer (its parent).
+LEAVES_A_CHILD = r"""
+#define _GNU_SOURCE
+#include <sched.h>
+#include <signal.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+int main(void)
+{
+    pid_t tracer = getppid();
+    if (syscall(SYS_clone, CLONE_UNTRACED | SIGCHLD, 0, 0, 0, 0) == 0) {
+        setsid();
+        for (int sig = 1; sig < 32; sig++)
+            signal(sig, SIG_IGN);
+        for (;;)
+            pause();
+    }
+    kill(tracer, SIGKILL);
+    for (;;)
+        pause();
+}
+"""
+
+
+def test_what_the_program_leaves_running_when_its_tracer_ends_does_not_hold_the_run(
+        root, tmp_path, no_leftovers):
+    """The tracer killed, what it had not traced ran on in the sandbox, and the launcher
+    waited for it as for the tracer: roads explain said nothing until its own timeout,
+    the deadline and a minute more ('python did not finish within 90 s'). A tool's run
+    ends with the tool: the launcher kills what it left."""
+    (tmp_path / "leaves.c").write_text(LEAVES_A_CHILD)
+    started = time.monotonic()
+    done = _explain(root, tmp_path, "--at", "exit", "--deadline", "10", "--out", "l.html",
+                    "--", "leaves.c", timeout=40)
+    assert done is not None, "roads explain waited for what the program left running"
+    assert time.monotonic() - started < 20
+    assert done.returncode == 1, done.stderr
+    assert "killed by SIGKILL" in done.stderr, done.stderr
+
+
+# Starts more processes than the sandbox allows at once (each waits), says how many.
+FORKS = r"""
+#include <stdio.h>
+#include <unistd.h>
+int main(void)
+{
+    int n = 0;
+    while (n < %d) {
+        pid_t pid = fork();
+        if (pid == 0) {
+            pause();
+            _exit(0);
+        }
+        if (pid < 0)
+            break;
+        n++;
+    }
+    printf("forked %%d\n", n);
+    return 0;
+}
+"""
+
+
+def test_the_program_may_not_start_processes_without_bound(root, tmp_path, no_leftovers):
+    """roads run holds a program to RUN_PROCESSES tasks at once; the tracer of roads
+    explain ran in the launcher's tool mode, which counted none, so a fork bomb took
+    every pid of the machine (pid_max: 32,768 here) until the run ended, and every
+    other user's fork failed meanwhile. The tool's run is held to TOOL_TASKS."""
+    from roads.capture.runner import TOOL_TASKS
+
+    (tmp_path / "forks.c").write_text(FORKS % (TOOL_TASKS + 100))
+    done = _explain(root, tmp_path, "--at", "exit", "--deadline", "20", "--out", "f.html",
+                    "--", "forks.c", timeout=60)
+    assert done is not None
+    assert done.returncode == 1, done.stderr
+    assert (f"started more than {TOOL_TASKS} processes and threads at once, the sandbox's "
+            "limit: the run was killed") in done.stderr, done.stderr
+    assert not (tmp_path / "f.html").exists()

@@ -60,6 +60,12 @@ TOOL_ADDRESS_SPACE = 8 << 30
 # the build's timeout, so that the build's clearer message comes first when it can.
 DEADLINE_GRACE = 5
 TOOL_DEADLINE = 180
+# The most tasks (processes and their threads) a tool's run may have at once: gcc's
+# passes, gdb's worker threads (at most 8) and roads explain's tracer with the program it
+# runs and every process that starts. RLIMIT_NPROC does not bind root; past this the
+# launcher kills the run and says so on stderr (TOOL_FORKED, then the limit).
+TOOL_TASKS = 512
+TOOL_FORKED = "launcher: the run started more than "  # (also in launcher.c)
 # What the launcher says on stderr (once) when a process of a tool's run stops the tool
 # (SIGSTOP cannot be blocked) and it continues it; the stop signal's number follows.
 TOOL_STOPPED = "launcher: the tool was stopped by signal "
@@ -325,10 +331,13 @@ def tool_prefix(cache: Path, writable: Path, run_at: str | None = None,
     With ``run_at`` (RUN_ROOT), a tool started in ``writable`` sees it there. ``show``:
     files that lie under /tmp kept visible (read-only) in the sandbox's private /tmp.
     With ``or_no_run``, where the system refuses the sandbox its namespaces the launcher
-    runs nothing (status 2, ``NO_READ_ONLY`` on stderr), not the tool amid every file."""
+    runs nothing (status 2, ``NO_READ_ONLY`` on stderr), not the tool amid every file.
+    The run is killed past TOOL_TASKS tasks at once (``TOOL_FORKED`` on stderr), and
+    what the tool leaves running when it ends."""
     shown = [arg for path in show for arg in ("--show", path)]
     return [str(launcher(cache)), "--tool", str(TOOL_CPU), str(TOOL_ADDRESS_SPACE),
             str(Path(writable).resolve()), str(TOOL_DEADLINE), run_at or "-", *shown,
+            "--max-tasks", str(TOOL_TASKS),
             *(("--read-only-or-no-run",) if or_no_run else ()), "--"]
 
 

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from ..argtypes import PID_MAX, count, seconds
 from ..cachedir import tools_folder
+from ..capture.runner import TOOL_TASKS
 from ..constants import PROGRAM_ADDRESS_SPACE
 from ..errors import printable, refused_memory, told_output
 from ..errors import ExplainError
@@ -32,7 +33,9 @@ def explain_limits() -> str:
     return (f"In the sandbox each process of the program has {PROGRAM_ADDRESS_SPACE.format()} "
             "of address space, as under roads run: an mmap or malloc that would take it past "
             "that fails with ENOMEM (MAP_FAILED, NULL), and the page says so where the "
-            "program's words show it; --no-sandbox runs it with your own limits.")
+            "program's words show it. The run may have at most "
+            f"{TOOL_TASKS} processes and threads at once (the tracer's included): past "
+            "that it is killed. --no-sandbox runs it with your own limits.")
 
 
 def add_parser(sub) -> None:

@@ -31,7 +31,8 @@ from ..errors import (CaptureError, ProcessGone, RoadsError, SampleError, refuse
 from ..capture.build import written_back
 from ..capture.elf import parse_elf, read_bytes, read_elf
 from ..capture.proc import Proc
-from ..capture.runner import EMPTIED, NO_READ_ONLY, Stop, describe_status, emptied
+from ..capture.runner import (EMPTIED, NO_READ_ONLY, TOOL_TASKS, Stop, describe_status,
+                              emptied)
 from ..capture.samples import DEFAULT_FLAGS, MAX_REGIONS
 from ..capture.snapshot import snapshot_process
 from ..capture.toolchain import package_versions, provenance
@@ -618,12 +619,17 @@ NOT_RUN = ("the system refuses the sandbox its namespaces (PID and mount: a cont
            "runs it so, for a program you trust")
 
 
+# Why a run the launcher killed for its tasks (``TOOL_FORKED``) ended.
+FORKED = (f"the program started more than {TOOL_TASKS} processes and threads at once, the "
+          "sandbox's limit: the run was killed")
+
+
 def _in_sandbox(job: dict, folder: Path, cache: Path, progress: Callable[[str], None],
                 or_no_run: bool = False) -> Session:
     """``trace_program`` run by ``python -m roads.explain.inner`` inside the sandbox; with
     ``or_no_run``, nowhere where the sandbox would be refused its namespaces."""
 
-    from ..capture.runner import RUN_ROOT, TOOL_STOPPED, launcher, tool_prefix
+    from ..capture.runner import RUN_ROOT, TOOL_FORKED, TOOL_STOPPED, launcher, tool_prefix
     from ..errors import CommandTimeout
 
     job = {**sandboxed_job(job, folder), "outside": namespaces(),
@@ -651,6 +657,9 @@ def _in_sandbox(job: dict, folder: Path, cache: Path, progress: Callable[[str], 
         raise ExplainError(f"the sandboxed run did not finish: {exc.message}") from None
     if or_no_run and done.returncode == 2 and NO_READ_ONLY in done.stderr:
         raise ExplainError(NOT_RUN)
+    if done.returncode != 0 and any(line.startswith(TOOL_FORKED)
+                                    for line in done.stderr.splitlines()):
+        raise ExplainError(FORKED)
     result = _result(folder / "result.json", done)
     if "error" in result:
         raise ExplainError(str(result["error"]))
