@@ -30,6 +30,11 @@ BAD_ENTRIES = {
     "outside": ('[bad]\nsource = "../evil.c"\n', 4, "outside the samples folder"),
     "not-a-table": ('[[bad]]\ntimeout = 3\n', 3, "must be a table"),
     "name": ('["Bad Name"]\ntimeout = 3\n', 3, "a sample name is"),
+    # A name's pattern ended in $, which also matches before a final newline: the
+    # sample was captured into 'snapshots/bad<newline>.json' and listed over two lines.
+    "name-newline": ('["bad\\n"]\ntimeout = 3\n', 3, "a sample name is"),
+    "variant-newline": ('[bad.variants]\n"pie\\n" = []\n', 3, "bad variant name"),
+    "env-name-newline": ('[bad]\nenv = { "A\\n" = "x" }\n', 4, "variable name"),
     "limit": ('[bad.limits]\noutput = 99999999999\n', 4, "limits.output: must be an integer from 1 to"),
     "unreachable": ('[bad]\ncheckpoints = ["two words"]\n', 4, "no run could reach it"),
     "nul-arg": ('[bad]\nargs = ["a\\u0000b"]\n', 4, "NUL"),

@@ -279,7 +279,7 @@ def _sample(name: str, table: object, directory: Path, where: str,
     def bad(key: str, why: str) -> ConfigError:
         return ConfigError(f"{at(key)}: [{name}] {key}: {why}", sample=name)
 
-    if not NAME.match(name):
+    if not NAME.fullmatch(name):
         raise ConfigError(f"{at()}: [{name[:80]}]: a sample name is 1 to 64 lowercase letters, "
                           "digits, - and _, starting with a letter or digit", sample=name[:80])
     if not isinstance(table, dict):
@@ -349,7 +349,7 @@ def _sample(name: str, table: object, directory: Path, where: str,
         raise bad("variants", f"at most {MAX_VARIANTS}")
     variants = []
     for vname, vflags in variants_table.items():
-        if not NAME.match(vname):
+        if not NAME.fullmatch(vname):
             raise bad("variants", f"bad variant name {vname!r}")
         if not isinstance(vflags, list) or not all(isinstance(f, str) for f in vflags):
             raise bad(f"variants.{vname}", "must be a list of strings")
@@ -378,7 +378,7 @@ def _sample(name: str, table: object, directory: Path, where: str,
     if len(env) > MAX_ITEMS:
         raise bad("env", f"at most {MAX_ITEMS} variables")
     for key, value in env.items():
-        if not ENV_NAME.match(key) or "\0" in value:
+        if not ENV_NAME.fullmatch(key) or "\0" in value:
             raise bad("env", f"{key[:80]!r}: a variable name is letters, digits and _ "
                       "(not starting with a digit), its value holds no NUL")
 
