@@ -640,5 +640,5 @@ def saved_session_inputs(path: Path, root: Path) -> list[Path]:
     try:
         argv = json.loads(path.read_text(encoding="utf-8"))["inputs"]["argv"]
         return [root / argv[0], *code_files()]
-    except (OSError, ValueError, KeyError, IndexError, TypeError):
+    except (OSError, ValueError, KeyError, IndexError, TypeError, RecursionError):
         return code_files()

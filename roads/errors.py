@@ -9,6 +9,7 @@ message.
 from __future__ import annotations
 
 import errno
+import json
 import os
 import re
 
@@ -134,6 +135,21 @@ class CaptureError(RoadsError):
 
 class ExplainError(RoadsError):
     """``roads explain``: bad input or a run that went wrong: the message says which."""
+
+
+# JSON nested some thousand levels down (a hostile capture or saved session): Python's
+# and msgspec's readers raise RecursionError there, which no ValueError handler catches,
+# and a walk of a document a little shallower overflows too. No capture comes near.
+NESTED = "its lists and tables are nested too deeply to be read"
+
+
+def json_document(text: str) -> object:
+    """``json.loads(text)``, where a document nested too deeply raises the ValueError that
+    its readers catch for any other bad JSON (json.JSONDecodeError, ``NESTED``)."""
+    try:
+        return json.loads(text)
+    except RecursionError:
+        raise json.JSONDecodeError(NESTED, text, 0) from None
 
 
 # Characters that a terminal (or a reader) would act on instead of showing: C0 and C1

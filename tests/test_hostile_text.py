@@ -140,3 +140,68 @@ def test_roads_changes_prints_captured_names_and_values_as_escapes(tmp_path, cap
     assert sorted(out.splitlines()) == sorted([
         "- `brk`: kernel 6.1 → 6.2\\x1b]52;c;ZXZpbA==\\x07\\x1b[31mred\\x0dover\\u202egnp.exe",
         "- `\\x1b[31mred\\u202egnp.exe\\x0aline\\x0dcr\\xff`: new capture"])
+
+
+@pytest.mark.parametrize("depth", [980, 5000])
+def test_a_capture_nested_too_deeply_is_corrupt_not_a_traceback(tmp_path, capsys, depth):
+    """JSON nested some thousand levels down, under a key no capture has or as the whole
+    file, raised RecursionError from the JSON readers (Python's and msgspec's stop there,
+    and no ValueError handler catches it): roads check and roads changes ended in a
+    traceback, and a figure of the build in 'internal error: RecursionError'. Such a
+    capture is a corrupt one, named with its file."""
+    import subprocess
+
+    from roads import cli
+    from roads.capture.project import Project
+    from roads.errors import CaptureError
+
+    def git(*args: str) -> None:
+        subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@example.org",
+                        "-c", "commit.gpgsign=false", *args], cwd=tmp_path, check=True,
+                       capture_output=True)
+
+    shutil.copytree(REPO / "samples", tmp_path / "samples")
+    shutil.copytree(REPO / "snapshots", tmp_path / "snapshots")
+    git("init", "-q")
+    git("add", "-A")
+    git("commit", "-q", "-m", "first")
+    doc = json.loads((REPO / "snapshots" / "brk.json").read_text())
+    doc["variants"]["default"]["runs"][0]["extra"] = "NESTED"
+    (tmp_path / "snapshots" / "brk.json").write_text(
+        json.dumps(doc).replace('"NESTED"', "[" * depth + "]" * depth))
+    (tmp_path / "snapshots" / "cow.json").write_text("[" * depth + "]" * depth)
+    assert cli.main(["--root", str(tmp_path), "check"]) == 1
+    said = capsys.readouterr()
+    for name in ("brk", "cow"):
+        line, = (row for row in said.out.splitlines() if row.startswith(f"{name}: "))
+        assert "nested too deeply" in line, line
+    assert cli.main(["--root", str(tmp_path), "changes"]) == 0
+    out = capsys.readouterr().out
+    assert "- `cow`: removed or unreadable" in out.splitlines(), out
+    assert "- `brk`: removed or unreadable" in out.splitlines(), out
+    for name in ("brk", "cow"):
+        with pytest.raises(CaptureError, match="nested too deeply"):
+            Project(tmp_path).store.document(name)
+
+
+def test_a_saved_session_nested_too_deeply_or_without_its_record_is_told(tmp_path):
+    """A saved roads explain session is a repository's file, which the explained() macro
+    reads (and a build runs again when stale): one nested too deeply raised
+    RecursionError, and one with no record of its command ('{}') KeyError('inputs')
+    where the build ran it again, each told as the macro's internal error."""
+    from roads.errors import ExplainError
+    from roads.explain.record import load_session
+    from roads.explain.saved import refreshed, staleness
+
+    deep, empty = tmp_path / "deep.json", tmp_path / "empty.json"
+    deep.write_text("[" * 5000 + "]" * 5000)
+    empty.write_text("{}")
+    assert staleness(deep, tmp_path) == [
+        "deep.json cannot be read: its lists and tables are nested too deeply to be read: "
+        "line 1 column 1 (char 0)"]
+    with pytest.raises(ExplainError, match="nested too deeply"):
+        load_session(deep)
+    with pytest.raises(ExplainError, match="deep.json: cannot be read: its lists"):
+        refreshed(deep, tmp_path, sandbox=None)
+    with pytest.raises(ExplainError, match="empty.json: it records no inputs"):
+        refreshed(empty, tmp_path, sandbox=None)

@@ -13,7 +13,7 @@ import json
 from pathlib import Path
 
 from .. import command
-from ..errors import CommandFailed, ConfigError
+from ..errors import CommandFailed, ConfigError, json_document
 from . import freeze
 
 # How many of a capture's differing fields its line names.
@@ -28,7 +28,7 @@ def committed(root: Path, rev: str, relative: str) -> dict | None:
     except CommandFailed:
         return None
     try:
-        doc = json.loads(done.stdout)
+        doc = json_document(done.stdout)
     except ValueError:
         return None
     return doc if isinstance(doc, dict) else None
@@ -76,7 +76,7 @@ def summarise(root: Path, snapshots: Path, rev: str = "HEAD") -> list[str]:
         if not relative.endswith(".json"):
             continue
         try:
-            new = json.loads((root / relative).read_text())
+            new = json_document((root / relative).read_text())
         except (OSError, ValueError):
             new = None
         line = describe(Path(relative).stem, committed(root, commit, relative), new)
@@ -115,13 +115,13 @@ def content_changes(old: dict, new: dict) -> list[tuple[str, str, str]]:
     offset, with its value before and after."""
     try:
         a, b = (json.loads(freeze.stable(d)) for d in (old, new))
-    except (TypeError, ValueError, AttributeError):
+        for doc in (a, b):
+            for key in ("provenance", "inputs", "digest"):
+                doc.pop(key, None)
+        out: list[tuple[str, str, str]] = []
+        _walk(a, b, "", out)
+    except (TypeError, ValueError, AttributeError, RecursionError):  # (nested too deeply)
         return []
-    for doc in (a, b):
-        for key in ("provenance", "inputs", "digest"):
-            doc.pop(key, None)
-    out: list[tuple[str, str, str]] = []
-    _walk(a, b, "", out)
     return out
 
 

@@ -26,7 +26,7 @@ from pathlib import Path
 import msgspec
 
 from .. import cachedir, document
-from ..errors import CaptureError
+from ..errors import CaptureError, json_document
 
 SCHEMA = document.SCHEMA
 SUFFIX = ".json"
@@ -154,7 +154,7 @@ def load(path: Path) -> dict:
 def parse(text: str, path: Path) -> dict:
     """Check the text of a frozen capture read from ``path``; the document."""
     try:
-        doc = json.loads(text)
+        doc = json_document(text)
     except json.JSONDecodeError as exc:
         raise CaptureError(f"{path}:{exc.lineno}: corrupt capture: {exc.msg}") from None
     if not isinstance(doc, dict) or doc.get("schema") != SCHEMA:

@@ -26,7 +26,7 @@ from typing import Any
 import msgspec
 
 from .. import cachedir, document
-from ..errors import CaptureError
+from ..errors import NESTED, CaptureError
 from . import freeze
 from .marks import ValidMarks
 
@@ -68,7 +68,7 @@ def _recorded(data: bytes, text: str, path: Path) -> tuple[Recorded, dict | None
     marks' check then names)."""
     try:
         head = msgspec.json.decode(data, type=_Head)
-    except msgspec.MsgspecError:
+    except (msgspec.MsgspecError, RecursionError):  # freeze.parse says which
         head = None
     if (head is None or head.schema != freeze.SCHEMA
             or msgspec.UNSET in (head.sample, head.inputs, head.provenance, head.variants)):
@@ -195,5 +195,8 @@ class Store:
                 version.typed = document.decode(version.data)
             except msgspec.DecodeError as exc:  # a mark said valid: a changed checker
                 raise CaptureError(f"{self.path(name)}: invalid capture: {exc}",
+                                   sample=name) from None
+            except RecursionError:
+                raise CaptureError(f"{self.path(name)}: invalid capture: {NESTED}",
                                    sample=name) from None
         return version.typed

@@ -24,6 +24,7 @@ from typing import Any, Callable
 import msgspec
 
 from .. import document
+from ..errors import NESTED
 
 _NAMES = {"int": "an integer", "str": "a string", "bool": "true or false", "float": "a number",
           "object": "a table", "array": "a list", "null": "null"}
@@ -59,6 +60,8 @@ def checked(data: bytes, parsed: Callable[[], object]
         return None, (f"line {line}, {found}" if line is not None else found)
     except msgspec.DecodeError as exc:
         return None, f"the document: {str(exc)[:1].lower()}{str(exc)[1:]}"
+    except RecursionError:
+        return None, f"the document: {NESTED}"
 
 
 def _describe(doc: object, message: str) -> str:

@@ -8,7 +8,6 @@ capture engine, pyelftools), so that drawing a saved session (the site's
 from __future__ import annotations
 
 import errno
-import json
 import os
 from dataclasses import astuple, dataclass, field
 from pathlib import Path
@@ -16,7 +15,7 @@ from typing import Mapping, Sequence
 
 from .. import document
 from ..constants import ADDRESS_BITS
-from ..errors import ExplainError
+from ..errors import ExplainError, json_document
 from ..units import human_size
 from .mapped import MappedFile
 from .siginfo import (DATA_FAULTS, FAULT_SIGNALS, NO_DATA_ADDRESS, OWN_SIGINFO_CALLS, SENT_WITH,
@@ -461,6 +460,6 @@ def _crash(saved: Mapping) -> Crash:
 
 def load_session(path: str | Path) -> Session:
     try:
-        return session_from_json(json.loads(Path(path).read_text(encoding="utf-8")))
+        return session_from_json(json_document(Path(path).read_text(encoding="utf-8")))
     except (OSError, ValueError) as exc:
         raise ExplainError(f"{path}: {exc}") from None

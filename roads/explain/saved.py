@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Callable
 
 from ..capture.freshness import engine_digest
-from ..errors import ExplainError
+from ..errors import ExplainError, json_document
 from . import shellwords
 from .program import DEFAULT_DEADLINE, MAX_DEADLINE
 from .pagefile import write_page
@@ -98,7 +98,7 @@ def inputs(argv: list[str], wheres: list[str], root: Path, options: RunOptions) 
 def staleness(path: Path, root: Path) -> list[str]:
     """Why the session saved at ``path`` no longer matches its inputs (empty: fresh)."""
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = json_document(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         return [f"{path.name} is missing"]
     except (OSError, ValueError) as exc:
@@ -139,8 +139,13 @@ def refreshed(path: Path, root: Path, *, sandbox: Path | None,
 
     Refused when the run does not reach, or cannot read, every stop it reached before:
     a worked example that stops short is an error of the page, not a smaller figure."""
-    data = json.loads(path.read_text(encoding="utf-8"))
-    recorded = data["inputs"]
+    try:
+        data = json_document(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ExplainError(f"{path}: cannot be read: {exc}") from None
+    recorded = data.get("inputs") if isinstance(data, dict) else None
+    if not isinstance(recorded, dict) or not recorded.get("argv"):  # nothing to run again
+        raise ExplainError(f"{path}: it records no inputs (saved without --save's record)")
     options = RunOptions.recorded(recorded, path)
     argv = list(recorded["argv"])
     program = argv[0]
