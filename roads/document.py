@@ -86,6 +86,11 @@ def volatile(*kinds: str) -> Meta:
 
 
 Pid = Annotated[int, volatile(PID)]
+# An address, size, offset or count as the kernel or an ELF64 file gives it: unsigned. A
+# capture holding a negative one is invalid (read as it came, a map was drawn from
+# '0x-555555554000'); a region's bounds past 64 bits too (Region.__post_init__: msgspec
+# bounds an integer within 64 bits signed only, which the kernel's half is not).
+U64 = Annotated[int, Meta(ge=0)]
 Kib = Annotated[int, Meta(description="KiB, as the kernel prints its kB")]
 Kinds = tuple[str, ...]
 
@@ -163,18 +168,26 @@ class Region(Struct, frozen=True):
     in a memfd, say, does not; ``roads.capture.proc.Proc.starts_as_elf``).
     """
 
-    start: Annotated[int, volatile(ASLR)]
-    end: Annotated[int, volatile(ASLR)]
-    perms: str
-    offset: int
+    start: Annotated[U64, volatile(ASLR)]
+    end: Annotated[U64, volatile(ASLR)]
+    perms: Annotated[str, Meta(pattern="^[r-][w-][x-][ps]$")]
+    offset: U64
     dev: str = "00:00"
-    inode: int = 0
+    inode: U64 = 0
     pathname: str = ""
-    kb: Annotated[dict[str, int], volatile(ASLR, SHARING, PAGE_CACHE)] = {}
+    kb: Annotated[dict[str, U64], volatile(ASLR, SHARING, PAGE_CACHE)] = {}
     vmflags: tuple[str, ...] = ()
     thp_eligible: bool | None = None
     unlinked: bool | UnsetType = UNSET
     elf: bool | UnsetType = UNSET
+
+    def __post_init__(self) -> None:
+        # (Raised while decoding, msgspec names the region: a capture's error.)
+        if self.end <= self.start:
+            raise ValueError(f"its end ({self.end:#x}) is not above its start "
+                             f"({self.start:#x})")
+        if self.end > 1 << 64:
+            raise ValueError(f"its end ({self.end:#x}) is past 64 bits of address")
 
     @property
     def size(self) -> int:
@@ -254,15 +267,15 @@ class Address(Struct, frozen=True):
     a size or a chunk header: whether it points into a region is for the reader)."""
 
     name: str
-    value: Annotated[int, volatile(ASLR)]
+    value: Annotated[U64, volatile(ASLR)]
 
 
 class AuxvEntry(Struct, frozen=True):
     """One ``/proc/PID/auxv`` entry: ``a_type`` with its ``AT_*`` name, and ``a_val``."""
 
-    a_type: int
+    a_type: U64
     name: str
-    a_val: Annotated[int, volatile(ASLR)]
+    a_val: Annotated[U64, volatile(ASLR)]
 
 
 class Page(Struct, frozen=True, forbid_unknown_fields=True):
@@ -271,21 +284,21 @@ class Page(Struct, frozen=True, forbid_unknown_fields=True):
     ``pfn`` is None when the frame number was hidden (no CAP_SYS_ADMIN) or absent.
     """
 
-    vaddr: Annotated[int, volatile(ASLR)]
+    vaddr: Annotated[U64, volatile(ASLR)]
     present: bool  # bit 63
     swapped: bool  # bit 62
     file_or_shared: bool  # bit 61
     exclusive: bool  # bit 56: exclusively mapped
     soft_dirty: bool  # bit 55
-    pfn: Annotated[int | None, volatile(FRAME)]  # bits 0-54
+    pfn: Annotated[U64 | None, volatile(FRAME)]  # bits 0-54
 
 
 class PageRange(Struct, frozen=True):
     """The pages of a range asked for with ``ROADS_RANGE(name, pointer, bytes)``."""
 
     name: str
-    start: Annotated[int, volatile(ASLR)]
-    length: int
+    start: Annotated[U64, volatile(ASLR)]
+    length: U64
     pages: tuple[Page, ...]
 
 
@@ -399,16 +412,16 @@ class ElfHeader(Struct, frozen=True, forbid_unknown_fields=True):
     ei_osabi: str  # 'ELFOSABI_SYSV'
     e_type: str  # 'ET_EXEC', 'ET_DYN', ...
     e_machine: str  # 'EM_X86_64'
-    e_entry: int
-    e_phoff: int
-    e_shoff: int
-    e_flags: int
-    e_ehsize: int
-    e_phentsize: int
-    e_phnum: int
-    e_shentsize: int
-    e_shnum: int
-    e_shstrndx: int
+    e_entry: U64
+    e_phoff: U64
+    e_shoff: U64
+    e_flags: U64
+    e_ehsize: U64
+    e_phentsize: U64
+    e_phnum: U64
+    e_shentsize: U64
+    e_shnum: U64
+    e_shstrndx: U64
 
 
 class Section(Struct, frozen=True, forbid_unknown_fields=True):
@@ -416,14 +429,14 @@ class Section(Struct, frozen=True, forbid_unknown_fields=True):
 
     name: str
     sh_type: str  # 'SHT_PROGBITS', 'SHT_NOBITS', ...
-    sh_flags: int
-    sh_addr: int
-    sh_offset: int
-    sh_size: int
-    sh_link: int
-    sh_info: int
-    sh_addralign: int
-    sh_entsize: int
+    sh_flags: U64
+    sh_addr: U64
+    sh_offset: U64
+    sh_size: U64
+    sh_link: U64
+    sh_info: U64
+    sh_addralign: U64
+    sh_entsize: U64
 
     @property
     def flags(self) -> str:
@@ -436,13 +449,13 @@ class Segment(Struct, frozen=True, forbid_unknown_fields=True):
     "Section to Segment mapping")."""
 
     p_type: str  # 'PT_LOAD', 'PT_GNU_RELRO', ...
-    p_flags: int
-    p_offset: int
-    p_vaddr: int
-    p_paddr: int
-    p_filesz: int
-    p_memsz: int
-    p_align: int
+    p_flags: U64
+    p_offset: U64
+    p_vaddr: U64
+    p_paddr: U64
+    p_filesz: U64
+    p_memsz: U64
+    p_align: U64
     sections: tuple[str, ...]
 
     @property
@@ -466,8 +479,8 @@ class Symbol(Struct, frozen=True, forbid_unknown_fields=True):
     """A defined function, object or thread-local symbol (``Elf64_Sym``)."""
 
     name: str
-    st_value: int
-    st_size: int
+    st_value: U64
+    st_size: U64
     type: str  # 'STT_FUNC', 'STT_OBJECT', 'STT_TLS'
     bind: str  # 'STB_LOCAL', 'STB_GLOBAL', 'STB_WEAK', 'STB_GNU_UNIQUE'
     section: str  # the section st_shndx points at

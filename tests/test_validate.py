@@ -67,6 +67,29 @@ BREAKAGES = {
                                 "inputs.manifest.env: expected a list, found a table"),
     "counters as text": (lambda d: first_checkpoint(d)["regions"][0].update(kb={"Rss": "4"}),
                          "regions[0].kb.Rss: expected an integer, found a string"),
+    # Values no kernel and no ELF file gives, which the figures drew as they came
+    # (a map from '0x-555555554000', a region of 32.0 EiB, -5 KiB resident).
+    "a negative address": (lambda d: first_checkpoint(d)["regions"][0].update(start=-4096),
+                           "regions[0].start: expected an integer >= 0, found -"),
+    "an address past 64 bits": (lambda d: first_checkpoint(d)["regions"][0].update(end=1 << 70),
+                                "regions[0]: its end (0x400000000000000000) is past 64 bits of address"),
+    "a region that ends before it starts": (
+        lambda d: first_checkpoint(d)["regions"][0].update(end=0),
+        "regions[0]: its end (0x0) is not above its start"),
+    "a negative counter": (lambda d: first_checkpoint(d)["regions"][0]["kb"].update(Rss=-5),
+                           "regions[0].kb.Rss: expected an integer >= 0, found -"),
+    "permissions no kernel prints": (
+        lambda d: first_checkpoint(d)["regions"][0].update(perms="<b>"),
+        "regions[0].perms: expected a string matching regex '^[r-][w-][x-][ps]$', found '<b>'"),
+    "a negative recorded address": (
+        lambda d: first_checkpoint(d)["addresses"][0].update(value=-1),
+        "addresses[0].value: expected an integer >= 0, found -"),
+    "a negative segment address": (
+        lambda d: d["variants"]["default"]["elf"]["segments"][0].update(p_vaddr=-1),
+        "elf.segments[0].p_vaddr: expected an integer >= 0, found -"),
+    "a negative page": (
+        lambda d: first_checkpoint(d)["pagemap"][0]["pages"][0].update(vaddr=-4096),
+        "pagemap[0].pages[0].vaddr: expected an integer >= 0, found -"),
 }
 
 

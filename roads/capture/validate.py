@@ -80,6 +80,12 @@ def _describe(doc: object, message: str) -> str:
         shown = repr(_at(doc, path))
         shown = shown if len(shown) <= 40 else shown[:37] + "..."
         return f"{path or 'the document'}: expected {wanted}, found {found} {shown}"
+    bounded = re.match(r"Expected `(\w+)` (>=|<=|>|<|matching regex) (.*)$", what)
+    if bounded:  # a value the kernel or an ELF file cannot give (a negative address)
+        wanted = _NAMES.get(bounded[1], bounded[1])
+        shown = repr(_at(doc, path))
+        shown = shown if len(shown) <= 40 else shown[:37] + "..."
+        return f"{path or 'the document'}: expected {wanted} {bounded[2]} {bounded[3]}, found {shown}"
     return f"{path or 'the document'}: {what[:1].lower()}{what[1:]}"
 
 
