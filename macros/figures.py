@@ -11,7 +11,7 @@ from pathlib import Path
 
 # The engine (the drawing modules, Graphviz and pyelftools behind them) is imported
 # inside the macros: a rebuild whose pages all come from the page cache never loads it.
-from roads.errors import ConfigError
+from roads.errors import ConfigError, printable
 from roads.units import unbroken
 
 from . import pagecache
@@ -325,7 +325,9 @@ def provenance(sample: str, variant: str | None = None, run: int = 0,
     doc = document(sample)
     names = checkpoints if checkpoints is not None else [checkpoint]
     chosen = [select(doc, variant=variant, run=run, checkpoint=c, pid=pid) for c in names]
-    return caption_html(chosen if len(chosen) > 1 else chosen[0])
+    # A caption on its own is no figure (``defer_figure`` writes a figure's control
+    # characters as escapes): a capture's kernel or gcc, say, reached the page raw.
+    return printable(caption_html(chosen if len(chosen) > 1 else chosen[0]))
 
 
 # The build's repo_url and edit_uri, from which roads.words.source.repository_files

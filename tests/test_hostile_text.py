@@ -44,6 +44,8 @@ In code: `{{ value('intmain', 'stdout') }}`
 Said: {{ value('intmain', 'stderr') }}
 
 {{ memory_map('intmain') }}
+
+{{ provenance('intmain') }}
 """
 
 
@@ -56,6 +58,7 @@ def hostile_site(tmp_path_factory):
     shutil.copytree(REPO / "snapshots", project / "snapshots")
     path = project / "snapshots" / "intmain.json"
     doc = json.loads(path.read_text())
+    doc["provenance"]["kernel"] += SCRIPT + CONTROLS  # a capture's, as a pull request's
     for run in doc["variants"]["default"]["runs"]:
         run["stdout"] = SCRIPT + "\n"
         run["stderr"] = CONTROLS + "\n"
@@ -84,10 +87,11 @@ def test_control_characters_are_shown_as_escapes_not_raw(hostile_site):
     """A sample's escape sequence, carriage return or bidirectional override reached the
     page raw, in a value and in a figure's table (a file's name): a reader saw a name
     reversed, or nothing. They are written as escapes, as roads explain's page writes
-    them (errors.printable)."""
+    them (errors.printable). The provenance() caption too, which no figure holds (a
+    kernel release in a capture edited so reached the page raw)."""
     out = (hostile_site / "index.html").read_text()
     assert sorted({m[0] for m in RAW.finditer(out)}) == []
-    assert out.count("\\x1b[31mred\\x0dover\\u202egnp.exe") >= 2  # the value, the table
+    assert out.count("\\x1b[31mred\\x0dover\\u202egnp.exe") >= 3  # value, table, caption
 
 
 @pytest.mark.browser
