@@ -635,10 +635,13 @@ def saved_session_inputs(path: Path, root: Path) -> list[Path]:
     """The files a saved ``roads explain`` session was made from: its program's source,
     and the code that captured it (a page cached while only the capture engine changed
     would keep the stale session, never asked to make it again)."""
-    from roads.explain.saved import code_files
+    from roads.explain.saved import code_files, project_source
 
     try:
         argv = json.loads(path.read_text(encoding="utf-8"))["inputs"]["argv"]
-        return [root / argv[0], *code_files()]
+        named = root / argv[0]
+        if os.path.lexists(named) and project_source(root, argv[0]) is None:
+            return code_files()  # not a file of the project (/dev/zero): never read
+        return [named, *code_files()]
     except (OSError, ValueError, KeyError, IndexError, TypeError, RecursionError):
         return code_files()

@@ -209,3 +209,44 @@ def test_a_saved_session_nested_too_deeply_or_without_its_record_is_told(tmp_pat
         refreshed(deep, tmp_path, sandbox=None)
     with pytest.raises(ExplainError, match="empty.json: it records no inputs"):
         refreshed(empty, tmp_path, sandbox=None)
+
+
+def test_a_saved_sessions_source_is_read_only_as_a_file_of_the_project(tmp_path):
+    """A saved session names its program's source, whose digest a build compares (in
+    every mode) and whose file the page cache follows. Named '/dev/zero', or by a link
+    in the repository that leads there (git keeps links), it was read whole: the build
+    took memory until there was none. Only a regular file inside the project is read."""
+    import subprocess
+    import sys
+
+    (tmp_path / "zero.c").symlink_to("/dev/zero")
+    (tmp_path / "real.c").write_text("int main(void) { return 0; }\n")
+    for name, program in (("absolute", "/dev/zero"), ("link", "zero.c"),
+                          ("outside", "../" * 40 + "dev/zero"), ("real", "real.c")):
+        (tmp_path / f"{name}.json").write_text(json.dumps(
+            {"inputs": {"argv": [program], "source": "0" * 64, "at": ["main"]}}))
+    script = f"""
+import json, resource, sys
+from pathlib import Path
+resource.setrlimit(resource.RLIMIT_AS, (2 << 30, 2 << 30))
+sys.path.insert(0, {str(REPO)!r})
+from roads.explain.saved import staleness
+from macros.pagecache import saved_session_inputs
+root = Path({str(tmp_path)!r})
+out = {{}}
+for name in ("absolute", "link", "outside", "real"):
+    out[name] = [staleness(root / f"{{name}}.json", root),
+                 [str(p) for p in saved_session_inputs(root / f"{{name}}.json", root)][:1]]
+print(json.dumps(out))
+"""
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          timeout=60)
+    assert done.returncode == 0, done.stderr[-2000:]
+    out = json.loads(done.stdout)
+    for name, program in (("absolute", "/dev/zero"), ("link", "zero.c"),
+                          ("outside", "../" * 40 + "dev/zero")):
+        reasons, inputs = out[name]
+        assert reasons == [f"{program} is not a file of the project folder"], reasons
+        assert not inputs or "zero" not in inputs[0], inputs
+    reasons, inputs = out["real"]
+    assert reasons[0] == "real.c changed" and inputs == [str(tmp_path / "real.c")]

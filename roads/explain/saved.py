@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import stat
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Callable
@@ -79,6 +81,20 @@ def _file_digest(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
+def project_source(root: Path, program: str) -> Path | None:
+    """The file a saved session's ``program`` names from the project folder ``root``, as
+    a build reads it (its digest, the page cache's dependency): a regular file inside
+    ``root``, links resolved; None for any other. A saved session is a repository's
+    file: named '/dev/zero', or by a link that leads there, the source was read whole,
+    and the build took memory until there was none."""
+    try:
+        found = (root / program).resolve()
+        inside = found.is_relative_to(root.resolve())
+        return found if inside and stat.S_ISREG(os.stat(found).st_mode) else None
+    except (OSError, RuntimeError, ValueError):  # gone, a loop of links, a NUL in the name
+        return None
+
+
 def inputs(argv: list[str], wheres: list[str], root: Path, options: RunOptions) -> dict:
     """The record of what a session saved from ``argv`` (as given, relative to ``root``)
     with the stops ``wheres`` and ``options`` depends on."""
@@ -109,7 +125,11 @@ def staleness(path: Path, root: Path) -> list[str]:
     reasons = []
     program = recorded["argv"][0]
     if "source" in recorded:
-        source = root / program
+        if not os.path.lexists(root / program):
+            return [f"{program} is missing"]
+        source = project_source(root, program)
+        if source is None:
+            return [f"{program} is not a file of the project folder"]
         try:
             now = _file_digest(source)
         except OSError:
