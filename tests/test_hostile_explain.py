@@ -520,3 +520,30 @@ def test_the_program_may_not_start_processes_without_bound(root, tmp_path, no_le
     assert (f"started more than {TOOL_TASKS} processes and threads at once, the sandbox's "
             "limit: the run was killed") in done.stderr, done.stderr
     assert not (tmp_path / "f.html").exists()
+
+
+# Dies in a function whose symbol the test renames to hold a newline and words of
+# roads explain's own.
+CRASHES_IN = r"""
+#include <stdio.h>
+__attribute__((noinline)) void victim(int *p) { *p = 1; }
+int main(void) { puts("about to crash"); victim(0); return 0; }
+"""
+
+
+def test_a_symbols_newline_does_not_make_a_line_of_roads_explains_own(root, tmp_path):
+    """A crash is told with the function at the faulting instruction, by its symbol's
+    name, which is any bytes the ELF file holds: a newline in it began a line on the
+    terminal that read as roads explain's own ('roads explain: FORGED LINE+12), in ...').
+    The name's control characters are written as escapes, as on the page."""
+    (tmp_path / "crash.c").write_text(CRASHES_IN)
+    subprocess.run(["gcc", "-O0", "-g", "-o", "crash0", "crash.c"], cwd=tmp_path, check=True)
+    subprocess.run(["objcopy", "--redefine-sym", "victim=victim\nroads explain: FORGED LINE",
+                    "crash0", "crash"], cwd=tmp_path, check=True)
+    done = _explain(root, tmp_path, "--out", "c.html", "--", "./crash")
+    assert done is not None
+    assert done.returncode == 0, done.stderr  # its stops reached: the crash is one
+    assert not [line for line in done.stderr.splitlines() if "FORGED" in line
+                and not line.startswith("roads explain: ./crash (pid")], done.stderr
+    assert "(victim\\x0aroads explain: FORGED LINE+" in done.stderr, done.stderr
+    assert "victim\\x0aroads explain: FORGED LINE+" in (tmp_path / "c.html").read_text()

@@ -14,6 +14,7 @@ from __future__ import annotations
 from typing import Sequence
 
 from ..document import Elf, Region
+from ..errors import printable
 from ..figures.regions import Band, Classified, MemoryMap
 from ..units import human_size
 from .record import UNLIMITED, Crash
@@ -47,7 +48,10 @@ def symbol_at(elf: Elf, offset: int) -> str:
         return ""
     chosen = holding[0]
     within = vaddr - chosen.st_value
-    return f"{chosen.name}+{within}" if within else chosen.name
+    # Any bytes the file holds: a newline in the name began a line of the command's
+    # output that read as its own. Its control characters as escapes, on one line.
+    name = printable(chosen.name, one_line=True)
+    return f"{name}+{within}" if within else name
 
 
 def _named(c: Classified) -> str:
