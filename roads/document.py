@@ -187,7 +187,8 @@ class Region(Struct, frozen=True):
             raise ValueError(f"its end ({self.end:#x}) is not above its start "
                              f"({self.start:#x})")
         if self.end > 1 << 64:
-            raise ValueError(f"its end ({self.end:#x}) is past 64 bits of address")
+            raise ValueError(f"its end ({self.end:#x}) is past the last address a pointer "
+                             "can hold")
 
     @property
     def size(self) -> int:

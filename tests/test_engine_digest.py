@@ -37,6 +37,8 @@ NOT_SHAPING = {
                     "(CAPTURE_CONSTANTS): the file also holds the pages' own",
     "cores.py": "how many workers run",
     "errors.py": "the words of errors, which a capture never holds",
+    "interrupts.py": "when a signal that ends the command is let through, as a child "
+                     "is started: a capture ended so is not written",
     "units.py": "sizes in words, for error messages",
 }
 

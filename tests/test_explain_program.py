@@ -769,9 +769,11 @@ def test_an_ended_command_returns_once_its_program_is_gone(root, tmp_path, signu
     size = PROGRAM_ADDRESS_SPACE.value // 4
     program = build(tmp_path, "toucher", TOUCHER)
     forked = ["forked"] if processes > 1 else []
+    # The longest deadline: on a loaded machine touching the memory took the default's
+    # time, and the program was killed at its deadline before the signal was sent.
     proc = subprocess.Popen([sys.executable, "-m", "roads.cli", "--root", str(root), "explain",
-                             "--at", "exit", "--out", "p.html", *options, "--", "./toucher",
-                             str(size), *forked],
+                             "--at", "exit", "--deadline", "110", "--out", "p.html", *options,
+                             "--", "./toucher", str(size), *forked],
                             cwd=tmp_path, text=True,
                             stderr=subprocess.PIPE, env={**os.environ, "PYTHONPATH": str(ROOT)})
     pidfds: dict[int, int] = {}

@@ -246,7 +246,7 @@ print(json.dumps(out))
     for name, program in (("absolute", "/dev/zero"), ("link", "zero.c"),
                           ("outside", "../" * 40 + "dev/zero")):
         reasons, inputs = out[name]
-        assert reasons == [f"{program} is not a file of the project folder"], reasons
+        assert reasons == [f"{program} is not a regular file"], reasons
         assert not inputs or "zero" not in inputs[0], inputs
     reasons, inputs = out["real"]
     assert reasons[0] == "real.c changed" and inputs == [str(tmp_path / "real.c")]

@@ -72,7 +72,8 @@ BREAKAGES = {
     "a negative address": (lambda d: first_checkpoint(d)["regions"][0].update(start=-4096),
                            "regions[0].start: expected an integer >= 0, found -"),
     "an address past 64 bits": (lambda d: first_checkpoint(d)["regions"][0].update(end=1 << 70),
-                                "regions[0]: its end (0x400000000000000000) is past 64 bits of address"),
+                                "regions[0]: its end (0x400000000000000000) is past the last address a "
+                                "pointer can hold"),
     "a region that ends before it starts": (
         lambda d: first_checkpoint(d)["regions"][0].update(end=0),
         "regions[0]: its end (0x0) is not above its start"),

@@ -83,14 +83,14 @@ def _file_digest(path: Path) -> str:
 
 def project_source(root: Path, program: str) -> Path | None:
     """The file a saved session's ``program`` names from the project folder ``root``, as
-    a build reads it (its digest, the page cache's dependency): a regular file inside
-    ``root``, links resolved; None for any other. A saved session is a repository's
-    file: named '/dev/zero', or by a link that leads there, the source was read whole,
-    and the build took memory until there was none."""
+    a build reads it (its digest, the page cache's dependency): a regular file, links
+    resolved; None for any other. A saved session is a repository's file: named
+    '/dev/zero', or by a link that leads there, the source was read whole, and the
+    build took memory until there was none. (It may lie outside ``root``: a session
+    saved from another folder names its source from the root, ``../work/prog.c``.)"""
     try:
         found = (root / program).resolve()
-        inside = found.is_relative_to(root.resolve())
-        return found if inside and stat.S_ISREG(os.stat(found).st_mode) else None
+        return found if stat.S_ISREG(os.stat(found).st_mode) else None
     except (OSError, RuntimeError, ValueError):  # gone, a loop of links, a NUL in the name
         return None
 
@@ -129,7 +129,7 @@ def staleness(path: Path, root: Path) -> list[str]:
             return [f"{program} is missing"]
         source = project_source(root, program)
         if source is None:
-            return [f"{program} is not a file of the project folder"]
+            return [f"{program} is not a regular file"]
         try:
             now = _file_digest(source)
         except OSError:
