@@ -775,7 +775,10 @@ def test_an_ended_command_returns_once_its_program_is_gone(root, tmp_path, signu
                              "--at", "exit", "--deadline", "110", "--out", "p.html", *options,
                              "--", "./toucher", str(size), *forked],
                             cwd=tmp_path, text=True,
-                            stderr=subprocess.PIPE, env={**os.environ, "PYTHONPATH": str(ROOT)})
+                            stderr=subprocess.PIPE, env={**os.environ, "PYTHONPATH": str(ROOT)},
+                            # A test worker may ignore SIGINT, and a command started with
+                            # it ignored keeps it so (as under nohup): the terminal's own.
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     pidfds: dict[int, int] = {}
     try:
         def touched() -> bool:
