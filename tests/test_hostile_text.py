@@ -211,11 +211,12 @@ def test_a_saved_session_nested_too_deeply_or_without_its_record_is_told(tmp_pat
         refreshed(empty, tmp_path, sandbox=None)
 
 
-def test_a_saved_sessions_source_is_read_only_as_a_file_of_the_project(tmp_path):
+def test_a_saved_sessions_source_is_read_only_as_a_regular_file(tmp_path):
     """A saved session names its program's source, whose digest a build compares (in
     every mode) and whose file the page cache follows. Named '/dev/zero', or by a link
     in the repository that leads there (git keeps links), it was read whole: the build
-    took memory until there was none. Only a regular file inside the project is read."""
+    took memory until there was none. Only a regular file is read (one outside the
+    project too: a session saved from another folder names its source so)."""
     import subprocess
     import sys
 
